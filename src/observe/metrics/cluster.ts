@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { linesDroppedHere } from '../log/log-writers.ts';
+import { METRICS } from './catalog.ts';
 import type { Exposition } from './exposition.ts';
 import { AggregatorRegistry, type Registry } from './prom.ts';
 
@@ -91,7 +93,7 @@ export function clusterMetrics(): () => Promise<Exposition> {
           if (error !== undefined) return reject(error);
           const live = [...answers.values()];
           departed = withoutGoneTargets(departed, live);
-          const registry = AggregatorRegistry.aggregate([...live, departed]);
+          const registry = AggregatorRegistry.aggregate([...live, departed, primaryOwn()]);
           registry.metrics().then((text) => resolve({ contentType: registry.contentType, text }), reject);
         },
       };
@@ -103,6 +105,26 @@ export function clusterMetrics(): () => Promise<Exposition> {
         }
       if (scrape.waiting.size === 0) scrape.done();
     });
+}
+
+/**
+ * What the primary counts itself: the log lines it dropped (its own writer, on the same
+ * destination as the workers'). The workers count only theirs, so a log that refused the
+ * primary's lines (a worker's death, a reload) left them out of the gateway's total.
+ */
+function primaryOwn(): Family[] {
+  const { name, help, type, aggregator } = METRICS.logLinesDropped;
+  return [
+    {
+      name,
+      help,
+      type: type as unknown as Family['type'],
+      aggregator,
+      // (A worker's answer, as sent over IPC, has none either: aggregate() reads the values.)
+      collect: () => {},
+      values: [{ value: linesDroppedHere(), labels: {} }],
+    },
+  ];
 }
 
 /** A family whose values add up over the gateway's life: a gauge is the live workers' alone. */

@@ -36,10 +36,9 @@ async function metricsText(port: number): Promise<string> {
 const dropped = (text: string) =>
   Number(/^candor_log_lines_dropped_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
 
-test("stdout's reader leaves: the worker says so once on stderr, stays idle, counts the lines, and still drains", async () => {
-  const upstream = await startEcho();
-  const metricsPort = await freePort();
-  const config = path.join(dir, 'serve.yaml');
+/** A config file (`name` in the test's folder): one route to `upstream`, metrics on `metricsPort`. */
+function metricsConfig(name: string, metricsPort: number, upstream: string): string {
+  const config = path.join(dir, name);
   fs.writeFileSync(
     config,
     `listen: [{ address: 127.0.0.1:0 }]
@@ -50,17 +49,29 @@ routes:
     upstream: app
 upstreams:
   app:
-    targets: [{ url: ${upstream.url} }]
+    targets: [{ url: ${upstream} }]
 `,
   );
+  return config;
+}
+
+/** The pids of a process's children (its workers). */
+const childrenOf = (pid: number): number[] =>
+  fs
+    .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+
+test("stdout's reader leaves: the worker says so once on stderr, stays idle, counts the lines, and still drains", async () => {
+  const upstream = await startEcho();
+  const metricsPort = await freePort();
+  const config = metricsConfig('serve.yaml', metricsPort, upstream.url);
   const serve = await startServe(config, 1);
   try {
     const primary = serve.child.pid as number;
-    const [worker] = fs
-      .readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
+    const [worker] = childrenOf(primary);
     // The only reader of the pipe goes away: every write to it now fails with EPIPE.
     serve.child.stdout?.destroy();
     const base = `http://127.0.0.1:${serve.port}`;
@@ -243,5 +254,49 @@ test('a FIFO destination whose reader stopped reading: requests are still answer
     assert.equal(await sigtermWithStalledLog(`log: { destination: ${fifo} }`, 1, async () => {}), 0);
   } finally {
     fs.closeSync(reader);
+  }
+});
+
+test("the primary's own dropped lines are in the merged candor_log_lines_dropped_total", async () => {
+  const upstream = await startEcho();
+  const metricsPort = await freePort();
+  const config = metricsConfig('primary-drops.yaml', metricsPort, upstream.url);
+  const serve = await startServe(config, 1);
+  try {
+    // At warn, the workers write nothing here: the only line is the primary's on a worker's death.
+    fs.appendFileSync(config, 'log: { level: warn }\n');
+    serve.child.kill('SIGHUP');
+    // (Its own line is at info, under the new level: the count says it went live.)
+    for (
+      let i = 0;
+      i < 50 && !/candor_config_reloads_total\{result="success"\} 1$/m.test(await metricsText(metricsPort));
+      i++
+    )
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const primary = serve.child.pid as number;
+    const children = () => childrenOf(primary);
+    const [worker] = children();
+    serve.child.stdout?.destroy();
+    assert.equal(dropped(await metricsText(metricsPort)), 0);
+    // The primary logs "worker exited: starting another" (warn) to a pipe nobody reads.
+    process.kill(worker, 'SIGKILL');
+    await waitUntil('the notice on stderr', () =>
+      serve.stderr().includes('the log destination refuses writes'),
+    );
+    await waitUntil('a new worker', () => children().length === 1 && children()[0] !== worker);
+    let text = '';
+    for (let i = 0; i < 50; i++) {
+      try {
+        text = await metricsText(metricsPort);
+        if (text.includes('# TYPE')) break;
+      } catch {
+        // The new worker is still starting (a scrape it cannot answer yet is a 503).
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.equal(dropped(text), 1, serve.stderr());
+  } finally {
+    serve.child.kill('SIGKILL');
+    await upstream.close();
   }
 });
