@@ -42,9 +42,10 @@ interface Scrape {
 
 /**
  * In the primary: renders every worker's metrics, merged (rejects when a worker does not answer
- * within 5 s). The primary makes one at its first scrape and holds it.
+ * within 5 s). `serving`: whether a worker serves (it said so once its gateway was up). The
+ * primary makes one at its first scrape and holds it.
  */
-export function clusterMetrics(): () => Promise<Exposition> {
+export function clusterMetrics(serving: (worker: Worker) => boolean): () => Promise<Exposition> {
   const scrapes = new Map<number, Scrape>();
   /** Each live worker's last answer, by worker id. */
   const last = new Map<number, Family[]>();
@@ -98,8 +99,11 @@ export function clusterMetrics(): () => Promise<Exposition> {
         },
       };
       scrapes.set(requestId, scrape);
+      // A worker still starting is not asked: the request would reach it before it listens for
+      // one, be lost, and fail the whole scrape 5 s later (a 503 after every worker restart). It
+      // has served nothing yet: its counts are zeros.
       for (const worker of Object.values(cluster.workers ?? {}))
-        if (worker?.isConnected()) {
+        if (worker?.isConnected() && serving(worker)) {
           worker.send({ type: GET_METRICS_REQ, requestId });
           scrape.waiting.add(worker.id);
         }
