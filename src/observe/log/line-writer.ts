@@ -101,6 +101,8 @@ export class LineWriter {
   /** A failed write stopped mid-line: the next batch starts on a line of its own. */
   private torn = false;
   private waiters: ((err?: Error) => void)[] = [];
+  /** stdout or stderr on a pipe or socket: sets it non-blocking again (see nonBlockingSwitch). */
+  private readonly nonBlocking: (() => void) | undefined;
 
   /** `batchMs`: FILE_BATCH_MS unless a test needs it longer; `slowWriteMs`: SLOW_WRITE_MS unless a test needs every write slow. */
   constructor(
@@ -117,7 +119,7 @@ export class LineWriter {
     this.gatewayName = gatewayName;
     this.isFile = isRegularFile(fd);
     this.direct = this.isFile;
-    if (!this.isFile) makeNonBlocking(fd);
+    if (!this.isFile) this.nonBlocking = nonBlockingSwitch(fd);
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
@@ -382,6 +384,7 @@ export class LineWriter {
 
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
   private writeBytes(fd: number, bytes: Buffer, offset: number, carried: number): void {
+    this.nonBlocking?.();
     fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
@@ -418,19 +421,27 @@ export class LineWriter {
  * inherited blocking: a write to it whose reader stopped reading blocks a thread-pool thread
  * for as long as it does, and a process cannot exit while one does (libuv joins its threads
  * at exit), so a SIGTERM'd gateway hung until killed. Node's own stdout stream opens the
- * descriptor non-blocking (libuv's uv_pipe_open); asking for it does that, and a full pipe is
- * then an EAGAIN this writer tries again shortly, never a blocked thread. (The flag belongs
- * to the pipe's open file description, shared with the primary and the other workers, as it
- * is for any Node program that writes to process.stdout.)
+ * descriptor non-blocking (libuv's uv_pipe_open), and a full pipe is then an EAGAIN this
+ * writer tries again shortly, never a blocked thread. The flag belongs to the pipe's open
+ * file description, shared with every process that inherited it, and each Node process puts
+ * back at its exit the flag it started with: the config-reading process, or a worker forked
+ * before, makes it blocking again when it ends. So the switch returned is flipped again
+ * before each write (one fcntl pair a batch).
  */
-function makeNonBlocking(fd: number): void {
-  if (fd !== 1 && fd !== 2) return;
+function nonBlockingSwitch(fd: number): (() => void) | undefined {
+  if (fd !== 1 && fd !== 2) return undefined;
   try {
     const stat = fs.fstatSync(fd);
-    if (stat.isFIFO() || stat.isSocket()) void (fd === 1 ? process.stdout : process.stderr);
+    if (!stat.isFIFO() && !stat.isSocket()) return undefined;
   } catch {
     // Not open: its writes will fail and be counted.
+    return undefined;
   }
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  // The handle's own switch (uv_stream_set_blocking), as Node uses it for stdio on Windows.
+  const handle = (stream as unknown as { _handle?: { setBlocking?(blocking: boolean): number } })._handle;
+  if (typeof handle?.setBlocking !== 'function') return undefined;
+  return () => handle.setBlocking?.(false);
 }
 
 /**
