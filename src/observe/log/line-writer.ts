@@ -27,6 +27,13 @@ const NEWLINE = 0x0a;
 const FIRST_RETRY_MS = 250;
 /** The longest wait between two tries of a destination that keeps refusing. */
 const MAX_RETRY_MS = 30_000;
+/**
+ * A write in flight this long without finishing (a pipe whose reader is alive but stopped
+ * reading: the write blocks in the thread pool for as long as it does) makes the destination
+ * stalled: flush() stops waiting for it and the exit's synchronous flush skips it, either of
+ * which would otherwise wait for ever and keep a drained process from exiting.
+ */
+export const STALL_MS = 2_000;
 
 /**
  * Where every log line goes: a queue, written out in batches.
@@ -80,6 +87,10 @@ export class LineWriter {
   private queue: string[] = [];
   private queued = 0;
   private writing = false;
+  /** When the write in flight was issued, or last wrote part of its batch (nowMs()). */
+  private writeProgressAt = 0;
+  /** Calls the flush waiters back with an error once the write in flight has stalled. */
+  private stallTimer: NodeJS.Timeout | undefined;
   private dropped = 0;
   /** Every line dropped since the writer was made (candor_log_lines_dropped_total). */
   private droppedTotal = 0;
@@ -89,7 +100,9 @@ export class LineWriter {
   private retryDelay = 0;
   /** A failed write stopped mid-line: the next batch starts on a line of its own. */
   private torn = false;
-  private waiters: (() => void)[] = [];
+  private waiters: ((err?: Error) => void)[] = [];
+  /** stdout or stderr on a pipe or socket: sets it non-blocking again (see nonBlockingSwitch). */
+  private readonly nonBlocking: (() => void) | undefined;
 
   /** `batchMs`: FILE_BATCH_MS unless a test needs it longer; `slowWriteMs`: SLOW_WRITE_MS unless a test needs every write slow. */
   constructor(
@@ -106,6 +119,7 @@ export class LineWriter {
     this.gatewayName = gatewayName;
     this.isFile = isRegularFile(fd);
     this.direct = this.isFile;
+    if (!this.isFile) this.nonBlocking = nonBlockingSwitch(fd);
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
@@ -117,7 +131,7 @@ export class LineWriter {
     slowWriteMs = SLOW_WRITE_MS,
   ): LineWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const writer = new LineWriter(fs.openSync(file, 'a'), maxBacklog, gatewayName, batchMs, slowWriteMs);
+    const writer = new LineWriter(openAppending(file), maxBacklog, gatewayName, batchMs, slowWriteMs);
     writer.file = file;
     return writer;
   }
@@ -133,7 +147,7 @@ export class LineWriter {
     let fd: number;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fd = fs.openSync(file, 'a');
+      fd = openAppending(file);
     } catch (err) {
       return { file, error: err as Error };
     }
@@ -231,14 +245,42 @@ export class LineWriter {
       callback?.();
       return;
     }
-    if (callback) this.waiters.push(() => callback());
+    if (callback) this.waiters.push(callback);
     // Asked for: lines waiting for their batch go now (the drain, the exit).
     if (!this.writing) this.writeQueued();
+    this.watchStall();
+  }
+
+  /** Waiters are not kept past a stall: a drain must not wait on a reader that stopped reading. */
+  private watchStall(): void {
+    if (this.stallTimer !== undefined || this.waiters.length === 0) return;
+    this.stallTimer = setTimeout(this.checkStall, STALL_MS).unref();
+  }
+
+  private readonly checkStall = (): void => {
+    this.stallTimer = undefined;
+    if (this.waiters.length === 0) return;
+    const since = nowMs() - this.writeProgressAt;
+    if (!this.writing || since < STALL_MS) {
+      this.stallTimer = setTimeout(this.checkStall, STALL_MS - (this.writing ? since : 0)).unref();
+      return;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    const err = new Error(`the log destination took no lines for ${STALL_MS} ms`);
+    for (const waiter of waiters) waiter(err);
+  };
+
+  /** A pipe's write in flight that has not moved for STALL_MS: its reader stopped reading. */
+  private get stalled(): boolean {
+    return this.writing && !this.isFile && nowMs() - this.writeProgressAt >= STALL_MS;
   }
 
   /** Writes what is queued, synchronously: a file's turn, and the last lines before the process exits. */
   flushSync(): void {
     if (this.queue.length === 0 && this.dropped === 0) return;
+    // A synchronous write would block behind the stalled one, for ever if nobody reads again.
+    if (this.stalled) return;
     const carried = this.dropped;
     const bytes = Buffer.from(this.takeQueued());
     let offset = 0;
@@ -259,6 +301,8 @@ export class LineWriter {
   private releaseWaiters(): void {
     const waiters = this.waiters;
     this.waiters = [];
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     for (const waiter of waiters) waiter();
   }
 
@@ -333,12 +377,14 @@ export class LineWriter {
 
   private writeQueued(): void {
     this.writing = true;
+    this.writeProgressAt = nowMs();
     const carried = this.dropped;
     this.writeBytes(this.fd, Buffer.from(this.takeQueued()), 0, carried);
   }
 
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
   private writeBytes(fd: number, bytes: Buffer, offset: number, carried: number): void {
+    this.nonBlocking?.();
     fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
@@ -350,6 +396,7 @@ export class LineWriter {
         this.lost(bytes, offset, carried);
         this.refused(err);
       } else {
+        this.writeProgressAt = nowMs();
         if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
         this.accepted();
         // A pipe's next batch goes at once; a file's at its next turn, FILE_BATCH_MS after this one began.
@@ -366,6 +413,53 @@ export class LineWriter {
       }
       this.releaseWaiters();
     });
+  }
+}
+
+/**
+ * stdout or stderr on a pipe or socket (a log shipper, journald, a container runtime) is
+ * inherited blocking: a write to it whose reader stopped reading blocks a thread-pool thread
+ * for as long as it does, and a process cannot exit while one does (libuv joins its threads
+ * at exit), so a SIGTERM'd gateway hung until killed. Node's own stdout stream opens the
+ * descriptor non-blocking (libuv's uv_pipe_open), and a full pipe is then an EAGAIN this
+ * writer tries again shortly, never a blocked thread. The flag belongs to the pipe's open
+ * file description, shared with every process that inherited it, and each Node process puts
+ * back at its exit the flag it started with: the config-reading process, or a worker forked
+ * before, makes it blocking again when it ends. So the switch returned is flipped again
+ * before each write (one fcntl pair a batch).
+ */
+function nonBlockingSwitch(fd: number): (() => void) | undefined {
+  if (fd !== 1 && fd !== 2) return undefined;
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFIFO() && !stat.isSocket()) return undefined;
+  } catch {
+    // Not open: its writes will fail and be counted.
+    return undefined;
+  }
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  // The handle's own switch (uv_stream_set_blocking), as Node uses it for stdio on Windows.
+  const handle = (stream as unknown as { _handle?: { setBlocking?(blocking: boolean): number } })._handle;
+  if (typeof handle?.setBlocking !== 'function') return undefined;
+  return () => handle.setBlocking?.(false);
+}
+
+/**
+ * A log file opened for appending. A FIFO (a log shipper's named pipe) is opened blocking,
+ * waiting for its reader as before, then again non-blocking for the writes, for the reason
+ * makeNonBlocking gives: a reader that stops reading must not hold a thread, nor the exit.
+ */
+function openAppending(file: string): number {
+  const fd = fs.openSync(file, 'a');
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return fd;
+    const { O_WRONLY, O_APPEND, O_NONBLOCK } = fs.constants;
+    const nonBlocking = fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
+    fs.closeSync(fd);
+    return nonBlocking;
+  } catch {
+    // Its reader left in between: the blocking descriptor will do.
+    return fd;
   }
 }
 

@@ -37,6 +37,16 @@ export function openLogWriter(destination: LogConfig['destination'], gatewayName
 }
 
 /**
+ * Lines the writers of this process dropped: the cluster primary's own (its event lines, a
+ * worker's death), which it adds to the workers' candor_log_lines_dropped_total.
+ */
+export function linesDroppedHere(): number {
+  let dropped = 0;
+  for (const writer of writers) dropped += writer.linesDropped;
+  return dropped;
+}
+
+/**
  * SIGUSR1 (logrotate moved or truncated the file): every log file is opened again at its path,
  * and the line saying so, or why not, is the first in it; stdout and stderr are left alone.
  */

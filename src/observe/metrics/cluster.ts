@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { linesDroppedHere } from '../log/log-writers.ts';
+import { METRICS } from './catalog.ts';
 import type { Exposition } from './exposition.ts';
 import { AggregatorRegistry, type Registry } from './prom.ts';
 
@@ -40,9 +42,10 @@ interface Scrape {
 
 /**
  * In the primary: renders every worker's metrics, merged (rejects when a worker does not answer
- * within 5 s). The primary makes one at its first scrape and holds it.
+ * within 5 s). `serving`: whether a worker serves (it said so once its gateway was up). The
+ * primary makes one at its first scrape and holds it.
  */
-export function clusterMetrics(): () => Promise<Exposition> {
+export function clusterMetrics(serving: (worker: Worker) => boolean): () => Promise<Exposition> {
   const scrapes = new Map<number, Scrape>();
   /** Each live worker's last answer, by worker id. */
   const last = new Map<number, Family[]>();
@@ -91,18 +94,41 @@ export function clusterMetrics(): () => Promise<Exposition> {
           if (error !== undefined) return reject(error);
           const live = [...answers.values()];
           departed = withoutGoneTargets(departed, live);
-          const registry = AggregatorRegistry.aggregate([...live, departed]);
+          const registry = AggregatorRegistry.aggregate([...live, departed, primaryOwn()]);
           registry.metrics().then((text) => resolve({ contentType: registry.contentType, text }), reject);
         },
       };
       scrapes.set(requestId, scrape);
+      // A worker still starting is not asked: the request would reach it before it listens for
+      // one, be lost, and fail the whole scrape 5 s later (a 503 after every worker restart). It
+      // has served nothing yet: its counts are zeros.
       for (const worker of Object.values(cluster.workers ?? {}))
-        if (worker?.isConnected()) {
+        if (worker?.isConnected() && serving(worker)) {
           worker.send({ type: GET_METRICS_REQ, requestId });
           scrape.waiting.add(worker.id);
         }
       if (scrape.waiting.size === 0) scrape.done();
     });
+}
+
+/**
+ * What the primary counts itself: the log lines it dropped (its own writer, on the same
+ * destination as the workers'). The workers count only theirs, so a log that refused the
+ * primary's lines (a worker's death, a reload) left them out of the gateway's total.
+ */
+function primaryOwn(): Family[] {
+  const { name, help, type, aggregator } = METRICS.logLinesDropped;
+  return [
+    {
+      name,
+      help,
+      type: type as unknown as Family['type'],
+      aggregator,
+      // (A worker's answer, as sent over IPC, has none either: aggregate() reads the values.)
+      collect: () => {},
+      values: [{ value: linesDroppedHere(), labels: {} }],
+    },
+  ];
 }
 
 /** A family whose values add up over the gateway's life: a gauge is the live workers' alone. */

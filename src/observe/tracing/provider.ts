@@ -3,7 +3,7 @@
  * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { type Context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -13,7 +13,9 @@ import {
   type IdGenerator,
   ParentBasedSampler,
   type ReadableSpan,
+  type Span,
   type SpanExporter,
+  type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
@@ -24,6 +26,11 @@ import type { Logger } from '../log/logger.ts';
 import type { Tracing } from './spans.ts';
 
 /** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
+/** Spans the batch processor keeps waiting for an export, at most (the SDK's default, set here so that QueueWatch knows it). */
+const MAX_QUEUE = 2048;
+/** The longest attribute value a span keeps (the SDK cuts longer ones): the log line has the whole path. */
+const MAX_ATTRIBUTE_LENGTH = 1024;
+
 export function startTracing(config: TracingConfig, logger: Logger): Tracing {
   const tracing: { next: Tracing['next'] } = { next: undefined };
   // The ids a span takes: those Candor already chose for the request (see Tracing.next),
@@ -41,9 +48,13 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
     // recorded at the configured ratio.
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
     idGenerator: ids,
-    // The SDK's defaults: at most 2048 spans queued (more are dropped, never buffered without
+    // A span keeps the client's User-Agent and path (a client span its URL too), and up to
+    // MAX_QUEUE wait for the collector: with each value as long as a request head allows
+    // (limits.header_size, up to 1 MiB), a bound in spans was none in bytes.
+    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
+    // The SDK's defaults: at most 2048 spans queued (MAX_QUEUE) (more are dropped, never buffered without
     // bound), sent 512 at a time, every 5 s or as soon as 512 are waiting.
-    spanProcessors: [new BatchSpanProcessor(exporter)],
+    spanProcessors: [new QueueWatch(new BatchSpanProcessor(exporter, { maxQueueSize: MAX_QUEUE }), exporter)],
   });
   const tracer = provider.getTracer('candor', VERSION);
   return Object.assign(tracing, {
@@ -65,20 +76,36 @@ class ReportingExporter implements SpanExporter {
   readonly #inner: SpanExporter;
   readonly #logger: Logger;
   #lost = 0;
+  /** Since the last export that worked: an export failed, spans were dropped (each said once). */
+  #failing = false;
+  #dropping = false;
+  /** Recorded spans not yet handed to an export: the batch processor's queue, counted from outside. */
+  waiting = 0;
 
   constructor(inner: SpanExporter, logger: Logger) {
     this.#inner = inner;
     this.#logger = logger;
   }
 
+  /** A span the processor drops, its queue full (a collector that stalls, or load past its pace). */
+  dropped(): void {
+    if (!this.#dropping) this.#logger.warn({ queued: MAX_QUEUE }, 'trace export falls behind: spans dropped');
+    this.#dropping = true;
+    this.#lost++;
+  }
+
   export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
+    this.waiting -= spans.length;
     this.#inner.export(spans, (result) => {
       if (result.code === ExportResultCode.SUCCESS) {
         if (this.#lost > 0) this.#logger.info({ lost_spans: this.#lost }, 'trace export works again');
         this.#lost = 0;
+        this.#failing = false;
+        this.#dropping = false;
       } else {
-        if (this.#lost === 0)
+        if (!this.#failing)
           this.#logger.warn({ error: result.error?.message, spans: spans.length }, 'trace export failed');
+        this.#failing = true;
         this.#lost += spans.length;
       }
       done(result);
@@ -91,5 +118,44 @@ class ReportingExporter implements SpanExporter {
 
   forceFlush(): Promise<void> {
     return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/**
+ * The batch processor drops a span that finds its queue full and tells only the SDK's
+ * diagnostic logger, which nobody reads: the spans lost to a stalled collector were in no
+ * line of the log. This counts the queue from outside (a recorded span goes in, an export
+ * takes its batch out) and gives each span that will find it full to the exporter's count.
+ */
+class QueueWatch implements SpanProcessor {
+  readonly #inner: SpanProcessor;
+  readonly #exporter: ReportingExporter;
+  #shutDown = false;
+
+  constructor(inner: SpanProcessor, exporter: ReportingExporter) {
+    this.#inner = inner;
+    this.#exporter = exporter;
+  }
+
+  onStart(span: Span, context: Context): void {
+    this.#inner.onStart(span, context);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    // As the processor does: a span not sampled is not queued, nor any after its shutdown.
+    if (!this.#shutDown && (span.spanContext().traceFlags & 1) === 1) {
+      if (this.#exporter.waiting >= MAX_QUEUE) this.#exporter.dropped();
+      else this.#exporter.waiting++;
+    }
+    this.#inner.onEnd(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutDown = true;
+    return this.#inner.shutdown();
   }
 }

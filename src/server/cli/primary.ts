@@ -79,7 +79,9 @@ async function supervise(
   // scrape, not with every primary, most of which are never scraped.
   let renderMerged: RenderMetrics | undefined;
   const renderClusterMetrics: RenderMetrics = async () => {
-    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics();
+    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics((worker) =>
+      listening.has(worker.id),
+    );
     return renderMerged();
   };
   // The canaries are judged here, once for the gateway, on every worker's counts merged.

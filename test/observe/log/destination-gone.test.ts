@@ -6,7 +6,8 @@
  * EPIPE again, for ever.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,10 +36,9 @@ async function metricsText(port: number): Promise<string> {
 const dropped = (text: string) =>
   Number(/^candor_log_lines_dropped_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
 
-test("stdout's reader leaves: the worker says so once on stderr, stays idle, counts the lines, and still drains", async () => {
-  const upstream = await startEcho();
-  const metricsPort = await freePort();
-  const config = path.join(dir, 'serve.yaml');
+/** A config file (`name` in the test's folder): one route to `upstream`, metrics on `metricsPort`. */
+function metricsConfig(name: string, metricsPort: number, upstream: string): string {
+  const config = path.join(dir, name);
   fs.writeFileSync(
     config,
     `listen: [{ address: 127.0.0.1:0 }]
@@ -49,17 +49,29 @@ routes:
     upstream: app
 upstreams:
   app:
-    targets: [{ url: ${upstream.url} }]
+    targets: [{ url: ${upstream} }]
 `,
   );
+  return config;
+}
+
+/** The pids of a process's children (its workers). */
+const childrenOf = (pid: number): number[] =>
+  fs
+    .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+
+test("stdout's reader leaves: the worker says so once on stderr, stays idle, counts the lines, and still drains", async () => {
+  const upstream = await startEcho();
+  const metricsPort = await freePort();
+  const config = metricsConfig('serve.yaml', metricsPort, upstream.url);
   const serve = await startServe(config, 1);
   try {
     const primary = serve.child.pid as number;
-    const [worker] = fs
-      .readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
+    const [worker] = childrenOf(primary);
     // The only reader of the pipe goes away: every write to it now fails with EPIPE.
     serve.child.stdout?.destroy();
     const base = `http://127.0.0.1:${serve.port}`;
@@ -147,4 +159,144 @@ test('a FIFO whose reader left and came back: the batch is lost and counted, lat
   assert.equal(writer.linesDropped, 1);
   fs.closeSync(reader);
   fs.closeSync(writeFd);
+});
+
+/**
+ * `candor serve` with a log no one reads any more (`log` the config's log section, `stalled`
+ * what makes it so once the gateway answers): 200 requests with lines of some 4 KB each, far
+ * more than a pipe holds, then SIGTERM. Returns the exit code. It used to hang: each write
+ * blocked a thread-pool thread, the drain waited on it for ever, and a process cannot exit
+ * while a pool thread is in a write (workers were killed at the drain's deadline, and a
+ * primary blocked so never exited).
+ */
+async function sigtermWithStalledLog(
+  log: string,
+  workers: number,
+  stalled: (child: ChildProcess) => Promise<void>,
+): Promise<number | null> {
+  const upstream = await startEcho();
+  const port = await freePort();
+  const config = path.join(dir, `stalled-${workers}.yaml`);
+  fs.writeFileSync(
+    config,
+    `listen: [{ address: 127.0.0.1:${port} }]
+${log}
+drain: { timeout: 20s }
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+`,
+  );
+  const bin = path.join(import.meta.dirname, '../../../bin/candor.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--workers', String(workers), '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await stalled(child);
+    await waitUntilAnswered(base);
+    const long = `/${'x'.repeat(4000)}`;
+    for (let i = 0; i < 200; i++) assert.equal((await request(base, { path: long })).status, 200);
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    if (code !== 0) process.stderr.write(child.stderr?.read()?.toString() ?? '');
+    return code;
+  } finally {
+    child.kill('SIGKILL');
+    await upstream.close();
+  }
+}
+
+async function waitUntilAnswered(base: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await request(base, { path: '/' })).status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test("stdout's reader is there but stops reading: requests are still answered, and SIGTERM still ends the gateway", {
+  timeout: 60_000,
+}, async () => {
+  const code = await sigtermWithStalledLog('', 2, async (child) => {
+    // Read until both workers listen, then never again: the pipe fills and stays full.
+    let seen = '';
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.split('"msg":"listening"').length - 1 < 2) return;
+        child.stdout?.off('data', onData);
+        child.stdout?.pause();
+        resolve();
+      };
+      child.stdout?.on('data', onData);
+    });
+  });
+  assert.equal(code, 0);
+});
+
+test('a FIFO destination whose reader stopped reading: requests are still answered, and SIGTERM still ends the gateway', {
+  timeout: 60_000,
+}, async () => {
+  const fifo = path.join(dir, 'stuck.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // A reader that never reads (a log shipper that hung).
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    assert.equal(await sigtermWithStalledLog(`log: { destination: ${fifo} }`, 1, async () => {}), 0);
+  } finally {
+    fs.closeSync(reader);
+  }
+});
+
+test("the primary's own dropped lines are in the merged candor_log_lines_dropped_total", async () => {
+  const upstream = await startEcho();
+  const metricsPort = await freePort();
+  const config = metricsConfig('primary-drops.yaml', metricsPort, upstream.url);
+  const serve = await startServe(config, 1);
+  try {
+    // At warn, the workers write nothing here: the only line is the primary's on a worker's death.
+    fs.appendFileSync(config, 'log: { level: warn }\n');
+    serve.child.kill('SIGHUP');
+    // (Its own line is at info, under the new level: the count says it went live.)
+    for (
+      let i = 0;
+      i < 50 && !/candor_config_reloads_total\{result="success"\} 1$/m.test(await metricsText(metricsPort));
+      i++
+    )
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const primary = serve.child.pid as number;
+    const children = () => childrenOf(primary);
+    const [worker] = children();
+    serve.child.stdout?.destroy();
+    assert.equal(dropped(await metricsText(metricsPort)), 0);
+    // The primary logs "worker exited: starting another" (warn) to a pipe nobody reads.
+    process.kill(worker, 'SIGKILL');
+    await waitUntil('the notice on stderr', () =>
+      serve.stderr().includes('the log destination refuses writes'),
+    );
+    await waitUntil('a new worker', () => children().length === 1 && children()[0] !== worker);
+    let text = '';
+    for (let i = 0; i < 50; i++) {
+      try {
+        text = await metricsText(metricsPort);
+        if (text.includes('# TYPE')) break;
+      } catch {
+        // The new worker is still starting (a scrape it cannot answer yet is a 503).
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.equal(dropped(text), 1, serve.stderr());
+  } finally {
+    serve.child.kill('SIGKILL');
+    await upstream.close();
+  }
 });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { startCandor } from '../../server/gateway/candor-process.ts';
-import { sampleValue, scrapeUntil } from './scrape.ts';
+import { sampleValue, scrape, scrapeUntil } from './scrape.ts';
 
 const ANSWERED = { route: 'api', code: '200', origin: 'upstream', error_type: '' };
 const TIMED = {
@@ -71,5 +71,27 @@ test("a worker killed and replaced: its counts stay in the scrape, the gauges ar
   } finally {
     await candor.cleanup();
     await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  }
+});
+
+test('scrapes while a replacement worker starts are answered, not failed after 5 s', async () => {
+  const metricsPort = await freePort();
+  const candor = await startCandor(
+    `metrics:\n  listen: 127.0.0.1:${metricsPort}\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
+    1,
+  );
+  try {
+    assert.equal((await scrape(metricsPort)).status, 200);
+    const [worker] = candor.workers();
+    process.kill(worker, 'SIGKILL');
+    // The replacement is forked at once: until it listens, a scrape reached it before it
+    // listened for one, was lost, and failed the whole scrape 5 s later (503).
+    const statuses: number[] = [];
+    const started = () => candor.lines().filter((l) => l.msg === 'listening').length >= 2;
+    for (let i = 0; i < 200 && !started(); i++) statuses.push((await scrape(metricsPort)).status);
+    statuses.push((await scrape(metricsPort)).status);
+    assert.deepEqual([...new Set(statuses)], [200], candor.stderr());
+  } finally {
+    await candor.cleanup();
   }
 });
