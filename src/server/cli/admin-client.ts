@@ -67,13 +67,32 @@ export function callAdmin(
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
+        let parsed: unknown;
         try {
-          done({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (err) {
-          reject(err);
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          // Reached, but not the admin API's JSON (another server on that port): an answer the
+          // command tells as such (unexpectedAnswer), not as an address it could not reach.
         }
+        const body = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+        done({ status: res.statusCode ?? 0, body });
       });
     });
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/**
+ * The line for an answer the command cannot read as the admin API's: its own `detail` when it
+ * has one; else word that what answered at that address did not speak as Candor's admin API
+ * does (another server on the port), not an empty detail.
+ */
+export function unexpectedAnswer(
+  target: AdminTarget,
+  answer: { status: number; body: Record<string, unknown> },
+): string {
+  const { detail } = answer.body;
+  return typeof detail === 'string' && detail !== ''
+    ? `candor: the admin API answered ${answer.status}: ${detail}\n`
+    : `candor: ${target.address} answered ${answer.status}, not as Candor's admin API answers (no JSON with a detail): is it the admin listener of the gateway this file runs?\n`;
 }

@@ -1,4 +1,4 @@
-import { adminTargetOf, callAdmin } from './admin-client.ts';
+import { adminTargetOf, callAdmin, unexpectedAnswer } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -27,7 +27,7 @@ export async function runPurge(
     );
     return EXIT.unavailable;
   }
-  if (answer.status === 200) {
+  if (answer.status === 200 && typeof answer.body.removed === 'number') {
     const where =
       route === undefined ? 'every route' : `route "${route}"${key === undefined ? '' : ` under "${key}"`}`;
     // A purge too large to count exactly across the workers is told as the range it is.
@@ -39,8 +39,6 @@ export async function runPurge(
     process.stdout.write(`purged ${count} stored answer(s) from ${where}\n`);
     return EXIT.ok;
   }
-  process.stderr.write(
-    `candor: the admin API answered ${answer.status}: ${String(answer.body.detail ?? '')}\n`,
-  );
+  process.stderr.write(unexpectedAnswer(target, answer));
   return answer.status === 400 ? EXIT.usage : EXIT.unavailable;
 }
