@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import type { CanaryConfig } from '../../src/core/config/types.ts';
 import { Failure } from '../../src/core/failure/failure.ts';
 import { CanaryWindow, type WindowCounts } from '../../src/upstream/canary/canary-window.ts';
 
@@ -11,6 +13,23 @@ export interface VersionFaults {
   readonly status5xx: number;
   /** Milliseconds added to each answer's latency. */
   readonly extraMs: number;
+}
+
+/** A canary of upstream `next` with the defaults but its step and check intervals (ms), for a controller run in a test. */
+export function canaryConfig(stepInterval: number, checkInterval: number): CanaryConfig {
+  return {
+    upstream: 'next',
+    steps: [...DEFAULTS.canary.steps],
+    stepInterval,
+    checkInterval,
+    minRequests: DEFAULTS.canary.minRequests,
+    maxDuration: 3_600_000,
+    compare: [...DEFAULTS.canary.compare],
+    confidence: DEFAULTS.canary.confidence,
+    latencyMargin: DEFAULTS.canary.latencyMargin,
+    onFailure: 'rollback',
+    onSuccess: 'promote',
+  };
 }
 
 /** A healthy version as the simulations take it: a few failures of its own, on both sides alike. */

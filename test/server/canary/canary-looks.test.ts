@@ -9,27 +9,20 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import type { CanaryConfig, GatewayConfig } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { CanaryController } from '../../../src/server/canary/canary-controller.ts';
 import type { WindowCounts } from '../../../src/upstream/canary/canary-window.ts';
-import { HEALTHY, seeded, simulatedWindow, type VersionFaults } from '../../helpers/canary-traffic.ts';
+import {
+  canaryConfig,
+  HEALTHY,
+  seeded,
+  simulatedWindow,
+  type VersionFaults,
+} from '../../helpers/canary-traffic.ts';
 
 /** The defaults but the time: a step is 4 looks (a minute at 15 s) run as fast as timers go. */
-const CANARY: CanaryConfig = {
-  upstream: 'next',
-  steps: [...DEFAULTS.canary.steps],
-  stepInterval: 40,
-  checkInterval: 10,
-  minRequests: DEFAULTS.canary.minRequests,
-  maxDuration: 3_600_000,
-  compare: [...DEFAULTS.canary.compare],
-  confidence: DEFAULTS.canary.confidence,
-  latencyMargin: DEFAULTS.canary.latencyMargin,
-  onFailure: 'rollback',
-  onSuccess: 'promote',
-};
+const CANARY: CanaryConfig = canaryConfig(40, 10);
 /** 200 requests a second over a 15 s check interval. */
 const PER_LOOK = 200 * 15;
 

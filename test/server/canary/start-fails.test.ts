@@ -5,24 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULTS } from '../../../src/core/config/defaults.ts';
-import type { CanaryConfig, GatewayConfig } from '../../../src/core/config/types.ts';
+import type { GatewayConfig } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { CanaryController } from '../../../src/server/canary/canary-controller.ts';
+import { canaryConfig } from '../../helpers/canary-traffic.ts';
 
-const CANARY: CanaryConfig = {
-  upstream: 'next',
-  steps: [...DEFAULTS.canary.steps],
-  stepInterval: 60_000,
-  checkInterval: 15_000,
-  minRequests: DEFAULTS.canary.minRequests,
-  maxDuration: 3_600_000,
-  compare: [...DEFAULTS.canary.compare],
-  confidence: DEFAULTS.canary.confidence,
-  latencyMargin: DEFAULTS.canary.latencyMargin,
-  onFailure: 'rollback',
-  onSuccess: 'promote',
-};
+const CANARY = canaryConfig(60_000, 15_000);
 
 test('a canary start whose sides cannot be set is logged, not an unhandled rejection', async () => {
   const lines: Record<string, unknown>[] = [];
