@@ -7,8 +7,7 @@
  * which APIs and presigned redirects still use.)
  */
 
-/** Names of query parameters that carry a credential: their values are not shown. */
-const CREDENTIAL_NAME = /token|key|secret|pass|pwd|sig|credential|auth|session|^code$/i;
+import { isCredentialName } from '../../core/credential-names.ts';
 
 /** `search` with each credential's value written `***`, the rest as it came. */
 function shownSearch(search: string): string {
@@ -24,7 +23,7 @@ function shownSearch(search: string): string {
     } catch {
       // A malformed escape: judged as written.
     }
-    if (!CREDENTIAL_NAME.test(name) || equals === pair.length - 1) return pair;
+    if (!isCredentialName(name) || equals === pair.length - 1) return pair;
     changed = true;
     return `${pair.slice(0, equals)}=***`;
   });

@@ -178,7 +178,7 @@ export function probeH2(
     session
       .reserve()
       .dispatch(
-        { method: plan.method, path: plan.path, headers: request.headers.flat(), body: { kind: 'none' } },
+        { method: plan.method, path: plan.path, headers: request.fields, body: { kind: 'none' } },
         handler,
       );
   });

@@ -6,6 +6,7 @@
  * so that the upstream sees the bytes the gateway would send.
  */
 
+import { isCredentialName } from '../../core/credential-names.ts';
 import { framingFields, serializeRequestHead } from '../../core/http1/request-head.ts';
 import { randomHex } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
@@ -14,7 +15,13 @@ import type { ProbePlan } from './plan.ts';
 
 interface BuiltRequest {
   readonly bytes: Buffer;
-  /** Every field of the head, in order. */
+  /** The fields sent, flat (name, value, …): what an HTTP/2 probe sends. */
+  readonly fields: readonly string[];
+  /**
+   * Every field of the head, in order, as the report shows them: a credential's value (`-H
+   * 'Authorization: …'`, a cookie, an API key) written `***`, since a report is pasted into
+   * tickets (the bytes sent carry it whole).
+   */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly requestId: string | undefined;
 }
@@ -49,6 +56,11 @@ export function buildRequest(plan: ProbePlan, clientAddress: string): BuiltReque
     plan.host,
   );
   const headers: Array<readonly [string, string]> = [];
-  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
-  return { bytes: Buffer.from(head, 'latin1'), headers, requestId };
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], shownValue(flat[i], flat[i + 1])]);
+  return { bytes: Buffer.from(head, 'latin1'), fields: flat, headers, requestId };
+}
+
+/** A field's value as a report shows it: `***` for a credential's (an empty value stays empty). */
+export function shownValue(name: string, value: string): string {
+  return value !== '' && isCredentialName(name) ? '***' : value;
 }

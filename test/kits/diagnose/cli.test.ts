@@ -154,6 +154,40 @@ test('a --header value with CR or LF is refused with 64: it would write a field 
   assert.equal(echo.received.length, echoed, 'nothing reached the target');
 });
 
+// The report is pasted into tickets: `-H 'Authorization: …'` (the fix diagnose itself advises for
+// a URL's user:password@) was echoed whole in --json's request facts.
+test("--json shows a credential's value sent with -H as ***; the target gets it whole", async () => {
+  const { code, stdout } = await run([
+    `${echo.url}/creds`,
+    '--json',
+    '-H',
+    'Authorization: Bearer s3cret-token',
+    '-H',
+    'X-Api-Key: k-123',
+    '-H',
+    'Cookie: sid=abc',
+    '-H',
+    'X-Test: shown',
+  ]);
+  assert.equal(code, 0);
+  const request = JSON.parse(stdout).targets[0].steps.find(
+    (step: { step: string }) => step.step === 'request',
+  );
+  const shown = Object.fromEntries(
+    request.facts.headers.map(([name, value]: [string, string]) => [name.toLowerCase(), value]),
+  );
+  assert.deepEqual(
+    [shown.authorization, shown['x-api-key'], shown.cookie, shown['x-test']],
+    ['***', '***', '***', 'shown'],
+  );
+  assert.doesNotMatch(stdout, /s3cret|k-123|sid=abc/);
+  const sent = echo.received.findLast((r) => r.path === '/creds');
+  assert.deepEqual(
+    [sent?.headers.authorization, sent?.headers['x-api-key'], sent?.headers.cookie],
+    ['Bearer s3cret-token', 'k-123', 'sid=abc'],
+  );
+});
+
 // Node's timers hold 2^31 - 1 ms: one asked for longer fires after 1 ms, so `--timeout 9999999s`
 // judged a healthy but not instant upstream "no response head after 1 ms" (504), a lie.
 test('a timeout past the longest a timer waits (596h, as in the config) is refused with 64, not armed', async () => {
