@@ -15,8 +15,18 @@ function unknownType(value: unknown): string | undefined {
   return /^[a-z0-9_]{1,64}$/.test(value) ? value : '(not a type name)';
 }
 
-const finite = (value: unknown): number | undefined =>
-  typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+/** A decimal number as a log shipper re-encodes one, a string ("502", "12.5"). */
+const DECIMAL = /^-?[0-9]{1,15}(?:\.[0-9]{1,15})?$/;
+
+/**
+ * A number of the line: as Candor writes it, or as a string of digits, which a shipper that
+ * re-encodes every field (Fluent Bit, Vector, Logstash, some syslog relays) makes of it. Every
+ * request line with `"status":"502"` was dropped unread.
+ */
+const finite = (value: unknown): number | undefined => {
+  if (typeof value === 'string' && DECIMAL.test(value)) return Number(value);
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+};
 
 function timeOf(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
@@ -37,8 +47,8 @@ const PROTOCOL = /^HTTP\/[0-9](?:\.[0-9])?$/;
  * upstream's status as it was.
  */
 function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['grpc'] {
-  const code = entry.grpc_status;
-  if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 999) return undefined;
+  const code = finite(entry.grpc_status);
+  if (code === undefined || !Number.isInteger(code) || code < 0 || code > 999) return undefined;
   const { error } = entry;
   const byGateway =
     error !== undefined &&
@@ -155,7 +165,7 @@ export const candorReader: LogReader = {
           ? finite(tries[tries.length - 1]?.ms)
           : lessHeld(finite(entry.total_ms), finite(entry.held_ms))
         : lessHeld(finite(entry.ttfb_ms), finite(entry.held_ms)),
-      clientAborted: entry.client_aborted === true || undefined,
+      clientAborted: entry.client_aborted === true || entry.client_aborted === 'true' || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
       requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
