@@ -99,7 +99,10 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
-  const circuit = upstreamCircuit(previous?.circuit, config.circuitBreaker);
+  // The circuit judged the servers it saw fail: a reload that replaces every target (the fix
+  // deployed to new instances) starts a closed one, not 503s for the rest of `open_time`.
+  const sameServers = previous !== undefined && targets.some((target) => previous.targets.includes(target));
+  const circuit = upstreamCircuit(sameServers ? previous.circuit : undefined, config.circuitBreaker);
   const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
   retryBudget.reconfigure(config.retries);
   const upstream: Upstream = {
