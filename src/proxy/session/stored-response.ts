@@ -1,6 +1,11 @@
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { notModified, notModifiedFields } from '../cache/conditional-hit.ts';
+import {
+  notModified,
+  notModifiedFields,
+  preconditionFailed,
+  preconditionFailedFields,
+} from '../cache/conditional-hit.ts';
 import type { StoredAnswer } from '../cache/stored-answer.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
@@ -31,16 +36,18 @@ export function sendStored(
       : new CompressingSink(response, compression, head, record, exchange.budget);
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
-  const unchanged = stored.status === 200 && notModified(fields, kept);
+  // The client's If-Match or If-Unmodified-Since first (RFC 9110 §13.2.2): a 412 when the stored 2xx fails it.
+  const failed = stored.status >= 200 && stored.status < 300 && preconditionFailed(fields, kept);
+  const unchanged = !failed && stored.status === 200 && notModified(fields, kept);
   const built = buildDownstreamHead(
-    unchanged ? notModifiedFields(kept) : kept,
+    failed ? preconditionFailedFields(kept) : unchanged ? notModifiedFields(kept) : kept,
     record.id,
     // The version the upstream answered in, as for a fetched answer (RFC 9110 §7.6.3).
     stored.version === '1.1' ? runtime.via11 : stored.version === '2' ? runtime.via2 : runtime.via10,
     proxyStatus,
     false,
   );
-  owner.responded(unchanged ? 304 : stored.status);
+  owner.responded(failed ? 412 : unchanged ? 304 : stored.status);
   const edit = owner.responseEdit();
   const headers = edit === undefined ? built : edit(built);
   // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
@@ -48,7 +55,9 @@ export function sendStored(
   response.holdUntilTurnEnd();
   const close = !exchange.bodyComplete;
   try {
-    if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
+    // No body to compress: the plain sink's head (its end below).
+    if (failed) response.sendHead(412, 'Precondition Failed', headers, close);
+    else if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
     // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
     else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);
     else sink.sendHead(304, 'Not Modified', headers, close);
@@ -57,6 +66,7 @@ export function sendStored(
     if (err instanceof Failure) return owner.answer(err);
     throw err;
   }
+  if (failed) return response.end();
   if (!unchanged && head.method !== 'HEAD') sink.write(stored.body);
   sink.end();
 }
