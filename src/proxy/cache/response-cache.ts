@@ -15,6 +15,9 @@ export const MAX_WAITERS = 10_000;
 /** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
 const MAX_PURGES = 64;
 
+/** Keys whose latest invalidation is remembered, for the same refusal (the oldest forgotten first). */
+const MAX_INVALIDATED = 1024;
+
 /**
  * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
  * answer, or one that cannot be stored: each goes upstream itself); the failure it was answered
@@ -67,7 +70,9 @@ export class ResponseCache {
   readonly #route: string;
   /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */
   readonly #purges: { at: number; prefix: string | undefined }[] = [];
-  /** When the latest purge no longer in #purges was: an answer to a request before it is not kept. */
+  /** When each key's latest invalidation was (performance.now()), the latest MAX_INVALIDATED keys' (dropped). */
+  readonly #droppedAt = new Map<string, number>();
+  /** When the latest purge or invalidation no longer remembered was: an answer to a request before it is not kept. */
   #forgotten = Number.NEGATIVE_INFINITY;
 
   constructor(config: CacheConfig, route: string) {
@@ -109,8 +114,9 @@ export class ResponseCache {
   /**
    * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
    * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
-   * that came `since` (performance.now()) before a purge of its key is not kept: fetched before
-   * the purge, it would put back what the purge removed (a page fixed upstream, its old copy served on).
+   * that came `since` (performance.now()) before a purge or an invalidation of its key (or one read
+   * from the disk since then) is not kept: fetched before it, it would put back what it removed (a
+   * page fixed upstream, its old copy served on).
    */
   set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
@@ -201,8 +207,23 @@ export class ResponseCache {
 
   /** An unsafe request changed the key's resource (invalidation.ts): its answer goes, here and on the shared disk. */
   invalidate(key: string): void {
-    this.delete(key);
+    this.dropped(key);
     this.disk?.remove(key);
+  }
+
+  /**
+   * The key's answer is no longer true (an invalidation here, or another worker's: CacheNews): the
+   * copy held goes, and an answer to a request made before now is not kept (set's `since`). A
+   * fetch under way, or a read of the shared disk, would put it back; its request came first.
+   */
+  dropped(key: string): void {
+    this.delete(key);
+    this.#droppedAt.delete(key);
+    this.#droppedAt.set(key, performance.now());
+    if (this.#droppedAt.size <= MAX_INVALIDATED) return;
+    const [oldest, at] = this.#droppedAt.entries().next().value as [string, number];
+    this.#droppedAt.delete(oldest);
+    this.#forgotten = Math.max(this.#forgotten, at);
   }
 
   /**
@@ -211,7 +232,8 @@ export class ResponseCache {
    */
   purge(prefix?: string, tally?: PurgeTally): number {
     this.#purges.push({ at: performance.now(), prefix });
-    if (this.#purges.length > MAX_PURGES) this.#forgotten = this.#purges.shift()?.at ?? this.#forgotten;
+    const forgotten = this.#purges.length > MAX_PURGES ? this.#purges.shift() : undefined;
+    if (forgotten !== undefined) this.#forgotten = Math.max(this.#forgotten, forgotten.at);
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
@@ -228,9 +250,10 @@ export class ResponseCache {
     return removed;
   }
 
-  /** A purge of this key came after `since`: an answer to a request then is of before it. */
+  /** A purge or an invalidation of this key came after `since`: an answer to a request then is of before it. */
   #purgedSince(key: string, since: number): boolean {
-    if (since <= this.#forgotten) return true;
+    const dropped = this.#droppedAt.get(key);
+    if (since <= this.#forgotten || (dropped !== undefined && since <= dropped)) return true;
     return this.#purges.some((p) => p.at >= since && (p.prefix === undefined || keyMatches(key, p.prefix)));
   }
 

@@ -352,7 +352,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // Another worker's unsafe request changed these resources: their answers held here go too.
     link.onCacheNews = (news) => {
       const cache = runtime.caches.get(news.route);
-      for (const key of news.keys) cache?.delete(key);
+      for (const key of news.keys) cache?.dropped(key);
     };
   }
   /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
