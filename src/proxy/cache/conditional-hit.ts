@@ -58,12 +58,12 @@ function tagsOf(field: string | string[]): string[] {
   return String(field).match(/(?:W\/)?"[^"]*"|[^,\s]+/g) ?? [];
 }
 
-/** The stored 2xx's fields a 412 carries: its validators and Date (nothing that would let a cache keep the 412). */
-const FAILED = new Set(['date', 'etag', 'last-modified']);
+/** The stored answer's fields a 412 or a 416 made of it carries: its validators and Date (nothing that would let a cache keep it). */
+const EMPTY = new Set(['date', 'etag', 'last-modified']);
 
-/** The fields of the 412 a stored answer's failed precondition gets: FAILED's, and an empty body's length. */
-export function preconditionFailedFields(fields: readonly string[]): string[] {
-  const out = fieldsIn(fields, FAILED);
+/** The fields of an answer without a body made of a stored one (a 412, a 416): EMPTY's, and the body's length, 0. */
+export function emptyAnswerFields(fields: readonly string[]): string[] {
+  const out = fieldsIn(fields, EMPTY);
   out.push('content-length', '0');
   return out;
 }
@@ -101,7 +101,7 @@ export function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 
-function fieldOf(fields: readonly string[], lowerName: string): string | undefined {
+export function fieldOf(fields: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i].toLowerCase() === lowerName) return fields[i + 1];
   return undefined;
 }
