@@ -207,16 +207,16 @@ export class ResponseCache {
 
   /** An unsafe request changed the key's resource (invalidation.ts): its answer goes, here and on the shared disk. */
   invalidate(key: string): void {
-    this.dropped(key);
+    this.#dropped(key);
     this.disk?.remove(key);
   }
 
   /**
-   * The key's answer is no longer true (an invalidation here, or another worker's: CacheNews): the
-   * copy held goes, and an answer to a request made before now is not kept (set's `since`). A
-   * fetch under way, or a read of the shared disk, would put it back; its request came first.
+   * The key's answer is no longer true: the copy held goes, and an answer to a request made before
+   * now is not kept (set's `since`). A fetch under way, or a read of the shared disk, would put it
+   * back; its request came first.
    */
-  dropped(key: string): void {
+  #dropped(key: string): void {
     this.delete(key);
     this.#droppedAt.delete(key);
     this.#droppedAt.set(key, performance.now());
@@ -266,6 +266,16 @@ export class ResponseCache {
     if (keys.length === 0) return;
     for (const key of keys) this.invalidate(key);
     announce?.({ candor: 'cache-invalidated', route: this.#route, keys });
+  }
+
+  /**
+   * Another worker's unsafe request changed these keys' resources (CacheNews): they go here as by
+   * an invalidation of this worker's own, the shared disk's file too. That worker removed the file
+   * it found; one this worker's write put there after (its answer stored in the instant before the
+   * news came) would be read back, by any worker and after a restart, until it went stale.
+   */
+  invalidatedElsewhere(keys: readonly string[]): void {
+    for (const key of keys) this.invalidate(key);
   }
 
   /** The fetch of this key in flight, if one is. */
