@@ -15,8 +15,12 @@ export const MAX_WAITERS = 10_000;
 /** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
 const MAX_PURGES = 64;
 
-/** Keys whose latest invalidation is remembered, for the same refusal (the oldest forgotten first). */
-const MAX_INVALIDATED = 1024;
+/**
+ * Keys whose latest invalidation is remembered, for the same refusal (the oldest forgotten first,
+ * after which no answer to a request older than it is kept). Each unsafe request names 2 keys or
+ * more (http and https): at 5000 a second, an answer fetched in over ~1.6 s is not stored.
+ */
+const MAX_INVALIDATED = 16_384;
 
 /**
  * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
