@@ -15,10 +15,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
     const etag = fieldOf(fields, 'etag');
     if (etag === undefined) return false;
     const own = opaque(etag);
-    // Quoted tags whole (one may hold a comma: RFC 9110 §8.8.3's etagc), else what lies between
-    // commas (`*`, or an unquoted tag a lax origin sent and its client sends back as it is).
-    for (const tag of String(match).match(/(?:W\/)?"[^"]*"|[^,\s]+/g) ?? [])
-      if (tag === '*' || opaque(tag) === own) return true;
+    for (const tag of tagsOf(match)) if (tag === '*' || opaque(tag) === own) return true;
     return false;
   }
   const since = request['if-modified-since'];
@@ -26,6 +23,49 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
   const modified = Date.parse(fieldOf(fields, 'last-modified') ?? fieldOf(fields, 'date') ?? '');
   const asOf = Date.parse(String(since));
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified <= asOf;
+}
+
+/**
+ * A client's If-Match or If-Unmodified-Since that a stored 2xx fails (RFC 9110 §13.2.2, steps 1
+ * and 2): the origin would answer 412. A fresh stored answer never meets them (they go upstream:
+ * session/cache-request.ts's passedOn), a stale one standing in for a failed upstream does, and
+ * gave its 200: a client's lost update took the page it meant to replace for the current one.
+ * If-Match compares strongly (§13.1.1: a weak tag matches nothing; `*`, any stored answer);
+ * If-Unmodified-Since counts only without If-Match, and is ignored when either date does not
+ * read (§13.1.4: no modification date, nothing to compare).
+ */
+export function preconditionFailed(request: FieldMap, fields: readonly string[]): boolean {
+  const match = request['if-match'];
+  if (match !== undefined) {
+    const etag = fieldOf(fields, 'etag');
+    const strong = etag !== undefined && !etag.startsWith('W/');
+    for (const tag of tagsOf(match)) if (tag === '*' || (strong && tag === etag)) return false;
+    return true;
+  }
+  const since = request['if-unmodified-since'];
+  if (since === undefined) return false;
+  const modified = Date.parse(fieldOf(fields, 'last-modified') ?? '');
+  const asOf = Date.parse(String(since));
+  return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified > asOf;
+}
+
+/**
+ * The entity-tags of an If-Match or If-None-Match: quoted tags whole (one may hold a comma: RFC
+ * 9110 §8.8.3's etagc), else what lies between commas (`*`, or an unquoted tag a lax origin sent
+ * and its client sends back as it is).
+ */
+function tagsOf(field: string | string[]): string[] {
+  return String(field).match(/(?:W\/)?"[^"]*"|[^,\s]+/g) ?? [];
+}
+
+/** The stored answer's fields a 412 or a 416 made of it carries: its validators and Date (nothing that would let a cache keep it). */
+const EMPTY = new Set(['date', 'etag', 'last-modified']);
+
+/** The fields of an answer without a body made of a stored one (a 412, a 416): EMPTY's, and the body's length, 0. */
+export function emptyAnswerFields(fields: readonly string[]): string[] {
+  const out = fieldsIn(fields, EMPTY);
+  out.push('content-length', '0');
+  return out;
 }
 
 /**
@@ -46,9 +86,13 @@ const KEPT = new Set([
 
 /** The stored 200's fields that its 304 carries. */
 export function notModifiedFields(fields: readonly string[]): string[] {
+  return fieldsIn(fields, KEPT);
+}
+
+function fieldsIn(fields: readonly string[], names: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2)
-    if (KEPT.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
+    if (names.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
   return out;
 }
 
@@ -57,7 +101,7 @@ export function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 
-function fieldOf(fields: readonly string[], lowerName: string): string | undefined {
+export function fieldOf(fields: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i].toLowerCase() === lowerName) return fields[i + 1];
   return undefined;
 }

@@ -22,19 +22,33 @@ export interface Freshness {
 }
 
 /**
+ * The longest heuristic freshness (seconds): an answer with no max-age, s-maxage or Expires is
+ * fresh for 10% of its Last-Modified's age (the library's, RFC 9111 §4.2.2's example), which
+ * grows without bound: a file last changed 10 years ago stayed fresh for a year, whatever was
+ * changed upstream meanwhile. §4.2.2 leaves the bound to the cache; a day is the common one.
+ */
+export const HEURISTIC_CAP = 86_400;
+
+/**
  * The freshness of an answer of this policy: read from the policy less `must-revalidate` and
  * `proxy-revalidate`. Both say what a cache must do once the answer is stale, nothing of a fresh
  * one, and http-cache-semantics reads more into them: it revalidates a `must-revalidate` answer on
  * every request, fresh or not, and takes `proxy-revalidate` for a shared cache's freshness of 0,
- * so `max-age=600, must-revalidate` sent every request upstream. The same policy when it has neither.
+ * so `max-age=600, must-revalidate` sent every request upstream. A heuristic freshness past
+ * HEURISTIC_CAP is read as that cap. The same policy when none of this applies.
  */
 export function freshnessOf(policy: CachePolicy): Freshness {
   const stored = policy.toObject();
   const once = ONCE_STALE.some((name) => name in stored.rescc);
-  if (!once) return { policy, bound: 'no-cache' in stored.rescc };
+  const bound = once || 'no-cache' in stored.rescc;
   const rescc = { ...stored.rescc };
   for (const name of ONCE_STALE) delete rescc[name];
-  return { policy: CachePolicy.fromObject({ ...stored, rescc }), bound: true };
+  const read = once ? CachePolicy.fromObject({ ...stored, rescc }) : policy;
+  const explicit = 'max-age' in rescc || 's-maxage' in rescc || stored.resh.expires !== undefined;
+  if (explicit || read.maxAge() <= HEURISTIC_CAP) return { policy: read, bound };
+  // Only the freshness is read from this copy: the stored fields (what goes out) stay as they came.
+  rescc['max-age'] = String(HEURISTIC_CAP);
+  return { policy: CachePolicy.fromObject({ ...stored, rescc }), bound };
 }
 
 /**

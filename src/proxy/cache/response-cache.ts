@@ -16,6 +16,13 @@ export const MAX_WAITERS = 10_000;
 const MAX_PURGES = 64;
 
 /**
+ * Keys whose latest invalidation is remembered, for the same refusal (the oldest forgotten first,
+ * after which no answer to a request older than it is kept). Each unsafe request names 2 keys or
+ * more (http and https): at 5000 a second, an answer fetched in over ~1.6 s is not stored.
+ */
+const MAX_INVALIDATED = 16_384;
+
+/**
  * How a key's fetch ended, for the requests waiting on it: undefined, look again (it stored an
  * answer, or one that cannot be stored: each goes upstream itself); the failure it was answered
  * with (the gateway's, or the upstream's own 5xx status a stored answer stood in for), which is
@@ -67,7 +74,9 @@ export class ResponseCache {
   readonly #route: string;
   /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */
   readonly #purges: { at: number; prefix: string | undefined }[] = [];
-  /** When the latest purge no longer in #purges was: an answer to a request before it is not kept. */
+  /** When each key's latest invalidation was (performance.now()), the latest MAX_INVALIDATED keys' (dropped). */
+  readonly #droppedAt = new Map<string, number>();
+  /** When the latest purge or invalidation no longer remembered was: an answer to a request before it is not kept. */
   #forgotten = Number.NEGATIVE_INFINITY;
 
   constructor(config: CacheConfig, route: string) {
@@ -109,8 +118,9 @@ export class ResponseCache {
   /**
    * Keeps an answer (replacing the key's), evicting the least recently used until it fits; one
    * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
-   * that came `since` (performance.now()) before a purge of its key is not kept: fetched before
-   * the purge, it would put back what the purge removed (a page fixed upstream, its old copy served on).
+   * that came `since` (performance.now()) before a purge or an invalidation of its key (or one read
+   * from the disk since then) is not kept: fetched before it, it would put back what it removed (a
+   * page fixed upstream, its old copy served on).
    */
   set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
@@ -201,8 +211,23 @@ export class ResponseCache {
 
   /** An unsafe request changed the key's resource (invalidation.ts): its answer goes, here and on the shared disk. */
   invalidate(key: string): void {
-    this.delete(key);
+    this.#dropped(key);
     this.disk?.remove(key);
+  }
+
+  /**
+   * The key's answer is no longer true: the copy held goes, and an answer to a request made before
+   * now is not kept (set's `since`). A fetch under way, or a read of the shared disk, would put it
+   * back; its request came first.
+   */
+  #dropped(key: string): void {
+    this.delete(key);
+    this.#droppedAt.delete(key);
+    this.#droppedAt.set(key, performance.now());
+    if (this.#droppedAt.size <= MAX_INVALIDATED) return;
+    const [oldest, at] = this.#droppedAt.entries().next().value as [string, number];
+    this.#droppedAt.delete(oldest);
+    this.#forgotten = Math.max(this.#forgotten, at);
   }
 
   /**
@@ -211,7 +236,8 @@ export class ResponseCache {
    */
   purge(prefix?: string, tally?: PurgeTally): number {
     this.#purges.push({ at: performance.now(), prefix });
-    if (this.#purges.length > MAX_PURGES) this.#forgotten = this.#purges.shift()?.at ?? this.#forgotten;
+    const forgotten = this.#purges.length > MAX_PURGES ? this.#purges.shift() : undefined;
+    if (forgotten !== undefined) this.#forgotten = Math.max(this.#forgotten, forgotten.at);
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
@@ -228,9 +254,10 @@ export class ResponseCache {
     return removed;
   }
 
-  /** A purge of this key came after `since`: an answer to a request then is of before it. */
+  /** A purge or an invalidation of this key came after `since`: an answer to a request then is of before it. */
   #purgedSince(key: string, since: number): boolean {
-    if (since <= this.#forgotten) return true;
+    const dropped = this.#droppedAt.get(key);
+    if (since <= this.#forgotten || (dropped !== undefined && since <= dropped)) return true;
     return this.#purges.some((p) => p.at >= since && (p.prefix === undefined || keyMatches(key, p.prefix)));
   }
 
@@ -243,6 +270,16 @@ export class ResponseCache {
     if (keys.length === 0) return;
     for (const key of keys) this.invalidate(key);
     announce?.({ candor: 'cache-invalidated', route: this.#route, keys });
+  }
+
+  /**
+   * Another worker's unsafe request changed these keys' resources (CacheNews): they go here as by
+   * an invalidation of this worker's own, the shared disk's file too. That worker removed the file
+   * it found; one this worker's write put there after (its answer stored in the instant before the
+   * news came) would be read back, by any worker and after a restart, until it went stale.
+   */
+  invalidatedElsewhere(keys: readonly string[]): void {
+    for (const key of keys) this.invalidate(key);
   }
 
   /** The fetch of this key in flight, if one is. */

@@ -123,8 +123,10 @@ export class CacheRun implements ResponseStore {
     const disk = this.#cache.disk;
     if (stored === undefined && disk !== undefined && !this.#diskRead) {
       this.#diskRead = true;
+      // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
+      const since = performance.now();
       const again = (found: StoredAnswer | undefined) => {
-        if (found !== undefined && this.#cache.get(key) === undefined) this.#cache.set(found, true);
+        if (found !== undefined && this.#cache.get(key) === undefined) this.#cache.set(found, true, since);
         if (!this.#req.response.closed) this.#lookup(forward, waited);
       };
       disk

@@ -1,7 +1,13 @@
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { notModified, notModifiedFields } from '../cache/conditional-hit.ts';
+import {
+  emptyAnswerFields,
+  notModified,
+  notModifiedFields,
+  preconditionFailed,
+} from '../cache/conditional-hit.ts';
 import type { StoredAnswer } from '../cache/stored-answer.ts';
+import { type StoredPart, storedPart } from '../cache/stored-range.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -31,16 +37,19 @@ export function sendStored(
       : new CompressingSink(response, compression, head, record, exchange.budget);
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
-  const unchanged = stored.status === 200 && notModified(fields, kept);
+  // The client's preconditions, then its range (RFC 9110 §13.2.2): a 412, a 304, a part of a 200.
+  const failed = stored.status >= 200 && stored.status < 300 && preconditionFailed(fields, kept);
+  const unchanged = !failed && stored.status === 200 && notModified(fields, kept);
+  const made = failed ? preconditionFailedOf(kept) : partOf(req, stored, kept, unchanged);
   const built = buildDownstreamHead(
-    unchanged ? notModifiedFields(kept) : kept,
+    made?.fields ?? (unchanged ? notModifiedFields(kept) : kept),
     record.id,
     // The version the upstream answered in, as for a fetched answer (RFC 9110 §7.6.3).
     stored.version === '1.1' ? runtime.via11 : stored.version === '2' ? runtime.via2 : runtime.via10,
     proxyStatus,
     false,
   );
-  owner.responded(unchanged ? 304 : stored.status);
+  owner.responded(made?.status ?? (unchanged ? 304 : stored.status));
   const edit = owner.responseEdit();
   const headers = edit === undefined ? built : edit(built);
   // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
@@ -48,7 +57,9 @@ export function sendStored(
   response.holdUntilTurnEnd();
   const close = !exchange.bodyComplete;
   try {
-    if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
+    // Never compressed: a 412 or a 416 has no body, a 206's Content-Range counts the stored bytes.
+    if (made !== undefined) response.sendHead(made.status, made.reason, headers, close);
+    else if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
     // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
     else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);
     else sink.sendHead(304, 'Not Modified', headers, close);
@@ -57,6 +68,30 @@ export function sendStored(
     if (err instanceof Failure) return owner.answer(err);
     throw err;
   }
+  if (made !== undefined) {
+    if (made.body !== undefined && head.method !== 'HEAD') response.write(made.body);
+    return response.end();
+  }
   if (!unchanged && head.method !== 'HEAD') sink.write(stored.body);
   sink.end();
+}
+
+/** The 412 of a stored answer the client's If-Match or If-Unmodified-Since fails. */
+function preconditionFailedOf(kept: readonly string[]): StoredPart {
+  return { status: 412, reason: 'Precondition Failed', fields: emptyAnswerFields(kept), body: undefined };
+}
+
+/**
+ * The part of a stored 200 a GET's Range asks for (stored-range.ts), when no 304 answers it first.
+ * Only a stale answer standing in for a failed upstream meets a Range, If-Match or
+ * If-Unmodified-Since: with a fresh one they go upstream (cache-request.ts's passedOn).
+ */
+function partOf(
+  req: SessionRequest,
+  stored: StoredAnswer,
+  kept: readonly string[],
+  unchanged: boolean,
+): StoredPart | undefined {
+  if (unchanged || stored.status !== 200 || req.head.method !== 'GET') return undefined;
+  return storedPart(req.fields, kept, stored.body);
 }

@@ -350,10 +350,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
     };
     // Another worker's unsafe request changed these resources: their answers held here go too.
-    link.onCacheNews = (news) => {
-      const cache = runtime.caches.get(news.route);
-      for (const key of news.keys) cache?.delete(key);
-    };
+    link.onCacheNews = (news) => runtime.caches.get(news.route)?.invalidatedElsewhere(news.keys);
   }
   /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
   const apply = (change: RuntimeChange, who: string) => {

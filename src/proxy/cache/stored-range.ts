@@ -1,0 +1,64 @@
+import type { FieldMap } from '../../core/net/downstream.ts';
+import { emptyAnswerFields, fieldOf } from './conditional-hit.ts';
+
+/** An answer the cache makes of a stored one in its stead (a part of it, a 416, a 412): status, fields, body. */
+export interface StoredPart {
+  readonly status: number;
+  readonly reason: string;
+  readonly fields: string[];
+  readonly body: Buffer | undefined;
+}
+
+/**
+ * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
+ * past the body's end a 416; undefined (the whole 200) for none, several ranges, another unit, a
+ * range that does not read, or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
+ * fresh answer never meets one (a range goes upstream: session/cache-request.ts's passedOn), a
+ * stale one standing in for a failed upstream does: it gave the whole body to a client that asked
+ * for its last bytes (a download resumed, a video sought).
+ */
+export function storedPart(
+  request: FieldMap,
+  fields: readonly string[],
+  body: Buffer,
+): StoredPart | undefined {
+  const range = request.range;
+  if (typeof range !== 'string') return undefined;
+  const ifRange = request['if-range'];
+  if (ifRange !== undefined && !ifRangeHolds(String(ifRange), fields)) return undefined;
+  const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
+  if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
+  const length = body.length;
+  const [first, last] = [asked[1], asked[2]];
+  const start = first === '' ? Math.max(0, length - Number(last)) : Number(first);
+  const end = first === '' || last === '' ? length - 1 : Math.min(Number(last), length - 1);
+  if (first !== '' && last !== '' && Number(last) < start) return undefined;
+  // Past the end, or a suffix of 0 bytes (or of an empty body): nothing of it can be sent.
+  if (start >= length || end < start)
+    return {
+      status: 416,
+      reason: 'Range Not Satisfiable',
+      fields: [...emptyAnswerFields(fields), 'content-range', `bytes */${length}`],
+      body: undefined,
+    };
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2)
+    if (fields[i].toLowerCase() !== 'content-length') out.push(fields[i], fields[i + 1]);
+  out.push('content-range', `bytes ${start}-${end}/${length}`, 'content-length', String(end - start + 1));
+  return { status: 206, reason: 'Partial Content', fields: out, body: body.subarray(start, end + 1) };
+}
+
+/**
+ * If-Range (RFC 9110 §13.1.5): an entity-tag that is the stored strong ETag, or an HTTP-date that is
+ * its Last-Modified exactly; a weak tag holds for none.
+ */
+function ifRangeHolds(value: string, fields: readonly string[]): boolean {
+  if (value.startsWith('"') || value.startsWith('W/')) {
+    const etag = fieldOf(fields, 'etag');
+    return etag !== undefined && !etag.startsWith('W/') && value === etag;
+  }
+  const modified = fieldOf(fields, 'last-modified');
+  return (
+    modified !== undefined && !Number.isNaN(Date.parse(value)) && Date.parse(value) === Date.parse(modified)
+  );
+}
