@@ -42,6 +42,25 @@ export function proxyStatusType(type: FailureType): string | null {
 }
 
 /**
+ * The failure type an answer with this status and RFC 9209 `error` stands for: a type of
+ * Candor's own that is a case of a registered one at this status (only-if-cached's 504 says
+ * `proxy_internal_response`, whose own row is the 503 of maintenance), else the type named.
+ */
+export function typeAnswered(error: FailureType | undefined, status: number): FailureType | undefined {
+  if (error === undefined || FAILURES[error].status === status) return error;
+  for (const type of OWN_CASES.get(error) ?? []) if (FAILURES[type].status === status) return type;
+  return error;
+}
+
+/** Each registered type of which Candor has types of its own, with those types. */
+const OWN_CASES = new Map<string, FailureType[]>();
+for (const type of Object.keys(FAILURES) as FailureType[]) {
+  const registered = (FAILURES[type] as FailureKind).proxyStatus;
+  if (registered === undefined || registered === null) continue;
+  OWN_CASES.set(registered, [...(OWN_CASES.get(registered) ?? []), type]);
+}
+
+/**
  * The member for a response the upstream made itself: its status passes through untouched.
  * No `next-hop` when it is undefined (errors.detail: minimal).
  */

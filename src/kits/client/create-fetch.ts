@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
-import { readProxyStatus } from '../../core/failure/proxy-status.ts';
+import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
 import { backoffDelay } from '../../core/retry/backoff.ts';
 import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
@@ -289,7 +289,7 @@ async function call(
     // The gateway this client talks to wrote the last member; an inner one's error is not how
     // far this request got (its `received-status` says the request was delivered).
     const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
-    const type = member?.error;
+    const type = typeAnswered(member?.error, response.status);
     const announced = retryAfterMs(response.headers.get('retry-after'));
     // Another origin a redirect led to speaks for itself: its failure, its pause are not this
     // origin's (this call still waits its Retry-After, as a delay).
@@ -300,9 +300,13 @@ async function call(
     // A gateway that names the upstream it answered for speaks for that upstream: its failure
     // and its pause hold the paths that go there, not the gateway's other routes.
     if (own && member?.nextHop !== undefined) origin.learnHop(url.pathname, member.nextHop);
+    // An answer the gateway made without attempting its upstream fails neither (only-if-cached's 504).
+    const local = member?.error === 'proxy_internal_response';
     origin.settle(admission, {
       abandoned: !own,
-      failed: !pauses && (response.status === 502 || response.status === 503 || response.status === 504),
+      failed:
+        !pauses && !local && (response.status === 502 || response.status === 503 || response.status === 504),
+      local,
       pauseMs: pauses ? Math.min(announced, config.maxPause) : undefined,
       hop: own ? member?.nextHop : undefined,
     });

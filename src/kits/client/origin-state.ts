@@ -52,6 +52,12 @@ export interface Settlement {
   readonly pauseMs?: number;
   /** The upstream the answer was about (the gateway's `next-hop`); without one, the whole origin. */
   readonly hop?: string;
+  /**
+   * The gateway made the answer without attempting its upstream (RFC 9209's
+   * `proxy_internal_response`: a cache miss under only-if-cached): a verdict on the gateway
+   * alone, none on the upstream it names.
+   */
+  readonly local?: boolean;
 }
 
 /** Upstreams behind one gateway, and paths of one origin, whose scope is remembered. */
@@ -122,7 +128,7 @@ export class OriginState {
     const named = outcome.hop === undefined ? undefined : this.#scopeOf(outcome.hop);
     for (const { scope, circuitProbe } of admission.passed) {
       const circuit = scope.circuit;
-      if (abandoned) {
+      if (abandoned || (outcome.local === true && scope !== this.#origin)) {
         if (circuitProbe) circuit?.releaseProbe();
       } else if (named === undefined ? !failed || scope === this.#origin : scope === named) {
         // The answer's own scope, or an unnamed success (it went through every scope it passed).
