@@ -23,8 +23,11 @@ export class DecisionCache<V> {
    * every time). A cookie key is every copy of the cookie the service is sent, joined (`;` is
    * in no cookie value): keyed by the first, `session=good; session=forged` had the verdict on
    * `good` while the service, had it been asked, and the upstream may read the forged one.
+   * The key holds the host the request names (`host`, and a proxy's X-Forwarded-Host) too: a
+   * route of many hosts (a wildcard, tenants sharing an SSO cookie) has the service judge each
+   * (X-Forwarded-Host), and a verdict for one host let the same cookie into every other.
    */
-  keyOf(fields: FieldMap): string | undefined {
+  keyOf(fields: FieldMap, host: string): string | undefined {
     const { key } = this.#config;
     let text: string | undefined;
     if (key.kind === 'cookie') {
@@ -34,7 +37,11 @@ export class DecisionCache<V> {
       const value = fields[key.name];
       text = Array.isArray(value) ? value.join(', ') : value;
     }
-    return text === undefined || text === '' ? undefined : createHash('sha256').update(text).digest('base64');
+    if (text === undefined || text === '') return undefined;
+    const forwarded = fields['x-forwarded-host'];
+    const proxied = Array.isArray(forwarded) ? forwarded.join(', ') : (forwarded ?? '');
+    // Joined by a NUL, which no field value and no host holds.
+    return createHash('sha256').update(`${host}\0${proxied}\0`).update(text).digest('base64');
   }
 
   get(key: string, now: number): V | undefined {

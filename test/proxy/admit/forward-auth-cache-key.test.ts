@@ -1,7 +1,8 @@
 /**
  * Forward auth with `cache: { key: "cookie:session" }`: the key is every copy of the cookie the
- * service is sent. A second `session` cookie beside one whose verdict is kept is asked of the
- * service, which may read that copy (as Django does, the last), as the upstream may.
+ * service is sent, and the host the request names. A second `session` cookie beside one whose
+ * verdict is kept is asked of the service, which may read that copy (as Django does, the last),
+ * as the upstream may; and so is a kept session on another host of the route (another tenant).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -46,6 +47,30 @@ test('a second session cookie beside a kept one is asked of the service, not let
       (await request(gw.url, { path: '/app', headers: { cookie: 'a=1; session=good-1' } })).status,
       200,
     );
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
+
+test('a session let in on one host of the route is asked again on another: the service judges each host', async () => {
+  // Tenants share an SSO cookie; the service lets alice into a.test only.
+  const service = await startAuthService((req, res) => {
+    const ok = req.headers.cookie === 'session=alice' && req.headers['x-forwarded-host'] === 'a.test';
+    res.writeHead(ok ? 200 : 403).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}", cache: { key: "cookie:session", ttl: 1h } }`),
+  );
+  const ask = (host: string) => request(gw.url, { path: '/app', headers: { host, cookie: 'session=alice' } });
+  try {
+    assert.equal((await ask('a.test')).status, 200);
+    assert.equal((await ask('b.test')).status, 403);
+    assert.equal(service.asked.length, 2);
+    assert.equal(echo.received.length, 1, 'the other tenant never reached the upstream');
+    // Each host's verdict is kept for it.
+    assert.equal((await ask('a.test')).status, 200);
+    assert.equal((await ask('b.test')).status, 403);
     assert.equal(service.asked.length, 2);
   } finally {
     await close(service);
