@@ -3,7 +3,9 @@
  * client, while an IPv6 client is handed a whole /64 (RFC 6177, RFC 7934: one per link, and a
  * host picks its own addresses in it, privacy addresses rotating freely), so an IPv6 address
  * read alone gives a client as many shares as it cares to pick addresses. An IPv4-mapped IPv6
- * address (`::ffff:198.51.100.7`, how a dual-stack listener names an IPv4 peer) is its IPv4.
+ * address (`::ffff:198.51.100.7`, how a dual-stack listener names an IPv4 peer) is its IPv4,
+ * and so is one of the well-known NAT64 prefix (`64:ff9b::198.51.100.7`, RFC 6052: how an
+ * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all.
  */
 import { isIP } from 'node:net';
 
@@ -18,8 +20,9 @@ export function clientBlock(address: string): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
   const groups = ipv6Groups(bare.toLowerCase());
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
-    return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+  if (mapped || nat64) return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
   return `${groups
     .slice(0, 4)
     .map((g) => g.toString(16))

@@ -23,6 +23,10 @@ test('an IPv4 address is its own client, mapped into IPv6 or not', () => {
   assert.equal(clientBlock('::ffff:198.51.100.7'), '198.51.100.7');
   assert.equal(clientBlock('::FFFF:c633:6408'), '198.51.100.8');
   assert.notEqual(clientBlock('::ffff:198.51.100.7'), clientBlock('::ffff:198.51.100.8'));
+  // The well-known NAT64 prefix (RFC 6052) holds every IPv4 client: each is its own.
+  assert.equal(clientBlock('64:ff9b::198.51.100.7'), '198.51.100.7');
+  assert.equal(clientBlock('64:ff9b::c633:6408'), '198.51.100.8');
+  assert.equal(clientBlock('64:ff9b:1::1'), '64:ff9b:1:0::/64');
 });
 
 test('what is no address is kept as it is', () => {
