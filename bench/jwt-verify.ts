@@ -95,6 +95,7 @@ for (const { alg, keys, digest, params } of ALGS) {
     issuer: 'https://idp.bench/',
     audiences: ['bench'],
     clockSkew: 30_000,
+    requireExp: true,
   };
   const theirs = createLocalJWKSet({ keys: [jwk] });
   const options = {

@@ -29,6 +29,8 @@ export interface NormalPath {
   readonly path: string;
   /** The path holds `%2F` or `%5C`: an upstream that decodes it sees more segments than the router did. */
   readonly encodedSlash: boolean;
+  /** The path holds `;`: segment parameters to a servlet container, which reads it without them (withoutParameters). */
+  readonly parameters: boolean;
 }
 
 /** What made a path impossible to settle, in words for an error's details. */
@@ -61,12 +63,13 @@ function hexValue(code: number): number {
  * The normal form of an origin-form path (no query: the caller splits it off and keeps it as
  * sent), or what makes it impossible to settle. Linear in the path's length.
  *
- * @example normalizePath('/x/%2E%2e/admin', { normalize: true, mergeSlashes: false }) // { path: '/admin', encodedSlash: false }
+ * @example normalizePath('/x/%2E%2e/admin', { normalize: true, mergeSlashes: false }) // { path: '/admin', encodedSlash: false, parameters: false }
  */
 export function normalizePath(path: string, options: PathOptions): NormalPath | PathProblem {
   if (path.charCodeAt(0) !== 0x2f /* / */) return { problem: 'the path does not start with "/"' };
   // Most paths hold no ";": one look at them.
-  if (path.includes(';') && hasDotSegmentWithParameters(path))
+  const parameters = path.includes(';');
+  if (parameters && hasDotSegmentWithParameters(path))
     return {
       problem:
         'the path holds a dot-segment with parameters (such as "..;"), which servlet containers read as the dot-segment',
@@ -97,9 +100,9 @@ export function normalizePath(path: string, options: PathOptions): NormalPath | 
   }
   // Off, the path goes on byte for byte as sent (a signature over it stays valid): only checked.
   if (!options.normalize)
-    return { path: options.mergeSlashes ? path.replace(/\/{2,}/g, '/') : path, encodedSlash };
+    return { path: options.mergeSlashes ? path.replace(/\/{2,}/g, '/') : path, encodedSlash, parameters };
   out += path.slice(plain);
-  return { path: removeDotSegments(out, options.mergeSlashes), encodedSlash };
+  return { path: removeDotSegments(out, options.mergeSlashes), encodedSlash, parameters };
 }
 
 /**
@@ -136,6 +139,19 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
     } else if (segment !== '' || !mergeSlashes || i === last) kept.push(segment);
   }
   return `/${kept.join('/')}`;
+}
+
+/**
+ * The path as a servlet container (Tomcat, Jetty, Spring) reads it: each segment without its
+ * `;` parameters (`/admin;x=1/list` is `/admin/list` to it, `/admin;jsessionid=1` is
+ * `/admin`); the query, if any, as it is. An encoded `%3B` is data to it, and stays.
+ *
+ * @example withoutParameters('/admin;x=1/list?a=;b') // '/admin/list?a=;b'
+ */
+export function withoutParameters(path: string): string {
+  const q = path.indexOf('?');
+  const pathPart = q === -1 ? path : path.slice(0, q);
+  return pathPart.replace(/;[^/]*/g, '') + (q === -1 ? '' : path.slice(q));
 }
 
 /**

@@ -9,7 +9,12 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { RouteConfig } from '../../src/core/config/types.ts';
 import { Failure } from '../../src/core/failure/failure.ts';
-import { hasDotSegment, normalizePath, type PathOptions } from '../../src/core/uri-path.ts';
+import {
+  hasDotSegment,
+  normalizePath,
+  type PathOptions,
+  withoutParameters,
+} from '../../src/core/uri-path.ts';
 import { rewriteEscapes, routedPath } from '../../src/proxy/route/request-path.ts';
 import { upstreamPath } from '../../src/proxy/route/rewrite.ts';
 import { createRouter } from '../../src/proxy/route/router.ts';
@@ -109,6 +114,19 @@ test('an encoded slash or backslash is flagged, for the route to accept or refus
   assert.equal(flag('/a%5Cb'), true);
   assert.equal(flag('/a%252fb'), false);
   assert.equal(flag('/a/b'), false);
+});
+
+test('";" parameters are flagged, and withoutParameters reads the path as a servlet container does', () => {
+  const flag = (path: string) => {
+    const result = normalizePath(path, KEEP_SLASHES);
+    return 'problem' in result ? undefined : result.parameters;
+  };
+  assert.equal(flag('/admin;x'), true);
+  assert.equal(flag('/admin%3Bx'), false);
+  assert.equal(flag('/admin'), false);
+  assert.equal(withoutParameters('/admin;x=1/list;y'), '/admin/list');
+  assert.equal(withoutParameters('/api;/admin?a=;b'), '/api/admin?a=;b');
+  assert.equal(withoutParameters('/a%3Bb/c'), '/a%3Bb/c');
 });
 
 test('hasDotSegment sees "." and ".." segments, plain or encoded', () => {

@@ -70,7 +70,19 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form:
     // import nothing of ours
-    ['failure', 'net', 'limits', 'ids', 'retry', 'tls', 'version', 'printable', 'uri-path', 'stats', 'credential-names'],
+    [
+      'failure',
+      'net',
+      'limits',
+      'ids',
+      'retry',
+      'tls',
+      'version',
+      'printable',
+      'uri-path',
+      'stats',
+      'credential-names',
+    ],
     ['ows'], // a field value's optional whitespace: the parsers and the failure's renderings trim alike
   ],
 };

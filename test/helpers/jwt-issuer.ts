@@ -1,6 +1,6 @@
 /**
  * An ES256 issuer for JWT routes: its public key set in a keys_file on disk (kid `k1`), and a
- * signer of tokens for a subject that expire in five minutes.
+ * signer of tokens for a subject that expire in five minutes (or, `exp: false`, never: no exp claim).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 export interface FileIssuer {
   /** The keys_file path. */
   readonly file: string;
-  sign(sub: string): Promise<string>;
+  sign(sub: string, exp?: string | false): Promise<string>;
 }
 
 export async function fileIssuer(): Promise<FileIssuer> {
@@ -19,10 +19,9 @@ export async function fileIssuer(): Promise<FileIssuer> {
   writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
   return {
     file,
-    sign: (sub) =>
-      new SignJWT({ sub })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .setExpirationTime('5m')
-        .sign(privateKey),
+    sign: (sub, exp = '5m') => {
+      const token = new SignJWT({ sub }).setProtectedHeader({ alg: 'ES256', kid: 'k1' });
+      return (exp === false ? token : token.setExpirationTime(exp)).sign(privateKey);
+    },
   };
 }

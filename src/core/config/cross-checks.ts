@@ -35,6 +35,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkCaches(document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkEncodedSlashPrefixes(document.routes, report);
+  checkParameterPrefixes(document.routes, report);
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document, report);
   checkTimeoutOrder(upstreams, report);
@@ -86,6 +87,22 @@ function checkEncodedSlashPrefixes(routes: unknown, report: Report): void {
     report(
       ['routes', index, 'match', 'path'],
       `"${path}" would match only paths holding an encoded slash (%2F or %5C), which this route answers 400: add allow_encoded_slashes: true`,
+    );
+  }
+}
+
+/**
+ * A prefix holding `;` matches only paths whose `;` parameters a servlet container drops, which
+ * then read as another route's path (or none): route-request.ts answers those 400, so such a
+ * route could answer nothing.
+ */
+function checkParameterPrefixes(routes: unknown, report: Report): void {
+  for (const [index, route] of itemsOf(routes)) {
+    const path = stringAt(mappingAt(route, 'match'), 'path');
+    if (path === undefined || !path.includes(';')) continue;
+    report(
+      ['routes', index, 'match', 'path'],
+      `"${path}" would match only paths with ";" parameters, which the gateway answers 400 where dropping them (as a servlet container does) makes another route's path: write "${path.replaceAll(';', '%3B')}" for a ";" that is data`,
     );
   }
 }

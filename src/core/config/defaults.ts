@@ -98,6 +98,7 @@ export const DEFAULTS = {
     forwardAuthorization: false,
     jwtAlgorithms: ['RS256', 'ES256'],
     clockSkew: '30s',
+    requireExp: true,
     // A plain JWT (or none said) and RFC 9068's access token: what issuers mark access tokens with.
     jwtTypes: ['JWT', 'at+jwt'],
     jwksMinRefresh: '30s',

@@ -121,6 +121,7 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
     ...(raw.audiences === undefined ? {} : { audiences: [...raw.audiences] }),
     algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
     clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
+    requireExp: raw.require_exp ?? DEFAULTS.auth.requireExp,
     types: [...new Set((raw.types ?? DEFAULTS.auth.jwtTypes).map(normalTyp))],
     jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
     ...(raw.cookie === undefined ? {} : { cookie: raw.cookie }),

@@ -100,6 +100,8 @@ const Jwt = mapping(
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
+    // false: a token without `exp` is good until its key leaves the set (an issuer that never sets one).
+    require_exp: flag(),
     // RFC 6838 §4.2's restricted names: `at+jwt`, or with its type written, `application/at+jwt`.
     types: Type.Optional(
       Type.Array(
@@ -118,7 +120,7 @@ const Jwt = mapping(
       }),
     ),
   },
-  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, types, jwks_min_refresh, cookie and claims_to_headers',
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, require_exp, types, jwks_min_refresh, cookie and claims_to_headers',
 );
 
 const Forward = mapping(

@@ -270,6 +270,8 @@ export interface JwtAuthConfig {
   readonly algorithms: readonly string[];
   /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
   readonly clockSkew: number;
+  /** A token without an `exp` claim is refused (require_exp, default true). */
+  readonly requireExp: boolean;
   /**
    * The header `typ` values a token may have (RFC 8725 §3.11), in their normal form (policy-values.ts's
    * normalTyp: lower case, `application/` written out); a token without one counts as `application/jwt`.

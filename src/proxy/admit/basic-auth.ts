@@ -18,6 +18,12 @@ const MAX_REMEMBERED = 1024;
  * at billions a second, the very thing the file's bcrypt is there to prevent.
  */
 const REMEMBER_KEY = randomBytes(32);
+/**
+ * UTF-8 that refuses malformed bytes: the challenge asks for UTF-8 (RFC 7617 §2.1), and a lenient
+ * decode made every malformed byte U+FFFD, so `\xff` and `\xfe` were one password (and one
+ * remembered login) and the log named a user the client never sent.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** The salt and digest of a bcrypt decoy: any well-formed pair costs what the cost says. */
 const BCRYPT_DECOY_TAIL = '46ePIxxrxBn0driqD8mLV.h66kXk7FPTYJkkcqtpSW92Abr6xTDoe';
 
@@ -132,7 +138,12 @@ function basicCredentials(
   if (space === -1 || field.slice(0, space).toLowerCase() !== 'basic') return 'no basic credentials';
   const encoded = field.slice(space + 1).trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) return 'malformed credentials';
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return 'credentials that are not UTF-8';
+  }
   const colon = decoded.indexOf(':');
   if (colon === -1) return 'malformed credentials';
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };

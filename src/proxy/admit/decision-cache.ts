@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ForwardCacheConfig } from '../../core/config/types.ts';
-import { cookieValue } from '../../core/http1/cookie.ts';
+import { cookieValues } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 
 /**
@@ -18,16 +18,30 @@ export class DecisionCache<V> {
     this.#config = config;
   }
 
-  /** The request's key, digested; undefined when it has no value for it (such a request is asked every time). */
-  keyOf(fields: FieldMap): string | undefined {
+  /**
+   * The request's key, digested; undefined when it has no value for it (such a request is asked
+   * every time). A cookie key is every copy of the cookie the service is sent, joined (`;` is
+   * in no cookie value): keyed by the first, `session=good; session=forged` had the verdict on
+   * `good` while the service, had it been asked, and the upstream may read the forged one.
+   * The key holds the host the request names (`host`, and a proxy's X-Forwarded-Host) too: a
+   * route of many hosts (a wildcard, tenants sharing an SSO cookie) has the service judge each
+   * (X-Forwarded-Host), and a verdict for one host let the same cookie into every other.
+   */
+  keyOf(fields: FieldMap, host: string): string | undefined {
     const { key } = this.#config;
     let text: string | undefined;
-    if (key.kind === 'cookie') text = cookieValue(fields.cookie, key.name);
-    else {
+    if (key.kind === 'cookie') {
+      const values = cookieValues(fields.cookie, key.name);
+      text = values.length === 1 ? values[0] : values.some((v) => v !== '') ? values.join(';') : undefined;
+    } else {
       const value = fields[key.name];
       text = Array.isArray(value) ? value.join(', ') : value;
     }
-    return text === undefined || text === '' ? undefined : createHash('sha256').update(text).digest('base64');
+    if (text === undefined || text === '') return undefined;
+    const forwarded = fields['x-forwarded-host'];
+    const proxied = Array.isArray(forwarded) ? forwarded.join(', ') : (forwarded ?? '');
+    // Joined by a NUL, which no field value and no host holds.
+    return createHash('sha256').update(`${host}\0${proxied}\0`).update(text).digest('base64');
   }
 
   get(key: string, now: number): V | undefined {

@@ -67,6 +67,7 @@ export class JwtAuth {
       ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
       ...(config.audiences === undefined ? {} : { audiences: config.audiences }),
       clockSkew: config.clockSkew,
+      requireExp: config.requireExp,
       types: new Set(config.types),
     };
   }

@@ -11,6 +11,8 @@ export interface JwtRules {
   readonly audiences?: readonly string[];
   /** Milliseconds of clock difference tolerated on exp and nbf. */
   readonly clockSkew: number;
+  /** A token without `exp` is refused (jose's `requiredClaims: ['exp']`): one would be good for ever. */
+  readonly requireExp: boolean;
   /** The header `typ` values accepted, each as normalTyp writes it (no typ: `application/jwt`); undefined: any. */
   readonly types?: ReadonlySet<string>;
 }
@@ -44,7 +46,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * set a JSON object; the header's `typ` one the route accepts (RFC 8725 §3.11: another kind of
  * token the issuer signs with the same key, an ID token, a logout token, a DPoP proof, is no
  * access token; jose's check of its `typ` option, which takes one value); `iss` and `aud` as
- * configured, `iat`, `nbf`, `exp` numbers when present, `nbf` and `exp` within the clock skew.
+ * configured, `exp` present unless the route lets a token go without, `iat`, `nbf`, `exp`
+ * numbers when present, `nbf` and `exp` within the clock skew.
  */
 export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtCheck {
   const first = token.indexOf('.');
@@ -104,6 +107,8 @@ function typeAccepted(typ: unknown, types: ReadonlySet<string>): boolean {
 /** Why the claims set does not pass the route's rules, or undefined. */
 function claimsProblem(claims: JWTPayload, rules: JwtRules): JwtCheck | undefined {
   const { issuer, audiences } = rules;
+  // A token that never expires, leaked once, is good for ever (RFC 8725 §3.10 asks for exp on access tokens).
+  if (rules.requireExp && !Object.hasOwn(claims, 'exp')) return CLAIM_FAILED;
   if (issuer !== undefined && (!Object.hasOwn(claims, 'iss') || claims.iss !== issuer)) return CLAIM_FAILED;
   if (audiences !== undefined) {
     const aud = claims.aud;

@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
+import { clientBlock } from '../../core/net/client-block.ts';
 
 /**
  * Password hash checks under way at once in this worker, every route's Basic auth and every
@@ -10,6 +11,8 @@ import { PerKeyCount } from '../../core/limits/per-key-count.ts';
  * PASSWORD_CHECKS_WAITING of them, a bound on how long the last one waits (that many hashes).
  * And no client holds more than PASSWORD_CHECKS_PER_CLIENT of them (a client with many
  * connections, or an HTTP/2 one with many streams, would take every other client's turn).
+ * A client is an IPv4 address or an IPv6 /64 (client-block.ts): an IPv6 host picks its own
+ * addresses in its /64, and keyed by the address it had a fresh share with each one.
  */
 const RUNNING = 1;
 export const PASSWORD_CHECKS_WAITING = 32;
@@ -38,6 +41,7 @@ export class PasswordChecks {
   /**
    * The check's result; or, when as many checks as the bound holds are running and waiting, the
    * gateway's 503; or, when `client` holds its share already, a 429 (DESIGN: per-client concurrency).
+   * `client` is an address; its share is its /64's when it is IPv6.
    */
   run<T>(check: () => Promise<T>, client: string): Promise<T> | Failure {
     const free = this.#runningNow < this.#running;
@@ -47,7 +51,7 @@ export class PasswordChecks {
         `too many password checks under way (${this.#running} running, ${this.#waitingMax} waiting): try again shortly`,
         { retryAfter: RETRY_AFTER },
       );
-    const release = this.#clients.acquire(client, this.#perClient);
+    const release = this.#clients.acquire(clientBlock(client), this.#perClient);
     if (release === undefined)
       return new Failure(
         'http_request_denied',

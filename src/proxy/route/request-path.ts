@@ -14,7 +14,7 @@ function refused(details: string): Failure {
  * path (request-target.ts).
  *
  * @example routedPath('/x/../admin?a=%2e', '/x/../admin?a=%2e', { normalize: true, mergeSlashes: false })
- * // { path: '/admin?a=%2e', encodedSlash: false }
+ * // { path: '/admin?a=%2e', encodedSlash: false, parameters: false }
  */
 export function routedPath(requestTarget: string, path: string, options: PathOptions): NormalPath | Failure {
   // RFC 9112 §3.2 has no fragment in a request target; an upstream would cut it off, after
@@ -29,7 +29,7 @@ export function routedPath(requestTarget: string, path: string, options: PathOpt
   // HTTP/1.1's parser refuses these everywhere in the target; HTTP/2's :path lets a raw byte
   // above 0x7e through, which an HTTP/1.1 upstream would then be sent.
   if (!/^[\x21-\x7e]*$/.test(query)) return refused('the query holds a byte that is not visible ASCII');
-  return { path: normal.path + query, encodedSlash: normal.encodedSlash };
+  return { path: normal.path + query, encodedSlash: normal.encodedSlash, parameters: normal.parameters };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
-import type { PathOptions } from '../../core/uri-path.ts';
+import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
 import { RedirectAnswer, redirectLocation } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { hostnameOf, splitTarget } from './request-target.ts';
@@ -61,14 +61,19 @@ export function routeRequest(
       `${hostname} is served under another certificate than the one this connection's TLS server name (${head.servername ?? 'none'}) chose: send it on a connection of its own`,
     );
   }
-  const route = router.match(hostname, path, {
-    listener: listener.name,
-    scheme: listener.protocol,
-    method: head.method,
-    headers: fields,
-  });
+  const asked = { listener: listener.name, scheme: listener.protocol, method: head.method, headers: fields };
+  const route = router.match(hostname, path, asked);
   if (!route)
     return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
+  // A servlet container reads `/admin;x` as `/admin` (and `/api;x/admin` as `/api/admin`): a path
+  // whose `;` parameters take it past the route its container would pick, and that route's
+  // policy, is refused; one routed the same either way goes on as sent (`;jsessionid=…`).
+  if (normal.parameters && router.match(hostname, withoutParameters(path), asked) !== route)
+    return new Failure(
+      'http_request_error',
+      'the path\'s ";" parameters make it another route\'s path to a server that drops them (a servlet container)',
+      { status: 400 },
+    );
   const refused = encodedSlashRefused(normal, route);
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);

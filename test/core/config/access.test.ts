@@ -224,6 +224,7 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     name: 'idp.test:8443',
     algorithms: ['RS256', 'ES256'],
     clockSkew: 30_000,
+    requireExp: true,
     types: ['application/jwt', 'application/at+jwt'],
     jwksMinRefresh: 30_000,
     claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],

@@ -388,3 +388,19 @@ test('with allow_encoded_slashes the prefix loads, and so does one without an en
     ['/objects/a%2Fb', '/a%3Fb'],
   );
 });
+
+// A prefix holding ";" matches only paths whose ";" parameters, dropped as a servlet container
+// drops them, make another route's path: route-request.ts answers those 400.
+test('a path prefix with ";" is refused: the route could answer nothing', () => {
+  const text = withRoutes(`  - match: { path: /v1;beta }
+    upstream: api
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      20,
+      'routes[0].match.path',
+      '"/v1;beta" would match only paths with ";" parameters, which the gateway answers 400 where dropping them (as a servlet container does) makes another route\'s path: write "/v1%3Bbeta" for a ";" that is data',
+    ),
+  ]);
+});

@@ -117,3 +117,29 @@ test("one client's logins past its share of the password checks get 429; the sam
     await echo.close();
   }
 });
+
+test("a client's share of the password checks is its IPv6 /64's, not one address's", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(stage(echo.url));
+  try {
+    // Ten guesses, each from another address of one /64 (the trusted proxy says so): one client.
+    const from = (address: string, i: number) =>
+      login(basic('alice', `guess ${i}`), `v6-${i}`, `X-Forwarded-For: ${address}\r\n`);
+    const rotating = Array.from({ length: 10 }, (_, i) => from(`2001:db8:1:2::${i + 1}`, i));
+    const answers = (await rawTogether(gw.port, rotating)).map(parseRaw);
+    assert.equal(answers.filter((res) => res.status === 401).length, PASSWORD_CHECKS_PER_CLIENT);
+    assert.equal(answers.filter((res) => res.status === 429).length, 10 - PASSWORD_CHECKS_PER_CLIENT);
+
+    // Ten from ten /64s are ten clients: each check is run (and refused by the file).
+    const apart = Array.from({ length: 10 }, (_, i) => from(`2001:db8:1:${i + 10}::1`, i + 10));
+    const checked = (await rawTogether(gw.port, apart)).map(parseRaw);
+    assert.deepEqual(
+      checked.map((res) => res.status),
+      Array(10).fill(401),
+    );
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

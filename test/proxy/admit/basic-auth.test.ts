@@ -354,3 +354,29 @@ test('a remembered login stands for its own user and password only, whatever byt
     await echo.close();
   }
 });
+
+test('credentials that are not UTF-8 are refused, never read with U+FFFD for the bytes', async () => {
+  const echo = await startEcho();
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  writeFileSync(file, `a:${bcrypt.hashSync('x\uFFFD', 4)}\n`);
+  const gw = await startTestGateway(config(echo.url, file));
+  const ask = (bytes: Buffer, id: string) =>
+    request(gw.url, {
+      path: '/admin',
+      headers: { authorization: `Basic ${bytes.toString('base64')}`, 'x-request-id': id },
+    });
+  try {
+    // The password as UTF-8 lets its user in; bytes 0xff or 0xfe in its place are no password of the file.
+    assert.equal((await ask(Buffer.from('a:x\uFFFD', 'utf8'), 'utf8')).status, 200);
+    for (const [i, bad] of [0xff, 0xfe].entries()) {
+      const res = await ask(Buffer.concat([Buffer.from('a:x'), Buffer.from([bad])]), `bad-${i}`);
+      assert.equal(res.status, 401);
+      assert.equal(res.headers['www-authenticate'], 'Basic realm="Staff area", charset="UTF-8"');
+      assert.equal((await gw.logFor(`bad-${i}`)).auth, 'denied: basic credentials that are not UTF-8');
+    }
+    assert.equal(echo.received.length, 1);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

@@ -205,7 +205,7 @@ test('a JWKS key that cannot check a signature, named by a token, is the hop’s
 `;
   await withGateway(routes, [jwks], async (gw, echo) => {
     const bearer = async () =>
-      `Bearer ${await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(privateKey)}`;
+      `Bearer ${await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime('5m').sign(privateKey)}`;
     assert.equal(
       (await request(gw.url, { path: '/orders', headers: { authorization: await bearer() } })).status,
       200,

@@ -303,6 +303,8 @@ interface Case {
   readonly issuer: boolean;
   readonly audiences: readonly string[] | undefined;
   readonly clockSkew: number;
+  /** A token without `exp` refused (jose's `requiredClaims: ['exp']`). */
+  readonly requireExp: boolean;
   /**
    * One `typ` asked for, RFC 9068's (jose's `typ` option takes one and refuses a token without
    * any, as ours does for any but JWT, which a token without typ counts as); undefined: any.
@@ -338,6 +340,7 @@ function arbCase(base: Base): fc.Arbitrary<Case> {
     issuer: fc.boolean(),
     audiences: fc.constantFrom(undefined, ['orders'], ['billing', 'orders'], ['billing']),
     clockSkew: fc.constantFrom(0, 1500, 30_000),
+    requireExp: fc.boolean(),
     typ: fc.constantFrom(undefined, 'at+jwt', 'application/AT+JWT'),
   });
 }
@@ -382,6 +385,7 @@ async function jose(token: string, set: ReturnType<typeof createLocalJWKSet>, c:
       ...(c.issuer ? { issuer: ISSUER } : {}),
       ...(c.audiences === undefined ? {} : { audience: [...c.audiences] }),
       clockTolerance: c.clockSkew / 1000,
+      ...(c.requireExp ? { requiredClaims: ['exp'] } : {}),
       ...(c.typ === undefined ? {} : { typ: c.typ }),
     });
     return { claims: payload };
@@ -397,6 +401,7 @@ function ours(token: string, set: JwkSet, c: Case): JwtCheck {
     ...(c.issuer ? { issuer: ISSUER } : {}),
     ...(c.audiences === undefined ? {} : { audiences: c.audiences }),
     clockSkew: c.clockSkew,
+    requireExp: c.requireExp,
     ...(c.typ === undefined ? {} : { types: new Set([normalTyp(c.typ)]) }),
   };
   return verifyJwt(token, set, rules);

@@ -1,0 +1,78 @@
+/**
+ * Forward auth with `cache: { key: "cookie:session" }`: the key is every copy of the cookie the
+ * service is sent, and the host the request names. A second `session` cookie beside one whose
+ * verdict is kept is asked of the service, which may read that copy (as Django does, the last),
+ * as the upstream may; and so is a kept session on another host of the route (another tenant).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
+import { request } from '../../helpers/http-client.ts';
+
+test('a second session cookie beside a kept one is asked of the service, not let in on the first one’s verdict', async () => {
+  // Reads the last session cookie, as Django's and Python's http.cookies do.
+  const service = await startAuthService((req, res) => {
+    const sessions = [...String(req.headers.cookie).matchAll(/session=([^;]*)/g)].map((m) => m[1]);
+    const last = sessions.at(-1) ?? '';
+    if (last.startsWith('good')) return res.writeHead(200, { 'x-user-id': last }).end();
+    res.writeHead(401, { 'www-authenticate': 'Cookie realm="sso"' }).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(
+      app,
+      `{ url: "${service.url}", copy_headers: [X-User-Id], cache: { key: "cookie:session", ttl: 1h } }`,
+    ),
+  );
+  try {
+    assert.equal(
+      (await request(gw.url, { path: '/app', headers: { cookie: 'session=good-1' } })).status,
+      200,
+    );
+    assert.equal(service.asked.length, 1);
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: { cookie: 'session=good-1; session=revoked' },
+    });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['www-authenticate'], 'Cookie realm="sso"');
+    assert.equal(service.asked.length, 2);
+    assert.equal(echo.received.length, 1, 'the revoked session never reached the upstream');
+    // Sent again, the pair's own verdict is kept; the first alone is still let in without a call.
+    assert.equal(
+      (await request(gw.url, { path: '/app', headers: { cookie: 'session=good-1; session=revoked' } }))
+        .status,
+      401,
+    );
+    assert.equal(
+      (await request(gw.url, { path: '/app', headers: { cookie: 'a=1; session=good-1' } })).status,
+      200,
+    );
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
+
+test('a session let in on one host of the route is asked again on another: the service judges each host', async () => {
+  // Tenants share an SSO cookie; the service lets alice into a.test only.
+  const service = await startAuthService((req, res) => {
+    const ok = req.headers.cookie === 'session=alice' && req.headers['x-forwarded-host'] === 'a.test';
+    res.writeHead(ok ? 200 : 403).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}", cache: { key: "cookie:session", ttl: 1h } }`),
+  );
+  const ask = (host: string) => request(gw.url, { path: '/app', headers: { host, cookie: 'session=alice' } });
+  try {
+    assert.equal((await ask('a.test')).status, 200);
+    assert.equal((await ask('b.test')).status, 403);
+    assert.equal(service.asked.length, 2);
+    assert.equal(echo.received.length, 1, 'the other tenant never reached the upstream');
+    // Each host's verdict is kept for it.
+    assert.equal((await ask('a.test')).status, 200);
+    assert.equal((await ask('b.test')).status, 403);
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
