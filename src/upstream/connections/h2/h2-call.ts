@@ -49,6 +49,8 @@ export interface H2CallSession {
   readonly maxHeaderSize: number;
   /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
   isUp(): boolean;
+  /** The upstream's SETTINGS (its preface) came: false, no HTTP/2 server has said a word yet. */
+  readonly prefaceCame: boolean;
   /** A stream got no answer in time: the session checks that the connection itself still answers. */
   stalled(): void;
   /** The largest request head the upstream takes, as its SETTINGS_MAX_HEADER_LIST_SIZE says (Infinity: it said none). */
@@ -56,6 +58,9 @@ export interface H2CallSession {
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
+
+const NO_PREFACE =
+  'the upstream never sent its HTTP/2 preface (SETTINGS): no HTTP/2 server answered on that connection';
 
 /**
  * One request on an HTTP/2 session: writes the request on its stream, reads the response,
@@ -335,7 +340,13 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
-      this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.interim.count));
+      const waiting = this.requestWaiting();
+      // A target that accepts and never speaks HTTP/2 (an HTTP/1.1 server waiting for a request
+      // line) reads as a slow handler unless the missing preface is named.
+      const unheard = this.session.prefaceCame ? undefined : NO_PREFACE;
+      const why =
+        unheard === undefined || waiting === undefined ? (waiting ?? unheard) : `${waiting}; ${unheard}`;
+      this.abort(headTimedOut(this.sentAt, why, this.interim.count));
     });
   };
 

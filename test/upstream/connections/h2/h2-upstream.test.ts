@@ -29,6 +29,7 @@ import {
 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
+import { startBlackhole } from '../../../../src/kits/fault-kit/slow-faults.ts';
 import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
@@ -1209,4 +1210,20 @@ upstreams:
     assert.equal(res.trailers['grpc-message'], 'no%20such%20order');
     assert.equal(res.headers['proxy-status'], undefined);
   });
+});
+
+// An h2c target that accepts and says nothing (an HTTP/1.1 server waiting for a request line, a
+// proxy with no route) never sends the SETTINGS of its preface: the 504 says so, not only that
+// no head came, which reads as a slow handler.
+test('an h2c upstream that never sends its SETTINGS preface: the 504 says the preface never came', async () => {
+  const silent = await keep(startBlackhole());
+  const gw = await gatewayTo('h2c', [silent.url]);
+  const res = await request(gw.url, { path: '/mute', headers: { 'x-request-id': 'mute' } });
+  assert.equal(res.status, 504);
+  const line = await gw.logFor('mute');
+  assert.equal(line.error, 'http_response_timeout');
+  assert.match(
+    String(line.details),
+    /^no response head after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/,
+  );
 });
