@@ -355,7 +355,14 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
       this.session.stalled();
-      this.abort(bodyStalled(this.timeouts.read, this.startedAt));
+      // Its whole content-length came and only the stream's end is missing (RFC 9113 §8.1.1: no
+      // more DATA may come, but trailers may): the client has every byte; the end never came.
+      const announced = this.head?.bodyLength;
+      const unended =
+        announced !== undefined && this.bodyBytes === announced
+          ? `all ${announced} bytes its content-length announced came, but the upstream never ended the stream (no END_STREAM, no trailers)`
+          : undefined;
+      this.abort(bodyStalled(this.timeouts.read, this.startedAt, unended));
     });
   };
 

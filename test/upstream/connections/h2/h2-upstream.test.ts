@@ -796,6 +796,50 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     });
   }
 
+  // RFC 9113 §8.1.1: its whole content-length came, so no more DATA may, but trailers still may:
+  // not yet whole. The client has had every byte meanwhile (an HTTP/1.1 client, by its
+  // Content-Length, the whole answer); the read timeout ends the wait, and the log says what was
+  // missing, not a body that stalled part way.
+  test('all of its content-length but no END_STREAM: the client gets the body at once, and the read timeout is logged as the end that never came', async () => {
+    const upstream = await keep(
+      startH2Raw({
+        head: [
+          [':status', '200'],
+          ['content-length', '2'],
+        ],
+        data: ['ok'],
+        unended: true,
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    // A keep-alive client: one that closed once it had the body would be the end the log names.
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        http
+          .get(`${gw.url}/unended`, { agent, headers: { 'x-request-id': 'unended' } }, (res) => {
+            assert.equal(res.statusCode, 200);
+            let text = '';
+            res.setEncoding('latin1');
+            res.on('data', (piece: string) => {
+              text += piece;
+            });
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject);
+      });
+      assert.equal(body, 'ok', 'every byte, before the read timeout ended the wait');
+      const line = await gw.logFor('unended');
+      assert.equal(line.error, 'connection_read_timeout');
+      assert.match(
+        String(line.details),
+        /^response body stalled \(read timeout of 300 ms\) after [\d.]+ ms; all 2 bytes its content-length announced came, but the upstream never ended the stream \(no END_STREAM, no trailers\)$/,
+      );
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
