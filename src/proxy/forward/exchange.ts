@@ -120,6 +120,8 @@ export interface ExchangeOptions {
   readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
   readonly upgrade: boolean;
+  /** No trailers reach the client after a body of known length (HTTP/1.x): ExchangeRequest's. */
+  readonly wholeAtLength: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
@@ -310,6 +312,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
           deadline === undefined ? options.headers : withGrpcTimeout(options.headers, deadline.grpcTimeout()),
         body,
         upgrade: options.upgrade,
+        wholeAtLength: options.wholeAtLength,
       },
       this,
     );

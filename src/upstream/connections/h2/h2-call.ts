@@ -256,6 +256,17 @@ export class H2Call implements ExchangeController {
     this.bodyBytes += chunk.length;
     this.readTimer?.refresh();
     this.handler.onResponseData(this, chunk);
+    // All of its content-length came: no more DATA may (RFC 9113 §8.1.1), only trailers, which a
+    // client of HTTP/1.x does not get after such a body. Whole for it, whether or not the upstream
+    // ends its stream: its next request must not wait on that. Looked at after this turn, when an
+    // END_STREAM on this DATA frame has ended the call already (onEnd), as it nearly always has.
+    if (this.bodyBytes === this.head.bodyLength && this.request.wholeAtLength === true)
+      setImmediate(this.endAtLength);
+  };
+
+  private readonly endAtLength = (): void => {
+    const handler = this.handler;
+    if (handler !== null) this.wholeAtHead(handler);
   };
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { constants as h2 } from 'node:http2';
+import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
@@ -796,11 +796,52 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     });
   }
 
-  // RFC 9113 §8.1.1: its whole content-length came, so no more DATA may, but trailers still may:
-  // not yet whole. The client has had every byte meanwhile (an HTTP/1.1 client, by its
-  // Content-Length, the whole answer); the read timeout ends the wait, and the log says what was
-  // missing, not a body that stalled part way.
-  test('all of its content-length but no END_STREAM: the client gets the body at once, and the read timeout is logged as the end that never came', async () => {
+  // RFC 9113 §8.1.1: once its whole content-length came, no more DATA may, only trailers, which
+  // an HTTP/1.1 client never gets after a body of known length: the answer is whole for it. It
+  // waited for the stream's end until timeouts.read, its next request on the connection too, and
+  // then lost the connection.
+  test('all of its content-length but no END_STREAM, to an HTTP/1.1 client: whole at its length, and the next request on the connection is answered', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.resume();
+        stream.respond({ ':status': 200, 'content-length': '2' });
+        stream.write('ok');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (id: string) =>
+      new Promise<{ status: number | undefined; body: string; socket: unknown }>((resolve, reject) => {
+        http
+          .get(`${gw.url}/${id}`, { agent, headers: { 'x-request-id': id } }, (res) => {
+            let body = '';
+            res.setEncoding('latin1');
+            res.on('data', (piece: string) => {
+              body += piece;
+            });
+            res.on('end', () => resolve({ status: res.statusCode, body, socket: res.socket }));
+          })
+          .on('error', reject);
+      });
+    try {
+      const first = await get('whole-1');
+      const second = await get('whole-2');
+      assert.deepEqual([first.status, first.body], [200, 'ok']);
+      assert.deepEqual([second.status, second.body], [200, 'ok']);
+      assert.equal(second.socket, first.socket, 'the same connection');
+      for (const id of ['whole-1', 'whole-2']) {
+        const line = await gw.logFor(id);
+        assert.equal(line.status, 200);
+        assert.equal(line.error, undefined, id);
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  // To an HTTP/2 client trailers may still come: not yet whole, and the read timeout ends the
+  // wait, logged as the end that never came, not as a body stalled part way.
+  test('all of its content-length but no END_STREAM, to an HTTP/2 client: the read timeout is logged as the end that never came', async () => {
     const upstream = await keep(
       startH2Raw({
         head: [
@@ -811,24 +852,32 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
         unended: true,
       }),
     );
-    const gw = await gatewayTo('h2c', [upstream.url]);
-    // A keep-alive client: one that closed once it had the body would be the end the log names.
-    const agent = new http.Agent({ keepAlive: true });
+    const gw = await keep(
+      startTestGateway(
+        `name: edge-1
+routes: [{ upstream: app }]
+upstreams:
+  app:
+    protocol: h2c
+    targets: [{ url: "${upstream.url}" }]
+    timeouts: { connect: 500ms, response: 300ms, read: 300ms, total: 5s }
+`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        http
-          .get(`${gw.url}/unended`, { agent, headers: { 'x-request-id': 'unended' } }, (res) => {
-            assert.equal(res.statusCode, 200);
-            let text = '';
-            res.setEncoding('latin1');
-            res.on('data', (piece: string) => {
-              text += piece;
-            });
-            res.on('end', () => resolve(text));
-          })
-          .on('error', reject);
+      const stream = session.request({ ':path': '/unended', 'x-request-id': 'unended' });
+      stream.on('error', () => {});
+      let body = '';
+      stream.setEncoding('latin1');
+      stream.on('data', (piece: string) => {
+        body += piece;
       });
-      assert.equal(body, 'ok', 'every byte, before the read timeout ended the wait');
+      await new Promise((resolve) => stream.on('close', resolve));
+      assert.equal(body, 'ok', 'every byte');
       const line = await gw.logFor('unended');
       assert.equal(line.error, 'connection_read_timeout');
       assert.match(
@@ -836,7 +885,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
         /^response body stalled \(read timeout of 300 ms\) after [\d.]+ ms; all 2 bytes its content-length announced came, but the upstream never ended the stream \(no END_STREAM, no trailers\)$/,
       );
     } finally {
-      agent.destroy();
+      session.destroy();
     }
   });
 
