@@ -241,6 +241,9 @@ export class H2Call implements ExchangeController {
     // connection to the total timeout), and a DATA frame after it is no part of it (it cut the client).
     if (!head.hasBody && (flags & END_STREAM_FLAG) === 0 && this.handler === handler)
       this.wholeAtHead(handler);
+    // A content-length of 0 is all there at its head (onData's rule, for a body no DATA brings).
+    else if (head.bodyLength === 0 && (flags & END_STREAM_FLAG) === 0 && this.request.wholeAtLength === true)
+      setImmediate(this.endAtLength);
   };
 
   private wholeAtHead(handler: ExchangeHandler): void {

@@ -800,44 +800,45 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
   // an HTTP/1.1 client never gets after a body of known length: the answer is whole for it. It
   // waited for the stream's end until timeouts.read, its next request on the connection too, and
   // then lost the connection.
-  test('all of its content-length but no END_STREAM, to an HTTP/1.1 client: whole at its length, and the next request on the connection is answered', async () => {
-    const upstream = await keep(
-      startH2((stream) => {
-        stream.resume();
-        stream.respond({ ':status': 200, 'content-length': '2' });
-        stream.write('ok');
-      }),
-    );
-    const gw = await gatewayTo('h2c', [upstream.url]);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const get = (id: string) =>
-      new Promise<{ status: number | undefined; body: string; socket: unknown }>((resolve, reject) => {
-        http
-          .get(`${gw.url}/${id}`, { agent, headers: { 'x-request-id': id } }, (res) => {
-            let body = '';
-            res.setEncoding('latin1');
-            res.on('data', (piece: string) => {
-              body += piece;
-            });
-            res.on('end', () => resolve({ status: res.statusCode, body, socket: res.socket }));
-          })
-          .on('error', reject);
-      });
-    try {
-      const first = await get('whole-1');
-      const second = await get('whole-2');
-      assert.deepEqual([first.status, first.body], [200, 'ok']);
-      assert.deepEqual([second.status, second.body], [200, 'ok']);
-      assert.equal(second.socket, first.socket, 'the same connection');
-      for (const id of ['whole-1', 'whole-2']) {
-        const line = await gw.logFor(id);
-        assert.equal(line.status, 200);
-        assert.equal(line.error, undefined, id);
+  for (const sent of ['ok', ''])
+    test(`all of its content-length (${sent.length}) but no END_STREAM, to an HTTP/1.1 client: whole at its length, and the next request on the connection is answered`, async () => {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.resume();
+          stream.respond({ ':status': 200, 'content-length': String(sent.length) });
+          if (sent !== '') stream.write(sent);
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (id: string) =>
+        new Promise<{ status: number | undefined; body: string; socket: unknown }>((resolve, reject) => {
+          http
+            .get(`${gw.url}/${id}`, { agent, headers: { 'x-request-id': id } }, (res) => {
+              let body = '';
+              res.setEncoding('latin1');
+              res.on('data', (piece: string) => {
+                body += piece;
+              });
+              res.on('end', () => resolve({ status: res.statusCode, body, socket: res.socket }));
+            })
+            .on('error', reject);
+        });
+      try {
+        const first = await get('whole-1');
+        const second = await get('whole-2');
+        assert.deepEqual([first.status, first.body], [200, sent]);
+        assert.deepEqual([second.status, second.body], [200, sent]);
+        assert.equal(second.socket, first.socket, 'the same connection');
+        for (const id of ['whole-1', 'whole-2']) {
+          const line = await gw.logFor(id);
+          assert.equal(line.status, 200);
+          assert.equal(line.error, undefined, id);
+        }
+      } finally {
+        agent.destroy();
       }
-    } finally {
-      agent.destroy();
-    }
-  });
+    });
 
   // To an HTTP/2 client trailers may still come: not yet whole, and the read timeout ends the
   // wait, logged as the end that never came, not as a body stalled part way.
