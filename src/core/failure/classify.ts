@@ -359,16 +359,23 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const closedBy =
     goaway === undefined ? '' : `GOAWAY ${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`;
   if (end.headReceived) {
-    // nghttp2 itself refused what came (DATA past the content-length, a body on a 204 or a HEAD,
-    // a broken frame): Node resets the stream with INTERNAL_ERROR, but the upstream reset
-    // nothing; it broke HTTP/2, which is garbage, as on HTTP/1.1.
-    if (code === 'ERR_HTTP2_ERROR')
+    // nghttp2 itself refused what came: Node resets the stream with INTERNAL_ERROR, but the
+    // upstream reset nothing; it broke HTTP/2, which is garbage, as on HTTP/1.1. nghttp2 says
+    // only "Protocol error"; after a head with a content-length, the one breach it refuses so is
+    // DATA past it (RFC 9113 §8.1.1: an end short of it is a reset, below; a bodyless answer is
+    // whole at its head and its DATA never read). Without one, the breach is not known.
+    const body = end.body;
+    if (code === 'ERR_HTTP2_ERROR') {
+      const breach =
+        body?.announced !== undefined
+          ? `DATA past the ${body.announced} bytes its content-length announced, ${body.received} of them taken`
+          : 'a frame nghttp2 refused on the stream';
       return new Failure(
         'http_protocol_error',
-        `response body is not valid HTTP/2 (${(end.error as Error).message}: DATA past its content-length, a body where none may be, or a broken frame) ${after}`,
+        `response body is not valid HTTP/2 (${(end.error as Error).message}: ${breach}) ${after}`,
         { stage: 'body_streaming', cause },
       );
-    const body = end.body;
+    }
     // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
     // the upstream ended the body, nobody reset it.
     const short =

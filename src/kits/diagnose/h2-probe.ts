@@ -80,9 +80,8 @@ export function probeH2(
         const found = await tryPreface(plan, context.address, secondLookMs);
         context.identification = found;
         if (found) notes.push(`second look: ${found.evidence}: ${found.what}`);
-      } else if (!context.h2Settings && failure.type === 'http_response_timeout') {
-        notes.push('no SETTINGS frame came back: the target never answered the HTTP/2 connection preface');
       }
+      // A timeout with no SETTINGS come says so in its own details (H2Call): no note repeats it.
       push({
         step: 'response',
         ok: false,

@@ -242,6 +242,8 @@ export interface H2RawAnswer {
   readonly push?: boolean;
   /** A GOAWAY after the last DATA frame (which then has no END_STREAM), naming this last stream id and code. */
   readonly goaway?: { readonly lastStreamId: number; readonly code: number };
+  /** The last DATA frame has no END_STREAM, and nothing follows it: the stream stays open. */
+  readonly unended?: boolean;
 }
 
 /**
@@ -275,7 +277,8 @@ export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
           i === data.length - 1 &&
           answer.reset === undefined &&
           answer.trailers === undefined &&
-          answer.goaway === undefined;
+          answer.goaway === undefined &&
+          answer.unended !== true;
         frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
       });
       if (answer.trailers !== undefined) {

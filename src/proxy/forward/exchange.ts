@@ -120,6 +120,8 @@ export interface ExchangeOptions {
   readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
   readonly upgrade: boolean;
+  /** No trailers reach the client after a body of known length (HTTP/1.x): ExchangeRequest's. */
+  readonly wholeAtLength: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
   /** Where the connect time and the time to first byte are counted. */
@@ -195,6 +197,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private drained: (() => void) | undefined;
   /** A gRPC response's messages as they go to the client: a cut at a boundary can end with its status (grpc-cut.ts). */
   private grpcBounds: GrpcMessageBounds | undefined;
+  /** A gRPC call's answer's HTTP status as gRPC maps it (undefined: a 200 gRPC answer, read by its grpc-status). */
+  private grpcByHttp: number | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -308,6 +312,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
           deadline === undefined ? options.headers : withGrpcTimeout(options.headers, deadline.grpcTimeout()),
         body,
         upgrade: options.upgrade,
+        wholeAtLength: options.wholeAtLength,
       },
       this,
     );
@@ -362,13 +367,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
     // a 200 and has none is read by the client by its HTTP status, as gRPC maps it, and so is a
     // 200 that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
-    if (record.grpc)
-      record.upstreamGrpcStatus =
-        grpcStatusIn(response.headers) ??
+    if (record.grpc) {
+      this.grpcByHttp =
         grpcStatusOfHttp(statusCode) ??
         (statusCode === 200 && !isGrpcResponse(statusCode, response.headers)
           ? GRPC_CODES.UNKNOWN
           : undefined);
+      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? this.grpcByHttp;
+    }
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -557,8 +563,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     if (this.grpcBounds !== undefined) this.record.upstreamGrpcStatus = this.grpcStatusRead(trailers, kept);
-    else if (this.record.grpc && trailers !== undefined)
-      this.record.upstreamGrpcStatus = grpcStatusIn(trailers) ?? this.record.upstreamGrpcStatus;
+    else if (this.record.grpc) this.record.upstreamGrpcStatus = this.httpGrpcStatusRead(trailers);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a
     // spooled rest reaches the client from the file.
@@ -583,6 +588,19 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const trailersOnly = this.record.bytesOut === 0 && this.sink.headHeld === true;
     if (trailersOnly) return this.record.upstreamGrpcStatus ?? GRPC_CODES.UNKNOWN;
     return GRPC_CODES.INTERNAL;
+  }
+
+  /**
+   * The status a gRPC client reads of an answer that is no gRPC one (not a 200, or a 200 of another
+   * type): its trailers'; its head's only in a Trailers-Only answer (no body, the head still held);
+   * else the HTTP status as gRPC maps it (grpc-js; grpc-go reads that mapping of any non-200), a
+   * grpc-status in a head followed by a body being read nowhere.
+   */
+  private httpGrpcStatusRead(trailers: string[] | undefined): number | undefined {
+    const inTrailers = trailers === undefined ? undefined : grpcStatusIn(trailers);
+    if (inTrailers !== undefined) return inTrailers;
+    if (this.record.bytesOut === 0 && this.sink.headHeld === true) return this.record.upstreamGrpcStatus;
+    return this.grpcByHttp ?? this.record.upstreamGrpcStatus;
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {

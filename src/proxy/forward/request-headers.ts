@@ -217,13 +217,19 @@ export function withTraceparent(headers: readonly string[], traceparent: string)
 }
 
 /**
- * The same headers with `value` as every grpc-timeout's (a copy: the list is shared by every
- * attempt).
+ * The same headers with one grpc-timeout, of `value`, where the first was (a copy: the list is
+ * shared by every attempt); a repeat is dropped, its deadline counted in `value` (parseGrpcTimeouts).
  */
 export function withGrpcTimeout(headers: readonly string[], value: string): string[] {
-  const copy = headers.slice();
-  for (let i = 0; i < copy.length; i += 2)
-    if (copy[i].length === 12 && copy[i].toLowerCase() === 'grpc-timeout') copy[i + 1] = value;
+  const copy: string[] = [];
+  let told = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 12 && headers[i].toLowerCase() === 'grpc-timeout') {
+      if (told) continue;
+      told = true;
+      copy.push(headers[i], value);
+    } else copy.push(headers[i], headers[i + 1]);
+  }
   return copy;
 }
 

@@ -200,6 +200,8 @@ export class UpstreamRequest {
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
       nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,
+      // An HTTP/1.x client takes trailers only after a chunked body; a refresh's store keeps them.
+      wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.refresh === undefined,
       editHeaders: responseEdit,
       metrics,
       // Always there (undefined: none), so that every attempt's options have one shape: no spread.

@@ -2,7 +2,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { type DeadlineLine, deadlineLine, type LinedDeadline } from '../../core/limits/deadline-line.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { formatGrpcTimeout, parseGrpcTimeout } from '../accept/h2/grpc-timeout.ts';
+import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
 import type { DeadlineLeft } from '../forward/exchange.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
@@ -81,7 +81,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     own?: OwnCall,
   ) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
-    const grpc = request.grpc ? parseGrpcTimeout(fields['grpc-timeout'] as string | undefined) : undefined;
+    const grpc = request.grpc ? parseGrpcTimeouts(fields['grpc-timeout'] as string | undefined) : undefined;
     const limit = own?.deadlineMs ?? totalMs;
     this.#receivedAt = request.startedAt;
     // The client's is the shorter when what is left of it now (admitted, not yet attempted) is.

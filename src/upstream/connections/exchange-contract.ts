@@ -27,6 +27,11 @@ export interface ExchangeRequest {
   readonly body: RequestBody;
   /** The request asks to switch protocols (its Connection and Upgrade fields are in `headers`). */
   readonly upgrade?: boolean;
+  /**
+   * The answer goes where no trailers follow a body of known length (an HTTP/1.x client): an
+   * HTTP/2 answer is whole once all its content-length came, its stream's end not waited for.
+   */
+  readonly wholeAtLength?: boolean;
 }
 
 /**

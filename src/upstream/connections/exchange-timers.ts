@@ -25,10 +25,8 @@ export function headTimedOut(startedAt: number, waiting: string | undefined, int
   return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
 }
 
-/** The response body went silent for the read clock. */
-export function bodyStalled(readTimeout: number, startedAt: number): Failure {
-  return new Failure(
-    'connection_read_timeout',
-    `response body stalled (read timeout of ${readTimeout} ms) after ${ms(performance.now() - startedAt)}`,
-  );
+/** The response body went silent for the read clock; `why`: what more is known of the silence. */
+export function bodyStalled(readTimeout: number, startedAt: number, why?: string): Failure {
+  const details = `response body stalled (read timeout of ${readTimeout} ms) after ${ms(performance.now() - startedAt)}`;
+  return new Failure('connection_read_timeout', why === undefined ? details : `${details}; ${why}`);
 }

@@ -46,7 +46,7 @@ function startRefusingFirst(refuseFirst: boolean) {
 /** One gRPC call over h2c with these extra fields, without a message (the stream ends with its HEADERS); bounded in time. */
 function call(
   session: http2.ClientHttp2Session,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
 ): Promise<IncomingHttpHeaders> {
   return new Promise((resolve, reject) => {
     const stream = session.request(
@@ -143,6 +143,25 @@ test("the gateway's total timeout caps the deadline told upstream; a call withou
   const r = await request(gw.url, { path: '/plain', headers: { 'grpc-timeout': '1H' } });
   assert.equal(r.status, 200);
   assert.equal((await upstream.waitForRequest(4)).headers['grpc-timeout'], '1H');
+});
+
+// gRPC sends one grpc-timeout. Two (an intermediary that added its own) are held to the shorter,
+// the one every sender asked for at most, and the upstream is told one: as sent, grpc-go reads
+// the last, and the gateway none at all (the two joined were off the grammar).
+test('two grpc-timeout fields: the call is held to the shorter, and the upstream is told one field of what is left of it', async () => {
+  const upstream = await keep(startRefusingFirst(false));
+  const gw = await gatewayTo(upstream.url, '    timeouts: { response: 60s, total: 60s }\n');
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    assert.equal((await call(session, { 'grpc-timeout': ['2S', '1H'] }))[':status'], 200);
+    const told = (await upstream.waitForRequest(1)).headers['grpc-timeout'];
+    assert.match(told, GRPC_TIMEOUT, 'one field, in the grammar');
+    const toldMs = parseGrpcTimeout(told) as number;
+    assert.ok(toldMs <= 2_000 && toldMs > 0, `at most the shorter 2 s: ${told}`);
+  } finally {
+    session.destroy();
+  }
 });
 
 /** How long the slow auth service takes before it lets a call through. */

@@ -100,3 +100,24 @@ test("a grpc-status in the head of an answer with a body is no status its client
     ],
   );
 });
+
+// Not a 200: its client reads no status of a head followed by a body; with none in trailers it
+// reads the HTTP status as gRPC maps it (a 503 is UNAVAILABLE), never the head's OK.
+test("a non-200 answer with a grpc-status in its head and a body is logged with the status its client reads: the trailers', else the HTTP status's mapping", async (t) => {
+  await assertRead(
+    t,
+    (stream, path) => {
+      const trailers = path === '/trailers503.Svc/Call';
+      stream.respond(
+        { ':status': 503, 'content-type': 'application/grpc', 'grpc-status': '0' },
+        { waitForTrailers: trailers },
+      );
+      if (trailers) stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '8' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 1, 7]));
+    },
+    [
+      ['/body503.Svc/Call', grpc.status.UNAVAILABLE],
+      ['/trailers503.Svc/Call', grpc.status.RESOURCE_EXHAUSTED],
+    ],
+  );
+});

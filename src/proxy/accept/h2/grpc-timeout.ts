@@ -32,6 +32,24 @@ export function parseGrpcTimeout(value: string | undefined): number | undefined 
   return Math.ceil(Number(digits) * unit);
 }
 
+/**
+ * The deadline of a request's grpc-timeout as its head's field map holds it (repeats joined with
+ * ", "): the shortest of the values in the grammar. gRPC sends one; two (an intermediary that
+ * added its own) are held to the shorter, the most any sender asked for, and the upstream is told
+ * one (withGrpcTimeout): as sent, grpc-go reads the last, so the longer held the upstream on.
+ *
+ * @example parseGrpcTimeouts('20S, 100m') // 100
+ */
+export function parseGrpcTimeouts(value: string | undefined): number | undefined {
+  if (value === undefined || !value.includes(',')) return parseGrpcTimeout(value);
+  let shortest: number | undefined;
+  for (const one of value.split(',')) {
+    const ms = parseGrpcTimeout(one.trim());
+    if (ms !== undefined && (shortest === undefined || ms < shortest)) shortest = ms;
+  }
+  return shortest;
+}
+
 /** The units a deadline is written in, finest first, with their size in milliseconds. */
 const WRITTEN_UNITS: ReadonlyArray<readonly [string, number]> = [
   ['u', 0.001],

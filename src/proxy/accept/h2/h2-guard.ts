@@ -63,6 +63,13 @@ const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
  */
 const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
 
+/**
+ * Only a stream reset younger than this with no head sent counts toward `max_client_resets`
+ * (Envoy's premature reset, 1 s): a flood resets at once, while gRPC clients cancel calls under
+ * way all the time, which cost no more than the request did.
+ */
+export const PREMATURE_RESET_MS = 1_000;
+
 /** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
 class WindowCount {
   readonly #limit: number;
@@ -95,6 +102,8 @@ export class H2Guard {
   readonly #requests: WindowCount;
   /** Streams handed over and not closed yet. */
   openStreams = 0;
+  /** When the last stream was admitted (the request rate's clock read, kept for its sink's age). */
+  admittedAt = 0;
   /** What the connection's streams may have held for them together (`connection_buffer`). */
   readonly budget: HoldBudget;
   /**
@@ -178,7 +187,8 @@ export class H2Guard {
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return false;
     }
-    if (this.#requests.hit()) {
+    const now = Date.now();
+    if (this.#requests.hit(now)) {
       this.#tell(
         'request_rate',
         constants.NGHTTP2_ENHANCE_YOUR_CALM,
@@ -193,6 +203,7 @@ export class H2Guard {
       return false;
     }
     this.openStreams++;
+    this.admittedAt = now;
     return true;
   }
 
@@ -275,9 +286,15 @@ export class H2Guard {
     this.#socket?.destroy();
   }
 
-  /** The client reset a stream before its answer was complete. */
-  clientReset(): void {
-    if (this.#resets.hit())
+  /**
+   * The client reset a stream before its answer was complete: counted only if premature (no head
+   * of its answer sent, and younger than PREMATURE_RESET_MS; `admittedAt` is the stream's).
+   */
+  clientReset(headSent: boolean, admittedAt: number): void {
+    if (headSent) return;
+    const now = Date.now();
+    if (now - admittedAt >= PREMATURE_RESET_MS) return;
+    if (this.#resets.hit(now))
       this.calm(
         'rapid_reset',
         `more than ${this.#limits.maxClientResets} streams reset by the client in ${this.#limits.floodWindow} ms`,

@@ -39,8 +39,11 @@ const HOLD_BYTES = 16 * 1024;
 export interface H2ResponseOwner {
   /** The stream has closed, however it ended: called before anyone hears how. */
   streamClosed(response: H2Response): void;
-  /** The client reset the stream before its answer was complete. */
-  clientReset(): void;
+  /**
+   * The client reset the stream before its answer was complete: whether its head was sent, and
+   * when the stream was admitted (the rapid-reset bound counts only young unanswered streams).
+   */
+  clientReset(headSent: boolean, admittedAt: number): void;
   /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
   sendTimeout(streamId: number): void;
   /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
@@ -212,6 +215,8 @@ export class H2Response implements ResponseSink {
    */
   #deadline: SendDeadline | undefined;
   readonly #sendTimeoutMs: number;
+  /** When the guard admitted the stream (Date.now()), for the rapid-reset bound's age. */
+  readonly #admittedAt: number;
   #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
@@ -222,7 +227,9 @@ export class H2Response implements ResponseSink {
     owner: H2ResponseOwner,
     request: Pick<DownstreamHead, 'method' | 'expectContinue'>,
     sendTimeoutMs: number,
+    admittedAt: number,
   ) {
+    this.#admittedAt = admittedAt;
     this.#stream = stream;
     this.#owner = owner;
     this.#headRequest = request.method === 'HEAD';
@@ -603,7 +610,8 @@ export class H2Response implements ResponseSink {
     // already detached from its session: the connection closed, no reset; its guard knows.)
     if (!this.#cut && !(this.#finished && clean) && this.#breach === undefined && this.#owner.connectionUp) {
       this.#resetByClient = this.#stream.rstCode;
-      this.#owner.clientReset();
+      // A head held to the end of the tick has not reached the client: not yet an answer.
+      this.#owner.clientReset(this.#headSent && this.#pendingHead === undefined, this.#admittedAt);
     }
     if (!finished) this.#finished = false;
     this.#over = true;

@@ -129,7 +129,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
     const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
     // Leaves `open` as its stream closes (H2Guard.streamClosed).
-    const response = new H2Response(stream, guard, head, limits.sendTimeout);
+    const response = new H2Response(stream, guard, head, limits.sendTimeout, guard.admittedAt);
     open.add(response);
     const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
     const body =

@@ -49,6 +49,8 @@ export interface H2CallSession {
   readonly maxHeaderSize: number;
   /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
   isUp(): boolean;
+  /** The upstream's SETTINGS (its preface) came: false, no HTTP/2 server has said a word yet. */
+  readonly prefaceCame: boolean;
   /** A stream got no answer in time: the session checks that the connection itself still answers. */
   stalled(): void;
   /** The largest request head the upstream takes, as its SETTINGS_MAX_HEADER_LIST_SIZE says (Infinity: it said none). */
@@ -56,6 +58,9 @@ export interface H2CallSession {
   remoteAddress(): string | undefined;
   remotePort(): number | undefined;
 }
+
+const NO_PREFACE =
+  'the upstream never sent its HTTP/2 preface (SETTINGS): no HTTP/2 server answered on that connection';
 
 /**
  * One request on an HTTP/2 session: writes the request on its stream, reads the response,
@@ -236,6 +241,9 @@ export class H2Call implements ExchangeController {
     // connection to the total timeout), and a DATA frame after it is no part of it (it cut the client).
     if (!head.hasBody && (flags & END_STREAM_FLAG) === 0 && this.handler === handler)
       this.wholeAtHead(handler);
+    // A content-length of 0 is all there at its head (onData's rule, for a body no DATA brings).
+    else if (head.bodyLength === 0 && (flags & END_STREAM_FLAG) === 0 && this.request.wholeAtLength === true)
+      setImmediate(this.endAtLength);
   };
 
   private wholeAtHead(handler: ExchangeHandler): void {
@@ -251,6 +259,17 @@ export class H2Call implements ExchangeController {
     this.bodyBytes += chunk.length;
     this.readTimer?.refresh();
     this.handler.onResponseData(this, chunk);
+    // All of its content-length came: no more DATA may (RFC 9113 §8.1.1), only trailers, which a
+    // client of HTTP/1.x does not get after such a body. Whole for it, whether or not the upstream
+    // ends its stream: its next request must not wait on that. Looked at after this turn, when an
+    // END_STREAM on this DATA frame has ended the call already (onEnd), as it nearly always has.
+    if (this.bodyBytes === this.head.bodyLength && this.request.wholeAtLength === true)
+      setImmediate(this.endAtLength);
+  };
+
+  private readonly endAtLength = (): void => {
+    const handler = this.handler;
+    if (handler !== null) this.wholeAtHead(handler);
   };
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
@@ -335,7 +354,13 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
-      this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.interim.count));
+      const waiting = this.requestWaiting();
+      // A target that accepts and never speaks HTTP/2 (an HTTP/1.1 server waiting for a request
+      // line) reads as a slow handler unless the missing preface is named.
+      const unheard = this.session.prefaceCame ? undefined : NO_PREFACE;
+      const why =
+        unheard === undefined || waiting === undefined ? (waiting ?? unheard) : `${waiting}; ${unheard}`;
+      this.abort(headTimedOut(this.sentAt, why, this.interim.count));
     });
   };
 
@@ -344,7 +369,14 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.paused || this.bodyPieces !== pieces) return;
       this.session.stalled();
-      this.abort(bodyStalled(this.timeouts.read, this.startedAt));
+      // Its whole content-length came and only the stream's end is missing (RFC 9113 §8.1.1: no
+      // more DATA may come, but trailers may): the client has every byte; the end never came.
+      const announced = this.head?.bodyLength;
+      const unended =
+        announced !== undefined && this.bodyBytes === announced
+          ? `all ${announced} bytes its content-length announced came, but the upstream never ended the stream (no END_STREAM, no trailers)`
+          : undefined;
+      this.abort(bodyStalled(this.timeouts.read, this.startedAt, unended));
     });
   };
 

@@ -46,6 +46,8 @@ export class H2Session implements H2CallSession {
   private probing = false;
   /** When the connection last answered a PING (performance.now()). */
   private answeredAt = Number.NEGATIVE_INFINITY;
+  /** The upstream's SETTINGS (its preface, RFC 9113 §3.4) came: an HTTP/2 server is there. */
+  prefaceCame = false;
 
   constructor(socket: Socket, connectMs: number, owner: H2SessionOwner, options: H2SessionOptions) {
     this.connectMs = connectMs;
@@ -68,6 +70,9 @@ export class H2Session implements H2CallSession {
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
       this.gone();
+    });
+    this.session.once('remoteSettings', () => {
+      this.prefaceCame = true;
     });
     this.session.on('error', (err: NodeJS.ErrnoException) => {
       (this.end as { error?: NodeJS.ErrnoException }).error ??= err;

@@ -165,6 +165,32 @@ test('rapid reset (CVE-2023-44487): streams opened and reset past the bound get 
   });
 });
 
+// A gRPC client cancels calls whose answer is under way (a stream it no longer wants): normal,
+// and no flood. Only premature resets count (Envoy's: no head sent, the stream under 1 s old).
+test("rapid reset: streams the client cancels after their answer's head came do not count; the connection serves on", async () => {
+  const streaming: Handle = (exchange: DownstreamExchange) => {
+    exchange.response.sendHead(200, 'OK', ['content-type', 'application/grpc']);
+    exchange.response.write(Buffer.from('part'));
+  };
+  await withRaw({ maxClientResets: 10 }, streaming, async (client, fx) => {
+    for (let i = 0; i < 30; i++) {
+      const id = 1 + 2 * i;
+      client.send(headers(id, headerBlock(requestFields(`/${i}`)), { endStream: false }));
+      await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === id);
+      client.send(rstStream(id, ERROR.CANCEL));
+    }
+    client.send(headers(61, headerBlock(requestFields('/after'))));
+    await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 61);
+    assert.equal(
+      client.frames.some((f) => f.type === FRAME.GOAWAY),
+      false,
+    );
+    assert.equal(client.closed, false);
+    assert.deepEqual(fx.logged, []);
+    assert.equal(fx.exchanges.length, 31);
+  });
+});
+
 test('MadeYouReset (CVE-2025-8671): a frame that makes the server reset a stream closes the connection at once', async () => {
   await withRaw({ maxClientResets: 10 }, hang, async (client, fx) => {
     for (let i = 0; i < 30 && !client.closed; i++) {

@@ -50,6 +50,7 @@ async function slowRead(url: string): Promise<Outcome> {
       };
       const facts: H2CallSession = {
         end: {},
+        prefaceCame: true,
         maxHeaderSize: 32 * 1024,
         isUp: () => !session.closed && !session.destroyed,
         stalled: () => {},

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { constants as h2 } from 'node:http2';
+import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../../src/core/config/load.ts';
@@ -29,6 +29,7 @@ import {
 } from '../../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
+import { startBlackhole } from '../../../../src/kits/fault-kit/slow-faults.ts';
 import { startHttpsEcho } from '../../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
@@ -748,7 +749,9 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     );
   });
 
-  for (const [label, answer] of [
+  // The details name the breach nghttp2 refused (it says only "Protocol error"), not a list of
+  // the breaches it might have been.
+  for (const [label, answer, taken] of [
     [
       'more DATA than its content-length',
       {
@@ -758,6 +761,18 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
         ],
         data: ['okEXTRA'],
       },
+      0,
+    ],
+    [
+      'DATA past its content-length in a second frame',
+      {
+        head: [
+          [':status', '200'],
+          ['content-length', '2'],
+        ],
+        data: ['ok', 'EXTRA'],
+      },
+      2,
     ],
     // (DATA on a 204 is no part of it: the 204 is whole at its head, h2-bodyless.test.ts.)
   ] as const) {
@@ -773,11 +788,107 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       assert.equal(line.upstream_reset, false);
       assert.match(
         String(line.details),
-        /^response body is not valid HTTP\/2 \(Protocol error: DATA past its content-length/,
+        new RegExp(
+          `^response body is not valid HTTP/2 \\(Protocol error: DATA past the 2 bytes its content-length announced, ${taken} of them taken\\) after [\\d.]+ ms$`,
+        ),
       );
       assert.doesNotMatch(String(line.details), /reset/);
     });
   }
+
+  // RFC 9113 §8.1.1: once its whole content-length came, no more DATA may, only trailers, which
+  // an HTTP/1.1 client never gets after a body of known length: the answer is whole for it. It
+  // waited for the stream's end until timeouts.read, its next request on the connection too, and
+  // then lost the connection.
+  for (const sent of ['ok', ''])
+    test(`all of its content-length (${sent.length}) but no END_STREAM, to an HTTP/1.1 client: whole at its length, and the next request on the connection is answered`, async () => {
+      const upstream = await keep(
+        startH2((stream) => {
+          stream.resume();
+          stream.respond({ ':status': 200, 'content-length': String(sent.length) });
+          if (sent !== '') stream.write(sent);
+        }),
+      );
+      const gw = await gatewayTo('h2c', [upstream.url]);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (id: string) =>
+        new Promise<{ status: number | undefined; body: string; socket: unknown }>((resolve, reject) => {
+          http
+            .get(`${gw.url}/${id}`, { agent, headers: { 'x-request-id': id } }, (res) => {
+              let body = '';
+              res.setEncoding('latin1');
+              res.on('data', (piece: string) => {
+                body += piece;
+              });
+              res.on('end', () => resolve({ status: res.statusCode, body, socket: res.socket }));
+            })
+            .on('error', reject);
+        });
+      try {
+        const first = await get('whole-1');
+        const second = await get('whole-2');
+        assert.deepEqual([first.status, first.body], [200, sent]);
+        assert.deepEqual([second.status, second.body], [200, sent]);
+        assert.equal(second.socket, first.socket, 'the same connection');
+        for (const id of ['whole-1', 'whole-2']) {
+          const line = await gw.logFor(id);
+          assert.equal(line.status, 200);
+          assert.equal(line.error, undefined, id);
+        }
+      } finally {
+        agent.destroy();
+      }
+    });
+
+  // To an HTTP/2 client trailers may still come: not yet whole, and the read timeout ends the
+  // wait, logged as the end that never came, not as a body stalled part way.
+  test('all of its content-length but no END_STREAM, to an HTTP/2 client: the read timeout is logged as the end that never came', async () => {
+    const upstream = await keep(
+      startH2Raw({
+        head: [
+          [':status', '200'],
+          ['content-length', '2'],
+        ],
+        data: ['ok'],
+        unended: true,
+      }),
+    );
+    const gw = await keep(
+      startTestGateway(
+        `name: edge-1
+routes: [{ upstream: app }]
+upstreams:
+  app:
+    protocol: h2c
+    targets: [{ url: "${upstream.url}" }]
+    timeouts: { connect: 500ms, response: 300ms, read: 300ms, total: 5s }
+`,
+        {},
+        'http2: true',
+      ),
+    );
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':path': '/unended', 'x-request-id': 'unended' });
+      stream.on('error', () => {});
+      let body = '';
+      stream.setEncoding('latin1');
+      stream.on('data', (piece: string) => {
+        body += piece;
+      });
+      await new Promise((resolve) => stream.on('close', resolve));
+      assert.equal(body, 'ok', 'every byte');
+      const line = await gw.logFor('unended');
+      assert.equal(line.error, 'connection_read_timeout');
+      assert.match(
+        String(line.details),
+        /^response body stalled \(read timeout of 300 ms\) after [\d.]+ ms; all 2 bytes its content-length announced came, but the upstream never ended the stream \(no END_STREAM, no trailers\)$/,
+      );
+    } finally {
+      session.destroy();
+    }
+  });
 
   test('no head in time: 504 http_response_timeout', async () => {
     const upstream = await keep(startH2(h2Hang));
@@ -1209,4 +1320,20 @@ upstreams:
     assert.equal(res.trailers['grpc-message'], 'no%20such%20order');
     assert.equal(res.headers['proxy-status'], undefined);
   });
+});
+
+// An h2c target that accepts and says nothing (an HTTP/1.1 server waiting for a request line, a
+// proxy with no route) never sends the SETTINGS of its preface: the 504 says so, not only that
+// no head came, which reads as a slow handler.
+test('an h2c upstream that never sends its SETTINGS preface: the 504 says the preface never came', async () => {
+  const silent = await keep(startBlackhole());
+  const gw = await gatewayTo('h2c', [silent.url]);
+  const res = await request(gw.url, { path: '/mute', headers: { 'x-request-id': 'mute' } });
+  assert.equal(res.status, 504);
+  const line = await gw.logFor('mute');
+  assert.equal(line.error, 'http_response_timeout');
+  assert.match(
+    String(line.details),
+    /^no response head after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/,
+  );
 });
