@@ -127,13 +127,16 @@ export class CanaryController extends CanaryJudging {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
+        // Paused by max_duration, it had no time left: going on "with the time it had left" would
+        // pause it again at its first look. The operator's start gives it max_duration again.
+        const outOfTime = resume && run.failedMetric === 'max_duration';
         run.reason = null;
         run.failedMetric = null;
         if (!resume) {
           run.step = -1;
           run.startedAt = Date.now();
-          run.ranMs = 0;
         }
+        if (!resume || outOfTime) run.ranMs = 0;
         // On from its step at the step's share: a share set by hand was the operator's while it
         // was paused (one of 0 or 100 % would leave a side nothing to be judged on).
         const handShare = resume && run.share !== run.config.steps[run.step];

@@ -43,10 +43,13 @@ export class CanarySharedState extends CanaryRuns {
     if (state.step !== run.step || (state.phase === 'running' && run.phase !== 'running'))
       run.looks = new StepLooks(run.config);
     // Started anew on another gateway (not on from a pause): its time runs from now here too.
-    if (state.phase === 'running' && run.phase !== 'running' && (run.phase !== 'paused' || run.step < 0)) {
+    const starts = state.phase === 'running' && run.phase !== 'running';
+    if (starts && (run.phase !== 'paused' || run.step < 0)) {
       run.startedAt = Date.now();
       run.ranMs = 0;
     }
+    // Started again after max_duration paused it: max_duration again, as on the gateway it was started on.
+    if (starts && run.phase === 'paused' && run.failedMetric === 'max_duration') run.ranMs = 0;
     toPhase(run, state.phase);
     run.step = state.step;
     run.reason = state.reason;

@@ -2,11 +2,15 @@
  * A canary's `max_duration` bounds the time it ran, not the time since it started: a canary an
  * operator paused for longer than `max_duration` and then started again is not failed at its
  * first look for the pause (it was, "too few requests to judge within max_duration"), and is
- * still failed once it has run that long in all.
+ * still failed once it has run that long in all. One paused by max_duration itself (`on_failure:
+ * pause`) and started again gets max_duration anew: it had no time left, and was paused again at
+ * its first look (the operator's only way on was a rollback).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type CanaryGateway, startCanaryGateway } from './canary-fixture.ts';
+import { startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { startGatewayFromText } from '../../helpers/test-gateway.ts';
+import { type CanaryGateway, canaryRoutes, startCanaryGateway } from './canary-fixture.ts';
 
 let gw: CanaryGateway;
 
@@ -60,3 +64,51 @@ test('a canary paused past max_duration and started again runs on from its step,
   assert.equal(ended.failed_metric, 'max_duration');
   assert.match(String(ended.reason), /^too few requests to judge within max_duration \(/);
 });
+
+test('a canary paused by max_duration (on_failure: pause) and started again gets max_duration again: it runs on from its step, not paused again at its first look', {
+  timeout: 60_000,
+}, async () => {
+  const stable = await startCanaryOrigin('stable');
+  const next = await startCanaryOrigin('next');
+  const lib = await startGatewayFromText(`name: max-duration-pause
+listen:
+  - address: 127.0.0.1:0
+${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 2s, on_failure: pause', stable.url, next.url)}`);
+  const canary = () => lib.gateway.canaries()[0];
+  try {
+    await until(() => canary()?.phase === 'paused', 'max_duration pausing it');
+    assert.equal(canary().failed_metric, 'max_duration');
+    assert.equal(canary().share, 10);
+    const resumedAt = Date.now();
+    const started = await lib.gateway.canary('api', 'start', 'ops');
+    assert.ok('status' in started && started.status.phase === 'running', JSON.stringify(started));
+    const lookedAfter = () => {
+      const at = canary().last_verdict?.at;
+      return canary().phase !== 'running' || (at !== undefined && Date.parse(at) >= resumedAt);
+    };
+    await until(lookedAfter, 'a look after the start');
+    // Before: paused again at once, "too few requests to judge within max_duration".
+    assert.equal(canary().phase, 'running', canary().reason ?? '');
+    assert.equal(canary().reason, null);
+    assert.equal(canary().share, 10);
+    // Still bounded: max_duration later, still short of requests, paused again.
+    await until(() => canary().phase !== 'running', 'max_duration again');
+    assert.equal(canary().phase, 'paused');
+    assert.equal(canary().failed_metric, 'max_duration');
+    const pauses = lib.logs.filter((l) => l.msg === 'canary action' && l.action === 'pause');
+    assert.equal(pauses.length, 2);
+  } finally {
+    await lib.close();
+    await stable.close();
+    await next.close();
+  }
+});
+
+/** Waits (bounded; the bound is never asserted) until `done()`. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
