@@ -24,6 +24,7 @@ const config: CanaryConfig = {
   compare: [...DEFAULTS.canary.compare],
   confidence: DEFAULTS.canary.confidence,
   latencyMargin: DEFAULTS.canary.latencyMargin,
+  latencyP99Factor: DEFAULTS.canary.latencyP99Factor,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };
