@@ -25,6 +25,7 @@ const config: CanaryConfig = {
   confidence: DEFAULTS.canary.confidence,
   latencyMargin: DEFAULTS.canary.latencyMargin,
   latencyP99Factor: DEFAULTS.canary.latencyP99Factor,
+  baselineMaxFailedPercent: DEFAULTS.canary.baselineMaxFailedPercent,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };

@@ -28,6 +28,7 @@ export function canaryConfig(stepInterval: number, checkInterval: number): Canar
     confidence: DEFAULTS.canary.confidence,
     latencyMargin: DEFAULTS.canary.latencyMargin,
     latencyP99Factor: DEFAULTS.canary.latencyP99Factor,
+    baselineMaxFailedPercent: DEFAULTS.canary.baselineMaxFailedPercent,
     onFailure: 'rollback',
     onSuccess: 'promote',
   };

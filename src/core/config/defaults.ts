@@ -90,6 +90,9 @@ export const DEFAULTS = {
     // The tail: an answer slower than twice the baseline's p99 (and 20 ms past it) is the canary's
     // tail, unless the baseline has as many there (judge.ts, tailVerdict).
     latencyP99Factor: 2,
+    // A baseline failing one request in ten is down, or nearly: a canary "no worse" than it is not
+    // shown healthy, and a step that passes so pauses it (inconclusive) rather than move it on.
+    baselineMaxFailedPercent: 10,
     onFailure: 'rollback',
     onSuccess: 'promote',
   },

@@ -274,6 +274,7 @@ function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
     confidence: raw.confidence ?? defaults.confidence,
     latencyMargin: duration(raw.latency_margin, defaults.latencyMargin),
     latencyP99Factor: raw.latency_p99_factor ?? defaults.latencyP99Factor,
+    baselineMaxFailedPercent: raw.baseline_max_failed_percent ?? defaults.baselineMaxFailedPercent,
     onFailure: raw.on_failure ?? 'rollback',
     onSuccess: raw.on_success ?? 'promote',
   };

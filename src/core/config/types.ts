@@ -222,6 +222,12 @@ export interface CanaryConfig {
    * than that p99 plus latencyMargin); the canary is worse when more of its answers are.
    */
   readonly latencyP99Factor: number;
+  /**
+   * A step that passes while the baseline failed more than this share of its requests (percent)
+   * is inconclusive: the canary pauses rather than move on (compared with a failing baseline,
+   * "no worse" says nothing of its health).
+   */
+  readonly baselineMaxFailedPercent: number;
   readonly onFailure: 'rollback' | 'pause';
   readonly onSuccess: 'promote' | 'hold';
 }

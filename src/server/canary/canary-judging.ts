@@ -74,6 +74,10 @@ export class CanaryJudging extends CanarySteps {
       );
     }
     if (!look.last) return this.schedule(run);
+    // "No worse" than a baseline that is down (or nearly) shows nothing of the canary's health.
+    const baselineFailed = (100 * judged.baselineFailed) / judged.requests.baseline;
+    if (baselineFailed > run.config.baselineMaxFailedPercent)
+      return this.#inconclusive(run, look, judged.baselineFailed, judged.requests.baseline);
     this.host.logger.info(
       {
         route: run.route,
@@ -125,6 +129,44 @@ export class CanaryJudging extends CanarySteps {
     );
     run.failedMetric = 'max_duration';
     await this.rollback(run, reason, 'canary', 'max_duration');
+  }
+
+  /**
+   * A step that passed while the baseline failed more than baseline_max_failed_percent: the
+   * canary pauses at its share (not moved on, not promoted, not rolled back: nothing shows it
+   * worse), the reason says why; a `start` goes on from the step, judged on what comes from then.
+   */
+  #inconclusive(run: Run, look: Look, failed: number, requests: number): void {
+    const figure = `${failed}/${requests} (${((100 * failed) / requests).toFixed(2)}%)`;
+    const reason = `inconclusive: the baseline failed ${figure} of its requests, more than baseline_max_failed_percent (${run.config.baselineMaxFailedPercent}%); a canary no worse than it is not shown healthy`;
+    this.host.logger.warn(
+      {
+        route: run.route,
+        canary: run.config.upstream,
+        share: run.share,
+        step: run.step + 1,
+        look: look.index,
+        looks: look.planned,
+        baseline_figure: figure,
+        action: 'pause',
+        reason,
+      },
+      'canary inconclusive',
+    );
+    this.event(run, 'verdict', `canary ${run.config.upstream} of route ${run.route}: ${reason}`, {
+      verdict: 'inconclusive',
+      baseline: figure,
+    });
+    this.stopTimer(run);
+    toPhase(run, 'paused');
+    run.reason = reason;
+    run.failedMetric = null;
+    this.recordAction(
+      run,
+      'pause',
+      'canary',
+      `canary of route ${run.route} paused at ${run.share}%: ${reason}`,
+    );
   }
 
   async #failed(

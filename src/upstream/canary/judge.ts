@@ -1,7 +1,7 @@
 import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
 import { fisherWorse } from '../../core/stats/fisher-exact.ts';
 import { rankWorseTallied } from '../../core/stats/mann-whitney.ts';
-import type { SideCounts, WindowCounts } from './canary-window.ts';
+import { CANARY_COUNTS, type SideCounts, type WindowCounts } from './canary-window.ts';
 import { BUCKET_VALUES, tallied, talliedAbove, tallyMedian, tallyQuantile } from './latency-tally.ts';
 
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
@@ -23,6 +23,8 @@ export type Judgement =
       readonly metrics: readonly MetricVerdict[];
       /** The first metric found worse (the most certain one); undefined: the canary passes. */
       readonly worse: MetricVerdict | undefined;
+      /** The baseline's failed attempts, of every shape counted (CANARY_COUNTS): a pass against a failing baseline says nothing. */
+      readonly baselineFailed: number;
     };
 
 /**
@@ -51,7 +53,8 @@ export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - co
   const worse = metrics
     .filter((m) => m.worse && !(slower && m.metric === 'latency_p99'))
     .sort((a, b) => a.p - b.p)[0];
-  return { decided: true, requests, metrics, worse };
+  const baselineFailed = CANARY_COUNTS.reduce((n, count) => n + baseline[count], 0);
+  return { decided: true, requests, metrics, worse, baselineFailed };
 }
 
 function countVerdict(

@@ -120,6 +120,7 @@ test('a good split and canary load with their defaults; the split route names it
     confidence: 0.99,
     latencyMargin: 20,
     latencyP99Factor: 2,
+    baselineMaxFailedPercent: 10,
     onFailure: 'rollback',
     onSuccess: 'promote',
   });

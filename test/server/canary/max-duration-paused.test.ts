@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 import { type CanaryGateway, canaryRoutes, startCanaryGateway } from './canary-fixture.ts';
 
 let gw: CanaryGateway;
@@ -76,7 +77,7 @@ listen:
 ${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 2s, on_failure: pause', stable.url, next.url)}`);
   const canary = () => lib.gateway.canaries()[0];
   try {
-    await until(() => canary()?.phase === 'paused', 'max_duration pausing it');
+    await waitUntil('max_duration pausing it', () => canary()?.phase === 'paused', 40_000);
     assert.equal(canary().failed_metric, 'max_duration');
     assert.equal(canary().share, 10);
     const resumedAt = Date.now();
@@ -86,13 +87,13 @@ ${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_reque
       const at = canary().last_verdict?.at;
       return canary().phase !== 'running' || (at !== undefined && Date.parse(at) >= resumedAt);
     };
-    await until(lookedAfter, 'a look after the start');
+    await waitUntil('a look after the start', lookedAfter, 40_000);
     // Before: paused again at once, "too few requests to judge within max_duration".
     assert.equal(canary().phase, 'running', canary().reason ?? '');
     assert.equal(canary().reason, null);
     assert.equal(canary().share, 10);
     // Still bounded: max_duration later, still short of requests, paused again.
-    await until(() => canary().phase !== 'running', 'max_duration again');
+    await waitUntil('max_duration again', () => canary().phase !== 'running', 40_000);
     assert.equal(canary().phase, 'paused');
     assert.equal(canary().failed_metric, 'max_duration');
     const pauses = lib.logs.filter((l) => l.msg === 'canary action' && l.action === 'pause');
@@ -103,12 +104,3 @@ ${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_reque
     await next.close();
   }
 });
-
-/** Waits (bounded; the bound is never asserted) until `done()`. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

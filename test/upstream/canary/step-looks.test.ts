@@ -21,6 +21,7 @@ const CONFIG: CanaryConfig = {
   confidence: 0.99,
   latencyMargin: 20,
   latencyP99Factor: 2,
+  baselineMaxFailedPercent: 10,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };
