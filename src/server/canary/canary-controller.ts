@@ -127,9 +127,10 @@ export class CanaryController extends CanaryJudging {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
-        // Paused by max_duration, it had no time left: going on "with the time it had left" would
-        // pause it again at its first look. The operator's start gives it max_duration again.
-        const outOfTime = resume && run.failedMetric === 'max_duration';
+        // Paused by max_duration (weighed by hand since, or not), it had no time left: going on
+        // "with the time it had left" would pause it again at its first look. The operator's
+        // start gives it max_duration again.
+        const outOfTime = resume && run.ranMs >= run.config.maxDuration;
         run.reason = null;
         run.failedMetric = null;
         if (!resume) {

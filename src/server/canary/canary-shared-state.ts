@@ -48,8 +48,8 @@ export class CanarySharedState extends CanaryRuns {
       run.startedAt = Date.now();
       run.ranMs = 0;
     }
-    // Started again after max_duration paused it: max_duration again, as on the gateway it was started on.
-    if (starts && run.phase === 'paused' && run.failedMetric === 'max_duration') run.ranMs = 0;
+    // Started again with no time left (max_duration paused it): max_duration again, as on the gateway it was started on.
+    if (starts && run.phase === 'paused' && run.ranMs >= run.config.maxDuration) run.ranMs = 0;
     toPhase(run, state.phase);
     run.step = state.step;
     run.reason = state.reason;

@@ -66,9 +66,8 @@ test('a canary paused past max_duration and started again runs on from its step,
   assert.match(String(ended.reason), /^too few requests to judge within max_duration \(/);
 });
 
-test('a canary paused by max_duration (on_failure: pause) and started again gets max_duration again: it runs on from its step, not paused again at its first look', {
-  timeout: 60_000,
-}, async () => {
+/** Paused by max_duration (`on_failure: pause`), weighed by hand then or not, started again. */
+async function startedAfterMaxDuration(byHand: boolean) {
   const stable = await startCanaryOrigin('stable');
   const next = await startCanaryOrigin('next');
   const lib = await startGatewayFromText(`name: max-duration-pause
@@ -80,6 +79,17 @@ ${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_reque
     await waitUntil('max_duration pausing it', () => canary()?.phase === 'paused', 40_000);
     assert.equal(canary().failed_metric, 'max_duration');
     assert.equal(canary().share, 10);
+    if (byHand) {
+      lib.gateway.apply({
+        kind: 'split',
+        route: 'api',
+        sides: [
+          { upstream: 'next', weight: 20 },
+          { upstream: 'stable', weight: 80 },
+        ],
+      });
+      await waitUntil('the hand', () => canary().reason?.startsWith('share set by hand') === true, 40_000);
+    }
     const resumedAt = Date.now();
     const started = await lib.gateway.canary('api', 'start', 'ops');
     assert.ok('status' in started && started.status.phase === 'running', JSON.stringify(started));
@@ -97,10 +107,26 @@ ${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_reque
     assert.equal(canary().phase, 'paused');
     assert.equal(canary().failed_metric, 'max_duration');
     const pauses = lib.logs.filter((l) => l.msg === 'canary action' && l.action === 'pause');
-    assert.equal(pauses.length, 2);
+    assert.equal(pauses.length, byHand ? 3 : 2);
   } finally {
     await lib.close();
     await stable.close();
     await next.close();
   }
-});
+}
+
+test(
+  'a canary paused by max_duration (on_failure: pause) and started again gets max_duration again: it runs on from its step, not paused again at its first look',
+  {
+    timeout: 60_000,
+  },
+  () => startedAfterMaxDuration(false),
+);
+
+test(
+  'so does one paused by max_duration and then weighed by hand: it had no time left either',
+  {
+    timeout: 60_000,
+  },
+  () => startedAfterMaxDuration(true),
+);
