@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { type CanaryGateway, canaryRoutes, startCanaryGateway } from './canary-fixture.ts';
@@ -130,3 +131,53 @@ test(
   },
   () => startedAfterMaxDuration(true),
 );
+
+test('in a fleet: paused by max_duration and started on the gateway that does not judge, the one that does gives it max_duration again', {
+  timeout: 90_000,
+}, async () => {
+  const stable = await startCanaryOrigin('stable');
+  const next = await startCanaryOrigin('next');
+  const redis = await startRedis();
+  const text = `name: max-duration-fleet
+listen:
+  - address: 127.0.0.1:0
+store:
+  redis: { url: "${redis.url}", timeout: 2s }
+${canaryRoutes('steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 3s, on_failure: pause', stable.url, next.url)}`;
+  const a = await startGatewayFromText(text);
+  const b = await startGatewayFromText(text);
+  try {
+    const both = [a, b];
+    await waitUntil(
+      'max_duration pausing both',
+      () => both.every((gw) => gw.gateway.canaries()[0]?.phase === 'paused'),
+      40_000,
+    );
+    const judge = both.find((gw) =>
+      gw.logs.some((l) => l.msg === 'canary worse' && l.metric === 'max_duration'),
+    );
+    assert.ok(judge !== undefined, 'one gateway judged');
+    const other = judge === a ? b : a;
+    const resumedAt = Date.now();
+    const started = await other.gateway.canary('api', 'start', 'ops');
+    assert.ok('status' in started && started.status.phase === 'running', JSON.stringify(started));
+    const judged = () => judge.gateway.canaries()[0];
+    await waitUntil(
+      'the judge looking after the start',
+      () => {
+        const at = judged().last_verdict?.at;
+        return at !== undefined && Date.parse(at) >= resumedAt;
+      },
+      40_000,
+    );
+    // Before: the judge adopted the start with the time it had run, none left, and paused it again.
+    assert.equal(judged().phase, 'running', judged().reason ?? '');
+    assert.equal(judged().reason, null);
+  } finally {
+    await b.close();
+    await a.close();
+    await redis.kill();
+    await stable.close();
+    await next.close();
+  }
+});
