@@ -15,7 +15,6 @@ import { canaryVersion } from './canary-version.ts';
 import { type OperatorWord, operatorAction } from './operator-actions.ts';
 
 export type { ByHand, CanaryHost, CanaryStatus } from './canary-run.ts';
-export { formatP } from './canary-run.ts';
 
 /**
  * The canary controller: for each route with a canary, moves its share step by step and
