@@ -24,6 +24,8 @@ const config: CanaryConfig = {
   compare: [...DEFAULTS.canary.compare],
   confidence: DEFAULTS.canary.confidence,
   latencyMargin: DEFAULTS.canary.latencyMargin,
+  latencyP99Factor: DEFAULTS.canary.latencyP99Factor,
+  baselineMaxFailedPercent: DEFAULTS.canary.baselineMaxFailedPercent,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };

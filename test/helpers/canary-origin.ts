@@ -13,6 +13,9 @@ export interface CanaryOrigin {
   cutBodyEvery: number;
   /** Each answer waits this long (ms). */
   delayMs: number;
+  /** Every Nth answer waits `slowMs` more (0: none): a slow tail, the median untouched. */
+  slowEvery: number;
+  slowMs: number;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,8 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
       return;
     }
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
-    if (origin.delayMs > 0) setTimeout(answer, origin.delayMs);
+    const slow = origin.slowEvery > 0 && origin.received % origin.slowEvery === 0 ? origin.slowMs : 0;
+    if (origin.delayMs + slow > 0) setTimeout(answer, origin.delayMs + slow);
     else answer();
   });
   server.keepAliveTimeout = 30_000;
@@ -44,6 +48,8 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     resetEvery: 0,
     cutBodyEvery: 0,
     delayMs: 0,
+    slowEvery: 0,
+    slowMs: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

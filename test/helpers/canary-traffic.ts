@@ -27,6 +27,8 @@ export function canaryConfig(stepInterval: number, checkInterval: number): Canar
     compare: [...DEFAULTS.canary.compare],
     confidence: DEFAULTS.canary.confidence,
     latencyMargin: DEFAULTS.canary.latencyMargin,
+    latencyP99Factor: DEFAULTS.canary.latencyP99Factor,
+    baselineMaxFailedPercent: DEFAULTS.canary.baselineMaxFailedPercent,
     onFailure: 'rollback',
     onSuccess: 'promote',
   };

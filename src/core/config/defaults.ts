@@ -65,7 +65,7 @@ export const DEFAULTS = {
   // A response cache per route that asks for one (routes[].cache): bounded in memory, LRU.
   // A canary walks 5 → 25 → 50 % a minute a step, judged on at least 100 requests a side a step;
   // 99 % sure before calling it worse (shared among the metrics compared, so one verdict of
-  // seven is not seven chances of a false rollback), and slower only by more than 20 ms at the
+  // eight is not eight chances of a false rollback), and slower only by more than 20 ms at the
   // median: a rank test on thousands of samples finds a millisecond no user feels. A step is
   // looked at four times (check_interval a quarter of step_interval): a bad canary goes at the
   // first look that shows it, each look spending a quarter of the step's confidence.
@@ -75,9 +75,24 @@ export const DEFAULTS = {
     looksPerStep: 4,
     minRequests: 100,
     maxDuration: 3_600_000,
-    compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency'] as const,
+    compare: [
+      'unreachable',
+      'slow',
+      'reset',
+      'garbage',
+      'status_5xx',
+      'gateway',
+      'latency',
+      'latency_p99',
+    ] as const,
     confidence: 0.99,
     latencyMargin: 20,
+    // The tail: an answer slower than twice the baseline's p99 (and 20 ms past it) is the canary's
+    // tail, unless the baseline has as many there (judge.ts, tailVerdict).
+    latencyP99Factor: 2,
+    // A baseline failing one request in ten is down, or nearly: a canary "no worse" than it is not
+    // shown healthy, and a step that passes so pauses it (inconclusive) rather than move it on.
+    baselineMaxFailedPercent: 10,
     onFailure: 'rollback',
     onSuccess: 'promote',
   },

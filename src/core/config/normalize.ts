@@ -273,6 +273,8 @@ function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
     compare: [...(raw.compare ?? defaults.compare)],
     confidence: raw.confidence ?? defaults.confidence,
     latencyMargin: duration(raw.latency_margin, defaults.latencyMargin),
+    latencyP99Factor: raw.latency_p99_factor ?? defaults.latencyP99Factor,
+    baselineMaxFailedPercent: raw.baseline_max_failed_percent ?? defaults.baselineMaxFailedPercent,
     onFailure: raw.on_failure ?? 'rollback',
     onSuccess: raw.on_success ?? 'promote',
   };

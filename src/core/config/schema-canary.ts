@@ -17,6 +17,7 @@ export const CANARY_METRICS = [
   'status_5xx',
   'gateway',
   'latency',
+  'latency_p99',
 ] as const;
 
 const upstreamName = Type.String({ minLength: 1, expected: 'the name of an upstream' });
@@ -65,10 +66,24 @@ export const SPLIT_FIELDS = {
           }),
         ),
         latency_margin: duration(),
+        latency_p99_factor: Type.Optional(
+          Type.Number({
+            minimum: 1,
+            maximum: 100,
+            expected: "a factor of the baseline's p99, a number from 1 to 100 (like 2)",
+          }),
+        ),
+        baseline_max_failed_percent: Type.Optional(
+          Type.Number({
+            minimum: 0,
+            maximum: 100,
+            expected: 'a percent of the baseline requests, a number from 0 to 100 (100: never)',
+          }),
+        ),
         on_failure: oneOf(['rollback', 'pause']),
         on_success: oneOf(['promote', 'hold']),
       },
-      'a mapping with upstream, steps, step_interval, check_interval, min_requests, max_duration, compare, confidence, latency_margin, on_failure and on_success',
+      'a mapping with upstream, steps, step_interval, check_interval, min_requests, max_duration, compare, confidence, latency_margin, latency_p99_factor, baseline_max_failed_percent, on_failure and on_success',
     ),
   ),
 };

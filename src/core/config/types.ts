@@ -191,7 +191,8 @@ export type CanaryMetric =
   | 'garbage'
   | 'status_5xx'
   | 'gateway'
-  | 'latency';
+  | 'latency'
+  | 'latency_p99';
 
 /** A canary the gateway judges itself: steps of traffic, each compared with the baseline (server/canary). */
 export interface CanaryConfig {
@@ -216,6 +217,17 @@ export interface CanaryConfig {
   readonly confidence: number;
   /** A canary slower by less than this at the median (ms) is not called slower, however sure the test. */
   readonly latencyMargin: number;
+  /**
+   * `latency_p99`: an answer is in the tail when slower than this times the baseline's p99 (and
+   * than that p99 plus latencyMargin); the canary is worse when more of its answers are.
+   */
+  readonly latencyP99Factor: number;
+  /**
+   * A step that passes while the baseline failed more than this share of its requests (percent)
+   * is inconclusive: the canary pauses rather than move on (compared with a failing baseline,
+   * "no worse" says nothing of its health).
+   */
+  readonly baselineMaxFailedPercent: number;
   readonly onFailure: 'rollback' | 'pause';
   readonly onSuccess: 'promote' | 'hold';
 }

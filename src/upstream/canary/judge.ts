@@ -1,8 +1,8 @@
 import type { CanaryConfig, CanaryMetric } from '../../core/config/types.ts';
 import { fisherWorse } from '../../core/stats/fisher-exact.ts';
 import { rankWorseTallied } from '../../core/stats/mann-whitney.ts';
-import type { SideCounts, WindowCounts } from './canary-window.ts';
-import { BUCKET_VALUES, tallied, tallyMedian } from './latency-tally.ts';
+import { CANARY_COUNTS, type SideCounts, type WindowCounts } from './canary-window.ts';
+import { BUCKET_VALUES, tallied, talliedAbove, tallyMedian, tallyQuantile } from './latency-tally.ts';
 
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
 export interface MetricVerdict {
@@ -23,15 +23,17 @@ export type Judgement =
       readonly metrics: readonly MetricVerdict[];
       /** The first metric found worse (the most certain one); undefined: the canary passes. */
       readonly worse: MetricVerdict | undefined;
+      /** The baseline's failed attempts, of every shape counted (CANARY_COUNTS): a pass against a failing baseline says nothing. */
+      readonly baselineFailed: number;
     };
 
 /**
  * The canary against the baseline over one window. A metric is worse when its test's p-value is
  * under `alpha` (the chance of a false "worse" this look may take: by default 1 − confidence, a
  * look during a step its share, step-looks.ts) divided by the number of metrics compared
- * (Bonferroni): comparing seven things does not give seven chances of a false rollback. Latency
+ * (Bonferroni): comparing eight things does not give eight chances of a false rollback. Latency
  * is tested against the baseline shifted by `latency_margin`, so "worse" means slower by more
- * than the margin, with confidence.
+ * than the margin, with confidence; its tail (`latency_p99`) on its own (tailVerdict).
  */
 export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - config.confidence): Judgement {
   const { canary, baseline } = window;
@@ -42,14 +44,21 @@ export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - co
   const metrics = config.compare.map((metric) =>
     metric === 'latency'
       ? latencyVerdict(canary, baseline, config.latencyMargin, perMetric)
-      : countVerdict(metric, canary, baseline, perMetric),
+      : metric === 'latency_p99'
+        ? tailVerdict(canary, baseline, config, perMetric)
+        : countVerdict(metric, canary, baseline, perMetric),
   );
-  const worse = metrics.filter((m) => m.worse).sort((a, b) => a.p - b.p)[0];
-  return { decided: true, requests, metrics, worse };
+  // A canary slower at the median is slower in its tail too: `latency` says what happened.
+  const slower = metrics.some((m) => m.metric === 'latency' && m.worse);
+  const worse = metrics
+    .filter((m) => m.worse && !(slower && m.metric === 'latency_p99'))
+    .sort((a, b) => a.p - b.p)[0];
+  const baselineFailed = CANARY_COUNTS.reduce((n, count) => n + baseline[count], 0);
+  return { decided: true, requests, metrics, worse, baselineFailed };
 }
 
 function countVerdict(
-  metric: Exclude<CanaryMetric, 'latency'>,
+  metric: Exclude<CanaryMetric, 'latency' | 'latency_p99'>,
   canary: SideCounts,
   baseline: SideCounts,
   alpha: number,
@@ -82,4 +91,44 @@ function latencyVerdict(
       : `median ${tallyMedian(side.latency).toFixed(1)} ms (${n} samples)`;
   };
   return { metric: 'latency', canary: figure(canary), baseline: figure(baseline), p, worse: p < alpha };
+}
+
+/**
+ * The tail: a canary whose median is the baseline's but whose slowest answers are far slower (a
+ * lock, a cold cache, a GC pause on one request in fifty) passes the rank test, which weighs
+ * every answer alike. An answer is in the tail when slower than `latency_p99_factor` times the
+ * baseline's p99 and than that p99 plus `latency_margin`; the canary is worse when a larger share
+ * of its answers is there than of the baseline's, by Fisher's exact test as a failure count is
+ * (a few slow answers of a small side are judged exactly, not by a normal tail). The baseline
+ * has about 1 % of its answers past its p99, far fewer past twice it: a canary whose p99 is five
+ * times the baseline's has 1 % or more there.
+ */
+function tailVerdict(
+  canary: SideCounts,
+  baseline: SideCounts,
+  config: CanaryConfig,
+  alpha: number,
+): MetricVerdict {
+  // Each grid read a bounded number of times, whatever the answers (look-cost.test.ts).
+  const side = (s: SideCounts) => {
+    const total = tallied(s.latency);
+    return { total, p99: tallyQuantile(s.latency, 0.99, total) };
+  };
+  const c = side(canary);
+  const b = side(baseline);
+  const over = Math.max(b.p99 * config.latencyP99Factor, b.p99 + config.latencyMargin);
+  const cAbove = { count: talliedAbove(canary.latency, over), total: c.total };
+  const bAbove = { count: talliedAbove(baseline.latency, over), total: b.total };
+  const p = fisherWorse(cAbove, bAbove);
+  const figure = (p99: number, n: { count: number; total: number }) =>
+    n.total === 0
+      ? 'no answers (0 samples)'
+      : `p99 ${p99.toFixed(1)} ms, ${n.count}/${n.total} (${((100 * n.count) / n.total).toFixed(2)}%) slower than ${over.toFixed(1)} ms`;
+  return {
+    metric: 'latency_p99',
+    canary: figure(c.p99, cAbove),
+    baseline: figure(b.p99, bAbove),
+    p,
+    worse: p < alpha,
+  };
 }

@@ -72,18 +72,36 @@ export function tallied(tally: readonly number[]): number {
  * bucket's 2.2 % of the true median. 0 for none.
  */
 export function tallyMedian(tally: readonly number[]): number {
-  const half = tallied(tally) / 2;
-  if (half === 0) return 0;
+  return tallyQuantile(tally, 0.5);
+}
+
+/**
+ * The `q` quantile (0.5 the median, 0.99 the p99), placed within its bucket as tallyMedian's. 0
+ * for none. `total`: the tally's count, when the caller has it (one pass of the grid less).
+ */
+export function tallyQuantile(tally: readonly number[], q: number, total = tallied(tally)): number {
+  const rank = total * q;
+  if (rank === 0) return 0;
   let before = 0;
   for (let i = 0; i < LATENCY_BUCKETS; i++) {
     const count = tally[i];
-    if (count === 0 || before + count < half) {
+    if (count === 0 || before + count < rank) {
       before += count;
       continue;
     }
     if (i === LATENCY_BUCKETS - 1) return lowerBound(i);
     const lower = lowerBound(i);
-    return lower + ((lowerBound(i + 1) - lower) * (half - before)) / count;
+    return lower + ((lowerBound(i + 1) - lower) * (rank - before)) / count;
   }
   return lowerBound(LATENCY_BUCKETS - 1);
+}
+
+/**
+ * Responses surely slower than `ms`: those of the buckets wholly above it (the bucket `ms` falls
+ * in is left out: its responses may be either side of it).
+ */
+export function talliedAbove(tally: readonly number[], ms: number): number {
+  let n = 0;
+  for (let i = bucketOf(ms) + 1; i < LATENCY_BUCKETS; i++) n += tally[i];
+  return n;
 }

@@ -77,7 +77,7 @@ test('a split or a canary that cannot run is refused, each problem on its line a
       '17 routes[3].canary.confidence: expected a confidence, a number from 0.5 to below 1 (like 0.99), got 1.5',
       '17 routes[3].canary.on_failure: expected one of rollback, pause, got "revert"',
       "20 routes[4].hash_key: a route's hash_key keeps one user on one side of its split or canary: add a split or a canary (an upstream's own hash_key picks its target)",
-      '23 routes[5].canary.compare[2]: expected one of unreachable, slow, reset, garbage, status_5xx, gateway, latency, got "p99"',
+      '23 routes[5].canary.compare[2]: expected one of unreachable, slow, reset, garbage, status_5xx, gateway, latency, latency_p99, got "p99"',
       '26 routes[6].canary.check_interval: a step is looked at within its step_interval (10s): expected at most that, got 20s',
       '29 routes[7].canary.check_interval: 600 looks a step split the confidence too thin: expected at least 600ms (a hundredth of step_interval), got 100ms',
       '32 routes[8].canary.max_duration: the canary walks 3 steps of at least step_interval (10m) each, 30m in all: expected a max_duration of at least that, got 5m',
@@ -116,9 +116,11 @@ test('a good split and canary load with their defaults; the split route names it
     checkInterval: 500, // a quarter of step_interval
     minRequests: 100,
     maxDuration: 3_600_000,
-    compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency'],
+    compare: ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway', 'latency', 'latency_p99'],
     confidence: 0.99,
     latencyMargin: 20,
+    latencyP99Factor: 2,
+    baselineMaxFailedPercent: 10,
     onFailure: 'rollback',
     onSuccess: 'promote',
   });

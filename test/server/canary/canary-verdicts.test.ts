@@ -36,9 +36,9 @@ test('a canary that resets 5 % of its requests at 200 requests a second is rolle
     assert.deepEqual(gw.linesOf('canary step passed'), [], 'no step passed before it');
     assert.match(String(worse.canary_figure), /^\d+\/\d+ \(\d+\.\d\d%\)$/);
     assert.match(String(worse.baseline_figure), /^0\/\d+ \(0\.00%\)$/);
-    // The confidence is split over the metrics (7) and, before the step's end, over its looks (6).
+    // The confidence is split over the metrics (8) and, before the step's end, over its looks (6).
     assert.ok(Number(worse.p_value) < Number(worse.alpha), `p = ${worse.p_value}`);
-    if (Number(worse.look) < 6) assert.ok(Math.abs(Number(worse.alpha) - 0.01 / 7 / 6) < 1e-12);
+    if (Number(worse.look) < 6) assert.ok(Math.abs(Number(worse.alpha) - 0.01 / 8 / 6) < 1e-12);
     const failed = load.sent - (load.statuses[200] ?? 0);
     assert.ok(failed < load.sent / 100, `${failed} of ${load.sent} failed`);
     assert.ok(failed > 0, 'the resets reached the clients (no retry hid them)');

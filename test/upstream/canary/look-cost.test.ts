@@ -25,6 +25,8 @@ const CONFIG: CanaryConfig = {
   compare: [...DEFAULTS.canary.compare],
   confidence: 0.99,
   latencyMargin: 20,
+  latencyP99Factor: 2,
+  baselineMaxFailedPercent: 10,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };
@@ -80,7 +82,8 @@ test("a look reads a window's tallies once, bucket by bucket: the same for 100 r
 
 test('judging a window reads its tallies a few passes over the grid, for 100 responses as for 200 000', () => {
   // The rank test's totals and its walk of both grids (each step takes a bucket of one side at
-  // least, reading at most four counts), the medians and the samples' counts: at most 16 reads
+  // least, reading at most four counts), the medians, the tail's p99 and counts past it, and the
+  // samples' counts: at most 16 reads
   // a bucket of the grid, in all, however many responses the buckets hold.
   const bound = 16 * LATENCY_BUCKETS;
   for (const responses of [100, 200_000]) {

@@ -20,6 +20,8 @@ const CONFIG: CanaryConfig = {
   compare: [...DEFAULTS.canary.compare],
   confidence: 0.99,
   latencyMargin: 20,
+  latencyP99Factor: 2,
+  baselineMaxFailedPercent: 10,
   onFailure: 'rollback',
   onSuccess: 'promote',
 };

@@ -1,0 +1,130 @@
+import { StepLooks } from '../../upstream/canary/step-looks.ts';
+import { type Run, sidesOf, toPhase } from './canary-run.ts';
+import { CanarySharedState } from './canary-shared-state.ts';
+
+/**
+ * A canary's steps and weights: the first step (or the fleet's canary joined), on from a pause,
+ * each step's share, the looks scheduled every check_interval (the look itself is the judging's,
+ * canary-judging.ts), and the two ends: rollback and promote.
+ */
+export abstract class CanarySteps extends CanarySharedState {
+  /**
+   * The first step: what counted before (at 0 %) is thrown away, then the share moves. In a
+   * fleet, a canary already under way (another gateway started it) is joined where it is.
+   */
+  protected async begin(run: Run): Promise<void> {
+    await this.host.window(run.route).catch(() => undefined);
+    // A reload may have ended the run meanwhile (the route's canary gone, or started again).
+    if (!this.current(run)) return;
+    run.looks = new StepLooks(run.config);
+    const fleet = this.fleet;
+    if (fleet !== undefined && run.seq === 0) {
+      const state = await fleet.read(run.route).catch(() => undefined);
+      if (!this.current(run)) return;
+      if (this.ofRun(run, state)) {
+        await this.adopt(run, state);
+        return this.schedule(run);
+      }
+    }
+    // Begun anew (not joined): what the fleet added before (an earlier run's) judges nothing.
+    await fleet?.take(run.route).catch(() => undefined);
+    if (!this.current(run)) return;
+    // A start: written over the fleet's state (another canary's, or this one's before a rollback).
+    await this.toStep(run, 0, undefined, true);
+  }
+
+  /**
+   * On from the step it paused at, judged on what it does from now: the step's counts so far
+   * (those that paused it, if a verdict did, and the pause's own, still counted meanwhile) are
+   * dropped, or a canary mended and started again would be paused again at once on them.
+   * `handShare`: its share was set by hand: the step's goes to the workers first.
+   */
+  protected async resume(run: Run, handShare: boolean): Promise<void> {
+    if (handShare) await this.host.setSides(run.route, sidesOf(run, run.share));
+    await this.host.window(run.route).catch(() => undefined);
+    await this.fleet?.take(run.route).catch(() => undefined);
+    if (!this.current(run) || run.phase !== 'running') return;
+    run.looks = new StepLooks(run.config);
+    this.schedule(run);
+  }
+
+  /** `passed`: the step before it passed (counted as a `pass` verdict by the workers). */
+  protected async toStep(
+    run: Run,
+    step: number,
+    passed?: { verdict: 'pass'; metric: '' },
+    start = false,
+  ): Promise<void> {
+    run.step = step;
+    run.looks = new StepLooks(run.config);
+    const share = run.config.steps[step];
+    await this.setShare(run, share, passed);
+    const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
+    this.host.logger.info(
+      {
+        route: run.route,
+        canary: run.config.upstream,
+        step: step + 1,
+        steps: run.config.steps.length,
+        share,
+      },
+      'canary step',
+    );
+    this.event(run, 'step', summary, { step: step + 1, share });
+    this.publish(run, start);
+    this.schedule(run);
+  }
+
+  protected schedule(run: Run): void {
+    this.stopTimer(run);
+    // A run a reload ended while it was being judged is not looked at again.
+    if (!this.current(run)) return;
+    // In a fleet every gateway keeps adding its counts and following the state, whatever its phase.
+    if (run.phase !== 'running' && this.fleet === undefined) return;
+    run.timer = setTimeout(() => {
+      run.timer = undefined;
+      run.busy = this.tick(run).then(
+        () => this.follow(run),
+        (err: Error) => {
+          if (this.current(run))
+            this.host.logger.error({ route: run.route, err: err.message }, 'canary step failed to run');
+          this.schedule(run);
+        },
+      );
+    }, run.config.checkInterval);
+    run.timer.unref();
+  }
+
+  /**
+   * In a fleet a gateway adds its counts and follows the fleet's state whatever its phase: after
+   * a verdict or an operator's action here had stopped its looks, they go on (a gateway that
+   * rolled back would miss another's start, and the fleet would hold two verdicts).
+   */
+  protected follow(run: Run): void {
+    if (this.fleet !== undefined && run.timer === undefined && this.current(run)) this.schedule(run);
+  }
+
+  protected async rollback(run: Run, reason: string, who: string, metric?: string): Promise<void> {
+    this.stopTimer(run);
+    toPhase(run, 'rolled_back');
+    run.reason = reason;
+    await this.setShare(run, 0, metric === undefined ? undefined : { verdict: 'worse', metric });
+    this.recordAction(run, 'rollback', who, `canary of route ${run.route} rolled back to 0%: ${reason}`);
+  }
+
+  protected async promote(run: Run, who: string): Promise<void> {
+    this.stopTimer(run);
+    toPhase(run, 'promoted');
+    run.reason = who === 'canary' ? 'passed every step' : `promoted by ${who}`;
+    await this.setShare(run, 100, who === 'canary' ? { verdict: 'pass', metric: '' } : undefined);
+    this.recordAction(
+      run,
+      'promote',
+      who,
+      `canary ${run.config.upstream} of route ${run.route} promoted: it takes every request`,
+    );
+  }
+
+  /** A look at the step (canary-judging.ts). */
+  protected abstract tick(run: Run): Promise<void>;
+}

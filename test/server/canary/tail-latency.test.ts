@@ -1,0 +1,73 @@
+/**
+ * A canary whose median is the baseline's but whose p99 is five times it (one answer in twenty
+ * 300 ms late, against 60 ms on the baseline) is rolled back on `latency_p99`: the rank test on
+ * the medians passed it and it was promoted. One whose tail is the baseline's is promoted.
+ * Real sockets, a library gateway; the tests count looks and requests, never time.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { startGatewayFromText } from '../../helpers/test-gateway.ts';
+import { canaryRoutes } from './canary-fixture.ts';
+
+let stable: CanaryOrigin;
+let next: CanaryOrigin;
+
+before(async () => {
+  stable = await startCanaryOrigin('stable');
+  next = await startCanaryOrigin('next');
+  // The baseline's p99: every 20th answer 60 ms late.
+  stable.slowEvery = 20;
+  stable.slowMs = 60;
+  next.slowEvery = 20;
+});
+
+after(async () => {
+  await stable.close();
+  await next.close();
+});
+
+async function judged(canarySlowMs: number) {
+  next.slowMs = canarySlowMs;
+  const gw = await startGatewayFromText(`name: tail
+listen:
+  - address: 127.0.0.1:0
+${canaryRoutes('steps: [50], step_interval: 8s, check_interval: 1s, min_requests: 100', stable.url, next.url)}`);
+  const canary = () => gw.gateway.canaries()[0];
+  const load = await paceLoad(gw.url, 200, () => canary()?.phase !== 'running', 20_000);
+  const ended = canary();
+  await gw.close();
+  return { ended, load, logs: gw.logs };
+}
+
+test('a canary with the same median and a p99 five times the baseline is rolled back on latency_p99', {
+  timeout: 90_000,
+}, async () => {
+  const { ended, logs } = await judged(300);
+  assert.equal(ended.phase, 'rolled_back', ended.reason ?? '');
+  assert.equal(ended.failed_metric, 'latency_p99');
+  const [worse] = logs.filter((l) => l.msg === 'canary worse');
+  assert.equal(worse.metric, 'latency_p99');
+  // Past twice the baseline's p99 (about 60 ms): the canary's late answers, few or none of the baseline's.
+  const figure = /^p99 (\d+\.\d) ms, (\d+)\/\d+ \(\d+\.\d\d%\) slower than (\d+\.\d) ms$/;
+  const canaryTail = figure.exec(String(worse.canary_figure));
+  const baselineTail = figure.exec(String(worse.baseline_figure));
+  assert.ok(
+    canaryTail !== null && baselineTail !== null,
+    `${worse.canary_figure} / ${worse.baseline_figure}`,
+  );
+  assert.equal(canaryTail[3], baselineTail[3], 'one bound for both sides');
+  assert.ok(Number(canaryTail[1]) > 4 * Number(baselineTail[1]), `the canary's p99 ${canaryTail[1]} ms`);
+  assert.ok(Number(canaryTail[2]) > Number(baselineTail[2]));
+  assert.ok(Number(worse.p_value) < Number(worse.alpha));
+  // The medians alike: the rank test on them did not call it slower.
+  const latency = ended.last_verdict?.metrics.find((m) => m.metric === 'latency');
+  assert.equal(latency?.worse, false);
+});
+
+test('a canary whose tail is the baseline’s is promoted', { timeout: 90_000 }, async () => {
+  const { ended } = await judged(60);
+  assert.equal(ended.phase, 'promoted', ended.reason ?? '');
+  const tail = ended.last_verdict?.metrics.find((m) => m.metric === 'latency_p99');
+  assert.equal(tail?.worse, false);
+});
