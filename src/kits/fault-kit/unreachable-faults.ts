@@ -29,7 +29,9 @@ async function refusedLowPort(): Promise<number | undefined> {
   for (let i = 0; i < LOW_PORT_TRIES; i++) {
     const port = 1 + Math.floor(Math.random() * 1023);
     // fetch() refuses these before connecting ("bad port"): a fault its clients could not reach.
-    if (FETCH_BAD_PORTS.has(port)) continue;
+    // Nor a scheme's default (80, 443): its URL is written without the port (`http://127.0.0.1`),
+    // so the fault's url and the origin a gateway logs for it would differ.
+    if (FETCH_BAD_PORTS.has(port) || port === 80 || port === 443) continue;
     const answer = await tryPort(port);
     if (answer === 'refused') return port;
     // No answer at all: the machine filters these ports, and would the fault's clients too.
@@ -59,7 +61,7 @@ function tryPort(port: number): Promise<'refused' | 'listening' | 'silent'> {
  * SYN to it finds no listener and is answered with a reset (ECONNREFUSED).
  *
  * A closed port below 1024 where there is one (refusedLowPort; none that fetch() refuses as a
- * bad port before connecting, as the Fetch standard has it): no connect() takes a source
+ * bad port before connecting, as the Fetch standard has it, nor 80 or 443, which a URL omits): no connect() takes a source
  * port from there and no listen(0) is given one (both draw from the ephemeral range), and only
  * a privileged bind that names it could take it, so it stays refused. A port of the ephemeral
  * range would not, even held: now and then a client's connect to it is given that very port
