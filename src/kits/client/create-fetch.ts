@@ -13,16 +13,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
-import { backoffDelay } from '../../core/retry/backoff.ts';
-import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
+import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
+import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
 import { type Hops, type Redirectable, refusedRedirect, sendFollowing } from './redirects.ts';
 import { bodySource, type ReplayableBody } from './replayable-body.ts';
-import { type AttemptEnd, classifyFetchError, isFailedStatus, judge, stageOf } from './retry-rules.ts';
+import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
@@ -151,33 +151,7 @@ async function call(
         })
       : fail('UPSTREAM_UNREACHABLE');
 
-  /** The next step after failed attempt number `attempt`, with every limit applied. */
-  const decide = (
-    attempt: number,
-    outcome: AttemptEnd,
-    announcedMs: number | undefined,
-    paused = false,
-  ): Next => {
-    const verdict = judge(outcome, facts);
-    if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
-    const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
-    if (attempt >= config.attempts) return no('attempts');
-    const delayMs =
-      announcedMs ??
-      backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
-    const now = performance.now();
-    if (now + delayMs >= deadlineAt)
-      return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
-    // The pause holds later calls for maxPause at most; this call is not sent before the time
-    // the origin announced, so past maxPause it ends with the answer it got.
-    if (paused && delayMs > config.maxPause) return no('retry_after_past_max_pause');
-    // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
-    // the pause lets one probe per announced window reach the origin, fewer requests than any
-    // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0
-    // seconds) is a delay like a backoff, and charged like one.
-    if (!paused && origin.budget && !origin.budget.trySpend(now)) return no('budget');
-    return { retry: true, reason: verdict.reason, delayMs };
-  };
+  const limits: CallLimits = { config, origin, facts, deadlineAt };
 
   for (let attempt = 1; ; attempt++) {
     let admission: Admission;
@@ -269,7 +243,7 @@ async function call(
         hops.count === 0
           ? lastFailure.details
           : `${lastFailure.details}, at ${shownUrl(hops.url)} after ${hops.count} redirect${hops.count === 1 ? '' : 's'}`;
-      const next = decide(attempt, { status: undefined, type, stage }, undefined);
+      const next = nextAttempt(limits, attempt, { status: undefined, type, stage }, undefined);
       report(
         attemptReport(attempt, method, href, { elapsedMs, type, detail: details }, next.delayMs, next.reason),
       );
@@ -314,7 +288,7 @@ async function call(
     lastFailure = undefined;
     // After a redirect a server had the request, whatever the one that answered says of itself.
     const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
-    const next = decide(attempt, { status: response.status, type, stage }, announced, pauses);
+    const next = nextAttempt(limits, attempt, { status: response.status, type, stage }, announced, pauses);
     const seen = {
       status: response.status,
       type,
@@ -333,10 +307,6 @@ async function call(
     if (!pauses && !(await wait(next.delayMs, signal))) return aborted();
   }
 }
-
-type Next =
-  | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
-  | { readonly retry: false; readonly reason: NoRetryReason; readonly delayMs: undefined };
 
 /** Sleeps before the next try; false when the call's signal aborted meanwhile. */
 async function wait(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -56,3 +56,20 @@ const RATE_UNITS = [
   ['min', 60],
   ['h', 3600],
 ] as const;
+
+/** "1 request", "2 requests". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+const MAX_ROWS = 15;
+
+/** At most MAX_ROWS rows of a table, and a line saying how many more --json has. */
+export function limited<T>(
+  rows: readonly T[],
+  render: (row: T) => string[],
+): { rows: string[][]; more: string } {
+  const shown = rows.slice(0, MAX_ROWS).map(render);
+  const more = rows.length > MAX_ROWS ? `\n  … ${rows.length - MAX_ROWS} more (see --json)` : '';
+  return { rows: shown, more };
+}

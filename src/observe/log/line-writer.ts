@@ -1,4 +1,6 @@
-import path from 'node:path';
+import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dropped-lines.ts';
+import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
+import { isRegularFile, nonBlockingSwitch, openLogFile } from './log-destination.ts';
 
 /**
  * Milliseconds on a monotonic clock. Not performance.now(): the global `performance` loads
@@ -22,19 +24,10 @@ export const FILE_BATCH_MS = 5;
 const SLOW_WRITE_MS = 20;
 /** How long a file that was slow to write stays on the asynchronous path. */
 const SLOW_DISK_BACKOFF_MS = 30_000;
-const NEWLINE = 0x0a;
 /** The first wait before a destination that refused a write is tried again; it doubles from there. */
 const FIRST_RETRY_MS = 250;
 /** The longest wait between two tries of a destination that keeps refusing. */
 const MAX_RETRY_MS = 30_000;
-/**
- * A write in flight this long without finishing (a pipe whose reader is alive but stopped
- * reading: the write blocks in the thread pool for as long as it does) makes the destination
- * stalled: flush() stops waiting for it and the exit's synchronous flush skips it, either of
- * which would otherwise wait for ever and keep a drained process from exiting.
- */
-export const STALL_MS = 2_000;
-
 /**
  * Where every log line goes: a queue, written out in batches.
  *
@@ -89,8 +82,6 @@ export class LineWriter {
   private writing = false;
   /** When the write in flight was issued, or last wrote part of its batch (nowMs()). */
   private writeProgressAt = 0;
-  /** Calls the flush waiters back with an error once the write in flight has stalled. */
-  private stallTimer: NodeJS.Timeout | undefined;
   private dropped = 0;
   /** Every line dropped since the writer was made (candor_log_lines_dropped_total). */
   private droppedTotal = 0;
@@ -100,7 +91,9 @@ export class LineWriter {
   private retryDelay = 0;
   /** A failed write stopped mid-line: the next batch starts on a line of its own. */
   private torn = false;
-  private waiters: ((err?: Error) => void)[] = [];
+  private readonly waiters = new FlushWaiters(() =>
+    this.writing ? nowMs() - this.writeProgressAt : undefined,
+  );
   /** stdout or stderr on a pipe or socket: sets it non-blocking again (see nonBlockingSwitch). */
   private readonly nonBlocking: (() => void) | undefined;
 
@@ -130,8 +123,7 @@ export class LineWriter {
     batchMs = FILE_BATCH_MS,
     slowWriteMs = SLOW_WRITE_MS,
   ): LineWriter {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const writer = new LineWriter(openAppending(file), maxBacklog, gatewayName, batchMs, slowWriteMs);
+    const writer = new LineWriter(openLogFile(file), maxBacklog, gatewayName, batchMs, slowWriteMs);
     writer.file = file;
     return writer;
   }
@@ -146,8 +138,7 @@ export class LineWriter {
     if (file === undefined) return undefined;
     let fd: number;
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fd = openAppending(file);
+      fd = openLogFile(file);
     } catch (err) {
       return { file, error: err as Error };
     }
@@ -245,31 +236,10 @@ export class LineWriter {
       callback?.();
       return;
     }
-    if (callback) this.waiters.push(callback);
+    if (callback) this.waiters.add(callback);
     // Asked for: lines waiting for their batch go now (the drain, the exit).
     if (!this.writing) this.writeQueued();
-    this.watchStall();
   }
-
-  /** Waiters are not kept past a stall: a drain must not wait on a reader that stopped reading. */
-  private watchStall(): void {
-    if (this.stallTimer !== undefined || this.waiters.length === 0) return;
-    this.stallTimer = setTimeout(this.checkStall, STALL_MS).unref();
-  }
-
-  private readonly checkStall = (): void => {
-    this.stallTimer = undefined;
-    if (this.waiters.length === 0) return;
-    const since = nowMs() - this.writeProgressAt;
-    if (!this.writing || since < STALL_MS) {
-      this.stallTimer = setTimeout(this.checkStall, STALL_MS - (this.writing ? since : 0)).unref();
-      return;
-    }
-    const waiters = this.waiters;
-    this.waiters = [];
-    const err = new Error(`the log destination took no lines for ${STALL_MS} ms`);
-    for (const waiter of waiters) waiter(err);
-  };
 
   /** A pipe's write in flight that has not moved for STALL_MS: its reader stopped reading. */
   private get stalled(): boolean {
@@ -295,20 +265,12 @@ export class LineWriter {
     }
     this.accepted();
     // Waiters from a spell on the asynchronous path, whose last lines this write took.
-    if (!this.writing && this.waiters.length > 0) this.releaseWaiters();
-  }
-
-  private releaseWaiters(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
-    for (const waiter of waiters) waiter();
+    if (!this.writing && this.waiters.waiting) this.waiters.release();
   }
 
   /** A write failed (not for a full pipe): the destination is left alone until its retry. */
   private refused(err: Error): void {
-    if (this.retryDelay === 0) this.sayOnStderr(err);
+    if (this.retryDelay === 0) sayRefusedOnStderr(this.fd, this.gatewayName, err);
     this.retryDelay = this.retryDelay === 0 ? FIRST_RETRY_MS : Math.min(MAX_RETRY_MS, this.retryDelay * 2);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(this.retry, this.retryDelay).unref();
@@ -332,27 +294,9 @@ export class LineWriter {
     else if (!this.writing) this.writeQueued();
   };
 
-  /**
-   * The one line that says the log cannot be written, where it can still be read: stderr
-   * (unless stderr is the destination itself). The lines dropped meanwhile are counted in
-   * the line written once the destination takes lines again, and in
-   * candor_log_lines_dropped_total.
-   */
-  private sayOnStderr(err: Error): void {
-    if (this.fd === 2) return;
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    const line = `{"level":"error","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"err":${JSON.stringify(code)},"msg":"the log destination refuses writes: its lines are dropped and counted, and it is tried again with a backoff up to 30 s"}\n`;
-    try {
-      fs.writeSync(2, line);
-    } catch {
-      // stderr gone too: the count in the metrics is all there is.
-    }
-  }
-
   /** Counts the lines of a batch from `offset` on as dropped (the batch's own notice carried `carried`). */
   private lost(bytes: Buffer, offset: number, carried: number): void {
-    let lines = 0;
-    for (let at = bytes.indexOf(NEWLINE, offset); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
+    const lines = linesFrom(bytes, offset);
     // The notice at the batch's end did not make it either: its count is still owed.
     const notice = carried > 0 ? 1 : 0;
     this.dropped += carried + lines - notice;
@@ -367,7 +311,7 @@ export class LineWriter {
       this.torn = false;
     }
     if (this.dropped > 0) {
-      text += `{"level":"warn","time":"${new Date().toISOString()}","gateway":${JSON.stringify(this.gatewayName)},"dropped_lines":${this.dropped},"msg":"the log fell behind its destination, or it refused writes: lines were dropped"}\n`;
+      text += droppedLinesNotice(this.gatewayName, this.dropped);
       this.dropped = 0;
     }
     this.queue = [];
@@ -411,62 +355,7 @@ export class LineWriter {
         this.scheduleTurn();
         return;
       }
-      this.releaseWaiters();
+      this.waiters.release();
     });
-  }
-}
-
-/**
- * stdout or stderr on a pipe or socket (a log shipper, journald, a container runtime) is
- * inherited blocking: a write to it whose reader stopped reading blocks a thread-pool thread
- * for as long as it does, and a process cannot exit while one does (libuv joins its threads
- * at exit), so a SIGTERM'd gateway hung until killed. Node's own stdout stream opens the
- * descriptor non-blocking (libuv's uv_pipe_open), and a full pipe is then an EAGAIN this
- * writer tries again shortly, never a blocked thread. The flag belongs to the pipe's open
- * file description, shared with every process that inherited it, and each Node process puts
- * back at its exit the flag it started with: the config-reading process, or a worker forked
- * before, makes it blocking again when it ends. So the switch returned is flipped again
- * before each write (one fcntl pair a batch).
- */
-function nonBlockingSwitch(fd: number): (() => void) | undefined {
-  if (fd !== 1 && fd !== 2) return undefined;
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFIFO() && !stat.isSocket()) return undefined;
-  } catch {
-    // Not open: its writes will fail and be counted.
-    return undefined;
-  }
-  const stream = fd === 1 ? process.stdout : process.stderr;
-  // The handle's own switch (uv_stream_set_blocking), as Node uses it for stdio on Windows.
-  const handle = (stream as unknown as { _handle?: { setBlocking?(blocking: boolean): number } })._handle;
-  if (typeof handle?.setBlocking !== 'function') return undefined;
-  return () => handle.setBlocking?.(false);
-}
-
-/**
- * A log file opened for appending. A FIFO (a log shipper's named pipe) is opened blocking,
- * waiting for its reader as before, then again non-blocking for the writes, for the reason
- * makeNonBlocking gives: a reader that stops reading must not hold a thread, nor the exit.
- */
-function openAppending(file: string): number {
-  const fd = fs.openSync(file, 'a');
-  try {
-    if (!fs.fstatSync(fd).isFIFO()) return fd;
-    const { O_WRONLY, O_APPEND, O_NONBLOCK } = fs.constants;
-    const nonBlocking = fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
-    fs.closeSync(fd);
-    return nonBlocking;
-  } catch {
-    // Its reader left in between: the blocking descriptor will do.
-    return fd;
-  }
-}
-
-function isRegularFile(fd: number): boolean {
-  try {
-    return fs.fstatSync(fd).isFile();
-  } catch {
-    return false;
   }
 }

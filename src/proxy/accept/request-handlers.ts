@@ -10,7 +10,7 @@ import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { RawRequestInfo } from './client-error.ts';
 import type { ClientLimits } from './client-limits.ts';
-import type { H2BoundEvent } from './h2/h2-guard.ts';
+import type { H2BoundEvent } from './h2/h2-bound.ts';
 import type { ProxyRefusal } from './proxy-gate.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -62,7 +62,7 @@ export interface RequestHandlers {
    * become a flood of log lines).
    */
   dropped(listener: ListenerConfig, count: number): void;
-  /** An HTTP/2 connection passed a bound (h2-guard.ts): it got GOAWAY, or one stream was reset. */
+  /** An HTTP/2 connection passed a bound (h2-guard.ts, h2-bound.ts): it got GOAWAY, or one stream was reset. */
   h2Bound(listener: ListenerConfig, event: H2BoundEvent): void;
   /**
    * Connections closed for their PROXY protocol header (proxy-gate.ts): missing, invalid, or

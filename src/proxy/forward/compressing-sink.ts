@@ -26,15 +26,12 @@
  * the compressor away unfinished (no final block, no checksum) and aborts the client's sink;
  * cut while held, the head and what came of the body go out as they are before the cut.
  */
-import type { Socket } from 'node:net';
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
-import type { SendLimit } from '../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
 import {
   compressedFields,
-  fieldValue,
   hasField,
   isEventStream,
   weakEtag,
@@ -42,12 +39,8 @@ import {
   withVary,
 } from './coded-fields.ts';
 import { COMPRESSOR_BYTES, type Compressor, compressorFor, FLUSH } from './compressors.ts';
-import {
-  compressible,
-  forbidsTransform,
-  negotiateCoding,
-  notModifiedForCompressed,
-} from './content-coding.ts';
+import { codingFacts, codingFor, weakNotModified } from './content-coding.ts';
+import { PassingSink } from './passing-sink.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
 export interface CompressionRecord {
@@ -56,8 +49,7 @@ export interface CompressionRecord {
   bytesAfterEncoding: number;
 }
 
-export class CompressingSink implements ResponseSink {
-  readonly #inner: ResponseSink;
+export class CompressingSink extends PassingSink {
   readonly #config: CompressionConfig;
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
@@ -82,7 +74,7 @@ export class CompressingSink implements ResponseSink {
     record: CompressionRecord,
     budget?: HoldBudget,
   ) {
-    this.#inner = inner;
+    super(inner);
     this.#config = config;
     this.#request = request;
     this.#record = record;
@@ -90,28 +82,11 @@ export class CompressingSink implements ResponseSink {
   }
 
   get headSent(): boolean {
-    return this.#held !== undefined || this.#inner.headSent;
+    return this.#held !== undefined || this.inner.headSent;
   }
   /** A head held here goes to the inner sink with the end, which sends both at once too. */
   get headHeld(): boolean {
-    return this.#held !== undefined || this.#inner.headHeld === true;
-  }
-  get finished(): boolean {
-    return this.#inner.finished;
-  }
-  get closed(): boolean {
-    return this.#inner.closed;
-  }
-  get cutByDrain(): boolean {
-    return this.#inner.cutByDrain;
-  }
-
-  get leftHow(): string {
-    return this.#inner.leftHow;
-  }
-
-  get cutBySend(): SendLimit | undefined {
-    return this.#inner.cutBySend;
+    return this.#held !== undefined || this.inner.headHeld === true;
   }
   /**
    * Nothing held or compressed: what was written went to the client's sink as it was, so its
@@ -121,49 +96,15 @@ export class CompressingSink implements ResponseSink {
     return this.#compressor === undefined && this.#held === undefined;
   }
   get pendingBytes(): number {
-    return this.#inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
+    return this.inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }
-  get flushedBytes(): number {
-    return this.#inner.flushedBytes;
-  }
-
-  sendContinue(): void {
-    this.#inner.sendContinue();
-  }
-  sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
-    return this.#inner.sendInterim(status, reason, headers);
-  }
-  holdUntilTurnEnd(): void {
-    this.#inner.holdUntilTurnEnd();
-  }
-  onSendTimeout(callback: (limit: SendLimit) => void): void {
-    this.#inner.onSendTimeout(callback);
-  }
-
-  onClose(callback: (finished: boolean) => void): void {
-    this.#inner.onClose(callback);
-  }
-  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
-    return this.#inner.switchProtocols(reason, headers);
-  }
-
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
-    const facts = {
-      status,
-      range: hasField(request.headers, 'range'),
-      headers,
-      noTransform: forbidsTransform(fieldValue(request.headers, 'cache-control')),
-    };
-    const coding = compressible(facts, this.#config)
-      ? negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings)
-      : undefined;
+    const facts = codingFacts(request.headers, status, headers);
+    const coding = codingFor(facts, request.headers, this.#config);
     if (coding === undefined) {
-      const weak =
-        status === 304 &&
-        notModifiedForCompressed(facts, this.#config) &&
-        negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
-      this.#inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
+      const weak = weakNotModified(facts, request.headers, this.#config);
+      this.inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
       return;
     }
     // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
@@ -173,7 +114,7 @@ export class CompressingSink implements ResponseSink {
     if (request.method === 'HEAD') {
       const known =
         hasField(headers, 'content-length') || isEventStream(headers) || this.#config.minSize === 0;
-      this.#inner.sendHead(
+      this.inner.sendHead(
         status,
         reason,
         withVary(known ? compressedFields(headers, coding) : headers),
@@ -201,17 +142,10 @@ export class CompressingSink implements ResponseSink {
    * carry no Content-Type or Content-Length to judge by, as an upstream's 304 may.
    */
   sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
-    const request = this.#request;
-    const facts = {
-      status: 200,
-      range: hasField(request.headers, 'range'),
-      headers: ok,
-      noTransform: forbidsTransform(fieldValue(request.headers, 'cache-control')),
-    };
+    const requestHeaders = this.#request.headers;
     const compressed =
-      compressible(facts, this.#config) &&
-      negotiateCoding(fieldValue(request.headers, 'accept-encoding'), this.#config.encodings) !== undefined;
-    this.#inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+      codingFor(codingFacts(requestHeaders, 200, ok), requestHeaders, this.#config) !== undefined;
+    this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
   }
 
   /**
@@ -221,7 +155,7 @@ export class CompressingSink implements ResponseSink {
    * refused and the head went now as the other (or threw, when neither goes).
    */
   #refusesHeld(head: HeldResponse): boolean {
-    const inner = this.#inner;
+    const inner = this.inner;
     if (inner.headRefusal === undefined) return false;
     const { status, reason, headers, close } = head;
     if (inner.headRefusal(status, withVary(compressedFields(headers, head.coding))) !== undefined) {
@@ -243,7 +177,7 @@ export class CompressingSink implements ResponseSink {
       send();
       return true;
     } catch {
-      this.#inner.abort();
+      this.inner.abort();
       return false;
     }
   }
@@ -252,9 +186,9 @@ export class CompressingSink implements ResponseSink {
   #release(): boolean {
     const held = this.#held as HeldResponse;
     this.#held = undefined;
-    const send = () => this.#inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
+    const send = () => this.inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
     if (!this.#sendHeld(send)) return false;
-    for (const piece of held.chunks) this.#inner.write(piece);
+    for (const piece of held.chunks) this.inner.write(piece);
     return true;
   }
 
@@ -267,10 +201,10 @@ export class CompressingSink implements ResponseSink {
     const cost = COMPRESSOR_BYTES[coding];
     const budget = this.#budget;
     if (budget !== undefined && budget.room < cost) {
-      this.#inner.sendHead(status, reason, withVary(headers), close);
+      this.inner.sendHead(status, reason, withVary(headers), close);
       return;
     }
-    this.#inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
+    this.inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
     this.#record.encoding = coding;
     this.#flushKind = FLUSH[coding];
     const compressor = compressorFor(coding);
@@ -283,15 +217,15 @@ export class CompressingSink implements ResponseSink {
     }
     compressor.on('data', (chunk: Buffer) => {
       this.#record.bytesAfterEncoding += chunk.length;
-      if (!this.#inner.write(chunk) && !compressor.isPaused()) {
+      if (!this.inner.write(chunk) && !compressor.isPaused()) {
         compressor.pause();
-        this.#inner.onDrain(() => compressor.resume());
+        this.inner.onDrain(() => compressor.resume());
       }
     });
     // A compressor fails only on a bug (its input is any bytes): the transfer is cut, not finished.
     compressor.on('error', () => this.abort());
     // The client left: nothing more to compress.
-    this.#inner.onClose((finished) => {
+    this.inner.onClose((finished) => {
       if (!finished) compressor.destroy();
     });
   }
@@ -313,7 +247,7 @@ export class CompressingSink implements ResponseSink {
       return room;
     }
     const compressor = this.#compressor;
-    if (compressor === undefined) return this.#inner.write(chunk);
+    if (compressor === undefined) return this.inner.write(chunk);
     this.#record.bytesBeforeEncoding += chunk.length;
     const room = compressor.write(chunk);
     this.#atTurnEnd();
@@ -353,7 +287,7 @@ export class CompressingSink implements ResponseSink {
 
   onDrain(callback: () => void): void {
     const compressor = this.#compressor;
-    if (compressor === undefined) this.#inner.onDrain(callback);
+    if (compressor === undefined) this.inner.onDrain(callback);
     else compressor.once('drain', callback);
   }
 
@@ -361,17 +295,17 @@ export class CompressingSink implements ResponseSink {
     if (this.#held !== undefined) {
       // It ended under min_size: as it is.
       if (!this.#release()) return;
-      return this.#inner.end(trailers);
+      return this.inner.end(trailers);
     }
     const compressor = this.#compressor;
-    if (compressor === undefined) return this.#inner.end(trailers);
+    if (compressor === undefined) return this.inner.end(trailers);
     // The final block once everything before it has gone out (the compressor's 'end'). A digest
     // in the trailers is of the identity bytes, as one in the head (RFC 9530 §2 allows either).
     const kept = trailers === undefined ? undefined : withoutDigests(trailers);
     compressor.once('end', () => {
       // Its last block is out: the next stream of the connection may have its room now.
       this.#giveBack();
-      this.#inner.end(kept);
+      this.inner.end(kept);
     });
     compressor.end();
   }
@@ -391,7 +325,7 @@ export class CompressingSink implements ResponseSink {
     if (this.#held !== undefined && !this.#release()) return;
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
-    this.#inner.abort();
+    this.inner.abort();
   }
 }
 

@@ -4,6 +4,7 @@
  * facts that forbid any. Pure: compressing-sink.ts does the work.
  */
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
+import { fieldValue, hasField } from './coded-fields.ts';
 
 /** The first of `offered` the client accepts (q > 0, by name or by `*`), else undefined. */
 export function negotiateCoding(
@@ -52,6 +53,47 @@ export interface CodingFacts {
   readonly noTransform: boolean;
   /** The response's fields (flat [name, value, …]). */
   readonly headers: readonly string[];
+}
+
+/** The facts of a response of `status` with `headers` to a request with `requestHeaders`. */
+export function codingFacts(
+  requestHeaders: readonly string[],
+  status: number,
+  headers: readonly string[],
+): CodingFacts {
+  return {
+    status,
+    range: hasField(requestHeaders, 'range'),
+    headers,
+    noTransform: forbidsTransform(fieldValue(requestHeaders, 'cache-control')),
+  };
+}
+
+/** The coding the response goes in to this client: undefined when it goes as it is. */
+export function codingFor(
+  facts: CodingFacts,
+  requestHeaders: readonly string[],
+  config: CompressionConfig,
+): ContentCoding | undefined {
+  return compressible(facts, config)
+    ? negotiateCoding(fieldValue(requestHeaders, 'accept-encoding'), config.encodings)
+    : undefined;
+}
+
+/**
+ * A 304 whose ETag goes weak: the 200 it stands for would have gone compressed to this client
+ * (notModifiedForCompressed says why).
+ */
+export function weakNotModified(
+  facts: CodingFacts,
+  requestHeaders: readonly string[],
+  config: CompressionConfig,
+): boolean {
+  return (
+    facts.status === 304 &&
+    notModifiedForCompressed(facts, config) &&
+    negotiateCoding(fieldValue(requestHeaders, 'accept-encoding'), config.encodings) !== undefined
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DurationHistogram } from '../../../src/kits/explain/histogram.ts';
-import { timeoutText as renderTimeout } from '../../../src/kits/explain/render-text.ts';
+import { timeoutText as renderTimeout } from '../../../src/kits/explain/render-timeouts.ts';
 import { Tally } from '../../../src/kits/explain/tally.ts';
 import { adviseTimeout, roundNear, roundUp } from '../../../src/kits/explain/timeout-advice.ts';
 

@@ -14,54 +14,14 @@ import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
 import { HoldBudget } from '../../../core/net/hold-budget.ts';
+import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
+import { nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
 import type { H2Response } from './h2-response.ts';
+import { WindowCount } from './window-count.ts';
 
 const { constants } = http2;
-
-/** Why a connection was closed (or a stream cut), as the log line names it. */
-export type H2Bound =
-  | 'rapid_reset'
-  | 'ping_flood'
-  | 'settings_flood'
-  | 'request_rate'
-  | 'max_concurrent_streams'
-  | 'continuation_flood'
-  | 'invalid_frames'
-  | 'rejected_streams'
-  | 'protocol_error'
-  | 'send_timeout';
-
-export interface H2BoundEvent {
-  readonly bound: H2Bound;
-  /** The code sent: GOAWAY's for the connection, RST_STREAM's for `send_timeout`. */
-  readonly code: string;
-  readonly remoteAddress: string;
-  readonly details: string;
-}
-
-/** Where the server says why it closed a connection or cut a stream (wired to the gateway's log). */
-export interface H2Logger {
-  bound(event: H2BoundEvent): void;
-}
-
-/**
- * nghttp2's error number the session's error carries (`errno`) when a header block had too
- * many CONTINUATION frames. Every other refusal reaches here as NGHTTP2_ERR_PROTO (-505),
- * whatever code its GOAWAY had (PROTOCOL_ERROR, COMPRESSION_ERROR for a HPACK table past
- * ours, FLOW_CONTROL_ERROR…): node:http2 does not say which.
- */
-const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
-
-/**
- * What node:http2 makes nghttp2 fail with when one of its own callbacks refuses to go on. With
- * no code of node:http2's own (`ERR_HTTP2_ERROR`), the one such refusal is a new stream past
- * `maxSessionRejectedStreams`; past `maxSessionInvalidFrames` the error says
- * `ERR_HTTP2_TOO_MANY_INVALID_FRAMES`. Either way node:http2 then destroys the session with
- * its default code, GOAWAY INTERNAL_ERROR.
- */
-const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
 
 /**
  * Only a stream reset younger than this with no head sent counts toward `max_client_resets`
@@ -69,27 +29,6 @@ const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
  * way all the time, which cost no more than the request did.
  */
 export const PREMATURE_RESET_MS = 1_000;
-
-/** A count over fixed windows: `hit()` is true once the count passes `limit` within one window. */
-class WindowCount {
-  readonly #limit: number;
-  readonly #windowMs: number;
-  #start = 0;
-  #count = 0;
-
-  constructor(limit: number, windowMs: number) {
-    this.#limit = limit;
-    this.#windowMs = windowMs;
-  }
-
-  hit(now = Date.now()): boolean {
-    if (now - this.#start >= this.#windowMs) {
-      this.#start = now;
-      this.#count = 0;
-    }
-    return ++this.#count > this.#limit;
-  }
-}
 
 export class H2Guard {
   readonly #session: ServerHttp2Session;
@@ -330,31 +269,10 @@ export class H2Guard {
     });
   }
 
-  /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason. */
+  /** nghttp2 closed the connection on its own (it has sent GOAWAY): name the reason (h2-refusals.ts). */
   #sessionError(error: Error & { errno?: number; code?: string }): void {
     if (this.#told !== undefined) return;
-    if (error.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES')
-      return this.#tell(
-        'invalid_frames',
-        constants.NGHTTP2_INTERNAL_ERROR,
-        `more than ${this.#limits.maxInvalidFrames} invalid frames (malformed requests, empty DATA frames)`,
-      );
-    // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
-    if (error.code !== 'ERR_HTTP2_ERROR') return;
-    if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
-      return this.#tell('continuation_flood', constants.NGHTTP2_INTERNAL_ERROR, error.message);
-    if (error.errno === NGHTTP2_ERR_CALLBACK_FAILURE)
-      return this.#tell(
-        'rejected_streams',
-        constants.NGHTTP2_INTERNAL_ERROR,
-        `more than ${this.#limits.maxRejectedStreams} new streams refused in a row (past max_session_memory, or while max_concurrent_streams were still held)`,
-      );
-    if (this.openStreams >= this.#limits.maxConcurrentStreams)
-      return this.#tell(
-        'max_concurrent_streams',
-        constants.NGHTTP2_PROTOCOL_ERROR,
-        `a stream past SETTINGS_MAX_CONCURRENT_STREAMS ${this.#limits.maxConcurrentStreams}`,
-      );
-    this.#tell('protocol_error', undefined, `nghttp2: ${error.message}`);
+    const refusal = nghttp2Refusal(error, this.#limits, this.openStreams);
+    if (refusal !== undefined) this.#tell(refusal.bound, refusal.code, refusal.details);
   }
 }

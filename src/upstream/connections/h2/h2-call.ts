@@ -1,4 +1,3 @@
-import { subscribe } from 'node:diagnostics_channel';
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
@@ -13,54 +12,12 @@ import type {
   UpstreamHead,
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
+import type { H2CallSession } from './h2-call-session.ts';
+import { bodyWaiting, noHeadReason, sentHeadSize } from './h2-failure-details.ts';
 import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
+import { resetBeforeEnd } from './h2-reset-before-end.ts';
 
 const END_STREAM_FLAG = 0x1;
-
-/**
- * Streams the upstream reset with NO_ERROR before their END_STREAM. Node ends the body of such a
- * stream as it ends one at END_STREAM ('end', rstCode 0), and a paused stream (a slow client)
- * shows neither apart at 'end' or 'close'. What tells them is the order: Node marks the readable
- * side ended at END_STREAM, before the stream closes; at a reset it closes the stream first.
- * The channel is published synchronously as the stream closes (Node's closeStream).
- */
-const resetBeforeEnd = new WeakSet<ClientHttp2Stream>();
-subscribe('http2.client.stream.close', (message) => {
-  const stream = (message as { stream: ClientHttp2Stream & { _readableState: { ended: boolean } } }).stream;
-  if (stream.rstCode === 0 && !stream._readableState.ended) resetBeforeEnd.add(stream);
-});
-
-/** Why a session ended, for the streams it takes down with it (each call classifies its own end with it). */
-export interface SessionEnd {
-  /** The upstream's GOAWAY: streams above `lastStreamId` were never processed (RFC 9113 §6.8). */
-  readonly goaway?: { readonly code: number; readonly lastStreamId: number };
-  /** The session's own error (a protocol error, the socket's reset). */
-  readonly error?: NodeJS.ErrnoException;
-}
-
-/**
- * What a call reads of the session that carries it (H2Session, h2-session.ts): its peer, for
- * the exchange's log fields, and why it ended, when the stream ends with it. An interface here,
- * so that the call does not import the session that creates it.
- */
-export interface H2CallSession {
-  readonly end: SessionEnd;
-  /** The largest response head (or trailer section) taken, as the session's SETTINGS say it. */
-  readonly maxHeaderSize: number;
-  /** Neither closed nor told to go away: a stream's end now is its own, not the session's. */
-  isUp(): boolean;
-  /** The upstream's SETTINGS (its preface) came: false, no HTTP/2 server has said a word yet. */
-  readonly prefaceCame: boolean;
-  /** A stream got no answer in time: the session checks that the connection itself still answers. */
-  stalled(): void;
-  /** The largest request head the upstream takes, as its SETTINGS_MAX_HEADER_LIST_SIZE says (Infinity: it said none). */
-  peerHeaderListSize(): number;
-  remoteAddress(): string | undefined;
-  remotePort(): number | undefined;
-}
-
-const NO_PREFACE =
-  'the upstream never sent its HTTP/2 preface (SETTINGS): no HTTP/2 server answered on that connection';
 
 /**
  * One request on an HTTP/2 session: writes the request on its stream, reads the response,
@@ -121,23 +78,9 @@ export class H2Call implements ExchangeController {
     return this.session.remotePort();
   }
 
-  /**
-   * Body bytes node:http2 still holds for the stream, and what keeps them: the connection's
-   * flow-control window, the socket, or else (node:http2 does not show a stream's own window)
-   * the stream's window.
-   */
+  /** Body bytes node:http2 still holds for the stream, and what keeps them (h2-failure-details.ts). */
   requestWaiting(): string | undefined {
-    const stream = this.stream;
-    const left = stream === undefined || stream.destroyed ? 0 : stream.writableLength;
-    if (left === 0) return undefined;
-    const session = stream?.session;
-    const why =
-      session?.state.remoteWindowSize === 0
-        ? "its connection's HTTP/2 flow-control window stayed shut"
-        : (session?.socket?.writableLength ?? 0) > 0
-          ? 'the connection to it took no more'
-          : 'its HTTP/2 flow-control window stayed shut';
-    return `${left} bytes of the request body were still waiting for the upstream to take them (${why})`;
+    return bodyWaiting(this.stream);
   }
 
   start(stream: ClientHttp2Stream): void {
@@ -329,24 +272,12 @@ export class H2Call implements ExchangeController {
         elapsed: performance.now() - this.startedAt,
         body: { received: this.bodyBytes, announced: this.head?.bodyLength },
         sessionUp: this.session.isUp(),
-        requestHead: this.head === null ? this.requestHeadSize(stream) : undefined,
+        requestHead: this.head === null ? sentHeadSize(stream, this.session.peerHeaderListSize()) : undefined,
       });
       handler.onResponseError(this, failure);
     }
     this.release();
   };
-
-  /** The request head as sent, sized as HTTP/2 counts a header list, beside the upstream's announced limit, and its count of fields. */
-  private requestHeadSize(stream: ClientHttp2Stream): { size: number; limit: number; fields: number } {
-    const sent = Object.entries(stream.sentHeaders ?? {}).flatMap(([name, value]) =>
-      (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
-    );
-    return {
-      size: h2HeaderListSize(sent),
-      limit: this.session.peerHeaderListSize(),
-      fields: sent.length / 2,
-    };
-  }
 
   // A timer that fires looks again after the poll (setImmediate): see exchange-timers.ts.
 
@@ -354,12 +285,7 @@ export class H2Call implements ExchangeController {
     setImmediate(() => {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
-      const waiting = this.requestWaiting();
-      // A target that accepts and never speaks HTTP/2 (an HTTP/1.1 server waiting for a request
-      // line) reads as a slow handler unless the missing preface is named.
-      const unheard = this.session.prefaceCame ? undefined : NO_PREFACE;
-      const why =
-        unheard === undefined || waiting === undefined ? (waiting ?? unheard) : `${waiting}; ${unheard}`;
+      const why = noHeadReason(this.requestWaiting(), this.session.prefaceCame);
       this.abort(headTimedOut(this.sentAt, why, this.interim.count));
     });
   };

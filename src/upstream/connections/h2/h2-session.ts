@@ -4,7 +4,8 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
-import { H2Call, type H2CallSession, type SessionEnd } from './h2-call.ts';
+import { H2Call } from './h2-call.ts';
+import type { H2CallSession, SessionEnd } from './h2-call-session.ts';
 import { h2RequestHeaders, joinRepeats } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */

@@ -10,7 +10,7 @@ import type { Failure } from '../../../../src/core/failure/failure.ts';
 import type { RequestParseError } from '../../../../src/core/http1/request-parser.ts';
 import type { DownstreamExchange } from '../../../../src/core/net/downstream.ts';
 import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
-import type { H2BoundEvent } from '../../../../src/proxy/accept/h2/h2-guard.ts';
+import type { H2BoundEvent } from '../../../../src/proxy/accept/h2/h2-bound.ts';
 import { type H2Limits, h2Limits } from '../../../../src/proxy/accept/h2/h2-limits.ts';
 import { H2_ALPN_PROTOCOLS, pickByAlpn, pickByPreface } from '../../../../src/proxy/accept/h2/h2-preface.ts';
 import { createH2Server, type H2Server } from '../../../../src/proxy/accept/h2/h2-server.ts';

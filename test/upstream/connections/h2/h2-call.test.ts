@@ -14,7 +14,8 @@ import type {
   ExchangeController,
   ExchangeHandler,
 } from '../../../../src/upstream/connections/exchange-contract.ts';
-import { H2Call, type H2CallSession } from '../../../../src/upstream/connections/h2/h2-call.ts';
+import { H2Call } from '../../../../src/upstream/connections/h2/h2-call.ts';
+import type { H2CallSession } from '../../../../src/upstream/connections/h2/h2-call-session.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
 
 const keep = closeAfterAll();

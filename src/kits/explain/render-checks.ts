@@ -1,0 +1,86 @@
+import { AUTH_HOP_PLACE } from './log-record.ts';
+import type { Report } from './report.ts';
+
+/**
+ * The "What to check first" section of `candor explain`'s text: each failure shape's likely
+ * cause and first check, and the checks for what the failure table cannot place.
+ */
+export function checks(report: Report): string {
+  const lines: string[] = [];
+  for (const shape of report.shapes) {
+    if (shape.shape === 'client') continue;
+    lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
+    lines.push(`    likely: ${shape.likelyCause}`);
+    lines.push(`    check:  ${shape.firstCheck}`);
+    const hops = new Map<string, number>();
+    for (const t of shape.types)
+      for (const u of t.upstreams)
+        if (u.upstream.startsWith(AUTH_HOP_PLACE))
+          hops.set(u.upstream, (hops.get(u.upstream) ?? 0) + u.count);
+    for (const [hop, count] of hops)
+      lines.push(
+        `    where:  ${count} at the ${hop}: the route's forward-auth service or JWKS endpoint failed, not its upstream (see the route's auth)`,
+      );
+  }
+  // Where the access lines already show the proxy's 503s for it, the gateway row above says it.
+  const told = new Set(
+    report.shapes.flatMap((s) =>
+      s.types
+        .filter((t) => t.type === 'destination_unavailable')
+        .flatMap((t) => t.upstreams.map((u) => u.upstream)),
+    ),
+  );
+  for (const { upstream } of report.health.noServer) {
+    if (told.has(upstream)) continue;
+    lines.push(`  ${upstream} had no server left: every request to it got the proxy's 503 meanwhile`);
+    lines.push(
+      `    check:  the Health section: why each of ${upstream}'s servers went DOWN, and whether it came back`,
+    );
+  }
+  if (report.staleAnswers.length > 0) {
+    const count = report.staleAnswers.reduce((sum, s) => sum + s.count, 0);
+    const causes = report.staleAnswers.map((s) => `${s.cause} ×${s.count}`).join(', ');
+    lines.push(
+      `  stale answers (${count}): a stored answer went to the client (a 200) in place of a failure: ${causes}`,
+    );
+    lines.push(
+      '    check:  the upstream still failed: its own logs at these times; the cache hid it from the clients, it did not mend it',
+    );
+  }
+  if (report.upstreamOwn5xx > 0) {
+    lines.push(
+      `  upstream's own 5xx (${report.upstreamOwn5xx}): the gateway passed the upstream's answer through`,
+    );
+    lines.push("    check:  the upstream's own logs at these times");
+  }
+  const upstreamGrpc = report.grpc.filter((g) => g.status !== 0 && g.byUpstream > 0);
+  if (upstreamGrpc.length > 0) {
+    const count = upstreamGrpc.reduce((sum, g) => sum + g.byUpstream, 0);
+    const which = upstreamGrpc.map((g) => `${g.name} ×${g.byUpstream}`).join(', ');
+    lines.push(
+      `  the upstream's own gRPC errors (${count}): ${which}, passed through in the upstream's own answer (HTTP 200 as a rule), so no 5xx count above shows them`,
+    );
+    lines.push(
+      "    check:  the upstream's own logs at these times: the gRPC status is its word, not the gateway's",
+    );
+  }
+  if (report.unexplained5xx > 0) {
+    lines.push(`  5xx, cause unknown (${report.unexplained5xx}): these logs do not say why`);
+    const errorLog = report.files.some((f) => f.format === 'nginx-error');
+    lines.push(
+      errorLog && report.untimed > 0
+        ? "    check:  the error log's failures above, by upstream: without a time in the log_format they cannot be joined to their requests (add $time_iso8601 or $msec to it)"
+        : errorLog
+          ? "    check:  the upstream's own logs at these times (the error log has no line for them); log $upstream_status and $upstream_header_time to tell who answered"
+          : '    check:  the Notes below: where these logs keep their causes (nginx: give its error log too)',
+    );
+  }
+  if (report.unknownTypes.length > 0) {
+    const which = report.unknownTypes.map((t) => `${t.type} ×${t.count}`).join(', ');
+    lines.push(`  error types this version does not know: ${which}`);
+    lines.push(
+      '    check:  these lines were written by another Candor version: its candor explain, or its docs, reads them',
+    );
+  }
+  return lines.length > 0 ? `What to check first\n${lines.join('\n')}` : '';
+}

@@ -1,0 +1,77 @@
+import type { StormHealth } from './health-report.ts';
+import type { Report, StormRow } from './report.ts';
+import { clock, duration, limited, rate, table } from './text-table.ts';
+
+/**
+ * The Storms and Health sections of `candor explain`'s text: each storm with the change placed
+ * before it and the health lines around it, and the proxy's own health lines.
+ */
+
+export function storm(s: StormRow, withDate: boolean): string {
+  const types = s.types
+    .slice(0, 3)
+    .map((t) => `${t.type} ×${t.count}`)
+    .join(', ');
+  const lines = [
+    `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${duration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
+  ];
+  lines.push(`  ${placed(s.afterChange)}`);
+  for (const c of s.changesDuring)
+    lines.push(`  ${changeWords(c)} at ${clock(c.at, withDate)}, during the storm`);
+  for (const h of s.health) lines.push(`  ${stormHealth(h, s, withDate)}`);
+  return lines.map((l) => `  ${l}`).join('\n');
+}
+
+/** A change placed before a storm this long ago is named, but not suspected first. */
+const SUSPECT_WITHIN_S = 30 * 60;
+
+const changeWords = (c: { label: string; source: 'deploys' | 'log' }) =>
+  c.source === 'deploys' ? `deploy ${c.label}` : c.label;
+
+/** "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …". */
+function placed(after: StormRow['afterChange']): string {
+  if (after === undefined)
+    return 'no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first';
+  const what = changeWords(after);
+  // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
+  const when =
+    after.seconds >= 0
+      ? `${duration(after.seconds * 1000)} after ${what}`
+      : `with ${what} (${duration(-after.seconds * 1000)} before it, within the log's time resolution)`;
+  if (after.seconds > SUSPECT_WITHIN_S)
+    return `storm began ${when}, the nearest change before it: too long before to suspect it first`;
+  return after.source === 'deploys'
+    ? `storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`
+    : `storm began ${when}: suspect this change first (undo it: if the storm stops, it was the change)`;
+}
+
+const STATE_WORDS = { down: 'DOWN', up: 'UP', 'no-server': 'had no server available' } as const;
+
+/** "be_app/s1 DOWN 0.80 s before it: Layer4 connection problem (Connection refused)". */
+function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
+  const offsetMs = h.offsetSeconds * 1000;
+  const endMs = Date.parse(s.ended) - Date.parse(s.began);
+  const when =
+    offsetMs < 0
+      ? `${duration(-offsetMs)} before it`
+      : offsetMs <= endMs
+        ? `${duration(offsetMs)} into it`
+        : `${duration(offsetMs - endMs)} after it ended`;
+  const reason = h.reason && h.state !== 'no-server' ? `: ${h.reason}` : '';
+  return `${h.name} ${STATE_WORDS[h.state]} ${when} (${clock(h.at, withDate)})${reason}`;
+}
+
+export function health(report: Report, withDate: boolean): string {
+  const { rows, more } = limited(report.health.changes, (h) => [
+    h.name,
+    h.state === 'no-server' ? 'no server' : STATE_WORDS[h.state],
+    String(h.count),
+    h.first === undefined ? 'no time' : clock(h.first, withDate),
+    h.count > 1 && h.last !== undefined ? clock(h.last, withDate) : '',
+    h.state === 'no-server' ? '' : (h.reason ?? ''),
+  ]);
+  const head = ['', 'state', 'count', 'first', 'last', 'reason'];
+  const counted = report.health.changes.reduce((sum, h) => sum + h.count, 0);
+  const kept = counted < report.health.events ? `, the first ${counted} counted below` : '';
+  return `Health (the proxy's own lines: ${report.health.events} changes${kept})\n${table([head, ...rows], [2])}${more}`;
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+
+// node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
+// fs/promises, its streams and readline as well, about 1 MiB of the cluster primary's memory
+// (test/server/cli/lean-processes.test.ts).
+const fs = process.getBuiltinModule('node:fs');
+
+/**
+ * What the line writer needs to know of its destination, and how it opens one: the
+ * descriptor's kind, a file opened for appending, stdout or stderr kept non-blocking. Read
+ * once, when a writer is made or reopened, never per line.
+ */
+
+/** Opens (appending, creating its folder) a log file: at the writer's start and at each reopen. */
+export function openLogFile(file: string): number {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  return openAppending(file);
+}
+
+/**
+ * stdout or stderr on a pipe or socket (a log shipper, journald, a container runtime) is
+ * inherited blocking: a write to it whose reader stopped reading blocks a thread-pool thread
+ * for as long as it does, and a process cannot exit while one does (libuv joins its threads
+ * at exit), so a SIGTERM'd gateway hung until killed. Node's own stdout stream opens the
+ * descriptor non-blocking (libuv's uv_pipe_open), and a full pipe is then an EAGAIN this
+ * writer tries again shortly, never a blocked thread. The flag belongs to the pipe's open
+ * file description, shared with every process that inherited it, and each Node process puts
+ * back at its exit the flag it started with: the config-reading process, or a worker forked
+ * before, makes it blocking again when it ends. So the switch returned is flipped again
+ * before each write (one fcntl pair a batch).
+ */
+export function nonBlockingSwitch(fd: number): (() => void) | undefined {
+  if (fd !== 1 && fd !== 2) return undefined;
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFIFO() && !stat.isSocket()) return undefined;
+  } catch {
+    // Not open: its writes will fail and be counted.
+    return undefined;
+  }
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  // The handle's own switch (uv_stream_set_blocking), as Node uses it for stdio on Windows.
+  const handle = (stream as unknown as { _handle?: { setBlocking?(blocking: boolean): number } })._handle;
+  if (typeof handle?.setBlocking !== 'function') return undefined;
+  return () => handle.setBlocking?.(false);
+}
+
+/**
+ * A log file opened for appending. A FIFO (a log shipper's named pipe) is opened blocking,
+ * waiting for its reader as before, then again non-blocking for the writes, for the reason
+ * nonBlockingSwitch gives: a reader that stops reading must not hold a thread, nor the exit.
+ */
+function openAppending(file: string): number {
+  const fd = fs.openSync(file, 'a');
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return fd;
+    const { O_WRONLY, O_APPEND, O_NONBLOCK } = fs.constants;
+    const nonBlocking = fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
+    fs.closeSync(fd);
+    return nonBlocking;
+  } catch {
+    // Its reader left in between: the blocking descriptor will do.
+    return fd;
+  }
+}
+
+export function isRegularFile(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,62 @@
+import type { Socket } from 'node:net';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { SendLimit } from '../../core/net/send-deadline.ts';
+
+/**
+ * A sink that wraps the client's sink (compressing-sink.ts) and passes on, as they are, what it
+ * does not change: the state only the client's sink knows (finished, closed, how it was cut)
+ * and the calls that do not touch the response's head, body or end. The wrapper writes those.
+ */
+export abstract class PassingSink implements ResponseSink {
+  protected readonly inner: ResponseSink;
+
+  constructor(inner: ResponseSink) {
+    this.inner = inner;
+  }
+
+  abstract get headSent(): boolean;
+  abstract get pendingBytes(): number;
+  abstract sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void;
+  abstract write(chunk: Buffer): boolean;
+  abstract onDrain(callback: () => void): void;
+  abstract end(trailers?: readonly string[]): void;
+  abstract abort(): void;
+
+  get finished(): boolean {
+    return this.inner.finished;
+  }
+  get closed(): boolean {
+    return this.inner.closed;
+  }
+  get cutByDrain(): boolean {
+    return this.inner.cutByDrain;
+  }
+  get leftHow(): string {
+    return this.inner.leftHow;
+  }
+  get cutBySend(): SendLimit | undefined {
+    return this.inner.cutBySend;
+  }
+  get flushedBytes(): number {
+    return this.inner.flushedBytes;
+  }
+
+  sendContinue(): void {
+    this.inner.sendContinue();
+  }
+  sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
+    return this.inner.sendInterim(status, reason, headers);
+  }
+  holdUntilTurnEnd(): void {
+    this.inner.holdUntilTurnEnd();
+  }
+  onSendTimeout(callback: (limit: SendLimit) => void): void {
+    this.inner.onSendTimeout(callback);
+  }
+  onClose(callback: (finished: boolean) => void): void {
+    this.inner.onClose(callback);
+  }
+  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
+    return this.inner.switchProtocols(reason, headers);
+  }
+}

@@ -1,0 +1,49 @@
+import type { ClientHttp2Stream } from 'node:http2';
+import { h2HeaderListSize } from './h2-headers.ts';
+
+/**
+ * The words an HTTP/2 call's failures carry (h2-call.ts): what held the request body back, why
+ * no head came, how large the request head was. Read only when a call fails, never per request.
+ */
+
+const NO_PREFACE =
+  'the upstream never sent its HTTP/2 preface (SETTINGS): no HTTP/2 server answered on that connection';
+
+/**
+ * Body bytes node:http2 still holds for the stream, and what keeps them: the connection's
+ * flow-control window, the socket, or else (node:http2 does not show a stream's own window)
+ * the stream's window.
+ */
+export function bodyWaiting(stream: ClientHttp2Stream | undefined): string | undefined {
+  const left = stream === undefined || stream.destroyed ? 0 : stream.writableLength;
+  if (left === 0) return undefined;
+  const session = stream?.session;
+  const why =
+    session?.state.remoteWindowSize === 0
+      ? "its connection's HTTP/2 flow-control window stayed shut"
+      : (session?.socket?.writableLength ?? 0) > 0
+        ? 'the connection to it took no more'
+        : 'its HTTP/2 flow-control window stayed shut';
+  return `${left} bytes of the request body were still waiting for the upstream to take them (${why})`;
+}
+
+/**
+ * Why no head came in time: the request body still waiting, and a target that accepts and never
+ * speaks HTTP/2 (an HTTP/1.1 server waiting for a request line), which reads as a slow handler
+ * unless the missing preface is named.
+ */
+export function noHeadReason(waiting: string | undefined, prefaceCame: boolean): string | undefined {
+  const unheard = prefaceCame ? undefined : NO_PREFACE;
+  return unheard === undefined || waiting === undefined ? (waiting ?? unheard) : `${waiting}; ${unheard}`;
+}
+
+/** The request head as sent, sized as HTTP/2 counts a header list, beside the upstream's announced limit, and its count of fields. */
+export function sentHeadSize(
+  stream: ClientHttp2Stream,
+  limit: number,
+): { size: number; limit: number; fields: number } {
+  const sent = Object.entries(stream.sentHeaders ?? {}).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
+  );
+  return { size: h2HeaderListSize(sent), limit, fields: sent.length / 2 };
+}
