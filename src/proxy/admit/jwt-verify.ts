@@ -27,6 +27,12 @@ const ALG_NOT_ALLOWED = { invalid: 'ERR_JOSE_ALG_NOT_ALLOWED' } as const;
 const SIGNATURE_FAILED = { invalid: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' } as const;
 const CLAIM_FAILED = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED' } as const;
 const EXPIRED = { invalid: 'ERR_JWT_EXPIRED' } as const;
+/**
+ * jose's code for a token refused for lacking `exp` (require_exp), with why: the code alone is
+ * that of any claim refused, and an operator whose tokens the default began to refuse could not
+ * tell it was this one.
+ */
+const NO_EXP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (no exp claim: require_exp)' } as const;
 
 /** UTF-8 that refuses malformed bytes (a header or claims set that is not UTF-8 is not JSON). */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -108,7 +114,12 @@ function typeAccepted(typ: unknown, types: ReadonlySet<string>): boolean {
 function claimsProblem(claims: JWTPayload, rules: JwtRules): JwtCheck | undefined {
   const { issuer, audiences } = rules;
   // A token that never expires, leaked once, is good for ever (RFC 8725 §3.10 asks for exp on access tokens).
-  if (rules.requireExp && !Object.hasOwn(claims, 'exp')) return CLAIM_FAILED;
+  // Named as jose would (its missing iss, then aud, comes first): why it was refused.
+  if (rules.requireExp && !Object.hasOwn(claims, 'exp'))
+    return (issuer !== undefined && !Object.hasOwn(claims, 'iss')) ||
+      (audiences !== undefined && !Object.hasOwn(claims, 'aud'))
+      ? CLAIM_FAILED
+      : NO_EXP;
   if (issuer !== undefined && (!Object.hasOwn(claims, 'iss') || claims.iss !== issuer)) return CLAIM_FAILED;
   if (audiences !== undefined) {
     const aud = claims.aud;

@@ -390,8 +390,10 @@ async function jose(token: string, set: ReturnType<typeof createLocalJWKSet>, c:
     });
     return { claims: payload };
   } catch (err) {
-    // As jwt-auth.ts named jose's failures for the log.
-    return { invalid: String((err as { code?: unknown }).code ?? 'ERR_JWT_INVALID') };
+    // As jwt-auth.ts named jose's failures for the log; a missing exp says so (jwt-verify.ts's NO_EXP).
+    const { code, claim, reason } = err as { code?: unknown; claim?: unknown; reason?: unknown };
+    const noExp = claim === 'exp' && reason === 'missing' ? ' (no exp claim: require_exp)' : '';
+    return { invalid: `${String(code ?? 'ERR_JWT_INVALID')}${noExp}` };
   }
 }
 
