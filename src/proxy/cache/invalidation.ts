@@ -16,19 +16,25 @@ export interface CacheNews {
 /** The methods RFC 9110 §9.2.1 defines as safe: no other leaves a stored answer of its target true. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
-/** The fields by which many frameworks (Rails, Laravel, Symfony, Express's method-override…) take a request for another method. */
+/**
+ * The fields by which frameworks take a request for another method: most (Rack, Laravel,
+ * Symfony, Express's method-override by default) only on a POST; some, or those configured so
+ * (method-override's `methods: null`), on a GET too, which is what a cache must not store.
+ */
 const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /**
  * The method a request's override field names (its first, upper-cased), or undefined without
- * one. An upstream that honours it answers a GET carrying `X-HTTP-Method-Override: DELETE` as a
- * DELETE: that answer is not the GET's to store nor to be given a stored one, and when it is
- * unsafe it invalidates as the method it names would (the upstream may well have deleted).
+ * one (an empty field names none: frameworks ignore it). An upstream that honours it answers a
+ * GET carrying `X-HTTP-Method-Override: DELETE` as a DELETE: that answer is not the GET's to
+ * store nor to be given a stored one, and when it is unsafe it invalidates as the method it
+ * names would (the upstream may well have deleted).
  */
 export function methodOverride(fields: FieldMap): string | undefined {
   for (const name of OVERRIDES) {
     const value = fields[name];
-    if (value !== undefined) return String(value).split(',')[0].trim().toUpperCase();
+    const method = value === undefined ? '' : String(value).split(',')[0].trim().toUpperCase();
+    if (method !== '') return method;
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 /**
  * A GET carrying X-HTTP-Method-Override (or X-HTTP-Method, X-Method-Override) is, to an upstream
- * that honours it (Rails, Laravel, Express's method-override…), another method: its answer is
+ * that honours it on a GET (Express's method-override with `methods: null`, say), another method: its answer is
  * not the GET's. The cache neither answers it from the store nor stores what comes back
  * (Cache-Status `fwd=bypass; detail="method-override"`), and one naming an unsafe method
  * invalidates the stored GET as that method would. Before, a DELETE's answer was stored as the
@@ -68,4 +68,12 @@ test('a GET with an override naming GET is still not answered from the store nor
   assert.deepEqual(seen, ['GET', 'GET']);
   // The page stored by the plain GET is still there: a safe override invalidates nothing.
   assert.equal((await request(gw.url, { path: '/pages/b' })).headers['cache-status'], 'edge-1; hit; ttl=600');
+});
+
+test('an empty override field names no method: the GET is a hit, and invalidates nothing', async (t) => {
+  const { gw, seen } = await overridingOrigin(t);
+  await request(gw.url, { path: '/pages/c' });
+  const res = await request(gw.url, { path: '/pages/c', headers: { 'x-http-method-override': '' } });
+  assert.equal(res.headers['cache-status'], 'edge-1; hit; ttl=600');
+  assert.deepEqual(seen, ['GET']);
 });
