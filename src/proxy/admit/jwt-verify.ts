@@ -27,6 +27,15 @@ const ALG_NOT_ALLOWED = { invalid: 'ERR_JOSE_ALG_NOT_ALLOWED' } as const;
 const SIGNATURE_FAILED = { invalid: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' } as const;
 const CLAIM_FAILED = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED' } as const;
 const EXPIRED = { invalid: 'ERR_JWT_EXPIRED' } as const;
+/**
+ * jose's code for a claim refused, with which and by what rule: the code alone is that of any
+ * claim refused, and an operator whose tokens a default began to refuse (require_exp, types)
+ * could not tell which. jose's own `claim` names the same one (test/proxy/admit/jwt-verify.test.ts).
+ */
+const NO_EXP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (no exp claim: require_exp)' } as const;
+const BAD_TYP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (typ is none of types)' } as const;
+const BAD_ISS = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (iss is not issuer)' } as const;
+const BAD_AUD = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (aud names none of audiences)' } as const;
 
 /** UTF-8 that refuses malformed bytes (a header or claims set that is not UTF-8 is not JSON). */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -94,7 +103,7 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
   if (payload === undefined) return JWS_INVALID;
   const claims = jsonObject(payload);
   if (claims === undefined) return JWT_INVALID;
-  if (rules.types !== undefined && !typeAccepted(header.typ, rules.types)) return CLAIM_FAILED;
+  if (rules.types !== undefined && !typeAccepted(header.typ, rules.types)) return BAD_TYP;
   return claimsProblem(claims, rules) ?? { claims };
 }
 
@@ -107,16 +116,20 @@ function typeAccepted(typ: unknown, types: ReadonlySet<string>): boolean {
 /** Why the claims set does not pass the route's rules, or undefined. */
 function claimsProblem(claims: JWTPayload, rules: JwtRules): JwtCheck | undefined {
   const { issuer, audiences } = rules;
+  // In jose's order, so that the claim named is the one it names: the claims required present
+  // (iss, aud, then exp), then iss's and aud's values.
+  if (issuer !== undefined && !Object.hasOwn(claims, 'iss')) return BAD_ISS;
+  if (audiences !== undefined && !Object.hasOwn(claims, 'aud')) return BAD_AUD;
   // A token that never expires, leaked once, is good for ever (RFC 8725 §3.10 asks for exp on access tokens).
-  if (rules.requireExp && !Object.hasOwn(claims, 'exp')) return CLAIM_FAILED;
-  if (issuer !== undefined && (!Object.hasOwn(claims, 'iss') || claims.iss !== issuer)) return CLAIM_FAILED;
+  if (rules.requireExp && !Object.hasOwn(claims, 'exp')) return NO_EXP;
+  if (issuer !== undefined && claims.iss !== issuer) return BAD_ISS;
   if (audiences !== undefined) {
     const aud = claims.aud;
     const named =
       typeof aud === 'string'
         ? audiences.includes(aud)
         : Array.isArray(aud) && audiences.some((one) => aud.includes(one));
-    if (!named) return CLAIM_FAILED;
+    if (!named) return BAD_AUD;
   }
   // NumericDate is seconds (RFC 7519 §2): the clock read as jose reads it, whole seconds.
   const now = Math.floor(Date.now() / 1000);

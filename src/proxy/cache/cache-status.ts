@@ -8,9 +8,15 @@ import { sfString } from '../../core/failure/structured-field.ts';
  */
 export type ForwardReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'method' | 'bypass';
 
-/** `Cache-Status` for an answer the upstream made (RFC 9211): `edge-1; fwd=uri-miss`, with what the upstream said. */
-export function forwardedStatus(gateway: string, fwd: ForwardReason): string {
-  return `${gateway}; fwd=${fwd}`;
+/**
+ * `Cache-Status` for an answer the upstream made (RFC 9211): `edge-1; fwd=uri-miss`, with what
+ * the upstream said; `detail` says why a request was bypassed where fwd alone would not
+ * (`edge-1; fwd=bypass; detail="method-override"`).
+ */
+export function forwardedStatus(gateway: string, fwd: ForwardReason, detail?: string): string {
+  return detail === undefined
+    ? `${gateway}; fwd=${fwd}`
+    : `${gateway}; fwd=${fwd}; detail=${sfString(detail)}`;
 }
 
 /** `Cache-Status` for a stored answer given as it is: `edge-1; hit; ttl=42`. */

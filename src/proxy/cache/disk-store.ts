@@ -54,6 +54,8 @@ export class DiskStore {
   readonly #pending = new Map<string, string>();
   /** Writes cancelled while under way (their temporary files): they rename nothing, or remove what they renamed. */
   readonly #cancelled = new Set<string>();
+  /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
+  readonly #removing = new Map<string, Promise<void>>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -80,6 +82,9 @@ export class DiskStore {
 
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */
   async read(key: string): Promise<StoredAnswer | undefined> {
+    // Read after a removal asked before it, never before: the file it would find is the old answer.
+    const removing = this.#removing.get(key);
+    if (removing !== undefined) await removing;
     const file = this.#file(key);
     const bytes = await this.#readBounded(file).catch(() => undefined);
     if (bytes === undefined) return undefined;
@@ -179,13 +184,31 @@ export class DiskStore {
 
   /**
    * Removes the key's file, if there is one: at once, so that the client whose request changed
-   * the resource and reads it again next finds no file of the old answer, in this worker or another.
+   * the resource and reads it again next finds no file of the old answer, in this worker or another
+   * (its answer leaves after). Synchronous, bounded by the request's own keys (2 or 3, per side of
+   * a split): the other workers' removals on hearing of it are not (removeLater).
    */
   remove(key: string): void {
     this.#cancel((pending) => pending === key);
     try {
       unlinkSync(this.#file(key));
     } catch {}
+  }
+
+  /**
+   * Removes the key's file in the background: another worker's invalidation (CacheNews), which
+   * removed the file it found already (this is for one this worker's write put back), so that
+   * the news, relayed to every worker for every unsafe request, blocks none of them on the disk.
+   * This worker's reads of the key wait for it meanwhile, and its writes of the key are cancelled.
+   */
+  removeLater(key: string): void {
+    this.#cancel((pending) => pending === key);
+    const removal: Promise<void> = unlink(this.#file(key))
+      .catch(() => {})
+      .finally(() => {
+        if (this.#removing.get(key) === removal) this.#removing.delete(key);
+      });
+    this.#removing.set(key, removal);
   }
 
   /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */

@@ -1,4 +1,5 @@
 import type { SplitSide } from '../../core/config/types.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
 import { cacheKey } from './stored-answer.ts';
 
 /**
@@ -16,19 +17,45 @@ export interface CacheNews {
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /**
+ * The fields by which frameworks take a request for another method: most (Rack, Laravel,
+ * Symfony, Express's method-override by default) only on a POST; some, or those configured so
+ * (method-override's `methods: null`), on a GET too, which is what a cache must not store.
+ */
+const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/**
+ * The method a request's override field names (its first, upper-cased), or undefined without
+ * one (an empty field names none: frameworks ignore it). An upstream that honours it answers a
+ * GET carrying `X-HTTP-Method-Override: DELETE` as a DELETE: that answer is not the GET's to
+ * store nor to be given a stored one, and when it is unsafe it invalidates as the method it
+ * names would (the upstream may well have deleted).
+ */
+export function methodOverride(fields: FieldMap): string | undefined {
+  for (const name of OVERRIDES) {
+    const value = fields[name];
+    const method = value === undefined ? '' : String(value).split(',')[0].trim().toUpperCase();
+    if (method !== '') return method;
+  }
+  return undefined;
+}
+
+/**
  * The keys of the stored answers a request invalidates when its upstream answers it with a
  * status under 400 (RFC 9111 §4.4: an unsafe method, one of unknown safety too): none for a
- * safe method; else its target URI's (host and path as the upstream is told them), whichever
- * scheme it was stored for (a DELETE over https deletes what the http clients would read too)
- * and on every side of a split route (`sides`).
+ * safe method (unless its override field names an unsafe one: methodOverride); else its target
+ * URI's (host and path as the upstream is told them), whichever scheme it was stored for (a
+ * DELETE over https deletes what the http clients would read too) and on every side of a split
+ * route (`sides`).
  */
 export function invalidatedKeys(
   method: string,
   target: { readonly authority: string; readonly upstreamPath: string },
   scheme: string,
   sides: readonly SplitSide[] | undefined,
+  fields: FieldMap,
 ): readonly string[] {
-  if (SAFE.has(method)) return [];
+  const override = SAFE.has(method) ? methodOverride(fields) : undefined;
+  if (SAFE.has(method) && (override === undefined || SAFE.has(override))) return [];
   const { authority, upstreamPath } = target;
   const keys: string[] = [];
   for (const each of new Set([scheme, 'http', 'https']))

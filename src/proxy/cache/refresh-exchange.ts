@@ -3,10 +3,14 @@ import { InMemorySink } from '../../core/net/in-memory-sink.ts';
 
 /**
  * Fields of the client's request a refresh does not carry: its own validators and range (the
- * cache sends the stored answer's), its request id and trace (the refresh is a request of its
- * own), and what frames a body it does not have.
+ * cache sends the stored answer's), its cache directives (its `only-if-cached` made a cache
+ * behind the gateway answer the refresh with its own 504; its `max-stale` was a wish about this
+ * store), its request id and trace (the refresh is a request of its own), and what frames a
+ * body it does not have.
  */
 const NOT_CARRIED = new Set([
+  'cache-control',
+  'pragma',
   'if-none-match',
   'if-modified-since',
   'if-match',

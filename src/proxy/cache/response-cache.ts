@@ -276,10 +276,14 @@ export class ResponseCache {
    * Another worker's unsafe request changed these keys' resources (CacheNews): they go here as by
    * an invalidation of this worker's own, the shared disk's file too. That worker removed the file
    * it found; one this worker's write put there after (its answer stored in the instant before the
-   * news came) would be read back, by any worker and after a restart, until it went stale.
+   * news came) would be read back, by any worker and after a restart, until it went stale. Removed
+   * in the background (DiskStore.removeLater): every worker hears of every unsafe request.
    */
   invalidatedElsewhere(keys: readonly string[]): void {
-    for (const key of keys) this.invalidate(key);
+    for (const key of keys) {
+      this.#dropped(key);
+      this.disk?.removeLater(key);
+    }
   }
 
   /** The fetch of this key in flight, if one is. */

@@ -2,6 +2,7 @@ import type { HeaderRules } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
+import { onlyIfCached } from '../cache/request-directives.ts';
 import type { CacheRequest } from '../cache/stored-answer.ts';
 import { applyHeaderRules, type TemplateVars } from '../forward/header-rules.ts';
 
@@ -31,11 +32,14 @@ export function cacheRequestOf(
  * The request goes upstream whatever is stored: a range (the store keeps whole answers), or a
  * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
  * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
+ * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
+ * meets them itself (stored-response.ts: a 206, a 412), as a stale one standing in does.
  */
 export function passedOn(fields: FieldMap): boolean {
   return (
-    fields.range !== undefined ||
-    fields['if-match'] !== undefined ||
-    fields['if-unmodified-since'] !== undefined
+    (fields.range !== undefined ||
+      fields['if-match'] !== undefined ||
+      fields['if-unmodified-since'] !== undefined) &&
+    !onlyIfCached(fields, undefined)
   );
 }

@@ -11,7 +11,7 @@ import {
   revalidatingStatus,
   staleStatus,
 } from '../cache/cache-status.ts';
-import { invalidatedKeys } from '../cache/invalidation.ts';
+import { invalidatedKeys, methodOverride } from '../cache/invalidation.ts';
 import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
@@ -102,9 +102,10 @@ export class CacheRun implements ResponseStore {
     const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
     const scheme = typeof proto === 'string' ? proto : listener.protocol;
     const split = runtime.splits.get(this.#route.name);
-    this.#invalidated = invalidatedKeys(head.method, admitted, scheme, split?.sides);
+    this.#invalidated = invalidatedKeys(head.method, admitted, scheme, split?.sides, fields);
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);
-    // An upgrade or a body is not what a stored answer answers.
+    // An upgrade, a body, another method by override (an upstream honouring it answers that) are not what a stored answer answers.
+    if (methodOverride(fields) !== undefined) return this.#forward('bypass', forward, 'method-override');
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
@@ -221,9 +222,9 @@ export class CacheRun implements ResponseStore {
     (this.#staleFor(end) ?? (() => this.#lookup(forward, true)))();
   }
 
-  #forward(reason: ForwardReason, forward: () => void): void {
+  #forward(reason: ForwardReason, forward: () => void, detail?: string): void {
     if (onlyIfCached(this.#req.fields, this.#req.exchange.refresh)) return this.#notStored();
-    this.#status = forwardedStatus(this.#req.runtime.name, reason);
+    this.#status = forwardedStatus(this.#req.runtime.name, reason, detail);
     this.#req.record.cache = `fwd=${reason}`;
     forward();
   }

@@ -83,8 +83,8 @@ function preconditionFailedOf(kept: readonly string[]): StoredPart {
 
 /**
  * The part of a stored 200 a GET's Range asks for (stored-range.ts), when no 304 answers it first.
- * Only a stale answer standing in for a failed upstream meets a Range, If-Match or
- * If-Unmodified-Since: with a fresh one they go upstream (cache-request.ts's passedOn).
+ * Only a stale answer standing in for a failed upstream, or one given to only-if-cached, meets a
+ * Range, If-Match or If-Unmodified-Since: otherwise they go upstream (cache-request.ts's passedOn).
  */
 function partOf(
   req: SessionRequest,

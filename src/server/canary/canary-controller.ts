@@ -126,6 +126,21 @@ export class CanaryController extends CanaryJudging {
       if (action === 'start') {
         if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
         const resume = run.phase === 'paused' && run.step >= 0;
+        // On from its step at the step's share: a share set by hand was the operator's while it
+        // was paused (one of 0 or 100 % would leave a side nothing to be judged on). Given to the
+        // workers first: refused (a reload took the route's split away meanwhile), the canary
+        // stays paused at the hand's share, which they still have, and the operator is told why.
+        const handShare = resume && run.share !== run.config.steps[run.step];
+        if (handShare) {
+          const refused = await this.host.setSides(route, sidesOf(run, run.config.steps[run.step])).then(
+            () => undefined,
+            (err: Error) => err.message,
+          );
+          if (refused !== undefined)
+            return {
+              problem: `the canary of route "${route}" was not started: its step's weights (${run.config.steps[run.step]}%) were not given to the workers (${refused}); it stays paused at ${run.share}%`,
+            };
+        }
         // Paused by max_duration (weighed by hand since, or not), it had no time left: going on
         // "with the time it had left" would pause it again at its first look. The operator's
         // start gives it max_duration again.
@@ -137,9 +152,6 @@ export class CanaryController extends CanaryJudging {
           run.startedAt = Date.now();
         }
         if (!resume || outOfTime) run.ranMs = 0;
-        // On from its step at the step's share: a share set by hand was the operator's while it
-        // was paused (one of 0 or 100 % would leave a side nothing to be judged on).
-        const handShare = resume && run.share !== run.config.steps[run.step];
         if (resume) run.share = run.config.steps[run.step];
         toPhase(run, 'running');
         // Logged and shared with the phase already running (a fleet follows the resumed state).
@@ -149,7 +161,7 @@ export class CanaryController extends CanaryJudging {
           who,
           `canary ${run.config.upstream} of route ${route} started by ${who}`,
         );
-        if (resume) await this.resume(run, handShare);
+        if (resume) await this.resume(run);
         else await this.begin(run);
       } else if (action === 'pause') {
         if (run.phase !== 'running')

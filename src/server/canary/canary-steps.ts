@@ -1,5 +1,5 @@
 import { StepLooks } from '../../upstream/canary/step-looks.ts';
-import { type Run, sidesOf, toPhase } from './canary-run.ts';
+import { type Run, toPhase } from './canary-run.ts';
 import { CanarySharedState } from './canary-shared-state.ts';
 
 /**
@@ -36,11 +36,10 @@ export abstract class CanarySteps extends CanarySharedState {
   /**
    * On from the step it paused at, judged on what it does from now: the step's counts so far
    * (those that paused it, if a verdict did, and the pause's own, still counted meanwhile) are
-   * dropped, or a canary mended and started again would be paused again at once on them.
-   * `handShare`: its share was set by hand: the step's goes to the workers first.
+   * dropped, or a canary mended and started again would be paused again at once on them. A
+   * share set by hand was put back to the step's by the operator's start (act) already.
    */
-  protected async resume(run: Run, handShare: boolean): Promise<void> {
-    if (handShare) await this.host.setSides(run.route, sidesOf(run, run.share));
+  protected async resume(run: Run): Promise<void> {
     await this.host.window(run.route).catch(() => undefined);
     await this.fleet?.take(run.route).catch(() => undefined);
     if (!this.current(run) || run.phase !== 'running') return;

@@ -119,7 +119,7 @@ test('a missing, expired, foreign or unsigned token gets 401 with the Bearer cha
       [
         await first.sign({}, { aud: 'billing' }),
         'Bearer error="invalid_token"',
-        'denied: jwt ERR_JWT_CLAIM_VALIDATION_FAILED',
+        'denied: jwt ERR_JWT_CLAIM_VALIDATION_FAILED (aud names none of audiences)',
       ],
       [
         await stranger.sign(),

@@ -390,8 +390,19 @@ async function jose(token: string, set: ReturnType<typeof createLocalJWKSet>, c:
     });
     return { claims: payload };
   } catch (err) {
-    // As jwt-auth.ts named jose's failures for the log.
-    return { invalid: String((err as { code?: unknown }).code ?? 'ERR_JWT_INVALID') };
+    // As jwt-auth.ts named jose's failures for the log, with the claim jose names (jwt-verify.ts's NO_EXP and kin).
+    const { code, claim, reason } = err as { code?: unknown; claim?: unknown; reason?: unknown };
+    const which =
+      claim === 'exp' && reason === 'missing'
+        ? ' (no exp claim: require_exp)'
+        : claim === 'typ'
+          ? ' (typ is none of types)'
+          : claim === 'iss'
+            ? ' (iss is not issuer)'
+            : claim === 'aud'
+              ? ' (aud names none of audiences)'
+              : '';
+    return { invalid: `${String(code ?? 'ERR_JWT_INVALID')}${which}` };
   }
 }
 

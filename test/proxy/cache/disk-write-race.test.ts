@@ -23,6 +23,10 @@ function answer(key: string, body: string): StoredAnswer {
 
 for (const [what, drop] of [
   ["the key's removal", (store: DiskStore) => store.remove(KEY)],
+  [
+    "the key's removal in the background (another worker's invalidation)",
+    (store: DiskStore) => store.removeLater(KEY),
+  ],
   ['a purge of its prefix', (store: DiskStore) => store.purge('a.test /pages')],
   ['a purge of every answer', (store: DiskStore) => store.purge()],
 ] as const) {
@@ -42,3 +46,13 @@ for (const [what, drop] of [
     assert.equal((await store.read(LATER))?.body.toString(), 'another page');
   });
 }
+
+test("a read of a key asked after its removal in the background never finds the old file, whatever the disk's pace", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, 60_000);
+  await store.write(answer(KEY, 'the page before the invalidation'));
+  assert.equal((await store.read(KEY))?.body.toString(), 'the page before the invalidation');
+  store.removeLater(KEY);
+  assert.equal(await store.read(KEY), undefined);
+  assert.equal(existsSync(store.fileOf(KEY)), false);
+});

@@ -15,7 +15,7 @@ import { waitUntil } from '../../helpers/wait.ts';
 async function setUp(cacheControl: string) {
   const origin = await startMoodyOrigin({
     status: 200,
-    fields: ['Cache-Control', cacheControl, 'ETag', '"v1"'],
+    fields: ['Cache-Control', cacheControl, 'ETag', '"v1"', 'Last-Modified', 'Mon, 01 Jan 2024 00:00:00 GMT'],
     body: 'stored page',
   });
   const gw = await startTestGateway(`name: edge-1
@@ -127,5 +127,50 @@ upstreams:
     // The origin first: the hung fetch is cut (a 502), so the gateway closes at once.
     await origin.stop();
     await gw.close();
+  }
+});
+
+/**
+ * RFC 9111 §5.2.1.7: with only-if-cached the cache answers "with either a stored response
+ * consistent with the other constraints of the request" or a 504. A fresh stored 200 meets the
+ * client's Range and preconditions itself as on a stale answer standing in for a failure (RFC
+ * 9110 §13.2.2, §14.2): a 206, a 304, a 412. Before, a Range, If-Match or If-Unmodified-Since
+ * (which go upstream without the directive) got the 504 while the answer was stored.
+ */
+for (const [what, fields, status, body, extra] of [
+  ['Range: bytes=0-5', { range: 'bytes=0-5' }, 206, 'stored', { 'content-range': 'bytes 0-5/11' }],
+  ['If-None-Match of the stored tag', { 'if-none-match': '"v1"' }, 304, '', { etag: '"v1"' }],
+  ['If-Match of another tag', { 'if-match': '"v0"' }, 412, '', { 'content-length': '0' }],
+  ['If-Match of the stored tag', { 'if-match': '"v1"' }, 200, 'stored page', {}],
+  ['a failed If-Unmodified-Since', { 'if-unmodified-since': 'Sat, 01 Jan 2000 00:00:00 GMT' }, 412, '', {}],
+] as const) {
+  test(`only-if-cached with ${what} and a fresh stored answer: ${status} from the store, the upstream not asked`, async () => {
+    const { origin, gw } = await setUp('max-age=60');
+    try {
+      assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+      const res = await request(gw.url, { path: '/pages/home', headers: { ...ONLY, ...fields } });
+      assert.equal(res.status, status);
+      assert.equal(res.text, body);
+      for (const [name, value] of Object.entries(extra)) assert.equal(res.headers[name], value, name);
+      assert.match(String(res.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+      assert.equal(origin.heads.length, 1, 'the upstream was not contacted again');
+    } finally {
+      await gw.close();
+      await origin.stop();
+    }
+  });
+}
+
+test('only-if-cached with a Range and only a stale stored answer: still the 504, the upstream not contacted', async () => {
+  const { origin, gw } = await setUp('max-age=0');
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    const res = await request(gw.url, { path: '/pages/home', headers: { ...ONLY, range: 'bytes=0-5' } });
+    assert.equal(res.status, 504);
+    assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
   }
 });

@@ -129,3 +129,22 @@ test("a refresh that fails is logged with its failure and counted as no stale an
   );
   assert.deepEqual(gw.gateway.status().routes.pages.cache?.stale, {});
 });
+
+test("a refresh started by an only-if-cached request does not carry that client's cache directives upstream", async (t) => {
+  const origin = await startMoodyOrigin(V1);
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/o' });
+  const res = await request(gw.url, {
+    path: '/pages/o',
+    headers: { 'cache-control': 'only-if-cached', pragma: 'no-cache' },
+  });
+  assert.equal(res.text, 'page v1');
+  assert.match(String(res.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-?\d+$/);
+  await waitUntil('the refresh reached the upstream', () => origin.heads.length === 2, 5000);
+  // A cache behind the gateway would answer only-if-cached with its own 504: the refresh is the gateway's request.
+  assert.doesNotMatch(origin.heads[1], /^cache-control:/im);
+  assert.doesNotMatch(origin.heads[1], /^pragma:/im);
+  assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+});
