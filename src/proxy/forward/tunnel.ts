@@ -20,11 +20,15 @@ interface TunnelOptions {
 /**
  * The forward step of an upgrade, after the upstream's 101: a two-way pipe with backpressure
  * both ways (each side's buffer is bounded by its stream's high-water mark). A side that ends
- * its half ends the other's; a side that closes or fails closes both.
+ * its half ends the other's; a side that fails, or closes without having ended its half (cut),
+ * closes both; a side that closes after its FIN closes both once what it sent is flushed.
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
   let ended = false;
-  // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound.
+  // One side is gone and the other is being given what it sent: no byte keeps the tunnel open now.
+  let closing = false;
+  // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound
+  // (and so has the flush to a side that stopped reading once the other closed).
   const idle = setTimeout(() => end(), options.idleTimeout);
   const end = () => {
     if (ended) return;
@@ -34,12 +38,21 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     upstream.destroy();
     options.closed();
   };
+  // A side closed after its FIN: its last bytes may still sit in the other side's write buffer
+  // (a slow reader); destroying that side now would drop them. It is ended (FIN after the flush)
+  // and the tunnel closes once it has flushed. A side closed without its FIN was cut: both go.
+  const closed = (side: Socket, other: Socket) => () => {
+    if (!side.readableEnded || other.destroyed || other.writableFinished) return end();
+    closing = true;
+    other.once('finish', end);
+    other.end();
+  };
   client.on('data', (chunk: Buffer) => {
-    idle.refresh();
+    if (!closing) idle.refresh();
     options.fromClientBytes(chunk.length);
   });
   upstream.on('data', (chunk: Buffer) => {
-    idle.refresh();
+    if (!closing) idle.refresh();
     options.fromUpstreamBytes(chunk.length);
   });
   upstream.on('error', (err) => {
@@ -47,8 +60,8 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     end();
   });
   client.on('error', end);
-  client.on('close', end);
-  upstream.on('close', end);
+  client.on('close', closed(client, upstream));
+  upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {
     options.fromUpstreamBytes(options.fromUpstream.length);
     client.write(options.fromUpstream);

@@ -262,3 +262,48 @@ for (const [label, answer, details] of [
     }
   });
 }
+
+test("an upstream's last bytes before its FIN reach a client slower than it, then the FIN: nothing dropped at the close", async () => {
+  const tail = Buffer.alloc(4 * 1024 * 1024, 'a');
+  let tailSent = (): void => {};
+  const sent = new Promise<void>((resolve) => {
+    tailSent = resolve;
+  });
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    // A last message and the close, handed to the kernel while the client is not reading yet.
+    await c.end(tail);
+    tailSent();
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const { raw, ended } = await new Promise<{ raw: Buffer; ended: boolean }>((resolve) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let ended = false;
+      // A slow reader: when the upstream's FIN comes, the gateway still holds the tail's end in
+      // the client socket's buffer (a fallback should a host's socket buffers not take it all).
+      socket.pause();
+      Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 1000))]).then(() => socket.resume());
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.on('end', () => {
+        ended = true;
+        socket.end();
+      });
+      socket.on('close', () => resolve({ raw: Buffer.concat(chunks), ended }));
+      socket.on('error', () => {});
+      socket.write(`${UPGRADE}X-Request-Id: tail-1\r\n\r\n`);
+    });
+    assert.match(raw.subarray(0, 13).toString('latin1'), /^HTTP\/1\.1 101 /);
+    const after = raw.length - (raw.indexOf('\r\n\r\n') + 4);
+    assert.equal(after, tail.length, 'every byte the upstream sent after its 101 reached the client');
+    assert.equal(ended, true, "the upstream's FIN was passed on as a FIN");
+    const line = await gw.logFor('tail-1');
+    assert.equal(line.status, 101);
+    assert.equal(line.bytes_out, tail.length);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
