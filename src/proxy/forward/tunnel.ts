@@ -24,6 +24,11 @@ interface TunnelOptions {
  * closes both; a side that closes after its FIN closes both once what it sent is flushed.
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
+  // The pool's sockets answer an upstream's FIN by ending their side (a keep-alive connection
+  // the upstream closed); in a tunnel that FIN is the upstream's half-close, passed on to the
+  // client, and what the client still sends is still the upstream's to read (the client's
+  // socket was made half-open by its server).
+  upstream.allowHalfOpen = true;
   let ended = false;
   // One side is gone and the other is being given what it sent: no byte keeps the tunnel open now.
   let closing = false;

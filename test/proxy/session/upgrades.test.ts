@@ -307,3 +307,40 @@ test("an upstream's last bytes before its FIN reach a client slower than it, the
     await upstream.close();
   }
 });
+
+test("an upstream's half-close is passed on, and what the client sends after it still reaches the upstream", async () => {
+  let upstreamRead = '';
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    c.socket.on('data', (d: Buffer) => {
+      upstreamRead += d.toString('latin1');
+    });
+    // Done sending, still reading (a shutdown of its write side): the client's FIN ends the rest.
+    c.socket.on('end', () => c.socket.end());
+    await c.end(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nserver-done',
+    );
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const raw = await new Promise<string>((resolve) => {
+      const socket = net.connect({ port: gw.port, host: '127.0.0.1', allowHalfOpen: true });
+      let raw = '';
+      socket.on('data', (d: Buffer) => {
+        raw += d.toString('latin1');
+      });
+      // The upstream's FIN came through: the client says its last and ends its side too.
+      socket.on('end', () => socket.end('client-last'));
+      socket.on('close', () => resolve(raw));
+      socket.on('error', () => {});
+      socket.write(`${UPGRADE}X-Request-Id: half-up\r\n\r\n`);
+    });
+    assert.match(raw, /^HTTP\/1\.1 101 [\s\S]*\r\n\r\nserver-done$/);
+    const line = await gw.logFor('half-up');
+    assert.equal(line.status, 101);
+    assert.equal(upstreamRead, 'client-last', "the client's bytes after the upstream's FIN reached it");
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
