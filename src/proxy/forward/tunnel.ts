@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { isReset } from '../../core/failure/classify.ts';
 
 interface TunnelOptions {
@@ -35,10 +36,12 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound
   // (and so has the flush to a side that stopped reading once the other closed).
   const idle = setTimeout(() => end(), options.idleTimeout);
-  const end = () => {
+  /** Both sides close; `broken`, the side that failed: the other is cut by a reset. */
+  const end = (broken?: Socket) => {
     if (ended) return;
     ended = true;
     clearTimeout(idle);
+    if (broken !== undefined) cut(broken === client ? upstream : client);
     client.destroy();
     upstream.destroy();
     options.closed();
@@ -62,9 +65,9 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   });
   upstream.on('error', (err) => {
     if (isReset(err)) options.upstreamReset();
-    end();
+    end(upstream);
   });
-  client.on('error', end);
+  client.on('error', () => end(client));
   client.on('close', closed(client, upstream));
   upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {
@@ -77,4 +80,15 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   }
   client.pipe(upstream);
   upstream.pipe(client);
+}
+
+/**
+ * The other side of one that broke (a reset, an error): what it carried ends in a reset, as a
+ * response body the close delimits does, since a FIN would tell its peer the stream ended
+ * whole. Only a plain TCP socket can send one; over TLS the close without close_notify tells it.
+ */
+function cut(socket: Socket): void {
+  if (socket.destroyed) return;
+  if ((socket as TLSSocket).encrypted === true) socket.destroy();
+  else socket.resetAndDestroy();
 }
