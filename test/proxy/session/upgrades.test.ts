@@ -226,3 +226,37 @@ for (const [label, answer, details] of [
     }
   });
 }
+
+test("a tunnel leaves its connection's place in the pool: pool.max_connections and max_pending do not count it", async () => {
+  const upstream = await startRawFault(async (c) => {
+    const request = await c.nextRequest();
+    if (request.path === '/ws')
+      return c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { upstream: '    pool: { max_connections: 1, max_pending: 0 }\n' }),
+  );
+  const tunnel = net.connect(gw.port, '127.0.0.1');
+  try {
+    await new Promise((resolve) => {
+      tunnel.once('data', resolve);
+      tunnel.write(`${UPGRADE}\r\n`);
+    });
+    // The pool's one connection is free for it: the tunnel's went with the tunnel.
+    const answer = await rawRequest(
+      gw.port,
+      'GET /plain HTTP/1.1\r\nHost: a\r\nX-Request-Id: beside\r\n\r\n',
+      500,
+    );
+    assert.equal(answer.status, 200);
+    assert.deepEqual(
+      upstream.received.map((r) => r.path),
+      ['/ws', '/plain'],
+    );
+  } finally {
+    tunnel.destroy();
+    await gw.close();
+    await upstream.close();
+  }
+});
