@@ -158,6 +158,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private waiting = false;
   private releasePending: Release = noRelease;
   private releaseActive: Release = noRelease;
+  private releaseTunnel: Release = noRelease;
   private readonly bodyUnannounced: boolean;
   /** Request body bytes this attempt has written. */
   private bodySent = 0;
@@ -277,7 +278,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { upstream } = this;
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (this.target.pool.full(this.target.active.count)) {
+    // A tunnel holds its target (least_conn weighs it) but no connection of the pool.
+    if (this.target.pool.full(this.target.active.count - this.target.tunnels.count)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();
@@ -625,6 +627,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     this.owner.settled({ kind: 'tunnelled', status: 101 });
+    this.releaseTunnel = this.target.tunnels.acquire();
     openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
       fromClient: switched.rest,
@@ -827,6 +830,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.stopWaiting();
     this.bodyRate?.stop();
     this.releaseActive();
+    this.releaseTunnel();
   }
 }
 

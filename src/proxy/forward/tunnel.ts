@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { isReset } from '../../core/failure/classify.ts';
 
 interface TunnelOptions {
@@ -20,35 +21,55 @@ interface TunnelOptions {
 /**
  * The forward step of an upgrade, after the upstream's 101: a two-way pipe with backpressure
  * both ways (each side's buffer is bounded by its stream's high-water mark). A side that ends
- * its half ends the other's; a side that closes or fails closes both.
+ * its half ends the other's; a side that fails, or closes without having ended its half (cut),
+ * closes both; a side that closes after its FIN closes both once what it sent is flushed.
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
+  // The pool's sockets answer an upstream's FIN by ending their side (a keep-alive connection
+  // the upstream closed); in a tunnel that FIN is the upstream's half-close, passed on to the
+  // client, and what the client still sends is still the upstream's to read (the client's
+  // socket was made half-open by its server).
+  upstream.allowHalfOpen = true;
   let ended = false;
-  // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound.
+  // One side is gone and the other is being given what it sent: no byte keeps the tunnel open now.
+  let closing = false;
+  // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound
+  // (and so has the flush to a side that stopped reading once the other closed).
   const idle = setTimeout(() => end(), options.idleTimeout);
-  const end = () => {
+  /** Both sides close; `broken`, the side that failed: the other is cut by a reset. */
+  const end = (broken?: Socket) => {
     if (ended) return;
     ended = true;
     clearTimeout(idle);
+    if (broken !== undefined) cut(broken === client ? upstream : client);
     client.destroy();
     upstream.destroy();
     options.closed();
   };
+  // A side closed after its FIN: its last bytes may still sit in the other side's write buffer
+  // (a slow reader); destroying that side now would drop them. It is ended (FIN after the flush)
+  // and the tunnel closes once it has flushed. A side closed without its FIN was cut: both go.
+  const closed = (side: Socket, other: Socket) => () => {
+    if (!side.readableEnded || other.destroyed || other.writableFinished) return end();
+    closing = true;
+    other.once('finish', end);
+    other.end();
+  };
   client.on('data', (chunk: Buffer) => {
-    idle.refresh();
+    if (!closing) idle.refresh();
     options.fromClientBytes(chunk.length);
   });
   upstream.on('data', (chunk: Buffer) => {
-    idle.refresh();
+    if (!closing) idle.refresh();
     options.fromUpstreamBytes(chunk.length);
   });
   upstream.on('error', (err) => {
     if (isReset(err)) options.upstreamReset();
-    end();
+    end(upstream);
   });
-  client.on('error', end);
-  client.on('close', end);
-  upstream.on('close', end);
+  client.on('error', () => end(client));
+  client.on('close', closed(client, upstream));
+  upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {
     options.fromUpstreamBytes(options.fromUpstream.length);
     client.write(options.fromUpstream);
@@ -59,4 +80,15 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   }
   client.pipe(upstream);
   upstream.pipe(client);
+}
+
+/**
+ * The other side of one that broke (a reset, an error): what it carried ends in a reset, as a
+ * response body the close delimits does, since a FIN would tell its peer the stream ended
+ * whole. Only a plain TCP socket can send one; over TLS the close without close_notify tells it.
+ */
+function cut(socket: Socket): void {
+  if (socket.destroyed) return;
+  if ((socket as TLSSocket).encrypted === true) socket.destroy();
+  else socket.resetAndDestroy();
 }

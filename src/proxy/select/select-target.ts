@@ -57,7 +57,8 @@ export function selectTarget(
     });
   }
   const { maxPending } = upstream.config.pool;
-  if (upstream.pending.count >= maxPending && target.pool.full(target.active.count)) {
+  // A tunnel holds its target (least_conn weighs it) but no connection of the pool.
+  if (upstream.pending.count >= maxPending && target.pool.full(target.active.count - target.tunnels.count)) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     const waiting =
       maxPending === 0

@@ -45,6 +45,8 @@ export class TargetState {
   adminWeight: number | undefined;
   /** Requests in flight to this target (the exchanges and tunnels that hold it). */
   readonly active = new Count();
+  /** The tunnels among `active`: after its 101 a tunnel's connection leaves the pool and its bound. */
+  readonly tunnels = new Count();
   /** Active health checks' verdict (true while no checks are configured). */
   checkedHealthy = true;
   /** The active checks' last probe (for the admin view); undefined before the first one ends, or without checks. */

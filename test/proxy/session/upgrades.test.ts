@@ -179,42 +179,6 @@ test('an upgrade with a body is not tunnelled: it is forwarded as the plain requ
   }
 });
 
-test('a tunnel silent both ways for timeouts.tunnel_idle is closed on both sides, with its log line', async () => {
-  let upstreamClosed = false;
-  const upstream = await startRawFault(async (c) => {
-    await c.nextRequest();
-    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-    // The fault keeps its half open: the gateway's close shows as the end of its stream.
-    c.socket.on('end', () => {
-      upstreamClosed = true;
-    });
-  });
-  const gw = await startTestGateway(
-    singleUpstream(upstream.url, { upstream: '    timeouts: { tunnel_idle: 300ms }\n' }),
-  );
-  try {
-    const closedAfter = await new Promise<number>((resolve) => {
-      const socket = net.connect(gw.port, '127.0.0.1');
-      let switchedAt = 0;
-      socket.on('data', () => {
-        switchedAt ||= performance.now();
-      });
-      socket.on('close', () => resolve(performance.now() - switchedAt));
-      socket.on('error', () => {});
-      socket.write(`${UPGRADE}X-Request-Id: idle-1\r\n\r\n`);
-    });
-    assert.ok(closedAfter >= 250, `closed ${closedAfter} ms after the switch, not before the idle timeout`);
-    const line = await gw.logFor('idle-1');
-    assert.equal(line.status, 101);
-    assert.equal(line.upgraded, true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(upstreamClosed, true, 'the upstream side was closed too');
-  } finally {
-    await gw.close();
-    await upstream.close();
-  }
-});
-
 for (const [label, answer, details] of [
   [
     'a protocol the client did not offer',
@@ -262,3 +226,37 @@ for (const [label, answer, details] of [
     }
   });
 }
+
+test("a tunnel leaves its connection's place in the pool: pool.max_connections and max_pending do not count it", async () => {
+  const upstream = await startRawFault(async (c) => {
+    const request = await c.nextRequest();
+    if (request.path === '/ws')
+      return c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { upstream: '    pool: { max_connections: 1, max_pending: 0 }\n' }),
+  );
+  const tunnel = net.connect(gw.port, '127.0.0.1');
+  try {
+    await new Promise((resolve) => {
+      tunnel.once('data', resolve);
+      tunnel.write(`${UPGRADE}\r\n`);
+    });
+    // The pool's one connection is free for it: the tunnel's went with the tunnel.
+    const answer = await rawRequest(
+      gw.port,
+      'GET /plain HTTP/1.1\r\nHost: a\r\nX-Request-Id: beside\r\n\r\n',
+      500,
+    );
+    assert.equal(answer.status, 200);
+    assert.deepEqual(
+      upstream.received.map((r) => r.path),
+      ['/ws', '/plain'],
+    );
+  } finally {
+    tunnel.destroy();
+    await gw.close();
+    await upstream.close();
+  }
+});
