@@ -51,17 +51,31 @@ export async function loadConfigIsolated(
 }
 
 /**
+ * A load given up because its caller's `stop` signal fired (a drain began during a reload):
+ * the process reading the file is killed, nothing of it is used.
+ */
+export class LoadStopped extends Error {
+  constructor(path: string) {
+    super(`the reading of ${resolve(path)} was stopped before it ended`);
+    this.name = 'LoadStopped';
+  }
+}
+
+/**
  * As loadConfigIsolated, and the same process probes whether each listener's address can be
  * had (address-probe.ts), but those in `held` (listener keys the running gateway holds, as
  * reload-plan.ts's listenerKey): the listeners another process holds come back with the config.
+ * `stop` gives the load up at once (rejecting with LoadStopped): a gateway that began its drain
+ * is not held past its deadline by a reload's read, which its deadline does not bound.
  */
 export function loadConfigAndProbe(
   path: string,
   held: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   bounds: IsolatedLoadBounds = ISOLATED_LOAD,
+  stop?: AbortSignal,
 ): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
-  return loadIsolated(path, env, bounds, held);
+  return loadIsolated(path, env, bounds, held, stop);
 }
 
 function loadIsolated(
@@ -69,7 +83,9 @@ function loadIsolated(
   env: NodeJS.ProcessEnv,
   bounds: IsolatedLoadBounds,
   probeAllBut: readonly string[] | undefined,
+  stop?: AbortSignal,
 ): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
+  if (stop?.aborted) return Promise.reject(new LoadStopped(path));
   const refused = (message: string) =>
     new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
   return new Promise((done, fail) => {
@@ -89,10 +105,12 @@ function loadIsolated(
       stderr = (stderr + text).slice(-STDERR_KEPT);
     });
     let settled = false;
+    const onStop = () => settle(() => fail(new LoadStopped(path)));
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
       outcome();
       if (loader.exitCode === null && loader.signalCode === null) loader.kill('SIGKILL');
     };
@@ -133,6 +151,7 @@ function loadIsolated(
         ),
       ),
     );
+    stop?.addEventListener('abort', onStop, { once: true });
     const ask: LoadAsk = { path, env: { ...env }, ...(probeAllBut === undefined ? {} : { probeAllBut }) };
     loader.send(ask);
   });

@@ -5,7 +5,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import { problemTemplates } from '../../core/config/env-templates.ts';
 import { fieldPosition, keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
-import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
+import { LoadStopped, loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
@@ -89,8 +89,10 @@ export interface NotTheRunningFile {
  */
 export interface WhileDraining {
   readonly result: 'draining';
-  /** The file the gateway runs, which was not read. */
+  /** The file the gateway runs, which was not read, or whose read was given up. */
   readonly file: string;
+  /** The drain began while the file was being read: that read was given up, nothing of it used. */
+  readonly read_stopped?: true;
 }
 
 /**
@@ -110,7 +112,8 @@ export class ClusterControl {
   readonly #pending = new Map<number, (answer: FromWorker) => void>();
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
-  draining = false;
+  /** Fires when the drain begins: a reload's read under way is given up (its process killed). */
+  readonly #drainBegan = new AbortController();
   /** Some worker listens (the primary follows them): while none does, GET /ready says `starting`. */
   serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
@@ -152,6 +155,19 @@ export class ClusterControl {
     return this.#config;
   }
 
+  get draining(): boolean {
+    return this.#drainBegan.signal.aborted;
+  }
+
+  /**
+   * The gateway drains from now on: no reload more, and the one reading its file gives up. Its
+   * read (bounded to 10 s, load-isolated.ts) held the primary past a shorter drain.timeout, then
+   * reported on a gateway already drained.
+   */
+  set draining(draining: boolean) {
+    if (draining) this.#drainBegan.abort();
+  }
+
   get version(): number {
     return this.#version;
   }
@@ -183,13 +199,7 @@ export class ClusterControl {
    */
   reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
     return this.#serial(async () => {
-      if (this.draining) {
-        this.#logger.warn(
-          { via: caller.via, who: caller.who, file: this.file },
-          'reload refused: the gateway is draining; the running config stays',
-        );
-        return { result: 'draining', file: this.file };
-      }
+      if (this.draining) return this.#whileDraining(caller, false);
       if (named !== undefined && !(await this.#runs(named))) {
         this.#logger.warn(
           { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
@@ -199,6 +209,15 @@ export class ClusterControl {
       }
       return this.#reload(caller);
     });
+  }
+
+  /** A reload refused because the gateway drains; `stopped`: its read had begun and was given up. */
+  #whileDraining(caller: Caller, stopped: boolean): WhileDraining {
+    this.#logger.warn(
+      { via: caller.via, who: caller.who, file: this.file, ...(stopped ? { read_stopped: true } : {}) },
+      'reload refused: the gateway is draining; the running config stays',
+    );
+    return { result: 'draining', file: this.file, ...(stopped ? { read_stopped: true } : {}) };
   }
 
   /** The file the gateway runs and reloads, as an absolute path. */
@@ -212,7 +231,7 @@ export class ClusterControl {
     return running !== undefined && running === asked;
   }
 
-  async #reload(caller: Caller): Promise<ReloadReport> {
+  async #reload(caller: Caller): Promise<ReloadReport | WhileDraining> {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
     let next: GatewayConfig;
@@ -225,7 +244,13 @@ export class ClusterControl {
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       // A listener the reload adds must be free, as at start (serve.ts): that process finds
       // whether each one's address can be had, all but those the gateway holds.
-      const loaded = await loadConfigAndProbe(this.#path, this.#config.listen.map(listenerKey));
+      const loaded = await loadConfigAndProbe(
+        this.#path,
+        this.#config.listen.map(listenerKey),
+        process.env,
+        undefined,
+        this.#drainBegan.signal,
+      );
       next = loaded.config;
       const templates = problemTemplates([
         ...(this.#config.fromEnvironment ?? []),
@@ -244,6 +269,7 @@ export class ClusterControl {
           })),
         );
     } catch (err) {
+      if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
       if (!(err instanceof ConfigError)) throw err;
       return this.#refused(base, caller, err.problems.map(asWritten), { confirmed: [], failed: [] });
     }
