@@ -50,6 +50,14 @@ export interface Caller {
   readonly who: string;
 }
 
+/** A worker's answer to the primary's request: undefined if none came in time, or it exited first (`exit`). */
+interface WorkerAnswer {
+  readonly worker: number;
+  readonly pid: number | undefined;
+  readonly answer: FromWorker | undefined;
+  readonly exit?: number | string;
+}
+
 /** The last reload's result, as GET /status shows it. */
 interface ReloadReport {
   readonly at: string;
@@ -288,10 +296,10 @@ export class ClusterControl {
     // What the workers that refused the file said of it (a new listener's address taken…).
     const refusals = new Map<string, ConfigProblem>();
     let everyFailureIsTheFile = true;
-    // A worker that did not answer in time (stalled, not dead: a dead one is restarted on the
-    // primary's config) still has the snapshot in its channel and swaps to it when it runs again.
+    // A worker that did not answer in time (stalled, not dead) still has the snapshot in its
+    // channel and swaps to it when it runs again; one that died first is replaced on it.
     let unanswered = false;
-    for (const { worker, answer } of answers) {
+    for (const { worker, answer, exit } of answers) {
       if (answer?.candor === 'reloaded' && answer.outcome) {
         confirmed.push(worker);
         outcome ??= answer.outcome;
@@ -303,11 +311,13 @@ export class ClusterControl {
         failed.push({
           id: worker,
           reason:
-            answer === undefined
-              ? `no answer within ${WORKER_ANSWER_MS} ms`
-              : answer.candor === 'reloaded'
-                ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
-                : 'unexpected answer',
+            exit !== undefined
+              ? `exited (${exit}) before it answered; its replacement starts on this config`
+              : answer === undefined
+                ? `no answer within ${WORKER_ANSWER_MS} ms`
+                : answer.candor === 'reloaded'
+                  ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
+                  : 'unexpected answer',
         });
       }
     }
@@ -506,32 +516,36 @@ export class ClusterControl {
     return done;
   }
 
-  /** Sends one request to every live worker; each answer, or undefined for one that did not answer in time. */
-  #askAll(
-    request: (id: number) => ToWorker,
-  ): Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }[]> {
+  /**
+   * Sends one request to every live worker; each answer, or undefined for one that did not
+   * answer in time or exited first (`exit`: its code or signal).
+   */
+  #askAll(request: (id: number) => ToWorker): Promise<WorkerAnswer[]> {
     const workers = Object.values(cluster.workers ?? {}).filter(
       (w): w is Worker => w?.isConnected() === true,
     );
     return Promise.all(
       workers.map(
         (worker) =>
-          new Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }>(
-            (resolve) => {
-              const id = this.#nextId++;
-              const done = (answer: FromWorker | undefined) => {
-                clearTimeout(timer);
-                worker.off('exit', onExit);
-                this.#pending.delete(id);
-                resolve({ worker: worker.id, pid: worker.process.pid, answer });
-              };
-              const onExit = () => done(undefined);
-              const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
-              this.#pending.set(id, done);
-              worker.once('exit', onExit);
-              worker.send(request(id));
-            },
-          ),
+          new Promise<WorkerAnswer>((resolve) => {
+            const id = this.#nextId++;
+            const done = (answer: FromWorker | undefined, exit?: number | string) => {
+              clearTimeout(timer);
+              worker.off('exit', onExit);
+              this.#pending.delete(id);
+              resolve({
+                worker: worker.id,
+                pid: worker.process.pid,
+                answer,
+                ...(exit === undefined ? {} : { exit }),
+              });
+            };
+            const onExit = (code: number, signal: string | null) => done(undefined, signal ?? code);
+            const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
+            this.#pending.set(id, done);
+            worker.once('exit', onExit);
+            worker.send(request(id));
+          }),
       ),
     );
   }

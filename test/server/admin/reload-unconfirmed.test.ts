@@ -2,7 +2,7 @@
  * A reload no worker confirmed in time (a worker stalled: CPU-starved, stopped): the snapshot
  * was sent, and a worker that runs again applies it, so the primary's view (GET /config,
  * /status, the config a restarted worker gets) must be that snapshot, not the one before.
- * The answer is still the 503 "incomplete", naming the workers that did not confirm.
+ * The answer is still the 503 "incomplete", naming the workers that did not confirm, and why.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,4 +82,51 @@ test('a reload no worker confirmed in time: the answer is 503 incomplete, and th
     routes.some((r) => r.name === 'added'),
     `GET /config shows the config the worker runs: ${JSON.stringify(routes)}`,
   );
+});
+
+test('a worker that dies before it confirms a reload is named by its exit, not as one that did not answer in time; its replacement runs the new config', async (t) => {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-died-reload-'));
+  t.after(async () => {
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
+  // A fixed port: the replacement must listen where the others do.
+  const port = await freePort();
+  const config = (extraRoute: string) =>
+    `listen:\n  - address: 127.0.0.1:${port}\n` +
+    `admin: { listen: "127.0.0.1:0", token_file: ${join(dir, 'token')} }\n` +
+    `routes:\n${extraRoute}  - match: { path: / }\n    upstream: app\n` +
+    `upstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`;
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(path, config(''));
+  const serve = await startServe(path, 2, { admin: true });
+  t.after(() => serve.stop());
+  const [doomed] = readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+
+  writeFileSync(path, config('  - name: added\n    match: { path: /added }\n    upstream: app\n'));
+  process.kill(doomed, 'SIGSTOP');
+  const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  // The other worker swapped; the stopped one has the snapshot in its channel, unread, and dies.
+  await serve.waitForLines('config swapped', 1, 10_000);
+  process.kill(doomed, 'SIGKILL');
+  const answer = await reload;
+  assert.equal(answer.status, 503, answer.text);
+  const report = answer.body.reload as { workers: { confirmed: number[]; failed: { reason: string }[] } };
+  assert.equal(report.workers.confirmed.length, 1);
+  assert.deepEqual(
+    report.workers.failed.map((f) => f.reason),
+    ['exited (SIGKILL) before it answered; its replacement starts on this config'],
+  );
+
+  await serve.waitForLines('listening', 3, 10_000);
+  for (let i = 0; i < 4; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/added`, { headers: { connection: 'close' } });
+    await res.text();
+    assert.equal(res.status, 200, 'either worker, the replacement too, serves the new route');
+  }
 });
