@@ -15,7 +15,7 @@ import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cli/workers.t
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
-import { startCandor } from './candor-process.ts';
+import { startCandor, untilRefused } from './candor-process.ts';
 
 /** The pids of a process's children: a `candor serve`'s workers. */
 function childrenOf(pid: number | undefined): number[] {
@@ -143,5 +143,49 @@ test('a worker that outlives the drain is killed, said in the log, and the prima
     );
   } finally {
     if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
+  }
+});
+
+test('the primary killed: its worker drains (stops accepting, answers its request in flight and logs it) and exits, not cut on the spot', async () => {
+  let release: () => void = () => {};
+  const answered = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let received = 0;
+  const upstream = http.createServer((_req, res) => {
+    received++;
+    void answered.then(() => res.end('finished'));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const candor = await startCandor(
+    `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:${port}\n`,
+  );
+  const [worker] = candor.workers();
+  // Gone, or a zombie nobody reaped yet: either way it runs no more.
+  const ended = () => {
+    try {
+      return readFileSync(`/proc/${worker}/stat`, 'utf8').split(' ')[2] === 'Z';
+    } catch {
+      return true;
+    }
+  };
+  try {
+    const inFlight = request(`http://127.0.0.1:${candor.port}`, { path: '/slow' });
+    await waitUntil('the request reached the upstream', () => received === 1);
+    candor.primary.kill('SIGKILL');
+    await candor.waitForLine((l) => l.msg.startsWith('the primary is gone'), 'the worker saying so');
+    await untilRefused(candor.port, 5_000);
+    release();
+    const res = await inFlight;
+    assert.deepEqual([res.status, res.text], [200, 'finished']);
+    await waitUntil('the worker exited', ended);
+    const line = candor.lines().find((l) => l.msg === 'request' && l.path === '/slow');
+    assert.equal(line?.status, 200);
+  } finally {
+    if (!ended()) process.kill(worker, 'SIGKILL');
+    await candor.cleanup();
+    upstream.closeAllConnections();
+    upstream.close();
   }
 });
