@@ -11,6 +11,7 @@ import { fork } from 'node:child_process';
 import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressTaken } from '../net/address-probe.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
 import { keepFieldLines } from './field-lines.ts';
@@ -50,6 +51,13 @@ export async function loadConfigIsolated(
   return (await loadIsolated(path, env, bounds, undefined)).config;
 }
 
+/** A config, the listeners another process holds, and whether it holds the admin listener's address. */
+export interface ProbedLoad {
+  readonly config: GatewayConfig;
+  readonly taken: readonly TakenListener[];
+  readonly adminTaken?: AddressTaken;
+}
+
 /**
  * A load given up because its caller's `stop` signal fired (a drain began during a reload):
  * the process reading the file is killed, nothing of it is used.
@@ -64,7 +72,8 @@ export class LoadStopped extends Error {
 /**
  * As loadConfigIsolated, and the same process probes whether each listener's address can be
  * had (address-probe.ts), but those in `held` (listener keys the running gateway holds, as
- * reload-plan.ts's listenerKey): the listeners another process holds come back with the config.
+ * reload-plan.ts's listenerKey): the listeners another process holds come back with the config,
+ * and the admin listener's address when another process holds it (`held` may name the running one).
  * `stop` gives the load up at once (rejecting with LoadStopped): a gateway that began its drain
  * is not held past its deadline by a reload's read, which its deadline does not bound.
  */
@@ -74,7 +83,7 @@ export function loadConfigAndProbe(
   env: NodeJS.ProcessEnv = process.env,
   bounds: IsolatedLoadBounds = ISOLATED_LOAD,
   stop?: AbortSignal,
-): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
+): Promise<ProbedLoad> {
   return loadIsolated(path, env, bounds, held, stop);
 }
 
@@ -84,7 +93,7 @@ function loadIsolated(
   bounds: IsolatedLoadBounds,
   probeAllBut: readonly string[] | undefined,
   stop?: AbortSignal,
-): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
+): Promise<ProbedLoad> {
   if (stop?.aborted) return Promise.reject(new LoadStopped(path));
   const refused = (message: string) =>
     new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
@@ -131,7 +140,11 @@ function loadIsolated(
           const config = deepFreeze(answer.config as GatewayConfig);
           knownHash(config, answer.hash);
           keepFieldLines(config, answer.lines);
-          done({ config, taken: answer.taken });
+          done({
+            config,
+            taken: answer.taken,
+            ...(answer.adminTaken === undefined ? {} : { adminTaken: answer.adminTaken }),
+          });
         } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
         else fail(new Error(`config loader: ${answer.error}`));
       }),

@@ -252,9 +252,11 @@ export class ClusterControl {
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       // A listener the reload adds must be free, as at start (serve.ts): that process finds
       // whether each one's address can be had, all but those the gateway holds.
+      // The running admin listener's address is held too: the primary holds it.
+      const admin = this.#config.admin;
       const loaded = await loadConfigAndProbe(
         this.#path,
-        this.#config.listen.map(listenerKey),
+        [...this.#config.listen, ...(admin === undefined ? [] : [admin])].map(listenerKey),
         process.env,
         undefined,
         this.#drainBegan.signal,
@@ -267,12 +269,16 @@ export class ClusterControl {
       asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
-      if (loaded.taken.length > 0)
+      const taken = [
+        ...loaded.taken.map(({ index, taken }) => ({ path: `listen[${index}].address`, taken })),
+        ...(loaded.adminTaken === undefined ? [] : [{ path: 'admin.listen', taken: loaded.adminTaken }]),
+      ];
+      if (taken.length > 0)
         throw new ConfigError(
-          loaded.taken.map(({ index, taken }) => ({
+          taken.map(({ path, taken }) => ({
             file: next.source,
-            ...fieldPosition(next, `listen[${index}].address`),
-            path: `listen[${index}].address`,
+            ...fieldPosition(next, path),
+            path,
             message: addressTakenMessage(taken),
           })),
         );
