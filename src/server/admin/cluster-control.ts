@@ -284,8 +284,14 @@ export class ClusterControl {
         );
     } catch (err) {
       if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
-      if (!(err instanceof ConfigError)) throw err;
-      return this.#refused(base, caller, err.problems.map(asWritten), { confirmed: [], failed: [] });
+      // The process reading the file ended without an answer (the OOM killer, a fork refused):
+      // refused as a read past its deadline is. Thrown, a SIGHUP's reload vanished without a
+      // line (the serial queue holds its rejection), and the admin API's was a 500.
+      const problems =
+        err instanceof ConfigError
+          ? err.problems.map(asWritten)
+          : [{ file: this.#path, line: 0, column: 0, path: '', message: (err as Error).message }];
+      return this.#refused(base, caller, problems, { confirmed: [], failed: [] });
     }
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.

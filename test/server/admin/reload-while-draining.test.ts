@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
-import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { adminCall, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'draining-reload-token-0123456789ab';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -92,22 +92,10 @@ test("a drain that begins while a reload reads its file gives that read up: the 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = await writeConfig(dir, '1s', '    targets:\n      - url: http://127.0.0.1:9\n');
   const serve = await startServe(path, 1, { admin: true });
-  const children = () =>
-    readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  const [worker] = children();
   const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
   // The process that reads the file, stopped: a read that takes its whole 10 s (a huge file, a
   // starved machine). Without the drain's stop it is killed at that deadline, not before.
-  let loader: number | undefined;
-  await waitUntil('the reload reads the file', () => {
-    loader = children().find((pid) => pid !== worker);
-    return loader !== undefined;
-  });
-  process.kill(loader as number, 'SIGSTOP');
+  const loader = await stopConfigReader(serve);
   serve.child.kill('SIGTERM');
 
   const answer = await reload;
@@ -121,5 +109,5 @@ test("a drain that begins while a reload reads its file gives that read up: the 
     refusals.map((l) => [l.level, l.msg, l.read_stopped]),
     [['warn', 'reload refused: the gateway is draining; the running config stays', true]],
   );
-  assert.throws(() => process.kill(loader as number, 0), { code: 'ESRCH' }, 'the reading process is gone');
+  assert.throws(() => process.kill(loader, 0), { code: 'ESRCH' }, 'the reading process is gone');
 });
