@@ -324,7 +324,7 @@ export class ClusterControl {
           id: worker,
           reason:
             exit !== undefined
-              ? `exited (${exit}) before it answered; its replacement starts on this config`
+              ? `exited (${exit}) before it answered${this.draining ? '' : '; its replacement starts on this config'}`
               : answer === undefined
                 ? `no answer within ${WORKER_ANSWER_MS} ms`
                 : answer.candor === 'reloaded'

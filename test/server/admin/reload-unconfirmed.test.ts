@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, childPids, startServe } from '../../helpers/serve-process.ts';
 
 const TOKEN = 'unconfirmed-reload-token-0123456789';
 
@@ -84,7 +84,8 @@ test('a reload no worker confirmed in time: the answer is 503 incomplete, and th
   );
 });
 
-test('a worker that dies before it confirms a reload is named by its exit, not as one that did not answer in time; its replacement runs the new config', async (t) => {
+/** `serve --workers 2` on an echo, with the admin API; a reload then adds the route /added. */
+async function twoWorkers(t: TestContext, port: number) {
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'candor-died-reload-'));
   t.after(async () => {
@@ -92,8 +93,6 @@ test('a worker that dies before it confirms a reload is named by its exit, not a
     rmSync(dir, { recursive: true, force: true });
   });
   writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
-  // A fixed port: the replacement must listen where the others do.
-  const port = await freePort();
   const config = (extraRoute: string) =>
     `listen:\n  - address: 127.0.0.1:${port}\n` +
     `admin: { listen: "127.0.0.1:0", token_file: ${join(dir, 'token')} }\n` +
@@ -103,12 +102,15 @@ test('a worker that dies before it confirms a reload is named by its exit, not a
   writeFileSync(path, config(''));
   const serve = await startServe(path, 2, { admin: true });
   t.after(() => serve.stop());
-  const [doomed] = readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .map(Number);
-
   writeFileSync(path, config('  - name: added\n    match: { path: /added }\n    upstream: app\n'));
+  return serve;
+}
+
+test('a worker that dies before it confirms a reload is named by its exit, not as one that did not answer in time; its replacement runs the new config', async (t) => {
+  // A fixed port: the replacement must listen where the others do.
+  const port = await freePort();
+  const serve = await twoWorkers(t, port);
+  const [doomed] = childPids(serve.child.pid);
   process.kill(doomed, 'SIGSTOP');
   const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
   // The other worker swapped; the stopped one has the snapshot in its channel, unread, and dies.
@@ -129,4 +131,22 @@ test('a worker that dies before it confirms a reload is named by its exit, not a
     await res.text();
     assert.equal(res.status, 200, 'either worker, the replacement too, serves the new route');
   }
+});
+
+test('a worker that dies before it confirms a reload while the gateway drains is named by its exit, and no replacement is promised', async (t) => {
+  const serve = await twoWorkers(t, await freePort());
+  const [doomed] = childPids(serve.child.pid);
+  process.kill(doomed, 'SIGSTOP');
+  const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  await serve.waitForLines('config swapped', 1, 10_000);
+  serve.child.kill('SIGTERM');
+  await serve.waitForLines('drained', 1);
+  process.kill(doomed, 'SIGKILL');
+  const answer = await reload;
+  assert.equal(answer.status, 503, answer.text);
+  const report = answer.body.reload as { workers: { failed: { reason: string }[] } };
+  assert.deepEqual(
+    report.workers.failed.map((f) => f.reason),
+    ['exited (SIGKILL) before it answered'],
+  );
 });
