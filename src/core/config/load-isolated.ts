@@ -166,6 +166,8 @@ function loadIsolated(
     );
     stop?.addEventListener('abort', onStop, { once: true });
     const ask: LoadAsk = { path, env: { ...env }, ...(probeAllBut === undefined ? {} : { probeAllBut }) };
-    loader.send(ask);
+    // A send that fails (EPIPE: the process died first, OOM-killed) is told to this callback,
+    // not as 'error': the 'exit' that follows says why, which 'write EPIPE' would not.
+    loader.send(ask, () => {});
   });
 }

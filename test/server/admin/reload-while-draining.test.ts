@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
-import { adminCall, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
+import { adminCall, childPids, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'draining-reload-token-0123456789ab';
@@ -92,6 +92,12 @@ test("a drain that begins while a reload reads its file gives that read up: the 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = await writeConfig(dir, '1s', '    targets:\n      - url: http://127.0.0.1:9\n');
   const serve = await startServe(path, 1, { admin: true });
+  // A failure below must not leave the gateway (and its pipes) holding the test's process.
+  t.after(() => {
+    if (serve.child.exitCode !== null) return;
+    for (const pid of childPids(serve.child.pid)) process.kill(pid, 'SIGKILL');
+    serve.child.kill('SIGKILL');
+  });
   const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
   // The process that reads the file, stopped: a read that takes its whole 10 s (a huge file, a
   // starved machine). Without the drain's stop it is killed at that deadline, not before.
