@@ -144,12 +144,20 @@ export function childPids(pid: number | undefined): number[] {
 
 /**
  * The process a reload of `serve` (one worker) starts to read its file, stopped (SIGSTOP) as
- * soon as it is seen, before it can answer: call it right after asking for the reload.
+ * soon as it runs the reader, before it can answer: call it right after asking for the reload.
+ * Not before its exec: the primary's fork waits for that, and would wait for ever.
  */
 export async function stopConfigReader(serve: ServeProcess): Promise<number> {
   const [worker] = childPids(serve.child.pid);
+  const runsReader = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('load-worker');
+    } catch {
+      return false;
+    }
+  };
   for (let tries = 0; tries < 5000; tries++) {
-    const reader = childPids(serve.child.pid).find((pid) => pid !== worker);
+    const reader = childPids(serve.child.pid).find((pid) => pid !== worker && runsReader(pid));
     if (reader !== undefined) {
       process.kill(reader, 'SIGSTOP');
       return reader;
