@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 
@@ -130,4 +131,38 @@ export function adminCall(
     });
     req.end(options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)));
   });
+}
+
+/** The pids of a process's children (Linux's /proc): a `candor serve`'s workers, and its config reader while one runs. */
+export function childPids(pid: number | undefined): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
+/**
+ * The process a reload of `serve` (one worker) starts to read its file, stopped (SIGSTOP) as
+ * soon as it runs the reader, before it can answer: call it right after asking for the reload.
+ * Not before its exec: the primary's fork waits for that, and would wait for ever.
+ */
+export async function stopConfigReader(serve: ServeProcess): Promise<number> {
+  const [worker] = childPids(serve.child.pid);
+  const runsReader = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('load-worker');
+    } catch {
+      return false;
+    }
+  };
+  for (let tries = 0; tries < 5000; tries++) {
+    const reader = childPids(serve.child.pid).find((pid) => pid !== worker && runsReader(pid));
+    if (reader !== undefined) {
+      process.kill(reader, 'SIGSTOP');
+      return reader;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error('no process read the config');
 }

@@ -11,6 +11,7 @@ import { fork } from 'node:child_process';
 import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressTaken } from '../net/address-probe.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
 import { keepFieldLines } from './field-lines.ts';
@@ -50,18 +51,40 @@ export async function loadConfigIsolated(
   return (await loadIsolated(path, env, bounds, undefined)).config;
 }
 
+/** A config, the listeners another process holds, and whether it holds the admin listener's address. */
+export interface ProbedLoad {
+  readonly config: GatewayConfig;
+  readonly taken: readonly TakenListener[];
+  readonly adminTaken?: AddressTaken;
+}
+
+/**
+ * A load given up because its caller's `stop` signal fired (a drain began during a reload):
+ * the process reading the file is killed, nothing of it is used.
+ */
+export class LoadStopped extends Error {
+  constructor(path: string) {
+    super(`the reading of ${resolve(path)} was stopped before it ended`);
+    this.name = 'LoadStopped';
+  }
+}
+
 /**
  * As loadConfigIsolated, and the same process probes whether each listener's address can be
  * had (address-probe.ts), but those in `held` (listener keys the running gateway holds, as
- * reload-plan.ts's listenerKey): the listeners another process holds come back with the config.
+ * reload-plan.ts's listenerKey): the listeners another process holds come back with the config,
+ * and the admin listener's address when another process holds it (`held` may name the running one).
+ * `stop` gives the load up at once (rejecting with LoadStopped): a gateway that began its drain
+ * is not held past its deadline by a reload's read, which its deadline does not bound.
  */
 export function loadConfigAndProbe(
   path: string,
   held: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   bounds: IsolatedLoadBounds = ISOLATED_LOAD,
-): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
-  return loadIsolated(path, env, bounds, held);
+  stop?: AbortSignal,
+): Promise<ProbedLoad> {
+  return loadIsolated(path, env, bounds, held, stop);
 }
 
 function loadIsolated(
@@ -69,7 +92,9 @@ function loadIsolated(
   env: NodeJS.ProcessEnv,
   bounds: IsolatedLoadBounds,
   probeAllBut: readonly string[] | undefined,
-): Promise<{ config: GatewayConfig; taken: readonly TakenListener[] }> {
+  stop?: AbortSignal,
+): Promise<ProbedLoad> {
+  if (stop?.aborted) return Promise.reject(new LoadStopped(path));
   const refused = (message: string) =>
     new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
   return new Promise((done, fail) => {
@@ -89,10 +114,12 @@ function loadIsolated(
       stderr = (stderr + text).slice(-STDERR_KEPT);
     });
     let settled = false;
+    const onStop = () => settle(() => fail(new LoadStopped(path)));
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
       outcome();
       if (loader.exitCode === null && loader.signalCode === null) loader.kill('SIGKILL');
     };
@@ -113,7 +140,11 @@ function loadIsolated(
           const config = deepFreeze(answer.config as GatewayConfig);
           knownHash(config, answer.hash);
           keepFieldLines(config, answer.lines);
-          done({ config, taken: answer.taken });
+          done({
+            config,
+            taken: answer.taken,
+            ...(answer.adminTaken === undefined ? {} : { adminTaken: answer.adminTaken }),
+          });
         } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
         else fail(new Error(`config loader: ${answer.error}`));
       }),
@@ -133,7 +164,10 @@ function loadIsolated(
         ),
       ),
     );
+    stop?.addEventListener('abort', onStop, { once: true });
     const ask: LoadAsk = { path, env: { ...env }, ...(probeAllBut === undefined ? {} : { probeAllBut }) };
-    loader.send(ask);
+    // A send that fails (EPIPE: the process died first, OOM-killed) is told to this callback,
+    // not as 'error': the 'exit' that follows says why, which 'write EPIPE' would not.
+    loader.send(ask, () => {});
   });
 }

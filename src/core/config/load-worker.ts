@@ -15,8 +15,8 @@ export interface LoadAsk {
   readonly path: string;
   readonly env: NodeJS.ProcessEnv;
   /**
-   * Whether the config's listeners can be had (address-probe.ts), all but these, which the
-   * running gateway holds ("host:port", the host lower-cased, as reload-plan.ts's listenerKey):
+   * Whether the config's listeners (and its admin listener) can be had (address-probe.ts), all
+   * but these, which the running gateway holds ("host:port", the host lower-cased, as reload-plan.ts's listenerKey):
    * probed here, so that the supervising primary never loads DNS (node:net's listen looks the
    * host up, even an address), about 1 MiB of its memory. Absent: nothing is probed.
    */
@@ -37,6 +37,8 @@ export type LoadAnswer =
       readonly hash: string;
       readonly lines: FieldLines;
       readonly taken: readonly TakenListener[];
+      /** The admin listener's address, when another process holds it. */
+      readonly adminTaken?: AddressTaken;
     }
   | { readonly problems: ConfigError['problems'] }
   | { readonly error: string };
@@ -45,8 +47,16 @@ export type LoadAnswer =
 async function answerFor({ path, env, probeAllBut }: LoadAsk): Promise<LoadAnswer> {
   try {
     const config = await loadConfigFile(path, env);
-    const taken = probeAllBut === undefined ? [] : await takenListeners(config, new Set(probeAllBut));
-    return { config, hash: configHash(config), lines: keptFieldLines(config) ?? {}, taken };
+    const held = new Set(probeAllBut);
+    const taken = probeAllBut === undefined ? [] : await takenListeners(config, held);
+    const adminTaken = probeAllBut === undefined ? undefined : await takenAdmin(config, held);
+    return {
+      config,
+      hash: configHash(config),
+      lines: keptFieldLines(config) ?? {},
+      taken,
+      ...(adminTaken === undefined ? {} : { adminTaken }),
+    };
   } catch (err) {
     return err instanceof ConfigError ? { problems: err.problems } : { error: String(err) };
   }
@@ -61,6 +71,20 @@ async function takenListeners(config: GatewayConfig, held: ReadonlySet<string>):
     if (taken !== undefined) found.push({ index, taken });
   }
   return found;
+}
+
+/**
+ * The admin listener's address, when another process holds it (and the running gateway does
+ * not: its address is among the held). The primary closes its admin listener before it opens
+ * the new one, so a reload that moved it to a taken address left the gateway without one.
+ */
+async function takenAdmin(
+  config: GatewayConfig,
+  held: ReadonlySet<string>,
+): Promise<AddressTaken | undefined> {
+  const { admin } = config;
+  if (admin === undefined || admin.port === 0 || held.has(listenerKey(admin))) return undefined;
+  return probeAddress(admin.host, admin.port);
 }
 
 // Only as the process loadConfigIsolated forks (it has an IPC channel and is this module's

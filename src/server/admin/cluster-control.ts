@@ -5,7 +5,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import { problemTemplates } from '../../core/config/env-templates.ts';
 import { fieldPosition, keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
-import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
+import { LoadStopped, loadConfigAndProbe } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
@@ -50,6 +50,14 @@ export interface Caller {
   readonly who: string;
 }
 
+/** A worker's answer to the primary's request: undefined if none came in time, or it exited first (`exit`). */
+interface WorkerAnswer {
+  readonly worker: number;
+  readonly pid: number | undefined;
+  readonly answer: FromWorker | undefined;
+  readonly exit?: number | string;
+}
+
 /** The last reload's result, as GET /status shows it. */
 interface ReloadReport {
   readonly at: string;
@@ -89,8 +97,10 @@ export interface NotTheRunningFile {
  */
 export interface WhileDraining {
   readonly result: 'draining';
-  /** The file the gateway runs, which was not read. */
+  /** The file the gateway runs, which was not read, or whose read was given up. */
   readonly file: string;
+  /** The drain began while the file was being read: that read was given up, nothing of it used. */
+  readonly read_stopped?: true;
 }
 
 /**
@@ -110,7 +120,8 @@ export class ClusterControl {
   readonly #pending = new Map<number, (answer: FromWorker) => void>();
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
-  draining = false;
+  /** Fires when the drain begins: a reload's read under way is given up (its process killed). */
+  readonly #drainBegan = new AbortController();
   /** Some worker listens (the primary follows them): while none does, GET /ready says `starting`. */
   serving = false;
   /** Called after each reload whose snapshot is now the config in force (the primary moves the admin listener). */
@@ -152,6 +163,19 @@ export class ClusterControl {
     return this.#config;
   }
 
+  get draining(): boolean {
+    return this.#drainBegan.signal.aborted;
+  }
+
+  /**
+   * The gateway drains from now on: no reload more, and the one reading its file gives up. Its
+   * read (bounded to 10 s, load-isolated.ts) held the primary past a shorter drain.timeout, then
+   * reported on a gateway already drained.
+   */
+  set draining(draining: boolean) {
+    if (draining) this.#drainBegan.abort();
+  }
+
   get version(): number {
     return this.#version;
   }
@@ -183,13 +207,7 @@ export class ClusterControl {
    */
   reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
     return this.#serial(async () => {
-      if (this.draining) {
-        this.#logger.warn(
-          { via: caller.via, who: caller.who, file: this.file },
-          'reload refused: the gateway is draining; the running config stays',
-        );
-        return { result: 'draining', file: this.file };
-      }
+      if (this.draining) return this.#whileDraining(caller, false);
       if (named !== undefined && !(await this.#runs(named))) {
         this.#logger.warn(
           { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
@@ -199,6 +217,15 @@ export class ClusterControl {
       }
       return this.#reload(caller);
     });
+  }
+
+  /** A reload refused because the gateway drains; `stopped`: its read had begun and was given up. */
+  #whileDraining(caller: Caller, stopped: boolean): WhileDraining {
+    this.#logger.warn(
+      { via: caller.via, who: caller.who, file: this.file, ...(stopped ? { read_stopped: true } : {}) },
+      'reload refused: the gateway is draining; the running config stays',
+    );
+    return { result: 'draining', file: this.file, ...(stopped ? { read_stopped: true } : {}) };
   }
 
   /** The file the gateway runs and reloads, as an absolute path. */
@@ -212,7 +239,7 @@ export class ClusterControl {
     return running !== undefined && running === asked;
   }
 
-  async #reload(caller: Caller): Promise<ReloadReport> {
+  async #reload(caller: Caller): Promise<ReloadReport | WhileDraining> {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
     let next: GatewayConfig;
@@ -225,7 +252,15 @@ export class ClusterControl {
       // file, this process keeps answering the admin API and signals, and its workers keep running.
       // A listener the reload adds must be free, as at start (serve.ts): that process finds
       // whether each one's address can be had, all but those the gateway holds.
-      const loaded = await loadConfigAndProbe(this.#path, this.#config.listen.map(listenerKey));
+      // The running admin listener's address is held too: the primary holds it.
+      const admin = this.#config.admin;
+      const loaded = await loadConfigAndProbe(
+        this.#path,
+        [...this.#config.listen, ...(admin === undefined ? [] : [admin])].map(listenerKey),
+        process.env,
+        undefined,
+        this.#drainBegan.signal,
+      );
       next = loaded.config;
       const templates = problemTemplates([
         ...(this.#config.fromEnvironment ?? []),
@@ -234,18 +269,29 @@ export class ClusterControl {
       asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
-      if (loaded.taken.length > 0)
+      const taken = [
+        ...loaded.taken.map(({ index, taken }) => ({ path: `listen[${index}].address`, taken })),
+        ...(loaded.adminTaken === undefined ? [] : [{ path: 'admin.listen', taken: loaded.adminTaken }]),
+      ];
+      if (taken.length > 0)
         throw new ConfigError(
-          loaded.taken.map(({ index, taken }) => ({
+          taken.map(({ path, taken }) => ({
             file: next.source,
-            ...fieldPosition(next, `listen[${index}].address`),
-            path: `listen[${index}].address`,
+            ...fieldPosition(next, path),
+            path,
             message: addressTakenMessage(taken),
           })),
         );
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      return this.#refused(base, caller, err.problems.map(asWritten), { confirmed: [], failed: [] });
+      if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
+      // The process reading the file ended without an answer (the OOM killer, a fork refused):
+      // refused as a read past its deadline is. Thrown, a SIGHUP's reload vanished without a
+      // line (the serial queue holds its rejection), and the admin API's was a 500.
+      const problems =
+        err instanceof ConfigError
+          ? err.problems.map(asWritten)
+          : [{ file: this.#path, line: 0, column: 0, path: '', message: (err as Error).message }];
+      return this.#refused(base, caller, problems, { confirmed: [], failed: [] });
     }
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
@@ -262,10 +308,10 @@ export class ClusterControl {
     // What the workers that refused the file said of it (a new listener's address taken…).
     const refusals = new Map<string, ConfigProblem>();
     let everyFailureIsTheFile = true;
-    // A worker that did not answer in time (stalled, not dead: a dead one is restarted on the
-    // primary's config) still has the snapshot in its channel and swaps to it when it runs again.
+    // A worker that did not answer in time (stalled, not dead) still has the snapshot in its
+    // channel and swaps to it when it runs again; one that died first is replaced on it.
     let unanswered = false;
-    for (const { worker, answer } of answers) {
+    for (const { worker, answer, exit } of answers) {
       if (answer?.candor === 'reloaded' && answer.outcome) {
         confirmed.push(worker);
         outcome ??= answer.outcome;
@@ -277,11 +323,13 @@ export class ClusterControl {
         failed.push({
           id: worker,
           reason:
-            answer === undefined
-              ? `no answer within ${WORKER_ANSWER_MS} ms`
-              : answer.candor === 'reloaded'
-                ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
-                : 'unexpected answer',
+            exit !== undefined
+              ? `exited (${exit}) before it answered${this.draining ? '' : '; its replacement starts on this config'}`
+              : answer === undefined
+                ? `no answer within ${WORKER_ANSWER_MS} ms`
+                : answer.candor === 'reloaded'
+                  ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
+                  : 'unexpected answer',
         });
       }
     }
@@ -480,32 +528,36 @@ export class ClusterControl {
     return done;
   }
 
-  /** Sends one request to every live worker; each answer, or undefined for one that did not answer in time. */
-  #askAll(
-    request: (id: number) => ToWorker,
-  ): Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }[]> {
+  /**
+   * Sends one request to every live worker; each answer, or undefined for one that did not
+   * answer in time or exited first (`exit`: its code or signal).
+   */
+  #askAll(request: (id: number) => ToWorker): Promise<WorkerAnswer[]> {
     const workers = Object.values(cluster.workers ?? {}).filter(
       (w): w is Worker => w?.isConnected() === true,
     );
     return Promise.all(
       workers.map(
         (worker) =>
-          new Promise<{ worker: number; pid: number | undefined; answer: FromWorker | undefined }>(
-            (resolve) => {
-              const id = this.#nextId++;
-              const done = (answer: FromWorker | undefined) => {
-                clearTimeout(timer);
-                worker.off('exit', onExit);
-                this.#pending.delete(id);
-                resolve({ worker: worker.id, pid: worker.process.pid, answer });
-              };
-              const onExit = () => done(undefined);
-              const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
-              this.#pending.set(id, done);
-              worker.once('exit', onExit);
-              worker.send(request(id));
-            },
-          ),
+          new Promise<WorkerAnswer>((resolve) => {
+            const id = this.#nextId++;
+            const done = (answer: FromWorker | undefined, exit?: number | string) => {
+              clearTimeout(timer);
+              worker.off('exit', onExit);
+              this.#pending.delete(id);
+              resolve({
+                worker: worker.id,
+                pid: worker.process.pid,
+                answer,
+                ...(exit === undefined ? {} : { exit }),
+              });
+            };
+            const onExit = (code: number, signal: string | null) => done(undefined, signal ?? code);
+            const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
+            this.#pending.set(id, done);
+            worker.once('exit', onExit);
+            worker.send(request(id));
+          }),
       ),
     );
   }

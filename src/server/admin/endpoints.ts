@@ -161,7 +161,7 @@ export function adminEndpoints(
           return problem(
             409,
             'Draining',
-            `the gateway is draining (shutting down): it reloads nothing more; ${report.file} was not read and nothing changed`,
+            `the gateway is draining (shutting down): it reloads nothing more; ${report.file} ${report.read_stopped ? 'was being read: that read was given up and nothing changed' : 'was not read and nothing changed'}`,
             { reload: report },
           );
         if (report.result === 'ok') return { status: 200, body: report };

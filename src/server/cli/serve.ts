@@ -27,8 +27,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
     const inbox = listenForActions();
     // A worker never reads the file: the primary sends the snapshot in force (see worker-channel.ts).
     const code = await serveUntilSignal(inbox);
-    // A worker's IPC channel to the primary would keep it alive after the gateway closed.
-    cluster.worker?.disconnect();
+    // A worker's IPC channel to the primary would keep it alive after the gateway closed (unless
+    // the primary is gone, and the channel with it).
+    if (process.connected) cluster.worker?.disconnect();
     return code;
   }
   // The demo runs as `candor serve` does (a primary, its workers, the admin API): a worker of
@@ -136,6 +137,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
         if (action === 'reopen-logs') return reopenLogFiles(gateway.logger);
         (action === 'drain-now' ? gateway.drainNow() : gateway.drain()).then(stopped, stopped);
       });
+      drainWithoutPrimary(gateway, stopped);
     });
     stopServing();
     stopTrimming();
@@ -148,4 +150,26 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   // gateway alive: the log is flushed, and the exit handler writes any line left.
   setTimeout(() => process.exit(EXIT.ok), 2_000).unref();
   return EXIT.ok;
+}
+
+/**
+ * The primary gone (killed, OOM-killed, crashed): node:cluster would end this worker on the
+ * spot (its 'disconnect' rule), every request in flight cut and unlogged, and nothing in the log
+ * to say why. The worker drains instead, as close() does: it stops accepting at once (no load
+ * balancer to wait for, and the address must be free for the gateway its supervisor starts
+ * again), its requests end or are cut at drain.timeout, each with its log line.
+ */
+function drainWithoutPrimary(gateway: Gateway, stopped: () => void): void {
+  const worker = cluster.worker;
+  if (worker === undefined) return;
+  // Node's own rule reads this flag: set, its handler leaves the exit to us.
+  worker.exitedAfterDisconnect = true;
+  process.once('disconnect', () => {
+    if (gateway.draining) return;
+    gateway.logger.error(
+      { pid: process.pid },
+      'the primary is gone: this worker drains (stops accepting now, its requests end by drain.timeout) and exits',
+    );
+    gateway.close().then(stopped, stopped);
+  });
 }

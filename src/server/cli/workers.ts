@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { isServing } from '../gateway/ipc-protocol.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
@@ -73,6 +74,16 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     let crashesInARow = 0;
     /** Replacements waiting out their backoff: forked unless a drain begins first. */
     const waiting = new Set<NodeJS.Timeout>();
+    /** Some worker has served since the start: a replacement that cannot start is no reason to stop the others. */
+    let served = false;
+    const onServing = (_worker: Worker, message: unknown) => {
+      if (!isServing(message)) return;
+      served = true;
+      cluster.off('message', onServing);
+    };
+    cluster.on('message', onServing);
+    const livingWorkers = () =>
+      Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
     const fork = () => {
       alive++;
       const worker = cluster.fork();
@@ -119,6 +130,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       }, options.drainTimeout() + WORKER_EXIT_GRACE_MS).unref();
     };
     const finish = () => {
+      cluster.off('message', onServing);
       offSignals();
       clearTimeout(backstop);
       resolve(exitCode);
@@ -128,9 +140,19 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       const lived = process.uptime() * 1000 - (bornAt.get(worker.id) ?? 0);
       bornAt.delete(worker.id);
       if (!stopping) {
-        // A worker that could not start (port in use, bad certificate) would fail again at once.
-        if (code === EXIT.unavailable || code === EXIT.config) {
+        // A worker that could not start (port in use, bad certificate) would fail again at once:
+        // the gateway stops, unless it was a replacement and other workers serve. Those go on
+        // (a certificate file missing for the moment of a renewal's move must not take them
+        // down), and the replacement is tried again as a crash's is, with the backoff below.
+        const couldNotStart = code === EXIT.unavailable || code === EXIT.config;
+        if (couldNotStart && (!served || livingWorkers() === 0)) {
           exitCode = code;
+          options.logger.error(
+            { pid: worker.process.pid, exit: code },
+            served
+              ? 'no worker left and its replacement could not start: the gateway stops'
+              : 'a worker could not start: the gateway stops',
+          );
           stopAll('drain');
         } else {
           crashesInARow = lived >= RESTART_BACKOFF.stableAfterMs ? 1 : crashesInARow + 1;

@@ -2,16 +2,16 @@
  * A reload no worker confirmed in time (a worker stalled: CPU-starved, stopped): the snapshot
  * was sent, and a worker that runs again applies it, so the primary's view (GET /config,
  * /status, the config a restarted worker gets) must be that snapshot, not the one before.
- * The answer is still the 503 "incomplete", naming the workers that did not confirm.
+ * The answer is still the 503 "incomplete", naming the workers that did not confirm, and why.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, childPids, startServe } from '../../helpers/serve-process.ts';
 
 const TOKEN = 'unconfirmed-reload-token-0123456789';
 
@@ -81,5 +81,72 @@ test('a reload no worker confirmed in time: the answer is 503 incomplete, and th
   assert.ok(
     routes.some((r) => r.name === 'added'),
     `GET /config shows the config the worker runs: ${JSON.stringify(routes)}`,
+  );
+});
+
+/** `serve --workers 2` on an echo, with the admin API; a reload then adds the route /added. */
+async function twoWorkers(t: TestContext, port: number) {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-died-reload-'));
+  t.after(async () => {
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
+  const config = (extraRoute: string) =>
+    `listen:\n  - address: 127.0.0.1:${port}\n` +
+    `admin: { listen: "127.0.0.1:0", token_file: ${join(dir, 'token')} }\n` +
+    `routes:\n${extraRoute}  - match: { path: / }\n    upstream: app\n` +
+    `upstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`;
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(path, config(''));
+  const serve = await startServe(path, 2, { admin: true });
+  t.after(() => serve.stop());
+  writeFileSync(path, config('  - name: added\n    match: { path: /added }\n    upstream: app\n'));
+  return serve;
+}
+
+test('a worker that dies before it confirms a reload is named by its exit, not as one that did not answer in time; its replacement runs the new config', async (t) => {
+  // A fixed port: the replacement must listen where the others do.
+  const port = await freePort();
+  const serve = await twoWorkers(t, port);
+  const [doomed] = childPids(serve.child.pid);
+  process.kill(doomed, 'SIGSTOP');
+  const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  // The other worker swapped; the stopped one has the snapshot in its channel, unread, and dies.
+  await serve.waitForLines('config swapped', 1, 10_000);
+  process.kill(doomed, 'SIGKILL');
+  const answer = await reload;
+  assert.equal(answer.status, 503, answer.text);
+  const report = answer.body.reload as { workers: { confirmed: number[]; failed: { reason: string }[] } };
+  assert.equal(report.workers.confirmed.length, 1);
+  assert.deepEqual(
+    report.workers.failed.map((f) => f.reason),
+    ['exited (SIGKILL) before it answered; its replacement starts on this config'],
+  );
+
+  await serve.waitForLines('listening', 3, 10_000);
+  for (let i = 0; i < 4; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/added`, { headers: { connection: 'close' } });
+    await res.text();
+    assert.equal(res.status, 200, 'either worker, the replacement too, serves the new route');
+  }
+});
+
+test('a worker that dies before it confirms a reload while the gateway drains is named by its exit, and no replacement is promised', async (t) => {
+  const serve = await twoWorkers(t, await freePort());
+  const [doomed] = childPids(serve.child.pid);
+  process.kill(doomed, 'SIGSTOP');
+  const reload = adminCall(serve.adminPort as number, 'POST', '/reload', { token: TOKEN });
+  await serve.waitForLines('config swapped', 1, 10_000);
+  serve.child.kill('SIGTERM');
+  await serve.waitForLines('drained', 1);
+  process.kill(doomed, 'SIGKILL');
+  const answer = await reload;
+  assert.equal(answer.status, 503, answer.text);
+  const report = answer.body.reload as { workers: { failed: { reason: string }[] } };
+  assert.deepEqual(
+    report.workers.failed.map((f) => f.reason),
+    ['exited (SIGKILL) before it answered'],
   );
 });

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
@@ -32,14 +32,14 @@ after(async () => {
   await second.close();
 });
 
-function config(name: string, listen: string[], upstream: string): string {
+function config(name: string, listen: string[], upstream: string, more = ''): string {
   const path = join(dir, `${name}.yaml`);
   writeFileSync(
     path,
     `name: ${name}
 listen:
 ${listen.map((address) => `  - address: ${address}`).join('\n')}
-routes:
+${more}routes:
   - upstream: app
 upstreams:
   app:
@@ -160,6 +160,39 @@ test('a reload that adds an address another process holds (even with SO_REUSEPOR
           .length === 2,
     );
     assert.equal((await request(`http://127.0.0.1:${freeOne}`, { path: '/new' })).status, 200);
+  } finally {
+    await serve?.stop();
+    squatter.close();
+  }
+});
+
+test('a reload that moves the admin API to an address another process holds is refused whole, naming admin.listen; the admin API stays where it was', async () => {
+  const token = 'admin-moved-token-0123456789abcdef';
+  writeFileSync(join(dir, 'admin-token'), token, { mode: 0o600 });
+  const adminAt = (port: number) =>
+    `admin: { listen: "127.0.0.1:${port}", token_file: ${join(dir, 'admin-token')} }\n`;
+  const squatter = net.createServer((socket) => socket.destroy());
+  const squatterPort = await freePort();
+  await new Promise<void>((resolve) => squatter.listen(squatterPort, '127.0.0.1', resolve));
+  const adminPort = await freePort();
+  const listen = [`127.0.0.1:${await freePort()}`];
+  const path = config('admin-moved', listen, first.url, adminAt(adminPort));
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    config('admin-moved', listen, first.url, adminAt(squatterPort));
+    const answer = await adminCall(adminPort, 'POST', '/reload', { token });
+    assert.equal(answer.status, 400, answer.text);
+    const [problem, ...others] = (answer.body.reload as { problems: { path: string; message: string }[] })
+      .problems;
+    assert.deepEqual(others, []);
+    assert.equal(problem.path, 'admin.listen');
+    assert.match(
+      problem.message,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${squatterPort}: address in use`),
+    );
+    // Still there, on the running config: it was closed before its new address failed.
+    assert.equal((await adminCall(adminPort, 'GET', '/status', { token })).status, 200);
   } finally {
     await serve?.stop();
     squatter.close();

@@ -4,18 +4,21 @@
  * nothing more. On a real process tree, with real SIGKILLs.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { EXIT } from '../../../src/server/cli/exit-codes.ts';
 import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cli/workers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { certificateFor } from '../../helpers/named-certs.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
-import { startCandor } from './candor-process.ts';
+import { startCandor, untilRefused } from './candor-process.ts';
 
 /** The pids of a process's children: a `candor serve`'s workers. */
 function childrenOf(pid: number | undefined): number[] {
@@ -143,5 +146,99 @@ test('a worker that outlives the drain is killed, said in the log, and the prima
     );
   } finally {
     if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
+  }
+});
+
+test('the primary killed: its worker drains (stops accepting, answers its request in flight and logs it) and exits, not cut on the spot', async () => {
+  let release: () => void = () => {};
+  const answered = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let received = 0;
+  const upstream = http.createServer((_req, res) => {
+    received++;
+    void answered.then(() => res.end('finished'));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const candor = await startCandor(
+    `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:${port}\n`,
+  );
+  const [worker] = candor.workers();
+  // Gone, or a zombie nobody reaped yet: either way it runs no more.
+  const ended = () => {
+    try {
+      return readFileSync(`/proc/${worker}/stat`, 'utf8').split(' ')[2] === 'Z';
+    } catch {
+      return true;
+    }
+  };
+  try {
+    const inFlight = request(`http://127.0.0.1:${candor.port}`, { path: '/slow' });
+    await waitUntil('the request reached the upstream', () => received === 1);
+    candor.primary.kill('SIGKILL');
+    await candor.waitForLine((l) => l.msg.startsWith('the primary is gone'), 'the worker saying so');
+    await untilRefused(candor.port, 5_000);
+    release();
+    const res = await inFlight;
+    assert.deepEqual([res.status, res.text], [200, 'finished']);
+    await waitUntil('the worker exited', ended);
+    const line = candor.lines().find((l) => l.msg === 'request' && l.path === '/slow');
+    assert.equal(line?.status, 200);
+  } finally {
+    if (!ended()) process.kill(worker, 'SIGKILL');
+    await candor.cleanup();
+    upstream.closeAllConnections();
+    upstream.close();
+  }
+});
+
+test('a replacement that cannot start (its certificate file gone for a moment) is tried again with backoff; the other worker serves on, and the gateway does not stop', async () => {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-replacement-'));
+  const files = certificateFor(['localhost']);
+  const cert = join(dir, 'cert.pem');
+  copyFileSync(files.certPath, cert);
+  copyFileSync(files.keyPath, join(dir, 'key.pem'));
+  const config = join(dir, 'candor.yaml');
+  const port = await freePort();
+  writeFileSync(
+    config,
+    `listen:\n  - address: 127.0.0.1:${port}\n    tls: { cert: ${cert}, key: ${join(dir, 'key.pem')} }\n` +
+      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
+  );
+  const serve = await startServe(config, 2);
+  const get = () =>
+    new Promise<number | undefined>((resolve, reject) =>
+      https
+        .get({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        })
+        .on('error', reject),
+    );
+  try {
+    const [doomed] = childrenOf(serve.child.pid);
+    rmSync(cert);
+    process.kill(doomed, 'SIGKILL');
+    const failedStarts = () =>
+      serve.lines.filter((l) => l.msg === 'worker exited: starting another' && l.exit === EXIT.unavailable);
+    await waitUntil('two replacements failed to start', () => failedStarts().length >= 2);
+    assert.equal(serve.child.exitCode, null, serve.stderr());
+    assert.deepEqual(
+      failedStarts()
+        .map((l) => l.restart_in_ms)
+        .slice(0, 2),
+      [100, 200],
+      'tried again with the backoff of a crash loop',
+    );
+    for (let i = 0; i < 4; i++) assert.equal(await get(), 200, 'the worker left serves every connection');
+
+    copyFileSync(files.certPath, cert);
+    await serve.waitForLines('listening', 3, 10_000);
+    assert.equal(await serve.stop(), EXIT.ok);
+  } finally {
+    if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
+    await echo.close();
   }
 });
