@@ -90,10 +90,13 @@ async function supervise(
   const canaries = new Canaries({
     window: (route) => control.canaryWindow(route),
     async setSides(route, sides, verdict) {
-      await control.change(
+      const applied = await control.change(
         { kind: 'split', route, sides, ...(verdict === undefined ? {} : { verdict }) },
         { via: 'canary', who: `canary of ${route}` },
       );
+      // Refused (a reload took the route's split away while a step was judged): the controller
+      // must not take the weights for set, as the in-process gateway's host throws alike.
+      if ('problem' in applied) throw new Error(`${applied.problem.field}: ${applied.problem.detail}`);
     },
     logger,
     // Each step and action on the deploy timeline (GET /events, the status page, explain).
