@@ -41,9 +41,13 @@ export async function runReload(file: string): Promise<number> {
   }
   const report = (answer.status === 200 ? answer.body : answer.body.reload) as ReloadAnswer | undefined;
   if (answer.status === 200 && report?.result === 'ok') {
-    process.stdout.write(
-      `reloaded ${report.file}: config ${report.config_hash}, workers ${report.workers?.confirmed.join(', ')} swapped\n`,
-    );
+    const swapped = report.workers?.confirmed ?? [];
+    // No worker alive (each waiting out a crash backoff): its replacement starts on this config.
+    const workers =
+      swapped.length === 0
+        ? 'no worker running (each starts on this config)'
+        : `workers ${swapped.join(', ')} swapped`;
+    process.stdout.write(`reloaded ${report.file}: config ${report.config_hash}, ${workers}\n`);
     return EXIT.ok;
   }
   if (answer.status === 409 && report?.result === 'not_running_file') {
