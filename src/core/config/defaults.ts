@@ -8,6 +8,7 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { CANARY_METRICS } from './canary-metrics.ts';
 import { GiB, KiB, MiB } from './units.ts';
 
 export const DEFAULTS = {
@@ -75,16 +76,7 @@ export const DEFAULTS = {
     looksPerStep: 4,
     minRequests: 100,
     maxDuration: 3_600_000,
-    compare: [
-      'unreachable',
-      'slow',
-      'reset',
-      'garbage',
-      'status_5xx',
-      'gateway',
-      'latency',
-      'latency_p99',
-    ] as const,
+    compare: CANARY_METRICS,
     confidence: 0.99,
     latencyMargin: 20,
     // The tail: an answer slower than twice the baseline's p99 (and 20 ms past it) is the canary's

@@ -5,20 +5,9 @@
  */
 
 import { Type } from '@sinclair/typebox';
+import { CANARY_METRICS } from './canary-metrics.ts';
 import { count, duration, mapping, oneOf } from './schema-kit.ts';
 import { HASH_KEY_FIELD } from './schema-routing.ts';
-
-/** What a canary's verdict compares, canary against baseline, each on its own. */
-export const CANARY_METRICS = [
-  'unreachable',
-  'slow',
-  'reset',
-  'garbage',
-  'status_5xx',
-  'gateway',
-  'latency',
-  'latency_p99',
-] as const;
 
 const upstreamName = Type.String({ minLength: 1, expected: 'the name of an upstream' });
 

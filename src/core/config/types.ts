@@ -7,6 +7,7 @@
  */
 
 import type { CircuitBreakerConfig } from '../retry/circuit.ts';
+import type { CANARY_METRICS } from './canary-metrics.ts';
 import type { FromEnvironment } from './env.ts';
 import type { HashKey, TemplatePart } from './routing-values.ts';
 
@@ -184,15 +185,8 @@ export interface SplitSide {
   readonly weight: number;
 }
 
-export type CanaryMetric =
-  | 'unreachable'
-  | 'slow'
-  | 'reset'
-  | 'garbage'
-  | 'status_5xx'
-  | 'gateway'
-  | 'latency'
-  | 'latency_p99';
+/** What a canary's verdict compares (canary-metrics.ts). */
+export type CanaryMetric = (typeof CANARY_METRICS)[number];
 
 /** A canary the gateway judges itself: steps of traffic, each compared with the baseline (server/canary). */
 export interface CanaryConfig {

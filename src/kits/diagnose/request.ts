@@ -61,6 +61,6 @@ export function buildRequest(plan: ProbePlan, clientAddress: string): BuiltReque
 }
 
 /** A field's value as a report shows it: `***` for a credential's (an empty value stays empty). */
-export function shownValue(name: string, value: string): string {
+function shownValue(name: string, value: string): string {
   return value !== '' && isCredentialName(name) ? '***' : value;
 }

@@ -90,7 +90,7 @@ export function timeoutText(t: TimeoutFinding): string {
       lines.push(
         t.answered === 0
           ? '  the upstream answered nothing in these logs: it hangs; the timeout is not the problem, what the upstream waits on is'
-          : `  only ${t.answered} answered request${t.answered === 1 ? '' : 's'}: too few for a p99 to suggest a timeout from`,
+          : `  only ${plural(t.answered, 'answered request')}: too few for a p99 to suggest a timeout from`,
       );
       break;
     case 'unmeasured':

@@ -1,4 +1,10 @@
-/** Plain-text tables for the terminal: columns padded to their widest cell. */
+/**
+ * The text report's pieces for the terminal (render-*.ts): tables with columns padded to their
+ * widest cell, a table cut to its first rows, and durations, clock times, percents, rates and
+ * counts with their noun, written one way everywhere.
+ */
+
+/** A plain-text table: columns padded to their widest cell. */
 export function table(
   rows: readonly (readonly string[])[],
   rightAligned: readonly number[] = [],

@@ -26,7 +26,7 @@ import type {
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
-import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
 import { CompressingSink } from './compressing-sink.ts';
 import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
@@ -278,8 +278,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     const { upstream } = this;
     this.startedAt = performance.now();
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    // A tunnel holds its target (least_conn weighs it) but no connection of the pool.
-    if (this.target.pool.full(this.target.active.count - this.target.tunnels.count)) {
+    if (poolFull(this.target)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
     this.releaseActive = this.target.active.acquire();

@@ -2,7 +2,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 import { isAvailable } from '../../upstream/targets/target-state.ts';
-import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 
 /** A target picked for one attempt, and whether the attempt goes as a half-open probe. */
 export interface Selection {
@@ -57,8 +57,7 @@ export function selectTarget(
     });
   }
   const { maxPending } = upstream.config.pool;
-  // A tunnel holds its target (least_conn weighs it) but no connection of the pool.
-  if (upstream.pending.count >= maxPending && target.pool.full(target.active.count - target.tunnels.count)) {
+  if (upstream.pending.count >= maxPending && poolFull(target)) {
     if (circuit.probe) upstream.circuit.releaseProbe();
     const waiting =
       maxPending === 0

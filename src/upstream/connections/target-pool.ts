@@ -26,8 +26,9 @@ export interface TargetPool {
   cancel(waiter: PoolWaiter): void;
   /**
    * A request now would wait for another's to end: every connection (HTTP/2: every stream)
-   * is busy and no more may open. `active`: the target's requests in flight, this one not
-   * counted. What `pool.max_pending` and `pool.queue_timeout` bound.
+   * is busy and no more may open. `active`: the target's requests in flight on its connections,
+   * this one and its tunnels not counted (upstream.ts, poolFull). What `pool.max_pending` and
+   * `pool.queue_timeout` bound.
    */
   full(active: number): boolean;
   stats(): { open: number; idle: number; waiting: number };

@@ -18,6 +18,15 @@ export const UPSTREAM_MAX_HEADER_SIZE = 32 * 1024;
 
 export type Target = TargetState & { readonly pool: TargetPool };
 
+/**
+ * A request now to `target` would wait for a connection of its pool (TargetPool.full): counted
+ * by the requests holding one, not its tunnels, which hold the target (least_conn weighs them)
+ * but, after their 101, no connection of the pool.
+ */
+export function poolFull(target: Target): boolean {
+  return target.pool.full(target.active.count - target.tunnels.count);
+}
+
 /** An upstream at run time: its targets with their pools and states, its balancer, its circuit. */
 export interface Upstream {
   readonly name: string;

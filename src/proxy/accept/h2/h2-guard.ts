@@ -28,7 +28,7 @@ const { constants } = http2;
  * (Envoy's premature reset, 1 s): a flood resets at once, while gRPC clients cancel calls under
  * way all the time, which cost no more than the request did.
  */
-export const PREMATURE_RESET_MS = 1_000;
+const PREMATURE_RESET_MS = 1_000;
 
 export class H2Guard {
   readonly #session: ServerHttp2Session;
