@@ -141,12 +141,7 @@ export class CanaryJudging extends CanarySteps {
     const reason = `inconclusive: the baseline failed ${figure} of its requests, more than baseline_max_failed_percent (${run.config.baselineMaxFailedPercent}%); a canary no worse than it is not shown healthy`;
     this.host.logger.warn(
       {
-        route: run.route,
-        canary: run.config.upstream,
-        share: run.share,
-        step: run.step + 1,
-        look: look.index,
-        looks: look.planned,
+        ...stoppedAt(run, look),
         baseline_figure: figure,
         action: 'pause',
         reason,
@@ -178,13 +173,7 @@ export class CanaryJudging extends CanarySteps {
   ): Promise<void> {
     this.host.logger.warn(
       {
-        route: run.route,
-        canary: run.config.upstream,
-        share: run.share,
-        step: run.step + 1,
-        // Which look of the step saw it (one each check_interval), of the step's planned looks.
-        look: look.index,
-        looks: look.planned,
+        ...stoppedAt(run, look),
         metric,
         ...(verdict === undefined
           ? {}
@@ -217,4 +206,20 @@ export class CanaryJudging extends CanarySteps {
       `canary of route ${run.route} paused at ${run.share}%: ${reason}`,
     );
   }
+}
+
+/**
+ * Where a canary stopped, as its `canary worse` and `canary inconclusive` lines say: the route,
+ * the canary, its share and step, and which look of the step saw it (one each check_interval) of
+ * the step's planned looks.
+ */
+function stoppedAt(run: Run, look: Look) {
+  return {
+    route: run.route,
+    canary: run.config.upstream,
+    share: run.share,
+    step: run.step + 1,
+    look: look.index,
+    looks: look.planned,
+  };
 }
