@@ -63,6 +63,11 @@ export interface RequestParserLimits {
   readonly headerSize: number;
   /** A request line still open past the head limit, or longer than this, is a 414 rather than a 431. */
   readonly uriLength: number;
+  /**
+   * The listener reads a PROXY protocol header before HTTP (listen[].proxy_protocol): one where
+   * a request line belongs is then a second one, not a balancer set up without the setting.
+   */
+  readonly proxyProtocol?: boolean;
 }
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
@@ -416,7 +421,9 @@ export class RequestParser {
     if (proxyHeader !== undefined)
       return void this.#malformed(
         'HPE_INVALID_METHOD',
-        `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
+        this.#limits.proxyProtocol === true
+          ? `a second PROXY protocol header (${proxyHeader}): this listener reads one only at the connection's start, its balancer's (one sent behind it is a client's claim)`
+          : `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
       );
     const space = line.indexOf(' ');
     const method = space === -1 ? line : line.slice(0, space);

@@ -97,6 +97,8 @@ export async function startListener(
     headerTimeout: 0,
     bodyIdleTimeout: 0,
     keepAliveTimeout: 0,
+    // A reload cannot turn it on or off for a kept listener (reload-plan.ts).
+    proxyProtocol: config.proxyProtocol !== undefined,
   };
   const applyLimits = (limits: DownstreamLimits): void => {
     live.uriLength = limits.uriLength;

@@ -54,6 +54,8 @@ export interface Http1Settings {
   readonly keepAliveTimeout: number;
   /** `limits.send_timeout`, for each response's send deadline (absent: none). */
   readonly sendTimeout?: number;
+  /** listen[].proxy_protocol is on (the parser's RequestParserLimits.proxyProtocol). */
+  readonly proxyProtocol?: boolean;
 }
 
 /**
