@@ -70,7 +70,9 @@ function parseV1(bytes: Buffer): ProxyHeader {
   if (net.isIP(source) !== version || net.isIP(destination) !== version || line.includes('%'))
     return invalid(`v1 header with addresses that are not ${family}`);
   if (!isPort(sourcePort) || !isPort(destinationPort)) return invalid('v1 header with an invalid port');
-  return { kind: 'header', length, source };
+  // In its canonical text, as v2's and a socket's own: `2001:DB8:0::7` would be another client
+  // to a rate limit's key, per_client.connections and the hash balancer than `2001:db8::7`.
+  return { kind: 'header', length, source: version === 6 ? canonicalIPv6(source) : source };
 }
 
 /** Decimal 0-65535 without a leading zero, as the spec writes ports. */
@@ -141,6 +143,11 @@ function withTlvs(tlvs: Buffer, header: ProxyHeader): ProxyHeader {
 function ipv6Text(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // net.SocketAddress writes the address back in its canonical (compressed) form.
-  return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+  return canonicalIPv6(groups.join(':'));
+}
+
+/** An IPv6 address in its canonical text (RFC 5952: compressed, lower case). */
+function canonicalIPv6(address: string): string {
+  // net.SocketAddress writes the address back in its canonical form.
+  return new net.SocketAddress({ address, family: 'ipv6' }).address;
 }

@@ -94,6 +94,12 @@ describe('PROXY protocol from a listed source', () => {
   const cases: [string, Buffer, string][] = [
     ['v1 TCP4', Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n'), '203.0.113.7'],
     ['v1 TCP6', Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 56324 443\r\n'), '2001:db8::7'],
+    // As a socket's own address is written (and a v2 header's), whatever the balancer's spelling.
+    [
+      'v1 TCP6 in capitals and in full',
+      Buffer.from('PROXY TCP6 2001:DB8:0:0:0:0:0:7 2001:db8::1 56324 443\r\n'),
+      '2001:db8::7',
+    ],
     ['v1 UNKNOWN (the peer stands)', Buffer.from('PROXY UNKNOWN\r\n'), '127.0.0.1'],
     ['v2 TCP4', v2Header(1, 0x11, tcp4Body([198, 51, 100, 9])), '198.51.100.9'],
     [
