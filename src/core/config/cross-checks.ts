@@ -77,13 +77,15 @@ function checkMergedPaths(paths: unknown, routes: unknown, report: Report): void
 
 /**
  * A prefix holding an encoded slash matches only paths that hold one, which a route without
- * allow_encoded_slashes answers 400 (route-request.ts): such a route could answer nothing else.
- * (A prefix in another case, `%2f`, is refused already: not the normal form.)
+ * allow_encoded_slashes answers 400 (request-path.ts): such a route could answer nothing else.
+ * A redirect's route answers them with its redirect. (A prefix in another case, `%2f`, is
+ * refused already: not the normal form.)
  */
 function checkEncodedSlashPrefixes(routes: unknown, report: Report): void {
   for (const [index, route] of itemsOf(routes)) {
     const path = stringAt(mappingAt(route, 'match'), 'path');
-    if (path === undefined || route.allow_encoded_slashes === true || !/%2F|%5C/.test(path)) continue;
+    if (path === undefined || route.allow_encoded_slashes === true || route.redirect !== undefined) continue;
+    if (!/%2F|%5C/.test(path)) continue;
     report(
       ['routes', index, 'match', 'path'],
       `"${path}" would match only paths holding an encoded slash (%2F or %5C), which this route answers 400: add allow_encoded_slashes: true`,

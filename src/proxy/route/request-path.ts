@@ -35,10 +35,12 @@ export function routedPath(requestTarget: string, path: string, options: PathOpt
 /**
  * An encoded slash stays encoded and is no separator to the router; an upstream that decodes
  * it would see segments the router never matched, so only a route that says its upstream
- * reads `%2F` as data takes one.
+ * reads `%2F` as data takes one. A redirect forwards nothing: its Location keeps the escape,
+ * and the route that location reaches judges it (an HTTP → HTTPS redirect of `/a%2Fb` is sent
+ * on to the HTTPS route, which may take it).
  */
 export function encodedSlashRefused(normal: NormalPath, route: RouteConfig): Failure | undefined {
-  return normal.encodedSlash && !route.allowEncodedSlashes
+  return normal.encodedSlash && !route.allowEncodedSlashes && route.redirect === undefined
     ? refused('the path holds an encoded slash (%2F or %5C), which this route does not accept')
     : undefined;
 }

@@ -365,7 +365,7 @@ test('a path prefix with %2F or %5C needs allow_encoded_slashes on its route', (
   const text = withRoutes(`  - match: { path: /objects/a%2Fb }
     upstream: api
   - match: { path: /win%5Cdir }
-    redirect: { scheme: https }
+    upstream: api
 `);
   const refused = (prefix: string) =>
     `"${prefix}" would match only paths holding an encoded slash (%2F or %5C), which this route answers 400: add allow_encoded_slashes: true`;
@@ -375,17 +375,20 @@ test('a path prefix with %2F or %5C needs allow_encoded_slashes on its route', (
   ]);
 });
 
-test('with allow_encoded_slashes the prefix loads, and so does one without an encoded slash', () => {
+// A redirect forwards nothing and answers a path with an encoded slash with its redirect.
+test('with allow_encoded_slashes, or on a redirect, the prefix loads, and so does one without an encoded slash', () => {
   const text = withRoutes(`  - match: { path: /objects/a%2Fb }
     upstream: api
     allow_encoded_slashes: true
   - match: { path: /a%3Fb }
     upstream: api
+  - match: { path: /win%5Cdir }
+    redirect: { scheme: https }
 `);
   const config = parseConfig(text, SOURCE, {});
   assert.deepEqual(
     config.routes.map((route) => route.path),
-    ['/objects/a%2Fb', '/a%3Fb'],
+    ['/objects/a%2Fb', '/a%3Fb', '/win%5Cdir'],
   );
 });
 

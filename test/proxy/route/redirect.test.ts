@@ -94,6 +94,20 @@ upstreams:
     assert.equal(answer.closed, true);
   });
 
+  test('an encoded slash is kept in the Location, not refused: the redirect forwards nothing, the route it reaches judges it', async () => {
+    // HTTP/1.1 and HTTP/2 alike: both go through the same route phase (protocol-parity.test.ts).
+    const res = await request(gw.url, {
+      path: '/objects/a%2fb%5C..?k=%2F',
+      headers: { host: 'www.example.com' },
+    });
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, 'https://www.example.com/objects/a%2Fb%5C..?k=%2F');
+    assert.equal(app.received.length, 0, 'nothing was forwarded');
+    // A route that forwards still refuses one.
+    const forwarded = await request(gw.url, { path: '/objects/a%2Fb' });
+    assert.equal(forwarded.status, 400);
+  });
+
   test('a request with no Host to keep is refused with 400', async () => {
     const answer = await rawRequest(gw.port, 'GET /secure HTTP/1.0\r\n\r\n');
     assert.equal(answer.status, 400);
