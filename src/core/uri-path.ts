@@ -107,17 +107,39 @@ export function normalizePath(path: string, options: PathOptions): NormalPath | 
 
 /**
  * Whether the escape at `at` continues the lead byte `lead` into an overlong form (RFC 3629
- * §3: C0 and C1 lead only overlong pairs; E0 then 80–9F, F0 then 80–8F are overlong too): no
- * valid UTF-8 has one, and a decoder that takes it reads a character the router never saw.
+ * §3: C0 and C1 lead only overlong pairs; E0 then 80–9F, F0 then 80–8F are overlong too; and
+ * the five- and six-byte forms of RFC 2279, F8 then 80–87, FC then 80–83, which the old
+ * decoders that take overlong forms take too: IIS's `%f8%80%80%80%af` for "/"): no valid UTF-8
+ * has one, and a decoder that takes it reads a character the router never saw. A lead alone,
+ * or before another byte, is a Latin-1 letter (`/m%FCnchen`), and goes on.
  */
 function overlong(path: string, at: number, lead: number): boolean {
-  const max = lead === 0xc0 || lead === 0xc1 ? 0xbf : lead === 0xe0 ? 0x9f : lead === 0xf0 ? 0x8f : 0;
+  const max = overlongBelow(lead);
   if (max === 0 || path.charCodeAt(at) !== 0x25 /* % */) return false;
   const high = hexValue(path.charCodeAt(at + 1));
   const low = hexValue(path.charCodeAt(at + 2));
   if (high < 0 || low < 0) return false;
   const next = high * 16 + low;
   return next >= 0x80 && next <= max;
+}
+
+/** The highest second byte that makes a sequence led by `lead` overlong (0: none does). */
+function overlongBelow(lead: number): number {
+  switch (lead) {
+    case 0xc0:
+    case 0xc1:
+      return 0xbf;
+    case 0xe0:
+      return 0x9f;
+    case 0xf0:
+      return 0x8f;
+    case 0xf8:
+      return 0x87;
+    case 0xfc:
+      return 0x83;
+    default:
+      return 0;
+  }
 }
 
 /**

@@ -87,6 +87,8 @@ test('what no normal form settles is refused, with normalisation on or off', () 
       '/%f0%80%80%ae',
       '/a%C0%AFb',
       '/a%c1%81',
+      '/x/%f8%80%80%80%ae',
+      '/x/%FC%80%80%80%80%AF',
     ])
       assert.match(normal(spelled, options), /overlong UTF-8/, spelled);
   }
@@ -94,8 +96,8 @@ test('what no normal form settles is refused, with normalisation on or off', () 
   assert.equal(normal('/a;x=1/b..;c/...;d/;e', KEEP_SLASHES), '/a;x=1/b..;c/...;d/;e');
   // Valid UTF-8 and Latin-1 bytes without an overlong continuation go on.
   assert.equal(
-    normal('/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0', KEEP_SLASHES),
-    '/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0',
+    normal('/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0/m%FCnchen/%F8%88', KEEP_SLASHES),
+    '/caf%C3%A9/%E0%A4%85/%F0%9F%98%80/%C0/m%FCnchen/%F8%88',
   );
 });
 

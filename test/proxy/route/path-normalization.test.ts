@@ -258,6 +258,15 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
           '/x/%c0%ae%c0%ae/admin',
           'the path cannot be made safe to route: the path holds an overlong UTF-8 sequence (such as %C0%AE for ".")',
         ],
+        // RFC 2279's five- and six-byte forms, in the IIS traversal strings of fuzzing lists.
+        [
+          '/x/%f8%80%80%80%ae%f8%80%80%80%ae/admin',
+          'the path cannot be made safe to route: the path holds an overlong UTF-8 sequence (such as %C0%AE for ".")',
+        ],
+        [
+          '/x/..%FC%80%80%80%80%AFadmin',
+          'the path cannot be made safe to route: the path holds an overlong UTF-8 sequence (such as %C0%AE for ".")',
+        ],
         [
           '/a%zz',
           'the path cannot be made safe to route: the path holds a "%" that is not followed by two hex digits',
