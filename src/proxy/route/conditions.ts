@@ -44,6 +44,22 @@ export function compileConditions(conditions: RouteConditions): ConditionTest {
   };
 }
 
+/**
+ * The path with its query's pairs in reverse order, so that the conditions, which read a name's
+ * first value, read its last; undefined when no name is given twice (the common case: then
+ * either reading is the same). A server reads a repeated name's first (Go, Flask) or its last
+ * (PHP, Rails): route-request.ts refuses a query the two readings route apart.
+ *
+ * @example lastValuesFirst('/app?debug=0&debug=1') // '/app?debug=1&debug=0'
+ */
+export function lastValuesFirst(path: string): string | undefined {
+  const q = path.indexOf('?');
+  if (q === -1) return undefined;
+  const pairs = [...new URLSearchParams(path.slice(q + 1))];
+  if (new Set(pairs.map(([name]) => name)).size === pairs.length) return undefined;
+  return `${path.slice(0, q)}?${new URLSearchParams(pairs.reverse())}`;
+}
+
 function compileField(field: FieldTest): { name: string; test: (value: string | undefined) => boolean } {
   return { name: field.name, test: compileValueTest(field.test) };
 }

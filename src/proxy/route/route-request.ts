@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
+import { lastValuesFirst } from './conditions.ts';
 import { RedirectAnswer, redirectLocation } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { hostnameOf, splitTarget } from './request-target.ts';
@@ -72,6 +73,16 @@ export function routeRequest(
     return new Failure(
       'http_request_error',
       'the path\'s ";" parameters make it another route\'s path to a server that drops them (a servlet container)',
+      { status: 400 },
+    );
+  // A query giving a tested name twice: a server that reads its last value (PHP, Rails) would
+  // act as another route's request than the first value, which the conditions read, routed
+  // (`?debug=0&debug=1` past a `debug: "1"` route's policy). Only looked at when a route tests the query.
+  const reversed = router.readsQuery ? lastValuesFirst(path) : undefined;
+  if (reversed !== undefined && router.match(hostname, reversed, asked) !== route)
+    return new Failure(
+      'http_request_error',
+      'the query gives a parameter more than once, and its last value would take the request to another route than its first (a server such as PHP or Rails reads the last)',
       { status: 400 },
     );
   const refused = encodedSlashRefused(normal, route);

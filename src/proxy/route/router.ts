@@ -17,6 +17,8 @@ export type { RouteRequest } from './conditions.ts';
 export interface Router {
   /** `req` is read only for routes with conditions (absent: no listener, scheme, method or headers). */
   match(host: string, path: string, req?: RouteRequest): RouteConfig | undefined;
+  /** Some route tests the query (`match.query`): a repeated parameter may then route two ways. */
+  readonly readsQuery: boolean;
 }
 
 /** A route as the router tries it: its conditions compiled (absent for a route that has none). */
@@ -64,6 +66,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   anyHost.sort(mostSpecific);
 
   return {
+    readsQuery: routes.some((route) => (route.conditions?.query.length ?? 0) > 0),
     // Runs on every request: no allocation for routes without conditions (a preflight makes
     // one: the request it asks about); exact host first, then wildcards, then any host.
     match(host, path, req = NO_REQUEST) {
