@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { constants, mkdirSync, unlinkSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
@@ -56,6 +56,8 @@ export class DiskStore {
   readonly #cancelled = new Set<string>();
   /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
   readonly #removing = new Map<string, Promise<void>>();
+  /** The purges under way (their prefix: all without one): a read of a key they cover waits for them. */
+  readonly #purging = new Set<{ prefix: string | undefined; done: Promise<unknown> }>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -85,6 +87,8 @@ export class DiskStore {
     // Read after a removal asked before it, never before: the file it would find is the old answer.
     const removing = this.#removing.get(key);
     if (removing !== undefined) await removing;
+    for (const purge of this.#purging)
+      if (purge.prefix === undefined || keyMatches(key, purge.prefix)) await purge.done;
     const file = this.#file(key);
     const bytes = await this.#readBounded(file).catch(() => undefined);
     if (bytes === undefined) return undefined;
@@ -211,18 +215,34 @@ export class DiskStore {
     this.#removing.set(key, removal);
   }
 
-  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
-  purge(prefix?: string): Set<string> {
+  /**
+   * Removes every file of the directory (or those under `prefix`: keyMatches); resolves to those
+   * it removed. Asynchronous (as #trim): a directory of a hundred thousand answers is emptied
+   * without stopping the worker's requests for the while. The writes under way of the keys are
+   * cancelled at once, and a read of a key it covers waits for it: the old file is never found.
+   */
+  purge(prefix?: string): Promise<Set<string>> {
     this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
+    const done = this.#purgeFiles(prefix);
+    const purge = { prefix, done: done.catch(() => {}) };
+    this.#purging.add(purge);
+    return done.finally(() => this.#purging.delete(purge));
+  }
+
+  async #purgeFiles(prefix: string | undefined): Promise<Set<string>> {
     const removed = new Set<string>();
-    for (const name of this.#names()) {
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!FILE_NAME.test(name)) continue;
       const file = join(this.#dir, name);
-      const key = prefix === undefined ? undefined : this.#keyOf(file);
-      if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
-      try {
-        unlinkSync(file);
-        removed.add(file);
-      } catch {}
+      if (prefix !== undefined) {
+        const key = await this.#keyOf(file);
+        if (key === undefined || !keyMatches(key, prefix)) continue;
+      }
+      await unlink(file).then(
+        () => removed.add(file),
+        () => {},
+      );
     }
     return removed;
   }
@@ -273,26 +293,19 @@ export class DiskStore {
     }
   }
 
-  #names(): string[] {
-    try {
-      return readdirSync(this.#dir).filter((name) => FILE_NAME.test(name));
-    } catch {
-      return [];
-    }
-  }
-
   /** The key a file holds, read off the start of its first line (the key is written first, and short). */
-  #keyOf(file: string): string | undefined {
-    const start = Buffer.alloc(16 * 1024);
-    let read = 0;
+  async #keyOf(file: string): Promise<string | undefined> {
     try {
-      const fd = openSync(file, 'r');
+      // Without blocking, as a read: a FIFO put in a file's place is not waited on.
+      const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      let start: Buffer;
       try {
-        read = readSync(fd, start, 0, start.length, 0);
+        const read = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, 0);
+        start = read.buffer.subarray(0, read.bytesRead);
       } finally {
-        closeSync(fd);
+        await handle.close();
       }
-      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.subarray(0, read).toString('utf8'));
+      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.toString('utf8'));
       return quoted === null ? undefined : JSON.parse(quoted[1]);
     } catch {
       return undefined;

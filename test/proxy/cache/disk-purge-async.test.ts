@@ -1,0 +1,53 @@
+/**
+ * cache.dir: a purge empties the directory without holding the worker's event loop (an admin
+ * purge of a hundred thousand answers stopped every request of the worker for the while), and a
+ * read of a key it covers, asked while it runs, waits for it: the old file is never found.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
+import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+
+const PAGES = 200;
+
+function answer(key: string, body: string): StoredAnswer {
+  const [host, url] = key.split(' ');
+  const policy = policyOf({ method: 'GET', url, headers: { host } }, 200, ['Cache-Control', 'max-age=60']);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), 60_000);
+}
+
+async function filled(): Promise<DiskStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const store = new DiskStore(dir, 'pages', 1 << 24, 1 << 20, 60_000);
+  for (let n = 0; n < PAGES; n++) await store.write(answer(`a.test /pages/${n} http`, `page ${n}`));
+  return store;
+}
+
+for (const [what, prefix, removed] of [
+  ['every answer', undefined, PAGES],
+  ['a prefix', 'a.test /pages/1', 111],
+] as const) {
+  test(`a purge of ${what} lets the event loop turn while it runs, and counts what it removed`, async () => {
+    const store = await filled();
+    let turns = 0;
+    let over = false;
+    const turn = () => {
+      turns++;
+      if (!over) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const purge = store.purge(prefix);
+    // Asked while the purge runs: it waits for it, and finds nothing.
+    const read = store.read('a.test /pages/1 http');
+    const files = await purge;
+    over = true;
+    assert.equal(files.size, removed);
+    assert.ok(turns > 0, 'other work ran while the purge did');
+    assert.equal(await read, undefined);
+    assert.equal(existsSync(store.fileOf('a.test /pages/1 http')), false);
+    assert.equal(existsSync(store.fileOf('a.test /pages/2 http')), prefix !== undefined);
+  });
+}
