@@ -56,8 +56,8 @@ export class DiskStore {
   readonly #cancelled = new Set<string>();
   /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
   readonly #removing = new Map<string, Promise<void>>();
-  /** The purges under way (their prefix: all without one): a read of a key they cover waits for them. */
-  readonly #purging = new Set<{ prefix: string | undefined; done: Promise<unknown> }>();
+  /** The purges under way (their prefix: all without one): a read of a key they cover is a miss. */
+  readonly #purging = new Set<{ prefix: string | undefined }>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -87,8 +87,10 @@ export class DiskStore {
     // Read after a removal asked before it, never before: the file it would find is the old answer.
     const removing = this.#removing.get(key);
     if (removing !== undefined) await removing;
+    // A key a purge under way covers is a miss, at once: its file, if not removed yet, is of
+    // before the purge, and waiting for a purge of a large directory would hold the request.
     for (const purge of this.#purging)
-      if (purge.prefix === undefined || keyMatches(key, purge.prefix)) await purge.done;
+      if (purge.prefix === undefined || keyMatches(key, purge.prefix)) return;
     const file = this.#file(key);
     const bytes = await this.#readBounded(file).catch(() => undefined);
     if (bytes === undefined) return undefined;
@@ -219,14 +221,13 @@ export class DiskStore {
    * Removes every file of the directory (or those under `prefix`: keyMatches); resolves to those
    * it removed. Asynchronous (as #trim): a directory of a hundred thousand answers is emptied
    * without stopping the worker's requests for the while. The writes under way of the keys are
-   * cancelled at once, and a read of a key it covers waits for it: the old file is never found.
+   * cancelled at once, and a read of a key it covers meanwhile is a miss: the old file is never found.
    */
   purge(prefix?: string): Promise<Set<string>> {
     this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
-    const done = this.#purgeFiles(prefix);
-    const purge = { prefix, done: done.catch(() => {}) };
+    const purge = { prefix };
     this.#purging.add(purge);
-    return done.finally(() => this.#purging.delete(purge));
+    return this.#purgeFiles(prefix).finally(() => this.#purging.delete(purge));
   }
 
   async #purgeFiles(prefix: string | undefined): Promise<Set<string>> {
