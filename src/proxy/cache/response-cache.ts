@@ -234,7 +234,7 @@ export class ResponseCache {
    * Drops every stored answer (or those under `prefix`: keyMatches); resolves to how many, and
    * names each in `tally` when given (a cluster worker's, for the primary to count across
    * workers). The answers in memory go at once (no request is answered one from now on), the
-   * shared files in the background (DiskStore.purge: a read of one waits for it).
+   * shared files in the background (DiskStore.purge: a read of one meanwhile is a miss).
    */
   async purge(prefix?: string, tally?: PurgeTally): Promise<number> {
     this.#purges.push({ at: performance.now(), prefix });
