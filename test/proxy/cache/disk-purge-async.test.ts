@@ -4,9 +4,10 @@
  * read of a key it covers, asked while it runs, is a miss at once: the old file is never found.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
@@ -55,3 +56,13 @@ for (const [what, prefix, removed] of [
     assert.equal(existsSync(store.fileOf('a.test /pages/2 http')), prefix !== undefined);
   });
 }
+
+test('a FIFO named as a stored answer in the directory: a purge by prefix passes it by, never waiting on it', async () => {
+  const store = await filled();
+  // A FIFO opened for reading without blocking waits for no writer (it held the worker for ever).
+  const fifo = join(dirname(store.fileOf('a.test /pages/1 http')), 'f'.repeat(64));
+  execFileSync('mkfifo', [fifo]);
+  const files = await store.purge('a.test /pages/1');
+  assert.equal(files.size, 111);
+  assert.ok(existsSync(fifo), 'not one of ours: left');
+});
