@@ -217,6 +217,26 @@ const FIRST_WINS = new Set([
 export type FieldMap = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
+ * A field of a flat [name, value, …] list by its lower-case name: its first line's value (where
+ * a repeat is not to be read as a list: a stored answer's ETag, Last-Modified, If-Range).
+ */
+export function firstField(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) return raw[i + 1];
+  return undefined;
+}
+
+/** A field of a flat [name, value, …] list by its lower-case name, its lines joined with ", " as one list (RFC 9110 §5.3). */
+export function joinedField(raw: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length !== lowerName.length || raw[i].toLowerCase() !== lowerName) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
+}
+
+/**
  * The head's fields by lowercase name: a repeated field joined (`; ` for cookies), set-cookie
  * a list, the singletons' first value kept. Made once per request.
  */

@@ -3,14 +3,13 @@ import { Failure } from '../../core/failure/failure.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
-import type { FieldMap } from '../../core/net/downstream.ts';
+import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
 import {
   FIELD_VALUE,
-  fieldOf,
   type PassedOnAnswer,
   passedOn,
   REDIRECTS,
@@ -208,7 +207,7 @@ export class ForwardAuth {
     return {
       failed: authHopFailure(
         status >= 500
-          ? hopUnavailable(status, fieldOf(answer.headers, 'retry-after'))
+          ? hopUnavailable(status, joinedField(answer.headers, 'retry-after'))
           : new Failure(
               'http_protocol_error',
               `it answered ${status}, neither 2xx, 401, 403 nor a redirect`,
@@ -235,7 +234,7 @@ export class ForwardAuth {
     const names = new Set(this.#config.copyHeaders);
     const added: string[] = [];
     for (const name of names) {
-      const value = fieldOf(answer, name);
+      const value = joinedField(answer, name);
       if (value !== undefined && FIELD_VALUE.test(value)) added.push(name, value);
     }
     // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).

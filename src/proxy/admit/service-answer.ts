@@ -6,6 +6,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
+import { joinedField } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
@@ -84,7 +85,7 @@ export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
       headers.push(answer.headers[i], answer.headers[i + 1]);
   }
   headers.push('cache-control', 'no-store');
-  const challenge = fieldOf(headers, 'www-authenticate');
+  const challenge = joinedField(headers, 'www-authenticate');
   if (status === 401 && challenge === undefined) headers.push('www-authenticate', 'Bearer');
   // A redirect to a login page says "who are you", as a 401 does: what a gRPC client is told,
   // with the service's challenge when it is one the gateway may write in its own answer.
@@ -106,13 +107,4 @@ export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
           },
         );
   return new PassedOnAnswer(status, headers, body, refusal);
-}
-
-/** A field of a flat [name, value, …] list by its lower-case name, its lines joined as one value. */
-export function fieldOf(headers: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === name)
-      value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  return value;
 }

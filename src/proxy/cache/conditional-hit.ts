@@ -1,4 +1,4 @@
-import type { FieldMap } from '../../core/net/downstream.ts';
+import { type FieldMap, firstField } from '../../core/net/downstream.ts';
 
 /**
  * A client's own conditional GET or HEAD met by a stored 200 (RFC 9111 §4.3.2): the cache
@@ -12,7 +12,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 export function notModified(request: FieldMap, fields: readonly string[]): boolean {
   const match = request['if-none-match'];
   if (match !== undefined) {
-    const etag = fieldOf(fields, 'etag');
+    const etag = firstField(fields, 'etag');
     if (etag === undefined) return false;
     const own = opaque(etag);
     for (const tag of tagsOf(match)) if (tag === '*' || opaque(tag) === own) return true;
@@ -20,7 +20,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
   }
   const since = request['if-modified-since'];
   if (since === undefined) return false;
-  const modified = Date.parse(fieldOf(fields, 'last-modified') ?? fieldOf(fields, 'date') ?? '');
+  const modified = Date.parse(firstField(fields, 'last-modified') ?? firstField(fields, 'date') ?? '');
   const asOf = Date.parse(String(since));
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified <= asOf;
 }
@@ -38,14 +38,14 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
 export function preconditionFailed(request: FieldMap, fields: readonly string[]): boolean {
   const match = request['if-match'];
   if (match !== undefined) {
-    const etag = fieldOf(fields, 'etag');
+    const etag = firstField(fields, 'etag');
     const strong = etag !== undefined && !etag.startsWith('W/');
     for (const tag of tagsOf(match)) if (tag === '*' || (strong && tag === etag)) return false;
     return true;
   }
   const since = request['if-unmodified-since'];
   if (since === undefined) return false;
-  const modified = Date.parse(fieldOf(fields, 'last-modified') ?? '');
+  const modified = Date.parse(firstField(fields, 'last-modified') ?? '');
   const asOf = Date.parse(String(since));
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified > asOf;
 }
@@ -100,9 +100,4 @@ function fieldsIn(fields: readonly string[], names: ReadonlySet<string>): string
 /** An entity tag without its weakness (W/): what weak comparison compares. */
 export function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;
-}
-
-export function fieldOf(fields: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < fields.length; i += 2) if (fields[i].toLowerCase() === lowerName) return fields[i + 1];
-  return undefined;
 }

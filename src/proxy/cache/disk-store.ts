@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { constants, mkdirSync, unlinkSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
@@ -22,6 +22,9 @@ const TMP_NAME = /^[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
 const ORPHAN_AGE_MS = 60_000;
 /** Writes between two scans of the directory against max_disk (and a scan whenever this worker wrote a tenth of it). */
 const SCAN_EVERY = 64;
+
+/** The files a purge reads and removes at once (DiskStore.purge). */
+const PURGE_BATCH = 64;
 
 /** The HTTP versions an upstream answers in: a stored answer's Via says which. */
 const VERSIONS = new Set(['1.0', '1.1', '2']);
@@ -56,6 +59,8 @@ export class DiskStore {
   readonly #cancelled = new Set<string>();
   /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
   readonly #removing = new Map<string, Promise<void>>();
+  /** The purges under way (their prefix: all without one): a read of a key they cover is a miss. */
+  readonly #purging = new Set<{ prefix: string | undefined }>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
     this.#dir = join(dir, routeDirName(route));
@@ -85,6 +90,10 @@ export class DiskStore {
     // Read after a removal asked before it, never before: the file it would find is the old answer.
     const removing = this.#removing.get(key);
     if (removing !== undefined) await removing;
+    // A key a purge under way covers is a miss, at once: its file, if not removed yet, is of
+    // before the purge, and waiting for a purge of a large directory would hold the request.
+    for (const purge of this.#purging)
+      if (purge.prefix === undefined || keyMatches(key, purge.prefix)) return;
     const file = this.#file(key);
     const bytes = await this.#readBounded(file).catch(() => undefined);
     if (bytes === undefined) return undefined;
@@ -211,19 +220,37 @@ export class DiskStore {
     this.#removing.set(key, removal);
   }
 
-  /** Removes every file of the directory (or those under `prefix`: keyMatches); returns those it removed. */
-  purge(prefix?: string): Set<string> {
+  /**
+   * Removes every file of the directory (or those under `prefix`: keyMatches); resolves to those
+   * it removed. Asynchronous (as #trim): a directory of a hundred thousand answers is emptied
+   * without stopping the worker's requests for the while. The writes under way of the keys are
+   * cancelled at once, and a read of a key it covers meanwhile is a miss: the old file is never found.
+   */
+  purge(prefix?: string): Promise<Set<string>> {
     this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
+    const purge = { prefix };
+    this.#purging.add(purge);
+    return this.#purgeFiles(prefix).finally(() => this.#purging.delete(purge));
+  }
+
+  async #purgeFiles(prefix: string | undefined): Promise<Set<string>> {
     const removed = new Set<string>();
-    for (const name of this.#names()) {
+    const purgeOne = async (name: string): Promise<void> => {
       const file = join(this.#dir, name);
-      const key = prefix === undefined ? undefined : this.#keyOf(file);
-      if (prefix !== undefined && (key === undefined || !keyMatches(key, prefix))) continue;
-      try {
-        unlinkSync(file);
-        removed.add(file);
-      } catch {}
-    }
+      if (prefix !== undefined) {
+        const key = await this.#keyOf(file);
+        if (key === undefined || !keyMatches(key, prefix)) return;
+      }
+      await unlink(file).then(
+        () => removed.add(file),
+        () => {},
+      );
+    };
+    const names = (await readdir(this.#dir).catch(() => [] as string[])).filter((n) => FILE_NAME.test(n));
+    // PURGE_BATCH at a time: the disk's threads kept busy (one by one, a purge of 100,000 files
+    // outlasted the primary's wait for the worker's answer), the open files bounded.
+    for (let i = 0; i < names.length; i += PURGE_BATCH)
+      await Promise.all(names.slice(i, i + PURGE_BATCH).map(purgeOne));
     return removed;
   }
 
@@ -273,26 +300,19 @@ export class DiskStore {
     }
   }
 
-  #names(): string[] {
-    try {
-      return readdirSync(this.#dir).filter((name) => FILE_NAME.test(name));
-    } catch {
-      return [];
-    }
-  }
-
   /** The key a file holds, read off the start of its first line (the key is written first, and short). */
-  #keyOf(file: string): string | undefined {
-    const start = Buffer.alloc(16 * 1024);
-    let read = 0;
+  async #keyOf(file: string): Promise<string | undefined> {
     try {
-      const fd = openSync(file, 'r');
+      // Without blocking, as a read: a FIFO put in a file's place is not waited on.
+      const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      let start: Buffer;
       try {
-        read = readSync(fd, start, 0, start.length, 0);
+        const read = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, 0);
+        start = read.buffer.subarray(0, read.bytesRead);
       } finally {
-        closeSync(fd);
+        await handle.close();
       }
-      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.subarray(0, read).toString('utf8'));
+      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.toString('utf8'));
       return quoted === null ? undefined : JSON.parse(quoted[1]);
     } catch {
       return undefined;

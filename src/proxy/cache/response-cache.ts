@@ -231,22 +231,26 @@ export class ResponseCache {
   }
 
   /**
-   * Drops every stored answer (or those under `prefix`: keyMatches); returns how many, and names
-   * each in `tally` when given (a cluster worker's, for the primary to count across workers).
+   * Drops every stored answer (or those under `prefix`: keyMatches); resolves to how many, and
+   * names each in `tally` when given (a cluster worker's, for the primary to count across
+   * workers). The answers in memory go at once (no request is answered one from now on), the
+   * shared files in the background (DiskStore.purge: a read of one meanwhile is a miss).
    */
-  purge(prefix?: string, tally?: PurgeTally): number {
+  async purge(prefix?: string, tally?: PurgeTally): Promise<number> {
     this.#purges.push({ at: performance.now(), prefix });
     const forgotten = this.#purges.length > MAX_PURGES ? this.#purges.shift() : undefined;
     if (forgotten !== undefined) this.#forgotten = Math.max(this.#forgotten, forgotten.at);
+    const dropped: string[] = [];
+    for (const key of [...this.#entries.keys()])
+      if ((prefix === undefined || keyMatches(key, prefix)) && this.delete(key)) dropped.push(key);
     // The shared files go too (each worker asked removes what is left), counted with the answers
     // in memory once each: an answer kept in both is one; one on disk alone (after a restart, or
     // stored by another worker) is one too, never left out of the count.
     const disk = this.disk;
-    const files = disk?.purge(prefix);
+    const files = disk === undefined ? undefined : await disk.purge(prefix);
     let removed = files?.size ?? 0;
     if (tally !== undefined) for (const file of files ?? []) tally.add(basename(file));
-    for (const key of [...this.#entries.keys()]) {
-      if ((prefix !== undefined && !keyMatches(key, prefix)) || !this.delete(key)) continue;
+    for (const key of dropped) {
       if (disk !== undefined && files?.has(disk.fileOf(key))) continue;
       removed++;
       tally?.add(entryName(this.#route, key));

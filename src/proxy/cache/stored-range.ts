@@ -1,5 +1,6 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { emptyAnswerFields, fieldOf } from './conditional-hit.ts';
+import { firstField } from '../../core/net/downstream.ts';
+import { emptyAnswerFields } from './conditional-hit.ts';
 
 /** An answer the cache makes of a stored one in its stead (a part of it, a 416, a 412): status, fields, body. */
 export interface StoredPart {
@@ -54,10 +55,10 @@ export function storedPart(
  */
 function ifRangeHolds(value: string, fields: readonly string[]): boolean {
   if (value.startsWith('"') || value.startsWith('W/')) {
-    const etag = fieldOf(fields, 'etag');
+    const etag = firstField(fields, 'etag');
     return etag !== undefined && !etag.startsWith('W/') && value === etag;
   }
-  const modified = fieldOf(fields, 'last-modified');
+  const modified = firstField(fields, 'last-modified');
   return (
     modified !== undefined && !Number.isNaN(Date.parse(value)) && Date.parse(value) === Date.parse(modified)
   );

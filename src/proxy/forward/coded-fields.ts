@@ -4,6 +4,7 @@
  * and the fields of the request and response it reads to decide. Pure.
  */
 import type { ContentCoding } from '../../core/config/types.ts';
+import { joinedField } from '../../core/net/downstream.ts';
 import { isOws } from '../../core/ows.ts';
 
 const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
@@ -49,7 +50,7 @@ export function weakEtag(headers: readonly string[]): string[] {
 }
 
 export function isEventStream(headers: readonly string[]): boolean {
-  return (fieldValue(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+  return (joinedField(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream');
 }
 
 /**
@@ -82,15 +83,5 @@ function withoutListEnd(value: string): string {
 }
 
 export function hasField(headers: readonly string[], lowerName: string): boolean {
-  return fieldValue(headers, lowerName) !== undefined;
-}
-
-/** The request's field, its repeats joined with ", " (Accept-Encoding is a list). */
-export function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length !== lowerName.length || headers[i].toLowerCase() !== lowerName) continue;
-    value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  }
-  return value;
+  return joinedField(headers, lowerName) !== undefined;
 }

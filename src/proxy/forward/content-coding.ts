@@ -4,7 +4,8 @@
  * facts that forbid any. Pure: compressing-sink.ts does the work.
  */
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
-import { fieldValue, hasField } from './coded-fields.ts';
+import { joinedField } from '../../core/net/downstream.ts';
+import { hasField } from './coded-fields.ts';
 
 /** The first of `offered` the client accepts (q > 0, by name or by `*`), else undefined. */
 export function negotiateCoding(
@@ -65,7 +66,7 @@ export function codingFacts(
     status,
     range: hasField(requestHeaders, 'range'),
     headers,
-    noTransform: forbidsTransform(fieldValue(requestHeaders, 'cache-control')),
+    noTransform: forbidsTransform(joinedField(requestHeaders, 'cache-control')),
   };
 }
 
@@ -76,7 +77,7 @@ export function codingFor(
   config: CompressionConfig,
 ): ContentCoding | undefined {
   return compressible(facts, config)
-    ? negotiateCoding(fieldValue(requestHeaders, 'accept-encoding'), config.encodings)
+    ? negotiateCoding(joinedField(requestHeaders, 'accept-encoding'), config.encodings)
     : undefined;
 }
 
@@ -92,7 +93,7 @@ export function weakNotModified(
   return (
     facts.status === 304 &&
     notModifiedForCompressed(facts, config) &&
-    negotiateCoding(fieldValue(requestHeaders, 'accept-encoding'), config.encodings) !== undefined
+    negotiateCoding(joinedField(requestHeaders, 'accept-encoding'), config.encodings) !== undefined
   );
 }
 

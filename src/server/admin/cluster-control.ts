@@ -78,6 +78,12 @@ interface ReloadReport {
   readonly outcome?: ReloadOutcome;
 }
 
+/** A reload waiting its turn: who asked for it first, and its answer (each caller merged into it gets it too). */
+interface QueuedReload {
+  readonly caller: Caller;
+  readonly report: Promise<ReloadReport | WhileDraining>;
+}
+
 /**
  * A reload asked for a file the gateway does not run: nothing was read or changed. A reload
  * reads the file the gateway was started with, only; another file needs a restart.
@@ -120,6 +126,8 @@ export class ClusterControl {
   readonly #pending = new Map<number, (answer: FromWorker) => void>();
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** The reload last in the queue, not begun yet: a reload asked meanwhile is merged into it. */
+  #nextReload: QueuedReload | undefined;
   /** Fires when the drain begins: a reload's read under way is given up (its process killed). */
   readonly #drainBegan = new AbortController();
   /** Some worker listens (the primary follows them): while none does, GET /ready says `starting`. */
@@ -205,18 +213,35 @@ export class ClusterControl {
    * file the gateway runs (compared as the paths they lead to, so a symlink to it is it),
    * nothing is read: the caller would believe another file in force.
    */
-  reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
-    return this.#serial(async () => {
-      if (this.draining) return this.#whileDraining(caller, false);
-      if (named !== undefined && !(await this.#runs(named))) {
-        this.#logger.warn(
-          { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
-          'reload refused: the file named is not the one the gateway runs',
-        );
-        return { result: 'not_running_file', running_file: this.file, named_file: named };
-      }
-      return this.#reload(caller);
-    });
+  async reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
+    if (this.draining) return this.#whileDraining(caller, false);
+    if (named !== undefined && !(await this.#runs(named))) {
+      this.#logger.warn(
+        { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
+        'reload refused: the file named is not the one the gateway runs',
+      );
+      return { result: 'not_running_file', running_file: this.file, named_file: named };
+    }
+    // One queued and not begun reads the file after this caller asked: it answers this one too
+    // (nginx merges its reloads so): ten SIGHUPs while one reload runs make one more, not ten.
+    const queued = this.#nextReload;
+    if (queued !== undefined) {
+      this.#logger.info(
+        { via: caller.via, who: caller.who, merged_into: { via: queued.caller.via, who: queued.caller.who } },
+        'reload asked while one waits to begin: that one answers it',
+      );
+      return queued.report;
+    }
+    const next: QueuedReload = {
+      caller,
+      report: this.#serial(() => {
+        // Begun: it reads the file now, so one asked from here on waits for a reload of its own.
+        if (this.#nextReload === next) this.#nextReload = undefined;
+        return this.draining ? Promise.resolve(this.#whileDraining(caller, false)) : this.#reload(caller);
+      }),
+    };
+    this.#nextReload = next;
+    return next.report;
   }
 
   /** A reload refused because the gateway drains; `stopped`: its read had begun and was given up. */
@@ -523,6 +548,8 @@ export class ClusterControl {
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
+    // What comes after a queued reload is not passed by one merged into it (reload): it waits.
+    this.#nextReload = undefined;
     const done = this.#queue.then(work);
     this.#queue = done.catch(() => {});
     return done;

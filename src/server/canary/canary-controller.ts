@@ -145,6 +145,7 @@ export class CanaryController extends CanaryJudging {
         // "with the time it had left" would pause it again at its first look. The operator's
         // start gives it max_duration again.
         const outOfTime = resume && run.ranMs >= run.config.maxDuration;
+        const before = { ...run };
         run.reason = null;
         run.failedMetric = null;
         if (!resume) {
@@ -162,7 +163,15 @@ export class CanaryController extends CanaryJudging {
           `canary ${run.config.upstream} of route ${route} started by ${who}`,
         );
         if (resume) await this.resume(run);
-        else await this.begin(run);
+        else {
+          // The first step's weights refused: the canary is put back as it was (a "running"
+          // canary at a share no worker has, and with no look to come, would say what is not).
+          const refused = await this.begin(run).then(
+            () => undefined,
+            (err: Error) => err.message,
+          );
+          if (refused !== undefined) return this.#notStarted(run, before, refused);
+        }
       } else if (action === 'pause') {
         if (run.phase !== 'running')
           return { problem: `the canary of route "${route}" is not running (${run.phase})` };
@@ -174,13 +183,19 @@ export class CanaryController extends CanaryJudging {
         if (run.phase === 'rolled_back')
           return { problem: `the canary of route "${route}" is already rolled back` };
         // The operator's stop, not a verdict's (one that paused it before): no failed metric.
-        run.failedMetric = null;
-        await this.rollback(run, `rolled back by ${who}`, who);
+        const refused = await this.rollback(run, `rolled back by ${who}`, who).then(
+          () => undefined,
+          (err: Error) => err.message,
+        );
+        if (refused !== undefined) return this.#notGiven(run, 'rolled back', 0, refused);
       } else {
         if (run.phase === 'promoted')
           return { problem: `the canary of route "${route}" is already promoted` };
-        run.failedMetric = null;
-        await this.promote(run, who);
+        const refused = await this.promote(run, who).then(
+          () => undefined,
+          (err: Error) => err.message,
+        );
+        if (refused !== undefined) return this.#notGiven(run, 'promoted', 100, refused);
       }
       this.follow(run);
       if ((await run.publishing) === 'moved') {
@@ -281,6 +296,39 @@ export class CanaryController extends CanaryJudging {
       () => {},
     );
     return done;
+  }
+
+  /**
+   * A rollback or a promotion whose weights the workers refused (a reload took the route's split
+   * away meanwhile): nothing changed but its looks, stopped for it, which go on.
+   */
+  #notGiven(run: Run, what: string, share: number, refused: string): { problem: string } {
+    this.schedule(run);
+    return {
+      problem: `the canary of route "${run.route}" was not ${what}: its weights (${share}%) were not given to the workers (${refused}); it stays ${run.phase} at ${run.share}%`,
+    };
+  }
+
+  /** A start whose first step's weights the workers refused: the canary as it was `before`, shared so again. */
+  #notStarted(run: Run, before: Run, refused: string): { problem: string } {
+    toPhase(run, before.phase);
+    Object.assign(run, {
+      step: before.step,
+      share: before.share,
+      startedAt: before.startedAt,
+      ranMs: before.ranMs,
+      reason: before.reason,
+      failedMetric: before.failedMetric,
+      looks: before.looks,
+    });
+    this.publish(run);
+    this.host.logger.error(
+      { route: run.route, canary: run.config.upstream, err: refused },
+      'canary not started: its first step refused by the workers',
+    );
+    return {
+      problem: `the canary of route "${run.route}" was not started: its first step's weights (${run.config.steps[0]}%) were not given to the workers (${refused}); it stays ${run.phase} at ${run.share}%`,
+    };
   }
 
   /** Sides sent to the workers for the weights set by hand (or put back): a failure is logged. */

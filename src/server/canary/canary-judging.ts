@@ -127,7 +127,6 @@ export class CanaryJudging extends CanarySteps {
       { route: run.route, canary: run.config.upstream, share: run.share, step: run.step + 1, reason },
       'canary rolled back: its fleet unreachable past max_duration',
     );
-    run.failedMetric = 'max_duration';
     await this.rollback(run, reason, 'canary', 'max_duration');
   }
 
@@ -193,11 +192,11 @@ export class CanaryJudging extends CanarySteps {
       metric,
       ...(verdict === undefined ? {} : { canary: verdict.canary, baseline: verdict.baseline, p: verdict.p }),
     });
-    run.failedMetric = metric;
     if (run.config.onFailure === 'rollback') return this.rollback(run, reason, 'canary', metric);
     this.stopTimer(run);
     toPhase(run, 'paused');
     run.reason = reason;
+    run.failedMetric = metric;
     await this.host.setSides(run.route, sidesOf(run, run.share), { verdict: 'worse', metric });
     this.recordAction(
       run,

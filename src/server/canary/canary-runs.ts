@@ -23,8 +23,10 @@ export class CanaryRuns {
     share: number,
     verdict?: { verdict: 'pass' | 'worse'; metric: string },
   ): Promise<void> {
-    run.share = share;
+    // The share is the run's once the workers took it: refused (a reload took the route's split
+    // away meanwhile), the status keeps telling the share they still have.
     await this.host.setSides(run.route, sidesOf(run, share), verdict);
+    run.share = share;
   }
 
   protected event(

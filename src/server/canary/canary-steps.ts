@@ -54,10 +54,12 @@ export abstract class CanarySteps extends CanarySharedState {
     passed?: { verdict: 'pass'; metric: '' },
     start = false,
   ): Promise<void> {
+    const share = run.config.steps[step];
+    // At the step once the workers took its share: refused, the run stays where it was (its
+    // look, rescheduled, tries again), never at a step whose share no worker has.
+    await this.setShare(run, share, passed);
     run.step = step;
     run.looks = new StepLooks(run.config);
-    const share = run.config.steps[step];
-    await this.setShare(run, share, passed);
     const summary = `canary ${run.config.upstream} of route ${run.route} moved to ${share}% (step ${step + 1} of ${run.config.steps.length})`;
     this.host.logger.info(
       {
@@ -103,19 +105,27 @@ export abstract class CanarySteps extends CanarySharedState {
     if (this.fleet !== undefined && run.timer === undefined && this.current(run)) this.schedule(run);
   }
 
+  /**
+   * The share to 0, then the canary rolled back (`metric`: the one that failed, for a verdict's).
+   * Refused by the workers, it throws with the canary as it was (its looks stopped): the caller
+   * says so (act) or looks again (a look's, rescheduled).
+   */
   protected async rollback(run: Run, reason: string, who: string, metric?: string): Promise<void> {
     this.stopTimer(run);
+    await this.setShare(run, 0, metric === undefined ? undefined : { verdict: 'worse', metric });
     toPhase(run, 'rolled_back');
     run.reason = reason;
-    await this.setShare(run, 0, metric === undefined ? undefined : { verdict: 'worse', metric });
+    run.failedMetric = metric ?? null;
     this.recordAction(run, 'rollback', who, `canary of route ${run.route} rolled back to 0%: ${reason}`);
   }
 
+  /** The share to 100, then the canary promoted; refused by the workers, it throws as rollback does. */
   protected async promote(run: Run, who: string): Promise<void> {
     this.stopTimer(run);
+    await this.setShare(run, 100, who === 'canary' ? { verdict: 'pass', metric: '' } : undefined);
     toPhase(run, 'promoted');
     run.reason = who === 'canary' ? 'passed every step' : `promoted by ${who}`;
-    await this.setShare(run, 100, who === 'canary' ? { verdict: 'pass', metric: '' } : undefined);
+    run.failedMetric = null;
     this.recordAction(
       run,
       'promote',

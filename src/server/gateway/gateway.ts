@@ -108,7 +108,7 @@ export interface Gateway {
    * Drops stored answers from the routes' caches (all, one route's, or its keys under a prefix);
    * returns how many, and names each in `tally` when given (a cluster worker's, for its primary).
    */
-  purge(scope: PurgeScope, tally?: PurgeTally): number;
+  purge(scope: PurgeScope, tally?: PurgeTally): Promise<number>;
   /** A certificate was ordered by the process that orders (a cluster's primary): serve it from now on. */
   acmeIssued(name: string): void;
   /**
@@ -600,10 +600,13 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         return { problem: 'a cluster worker judges no canary: its primary does (the admin API)' };
       return canaries.act(route, action, who);
     },
-    purge({ route, key }, tally) {
-      let removed = 0;
+    async purge({ route, key }, tally) {
+      // Every cache's answers in memory go at once (ResponseCache.purge), their files after.
+      const purges: Promise<number>[] = [];
       for (const [name, cache] of runtime.caches)
-        if (route === undefined || route === name) removed += cache.purge(key, tally);
+        if (route === undefined || route === name) purges.push(cache.purge(key, tally));
+      let removed = 0;
+      for (const count of await Promise.all(purges)) removed += count;
       return removed;
     },
     status: () =>

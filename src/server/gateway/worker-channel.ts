@@ -108,7 +108,7 @@ export function serveThePrimary(starting: Promise<Gateway>, early: EarlyRequests
         // What went is named too (up to PURGE_IDS_MAX), so that an answer this worker and
         // another both held is counted once by the primary.
         const tally = new PurgeTally();
-        const removed = gateway.purge(message.scope, tally);
+        const removed = await gateway.purge(message.scope, tally);
         send({ candor: 'purged', id: message.id, removed, ids: tally.ids });
         return;
       }

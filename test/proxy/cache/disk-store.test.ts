@@ -59,7 +59,7 @@ test('an answer one worker stored is a hit in another (from the shared directory
     assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
     assert.equal(origin.heads.length, 1, 'the second gateway did not reach the upstream');
 
-    assert.equal(one.gateway.purge({}), 1);
+    assert.equal(await one.gateway.purge({}), 1);
     assert.equal(filesIn(dir).length, 0);
   } finally {
     await one.close();
@@ -85,7 +85,7 @@ test('a purge counts what it removed from the directory too: after a restart, wi
   }
   const after = await startTestGateway(config(origin.url, dir));
   try {
-    assert.equal(after.gateway.purge({ route: 'pages' }), 2);
+    assert.equal(await after.gateway.purge({ route: 'pages' }), 2);
     assert.equal(filesIn(dir).length, 0);
     const asked = origin.heads.length;
     const res = await request(after.url, { path: '/pages/a' });
@@ -223,7 +223,7 @@ test("two routes on one cache.dir: a purge of one route and its max_disk leave t
     await request(one.url, { path: '/docs/kept', headers: host });
     await request(one.url, { path: '/pages/gone', headers: host });
     await waitUntil('both answers written', () => filesUnder(dir).length === 2);
-    assert.equal(one.gateway.purge({ route: 'pages' }), 1);
+    assert.equal(await one.gateway.purge({ route: 'pages' }), 1);
     // The docs route's answer is still on the disk: the other worker reads it.
     const kept = await request(two.url, { path: '/docs/kept', headers: host });
     assert.match(String(kept.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);

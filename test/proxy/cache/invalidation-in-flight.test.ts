@@ -71,7 +71,7 @@ test('a purge while a file of cache.dir is read: what the read found is not put 
   const again = request(gw.url, { path: '/pages/a' });
   await waitUntil('the file read', () => held.length === 1);
   version = 2;
-  gw.gateway.purge({ route: 'pages' });
+  await gw.gateway.purge({ route: 'pages' });
   held[0]();
   const res = await again;
   assert.equal(res.text, 'version 2');

@@ -24,15 +24,15 @@ test('max_size holds: the least recently used answer goes first, a hit keeps its
   assert.ok(cache.bytes <= config.maxSize, `${cache.bytes} bytes held`);
 });
 
-test('an answer over max_entry is not kept; purge by prefix, then all', () => {
+test('an answer over max_entry is not kept; purge by prefix, then all', async () => {
   const cache = new ResponseCache(config, 'pages');
   assert.equal(cache.set(answer('big', 5000)), false);
   assert.equal(cache.size, 0);
   cache.set(answer('a.test /x', 10));
   cache.set(answer('a.test /y', 10));
   cache.set(answer('b.test /x', 10));
-  assert.equal(cache.purge('a.test /x'), 1);
-  assert.equal(cache.purge(), 2);
+  assert.equal(await cache.purge('a.test /x'), 1);
+  assert.equal(await cache.purge(), 2);
   assert.equal(cache.bytes, 0);
 });
 

@@ -28,7 +28,7 @@ for (const [what, key, next] of [
     t.after(() => gw.close());
     const first = request(gw.url, { path: '/pages/a' });
     await waitUntil('the fetch reaches the upstream', () => answers.length === 1);
-    gw.gateway.purge({ route: 'pages', key });
+    await gw.gateway.purge({ route: 'pages', key });
     answers[0]();
     assert.equal((await first).text, 'the page as it was');
     let answered = false;

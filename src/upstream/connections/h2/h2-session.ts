@@ -150,16 +150,18 @@ export class H2Session implements H2CallSession {
     const reused = this.requests > 0;
     this.requests++;
     const call = new H2Call(this, handler, request, this.options.timeouts, () => this.callEnded());
-    handler.onRequestStart(call, { connectMs: reused ? 0 : this.connectMs, reused });
-    if (call.isOver) return; // aborted from onRequestStart
     if (request.upgrade === true) {
-      // An HTTP/1.1 upgrade has no HTTP/2 form here (RFC 8441's extended CONNECT is another matter).
+      // An HTTP/1.1 upgrade has no HTTP/2 form here (RFC 8441's extended CONNECT is another
+      // matter). Refused before the request starts: nothing of it went out, and its log says
+      // `not_sent`, as the gateway's other refusals do (it said `sent`).
       return call.abort(
         new Failure('http_request_error', 'a protocol upgrade cannot be carried to an HTTP/2 upstream', {
           status: 501,
         }),
       );
     }
+    handler.onRequestStart(call, { connectMs: reused ? 0 : this.connectMs, reused });
+    if (call.isOver) return; // aborted from onRequestStart
     let stream: ClientHttp2Stream;
     try {
       stream = this.open(request);
