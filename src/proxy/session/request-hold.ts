@@ -139,7 +139,7 @@ export class RequestHold {
       },
       drained: (why) => {
         this.#stop();
-        this.#owner.end(this.#refused(why, hold, failure));
+        this.#owner.end(crowded ? failure : this.#refused(why, hold, failure));
       },
     };
     const refusal = queue.enter(entry, hold);
@@ -174,6 +174,8 @@ export class RequestHold {
         tries,
       );
     this.cancel();
+    // One woken that met the full pool waits behind it: the pool's 503, as a queue wait's.
+    if (waiting.last.type === 'connection_limit_reached') return waiting.last;
     return this.#unavailable(
       `no target of "${name}" took the request within timeouts.total (${this.#total} ms)`,
       waiting.last,
