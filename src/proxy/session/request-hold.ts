@@ -238,8 +238,8 @@ export class RequestHold {
         : why === 'removed'
           ? `no target of "${name}" can take the request, and a reload removed "${name}" from the config: nothing waits for it`
           : why === 'max_requests'
-            ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
-            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
+            ? `no target of "${name}" can take the request, and hold.max_requests (${share(hold.maxRequests, hold.of?.maxRequests)}) wait for one already`
+            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${share(hold.maxBody, hold.of?.maxBody)} bytes)`;
     return this.#unavailable(reason, last);
   }
 
@@ -248,6 +248,11 @@ export class RequestHold {
       retryAfter: Math.max(1, last.retryAfter ?? 1),
     });
   }
+}
+
+/** A bound as this worker holds it: its share of the configured value under `--workers N`. */
+function share(bound: number, of: number | undefined): string {
+  return of === undefined ? `${bound}` : `${bound} in this worker, its share of ${of}`;
 }
 
 /**
