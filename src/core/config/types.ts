@@ -494,6 +494,8 @@ export interface HoldConfig {
   readonly maxRequests: number;
   /** Bytes of request bodies the waiting requests keep in memory together; a body that would pass it is not held. */
   readonly maxBody: number;
+  /** The configured values, where `--workers N` gave this worker a share of them (worker-share.ts): what a refusal names. */
+  readonly of?: { readonly maxRequests: number; readonly maxBody: number };
 }
 
 export interface PoolConfig {

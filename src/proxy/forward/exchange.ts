@@ -485,10 +485,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     );
   }
 
-  /** Sends the rest of the body through a file; false when there is no spool (limits.spool.max_total 0). */
+  /** Sends the rest of the body through a file; false when there is no spool (limits.spool.max_total 0, or spent). */
   private startSpool(controller: ExchangeController): boolean {
     const space = this.options.spool;
-    if (space === undefined || space.maxTotal === 0 || this.sink.closed) return false;
+    if (space === undefined || space.full || this.sink.closed) return false;
     const spool = new ResponseSpool(space, {
       send: (chunk) => this.relay(chunk),
       resume: () => {

@@ -41,9 +41,9 @@ const NO_OUTLET: SpoolOutlet = {
  * memory. A client that catches up is fed from memory again (the disk is only for what has to
  * wait), and the file is written again from its start. The file grows to `limits.spool.max_response`
  * at most and takes its bytes from the process's `max_total`; with no room (or no file: the
- * directory could not be written; or a write failed: a full disk), what comes waits in memory
- * up to QUEUE_BYTES and then the upstream is paused until the client reads: the behaviour
- * without a spool, where `limits.send_timeout` cuts a client that takes nothing.
+ * directory could not be written; or a write failed: a full disk), the upstream is paused at
+ * once until the client reads: the behaviour without a spool, where `limits.send_timeout` cuts a
+ * client that takes nothing (what came while the file was being opened waits in memory).
  *
  * What it holds in memory: QUEUE_BYTES from the upstream, READ_BYTES read back, plus what the
  * exchange lets the client's socket hold (`limits.buffer`).
@@ -59,6 +59,10 @@ export class ResponseSpool {
   #writing = false;
   /** A write failed (a full disk): the file is only read from now on, what comes waits in memory. */
   #writeFailed = false;
+  /** No file could be made (the directory cannot be written): what comes waits in memory. */
+  #noFile = false;
+  /** The file took no more at the last try: past `max_response`, or `max_total` has no room. */
+  #noRoom = false;
   #reading = false;
   /** The file's bytes [read, written) wait for the client. */
   #written = 0;
@@ -86,7 +90,10 @@ export class ResponseSpool {
       // No file (a directory that cannot be made or written): the queue is the whole spool (held
       // in memory, bounded, as without one), and the operator is told as of a failed write, since
       // every response meets the same directory: spooling is off until it is fixed.
-      (err: Error) => space.writeFailed(err),
+      (err: Error) => {
+        this.#noFile = true;
+        space.writeFailed(err);
+      },
     );
   }
 
@@ -106,9 +113,18 @@ export class ResponseSpool {
     this.#queue.push(chunk);
     this.#queued += chunk.length;
     this.#step();
-    if (this.#queued <= QUEUE_BYTES) return true;
+    if (this.#queued <= this.#queueBound()) return true;
     this.#upstreamPaused = true;
     return false;
+  }
+
+  /**
+   * What may wait in memory before the upstream is paused: QUEUE_BYTES on their way to the file;
+   * none when the file takes nothing (no room, no file, a failed write), so that past the
+   * spool's bounds the upstream waits for the client as without a spool, not QUEUE_BYTES later.
+   */
+  #queueBound(): number {
+    return this.#noRoom || this.#noFile || this.#writeFailed ? 0 : QUEUE_BYTES;
   }
 
   /** The client's socket drained: send on. */
@@ -149,7 +165,7 @@ export class ResponseSpool {
     if (!this.#clientFull) this.#feedClient();
     if (this.#closed) return;
     this.#feedFile();
-    if (this.#upstreamPaused && this.#queued <= QUEUE_BYTES) {
+    if (this.#upstreamPaused && this.#queued <= this.#queueBound()) {
       this.#upstreamPaused = false;
       this.#outlet.resume();
     }
@@ -194,10 +210,10 @@ export class ResponseSpool {
       bytes += chunk.length;
     }
     const end = this.#written + bytes;
-    if (end > this.#extent) {
-      if (end > this.#space.maxResponse || !this.#space.reserve(end - this.#extent)) return;
-      this.#extent = end;
-    }
+    this.#noRoom =
+      end > this.#extent && (end > this.#space.maxResponse || !this.#space.reserve(end - this.#extent));
+    if (this.#noRoom) return;
+    this.#extent = Math.max(this.#extent, end);
     this.#writing = true;
     const at = this.#written;
     writev(this.#fd, chunks, at, (err, n) => {

@@ -7,6 +7,9 @@ import type { SpoolLimits } from '../../core/config/types.ts';
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
 const PREFIX = 'candor-spool-';
 
+/** The room `max_total` must have left for a response to begin spooling: one upstream read's worth. */
+const ROOM_TO_BEGIN = 64 * 1024;
+
 /** A failed write is told at most once in this long, however many responses meet the full disk. */
 const WRITE_FAILURE_NOTICE_MS = 60_000;
 
@@ -40,6 +43,15 @@ export class SpoolSpace {
   /** Bytes the spool files of this process hold now. */
   get held(): number {
     return this.#held.bytes;
+  }
+
+  /**
+   * Less room left than one read from the upstream takes (`max_total` spent by the files of
+   * other slow readers): a response begun now would wait in memory, not in a file, so none is
+   * begun, and its upstream waits for the client as without a spool.
+   */
+  get full(): boolean {
+    return this.maxTotal - this.#held.bytes < ROOM_TO_BEGIN;
   }
 
   /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */

@@ -111,12 +111,16 @@ export class RequestHold {
   wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
     const hold = this.#config;
     if (hold === undefined || this.#waiting !== undefined) return failure;
-    if (failure.stage !== 'not_sent' || !noTargetThere(failure, this.#upstream) || bodyBytes === undefined)
-      return failure;
-    const elsewhere = this.#moved ? undefined : this.#away(true);
+    // Woken with every other request held, it met a pool they fill (past max_connections and
+    // max_pending): the hold's own surge, not the upstream's answer; it waits again in its place
+    // (the next answer wakes it), and past hold.timeout gets the pool's 503 as it is.
+    const crowded = this.#waited && failure.type === 'connection_limit_reached';
+    if (failure.stage !== 'not_sent' || bodyBytes === undefined) return failure;
+    if (!crowded && !noTargetThere(failure, this.#upstream)) return failure;
+    const elsewhere = this.#moved || crowded ? undefined : this.#away(true);
     if (elsewhere !== undefined) return void this.#owner.tryAgain(elsewhere);
     const left = hold.timeout - this.#heldMs;
-    if (left <= 0) return this.#timedOut(hold, failure);
+    if (left <= 0) return crowded ? failure : this.#timedOut(hold, failure);
     const queue = this.#upstream.hold;
     this.#seq ??= queue.ticket();
     const entry: HeldRequest = {
@@ -135,15 +139,15 @@ export class RequestHold {
       },
       drained: (why) => {
         this.#stop();
-        this.#owner.end(this.#refused(why, hold, failure));
+        this.#owner.end(crowded ? failure : this.#refused(why, hold, failure));
       },
     };
     const refusal = queue.enter(entry, hold);
-    if (refusal !== undefined) return this.#refused(refusal, hold, failure);
+    if (refusal !== undefined) return crowded ? failure : this.#refused(refusal, hold, failure);
     const timer = setTimeout(() => {
       queue.leave(entry);
       this.#stop();
-      this.#owner.end(this.#timedOut(hold, failure));
+      this.#owner.end(crowded ? failure : this.#timedOut(hold, failure));
     }, left);
     // On a split route, a target of another side coming back wakes it too: it may go there.
     const watched = otherSides(this.#req.runtime, this.#route, this.#upstream);
@@ -170,6 +174,8 @@ export class RequestHold {
         tries,
       );
     this.cancel();
+    // One woken that met the full pool waits behind it: the pool's 503, as a queue wait's.
+    if (waiting.last.type === 'connection_limit_reached') return waiting.last;
     return this.#unavailable(
       `no target of "${name}" took the request within timeouts.total (${this.#total} ms)`,
       waiting.last,
@@ -232,8 +238,8 @@ export class RequestHold {
         : why === 'removed'
           ? `no target of "${name}" can take the request, and a reload removed "${name}" from the config: nothing waits for it`
           : why === 'max_requests'
-            ? `no target of "${name}" can take the request, and hold.max_requests (${hold.maxRequests}) wait for one already`
-            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${hold.maxBody} bytes)`;
+            ? `no target of "${name}" can take the request, and hold.max_requests (${share(hold.maxRequests, hold.of?.maxRequests)}) wait for one already`
+            : `no target of "${name}" can take the request, and its body would take the bodies kept by those waiting past hold.max_body (${share(hold.maxBody, hold.of?.maxBody)} bytes)`;
     return this.#unavailable(reason, last);
   }
 
@@ -242,6 +248,11 @@ export class RequestHold {
       retryAfter: Math.max(1, last.retryAfter ?? 1),
     });
   }
+}
+
+/** A bound as this worker holds it: its share of the configured value under `--workers N`. */
+function share(bound: number, of: number | undefined): string {
+  return of === undefined ? `${bound}` : `${bound} in this worker, its share of ${of}`;
 }
 
 /**

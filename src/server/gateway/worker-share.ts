@@ -16,6 +16,8 @@ import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
  *   `budget_min_per_second` divided by N. Its ratio needs no split: each worker's retries
  *   stay under the ratio of its own requests, so the sum stays under the ratio of all.
  * - `limits.spool.max_total` the same way (each worker's spooled files are its own).
+ * - an upstream's `hold.max_requests` (never 0: a worker that could hold none would answer at
+ *   once) and `hold.max_body` the same way: each worker's requests wait in its own line.
  */
 export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayConfig {
   if (share.of === 1) return config;
@@ -50,6 +52,16 @@ export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayC
             budgetMinConcurrent: part(u.retries.budgetMinConcurrent),
             budgetMinPerSecond: u.retries.budgetMinPerSecond / share.of,
           },
+          ...(u.hold === undefined
+            ? {}
+            : {
+                hold: {
+                  ...u.hold,
+                  maxRequests: Math.max(1, part(u.hold.maxRequests)),
+                  maxBody: part(u.hold.maxBody),
+                  of: { maxRequests: u.hold.maxRequests, maxBody: u.hold.maxBody },
+                },
+              }),
         },
       ]),
     ),

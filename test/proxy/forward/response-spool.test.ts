@@ -15,20 +15,16 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { settledArrayBuffers } from '../../helpers/settled-memory.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 8 * MiB;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 /** 8 MiB whose every 64 KiB block carries its number: a block lost, doubled or out of order shows. */
 function body(size = SIZE): Buffer {
@@ -399,20 +395,6 @@ async function bigUpstreamProcess(): Promise<{ url: string; sent(): number; stop
   };
 }
 
-/** ArrayBuffer memory once it has stopped moving (sampled after a full collection each time). */
-async function settledArrayBuffers(): Promise<number> {
-  let last = -1;
-  let same = 0;
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    gc();
-    const now = process.memoryUsage().arrayBuffers;
-    same = Math.abs(now - last) < 256 * KiB ? same + 1 : 0;
-    last = now;
-    if (same >= 8) return now;
-  }
-}
-
 // Its own bound: 1 GiB goes to the disk first, which a loaded machine takes a while to write.
 test('130 clients that ask for 8 MiB and read nothing: 5 legitimate GETs get 200, and the gateway holds memory flat', {
   timeout: 300_000,
@@ -443,7 +425,7 @@ upstreams:
   t.after(() => gw.close());
   // Warm: every module loaded before the baseline.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
-  const before = await settledArrayBuffers();
+  const before = await settledArrayBuffers(256 * KiB);
   const readers = Array.from({ length: CLIENTS }, (_, i) => nonReader(gw.port, `reader-${i}`));
   t.after(() => {
     for (const r of readers) r.socket.destroy();
@@ -462,7 +444,7 @@ upstreams:
     Array(5).fill(200),
   );
   for (let i = 0; i < 5; i++) assert.equal((await gw.logFor(`get-${i}`)).error, undefined);
-  const held = (await settledArrayBuffers()) - before;
+  const held = (await settledArrayBuffers(256 * KiB)) - before;
   t.diagnostic(
     `${CLIENTS} non-readers of 8 MiB: ${(held / MiB).toFixed(1)} MiB of memory held, ${(spool.held / MiB).toFixed(0)} MiB spooled`,
   );

@@ -26,3 +26,32 @@ test("limits.spool.max_total is split exactly among the workers; max_response an
   }
   assert.equal(splitLimits(config, { index: 0, of: 1 }).limits.spool.maxTotal, 10);
 });
+
+test("an upstream's hold.max_requests and hold.max_body are split exactly among the workers, never to 0 requests; its timeout is each worker's whole", () => {
+  const config = parseConfig(
+    `${MINIMAL.replace('    targets:', '    hold: { timeout: 7s, max_requests: 10, max_body: 100 }\n    targets:')}`,
+    SOURCE,
+    {},
+  );
+  const holds = [0, 1, 2].map((index) => splitLimits(config, { index, of: 3 }).upstreams.api.hold);
+  assert.deepEqual(
+    holds.map((h) => [h?.maxRequests, h?.maxBody, h?.timeout]),
+    [
+      [4, 34, 7000],
+      [3, 33, 7000],
+      [3, 33, 7000],
+    ],
+  );
+  // What a refusal names: the configured values beside the worker's share.
+  assert.deepEqual(holds[0]?.of, { maxRequests: 10, maxBody: 100 });
+  const two = parseConfig(
+    MINIMAL.replace('    targets:', '    hold: { max_requests: 2 }\n    targets:'),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((index) => splitLimits(two, { index, of: 3 }).upstreams.api.hold?.maxRequests),
+    [1, 1, 1],
+  );
+  assert.equal(splitLimits(config, { index: 0, of: 1 }).upstreams.api.hold?.maxRequests, 10);
+});

@@ -15,16 +15,12 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { settledArrayBuffers } from '../../../helpers/settled-memory.ts';
 import { startTestGateway } from '../../../helpers/test-gateway.ts';
 import { FRAME, headerBlock, headers, RawH2Client, requestFields, SETTING } from './h2-frames.ts';
 
 const MiB = 1024 * 1024;
 const STREAMS = 16;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 /** An upstream answering GET with `size` bytes, produced only as fast as the gateway reads them. */
 async function lazyUpstream(size: number): Promise<{ server: http.Server; port: number }> {
@@ -96,20 +92,6 @@ limits:
     {},
     'http2: true',
   );
-}
-
-/** ArrayBuffer memory once it has stopped moving (sampled after a full collection each time). */
-async function settledArrayBuffers(): Promise<number> {
-  let last = -1;
-  let same = 0;
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    gc();
-    const now = process.memoryUsage().arrayBuffers;
-    same = Math.abs(now - last) < 64 * 1024 ? same + 1 : 0;
-    last = now;
-    if (same >= 8) return now;
-  }
 }
 
 /**
