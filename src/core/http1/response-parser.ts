@@ -12,20 +12,20 @@ import { Failure } from '../failure/failure.ts';
 import { InterimHeads } from '../limits/interim-heads.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { IDENTIFY_BYTES, identify, UNKNOWN_SPEAKER } from './impostors.ts';
+import { IDENTIFY_BYTES } from './impostors.ts';
 import { keepAliveParam } from './keep-alive.ts';
+import { fieldFaultDetails, notHttpDetails } from './response-faults.ts';
+import {
+  type DecodableCoding,
+  NO_CODINGS,
+  normaliseContentLength,
+  parseContentLength,
+  switchRefusal,
+  transferCodings,
+} from './response-rules.ts';
 import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
-
-/** The transfer codings Candor undoes itself (zlib's): `x-gzip` is read as `gzip` (RFC 9110 §8.4.1.3). */
-export type DecodableCoding = 'gzip' | 'deflate';
-
-/**
- * At most this many codings under `chunked`: each costs a zlib stream (some 40 KiB) for the
- * whole body, and no real server stacks more than one.
- */
-const MAX_DECODED_CODINGS = 2;
 
 export interface ResponseHead {
   /** 100..599. */
@@ -85,117 +85,6 @@ const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
   return c >= 0x30 && c <= 0x39;
-}
-
-/**
- * Content-Length as 1#(1*DIGIT): the value, -1 when malformed, -2 when over MAX_SAFE_INTEGER, -3 when
- * list members differ. Identical members are one value (RFC 9110 §8.6).
- */
-function parseContentLength(value: string): number {
-  const n = value.length;
-  let result = -1;
-  let i = 0;
-  for (;;) {
-    while (i < n && isOws(value.charCodeAt(i))) i++;
-    const start = i;
-    let v = 0;
-    for (; i < n; i++) {
-      const d = value.charCodeAt(i) - 0x30;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
-      if (v > Number.MAX_SAFE_INTEGER) return -2;
-    }
-    if (i === start) return -1;
-    while (i < n && isOws(value.charCodeAt(i))) i++;
-    if (result !== -1 && v !== result) return -3;
-    result = v;
-    if (i === n) return result;
-    if (value.charCodeAt(i) !== 0x2c) return -1;
-    i++;
-  }
-}
-
-const NO_CODINGS: DecodableCoding[] = [];
-
-/**
- * A Transfer-Encoding list (RFC 9112 §6.1): the codings under the final `chunked`, in the order
- * to undo them, or why it cannot be relayed. `chunked` must come last and once (anything else
- * leaves the body's end unknown or doubly framed); the others must be codings zlib undoes.
- */
-function transferCodings(value: string): DecodableCoding[] | string {
-  // The usual case without allocating.
-  if (nameIs(trimOws(value), 'chunked')) return NO_CODINGS;
-  const members: string[] = [];
-  for (const part of value.split(',')) {
-    const member = trimOws(part);
-    // RFC 9110 §5.6.1.2: empty list elements are ignored.
-    if (member !== '') members.push(member);
-  }
-  const last = members.length - 1;
-  if (last < 0) return 'empty Transfer-Encoding';
-  if (members[last].toLowerCase() !== 'chunked')
-    return `Transfer-Encoding ${snippet(value)} does not end in chunked`;
-  const decode: DecodableCoding[] = [];
-  for (let i = last - 1; i >= 0; i--) {
-    const coding = members[i].toLowerCase();
-    if (coding === 'chunked') return 'chunked applied more than once';
-    if (coding === 'gzip' || coding === 'x-gzip') decode.push('gzip');
-    else if (coding === 'deflate') decode.push('deflate');
-    else return `unsupported transfer coding ${snippet(members[i])}`;
-  }
-  if (decode.length > MAX_DECODED_CODINGS)
-    return `more than ${MAX_DECODED_CODINGS} transfer codings under chunked`;
-  return decode;
-}
-
-/** Leaves one Content-Length field, where the first was, holding the value in canonical form. */
-function normaliseContentLength(headers: string[], value: number): void {
-  let kept = false;
-  let to = 0;
-  for (let from = 0; from < headers.length; from += 2) {
-    const name = headers[from];
-    if (name.length === 14 && nameIs(name, 'content-length')) {
-      if (kept) continue;
-      kept = true;
-      headers[to] = name;
-      headers[to + 1] = String(value);
-    } else {
-      headers[to] = name;
-      headers[to + 1] = headers[from + 1];
-    }
-    to += 2;
-  }
-  headers.length = to;
-}
-
-/**
- * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
- * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
- * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
- * gateway cannot read. Protocols compare by name, case-insensitively.
- */
-function switchRefusal(headers: readonly string[], offer: string): string | undefined {
-  const offered = protocolNames(offer);
-  let named = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!nameIs(headers[i], 'upgrade')) continue;
-    for (const name of protocolNames(headers[i + 1])) {
-      named = true;
-      if (!offered.includes(name))
-        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
-    }
-  }
-  return named ? undefined : '101 Switching Protocols without an Upgrade field';
-}
-
-/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
-function protocolNames(value: string): string[] {
-  const names: string[] = [];
-  for (const part of value.split(',')) {
-    const name = trimOws(part).split('/')[0].toLowerCase();
-    if (name !== '') names.push(name);
-  }
-  return names;
 }
 
 /** Where the check of a head's line not ended yet stands (ResponseParser.checkPartialLine). */
@@ -408,17 +297,9 @@ export class ResponseParser {
     return this.fail('http_protocol_error', details);
   }
 
-  /**
-   * The answer is not HTTP/1.x: what sent it instead, when its first bytes say (an HTTP/2-only
-   * server, TLS, SSH, Redis…: impostors.ts), so the 502's details name the likely fix.
-   */
+  /** The answer is not HTTP/1.x: notHttpDetails names what sent it instead, when its first bytes say. */
   private notHttp(first: Buffer): false {
-    // The bytes so far, not the whole answer: the parser fails at the first one that is not HTTP.
-    const who = identify(first.subarray(0, IDENTIFY_BYTES), false);
-    // ASCII only: Proxy-Status's sf-string writes any other character as '?'.
-    const named =
-      who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;
-    this.protocolError(`invalid status line: the response does not start with "HTTP/"${named}`);
+    this.protocolError(notHttpDetails(first));
     return false;
   }
 
@@ -831,55 +712,12 @@ export class ResponseParser {
   }
 
   /** A field line's fault, in the words of a response's failure. */
-  private fieldError({ fault, name, line }: FieldError): false {
-    if (fault === 'too-many') {
+  private fieldError(error: FieldError): false {
+    if (error.fault === 'too-many') {
       this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
       return false;
     }
-    // A name is quoted cut short (snippet): its length is the upstream's to choose, up to the head
-    // limit, and the details go out in the gateway's own answer (Proxy-Status, grpc-message), which
-    // a client must still be able to read (Node's own takes a 16 KiB head, gRPC suggests 8 KiB).
-    let details: string;
-    switch (fault) {
-      case 'bare-lf':
-        details =
-          name === ''
-            ? 'bare LF line ending in a header line'
-            : `bare LF line ending in header ${snippet(name)}`;
-        break;
-      case 'leading-whitespace':
-        details = 'whitespace before the first header field';
-        break;
-      case 'obs-fold':
-        details = `whitespace folding (obs-fold) in header ${snippet(name)}`;
-        break;
-      case 'no-colon':
-        details = `header line without a colon ${snippet(line)}`;
-        break;
-      case 'empty-name':
-        details = 'empty header name';
-        break;
-      case 'invalid':
-        details = 'invalid header section';
-        break;
-      case 'invalid-value':
-        details = `invalid character in the value of header ${snippet(name)}`;
-        break;
-      case 'bare-cr': {
-        // A CR is no line end in a response's field, but an invalid character where it stands.
-        const colon = line.indexOf(':');
-        details =
-          name !== ''
-            ? `invalid character in the value of header ${snippet(name)}`
-            : colon === -1
-              ? `header line without a colon ${snippet(line)}`
-              : `invalid header name ${snippet(line.slice(0, colon))}`;
-        break;
-      }
-      default:
-        details = `invalid header name ${snippet(name)}`;
-    }
-    this.protocolError(details);
+    this.protocolError(fieldFaultDetails(error));
     return false;
   }
 
