@@ -15,7 +15,8 @@
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
+import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
+import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
 import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
@@ -81,8 +82,6 @@ const S_DEAD = 5;
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
-/** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
-const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
 
 export class RequestParser {
   readonly #handler: RequestParserHandler;
@@ -231,8 +230,13 @@ export class RequestParser {
     return false;
   }
 
+  /** #fail with the status, code and details of a rule the request broke. */
+  #broken(broken: RuleBreak): number {
+    return this.#fail(broken.status, broken.code, broken.details);
+  }
+
   #malformed(code: string, what: string): number {
-    return this.#fail(400, code, `malformed request (${code}: ${what})`);
+    return this.#broken(malformed(code, what));
   }
 
   /** The chunked decoder's fault, under llhttp's names for it. */
@@ -323,10 +327,7 @@ export class RequestParser {
 
   /** Names a bare LF or CR (a line that holds one failed the line checks because of it). */
   #lineEndError(c: string): false {
-    this.#malformed(
-      c === '\n' ? 'HPE_LF_EXPECTED' : 'HPE_CR_EXPECTED',
-      c === '\n' ? 'bare LF line ending' : 'bare CR',
-    );
+    this.#broken(lineEndBreak(c));
     return false;
   }
 
@@ -375,7 +376,7 @@ export class RequestParser {
     // Tested, not matched (no match array a request): the line's shape once known, its parts
     // are where it says, the version in the last nine characters (" HTTP/d.d").
     if (!REQUEST_LINE.test(line)) {
-      this.#requestLineError(line);
+      this.#broken(requestLineBreak(line));
       return undefined;
     }
     const space = line.indexOf(' ');
@@ -399,43 +400,10 @@ export class RequestParser {
     const broken =
       methodBreak(method) ?? (target.charCodeAt(0) === 0x2f /* / */ ? undefined : targetBreak(target));
     if (broken !== undefined) {
-      this.#fail(broken.status, broken.code, broken.details);
+      this.#broken(broken);
       return undefined;
     }
     return [method, target, minor === '0' ? 0 : 1];
-  }
-
-  /** The slow path for a request line known to be invalid: names its first fault. */
-  #requestLineError(line: string): void {
-    if (line.includes('\n')) return void this.#lineEndError('\n');
-    if (line.includes('\r')) return void this.#lineEndError('\r');
-    // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
-    // of a balancer set to send one to a listener not set to take it: said, with the setting.
-    // v1 is a line of text; v2's signature opens with two empty lines (skipped) and then a NUL.
-    const proxyHeader = PROXY_V1.test(line) ? 'v1' : line === '\0' ? 'v2' : undefined;
-    if (proxyHeader !== undefined)
-      return void this.#malformed(
-        'HPE_INVALID_METHOD',
-        `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
-      );
-    const space = line.indexOf(' ');
-    const method = space === -1 ? line : line.slice(0, space);
-    if (!TOKEN.test(method)) return void this.#malformed('HPE_INVALID_METHOD', 'invalid method');
-    const rest = line.slice(space + 1);
-    const targetEnd = rest.indexOf(' ');
-    if (space === -1 || targetEnd === -1) {
-      // `GET /` and nothing more: an HTTP/0.9 request (RFC 9112 §2.3 has no such thing any more).
-      if (space !== -1 && TARGET.test(rest))
-        return void this.#fail(400, 'HPE_INVALID_VERSION', 'HTTP/0.9 requests are not accepted');
-      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    }
-    const target = rest.slice(0, targetEnd);
-    if (target === '' || !TARGET.test(target))
-      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    const version = rest.slice(targetEnd + 1);
-    // A space inside the target leaves a version that is no version: the target is at fault.
-    if (version.includes(' ')) return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    this.#malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
   }
 
   #parseWholeHead(text: string): boolean {
@@ -574,32 +542,8 @@ export class RequestParser {
   }
 
   /** A field line's fault, under llhttp's names for it. */
-  #fieldError({ fault, name }: FieldError): false {
-    switch (fault) {
-      case 'bare-lf':
-        return this.#lineEndError('\n');
-      case 'bare-cr':
-        return this.#lineEndError('\r');
-      case 'too-many':
-        return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-      case 'invalid-value':
-        // A name as long as the head allows is named by its start (snippet), as a method is.
-        this.#malformed(
-          'HPE_INVALID_HEADER_TOKEN',
-          `invalid character in the value of header ${snippet(name)}`,
-        );
-        return false;
-    }
-    // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
-    const what =
-      fault === 'leading-whitespace'
-        ? 'whitespace before the first header field'
-        : fault === 'obs-fold'
-          ? 'obs-fold (a folded header line)'
-          : fault === 'invalid'
-            ? 'invalid header section'
-            : 'invalid header field name';
-    this.#malformed('HPE_INVALID_HEADER_TOKEN', what);
+  #fieldError(error: FieldError): false {
+    this.#broken(fieldLineBreak(error));
     return false;
   }
 
