@@ -15,6 +15,7 @@ import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './
 import { IDENTIFY_BYTES } from './impostors.ts';
 import { keepAliveParam } from './keep-alive.ts';
 import { fieldFaultDetails, notHttpDetails } from './response-faults.ts';
+import { PartialLineCheck } from './response-partial-line.ts';
 import {
   type DecodableCoding,
   NO_CODINGS,
@@ -23,7 +24,7 @@ import {
   switchRefusal,
   transferCodings,
 } from './response-rules.ts';
-import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
+import { CR, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -87,23 +88,6 @@ function isDigit(s: string, i: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** Where the check of a head's line not ended yet stands (ResponseParser.checkPartialLine). */
-const PART_STATUS = 0; // the status line, up to its status code
-const PART_REASON = 1;
-const PART_START = 2; // a field line's first byte
-const PART_NAME = 3;
-const PART_NAME_WS = 4; // whitespace after a name: only more of it, or the colon, may follow
-const PART_VALUE = 5;
-const PART_CR = 6; // a CR: only LF may follow
-const PART_REASON_CR = 7;
-/** The status line's shape after "HTTP/": d for a digit. */
-const STATUS_SHAPE = Buffer.from('HTTP/d.d ddd ', 'latin1');
-
-/** A byte a field value (or a reason phrase) may hold: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
-function isValueByte(c: number): boolean {
-  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
-}
-
 export class ResponseParser {
   private readonly handler: ResponseParserHandler;
   private readonly maxHeaderSize: number;
@@ -134,12 +118,9 @@ export class ResponseParser {
   private statusLineChecked = false;
   /** In the head (or trailers) being collected: its field lines checked as they end. */
   private readonly ended = new EndedLinesCheck();
-  /** The line of that head not ended yet: where it starts (-1: none looked at), how far it was looked at, in which part. */
+  /** The line of that head not ended yet: where it starts (-1: none looked at), and its check (made at the first head in pieces). */
   private partialStart = -1;
-  private partialAt = 0;
-  private partialPart = PART_START;
-  /** Where the colon of that line is (-1: not come yet). */
-  private partialColon = -1;
+  private partial: PartialLineCheck | undefined = undefined;
 
   // The head being parsed; fields rather than a result object so parsing allocates nothing extra.
   private status = 0;
@@ -358,117 +339,22 @@ export class ResponseParser {
   }
 
   /**
-   * The line not ended yet, its new bytes only: a byte no ending could make valid (a space
-   * inside a field name, a control byte, a CR not before LF, a letter in the status code)
-   * fails now, not when the upstream goes quiet or closes. Each byte is looked at once, so a
-   * line dripped a byte at a time costs no more than one that came whole.
+   * The line not ended yet, its new bytes only (PartialLineCheck): a byte no ending could make
+   * valid fails now, not when the upstream goes quiet or closes.
    */
   private checkPartialLine(acc: Buffer, start: number, statusLine: boolean): boolean {
+    // Made at the first head that comes in pieces: most connections never see one.
+    this.partial ??= new PartialLineCheck(this.ended);
+    const partial = this.partial;
     if (start !== this.partialStart) {
       this.partialStart = start;
-      this.partialAt = start;
-      this.partialPart = statusLine ? PART_STATUS : PART_START;
-      this.partialColon = -1;
+      partial.begin(start, statusLine);
     }
-    for (let i = this.partialAt; i < acc.length; i++) {
-      const c = acc[i];
-      switch (this.partialPart) {
-        case PART_STATUS: {
-          // "HTTP/" was checked; then "d.d ddd" and a space or the line's end.
-          const at = i - start;
-          const ok =
-            at < 5 ||
-            (STATUS_SHAPE[at] === 0x64
-              ? c >= 0x30 && c <= 0x39
-              : at < 12
-                ? c === STATUS_SHAPE[at]
-                : c === 0x20);
-          if (!ok && !(at === 12 && c === CR)) {
-            this.protocolError(`invalid status line ${snippet(latin1(acc, start, acc.length))}`);
-            return false;
-          }
-          // A version or status code refused whole is refused once it is in, not at the
-          // response timeout (a 504 that would blame a slow upstream, and be retried).
-          if ((at === 7 || at === 11) && !this.partialStatusLine(acc, start, at)) return false;
-          if (at === 12) this.partialPart = c === CR ? PART_REASON_CR : PART_REASON;
-          break;
-        }
-        case PART_REASON:
-          if (c === CR) this.partialPart = PART_REASON_CR;
-          else if (!isValueByte(c)) {
-            this.protocolError('invalid character in the reason phrase');
-            return false;
-          }
-          break;
-        case PART_REASON_CR:
-          // A CR followed by anything but LF (which would have ended the line).
-          this.protocolError('invalid character in the reason phrase');
-          return false;
-        case PART_START:
-          if (c === CR) this.partialPart = PART_CR;
-          else if (isOws(c))
-            return this.partialFault(acc, i, this.ended.count === 0 ? 'leading-whitespace' : 'obs-fold');
-          else if (c === 0x3a) return this.partialFault(acc, i, 'empty-name');
-          else if (TCHAR[c] === 1) this.partialPart = PART_NAME;
-          else return this.partialFault(acc, i, 'invalid-name');
-          break;
-        case PART_NAME:
-        case PART_NAME_WS:
-          // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, but no name goes on after it.
-          if (c === 0x3a) {
-            this.partialColon = i;
-            this.partialPart = PART_VALUE;
-          } else if (isOws(c)) this.partialPart = PART_NAME_WS;
-          else if (c === CR) return this.partialFault(acc, i, 'no-colon');
-          else if (this.partialPart === PART_NAME_WS || TCHAR[c] !== 1)
-            return this.partialFault(acc, i, 'invalid-name');
-          break;
-        case PART_VALUE:
-          if (c === CR) this.partialPart = PART_CR;
-          else if (!isValueByte(c)) return this.partialFault(acc, i, 'invalid-value');
-          break;
-        default:
-          // PART_CR: a CR followed by anything but LF (which would have ended the line).
-          return this.partialFault(acc, i, 'bare-cr');
-      }
-    }
-    this.partialAt = acc.length;
-    return true;
-  }
-
-  /**
-   * The status line not ended yet, up to its version (`at` 7) or its status code (`at` 11):
-   * refused as parseStatusLine refuses it whole, in its words.
-   */
-  private partialStatusLine(acc: Buffer, start: number, at: number): boolean {
-    if (at === 7) {
-      if (acc[start + 5] === 0x31 /* 1 */) return true;
-      this.protocolError(`unsupported HTTP version ${snippet(latin1(acc, start, start + 8))}`);
-      return false;
-    }
-    const code = latin1(acc, start + 9, start + 12);
-    const status = Number(code);
-    if (status < 100 || status > 599) this.protocolError(`status code ${code} out of range`);
-    else if (status === 101 && this.upgradeOffer === undefined)
-      this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
-    else return true;
+    const fault = partial.check(acc, start, this.upgradeOffer !== undefined);
+    if (fault === undefined) return true;
+    if (typeof fault === 'string') this.protocolError(fault);
+    else this.fieldError(fault);
     return false;
-  }
-
-  /** A fault in the field line not ended yet, in the words of a whole line's (fieldError). */
-  private partialFault(acc: Buffer, at: number, fault: FieldError['fault']): false {
-    const start = this.partialStart;
-    const line = latin1(acc, start, fault === 'no-colon' ? at : acc.length);
-    let name: string;
-    if (fault === 'leading-whitespace' || fault === 'obs-fold') name = this.ended.lastName;
-    else if (this.partialColon !== -1) name = trimOws(latin1(acc, start, this.partialColon));
-    else if (fault === 'invalid-name') {
-      // The name as far as it came (to a colon or the line's end), as a whole line's fault shows it.
-      let end = at;
-      while (end < acc.length && acc[end] !== 0x3a && acc[end] !== CR) end++;
-      name = trimOws(latin1(acc, start, end));
-    } else name = '';
-    return this.fieldError({ fault, name, line });
   }
 
   /**
