@@ -7,7 +7,7 @@
  * It finds the fault; the parser words it as its failure.
  */
 import type { EndedLinesCheck, FieldError } from './field-lines.ts';
-import { CR, isOws, latin1, snippet, TCHAR, trimOws } from './syntax.ts';
+import { CR, isOws, isValueByte, latin1, snippet, TCHAR, trimOws } from './syntax.ts';
 
 /** Where the check of the line stands. */
 const PART_STATUS = 0; // the status line, up to its status code
@@ -20,11 +20,6 @@ const PART_CR = 6; // a CR: only LF may follow
 const PART_REASON_CR = 7;
 /** The status line's shape after "HTTP/": d for a digit. */
 const STATUS_SHAPE = Buffer.from('HTTP/d.d ddd ', 'latin1');
-
-/** A byte a field value (or a reason phrase) may hold: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
-function isValueByte(c: number): boolean {
-  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
-}
 
 /**
  * What is wrong with the line so far: a protocol error's details (the status line's faults), or
