@@ -17,6 +17,7 @@ import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
 import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
+import { appendBytes, sectionEnd } from './section-bytes.ts';
 import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
@@ -604,25 +605,17 @@ export class RequestParser {
   #collect(data: Buffer, pos: number, limit: number): number {
     const old = this.#accLen;
     this.#append(data, pos, pos + Math.min(data.length - pos, limit - old));
-    const i = (this.#acc as Buffer).subarray(0, this.#accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
-    if (i !== -1) {
-      this.#accLen = i + 4;
-      return i + 4;
+    const end = sectionEnd(this.#acc as Buffer, this.#accLen, old);
+    if (end !== -1) {
+      this.#accLen = end;
+      return end;
     }
     return this.#accLen >= limit ? -1 : 0;
   }
 
   #append(src: Buffer, start: number, end: number): void {
-    const need = this.#accLen + end - start;
-    let acc = this.#acc;
-    if (acc === undefined || acc.length < need) {
-      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
-      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
-      if (acc !== undefined) acc.copy(grown, 0, 0, this.#accLen);
-      this.#acc = acc = grown;
-    }
-    src.copy(acc, this.#accLen, start, end);
-    this.#accLen = need;
+    this.#acc = appendBytes(this.#acc, this.#accLen, src, start, end);
+    this.#accLen += end - start;
   }
 
   #resetAcc(): void {

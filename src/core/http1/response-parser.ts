@@ -24,6 +24,7 @@ import {
   switchRefusal,
   transferCodings,
 } from './response-rules.ts';
+import { appendBytes, sectionEnd } from './section-bytes.ts';
 import { CR, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
@@ -673,26 +674,17 @@ export class ResponseParser {
   private collect(data: Buffer, pos: number, limit: number): number {
     const old = this.accLen;
     this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
-    const i = this.acc!.subarray(0, this.accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
-    if (i !== -1) {
-      this.accLen = i + 4;
-      return i + 4;
+    const end = sectionEnd(this.acc!, this.accLen, old);
+    if (end !== -1) {
+      this.accLen = end;
+      return end;
     }
     return this.accLen >= limit ? -1 : 0;
   }
 
   private append(src: Buffer, start: number, end: number): void {
-    const n = end - start;
-    const need = this.accLen + n;
-    let acc = this.acc;
-    if (acc === undefined || acc.length < need) {
-      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
-      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
-      if (acc !== undefined) acc.copy(grown, 0, 0, this.accLen);
-      this.acc = acc = grown;
-    }
-    src.copy(acc, this.accLen, start, end);
-    this.accLen = need;
+    this.acc = appendBytes(this.acc, this.accLen, src, start, end);
+    this.accLen += end - start;
   }
 
   private resetAcc(): void {
