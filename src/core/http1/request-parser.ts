@@ -18,7 +18,7 @@ import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './
 import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
 import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
 import { appendBytes, sectionEnd } from './section-bytes.ts';
-import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
+import { CR, CRLF, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -572,7 +572,7 @@ export class RequestParser {
         return pos + 2;
       }
       // Starts from the last-chunk line's CRLF so that an empty section is found like a full one.
-      this.#append(Buffer.from('\r\n'), 0, 2);
+      this.#append(CRLF, 0, 2);
     }
     const old = this.#accLen;
     const max = this.#limits.headerSize + 2;

@@ -25,7 +25,7 @@ import {
   transferCodings,
 } from './response-rules.ts';
 import { appendBytes, sectionEnd } from './section-bytes.ts';
-import { CR, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
+import { CR, CRLF, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -81,7 +81,6 @@ const S_TRAILERS = 4;
 const S_DONE = 5;
 const S_DEAD = 6;
 
-const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
 function isDigit(s: string, i: number): boolean {

@@ -7,6 +7,7 @@ import { trimOws } from '../ows.ts';
 
 export const CR = 0x0d;
 export const LF = 0x0a;
+export const CRLF = Buffer.from('\r\n', 'latin1');
 export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** tchar (RFC 9110 §5.6.2). */
