@@ -6,8 +6,8 @@
  * gets. Pure: the downstream HTTP/2 session writes what this returns.
  */
 import type { Failure } from './failure.ts';
+import { GRPC_CODES, type GrpcCode } from './grpc-codes.ts';
 import { failureProxyStatus } from './proxy-status.ts';
-import { GRPC_CODES, type GrpcCode } from './taxonomy.ts';
 
 export interface GrpcAnswerFacts {
   readonly proxyName: string;

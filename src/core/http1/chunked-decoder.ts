@@ -12,7 +12,7 @@
  * The codings a response may carry under chunked (gzip, deflate) are undone after it, by
  * transfer-decoder.ts.
  */
-import { CR, HEX, isOws, LF, latin1, snippet, TCHAR } from './syntax.ts';
+import { CR, HEX, isOws, isValueByte, LF, latin1, snippet, TCHAR } from './syntax.ts';
 
 /** Longest chunk-size line (size and extensions, without the CRLF): llhttp has no bound, Candor names one. */
 export const MAX_CHUNK_LINE = 4096;
@@ -38,7 +38,7 @@ const QDTEXT = new Uint8Array(256);
 /** What may follow a backslash in a quoted-string: HTAB, SP, VCHAR, obs-text. */
 const QUOTABLE = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
-  const text = c === 0x09 || (c >= 0x20 && c !== 0x7f);
+  const text = isValueByte(c);
   QUOTABLE[c] = text ? 1 : 0;
   QDTEXT[c] = text && c !== 0x22 && c !== 0x5c ? 1 : 0;
 }
@@ -88,8 +88,7 @@ function isChunkExt(line: Buffer, from: number, end: number): boolean {
 /** Whether text has a control other than HTAB, or DEL (for the failure's words only). */
 function hasControl(line: Buffer, from: number, end: number): boolean {
   for (let i = from; i < end; i++) {
-    const c = line[i];
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+    if (!isValueByte(line[i])) return true;
   }
   return false;
 }

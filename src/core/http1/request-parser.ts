@@ -15,8 +15,10 @@
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { methodBreak, TARGET, targetBreak } from './request-rules.ts';
-import { CR, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
+import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
+import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
+import { appendBytes, sectionEnd } from './section-bytes.ts';
+import { CR, CRLF, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
 
 /**
  * Why a request was refused: the status to answer with, a code (llhttp's name for the same
@@ -86,8 +88,6 @@ const S_DEAD = 5;
  * ASCII only (RFC 9112 §3.2: URI syntax; raw bytes above 0x7e are not, and llhttp refused them too).
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
-/** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
-const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
 
 export class RequestParser {
   readonly #handler: RequestParserHandler;
@@ -236,8 +236,13 @@ export class RequestParser {
     return false;
   }
 
+  /** #fail with the status, code and details of a rule the request broke. */
+  #broken(broken: RuleBreak): number {
+    return this.#fail(broken.status, broken.code, broken.details);
+  }
+
   #malformed(code: string, what: string): number {
-    return this.#fail(400, code, `malformed request (${code}: ${what})`);
+    return this.#broken(malformed(code, what));
   }
 
   /** The chunked decoder's fault, under llhttp's names for it. */
@@ -328,10 +333,7 @@ export class RequestParser {
 
   /** Names a bare LF or CR (a line that holds one failed the line checks because of it). */
   #lineEndError(c: string): false {
-    this.#malformed(
-      c === '\n' ? 'HPE_LF_EXPECTED' : 'HPE_CR_EXPECTED',
-      c === '\n' ? 'bare LF line ending' : 'bare CR',
-    );
+    this.#broken(lineEndBreak(c));
     return false;
   }
 
@@ -380,7 +382,7 @@ export class RequestParser {
     // Tested, not matched (no match array a request): the line's shape once known, its parts
     // are where it says, the version in the last nine characters (" HTTP/d.d").
     if (!REQUEST_LINE.test(line)) {
-      this.#requestLineError(line);
+      this.#broken(requestLineBreak(line, this.#limits.proxyProtocol === true));
       return undefined;
     }
     const space = line.indexOf(' ');
@@ -404,45 +406,10 @@ export class RequestParser {
     const broken =
       methodBreak(method) ?? (target.charCodeAt(0) === 0x2f /* / */ ? undefined : targetBreak(target));
     if (broken !== undefined) {
-      this.#fail(broken.status, broken.code, broken.details);
+      this.#broken(broken);
       return undefined;
     }
     return [method, target, minor === '0' ? 0 : 1];
-  }
-
-  /** The slow path for a request line known to be invalid: names its first fault. */
-  #requestLineError(line: string): void {
-    if (line.includes('\n')) return void this.#lineEndError('\n');
-    if (line.includes('\r')) return void this.#lineEndError('\r');
-    // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
-    // of a balancer set to send one to a listener not set to take it: said, with the setting.
-    // v1 is a line of text; v2's signature opens with two empty lines (skipped) and then a NUL.
-    const proxyHeader = PROXY_V1.test(line) ? 'v1' : line === '\0' ? 'v2' : undefined;
-    if (proxyHeader !== undefined)
-      return void this.#malformed(
-        'HPE_INVALID_METHOD',
-        this.#limits.proxyProtocol === true
-          ? `a second PROXY protocol header (${proxyHeader}): this listener reads one only at the connection's start, its balancer's (one sent behind it is a client's claim)`
-          : `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
-      );
-    const space = line.indexOf(' ');
-    const method = space === -1 ? line : line.slice(0, space);
-    if (!TOKEN.test(method)) return void this.#malformed('HPE_INVALID_METHOD', 'invalid method');
-    const rest = line.slice(space + 1);
-    const targetEnd = rest.indexOf(' ');
-    if (space === -1 || targetEnd === -1) {
-      // `GET /` and nothing more: an HTTP/0.9 request (RFC 9112 §2.3 has no such thing any more).
-      if (space !== -1 && TARGET.test(rest))
-        return void this.#fail(400, 'HPE_INVALID_VERSION', 'HTTP/0.9 requests are not accepted');
-      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    }
-    const target = rest.slice(0, targetEnd);
-    if (target === '' || !TARGET.test(target))
-      return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    const version = rest.slice(targetEnd + 1);
-    // A space inside the target leaves a version that is no version: the target is at fault.
-    if (version.includes(' ')) return void this.#malformed('HPE_INVALID_URL', 'invalid request target');
-    this.#malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
   }
 
   #parseWholeHead(text: string): boolean {
@@ -581,32 +548,8 @@ export class RequestParser {
   }
 
   /** A field line's fault, under llhttp's names for it. */
-  #fieldError({ fault, name }: FieldError): false {
-    switch (fault) {
-      case 'bare-lf':
-        return this.#lineEndError('\n');
-      case 'bare-cr':
-        return this.#lineEndError('\r');
-      case 'too-many':
-        return this.#refuse(431, 'HPE_HEADER_OVERFLOW', `more than ${MAX_REQUEST_FIELDS} header fields`);
-      case 'invalid-value':
-        // A name as long as the head allows is named by its start (snippet), as a method is.
-        this.#malformed(
-          'HPE_INVALID_HEADER_TOKEN',
-          `invalid character in the value of header ${snippet(name)}`,
-        );
-        return false;
-    }
-    // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
-    const what =
-      fault === 'leading-whitespace'
-        ? 'whitespace before the first header field'
-        : fault === 'obs-fold'
-          ? 'obs-fold (a folded header line)'
-          : fault === 'invalid'
-            ? 'invalid header section'
-            : 'invalid header field name';
-    this.#malformed('HPE_INVALID_HEADER_TOKEN', what);
+  #fieldError(error: FieldError): false {
+    this.#broken(fieldLineBreak(error));
     return false;
   }
 
@@ -634,7 +577,7 @@ export class RequestParser {
         return pos + 2;
       }
       // Starts from the last-chunk line's CRLF so that an empty section is found like a full one.
-      this.#append(Buffer.from('\r\n'), 0, 2);
+      this.#append(CRLF, 0, 2);
     }
     const old = this.#accLen;
     const max = this.#limits.headerSize + 2;
@@ -667,25 +610,17 @@ export class RequestParser {
   #collect(data: Buffer, pos: number, limit: number): number {
     const old = this.#accLen;
     this.#append(data, pos, pos + Math.min(data.length - pos, limit - old));
-    const i = (this.#acc as Buffer).subarray(0, this.#accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
-    if (i !== -1) {
-      this.#accLen = i + 4;
-      return i + 4;
+    const end = sectionEnd(this.#acc as Buffer, this.#accLen, old);
+    if (end !== -1) {
+      this.#accLen = end;
+      return end;
     }
     return this.#accLen >= limit ? -1 : 0;
   }
 
   #append(src: Buffer, start: number, end: number): void {
-    const need = this.#accLen + end - start;
-    let acc = this.#acc;
-    if (acc === undefined || acc.length < need) {
-      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
-      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
-      if (acc !== undefined) acc.copy(grown, 0, 0, this.#accLen);
-      this.#acc = acc = grown;
-    }
-    src.copy(acc, this.#accLen, start, end);
-    this.#accLen = need;
+    this.#acc = appendBytes(this.#acc, this.#accLen, src, start, end);
+    this.#accLen += end - start;
   }
 
   #resetAcc(): void {

@@ -78,7 +78,8 @@ export const MAX_HOST_LENGTH = 255;
 /** The longest authority that is sound: the longest host and a port of five digits. */
 export const MAX_AUTHORITY_LENGTH = MAX_HOST_LENGTH + ':65535'.length;
 
-const malformed = (code: string, what: string): RuleBreak => ({
+/** A 400 for a malformed request, worded as llhttp's refusals were: `malformed request (code: what)`. */
+export const malformed = (code: string, what: string): RuleBreak => ({
   status: 400,
   code,
   details: `malformed request (${code}: ${what})`,

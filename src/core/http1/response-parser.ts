@@ -12,20 +12,22 @@ import { Failure } from '../failure/failure.ts';
 import { InterimHeads } from '../limits/interim-heads.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { IDENTIFY_BYTES, identify, UNKNOWN_SPEAKER } from './impostors.ts';
+import { IDENTIFY_BYTES } from './impostors.ts';
 import { keepAliveParam } from './keep-alive.ts';
-import { CR, CRLFCRLF, INVALID_VALUE, isOws, LF, latin1, nameIs, snippet, TCHAR, trimOws } from './syntax.ts';
+import { fieldFaultDetails, notHttpDetails } from './response-faults.ts';
+import { PartialLineCheck } from './response-partial-line.ts';
+import {
+  type DecodableCoding,
+  NO_CODINGS,
+  normaliseContentLength,
+  parseContentLength,
+  switchRefusal,
+  transferCodings,
+} from './response-rules.ts';
+import { appendBytes, sectionEnd } from './section-bytes.ts';
+import { CR, CRLF, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
-
-/** The transfer codings Candor undoes itself (zlib's): `x-gzip` is read as `gzip` (RFC 9110 §8.4.1.3). */
-export type DecodableCoding = 'gzip' | 'deflate';
-
-/**
- * At most this many codings under `chunked`: each costs a zlib stream (some 40 KiB) for the
- * whole body, and no real server stacks more than one.
- */
-const MAX_DECODED_CODINGS = 2;
 
 export interface ResponseHead {
   /** 100..599. */
@@ -79,140 +81,11 @@ const S_TRAILERS = 4;
 const S_DONE = 5;
 const S_DEAD = 6;
 
-const CRLF = Buffer.from('\r\n', 'latin1');
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
   return c >= 0x30 && c <= 0x39;
-}
-
-/**
- * Content-Length as 1#(1*DIGIT): the value, -1 when malformed, -2 when over MAX_SAFE_INTEGER, -3 when
- * list members differ. Identical members are one value (RFC 9110 §8.6).
- */
-function parseContentLength(value: string): number {
-  const n = value.length;
-  let result = -1;
-  let i = 0;
-  for (;;) {
-    while (i < n && isOws(value.charCodeAt(i))) i++;
-    const start = i;
-    let v = 0;
-    for (; i < n; i++) {
-      const d = value.charCodeAt(i) - 0x30;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
-      if (v > Number.MAX_SAFE_INTEGER) return -2;
-    }
-    if (i === start) return -1;
-    while (i < n && isOws(value.charCodeAt(i))) i++;
-    if (result !== -1 && v !== result) return -3;
-    result = v;
-    if (i === n) return result;
-    if (value.charCodeAt(i) !== 0x2c) return -1;
-    i++;
-  }
-}
-
-const NO_CODINGS: DecodableCoding[] = [];
-
-/**
- * A Transfer-Encoding list (RFC 9112 §6.1): the codings under the final `chunked`, in the order
- * to undo them, or why it cannot be relayed. `chunked` must come last and once (anything else
- * leaves the body's end unknown or doubly framed); the others must be codings zlib undoes.
- */
-function transferCodings(value: string): DecodableCoding[] | string {
-  // The usual case without allocating.
-  if (nameIs(trimOws(value), 'chunked')) return NO_CODINGS;
-  const members: string[] = [];
-  for (const part of value.split(',')) {
-    const member = trimOws(part);
-    // RFC 9110 §5.6.1.2: empty list elements are ignored.
-    if (member !== '') members.push(member);
-  }
-  const last = members.length - 1;
-  if (last < 0) return 'empty Transfer-Encoding';
-  if (members[last].toLowerCase() !== 'chunked')
-    return `Transfer-Encoding ${snippet(value)} does not end in chunked`;
-  const decode: DecodableCoding[] = [];
-  for (let i = last - 1; i >= 0; i--) {
-    const coding = members[i].toLowerCase();
-    if (coding === 'chunked') return 'chunked applied more than once';
-    if (coding === 'gzip' || coding === 'x-gzip') decode.push('gzip');
-    else if (coding === 'deflate') decode.push('deflate');
-    else return `unsupported transfer coding ${snippet(members[i])}`;
-  }
-  if (decode.length > MAX_DECODED_CODINGS)
-    return `more than ${MAX_DECODED_CODINGS} transfer codings under chunked`;
-  return decode;
-}
-
-/** Leaves one Content-Length field, where the first was, holding the value in canonical form. */
-function normaliseContentLength(headers: string[], value: number): void {
-  let kept = false;
-  let to = 0;
-  for (let from = 0; from < headers.length; from += 2) {
-    const name = headers[from];
-    if (name.length === 14 && nameIs(name, 'content-length')) {
-      if (kept) continue;
-      kept = true;
-      headers[to] = name;
-      headers[to + 1] = String(value);
-    } else {
-      headers[to] = name;
-      headers[to + 1] = headers[from + 1];
-    }
-    to += 2;
-  }
-  headers.length = to;
-}
-
-/**
- * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
- * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
- * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
- * gateway cannot read. Protocols compare by name, case-insensitively.
- */
-function switchRefusal(headers: readonly string[], offer: string): string | undefined {
-  const offered = protocolNames(offer);
-  let named = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!nameIs(headers[i], 'upgrade')) continue;
-    for (const name of protocolNames(headers[i + 1])) {
-      named = true;
-      if (!offered.includes(name))
-        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
-    }
-  }
-  return named ? undefined : '101 Switching Protocols without an Upgrade field';
-}
-
-/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
-function protocolNames(value: string): string[] {
-  const names: string[] = [];
-  for (const part of value.split(',')) {
-    const name = trimOws(part).split('/')[0].toLowerCase();
-    if (name !== '') names.push(name);
-  }
-  return names;
-}
-
-/** Where the check of a head's line not ended yet stands (ResponseParser.checkPartialLine). */
-const PART_STATUS = 0; // the status line, up to its status code
-const PART_REASON = 1;
-const PART_START = 2; // a field line's first byte
-const PART_NAME = 3;
-const PART_NAME_WS = 4; // whitespace after a name: only more of it, or the colon, may follow
-const PART_VALUE = 5;
-const PART_CR = 6; // a CR: only LF may follow
-const PART_REASON_CR = 7;
-/** The status line's shape after "HTTP/": d for a digit. */
-const STATUS_SHAPE = Buffer.from('HTTP/d.d ddd ', 'latin1');
-
-/** A byte a field value (or a reason phrase) may hold: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
-function isValueByte(c: number): boolean {
-  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
 }
 
 export class ResponseParser {
@@ -245,12 +118,9 @@ export class ResponseParser {
   private statusLineChecked = false;
   /** In the head (or trailers) being collected: its field lines checked as they end. */
   private readonly ended = new EndedLinesCheck();
-  /** The line of that head not ended yet: where it starts (-1: none looked at), how far it was looked at, in which part. */
+  /** The line of that head not ended yet: where it starts (-1: none looked at), and its check (made at the first head in pieces). */
   private partialStart = -1;
-  private partialAt = 0;
-  private partialPart = PART_START;
-  /** Where the colon of that line is (-1: not come yet). */
-  private partialColon = -1;
+  private partial: PartialLineCheck | undefined = undefined;
 
   // The head being parsed; fields rather than a result object so parsing allocates nothing extra.
   private status = 0;
@@ -408,17 +278,9 @@ export class ResponseParser {
     return this.fail('http_protocol_error', details);
   }
 
-  /**
-   * The answer is not HTTP/1.x: what sent it instead, when its first bytes say (an HTTP/2-only
-   * server, TLS, SSH, Redis…: impostors.ts), so the 502's details name the likely fix.
-   */
+  /** The answer is not HTTP/1.x: notHttpDetails names what sent it instead, when its first bytes say. */
   private notHttp(first: Buffer): false {
-    // The bytes so far, not the whole answer: the parser fails at the first one that is not HTTP.
-    const who = identify(first.subarray(0, IDENTIFY_BYTES), false);
-    // ASCII only: Proxy-Status's sf-string writes any other character as '?'.
-    const named =
-      who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;
-    this.protocolError(`invalid status line: the response does not start with "HTTP/"${named}`);
+    this.protocolError(notHttpDetails(first));
     return false;
   }
 
@@ -477,117 +339,22 @@ export class ResponseParser {
   }
 
   /**
-   * The line not ended yet, its new bytes only: a byte no ending could make valid (a space
-   * inside a field name, a control byte, a CR not before LF, a letter in the status code)
-   * fails now, not when the upstream goes quiet or closes. Each byte is looked at once, so a
-   * line dripped a byte at a time costs no more than one that came whole.
+   * The line not ended yet, its new bytes only (PartialLineCheck): a byte no ending could make
+   * valid fails now, not when the upstream goes quiet or closes.
    */
   private checkPartialLine(acc: Buffer, start: number, statusLine: boolean): boolean {
+    // Made at the first head that comes in pieces: most connections never see one.
+    this.partial ??= new PartialLineCheck(this.ended);
+    const partial = this.partial;
     if (start !== this.partialStart) {
       this.partialStart = start;
-      this.partialAt = start;
-      this.partialPart = statusLine ? PART_STATUS : PART_START;
-      this.partialColon = -1;
+      partial.begin(start, statusLine);
     }
-    for (let i = this.partialAt; i < acc.length; i++) {
-      const c = acc[i];
-      switch (this.partialPart) {
-        case PART_STATUS: {
-          // "HTTP/" was checked; then "d.d ddd" and a space or the line's end.
-          const at = i - start;
-          const ok =
-            at < 5 ||
-            (STATUS_SHAPE[at] === 0x64
-              ? c >= 0x30 && c <= 0x39
-              : at < 12
-                ? c === STATUS_SHAPE[at]
-                : c === 0x20);
-          if (!ok && !(at === 12 && c === CR)) {
-            this.protocolError(`invalid status line ${snippet(latin1(acc, start, acc.length))}`);
-            return false;
-          }
-          // A version or status code refused whole is refused once it is in, not at the
-          // response timeout (a 504 that would blame a slow upstream, and be retried).
-          if ((at === 7 || at === 11) && !this.partialStatusLine(acc, start, at)) return false;
-          if (at === 12) this.partialPart = c === CR ? PART_REASON_CR : PART_REASON;
-          break;
-        }
-        case PART_REASON:
-          if (c === CR) this.partialPart = PART_REASON_CR;
-          else if (!isValueByte(c)) {
-            this.protocolError('invalid character in the reason phrase');
-            return false;
-          }
-          break;
-        case PART_REASON_CR:
-          // A CR followed by anything but LF (which would have ended the line).
-          this.protocolError('invalid character in the reason phrase');
-          return false;
-        case PART_START:
-          if (c === CR) this.partialPart = PART_CR;
-          else if (isOws(c))
-            return this.partialFault(acc, i, this.ended.count === 0 ? 'leading-whitespace' : 'obs-fold');
-          else if (c === 0x3a) return this.partialFault(acc, i, 'empty-name');
-          else if (TCHAR[c] === 1) this.partialPart = PART_NAME;
-          else return this.partialFault(acc, i, 'invalid-name');
-          break;
-        case PART_NAME:
-        case PART_NAME_WS:
-          // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, but no name goes on after it.
-          if (c === 0x3a) {
-            this.partialColon = i;
-            this.partialPart = PART_VALUE;
-          } else if (isOws(c)) this.partialPart = PART_NAME_WS;
-          else if (c === CR) return this.partialFault(acc, i, 'no-colon');
-          else if (this.partialPart === PART_NAME_WS || TCHAR[c] !== 1)
-            return this.partialFault(acc, i, 'invalid-name');
-          break;
-        case PART_VALUE:
-          if (c === CR) this.partialPart = PART_CR;
-          else if (!isValueByte(c)) return this.partialFault(acc, i, 'invalid-value');
-          break;
-        default:
-          // PART_CR: a CR followed by anything but LF (which would have ended the line).
-          return this.partialFault(acc, i, 'bare-cr');
-      }
-    }
-    this.partialAt = acc.length;
-    return true;
-  }
-
-  /**
-   * The status line not ended yet, up to its version (`at` 7) or its status code (`at` 11):
-   * refused as parseStatusLine refuses it whole, in its words.
-   */
-  private partialStatusLine(acc: Buffer, start: number, at: number): boolean {
-    if (at === 7) {
-      if (acc[start + 5] === 0x31 /* 1 */) return true;
-      this.protocolError(`unsupported HTTP version ${snippet(latin1(acc, start, start + 8))}`);
-      return false;
-    }
-    const code = latin1(acc, start + 9, start + 12);
-    const status = Number(code);
-    if (status < 100 || status > 599) this.protocolError(`status code ${code} out of range`);
-    else if (status === 101 && this.upgradeOffer === undefined)
-      this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
-    else return true;
+    const fault = partial.check(acc, start, this.upgradeOffer !== undefined);
+    if (fault === undefined) return true;
+    if (typeof fault === 'string') this.protocolError(fault);
+    else this.fieldError(fault);
     return false;
-  }
-
-  /** A fault in the field line not ended yet, in the words of a whole line's (fieldError). */
-  private partialFault(acc: Buffer, at: number, fault: FieldError['fault']): false {
-    const start = this.partialStart;
-    const line = latin1(acc, start, fault === 'no-colon' ? at : acc.length);
-    let name: string;
-    if (fault === 'leading-whitespace' || fault === 'obs-fold') name = this.ended.lastName;
-    else if (this.partialColon !== -1) name = trimOws(latin1(acc, start, this.partialColon));
-    else if (fault === 'invalid-name') {
-      // The name as far as it came (to a colon or the line's end), as a whole line's fault shows it.
-      let end = at;
-      while (end < acc.length && acc[end] !== 0x3a && acc[end] !== CR) end++;
-      name = trimOws(latin1(acc, start, end));
-    } else name = '';
-    return this.fieldError({ fault, name, line });
   }
 
   /**
@@ -831,55 +598,12 @@ export class ResponseParser {
   }
 
   /** A field line's fault, in the words of a response's failure. */
-  private fieldError({ fault, name, line }: FieldError): false {
-    if (fault === 'too-many') {
+  private fieldError(error: FieldError): false {
+    if (error.fault === 'too-many') {
       this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
       return false;
     }
-    // A name is quoted cut short (snippet): its length is the upstream's to choose, up to the head
-    // limit, and the details go out in the gateway's own answer (Proxy-Status, grpc-message), which
-    // a client must still be able to read (Node's own takes a 16 KiB head, gRPC suggests 8 KiB).
-    let details: string;
-    switch (fault) {
-      case 'bare-lf':
-        details =
-          name === ''
-            ? 'bare LF line ending in a header line'
-            : `bare LF line ending in header ${snippet(name)}`;
-        break;
-      case 'leading-whitespace':
-        details = 'whitespace before the first header field';
-        break;
-      case 'obs-fold':
-        details = `whitespace folding (obs-fold) in header ${snippet(name)}`;
-        break;
-      case 'no-colon':
-        details = `header line without a colon ${snippet(line)}`;
-        break;
-      case 'empty-name':
-        details = 'empty header name';
-        break;
-      case 'invalid':
-        details = 'invalid header section';
-        break;
-      case 'invalid-value':
-        details = `invalid character in the value of header ${snippet(name)}`;
-        break;
-      case 'bare-cr': {
-        // A CR is no line end in a response's field, but an invalid character where it stands.
-        const colon = line.indexOf(':');
-        details =
-          name !== ''
-            ? `invalid character in the value of header ${snippet(name)}`
-            : colon === -1
-              ? `header line without a colon ${snippet(line)}`
-              : `invalid header name ${snippet(line.slice(0, colon))}`;
-        break;
-      }
-      default:
-        details = `invalid header name ${snippet(name)}`;
-    }
-    this.protocolError(details);
+    this.protocolError(fieldFaultDetails(error));
     return false;
   }
 
@@ -949,26 +673,17 @@ export class ResponseParser {
   private collect(data: Buffer, pos: number, limit: number): number {
     const old = this.accLen;
     this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
-    const i = this.acc!.subarray(0, this.accLen).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
-    if (i !== -1) {
-      this.accLen = i + 4;
-      return i + 4;
+    const end = sectionEnd(this.acc!, this.accLen, old);
+    if (end !== -1) {
+      this.accLen = end;
+      return end;
     }
     return this.accLen >= limit ? -1 : 0;
   }
 
   private append(src: Buffer, start: number, end: number): void {
-    const n = end - start;
-    const need = this.accLen + n;
-    let acc = this.acc;
-    if (acc === undefined || acc.length < need) {
-      // Doubling keeps a head fed byte by byte linear; the accumulator is dropped once the section is whole.
-      const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
-      if (acc !== undefined) acc.copy(grown, 0, 0, this.accLen);
-      this.acc = acc = grown;
-    }
-    src.copy(acc, this.accLen, start, end);
-    this.accLen = need;
+    this.acc = appendBytes(this.acc, this.accLen, src, start, end);
+    this.accLen += end - start;
   }
 
   private resetAcc(): void {

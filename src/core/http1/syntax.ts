@@ -7,6 +7,7 @@ import { trimOws } from '../ows.ts';
 
 export const CR = 0x0d;
 export const LF = 0x0a;
+export const CRLF = Buffer.from('\r\n', 'latin1');
 export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** tchar (RFC 9110 §5.6.2). */
@@ -43,6 +44,11 @@ export function listMembers(value: string): string[] {
 
 /** Controls other than HTAB, and DEL: never in a field value (RFC 9110 §5.5). */
 export const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** A byte a field value (or a reason phrase) may hold: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5); INVALID_VALUE's complement. */
+export function isValueByte(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
+}
 
 interface Latin1Sliceable {
   latin1Slice(start: number, end: number): string;

@@ -1,4 +1,4 @@
-import { grpcStatusText } from '../../core/failure/taxonomy.ts';
+import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { printable } from '../../core/printable.ts';
 import { MAX_LINE } from './line-stream.ts';
 import { checks } from './render-checks.ts';

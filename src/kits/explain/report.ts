@@ -1,4 +1,5 @@
-import { FAILURES, type FailureType, grpcStatusText, type Shape } from '../../core/failure/taxonomy.ts';
+import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
+import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';

@@ -8,8 +8,9 @@ import {
   grpcStatusOfHttp,
   toldGrpcStatus,
 } from '../../core/failure/grpc-answer.ts';
+import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import { GRPC_CODES, type Stage } from '../../core/failure/taxonomy.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';

@@ -4,7 +4,7 @@
  */
 import { drainCutFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
-import { GRPC_CODES } from '../../core/failure/taxonomy.ts';
+import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 

@@ -1,7 +1,8 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
-import { FAILURES, GRPC_CODES } from '../../core/failure/taxonomy.ts';
+import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';

@@ -12,13 +12,12 @@ import {
   percentDecodeGrpcMessage,
   percentEncodeGrpcMessage,
 } from '../../../src/core/failure/grpc-answer.ts';
+import { GRPC_CODES, grpcStatusText } from '../../../src/core/failure/grpc-codes.ts';
 import {
   CLIENTS_OWN,
   FAILURE_TYPES,
   FAILURES,
   type FailureType,
-  GRPC_CODES,
-  grpcStatusText,
 } from '../../../src/core/failure/taxonomy.ts';
 
 /** Written out in full: changing a mapping means changing this line, on purpose. */

@@ -12,12 +12,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { GRPC_CODES } from '../../../src/core/failure/grpc-codes.ts';
 import {
   CLIENTS_OWN,
   FAILURE_TYPES,
   FAILURES,
   type FailureType,
-  GRPC_CODES,
 } from '../../../src/core/failure/taxonomy.ts';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';

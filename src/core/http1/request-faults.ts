@@ -1,0 +1,81 @@
+/**
+ * The first fault of a request head the strict parser (request-parser.ts) refuses, under
+ * llhttp's names for it: a request line known to be invalid, a field line's fault, a bare CR
+ * or LF. The parser finds that something is wrong on its fast path; these slow paths say what.
+ */
+import { type FieldError, MAX_FIELDS } from './field-lines.ts';
+import { malformed, type RuleBreak, TARGET } from './request-rules.ts';
+import { snippet, TOKEN } from './syntax.ts';
+
+/** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
+const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
+
+/** Names a bare LF or CR (a line that holds one failed the line checks because of it). */
+export function lineEndBreak(c: string): RuleBreak {
+  return malformed(
+    c === '\n' ? 'HPE_LF_EXPECTED' : 'HPE_CR_EXPECTED',
+    c === '\n' ? 'bare LF line ending' : 'bare CR',
+  );
+}
+
+/** The slow path for a request line known to be invalid: names its first fault. */
+export function requestLineBreak(line: string, proxyProtocol: boolean): RuleBreak {
+  if (line.includes('\n')) return lineEndBreak('\n');
+  if (line.includes('\r')) return lineEndBreak('\r');
+  // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
+  // of a balancer set to send one to a listener not set to take it: said, with the setting.
+  // v1 is a line of text; v2's signature opens with two empty lines (skipped) and then a NUL.
+  const proxyHeader = PROXY_V1.test(line) ? 'v1' : line === '\0' ? 'v2' : undefined;
+  if (proxyHeader !== undefined)
+    return malformed(
+      'HPE_INVALID_METHOD',
+      proxyProtocol
+        ? `a second PROXY protocol header (${proxyHeader}): this listener reads one only at the connection's start, its balancer's (one sent behind it is a client's claim)`
+        : `a PROXY protocol header (${proxyHeader}), which this listener does not take: set listen[].proxy_protocol with the balancer's address in its from`,
+    );
+  const space = line.indexOf(' ');
+  const method = space === -1 ? line : line.slice(0, space);
+  if (!TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  const rest = line.slice(space + 1);
+  const targetEnd = rest.indexOf(' ');
+  if (space === -1 || targetEnd === -1) {
+    // `GET /` and nothing more: an HTTP/0.9 request (RFC 9112 §2.3 has no such thing any more).
+    if (space !== -1 && TARGET.test(rest))
+      return { status: 400, code: 'HPE_INVALID_VERSION', details: 'HTTP/0.9 requests are not accepted' };
+    return malformed('HPE_INVALID_URL', 'invalid request target');
+  }
+  const target = rest.slice(0, targetEnd);
+  if (target === '' || !TARGET.test(target)) return malformed('HPE_INVALID_URL', 'invalid request target');
+  const version = rest.slice(targetEnd + 1);
+  // A space inside the target leaves a version that is no version: the target is at fault.
+  if (version.includes(' ')) return malformed('HPE_INVALID_URL', 'invalid request target');
+  return malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
+}
+
+/** A field line's fault, under llhttp's names for it. */
+export function fieldLineBreak({ fault, name }: FieldError): RuleBreak {
+  switch (fault) {
+    case 'bare-lf':
+      return lineEndBreak('\n');
+    case 'bare-cr':
+      return lineEndBreak('\r');
+    case 'too-many':
+      return { status: 431, code: 'HPE_HEADER_OVERFLOW', details: `more than ${MAX_FIELDS} header fields` };
+    case 'invalid-value':
+      // A name as long as the head allows is named by its start (snippet), as a method is.
+      return malformed(
+        'HPE_INVALID_HEADER_TOKEN',
+        `invalid character in the value of header ${snippet(name)}`,
+      );
+  }
+  // RFC 9112 §5.2: obs-fold is refused in a request (a 400), as is whitespace before the first field.
+  const what =
+    fault === 'leading-whitespace'
+      ? 'whitespace before the first header field'
+      : fault === 'obs-fold'
+        ? 'obs-fold (a folded header line)'
+        : fault === 'invalid'
+          ? 'invalid header section'
+          : 'invalid header field name';
+  return malformed('HPE_INVALID_HEADER_TOKEN', what);
+}

@@ -1,0 +1,127 @@
+/**
+ * What a response's head may say about its body and its switch, as the strict response parser
+ * (response-parser.ts) reads it: Content-Length (a list of one value), Transfer-Encoding (the
+ * codings under a final `chunked`), the one canonical Content-Length passed on, and whether a
+ * 101 switches to a protocol the request offered. The request side's rules are request-rules.ts.
+ */
+import { isOws, nameIs, snippet, trimOws } from './syntax.ts';
+
+/** The transfer codings Candor undoes itself (zlib's): `x-gzip` is read as `gzip` (RFC 9110 §8.4.1.3). */
+export type DecodableCoding = 'gzip' | 'deflate';
+
+/**
+ * At most this many codings under `chunked`: each costs a zlib stream (some 40 KiB) for the
+ * whole body, and no real server stacks more than one.
+ */
+const MAX_DECODED_CODINGS = 2;
+
+/**
+ * Content-Length as 1#(1*DIGIT): the value, -1 when malformed, -2 when over MAX_SAFE_INTEGER, -3 when
+ * list members differ. Identical members are one value (RFC 9110 §8.6).
+ */
+export function parseContentLength(value: string): number {
+  const n = value.length;
+  let result = -1;
+  let i = 0;
+  for (;;) {
+    while (i < n && isOws(value.charCodeAt(i))) i++;
+    const start = i;
+    let v = 0;
+    for (; i < n; i++) {
+      const d = value.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      if (v > Number.MAX_SAFE_INTEGER) return -2;
+    }
+    if (i === start) return -1;
+    while (i < n && isOws(value.charCodeAt(i))) i++;
+    if (result !== -1 && v !== result) return -3;
+    result = v;
+    if (i === n) return result;
+    if (value.charCodeAt(i) !== 0x2c) return -1;
+    i++;
+  }
+}
+
+export const NO_CODINGS: DecodableCoding[] = [];
+
+/**
+ * A Transfer-Encoding list (RFC 9112 §6.1): the codings under the final `chunked`, in the order
+ * to undo them, or why it cannot be relayed. `chunked` must come last and once (anything else
+ * leaves the body's end unknown or doubly framed); the others must be codings zlib undoes.
+ */
+export function transferCodings(value: string): DecodableCoding[] | string {
+  // The usual case without allocating.
+  if (nameIs(trimOws(value), 'chunked')) return NO_CODINGS;
+  const members: string[] = [];
+  for (const part of value.split(',')) {
+    const member = trimOws(part);
+    // RFC 9110 §5.6.1.2: empty list elements are ignored.
+    if (member !== '') members.push(member);
+  }
+  const last = members.length - 1;
+  if (last < 0) return 'empty Transfer-Encoding';
+  if (members[last].toLowerCase() !== 'chunked')
+    return `Transfer-Encoding ${snippet(value)} does not end in chunked`;
+  const decode: DecodableCoding[] = [];
+  for (let i = last - 1; i >= 0; i--) {
+    const coding = members[i].toLowerCase();
+    if (coding === 'chunked') return 'chunked applied more than once';
+    if (coding === 'gzip' || coding === 'x-gzip') decode.push('gzip');
+    else if (coding === 'deflate') decode.push('deflate');
+    else return `unsupported transfer coding ${snippet(members[i])}`;
+  }
+  if (decode.length > MAX_DECODED_CODINGS)
+    return `more than ${MAX_DECODED_CODINGS} transfer codings under chunked`;
+  return decode;
+}
+
+/** Leaves one Content-Length field, where the first was, holding the value in canonical form. */
+export function normaliseContentLength(headers: string[], value: number): void {
+  let kept = false;
+  let to = 0;
+  for (let from = 0; from < headers.length; from += 2) {
+    const name = headers[from];
+    if (name.length === 14 && nameIs(name, 'content-length')) {
+      if (kept) continue;
+      kept = true;
+      headers[to] = name;
+      headers[to + 1] = String(value);
+    } else {
+      headers[to] = name;
+      headers[to + 1] = headers[from + 1];
+    }
+    to += 2;
+  }
+  headers.length = to;
+}
+
+/**
+ * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
+ * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
+ * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
+ * gateway cannot read. Protocols compare by name, case-insensitively.
+ */
+export function switchRefusal(headers: readonly string[], offer: string): string | undefined {
+  const offered = protocolNames(offer);
+  let named = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!nameIs(headers[i], 'upgrade')) continue;
+    for (const name of protocolNames(headers[i + 1])) {
+      named = true;
+      if (!offered.includes(name))
+        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
+    }
+  }
+  return named ? undefined : '101 Switching Protocols without an Upgrade field';
+}
+
+/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
+function protocolNames(value: string): string[] {
+  const names: string[] = [];
+  for (const part of value.split(',')) {
+    const name = trimOws(part).split('/')[0].toLowerCase();
+    if (name !== '') names.push(name);
+  }
+  return names;
+}

@@ -1,0 +1,34 @@
+/**
+ * A head or trailer section that came in pieces, as both strict parsers (request-parser.ts,
+ * response-parser.ts) keep it until it is whole: only its bytes, in one buffer that doubles as
+ * it fills, dropped once the section is whole.
+ */
+import { CRLFCRLF } from './syntax.ts';
+
+/** `acc` (its first `len` bytes kept) with src[start, end) after them: `acc` itself when it has room, else a larger copy. */
+export function appendBytes(
+  acc: Buffer | undefined,
+  len: number,
+  src: Buffer,
+  start: number,
+  end: number,
+): Buffer {
+  const need = len + end - start;
+  if (acc === undefined || acc.length < need) {
+    // Doubling keeps a head fed byte by byte linear.
+    const grown = Buffer.allocUnsafe(Math.max(need, acc === undefined ? 256 : acc.length * 2));
+    if (acc !== undefined) acc.copy(grown, 0, 0, len);
+    acc = grown;
+  }
+  src.copy(acc, len, start, end);
+  return acc;
+}
+
+/**
+ * Where the section in acc[0, len) ends, just past its CRLFCRLF, looked for from the bytes
+ * added after the first `old` (and the three before them); -1 while it has not ended.
+ */
+export function sectionEnd(acc: Buffer, len: number, old: number): number {
+  const i = acc.subarray(0, len).indexOf(CRLFCRLF, old > 3 ? old - 3 : 0);
+  return i === -1 ? -1 : i + 4;
+}
