@@ -66,7 +66,7 @@ export class RateLimiter {
  * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
  * value that looks like an address out of that address's bucket. The client is the one the IP
  * lists judge: behind trusted proxies (`trust_forwarded_from`), the one they vouch for in
- * X-Forwarded-For (else every user behind a load balancer shares its bucket), else the peer
+ * X-Forwarded-For or Forwarded (else every user behind a load balancer shares its bucket), else the peer
  * (or its PROXY header's) `peer`.
  */
 export function rateLimitKey(
@@ -80,7 +80,7 @@ export function rateLimitKey(
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
   }
-  return `a:${forwardedClient(peer, fields['x-forwarded-for'], trust)}`;
+  return `a:${forwardedClient(peer, fields, trust)}`;
 }
 
 /**
