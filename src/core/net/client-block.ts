@@ -8,6 +8,7 @@
  * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all.
  */
 import { isIP } from 'node:net';
+import { ipv4Of, ipv6Groups, isMapped } from './ip-address.ts';
 
 /**
  * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its /64
@@ -19,28 +20,11 @@ import { isIP } from 'node:net';
 export function clientBlock(address: string): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
-  const groups = ipv6Groups(bare.toLowerCase());
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  const groups = ipv6Groups(bare);
   const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (mapped || nat64) return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  if (isMapped(groups) || nat64) return ipv4Of(groups);
   return `${groups
     .slice(0, 4)
     .map((g) => g.toString(16))
     .join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (isIP checked it): `::` filled, an IPv4 tail as two. */
-function ipv6Groups(address: string): number[] {
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const read = (part: string | undefined): number[] =>
-    part === undefined || part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [Number.parseInt(group, 16)];
-          const [a, b, c, d] = group.split('.').map(Number);
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const first = read(head);
-  const last = read(tail);
-  return [...first, ...Array(8 - first.length - last.length).fill(0), ...last];
 }

@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { trimOws } from '../ows.ts';
+import { blockListOf } from './address-list.ts';
 import type { FieldMap } from './downstream.ts';
 import { forwardedForNodes } from './forwarded-for.ts';
+import { unmapIPv4 } from './ip-address.ts';
 
 /** Which client addresses are proxies whose X-Forwarded-* headers we keep. Built once per config. */
 export interface TrustList {
@@ -10,24 +12,13 @@ export interface TrustList {
 
 export function createTrustList(entries: readonly string[]): TrustList {
   if (entries.length === 0) return { has: () => false };
-  const list = new net.BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/');
-    const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(prefix), family);
-  }
+  const list = blockListOf(entries);
   return { has: (address) => checkAddress(list, address) };
 }
 
 function checkAddress(list: net.BlockList, address: string): boolean {
   const plain = unmapIPv4(address);
   return list.check(plain, net.isIPv6(plain) ? 'ipv6' : 'ipv4');
-}
-
-/** "::ffff:10.0.0.1" (an IPv4 client on a dual-stack socket) → "10.0.0.1". */
-export function unmapIPv4(address: string): string {
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { PerClientLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
-import { unmapIPv4 } from '../../core/net/trust.ts';
+import { unmapIPv4 } from '../../core/net/ip-address.ts';
 
 /**
  * The most client addresses each table follows at once. An entry lives while its address
