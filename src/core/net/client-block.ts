@@ -11,20 +11,23 @@ import { isIP } from 'node:net';
 import { ipv4Of, ipv6Groups, isMapped } from './ip-address.ts';
 
 /**
- * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its /64
- * (`2001:db8:1:2::/64`); anything else (no address, a Unix socket's '') as it is.
+ * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its block of
+ * `prefix` bits, a /64 unless told (`2001:db8:1:2::/64`; the groups past the prefix left out,
+ * a group it cuts masked); anything else (no address, a Unix socket's '') as it is.
  *
  * @example clientBlock('2001:db8:1:2:a:b:c:d') // '2001:db8:1:2::/64'
+ * @example clientBlock('2001:db8:1:2:a:b:c:d', 56) // '2001:db8:1:0::/56'
  * @example clientBlock('::ffff:198.51.100.7') // '198.51.100.7'
  */
-export function clientBlock(address: string): string {
+export function clientBlock(address: string, prefix = 64): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
   const groups = ipv6Groups(bare);
   const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
   if (isMapped(groups) || nat64) return ipv4Of(groups);
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toString(16))
-    .join(':')}::/64`;
+  const kept = groups.slice(0, Math.ceil(prefix / 16)).map((group, i) => {
+    const bits = Math.min(16, prefix - 16 * i);
+    return (group & (0xffff << (16 - bits)) & 0xffff).toString(16);
+  });
+  return `${kept.join(':')}${kept.length === 8 ? '' : '::'}/${prefix}`;
 }
