@@ -40,7 +40,7 @@ export function forwardedClient(peer: string, fields: FieldMap, trust: TrustList
   const entries =
     forwardedFor !== undefined
       ? joined(forwardedFor).split(',')
-      : forwardedForNodes(joined(forwarded as string));
+      : forwardedForNodes(joined(forwarded as string | string[]));
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = unmapIPv4(withoutPort(trimOws(entries[i])));
