@@ -17,7 +17,8 @@ import net from 'node:net';
 export function unmapIPv4(address: string): string {
   // How Node names a dual-stack listener's IPv4 peer (and a PROXY header's): no parse for it.
   if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return address.slice(7);
-  if (!/ffff/i.test(address) || !net.isIPv6(address)) return address;
+  // An IPv4 peer (every request's, on an IPv4 listener) pays one look for a colon.
+  if (address.indexOf(':') === -1 || !/ffff/i.test(address) || !net.isIPv6(address)) return address;
   const groups = ipv6Groups(address);
   return isMapped(groups) ? ipv4Of(groups) : address;
 }
