@@ -98,7 +98,7 @@ export const DEFAULTS = {
     maxDisk: 1024 * MiB,
   },
   maintenance: { retryAfter: 300, message: 'This service is down for maintenance.' },
-  rateLimit: { key: 'client' },
+  rateLimit: { key: 'client', ipv6Prefix: 64 },
   cors: { methods: ['GET', 'HEAD', 'POST'], credentials: false },
   auth: {
     realm: 'restricted',

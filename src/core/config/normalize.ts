@@ -321,6 +321,7 @@ function toRateLimit(raw: NonNullable<RawRoute['rate_limit']>): RateLimitConfig 
     rate: raw.rate,
     burst: raw.burst ?? Math.max(1, Math.ceil(raw.rate)),
     key: accepted(parseRateKey(raw.key ?? DEFAULTS.rateLimit.key)),
+    ipv6Prefix: raw.ipv6_prefix ?? DEFAULTS.rateLimit.ipv6Prefix,
   };
 }
 

@@ -10,7 +10,8 @@ export interface AddressList {
   match(address: string): string | undefined;
 }
 
-function blockListOf(entries: readonly string[]): net.BlockList {
+/** One BlockList of the entries (addresses and CIDR blocks, both families): what every list of addresses matches with. */
+export function blockListOf(entries: readonly string[]): net.BlockList {
   const list = new net.BlockList();
   for (const entry of entries) {
     const [address, prefix] = entry.split('/');

@@ -8,39 +8,26 @@
  * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all.
  */
 import { isIP } from 'node:net';
+import { ipv4Of, ipv6Groups, isMapped } from './ip-address.ts';
 
 /**
- * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its /64
- * (`2001:db8:1:2::/64`); anything else (no address, a Unix socket's '') as it is.
+ * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its block of
+ * `prefix` bits, a /64 unless told (`2001:db8:1:2::/64`; the groups past the prefix left out,
+ * a group it cuts masked); anything else (no address, a Unix socket's '') as it is.
  *
  * @example clientBlock('2001:db8:1:2:a:b:c:d') // '2001:db8:1:2::/64'
+ * @example clientBlock('2001:db8:1:2:a:b:c:d', 56) // '2001:db8:1:0::/56'
  * @example clientBlock('::ffff:198.51.100.7') // '198.51.100.7'
  */
-export function clientBlock(address: string): string {
+export function clientBlock(address: string, prefix = 64): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
-  const groups = ipv6Groups(bare.toLowerCase());
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  const groups = ipv6Groups(bare);
   const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (mapped || nat64) return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toString(16))
-    .join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (isIP checked it): `::` filled, an IPv4 tail as two. */
-function ipv6Groups(address: string): number[] {
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const read = (part: string | undefined): number[] =>
-    part === undefined || part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [Number.parseInt(group, 16)];
-          const [a, b, c, d] = group.split('.').map(Number);
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const first = read(head);
-  const last = read(tail);
-  return [...first, ...Array(8 - first.length - last.length).fill(0), ...last];
+  if (isMapped(groups) || nat64) return ipv4Of(groups);
+  const kept = groups.slice(0, Math.ceil(prefix / 16)).map((group, i) => {
+    const bits = Math.min(16, prefix - 16 * i);
+    return (group & (0xffff << (16 - bits)) & 0xffff).toString(16);
+  });
+  return `${kept.join(':')}${kept.length === 8 ? '' : '::'}/${prefix}`;
 }

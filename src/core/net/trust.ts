@@ -1,4 +1,9 @@
 import net from 'node:net';
+import { trimOws } from '../ows.ts';
+import { blockListOf } from './address-list.ts';
+import type { FieldMap } from './downstream.ts';
+import { forwardedForNodes } from './forwarded-for.ts';
+import { unmapIPv4 } from './ip-address.ts';
 
 /** Which client addresses are proxies whose X-Forwarded-* headers we keep. Built once per config. */
 export interface TrustList {
@@ -7,13 +12,7 @@ export interface TrustList {
 
 export function createTrustList(entries: readonly string[]): TrustList {
   if (entries.length === 0) return { has: () => false };
-  const list = new net.BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/');
-    const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(prefix), family);
-  }
+  const list = blockListOf(entries);
   return { has: (address) => checkAddress(list, address) };
 }
 
@@ -22,35 +21,43 @@ function checkAddress(list: net.BlockList, address: string): boolean {
   return list.check(plain, net.isIPv6(plain) ? 'ipv6' : 'ipv4');
 }
 
-/** "::ffff:10.0.0.1" (an IPv4 client on a dual-stack socket) → "10.0.0.1". */
-export function unmapIPv4(address: string): string {
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
-
 /**
  * The client a chain of trusted proxies vouches for: X-Forwarded-For read from its right end
  * (the entry the peer itself wrote) while the hop that wrote it is trusted, as nginx's
- * `real_ip_recursive` reads it. The peer's own address when the peer is not trusted, or sent
- * none; an entry that is not an address ends the walk at the last hop vouched for (what lies
- * left of it is no trusted proxy's word). Only a trusted proxy's entries are read, so no
- * client can write the address this gives.
+ * `real_ip_recursive` reads it; without X-Forwarded-For, the `for=` of Forwarded's elements
+ * (RFC 7239), read the same way, for a proxy that writes only that. X-Forwarded-For goes first
+ * because nearly every proxy writes it and many pass a client's Forwarded on untouched (nginx,
+ * HAProxy by default): read first, a client's Forwarded would be that proxy's word. The peer's
+ * own address when the peer is not trusted, or sent neither; an entry that is not an address
+ * (garbage, Forwarded's `unknown` or obfuscated `_hidden`, RFC 7239 §6) ends the walk at the
+ * last hop vouched for (what lies left of it is no trusted proxy's word). Only a trusted
+ * proxy's entries are read, so no client can write the address this gives.
  */
-export function forwardedClient(
-  peer: string,
-  forwardedFor: string | readonly string[] | undefined,
-  trust: TrustList,
-): string {
-  if (forwardedFor === undefined || !trust.has(peer)) return peer;
-  const entries = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',');
+export function forwardedClient(peer: string, fields: FieldMap, trust: TrustList): string {
+  const forwardedFor = fields['x-forwarded-for'];
+  const forwarded = forwardedFor === undefined ? fields.forwarded : undefined;
+  if ((forwardedFor === undefined && forwarded === undefined) || !trust.has(peer)) return peer;
+  const entries =
+    forwardedFor !== undefined
+      ? joined(forwardedFor).split(',')
+      : forwardedForNodes(joined(forwarded as string | string[]));
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = unmapIPv4(withoutPort(entries[i].trim()));
+    const entry = unmapIPv4(withoutPort(trimOws(entries[i])));
     if (net.isIP(entry) === 0) break;
     client = entry;
     if (!trust.has(entry)) break;
   }
   return client;
 }
+
+/** Which field forwardedClient read the client from, for a log line that names it. */
+export function forwardedField(fields: FieldMap): string {
+  return fields['x-forwarded-for'] === undefined ? 'Forwarded' : 'X-Forwarded-For';
+}
+
+const joined = (value: string | readonly string[]): string =>
+  typeof value === 'string' ? value : value.join(',');
 
 /** "203.0.113.9:4711" and "[2001:db8::1]:4711" (some proxies write the client's port) as the address alone. */
 function withoutPort(entry: string): string {

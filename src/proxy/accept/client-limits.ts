@@ -2,7 +2,7 @@ import type { PerClientLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
-import { unmapIPv4 } from '../../core/net/trust.ts';
+import { clientBlock } from '../../core/net/client-block.ts';
 
 /**
  * The most client addresses each table follows at once. An entry lives while its address
@@ -24,7 +24,8 @@ const RETRY_AFTER_S = 1;
  *
  * The address is the one the gateway knows for the client: a request's `remoteAddress` (the
  * field a PROXY-protocol header fills in where the listener reads one), a connection's peer
- * address as it is accepted (listener.ts).
+ * address as it is accepted (listener.ts). An IPv6 client is its /64 (client-block.ts): a host
+ * picks its own addresses in it, and would hold the limit once per address it cared to use.
  */
 export class ClientLimits {
   readonly #limits: () => PerClientLimits | undefined;
@@ -54,12 +55,12 @@ export class ClientLimits {
 
 function take(table: PerKeyCount, address: string, max: number | undefined, what: string): Release | Failure {
   if (max === undefined) return noRelease;
-  const key = unmapIPv4(address);
+  const key = clientBlock(address);
   const release = table.acquire(key, max);
   if (release !== undefined) return release;
   const details =
     table.count(key) >= max
-      ? `this client address holds ${max} ${what} already (limits.per_client)`
+      ? `${key.includes('/') ? "this client's IPv6 /64" : 'this client address'} holds ${max} ${what} already (limits.per_client)`
       : `the gateway follows ${MAX_CLIENT_ADDRESSES} client addresses already (limits.per_client)`;
   return new Failure('http_request_denied', details, { retryAfter: RETRY_AFTER_S });
 }

@@ -9,8 +9,9 @@
 import type { Socket } from 'node:net';
 import { markAcceptedAt } from '../../core/net/accepted-at.ts';
 import { markProxiedClient } from '../../core/net/client-address.ts';
+import { unmapIPv4 } from '../../core/net/ip-address.ts';
 import { parseProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH } from '../../core/net/proxy-protocol.ts';
-import { type TrustList, unmapIPv4 } from '../../core/net/trust.ts';
+import type { TrustList } from '../../core/net/trust.ts';
 
 /** A connection closed by the gate: its peer and why. */
 export interface ProxyRefusal {

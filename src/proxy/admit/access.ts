@@ -8,7 +8,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
-import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import { forwardedClient, forwardedField, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
@@ -142,13 +142,15 @@ class RouteAccess {
     if (this.#ipLists !== undefined) {
       // Behind trusted proxies, the client they vouch for (trust_forwarded_from); else the peer.
       const { clientAddress } = request;
-      const address = forwardedClient(clientAddress, request.fields['x-forwarded-for'], this.#trust);
+      const address = forwardedClient(clientAddress, request.fields, this.#trust);
       const refused = this.#ipLists.refusal(address);
       if (refused !== undefined)
         return refusal(
           403,
           "the client's address may not use this route",
-          address === clientAddress ? `ip ${refused}` : `ip ${refused} (X-Forwarded-For ${address})`,
+          address === clientAddress
+            ? `ip ${refused}`
+            : `ip ${refused} (${forwardedField(request.fields)} ${address})`,
         );
     }
     if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
@@ -175,7 +177,7 @@ class RouteAccess {
     const basic = this.#basic;
     if (basic === undefined) return this.#allowed;
     // Counted by the client the IP lists judge: behind trusted proxies, the one they vouch for.
-    const client = forwardedClient(request.clientAddress, request.fields['x-forwarded-for'], this.#trust);
+    const client = forwardedClient(request.clientAddress, request.fields, this.#trust);
     const verdict = basic.verify(request.fields, client);
     return verdict instanceof Promise
       ? verdict.then((v) => this.#basicDecision(basic, v))

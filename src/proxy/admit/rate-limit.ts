@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RateLimitConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
+import { clientBlock } from '../../core/net/client-block.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
 /** Keys kept at most per route; beyond it the older generation of buckets is dropped early. */
@@ -66,8 +67,8 @@ export class RateLimiter {
  * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
  * value that looks like an address out of that address's bucket. The client is the one the IP
  * lists judge: behind trusted proxies (`trust_forwarded_from`), the one they vouch for in
- * X-Forwarded-For (else every user behind a load balancer shares its bucket), else the peer
- * (or its PROXY header's) `peer`.
+ * X-Forwarded-For or Forwarded (else every user behind a load balancer shares its bucket), else the peer
+ * (or its PROXY header's) `peer`; an IPv6 client by its block of `ipv6_prefix` bits.
  */
 export function rateLimitKey(
   config: RateLimitConfig,
@@ -80,7 +81,9 @@ export function rateLimitKey(
     const text = Array.isArray(value) ? value.join(', ') : value;
     if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
   }
-  return `a:${forwardedClient(peer, fields['x-forwarded-for'], trust)}`;
+  // An IPv6 client picks its own addresses in the block it is handed (a /64, often a /56 or
+  // a /48): keyed by the address alone, one host would take a fresh bucket per request.
+  return `a:${clientBlock(forwardedClient(peer, fields, trust), config.ipv6Prefix)}`;
 }
 
 /**
@@ -89,12 +92,17 @@ export function rateLimitKey(
  * value drew from the client address's bucket, and says so.
  */
 export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfter: number): Failure {
+  // An IPv6 client's key is its block (`a:2001:db8:1:2::/64`), and the 429 says so.
+  const address =
+    key.startsWith('a:') && key.includes('/')
+      ? `this client's IPv6 /${config.ipv6Prefix}`
+      : 'this client address';
   const whose =
     config.key.kind !== 'header'
-      ? 'this client address'
+      ? address
       : key.startsWith('h:')
         ? `this ${config.key.name} value`
-        : `this client address (it sent no ${config.key.name} value)`;
+        : `${address} (it sent no ${config.key.name} value)`;
   return new Failure(
     'http_request_denied',
     `over the rate limit of ${config.rate} ${config.rate === 1 ? 'request' : 'requests'} per second (burst ${config.burst}) for ${whose}`,

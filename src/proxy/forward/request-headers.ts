@@ -70,6 +70,13 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       case 'x-request-id':
       case 'traceparent':
         continue;
+      case 'x-original-url':
+      case 'x-rewrite-url':
+        // IIS, Symfony, Laravel (and Spring behind IIS) take these as the request's real path:
+        // a client's would have the upstream serve `/admin` for the `/public` this hop routed and
+        // judged (auth, allow/deny). Dropped from trusted proxies too: their trust is in who the
+        // client is, not in which path it asked; a route that needs one sets it with a rule.
+        continue;
       case 'proxy':
         // No HTTP field is named Proxy; a CGI-style server makes it HTTP_PROXY, which HTTP
         // client libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and kin): the
@@ -154,7 +161,8 @@ function isProxysWord(lower: string): boolean {
  * is the same field (cgi-spelling.ts), and the client's stood beside this hop's, one of them
  * winning or both joined (gunicorn before 22 joined them). So with the fields that frame the
  * request or describe this connection (`Transfer_Encoding`, `Content_Length`, `Keep_Alive`,
- * `Proxy_Connection`): this hop frames the body it sends, and a WSGI app reads
+ * `Proxy_Connection`), and the path-override fields dropped in any spelling (`X_Original_URL`):
+ * this hop frames the body it sends, and a WSGI app reads
  * HTTP_TRANSFER_ENCODING as a framing hint (Werkzeug takes `chunked` there for a body of unknown
  * length and sets aside the Content-Length it came with). nginx drops every such field.
  */
@@ -162,6 +170,8 @@ function isOwnWordSpelledOtherwise(lower: string): boolean {
   const dashed = cgiSpelling(lower);
   return (
     dashed === 'x-request-id' ||
+    dashed === 'x-original-url' ||
+    dashed === 'x-rewrite-url' ||
     dashed.startsWith('x-forwarded-') ||
     isProxysWord(dashed) ||
     isHopByHop(dashed) ||

@@ -6,7 +6,7 @@ import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
  * What the hash balancer hashes for this request: the client address, a header's value or a
  * cookie's. A request without that header or cookie is keyed by its client address, so it
  * still sticks to one target. The client is the one the IP lists judge: behind trusted proxies
- * (`trust_forwarded_from`), the one they vouch for in X-Forwarded-For, else the peer (or its
+ * (`trust_forwarded_from`), the one they vouch for in X-Forwarded-For (or Forwarded), else the peer (or its
  * PROXY header's) `peer`; read only when the key needs it.
  */
 export function hashKeyOf(
@@ -24,5 +24,5 @@ export function hashKeyOf(
     const value = cookieValue(headers.cookie, key.name);
     if (value !== undefined) return value;
   }
-  return forwardedClient(peer, headers['x-forwarded-for'], trust);
+  return forwardedClient(peer, headers, trust);
 }

@@ -21,7 +21,7 @@ import {
   writeErrorResponse,
 } from '../decide/error-response.ts';
 import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
-import { addressedFields, hostnameOf } from '../route/request-target.ts';
+import { addressedFields } from '../route/request-target.ts';
 import { routeRequest } from '../route/route-request.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -30,7 +30,7 @@ import { logPhase } from './log-phase.ts';
 import { ownCutOf } from './own-cut.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
-import type { SessionRequest } from './session-request.ts';
+import { type SessionRequest, templateVarsOf } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
 
 /**
@@ -266,8 +266,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** What the route's header rules' {variables} stand for in this request. */
   templateVars(): TemplateVars {
-    const { record } = this.#req;
-    return { requestId: record.id, clientIp: record.clientAddress, host: hostnameOf(record.host) };
+    return templateVarsOf(this.#req);
   }
 
   /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */

@@ -427,7 +427,12 @@ upstreams:
   const route = config.routes[0];
   assert.equal(route.maxInFlight, 100);
   assert.deepEqual(route.maintenance, { retryAfter: 90, message: 'Back soon' });
-  assert.deepEqual(route.rateLimit, { rate: 10, burst: 20, key: { kind: 'header', name: 'x-api-key' } });
+  assert.deepEqual(route.rateLimit, {
+    rate: 10,
+    burst: 20,
+    key: { kind: 'header', name: 'x-api-key' },
+    ipv6Prefix: 64,
+  });
   assert.equal(route.retryIdempotencyKey, true);
   const api = config.upstreams.api;
   assert.deepEqual(api.pool, {

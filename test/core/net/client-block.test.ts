@@ -29,6 +29,13 @@ test('an IPv4 address is its own client, mapped into IPv6 or not', () => {
   assert.equal(clientBlock('64:ff9b:1::1'), '64:ff9b:1:0::/64');
 });
 
+test('a prefix other than 64 keeps that many leading bits, a group it cuts masked', () => {
+  assert.equal(clientBlock('2001:db8:1:2ff:a:b:c:d', 56), '2001:db8:1:200::/56');
+  assert.equal(clientBlock('2001:db8:1:2:a:b:c:d', 48), '2001:db8:1::/48');
+  assert.equal(clientBlock('2001:db8:1:2:a:b:c:d', 128), '2001:db8:1:2:a:b:c:d/128');
+  assert.equal(clientBlock('::ffff:198.51.100.7', 48), '198.51.100.7');
+});
+
 test('what is no address is kept as it is', () => {
   assert.equal(clientBlock(''), '');
   assert.equal(clientBlock('not-an-address'), 'not-an-address');

@@ -243,3 +243,30 @@ limits:
     await upstream.close();
   }
 });
+
+test("an IPv6 client is its /64: a connection from another address of the same /64 is past the limit, the next /64's is not", async () => {
+  const upstream = await listenOnLoopback((_req, res) => res.end('ok'));
+  // The PROXY header names the IPv6 clients a loopback test cannot connect from.
+  const edge = await startTestGateway(
+    singleUpstream(upstream.url, { extra: 'limits:\n  per_client:\n    connections: 1' }),
+    {},
+    'proxy_protocol: { from: [127.0.0.1] }',
+  );
+  const from = (client: string) => open(edge.port, `PROXY TCP6 ${client} ::1 40000 80\r\n${GET('/')}`);
+  try {
+    const first = from('2001:db8:1:2::1');
+    await waitUntil('the first answered', () => first.received().endsWith('ok'));
+    const rotated = from('2001:db8:1:2:dead:beef:0:7');
+    await waitUntil('the rotated address closed', rotated.closed);
+    assert.match(rotated.received(), /^HTTP\/1\.1 429 /);
+    assert.match(rotated.received(), /details="this client's IPv6 \/64 holds 1 connections already/);
+    const next = from('2001:db8:1:3::1');
+    await waitUntil('the next /64 answered', () => next.received().endsWith('ok'));
+    assert.match(next.received(), /^HTTP\/1\.1 200 /);
+    first.socket.destroy();
+    next.socket.destroy();
+  } finally {
+    await edge.close();
+    await upstream.close();
+  }
+});

@@ -35,9 +35,39 @@ upstreams:
     assert.equal((await ask(trusted.url, '203.0.113.1')).status, 200);
     assert.equal((await ask(trusted.url, '203.0.113.2')).status, 200, "another user's own bucket");
     assert.equal((await ask(trusted.url, '203.0.113.1')).status, 429, "the first user's bucket is empty");
+    // One client in any spelling a proxy writes it: the IPv4-mapped forms are the same bucket.
+    assert.equal(
+      (await ask(trusted.url, '::FFFF:cb00:7101')).status,
+      429,
+      '203.0.113.1, spelled mapped in hex',
+    );
+    assert.equal(
+      (await ask(trusted.url, '0:0:0:0:0:ffff:203.0.113.1')).status,
+      429,
+      '203.0.113.1, spelled long',
+    );
     // A client that is no trusted proxy cannot pick its bucket by writing X-Forwarded-For.
     assert.equal((await ask(untrusted.url, '203.0.113.1')).status, 200);
     assert.equal((await ask(untrusted.url, '203.0.113.2')).status, 429);
+    // A proxy that writes only Forwarded (RFC 7239) vouches the same way; an untrusted peer's is not read.
+    const askForwarded = (url: string, client: string) =>
+      request(url, { path: '/', headers: { forwarded: `for="${client}"` } });
+    assert.equal((await askForwarded(trusted.url, '203.0.113.3')).status, 200);
+    assert.equal(
+      (await askForwarded(trusted.url, '[2001:db8::4]:4711')).status,
+      200,
+      "another user's own bucket",
+    );
+    assert.equal(
+      (await askForwarded(trusted.url, '203.0.113.3')).status,
+      429,
+      "the first user's bucket is empty",
+    );
+    assert.equal(
+      (await askForwarded(untrusted.url, '203.0.113.5')).status,
+      429,
+      'the peer, whose bucket is empty',
+    );
   } finally {
     await trusted.close();
     await untrusted.close();

@@ -134,7 +134,7 @@ test('token bucket: burst tokens at once, then one per 1/rate seconds, never mor
 });
 
 test('eviction: buckets idle for a refill time are dropped, busy ones kept, and never more than the cap', () => {
-  const limiter = new RateLimiter({ rate: 10, burst: 20, key: { kind: 'client' } }, 1000);
+  const limiter = new RateLimiter({ rate: 10, burst: 20, key: { kind: 'client' }, ipv6Prefix: 64 }, 1000);
   // 5000 distinct clients within one refill time (burst / rate = 2 s): the cap holds all along.
   for (let i = 0; i < 5000; i++) {
     assert.equal(limiter.take(`a:10.0.${i >> 8}.${i & 255}`, Math.floor(i / 10)), 0);
@@ -152,7 +152,12 @@ test('eviction: buckets idle for a refill time are dropped, busy ones kept, and 
 });
 
 test('eviction cap by default: 150 000 distinct keys at once keep at most 100 000 buckets', () => {
-  const limiter = new RateLimiter({ rate: 1, burst: 1, key: { kind: 'header', name: 'x-api-key' } });
+  const limiter = new RateLimiter({
+    rate: 1,
+    burst: 1,
+    key: { kind: 'header', name: 'x-api-key' },
+    ipv6Prefix: 64,
+  });
   for (let i = 0; i < 150_000; i++) limiter.take(`h:key-${i}`, 0);
   assert.ok(limiter.size <= 100_000, `${limiter.size} buckets`);
   assert.ok(limiter.size >= 50_000, `${limiter.size} buckets`);
@@ -164,3 +169,50 @@ function countPassed(limiter: RateLimiter, key: string, tries: number, now: numb
   for (let i = 0; i < tries; i++) if (limiter.take(key, now) === 0) passed++;
   return passed;
 }
+
+test('an IPv6 client is keyed by its /64 (ipv6_prefix), so rotating addresses in it draws from one bucket', async () => {
+  const echo = await startEcho();
+  // Behind a trusted proxy, so the test can name IPv6 clients; the key is the same for a peer.
+  const route = (path: string, prefix: string) => `  - match: { path: ${path} }
+    upstream: app
+    rate_limit: { rate: 0.01, burst: 1${prefix} }
+`;
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+${route('/default', '')}${route('/wide', ', ipv6_prefix: 48')}${route('/each', ', ipv6_prefix: 128')}upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const ask = (path: string, client: string) =>
+    request(gw.url, { path, headers: { 'x-forwarded-for': client } });
+  try {
+    assert.equal((await ask('/default', '2001:db8:1:2::1')).status, 200);
+    const rotated = await ask('/default', '2001:db8:1:2:dead:beef:0:7');
+    assert.equal(rotated.status, 429, 'another address of the same /64');
+    assert.equal(
+      rotated.headers['proxy-status'],
+      `edge-1; error=http_request_denied; details="over the rate limit of 0.01 requests per second (burst 1) for this client's IPv6 /64"; next-hop="app"`,
+    );
+    assert.equal((await ask('/default', '2001:DB8:1:3::1')).status, 200, 'the next /64 is another client');
+    assert.equal(
+      (await ask('/default', '::ffff:198.51.100.7')).status,
+      200,
+      'an IPv4 client is its own address',
+    );
+    assert.equal((await ask('/default', '198.51.100.8')).status, 200);
+    assert.equal((await ask('/wide', '2001:db8:1:2::1')).status, 200);
+    assert.equal((await ask('/wide', '2001:db8:1:ff00::1')).status, 429, 'the same /48');
+    assert.equal((await ask('/wide', '2001:db8:2::1')).status, 200);
+    assert.equal((await ask('/each', '2001:db8:1:2::1')).status, 200);
+    assert.equal(
+      (await ask('/each', '2001:db8:1:2::2')).status,
+      200,
+      'ipv6_prefix 128: each address its own',
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

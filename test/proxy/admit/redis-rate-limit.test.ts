@@ -173,7 +173,7 @@ test('a stalled Redis holds at most 1024 decisions: past them on_error decides w
     await waitUntil('connected', () => rates.status().state === 'up');
     await admin.config('RESETSTAT');
     redis.pause();
-    const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+    const limit = { rate: 1000, burst: 1000, key: { kind: 'client' }, ipv6Prefix: 64 } as const;
     const answers = await Promise.all(
       Array.from({ length: 3000 }, (_, i) => rates.take('stalled', limit, `client-${i}`)),
     );
@@ -240,7 +240,7 @@ test('a Redis whose answers straddle the timeout is told down once, and up once 
     storeState: (up) => changes.push(up),
     storeFallback: () => {},
   });
-  const limit = { rate: 1000, burst: 1000, key: { kind: 'client' } } as const;
+  const limit = { rate: 1000, burst: 1000, key: { kind: 'client' }, ipv6Prefix: 64 } as const;
   try {
     await waitUntil('connected', () => rates.status().state === 'up');
     for (let i = 0; i < 8; i++) {

@@ -97,6 +97,20 @@ upstreams:
     assert.equal(seen.headers['x-request-id'], 'abc-123');
   });
 
+  // As nginx's realip makes $remote_addr: set: { X-Real-IP: "{client_ip}" } names the user behind a trusted balancer.
+  test('{client_ip} behind a trusted proxy is the client it vouches for (X-Forwarded-For, else Forwarded)', async () => {
+    const ask = async (headers: Record<string, string>) => {
+      assert.equal(
+        (await request(gw.url, { path: '/app', headers: { host: 'a.example', ...headers } })).status,
+        200,
+      );
+      return app.received.at(-1)?.headers['x-id'];
+    };
+    assert.match(String(await ask({ 'x-forwarded-for': '203.0.113.7' })), / from 203\.0\.113\.7 for /);
+    assert.match(String(await ask({ forwarded: 'for="[2001:db8::7]:4711"' })), / from 2001:db8::7 for /);
+    assert.match(String(await ask({})), / from 127\.0\.0\.1 for /, 'no word from the proxy: the peer');
+  });
+
   // X_Env is X-Env to a CGI-style app (WSGI, Rack: HTTP_X_ENV): the client's went on beside the
   // value `set` wrote, or past `remove` (Puma before 6.4.3 took the client's: CVE-2024-45614).
   test('request rules: set and remove take the client’s field spelled with _ (X_Env, X_Debug) out too', async () => {

@@ -15,7 +15,7 @@ import { singleUpstream, startTestGateway, type TestGateway } from '../../helper
 
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
 
-async function gatewayAndUpstream(t: TestContext) {
+async function gatewayAndUpstream(t: TestContext, yaml: (url: string) => string = singleUpstream) {
   const fault = await startRawFault(async (connection) => {
     for (;;) {
       await connection.nextRequest({ body: true });
@@ -27,7 +27,7 @@ async function gatewayAndUpstream(t: TestContext) {
     await gw?.close();
     await fault.close();
   });
-  gw = await startTestGateway(singleUpstream(fault.url));
+  gw = await startTestGateway(yaml(fault.url));
   return { fault, gw };
 }
 
@@ -191,5 +191,62 @@ describe('a Proxy field (httpoxy)', () => {
       got.rawHeaders.filter(([name]) => name.toLowerCase() === 'proxy'),
       [],
     );
+  });
+});
+
+describe('a path-override field (X-Original-URL, X-Rewrite-URL)', () => {
+  // IIS, Symfony and Laravel serve the path these name over the request line's: the gateway
+  // routed and judged /public while the upstream would serve /admin (auth and allow/deny bypassed).
+  const FORGED =
+    'X-Original-URL: /admin\r\nx-rewrite-url: /admin\r\nX_Original_URL: /admin\r\nX-Rewrite_Url: /admin\r\nX-Custom: kept\r\n';
+  const overrides = (rawHeaders: readonly (readonly [string, string])[]) =>
+    rawHeaders.filter(([name]) => /^x[-_](original|rewrite)[-_]url$/i.test(name));
+
+  test('never reaches the upstream from an untrusted client, in any spelling', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(gw.port, `GET /public HTTP/1.1\r\nHost: x\r\n${FORGED}\r\n`, answered);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.path, '/public');
+    assert.deepEqual(overrides(got.rawHeaders), []);
+    assert.equal(got.headers['x-custom'], 'kept');
+  });
+
+  test('never reaches the upstream from a proxy in trust_forwarded_from either', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t, (url) =>
+      singleUpstream(url, { extra: 'trust_forwarded_from: [127.0.0.1]' }),
+    );
+    const text = await rawUntil(
+      gw.port,
+      `GET /public HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\n${FORGED}\r\n`,
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.deepEqual(overrides(got.rawHeaders), []);
+    assert.equal(
+      got.headers['x-forwarded-for'],
+      '203.0.113.7, 127.0.0.1',
+      'the trusted proxy is still trusted',
+    );
+  });
+
+  test("a route's request_headers rule still sets one (the operator's word, not the client's)", async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(
+      t,
+      (url) => `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    request_headers: { set: { X-Original-URL: /legacy } }
+upstreams:
+  app:
+    targets: [{ url: ${url} }]
+`,
+    );
+    const text = await rawUntil(gw.port, `GET /public HTTP/1.1\r\nHost: x\r\n${FORGED}\r\n`, answered);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.deepEqual(overrides(got.rawHeaders), [['X-Original-URL', '/legacy']]);
   });
 });

@@ -1,0 +1,60 @@
+/**
+ * The one reader of an IP address's parts, for every place that keys or names a client by it
+ * (trust lists, the IP lists' names, rate-limit keys, per-client bounds): an IPv4 client on a
+ * dual-stack socket, or as a proxy wrote it, has many IPv6 spellings (`::ffff:10.0.0.1`,
+ * `::FFFF:a00:1`, `0:0:0:0:0:ffff:10.0.0.1`), and each must read as the one `10.0.0.1`, or the
+ * same client holds two buckets and two names. Node's BlockList matches them all alike.
+ */
+import net from 'node:net';
+
+/**
+ * An IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2), in any spelling, as its IPv4; any other
+ * address (or text) as it is.
+ *
+ * @example unmapIPv4('::ffff:10.0.0.1') // '10.0.0.1'
+ * @example unmapIPv4('::FFFF:a00:1') // '10.0.0.1'
+ */
+export function unmapIPv4(address: string): string {
+  // How Node names a dual-stack listener's IPv4 peer (and a PROXY header's): no parse for it.
+  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return address.slice(7);
+  // An IPv4 peer (every request's, on an IPv4 listener) pays one look for a colon.
+  if (address.indexOf(':') === -1 || !/ffff/i.test(address) || !net.isIPv6(address)) return address;
+  const groups = ipv6Groups(address);
+  return isMapped(groups) ? ipv4Of(groups) : address;
+}
+
+/** The eight groups hold an IPv4-mapped address: `::ffff:0:0/96`. */
+export function isMapped(groups: readonly number[]): boolean {
+  return (
+    groups[5] === 0xffff &&
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0
+  );
+}
+
+/** The IPv4 address the last two groups hold, dotted. */
+export function ipv4Of(groups: readonly number[]): string {
+  return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+}
+
+/**
+ * The eight 16-bit groups of a valid IPv6 address without a zone (net.isIPv6 checked it), in
+ * any case: `::` filled, an IPv4 tail as two.
+ */
+export function ipv6Groups(address: string): number[] {
+  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  const read = (part: string | undefined): number[] =>
+    part === undefined || part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [Number.parseInt(group, 16)];
+          const [a, b, c, d] = group.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const first = read(head);
+  const last = read(tail);
+  return [...first, ...Array(8 - first.length - last.length).fill(0), ...last];
+}

@@ -1,0 +1,59 @@
+/**
+ * Behind a trusted proxy that writes only `Forwarded` (RFC 7239), the client is read from its
+ * elements' `for=` as from X-Forwarded-For's entries: right to left, past every trusted hop, an
+ * obfuscated or `unknown` node ending the walk. Before, only X-Forwarded-For was read, so every
+ * user behind such a proxy was the proxy: one allow/deny verdict, one rate-limit bucket.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test('the IP lists judge the client a trusted proxy names in Forwarded, when it sent no X-Forwarded-For', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1, 192.168.0.0/16]
+routes:
+  - name: staff
+    match: { path: /staff }
+    upstream: app
+    allow: [10.0.0.0/8, "2001:db8::/32"]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const ask = (headers: Record<string, string>, id: string) =>
+    request(gw.url, { path: '/staff', headers: { ...headers, 'x-request-id': id } });
+  const fwd = (value: string, id: string) => ask({ forwarded: value }, id);
+  try {
+    assert.equal((await fwd('for=10.0.0.5;proto=https', 'f-v4')).status, 200);
+    assert.equal((await fwd('for="10.0.0.5:4711"', 'f-v4-port')).status, 200);
+    assert.equal((await fwd('For="[2001:db8::7]:4711";host="a,b;c"', 'f-v6-port')).status, 200);
+    assert.equal((await fwd('proto=http;for="[::ffff:10.0.0.5]"', 'f-mapped')).status, 200);
+    // Through two trusted proxies; then what a client wrote left of its proxy's element.
+    assert.equal((await fwd('for=10.0.0.5, for=192.168.1.1', 'f-chain')).status, 200);
+    assert.equal((await fwd('for=10.0.0.5, for=203.0.113.9', 'f-spoof')).status, 403);
+    assert.equal((await gw.logFor('f-spoof')).auth, 'denied: ip not in allow (Forwarded 203.0.113.9)');
+    // An obfuscated or unknown node, an element without for=, an unclosed quote: the walk ends at the last trusted hop.
+    for (const [value, id] of [
+      ['for=10.0.0.5, for=_hidden', 'f-obfuscated'],
+      ['for=10.0.0.5, for=unknown', 'f-unknown'],
+      ['for=10.0.0.5, proto=https', 'f-no-for'],
+      ['for=10.0.0.5, for="[2001:db8::7]', 'f-unclosed'],
+    ]) {
+      assert.equal((await fwd(value, id)).status, 403, value);
+      assert.equal((await gw.logFor(id)).auth, 'denied: ip not in allow', value);
+    }
+    // X-Forwarded-For, when sent, is the one read: nginx and HAProxy write it and pass a client's Forwarded on.
+    assert.equal(
+      (await ask({ 'x-forwarded-for': '203.0.113.9', forwarded: 'for=10.0.0.5' }, 'f-both')).status,
+      403,
+    );
+    assert.equal((await gw.logFor('f-both')).auth, 'denied: ip not in allow (X-Forwarded-For 203.0.113.9)');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
