@@ -19,6 +19,7 @@ import {
 } from 'yaml';
 import { type FromEnvironment, interpolateEnv, requiredVariables, type UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
+import { tagProblem } from './yaml-tags.ts';
 
 export interface Position {
   readonly line: number;
@@ -163,6 +164,9 @@ export function readYamlSource(
     }
     if (++values > YAML_BOUNDS.values) throw overgrown('values', node as Node);
     nodes.set(JSON.stringify(path), { key, value: (node ?? undefined) as Node | undefined });
+    const tagged = node === null || node === undefined ? undefined : tagProblem(node as Node);
+    if (tagged !== undefined)
+      valueErrors.push({ path, position: positionOf(node as Node)!, message: tagged });
     if (isMap(node)) {
       walking.add(node);
       const mapping: Record<string, unknown> = Object.create(null);
@@ -175,6 +179,9 @@ export function readYamlSource(
           continue;
         }
         const name = String(keyNode.value);
+        const keyTagged = tagProblem(keyNode);
+        if (keyTagged !== undefined)
+          valueErrors.push({ path: [...path, name], position: positionOf(keyNode)!, message: keyTagged });
         const first = keysSeen.get(name);
         if (first !== undefined) {
           valueErrors.push({
