@@ -1,11 +1,9 @@
 /**
  * A route's split and canary (issue 36): every upstream they name exists; a route has an
  * upstream or a split, never both; a canary needs the baseline `upstream`, names another one,
- * and climbs; a hash_key has a split or a canary to keep users on one side of; no two routes
- * with a split or canary share a name.
+ * and climbs; a hash_key has a split or a canary to keep users on one side of.
  */
 
-import { parseRouteHost, parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
@@ -32,22 +30,9 @@ export function checkSplitsAndCanaries(
       `no upstream named '${name}' (${suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`})`,
     );
   };
-  const splitRoutes = new Map<string, number>();
   for (const [index, route] of itemsOf(routes)) {
     const at = (...path: (string | number)[]) => ['routes', index, ...path];
     const split = route.split;
-    // A route's split (a canary's too) is kept by the route's name (runtime.ts): two under one
-    // name drew from one of them, one route's requests sent to the other's upstreams.
-    const drawn = route.canary !== undefined ? 'canary' : route.split !== undefined ? 'split' : undefined;
-    const named = drawn === undefined ? undefined : routeName(route);
-    const first = named === undefined ? undefined : splitRoutes.get(named);
-    if (named !== undefined && first === undefined) splitRoutes.set(named, index);
-    else if (named !== undefined && drawn !== undefined)
-      report(
-        at(route.name === undefined ? drawn : 'name'),
-        `route name '${named}' is routes[${first}]'s too${route.name === undefined ? ' (a route without a name is named <host><path>)' : ''}, and both have a split or a canary: a route's split is kept, and its canary run and driven (POST /canary/rollback {"route": NAME}), by the route's name, so both would draw from one of them, one route's requests going to the other's upstreams; give each its own name`,
-        'key',
-      );
     const canary = mappingAt(route, 'canary');
     if (split !== undefined) {
       if (route.upstream !== undefined)
@@ -107,16 +92,6 @@ export function checkSplitsAndCanaries(
         'key',
       );
   }
-}
-
-/** The route's name as the loaded config has it (normalize.ts): its own, else `<host><path>`; undefined when a part is no value. */
-function routeName(route: Record<string, unknown>): string | undefined {
-  if (route.name !== undefined) return stringAt(route, 'name');
-  const match = mappingAt(route, 'match');
-  const host = stringAt(match, 'host');
-  const path = parseRoutePath(stringAt(match, 'path') ?? DEFAULTS.route.path);
-  const parsedHost = host === undefined ? { value: '' } : parseRouteHost(host);
-  return 'value' in path && 'value' in parsedHost ? `${parsedHost.value}${path.value}` : undefined;
 }
 
 /** A step is looked at least once (at its end) and at most MAX_LOOKS_PER_STEP times. */

@@ -16,6 +16,7 @@ import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { checkRouteNames } from './route-names.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
@@ -26,6 +27,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkSplitsAndCanaries(document.routes, upstreams, report);
+  checkRouteNames(document.routes, report);
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);

@@ -125,38 +125,3 @@ test('a good split and canary load with their defaults; the split route names it
     onSuccess: 'promote',
   });
 });
-
-// A route's split is kept by its name: two routes of one name with a canary each both drew from
-// the later one's split, so requests to /a went to the upstreams of /b's canary while check said ok.
-test('two routes of one name with a split or a canary are refused at the second, named or not', () => {
-  const same = (reason: string, first: number, unnamed: boolean) =>
-    `route name '${reason}' is routes[${first}]'s too${unnamed ? ' (a route without a name is named <host><path>)' : ''}, and both have a split or a canary: a route's split is kept, and its canary run and driven (POST /canary/rollback {"route": NAME}), by the route's name, so both would draw from one of them, one route's requests going to the other's upstreams; give each its own name`;
-  const lines = (text: string) => problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`);
-  assert.deepEqual(
-    lines(
-      withRoutes(`  - name: pages
-    match: { path: /a }
-    upstream: api
-    canary: { upstream: api-next }
-  - name: pages
-    match: { path: /b }
-    split: [{ upstream: api }, { upstream: api-next }]
-  - match: { path: /c, methods: [GET] }
-    upstream: api
-    canary: { upstream: api-next }
-  - match: { path: /c/, methods: [POST] }
-    upstream: api-next
-    canary: { upstream: api }
-`),
-    ),
-    [`8 routes[1].name: ${same('pages', 0, false)}`, `16 routes[3].canary: ${same('/c', 2, true)}`],
-  );
-  // A route of the same name without either is no split's: it is the routes' business alone.
-  parseConfig(
-    withRoutes(`  - { name: pages, match: { path: /a }, upstream: api, canary: { upstream: api-next } }
-  - { name: pages, match: { path: /b }, upstream: api }
-`),
-    SOURCE,
-    {},
-  );
-});
