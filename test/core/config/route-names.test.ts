@@ -11,21 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { problemsOf, SOURCE } from './config-fixture.ts';
+import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-
-const withRoutes = (routes: string) => `listen:
-  - address: 127.0.0.1:8080
-routes:
-${routes}upstreams:
-  api:
-    targets:
-      - url: http://127.0.0.1:3001
-  api-next:
-    targets:
-      - url: http://127.0.0.1:3002
-`;
 
 const SPLIT_WHY =
   'both would draw from one of the two splits, one route\'s requests going to the other\'s upstreams (and a canary is driven by it: POST /canary/rollback {"route": NAME})';
