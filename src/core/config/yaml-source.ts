@@ -179,6 +179,15 @@ export function readYamlSource(
           continue;
         }
         const name = String(keyNode.value);
+        // Keys are read as written: a `${NAME}` in one would be a field, header or parameter
+        // of that literal name (`claims_to_headers`, `match.query`), which nothing sends.
+        const referring = interpolateEnv(name, {}, 'empty');
+        if (referring.ok && referring.replaced)
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message: `a key is read as written: \${NAME} is replaced in values only, never in a key; write the key itself`,
+          });
         const keyTagged = tagProblem(keyNode);
         if (keyTagged !== undefined)
           valueErrors.push({ path: [...path, name], position: positionOf(keyNode)!, message: keyTagged });
