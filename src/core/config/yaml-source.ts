@@ -88,6 +88,10 @@ class Overgrown extends Error {
 
 const FRIENDLIER_SYNTAX_MESSAGES: Readonly<Record<string, string>> = {
   MULTIPLE_DOCS: 'a config file holds one YAML document; remove the extra "---"',
+  // The parser recurses once a level: thousands of nested [ or indents run it out of stack, said
+  // as "Maximum call stack size exceeded" or "Invalid regular expression: … Stack overflow".
+  RESOURCE_EXHAUSTION:
+    'values nested too deeply to read (thousands of levels of "[", "{", "- " or indentation): a config nests a few',
 };
 
 export function readYamlSource(
@@ -104,7 +108,12 @@ export function readYamlSource(
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const syntaxErrors = doc.errors.map((error) => ({
+  // Running out of stack is told once, where it first happened, not again for each frame it unwound.
+  const errors = doc.errors.filter(
+    (error, i) =>
+      error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
+  );
+  const syntaxErrors = errors.map((error) => ({
     path: [],
     position: at(error.pos[0]),
     message: FRIENDLIER_SYNTAX_MESSAGES[error.code] ?? error.message,
