@@ -118,6 +118,15 @@ export function readYamlSource(
     position: at(error.pos[0]),
     message: FRIENDLIER_SYNTAX_MESSAGES[error.code] ?? error.message,
   }));
+  // `%YAML 1.1` switches the parser to YAML 1.1's types: `insecure_skip_verify: yes` would be
+  // true, `010` 8 and `1:30` 90, where the file is documented (and checked) as YAML 1.2.
+  if (doc.directives?.yaml.version === '1.1')
+    syntaxErrors.push({
+      path: [],
+      position: at(Math.max(0, text.search(/^%YAML[ \t]/m))),
+      message:
+        'a config is read as YAML 1.2, and %YAML 1.1 would read it otherwise (yes, on and off as true or false, 010 as 8, 1:30 as 90): remove the directive',
+    });
   const nodes = new Map<string, Located>();
   const valueErrors: SourceIssue[] = [];
   const variables = new Map<string, { name: string; path: readonly PathSegment[] }>();
