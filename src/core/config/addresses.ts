@@ -78,6 +78,9 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
   }
   const protocol = url.protocol;
   const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
+  // Port 0 is "any free port" to listen on, and no port to connect to: every attempt would fail.
+  if (port === 0)
+    return { problem: `expected a port from 1 to 65535, got ${got} (port 0 is no port to connect to)` };
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   // The port is always spelled out: the origin keys the connection pool and appears in
   // logs, where "http://api" and "http://api:80" must not look like two upstreams.

@@ -37,13 +37,16 @@ export class ConfigError extends Error {
  * // 1 problem in candor.yaml
  */
 export function formatConfigProblems(problems: readonly ConfigProblem[]): string {
-  const lines = problems.map((problem) => {
-    const where = problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column}` : problem.file;
-    const what = problem.path === '' ? problem.message : `${problem.path}: ${problem.message}`;
-    return `${where}  ${what}`;
-  });
+  const lines = problems.map(formatConfigProblem);
   const files = [...new Set(problems.map((problem) => problem.file))].join(', ');
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   lines.push(files === '' ? `${count}` : `${count} in ${files}`);
   return lines.join('\n');
+}
+
+/** One problem's line: `candor.yaml:12:7  upstreams.api.timeouts.connect: expected …`. */
+export function formatConfigProblem(problem: ConfigProblem): string {
+  const where = problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column}` : problem.file;
+  const what = problem.path === '' ? problem.message : `${problem.path}: ${problem.message}`;
+  return `${where}  ${what}`;
 }

@@ -6,18 +6,17 @@
  * for the next deploy.
  */
 
-import { isIP } from 'node:net';
 import { checkAccess } from './access-checks.ts';
-import { parseListenAddress } from './addresses.ts';
 import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
-import { checkListenerNames, listenerFacts } from './listener-checks.ts';
+import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
+import { checkRouteNames } from './route-names.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
@@ -28,6 +27,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkSplitsAndCanaries(document.routes, upstreams, report);
+  checkRouteNames(document.routes, report);
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
@@ -123,67 +123,6 @@ function checkRouteUpstreams(
     const hint =
       suggestion === undefined ? `defined: ${defined.join(', ') || 'none'}` : `did you mean '${suggestion}'?`;
     report(['routes', index, 'upstream'], `no upstream named '${upstream}' (${hint})`);
-  }
-}
-
-/** A socket the gateway opens: a main listener, the metrics listener or the admin listener. */
-interface Socket {
-  readonly path: (string | number)[];
-  readonly label: string;
-  readonly address: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-/**
- * Whether two addresses on one port cannot both be bound: the same host, or a wildcard and an
- * address it takes (0.0.0.0 each IPv4 address; ::, which Node binds for IPv4 too, each address).
- */
-function overlaps(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (a === '::' || b === '::') return isIP(a === '::' ? b : a) !== 0;
-  if (a === '0.0.0.0') return isIP(b) === 4;
-  return b === '0.0.0.0' && isIP(a) === 4;
-}
-
-/**
- * Two sockets of the gateway on one address and port: the second cannot be opened, and serve
- * stops with "address in use" on a file check said was fine. The main listeners, the metrics
- * listener and the admin listener (127.0.0.1:9901 unless written) are all compared, a wildcard
- * (0.0.0.0, or :: which takes IPv4 too) with each address of its family.
- */
-function checkDuplicateListeners(document: Record<string, unknown>, report: Report): void {
-  const sockets: Socket[] = [];
-  const add = (path: (string | number)[], label: string, address: string | undefined) => {
-    const parsed = address === undefined ? undefined : parseListenAddress(address);
-    // Port 0 asks the system for a fresh port each time, so it never collides.
-    if (address === undefined || parsed === undefined || !('value' in parsed) || parsed.value.port === 0)
-      return;
-    sockets.push({ path, label, address, host: parsed.value.host.toLowerCase(), port: parsed.value.port });
-  };
-  for (const [index, listener] of itemsOf(document.listen))
-    add(['listen', index, 'address'], `listen[${index}]`, stringAt(listener, 'address'));
-  if (isMapping(document.metrics))
-    add(['metrics', 'listen'], 'metrics.listen', stringAt(document.metrics, 'listen'));
-  if (isMapping(document.admin)) {
-    const written = stringAt(document.admin, 'listen');
-    add(
-      written === undefined ? ['admin'] : ['admin', 'listen'],
-      'admin.listen',
-      written ?? DEFAULTS.admin.listen,
-    );
-  }
-  for (const [i, socket] of sockets.entries()) {
-    const first = sockets.slice(0, i).find((s) => s.port === socket.port && overlaps(s.host, socket.host));
-    if (first === undefined) continue;
-    report(
-      socket.path,
-      first.address === socket.address &&
-        first.label.startsWith('listen[') &&
-        socket.label.startsWith('listen[')
-        ? `duplicate listen address ${socket.address} (already used by ${first.label})`
-        : `${socket.address}${socket.path.length === 1 ? ` (${socket.label}'s default)` : ''} is where ${first.label} (${first.address}) listens already: the gateway could not open both (address in use)`,
-    );
   }
 }
 

@@ -2,10 +2,14 @@
  * The checks that tie routes to listeners: listener names are unique (a name left out is the
  * address as written), a route's `match.listener` names listeners that exist and its
  * `match.scheme` is one they serve, and a redirect never sends a request back to its own
- * scheme, host, port and path (a client would follow it until it gives up).
+ * scheme, host, port and path (a client would follow it until it gives up); no two of the
+ * gateway's sockets (listeners, metrics, admin) are on one address.
  */
 
+import { isIP } from 'node:net';
+import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { parseListenAddress } from './addresses.ts';
+import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -117,4 +121,91 @@ export function checkRedirectLoop(
     `on listener '${looping.name}' (${looping.scheme}, port ${looping.port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`,
     'key',
   );
+}
+
+/** A socket the gateway opens: a main listener, the metrics listener or the admin listener. */
+interface Socket {
+  readonly path: (string | number)[];
+  readonly label: string;
+  readonly address: string;
+  /** What the host binds: one address, or (localhost) either loopback, as the system resolves it. */
+  readonly hosts: readonly string[];
+  /** Why the host is those addresses, when written otherwise ("127.1 is 127.0.0.1"), else ''. */
+  readonly spelled: string;
+  readonly port: number;
+}
+
+/**
+ * The addresses a listen host binds. A name is looked up when the listener opens, so `localhost`
+ * or `127.1` beside `127.0.0.1` on one port is one address twice: where the workers bind with
+ * SO_REUSEPORT both open, and the kernel shares the address's connections between them at random.
+ */
+function boundHosts(written: string): { hosts: string[]; spelled: string } {
+  const host = written.toLowerCase().replace(/\.$/, '');
+  if (host === 'localhost')
+    return {
+      hosts: ['127.0.0.1', '::1'],
+      spelled: 'localhost is 127.0.0.1 or ::1 as the system resolves it',
+    };
+  const canonical =
+    isIP(host) === 6 ? (canonicalIpLiteral(`[${host}]`)?.slice(1, -1) ?? host) : canonicalHost(host);
+  return { hosts: [canonical], spelled: canonical === written ? '' : `${written} is ${canonical}` };
+}
+
+/**
+ * Whether two addresses on one port cannot both be bound: the same host, or a wildcard and an
+ * address it takes (0.0.0.0 each IPv4 address; ::, which Node binds for IPv4 too, each address).
+ */
+function overlaps(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a === '::' || b === '::') return isIP(a === '::' ? b : a) !== 0;
+  if (a === '0.0.0.0') return isIP(b) === 4;
+  return b === '0.0.0.0' && isIP(a) === 4;
+}
+
+/**
+ * Two sockets of the gateway on one address and port: the second cannot be opened, and serve
+ * stops with "address in use" on a file check said was fine. The main listeners, the metrics
+ * listener and the admin listener (127.0.0.1:9901 unless written) are all compared, a wildcard
+ * (0.0.0.0, or :: which takes IPv4 too) with each address of its family.
+ */
+export function checkDuplicateListeners(document: Record<string, unknown>, report: Report): void {
+  const sockets: Socket[] = [];
+  const add = (path: (string | number)[], label: string, address: string | undefined) => {
+    const parsed = address === undefined ? undefined : parseListenAddress(address);
+    // Port 0 asks the system for a fresh port each time, so it never collides.
+    if (address === undefined || parsed === undefined || !('value' in parsed) || parsed.value.port === 0)
+      return;
+    sockets.push({ path, label, address, ...boundHosts(parsed.value.host), port: parsed.value.port });
+  };
+  for (const [index, listener] of itemsOf(document.listen))
+    add(['listen', index, 'address'], `listen[${index}]`, stringAt(listener, 'address'));
+  if (isMapping(document.metrics))
+    add(['metrics', 'listen'], 'metrics.listen', stringAt(document.metrics, 'listen'));
+  if (isMapping(document.admin)) {
+    const written = stringAt(document.admin, 'listen');
+    add(
+      written === undefined ? ['admin'] : ['admin', 'listen'],
+      'admin.listen',
+      written ?? DEFAULTS.admin.listen,
+    );
+  }
+  for (const [i, socket] of sockets.entries()) {
+    const clashes = (s: Socket) =>
+      s.port === socket.port && s.hosts.some((a) => socket.hosts.some((b) => overlaps(a, b)));
+    const first = sockets.slice(0, i).find(clashes);
+    if (first === undefined) continue;
+    const listeners = first.label.startsWith('listen[') && socket.label.startsWith('listen[');
+    const same = first.hosts.some((host) => socket.hosts.includes(host));
+    const spelled = [...new Set([first.spelled, socket.spelled].filter((why) => why !== ''))];
+    const and = spelled.length === 0 ? '' : `, and ${spelled.join(', and ')}`;
+    report(
+      socket.path,
+      listeners && first.address === socket.address
+        ? `duplicate listen address ${socket.address} (already used by ${first.label})`
+        : listeners && same
+          ? `duplicate listen address ${socket.address}: ${first.label} (${first.address}) listens there already${and}; the two would share its connections at random: write each address once`
+          : `${socket.address}${socket.path.length === 1 ? ` (${socket.label}'s default)` : ''} is where ${first.label} (${first.address}) listens already${and}: the gateway could not open both (address in use)`,
+    );
+  }
 }

@@ -11,10 +11,10 @@ import { fork } from 'node:child_process';
 import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressTaken } from '../net/address-probe.ts';
+import { type AddressTaken, addressTakenMessage } from '../net/address-probe.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
-import { keepFieldLines } from './field-lines.ts';
+import { fieldPosition, keepFieldLines } from './field-lines.ts';
 import { deepFreeze } from './freeze.ts';
 import type { LoadAnswer, LoadAsk, TakenListener } from './load-worker.ts';
 import { withoutInspectorSignal } from './no-inspector-signal.ts';
@@ -56,6 +56,22 @@ export interface ProbedLoad {
   readonly config: GatewayConfig;
   readonly taken: readonly TakenListener[];
   readonly adminTaken?: AddressTaken;
+}
+
+/**
+ * Each address of the loaded config another process holds, as a problem at its field (file, line,
+ * `listen[0].address` or `admin.listen`): what serve says before starting and a reload refuses.
+ */
+export function takenProblems({ config, taken, adminTaken }: ProbedLoad): ConfigProblem[] {
+  return [
+    ...taken.map(({ index, taken }) => ({ path: `listen[${index}].address`, taken })),
+    ...(adminTaken === undefined ? [] : [{ path: 'admin.listen', taken: adminTaken }]),
+  ].map(({ path, taken }) => ({
+    file: config.source,
+    ...fieldPosition(config, path),
+    path,
+    message: addressTakenMessage(taken),
+  }));
 }
 
 /**

@@ -14,11 +14,16 @@ export const duration = () =>
   Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
 /** A duration no timer waits for (longer than a timer's 596h allowed). */
 export const span = () => Type.Optional(Type.String({ format: FORMAT.span, expected: DURATION_EXPECTED }));
+// A number of bytes past 2^53 - 1 is no exact integer (YAML reads 9007199254740993 as ...992, and
+// 1e30 as an integer too): the bound keeps the schema to what parseSize takes.
 export const size = () =>
   Type.Optional(
-    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: FORMAT.size })], {
-      expected: SIZE_EXPECTED,
-    }),
+    Type.Union(
+      [Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ format: FORMAT.size })],
+      {
+        expected: SIZE_EXPECTED,
+      },
+    ),
   );
 export const flag = () => Type.Optional(Type.Boolean({ expected: 'true or false' }));
 export const count = (minimum: number, maximum: number, what: string) =>

@@ -27,6 +27,9 @@ import {
   UPSTREAM_TLS_FIELDS,
 } from './schema-routing.ts';
 
+/** The slowest rate_limit.rate: its wait, 1 / rate seconds, stays a plain number (10^6 s) in Retry-After. */
+const MIN_RATE = 0.000001;
+
 const Maintenance = Type.Optional(
   mapping(
     {
@@ -119,7 +122,12 @@ const Route = mapping(
     rate_limit: Type.Optional(
       mapping(
         {
-          rate: Type.Number({ exclusiveMinimum: 0, expected: 'requests per second, a number above 0' }),
+          // A slower rate's wait (1 / rate seconds) is no number Retry-After can carry: 1e-22 sent
+          // `Retry-After: 1e+22`, which is no delay-seconds (RFC 9110 §10.2.3), and a wait of ages.
+          rate: Type.Number({
+            minimum: MIN_RATE,
+            expected: `requests per second, a number of at least ${MIN_RATE} (one request in 11.6 days)`,
+          }),
           burst: count(1, 1_000_000, 'the largest burst'),
           key: Type.Optional(Type.String({ format: FORMAT.rateKey, expected: 'client or header:NAME' })),
           ipv6_prefix: count(1, 128, 'an IPv6 prefix length'),

@@ -19,6 +19,7 @@ import {
 } from 'yaml';
 import { type FromEnvironment, interpolateEnv, requiredVariables, type UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
+import { tagProblem } from './yaml-tags.ts';
 
 export interface Position {
   readonly line: number;
@@ -87,6 +88,10 @@ class Overgrown extends Error {
 
 const FRIENDLIER_SYNTAX_MESSAGES: Readonly<Record<string, string>> = {
   MULTIPLE_DOCS: 'a config file holds one YAML document; remove the extra "---"',
+  // The parser recurses once a level: thousands of nested [ or indents run it out of stack, said
+  // as "Maximum call stack size exceeded" or "Invalid regular expression: … Stack overflow".
+  RESOURCE_EXHAUSTION:
+    'values nested too deeply to read (thousands of levels of "[", "{", "- " or indentation): a config nests a few',
 };
 
 export function readYamlSource(
@@ -103,11 +108,25 @@ export function readYamlSource(
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const syntaxErrors = doc.errors.map((error) => ({
+  // Running out of stack is told once, where it first happened, not again for each frame it unwound.
+  const errors = doc.errors.filter(
+    (error, i) =>
+      error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
+  );
+  const syntaxErrors = errors.map((error) => ({
     path: [],
     position: at(error.pos[0]),
     message: FRIENDLIER_SYNTAX_MESSAGES[error.code] ?? error.message,
   }));
+  // `%YAML 1.1` switches the parser to YAML 1.1's types: `insecure_skip_verify: yes` would be
+  // true, `010` 8 and `1:30` 90, where the file is documented (and checked) as YAML 1.2.
+  if (doc.directives?.yaml.version === '1.1')
+    syntaxErrors.push({
+      path: [],
+      position: at(Math.max(0, text.search(/^%YAML[ \t]/m))),
+      message:
+        'a config is read as YAML 1.2, and %YAML 1.1 would read it otherwise (yes, on and off as true or false, 010 as 8, 1:30 as 90): remove the directive',
+    });
   const nodes = new Map<string, Located>();
   const valueErrors: SourceIssue[] = [];
   const variables = new Map<string, { name: string; path: readonly PathSegment[] }>();
@@ -163,6 +182,9 @@ export function readYamlSource(
     }
     if (++values > YAML_BOUNDS.values) throw overgrown('values', node as Node);
     nodes.set(JSON.stringify(path), { key, value: (node ?? undefined) as Node | undefined });
+    const tagged = node === null || node === undefined ? undefined : tagProblem(node as Node);
+    if (tagged !== undefined)
+      valueErrors.push({ path, position: positionOf(node as Node)!, message: tagged });
     if (isMap(node)) {
       walking.add(node);
       const mapping: Record<string, unknown> = Object.create(null);
@@ -175,6 +197,18 @@ export function readYamlSource(
           continue;
         }
         const name = String(keyNode.value);
+        // Keys are read as written: a `${NAME}` in one would be a field, header or parameter
+        // of that literal name (`claims_to_headers`, `match.query`), which nothing sends.
+        const referring = interpolateEnv(name, {}, 'empty');
+        if (referring.ok && referring.replaced)
+          valueErrors.push({
+            path: [...path, name],
+            position: positionOf(keyNode)!,
+            message: `a key is read as written: \${NAME} is replaced in values only, never in a key; write the key itself`,
+          });
+        const keyTagged = tagProblem(keyNode);
+        if (keyTagged !== undefined)
+          valueErrors.push({ path: [...path, name], position: positionOf(keyNode)!, message: keyTagged });
         const first = keysSeen.get(name);
         if (first !== undefined) {
           valueErrors.push({

@@ -3,11 +3,10 @@ import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { problemTemplates } from '../../core/config/env-templates.ts';
-import { fieldPosition, keptFieldLines } from '../../core/config/field-lines.ts';
+import { keptFieldLines } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
-import { LoadStopped, loadConfigAndProbe } from '../../core/config/load-isolated.ts';
+import { LoadStopped, loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
@@ -294,19 +293,8 @@ export class ClusterControl {
       asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
       const problems = unchangeableProblems(this.#config, next);
       if (problems.length > 0) throw new ConfigError(problems);
-      const taken = [
-        ...loaded.taken.map(({ index, taken }) => ({ path: `listen[${index}].address`, taken })),
-        ...(loaded.adminTaken === undefined ? [] : [{ path: 'admin.listen', taken: loaded.adminTaken }]),
-      ];
-      if (taken.length > 0)
-        throw new ConfigError(
-          taken.map(({ path, taken }) => ({
-            file: next.source,
-            ...fieldPosition(next, path),
-            path,
-            message: addressTakenMessage(taken),
-          })),
-        );
+      const taken = takenProblems(loaded);
+      if (taken.length > 0) throw new ConfigError(taken);
     } catch (err) {
       if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
       // The process reading the file ended without an answer (the OOM killer, a fork refused):

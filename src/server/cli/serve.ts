@@ -1,9 +1,8 @@
 import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
-import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigAndProbe } from '../../core/config/load-isolated.ts';
+import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
+import { loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { addressTakenMessage } from '../../core/net/address-probe.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
@@ -47,8 +46,14 @@ export async function runServe(options: ServeOptions): Promise<number> {
   let config: GatewayConfig;
   try {
     const loaded = await loadConfigAndProbe(options.config, []);
-    if (loaded.taken.length > 0) {
-      process.stderr.write(`candor: could not start: ${addressTakenMessage(loaded.taken[0].taken)}\n`);
+    // Each address held elsewhere (the admin listener's too), at its field as a reload says it.
+    const taken = takenProblems(loaded);
+    if (taken.length > 0) {
+      // The file as the operator named it, as a config problem says it.
+      for (const problem of taken)
+        process.stderr.write(
+          `candor: could not start: ${formatConfigProblem({ ...problem, file: options.config })}\n`,
+        );
       return EXIT.unavailable;
     }
     config = loaded.config;

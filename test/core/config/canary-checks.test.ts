@@ -5,19 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { problemsOf, SOURCE } from './config-fixture.ts';
-
-const withRoutes = (routes: string) => `listen:
-  - address: 127.0.0.1:8080
-routes:
-${routes}upstreams:
-  api:
-    targets:
-      - url: http://127.0.0.1:3001
-  api-next:
-    targets:
-      - url: http://127.0.0.1:3002
-`;
+import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
 test('a split or a canary that cannot run is refused, each problem on its line and field', () => {
   const text = withRoutes(`  - match: { path: /a }

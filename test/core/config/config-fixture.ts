@@ -20,6 +20,19 @@ export const MINIMAL = `listen:
   - address: 127.0.0.1:8080
 ${UPSTREAM_AND_ROUTE}`;
 
+/** A config of `routes` (a YAML list's items) over two upstreams, api and api-next. */
+export const withRoutes = (routes: string) => `listen:
+  - address: 127.0.0.1:8080
+routes:
+${routes}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+  api-next:
+    targets:
+      - url: http://127.0.0.1:3002
+`;
+
 /** The problems `parseConfig` throws for `text`; fails the test if it does not throw a ConfigError. */
 export function problemsOf(
   text: string,

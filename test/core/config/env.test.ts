@@ -193,3 +193,22 @@ test('requiredVariables names each ${NAME} without a default, once; defaults and
   assert.deepEqual(requiredVariables('redis://:${PASS}@${HOST}:6379/${PASS}'), ['PASS', 'HOST']);
   assert.deepEqual(requiredVariables('$${LITERAL} ${EMPTY:-} plain'), []);
 });
+
+// A key is not expanded: `match.query: { ${PARAM}: "1" }` matched a parameter named "${PARAM}",
+// which no client sends, and check said ok; a fixed field's key said only "unknown field".
+test('${NAME} in a key is refused at the key, with any default; $${ and a lone $ in a key are text', () => {
+  const KEY =
+    'a key is read as written: ${NAME} is replaced in values only, never in a key; write the key itself';
+  const text = MINIMAL.replace(
+    '  - upstream: api\n',
+    // A function: in a replacement string, $$ is one $.
+    () => '  - upstream: api\n    match:\n      query: { "${PARAM}": "1", "$${lit}": "2", "a$b": "3" }\n',
+  ).replace(
+    '      - url: http://127.0.0.1:3001\n',
+    '      - url: http://127.0.0.1:3001\n    ${T:-timeouts}: { connect: 1s }\n',
+  );
+  assert.deepEqual(problemsOf(text, { PARAM: 'debug', T: 'timeouts' }), [
+    problem(6, 16, 'routes[0].match.query["${PARAM}"]', KEY),
+    problem(11, 5, 'upstreams.api["${T:-timeouts}"]', KEY),
+  ]);
+});

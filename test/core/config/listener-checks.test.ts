@@ -148,3 +148,34 @@ upstreams:
     [],
   );
 });
+
+// A listen host is looked up when its listener opens: workers bind with SO_REUSEPORT, so both
+// sockets of one address twice opened, and the kernel shared its connections between the two
+// listeners (and their routes, TLS or not) at random, while check said ok.
+test('one address written two ways (localhost, 127.1, [0::1]) on one port is a duplicate listen address, at the second', () => {
+  const text = `listen:
+  - { name: a, address: localhost:8080 }
+  - { name: b, address: 127.0.0.1:8080 }
+  - address: 127.1:8081
+  - address: 127.0.0.1:8081
+  - address: "[0::1]:8082"
+  - address: "[::1]:8082"
+  - address: 0:8083
+  - address: 127.0.0.1:8083
+  - address: localhost:8084
+  - address: 10.0.0.1:8084
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const duplicate = (address: string, label: string, other: string, spelled: string) =>
+    `duplicate listen address ${address}: ${label} (${other}) listens there already, and ${spelled}; the two would share its connections at random: write each address once`;
+  assert.deepEqual(lines(problemsOf(text)), [
+    `3 listen[1].address: ${duplicate('127.0.0.1:8080', 'listen[0]', 'localhost:8080', 'localhost is 127.0.0.1 or ::1 as the system resolves it')}`,
+    `5 listen[3].address: ${duplicate('127.0.0.1:8081', 'listen[2]', '127.1:8081', '127.1 is 127.0.0.1')}`,
+    `7 listen[5].address: ${duplicate('[::1]:8082', 'listen[4]', '[0::1]:8082', '0::1 is ::1')}`,
+    '9 listen[7].address: 127.0.0.1:8083 is where listen[6] (0:8083) listens already, and 0 is 0.0.0.0: the gateway could not open both (address in use)',
+  ]);
+});

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createFullBucket, takeToken } from '../../../src/core/limits/token-bucket.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { RateLimiter } from '../../../src/proxy/admit/rate-limit.ts';
+import { problemsOf } from '../../core/config/config-fixture.ts';
 import { type ClientResponse, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -116,6 +117,36 @@ test('Retry-After counts whole seconds to the next token: rate 0.25 after the bu
     const denied = await request(gw.url);
     assert.equal(denied.status, 429);
     assert.equal(denied.headers['retry-after'], '4');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+// A rate of 1e-22 was accepted, and its 429 said `Retry-After: 1e+22`, which is no delay-seconds
+// (RFC 9110 §10.2.3: digits only): the slowest rate the config takes is one request in 11.6 days,
+// whose wait is a plain number.
+test('the slowest rate is 0.000001 a second: its Retry-After is whole seconds in digits; a slower one is a config error', async () => {
+  assert.deepEqual(
+    problemsOf(
+      `listen: [{ address: 127.0.0.1:8080 }]\n${config('http://127.0.0.1:3001', '{ rate: 1e-22, burst: 1 }')}`,
+    ).map(({ line, path, message }) => ({ line, path, message })),
+    [
+      {
+        line: 6,
+        path: 'routes[0].rate_limit.rate',
+        message:
+          'expected requests per second, a number of at least 0.000001 (one request in 11.6 days), got 1e-22',
+      },
+    ],
+  );
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url, '{ rate: 0.000001, burst: 1 }'));
+  try {
+    assert.equal((await request(gw.url)).status, 200);
+    const denied = await request(gw.url);
+    assert.equal(denied.status, 429);
+    assert.equal(denied.headers['retry-after'], '1000000');
   } finally {
     await gw.close();
     await echo.close();
