@@ -1,6 +1,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
+import { firstField } from '../../core/net/downstream.ts';
 
 /** A request the server refused (HTTP/1.1's parser, or HTTP/2's checks), as the taxonomy names it: a client error with its status. */
 export function refusalFailure(error: RequestParseError): Failure {
@@ -47,9 +48,9 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
   return {
     method: head.method,
     path: head.target,
-    host: field(head.headers, 'host'),
-    accept: field(head.headers, 'accept'),
-    requestId: field(head.headers, 'x-request-id'),
+    host: firstField(head.headers, 'host'),
+    accept: firstField(head.headers, 'accept'),
+    requestId: firstField(head.headers, 'x-request-id'),
     protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
   };
 }
@@ -72,12 +73,6 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
 /** The protocol an HTTP/1 minor version digit is read as (undefined: the line did not come whole). */
 function protocolOf(minor: string | undefined): RawRequestInfo['protocol'] {
   return minor === undefined ? undefined : minor === '0' ? 'HTTP/1.0' : 'HTTP/1.1';
-}
-
-function field(headers: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return headers[i + 1];
-  return undefined;
 }
 
 /** A header's value from the raw bytes of a refused head, when they hold it. */

@@ -12,7 +12,7 @@ import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { KeptAnswerSink } from './kept-answer-sink.ts';
 import type { Runtime } from './runtime.ts';
-import type { SessionRequest } from './session-request.ts';
+import { type SessionRequest, templateVarsOf } from './session-request.ts';
 
 /** Bytes of an auth service's answer body kept (what a 401, 403 or redirect passes on); past them the hop failed. */
 export const MAX_AUTH_BODY = 64 * 1024;
@@ -148,8 +148,7 @@ class AuthCall implements AttemptsOwner {
   }
 
   templateVars(): TemplateVars {
-    const { record } = this.#req;
-    return { requestId: record.id, clientIp: record.clientAddress, host: record.host };
+    return templateVarsOf(this.#req);
   }
 
   /** The answer is the gateway's to read: no route's rules edit it. */
