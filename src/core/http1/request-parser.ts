@@ -15,7 +15,7 @@
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
+import { fieldLineBreak, lineEndBreak, partialLineBreak, requestLineBreak } from './request-faults.ts';
 import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
 import { appendBytes, sectionEnd } from './section-bytes.ts';
 import { CR, CRLF, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
@@ -355,6 +355,17 @@ export class RequestParser {
         const method = latin1(acc, 0, space === -1 ? acc.length : space);
         if (method !== '' && !TOKEN.test(method)) {
           this.#malformed('HPE_INVALID_METHOD', 'invalid method');
+          return false;
+        }
+        // A target past its limit, or a version gone wrong, is known before the line ends.
+        const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
+        const broken = partialLineBreak(
+          latin1(acc, 0, end),
+          this.#limits.uriLength,
+          this.#limits.proxyProtocol === true,
+        );
+        if (broken !== undefined) {
+          this.#broken(broken);
           return false;
         }
         return true;
