@@ -4,7 +4,7 @@
  * or LF. The parser finds that something is wrong on its fast path; these slow paths say what.
  */
 import { type FieldError, MAX_FIELDS } from './field-lines.ts';
-import { malformed, type RuleBreak, TARGET } from './request-rules.ts';
+import { LONGEST_METHOD, malformed, methodBreak, type RuleBreak, TARGET } from './request-rules.ts';
 import { snippet, TOKEN } from './syntax.ts';
 
 /** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
@@ -57,10 +57,10 @@ const VERSION_SO_FAR = /^(?:H(?:T(?:T(?:P(?:\/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?$
 
 /**
  * The fault of a request line that has not ended but can no longer become a valid one: a
- * target already past `uriLength` (414), or what follows the target already no version (the
- * whole line's 400); undefined while it still may. Without it such a line was held until the
- * header timeout, a 408 for a client that was not slow (or, past the head limit, a 414
- * whatever its fault).
+ * method longer than any the gateway knows (501), a target already past `uriLength` (414),
+ * what follows the target already no version (the whole line's 400); undefined while it
+ * still may. Without it such a line was held until the header timeout, a 408 for a client
+ * that was not slow (or, past the head limit, a 414 whatever its fault).
  */
 export function partialLineBreak(
   line: string,
@@ -68,7 +68,7 @@ export function partialLineBreak(
   proxyProtocol: boolean,
 ): RuleBreak | undefined {
   const space = line.indexOf(' ');
-  if (space === -1) return undefined;
+  if (space === -1) return line.length > LONGEST_METHOD ? methodBreak(line) : undefined;
   const targetEnd = line.indexOf(' ', space + 1);
   const target = (targetEnd === -1 ? line.length : targetEnd) - space - 1;
   if (target > uriLength)

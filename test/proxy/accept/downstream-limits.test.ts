@@ -119,6 +119,12 @@ test('a URI that overflows the header size too is still a 414 (the request line 
 // it was held to the header timeout (a 408 calling the client slow), or past header_size
 // called a 414 whatever its fault.
 for (const [label, line, status, details] of [
+  [
+    'a method longer than any the gateway knows',
+    'G'.repeat(100),
+    501,
+    /^method "G{40}\.\.\." is not implemented$/,
+  ],
   ['a target past uri_length', `GET /${pad(LIMITS.uriLength + 1)}`, 414, /^request target too long$/],
   [
     'a target past uri_length, its version begun',
