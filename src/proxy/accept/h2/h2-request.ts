@@ -106,7 +106,7 @@ export function h2RequestHead(
  * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
  * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` or with
  * more than `max_header_fields` fields (431), a method that is not known (501), a `:scheme` other than http or https, a `:path` that is not
- * the origin form (or `*` for OPTIONS) or holds bytes a request line may not (400), a target
+ * the origin form (or `*` for OPTIONS: nghttp2 resets one first, kept should it stop) or holds bytes a request line may not (400), a target
  * past the URI length (414), a field whose name is not a token or whose value holds a control
  * character or starts or ends with whitespace (400: RFC 9113 §8.2.1 makes the request
  * malformed; §8.1.1 lets a server answer it before closing the stream), or a Host that names
