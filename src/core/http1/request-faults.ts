@@ -1,10 +1,10 @@
 /**
  * The first fault of a request head the strict parser (request-parser.ts) refuses, under
- * llhttp's names for it: a request line known to be invalid, a field line's fault, a bare CR
+ * llhttp's names for it: a request line known to be invalid (whole or not yet), a field line's fault, a bare CR
  * or LF. The parser finds that something is wrong on its fast path; these slow paths say what.
  */
 import { type FieldError, MAX_FIELDS } from './field-lines.ts';
-import { malformed, type RuleBreak, TARGET } from './request-rules.ts';
+import { LONGEST_METHOD, malformed, methodBreak, type RuleBreak, TARGET } from './request-rules.ts';
 import { snippet, TOKEN } from './syntax.ts';
 
 /** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
@@ -50,6 +50,31 @@ export function requestLineBreak(line: string, proxyProtocol: boolean): RuleBrea
   // A space inside the target leaves a version that is no version: the target is at fault.
   if (version.includes(' ')) return malformed('HPE_INVALID_URL', 'invalid request target');
   return malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
+}
+
+/** What a version not whole yet may still become: a prefix of `HTTP/d.d`. */
+const VERSION_SO_FAR = /^(?:H(?:T(?:T(?:P(?:\/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?$/;
+
+/**
+ * The fault of a request line that has not ended but can no longer become a valid one: a
+ * method longer than any the gateway knows (501), a target already past `uriLength` (414),
+ * what follows the target already no version (the whole line's 400); undefined while it
+ * still may. Without it such a line was held until the header timeout, a 408 for a client
+ * that was not slow (or, past the head limit, a 414 whatever its fault).
+ */
+export function partialLineBreak(
+  line: string,
+  uriLength: number,
+  proxyProtocol: boolean,
+): RuleBreak | undefined {
+  const space = line.indexOf(' ');
+  if (space === -1) return line.length > LONGEST_METHOD ? methodBreak(line) : undefined;
+  const targetEnd = line.indexOf(' ', space + 1);
+  const target = (targetEnd === -1 ? line.length : targetEnd) - space - 1;
+  if (target > uriLength)
+    return { status: 414, code: 'HPE_HEADER_OVERFLOW', details: 'request target too long' };
+  if (targetEnd === -1 || VERSION_SO_FAR.test(line.slice(targetEnd + 1))) return undefined;
+  return requestLineBreak(line, proxyProtocol);
 }
 
 /** A field line's fault, under llhttp's names for it. */

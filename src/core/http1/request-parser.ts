@@ -15,7 +15,7 @@
  */
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
-import { fieldLineBreak, lineEndBreak, requestLineBreak } from './request-faults.ts';
+import { fieldLineBreak, lineEndBreak, partialLineBreak, requestLineBreak } from './request-faults.ts';
 import { malformed, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
 import { appendBytes, sectionEnd } from './section-bytes.ts';
 import { CR, CRLF, CRLFCRLF, LF, latin1, listMembers, nameIs, snippet, TOKEN } from './syntax.ts';
@@ -70,6 +70,12 @@ export interface RequestParserLimits {
    * a request line belongs is then a second one, not a balancer set up without the setting.
    */
   readonly proxyProtocol?: boolean;
+  /**
+   * How the listener serves HTTP/2 (listen[].http2), if it does: the preface's request line
+   * reaches this parser only when it began a broken preface (a plain listener takes a whole one
+   * first) or came on a TLS connection whose ALPN chose HTTP/1.1, not that HTTP/2 is not served.
+   */
+  readonly http2?: 'prior-knowledge' | 'alpn';
 }
 
 /** At most this many header (or trailer) fields: beyond it the section counts as too large (431). */
@@ -357,6 +363,17 @@ export class RequestParser {
           this.#malformed('HPE_INVALID_METHOD', 'invalid method');
           return false;
         }
+        // A target past its limit, or a version gone wrong, is known before the line ends.
+        const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
+        const broken = partialLineBreak(
+          latin1(acc, 0, end),
+          this.#limits.uriLength,
+          this.#limits.proxyProtocol === true,
+        );
+        if (broken !== undefined) {
+          this.#broken(broken);
+          return false;
+        }
         return true;
       }
       this.#lineChecked = true;
@@ -395,7 +412,17 @@ export class RequestParser {
     if (major !== '1') {
       // The HTTP/2 connection preface: prior knowledge this listener does not have.
       if (method === 'PRI' && target === '*' && major === '2') {
-        this.#fail(505, 'HPE_PAUSED_H2_UPGRADE', 'HTTP/2 is not supported on this listener');
+        const h2 = this.#limits.http2;
+        if (h2 === 'prior-knowledge')
+          this.#fail(400, 'HPE_PAUSED_H2_UPGRADE', 'malformed HTTP/2 connection preface');
+        else
+          this.#fail(
+            505,
+            'HPE_PAUSED_H2_UPGRADE',
+            h2 === 'alpn'
+              ? 'HTTP/2 on this listener is chosen by TLS ALPN (h2): this connection chose HTTP/1.1'
+              : 'HTTP/2 is not supported on this listener',
+          );
       } else {
         this.#fail(505, 'HPE_INVALID_VERSION', `HTTP/${major}.${minor} is not supported on this listener`);
       }

@@ -85,6 +85,9 @@ export const malformed = (code: string, what: string): RuleBreak => ({
   details: `malformed request (${code}: ${what})`,
 });
 
+/** The longest method the gateway knows: a method not yet whole and longer can only be a 501. */
+export const LONGEST_METHOD = Math.max(...Array.from(KNOWN_METHODS, (m) => m.length));
+
 /** A method that is not a token is a 400; one the gateway does not know, a 501 (methods are case-sensitive: `get` is not GET). */
 export function methodBreak(method: string): RuleBreak | undefined {
   if (KNOWN_METHODS.has(method)) return undefined;

@@ -99,6 +99,8 @@ export async function startListener(
     keepAliveTimeout: 0,
     // A reload cannot turn it on or off for a kept listener (reload-plan.ts).
     proxyProtocol: config.proxyProtocol !== undefined,
+    // Nor http2: the HTTP/1.1 parser names a preface it meets by it.
+    ...(config.http2 ? { http2: config.tls ? 'alpn' : 'prior-knowledge' } : {}),
   };
   const applyLimits = (limits: DownstreamLimits): void => {
     live.uriLength = limits.uriLength;

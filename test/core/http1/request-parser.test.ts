@@ -9,6 +9,7 @@ import {
   type RequestHead,
   type RequestParseError,
   RequestParser,
+  type RequestParserLimits,
 } from '../../../src/core/http1/request-parser.ts';
 
 interface Parsed {
@@ -20,7 +21,10 @@ interface Parsed {
   parser: RequestParser;
 }
 
-function parse(input: string | string[], limits = { headerSize: 1024, uriLength: 256 }): Parsed {
+function parse(
+  input: string | string[],
+  limits: RequestParserLimits = { headerSize: 1024, uriLength: 256 },
+): Parsed {
   const out: Parsed = {
     heads: [],
     body: '',
@@ -49,7 +53,7 @@ function parse(input: string | string[], limits = { headerSize: 1024, uriLength:
   return out;
 }
 
-const refusal = (input: string | string[], limits?: { headerSize: number; uriLength: number }) => {
+const refusal = (input: string | string[], limits?: RequestParserLimits) => {
   const { error } = parse(input, limits);
   assert.ok(error, `refused: ${JSON.stringify(input)}`);
   return error;
@@ -91,6 +95,27 @@ test('HTTP/1.2 to HTTP/1.9 are read as HTTP/1.1 (RFC 9112 §2.3); another major 
   );
   // HTTP-version = HTTP-name "/" DIGIT "." DIGIT: one digit each.
   assert.equal(refusal('GET / HTTP/1.10\r\nHost: a\r\n\r\n').status, 400);
+});
+
+// A listener that serves HTTP/2 meets the preface's request line only when the preface broke
+// (prior knowledge: a whole one never reaches HTTP/1.1) or ALPN chose HTTP/1.1 (TLS): it was
+// told HTTP/2 is not supported there.
+test('the HTTP/2 preface on a listener that serves HTTP/2: a broken preface (400), or ALPN that chose HTTP/1.1 (505), never "not supported"', () => {
+  const limits = { headerSize: 1024, uriLength: 256 };
+  const broken = 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n';
+  assert.deepEqual(
+    { ...refusal(broken, { ...limits, http2: 'prior-knowledge' }) },
+    {
+      status: 400,
+      code: 'HPE_PAUSED_H2_UPGRADE',
+      details: 'malformed HTTP/2 connection preface',
+      inBody: false,
+    },
+  );
+  assert.deepEqual(
+    [refusal(broken, { ...limits, http2: 'alpn' })].map((e) => [e.status, e.details]),
+    [[505, 'HTTP/2 on this listener is chosen by TLS ALPN (h2): this connection chose HTTP/1.1']],
+  );
 });
 
 test('the statuses RFC 9110 and 9112 give: 501 unknown method, 505 version, 400 framing', () => {

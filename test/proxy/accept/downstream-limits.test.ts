@@ -115,6 +115,45 @@ test('a URI that overflows the header size too is still a 414 (the request line 
   await assertStillServes(f);
 });
 
+// A request line that has not ended yet but can no longer be valid is refused as it stands:
+// it was held to the header timeout (a 408 calling the client slow), or past header_size
+// called a 414 whatever its fault.
+for (const [label, line, status, details] of [
+  [
+    'a method longer than any the gateway knows',
+    'G'.repeat(100),
+    501,
+    /^method "G{40}\.\.\." is not implemented$/,
+  ],
+  ['a target past uri_length', `GET /${pad(LIMITS.uriLength + 1)}`, 414, /^request target too long$/],
+  [
+    'a target past uri_length, its version begun',
+    `GET /${pad(LIMITS.uriLength + 1)} HTTP/1.1`,
+    414,
+    /^request target too long$/,
+  ],
+  ['a version that is no version', 'GET / HTTP/1.11', 400, /invalid HTTP version/],
+  [
+    'a version that runs past header_size',
+    `GET / HTTP/1.1${'1'.repeat(LIMITS.headerSize)}`,
+    400,
+    /invalid HTTP version/,
+  ],
+] as const) {
+  test(`${label}, its line not ended, then nothing: a ${status} now, not a 408 at header_timeout`, async (t) => {
+    const f = await startFixture();
+    t.after(() => f.close());
+    const client = await RawClient.connect(f.gw.port);
+    t.after(() => client.destroy());
+    client.write(line);
+    await client.until(hasFinalResponse);
+    await client.untilClosed();
+    await assertClientError(f, { raw: client.received, closed: client.closed }, { status, details });
+    assertUpstreamSawNothing(f);
+    await assertStillServes(f);
+  });
+}
+
 test("a Content-Length over the route's body limit is a 413 without reading the body", async (t) => {
   const f = await startFixture();
   t.after(() => f.close());

@@ -106,7 +106,7 @@ export function h2RequestHead(
  * What the HTTP/1.1 parser would refuse and nghttp2 lets through, as the same errors, by the
  * same rules (core/http1/request-rules.ts): a header list past `max_header_list_size` or with
  * more than `max_header_fields` fields (431), a method that is not known (501), a `:scheme` other than http or https, a `:path` that is not
- * the origin form (or `*` for OPTIONS) or holds bytes a request line may not (400), a target
+ * the origin form (or `*` for OPTIONS: nghttp2 resets one first, kept should it stop) or holds bytes a request line may not (400), a target
  * past the URI length (414), a field whose name is not a token or whose value holds a control
  * character or starts or ends with whitespace (400: RFC 9113 §8.2.1 makes the request
  * malformed; §8.1.1 lets a server answer it before closing the stream), or a Host that names
@@ -197,5 +197,12 @@ const refusal = (broken: RuleBreak): RequestParseError => ({ ...broken, inBody: 
 export function protocolBreach(stream: ServerHttp2Stream, when: string): string | undefined {
   const error = stream.errored as (Error & { code?: string }) | null;
   if (error?.code !== 'ERR_HTTP2_ERROR') return undefined;
-  return `its connection broke HTTP/2 ${when} (nghttp2: ${error.message}; DATA past a stream's content-length is such a breach, RFC 9113 §8.1.1): the connection was closed`;
+  // nghttp2 names its refusal by its class alone: which frame is not told, so none is claimed
+  // (a window pushed past 2^31 - 1 is a Flow control error, no DATA past a content-length).
+  const what = error.message === 'Protocol error' ? `Protocol error; ${PROTOCOL_ERRORS}` : error.message;
+  return `its connection broke HTTP/2 ${when} (nghttp2: ${what}): the connection was closed`;
 }
+
+/** What nghttp2's "Protocol error" may have been: the client breaches it is known to end a connection for. */
+const PROTOCOL_ERRORS =
+  "a frame HTTP/2 forbids, such as DATA past its stream's content-length (RFC 9113 §8.1.1) or after its END_STREAM (§5.1)";

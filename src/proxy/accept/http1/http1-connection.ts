@@ -56,6 +56,8 @@ export interface Http1Settings {
   readonly sendTimeout?: number;
   /** listen[].proxy_protocol is on (the parser's RequestParserLimits.proxyProtocol). */
   readonly proxyProtocol?: boolean;
+  /** How the listener serves HTTP/2, if it does (the parser's RequestParserLimits.http2). */
+  readonly http2?: 'prior-knowledge' | 'alpn';
 }
 
 /**

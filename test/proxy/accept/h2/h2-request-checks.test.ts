@@ -306,7 +306,7 @@ describe('a body past its content-length over HTTP/2', () => {
         assert.equal(line.client, '127.0.0.1');
         assert.match(
           String(line.details),
-          /its connection broke HTTP\/2 .* \(nghttp2: Protocol error; DATA past a stream's content-length is such a breach, RFC 9113 §8\.1\.1\): the connection was closed/,
+          /its connection broke HTTP\/2 .* \(nghttp2: Protocol error; a frame HTTP\/2 forbids, such as DATA past its stream's content-length \(RFC 9113 §8\.1\.1\) or after its END_STREAM \(§5\.1\)\): the connection was closed/,
         );
         await settle();
         assert.equal(echo.received.length, 0, 'nothing reached the upstream');
