@@ -27,7 +27,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkSplitsAndCanaries(document.routes, upstreams, report);
-  checkRouteNames(document.routes, report);
+  checkRouteNames(document.routes, report, warn);
   const listeners = listenerFacts(document.listen);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);

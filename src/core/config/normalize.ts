@@ -19,6 +19,7 @@ import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
+import { renamedDefaults } from './route-names.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
@@ -82,11 +83,15 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
         baseDir,
       ),
   };
+  // Unnamed routes that would share a part kept by name with another: their own names (route-names.ts).
+  const renamed = renamedDefaults(raw.routes);
   return {
     name: raw.name ?? DEFAULTS.name,
     source,
     listen: raw.listen.map((listener) => toListener(listener, baseDir)),
-    routes: raw.routes.map((route, index) => toRoute(route, index, baseDir, authUpstreams)),
+    routes: raw.routes.map((route, index) =>
+      toRoute(route, index, baseDir, authUpstreams, renamed.get(index)),
+    ),
     upstreams,
     ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
     // A listener that orders names without `acme:` orders them with its defaults (Let's Encrypt).
@@ -220,12 +225,18 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
   };
 }
 
-function toRoute(raw: RawRoute, index: number, baseDir: string, authUpstreams: AuthUpstreams): RouteConfig {
+function toRoute(
+  raw: RawRoute,
+  index: number,
+  baseDir: string,
+  authUpstreams: AuthUpstreams,
+  renamed: string | undefined,
+): RouteConfig {
   const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
   const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
   return {
     index,
-    name: raw.name ?? `${host ?? ''}${path}`,
+    name: raw.name ?? renamed ?? `${host ?? ''}${path}`,
     ...(host === undefined ? {} : { host }),
     path,
     ...(raw.upstream === undefined

@@ -38,7 +38,12 @@ const KEPT_BY_NAME = [
   },
 ] as const;
 
-export function checkRouteNames(routes: unknown, report: Report): void {
+/**
+ * A written name another route with the same kept part holds is refused at the second; a route
+ * left unnamed is renamed instead (renamedDefaults), with a warning that says to what.
+ */
+export function checkRouteNames(routes: unknown, report: Report, warn: Report): void {
+  const renamed = renamedDefaults(routes);
   for (const { what, has, why } of KEPT_BY_NAME) {
     const first = new Map<string, number>();
     for (const [index, route] of itemsOf(routes)) {
@@ -50,14 +55,56 @@ export function checkRouteNames(routes: unknown, report: Report): void {
         first.set(name, index);
         continue;
       }
-      const unnamed = route.name === undefined;
+      const rename = renamed.get(index);
+      if (rename !== undefined) {
+        warn(
+          ['routes', index, field],
+          `route name '${name}' (a route without a name is named <host><path>) is routes[${before}]'s too, and both have ${what}, which the gateway keeps by the route's name: this route is named '${rename}' so that it has its own; give it a name to choose another`,
+          'key',
+        );
+        continue;
+      }
       report(
-        ['routes', index, unnamed ? field : 'name'],
-        `route name '${name}' is routes[${before}]'s too${unnamed ? ' (a route without a name is named <host><path>)' : ''}, and both have ${what}: the gateway keeps it by the route's name, so ${why}; give each its own name`,
+        ['routes', index, 'name'],
+        `route name '${name}' is routes[${before}]'s too, and both have ${what}: the gateway keeps it by the route's name, so ${why}; give each its own name`,
         'key',
       );
     }
   }
+}
+
+/**
+ * The routes left unnamed whose default `<host><path>` an earlier route holds while both have a
+ * part kept by name (routes told apart by method share it: `POST /api` beside `/api`, each with
+ * its own rate_limit), by index: each is named `<host><path>#<index>` instead (made unique
+ * against every other name), so it keeps its own split, buckets, store and count. Before this,
+ * such a config loaded and the two shared them; refusing it would refuse a config people write.
+ */
+export function renamedDefaults(routes: unknown): Map<number, string> {
+  const renamed = new Map<number, string>();
+  const taken = new Set<string>();
+  for (const [, route] of itemsOf(routes)) {
+    const name = routeName(route);
+    if (name !== undefined) taken.add(name);
+  }
+  for (const { has } of KEPT_BY_NAME) {
+    const first = new Set<string>();
+    for (const [index, route] of itemsOf(routes)) {
+      if (has(route) === undefined) continue;
+      const name = renamed.get(index) ?? routeName(route);
+      if (name === undefined) continue;
+      if (!first.has(name) || route.name !== undefined || renamed.has(index)) {
+        first.add(name);
+        continue;
+      }
+      let rename = `${name}#${index}`;
+      while (taken.has(rename)) rename += `#${index}`;
+      taken.add(rename);
+      renamed.set(index, rename);
+      first.add(rename);
+    }
+  }
+  return renamed;
 }
 
 /** The route's name as the loaded config has it (normalize.ts): its own, else `<host><path>`; undefined when a part is no value. */

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
@@ -17,11 +18,13 @@ const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
 const SPLIT_WHY =
   'both would draw from one of the two splits, one route\'s requests going to the other\'s upstreams (and a canary is driven by it: POST /canary/rollback {"route": NAME})';
-const shared = (name: string, first: number, unnamed: boolean, what: string, why: string) =>
-  `route name '${name}' is routes[${first}]'s too${unnamed ? ' (a route without a name is named <host><path>)' : ''}, and both have ${what}: the gateway keeps it by the route's name, so ${why}; give each its own name`;
+const shared = (name: string, first: number, what: string, why: string) =>
+  `route name '${name}' is routes[${first}]'s too, and both have ${what}: the gateway keeps it by the route's name, so ${why}; give each its own name`;
+const renamedTo = (name: string, first: number, what: string, rename: string) =>
+  `route name '${name}' (a route without a name is named <host><path>) is routes[${first}]'s too, and both have ${what}, which the gateway keeps by the route's name: this route is named '${rename}' so that it has its own; give it a name to choose another`;
 const lines = (text: string) => problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`);
 
-test('two routes of one name that both have a split or canary, a rate_limit, a cache or a max_in_flight: refused at the second', () => {
+test('two routes of one written name that both have a split or canary, a rate_limit, a cache or a max_in_flight: refused at the second', () => {
   const text = withRoutes(`  - name: pages
     match: { path: /a }
     upstream: api
@@ -29,7 +32,19 @@ test('two routes of one name that both have a split or canary, a rate_limit, a c
   - name: pages
     match: { path: /b }
     split: [{ upstream: api }, { upstream: api-next }]
-  - match: { path: /api, methods: [POST] }
+  - { name: slow, match: { path: /s }, upstream: api, max_in_flight: 1 }
+  - { name: slow, match: { path: /t }, upstream: api, max_in_flight: 100 }
+`);
+  assert.deepEqual(lines(text), [
+    `8 routes[1].name: ${shared('pages', 0, 'a split or a canary', SPLIT_WHY)}`,
+    `12 routes[3].name: ${shared('slow', 2, 'a max_in_flight', 'after a reload both would count against one bound')}`,
+  ]);
+});
+
+test('an unnamed route whose <host><path> another route with the same kept part holds gets a name of its own, said by a warning', () => {
+  const warnings: ConfigProblem[] = [];
+  const config = parseConfig(
+    withRoutes(`  - match: { path: /api, methods: [GET] }
     upstream: api
     rate_limit: { rate: 1, burst: 1 }
     cache: {}
@@ -37,15 +52,25 @@ test('two routes of one name that both have a split or canary, a rate_limit, a c
     upstream: api
     rate_limit: { rate: 100, burst: 100 }
     cache: {}
-  - { name: slow, match: { path: /s }, upstream: api, max_in_flight: 1 }
-  - { name: slow, match: { path: /t }, upstream: api, max_in_flight: 100 }
-`);
-  assert.deepEqual(lines(text), [
-    `8 routes[1].name: ${shared('pages', 0, false, 'a split or a canary', SPLIT_WHY)}`,
-    `17 routes[3].rate_limit: ${shared('/api', 2, true, 'a rate_limit', 'with workers or store.redis both would draw from one bucket per client, at one of the two rates')}`,
-    `18 routes[3].cache: ${shared('/api', 2, true, 'a cache', 'both would use one store, with one of the two settings (and a purge names it)')}`,
-    `20 routes[5].name: ${shared('slow', 4, false, 'a max_in_flight', 'after a reload both would count against one bound')}`,
-  ]);
+  - { name: '/api#1', match: { path: /other }, upstream: api }
+  - { match: { path: /api, methods: [DELETE] }, upstream: api }
+`),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  // The second is /api#1#1 (/api#1 is taken); the third, with no kept part, keeps the default.
+  assert.deepEqual(
+    config.routes.map((route) => route.name),
+    ['/api', '/api#1#1', '/api#1', '/api'],
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      `10 routes[1].rate_limit: ${renamedTo('/api', 0, 'a rate_limit', '/api#1#1')}`,
+      `11 routes[1].cache: ${renamedTo('/api', 0, 'a cache', '/api#1#1')}`,
+    ],
+  );
 });
 
 test('a name shared where only one of the routes has the part is no problem', () => {
@@ -72,6 +97,6 @@ test('candor check exits 78 naming the second route', () => {
   assert.equal(run.status, 78);
   assert.equal(
     run.stderr,
-    `${file}:5:7  routes[1].name: ${shared('pages', 0, false, 'a split or a canary', SPLIT_WHY)}\n1 problem in ${file}\n`,
+    `${file}:5:7  routes[1].name: ${shared('pages', 0, 'a split or a canary', SPLIT_WHY)}\n1 problem in ${file}\n`,
   );
 });
