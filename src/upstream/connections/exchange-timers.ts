@@ -14,14 +14,28 @@ import { Failure } from '../../core/failure/failure.ts';
 /**
  * No response head within the head clock; `waiting`: what of the request the upstream had not
  * taken (ExchangeController.requestWaiting); `interim`: the interim (1xx) heads that came
- * meanwhile, which the details count (an upstream that sent 102s did send something).
+ * meanwhile, which the details count (an upstream that sent 102s did send something);
+ * `partial`: the bytes of a head begun and never ended (a trickling or stuck upstream is not
+ * a silent one: the fix differs).
  */
-export function headTimedOut(startedAt: number, waiting: string | undefined, interim = 0): Failure {
+export function headTimedOut(
+  startedAt: number,
+  waiting: string | undefined,
+  interim = 0,
+  partial = 0,
+): Failure {
   const after = ms(performance.now() - startedAt);
-  const details =
-    interim === 0
-      ? `no response head after ${after}`
-      : `no final response head after ${after}, only ${interim} interim (1xx) ${interim === 1 ? 'answer' : 'answers'}`;
+  let details: string;
+  if (interim === 0)
+    details =
+      partial === 0
+        ? `no response head after ${after}`
+        : `response head incomplete after ${after} (${partial} bytes of it came)`;
+  else {
+    const answers = `${interim} interim (1xx) ${interim === 1 ? 'answer' : 'answers'}`;
+    const rest = partial === 0 ? '' : ` and ${partial} bytes of the final one`;
+    details = `no final response head after ${after}, only ${answers}${rest}`;
+  }
   return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
 }
 

@@ -183,6 +183,42 @@ test('interim answers and then silence: the 504 counts them, not "no response he
   }
 });
 
+test('part of a head and then silence: the 504 says how much of it came, not "no response head"', async () => {
+  const part = 'HTTP/1.1 200 OK\r\nx-a: b'; // 23 bytes, no end of head
+  const upstream = await startRawFault(async (c) => {
+    const { path } = await c.nextRequest();
+    if (path === '/interim') await c.write('HTTP/1.1 102 Processing\r\n\r\n'.repeat(2));
+    await c.write(part);
+    await new Promise((resolve) => c.socket.once('close', resolve));
+  });
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream: '    retries: { attempts: 1 }\n    timeouts: { response: 300ms }',
+    }),
+  );
+  try {
+    const cases = [
+      ['/', /^response head incomplete after \S+ m?s \(23 bytes of it came\)$/],
+      [
+        '/interim',
+        /^no final response head after \S+ m?s, only 2 interim \(1xx\) answers and 23 bytes of the final one$/,
+      ],
+    ] as const;
+    for (const [path, details] of cases) {
+      const res = await request(gw.url, { path, headers: { 'x-request-id': `part${path}` } });
+      assert.equal(res.status, 504);
+      assert.match(String(res.headers['proxy-status']), /error=http_response_timeout; details="/);
+      const line = await gw.logFor(`part${path}`);
+      assert.equal(line.error, 'http_response_timeout');
+      assert.equal(line.stage, 'sent');
+      assert.match(String(line.details), details);
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('a Content-Length on a 204 or an interim answer does not reach the client (RFC 9110 §8.6), and the connection stays in step', async () => {
   const upstream = await startRawFault(async (c) => {
     for (;;) {

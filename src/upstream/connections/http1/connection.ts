@@ -472,7 +472,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.parser.interimCount));
+    const { parser } = this;
+    this.abort(headTimedOut(this.sentAt, this.requestWaiting(), parser.interimCount, parser.headBytesSoFar));
   };
 
   private readonly onReadTimeout = (): void => {
