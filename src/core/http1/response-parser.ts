@@ -158,6 +158,11 @@ export class ResponseParser {
     return this.state === S_HEAD && this.accLen > 0;
   }
 
+  /** The bytes of a head read in part (see inHead), 0 otherwise: a timeout's details count them. */
+  get headBytesSoFar(): number {
+    return this.inHead ? this.accLen : 0;
+  }
+
   /**
    * Before each response: whether the request was HEAD (then no status has a body) and, when it
    * asked for an upgrade, the protocols its Upgrade field offers (then a 101 switching to them

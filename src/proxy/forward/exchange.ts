@@ -23,6 +23,7 @@ import type {
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
+  HeadSoFar,
   RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
@@ -257,6 +258,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
   get requestWaiting(): string | undefined {
     return this.controller?.requestWaiting();
+  }
+
+  /** What of the response head its connection had read (ExchangeController.headSoFar). */
+  get headSoFar(): HeadSoFar | undefined {
+    return this.controller?.headSoFar();
   }
 
   /**

@@ -2,6 +2,8 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { type DeadlineLine, deadlineLine, type LinedDeadline } from '../../core/limits/deadline-line.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import type { HeadSoFar } from '../../upstream/connections/exchange-contract.ts';
+import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
 import type { DeadlineLeft } from '../forward/exchange.ts';
 import type { OwnCall } from './attempts-owner.ts';
@@ -12,6 +14,8 @@ interface AttemptReach {
   /** No connection took the request yet: one being opened for it, or a full pool's busy one. */
   readonly waitingFor: 'connect' | 'busy' | undefined;
   readonly requestWaiting: string | undefined;
+  /** What of the response head came (interim answers, part of a head), said after its missing. */
+  readonly headSoFar: HeadSoFar | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
 }
@@ -256,11 +260,10 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         `${this.#name} reached while streaming the body`,
         { stage: reached },
       );
+    const noHead = noHeadDetails(`within the ${this.#name}`, attempt?.headSoFar);
     return new Failure(
       this.#byClient ? 'client_deadline' : 'http_response_timeout',
-      waiting === undefined
-        ? `no response head within the ${this.#name}`
-        : `no response head within the ${this.#name}; ${waiting}`,
+      waiting === undefined ? noHead : `${noHead}; ${waiting}`,
       { stage: reached },
     );
   }

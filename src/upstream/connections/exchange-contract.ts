@@ -85,6 +85,18 @@ export interface ExchangeController {
    * not only its not answering.
    */
   requestWaiting(): string | undefined;
+  /**
+   * What of the response head came before it was whole, said when a timeout ends the wait for
+   * it (exchange-timers.ts: noHeadDetails): an upstream that sent 1xx answers or part of its head
+   * did send something.
+   */
+  headSoFar(): HeadSoFar;
+}
+
+/** The interim (1xx) heads of the response so far, and the bytes of a head begun and not ended (HTTP/1.1). */
+export interface HeadSoFar {
+  readonly interim: number;
+  readonly partial: number;
 }
 
 /** The events of one request/response exchange, in order; exactly one of End and Error ends it. */

@@ -10,19 +10,32 @@
  */
 import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { HeadSoFar } from './exchange-contract.ts';
 
 /**
  * No response head within the head clock; `waiting`: what of the request the upstream had not
- * taken (ExchangeController.requestWaiting); `interim`: the interim (1xx) heads that came
- * meanwhile, which the details count (an upstream that sent 102s did send something).
+ * taken (ExchangeController.requestWaiting); `so`: what of the head came meanwhile.
  */
-export function headTimedOut(startedAt: number, waiting: string | undefined, interim = 0): Failure {
-  const after = ms(performance.now() - startedAt);
-  const details =
-    interim === 0
-      ? `no response head after ${after}`
-      : `no final response head after ${after}, only ${interim} interim (1xx) ${interim === 1 ? 'answer' : 'answers'}`;
+export function headTimedOut(startedAt: number, waiting: string | undefined, so: HeadSoFar): Failure {
+  const details = noHeadDetails(`after ${ms(performance.now() - startedAt)}`, so);
   return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
+}
+
+/**
+ * No whole response head `when` ("after 300 ms", "within the total timeout of 600 ms"), with
+ * what of it came: interim (1xx) answers, the bytes of a head begun. A trickling or 1xx-sending
+ * upstream is not a silent one, and the fix differs.
+ */
+export function noHeadDetails(when: string, so: HeadSoFar | undefined): string {
+  const interim = so?.interim ?? 0;
+  const partial = so?.partial ?? 0;
+  if (interim === 0)
+    return partial === 0
+      ? `no response head ${when}`
+      : `response head incomplete ${when} (${partial} bytes of it came)`;
+  const answers = `${interim} interim (1xx) ${interim === 1 ? 'answer' : 'answers'}`;
+  const rest = partial === 0 ? '' : ` and ${partial} bytes of the final one`;
+  return `no final response head ${when}, only ${answers}${rest}`;
 }
 
 /** The response body went silent for the read clock; `why`: what more is known of the silence. */

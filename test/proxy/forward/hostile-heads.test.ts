@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawUntil, request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
@@ -177,6 +178,73 @@ test('interim answers and then silence: the 504 counts them, not "no response he
       String(line.details),
       /^no final response head after \S+ m?s, only 3 interim \(1xx\) answers$/,
     );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+/** Writes interim answers (on /interim) and 23 bytes of a head, then nothing, reading no body. */
+function startPartOfAHead(): Promise<Fault> {
+  return startRawFault(
+    async (c) => {
+      let head = Buffer.alloc(0);
+      while (!head.includes('\r\n\r\n')) {
+        const chunk = c.read(1024);
+        if (chunk === null) await new Promise((resolve) => c.socket.once('readable', resolve));
+        else head = Buffer.concat([head, chunk]);
+      }
+      if (head.includes('/interim')) await c.write('HTTP/1.1 102 Processing\r\n\r\n'.repeat(2));
+      await c.write('HTTP/1.1 200 OK\r\nx-a: b');
+      await new Promise((resolve) => c.socket.once('close', resolve));
+    },
+    { manualRead: true },
+  );
+}
+
+test('part of a head and then silence: the 504 says how much of it came, not "no response head", at the response or the total timeout', async () => {
+  const upstream = await startPartOfAHead();
+  // A GET meets the response timeout; a POST whose body the upstream never reads never starts
+  // the response clock (nothing was sent whole), so the total timeout ends it.
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+    request_buffering: false
+    limits: { body: 64MiB }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+    timeouts: { response: 300ms, total: 600ms }
+    retries: { attempts: 1 }
+`);
+  try {
+    const cases = [
+      ['GET', '/', /^response head incomplete after \S+ m?s \(23 bytes of it came\)$/],
+      [
+        'GET',
+        '/interim',
+        /^no final response head after \S+ m?s, only 2 interim \(1xx\) answers and 23 bytes of the final one$/,
+      ],
+      ['POST', '/', /^response head incomplete within the total timeout of 600 ms \(23 bytes of it came\); /],
+      [
+        'POST',
+        '/interim',
+        /^no final response head within the total timeout of 600 ms, only 2 interim \(1xx\) answers and 23 bytes of the final one; /,
+      ],
+    ] as const;
+    for (const [method, path, details] of cases) {
+      const id = `part-${method}${path}`;
+      const body = method === 'POST' ? Buffer.alloc(32 * 1024 * 1024, 98) : undefined;
+      const res = await request(gw.url, { method, path, body, headers: { 'x-request-id': id } }).catch(
+        () => undefined, // the client may still be uploading when the 504 comes and the connection closes
+      );
+      if (res !== undefined) assert.equal(res.status, 504);
+      const line = await gw.logFor(id);
+      assert.equal(line.status, 504);
+      assert.equal(line.error, 'http_response_timeout');
+      assert.equal(line.stage, 'sent');
+      assert.match(String(line.details), details);
+    }
   } finally {
     await gw.close();
     await upstream.close();

@@ -9,6 +9,7 @@ import type {
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
+  HeadSoFar,
   UpstreamHead,
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
@@ -81,6 +82,11 @@ export class H2Call implements ExchangeController {
   /** Body bytes node:http2 still holds for the stream, and what keeps them (h2-failure-details.ts). */
   requestWaiting(): string | undefined {
     return bodyWaiting(this.stream);
+  }
+
+  /** Its interim heads; a HEADERS block comes whole, never in part. */
+  headSoFar(): HeadSoFar {
+    return { interim: this.interim.count, partial: 0 };
   }
 
   start(stream: ClientHttp2Stream): void {
@@ -287,7 +293,7 @@ export class H2Call implements ExchangeController {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
       const why = noHeadReason(this.requestWaiting(), this.session.prefaceCame);
-      this.abort(headTimedOut(this.sentAt, why, this.interim.count));
+      this.abort(headTimedOut(this.sentAt, why, this.headSoFar()));
     });
   };
 

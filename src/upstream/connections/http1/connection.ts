@@ -17,6 +17,7 @@ import type {
   ExchangeController,
   ExchangeHandler,
   ExchangeRequest,
+  HeadSoFar,
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
@@ -125,6 +126,11 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     const left = this.socket.destroyed ? 0 : this.socket.writableLength;
     if (left === 0) return undefined;
     return `${left} bytes of the request were still waiting for the upstream to take them (it stopped reading: its connection took no more)`;
+  }
+
+  /** The interim heads and the bytes of a head begun, from the parser. */
+  headSoFar(): HeadSoFar {
+    return { interim: this.parser.interimCount, partial: this.parser.headBytesSoFar };
   }
 
   // ── the request ──────────────────────────────────────────────────────────────────
@@ -472,7 +478,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private readonly confirmHeadTimeout = (exchange: number): void => {
     if (this.handler === null || this.head !== null || this.requests !== exchange) return;
-    this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.parser.interimCount));
+    this.abort(headTimedOut(this.sentAt, this.requestWaiting(), this.headSoFar()));
   };
 
   private readonly onReadTimeout = (): void => {
