@@ -68,7 +68,15 @@ function checkTarget(
   }
   if (route.upstream !== undefined)
     report(at('redirect'), 'a route has an upstream or a redirect, not both', 'key');
-  for (const field of ['strip_prefix', 'rewrite', 'request_headers', 'retry_idempotency_key', 'cache'])
+  // compression is for the upstream's (or the cache's) answers: a redirect has neither.
+  for (const field of [
+    'strip_prefix',
+    'rewrite',
+    'request_headers',
+    'retry_idempotency_key',
+    'cache',
+    'compression',
+  ])
     if (route[field] !== undefined)
       report(at(field), `a route that redirects forwards nothing: ${field} has nothing to apply to`, 'key');
   if (!isMapping(redirect)) return;

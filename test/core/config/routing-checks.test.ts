@@ -137,6 +137,9 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
   - match: { path: /f }
     redirect: { scheme: https }
     cache: {}
+  - match: { path: /g }
+    redirect: { scheme: https }
+    compression: {}
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -149,6 +152,7 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
       '14 routes[4].redirect.location: expected an http:// or https:// URL, got "ftp://example.com/"',
       '14 routes[4].redirect.status: expected one of 301, 302, 307, 308, got 303',
       '17 routes[5].cache: a route that redirects forwards nothing: cache has nothing to apply to',
+      '20 routes[6].compression: a route that redirects forwards nothing: compression has nothing to apply to',
     ],
   );
 });
