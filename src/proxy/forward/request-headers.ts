@@ -132,7 +132,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
  * Cloudflare Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
  * X-Cluster-Client-IP, and apps behind them take each as the client. Its TLS client certificate,
  * as the terminator that checked it passes it on (nginx's `$ssl_client_*` set by hand, IIS ARR's
- * X-ARR-ClientCert, Apache's SSL_CLIENT_CERT, RFC 9440's Client-Cert): an app behind it takes a
+ * X-ARR-ClientCert, Apache's SSL_CLIENT_CERT, RFC 9440's Client-Cert, an AWS ALB's X-Amzn-Mtls-*): an app behind it takes a
  * certificate there, and a `SUCCESS` verify, as the terminator's word, so a client's own would be
  * a login as whoever it names. One set, one lookup a field.
  */
@@ -161,6 +161,13 @@ const PROXYS_FIELDS: ReadonlySet<string> = new Set([
   'ssl-client-i-dn',
   'client-cert',
   'client-cert-chain',
+  // An AWS Application Load Balancer's, with mutual TLS.
+  'x-amzn-mtls-clientcert',
+  'x-amzn-mtls-clientcert-leaf',
+  'x-amzn-mtls-clientcert-subject',
+  'x-amzn-mtls-clientcert-issuer',
+  'x-amzn-mtls-clientcert-serial-number',
+  'x-amzn-mtls-clientcert-validity',
 ]);
 
 /**

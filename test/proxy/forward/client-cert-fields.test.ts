@@ -28,6 +28,7 @@ const FORGED: readonly (readonly [string, string])[] = [
   ['SSL-Client-Cert', 'forged'],
   ['Client-Cert', ':Zm9yZ2Vk:'],
   ['Client-Cert-Chain', ':Zm9yZ2Vk:'],
+  ['X-Amzn-Mtls-Clientcert-Subject', 'CN=admin'],
 ];
 /** The same fields spelled as a CGI-style server reads them. */
 const UNDERSCORED: readonly (readonly [string, string])[] = [
@@ -38,7 +39,7 @@ const UNDERSCORED: readonly (readonly [string, string])[] = [
 ];
 
 const isCertField = (name: string) =>
-  /^(x[-_]ssl[-_]client|x[-_]client[-_](cert|dn|verify)|x[-_]arr[-_]clientcert|ssl[-_]client|client[-_]cert)/i.test(
+  /^(x[-_]ssl[-_]client|x[-_]client[-_](cert|dn|verify)|x[-_]arr[-_]clientcert|ssl[-_]client|client[-_]cert|x-amzn-mtls)/i.test(
     name,
   );
 const head = (fields: readonly (readonly [string, string])[]) =>
