@@ -175,16 +175,26 @@ export function rawUntil(
   });
 }
 
-/** The status of a GET of `path` over HTTP/2, on a session of its own (`options`: TLS trust), its body read to the end. */
+/**
+ * The status of a GET of `path` over HTTP/2, on a session of its own (`options`: TLS trust), its
+ * body read to the end; `fields` ([name, value, …]) go as separate lines, a repeated name too.
+ */
 export function h2Status(
   url: string,
   path: string,
   options: http2.SecureClientSessionOptions = {},
+  fields: readonly string[] = [],
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url, options);
     session.on('error', reject);
-    const stream = session.request({ ':path': path });
+    const { protocol, host } = new URL(url);
+    const lines = [':method', 'GET', ':path', path, ':scheme', protocol.slice(0, -1), ':authority', host];
+    const stream = session.request(
+      fields.length === 0
+        ? { ':path': path }
+        : ([...lines, ...fields] as unknown as http2.OutgoingHttpHeaders),
+    );
     stream.on('response', (head) => {
       stream.resume();
       stream.on('end', () => {

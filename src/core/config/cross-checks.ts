@@ -23,7 +23,10 @@ import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts
 /** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
 export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
   if (!isMapping(document)) return;
-  const upstreams = isMapping(document.upstreams) ? document.upstreams : undefined;
+  // None written (a gateway whose routes all redirect): every upstream a route names is unknown.
+  // Undefined only for a section that is no mapping, which the schema reports.
+  const upstreams =
+    document.upstreams === undefined ? {} : isMapping(document.upstreams) ? document.upstreams : undefined;
   checkUpstreamNames(upstreams, report);
   checkRouteUpstreams(document.routes, upstreams, report);
   checkSplitsAndCanaries(document.routes, upstreams, report);

@@ -4,7 +4,7 @@ import type { DiscoveryConfig, StoreConfig } from './types.ts';
 import { parseDuration } from './units.ts';
 
 type RawStore = NonNullable<RawConfig['store']>;
-type RawDiscovery = NonNullable<RawConfig['upstreams'][string]['discovery']>;
+type RawDiscovery = NonNullable<NonNullable<RawConfig['upstreams']>[string]['discovery']>;
 
 const duration = (text: string | undefined, fallback: number): number =>
   text === undefined ? fallback : (parseDuration(text) ?? fallback);

@@ -47,7 +47,7 @@ import { parseDuration, parseSize } from './units.ts';
 
 type RawListener = RawConfig['listen'][number];
 type RawRoute = RawConfig['routes'][number];
-type RawUpstream = RawConfig['upstreams'][string];
+type RawUpstream = NonNullable<RawConfig['upstreams']>[string];
 type RawTarget = NonNullable<RawUpstream['targets']>[number];
 
 // The checks already accepted every value read here; failing is a bug in the loader, not in the file.
@@ -70,7 +70,10 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
   const limits = raw.limits ?? {};
   const destination = raw.log?.destination ?? DEFAULTS.log.destination;
   const upstreams = Object.fromEntries(
-    Object.entries(raw.upstreams).map(([name, upstream]) => [name, toUpstream(name, upstream, baseDir)]),
+    Object.entries(raw.upstreams ?? {}).map(([name, upstream]) => [
+      name,
+      toUpstream(name, upstream, baseDir),
+    ]),
   );
   const authUpstreams: AuthUpstreams = {
     // The checks made sure the name is one of upstreams.

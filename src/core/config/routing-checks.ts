@@ -16,7 +16,7 @@ export function checkRoutes(
   const claims: Claim[] = [];
   for (const [index, route] of itemsOf(routes)) {
     const at = (...path: PathSegment[]) => ['routes', index, ...path];
-    checkTarget(route, at, report);
+    checkTarget(route, at, report, warn);
     const reachable = routeListeners(route, at, listeners, report);
     checkRedirectLoop(route, at, reachable, report);
     const claim = claimOf(index, route, reachable);
@@ -59,6 +59,7 @@ function checkTarget(
   route: Record<string, unknown>,
   at: (...path: PathSegment[]) => PathSegment[],
   report: Report,
+  warn: Report,
 ): void {
   const redirect = route.redirect;
   if (redirect === undefined) {
@@ -68,9 +69,27 @@ function checkTarget(
   }
   if (route.upstream !== undefined)
     report(at('redirect'), 'a route has an upstream or a redirect, not both', 'key');
-  for (const field of ['strip_prefix', 'rewrite', 'request_headers', 'retry_idempotency_key', 'cache'])
+  // compression is for the upstream's (or the cache's) answers: a redirect has neither.
+  for (const field of [
+    'strip_prefix',
+    'rewrite',
+    'request_headers',
+    'retry_idempotency_key',
+    'cache',
+    'compression',
+  ])
     if (route[field] !== undefined)
       report(at(field), `a route that redirects forwards nothing: ${field} has nothing to apply to`, 'key');
+  // Its answer comes before the admit policies (admit-request.ts, as nginx's `return` before its
+  // limits): these are allowed, as a route's own, but never act on it. Warned, not refused: a
+  // route turned into a redirect for a while may keep them.
+  for (const field of ['maintenance', 'rate_limit', 'max_in_flight', 'request_buffering'])
+    if (route[field] !== undefined)
+      warn(
+        at(field),
+        `a route that redirects answers before its admit policies and reads no body: ${field} does nothing here`,
+        'key',
+      );
   if (!isMapping(redirect)) return;
   const origin = redirect.scheme !== undefined || redirect.port !== undefined;
   if (redirect.location !== undefined && origin)

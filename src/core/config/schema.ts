@@ -332,10 +332,14 @@ export const ConfigSchema = mapping(
     name: Type.Optional(Type.String({ format: FORMAT.name, expected: NAME_EXPECTED })),
     listen: Type.Array(Listener, { minItems: 1, expected: 'a list of at least one listener' }),
     routes: Type.Array(Route, { minItems: 1, expected: 'a list of at least one route' }),
-    upstreams: Type.Record(Type.String(), Upstream, {
-      minProperties: 1,
-      expected: 'a mapping of at least one upstream, by name',
-    }),
+    // Optional: a gateway whose routes all redirect has nothing to proxy to. A route that
+    // proxies names an upstream that must be here (cross-checks.ts).
+    upstreams: Type.Optional(
+      Type.Record(Type.String(), Upstream, {
+        minProperties: 1,
+        expected: 'a mapping of at least one upstream, by name',
+      }),
+    ),
     store: Store,
     acme: Acme,
     errors: Type.Optional(

@@ -437,6 +437,16 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       never,
     );
   }
+  // A stream with no id never went out: node:http2 hands one back, closed INTERNAL_ERROR (its
+  // own code, not the upstream's), for a session that went away between the pool's pick and the
+  // request (a socket closed with no GOAWAY, the gateway's own close on a reload or idle).
+  if (end.streamId === undefined) {
+    return new Failure(
+      'connection_terminated',
+      `the HTTP/2 connection closed before the request went out ${after}`,
+      never,
+    );
+  }
   if (rstCode === 7) {
     return new Failure(
       'connection_terminated',

@@ -192,7 +192,7 @@ export function hasBody(head: DownstreamHead): boolean {
 }
 
 /** Fields of which only the first is kept (node:http's rule, which routing and limits were written for). */
-const FIRST_WINS = new Set([
+export const FIRST_WINS: ReadonlySet<string> = new Set([
   'age',
   'authorization',
   'content-length',

@@ -27,6 +27,8 @@ export async function startMetricsListener(
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),
         'cache-control': 'no-store',
+        // It quotes the request's Host: read as text only.
+        'x-content-type-options': 'nosniff',
       });
       res.end(body);
       return;

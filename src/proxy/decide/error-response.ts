@@ -119,6 +119,9 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
     facts.requestId,
     'vary',
     'Accept',
+    // The body carries the request's path and Host: no browser reads it as anything but its type.
+    'x-content-type-options',
+    'nosniff',
   ];
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
   if (failure.status === 405) headers.push('allow', ALLOW);
@@ -129,8 +132,8 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
 }
 
 /**
- * What an error answer's fields say of it, whoever would change them: its body's type, when to
- * come back, that no cache keeps it, and what RFC 9110 says it MUST carry (a 401's challenge,
+ * What an error answer's fields say of it, whoever would change them: its body's type (and that
+ * it is to be read as that type only), when to come back, that no cache keeps it, and what RFC 9110 says it MUST carry (a 401's challenge,
  * §15.5.2; a 405's methods, §15.5.6).
  */
 const isOwnField = (lower: string) =>
@@ -138,6 +141,7 @@ const isOwnField = (lower: string) =>
   lower === 'retry-after' ||
   lower === 'www-authenticate' ||
   lower === 'allow' ||
+  lower === 'x-content-type-options' ||
   isStorageField(lower);
 
 /**

@@ -127,31 +127,60 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
 }
 
 /**
- * The fields besides X-Forwarded-* in which a proxy in front names the client's address: nginx's
- * realip module and many apps read X-Real-IP; CDNs write True-Client-IP (Akamai, Cloudflare
- * Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
- * X-Cluster-Client-IP, and apps behind them take each as the client.
+ * The fields besides X-Forwarded-* in which a proxy in front speaks of the client. Its address:
+ * nginx's realip module and many apps read X-Real-IP; CDNs write True-Client-IP (Akamai,
+ * Cloudflare Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
+ * X-Cluster-Client-IP, and apps behind them take each as the client. Its TLS client certificate,
+ * as the terminator that checked it passes it on (nginx's `$ssl_client_*` set by hand, IIS ARR's
+ * X-ARR-ClientCert, Apache's SSL_CLIENT_CERT, RFC 9440's Client-Cert, an AWS ALB's X-Amzn-Mtls-*): an app behind it takes a
+ * certificate there, and a `SUCCESS` verify, as the terminator's word, so a client's own would be
+ * a login as whoever it names. One set, one lookup a field.
  */
-const CLIENT_ADDRESS_FIELDS: ReadonlySet<string> = new Set([
+const PROXYS_FIELDS: ReadonlySet<string> = new Set([
   'x-real-ip',
   'x-client-ip',
   'x-cluster-client-ip',
   'true-client-ip',
   'cf-connecting-ip',
   'fastly-client-ip',
+  'x-ssl-client-cert',
+  'x-ssl-client-verify',
+  'x-ssl-client-dn',
+  'x-ssl-client-s-dn',
+  'x-ssl-client-i-dn',
+  'x-ssl-client-serial',
+  'x-ssl-client-fingerprint',
+  'x-ssl-cert',
+  'x-client-cert',
+  'x-client-verify',
+  'x-client-dn',
+  'x-arr-clientcert',
+  'ssl-client-cert',
+  'ssl-client-verify',
+  'ssl-client-s-dn',
+  'ssl-client-i-dn',
+  'client-cert',
+  'client-cert-chain',
+  // An AWS Application Load Balancer's, with mutual TLS.
+  'x-amzn-mtls-clientcert',
+  'x-amzn-mtls-clientcert-leaf',
+  'x-amzn-mtls-clientcert-subject',
+  'x-amzn-mtls-clientcert-issuer',
+  'x-amzn-mtls-clientcert-serial-number',
+  'x-amzn-mtls-clientcert-validity',
 ]);
 
 /**
  * A field only a proxy may write about the client: the rest of the X-Forwarded-* family (-Port,
- * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and the client-address fields above. Frameworks take
- * them as the word of the proxy in front (Rack's X-Forwarded-Ssl makes a request https,
- * X-Forwarded-Prefix and -Port build its URLs, X-Real-IP or True-Client-IP is the client), so
+ * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and the client-address and client-certificate fields
+ * above. Frameworks take them as the word of the proxy in front (Rack's X-Forwarded-Ssl makes a
+ * request https, X-Forwarded-Prefix and -Port build its URLs, X-Real-IP or True-Client-IP is the
+ * client, X-SSL-Client-Cert its certificate), so
  * from a client not in `trust_forwarded_from` they are dropped, as X-Forwarded-For is replaced.
  */
 function isProxysWord(lower: string): boolean {
   return (
-    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
-    CLIENT_ADDRESS_FIELDS.has(lower)
+    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) || PROXYS_FIELDS.has(lower)
   );
 }
 

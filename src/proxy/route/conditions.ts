@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js';
-import type { FieldTest, RouteConditions, ValueTest } from '../../core/config/types.ts';
+import type { FieldTest, RouteConditions, RouteConfig, ValueTest } from '../../core/config/types.ts';
+import { FIRST_WINS, type FieldMap } from '../../core/net/downstream.ts';
 
 /**
  * What a route's conditions read of a request: the name of the listener it came in on, that
@@ -80,4 +81,54 @@ function compileValueTest(test: ValueTest): (value: string | undefined) => boole
 /** Node joins most repeated request fields with ", "; the few it keeps as lists are read as one line too. */
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The header fields some route tests (`match.headers`), but `host` and `cookie`: HTTP/2 splits a Cookie
+ * into a field per pair (RFC 9113 §8.2.3), and every server reads them joined, as the conditions do.
+ */
+export function testedHeaders(routes: readonly RouteConfig[]): readonly string[] {
+  const names = new Set<string>();
+  // `host` is the authority the request is for, one whatever its fields (a second Host is refused).
+  for (const route of routes)
+    for (const { name } of route.conditions?.headers ?? [])
+      if (name !== 'cookie' && name !== 'host') names.add(name);
+  return [...names];
+}
+
+/**
+ * The request's fields with each tested field it repeats read as its first line, and as its
+ * last (the conditions read the lines joined, or the first alone for a field node:http keeps
+ * once): a server reads one or the other (Go's Header.Get the first), and route-request.ts
+ * refuses a request the readings route apart. Undefined when no tested field is repeated: a
+ * field whose value holds no ", " was sent once, so only such a value (or a field kept once)
+ * has the request's lines looked at.
+ */
+export function repeatReadings(
+  raw: readonly string[],
+  fields: FieldMap,
+  tested: readonly string[],
+): { readonly first: FieldMap; readonly last: FieldMap } | undefined {
+  let first: Record<string, string | string[] | undefined> | undefined;
+  let last: Record<string, string | string[] | undefined> | undefined;
+  for (const name of tested) {
+    const value = fields[name];
+    if (value === undefined || (typeof value === 'string' && !FIRST_WINS.has(name) && !value.includes(', ')))
+      continue;
+    let firstLine: string | undefined;
+    let lastLine: string | undefined;
+    let lines = 0;
+    for (let i = 0; i < raw.length; i += 2)
+      if (raw[i].length === name.length && raw[i].toLowerCase() === name) {
+        firstLine ??= raw[i + 1];
+        lastLine = raw[i + 1];
+        lines++;
+      }
+    if (lines < 2) continue;
+    first ??= { ...fields };
+    last ??= { ...fields };
+    first[name] = firstLine;
+    last[name] = lastLine;
+  }
+  return first === undefined || last === undefined ? undefined : { first, last };
 }

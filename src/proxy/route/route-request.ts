@@ -3,12 +3,12 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
-import { lastValuesFirst } from './conditions.ts';
+import { lastValuesFirst, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { hostnameOf, splitTarget } from './request-target.ts';
 import { upstreamPath } from './rewrite.ts';
-import type { Router } from './router.ts';
+import type { RouteRequest, Router } from './router.ts';
 
 /** Where a request goes, as the route phase found it; whether it may go there is the admit phase's to say. */
 export interface Routed {
@@ -85,6 +85,17 @@ export function routeRequest(
       'the query gives a parameter more than once, and its last value would take the request to another route than its first (a server such as PHP or Rails reads the last)',
       { status: 400 },
     );
+  // The same for a tested header field sent twice (`X-Debug: 1` then `X-Debug: 0`): Go's
+  // Header.Get reads the first, others the last. Only looked at when a route tests a header.
+  if (
+    router.testedHeaders.length > 0 &&
+    repeatsRouteApart(router, hostname, path, asked, head.headers, route)
+  )
+    return new Failure(
+      'http_request_error',
+      'a header field a route tests is given more than once, and its first and last lines would take the request to different routes (a server reads one of them)',
+      { status: 400 },
+    );
   const refused = encodedSlashRefused(normal, route);
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
@@ -108,4 +119,21 @@ export function routeRequest(
 function pathOnly(path: string): string {
   const q = path.indexOf('?');
   return q === -1 ? path : path.slice(0, q);
+}
+
+/** Whether reading each repeated tested field as its first line, or its last, picks another route than `route`. */
+function repeatsRouteApart(
+  router: Router,
+  hostname: string,
+  path: string,
+  asked: RouteRequest,
+  raw: readonly string[],
+  route: RouteConfig,
+): boolean {
+  const readings = repeatReadings(raw, asked.headers, router.testedHeaders);
+  if (readings === undefined) return false;
+  return (
+    router.match(hostname, path, { ...asked, headers: readings.first }) !== route ||
+    router.match(hostname, path, { ...asked, headers: readings.last }) !== route
+  );
 }

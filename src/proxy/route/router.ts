@@ -1,5 +1,11 @@
 import type { RouteConfig } from '../../core/config/types.ts';
-import { type ConditionTest, compileConditions, conditionCount, type RouteRequest } from './conditions.ts';
+import {
+  type ConditionTest,
+  compileConditions,
+  conditionCount,
+  type RouteRequest,
+  testedHeaders,
+} from './conditions.ts';
 
 export type { RouteRequest } from './conditions.ts';
 
@@ -19,6 +25,8 @@ export interface Router {
   match(host: string, path: string, req?: RouteRequest): RouteConfig | undefined;
   /** Some route tests the query (`match.query`): a repeated parameter may then route two ways. */
   readonly readsQuery: boolean;
+  /** The header fields some route tests (`match.headers`, but `cookie`): a repeated one may route two ways. */
+  readonly testedHeaders: readonly string[];
 }
 
 /** A route as the router tries it: its conditions compiled (absent for a route that has none). */
@@ -67,6 +75,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
 
   return {
     readsQuery: routes.some((route) => (route.conditions?.query.length ?? 0) > 0),
+    testedHeaders: testedHeaders(routes),
     // Runs on every request: no allocation for routes without conditions (a preflight makes
     // one: the request it asks about); exact host first, then wildcards, then any host.
     match(host, path, req = NO_REQUEST) {

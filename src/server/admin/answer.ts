@@ -31,6 +31,8 @@ export function send(res: ServerResponse, answer: AdminAnswer): void {
     'content-type':
       answer.text?.contentType ?? (answer.problem ? 'application/problem+json' : 'application/json'),
     'cache-control': 'no-store',
+    // A problem's detail quotes what the request sent: read as its type only.
+    'x-content-type-options': 'nosniff',
     ...answer.headers,
   });
   res.end(text);

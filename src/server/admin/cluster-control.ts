@@ -33,6 +33,12 @@ import { type MergedStatus, mergeStatuses } from './status-merge.ts';
 const WORKER_ANSWER_MS = 5_000;
 
 /**
+ * How long the primary still listens for the count of a purge it answered as under way (a worker
+ * removing a large cache.dir's files), to log it: then the worker is taken for stuck.
+ */
+const LATE_PURGE_MS = 10 * 60_000;
+
+/**
  * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
  * callback, not node:fs/promises: the primary would load fs/promises, its streams and
  * readline for this one call, about 1 MiB (test/server/cli/lean-processes.test.ts).
@@ -55,6 +61,16 @@ interface WorkerAnswer {
   readonly pid: number | undefined;
   readonly answer: FromWorker | undefined;
   readonly exit?: number | string;
+  /** It said it took the request (a purge in effect) before its answer, which had not come. */
+  readonly taken?: boolean;
+}
+
+/** A request asked of every worker that says first that it took it (a purge), then answers. */
+interface TakenFirst {
+  /** How long after taking it each worker has to answer (0: none, the answer is told as under way). */
+  readonly wait: number;
+  /** An answer that came after the wait, from a worker that had taken the request. */
+  readonly late: (worker: number, answer: FromWorker | undefined) => void;
 }
 
 /** The last reload's result, as GET /status shows it. */
@@ -159,10 +175,8 @@ export class ClusterControl {
     this.#logger = logger;
     this.timeline = timeline;
     cluster.on('message', (_worker, message) => {
-      if (!isFromWorker(message)) return;
-      const resolve = this.#pending.get(message.id);
-      this.#pending.delete(message.id);
-      resolve?.(message);
+      // Each handler drops its own entry: a worker's "taken" comes before its answer (#askAll).
+      if (isFromWorker(message)) this.#pending.get(message.id)?.(message);
     });
   }
 
@@ -446,12 +460,24 @@ export class ClusterControl {
    * Drops stored answers in every worker's route caches: all, one route's, or its keys under a
    * prefix. A route that is not in the config, or has no cache, is a problem named by its field.
    */
+  /**
+   * `wait`: how long a worker that took the purge (in effect there) has to tell its count; one
+   * still removing the files of a large cache.dir then is `under_way`, and its count is logged
+   * when it comes (`admin purge finished`). `failed`: a worker that did not take it in time.
+   */
   purge(
     scope: PurgeScope,
     caller: Caller,
+    wait = WORKER_ANSWER_MS,
   ): Promise<
     | { problem: ChangeProblem }
-    | { removed: number; removed_at_most?: number; confirmed: number[]; failed: number[] }
+    | {
+        removed: number;
+        removed_at_most?: number;
+        confirmed: number[];
+        under_way: number[];
+        failed: number[];
+      }
   > {
     return this.#serial(async () => {
       if (scope.route !== undefined) {
@@ -461,25 +487,36 @@ export class ClusterControl {
         if (route.cache === undefined)
           return { problem: { field: 'route', detail: `the route "${scope.route}" has no cache` } };
       }
-      const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }));
+      const late = (worker: number, answer: FromWorker | undefined) =>
+        answer?.candor === 'purged'
+          ? this.#logger.info({ purge: scope, worker, removed: answer.removed }, 'admin purge finished')
+          : this.#logger.warn({ purge: scope, worker }, 'admin purge never finished (worker gone or stuck)');
+      const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
       const purged: { removed: number; ids?: readonly string[] }[] = [];
       const confirmed: number[] = [];
+      const underWay: number[] = [];
       const failed: number[] = [];
-      for (const { worker, answer } of answers) {
-        if (answer?.candor !== 'purged') failed.push(worker);
-        else {
+      for (const { worker, answer, taken, exit } of answers) {
+        if (answer?.candor === 'purged') {
           purged.push(answer);
           confirmed.push(worker);
-        }
+        } else if (taken === true && exit === undefined) underWay.push(worker);
+        else failed.push(worker);
       }
       // An answer two workers held is one (each keeps its own copy in memory).
       const { removed, removedAtMost } = mergePurged(purged);
       const counted = removedAtMost === undefined ? {} : { removed_at_most: removedAtMost };
       this.#logger.info(
-        { who: caller.who, purge: scope, removed, ...counted, workers: { confirmed, failed } },
+        {
+          who: caller.who,
+          purge: scope,
+          removed,
+          ...counted,
+          workers: { confirmed, under_way: underWay, failed },
+        },
         'admin purge',
       );
-      return { removed, ...counted, confirmed, failed };
+      return { removed, ...counted, confirmed, under_way: underWay, failed };
     });
   }
 
@@ -547,7 +584,7 @@ export class ClusterControl {
    * Sends one request to every live worker; each answer, or undefined for one that did not
    * answer in time or exited first (`exit`: its code or signal).
    */
-  #askAll(request: (id: number) => ToWorker): Promise<WorkerAnswer[]> {
+  #askAll(request: (id: number) => ToWorker, takenFirst?: TakenFirst): Promise<WorkerAnswer[]> {
     const workers = Object.values(cluster.workers ?? {}).filter(
       (w): w is Worker => w?.isConnected() === true,
     );
@@ -556,24 +593,54 @@ export class ClusterControl {
         (worker) =>
           new Promise<WorkerAnswer>((resolve) => {
             const id = this.#nextId++;
+            let taken = false;
             const done = (answer: FromWorker | undefined, exit?: number | string) => {
               clearTimeout(timer);
               worker.off('exit', onExit);
               this.#pending.delete(id);
+              if (answer === undefined && exit === undefined && taken && takenFirst !== undefined)
+                this.#listenLate(id, worker, takenFirst.late);
               resolve({
                 worker: worker.id,
                 pid: worker.process.pid,
                 answer,
                 ...(exit === undefined ? {} : { exit }),
+                ...(taken ? { taken } : {}),
               });
             };
             const onExit = (code: number, signal: string | null) => done(undefined, signal ?? code);
-            const timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
-            this.#pending.set(id, done);
+            let timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
+            this.#pending.set(id, (answer) => {
+              if (answer.candor !== 'purge_taken') return done(answer);
+              if (takenFirst === undefined) return;
+              taken = true;
+              clearTimeout(timer);
+              // No wait: told as under way at once, whether or not its count follows in this read.
+              if (takenFirst.wait === 0) return done(undefined);
+              timer = setTimeout(() => done(undefined), takenFirst.wait);
+            });
             worker.once('exit', onExit);
             worker.send(request(id));
           }),
       ),
     );
+  }
+
+  /** The answer of a worker that took request `id` and was told as under way: to `late`, once. */
+  #listenLate(
+    id: number,
+    worker: Worker,
+    late: (worker: number, answer: FromWorker | undefined) => void,
+  ): void {
+    const over = (answer: FromWorker | undefined) => {
+      clearTimeout(cap);
+      worker.off('exit', gone);
+      this.#pending.delete(id);
+      late(worker.id, answer);
+    };
+    const gone = () => over(undefined);
+    const cap = setTimeout(gone, LATE_PURGE_MS).unref();
+    worker.once('exit', gone);
+    this.#pending.set(id, over);
   }
 }

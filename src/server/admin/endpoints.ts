@@ -12,6 +12,7 @@ import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { Caller, ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
+import { purgeAnswer, purgeWait } from './purge-answer.ts';
 
 /**
  * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,
@@ -271,20 +272,19 @@ export function adminEndpoints(
       method: 'DELETE',
       path: '/cache',
       // ?route=NAME drops that route's stored answers, &key=PREFIX only its keys that start so
-      // ("host path?query"); neither: every route's.
+      // ("host path?query"); neither: every route's. &wait=DURATION: how long the workers have to
+      // count what they removed, once it is in effect (purge-answer.ts).
       async handle(request) {
         const route = request.query.get('route') ?? undefined;
         const key = request.query.get('key') ?? undefined;
         if (route === '') return badField('route', 'expected a route name');
         if (key !== undefined && route === undefined)
           return badField('key', 'a key is purged within a route: name it');
-        const result = await control.purge({ route, key }, caller(request));
+        const wait = purgeWait(request.query.get('wait'));
+        if (typeof wait === 'object') return wait;
+        const result = await control.purge({ route, key }, caller(request), wait);
         if ('problem' in result) return badField(result.problem.field, result.problem.detail);
-        if (result.failed.length > 0)
-          return problem(503, 'Purge incomplete', 'some workers did not confirm the purge', {
-            workers: result,
-          });
-        return { status: 200, body: { purged: { route: route ?? null, key: key ?? null }, ...result } };
+        return purgeAnswer({ route: route ?? null, key: key ?? null }, result);
       },
     },
     {

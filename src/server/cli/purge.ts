@@ -39,6 +39,15 @@ export async function runPurge(
     process.stdout.write(`purged ${count} stored answer(s) from ${where}\n`);
     return EXIT.ok;
   }
+  // In effect in every worker, some still removing the files of a large cache.dir: done as far
+  // as any client can tell, and said so, with the count there is.
+  if (answer.status === 202 && typeof answer.body.removed_so_far === 'number') {
+    const under = Array.isArray(answer.body.under_way) ? answer.body.under_way.length : 0;
+    process.stdout.write(
+      `purge in effect in every worker; ${String(answer.body.removed_so_far)} stored answer(s) removed so far, ${under} worker(s) still removing files from cache.dir (the gateway logs "admin purge finished" with each count)\n`,
+    );
+    return EXIT.ok;
+  }
   process.stderr.write(unexpectedAnswer(target, answer));
   return answer.status === 400 ? EXIT.usage : EXIT.unavailable;
 }

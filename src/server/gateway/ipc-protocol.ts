@@ -25,7 +25,9 @@ import type { GatewayStatus } from './status.ts';
  * - canary_window: a canary route's counts since the last ask (a new window begins), answered
  *   by canary_window with them (undefined: the worker has no such canary).
  * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
- *   under a prefix), answered by purged with how many went and which (by id, up to a bound).
+ *   under a prefix), answered by purge_taken once it is in effect (no answer it covers is served
+ *   from then on), then by purged with how many went and which (by id, up to a bound), once the
+ *   files of a `cache.dir` are gone too (a prefix's, in a large directory, takes seconds).
  */
 export type ToWorker =
   | {
@@ -64,6 +66,7 @@ export type FromWorker =
   | { readonly candor: 'changed'; readonly id: number; readonly error?: string }
   | { readonly candor: 'status'; readonly id: number; readonly status: GatewayStatus }
   | { readonly candor: 'activity'; readonly id: number; readonly activity: ActivityReport }
+  | { readonly candor: 'purge_taken'; readonly id: number }
   /** `ids`: what went, named (purge-tally.ts), so that the primary counts an answer two workers held once; absent past PURGE_IDS_MAX. */
   | {
       readonly candor: 'purged';
@@ -96,7 +99,16 @@ export function isToWorker(message: unknown): message is ToWorker {
 }
 
 // The primary's answers only: the shared-state messages (shared-protocol.ts) travel on the same channel.
-const ANSWERS = new Set(['reloaded', 'changed', 'status', 'activity', 'purged', 'events', 'canary_window']);
+const ANSWERS = new Set([
+  'reloaded',
+  'changed',
+  'status',
+  'activity',
+  'purge_taken',
+  'purged',
+  'events',
+  'canary_window',
+]);
 
 export function isFromWorker(message: unknown): message is FromWorker {
   return (

@@ -108,7 +108,11 @@ export function serveThePrimary(starting: Promise<Gateway>, early: EarlyRequests
         // What went is named too (up to PURGE_IDS_MAX), so that an answer this worker and
         // another both held is counted once by the primary.
         const tally = new PurgeTally();
-        const removed = await gateway.purge(message.scope, tally);
+        // In effect once called (the answers in memory gone, a read of a file it covers a miss):
+        // said at once, since the files of a large cache.dir take seconds to go.
+        const purging = gateway.purge(message.scope, tally);
+        send({ candor: 'purge_taken', id: message.id });
+        const removed = await purging;
         send({ candor: 'purged', id: message.id, removed, ids: tally.ids });
         return;
       }

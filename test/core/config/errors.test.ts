@@ -150,7 +150,20 @@ upstreams:
 test('a missing top-level section is reported at the start of the document', () => {
   assert.deepEqual(problemsOf('name: edge-1\nlisten:\n  - address: 127.0.0.1:8080\n'), [
     problem(1, 1, 'routes', "missing required field 'routes'"),
-    problem(1, 1, 'upstreams', "missing required field 'upstreams'"),
+  ]);
+});
+
+test('without upstreams, a gateway whose routes all redirect is accepted; a route that names an upstream is not', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: /old }
+    redirect: { location: "https://example.com/new" }
+  - match: { path: /api }
+    upstream: api
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(7, 15, 'routes[1].upstream', "no upstream named 'api' (defined: none)"),
   ]);
 });
 

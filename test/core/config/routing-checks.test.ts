@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { reservedHeaderProblem } from '../../../src/core/config/routing-values.ts';
 import { isHopByHop } from '../../../src/core/http1/hop-by-hop.ts';
@@ -137,6 +138,9 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
   - match: { path: /f }
     redirect: { scheme: https }
     cache: {}
+  - match: { path: /g }
+    redirect: { scheme: https }
+    compression: {}
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -149,6 +153,7 @@ test('a route forwards or redirects; a redirect goes somewhere, and forwards not
       '14 routes[4].redirect.location: expected an http:// or https:// URL, got "ftp://example.com/"',
       '14 routes[4].redirect.status: expected one of 301, 302, 307, 308, got 303',
       '17 routes[5].cache: a route that redirects forwards nothing: cache has nothing to apply to',
+      '20 routes[6].compression: a route that redirects forwards nothing: compression has nothing to apply to',
     ],
   );
 });
@@ -406,4 +411,29 @@ test('a path prefix with ";" is refused: the route could answer nothing', () => 
       '"/v1;beta" would match only paths with ";" parameters, which the gateway answers 400 where dropping them (as a servlet container does) makes another route\'s path: write "/v1%3Bbeta" for a ";" that is data',
     ),
   ]);
+});
+
+test('maintenance, rate_limit, max_in_flight and request_buffering beside a redirect are warnings: the redirect answers first', () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    withRoutes(`  - match: { path: /old }
+    redirect: { location: "https://example.com/new" }
+    maintenance: { retry_after: 30s }
+    rate_limit: { rate: 1, burst: 1 }
+    max_in_flight: 3
+    request_buffering: false
+  - upstream: api
+    maintenance: { retry_after: 30s }
+`),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.path}: ${w.message}`),
+    ['maintenance', 'rate_limit', 'max_in_flight', 'request_buffering'].map(
+      (field) =>
+        `routes[0].${field}: a route that redirects answers before its admit policies and reads no body: ${field} does nothing here`,
+    ),
+  );
 });

@@ -43,6 +43,8 @@ test('a scrape whose Host is a name the listener does not answer for is a 421, w
     assert.equal(status, 421, raw);
     assert.ok(!raw.includes('candor_'), raw);
     assert.match(raw, /add it to metrics\.allowed_hosts/);
+    // It quotes the Host it was sent: read as text only.
+    assert.match(raw, /\r\nx-content-type-options: nosniff\r\n/i);
   }
 });
 

@@ -128,6 +128,8 @@ for (const [status, bytes] of CASES) {
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(fields.get('cache-control'), 'no-store');
     assert.equal(fields.get('vary'), 'Accept');
+    // The body quotes the request (its path, its Host): no browser reads it as another type.
+    assert.equal(fields.get('x-content-type-options'), 'nosniff');
     // DESIGN's table: 401 with WWW-Authenticate; 405 with Allow; 429 and 503 with Retry-After.
     if (status === 401) assert.match(fields.get('www-authenticate') ?? '', /^Basic realm="/);
     if (status === 405) assert.ok(fields.has('allow'));
@@ -209,6 +211,7 @@ for (const [status, headers] of H2_CASES) {
     if (status === 401) assert.match(String(head['www-authenticate']), /^Basic realm="/);
     if (status === 429 || status === 503) assert.match(String(head['retry-after']), /^\d+$/);
     assert.equal(head['content-type'], 'application/problem+json');
+    assert.equal(head['x-content-type-options'], 'nosniff');
     const id = String(head['x-request-id']);
     const problem = JSON.parse(body) as Record<string, unknown>;
     assert.equal(problem.status, status);
@@ -231,6 +234,7 @@ test('the HTML page and the plain text name the same request id as the header an
       const answer = await rawRequest(gw.port, bytes, 5000);
       const id = /\r\nx-request-id: (\S+)\r\n/i.exec(answer.raw)?.[1] ?? '';
       assert.match(answer.raw, new RegExp(`\\r\\ncontent-type: ${type.replace('+', '\\+')}\\r\\n`, 'i'));
+      assert.match(answer.raw, /\r\nx-content-type-options: nosniff\r\n/i);
       assert.ok(answer.raw.includes(said(id)), `${path} as ${type}: ${answer.raw}`);
       assert.equal((await gw.logFor(id)).req_id, id);
     }

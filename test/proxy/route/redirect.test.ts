@@ -139,3 +139,17 @@ test('redirectLocation: IPv6 hosts keep their brackets, the new scheme’s defau
   assert.equal(redirectLocation({ ...https, port: 8443 }, 'http', 'h:80', '/'), 'https://h:8443/');
   assert.equal(redirectLocation(https, 'http', '', '/'), undefined);
 });
+
+test('a gateway whose routes all redirect needs no upstreams section, and serves its redirects', async () => {
+  const gw = await startTestGateway(`routes:
+  - match: { path: /old }
+    redirect: { location: "https://example.org/new", status: 301 }
+`);
+  try {
+    const res = await request(gw.url, { path: '/old' });
+    assert.equal(res.status, 301);
+    assert.equal(res.headers.location, 'https://example.org/new');
+  } finally {
+    await gw.close();
+  }
+});

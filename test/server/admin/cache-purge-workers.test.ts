@@ -88,3 +88,39 @@ test('a page both workers hold is purged as one; two pages both hold, as two', a
     [1, 2],
   );
 });
+
+// A prefix purge of a large cache.dir takes seconds in each worker: it was a 503 "Purge
+// incomplete" past the primary's 5 s, though in effect at once and finished later. `wait=0`
+// answers as soon as each worker took it: deterministic, the answer before any count.
+test('a purge every worker took but has not counted: 202 in effect, under way, each count logged when it comes', async () => {
+  await heldByBoth('/pages/c');
+  const answer = await purge(`?route=pages&key=${encodeURIComponent('/pages/c')}&wait=0`);
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  assert.equal(answer.body.in_effect, true);
+  assert.deepEqual(answer.body.under_way, [1, 2]);
+  assert.deepEqual(answer.body.confirmed, []);
+  assert.deepEqual(answer.body.failed, []);
+  assert.equal(answer.body.removed_so_far, 0);
+  assert.equal(answer.body.removed, undefined, 'no count is said to be the whole one');
+  // In effect: the next request, whichever worker takes it, is not answered from what it held.
+  assert.equal(
+    String((await request(base, { path: '/pages/c' })).headers['cache-status']),
+    'purge-edge; fwd=uri-miss',
+  );
+  const finished = () => serve.lines.filter((l) => l.msg === 'admin purge finished');
+  await waitUntil('each worker’s count logged', () => finished().length === 2);
+  assert.deepEqual(
+    finished()
+      .map((l) => l.removed)
+      .sort(),
+    [1, 1],
+  );
+});
+
+test('a wait that is no duration, or past 10 minutes, is a 400 naming wait', async () => {
+  for (const wait of ['soon', '11m', '-1s']) {
+    const answer = await purge(`?wait=${wait}`);
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.field, 'wait');
+  }
+});

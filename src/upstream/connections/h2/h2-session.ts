@@ -172,6 +172,7 @@ export class H2Session implements H2CallSession {
         closed
           ? new Failure('connection_terminated', 'the HTTP/2 connection closed before the request went out', {
               cause: err,
+              unprocessed: true,
             })
           : new Failure('proxy_internal_error', 'internal error while proxying', { cause: err }),
       );

@@ -1,0 +1,54 @@
+import { parseDuration } from '../../core/config/units.ts';
+import { type AdminAnswer, badField, problem } from './answer.ts';
+
+/** The longest `wait` a purge may ask for: as long as the primary still listens for a late count (cluster-control.ts). */
+const MOST_WAIT_MS = 10 * 60_000;
+
+/** DELETE /cache's `wait` (a duration, `0` alone too): how long the workers have to count what they removed. */
+export function purgeWait(text: string | null): number | AdminAnswer | undefined {
+  if (text === null) return undefined;
+  const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms === undefined || ms > MOST_WAIT_MS)
+    return badField('wait', `expected a duration up to 10m (0, 500ms, 30s), got ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/**
+ * DELETE /cache's answer. 200: every worker removed what the purge covers, `removed` counted.
+ * 202: every worker took it (no answer it covers is served from then on), some are still
+ * removing the files of a large cache.dir: `removed_so_far` is what the others removed, and the
+ * gateway logs each late count (`admin purge finished`). 503: a worker did not take it in time,
+ * and may still serve what it holds.
+ */
+export function purgeAnswer(
+  purged: { readonly route: string | null; readonly key: string | null },
+  result: {
+    readonly removed: number;
+    readonly removed_at_most?: number;
+    readonly confirmed: number[];
+    readonly under_way: number[];
+    readonly failed: number[];
+  },
+): AdminAnswer {
+  if (result.failed.length > 0)
+    return problem(
+      503,
+      'Purge incomplete',
+      'some workers did not take the purge: they may still serve what it covers',
+      {
+        workers: result,
+      },
+    );
+  if (result.under_way.length === 0) return { status: 200, body: { purged, ...result } };
+  const { removed, ...rest } = result;
+  return {
+    status: 202,
+    body: {
+      purged,
+      in_effect: true,
+      removed_so_far: removed,
+      ...rest,
+      detail: `in effect in every worker; ${result.under_way.length} still removing the files of cache.dir (the gateway logs each one's count: "admin purge finished")`,
+    },
+  };
+}
