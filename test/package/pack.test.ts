@@ -450,7 +450,7 @@ test('a TypeScript consumer type-checks against the shipped declarations (nodene
     status: 200,
     body: 'upstream saw /from-library\n',
     via: '1.1 library-edge',
-    problems: ['1 routes', '1 upstreams', '2 listen[0].address'],
+    problems: ['1 routes', '2 listen[0].address'],
   });
   // candor/client from the installed package: the propagated request id reaches the upstream.
   const refused = http.createServer();
