@@ -385,8 +385,8 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
     // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
     // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a
     // connection-specific field, or with a content-length, which nghttp2 holds the DATA to as one
-    // in the head: a head without one gives no short count above): garbage, as before the head. A server has no cause to reset a
-    // gateway's well-formed request with that code.
+    // in the head: a head without one gives no short count above): garbage, as before the head.
+    // A server has no cause to reset a gateway's well-formed request with that code.
     if (rstCode === 1 && short === undefined)
       return new Failure(
         'http_protocol_error',
