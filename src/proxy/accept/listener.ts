@@ -5,12 +5,13 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
+import { LINGER_MS } from '../../core/net/linger.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { listenFor } from './acceptors.ts';
 import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
-import { rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
+import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
@@ -123,6 +124,7 @@ export async function startListener(
     refused(connection, error, head) {
       refuse(handlers, connection, error, head);
     },
+    ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
   };
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
@@ -249,6 +251,40 @@ function refuse(
   };
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, refusalFailure(error), info);
+}
+
+/** What the request said of itself is gone into OpenSSL: its answer and log line name none of it. */
+const UNREAD: RawRequestInfo = {
+  method: '',
+  path: '',
+  host: undefined,
+  accept: undefined,
+  requestId: undefined,
+  protocol: undefined,
+};
+
+/**
+ * A plain HTTP request sent to a TLS listener (`http://` for `https://`): answered 400 in plain
+ * text on its TCP socket, as nginx answers it, and logged as any refused request, not closed
+ * on unanswered (an empty reply tells the client nothing). The connection is destroyed
+ * LINGER_MS after the answer went out, so what the client still sends does not reset it first.
+ */
+function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): void {
+  const refusal: Refusal = {
+    remoteAddress: clientAddressOf(tcp),
+    encrypted: false,
+    bytesRead: tcp.bytesRead,
+    answer: (text) => {
+      tcp.once('error', done);
+      tcp.end(text, () => setTimeout(done, LINGER_MS).unref());
+    },
+  };
+  const failure = new Failure(
+    'http_request_error',
+    'a plain HTTP request sent to a TLS (HTTPS) listener: send it with https://',
+    { status: 400 },
+  );
+  handlers.refused(refusal, failure, UNREAD);
 }
 
 /**

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -140,6 +141,29 @@ upstreams:
       handshake(port, 'api.example.com', { maxVersion: 'TLSv1.2' }),
       /protocol version|alert/i,
     );
+  });
+
+  test('a plain HTTP request to the TLS port is answered 400 in plain text, not closed on unanswered', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write('GET /plain-http HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.match(
+      answer,
+      /\r\nproxy-status: candor; error=http_request_error; details="a plain HTTP request sent to a TLS \(HTTPS\) listener: send it with https:\/\/"\r\n/,
+    );
+    assert.ok(!app.received.some((r) => r.path === '/plain-http'), 'nothing reached the upstream');
+    // The listener serves TLS on as before.
+    assert.equal((await handshake(port, 'api.example.com')).protocol, 'TLSv1.3');
   });
 
   test('a reload reads the SNI certificates again', async () => {

@@ -80,6 +80,12 @@ export interface Http1Handlers {
    * not come within the header timeout): the handler answers with `connection.refuse()`.
    */
   refused(connection: Http1Connection, error: RequestParseError, head: RequestHead | undefined): void;
+  /**
+   * Over TLS, a client sent a plain HTTP request where its ClientHello belonged (OpenSSL knows
+   * one by its method): `tcp` is its TCP socket, under the failed TLS one, to answer in plain
+   * text on; `done` destroys the connection. Without it such a client is closed on unanswered.
+   */
+  plainOnTls?(tcp: Socket, done: () => void): void;
 }
 
 /** A request body stream: read from the connection, with backpressure on the socket. */

@@ -5,8 +5,8 @@
  * sockets (`max_connections`, acceptors.ts); `maxConnections` here is node:net's own bound, for
  * a server used alone.
  */
-import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createServer, Socket as NetSocket, type Server, type ServerOpts, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import {
@@ -108,7 +108,7 @@ export function createHttp1Server(
         createTlsServer({ ...SOCKET_OPTIONS, handshakeTimeout: settings().headerTimeout, ...tls }, first);
   // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
-  if (tls !== undefined) server.on('tlsClientError', (_err, socket) => socket.destroy());
+  if (tls !== undefined) server.on('tlsClientError', (err, socket) => failedHandshake(err, socket, handlers));
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
   // the PROXY header first, then an ACME validation's ClientHello.
@@ -148,4 +148,21 @@ export function createHttp1Server(
       return count;
     },
   };
+}
+
+/**
+ * A handshake that failed (or passed its timeout) is destroyed, but for a plain HTTP request
+ * sent to the TLS port (`http://` for `https://`): OpenSSL names it ERR_SSL_HTTP_REQUEST, and a
+ * client closed on unanswered reads only an empty reply. Its TCP socket (node:tls keeps it as
+ * `_parent`, under the TLS socket) still writes in plain text, so `plainOnTls` can tell it.
+ */
+function failedHandshake(err: Error, socket: TLSSocket, handlers: Http1Handlers): void {
+  const tcp = (socket as TLSSocket & { _parent?: unknown })._parent;
+  if (
+    (err as NodeJS.ErrnoException).code !== 'ERR_SSL_HTTP_REQUEST' ||
+    handlers.plainOnTls === undefined ||
+    !(tcp instanceof NetSocket)
+  )
+    return void socket.destroy();
+  handlers.plainOnTls(tcp, () => socket.destroy());
 }
