@@ -102,6 +102,12 @@ function checkPair(
   );
   const cert = stringAt(parent, 'cert');
   if (keyAbsent || !readable.every(Boolean) || cert === undefined || key === undefined) return;
+  // A certificate file that holds none (replaced by a broken one, cut short, the key copied
+  // over it) is the cert's fault: the pair's check below would blame the key for it.
+  const certFile = resolve(baseDir, cert);
+  const certProblem = caProblem(readFileSync(certFile, 'latin1'));
+  if (certProblem !== undefined)
+    return report([...path, 'cert'], `${JSON.stringify(certFile)} ${certProblem}`);
   try {
     createSecureContext({
       cert: readFileSync(resolve(baseDir, cert)),

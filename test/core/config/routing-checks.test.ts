@@ -3,6 +3,9 @@
  * two routes that claim the same requests refused (the rule is in routing-checks.ts).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -348,6 +351,41 @@ upstreams:
   );
   assert.match(problems[0].message, /^cannot use this key with ".*localhost\.pem": .*key values mismatch/);
   assert.match(problems[1].message, /^cannot read ".*missing\.key": no such file/);
+});
+
+test('a certificate file that holds no certificate is told at its cert field, not blamed on the key', async () => {
+  const { testCertificates } = await import('../../../src/kits/fault-kit/tls-certs.ts');
+  const { localhost } = testCertificates();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-broken-cert-'));
+  const cut = join(dir, 'cut.pem');
+  const garbage = join(dir, 'garbage.pem');
+  const pem = readFileSync(localhost.certPath, 'latin1');
+  writeFileSync(cut, pem.slice(0, pem.length / 2));
+  writeFileSync(garbage, 'not a certificate\n');
+  const text = `listen:
+  - address: 127.0.0.1:8443
+    tls:
+      cert: ${cut}
+      key: ${localhost.keyPath}
+      certificates:
+        - { cert: ${garbage}, key: ${localhost.keyPath} }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  try {
+    assert.deepEqual(
+      problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+      [
+        `4 listen[0].tls.cert: ${JSON.stringify(cut)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        `7 listen[0].tls.certificates[0].cert: ${JSON.stringify(garbage)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      ],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a standard method written in another case is refused: no client sends it, so the route would match nothing', () => {
