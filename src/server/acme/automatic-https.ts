@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AutomaticHttps, AutomaticHttpsOptions } from './ordering-https.ts';
 
@@ -32,7 +32,26 @@ export function createAutomaticHttps(
 ): AutomaticHttps | undefined {
   if (config.acme === undefined) return undefined;
   if (ordering === undefined) throw new Error('createAutomaticHttps before loadAutomaticHttps(config)');
-  return ordering.orderingHttps(config, config.acme, acmeNames(config), logger, options);
+  return ordering.orderingHttps(
+    config,
+    answerableAcme(config, config.acme),
+    acmeNames(config),
+    logger,
+    options,
+  );
+}
+
+/**
+ * `acme` with the challenges this gateway can answer: HTTP-01 is answered on a plain listener
+ * only (acme-challenge.ts), so with none it is left out and TLS-ALPN-01 is used, where the
+ * default list's first choice was an HTTP-01 nothing answers (every order failed). HTTP-01
+ * alone is kept: that config is a `candor check` warning, and its orders fail saying why.
+ * `candor diagnose --acme` checks what the orders use.
+ */
+export function answerableAcme(config: GatewayConfig, acme: AcmeConfig): AcmeConfig {
+  if (config.listen.some((listener) => listener.tls === undefined)) return acme;
+  const challenges = acme.challenges.filter((challenge) => challenge !== 'http-01');
+  return challenges.length === 0 ? acme : { ...acme, challenges };
 }
 
 /**
@@ -46,8 +65,10 @@ export function replaceHttps(
   create: () => AutomaticHttps | undefined,
   start = true,
 ): AutomaticHttps | undefined {
+  // A plain listener added or taken away changes the challenges (answerable) as acme would.
   const same =
-    JSON.stringify(before.acme) === JSON.stringify(next.acme) &&
+    JSON.stringify(before.acme && answerableAcme(before, before.acme)) ===
+      JSON.stringify(next.acme && answerableAcme(next, next.acme)) &&
     JSON.stringify(acmeNames(before)) === JSON.stringify(acmeNames(next));
   if (same) return current;
   current?.stop();

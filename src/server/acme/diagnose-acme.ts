@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { acmeRequest } from './acme-http.ts';
 import { AcmeStore } from './acme-store.ts';
+import { answerableAcme } from './automatic-https.ts';
 
 /** One check of `candor diagnose --acme`, as the diagnose command prints its hops. */
 export interface AcmeStep {
@@ -53,7 +54,8 @@ export async function diagnoseAcme(
     ok: steps.every((s) => s.ok),
   });
   const wanted = name.toLowerCase();
-  const acme = config.acme;
+  // The challenges the orders use: no HTTP-01 (nor a port 80 to probe) without a plain listener.
+  const acme = config.acme && answerableAcme(config, config.acme);
   const ordering = config.listen.some((l) => l.tls?.acme?.names.includes(wanted));
   if (acme === undefined || !ordering) {
     steps.push({
