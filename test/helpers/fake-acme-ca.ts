@@ -13,6 +13,8 @@ export interface FakeAcmeCaOptions {
   readonly newOrder?: FakeAnswer;
   /** The certificate download's answer (else 200 with `certificate`). */
   readonly certificate?: FakeAnswer;
+  /** The finalize leaves the order `processing` for good, each answer with this Retry-After. */
+  readonly processing?: { readonly retryAfter: () => string };
 }
 
 export interface FakeAcmeCa {
@@ -20,6 +22,8 @@ export interface FakeAcmeCa {
   readonly directory: string;
   /** How many certificates were downloaded. */
   downloads(): number;
+  /** How many times the order was read (polled) after its finalize. */
+  orderReads(): number;
   close(): Promise<void>;
 }
 
@@ -32,6 +36,7 @@ export interface FakeAcmeCa {
 export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeAcmeCa> {
   const certs = testCertificates();
   let downloads = 0;
+  let orderReads = 0;
   const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
     const base = `https://localhost:${(server.address() as AddressInfo).port}`;
     const json = (status: number, doc: unknown, headers: Record<string, string> = {}) => {
@@ -57,8 +62,11 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
           res.writeHead(options.newOrder.status, { location: `${base}/order/1` }).end(options.newOrder.body);
       } else if (req.url === '/authz/1')
         json(200, { status: 'valid', identifier: { type: 'dns', value: 'any' }, challenges: [] });
-      else if (req.url === '/finalize/1' || req.url === '/order/1') json(200, order('valid'));
-      else if (req.url === '/cert/1') {
+      else if (req.url === '/finalize/1' || req.url === '/order/1') {
+        if (req.url === '/order/1') orderReads++;
+        if (options.processing === undefined) json(200, order('valid'));
+        else json(200, order('processing'), { 'retry-after': options.processing.retryAfter() });
+      } else if (req.url === '/cert/1') {
         downloads++;
         const answer = options.certificate ?? { status: 200, body: certs.localhost.cert };
         res.writeHead(answer.status, { 'content-type': 'application/pem-certificate-chain' });
@@ -70,6 +78,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
   return {
     directory: `https://localhost:${(server.address() as AddressInfo).port}/dir`,
     downloads: () => downloads,
+    orderReads: () => orderReads,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

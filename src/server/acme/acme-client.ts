@@ -153,7 +153,13 @@ export class AcmeClient {
   async finalize(order: AcmeOrder, csr: Buffer): Promise<AcmeOrder> {
     const answer = await this.#post(order.finalize, { csr: csr.toString('base64url') });
     if (answer.status !== 200) throw refusal(answer);
-    return { ...checked(parseJson(answer), isOrder, order.finalize, answer.status), url: order.url };
+    const retryAfterMs = retryAfterOf(answer);
+    // A `processing` order is polled when its Retry-After says (RFC 8555 §7.4), this first answer's too.
+    return {
+      ...checked(parseJson(answer), isOrder, order.finalize, answer.status),
+      url: order.url,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
   }
 
   /** The issued chain, leaf first, as PEM. */
@@ -164,11 +170,11 @@ export class AcmeClient {
   }
 
   /** A POST-as-GET of a resource, its JSON. */
-  async read<T>(url: string): Promise<T & { retryAfter?: number }> {
+  async read<T>(url: string): Promise<T & { retryAfterMs?: number }> {
     const answer = await this.#post(url, '');
     if (answer.status !== 200) throw refusal(answer);
-    const retryAfter = Number(header(answer, 'retry-after'));
-    return { ...(parseJson(answer) as T), ...(retryAfter > 0 ? { retryAfter } : {}) };
+    const retryAfterMs = retryAfterOf(answer);
+    return { ...(parseJson(answer) as T), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 
   /**
@@ -188,8 +194,7 @@ export class AcmeClient {
     const end = Date.parse(window?.end);
     if (!(start <= end))
       throw new AcmeProblem('candor:renewal-info', 'the renewal window is not a window', 200);
-    const retryAfter = Number(header(answer, 'retry-after'));
-    return { start, end, retryAfter: retryAfter > 0 ? retryAfter * 1000 : undefined };
+    return { start, end, retryAfter: retryAfterOf(answer) };
   }
 
   async #publicJwk(): Promise<JWK> {
@@ -241,11 +246,17 @@ export class AcmeClient {
   }
 }
 
-/**
- * The CA's problem document for a refused request, with its Retry-After (seconds or a date,
- * RFC 9110 §10.2.3) when it says when to come back: a `rateLimited` refusal does (RFC 8555 §6.6).
- */
+/** The CA's problem document for a refused request, with its Retry-After: a `rateLimited` refusal has one (RFC 8555 §6.6). */
 function refusal(answer: AcmeResponse): AcmeProblem {
+  return AcmeProblem.from(parseJson(answer), answer.status, retryAfterOf(answer));
+}
+
+/**
+ * When the CA said to come back, in ms from now: its Retry-After in seconds or as a date (RFC
+ * 9110 §10.2.3), on a refusal, on a resource still pending or processing (RFC 8555 §7.4, §8.2)
+ * and on a renewal window (RFC 9773 §4.3) alike; undefined when it said nothing (or a time past).
+ */
+function retryAfterOf(answer: AcmeResponse): number | undefined {
   const retryAfter = header(answer, 'retry-after')?.trim();
   const ms =
     retryAfter === undefined
@@ -253,7 +264,7 @@ function refusal(answer: AcmeResponse): AcmeProblem {
       : /^\d+$/.test(retryAfter)
         ? Number(retryAfter) * 1000
         : Date.parse(retryAfter) - Date.now();
-  return AcmeProblem.from(parseJson(answer), answer.status, ms > 0 ? ms : undefined);
+  return ms > 0 ? ms : undefined;
 }
 
 /**

@@ -118,7 +118,7 @@ async function authorize(
     for (;;) {
       authorization = await client.authorization(url);
       if (authorization.status !== 'pending') break;
-      await wait(authorization as { retryAfter?: number }, request, `the validation of ${name}`);
+      await wait(authorization as { retryAfterMs?: number }, request, `the validation of ${name}`);
     }
     if (authorization.status !== 'valid') {
       const failed = authorization.challenges.find((c) => c.url === challenge.url);
@@ -138,14 +138,14 @@ async function pollOrder(
 ): Promise<AcmeOrder> {
   let current = order;
   while (!done(current)) {
-    await wait(current as { retryAfter?: number }, request, 'the order');
+    await wait(current as { retryAfterMs?: number }, request, 'the order');
     current = await client.order(order.url);
   }
   return current;
 }
 
-async function wait(resource: { retryAfter?: number }, request: OrderRequest, what: string): Promise<void> {
-  const ms = Math.min(MAX_POLL_MS, resource.retryAfter ? resource.retryAfter * 1000 : POLL_MS);
+async function wait(resource: { retryAfterMs?: number }, request: OrderRequest, what: string): Promise<void> {
+  const ms = Math.min(MAX_POLL_MS, resource.retryAfterMs ?? POLL_MS);
   if (performance.now() + ms > request.deadline)
     throw new AcmeProblem('candor:timeout', `${what} was still pending when the order's time ran out`, 0);
   await sleep(ms, undefined, { signal: request.signal });
