@@ -143,28 +143,32 @@ upstreams:
     );
   });
 
-  test('a plain HTTP request to the TLS port is answered 400 in plain text, not closed on unanswered', async () => {
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.write('GET /plain-http HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
+  for (const request of [
+    'GET /plain-http HTTP/1.1\r\nHost: api.example.com\r\n\r\n',
+    'CONNECT plain-http.example:443 HTTP/1.1\r\nHost: plain-http.example:443\r\n\r\n',
+  ])
+    test(`a plain HTTP request to the TLS port (${request.slice(0, request.indexOf(' '))}) is answered 400 in plain text, not closed on unanswered`, async () => {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(request);
+        });
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString('latin1');
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
       });
-      let text = '';
-      socket.on('data', (chunk) => {
-        text += chunk.toString('latin1');
-      });
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
+      assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      assert.match(
+        answer,
+        /\r\nproxy-status: candor; error=http_request_error; details="a plain HTTP request sent to a TLS \(HTTPS\) listener: send it with https:\/\/"\r\n/,
+      );
+      assert.ok(!app.received.some((r) => r.path.includes('plain-http')), 'nothing reached the upstream');
+      // The listener serves TLS on as before.
+      assert.equal((await handshake(port, 'api.example.com')).protocol, 'TLSv1.3');
     });
-    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
-    assert.match(answer, /\r\nconnection: close\r\n/i);
-    assert.match(
-      answer,
-      /\r\nproxy-status: candor; error=http_request_error; details="a plain HTTP request sent to a TLS \(HTTPS\) listener: send it with https:\/\/"\r\n/,
-    );
-    assert.ok(!app.received.some((r) => r.path === '/plain-http'), 'nothing reached the upstream');
-    // The listener serves TLS on as before.
-    assert.equal((await handshake(port, 'api.example.com')).protocol, 'TLSv1.3');
-  });
 
   test('a reload reads the SNI certificates again', async () => {
     copyFileSync(renewed.certPath, apiCert);

@@ -151,15 +151,21 @@ export function createHttp1Server(
 }
 
 /**
+ * What OpenSSL names a plain HTTP request where a ClientHello belonged, by its first bytes: a
+ * method it knows (GET, POST, PUT, …), or CONNECT (a client taking the gateway for a proxy).
+ */
+const PLAIN_HTTP = new Set(['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST']);
+
+/**
  * A handshake that failed (or passed its timeout) is destroyed, but for a plain HTTP request
- * sent to the TLS port (`http://` for `https://`): OpenSSL names it ERR_SSL_HTTP_REQUEST, and a
- * client closed on unanswered reads only an empty reply. Its TCP socket (node:tls keeps it as
- * `_parent`, under the TLS socket) still writes in plain text, so `plainOnTls` can tell it.
+ * sent to the TLS port (`http://` for `https://`, PLAIN_HTTP), where a client closed on
+ * unanswered reads only an empty reply. Its TCP socket (node:tls keeps it as `_parent`, under
+ * the TLS socket) still writes in plain text, so `plainOnTls` can tell it.
  */
 function failedHandshake(err: Error, socket: TLSSocket, handlers: Http1Handlers): void {
   const tcp = (socket as TLSSocket & { _parent?: unknown })._parent;
   if (
-    (err as NodeJS.ErrnoException).code !== 'ERR_SSL_HTTP_REQUEST' ||
+    !PLAIN_HTTP.has((err as NodeJS.ErrnoException).code ?? '') ||
     handlers.plainOnTls === undefined ||
     !(tcp instanceof NetSocket)
   )
