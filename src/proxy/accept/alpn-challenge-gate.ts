@@ -50,8 +50,17 @@ export function createAlpnChallengeGate(lookup: AlpnChallengeLookup, timeoutMs: 
             : undefined;
         const decide = (context: tls.SecureContext | undefined) =>
           context === undefined ? pass(socket) : answerValidation(socket, context);
-        if (found instanceof Promise) found.then(decide, () => socket.destroy());
-        else decide(found);
+        if (!(found instanceof Promise)) return decide(found);
+        // Looked up elsewhere (a fleet's Redis): a client that resets meanwhile must not be an
+        // uncaught 'error' (no other listener is on the socket yet), nor be passed on once gone.
+        socket.on('error', onWaitError);
+        found.then(
+          (context) => {
+            socket.removeListener('error', onWaitError);
+            if (!socket.destroyed) decide(context);
+          },
+          () => socket.destroy(),
+        );
       };
       socket.on('data', onData);
       socket.once('end', onGone);
@@ -61,6 +70,10 @@ export function createAlpnChallengeGate(lookup: AlpnChallengeLookup, timeoutMs: 
       socket.resume();
     },
   };
+}
+
+function onWaitError(this: Socket): void {
+  this.destroy();
 }
 
 /** The handshake with the validation's certificate, then the close: the CA reads nothing more (RFC 8737 §3). */
