@@ -333,9 +333,12 @@ export const FAILURES = {
     flag: 'PIR',
     retryAfter: true,
     title: 'Service temporarily unavailable',
+    // Not only maintenance and load shedding: a shutdown, a full password-check queue and a
+    // rate limit store that did not answer (on_error: deny) answer so too, and a minimal body
+    // (errors.detail) says this alone.
     explanation:
-      'the gateway answered on its own without contacting the upstream (maintenance or load shedding)',
-    fix: 'Wait for the maintenance window to end or for load to drop.',
+      'the gateway answered on its own without contacting the upstream (maintenance, load shedding, a shutdown, or a limit it could not check)',
+    fix: 'Read the details: wait for the maintenance window to end or for load to drop; a limit the gateway could not check (its rate limit store down, with store.redis.on_error: deny) is mended at the gateway.',
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },

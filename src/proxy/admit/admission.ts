@@ -23,6 +23,22 @@ function rateShare(limit: RateLimitConfig, share: WorkerShare): RateLimitConfig 
   return { ...limit, rate: limit.rate / share.of, burst: sliceOf(limit.burst, share) };
 }
 
+/**
+ * A route's own buckets after a reload: the old ones as they are when its limit is unchanged,
+ * reshaped when it changed (each client's tokens kept, as the store keeps them: a reload hands
+ * nobody a fresh burst), new ones for a route that had no limit.
+ */
+function rateLimiterOf(
+  limit: RateLimitConfig | undefined,
+  kept: RateLimiter | undefined,
+  shared: SharedRates | undefined,
+): RateLimiter | undefined {
+  if (limit === undefined) return undefined;
+  const shape = shared ? rateShare(limit, shared.share) : limit;
+  if (kept === undefined) return new RateLimiter(shape);
+  return JSON.stringify(kept.config) === JSON.stringify(shape) ? kept : kept.reshaped(shape);
+}
+
 interface RoutePolicies {
   /** The route's limit as configured (a cluster worker's own bucket holds only its share of it). */
   readonly rateLimit: RateLimitConfig | undefined;
@@ -56,8 +72,8 @@ export class Admission {
 
   /**
    * With `previous` (a reload), a route of the same name keeps its in-flight count (the
-   * requests holding slots are still running) and, when its rate limit is unchanged, its
-   * buckets: a reload must not hand every client a fresh burst. With a `store` (Redis), every
+   * requests holding slots are still running) and its buckets, reshaped when its rate limit
+   * changed: a reload must not hand every client a fresh burst. With a `store` (Redis), every
    * rate limit is decided there, shared by every gateway and worker on it: no bucket is kept here.
    */
   constructor(
@@ -72,10 +88,6 @@ export class Admission {
     this.#store = store;
     for (const route of routes) {
       const old = previous === undefined ? undefined : previous.#byName.get(route.name);
-      const sameRate =
-        old?.rateLimit !== undefined &&
-        route.rateLimit !== undefined &&
-        JSON.stringify(old.rateLimit) === JSON.stringify(route.rateLimit);
       let inFlight = old?.inFlight;
       if (inFlight !== undefined && route.maxInFlight !== undefined) {
         inFlight.max = route.maxInFlight;
@@ -88,12 +100,7 @@ export class Admission {
       const policies = {
         rateLimit: route.rateLimit,
         // The old buckets are kept only if there are some: a snapshot that used the store has none.
-        rateLimiter: store
-          ? undefined
-          : sameRate && old?.rateLimiter
-            ? old.rateLimiter
-            : route.rateLimit &&
-              new RateLimiter(shared ? rateShare(route.rateLimit, shared.share) : route.rateLimit),
+        rateLimiter: store ? undefined : rateLimiterOf(route.rateLimit, old?.rateLimiter, shared),
         inFlight,
       };
       this.#routes.set(route, policies);

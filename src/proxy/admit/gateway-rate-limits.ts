@@ -5,7 +5,7 @@ import { RateLimiter } from './rate-limit.ts';
  * The token buckets of every rate-limited route, held once for the whole gateway by the
  * cluster primary: each worker asks here (one IPC round trip) whether a request may pass,
  * so `rate_limit` means the gateway's rate whatever the number of workers. A reload keeps
- * the buckets of a route whose limit did not change, as a worker's Admission does.
+ * a route's buckets, reshaped when its limit changed, as a worker's Admission does.
  */
 export class GatewayRateLimits {
   #byRoute = new Map<string, RateLimiter>();
@@ -19,7 +19,14 @@ export class GatewayRateLimits {
     for (const route of config.routes) {
       if (route.rateLimit === undefined) continue;
       const old = this.#byRoute.get(route.name);
-      next.set(route.name, old && same(old.config, route.rateLimit) ? old : new RateLimiter(route.rateLimit));
+      next.set(
+        route.name,
+        old === undefined
+          ? new RateLimiter(route.rateLimit)
+          : same(old.config, route.rateLimit)
+            ? old
+            : old.reshaped(route.rateLimit),
+      );
     }
     this.#byRoute = next;
   }

@@ -23,6 +23,7 @@ const MAX_KEY_LENGTH = 64;
  */
 export class RateLimiter {
   readonly config: RateLimitConfig;
+  readonly #maxKeys: number;
   readonly #generationSize: number;
   readonly #fullAfter: number;
   #current = new Map<string, TokenBucket>();
@@ -31,6 +32,7 @@ export class RateLimiter {
 
   constructor(config: RateLimitConfig, maxKeys = MAX_RATE_LIMIT_KEYS) {
     this.config = config;
+    this.#maxKeys = maxKeys;
     this.#generationSize = Math.max(1, Math.floor(maxKeys / 2));
     this.#fullAfter = refillTime(config);
   }
@@ -52,6 +54,19 @@ export class RateLimiter {
       this.#current.set(key, bucket);
     }
     return takeToken(bucket, this.config, now);
+  }
+
+  /**
+   * These buckets under another limit (a reload that changed it), as the store's are: each
+   * keeps its tokens, refilled at the new rate from its last use and never above the new burst.
+   * A new limiter would hand every client a full burst of the new limit, a tightened one too.
+   */
+  reshaped(config: RateLimitConfig): RateLimiter {
+    const next = new RateLimiter(config, this.#maxKeys);
+    next.#current = this.#current;
+    next.#previous = this.#previous;
+    next.#currentSince = this.#currentSince;
+    return next;
   }
 
   #rotate(now: number): void {

@@ -91,6 +91,16 @@ const MAX_UNANSWERED = 1024;
  */
 const QUIET_BEFORE_UP_MS = 1_000;
 
+/**
+ * How long a connection may send nothing at all while decisions fail before it is opened
+ * again. A stall (a long fork, swap) and a far end gone without a word (its host lost, a
+ * failover behind the same address, a NAT that forgot the flow) look alike from here: nothing
+ * comes, nothing closes. TCP gives up on the latter only after about 15 minutes of
+ * retransmissions, and until then every decision was on_error's; a stall this long is worth
+ * a new connection too.
+ */
+const SILENT_BEFORE_RECONNECT_MS = 5_000;
+
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
@@ -116,6 +126,13 @@ export class RedisRates {
   /** When a decision last failed (performance.now()). */
   #failedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** When the connection last sent anything (performance.now()). */
+  #heardAt = Number.NEGATIVE_INFINITY;
+  /** Since when decisions have failed with nothing heard (undefined: something was). */
+  #silentSince: number | undefined;
+  readonly #heard = (): void => {
+    this.#heardAt = performance.now();
+  };
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
     this.config = config;
@@ -133,6 +150,8 @@ export class RedisRates {
       retryStrategy: reconnectDelay,
     }) as Redis & WithTake;
     this.#client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
+    // Each connection's stream is new: what it sends, replies or not, says it is alive.
+    this.#client.on('connect', () => this.#client.stream.on('data', this.#heard));
     this.#client.on('ready', () => this.#set('up', ''));
     // Without an 'error' listener ioredis prints every reconnection failure itself.
     this.#client.on('error', (err: Error) => this.#set('down', err.message));
@@ -162,9 +181,24 @@ export class RedisRates {
 
   #fallback(why: string): StoreAnswer {
     this.#failedAt = performance.now();
+    this.#reconnectIfSilent();
     this.#set('down', why);
     this.#counts.storeFallback(this.config.onError);
     return this.config.onError === 'allow' ? 0 : STORE_DENIED;
+  }
+
+  /**
+   * A ready connection that has sent nothing since decisions began failing, for
+   * SILENT_BEFORE_RECONNECT_MS, is destroyed (an end would wait for a far end that may be
+   * gone): ioredis reconnects as after any close, and its unanswered commands go with it.
+   */
+  #reconnectIfSilent(): void {
+    const now = this.#failedAt;
+    if (this.#silentSince === undefined || this.#heardAt >= this.#silentSince) this.#silentSince = now;
+    else if (now - this.#silentSince >= SILENT_BEFORE_RECONNECT_MS && this.#client.status === 'ready') {
+      this.#silentSince = undefined;
+      this.#client.stream.destroy();
+    }
   }
 
   status(): StoreStatus {

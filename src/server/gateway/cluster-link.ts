@@ -17,6 +17,15 @@ import {
  */
 const RATE_ANSWER_MS = 50;
 
+/**
+ * Rate questions handed to the channel and not yet written to the primary, at most. A primary
+ * that reads nothing (stopped, or stalled on a long task) let every question of a rate-limited
+ * request wait in this worker's memory for as long as it lasted, and once back took a token for
+ * each, though the worker had decided them alone: its buckets were emptied for requests that
+ * never drew on them. Past the bound the worker decides alone at once and sends nothing.
+ */
+const MAX_UNWRITTEN_ASKS = 256;
+
 export type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 /**
@@ -31,6 +40,11 @@ export class ClusterLink {
   readonly #verdicts = new Map<string, HealthVerdict>();
   readonly #asked = new Map<number, (wait: number | undefined) => void>();
   #nextId = 1;
+  /** Rate questions not yet written to the channel (their send's callback not called). */
+  #unwritten = 0;
+  readonly #written = (): void => {
+    this.#unwritten--;
+  };
   /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
   onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
   onAnnouncement: (news: Announcement) => void = () => {};
@@ -70,6 +84,8 @@ export class ClusterLink {
 
   /** Seconds to wait (0: pass) from the gateway-wide bucket, or undefined when the primary did not answer in time. */
   askRate(route: string, bucketKey: string): Promise<number | undefined> {
+    if (this.#unwritten >= MAX_UNWRITTEN_ASKS || process.send === undefined || !process.connected)
+      return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const timer = setTimeout(() => {
@@ -80,11 +96,9 @@ export class ClusterLink {
         clearTimeout(timer);
         resolve(wait);
       });
-      if (!this.#send({ candor: 'rate-ask', id, route, key: bucketKey })) {
-        this.#asked.delete(id);
-        clearTimeout(timer);
-        resolve(undefined);
-      }
+      const ask: SharedFromWorker = { candor: 'rate-ask', id, route, key: bucketKey };
+      this.#unwritten++;
+      process.send?.(ask, undefined, undefined, this.#written);
     });
   }
 

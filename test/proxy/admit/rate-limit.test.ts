@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { createFullBucket, takeToken } from '../../../src/core/limits/token-bucket.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { RateLimiter } from '../../../src/proxy/admit/rate-limit.ts';
@@ -246,4 +247,40 @@ ${route('/default', '')}${route('/wide', ', ipv6_prefix: 48')}${route('/each', '
     await gw.close();
     await echo.close();
   }
+});
+
+test("a reload that changes a route's rate_limit keeps each client's tokens under the new limit: a tightened one hands nobody a fresh burst", async () => {
+  const echo = await startEcho();
+  const text = (limit: string) => `listen: [{ address: 127.0.0.1:0 }]\n${config(echo.url, limit)}`;
+  const gw = await startTestGateway(config(echo.url, '{ rate: 0.001, burst: 3 }'));
+  const statusesOf = async (count: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) out.push((await request(gw.url)).status);
+    return out;
+  };
+  try {
+    assert.deepEqual(await statusesOf(2), [200, 200]);
+    // Tightened under load: the client's one token left stays its own, not a new burst of 2.
+    await gw.gateway.reload(parseConfig(text('{ rate: 0.001, burst: 2 }'), '<test>', {}));
+    assert.deepEqual(await statusesOf(2), [200, 429]);
+    // Loosened: no token appears from the reload itself; the new rate refills from here.
+    await gw.gateway.reload(parseConfig(text('{ rate: 0.001, burst: 10 }'), '<test>', {}));
+    assert.deepEqual(await statusesOf(1), [429]);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('RateLimiter.reshaped: the same buckets, refilled at the new rate and never above the new burst', () => {
+  const limit = { rate: 1, burst: 5, key: { kind: 'client' }, ipv6Prefix: 64 } as const;
+  const before = new RateLimiter(limit);
+  for (let i = 0; i < 5; i++) assert.equal(before.take('k', 0), 0);
+  const after = before.reshaped({ ...limit, rate: 2, burst: 3 });
+  assert.equal(after.config.burst, 3);
+  assert.equal(after.take('k', 0), 1, 'spent, as before the reload');
+  // 10 s at 2 a second would be 20 tokens: the new burst holds 3.
+  for (let i = 0; i < 3; i++) assert.equal(after.take('k', 10_000), 0);
+  assert.equal(after.take('k', 10_000), 1);
+  assert.equal(after.take('other', 10_000), 0, 'a client never seen has the new full burst');
 });

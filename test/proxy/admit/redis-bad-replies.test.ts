@@ -65,6 +65,12 @@ test('on_error deny: a negative number, a fraction, a string, an empty array, ni
     const answer = await get(g);
     assert.equal(answer.status, 503, what);
     assert.equal(JSON.parse(answer.text).error, 'proxy_internal_response', what);
+    // Neither maintenance nor load shedding, which the body said it was.
+    assert.match(
+      JSON.parse(answer.text).detail,
+      /a limit it could not check\)\. Details: the rate limit store/,
+      what,
+    );
     assert.match(String(answer.headers['proxy-status']), /error=proxy_internal_response/, what);
     assert.equal(answer.headers['retry-after'], '1', what);
   }
