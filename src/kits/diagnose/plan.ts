@@ -25,6 +25,12 @@ interface ProbeTls {
   readonly servername?: string;
   /** The upstream is configured to skip verification: a bad certificate is reported, not fatal. */
   readonly insecureSkipVerify: boolean;
+  /**
+   * The client certificate and key (PEM) the gateway presents to the upstream (its `tls.cert`
+   * and `tls.key`, mTLS): a probe without them meets an alert the gateway never meets.
+   */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export interface ProbePlan {

@@ -206,6 +206,12 @@ function planFor(
           ? serverNameOf(host)
           : (upstream.tls.servername ?? serverNameOf(endpoint.authority)),
       insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
+      ...(upstream?.tls.cert === undefined || upstream.tls.key === undefined
+        ? {}
+        : {
+            cert: readTlsFile(upstream.tls.cert, 'client certificate'),
+            key: readTlsFile(upstream.tls.key, 'client key'),
+          }),
     },
     maxBody: options.maxBody ?? DEFAULT_MAX_BODY,
   };
@@ -222,17 +228,21 @@ function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [
 
 /** A CA file is trusted in addition to the system's roots, as the gateway does. */
 function readCa(path: string): string {
-  // A regular file only: a device (/dev/zero) would be read without end.
-  const unreadable = unreadableReason(path);
-  if (unreadable !== undefined) throw new TargetError(`cannot read the CA file ${path}: ${unreadable}`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new TargetError(`cannot read the CA file ${path}: ${readErrorReason(err)}`);
-  }
+  const text = readTlsFile(path, 'CA');
   // TLS would take a file without a certificate and probe with the system's roots alone.
   const problem = caProblem(text);
   if (problem !== undefined) throw new TargetError(`the CA file ${path} ${problem}`);
   return [...rootCertificates, text].join('\n');
+}
+
+/** A PEM file the probe's TLS needs (the CA, the upstream's client certificate and key), as text. */
+function readTlsFile(path: string, what: string): string {
+  // A regular file only: a device (/dev/zero) would be read without end.
+  const unreadable = unreadableReason(path);
+  if (unreadable !== undefined) throw new TargetError(`cannot read the ${what} file ${path}: ${unreadable}`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TargetError(`cannot read the ${what} file ${path}: ${readErrorReason(err)}`);
+  }
 }
