@@ -141,7 +141,12 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
     clientHeaders: clientHeaders(options.host ?? gateway.authority, options),
     asGateway: null,
     // The gateway's own timeouts must fire first, so that its answer is what we see.
-    timeouts: { ...direct.timeouts, response: direct.timeouts.response + direct.timeouts.connect + 1000 },
+    timeouts: {
+      connect: direct.timeouts.connect,
+      read: direct.timeouts.read,
+      response:
+        (direct.timeouts.upstreamResponse ?? direct.timeouts.response) + direct.timeouts.connect + 1000,
+    },
     // As a client addressing that host would: the gateway picks its certificate by this name.
     tls: {
       ca: direct.tls.ca,
@@ -190,8 +195,8 @@ function planFor(
     asGateway: { name: options.config?.name ?? DEFAULTS.name },
     timeouts: {
       connect: options.connectTimeout ?? timeouts.connect,
-      response: options.responseTimeout ?? timeouts.response,
       read: options.readTimeout ?? timeouts.read,
+      ...responseWait(options, upstream),
     },
     ...(upstream?.hold === undefined ? {} : { holdMs: upstream.hold.timeout }),
     tls: {
@@ -215,6 +220,21 @@ function planFor(
     },
     maxBody: options.maxBody ?? DEFAULT_MAX_BODY,
   };
+}
+
+/**
+ * How long the probe waits for the head: --timeout, else what each of the gateway's attempts
+ * waits (upstream.ts): the upstream's `retries.per_try_timeout` when it is below its
+ * `timeouts.response`. Waiting `timeouts.response` judged ok a target the gateway gives up on.
+ */
+function responseWait(
+  options: DiagnoseOptions,
+  upstream: UpstreamConfig | undefined,
+): { response: number; upstreamResponse?: number } {
+  if (options.responseTimeout !== undefined) return { response: options.responseTimeout };
+  const response = upstream?.timeouts.response ?? DEFAULTS.upstream.timeouts.response;
+  const perTry = upstream?.retries.perTryTimeout ?? response;
+  return perTry < response ? { response: perTry, upstreamResponse: response } : { response };
 }
 
 function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [string, string]> {
