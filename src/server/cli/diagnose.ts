@@ -50,7 +50,7 @@ Options:
 
 Exit status: 0 a valid HTTP response below 500, 1 a valid response with the upstream's own
 5xx, 2 a failure Candor would answer with 502/503/504 (or a body cut short), 64 bad command
-line, 78 invalid config.
+line, 78 invalid config. With --acme: 0 when no check fails, 2 when one does.
 `;
 
 /** The options diagnose takes (DIAGNOSE_HELP names each). */
