@@ -1,4 +1,4 @@
-import { adminTargetOf, callAdmin, unexpectedAnswer } from './admin-client.ts';
+import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -48,6 +48,6 @@ export async function runPurge(
     );
     return EXIT.ok;
   }
-  process.stderr.write(unexpectedAnswer(target, answer));
+  process.stderr.write(answer.status === 401 ? refusedToken(target, file) : unexpectedAnswer(target, answer));
   return answer.status === 400 ? EXIT.usage : EXIT.unavailable;
 }

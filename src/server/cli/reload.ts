@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
-import { adminTargetOf, callAdmin, unexpectedAnswer } from './admin-client.ts';
+import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
@@ -72,6 +72,6 @@ export async function runReload(file: string): Promise<number> {
     );
     return EXIT.unavailable;
   }
-  process.stderr.write(unexpectedAnswer(target, answer));
+  process.stderr.write(answer.status === 401 ? refusedToken(target, file) : unexpectedAnswer(target, answer));
   return EXIT.unavailable;
 }
