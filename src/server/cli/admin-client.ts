@@ -113,3 +113,17 @@ export function refusedToken(target: AdminTarget, file: string): string {
 `
   );
 }
+
+/**
+ * The line for an admin API that did not answer at the address FILE names. The gateway listens
+ * where it read `admin.listen` at its start or last reload: one moved in the file since (which a
+ * reload applies) is not there yet, and the bare "cannot reach" read as a gateway that is down.
+ */
+export function unreachable(target: AdminTarget, file: string, err: Error): string {
+  return (
+    `candor: cannot reach the admin API at ${target.address}: ${err.message}
+` +
+    `  If admin.listen was changed in ${file} since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP <the primary's pid> (the start line's, or --pid-file's). Otherwise the gateway is not running, or not with this file.
+`
+  );
+}

@@ -1,16 +1,19 @@
 /**
- * `candor reload` and `candor purge` after the admin token was rotated in the file (or its
- * variable): the running gateway still holds the token it read at its start or last reload, so
+ * `candor reload` and `candor purge` after the file's admin section changed since the gateway
+ * read it. The admin token rotated in the file (or its variable): the running gateway still holds the token it read at its start or last reload, so
  * its admin API refuses the new one (401). The command says why and what reloads it (a signal),
  * exit 69; it said only "the token is not the admin token", which sent the operator looking
- * for a typo in a token that was right. A real admin listener holds the old token.
+ * for a typo in a token that was right. A real admin listener holds the old token. And
+ * admin.listen moved in the file: the gateway still listens where it was, and "cannot reach"
+ * alone read as a gateway that is down.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
 import { EXIT } from '../../../src/server/cli/exit-codes.ts';
@@ -75,3 +78,27 @@ for (const args of [
     assert.match(stderr, /If the token was rotated since .*reload by signal: kill -HUP <the primary's pid>/);
     assert.equal(called, 0, 'no endpoint ran: the token was refused');
   });
+
+test('candor reload and purge with an admin.listen the gateway has not read yet: says it, and that SIGHUP reloads it', async () => {
+  const moved = await startRefusing();
+  const file = join(dir, 'moved.yaml');
+  try {
+    const text = readFileSync(path, 'utf8').replace(`127.0.0.1:${server.port()}`, `127.0.0.1:${moved.port}`);
+    writeFileSync(file, text);
+    for (const command of ['reload', 'purge']) {
+      const { code, stdout, stderr } = await candor(command, '--config', file);
+      assert.equal(code, EXIT.unavailable, stderr);
+      assert.equal(stdout, '');
+      assert.match(
+        stderr,
+        new RegExp(`^candor: cannot reach the admin API at 127\\.0\\.0\\.1:${moved.port}: `),
+      );
+      assert.match(
+        stderr,
+        /If admin\.listen was changed in .* since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP/,
+      );
+    }
+  } finally {
+    await moved.close();
+  }
+});
