@@ -105,12 +105,9 @@ export function unexpectedAnswer(
  */
 export function refusedToken(target: AdminTarget, file: string): string {
   return (
-    `candor: the admin API at ${target.address} refused the token ${file} gives: the gateway holds the token it read at its start or its last reload.
-` +
-    `  If the token was rotated since (admin.token_file's content, admin.token_env's variable), reload by signal: kill -HUP <the primary's pid> (the start line's, or --pid-file's); the new token works after it.
-` +
-    `  Otherwise ${file} is not the file the gateway runs, or its admin section names another gateway's admin API.
-`
+    `candor: the admin API at ${target.address} refused the token ${file} gives: the gateway holds the token it read at its start or its last reload.\n` +
+    `  If the token was rotated since (admin.token_file's content, admin.token_env's variable), reload by signal: kill -HUP <the primary's pid> (the start line's, or --pid-file's); the new token works after it.\n` +
+    `  Otherwise ${file} is not the file the gateway runs, or its admin section names another gateway's admin API.\n`
   );
 }
 
@@ -121,9 +118,7 @@ export function refusedToken(target: AdminTarget, file: string): string {
  */
 export function unreachable(target: AdminTarget, file: string, err: Error): string {
   return (
-    `candor: cannot reach the admin API at ${target.address}: ${err.message}
-` +
-    `  If admin.listen was changed in ${file} since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP <the primary's pid> (the start line's, or --pid-file's). Otherwise the gateway is not running, or not with this file.
-`
+    `candor: cannot reach the admin API at ${target.address}: ${err.message}\n` +
+    `  If admin.listen was changed in ${file} since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP <the primary's pid> (the start line's, or --pid-file's). Otherwise the gateway is not running, or not with this file.\n`
   );
 }
