@@ -54,8 +54,15 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return failure.kind.fix;
     case 'tls_alert_received':
       return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
-    case 'http_response_timeout':
-      return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (the response timeout): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise timeouts.response only if the work is legitimately that slow.`;
+    case 'http_response_timeout': {
+      const field =
+        plan.timeouts.upstreamResponse === undefined ? 'timeouts.response' : 'retries.per_try_timeout';
+      const which =
+        field === 'timeouts.response'
+          ? 'the response timeout'
+          : "the upstream's retries.per_try_timeout, each attempt's wait";
+      return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (${which}): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
+    }
     case 'connection_terminated': {
       const how = /reset|ECONNRESET/.test(failure.details) ? 'reset' : 'closed';
       // Cut while it opened: no byte of the request went, so no request of it is in its logs.

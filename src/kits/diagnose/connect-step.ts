@@ -56,6 +56,8 @@ export function connectStep(
           lookup,
           servername,
           ca: plan.tls.ca,
+          cert: plan.tls.cert,
+          key: plan.tls.key,
           rejectUnauthorized: false,
           ALPNProtocols: [plan.httpVersion === 'h2' ? 'h2' : 'http/1.1'],
         })

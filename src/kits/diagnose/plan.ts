@@ -9,8 +9,14 @@ import type { UpstreamProtocol } from '../../core/config/types.ts';
 interface ProbeTimeouts {
   /** DNS + TCP + TLS together, as the gateway's connector counts it. */
   readonly connect: number;
-  /** From the request written to the response head complete. */
+  /** From the request written to the response head complete: each of the gateway's attempts' wait. */
   readonly response: number;
+  /**
+   * The upstream's `timeouts.response`, when its `retries.per_try_timeout` made each attempt's
+   * wait (`response`) shorter: the advice then names the per-try timeout, and a probe through
+   * the gateway, which may retry, outlasts the longer one.
+   */
+  readonly upstreamResponse?: number;
   /** Longest silence between two pieces of the body. */
   readonly read: number;
 }
@@ -25,6 +31,12 @@ interface ProbeTls {
   readonly servername?: string;
   /** The upstream is configured to skip verification: a bad certificate is reported, not fatal. */
   readonly insecureSkipVerify: boolean;
+  /**
+   * The client certificate and key (PEM) the gateway presents to the upstream (its `tls.cert`
+   * and `tls.key`, mTLS): a probe without them meets an alert the gateway never meets.
+   */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export interface ProbePlan {

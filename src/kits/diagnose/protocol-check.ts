@@ -75,6 +75,8 @@ function alpnSelects(
       host: address,
       port: plan.port,
       servername,
+      cert: plan.tls.cert,
+      key: plan.tls.key,
       ALPNProtocols: [protocol],
       rejectUnauthorized: false,
     });

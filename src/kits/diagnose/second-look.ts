@@ -74,6 +74,8 @@ export async function tryPreface(
             host: address,
             port: plan.port,
             servername,
+            cert: plan.tls.cert,
+            key: plan.tls.key,
             ALPNProtocols: ['h2'],
             rejectUnauthorized: false,
           }),

@@ -141,7 +141,12 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
     clientHeaders: clientHeaders(options.host ?? gateway.authority, options),
     asGateway: null,
     // The gateway's own timeouts must fire first, so that its answer is what we see.
-    timeouts: { ...direct.timeouts, response: direct.timeouts.response + direct.timeouts.connect + 1000 },
+    timeouts: {
+      connect: direct.timeouts.connect,
+      read: direct.timeouts.read,
+      response:
+        (direct.timeouts.upstreamResponse ?? direct.timeouts.response) + direct.timeouts.connect + 1000,
+    },
     // As a client addressing that host would: the gateway picks its certificate by this name.
     tls: {
       ca: direct.tls.ca,
@@ -190,8 +195,8 @@ function planFor(
     asGateway: { name: options.config?.name ?? DEFAULTS.name },
     timeouts: {
       connect: options.connectTimeout ?? timeouts.connect,
-      response: options.responseTimeout ?? timeouts.response,
       read: options.readTimeout ?? timeouts.read,
+      ...responseWait(options, upstream),
     },
     ...(upstream?.hold === undefined ? {} : { holdMs: upstream.hold.timeout }),
     tls: {
@@ -206,9 +211,30 @@ function planFor(
           ? serverNameOf(host)
           : (upstream.tls.servername ?? serverNameOf(endpoint.authority)),
       insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
+      ...(upstream?.tls.cert === undefined || upstream.tls.key === undefined
+        ? {}
+        : {
+            cert: readTlsFile(upstream.tls.cert, 'client certificate'),
+            key: readTlsFile(upstream.tls.key, 'client key'),
+          }),
     },
     maxBody: options.maxBody ?? DEFAULT_MAX_BODY,
   };
+}
+
+/**
+ * How long the probe waits for the head: --timeout, else what each of the gateway's attempts
+ * waits (upstream.ts): the upstream's `retries.per_try_timeout` when it is below its
+ * `timeouts.response`. Waiting `timeouts.response` judged ok a target the gateway gives up on.
+ */
+function responseWait(
+  options: DiagnoseOptions,
+  upstream: UpstreamConfig | undefined,
+): { response: number; upstreamResponse?: number } {
+  if (options.responseTimeout !== undefined) return { response: options.responseTimeout };
+  const response = upstream?.timeouts.response ?? DEFAULTS.upstream.timeouts.response;
+  const perTry = upstream?.retries.perTryTimeout ?? response;
+  return perTry < response ? { response: perTry, upstreamResponse: response } : { response };
 }
 
 function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [string, string]> {
@@ -222,17 +248,21 @@ function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [
 
 /** A CA file is trusted in addition to the system's roots, as the gateway does. */
 function readCa(path: string): string {
-  // A regular file only: a device (/dev/zero) would be read without end.
-  const unreadable = unreadableReason(path);
-  if (unreadable !== undefined) throw new TargetError(`cannot read the CA file ${path}: ${unreadable}`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new TargetError(`cannot read the CA file ${path}: ${readErrorReason(err)}`);
-  }
+  const text = readTlsFile(path, 'CA');
   // TLS would take a file without a certificate and probe with the system's roots alone.
   const problem = caProblem(text);
   if (problem !== undefined) throw new TargetError(`the CA file ${path} ${problem}`);
   return [...rootCertificates, text].join('\n');
+}
+
+/** A PEM file the probe's TLS needs (the CA, the upstream's client certificate and key), as text. */
+function readTlsFile(path: string, what: string): string {
+  // A regular file only: a device (/dev/zero) would be read without end.
+  const unreadable = unreadableReason(path);
+  if (unreadable !== undefined) throw new TargetError(`cannot read the ${what} file ${path}: ${unreadable}`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TargetError(`cannot read the ${what} file ${path}: ${readErrorReason(err)}`);
+  }
 }

@@ -96,3 +96,29 @@ export function unexpectedAnswer(
     ? `candor: the admin API answered ${answer.status}: ${detail}\n`
     : `candor: ${target.address} answered ${answer.status}, not as Candor's admin API answers (no JSON with a detail): is it the admin listener of the gateway this file runs?\n`;
 }
+
+/**
+ * The line for a 401: the token FILE gives is not the one the gateway holds, which it read at its
+ * start or its last reload. A token rotated in the file (or its variable) since then is refused
+ * until a reload reads it, which `candor reload` cannot ask with the new token: a signal can.
+ * "The token is not the admin token" alone sent the operator looking for a typo.
+ */
+export function refusedToken(target: AdminTarget, file: string): string {
+  return (
+    `candor: the admin API at ${target.address} refused the token ${file} gives: the gateway holds the token it read at its start or its last reload.\n` +
+    `  If the token was rotated since (admin.token_file's content, admin.token_env's variable), reload by signal: kill -HUP <the primary's pid> (the start line's, or --pid-file's); the new token works after it.\n` +
+    `  Otherwise ${file} is not the file the gateway runs, or its admin section names another gateway's admin API.\n`
+  );
+}
+
+/**
+ * The line for an admin API that did not answer at the address FILE names. The gateway listens
+ * where it read `admin.listen` at its start or last reload: one moved in the file since (which a
+ * reload applies) is not there yet, and the bare "cannot reach" read as a gateway that is down.
+ */
+export function unreachable(target: AdminTarget, file: string, err: Error): string {
+  return (
+    `candor: cannot reach the admin API at ${target.address}: ${err.message}\n` +
+    `  If admin.listen was changed in ${file} since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP <the primary's pid> (the start line's, or --pid-file's). Otherwise the gateway is not running, or not with this file.\n`
+  );
+}

@@ -29,7 +29,8 @@ Options:
   -X, --method METHOD      request method (default GET)
   -H, --header 'N: V'      an extra request header (repeatable)
       --connect-timeout D  DNS + TCP + TLS, e.g. 500ms (default: the upstream's, or 2s)
-      --timeout D          response timeout, request to head (default: the upstream's, or 30s)
+      --timeout D          response timeout, request to head (default: the upstream's, as each of
+                           its attempts waits: retries.per_try_timeout when shorter; or 30s)
       --read-timeout D     longest silence inside the body (default: the upstream's, or 30s)
       --ca FILE            a CA (PEM) to trust besides the system's (default: the upstream's tls.ca)
       --protocol P         http1, h2c (HTTP/2 in the clear) or h2 (HTTP/2 over TLS, ALPN)
@@ -49,7 +50,7 @@ Options:
 
 Exit status: 0 a valid HTTP response below 500, 1 a valid response with the upstream's own
 5xx, 2 a failure Candor would answer with 502/503/504 (or a body cut short), 64 bad command
-line, 78 invalid config.
+line, 78 invalid config. With --acme: 0 when no check fails, 2 when one does.
 `;
 
 /** The options diagnose takes (DIAGNOSE_HELP names each). */

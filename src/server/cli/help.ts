@@ -41,7 +41,9 @@ ${explainFormats(' '.repeat(31))}
                                see candor explain --help
   candor --help | --version
 
-Exit codes: 0 ok, 64 bad command line, 65 a log explain cannot read, 69 could not start (port in use...),
-70 Node older than 22.18, 78 invalid config; diagnose also 1 and 2 (see candor diagnose --help).
+Exit codes: 0 ok, 1 serve stopped but a worker had to be killed past its drain, 64 bad command line,
+65 a log explain cannot read, 69 could not start (port in use...) or, for reload and purge, the admin
+API could not be reached or did not do it, 70 Node older than 22.18, 78 invalid config; diagnose
+also 1 and 2 of its own (see candor diagnose --help).
 Config reference: docs/configuration.md (README.md, "Documentation", links every page).
 `;

@@ -1,4 +1,4 @@
-import { adminTargetOf, callAdmin, unexpectedAnswer } from './admin-client.ts';
+import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer, unreachable } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -22,9 +22,7 @@ export async function runPurge(
   try {
     answer = await callAdmin(target, 'DELETE', text === '' ? '/cache' : `/cache?${text}`);
   } catch (err) {
-    process.stderr.write(
-      `candor: cannot reach the admin API at ${target.address}: ${(err as Error).message}\n`,
-    );
+    process.stderr.write(unreachable(target, file, err as Error));
     return EXIT.unavailable;
   }
   if (answer.status === 200 && typeof answer.body.removed === 'number') {
@@ -48,6 +46,6 @@ export async function runPurge(
     );
     return EXIT.ok;
   }
-  process.stderr.write(unexpectedAnswer(target, answer));
+  process.stderr.write(answer.status === 401 ? refusedToken(target, file) : unexpectedAnswer(target, answer));
   return answer.status === 400 ? EXIT.usage : EXIT.unavailable;
 }

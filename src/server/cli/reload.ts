@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
-import { adminTargetOf, callAdmin, unexpectedAnswer } from './admin-client.ts';
+import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer, unreachable } from './admin-client.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
@@ -34,9 +34,7 @@ export async function runReload(file: string): Promise<number> {
   try {
     answer = await callAdmin(target, 'POST', '/reload', { file: named });
   } catch (err) {
-    process.stderr.write(
-      `candor: cannot reach the admin API at ${target.address}: ${(err as Error).message}\n`,
-    );
+    process.stderr.write(unreachable(target, file, err as Error));
     return EXIT.unavailable;
   }
   const report = (answer.status === 200 ? answer.body : answer.body.reload) as ReloadAnswer | undefined;
@@ -72,6 +70,6 @@ export async function runReload(file: string): Promise<number> {
     );
     return EXIT.unavailable;
   }
-  process.stderr.write(unexpectedAnswer(target, answer));
+  process.stderr.write(answer.status === 401 ? refusedToken(target, file) : unexpectedAnswer(target, answer));
   return EXIT.unavailable;
 }

@@ -1,6 +1,7 @@
 import type { CircuitState } from '../../core/retry/circuit.ts';
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
+import { isAvailable, isOnlyEjected } from '../../upstream/targets/target-state.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { LiveRuntime } from './runtime.ts';
@@ -189,6 +190,21 @@ function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthH
   return hops;
 }
 
+/**
+ * Whether a request to the upstream now is picked in panic, as its log line would say: the
+ * health checks ignored (below panic_threshold), or every target the checks let through ejected
+ * and the requests sent to the ejected ones anyway (the balancer's fallback, balancer.ts). The
+ * second read only the first, so every target ejected read `panic: false` beside log lines of
+ * `"panic":true`.
+ */
+function pickedInPanic(upstream: Upstream, now: number): boolean {
+  const { panic, targets } = upstream;
+  if (panic.active) return true;
+  if (panic.threshold === 0) return false;
+  const probes = upstream.config.circuitBreaker.halfOpenRequests;
+  return !targets.some((t) => isAvailable(t, now, probes)) && targets.some((t) => isOnlyEjected(t, now));
+}
+
 function upstreamStatus(
   upstream: Upstream,
   now: number,
@@ -203,7 +219,7 @@ function upstreamStatus(
       state,
       open_until: state === 'open' ? wallClock(upstream.circuit.openUntil) : null,
     },
-    panic: upstream.panic.active,
+    panic: pickedInPanic(upstream, now),
     in_flight: upstream.inFlight.count,
     pending: upstream.pending.count,
     retry_budget: {
