@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
+import { MAX_INTERIM } from '../../proxy/forward/exchange-options.ts';
 import type {
   ExchangeController,
   ExchangeHandler,

@@ -12,7 +12,7 @@ import {
   ResponseParser,
   type ResponseParserHandler,
 } from '../../core/http1/response-parser.ts';
-import { MAX_INTERIM } from '../../proxy/forward/exchange.ts';
+import { MAX_INTERIM } from '../../proxy/forward/exchange-options.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 
 /** How much of the body is kept, to recognise a portal page. */

@@ -1,22 +1,12 @@
 import type { Socket } from 'node:net';
-import type { CompressionConfig } from '../../core/config/types.ts';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
-import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import {
-  grpcStatusFields,
-  grpcStatusOf,
-  grpcStatusOfHttp,
-  toldGrpcStatus,
-} from '../../core/failure/grpc-answer.ts';
-import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
-import type { SendLimit } from '../../core/net/send-deadline.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
-import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type {
   ConnectionFacts,
   Dispatcher,
@@ -30,111 +20,17 @@ import type {
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
+import { ClientPace, type PacedExchange } from './client-pace.ts';
 import { CompressingSink } from './compressing-sink.ts';
-import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
+import type { ExchangeOptions } from './exchange-options.ts';
+import { MAX_INTERIM } from './exchange-options.ts';
+import type { ExchangeOwner } from './exchange-outcome.ts';
+import { GrpcRelay } from './grpc-relay.ts';
 import { withGrpcTimeout } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import { ResponseSpool } from './response-spool.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
-import type { SpoolSpace } from './spool-space.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
-
-/** How an attempt settled, as its exchange tells the attempt loop that started it (once). */
-export type ExchangeOutcome =
-  /**
-   * It failed before anything went downstream: retried, or answered with an error response.
-   * `headRefused`: the sink refused a head the upstream sent (defence in depth), so the answer
-   * closes the connection.
-   */
-  | { readonly kind: 'failed'; readonly failure: Failure; readonly headRefused: boolean }
-  /** The upstream's head went downstream with this status: a working server; its body follows (bodyOver). */
-  | { readonly kind: 'responded'; readonly status: number }
-  /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
-  | { readonly kind: 'tunnelled'; readonly status: number }
-  /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
-  | { readonly kind: 'replaced'; readonly status: number }
-  /**
-   * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
-   * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves
-   * otherwise is the owner's to see first: it ends the attempt with abandon(), and hears nothing.)
-   */
-  | { readonly kind: 'left'; readonly failure: Failure };
-
-/** What an exchange reports back to the attempt loop that started it: how it settled, then how its answer's body ended. */
-export interface ExchangeOwner {
-  /** The attempt settled: said once, before anything of the body. */
-  settled(outcome: ExchangeOutcome): void;
-  /**
-   * After `responded`, the body is over: whole (undefined), or broken after the head went
-   * downstream (already aborted; recorded for the log and health), `client_closed` when the client left.
-   */
-  bodyOver(failure: Failure | undefined): void;
-}
-
-/** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
-export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
-
-/**
- * Response writes held for a client that is not keeping up before the upstream is paused, at
- * most, whatever their size (each is a buffer and its bookkeeping in the socket's queue).
- */
-const MAX_HELD_WRITES = 1024;
-
-/** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
-export type AttemptBody =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'stream' }
-  | { readonly kind: 'buffer'; readonly bytes: Buffer };
-
-/** The request's deadline as the upstream is told it: what is left of it when the request goes out. */
-export interface DeadlineLeft {
-  /** What is left now, as a grpc-timeout value. */
-  grpcTimeout(): string;
-}
-
-export interface ExchangeOptions {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: string[];
-  /**
-   * A gRPC client's deadline, written into the request's grpc-timeout when it goes out (the
-   * queue's wait, earlier attempts and their backoff spent); undefined: the fields go as they are.
-   */
-  readonly deadline: DeadlineLeft | undefined;
-  readonly body: AttemptBody;
-  /** Largest request body accepted when its length is not announced (chunked). */
-  readonly bodyLimit: number;
-  /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
-  readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
-  /**
-   * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
-   * a response up to it is taken whole, and its connection goes back to the pool at once.
-   */
-  readonly responseBuffer: number;
-  readonly proxyName: string;
-  /**
-   * This hop's Via entries for an answer, by the version it was received in (RFC 9110 §7.6.3
-   * names the version received): "1.0 edge-1", "1.1 edge-1", "2 edge-1".
-   */
-  readonly vias: { readonly via10: string; readonly via11: string; readonly via2: string };
-  /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
-  readonly nextHop: string | undefined;
-  /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
-  readonly upgrade: boolean;
-  /** No trailers reach the client after a body of known length (HTTP/1.x): ExchangeRequest's. */
-  readonly wholeAtLength: boolean;
-  /** The route's response rules, applied to the final head; absent: none. */
-  readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
-  /** Where the connect time and the time to first byte are counted. */
-  readonly metrics: GatewayMetrics;
-  /** routes[].compression; absent: the response goes out as the upstream sent it. */
-  readonly compression?: CompressionConfig;
-  /** The route's cache for this request; undefined when the route has none. */
-  readonly store: ResponseStore | undefined;
-  /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
-  readonly spool: SpoolSpace | undefined;
-}
 
 /**
  * The forward phase: one attempt against one target, on a connection from the target's
@@ -142,7 +38,7 @@ export interface ExchangeOptions {
  * the stage it happened at, and handed to the owner (before the head went downstream) or
  * turned into an aborted downstream transfer (after).
  */
-export class Exchange implements ExchangeHandler, PoolWaiter {
+export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   private readonly client: DownstreamExchange;
   private readonly sink: ResponseSink;
   private readonly record: RequestRecord;
@@ -180,28 +76,16 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private startedAt = 0;
   /** The connection the request went out on had carried one before (undefined until there is a connection). */
   private reused: boolean | undefined;
-  /** The client's socket holds the buffer's worth: the upstream is paused until it drains. */
-  private awaitingDrain = false;
   /** The downstream response can carry the upstream's trailers (set with the head). */
   private trailersAllowed = false;
-  /** Writes made since the client's socket last drained (0: it keeps up). */
-  private heldWrites = 0;
-  /** Response bytes counted against the client connection's budget (chargeHeld). */
-  private heldCharged = 0;
-  /** Listening to the sink's send deadline and close (from the first write left waiting). */
-  private watchingSink = false;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
   private headRefused = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
-  /** What the client could not take yet, past the buffer, on its way through a file (response-spool.ts). */
-  private spool: ResponseSpool | undefined;
-  /** onDrain, bound: made the first time the client falls behind (no closure made per exchange). */
-  private drained: (() => void) | undefined;
-  /** A gRPC response's messages as they go to the client: a cut at a boundary can end with its status (grpc-cut.ts). */
-  private grpcBounds: GrpcMessageBounds | undefined;
-  /** A gRPC call's answer's HTTP status as gRPC maps it (undefined: a 200 gRPC answer, read by its grpc-status). */
-  private grpcByHttp: number | undefined;
+  /** The client's pace, once a write to it was left waiting (client-pace.ts): the buffer, the spool, the drain. */
+  private pace: ClientPace | undefined;
+  /** A gRPC call's answer as it passes (grpc-relay.ts): the status its client reads, how a cut ends. */
+  private grpc: GrpcRelay | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -270,7 +154,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
    * spool or past its bounds): what the response waits for now is the client, not the upstream.
    */
   get waitsForReader(): boolean {
-    return this.awaitingDrain || this.spool?.holdsUpstream === true;
+    return this.pace?.waitsForReader === true;
   }
 
   /**
@@ -372,17 +256,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    // A gRPC upstream's Trailers-Only answer: its status is in the head; an answer that is not
-    // a 200 and has none is read by the client by its HTTP status, as gRPC maps it, and so is a
-    // 200 that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
-    if (record.grpc) {
-      this.grpcByHttp =
-        grpcStatusOfHttp(statusCode) ??
-        (statusCode === 200 && !isGrpcResponse(statusCode, response.headers)
-          ? GRPC_CODES.UNKNOWN
-          : undefined);
-      record.upstreamGrpcStatus = grpcStatusIn(response.headers) ?? this.grpcByHttp;
-    }
+    if (record.grpc) this.grpc = new GrpcRelay(statusCode, response.headers, record);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -416,8 +290,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
       return;
     }
     this.stage = 'body_streaming';
-    if (record.grpc && isGrpcResponse(statusCode, response.headers))
-      this.grpcBounds = new GrpcMessageBounds();
+    this.grpc?.headSent();
     this.copy = store?.keep(statusCode, response.reason, response.headers, response.version);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
@@ -450,116 +323,38 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
     this.record.bytesOut += chunk.length;
     this.clientSpokeLast = false;
     this.copy?.add(chunk);
-    this.grpcBounds?.feed(chunk);
-    if (this.spool !== undefined) {
-      if (!this.spool.add(chunk)) controller.pause();
+    this.grpc?.feed(chunk);
+    const spool = this.pace?.spool;
+    if (spool !== undefined) {
+      if (!spool.add(chunk)) controller.pause();
       return;
     }
-    if (this.relay(chunk) || this.awaitingDrain) return;
-    // Past the buffer: the rest goes through a file, so the upstream need not wait for this
-    // client; with no spool, the upstream waits.
-    if (this.startSpool(controller)) return;
-    this.awaitingDrain = true;
-    controller.pause();
+    if (!this.relay(chunk))
+      (this.pace as ClientPace).fellBehind(controller, this.options.spool, this.options.metrics);
   }
 
   /**
-   * Writes a piece of the body to the client. False when the client is not keeping up and holds
-   * the buffer's worth (its drain, onDrain, comes next): what the client has not taken is held
-   * for it up to the buffer (so a response that fits is taken whole and its connection freed at
-   * once). Writes are counted too: a million one-byte chunks are a few bytes but a million buffers.
+   * Writes a piece of the body to the client: false when the client is not keeping up and holds
+   * the buffer's worth (client-pace.ts, made here the first time a write is left waiting).
    */
   private relay(chunk: Buffer): boolean {
-    const { sink } = this;
-    if (sink.write(chunk) && this.heldWrites === 0) return true;
-    if (this.heldWrites++ === 0) {
-      if (!this.watchingSink) {
-        this.watchingSink = true;
-        // The sink owns the send deadline (it armed it with this write): the exchange hears
-        // when it runs out, to end the attempt and say why in the log.
-        sink.onSendTimeout((limit) => this.onSendTimeout(limit));
-        sink.onClose(() => this.chargeHeld(0));
-      }
-      // Made the first time the client falls behind (most responses never do), then kept.
-      this.drained ??= () => this.onDrain();
-      sink.onDrain(this.drained);
-    }
-    this.chargeHeld(sink.pendingBytes);
-    return (
-      sink.pendingBytes <= this.options.responseBuffer &&
-      this.heldWrites <= MAX_HELD_WRITES &&
-      !this.connectionFull()
-    );
+    const pace = this.pace;
+    if (pace !== undefined) return pace.send(chunk);
+    if (this.sink.write(chunk)) return true;
+    this.pace = new ClientPace(this, this.sink, this.client.budget, this.options.responseBuffer, this.record);
+    return this.pace.held();
   }
 
-  /** Sends the rest of the body through a file; false when there is no spool (limits.spool.max_total 0, or spent). */
-  private startSpool(controller: ExchangeController): boolean {
-    const space = this.options.spool;
-    if (space === undefined || space.full || this.sink.closed) return false;
-    const spool = new ResponseSpool(space, {
-      send: (chunk) => this.relay(chunk),
-      resume: () => {
-        if (!this.finished) controller.resume();
-      },
-      failed: (error) => this.onSpoolFailed(error),
-      wrote: (bytes) => {
-        this.record.spooled = (this.record.spooled ?? 0) + bytes;
-      },
-    });
-    this.spool = spool;
-    this.sink.onClose(() => {
-      spool.close();
-      if (spool.spooled > 0) this.options.metrics.spooled(this.record.route ?? '', spool.spooled);
-    });
-    return true;
-  }
-
-  /** The spool's disk failed: the response cannot go on whole, and is cut (said so in the log). */
-  private onSpoolFailed(error: Error): void {
-    const failure = new Failure('proxy_internal_error', `response spool failed: ${error.message}`, {
-      stage: 'body_streaming',
-      cause: error,
-    });
-    if (!this.finished) return this.cancel(failure);
-    this.owner.bodyOver(failure);
-    this.sink.abort();
-  }
-
-  /**
-   * Counts what waits for the client now against its connection's budget (HTTP/2: shared by
-   * the connection's streams). Only after a write left something waiting; given back as the
-   * client takes it, and whole when the response is over.
-   */
-  private chargeHeld(bytes: number): void {
-    const { budget } = this.client;
-    if (budget === undefined) return;
-    budget.add(bytes - this.heldCharged);
-    this.heldCharged = bytes;
-  }
-
-  /** The client's connection holds its budget's worth: this response waits for its client too. */
-  private connectionFull(): boolean {
-    const { budget } = this.client;
-    return budget !== undefined && budget.room < 0;
-  }
-
-  /** The client took everything held for it. */
-  private onDrain(): void {
-    this.heldWrites = 0;
-    this.chargeHeld(this.sink.pendingBytes);
-    // A spooled rest goes on from its file (the sink re-arms its send deadline itself).
-    if (this.spool !== undefined) return this.spool.pump();
-    if (!this.awaitingDrain) return;
-    this.awaitingDrain = false;
+  /** The client took what was held (PacedExchange): the upstream may send again. */
+  resumeUpstream(): void {
     // A response that ended in the read that paused it: its HTTP/1.1 connection may carry the
     // next exchange by now, whose own client's pause a resume from here would undo.
     if (this.finished) return;
     this.controller?.resume();
   }
 
-  /** The client took no byte of the response for the send deadline: cut, and said so in the log. */
-  private onSendTimeout(limit: SendLimit): void {
-    const failure = sendTimeoutFailure(limit);
+  /** The client cannot take the response whole (PacedExchange): its send deadline, the spool's disk. */
+  cutForClient(failure: Failure): void {
     // Still reading from the upstream: the exchange ends through the connection, which closes.
     if (!this.finished) return this.cancel(failure);
     // The response was whole from the upstream (its connection is back in the pool); only the
@@ -570,45 +365,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
 
   onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
-    if (this.grpcBounds !== undefined) this.record.upstreamGrpcStatus = this.grpcStatusRead(trailers, kept);
-    else if (this.record.grpc) this.record.upstreamGrpcStatus = this.httpGrpcStatusRead(trailers);
+    this.grpc?.ended(trailers, kept, this.sink.headHeld === true, this.record);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and a
     // spooled rest reaches the client from the file.
-    if (this.spool === undefined) this.sink.end(kept);
-    else this.spool.end(() => this.sink.end(kept));
+    const spool = this.pace?.spool;
+    if (spool === undefined) this.sink.end(kept);
+    else spool.end(() => this.sink.end(kept));
     this.finish();
     this.owner.bodyOver(undefined);
-  }
-
-  /**
-   * The status a gRPC client reads of a gRPC answer passed on as it is: its trailers'; its head's
-   * only when the head goes out with the end as one HEADERS frame (Trailers-Only: no body, the
-   * head still held), gRPC's libraries reading a status in a head followed by a body nowhere.
-   * None there: ended by a HEADERS frame (trailers, or Trailers-Only), UNKNOWN, what gRPC maps a
-   * 200 to; ended by a DATA frame (its body, or an empty one after its head), INTERNAL ("ended
-   * without gRPC status").
-   */
-  private grpcStatusRead(trailers: string[] | undefined, kept: string[] | undefined): number {
-    const inTrailers = trailers === undefined ? undefined : grpcStatusIn(trailers);
-    if (inTrailers !== undefined) return inTrailers;
-    if (kept !== undefined && kept.length > 0) return GRPC_CODES.UNKNOWN;
-    const trailersOnly = this.record.bytesOut === 0 && this.sink.headHeld === true;
-    if (trailersOnly) return this.record.upstreamGrpcStatus ?? GRPC_CODES.UNKNOWN;
-    return GRPC_CODES.INTERNAL;
-  }
-
-  /**
-   * The status a gRPC client reads of an answer that is no gRPC one (not a 200, or a 200 of another
-   * type): its trailers'; its head's only in a Trailers-Only answer (no body, the head still held);
-   * else the HTTP status as gRPC maps it (grpc-js; grpc-go reads that mapping of any non-200), a
-   * grpc-status in a head followed by a body being read nowhere.
-   */
-  private httpGrpcStatusRead(trailers: string[] | undefined): number | undefined {
-    const inTrailers = trailers === undefined ? undefined : grpcStatusIn(trailers);
-    if (inTrailers !== undefined) return inTrailers;
-    if (this.record.bytesOut === 0 && this.sink.headHeld === true) return this.record.upstreamGrpcStatus;
-    return this.grpcByHttp ?? this.record.upstreamGrpcStatus;
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
@@ -774,30 +539,18 @@ export class Exchange implements ExchangeHandler, PoolWaiter {
   private failAfterHead(failure: Failure): void {
     this.finish();
     this.owner.bodyOver(failure);
-    if (this.grpcBounds !== undefined && this.endGrpcCut(failure)) return;
+    if (this.grpc !== undefined && this.endGrpcCut(this.grpc, failure)) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     this.sink.abort();
   }
 
-  /**
-   * A gRPC response cut at a message boundary ends with the failure's grpc-status in its
-   * trailers, which a gRPC client reads as plainly as a reset, and which says how it failed
-   * (grpc-cut.ts). Inside a message, or with a rest still in the spool or a compressor, it is
-   * reset, and the client reads INTERNAL: the log says what the client read.
-   */
-  private endGrpcCut(failure: Failure): boolean {
-    const { record, sink } = this;
-    if (sink.closed) return false;
-    const whole = (this.grpcBounds as GrpcMessageBounds).atBoundary;
-    const compressing = sink instanceof CompressingSink && !sink.passingThrough;
-    if (!whole || this.spool !== undefined || compressing) {
-      toldGrpcStatus(record, GRPC_CODES.INTERNAL);
-      return false;
-    }
-    toldGrpcStatus(record, grpcStatusOf(failure));
+  /** A gRPC answer's cut, ended with its status when it can be (grpc-relay.ts). */
+  private endGrpcCut(grpc: GrpcRelay, failure: Failure): boolean {
+    const { sink } = this;
+    const asSent =
+      this.pace?.spool === undefined && !(sink instanceof CompressingSink && !sink.passingThrough);
     // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
-    sink.end(grpcStatusFields(failure, record.id, this.options.nextHop === undefined));
-    return true;
+    return grpc.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined);
   }
 
   onInformational(head: UpstreamHead): void {
@@ -845,19 +598,4 @@ function upgradeOf(headers: readonly string[]): string {
   for (let i = 0; i < headers.length; i += 2)
     if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
   return '';
-}
-
-/**
- * The gRPC status a client reads from the `grpc-status` among flat fields, when one is there: a
- * value that is none of gRPC's 17 codes ("17", "-1", "abc") is read as UNKNOWN, as gRPC's
- * libraries read it, so an upstream cannot widen the log's and the metric's values past them.
- */
-function grpcStatusIn(fields: readonly string[]): number | undefined {
-  for (let i = 0; i < fields.length; i += 2)
-    if (fields[i].length === 11 && fields[i].toLowerCase() === 'grpc-status') {
-      const value = fields[i + 1];
-      const code = Number(value);
-      return /^[0-9]{1,3}$/.test(value) && code <= GRPC_CODES.UNAUTHENTICATED ? code : GRPC_CODES.UNKNOWN;
-    }
-  return undefined;
 }

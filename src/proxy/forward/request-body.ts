@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
-import type { AttemptBody } from './exchange.ts';
+import type { AttemptBody } from './exchange-options.ts';
 import { type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
 
 /** What decides how a request's body is sent. */

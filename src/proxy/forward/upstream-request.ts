@@ -4,7 +4,7 @@ import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange.ts';
+import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';

@@ -5,7 +5,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 import type { HeadSoFar } from '../../upstream/connections/exchange-contract.ts';
 import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
-import type { DeadlineLeft } from '../forward/exchange.ts';
+import type { DeadlineLeft } from '../forward/exchange-options.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
 /** How far the attempt under way got, as the exchange says (exchange.ts). */

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import { MAX_INTERIM } from '../../../src/proxy/forward/exchange.ts';
+import { MAX_INTERIM } from '../../../src/proxy/forward/exchange-options.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const faults: Fault[] = [];

@@ -33,7 +33,10 @@ function members(file: string, name: string): string[] {
 }
 
 test('an exchange reports to the attempt loop twice at most: how its attempt settled, and how its body ended', () => {
-  assert.deepEqual(members('src/proxy/forward/exchange.ts', 'ExchangeOwner'), ['settled(', 'bodyOver(']);
+  assert.deepEqual(members('src/proxy/forward/exchange-outcome.ts', 'ExchangeOwner'), [
+    'settled(',
+    'bodyOver(',
+  ]);
 });
 
 test("the attempts' owner interface holds only what the attempts and the cache call: no field of the session's", () => {

@@ -33,7 +33,7 @@ function optimizesWith(config: { routes: object[]; store?: object }): boolean {
   `;
   const run = spawnSync(
     process.execPath,
-    ['--no-maglev', '--no-turbofan', '--allow-natives-syntax', '--input-type=module', '-e', script],
+    ['--no-maglev', '--no-turbofan', '--no-sparkplug', '--allow-natives-syntax', '--input-type=module', '-e', script],
     {
       encoding: 'utf8',
       timeout: 30_000,
@@ -82,7 +82,9 @@ test('candor serve: the primary runs with the flags on its command line, under t
     );
     const primaryLine = commandLine(primary);
     assert.ok(
-      primaryLine.includes('--no-maglev') && primaryLine.includes('--no-turbofan'),
+      primaryLine.includes('--no-maglev') &&
+        primaryLine.includes('--no-turbofan') &&
+        primaryLine.includes('--no-sparkplug'),
       primaryLine.join(' '),
     );
     const [worker] = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
@@ -92,7 +94,9 @@ test('candor serve: the primary runs with the flags on its command line, under t
     const workerLine = commandLine(worker);
     assert.ok(workerLine.includes('--max-semi-space-size=16'), `a worker: ${workerLine.join(' ')}`);
     assert.ok(
-      !workerLine.includes('--no-maglev') && !workerLine.includes('--no-turbofan'),
+      !workerLine.includes('--no-maglev') &&
+        !workerLine.includes('--no-turbofan') &&
+        !workerLine.includes('--no-sparkplug'),
       workerLine.join(' '),
     );
     assert.equal(await serve.stop(), 0);

@@ -1,0 +1,34 @@
+/** What an exchange (exchange.ts) tells the attempt loop that started it (attempts.ts): nothing else. */
+import type { Failure } from '../../core/failure/failure.ts';
+
+/** How an attempt settled, as its exchange tells the attempt loop that started it (once). */
+export type ExchangeOutcome =
+  /**
+   * It failed before anything went downstream: retried, or answered with an error response.
+   * `headRefused`: the sink refused a head the upstream sent (defence in depth), so the answer
+   * closes the connection.
+   */
+  | { readonly kind: 'failed'; readonly failure: Failure; readonly headRefused: boolean }
+  /** The upstream's head went downstream with this status: a working server; its body follows (bodyOver). */
+  | { readonly kind: 'responded'; readonly status: number }
+  /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
+  | { readonly kind: 'tunnelled'; readonly status: number }
+  /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
+  | { readonly kind: 'replaced'; readonly status: number }
+  /**
+   * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
+   * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves
+   * otherwise is the owner's to see first: it ends the attempt with abandon(), and hears nothing.)
+   */
+  | { readonly kind: 'left'; readonly failure: Failure };
+
+/** What an exchange reports back to the attempt loop that started it: how it settled, then how its answer's body ended. */
+export interface ExchangeOwner {
+  /** The attempt settled: said once, before anything of the body. */
+  settled(outcome: ExchangeOutcome): void;
+  /**
+   * After `responded`, the body is over: whole (undefined), or broken after the head went
+   * downstream (already aborted; recorded for the log and health), `client_closed` when the client left.
+   */
+  bodyOver(failure: Failure | undefined): void;
+}

@@ -1,0 +1,129 @@
+/**
+ * A gRPC call's answer as an exchange passes it on: the gRPC status its client reads of it (for
+ * the log and the metric: the upstream's word, not the gateway's), and how a cut after the head
+ * ends (grpc-cut.ts). Made only for a gRPC call's answer (the record says gRPC): a plain request
+ * pays nothing for it.
+ */
+import type { Failure } from '../../core/failure/failure.ts';
+import {
+  grpcStatusFields,
+  grpcStatusOf,
+  grpcStatusOfHttp,
+  toldGrpcStatus,
+} from '../../core/failure/grpc-answer.ts';
+import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
+
+export class GrpcRelay {
+  /** The answer's HTTP status as gRPC maps it (undefined: a 200 gRPC answer, read by its grpc-status). */
+  readonly #byHttp: number | undefined;
+  /** The answer is a gRPC one: a 200 whose body is length-prefixed messages. */
+  readonly #messages: boolean;
+  /** Its messages as they go to the client, from the head's sending on: a cut at a boundary can end with its status. */
+  #bounds: GrpcMessageBounds | undefined;
+
+  /**
+   * A gRPC upstream's Trailers-Only answer has its status in the head; an answer that is not a
+   * 200 and has none is read by the client by its HTTP status, as gRPC maps it, and so is a 200
+   * that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
+   */
+  constructor(status: number, headers: readonly string[], record: RequestRecord) {
+    this.#messages = isGrpcResponse(status, headers);
+    this.#byHttp =
+      grpcStatusOfHttp(status) ?? (status === 200 && !this.#messages ? GRPC_CODES.UNKNOWN : undefined);
+    record.upstreamGrpcStatus = grpcStatusIn(headers) ?? this.#byHttp;
+  }
+
+  /** The head went downstream: the body's messages are counted from here. */
+  headSent(): void {
+    if (this.#messages) this.#bounds = new GrpcMessageBounds();
+  }
+
+  feed(chunk: Buffer): void {
+    this.#bounds?.feed(chunk);
+  }
+
+  /**
+   * The answer ended whole with these trailers (`kept`: those that reach the client): the record
+   * takes the status its client reads of it. `headHeld`: the head has not left yet, so with
+   * nothing of a body sent it leaves with the end as one HEADERS frame (Trailers-Only).
+   */
+  ended(
+    trailers: string[] | undefined,
+    kept: string[] | undefined,
+    headHeld: boolean,
+    record: RequestRecord,
+  ): void {
+    record.upstreamGrpcStatus = this.#endedStatus(
+      trailers,
+      kept,
+      record.bytesOut === 0 && headHeld,
+      record.upstreamGrpcStatus,
+    );
+  }
+
+  /**
+   * A gRPC answer: its trailers' status; its head's only in a Trailers-Only answer (`headOnly`),
+   * gRPC's libraries reading a status in a head followed by a body nowhere. None there: ended by a
+   * HEADERS frame (trailers, or Trailers-Only), UNKNOWN, what gRPC maps a 200 to; ended by a DATA
+   * frame (its body, or an empty one after its head), INTERNAL ("ended without gRPC status").
+   *
+   * An answer that is no gRPC one (not a 200, or a 200 of another type): its trailers'; its head's
+   * only in a Trailers-Only answer; else the HTTP status as gRPC maps it (grpc-js; grpc-go reads
+   * that mapping of any non-200).
+   */
+  #endedStatus(
+    trailers: string[] | undefined,
+    kept: string[] | undefined,
+    headOnly: boolean,
+    inHead: number | undefined,
+  ): number | undefined {
+    const inTrailers = trailers === undefined ? undefined : grpcStatusIn(trailers);
+    if (inTrailers !== undefined) return inTrailers;
+    if (this.#bounds === undefined) return headOnly ? inHead : (this.#byHttp ?? inHead);
+    if (kept !== undefined && kept.length > 0) return GRPC_CODES.UNKNOWN;
+    if (headOnly) return inHead ?? GRPC_CODES.UNKNOWN;
+    return GRPC_CODES.INTERNAL;
+  }
+
+  /**
+   * A gRPC answer cut after its head, at a message boundary, ends with the failure's grpc-status
+   * in its trailers, which a gRPC client reads as plainly as a reset, and which says how it
+   * failed (grpc-cut.ts); true when it did. Inside a message, or with a rest still held past the
+   * sink (`asSent` false: a spool's, a compressor's), it is reset, and the client reads
+   * INTERNAL: the log says what the client read. `minimal`: errors.detail minimal.
+   */
+  endCut(
+    failure: Failure,
+    record: RequestRecord,
+    sink: ResponseSink,
+    asSent: boolean,
+    minimal: boolean,
+  ): boolean {
+    if (this.#bounds === undefined || sink.closed) return false;
+    if (!this.#bounds.atBoundary || !asSent) {
+      toldGrpcStatus(record, GRPC_CODES.INTERNAL);
+      return false;
+    }
+    toldGrpcStatus(record, grpcStatusOf(failure));
+    sink.end(grpcStatusFields(failure, record.id, minimal));
+    return true;
+  }
+}
+
+/**
+ * The gRPC status a client reads from the `grpc-status` among flat fields, when one is there: a
+ * value that is none of gRPC's 17 codes ("17", "-1", "abc") is read as UNKNOWN, as gRPC's
+ * libraries read it, so an upstream cannot widen the log's and the metric's values past them.
+ */
+function grpcStatusIn(fields: readonly string[]): number | undefined {
+  for (let i = 0; i < fields.length; i += 2)
+    if (fields[i].length === 11 && fields[i].toLowerCase() === 'grpc-status') {
+      const value = fields[i + 1];
+      const code = Number(value);
+      return /^[0-9]{1,3}$/.test(value) && code <= GRPC_CODES.UNAUTHENTICATED ? code : GRPC_CODES.UNKNOWN;
+    }
+  return undefined;
+}
