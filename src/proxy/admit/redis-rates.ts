@@ -10,7 +10,9 @@ import { STORE_DENIED, type StoreAnswer } from './store-answer.ts';
  * pass, else whole seconds to wait (at least 1), as takeToken (token-bucket.ts) does. The key
  * expires a second after a full refill, when it would be full anyway. Redis ≥ 5 replicates a
  * script's effects, which is what allows reading TIME before writing (replicate_commands asks
- * for it on older servers).
+ * for it on older servers). The expiry goes as digits: a Lua number past 1e14 (a slow rate's long
+ * refill) is turned into a string by a rule that differs among Redis versions, and PEXPIRE refuses
+ * `1e+15`.
  */
 const TAKE_TOKEN_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -35,7 +37,7 @@ else
   wait = math.max(1, math.ceil((1 - tokens) / rate))
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.ceil(burst / rate * 1000) + 1000))
 return wait
 `;
 

@@ -266,3 +266,18 @@ test('a Redis whose answers straddle the timeout is told down once, and up once 
     proxy.close();
   }
 });
+
+test("a slow rate's long refill: the bucket's expiry goes to Redis as digits, 1e15 ms (PEXPIRE refuses `1e+15`)", async () => {
+  const g = await gateway('deny', 'glacial', '{ rate: 0.000001, burst: 1000000 }');
+  const answer = await get(g);
+  assert.equal(answer.status, 200);
+  const client = new Redis(redis.url);
+  try {
+    const ttl = await client.pttl('candor:rl:7:glacial:a:127.0.0.1');
+    // burst / rate in ms, and a second: 1e15 + 1000, less the moment since it was set.
+    assert.ok(ttl > 999_999_999_000_000 && ttl <= 1_000_000_000_001_000, String(ttl));
+  } finally {
+    client.disconnect();
+  }
+  assert.equal(g.logs.filter((l) => l.msg.includes('rate limit store')).length, 1, 'no store failure');
+});
