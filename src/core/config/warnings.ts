@@ -106,6 +106,12 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         path: ['routes', index, 'cors', 'expose_headers'],
         message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
       });
+    const hsts = plainHstsListener(config, route);
+    if (hsts !== undefined)
+      warnings.push({
+        path: ['routes', index, 'response_headers'],
+        message: `Strict-Transport-Security goes out on answers over plain http too (listener '${hsts}'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
+      });
     const methods = route.conditions?.methods;
     // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
     if (
@@ -121,6 +127,30 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
   return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+}
+
+/**
+ * The name of a plain listener a route that sets Strict-Transport-Security answers on, clients
+ * reaching it directly: none when a TLS terminator is said to be in front (trust_forwarded_from,
+ * or the listener's proxy_protocol), where the client's own transport is TLS.
+ */
+function plainHstsListener(
+  config: GatewayConfig,
+  route: GatewayConfig['routes'][number],
+): string | undefined {
+  const rules = route.responseHeaders;
+  if (rules === undefined || config.trustForwardedFrom.length > 0) return undefined;
+  const sets = (rule: { readonly lower: string }) => rule.lower === 'strict-transport-security';
+  if (!rules.set.some(sets) && !rules.add.some(sets)) return undefined;
+  const { listeners, scheme } = route.conditions ?? {};
+  if (scheme === 'https') return undefined;
+  const plain = config.listen.find(
+    (listener) =>
+      listener.tls === undefined &&
+      listener.proxyProtocol === undefined &&
+      (listeners === undefined || listeners.includes(listener.name)),
+  );
+  return plain?.name;
 }
 
 /** The gateway refuses a request that already carries its name in Via (accept-request.ts). */

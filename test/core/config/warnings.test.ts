@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { MINIMAL, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 const config = (plain: boolean, challenges: string) =>
@@ -277,4 +278,40 @@ upstreams:
     ],
   );
   assert.equal(warnings[0].file, SOURCE);
+});
+
+test('Strict-Transport-Security set on a route that answers on a plain listener is warned of (RFC 6797 §7.2), not when only TLS or a terminator in front serves it', () => {
+  const hsts = (listen: string, match = '', more = '') =>
+    parseConfig(
+      `listen:
+${listen}
+${more}routes:
+  - upstream: app
+    match: { path: /${match} }
+    response_headers:
+      set: { Strict-Transport-Security: max-age=31536000 }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  const { certPath, keyPath } = testCertificates().localhost;
+  const tls = `    tls: { cert: ${certPath}, key: ${keyPath} }`;
+  const both = `  - address: 127.0.0.1:8080\n  - name: secure\n    address: 127.0.0.1:8443\n${tls}`;
+  assert.deepEqual(configWarnings(hsts(both)), [
+    "routes[0].response_headers: Strict-Transport-Security goes out on answers over plain http too (listener '127.0.0.1:8080'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)",
+  ]);
+  // Bound to TLS, by scheme or by listener; a TLS terminator in front (the client's transport is TLS).
+  assert.deepEqual(configWarnings(hsts(both, ', scheme: https')), []);
+  assert.deepEqual(configWarnings(hsts(both, ', listener: secure')), []);
+  assert.deepEqual(
+    configWarnings(hsts('  - address: 127.0.0.1:8080', '', 'trust_forwarded_from: [10.0.0.1]\n')),
+    [],
+  );
+  assert.deepEqual(
+    configWarnings(hsts('  - address: 127.0.0.1:8080\n    proxy_protocol: { from: [10.0.0.1] }')),
+    [],
+  );
 });
