@@ -122,6 +122,9 @@ export function startActiveChecks(
       void stopLoop(loop);
       if (!check) target.checkedHealthy = true;
     }
+    // Verdicts change panic only when they change, but a reload changes what they are read
+    // against (the targets named, the threshold, the checks themselves): read it again now.
+    updatePanic(next, performance.now(), logger);
     if (!check) return;
     const fresh = next.targets.filter((t) => !loops.has(t));
     fresh.forEach((target, index) => {
