@@ -1,7 +1,8 @@
 /**
  * Health checks run once per gateway: under `candor serve --workers 2` the primary probes
  * and both workers apply its verdicts, so an upstream sees probes at the configured rate (not
- * once per worker) and a target failing its check leaves the rotation of every worker.
+ * once per worker) and a target failing its check leaves the rotation of every worker. A
+ * reload that leaves too few targets passing puts every worker in panic at once.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -42,13 +43,8 @@ async function startSwitchable(): Promise<{ fault: Fault; set(status: number): v
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-before(async () => {
-  healthy = await startEcho();
-  sick = await startSwitchable();
-  const path = join(dir, 'candor.yaml');
-  writeFileSync(
-    path,
-    `name: health-once
+const path = join(dir, 'candor.yaml');
+const configText = (urls: readonly string[]) => `name: health-once
 listen:
   - address: 127.0.0.1:0
 routes:
@@ -57,13 +53,16 @@ upstreams:
   app:
     balancer: round_robin
     targets:
-      - url: ${healthy.url}
-      - url: ${sick.fault.url}
+${urls.map((url) => `      - url: ${url}`).join('\n')}
     health_check: { path: /health, interval: 200ms, timeout: 1s, rise: 1, fall: 1 }
     outlier_detection: { consecutive_failures: 0 }
     retries: { attempts: 1 }
-`,
-  );
+`;
+
+before(async () => {
+  healthy = await startEcho();
+  sick = await startSwitchable();
+  writeFileSync(path, configText([healthy.url, sick.fault.url]));
   serve = await startServe(path, 2);
 });
 
@@ -106,5 +105,28 @@ test('a target failing its check is out of rotation in both workers', async () =
     serve.lines.filter((l) => l.msg === 'target down').length,
     1,
     'the transition is logged once, by the primary',
+  );
+});
+
+test('a reload leaving only the failing target puts both workers in panic: its requests reach it', async () => {
+  // (The target is down since the test before.) One of two passing is not below 50%; none of one is.
+  writeFileSync(path, configText([sick.fault.url]));
+  serve.child.kill('SIGHUP');
+  await serve.waitForLines('config reloaded', 1, 15_000);
+  await serve.waitForLines('upstream panic', 1, 5000);
+  await sleep(100);
+  const dataBefore = sick.fault.received.filter((r) => !isProbe(r)).length;
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => request(`http://127.0.0.1:${serve.port}`, { path: `/p${i}` })),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(12).fill(200),
+  );
+  assert.equal(sick.fault.received.filter((r) => !isProbe(r)).length - dataBefore, 12);
+  assert.equal(
+    serve.lines.filter((l) => l.msg === 'upstream panic').length,
+    1,
+    'logged once, by the primary',
   );
 });

@@ -73,14 +73,16 @@ export function selectTarget(
   }
   const targetProbe = target.isHalfOpen(now);
   const home = hashKey === undefined ? undefined : upstream.balancer.home?.(hashKey);
+  // Read before the pick takes its probe slot: taken, the last slot would read as out of rotation.
+  const panic =
+    upstream.panic.active || !isAvailable(target, now, upstream.config.circuitBreaker.halfOpenRequests);
   return {
     hashHome: home === target ? undefined : home,
     target,
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
     circuitProbe: circuit.probe,
-    panic:
-      upstream.panic.active || !isAvailable(target, now, upstream.config.circuitBreaker.halfOpenRequests),
+    panic,
   };
 }
 

@@ -109,7 +109,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   // ── one attempt ──────────────────────────────────────────────────────────────────
 
-  private attempt(): void {
+  private attempt(last?: Failure): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start()) return this.totalDeadlinePassed();
@@ -119,6 +119,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
+      if (last && selection.type === 'destination_unavailable') return this.skipRetry('no_target', last);
       this.measure.refused(selection);
       return this.endOrWait(selection);
     }
@@ -199,10 +200,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   retryNow(last: Failure): void {
     const { deadline } = this;
     if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, this.req.record.tries.length));
-    // The circuit opened while the retry waited (on other requests' failures), or is half-open
-    // with its probes out: as when the request's own failure opened it (whyNotRetry), the client
-    // gets the failure its attempt met, not the circuit's 503 for a try never made.
-    else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt();
+    // The circuit opened meanwhile (or is half-open, its probes out), or no target is left (attempt(last)):
+    // as in whyNotRetry, the client gets the failure its attempt met, not a 503 for a try never made.
+    else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt(last);
     else this.skipRetry('circuit_open', last);
     // No exchange started (no time, no target, circuit open): release the retry slot.
     if (this.current === undefined) this.retrySlot?.();

@@ -343,7 +343,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
     link.onReloadCounted = (result) => metrics.reloaded(result);
     link.onHealth = (verdicts, count) =>
-      applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
+      applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined, logger);
     // Another worker ejected a target or opened a circuit: so does this one, for the time left.
     link.onAnnouncement = (news) => {
       const upstream = runtime.upstreams.get(news.upstream);

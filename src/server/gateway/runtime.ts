@@ -64,11 +64,14 @@ export function createRuntime(
   const checks = new Map<string, ActiveChecks>();
   const now = performance.now();
   if (link)
-    for (const upstream of upstreams.values())
+    for (const upstream of upstreams.values()) {
       for (const target of upstream.targets) {
         const verdict = link.verdict(upstream.name, target.config.origin);
         if (verdict) applyVerdict(upstream, target, verdict, now, undefined);
       }
+      // Read against this snapshot's targets and threshold, not only when a verdict changes (the primary logs it).
+      upstream.panic.update(upstream.targets, now);
+    }
   for (const [name, upstream] of link ? [] : upstreams) {
     const running = previous?.checks.get(name);
     running?.update(upstream);

@@ -88,7 +88,7 @@ export function startActiveChecks(
     record(upstream, target, loop.counts, result, logger, metrics);
     onRecorded(upstream, target, result);
     schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
-    if (result.ok) heldMayGo(upstream, target, result.at);
+    if (result.ok) heldMayGo(upstream, target, result.at, logger);
   };
 
   /**
@@ -122,6 +122,9 @@ export function startActiveChecks(
       void stopLoop(loop);
       if (!check) target.checkedHealthy = true;
     }
+    // Verdicts change panic only when they change, but a reload changes what they are read
+    // against (the targets named, the threshold, the checks themselves): read it again now.
+    updatePanic(next, performance.now(), logger);
     if (!check) return;
     const fresh = next.targets.filter((t) => !loops.has(t));
     fresh.forEach((target, index) => {
@@ -153,9 +156,14 @@ export function startActiveChecks(
  * is not picked, and they wait again, asking for the next probe at once), and the target's
  * ejection ends if it had one (outlier.ts, unejectedByProbe).
  */
-function heldMayGo(upstream: Upstream, target: Target, now: number): void {
+function heldMayGo(upstream: Upstream, target: Target, now: number, logger?: Logger): void {
   if (!upstream.hold.wanted) return;
-  unejectedByProbe(target, now);
+  // Its ejection was logged (report-outcome.ts): so is its end, as when a request's success ends it.
+  if (unejectedByProbe(target, now))
+    logger?.info(
+      { upstream: upstream.name, target: target.config.origin, ejections: target.ejections },
+      'target back in rotation',
+    );
   upstream.hold.targetBack();
 }
 
@@ -231,6 +239,7 @@ export function applyVerdict(
   verdict: Pick<HealthVerdict, 'healthy' | 'result' | 'ageMs'>,
   now: number,
   metrics: HealthMetrics | undefined,
+  logger?: Logger,
 ): void {
   const fields = { upstream: upstream.name, target: target.config.origin };
   if (verdict.result !== undefined) {
@@ -244,7 +253,7 @@ export function applyVerdict(
   // Requests in this upstream's line, or watching it from another side's (heldMayGo reads both).
   const held = verdict.result?.ok === true && upstream.hold.wanted;
   if (target.checkedHealthy === verdict.healthy) {
-    if (held) heldMayGo(upstream, target, now);
+    if (held) heldMayGo(upstream, target, now, logger);
     return;
   }
   target.checkedHealthy = verdict.healthy;
@@ -253,7 +262,7 @@ export function applyVerdict(
   if (verdict.result !== undefined)
     metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
   upstream.panic.update(upstream.targets, now);
-  if (held) heldMayGo(upstream, target, now);
+  if (held) heldMayGo(upstream, target, now, logger);
 }
 
 /**
@@ -266,11 +275,12 @@ export function applyVerdicts(
   verdicts: readonly HealthVerdict[],
   now: number,
   metrics: HealthMetrics | undefined,
+  logger?: Logger,
 ): void {
   for (const verdict of verdicts) {
     const upstream = upstreams.get(verdict.upstream);
     const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
-    if (upstream && target) applyVerdict(upstream, target, verdict, now, metrics);
+    if (upstream && target) applyVerdict(upstream, target, verdict, now, metrics, logger);
   }
 }
 

@@ -1,10 +1,14 @@
 /**
  * The panic threshold against real upstreams that fail only their health check: below the
  * threshold the checks are ignored and requests reach every target; with panic off, the
- * same upstream answers 503. Entering and leaving panic are logged once each.
+ * same upstream answers 503. Entering and leaving panic are logged once each. A reload that
+ * changes the targets or the threshold re-reads the panic state at once: it was re-read only
+ * when a verdict changed, so a reload leaving one failing target stayed out of panic (503s)
+ * and one setting panic_threshold: 0 stayed in it, until a check's verdict happened to change.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import type { Upstream } from '../../../src/upstream/targets/upstream.ts';
@@ -128,6 +132,41 @@ test('with panic_threshold: 0 the same targets get no request: 503 destination_u
     assert.equal(dataRequests(a.fault) + dataRequests(b.fault), 0);
     assert.equal(linesOf(gw, 'upstream panic').length, 0);
     assert.equal(Object.hasOwn(await gw.logFor('nopanic-1'), 'panic'), false);
+  } finally {
+    await gw.close();
+    await Promise.all([a.fault.close(), b.fault.close()]);
+  }
+});
+
+test('a reload re-reads panic at once: fewer targets passing enters it, panic_threshold: 0 leaves it', async () => {
+  const [a, b] = await Promise.all([startHealthSwitch(200), startHealthSwitch(500)]);
+  const gw = await startTestGateway(config([a.fault.url, b.fault.url]));
+  const reload = (urls: readonly string[], extra = '') =>
+    gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${config(urls, extra)}`, '<test>', {}));
+  try {
+    await waitUntil('b down', () => upstreamOf(gw).targets[1].checkedHealthy === false);
+    assert.equal(upstreamOf(gw).panic.active, false, 'one of two passing is not below 50%');
+
+    // The passing target leaves the config: none of those left passes.
+    await reload([b.fault.url]);
+    assert.equal(upstreamOf(gw).panic.active, true);
+    const res = await request(gw.url, { path: '/left', headers: { 'x-request-id': 'reload-panic-1' } });
+    assert.equal(res.status, 200);
+    assert.equal(dataRequests(b.fault), 1);
+    assert.equal((await gw.logFor('reload-panic-1')).panic, true);
+    const entered = linesOf(gw, 'upstream panic');
+    assert.equal(entered.length, 1);
+    assert.equal(entered[0].passing, 0);
+    assert.equal(entered[0].targets, 1);
+
+    // Panic turned off: the checks decide again, and they keep the failing target out.
+    await reload([b.fault.url], '    panic_threshold: 0\n');
+    assert.equal(upstreamOf(gw).panic.active, false);
+    const off = await request(gw.url, { path: '/off', headers: { 'x-request-id': 'reload-panic-2' } });
+    assert.equal(off.status, 503);
+    assert.match(String(off.headers['proxy-status']), /1 failing health checks/);
+    assert.equal(dataRequests(b.fault), 1);
+    assert.equal(linesOf(gw, 'upstream panic over').length, 1);
   } finally {
     await gw.close();
     await Promise.all([a.fault.close(), b.fault.close()]);

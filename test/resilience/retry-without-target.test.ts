@@ -1,0 +1,51 @@
+/**
+ * A retry no target can take is not made: the request's own failure ejected its upstream's only
+ * target (panic off), and the retry found none. The client got a 503 destination_unavailable,
+ * "no target in rotation (1 ejected)", with a Retry-After of the ejection, for a try never made,
+ * while what its attempt met was a refused connection (502); the log said the same 503 beside
+ * the one try it listed. As for a retry the circuit refuses, the client now gets its attempt's
+ * own failure and the log says `retry_skipped: no_target`; a request after it gets the 503.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../helpers/http-client.ts';
+import { startTestGateway } from '../helpers/test-gateway.ts';
+
+test('a retry that finds no target after its own failure ejected the only one: the client gets that failure, 502, and the log says no_target', async () => {
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${refusing.url}
+    panic_threshold: 0
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 0 }
+    retries: { attempts: 2 }
+`);
+  try {
+    const res = await request(gw.url, { path: '/first', headers: { 'x-request-id': 'ejected-it' } });
+    assert.equal(res.status, 502, 'the refusal its attempt met, not the 503 of a try never made');
+    assert.equal(res.headers['retry-after'], undefined);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=connection_refused; details="connection refused/,
+    );
+    const line = await gw.logFor('ejected-it');
+    assert.deepEqual(
+      [line.status, line.error, line.stage, line.attempts, line.retry_skipped],
+      [502, 'connection_refused', 'not_sent', 1, 'no_target'],
+    );
+
+    const after = await request(gw.url, { path: '/after' });
+    assert.equal(after.status, 503, 'a request after it finds the target ejected');
+    assert.match(String(after.headers['proxy-status']), /^edge-1; error=destination_unavailable;.*1 ejected/);
+    assert.ok(after.headers['retry-after'] !== undefined);
+  } finally {
+    await gw.close();
+    await refusing.close();
+  }
+});
