@@ -200,8 +200,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   retryNow(last: Failure): void {
     const { deadline } = this;
     if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, this.req.record.tries.length));
-    // The circuit opened meanwhile (or is half-open, its probes out), or no target is left (attempt(last)):
-    // as in whyNotRetry, the client gets the failure its attempt met, not a 503 for a try never made.
+    // The circuit opened meanwhile (or half-open, probes out), or no target is left (attempt(last)): the client gets its attempt's failure.
     else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt(last);
     else this.skipRetry('circuit_open', last);
     // No exchange started (no time, no target, circuit open): release the retry slot.
