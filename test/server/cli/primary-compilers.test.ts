@@ -33,7 +33,15 @@ function optimizesWith(config: { routes: object[]; store?: object }): boolean {
   `;
   const run = spawnSync(
     process.execPath,
-    ['--no-maglev', '--no-turbofan', '--no-sparkplug', '--allow-natives-syntax', '--input-type=module', '-e', script],
+    [
+      '--no-maglev',
+      '--no-turbofan',
+      '--no-sparkplug',
+      '--allow-natives-syntax',
+      '--input-type=module',
+      '-e',
+      script,
+    ],
     {
       encoding: 'utf8',
       timeout: 30_000,
