@@ -16,8 +16,8 @@ import { mergePurged } from '../../proxy/cache/purge-merge.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import type { ReloadOutcome } from '../gateway/gateway.ts';
 import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
+import type { ReloadOutcome } from '../gateway/reload-outcome.ts';
 import { reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
