@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
@@ -16,8 +16,7 @@ import { mergePurged } from '../../proxy/cache/purge-merge.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import type { ReloadOutcome } from '../gateway/reload-outcome.ts';
+import type { FromWorker, ToWorker } from '../gateway/ipc-protocol.ts';
 import { reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
@@ -27,16 +26,15 @@ import {
 } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
+import {
+  type Caller,
+  type NotTheRunningFile,
+  type ReloadReport,
+  readReloadAnswers,
+  type WhileDraining,
+} from './reload-report.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
-
-/** How long a worker has to confirm a swap or a change, or answer a status request. */
-const WORKER_ANSWER_MS = 5_000;
-
-/**
- * How long the primary still listens for the count of a purge it answered as under way (a worker
- * removing a large cache.dir's files), to log it: then the worker is taken for stuck.
- */
-const LATE_PURGE_MS = 10 * 60_000;
+import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
 
 /**
  * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
@@ -49,79 +47,10 @@ function realPathOf(path: string): Promise<string | undefined> {
   );
 }
 
-/** Who asked, for the log: the admin client's address, or the signal. */
-export interface Caller {
-  readonly via: 'SIGHUP' | 'admin' | 'canary';
-  readonly who: string;
-}
-
-/** A worker's answer to the primary's request: undefined if none came in time, or it exited first (`exit`). */
-interface WorkerAnswer {
-  readonly worker: number;
-  readonly pid: number | undefined;
-  readonly answer: FromWorker | undefined;
-  readonly exit?: number | string;
-  /** It said it took the request (a purge in effect) before its answer, which had not come. */
-  readonly taken?: boolean;
-}
-
-/** A request asked of every worker that says first that it took it (a purge), then answers. */
-interface TakenFirst {
-  /** How long after taking it each worker has to answer (0: none, the answer is told as under way). */
-  readonly wait: number;
-  /** An answer that came after the wait, from a worker that had taken the request. */
-  readonly late: (worker: number, answer: FromWorker | undefined) => void;
-}
-
-/** The last reload's result, as GET /status shows it. */
-interface ReloadReport {
-  readonly at: string;
-  readonly via: Caller['via'];
-  readonly who: string;
-  /** The file read: always the one the gateway was started with (`candor serve --config`). */
-  readonly file: string;
-  /**
-   * ok: every worker swapped; invalid: the file was refused whole (invalid, or asking what a
-   * reload cannot do, by the primary or by every worker), nothing changed, `problems` says
-   * which parts; incomplete: some workers did not confirm, some may have swapped.
-   */
-  readonly result: 'ok' | 'invalid' | 'incomplete';
-  readonly config_hash: string;
-  readonly problems?: readonly ConfigProblem[];
-  /** Workers that swapped, and those that did not confirm (with why). */
-  readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
-  readonly outcome?: ReloadOutcome;
-}
-
 /** A reload waiting its turn: who asked for it first, and its answer (each caller merged into it gets it too). */
 interface QueuedReload {
   readonly caller: Caller;
   readonly report: Promise<ReloadReport | WhileDraining>;
-}
-
-/**
- * A reload asked for a file the gateway does not run: nothing was read or changed. A reload
- * reads the file the gateway was started with, only; another file needs a restart.
- */
-export interface NotTheRunningFile {
-  readonly result: 'not_running_file';
-  /** The file the gateway runs and a reload reads. */
-  readonly running_file: string;
-  /** The file the caller named, as it gave it. */
-  readonly named_file: string;
-}
-
-/**
- * A reload asked for while the gateway drains: nothing was read or changed. Not the file's
- * fault, so not an invalid config: the gateway is going away (a listener the reload opened
- * would accept connections only for the drain to cut them).
- */
-export interface WhileDraining {
-  readonly result: 'draining';
-  /** The file the gateway runs, which was not read, or whose read was given up. */
-  readonly file: string;
-  /** The drain began while the file was being read: that read was given up, nothing of it used. */
-  readonly read_stopped?: true;
 }
 
 /**
@@ -134,11 +63,11 @@ export class ClusterControl {
   readonly #path: string;
   readonly #logger: Logger;
   #config: GatewayConfig;
+  /** The request/answer layer over each worker's IPC channel. */
+  readonly #workers = new WorkerRequests();
   #version = 1;
   #lastReload: ReloadReport | undefined;
   readonly #changes = new RuntimeChanges();
-  #nextId = 1;
-  readonly #pending = new Map<number, (answer: FromWorker) => void>();
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   /** The reload last in the queue, not begun yet: a reload asked meanwhile is merged into it. */
@@ -174,10 +103,6 @@ export class ClusterControl {
     this.#config = config;
     this.#logger = logger;
     this.timeline = timeline;
-    cluster.on('message', (_worker, message) => {
-      // Each handler drops its own entry: a worker's "taken" comes before its answer (#askAll).
-      if (isFromWorker(message)) this.#pending.get(message.id)?.(message);
-    });
   }
 
   get config(): GatewayConfig {
@@ -323,43 +248,17 @@ export class ClusterControl {
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
     this.#config = next;
-    const answers = await this.#askAll((id) => ({
+    const answers = await this.#workers.askAll((id) => ({
       candor: 'reload',
       id,
       config: next,
       lines: keptFieldLines(next),
     }));
-    const confirmed: number[] = [];
-    const failed: { id: number; reason: string }[] = [];
-    let outcome: ReloadOutcome | undefined;
-    // What the workers that refused the file said of it (a new listener's address taken…).
-    const refusals = new Map<string, ConfigProblem>();
-    let everyFailureIsTheFile = true;
-    // A worker that did not answer in time (stalled, not dead) still has the snapshot in its
-    // channel and swaps to it when it runs again; one that died first is replaced on it.
-    let unanswered = false;
-    for (const { worker, answer, exit } of answers) {
-      if (answer?.candor === 'reloaded' && answer.outcome) {
-        confirmed.push(worker);
-        outcome ??= answer.outcome;
-      } else {
-        const problems = answer?.candor === 'reloaded' ? answer.problems?.map(asWritten) : undefined;
-        if (problems) for (const p of problems) refusals.set(`${p.path} ${p.message}`, p);
-        else everyFailureIsTheFile = false;
-        if (answer === undefined) unanswered = true;
-        failed.push({
-          id: worker,
-          reason:
-            exit !== undefined
-              ? `exited (${exit}) before it answered${this.draining ? '' : '; its replacement starts on this config'}`
-              : answer === undefined
-                ? `no answer within ${WORKER_ANSWER_MS} ms`
-                : answer.candor === 'reloaded'
-                  ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
-                  : 'unexpected answer',
-        });
-      }
-    }
+    const { confirmed, failed, outcome, refusals, everyFailureIsTheFile, unanswered } = readReloadAnswers(
+      answers,
+      asWritten,
+      this.draining,
+    );
     // Back to the config before only when no worker swapped and none still may: the primary's
     // view (GET /config, /status, a restarted worker's start) is what the workers will run.
     if (confirmed.length === 0 && failed.length > 0 && !unanswered) {
@@ -435,7 +334,7 @@ export class ClusterControl {
       this.#changes.record(change);
       this.onChanged(this.#changes);
       this.timeline.record({ kind: 'admin', who: caller.who, change: timelineChange(change) });
-      const answers = await this.#askAll((id) => ({ candor: 'change', id, change }));
+      const answers = await this.#workers.askAll((id) => ({ candor: 'change', id, change }));
       const confirmed: number[] = [];
       const failed: { id: number; reason: string }[] = [];
       for (const { worker, answer } of answers) {
@@ -491,7 +390,7 @@ export class ClusterControl {
         answer?.candor === 'purged'
           ? this.#logger.info({ purge: scope, worker, removed: answer.removed }, 'admin purge finished')
           : this.#logger.warn({ purge: scope, worker }, 'admin purge never finished (worker gone or stuck)');
-      const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
+      const answers = await this.#workers.askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
       const purged: { removed: number; ids?: readonly string[] }[] = [];
       const confirmed: number[] = [];
       const underWay: number[] = [];
@@ -522,7 +421,7 @@ export class ClusterControl {
 
   /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
   async status(): Promise<MergedStatus> {
-    const answers = await this.#askAll((id) => ({ candor: 'status', id }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'status', id }));
     const statuses: { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[] =
       answers.map(({ worker, pid, answer }) => ({
         worker,
@@ -535,7 +434,7 @@ export class ClusterControl {
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
   async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
-    const answers = await this.#askAll((id) => ({ candor: 'activity', id }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'activity', id }));
     const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
     return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
   }
@@ -550,7 +449,7 @@ export class ClusterControl {
     since?: number,
     after?: number,
   ): Promise<{ events: RecordedEvent[]; workers: { asked: number; answered: number } }> {
-    const answers = await this.#askAll((id) => ({
+    const answers = await this.#workers.askAll((id) => ({
       candor: 'events',
       id,
       ...(since === undefined ? {} : { since }),
@@ -565,7 +464,7 @@ export class ClusterControl {
 
   /** A canary route's window from every worker (each starts a new one), merged; undefined when no worker has it. */
   async canaryWindow(route: string): Promise<WindowCounts | undefined> {
-    const answers = await this.#askAll((id) => ({ candor: 'canary_window', id, route }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'canary_window', id, route }));
     const windows = answers.flatMap(({ answer }) =>
       answer?.candor === 'canary_window' && answer.window !== undefined ? [answer.window] : [],
     );
@@ -578,69 +477,5 @@ export class ClusterControl {
     const done = this.#queue.then(work);
     this.#queue = done.catch(() => {});
     return done;
-  }
-
-  /**
-   * Sends one request to every live worker; each answer, or undefined for one that did not
-   * answer in time or exited first (`exit`: its code or signal).
-   */
-  #askAll(request: (id: number) => ToWorker, takenFirst?: TakenFirst): Promise<WorkerAnswer[]> {
-    const workers = Object.values(cluster.workers ?? {}).filter(
-      (w): w is Worker => w?.isConnected() === true,
-    );
-    return Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<WorkerAnswer>((resolve) => {
-            const id = this.#nextId++;
-            let taken = false;
-            const done = (answer: FromWorker | undefined, exit?: number | string) => {
-              clearTimeout(timer);
-              worker.off('exit', onExit);
-              this.#pending.delete(id);
-              if (answer === undefined && exit === undefined && taken && takenFirst !== undefined)
-                this.#listenLate(id, worker, takenFirst.late);
-              resolve({
-                worker: worker.id,
-                pid: worker.process.pid,
-                answer,
-                ...(exit === undefined ? {} : { exit }),
-                ...(taken ? { taken } : {}),
-              });
-            };
-            const onExit = (code: number, signal: string | null) => done(undefined, signal ?? code);
-            let timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
-            this.#pending.set(id, (answer) => {
-              if (answer.candor !== 'purge_taken') return done(answer);
-              if (takenFirst === undefined) return;
-              taken = true;
-              clearTimeout(timer);
-              // No wait: told as under way at once, whether or not its count follows in this read.
-              if (takenFirst.wait === 0) return done(undefined);
-              timer = setTimeout(() => done(undefined), takenFirst.wait);
-            });
-            worker.once('exit', onExit);
-            worker.send(request(id));
-          }),
-      ),
-    );
-  }
-
-  /** The answer of a worker that took request `id` and was told as under way: to `late`, once. */
-  #listenLate(
-    id: number,
-    worker: Worker,
-    late: (worker: number, answer: FromWorker | undefined) => void,
-  ): void {
-    const over = (answer: FromWorker | undefined) => {
-      clearTimeout(cap);
-      worker.off('exit', gone);
-      this.#pending.delete(id);
-      late(worker.id, answer);
-    };
-    const gone = () => over(undefined);
-    const cap = setTimeout(gone, LATE_PURGE_MS).unref();
-    worker.once('exit', gone);
-    this.#pending.set(id, over);
   }
 }
