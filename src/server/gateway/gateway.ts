@@ -1,7 +1,6 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { fieldPosition, keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
-import { listenerKey } from '../../core/config/listener-key.ts';
+import { keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
@@ -28,9 +27,10 @@ import type { Canaries } from '../canary/canaries.ts';
 import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
-import { closeListener, Drain } from './drain.ts';
+import { Drain } from './drain.ts';
 import { createHostCheck } from './host-check.ts';
 import { listenerHandlers } from './listener-handlers.ts';
+import { logListening, openAdded, swapListeners } from './reload-listeners.ts';
 import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
@@ -394,21 +394,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     await loadAutomaticHttps(next);
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
-    const opened: Listener[] = [];
-    try {
-      for (const listen of plan.added) opened.push(await startListener(listen, handlers, ordered));
-    } catch (err) {
-      await Promise.all(opened.map((l) => l.close()));
-      const at = next.listen.indexOf(plan.added[opened.length]);
-      throw new ConfigError([
-        {
-          file: next.source,
-          ...fieldPosition(next, `listen[${at}].address`),
-          path: `listen[${at}].address`,
-          message: `cannot open ${plan.added[opened.length].address}: ${(err as Error).message}`,
-        },
-      ]);
-    }
+    const opened = await openAdded(plan, next, handlers, ordered);
     const dropped = changes.prune(next);
     const previous = runtime;
     if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
@@ -448,18 +434,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     await canaries?.sync(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
-    for (const { after } of plan.kept)
-      listeners.find((l) => listenerKey(l.config) === listenerKey(after))?.update(after, next.limits);
-    const removed = new Set(plan.removed.map(listenerKey));
-    const closing = listeners.filter((l) => removed.has(listenerKey(l.config)));
-    for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
-    listeners.push(...opened);
-    for (const l of opened) logListening(logger, l);
-    // Closing waits for the requests in flight on them, until drain.timeout; the reload does not.
-    for (const l of closing) {
-      closingListeners.add(l);
-      void closeListener(l, next.drain.timeout).then(() => closingListeners.delete(l));
-    }
+    swapListeners(listeners, closingListeners, plan, opened, next, logger);
     const outcome = reloadOutcome(hash, plan, before, next, dropped);
     for (const what of dropped)
       logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
@@ -540,11 +515,4 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     close: () => drainGateway(false),
   };
   return gateway;
-}
-
-function logListening(logger: Logger, listener: Listener): void {
-  logger.info(
-    { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
-    'listening',
-  );
 }
