@@ -1,11 +1,8 @@
 import type { Worker } from 'node:cluster';
 import { resolve } from 'node:path';
-import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { problemTemplates } from '../../core/config/env-templates.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
-import { listenerKey } from '../../core/config/listener-key.ts';
-import { LoadStopped, loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
@@ -17,7 +14,7 @@ import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { FromWorker, ToWorker } from '../gateway/ipc-protocol.ts';
-import { reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
+import { reloadChanges } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
   type RuntimeChange,
@@ -26,6 +23,7 @@ import {
 } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
+import { readForReload } from './reload-read.ts';
 import {
   type Caller,
   type NotTheRunningFile,
@@ -205,46 +203,10 @@ export class ClusterControl {
   async #reload(caller: Caller): Promise<ReloadReport | WhileDraining> {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
-    let next: GatewayConfig;
-    // A problem found once the file loaded (a setting a reload cannot change, an address taken, a
-    // worker's refusal) quotes values as the loader's do: one the environment gave as `${NAME}`.
-    // The loader's own problems come so already: until it has loaded, nothing is replaced.
-    let asWritten = (problem: ConfigProblem): ConfigProblem => problem;
-    try {
-      // In a process of its own, with a deadline and a heap of its own: however slow or large the
-      // file, this process keeps answering the admin API and signals, and its workers keep running.
-      // A listener the reload adds must be free, as at start (serve.ts): that process finds
-      // whether each one's address can be had, all but those the gateway holds.
-      // The running admin listener's address is held too: the primary holds it.
-      const admin = this.#config.admin;
-      const loaded = await loadConfigAndProbe(
-        this.#path,
-        [...this.#config.listen, ...(admin === undefined ? [] : [admin])].map(listenerKey),
-        process.env,
-        undefined,
-        this.#drainBegan.signal,
-      );
-      next = loaded.config;
-      const templates = problemTemplates([
-        ...(this.#config.fromEnvironment ?? []),
-        ...(next.fromEnvironment ?? []),
-      ]);
-      asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
-      const problems = unchangeableProblems(this.#config, next);
-      if (problems.length > 0) throw new ConfigError(problems);
-      const taken = takenProblems(loaded);
-      if (taken.length > 0) throw new ConfigError(taken);
-    } catch (err) {
-      if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
-      // The process reading the file ended without an answer (the OOM killer, a fork refused):
-      // refused as a read past its deadline is. Thrown, a SIGHUP's reload vanished without a
-      // line (the serial queue holds its rejection), and the admin API's was a 500.
-      const problems =
-        err instanceof ConfigError
-          ? err.problems.map(asWritten)
-          : [{ file: this.#path, line: 0, column: 0, path: '', message: (err as Error).message }];
-      return this.#refused(base, caller, problems, { confirmed: [], failed: [] });
-    }
+    const read = await readForReload(this.#path, this.#config, this.#drainBegan.signal);
+    if ('stopped' in read) return this.#whileDraining(caller, true);
+    if ('problems' in read) return this.#refused(base, caller, read.problems, { confirmed: [], failed: [] });
+    const { next, asWritten } = read;
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
     this.#config = next;
