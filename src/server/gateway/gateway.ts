@@ -14,8 +14,6 @@ import { clearSpoolDir } from '../../proxy/forward/spool-space.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
-import { applyVerdicts } from '../../upstream/health/active-checks.ts';
-import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import {
   acmeNames,
@@ -36,6 +34,7 @@ import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from 
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
+import { followLink } from './worker-news.ts';
 import { splitLimits } from './worker-share.ts';
 
 export interface Gateway {
@@ -271,20 +270,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only; a request keeps the one it began with.
   const handlers = listenerHandlers(current, () => gateway.draining, metrics, logger);
-  if (link) {
-    link.onAcmeIssued = (name) => https?.issued(name);
-    link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
-    link.onReloadCounted = (result) => metrics.reloaded(result);
-    link.onHealth = (verdicts, count) =>
-      applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined);
-    // Another worker ejected a target or opened a circuit: so does this one, for the time left.
-    link.onAnnouncement = (news) => {
-      const upstream = runtime.upstreams.get(news.upstream);
-      if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
-    };
-    // Another worker's unsafe request changed these resources: their answers held here go too.
-    link.onCacheNews = (news) => runtime.caches.get(news.route)?.invalidatedElsewhere(news.keys);
-  }
+  if (link) followLink(link, current, () => https, metrics);
   /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
   const apply = (change: RuntimeChange, who: string) => {
     changes.record(change);
