@@ -64,9 +64,9 @@ export interface RouteConfig {
   readonly maintenance?: MaintenanceConfig;
   /** Per-client token bucket: beyond it, 429 http_request_denied. */
   readonly rateLimit?: RateLimitConfig;
-  /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
   /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */
   readonly compression?: CompressionConfig;
+  /** A non-idempotent request that carries an Idempotency-Key may be retried after it reached the upstream. */
   readonly retryIdempotencyKey: boolean;
   /**
    * The upstreams the route's requests are split between, by weight (issue 36); absent: all go

@@ -320,8 +320,6 @@ export class ClusterControl {
   /**
    * Drops stored answers in every worker's route caches: all, one route's, or its keys under a
    * prefix. A route that is not in the config, or has no cache, is a problem named by its field.
-   */
-  /**
    * `wait`: how long a worker that took the purge (in effect there) has to tell its count; one
    * still removing the files of a large cache.dir then is `under_way`, and its count is logged
    * when it comes (`admin purge finished`). `failed`: a worker that did not take it in time.
