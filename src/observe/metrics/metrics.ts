@@ -1,10 +1,10 @@
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
-import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 import { Activity } from './activity.ts';
 import { METRICS, type MetricSpec, methodLabel, type Origin } from './catalog.ts';
+import { CellCounter, CellHistogram, promOptions } from './cell-metrics.ts';
 import {
   type CellFamily,
   type CounterCell,
@@ -13,19 +13,8 @@ import {
   histogramFamily,
 } from './cells.ts';
 import type { Exposition } from './exposition.ts';
-import { Counter, Gauge, Histogram, Registry } from './prom.ts';
-
-/** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
-interface MetricsSource {
-  upstreams(): Iterable<Upstream>;
-  listeners(): Iterable<ListenerGauge>;
-  /** Lines the gateway's log dropped so far (read when scraped). */
-  logLinesDropped(): number;
-  /** Bytes the spool files hold now. */
-  spoolBytes?(): number;
-  /** Every name the config orders by ACME, with when the certificate this process serves for it ends (none: undefined). */
-  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number | undefined }>;
-}
+import { Gauge, Registry } from './prom.ts';
+import { type MetricsSource, registerRuntimeGauges } from './runtime-gauges.ts';
 
 /** One ACME order's end, as automatic HTTPS reports it (its error type already bounded). */
 export interface AcmeOrderOutcome {
@@ -36,12 +25,6 @@ export interface AcmeOrderOutcome {
   readonly errorType: string;
   /** Failed orders of the name in a row (0 once one succeeded). */
   readonly failures: number;
-}
-
-interface ListenerGauge {
-  /** The listener's address as configured (the label value). */
-  readonly address: string;
-  connections(): Promise<number>;
 }
 
 type CounterKey = {
@@ -100,11 +83,11 @@ export class GatewayMetrics {
     this.#firstByte = histogram(METRICS.timeToFirstByte);
     this.#responses = this.#count('responses');
     this.#attempts = this.#count('attempts');
-    this.#configInfo = new Gauge(options(METRICS.configInfo, registry));
-    this.#storeUp = new Gauge(options(METRICS.storeUp, registry));
-    this.#canaryShare = new Gauge(options(METRICS.canaryShare, registry));
-    this.#acmeFailures = new Gauge(options(METRICS.acmeOrderFailures, registry));
-    this.#registerRuntimeGauges();
+    this.#configInfo = new Gauge(promOptions(METRICS.configInfo, registry));
+    this.#storeUp = new Gauge(promOptions(METRICS.storeUp, registry));
+    this.#canaryShare = new Gauge(promOptions(METRICS.canaryShare, registry));
+    this.#acmeFailures = new Gauge(promOptions(METRICS.acmeOrderFailures, registry));
+    registerRuntimeGauges(registry, () => this.#source);
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');
     this.#count('configReloads').cell('failure');
@@ -333,160 +316,6 @@ export class GatewayMetrics {
 
   #count(key: CounterKey): CellFamily<CounterCell> {
     return this.#counters.get(key) as CellFamily<CounterCell>;
-  }
-
-  #registerRuntimeGauges(): void {
-    const registry = this.registry;
-    const upstreams = () => this.#source?.upstreams() ?? [];
-    const perTarget = (
-      spec: MetricSpec,
-      value: (upstream: Upstream, t: Upstream['targets'][number]) => number,
-    ) =>
-      new Gauge({
-        ...options(spec, registry),
-        collect() {
-          this.reset();
-          for (const upstream of upstreams())
-            for (const target of upstream.targets)
-              this.set({ upstream: upstream.name, target: target.config.origin }, value(upstream, target));
-        },
-      });
-    const perUpstream = (spec: MetricSpec, value: (upstream: Upstream) => number) =>
-      new Gauge({
-        ...options(spec, registry),
-        collect() {
-          this.reset();
-          for (const upstream of upstreams()) this.set({ upstream: upstream.name }, value(upstream));
-        },
-      });
-    perTarget(METRICS.targetHealthy, (_, target) => (target.checkedHealthy ? 1 : 0));
-    perTarget(METRICS.targetEjected, (_, target) => (target.isEjected(performance.now()) ? 1 : 0));
-    new Gauge({
-      ...options(METRICS.circuitState, registry),
-      collect() {
-        this.reset();
-        const now = performance.now();
-        const states = (upstream: string, target: string, state: string) => {
-          for (const each of ['closed', 'half_open', 'open'])
-            this.set({ upstream, target, state: each }, each === state ? 1 : 0);
-        };
-        for (const upstream of upstreams()) {
-          states(upstream.name, '', upstream.circuit.stateAt(now));
-          for (const target of upstream.targets) {
-            const state = target.isEjected(now) ? 'open' : target.isHalfOpen(now) ? 'half_open' : 'closed';
-            states(upstream.name, target.config.origin, state);
-          }
-        }
-      },
-    });
-    perUpstream(METRICS.retryBudget, (upstream) => upstream.retryBudget.remaining());
-    perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
-    perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
-    perUpstream(METRICS.held, (upstream) => upstream.hold.size);
-    const source = () => this.#source;
-    new Counter({
-      ...options(METRICS.logLinesDropped, registry),
-      collect() {
-        this.reset();
-        this.inc(source()?.logLinesDropped() ?? 0);
-      },
-    });
-    new Gauge({
-      ...options(METRICS.certificateExpiry, registry),
-      collect() {
-        this.reset();
-        const now = Date.now();
-        // A name with no certificate reads 0, as one that ends now: the alert on "less than a
-        // week left" fires for an order that never succeeded as it does for a renewal that fails.
-        for (const { name, notAfter } of source()?.certificates?.() ?? [])
-          this.set({ name }, notAfter === undefined ? 0 : Math.round((notAfter - now) / 1000));
-      },
-    });
-    new Gauge({
-      ...options(METRICS.spoolBytes, registry),
-      collect() {
-        this.set(source()?.spoolBytes?.() ?? 0);
-      },
-    });
-    new Gauge({
-      ...options(METRICS.clientConnections, registry),
-      async collect() {
-        this.reset();
-        for (const listener of source()?.listeners() ?? [])
-          this.set({ listener: listener.address }, await listener.connections());
-      },
-    });
-  }
-}
-
-function options(spec: MetricSpec, registry: Registry) {
-  return {
-    name: spec.name,
-    help: spec.help,
-    labelNames: spec.labels,
-    aggregator: spec.aggregator,
-    registers: [registry],
-  };
-}
-
-/** A prom-client counter whose values are the cells' (read when scraped). */
-class CellCounter extends Counter {
-  readonly #family: CellFamily<CounterCell>;
-  readonly #departed: () => void;
-
-  constructor(spec: MetricSpec, family: CellFamily<CounterCell>, registry: Registry, departed: () => void) {
-    super(options(spec, registry));
-    this.#family = family;
-    this.#departed = departed;
-  }
-
-  override async get(): Promise<Awaited<ReturnType<Counter['get']>>> {
-    this.#departed();
-    const meta = await super.get();
-    return {
-      ...meta,
-      values: this.#family.cells.map((cell) => ({ labels: cell.labels, value: cell.value })),
-    };
-  }
-}
-
-type HistogramData = Awaited<ReturnType<Histogram['get']>>;
-
-/** A prom-client histogram whose buckets are the cells' (read when scraped). */
-class CellHistogram extends Histogram {
-  readonly #family: CellFamily<HistogramCell>;
-  readonly #spec: MetricSpec;
-  readonly #departed: () => void;
-
-  constructor(spec: MetricSpec, family: CellFamily<HistogramCell>, registry: Registry, departed: () => void) {
-    super({ ...options(spec, registry), buckets: [...(spec.buckets ?? [])] });
-    this.#family = family;
-    this.#spec = spec;
-    this.#departed = departed;
-  }
-
-  // prom-client renders a histogram from getForPromString() and aggregates it from get().
-  override async get(): Promise<HistogramData> {
-    return this.getForPromString();
-  }
-
-  async getForPromString(): Promise<HistogramData> {
-    this.#departed();
-    const { name, help, aggregator } = this.#spec;
-    const bucketName = `${name}_bucket`;
-    const values: HistogramData['values'] = [];
-    for (const cell of this.#family.cells) {
-      let cumulative = 0;
-      cell.bounds.forEach((le, i) => {
-        cumulative += cell.counts[i];
-        values.push({ labels: { ...cell.labels, le }, value: cumulative, metricName: bucketName });
-      });
-      values.push({ labels: { ...cell.labels, le: '+Inf' }, value: cell.count, metricName: bucketName });
-      values.push({ labels: cell.labels, value: cell.sum, metricName: `${name}_sum` });
-      values.push({ labels: cell.labels, value: cell.count, metricName: `${name}_count` });
-    }
-    // prom-client's MetricType is a declared enum whose runtime values are these strings.
-    return { name, help, type: 'histogram', aggregator, values } as unknown as HistogramData;
   }
 }
 

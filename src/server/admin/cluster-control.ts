@@ -1,11 +1,8 @@
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import { resolve } from 'node:path';
-import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { problemTemplates } from '../../core/config/env-templates.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
-import { listenerKey } from '../../core/config/listener-key.ts';
-import { LoadStopped, loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
@@ -16,9 +13,8 @@ import { mergePurged } from '../../proxy/cache/purge-merge.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import type { ReloadOutcome } from '../gateway/gateway.ts';
-import { type FromWorker, isFromWorker, type ToWorker } from '../gateway/ipc-protocol.ts';
-import { reloadChanges, unchangeableProblems } from '../gateway/reload-plan.ts';
+import type { FromWorker, ToWorker } from '../gateway/ipc-protocol.ts';
+import { reloadChanges } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
   type RuntimeChange,
@@ -27,16 +23,16 @@ import {
 } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { GatewayStatus } from '../gateway/status.ts';
+import { readForReload } from './reload-read.ts';
+import {
+  type Caller,
+  type NotTheRunningFile,
+  type ReloadReport,
+  readReloadAnswers,
+  type WhileDraining,
+} from './reload-report.ts';
 import { type MergedStatus, mergeStatuses } from './status-merge.ts';
-
-/** How long a worker has to confirm a swap or a change, or answer a status request. */
-const WORKER_ANSWER_MS = 5_000;
-
-/**
- * How long the primary still listens for the count of a purge it answered as under way (a worker
- * removing a large cache.dir's files), to log it: then the worker is taken for stuck.
- */
-const LATE_PURGE_MS = 10 * 60_000;
+import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
 
 /**
  * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
@@ -49,79 +45,10 @@ function realPathOf(path: string): Promise<string | undefined> {
   );
 }
 
-/** Who asked, for the log: the admin client's address, or the signal. */
-export interface Caller {
-  readonly via: 'SIGHUP' | 'admin' | 'canary';
-  readonly who: string;
-}
-
-/** A worker's answer to the primary's request: undefined if none came in time, or it exited first (`exit`). */
-interface WorkerAnswer {
-  readonly worker: number;
-  readonly pid: number | undefined;
-  readonly answer: FromWorker | undefined;
-  readonly exit?: number | string;
-  /** It said it took the request (a purge in effect) before its answer, which had not come. */
-  readonly taken?: boolean;
-}
-
-/** A request asked of every worker that says first that it took it (a purge), then answers. */
-interface TakenFirst {
-  /** How long after taking it each worker has to answer (0: none, the answer is told as under way). */
-  readonly wait: number;
-  /** An answer that came after the wait, from a worker that had taken the request. */
-  readonly late: (worker: number, answer: FromWorker | undefined) => void;
-}
-
-/** The last reload's result, as GET /status shows it. */
-interface ReloadReport {
-  readonly at: string;
-  readonly via: Caller['via'];
-  readonly who: string;
-  /** The file read: always the one the gateway was started with (`candor serve --config`). */
-  readonly file: string;
-  /**
-   * ok: every worker swapped; invalid: the file was refused whole (invalid, or asking what a
-   * reload cannot do, by the primary or by every worker), nothing changed, `problems` says
-   * which parts; incomplete: some workers did not confirm, some may have swapped.
-   */
-  readonly result: 'ok' | 'invalid' | 'incomplete';
-  readonly config_hash: string;
-  readonly problems?: readonly ConfigProblem[];
-  /** Workers that swapped, and those that did not confirm (with why). */
-  readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
-  readonly outcome?: ReloadOutcome;
-}
-
 /** A reload waiting its turn: who asked for it first, and its answer (each caller merged into it gets it too). */
 interface QueuedReload {
   readonly caller: Caller;
   readonly report: Promise<ReloadReport | WhileDraining>;
-}
-
-/**
- * A reload asked for a file the gateway does not run: nothing was read or changed. A reload
- * reads the file the gateway was started with, only; another file needs a restart.
- */
-export interface NotTheRunningFile {
-  readonly result: 'not_running_file';
-  /** The file the gateway runs and a reload reads. */
-  readonly running_file: string;
-  /** The file the caller named, as it gave it. */
-  readonly named_file: string;
-}
-
-/**
- * A reload asked for while the gateway drains: nothing was read or changed. Not the file's
- * fault, so not an invalid config: the gateway is going away (a listener the reload opened
- * would accept connections only for the drain to cut them).
- */
-export interface WhileDraining {
-  readonly result: 'draining';
-  /** The file the gateway runs, which was not read, or whose read was given up. */
-  readonly file: string;
-  /** The drain began while the file was being read: that read was given up, nothing of it used. */
-  readonly read_stopped?: true;
 }
 
 /**
@@ -134,11 +61,11 @@ export class ClusterControl {
   readonly #path: string;
   readonly #logger: Logger;
   #config: GatewayConfig;
+  /** The request/answer layer over each worker's IPC channel. */
+  readonly #workers = new WorkerRequests();
   #version = 1;
   #lastReload: ReloadReport | undefined;
   readonly #changes = new RuntimeChanges();
-  #nextId = 1;
-  readonly #pending = new Map<number, (answer: FromWorker) => void>();
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   /** The reload last in the queue, not begun yet: a reload asked meanwhile is merged into it. */
@@ -174,10 +101,6 @@ export class ClusterControl {
     this.#config = config;
     this.#logger = logger;
     this.timeline = timeline;
-    cluster.on('message', (_worker, message) => {
-      // Each handler drops its own entry: a worker's "taken" comes before its answer (#askAll).
-      if (isFromWorker(message)) this.#pending.get(message.id)?.(message);
-    });
   }
 
   get config(): GatewayConfig {
@@ -280,86 +203,24 @@ export class ClusterControl {
   async #reload(caller: Caller): Promise<ReloadReport | WhileDraining> {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
-    let next: GatewayConfig;
-    // A problem found once the file loaded (a setting a reload cannot change, an address taken, a
-    // worker's refusal) quotes values as the loader's do: one the environment gave as `${NAME}`.
-    // The loader's own problems come so already: until it has loaded, nothing is replaced.
-    let asWritten = (problem: ConfigProblem): ConfigProblem => problem;
-    try {
-      // In a process of its own, with a deadline and a heap of its own: however slow or large the
-      // file, this process keeps answering the admin API and signals, and its workers keep running.
-      // A listener the reload adds must be free, as at start (serve.ts): that process finds
-      // whether each one's address can be had, all but those the gateway holds.
-      // The running admin listener's address is held too: the primary holds it.
-      const admin = this.#config.admin;
-      const loaded = await loadConfigAndProbe(
-        this.#path,
-        [...this.#config.listen, ...(admin === undefined ? [] : [admin])].map(listenerKey),
-        process.env,
-        undefined,
-        this.#drainBegan.signal,
-      );
-      next = loaded.config;
-      const templates = problemTemplates([
-        ...(this.#config.fromEnvironment ?? []),
-        ...(next.fromEnvironment ?? []),
-      ]);
-      asWritten = (problem) => ({ ...problem, message: templates(problem.message) });
-      const problems = unchangeableProblems(this.#config, next);
-      if (problems.length > 0) throw new ConfigError(problems);
-      const taken = takenProblems(loaded);
-      if (taken.length > 0) throw new ConfigError(taken);
-    } catch (err) {
-      if (err instanceof LoadStopped) return this.#whileDraining(caller, true);
-      // The process reading the file ended without an answer (the OOM killer, a fork refused):
-      // refused as a read past its deadline is. Thrown, a SIGHUP's reload vanished without a
-      // line (the serial queue holds its rejection), and the admin API's was a 500.
-      const problems =
-        err instanceof ConfigError
-          ? err.problems.map(asWritten)
-          : [{ file: this.#path, line: 0, column: 0, path: '', message: (err as Error).message }];
-      return this.#refused(base, caller, problems, { confirmed: [], failed: [] });
-    }
+    const read = await readForReload(this.#path, this.#config, this.#drainBegan.signal);
+    if ('stopped' in read) return this.#whileDraining(caller, true);
+    if ('problems' in read) return this.#refused(base, caller, read.problems, { confirmed: [], failed: [] });
+    const { next, asWritten } = read;
     const previous = this.#config;
     // From here a worker started (after a crash) gets the new snapshot, like the others.
     this.#config = next;
-    const answers = await this.#askAll((id) => ({
+    const answers = await this.#workers.askAll((id) => ({
       candor: 'reload',
       id,
       config: next,
       lines: keptFieldLines(next),
     }));
-    const confirmed: number[] = [];
-    const failed: { id: number; reason: string }[] = [];
-    let outcome: ReloadOutcome | undefined;
-    // What the workers that refused the file said of it (a new listener's address taken…).
-    const refusals = new Map<string, ConfigProblem>();
-    let everyFailureIsTheFile = true;
-    // A worker that did not answer in time (stalled, not dead) still has the snapshot in its
-    // channel and swaps to it when it runs again; one that died first is replaced on it.
-    let unanswered = false;
-    for (const { worker, answer, exit } of answers) {
-      if (answer?.candor === 'reloaded' && answer.outcome) {
-        confirmed.push(worker);
-        outcome ??= answer.outcome;
-      } else {
-        const problems = answer?.candor === 'reloaded' ? answer.problems?.map(asWritten) : undefined;
-        if (problems) for (const p of problems) refusals.set(`${p.path} ${p.message}`, p);
-        else everyFailureIsTheFile = false;
-        if (answer === undefined) unanswered = true;
-        failed.push({
-          id: worker,
-          reason:
-            exit !== undefined
-              ? `exited (${exit}) before it answered${this.draining ? '' : '; its replacement starts on this config'}`
-              : answer === undefined
-                ? `no answer within ${WORKER_ANSWER_MS} ms`
-                : answer.candor === 'reloaded'
-                  ? (answer.error ?? problems?.map((p) => `${p.path}: ${p.message}`).join('; ') ?? 'refused')
-                  : 'unexpected answer',
-        });
-      }
-    }
+    const { confirmed, failed, outcome, refusals, everyFailureIsTheFile, unanswered } = readReloadAnswers(
+      answers,
+      asWritten,
+      this.draining,
+    );
     // Back to the config before only when no worker swapped and none still may: the primary's
     // view (GET /config, /status, a restarted worker's start) is what the workers will run.
     if (confirmed.length === 0 && failed.length > 0 && !unanswered) {
@@ -435,7 +296,7 @@ export class ClusterControl {
       this.#changes.record(change);
       this.onChanged(this.#changes);
       this.timeline.record({ kind: 'admin', who: caller.who, change: timelineChange(change) });
-      const answers = await this.#askAll((id) => ({ candor: 'change', id, change }));
+      const answers = await this.#workers.askAll((id) => ({ candor: 'change', id, change }));
       const confirmed: number[] = [];
       const failed: { id: number; reason: string }[] = [];
       for (const { worker, answer } of answers) {
@@ -459,8 +320,6 @@ export class ClusterControl {
   /**
    * Drops stored answers in every worker's route caches: all, one route's, or its keys under a
    * prefix. A route that is not in the config, or has no cache, is a problem named by its field.
-   */
-  /**
    * `wait`: how long a worker that took the purge (in effect there) has to tell its count; one
    * still removing the files of a large cache.dir then is `under_way`, and its count is logged
    * when it comes (`admin purge finished`). `failed`: a worker that did not take it in time.
@@ -491,7 +350,7 @@ export class ClusterControl {
         answer?.candor === 'purged'
           ? this.#logger.info({ purge: scope, worker, removed: answer.removed }, 'admin purge finished')
           : this.#logger.warn({ purge: scope, worker }, 'admin purge never finished (worker gone or stuck)');
-      const answers = await this.#askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
+      const answers = await this.#workers.askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
       const purged: { removed: number; ids?: readonly string[] }[] = [];
       const confirmed: number[] = [];
       const underWay: number[] = [];
@@ -522,7 +381,7 @@ export class ClusterControl {
 
   /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
   async status(): Promise<MergedStatus> {
-    const answers = await this.#askAll((id) => ({ candor: 'status', id }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'status', id }));
     const statuses: { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[] =
       answers.map(({ worker, pid, answer }) => ({
         worker,
@@ -535,7 +394,7 @@ export class ClusterControl {
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
   async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
-    const answers = await this.#askAll((id) => ({ candor: 'activity', id }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'activity', id }));
     const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
     return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
   }
@@ -550,7 +409,7 @@ export class ClusterControl {
     since?: number,
     after?: number,
   ): Promise<{ events: RecordedEvent[]; workers: { asked: number; answered: number } }> {
-    const answers = await this.#askAll((id) => ({
+    const answers = await this.#workers.askAll((id) => ({
       candor: 'events',
       id,
       ...(since === undefined ? {} : { since }),
@@ -565,7 +424,7 @@ export class ClusterControl {
 
   /** A canary route's window from every worker (each starts a new one), merged; undefined when no worker has it. */
   async canaryWindow(route: string): Promise<WindowCounts | undefined> {
-    const answers = await this.#askAll((id) => ({ candor: 'canary_window', id, route }));
+    const answers = await this.#workers.askAll((id) => ({ candor: 'canary_window', id, route }));
     const windows = answers.flatMap(({ answer }) =>
       answer?.candor === 'canary_window' && answer.window !== undefined ? [answer.window] : [],
     );
@@ -578,69 +437,5 @@ export class ClusterControl {
     const done = this.#queue.then(work);
     this.#queue = done.catch(() => {});
     return done;
-  }
-
-  /**
-   * Sends one request to every live worker; each answer, or undefined for one that did not
-   * answer in time or exited first (`exit`: its code or signal).
-   */
-  #askAll(request: (id: number) => ToWorker, takenFirst?: TakenFirst): Promise<WorkerAnswer[]> {
-    const workers = Object.values(cluster.workers ?? {}).filter(
-      (w): w is Worker => w?.isConnected() === true,
-    );
-    return Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<WorkerAnswer>((resolve) => {
-            const id = this.#nextId++;
-            let taken = false;
-            const done = (answer: FromWorker | undefined, exit?: number | string) => {
-              clearTimeout(timer);
-              worker.off('exit', onExit);
-              this.#pending.delete(id);
-              if (answer === undefined && exit === undefined && taken && takenFirst !== undefined)
-                this.#listenLate(id, worker, takenFirst.late);
-              resolve({
-                worker: worker.id,
-                pid: worker.process.pid,
-                answer,
-                ...(exit === undefined ? {} : { exit }),
-                ...(taken ? { taken } : {}),
-              });
-            };
-            const onExit = (code: number, signal: string | null) => done(undefined, signal ?? code);
-            let timer = setTimeout(() => done(undefined), WORKER_ANSWER_MS);
-            this.#pending.set(id, (answer) => {
-              if (answer.candor !== 'purge_taken') return done(answer);
-              if (takenFirst === undefined) return;
-              taken = true;
-              clearTimeout(timer);
-              // No wait: told as under way at once, whether or not its count follows in this read.
-              if (takenFirst.wait === 0) return done(undefined);
-              timer = setTimeout(() => done(undefined), takenFirst.wait);
-            });
-            worker.once('exit', onExit);
-            worker.send(request(id));
-          }),
-      ),
-    );
-  }
-
-  /** The answer of a worker that took request `id` and was told as under way: to `late`, once. */
-  #listenLate(
-    id: number,
-    worker: Worker,
-    late: (worker: number, answer: FromWorker | undefined) => void,
-  ): void {
-    const over = (answer: FromWorker | undefined) => {
-      clearTimeout(cap);
-      worker.off('exit', gone);
-      this.#pending.delete(id);
-      late(worker.id, answer);
-    };
-    const gone = () => over(undefined);
-    const cap = setTimeout(gone, LATE_PURGE_MS).unref();
-    worker.once('exit', gone);
-    this.#pending.set(id, over);
   }
 }

@@ -10,9 +10,10 @@ import { probeAnswer } from '../gateway/probes.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
-import type { Caller, ClusterControl } from './cluster-control.ts';
+import type { ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
 import { purgeAnswer, purgeWait } from './purge-answer.ts';
+import type { Caller } from './reload-report.ts';
 
 /**
  * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,

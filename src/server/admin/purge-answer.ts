@@ -1,7 +1,7 @@
 import { parseDuration } from '../../core/config/units.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 
-/** The longest `wait` a purge may ask for: as long as the primary still listens for a late count (cluster-control.ts). */
+/** The longest `wait` a purge may ask for: as long as the primary still listens for a late count (worker-requests.ts). */
 const MOST_WAIT_MS = 10 * 60_000;
 
 /** DELETE /cache's `wait` (a duration, `0` alone too): how long the workers have to count what they removed. */

@@ -1,27 +1,19 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
-import { fieldPosition, keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
-import { listenerKey } from '../../core/config/listener-key.ts';
+import { keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { REASONS } from '../../core/failure/wording.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.ts';
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
-import { ClientLimits } from '../../proxy/accept/client-limits.ts';
 import { type Listener, type OrderedCertificateSource, startListener } from '../../proxy/accept/listener.ts';
-import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import { clearSpoolDir } from '../../proxy/forward/spool-space.ts';
-import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { Discoveries, withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
-import { applyVerdicts } from '../../upstream/health/active-checks.ts';
-import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import { tellingTransitions } from '../../upstream/health/transitions.ts';
 import {
   acmeNames,
@@ -33,20 +25,16 @@ import type { Canaries } from '../canary/canaries.ts';
 import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterLink } from './cluster-link.ts';
-import { closeListener, Drain } from './drain.ts';
+import { Drain } from './drain.ts';
 import { createHostCheck } from './host-check.ts';
-import { probeAnswer, probeFor } from './probes.ts';
-import {
-  planListeners,
-  type RouteChanges,
-  reloadChanges,
-  routeChanges,
-  targetMoves,
-  unchangeableProblems,
-} from './reload-plan.ts';
+import { listenerHandlers } from './listener-handlers.ts';
+import { logListening, openAdded, swapListeners } from './reload-listeners.ts';
+import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
+import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
+import { followLink } from './worker-news.ts';
 import { splitLimits } from './worker-share.ts';
 
 export interface Gateway {
@@ -129,16 +117,6 @@ export class GatewayDraining extends Error {
   constructor() {
     super('the gateway is draining: no reload (the running config stays)');
   }
-}
-
-/** What a reload did, for its log line and the admin API's answer. */
-export interface ReloadOutcome {
-  readonly config_hash: string;
-  readonly listeners: { readonly kept: number; readonly added: string[]; readonly removed: string[] };
-  readonly upstreams: { readonly kept: string[]; readonly added: string[]; readonly removed: string[] };
-  readonly routes: RouteChanges;
-  /** Runtime changes dropped because their target or route left the config. */
-  readonly dropped_changes: string[];
 }
 
 export interface GatewayOptions {
@@ -291,67 +269,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     : new Discoveries(config, logger, (report, outcome) => onDiscovery(report, outcome, true));
   // The listeners hand every request to a session on the runtime live at that moment: a
   // reload swaps the runtime for new requests only; a request keeps the one it began with.
-  const handlers: RequestHandlers = {
-    request: (exchange, listener) => {
-      const live = current();
-      const probes = live.config.admin?.probesPath;
-      // HEAD too: a load balancer that probes with HEAD would otherwise be routed, and read the
-      // upstream's 200 for the gateway's readiness, draining or not (the sink sends no body).
-      const method = exchange.head.method;
-      if (probes !== undefined && (method === 'GET' || method === 'HEAD')) {
-        const which = probeFor(probes, exchange.head.target, live.config.paths);
-        if (which !== undefined) return answerProbe(exchange.response, which, gateway.draining);
-      }
-      RequestSession.request(live, listener, exchange);
-    },
-    refused: (refusal, failure, info) => RequestSession.refused(current(), refusal, failure, info),
-    refusedExchange: (exchange, failure, listener) =>
-      RequestSession.refusedExchange(current(), listener, exchange, failure),
-    limits: () => current().config.limits,
-    clients: new ClientLimits(() => current().config.limits.perClient),
-    dropped: (listener, count) => {
-      metrics.connectionsDropped(listener.address, count);
-      // In a cluster worker the bound met is its share of the file's (worker-share.ts): both are said.
-      const share =
-        listener.maxConnectionsOf === undefined
-          ? { max_connections: listener.maxConnections }
-          : { max_connections: listener.maxConnectionsOf, worker_share: listener.maxConnections };
-      logger.warn(
-        { listener: listener.address, dropped: count, ...share },
-        'connections dropped: the listener holds its max_connections',
-      );
-    },
-    proxyRefused: (listener, refusal, count) =>
-      logger.warn(
-        { listener: listener.address, client: refusal.remoteAddress, reason: refusal.reason, refused: count },
-        'PROXY protocol: connection refused',
-      ),
-    h2Bound: (listener, event) =>
-      logger.warn(
-        {
-          listener: listener.address,
-          bound: event.bound,
-          code: event.code,
-          client: event.remoteAddress,
-          details: event.details,
-        },
-        'HTTP/2 bound passed',
-      ),
-  };
-  if (link) {
-    link.onAcmeIssued = (name) => https?.issued(name);
-    link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
-    link.onReloadCounted = (result) => metrics.reloaded(result);
-    link.onHealth = (verdicts, count) =>
-      applyVerdicts(runtime.upstreams, verdicts, performance.now(), count ? metrics : undefined, logger);
-    // Another worker ejected a target or opened a circuit: so does this one, for the time left.
-    link.onAnnouncement = (news) => {
-      const upstream = runtime.upstreams.get(news.upstream);
-      if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
-    };
-    // Another worker's unsafe request changed these resources: their answers held here go too.
-    link.onCacheNews = (news) => runtime.caches.get(news.route)?.invalidatedElsewhere(news.keys);
-  }
+  const handlers = listenerHandlers(current, () => gateway.draining, metrics, logger);
+  if (link) followLink(link, current, () => https, metrics, logger);
   /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
   const apply = (change: RuntimeChange, who: string) => {
     changes.record(change);
@@ -461,21 +380,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     await loadAutomaticHttps(next);
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
-    const opened: Listener[] = [];
-    try {
-      for (const listen of plan.added) opened.push(await startListener(listen, handlers, ordered));
-    } catch (err) {
-      await Promise.all(opened.map((l) => l.close()));
-      const at = next.listen.indexOf(plan.added[opened.length]);
-      throw new ConfigError([
-        {
-          file: next.source,
-          ...fieldPosition(next, `listen[${at}].address`),
-          path: `listen[${at}].address`,
-          message: `cannot open ${plan.added[opened.length].address}: ${(err as Error).message}`,
-        },
-      ]);
-    }
+    const opened = await openAdded(plan, next, handlers, ordered);
     const dropped = changes.prune(next);
     const previous = runtime;
     if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
@@ -515,34 +420,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     await canaries?.sync(file);
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
-    for (const { after } of plan.kept)
-      listeners.find((l) => listenerKey(l.config) === listenerKey(after))?.update(after, next.limits);
-    const removed = new Set(plan.removed.map(listenerKey));
-    const closing = listeners.filter((l) => removed.has(listenerKey(l.config)));
-    for (const l of closing) listeners.splice(listeners.indexOf(l), 1);
-    listeners.push(...opened);
-    for (const l of opened) logListening(logger, l);
-    // Closing waits for the requests in flight on them, until drain.timeout; the reload does not.
-    for (const l of closing) {
-      closingListeners.add(l);
-      void closeListener(l, next.drain.timeout).then(() => closingListeners.delete(l));
-    }
-    const names = (config: GatewayConfig) => Object.keys(config.upstreams);
-    const outcome: ReloadOutcome = {
-      config_hash: hash,
-      listeners: {
-        kept: plan.kept.length,
-        added: plan.added.map((l) => l.address),
-        removed: plan.removed.map((l) => l.address),
-      },
-      upstreams: {
-        kept: names(next).filter((n) => Object.hasOwn(before.upstreams, n)),
-        added: names(next).filter((n) => !Object.hasOwn(before.upstreams, n)),
-        removed: names(before).filter((n) => !Object.hasOwn(next.upstreams, n)),
-      },
-      routes: routeChanges(before, next),
-      dropped_changes: dropped,
-    };
+    swapListeners(listeners, closingListeners, plan, opened, next, logger);
+    const outcome = reloadOutcome(hash, plan, before, next, dropped);
     for (const what of dropped)
       logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
     logger.info({ pid: process.pid, ...outcome }, 'config swapped');
@@ -622,32 +501,4 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     close: () => drainGateway(false),
   };
   return gateway;
-}
-
-function logListening(logger: Logger, listener: Listener): void {
-  logger.info(
-    { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
-    'listening',
-  );
-}
-
-function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
-  const { status, body } = probeAnswer(which, draining);
-  const bytes = Buffer.from(body);
-  try {
-    response.sendHead(status, REASONS[status] ?? '', [
-      'content-type',
-      'application/json',
-      'cache-control',
-      'no-store',
-      'content-length',
-      String(bytes.length),
-    ]);
-  } catch {
-    // A head its client cannot take (an HTTP/2 client's header list size smaller than it): cut.
-    response.abort();
-    return;
-  }
-  response.write(bytes);
-  response.end();
 }

@@ -5,7 +5,7 @@ import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
-import type { ReloadOutcome } from './gateway.ts';
+import type { ReloadOutcome } from './reload-outcome.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
 import type { GatewayStatus } from './status.ts';

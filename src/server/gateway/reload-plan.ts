@@ -5,7 +5,7 @@ import type { GatewayConfig, ListenerConfig } from '../../core/config/types.ts';
 import type { ReloadEvent, TargetMoves } from '../../observe/events/gateway-event.ts';
 
 /** What a reload does to the listeners: which stay (with their socket), open or close. */
-interface ListenerPlan {
+export interface ListenerPlan {
   readonly kept: readonly { readonly before: ListenerConfig; readonly after: ListenerConfig }[];
   readonly added: readonly ListenerConfig[];
   readonly removed: readonly ListenerConfig[];

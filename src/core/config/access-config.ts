@@ -1,0 +1,106 @@
+/**
+ * Who may use a route, as the gateway runs it: IP lists, CORS, and Basic, JWT and forward
+ * authentication (route-config.ts holds the route that carries it).
+ */
+
+import type { HashKey } from './routing-values.ts';
+import type { UpstreamConfig } from './upstream-config.ts';
+
+/** Who may use a route, asked in the admit phase in this order (proxy/admit/access.ts). */
+export interface RouteAccessConfig {
+  /** Addresses and CIDR blocks that may use the route; absent: any address not denied. */
+  readonly allow?: readonly string[];
+  /** Addresses and CIDR blocks refused (403), whatever `allow` says. */
+  readonly deny?: readonly string[];
+  /** Browsers on other origins: preflights answered by the gateway, CORS fields on every answer. */
+  readonly cors?: CorsConfig;
+  /** Who the client is: missing or bad credentials get 401, valid ones not allowed 403. */
+  readonly auth?: AuthConfig;
+}
+
+export interface AuthConfig {
+  readonly basic?: BasicAuthConfig;
+  readonly jwt?: JwtAuthConfig;
+  readonly forward?: ForwardAuthConfig;
+  /** Send the client's Authorization field upstream (by default it stops at the gateway). */
+  readonly forwardAuthorization: boolean;
+}
+
+export interface JwtAuthConfig {
+  /** Where the keys are fetched (cached by Cache-Control, refetched for an unknown kid); or keysFile. */
+  readonly jwksUrl?: string;
+  /** Absolute path of a JSON Web Key Set file, read when the config is. */
+  readonly keysFile?: string;
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the JWKS URL's host, else "keys_file". */
+  readonly name: string;
+  readonly issuer?: string;
+  readonly audiences?: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Milliseconds of clock difference tolerated on exp, nbf and iat. */
+  readonly clockSkew: number;
+  /** A token without an `exp` claim is refused (require_exp, default true). */
+  readonly requireExp: boolean;
+  /**
+   * The header `typ` values a token may have (RFC 8725 §3.11), in their normal form (policy-values.ts's
+   * normalTyp: lower case, `application/` written out); a token without one counts as `application/jwt`.
+   */
+  readonly types: readonly string[];
+  /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
+  readonly jwksMinRefresh: number;
+  /** A cookie the token may come in, when Authorization has no Bearer token. */
+  readonly cookie?: string;
+  /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */
+  readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
+}
+
+/** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */
+export interface ForwardAuthConfig {
+  /** The auth hop's name in Proxy-Status (next-hop="auth:NAME") and the log: the URL's host, or the upstream's name. */
+  readonly name: string;
+  /**
+   * The upstream the service is asked through (its pool, timeouts, circuit breaker, retry rule
+   * and budget): the one `upstream` names, or with `url` a one-target upstream of the hop's own,
+   * named "auth:HOST", on the upstream defaults with `timeout` as its response timeout.
+   */
+  readonly upstream: UpstreamConfig;
+  /** The upstream is one of `upstreams` (shared with routes, its health checks and status its own). */
+  readonly shared: boolean;
+  /** The path and query asked: the URL's, or `path`. */
+  readonly path: string;
+  /** Milliseconds for the whole call, every attempt included. */
+  readonly timeout: number;
+  /** Client request fields sent to the service (lower-case). */
+  readonly sendHeaders: readonly string[];
+  /** Fields of the service's 2xx answer sent upstream, the client's own copies removed (lower-case). */
+  readonly copyHeaders: readonly string[];
+  /** Decisions kept for a while by a key of the request's; absent: every request is asked. */
+  readonly cache?: ForwardCacheConfig;
+}
+
+/** The service's verdicts (a 2xx, its 401 or 403) kept by a header's or a cookie's value, never its failures. */
+export interface ForwardCacheConfig {
+  readonly key: Exclude<HashKey, { readonly kind: 'client' }>;
+  /** Milliseconds a verdict stands. */
+  readonly ttl: number;
+  /** Verdicts kept at once; the oldest goes first. */
+  readonly maxEntries: number;
+}
+
+export interface BasicAuthConfig {
+  /** Absolute path of the htpasswd file, read when the config is (each reload reads it again). */
+  readonly usersFile: string;
+  readonly realm: string;
+}
+
+export interface CorsConfig {
+  /** Lower-case origins: exact ("https://app.example.com"), a subdomain wildcard ("https://*.example.com"), or "*". */
+  readonly origins: readonly string[];
+  readonly methods: readonly string[];
+  /** Request fields a browser may send (lower-case). */
+  readonly headers: readonly string[];
+  /** Response fields a script may read: the configured ones, then Proxy-Status, X-Request-Id and Retry-After. */
+  readonly exposeHeaders: readonly string[];
+  readonly credentials: boolean;
+  /** Seconds a browser may keep a preflight's answer; absent: its own default. */
+  readonly maxAge?: number;
+}

@@ -1,0 +1,111 @@
+/**
+ * The schema node of a route (what it matches, where it sends, how it splits, rewrites and sets
+ * headers, its limits, maintenance, rate limit, compression, cache and access control), kept
+ * apart from schema.ts so that file stays a readable outline of the document. Its larger parts
+ * are in schema-routing.ts, schema-canary.ts and schema-access.ts.
+ */
+
+import { Type } from '@sinclair/typebox';
+import { FORMAT } from './formats.ts';
+import { ACCESS_FIELDS } from './schema-access.ts';
+import { SPLIT_FIELDS } from './schema-canary.ts';
+import { count, duration, filePath, flag, mapping, size } from './schema-kit.ts';
+import { MATCH_FIELDS, ROUTE_POLICY_FIELDS } from './schema-routing.ts';
+import { Maintenance } from './schema-upstream.ts';
+
+/** The slowest rate_limit.rate: its wait, 1 / rate seconds, stays a plain number (10^6 s) in Retry-After. */
+const MIN_RATE = 0.000001;
+
+export const Route = mapping(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, expected: 'a route name' })),
+    match: Type.Optional(
+      mapping(
+        {
+          host: Type.Optional(
+            Type.String({
+              format: FORMAT.routeHost,
+              expected: 'a host name like api.example.com or *.example.com',
+            }),
+          ),
+          path: Type.Optional(
+            Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+          ),
+          ...MATCH_FIELDS,
+        },
+        'a mapping with listener, scheme, host, path, methods, headers and/or query',
+      ),
+    ),
+    upstream: Type.Optional(Type.String({ minLength: 1, expected: 'the name of an upstream' })),
+    ...SPLIT_FIELDS,
+    strip_prefix: flag(),
+    allow_encoded_slashes: flag(),
+    ...ROUTE_POLICY_FIELDS,
+    limits: Type.Optional(mapping({ body: size(), buffer: size() }, 'a mapping of limits')),
+    request_buffering: flag(),
+    max_in_flight: count(1, 10_000_000, 'requests in flight'),
+    maintenance: Maintenance,
+    rate_limit: Type.Optional(
+      mapping(
+        {
+          // A slower rate's wait (1 / rate seconds) is no number Retry-After can carry: 1e-22 sent
+          // `Retry-After: 1e+22`, which is no delay-seconds (RFC 9110 §10.2.3), and a wait of ages.
+          rate: Type.Number({
+            minimum: MIN_RATE,
+            expected: `requests per second, a number of at least ${MIN_RATE} (one request in 11.6 days)`,
+          }),
+          burst: count(1, 1_000_000, 'the largest burst'),
+          key: Type.Optional(Type.String({ format: FORMAT.rateKey, expected: 'client or header:NAME' })),
+          ipv6_prefix: count(1, 128, 'an IPv6 prefix length'),
+        },
+        'a mapping with rate, burst, key and ipv6_prefix',
+      ),
+    ),
+    retry_idempotency_key: flag(),
+    compression: Type.Optional(
+      mapping(
+        {
+          encodings: Type.Optional(
+            Type.Array(
+              Type.Unsafe<'zstd' | 'br' | 'gzip'>(
+                Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')], {
+                  expected: 'one of zstd, br, gzip',
+                }),
+              ),
+              { minItems: 1, uniqueItems: true, expected: 'a list of zstd, br and/or gzip, each once' },
+            ),
+          ),
+          min_size: size(),
+          types: Type.Optional(
+            Type.Array(
+              Type.String({
+                pattern: '^[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+|\\*)$',
+                expected: 'a media type like text/html or text/*',
+              }),
+              { minItems: 1, expected: 'a list of media types' },
+            ),
+          ),
+        },
+        'a mapping with encodings, min_size and/or types',
+      ),
+    ),
+    cache: Type.Optional(
+      mapping(
+        {
+          max_size: size(),
+          max_entry: size(),
+          // 0s reads one way here: nothing is ever given stale.
+          stale_if_error: Type.Optional(
+            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
+          ),
+          lock_timeout: duration(),
+          dir: Type.Optional(filePath('a directory the workers share for stored answers')),
+          max_disk: size(),
+        },
+        'a mapping with max_size, max_entry, stale_if_error, lock_timeout, dir and/or max_disk',
+      ),
+    ),
+    ...ACCESS_FIELDS,
+  },
+  'a mapping with match and upstream',
+);

@@ -1,0 +1,110 @@
+/**
+ * The gauges read from the live runtime when scraped, never kept up to date on the hot path:
+ * each target's health, ejection and circuit, each upstream's retry budget, requests in flight,
+ * pending and held, the log's dropped lines, the certificates' expiry, the spool's bytes and the
+ * listeners' connections.
+ */
+import type { Upstream } from '../../upstream/targets/upstream.ts';
+import { METRICS, type MetricSpec } from './catalog.ts';
+import { promOptions } from './cell-metrics.ts';
+import { Counter, Gauge, type Registry } from './prom.ts';
+
+/** What the scrape-time gauges read: the live runtime's upstreams and the open listeners. */
+export interface MetricsSource {
+  upstreams(): Iterable<Upstream>;
+  listeners(): Iterable<ListenerGauge>;
+  /** Lines the gateway's log dropped so far (read when scraped). */
+  logLinesDropped(): number;
+  /** Bytes the spool files hold now. */
+  spoolBytes?(): number;
+  /** Every name the config orders by ACME, with when the certificate this process serves for it ends (none: undefined). */
+  certificates?(): Iterable<{ readonly name: string; readonly notAfter: number | undefined }>;
+}
+
+interface ListenerGauge {
+  /** The listener's address as configured (the label value). */
+  readonly address: string;
+  connections(): Promise<number>;
+}
+
+/** Registers the gauges in `registry`; each reads `source()` when scraped (undefined until the gateway runs). */
+export function registerRuntimeGauges(registry: Registry, source: () => MetricsSource | undefined): void {
+  const upstreams = () => source()?.upstreams() ?? [];
+  const perTarget = (
+    spec: MetricSpec,
+    value: (upstream: Upstream, t: Upstream['targets'][number]) => number,
+  ) =>
+    new Gauge({
+      ...promOptions(spec, registry),
+      collect() {
+        this.reset();
+        for (const upstream of upstreams())
+          for (const target of upstream.targets)
+            this.set({ upstream: upstream.name, target: target.config.origin }, value(upstream, target));
+      },
+    });
+  const perUpstream = (spec: MetricSpec, value: (upstream: Upstream) => number) =>
+    new Gauge({
+      ...promOptions(spec, registry),
+      collect() {
+        this.reset();
+        for (const upstream of upstreams()) this.set({ upstream: upstream.name }, value(upstream));
+      },
+    });
+  perTarget(METRICS.targetHealthy, (_, target) => (target.checkedHealthy ? 1 : 0));
+  perTarget(METRICS.targetEjected, (_, target) => (target.isEjected(performance.now()) ? 1 : 0));
+  new Gauge({
+    ...promOptions(METRICS.circuitState, registry),
+    collect() {
+      this.reset();
+      const now = performance.now();
+      const states = (upstream: string, target: string, state: string) => {
+        for (const each of ['closed', 'half_open', 'open'])
+          this.set({ upstream, target, state: each }, each === state ? 1 : 0);
+      };
+      for (const upstream of upstreams()) {
+        states(upstream.name, '', upstream.circuit.stateAt(now));
+        for (const target of upstream.targets) {
+          const state = target.isEjected(now) ? 'open' : target.isHalfOpen(now) ? 'half_open' : 'closed';
+          states(upstream.name, target.config.origin, state);
+        }
+      }
+    },
+  });
+  perUpstream(METRICS.retryBudget, (upstream) => upstream.retryBudget.remaining());
+  perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
+  perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
+  perUpstream(METRICS.held, (upstream) => upstream.hold.size);
+  new Counter({
+    ...promOptions(METRICS.logLinesDropped, registry),
+    collect() {
+      this.reset();
+      this.inc(source()?.logLinesDropped() ?? 0);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.certificateExpiry, registry),
+    collect() {
+      this.reset();
+      const now = Date.now();
+      // A name with no certificate reads 0, as one that ends now: the alert on "less than a
+      // week left" fires for an order that never succeeded as it does for a renewal that fails.
+      for (const { name, notAfter } of source()?.certificates?.() ?? [])
+        this.set({ name }, notAfter === undefined ? 0 : Math.round((notAfter - now) / 1000));
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.spoolBytes, registry),
+    collect() {
+      this.set(source()?.spoolBytes?.() ?? 0);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.clientConnections, registry),
+    async collect() {
+      this.reset();
+      for (const listener of source()?.listeners() ?? [])
+        this.set({ listener: listener.address }, await listener.connections());
+    },
+  });
+}

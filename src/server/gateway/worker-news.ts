@@ -1,0 +1,36 @@
+/**
+ * What a cluster worker does with what its link (cluster-link.ts) brings from the primary and
+ * the other workers: certificates ordered and orders and reloads to count, health verdicts,
+ * ejections and open circuits, and the cache invalidations of another worker's unsafe requests.
+ * Each is applied to the runtime live when it comes.
+ */
+
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
+import { applyVerdicts } from '../../upstream/health/active-checks.ts';
+import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+import type { AutomaticHttps } from '../acme/automatic-https.ts';
+import type { ClusterLink } from './cluster-link.ts';
+
+/** Wires `link`'s news to the gateway's live `runtime`, its automatic HTTPS and its metrics. */
+export function followLink(
+  link: ClusterLink,
+  runtime: () => Runtime,
+  https: () => AutomaticHttps | undefined,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): void {
+  link.onAcmeIssued = (name) => https()?.issued(name);
+  link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
+  link.onReloadCounted = (result) => metrics.reloaded(result);
+  link.onHealth = (verdicts, count) =>
+    applyVerdicts(runtime().upstreams, verdicts, performance.now(), count ? metrics : undefined, logger);
+  // Another worker ejected a target or opened a circuit: so does this one, for the time left.
+  link.onAnnouncement = (news) => {
+    const upstream = runtime().upstreams.get(news.upstream);
+    if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
+  };
+  // Another worker's unsafe request changed these resources: their answers held here go too.
+  link.onCacheNews = (news) => runtime().caches.get(news.route)?.invalidatedElsewhere(news.keys);
+}
