@@ -35,6 +35,36 @@ export function isMapped(groups: readonly number[]): boolean {
   );
 }
 
+/**
+ * The eight groups hold an address of the well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052):
+ * how an IPv6-only gateway behind SIIT-DC (or any stateless translator) sees an IPv4 client.
+ */
+export function isNat64(groups: readonly number[]): boolean {
+  return (
+    groups[0] === 0x64 &&
+    groups[1] === 0xff9b &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0
+  );
+}
+
+/**
+ * The IPv4 client a NAT64 address (`64:ff9b::cb00:7101`, any spelling) stands for, or
+ * undefined for any other address: the same host, which IP lists judge by either name and
+ * rate limits key by its IPv4 (client-block.ts). Most addresses pay one look at their start.
+ *
+ * @example nat64IPv4('64:ff9b::203.0.113.1') // '203.0.113.1'
+ */
+export function nat64IPv4(address: string): string | undefined {
+  if (!NAT64_START.test(address) || !net.isIPv6(address)) return undefined;
+  const groups = ipv6Groups(address);
+  return isNat64(groups) ? ipv4Of(groups) : undefined;
+}
+
+const NAT64_START = /^0{0,2}64:ff9b:/i;
+
 /** The IPv4 address the last two groups hold, dotted. */
 export function ipv4Of(groups: readonly number[]): string {
   return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
