@@ -110,7 +110,7 @@ const ROWS: Row[] = [
     param: /details="TLS handshake not done after 200 ms"/,
   },
   {
-    name: 'https:// to a plain HTTP port is a 502 tls_protocol_error that says so in words, not OpenSSL\'s',
+    name: "https:// to a plain HTTP port is a 502 tls_protocol_error that says so in words, not OpenSSL's",
     start: startPlainOnTlsPort,
     status: 502,
     error: 'tls_protocol_error',
