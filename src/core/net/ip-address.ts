@@ -23,6 +23,17 @@ export function unmapIPv4(address: string): string {
   return isMapped(groups) ? ipv4Of(groups) : address;
 }
 
+/**
+ * A client's IPv6 address in its canonical text, as a socket's `remoteAddress` is written (RFC
+ * 5952: compressed, lower case, an IPv4-mapped one `::ffff:1.2.3.4`, §5), whatever a PROXY
+ * header's spelling: every name of the client (log, `{client_ip}`, X-Forwarded-For,
+ * Forwarded) is made from this text by unmapIPv4. (A Host's IP literal is written as a WHATWG
+ * URL parser writes it instead, `[::ffff:102:304]`: ip-literal.ts, for what an app reads.)
+ */
+export function canonicalIPv6(address: string): string {
+  return new net.SocketAddress({ address, family: 'ipv6' }).address;
+}
+
 /** The eight groups hold an IPv4-mapped address: `::ffff:0:0/96`. */
 export function isMapped(groups: readonly number[]): boolean {
   return (
