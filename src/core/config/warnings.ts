@@ -2,8 +2,10 @@
  * What a valid config may still get wrong, told by `candor check` without failing it: each a
  * sentence naming the field.
  */
+import { availableParallelism } from 'node:os';
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
+import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import type { PathSegment } from './schema.ts';
@@ -124,6 +126,16 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
       });
   }
+  // The worker count is serve's (--workers), not the file's: judged at serve's default here (one
+  // per core), and again at serve's start with the count it runs (primary.ts).
+  const workers = availableParallelism();
+  const spool = spoolShareTooSmall(config.limits.spool.maxTotal, workers);
+  if (spool !== undefined)
+    warnings.push({
+      path: ['limits', 'spool', 'max_total'],
+      message:
+        workers === 1 ? spool : `${spool} (serve's default here: one worker per core; --workers sets it)`,
+    });
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
   return warnings.map(({ path, message }) => ({ path, message: templates(message) }));

@@ -196,6 +196,14 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   }
   const alert = tlsAlertFailure(err, after);
   if (alert !== undefined) return alert;
+  // OpenSSL's words for a first record whose version bytes are no TLS version's: what came back
+  // was not TLS at all, most often a plain HTTP server's 400 to the ClientHello.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+    return new Failure(
+      'tls_protocol_error',
+      `TLS handshake failed: the upstream answered the ClientHello with something that is not TLS (a plain HTTP server? ${code}) ${after}`,
+      init,
+    );
   if (phase === 'tls' || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return new Failure('tls_protocol_error', `TLS handshake failed (${code || 'closed'}) ${after}`, init);
   }

@@ -104,6 +104,8 @@ export class RequestParser {
   #started = false;
   /** Body bytes still expected ('length'). */
   #remaining = 0;
+  /** The route's body limit the chunked body being read was given (limitBody), for the refusal's words. */
+  #bodyLimit = 0;
   /** Made at the first chunked body (most connections never send one). */
   #chunked: ChunkedDecoder | undefined;
   /** A head or trailer section split across execute() calls: only these bytes are kept. */
@@ -251,9 +253,29 @@ export class RequestParser {
     return this.#broken(malformed(code, what));
   }
 
+  /**
+   * The route's body limit, once the route is known (a chunked body only: a declared length is
+   * judged whole from its head). A chunk-size line that takes the sum of the chunk sizes past it
+   * is refused as it is read (413), not counted up to as its data trickles in. Returns the
+   * refusal when the sizes read so far already pass it (the parser is then dead, as after any).
+   */
+  limitBody(limit: number): RequestParseError | undefined {
+    if (this.#state !== S_CHUNKED) return undefined;
+    this.#bodyLimit = limit;
+    if ((this.#chunked as ChunkedDecoder).limit(limit)) return undefined;
+    this.#chunkError();
+    return this.#error;
+  }
+
   /** The chunked decoder's fault, under llhttp's names for it. */
   #chunkError(): number {
     const chunked = this.#chunked as ChunkedDecoder;
+    if (chunked.fault === 'too-large')
+      return this.#fail(
+        413,
+        'ERR_BODY_TOO_LARGE',
+        `request body larger than the route's limit of ${this.#bodyLimit} bytes (${chunked.faultDetails})`,
+      );
     const code =
       chunked.fault === 'line-too-long' ? 'HPE_CHUNK_EXTENSIONS_OVERFLOW' : 'HPE_INVALID_CHUNK_SIZE';
     return this.#fail(400, code, `invalid chunked framing (${chunked.faultDetails})`);

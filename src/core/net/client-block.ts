@@ -8,7 +8,7 @@
  * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all.
  */
 import { isIP } from 'node:net';
-import { ipv4Of, ipv6Groups, isMapped } from './ip-address.ts';
+import { ipv4Of, ipv6Groups, isMapped, isNat64 } from './ip-address.ts';
 
 /**
  * `address` as the key of its client's share: an IPv4 address itself, an IPv6 one its block of
@@ -23,8 +23,7 @@ export function clientBlock(address: string, prefix = 64): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
   const groups = ipv6Groups(bare);
-  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (isMapped(groups) || nat64) return ipv4Of(groups);
+  if (isMapped(groups) || isNat64(groups)) return ipv4Of(groups);
   const kept = groups.slice(0, Math.ceil(prefix / 16)).map((group, i) => {
     const bits = Math.min(16, prefix - 16 * i);
     return (group & (0xffff << (16 - bits)) & 0xffff).toString(16);

@@ -158,6 +158,12 @@ export interface DownstreamExchange {
    * the body's DATA). The log's bytes_in.
    */
   readonly bytesRead: number;
+  /**
+   * HTTP/1.1, a chunked body: the route's body limit, told once the route is known, so that a
+   * chunk-size line past it is refused as it is read (413, the body errors) rather than waited
+   * on. Returns the refusal's words when the chunk sizes read so far already pass it.
+   */
+  limitBody?(limit: number): string | undefined;
   readonly response: ResponseSink;
   /**
    * What the exchange's connection may have held for it, shared with the other exchanges on it

@@ -23,6 +23,17 @@ export function unmapIPv4(address: string): string {
   return isMapped(groups) ? ipv4Of(groups) : address;
 }
 
+/**
+ * A client's IPv6 address in its canonical text, as a socket's `remoteAddress` is written (RFC
+ * 5952: compressed, lower case, an IPv4-mapped one `::ffff:1.2.3.4`, §5), whatever a PROXY
+ * header's spelling: every name of the client (log, `{client_ip}`, X-Forwarded-For,
+ * Forwarded) is made from this text by unmapIPv4. (A Host's IP literal is written as a WHATWG
+ * URL parser writes it instead, `[::ffff:102:304]`: ip-literal.ts, for what an app reads.)
+ */
+export function canonicalIPv6(address: string): string {
+  return new net.SocketAddress({ address, family: 'ipv6' }).address;
+}
+
 /** The eight groups hold an IPv4-mapped address: `::ffff:0:0/96`. */
 export function isMapped(groups: readonly number[]): boolean {
   return (
@@ -34,6 +45,36 @@ export function isMapped(groups: readonly number[]): boolean {
     groups[4] === 0
   );
 }
+
+/**
+ * The eight groups hold an address of the well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052):
+ * how an IPv6-only gateway behind SIIT-DC (or any stateless translator) sees an IPv4 client.
+ */
+export function isNat64(groups: readonly number[]): boolean {
+  return (
+    groups[0] === 0x64 &&
+    groups[1] === 0xff9b &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0
+  );
+}
+
+/**
+ * The IPv4 client a NAT64 address (`64:ff9b::cb00:7101`, any spelling) stands for, or
+ * undefined for any other address: the same host, which IP lists judge by either name and
+ * rate limits key by its IPv4 (client-block.ts). Most addresses pay one look at their start.
+ *
+ * @example nat64IPv4('64:ff9b::203.0.113.1') // '203.0.113.1'
+ */
+export function nat64IPv4(address: string): string | undefined {
+  if (!NAT64_START.test(address) || !net.isIPv6(address)) return undefined;
+  const groups = ipv6Groups(address);
+  return isNat64(groups) ? ipv4Of(groups) : undefined;
+}
+
+const NAT64_START = /^0{0,2}64:ff9b:/i;
 
 /** The IPv4 address the last two groups hold, dotted. */
 export function ipv4Of(groups: readonly number[]): string {

@@ -5,7 +5,10 @@
  * `0x7f.0.0.1`, `2130706433`, `127.0.0.01`; `010.0.0.5` is octal: `8.0.0.5`). A host compared
  * by its spelling would send `[0::1]` or `10.0.5` past the route written for `[::1]` or
  * `10.0.0.5` (and its policy) to the catch-all, while an app that parses its Host reads the
- * same address: so hosts are compared in that one form, in the config as in the request.
+ * same address: so hosts are compared in that one form, in the config as in the request. It
+ * writes an IPv4-mapped literal in hex (`[::ffff:102:304]`), where a client's address is
+ * written as its socket's is (`::ffff:1.2.3.4`, ip-address.ts): a host and a client are never
+ * compared, and each is spelled as what reads it spells it.
  */
 import { isIP } from 'node:net';
 

@@ -6,6 +6,7 @@
  * refused, never guessed at.
  */
 import net from 'node:net';
+import { canonicalIPv6 } from './ip-address.ts';
 
 /** v1's longest line, "\r\n" included (the spec's own bound). */
 export const V1_MAX_LENGTH = 107;
@@ -144,10 +145,4 @@ function ipv6Text(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   return canonicalIPv6(groups.join(':'));
-}
-
-/** An IPv6 address in its canonical text (RFC 5952: compressed, lower case). */
-function canonicalIPv6(address: string): string {
-  // net.SocketAddress writes the address back in its canonical form.
-  return new net.SocketAddress({ address, family: 'ipv6' }).address;
 }

@@ -8,6 +8,7 @@ import { clientAddressOf } from '../../core/net/client-address.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
+import { reportEverySecond } from '../../observe/log/report-every-second.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { listenFor } from './acceptors.ts';
 import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
@@ -285,32 +286,4 @@ function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): 
     { status: 400 },
   );
   handlers.refused(refusal, failure, UNREAD);
-}
-
-/**
- * `report`, at once for the first event of a quiet spell, then at most once a second with the
- * last event and how many came since: a flood of refused connections is not a flood of lines.
- */
-function reportEverySecond<T>(report: (last: T, count: number) => void): (event: T) => void {
-  let waiting = false;
-  let count = 0;
-  let last: T;
-  return (event) => {
-    last = event;
-    if (waiting) {
-      count++;
-      return;
-    }
-    report(event, 1);
-    waiting = true;
-    setTimeout(function flush() {
-      if (count === 0) {
-        waiting = false;
-        return;
-      }
-      report(last, count);
-      count = 0;
-      setTimeout(flush, DROP_REPORT_MS).unref();
-    }, DROP_REPORT_MS).unref();
-  };
 }

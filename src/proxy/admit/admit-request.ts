@@ -1,6 +1,6 @@
 import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -79,7 +79,7 @@ type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | Own
 export function admitRequest<G extends AdmitGateway>(
   gateway: G,
   listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
-  request: { readonly head: DownstreamHead; readonly fields: FieldMap },
+  request: AdmitRequest,
   record: RequestRecord,
   routed: RoutedRequest,
   drawSide: DrawSide<G>,
@@ -88,7 +88,7 @@ export function admitRequest<G extends AdmitGateway>(
   const { route } = routed;
   // Access control, on the normalised path's route: one check for a route without any.
   if (route.access === undefined)
-    return pastAccess(gateway, listener, fields, record, routed, drawSide, head.target);
+    return pastAccess(gateway, listener, fields, record, routed, drawSide, request);
   const decided = gateway.access.check(route, {
     clientAddress: record.clientAddress,
     method: head.method,
@@ -110,7 +110,7 @@ export function admitRequest<G extends AdmitGateway>(
       (route.hashKey !== undefined && route.hashKey.kind !== 'client')
         ? fieldsAfterAccess(head.headers, fields, decision.requestEdit)
         : fields;
-    return pastAccess(gateway, listener, keyed, record, routed, drawSide, head.target, decision.requestEdit);
+    return pastAccess(gateway, listener, keyed, record, routed, drawSide, request, decision.requestEdit);
   };
   return decided instanceof Promise ? decided.then(go) : go(decided);
 }
@@ -123,6 +123,31 @@ export function goesTo(record: RequestRecord, upstream: Upstream): void {
   record.upstream = upstream.name;
 }
 
+/** What admit reads of the request: its head, its fields, and (HTTP/1.1) its exchange's body limit. */
+interface AdmitRequest {
+  readonly head: DownstreamHead;
+  readonly fields: FieldMap;
+  readonly exchange?: Pick<DownstreamExchange, 'limitBody'>;
+}
+
+/**
+ * The route's body limit, judged as early as the request says its size: a declared length at
+ * once; a chunked body's limit goes to the connection, which refuses the chunk-size line that
+ * passes it as it is read (413 then, through the body), or now if one already did.
+ */
+function bodyOverLimit(request: AdmitRequest, fields: FieldMap, limit: number): Failure | undefined {
+  const length = fields['content-length'] as string | undefined;
+  if (length !== undefined && Number(length) > limit)
+    return new Failure(
+      'http_request_error',
+      `request body of ${length} bytes is over the route's limit of ${limit}`,
+      { status: 413 },
+    );
+  if (request.head.bodyLength !== 'chunked') return undefined;
+  const over = request.exchange?.limitBody?.(limit);
+  return over === undefined ? undefined : new Failure('http_request_error', over, { status: 413 });
+}
+
 /** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
 function pastAccess<G extends AdmitGateway>(
   gateway: G,
@@ -131,7 +156,7 @@ function pastAccess<G extends AdmitGateway>(
   record: RequestRecord,
   routed: RoutedRequest,
   drawSide: DrawSide<G>,
-  target: string,
+  request: AdmitRequest,
   requestEdit?: AnswerEdit,
 ): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
   const { route } = routed;
@@ -143,15 +168,9 @@ function pastAccess<G extends AdmitGateway>(
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
   // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
-  if (forwarded !== target) record.upstreamPath = forwarded;
-  const length = fields['content-length'] as string | undefined;
-  if (length !== undefined && Number(length) > route.limits.body) {
-    return new Failure(
-      'http_request_error',
-      `request body of ${length} bytes is over the route's limit of ${route.limits.body}`,
-      { status: 413 },
-    );
-  }
+  if (forwarded !== request.head.target) record.upstreamPath = forwarded;
+  const tooLarge = bodyOverLimit(request, fields, route.limits.body);
+  if (tooLarge !== undefined) return tooLarge;
   const release = gateway.admission.admit({
     route,
     upstream: upstream.config,

@@ -1,10 +1,13 @@
 import type { RouteAccessConfig } from '../../core/config/types.ts';
 import { type AddressList, createAddressList } from '../../core/net/address-list.ts';
+import { nat64IPv4 } from '../../core/net/ip-address.ts';
 
 /**
  * A route's `allow` and `deny` lists, asked about the client's address as the gateway knows
  * it (the peer's, or what a trusted PROXY-protocol header said: never an X-Forwarded-For a
- * client can write). `deny` wins over `allow`: an address in both is refused.
+ * client can write). `deny` wins over `allow`: an address in both is refused. A NAT64 address
+ * (`64:ff9b::/96`) is the IPv4 host it stands for as well, as a rate limit keys it: a `deny`
+ * of that host's IPv4 block refuses it through the translator, and an `allow` of it lets it in.
  */
 export class IpLists {
   readonly #allow: AddressList | undefined;
@@ -17,9 +20,15 @@ export class IpLists {
 
   /** Why the address is refused, naming the rule ("deny 10.0.0.0/8"), or undefined when it may pass. */
   refusal(address: string): string | undefined {
-    const denied = this.#deny?.match(address);
-    if (denied !== undefined) return `deny ${denied}`;
-    if (this.#allow !== undefined && this.#allow.match(address) === undefined) return 'not in allow';
+    const ipv4 = nat64IPv4(address);
+    const denied = this.#deny?.match(address) ?? (ipv4 && this.#deny?.match(ipv4));
+    if (denied) return `deny ${denied}`;
+    if (
+      this.#allow !== undefined &&
+      this.#allow.match(address) === undefined &&
+      (ipv4 === undefined || this.#allow.match(ipv4) === undefined)
+    )
+      return 'not in allow';
     return undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { AttemptBody } from './exchange-options.ts';
@@ -33,6 +34,12 @@ export function prepareBody(
   const { body } = exchange;
   if (!plan.hasBody || body === undefined) {
     ready({ kind: 'none' });
+    return undefined;
+  }
+  // A body that broke before now (bad framing, a stall, a client gone while an auth service or
+  // a shared rate limit was asked): its 'error' went to nobody, and none comes again.
+  if (body.errored !== null) {
+    failed(classifyRequestBodyError(body.errored as NodeJS.ErrnoException, 'not_sent'));
     return undefined;
   }
   // The client asked before sending its body: everything that could refuse it has now agreed.

@@ -3,12 +3,10 @@ import { open } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SpoolLimits } from '../../core/config/types.ts';
+import { SPOOL_ROOM_TO_BEGIN } from '../../core/limits/spool-share.ts';
 
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
 const PREFIX = 'candor-spool-';
-
-/** The room `max_total` must have left for a response to begin spooling: one upstream read's worth. */
-const ROOM_TO_BEGIN = 64 * 1024;
 
 /** A failed write is told at most once in this long, however many responses meet the full disk. */
 const WRITE_FAILURE_NOTICE_MS = 60_000;
@@ -51,7 +49,7 @@ export class SpoolSpace {
    * begun, and its upstream waits for the client as without a spool.
    */
   get full(): boolean {
-    return this.maxTotal - this.#held.bytes < ROOM_TO_BEGIN;
+    return this.maxTotal - this.#held.bytes < SPOOL_ROOM_TO_BEGIN;
   }
 
   /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */

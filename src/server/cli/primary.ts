@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
+import { spoolShareTooSmall } from '../../core/limits/spool-share.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
@@ -67,6 +68,9 @@ async function supervise(
 ): Promise<number> {
   compileFor(config);
   const logger = createPrimaryLogger(config.log, config.name);
+  // `candor check` could only guess the worker count (worker-share.ts splits max_total by it).
+  const spool = spoolShareTooSmall(config.limits.spool.maxTotal, workers);
+  if (spool !== undefined) logger.warn({ field: 'limits.spool.max_total', workers }, spool);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
   const wide = await GatewayWide.start(config, workers, logger, control.timeline);

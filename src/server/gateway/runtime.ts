@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { reportEverySecond } from '../../observe/log/report-every-second.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
@@ -21,7 +22,7 @@ import {
   type HealthMetrics,
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
-import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
+import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 
@@ -30,6 +31,8 @@ export interface LiveRuntime extends Runtime {
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;
+  /** Tells of upstream connections closed for stray bytes, at most a line a second: kept across reloads, as the pools are. */
+  readonly strayBytes: (event: StrayBytes) => void;
 }
 
 /**
@@ -58,8 +61,9 @@ export function createRuntime(
   healthCounts: HealthMetrics = metrics,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
+  const strayBytes = previous?.strayBytes ?? strayBytesLine(logger);
   for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name)));
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), strayBytes));
   changes.applyTo(upstreams.values());
   const checks = new Map<string, ActiveChecks>();
   const now = performance.now();
@@ -113,6 +117,7 @@ export function createRuntime(
       previous?.spool,
     ),
     checks,
+    strayBytes,
     trust,
     access,
     admission: new Admission(
@@ -167,4 +172,19 @@ export function routeSplits(
     splits.set(route.name, split);
   }
   return splits;
+}
+
+/**
+ * The log line for an upstream connection closed for bytes its target sent past a complete
+ * response (a second status line, garbage after Content-Length): the client's answer was whole
+ * and right, so its own line says nothing, and this is the only trace of why the connection was
+ * not reused. The first of a quiet spell at once, then at most one a second with how many since.
+ */
+function strayBytesLine(logger: Logger): (event: StrayBytes) => void {
+  return reportEverySecond((last: StrayBytes, count) =>
+    logger.warn(
+      { upstream: last.upstream, target: last.target, bytes: last.bytes, connections: count },
+      'upstream sent bytes past its response: connection closed, not reused',
+    ),
+  );
 }

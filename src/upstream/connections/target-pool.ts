@@ -18,6 +18,8 @@ export interface PoolOptions {
   readonly maxConnections: number;
   /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
   readonly maxStreams: number;
+  /** HTTP/1.1 only: bytes past a complete response closed a connection (connection.ts, ConnectionOptions). */
+  readonly strayBytes?: (target: string, bytes: number) => void;
 }
 
 /** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */

@@ -50,15 +50,28 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
+/** An HTTP/1.1 connection closed for bytes past a complete response (or sent while none was asked for). */
+export interface StrayBytes {
+  readonly upstream: string;
+  /** The target's host[:port]. */
+  readonly target: string;
+  readonly bytes: number;
+}
+
 /**
  * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
  * every target still named — matched by its origin, scheme://host:port, so "http://a" and
  * "http://a:80" are one target — keeps its state object: pool and connections, health-check
  * verdict, ejection, admin state (unless the upstream's protocol changed). The upstream keeps its circuit, retry budget, in-flight
  * and pending counts, held requests and panic state. Pools of targets no longer named are retired (see
- * ConnectionPool.retire): requests of the older snapshot finish on them.
+ * ConnectionPool.retire): requests of the older snapshot finish on them. `strayBytes` hears of
+ * an HTTP/1.1 connection closed for bytes its target sent past a complete response.
  */
-export function createUpstream(config: UpstreamConfig, previous?: Upstream): Upstream {
+export function createUpstream(
+  config: UpstreamConfig,
+  previous?: Upstream,
+  strayBytes?: (event: StrayBytes) => void,
+): Upstream {
   const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
   const connect = createConnector({
     timeout: config.timeouts.connect,
@@ -81,6 +94,8 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream): Ups
       read: config.timeouts.read,
     },
     maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+    strayBytes:
+      strayBytes && ((target: string, bytes: number) => strayBytes({ upstream: config.name, target, bytes })),
   };
   // Open connections carry their timeouts and TLS session: when those change, they are not reused.
   const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);

@@ -110,12 +110,14 @@ const ROWS: Row[] = [
     param: /details="TLS handshake not done after 200 ms"/,
   },
   {
-    name: 'https:// to a plain HTTP port is a 502 tls_protocol_error',
+    name: "https:// to a plain HTTP port is a 502 tls_protocol_error that says so in words, not OpenSSL's",
     start: startPlainOnTlsPort,
     status: 502,
     error: 'tls_protocol_error',
     shape: 'unreachable',
     reached: false,
+    param:
+      /details="TLS handshake failed: the upstream answered the ClientHello with something that is not TLS \(a plain HTTP server\? ERR_SSL_WRONG_VERSION_NUMBER\) after [\d.]+ ms"/,
   },
   {
     name: 'an expired certificate is a 502 tls_certificate_error',

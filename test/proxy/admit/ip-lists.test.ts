@@ -265,3 +265,45 @@ upstreams:
     await echo.close();
   }
 });
+
+test('a NAT64 client (64:ff9b::/96) is judged as the IPv4 host it stands for too, as rate limits key it: a deny of its IPv4 block refuses it, an allow lets it in', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - name: blocked
+    match: { path: /blocked }
+    upstream: app
+    deny: [203.0.113.0/24]
+  - name: staff
+    match: { path: /staff }
+    upstream: app
+    allow: [198.51.100.0/24]
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`,
+    {},
+    'proxy_protocol: { from: [127.0.0.1] }',
+  );
+  const ask = async (client: string, path: string, id: string) => {
+    const { raw } = await rawRequest(
+      gw.port,
+      `PROXY TCP6 ${client} ::1 40000 80\r\nGET ${path} HTTP/1.1\r\nHost: gw.test\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`,
+    );
+    return Number(raw.split(' ')[1]);
+  };
+  try {
+    assert.equal(await ask('64:ff9b::cb00:7101', '/blocked', 'nat64-denied'), 403);
+    assert.equal((await gw.logFor('nat64-denied')).auth, 'denied: ip deny 203.0.113.0/24');
+    assert.equal(await ask('64:ff9b::c633:6407', '/staff', 'nat64-in'), 200);
+    assert.equal(await ask('64:ff9b::cb00:7109', '/staff', 'nat64-out'), 403);
+    assert.equal((await gw.logFor('nat64-out')).auth, 'denied: ip not in allow');
+    // Outside the well-known /96 (a network-specific prefix would be the operator's to write).
+    assert.equal(await ask('64:ff9b:1::cb00:7101', '/blocked', 'not-nat64'), 200);
+    assert.equal(echo.received.length, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

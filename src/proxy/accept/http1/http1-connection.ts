@@ -311,6 +311,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#handlers.refused(this, error, this.#head);
   }
 
+  /** The route's body limit, for a chunked body (RequestParser.limitBody): the refusal's words when already past it. */
+  limitBody(limit: number): string | undefined {
+    const error = this.#parser.limitBody(limit);
+    if (error !== undefined) this.#failed(error);
+    return error?.details;
+  }
+
   /** The body's reader wants more: the socket is read again unless pipelined bytes fill the read-ahead. */
   bodyWanted(): void {
     if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();

@@ -32,6 +32,8 @@ export interface ResponseOwner {
   responseSwitched(): { socket: Socket; rest: Buffer };
   /** The bytes of the request being answered the connection has read (head and body, as they came). */
   readonly requestBytes: number;
+  /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */
+  limitBody(limit: number): string | undefined;
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -151,6 +153,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   get bytesRead(): number {
     return this.#bytesRead ?? this.#owner.requestBytes;
+  }
+
+  limitBody(limit: number): string | undefined {
+    return this.#owner.limitBody(limit);
   }
 
   /** The connection read the request's body whole. */

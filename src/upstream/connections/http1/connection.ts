@@ -51,6 +51,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly parser: ResponseParser;
   private readonly timeouts: ConnectionTimeouts;
   private readonly authority: string;
+  private readonly strayBytes: ((target: string, bytes: number) => void) | undefined;
+  /** Stray bytes were told for this connection (it closes for them: once is the truth). */
+  private strayTold = false;
   private handler: ExchangeHandler | null = null;
   private head: ResponseHead | null = null;
   /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
@@ -101,6 +104,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.owner = owner;
     this.timeouts = options.timeouts;
     this.authority = options.authority;
+    this.strayBytes = options.strayBytes;
     this.idleTimeout = options.idleTimeout;
     this.idleLimit = options.idleTimeout;
     this.parser = new ResponseParser(this, options.maxHeaderSize);
@@ -377,6 +381,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly onSocketData = (data: Buffer): void => {
     if (this.handler === null) {
       // Bytes nobody asked for: the upstream is confused, the connection cannot be trusted.
+      this.stray(data.length);
       this.destroy();
       return;
     }
@@ -389,7 +394,11 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       else this.pieces.length = 0;
       // Bytes after a complete response (in this read or a later one): a second answer to one
       // request. Whoever waits for a connection, this one is not to be trusted with it.
-      if (this.parser.leftover > 0) this.reusable = false;
+      if (this.parser.leftover > 0) {
+        this.reusable = false;
+        // (After a 101 they are the new protocol's, not stray.)
+        if (this.switched === null) this.stray(this.parser.leftover);
+      }
       if (this.completedInRead) {
         this.completedInRead = false;
         if (failure === undefined) this.responseComplete(this.completedTrailers);
@@ -410,6 +419,13 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
       return this.handOver(this.switched, data.subarray(data.length - this.parser.leftover));
     if (this.parser.leftover > 0 && this.handler === null) this.destroy();
   };
+
+  /** Bytes past a complete response: the connection closes for them, and says so (once). */
+  private stray(bytes: number): void {
+    if (this.strayTold) return;
+    this.strayTold = true;
+    this.strayBytes?.(this.authority, bytes);
+  }
 
   private readonly onSocketEnd = (): void => {
     // The upstream closed an idle connection: closed here too, at once. Left to Node, the
@@ -535,6 +551,11 @@ const REUSED: ConnectionFacts = Object.freeze({ connectMs: 0, reused: true });
 export interface ConnectionOptions {
   /** The target's host[:port]: the Host of a request that came without one (HTTP/1.0 clients). */
   readonly authority: string;
+  /**
+   * Told (target's host[:port], bytes) when the upstream sent bytes past a complete response or
+   * while no request was out: the connection is closed for them, never reused (framing in doubt).
+   */
+  readonly strayBytes?: (target: string, bytes: number) => void;
   readonly timeouts: ConnectionTimeouts;
   readonly idleTimeout: number;
   readonly maxHeaderSize: number;
