@@ -13,7 +13,12 @@ export const STALL_MS = 2_000;
  */
 export class FlushWaiters {
   private waiters: ((err?: Error) => void)[] = [];
-  /** Calls the waiters back with an error once the write in flight has stalled. */
+  /**
+   * Calls the waiters back with an error once the write in flight has stalled. It holds the
+   * event loop (for STALL_MS at most, while someone waits): a pipe's EAGAIN retries do not,
+   * and a process whose last step awaits a flush (the cluster primary's exit) would otherwise
+   * end with its await unsettled (Node's exit code 13) instead of hearing of the stall.
+   */
   private stallTimer: NodeJS.Timeout | undefined;
   /** How long the write in flight has not moved (ms); undefined while none is in flight. */
   private readonly quietFor: () => number | undefined;
@@ -28,7 +33,7 @@ export class FlushWaiters {
 
   add(waiter: (err?: Error) => void): void {
     this.waiters.push(waiter);
-    if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.checkStall, STALL_MS).unref();
+    if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.checkStall, STALL_MS);
   }
 
   /** Everything queued before they asked is written. */
@@ -45,7 +50,7 @@ export class FlushWaiters {
     if (this.waiters.length === 0) return;
     const quiet = this.quietFor();
     if (quiet === undefined || quiet < STALL_MS) {
-      this.stallTimer = setTimeout(this.checkStall, STALL_MS - (quiet ?? 0)).unref();
+      this.stallTimer = setTimeout(this.checkStall, STALL_MS - (quiet ?? 0));
       return;
     }
     const waiters = this.waiters;

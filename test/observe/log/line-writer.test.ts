@@ -1,6 +1,6 @@
 /** The log's writer: every line, in order, in few writes; a bounded backlog that says what it dropped. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,6 +140,35 @@ test('a pipe is written through the asynchronous path, every line in order', asy
   fs.closeSync(readFd);
   fs.closeSync(writeFd);
   fs.rmSync(dir, { recursive: true });
+});
+
+test("a flush awaited at a process's end over a stdout pipe nobody reads ends in the stall's error, not in an exit with the await unsettled", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
+  const fifo = path.join(dir, 'stdout.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // The reader is there and never reads: the pipe fills, and the writes wait on EAGAIN.
+  const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writeFd = fs.openSync(fifo, 'r+');
+  const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');
+  // The cluster primary's last step: its log flushed, awaited, with nothing else keeping the loop.
+  const script = `import { LineWriter } from ${JSON.stringify(writerModule)};
+const writer = new LineWriter(1, 1 << 22, 'edge-1');
+for (let i = 0; i < 256; i++) writer.write('x'.repeat(1023) + '\\n');
+const err = await new Promise((resolve) => writer.flush(resolve));
+process.stderr.write(String(err?.message));`;
+  try {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', writeFd, 'pipe'],
+      timeout: 30_000,
+    });
+    // Exit 13 was Node's "unsettled top-level await": the stall's timer did not hold the loop.
+    assert.equal(child.status, 0);
+    assert.equal(child.stderr.toString(), 'the log destination took no lines for 2000 ms');
+  } finally {
+    fs.closeSync(readFd);
+    fs.closeSync(writeFd);
+    fs.rmSync(dir, { recursive: true });
+  }
 });
 
 test('reopen() after a mv rotation: lines queued before it stay in the old file, later ones start a fresh file', async () => {
