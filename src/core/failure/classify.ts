@@ -133,6 +133,13 @@ function exhausted(details: string, cause: unknown): Failure {
   return new Failure('proxy_resources_exhausted', details, { retryAfter: 1, cause });
 }
 
+const LOCAL_REFUSALS: Readonly<Record<string, string>> = {
+  EACCES: "the gateway's machine forbids connecting to the upstream: a prohibit route or a security policy",
+  EPERM: "the gateway's machine forbids connecting to the upstream: a firewall rule drops it",
+  EINVAL:
+    "the gateway's machine has no usable route to the upstream: a blackhole route, or an address it cannot reach",
+};
+
 /** A failure while opening the connection: nothing of the request was sent. */
 export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed: number): Failure {
   if (err instanceof Failure) return err;
@@ -172,6 +179,12 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
     case 'EHOSTDOWN':
     case 'ENETDOWN':
       return new Failure('destination_ip_unroutable', `no route to the upstream (${code}) ${after}`, init);
+    // The gateway's machine itself let no packet leave: a `prohibit` route (EACCES), a `blackhole`
+    // one (EINVAL), a firewall rule that drops (EPERM). No connection, never a reset.
+    case 'EACCES':
+    case 'EPERM':
+    case 'EINVAL':
+      return new Failure('destination_ip_unroutable', `${LOCAL_REFUSALS[code]} (${code}) ${after}`, init);
     // The gateway's own machine, not the target: judged against none (proxy_resources_exhausted).
     case 'EADDRNOTAVAIL':
       return exhausted(

@@ -9,9 +9,11 @@ interface Candidate {
   readonly media: readonly string[];
 }
 
-// Order is the tie-break: when a client is equally happy with all of them (Accept: */*,
-// or no Accept at all), plain text is the least surprising answer for curl and scripts; and
-// `application/*` means an API client more likely than an XHTML reader.
+// Order is the tie-break between ranges of one specificity. A wildcard's (Accept: */*, or no
+// Accept at all): plain text is the least surprising answer for curl and scripts, and
+// `application/*` means an API client more likely than an XHTML reader. Types named themselves:
+// a client that names JSON or HTML reads it, and plain text is for those that named no better
+// (`application/json, text/plain, */*` is axios's and Angular's default: an API client's).
 const CANDIDATES: readonly Candidate[] = [
   { format: 'text', media: ['text/plain'] },
   { format: 'problem+json', media: ['application/problem+json', 'application/json'] },
@@ -19,6 +21,10 @@ const CANDIDATES: readonly Candidate[] = [
   // client that reads XHTML reads too.
   { format: 'html', media: ['text/html', 'application/xhtml+xml'] },
 ];
+const NAMED_ORDER: readonly ErrorFormat[] = ['problem+json', 'html', 'text'];
+
+/** A range that names the media type itself (not a wildcard) is this specific. */
+const NAMED = 2;
 
 export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
   if (!accept) return 'text';
@@ -27,7 +33,11 @@ export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
   let bestSpecificity = -1;
   for (const candidate of CANDIDATES) {
     const [q, specificity] = qualityFor(candidate, accept);
-    if (q > bestQ || (q === bestQ && specificity > bestSpecificity)) {
+    const tieWon = specificity === NAMED && NAMED_ORDER.indexOf(candidate.format) < NAMED_ORDER.indexOf(best);
+    if (
+      q > bestQ ||
+      (q === bestQ && (specificity > bestSpecificity || (specificity === bestSpecificity && tieWon)))
+    ) {
       best = candidate.format;
       bestQ = q;
       bestSpecificity = specificity;
@@ -45,7 +55,7 @@ export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
  */
 function qualityFor(candidate: Candidate, accept: string): [number, number] {
   let best = qualityOf(candidate.media[0], accept);
-  if (best[1] === 2) return best;
+  if (best[1] === NAMED) return best;
   for (const media of candidate.media.slice(1)) {
     const [q, specificity] = qualityOf(media, accept);
     if (q > best[0] || (q === best[0] && specificity > best[1])) best = [q, specificity];
@@ -64,7 +74,7 @@ function qualityOf(target: string, accept: string): [number, number] {
     let matched: number;
     if (type === '*' && subtype === '*') matched = 0;
     else if (subtype === '*' && target.startsWith(`${type}/`)) matched = 1;
-    else if (media === target) matched = 2;
+    else if (media === target) matched = NAMED;
     else continue;
     if (matched < specificity) continue;
     let rangeQ = 1;

@@ -29,9 +29,36 @@ test('browsers get HTML, API clients problem+json, everyone else plain text', ()
     ['text/html, application/xhtml+xml;q=0.1, text/plain;q=0.5', 'html'],
     ['application/json;q=0.5, application/problem+json', 'problem+json'],
     ['application/json, application/problem+json;q=0', 'text'],
+    // An API client's library names JSON beside plain text at the same q (axios and Angular's
+    // HttpClient send this by default): it reads JSON, and plain text is for clients that named
+    // no better; so is HTML for a client that names it beside text/plain.
+    ['application/json, text/plain, */*', 'problem+json'],
+    ['text/plain, application/json', 'problem+json'],
+    ['text/plain, text/html', 'html'],
+    ['text/plain, */*', 'text'],
   ];
   for (const [accept, expected] of cases)
     assert.equal(negotiateErrorFormat(accept), expected, String(accept));
+});
+
+test("an API library's default Accept (axios, Angular) gets problem+json from a real gateway", async () => {
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - { match: { path: /api }, upstream: app }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:1 }] }
+`);
+  try {
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET /nowhere HTTP/1.1\r\nHost: gw.test\r\nAccept: application/json, text/plain, */*\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 404 /);
+    assert.match(raw, /\r\ncontent-type: application\/problem\+json\r\n/);
+    assert.equal(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error, 'destination_not_found');
+  } finally {
+    await gw.close();
+  }
 });
 
 test("a client's Accept of a long run of spaces costs the gateway time in proportion to it", {
