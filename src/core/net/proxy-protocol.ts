@@ -96,8 +96,8 @@ function parseV2(bytes: Buffer): ProxyHeader {
   const body = bytes.subarray(V2_HEAD_LENGTH, length);
   switch (family) {
     // TCP (0x11) or UDP (0x12) over IPv4: source, destination (4 bytes each), then the two
-    // ports. A datagram family is a client too (a balancer that ends HTTP/3 over UDP and goes
-    // on over TCP names it so): the spec lets a receiver refuse none of its valid combinations.
+    // ports. A datagram family is a client too (a balancer whose client came over UDP, QUIC,
+    // may name it so): the spec lets a receiver refuse none of its valid combinations.
     case 0x11:
     case 0x12:
       if (body.length < 12) return invalid(`v2 ${familyName(family)} header too short for its addresses`);

@@ -111,7 +111,7 @@ describe('PROXY protocol from a listed source', () => {
       ),
       '2001:db8::42',
     ],
-    // A balancer that ends HTTP/3 (QUIC, over UDP) and goes on over TCP names its client so.
+    // A balancer whose client came over UDP (QUIC) may name it so.
     ['v2 UDP4', v2Header(1, 0x12, tcp4Body([192, 0, 2, 33])), '192.0.2.33'],
     ['v2 LOCAL (the peer stands)', v2Header(0, 0x00, Buffer.alloc(0)), '127.0.0.1'],
   ];
