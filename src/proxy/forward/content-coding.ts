@@ -136,8 +136,8 @@ function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyT
   }
   if (type === undefined) return anyType;
   // gRPC frames and compresses its messages itself (grpc-encoding): its client reads the body as
-  // length-prefixed messages, never through a Content-Encoding, though gRPC's C core sends
-  // `accept-encoding: identity,gzip` on every call. `types: [application/*]` does not take it.
+  // length-prefixed messages, never through a Content-Encoding, though a client may send
+  // `accept-encoding` (gRPC's C core has sent `identity,gzip`). `types: [application/*]` does not take it.
   // gRPC-Web is read by a browser's fetch, which decodes the coding: it goes by `types`.
   return !isGrpcContentType(type) && typeMatches(type, config.types);
 }

@@ -2,9 +2,9 @@
  * A gRPC answer is never given an HTTP content coding, whatever `compression.types` lists
  * (`application/*` takes `application/grpc` too): gRPC frames its messages itself and
  * compresses them itself (`grpc-encoding`), and a gRPC client reads the body as length-prefixed
- * messages, never through a `Content-Encoding`. gRPC's C core (grpcio, the C++ and Ruby
- * clients) sends `accept-encoding: identity,gzip` on every call, so such a route gzipped the
- * stream and the client read the gzip header as a message prefix. gRPC-Web, read by a browser's
+ * messages, never through a `Content-Encoding`. A client that sends `accept-encoding` (gRPC's C
+ * core, behind grpcio and the C++ and Ruby clients, has sent `identity,gzip`) had such a route
+ * gzip the stream, and read the gzip header as a message prefix. gRPC-Web, read by a browser's
  * fetch, which decodes the coding, is compressed as before. A node:http2 client and upstream.
  */
 import assert from 'node:assert/strict';
@@ -58,7 +58,7 @@ interface Answer {
   readonly trailers: http2.IncomingHttpHeaders;
 }
 
-/** A unary call as gRPC's C core sends it: `accept-encoding: identity,gzip` beside its own fields. */
+/** A unary call with `accept-encoding: identity,gzip` beside gRPC's own fields, as gRPC's C core has sent it. */
 function call(path: string, contentType: string): Promise<Answer> {
   const session = http2.connect(gw.url);
   session.on('error', () => {});
