@@ -3,6 +3,7 @@
  * sentence naming the field.
  */
 import { availableParallelism } from 'node:os';
+import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
@@ -107,6 +108,13 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       warnings.push({
         path: ['routes', index, 'cors', 'expose_headers'],
         message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
+      });
+    // A gRPC answer is never given a content coding (content-coding.ts), whatever types says.
+    const grpcTypes = route.compression?.types.filter((type) => isGrpcContentType(type)) ?? [];
+    if (grpcTypes.length > 0)
+      warnings.push({
+        path: ['routes', index, 'compression', 'types'],
+        message: `${grpcTypes.join(', ')}: a gRPC answer is never compressed (gRPC compresses its messages itself, grpc-encoding, and its client reads no Content-Encoding), so this entry does nothing; gRPC-Web (application/grpc-web…), which a browser decodes, is compressed by types`,
       });
     const hsts = plainHstsListener(config, route);
     if (hsts !== undefined)

@@ -1,6 +1,6 @@
 /**
  * An operator's error page (errors.pages.html): their HTML, with `{{name}}` placeholders for
- * the failure record's fields, each HTML-escaped. Only the body is theirs: the status and the
+ * the failure record's fields, each HTML-escaped (templateEscape). Only the body is theirs: the status and the
  * headers (Proxy-Status, Retry-After, Cache-Control, the request id) stay the gateway's.
  */
 import { escapeHtml } from './error-page.ts';
@@ -54,6 +54,17 @@ export function templateHasRequestId(text: string): boolean {
   return false;
 }
 
+/**
+ * A value as a template may place it: in text, in a quoted attribute, or in one written without
+ * quotes (`title={{details}}`), where an `=` of the client's (the details quote its path)
+ * would start an attribute of its own (`/x/onmouseover=alert(1)`: a handler on the gateway's
+ * page), and a backtick is a quote to old browsers. So `=` and `` ` `` are character references
+ * too, as Handlebars and Mustache escape them; they read the same in text.
+ */
+function templateEscape(text: string): string {
+  return escapeHtml(text).replace(/[=`]/g, (c) => (c === '=' ? '&#61;' : '&#96;'));
+}
+
 /** The page for one failure: every placeholder replaced by its escaped value. */
 export function renderPageTemplate(template: string, ctx: ErrorBodyContext): string {
   const { failure } = ctx;
@@ -87,6 +98,6 @@ export function renderPageTemplate(template: string, ctx: ErrorBodyContext): str
   };
   // A name the template may not use was refused at load (templateProblems): none reaches here.
   return template.replace(PLACEHOLDER, (whole, name: string) =>
-    Object.hasOwn(PLACEHOLDERS, name) ? escapeHtml(value(name as Placeholder)) : whole,
+    Object.hasOwn(PLACEHOLDERS, name) ? templateEscape(value(name as Placeholder)) : whole,
   );
 }

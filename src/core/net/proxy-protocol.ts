@@ -95,22 +95,28 @@ function parseV2(bytes: Buffer): ProxyHeader {
   if (command === 0) return { kind: 'header', length };
   const body = bytes.subarray(V2_HEAD_LENGTH, length);
   switch (family) {
-    // TCP over IPv4: source, destination (4 bytes each), then the two ports.
+    // TCP (0x11) or UDP (0x12) over IPv4: source, destination (4 bytes each), then the two
+    // ports. A datagram family is a client too (a balancer whose client came over UDP, QUIC,
+    // may name it so): the spec lets a receiver refuse none of its valid combinations.
     case 0x11:
-      if (body.length < 12) return invalid('v2 TCP4 header too short for its addresses');
+    case 0x12:
+      if (body.length < 12) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
       return withTlvs(body.subarray(12), {
         kind: 'header',
         length,
         source: `${body[0]}.${body[1]}.${body[2]}.${body[3]}`,
       });
-    // TCP over IPv6: 16 bytes each.
+    // TCP or UDP over IPv6: 16 bytes each.
     case 0x21:
-      if (body.length < 36) return invalid('v2 TCP6 header too short for its addresses');
+    case 0x22:
+      if (body.length < 36) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
       return withTlvs(body.subarray(36), { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) });
-    // A UNIX socket (108 bytes each): there is no client address to take, but its block is
-    // whole or the header is malformed, as for the TCP families (and HAProxy's reading).
+    // A UNIX socket, stream or datagram (108 bytes each): there is no client address to take,
+    // but its block is whole or the header is malformed, as for the TCP families (and HAProxy's
+    // reading).
     case 0x31:
-      if (body.length < 216) return invalid('v2 UNIX header too short for its addresses');
+    case 0x32:
+      if (body.length < 216) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
       return withTlvs(body.subarray(216), { kind: 'header', length });
     // Unspecified: the body is to be ignored, addresses and all (the spec's own words).
     case 0x00:
@@ -118,6 +124,13 @@ function parseV2(bytes: Buffer): ProxyHeader {
     default:
       return invalid(`v2 header with address family and protocol 0x${family.toString(16).padStart(2, '0')}`);
   }
+}
+
+/** The spec's name of a valid family and protocol byte (0x12: UDP4). */
+function familyName(family: number): string {
+  const protocol = (family & 0x0f) === 1 ? 'STREAM' : 'DGRAM';
+  if (family >> 4 === 3) return `UNIX ${protocol}`;
+  return `${protocol === 'STREAM' ? 'TCP' : 'UDP'}${family >> 4 === 1 ? 4 : 6}`;
 }
 
 /**

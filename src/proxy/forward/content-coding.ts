@@ -4,6 +4,7 @@
  * facts that forbid any. Pure: compressing-sink.ts does the work.
  */
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
+import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { joinedField } from '../../core/net/downstream.ts';
 import { hasField } from './coded-fields.ts';
 
@@ -100,7 +101,7 @@ export function weakNotModified(
 /**
  * Whether this response may be compressed at all: never a 1xx, 204, 205, 206 or 304, an answer
  * to a Range request, a body already encoded, `Cache-Control: no-transform` (the response's or
- * the request's), a media type not in `types`, or a Content-Length of 0 or under `min_size` (an
+ * the request's), a media type not in `types` or a gRPC one, or a Content-Length of 0 or under `min_size` (an
  * empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6). A HEAD's answer is
  * judged as its GET's would be: it has no body, but the fields a compressed one would have.
  */
@@ -133,7 +134,12 @@ function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyT
     if (name === 'content-length' && (Number(value) < config.minSize || Number(value) === 0)) return false;
     if (name === 'content-type' && type === undefined) type = value.split(';')[0].trim().toLowerCase();
   }
-  return type === undefined ? anyType : typeMatches(type, config.types);
+  if (type === undefined) return anyType;
+  // gRPC frames and compresses its messages itself (grpc-encoding): its client reads the body as
+  // length-prefixed messages, never through a Content-Encoding, though a client may send
+  // `accept-encoding` (gRPC's C core has sent `identity,gzip`). `types: [application/*]` does not take it.
+  // gRPC-Web is read by a browser's fetch, which decodes the coding: it goes by `types`.
+  return !isGrpcContentType(type) && typeMatches(type, config.types);
 }
 
 /**

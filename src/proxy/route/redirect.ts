@@ -12,6 +12,20 @@ export class RedirectAnswer extends OwnAnswer {
   }
 }
 
+/**
+ * The status a route's redirect answers `method` with: the one written for GET and HEAD; for any
+ * other method, a 301 or 302 is sent as the 308 or 307 of the same permanence. RFC 9110 §15.4.2
+ * and §15.4.3 let a user agent (every browser, curl, fetch) send the request again as a GET
+ * after a 301 or 302: an HTTP form's POST redirected to HTTPS would reach the new location
+ * without its body, as a GET its route may not even take. A 307 or 308 keeps method and body.
+ *
+ * @example redirectStatus(301, 'POST') // 308
+ */
+export function redirectStatus(status: RedirectConfig['status'], method: string): RedirectConfig['status'] {
+  if (method === 'GET' || method === 'HEAD') return status;
+  return status === 301 ? 308 : status === 302 ? 307 : status;
+}
+
 const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /**

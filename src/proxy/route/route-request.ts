@@ -4,7 +4,7 @@ import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
 import { lastValuesFirst, repeatReadings } from './conditions.ts';
-import { RedirectAnswer, redirectLocation } from './redirect.ts';
+import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { hostnameOf, splitTarget } from './request-target.ts';
 import { upstreamPath } from './rewrite.ts';
@@ -102,7 +102,7 @@ export function routeRequest(
     const redirect =
       location === undefined
         ? new Failure('http_request_error', 'the request names no host to redirect to', { status: 400 })
-        : new RedirectAnswer(route.redirect.status, location);
+        : new RedirectAnswer(redirectStatus(route.redirect.status, head.method), location);
     return { route, authority, path, refused, redirect, upstreamPath: path };
   }
   const forwarded = upstreamPath(route, path);

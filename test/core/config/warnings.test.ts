@@ -253,6 +253,27 @@ upstreams:
   assert.deepEqual(configWarnings(cors('expose_headers: [X-Total-Count], credentials: true')), []);
 });
 
+test('compression.types naming a gRPC type is warned of: a gRPC answer is never compressed', () => {
+  const types = (list: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    compression: { types: [${list}] }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(configWarnings(types('application/json, application/grpc, application/grpc+proto')), [
+    'routes[0].compression.types: application/grpc, application/grpc+proto: a gRPC answer is never compressed (gRPC compresses its messages itself, grpc-encoding, and its client reads no Content-Encoding), so this entry does nothing; gRPC-Web (application/grpc-web…), which a browser decodes, is compressed by types',
+  ]);
+  assert.deepEqual(configWarnings(types('"application/*", application/grpc-web+proto')), []);
+});
+
 test('the loader gives each such warning the line and column of its field, or of the closest one the file writes', () => {
   const warnings: ConfigProblem[] = [];
   parseConfig(

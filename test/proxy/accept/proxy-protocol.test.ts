@@ -111,6 +111,8 @@ describe('PROXY protocol from a listed source', () => {
       ),
       '2001:db8::42',
     ],
+    // A balancer whose client came over UDP (QUIC) may name it so.
+    ['v2 UDP4', v2Header(1, 0x12, tcp4Body([192, 0, 2, 33])), '192.0.2.33'],
     ['v2 LOCAL (the peer stands)', v2Header(0, 0x00, Buffer.alloc(0)), '127.0.0.1'],
   ];
   for (const [name, header, client] of cases) {
@@ -191,7 +193,7 @@ describe('PROXY protocol from a listed source', () => {
     ],
     ['a v2 length past its bound', v2Header(1, 0x11, Buffer.alloc(4096)), /past 2048/],
     ['a v2 TCP4 body too short', v2Header(1, 0x11, Buffer.alloc(6)), /too short/],
-    ['a v2 UDP family', v2Header(1, 0x12, tcp4Body([1, 2, 3, 4])), /0x12/],
+    ['a v2 family the spec does not define', v2Header(1, 0x41, tcp4Body([1, 2, 3, 4])), /0x41/],
     [
       'a v2 TLV whose length runs past the header',
       v2Header(1, 0x11, Buffer.concat([tcp4Body([1, 2, 3, 4]), Buffer.from([0xea, 0x01, 0x00, 0x41])])),

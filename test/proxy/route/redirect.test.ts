@@ -83,6 +83,31 @@ upstreams:
     assert.ok(options.raw.startsWith('HTTP/1.1 200 OK\r\n'), options.raw.slice(0, 40));
   });
 
+  test('a 301 or 302 keeps its permanence but not a method change: other methods than GET and HEAD get 308 or 307', async () => {
+    // RFC 9110 §15.4.2: after a 301 or 302 a user agent may send a POST again as a GET, its body
+    // dropped: a form posted to the http:// address would reach the new one as a GET.
+    const cases: [string, string, string, number][] = [
+      ['GET', 'alt.example.com', '/p', 302],
+      ['HEAD', 'alt.example.com', '/p', 302],
+      ['POST', 'alt.example.com', '/p', 307],
+      ['DELETE', 'alt.example.com', '/p', 307],
+      ['GET', 'a', '/old', 301],
+      ['HEAD', 'a', '/old', 301],
+      ['POST', 'a', '/old', 308],
+      ['PUT', 'a', '/old', 308],
+      ['OPTIONS', 'a', '/old', 308],
+      ['POST', 'www.example.com', '/x', 308],
+    ];
+    for (const [method, host, path, status] of cases) {
+      const res = await request(gw.url, { method, path, headers: { host, 'content-length': '0' } });
+      assert.equal(res.status, status, `${method} ${host}${path}`);
+      assert.ok(res.headers.location, `${method} ${host}${path}: a location`);
+      const line = await gw.logFor(String(res.headers['x-request-id']));
+      assert.equal(line.status, status, `${method} ${host}${path}: the log says what was sent`);
+    }
+    assert.equal(app.received.length, 0, 'nothing was forwarded');
+  });
+
   test('a POST with a body is redirected and its connection closed (the body is never read)', async () => {
     const answer = await rawRequest(
       gw.port,
