@@ -4,7 +4,7 @@ import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.t
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { noRelease } from '../../core/limits/count.ts';
-import { clientAddressOf } from '../../core/net/client-address.ts';
+import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { LINGER_MS } from '../../core/net/linger.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
@@ -274,7 +274,8 @@ function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): 
   const refusal: Refusal = {
     remoteAddress: clientAddressOf(tcp),
     encrypted: false,
-    bytesRead: tcp.bytesRead,
+    // What the client sent, as a parsed request counts it: a PROXY header before it is not its.
+    bytesRead: clientBytesRead(tcp),
     answer: (text) => {
       tcp.once('error', done);
       tcp.end(text, () => setTimeout(done, LINGER_MS).unref());
