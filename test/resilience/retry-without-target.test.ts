@@ -11,10 +11,13 @@ import { test } from 'node:test';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
+import { samples, sampleValue, scrape } from '../observe/metrics/scrape.ts';
 
 test('a retry that finds no target after its own failure ejected the only one: the client gets that failure, 502, and the log says no_target', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(`name: edge-1
+metrics:
+  listen: 127.0.0.1:0
 routes:
   - upstream: app
 upstreams:
@@ -38,6 +41,15 @@ upstreams:
     assert.deepEqual(
       [line.status, line.error, line.stage, line.attempts, line.retry_skipped],
       [502, 'connection_refused', 'not_sent', 1, 'no_target'],
+    );
+    // The metrics say so too: a retry skipped for no target, none made (none whose result is
+    // the destination_unavailable of a try never made).
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    assert.equal(sampleValue(all, 'candor_retries_skipped_total', { upstream: 'app', why: 'no_target' }), 1);
+    assert.equal(
+      all.filter((s) => s.name === 'candor_retries_total' && s.value > 0).length,
+      0,
+      JSON.stringify(all.filter((s) => s.name === 'candor_retries_total')),
     );
 
     const after = await request(gw.url, { path: '/after' });
