@@ -8,13 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
+import { startRefusing, startUnaccepting } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
+import { samples, sampleValue, scrape } from '../observe/metrics/scrape.ts';
 
 test('a retry that finds no target after its own failure ejected the only one: the client gets that failure, 502, and the log says no_target', async () => {
   const refusing = await startRefusing();
   const gw = await startTestGateway(`name: edge-1
+metrics:
+  listen: 127.0.0.1:0
 routes:
   - upstream: app
 upstreams:
@@ -39,6 +42,15 @@ upstreams:
       [line.status, line.error, line.stage, line.attempts, line.retry_skipped],
       [502, 'connection_refused', 'not_sent', 1, 'no_target'],
     );
+    // The metrics say so too: a retry skipped for no target, none made (none whose result is
+    // the destination_unavailable of a try never made).
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    assert.equal(sampleValue(all, 'candor_retries_skipped_total', { upstream: 'app', why: 'no_target' }), 1);
+    assert.equal(
+      all.filter((s) => s.name === 'candor_retries_total' && s.value > 0).length,
+      0,
+      JSON.stringify(all.filter((s) => s.name === 'candor_retries_total')),
+    );
 
     const after = await request(gw.url, { path: '/after' });
     assert.equal(after.status, 503, 'a request after it finds the target ejected');
@@ -47,5 +59,48 @@ upstreams:
   } finally {
     await gw.close();
     await refusing.close();
+  }
+});
+
+test('with hold: the retry no target can take waits when its attempt was refused (a restart), and not after a connect timeout', async (t) => {
+  for (const [kind, start] of [
+    ['refused', startRefusing],
+    ['unaccepting', startUnaccepting],
+  ] as const) {
+    const fault = await start();
+    const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${fault.url}
+    panic_threshold: 0
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 30s }
+    circuit_breaker: { consecutive_failures: 0 }
+    retries: { attempts: 2 }
+    timeouts: { connect: 200ms }
+    hold: { timeout: 300ms }
+`);
+    t.after(async () => {
+      await gw.close();
+      await fault.close();
+    });
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': kind } });
+    const line = await gw.logFor(kind);
+    if (kind === 'refused') {
+      // Held (the hold waits out a refused connection), then its honest 503 when none came back.
+      assert.equal(res.status, 503);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /error=destination_unavailable; details="no target of \\"app\\" took the request within hold.timeout \(300 ms\)/,
+      );
+      assert.equal(typeof line.held_ms, 'number');
+    } else {
+      // A connect timeout is no restart: its own 504 at once, the retry not made.
+      assert.equal(res.status, 504);
+      assert.match(String(res.headers['proxy-status']), /error=connection_timeout/);
+      assert.deepEqual([line.held_ms, line.retry_skipped, line.attempts], [undefined, 'no_target', 1]);
+    }
   }
 });

@@ -3,7 +3,7 @@
  * TLS certificates chosen by SNI, client certificates toward upstreams, the hash balancer's
  * key), kept apart from schema.ts so that file stays a readable outline of the document.
  * Grammar checks that need the whole route (one of upstream or redirect, a pattern RE2
- * accepts, a header Candor owns) are in route-checks.ts.
+ * accepts, a header Candor owns) are in routing-checks.ts.
  */
 
 import { Type } from '@sinclair/typebox';

@@ -9,6 +9,7 @@ import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
+import { plainHstsListener } from './plain-hsts.ts';
 import type { PathSegment } from './schema.ts';
 import type { GatewayConfig } from './types.ts';
 import { formatDuration } from './units.ts';
@@ -147,30 +148,6 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
   return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
-}
-
-/**
- * The name of a plain listener a route that sets Strict-Transport-Security answers on, clients
- * reaching it directly: none when a TLS terminator is said to be in front (trust_forwarded_from,
- * or the listener's proxy_protocol), where the client's own transport is TLS.
- */
-function plainHstsListener(
-  config: GatewayConfig,
-  route: GatewayConfig['routes'][number],
-): string | undefined {
-  const rules = route.responseHeaders;
-  if (rules === undefined || config.trustForwardedFrom.length > 0) return undefined;
-  const sets = (rule: { readonly lower: string }) => rule.lower === 'strict-transport-security';
-  if (!rules.set.some(sets) && !rules.add.some(sets)) return undefined;
-  const { listeners, scheme } = route.conditions ?? {};
-  if (scheme === 'https') return undefined;
-  const plain = config.listen.find(
-    (listener) =>
-      listener.tls === undefined &&
-      listener.proxyProtocol === undefined &&
-      (listeners === undefined || listeners.includes(listener.name)),
-  );
-  return plain?.name;
 }
 
 /** The gateway refuses a request that already carries its name in Via (accept-request.ts). */

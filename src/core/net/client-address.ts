@@ -8,9 +8,11 @@
 import type { Socket } from 'node:net';
 
 const PROXIED_CLIENT = Symbol('candor.proxiedClient');
+const PROXY_HEADER_BYTES = Symbol('candor.proxyHeaderBytes');
 
 interface Marked {
   [PROXIED_CLIENT]?: string;
+  [PROXY_HEADER_BYTES]?: number;
 }
 
 /** The client of a connection: the PROXY header's, else the peer's address ('' once it is gone). */
@@ -22,4 +24,17 @@ export function clientAddressOf(socket: Socket | undefined): string {
 /** Records the client a PROXY header named for this connection. */
 export function markProxiedClient(socket: Socket, address: string): void {
   (socket as Marked)[PROXIED_CLIENT] = address;
+}
+
+/** Records the length of the PROXY header the connection opened with: read from it, but the balancer's, no request's. */
+export function markProxyHeaderBytes(socket: Socket, bytes: number): void {
+  (socket as Marked)[PROXY_HEADER_BYTES] = bytes;
+}
+
+/**
+ * What the connection read of its client's own bytes: all it read (`bytesRead`) but its PROXY
+ * header. For a refusal counted off the socket (a log line's `bytes_in`), not off a parser.
+ */
+export function clientBytesRead(socket: Socket): number {
+  return socket.bytesRead - ((socket as Marked)[PROXY_HEADER_BYTES] ?? 0);
 }

@@ -1,7 +1,7 @@
 /**
  * Where the hot path counts: one cell per label set, found by walking nested Maps keyed by
  * the label values themselves (no key string is built per request), created on first use
- * and kept. prom-client reads the cells when it is scraped (metrics.ts); its own `inc()` and
+ * and kept. prom-client reads the cells when it is scraped (cell-metrics.ts); its own `inc()` and
  * `observe()` validate and hash the labels on every call, which measured 0.5 µs for a counter
  * and 1.5 µs for a histogram: several per request, that was more than the 5% the issue allows
  * on a small response. A cell costs an add, after five comparisons when it is the family's

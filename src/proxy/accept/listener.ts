@@ -4,8 +4,7 @@ import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.t
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { noRelease } from '../../core/limits/count.ts';
-import { clientAddressOf } from '../../core/net/client-address.ts';
-import { LINGER_MS } from '../../core/net/linger.ts';
+import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
@@ -267,17 +266,21 @@ const UNREAD: RawRequestInfo = {
 /**
  * A plain HTTP request sent to a TLS listener (`http://` for `https://`): answered 400 in plain
  * text on its TCP socket, as nginx answers it, and logged as any refused request, not closed
- * on unanswered (an empty reply tells the client nothing). The connection is destroyed
- * LINGER_MS after the answer went out, so what the client still sends does not reset it first.
+ * on unanswered (an empty reply tells the client nothing). No lingering close can follow it:
+ * Node destroyed the TLS socket before it told of the failed handshake, and the TCP socket under
+ * it writes the answer before their handle closes. A request that came whole in the first read
+ * (about 64 KiB) reads its answer; the rest of a longer body, unread at the close, resets the
+ * connection, and a client that reads only once it has sent everything reads the reset.
  */
 function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): void {
   const refusal: Refusal = {
     remoteAddress: clientAddressOf(tcp),
     encrypted: false,
-    bytesRead: tcp.bytesRead,
+    // What the client sent, as a parsed request counts it: a PROXY header before it is not its.
+    bytesRead: clientBytesRead(tcp),
     answer: (text) => {
       tcp.once('error', done);
-      tcp.end(text, () => setTimeout(done, LINGER_MS).unref());
+      tcp.end(text, done);
     },
   };
   const failure = new Failure(

@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { markAcceptedAt } from '../../core/net/accepted-at.ts';
-import { markProxiedClient } from '../../core/net/client-address.ts';
+import { markProxiedClient, markProxyHeaderBytes } from '../../core/net/client-address.ts';
 import { unmapIPv4 } from '../../core/net/ip-address.ts';
 import { parseProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH } from '../../core/net/proxy-protocol.ts';
 import type { TrustList } from '../../core/net/trust.ts';
@@ -90,6 +90,7 @@ export function createProxyGate(
           rest = seen.subarray(header.length);
           const client = header.source ?? peer;
           markProxiedClient(socket, client);
+          markProxyHeaderBytes(socket, header.length);
           const key = peerKey(socket);
           pending.set(key, client);
           socket.once('close', () => pending.delete(key));

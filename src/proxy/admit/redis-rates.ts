@@ -14,7 +14,7 @@ import { STORE_DENIED, type StoreAnswer } from './store-answer.ts';
  * refill) is turned into a string by a rule that differs among Redis versions, and PEXPIRE refuses
  * `1e+15`.
  */
-const TAKE_TOKEN_SCRIPT = `
+export const TAKE_TOKEN_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])

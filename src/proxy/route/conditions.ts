@@ -16,14 +16,6 @@ export interface RouteRequest {
 /** Whether a request meets a route's conditions; the path is the origin-form target, query included. */
 export type ConditionTest = (req: RouteRequest, path: string) => boolean;
 
-/** How many things a route tests beyond host and path: among routes of the same host and path, more goes first. */
-export function conditionCount(conditions: RouteConditions | undefined): number {
-  if (conditions === undefined) return 0;
-  const { listeners, scheme, methods } = conditions;
-  const kinds = [listeners, scheme, methods].filter((tested) => tested !== undefined).length;
-  return kinds + conditions.headers.length + conditions.query.length;
-}
-
 /**
  * Built once per config. Patterns run on RE2's linear-time engine (the loader refused what it
  * cannot run), so no header a client sends can make a match take more than linear time.

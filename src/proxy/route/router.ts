@@ -1,11 +1,6 @@
+import { conditionCount } from '../../core/config/condition-count.ts';
 import type { RouteConfig } from '../../core/config/types.ts';
-import {
-  type ConditionTest,
-  compileConditions,
-  conditionCount,
-  type RouteRequest,
-  testedHeaders,
-} from './conditions.ts';
+import { type ConditionTest, compileConditions, type RouteRequest, testedHeaders } from './conditions.ts';
 
 export type { RouteRequest } from './conditions.ts';
 

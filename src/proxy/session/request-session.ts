@@ -39,7 +39,7 @@ import { sideDrawer } from './split-side.ts';
  *
  * The session alone writes the record's status, answers the gateway's own errors (the one
  * error writer) and writes the log line, exactly once, when the downstream response closes.
- * The phases run in order from `run()`: accept checks → route and admit (admit.ts) →
+ * The phases run in order from `run()`: accept checks → route and admit (admit/admit-request.ts) →
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
 export class RequestSession implements AttemptsOwner {

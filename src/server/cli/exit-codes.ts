@@ -12,7 +12,10 @@ export const EXIT = {
   data: 65,
   /** The config file is invalid. */
   config: 78,
-  /** The gateway could not start (a port in use, a certificate unreadable). */
+  /**
+   * The gateway could not start (a port in use, a certificate unreadable); for `candor reload`
+   * and `candor purge`, its admin API could not be reached, refused the token, or did not do it.
+   */
   unavailable: 69,
   /**
    * The Node running `candor` is older than 22.18 (EX_SOFTWARE). Written as the number in

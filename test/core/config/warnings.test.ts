@@ -336,3 +336,57 @@ upstreams:
     [],
   );
 });
+
+test('Strict-Transport-Security on a route that plain requests never reach (a route tried first sends every one to https) is not warned of', () => {
+  const { certPath, keyPath } = testCertificates().localhost;
+  const hsts = (redirect: string, path = '/') =>
+    parseConfig(
+      `listen:
+  - name: plain
+    address: 127.0.0.1:8080
+  - name: secure
+    address: 127.0.0.1:8443
+    tls: { cert: ${certPath}, key: ${keyPath} }
+routes:
+${redirect}
+  - upstream: app
+    match: { path: ${path} }
+    response_headers:
+      set: { Strict-Transport-Security: max-age=31536000 }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  const warned = (redirect: string, path?: string) =>
+    configWarnings(hsts(redirect, path)).filter((w) => w.includes('Strict-Transport-Security')).length;
+  // The usual pair: plain http redirected to https, by scheme or by listener; the route after it
+  // in the file, or before it (the router tries the one testing more first).
+  assert.equal(warned('  - match: { scheme: http }\n    redirect: { scheme: https, port: 8443 }'), 0);
+  assert.equal(warned('  - match: { listener: plain }\n    redirect: { scheme: https, port: 8443 }'), 0);
+  // Plain requests the redirect leaves to the route still get the field: warned.
+  assert.equal(
+    warned('  - match: { scheme: http, host: www.example.com }\n    redirect: { scheme: https, port: 8443 }'),
+    1,
+    'another host',
+  );
+  assert.equal(
+    warned('  - match: { scheme: http }\n    redirect: { scheme: https, port: 8443 }', '/api'),
+    1,
+    'a longer path prefix is tried first',
+  );
+  assert.equal(
+    warned('  - match: { scheme: http, methods: [GET] }\n    redirect: { scheme: https, port: 8443 }'),
+    1,
+    'other methods',
+  );
+  assert.equal(
+    warned(
+      '  - match: { scheme: http, headers: { X-Debug: { present: true } } }\n    redirect: { scheme: https, port: 8443 }',
+    ),
+    1,
+    'a header test may leave some out',
+  );
+});

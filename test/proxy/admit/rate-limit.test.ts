@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { createFullBucket, takeToken } from '../../../src/core/limits/token-bucket.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { GatewayRateLimits } from '../../../src/proxy/admit/gateway-rate-limits.ts';
 import { RateLimiter } from '../../../src/proxy/admit/rate-limit.ts';
 import { problemsOf } from '../../core/config/config-fixture.ts';
 import { type ClientResponse, request } from '../../helpers/http-client.ts';
@@ -283,4 +284,16 @@ test('RateLimiter.reshaped: the same buckets, refilled at the new rate and never
   for (let i = 0; i < 3; i++) assert.equal(after.take('k', 10_000), 0);
   assert.equal(after.take('k', 10_000), 1);
   assert.equal(after.take('other', 10_000), 0, 'a client never seen has the new full burst');
+});
+
+test("the cluster primary's gateway-wide buckets are reshaped by a reload as a worker's are: a tightened limit hands nobody a fresh burst", () => {
+  const text = (limit: string) =>
+    parseConfig(`listen: [{ address: 127.0.0.1:0 }]\n${config('http://127.0.0.1:9', limit)}`, '<test>', {});
+  const limits = new GatewayRateLimits(text('{ rate: 0.001, burst: 3 }'));
+  const route = text('{ rate: 0.001, burst: 3 }').routes[0].name;
+  assert.deepEqual([limits.take(route, 'a:1', 0), limits.take(route, 'a:1', 0)], [0, 0]);
+  limits.update(text('{ rate: 0.001, burst: 2 }'));
+  assert.equal(limits.take(route, 'a:1', 0), 0, 'its one token left is still its own');
+  assert.ok(limits.take(route, 'a:1', 0) > 0, 'and no more: not a fresh burst of 2');
+  assert.equal(limits.take(route, 'a:2', 0), 0, 'a client never seen has the new full burst');
 });

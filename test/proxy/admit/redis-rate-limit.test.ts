@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
+import { RedisRates, TAKE_TOKEN_SCRIPT } from '../../../src/proxy/admit/redis-rates.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -280,4 +280,20 @@ test("a slow rate's long refill: the bucket's expiry goes to Redis as digits, 1e
     client.disconnect();
   }
   assert.equal(g.logs.filter((l) => l.msg.includes('rate limit store')).length, 1, 'no store failure');
+});
+
+test('the script writes any expiry as digits, whatever this Redis makes of a Lua number: 1e17 ms, past what Redis 7.0 writes without an exponent', async () => {
+  // Past the config's bounds (a rate of at least 0.000001 keeps the expiry near 1e15 ms, which
+  // Redis 7.0 writes as digits itself, and later versions as `1e+15`): here the script alone is
+  // judged, with an expiry no Redis writes as digits (`1.00000000000001e+17`, which PEXPIRE refuses).
+  const client = new Redis(redis.url);
+  try {
+    const wait = await client.eval(TAKE_TOKEN_SCRIPT, 1, 'candor:test:far-expiry', '0.00000001', '1000000');
+    assert.equal(wait, 0);
+    const ttl = await client.pttl('candor:test:far-expiry');
+    assert.ok(ttl > 99_999_999_000_000_000 && ttl <= 100_000_000_000_001_100, String(ttl));
+  } finally {
+    await client.del('candor:test:far-expiry');
+    client.disconnect();
+  }
 });

@@ -132,7 +132,7 @@ export const candorReader: LogReader = {
     const unsent = failure === 'client_deadline_connecting';
     const deadlineMs = slowFailure || unsent ? clientDeadline(entry.details) : undefined;
     // The last attempt is the line's own when it ended as the request did; one the gateway
-    // answered after (no target left in rotation, the deadline in backoff) was retried too.
+    // answered after (a hold that timed out, a client's deadline in backoff) is counted too.
     const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
     const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
     const earlier = tries.slice(0, ownLast ? -1 : undefined);

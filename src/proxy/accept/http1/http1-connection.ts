@@ -83,7 +83,8 @@ export interface Http1Handlers {
   /**
    * Over TLS, a client sent a plain HTTP request where its ClientHello belonged (OpenSSL knows
    * one by its method): `tcp` is its TCP socket, under the failed TLS one, to answer in plain
-   * text on; `done` destroys the connection. Without it such a client is closed on unanswered.
+   * text on (Node has destroyed the TLS socket already: the handle closes once the answer is
+   * written); `done` destroys what is left. Without it such a client is closed on unanswered.
    */
   plainOnTls?(tcp: Socket, done: () => void): void;
 }
