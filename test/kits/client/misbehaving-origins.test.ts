@@ -94,6 +94,57 @@ test('a 503 whose Retry-After is above maxPause: the call ends with it at once (
   }
 });
 
+test('a 502 whose Retry-After is above maxPause ends the call with it: no Retry-After holds a call longer than maxPause, paused or not', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(502, { 'retry-after': '3' }).end('bad gateway\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    // The deadline is past the announced 3 s: only maxPause decides.
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 502);
+    assert.equal(await answer.text(), 'bad gateway\n');
+    assert.equal(hits, 1, 'not sent again after a wait past maxPause');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.delayMs]),
+      [[502, 3_000, false, 'retry_after_past_max_pause', undefined]],
+    );
+  } finally {
+    await origin.close();
+  }
+});
+
+test('a 503 of another origin a redirect led to, whose Retry-After is above maxPause, ends the call with it (it pauses nothing here, and is waited no longer for that)', async () => {
+  let elsewhereHits = 0;
+  const elsewhere = await listenOnLoopback((_req, res) => {
+    elsewhereHits++;
+    res.writeHead(503, { 'retry-after': '3' }).end('later\n');
+  });
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(307, { location: `${elsewhere.url}/b` }).end();
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.deepEqual([hits, elsewhereHits], [1, 1], 'sent once to each');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason]),
+      [[503, 3_000, false, 'retry_after_past_max_pause']],
+    );
+  } finally {
+    await origin.close();
+    await elsewhere.close();
+  }
+});
+
 test('a 503 whose Retry-After is more seconds than any clock holds is the longest wait, not no header: the GET is not sent again after a backoff', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
