@@ -11,11 +11,13 @@ import { test } from 'node:test';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
+  startBadFraming,
   startHugeHeader,
   startInvalidHeader,
   startInvalidStatusLine,
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
@@ -34,6 +36,24 @@ const garbage: [string, () => Promise<Fault>, string][] = [
     'an unasked 101 without Upgrade',
     () => startInvalidStatusLine({ variant: 'unasked-101-bare' }),
     'http_protocol_error',
+  ],
+  // Framings fetch reads anyway and the gateway's parser refuses (response-rules.ts): a body
+  // gzipped as a transfer coding, read until the close and handed over compressed as if plain.
+  [
+    'Transfer-Encoding gzip without chunked',
+    () => startBadFraming({ variant: 'gzip-not-chunked' }),
+    'http_response_transfer_coding',
+  ],
+  [
+    'Transfer-Encoding chunked twice',
+    () =>
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.end(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+        );
+      }),
+    'http_response_transfer_coding',
   ],
 ];
 
@@ -66,6 +86,23 @@ for (const [what, start, type] of garbage) {
     }
   });
 }
+
+test('a HEAD answered with Transfer-Encoding gzip has no body to frame: its answer is given as it came', async () => {
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    await connection.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/x`, { method: 'HEAD' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('transfer-encoding'), 'gzip');
+    assert.deepEqual(reports, []);
+  } finally {
+    await origin.close();
+  }
+});
 
 test('a 503 whose Retry-After is above maxPause: the call ends with it at once (never sent before the announced time), the next call goes after maxPause', async () => {
   let hits = 0;
