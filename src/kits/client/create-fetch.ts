@@ -17,7 +17,7 @@ import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
-import { refusedFraming } from './framing.ts';
+import { readFraming } from './framing.ts';
 import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
@@ -208,8 +208,9 @@ async function call(
       response = follow
         ? await sendFollowing(send, target, attemptInit, redirectable, hops)
         : await send(target, attemptInit);
-      const refused = refusedFraming(response, method);
-      if (refused !== undefined) throw refused;
+      const framed = readFraming(response, method);
+      if (framed instanceof TypeError) throw framed;
+      response = framed;
     } catch (err) {
       const elapsedMs = performance.now() - attemptStart;
       if (signal.aborted) {

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
@@ -81,6 +82,35 @@ for (const [what, start, type] of garbage) {
         ),
       );
       assert.equal(origin.received.length, 1, 'the origin got the request once');
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+for (const coding of ['gzip', 'deflate'] as const) {
+  test(`a body under Transfer-Encoding "${coding}, chunked" (valid: the gateway undoes it) is given decoded, not as compressed bytes`, async () => {
+    const compressed = coding === 'gzip' ? gzipSync('hello, plain') : deflateSync('hello, plain');
+    const origin = await startRawFault(async (connection) => {
+      await readRequest(connection);
+      await connection.end(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\nTransfer-Encoding: ${coding}, chunked\r\n\r\n${compressed.length.toString(16)}\r\n`,
+          ),
+          compressed,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      );
+    });
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ onAttemptFailed: (r) => reports.push(r) });
+      const answer = await api(`${origin.url}/x`);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.url, `${origin.url}/x`);
+      assert.equal(await answer.text(), 'hello, plain');
+      assert.deepEqual(reports, []);
     } finally {
       await origin.close();
     }
