@@ -12,6 +12,7 @@ import { renderErrorBody } from '../../core/failure/error-body.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { newRequestId } from '../../core/ids/ids.ts';
 import type { UpstreamError } from '../client/upstream-error.ts';
 import { propagationFromRequest } from './propagation-from-request.ts';
@@ -48,6 +49,13 @@ function failureOf(error: UpstreamError): Failure {
       : `the deadline passed with no response (${attempts}${last?.type ? `, the last one ${last.type}` : ''})`;
     return new Failure('http_response_timeout', details, { stage: 'sent' });
   }
+  // Its type without the record (an UpstreamError of another copy of the kit: candor-kit's client
+  // beside candor's app, whose Failure class is not this one): the record made again from the table.
+  const type = error.type;
+  if (type !== undefined && Object.hasOwn(FAILURES, type))
+    return new Failure(type, `${last?.detail ?? FAILURES[type].explanation} (${attempts})`, {
+      stage: FAILURES[type].furthestStage,
+    });
   // No classified cause (never so from createFetch): a connection lost, the most the kit can say.
   return new Failure('connection_terminated', `${last?.detail ?? 'no response'} (${attempts})`, {
     stage: 'sent',

@@ -10,7 +10,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { readProxyStatus } from '../../../src/core/failure/proxy-status.ts';
-import { answerFailure, createApp, type FailureAnswerOptions } from '../../../src/kits/app/index.ts';
+import {
+  answerFailure,
+  createApp,
+  type FailureAnswerOptions,
+  failureAnswer,
+} from '../../../src/kits/app/index.ts';
 import { createFetch, type ResilientFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
@@ -155,4 +160,19 @@ test('once the head has left, the status cannot change: the response is cut, nev
   const res = await ask('/late');
   assert.equal(res.status, 200);
   await assert.rejects(res.text(), TypeError);
+});
+
+test("an UpstreamError without the kit's own failure record (another copy of the kit made it) is read by its type", () => {
+  const error = new UpstreamError('UPSTREAM_UNREACHABLE', {
+    method: 'GET',
+    url: 'http://rates.example:8080/eur',
+    type: 'dns_timeout',
+    attempts: [],
+  });
+  const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-7' }, { name: 'shop' });
+  assert.equal(answer.status, 504);
+  assert.equal(
+    answer.headers['proxy-status'],
+    'shop; error=dns_timeout; details="the lookup of the upstream\'s host name did not finish in time (0 attempts)"; next-hop="rates.example:8080"',
+  );
 });
