@@ -41,6 +41,14 @@ function failureOf(error: UpstreamError): Failure {
     return new Failure('destination_unavailable', `circuit open after ${attempts}`, { retryAfter: seconds });
   }
   const last = error.attempts.at(-1);
+  // Ended at once, nothing sent: the third party asked for a pause that ends past the deadline.
+  // It said it is unavailable until then, and the caller is told when, not that time ran out.
+  if (error.code === 'UPSTREAM_DEADLINE' && error.retryAfterMs !== undefined) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1_000));
+    return new Failure('destination_unavailable', `it asked for a pause (Retry-After) of ${seconds} s`, {
+      retryAfter: seconds,
+    });
+  }
   if (error.code === 'UPSTREAM_DEADLINE') {
     // Cut waiting for an answer, or the deadline came in a wait after an earlier failure.
     const cut = last?.reason === 'deadline' && last.status === undefined && last.detail !== undefined;

@@ -174,6 +174,7 @@ async function call(
           admission.hop === undefined
             ? `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`
             : `${url.origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
+        retryAfterMs: admission.until - performance.now(),
         stoppedBy: 'retry_after_past_deadline',
       });
     }

@@ -21,6 +21,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 let refusing: Fault;
 let garbage: Fault;
@@ -175,4 +176,31 @@ test("an UpstreamError without the kit's own failure record (another copy of the
     answer.headers['proxy-status'],
     'shop; error=dns_timeout; details="the lookup of the upstream\'s host name did not finish in time (0 attempts)"; next-hop="rates.example:8080"',
   );
+});
+
+test('a call that ends at once because the third party asked for a pause past its deadline: 503 with the Retry-After that is left, not a 504', async () => {
+  let hits = 0;
+  const paused = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(503, { 'retry-after': '30' }).end('later\n');
+  });
+  try {
+    const api = createFetch({ deadline: 2_000 });
+    const first = await api(`${paused.url}/eur`);
+    assert.equal(first.status, 503, "the call that was told gets the third party's own answer");
+    await first.body?.cancel();
+    const error = await api(`${paused.url}/eur`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_DEADLINE');
+    assert.equal(hits, 1, 'the second call sent nothing');
+    const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-8' }, { name: 'shop' });
+    assert.equal(answer.status, 503);
+    assert.match(answer.headers['retry-after'] ?? '', /^(29|30)$/);
+    assert.match(answer.headers['proxy-status'] ?? '', /^shop; error=destination_unavailable; details="/);
+  } finally {
+    await paused.close();
+  }
 });
