@@ -116,16 +116,21 @@ test("every import of the kit's JavaScript is one of its own files or a Node bui
 });
 
 const CONSUMER = `import { type AttemptReport, createFetch, runWithPropagation, UpstreamError } from 'candor-kit/client';
-import { type AppEvent, serveApp } from 'candor-kit/app';
+import { type AppEvent, failureAnswer, serveApp } from 'candor-kit/app';
 
 const failed: AttemptReport[] = [];
 const api: typeof fetch = createFetch({ attempts: 2, deadline: 5000, onAttemptFailed: (r) => failed.push(r) });
 const answer = await runWithPropagation({ requestId: 'from-kit' }, () => api(\`\${process.env.UPSTREAM_URL}/from-kit\`));
 let code: string | undefined;
+let owed: { status: number; error: string | undefined } | undefined;
 try {
   await createFetch({ attempts: 1 })(\`\${process.env.REFUSED_URL}/nothing\`);
 } catch (error) {
-  if (error instanceof UpstreamError) code = error.code;
+  if (error instanceof UpstreamError) {
+    code = error.code;
+    const answer = failureAnswer(error, { accept: 'application/json', requestId: 'r-1' }, { name: 'shop', minimal: true });
+    owed = { status: answer.status, error: answer.headers['proxy-status'] };
+  }
 }
 // @ts-expect-error: attempts is a number
 const misuse = () => createFetch({ attempts: '3' });
@@ -143,7 +148,7 @@ const served = await serveApp((_req, res) => res.end('app\\n'), {
 await served.ready;
 const ready = await fetch(\`http://127.0.0.1:\${served.port}/ready\`);
 const report = await served.app.shutdown('done');
-console.log(JSON.stringify({ status: answer.status, body: await answer.text(), code, ready: ready.status, forced: report.forced }));
+console.log(JSON.stringify({ status: answer.status, body: await answer.text(), code, owed, ready: ready.status, forced: report.forced }));
 `;
 
 test('a TypeScript consumer type-checks against the kit and runs the client and the app kit', {
@@ -178,6 +183,7 @@ test('a TypeScript consumer type-checks against the kit and runs the client and 
     status: 200,
     body: 'upstream saw /from-kit\n',
     code: 'UPSTREAM_UNREACHABLE',
+    owed: { status: 502, error: 'shop; error=connection_refused' },
     ready: 200,
     forced: 0,
   });

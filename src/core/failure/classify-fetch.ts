@@ -12,6 +12,8 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENODATA']);
 const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['UND_ERR_HEADERS_OVERFLOW', 'http_response_header_section_size'],
   ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'http_response_content_length'],
+  // candor/client's own, for a Transfer-Encoding fetch reads and the gateway refuses (kits/client/framing.ts).
+  ['ERR_CANDOR_TRANSFER_CODING', 'http_response_transfer_coding'],
 ]);
 
 /**

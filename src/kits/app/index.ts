@@ -4,6 +4,12 @@
  * shows it with node:http, Express, Fastify and Hono.
  */
 export { type App, createApp, type ShutdownReport } from './app.ts';
+export {
+  answerFailure,
+  type FailureAnswer,
+  type FailureAnswerOptions,
+  failureAnswer,
+} from './failure-answer.ts';
 export { KEEP_ALIVE_MARGIN, type KeepAliveTimeouts, keepAliveTimeoutsFor } from './keep-alive.ts';
 export type { AppState } from './lifecycle.ts';
 export {

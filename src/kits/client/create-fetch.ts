@@ -17,6 +17,7 @@ import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { callHeaders } from './call-headers.ts';
+import { readFraming } from './framing.ts';
 import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import { type ClientConfig, type ClientOptions, resolveOptions } from './options.ts';
 import { type Admission, OriginState } from './origin-state.ts';
@@ -173,6 +174,7 @@ async function call(
           admission.hop === undefined
             ? `${url.origin} asked for a pause (Retry-After) that ends after this call's deadline`
             : `${url.origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
+        retryAfterMs: admission.until - performance.now(),
         stoppedBy: 'retry_after_past_deadline',
       });
     }
@@ -207,6 +209,9 @@ async function call(
       response = follow
         ? await sendFollowing(send, target, attemptInit, redirectable, hops)
         : await send(target, attemptInit);
+      const framed = readFraming(response, method);
+      if (framed instanceof TypeError) throw framed;
+      response = framed;
     } catch (err) {
       const elapsedMs = performance.now() - attemptStart;
       if (signal.aborted) {

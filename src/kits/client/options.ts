@@ -27,7 +27,9 @@ export interface ClientOptions {
   /**
    * The longest an origin's Retry-After pauses this client's later calls to it, in milliseconds
    * (default 60 000): a `Retry-After: 86400` (or a date next year) must not stop an app's calls for
-   * a day on one answer. The call that got it still ends with that answer.
+   * a day on one answer. It is also the longest one call waits on a Retry-After, whatever the
+   * status (a 502's, another origin's after a redirect): the call that got a longer one ends with
+   * that answer.
    */
   readonly maxPause?: number;
   /** Add an `Idempotency-Key` (a random UUID, the same for every attempt of a call) to non-idempotent requests without one (default false). */

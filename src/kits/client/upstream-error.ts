@@ -25,7 +25,10 @@ export class UpstreamError extends Error {
   /** The type of the last failure, when known. */
   readonly type: FailureType | undefined;
   readonly attempts: readonly AttemptReport[];
-  /** For UPSTREAM_CIRCUIT_OPEN: milliseconds until the circuit lets a probe through. */
+  /**
+   * For UPSTREAM_CIRCUIT_OPEN: milliseconds until the circuit lets a probe through; for an
+   * UPSTREAM_DEADLINE that a Retry-After pause reaching past the deadline ended at once: until the pause ends.
+   */
   readonly retryAfterMs: number | undefined;
 
   constructor(

@@ -101,6 +101,10 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       const what = failure.details;
       if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
         return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
+      // The transfer decoder's words (src/core/http1/transfer-decoder.ts): framed whole, not valid as coded.
+      const coding = /^invalid (\w+) transfer coding: /.exec(what)?.[1];
+      if (coding !== undefined)
+        return `the upstream's body is not valid ${coding}, though its Transfer-Encoding says it is (${what}): Candor undoes that coding and aborts the transfer where it fails. Fix the upstream's compression, or compress with Content-Encoding instead (passed on as it is), or send the body plain.`;
       return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
     }
     case 'connection_read_timeout':

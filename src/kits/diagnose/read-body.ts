@@ -3,9 +3,12 @@
  * a size cap (reaching the cap stops the reading; it is not an error). A cut, a stall or broken
  * chunks are the Failures the gateway logs once the head has gone downstream.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Framing } from '../../core/http1/response-parser.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
+import type { BodyDecoding } from './body-decoding.ts';
 import { since } from './plan.ts';
 import type { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';
@@ -49,23 +52,41 @@ export async function readBody(
     failure,
   });
   const stage = { stage: 'body_streaming' } as const;
+  const { decoding } = reader;
   for (;;) {
     // The chunk that completed the head may have brought the whole body, or its fault.
-    if (reader.failure) return result(false, reader.failure.at('body_streaming'));
-    if (reader.complete) return result(false);
-    if (reader.bodyBytes > limits.maxBody) return result(true);
+    if (reader.failure) return decoded(decoding, result(false, reader.failure.at('body_streaming')));
+    if (decoding?.failure) return decoded(decoding, result(false, decoding.failure));
+    if (reader.complete) {
+      if (decoding === undefined) return result(false);
+      // Whole as framed: whole as content once its coding is undone, as the gateway undoes it.
+      const settled = await Promise.race([
+        decoding.end().then(() => true),
+        sleep(limits.readTimeout, undefined, { ref: false }),
+      ]);
+      if (decoding.failure) return result(false, decoding.failure);
+      return settled ? result(false) : decoded(decoding, result(false));
+    }
+    if (reader.bodyBytes > limits.maxBody) return decoded(decoding, result(true));
     const event = await feed.next(limits.readTimeout);
     if (event.kind === 'data') {
       reader.feed(event.chunk);
       continue;
     }
     if (event.kind === 'timeout') {
+      decoding?.destroy();
       const details = `response body stalled: nothing for ${limits.readTimeout} ms (read timeout) after ${reader.bodyBytes} bytes`;
       return result(false, new Failure('connection_read_timeout', details, stage));
     }
     // A FIN ends a close-delimited body cleanly; an error never does (a reset may have cut it anywhere).
     if (event.kind === 'end' && reader.end() === 'complete') return result(false);
     const err = event.kind === 'error' ? event.err : undefined;
-    return result(false, connectionEnded('body', err, since(limits.writtenAt), framing));
+    return decoded(decoding, result(false, connectionEnded('body', err, since(limits.writtenAt), framing)));
   }
+}
+
+/** Stops the decoder once the reading is over another way; `body` as it is. */
+function decoded(decoding: BodyDecoding | undefined, body: BodyResult): BodyResult {
+  decoding?.destroy();
+  return body;
 }

@@ -14,6 +14,7 @@ import {
 } from '../../core/http1/response-parser.ts';
 import { MAX_INTERIM } from '../../proxy/forward/exchange-options.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
+import { BodyDecoding } from './body-decoding.ts';
 
 /** How much of the body is kept, to recognise a portal page. */
 const SNIFF = 64 * 1024;
@@ -39,6 +40,8 @@ export class ResponseReader implements ResponseParserHandler {
   bodyBytes = 0;
   /** The framing says the body is whole. */
   complete = false;
+  /** The transfer codings under `chunked` being undone, as the gateway undoes them (none: undefined). */
+  decoding: BodyDecoding | undefined;
   readonly #parser: ResponseParser;
   /** Every chunk fed until the final head was whole: the head's bytes as they arrived. */
   readonly #raw: Buffer[] = [];
@@ -114,6 +117,7 @@ export class ResponseReader implements ResponseParserHandler {
   onHead(head: ResponseHead): void {
     if (head.status >= 200) {
       this.head = head;
+      if (head.decode.length > 0) this.decoding = new BodyDecoding(head.decode);
       return;
     }
     this.interim.count++;
@@ -123,6 +127,7 @@ export class ResponseReader implements ResponseParserHandler {
 
   onBody(chunk: Buffer): void {
     this.bodyBytes += chunk.length;
+    this.decoding?.write(chunk);
     if (this.#sniffedBytes >= SNIFF) return;
     const kept = chunk.subarray(0, SNIFF - this.#sniffedBytes);
     this.#sniffed.push(kept);

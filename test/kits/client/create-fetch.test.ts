@@ -320,3 +320,20 @@ describe('options', () => {
     assert.throws(() => createFetch({ onAttemptFailed: 'log' as never }), { name: 'TypeError' });
   });
 });
+
+test('idempotencyKey: every method that is not idempotent gets a key (POST, PATCH, a LOCK), the idempotent ones none', async () => {
+  const keys = new Map<string, string | undefined>();
+  const origin = await listenOnLoopback((req, res) => {
+    keys.set(req.method ?? '', req.headers['idempotency-key'] as string | undefined);
+    res.end();
+  });
+  try {
+    const api = createFetch({ idempotencyKey: true });
+    for (const method of ['POST', 'PATCH', 'LOCK', 'GET', 'PUT', 'DELETE', 'OPTIONS'])
+      await (await api(`${origin.url}/x`, { method })).arrayBuffer();
+    const keyed = [...keys].filter(([, key]) => key !== undefined).map(([method]) => method);
+    assert.deepEqual(keyed, ['POST', 'PATCH', 'LOCK']);
+  } finally {
+    await origin.close();
+  }
+});

@@ -8,14 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import {
+  startBadFraming,
   startHugeHeader,
   startInvalidHeader,
   startInvalidStatusLine,
   startSshBanner,
 } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
@@ -34,6 +37,24 @@ const garbage: [string, () => Promise<Fault>, string][] = [
     'an unasked 101 without Upgrade',
     () => startInvalidStatusLine({ variant: 'unasked-101-bare' }),
     'http_protocol_error',
+  ],
+  // Framings fetch reads anyway and the gateway's parser refuses (response-rules.ts): a body
+  // gzipped as a transfer coding, read until the close and handed over compressed as if plain.
+  [
+    'Transfer-Encoding gzip without chunked',
+    () => startBadFraming({ variant: 'gzip-not-chunked' }),
+    'http_response_transfer_coding',
+  ],
+  [
+    'Transfer-Encoding chunked twice',
+    () =>
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.end(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+        );
+      }),
+    'http_response_transfer_coding',
   ],
 ];
 
@@ -67,6 +88,52 @@ for (const [what, start, type] of garbage) {
   });
 }
 
+for (const coding of ['gzip', 'deflate'] as const) {
+  test(`a body under Transfer-Encoding "${coding}, chunked" (valid: the gateway undoes it) is given decoded, not as compressed bytes`, async () => {
+    const compressed = coding === 'gzip' ? gzipSync('hello, plain') : deflateSync('hello, plain');
+    const origin = await startRawFault(async (connection) => {
+      await readRequest(connection);
+      await connection.end(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\nTransfer-Encoding: ${coding}, chunked\r\n\r\n${compressed.length.toString(16)}\r\n`,
+          ),
+          compressed,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      );
+    });
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ onAttemptFailed: (r) => reports.push(r) });
+      const answer = await api(`${origin.url}/x`);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.url, `${origin.url}/x`);
+      assert.equal(await answer.text(), 'hello, plain');
+      assert.deepEqual(reports, []);
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+test('a HEAD answered with Transfer-Encoding gzip has no body to frame: its answer is given as it came', async () => {
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    await connection.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/x`, { method: 'HEAD' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('transfer-encoding'), 'gzip');
+    assert.deepEqual(reports, []);
+  } finally {
+    await origin.close();
+  }
+});
+
 test('a 503 whose Retry-After is above maxPause: the call ends with it at once (never sent before the announced time), the next call goes after maxPause', async () => {
   let hits = 0;
   const origin = await listenOnLoopback((_req, res) => {
@@ -91,6 +158,57 @@ test('a 503 whose Retry-After is above maxPause: the call ends with it at once (
     assert.equal(hits, 2);
   } finally {
     await origin.close();
+  }
+});
+
+test('a 502 whose Retry-After is above maxPause ends the call with it: no Retry-After holds a call longer than maxPause, paused or not', async () => {
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(502, { 'retry-after': '3' }).end('bad gateway\n');
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    // The deadline is past the announced 3 s: only maxPause decides.
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 502);
+    assert.equal(await answer.text(), 'bad gateway\n');
+    assert.equal(hits, 1, 'not sent again after a wait past maxPause');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason, r.delayMs]),
+      [[502, 3_000, false, 'retry_after_past_max_pause', undefined]],
+    );
+  } finally {
+    await origin.close();
+  }
+});
+
+test('a 503 of another origin a redirect led to, whose Retry-After is above maxPause, ends the call with it (it pauses nothing here, and is waited no longer for that)', async () => {
+  let elsewhereHits = 0;
+  const elsewhere = await listenOnLoopback((_req, res) => {
+    elsewhereHits++;
+    res.writeHead(503, { 'retry-after': '3' }).end('later\n');
+  });
+  let hits = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(307, { location: `${elsewhere.url}/b` }).end();
+  });
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ maxPause: 300, deadline: 60_000, onAttemptFailed: (r) => reports.push(r) });
+    const answer = await api(`${origin.url}/a`);
+    assert.equal(answer.status, 503);
+    assert.equal(await answer.text(), 'later\n');
+    assert.deepEqual([hits, elsewhereHits], [1, 1], 'sent once to each');
+    assert.deepEqual(
+      reports.map((r) => [r.status, r.retryAfterMs, r.retry, r.reason]),
+      [[503, 3_000, false, 'retry_after_past_max_pause']],
+    );
+  } finally {
+    await origin.close();
+    await elsewhere.close();
   }
 });
 

@@ -345,6 +345,21 @@ const ROWS: Row[] = [
     fix: /invalid chunk size "zz"/,
   },
   {
+    name: 'a body under Transfer-Encoding gzip, chunked that is not gzip: framed whole, but the gateway cannot undo its coding',
+    start: () =>
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        await connection.end(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\nnotgzip\r\n0\r\n\r\n',
+        );
+      }),
+    type: 'http_response_transfer_coding',
+    shape: 'garbage',
+    status: 200,
+    failedStep: 'body',
+    fix: /the upstream's body is not valid gzip, though its Transfer-Encoding says it is \(invalid gzip transfer coding: /,
+  },
+  {
     name: 'a reset mid-body: the body is cut short',
     start: startResetMidBody,
     type: 'http_response_incomplete',
@@ -595,6 +610,16 @@ const AGREE: ReadonlyArray<readonly [string, string, string | null]> = [
     'Transfer-Encoding gzip, chunked (decoded by the gateway)',
     `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${GZIPPED_OK.length.toString(16)}\r\n${GZIPPED_OK.toString('latin1')}\r\n0\r\n\r\n`,
     null,
+  ],
+  [
+    'Transfer-Encoding gzip, chunked whose chunks are not gzip',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\nnotgzip\r\n0\r\n\r\n',
+    'http_response_transfer_coding',
+  ],
+  [
+    'Transfer-Encoding gzip, chunked cut inside its gzip stream',
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\n${GZIPPED_OK.subarray(0, 5).toString('latin1')}\r\n0\r\n\r\n`,
+    'http_response_transfer_coding',
   ],
   [
     'a Content-Length twice, the same',

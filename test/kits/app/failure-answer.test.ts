@@ -1,0 +1,206 @@
+/**
+ * candor/app's answerFailure: an app whose call to a third party (made with candor/client) got no
+ * response answers its own caller as the gateway would for the same failure: 502 for a refusal or
+ * garbage, 504 for the deadline, 503 with Retry-After for an open circuit; Proxy-Status naming the
+ * app, the type and the third party; Cache-Control: no-store; the caller's request id; a body
+ * negotiated by Accept. Real third parties misbehave on loopback; a real caller asks the app.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { readProxyStatus } from '../../../src/core/failure/proxy-status.ts';
+import {
+  answerFailure,
+  createApp,
+  type FailureAnswerOptions,
+  failureAnswer,
+} from '../../../src/kits/app/index.ts';
+import { createFetch, type ResilientFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
+import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+
+let refusing: Fault;
+let garbage: Fault;
+let blackhole: Fault;
+let server: http.Server;
+let appUrl = '';
+
+/** Each path of the app calls one third party through its own client, and answers what it got. */
+const calls = new Map<string, { url: () => string; api: ResilientFetch; options?: FailureAnswerOptions }>();
+
+before(async () => {
+  [refusing, garbage, blackhole] = await Promise.all([startRefusing(), startSshBanner(), startBlackhole()]);
+  const quick = { backoff: { base: 1, cap: 2 } };
+  calls.set('/refused', { url: () => `${refusing.url}/rates`, api: createFetch({ ...quick, attempts: 2 }) });
+  calls.set('/minimal', {
+    url: () => `${refusing.url}/rates`,
+    api: createFetch({ attempts: 1 }),
+    options: { name: 'shop', minimal: true },
+  });
+  calls.set('/named', {
+    url: () => `${refusing.url}/rates`,
+    api: createFetch({ attempts: 1 }),
+    options: { name: 'shop', nextHop: 'rates-api' },
+  });
+  calls.set('/garbage', { url: () => `${garbage.url}/rates`, api: createFetch(quick) });
+  calls.set('/slow', { url: () => `${blackhole.url}/rates`, api: createFetch({ deadline: 300 }) });
+  calls.set('/circuit', {
+    url: () => `${refusing.url}/rates`,
+    api: createFetch({ attempts: 1, circuitBreaker: { failures: 1, openTime: 60_000 } }),
+  });
+  const kit = createApp({ log: false, signals: [] });
+  server = kit.attach(
+    http.createServer(
+      kit.handle(async (req, res) => {
+        const path = new URL(req.url ?? '/', 'http://app').pathname;
+        const late = path === '/late';
+        const call = calls.get(late ? '/refused' : path);
+        if (call === undefined) return res.writeHead(404).end();
+        if (late) res.writeHead(200, { 'content-type': 'text/plain' }).write('partial ');
+        try {
+          const answer = await call.api(call.url());
+          res.end(await answer.text());
+        } catch (error) {
+          if (!(error instanceof UpstreamError)) throw error;
+          answerFailure(req, res, error, call.options ?? { name: 'shop' });
+        }
+      }),
+    ),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  appUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all([refusing.close(), garbage.close(), blackhole.close()]);
+});
+
+const ask = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+  fetch(`${appUrl}${path}`, { method, headers: { accept: 'application/json', ...headers } });
+
+test('a third party that refuses: 502 connection_refused, named in Proxy-Status, the caller’s request id, problem+json', async () => {
+  const res = await ask('/refused', { 'x-request-id': 'caller-42' });
+  assert.equal(res.status, 502);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.equal(res.headers.get('x-request-id'), 'caller-42');
+  assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  assert.equal(res.headers.get('retry-after'), null);
+  const member = readProxyStatus(res.headers.get('proxy-status') ?? undefined);
+  assert.equal(member?.proxy, 'shop');
+  assert.equal(member?.error, 'connection_refused');
+  assert.equal(member?.nextHop, new URL(refusing.url).host);
+  assert.match(member?.details ?? '', /ECONNREFUSED/);
+  const problem = (await res.json()) as Record<string, unknown>;
+  assert.equal(problem.status, 502);
+  assert.equal(problem.error, 'connection_refused');
+  assert.equal(problem.request_id, 'caller-42');
+});
+
+test('a third party that answers garbage: 502 http_protocol_error, sent to it once', async () => {
+  const before = garbage.received.length;
+  const res = await ask('/garbage');
+  assert.equal(res.status, 502);
+  assert.equal(readProxyStatus(res.headers.get('proxy-status') ?? undefined)?.error, 'http_protocol_error');
+  assert.match(
+    res.headers.get('x-request-id') ?? '',
+    /^[0-9a-f-]{36}$/,
+    'a new id when the caller sent none',
+  );
+  await res.body?.cancel();
+  assert.equal(garbage.received.length - before, 1);
+});
+
+test('a third party that never answers within the call’s deadline: 504 http_response_timeout', async () => {
+  const res = await ask('/slow', {}, 'GET');
+  assert.equal(res.status, 504);
+  const member = readProxyStatus(res.headers.get('proxy-status') ?? undefined);
+  assert.equal(member?.error, 'http_response_timeout');
+  assert.match(member?.details ?? '', /no response within the deadline of 300 ms \(1 attempt\)/);
+  await res.body?.cancel();
+});
+
+test('a third party whose circuit is open: 503 destination_unavailable with Retry-After', async () => {
+  const first = await ask('/circuit');
+  assert.equal(first.status, 502);
+  await first.body?.cancel();
+  const res = await ask('/circuit', { accept: 'text/plain' });
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get('retry-after'), '60');
+  assert.equal(
+    readProxyStatus(res.headers.get('proxy-status') ?? undefined)?.error,
+    'destination_unavailable',
+  );
+  assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
+  assert.match(await res.text(), /503/);
+});
+
+test('minimal: no details and no next hop; nextHop: the name the caller may see', async () => {
+  const minimal = await ask('/minimal');
+  assert.equal(minimal.status, 502);
+  assert.equal(minimal.headers.get('proxy-status'), 'shop; error=connection_refused');
+  await minimal.body?.cancel();
+  const named = await ask('/named');
+  assert.equal(readProxyStatus(named.headers.get('proxy-status') ?? undefined)?.nextHop, 'rates-api');
+  await named.body?.cancel();
+});
+
+test('a HEAD gets the head alone', async () => {
+  const res = await ask('/refused', {}, 'HEAD');
+  assert.equal(res.status, 502);
+  assert.equal(readProxyStatus(res.headers.get('proxy-status') ?? undefined)?.error, 'connection_refused');
+  assert.equal(await res.text(), '');
+});
+
+test('once the head has left, the status cannot change: the response is cut, never finished as if whole', async () => {
+  const res = await ask('/late');
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text(), TypeError);
+});
+
+test("an UpstreamError without the kit's own failure record (another copy of the kit made it) is read by its type", () => {
+  const error = new UpstreamError('UPSTREAM_UNREACHABLE', {
+    method: 'GET',
+    url: 'http://rates.example:8080/eur',
+    type: 'dns_timeout',
+    attempts: [],
+  });
+  const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-7' }, { name: 'shop' });
+  assert.equal(answer.status, 504);
+  assert.equal(
+    answer.headers['proxy-status'],
+    'shop; error=dns_timeout; details="the lookup of the upstream\'s host name did not finish in time (0 attempts)"; next-hop="rates.example:8080"',
+  );
+});
+
+test('a call that ends at once because the third party asked for a pause past its deadline: 503 with the Retry-After that is left, not a 504', async () => {
+  let hits = 0;
+  const paused = await listenOnLoopback((_req, res) => {
+    hits++;
+    res.writeHead(503, { 'retry-after': '30' }).end('later\n');
+  });
+  try {
+    const api = createFetch({ deadline: 2_000 });
+    const first = await api(`${paused.url}/eur`);
+    assert.equal(first.status, 503, "the call that was told gets the third party's own answer");
+    await first.body?.cancel();
+    const error = await api(`${paused.url}/eur`).then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_DEADLINE');
+    assert.equal(hits, 1, 'the second call sent nothing');
+    const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-8' }, { name: 'shop' });
+    assert.equal(answer.status, 503);
+    assert.match(answer.headers['retry-after'] ?? '', /^(29|30)$/);
+    assert.match(answer.headers['proxy-status'] ?? '', /^shop; error=destination_unavailable; details="/);
+  } finally {
+    await paused.close();
+  }
+});
