@@ -90,10 +90,7 @@ export class CacheRun implements ResponseStore {
     };
   }
 
-  /**
-   * Route and admit passed: answer from the store, wait for the fetch of the same key under
-   * way, or forward (`forward` starts the attempts, with this run as their store or none).
-   */
+  /** Route and admit passed: answer from the store, wait for the key's fetch under way, or forward (start the attempts). */
   start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
@@ -177,9 +174,8 @@ export class CacheRun implements ResponseStore {
   }
 
   /**
-   * Starts the key's fetch here, so that the requests coming meanwhile are given the stale
-   * answer too and start none, and hands it to a request of the gateway's own, which sends the
-   * stored answer's validators and stores what comes back (or a 304's refresh of it).
+   * Starts the key's fetch here (the requests meanwhile are given the stale answer too, and start none) and hands
+   * it to a request of the gateway's own, which sends the stored answer's validators and stores what comes back.
    */
   #refresh(key: string): void {
     const done = this.#cache.startFill(key);
@@ -288,13 +284,17 @@ export class CacheRun implements ResponseStore {
     if (method === 'HEAD' && status === 200) this.#cache.headAnswered(key, request, fields);
     const policy =
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
-    // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
-    if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
+    // One not stored frees those waiting for it now (each goes upstream), and may supersede the stale one stored.
+    if (policy === undefined || key === undefined) {
+      if (method === 'GET') this.#cache.superseded(key, request, status);
+      return void this.#endFill?.(undefined);
+    }
     const since = this.#req.record.startedAt;
     return boundedCopy(maxEntry, (body) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
+      else this.#cache.superseded(key, request, status);
       this.#endFill?.(undefined);
     });
   }
