@@ -201,15 +201,21 @@ export class ResponseCache {
    * cookie, a body past max_entry) and that speaks of the resource: a 2xx or 3xx (a part or a 304
    * aside), a 404 or 410. The stale answer stored for the request's variant is no longer the
    * resource's (RFC 9111 §4.3.3: none of the stored answers is suitable) and goes, here and on the
-   * shared disk: else it stood in for the next failure, a page the origin had replaced or deleted
-   * given as a 200. A fresh one stays: the cache may give it until it is stale (a 4xx that speaks
-   * of the request, or a 5xx, changes nothing).
+   * shared disk, and in the other workers (`announce`), whose copies of it are as old: else it
+   * stood in for the next failure, a page the origin had replaced or deleted given as a 200. A
+   * fresh one stays: the cache may give it until it is stale (a 4xx that speaks of the request,
+   * or a 5xx, changes nothing).
    */
-  superseded(key: string | undefined, request: CacheRequest | undefined, status: number): void {
+  superseded(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    status: number,
+    announce: ((news: CacheNews) => void) | undefined,
+  ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request) || stored.fresh()) return;
     if (SUPERSEDING.has(status) || (status >= 200 && status < 400 && status !== 206 && status !== 304))
-      this.invalidate(stored.key);
+      this.invalidateAll([stored.key], announce);
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */

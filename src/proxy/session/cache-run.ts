@@ -286,7 +286,7 @@ export class CacheRun implements ResponseStore {
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
     // One not stored frees those waiting for it now (each goes upstream), and may supersede the stale one stored.
     if (policy === undefined || key === undefined) {
-      if (method === 'GET') this.#cache.superseded(key, request, status);
+      if (method === 'GET') this.#cache.superseded(key, request, status, this.#req.runtime.announce);
       return void this.#endFill?.(undefined);
     }
     const since = this.#req.record.startedAt;
@@ -294,7 +294,7 @@ export class CacheRun implements ResponseStore {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
-      else this.#cache.superseded(key, request, status);
+      else this.#cache.superseded(key, request, status, this.#req.runtime.announce);
       this.#endFill?.(undefined);
     });
   }
