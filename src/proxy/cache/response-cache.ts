@@ -71,6 +71,18 @@ export class ResponseCache {
   readonly #entries = new Map<string, StoredAnswer>();
   readonly #fills = new Map<string, Fill>();
   #bytes = 0;
+  /** Bytes the copies of answers on their way here hold (boundedCopy's), together at most max_size: past it, one is dropped. */
+  #copying = 0;
+  readonly copies = {
+    take: (bytes: number): boolean => {
+      if (this.#copying + bytes > this.config.maxSize) return false;
+      this.#copying += bytes;
+      return true;
+    },
+    give: (bytes: number): void => {
+      this.#copying -= bytes;
+    },
+  };
   /** The answers the workers share on disk (`cache.dir`); undefined without one. */
   readonly disk: DiskStore | undefined;
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */

@@ -203,11 +203,7 @@ export class CacheRun implements ResponseStore {
     return true;
   }
 
-  /**
-   * The fetch waited for is over: look again; or its client left (one of those waiting fetches);
-   * or it failed, and its failure is this request's (a stored answer may stand in for it), as
-   * a collapsed forward (no attempt of its own).
-   */
+  /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
   #woken(end: FillEnd, forward: () => void): void {
     if (end === undefined || end === 'lead') return this.#lookup(forward, end === undefined);
     const stored = this.#cache.get(this.#key as string);
@@ -290,13 +286,17 @@ export class CacheRun implements ResponseStore {
       return void this.#endFill?.(undefined);
     }
     const since = this.#req.record.startedAt;
-    return boundedCopy(maxEntry, (body) => {
+    const stored = (body: Buffer | undefined) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
       else this.#cache.superseded(key, request, status, this.#req.runtime.announce);
       this.#endFill?.(undefined);
-    });
+    };
+    // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
+    const copy = boundedCopy(maxEntry, stored, this.#cache.copies);
+    this.#req.response.onClose(copy.release);
+    return copy;
   }
 
   // ── stale on error ───────────────────────────────────────────────────────────────
