@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
-import { readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { caseless } from './directive-case.ts';
@@ -151,9 +151,16 @@ export class DiskStore {
     this.#pending.set(tmp, pending);
     const cancelled = () => this.#cancelled.has(tmp);
     // Whether the file is in place, once it is (or is not: failed, or cancelled and removed).
-    const placed: Promise<boolean> = writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), {
-      mode: 0o600,
-    })
+    const bytes = Buffer.concat([Buffer.from(`${head}\n`), answer.body]);
+    const placed: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
+      // The directory went (an operator's `rm -rf` to empty the cache): made again, not given up for the process's life.
+      .catch((err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT'
+          ? mkdir(this.#dir, { recursive: true, mode: 0o700 }).then(() =>
+              writeFile(tmp, bytes, { mode: 0o600 }),
+            )
+          : Promise.reject(err),
+      )
       .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
       // Cancelled while it was renamed: what it renamed goes.
       .then(() => (cancelled() ? removed(file) : true))
