@@ -142,12 +142,8 @@ export class CacheRun implements ResponseStore {
     // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
     const refresh = this.#req.exchange.refresh;
     if (stored !== undefined && reuse !== undefined) {
-      if (reuse === 'fresh')
-        return this.#give(
-          stored,
-          hitStatus(this.#req.runtime.name, stored.ttl(), waited),
-          waited ? 'collapsed' : 'hit',
-        );
+      const hit = hitStatus(this.#req.runtime.name, stored.ttl(), waited);
+      if (reuse === 'fresh') return this.#give(stored, hit, waited ? 'collapsed' : 'hit');
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
@@ -280,9 +276,11 @@ export class CacheRun implements ResponseStore {
     if (method === 'HEAD' && status === 200) this.#cache.headAnswered(key, request, fields);
     const policy =
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
-    // One not stored frees those waiting for it now (each goes upstream), and may supersede the stale one stored.
+    // One not stored frees those waiting now (each goes upstream), and may supersede the stale one stored: a
+    // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
     if (policy === undefined || key === undefined) {
-      if (method === 'GET') this.#cache.superseded(key, request, status, this.#req.runtime.announce);
+      if (method === 'GET' || status !== 200)
+        this.#cache.superseded(key, request, status, this.#req.runtime.announce);
       return void this.#endFill?.(undefined);
     }
     const since = this.#req.record.startedAt;

@@ -138,6 +138,45 @@ test('with cache.dir the file goes too: the worker, missing in memory, does not 
   }
 });
 
+test("a HEAD the upstream answers 404 (no-store) drops the stale GET answer too: its status is the GET's, and the next failure is the 502", async () => {
+  const app = await origin();
+  const gw = await startTestGateway(cachedPages(app.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/a' })).text, 'v1 page');
+    app.answer = (_req, res) => {
+      res.statusCode = 404;
+      res.setHeader('cache-control', 'no-store');
+      res.end();
+    };
+    const head = await request(gw.url, { path: '/pages/a', method: 'HEAD' });
+    assert.equal(head.status, 404);
+    assert.equal(app.seen.length, 2, 'the HEAD went upstream: nothing fresh was stored');
+    await app.stop();
+    const failed = await request(gw.url, { path: '/pages/a' });
+    assert.equal(failed.status, 502);
+    assert.equal(failed.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  } finally {
+    await gw.close();
+    await app.stop().catch(() => {});
+  }
+});
+
+test('a HEAD the upstream answers 200 with the stored validators keeps the stale answer: it still stands in for the next failure', async () => {
+  const app = await origin();
+  const gw = await startTestGateway(cachedPages(app.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/a' })).text, 'v1 page');
+    assert.equal((await request(gw.url, { path: '/pages/a', method: 'HEAD' })).status, 200);
+    await app.stop();
+    const stale = await request(gw.url, { path: '/pages/a' });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.text, 'v1 page');
+  } finally {
+    await gw.close();
+    await app.stop().catch(() => {});
+  }
+});
+
 test("a stale answer revalidated with a 429 (the request's, not the resource's) still stands in for the next failure", async () => {
   const app = await origin();
   const gw = await startTestGateway(cachedPages(app.url));
