@@ -19,7 +19,7 @@ import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { cacheRequestOf, passedOn } from './cache-request.ts';
+import { type CacheAttempts, cacheRequestOf, passedOn } from './cache-request.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sendStored } from './stored-response.ts';
 
@@ -91,7 +91,7 @@ export class CacheRun implements ResponseStore {
   }
 
   /** Route and admit passed: answer from the store, wait for the key's fetch under way, or forward (start the attempts). */
-  start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
+  start(admitted: Admitted, attempts: CacheAttempts): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
     const { head, fields, runtime, record, listener } = this.#req;
@@ -106,8 +106,7 @@ export class CacheRun implements ResponseStore {
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
-    const vars = () => this.#owner.templateVars();
-    this.#request = cacheRequestOf(head.headers, fields, admitted, this.#route.requestHeaders, vars);
+    this.#request = cacheRequestOf(attempts.sends.headers, fields, admitted);
     // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
@@ -169,10 +168,7 @@ export class CacheRun implements ResponseStore {
     this.#forward(reason, forward);
   }
 
-  /**
-   * Starts the key's fetch here (the requests meanwhile are given the stale answer too, and start none) and hands
-   * it to a request of the gateway's own, which sends the stored answer's validators and stores what comes back.
-   */
+  /** The key's fetch starts here (those meanwhile get the stale answer too), made by a request of the gateway's own. */
   #refresh(key: string): void {
     const done = this.#cache.startFill(key);
     this.#owner.background(refreshExchange(this.#req.head, done, this.#req.record.upstream));
