@@ -37,7 +37,7 @@ export interface CopyBudget {
   give(bytes: number): void;
 }
 
-/** A body copy that holds part of a budget: `release` gives back what it still holds (its response closed, whole or cut). */
+/** A body copy that holds part of a budget: `release` (its response closed, whole or cut) gives back what it holds, and copies no more. */
 export interface HeldCopy extends BodyCopy {
   release(): void;
 }
@@ -83,6 +83,11 @@ export function boundedCopy(
       release();
       over(body);
     },
-    release,
+    // The response closed: whatever still comes is not copied (it could take room never given back).
+    release: () => {
+      dropped = true;
+      chunks.length = 0;
+      release();
+    },
   };
 }
