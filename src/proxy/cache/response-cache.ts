@@ -215,18 +215,21 @@ export class ResponseCache {
    * resource's (RFC 9111 §4.3.3: none of the stored answers is suitable) and goes, here and on the
    * shared disk, and in the other workers (`announce`), whose copies of it are as old: else it
    * stood in for the next failure, a page the origin had replaced or deleted given as a 200. A
-   * fresh one stays: the cache may give it until it is stale (a 4xx that speaks of the request,
-   * or a 5xx, changes nothing).
+   * fresh one stays (the cache may give it until stale), as does one the answer names (identifies:
+   * a 200 that only set a cookie); a 4xx that speaks of the request, or a 5xx, changes nothing.
    */
   superseded(
     key: string | undefined,
     request: CacheRequest | undefined,
     status: number,
+    fields: readonly string[],
     announce: ((news: CacheNews) => void) | undefined,
   ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request) || stored.fresh()) return;
-    if (SUPERSEDING.has(status) || (status >= 200 && status < 400 && status !== 206 && status !== 304))
+    if (!SUPERSEDING.has(status) && (status < 200 || status >= 400 || status === 206 || status === 304))
+      return;
+    if (!identifies(stored.policy.toObject().resh, headersOf(fields)))
       this.invalidateAll([stored.key], announce);
   }
 

@@ -276,7 +276,7 @@ export class CacheRun implements ResponseStore {
     // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
     if (policy === undefined || key === undefined) {
       if (method === 'GET' || status !== 200)
-        this.#cache.superseded(key, request, status, this.#req.runtime.announce);
+        this.#cache.superseded(key, request, status, fields, this.#req.runtime.announce);
       return void this.#endFill?.(undefined);
     }
     const since = this.#req.record.startedAt;
@@ -284,7 +284,7 @@ export class CacheRun implements ResponseStore {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
-      else this.#cache.superseded(key, request, status, this.#req.runtime.announce);
+      else this.#cache.superseded(key, request, status, fields, this.#req.runtime.announce);
       this.#endFill?.(undefined);
     };
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.

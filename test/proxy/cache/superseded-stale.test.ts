@@ -177,6 +177,30 @@ test('a HEAD the upstream answers 200 with the stored validators keeps the stale
   }
 });
 
+test("a stale answer revalidated with a 200 of the same ETag that sets a cookie stays: its body is the resource's still, and stands in for the next failure", async () => {
+  const app = await origin();
+  const gw = await startTestGateway(cachedPages(app.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/a' })).text, 'v1 page');
+    app.answer = (_req, res) => {
+      res.setHeader('cache-control', 'max-age=0, stale-if-error=60');
+      res.setHeader('etag', '"v1"');
+      res.setHeader('set-cookie', 'visitor=1');
+      res.end('v1 page');
+    };
+    assert.equal((await request(gw.url, { path: '/pages/a' })).headers['set-cookie']?.[0], 'visitor=1');
+    await app.stop();
+    const stale = await request(gw.url, { path: '/pages/a' });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.text, 'v1 page');
+    assert.equal(stale.headers['set-cookie'], undefined, "no client's cookie is given to another");
+    assert.match(String(stale.headers['cache-status']), /^edge-1; hit; fwd=stale; fwd-status=502; /);
+  } finally {
+    await gw.close();
+    await app.stop().catch(() => {});
+  }
+});
+
 test("a stale answer revalidated with a 429 (the request's, not the resource's) still stands in for the next failure", async () => {
   const app = await origin();
   const gw = await startTestGateway(cachedPages(app.url));
