@@ -61,3 +61,49 @@ upstreams:
   }
   assert.equal(gets, 4, 'each worker fetched the new answer once, then had it stored');
 });
+
+test('a stale answer one worker learns was deleted (a 404 no-store to its revalidation) stands in for a failure in no worker', async (t) => {
+  let gone = false;
+  let gets = 0;
+  const origin = http.createServer((_req, res) => {
+    gets++;
+    if (gone) return res.writeHead(404, { 'cache-control': 'no-store' }).end('no such page');
+    res.writeHead(200, { 'cache-control': 'max-age=0, stale-if-error=600', etag: '"v1"' }).end('v1');
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-superseded-'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(origin.address() as AddressInfo).port}
+`,
+  );
+  const serve = await startServe(path, 2);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  const page = { path: '/pages/doc', headers: { host: 'pages.test' } };
+  // Fresh connections go to the workers in turn: until each has stored its own (stale) copy.
+  for (let i = 0; i < 20 && gets < 2; i++) assert.equal((await request(base, page)).text, 'v1');
+  assert.equal(gets, 2, 'each worker stored its own copy');
+
+  gone = true;
+  assert.equal((await request(base, page)).status, 404);
+  await new Promise<void>((resolve) => origin.close(() => resolve()));
+  origin.closeAllConnections();
+  for (let i = 0; i < 6; i++) {
+    const res = await request(base, page);
+    assert.equal(res.status, 502, `request ${i} after the 404 (${res.headers['cache-status']}): ${res.text}`);
+  }
+});

@@ -130,6 +130,12 @@ export class Admission {
     readonly trust: TrustList;
     readonly listener: InFlightLimit | undefined;
     readonly now: number;
+    /**
+     * A request of the gateway's own (a stored answer's background refresh, made from the client
+     * request that found it stale): no client's rate limit counts it, else that client paid a
+     * token for it (a 429 it never earned), or the refresh was refused in its name.
+     */
+    readonly ownRefresh?: boolean;
   }): Release | Failure | Promise<Release | Failure> {
     const { route, upstream, fields } = request;
     const maintenance = this.maintenance(route, upstream);
@@ -140,6 +146,7 @@ export class Admission {
     // The slots are taken last, once every other policy let the request through (no closure made for it).
     const inFlight = policies?.inFlight;
     const store = this.#store;
+    if (request.ownRefresh === true) return takeSlots(request.listener, inFlight);
     if (limit && store) {
       const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
       return store

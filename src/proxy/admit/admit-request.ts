@@ -127,7 +127,7 @@ export function goesTo(record: RequestRecord, upstream: Upstream): void {
 interface AdmitRequest {
   readonly head: DownstreamHead;
   readonly fields: FieldMap;
-  readonly exchange?: Pick<DownstreamExchange, 'limitBody'>;
+  readonly exchange?: Pick<DownstreamExchange, 'limitBody' | 'refresh'>;
 }
 
 /**
@@ -179,6 +179,7 @@ function pastAccess<G extends AdmitGateway>(
     trust: gateway.trust,
     listener: listener.inFlight,
     now: performance.now(),
+    ownRefresh: request.exchange?.refresh !== undefined,
   });
   const window = side?.window;
   if (release instanceof Promise)

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { constants, mkdirSync, unlinkSync } from 'node:fs';
-import { open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { caseless } from './directive-case.ts';
+import { keyOf, readBounded } from './disk-files.ts';
 import { entryName } from './purge-tally.ts';
 import { keyMatches, SHARED, StoredAnswer } from './stored-answer.ts';
 
@@ -53,8 +54,8 @@ export class DiskStore {
   #trimming = false;
   /** A scan was asked for while one ran: it runs once that one is over. */
   #trimAgain = false;
-  /** The writes under way: the key of each, by its temporary file. A removal or purge meanwhile cancels it. */
-  readonly #pending = new Map<string, string>();
+  /** The writes under way: the key of each and its end, by its temporary file. A removal or purge meanwhile cancels it. */
+  readonly #pending = new Map<string, { key: string; done?: Promise<void> }>();
   /** Writes cancelled while under way (their temporary files): they rename nothing, or remove what they renamed. */
   readonly #cancelled = new Set<string>();
   /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
@@ -95,7 +96,7 @@ export class DiskStore {
     for (const purge of this.#purging)
       if (purge.prefix === undefined || keyMatches(key, purge.prefix)) return;
     const file = this.#file(key);
-    const bytes = await this.#readBounded(file).catch(() => undefined);
+    const bytes = await readBounded(file, this.#maxFile).catch(() => undefined);
     if (bytes === undefined) return undefined;
     const end = bytes.indexOf(10);
     if (end === -1 || end > MAX_HEAD_LINE) return undefined;
@@ -127,29 +128,6 @@ export class DiskStore {
   }
 
   /**
-   * The file's bytes, when it is a regular file no larger than one of ours can be (else
-   * undefined, nothing read): a file put there by another hand is never taken whole into memory.
-   * Opened without blocking, so that a FIFO in its place is not waited on.
-   */
-  async #readBounded(file: string): Promise<Buffer | undefined> {
-    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const found = await handle.stat();
-      if (!found.isFile() || found.size > this.#maxFile) return undefined;
-      const bytes = Buffer.allocUnsafe(found.size);
-      let filled = 0;
-      while (filled < bytes.length) {
-        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return bytes.subarray(0, filled);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /**
    * Writes the answer for the other workers (in the background); then keeps the directory under
    * max_disk. A removal or purge of its key before it is over cancels it: its rename would
    * otherwise bring back the answer just purged, for every worker and after a restart.
@@ -169,16 +147,30 @@ export class DiskStore {
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
     if (scan) this.#written = 0;
-    this.#pending.set(tmp, answer.key);
+    const pending: { key: string; done?: Promise<void> } = { key: answer.key };
+    this.#pending.set(tmp, pending);
     const cancelled = () => this.#cancelled.has(tmp);
+    // Whether the file is in place, once it is (or is not: failed, or cancelled and removed).
+    const bytes = Buffer.concat([Buffer.from(`${head}\n`), answer.body]);
+    const placed: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
+      // The directory went (an operator's `rm -rf` to empty the cache): made again, not given up for the process's life.
+      .catch((err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT'
+          ? mkdir(this.#dir, { recursive: true, mode: 0o700 }).then(() =>
+              writeFile(tmp, bytes, { mode: 0o600 }),
+            )
+          : Promise.reject(err),
+      )
+      .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
+      // Cancelled while it was renamed: what it renamed goes.
+      .then(() => (cancelled() ? removed(file) : true))
+      .catch(() => removed(tmp));
+    pending.done = placed.then(() => {});
     return (
-      writeFile(tmp, Buffer.concat([Buffer.from(`${head}\n`), answer.body]), { mode: 0o600 })
-        .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
-        // Cancelled while it was renamed: what it renamed goes.
-        .then(() => (cancelled() ? unlink(file).catch(() => {}) : undefined))
+      placed
         // Scanned once the file is there, so that it counts too.
-        .then(() => (scan ? this.#trim() : undefined))
-        .catch(() => unlink(tmp).catch(() => {}))
+        .then((there) => (there && scan ? this.#trim() : undefined))
+        .catch(() => {})
         .finally(() => {
           this.#pending.delete(tmp);
           this.#cancelled.delete(tmp);
@@ -186,9 +178,25 @@ export class DiskStore {
     );
   }
 
-  /** The writes under way of the keys `named` are cancelled. */
-  #cancel(named: (key: string) => boolean): void {
-    for (const [tmp, key] of this.#pending) if (named(key)) this.#cancelled.add(tmp);
+  /** The writes under way of the keys `named` are cancelled; returns their ends (a rename under way removes its file after). */
+  #cancel(named: (key: string) => boolean): Promise<void>[] {
+    const ends: Promise<void>[] = [];
+    for (const [tmp, { key, done }] of this.#pending)
+      if (named(key)) {
+        this.#cancelled.add(tmp);
+        if (done !== undefined) ends.push(done);
+      }
+    return ends;
+  }
+
+  /** Reads of the key wait for `removal` (a removal asked before them: the file they would find is the old answer). */
+  #removingUntil(key: string, removal: Promise<unknown>): void {
+    const over: Promise<void> = removal
+      .catch(() => {})
+      .then(() => {
+        if (this.#removing.get(key) === over) this.#removing.delete(key);
+      });
+    this.#removing.set(key, over);
   }
 
   /**
@@ -198,10 +206,12 @@ export class DiskStore {
    * a split): the other workers' removals on hearing of it are not (removeLater).
    */
   remove(key: string): void {
-    this.#cancel((pending) => pending === key);
+    const writes = this.#cancel((pending) => pending === key);
     try {
       unlinkSync(this.#file(key));
     } catch {}
+    // A write caught in its rename puts the file back for an instant, and removes it after: reads wait for that.
+    if (writes.length > 0) this.#removingUntil(key, Promise.all([this.#removing.get(key), ...writes]));
   }
 
   /**
@@ -211,13 +221,9 @@ export class DiskStore {
    * This worker's reads of the key wait for it meanwhile, and its writes of the key are cancelled.
    */
   removeLater(key: string): void {
-    this.#cancel((pending) => pending === key);
-    const removal: Promise<void> = unlink(this.#file(key))
-      .catch(() => {})
-      .finally(() => {
-        if (this.#removing.get(key) === removal) this.#removing.delete(key);
-      });
-    this.#removing.set(key, removal);
+    const writes = this.#cancel((pending) => pending === key);
+    const removal = unlink(this.#file(key)).catch(() => {});
+    this.#removingUntil(key, Promise.all([this.#removing.get(key), removal, ...writes]));
   }
 
   /**
@@ -227,10 +233,13 @@ export class DiskStore {
    * cancelled at once, and a read of a key it covers meanwhile is a miss: the old file is never found.
    */
   purge(prefix?: string): Promise<Set<string>> {
-    this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
+    const writes = this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
     const purge = { prefix };
     this.#purging.add(purge);
-    return this.#purgeFiles(prefix).finally(() => this.#purging.delete(purge));
+    // Over once the cancelled writes are too: one caught in its rename removes its file after.
+    return Promise.all([this.#purgeFiles(prefix), ...writes])
+      .then(([removed]) => removed)
+      .finally(() => this.#purging.delete(purge));
   }
 
   async #purgeFiles(prefix: string | undefined): Promise<Set<string>> {
@@ -238,7 +247,7 @@ export class DiskStore {
     const purgeOne = async (name: string): Promise<void> => {
       const file = join(this.#dir, name);
       if (prefix !== undefined) {
-        const key = await this.#keyOf(file);
+        const key = await keyOf(file);
         if (key === undefined || !keyMatches(key, prefix)) return;
       }
       await unlink(file).then(
@@ -299,25 +308,6 @@ export class DiskStore {
       await this.#trim();
     }
   }
-
-  /** The key a file holds, read off the start of its first line (the key is written first, and short). */
-  async #keyOf(file: string): Promise<string | undefined> {
-    try {
-      // Without blocking, as a read: a FIFO put in a file's place is not waited on.
-      const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-      let start: Buffer;
-      try {
-        const read = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, 0);
-        start = read.buffer.subarray(0, read.bytesRead);
-      } finally {
-        await handle.close();
-      }
-      const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.toString('utf8'));
-      return quoted === null ? undefined : JSON.parse(quoted[1]);
-    } catch {
-      return undefined;
-    }
-  }
 }
 
 /**
@@ -329,6 +319,14 @@ export function routeDirName(route: string): string {
   return name.length <= 200 && name !== '.' && name !== '..'
     ? name
     : createHash('sha256').update(route).digest('hex');
+}
+
+/** Removes the file (if it is there): false, the answer it held is not in place. */
+function removed(file: string): Promise<false> {
+  return unlink(file).then(
+    () => false,
+    () => false,
+  );
 }
 
 /** What a file's first line says of its body, so that a body cut or changed since is known. */

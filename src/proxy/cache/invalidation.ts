@@ -39,6 +39,13 @@ export function methodOverride(fields: FieldMap): string | undefined {
   return undefined;
 }
 
+/** Whether a request's success invalidates its target URI's stored answers: its method, or the one its override field names, is unsafe. */
+export function invalidates(method: string, fields: FieldMap): boolean {
+  if (!SAFE.has(method)) return true;
+  const override = methodOverride(fields);
+  return override !== undefined && !SAFE.has(override);
+}
+
 /**
  * The keys of the stored answers a request invalidates when its upstream answers it with a
  * status under 400 (RFC 9111 §4.4: an unsafe method, one of unknown safety too): none for a
@@ -54,8 +61,7 @@ export function invalidatedKeys(
   sides: readonly SplitSide[] | undefined,
   fields: FieldMap,
 ): readonly string[] {
-  const override = SAFE.has(method) ? methodOverride(fields) : undefined;
-  if (SAFE.has(method) && (override === undefined || SAFE.has(override))) return [];
+  if (!invalidates(method, fields)) return [];
   const { authority, upstreamPath } = target;
   const keys: string[] = [];
   for (const each of new Set([scheme, 'http', 'https']))

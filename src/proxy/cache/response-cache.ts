@@ -12,6 +12,9 @@ import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
 
+/** The client errors that say the resource is not there (any more): ResponseCache.superseded. */
+const SUPERSEDING = new Set([404, 410]);
+
 /** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
 const MAX_PURGES = 64;
 
@@ -68,6 +71,18 @@ export class ResponseCache {
   readonly #entries = new Map<string, StoredAnswer>();
   readonly #fills = new Map<string, Fill>();
   #bytes = 0;
+  /** Bytes the copies of answers on their way here hold (boundedCopy's), together at most max_size: past it, one is dropped. */
+  #copying = 0;
+  readonly copies = {
+    take: (bytes: number): boolean => {
+      if (this.#copying + bytes > this.config.maxSize) return false;
+      this.#copying += bytes;
+      return true;
+    },
+    give: (bytes: number): void => {
+      this.#copying -= bytes;
+    },
+  };
   /** The answers the workers share on disk (`cache.dir`); undefined without one. */
   readonly disk: DiskStore | undefined;
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
@@ -191,6 +206,31 @@ export class ResponseCache {
     const notModified = headersOf(fields);
     if (identifies(stored.policy.toObject().resh, notModified))
       this.revalidated(stored, request, notModified);
+  }
+
+  /**
+   * The upstream gave a GET of this key a full answer that is not kept (`no-store`, `private`, a
+   * cookie, a body past max_entry) and that speaks of the resource: a 2xx or 3xx (a part or a 304
+   * aside), a 404 or 410. The stale answer stored for the request's variant is no longer the
+   * resource's (RFC 9111 §4.3.3: none of the stored answers is suitable) and goes, here and on the
+   * shared disk, and in the other workers (`announce`), whose copies of it are as old: else it
+   * stood in for the next failure, a page the origin had replaced or deleted given as a 200. A
+   * fresh one stays (the cache may give it until stale), as does one the answer names (identifies:
+   * a 200 that only set a cookie); a 4xx that speaks of the request, or a 5xx, changes nothing.
+   */
+  superseded(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    status: number,
+    fields: readonly string[],
+    announce: ((news: CacheNews) => void) | undefined,
+  ): void {
+    const stored = key === undefined ? undefined : this.#entries.get(key);
+    if (stored === undefined || request === undefined || !stored.matches(request) || stored.fresh()) return;
+    if (!SUPERSEDING.has(status) && (status < 200 || status >= 400 || status === 206 || status === 304))
+      return;
+    if (!identifies(stored.policy.toObject().resh, headersOf(fields)))
+      this.invalidateAll([stored.key], announce);
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */

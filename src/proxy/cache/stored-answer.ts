@@ -143,13 +143,9 @@ export class StoredAnswer {
     return staleness < this.#staleIfError && !refusesStale(request.headers, staleness);
   }
 
-  /**
-   * How long the entry may still be of use (ms): fresh, within stale-while-revalidate, within its
-   * stale-if-error window, or, with a validator, for a revalidation (keptStale).
-   */
+  /** How long the entry may still be of use (ms): fresh, or kept past it (keptStale: the library's timeToLive counted its own stale-if-error, past the route's cap). */
   usefulFor(): number {
-    const left = (this.#fresh.policy.maxAge() + this.#keptStale - this.#fresh.policy.age()) * 1000;
-    return Math.max(this.#fresh.policy.timeToLive(), left);
+    return (this.#fresh.policy.maxAge() - this.#fresh.policy.age() + this.#keptStale) * 1000;
   }
 
   /**
@@ -272,11 +268,15 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
  * How long past its freshness an answer is kept (seconds): one with a validator (ETag,
  * Last-Modified) for the route's cap, so that its revalidation is a 304, not the whole body again
  * (an answer that may never be given stale, `no-cache` or `must-revalidate`, is one that is
- * revalidated); one without, for its stale-if-error window, the only use it has left.
+ * revalidated); one without, for its stale-if-error window; and within its stale-while-revalidate,
+ * where it is given (not once bound to revalidate: freshness.ts).
  */
 function keptStale(policy: CachePolicy, staleIfError: number, capMs: number): number {
-  const { resh } = policy.toObject();
-  return resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
+  const { resh, rescc } = policy.toObject();
+  const own = resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
+  const bound = 'must-revalidate' in rescc || 'proxy-revalidate' in rescc || 'no-cache' in rescc;
+  const swr = bound ? 0 : Number(rescc['stale-while-revalidate']);
+  return Math.max(own, Number.isFinite(swr) ? swr : 0);
 }
 
 /**

@@ -77,6 +77,18 @@ export class SpoolSpace {
    * instant between the two calls, which the next start sweeps up (clearSpoolDir).
    */
   async open(): Promise<number> {
+    try {
+      return await this.#openIn();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The directory went since it was made (a tmp cleaner, an operator's `rm -rf`): made again,
+      // once, rather than spooling off for the process's life.
+      this.#dirMade = undefined;
+      return this.#openIn();
+    }
+  }
+
+  async #openIn(): Promise<number> {
     // Made once; a failure (a directory not there yet, its rights) is tried again by the next response.
     this.#dirMade ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       this.#dirMade = undefined;

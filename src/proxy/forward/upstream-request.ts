@@ -111,6 +111,15 @@ export class UpstreamRequest {
     return this.#to.path;
   }
 
+  /**
+   * The fields every attempt sends (but the trace context and Host, which an attempt may change):
+   * the client's as access and the route's rules left them, with this hop's X-Forwarded-For,
+   * Forwarded and Via. What a route's cache matches a stored answer's Vary on.
+   */
+  get headers(): readonly string[] {
+    return this.#headers;
+  }
+
   /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
   get bodyless(): boolean {
     return this.#client.body === undefined || !hasBody(this.#client.head);

@@ -32,8 +32,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly req: SessionRequest;
   private readonly owner: AttemptsOwner;
   private admitted: Admitted;
-  /** What every attempt sends (the forward step's): path, headers, body. */
-  private readonly sends: UpstreamRequest;
+  /** What every attempt sends (the forward step's): path, headers (the cache's Vary reads them), body. */
+  readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
   private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none

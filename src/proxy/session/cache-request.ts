@@ -1,30 +1,27 @@
-import type { HeaderRules } from '../../core/config/types.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import { onlyIfCached } from '../cache/request-directives.ts';
 import type { CacheRequest } from '../cache/stored-answer.ts';
-import { applyHeaderRules, type TemplateVars } from '../forward/header-rules.ts';
+
+/** What a route's cache run asks of the request's attempts: to start them, to end them with a failure, what they send. */
+export interface CacheAttempts {
+  start(): void;
+  end(failure: Failure): void;
+  readonly sends: { readonly headers: readonly string[] };
+}
 
 /**
  * The request a route's cache compares stored answers with (RFC 9111 §4): a GET (a HEAD is
  * answered from a GET's stored answer) of the path the upstream receives, with the fields the
- * upstream saw, Vary being matched on them (§4.1): auth's and the route's rules', never the
- * client's own copies.
+ * upstream gets (`sent`: the forward step's), Vary being matched on them (§4.1): auth's and the
+ * route's rules', never the client's own copies, and this hop's own (X-Forwarded-For, Forwarded:
+ * an answer that varies on the client's address, read by the upstream there, is no other
+ * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
  */
-export function cacheRequestOf(
-  raw: readonly string[],
-  fields: FieldMap,
-  admitted: Admitted,
-  rules: HeaderRules | undefined,
-  vars: () => TemplateVars,
-): CacheRequest {
-  const edit = admitted.requestEdit;
-  const sent =
-    rules === undefined
-      ? edit
-      : (headers: readonly string[]) => applyHeaderRules(edit?.(headers) ?? headers, rules, vars());
-  const headers = { ...fieldsAfterAccess(raw, fields, sent), host: admitted.authority };
+export function cacheRequestOf(sent: readonly string[], fields: FieldMap, admitted: Admitted): CacheRequest {
+  const headers = { ...fieldsAfterAccess(sent, fields, (each) => [...each]), host: admitted.authority };
   return { method: 'GET', url: admitted.upstreamPath, headers };
 }
 

@@ -19,7 +19,7 @@ import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from
 import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { cacheRequestOf, passedOn } from './cache-request.ts';
+import { type CacheAttempts, cacheRequestOf, passedOn } from './cache-request.ts';
 import type { SessionRequest } from './session-request.ts';
 import { sendStored } from './stored-response.ts';
 
@@ -90,11 +90,8 @@ export class CacheRun implements ResponseStore {
     };
   }
 
-  /**
-   * Route and admit passed: answer from the store, wait for the fetch of the same key under
-   * way, or forward (`forward` starts the attempts, with this run as their store or none).
-   */
-  start(admitted: Admitted, attempts: { start(): void; end(failure: Failure): void }): void {
+  /** Route and admit passed: answer from the store, wait for the key's fetch under way, or forward (start the attempts). */
+  start(admitted: Admitted, attempts: CacheAttempts): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
     const { head, fields, runtime, record, listener } = this.#req;
@@ -109,8 +106,7 @@ export class CacheRun implements ResponseStore {
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
-    const vars = () => this.#owner.templateVars();
-    this.#request = cacheRequestOf(head.headers, fields, admitted, this.#route.requestHeaders, vars);
+    this.#request = cacheRequestOf(attempts.sends.headers, fields, admitted);
     // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);
@@ -145,12 +141,8 @@ export class CacheRun implements ResponseStore {
     // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
     const refresh = this.#req.exchange.refresh;
     if (stored !== undefined && reuse !== undefined) {
-      if (reuse === 'fresh')
-        return this.#give(
-          stored,
-          hitStatus(this.#req.runtime.name, stored.ttl(), waited),
-          waited ? 'collapsed' : 'hit',
-        );
+      const hit = hitStatus(this.#req.runtime.name, stored.ttl(), waited);
+      if (reuse === 'fresh') return this.#give(stored, hit, waited ? 'collapsed' : 'hit');
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
@@ -176,11 +168,7 @@ export class CacheRun implements ResponseStore {
     this.#forward(reason, forward);
   }
 
-  /**
-   * Starts the key's fetch here, so that the requests coming meanwhile are given the stale
-   * answer too and start none, and hands it to a request of the gateway's own, which sends the
-   * stored answer's validators and stores what comes back (or a 304's refresh of it).
-   */
+  /** The key's fetch starts here (those meanwhile get the stale answer too), made by a request of the gateway's own. */
   #refresh(key: string): void {
     const done = this.#cache.startFill(key);
     this.#owner.background(refreshExchange(this.#req.head, done, this.#req.record.upstream));
@@ -207,11 +195,7 @@ export class CacheRun implements ResponseStore {
     return true;
   }
 
-  /**
-   * The fetch waited for is over: look again; or its client left (one of those waiting fetches);
-   * or it failed, and its failure is this request's (a stored answer may stand in for it), as
-   * a collapsed forward (no attempt of its own).
-   */
+  /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
   #woken(end: FillEnd, forward: () => void): void {
     if (end === undefined || end === 'lead') return this.#lookup(forward, end === undefined);
     const stored = this.#cache.get(this.#key as string);
@@ -288,15 +272,25 @@ export class CacheRun implements ResponseStore {
     if (method === 'HEAD' && status === 200) this.#cache.headAnswered(key, request, fields);
     const policy =
       request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
-    // One that will not be stored frees those waiting for it now (each goes upstream), not when its body ends.
-    if (policy === undefined || key === undefined) return void this.#endFill?.(undefined);
+    // One not stored frees those waiting now (each goes upstream), and may supersede the stale one stored: a
+    // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
+    if (policy === undefined || key === undefined) {
+      if (method === 'GET' || status !== 200)
+        this.#cache.superseded(key, request, status, fields, this.#req.runtime.announce);
+      return void this.#endFill?.(undefined);
+    }
     const since = this.#req.record.startedAt;
-    return boundedCopy(maxEntry, (body) => {
+    const stored = (body: Buffer | undefined) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
+      else this.#cache.superseded(key, request, status, fields, this.#req.runtime.announce);
       this.#endFill?.(undefined);
-    });
+    };
+    // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
+    const copy = boundedCopy(maxEntry, stored, this.#cache.copies);
+    this.#req.response.onClose(copy.release);
+    return copy;
   }
 
   // ── stale on error ───────────────────────────────────────────────────────────────

@@ -28,6 +28,7 @@ import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
 import { logPhase } from './log-phase.ts';
 import { ownCutOf } from './own-cut.ts';
+import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
@@ -47,6 +48,8 @@ export class RequestSession implements AttemptsOwner {
   readonly #req: SessionRequest;
   #attempts: Attempts | undefined;
   #cache: CacheRun | undefined;
+  /** An unsafe request's invalidation in the cache of the route that serves its GET, when another (read-route-invalidation.ts). */
+  #readRoute: (() => void) | undefined;
   /** The route, once routing found one: its response rules apply to every answer. */
   #route: RouteConfig | undefined;
   /** Gives back the admission slots (once; also on close). */
@@ -64,11 +67,7 @@ export class RequestSession implements AttemptsOwner {
     response.onClose(this.#onClose);
   }
 
-  /**
-   * A request the server parsed, an upgrade (or CONNECT) alike: an upgrade differs only in
-   * its forward step, a tunnel after a 101 (an upstream that declines it is relayed like any
-   * response).
-   */
+  /** A request the server parsed, an upgrade (or CONNECT) alike (a tunnel after a 101, or relayed like any response). */
   static request(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange): void {
     new RequestSession(runtime, listener, exchange).#run();
   }
@@ -155,6 +154,7 @@ export class RequestSession implements AttemptsOwner {
     record.route = routed.route.name;
     this.#route = routed.route;
     this.#cache = CacheRun.of(this.#req, this, routed.route);
+    this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
     const admitted = admitRequest(runtime, listener, this.#req, record, routed, sideDrawer(exchange));
@@ -188,6 +188,7 @@ export class RequestSession implements AttemptsOwner {
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
     this.#req.record.status = status;
+    if (status < 400) this.#readRoute?.();
   }
 
   /** The failure the request ended with, for the log (answered or not: see answer()). */

@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   truncateSync,
   utimesSync,
@@ -344,4 +345,39 @@ test('an answer a 304 refreshed is written back to the directory: after a restar
   assert.equal(res.headers['x-version'], 'new');
   assert.match(String(res.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
   assert.equal(origin.heads.length, asked, 'the refreshed answer was fresh: the upstream is not asked');
+});
+
+test("the route's directory removed under a running gateway (an operator emptying the cache): the next answer is written to it again, and shared again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60'],
+    body: 'shared',
+  });
+  const one = await startTestGateway(config(origin.url, dir));
+  const two = await startTestGateway(config(origin.url, dir));
+  try {
+    const host = { host: 'pages.test' };
+    await request(one.url, { path: '/pages/before', headers: host });
+    await waitUntil('the first answer written', () => filesIn(dir).length === 1);
+    rmSync(join(dir, 'pages'), { recursive: true });
+
+    assert.equal(
+      (await request(one.url, { path: '/pages/s', headers: host })).headers['cache-status'],
+      'edge-1; fwd=uri-miss',
+    );
+    await waitUntil(
+      'the answer written to the directory made again',
+      () => existsSync(join(dir, 'pages')) && filesIn(dir).length === 1,
+    );
+    assert.equal(statSync(join(dir, 'pages')).mode & 0o777, 0o700);
+    const hit = await request(two.url, { path: '/pages/s', headers: host });
+    assert.equal(hit.text, 'shared');
+    assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 2, 'the second gateway read it from the directory');
+  } finally {
+    await one.close();
+    await two.close();
+    await origin.stop();
+  }
 });

@@ -56,3 +56,21 @@ test("a read of a key asked after its removal in the background never finds the 
   assert.equal(await store.read(KEY), undefined);
   assert.equal(existsSync(store.fileOf(KEY)), false);
 });
+
+test("a read right after the key's removal never finds the answer a write under way was renaming: it waits for that write to remove it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, 60_000);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  // The removal comes at every point of the write (0 to 19 turns of the loop after it began):
+  // before its file is written, while it is renamed, after. Whichever, the read finds nothing.
+  const found: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    const write = store.write(answer(KEY, 'the page before the invalidation'));
+    for (let n = 0; n < i % 20; n++) await turn();
+    store.remove(KEY);
+    if ((await store.read(KEY)) !== undefined) found.push(i);
+    await write;
+  }
+  assert.deepEqual(found, [], 'reads that found the removed answer');
+  assert.equal(existsSync(store.fileOf(KEY)), false);
+});

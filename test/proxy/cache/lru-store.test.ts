@@ -53,3 +53,35 @@ test("a 304's fields are counted: the store lets the least recently used go unti
   assert.equal(cache.bytes, a.size + c.size);
   assert.ok(cache.bytes <= config.maxSize, `${cache.bytes} bytes held`);
 });
+
+/** An answer with these Cache-Control fields (and Age), stored under a route whose stale_if_error cap is `capMs`. */
+function kept(fields: string[], capMs: number): StoredAnswer {
+  const request = { method: 'GET', url: '/k', headers: { host: 'a.test' } };
+  return new StoredAnswer('k', policyOf(request, 200, fields), 200, 'OK', Buffer.from('page'), capMs);
+}
+
+test("an answer past the route's stale_if_error cap is of no more use, whatever its own stale-if-error says: it goes at the next look, not an hour later", () => {
+  const cache = new ResponseCache({ ...config, staleIfError: 1_000 }, 'pages');
+  // 5 s old, stale at once: past the route's 1 s, within its own hour.
+  const dead = kept(['Cache-Control', 'max-age=0, stale-if-error=3600', 'Age', '5'], 1_000);
+  assert.ok(dead.usefulFor() <= 0, `useful for ${dead.usefulFor()} ms more`);
+  assert.ok(cache.set(dead));
+  assert.equal(cache.get('k'), undefined);
+  assert.equal(cache.size, 0);
+  assert.equal(cache.bytes, 0);
+});
+
+test('an answer within its stale-while-revalidate is kept for it, unless it must be revalidated once stale', () => {
+  const swr = kept(['Cache-Control', 'max-age=0, stale-while-revalidate=600', 'Age', '5'], 0);
+  assert.ok(swr.usefulFor() > 590_000, `useful for ${swr.usefulFor()} ms more`);
+  const bound = kept(
+    ['Cache-Control', 'max-age=0, must-revalidate, stale-while-revalidate=600', 'Age', '5'],
+    0,
+  );
+  assert.ok(bound.usefulFor() <= 0, `useful for ${bound.usefulFor()} ms more`);
+  const withinOwn = kept(['Cache-Control', 'max-age=0, stale-if-error=3600', 'Age', '5'], 60_000);
+  assert.ok(
+    withinOwn.usefulFor() > 50_000 && withinOwn.usefulFor() <= 55_000,
+    `useful for ${withinOwn.usefulFor()} ms`,
+  );
+});

@@ -297,6 +297,32 @@ test('a spool directory that cannot be made: the response is held as without a s
   assert.equal(gw.gateway.runtime().spool.held, 0);
 });
 
+test('a spool directory removed while the gateway runs (a tmp cleaner, an rm -rf) is made again by the next response that spools, which spools', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const dir = join(await spoolDir(t), 'spool');
+  const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
+  t.after(() => gw.close());
+  const first = nonReader(gw.port, 'first');
+  await waitUntil('the first response spools', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  first.socket.destroy();
+  await waitUntil('its file closed', () => gw.gateway.runtime().spool.held === 0);
+  await rm(dir, { recursive: true });
+
+  const second = nonReader(gw.port, 'second');
+  t.after(() => second.socket.destroy());
+  await waitUntil('the second response spools', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  assert.ok((await second.readAll()).equals(BIG), 'every byte, in order');
+  const line = await gw.logFor('second');
+  assert.equal(line.status, 200);
+  assert.ok((line.spooled as number) > 0);
+  assert.equal(
+    gw.logs.some((l) => l.msg === 'spool write failed'),
+    false,
+  );
+});
+
 test('a client that leaves while its response is spooled: the file goes at once, its bytes back to the space, and the log says the client left', async (t) => {
   const upstream = await startUpstream();
   t.after(() => upstream.close());

@@ -1,0 +1,48 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+/**
+ * What is read off a file of `cache.dir` (disk-store.ts): each opened without blocking, so that
+ * a FIFO put in a file's place is not waited on, and never taken whole past a bound.
+ */
+
+/**
+ * The file's bytes, when it is a regular file no larger than `maxFile`, the largest one of ours
+ * can be (else undefined, nothing read): a file put there by another hand is never taken whole
+ * into memory.
+ */
+export async function readBounded(file: string, maxFile: number): Promise<Buffer | undefined> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const found = await handle.stat();
+    if (!found.isFile() || found.size > maxFile) return undefined;
+    const bytes = Buffer.allocUnsafe(found.size);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return bytes.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The key a file holds, read off the start of its first line (the key is written first, and short). */
+export async function keyOf(file: string): Promise<string | undefined> {
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    let start: Buffer;
+    try {
+      const read = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, 0);
+      start = read.buffer.subarray(0, read.bytesRead);
+    } finally {
+      await handle.close();
+    }
+    const quoted = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(start.toString('utf8'));
+    return quoted === null ? undefined : JSON.parse(quoted[1]);
+  } catch {
+    return undefined;
+  }
+}
