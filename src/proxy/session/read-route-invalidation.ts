@@ -18,7 +18,8 @@ import type { SessionRequest } from './session-request.ts';
  */
 export function readRouteInvalidation(req: SessionRequest, routed: Routed): (() => void) | undefined {
   const { runtime, head, fields, listener } = req;
-  if (!invalidates(head.method, fields)) return undefined;
+  // No route keeps answers (the usual gateway): an unsafe request is not routed a second time.
+  if (runtime.caches.size === 0 || !invalidates(head.method, fields)) return undefined;
   const asked = { listener: listener.name, scheme: listener.protocol, method: 'GET', headers: fields };
   const route = runtime.router.match(hostnameOf(routed.authority), routed.path, asked);
   if (route === undefined || route === routed.route || route.redirect !== undefined) return undefined;
