@@ -631,7 +631,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   #keepAliveTimeout(): void {
-    if (this.#state === 'idle') this.close();
+    if (this.#state !== 'idle') return;
+    // Still full: the client took none of its answer's rest for send_timeout. Cut, not given another by close().
+    if (this.socket.writableNeedDrain) return this.#destroy();
+    this.close();
   }
 
   readonly #onEnd = (): void => {
