@@ -51,6 +51,11 @@ export interface Listener {
   update(config: ListenerConfig, limits: DownstreamLimits): void;
   close(): Promise<void>;
   /**
+   * A drain began (its delay still serves): each HTTP/1.1 answer from now on says
+   * `Connection: close` and its connection closes after it, so kept-alive clients move off.
+   */
+  closeAfterResponses(): void;
+  /**
    * A drain's first step: stops accepting, closes idle keep-alive connections and every other
    * one after the response in flight on it; every HTTP/2 connection gets GOAWAY NO_ERROR and
    * closes once its streams are answered. Resolves when the last connection has closed.
@@ -226,6 +231,7 @@ export async function startListener(
     connections: () => accepting.connections(),
     close: closed,
     stopAccepting: closed,
+    closeAfterResponses: () => own.closeAfterResponses(),
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
     // (the TCP count is every connection, HTTP/2 ones included).
     cutConnections: () => {

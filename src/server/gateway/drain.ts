@@ -9,7 +9,8 @@ const CLOSE_GRACE_MS = 1_000;
  * A gateway's way out, on SIGTERM (DESIGN.md: not-ready, delay, stop accepting, deadline):
  *
  * 1. `draining` turns true at once: the readiness probe answers 503 from then on.
- * 2. `delay`: requests are still served while a load balancer notices.
+ * 2. `delay`: requests are still served while a load balancer notices, each HTTP/1.1 answer
+ *    saying `Connection: close` (a kept-alive client would not leave its connection otherwise).
  * 3. The listeners stop accepting; idle keep-alive connections close, busy ones after their
  *    response (with `Connection: close` where its head has not left yet).
  * 4. At `timeout` (counted from the signal) every connection still open is cut, tunnels
@@ -68,6 +69,9 @@ export class Drain {
       this.#hurried.then(() => 'hurried' as const),
     ]);
     this.#logger.info({ delay_ms: delay, timeout_ms: timeout }, 'draining: not ready');
+    // A kept-alive client sends its next request on its connection whatever the balancer says:
+    // each is told to close it (the answer says so), so it moves off during the delay.
+    for (const listener of listeners) listener.closeAfterResponses();
     try {
       if (delay > 0) await Promise.race([wait(delay), deadline]);
       const closed = Promise.all(listeners.map((l) => l.stopAccepting())).then(() => 'closed' as const);

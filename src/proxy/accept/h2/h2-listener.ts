@@ -48,10 +48,9 @@ export function startH2(
   return {
     server,
     take(socket, http1, tls) {
-      if (draining) {
-        socket.destroy();
-        return;
-      }
+      // One that comes out of its TLS handshake (or shows h2c's first bytes) during a drain came
+      // before the gateway stopped accepting: served as on any listener, its HTTP/1.1 request
+      // once, saying close (http1-server.ts), its HTTP/2 session told GOAWAY (h2-server.ts).
       const takers: ProtocolTakers = {
         h2: (s) => {
           undecided.delete(s);
@@ -66,7 +65,8 @@ export function startH2(
         },
       };
       if (tls) return pickByAlpn(socket as TLSSocket, takers);
-      undecided.add(socket);
+      // (Its first bytes are in already: the drain that found it undecided has swept.)
+      if (!draining) undecided.add(socket);
       socket.once('close', () => undecided.delete(socket));
       pickByPreface(socket, takers, handlers.limits().headerTimeout);
     },

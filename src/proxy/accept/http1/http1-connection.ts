@@ -523,8 +523,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
     this.#priorKnowledge = undefined;
     this.#resume();
-    this.socket.end();
-    this.#arm(LINGER_MS, this.#destroy);
+    const socket = this.socket;
+    const leaving = socket.writableLength > 0;
+    socket.end();
+    const { sendTimeout = 0 } = this.#settings;
+    if (!leaving || sendTimeout <= 0) return this.#arm(LINGER_MS, this.#destroy);
+    // The last answer is still leaving for a slow reader (destroyed now, its rest would be lost
+    // behind a FIN): the linger counts from our FIN, and until then it has send_timeout.
+    this.#arm(sendTimeout, this.#destroy);
+    socket.once('finish', () => {
+      if (socket.readableEnded) this.#destroy();
+      else if (!socket.destroyed) this.#arm(LINGER_MS, this.#destroy);
+    });
   }
 
   /**
@@ -622,7 +632,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   #keepAliveTimeout(): void {
-    if (this.#state === 'idle') this.close();
+    if (this.#state !== 'idle') return;
+    // Still full: the client took none of its answer's rest for send_timeout. Cut, not given another by close().
+    if (this.socket.writableNeedDrain) return this.#destroy();
+    this.close();
   }
 
   readonly #onEnd = (): void => {
@@ -637,6 +650,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
           'the client ended the connection inside the request head',
         ),
       );
+    // (Its last answer still leaving: destroyed once it has left, close().)
+    if (this.#closing && !this.socket.writableFinished) return;
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.

@@ -34,6 +34,8 @@ export interface Http1Server {
    * a listener with `priorKnowledge` (then that has it, still counted here for a drain).
    */
   acceptPlain(socket: Socket): void;
+  /** A drain began: every connection, and each one accepted from now on, closes after its next response. */
+  closeAfterResponses(): void;
   /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
   closeWhenIdle(): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
@@ -134,6 +136,10 @@ export function createHttp1Server(
     connections,
     accept,
     acceptPlain,
+    closeAfterResponses() {
+      draining = true;
+      for (const connection of connections) connection.closeAfterResponse();
+    },
     closeWhenIdle() {
       draining = true;
       server.close();
