@@ -8,7 +8,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
-import { forwardedClient, forwardedField, type TrustList } from '../../core/net/trust.ts';
+import { forwardedClient, forwardedField, type TrustList, vouchedClient } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
@@ -142,7 +142,13 @@ class RouteAccess {
     if (this.#ipLists !== undefined) {
       // Behind trusted proxies, the client they vouch for (trust_forwarded_from); else the peer.
       const { clientAddress } = request;
-      const address = forwardedClient(clientAddress, request.fields, this.#trust);
+      const address = vouchedClient(clientAddress, request.fields, this.#trust);
+      if (address === undefined)
+        return refusal(
+          403,
+          "the client's address may not use this route",
+          `ip client unknown (${forwardedField(request.fields)})`,
+        );
       const refused = this.#ipLists.refusal(address);
       if (refused !== undefined)
         return refusal(
