@@ -392,3 +392,29 @@ test('a forward-auth service and a JWKS on one host are one hop on the status: b
     assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 1, failed: 0 });
   });
 });
+
+test('a key set that opens with a UTF-8 byte order mark is read as the key set it is (as fetch’s json() and jose read it), not the hop’s garbage', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const set = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] });
+  const jwks = http.createServer((_req, res) => {
+    // A file saved by an editor that writes a BOM, served as it is.
+    res.writeHead(200, { 'content-type': 'application/json' }).end(`\uFEFF${set}`);
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const token = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const res = await request(gw.url, { path: '/orders', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200, String(res.headers['proxy-status']));
+    assert.equal(echo.received.length, 1);
+  });
+});
