@@ -8,7 +8,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
-import { forwardedClient, forwardedField, type TrustList, vouchedClient } from '../../core/net/trust.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
@@ -139,26 +139,8 @@ class RouteAccess {
    * preflight, answered here (a browser sends no credentials with one), then authentication.
    */
   check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
-    if (this.#ipLists !== undefined) {
-      // Behind trusted proxies, the client they vouch for (trust_forwarded_from); else the peer.
-      const { clientAddress } = request;
-      const address = vouchedClient(clientAddress, request.fields, this.#trust);
-      if (address === undefined)
-        return refusal(
-          403,
-          "the client's address may not use this route",
-          `ip client unknown (${forwardedField(request.fields)})`,
-        );
-      const refused = this.#ipLists.refusal(address);
-      if (refused !== undefined)
-        return refusal(
-          403,
-          "the client's address may not use this route",
-          address === clientAddress
-            ? `ip ${refused}`
-            : `ip ${refused} (${forwardedField(request.fields)} ${address})`,
-        );
-    }
+    const refused = this.#ipLists?.judge(request.clientAddress, request.fields, this.#trust);
+    if (refused !== undefined) return refusal(403, "the client's address may not use this route", refused);
     if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
       const answer = this.cors.preflight(request.fields);
       if (typeof answer === 'string')
