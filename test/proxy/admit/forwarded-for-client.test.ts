@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -106,6 +107,52 @@ upstreams:
     assert.equal((await gw.logFor('x-allow')).auth, 'denied: ip client unknown (X-Forwarded-For)');
     assert.equal(echo.received.length, 0);
   } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('over HTTP/2 too: a client whose unclosed quote swallows its proxy’s Forwarded line is unknown, refused by the allow list that holds the proxy', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    allow: [127.0.0.0/8, 10.0.0.0/8]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`,
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  const ask = (forwarded: string[], id: string) =>
+    new Promise<number>((resolve, reject) => {
+      // Two Forwarded fields in the stream: the client's, then its proxy's.
+      const headers: Record<string, string | string[]> = {
+        ':path': '/inside',
+        forwarded,
+        'x-request-id': id,
+      };
+      const stream = session.request(headers);
+      stream.on('response', (head) => resolve(Number(head[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end();
+    });
+  try {
+    assert.equal(await ask(['for="', 'for=203.0.113.9'], 'h2-unknown'), 403);
+    assert.equal((await gw.logFor('h2-unknown')).auth, 'denied: ip client unknown (Forwarded)');
+    assert.equal(await ask(['for=203.0.113.9', 'for=10.0.0.5'], 'h2-inside'), 200);
+    assert.equal(echo.received.length, 1);
+  } finally {
+    session.destroy();
     await gw.close();
     await echo.close();
   }
