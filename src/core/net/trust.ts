@@ -30,8 +30,9 @@ function checkAddress(list: net.BlockList, address: string): boolean {
  * HAProxy by default): read first, a client's Forwarded would be that proxy's word. The peer's
  * own address when the peer is not trusted, or sent neither; an entry that is not an address
  * (garbage, Forwarded's `unknown` or obfuscated `_hidden`, RFC 7239 §6) ends the walk at the
- * last hop vouched for (what lies left of it is no trusted proxy's word). Only a trusted
- * proxy's entries are read, so no client can write the address this gives.
+ * last hop vouched for (what lies left of it is no trusted proxy's word): a key for a bucket,
+ * never a verdict on who the client is (vouchedClient). Only a trusted proxy's entries are
+ * read, so no client can write the address this gives.
  */
 export function forwardedClient(peer: string, fields: FieldMap, trust: TrustList): string {
   const walked = walk(peer, fields, trust);

@@ -7,7 +7,8 @@ import { forwardedField, type TrustList, vouchedClient } from '../../core/net/tr
 /**
  * A route's `allow` and `deny` lists, asked about the client's address as the gateway knows
  * it (the peer's, or what a trusted PROXY-protocol header said; behind proxies in
- * `trust_forwarded_from`, the client they vouch for: never an X-Forwarded-For a client can write). `deny` wins over `allow`: an address in both is refused. A NAT64 address
+ * `trust_forwarded_from`, the client they vouch for: never an X-Forwarded-For a client can
+ * write). `deny` wins over `allow`: an address in both is refused. A NAT64 address
  * (`64:ff9b::/96`) is the IPv4 host it stands for as well, as a rate limit keys it: a `deny`
  * of that host's IPv4 block refuses it through the translator, and an `allow` of it lets it in.
  */
