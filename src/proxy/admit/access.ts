@@ -208,7 +208,12 @@ class RouteAccess {
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
     if ('user' in verdict) return this.#allowed;
-    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('failed' in verdict) {
+      // The client's own share of the checks spent: this client refused (429), not the check failing.
+      const mine = verdict.failed.type === 'http_request_denied';
+      const note = mine ? 'denied: basic too many password checks from this client' : undefined;
+      return { note: note ?? `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    }
     const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
     return refusal(
       401,
