@@ -65,6 +65,11 @@ export class RemoteJwks {
     this.#failure = previous.#failure;
   }
 
+  /** The cached keys while fresh, else undefined (nothing is fetched). */
+  fresh(): JwkSet | undefined {
+    return this.#set !== undefined && performance.now() < this.#expiresAt ? this.#set : undefined;
+  }
+
   /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
   keys(): JwkSet | Promise<JwkSet> {
     const now = performance.now();

@@ -19,6 +19,8 @@ const MAX_REMEMBERED = 1024;
  * out of the set (a leaked one) stops its tokens within a minute, not at their `exp`.
  */
 const REMEMBERED_MS = 60_000;
+/** No key at all: what a token is checked against before keys are fetched for it. */
+const NO_KEYS = new JwkSet({ keys: [] });
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
@@ -99,7 +101,14 @@ export class JwtAuth {
       if (kept.until > Date.now()) return { claims: kept.claims };
       this.#remembered.delete(key);
     }
-    const keys = this.#local ?? (this.#remote as RemoteJwks).keys();
+    const ready = this.#local ?? this.#remote?.fresh();
+    if (ready !== undefined) return this.#check(token, key, ready, true);
+    // The keys are to be fetched: a token no key could make good (not a JWS, an alg or a crit the
+    // route does not take) is refused first, as jose refuses it before it asks for a key. The
+    // endpoint failing is no verdict on it (a 401, not the hop's 502), and it fetches nothing.
+    const early = verifyJwt(token, NO_KEYS, this.#rules);
+    if ('invalid' in early && early.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return early;
+    const keys = (this.#remote as RemoteJwks).keys();
     if (keys instanceof Promise)
       return keys.then(
         (fetched) => this.#check(token, key, fetched, true),

@@ -418,3 +418,49 @@ test('a key set that opens with a UTF-8 byte order mark is read as the key set i
     assert.equal(echo.received.length, 1);
   });
 });
+
+test('a token no key could make good is the client’s 401 while the JWKS endpoint fails, and asks nothing of it; a well-formed one is the hop’s 503', async () => {
+  let asked = 0;
+  const jwks = http.createServer((_req, res) => {
+    asked++;
+    res.writeHead(500).end();
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        algorithms: [RS256]
+        jwks_min_refresh: 1ms
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const ask = async (token: string, id: string) => {
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+      });
+      return { res, auth: (await gw.logFor(id)).auth };
+    };
+    // Not a JWS, an alg the route does not take, a crit it does not know: whatever the keys.
+    for (const [token, code, id] of [
+      ['not-a-token', 'ERR_JWS_INVALID', 'garbage'],
+      [tokenWith('{"alg":"HS256","kid":"k1"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'hmac'],
+      [tokenWith('{"alg":"none"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'none'],
+      [tokenWith('{"alg":"RS256","crit":["exp"],"exp":1}'), 'ERR_JOSE_NOT_SUPPORTED', 'crit'],
+    ]) {
+      const { res, auth } = await ask(token, id);
+      assert.equal(res.status, 401, id);
+      assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"', id);
+      assert.equal(auth, `denied: jwt ${code}`, id);
+    }
+    assert.equal(asked, 0, 'no key set was fetched for a token none could make good');
+    // A token a key might make good: the keys are the verdict, and the hop failing is told.
+    const { res, auth } = await ask(tokenWith('{"alg":"RS256","kid":"k1"}'), 'formed');
+    assert.equal(res.status, 503);
+    assert.equal(auth, 'failed: destination_unavailable');
+    assert.equal(asked, 1);
+    assert.equal(echo.received.length, 0);
+  });
+});
