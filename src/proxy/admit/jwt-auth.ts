@@ -8,7 +8,7 @@ import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
-import { type JwtCheck, type JwtRules, verifyJwt } from './jwt-verify.ts';
+import { type JwtCheck, type JwtRules, keylessRefusal, verifyJwt } from './jwt-verify.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -19,8 +19,6 @@ const MAX_REMEMBERED = 1024;
  * out of the set (a leaked one) stops its tokens within a minute, not at their `exp`.
  */
 const REMEMBERED_MS = 60_000;
-/** No key at all: what a token is checked against before keys are fetched for it. */
-const NO_KEYS = new JwkSet({ keys: [] });
 /** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
 const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
 
@@ -104,10 +102,10 @@ export class JwtAuth {
     const ready = this.#local ?? this.#remote?.fresh();
     if (ready !== undefined) return this.#check(token, key, ready, true);
     // The keys are to be fetched: a token no key could make good (not a JWS, an alg or a crit the
-    // route does not take) is refused first, as jose refuses it before it asks for a key. The
-    // endpoint failing is no verdict on it (a 401, not the hop's 502), and it fetches nothing.
-    const early = verifyJwt(token, NO_KEYS, this.#rules);
-    if ('invalid' in early && early.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return early;
+    // route does not take, expired, another audience's) is refused first. The endpoint failing
+    // is no verdict on it (a 401, not the hop's 502), and it fetches nothing.
+    const refused = keylessRefusal(token, this.#rules);
+    if (refused !== undefined) return refused;
     const keys = (this.#remote as RemoteJwks).keys();
     if (keys instanceof Promise)
       return keys.then(

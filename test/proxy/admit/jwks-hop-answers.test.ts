@@ -50,9 +50,9 @@ ${routes}upstreams:
   }
 }
 
-/** A well-formed RS256 token with `header` (its JOSE header) whose signature no key checks. */
+/** A well-formed RS256 token with `header` (its JOSE header), good till 2100 (its claims refuse nothing), whose signature no key checks. */
 const tokenWith = (header: string) =>
-  `${Buffer.from(header).toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  `${Buffer.from(header).toString('base64url')}.${Buffer.from('{"sub":"x","exp":4102444800}').toString('base64url')}.c2ln`;
 
 test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_error, not a 500', async () => {
   let body = '';
@@ -420,6 +420,9 @@ test('a key set that opens with a UTF-8 byte order mark is read as the key set i
 });
 
 test('a token no key could make good is the client’s 401 while the JWKS endpoint fails, and asks nothing of it; a well-formed one is the hop’s 503', async () => {
+  const withClaims = (header: string, claims: string) =>
+    `${Buffer.from(header).toString('base64url')}.${Buffer.from(claims).toString('base64url')}.c2ln`;
+  const soon = Math.floor(Date.now() / 1000) + 300;
   let asked = 0;
   const jwks = http.createServer((_req, res) => {
     asked++;
@@ -449,6 +452,13 @@ test('a token no key could make good is the client’s 401 while the JWKS endpoi
       [tokenWith('{"alg":"HS256","kid":"k1"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'hmac'],
       [tokenWith('{"alg":"none"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'none'],
       [tokenWith('{"alg":"RS256","crit":["exp"],"exp":1}'), 'ERR_JOSE_NOT_SUPPORTED', 'crit'],
+      // Claims no signature could save: expired, or a logout token where an access token goes.
+      [withClaims('{"alg":"RS256","kid":"k1"}', '{"sub":"x","exp":1}'), 'ERR_JWT_EXPIRED', 'expired'],
+      [
+        withClaims('{"alg":"RS256","kid":"k1","typ":"logout+jwt"}', `{"sub":"x","exp":${soon}}`),
+        'ERR_JWT_CLAIM_VALIDATION_FAILED (typ is none of types)',
+        'logout',
+      ],
     ]) {
       const { res, auth } = await ask(token, id);
       assert.equal(res.status, 401, id);
@@ -457,7 +467,10 @@ test('a token no key could make good is the client’s 401 while the JWKS endpoi
     }
     assert.equal(asked, 0, 'no key set was fetched for a token none could make good');
     // A token a key might make good: the keys are the verdict, and the hop failing is told.
-    const { res, auth } = await ask(tokenWith('{"alg":"RS256","kid":"k1"}'), 'formed');
+    const { res, auth } = await ask(
+      withClaims('{"alg":"RS256","kid":"k1"}', `{"sub":"x","exp":${soon}}`),
+      'formed',
+    );
     assert.equal(res.status, 503);
     assert.equal(auth, 'failed: destination_unavailable');
     assert.equal(asked, 1);
