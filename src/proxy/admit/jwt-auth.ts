@@ -131,6 +131,9 @@ export class JwtAuth {
     if (remote !== undefined && checked.invalid === 'ERR_JWKS_INVALID')
       return { failed: remote.unusableKey() };
     if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
+    // No key for it at hand: one its claims refuse is the client's 401 whatever the endpoint says.
+    const refused = keylessRefusal(token, this.#rules);
+    if (refused !== undefined) return refused;
     return remote.unknownKid().then(
       (fresh) =>
         fresh === undefined
