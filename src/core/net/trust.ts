@@ -30,10 +30,29 @@ function checkAddress(list: net.BlockList, address: string): boolean {
  * HAProxy by default): read first, a client's Forwarded would be that proxy's word. The peer's
  * own address when the peer is not trusted, or sent neither; an entry that is not an address
  * (garbage, Forwarded's `unknown` or obfuscated `_hidden`, RFC 7239 §6) ends the walk at the
- * last hop vouched for (what lies left of it is no trusted proxy's word). Only a trusted
- * proxy's entries are read, so no client can write the address this gives.
+ * last hop vouched for (what lies left of it is no trusted proxy's word): a key for a bucket,
+ * never a verdict on who the client is (vouchedClient). Only a trusted proxy's entries are
+ * read, so no client can write the address this gives.
  */
 export function forwardedClient(peer: string, fields: FieldMap, trust: TrustList): string {
+  const walked = walk(peer, fields, trust);
+  return typeof walked === 'string' ? walked : walked.lastTrusted;
+}
+
+/**
+ * forwardedClient for a verdict on who the client is (the IP lists): undefined when a trusted
+ * hop's own entry names no address (`unknown`, `_hidden`, garbage, an element without `for=`,
+ * or one a client's unclosed quote swallowed: `Forwarded: for="` joined with its proxy's line
+ * reads as one quoted-string). The client is then nobody known, and never the trusted proxy
+ * itself, whose address an allow list may well hold, and which no deny list names.
+ */
+export function vouchedClient(peer: string, fields: FieldMap, trust: TrustList): string | undefined {
+  const walked = walk(peer, fields, trust);
+  return typeof walked === 'string' ? walked : undefined;
+}
+
+/** The client the walk found, or the last trusted hop it reached when an entry there named no address. */
+function walk(peer: string, fields: FieldMap, trust: TrustList): string | { readonly lastTrusted: string } {
   const forwardedFor = fields['x-forwarded-for'];
   const forwarded = forwardedFor === undefined ? fields.forwarded : undefined;
   if ((forwardedFor === undefined && forwarded === undefined) || !trust.has(peer)) return peer;
@@ -44,7 +63,7 @@ export function forwardedClient(peer: string, fields: FieldMap, trust: TrustList
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = unmapIPv4(withoutPort(trimOws(entries[i])));
-    if (net.isIP(entry) === 0) break;
+    if (net.isIP(entry) === 0) return { lastTrusted: client };
     client = entry;
     if (!trust.has(entry)) break;
   }

@@ -8,7 +8,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
-import { forwardedClient, forwardedField, type TrustList } from '../../core/net/trust.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
@@ -139,20 +139,8 @@ class RouteAccess {
    * preflight, answered here (a browser sends no credentials with one), then authentication.
    */
   check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
-    if (this.#ipLists !== undefined) {
-      // Behind trusted proxies, the client they vouch for (trust_forwarded_from); else the peer.
-      const { clientAddress } = request;
-      const address = forwardedClient(clientAddress, request.fields, this.#trust);
-      const refused = this.#ipLists.refusal(address);
-      if (refused !== undefined)
-        return refusal(
-          403,
-          "the client's address may not use this route",
-          address === clientAddress
-            ? `ip ${refused}`
-            : `ip ${refused} (${forwardedField(request.fields)} ${address})`,
-        );
-    }
+    const refused = this.#ipLists?.judge(request.clientAddress, request.fields, this.#trust);
+    if (refused !== undefined) return refusal(403, "the client's address may not use this route", refused);
     if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
       const answer = this.cors.preflight(request.fields);
       if (typeof answer === 'string')
@@ -220,7 +208,12 @@ class RouteAccess {
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
     if ('user' in verdict) return this.#allowed;
-    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('failed' in verdict) {
+      // The client's own share of the checks spent: this client refused (429), not the check failing.
+      const mine = verdict.failed.type === 'http_request_denied';
+      const note = mine ? 'denied: basic too many password checks from this client' : undefined;
+      return { note: note ?? `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    }
     const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
     return refusal(
       401,

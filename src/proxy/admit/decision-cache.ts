@@ -25,9 +25,14 @@ export class DecisionCache<V> {
    * `good` while the service, had it been asked, and the upstream may read the forged one.
    * The key holds the host the request names (`host`, and a proxy's X-Forwarded-Host) too: a
    * route of many hosts (a wildcard, tenants sharing an SSO cookie) has the service judge each
-   * (X-Forwarded-Host), and a verdict for one host let the same cookie into every other.
+   * (X-Forwarded-Host), and a verdict for one host let the same cookie into every other. And
+   * the client's address as the service is told it (`client`, the peer, after a proxy's
+   * X-Forwarded-For and Forwarded): a service that judges it (Authelia's `networks` rules: one
+   * factor from the office, two from elsewhere) had its verdict for the office let the same
+   * cookie in from anywhere. A client's own X-Forwarded-* (dropped on the way to the service,
+   * unless its peer is trusted) only keys its verdicts apart.
    */
-  keyOf(fields: FieldMap, host: string): string | undefined {
+  keyOf(fields: FieldMap, host: string, client: string): string | undefined {
     const { key } = this.#config;
     let text: string | undefined;
     if (key.kind === 'cookie') {
@@ -38,10 +43,16 @@ export class DecisionCache<V> {
       text = Array.isArray(value) ? value.join(', ') : value;
     }
     if (text === undefined || text === '') return undefined;
-    const forwarded = fields['x-forwarded-host'];
-    const proxied = Array.isArray(forwarded) ? forwarded.join(', ') : (forwarded ?? '');
-    // Joined by a NUL, which no field value and no host holds.
-    return createHash('sha256').update(`${host}\0${proxied}\0`).update(text).digest('base64');
+    const said = (name: string): string => {
+      const value = fields[name];
+      return Array.isArray(value) ? value.join(', ') : (value ?? '');
+    };
+    const whence = `${client}\0${said('x-forwarded-for')}\0${said('forwarded')}`;
+    // Joined by a NUL, which no field value, host or address holds.
+    return createHash('sha256')
+      .update(`${host}\0${said('x-forwarded-host')}\0${whence}\0`)
+      .update(text)
+      .digest('base64');
   }
 
   get(key: string, now: number): V | undefined {

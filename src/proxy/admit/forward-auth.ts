@@ -135,7 +135,7 @@ export class ForwardAuth {
 
   verify(fields: FieldMap, facts: ForwardFacts): ForwardVerdict | Promise<ForwardVerdict> {
     const cache = this.#cache;
-    const key = cache?.keyOf(fields, facts.host);
+    const key = cache?.keyOf(fields, facts.host, facts.clientAddress);
     if (cache === undefined || key === undefined) return this.#verify(fields, facts);
     const kept = cache.get(key, performance.now());
     if (kept !== undefined) return kept;

@@ -65,6 +65,11 @@ export class RemoteJwks {
     this.#failure = previous.#failure;
   }
 
+  /** The cached keys while fresh, else undefined (nothing is fetched). */
+  fresh(): JwkSet | undefined {
+    return this.#set !== undefined && performance.now() < this.#expiresAt ? this.#set : undefined;
+  }
+
   /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
   keys(): JwkSet | Promise<JwkSet> {
     const now = performance.now();
@@ -190,6 +195,13 @@ export class RemoteJwks {
   }
 }
 
+/**
+ * UTF-8 as fetch's `json()` decodes a body (and so jose's remote key set): a leading byte order
+ * mark dropped (a key set saved by an editor that writes one and served as it is), which
+ * `Buffer.toString` keeps, and JSON.parse refuses.
+ */
+const UTF8 = new TextDecoder('utf-8');
+
 /** The body as text, refused past `max` bytes. */
 async function boundedText(response: Response, max: number): Promise<string> {
   const reader = response.body?.getReader();
@@ -208,5 +220,5 @@ async function boundedText(response: Response, max: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return UTF8.decode(Buffer.concat(chunks));
 }

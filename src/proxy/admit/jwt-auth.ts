@@ -8,7 +8,7 @@ import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
-import { type JwtCheck, type JwtRules, verifyJwt } from './jwt-verify.ts';
+import { type JwtCheck, type JwtRules, keylessRefusal, verifyJwt } from './jwt-verify.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -99,7 +99,14 @@ export class JwtAuth {
       if (kept.until > Date.now()) return { claims: kept.claims };
       this.#remembered.delete(key);
     }
-    const keys = this.#local ?? (this.#remote as RemoteJwks).keys();
+    const ready = this.#local ?? this.#remote?.fresh();
+    if (ready !== undefined) return this.#check(token, key, ready, true);
+    // The keys are to be fetched: a token no key could make good (not a JWS, an alg or a crit the
+    // route does not take, expired, another audience's) is refused first. The endpoint failing
+    // is no verdict on it (a 401, not the hop's 502), and it fetches nothing.
+    const refused = keylessRefusal(token, this.#rules);
+    if (refused !== undefined) return refused;
+    const keys = (this.#remote as RemoteJwks).keys();
     if (keys instanceof Promise)
       return keys.then(
         (fetched) => this.#check(token, key, fetched, true),
@@ -124,6 +131,9 @@ export class JwtAuth {
     if (remote !== undefined && checked.invalid === 'ERR_JWKS_INVALID')
       return { failed: remote.unusableKey() };
     if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
+    // No key for it at hand: one its claims refuse is the client's 401 whatever the endpoint says.
+    const refused = keylessRefusal(token, this.#rules);
+    if (refused !== undefined) return refused;
     return remote.unknownKid().then(
       (fresh) =>
         fresh === undefined

@@ -1,7 +1,7 @@
 import { verify } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { normalTyp } from '../../core/config/policy-values.ts';
-import type { JwkSet } from './jwk-set.ts';
+import { JwkSet } from './jwk-set.ts';
 import { JWS_ALGORITHMS } from './jws-algorithms.ts';
 
 /** What a route asks of a token besides its signature. */
@@ -36,6 +36,9 @@ const NO_EXP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (no exp claim: requir
 const BAD_TYP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (typ is none of types)' } as const;
 const BAD_ISS = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (iss is not issuer)' } as const;
 const BAD_AUD = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (aud names none of audiences)' } as const;
+
+/** No key at all: what keylessRefusal checks a token's form against. */
+const NO_KEYS = new JwkSet({ keys: [] });
 
 /** UTF-8 that refuses malformed bytes (a header or claims set that is not UTF-8 is not JSON). */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -105,6 +108,27 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
   if (claims === undefined) return JWT_INVALID;
   if (rules.types !== undefined && !typeAccepted(header.typ, rules.types)) return BAD_TYP;
   return claimsProblem(claims, rules) ?? { claims };
+}
+
+/**
+ * Why no key could make this token good, read before its signature is checked (where the keys
+ * are yet to be fetched): not a compact JWS, an `alg` or `crit` the rules refuse, or a claims
+ * set or `typ` they refuse (expired, another issuer or audience, a logout token); undefined when
+ * a key decides. Such a token is the client's 401 whether its signature is good or not, so the
+ * JWKS endpoint failing is no verdict on it. Checked unsigned only to refuse, never to admit.
+ */
+export function keylessRefusal(token: string, rules: JwtRules): JwtCheck | undefined {
+  const formed = verifyJwt(token, NO_KEYS, rules);
+  if ('invalid' in formed && formed.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return formed;
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  const header = jsonObject(token.slice(0, first)) as Record<string, unknown>;
+  const payload = fromBase64url(token.slice(first + 1, second));
+  const claims = payload === undefined ? undefined : jsonObject(payload);
+  // A payload that does not read is for the full check to name, after the keys.
+  if (claims === undefined) return undefined;
+  if (rules.types !== undefined && !typeAccepted(header.typ, rules.types)) return BAD_TYP;
+  return claimsProblem(claims, rules);
 }
 
 /** Whether the header's `typ` is one of `types`: none counts as a plain JWT (RFC 7519 §5.1); one not a string is none of them. */

@@ -76,3 +76,31 @@ test('a session let in on one host of the route is asked again on another: the s
     await close(service);
   }
 });
+
+test('a session let in from one client address is asked again from another: the service judges the address it is told', async () => {
+  // As Authelia's `networks` rules: the session passes from the office network alone.
+  const service = await startAuthService((req, res) => {
+    const inside = String(req.headers['x-forwarded-for']).startsWith('10.');
+    res.writeHead(inside ? 200 : 302, inside ? {} : { location: 'https://sso.test/2fa' }).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}", cache: { key: "cookie:session", ttl: 1h } }`).replace(
+      'name: edge-1',
+      'name: edge-1\ntrust_forwarded_from: [127.0.0.1]',
+    ),
+  );
+  // Through a trusted balancer (this test, at 127.0.0.1), which names the client.
+  const ask = (client: string) =>
+    request(gw.url, { path: '/app', headers: { cookie: 'session=alice', 'x-forwarded-for': client } });
+  try {
+    assert.equal((await ask('10.0.0.5')).status, 200);
+    assert.equal((await ask('203.0.113.9')).status, 302);
+    assert.equal(service.asked.length, 2);
+    assert.equal(echo.received.length, 1, 'the outside client never reached the upstream');
+    // Each address's verdict is kept for it.
+    assert.equal((await ask('10.0.0.5')).status, 200);
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});

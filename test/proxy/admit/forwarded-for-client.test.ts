@@ -1,10 +1,12 @@
 /**
  * Behind a trusted proxy that writes only `Forwarded` (RFC 7239), the client is read from its
- * elements' `for=` as from X-Forwarded-For's entries: right to left, past every trusted hop, an
- * obfuscated or `unknown` node ending the walk. Before, only X-Forwarded-For was read, so every
+ * elements' `for=` as from X-Forwarded-For's entries: right to left, past every trusted hop; a
+ * trusted hop's obfuscated or `unknown` node leaves the client unknown, refused by the lists. Before, only X-Forwarded-For was read, so every
  * user behind such a proxy was the proxy: one allow/deny verdict, one rate-limit bucket.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -36,7 +38,7 @@ upstreams:
     assert.equal((await fwd('for=10.0.0.5, for=192.168.1.1', 'f-chain')).status, 200);
     assert.equal((await fwd('for=10.0.0.5, for=203.0.113.9', 'f-spoof')).status, 403);
     assert.equal((await gw.logFor('f-spoof')).auth, 'denied: ip not in allow (Forwarded 203.0.113.9)');
-    // An obfuscated or unknown node, an element without for=, an unclosed quote: the walk ends at the last trusted hop.
+    // An obfuscated or unknown node, an element without for=, an unclosed quote: the client is unknown.
     for (const [value, id] of [
       ['for=10.0.0.5, for=_hidden', 'f-obfuscated'],
       ['for=10.0.0.5, for=unknown', 'f-unknown'],
@@ -44,7 +46,7 @@ upstreams:
       ['for=10.0.0.5, for="[2001:db8::7]', 'f-unclosed'],
     ]) {
       assert.equal((await fwd(value, id)).status, 403, value);
-      assert.equal((await gw.logFor(id)).auth, 'denied: ip not in allow', value);
+      assert.equal((await gw.logFor(id)).auth, 'denied: ip client unknown (Forwarded)', value);
     }
     // X-Forwarded-For, when sent, is the one read: nginx and HAProxy write it and pass a client's Forwarded on.
     assert.equal(
@@ -53,6 +55,104 @@ upstreams:
     );
     assert.equal((await gw.logFor('f-both')).auth, 'denied: ip not in allow (X-Forwarded-For 203.0.113.9)');
   } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test("a trusted proxy's own entry that names no address leaves the client unknown: refused by the lists, never judged as the proxy", async () => {
+  const echo = await startEcho();
+  // The proxy's network is allowed (its internal clients come through it too), and a block denied.
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    allow: [127.0.0.0/8, 10.0.0.0/8]
+  - name: open
+    match: { path: /open }
+    upstream: app
+    deny: [203.0.113.0/24]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  // What the proxy (this test, at 127.0.0.1) passes on: the client's own Forwarded line, then its
+  // own line for the client it saw (HAProxy's `option forwarded` adds one).
+  const through = (path: string, clients: string, id: string, field = 'forwarded', own = 'for=203.0.113.9') =>
+    new Promise<{ status: number }>((resolve, reject) => {
+      const headers = [field, clients, field, own, 'x-request-id', id, 'host', 'gw.test'];
+      const req = http.request({ host: '127.0.0.1', port: gw.port, path, headers, agent: false });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      });
+      req.end();
+    });
+  try {
+    // The client's unclosed quote swallows the proxy's line: its entry names nobody.
+    assert.equal((await through('/inside', 'for="', 'u-allow')).status, 403);
+    assert.equal((await gw.logFor('u-allow')).auth, 'denied: ip client unknown (Forwarded)');
+    assert.equal((await through('/open', 'for="10.0.0.5', 'u-deny')).status, 403);
+    assert.equal((await gw.logFor('u-deny')).auth, 'denied: ip client unknown (Forwarded)');
+    // Read whole, the same lines name the client, who is judged.
+    assert.equal((await through('/inside', 'for=10.0.0.5', 'k-allow')).status, 403);
+    assert.equal((await gw.logFor('k-allow')).auth, 'denied: ip not in allow (Forwarded 203.0.113.9)');
+    assert.equal((await through('/open', 'for=10.0.0.5', 'k-deny')).status, 403);
+    // A proxy's own X-Forwarded-For entry that is no address is no client either.
+    assert.equal((await through('/inside', '10.0.0.5', 'x-allow', 'x-forwarded-for', 'unknown')).status, 403);
+    assert.equal((await gw.logFor('x-allow')).auth, 'denied: ip client unknown (X-Forwarded-For)');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('over HTTP/2 too: a client whose unclosed quote swallows its proxy’s Forwarded line is unknown, refused by the allow list that holds the proxy', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    allow: [127.0.0.0/8, 10.0.0.0/8]
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`,
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  const ask = (forwarded: string[], id: string) =>
+    new Promise<number>((resolve, reject) => {
+      // Two Forwarded fields in the stream: the client's, then its proxy's.
+      const headers: Record<string, string | string[]> = {
+        ':path': '/inside',
+        forwarded,
+        'x-request-id': id,
+      };
+      const stream = session.request(headers);
+      stream.on('response', (head) => resolve(Number(head[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end();
+    });
+  try {
+    assert.equal(await ask(['for="', 'for=203.0.113.9'], 'h2-unknown'), 403);
+    assert.equal((await gw.logFor('h2-unknown')).auth, 'denied: ip client unknown (Forwarded)');
+    assert.equal(await ask(['for=203.0.113.9', 'for=10.0.0.5'], 'h2-inside'), 200);
+    assert.equal(echo.received.length, 1);
+  } finally {
+    session.destroy();
     await gw.close();
     await echo.close();
   }

@@ -50,9 +50,9 @@ ${routes}upstreams:
   }
 }
 
-/** A well-formed RS256 token with `header` (its JOSE header) whose signature no key checks. */
+/** A well-formed RS256 token with `header` (its JOSE header), good till 2100 (its claims refuse nothing), whose signature no key checks. */
 const tokenWith = (header: string) =>
-  `${Buffer.from(header).toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+  `${Buffer.from(header).toString('base64url')}.${Buffer.from('{"sub":"x","exp":4102444800}').toString('base64url')}.c2ln`;
 
 test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_error, not a 500', async () => {
   let body = '';
@@ -390,5 +390,90 @@ test('a forward-auth service and a JWKS on one host are one hop on the status: b
     assert.equal(hop.upstream, `auth:127.0.0.1:${port}`);
     assert.equal(hop.circuit?.state, 'closed');
     assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 1, failed: 0 });
+  });
+});
+
+test('a key set that opens with a UTF-8 byte order mark is read as the key set it is (as fetch’s json() and jose read it), not the hop’s garbage', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const set = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] });
+  const jwks = http.createServer((_req, res) => {
+    // A file saved by an editor that writes a BOM, served as it is.
+    res.writeHead(200, { 'content-type': 'application/json' }).end(`\uFEFF${set}`);
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const token = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const res = await request(gw.url, { path: '/orders', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200, String(res.headers['proxy-status']));
+    assert.equal(echo.received.length, 1);
+  });
+});
+
+test('a token no key could make good is the client’s 401 while the JWKS endpoint fails, and asks nothing of it; a well-formed one is the hop’s 503', async () => {
+  const withClaims = (header: string, claims: string) =>
+    `${Buffer.from(header).toString('base64url')}.${Buffer.from(claims).toString('base64url')}.c2ln`;
+  const soon = Math.floor(Date.now() / 1000) + 300;
+  let asked = 0;
+  const jwks = http.createServer((_req, res) => {
+    asked++;
+    res.writeHead(500).end();
+  });
+  const port = await listenLoopback(jwks);
+  const routes = `  - name: orders
+    match: { path: /orders }
+    upstream: app
+    auth:
+      jwt:
+        jwks_url: http://127.0.0.1:${port}/jwks.json
+        algorithms: [RS256]
+        jwks_min_refresh: 1ms
+`;
+  await withGateway(routes, [jwks], async (gw, echo) => {
+    const ask = async (token: string, id: string) => {
+      const res = await request(gw.url, {
+        path: '/orders',
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': id },
+      });
+      return { res, auth: (await gw.logFor(id)).auth };
+    };
+    // Not a JWS, an alg the route does not take, a crit it does not know: whatever the keys.
+    for (const [token, code, id] of [
+      ['not-a-token', 'ERR_JWS_INVALID', 'garbage'],
+      [tokenWith('{"alg":"HS256","kid":"k1"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'hmac'],
+      [tokenWith('{"alg":"none"}'), 'ERR_JOSE_ALG_NOT_ALLOWED', 'none'],
+      [tokenWith('{"alg":"RS256","crit":["exp"],"exp":1}'), 'ERR_JOSE_NOT_SUPPORTED', 'crit'],
+      // Claims no signature could save: expired, or a logout token where an access token goes.
+      [withClaims('{"alg":"RS256","kid":"k1"}', '{"sub":"x","exp":1}'), 'ERR_JWT_EXPIRED', 'expired'],
+      [
+        withClaims('{"alg":"RS256","kid":"k1","typ":"logout+jwt"}', `{"sub":"x","exp":${soon}}`),
+        'ERR_JWT_CLAIM_VALIDATION_FAILED (typ is none of types)',
+        'logout',
+      ],
+    ]) {
+      const { res, auth } = await ask(token, id);
+      assert.equal(res.status, 401, id);
+      assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"', id);
+      assert.equal(auth, `denied: jwt ${code}`, id);
+    }
+    assert.equal(asked, 0, 'no key set was fetched for a token none could make good');
+    // A token a key might make good: the keys are the verdict, and the hop failing is told.
+    const { res, auth } = await ask(
+      withClaims('{"alg":"RS256","kid":"k1"}', `{"sub":"x","exp":${soon}}`),
+      'formed',
+    );
+    assert.equal(res.status, 503);
+    assert.equal(auth, 'failed: destination_unavailable');
+    assert.equal(asked, 1);
+    assert.equal(echo.received.length, 0);
   });
 });

@@ -15,10 +15,10 @@ import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-/** A well-formed RS256 token whose key set must be fetched (its signature no key checks). */
+/** A well-formed RS256 token, good till 2100 (its claims refuse nothing), whose key set must be fetched: its signature no key checks. */
 const TOKEN = [
   Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url'),
-  Buffer.from('{"sub":"x"}').toString('base64url'),
+  Buffer.from('{"sub":"x","exp":4102444800}').toString('base64url'),
   'c2ln',
 ].join('.');
 

@@ -469,11 +469,60 @@ test('a rotated kid while the JWKS endpoint is down is the hop’s failure, not 
       ),
     );
     assert.equal((await gw.logFor('rot-down')).auth, 'failed: destination_unavailable');
+    // One of the rotated kid that has expired (or names another audience) is no key's to save:
+    // the client's 401, whatever the endpoint is doing, and it asks nothing of it.
+    const fetches = jwks.state.fetches;
+    for (const [stale, id, code] of [
+      [await rotated.sign({}, { exp: '-1h' }), 'rot-expired', 'ERR_JWT_EXPIRED'],
+      [
+        await rotated.sign({}, { aud: 'billing' }),
+        'rot-audience',
+        'ERR_JWT_CLAIM_VALIDATION_FAILED (aud names none of audiences)',
+      ],
+    ]) {
+      const refused = await ask(stale, id);
+      assert.equal(refused.status, 401, id);
+      assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token"', id);
+      assert.equal((await gw.logFor(id)).auth, `denied: jwt ${code}`, id);
+    }
+    assert.equal(jwks.state.fetches, fetches);
     // A token of the kept keys still passes; the endpoint back, the rotated one does too.
     assert.equal((await ask(await first.sign({ sub: 'user-8' }), 'rot-kept')).status, 200);
     jwks.state.mode = 'ok';
     assert.equal((await ask(token, 'rot-back')).status, 200);
     assert.equal(echo.received.length, 3);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await jwks.close();
+  }
+});
+
+test('an expired token of a kid the kept keys lack, while the endpoint is failing, is the client’s 401: no key could make it good', async () => {
+  const first = await signer('k1');
+  const rotated = await signer('k2');
+  const jwks = await startJwks(() => [first.jwk]);
+  jwks.state.maxAge = 0;
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    config(echo.url, `        jwks_url: ${jwks.url}\n        jwks_min_refresh: 2s\n`),
+  );
+  const ask = async (token: string, id: string) =>
+    request(gw.url, { path: '/orders', headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+  try {
+    assert.equal((await ask(await first.sign(), 'kept-ok')).status, 200);
+    // Past the keys' time, the endpoint fails: the keys are kept, its failure with them for 2 s.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    jwks.state.mode = '503';
+    assert.equal((await ask(await first.sign(), 'kept-again')).status, 200);
+    // A live token of the rotated kid is the hop's failure (nobody is logged out by an outage).
+    assert.equal((await ask(await rotated.sign(), 'rotated-live')).status, 503);
+    // An expired one is no key's to save.
+    const expired = await ask(await rotated.sign({}, { exp: '-1h' }), 'rotated-expired');
+    assert.equal(expired.status, 401);
+    assert.equal(expired.headers['www-authenticate'], 'Bearer error="invalid_token"');
+    assert.equal((await gw.logFor('rotated-expired')).auth, 'denied: jwt ERR_JWT_EXPIRED');
+    assert.equal(echo.received.length, 2);
   } finally {
     await gw.close();
     await echo.close();

@@ -91,3 +91,37 @@ test('only the token cookie that was checked goes upstream: a second copy, or on
     await echo.close();
   }
 });
+
+test('a cookie whose name PHP reads as the token cookie’s (access.token, "access token" for access_token) is taken out: PHP keeps the first of a name', async () => {
+  const { file, sign } = await fileIssuer();
+  const mine = await sign('mallory');
+  const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.';
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    cookieRoute(echo.url, file).replace('cookie: session', 'cookie: access_token'),
+  );
+  const upstreamCookies = async (cookie: string) => {
+    const res = await rawRequest(
+      gw.port,
+      `GET /app HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(res.status, 200);
+    return echo.received.at(-1)?.rawHeaders.filter(([name]) => name.toLowerCase() === 'cookie');
+  };
+  try {
+    // PHP's $_COOKIE makes `.` and ` ` in a name `_`, and keeps the first: access.token's forged value.
+    for (const spelling of ['access.token', 'access token', 'access[token'])
+      assert.deepEqual(
+        await upstreamCookies(`theme=dark; ${spelling}=${forged}; access_token=${mine}; lang=en`),
+        [['Cookie', `theme=dark; access_token=${mine}; lang=en`]],
+        spelling,
+      );
+    // Another cookie that PHP reads under its own name stays.
+    assert.deepEqual(await upstreamCookies(`access.tokens=1; access_token=${mine}`), [
+      ['Cookie', `access.tokens=1; access_token=${mine}`],
+    ]);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});

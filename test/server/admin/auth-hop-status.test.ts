@@ -77,7 +77,11 @@ upstreams:
     assert.equal((await request(base, { path: '/app' })).status, 502);
     assert.equal((await request(base, { path: '/app' })).status, 502);
     assert.equal((await request(base, { path: '/app' })).status, 503);
-    const bearer = { authorization: 'Bearer a.b.c' };
+    // A token a key might make good (good till 2100), so its keys are fetched.
+    const token = ['{"alg":"RS256","kid":"k1"}', '{"sub":"x","exp":4102444800}']
+      .map((part) => Buffer.from(part).toString('base64url'))
+      .join('.');
+    const bearer = { authorization: `Bearer ${token}.c2ln` };
     assert.equal((await request(base, { path: '/api', headers: bearer })).status, 502);
 
     const answer = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
