@@ -37,8 +37,10 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
   const certs = testCertificates();
   let downloads = 0;
   let orderReads = 0;
+  // Read once it listens: a request on a connection still open as close() runs finds no address.
+  let port = 0;
   const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
-    const base = `https://localhost:${(server.address() as AddressInfo).port}`;
+    const base = `https://localhost:${port}`;
     const json = (status: number, doc: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(doc));
@@ -75,8 +77,9 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
   return {
-    directory: `https://localhost:${(server.address() as AddressInfo).port}/dir`,
+    directory: `https://localhost:${port}/dir`,
     downloads: () => downloads,
     orderReads: () => orderReads,
     close: () =>
