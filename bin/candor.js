@@ -46,7 +46,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(70); // EXIT.oldNode (src/server/cli/exit-codes.ts)
 }
-// The cluster primary of `candor serve` runs without V8's compilers (the same flags
+// The cluster primary of `candor serve` runs without V8's compilers and GC threads (the same flags
 // as PRIMARY_V8_FLAGS in src/server/cli/primary-compilers.ts, which says why). They cannot be
 // set from here: Node's own start (resolving this file's path) is hot enough for an optimizing
 // compile, and one compile maps the compiler's code into the process for good. So the primary
@@ -55,7 +55,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // i: it throws there), nor when a parent holds an IPC channel to this process (Node took its
 // descriptor out of the environment: the new one would lose it). Nothing has been done yet that
 // the new one would miss.
-const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan', '--no-sparkplug'];
+const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan', '--no-sparkplug', '--single-threaded-gc'];
 if (
   process.argv[2] === 'serve' &&
   typeof process.execve === 'function' &&

@@ -92,7 +92,8 @@ test('candor serve: the primary runs with the flags on its command line, under t
     assert.ok(
       primaryLine.includes('--no-maglev') &&
         primaryLine.includes('--no-turbofan') &&
-        primaryLine.includes('--no-sparkplug'),
+        primaryLine.includes('--no-sparkplug') &&
+        primaryLine.includes('--single-threaded-gc'),
       primaryLine.join(' '),
     );
     const [worker] = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
@@ -104,7 +105,8 @@ test('candor serve: the primary runs with the flags on its command line, under t
     assert.ok(
       !workerLine.includes('--no-maglev') &&
         !workerLine.includes('--no-turbofan') &&
-        !workerLine.includes('--no-sparkplug'),
+        !workerLine.includes('--no-sparkplug') &&
+        !workerLine.includes('--single-threaded-gc'),
       workerLine.join(' '),
     );
     assert.equal(await serve.stop(), 0);
