@@ -105,7 +105,7 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * redirects (to a login page) are passed to the client as it wrote them, body included; anything
  * else is the auth hop failing: 503 for its 5xx, 502 for another answer, 502, 503 or 504 by the
  * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With
- * `cache`, a verdict stands for the requests with the same key and host for `ttl` (requests with that key
+ * `cache`, a verdict stands for the requests with the same key, host, scheme and client for `ttl` (requests with that key
  * arriving while it is asked wait for the same answer); a failure is never kept.
  */
 export class ForwardAuth {
@@ -135,7 +135,7 @@ export class ForwardAuth {
 
   verify(fields: FieldMap, facts: ForwardFacts): ForwardVerdict | Promise<ForwardVerdict> {
     const cache = this.#cache;
-    const key = cache?.keyOf(fields, facts.host, facts.clientAddress);
+    const key = cache?.keyOf(fields, facts.host, facts.clientAddress, facts.protocol);
     if (cache === undefined || key === undefined) return this.#verify(fields, facts);
     const kept = cache.get(key, performance.now());
     if (kept !== undefined) return kept;
