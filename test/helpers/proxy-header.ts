@@ -47,3 +47,31 @@ export function balancer(
     ),
   );
 }
+
+/**
+ * CRC-32C bit by bit, from its definition (RFC 3720 §B.4: reflected polynomial 0x82F63B78,
+ * initial value and final XOR all ones): what a balancer writes, made apart from the gateway's
+ * table-driven one.
+ */
+export function crc32cBitwise(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A v2 PROXY header whose body is `addresses` then a PP2_TYPE_CRC32C TLV (0x03, 4 bytes) holding
+ * the checksum of the whole header with that field zeroed, big-endian, as HAProxy writes it.
+ */
+export function v2HeaderWithCrc32c(command: number, family: number, addresses: Buffer): Buffer {
+  const header = v2Header(
+    command,
+    family,
+    Buffer.concat([addresses, Buffer.from([0x03, 0x00, 0x04, 0, 0, 0, 0])]),
+  );
+  header.writeUInt32BE(crc32cBitwise(header), header.length - 4);
+  return header;
+}

@@ -5,9 +5,12 @@
  * read alone gives a client as many shares as it cares to pick addresses. An IPv4-mapped IPv6
  * address (`::ffff:198.51.100.7`, how a dual-stack listener names an IPv4 peer) is its IPv4,
  * and so is one of the well-known NAT64 prefix (`64:ff9b::198.51.100.7`, RFC 6052: how an
- * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all.
+ * IPv6-only gateway behind SIIT-DC sees IPv4 clients), whose /64 would hold them all; not one
+ * holding a non-global IPv4 (`64:ff9b::a00:1`), which the prefix never stands for: it is not the
+ * inside client `10.0.0.1`, and would take that client's share.
  */
 import { isIP } from 'node:net';
+import { isGlobalIPv4 } from './global-ipv4.ts';
 import { ipv4Of, ipv6Groups, isMapped, isNat64 } from './ip-address.ts';
 
 /**
@@ -23,7 +26,8 @@ export function clientBlock(address: string, prefix = 64): string {
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
   const groups = ipv6Groups(bare);
-  if (isMapped(groups) || isNat64(groups)) return ipv4Of(groups);
+  // A NAT64 address of a non-global IPv4 is no translated client (RFC 6052 §3.1): its own /64.
+  if (isMapped(groups) || (isNat64(groups) && isGlobalIPv4(ipv4Of(groups)))) return ipv4Of(groups);
   const kept = groups.slice(0, Math.ceil(prefix / 16)).map((group, i) => {
     const bits = Math.min(16, prefix - 16 * i);
     return (group & (0xffff << (16 - bits)) & 0xffff).toString(16);

@@ -2,10 +2,11 @@
  * The PROXY protocol header a TCP load balancer puts before a connection's first byte to say
  * whom the connection is really from (HAProxy's spec, versions 1 and 2). Strict and bounded:
  * v1 is one line of at most 107 bytes with exactly the fields the spec names; v2 is a 16-byte
- * head and at most V2_MAX_LENGTH bytes after it, its TLVs filling it exactly. Anything else is
- * refused, never guessed at.
+ * head and at most V2_MAX_LENGTH bytes after it, its TLVs filling it exactly, its CRC32C TLV
+ * (when it has one) holding. Anything else is refused, never guessed at.
  */
 import net from 'node:net';
+import { crc32c } from './crc32c.ts';
 import { canonicalIPv6 } from './ip-address.ts';
 
 /** v1's longest line, "\r\n" included (the spec's own bound). */
@@ -101,7 +102,7 @@ function parseV2(bytes: Buffer): ProxyHeader {
     case 0x11:
     case 0x12:
       if (body.length < 12) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
-      return withTlvs(body.subarray(12), {
+      return withTlvs(bytes.subarray(0, length), V2_HEAD_LENGTH + 12, {
         kind: 'header',
         length,
         source: `${body[0]}.${body[1]}.${body[2]}.${body[3]}`,
@@ -110,14 +111,18 @@ function parseV2(bytes: Buffer): ProxyHeader {
     case 0x21:
     case 0x22:
       if (body.length < 36) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
-      return withTlvs(body.subarray(36), { kind: 'header', length, source: ipv6Text(body.subarray(0, 16)) });
+      return withTlvs(bytes.subarray(0, length), V2_HEAD_LENGTH + 36, {
+        kind: 'header',
+        length,
+        source: ipv6Text(body.subarray(0, 16)),
+      });
     // A UNIX socket, stream or datagram (108 bytes each): there is no client address to take,
     // but its block is whole or the header is malformed, as for the TCP families (and HAProxy's
     // reading).
     case 0x31:
     case 0x32:
       if (body.length < 216) return invalid(`v2 ${familyName(family)} header too short for its addresses`);
-      return withTlvs(body.subarray(216), { kind: 'header', length });
+      return withTlvs(bytes.subarray(0, length), V2_HEAD_LENGTH + 216, { kind: 'header', length });
     // Unspecified: the body is to be ignored, addresses and all (the spec's own words).
     case 0x00:
       return { kind: 'header', length };
@@ -133,24 +138,46 @@ function familyName(family: number): string {
   return `${protocol === 'STREAM' ? 'TCP' : 'UDP'}${family >> 4 === 1 ? 4 : 6}`;
 }
 
+/** PP2_TYPE_CRC32C: the checksum of the whole header, its own 4-byte value zeroed. */
+const TLV_CRC32C = 0x03;
+
 /**
- * `header`, when the TLVs after the addresses (type, 16-bit length, value; the balancer's
- * extras, read by nobody here) fill the header exactly: one whose length runs past the header,
- * or bytes too few for a TLV's own head, make a malformed header, refused as HAProxy refuses it
- * rather than read past or guessed at.
+ * `header`, when the TLVs of `whole` (the header, its TLVs from `from`: type, 16-bit length,
+ * value; the balancer's extras) fill it exactly: one whose length runs past the header, or
+ * bytes too few for a TLV's own head, make a malformed header, refused as HAProxy refuses it
+ * rather than read past or guessed at. A CRC32C TLV is checked, as the spec says a receiver
+ * that knows it must: a header damaged on the way (its client's address among its bytes) is
+ * refused, never read.
  */
-function withTlvs(tlvs: Buffer, header: ProxyHeader): ProxyHeader {
-  for (let at = 0; at < tlvs.length; ) {
-    if (at + 3 > tlvs.length)
-      return invalid(`v2 header with ${tlvs.length - at} byte(s) after its TLVs, too few for one`);
-    const end = at + 3 + tlvs.readUInt16BE(at + 1);
-    if (end > tlvs.length)
+function withTlvs(whole: Buffer, from: number, header: ProxyHeader): ProxyHeader {
+  for (let at = from; at < whole.length; ) {
+    if (at + 3 > whole.length)
+      return invalid(`v2 header with ${whole.length - at} byte(s) after its TLVs, too few for one`);
+    const size = whole.readUInt16BE(at + 1);
+    const end = at + 3 + size;
+    if (end > whole.length)
       return invalid(
-        `v2 header with a TLV (type 0x${tlvs[at].toString(16).padStart(2, '0')}) of ${end - at - 3} bytes that runs past the header`,
+        `v2 header with a TLV (type 0x${whole[at].toString(16).padStart(2, '0')}) of ${size} bytes that runs past the header`,
       );
+    if (whole[at] === TLV_CRC32C) {
+      const wrong = checksumProblem(whole, at + 3, size);
+      if (wrong !== undefined) return invalid(wrong);
+    }
     at = end;
   }
   return header;
+}
+
+/** Why the CRC32C TLV whose value is at `at` (`size` bytes) does not hold for `whole`, or undefined when it does. */
+function checksumProblem(whole: Buffer, at: number, size: number): string | undefined {
+  if (size !== 4) return `v2 header with a CRC32C TLV of ${size} bytes, not 4`;
+  const said = whole.readUInt32BE(at);
+  const zeroed = Buffer.from(whole);
+  zeroed.writeUInt32BE(0, at);
+  const sum = crc32c(zeroed);
+  if (sum === said) return undefined;
+  const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+  return `v2 header whose CRC32C TLV says ${hex(said)}, its bytes sum to ${hex(sum)} (damaged on the way)`;
 }
 
 /** 16 bytes → the canonical text (`::1`, `2001:db8::5`), as a socket's remoteAddress is written. */

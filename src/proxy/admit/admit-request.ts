@@ -6,10 +6,11 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { Access, AccessDecision } from './access.ts';
+import type { Access } from './access.ts';
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
+import type { AccessDecision } from './route-access.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {

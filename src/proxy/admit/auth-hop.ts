@@ -3,6 +3,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { isIP, type Socket } from 'node:net';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { readProxyStatusMembers } from '../../core/failure/proxy-status.ts';
 
 /**
  * One call to an auth hop: how far the name lookup of a socket it opened got (unknown: it opened
@@ -115,4 +116,19 @@ export function hopUnavailable(status: number, retryAfter: string | null | undef
   return new Failure('destination_unavailable', `it answered ${status}`, {
     retryAfter: Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds)),
   });
+}
+
+/**
+ * An auth hop that answered that the request loops: a member of its Proxy-Status (RFC 9209)
+ * names `proxy_loop_detected` (another Candor, or any proxy, on the way to the service found
+ * its own name in Via). Told as the loop it is, 502 proxy_loop_detected without Retry-After: it
+ * will not clear by retrying, as the hop's 503 would invite. Undefined for any other answer.
+ */
+export function hopLooping(status: number, proxyStatus: string | undefined): Failure | undefined {
+  const looped = readProxyStatusMembers(proxyStatus).find((member) => member.error === 'proxy_loop_detected');
+  if (looped === undefined) return undefined;
+  return new Failure(
+    'proxy_loop_detected',
+    `it answered ${status}, and ${JSON.stringify(looped.proxy)} says the request loops (Proxy-Status proxy_loop_detected): a proxy on the way to the service found its own name in Via`,
+  );
 }

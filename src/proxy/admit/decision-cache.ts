@@ -29,10 +29,12 @@ export class DecisionCache<V> {
    * the client's address as the service is told it (`client`, the peer, after a proxy's
    * X-Forwarded-For and Forwarded): a service that judges it (Authelia's `networks` rules: one
    * factor from the office, two from elsewhere) had its verdict for the office let the same
-   * cookie in from anywhere. A client's own X-Forwarded-* (dropped on the way to the service,
-   * unless its peer is trusted) only keys its verdicts apart.
+   * cookie in from anywhere. And the scheme (`scheme`, the listener's, and a proxy's
+   * X-Forwarded-Proto): a service that judges it (a session let in over https alone) had its
+   * verdict for https let the same cookie in over http. A client's own X-Forwarded-* (dropped
+   * on the way to the service, unless its peer is trusted) only keys its verdicts apart.
    */
-  keyOf(fields: FieldMap, host: string, client: string): string | undefined {
+  keyOf(fields: FieldMap, host: string, client: string, scheme: string): string | undefined {
     const { key } = this.#config;
     let text: string | undefined;
     if (key.kind === 'cookie') {
@@ -50,7 +52,7 @@ export class DecisionCache<V> {
     const whence = `${client}\0${said('x-forwarded-for')}\0${said('forwarded')}`;
     // Joined by a NUL, which no field value, host or address holds.
     return createHash('sha256')
-      .update(`${host}\0${said('x-forwarded-host')}\0${whence}\0`)
+      .update(`${scheme}\0${said('x-forwarded-proto')}\0${host}\0${said('x-forwarded-host')}\0${whence}\0`)
       .update(text)
       .digest('base64');
   }

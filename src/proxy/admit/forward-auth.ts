@@ -5,7 +5,7 @@ import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts'
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { authHopFailure, hopUnavailable } from './auth-hop.ts';
+import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
 import {
@@ -103,9 +103,10 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
  * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403 and its
  * redirects (to a login page) are passed to the client as it wrote them, body included; anything
- * else is the auth hop failing: 503 for its 5xx, 502 for another answer, 502, 503 or 504 by the
+ * else is the auth hop failing: 503 for its 5xx (502 proxy_loop_detected for one whose Proxy-Status
+ * says the request loops), 502 for another answer, 502, 503 or 504 by the
  * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With
- * `cache`, a verdict stands for the requests with the same key and host for `ttl` (requests with that key
+ * `cache`, a verdict stands for the requests with the same key, host, scheme and client for `ttl` (requests with that key
  * arriving while it is asked wait for the same answer); a failure is never kept.
  */
 export class ForwardAuth {
@@ -135,7 +136,7 @@ export class ForwardAuth {
 
   verify(fields: FieldMap, facts: ForwardFacts): ForwardVerdict | Promise<ForwardVerdict> {
     const cache = this.#cache;
-    const key = cache?.keyOf(fields, facts.host, facts.clientAddress);
+    const key = cache?.keyOf(fields, facts.host, facts.clientAddress, facts.protocol);
     if (cache === undefined || key === undefined) return this.#verify(fields, facts);
     const kept = cache.get(key, performance.now());
     if (kept !== undefined) return kept;
@@ -207,7 +208,8 @@ export class ForwardAuth {
     return {
       failed: authHopFailure(
         status >= 500
-          ? hopUnavailable(status, joinedField(answer.headers, 'retry-after'))
+          ? (hopLooping(status, joinedField(answer.headers, 'proxy-status')) ??
+              hopUnavailable(status, joinedField(answer.headers, 'retry-after')))
           : new Failure(
               'http_protocol_error',
               `it answered ${status}, neither 2xx, 401, 403 nor a redirect`,

@@ -1,6 +1,7 @@
 import type { RouteAccessConfig } from '../../core/config/types.ts';
 import { type AddressList, createAddressList } from '../../core/net/address-list.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { isGlobalIPv4 } from '../../core/net/global-ipv4.ts';
 import { nat64IPv4 } from '../../core/net/ip-address.ts';
 import { forwardedField, type TrustList, vouchedClient } from '../../core/net/trust.ts';
 
@@ -11,6 +12,10 @@ import { forwardedField, type TrustList, vouchedClient } from '../../core/net/tr
  * write). `deny` wins over `allow`: an address in both is refused. A NAT64 address
  * (`64:ff9b::/96`) is the IPv4 host it stands for as well, as a rate limit keys it: a `deny`
  * of that host's IPv4 block refuses it through the translator, and an `allow` of it lets it in.
+ * Not one that holds a non-global IPv4 (`64:ff9b::a00:1`): the prefix MUST NOT stand for one
+ * (RFC 6052 §3.1), so no translator made it, and an `allow` of `10.0.0.0/8` (the inside
+ * network) does not let it in: it is the IPv6 address it is. A `deny` of that IPv4 block still
+ * refuses it: refusing is the safe side, and the rule is not dodged by any spelling.
  */
 export class IpLists {
   readonly #allow: AddressList | undefined;
@@ -45,7 +50,7 @@ export class IpLists {
     if (
       this.#allow !== undefined &&
       this.#allow.match(address) === undefined &&
-      (ipv4 === undefined || this.#allow.match(ipv4) === undefined)
+      (ipv4 === undefined || !isGlobalIPv4(ipv4) || this.#allow.match(ipv4) === undefined)
     )
       return 'not in allow';
     return undefined;

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { caseless } from './directive-case.ts';
 import { keyOf, readBounded } from './disk-files.ts';
+import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
-import { keyMatches, SHARED, StoredAnswer } from './stored-answer.ts';
+import { SHARED, StoredAnswer } from './stored-answer.ts';
 
 /** A file's first line longer than this is not one of ours: it is not read further. */
 const MAX_HEAD_LINE = 1024 * 1024;

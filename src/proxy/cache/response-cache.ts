@@ -5,9 +5,10 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { DiskStore } from './disk-store.ts';
 import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
+import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { type CacheRequest, headersOf, keyMatches, mayKeep, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, headersOf, mayKeep, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;

@@ -3,6 +3,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 import { withReadableAge } from './age-field.ts';
 import { caseless } from './directive-case.ts';
 import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
+import { keyAuthority } from './key-authority.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
 
@@ -313,23 +314,15 @@ export function keptPolicy(
 }
 
 /**
- * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host, path
- * and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
+ * A stored answer's key: the target URI as the upstream is told it (RFC 9111 §4): host (in its
+ * normal form: keyAuthority), path and query, then the scheme (the upstream's answer may depend on it: a redirect of http to
  * https, stored, would loop for https clients), then, on a route split between upstreams (a
  * canary), the side drawn: one side's answer never answers the other's requests (a canary's
  * page would reach every user, not its share). Purges match its start, `host /path?query`.
  */
 export function cacheKey(authority: string, path: string, scheme: string, side?: string): string {
-  const key = `${authority.toLowerCase()} ${path} ${scheme}`;
+  const key = `${keyAuthority(authority, scheme)} ${path} ${scheme}`;
   return side === undefined ? key : `${key} ${side}`;
-}
-
-/**
- * Whether a stored answer's key falls under a purge's prefix: from the key's start (`host[:port]
- * /path?query`), or, for a prefix that starts with "/", from its path, on every host.
- */
-export function keyMatches(key: string, prefix: string): boolean {
-  return prefix.startsWith('/') ? key.startsWith(prefix, key.indexOf(' ') + 1) : key.startsWith(prefix);
 }
 
 /** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */

@@ -2,6 +2,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
+import { keyAuthority } from '../cache/key-authority.ts';
 import { onlyIfCached } from '../cache/request-directives.ts';
 import type { CacheRequest } from '../cache/stored-answer.ts';
 
@@ -20,8 +21,15 @@ export interface CacheAttempts {
  * an answer that varies on the client's address, read by the upstream there, is no other
  * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
  */
-export function cacheRequestOf(sent: readonly string[], fields: FieldMap, admitted: Admitted): CacheRequest {
-  const headers = { ...fieldsAfterAccess(sent, fields, (each) => [...each]), host: admitted.authority };
+export function cacheRequestOf(
+  sent: readonly string[],
+  fields: FieldMap,
+  admitted: Admitted,
+  scheme: string,
+): CacheRequest {
+  // Its host as the key holds it: a stored answer compares it with the one it was stored for.
+  const host = keyAuthority(admitted.authority, scheme);
+  const headers = { ...fieldsAfterAccess(sent, fields, (each) => [...each]), host };
   return { method: 'GET', url: admitted.upstreamPath, headers };
 }
 

@@ -106,7 +106,7 @@ export class CacheRun implements ResponseStore {
     if (head.upgrade || hasBody(head)) return this.#forward('bypass', forward);
     const side = split === undefined ? undefined : admitted.upstream.name;
     this.#key = cacheKey(admitted.authority, admitted.upstreamPath, scheme, side);
-    this.#request = cacheRequestOf(attempts.sends.headers, fields, admitted);
+    this.#request = cacheRequestOf(attempts.sends.headers, fields, admitted, scheme);
     // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (passedOn(fields)) return this.#forward('bypass', forward);
     this.#lookup(forward, false);

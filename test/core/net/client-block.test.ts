@@ -23,10 +23,13 @@ test('an IPv4 address is its own client, mapped into IPv6 or not', () => {
   assert.equal(clientBlock('::ffff:198.51.100.7'), '198.51.100.7');
   assert.equal(clientBlock('::FFFF:c633:6408'), '198.51.100.8');
   assert.notEqual(clientBlock('::ffff:198.51.100.7'), clientBlock('::ffff:198.51.100.8'));
-  // The well-known NAT64 prefix (RFC 6052) holds every IPv4 client: each is its own.
-  assert.equal(clientBlock('64:ff9b::198.51.100.7'), '198.51.100.7');
-  assert.equal(clientBlock('64:ff9b::c633:6408'), '198.51.100.8');
+  // The well-known NAT64 prefix (RFC 6052) holds every global IPv4 client: each is its own.
+  assert.equal(clientBlock('64:ff9b::9.9.9.7'), '9.9.9.7');
+  assert.equal(clientBlock('64:ff9b::909:908'), '9.9.9.8');
   assert.equal(clientBlock('64:ff9b:1::1'), '64:ff9b:1:0::/64');
+  // Never a non-global one (§3.1): such an address is no inside client's, and keys as IPv6.
+  assert.equal(clientBlock('64:ff9b::a00:1'), '64:ff9b:0:0::/64');
+  assert.equal(clientBlock('64:ff9b::198.51.100.7'), '64:ff9b:0:0::/64');
 });
 
 test('a prefix other than 64 keeps that many leading bits, a group it cuts masked', () => {

@@ -1,13 +1,17 @@
 /**
  * Forward auth with `cache: { key: "cookie:session" }`: the key is every copy of the cookie the
- * service is sent, and the host the request names. A second `session` cookie beside one whose
+ * service is sent, the host the request names and its scheme. A second `session` cookie beside one whose
  * verdict is kept is asked of the service, which may read that copy (as Django does, the last),
  * as the upstream may; and so is a kept session on another host of the route (another tenant).
  */
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import { test } from 'node:test';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
+import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 
 test('a second session cookie beside a kept one is asked of the service, not let in on the first one’s verdict', async () => {
   // Reads the last session cookie, as Django's and Python's http.cookies do.
@@ -102,5 +106,59 @@ test('a session let in from one client address is asked again from another: the 
     assert.equal(service.asked.length, 2);
   } finally {
     await close(service);
+  }
+});
+
+test('a session let in over https is asked again over http: the service judges the scheme it is told', async () => {
+  // Lets a session in over https alone; over http it sends the client to https.
+  const service = await startAuthService((req, res) => {
+    const secure = req.headers['x-forwarded-proto'] === 'https';
+    res.writeHead(secure ? 200 : 302, secure ? {} : { location: 'https://a.test/app' }).end();
+  });
+  const echo = await startEcho();
+  const certs = testCertificates();
+  const gw = await startGatewayFromText(
+    `listen:
+  - { name: plain, address: 127.0.0.1:0 }
+  - name: secure
+    address: 127.0.0.1:0
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }
+${forwardAuthConfig(echo.url, `{ url: "${service.url}", cache: { key: "cookie:session", ttl: 1h } }`)}`,
+  );
+  const tlsPort = gw.gateway.listeners[1].port();
+  const overTls = () =>
+    new Promise<number>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: '127.0.0.1',
+            port: tlsPort,
+            path: '/app',
+            rejectUnauthorized: false,
+            agent: false,
+            headers: { host: 'a.test', cookie: 'session=alice' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        )
+        .on('error', reject);
+    });
+  const plain = () => request(gw.url, { path: '/app', headers: { host: 'a.test', cookie: 'session=alice' } });
+  try {
+    assert.equal(await overTls(), 200);
+    const res = await plain();
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.location, 'https://a.test/app');
+    assert.equal(service.asked.length, 2);
+    assert.equal(echo.received.length, 1, 'the http request never reached the upstream');
+    // Each scheme's verdict is kept for it.
+    assert.equal(await overTls(), 200);
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+    await service.close();
   }
 });

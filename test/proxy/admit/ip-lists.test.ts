@@ -266,7 +266,7 @@ upstreams:
   }
 });
 
-test('a NAT64 client (64:ff9b::/96) is judged as the IPv4 host it stands for too, as rate limits key it: a deny of its IPv4 block refuses it, an allow lets it in', async () => {
+test('a NAT64 client (64:ff9b::/96) of a global IPv4 is judged as the IPv4 host it stands for too, as rate limits key it: a deny of its IPv4 block refuses it, an allow lets it in', async () => {
   const echo = await startEcho();
   const gw = await startTestGateway(
     `name: edge-1
@@ -274,11 +274,11 @@ routes:
   - name: blocked
     match: { path: /blocked }
     upstream: app
-    deny: [203.0.113.0/24]
+    deny: [9.9.9.0/24]
   - name: staff
     match: { path: /staff }
     upstream: app
-    allow: [198.51.100.0/24]
+    allow: [1.1.1.0/24]
 upstreams:
   app:
     targets: [{ url: ${echo.url} }]
@@ -294,14 +294,66 @@ upstreams:
     return Number(raw.split(' ')[1]);
   };
   try {
-    assert.equal(await ask('64:ff9b::cb00:7101', '/blocked', 'nat64-denied'), 403);
-    assert.equal((await gw.logFor('nat64-denied')).auth, 'denied: ip deny 203.0.113.0/24');
-    assert.equal(await ask('64:ff9b::c633:6407', '/staff', 'nat64-in'), 200);
-    assert.equal(await ask('64:ff9b::cb00:7109', '/staff', 'nat64-out'), 403);
+    assert.equal(await ask('64:ff9b::909:901', '/blocked', 'nat64-denied'), 403);
+    assert.equal((await gw.logFor('nat64-denied')).auth, 'denied: ip deny 9.9.9.0/24');
+    assert.equal(await ask('64:ff9b::1.1.1.7', '/staff', 'nat64-in'), 200);
+    assert.equal(await ask('64:ff9b::909:909', '/staff', 'nat64-out'), 403);
     assert.equal((await gw.logFor('nat64-out')).auth, 'denied: ip not in allow');
     // Outside the well-known /96 (a network-specific prefix would be the operator's to write).
-    assert.equal(await ask('64:ff9b:1::cb00:7101', '/blocked', 'not-nat64'), 200);
+    assert.equal(await ask('64:ff9b:1::909:901', '/blocked', 'not-nat64'), 200);
     assert.equal(echo.received.length, 2);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a NAT64 address of a non-global IPv4 (64:ff9b::a00:1, RFC 6052 §3.1: the prefix never stands for one) is judged as the IPv6 address it is: no allow of that IPv4 lets it in, a deny of it still refuses it', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - name: internal
+    match: { path: /internal }
+    upstream: app
+    allow: [10.0.0.0/8, 127.0.0.0/8, 192.168.0.0/16]
+  - name: blocked
+    match: { path: /blocked }
+    upstream: app
+    deny: [10.0.0.0/8]
+  - name: translated
+    match: { path: /translated }
+    upstream: app
+    allow: ["64:ff9b::/96"]
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`,
+    {},
+    'proxy_protocol: { from: [127.0.0.1] }',
+  );
+  const ask = async (client: string, path: string, id: string) => {
+    const { raw } = await rawRequest(
+      gw.port,
+      `PROXY TCP6 ${client} ::1 40000 80\r\nGET ${path} HTTP/1.1\r\nHost: gw.test\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`,
+    );
+    return Number(raw.split(' ')[1]);
+  };
+  try {
+    for (const [client, id] of [
+      ['64:ff9b::a00:1', 'ten'],
+      ['64:ff9b::7f00:1', 'loopback'],
+      ['64:ff9b::192.168.1.1', 'home'],
+    ]) {
+      assert.equal(await ask(client, '/internal', id), 403, client);
+      assert.equal((await gw.logFor(id)).auth, 'denied: ip not in allow', client);
+    }
+    // Refusing is the safe side: a deny of the IPv4 block is not dodged through the prefix.
+    assert.equal(await ask('64:ff9b::a00:1', '/blocked', 'blocked'), 403);
+    assert.equal((await gw.logFor('blocked')).auth, 'denied: ip deny 10.0.0.0/8');
+    // As the IPv6 address it is, an IPv6 rule holding it matches it.
+    assert.equal(await ask('64:ff9b::a00:1', '/translated', 'translated'), 200);
+    assert.equal(echo.received.length, 1);
   } finally {
     await gw.close();
     await echo.close();

@@ -1,0 +1,221 @@
+import type { ForwardAuthConfig, JwtAuthConfig, RouteAccessConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
+import { CorsPolicy } from './cors.ts';
+import type { ForwardAuth, ForwardVerdict } from './forward-auth.ts';
+import { IpLists } from './ip-lists.ts';
+import type { RemoteJwks } from './jwks-source.ts';
+import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
+
+/** What the log's `auth` field says of a request the route's access rules looked at. */
+export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
+
+/**
+ * What the access rules decided: the note for the log, and the answer when the gateway makes
+ * it (a refusal, a preflight's 204); without one the request goes on.
+ */
+export interface AccessDecision {
+  readonly note: AccessNote;
+  readonly answer?: Failure | OwnAnswer;
+  /** The edit of the request sent upstream: the client's credentials dropped (unless forwarded). */
+  readonly requestEdit?: AnswerEdit;
+}
+
+/** The facts of a request the access rules read. */
+export interface AccessRequest {
+  /** The client's address as the gateway knows it (RequestRecord.clientAddress): the peer's, or a PROXY header's. */
+  readonly clientAddress: string;
+  readonly method: string;
+  /**
+   * The request's path in its normal form, query included, as the route matched it (never the
+   * client's spelling: `/app//admin` must read as `/app/admin` to an auth service as to the
+   * routes); the host it addressed, its id and scheme (for forward auth).
+   */
+  readonly target: string;
+  readonly host: string;
+  readonly requestId: string;
+  readonly protocol: string;
+  readonly fields: FieldMap;
+  /** The head's fields as sent, flat (name, value, …): `fields` keeps only a singleton's first. */
+  readonly headers: readonly string[];
+  /** The request's trace (RequestRecord.trace): forward auth's call is a part of it. */
+  readonly trace: TraceContext;
+}
+
+/** The decision of a route without rules, or whose rules let the request in as it is. */
+export const ALLOWED: AccessDecision = { note: 'allowed' };
+
+/** A refusal: the client learns what kind, the log (the note) which rule. */
+function refusal(status: 401 | 403, details: string, note: string, challenge?: string): AccessDecision {
+  return {
+    note: `denied: ${note}`,
+    answer: new Failure('http_request_denied', details, {
+      status,
+      final: true,
+      ...(challenge === undefined ? {} : { challenge }),
+    }),
+  };
+}
+
+/**
+ * More than one Authorization field line: RFC 9110 §11.6.2 gives the field one credential, and a
+ * request carrying two is malformed (RFC 6750 §3.1's invalid_request, a 400). The gateway checks
+ * the first (fieldMap keeps a singleton's first, as node:http does) while an upstream told the
+ * credentials (`forward_authorization`) or a forward-auth service may read the last, or both
+ * joined: one credential checked, another acted on.
+ */
+function twoAuthorizations(headers: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].length === 13 && headers[i].toLowerCase() === 'authorization') {
+      if (seen) return true;
+      seen = true;
+    }
+  return false;
+}
+
+const TWO_AUTHORIZATIONS: AccessDecision = {
+  note: 'denied: two Authorization fields',
+  answer: new Failure('http_request_error', 'the request has more than one Authorization field', {
+    status: 400,
+    final: true,
+  }),
+};
+
+/** The request upstream without the client's Authorization: the credentials were the gateway's to check. */
+const dropAuthorization: AnswerEdit = (headers) => {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() !== 'authorization') out.push(headers[i], headers[i + 1]);
+  return out;
+};
+
+/**
+ * One route's access rules, built once per config snapshot (access.ts keeps every route's, and
+ * the auth hops they share): IP lists, CORS, then authentication, each decision said for the log.
+ */
+export class RouteAccess {
+  readonly #ipLists: IpLists | undefined;
+  readonly cors: CorsPolicy | undefined;
+  readonly #basic: BasicAuth | undefined;
+  readonly #jwt: JwtAuth | undefined;
+  readonly #forward: ForwardAuth | undefined;
+  readonly #forwardAuthorization: boolean;
+  /** Whether the route authenticates (basic, jwt or forward). */
+  readonly #authenticates: boolean;
+  readonly #allowed: AccessDecision;
+  readonly #trust: TrustList;
+
+  constructor(
+    config: RouteAccessConfig,
+    trust: TrustList,
+    jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
+    forward: (config: ForwardAuthConfig) => ForwardAuth,
+  ) {
+    this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
+    this.#trust = trust;
+    this.cors = config.cors && new CorsPolicy(config.cors);
+    this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
+    this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
+    this.#forward = config.auth?.forward && forward(config.auth.forward);
+    this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
+    this.#authenticates = config.auth !== undefined;
+    this.#allowed =
+      config.auth === undefined || config.auth.forwardAuthorization
+        ? ALLOWED
+        : { note: 'allowed', requestEdit: dropAuthorization };
+  }
+
+  /**
+   * In order: the IP lists (nothing from a refused address is looked at), then a CORS
+   * preflight, answered here (a browser sends no credentials with one), then authentication.
+   */
+  check(request: AccessRequest): AccessDecision | Promise<AccessDecision> {
+    const refused = this.#ipLists?.judge(request.clientAddress, request.fields, this.#trust);
+    if (refused !== undefined) return refusal(403, "the client's address may not use this route", refused);
+    if (this.cors && CorsPolicy.isPreflight(request.method, request.fields)) {
+      const answer = this.cors.preflight(request.fields);
+      if (typeof answer === 'string')
+        return refusal(403, 'this cross-origin request is not allowed on this route', answer);
+      return { note: 'allowed', answer };
+    }
+    if (this.#authenticates && twoAuthorizations(request.headers)) return TWO_AUTHORIZATIONS;
+    const forward = this.#forward;
+    if (forward !== undefined) {
+      const verdict = forward.verify(request.fields, request);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#forwardDecision(v))
+        : this.#forwardDecision(verdict);
+    }
+    const jwt = this.#jwt;
+    if (jwt !== undefined) {
+      const verdict = jwt.verify(request.fields);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#jwtDecision(jwt, v))
+        : this.#jwtDecision(jwt, verdict);
+    }
+    const basic = this.#basic;
+    if (basic === undefined) return this.#allowed;
+    // Counted by the client the IP lists judge: behind trusted proxies, the one they vouch for.
+    const client = forwardedClient(request.clientAddress, request.fields, this.#trust);
+    const verdict = basic.verify(request.fields, client);
+    return verdict instanceof Promise
+      ? verdict.then((v) => this.#basicDecision(basic, v))
+      : this.#basicDecision(basic, verdict);
+  }
+
+  /** The service's answer: its refusal (401, 403, a redirect) is the client's, as the service wrote it. */
+  #forwardDecision(verdict: ForwardVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('refused' in verdict)
+      return { note: `denied: forward ${verdict.refused.status}`, answer: verdict.refused };
+    const copy = verdict.allowed;
+    return {
+      note: 'allowed',
+      requestEdit: this.#forwardAuthorization ? copy : (headers) => copy(dropAuthorization(headers)),
+    };
+  }
+
+  /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
+  #jwtDecision(jwt: JwtAuth, verdict: JwtVerdict): AccessDecision {
+    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('missing' in verdict)
+      return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
+    if ('invalid' in verdict)
+      return refusal(
+        401,
+        'the bearer token was not accepted',
+        `jwt ${verdict.invalid}`,
+        'Bearer error="invalid_token"',
+      );
+    const claims = jwt.claimFields(verdict);
+    // forward_authorization passes on the bearer token checked; a token from the cookie leaves
+    // whatever the client's Authorization says (unchecked) behind.
+    const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;
+    return {
+      note: 'allowed',
+      requestEdit: passOn ? claims : (headers) => claims(dropAuthorization(headers)),
+    };
+  }
+
+  #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
+    if ('user' in verdict) return this.#allowed;
+    if ('failed' in verdict) {
+      // The client's own share of the checks spent: this client refused (429), not the check failing.
+      const mine = verdict.failed.type === 'http_request_denied';
+      const note = mine ? 'denied: basic too many password checks from this client' : undefined;
+      return { note: note ?? `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    }
+    const missing = verdict.refused === 'no credentials' || verdict.refused === 'no basic credentials';
+    return refusal(
+      401,
+      missing ? 'this route needs credentials' : 'the credentials were not accepted',
+      `basic ${verdict.refused}`,
+      basic.challenge,
+    );
+  }
+}
