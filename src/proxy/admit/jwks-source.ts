@@ -1,7 +1,7 @@
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { authHopFailure, callAuthHop, hopUnavailable, timedOut } from './auth-hop.ts';
+import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { JwkSet } from './jwk-set.ts';
 
@@ -153,7 +153,11 @@ export class RemoteJwks {
     );
     if (response.status !== 200) {
       void response.body?.cancel();
-      if (response.status >= 500) throw hopUnavailable(response.status, response.headers.get('retry-after'));
+      if (response.status >= 500)
+        throw (
+          hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
+          hopUnavailable(response.status, response.headers.get('retry-after'))
+        );
       throw new Failure('http_protocol_error', `it answered ${response.status}, not a key set`, {
         stage: 'head_received',
       });
