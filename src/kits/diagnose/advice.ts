@@ -83,7 +83,11 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return failure.kind.fix;
     case 'http_response_header_section_size': {
       const largest = context.largestField;
-      const field = largest ? ` The largest field is ${largest.name} (${largest.bytes} bytes).` : '';
+      // A field the read stopped inside is longer than what came of it: say so, not a size it lacks.
+      const size = largest?.cut
+        ? `at least ${largest.bytes} bytes: the probe stopped reading inside it`
+        : `${largest?.bytes} bytes`;
+      const field = largest ? ` The largest field is ${largest.name} (${size}).` : '';
       return `the upstream's response head is over the gateway's limit (32 KiB).${field} ${failure.kind.fix}`;
     }
     case 'http_response_incomplete': {
