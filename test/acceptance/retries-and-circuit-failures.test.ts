@@ -180,6 +180,51 @@ describe('the circuit', () => {
   }
 });
 
+describe('the circuit counts bodies cut short, as ejection does', () => {
+  // Outlier detection off: the circuit is the upstream's only breaker.
+  const POLICY =
+    '    retries: { attempts: 1 }\n    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 2, open_time: 30s }';
+
+  test('an upstream that breaks every body after a good head opens the circuit', async () => {
+    const breaking = await upstreamOf((s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf');
+      setTimeout(() => s.resetAndDestroy(), 20);
+    });
+    const gw = await gatewayTo([breaking.url], POLICY);
+    for (let i = 0; i < 2; i++) {
+      const cut = await request(gw.url);
+      assert.equal(cut.status, 200);
+      assert.equal(cut.aborted, true);
+    }
+    const res = await request(gw.url, { headers: { accept: 'application/problem+json' } });
+    const id = assertGatewayError(res, {
+      status: 503,
+      error: 'destination_unavailable',
+      details: /circuit of "app" is open.*http_response_incomplete/,
+      nextHop: 'app',
+      format: 'problem+json',
+    });
+    assert.equal(breaking.requests.length, 2, 'the open circuit sent nothing more');
+    assert.equal((await onlyLogLine(gw, id)).attempts, 0);
+  });
+
+  test('a body that comes whole ends the run of failures', async () => {
+    let n = 0;
+    const flaky = await upstreamOf((s) => {
+      // cut, whole, cut, whole…: never two failures in a row.
+      if (n++ % 2 === 0) {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf');
+        setTimeout(() => s.resetAndDestroy(), 20);
+      } else s.write(GOOD);
+    });
+    const gw = await gatewayTo([flaky.url], POLICY);
+    for (let i = 0; i < 5; i++) await request(gw.url);
+    const res = await request(gw.url);
+    assert.equal(res.status, 200, 'the circuit stayed closed');
+    assert.equal(flaky.requests.length, 6);
+  });
+});
+
 describe('waits', () => {
   for (const method of ['GET', 'HEAD']) {
     test(`${method}: no head in time is 504 http_response_timeout, without Retry-After`, async () => {
