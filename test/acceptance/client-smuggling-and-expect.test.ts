@@ -12,6 +12,7 @@ import { onlyLogLine, parseProxyStatus } from '../helpers/gateway-error.ts';
 import { rawRequest } from '../helpers/http-client.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { freePort } from '../helpers/wait.ts';
 
 let upstream: ScriptedUpstream;
 let gw: TestGateway;
@@ -205,6 +206,54 @@ describe('Expect: 100-continue', () => {
     );
     const head = upstream.requests.find((r) => r.head.startsWith('POST /refuses-upload'))?.head ?? '';
     assert.doesNotMatch(head, /\r\nexpect:/i, 'the expectation was the gateway’s to meet, not forwarded');
+  });
+
+  test('an open circuit is told from the head: 503 without a 100, the upload never asked for', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const gwOpen = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: dead
+upstreams:
+  dead:
+    targets:
+      - url: ${dead}
+    retries: { attempts: 1 }
+    circuit_breaker: { consecutive_failures: 1, open_time: 60s }
+`);
+    try {
+      assert.equal(
+        (await rawRequest(gwOpen.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status,
+        502,
+      );
+      const socket = net.connect(gwOpen.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.on('error', () => {});
+      socket.write(
+        'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n',
+      );
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1500))]);
+      socket.destroy();
+      // RFC 9110 §10.1.1: a final status that the head alone decides is sent at once.
+      assert.match(text, /^HTTP\/1\.1 503 Service Unavailable\r\n/, text.slice(0, 200));
+      assert.doesNotMatch(text, / 100 Continue/);
+      assert.match(
+        text,
+        /\r\nproxy-status: edge-1; error=destination_unavailable; details="the circuit of \\"dead\\" is open[^\r]*\r\n/i,
+      );
+      assert.match(text, /\r\nretry-after: \d+\r\n/i);
+      assert.match(
+        text,
+        /\r\nconnection: close\r\n/i,
+        'the body was never read: the connection cannot serve on',
+      );
+    } finally {
+      await gwOpen.close();
+    }
   });
 
   test('an expectation other than 100-continue is 417, nothing upstream', async () => {
