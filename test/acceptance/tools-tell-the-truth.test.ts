@@ -146,7 +146,9 @@ describe('candor diagnose tells what the gateway does', () => {
     upstream = await scriptedUpstream((socket, req) => {
       const path = /^\S+ (\S+)/.exec(req.head)?.[1] ?? '';
       const answer = CASES[path]?.answer ?? `HTTP/1.1 200 OK\r\nContent-Length: ${8 + 100_000}\r\n\r\n`;
-      if (path === '/huge-head') {
+      if (path === '/chunked-in-http10') {
+        socket.end('HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ngood\r\n0\r\n\r\n');
+      } else if (path === '/huge-head') {
         socket.end(
           `HTTP/1.1 200 OK\r\nX-Small: 1\r\nX-Big: ${'a'.repeat(100_000)}\r\nContent-Length: 0\r\n\r\n`,
         );
@@ -184,6 +186,19 @@ describe('candor diagnose tells what the gateway does', () => {
       }
     });
   }
+
+  test('a framing fault gets the fix that fits it, not "never both" where there was no both', async () => {
+    const chunked10 = await candor(['diagnose', `${upstream.url}/chunked-in-http10`]);
+    assert.match(chunked10.stdout, /Transfer-Encoding in an HTTP\/1\.0 response/);
+    assert.match(chunked10.stdout, /fix: .*HTTP\/1\.1/);
+    assert.doesNotMatch(chunked10.stdout, /never both/);
+    const badChunk = await candor(['diagnose', `${upstream.url}/bad-chunk-size`]);
+    assert.match(badChunk.stdout, /invalid chunk size "zz"/);
+    assert.match(badChunk.stdout, /fix: .*chunk/);
+    assert.doesNotMatch(badChunk.stdout, /never both/);
+    const both = await candor(['diagnose', `${upstream.url}/length-and-chunked`]);
+    assert.match(both.stdout, /fix: .*never both/, 'where there was both, it says so');
+  });
 
   test('a header section over the limit: the largest field is named, and its size not understated', async () => {
     const res = await request(gw.url, { path: '/huge-head' });
