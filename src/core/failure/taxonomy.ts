@@ -273,7 +273,7 @@ export const FAILURES = {
     retryAfter: false,
     title: "Upstream's response framing is invalid",
     explanation: 'the upstream sent an invalid Transfer-Encoding or conflicting framing',
-    fix: "Fix the upstream's response framing: chunked or Content-Length, never both.",
+    fix: "Fix the upstream's response framing: well-formed chunks (HTTP/1.1 only) or a Content-Length, never both.",
     clientMayRetry: false,
     furthestStage: 'head_received',
   },

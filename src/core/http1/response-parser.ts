@@ -466,6 +466,11 @@ export class ResponseParser {
     let decode: DecodableCoding[] = NO_CODINGS;
     if (bodyless) {
       // No body follows whatever the fields say; a valid Content-Length is the representation's.
+      // Both framings at once is the smuggling signature whatever the status or method (RFC 9112
+      // §6.3: the Content-Length could only be forwarded removed; llhttp refuses it on a HEAD's
+      // answer and a 304 too), and the same head must not be a 502 to a GET and relayed to a HEAD.
+      if (te !== undefined && lengthFields > 0)
+        return this.badCoding('Transfer-Encoding together with Content-Length');
       if (lengthError !== undefined) return this.badLength(lengthError);
       framing = 'none';
     } else if (te !== undefined) {

@@ -73,6 +73,11 @@ export interface ResponseSink {
    */
   readonly refusedTrailers?: string;
   /**
+   * HTTP/2: the stream was reset by the gateway's own HTTP/2 layer because the request's body
+   * ended short of its content-length (RFC 9113 §8.1.1): the client's 400, not its leaving.
+   */
+  readonly malformedBody?: string;
+  /**
    * How the client left, in the words of its client_closed failure: its connection closed, or
    * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
    */

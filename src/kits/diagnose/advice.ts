@@ -83,7 +83,11 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return failure.kind.fix;
     case 'http_response_header_section_size': {
       const largest = context.largestField;
-      const field = largest ? ` The largest field is ${largest.name} (${largest.bytes} bytes).` : '';
+      // A field the read stopped inside is longer than what came of it: say so, not a size it lacks.
+      const size = largest?.cut
+        ? `at least ${largest.bytes} bytes: the probe stopped reading inside it`
+        : `${largest?.bytes} bytes`;
+      const field = largest ? ` The largest field is ${largest.name} (${size}).` : '';
       return `the upstream's response head is over the gateway's limit (32 KiB).${field} ${failure.kind.fix}`;
     }
     case 'http_response_incomplete': {
@@ -105,6 +109,10 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       const coding = /^invalid (\w+) transfer coding: /.exec(what)?.[1];
       if (coding !== undefined)
         return `the upstream's body is not valid ${coding}, though its Transfer-Encoding says it is (${what}): Candor undoes that coding and aborts the transfer where it fails. Fix the upstream's compression, or compress with Content-Encoding instead (passed on as it is), or send the body plain.`;
+      if (/HTTP\/1\.0 response/.test(what))
+        return `the upstream answers HTTP/1.0 with Transfer-Encoding (${what}), which HTTP/1.0 does not have (RFC 9112 §6.1): its framing cannot be trusted. Make it answer HTTP/1.1 to send chunked bodies, or send Content-Length.`;
+      if (/invalid chunk|chunk-size line|after chunk data/.test(what))
+        return `the upstream's chunked body is malformed (${what}): each chunk is its size in hex, CRLF, that many bytes, CRLF, and a 0 chunk ends the body. Fix the code that writes the chunks (a body written past the framing, a size that does not match its data), or send Content-Length.`;
       return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
     }
     case 'connection_read_timeout':

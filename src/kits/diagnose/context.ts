@@ -17,7 +17,7 @@ export interface ProbeContext {
   head?: UpstreamHead;
   body?: BodyResult;
   badLine?: string;
-  largestField?: { readonly name: string; readonly bytes: number };
+  largestField?: { readonly name: string; readonly bytes: number; readonly cut?: true };
   /** An HTTP/2 probe: whether the target's SETTINGS frame arrived (its answer to the preface). */
   h2Settings?: boolean;
   /** Which of HTTP/1.1 and HTTP/2 the target speaks, when that was checked. */

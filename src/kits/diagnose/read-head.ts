@@ -30,7 +30,7 @@ interface HeadResult {
   /** The offending line of an invalid head. */
   readonly badLine?: string;
   /** The longest line of a head over the size limit. */
-  readonly largestField?: { readonly name: string; readonly bytes: number };
+  readonly largestField?: { readonly name: string; readonly bytes: number; readonly cut?: true };
 }
 
 /** How long to keep listening after bytes that are not HTTP, to see enough of them to name. */

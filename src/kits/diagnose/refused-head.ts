@@ -52,9 +52,13 @@ export function offendingLine(received: Buffer, failure: Failure, method: string
   return undefined;
 }
 
-/** The longest line of a head over the size limit, and its field name: what to shorten first. */
-export function largestField(received: Buffer): { name: string; bytes: number } | undefined {
-  let best: { name: string; bytes: number } | undefined;
+/**
+ * The longest line of a head over the size limit, and its field name: what to shorten first.
+ * `cut`: the read stopped inside that line (past the limit, nothing more is read), so `bytes`
+ * is only what came of it.
+ */
+export function largestField(received: Buffer): { name: string; bytes: number; cut?: true } | undefined {
+  let best: { name: string; bytes: number; cut?: true } | undefined;
   let start = received.indexOf(LF) + 1;
   while (start > 0 && start < received.length) {
     const lf = received.indexOf(LF, start);
@@ -62,7 +66,7 @@ export function largestField(received: Buffer): { name: string; bytes: number } 
     if (best === undefined || end - start > best.bytes) {
       const colon = received.indexOf(0x3a, start);
       const name = colon === -1 || colon > end ? '(no name)' : received.toString('latin1', start, colon);
-      best = { name, bytes: end - start };
+      best = lf === -1 ? { name, bytes: end - start, cut: true } : { name, bytes: end - start };
     }
     start = lf === -1 ? -1 : lf + 1;
   }

@@ -22,6 +22,16 @@ export interface Selection {
   readonly hashHome: Target | undefined;
 }
 
+/**
+ * Whether the select phase will refuse the request whatever its body: the upstream's circuit is
+ * open (no probe slot free) and no `hold` would keep the request for a target to come back. A
+ * client waiting for 100 Continue is then answered from its head alone (RFC 9110 §10.1.1), its
+ * body never asked for: no upload is made for a 503.
+ */
+export function refusedBeforeBody(upstream: Upstream, now: number): boolean {
+  return upstream.config.hold === undefined && !upstream.circuit.wouldAdmit(now);
+}
+
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**

@@ -117,11 +117,11 @@ export class Attempt {
     reportBodyFailure(this.#sinks.runtime, this.#upstream, this.selection.target, failure, performance.now());
   }
 
-  /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends). */
+  /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends, the circuit's too). */
   bodyWhole(): void {
     if (!this.#bodyToCome) return;
     this.#bodyToCome = false;
-    reportWholeBody(this.selection.target);
+    reportWholeBody(this.#sinks.runtime, this.#upstream, this.selection.target, performance.now());
   }
 }
 

@@ -9,7 +9,7 @@ import { decideRetry } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
-import { hasUntriedTarget, NONE_TRIED, selectTarget } from '../select/select-target.ts';
+import { hasUntriedTarget, NONE_TRIED, refusedBeforeBody, selectTarget } from '../select/select-target.ts';
 import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
@@ -93,7 +93,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
-    if (this.sends.bodyless) return this.attempt(); // most have no body to read first: no callbacks made
+    const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, performance.now());
+    if (this.sends.bodyless || unasked) return this.attempt(); // no body to read first (most), or one not to ask for
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -243,8 +244,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.settle(undefined, status);
     // The tunnel's life is no request's duration: the attempt ends with the switch.
     this.measure.responseOver(undefined);
-    // A tunnel lives as long as its two ends want: the total deadline is for HTTP exchanges,
-    // and so is the retry budget's base of requests in flight.
+    // A tunnel lives as long as its ends want: the total deadline and the retry budget's in-flight base are for HTTP exchanges.
     this.finishTimers();
     this.releaseInFlight?.();
     this.owner.tunnelled(status);

@@ -11,7 +11,8 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 /**
  * The failure a response closed unfinished was cut for by its sink: its send deadline (a client
  * that read nothing; the attempt loop tells it when an exchange still runs), or, over HTTP/2, a
- * trailer section larger than the client takes. Undefined: the sink cut nothing itself.
+ * trailer section larger than the client takes, or a request body short of its content-length
+ * (nghttp2 reset the stream). Undefined: the sink cut nothing itself.
  */
 export function ownCutOf(
   record: RequestRecord,
@@ -19,6 +20,15 @@ export function ownCutOf(
   finished: boolean,
 ): Failure | undefined {
   if (finished || record.upgraded) return undefined;
+  const malformed = response.malformedBody;
+  if (malformed !== undefined) {
+    // Nothing could answer it (nghttp2 reset the stream): the client's malformed request, as
+    // when the body's own reader tells it first, not its leaving (a 499).
+    return new Failure('http_request_error', `request body could not be read (${malformed})`, {
+      status: 400,
+      stage: 'not_sent',
+    });
+  }
   if (response.cutBySend !== undefined) {
     // The stream was reset CANCEL, which a gRPC client reads as CANCELLED (PROTOCOL-HTTP2.md,
     // "Errors"): not the upstream's status, in trailers the client never took.

@@ -67,7 +67,13 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
   metrics.attempted(upstream.name, origin, failure?.type ?? 'response', outcome.reused);
   const fault = isTargetFault(failure);
-  if (judged && (fault || failure === undefined))
+  // An answer whose body is still to come ends no run of the circuit's failures yet, as for
+  // ejection: its body may break too (reportWholeBody and reportBodyFailure judge it then), and
+  // each head would otherwise wipe the count that the last broken body made, so an upstream that
+  // cuts every body short never opened its circuit. A half-open probe is judged at its head: a
+  // body that streams for minutes must not hold the circuit's only probe slot.
+  const waitForBody = failure === undefined && outcome.bodyToCome && !outcome.circuitProbe;
+  if (judged && (fault || failure === undefined) && !waitForBody)
     judgeCircuit(upstream.circuit, upstream.name, fault, outcome.circuitProbe, now, sinks.announce);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
@@ -75,7 +81,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
 
 /**
  * The body of a response whose head counted as a success broke: a fault of the target all the
- * same, for outlier detection (the attempt itself was reported when its head came).
+ * same, for outlier detection and the circuit (the attempt itself was reported when its head came).
  */
 export function reportBodyFailure(
   sinks: OutcomeSinks,
@@ -85,11 +91,16 @@ export function reportBodyFailure(
   now: number,
 ): void {
   judge(sinks, upstream, target, failure, now);
+  if (isTargetFault(failure)) judgeCircuit(upstream.circuit, upstream.name, true, false, now, sinks.announce);
 }
 
-/** The body of a response whose head counted as a success came whole: for outlier detection, the success is complete. */
-export function reportWholeBody(target: Target): void {
+/**
+ * The body of a response whose head counted as a success came whole: for outlier detection and
+ * the circuit, the success is complete (a run of failures in a row ends).
+ */
+export function reportWholeBody(sinks: OutcomeSinks, upstream: Upstream, target: Target, now: number): void {
   recordWholeBody(target);
+  judgeCircuit(upstream.circuit, upstream.name, false, false, now, sinks.announce);
 }
 
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */

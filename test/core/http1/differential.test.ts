@@ -264,16 +264,6 @@ export const DIFFERENCES: readonly Difference[] = [
       'RFC 9110 §6.5.1/§6.5.2: framing is decided by the head; a Content-Length or Transfer-Encoding in trailers changes nothing and is dropped before forwarding (filterTrailers). llhttp parses a trailer Content-Length as framing and refuses a malformed one.',
     explains: (c, cd, ll) => has(c, 'trailer-framing-field') && cd.kind === 'ok' && refusedBy(ll),
   },
-  {
-    category: 'Transfer-Encoding with Content-Length on a bodyless response accepted',
-    reason:
-      "RFC 9112 §6.3 rule 1: a response to HEAD, a 1xx, 204 or 304 ends at its head whatever its fields say, so the conflict frames nothing and cannot smuggle anything; the Content-Length (the representation's) is checked and relayed, Transfer-Encoding dropped as hop-by-hop. llhttp refuses the pair on any response.",
-    explains: (c, cd, ll) =>
-      has(c, 'te-and-cl') &&
-      (has(c, 'head-request') || has(c, 'no-body-status')) &&
-      cd.kind === 'ok' &&
-      refusedBy(ll),
-  },
 ];
 
 // ── the run ──────────────────────────────────────────────────────────────────────────

@@ -147,6 +147,11 @@ describe('a refused head', () => {
     const text = `HTTP/1.1 200 OK\r\nA: b\r\nX-Huge: ${'h'.repeat(500)}\r\nC: d\r\n`;
     assert.deepEqual(largestField(bytes(text)), { name: 'X-Huge', bytes: 509 });
   });
+
+  test('a longest field the read stopped inside is said to be cut: its size is only what came', () => {
+    const text = `HTTP/1.1 200 OK\r\nA: b\r\nX-Huge: ${'h'.repeat(500)}`;
+    assert.deepEqual(largestField(bytes(text)), { name: 'X-Huge', bytes: 508, cut: true });
+  });
 });
 
 describe('connectionEnded', () => {

@@ -97,17 +97,11 @@ export class H2Body extends Readable {
 
   #cut(): void {
     if (this.readableEnded || this.destroyed) return;
-    if (this.#endedShort()) {
+    const short = this.endedShort;
+    if (short !== undefined) {
       // No code: the message is the details of the 400 (classifyRequestBodyError). Nothing can
       // answer it: nghttp2 reset the stream.
-      this.destroy(
-        Object.assign(
-          new Error(
-            `its DATA ended after ${this.#received} bytes, short of its content-length of ${this.#announced}: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1)`,
-          ),
-          { status: 400 },
-        ),
-      );
+      this.destroy(Object.assign(new Error(short), { status: 400 }));
       return;
     }
     const breach = protocolBreach(this.#stream, `after ${this.#received} bytes of its body`);
@@ -142,15 +136,18 @@ export class H2Body extends Readable {
 
   /**
    * nghttp2 reset the stream for a body shorter than its content-length (at its END_STREAM):
-   * the client's malformed request, not its leaving. (A body longer than it makes node:http2
-   * close the whole connection, logged as a protocol error of the connection.)
+   * the client's malformed request, not its leaving, in the words of its 400. (A body longer than
+   * it makes node:http2 close the whole connection, logged as a protocol error of the connection.)
+   * The DATA the paused stream still holds counts: a head, its DATA and its END_STREAM in one read
+   * (a new connection's first request) are reset before a byte is handed over. Undefined: not so.
    */
-  #endedShort(): boolean {
-    return (
-      this.#announced !== undefined &&
-      this.#received < this.#announced &&
-      this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR
-    );
+  get endedShort(): string | undefined {
+    const announced = this.#announced;
+    if (announced === undefined || this.#stream.rstCode !== constants.NGHTTP2_PROTOCOL_ERROR)
+      return undefined;
+    const received = this.#received + this.#stream.readableLength;
+    if (received >= announced) return undefined;
+    return `its DATA ended after ${received} bytes, short of its content-length of ${announced}: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1)`;
   }
 
   override _read(): void {

@@ -110,6 +110,9 @@ export class H2Response implements ResponseSink {
   #breach: string | undefined;
   /** Why this sink cut the response itself: trailers larger than the client takes. */
   #refusedTrailers: string | undefined;
+  /** The request's body, once it has one (h2-server.ts): a reset for its short END_STREAM is nghttp2's, not the client's. */
+  requestBody: { readonly endedShort: string | undefined } | undefined;
+  #malformedBody: string | undefined;
   /** The send deadline the client ran out of (the stream was reset for it). */
   #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
@@ -171,6 +174,10 @@ export class H2Response implements ResponseSink {
 
   get refusedTrailers(): string | undefined {
     return this.#refusedTrailers;
+  }
+
+  get malformedBody(): string | undefined {
+    return this.#malformedBody;
   }
 
   get leftHow(): string {
@@ -510,10 +517,13 @@ export class H2Response implements ResponseSink {
     // detached from its session, and the client reset nothing.
     if (!this.#cut && !(this.#finished && clean))
       this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
+    // nghttp2's own reset of a request whose END_STREAM came short of its content-length.
+    this.#malformedBody = this.#finished ? undefined : this.requestBody?.endedShort;
     // A reset we did not make, on a connection still up: the client cancelled the stream. (node:http2
     // closes every stream CANCEL when its client's connection ends, FIN or drop, the stream
     // already detached from its session: the connection closed, no reset; its guard knows.)
-    if (!this.#cut && !(this.#finished && clean) && this.#breach === undefined && this.#owner.connectionUp) {
+    const byClient = this.#breach === undefined && this.#malformedBody === undefined;
+    if (!this.#cut && !(this.#finished && clean) && byClient && this.#owner.connectionUp) {
       this.#resetByClient = this.#stream.rstCode;
       // A head held to the end of the tick has not reached the client: not yet an answer.
       this.#owner.clientReset(this.#headSent && this.#pendingHead === undefined, this.#admittedAt);

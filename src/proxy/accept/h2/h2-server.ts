@@ -137,6 +137,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       endStream || breach !== undefined
         ? undefined
         : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits, () => guard.connectionUp);
+    response.requestBody = body;
     // A response complete before its request body was read (a 404 or a refusal, answered
     // before the body is wanted): node:http2 closes a stream only once its readable side has
     // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
