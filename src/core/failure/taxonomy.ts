@@ -250,6 +250,20 @@ export const FAILURES = {
     clientMayRetry: false,
     furthestStage: 'head_received',
   },
+  http_response_trailer_section_size: {
+    // RFC 9209's own type for a trailer section past the intermediary's bound: it comes after the
+    // head and the body, so the status already went; the transfer is cut and the log says this.
+    status: 502,
+    grpc: GRPC_CODES.UNAVAILABLE,
+    shape: 'garbage',
+    flag: 'UTS',
+    retryAfter: false,
+    title: "Upstream's response trailers are too large",
+    explanation: "the upstream's response trailer section is larger than the gateway accepts",
+    fix: 'Find the trailer field that grows (a debug or timing field, a long checksum list) and shrink it.',
+    clientMayRetry: false,
+    furthestStage: 'body_streaming',
+  },
   http_response_content_length: {
     status: 502,
     grpc: GRPC_CODES.UNAVAILABLE,

@@ -607,10 +607,12 @@ export class ResponseParser {
     return error === undefined || this.fieldError(error);
   }
 
-  /** A field line's fault, in the words of a response's failure. */
+  /** A field line's fault, in the words of a response's failure (of its head, or its trailer section). */
   private fieldError(error: FieldError): false {
     if (error.fault === 'too-many') {
-      this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+      if (this.state === S_TRAILERS)
+        this.fail('http_response_trailer_section_size', `more than ${MAX_FIELDS} trailer fields`);
+      else this.fail('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
       return false;
     }
     this.protocolError(fieldFaultDetails(error));
@@ -648,7 +650,7 @@ export class ResponseParser {
     const end = this.collect(data, pos, this.maxHeaderSize + 2);
     if (end < 0)
       return this.fail(
-        'http_response_header_section_size',
+        'http_response_trailer_section_size',
         `response trailer section larger than ${this.maxHeaderSize} bytes`,
       );
     if (end === 0) {

@@ -36,6 +36,7 @@ const EXPECTED: Record<FailureType, number> = {
   connection_read_timeout: 4,
   http_protocol_error: 14,
   http_response_header_section_size: 14,
+  http_response_trailer_section_size: 14,
   http_response_content_length: 14,
   http_response_transfer_coding: 14,
   destination_unavailable: 14,

@@ -949,9 +949,24 @@ describe('chunked bodies', () => {
 
   test('a trailer section over the limit fails, even split', () => {
     const big = `0\r\nX-Big: ${'b'.repeat(300)}\r\n\r\n`;
-    fails('http_response_header_section_size', chunked(big), { max: 256 });
-    fails('http_response_header_section_size', [chunked(''), ...big.match(/.{1,50}/gs)!], { max: 256 });
+    fails('http_response_trailer_section_size', chunked(big), { max: 256 });
+    fails('http_response_trailer_section_size', [chunked(''), ...big.match(/.{1,50}/gs)!], { max: 256 });
     ok(chunked(big), { max: 512 });
+  });
+
+  test('at most 256 trailer fields, told as the trailer section (RFC 9209), not the head', () => {
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join('');
+    assert.equal(ok(chunked(`0\r\n${fields(256)}\r\n`), { max: 65536 }).completions[0]?.length, 512);
+    assert.match(
+      fails('http_response_trailer_section_size', chunked(`0\r\n${fields(257)}\r\n`), { max: 65536 }),
+      /more than 256 trailer fields/,
+    );
+    assert.match(
+      fails('http_response_trailer_section_size', [chunked(''), `0\r\n${fields(257)}`, '\r\n'], {
+        max: 65536,
+      }),
+      /more than 256 trailer fields/,
+    );
   });
 
   test('chunk sizes: at most 13 hex digits', () => {

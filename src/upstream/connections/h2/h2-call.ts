@@ -238,7 +238,7 @@ export class H2Call implements ExchangeController {
     if (size <= bound) return false;
     this.abort(
       new Failure(
-        'http_response_header_section_size',
+        section === 'header' ? 'http_response_header_section_size' : 'http_response_trailer_section_size',
         `response ${section} section larger than ${bound} bytes`,
       ),
     );

@@ -982,6 +982,24 @@ upstreams:
     assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
   });
 
+  test('a trailer section past 32 KiB, after the head: the transfer is cut, logged http_response_trailer_section_size (RFC 9209), not the head’s type', async () => {
+    const upstream = await keep(
+      startH2((stream) => {
+        stream.respond({ ':status': 200 }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'x-huge': 't'.repeat(40 * 1024) }));
+        stream.end('body');
+      }),
+    );
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/', headers: { 'x-request-id': 'huge-trailers' } }).catch(
+      (err: Error) => err,
+    );
+    assert.ok(res instanceof Error || res.status === 200, 'the head went as the upstream sent it');
+    const line = await gw.logFor('huge-trailers');
+    assert.equal(line.error, 'http_response_trailer_section_size');
+    assert.match(String(line.details), /response trailer section larger than 32768 bytes/);
+  });
+
   test('a status past 599: 502 http_protocol_error, as from an HTTP/1.1 upstream, never passed on', async () => {
     const h1 = await keep(
       startRawFault(async (connection) => {
