@@ -23,24 +23,41 @@ export interface ListenerFact {
   readonly port: number;
   /** The file gives the name (else it is the address). */
   readonly named: boolean;
+  /**
+   * The https side of a plain listener behind `trust_forwarded_from`: the requests a trusted
+   * proxy's X-Forwarded-Proto says are https (request-scheme.ts), a fact of their own beside the
+   * listener's http one. Not judged for redirect loops: the file cannot say whether its proxy
+   * ever says https.
+   */
+  readonly stated: boolean;
 }
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
-export function listenerFacts(listen: unknown): ListenerFact[] {
+export function listenerFacts(listen: unknown, trusted: boolean): ListenerFact[] {
   return itemsOf(listen).flatMap(([index, listener]) => {
     const address = stringAt(listener, 'address');
     const parsed = address === undefined ? undefined : parseListenAddress(address);
     if (address === undefined || parsed === undefined || !('value' in parsed)) return [];
     const scheme = listener.tls === undefined ? 'http' : 'https';
     const name = stringAt(listener, 'name');
-    return [{ index, name: name ?? address, scheme, port: parsed.value.port, named: name !== undefined }];
+    const port = parsed.value.port;
+    const own: ListenerFact = {
+      index,
+      name: name ?? address,
+      scheme,
+      port,
+      named: name !== undefined,
+      stated: false,
+    };
+    return trusted && scheme === 'http' ? [own, { ...own, scheme: 'https', stated: true }] : [own];
   });
 }
 
 export function checkListenerNames(listeners: readonly ListenerFact[], report: Report): void {
   const seen = new Map<string, ListenerFact>();
   for (const listener of listeners) {
+    if (listener.stated) continue;
     const first = seen.get(listener.name);
     if (first === undefined) seen.set(listener.name, listener);
     // Two unnamed listeners share an address only on port 0 (checkDuplicateListeners): the
@@ -55,7 +72,8 @@ export function checkListenerNames(listeners: readonly ListenerFact[], report: R
 
 /**
  * The listeners a route can take requests from, after its `match.listener` and `match.scheme`;
- * reports names that match no listener and a scheme none of them serves.
+ * reports names that match no listener and a scheme none of them serves (`https` is served by
+ * a plain listener too when a trusted proxy's X-Forwarded-Proto can say so: its stated fact).
  */
 export function routeListeners(
   route: Record<string, unknown>,
@@ -110,6 +128,7 @@ export function checkRedirectLoop(
   const port = typeof redirect.port === 'number' ? redirect.port : undefined;
   if (scheme === undefined && port === undefined) return;
   const looping = reachable.find((listener) => {
+    if (listener.stated) return false;
     const target = scheme ?? listener.scheme;
     if (target !== listener.scheme) return false;
     if (port !== undefined) return port === listener.port;
