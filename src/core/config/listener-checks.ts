@@ -114,13 +114,15 @@ export function routeListeners(
 /**
  * A redirect that keeps the host and path (`scheme` and/or `port`) loops on a listener whose
  * scheme it keeps, when it keeps the port too or leaves it to the scheme's default (a client
- * that reached the listener through a port mapping used that default already).
+ * that reached the listener through a port mapping used that default already). Behind a TLS
+ * terminator, an https redirect that takes the requests it says are https is a warning.
  */
 export function checkRedirectLoop(
   route: Record<string, unknown>,
   at: (...path: PathSegment[]) => PathSegment[],
   reachable: readonly ListenerFact[],
   report: Report,
+  warn: Report,
 ): void {
   const redirect = mappingAt(route, 'redirect');
   if (!isMapping(redirect) || redirect.location !== undefined) return;
@@ -134,12 +136,19 @@ export function checkRedirectLoop(
     if (port !== undefined) return port === listener.port;
     return scheme !== undefined || listener.port === DEFAULT_PORT[target];
   });
-  if (looping === undefined) return;
-  report(
-    at('redirect'),
-    `on listener '${looping.name}' (${looping.scheme}, port ${looping.port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`,
-    'key',
-  );
+  if (looping !== undefined)
+    return report(
+      at('redirect'),
+      `on listener '${looping.name}' (${looping.scheme}, port ${looping.port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`,
+      'key',
+    );
+  // Behind a TLS terminator: a warning, since the file cannot say whether it ever states https.
+  const stated = reachable.find((listener) => listener.stated);
+  if (stated !== undefined && scheme === 'https' && (port === undefined || port === DEFAULT_PORT.https))
+    warn(
+      at('redirect'),
+      `on listener '${stated.name}' a proxy in trust_forwarded_from that says its client used https (X-Forwarded-Proto: https) has the request redirected to https again, and a client would follow it forever: add match: { scheme: http } so the route takes only the plain-http requests`,
+    );
 }
 
 /** A socket the gateway opens: a main listener, the metrics listener or the admin listener. */

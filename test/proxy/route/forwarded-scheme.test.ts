@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
@@ -119,5 +120,23 @@ describe('the scheme a trusted TLS terminator states', () => {
       `listen:\n  - address: 127.0.0.1:8080\n${trust}${routes('http://127.0.0.1:9')}`;
     assert.doesNotThrow(() => parseConfig(text('trust_forwarded_from: [10.0.0.0/8]\n'), '<test>', {}));
     assert.throws(() => parseConfig(text(''), '<test>', {}), /serves https: the route would never be used/);
+  });
+
+  test('candor check warns of an https redirect that takes the requests a trusted terminator says are https (the loop), not of one bound to match.scheme: http', () => {
+    const config = (match: string) => `listen:\n  - address: 127.0.0.1:8080
+trust_forwarded_from: [10.0.0.0/8]
+routes:
+  - match: { host: www.example.com${match} }
+    redirect: { scheme: https }
+`;
+    const warned = (text: string) => {
+      const warnings: ConfigProblem[] = [];
+      parseConfig(text, '<test>', {}, { warnings });
+      return warnings.filter((w) => w.path === 'routes[0].redirect').map((w) => w.message);
+    };
+    const looping = warned(config(''));
+    assert.equal(looping.length, 1, JSON.stringify(looping));
+    assert.match(looping[0], /redirected to https again.*add match: \{ scheme: http \}/);
+    assert.deepEqual(warned(config(', scheme: http')), []);
   });
 });
