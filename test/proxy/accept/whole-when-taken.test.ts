@@ -41,8 +41,15 @@ after(async () => {
   await new Promise<void>((resolve) => upstream.close(() => resolve()));
 });
 
-/** Asks for the answer and reads nothing until `resumeWhen` settles (never: the gateway's cut); resolves with what came. */
-function pausedClient(id: string, resumeWhen: Promise<unknown>): Promise<{ bytes: number; ended: string }> {
+/**
+ * Asks for the answer and reads nothing until `resumeWhen` settles (never: the gateway's cut);
+ * resolves with what came. `halfClose`: its FIN while it does not read yet.
+ */
+function pausedClient(
+  id: string,
+  resumeWhen: Promise<unknown>,
+  halfClose = false,
+): Promise<{ bytes: number; ended: string }> {
   return new Promise((resolve) => {
     const socket = net.connect(gw.port, '127.0.0.1');
     let bytes = 0;
@@ -59,6 +66,8 @@ function pausedClient(id: string, resumeWhen: Promise<unknown>): Promise<{ bytes
     });
     socket.on('close', () => resolve({ bytes, ended }));
     socket.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`);
+    // Its FIN while the answer's rest waits for it, then reading on (`Connection: close` said so).
+    if (halfClose) setTimeout(() => socket.end(), 200);
     void resumeWhen.then(() => socket.resume());
   });
 }
@@ -89,6 +98,17 @@ test('a client that pauses within send_timeout and then reads it all is logged w
   assert.equal(ended, 'FIN');
   const line = await gw.logFor('paused');
   assert.equal(loggedWhilePaused, false, 'no line while most of the answer waited for the client');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.equal(line.client_aborted, false);
+});
+
+test('a client whose FIN comes while the rest of a Connection: close answer waits for it still gets it whole, logged whole', async () => {
+  const resumed = new Promise<void>((resolve) => setTimeout(resolve, 300));
+  const { bytes, ended } = await pausedClient('half-closed', resumed, true);
+  assert.ok(bytes > SIZE, `${bytes} bytes, then ${ended}`);
+  assert.equal(ended, 'FIN');
+  const line = await gw.logFor('half-closed');
   assert.equal(line.status, 200);
   assert.equal(line.error, undefined);
   assert.equal(line.client_aborted, false);

@@ -63,10 +63,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #cutByDrain = false;
   /** The send deadline the client ran out of (the response was cut for it). */
   #cutBySend: SendLimit | undefined;
-  /**
-   * Who hears of the close (the session, the upstream's in-flight count…): the first two in
-   * fields, as most requests have no more, and any more in a list made for them.
-   */
+  /** Who hears of the close (the session, the upstream's in-flight count…): two in fields (most have no more), more in a list. */
   #onClose1: ((finished: boolean) => void) | undefined;
   #onClose2: ((finished: boolean) => void) | undefined;
   #onCloseMore: ((finished: boolean) => void)[] | undefined;
@@ -276,18 +273,11 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   /** The client's progress as the deadline reads it: the sink's, but an answer ended and still leaving is not over. */
   #progress(): SendProgress {
-    const response = this;
-    return {
-      get closed() {
-        return response.#over && !response.#leaving;
-      },
-      get pendingBytes() {
-        return response.pendingBytes;
-      },
-      get flushedBytes() {
-        return response.flushedBytes;
-      },
-    };
+    return Object.defineProperties({} as SendProgress, {
+      closed: { get: () => this.#over && !this.#leaving },
+      pendingBytes: { get: () => this.pendingBytes },
+      flushedBytes: { get: () => this.flushedBytes },
+    });
   }
 
   /** Stops the send deadline when the socket drains, and ends an answer left leaving (made with the deadline). */
@@ -339,6 +329,12 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#finished = true;
     this.#owner.responseFinished(this.#close);
     this.#closed(true);
+  }
+
+  /** The client's FIN: an answer under way is cut; one ended and still leaving goes out whole, then the close. */
+  clientEnded(): void {
+    if (this.#leaving) this.#close = true;
+    else this.abort();
   }
 
   abort(): void {
