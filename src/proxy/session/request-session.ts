@@ -141,7 +141,6 @@ export class RequestSession implements AttemptsOwner {
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(
       { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
-      listener,
       head,
       fields,
     );
