@@ -31,7 +31,8 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkRouteUpstreams(document.routes, upstreams, report);
   checkSplitsAndCanaries(document.routes, upstreams, report);
   checkRouteNames(document.routes, report, warn);
-  const listeners = listenerFacts(document.listen);
+  const trusted = Array.isArray(document.trust_forwarded_from) && document.trust_forwarded_from.length > 0;
+  const listeners = listenerFacts(document.listen, trusted);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);

@@ -23,24 +23,41 @@ export interface ListenerFact {
   readonly port: number;
   /** The file gives the name (else it is the address). */
   readonly named: boolean;
+  /**
+   * The https side of a plain listener behind `trust_forwarded_from`: the requests a trusted
+   * proxy's X-Forwarded-Proto says are https (request-scheme.ts), a fact of their own beside the
+   * listener's http one. Not judged for redirect loops: the file cannot say whether its proxy
+   * ever says https.
+   */
+  readonly stated: boolean;
 }
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
-export function listenerFacts(listen: unknown): ListenerFact[] {
+export function listenerFacts(listen: unknown, trusted: boolean): ListenerFact[] {
   return itemsOf(listen).flatMap(([index, listener]) => {
     const address = stringAt(listener, 'address');
     const parsed = address === undefined ? undefined : parseListenAddress(address);
     if (address === undefined || parsed === undefined || !('value' in parsed)) return [];
     const scheme = listener.tls === undefined ? 'http' : 'https';
     const name = stringAt(listener, 'name');
-    return [{ index, name: name ?? address, scheme, port: parsed.value.port, named: name !== undefined }];
+    const port = parsed.value.port;
+    const own: ListenerFact = {
+      index,
+      name: name ?? address,
+      scheme,
+      port,
+      named: name !== undefined,
+      stated: false,
+    };
+    return trusted && scheme === 'http' ? [own, { ...own, scheme: 'https', stated: true }] : [own];
   });
 }
 
 export function checkListenerNames(listeners: readonly ListenerFact[], report: Report): void {
   const seen = new Map<string, ListenerFact>();
   for (const listener of listeners) {
+    if (listener.stated) continue;
     const first = seen.get(listener.name);
     if (first === undefined) seen.set(listener.name, listener);
     // Two unnamed listeners share an address only on port 0 (checkDuplicateListeners): the
@@ -55,7 +72,8 @@ export function checkListenerNames(listeners: readonly ListenerFact[], report: R
 
 /**
  * The listeners a route can take requests from, after its `match.listener` and `match.scheme`;
- * reports names that match no listener and a scheme none of them serves.
+ * reports names that match no listener and a scheme none of them serves (`https` is served by
+ * a plain listener too when a trusted proxy's X-Forwarded-Proto can say so: its stated fact).
  */
 export function routeListeners(
   route: Record<string, unknown>,
@@ -96,13 +114,15 @@ export function routeListeners(
 /**
  * A redirect that keeps the host and path (`scheme` and/or `port`) loops on a listener whose
  * scheme it keeps, when it keeps the port too or leaves it to the scheme's default (a client
- * that reached the listener through a port mapping used that default already).
+ * that reached the listener through a port mapping used that default already). Behind a TLS
+ * terminator, an https redirect that takes the requests it says are https is a warning.
  */
 export function checkRedirectLoop(
   route: Record<string, unknown>,
   at: (...path: PathSegment[]) => PathSegment[],
   reachable: readonly ListenerFact[],
   report: Report,
+  warn: Report,
 ): void {
   const redirect = mappingAt(route, 'redirect');
   if (!isMapping(redirect) || redirect.location !== undefined) return;
@@ -110,17 +130,25 @@ export function checkRedirectLoop(
   const port = typeof redirect.port === 'number' ? redirect.port : undefined;
   if (scheme === undefined && port === undefined) return;
   const looping = reachable.find((listener) => {
+    if (listener.stated) return false;
     const target = scheme ?? listener.scheme;
     if (target !== listener.scheme) return false;
     if (port !== undefined) return port === listener.port;
     return scheme !== undefined || listener.port === DEFAULT_PORT[target];
   });
-  if (looping === undefined) return;
-  report(
-    at('redirect'),
-    `on listener '${looping.name}' (${looping.scheme}, port ${looping.port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`,
-    'key',
-  );
+  if (looping !== undefined)
+    return report(
+      at('redirect'),
+      `on listener '${looping.name}' (${looping.scheme}, port ${looping.port}) this redirect sends a request to its own scheme, host, port and path, and a client would follow it forever: add match.scheme or match.listener so the route takes only the requests it moves elsewhere`,
+      'key',
+    );
+  // Behind a TLS terminator: a warning, since the file cannot say whether it ever states https.
+  const stated = reachable.find((listener) => listener.stated);
+  if (stated !== undefined && scheme === 'https' && (port === undefined || port === DEFAULT_PORT.https))
+    warn(
+      at('redirect'),
+      `on listener '${stated.name}' a proxy in trust_forwarded_from that says its client used https (X-Forwarded-Proto: https) has the request redirected to https again, and a client would follow it forever: add match: { scheme: http } so the route takes only the plain-http requests`,
+    );
 }
 
 /** A socket the gateway opens: a main listener, the metrics listener or the admin listener. */

@@ -33,7 +33,8 @@ export function checkLocationLoops(routes: unknown, claims: readonly Claim[], re
     // reach the listener (as listener-checks.ts reads a redirect that names only a scheme).
     const port = url.port === '' ? undefined : Number(url.port);
     const looping = claim.listeners.find(
-      (listener) => listener.scheme === scheme && (port === undefined || port === listener.port),
+      (listener) =>
+        !listener.stated && listener.scheme === scheme && (port === undefined || port === listener.port),
     );
     // Only a route for that very host: whether another host reaches this gateway at all (a route
     // for any host sending "/" to a new domain) the file cannot say.

@@ -124,7 +124,8 @@ function fileOrder(tied: readonly Claim[], b: Claim): string {
 /** "routes[2] (methods GET, POST)": a route and what it tests. */
 function describe(claim: Claim): string {
   const parts: string[] = [];
-  if (claim.listenerTested) parts.push(`listener ${claim.listeners.map((l) => l.name).join(', ')}`);
+  if (claim.listenerTested)
+    parts.push(`listener ${[...new Set(claim.listeners.map((l) => l.name))].join(', ')}`);
   if (claim.scheme !== undefined) parts.push(`scheme ${claim.scheme}`);
   if (claim.methods !== undefined) parts.push(`methods ${claim.methods.join(', ')}`);
   for (const [what, tests] of [

@@ -18,7 +18,7 @@ export function checkRoutes(
     const at = (...path: PathSegment[]) => ['routes', index, ...path];
     checkTarget(route, at, report, warn);
     const reachable = routeListeners(route, at, listeners, report);
-    checkRedirectLoop(route, at, reachable, report);
+    checkRedirectLoop(route, at, reachable, report, warn);
     const claim = claimOf(index, route, reachable);
     if (claim !== undefined) claims.push(claim);
     const match = mappingAt(route, 'match');

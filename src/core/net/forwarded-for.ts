@@ -1,8 +1,8 @@
 /**
  * The `for=` of each element of a `Forwarded` field (RFC 7239 §4): what a proxy that writes
  * only `Forwarded` says about the client, read by trust.ts's walk as X-Forwarded-For's
- * entries are. One pass over the value; a comma or semicolon inside a quoted-string
- * (`host="a,b"`) splits nothing.
+ * entries are (and its `proto=`, by forwarded-proto.ts). One pass over the value; a comma or
+ * semicolon inside a quoted-string (`host="a,b"`) splits nothing.
  */
 import { trimOws } from '../ows.ts';
 
@@ -14,6 +14,11 @@ import { trimOws } from '../ows.ts';
  * @example forwardedForNodes('for=192.0.2.60;proto=http, for="[2001:db8::7]";by=_x') // ['192.0.2.60', '[2001:db8::7]']
  */
 export function forwardedForNodes(value: string): string[] {
+  return forwardedParams(value, 'for=');
+}
+
+/** Each element's value of the parameter `key` (its name, lower-case, and `=`), as forwardedForNodes reads `for=`. */
+export function forwardedParams(value: string, key: string): string[] {
   const nodes: string[] = [];
   let node = '';
   let start = 0;
@@ -25,7 +30,7 @@ export function forwardedForNodes(value: string): string[] {
       else if (c === 0x22 /* " */) quoted = false;
     } else if (c === 0x22) quoted = true;
     else if (c === 0x3b /* ; */ || c === 0x2c /* , */) {
-      node = forNode(value.slice(start, i)) ?? node;
+      node = paramOf(value.slice(start, i), key) ?? node;
       start = i + 1;
       if (c === 0x2c) {
         nodes.push(node);
@@ -33,15 +38,15 @@ export function forwardedForNodes(value: string): string[] {
       }
     }
   }
-  nodes.push(quoted ? '' : (forNode(value.slice(start)) ?? node));
+  nodes.push(quoted ? '' : (paramOf(value.slice(start), key) ?? node));
   return nodes;
 }
 
-/** A pair's value when it is `for=` (the name in any case), unquoted; undefined for any other pair. */
-function forNode(pair: string): string | undefined {
+/** A pair's value when it is `key` (`for=`, the name in any case), unquoted; undefined for any other pair. */
+function paramOf(pair: string, key: string): string | undefined {
   const text = trimOws(pair);
-  if (text.length < 4 || text.slice(0, 4).toLowerCase() !== 'for=') return undefined;
-  const raw = text.slice(4);
+  if (text.length < key.length || text.slice(0, key.length).toLowerCase() !== key) return undefined;
+  const raw = text.slice(key.length);
   if (raw.length < 2 || raw.charCodeAt(0) !== 0x22 || raw.charCodeAt(raw.length - 1) !== 0x22) return raw;
   return raw.slice(1, -1).replace(/\\(.)/g, '$1');
 }

@@ -7,7 +7,6 @@ import { isLoop } from '../route/request-target.ts';
 import { type AcmeChallenges, acmeChallenge } from './acme-challenge.ts';
 import { OPTIONS_ANSWER } from './options-answer.ts';
 import { checkRequest, maxForwardsSpent } from './request-checks.ts';
-import type { ListenerFacts } from './request-handlers.ts';
 
 /** What the accept phase makes of a request its server parsed; undefined: on to routing. */
 export type Accepted =
@@ -28,7 +27,6 @@ export type Accepted =
  */
 export function acceptRequest(
   gateway: { readonly name: string; readonly limits: DownstreamLimits; readonly acme?: AcmeChallenges },
-  listener: ListenerFacts,
   head: DownstreamHead,
   fields: FieldMap,
 ): Accepted {
@@ -40,7 +38,7 @@ export function acceptRequest(
     };
   const refused = checkRequest(head, fields, gateway.limits);
   if (refused) return { refused };
-  const challenge = acmeChallenge(gateway.acme, listener, head, fields);
+  const challenge = acmeChallenge(gateway.acme, head, fields);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };
   if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(fields)))
     return { answer: OPTIONS_ANSWER };

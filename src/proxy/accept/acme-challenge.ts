@@ -2,7 +2,6 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { hostnameOf } from '../route/request-target.ts';
-import type { ListenerFacts } from './request-handlers.ts';
 
 /** What the request path answers of an ACME validation (the gateway's ordered certificates: server/acme). */
 export interface AcmeChallenges {
@@ -35,11 +34,11 @@ const CHALLENGE_PATH = '/.well-known/acme-challenge/';
  */
 export function acmeChallenge(
   acme: AcmeChallenges | undefined,
-  listener: ListenerFacts,
   head: DownstreamHead,
   fields: FieldMap,
 ): OwnAnswer | Promise<OwnAnswer | Failure> | undefined {
-  if (acme === undefined || listener.protocol !== 'http') return undefined;
+  // The connection's own scheme: a trusted proxy's X-Forwarded-Proto (request-scheme.ts) does not move it.
+  if (acme === undefined || head.encrypted) return undefined;
   if ((head.method !== 'GET' && head.method !== 'HEAD') || !head.target.startsWith(CHALLENGE_PATH))
     return undefined;
   const token = head.target.slice(CHALLENGE_PATH.length);

@@ -94,10 +94,9 @@ export class CacheRun implements ResponseStore {
   start(admitted: Admitted, attempts: CacheAttempts): void {
     const forward = () => attempts.start();
     this.#fail = (failure) => attempts.end(failure);
-    const { head, fields, runtime, record, listener } = this.#req;
-    // The scheme the upstream is told: a trusted proxy's X-Forwarded-Proto, else the listener's.
-    const proto = runtime.trust.has(record.clientAddress) ? fields['x-forwarded-proto'] : undefined;
-    const scheme = typeof proto === 'string' ? proto : listener.protocol;
+    const { head, fields, runtime, listener } = this.#req;
+    // The scheme the upstream is told: the listener's, or a trusted proxy's word (request-scheme.ts).
+    const scheme = listener.protocol;
     const split = runtime.splits.get(this.#route.name);
     this.#invalidated = invalidatedKeys(head.method, admitted, scheme, split?.sides, fields);
     if (head.method !== 'GET' && head.method !== 'HEAD') return this.#forward('method', forward);

@@ -30,6 +30,7 @@ import { logPhase } from './log-phase.ts';
 import { ownCutOf } from './own-cut.ts';
 import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
+import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
@@ -62,8 +63,9 @@ export class RequestSession implements AttemptsOwner {
     const { head, response } = exchange;
     const fields = addressedFields(fieldMap(head.headers), head.target);
     const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
-    const spans = serverSpanOf(runtime.tracing, record, head, fields, listener.protocol);
-    this.#req = { runtime, listener, exchange, head, fields, response, record, spans };
+    const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
+    const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
+    this.#req = { runtime, listener: served, exchange, head, fields, response, record, spans };
     response.onClose(this.#onClose);
   }
 
@@ -139,7 +141,6 @@ export class RequestSession implements AttemptsOwner {
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(
       { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
-      listener,
       head,
       fields,
     );
@@ -221,10 +222,7 @@ export class RequestSession implements AttemptsOwner {
     this.failed(failure);
     if (record.clientAborted) return;
     record.status = failure.status;
-    if (response.headSent || response.closed) {
-      response.abort();
-      return;
-    }
+    if (response.headSent || response.closed) return response.abort();
     const facts = gatewayErrorFacts(failure, {
       proxyName: runtime.name,
       requestId: record.id,

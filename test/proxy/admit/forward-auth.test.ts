@@ -221,7 +221,9 @@ test("behind a trusted proxy the auth service is told the client's facts the ups
       for: '203.0.113.9, 127.0.0.1',
       proto: 'https',
       host: 'shop.example',
-      forwarded: `for=203.0.113.9;proto=https, for=127.0.0.1;host="${trusted.gw.url.slice(7)}";proto=http`,
+      // This hop's proto= is the scheme the proxy vouched for, as X-Forwarded-Proto: an app that
+      // reads the last element (Rack) must not take the https client for an http one.
+      forwarded: `for=203.0.113.9;proto=https, for=127.0.0.1;host="${trusted.gw.url.slice(7)}";proto=https`,
     });
     assert.deepEqual(told(service.asked[0]), upstream, 'the service hears what the upstream hears');
 

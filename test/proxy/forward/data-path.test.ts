@@ -382,10 +382,13 @@ test("a trusted proxy's Forwarded and X-Forwarded-For are kept, this hop's clien
     });
     const seen = echoed(res.text).headers;
     assert.equal(seen['x-forwarded-for'], '192.0.2.60, 127.0.0.1');
+    // The scheme it vouched for (proto=https) is the request's: this hop's element and
+    // X-Forwarded-Proto say it too, never the plain listener's http.
     assert.equal(
       seen.forwarded,
-      'for=192.0.2.60;proto=https;host=shop.example, for=127.0.0.1;host=shop.example;proto=http',
+      'for=192.0.2.60;proto=https;host=shop.example, for=127.0.0.1;host=shop.example;proto=https',
     );
+    assert.equal(seen['x-forwarded-proto'], 'https');
     // Its X-Forwarded-Proto says https: an element of this hop alone (proto=http) would be read
     // as the client's by frameworks that prefer Forwarded.
     const xOnly = await request(gw.url, {

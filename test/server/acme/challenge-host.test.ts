@@ -163,3 +163,28 @@ test('in a fleet, a token another gateway put in Redis is answered for its name 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('behind a trusted proxy that says its client used https (the CA followed its redirect), the plain listener still answers the validation', {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-proto-'));
+  const upstream = await listenOnLoopback((_req, res) => res.end('app answered\n'));
+  const { gw } = await gatewayOn(join(dir, 'acme'), upstream.url, 'trust_forwarded_from: [127.0.0.1]\n');
+  try {
+    new AcmeStore(join(dir, 'acme')).setHttpChallenge('tok9', {
+      name: 'www.shop.test',
+      keyAuthorization: 'tok9.thumbprint',
+    });
+    const port = gw.port;
+    const answer = await request(`http://127.0.0.1:${port}`, {
+      path: '/.well-known/acme-challenge/tok9',
+      headers: { host: 'www.shop.test', 'x-forwarded-proto': 'https' },
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.text, 'tok9.thumbprint');
+  } finally {
+    await gw.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -662,8 +662,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       this.#body?.destroy(err);
     }
     // An answer already under way is cut (never ended by our FIN: a body the close delimits
-    // would then read as whole).
-    if (this.#state === 'writing' && this.#response !== undefined) return this.#response.abort();
+    // would then read as whole); one ended and still leaving goes on, the connection closing after.
+    if (this.#state === 'writing' && this.#response !== undefined) return this.#response.clientEnded();
     this.close();
   };
 

@@ -14,8 +14,9 @@ import {
   type DownstreamHead,
   type ResponseSink,
 } from '../../../core/net/downstream.ts';
-import { SendDeadline, type SendLimit } from '../../../core/net/send-deadline.ts';
+import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { dateFieldLine, keepAliveLines, withoutLength } from './http1-response-fields.ts';
 
 /** What the sink reports to its connection. */
 export interface ResponseOwner {
@@ -40,44 +41,6 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 
-let dateSecond = 0;
-let dateLine = '';
-/** RFC 9110 §6.6.1: the Date field line, formatted once a second (the same string for every response in it). */
-function dateFieldLine(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
-  }
-  return dateLine;
-}
-
-/**
- * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
- * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
- */
-function withoutLength(headers: readonly string[]): readonly string[] {
-  let kept: string[] | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length')
-      kept ??= headers.slice(0, i);
-    else kept?.push(headers[i], headers[i + 1]);
-  }
-  return kept ?? headers;
-}
-
-let keepAliveSeconds = -1;
-let keepAliveText = '';
-/** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
-function keepAliveLines(seconds: number): string {
-  if (seconds !== keepAliveSeconds) {
-    keepAliveSeconds = seconds;
-    keepAliveText = `connection: keep-alive\r\nkeep-alive: timeout=${seconds}\r\n`;
-  }
-  return keepAliveText;
-}
-
 export class Http1Response implements DownstreamExchange, ResponseSink {
   readonly head: DownstreamHead;
   readonly body: Readable | undefined;
@@ -100,10 +63,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #cutByDrain = false;
   /** The send deadline the client ran out of (the response was cut for it). */
   #cutBySend: SendLimit | undefined;
-  /**
-   * Who hears of the close (the session, the upstream's in-flight count…): the first two in
-   * fields, as most requests have no more, and any more in a list made for them.
-   */
+  /** Who hears of the close (the session, the upstream's in-flight count…): two in fields (most have no more), more in a list. */
   #onClose1: ((finished: boolean) => void) | undefined;
   #onClose2: ((finished: boolean) => void) | undefined;
   #onCloseMore: ((finished: boolean) => void)[] | undefined;
@@ -298,17 +258,29 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#sendTimeout <= 0) return;
     // The deadline and its callbacks are made at the first write left waiting: most responses have none.
     this.#sendDeadline ??= new SendDeadline(
-      this,
+      this.#progress(),
       { ms: this.#sendTimeout, field: 'limits.send_timeout' },
       () => this.#onSendTimeout(),
     );
-    this.#stopSend ??= () => this.#sendDeadline?.stop();
+    this.#stopSend ??= () => {
+      this.#sendDeadline?.stop();
+      if (this.#leaving) this.#taken();
+    };
     if (this.#sendDeadline.armed) return;
     this.#sendDeadline.watch();
     this.#socket.once('drain', this.#stopSend);
   }
 
-  /** Stops the send deadline when the socket drains (made with the deadline). */
+  /** The client's progress as the deadline reads it: the sink's, but an answer ended and still leaving is not over. */
+  #progress(): SendProgress {
+    return Object.defineProperties({} as SendProgress, {
+      closed: { get: () => this.#over && !this.#leaving },
+      pendingBytes: { get: () => this.pendingBytes },
+      flushedBytes: { get: () => this.flushedBytes },
+    });
+  }
+
+  /** Stops the send deadline when the socket drains, and ends an answer left leaving (made with the deadline). */
   #stopSend: (() => void) | undefined;
 
   /** The client took nothing for the deadline: whoever listens hears why, then the response is cut. */
@@ -341,13 +313,33 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
       this.#socket.write(last, 'latin1');
     }
     this.#over = true;
+    // A client behind (a write waiting, the send deadline counting) has it whole once the socket
+    // drains (#stopSend), cut if the deadline passes first: not when it was written.
+    if (this.#sendDeadline?.armed !== true) return this.#taken();
+    this.#leaving = true;
+    this.#bytesRead = this.#owner.requestBytes;
+  }
+
+  /** Ended while its client was behind: the rest is still leaving (end()). */
+  #leaving = false;
+
+  #taken(): void {
+    if (this.#closedOnce) return;
+    this.#leaving = false;
     this.#finished = true;
     this.#owner.responseFinished(this.#close);
     this.#closed(true);
   }
 
+  /** The client's FIN: an answer under way is cut; one ended and still leaving goes out whole, then the close. */
+  clientEnded(): void {
+    if (this.#leaving) this.#close = true;
+    else this.abort();
+  }
+
   abort(): void {
-    if (this.#over) return;
+    if (this.#over && !this.#leaving) return;
+    this.#leaving = false;
     this.#over = true;
     this.#owner.responseAborted(this.#closeDelimited);
     this.#closed(false);
@@ -376,14 +368,15 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
 
   /** The connection went away under this response (the client left, or the gateway cut it). */
   connectionClosed(): void {
-    if (this.#over) return;
+    if (this.#over && !this.#leaving) return;
+    this.#leaving = false;
     this.#over = true;
     this.#closed(false);
   }
 
   #closed(finished: boolean): void {
     this.#closedOnce = true;
-    this.#bytesRead = this.#owner.requestBytes;
+    this.#bytesRead ??= this.#owner.requestBytes;
     if (this.#sendDeadline !== undefined) {
       this.#sendDeadline.stop();
       if (this.#stopSend !== undefined) this.#socket.off('drain', this.#stopSend);

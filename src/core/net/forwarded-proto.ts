@@ -1,0 +1,40 @@
+/**
+ * The scheme a proxy in front says its client used: what a TLS terminator tells the gateway
+ * behind it in `X-Forwarded-Proto` (or, without one, `Forwarded`'s `proto=`, RFC 7239 §5.4).
+ * Read only from a peer in `trust_forwarded_from` (request-scheme.ts), as its address words are.
+ */
+import { trimOws } from '../ows.ts';
+import type { FieldMap } from './downstream.ts';
+import { forwardedParams } from './forwarded-for.ts';
+
+/**
+ * `http` or `https`, as the peer stated it; undefined when it stated neither (no field, or a
+ * value that is no such scheme). The last entry is the peer's own word: one that appends to a
+ * list (`X-Forwarded-Proto: https, http`, or a second `Forwarded` element) wrote it last, and
+ * what lies left of it is whatever its own client sent. X-Forwarded-Proto first, as for the
+ * client's address (trust.ts): many proxies pass a client's `Forwarded` on untouched.
+ *
+ * @example statedProto({ 'x-forwarded-proto': 'HTTPS' }) // 'https'
+ * @example statedProto({ forwarded: 'for=192.0.2.1;proto=https' }) // 'https'
+ */
+export function statedProto(fields: FieldMap): 'http' | 'https' | undefined {
+  const proto = fields['x-forwarded-proto'];
+  if (proto !== undefined) return schemeOf(lastEntry(lastLine(proto)));
+  const forwarded = fields.forwarded;
+  if (forwarded === undefined) return undefined;
+  const protos = forwardedParams(typeof forwarded === 'string' ? forwarded : forwarded.join(','), 'proto=');
+  return schemeOf(protos[protos.length - 1]);
+}
+
+const lastLine = (value: string | readonly string[]): string =>
+  typeof value === 'string' ? value : value[value.length - 1];
+
+function lastEntry(value: string): string {
+  const comma = value.lastIndexOf(',');
+  return trimOws(comma === -1 ? value : value.slice(comma + 1));
+}
+
+function schemeOf(value: string): 'http' | 'https' | undefined {
+  const lower = value.toLowerCase();
+  return lower === 'https' ? 'https' : lower === 'http' ? 'http' : undefined;
+}

@@ -1,0 +1,39 @@
+/** The field lines this hop writes into an HTTP/1.1 response head (http1-response.ts), made once and reused. */
+
+let dateSecond = 0;
+let dateLine = '';
+/** RFC 9110 §6.6.1: the Date field line, formatted once a second (the same string for every response in it). */
+export function dateFieldLine(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/**
+ * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
+ * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
+ */
+export function withoutLength(headers: readonly string[]): readonly string[] {
+  let kept: string[] | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length')
+      kept ??= headers.slice(0, i);
+    else kept?.push(headers[i], headers[i + 1]);
+  }
+  return kept ?? headers;
+}
+
+let keepAliveSeconds = -1;
+let keepAliveText = '';
+/** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */
+export function keepAliveLines(seconds: number): string {
+  if (seconds !== keepAliveSeconds) {
+    keepAliveSeconds = seconds;
+    keepAliveText = `connection: keep-alive\r\nkeep-alive: timeout=${seconds}\r\n`;
+  }
+  return keepAliveText;
+}

@@ -1,0 +1,115 @@
+/**
+ * The access line says an HTTP/1.1 answer went out whole only once the client's socket took
+ * its last byte (handed to the kernel), not once the gateway wrote it into Node's buffer: a
+ * client that stops reading a large answer the gateway holds whole (`limits.buffer`) and is cut
+ * at `limits.send_timeout` is logged as cut, with the status it was told, as a client cut before
+ * the upstream's last byte is; one that pauses and then reads it all is logged whole.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+/** More than the kernel's buffers hold on loopback, so most of it waits in the gateway. */
+const SIZE = 24 * 1024 * 1024;
+let upstream: http.Server;
+let gw: TestGateway;
+
+before(async () => {
+  const body = Buffer.alloc(SIZE, 'x');
+  upstream = http.createServer((_req, res) => {
+    res.setHeader('content-length', SIZE);
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as net.AddressInfo).port;
+  gw = await startTestGateway(`limits: { send_timeout: 1s }
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 32MiB }
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${port}
+`);
+});
+
+after(async () => {
+  await gw.close();
+  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+});
+
+/**
+ * Asks for the answer and reads nothing until `resumeWhen` settles (never: the gateway's cut);
+ * resolves with what came. `halfClose`: its FIN while it does not read yet.
+ */
+function pausedClient(
+  id: string,
+  resumeWhen: Promise<unknown>,
+  halfClose = false,
+): Promise<{ bytes: number; ended: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    let bytes = 0;
+    let ended = 'close';
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    socket.on('end', () => {
+      ended = 'FIN';
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      ended = err.code ?? err.message;
+    });
+    socket.on('close', () => resolve({ bytes, ended }));
+    socket.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`);
+    // Its FIN while the answer's rest waits for it, then reading on (`Connection: close` said so).
+    if (halfClose) setTimeout(() => socket.end(), 200);
+    void resumeWhen.then(() => socket.resume());
+  });
+}
+
+test('a client cut at send_timeout after the last byte was written is logged as cut, never whole', async () => {
+  let logged!: () => void;
+  // It reads again only once the line is written (a paused socket never sees the cut).
+  const got = pausedClient('never-read', new Promise<void>((resolve) => (logged = resolve)));
+  const line = await gw.logFor('never-read');
+  logged();
+  const { bytes } = await got;
+  assert.ok(bytes < SIZE, `the client got ${bytes} of ${SIZE} bytes`);
+  assert.equal(line.status, 200, 'the status it was told');
+  assert.equal(line.error, 'http_request_error');
+  assert.equal(line.details, 'client took no response bytes for 1000 ms (limits.send_timeout)');
+  assert.equal(line.client_aborted, false);
+});
+
+test('a client that pauses within send_timeout and then reads it all is logged whole, only once it took it', async () => {
+  // Well within send_timeout; by then the gateway has had the time to write its last byte.
+  const resumed = new Promise<void>((resolve) => setTimeout(resolve, 300));
+  let loggedWhilePaused: boolean | undefined;
+  void resumed.then(() => {
+    loggedWhilePaused = gw.logs.some((l) => l.client_req_id === 'paused');
+  });
+  const { bytes, ended } = await pausedClient('paused', resumed);
+  assert.ok(bytes > SIZE, `${bytes} bytes, then ${ended}`);
+  assert.equal(ended, 'FIN');
+  const line = await gw.logFor('paused');
+  assert.equal(loggedWhilePaused, false, 'no line while most of the answer waited for the client');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.equal(line.client_aborted, false);
+});
+
+test('a client whose FIN comes while the rest of a Connection: close answer waits for it still gets it whole, logged whole', async () => {
+  const resumed = new Promise<void>((resolve) => setTimeout(resolve, 300));
+  const { bytes, ended } = await pausedClient('half-closed', resumed, true);
+  assert.ok(bytes > SIZE, `${bytes} bytes, then ${ended}`);
+  assert.equal(ended, 'FIN');
+  const line = await gw.logFor('half-closed');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.equal(line.client_aborted, false);
+});
