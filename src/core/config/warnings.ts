@@ -176,6 +176,7 @@ function ownListener(config: GatewayConfig, hostname: string, port: number): boo
 const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
   'http_response_incomplete',
   'connection_read_timeout',
+  'http_response_trailer_section_size',
 ]);
 
 /**

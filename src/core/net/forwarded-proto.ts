@@ -19,11 +19,16 @@ import { forwardedParams } from './forwarded-for.ts';
  */
 export function statedProto(fields: FieldMap): 'http' | 'https' | undefined {
   const proto = fields['x-forwarded-proto'];
-  if (proto !== undefined) return schemeOf(lastEntry(lastLine(proto)));
+  if (proto !== undefined) return protoStated(lastLine(proto));
   const forwarded = fields.forwarded;
   if (forwarded === undefined) return undefined;
   const protos = forwardedParams(typeof forwarded === 'string' ? forwarded : forwarded.join(','), 'proto=');
   return schemeOf(protos[protos.length - 1]);
+}
+
+/** The scheme one X-Forwarded-Proto line states: its last entry, when that is `http` or `https` (any case). */
+export function protoStated(line: string): 'http' | 'https' | undefined {
+  return schemeOf(lastEntry(line));
 }
 
 const lastLine = (value: string | readonly string[]): string =>

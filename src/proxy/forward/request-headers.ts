@@ -1,6 +1,7 @@
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { TOKEN } from '../../core/http1/syntax.ts';
+import { protoStated } from '../../core/net/forwarded-proto.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
@@ -51,7 +52,8 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;
       case 'x-forwarded-proto':
-        if (facts.trusted) forwardedProto ??= value;
+        // Its last line is the proxy's own word (forwarded-proto.ts), what went before its client's.
+        if (facts.trusted) forwardedProto = value;
         continue;
       case 'x-forwarded-host':
         if (facts.trusted) forwardedHost ??= value;
@@ -111,7 +113,11 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     'x-forwarded-for',
     forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
     'x-forwarded-proto',
-    forwardedProto ?? facts.protocol,
+    // The scheme a trusted proxy states is the request's (request-scheme.ts), routed and cached by:
+    // told as such, never a list whose first entry (what Express and Django read) its client wrote.
+    forwardedProto === undefined || protoStated(forwardedProto) !== undefined
+      ? facts.protocol
+      : forwardedProto,
   );
   const forwardedHostOut = forwardedHost ?? facts.host;
   if (forwardedHostOut !== '') out.push('x-forwarded-host', forwardedHostOut);

@@ -9,11 +9,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { type ScriptedUpstream, scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** More than the kernel's buffers hold on loopback, so most of it waits in the gateway. */
 const SIZE = 24 * 1024 * 1024;
 let upstream: http.Server;
+/** Answers without reading the request's body, closes after its answer and reads no more (as Go's server does past 256 KiB). */
+let early: ScriptedUpstream;
 let gw: TestGateway;
 
 before(async () => {
@@ -24,12 +27,23 @@ before(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const port = (upstream.address() as net.AddressInfo).port;
+  early = await scriptedUpstream((socket) => {
+    socket.pause();
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${SIZE}\r\nconnection: close\r\n\r\n`);
+    socket.end(body);
+  });
   gw = await startTestGateway(`limits: { send_timeout: 1s }
 routes:
+  - match: { path: /upload }
+    upstream: early
+    limits: { buffer: 32MiB, body: 128MiB }
   - match: { path: / }
     upstream: app
     limits: { buffer: 32MiB }
 upstreams:
+  early:
+    targets:
+      - url: ${early.url}
   app:
     targets:
       - url: http://127.0.0.1:${port}
@@ -38,6 +52,7 @@ upstreams:
 
 after(async () => {
   await gw.close();
+  await early.close();
   await new Promise<void>((resolve) => upstream.close(() => resolve()));
 });
 
@@ -109,6 +124,47 @@ test('a client whose FIN comes while the rest of a Connection: close answer wait
   assert.ok(bytes > SIZE, `${bytes} bytes, then ${ended}`);
   assert.equal(ended, 'FIN');
   const line = await gw.logFor('half-closed');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.equal(line.client_aborted, false);
+});
+
+test('an answer that ends before the request body is whole, for a client that sends it all before reading, goes out whole', async () => {
+  // The upstream answers without reading the upload and closes; the client, as a simple one does, sends
+  // its whole body before it reads. The connection closes after the answer: what the client
+  // still sends is read and dropped, never left to wait on a reader that is gone.
+  const UPLOAD = 48 * 1024 * 1024;
+  const socket = net.connect(gw.port, '127.0.0.1');
+  let bytes = 0;
+  let ended = 'close';
+  socket.pause();
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  socket.on('end', () => {
+    ended = 'FIN';
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    ended = err.code ?? err.message;
+  });
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  // A cut leaves its writes waiting for ever: the wait ends with it.
+  socket.on('close', () => socket.emit('drain'));
+  socket.write(
+    `POST /upload HTTP/1.1\r\nHost: a\r\nX-Request-Id: early\r\nContent-Length: ${UPLOAD}\r\n\r\n`,
+  );
+  const piece = Buffer.alloc(1024 * 1024, 'u');
+  let sent = 0;
+  while (sent < UPLOAD && !socket.destroyed) {
+    sent += piece.length;
+    if (!socket.write(piece)) await new Promise<void>((resolve) => socket.once('drain', resolve));
+  }
+  socket.resume();
+  await closed;
+  const line = await gw.logFor('early');
+  assert.equal(sent, UPLOAD, 'the whole body went (the gateway read it)');
+  assert.ok(bytes > SIZE, `${bytes} bytes, then ${ended}`);
+  assert.equal(ended, 'FIN');
   assert.equal(line.status, 200);
   assert.equal(line.error, undefined);
   assert.equal(line.client_aborted, false);

@@ -6,6 +6,7 @@
  * https forever. Anyone else's X-Forwarded-Proto changes nothing.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -96,6 +97,33 @@ describe('the scheme a trusted TLS terminator states', () => {
       const res = await request(trusted.url, { path: '/p', headers: { host: 'www.example.com', ...fields } });
       assert.equal(res.status, status, JSON.stringify(fields));
       if (status === 308) assert.equal(res.headers.location, 'https://www.example.com/p');
+    }
+  });
+
+  test('the upstream is told the scheme the request was routed (and would be cached) by, whatever a client put before the terminator’s word', async () => {
+    // A terminator that adds its own line (HAProxy's `http-request add-header X-Forwarded-Proto
+    // https`) or appends to the list after what its client sent: the gateway reads the last
+    // word; an upstream told the client's first would answer an https request as http (a
+    // redirect to https, http links), and a cache would keep that answer for every https client.
+    const lines = ['x-forwarded-proto: http\r\nx-forwarded-proto: https', 'x-forwarded-proto: http, https'];
+    for (const proto of lines) {
+      const before = app.received.length;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(trusted.port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(text));
+        socket.write(
+          `GET /secure/y HTTP/1.1\r\nHost: www.example.com\r\n${proto}\r\nConnection: close\r\n\r\n`,
+        );
+      });
+      assert.match(answer, /^HTTP\/1\.1 200 /, proto);
+      assert.equal(app.received.length, before + 1);
+      const got = app.received[app.received.length - 1];
+      assert.equal(got.headers['x-forwarded-proto'], 'https', proto);
     }
   });
 

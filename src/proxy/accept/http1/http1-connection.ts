@@ -139,6 +139,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #paused = false;
   /** close() ran: our FIN is out, the deadline runs. */
   #closing = false;
+  /** The answer ended before the request's body: what the client still sends of it is dropped (responseLeaving). */
+  #dropping = false;
   /**
    * The client's address (a PROXY header's, marked before the connection was made) and its TLS
    * server name: facts of the connection, read at its first request, not again at every one.
@@ -218,6 +220,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       case 'waiting':
       case 'writing':
         if (this.#requestComplete) return this.#readAhead(chunk);
+        if (this.#dropping) return;
         break;
     }
     this.#parse(chunk);
@@ -447,6 +450,20 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     } else this.#arm(keepAliveTimeout, onTimeout);
     if (this.#pendingBytes === 0) return this.#resume();
     this.#schedulePipelined();
+  }
+
+  /**
+   * The answer ended before the request's body did (its head said close), its rest leaving for a
+   * client behind: the rest of the body is read and dropped, as a lingering close does. Left to a
+   * reader that is gone, it would stop the socket, and a client that sends its whole body before
+   * it reads would wait for the gateway as the gateway waited for it, until send_timeout cut it.
+   */
+  responseLeaving(): void {
+    if (this.#requestComplete) return;
+    this.#dropping = true;
+    this.#body = undefined;
+    this.#clearTimer();
+    this.#resume();
   }
 
   /**

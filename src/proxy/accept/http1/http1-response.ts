@@ -24,6 +24,8 @@ export interface ResponseOwner {
   responseStarted(): void;
   /** The whole response is on the socket; `close`: the connection must close after it. */
   responseFinished(close: boolean): void;
+  /** The response ended, its rest still leaving for a client behind (responseFinished once it took it). */
+  responseLeaving(): void;
   /**
    * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
    * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
@@ -318,6 +320,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#sendDeadline?.armed !== true) return this.#taken();
     this.#leaving = true;
     this.#bytesRead = this.#owner.requestBytes;
+    this.#owner.responseLeaving();
   }
 
   /** Ended while its client was behind: the rest is still leaving (end()). */
