@@ -34,7 +34,12 @@ export function protoStated(line: string): 'http' | 'https' | undefined {
 const lastLine = (value: string | readonly string[]): string =>
   typeof value === 'string' ? value : value[value.length - 1];
 
-function lastEntry(value: string): string {
+/**
+ * The last entry of one line of an X-Forwarded-* field: what a trusted proxy itself says there
+ * (Proto, Host). One that appends its word (HAProxy's `add-header`, a list it extends) writes it
+ * after whatever its own client sent, which is no one's to believe.
+ */
+export function lastEntry(value: string): string {
   const comma = value.lastIndexOf(',');
   return trimOws(comma === -1 ? value : value.slice(comma + 1));
 }

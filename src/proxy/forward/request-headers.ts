@@ -1,7 +1,7 @@
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { TOKEN } from '../../core/http1/syntax.ts';
-import { protoStated } from '../../core/net/forwarded-proto.ts';
+import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
@@ -56,7 +56,9 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         if (facts.trusted) forwardedProto = value;
         continue;
       case 'x-forwarded-host':
-        if (facts.trusted) forwardedHost ??= value;
+        // As its X-Forwarded-Proto: the proxy's own word is its last line's last entry, never a
+        // host its client wrote before it (the one an app builds its absolute links from).
+        if (facts.trusted) forwardedHost = value;
         continue;
       case 'forwarded':
         if (facts.trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
@@ -119,7 +121,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
       ? facts.protocol
       : forwardedProto,
   );
-  const forwardedHostOut = forwardedHost ?? facts.host;
+  const forwardedHostOut = forwardedHost === undefined ? facts.host : lastEntry(forwardedHost);
   if (forwardedHostOut !== '') out.push('x-forwarded-host', forwardedHostOut);
   out.push(
     'via',

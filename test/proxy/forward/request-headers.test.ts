@@ -250,3 +250,40 @@ upstreams:
     assert.deepEqual(overrides(got.rawHeaders), [['X-Original-URL', '/legacy']]);
   });
 });
+
+describe("a trusted proxy's X-Forwarded-Host", () => {
+  // HAProxy's `http-request add-header X-Forwarded-Host …` (or a list extended) writes the proxy's
+  // word after whatever its client sent: the first line or entry is the client's, and an app builds
+  // its absolute links (and a cache in front stores them) from the host it reads there.
+  const forwardedHosts = (rawHeaders: readonly (readonly [string, string])[]) =>
+    rawHeaders.filter(([name]) => name.toLowerCase() === 'x-forwarded-host').map(([, value]) => value);
+
+  test('reaches the upstream as the proxy wrote it last, once, never a host its client put before it', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t, (url) =>
+      singleUpstream(url, { extra: 'trust_forwarded_from: [127.0.0.1]' }),
+    );
+    const asked = [
+      'X-Forwarded-Host: evil.example\r\nX-Forwarded-Host: www.example.com\r\n',
+      'X-Forwarded-Host: evil.example, www.example.com\r\n',
+      'X-Forwarded-Host: www.example.com\r\n',
+    ];
+    for (const [i, fields] of asked.entries()) {
+      const text = await rawUntil(gw.port, `GET /p HTTP/1.1\r\nHost: x\r\n${fields}\r\n`, answered);
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      const got = await fault.waitForRequest(i + 1);
+      assert.deepEqual(forwardedHosts(got.rawHeaders), ['www.example.com'], fields);
+    }
+  });
+
+  test("an untrusted client's never reaches the upstream: the Host it addressed does", async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      'GET /p HTTP/1.1\r\nHost: x\r\nX-Forwarded-Host: evil.example\r\n\r\n',
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.deepEqual(forwardedHosts(got.rawHeaders), ['x']);
+  });
+});
