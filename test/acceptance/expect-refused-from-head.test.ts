@@ -1,0 +1,226 @@
+/**
+ * RFC 9110 §10.1.1: a server that will refuse a request whatever its body answers the final
+ * status instead of `100 Continue`. A client here sends its head with `Expect: 100-continue`
+ * and waits: asked for its body (a 100), it sends it; answered, it does not. Each refusal the
+ * gateway knows from the head alone (no target in rotation, a pool and its queue full, every
+ * admit policy) is answered without asking for the body, the connection closed, nothing upstream.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { onlyLogLine } from '../helpers/gateway-error.ts';
+import { rawRequest } from '../helpers/http-client.ts';
+import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
+import { startTestGateway } from '../helpers/test-gateway.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const BODY = 256 * 1024;
+
+interface ExpectResult {
+  /** The gateway said 100 Continue before its final answer: the client sent its body. */
+  readonly asked: boolean;
+  /** The final answer's status, its fields (lower-case names), its body. */
+  readonly status: number;
+  readonly fields: Map<string, string>;
+  readonly body: string;
+  /** The gateway closed the connection after its answer. */
+  readonly closed: boolean;
+}
+
+/** Sends `head` (a POST announcing BODY bytes, with Expect), sends the body only if asked, reads the final answer. */
+async function expectRequest(port: number, head: string): Promise<ExpectResult> {
+  const socket = net.connect(port, '127.0.0.1');
+  let raw = Buffer.alloc(0);
+  let closed = false;
+  let wake: () => void = () => {};
+  socket.on('data', (chunk: Buffer) => {
+    raw = Buffer.concat([raw, chunk]);
+    wake();
+  });
+  socket.on('close', () => {
+    closed = true;
+    wake();
+  });
+  socket.on('error', () => {});
+  const next = () => new Promise<void>((resolve) => (wake = resolve));
+  socket.write(head);
+  let asked = false;
+  // The first head: an interim 100 (then the body goes), or the final answer.
+  for (;;) {
+    const text = raw.toString('latin1');
+    if (text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+      asked = true;
+      raw = raw.subarray('HTTP/1.1 100 Continue\r\n\r\n'.length);
+      socket.write(Buffer.alloc(BODY, 97));
+      break;
+    }
+    if (text.includes('\r\n\r\n') || closed) break;
+    await next();
+  }
+  // The final answer, whole; then the gateway's close, if it closes (1 s at most).
+  let end = -1;
+  let length = 0;
+  for (;;) {
+    const text = raw.toString('latin1');
+    end = text.indexOf('\r\n\r\n');
+    if (end !== -1) {
+      length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (raw.length >= end + 4 + length) break;
+    }
+    if (closed) throw new Error(`closed before a whole answer: ${text}`);
+    await next();
+  }
+  const settled = new Promise<void>((resolve) => {
+    if (closed) resolve();
+    socket.on('close', () => resolve());
+  });
+  await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  socket.destroy();
+  const text = raw.toString('latin1');
+  const lines = text.slice(0, end).split('\r\n');
+  const fields = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    fields.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return {
+    asked,
+    status: Number(lines[0].split(' ')[1]),
+    fields,
+    body: text.slice(end + 4, end + 4 + length),
+    closed,
+  };
+}
+
+const expectHead = (path: string, extra = '') =>
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${BODY}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+
+/** The refusal's own answer: no 100, the status, Proxy-Status, no-store, the request id, closed. */
+function assertRefusedFromHead(res: ExpectResult, status: number, error: string, details: RegExp): string {
+  assert.equal(res.asked, false, 'the body was never asked for (no 100 Continue)');
+  assert.equal(res.status, status);
+  const proxyStatus = res.fields.get('proxy-status') ?? '';
+  assert.match(proxyStatus, new RegExp(`^edge-1; error=${error}; details="`));
+  assert.match(proxyStatus, details);
+  assert.equal(res.fields.get('cache-control'), 'no-store');
+  assert.equal(res.fields.get('connection'), 'close');
+  assert.equal(res.closed, true, 'the body was never read: the connection closes');
+  const id = res.fields.get('x-request-id') ?? '';
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  return id;
+}
+
+describe('no target in rotation', () => {
+  let app: ScriptedUpstream;
+  const appRequests = () => app.requests.filter((r) => !r.head.startsWith('GET /health '));
+
+  before(async () => {
+    app = await scriptedUpstream((socket, req) => {
+      if (req.head.startsWith('GET /health ')) {
+        socket.write('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown');
+        return;
+      }
+      // Any other request: the connection dies (a reset), which outlier detection counts.
+      socket.destroy();
+    });
+  });
+  after(() => app.close());
+
+  test('every target failing its health checks (panic off): 503 from the head, no 100', async () => {
+    const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+    health_check: { path: /health, interval: 50ms, fall: 1, rise: 1 }
+    panic_threshold: 0
+    retries: { attempts: 1 }
+`);
+    try {
+      const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+      await waitUntil('the target fails its checks', () => target?.checkedHealthy === false);
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      const id = assertRefusedFromHead(
+        res,
+        503,
+        'destination_unavailable',
+        /no target of \\"app\\" is in rotation \(1 failing health checks\)/,
+      );
+      assert.ok(res.fields.has('retry-after'));
+      assert.equal(appRequests().length, 0, 'nothing reached the upstream');
+      const line = await onlyLogLine(gw, id);
+      assert.equal(line.status, 503);
+      assert.equal(line.error, 'destination_unavailable');
+      assert.equal(line.attempts, 0);
+      assert.equal(line.bytes_in, expectHead('/upload').length, 'the head, and no byte of a body');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('every target ejected (panic off): 503 from the head, no 100', async () => {
+    const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+    panic_threshold: 0
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }
+    circuit_breaker: { consecutive_failures: 0 }
+    retries: { attempts: 1 }
+`);
+    try {
+      const reset = await rawRequest(gw.port, 'GET /first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.equal(reset.status, 502);
+      const seen = appRequests().length;
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      const id = assertRefusedFromHead(
+        res,
+        503,
+        'destination_unavailable',
+        /no target of \\"app\\" is in rotation \(1 ejected after repeated failures\)/,
+      );
+      assert.ok(res.fields.has('retry-after'));
+      assert.equal(appRequests().length, seen, 'nothing reached the upstream');
+      const line = await onlyLogLine(gw, id);
+      assert.equal(line.status, 503);
+      assert.equal(line.error, 'destination_unavailable');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('every target ejected, panic on: the ejected take it, so the body is asked for and sent', async () => {
+    const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+    panic_threshold: 50
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }
+    circuit_breaker: { consecutive_failures: 0 }
+    retries: { attempts: 1 }
+`);
+    try {
+      assert.equal(
+        (await rawRequest(gw.port, 'GET /first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status,
+        502,
+      );
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      assert.equal(res.asked, true, 'a target could take it: 100 Continue');
+      assert.equal(res.status, 502, 'the ejected target’s own failure (it resets)');
+      assert.ok(appRequests().some((r) => r.head.startsWith('POST /upload ')));
+    } finally {
+      await gw.close();
+    }
+  });
+});
