@@ -224,3 +224,106 @@ upstreams:
     }
   });
 });
+
+describe('every connection busy and the queue full', () => {
+  let app: ScriptedUpstream;
+  const held: net.Socket[] = [];
+
+  before(async () => {
+    // /slow is never answered: it holds its connection for as long as the test needs.
+    app = await scriptedUpstream((socket, req) => {
+      if (!req.head.startsWith('GET /slow')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+  });
+  after(async () => {
+    for (const socket of held) socket.destroy();
+    await app.close();
+  });
+
+  /** A GET the upstream never answers, on a client connection left open. */
+  async function occupy(port: number, path: string): Promise<void> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    held.push(socket);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  }
+
+  const gatewayWith = (pool: string, hold = '') =>
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+    pool: ${pool}
+    retries: { attempts: 1 }
+${hold}`);
+
+  test('max_connections reached, max_pending 0: 503 from the head, no 100', async () => {
+    const gw = await gatewayWith('{ max_connections: 1, max_pending: 0 }');
+    try {
+      const seen = app.requests.length;
+      await occupy(gw.port, '/slow-a');
+      await waitUntil('the upstream holds /slow-a', () => app.requests.length === seen + 1);
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      const id = assertRefusedFromHead(
+        res,
+        503,
+        'connection_limit_reached',
+        /every connection to \\"app\\" is busy and none may wait for one \(pool.max_pending: 0\)/,
+      );
+      assert.equal(res.fields.get('retry-after'), '1');
+      assert.equal(app.requests.length, seen + 1, 'nothing more reached the upstream');
+      const line = await onlyLogLine(gw, id);
+      assert.equal(line.status, 503);
+      assert.equal(line.error, 'connection_limit_reached');
+      assert.equal(line.attempts, 0);
+      assert.equal(line.bytes_in, expectHead('/upload').length, 'the head, and no byte of a body');
+    } finally {
+      for (const socket of held.splice(0)) socket.destroy();
+      await gw.close();
+    }
+  });
+
+  test('the queue full behind it (max_pending 1), hold or not: 503 from the head, no 100', async () => {
+    const gw = await gatewayWith('{ max_connections: 1, max_pending: 1 }', '    hold: { timeout: 5s }\n');
+    try {
+      const seen = app.requests.length;
+      await occupy(gw.port, '/slow-b');
+      await waitUntil('the upstream holds /slow-b', () => app.requests.length === seen + 1);
+      await occupy(gw.port, '/slow-c');
+      const upstream = gw.gateway.runtime().upstreams.get('app');
+      await waitUntil('/slow-c waits for a connection', () => upstream?.pending.count === 1);
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      const id = assertRefusedFromHead(
+        res,
+        503,
+        'connection_limit_reached',
+        /every connection to \\"app\\" is busy and 1 request already waits for one \(pool.max_pending: 1\)/,
+      );
+      assert.equal(app.requests.length, seen + 1, 'nothing more reached the upstream');
+      assert.equal((await onlyLogLine(gw, id)).error, 'connection_limit_reached');
+    } finally {
+      for (const socket of held.splice(0)) socket.destroy();
+      await gw.close();
+    }
+  });
+
+  test('a busy pool with room in its queue: the body is asked for, the request waits its turn', async () => {
+    const gw = await gatewayWith('{ max_connections: 1, max_pending: 1, queue_timeout: 100ms }');
+    try {
+      const seen = app.requests.length;
+      await occupy(gw.port, '/slow-d');
+      await waitUntil('the upstream holds /slow-d', () => app.requests.length === seen + 1);
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      assert.equal(res.asked, true, 'it may wait for a connection: 100 Continue');
+      assert.equal(res.status, 503);
+      assert.match(res.fields.get('proxy-status') ?? '', /error=connection_limit_reached/);
+    } finally {
+      for (const socket of held.splice(0)) socket.destroy();
+      await gw.close();
+    }
+  });
+});

@@ -27,13 +27,19 @@ export interface Selection {
  * read without taking anything (no probe slot, no balancer credit): the upstream's circuit is
  * open (no probe slot free), or no target is in rotation (every one ejected, failing its checks
  * outside panic, drained; none discovered yet), and no `hold` would keep the request for a
- * target to come back. A client waiting for 100 Continue is then answered from its head alone
- * (RFC 9110 §10.1.1), its body never asked for: no upload is made for a 503. Asked at the `now`
- * the attempt selects at, so the two cannot disagree (an attempt sent without its body).
+ * target to come back; or every target in rotation has its pool full and the queue is too
+ * (`hold` waits for no pool: request-hold.ts). A client waiting for 100 Continue is then
+ * answered from its head alone (RFC 9110 §10.1.1), its body never asked for: no upload is made
+ * for a 503. Asked at the `now` the attempt selects at, so the two cannot disagree (an attempt
+ * sent without its body).
  */
 export function refusedBeforeBody(upstream: Upstream, now: number): boolean {
-  if (upstream.config.hold !== undefined) return false;
-  return !upstream.circuit.wouldAdmit(now) || upstream.balancer.inRotation(now).length === 0;
+  const held = upstream.config.hold !== undefined;
+  if (!upstream.circuit.wouldAdmit(now)) return !held;
+  const rotation = upstream.balancer.inRotation(now);
+  if (rotation.length === 0) return !held;
+  // Whichever target the balancer picks, its pool is full and none may wait (as below).
+  return upstream.pending.count >= upstream.config.pool.maxPending && rotation.every(poolFull);
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
