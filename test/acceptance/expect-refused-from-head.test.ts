@@ -196,6 +196,48 @@ upstreams:
     }
   });
 
+  test('with hold, a body past limits.buffer never waits (it streams): 503 from the head, no 100', async () => {
+    const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    limits: { buffer: 64KiB }
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+    health_check: { path: /health, interval: 50ms, fall: 1, rise: 1 }
+    panic_threshold: 0
+    hold: { timeout: 200ms }
+    retries: { attempts: 1 }
+`);
+    try {
+      const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+      await waitUntil('the target fails its checks', () => target?.checkedHealthy === false);
+      const seen = appRequests().length;
+      const res = await expectRequest(gw.port, expectHead('/upload'));
+      const id = assertRefusedFromHead(
+        res,
+        503,
+        'destination_unavailable',
+        /no target of \\"app\\" is in rotation \(1 failing health checks\)/,
+      );
+      assert.equal(appRequests().length, seen, 'nothing reached the upstream');
+      const line = await onlyLogLine(gw, id);
+      assert.equal(line.error, 'destination_unavailable');
+      assert.equal(line.held_ms, undefined, 'it never waited');
+      // A body within the buffer is kept while the request waits: that one is asked for.
+      const small = await expectRequest(
+        gw.port,
+        'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n',
+      );
+      assert.equal(small.asked, true, 'a body the hold keeps is asked for');
+      assert.equal(small.status, 503, 'no target came back within hold.timeout');
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('every target ejected, panic on: the ejected take it, so the body is asked for and sent', async () => {
     const gw = await startTestGateway(`name: edge-1
 routes:

@@ -27,14 +27,14 @@ export interface Selection {
  * read without taking anything (no probe slot, no balancer credit): the upstream's circuit is
  * open (no probe slot free), or no target is in rotation (every one ejected, failing its checks
  * outside panic, drained; none discovered yet), and no `hold` would keep the request for a
- * target to come back; or every target in rotation has its pool full and the queue is too
+ * target to come back (there is none, or the body `streams` from the client: never kept); or every target in rotation has its pool full and the queue is too
  * (`hold` waits for no pool: request-hold.ts). A client waiting for 100 Continue is then
  * answered from its head alone (RFC 9110 §10.1.1), its body never asked for: no upload is made
  * for a 503. Asked at the `now` the attempt selects at, so the two cannot disagree (an attempt
  * sent without its body).
  */
-export function refusedBeforeBody(upstream: Upstream, now: number): boolean {
-  const held = upstream.config.hold !== undefined;
+export function refusedBeforeBody(upstream: Upstream, now: number, streams: boolean): boolean {
+  const held = upstream.config.hold !== undefined && !streams;
   if (!upstream.circuit.wouldAdmit(now)) return !held;
   const rotation = upstream.balancer.inRotation(now);
   if (rotation.length === 0) return !held;

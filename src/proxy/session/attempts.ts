@@ -94,7 +94,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
     const now = performance.now(); // the attempt selects at the time its refusal was foreseen
-    const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now);
+    const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now, this.sends.streams);
     if (this.sends.bodyless || unasked) return this.attempt(undefined, now); // no body to read first (most), or one not to ask for
     this.stopReading = this.sends.prepareBody(
       () => {
@@ -296,7 +296,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
     this.hold ??= new RequestHold(this.admitted, this.req, this.own, this, this.measure);
-    const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
+    const answer = this.hold.wait(failure, heldBytes(this.sends, this.cache));
     if (answer !== undefined) this.end(answer);
   }
 
