@@ -6,12 +6,16 @@
  * admit policy) is answered without asking for the body, the connection closed, nothing upstream.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { onlyLogLine } from '../helpers/gateway-error.ts';
 import { rawRequest } from '../helpers/http-client.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
-import { startTestGateway } from '../helpers/test-gateway.ts';
+import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const BODY = 256 * 1024;
@@ -367,5 +371,146 @@ ${hold}`);
       for (const socket of held.splice(0)) socket.destroy();
       await gw.close();
     }
+  });
+});
+
+describe('the admit phase refuses from the head', () => {
+  let app: ScriptedUpstream;
+  let auth: ScriptedUpstream;
+  let gw: TestGateway;
+  let shedder: net.Socket | undefined;
+  const reached = (path: string) => app.requests.filter((r) => r.head.startsWith(`POST ${path} `)).length;
+
+  before(async () => {
+    app = await scriptedUpstream((socket, req) => {
+      if (!req.head.startsWith('GET /shed/slow'))
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    // The auth service refuses everyone, with its own challenge.
+    auth = await scriptedUpstream((socket) => {
+      socket.write(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="sso"\r\nContent-Length: 4\r\n\r\nnope',
+      );
+    });
+    const users = join(mkdtempSync(join(tmpdir(), 'candor-expect-')), 'users');
+    writeFileSync(users, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
+    gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /maint }
+    upstream: app
+    maintenance: { retry_after: 120s, message: Back soon. }
+  - match: { path: /down }
+    upstream: resting
+  - match: { path: /limited }
+    upstream: app
+    rate_limit: { rate: 0.000001, burst: 1 }
+  - match: { path: /shed }
+    upstream: app
+    max_in_flight: 1
+  - match: { path: /denied }
+    upstream: app
+    deny: [127.0.0.1]
+  - match: { path: /basic }
+    upstream: app
+    auth: { basic: { users_file: ${users}, realm: Staff } }
+  - match: { path: /sso }
+    upstream: app
+    auth: { forward: { url: ${auth.url}/check } }
+  - match: { path: /app }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+  resting:
+    targets:
+      - url: ${app.url}
+    maintenance: { retry_after: 60s }
+`);
+  });
+  after(async () => {
+    shedder?.destroy();
+    await gw.close();
+    await app.close();
+    await auth.close();
+  });
+
+  test('maintenance on the route: 503 with its Retry-After, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/maint/upload'));
+    const id = assertRefusedFromHead(res, 503, 'proxy_internal_response', /Back soon\./);
+    assert.equal(res.fields.get('retry-after'), '120');
+    assert.equal(reached('/maint/upload'), 0);
+    const line = await onlyLogLine(gw, id);
+    assert.equal(line.status, 503);
+    assert.equal(line.error, 'proxy_internal_response');
+  });
+
+  test('maintenance on the upstream: 503 with its Retry-After, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/down/upload'));
+    const id = assertRefusedFromHead(res, 503, 'proxy_internal_response', /maintenance/);
+    assert.equal(res.fields.get('retry-after'), '60');
+    assert.equal(reached('/down/upload'), 0);
+    assert.equal((await onlyLogLine(gw, id)).status, 503);
+  });
+
+  test('over the rate limit: 429, no 100, the one token taken once', async () => {
+    const first = await expectRequest(gw.port, expectHead('/limited/upload'));
+    assert.equal(first.asked, true, 'within the limit: the body is asked for');
+    assert.equal(first.status, 200);
+    const res = await expectRequest(gw.port, expectHead('/limited/upload'));
+    const id = assertRefusedFromHead(res, 429, 'http_request_denied', /rate limit/);
+    assert.match(res.fields.get('retry-after') ?? '', /^\d+$/);
+    assert.equal(reached('/limited/upload'), 1, 'only the first went on');
+    assert.equal((await onlyLogLine(gw, id)).status, 429);
+  });
+
+  test('the route at its max_in_flight: 503, no 100', async () => {
+    shedder = net.connect(gw.port, '127.0.0.1');
+    shedder.on('error', () => {});
+    shedder.write('GET /shed/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil('the upstream holds /shed/slow', () =>
+      app.requests.some((r) => r.head.startsWith('GET /shed/slow')),
+    );
+    const res = await expectRequest(gw.port, expectHead('/shed/upload'));
+    const id = assertRefusedFromHead(res, 503, 'proxy_internal_response', /max_in_flight|in flight/);
+    assert.equal(res.fields.get('retry-after'), '1');
+    assert.equal(reached('/shed/upload'), 0);
+    assert.equal((await onlyLogLine(gw, id)).status, 503);
+    shedder.destroy();
+  });
+
+  test('a client the route denies: 403, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/denied/upload'));
+    const id = assertRefusedFromHead(res, 403, 'http_request_denied', /./);
+    assert.equal(reached('/denied/upload'), 0);
+    assert.equal((await onlyLogLine(gw, id)).status, 403);
+  });
+
+  test('no credentials for basic auth: 401 with its challenge, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/basic/upload'));
+    const id = assertRefusedFromHead(res, 401, 'http_request_denied', /./);
+    assert.equal(res.fields.get('www-authenticate'), 'Basic realm="Staff", charset="UTF-8"');
+    assert.equal(reached('/basic/upload'), 0);
+    assert.equal((await onlyLogLine(gw, id)).status, 401);
+  });
+
+  test('the auth service refuses: its 401 passed on, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/sso/upload'));
+    assert.equal(res.asked, false, 'the body was never asked for (no 100 Continue)');
+    assert.equal(res.status, 401);
+    assert.equal(res.fields.get('www-authenticate'), 'Bearer realm="sso"');
+    assert.equal(res.body, 'nope');
+    assert.equal(res.fields.get('connection'), 'close');
+    assert.equal(res.closed, true);
+    assert.equal(reached('/sso/upload'), 0);
+    const line = await onlyLogLine(gw, res.fields.get('x-request-id') ?? '');
+    assert.equal(line.status, 401);
+  });
+
+  test('no route: 404, no 100', async () => {
+    const res = await expectRequest(gw.port, expectHead('/nowhere'));
+    const id = assertRefusedFromHead(res, 404, 'destination_not_found', /./);
+    assert.equal(app.requests.filter((r) => r.head.includes('/nowhere')).length, 0);
+    assert.equal((await onlyLogLine(gw, id)).status, 404);
   });
 });
