@@ -333,6 +333,41 @@ ${hold}`);
     }
   });
 
+  test('a client that sends its body without waiting (as curl does after 1 s) still reads the whole 503', async () => {
+    const gw = await gatewayWith('{ max_connections: 1, max_pending: 0 }');
+    try {
+      const seen = app.requests.length;
+      await occupy(gw.port, '/slow-e');
+      await waitUntil('the upstream holds /slow-e', () => app.requests.length === seen + 1);
+      const socket = net.connect(gw.port, '127.0.0.1');
+      let text = '';
+      let reset = false;
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('error', () => {
+        reset = true;
+      });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      // 4 MiB announced, sent straight after the head: the gateway answers, closes, and drains what comes.
+      const size = 4 * 1024 * 1024;
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      socket.write(Buffer.alloc(size, 97));
+      await closed;
+      assert.equal(reset, false, 'a lingering close: the upload never turns into a reset');
+      assert.match(text, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      assert.doesNotMatch(text, / 100 Continue/);
+      const length = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1]);
+      assert.equal(text.length - text.indexOf('\r\n\r\n') - 4, length, 'the answer came whole');
+      assert.equal(app.requests.length, seen + 1, 'nothing more reached the upstream');
+    } finally {
+      for (const socket of held.splice(0)) socket.destroy();
+      await gw.close();
+    }
+  });
+
   test('the queue full behind it (max_pending 1), hold or not: 503 from the head, no 100', async () => {
     const gw = await gatewayWith('{ max_connections: 1, max_pending: 1 }', '    hold: { timeout: 5s }\n');
     try {
