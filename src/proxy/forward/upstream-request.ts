@@ -70,6 +70,7 @@ export class UpstreamRequest {
   /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
   readonly #grpc: boolean;
   #body: AttemptBody = NO_BODY;
+  #prepared = false;
 
   constructor(
     client: DownstreamExchange,
@@ -130,6 +131,11 @@ export class UpstreamRequest {
     return this.#body;
   }
 
+  /** The request has a body and prepareBody() has not given it (never run: the client was not asked for it). */
+  get unread(): boolean {
+    return !this.#prepared && !this.bodyless;
+  }
+
   /**
    * The body streams to the upstream and waits for the client, not for the upstream: not all
    * in yet, and not paused by the body pump (which pauses it while the upstream's way in is full).
@@ -139,6 +145,20 @@ export class UpstreamRequest {
     return this.#body.kind === 'stream' && !bodyComplete && body !== undefined && !body.isPaused();
   }
 
+  /** How much of the body prepareBody() reads whole first; 0: it streams from the start. */
+  get #buffer(): number {
+    // A gRPC call may stream both ways: a client that waits for an answer before its next
+    // message (a bidirectional chat) never ends a body read whole first, and would wait
+    // for ever (nginx's grpc_pass streams too).
+    const { route, retries } = this.#to;
+    return this.#grpc ? 0 : bufferWanted(route, retries, Number(this.#fields['content-length']));
+  }
+
+  /** The body streams from the client from the start (no part of it read whole first): a `hold` never keeps it. */
+  get streams(): boolean {
+    return !this.bodyless && this.#buffer === 0;
+  }
+
   /**
    * Prepares the body every attempt sends (request-body.ts): read whole first when request
    * buffering or a retry's replay wants it. `ready` runs once it is, `failed` with the client's
@@ -146,16 +166,13 @@ export class UpstreamRequest {
    */
   prepareBody(ready: () => void, failed: (failure: Failure) => void): (() => void) | undefined {
     const client = this.#client;
-    const { route, retries } = this.#to;
+    const { route } = this.#to;
     const { limits } = this.#gateway.config;
     return prepareBody(
       client,
       {
         hasBody: hasBody(client.head),
-        // A gRPC call may stream both ways: a client that waits for an answer before its next
-        // message (a bidirectional chat) never ends a body read whole first, and would wait
-        // for ever (nginx's grpc_pass streams too).
-        buffer: this.#grpc ? 0 : bufferWanted(route, retries, Number(this.#fields['content-length'])),
+        buffer: this.#buffer,
         limits: {
           body: route.limits.body,
           readTimeout: limits.bodyReadTimeout,
@@ -164,6 +181,7 @@ export class UpstreamRequest {
       },
       (body) => {
         this.#body = body;
+        this.#prepared = true;
         // A chunked body read whole goes out with its length, as nginx sends it.
         if (body.kind === 'buffer' && client.head.bodyLength === 'chunked')
           this.#headers.push('content-length', String(body.bytes.length));

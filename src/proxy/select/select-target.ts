@@ -23,13 +23,23 @@ export interface Selection {
 }
 
 /**
- * Whether the select phase will refuse the request whatever its body: the upstream's circuit is
- * open (no probe slot free) and no `hold` would keep the request for a target to come back. A
- * client waiting for 100 Continue is then answered from its head alone (RFC 9110 §10.1.1), its
- * body never asked for: no upload is made for a 503.
+ * Whether selectTarget(upstream, now) will refuse the first attempt whatever the request's body,
+ * read without taking anything (no probe slot, no balancer credit): the upstream's circuit is
+ * open (no probe slot free), or no target is in rotation (every one ejected, failing its checks
+ * outside panic, drained; none discovered yet), and no `hold` would keep the request for a
+ * target to come back (there is none, or the body `streams` from the client: never kept); or every target in rotation has its pool full and the queue is too
+ * (`hold` waits for no pool: request-hold.ts). A client waiting for 100 Continue is then
+ * answered from its head alone (RFC 9110 §10.1.1), its body never asked for: no upload is made
+ * for a 503. Asked at the `now` the attempt selects at, so the two cannot disagree (an attempt
+ * sent without its body).
  */
-export function refusedBeforeBody(upstream: Upstream, now: number): boolean {
-  return upstream.config.hold === undefined && !upstream.circuit.wouldAdmit(now);
+export function refusedBeforeBody(upstream: Upstream, now: number, streams: boolean): boolean {
+  const held = upstream.config.hold !== undefined && !streams;
+  if (!upstream.circuit.wouldAdmit(now)) return !held;
+  const rotation = upstream.balancer.inRotation(now);
+  if (rotation.length === 0) return !held;
+  // Whichever target the balancer picks, its pool is full and none may wait (as below).
+  return upstream.pending.count >= upstream.config.pool.maxPending && rotation.every(poolFull);
 }
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

@@ -93,8 +93,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.releaseInFlight = upstream.inFlight.acquire();
     exchange.response.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
-    const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, performance.now());
-    if (this.sends.bodyless || unasked) return this.attempt(); // no body to read first (most), or one not to ask for
+    const now = performance.now(); // the attempt selects at the time its refusal was foreseen
+    const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now, this.sends.streams);
+    if (this.sends.bodyless || unasked) return this.attempt(undefined, now); // no body to read first (most), or one not to ask for
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -110,14 +111,13 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   // ── one attempt ──────────────────────────────────────────────────────────────────
 
-  private attempt(last?: Failure): void {
+  private attempt(last?: Failure, now = performance.now()): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start()) return this.totalDeadlinePassed();
     const { admitted, sends, req, owner, deadline } = this;
     const { record } = req;
     const { upstream, route } = admitted;
-    const now = performance.now();
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
       if (last && selection.type === 'destination_unavailable') return this.skipRetry('no_target', last);
@@ -296,7 +296,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
   private endOrWait(failure: Failure): void {
     this.hold ??= new RequestHold(this.admitted, this.req, this.own, this, this.measure);
-    const answer = this.hold.wait(failure, heldBytes(this.sends.body, this.cache));
+    const answer = this.hold.wait(failure, heldBytes(this.sends, this.cache));
     if (answer !== undefined) this.end(answer);
   }
 

@@ -15,6 +15,8 @@ export interface Balancer<T extends TargetState = TargetState> {
    * `exclude`. `key` is the request's hash key (read by the hash balancer only).
    */
   pick(now: number, exclude?: readonly T[], key?: string): T | undefined;
+  /** The targets a first pick now may choose from, nothing picked (no credit spent, no probe slot taken): none, and pick() finds none. */
+  inRotation(now: number): readonly T[];
   /** The hash balancer's: the key's own target, where it goes while that target is in rotation. */
   home?(key: string): T | undefined;
 }

@@ -72,6 +72,7 @@ function createRoundRobin<T extends TargetState>(targets: readonly T[], policy: 
       if (best) credit.set(best, (credit.get(best) ?? 0) - total);
       return best;
     },
+    inRotation: (now) => candidates(targets, now, policy, undefined),
   };
 }
 
@@ -94,6 +95,7 @@ function createLeastConn<T extends TargetState>(targets: readonly T[], policy: B
       next = (next + 1) % Math.max(1, pool.length);
       return best;
     },
+    inRotation: (now) => candidates(targets, now, policy, undefined),
   };
 }
 

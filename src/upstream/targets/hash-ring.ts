@@ -64,6 +64,7 @@ export function createHashBalancer<T extends TargetState>(
       }
       return undefined;
     },
+    inRotation: (now) => candidates(now, undefined),
     home(key) {
       const { points, owners } = current();
       if (points.length === 0) return undefined;

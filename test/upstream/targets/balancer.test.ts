@@ -69,6 +69,29 @@ test('every balancer skips targets out of rotation, and prefers ones not tried y
   }
 });
 
+test('every balancer tells what is in rotation without picking: empty exactly when a pick finds none', () => {
+  for (const kind of BALANCER_KINDS) {
+    const [a, b] = [target('a'), target('b')];
+    const balancer = createBalancer(kind, [a, b]);
+    a.ejectedUntil = NOW + 5_000;
+    assert.deepEqual(balancer.inRotation(NOW), [b], kind);
+    b.checkedHealthy = false;
+    assert.deepEqual(balancer.inRotation(NOW), [], kind);
+    assert.equal(balancer.pick(NOW), undefined, kind);
+    // A half-open target with its probe slot free is in rotation; asking takes no slot.
+    a.ejectedUntil = NOW - 1;
+    assert.deepEqual(balancer.inRotation(NOW), [a], kind);
+    assert.equal(a.probes.count, 0, `${kind}: no probe slot taken`);
+    // Asked, round robin spends no credit: its picks go on as they would have.
+    b.checkedHealthy = true;
+    a.ejectedUntil = 0;
+    const first = balancer.pick(NOW, undefined, 'k');
+    balancer.inRotation(NOW);
+    balancer.inRotation(NOW);
+    assert.notEqual(balancer.pick(NOW, undefined, 'j'), kind === 'hash' ? undefined : first, kind);
+  }
+});
+
 test('every balancer gives a half-open target only as many requests as probes allowed', () => {
   for (const kind of BALANCER_KINDS) {
     const [a, b] = [target('a'), target('b')];
