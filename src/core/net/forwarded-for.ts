@@ -17,6 +17,10 @@ export function forwardedForNodes(value: string): string[] {
   return forwardedParams(value, 'for=');
 }
 
+/** A field's lines (FieldMap keeps a repeated field as a list) as the one comma-separated list they make (RFC 9110 §5.3). */
+export const joinedLines = (value: string | readonly string[]): string =>
+  typeof value === 'string' ? value : value.join(',');
+
 /** Each element's value of the parameter `key` (its name, lower-case, and `=`), as forwardedForNodes reads `for=`. */
 export function forwardedParams(value: string, key: string): string[] {
   const nodes: string[] = [];

@@ -5,7 +5,7 @@
  */
 import { trimOws } from '../ows.ts';
 import type { FieldMap } from './downstream.ts';
-import { forwardedParams } from './forwarded-for.ts';
+import { forwardedParams, joinedLines } from './forwarded-for.ts';
 
 /**
  * `http` or `https`, as the peer stated it; undefined when it stated neither (no field, or a
@@ -22,7 +22,7 @@ export function statedProto(fields: FieldMap): 'http' | 'https' | undefined {
   if (proto !== undefined) return protoStated(lastLine(proto));
   const forwarded = fields.forwarded;
   if (forwarded === undefined) return undefined;
-  const protos = forwardedParams(typeof forwarded === 'string' ? forwarded : forwarded.join(','), 'proto=');
+  const protos = forwardedParams(joinedLines(forwarded), 'proto=');
   return schemeOf(protos[protos.length - 1]);
 }
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { trimOws } from '../ows.ts';
 import { blockListOf } from './address-list.ts';
 import type { FieldMap } from './downstream.ts';
-import { forwardedForNodes } from './forwarded-for.ts';
+import { forwardedForNodes, joinedLines } from './forwarded-for.ts';
 import { unmapIPv4 } from './ip-address.ts';
 
 /** Which client addresses are proxies whose X-Forwarded-* headers we keep. Built once per config. */
@@ -58,8 +58,8 @@ function walk(peer: string, fields: FieldMap, trust: TrustList): string | { read
   if ((forwardedFor === undefined && forwarded === undefined) || !trust.has(peer)) return peer;
   const entries =
     forwardedFor !== undefined
-      ? joined(forwardedFor).split(',')
-      : forwardedForNodes(joined(forwarded as string | string[]));
+      ? joinedLines(forwardedFor).split(',')
+      : forwardedForNodes(joinedLines(forwarded as string | readonly string[]));
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = unmapIPv4(withoutPort(trimOws(entries[i])));
@@ -74,9 +74,6 @@ function walk(peer: string, fields: FieldMap, trust: TrustList): string | { read
 export function forwardedField(fields: FieldMap): string {
   return fields['x-forwarded-for'] === undefined ? 'Forwarded' : 'X-Forwarded-For';
 }
-
-const joined = (value: string | readonly string[]): string =>
-  typeof value === 'string' ? value : value.join(',');
 
 /** "203.0.113.9:4711" and "[2001:db8::1]:4711" (some proxies write the client's port) as the address alone. */
 function withoutPort(entry: string): string {
