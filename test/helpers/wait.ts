@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Ports this process has handed out. */
 const handedOut = new Set<number>();
@@ -24,6 +26,51 @@ const FREE_PORTS = (() => {
   return low - from >= 2000 ? { from, to: low } : undefined;
 })();
 
+/**
+ * Ports claimed by the test processes running now, one file each. A test that names its port in
+ * a config binds and frees it several times (a gateway started per case, pebble told the port
+ * before the gateway listens): between two binds the port is free, and another test process
+ * drawing at random found it free and listened on it (EADDRINUSE: CI saw it on the ACME fleet
+ * test). A claim is the process's until it exits; one left by a process that died is taken over.
+ */
+const CLAIMS = join(tmpdir(), 'candor-test-ports');
+const claimed: string[] = [];
+
+function claim(port: number): boolean {
+  const file = join(CLAIMS, String(port));
+  try {
+    mkdirSync(CLAIMS, { recursive: true });
+    closeSync(openSync(file, 'wx'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+    if (alive(Number(readFileSync(file, 'utf8') || 0))) return false;
+  }
+  writeFileSync(file, String(process.pid));
+  if (claimed.length === 0) process.once('exit', releaseClaims);
+  claimed.push(file);
+  return true;
+}
+
+function alive(pid: number): boolean {
+  if (!(pid > 0)) return true; // a claim being written this moment
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseClaims(): void {
+  for (const file of claimed) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 async function listens(port: number): Promise<boolean> {
   const server = net.createServer();
   const ok = await new Promise<boolean>((resolve) => {
@@ -39,7 +86,8 @@ async function listens(port: number): Promise<boolean> {
  * an upstream that comes back on its port), never one this process has handed out before: two
  * calls in a row could get the same port (a test's "stable" and "next" upstreams became one
  * server, and a request answered by the one was logged as the other's). Drawn below the
- * ephemeral range (FREE_PORTS), so no other process's connection takes it meanwhile.
+ * ephemeral range (FREE_PORTS), so no other process's connection takes it meanwhile, and claimed
+ * (CLAIMS), so no other test process is handed it while this one is between two binds.
  */
 export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
@@ -51,7 +99,7 @@ export async function freePort(): Promise<number> {
       await new Promise((resolve) => server.close(resolve));
     } else {
       port = FREE_PORTS.from + Math.floor(Math.random() * (FREE_PORTS.to - FREE_PORTS.from));
-      if (handedOut.has(port) || !(await listens(port))) continue;
+      if (handedOut.has(port) || !claim(port) || !(await listens(port))) continue;
     }
     if (!handedOut.has(port)) {
       handedOut.add(port);
