@@ -12,9 +12,21 @@ export type Reuse = 'fresh' | 'while-revalidating' | undefined;
 const ONCE_STALE = ['must-revalidate', 'proxy-revalidate'];
 
 /**
+ * Whether a stale answer of these response directives must be validated before any use, in a
+ * shared cache (RFC 9111 §4.2.4): must-revalidate, proxy-revalidate, `s-maxage` (which
+ * "incorporates the semantics of the proxy-revalidate response directive" for a shared cache,
+ * §5.2.2.10), or no-cache (stale at once). Such an answer is never given stale: not within its
+ * stale-while-revalidate, not to a client's max-stale, not for a failed upstream.
+ */
+export function boundOnceStale(rescc: Readonly<Record<string, unknown>>): boolean {
+  return (
+    'must-revalidate' in rescc || 'proxy-revalidate' in rescc || 's-maxage' in rescc || 'no-cache' in rescc
+  );
+}
+
+/**
  * A stored answer's freshness: the policy it is read from, and whether a stale answer must be
- * validated before any use (`bound`: must-revalidate, proxy-revalidate, or no-cache, which
- * makes it stale at once).
+ * validated before any use (`bound`: boundOnceStale).
  */
 export interface Freshness {
   readonly policy: CachePolicy;
@@ -40,7 +52,7 @@ export const HEURISTIC_CAP = 86_400;
 export function freshnessOf(policy: CachePolicy): Freshness {
   const stored = policy.toObject();
   const once = ONCE_STALE.some((name) => name in stored.rescc);
-  const bound = once || 'no-cache' in stored.rescc;
+  const bound = boundOnceStale(stored.rescc);
   const rescc = { ...stored.rescc };
   for (const name of ONCE_STALE) delete rescc[name];
   const read = once ? CachePolicy.fromObject({ ...stored, rescc }) : policy;
@@ -56,7 +68,7 @@ export function freshnessOf(policy: CachePolicy): Freshness {
  * a bound one, once stale, is never given before a successful validation, not within
  * stale-while-revalidate, not to a client's `max-stale` (§5.2.2.2: "MUST NOT reuse that
  * response … until it has been successfully validated"; §5.2.2.4, no-cache, likewise), which the
- * library allows of no-cache and of proxy-revalidate.
+ * library allows of no-cache, of proxy-revalidate and of s-maxage.
  */
 export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Request): Reuse {
   const verdict = policy.evaluateRequest(honouredFields(request));

@@ -2,7 +2,7 @@ import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { withReadableAge } from './age-field.ts';
 import { caseless } from './directive-case.ts';
-import { type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
+import { boundOnceStale, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -250,13 +250,7 @@ export function headersOf(fields: readonly string[]): CachePolicy.Headers {
  */
 function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
   const directives = policy.toObject().rescc;
-  if (
-    'must-revalidate' in directives ||
-    'proxy-revalidate' in directives ||
-    's-maxage' in directives ||
-    'no-cache' in directives
-  )
-    return 0;
+  if (boundOnceStale(directives)) return 0;
   const cap = capMs / 1000;
   // Only delta-seconds count (RFC 5861 §4), as on a request (stale-refusal.ts): the library
   // gives a bare `stale-if-error` as true and `stale-if-error=` as '', which Number() made 1 s
@@ -275,8 +269,7 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
 function keptStale(policy: CachePolicy, staleIfError: number, capMs: number): number {
   const { resh, rescc } = policy.toObject();
   const own = resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
-  const bound = 'must-revalidate' in rescc || 'proxy-revalidate' in rescc || 'no-cache' in rescc;
-  const swr = bound ? 0 : Number(rescc['stale-while-revalidate']);
+  const swr = boundOnceStale(rescc) ? 0 : Number(rescc['stale-while-revalidate']);
   return Math.max(own, Number.isFinite(swr) ? swr : 0);
 }
 

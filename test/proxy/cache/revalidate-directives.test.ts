@@ -57,6 +57,19 @@ for (const directive of ['must-revalidate', 'proxy-revalidate']) {
   });
 }
 
+test('a stale s-maxage answer is validated before it is given, within stale-while-revalidate and to max-stale too (s-maxage is proxy-revalidate for a shared cache, RFC 9111 §5.2.2.10)', async (t) => {
+  const { gw, origin } = await gatewayFor(t, 's-maxage=0, stale-while-revalidate=60');
+  await request(gw.url, { path: '/pages/s' });
+  for (const headers of [{}, { 'cache-control': 'max-stale=600' }]) {
+    const res = await request(gw.url, { path: '/pages/s', headers });
+    assert.equal(res.text, 'page v1');
+    assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-?\d+$/);
+  }
+  assert.equal(origin.heads.length, 3, 'each stale use went upstream first');
+  assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
+  assert.match(origin.heads[2], /^if-none-match: "v1"$/im);
+});
+
 test('a no-cache answer is validated before each use, within stale-while-revalidate and to max-stale too', async (t) => {
   const { gw, origin } = await gatewayFor(t, 'max-age=600, no-cache, stale-while-revalidate=600');
   await request(gw.url, { path: '/pages/c' });
