@@ -126,6 +126,8 @@ export class RequestHold {
     const entry: HeldRequest = {
       seq: this.#seq,
       bytes: bodyBytes,
+      // Woken to try again, it keeps its place for the time it has left (the queue's bounds).
+      until: performance.now() + left,
       wake: () => {
         this.#stop();
         this.#moved = false;
@@ -185,7 +187,8 @@ export class RequestHold {
   /** The request is over another way (answered, its client gone, its total deadline): it waits no more. */
   cancel(): void {
     const waiting = this.#waiting;
-    if (waiting === undefined) return;
+    // Trying again when it ended, its place was kept for it: it goes.
+    if (waiting === undefined) return this.#upstream.hold.done(this.#seq);
     this.#upstream.hold.leave(waiting.entry);
     this.#stop();
   }
@@ -197,6 +200,8 @@ export class RequestHold {
   #away(refused: boolean): Upstream | undefined {
     const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#edit, this.#upstream, refused);
     if (upstream === undefined) return undefined;
+    // Its place in its side's line, kept while it tried there, goes: it waits in the other's now.
+    this.#upstream.hold.done(this.#seq);
     this.#upstream = upstream;
     this.#seq = undefined;
     this.#moved = true;

@@ -13,6 +13,11 @@ export interface HeldRequest {
   readonly seq: number;
   /** Bytes of its body kept in memory while it waits. */
   readonly bytes: number;
+  /**
+   * When its wait runs out (performance.now()): woken to try again, it keeps its place (and its
+   * bytes) in the bounds until then, unless it comes back in line or says it is over (done).
+   */
+  readonly until?: number;
   /** A target may take it now: it leaves the queue and tries. */
   wake(): void;
   /** The gateway is draining, or a reload removed the upstream (`why`): it leaves the queue, to be answered at once. */
@@ -46,6 +51,14 @@ export class HoldQueue<Owner = unknown> {
   owner: Owner | undefined;
   #waiting: HeldRequest[] = [];
   /**
+   * The requests woken to try again (by seq), out of line for that try: each keeps its place in
+   * the bounds (max_requests, max_body) until it comes back in line (enter), is over (done), or
+   * its wait ran out; else a request arriving during the try took it, and the one first in line,
+   * finding no target again, was refused as past max_requests.
+   */
+  readonly #trying = new Map<number, { bytes: number; until: number }>();
+  #tryingBytes = 0;
+  /**
    * Requests waiting in another upstream's queue that this one could take instead (another side
    * of their route's split): nudged once when a target of this one takes requests again. As many
    * as that queue holds at most (its `max_requests`), each gone once nudged.
@@ -74,8 +87,11 @@ export class HoldQueue<Owner = unknown> {
   /** Puts the request in line (by its seq); says why not when it cannot wait. */
   enter(request: HeldRequest, bounds: { maxRequests: number; maxBody: number }): HoldRefusal | undefined {
     if (this.#closed !== undefined) return this.#closed;
-    if (this.#waiting.length >= bounds.maxRequests) return 'max_requests';
-    if (this.#bytes + request.bytes > bounds.maxBody) return 'max_body';
+    // Its own place, kept while it tried, is the one it takes again.
+    this.done(request.seq);
+    this.#forgetRunOut();
+    if (this.#waiting.length + this.#trying.size >= bounds.maxRequests) return 'max_requests';
+    if (this.#bytes + this.#tryingBytes + request.bytes > bounds.maxBody) return 'max_body';
     let at = this.#waiting.length;
     while (at > 0 && this.#waiting[at - 1].seq > request.seq) at--;
     this.#waiting.splice(at, 0, request);
@@ -101,6 +117,28 @@ export class HoldQueue<Owner = unknown> {
     if (this.#waiting.length === 0) this.#stopScout();
   }
 
+  /** The request of this place in line (its seq) is over, or waits elsewhere: the place it kept while it tried goes. */
+  done(seq: number | undefined): void {
+    const kept = seq === undefined ? undefined : this.#trying.get(seq);
+    if (kept === undefined) return;
+    this.#trying.delete(seq as number);
+    this.#tryingBytes -= kept.bytes;
+  }
+
+  /** Places kept for tries whose requests' waits have run out (answered by their own deadline). */
+  #forgetRunOut(): void {
+    if (this.#trying.size === 0) return;
+    const now = performance.now();
+    for (const [seq, kept] of this.#trying) if (kept.until <= now) this.done(seq);
+  }
+
+  /** A woken request tries again: its place is kept for it meanwhile. */
+  #tries(request: HeldRequest): void {
+    if (request.until === undefined || this.#closed !== undefined) return;
+    this.#trying.set(request.seq, { bytes: request.bytes, until: request.until });
+    this.#tryingBytes += request.bytes;
+  }
+
   /** Nudges a request waiting elsewhere when a target of this upstream takes requests again (once); `unwatch` ends it. */
   watch(nudge: () => void): void {
     this.#watchers.add(nudge);
@@ -115,6 +153,7 @@ export class HoldQueue<Owner = unknown> {
     if (this.#watchers.size > 0) for (const nudge of [...this.#watchers]) nudge();
     if (this.#waiting.length === 0) return;
     const all = this.#take();
+    for (const request of all) this.#tries(request);
     for (const request of all) request.wake();
   }
 
@@ -134,6 +173,8 @@ export class HoldQueue<Owner = unknown> {
    */
   drain(why: HoldClosed = 'draining'): void {
     this.#closed ??= why;
+    this.#trying.clear();
+    this.#tryingBytes = 0;
     for (const request of this.#take()) request.drained(this.#closed);
   }
 
@@ -156,6 +197,7 @@ export class HoldQueue<Owner = unknown> {
       if (first === undefined) return this.#stopScout();
       this.#bytes -= first.bytes;
       if (this.#waiting.length === 0) this.#stopScout();
+      this.#tries(first);
       first.wake();
     }, HOLD_SCOUT_MS);
     // Each held request has its own deadline and its client's connection: the scout never keeps a process alive.

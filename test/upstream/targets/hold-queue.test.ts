@@ -60,3 +60,28 @@ test('without health checks, the first waiting request scouts alone', async () =
   assert.equal(queue.size, 1);
   queue.drain();
 });
+
+test('a woken request keeps its place while it tries: a newcomer past max_requests is refused, it comes back in line; done or its wait running out frees the place', () => {
+  const queue = new HoldQueue();
+  const log: string[] = [];
+  const one = { maxRequests: 1, maxBody: 100 };
+  const a = { ...held(queue, log, 'a', 60), until: performance.now() + 60_000 };
+  assert.equal(queue.enter(a, one), undefined);
+  queue.targetBack();
+  assert.equal(queue.size, 0);
+  assert.equal(queue.enter(held(queue, log, 'newcomer'), one), 'max_requests');
+  assert.equal(queue.enter(held(queue, log, 'heavy', 50), { maxRequests: 2, maxBody: 100 }), 'max_body');
+  assert.equal(queue.enter(a, one), undefined, 'its own place again');
+  queue.targetBack();
+  queue.done(a.seq);
+  assert.equal(queue.enter(held(queue, log, 'after done'), one), undefined);
+  queue.targetBack();
+  const b = { ...held(queue, log, 'b'), until: performance.now() - 1 };
+  assert.equal(queue.enter(b, { maxRequests: 2, maxBody: 100 }), undefined);
+  queue.targetBack();
+  assert.equal(
+    queue.enter(held(queue, log, 'after run out'), one),
+    undefined,
+    'a wait run out keeps nothing',
+  );
+});
