@@ -19,7 +19,7 @@ test('the first held request, trying again, keeps its place at hold.max_requests
   const edge = await startTestGateway(
     singleUpstream(`http://127.0.0.1:${port}`, {
       upstream:
-        '    hold: { timeout: 3s, max_requests: 1 }\n    retries: { attempts: 2, backoff: { base: 1s, max: 1s } }\n',
+        '    hold: { timeout: 5s, max_requests: 1 }\n    retries: { attempts: 2, backoff: { base: 1s, max: 1s } }\n',
     }),
   );
   t.after(() => edge.close());
@@ -40,7 +40,7 @@ test('the first held request, trying again, keeps its place at hold.max_requests
   assert.equal(answer.status, 503);
   assert.match(
     String(answer.headers['proxy-status']),
-    /error=destination_unavailable; details="no target of \\"app\\" took the request within hold.timeout \(3000 ms\)/,
+    /error=destination_unavailable; details="no target of \\"app\\" took the request within hold.timeout \(5000 ms\)/,
     'the first request waited out its hold.timeout in its place',
   );
   for (const each of await Promise.all(later)) {
