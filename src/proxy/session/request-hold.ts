@@ -214,7 +214,8 @@ export class RequestHold {
   readonly #nudge = (): void => {
     const waiting = this.#waiting;
     if (waiting === undefined) return;
-    this.#upstream.hold.leave(waiting.entry);
+    // Kept for it while it tries (wake lets it go if it moves to the other side).
+    this.#upstream.hold.leave(waiting.entry, true);
     waiting.entry.wake();
   };
 

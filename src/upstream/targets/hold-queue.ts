@@ -108,13 +108,17 @@ export class HoldQueue<Owner = unknown> {
     return undefined;
   }
 
-  /** The request left without being woken (its deadline, its client gone): its place goes. */
-  leave(request: HeldRequest): void {
+  /**
+   * The request left without being woken (its deadline, its client gone): its place goes; or,
+   * `toTry` (another side's target came back: it tries where it may go now), it is kept for it.
+   */
+  leave(request: HeldRequest, toTry = false): void {
     const at = this.#waiting.indexOf(request);
     if (at === -1) return;
     this.#waiting.splice(at, 1);
     this.#bytes -= request.bytes;
     if (this.#waiting.length === 0) this.#stopScout();
+    if (toTry) this.#tries(request);
   }
 
   /** The request of this place in line (its seq) is over, or waits elsewhere: the place it kept while it tried goes. */
