@@ -148,3 +148,27 @@ test("a refresh started by an only-if-cached request does not carry that client'
   assert.doesNotMatch(origin.heads[1], /^pragma:/im);
   assert.match(origin.heads[1], /^if-none-match: "v1"$/im);
 });
+
+test('with cache.stale_if_error: 0s an answer is still given within its own stale-while-revalidate, the upstream down or not; past it, a failure gets its own answer', async (t) => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-while-revalidate=60'],
+    body: 'page v1',
+  });
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(CONFIG(origin.url).replace('cache: {}', 'cache: { stale_if_error: 0s }'));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/z' });
+  // Another page stored stale at once, with no stale-while-revalidate (and a validator, which
+  // would keep it for stale_if_error: 0s keeps it for nothing).
+  origin.answer = { status: 200, fields: ['Cache-Control', 'max-age=0', 'ETag', '"n1"'], body: 'page n1' };
+  await request(gw.url, { path: '/pages/n' });
+  origin.mood = 'status_503';
+  const swr = await request(gw.url, { path: '/pages/z' });
+  assert.equal(swr.text, 'page v1');
+  assert.match(String(swr.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-?\d+$/);
+  const failed = await request(gw.url, { path: '/pages/n' });
+  assert.equal(failed.status, 503);
+  assert.equal(failed.text, 'down');
+  assert.match(String(failed.headers['cache-status']), /^edge-1; fwd=uri-miss$/);
+});
