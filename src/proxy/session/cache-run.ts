@@ -26,8 +26,12 @@ import { sendStored } from './stored-response.ts';
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
 const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
 
-/** The gateway's own decisions a stored answer may stand in for: nothing could be tried. */
-const STALE_FOR_GATEWAY = new Set(['destination_unavailable', 'connection_limit_reached']);
+/** The gateway's own 503s a stored answer may stand in for: nothing could be tried (no target, a full pool, no descriptor or port). */
+const STALE_FOR_GATEWAY = new Set([
+  'destination_unavailable',
+  'connection_limit_reached',
+  'proxy_resources_exhausted',
+]);
 
 /**
  * A request's way through its route's cache (RFC 9111, with http-cache-semantics for the
