@@ -1,10 +1,12 @@
 /**
- * When a connection was accepted, marked by a stage that reads it before the HTTP/1.1 server
- * does (the PROXY gate, proxy/accept/proxy-gate.ts): `limits.header_timeout` is the time a
- * client has for its first head from the accept, the gate's wait included, not anew from the
- * hand-over (a client whose first byte came as the gate's time ran out had all of it again).
- * Kept on the socket, as its PROXY header's client is (client-address.ts): a fact of the
- * connection. A TLS socket is a new object, unmarked: its handshake has its own bound.
+ * When a connection was accepted, marked where a stage reads it before the HTTP/1.1 server or
+ * node:tls does (the PROXY gate, proxy/accept/proxy-gate.ts; the ACME ClientHello reader):
+ * `limits.header_timeout` is the time a client has for its first head from the accept, the
+ * gate's wait included, not anew from the hand-over (a client whose first byte came as the
+ * gate's time ran out had all of it again); over TLS, for its handshake
+ * (proxy/accept/http1/handshake-deadline.ts). Kept on the socket, as its PROXY header's client
+ * is (client-address.ts): a fact of the connection. A TLS socket is a new object, unmarked:
+ * its first head has the whole bound after the handshake, as on a listener without a stage.
  */
 import type { Socket } from 'node:net';
 

@@ -17,6 +17,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { pacedHandshake } from '../../helpers/paced-tls.ts';
 import { balancer, v2Header } from '../../helpers/proxy-header.ts';
 import {
   singleUpstream,
@@ -390,6 +391,29 @@ describe('PROXY protocol: the header deadline and reloads', () => {
     socket.write(`ET /who HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n`);
     await closed;
     assert.match(text, /^HTTP\/1\.1 408 /);
+  });
+
+  test('on a TLS listener the handshake counts from the accept too: a client not in `from` that waits before its ClientHello has that much less for it', async () => {
+    // Without proxy_protocol Node's own bound (header_timeout) starts at the accept; the gate's
+    // wait for the first byte began it anew, so a ClientHello whose first byte came 700 ms into
+    // a 1 s header timeout, its rest 700 ms later, made a handshake at 1.4 s and a request served.
+    const app = await echoHeaders();
+    const certs = testCertificates();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 1s }\n`,
+        {},
+        `tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n    proxy_protocol: { from: [10.0.0.0/8] }`,
+      ),
+    );
+    // In time (its first byte at 200 ms, its rest at 400 ms): served.
+    const inTime = await pacedHandshake(gw.port, certs.ca, [400], GET('pp-tls-hello-in-time'));
+    assert.equal(inTime.secure, true);
+    assert.match(inTime.text, /^HTTP\/1\.1 200 /);
+    // The ClientHello's first byte at 700 ms, its rest at 1.4 s: cut at 1 s, the handshake unfinished.
+    const { secure, text } = await pacedHandshake(gw.port, certs.ca, [1400], GET('pp-tls-slow-hello'));
+    assert.equal(secure, false, `the handshake went through after the header timeout: ${text}`);
+    assert.equal(text, '');
   });
 
   test('a reload may change `from` (it applies to new connections), not turn the protocol on or off', async () => {

@@ -7,8 +7,10 @@
  */
 import { createServer, Socket as NetSocket, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
+import { boundHandshake, handshakeDone } from './handshake-deadline.ts';
 import {
   Http1Connection,
   type Http1Handlers,
@@ -93,12 +95,17 @@ export function createHttp1Server(
     add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   };
   const taker = take ?? accept;
-  // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's header.
+  // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
+  // the PROXY header first, then an ACME validation's ClientHello.
+  const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
+  // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's
+  // header; and its handshake, timed from the accept when a stage read it first, is done.
   const first =
-    gate === undefined || tls === undefined
+    tls === undefined || stages.length === 0
       ? taker
       : (socket: Socket) => {
-          gate.adopt(socket);
+          handshakeDone(socket as TLSSocket);
+          gate?.adopt(socket);
           taker(socket);
         };
   const server =
@@ -112,20 +119,23 @@ export function createHttp1Server(
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
   if (tls !== undefined) server.on('tlsClientError', (err, socket) => failedHandshake(err, socket, handlers));
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
-  // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
-  // the PROXY header first, then an ACME validation's ClientHello.
-  const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
   if (stages.length > 0) {
     const inner = server.listeners('connection') as ((socket: Socket) => void)[];
     server.removeAllListeners('connection');
+    // Node's handshake bound, as it reads it: the value in force when the listener opened.
+    const handshakeMs = settings().headerTimeout;
     const through = (socket: Socket, index: number): void => {
       const stage = stages[index];
       if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
+      if (tls !== undefined) boundHandshake(socket, handshakeMs);
       for (const listener of inner) listener.call(server, socket);
       // pause() stopped the flow; a 'data' listener the taker added would not restart it.
       if (tls === undefined) socket.resume();
     };
-    server.on('connection', (socket: Socket) => through(socket, 0));
+    server.on('connection', (socket: Socket) => {
+      markAcceptedAt(socket, performance.now());
+      through(socket, 0);
+    });
   }
   // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
   // nor one whose PROXY header is still being read.
