@@ -157,6 +157,32 @@ describe('errors.pages', () => {
     }
   });
 
+  test('a page file not in UTF-8 (a Latin-1 "Café") is a config error naming its line: it went out as charset=utf-8, each such byte a U+FFFD', () => {
+    const latin1 = join(dir, 'latin1.html');
+    writeFileSync(latin1, Buffer.from('<p>{{request_id}}</p>\n<h1>Caf\xe9 Acme</h1>\n', 'latin1'));
+    const members = join(dir, 'latin1.json');
+    writeFileSync(members, Buffer.from('{"team": "Caf\xe9"}', 'latin1'));
+    assert.throws(
+      () =>
+        parseConfig(
+          config('http://127.0.0.1:9', `  pages: { html: ${latin1}, json: ${members} }`),
+          '<test>',
+          {},
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.filter((p) => p.path.startsWith('errors.')).map((p) => `${p.path}: ${p.message}`),
+          [
+            `errors.pages.html: "${latin1}" line 2 is not UTF-8 (byte 0xe9), which its answers say they are (charset=utf-8); save it as UTF-8`,
+            `errors.pages.json: "${members}" line 1 is not UTF-8 (byte 0xe9), as JSON must be (RFC 8259 §8.1); save it as UTF-8`,
+          ],
+        );
+        return true;
+      },
+    );
+  });
+
   test('a page file past 1 MiB is a config error (it was read whole, and sent with every failure)', () => {
     const big = file('big.html', `<p>{{request_id}}</p>${' '.repeat(1024 * 1024)}`);
     const members = file('big.json', JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }));
