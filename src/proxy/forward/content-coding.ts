@@ -93,7 +93,7 @@ export function weakNotModified(
 ): boolean {
   return (
     facts.status === 304 &&
-    notModifiedForCompressed(facts, config) &&
+    notModifiedForCompressed(facts, config, requestHeaders) &&
     negotiateCoding(joinedField(requestHeaders, 'accept-encoding'), config.encodings) !== undefined
   );
 }
@@ -116,11 +116,36 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
  * Whether the 200 that a 304 stands for might have been compressed: a 304 carries the ETag its
  * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
  * compressed answer from it gets a strong validator back on it (and resumes with the identity
- * body's ranges). A 304 without Content-Type (as most are) might have been.
+ * body's ranges). A 304 without Content-Type (as most are) might have been, unless the client
+ * holds that tag strong (heldStrong): a video's 304 made its strong ETag weak, and the browser
+ * that took it sent an If-Range that never matches.
  */
-export function notModifiedForCompressed(facts: CodingFacts, config: CompressionConfig): boolean {
+export function notModifiedForCompressed(
+  facts: CodingFacts,
+  config: CompressionConfig,
+  requestHeaders: readonly string[],
+): boolean {
   if (facts.status !== 304 || facts.range || facts.noTransform) return false;
-  return fieldsAllow(facts.headers, config, true);
+  return fieldsAllow(facts.headers, config, !heldStrong(requestHeaders, facts.headers));
+}
+
+/**
+ * The client's If-None-Match names the 304's entity-tag strong and never weak: the copy it holds
+ * is an identity body's (a compressed one's tag is weak), so the 200 it stands for was one.
+ */
+function heldStrong(requestHeaders: readonly string[], headers: readonly string[]): boolean {
+  const held = joinedField(requestHeaders, 'if-none-match');
+  const etag = joinedField(headers, 'etag');
+  if (held === undefined || etag === undefined) return false;
+  const opaque = etag.trim().replace(/^W\//, '');
+  let strong = false;
+  // Each entity-tag whole (a comma may stand inside one's quotes, RFC 9110 §8.8.3).
+  for (const [, weak, tag] of held.matchAll(/(W\/)?("[^"]*")/g)) {
+    if (tag !== opaque) continue;
+    if (weak !== undefined) return false;
+    strong = true;
+  }
+  return strong;
 }
 
 /** The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it. */
