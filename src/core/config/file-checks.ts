@@ -17,7 +17,7 @@ import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { PathSegment } from './schema.ts';
 import { type SecretPresence, secretAbsent } from './secrets.ts';
-import { firstUndecodable } from './utf8.ts';
+import { firstUndecodable, withoutBom } from './utf8.ts';
 
 export function checkFiles(
   document: unknown,
@@ -175,7 +175,7 @@ function pageText(file: string, path: PathSegment[], why: string, report: Report
   const bytes = readFileSync(file);
   const text = bytes.toString('utf8');
   const bad = firstUndecodable(bytes, text);
-  if (bad === undefined) return text;
+  if (bad === undefined) return withoutBom(text);
   const line = text.slice(0, bad.offset).split('\n').length;
   report(
     path,

@@ -183,6 +183,21 @@ describe('errors.pages', () => {
     );
   });
 
+  test('a page file that starts with a UTF-8 byte order mark (as Windows editors save) loads, the mark left out of every body', async () => {
+    const BOM = '\ufeff';
+    const html = file('bom.html', `${BOM}<!doctype html><p>{{status}} {{request_id}}</p>`);
+    const json = file('bom.json', `${BOM}{"help_url": "https://status.example.com"}`);
+    const gw = await keep(
+      startTestGateway(config('http://127.0.0.1:9', `  pages: { html: ${html}, json: ${json} }`)),
+    );
+    const page = await request(gw.url, { path: '/down', headers: { accept: 'text/html' } });
+    assert.equal(page.status, 503);
+    assert.ok(page.text.startsWith('<!doctype html><p>503 '), JSON.stringify(page.text.slice(0, 20)));
+    assert.equal(page.headers['content-length'], String(Buffer.byteLength(page.text)));
+    const problem = await request(gw.url, { path: '/down', headers: { accept: 'application/json' } });
+    assert.equal(JSON.parse(problem.text).help_url, 'https://status.example.com');
+  });
+
   test('a page file past 1 MiB is a config error (it was read whole, and sent with every failure)', () => {
     const big = file('big.html', `<p>{{request_id}}</p>${' '.repeat(1024 * 1024)}`);
     const members = file('big.json', JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }));
