@@ -141,6 +141,34 @@ describe('errors.pages', () => {
     }
   });
 
+  test("Handlebars' and Mustache's own tags (unescaped output, sections, partials, comments) are config errors, not text left in the page", () => {
+    // A page ported from another template engine: each passed the check and reached clients as written.
+    const tags = [
+      '{{{details}}}',
+      '{{& details}}',
+      '{{#retry_after}}',
+      '{{/retry_after}}',
+      '{{> footer}}',
+      '{{! note }}',
+    ];
+    for (const [i, tag] of tags.entries()) {
+      const ported = file(`ported-${i}.html`, `<p>{{request_id}}</p>\n<p>{{status}} ${tag}</p>\n`);
+      assert.throws(
+        () => parseConfig(config('http://127.0.0.1:9', `  pages: { html: ${ported} }`), '<test>', {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.deepEqual(
+            err.problems.filter((p) => p.path === 'errors.pages.html').map((p) => p.message),
+            [
+              `"${ported}" line 2: ${tag} is another template engine's tag; a page here has only {{name}} placeholders, each HTML-escaped, and no sections, partials or comments`,
+            ],
+          );
+          return true;
+        },
+      );
+    }
+  });
+
   test('a JSON file that is not an object, or names a gateway member, is a config error', () => {
     for (const [text, expected] of [
       ['[1]', /must hold one JSON object/],
