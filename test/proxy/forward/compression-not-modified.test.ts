@@ -76,3 +76,35 @@ upstreams:
   assert.equal(listed.headers.etag, 'W/"txt1"');
   assert.deepEqual(seen, [undefined, '"vid1"', undefined, 'W/"txt1"', '"other", W/"txt1"']);
 });
+
+test('a 304 to a client that holds the tag weak (its compressed copy) stays weak, whatever else the 304 says: a Content-Length: 0 an origin sent on it', async () => {
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      if (req.headers['if-none-match'] !== undefined) {
+        // RFC 9110 §8.6 allows a 304 only its 200's Content-Length; some origins send 0.
+        res.writeHead(304, { etag: '"z1"', 'content-type': 'text/plain', 'content-length': '0' });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', etag: '"z1"', 'content-length': BODY.length });
+      res.end(BODY);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`routes:
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+`),
+  );
+  const first = await get(`${gw.url}/page`, { 'accept-encoding': 'gzip' });
+  assert.equal(first.headers['content-encoding'], 'gzip');
+  assert.equal(first.headers.etag, 'W/"z1"');
+  const again = await get(`${gw.url}/page`, { 'accept-encoding': 'gzip', 'if-none-match': 'W/"z1"' });
+  assert.equal(again.statusCode, 304);
+  // A strong tag would let the client's cache take it for its compressed copy's, and answer an
+  // If-Range with that copy's bytes spliced to the identity body's.
+  assert.equal(again.headers.etag, 'W/"z1"');
+});
