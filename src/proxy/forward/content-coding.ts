@@ -138,7 +138,7 @@ export function notModifiedForCompressed(
  * (the copy it holds is a compressed one's, or the tag was weak already), `strong` when only so
  * (an identity body's), undefined when not at all.
  */
-function heldTag(
+export function heldTag(
   requestHeaders: readonly string[],
   headers: readonly string[],
 ): 'strong' | 'weak' | undefined {
