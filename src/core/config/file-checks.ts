@@ -17,6 +17,7 @@ import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { PathSegment } from './schema.ts';
 import { type SecretPresence, secretAbsent } from './secrets.ts';
+import { firstUndecodable, withoutBom } from './utf8.ts';
 
 export function checkFiles(
   document: unknown,
@@ -134,14 +135,18 @@ function checkErrorPages(pages: Record<string, unknown> | undefined, baseDir: st
   const path = ['errors', 'pages'];
   if (checkPage(pages, 'html', baseDir, report)) {
     const file = resolve(baseDir, stringAt(pages, 'html') ?? '');
-    for (const problem of templateProblems(readFileSync(file, 'utf8')))
-      report([...path, 'html'], `${JSON.stringify(file)} line ${problem.line}: ${problem.message}`);
+    const text = pageText(file, [...path, 'html'], 'which its answers say they are (charset=utf-8)', report);
+    if (text !== undefined)
+      for (const problem of templateProblems(text))
+        report([...path, 'html'], `${JSON.stringify(file)} line ${problem.line}: ${problem.message}`);
   }
   if (checkPage(pages, 'json', baseDir, report)) {
     const file = resolve(baseDir, stringAt(pages, 'json') ?? '');
+    const text = pageText(file, [...path, 'json'], 'as JSON must be (RFC 8259 §8.1)', report);
+    if (text === undefined) return;
     let members: unknown;
     try {
-      members = JSON.parse(readFileSync(file, 'utf8'));
+      members = JSON.parse(text);
     } catch (error) {
       report([...path, 'json'], `${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`);
       return;
@@ -160,6 +165,23 @@ function checkErrorPages(pages: Record<string, unknown> | undefined, baseDir: st
         `${JSON.stringify(file)} names ${taken.map((n) => JSON.stringify(n)).join(', ')}, which the gateway writes itself; use other member names`,
       );
   }
+}
+
+/**
+ * A page file's text, or undefined (reported) where it is not UTF-8: read as UTF-8, a page saved
+ * as Latin-1 went out with a U+FFFD for each such byte ("Caf\ufffd" where its editor shows "Café").
+ */
+function pageText(file: string, path: PathSegment[], why: string, report: Report): string | undefined {
+  const bytes = readFileSync(file);
+  const text = bytes.toString('utf8');
+  const bad = firstUndecodable(bytes, text);
+  if (bad === undefined) return withoutBom(text);
+  const line = text.slice(0, bad.offset).split('\n').length;
+  report(
+    path,
+    `${JSON.stringify(file)} line ${line} is not UTF-8 (byte 0x${bad.byte.toString(16).padStart(2, '0')}), ${why}; save it as UTF-8`,
+  );
+  return undefined;
 }
 
 /** checkFile for errors.pages.html or .json, and the file within MAX_PAGE_BYTES. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fileText } from './utf8.ts';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
@@ -176,10 +176,8 @@ function toErrors(raw: RawConfig['errors'], baseDir: string): GatewayConfig['err
     exposeUpstreamAddress: raw?.expose_upstream_address ?? DEFAULTS.errors.exposeUpstreamAddress,
     detail: raw?.detail ?? DEFAULTS.errors.detail,
     pages: {
-      ...(html === undefined ? {} : { html: readFileSync(html, 'utf8') }),
-      ...(json === undefined
-        ? {}
-        : { json: JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown> }),
+      ...(html === undefined ? {} : { html: fileText(html) }),
+      ...(json === undefined ? {} : { json: JSON.parse(fileText(json)) as Record<string, unknown> }),
     },
     pageFiles: { ...(html === undefined ? {} : { html }), ...(json === undefined ? {} : { json }) },
   };

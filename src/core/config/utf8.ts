@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { readFileSync } from 'node:fs';
 
 /** Where a config file stops being UTF-8: the offset in its decoded text, and the byte found there. */
 export interface Undecodable {
@@ -25,4 +26,18 @@ export function firstUndecodable(bytes: Buffer, text: string): Undecodable | und
     if (code > 0xffff) offset++;
   }
   return undefined;
+}
+
+/**
+ * A file's text without the byte order mark some editors (Windows') write first: `Buffer.toString`
+ * keeps it, JSON.parse refuses it (RFC 8259 §8.1 lets a parser ignore it), and an error page
+ * would send it as the body's first character.
+ */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** A UTF-8 file's text (one the checks read whole already), without its byte order mark. */
+export function fileText(path: string): string {
+  return withoutBom(readFileSync(path, 'utf8'));
 }

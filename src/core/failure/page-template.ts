@@ -32,20 +32,42 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
  */
 const PLACEHOLDER_LIKE = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
 
-/** A template's problems, each with its 1-based line: placeholders it names that do not exist. */
+/**
+ * Another template engine's tags (Handlebars', Mustache's), none of which is one here: unescaped
+ * output (`{{{name}}}`, `{{& name}}`), a section (`{{#name}}`, `{{^name}}`, `{{/name}}`), a
+ * partial (`{{> name}}`), a comment (`{{! … }}`). A page ported from one reached every client
+ * with them as written.
+ */
+const FOREIGN_TAG = /\{\{(?:\{[^{}]*\}|\s*[&#/^>!][^{}]*)\}\}/g;
+
+/**
+ * A template's problems, each with its 1-based line, in the template's order: placeholders it
+ * names that do not exist, and other engines' tags.
+ */
 export function templateProblems(text: string): { line: number; message: string }[] {
-  const problems: { line: number; message: string }[] = [];
+  const found: { at: number; message: string }[] = [];
+  const foreign: [number, number][] = [];
+  for (const match of text.matchAll(FOREIGN_TAG)) {
+    foreign.push([match.index, match.index + match[0].length]);
+    found.push({
+      at: match.index,
+      message: `${match[0]} is another template engine's tag; a page here has only {{name}} placeholders, each HTML-escaped, and no sections, partials or comments`,
+    });
+  }
   for (const match of text.matchAll(PLACEHOLDER_LIKE)) {
     if (Object.hasOwn(PLACEHOLDERS, match[1])) continue;
-    const line = text.slice(0, match.index).split('\n').length;
-    problems.push({
-      line,
+    // `{{{stack}}}` is told once, as the other engine's tag it is.
+    if (foreign.some(([from, to]) => match.index >= from && match.index < to)) continue;
+    found.push({
+      at: match.index,
       message: `unknown placeholder {{${match[1]}}}; expected one of ${Object.keys(PLACEHOLDERS)
         .map((p) => `{{${p}}}`)
         .join(', ')}`,
     });
   }
-  return problems;
+  return found
+    .sort((a, b) => a.at - b.at)
+    .map(({ at, message }) => ({ line: text.slice(0, at).split('\n').length, message }));
 }
 
 /** Whether a template quotes the request id (without it, a client has nothing to report). */

@@ -1,7 +1,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
-import { firstField } from '../../core/net/downstream.ts';
+import { firstField, joinedField } from '../../core/net/downstream.ts';
 
 /** A request the server refused (HTTP/1.1's parser, or HTTP/2's checks), as the taxonomy names it: a client error with its status. */
 export function refusalFailure(error: RequestParseError): Failure {
@@ -49,7 +49,8 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
     method: head.method,
     path: head.target,
     host: firstField(head.headers, 'host'),
-    accept: firstField(head.headers, 'accept'),
+    // A list over several lines is one (RFC 9110 §5.3), as a routed request's error reads it.
+    accept: joinedField(head.headers, 'accept'),
     requestId: firstField(head.headers, 'x-request-id'),
     protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
   };
@@ -62,7 +63,7 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     method: requestLine?.[1] ?? '',
     path: requestLine?.[2] ?? '',
     host: headerIn(raw, 'host'),
-    accept: headerIn(raw, 'accept'),
+    accept: listIn(raw, 'accept'),
     requestId: headerIn(raw, 'x-request-id'),
     // A request line that came whole names its version, even when what follows was refused
     // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
@@ -73,6 +74,16 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
 /** The protocol an HTTP/1 minor version digit is read as (undefined: the line did not come whole). */
 function protocolOf(minor: string | undefined): RawRequestInfo['protocol'] {
   return minor === undefined ? undefined : minor === '0' ? 'HTTP/1.0' : 'HTTP/1.1';
+}
+
+/** A list field's lines from the raw bytes of a refused head, joined as one (at most 256 characters). */
+function listIn(raw: string, name: string): string | undefined {
+  let value: string | undefined;
+  for (const m of raw.matchAll(new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*)`, 'gi'))) {
+    value = value === undefined ? m[1] : `${value}, ${m[1]}`;
+    if (value.length >= 256) break;
+  }
+  return value?.slice(0, 256);
 }
 
 /** A header's value from the raw bytes of a refused head, when they hold it. */

@@ -133,11 +133,16 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
 
 /**
  * What an error answer's fields say of it, whoever would change them: its body's type (and that
- * it is to be read as that type only), when to come back, that no cache keeps it, and what RFC 9110 says it MUST carry (a 401's challenge,
- * §15.5.2; a 405's methods, §15.5.6).
+ * it is to be read as that type only), its coding and disposition (a route's rules for its files,
+ * `Content-Encoding: gzip` on precompressed ones, `Content-Disposition: attachment` on downloads,
+ * made its page one a browser failed to decode or saved as the file), when to come back, that no
+ * cache keeps it, and what RFC 9110 says it MUST carry (a 401's challenge, §15.5.2; a 405's
+ * methods, §15.5.6).
  */
 const isOwnField = (lower: string) =>
   lower === 'content-type' ||
+  lower === 'content-encoding' ||
+  lower === 'content-disposition' ||
   lower === 'retry-after' ||
   lower === 'www-authenticate' ||
   lower === 'allow' ||

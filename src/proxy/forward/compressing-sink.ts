@@ -39,7 +39,7 @@ import {
   withVary,
 } from './coded-fields.ts';
 import { COMPRESSOR_BYTES, type Compressor, compressorFor, FLUSH } from './compressors.ts';
-import { codingFacts, codingFor, weakNotModified } from './content-coding.ts';
+import { codingFacts, codingFor, heldTag, weakNotModified } from './content-coding.ts';
 import { PassingSink } from './passing-sink.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
@@ -138,12 +138,14 @@ export class CompressingSink extends PassingSink {
   /**
    * Sends a 304 the gateway makes itself for a stored 200 whose fields are `ok` (the cache's
    * answer to a client's conditional): its ETag is weak when that 200 would have gone
-   * compressed to this client, as the 200's own was (RFC 9110 §15.4.5). The 304's own fields
-   * carry no Content-Type or Content-Length to judge by, as an upstream's 304 may.
+   * compressed to this client, as the 200's own was (RFC 9110 §15.4.5), or when the client holds
+   * it weak (a compressed copy's, which a strong tag would be taken for: weakNotModified). The
+   * 304's own fields carry no Content-Type or Content-Length to judge by, as an upstream's 304 may.
    */
   sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
     const requestHeaders = this.#request.headers;
     const compressed =
+      heldTag(requestHeaders, headers) === 'weak' ||
       codingFor(codingFacts(requestHeaders, 200, ok), requestHeaders, this.#config) !== undefined;
     this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
   }

@@ -84,16 +84,20 @@ export function codingFor(
 
 /**
  * A 304 whose ETag goes weak: the 200 it stands for would have gone compressed to this client
- * (notModifiedForCompressed says why).
+ * (notModifiedForCompressed says why), or the client holds the tag weak, a compressed copy's,
+ * whatever the 304 says (a `Content-Length: 0` some origins send on one): a strong tag would let
+ * its cache take the tag for that copy's, and answer an If-Range with identity bytes spliced in.
  */
 export function weakNotModified(
   facts: CodingFacts,
   requestHeaders: readonly string[],
   config: CompressionConfig,
 ): boolean {
+  if (facts.status !== 304) return false;
+  const held = heldTag(requestHeaders, facts.headers);
+  if (held === 'weak') return true;
   return (
-    facts.status === 304 &&
-    notModifiedForCompressed(facts, config) &&
+    notModifiedForCompressed(facts, config, held) &&
     negotiateCoding(joinedField(requestHeaders, 'accept-encoding'), config.encodings) !== undefined
   );
 }
@@ -116,11 +120,40 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
  * Whether the 200 that a 304 stands for might have been compressed: a 304 carries the ETag its
  * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
  * compressed answer from it gets a strong validator back on it (and resumes with the identity
- * body's ranges). A 304 without Content-Type (as most are) might have been.
+ * body's ranges). A 304 without Content-Type (as most are) might have been, unless the client
+ * holds that tag strong (`held`, heldTag): a video's 304 made its strong ETag weak, and the
+ * browser that took it sent an If-Range that never matches.
  */
-export function notModifiedForCompressed(facts: CodingFacts, config: CompressionConfig): boolean {
+export function notModifiedForCompressed(
+  facts: CodingFacts,
+  config: CompressionConfig,
+  held: 'strong' | 'weak' | undefined,
+): boolean {
   if (facts.status !== 304 || facts.range || facts.noTransform) return false;
-  return fieldsAllow(facts.headers, config, true);
+  return fieldsAllow(facts.headers, config, held !== 'strong');
+}
+
+/**
+ * How the client's If-None-Match names the 304's entity-tag: `weak` when it names it so at all
+ * (the copy it holds is a compressed one's, or the tag was weak already), `strong` when only so
+ * (an identity body's), undefined when not at all.
+ */
+export function heldTag(
+  requestHeaders: readonly string[],
+  headers: readonly string[],
+): 'strong' | 'weak' | undefined {
+  const held = joinedField(requestHeaders, 'if-none-match');
+  const etag = joinedField(headers, 'etag');
+  if (held === undefined || etag === undefined) return undefined;
+  const opaque = etag.trim().replace(/^W\//, '');
+  let named: 'strong' | undefined;
+  // Each entity-tag whole (a comma may stand inside one's quotes, RFC 9110 §8.8.3).
+  for (const [, weak, tag] of held.matchAll(/(W\/)?("[^"]*")/g)) {
+    if (tag !== opaque) continue;
+    if (weak !== undefined) return 'weak';
+    named = 'strong';
+  }
+  return named;
 }
 
 /** The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it. */

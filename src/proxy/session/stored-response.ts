@@ -8,6 +8,7 @@ import {
 } from '../cache/conditional-hit.ts';
 import type { StoredAnswer } from '../cache/stored-answer.ts';
 import { type StoredPart, storedPart } from '../cache/stored-range.ts';
+import { withVary } from '../forward/coded-fields.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -58,7 +59,14 @@ export function sendStored(
   const close = !exchange.bodyComplete;
   try {
     // Never compressed: a 412 or a 416 has no body, a 206's Content-Range counts the stored bytes.
-    if (made !== undefined) response.sendHead(made.status, made.reason, headers, close);
+    // Vary says so, as it does of the route's every answer (a fetched 206's too).
+    if (made !== undefined)
+      response.sendHead(
+        made.status,
+        made.reason,
+        compression === undefined ? headers : withVary(headers),
+        close,
+      );
     else if (!unchanged) sink.sendHead(stored.status, stored.reason, headers, close);
     // A compressing route's 304 has the ETag its 200 would have had: weak if that went compressed.
     else if (sink instanceof CompressingSink) sink.sendNotModified(kept, headers, close);

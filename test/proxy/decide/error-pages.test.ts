@@ -141,6 +141,34 @@ describe('errors.pages', () => {
     }
   });
 
+  test("Handlebars' and Mustache's own tags (unescaped output, sections, partials, comments) are config errors, not text left in the page", () => {
+    // A page ported from another template engine: each passed the check and reached clients as written.
+    const tags = [
+      '{{{details}}}',
+      '{{& details}}',
+      '{{#retry_after}}',
+      '{{/retry_after}}',
+      '{{> footer}}',
+      '{{! note }}',
+    ];
+    for (const [i, tag] of tags.entries()) {
+      const ported = file(`ported-${i}.html`, `<p>{{request_id}}</p>\n<p>{{status}} ${tag}</p>\n`);
+      assert.throws(
+        () => parseConfig(config('http://127.0.0.1:9', `  pages: { html: ${ported} }`), '<test>', {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.deepEqual(
+            err.problems.filter((p) => p.path === 'errors.pages.html').map((p) => p.message),
+            [
+              `"${ported}" line 2: ${tag} is another template engine's tag; a page here has only {{name}} placeholders, each HTML-escaped, and no sections, partials or comments`,
+            ],
+          );
+          return true;
+        },
+      );
+    }
+  });
+
   test('a JSON file that is not an object, or names a gateway member, is a config error', () => {
     for (const [text, expected] of [
       ['[1]', /must hold one JSON object/],
@@ -155,6 +183,47 @@ describe('errors.pages', () => {
           err.problems.some((p) => p.path === 'errors.pages.json' && expected.test(p.message)),
       );
     }
+  });
+
+  test('a page file not in UTF-8 (a Latin-1 "Café") is a config error naming its line: it went out as charset=utf-8, each such byte a U+FFFD', () => {
+    const latin1 = join(dir, 'latin1.html');
+    writeFileSync(latin1, Buffer.from('<p>{{request_id}}</p>\n<h1>Caf\xe9 Acme</h1>\n', 'latin1'));
+    const members = join(dir, 'latin1.json');
+    writeFileSync(members, Buffer.from('{"team": "Caf\xe9"}', 'latin1'));
+    assert.throws(
+      () =>
+        parseConfig(
+          config('http://127.0.0.1:9', `  pages: { html: ${latin1}, json: ${members} }`),
+          '<test>',
+          {},
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.filter((p) => p.path.startsWith('errors.')).map((p) => `${p.path}: ${p.message}`),
+          [
+            `errors.pages.html: "${latin1}" line 2 is not UTF-8 (byte 0xe9), which its answers say they are (charset=utf-8); save it as UTF-8`,
+            `errors.pages.json: "${members}" line 1 is not UTF-8 (byte 0xe9), as JSON must be (RFC 8259 §8.1); save it as UTF-8`,
+          ],
+        );
+        return true;
+      },
+    );
+  });
+
+  test('a page file that starts with a UTF-8 byte order mark (as Windows editors save) loads, the mark left out of every body', async () => {
+    const BOM = '\ufeff';
+    const html = file('bom.html', `${BOM}<!doctype html><p>{{status}} {{request_id}}</p>`);
+    const json = file('bom.json', `${BOM}{"help_url": "https://status.example.com"}`);
+    const gw = await keep(
+      startTestGateway(config('http://127.0.0.1:9', `  pages: { html: ${html}, json: ${json} }`)),
+    );
+    const page = await request(gw.url, { path: '/down', headers: { accept: 'text/html' } });
+    assert.equal(page.status, 503);
+    assert.ok(page.text.startsWith('<!doctype html><p>503 '), JSON.stringify(page.text.slice(0, 20)));
+    assert.equal(page.headers['content-length'], String(Buffer.byteLength(page.text)));
+    const problem = await request(gw.url, { path: '/down', headers: { accept: 'application/json' } });
+    assert.equal(JSON.parse(problem.text).help_url, 'https://status.example.com');
   });
 
   test('a page file past 1 MiB is a config error (it was read whole, and sent with every failure)', () => {

@@ -737,6 +737,26 @@ upstreams:
   assert.equal(identity.headers.vary, 'Accept-Encoding');
   assert.equal(identity.headers.etag, '"c1"');
   assert.equal(identity.body.toString(), TEXT);
+  // The cache's own 304 to a client holding the compressed copy's weak tag, which now takes no
+  // coding: weak still (a strong one would be taken for that copy's, see compression-not-modified).
+  const held = await get(gw, '/page', { 'if-none-match': 'W/"c1"' });
+  assert.equal(held.status, 304);
+  assert.equal(held.headers.etag, 'W/"c1"');
+  assert.equal((await get(gw, '/page', { 'if-none-match': '"c1"' })).headers.etag, '"c1"');
+  // The cache's own 206, 416 and 412 from the stored answer (only-if-cached meets the Range and
+  // If-Match): never compressed, and Vary says so of them as of every answer of the route.
+  const cached = { 'accept-encoding': 'gzip', 'cache-control': 'only-if-cached' };
+  for (const [status, headers] of [
+    [206, { ...cached, range: 'bytes=0-9' }],
+    [416, { ...cached, range: `bytes=${TEXT.length}-` }],
+    [412, { ...cached, 'if-match': '"other"' }],
+  ] as const) {
+    const made = await get(gw, '/page', headers);
+    assert.equal(made.status, status);
+    assert.equal(made.headers['content-encoding'], undefined);
+    assert.equal(made.headers.vary, 'Accept-Encoding', `${status}`);
+  }
+  assert.equal(fetched, 1);
 });
 
 test('routes[].compression: a coding Candor does not offer, a repeated one or a media type that is not one is a config error', () => {

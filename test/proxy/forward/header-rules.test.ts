@@ -49,6 +49,11 @@ routes:
       set: { Cache-Control: "public, max-age=31536000, immutable", CDN-Cache-Control: max-age=600 }
       remove: [Retry-After]
     maintenance: { retry_after: 30s }
+  - match: { path: /downloads }
+    upstream: down
+    # Precompressed files from an upstream that sends no Content-Encoding, offered as downloads.
+    response_headers:
+      set: { Content-Encoding: gzip, Content-Disposition: 'attachment; filename="app.tar"' }
 upstreams:
   app:
     targets: [{ url: ${app.url} }]
@@ -160,6 +165,22 @@ upstreams:
     assert.equal(res.headers['cdn-cache-control'], undefined);
     assert.equal(res.headers['retry-after'], '30');
     assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+  });
+
+  test('a route’s rules on what its files are (Content-Encoding, Content-Disposition) do not reach its error page, which is neither', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const res = await request(gw.url, {
+        method,
+        path: '/downloads/app.tar.gz',
+        headers: { accept: 'text/html' },
+      });
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
+      // A browser would fail to gunzip the page (ERR_CONTENT_DECODING_FAILED), or save it as app.tar.
+      assert.equal(res.headers['content-encoding'], undefined);
+      assert.equal(res.headers['content-disposition'], undefined);
+      if (method === 'GET') assert.match(res.text, /^<!doctype html>/);
+    }
   });
 });
 
