@@ -159,9 +159,13 @@ function certificateFix(context: ProbeContext, failure: Failure): string {
     return `the upstream's certificate (${cert.subject}) expired on ${cert.validTo}. Renew it on the upstream.`;
   if (code === 'CERT_NOT_YET_VALID')
     return `the upstream's certificate (${cert.subject}) is valid only from ${cert.validFrom}. Check the clocks, or the certificate's dates.`;
+  const name = `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
+  const trust = `not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
   if (!cert.hostnameMatch || code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
-  return `the upstream's certificate (issued by ${cert.issuer}) is not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
+    // Node names the chain's fault alone when the name is wrong too: the fix says both, since
+    // either one left is the same 502.
+    return code === '' || code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? name : `${name} It is also ${trust}`;
+  return `the upstream's certificate (issued by ${cert.issuer}) is ${trust}`;
 }
 
 /** `it sent "…"`, without doubling the quotes of text that has its own. */
