@@ -14,6 +14,7 @@ import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
 import { fieldValues } from './response-reader.ts';
+import { strayFix } from './stray-bytes.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {
   const mismatch = protocolMismatch(context);
@@ -208,7 +209,7 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   );
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
-  return 'none needed: the upstream answers as an HTTP server should.';
+  return strayFix(context) ?? 'none needed: the upstream answers as an HTTP server should.';
 }
 
 /**
