@@ -169,6 +169,19 @@ function certificateFix(context: ProbeContext, failure: Failure): string {
   return `the upstream's certificate (issued by ${cert.issuer}) is ${trust}`;
 }
 
+/**
+ * The fix for a gateway's refusal of the client (`http_request_denied`), by its status: a rate
+ * limit's 429 is waited out (its Retry-After), a 401 or 403 is no matter of waiting.
+ */
+export function deniedFix(status: number, retryAfter: readonly string[]): string {
+  if (status === 429) {
+    const value = retryAfter.join(', ').trim();
+    const when = value === '' ? '' : /^\d+$/.test(value) ? ` (${value} s)` : ` (${value.slice(0, 100)})`;
+    return `Slow down: wait for the time in Retry-After${when} before trying again.`;
+  }
+  return "The route's access rules refuse this client (a 401: credentials missing or refused; a 403: this client may not use the route): send valid credentials, or ask the gateway's operators.";
+}
+
 /** `it sent "…"`, without doubling the quotes of text that has its own. */
 function sent(evidence: string): string {
   return evidence.includes('"') ? `it sent ${evidence}` : `it sent "${evidence}"`;
