@@ -11,7 +11,8 @@ const PURGE_PARAMETERS = new Set(['route', 'key', 'wait']);
  * DELETE /cache's selection, or the 400 for one it would not read. A purge of every route is
  * the request that names nothing, so what it does not read is refused rather than dropped: a
  * misspelt `?rout=pages`, or `{"route": "pages"}` sent as a body as the other endpoints take
- * theirs, would otherwise purge every route's stored answers.
+ * theirs, would otherwise purge every route's stored answers; a second `route=` would be
+ * dropped unread, its answers left stored.
  */
 export function purgeSelection(
   query: URLSearchParams,
@@ -22,12 +23,19 @@ export function purgeSelection(
       '(body)',
       'DELETE /cache reads its selection from the query (?route=NAME&key=PREFIX), not a body',
     );
-  for (const name of query.keys())
+  for (const name of new Set(query.keys())) {
     if (!PURGE_PARAMETERS.has(name))
       return badField(
         name,
         'DELETE /cache reads route, key and wait alone; a purge of every route names none',
       );
+    const times = query.getAll(name).length;
+    if (times > 1)
+      return badField(
+        name,
+        `given ${times} times; a purge names one route (and one key): purge each in turn`,
+      );
+  }
   const route = query.get('route') ?? undefined;
   const key = query.get('key') ?? undefined;
   if (route === '') return badField('route', 'expected a route name');

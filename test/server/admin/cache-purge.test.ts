@@ -129,6 +129,14 @@ test('DELETE /cache with a selection it does not read (a misspelt parameter, a J
     misspelt.body.detail,
     'rout: DELETE /cache reads route, key and wait alone; a purge of every route names none',
   );
+  // One route per purge: a second route= would be dropped unread, its answers left stored.
+  const twice = await purge('?route=pages&route=plain');
+  assert.equal(twice.status, 400);
+  assert.equal(twice.body.field, 'route');
+  assert.equal(
+    twice.body.detail,
+    'route: given 2 times; a purge names one route (and one key): purge each in turn',
+  );
   const body = await adminCall(adminPort, 'DELETE', '/cache', { token: TOKEN, body: { route: 'pages' } });
   assert.equal(body.status, 400);
   assert.equal(body.body.field, '(body)');
