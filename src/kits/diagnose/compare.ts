@@ -53,7 +53,7 @@ export function compare(direct: readonly TargetReport[], via: TargetReport): Com
   if (viaFailed && answered.length > 0 && type !== undefined && GATEWAY_RULES.has(type))
     return {
       differs: 'gateway',
-      summary: `direct is fine (${directText}) but the gateway answers ${describe(via)} by a rule of its own, without sending the request to the upstream: the route's rules decide it (its access rules, rate limit, maintenance), not its timeouts or its network path. See the fix above.`,
+      summary: `direct is fine (${directText}) but the gateway answers ${describe(via)} by a rule of its own, without sending the request to the upstream: the route's rules decide it (its access rules, rate limit, maintenance, or no route for this request), not its timeouts or its network path. See the fix above.`,
     };
   if (viaFailed && answered.length > 0) {
     const slow = via.verdict.failure?.shape === 'slow';

@@ -58,7 +58,7 @@ test("a rate limit's 429: the gateway's own rule, and the fix is its Retry-After
   assert.equal(comparison?.differs, 'gateway');
   assert.equal(
     comparison?.summary,
-    "direct is fine (200) but the gateway answers 429 http_request_denied by a rule of its own, without sending the request to the upstream: the route's rules decide it (its access rules, rate limit, maintenance), not its timeouts or its network path. See the fix above.",
+    "direct is fine (200) but the gateway answers 429 http_request_denied by a rule of its own, without sending the request to the upstream: the route's rules decide it (its access rules, rate limit, maintenance, or no route for this request), not its timeouts or its network path. See the fix above.",
   );
 });
 
@@ -76,6 +76,16 @@ test("a deny list's 403: no word of Retry-After, and the same comparison", async
   );
 });
 
+test("a path no route takes: the gateway's 404, by its own rule too", async () => {
+  const { via, comparison } = await compared('/nowhere');
+  assert.equal(via.status, 404);
+  assert.equal(via.failure?.type, 'destination_not_found');
+  assert.match(
+    comparison?.summary ?? '',
+    /^direct is fine \(200\) but the gateway answers 404 destination_not_found by a rule of its own/,
+  );
+});
+
 test('a maintenance 503: the gateway did not ask the upstream, and the comparison says so', async () => {
   const { via, comparison } = await compared('/closed');
   assert.equal(via.status, 503);
@@ -85,6 +95,6 @@ test('a maintenance 503: the gateway did not ask the upstream, and the compariso
     /^direct is fine \(200\) but the gateway answers 503 proxy_internal_response by a rule of its own, without sending the request to the upstream/,
   );
   assert.doesNotMatch(comparison?.summary ?? '', /Check its config/);
-  // The three direct probes, and the request that took the rate limit's one token.
-  assert.equal(echo.received.length, 4, 'no probe through the gateway reached the upstream');
+  // The four direct probes, and the request that took the rate limit's one token.
+  assert.equal(echo.received.length, 5, 'no probe through the gateway reached the upstream');
 });
