@@ -103,6 +103,7 @@ export function adminCall(
   path: string,
   options: { token?: string; body?: unknown; rawBody?: string; host?: string } = {},
 ): Promise<{ status: number; type: string | undefined; body: Record<string, unknown>; text: string }> {
+  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',
@@ -113,6 +114,8 @@ export function adminCall(
       headers: {
         ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
         ...(options.host === undefined ? {} : { host: options.host }),
+        // node:http frames no body of a DELETE by itself: it would go unframed.
+        ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
       },
     });
     req.on('error', reject);
@@ -129,7 +132,7 @@ export function adminCall(
         });
       });
     });
-    req.end(options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)));
+    req.end(body);
   });
 }
 

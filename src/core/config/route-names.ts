@@ -71,6 +71,31 @@ export function checkRouteNames(routes: unknown, report: Report, warn: Report): 
       );
     }
   }
+  warnOtherUpstreams(routes, renamed, warn);
+}
+
+/**
+ * Two routes of one name (as loaded: a renamed default has its own) that send to different
+ * upstreams: the admin API's status keeps one route per name, the metrics and the log count
+ * by name, and a maintenance set by name holds both; said, not refused (routes told apart by
+ * method share their default name as a rule).
+ */
+function warnOtherUpstreams(routes: unknown, renamed: Map<number, string>, warn: Report): void {
+  const first = new Map<string, { index: number; upstream: string }>();
+  for (const [index, route] of itemsOf(routes)) {
+    const name = renamed.get(index) ?? routeName(route);
+    const upstream = stringAt(route, 'upstream');
+    if (name === undefined || upstream === undefined) continue;
+    const before = first.get(name);
+    if (before === undefined) first.set(name, { index, upstream });
+    else if (before.upstream !== upstream) {
+      const unnamed = route.name === undefined ? ' (a route without a name is named <host><path>)' : '';
+      warn(
+        ['routes', index, 'upstream'],
+        `route name '${name}'${unnamed} is routes[${before.index}]'s too, with another upstream ('${before.upstream}', here '${upstream}'): the admin API's GET /status shows one route of that name (the last), the metrics' route label and the log's route field count the two as one, and PUT /routes/maintenance acts on both; give each its own name`,
+      );
+    }
+  }
 }
 
 /**

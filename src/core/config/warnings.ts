@@ -154,21 +154,28 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
 const LOOP =
   "is this gateway's own listener: a request sent there comes back with this gateway's name in Via and is refused as a loop (502 proxy_loop_detected), so it can never be answered; point it at the service itself";
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-const WILDCARD = new Set(['0.0.0.0', '::', '']);
+/**
+ * The listener hosts a request to each loopback name reaches: IPv4's loopback is not IPv6's
+ * (a listener on 127.0.0.1 is not reached at ::1), the IPv4 wildcard takes no IPv6, the IPv6
+ * one (dual-stack) takes both, and localhost may resolve to either.
+ */
+const REACHED_FROM: Readonly<Record<string, ReadonlySet<string>>> = {
+  '127.0.0.1': new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::', '']),
+  '::1': new Set(['::1', 'localhost', '::', '']),
+  localhost: new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']),
+};
 
 /** host:port as a URL writes it. */
 const authority = (target: { hostname: string; port: number }) =>
   `${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${target.port}`;
 
-/** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one on every address. */
+/** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one it reaches. */
 function ownListener(config: GatewayConfig, hostname: string, port: number): boolean {
   const host = hostname.toLowerCase();
   return config.listen.some(
     (listener) =>
       listener.port === port &&
-      (listener.host.toLowerCase() === host ||
-        (LOOPBACK.has(host) && (WILDCARD.has(listener.host) || LOOPBACK.has(listener.host.toLowerCase())))),
+      (listener.host.toLowerCase() === host || REACHED_FROM[host]?.has(listener.host.toLowerCase()) === true),
   );
 }
 

@@ -11,10 +11,33 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENODATA']);
  */
 const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['UND_ERR_HEADERS_OVERFLOW', 'http_response_header_section_size'],
-  ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'http_response_content_length'],
   // candor/client's own, for a Transfer-Encoding fetch reads and the gateway refuses (kits/client/framing.ts).
   ['ERR_CANDOR_TRANSFER_CODING', 'http_response_transfer_coding'],
 ]);
+
+/**
+ * undici's "Response body length does not match content-length header" says only that a
+ * Content-Length was read and that its count of body bytes differs, for two faults: a head its
+ * parser refused once a Content-Length was in it (whatever the fault: a second or invalid
+ * Content-Length, Transfer-Encoding beside it, a bad field after it: llhttp's reason is dropped),
+ * with fetch still waiting for the head; or, the head given, a `Connection: close` answer whose
+ * connection ended before the Content-Length's bytes came (the same close on a kept-alive one
+ * is its "other side closed"). The first is garbage of a kind undici does not name, the
+ * protocol error; the second a body cut short.
+ */
+function lengthMismatch(cause: unknown, stage: 'sent' | 'head_received', elapsed: number): Failure {
+  if (stage === 'head_received')
+    return new Failure(
+      'http_response_incomplete',
+      `response body cut short: the connection closed before the Content-Length's bytes came (UND_ERR_RES_CONTENT_LENGTH_MISMATCH) after ${ms(elapsed)}`,
+      { stage, cause },
+    );
+  return new Failure(
+    'http_protocol_error',
+    `the response head is not valid HTTP (UND_ERR_RES_CONTENT_LENGTH_MISMATCH: undici names only the Content-Length it read, whatever it refused: a second or invalid Content-Length, Transfer-Encoding beside it, or an invalid field) after ${ms(elapsed)}`,
+    { stage: 'head_received', cause },
+  );
+}
 
 /**
  * Status lines llhttp parses but undici refuses in its own code, not as an HTTPParserError: a
@@ -67,6 +90,7 @@ export function classifyFetchError(
   if (cause instanceof AggregateError && (cause as { code?: unknown }).code === undefined)
     cause = cause.errors[0] ?? cause;
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return lengthMismatch(cause, stage, elapsed);
   const garbage =
     (cause as Error | null)?.name === 'HTTPParserError'
       ? parserErrorType((cause as Error).message)

@@ -14,6 +14,7 @@ import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
 import { fieldValues } from './response-reader.ts';
+import { strayFix } from './stray-bytes.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {
   const mismatch = protocolMismatch(context);
@@ -159,9 +160,26 @@ function certificateFix(context: ProbeContext, failure: Failure): string {
     return `the upstream's certificate (${cert.subject}) expired on ${cert.validTo}. Renew it on the upstream.`;
   if (code === 'CERT_NOT_YET_VALID')
     return `the upstream's certificate (${cert.subject}) is valid only from ${cert.validFrom}. Check the clocks, or the certificate's dates.`;
+  const name = `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
+  const trust = `not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
   if (!cert.hostnameMatch || code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
-  return `the upstream's certificate (issued by ${cert.issuer}) is not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
+    // Node names the chain's fault alone when the name is wrong too: the fix says both, since
+    // either one left is the same 502.
+    return code === '' || code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? name : `${name} It is also ${trust}`;
+  return `the upstream's certificate (issued by ${cert.issuer}) is ${trust}`;
+}
+
+/**
+ * The fix for a gateway's refusal of the client (`http_request_denied`), by its status: a rate
+ * limit's 429 is waited out (its Retry-After), a 401 or 403 is no matter of waiting.
+ */
+export function deniedFix(status: number, retryAfter: readonly string[]): string {
+  if (status === 429) {
+    const value = retryAfter.join(', ').trim();
+    const when = value === '' ? '' : /^\d+$/.test(value) ? ` (${value} s)` : ` (${value.slice(0, 100)})`;
+    return `Slow down: wait for the time in Retry-After${when} before trying again.`;
+  }
+  return "The route's access rules refuse this client (a 401: credentials missing or refused; a 403: this client may not use the route): send valid credentials, or ask the gateway's operators.";
 }
 
 /** `it sent "…"`, without doubling the quotes of text that has its own. */
@@ -204,7 +222,7 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
   );
   if (hint)
     return `the answer looks like ${hint}: something between this machine and the upstream intercepts the request. Check the proxies, VPN or portal on the way.`;
-  return 'none needed: the upstream answers as an HTTP server should.';
+  return strayFix(context) ?? 'none needed: the upstream answers as an HTTP server should.';
 }
 
 /**

@@ -3,6 +3,7 @@
  * upstream answers directly but not through the gateway, the gateway's view differs (its
  * config, timeouts or network path); if both fail alike, the upstream is at fault.
  */
+import type { FailureType } from '../../core/failure/taxonomy.ts';
 import { formatMs } from './plan.ts';
 import type { TargetReport } from './types.ts';
 
@@ -11,6 +12,21 @@ export interface Comparison {
   readonly differs: 'gateway' | 'upstream' | 'none';
   readonly summary: string;
 }
+
+/**
+ * What a gateway answers by a rule of its own, without sending the request to the upstream (an
+ * access rule, a rate limit, a maintenance, no route, a request it refuses): the upstream's
+ * reachability from it, its timeouts and network path, are not in question.
+ */
+const GATEWAY_RULES: ReadonlySet<FailureType> = new Set<FailureType>([
+  'http_request_denied',
+  'proxy_internal_response',
+  'destination_not_found',
+  'only_if_cached',
+  'proxy_loop_detected',
+  'http_request_error',
+  'misdirected_request',
+]);
 
 function describe(report: TargetReport): string {
   const { verdict } = report;
@@ -32,6 +48,12 @@ export function compare(direct: readonly TargetReport[], via: TargetReport): Com
     return {
       differs: 'gateway',
       summary: `the gateway itself does not answer (${describe(via)}): check that it runs and listens at ${via.url}.`,
+    };
+  const type = via.verdict.failure?.type;
+  if (viaFailed && answered.length > 0 && type !== undefined && GATEWAY_RULES.has(type))
+    return {
+      differs: 'gateway',
+      summary: `direct is fine (${directText}) but the gateway answers ${describe(via)} by a rule of its own, without sending the request to the upstream: the route's rules decide it (its access rules, rate limit, maintenance, or no route for this request), not its timeouts or its network path. See the fix above.`,
     };
   if (viaFailed && answered.length > 0) {
     const slow = via.verdict.failure?.shape === 'slow';

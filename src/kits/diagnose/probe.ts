@@ -19,6 +19,7 @@ import { resolveStep } from './resolve-step.ts';
 import { headerNotes, headerPairs, interimNote } from './response-reader.ts';
 import { secondLookBudget, tryPlaintext, tryTls } from './second-look.ts';
 import { SocketFeed } from './socket-feed.ts';
+import { strayNotes } from './stray-bytes.ts';
 import type { Step, TargetReport } from './types.ts';
 import { decideVerdict } from './verdict.ts';
 
@@ -199,7 +200,7 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
       ok: body.failure === undefined,
       ms: body.ms,
       summary: describeBody(body, plan.maxBody),
-      notes: [],
+      notes: strayNotes(context),
       facts: {
         framing: body.framing,
         bytes: body.bytes,

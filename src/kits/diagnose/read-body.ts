@@ -23,6 +23,8 @@ export interface BodyResult {
   readonly ms: number;
   /** The first bytes of the body (up to 64 KiB), to recognise a portal page. */
   readonly sniff: Buffer;
+  /** Bytes that came past the response's end (the gateway closes the connection for them). */
+  readonly stray?: Buffer;
   readonly failure?: Failure;
 }
 
@@ -49,6 +51,7 @@ export async function readBody(
     capped,
     ms: since(started),
     sniff: reader.sniff,
+    stray: reader.stray,
     failure,
   });
   const stage = { stage: 'body_streaming' } as const;

@@ -40,6 +40,8 @@ export class ResponseReader implements ResponseParserHandler {
   bodyBytes = 0;
   /** The framing says the body is whole. */
   complete = false;
+  /** Bytes that came past the end of the response, in the read that ended it (the gateway closes the connection for them). */
+  stray: Buffer | undefined;
   /** The transfer codings under `chunked` being undone, as the gateway undoes them (none: undefined). */
   decoding: BodyDecoding | undefined;
   readonly #parser: ResponseParser;
@@ -58,6 +60,8 @@ export class ResponseReader implements ResponseParserHandler {
   feed(chunk: Buffer): Failure | undefined {
     if (this.head === undefined) this.#raw.push(chunk);
     this.failure ??= this.#parser.execute(chunk);
+    if (this.complete && this.stray === undefined && this.#parser.leftover > 0)
+      this.stray = chunk.subarray(chunk.length - this.#parser.leftover);
     if (this.#interimEnded > 0) this.#dropInterim();
     return this.failure;
   }

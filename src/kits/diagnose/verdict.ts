@@ -6,7 +6,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
 import { FAILURE_TYPES, FAILURES, type FailureKind, type FailureType } from '../../core/failure/taxonomy.ts';
-import { adviseAnswer, adviseFix, madeByProxy, malformedProxyStatus } from './advice.ts';
+import { adviseAnswer, adviseFix, deniedFix, madeByProxy, malformedProxyStatus } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
@@ -81,7 +81,11 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
         failure: summarize(reported),
         identified,
         summary: `the gateway answers ${status}: ${reported.shape} / ${reported.type}${hop}, from its Proxy-Status`,
-        fix: `the gateway reports "${reported.details}". ${reported.kind.fix}`,
+        fix: `the gateway reports "${reported.details}". ${
+          type === 'http_request_denied'
+            ? deniedFix(status, fieldValues(head, 'retry-after'))
+            : reported.kind.fix
+        }`,
       };
     }
   }

@@ -12,7 +12,7 @@ import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
-import { purgeAnswer, purgeWait } from './purge-answer.ts';
+import { purgeAnswer, purgeSelection } from './purge-answer.ts';
 import type { Caller } from './reload-report.ts';
 
 /**
@@ -276,13 +276,9 @@ export function adminEndpoints(
       // ("host path?query"); neither: every route's. &wait=DURATION: how long the workers have to
       // count what they removed, once it is in effect (purge-answer.ts).
       async handle(request) {
-        const route = request.query.get('route') ?? undefined;
-        const key = request.query.get('key') ?? undefined;
-        if (route === '') return badField('route', 'expected a route name');
-        if (key !== undefined && route === undefined)
-          return badField('key', 'a key is purged within a route: name it');
-        const wait = purgeWait(request.query.get('wait'));
-        if (typeof wait === 'object') return wait;
+        const selection = purgeSelection(request.query, request.body);
+        if ('status' in selection) return selection;
+        const { route, key, wait } = selection;
         const result = await control.purge({ route, key }, caller(request), wait);
         if ('problem' in result) return badField(result.problem.field, result.problem.detail);
         return purgeAnswer({ route: route ?? null, key: key ?? null }, result);

@@ -4,8 +4,50 @@ import { type AdminAnswer, badField, problem } from './answer.ts';
 /** The longest `wait` a purge may ask for: as long as the primary still listens for a late count (worker-requests.ts). */
 const MOST_WAIT_MS = 10 * 60_000;
 
+/** What DELETE /cache reads: the query's route, key and wait. */
+const PURGE_PARAMETERS = new Set(['route', 'key', 'wait']);
+
+/**
+ * DELETE /cache's selection, or the 400 for one it would not read. A purge of every route is
+ * the request that names nothing, so what it does not read is refused rather than dropped: a
+ * misspelt `?rout=pages`, or `{"route": "pages"}` sent as a body as the other endpoints take
+ * theirs, would otherwise purge every route's stored answers; a second `route=` would be
+ * dropped unread, its answers left stored.
+ */
+export function purgeSelection(
+  query: URLSearchParams,
+  body: unknown,
+): { route?: string; key?: string; wait?: number } | AdminAnswer {
+  if (body !== undefined)
+    return badField(
+      '(body)',
+      'DELETE /cache reads its selection from the query (?route=NAME&key=PREFIX), not a body',
+    );
+  for (const name of new Set(query.keys())) {
+    if (!PURGE_PARAMETERS.has(name))
+      return badField(
+        name,
+        'DELETE /cache reads route, key and wait alone; a purge of every route names none',
+      );
+    const times = query.getAll(name).length;
+    if (times > 1)
+      return badField(
+        name,
+        `given ${times} times; a purge names one route (and one key): purge each in turn`,
+      );
+  }
+  const route = query.get('route') ?? undefined;
+  const key = query.get('key') ?? undefined;
+  if (route === '') return badField('route', 'expected a route name');
+  if (key !== undefined && route === undefined)
+    return badField('key', 'a key is purged within a route: name it');
+  const wait = purgeWait(query.get('wait'));
+  if (typeof wait === 'object') return wait;
+  return { route, key, wait };
+}
+
 /** DELETE /cache's `wait` (a duration, `0` alone too): how long the workers have to count what they removed. */
-export function purgeWait(text: string | null): number | AdminAnswer | undefined {
+function purgeWait(text: string | null): number | AdminAnswer | undefined {
   if (text === null) return undefined;
   const ms = text === '0' ? 0 : parseDuration(text);
   if (ms === undefined || ms > MOST_WAIT_MS)

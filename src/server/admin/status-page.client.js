@@ -611,6 +611,10 @@ function confirmAction(title, text, input) {
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   $('confirm-input-label').hidden = input === undefined;
+  // A weight must be given (an emptied field would go as 0, out of rotation); a dialog without
+  // the field does not check what an earlier one left in it.
+  $('confirm-input').required = input !== undefined;
+  $('confirm-input').disabled = input === undefined;
   if (input !== undefined) $('confirm-input').value = String(input);
   dialog.returnValue = '';
   return new Promise((resolve) => {

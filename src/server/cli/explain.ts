@@ -78,6 +78,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     const problem = path === undefined ? undefined : unreadableFile(path);
     if (problem !== undefined) return usage(`cannot read ${path}: ${problem}`);
   }
+  const logs = onceEach(positionals);
   const bucketMs = values.bucket === undefined ? undefined : parseDuration(values.bucket);
   if (values.bucket !== undefined && (bucketMs === undefined || bucketMs < 1000))
     return usage(`--bucket must be a duration of at least 1s, like 10s or 5m, got "${values.bucket}"`);
@@ -90,7 +91,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return usage((err as Error).message);
     throw err;
   }
-  const customIds = custom ? [...new Set(positionals.flatMap((p) => custom(p).map((r) => r.format)))] : [];
+  const customIds = custom ? [...new Set(logs.flatMap((p) => custom(p).map((r) => r.format)))] : [];
   const formats = [...customIds, ...READERS.map((r) => r.format)];
   if (values.format !== undefined && !formats.includes(values.format))
     return usage(`--format must be one of ${formats.join(', ')}, got "${values.format}"`);
@@ -106,7 +107,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
         );
       deploys = read.deploys;
     }
-    const { tally, files, readers } = await readLogs(positionals, {
+    const { tally, files, readers } = await readLogs(logs, {
       format: values.format,
       bucketMs,
       readersFor: custom,
@@ -214,6 +215,28 @@ function unreadableFile(path: string): string | undefined {
   } catch (err) {
     return readErrorReason(err);
   }
+}
+
+/**
+ * The logs named, each file once (by device and inode: the same path twice, a link to one, a
+ * glob that names a file again), in the order first named; each name not read again is said on
+ * stderr. Read twice, every request of the file would be counted twice.
+ */
+function onceEach(paths: readonly string[]): string[] {
+  const seen = new Map<string, string>();
+  const logs: string[] = [];
+  for (const path of paths) {
+    const { dev, ino } = statSync(path);
+    const first = seen.get(`${dev}:${ino}`);
+    if (first === undefined) {
+      seen.set(`${dev}:${ino}`, path);
+      logs.push(path);
+    } else
+      process.stderr.write(
+        `candor: ${path} is ${first} again (the same file): read once, so that no request is counted twice\n`,
+      );
+  }
+  return logs;
 }
 
 function usage(message: string): number {

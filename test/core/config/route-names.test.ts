@@ -85,6 +85,31 @@ test('a name shared where only one of the routes has the part is no problem', ()
   );
 });
 
+test('two routes of one name with different upstreams: a warning, since the admin API and the metrics take them as one', () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    withRoutes(`  - { name: pages, match: { path: /a }, upstream: api }
+  - { name: pages, match: { path: /b }, upstream: api-next }
+  - { match: { path: /c, methods: [GET] }, upstream: api-next }
+  - { match: { path: /c }, upstream: api }
+  - { name: same, match: { path: /d }, upstream: api }
+  - { name: same, match: { path: /e }, upstream: api }
+`),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  const why =
+    "the admin API's GET /status shows one route of that name (the last), the metrics' route label and the log's route field count the two as one, and PUT /routes/maintenance acts on both; give each its own name";
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      `5 routes[1].upstream: route name 'pages' is routes[0]'s too, with another upstream ('api', here 'api-next'): ${why}`,
+      `7 routes[3].upstream: route name '/c' (a route without a name is named <host><path>) is routes[2]'s too, with another upstream ('api-next', here 'api'): ${why}`,
+    ],
+  );
+});
+
 test('candor check exits 78 naming the second route', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'candor-route-names-')), 'candor.yaml');
   writeFileSync(

@@ -127,7 +127,7 @@ test("a target or an auth service at the gateway's own listener is warned of: th
     parseConfig(
       `name: edge-1
 listen:
-  - address: ${listen}
+  - address: "${listen}"
 routes:
   - upstream: app
     auth:
@@ -156,6 +156,27 @@ upstreams:
     configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.1:18081', 'http://10.0.0.5:18080/auth')),
     [],
   );
+  // IPv4's loopback is not IPv6's: a listener on one is not reached by the other, nor is an IPv4
+  // wildcard by ::1; the IPv6 wildcard (dual-stack) takes both, and localhost may be either.
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://[::1]:18080', 'http://[::1]:18080/auth')),
+    [],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('[::1]:18080', 'http://127.0.0.1:18080', 'http://10.0.0.5:1/a')),
+    [],
+  );
+  assert.deepEqual(configWarnings(selfish('0.0.0.0:18080', 'http://[::1]:18080', 'http://10.0.0.5:1/a')), []);
+  assert.deepEqual(
+    configWarnings(selfish('[::]:18080', 'http://127.0.0.1:18080', 'http://[::1]:18080/auth')),
+    [
+      `upstreams.app.targets[0].url: 127.0.0.1:18080 ${loop}`,
+      `routes[0].auth.forward.url: [::1]:18080 ${loop}`,
+    ],
+  );
+  assert.deepEqual(configWarnings(selfish('[::1]:18080', 'http://localhost:18080', 'http://10.0.0.5:1/a')), [
+    `upstreams.app.targets[0].url: localhost:18080 ${loop}`,
+  ]);
 });
 
 test('trust_forwarded_from that takes every address as a proxy is warned of: every client would speak for itself', () => {

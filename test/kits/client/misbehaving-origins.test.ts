@@ -26,6 +26,19 @@ const garbage: [string, () => Promise<Fault>, string][] = [
   ['an SSH banner', startSshBanner, 'http_protocol_error'],
   ['a header name with a space', () => startInvalidHeader(), 'http_protocol_error'],
   ['a 64 KiB header', () => startHugeHeader(), 'http_response_header_section_size'],
+  // undici reports any head its parser refuses once a Content-Length was read in it as a
+  // Content-Length mismatch: an invalid field after it, or Transfer-Encoding beside it, is not
+  // a bad Content-Length, and which it was undici does not say.
+  [
+    'a header name with a space after its Content-Length',
+    () => startInvalidHeader({ afterContentLength: true }),
+    'http_protocol_error',
+  ],
+  [
+    'Content-Length beside Transfer-Encoding: chunked',
+    () => startBadFraming({ variant: 'length-and-chunked' }),
+    'http_protocol_error',
+  ],
   // Lines llhttp parses and undici refuses in its own code (an assertion, a SocketError), not its parser's.
   ['status 099', () => startInvalidStatusLine({ variant: 'code-below-100' }), 'http_protocol_error'],
   [

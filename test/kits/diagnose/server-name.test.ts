@@ -87,6 +87,31 @@ describe('diagnose of an address with --host', () => {
   });
 });
 
+describe('a certificate that fails on two counts', () => {
+  test('neither its name nor its issuer trusted: the fix names both, so that following it is enough', async () => {
+    // other.example's certificate, signed by a CA the probe is not given, checked against api2.test.
+    const { report } = await probe({ target: `https://127.0.0.1:${port}/`, host: 'api2.test' });
+    const tls = tlsStep(report);
+    assert.equal(tls.facts.certificate?.hostnameMatch, false);
+    assert.equal(report.verdict.failure?.type, 'tls_certificate_error');
+    const fix = report.verdict.fix;
+    assert.match(fix, /^the upstream's certificate is for DNS:other\.example, not for "api2\.test"/);
+    assert.match(fix, /not signed by a CA this machine trusts \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
+    assert.match(fix, /tls\.ca in the config; --ca here/);
+  });
+
+  test('a trusted certificate for another name: the fix is the name alone', async () => {
+    const { report } = await probe({
+      target: `https://127.0.0.1:${port}/`,
+      host: 'api2.test',
+      ca: certs.caPath,
+    });
+    assert.equal(report.verdict.failure?.type, 'tls_certificate_error');
+    assert.match(report.verdict.fix, /not for "api2\.test"/);
+    assert.doesNotMatch(report.verdict.fix, /trusts/);
+  });
+});
+
 describe('diagnose --compare through a gateway over TLS, with --host', () => {
   test('sends the host name to the gateway as SNI too, as a client of that host would', async () => {
     const before = seen.length;

@@ -104,7 +104,10 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
     ],
     [await startInvalidHeader(), 'http_protocol_error', /Invalid header token/],
     [await startBadFraming({ variant: 'bad-chunk-size' }), 'http_response_transfer_coding', /chunk size/],
-    [await startBadFraming({ variant: 'two-lengths' }), 'http_response_content_length', /content-length/i],
+    // undici says "Content-Length mismatch" for any head its parser refuses after a Content-Length:
+    // two of them, or an invalid field after one, which is no Content-Length problem.
+    [await startBadFraming({ variant: 'two-lengths' }), 'http_protocol_error', /Content-Length/],
+    [await startInvalidHeader({ afterContentLength: true }), 'http_protocol_error', /Content-Length/],
     [await startHugeHeader(), 'http_response_header_section_size', /UND_ERR_HEADERS_OVERFLOW/],
   ] as const;
   const routes = peers
@@ -142,7 +145,12 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
 });
 
 test('a JWKS endpoint that cuts its key set short, by a reset or a close, is the hop’s 502 http_response_incomplete', async () => {
-  const peers = [await startResetMidBody(), await startCloseMidBody({ framing: 'chunked' })];
+  // The close under `Connection: close` is what undici reports as a Content-Length mismatch.
+  const peers = [
+    await startResetMidBody(),
+    await startCloseMidBody({ framing: 'chunked' }),
+    await startCloseMidBody({ connectionClose: true }),
+  ];
   const routes = peers
     .map(
       (peer, i) => `  - name: r${i}

@@ -119,6 +119,34 @@ test('DELETE /cache names what it cannot purge: no such route, a route without a
   assert.equal((await adminCall(adminPort, 'DELETE', '/cache')).status, 401);
 });
 
+test('DELETE /cache with a selection it does not read (a misspelt parameter, a JSON body) is a 400 that purges nothing, never a purge of every route', async () => {
+  await request(base, { path: '/pages/kept' });
+  assert.match(await cacheStatus('/pages/kept'), /^purge-edge; hit; /);
+  const misspelt = await purge('?rout=pages');
+  assert.equal(misspelt.status, 400);
+  assert.equal(misspelt.body.field, 'rout');
+  assert.equal(
+    misspelt.body.detail,
+    'rout: DELETE /cache reads route, key and wait alone; a purge of every route names none',
+  );
+  // One route per purge: a second route= would be dropped unread, its answers left stored.
+  const twice = await purge('?route=pages&route=plain');
+  assert.equal(twice.status, 400);
+  assert.equal(twice.body.field, 'route');
+  assert.equal(
+    twice.body.detail,
+    'route: given 2 times; a purge names one route (and one key): purge each in turn',
+  );
+  const body = await adminCall(adminPort, 'DELETE', '/cache', { token: TOKEN, body: { route: 'pages' } });
+  assert.equal(body.status, 400);
+  assert.equal(body.body.field, '(body)');
+  assert.equal(
+    body.body.detail,
+    '(body): DELETE /cache reads its selection from the query (?route=NAME&key=PREFIX), not a body',
+  );
+  assert.match(await cacheStatus('/pages/kept'), /^purge-edge; hit; /, 'nothing was purged');
+});
+
 test('candor purge --config FILE --route NAME: the same through the command line', async () => {
   await purge('');
   await request(base, { path: '/pages/cli' });

@@ -203,12 +203,23 @@ upstreams:
     await dialog.waitFor({ state: 'hidden' });
     await traffic.more(3);
     assert.equal(await row(killable).locator('td.admin').textContent(), 'enabled');
+    // An emptied weight is no weight: not sent (as 0, which takes the target out of rotation).
     await row(killable).locator('button[data-action="weight"]').click();
+    await page.fill('#confirm-input', '');
+    await page.click('#confirm-ok');
+    assert.equal(await dialog.isVisible(), true, 'an empty weight is not confirmed');
     await page.fill('#confirm-input', '3');
     await page.click('#confirm-ok');
     await until('the new weight shown', async () =>
       (await row(killable).locator('td.weight').textContent()) === '3 (config 1)' ? true : undefined,
     );
+    // Cancel goes whatever the field holds, and the value it left out of range does not hold up
+    // the next dialog, which has no field (the maintenance one below).
+    await row(killable).locator('button[data-action="weight"]').click();
+    await page.fill('#confirm-input', '2000');
+    await page.click('#confirm-cancel');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await row(killable).locator('td.weight').textContent(), '3 (config 1)');
     const route = page.locator('tr[data-route="app"]');
     await route.locator('button[data-action="maintenance-on"]').click();
     await page.click('#confirm-ok');
