@@ -143,9 +143,14 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
   const stray = packedFiles.filter(
     (path) =>
       !/^(package\.json|README\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.md)$/.test(path) &&
+      !path.startsWith('docs/examples/') &&
       !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
-  assert.deepEqual(stray, [], 'nothing but bin/, dist/, the docs pages and the package files');
+  assert.deepEqual(
+    stray,
+    [],
+    'nothing but bin/, dist/, the docs pages, their examples and the package files',
+  );
   // The README's map of the docs and `candor --help`'s config reference lead somewhere in the
   // installed package too.
   const readme = readFileSync(join(installed, 'README.md'), 'utf8');
@@ -166,6 +171,16 @@ test('candor check validates the demo config shipped in the package', async () =
   const check = await candor(['check', join(installed, 'dist/server/demo/demo.yaml')]);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 12 route\(s\)/);
+});
+
+test("candor check accepts the config reference's complete example as installed, the files it names beside it", async () => {
+  // docs/configuration.md tells the reader to run this on it: the example must be in the package.
+  const example = join(installed, 'docs/examples/complete.yaml');
+  const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, {
+    env: { ...childEnv, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' },
+  });
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /complete\.yaml: ok/);
 });
 
 test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {
