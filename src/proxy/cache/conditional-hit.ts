@@ -3,7 +3,7 @@ import { type FieldMap, firstField } from '../../core/net/downstream.ts';
 /**
  * A client's own conditional GET or HEAD met by a stored 200 (RFC 9111 §4.3.2): the cache
  * evaluates the preconditions itself (RFC 9110 §13.2.2) and answers 304 when the client's copy
- * is the stored one. If-None-Match is compared weakly (§13.1.2: a GET's validators may be weak),
+ * is the stored one (`If-None-Match: *`: whatever it is). If-None-Match is compared weakly (§13.1.2: a GET's validators may be weak),
  * so the weak ETag a compressing route gave matches its stored strong one; If-Modified-Since
  * counts only without If-None-Match, and only when both dates read: the stored Last-Modified,
  * or, without one, its Date (§4.3.2: the cache SHOULD; fields() always has one, the time it came
@@ -12,9 +12,9 @@ import { type FieldMap, firstField } from '../../core/net/downstream.ts';
 export function notModified(request: FieldMap, fields: readonly string[]): boolean {
   const match = request['if-none-match'];
   if (match !== undefined) {
+    // `*` is met by any current representation, the stored one with or without an ETag (§13.1.2).
     const etag = firstField(fields, 'etag');
-    if (etag === undefined) return false;
-    const own = opaque(etag);
+    const own = etag === undefined ? undefined : opaque(etag);
     for (const tag of tagsOf(match)) if (tag === '*' || opaque(tag) === own) return true;
     return false;
   }

@@ -177,6 +177,31 @@ test('If-Modified-Since on a stored answer without Last-Modified is read against
   }
 });
 
+test('If-None-Match: * on a stored answer without an ETag is a 304 (RFC 9110 §13.1.2: false when there is a current representation); another tag is the 200', async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60', 'Last-Modified', MODIFIED, 'Content-Type', 'text/html'],
+    body: BODY,
+  });
+  const gw = await startTestGateway(cachedPages(origin.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
+    const any = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': '*' } });
+    assert.equal(any.status, 304);
+    assert.equal(any.body.length, 0);
+    assert.equal(any.headers.etag, undefined);
+    assert.equal(any.headers['last-modified'], MODIFIED);
+    assert.match(String(any.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    const other = await request(gw.url, { path: '/pages/home', headers: { 'if-none-match': '"v1"' } });
+    assert.equal(other.status, 200);
+    assert.equal(other.text, BODY);
+    assert.equal(origin.heads.length, 1, 'both answered from the store');
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
 for (const [what, tag, freshened] of [
   ['names the stored ETag: it freshens the stored answer, and the next request is a hit', '"v1"', true],
   ['names another ETag: the stored answer stays as it was, stale', '"v0"', false],
