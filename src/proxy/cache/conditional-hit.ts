@@ -1,3 +1,4 @@
+import { httpDate } from '../../core/http-date.ts';
 import { type FieldMap, firstField } from '../../core/net/downstream.ts';
 
 /**
@@ -5,7 +6,8 @@ import { type FieldMap, firstField } from '../../core/net/downstream.ts';
  * evaluates the preconditions itself (RFC 9110 §13.2.2) and answers 304 when the client's copy
  * is the stored one (`If-None-Match: *`: whatever it is). If-None-Match is compared weakly (§13.1.2: a GET's validators may be weak),
  * so the weak ETag a compressing route gave matches its stored strong one; If-Modified-Since
- * counts only without If-None-Match, and only when both dates read: the stored Last-Modified,
+ * counts only without If-None-Match, and only when both dates read (the client's an HTTP-date,
+ * §13.1.3: `2026` is none, and the field is ignored): the stored Last-Modified,
  * or, without one, its Date (§4.3.2: the cache SHOULD; fields() always has one, the time it came
  * when the upstream sent none).
  */
@@ -21,7 +23,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
   const since = request['if-modified-since'];
   if (since === undefined) return false;
   const modified = Date.parse(firstField(fields, 'last-modified') ?? firstField(fields, 'date') ?? '');
-  const asOf = Date.parse(String(since));
+  const asOf = httpDate(String(since).trim());
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified <= asOf;
 }
 
@@ -46,7 +48,7 @@ export function preconditionFailed(request: FieldMap, fields: readonly string[])
   const since = request['if-unmodified-since'];
   if (since === undefined) return false;
   const modified = Date.parse(firstField(fields, 'last-modified') ?? '');
-  const asOf = Date.parse(String(since));
+  const asOf = httpDate(String(since).trim());
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified > asOf;
 }
 

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, FlattenedSign, type JWK } from 'jose';
+import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { type AcmeHttpOptions, type AcmeResponse, acmeRequest } from './acme-http.ts';
 import { AcmeProblem } from './acme-problem.ts';
 
@@ -257,14 +258,8 @@ function refusal(answer: AcmeResponse): AcmeProblem {
  * and on a renewal window (RFC 9773 §4.3) alike; undefined when it said nothing (or a time past).
  */
 function retryAfterOf(answer: AcmeResponse): number | undefined {
-  const retryAfter = header(answer, 'retry-after')?.trim();
-  const ms =
-    retryAfter === undefined
-      ? Number.NaN
-      : /^\d+$/.test(retryAfter)
-        ? Number(retryAfter) * 1000
-        : Date.parse(retryAfter) - Date.now();
-  return ms > 0 ? ms : undefined;
+  const ms = retryAfterMs(header(answer, 'retry-after') ?? null);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 /**

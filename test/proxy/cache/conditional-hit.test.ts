@@ -177,6 +177,26 @@ test('If-Modified-Since on a stored answer without Last-Modified is read against
   }
 });
 
+test('an If-Modified-Since that is no HTTP-date (`2027`, a date without its time) is ignored (RFC 9110 §13.1.3): the full 200', async () => {
+  const { origin, gw } = await setUp();
+  try {
+    for (const value of ['2027', 'Nov 30 2026', '2027-01-01T00:00:00Z']) {
+      const res = await request(gw.url, { path: '/pages/home', headers: { 'if-modified-since': value } });
+      assert.equal(res.status, 200, value);
+      assert.equal(res.text, BODY, value);
+    }
+    const real = await request(gw.url, {
+      path: '/pages/home',
+      headers: { 'if-modified-since': 'Sunday, 29-Nov-26 10:00:00 GMT' },
+    });
+    assert.equal(real.status, 304, 'the obsolete RFC 850 form is still an HTTP-date');
+    assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
 test('If-None-Match: * on a stored answer without an ETag is a 304 (RFC 9110 §13.1.2: false when there is a current representation); another tag is the 200', async () => {
   const origin = await startMoodyOrigin({
     status: 200,
