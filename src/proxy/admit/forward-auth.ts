@@ -125,10 +125,17 @@ export class ForwardAuth {
     { readonly verdict: Promise<ForwardVerdict>; readonly method: string; readonly target: string }
   >();
 
-  constructor(config: ForwardAuthConfig, route: RouteConfig, ask: AskAuthService, health: AuthHopHealth) {
+  /** `hop`: the next hop its failures show clients (access.ts's shownForwardHop: never an address not exposed). */
+  constructor(
+    config: ForwardAuthConfig,
+    route: RouteConfig,
+    hop: string,
+    ask: AskAuthService,
+    health: AuthHopHealth,
+  ) {
     this.#config = config;
     this.#route = route;
-    this.#hop = `auth:${config.name}`;
+    this.#hop = hop;
     this.#ask = ask;
     this.#health = health;
     this.#cache = config.cache && new DecisionCache(config.cache);
