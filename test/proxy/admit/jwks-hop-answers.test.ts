@@ -315,7 +315,7 @@ test('an auth hop that answers 5xx is a 503 with Retry-After, as every destinati
     match: { path: /keys }
     upstream: app
     auth:
-      jwt: { jwks_url: "http://127.0.0.1:${jwksPort}/jwks" }
+      jwt: { jwks_url: "http://127.0.0.1:${jwksPort}/jwks", jwks_min_refresh: 1ms }
   - name: service
     match: { path: /service }
     upstream: app
