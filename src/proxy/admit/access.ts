@@ -26,6 +26,11 @@ export function shownForwardHop(config: ForwardAuthConfig, exposeAddresses: bool
   return config.shared || exposeAddresses ? `auth:${config.name}` : 'auth:forward';
 }
 
+/** The same for a JWKS endpoint, whose only name is its URL's `HOST:PORT`: else `auth:jwks`. */
+export function shownJwksHop(config: JwtAuthConfig, exposeAddresses: boolean): string {
+  return exposeAddresses ? `auth:${config.name}` : 'auth:jwks';
+}
+
 /** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
 export interface AuthHopView {
   readonly health: AuthHopHealth;
@@ -99,7 +104,13 @@ export class Access {
       if (route.access)
         this.#routes.set(
           route,
-          new RouteAccess(route.access, trust, jwks, (config) => forward(config, route)),
+          new RouteAccess(
+            route.access,
+            trust,
+            jwks,
+            (config) => forward(config, route),
+            (config) => shownJwksHop(config, hops.exposeAddresses),
+          ),
         );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
