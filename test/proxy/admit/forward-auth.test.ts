@@ -47,6 +47,30 @@ test("a copy_headers field the client spelled with _ (X_User_Id) does not reach 
   }
 });
 
+test("a copy_headers field the service's 2xx leaves out (or gives a value no field can carry) reaches the upstream in none of the client's spellings", async () => {
+  const service = await startAuthService((req, res) => {
+    if (req.headers['x-case'] === 'bad') return res.writeHead(200, { 'x-user-id': 'r\u00f6ot' }).end();
+    res.writeHead(204).end();
+  });
+  const { gw, echo, close } = await startAuthStage((app) =>
+    forwardAuthConfig(app, `{ url: "${service.url}", send_headers: [x-case], copy_headers: [X-User-Id] }`),
+  );
+  try {
+    for (const which of ['none', 'bad']) {
+      const ok = await request(gw.url, {
+        path: '/app',
+        headers: { 'x-case': which, 'x-user-id': 'admin', x_user_id: 'admin', 'X-USER_ID': 'root' },
+      });
+      assert.equal(ok.status, 200, which);
+      const users = echo.received.at(-1)?.rawHeaders.filter(([name]) => /user/i.test(name));
+      assert.deepEqual(users, [], which);
+    }
+    assert.equal(service.asked.length, 2);
+  } finally {
+    await close(service);
+  }
+});
+
 test('the auth service decides: 2xx in with its fields, 401, 403 and redirects passed on as it wrote them, 5xx or another answer is the hop failing', async () => {
   const service = await startDecidingService();
   const { gw, echo, close } = await startAuthStage(guarded(service.url));
