@@ -144,7 +144,7 @@ test('the auth service decides: 2xx in with its fields, 401, 403 and redirects p
     assert.equal(lost.status, 502);
     assert.match(
       String(lost.headers['proxy-status']),
-      /error=http_protocol_error; details="the auth service: it answered 404, neither 2xx, 401, 403 nor a redirect"/,
+      /error=http_protocol_error; details="the auth service: it answered 404, neither 2xx, 401, 403, 429 nor a redirect"/,
     );
     assert.equal(echo.received.length, 1);
   } finally {
