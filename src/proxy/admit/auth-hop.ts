@@ -123,7 +123,7 @@ export function shownAs(failure: Failure, hop: string): Failure {
 const MAX_RETRY_AFTER_S = 3600;
 
 /**
- * An auth hop that answered 5xx: unavailable, a 503 whose Retry-After is the hop's own delay
+ * An auth hop that answered 5xx (or, for a JWKS endpoint, 429: it throttles the gateway): unavailable, a 503 whose Retry-After is the hop's own delay
  * when it gave one in seconds (bounded), else 1 s (it is asked again at the next request).
  * Every destination_unavailable carries one (taxonomy.ts).
  */

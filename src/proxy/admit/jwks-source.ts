@@ -176,7 +176,8 @@ export class RemoteJwks {
     );
     if (response.status !== 200) {
       void response.body?.cancel();
-      if (response.status >= 500)
+      // A 429 is the endpoint throttling the gateway's fetches: unavailable for now, as a 503 is.
+      if (response.status >= 500 || response.status === 429)
         throw (
           hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
           hopUnavailable(response.status, response.headers.get('retry-after'))
