@@ -120,6 +120,8 @@ export class ForwardAuth {
   readonly #config: ForwardAuthConfig;
   readonly #route: RouteConfig;
   readonly #hop: string;
+  /** The hop's name on the status page and in the log: `auth:NAME`, a `url`'s `auth:HOST:PORT`. */
+  readonly hop: string;
   readonly #ask: AskAuthService;
   readonly #health: AuthHopHealth;
   readonly #cache: DecisionCache<ForwardVerdict> | undefined;
@@ -143,6 +145,7 @@ export class ForwardAuth {
     this.#config = config;
     this.#route = route;
     this.#hop = hop;
+    this.hop = `auth:${config.name}`;
     this.#ask = ask;
     this.#health = health;
     this.#cache = config.cache && new DecisionCache(config.cache);

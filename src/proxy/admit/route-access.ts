@@ -24,6 +24,8 @@ export interface AccessDecision {
   readonly answer?: Failure | OwnAnswer;
   /** The edit of the request sent upstream: the client's credentials dropped (unless forwarded). */
   readonly requestEdit?: AnswerEdit;
+  /** The auth hop that failed, by its name on the status page (a `url`'s address): the log's, never a client's. */
+  readonly hop?: string;
 }
 
 /** The facts of a request the access rules read. */
@@ -175,7 +177,8 @@ export class RouteAccess {
 
   /** The service's answer: its refusal (401, 403, a redirect) is the client's, as the service wrote it. */
   #forwardDecision(verdict: ForwardVerdict): AccessDecision {
-    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('failed' in verdict)
+      return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed, hop: this.#forward?.hop };
     if ('refused' in verdict)
       return { note: `denied: forward ${verdict.refused.status}`, answer: verdict.refused };
     const copy = verdict.allowed;
@@ -188,7 +191,11 @@ export class RouteAccess {
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
   #jwtDecision(jwt: JwtAuth, verdict: JwtVerdict): AccessDecision {
     if ('failed' in verdict)
-      return { note: `failed: ${verdict.failed.type}`, answer: shownAs(verdict.failed, this.#jwtHop) };
+      return {
+        note: `failed: ${verdict.failed.type}`,
+        answer: shownAs(verdict.failed, this.#jwtHop),
+        hop: verdict.failed.nextHop,
+      };
     if ('missing' in verdict)
       return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
     if ('invalid' in verdict)

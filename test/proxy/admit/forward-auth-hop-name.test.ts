@@ -2,7 +2,8 @@
  * The next hop a forward-auth failure names to clients (DESIGN: `next-hop` is the upstream's
  * name, its internal address only where the config allows exposing it). A hop given by `url` has
  * no name but its address: by default it is `auth:forward`, its `HOST:PORT` shown only with
- * `errors.expose_upstream_address`; the status page (the operator's) keeps it by its address.
+ * `errors.expose_upstream_address`; the log line's `auth_hop` and the status page (the
+ * operator's) keep it by its address.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,7 +20,7 @@ test('a url hop that fails is next-hop="auth:forward" by default: its address is
   );
   try {
     for (const accept of ['application/json', 'text/html', 'text/plain']) {
-      const res = await request(gw.url, { path: '/app', headers: { accept } });
+      const res = await request(gw.url, { path: '/app', headers: { accept, 'x-request-id': accept } });
       assert.equal(res.status, 502);
       assert.match(
         String(res.headers['proxy-status']),
@@ -29,7 +30,10 @@ test('a url hop that fails is next-hop="auth:forward" by default: its address is
       assert.ok(res.text.includes('auth:forward'), `${accept}: ${res.text}`);
     }
     assert.equal(echo.received.length, 0);
-    // The operator's view keeps the hop by its address.
+    // The operator's view keeps the hop by its address: the log line, the status page.
+    const line = await gw.logFor('text/plain');
+    assert.equal(line.auth, 'failed: connection_refused');
+    assert.equal(line.auth_hop, `auth:127.0.0.1:${refusing.port}`);
     assert.equal(gw.gateway.status().auth_hops[`auth:127.0.0.1:${refusing.port}`].counts.failed, 3);
   } finally {
     await close(refusing);

@@ -1,7 +1,8 @@
 /**
  * The next hop a JWKS endpoint's failure names to clients (DESIGN: an internal address only
  * where the config allows exposing it): `auth:jwks` by default, its URL's `HOST:PORT` only with
- * `errors.expose_upstream_address`; the log's warning and the status page keep its address.
+ * `errors.expose_upstream_address`; the log line's `auth_hop`, the log's warning and the status
+ * page keep its address.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -40,7 +41,11 @@ upstreams:
     try {
       const res = await request(gw.url, {
         path: '/orders',
-        headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          accept: 'application/json',
+          'x-request-id': 'jwks-name',
+        },
       });
       assert.equal(res.status, 502);
       const expected = hop(refusing.port).replaceAll('.', '\\.');
@@ -50,6 +55,7 @@ upstreams:
       );
       assert.equal(JSON.parse(res.text).next_hop, hop(refusing.port));
       assert.equal(res.text.includes(`127.0.0.1:${refusing.port}`), exposed, res.text);
+      assert.equal((await gw.logFor('jwks-name')).auth_hop, `auth:127.0.0.1:${refusing.port}`);
       assert.equal(gw.gateway.status().auth_hops[`auth:127.0.0.1:${refusing.port}`].counts.failed, 1);
       assert.equal(echo.received.length, 0);
     } finally {
