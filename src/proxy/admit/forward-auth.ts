@@ -119,7 +119,8 @@ export const MAX_KEPT_BODY = 4 * 1024;
 export class ForwardAuth {
   readonly #config: ForwardAuthConfig;
   readonly #route: RouteConfig;
-  readonly #hop: string;
+  /** The next hop its failures show clients (access.ts's shownForwardHop: never an address not exposed). */
+  readonly #shownHop: string;
   /** The hop's name on the status page and in the log: `auth:NAME`, a `url`'s `auth:HOST:PORT`. */
   readonly hop: string;
   readonly #ask: AskAuthService;
@@ -134,17 +135,16 @@ export class ForwardAuth {
     { readonly verdict: Promise<ForwardVerdict>; readonly method: string; readonly target: string }
   >();
 
-  /** `hop`: the next hop its failures show clients (access.ts's shownForwardHop: never an address not exposed). */
   constructor(
     config: ForwardAuthConfig,
     route: RouteConfig,
-    hop: string,
+    shownHop: string,
     ask: AskAuthService,
     health: AuthHopHealth,
   ) {
     this.#config = config;
     this.#route = route;
-    this.#hop = hop;
+    this.#shownHop = shownHop;
     this.hop = `auth:${config.name}`;
     this.#ask = ask;
     this.#health = health;
@@ -234,7 +234,7 @@ export class ForwardAuth {
                 stage: 'head_received',
               },
             ),
-        this.#hop,
+        this.#shownHop,
         'the auth service',
       ),
     };
@@ -245,7 +245,7 @@ export class ForwardAuth {
       err instanceof Failure
         ? err
         : new Failure('proxy_internal_error', 'the auth service could not be asked', { cause: err });
-    return authHopFailure(failure, this.#hop, 'the auth service');
+    return authHopFailure(failure, this.#shownHop, 'the auth service');
   }
 
   /** The upstream request's edit: every copied field removed, then the service's values. */
