@@ -5,6 +5,7 @@
  */
 
 import { isIP } from 'node:net';
+import { canonicalIPv6, ipv6Groups } from '../net/ip-address.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { normalizePath } from '../uri-path.ts';
 import { describeValue } from './describe-value.ts';
@@ -178,4 +179,31 @@ export function addressOrCidrProblem(text: string): string | undefined {
     return `${expected} (an IPv${family} prefix length is 0 to ${maxPrefix})`;
   }
   return undefined;
+}
+
+/**
+ * The block a valid CIDR entry stands for ("10.1.0.0/16" for "10.1.2.3/16") when the entry has
+ * bits set past its prefix; undefined for a plain address or an entry written as its block.
+ * The lists match the whole block (node:net's BlockList drops those bits), so "10.1.2.3/16" is
+ * no single address: nginx warns of the same ("low address bits are meaningless").
+ */
+export function blockOfLooseCidr(entry: string): string | undefined {
+  const [address, prefix] = entry.split('/');
+  if (prefix === undefined) return undefined;
+  const bits = Number(prefix);
+  if (isIP(address) === 4) {
+    const value = address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
+    const size = 2 ** (32 - bits);
+    const network = value - (value % size);
+    if (network === value) return undefined;
+    const octets = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
+    return `${octets.join('.')}/${bits}`;
+  }
+  const value = ipv6Groups(address).reduce((sum, group) => (sum << 16n) | BigInt(group), 0n);
+  const network = bits === 0 ? 0n : (value >> BigInt(128 - bits)) << BigInt(128 - bits);
+  if (network === value) return undefined;
+  const groups = Array.from({ length: 8 }, (_, i) =>
+    ((network >> BigInt(112 - 16 * i)) & 0xffffn).toString(16),
+  );
+  return `${canonicalIPv6(groups.join(':'))}/${bits}`;
 }

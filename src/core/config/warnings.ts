@@ -7,6 +7,7 @@ import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
+import { blockOfLooseCidr } from './addresses.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import { plainHstsListener } from './plain-hsts.ts';
@@ -39,6 +40,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         path: ['trust_forwarded_from', index],
         message: `${entry} trusts every client as a proxy: any client then writes the X-Forwarded-For that allow/deny, rate_limit and hash_key judge it by, its own X-Request-Id, and the X-Forwarded-* and X-Real-IP the upstream reads; list only the proxies in front of the gateway`,
       });
+    else warnings.push(...looseCidr(['trust_forwarded_from', index], entry));
   const { acme } = config;
   const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
   // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.
@@ -82,6 +84,9 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       });
   }
   for (const [index, route] of config.routes.entries()) {
+    for (const list of ['allow', 'deny'] as const)
+      for (const [at, entry] of (route.access?.[list] ?? []).entries())
+        warnings.push(...looseCidr(['routes', index, list, at], entry));
     const forward = route.access?.auth?.forward;
     if (forward !== undefined && !forward.shared)
       for (const target of forward.upstream.targets)
@@ -148,6 +153,19 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
   return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+}
+
+/** An address list's entry written with bits past its prefix: it stands for its whole block. */
+function looseCidr(path: readonly PathSegment[], entry: string): FieldWarning[] {
+  const block = blockOfLooseCidr(entry);
+  if (block === undefined) return [];
+  const [address, prefix] = entry.split('/');
+  return [
+    {
+      path,
+      message: `${entry} has bits set past its /${prefix}: it stands for the whole block ${block}, not the address ${address}; write ${block}, or ${address} alone`,
+    },
+  ];
 }
 
 /** The gateway refuses a request that already carries its name in Via (accept-request.ts). */

@@ -24,6 +24,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['protocol', (r) => r.protocol],
   ['route', (r) => r.route],
   ['auth', (r) => r.auth],
+  ['auth_hop', (r) => r.authHop],
   ['upstream', (r) => r.upstream],
   ['target', (r) => r.target],
   ['status', (r) => r.status],
@@ -243,6 +244,7 @@ function putMembers(r: RequestRecord): void {
   if (r.protocol !== undefined) text(',"protocol":"', r.protocol);
   if (r.route !== undefined) text(',"route":"', r.route);
   if (r.auth !== undefined) text(',"auth":"', r.auth);
+  if (r.authHop !== undefined) text(',"auth_hop":"', r.authHop);
   if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
   if (r.target !== undefined) text(',"target":"', r.target);
   json(',"status":', num(r.status));

@@ -13,6 +13,22 @@ import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from '.
 export interface AuthHops {
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly ask: (upstream: Upstream, call: ForwardCall) => ReturnType<AskAuthService>;
+  /** `errors.expose_upstream_address`: a hop named by its URL shows its address to clients. */
+  readonly exposeAddresses: boolean;
+}
+
+/**
+ * The next hop a client is shown for a forward-auth hop that failed: a named upstream's name, or
+ * for a `url` (whose only name is its address, `auth:HOST:PORT`) that address only where the
+ * config exposes addresses, else `auth:forward`, as a route's upstream is shown by its name.
+ */
+export function shownForwardHop(config: ForwardAuthConfig, exposeAddresses: boolean): string {
+  return config.shared || exposeAddresses ? `auth:${config.name}` : 'auth:forward';
+}
+
+/** The same for a JWKS endpoint, whose only name is its URL's `HOST:PORT`: else `auth:jwks`. */
+export function shownJwksHop(config: JwtAuthConfig, exposeAddresses: boolean): string {
+  return exposeAddresses ? `auth:${config.name}` : 'auth:jwks';
 }
 
 /** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
@@ -81,13 +97,20 @@ export class Access {
         (previous === undefined ? undefined : previous.#forwardHealth.get(name)?.health) ??
         new AuthHopHealth(name, 'forward');
       this.#forwardHealth.set(name, { health, upstream });
-      return new ForwardAuth(config, route, (call) => hops.ask(upstream, call), health);
+      const shown = shownForwardHop(config, hops.exposeAddresses);
+      return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health);
     };
     for (const route of routes)
       if (route.access)
         this.#routes.set(
           route,
-          new RouteAccess(route.access, trust, jwks, (config) => forward(config, route)),
+          new RouteAccess(
+            route.access,
+            trust,
+            jwks,
+            (config) => forward(config, route),
+            (config) => shownJwksHop(config, hops.exposeAddresses),
+          ),
         );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();

@@ -103,11 +103,27 @@ export function authHopFailure(failure: Failure, hop: string, what: string): Fai
   });
 }
 
+/**
+ * The auth hop's failure as clients are shown it: naming `hop` (access.ts's shown names: a hop
+ * known by its URL is its address only where the config exposes addresses), the rest unchanged.
+ */
+export function shownAs(failure: Failure, hop: string): Failure {
+  if (failure.nextHop === hop) return failure;
+  return new Failure(failure.type, failure.details, {
+    status: failure.status,
+    stage: failure.stage,
+    params: failure.params,
+    ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
+    nextHop: hop,
+    cause: failure.cause,
+  });
+}
+
 /** The longest wait an auth hop's own Retry-After is passed on with: past it, an hour. */
 const MAX_RETRY_AFTER_S = 3600;
 
 /**
- * An auth hop that answered 5xx: unavailable, a 503 whose Retry-After is the hop's own delay
+ * An auth hop that answered 5xx (or, for a JWKS endpoint, 429: it throttles the gateway): unavailable, a 503 whose Retry-After is the hop's own delay
  * when it gave one in seconds (bounded), else 1 s (it is asked again at the next request).
  * Every destination_unavailable carries one (taxonomy.ts).
  */

@@ -40,6 +40,13 @@ const NOT_SENT = new Set([
   ...PROXYS_WORDS,
 ]);
 
+/**
+ * The service's refusals passed on to the client as it wrote them (with REDIRECTS): its 401 and
+ * 403, and its 429 (it throttles this client, with its Retry-After): each a decision on the
+ * request, none the hop failing.
+ */
+const PASSED_ON = new Set([401, 403, 429]);
+
 /** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
 export type ForwardVerdict =
   | { readonly allowed: AnswerEdit }
@@ -101,8 +108,8 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
  * asked of an auth service by a GET with the configured client fields and X-Forwarded-Method,
  * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
- * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403 and its
- * redirects (to a login page) are passed to the client as it wrote them, body included; anything
+ * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403, its 429 and
+ * its redirects (to a login page) are passed to the client as it wrote them, body included; anything
  * else is the auth hop failing: 503 for its 5xx (502 proxy_loop_detected for one whose Proxy-Status
  * says the request loops), 502 for another answer, 502, 503 or 504 by the
  * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With
@@ -112,7 +119,10 @@ export const MAX_KEPT_BODY = 4 * 1024;
 export class ForwardAuth {
   readonly #config: ForwardAuthConfig;
   readonly #route: RouteConfig;
-  readonly #hop: string;
+  /** The next hop its failures show clients (access.ts's shownForwardHop: never an address not exposed). */
+  readonly #shownHop: string;
+  /** The hop's name on the status page and in the log: `auth:NAME`, a `url`'s `auth:HOST:PORT`. */
+  readonly hop: string;
   readonly #ask: AskAuthService;
   readonly #health: AuthHopHealth;
   readonly #cache: DecisionCache<ForwardVerdict> | undefined;
@@ -125,10 +135,17 @@ export class ForwardAuth {
     { readonly verdict: Promise<ForwardVerdict>; readonly method: string; readonly target: string }
   >();
 
-  constructor(config: ForwardAuthConfig, route: RouteConfig, ask: AskAuthService, health: AuthHopHealth) {
+  constructor(
+    config: ForwardAuthConfig,
+    route: RouteConfig,
+    shownHop: string,
+    ask: AskAuthService,
+    health: AuthHopHealth,
+  ) {
     this.#config = config;
     this.#route = route;
-    this.#hop = `auth:${config.name}`;
+    this.#shownHop = shownHop;
+    this.hop = `auth:${config.name}`;
     this.#ask = ask;
     this.#health = health;
     this.#cache = config.cache && new DecisionCache(config.cache);
@@ -204,7 +221,7 @@ export class ForwardAuth {
     }
     const { status } = answer;
     if (status >= 200 && status < 300) return { allowed: this.#copy(answer.headers) };
-    if (status === 401 || status === 403 || REDIRECTS.has(status)) return { refused: passedOn(answer) };
+    if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOn(answer) };
     return {
       failed: authHopFailure(
         status >= 500
@@ -212,12 +229,12 @@ export class ForwardAuth {
               hopUnavailable(status, joinedField(answer.headers, 'retry-after')))
           : new Failure(
               'http_protocol_error',
-              `it answered ${status}, neither 2xx, 401, 403 nor a redirect`,
+              `it answered ${status}, neither 2xx, 401, 403, 429 nor a redirect`,
               {
                 stage: 'head_received',
               },
             ),
-        this.#hop,
+        this.#shownHop,
         'the auth service',
       ),
     };
@@ -228,7 +245,7 @@ export class ForwardAuth {
       err instanceof Failure
         ? err
         : new Failure('proxy_internal_error', 'the auth service could not be asked', { cause: err });
-    return authHopFailure(failure, this.#hop, 'the auth service');
+    return authHopFailure(failure, this.#shownHop, 'the auth service');
   }
 
   /** The upstream request's edit: every copied field removed, then the service's values. */
@@ -254,12 +271,14 @@ export class ForwardAuth {
 /**
  * A verdict that may be kept: never a failure, nor a redirect (its Location names the request it
  * answered, a login page's return address: another path of the same client needs its own), nor
- * a refusal whose body is past MAX_KEPT_BODY.
+ * a 429 (a throttle holds for its Retry-After, not for a session), nor a refusal whose body is
+ * past MAX_KEPT_BODY.
  */
 function keepable(verdict: ForwardVerdict): boolean {
   if ('failed' in verdict) return false;
   if (!('refused' in verdict)) return true;
-  return !isRedirect(verdict) && verdict.refused.body.length <= MAX_KEPT_BODY;
+  const { status, body } = verdict.refused;
+  return !isRedirect(verdict) && status !== 429 && body.length <= MAX_KEPT_BODY;
 }
 
 function isRedirect(verdict: ForwardVerdict): boolean {

@@ -13,6 +13,12 @@ const MAX_BODY = 1024 * 1024;
 const DEFAULT_TTL_MS = 5 * 60_000;
 /** However long Cache-Control says, the keys are asked for again after this. */
 const MAX_TTL_MS = 24 * 60 * 60_000;
+/**
+ * With no good keys yet, a failed fetch is that failure for the requests of this long (or of
+ * minRefresh, when shorter), then asked again: short, so the keys are had soon after the
+ * endpoint's return (a route without them refuses everyone), yet never a fetch per request.
+ */
+const NO_KEYS_RETRY_MS = 1000;
 
 /** Seconds of max-age in a Cache-Control, as milliseconds; 0 for no-store/no-cache; undefined when it says neither. */
 function freshFor(cacheControl: string | null): number | undefined {
@@ -39,8 +45,10 @@ export class RemoteJwks {
   #expiresAt = 0;
   #lastFetch = Number.NEGATIVE_INFINITY;
   #fetching: Promise<JwkSet> | undefined;
-  /** The latest fetch's failure while the last good keys are kept; undefined once a fetch succeeds. */
+  /** The latest fetch's failure (the last good keys kept, or none had yet); undefined once a fetch succeeds. */
   #failure: Failure | undefined;
+  /** When the latest fetch failed. */
+  #failedAt = Number.NEGATIVE_INFINITY;
   /** Its fetches and latest failure, for the status page. */
   readonly health: AuthHopHealth;
 
@@ -63,6 +71,7 @@ export class RemoteJwks {
     this.#expiresAt = previous.#expiresAt;
     this.#lastFetch = previous.#lastFetch;
     this.#failure = previous.#failure;
+    this.#failedAt = previous.#failedAt;
   }
 
   /** The cached keys while fresh, else undefined (nothing is fetched). */
@@ -70,10 +79,23 @@ export class RemoteJwks {
     return this.#set !== undefined && performance.now() < this.#expiresAt ? this.#set : undefined;
   }
 
-  /** The keys to verify with: the cached ones while fresh, else fetched (throws the hop's Failure when none can be had). */
+  /**
+   * The keys to verify with: the cached ones while fresh, else fetched (rejects with the hop's
+   * Failure when none can be had). With none had yet, a fetch that failed within
+   * NO_KEYS_RETRY_MS (or minRefresh) is that failure, asked of nobody: a gateway started while
+   * its identity provider is down would otherwise fetch once per client request.
+   */
   keys(): JwkSet | Promise<JwkSet> {
     const now = performance.now();
     if (this.#set !== undefined && now < this.#expiresAt) return this.#set;
+    const failure = this.#failure;
+    if (
+      this.#set === undefined &&
+      failure !== undefined &&
+      this.#fetching === undefined &&
+      now - this.#failedAt < Math.min(NO_KEYS_RETRY_MS, this.#minRefresh)
+    )
+      return Promise.reject(failure);
     return this.#refresh();
   }
 
@@ -132,8 +154,9 @@ export class RemoteJwks {
               'the JWKS endpoint',
             );
       this.health.failed(failure);
-      if (this.#set === undefined) throw failure;
       this.#failure = failure;
+      this.#failedAt = performance.now();
+      if (this.#set === undefined) throw failure;
       // The last good keys stay: a token signed by them is still good; ask again after minRefresh.
       this.#expiresAt = performance.now() + this.#minRefresh;
       this.#logger.warn(
@@ -153,7 +176,8 @@ export class RemoteJwks {
     );
     if (response.status !== 200) {
       void response.body?.cancel();
-      if (response.status >= 500)
+      // A 429 is the endpoint throttling the gateway's fetches: unavailable for now, as a 503 is.
+      if (response.status >= 500 || response.status === 429)
         throw (
           hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
           hopUnavailable(response.status, response.headers.get('retry-after'))

@@ -4,6 +4,7 @@ import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import { shownAs } from './auth-hop.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import type { ForwardAuth, ForwardVerdict } from './forward-auth.ts';
@@ -23,6 +24,8 @@ export interface AccessDecision {
   readonly answer?: Failure | OwnAnswer;
   /** The edit of the request sent upstream: the client's credentials dropped (unless forwarded). */
   readonly requestEdit?: AnswerEdit;
+  /** The auth hop that failed, by its name on the status page (a `url`'s address): the log's, never a client's. */
+  readonly hop?: string;
 }
 
 /** The facts of a request the access rules read. */
@@ -103,6 +106,8 @@ export class RouteAccess {
   readonly cors: CorsPolicy | undefined;
   readonly #basic: BasicAuth | undefined;
   readonly #jwt: JwtAuth | undefined;
+  /** The next hop the JWKS endpoint's failures show clients (access.ts's shownJwksHop). */
+  readonly #jwtHop: string;
   readonly #forward: ForwardAuth | undefined;
   readonly #forwardAuthorization: boolean;
   /** Whether the route authenticates (basic, jwt or forward). */
@@ -115,12 +120,14 @@ export class RouteAccess {
     trust: TrustList,
     jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
     forward: (config: ForwardAuthConfig) => ForwardAuth,
+    jwtHop: (config: JwtAuthConfig) => string,
   ) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.#trust = trust;
     this.cors = config.cors && new CorsPolicy(config.cors);
     this.#basic = config.auth?.basic && new BasicAuth(config.auth.basic);
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
+    this.#jwtHop = config.auth?.jwt === undefined ? 'auth:jwks' : jwtHop(config.auth.jwt);
     this.#forward = config.auth?.forward && forward(config.auth.forward);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#authenticates = config.auth !== undefined;
@@ -170,7 +177,8 @@ export class RouteAccess {
 
   /** The service's answer: its refusal (401, 403, a redirect) is the client's, as the service wrote it. */
   #forwardDecision(verdict: ForwardVerdict): AccessDecision {
-    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('failed' in verdict)
+      return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed, hop: this.#forward?.hop };
     if ('refused' in verdict)
       return { note: `denied: forward ${verdict.refused.status}`, answer: verdict.refused };
     const copy = verdict.allowed;
@@ -182,7 +190,12 @@ export class RouteAccess {
 
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
   #jwtDecision(jwt: JwtAuth, verdict: JwtVerdict): AccessDecision {
-    if ('failed' in verdict) return { note: `failed: ${verdict.failed.type}`, answer: verdict.failed };
+    if ('failed' in verdict)
+      return {
+        note: `failed: ${verdict.failed.type}`,
+        answer: shownAs(verdict.failed, this.#jwtHop),
+        hop: verdict.failed.nextHop,
+      };
     if ('missing' in verdict)
       return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
     if ('invalid' in verdict)

@@ -95,16 +95,34 @@ export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
           status,
           final: true,
         })
-      : new Failure(
-          'http_request_denied',
-          status === 401
-            ? 'the auth service did not accept the credentials'
-            : 'the auth service sent the client to log in',
-          {
-            status: 401,
-            final: true,
-            challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : 'Bearer',
-          },
-        );
+      : status === 429
+        ? throttled(joinedField(headers, 'retry-after'))
+        : new Failure(
+            'http_request_denied',
+            status === 401
+              ? 'the auth service did not accept the credentials'
+              : 'the auth service sent the client to log in',
+            {
+              status: 401,
+              final: true,
+              challenge: challenge !== undefined && FIELD_VALUE.test(challenge) ? challenge : 'Bearer',
+            },
+          );
   return new PassedOnAnswer(status, headers, body, refusal);
+}
+
+/** The longest Retry-After of a service's 429 a gRPC client is told (the HTTP answer carries the service's own). */
+const MAX_THROTTLE_S = 3600;
+
+/**
+ * The service's 429 as the gateway's refusal (what the log and a gRPC client read: RESOURCE_EXHAUSTED,
+ * as a rate limit's): the client may come back, after the service's Retry-After when it gave seconds.
+ */
+function throttled(retryAfter: string | undefined): Failure {
+  const seconds =
+    retryAfter !== undefined && /^\s*\d{1,10}\s*$/.test(retryAfter) ? Number(retryAfter) : undefined;
+  return new Failure('http_request_denied', 'the auth service refused this request for now', {
+    status: 429,
+    ...(seconds === undefined ? {} : { retryAfter: Math.min(MAX_THROTTLE_S, seconds) }),
+  });
 }

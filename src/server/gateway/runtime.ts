@@ -98,7 +98,11 @@ export function createRuntime(
     config.routes,
     logger,
     // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
-    { upstreams, ask: (upstream, call) => askAuthService(runtime as LiveRuntime, upstream, call) },
+    {
+      upstreams,
+      ask: (upstream, call) => askAuthService(runtime as LiveRuntime, upstream, call),
+      exposeAddresses: config.errors.exposeUpstreamAddress,
+    },
     trust,
     previous?.access,
   );

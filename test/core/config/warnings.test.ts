@@ -206,6 +206,37 @@ upstreams:
   );
 });
 
+test('an allow, deny or trust_forwarded_from block with bits set past its prefix is warned of: it stands for the whole block, not the address written', () => {
+  const lists = (allow: string, deny: string, trust: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+trust_forwarded_from: [${trust}]
+routes:
+  - upstream: app
+    allow: [${allow}]
+    deny: [${deny}]
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  assert.deepEqual(
+    lists('10.0.0.0/8, 10.1.2.3, 10.1.2.3/32, "fd00::/8"', '192.168.1.0/24', '172.16.0.0/12'),
+    [],
+  );
+  assert.deepEqual(lists('10.1.2.3/16, "2001:db8::7/64"', '203.0.113.9/24', '172.16.5.1/12'), [
+    'trust_forwarded_from[0]: 172.16.5.1/12 has bits set past its /12: it stands for the whole block 172.16.0.0/12, not the address 172.16.5.1; write 172.16.0.0/12, or 172.16.5.1 alone',
+    'routes[0].allow[0]: 10.1.2.3/16 has bits set past its /16: it stands for the whole block 10.1.0.0/16, not the address 10.1.2.3; write 10.1.0.0/16, or 10.1.2.3 alone',
+    'routes[0].allow[1]: 2001:db8::7/64 has bits set past its /64: it stands for the whole block 2001:db8::/64, not the address 2001:db8::7; write 2001:db8::/64, or 2001:db8::7 alone',
+    'routes[0].deny[0]: 203.0.113.9/24 has bits set past its /24: it stands for the whole block 203.0.113.0/24, not the address 203.0.113.9; write 203.0.113.0/24, or 203.0.113.9 alone',
+  ]);
+});
+
 test('auth.jwt without audiences is warned of: a token the issuer made for another of its services is accepted too', () => {
   const jwt = (audiences: string) =>
     parseConfig(

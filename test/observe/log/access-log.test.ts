@@ -255,6 +255,7 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
     protocol: maybe(text),
     route: maybe(text),
     auth: maybe(text),
+    authHop: maybe(text),
     upstream: maybe(text),
     target: maybe(text),
     status: count,

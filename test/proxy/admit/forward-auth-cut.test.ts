@@ -49,9 +49,7 @@ for (const { status, framing, end } of cases)
       assert.equal(res.status, 502);
       assert.match(
         String(res.headers['proxy-status']),
-        new RegExp(
-          `^edge-1; error=http_response_incomplete; details="the auth service: response body cut short: [^"]*"; next-hop="auth:127.0.0.1:${service.port}"$`,
-        ),
+        /^edge-1; error=http_response_incomplete; details="the auth service: response body cut short: [^"]*"; next-hop="auth:forward"$/,
       );
       assert.equal(res.headers['www-authenticate'], undefined, 'never a 401 for an answer cut short');
       assert.equal(echo.received.length, 0, 'a cut answer lets nothing in');
@@ -73,9 +71,7 @@ test("an auth service's 200 whose body stalls lets nothing in: the call's timeou
     assert.equal(res.status, 504);
     assert.match(
       String(res.headers['proxy-status']),
-      new RegExp(
-        `^edge-1; error=connection_read_timeout; details="the auth service: [^"]*"; next-hop="auth:127.0.0.1:${service.port}"$`,
-      ),
+      /^edge-1; error=connection_read_timeout; details="the auth service: [^"]*"; next-hop="auth:forward"$/,
     );
     assert.equal(echo.received.length, 0);
     assert.equal((await gw.logFor('stall-1')).auth, 'failed: connection_read_timeout');

@@ -271,9 +271,7 @@ upstreams:
     assert.equal(bad.status, 502);
     assert.match(
       String(bad.headers['proxy-status']),
-      new RegExp(
-        `^edge-1; error=http_protocol_error; details="the auth service: .*"; next-hop="auth:127.0.0.1:${garbage.port}"$`,
-      ),
+      /^edge-1; error=http_protocol_error; details="the auth service: .*"; next-hop="auth:forward"$/,
     );
     assert.equal((await gw.logFor('g-1')).auth, 'failed: http_protocol_error');
     const slow = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 's-1' } });
@@ -303,7 +301,7 @@ test("an auth service's answer is kept to 64 KiB: a refusal past it is the hop's
     assert.equal(refused.status, 502);
     assert.equal(
       refused.headers['proxy-status'],
-      `edge-1; error=http_response_incomplete; details="the auth service: its answer's body is over 64 KiB"; next-hop="auth:${service.host}"`,
+      `edge-1; error=http_response_incomplete; details="the auth service: its answer's body is over 64 KiB"; next-hop="auth:forward"`,
     );
     assert.equal(
       refused.headers['www-authenticate'],

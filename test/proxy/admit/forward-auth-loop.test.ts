@@ -29,7 +29,7 @@ test('an auth service behind a gateway of the same name answers a loop: the clie
     assert.equal(res.headers['cache-control'], 'no-store');
     const proxyStatus = String(res.headers['proxy-status']);
     assert.match(proxyStatus, /^edge-1; error=proxy_loop_detected; /, proxyStatus);
-    assert.match(proxyStatus, new RegExp(`next-hop="auth:127\\.0\\.0\\.1:${authGateway.port}"`), proxyStatus);
+    assert.match(proxyStatus, /next-hop="auth:forward"/, proxyStatus);
     assert.equal(JSON.parse(res.text).status, 502);
     assert.equal((await gw.logFor('loop-1')).auth, 'failed: proxy_loop_detected');
     assert.equal(echo.received.length, 0);

@@ -82,7 +82,7 @@ test('a JWKS whose keys are not JWK objects is the hop’s 502 http_protocol_err
       assert.equal(res.headers['www-authenticate'], undefined);
       assert.equal(
         res.headers['proxy-status'],
-        `edge-1; error=http_protocol_error; details="the JWKS endpoint: its answer is not a key set ({\\"keys\\": [...]})"; next-hop="auth:127.0.0.1:${port}"`,
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: its answer is not a key set ({\\"keys\\": [...]})"; next-hop="auth:jwks"`,
       );
       assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
     }
@@ -123,7 +123,7 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
   try {
     await withGateway(routes, [], async (gw, echo) => {
       const token = tokenWith('{"alg":"RS256","kid":"k1"}');
-      for (const [i, [peer, type, details]] of peers.entries()) {
+      for (const [i, [, type, details]] of peers.entries()) {
         const id = `jwks-not-http-${i}`;
         const res = await request(gw.url, {
           path: `/r${i}`,
@@ -134,7 +134,7 @@ test('a JWKS endpoint that answers in something not HTTP is the hop’s garbage 
         assert.match(status, new RegExp(`^edge-1; error=${proxyStatusType(type)}; details="`), status);
         assert.match(/details="([^"]*)"/.exec(status)?.[1] ?? '', details);
         assert.doesNotMatch(status, /connection lost/);
-        assert.match(status, new RegExp(`; next-hop="auth:${new URL(peer.url).host}"$`));
+        assert.match(status, /; next-hop="auth:jwks"$/);
         assert.equal((await gw.logFor(id)).auth, `failed: ${type}`);
       }
       assert.equal(echo.received.length, 0);
@@ -163,7 +163,7 @@ test('a JWKS endpoint that cuts its key set short, by a reset or a close, is the
     .join('');
   try {
     await withGateway(routes, [], async (gw) => {
-      for (const [i, peer] of peers.entries()) {
+      for (const i of peers.keys()) {
         const id = `jwks-cut-${i}`;
         const res = await request(gw.url, {
           path: `/r${i}`,
@@ -173,9 +173,7 @@ test('a JWKS endpoint that cuts its key set short, by a reset or a close, is the
         const status = String(res.headers['proxy-status']);
         assert.match(
           status,
-          new RegExp(
-            `^edge-1; error=http_response_incomplete; details="the JWKS endpoint: response body cut short: .*"; next-hop="auth:${new URL(peer.url).host}"$`,
-          ),
+          /^edge-1; error=http_response_incomplete; details="the JWKS endpoint: response body cut short: .*"; next-hop="auth:jwks"$/,
         );
         assert.doesNotMatch(status, /before the response head/);
         assert.equal((await gw.logFor(id)).auth, 'failed: http_response_incomplete');
@@ -230,7 +228,7 @@ test('a JWKS key that cannot check a signature, named by a token, is the hop’s
       assert.equal(res.headers['www-authenticate'], undefined);
       assert.equal(
         res.headers['proxy-status'],
-        `edge-1; error=http_protocol_error; details="the JWKS endpoint: the key the token names cannot check a signature"; next-hop="auth:127.0.0.1:${port}"`,
+        `edge-1; error=http_protocol_error; details="the JWKS endpoint: the key the token names cannot check a signature"; next-hop="auth:jwks"`,
       );
       assert.equal((await gw.logFor(id)).auth, 'failed: http_protocol_error');
     }
@@ -301,9 +299,7 @@ test('a JWKS endpoint that does not answer, or stalls its key set, is the hop’
       assert.equal(res.headers['www-authenticate'], undefined);
       assert.match(
         String(res.headers['proxy-status']),
-        new RegExp(
-          `^edge-1; error=http_response_timeout; details="the JWKS endpoint: [^"]+"; next-hop="auth:127\\.0\\.0\\.1:${port}"$`,
-        ),
+        /^edge-1; error=http_response_timeout; details="the JWKS endpoint: [^"]+"; next-hop="auth:jwks"$/,
       );
       assert.equal((await gw.logFor(`jwks-${name}`)).auth, 'failed: http_response_timeout');
     }
@@ -323,7 +319,7 @@ test('an auth hop that answers 5xx is a 503 with Retry-After, as every destinati
     match: { path: /keys }
     upstream: app
     auth:
-      jwt: { jwks_url: "http://127.0.0.1:${jwksPort}/jwks" }
+      jwt: { jwks_url: "http://127.0.0.1:${jwksPort}/jwks", jwks_min_refresh: 1ms }
   - name: service
     match: { path: /service }
     upstream: app

@@ -46,9 +46,7 @@ upstreams:
     assert.equal(looped.headers['cache-control'], 'no-store');
     assert.match(
       String(looped.headers['proxy-status']),
-      new RegExp(
-        `^edge-1; error=proxy_loop_detected; details=".*"; next-hop="auth:127\\.0\\.0\\.1:${port}"$`,
-      ),
+      /^edge-1; error=proxy_loop_detected; details=".*"; next-hop="auth:jwks"$/,
     );
     assert.equal(JSON.parse(looped.text).status, 502);
     assert.equal((await gw.logFor('jwks-loop')).auth, 'failed: proxy_loop_detected');

@@ -227,9 +227,7 @@ test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, 
     assert.equal(res.headers['www-authenticate'], undefined);
     assert.match(
       String(res.headers['proxy-status']),
-      new RegExp(
-        `^edge-1; error=connection_refused; details="the JWKS endpoint: .*"; next-hop="auth:127.0.0.1:${port}"$`,
-      ),
+      /^edge-1; error=connection_refused; details="the JWKS endpoint: .*"; next-hop="auth:jwks"$/,
     );
     const line = await gw.logFor('jwks-down');
     assert.equal(line.auth, 'failed: connection_refused');
@@ -464,9 +462,7 @@ test('a rotated kid while the JWKS endpoint is down is the hop’s failure, not 
     assert.equal(down.headers['www-authenticate'], undefined);
     assert.match(
       String(down.headers['proxy-status']),
-      new RegExp(
-        `^edge-1; error=destination_unavailable; details="the JWKS endpoint: it answered 503"; next-hop="auth:${jwks.host}"$`,
-      ),
+      /^edge-1; error=destination_unavailable; details="the JWKS endpoint: it answered 503"; next-hop="auth:jwks"$/,
     );
     assert.equal((await gw.logFor('rot-down')).auth, 'failed: destination_unavailable');
     // One of the rotated kid that has expired (or names another audience) is no key's to save:

@@ -63,6 +63,6 @@ test('a JWKS endpoint whose name lookup never ends is the hop’s 504 dns_timeou
   assert.deepEqual(JSON.parse(run.stdout)['/jwt'], {
     status: 504,
     proxyStatus:
-      'edge-1; error=dns_timeout; details="the JWKS endpoint: the name lookup did not finish within 5 s"; next-hop="auth:hang.test"',
+      'edge-1; error=dns_timeout; details="the JWKS endpoint: the name lookup did not finish within 5 s"; next-hop="auth:jwks"',
   });
 });
