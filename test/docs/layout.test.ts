@@ -83,7 +83,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
       'stats',
       'credential-names',
     ],
-    ['ows'], // a field value's optional whitespace: the parsers and the failure's renderings trim alike
+    // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
+    // and an HTTP-date read strictly (Retry-After, a client's conditionals)
+    ['ows', 'http-date'],
   ],
 };
 
