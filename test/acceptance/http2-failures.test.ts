@@ -181,6 +181,48 @@ describe('an HTTP/2 client', () => {
     assert.equal(line.attempts, 0);
   });
 
+  test('the same short body sent in separate reads is logged as the first: status 0, what the client got', async () => {
+    // Head, DATA and END_STREAM each in a read of its own: the session starts reading the body
+    // before nghttp2 resets the stream, and its reader's 400 never went out either.
+    const before = upstream.seen.length;
+    const res = await new Promise<{
+      head: http2.IncomingHttpHeaders | undefined;
+      rstCode: number | undefined;
+    }>((resolve) => {
+      const session = http2.connect(gw.url);
+      session.on('error', () => {});
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/upload-slowly', 'content-length': '10' },
+        { endStream: false },
+      );
+      let head: http2.IncomingHttpHeaders | undefined;
+      stream.on('response', (h) => {
+        head = h;
+      });
+      stream.on('error', () => {});
+      stream.resume();
+      stream.on('close', () => {
+        const rstCode = stream.rstCode;
+        session.close();
+        resolve({ head, rstCode });
+      });
+      setTimeout(() => stream.write('hello'), 50);
+      setTimeout(() => stream.end(), 100);
+    });
+    assert.equal(res.head, undefined, 'no answer: the stream was reset');
+    assert.equal(res.rstCode, http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    assert.equal(upstream.seen.length, before, 'the malformed request was not forwarded');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lines = gw.logs.filter((l) => l.msg === 'request' && l.path === '/upload-slowly');
+    assert.equal(lines.length, 1, 'one log line for it');
+    const [line] = lines;
+    assert.equal(line.status, 0, 'no status line went out: the log says none, not the 400 nobody got');
+    assert.equal(line.error, 'http_request_error');
+    assert.match(String(line.details), /short of its content-length of 10/);
+    assert.equal(line.client_aborted, false);
+    assert.equal(line.attempts, 0);
+  });
+
   test('gRPC to an upstream that refuses: Trailers-Only, UNAVAILABLE, naming the type and the request id', async () => {
     const res = await h2(
       {
