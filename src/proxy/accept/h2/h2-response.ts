@@ -521,7 +521,8 @@ export class H2Response implements ResponseSink {
     if (!this.#cut && !(this.#finished && clean))
       this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
     // nghttp2's own reset of a request whose END_STREAM came short of its content-length.
-    this.#malformedBody = this.#finished && clean ? undefined : this.requestBody?.endedShort;
+    // (Not once a whole answer had gone on a live stream: the client has it, whatever it sent after.)
+    this.#malformedBody = this.#finished && this.#headOut ? undefined : this.requestBody?.endedShort;
     // An answer made once the stream was reset (the 400 of a malformed body, which nghttp2 reset
     // first) never left: the client got no status line, and headSent says so to the log.
     if (!this.#headOut && !this.#cut && !clean) this.#headSent = false;
