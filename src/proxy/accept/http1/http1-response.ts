@@ -247,6 +247,11 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   /** end() ran while corked to the turn's end: whether the socket took it all is told at the uncork. */
   #endHeld = false;
 
+  /** What turn-end.ts calls on a held write that threw: its exchange is cut, as its socket was. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
   static #uncorkOf(sink: Http1Response): void {
     sink.#socket.uncork();
     if (--sink.#corksHeld > 0 || !sink.#endHeld) return;
