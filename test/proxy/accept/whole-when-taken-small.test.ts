@@ -13,8 +13,11 @@ import { waitUntil } from '../../helpers/wait.ts';
 
 /** Under the 16 KiB high-water mark, head and all. */
 const BODY = 12 * 1024;
-/** Pipelined answers that together pass what loopback's kernel buffers hold (a few MiB). */
-const REQUESTS = 1200;
+/**
+ * Pipelined answers that together pass what loopback's kernel buffers hold (a few MiB), in
+ * requests short enough that the gateway reads them all (left unread, its close would be a reset).
+ */
+const REQUESTS = 2000;
 let upstream: http.Server;
 let gw: TestGateway;
 
@@ -65,8 +68,7 @@ test('pipelined small answers to a client that reads none: no line says whole th
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   let requests = '';
-  for (let i = 0; i < REQUESTS; i++)
-    requests += `GET /${i} HTTP/1.1\r\nHost: a\r\nX-Request-Id: small-${i}\r\n\r\n`;
+  for (let i = 0; i < REQUESTS; i++) requests += `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`;
   socket.write(requests);
   // The gateway cuts the connection at send_timeout once its answers wait for the client.
   await waitUntil(
@@ -76,7 +78,7 @@ test('pipelined small answers to a client that reads none: no line says whole th
   );
   socket.resume();
   await closed;
-  const lines = gw.logs.filter((l) => l.msg === 'request' && String(l.client_req_id).startsWith('small-'));
+  const lines = gw.logs.filter((l) => l.msg === 'request');
   const loggedWhole = lines.filter((l) => l.error === undefined).length;
   const got = wholeAnswers(Buffer.concat(chunks));
   assert.ok(got < REQUESTS, `the client's buffers filled (it got ${got} whole)`);
