@@ -242,6 +242,10 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     atTurnEnd(Http1Response.#uncorkOf, this);
   }
 
+  get #encrypted(): boolean {
+    return (this.#socket as Socket & { encrypted?: boolean }).encrypted === true;
+  }
+
   /** Corks held to the end of the turn: an end() meanwhile is judged once they are off (#uncorkOf). */
   #corksHeld = 0;
   /** end() ran while corked to the turn's end: whether the socket took it all is told at the uncork. */
@@ -266,7 +270,9 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
    * socket (its client's buffers full) is watched as a write left waiting is; most went at once.
    */
   #judgeEnd(): void {
-    if (this.#socket.writableLength === 0 || this.#sendTimeout <= 0) return this.#taken();
+    // Over TLS a write completes a turn later even when the kernel took it at once: judged here,
+    // every answer would be watched; there only a write left waiting (#watchSend) is.
+    if (this.#socket.writableLength === 0 || this.#sendTimeout <= 0 || this.#encrypted) return this.#taken();
     this.#leaving = true;
     this.#bytesRead = this.#owner.requestBytes;
     this.#owner.responseLeaving();
