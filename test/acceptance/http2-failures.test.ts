@@ -64,6 +64,9 @@ before(async () => {
 routes:
   - match: { path: /grpc-down }
     upstream: down
+  - match: { path: /streamed }
+    upstream: app
+    request_buffering: false
   - match: { path: / }
     upstream: app
 upstreams:
@@ -179,6 +182,89 @@ describe('an HTTP/2 client', () => {
     );
     assert.equal(line.client_aborted, false);
     assert.equal(line.attempts, 0);
+  });
+
+  test('the same short body sent in separate reads is logged as the first: status 0, what the client got', async () => {
+    // Head, DATA and END_STREAM each in a read of its own: the session starts reading the body
+    // before nghttp2 resets the stream, and its reader's 400 never went out either.
+    const before = upstream.seen.length;
+    const res = await new Promise<{
+      head: http2.IncomingHttpHeaders | undefined;
+      rstCode: number | undefined;
+    }>((resolve) => {
+      const session = http2.connect(gw.url);
+      session.on('error', () => {});
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/upload-slowly', 'content-length': '10' },
+        { endStream: false },
+      );
+      let head: http2.IncomingHttpHeaders | undefined;
+      stream.on('response', (h) => {
+        head = h;
+      });
+      stream.on('error', () => {});
+      stream.resume();
+      stream.on('close', () => {
+        const rstCode = stream.rstCode;
+        session.close();
+        resolve({ head, rstCode });
+      });
+      setTimeout(() => stream.write('hello'), 50);
+      setTimeout(() => stream.end(), 100);
+    });
+    assert.equal(res.head, undefined, 'no answer: the stream was reset');
+    assert.equal(res.rstCode, http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    assert.equal(upstream.seen.length, before, 'the malformed request was not forwarded');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lines = gw.logs.filter((l) => l.msg === 'request' && l.path === '/upload-slowly');
+    assert.equal(lines.length, 1, 'one log line for it');
+    const [line] = lines;
+    assert.equal(line.status, 0, 'no status line went out: the log says none, not the 400 nobody got');
+    assert.equal(line.error, 'http_request_error');
+    assert.match(String(line.details), /short of its content-length of 10/);
+    assert.equal(line.client_aborted, false);
+    assert.equal(line.attempts, 0);
+  });
+
+  test('a short body whose answer went whole before its END_STREAM: logged as the 200 the client got, no error', async () => {
+    // The body streams (request_buffering: false) and the upstream answers without reading it;
+    // the client's short END_STREAM comes after the whole answer.
+    const res = await new Promise<{ head: http2.IncomingHttpHeaders | undefined; body: string }>(
+      (resolve) => {
+        const session = http2.connect(gw.url);
+        session.on('error', () => {});
+        const stream = session.request(
+          {
+            ':method': 'POST',
+            ':path': '/streamed',
+            'content-length': '10',
+            'x-request-id': 'answered-first',
+          },
+          { endStream: false },
+        );
+        let head: http2.IncomingHttpHeaders | undefined;
+        let body = '';
+        stream.on('response', (h) => {
+          head = h;
+          // The answer is in: now the body, short of its length.
+          stream.end('hello');
+        });
+        stream.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        stream.on('error', () => {});
+        stream.on('close', () => {
+          session.close();
+          resolve({ head, body });
+        });
+      },
+    );
+    assert.equal(res.head?.[':status'], 200);
+    assert.equal(res.body, 'fine');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const line = await gw.logFor('answered-first');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined, 'the client got its answer whole');
   });
 
   test('gRPC to an upstream that refuses: Trailers-Only, UNAVAILABLE, naming the type and the request id', async () => {

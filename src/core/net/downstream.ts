@@ -57,7 +57,10 @@ export interface DownstreamHead {
 
 /** Where the response goes: one head, body chunks with backpressure, an end. */
 export interface ResponseSink {
-  /** The head went out (or is queued): a gateway error can no longer replace it. */
+  /**
+   * The head went out (or is queued): a gateway error can no longer replace it. False again once
+   * closed if it never left (HTTP/2: made after nghttp2 had reset the stream).
+   */
   readonly headSent: boolean;
   /** The whole response went to the connection. */
   readonly finished: boolean;

@@ -44,6 +44,15 @@ export function ownCutOf(
 }
 
 /**
+ * The client's malformed request was refused by a reset before any head reached it (HTTP/2: a
+ * body short of its content-length, a trailer section HTTP/2 forbids): the 400 made for it never
+ * left, and the log's status is what the client got, none.
+ */
+export function answerNeverLeft(record: RequestRecord, response: ResponseSink, finished: boolean): boolean {
+  return !finished && !response.headSent && record.failure?.type === 'http_request_error';
+}
+
+/**
  * The gateway's own cut of a response whose attempt still ran, for that attempt's try, never
  * the client leaving: its drain deadline (at the stage the attempt had reached: `gone`'s, or its
  * body's once its exchange was over), or the send deadline of a client that read nothing, with

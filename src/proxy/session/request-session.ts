@@ -27,7 +27,7 @@ import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
 import { logPhase } from './log-phase.ts';
-import { ownCutOf } from './own-cut.ts';
+import { answerNeverLeft, ownCutOf } from './own-cut.ts';
 import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
@@ -221,8 +221,9 @@ export class RequestSession implements AttemptsOwner {
     const { record, response, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);
     if (record.clientAborted) return;
-    record.status = failure.status;
+    // Too late to answer: the log's status stays what the client got (its head's, or none).
     if (response.headSent || response.closed) return response.abort();
+    record.status = failure.status;
     const facts = gatewayErrorFacts(failure, {
       proxyName: runtime.name,
       requestId: record.id,
@@ -318,6 +319,7 @@ export class RequestSession implements AttemptsOwner {
     const gone = this.#attempts?.clientClosed();
     if (gone !== undefined) this.failed(gone);
     if (ownCut !== undefined && record.failure === undefined) this.failed(ownCut);
+    if (answerNeverLeft(record, response, finished)) record.status = NO_ANSWER;
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;

@@ -87,6 +87,8 @@ export class H2Response implements ResponseSink {
   readonly #headRequest: boolean;
   #expectContinue: boolean;
   #headSent = false;
+  /** The head was handed to a stream still open (not one nghttp2 had already reset). */
+  #headOut = false;
   /** The head is queued, not yet given to the stream. */
   #pendingHead: string[] | undefined;
   /** The session holds this response's writes to the end of the turn (holdUntilTurnEnd). */
@@ -307,6 +309,7 @@ export class H2Response implements ResponseSink {
    * its repeats joined.
    */
   #respond(head: string[], options: { endStream?: boolean; waitForTrailers?: boolean }): void {
+    this.#headOut ||= this.#stream.rstCode === 0 && !this.#stream.destroyed;
     try {
       this.#stream.respond(head, options);
     } catch (err) {
@@ -518,7 +521,11 @@ export class H2Response implements ResponseSink {
     if (!this.#cut && !(this.#finished && clean))
       this.#breach = protocolBreach(this.#stream, 'before its answer was whole');
     // nghttp2's own reset of a request whose END_STREAM came short of its content-length.
-    this.#malformedBody = this.#finished ? undefined : this.requestBody?.endedShort;
+    // (Not once a whole answer had gone on a live stream: the client has it, whatever it sent after.)
+    this.#malformedBody = this.#finished && this.#headOut ? undefined : this.requestBody?.endedShort;
+    // An answer made once the stream was reset (the 400 of a malformed body, which nghttp2 reset
+    // first) never left: the client got no status line, and headSent says so to the log.
+    if (!this.#headOut && !this.#cut && !clean) this.#headSent = false;
     // A reset we did not make, on a connection still up: the client cancelled the stream. (node:http2
     // closes every stream CANCEL when its client's connection ends, FIN or drop, the stream
     // already detached from its session: the connection closed, no reset; its guard knows.)

@@ -15,7 +15,7 @@ import {
   type ResponseSink,
 } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
-import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { atTurnEnd } from '../../../core/net/turn-end.ts';
 import { dateFieldLine, keepAliveLines, withoutLength } from './http1-response-fields.ts';
 
 /** What the sink reports to its connection. */
@@ -42,6 +42,7 @@ export interface ResponseOwner {
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
+const EMPTY = Buffer.alloc(0);
 
 export class Http1Response implements DownstreamExchange, ResponseSink {
   readonly head: DownstreamHead;
@@ -235,7 +236,51 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   }
 
   holdUntilTurnEnd(): void {
-    if (!this.#over) corkUntilTurnEnd(this.#socket);
+    if (this.#over) return;
+    this.#socket.cork();
+    this.#corksHeld++;
+    atTurnEnd(Http1Response.#uncorkOf, this);
+  }
+
+  get #encrypted(): boolean {
+    return (this.#socket as Socket & { encrypted?: boolean }).encrypted === true;
+  }
+
+  /** Corks held to the end of the turn: an end() meanwhile is judged once they are off (#uncorkOf). */
+  #corksHeld = 0;
+  /** end() ran while corked to the turn's end: whether the socket took it all is told at the uncork. */
+  #endHeld = false;
+
+  /** What turn-end.ts calls on a held write that threw: its exchange is cut, as its socket was. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  static #uncorkOf(sink: Http1Response): void {
+    sink.#socket.uncork();
+    if (--sink.#corksHeld > 0 || !sink.#endHeld) return;
+    sink.#endHeld = false;
+    // Cut or closed meanwhile: already told.
+    if (sink.#leaving) sink.#judgeEnd();
+  }
+
+  /**
+   * The answer is written: whole once the socket has handed its last byte to the kernel. A write
+   * under the high-water mark returns true whether or not it went, so what still waits in the
+   * socket (its client's buffers full) is watched as a write left waiting is; most went at once.
+   */
+  #judgeEnd(): void {
+    // Over TLS a write completes a turn later even when the kernel took it at once: judged here,
+    // every answer would be watched; there only a write left waiting (#watchSend) is.
+    if (this.#socket.writableLength === 0 || this.#sendTimeout <= 0 || this.#encrypted) return this.#taken();
+    this.#leaving = true;
+    this.#bytesRead = this.#owner.requestBytes;
+    this.#owner.responseLeaving();
+    this.#watchSend();
+    // No 'drain' comes for writes that returned true: an empty write's callback says when the rest went.
+    this.#socket.write(EMPTY, (err) => {
+      if (err == null) this.#stopSend?.();
+    });
   }
 
   write(chunk: Buffer): boolean {
@@ -317,7 +362,12 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#over = true;
     // A client behind (a write waiting, the send deadline counting) has it whole once the socket
     // drains (#stopSend), cut if the deadline passes first: not when it was written.
-    if (this.#sendDeadline?.armed !== true) return this.#taken();
+    if (this.#sendDeadline?.armed !== true) {
+      if (this.#corksHeld === 0) return this.#judgeEnd();
+      this.#leaving = true;
+      this.#endHeld = true;
+      return;
+    }
     this.#leaving = true;
     this.#bytesRead = this.#owner.requestBytes;
     this.#owner.responseLeaving();
