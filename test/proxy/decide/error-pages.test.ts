@@ -441,7 +441,8 @@ upstreams:
     assert.equal(auth.status, 502);
     assert.equal(
       auth.text,
-      `<p>502 connection_refused hop=auth:127.0.0.1:${down} retry= id=${auth.headers['x-request-id']}</p>`,
+      // The hop by its name: its address only with errors.expose_upstream_address.
+      `<p>502 connection_refused hop=auth:forward retry= id=${auth.headers['x-request-id']}</p>`,
     );
     const held = await page('/held');
     assert.equal(held.status, 503);
