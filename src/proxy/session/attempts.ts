@@ -151,6 +151,12 @@ export class Attempts implements ExchangeOwner, HoldOwner {
         return this.responded(outcome.status);
       case 'replaced':
         return this.replaced(outcome.status);
+      case 'whole': // a part for a compressed copy (exchange.ts): the whole answer is asked for at once
+        this.settle(undefined, outcome.status);
+        this.current = undefined;
+        this.measure.responseOver(undefined); // that attempt's duration
+        this.sends.askWhole();
+        return this.attempt();
       case 'tunnelled':
         return this.tunnelled(outcome.status);
       case 'left':
