@@ -25,14 +25,19 @@ interface Answer {
 }
 
 /** The origin: Last-Modified, no ETag; Range honoured when If-Range is its date (RFC 9110 §13.1.5). */
-async function origin(seen: { path: string; range: unknown; ifRange: unknown }[]) {
+async function origin(seen: { path: string; range: unknown; ifRange: unknown }[], cacheControl?: string) {
   return keep(
     listenOnLoopback((req, res) => {
       seen.push({ path: req.url ?? '', range: req.headers.range, ifRange: req.headers['if-range'] });
       const type = req.url?.startsWith('/video') ? 'video/mp4' : 'text/plain';
       const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const ifRange = req.headers['if-range'];
-      const fields = { 'content-type': type, 'last-modified': MODIFIED, 'accept-ranges': 'bytes' };
+      const fields = {
+        'content-type': type,
+        'last-modified': MODIFIED,
+        'accept-ranges': 'bytes',
+        ...(cacheControl === undefined ? {} : { 'cache-control': cacheControl }),
+      };
       if (range !== null && (ifRange === undefined || ifRange === MODIFIED)) {
         const start = Number(range[1]);
         res.writeHead(206, {
@@ -167,4 +172,47 @@ test('HTTP/2: a compressed download resumed with If-Range: <Last-Modified> gets 
   } finally {
     session.close();
   }
+});
+
+test("the route's cache: a stored answer cut for If-Range: <Last-Modified> goes whole to a client that takes a coding", async () => {
+  const seen: { path: string; range: unknown; ifRange: unknown }[] = [];
+  const upstream = await origin(seen, 'max-age=600');
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\n    cache: {}\n    compression: {}\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    ),
+  );
+  for (const path of ['/file.txt', '/video.mp4']) {
+    const first = await get1(`${gw.url}${path}`, { 'accept-encoding': 'gzip' });
+    assert.equal(first.status, 200);
+  }
+  // only-if-cached: the stored answer meets the Range itself (RFC 9111 §5.2.1.7).
+  const cached = { 'cache-control': 'only-if-cached', ...RESUME };
+  const resumed = await get1(`${gw.url}/file.txt`, { 'accept-encoding': 'gzip', ...cached });
+  assert.equal(resumed.status, 200, 'the whole stored answer, not a 206 of the identity body');
+  assert.equal(resumed.headers['content-range'], undefined);
+  assert.equal(resumed.headers['content-encoding'], 'gzip');
+  assert.deepEqual(gunzipSync(resumed.body), TEXT);
+
+  const video = await get1(`${gw.url}/video.mp4`, { 'accept-encoding': 'gzip', ...cached });
+  assert.equal(video.status, 206);
+  assert.deepEqual(video.body, TEXT.subarray(1000));
+  const plain = await get1(`${gw.url}/file.txt`, cached);
+  assert.equal(plain.status, 206);
+  assert.deepEqual(plain.body, TEXT.subarray(1000));
+  assert.equal(seen.length, 2, 'every answer after the first two from the store');
+
+  // Without only-if-cached the Range goes upstream (RFC 9111 §3.4 leaves it to the origin): its
+  // part is not relayed either.
+  const fetched = await get1(`${gw.url}/file.txt`, { 'accept-encoding': 'gzip', ...RESUME });
+  assert.equal(fetched.status, 200);
+  assert.equal(fetched.headers['content-encoding'], 'gzip');
+  assert.deepEqual(gunzipSync(fetched.body), TEXT);
+  assert.deepEqual(
+    seen.slice(2).map(({ range, ifRange }) => [range, ifRange]),
+    [
+      ['bytes=1000-', MODIFIED],
+      [undefined, undefined],
+    ],
+  );
 });
