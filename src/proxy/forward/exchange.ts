@@ -333,9 +333,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
    * connection closes), and the attempt loop asks the whole answer at once, without the Range.
    */
   private partRefused(controller: ExchangeController, response: UpstreamHead): boolean {
-    // A body streamed from the client (a GET's, rare) cannot go again: the part goes as before.
-    const { compression, wholeAsked, body } = this.options;
-    if (compression === undefined || wholeAsked || body.kind === 'stream') return false;
+    // Range is a GET's (RFC 9110 §14.2): another method's 206 is not asked again (a POST would be
+    // sent twice). A body streamed from the client cannot go again either: the part goes as before.
+    const { compression, wholeAsked, body, method } = this.options;
+    if (compression === undefined || wholeAsked || method !== 'GET' || body.kind === 'stream') return false;
     if (!partForCodedCopy(this.client.head.headers, 206, response.headers, compression)) return false;
     this.finish();
     controller.abort(
