@@ -330,7 +330,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
 
   /**
    * A 206 this client may splice into a compressed copy (partForCodedCopy): not relayed (its
-   * connection closes), and the attempt loop asks the whole answer at once, without the Range.
+   * connection closes), and the attempt loop asks the whole answer at once, without the Range
+   * and If-Range (askWhole: every attempt from now on).
    */
   private partRefused(controller: ExchangeController, response: UpstreamHead): boolean {
     // Range is a GET's (RFC 9110 §14.2): another method's 206 is not asked again (a POST would be
@@ -339,6 +340,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     if (compression === undefined || wholeAsked || method !== 'GET' || body.kind === 'stream') return false;
     if (!partForCodedCopy(this.client.head.headers, 206, response.headers, compression)) return false;
     this.finish();
+    this.options.sends.askWhole();
     controller.abort(
       new Failure('http_response_incomplete', 'a part for a compressed copy: the whole answer is asked for', {
         stage: 'head_received',

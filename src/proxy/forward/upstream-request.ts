@@ -248,6 +248,7 @@ export class UpstreamRequest {
       store,
       spool: this.#gateway.spool,
       wholeAsked: this.#wholeAsked,
+      sends: this,
     };
   }
 }
