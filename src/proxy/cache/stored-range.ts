@@ -1,3 +1,4 @@
+import { httpDate } from '../../core/http-date.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { firstField } from '../../core/net/downstream.ts';
 import { emptyAnswerFields } from './conditional-hit.ts';
@@ -51,15 +52,18 @@ export function storedPart(
 
 /**
  * If-Range (RFC 9110 §13.1.5): an entity-tag that is the stored strong ETag, or an HTTP-date that is
- * its Last-Modified exactly; a weak tag holds for none.
+ * its Last-Modified exactly; a weak tag holds for none, and so does a date that is no HTTP-date
+ * (§5.6.7: `2026-11-03T10:00:00Z`, which JavaScript reads) or a Last-Modified that is no strong
+ * validator: one less than a second before the stored Date (§8.8.2.2), which may have changed
+ * again within that second.
  */
 function ifRangeHolds(value: string, fields: readonly string[]): boolean {
   if (value.startsWith('"') || value.startsWith('W/')) {
     const etag = firstField(fields, 'etag');
     return etag !== undefined && !etag.startsWith('W/') && value === etag;
   }
-  const modified = firstField(fields, 'last-modified');
-  return (
-    modified !== undefined && !Number.isNaN(Date.parse(value)) && Date.parse(value) === Date.parse(modified)
-  );
+  const modified = httpDate(firstField(fields, 'last-modified') ?? '');
+  const date = httpDate(firstField(fields, 'date') ?? '');
+  if (!Number.isNaN(date) && date - modified < 1000) return false;
+  return !Number.isNaN(modified) && httpDate(value.trim()) === modified;
 }

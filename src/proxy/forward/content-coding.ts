@@ -117,6 +117,41 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
 }
 
 /**
+ * A part of a 200 (`status` 206 and `headers` the upstream's, or the 200 the cache would cut one
+ * from) that this client may splice into a compressed copy: it resumes with `If-Range: <date>`
+ * (a compressed answer keeps the upstream's Last-Modified, a strong validator; its ETag went
+ * weak, and a weak tag never matches, RFC 9110 §13.1.5), it accepts one of the route's codings,
+ * and the whole 200 would have gone compressed to it. Such a client gets the whole answer
+ * instead (§14.2: a server may ignore Range); a type the route never compresses, a client that
+ * takes no coding or says no-transform held an identity copy, and resumes.
+ */
+export function partForCodedCopy(
+  requestHeaders: readonly string[],
+  status: number,
+  headers: readonly string[],
+  config: CompressionConfig,
+): boolean {
+  if (status !== 206 && status !== 200) return false;
+  const ifRange = joinedField(requestHeaders, 'if-range')?.trim();
+  if (ifRange === undefined || ifRange.startsWith('"') || ifRange.startsWith('W/')) return false;
+  if (forbidsTransform(joinedField(requestHeaders, 'cache-control'))) return false;
+  if (negotiateCoding(joinedField(requestHeaders, 'accept-encoding'), config.encodings) === undefined)
+    return false;
+  // A 206's Content-Length is the part's: the whole body's length is Content-Range's.
+  const whole = status === 206 ? /\/(\d+)\s*$/.exec(joinedField(headers, 'content-range') ?? '') : null;
+  const fields =
+    whole === null
+      ? headers
+      : [...headers.filter((_, i) => !isLength(headers, i)), 'content-length', whole[1]];
+  return fieldsAllow(fields, config, false);
+}
+
+/** Whether the field at `i` (a name's index, or its value's) is a Content-Length. */
+function isLength(headers: readonly string[], i: number): boolean {
+  return headers[i - (i % 2)].toLowerCase() === 'content-length';
+}
+
+/**
  * Whether the 200 that a 304 stands for might have been compressed: a 304 carries the ETag its
  * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
  * compressed answer from it gets a strong validator back on it (and resumes with the identity

@@ -61,6 +61,10 @@ export interface ExchangeOptions {
   readonly compression?: CompressionConfig;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
+  /** The client's Range and If-Range went unsent: the whole answer is asked for, and may be compressed. */
+  readonly wholeAsked: boolean;
+  /** The request every attempt sends: askWhole() makes the next ones go without Range and If-Range. */
+  readonly sends: { askWhole(): void };
   /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
   readonly spool: SpoolSpace | undefined;
 }

@@ -16,6 +16,11 @@ export type ExchangeOutcome =
   /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
   | { readonly kind: 'replaced'; readonly status: number }
   /**
+   * The upstream's 206 (this status) is a part the client may splice into a compressed copy
+   * (content-coding.ts's partForCodedCopy): not relayed; the whole answer is asked for at once.
+   */
+  | { readonly kind: 'whole'; readonly status: number }
+  /**
    * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
    * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves
    * otherwise is the owner's to see first: it ends the attempt with abandon(), and hears nothing.)

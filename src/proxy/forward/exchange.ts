@@ -22,11 +22,12 @@ import { poolFull, type Target, type Upstream } from '../../upstream/targets/ups
 import { BodyRate } from './body-rate.ts';
 import { ClientPace, type PacedExchange } from './client-pace.ts';
 import { CompressingSink } from './compressing-sink.ts';
+import { partForCodedCopy } from './content-coding.ts';
 import type { ExchangeOptions } from './exchange-options.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
 import { GrpcRelay } from './grpc-relay.ts';
-import { withGrpcTimeout } from './request-headers.ts';
+import { withGrpcTimeout, withoutRange } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -100,7 +101,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.sink =
       options.compression === undefined
         ? client.response
-        : new CompressingSink(client.response, options.compression, client.head, record, client.budget);
+        : new CompressingSink(
+            client.response,
+            options.compression,
+            // Asked whole, the answer is judged as one to a request without a Range.
+            options.wholeAsked ? { ...client.head, headers: withoutRange(client.head.headers) } : client.head,
+            record,
+            client.budget,
+          );
     this.record = record;
     this.upstream = upstream;
     this.target = target;
@@ -259,6 +267,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     if (record.grpc) this.grpc = new GrpcRelay(statusCode, response.headers, record);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
+    if (statusCode === 206 && this.partRefused(controller, response)) return;
     const head = buildDownstreamHead(
       response.headers,
       record.id,
@@ -316,6 +325,28 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     );
     this.owner.settled({ kind: 'replaced', status: response.status });
     answer();
+    return true;
+  }
+
+  /**
+   * A 206 this client may splice into a compressed copy (partForCodedCopy): not relayed (its
+   * connection closes), and the attempt loop asks the whole answer at once, without the Range
+   * and If-Range (askWhole: every attempt from now on).
+   */
+  private partRefused(controller: ExchangeController, response: UpstreamHead): boolean {
+    // Range is a GET's (RFC 9110 §14.2): another method's 206 is not asked again (a POST would be
+    // sent twice). A body streamed from the client cannot go again either: the part goes as before.
+    const { compression, wholeAsked, body, method } = this.options;
+    if (compression === undefined || wholeAsked || method !== 'GET' || body.kind === 'stream') return false;
+    if (!partForCodedCopy(this.client.head.headers, 206, response.headers, compression)) return false;
+    this.finish();
+    this.options.sends.askWhole();
+    controller.abort(
+      new Failure('http_response_incomplete', 'a part for a compressed copy: the whole answer is asked for', {
+        stage: 'head_received',
+      }),
+    );
+    this.owner.settled({ kind: 'whole', status: 206 });
     return true;
   }
 

@@ -297,3 +297,13 @@ function decremented(value: string): string {
   if (!/^[0-9]{1,9}$/.test(value)) return value;
   return String(Math.max(0, Number(value) - 1));
 }
+
+/** The fields without Range and If-Range: the whole answer asked for (exchange.ts, upstream-request.ts). */
+export function withoutRange(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    if (name !== 'range' && name !== 'if-range') out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-opti
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
-import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
+import { buildUpstreamHeaders, withHost, withoutRange, withTraceparent } from './request-headers.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -65,7 +65,9 @@ export class UpstreamRequest {
   readonly #fields: FieldMap;
   readonly #gateway: GatewayFacts;
   readonly #to: Destination;
-  readonly #headers: string[];
+  #headers: string[];
+  /** askWhole() ran: the client's Range and If-Range are no longer sent. */
+  #wholeAsked = false;
   readonly #via: string;
   /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
   readonly #grpc: boolean;
@@ -119,6 +121,15 @@ export class UpstreamRequest {
    */
   get headers(): readonly string[] {
     return this.#headers;
+  }
+
+  /**
+   * The attempts from now on ask the whole answer: the upstream's part was one the client may
+   * splice into a compressed copy (content-coding.ts's partForCodedCopy).
+   */
+  askWhole(): void {
+    this.#headers = withoutRange(this.#headers);
+    this.#wholeAsked = true;
   }
 
   /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
@@ -236,6 +247,8 @@ export class UpstreamRequest {
       compression: this.#client.refresh === undefined ? route.compression : undefined,
       store,
       spool: this.#gateway.spool,
+      wholeAsked: this.#wholeAsked,
+      sends: this,
     };
   }
 }

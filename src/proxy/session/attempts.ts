@@ -116,7 +116,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start()) return this.totalDeadlinePassed();
     const { admitted, sends, req, owner, deadline } = this;
-    const { record } = req;
     const { upstream, route } = admitted;
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
@@ -126,15 +125,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     }
     const { target } = selection;
     this.tried = this.tried.length === 0 ? [target] : [...this.tried, target];
-    record.target = target.config.origin;
-    if (selection.panic) record.panic = true;
+    req.record.target = target.config.origin;
+    if (selection.panic) req.record.panic = true;
     // The log says when a key did not go to its own target (and which that was).
-    record.hashHome = selection.hashHome?.config.origin;
-    const retry = record.tries.length > 0;
+    req.record.hashHome = selection.hashHome?.config.origin;
+    const retry = req.record.tries.length > 0;
     // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
-    const exchange = new Exchange(req.exchange, record, upstream, target, this, options);
+    const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
     exchange.start();
   }
@@ -149,8 +148,14 @@ export class Attempts implements ExchangeOwner, HoldOwner {
         return this.attemptFailed(outcome.failure);
       case 'responded':
         return this.responded(outcome.status);
-      case 'replaced':
-        return this.replaced(outcome.status);
+      case 'replaced': // the cache's answer: the request is over too, and needs no deadline
+        this.settle(undefined, outcome.status, true);
+        return this.responseEnded();
+      case 'whole': // a part for a compressed copy (exchange.ts): the whole answer is asked for at once
+        this.settle(undefined, outcome.status);
+        this.measure.responseOver(undefined); // that attempt's duration: over
+        this.current = undefined;
+        return this.attempt();
       case 'tunnelled':
         return this.tunnelled(outcome.status);
       case 'left':
@@ -213,11 +218,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // No more attempts; the total deadline still runs until the body is through.
     this.stopRetrying();
     this.owner.responded(status);
-  }
-
-  private replaced(status: number): void {
-    this.settle(undefined, status, true);
-    this.responseEnded(); // the request is over too: the cache's answer needs no deadline
   }
 
   /** The client left while the attempt ran (a reset mid-upload, a close before the switch, or mid-body): its stage told now (clientClosed finds no cut). */

@@ -10,6 +10,8 @@ import type { StoredAnswer } from '../cache/stored-answer.ts';
 import { type StoredPart, storedPart } from '../cache/stored-range.ts';
 import { withVary } from '../forward/coded-fields.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
+import { partForCodedCopy } from '../forward/content-coding.ts';
+import { withoutRange } from '../forward/request-headers.ts';
 import { buildDownstreamHead } from '../forward/response-headers.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -31,17 +33,26 @@ export function sendStored(
 ): void {
   const { response, record, head, runtime, exchange, fields } = req;
   if (response.closed) return;
+  // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
+  const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
+  // A part the client may splice into a compressed copy: the whole answer goes instead, judged
+  // as one to a request without a Range (content-coding.ts's partForCodedCopy).
+  const whole = compression !== undefined && partForCodedCopy(head.headers, stored.status, kept, compression);
   // A background refresh's answer goes to nobody: not compressed.
   const sink =
     compression === undefined || exchange.refresh !== undefined
       ? response
-      : new CompressingSink(response, compression, head, record, exchange.budget);
-  // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
-  const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
+      : new CompressingSink(
+          response,
+          compression,
+          whole ? { ...head, headers: withoutRange(head.headers) } : head,
+          record,
+          exchange.budget,
+        );
   // The client's preconditions, then its range (RFC 9110 §13.2.2): a 412, a 304, a part of a 200.
   const failed = stored.status >= 200 && stored.status < 300 && preconditionFailed(fields, kept);
   const unchanged = !failed && stored.status === 200 && notModified(fields, kept);
-  const made = failed ? preconditionFailedOf(kept) : partOf(req, stored, kept, unchanged);
+  const made = failed ? preconditionFailedOf(kept) : whole ? undefined : partOf(req, stored, kept, unchanged);
   const built = buildDownstreamHead(
     made?.fields ?? (unchanged ? notModifiedFields(kept) : kept),
     record.id,

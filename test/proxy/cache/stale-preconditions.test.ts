@@ -79,6 +79,9 @@ const RANGES: ReadonlyArray<[Record<string, string>, number, string, string | un
   [{ range: 'bytes=0-5', 'if-range': MODIFIED }, 206, 'stored', 'bytes 0-5/11'],
   [{ range: 'bytes=0-5', 'if-range': '"v0"' }, 200, 'stored page', undefined],
   [{ range: 'bytes=0-5', 'if-range': 'W/"v1"' }, 200, 'stored page', undefined],
+  // Dates that are no HTTP-date (§5.6.7), though JavaScript reads them as the Last-Modified's.
+  [{ range: 'bytes=0-5', 'if-range': '2026-11-03T10:00:00Z' }, 200, 'stored page', undefined],
+  [{ range: 'bytes=0-5', 'if-range': 'Tue, 03 Nov 2026 10:00:00 +0000' }, 200, 'stored page', undefined],
   // A precondition first: a 412 whatever the range.
   [{ range: 'bytes=0-5', 'if-match': '"v0"' }, 412, '', undefined],
 ];
@@ -98,4 +101,28 @@ test('a stale answer standing in for a refused upstream gives the byte range a R
   const head = await request(gw.url, { path: '/pages/a', method: 'HEAD', headers: { range: 'bytes=0-5' } });
   assert.equal(head.status, 200, 'a HEAD ignores Range (§14.2: defined for GET)');
   assert.equal(origin.heads.length, 1);
+});
+
+test("If-Range naming a stored Last-Modified that is no strong validator (within a second of the answer's Date) gets the whole answer", async (t) => {
+  // Modified in the second it was sent: it may change again within that second (RFC 9110 §8.8.2.2).
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60', 'Date', MODIFIED, 'Last-Modified', MODIFIED],
+    body: 'stored page',
+  });
+  t.after(() => origin.stop());
+  const gw = await startTestGateway(cachedPages(origin.url));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/pages/a' })).status, 200);
+  await origin.stop();
+  const res = await request(gw.url, {
+    path: '/pages/a',
+    headers: { range: 'bytes=0-5', 'if-range': MODIFIED },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'stored page');
+  assert.equal(res.headers['content-range'], undefined);
+  // Without If-Range the range is served.
+  const part = await request(gw.url, { path: '/pages/a', headers: { range: 'bytes=0-5' } });
+  assert.equal(part.status, 206);
 });
