@@ -7,6 +7,7 @@ import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
+import { entriesOverlap } from '../net/address-list.ts';
 import { blockOfLooseCidr } from './addresses.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
@@ -41,6 +42,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
         message: `${entry} trusts every client as a proxy: any client then writes the X-Forwarded-For that allow/deny, rate_limit and hash_key judge it by, its own X-Request-Id, and the X-Forwarded-* and X-Real-IP the upstream reads; list only the proxies in front of the gateway`,
       });
     else warnings.push(...looseCidr(['trust_forwarded_from', index], entry));
+  warnings.push(...trustedBalancers(config));
   const { acme } = config;
   const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
   // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.
@@ -153,6 +155,24 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
   return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+}
+
+/**
+ * A balancer in a listener's proxy_protocol.from that trust_forwarded_from lists too: after its
+ * header names no client (proxy-gate.ts), it is the client, a trusted proxy whose headers are kept.
+ */
+function trustedBalancers(config: GatewayConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
+  for (const [index, listener] of config.listen.entries())
+    for (const [at, entry] of (listener.proxyProtocol?.from ?? []).entries()) {
+      const trusted = config.trustForwardedFrom.find((other) => entriesOverlap(entry, other));
+      if (trusted !== undefined)
+        warnings.push({
+          path: ['listen', index, 'proxy_protocol', 'from', at],
+          message: `${entry} is in trust_forwarded_from too (${trusted}): a connection whose PROXY header names no client (v2 LOCAL, v1 UNKNOWN, a v2 UNSPEC or UNIX family) has the balancer itself as its client, and its X-Forwarded-For and Forwarded are then believed, so a client the balancer relays that way (UNKNOWN) writes the address that allow/deny, rate_limit and hash_key judge it by and the upstream reads; list in trust_forwarded_from only the proxies whose own headers are meant, by their exact addresses`,
+        });
+    }
+  return warnings;
 }
 
 /** An address list's entry written with bits past its prefix: it stands for its whole block. */

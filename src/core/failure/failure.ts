@@ -17,6 +17,9 @@ interface FailureParams {
   readonly alertMessage?: string;
 }
 
+/** What an error body calls a failure, where its kind's words would be untrue of it. */
+export type FailureWording = Pick<FailureKind, 'title' | 'explanation'>;
+
 interface FailureInit {
   readonly stage?: Stage;
   /** A finer status than the kind's default; only `client` and `gateway` kinds use it (e.g. 413, 405). */
@@ -45,6 +48,8 @@ interface FailureInit {
    * client's last message, the client's side still open. Judged against no target (clientsOwn).
    */
   readonly clientsTurn?: boolean;
+  /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
+  readonly wording?: FailureWording;
 }
 
 /**
@@ -67,6 +72,8 @@ export class Failure extends Error {
   readonly challenge: string | undefined;
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
+  /** The words given in place of the kind's, carried by every copy of this failure. */
+  readonly wording: FailureWording | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -81,7 +88,7 @@ export class Failure extends Error {
     }
     this.name = 'Failure';
     this.type = type;
-    this.kind = FAILURES[type];
+    this.kind = init.wording === undefined ? FAILURES[type] : { ...FAILURES[type], ...init.wording };
     this.status = init.status ?? this.kind.status;
     this.stage = init.stage ?? 'not_sent';
     this.details = details;
@@ -97,6 +104,7 @@ export class Failure extends Error {
     this.challenge = init.challenge;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
+    this.wording = init.wording;
   }
 
   /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
@@ -139,6 +147,7 @@ export class Failure extends Error {
       retryAfter: this.retryAfter,
       cause: this.cause,
       unprocessed: true,
+      wording: this.wording,
     });
   }
 
@@ -158,6 +167,7 @@ export class Failure extends Error {
       ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
+      wording: this.wording,
     });
   }
 }

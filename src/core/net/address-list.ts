@@ -22,6 +22,19 @@ export function blockListOf(entries: readonly string[]): net.BlockList {
   return list;
 }
 
+/**
+ * Whether two entries (addresses or CIDR blocks, as the config writes them) share an address:
+ * of two blocks one holds the other or neither holds any of the other's, so one holds the
+ * other's written address. Matched as the lists match (an IPv4-mapped block holds its IPv4).
+ */
+export function entriesOverlap(a: string, b: string): boolean {
+  const holds = (entry: string, other: string) => {
+    const [address] = other.split('/');
+    return blockListOf([entry]).check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
+  };
+  return holds(a, b) || holds(b, a);
+}
+
 /** Entries are validated by the config loader (addressOrCidrProblem). */
 export function createAddressList(entries: readonly string[]): AddressList {
   const all = blockListOf(entries);

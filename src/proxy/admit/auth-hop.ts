@@ -100,6 +100,7 @@ export function authHopFailure(failure: Failure, hop: string, what: string): Fai
     ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
     nextHop: hop,
     cause: failure.cause,
+    wording: failure.wording,
   });
 }
 
@@ -116,6 +117,7 @@ export function shownAs(failure: Failure, hop: string): Failure {
     ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
     nextHop: hop,
     cause: failure.cause,
+    wording: failure.wording,
   });
 }
 

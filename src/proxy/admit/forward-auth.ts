@@ -1,5 +1,6 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { UNUSABLE_ANSWER } from '../../core/failure/unusable-answer.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
@@ -227,11 +228,13 @@ export class ForwardAuth {
         status >= 500
           ? (hopLooping(status, joinedField(answer.headers, 'proxy-status')) ??
               hopUnavailable(status, joinedField(answer.headers, 'retry-after')))
-          : new Failure(
+          : // Good HTTP, no verdict: said so, never "not HTTP" (unusable-answer.ts).
+            new Failure(
               'http_protocol_error',
               `it answered ${status}, neither 2xx, 401, 403, 429 nor a redirect`,
               {
                 stage: 'head_received',
+                wording: UNUSABLE_ANSWER,
               },
             ),
         this.#shownHop,

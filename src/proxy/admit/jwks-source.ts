@@ -1,5 +1,6 @@
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { UNUSABLE_ANSWER } from '../../core/failure/unusable-answer.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
@@ -120,6 +121,7 @@ export class RemoteJwks {
     return authHopFailure(
       new Failure('http_protocol_error', 'the key the token names cannot check a signature', {
         stage: 'head_received',
+        wording: UNUSABLE_ANSWER,
       }),
       this.#hop,
       'the JWKS endpoint',
@@ -184,6 +186,7 @@ export class RemoteJwks {
         );
       throw new Failure('http_protocol_error', `it answered ${response.status}, not a key set`, {
         stage: 'head_received',
+        wording: UNUSABLE_ANSWER,
       });
     }
     let text: string;
@@ -205,7 +208,10 @@ export class RemoteJwks {
     try {
       keys = JSON.parse(text);
     } catch {
-      throw new Failure('http_protocol_error', 'its answer is not JSON', { stage: 'head_received' });
+      throw new Failure('http_protocol_error', 'its answer is not JSON', {
+        stage: 'head_received',
+        wording: UNUSABLE_ANSWER,
+      });
     }
     // Every member an object, as JwkSet requires: anything else is the endpoint's garbage, not a bug here.
     const members = typeof keys === 'object' && keys !== null ? (keys as { keys?: unknown }).keys : undefined;
@@ -215,6 +221,7 @@ export class RemoteJwks {
     )
       throw new Failure('http_protocol_error', 'its answer is not a key set ({"keys": [...]})', {
         stage: 'head_received',
+        wording: UNUSABLE_ANSWER,
       });
     return {
       keys,
@@ -244,6 +251,7 @@ async function boundedText(response: Response, max: number): Promise<string> {
       void reader.cancel();
       throw new Failure('http_protocol_error', `its key set is over ${max} bytes`, {
         stage: 'head_received',
+        wording: UNUSABLE_ANSWER,
       });
     }
     chunks.push(value);

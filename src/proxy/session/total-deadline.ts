@@ -167,6 +167,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       params: last.params,
       retryAfter: last.retryAfter,
       cause: last.cause,
+      wording: last.wording,
     });
   }
 
