@@ -78,7 +78,7 @@ export class CanaryJudging extends CanarySteps {
       const w = judged.worse;
       return this.#failed(
         run,
-        `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (p = ${formatP(w.p)})`,
+        `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (${formatP(w.p)})`,
         w.metric,
         look,
         w,

@@ -147,9 +147,9 @@ export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_v
   };
 }
 
-/** A p-value as a person reads it: four significant digits, or "< 1e-12". */
+/** A p-value as a person reads it, the relation with it: "p = " four significant digits, or "p < 1e-12". */
 export function formatP(p: number): string {
-  return p < 1e-12 ? '< 1e-12' : p.toPrecision(4);
+  return p < 1e-12 ? 'p < 1e-12' : `p = ${p.toPrecision(4)}`;
 }
 
 /** A run as GET /canary and the status page show it. */
