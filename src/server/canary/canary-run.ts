@@ -48,6 +48,8 @@ export interface CanaryStatus {
     readonly looks: number;
     readonly decided: boolean;
     readonly requests: { canary: number; baseline: number };
+    /** Not judged for want of the canary's answers (latency compared): how many it gave. */
+    readonly answers?: number;
     readonly metrics: readonly MetricVerdict[];
   } | null;
   /** The latest actions, newest last (bounded). */
@@ -143,6 +145,7 @@ export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_v
     looks: look.planned,
     decided: judged.decided,
     requests: judged.requests,
+    ...(judged.decided || judged.answers === undefined ? {} : { answers: judged.answers }),
     metrics: judged.decided ? judged.metrics : [],
   };
 }

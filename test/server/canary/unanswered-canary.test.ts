@@ -37,6 +37,9 @@ test('a canary that answers nothing, judged on latency alone, is never passed or
     assert.equal(canary.phase, 'rolled_back');
     assert.equal(canary.share, 0);
     assert.equal(canary.reason, worse.reason);
+    // Its last look says why it was not judged: the answers it did not give.
+    const last = canary.last_verdict as { decided: boolean; answers?: number };
+    assert.deepEqual([last.decided, last.answers], [false, 0]);
     // A look that said "too few requests" was short of them; one short of answers says so.
     for (const line of gw.linesOf('canary step not judged: too few requests')) {
       const { canary: c, baseline: b } = line.requests as { canary: number; baseline: number };
