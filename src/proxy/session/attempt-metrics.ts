@@ -36,8 +36,18 @@ export class AttemptMetrics {
    */
   #held = false;
 
-  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryWindow) {
+  /** The request's body streams from the client: its answer is waited for once it had all gone out. */
+  readonly #streams: boolean;
+
+  constructor(
+    metrics: GatewayMetrics,
+    upstream: string,
+    method: string,
+    canary?: CanaryWindow,
+    streams = false,
+  ) {
     this.#canary = canary;
+    this.#streams = streams;
     this.#metrics = metrics;
     this.#upstream = upstream;
     this.#method = method;
@@ -79,9 +89,29 @@ export class AttemptMetrics {
     this.retryOver(failure.type);
   }
 
-  /** An attempt ended without an answer: its duration. */
-  attemptFailed(target: string, failure: Failure, startedAt: number, now: number): void {
-    if (!this.#held) this.#canary?.record(this.#upstream, failure, undefined, now - startedAt);
+  /**
+   * An attempt ended without an answer: its duration. On a canary route, a client that left (or
+   * whose own deadline passed) while the whole request was out and its answer's head awaited
+   * judges no failure of the target's, but the answer came no sooner than that wait: a latency
+   * sample of it. Left out, a canary that hangs past its clients' patience showed only the
+   * answers that came in time, as fast as the baseline's (clients-give-up.test.ts).
+   */
+  attemptFailed(
+    target: string,
+    failure: Failure,
+    startedAt: number,
+    now: number,
+    streamedWholeAt?: number,
+  ): void {
+    const waitedSince = this.#streams ? streamedWholeAt : startedAt;
+    const waited = failure.clientsOwn && failure.stage === 'sent' && waitedSince !== undefined;
+    if (!this.#held)
+      this.#canary?.record(
+        this.#upstream,
+        waited ? undefined : failure,
+        undefined,
+        now - (waited ? waitedSince : startedAt),
+      );
     this.#measured(target, undefined, failure.type, startedAt, now);
   }
 

@@ -93,7 +93,8 @@ export class Attempt {
     if (this.#retry) measure.retryOver(failure?.type ?? 'response');
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
-    if (failure !== undefined) measure.attemptFailed(target, failure, startedAt, now);
+    if (failure !== undefined)
+      measure.attemptFailed(target, failure, startedAt, now, exchange.streamedWholeAt);
     else measure.responding(target, status as number, startedAt, now, exchange.streamedWholeAt);
     settleClientSpan(spans, failure, status, exchange);
     return {

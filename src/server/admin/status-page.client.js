@@ -234,7 +234,9 @@ function renderCanaries(canaries) {
               ? last.metrics
                   .map((m) => `${m.metric}: ${m.canary} vs ${m.baseline} (p ${m.p.toPrecision(3)})`)
                   .join('; ')
-              : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`
+              : last.answers !== undefined
+                ? `not judged: the canary answered ${last.answers} of its ${last.requests.canary} requests`
+                : `not judged: ${last.requests.canary} canary and ${last.requests.baseline} baseline requests so far`
           }`;
     const buttons = [];
     if (c.phase !== 'rolled_back')

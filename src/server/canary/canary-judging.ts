@@ -38,26 +38,37 @@ export class CanaryJudging extends CanarySteps {
     run.last = lastVerdict(judged, look);
     if (!judged.decided) {
       // The time it ran, not since it started: a pause an operator (or a verdict) made does not count.
+      // Short of the canary's answers (its requests failed): its latency is what is not known.
+      const answers = judged.answers;
+      const short =
+        answers === undefined
+          ? undefined
+          : `the canary answered ${answers} of its ${judged.requests.canary} requests, ${run.config.minRequests} needed`;
       if (ranFor(run, performance.now()) >= run.config.maxDuration)
         return this.#failed(
           run,
-          `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`,
+          short === undefined
+            ? `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`
+            : `too few answers to judge latency within max_duration: ${short}`,
           'max_duration',
           look,
         );
       // Said once a step's interval (at its end, and each interval after), not at every look.
       if (look.last && (look.index - look.planned) % look.planned === 0) {
-        const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`;
+        const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${short ?? `${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`}`;
         this.host.logger.info(
           {
             route: run.route,
             share: run.share,
             requests: judged.requests,
+            ...(answers === undefined ? {} : { answers }),
             min_requests: run.config.minRequests,
             look: look.index,
             looks: look.planned,
           },
-          'canary step not judged: too few requests',
+          answers === undefined
+            ? 'canary step not judged: too few requests'
+            : 'canary step not judged: too few answers',
         );
         this.event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
       }
@@ -67,7 +78,7 @@ export class CanaryJudging extends CanarySteps {
       const w = judged.worse;
       return this.#failed(
         run,
-        `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (p = ${formatP(w.p)})`,
+        `${w.metric} worse on the canary: ${w.canary} against ${w.baseline} on the baseline (${formatP(w.p)})`,
         w.metric,
         look,
         w,

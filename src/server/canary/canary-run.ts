@@ -48,6 +48,8 @@ export interface CanaryStatus {
     readonly looks: number;
     readonly decided: boolean;
     readonly requests: { canary: number; baseline: number };
+    /** Not judged for want of the canary's answers (latency compared): how many it gave. */
+    readonly answers?: number;
     readonly metrics: readonly MetricVerdict[];
   } | null;
   /** The latest actions, newest last (bounded). */
@@ -143,13 +145,14 @@ export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_v
     looks: look.planned,
     decided: judged.decided,
     requests: judged.requests,
+    ...(judged.decided || judged.answers === undefined ? {} : { answers: judged.answers }),
     metrics: judged.decided ? judged.metrics : [],
   };
 }
 
-/** A p-value as a person reads it: four significant digits, or "< 1e-12". */
+/** A p-value as a person reads it, the relation with it: "p = " four significant digits, or "p < 1e-12". */
 export function formatP(p: number): string {
-  return p < 1e-12 ? '< 1e-12' : p.toPrecision(4);
+  return p < 1e-12 ? 'p < 1e-12' : `p = ${p.toPrecision(4)}`;
 }
 
 /** A run as GET /canary and the status page show it. */

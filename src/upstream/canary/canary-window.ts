@@ -5,6 +5,12 @@ import { addTally, bucketOf, emptyTally, isTally } from './latency-tally.ts';
 export const CANARY_COUNTS = ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway'] as const;
 export type CanaryCount = (typeof CANARY_COUNTS)[number];
 
+/**
+ * The gateway's refusals `gateway` counts: the upstream had no target to take the attempt (none
+ * healthy, circuit open) or its pool was full. Its other answers of that shape say nothing of a side.
+ */
+const WANT_OF_TARGET: ReadonlySet<string> = new Set(['destination_unavailable', 'connection_limit_reached']);
+
 /** One side's window: plain numbers and arrays, so it crosses the IPC channel and Redis as it is. */
 export interface SideCounts {
   requests: number;
@@ -59,7 +65,8 @@ export class CanaryWindow {
   /**
    * One attempt's outcome on `upstream`: a failure of the four shapes counts as its shape, the
    * gateway's refusal for want of a target as `gateway`, an answer of 500–599 as `status_5xx`.
-   * The client's own doings (it left, its deadline) judge nobody and are not counted.
+   * The client's own doings (it left, its deadline) judge nobody and are not counted, nor are the
+   * gateway's own (out of descriptors or ports: proxy_resources_exhausted), its target never asked.
    */
   record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void {
     const side =
@@ -74,7 +81,7 @@ export class CanaryWindow {
       const shape = failure.kind.shape;
       if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
         side[shape]++;
-      else if (shape === 'gateway') side.gateway++;
+      else if (WANT_OF_TARGET.has(failure.type)) side.gateway++;
       else return;
       side.requests++;
       return;

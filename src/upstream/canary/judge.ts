@@ -14,8 +14,17 @@ export interface MetricVerdict {
 }
 
 export type Judgement =
-  /** A side had fewer requests than `min_requests`: nothing is decided on this window. */
-  | { readonly decided: false; readonly requests: { canary: number; baseline: number } }
+  /**
+   * A side had fewer requests than `min_requests`, or (`answers` set) latency is compared and the
+   * canary answered fewer than `min_requests` of its requests, nothing else found worse: nothing
+   * is decided on this window (a latency it did not show is no pass).
+   */
+  | {
+      readonly decided: false;
+      readonly requests: { canary: number; baseline: number };
+      /** The canary's answers, when they, not the requests, are short. */
+      readonly answers?: number;
+    }
   | {
       readonly decided: true;
       readonly requests: { canary: number; baseline: number };
@@ -53,8 +62,17 @@ export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - co
   const worse = metrics
     .filter((m) => m.worse && !(slower && m.metric === 'latency_p99'))
     .sort((a, b) => a.p - b.p)[0];
+  // A canary that answered few of its requests (refused, reset) has few latencies to rank: the
+  // rank test finds nothing worse in none, and a pass on it would promote a canary that is down.
+  const answers = tallied(canary.latency);
+  if (worse === undefined && answers < config.minRequests && config.compare.some(isLatency))
+    return { decided: false, requests, answers };
   const baselineFailed = CANARY_COUNTS.reduce((n, count) => n + baseline[count], 0);
   return { decided: true, requests, metrics, worse, baselineFailed };
+}
+
+function isLatency(metric: CanaryMetric): boolean {
+  return metric === 'latency' || metric === 'latency_p99';
 }
 
 function countVerdict(

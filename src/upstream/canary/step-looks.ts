@@ -60,7 +60,8 @@ export class StepLooks {
     const last = this.#made >= this.planned;
     const alpha = last ? budget - this.#spent : budget / this.planned;
     const judged = judge(this.#counts, this.#config, alpha);
-    if (judged.decided && !last) this.#spent += alpha;
+    // A look short of the canary's answers only (judge.ts) was tested for worse all the same.
+    if ((judged.decided || judged.answers !== undefined) && !last) this.#spent += alpha;
     return { index: this.#made, planned: this.planned, last, alpha, judged };
   }
 }

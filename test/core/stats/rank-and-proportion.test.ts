@@ -156,3 +156,33 @@ test('median', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.equal(median([]), 0);
 });
+
+test('two proportions: the smallest tables, summed by hand from the hypergeometric', () => {
+  // 1 of 1 against 0 of 1: one failure in two requests, on the canary's one with chance 1/2.
+  near(fisherWorse({ count: 1, total: 1 }, { count: 0, total: 1 }), 0.5, 12);
+  // 2 of 2 against 0 of 2: C(2, 2) C(2, 0) / C(4, 2) = 1/6.
+  near(fisherWorse({ count: 2, total: 2 }, { count: 0, total: 2 }), 1 / 6, 12);
+  // 3 of 5 against 1 of 5: [C(4, 3) C(6, 2) + C(4, 4) C(6, 1)] / C(10, 5) = (60 + 6) / 252.
+  near(fisherWorse({ count: 3, total: 5 }, { count: 1, total: 5 }), 66 / 252, 12);
+  // Every request failed on both sides: the canary could not have had fewer; nothing is shown.
+  assert.equal(fisherWorse({ count: 5, total: 5 }, { count: 5, total: 5 }), 1);
+  // None of the canary's failed: p = 1, never a verdict.
+  assert.equal(fisherWorse({ count: 0, total: 7 }, { count: 3, total: 7 }), 1);
+  for (const p of [
+    fisherWorse({ count: 0, total: 0 }, { count: 0, total: 0 }),
+    fisherWorse({ count: 1, total: 1 }, { count: 0, total: 0 }),
+  ])
+    assert.equal(p, 1);
+});
+
+test('Mann-Whitney: one value a side, and one tie group holding all but one value, by hand', () => {
+  // [2] against [1]: U = 1, σ² = 1 × 1 / 12 × 3 = 0.25, z = (1 − 0.5 − 0.5) / 0.5 = 0: p = 0.5.
+  near(rankWorse([2], [1]), 0.5, 6); // the normal tail is good to 1.2e-7 (normal.ts)
+  // [3, 3, 3, 9] against [3, 3, 3]: the six 3s rank 3.5, the 9 ranks 7; W = 3 × 3.5 + 7 − 10 = 7.5;
+  // Σ(t³ − t) = 210; σ² = 12 / 12 × (8 − 210 / 42) = 3; z = (7.5 − 6 − 0.5) / √3 = 0.57735:
+  // p = 0.28185 (scipy.stats.mannwhitneyu, method="asymptotic", the same).
+  near(rankWorse([3, 3, 3, 9], [3, 3, 3]), 0.28185);
+  // Tallies with nothing counted on a side, or every count 0: p = 1, not NaN.
+  assert.equal(rankWorseTallied({ values: [1, 2], counts: [0, 0] }, { values: [1, 2], counts: [3, 4] }), 1);
+  assert.equal(rankWorseTallied({ values: [1, 2], counts: [5, 0] }, { values: [1, 2], counts: [2, 0] }), 1);
+});

@@ -120,3 +120,26 @@ test('judge: a side with no answer has no median: its latency figure says so, no
   );
   assert.match(String(latency?.baseline), /^median 5\.\d ms \(60 samples\)$/);
 });
+
+test('judge on latency alone: a canary that answered fewer than min_requests is not passed on the answers it did not give', () => {
+  const latencyOnly: CanaryConfig = { ...CONFIG, compare: ['latency'] };
+  const window = new CanaryWindow('stable', 'next');
+  for (let i = 0; i < 60; i++)
+    window.record('next', new Failure('connection_refused', 'refused'), undefined, 1);
+  for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
+  const refused = window.take();
+  assert.deepEqual(judge(refused, latencyOnly), {
+    decided: false,
+    requests: { canary: 60, baseline: 60 },
+    answers: 0,
+  });
+  // With the failure shapes compared too, its refusals decide at once: worse on unreachable.
+  const all = judge(refused, CONFIG);
+  assert.equal(all.decided && all.worse?.metric, 'unreachable');
+  // Answered min_requests, it is judged on them (the latency_p99 likewise).
+  for (let i = 0; i < 50; i++) window.record('next', undefined, 200, 5);
+  for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
+  const answered = judge(window.take(), { ...CONFIG, compare: ['latency_p99'] });
+  assert.equal(answered.decided, true);
+  assert.equal(answered.decided && answered.worse, undefined);
+});
