@@ -66,6 +66,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
    * body, or before. What came before it was the client's pace: a canary's latency counts from it.
    */
   streamedWholeAt: number | undefined;
+  /** Since when the upstream owes the answer's head: the attempt's start, or for a body streamed from the client, once it all went (undefined before). */
+  headOwedSince(startedAt: number): number | undefined {
+    return this.options.body.kind === 'stream' ? this.streamedWholeAt : startedAt;
+  }
   /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
   private clientSpokeLast = false;
   /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */

@@ -36,18 +36,8 @@ export class AttemptMetrics {
    */
   #held = false;
 
-  /** The request's body streams from the client: its answer is waited for once it had all gone out. */
-  readonly #streams: boolean;
-
-  constructor(
-    metrics: GatewayMetrics,
-    upstream: string,
-    method: string,
-    canary?: CanaryWindow,
-    streams = false,
-  ) {
+  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryWindow) {
     this.#canary = canary;
-    this.#streams = streams;
     this.#metrics = metrics;
     this.#upstream = upstream;
     this.#method = method;
@@ -94,16 +84,17 @@ export class AttemptMetrics {
    * whose own deadline passed) while the whole request was out and its answer's head awaited
    * judges no failure of the target's, but the answer came no sooner than that wait: a latency
    * sample of it. Left out, a canary that hangs past its clients' patience showed only the
-   * answers that came in time, as fast as the baseline's (clients-give-up.test.ts).
+   * answers that came in time, as fast as the baseline's (clients-give-up.test.ts). `waitedSince`:
+   * since when the upstream owed the head (Exchange.headOwedSince; undefined while a body that
+   * streams from the client was still going out: the client's pace, not the target's).
    */
   attemptFailed(
     target: string,
     failure: Failure,
     startedAt: number,
     now: number,
-    streamedWholeAt?: number,
+    waitedSince?: number,
   ): void {
-    const waitedSince = this.#streams ? streamedWholeAt : startedAt;
     const waited = failure.clientsOwn && failure.stage === 'sent' && waitedSince !== undefined;
     if (!this.#held)
       this.#canary?.record(

@@ -94,7 +94,7 @@ export class Attempt {
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
     if (failure !== undefined)
-      measure.attemptFailed(target, failure, startedAt, now, exchange.streamedWholeAt);
+      measure.attemptFailed(target, failure, startedAt, now, exchange.headOwedSince(startedAt));
     else measure.responding(target, status as number, startedAt, now, exchange.streamedWholeAt);
     settleClientSpan(spans, failure, status, exchange);
     return {

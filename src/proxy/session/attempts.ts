@@ -77,10 +77,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.admitted = admitted;
     const { runtime, head, record, fields, spans } = req;
     const { upstream } = admitted;
-    this.sends = upstreamRequestOf(req, owner, admitted, cache);
-    const streams = this.sends.body.kind === 'stream';
-    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window, streams);
+    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, spans, measure: this.measure };
+    this.sends = upstreamRequestOf(req, owner, admitted, cache);
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
     this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
