@@ -92,16 +92,7 @@ export function timedOut(err: unknown): boolean {
 
 /** A failure of the auth hop `hop` ("auth:idp.example.com"), said as one in its details and next-hop. */
 export function authHopFailure(failure: Failure, hop: string, what: string): Failure {
-  return new Failure(failure.type, `${what}: ${failure.details}`, {
-    status: failure.status,
-    stage: failure.stage,
-    params: failure.params,
-    // A circuit open or a pool full says when to come back.
-    ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
-    nextHop: hop,
-    cause: failure.cause,
-    wording: failure.wording,
-  });
+  return withHop(failure, hop, `${what}: ${failure.details}`);
 }
 
 /**
@@ -109,11 +100,16 @@ export function authHopFailure(failure: Failure, hop: string, what: string): Fai
  * known by its URL is its address only where the config exposes addresses), the rest unchanged.
  */
 export function shownAs(failure: Failure, hop: string): Failure {
-  if (failure.nextHop === hop) return failure;
-  return new Failure(failure.type, failure.details, {
+  return failure.nextHop === hop ? failure : withHop(failure, hop, failure.details);
+}
+
+/** `failure` again with `hop` as its next hop and these details, every other fact of it kept. */
+function withHop(failure: Failure, hop: string, details: string): Failure {
+  return new Failure(failure.type, details, {
     status: failure.status,
     stage: failure.stage,
     params: failure.params,
+    // A circuit open or a pool full says when to come back.
     ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
     nextHop: hop,
     cause: failure.cause,
