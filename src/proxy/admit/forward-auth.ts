@@ -1,6 +1,6 @@
 import type { ForwardAuthConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { UNUSABLE_ANSWER } from '../../core/failure/unusable-answer.ts';
+import { unusableAnswer } from '../../core/failure/unusable-answer.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
@@ -229,14 +229,7 @@ export class ForwardAuth {
           ? (hopLooping(status, joinedField(answer.headers, 'proxy-status')) ??
               hopUnavailable(status, joinedField(answer.headers, 'retry-after')))
           : // Good HTTP, no verdict: said so, never "not HTTP" (unusable-answer.ts).
-            new Failure(
-              'http_protocol_error',
-              `it answered ${status}, neither 2xx, 401, 403, 429 nor a redirect`,
-              {
-                stage: 'head_received',
-                wording: UNUSABLE_ANSWER,
-              },
-            ),
+            unusableAnswer(`it answered ${status}, neither 2xx, 401, 403, 429 nor a redirect`),
         this.#shownHop,
         'the auth service',
       ),

@@ -1,6 +1,6 @@
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { UNUSABLE_ANSWER } from '../../core/failure/unusable-answer.ts';
+import { unusableAnswer } from '../../core/failure/unusable-answer.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
@@ -119,10 +119,7 @@ export class RemoteJwks {
    */
   unusableKey(): Failure {
     return authHopFailure(
-      new Failure('http_protocol_error', 'the key the token names cannot check a signature', {
-        stage: 'head_received',
-        wording: UNUSABLE_ANSWER,
-      }),
+      unusableAnswer('the key the token names cannot check a signature'),
       this.#hop,
       'the JWKS endpoint',
     );
@@ -184,10 +181,7 @@ export class RemoteJwks {
           hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
           hopUnavailable(response.status, response.headers.get('retry-after'))
         );
-      throw new Failure('http_protocol_error', `it answered ${response.status}, not a key set`, {
-        stage: 'head_received',
-        wording: UNUSABLE_ANSWER,
-      });
+      throw unusableAnswer(`it answered ${response.status}, not a key set`);
     }
     let text: string;
     try {
@@ -208,10 +202,7 @@ export class RemoteJwks {
     try {
       keys = JSON.parse(text);
     } catch {
-      throw new Failure('http_protocol_error', 'its answer is not JSON', {
-        stage: 'head_received',
-        wording: UNUSABLE_ANSWER,
-      });
+      throw unusableAnswer('its answer is not JSON');
     }
     // Every member an object, as JwkSet requires: anything else is the endpoint's garbage, not a bug here.
     const members = typeof keys === 'object' && keys !== null ? (keys as { keys?: unknown }).keys : undefined;
@@ -219,10 +210,7 @@ export class RemoteJwks {
       !Array.isArray(members) ||
       !members.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))
     )
-      throw new Failure('http_protocol_error', 'its answer is not a key set ({"keys": [...]})', {
-        stage: 'head_received',
-        wording: UNUSABLE_ANSWER,
-      });
+      throw unusableAnswer('its answer is not a key set ({"keys": [...]})');
     return {
       keys,
       ttl: freshFor(response.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
@@ -249,10 +237,7 @@ async function boundedText(response: Response, max: number): Promise<string> {
     size += value.byteLength;
     if (size > max) {
       void reader.cancel();
-      throw new Failure('http_protocol_error', `its key set is over ${max} bytes`, {
-        stage: 'head_received',
-        wording: UNUSABLE_ANSWER,
-      });
+      throw unusableAnswer(`its key set is over ${max} bytes`);
     }
     chunks.push(value);
   }
