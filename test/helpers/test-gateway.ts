@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
-import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
+import { type Gateway, type GatewayOptions, startGateway } from '../../src/server/gateway/gateway.ts';
 import type { TargetPool } from '../../src/upstream/connections/target-pool.ts';
 
 /** One parsed access-log line. */
@@ -33,13 +33,18 @@ export async function startTestGateway(
   yaml: string,
   env: NodeJS.ProcessEnv = {},
   listener = '',
+  options: Omit<GatewayOptions, 'logger'> = {},
 ): Promise<TestGateway> {
   const text = `listen:\n  - address: 127.0.0.1:0\n${listener ? `    ${listener}\n` : ''}${yaml}`;
-  return startGatewayFromText(text, env);
+  return startGatewayFromText(text, env, options);
 }
 
 /** startTestGateway on a whole config, its listeners included (the first one's port is `port`). */
-export async function startGatewayFromText(text: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startGatewayFromText(
+  text: string,
+  env: NodeJS.ProcessEnv = {},
+  options: Omit<GatewayOptions, 'logger'> = {},
+): Promise<TestGateway> {
   const config = parseConfig(text, '<test>', env);
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
@@ -51,7 +56,7 @@ export async function startGatewayFromText(text: string, env: NodeJS.ProcessEnv 
     },
   });
   const logger = createLoggerOn(sink, 'info', config.name);
-  const gateway = await startGateway(config, { logger });
+  const gateway = await startGateway(config, { ...options, logger });
   const port = gateway.listeners[0].port();
   const waitFor = (find: () => LogLine | undefined, what: string): Promise<LogLine> =>
     new Promise((resolve, reject) => {

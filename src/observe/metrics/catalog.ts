@@ -80,6 +80,20 @@ export const METRICS = {
     help: "Requests on a route with a cache, by what its cache did (the Cache-Status they carried): hit, collapsed (waited for another request's fetch, then a hit), revalidated (a 304 confirmed the stored answer), stale, or forwarded for uri-miss, vary-miss, stale, request, method or bypass.",
     aggregator: 'sum',
   },
+  stageHooks: {
+    name: 'candor_stage_hook_calls_total',
+    type: 'counter',
+    labels: ['stage', 'hook', 'result'],
+    help: "Calls of a route stage's hooks (a plugin's: plugin:NAME), by result: ok, threw, overran, or the failure type it refused with.",
+    aggregator: 'sum',
+  },
+  stageHookTime: {
+    name: 'candor_stage_hook_seconds_total',
+    type: 'counter',
+    labels: ['stage', 'hook'],
+    help: "Time spent in a route stage's hooks (an asynchronous hook's until it settled), in seconds.",
+    aggregator: 'sum',
+  },
   cacheStale: {
     name: 'candor_cache_stale_total',
     type: 'counter',

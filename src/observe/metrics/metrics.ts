@@ -181,6 +181,12 @@ export class GatewayMetrics {
     this.#count('retriesSkipped').cell(upstream, why).value++;
   }
 
+  /** A route stage's hook ran (stage.ts): its result and its time. */
+  stageHook(stage: string, hook: string, result: string, seconds: number): void {
+    this.#count('stageHooks').cell(stage, hook, result).value++;
+    this.#count('stageHookTime').cell(stage, hook).value += seconds;
+  }
+
   /** What a route's cache did for one request (the result its Cache-Status names). */
   cacheLookup(route: string, result: string): void {
     this.#count('cacheLookups').cell(route, result).value++;

@@ -1,10 +1,9 @@
 import type { ForwardAuthConfig, JwtAuthConfig, RouteConfig } from '../../core/config/types.ts';
-import type { FieldMap } from '../../core/net/downstream.ts';
-import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
+import type { CorsPolicy } from './cors.ts';
 import { type AskAuthService, ForwardAuth, type ForwardCall } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from './route-access.ts';
@@ -156,18 +155,8 @@ export class Access {
     return this.#routes.get(route)?.check(request) ?? ALLOWED;
   }
 
-  /**
-   * The edit of every answer to a request on this route (the upstream's, the gateway's errors,
-   * its own answers): the route's response rules, then its CORS fields. Undefined: none.
-   */
-  answerEdit(
-    route: RouteConfig,
-    request: { readonly method: string; readonly fields: FieldMap },
-    rules: AnswerEdit | undefined,
-  ): AnswerEdit | undefined {
-    const cors = this.#routes.get(route)?.cors;
-    if (cors === undefined) return rules;
-    const edit = cors.answerEdit(request.method, request.fields);
-    return rules === undefined ? edit : (headers) => edit(rules(headers));
+  /** The route's CORS rules (built once, with its access), which its CORS stage applies to every answer; undefined: none. */
+  corsOf(route: RouteConfig): CorsPolicy | undefined {
+    return this.#routes.get(route)?.cors;
   }
 }

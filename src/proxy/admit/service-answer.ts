@@ -7,7 +7,8 @@ import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
 import { joinedField } from '../../core/net/downstream.ts';
-import { OwnAnswer } from '../../core/net/own-answer.ts';
+import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { keptOwn } from '../decide/error-response.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
 export interface ServiceAnswer {
@@ -125,4 +126,23 @@ function throttled(retryAfter: string | undefined): Failure {
     status: 429,
     ...(seconds === undefined ? {} : { retryAfter: Math.min(MAX_THROTTLE_S, seconds) }),
   });
+}
+
+/**
+ * The head of an answer the gateway makes itself: its fields (ownFields), its length (RFC 9110
+ * §8.6: none on a 204), the request id, `Connection: close` when the client's body is left unread,
+ * then the route's stages' edit; a refusal passed on keeps its own fields whatever a rule says.
+ */
+export function ownAnswerHead(
+  answer: OwnAnswer,
+  gateway: Parameters<typeof ownFields>[1],
+  requestId: string,
+  close: boolean,
+  edit: AnswerEdit | undefined,
+): string[] {
+  const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
+  const headers = [...ownFields(answer, gateway), ...length, 'x-request-id', requestId];
+  if (close) headers.push('connection', 'close');
+  if (edit === undefined) return headers;
+  return answer instanceof PassedOnAnswer ? keptOwn(edit(headers), headers) : edit(headers);
 }

@@ -192,6 +192,32 @@ export function writeErrorResponse(
 }
 
 /**
+ * The answer to a request the server's parser refused (no exchange to answer through, no route,
+ * no next hop), as the bytes of a whole response that closes the connection.
+ */
+export function refusalResponse(
+  failure: Failure,
+  gateway: {
+    readonly name: string;
+    readonly config: { readonly errors: { readonly pages?: ErrorPages; readonly detail: string } };
+  },
+  requestId: string,
+  request: { readonly method: string; readonly accept: string | undefined },
+): string {
+  const { errors } = gateway.config;
+  return rawErrorResponse(failure, {
+    proxyName: gateway.name,
+    requestId,
+    accept: request.accept,
+    nextHop: undefined,
+    head: request.method === 'HEAD',
+    close: true,
+    pages: errors.pages,
+    minimal: errors.detail === 'minimal',
+  });
+}
+
+/**
  * An error answer as the bytes of a whole response (a refused request: there is no exchange
  * to answer through); the connection closes after it, so it says `Connection: close`.
  */

@@ -4,6 +4,7 @@
  */
 import type { CompressionConfig } from '../../core/config/types.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { StageRun } from '../stages/route-stages.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -55,6 +56,8 @@ export interface ExchangeOptions {
   readonly wholeAtLength: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
+  /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
+  readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
   /** routes[].compression; absent: the response goes out as the upstream sent it. */

@@ -281,6 +281,21 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
         : undefined,
       this.trailersAllowed,
     );
+    // The route's stages meet the upstream's answer (its fields, in place): a stage's bug is the request's 500.
+    const stages = this.options.stages;
+    if (stages?.readsUpstreamHeads) {
+      const failure = stages.onUpstreamHead({ status: statusCode, headers: head });
+      if (failure !== undefined) {
+        // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
+        this.finish();
+        controller.abort(failure);
+        return this.owner.settled({
+          kind: 'failed',
+          failure: failure.at('head_received'),
+          headRefused: false,
+        });
+      }
+    }
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.holdUntilTurnEnd();

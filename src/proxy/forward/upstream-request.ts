@@ -4,6 +4,7 @@ import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { StageRun } from '../stages/route-stages.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
 import { prepareBody } from './request-body.ts';
@@ -51,6 +52,8 @@ interface Destination {
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
+  /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
+  readonly stages: StageRun | undefined;
 }
 
 /**
@@ -241,6 +244,7 @@ export class UpstreamRequest {
       // An HTTP/1.x client takes trailers only after a chunked body; a refresh's store keeps them.
       wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.refresh === undefined,
       editHeaders: responseEdit,
+      stages: this.#to.stages,
       metrics,
       // Always there (undefined: none), so that every attempt's options have one shape: no spread.
       // A background refresh's answer goes to nobody (its cache stores the identity body): none.

@@ -1,6 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
+import type { StageRun } from '../stages/route-stages.ts';
 
 /**
  * What the attempts (and the route's cache) call on the session that owns them, and nothing
@@ -26,6 +27,8 @@ export interface AttemptsOwner {
   templateVars(): TemplateVars;
   /** The route's response header rules for this request; undefined when it has none. */
   responseEdit(): HeaderEdit | undefined;
+  /** This request's run of its route's stages (route-stages.ts); undefined: none. */
+  stageRun(): StageRun | undefined;
   /** Runs a request the gateway makes itself (a stored answer's refresh) as a session of its own, on this one's runtime and listener. */
   background(exchange: DownstreamExchange): void;
 }

@@ -156,6 +156,11 @@ class AuthCall implements AttemptsOwner {
     return undefined;
   }
 
+  /** A call is the gateway's own: no route's stages meet it. */
+  stageRun(): undefined {
+    return undefined;
+  }
+
   /** Only a route's cache starts a request in the background, and a call has none. */
   background(): void {}
 

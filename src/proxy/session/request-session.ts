@@ -1,4 +1,3 @@
-import type { RouteConfig } from '../../core/config/types.ts';
 import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
@@ -13,16 +12,12 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, admitRequest } from '../admit/admit-request.ts';
-import { ownFields, PassedOnAnswer } from '../admit/service-answer.ts';
-import {
-  gatewayErrorFacts,
-  keptOwn,
-  rawErrorResponse,
-  writeErrorResponse,
-} from '../decide/error-response.ts';
-import { type HeaderEdit, headerEdit, type TemplateVars } from '../forward/header-rules.ts';
+import { ownAnswerHead, PassedOnAnswer } from '../admit/service-answer.ts';
+import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
+import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
-import { routeRequest } from '../route/route-request.ts';
+import { type Routed, routeRequest } from '../route/route-request.ts';
+import type { StageRun } from '../stages/route-stages.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
@@ -34,6 +29,7 @@ import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
+import { stageRequestOf, withStageEdits } from './stage-request.ts';
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -51,8 +47,8 @@ export class RequestSession implements AttemptsOwner {
   #cache: CacheRun | undefined;
   /** An unsafe request's invalidation in the cache of the route that serves its GET, when another (read-route-invalidation.ts). */
   #readRoute: (() => void) | undefined;
-  /** The route, once routing found one: its response rules apply to every answer. */
-  #route: RouteConfig | undefined;
+  /** This request's run of its route's stages (route-stages.ts); undefined when the route has none for it. */
+  #stages: StageRun | undefined;
   /** Gives back the admission slots (once; also on close). */
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
@@ -97,7 +93,7 @@ export class RequestSession implements AttemptsOwner {
   #routeOnly(): void {
     const { runtime, listener, head, fields } = this.#req;
     const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
-    if (!(routed instanceof Failure)) this.#route = routed.route;
+    if (!(routed instanceof Failure)) this.#startStages(routed);
   }
 
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
@@ -106,18 +102,7 @@ export class RequestSession implements AttemptsOwner {
     record.failure = failure;
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;
-    refusal.answer(
-      rawErrorResponse(failure, {
-        proxyName: runtime.name,
-        requestId: record.id,
-        accept: info.accept,
-        nextHop: undefined,
-        head: info.method === 'HEAD',
-        close: true,
-        pages: runtime.config.errors.pages,
-        minimal: runtime.config.errors.detail === 'minimal',
-      }),
-    );
+    refusal.answer(refusalResponse(failure, runtime, record.id, info));
     logPhase(
       runtime,
       record,
@@ -129,12 +114,15 @@ export class RequestSession implements AttemptsOwner {
     try {
       this.#phases();
     } catch (err) {
-      // A bug must cost one request a 500, never the process.
-      this.answer(
-        new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }),
-      );
+      this.#bug(err);
     }
   }
+
+  /** A bug must cost one request a 500, never the process (a phase that threw, or whose wait rejected). */
+  readonly #bug = (err: unknown): void =>
+    this.answer(
+      new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }),
+    );
 
   #phases(): void {
     const { runtime, head, fields, listener, record, exchange } = this.#req;
@@ -153,21 +141,22 @@ export class RequestSession implements AttemptsOwner {
     const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
     if (routed instanceof Failure) return this.answer(routed);
     record.route = routed.route.name;
-    this.#route = routed.route;
+    const stageBug = this.#startStages(routed);
+    if (stageBug !== undefined) return this.answer(stageBug);
     this.#cache = CacheRun.of(this.#req, this, routed.route);
     this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
     const admitted = admitRequest(runtime, listener, this.#req, record, routed, sideDrawer(exchange));
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
-    // A bug must cost one request a 500, never the process (as in #run).
-    admitted
-      .then((decided) => this.#forward(decided))
-      .catch((err) =>
-        this.answer(
-          new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }),
-        ),
-      );
+    admitted.then((decided) => this.#forward(decided)).catch(this.#bug);
+  }
+
+  /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
+  #startStages(routed: Routed): Failure | undefined {
+    const stages = this.#req.runtime.stages.get(routed.route.name)?.start(stageRequestOf(this.#req, routed));
+    if (stages instanceof Failure) return stages;
+    this.#stages = stages;
   }
 
   #forward(admitted: Admitted | Failure | OwnAnswer): void {
@@ -178,8 +167,20 @@ export class RequestSession implements AttemptsOwner {
     if (response.closed) return admitted.release();
     // The admission slots are held until the response closes (#onClose; an upgrade's, until its tunnel is up).
     this.#release = admitted.release;
+    // The route's stages meet the request after access and before the cache (stage.ts).
+    const verdict = this.#stages?.onRequest(admitted);
+    if (!(verdict instanceof Promise)) return this.#staged(verdict, admitted);
+    verdict.then((decided) => this.#staged(decided, admitted)).catch(this.#bug);
+  }
+
+  /** What the stages made of the request: answered or refused by one, or on to the upstream with their edits. */
+  #staged(verdict: OwnAnswer | Failure | undefined, admitted: Admitted): void {
+    if (verdict instanceof Failure) return this.answer(verdict);
+    if (verdict !== undefined) return this.#ownAnswer(verdict);
+    // The client left while a stage decided.
+    if (this.#req.response.closed) return;
     // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
-    this.#attempts = new Attempts(this.#req, this, admitted, this.#cache);
+    this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages), this.#cache);
     if (this.#cache === undefined) this.#attempts.start();
     else this.#cache.start(admitted, this.#attempts);
   }
@@ -247,16 +248,17 @@ export class RequestSession implements AttemptsOwner {
     return runtime.config.errors.exposeUpstreamAddress ? (record.target ?? record.upstream) : record.upstream;
   }
 
-  /** The route's response rules and CORS fields for this request (undefined: none, or not routed yet). */
+  /** The route's stages' edit of every answer (response rules, CORS fields) for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
-    const route = this.#route;
-    const { runtime, head, fields } = this.#req;
-    const rules = route?.responseHeaders && headerEdit(route.responseHeaders, this.templateVars());
-    const edit =
-      route?.access === undefined
-        ? rules
-        : runtime.access.answerEdit(route, { method: head.method, fields }, rules);
+    const stages = this.#stages;
+    const edit = stages?.editsAnswers
+      ? (headers: readonly string[]) => stages.editAnswer(headers)
+      : undefined;
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
+  }
+
+  stageRun(): StageRun | undefined {
+    return this.#stages;
   }
 
   /** A request the gateway makes itself (a cache refresh): a session of its own, on this one's listener. */
@@ -282,15 +284,9 @@ export class RequestSession implements AttemptsOwner {
       this.failed(answer.refusal);
     }
     record.status = answer.status;
-    // RFC 9110 §8.6: a 204 has no Content-Length.
-    const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
-    const headers = [...ownFields(answer, this.#req.runtime), ...length, 'x-request-id', record.id];
     // A body the client is still sending is not read: the connection closes after the answer.
     const close = !exchange.bodyComplete;
-    if (close) headers.push('connection', 'close');
-    const edit = this.responseEdit();
-    const refusal = answer instanceof PassedOnAnswer;
-    const head = edit === undefined ? headers : refusal ? keptOwn(edit(headers), headers) : edit(headers);
+    const head = ownAnswerHead(answer, this.#req.runtime, record.id, close, this.responseEdit());
     try {
       response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
     } catch (err) {
@@ -345,6 +341,7 @@ export class RequestSession implements AttemptsOwner {
   #log(): void {
     if (this.#logged) return;
     this.#logged = true;
+    this.#stages?.onEnd(this.#req.record);
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }
 }

@@ -13,6 +13,7 @@ import type { ResponseCache } from '../cache/response-cache.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteSplit } from '../route/split.ts';
+import type { RouteStages } from '../stages/route-stages.ts';
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the
@@ -22,6 +23,8 @@ export interface Runtime {
   readonly config: GatewayConfig;
   readonly name: string;
   readonly router: Router;
+  /** Each route's stages, by route name, built once when the config loaded: a route with none is not here. */
+  readonly stages: ReadonlyMap<string, RouteStages>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
   /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts). */

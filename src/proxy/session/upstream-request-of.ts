@@ -25,6 +25,7 @@ export function upstreamRequestOf(
     protocol: listener.protocol,
     vars: owner,
     responseEdit: owner.responseEdit(),
+    stages: owner.stageRun(),
     requestEdit: admitted.requestEdit,
     retries: admitted.upstream.config.retries,
     store: cache,

@@ -33,6 +33,7 @@ import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
+import type { GivenStages } from './stage-builders.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
 import { followLink } from './worker-news.ts';
 import { splitLimits } from './worker-share.ts';
@@ -140,6 +141,11 @@ export interface GatewayOptions {
    * are told to the other workers. Without it (in-process) every limit and check is local.
    */
   readonly cluster?: ClusterLink;
+  /**
+   * The program's own stages for a route (stage.ts), run after Candor's own, in their order: built
+   * anew for each config the gateway loads (a reload calls it again), so a stage holds the route it serves.
+   */
+  readonly stages?: GivenStages;
 }
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
@@ -220,6 +226,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     store,
     https?.certificates,
     healthCounts,
+    options.stages,
   );
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
@@ -255,6 +262,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       store,
       https?.certificates,
       healthCounts,
+      options.stages,
     );
   };
   if (link) {
@@ -409,6 +417,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       store,
       https?.certificates,
       healthCounts,
+      options.stages,
     );
     hash = configHash(file);
     metrics.configLoaded(file);

@@ -25,6 +25,7 @@ import {
 import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
+import { buildRouteStages, candorStages, type GivenStages } from './stage-builders.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
@@ -59,6 +60,8 @@ export function createRuntime(
   acme?: AcmeChallenges,
   /** What the health checks count into, when not `metrics` alone (in-process, the timeline hears each transition). */
   healthCounts: HealthMetrics = metrics,
+  /** Stages the program gives a route, after Candor's own (GatewayOptions.stages). */
+  given?: GivenStages,
 ): LiveRuntime {
   const upstreams = new Map<string, Upstream>();
   const strayBytes = previous?.strayBytes ?? strayBytesLine(logger);
@@ -111,6 +114,7 @@ export function createRuntime(
     config,
     name: config.name,
     router: createRouter(config.routes),
+    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access), given),
     splits,
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),

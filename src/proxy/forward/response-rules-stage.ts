@@ -1,0 +1,32 @@
+import type { RouteConfig } from '../../core/config/types.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import type { RouteStage, StageRequest } from '../stages/stage.ts';
+import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
+
+/**
+ * The route's response header rules (`routes[].response_headers`) as a stage: they edit every
+ * answer's head, the upstream's, the gateway's own and its error responses alike (a rule's HSTS
+ * goes on a 502 too), before the CORS fields.
+ */
+export function responseRulesStage(route: RouteConfig, trust: TrustList): RouteStage | undefined {
+  const rules = route.responseHeaders;
+  if (rules === undefined) return undefined;
+  return {
+    name: 'response_headers',
+    timeoutMs: 0,
+    failOpen: false,
+    start(request) {
+      return { editAnswer: (headers) => applyHeaderRules(headers, rules, varsOf(request, trust)) };
+    },
+  };
+}
+
+/** What the rules' {variables} stand for in this request (session-request.ts's templateVarsOf, from the stage's view). */
+function varsOf(request: StageRequest, trust: TrustList): TemplateVars {
+  const { record, fields } = request;
+  return {
+    requestId: record.id,
+    clientIp: forwardedClient(record.clientAddress, fields, trust),
+    host: request.host,
+  };
+}

@@ -1,0 +1,45 @@
+import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import type { Admitted } from '../admit/admit-request.ts';
+import { hostnameOf } from '../route/request-target.ts';
+import type { Routed } from '../route/route-request.ts';
+import type { StageRun } from '../stages/route-stages.ts';
+import type { StageRequest } from '../stages/stage.ts';
+import type { SessionRequest } from './session-request.ts';
+
+/** The request as its route's stages read it (stage.ts), made once the route is known. */
+export function stageRequestOf(req: SessionRequest, routed: Routed): StageRequest {
+  const { head, fields, record } = req;
+  return {
+    head,
+    fields,
+    record,
+    host: hostnameOf(record.host),
+    route: routed.route.name,
+    upstreamPath: typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path,
+    upstreamFields: new Map(),
+  };
+}
+
+/**
+ * The admitted request with the stages' edits of its fields on the way upstream, after the access
+ * stages' own: a field Candor writes itself (hop-by-hop, forwarding, tracing, the request id) is
+ * out of a stage's reach, as it is out of the route's header rules'.
+ */
+export function withStageEdits(admitted: Admitted, stages: StageRun | undefined): Admitted {
+  const edits = stages?.upstreamFields;
+  if (edits === undefined || edits.size === 0) return admitted;
+  const kept = new Map([...edits].filter(([name]) => reservedHeaderProblem(name) === undefined));
+  if (kept.size === 0) return admitted;
+  const before = admitted.requestEdit;
+  return {
+    ...admitted,
+    requestEdit: (headers) => {
+      const from = before === undefined ? headers : before(headers);
+      const out: string[] = [];
+      for (let i = 0; i < from.length; i += 2)
+        if (!kept.has(from[i].toLowerCase())) out.push(from[i], from[i + 1]);
+      for (const [name, value] of kept) if (value !== undefined) out.push(name, value);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,242 @@
+import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type {
+  AdmittedRequest,
+  RequestVerdict,
+  RouteStage,
+  StagedVerdict,
+  StageHook,
+  StageHooks,
+  StageRequest,
+  StageWatch,
+  UpstreamAnswerHead,
+} from './stage.ts';
+
+/** One stage's hooks for one request. */
+interface Started {
+  readonly stage: RouteStage;
+  readonly hooks: StageHooks;
+}
+
+/**
+ * A route's stages, in the order they run: built once per route when a config loads and held by
+ * the runtime of that config. A route with none has no RouteStages at all (the plain path).
+ */
+export class RouteStages {
+  readonly stages: readonly RouteStage[];
+  readonly #watch: StageWatch;
+
+  constructor(stages: readonly RouteStage[], watch: StageWatch) {
+    this.stages = stages;
+    this.#watch = watch;
+  }
+
+  /** This request's run of the stages; undefined when none has anything to do for it. */
+  start(request: StageRequest): StageRun | undefined | Failure {
+    let started: Started[] | undefined;
+    for (const stage of this.stages) {
+      const t0 = performance.now();
+      let hooks: StageHooks | undefined;
+      try {
+        hooks = stage.start(request);
+      } catch (err) {
+        const failure = stageFailure(stage, 'start', err);
+        this.#watch.ran(stage.name, 'start', performance.now() - t0, failure);
+        if (stage.failOpen) continue;
+        return failure;
+      }
+      if (hooks === undefined) continue;
+      started ??= [];
+      started.push({ stage, hooks });
+    }
+    return started === undefined ? undefined : new StageRun(started, this.#watch, request);
+  }
+
+  /** The stages' own end (a reload replaced their config): each given `ms` at most. */
+  async close(ms: number): Promise<void> {
+    await Promise.all(
+      this.stages.map((stage) =>
+        stage.close === undefined
+          ? undefined
+          : withDeadline(
+              Promise.resolve().then(() => stage.close?.()),
+              ms,
+            ),
+      ),
+    );
+  }
+}
+
+/** One request's run of its route's stages: each hook guarded, so a stage's bug is its request's named 500. */
+export class StageRun {
+  readonly #started: readonly Started[];
+  readonly #watch: StageWatch;
+  readonly #request: StageRequest;
+  /** A failure of an answer edit (it cannot answer then): the request's log says so. */
+  editFailure: Failure | undefined;
+
+  constructor(started: readonly Started[], watch: StageWatch, request: StageRequest) {
+    this.#started = started;
+    this.#watch = watch;
+    this.#request = request;
+  }
+
+  /** The stages' edits of the request's fields on their way upstream (stage.ts). */
+  get upstreamFields(): ReadonlyMap<string, string | undefined> {
+    return this.#request.upstreamFields;
+  }
+
+  /** Whether any stage edits answers (response header rules, CORS): the session asks before making an edit. */
+  get editsAnswers(): boolean {
+    return this.#started.some((s) => s.hooks.editAnswer !== undefined);
+  }
+
+  get readsUpstreamHeads(): boolean {
+    return this.#started.some((s) => s.hooks.onUpstreamHead !== undefined);
+  }
+
+  /** The request meets each stage's onRequest in order: the first answer or refusal ends it. */
+  onRequest(admitted: AdmittedRequest): StagedVerdict {
+    return this.#requestFrom(0, admitted);
+  }
+
+  #requestFrom(index: number, admitted: AdmittedRequest): StagedVerdict {
+    for (let i = index; i < this.#started.length; i++) {
+      const { stage, hooks } = this.#started[i];
+      if (hooks.onRequest === undefined) continue;
+      const t0 = performance.now();
+      let verdict: RequestVerdict | Promise<RequestVerdict>;
+      try {
+        verdict = hooks.onRequest(admitted);
+      } catch (err) {
+        const failed = this.#failed(stage, 'onRequest', t0, err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (verdict instanceof Promise)
+        return withDeadline(verdict, stage.timeoutMs).then(
+          (settled) => {
+            this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
+            return settled ?? this.#requestFrom(i + 1, admitted);
+          },
+          (err) => this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted),
+        );
+      this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
+      if (verdict !== undefined) return verdict;
+    }
+    return undefined;
+  }
+
+  /** The upstream's answer's head meets each stage (its fields edited in place); a stage's bug is returned as the request's failure. */
+  onUpstreamHead(head: UpstreamAnswerHead): Failure | undefined {
+    const own = gatewayFields(head.headers);
+    try {
+      return this.#upstreamHead(head);
+    } finally {
+      keepGatewayFields(head.headers, own);
+    }
+  }
+
+  #upstreamHead(head: UpstreamAnswerHead): Failure | undefined {
+    for (const { stage, hooks } of this.#started) {
+      if (hooks.onUpstreamHead === undefined) continue;
+      const t0 = performance.now();
+      try {
+        const returned: unknown = hooks.onUpstreamHead(head);
+        if (returned instanceof Promise)
+          throw new Error('returned a promise: a response hook must decide at once');
+        this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+      } catch (err) {
+        const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
+        if (failed !== undefined) return failed;
+      }
+    }
+    return undefined;
+  }
+
+  /** Every answer's fields through each stage's edit, in order. */
+  editAnswer(headers: readonly string[]): string[] {
+    let edited = headers as string[];
+    for (const { stage, hooks } of this.#started) {
+      if (hooks.editAnswer === undefined) continue;
+      try {
+        edited = hooks.editAnswer(edited);
+      } catch (err) {
+        // Too late for a 500 (this is the answer being written): the answer goes without this edit.
+        this.editFailure = stageFailure(stage, 'editAnswer', err);
+        this.#watch.ran(stage.name, 'editAnswer', 0, this.editFailure);
+      }
+    }
+    return edited;
+  }
+
+  /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
+  onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0]): void {
+    for (const { stage, hooks } of this.#started) {
+      if (hooks.onEnd === undefined) continue;
+      const t0 = performance.now();
+      try {
+        hooks.onEnd(record);
+        this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
+      } catch (err) {
+        this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err));
+      }
+    }
+  }
+
+  /** A hook failed: told, and the request's failure unless the stage fails open (undefined: go on). */
+  #failed(stage: RouteStage, hook: StageHook, t0: number, err: unknown): Failure | undefined {
+    const failure = stageFailure(stage, hook, err);
+    this.#watch.ran(stage.name, hook, performance.now() - t0, failure);
+    return stage.failOpen ? undefined : failure;
+  }
+}
+
+/** The fields of a head Candor writes itself (framing, hop-by-hop, Via, the request id, Proxy-Status), as [name, value, …]. */
+function gatewayFields(headers: readonly string[]): string[] {
+  const own: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) own.push(headers[i], headers[i + 1]);
+  return own;
+}
+
+/** A stage's edit of a head leaves Candor's own fields as they were: what it wrote of them is dropped, what it took out put back. */
+function keepGatewayFields(headers: string[], own: readonly string[]): void {
+  let w = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) continue;
+    headers[w++] = headers[i];
+    headers[w++] = headers[i + 1];
+  }
+  headers.length = w;
+  headers.push(...own);
+}
+
+/** A stage's hook took longer than its stage allows. */
+class Overran extends Error {
+  readonly ms: number;
+  constructor(ms: number) {
+    super(`did not settle within ${ms} ms`);
+    this.ms = ms;
+  }
+}
+
+/**
+ * The one failure of a stage's bug: a 500 `proxy_internal_error` whose details name the stage and
+ * the hook (the client reads no more: the error and its stack go to the log, as the failure's cause).
+ */
+export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): Failure {
+  // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
+  if (err instanceof Failure) return err;
+  const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
+  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${hook}`, { cause: err });
+}
+
+/** A promise that rejects with Overran past `ms` (the late result is dropped). */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Overran(ms)), ms);
+  });
+  return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
+}

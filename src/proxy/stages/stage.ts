@@ -1,0 +1,114 @@
+/**
+ * The stage contract: what a feature of a route may do to a request, and nothing else.
+ *
+ * Every feature a route switches on is a stage, built once per route when a config loads
+ * (route-stages.ts) and swapped with it on reload. A request meets the stages' hooks in a fixed
+ * order, the hooks of one kind in the stages' order:
+ *
+ *   1. on the request (`onRequest`): go on, answer it (an OwnAnswer) or refuse it (a Failure),
+ *      possibly after waiting (a promise);
+ *   2. on the upstream's head (`onUpstreamHead`): the fields the client gets of the upstream's
+ *      answer (the upstream's answers only);
+ *   3. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
+ *      gateway's own and its error responses alike (response header rules);
+ *   4. at the end (`onEnd`): count it, once the log line's record is whole.
+ *
+ * A stage defines only the hooks it uses: a hook it leaves out costs nothing, and a route with
+ * no stage runs no stage code at all. What a stage cannot do is make the gateway lie: it never
+ * sees the status or the Proxy-Status of an answer the gateway made for a failure, cannot take
+ * out the fields the gateway writes itself, and a stage that throws (or overruns its time) is a
+ * 500 `proxy_internal_error` naming it and the hook (stage-failure.ts), never a hang or a dead worker.
+ */
+import type { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+
+/** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
+export interface StageRequest {
+  readonly head: DownstreamHead;
+  /** The head's fields by lowercase name, as the client sent them (after the access stages' own edit). */
+  readonly fields: FieldMap;
+  readonly record: RequestRecord;
+  /** The host the request was routed by: lower-cased, without the port. */
+  readonly host: string;
+  /** The route's name. */
+  readonly route: string;
+  /** The path the upstream receives, normalised (and rewritten by the route), with its query. */
+  readonly upstreamPath: string;
+  /**
+   * Edits of the request's fields on their way upstream, after the access stages' own and before
+   * the route's header rules: lowercase name → value, or undefined to take every field of that
+   * name out. The fields Candor writes itself are out of reach (their edits are dropped).
+   */
+  readonly upstreamFields: Map<string, string | undefined>;
+}
+
+/** What the access stages made of the request, as the request stages meet it. */
+export interface AdmittedRequest {
+  /** Their edit of the request's fields on the way upstream (a JWT's claims in, the client's copies out); undefined: none. */
+  readonly requestEdit?: AnswerEdit;
+}
+
+/** How a stage settles a request: go on (undefined), answer it itself, or refuse it with a failure of the taxonomy. */
+export type RequestVerdict = undefined | OwnAnswer | Failure;
+
+/** The head of an upstream's answer as a stage sees it: its status, and its fields to edit in place ([name, value, …]). */
+export interface UpstreamAnswerHead {
+  readonly status: number;
+  readonly headers: string[];
+}
+
+/** One request's run of a stage: the hooks it uses for this request. */
+export interface StageHooks {
+  onRequest?(admitted: AdmittedRequest): RequestVerdict | Promise<RequestVerdict>;
+  onUpstreamHead?(head: UpstreamAnswerHead): void;
+  editAnswer?(headers: readonly string[]): string[];
+  onEnd?(record: RequestRecord): void;
+}
+
+/** A feature of a route, built once per route when a config loads. */
+export interface RouteStage {
+  /** What the stage is called where its failure is told: `plugin:NAME`, `header_rules`… */
+  readonly name: string;
+  /** How long an asynchronous hook may take, in ms (the request is answered 500 after it). */
+  readonly timeoutMs: number;
+  /**
+   * A failure of the stage is logged and counted, and the request goes on as if the stage had
+   * not been there (a stage that only observes); otherwise it is the request's 500.
+   */
+  readonly failOpen: boolean;
+  /** This request's run of the stage; undefined when it has nothing to do for it. */
+  start(request: StageRequest): StageHooks | undefined;
+  /** The config that built it was replaced, and the requests it served are over (or given up on). */
+  close?(): Promise<void> | void;
+}
+
+/** What the runner tells of a stage's failure (the log, the metrics). */
+export interface StageWatch {
+  /** A hook ran, and how long it took (ms); `failure` when it threw, rejected or overran. */
+  ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
+}
+
+export type StageHook = 'start' | 'onRequest' | 'onUpstreamHead' | 'editAnswer' | 'onEnd';
+
+/**
+ * A stage with every hook passing the request on (as Envoy's PassThroughFilter): a feature
+ * extends it and overrides what it uses.
+ */
+export class PassThroughStage implements RouteStage {
+  readonly name: string;
+  readonly timeoutMs: number = 1000;
+  readonly failOpen: boolean = false;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  start(_request: StageRequest): StageHooks | undefined {
+    return undefined;
+  }
+}
+
+/** A request the stages hold for `onRequest`'s answer: what the runner gives the session back. */
+export type StagedVerdict = RequestVerdict | Promise<RequestVerdict>;

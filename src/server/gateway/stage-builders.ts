@@ -1,0 +1,71 @@
+import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
+import type { TrustList } from '../../core/net/trust.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Access } from '../../proxy/admit/access.ts';
+import { corsStage } from '../../proxy/admit/cors-stage.ts';
+import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import { RouteStages } from '../../proxy/stages/route-stages.ts';
+import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
+
+/** The stages a program gives a route (GatewayOptions.stages), after Candor's own. */
+export type GivenStages = (route: RouteConfig) => readonly RouteStage[];
+
+/** Builds a route's stages from what it switches on (its config), in the fixed order they run. */
+export type StageBuilder = (route: RouteConfig) => RouteStage | undefined;
+
+/**
+ * Each route's stages, built once when a config loads, by route name: only the routes that have
+ * any (a plain route is not in the map, and runs no stage code). `extra` are stages the program
+ * gives (the library's own stages, users' plugins), after Candor's own, in their order.
+ */
+export function buildRouteStages(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  builders: readonly StageBuilder[] = [],
+  given?: GivenStages,
+): ReadonlyMap<string, RouteStages> {
+  const watch = stageWatch(logger, metrics);
+  const stages = new Map<string, RouteStages>();
+  for (const route of config.routes) {
+    const built: RouteStage[] = [];
+    for (const build of builders) {
+      const stage = build(route);
+      if (stage !== undefined) built.push(stage);
+    }
+    if (given !== undefined) built.push(...given(route));
+    if (built.length > 0) stages.set(route.name, new RouteStages(built, watch));
+  }
+  return stages;
+}
+
+/** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */
+export function candorStages(trust: TrustList, access: Access): readonly StageBuilder[] {
+  return [
+    (route) => responseRulesStage(route, trust),
+    (route) => {
+      const cors = access.corsOf(route);
+      return cors === undefined ? undefined : corsStage(cors);
+    },
+  ];
+}
+
+/** A stage's hooks told to the metrics, and its failures to the log (the stack there, never to the client). */
+export function stageWatch(logger: Logger, metrics: GatewayMetrics): StageWatch {
+  return {
+    ran(stage, hook, ms, failure) {
+      const result =
+        failure === undefined
+          ? 'ok'
+          : failure.type !== 'proxy_internal_error'
+            ? failure.type
+            : failure.details.includes(' overran ')
+              ? 'overran'
+              : 'threw';
+      metrics.stageHook(stage, hook, result, ms / 1000);
+      if (failure !== undefined && failure.type === 'proxy_internal_error')
+        logger.error({ stage, hook, details: failure.details, err: failure.cause }, 'stage failed');
+    },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * The stage contract on real sockets (stage.ts, route-stages.ts): the order a request meets the
+ * hooks, a stage that answers or refuses, a stage's bug told as a 500 naming it (never a hang, the
+ * worker serving on), what a stage cannot touch, and stages built anew by a reload.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import type { RouteConfig } from '../../../src/core/config/types.ts';
+import { Failure } from '../../../src/core/failure/failure.ts';
+import { OwnAnswer } from '../../../src/core/net/own-answer.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { RouteStage, StageHooks } from '../../../src/proxy/stages/stage.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+/** What the stages saw, in order, by request path. */
+const seen: string[] = [];
+/** How many times the program was asked for a route's stages (once per route per config load). */
+let built = 0;
+
+function stage(
+  name: string,
+  hooks: (path: string) => StageHooks | undefined,
+  init: Partial<RouteStage> = {},
+): RouteStage {
+  return {
+    name,
+    timeoutMs: 200,
+    failOpen: false,
+    ...init,
+    start: (request) => hooks(request.head.target),
+  };
+}
+
+/** Two stages that log every hook they meet, and others that misbehave as the request path asks. */
+function stagesFor(route: RouteConfig): RouteStage[] {
+  built++;
+  if (route.name === 'plain') return [];
+  const logging = (name: string) =>
+    stage(name, (path) => ({
+      onRequest: () => {
+        seen.push(`${name}:request ${path}`);
+        return undefined;
+      },
+      onUpstreamHead: (head) => {
+        seen.push(`${name}:head ${head.status}`);
+        head.headers.push(`x-${name}`, 'was-here');
+      },
+      editAnswer: (headers) => [...headers, `x-${name}-answer`, '1'],
+      onEnd: (record) => {
+        seen.push(`${name}:end ${record.status}`);
+      },
+    }));
+  const trouble = stage('trouble', (path) => {
+    if (path === '/s/answer')
+      return { onRequest: () => new OwnAnswer(418, ['content-type', 'text/plain'], Buffer.from('teapot\n')) };
+    if (path === '/s/refuse')
+      return { onRequest: () => new Failure('http_request_denied', 'the stage says no', { status: 403 }) };
+    if (path === '/s/throw')
+      return {
+        onRequest: () => {
+          throw new Error('secret stack detail');
+        },
+      };
+    if (path === '/s/reject') return { onRequest: () => Promise.reject(new Error('rejected')) };
+    if (path === '/s/hang') return { onRequest: () => new Promise<undefined>(() => {}) };
+    if (path === '/s/wait')
+      return { onRequest: () => new Promise<undefined>((r) => setTimeout(() => r(undefined), 20)) };
+    if (path === '/s/head-throw')
+      return {
+        onUpstreamHead: () => {
+          throw new Error('bad head hook');
+        },
+      };
+    if (path === '/s/lie')
+      return {
+        onUpstreamHead: (head) => {
+          // Tries to take out the request id and to change the framing: neither may happen.
+          for (let i = 0; i < head.headers.length; i += 2)
+            if (head.headers[i].toLowerCase() === 'x-request-id') head.headers[i + 1] = 'forged';
+          head.headers.push('content-length', '999', 'x-plain', 'kept');
+        },
+      };
+    if (path === '/s/fields')
+      return {
+        onRequest: () => {
+          const edits = new Map<string, string | undefined>([
+            ['x-tenant', 'acme'],
+            ['cookie', undefined],
+            ['x-request-id', 'forged'],
+            ['x-forwarded-for', '6.6.6.6'],
+          ]);
+          for (const [name, value] of edits) fieldEdits.set(name, value);
+          return undefined;
+        },
+      };
+    if (path === '/s/crash-start') throw new Error('start failed');
+    return undefined;
+  });
+  const observer = stage(
+    'observer',
+    (path) =>
+      path === '/s/observe'
+        ? {
+            onRequest: () => {
+              throw new Error('observer broke');
+            },
+          }
+        : undefined,
+    { failOpen: true },
+  );
+  return [logging('first'), logging('second'), trouble, observer];
+}
+
+/** The /s/fields stage's edits, written into the request's upstreamFields by a wrapper below. */
+const fieldEdits = new Map<string, string | undefined>();
+
+function withFieldEdits(route: RouteConfig): RouteStage[] {
+  return stagesFor(route).map((s) => ({
+    ...s,
+    start: (request) => {
+      const hooks = s.start(request);
+      if (hooks?.onRequest === undefined) return hooks;
+      const onRequest = hooks.onRequest;
+      return {
+        ...hooks,
+        onRequest: (admitted) => {
+          const verdict = onRequest(admitted);
+          for (const [name, value] of fieldEdits) request.upstreamFields.set(name, value);
+          fieldEdits.clear();
+          return verdict;
+        },
+      };
+    },
+  }));
+}
+
+describe('the stage contract', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  const config = (upstream: string) => `routes:
+  - name: staged
+    match: { path: /s }
+    upstream: app
+  - name: plain
+    match: { path: /plain }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${upstream} }]
+`;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(config(app.url), {}, '', { stages: withFieldEdits });
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test("a request meets each hook in the stages' order, and every answer the edits", async () => {
+    seen.length = 0;
+    const res = await request(gw.url, { path: '/s/ok' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-first'], 'was-here');
+    assert.equal(res.headers['x-second'], 'was-here');
+    assert.equal(res.headers['x-first-answer'], '1');
+    assert.equal(res.headers['x-second-answer'], '1');
+    await gw.logFor(res.headers['x-request-id'] as string);
+    assert.deepEqual(seen, [
+      'first:request /s/ok',
+      'second:request /s/ok',
+      'first:head 200',
+      'second:head 200',
+      'first:end 200',
+      'second:end 200',
+    ]);
+  });
+
+  test('a route with no stage runs no stage code', async () => {
+    seen.length = 0;
+    const res = await request(gw.url, { path: '/plain' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-first'], undefined);
+    assert.equal(gw.gateway.runtime().stages.has('plain'), false);
+    assert.deepEqual(seen, []);
+  });
+
+  test('a stage that answers ends the request there: no later stage, no upstream', async () => {
+    const before = app.received.length;
+    const res = await request(gw.url, { path: '/s/answer' });
+    assert.equal(res.status, 418);
+    assert.equal(res.text, 'teapot\n');
+    assert.match(String(res.headers['x-request-id']), /./);
+    assert.equal(res.headers['x-first-answer'], '1', "the stages' answer edits reach the stage's own answer");
+    assert.equal(app.received.length, before);
+  });
+
+  test('a stage that refuses answers with the failure, as the gateway tells any', async () => {
+    const res = await request(gw.url, { path: '/s/refuse', headers: { accept: 'application/json' } });
+    assert.equal(res.status, 403);
+    assert.match(String(res.headers['proxy-status']), /error=http_request_denied/);
+    assert.equal(res.headers['content-type'], 'application/problem+json');
+  });
+
+  for (const [path, hook, what] of [
+    ['/s/throw', 'onRequest', 'threw'],
+    ['/s/reject', 'onRequest', 'threw'],
+    ['/s/hang', 'onRequest', 'overran its 200 ms'],
+    ['/s/crash-start', 'start', 'threw'],
+  ] as const) {
+    test(`a stage's bug (${path}) is a 500 naming the stage and its hook, never a hang`, async () => {
+      const before = app.received.length;
+      const res = await request(gw.url, { path, timeoutMs: 5000 });
+      assert.equal(res.status, 500);
+      const status = String(res.headers['proxy-status']);
+      assert.match(status, /error=proxy_internal_error/);
+      assert.match(status, new RegExp(`details="trouble ${what} in ${hook}"`));
+      assert.doesNotMatch(res.text, /secret stack detail/);
+      assert.equal(app.received.length, before, 'the upstream never saw it');
+      const line = await gw.logFor(res.headers['x-request-id'] as string);
+      assert.equal(line.error, 'proxy_internal_error');
+      // The gateway goes on serving.
+      assert.equal((await request(gw.url, { path: '/s/ok' })).status, 200);
+    });
+  }
+
+  test('a slow asynchronous stage within its time is waited for', async () => {
+    assert.equal((await request(gw.url, { path: '/s/wait' })).status, 200);
+  });
+
+  test('a stage that fails open is logged and counted, and the request goes on', async () => {
+    const res = await request(gw.url, { path: '/s/observe' });
+    assert.equal(res.status, 200);
+    const logged = gw.logs.find((l) => l.msg === 'stage failed' && l.stage === 'observer');
+    assert.ok(logged, 'the failure is in the log');
+  });
+
+  test("a bug in the upstream's head hook is a 500 naming it; the target is not blamed", async () => {
+    const res = await request(gw.url, { path: '/s/head-throw' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="trouble threw in onUpstreamHead"/);
+    assert.equal((await request(gw.url, { path: '/s/ok' })).status, 200);
+  });
+
+  test("a stage cannot take out the gateway's own fields nor change the framing", async () => {
+    const res = await request(gw.url, { path: '/s/lie' });
+    assert.equal(res.status, 200);
+    assert.notEqual(res.headers['x-request-id'], 'forged');
+    assert.equal(res.headers['x-plain'], 'kept');
+    assert.notEqual(res.headers['content-length'], '999');
+    assert.equal(res.aborted, false);
+  });
+
+  test('what a stage edits of the request goes upstream, but for the fields Candor writes', async () => {
+    const res = await request(gw.url, {
+      path: '/s/fields',
+      headers: { cookie: 'session=1', 'x-request-id': 'abc' },
+    });
+    assert.equal(res.status, 200);
+    const got = app.received[app.received.length - 1].headers;
+    assert.equal(got['x-tenant'], 'acme');
+    assert.equal(got.cookie, undefined);
+    assert.notEqual(got['x-request-id'], 'forged');
+    assert.equal(got['x-forwarded-for'], '127.0.0.1');
+  });
+
+  test('a reload builds the stages anew, once per route', async () => {
+    built = 0;
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${config(app.url)}`, '<test>', {}),
+    );
+    assert.equal(built, 2);
+    assert.equal((await request(gw.url, { path: '/s/ok' })).headers['x-first'], 'was-here');
+  });
+});
