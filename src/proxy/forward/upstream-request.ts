@@ -6,6 +6,7 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withoutRange, withTraceparent } from './request-headers.ts';
@@ -28,6 +29,8 @@ interface GatewayFacts {
   readonly metrics: GatewayMetrics;
   /** Where slow clients' responses are spooled (limits.spool). */
   readonly spool: SpoolSpace;
+  /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
+  readonly readerMemory: ReaderMemory;
 }
 
 /** Where this request goes, as route and admit decided. */
@@ -247,6 +250,7 @@ export class UpstreamRequest {
       compression: this.#client.refresh === undefined ? route.compression : undefined,
       store,
       spool: this.#gateway.spool,
+      readerMemory: this.#gateway.readerMemory,
       wholeAsked: this.#wholeAsked,
       sends: this,
     };
