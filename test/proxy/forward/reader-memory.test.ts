@@ -9,6 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const MiB = 1024 * 1024;
 const BIG = Buffer.alloc(32 * MiB, 'r');
@@ -47,6 +48,12 @@ upstreams:
   t.after(() => {
     for (const reader of readers) reader.destroy();
   });
+  // Both answers were taken whole from the upstream, and what waits in memory for the two
+  // clients is the total's worth, not 64 MiB: past it by one upstream read each at most.
+  await waitUntil('the upstream sent both answers', () => finished.length === 2, 10_000);
+  const held = /\ncandor_reader_held_bytes (\d+)\n/.exec((await gw.gateway.metrics.exposition()).text);
+  assert.ok(held !== null);
+  assert.ok(Number(held[1]) > 0 && Number(held[1]) <= MiB + 2 * 256 * 1024, `${held[1]} bytes held`);
   // Neither reads: send_timeout cuts both; what they were not given went through files, the
   // upstream's answers were taken whole all the same.
   for (const id of ['one', 'two']) {
@@ -54,5 +61,7 @@ upstreams:
     assert.equal(line.error, 'http_request_error', id);
     assert.ok(Number(line.spooled) > 16 * MiB, `${id} spooled ${line.spooled}: its rest was held in memory`);
   }
-  assert.equal(finished.length, 2);
+  await waitUntil('the held bytes are given back', () => gw.gateway.runtime().readerMemory.held === 0, 5000);
+  const after = (await gw.gateway.metrics.exposition()).text;
+  assert.match(after, /\ncandor_reader_held_bytes 0\n/, 'given back once the clients are gone');
 });
