@@ -196,3 +196,26 @@ test('a flood of bad bcrypt logins does not stall another route: requests withou
     await echo.close();
   }
 });
+
+test("an unknown user's login costs a check as a known one's: a flood of them meets the same bound, 503 past it", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(stage(echo.url));
+  try {
+    // No user of the file: each is checked against the decoy, on the same threads and queue.
+    const flood = Array.from({ length: PASSWORD_CHECKS_WAITING + 30 }, (_, i) =>
+      login(basic(`nobody-${i}`, 'guess'), `u-${i}`, `X-Forwarded-For: 198.51.100.${i + 1}\r\n`),
+    );
+    const answers = (await rawTogether(gw.port, flood)).map(parseRaw);
+    const busy = answers.filter((res) => res.status === 503);
+    assert.equal(busy.length + answers.filter((res) => res.status === 401).length, answers.length);
+    assert.ok(
+      busy.length > 0,
+      'unknown users fill the bound as known ones do: none is refused without a hash',
+    );
+    assert.equal(busy[0].headers['retry-after'], '1');
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
