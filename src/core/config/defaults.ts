@@ -199,6 +199,9 @@ export const DEFAULTS = {
     // nginx's proxy_max_temp_file_size is 1 GiB a response; the total is Candor's own bound (nginx
     // has none): a few thousand slow readers of large answers, not a full disk.
     spool: { maxResponse: 1 * GiB, maxTotal: 4 * GiB },
+    // Some 180 slow readers holding a whole default buffer (1 MiB and the socket's read-ahead):
+    // past it their rest goes to the spool, not to the worker's heap.
+    bufferTotal: 256 * MiB,
     http2: {
       // RFC 9113 §6.5.2 recommends no fewer than 100; nginx's http2_max_concurrent_streams is 128.
       maxConcurrentStreams: 100,

@@ -120,6 +120,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
         maxResponse: size(limits.spool?.max_response, DEFAULTS.limits.spool.maxResponse),
         maxTotal: size(limits.spool?.max_total, DEFAULTS.limits.spool.maxTotal),
       },
+      bufferTotal: size(limits.buffer_total, DEFAULTS.limits.bufferTotal),
       // The system's temporary directory by default: writable wherever the gateway runs.
       spoolDir:
         limits.spool_dir === undefined ? join(tmpdir(), 'candor-spool') : resolve(baseDir, limits.spool_dir),

@@ -152,6 +152,7 @@ export const ConfigSchema = mapping(
             ),
           ),
           spool_dir: Type.Optional(filePath('a directory for responses spooled to disk')),
+          buffer_total: size(),
           per_client: Type.Optional(
             mapping(
               {

@@ -4,6 +4,7 @@
  */
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -63,4 +64,6 @@ export interface ExchangeOptions {
   readonly store: ResponseStore | undefined;
   /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
   readonly spool: SpoolSpace | undefined;
+  /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: no bound but each one's. */
+  readonly readerMemory: ReaderMemory | undefined;
 }

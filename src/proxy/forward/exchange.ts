@@ -373,7 +373,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     const pace = this.pace;
     if (pace !== undefined) return pace.send(chunk);
     if (this.sink.write(chunk)) return true;
-    this.pace = new ClientPace(this, this.sink, this.client.budget, this.options.responseBuffer, this.record);
+    const { responseBuffer, readerMemory } = this.options;
+    this.pace = new ClientPace(
+      this,
+      this.sink,
+      this.client.budget,
+      readerMemory,
+      responseBuffer,
+      this.record,
+    );
     return this.pace.held();
   }
 

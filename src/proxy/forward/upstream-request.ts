@@ -7,6 +7,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
@@ -29,6 +30,8 @@ interface GatewayFacts {
   readonly metrics: GatewayMetrics;
   /** Where slow clients' responses are spooled (limits.spool). */
   readonly spool: SpoolSpace;
+  /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
+  readonly readerMemory: ReaderMemory;
 }
 
 /** Where this request goes, as route and admit decided. */
@@ -242,6 +245,7 @@ export class UpstreamRequest {
       metrics,
       store,
       spool: this.#gateway.spool,
+      readerMemory: this.#gateway.readerMemory,
     };
   }
 }

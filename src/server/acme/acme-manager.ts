@@ -17,6 +17,7 @@ import {
   warnRenewingAtOnce,
 } from './managed-name.ts';
 import { renewalTime, retryDelay } from './renewal.ts';
+import { tidyStore } from './store-tidy.ts';
 
 export type { CertificateStatus } from './managed-name.ts';
 
@@ -88,7 +89,7 @@ export class AcmeManager {
     this.#store.open();
     // No order of this gateway is under way yet: whatever challenge the store holds is stale.
     this.#store.clearChallenges();
-    this.#tightenStore();
+    tidyStore(this.#store, this.#logger);
     // An account whose contact the CA was last told is not acme.email's: brought up to date now.
     if (this.#account.contactOutdated()) void this.#account.update();
     const now = Date.now();
@@ -385,20 +386,5 @@ export class AcmeManager {
     this.#plan(managed, this.#renewalOf(managed));
     void this.#askRenewalInfo(managed);
     return true;
-  }
-
-  /** Keys found readable by others (restored from a backup, copied in by hand) are made owner-only, and said. */
-  #tightenStore(): void {
-    const { tightened, failed } = this.#store.tighten();
-    if (tightened.length > 0)
-      this.#logger.warn(
-        { files: tightened },
-        'acme.storage held files or folders others could read: made owner-only',
-      );
-    if (failed.length > 0)
-      this.#logger.error(
-        { files: failed },
-        'acme.storage holds files others may read that could not be made owner-only: chmod them 0600 (folders 0700)',
-      );
   }
 }

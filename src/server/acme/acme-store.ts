@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -88,6 +89,44 @@ export class AcmeStore {
       }
     }
     return { tightened, failed };
+  }
+
+  /**
+   * Takes away what a write cut short by a crash left (a kill between the write of a temporary
+   * file and its rename): the temporary files of #write, and a certificate's `*.next.pem` pair
+   * of saveCertificate. Only files last written before `before` (this process's start: what a
+   * live writer holds exists for the milliseconds of one call, written after that). A save cut
+   * between its two renames (the new key.pem beside the old chain.pem, which cannot serve
+   * together) is finished: chain.next.pem is the new key's chain. What was removed or finished
+   * is returned for the log.
+   */
+  sweepTemporaries(before: number): { removed: string[]; finished: string[] } {
+    const removed: string[] = [];
+    const finished: string[] = [];
+    const stale = (path: string) => lstatSync(path).mtimeMs < before;
+    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (entry.isFile() && TEMPORARY.test(entry.name) && stale(path)) {
+        rmSync(path, { force: true });
+        removed.push(path);
+      }
+    }
+    for (const entry of readdirSync(join(this.root, 'certificates'), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(this.root, 'certificates', entry.name);
+      const [key, chain] = [join(dir, 'key.next.pem'), join(dir, 'chain.next.pem')];
+      if (!existsSync(key) && existsSync(chain) && stale(chain)) {
+        renameSync(chain, join(dir, 'chain.pem'));
+        finished.push(dir);
+        continue;
+      }
+      for (const path of [key, chain])
+        if (existsSync(path) && stale(path)) {
+          rmSync(path, { force: true });
+          removed.push(path);
+        }
+    }
+    return { removed, finished };
   }
 
   /**
@@ -207,7 +246,7 @@ export class AcmeStore {
    * at every start of a container, 0644 and then renamed over the key).
    */
   #write(path: string, text: string): void {
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`; // as TEMPORARY reads it
     try {
       writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
       const owner = this.#rootOwner();
@@ -258,6 +297,8 @@ export function httpChallengeOf(text: string): HttpChallenge | undefined {
  * `/.well-known/acme-challenge/<256 characters>` a 500. A CA's token is 43 (Let's Encrypt).
  */
 const TOKEN = /^[A-Za-z0-9_-]{1,238}$/;
+/** The name of a temporary file of #write (the file's own name, 12 hex digits, `.tmp`), or of its earlier form (a pid). */
+const TEMPORARY = /\.(?:[0-9a-f]{12}|[0-9]+)\.tmp$/;
 
 /** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
 function safeName(name: string): string {

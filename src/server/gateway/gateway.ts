@@ -337,6 +337,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
     spoolBytes: () => current().spool.held,
+    readerBytes: () => current().readerMemory.held,
   });
   for (const listener of listeners) logListening(logger, listener);
   // Orders begin once the listeners answer: the CA's validation comes to them.

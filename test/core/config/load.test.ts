@@ -203,6 +203,7 @@ test('every field of a full config is read, converted to runtime units and resol
       sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
       spool: DEFAULTS.limits.spool,
+      bufferTotal: DEFAULTS.limits.bufferTotal,
       spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         ...DEFAULTS.limits.http2,
@@ -289,6 +290,7 @@ test('a minimal config gets every default', () => {
       sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
       spool: { maxResponse: 1024 ** 3, maxTotal: 4 * 1024 ** 3 },
+      bufferTotal: 256 * 1024 ** 2,
       spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         maxConcurrentStreams: 100,
