@@ -16,7 +16,7 @@ export type Closable =
  * that is not there (the setup failed before it was made: `undefined`) is passed over, one
  * whose close throws does not keep the rest open. Use it in every `after()`: a hook that threw
  * on the first missing thing left the next one listening, and the file's process (and the
- * whole `npm test`) waiting for ever (test/docs/test-cleanup.test.ts holds the rule). The
+ * whole `npm test`) waiting for ever (test/docs/test-cleanup.sockets.test.ts holds the rule). The
  * failures, if any, are thrown together once everything was closed.
  */
 export async function closeAll(...things: Closable[]): Promise<void> {
