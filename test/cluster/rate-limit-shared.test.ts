@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-rate-shared-'));
@@ -44,10 +45,7 @@ upstreams:
   serve = await startServe(path, 2);
 });
 
-after(async () => {
-  await serve.stop();
-  await echo.close();
-});
+after(() => closeAll(serve, echo));
 
 test('rate 0.05/s burst 3 with 2 workers: 3 of 12 pass (±1), the others 429 http_request_denied with Retry-After', async () => {
   // Fresh connections (the cluster hands them to the two workers in turn), all at once.

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { closeAll } from '../../helpers/keep.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -50,11 +51,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await early.close();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
-});
+after(() => closeAll(gw, early, upstream));
 
 /**
  * Asks for the answer and reads nothing until `resumeWhen` settles (never: the gateway's cut);

@@ -8,6 +8,7 @@ import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
 import { CanaryWindow } from '../../../src/upstream/canary/canary-window.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 let blue: CanaryOrigin;
@@ -17,10 +18,7 @@ before(async () => {
   blue = await startCanaryOrigin('blue');
   green = await startCanaryOrigin('green');
 });
-after(async () => {
-  await blue.close();
-  await green.close();
-});
+after(() => closeAll(blue, green));
 
 const config = (extra = '', blueWeight = 1, greenWeight = 3) => `name: edge-1
 routes:
