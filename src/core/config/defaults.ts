@@ -129,7 +129,16 @@ export const DEFAULTS = {
     },
     hashKey: 'client',
     // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
-    timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
+    // The total deadline bounds the wait for the answer; a body that keeps moving is bounded by `read`
+    // between reads (nginx has no overall cap): a long download or long poll is not cut mid-body.
+    timeouts: {
+      connect: 2_000,
+      response: 30_000,
+      read: 30_000,
+      total: 60_000,
+      totalIncludesBody: false,
+      tunnelIdle: 3_600_000,
+    },
     tls: { insecureSkipVerify: false },
     slowStart: 0,
     // Envoy's panic threshold: below half the targets passing their checks, route to all.

@@ -360,6 +360,7 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
       response: duration(timeouts.response, fallback.timeouts.response),
       read: duration(timeouts.read, fallback.timeouts.read),
       total: duration(timeouts.total, fallback.timeouts.total),
+      totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
       tunnelIdle: duration(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
     },
     tls: {
