@@ -6,7 +6,7 @@
  * gateway does cannot disagree.
  */
 
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CANARY_METRICS } from './canary-metrics.ts';
 import { GiB, KiB, MiB } from './units.ts';
@@ -208,6 +208,9 @@ export const DEFAULTS = {
     // nginx's proxy_max_temp_file_size is 1 GiB a response; the total is Candor's own bound (nginx
     // has none): a few thousand slow readers of large answers, not a full disk.
     spool: { maxResponse: 1 * GiB, maxTotal: 4 * GiB },
+    // The system's temporary folder: writable wherever the gateway runs, and shared with every
+    // user of the machine (spool-dir.ts uses it only if it is the gateway's user's alone).
+    spoolDir: (): string => join(tmpdir(), 'candor-spool'),
     http2: {
       // RFC 9113 §6.5.2 recommends no fewer than 100; nginx's http2_max_concurrent_streams is 128.
       maxConcurrentStreams: 100,

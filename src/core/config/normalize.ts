@@ -4,8 +4,7 @@ import { fileText } from './utf8.ts';
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
  */
 
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   type Parsed,
   parseListenAddress,
@@ -120,9 +119,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
         maxResponse: size(limits.spool?.max_response, DEFAULTS.limits.spool.maxResponse),
         maxTotal: size(limits.spool?.max_total, DEFAULTS.limits.spool.maxTotal),
       },
-      // The system's temporary directory by default: writable wherever the gateway runs.
-      spoolDir:
-        limits.spool_dir === undefined ? join(tmpdir(), 'candor-spool') : resolve(baseDir, limits.spool_dir),
+      spoolDir: resolve(baseDir, limits.spool_dir ?? DEFAULTS.limits.spoolDir()),
       http2: toHttp2Limits(limits.http2 ?? {}),
       ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
     },
