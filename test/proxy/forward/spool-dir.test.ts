@@ -103,7 +103,10 @@ async function withGateway(yaml: string, run: (gw: TestGateway) => Promise<void>
   }
 }
 
-test('the default spool folder made beforehand by another user, mode 0777, is not used: a private one of its own is', { skip: !asRoot && 'needs root to give a folder to another user', timeout: 30_000 }, async () => {
+test('the default spool folder made beforehand by another user, mode 0777, is not used: a private one of its own is', {
+  skip: !asRoot && 'needs root to give a folder to another user',
+  timeout: 30_000,
+}, async () => {
   await mkdir(DEFAULT);
   await chmod(DEFAULT, 0o777);
   await chown(DEFAULT, OTHER_UID, OTHER_UID);
@@ -121,7 +124,9 @@ test('the default spool folder made beforehand by another user, mode 0777, is no
   }
 });
 
-test("the default spool folder of the gateway's own user but open to all (0777) is not used as it is either", { timeout: 30_000 }, async () => {
+test("the default spool folder of the gateway's own user but open to all (0777) is not used as it is either", {
+  timeout: 30_000,
+}, async () => {
   await mkdir(DEFAULT);
   await chmod(DEFAULT, 0o777);
   try {
@@ -136,7 +141,9 @@ test("the default spool folder of the gateway's own user but open to all (0777) 
   }
 });
 
-test('the default spool folder as a symbolic link to another folder is not followed', { timeout: 30_000 }, async () => {
+test('the default spool folder as a symbolic link to another folder is not followed', {
+  timeout: 30_000,
+}, async () => {
   const elsewhere = join(TMP, 'elsewhere');
   await mkdir(elsewhere, { mode: 0o700 });
   await symlink(elsewhere, DEFAULT);
@@ -153,7 +160,9 @@ test('the default spool folder as a symbolic link to another folder is not follo
   }
 });
 
-test('a named spool_dir open to all (0777) is refused, saying why; the answer still comes whole, from memory', { timeout: 30_000 }, async () => {
+test('a named spool_dir open to all (0777) is refused, saying why; the answer still comes whole, from memory', {
+  timeout: 30_000,
+}, async () => {
   const named = join(TMP, 'named');
   await mkdir(named);
   await chmod(named, 0o777);
@@ -174,7 +183,9 @@ test('a named spool_dir open to all (0777) is refused, saying why; the answer st
   }
 });
 
-test("a default spool folder of the gateway's user alone (as the gateway makes it) is used", { timeout: 30_000 }, async () => {
+test("a default spool folder of the gateway's user alone (as the gateway makes it) is used", {
+  timeout: 30_000,
+}, async () => {
   await withGateway(config(), async (gw) => {
     const folder = await folderOf((await spooledVia(gw)).file);
     assert.equal(folder.dir, DEFAULT);
