@@ -59,6 +59,11 @@ export const DEFAULTS = {
         'application/x-ndjson',
         'image/svg+xml',
       ],
+      // BREACH: a compressed page that reflects a client's input beside a secret (a CSRF token,
+      // a session's data) tells, by its length, how much of the input matched the secret. HTML
+      // is what a browser fetches with its cookies at another site's bidding; an API's JSON
+      // behind Authorization is not (a page cannot make a browser send that header elsewhere).
+      skipCredentialed: ['text/html'],
     },
     // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
     redirectStatus: 308,

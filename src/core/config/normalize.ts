@@ -295,6 +295,7 @@ function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionCo
     encodings: [...(raw.encodings ?? defaults.encodings)],
     minSize: size(raw.min_size, defaults.minSize),
     types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
+    skipCredentialed: (raw.skip_credentialed ?? defaults.skipCredentialed).map((type) => type.toLowerCase()),
   };
 }
 
