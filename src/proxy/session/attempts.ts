@@ -82,7 +82,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.sends = upstreamRequestOf(req, owner, admitted, cache);
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
+    this.deadline = new TotalDeadline(timeouts, record, fields, this, own);
     this.own = own;
   }
 
@@ -216,8 +216,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private responded(status: number): void {
     this.settle(undefined, status, true);
-    // No more attempts; the total deadline still runs until the body is through.
-    this.stopRetrying();
+    this.stopRetrying(); // no more attempts
+    this.deadline.headCame(); // the total deadline ends here, unless it covers the body too (TotalDeadline)
     this.owner.responded(status);
   }
 

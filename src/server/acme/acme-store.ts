@@ -27,6 +27,19 @@ import { servableCertificate } from './servable-certificate.ts';
  *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
  */
+/**
+ * `acme.storage` could not be opened (ENOTDIR, EACCES, EROFS): said with the field and the folder,
+ * so that `candor serve` names them and exits `unavailable`, not with a stack trace. `candor
+ * check` finds a root that cannot be written (acme-checks.ts); this is what it cannot see (a
+ * file where one of the store's own folders belongs, a folder changed since).
+ */
+export class AcmeStorageError extends Error {
+  constructor(root: string, cause: Error) {
+    super(`acme.storage: cannot keep certificates in ${JSON.stringify(root)}: ${cause.message}`, { cause });
+    this.name = 'AcmeStorageError';
+  }
+}
+
 export class AcmeStore {
   readonly root: string;
   /**
@@ -41,8 +54,19 @@ export class AcmeStore {
     this.root = root;
   }
 
-  /** Makes the folders, and makes the root owner-only even when it existed (a key lives there). */
+  /**
+   * Makes the folders, and makes the root owner-only even when it existed (a key lives there).
+   * Throws AcmeStorageError when it cannot.
+   */
   open(): void {
+    try {
+      this.#open();
+    } catch (error) {
+      throw new AcmeStorageError(this.root, error as Error);
+    }
+  }
+
+  #open(): void {
     for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);

@@ -102,13 +102,19 @@ export function createHttp1Server(
   // the PROXY header first, then an ACME validation's ClientHello.
   const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
   // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's
-  // header; and its handshake, timed from the accept when a stage read it first, is done.
+  // header; and its handshake, timed from the accept when a stage read it first, is done. It is
+  // half-open from here only (SOCKET_OPTIONS): before its handshake, a client's FIN ends it at
+  // once, since it can never carry a request (a load balancer's TCP check); half-open, it held
+  // its slot, and a drain, until the handshake bound.
   const first =
-    underTls === undefined || stages.length === 0
+    underTls === undefined
       ? taker
       : (socket: Socket) => {
-          underTls.handshakeDone(socket as TLSSocket);
-          gate?.adopt(socket);
+          socket.allowHalfOpen = true;
+          if (stages.length > 0) {
+            underTls.handshakeDone(socket as TLSSocket);
+            gate?.adopt(socket);
+          }
           taker(socket);
         };
   const server =
@@ -117,7 +123,10 @@ export function createHttp1Server(
       : // A handshake is part of the head's time: Node's own bound (120 s) would let a client
         // that stalls its ClientHello hold a connection slot that long. (Read when the listener
         // opens: a reload's header_timeout reaches the heads, not the handshakes.)
-        createTlsServer({ ...SOCKET_OPTIONS, handshakeTimeout: settings().headerTimeout, ...tls }, first);
+        createTlsServer(
+          { ...SOCKET_OPTIONS, allowHalfOpen: false, handshakeTimeout: settings().headerTimeout, ...tls },
+          first,
+        );
   // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
   if (underTls !== undefined)
@@ -159,6 +168,7 @@ export function createHttp1Server(
       draining = true;
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
+      for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
     destroyAll() {
       // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
@@ -169,6 +179,21 @@ export function createHttp1Server(
       return count;
     },
   };
+}
+
+/**
+ * A drain: a TCP connection not one byte of a handshake (or PROXY header) came on has nothing of
+ * a request in it, and closes as an HTTP/1.1 connection with no byte of a head does
+ * (Http1Connection.closeWhenIdle), after one more look: bytes already in its socket's buffer when
+ * the drain began are read by the next poll, and that client is served once, saying close. Left
+ * open, it held the drain until the handshake bound (`limits.header_timeout`).
+ */
+function closeIfSilent(socket: Socket): void {
+  setImmediate(() =>
+    setImmediate(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }),
+  );
 }
 
 /**
