@@ -1,3 +1,4 @@
+import { judgedSteps } from '../../core/config/canary-promotion.ts';
 import type { MetricVerdict } from '../../upstream/canary/judge.ts';
 import type { Look } from '../../upstream/canary/step-looks.ts';
 import { formatP, lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
@@ -111,7 +112,8 @@ export class CanaryJudging extends CanarySteps {
     );
     // Every step passed is one `pass` in the workers' verdict count, whatever follows it.
     const passed = { verdict: 'pass', metric: '' } as const;
-    if (run.step + 1 < run.config.steps.length) return this.toStep(run, run.step + 1, passed);
+    // A last step of 100 is not judged (no baseline is left there): it is the promotion.
+    if (run.step + 1 < judgedSteps(run.config.steps)) return this.toStep(run, run.step + 1, passed);
     if (run.config.onSuccess === 'promote') return this.promote(run, 'canary');
     toPhase(run, 'held');
     // The share stays: the sides are sent again only to carry the verdict to the workers.
