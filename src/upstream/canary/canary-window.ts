@@ -11,6 +11,9 @@ export type CanaryCount = (typeof CANARY_COUNTS)[number];
  */
 const WANT_OF_TARGET: ReadonlySet<string> = new Set(['destination_unavailable', 'connection_limit_reached']);
 
+/** Hash keys a window remembers in a step at most (about 2 MB): far more than any step's min_requests. */
+const MAX_KEYS = 65_536;
+
 /** One side's window: plain numbers and arrays, so it crosses the IPC channel and Redis as it is. */
 export interface SideCounts {
   requests: number;
@@ -56,6 +59,17 @@ export class CanaryWindow {
   readonly baseline: string;
   readonly canary: string;
   #sides: WindowCounts = emptyWindow();
+  /**
+   * The hash keys (their 32-bit hashes) whose request this process counted in the step: with a
+   * `hash_key`, a key counts one request a step (split.ts). The tests assume independent
+   * requests, and a key's requests are one user's, all on one side: counted one by one, a client
+   * that learns which keys land on the canary sends its failing requests there only and rolls
+   * back a canary as good as its baseline (or dilutes a bad one with good requests). One request
+   * a key is one user's vote. A collision of two keys' hashes leaves the second uncounted, which
+   * judges nobody; past MAX_KEYS in a step the set starts again, so memory stays bounded and a
+   * key counts once more only after that many others did.
+   */
+  readonly #keys = new Set<number>();
 
   constructor(baseline: string, canary: string) {
     this.baseline = baseline;
@@ -89,6 +103,22 @@ export class CanaryWindow {
     side.requests++;
     if (status !== undefined && status >= 500 && status <= 599) side.status_5xx++;
     side.latency[bucketOf(ms)]++;
+  }
+
+  /**
+   * Whether the request of this key (its hash) is counted: the key's first of the step in this
+   * process, or not (it was counted already); see #keys.
+   */
+  countsKey(hash: number): boolean {
+    if (this.#keys.has(hash)) return false;
+    if (this.#keys.size >= MAX_KEYS) this.#keys.clear();
+    this.#keys.add(hash);
+    return true;
+  }
+
+  /** The weights changed (a step, a rollback, a share by hand): every key counts again. */
+  newStep(): void {
+    this.#keys.clear();
   }
 
   /** The window so far, and a new one begins. */
