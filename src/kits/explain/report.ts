@@ -1,5 +1,6 @@
 import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
+import { answeredStatuses, firstCheck } from './denials.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -24,8 +25,10 @@ const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
 
 interface TypeRow {
   readonly type: FailureType;
-  /** The status RFC 9209 recommends (and Candor answers). */
+  /** The status RFC 9209 recommends (the failure table's; a refusal's is a rate limit's 429). */
   readonly status: number;
+  /** What Candor answers it with (denials.ts): the table's status, or a refusal's as logged (401, 403, 429). */
+  readonly answered: readonly number[];
   readonly count: number;
   readonly requests: number;
   readonly attempts: number;
@@ -170,15 +173,17 @@ function shapeRows(tally: Tally): ShapeRow[] {
       // A client that left or whose own deadline passed is told with the clients' doings, never
       // as an upstream's shape (its deadline is no upstream's slowness: the gateway judges no target by it).
       if ((isClientsDoing(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
+      const loggedStatuses = [...t.statuses]
+        .sort((a, b) => a[0] - b[0])
+        .map(([status, count]) => ({ status, count }));
       types.push({
         type,
         status: FAILURES[type].status,
+        answered: answeredStatuses(type, loggedStatuses),
         count: t.requests + t.attempts,
         requests: t.requests,
         attempts: t.attempts,
-        loggedStatuses: [...t.statuses]
-          .sort((a, b) => a[0] - b[0])
-          .map(([status, count]) => ({ status, count })),
+        loggedStatuses,
         grpcStatuses: [...t.grpcStatuses]
           .sort((a, b) => a[0] - b[0])
           .map(([status, count]) => ({ status, count })),
@@ -198,21 +203,6 @@ function shapeRows(tally: Tally): ShapeRow[] {
     });
   }
   return rows;
-}
-
-/**
- * The fix the failure table gives a type, unless the lines' own statuses say it does not fit:
- * a proxy's deliberate refusal logged as 403 or 404 (HAProxy's `http-request deny`, its
- * termination state P) is typed as a denial, but "wait for the time in Retry-After" is the
- * fix for a rate limit's 429 only.
- */
-function firstCheck(row: TypeRow): string {
-  const rateLimited = row.loggedStatuses.some((s) => s.status === 429);
-  if (row.type === 'http_request_denied' && !rateLimited) {
-    const statuses = row.loggedStatuses.map((s) => s.status).join(', ');
-    return `The proxy refused these requests on purpose (logged as ${statuses}, not a rate limit's 429): find the rule that matched them (a deny rule, an IP list, authentication); waiting will not change the answer.`;
-  }
-  return FAILURES[row.type].fix;
 }
 
 /** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
