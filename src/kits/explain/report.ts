@@ -76,6 +76,8 @@ export interface StormRow {
   readonly afterChange?: ChangeRow & { readonly seconds: number };
   /** Changes made while it lasted. */
   readonly changesDuring: readonly ChangeRow[];
+  /** The rollback that undid afterChange (a canary's), `seconds` after it: nothing left to undo. */
+  readonly undoneBy?: ChangeRow & { readonly seconds: number };
   /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
   readonly health: readonly StormHealth[];
 }
@@ -205,6 +207,11 @@ function shapeRows(tally: Tally): ShapeRow[] {
   return rows;
 }
 
+/** A change as a storm's row names it: `seconds` (its `ms`) before the storm, or after the change it undid. */
+function changeRow(c: Change & { readonly ms: number }): ChangeRow & { readonly seconds: number } {
+  return { label: c.label, at: iso(c.at), source: c.source, seconds: Math.round(c.ms) / 1000 };
+}
+
 /** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
 function localZone(): string {
   const offset = -new Date().getTimezoneOffset();
@@ -248,7 +255,7 @@ export function buildReport(
   const bucketMs = tally.storms.settle();
   const changes: Change[] = [
     ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
-    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const })),
+    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const, canary: c.canary })),
   ];
   const storms = findStorms(tally.storms, changes).map(
     (s): StormRow => ({
@@ -261,13 +268,9 @@ export function buildReport(
       peakPerSecond: s.peakPerSecond,
       baselinePerSecond: s.baselinePerSecond,
       types: s.types.map(([type, count]) => ({ type, count })),
-      afterChange: s.afterChange && {
-        label: s.afterChange.label,
-        at: iso(s.afterChange.at),
-        source: s.afterChange.source,
-        seconds: Math.round(s.afterChange.ms) / 1000,
-      },
+      afterChange: s.afterChange && changeRow(s.afterChange),
       changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
+      ...(s.undoneBy === undefined ? {} : { undoneBy: changeRow(s.undoneBy) }),
       health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),
   );
