@@ -5,14 +5,19 @@
  * baseline was rolled back in seconds (`status_5xx worse: 38/63 against 0/77`). A key now counts
  * one request a step in a process (split.ts), and `hash_key: client` keys an IPv6 client by its
  * /64, so a client rotating the addresses of its block is still one key. On a library gateway
- * (one process) and real upstreams; the tests count requests, never time.
+ * (one process), and a `candor serve` of two workers, on real upstreams; the tests count
+ * requests, never time.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { clientBlock } from '../../../src/core/net/client-block.ts';
 import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** Where a key lands: its point on the weights' line, in percent (the canary is first: below its share). */
@@ -23,17 +28,13 @@ function onTheCanary(candidates: (i: number) => string, key: (c: string) => stri
   for (let i = 0; ; i++) if (pointOf(key(candidates(i))) < 10) return candidates(i);
 }
 
-async function withCanary(
+/** The route `api`: baseline `stable`, canary `next`, keyed by `hashKey`. */
+const steeredConfig = (
   hashKey: string,
   extra: string,
-  body: (gw: TestGateway, stable: CanaryOrigin, next: CanaryOrigin) => Promise<void>,
-): Promise<void> {
-  const stable = await startCanaryOrigin('stable');
-  const next = await startCanaryOrigin('next');
-  // Both versions answer the bad input 500: the canary is exactly as good as its baseline.
-  stable.failOn = 'x-bad-input';
-  next.failOn = 'x-bad-input';
-  const config = `name: steered-edge
+  stable: CanaryOrigin,
+  next: CanaryOrigin,
+) => `name: steered-edge
 listen:
   - address: 127.0.0.1:0
 ${extra}routes:
@@ -50,8 +51,24 @@ upstreams:
     targets:
       - url: ${next.url}
 `;
+
+/** Two origins that both answer the bad input 500: the canary is exactly as good as its baseline. */
+async function origins(): Promise<[CanaryOrigin, CanaryOrigin]> {
+  const stable = await startCanaryOrigin('stable');
+  const next = await startCanaryOrigin('next');
+  stable.failOn = 'x-bad-input';
+  next.failOn = 'x-bad-input';
+  return [stable, next];
+}
+
+async function withCanary(
+  hashKey: string,
+  extra: string,
+  body: (gw: TestGateway, stable: CanaryOrigin, next: CanaryOrigin) => Promise<void>,
+): Promise<void> {
+  const [stable, next] = await origins();
   try {
-    const gw = await startGatewayFromText(config);
+    const gw = await startGatewayFromText(steeredConfig(hashKey, extra, stable, next));
     try {
       await body(gw, stable, next);
     } finally {
@@ -124,4 +141,39 @@ test('hash_key: client keys an IPv6 client by its /64: rotating its addresses, i
     assert.deepEqual(actions, ['promote']);
     assert.equal(attack.statuses[500], attack.sent);
   });
+});
+
+test('under candor serve with two workers, the steering key counts at most once a step in each: the canary is promoted', async () => {
+  const [stable, next] = await origins();
+  const path = join(mkdtempSync(join(tmpdir(), 'candor-steered-')), 'candor.yaml');
+  writeFileSync(path, steeredConfig('header:X-User', '', stable, next));
+  try {
+    const serve = await startServe(path, 2);
+    try {
+      const key = onTheCanary((i) => `mallory-${i}`);
+      const actions = () =>
+        serve.lines
+          .filter((l) => l.msg === 'canary action' && l.route === 'api')
+          .map((l) => String(l.action))
+          .filter((a) => a === 'promote' || a === 'rollback');
+      const over = () => actions().length > 0;
+      const url = `http://127.0.0.1:${serve.port}`;
+      // The attacker's keep-alive connections (up to 16) land on both workers.
+      const [, attack] = await Promise.all([
+        paceLoad(url, 200, over, 8000, () => ({ 'x-user': randomBytes(6).toString('hex') })),
+        paceLoad(url, 40, over, 1600, () => ({ 'x-user': key, 'x-bad-input': '1' })),
+      ]);
+      assert.deepEqual(
+        serve.lines.filter((l) => l.msg === 'canary worse').map((l) => l.reason),
+        [],
+      );
+      assert.deepEqual(actions(), ['promote']);
+      assert.equal(attack.statuses[500], attack.sent);
+    } finally {
+      await serve.stop();
+    }
+  } finally {
+    await stable.close();
+    await next.close();
+  }
 });
