@@ -1,11 +1,11 @@
 import type { HashKey, SplitSide } from '../../core/config/types.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter, CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import { hash32 } from '../../upstream/targets/hash-ring.ts';
 
 /** A side as a draw hands it out: its upstream, and the canary's counts when the route has a canary. */
 export interface DrawnSide {
   readonly upstream: string;
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /**
@@ -69,19 +69,28 @@ export class RouteSplit {
    * only when its key is not counted yet in the step (CanaryWindow.countsKey: one user, one vote).
    */
   draw(key: string | undefined): DrawnSide {
-    const sides = this.#sides;
     const hash = key === undefined ? undefined : hash32(key);
-    const drawn =
-      hash === undefined || this.window?.countsKey(hash) !== false ? this.#drawn : this.#uncounted;
-    if (this.#total === 0) return drawn[0];
     // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
-    const point = (hash === undefined ? Math.random() : hash / 0x1_0000_0000) * this.#total;
+    const i = this.#at(hash === undefined ? Math.random() : hash / 0x1_0000_0000);
+    const window = this.window;
+    if (hash === undefined || window === undefined) return this.#drawn[i];
+    if (!window.countsKey(hash)) return this.#uncounted[i];
+    // Its one counted request of the step counts through forKey, which keeps the key beside its
+    // outcome: the controller counts the key once a step across processes (key-votes.ts).
+    return { upstream: this.#drawn[i].upstream, window: window.forKey(hash) };
+  }
+
+  /** The side at `point` of [0, 1) on the weights' line (the first when every weight is 0). */
+  #at(point: number): number {
+    const sides = this.#sides;
+    if (this.#total === 0) return 0;
+    const at = point * this.#total;
     let reach = 0;
     for (let i = 0; i < sides.length; i++) {
       reach += sides[i].weight;
-      if (point < reach) return drawn[i];
+      if (at < reach) return i;
     }
-    return drawn[sides.length - 1];
+    return sides.length - 1;
   }
 }
 

@@ -3,7 +3,7 @@ import { clientBlock } from '../../core/net/client-block.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import type { RouteSplit } from '../route/split.ts';
@@ -14,7 +14,7 @@ import type { SessionRequest } from './session-request.ts';
 /** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
 export interface Side {
   readonly upstream: string;
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { judgedSteps } from '../../core/config/canary-promotion.ts';
 import type { MetricVerdict } from '../../upstream/canary/judge.ts';
+import { oneVoteAKey } from '../../upstream/canary/key-votes.ts';
 import type { Look } from '../../upstream/canary/step-looks.ts';
 import { formatP, lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
 import { CanarySteps } from './canary-steps.ts';
@@ -19,6 +20,8 @@ export class CanaryJudging extends CanarySteps {
     const fleet = this.fleet;
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.host.window(run.route);
+    // One vote a key a step, however many of this gateway's workers counted it.
+    if (taken !== undefined) oneVoteAKey(taken, run.looks.keys);
     if (fleet !== undefined) {
       let leading: boolean;
       try {
