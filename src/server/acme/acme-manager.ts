@@ -8,6 +8,7 @@ import type { AcmeFleet } from './acme-fleet.ts';
 import { orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
+import { learnIssuers } from './ca-issuers.ts';
 import { fleetTurn, sharedCertificate } from './fleet-turn.ts';
 import {
   type CertificateStatus,
@@ -261,6 +262,7 @@ export class AcmeManager {
       await this.#account.update();
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       this.#store.saveCertificate(name, chain, keyPem);
+      this.#learnIssuers(chain);
       this.#store.setLastError(name, undefined);
       managed.renewedAt = Date.now();
       this.#readStored(managed);
@@ -352,7 +354,7 @@ export class AcmeManager {
    * taken, it was saved over the good one on disk and served by no process, for good.
    */
   async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
-    const shared = await sharedCertificate(fleet, managed.name);
+    const shared = await sharedCertificate(fleet, managed.name, this.#store.issuers(this.#config.directory));
     if (shared === undefined) return false;
     if ('refused' in shared) {
       // Looked at again at each poll while another gateway orders: said once per refusal.
@@ -385,6 +387,19 @@ export class AcmeManager {
     this.#plan(managed, this.#renewalOf(managed));
     void this.#askRenewalInfo(managed);
     return true;
+  }
+
+  /** What the CA's chain tells of its issuers and lifetimes (ca-issuers.ts): the fleet's certificates are checked against it. */
+  #learnIssuers(chain: string): void {
+    const { directory } = this.#config;
+    try {
+      this.#store.saveIssuers(directory, learnIssuers(this.#store.issuers(directory), chain));
+    } catch (err) {
+      this.#logger.warn(
+        { err: (err as Error).message },
+        "the CA's issuers could not be kept in acme.storage: the fleet's certificates are checked against the public roots",
+      );
+    }
   }
 
   /** Keys found readable by others (restored from a backup, copied in by hand) are made owner-only, and said. */

@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { AcmeProblem } from './acme-problem.ts';
+import { type CaIssuers, untrustedChain } from './ca-issuers.ts';
 import { servableCertificate } from './servable-certificate.ts';
 
 /** How often a gateway that waits for another's order looks for its certificate. */
@@ -43,13 +44,16 @@ export async function fleetTurn(
 }
 
 /**
- * The fleet's certificate of `name` when it can serve the name (servable-certificate.ts) and
- * has not ended; `refused` says why one there cannot (its key is not its own, another name's,
- * ended, not a chain and a key at all: put there by another hand). Redis's errors are thrown.
+ * The fleet's certificate of `name` when it can serve the name (servable-certificate.ts), has
+ * not ended and is what this gateway's own CA gives (`known`, ca-issuers.ts); `refused` says why
+ * one there is not (its key is not its own, another name's, ended, not a chain and a key at all,
+ * self-signed, another CA's, beginning in the future, longer than the CA gives: put there by
+ * another hand). Redis's errors are thrown.
  */
 export async function sharedCertificate(
   fleet: AcmeFleet,
   name: string,
+  known: CaIssuers | undefined,
 ): Promise<{ chain: string; key: string; leaf: X509Certificate } | { refused: string } | undefined> {
   const shared = await fleet.certificate(name);
   if (shared === undefined) return undefined;
@@ -57,7 +61,8 @@ export async function sharedCertificate(
   try {
     const leaf = servableCertificate(name, shared.chain, shared.key);
     if (Date.parse(leaf.validTo) <= Date.now()) return { refused: `it ended ${leaf.validTo}` };
-    return { ...shared, leaf };
+    const untrusted = untrustedChain(shared.chain, known, Date.now());
+    return untrusted === undefined ? { ...shared, leaf } : { refused: untrusted };
   } catch (err) {
     return { refused: (err as Error).message };
   }
