@@ -143,26 +143,59 @@ export class CanaryFleet {
   }
 }
 
+const PHASES: readonly string[] = ['running', 'paused', 'rolled_back', 'promoted', 'held'];
+
+/**
+ * A state read from Redis, if it is one a gateway writes: whoever can write to the store may
+ * have put anything there (`share: 150` gave every worker the weights 150 / −50, all traffic to
+ * the canary at its 10 % step). The share is a percentage, the step an index (-1 before the
+ * first; the run checks it against its steps, canary-shared-state.ts), the phase one of
+ * CanaryPhase. PUBLISH_SCRIPT holds a stored state to the same rule, so one that is not a state
+ * is written over as if none were there.
+ */
 function stateOf(text: string): FleetState | undefined {
+  let state: Partial<Record<keyof FleetState, unknown>> | null;
   try {
-    const state = JSON.parse(text) as FleetState;
-    return typeof state?.seq === 'number' ? state : undefined;
+    state = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (typeof state !== 'object' || state === null) return undefined;
+  const { seq, canary, of, phase, step, share, reason, failedMetric } = state;
+  const stringOrNull = (value: unknown) => value === null || typeof value === 'string';
+  return Number.isSafeInteger(seq) &&
+    (seq as number) > 0 &&
+    typeof canary === 'string' &&
+    (of === undefined || typeof of === 'string') &&
+    typeof phase === 'string' &&
+    PHASES.includes(phase) &&
+    Number.isInteger(step) &&
+    (step as number) >= -1 &&
+    typeof share === 'number' &&
+    share >= 0 &&
+    share <= 100 &&
+    stringOrNull(reason) &&
+    stringOrNull(failedMetric)
+    ? (state as FleetState)
+    : undefined;
 }
 
 /**
  * KEYS[1] the state; ARGV: the state's JSON without its seq, the version it was decided on,
- * `force` or `cas`, the TTL. A stored state that is not one (unreadable) stands for none. The
+ * `force` or `cas`, the TTL. A stored state that is not one (unreadable, or a share, step or
+ * phase stateOf refuses) stands for none. The
  * seq is written by hand (%d): cjson would print a version of 13 digits (an earlier release's
  * milliseconds) in exponent form.
  */
 const PUBLISH_SCRIPT = `local stored = redis.call('GET', KEYS[1])
 local seq = 0
+local phases = {running = true, paused = true, rolled_back = true, promoted = true, held = true}
 if stored then
   local ok, state = pcall(cjson.decode, stored)
-  if ok and type(state) == 'table' and type(state.seq) == 'number' then seq = state.seq end
+  if ok and type(state) == 'table' and type(state.seq) == 'number' and type(state.share) == 'number'
+    and state.share >= 0 and state.share <= 100 and type(state.step) == 'number' and state.step >= -1
+    and state.step == math.floor(state.step) and type(state.phase) == 'string' and phases[state.phase]
+  then seq = state.seq end
 end
 local base = tonumber(ARGV[2])
 if ARGV[3] ~= 'force' and seq > 0 and seq ~= base then return {0, stored} end

@@ -16,7 +16,9 @@ export class CanarySharedState extends CanaryRuns {
     return (
       state !== undefined &&
       state.canary === run.config.upstream &&
-      (state.of === undefined || state.of === run.version)
+      (state.of === undefined || state.of === run.version) &&
+      // A step this canary does not have is no state of it (stateOf checked the rest).
+      state.step < run.config.steps.length
     );
   }
 
