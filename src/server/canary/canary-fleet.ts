@@ -153,7 +153,7 @@ const PHASES: readonly string[] = ['running', 'paused', 'rolled_back', 'promoted
  * CanaryPhase. PUBLISH_SCRIPT holds a stored state to the same rule, so one that is not a state
  * is written over as if none were there.
  */
-function stateOf(text: string): FleetState | undefined {
+export function stateOf(text: string): FleetState | undefined {
   let state: Partial<Record<keyof FleetState, unknown>> | null;
   try {
     state = JSON.parse(text);
@@ -182,7 +182,7 @@ function stateOf(text: string): FleetState | undefined {
 
 /**
  * KEYS[1] the state; ARGV: the state's JSON without its seq, the version it was decided on,
- * `force` or `cas`, the TTL. A stored state that is not one (unreadable, or a share, step or
+ * `force` or `cas`, the TTL (0: none, a verdict's). A stored state that is not one (unreadable, or a share, step or
  * phase stateOf refuses) stands for none. The
  * seq is written by hand (%d): cjson would print a version of 13 digits (an earlier release's
  * milliseconds) in exponent form.
@@ -200,7 +200,8 @@ end
 local base = tonumber(ARGV[2])
 if ARGV[3] ~= 'force' and seq > 0 and seq ~= base then return {0, stored} end
 local next = math.max(seq, base) + 1
-redis.call('SET', KEYS[1], '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1], 2), 'PX', ARGV[4])
+local value = '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1], 2)
+if ARGV[4] == '0' then redis.call('SET', KEYS[1], value) else redis.call('SET', KEYS[1], value, 'PX', ARGV[4]) end
 return {1, next}`;
 
 const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;

@@ -68,11 +68,13 @@ export class CanarySharedState extends CanaryRuns {
    * here), if the fleet's is still the one it was decided on (run.seq): a step or an action
    * decided before another gateway's rollback never overwrites it. A rollback is written over
    * whatever is there (`forced`): the safe side. Writes go one after the other (run.publishing);
-   * one the store did not take is written again at the next look (#tick).
+   * one the store did not take is written again at the next look (#tick). A stopped canary's
+   * state does not expire: a gateway (re)started later keeps its verdict, not the first step.
    */
   protected publish(run: Run, forced = run.phase === 'rolled_back'): void {
     const fleet = this.fleet;
-    if (fleet === undefined) return;
+    // A gateway alone keeps it on disk instead, for its next start (kept-verdicts.ts).
+    if (fleet === undefined) return this.kept?.keep(run);
     const state: Omit<FleetState, 'seq'> = {
       canary: run.config.upstream,
       of: run.version,
@@ -82,7 +84,9 @@ export class CanarySharedState extends CanaryRuns {
       reason: run.reason,
       failedMetric: run.failedMetric,
     };
-    const ttl = Math.max(2 * run.config.maxDuration, 3_600_000);
+    // A running canary's state ends after its time (a gateway that finds none begins anew); a
+    // verdict stays until the canary runs again (0: no expiry).
+    const ttl = run.phase === 'running' ? Math.max(2 * run.config.maxDuration, 3_600_000) : 0;
     run.publishing = run.publishing.then(async (): Promise<Published> => {
       try {
         const outcome = await fleet.publish(run.route, state, { base: run.seq, forced }, ttl);
