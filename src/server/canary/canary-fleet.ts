@@ -82,10 +82,9 @@ export class CanaryFleet {
 
   /** Takes or keeps the route's lease for `ms`; true when this gateway holds it (it judges). */
   async lead(route: string, ms: number): Promise<boolean> {
-    const key = this.#key(route, 'leader');
-    if ((await this.#client.set(key, this.owner, 'PX', ms, 'NX')) === 'OK') return true;
-    // Renewed only by its holder, in one step (a lease that expired meanwhile is not renewed).
-    return (await this.#client.eval(RENEW_SCRIPT, 1, key, this.owner, String(ms))) === 1;
+    // Taken if free; renewed only by its holder, in one step (a lease that expired meanwhile is
+    // not renewed); one held with no expiry or a longer one (another hand's) given this one's.
+    return (await this.#client.eval(LEAD_SCRIPT, 1, this.#key(route, 'leader'), this.owner, String(ms))) === 1;
   }
 
   /** The leader takes every gateway's windows added since it last took them, merged. */
@@ -204,4 +203,9 @@ local value = '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1
 if ARGV[4] == '0' then redis.call('SET', KEYS[1], value) else redis.call('SET', KEYS[1], value, 'PX', ARGV[4]) end
 return {1, next}`;
 
-const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+/** KEYS[1] the lease; ARGV: this gateway, the lease's ms. 1 when this gateway holds it now. */
+const LEAD_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;

@@ -126,3 +126,40 @@ ${canaryRoutes(canary, stable.url, next.url)}`);
     await gw.close();
   }
 });
+
+test("a canary's lease in the fleet's Redis held with no expiry is given one: a gateway leads once it ends", {
+  timeout: 60_000,
+}, async () => {
+  const client = new Redis(redis.url);
+  try {
+    await client.set('candor:canary:api:leader', 'someone');
+    const gw = await startGatewayFromText(`name: fleet-edge
+listen:
+  - address: 127.0.0.1:0
+store:
+  redis: { url: "${redis.url}", timeout: 2s }
+${canaryRoutes(canary, stable.url, next.url)}`);
+    try {
+      await waitUntil('the first step', () => gw.gateway.canaries()[0]?.share === 10, 15_000);
+      // Before, nobody ever judged the fleet's canary: the lease was someone's for good (PTTL -1).
+      let holder: string | null = 'someone';
+      let ttl = -1;
+      for (let tries = 0; (holder === 'someone' || holder === null) && tries < 100; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const read = await client
+          .multi()
+          .get('candor:canary:api:leader')
+          .pttl('candor:canary:api:leader')
+          .exec();
+        holder = read?.[0]?.[1] as string | null;
+        ttl = read?.[1]?.[1] as number;
+      }
+      assert.notEqual(holder, 'someone');
+      assert.ok(ttl > 0 && ttl <= 3_000, `the lease ends in ${ttl} ms`);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    client.disconnect();
+  }
+});
