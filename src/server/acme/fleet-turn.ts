@@ -1,8 +1,13 @@
 import type { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AcmeConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { AcmeProblem } from './acme-problem.ts';
+import type { AcmeStore } from './acme-store.ts';
 import { type CaIssuers, untrustedChain } from './ca-issuers.ts';
+import type { Managed } from './managed-name.ts';
+import { renewalTime } from './renewal.ts';
 import { servableCertificate } from './servable-certificate.ts';
 
 /** How often a gateway that waits for another's order looks for its certificate. */
@@ -66,4 +71,58 @@ export async function sharedCertificate(
   } catch (err) {
     return { refused: (err as Error).message };
   }
+}
+
+/** What adoptShared needs of the manager (acme-manager.ts). */
+export interface AdoptionOwner {
+  readonly config: AcmeConfig;
+  readonly store: AcmeStore;
+  readonly logger: Logger;
+  /** Reads the name's certificate from the store into `managed`. */
+  readStored(managed: Managed): void;
+  /** It was taken: told to the processes that serve and to the metrics, its renewal planned. */
+  taken(managed: Managed): void;
+}
+
+/**
+ * Takes the fleet's certificate for `managed` when it can serve the name (servable-certificate.ts,
+ * and not ended), is newer than the one held and is not due. One that cannot serve is refused,
+ * said once, and this gateway keeps its own or orders one (publishing it over the bad one):
+ * taken, it was saved over the good one on disk and served by no process, for good.
+ */
+export async function adoptShared(
+  managed: Managed,
+  fleet: AcmeFleet,
+  owner: AdoptionOwner,
+): Promise<boolean> {
+  const shared = await sharedCertificate(fleet, managed.name, owner.store.issuers(owner.config.directory));
+  if (shared === undefined) return false;
+  if ('refused' in shared) {
+    // Looked at again at each poll while another gateway orders: said once per refusal.
+    if (managed.refusedShared !== shared.refused)
+      owner.logger.error(
+        { acme: managed.name, err: shared.refused },
+        "the fleet's certificate cannot serve this name: refused, this gateway keeps or orders its own",
+      );
+    managed.refusedShared = shared.refused;
+    return false;
+  }
+  managed.refusedShared = undefined;
+  const cert = shared.leaf;
+  const notBefore = Date.parse(cert.validFrom);
+  const notAfter = Date.parse(cert.validTo);
+  if (notAfter <= (managed.notAfter ?? 0)) return false;
+  if (renewalTime(notBefore, notAfter, owner.config.renewBefore) <= Date.now()) return false;
+  owner.store.saveCertificate(managed.name, shared.chain, shared.key);
+  owner.readStored(managed);
+  managed.renewedAt = Date.now();
+  managed.failures = 0;
+  managed.lastError = undefined;
+  managed.ordering = false;
+  owner.logger.info(
+    { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
+    'certificate taken from the fleet',
+  );
+  owner.taken(managed);
+  return true;
 }
