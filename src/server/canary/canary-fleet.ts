@@ -84,7 +84,9 @@ export class CanaryFleet {
   async lead(route: string, ms: number): Promise<boolean> {
     // Taken if free; renewed only by its holder, in one step (a lease that expired meanwhile is
     // not renewed); one held with no expiry or a longer one (another hand's) given this one's.
-    return (await this.#client.eval(LEAD_SCRIPT, 1, this.#key(route, 'leader'), this.owner, String(ms))) === 1;
+    return (
+      (await this.#client.eval(LEAD_SCRIPT, 1, this.#key(route, 'leader'), this.owner, String(ms))) === 1
+    );
   }
 
   /** The leader takes every gateway's windows added since it last took them, merged. */

@@ -57,6 +57,7 @@ export class CanarySharedState extends CanaryRuns {
     run.reason = state.reason;
     run.failedMetric = state.failedMetric;
     if (moved) await this.setShare(run, state.share);
+    this.kept?.keep(run);
     this.host.logger.info(
       { route: run.route, phase: state.phase, share: state.share, step: state.step + 1, seq: state.seq },
       'canary adopted from the fleet',
@@ -72,9 +73,11 @@ export class CanarySharedState extends CanaryRuns {
    * state does not expire: a gateway (re)started later keeps its verdict, not the first step.
    */
   protected publish(run: Run, forced = run.phase === 'rolled_back'): void {
+    // Kept on disk too, for its next start: alone, or with its fleet's store not answering then
+    // (kept-verdicts.ts).
+    this.kept?.keep(run);
     const fleet = this.fleet;
-    // A gateway alone keeps it on disk instead, for its next start (kept-verdicts.ts).
-    if (fleet === undefined) return this.kept?.keep(run);
+    if (fleet === undefined) return;
     const state: Omit<FleetState, 'seq'> = {
       canary: run.config.upstream,
       of: run.version,

@@ -23,10 +23,21 @@ export abstract class CanarySteps extends CanarySharedState {
     const kept = fleet === undefined ? this.kept?.read(run) : undefined;
     if (kept !== undefined) return this.#restore(run, kept);
     if (fleet !== undefined && run.seq === 0) {
-      const state = await fleet.read(run.route).catch(() => undefined);
+      let unanswered = false;
+      const state = await fleet.read(run.route).catch(() => {
+        unanswered = true;
+        return undefined;
+      });
       if (!this.current(run)) return;
       if (this.ofRun(run, state)) {
         await this.adopt(run, state);
+        return this.schedule(run);
+      }
+      // Its store not answering, the verdict this gateway kept stands until it answers (then
+      // the fleet's is followed, at each look), rather than the first step again.
+      const kept = unanswered ? this.kept?.read(run) : undefined;
+      if (kept !== undefined) {
+        await this.#restore(run, kept);
         return this.schedule(run);
       }
     }

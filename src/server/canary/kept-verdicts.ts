@@ -6,10 +6,10 @@ import { type FleetState, stateOf } from './canary-fleet.ts';
 import type { Run } from './canary-run.ts';
 
 /**
- * The verdict of each canary of a gateway alone (no `store.redis`), kept on disk so that a
- * restart does not start again from its first step a canary that was rolled back (10 % back to
- * a version found worse), promoted, held or paused. A fleet keeps it in its Redis instead
- * (canary-shared-state.ts). One file per route, `<state_dir>/canaries/<gateway name>/<route>.json`,
+ * The verdict of each canary, kept on disk so that a restart does not start again from its
+ * first step a canary that was rolled back (10 % back to a version found worse), promoted, held
+ * or paused. A fleet keeps it in its Redis (canary-shared-state.ts); the copy here is what a
+ * gateway restarted while that store does not answer holds until it does. One file per route, `<state_dir>/canaries/<gateway name>/<route>.json`,
  * holding the state as the fleet shares it (canary-fleet.ts), written whole (a temporary file
  * renamed) when the canary stops, removed when it runs again. A folder that cannot be written
  * is said once and the canary goes on: its verdict then holds until the next restart only.

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { cuttableRelay } from '../../helpers/cuttable-relay.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
@@ -138,5 +139,47 @@ ${canaryRoutes(canary, stable.url, next.url)}`;
     }
   } finally {
     client.disconnect();
+  }
+});
+
+test('in a fleet whose store does not answer at the restart, the verdict the gateway kept on disk stands until it answers', {
+  timeout: 60_000,
+}, async () => {
+  const relay = await cuttableRelay(redis.port);
+  const text = `name: fleet-edge
+listen:
+  - address: 127.0.0.1:0
+state_dir: ${join(folder(), 'state')}
+store:
+  redis: { url: "redis://:test-secret-password@127.0.0.1:${relay.port}", timeout: 500ms, prefix: "cut:" }
+${canaryRoutes(canary, stable.url, next.url)}`;
+  try {
+    const a = await startGatewayFromText(text);
+    try {
+      await waitUntil('the first step', () => a.gateway.canaries()[0]?.share === 10, 15_000);
+      const done = await a.gateway.canary('api', 'rollback', 'op');
+      assert.ok('status' in done && done.status.phase === 'rolled_back');
+    } finally {
+      await a.close();
+    }
+    relay.cut();
+    const b = await startGatewayFromText(text);
+    try {
+      await waitUntil(
+        'the kept verdict',
+        () => b.logs.some((l) => l.msg === 'canary verdict kept from before the restart'),
+        15_000,
+      );
+      // Before, a store that did not answer at the start began the canary again: 10 % to it.
+      assert.equal(b.gateway.canaries()[0].phase, 'rolled_back');
+      assert.equal(b.gateway.canaries()[0].share, 0);
+      assert.equal(b.logs.filter((l) => l.msg === 'canary step').length, 0);
+      const load = await paceLoad(b.url, 400, () => false, 40);
+      assert.deepEqual(load.bodies, { stable: 40 });
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await relay.close();
   }
 });
