@@ -25,6 +25,12 @@ export const DEFAULTS = {
     storage: (): string =>
       join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'candor', 'acme'),
   },
+  // What a restart must not lose (a canary's verdict): systemd's StateDirectory= when the unit
+  // has one, else XDG's state folder, the one meant for state "that should persist between
+  // (application) restarts".
+  stateDir: (): string =>
+    process.env.STATE_DIRECTORY?.split(':')[0] ||
+    join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'candor'),
   route: {
     path: '/',
     stripPrefix: false,

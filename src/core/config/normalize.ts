@@ -100,6 +100,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
       ? {}
       : { acme: toAcme(raw.acme ?? {}, baseDir) }),
+    stateDir: raw.state_dir === undefined ? DEFAULTS.stateDir() : resolve(baseDir, raw.state_dir),
     errors: toErrors(raw.errors, baseDir),
     paths: {
       normalize: raw.paths?.normalize ?? DEFAULTS.paths.normalize,

@@ -74,6 +74,7 @@ export const ConfigSchema = mapping(
     ),
     store: Store,
     acme: Acme,
+    state_dir: Type.Optional(filePath('a folder where the gateway keeps what a restart must not lose')),
     errors: Type.Optional(
       mapping(
         {

@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { CaIssuers } from './ca-issuers.ts';
 import { servableCertificate } from './servable-certificate.ts';
 
 /**
@@ -23,6 +24,7 @@ import { servableCertificate } from './servable-certificate.ts';
  *
  *   accounts/<directory hash>.key
  *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
+ *   accounts/<directory hash>.issuers   (the CA's issuers seen in this gateway's orders, JSON: ca-issuers.ts)
  *   certificates/<name>/chain.pem, key.pem
  *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
@@ -255,8 +257,29 @@ export class AcmeStore {
 
   /** Where the account key of `directory` is kept (one per directory: accounts are the CA's). */
   accountKeyFile(directory: string): string {
-    const id = createHash('sha256').update(directory).digest('hex').slice(0, 16);
-    return join(this.root, 'accounts', `${id}.key`);
+    return join(this.root, 'accounts', `${directoryId(directory)}.key`);
+  }
+
+  /**
+   * What this gateway learned of the CA of `directory` from its own orders (ca-issuers.ts);
+   * undefined when it ordered nothing from it yet, or the file is of another hand.
+   */
+  issuers(directory: string): CaIssuers | undefined {
+    const text = this.#read(this.accountKeyFile(directory).replace(/\.key$/, '.issuers'));
+    try {
+      const { issuers, longestMs } = JSON.parse(text ?? 'null') ?? {};
+      return Array.isArray(issuers) &&
+        issuers.every((pem) => typeof pem === 'string') &&
+        typeof longestMs === 'number'
+        ? { issuers, longestMs }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveIssuers(directory: string, issuers: CaIssuers): void {
+    this.#write(this.accountKeyFile(directory).replace(/\.key$/, '.issuers'), JSON.stringify(issuers));
   }
 
   #set(path: string, text: string | undefined): void {
@@ -323,6 +346,11 @@ export function httpChallengeOf(text: string): HttpChallenge | undefined {
 const TOKEN = /^[A-Za-z0-9_-]{1,238}$/;
 /** The name of a temporary file of #write (the file's own name, 12 hex digits, `.tmp`), or of its earlier form (a pid). */
 const TEMPORARY = /\.(?:[0-9a-f]{12}|[0-9]+)\.tmp$/;
+
+/** The short id of an ACME directory: its account key's file name, and its entries' keys in a fleet's Redis. */
+export function directoryId(directory: string): string {
+  return createHash('sha256').update(directory).digest('hex').slice(0, 16);
+}
 
 /** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
 function safeName(name: string): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -26,6 +26,7 @@ after(async () => {
 });
 
 const EVERY_FIELD = `name: edge-1
+state_dir: state
 listen:
   - address: 127.0.0.1:\${PORT:-8080}
   - address: "[::1]:8443"
@@ -206,6 +207,7 @@ test('every field of a full config is read, converted to runtime units and resol
     },
     errors: { exposeUpstreamAddress: true, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
+    stateDir: join(dir, 'state'),
     trustForwardedFrom: ['10.0.0.0/8', '::1', '192.168.1.7'],
     limits: {
       headerSize: 16 * 1024,
@@ -300,6 +302,10 @@ test('a minimal config gets every default', () => {
     },
     errors: { exposeUpstreamAddress: false, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
+    // systemd's StateDirectory=, else XDG's state folder.
+    stateDir:
+      process.env.STATE_DIRECTORY?.split(':')[0] ||
+      join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'candor'),
     trustForwardedFrom: [],
     limits: {
       headerSize: 32 * 1024,
