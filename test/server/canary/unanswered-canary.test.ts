@@ -32,8 +32,13 @@ test('a canary that answers nothing, judged on latency alone, is never passed or
       String(worse.reason),
       /^too few answers to judge latency within max_duration: the canary answered 0 of its \d+ requests, 20 needed$/,
     );
-    const { body } = await gw.call('GET', '/canary');
-    const [canary] = body.canaries as Record<string, unknown>[];
+    // The verdict's line is written as the rollback begins: its state follows (a loaded machine shows the gap).
+    let canary: Record<string, unknown> = {};
+    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const { body } = await gw.call('GET', '/canary');
+      [canary] = body.canaries as Record<string, unknown>[];
+      if (canary.phase !== 'running') break;
+    }
     assert.equal(canary.phase, 'rolled_back');
     assert.equal(canary.share, 0);
     assert.equal(canary.reason, worse.reason);
