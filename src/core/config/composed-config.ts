@@ -18,9 +18,9 @@ export function documentLabel(key: string, revision: number): string {
 export function composeConfig(
   document: string,
   bootstrap: Bootstrap,
-  revision: number,
+  /** How the document is named in a problem: documentLabel's, or the file a push reads it from. */
+  label: string,
 ): { text: string; documentLines: number } | { problems: ConfigProblem[] } {
-  const label = documentLabel(bootstrap.etcd.key, revision);
   // Read leniently, only to find its top-level keys: the full check comes with the load.
   const yaml = readYamlSource(document, {}, coerceExpanded, 'empty');
   const top =
@@ -42,12 +42,11 @@ export function placeProblem(
   problem: ConfigProblem,
   composedFile: string,
   bootstrap: Bootstrap,
-  revision: number,
+  label: string,
   documentLines: number,
 ): ConfigProblem {
   if (problem.file !== composedFile) return problem;
-  if (problem.line === 0 || problem.line <= documentLines)
-    return { ...problem, file: documentLabel(bootstrap.etcd.key, revision) };
+  if (problem.line === 0 || problem.line <= documentLines) return { ...problem, file: label };
   return {
     ...problem,
     file: bootstrap.file,

@@ -71,7 +71,10 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
           process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
           return EXIT.config;
         }
-        return told(await pushDocument(client, bootstrap, document, author, { expected: ifRevision }), key);
+        return told(
+          await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
+          key,
+        );
       }
       case 'history': {
         const limit = values.limit === undefined ? 20 : Number(values.limit);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
-import { composeConfig, placeProblem } from '../../core/config/composed-config.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { parseConfig } from '../../core/config/load.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
@@ -29,8 +29,8 @@ export type PushResult =
  * Validates `document` against this bootstrap's local section, as `candor check` validates a
  * file (secrets that live on the gateways, such as the admin token's variable, may be absent here).
  */
-export function validateDocument(document: string, bootstrap: Bootstrap, revision: number): ConfigProblem[] {
-  const composed = composeConfig(document, bootstrap, revision);
+export function validateDocument(document: string, bootstrap: Bootstrap, label: string): ConfigProblem[] {
+  const composed = composeConfig(document, bootstrap, label);
   if ('problems' in composed) return composed.problems;
   // Read as if it were the state folder's file: a relative path in it is taken from there, as on a gateway.
   const file = join(bootstrap.state, 'config.yaml');
@@ -39,7 +39,7 @@ export function validateDocument(document: string, bootstrap: Bootstrap, revisio
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map((p) => placeProblem(p, file, bootstrap, revision, composed.documentLines));
+    return err.problems.map((p) => placeProblem(p, file, bootstrap, label, composed.documentLines));
   }
 }
 
@@ -52,12 +52,12 @@ export async function pushDocument(
   bootstrap: Bootstrap,
   document: string,
   author: string,
-  options: { expected?: number; rollbackOf?: number } = {},
+  options: { expected?: number; rollbackOf?: number; label?: string } = {},
 ): Promise<PushResult> {
   const { key } = bootstrap.etcd;
   const expected = options.expected ?? (await client.range(key)).kvs[0]?.modRevision ?? 0;
-  // Validated as the revision it will be (the number is only a label in the problems).
-  const problems = validateDocument(document, bootstrap, expected + 1);
+  // A problem is told in the file pushed (or, for a rollback, the revision it takes up again).
+  const problems = validateDocument(document, bootstrap, options.label ?? documentLabel(key, expected + 1));
   if (problems.length > 0) return { problems };
   const record: PushRecord = {
     author,

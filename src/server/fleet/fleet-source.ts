@@ -7,7 +7,7 @@
  * position, field). etcd lost, the gateway serves on and says since when.
  */
 import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
-import { composeConfig, placeProblem } from '../../core/config/composed-config.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -212,7 +212,8 @@ export class FleetSource {
       record !== undefined && pushed?.kvs[0]?.modRevision === revision
         ? record.author
         : 'unknown (no push record)';
-    const composed = composeConfig(kv.value, bootstrap, revision);
+    const label = documentLabel(bootstrap.etcd.key, revision);
+    const composed = composeConfig(kv.value, bootstrap, label);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
     const file = writeRunning(bootstrap.state, composed.text);
     const answer = await this.#reload({ revision, author });
@@ -220,7 +221,7 @@ export class FleetSource {
     if (!('config_hash' in answer)) return;
     if (answer.result === 'invalid') {
       const problems = ('problems' in answer ? (answer.problems ?? []) : []).map((p) =>
-        placeProblem(p, file, bootstrap, revision, composed.documentLines),
+        placeProblem(p, file, bootstrap, label, composed.documentLines),
       );
       this.#writeBack();
       return this.#refuse(revision, problems);
@@ -250,7 +251,11 @@ export class FleetSource {
   /** The running revision's composed config back in the file reloads read: a SIGHUP must not pick up the refused one. */
   #writeBack(): void {
     const { bootstrap } = this.#start;
-    const composed = composeConfig(this.#running.document, bootstrap, this.#running.revision);
+    const composed = composeConfig(
+      this.#running.document,
+      bootstrap,
+      documentLabel(bootstrap.etcd.key, this.#running.revision),
+    );
     if ('text' in composed) writeRunning(bootstrap.state, composed.text);
   }
 

@@ -5,7 +5,7 @@
  * later reload) reads it.
  */
 import { type Bootstrap, readBootstrap } from '../../core/config/bootstrap-file.ts';
-import { composeConfig, placeProblem } from '../../core/config/composed-config.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
@@ -56,7 +56,7 @@ export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared
       return {
         problem: `etcd holds no config at ${key}: push one first (candor config push FILE --config ${bootstrapFile})`,
       };
-    const composed = composeConfig(kv.value, bootstrap, kv.modRevision);
+    const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision));
     if ('text' in composed) {
       const file = writeRunning(bootstrap.state, composed.text);
       const start: FleetStart = {
@@ -100,7 +100,7 @@ export function onLastGood(
           problem: `${what}, and there is no last good config in ${bootstrap.state} to start on:\n${new ConfigError(why.refused.problems).message}`,
         }
       : { problem: `${what}, and there is no last good config in ${bootstrap.state} to start on` };
-  const composed = composeConfig(good.document, bootstrap, good.revision);
+  const composed = composeConfig(good.document, bootstrap, documentLabel(bootstrap.etcd.key, good.revision));
   if ('problems' in composed)
     return {
       problem: `${what}, and the last good config cannot be composed: ${new ConfigError(composed.problems).message}`,
@@ -134,7 +134,7 @@ export function placeStartProblem(
     problem,
     prepared.file,
     prepared.start.bootstrap,
-    prepared.start.revision,
+    documentLabel(prepared.start.bootstrap.etcd.key, prepared.start.revision),
     prepared.documentLines,
   );
 }
