@@ -65,6 +65,9 @@ export async function serveGateway(gateway: FleetGateway): Promise<ServeProcess>
 
 /** GET /status's `config.etcd` of a gateway. */
 export async function sourceOf(gateway: FleetGateway): Promise<Record<string, unknown>> {
-  const { body } = await adminCall(gateway.adminPort, 'GET', '/status', { token: FLEET_TOKEN });
-  return (body.config as { etcd: Record<string, unknown> }).etcd;
+  const { status, body, text } = await adminCall(gateway.adminPort, 'GET', '/status', { token: FLEET_TOKEN });
+  const etcd = (body.config as { etcd?: Record<string, unknown> } | undefined)?.etcd;
+  if (etcd === undefined)
+    throw new Error(`${gateway.name}: GET /status ${status} has no config.etcd: ${text.slice(0, 500)}`);
+  return etcd;
 }

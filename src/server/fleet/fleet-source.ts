@@ -30,10 +30,10 @@ export interface FleetStart {
   /** Set when the gateway started on its last good config because etcd could not be reached. */
   readonly unreachableSince?: string;
   /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
-  readonly refused?: Refusal;
+  readonly refused?: RevisionRefused;
 }
 
-export interface Refusal {
+export interface RevisionRefused {
   readonly revision: number;
   readonly at: string;
   readonly problems: readonly ConfigProblem[];
@@ -71,7 +71,7 @@ export class FleetSource {
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   #unreachableSince: string | undefined;
-  #refused: Refusal | undefined;
+  #refused: RevisionRefused | undefined;
   /** The newest revision seen and not yet applied or refused: only the newest is worth applying. */
   #pending: KeyValue | undefined;
   #applying = false;

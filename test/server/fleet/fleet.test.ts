@@ -282,8 +282,12 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
 
 test('a gateway that dies drops out of the fleet status when its lease ends', async () => {
   const c = gateways[2];
-  c.serve?.child.kill('SIGKILL');
-  await new Promise((r) => c.serve?.child.once('exit', r));
+  const killed = c.serve?.child;
+  // Gone from here on: after() must not wait for this one's exit (it came already).
+  c.serve = undefined;
+  const exited = new Promise((r) => killed?.once('exit', r));
+  killed?.kill('SIGKILL');
+  await exited;
   const names = async () =>
     (
       JSON.parse((await candor(['fleet', 'status', '--config', bootstrap0(), '--json'])).stdout).gateways as {
@@ -298,5 +302,4 @@ test('a gateway that dies drops out of the fleet status when its lease ends', as
     live = await names();
   }
   assert.deepEqual(live, ['gw-a', 'gw-b']);
-  c.serve = undefined;
 });
