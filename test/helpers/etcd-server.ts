@@ -1,8 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
+import { EtcdClient } from '../../src/upstream/config-source/etcd-client.ts';
 import { freePort } from './wait.ts';
+
+/** PEM files for etcd's client URL: its certificate and key, and the CA its clients must present a certificate of. */
+export interface EtcdTls {
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** With it, etcd asks every client for a certificate this CA signed (--client-cert-auth). */
+  readonly clientCaPath?: string;
+  /** What the readiness poll trusts and presents (PEM text). */
+  readonly poll: { readonly ca: string; readonly cert?: string; readonly key?: string };
+}
 
 /** A real `etcd` (Debian's etcd-server) on loopback ports, its data in a temporary folder, killed by the test. */
 export interface EtcdProcess {
@@ -19,13 +31,70 @@ export interface EtcdProcess {
 const READY_MS = 10_000;
 
 /**
+ * A certificate for etcd's client URL (127.0.0.1 and localhost), signed by the fault kit's test
+ * CA, good for both ends of TLS: etcd 3.4's JSON gateway dials etcd's own gRPC port with the
+ * server's certificate as its client certificate, which --client-cert-auth then checks.
+ */
+export function etcdCertificate(): { certPath: string; keyPath: string } {
+  const { dir } = testCertificates();
+  const name = `etcd-${process.pid}`;
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-addext',
+      'extendedKeyUsage=serverAuth,clientAuth',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+    ],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return { certPath: join(dir, `${name}.pem`), keyPath: join(dir, `${name}.key`) };
+}
+
+/**
  * etcd cannot listen on port 0 (it must advertise its URLs), so both ports are ones that were
  * free a moment ago (freePort). Fast to start: one member, no fsync worth waiting for on tmpfs.
  */
-export async function startEtcd(): Promise<EtcdProcess> {
+export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
   const [client, peer] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'candor-etcd-'));
-  const endpoint = `http://127.0.0.1:${client}`;
+  const endpoint = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${client}`;
+  const tlsFlags =
+    tls === undefined
+      ? []
+      : [
+          '--cert-file',
+          tls.certPath,
+          '--key-file',
+          tls.keyPath,
+          ...(tls.clientCaPath === undefined
+            ? []
+            : ['--trusted-ca-file', tls.clientCaPath, '--client-cert-auth']),
+        ];
+  const poller = new EtcdClient({
+    endpoints: [endpoint],
+    timeoutMs: 500,
+    ...(tls === undefined ? {} : { tls: tls.poll }),
+  });
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -48,6 +117,7 @@ export async function startEtcd(): Promise<EtcdProcess> {
           `test=http://127.0.0.1:${peer}`,
           '--log-level',
           'error',
+          ...tlsFlags,
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
@@ -56,10 +126,12 @@ export async function startEtcd(): Promise<EtcdProcess> {
       started.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-4096);
       });
-      const timer = setTimeout(
-        () => reject(new Error(`etcd not ready after ${READY_MS} ms: ${output}`)),
-        READY_MS,
-      );
+      // Not ready in time: killed, so that no etcd outlives the test that could not use it.
+      const timer = setTimeout(() => {
+        started.removeAllListeners('exit');
+        started.kill('SIGKILL');
+        reject(new Error(`etcd not ready after ${READY_MS} ms: ${output}`));
+      }, READY_MS);
       started.once('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`could not start etcd (apt-get install etcd-server): ${err.message}`));
@@ -72,11 +144,9 @@ export async function startEtcd(): Promise<EtcdProcess> {
       const poll = async () => {
         while (started.exitCode === null) {
           try {
-            const answer = await fetch(`${endpoint}/v3/kv/range`, { method: 'POST', body: '{"key":"AA=="}' });
-            if (answer.ok) {
-              clearTimeout(timer);
-              return resolve();
-            }
+            await poller.range('\0');
+            clearTimeout(timer);
+            return resolve();
           } catch {
             // Not listening yet.
           }

@@ -185,7 +185,13 @@ export class FleetSource {
     if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.modRevision ?? 0))
       return;
     this.#pending = kv;
-    void this.#applyPending();
+    this.#applyPending().catch((err: Error) =>
+      // A state folder that cannot be written (disk full, permissions): said, and the running config stays.
+      this.#logger.error(
+        { source: this.#start.bootstrap.etcd.key, revision, err: err.message },
+        `config revision ${revision} not applied: ${err.message}; the running config stays`,
+      ),
+    );
   }
 
   async #applyPending(): Promise<void> {

@@ -73,8 +73,13 @@ export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared
       refused: { revision: kv.modRevision, problems: composed.problems },
     });
   } catch (err) {
-    if (!(err instanceof EtcdError) || err.kind !== 'unreachable') throw err;
-    unreachable = err.message;
+    if (!(err instanceof EtcdError)) throw err;
+    // Refused (a password changed, a certificate expired) is as much "no config from etcd" as
+    // unreachable: the gateway starts on its last good config all the same, and says which.
+    unreachable =
+      err.kind === 'unreachable'
+        ? `etcd cannot be reached (${err.message})`
+        : `etcd refused this gateway (${err.message})`;
   }
   return onLastGood(bootstrap, client, undefined, { unreachable });
 }
@@ -87,13 +92,14 @@ export function onLastGood(
   bootstrap: Bootstrap,
   client: EtcdClient,
   watchFrom: number | undefined,
+  /** `unreachable`: why etcd could not be read, said as a sentence ("etcd cannot be reached (…)"). */
   why: { unreachable?: string; refused?: { revision: number; problems: readonly ConfigProblem[] } },
 ): Prepared {
   const good = readLastGood(bootstrap.state);
   const what =
     why.refused !== undefined
       ? `revision ${why.refused.revision} under ${bootstrap.etcd.key} is refused`
-      : `etcd cannot be reached (${why.unreachable})`;
+      : (why.unreachable ?? 'etcd cannot be read');
   if (good === undefined)
     return why.refused !== undefined
       ? {

@@ -113,6 +113,7 @@ export class EtcdTransport {
   async #anyEndpoint<T>(call: (endpoint: string) => Promise<T>): Promise<T> {
     const { endpoints } = this.#options;
     const failures: string[] = [];
+    let tlsOnly = true;
     for (let i = 0; i < endpoints.length; i++) {
       const index = (this.#current + i) % endpoints.length;
       try {
@@ -121,9 +122,17 @@ export class EtcdTransport {
         return result;
       } catch (err) {
         if (err instanceof EtcdError && err.kind !== 'unreachable') throw err;
-        failures.push(`${endpoints[index]}: ${(err as Error).message}`);
+        tlsOnly &&= isTlsFailure(err);
+        failures.push(`${endpoints[index]}: ${(err as Error).message.trim()}`);
       }
     }
+    // Every member answered, and the handshake failed (a certificate missing, or one not
+    // trusted): a setting to fix, not etcd being away.
+    if (tlsOnly)
+      throw new EtcdError(
+        'refused',
+        `etcd refused the TLS handshake, or its certificate is not trusted (${failures.join('; ')})`,
+      );
     throw new EtcdError('unreachable', `etcd unreachable (${failures.join('; ')})`);
   }
 
@@ -189,6 +198,12 @@ export class EtcdTransport {
       throw new EtcdError('refused', `etcd: user ${this.#options.username}: ${error.message}`);
     return String(answer.token);
   }
+}
+
+/** Whether a connection failed in its TLS handshake (Node's and OpenSSL's codes), rather than not connecting. */
+function isTlsFailure(err: unknown): boolean {
+  const code = String((err as NodeJS.ErrnoException).code ?? '');
+  return /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|CERT_)/.test(code);
 }
 
 /** The gateway's error answer (`{"error": …, "code": N}`), for a call or a stream message. */
