@@ -280,6 +280,41 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
     assert.match(String((await sourceOf(gateway)).summary), /^etcd reachable, running revision \d+$/);
 });
 
+test('a gateway whose watch fell behind a compaction reads the key again and takes the latest revision', async () => {
+  const a = gateways[0];
+  const primary = a.serve?.child.pid as number;
+  // Stopped, it holds a watch from the revision it runs while etcd restarts, two pushes land and
+  // the store is compacted past them: on waking, its watch is gone and the revisions after the
+  // one it ran no longer exist (a watch from there is canceled with compact_revision).
+  process.kill(primary, 'SIGSTOP');
+  try {
+    await etcd.kill();
+    await etcd.start();
+    for (const name of ['one', 'three']) {
+      const pushed = await candor([
+        'config',
+        'push',
+        writeDocument(`${name}-again.yaml`, documentTo(name)),
+        '--config',
+        gateways[1].bootstrap,
+      ]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+    }
+    const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+    const { revision } = await client.range(FLEET_KEY);
+    const compacted = await fetch(`${etcd.endpoint}/v3/kv/compaction`, {
+      method: 'POST',
+      body: JSON.stringify({ revision: String(revision) }),
+    });
+    assert.equal(compacted.status, 200);
+  } finally {
+    process.kill(primary, 'SIGCONT');
+  }
+  await everyGatewayAnswers('three');
+  const latest = (await new EtcdClient({ endpoints: [etcd.endpoint] }).range(FLEET_KEY)).kvs[0].modRevision;
+  assert.equal((await sourceOf(a)).revision, latest);
+});
+
 test('a gateway that dies drops out of the fleet status when its lease ends', async () => {
   const c = gateways[2];
   const killed = c.serve?.child;
