@@ -17,12 +17,14 @@ import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
   FLEET_KEY,
+  FLEET_TOKEN,
   type FleetGateway,
   fleetBootstrap,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
+import { adminCall } from '../../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-'));
 let etcd: EtcdProcess;
@@ -122,7 +124,25 @@ test('a push reaches all three gateways, each reports the revision, and the flee
     assert.equal(source.author, 'bob');
     assert.equal(source.summary, `etcd reachable, running revision ${revision}`);
   }
-  // The deploy timeline of each says which revision and who.
+  // The deploy timeline of each says which revision and who, and so does explain's reading of it.
+  for (const gateway of gateways) {
+    const { body } = await adminCall(gateway.adminPort, 'GET', '/events', { token: FLEET_TOKEN });
+    const reloads = (
+      body.events as { kind: string; revision?: number; author?: string; via: string }[]
+    ).filter((e) => e.kind === 'reload');
+    assert.deepEqual(
+      reloads.map((e) => [e.via, e.revision, e.author]),
+      [['etcd', revision, 'bob']],
+      gateway.name,
+    );
+  }
+  // Any gateway's admin API shows the whole fleet.
+  const fromAdmin = await adminCall(gateways[1].adminPort, 'GET', '/fleet', { token: FLEET_TOKEN });
+  assert.equal(fromAdmin.status, 200);
+  assert.deepEqual(
+    (fromAdmin.body.gateways as { name: string }[]).map((g) => g.name),
+    ['gw-a', 'gw-b', 'gw-c'],
+  );
   const status = await candor(['fleet', 'status', '--config', bootstrap0(), '--json']);
   assert.equal(status.code, 0, status.stderr);
   const fleet = JSON.parse(status.stdout);
