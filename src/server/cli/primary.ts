@@ -86,8 +86,9 @@ async function supervise(
   // scrape, not with every primary, most of which are never scraped.
   let renderMerged: RenderMetrics | undefined;
   const renderClusterMetrics: RenderMetrics = async () => {
-    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics((worker) =>
-      listening.has(worker.id),
+    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics(
+      (worker) => listening.has(worker.id),
+      () => source?.gauges() ?? [],
     );
     return renderMerged();
   };

@@ -11,6 +11,7 @@ import { composeConfig, documentLabel, placeProblem } from '../../core/config/co
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { followKey } from '../../upstream/config-source/key-watch.ts';
 import { type GatewayRecord, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
@@ -136,6 +137,17 @@ export class FleetSource {
           ? null
           : { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) },
     };
+  }
+
+  /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
+  gauges(): readonly PrimaryGauge[] {
+    const labels = { key: this.#start.bootstrap.etcd.key };
+    const since = this.#unreachableSince === undefined ? 0 : Date.parse(this.#unreachableSince) / 1000;
+    return [
+      { metric: 'configSourceRevision', values: [{ value: this.#running.revision, labels }] },
+      { metric: 'configSourceUnreachableSince', values: [{ value: since, labels }] },
+      { metric: 'configSourceRefusedRevision', values: [{ value: this.#refused?.revision ?? 0, labels }] },
+    ];
   }
 
   #record(): GatewayRecord {

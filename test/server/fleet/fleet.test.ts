@@ -275,6 +275,17 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
     assert.match(summary, /^source unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z, running revision \d+$/);
   }
   await everyGatewayAnswers('two');
+  // The metrics say it too: since when (Unix seconds, not 0) and the revision running.
+  const running = (await sourceOf(gateways[0])).revision;
+  const metrics = await request(`http://127.0.0.1:${gateways[0].adminPort}`, {
+    path: '/metrics',
+    headers: { authorization: `Bearer ${FLEET_TOKEN}` },
+  });
+  const text = metrics.body.toString();
+  const since = Number(/^candor_config_source_unreachable_since_seconds\{key="\/candor\/config"\} (\S+)$/m.exec(text)?.[1]);
+  assert.ok(since > Date.now() / 1000 - 60 && since <= Date.now() / 1000, text);
+  assert.match(text, new RegExp(`^candor_config_source_revision\\{key="/candor/config"\\} ${running}$`, 'm'));
+  assert.match(text, /^candor_config_source_refused_revision\{key="\/candor\/config"\} [1-9]\d*$/m);
   const c = gateways[2];
   await c.serve?.stop();
   await serveGateway(c);
