@@ -282,7 +282,9 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
     headers: { authorization: `Bearer ${FLEET_TOKEN}` },
   });
   const text = metrics.body.toString();
-  const since = Number(/^candor_config_source_unreachable_since_seconds\{key="\/candor\/config"\} (\S+)$/m.exec(text)?.[1]);
+  const since = Number(
+    /^candor_config_source_unreachable_since_seconds\{key="\/candor\/config"\} (\S+)$/m.exec(text)?.[1],
+  );
   assert.ok(since > Date.now() / 1000 - 60 && since <= Date.now() / 1000, text);
   assert.match(text, new RegExp(`^candor_config_source_revision\\{key="/candor/config"\\} ${running}$`, 'm'));
   assert.match(text, /^candor_config_source_refused_revision\{key="\/candor\/config"\} [1-9]\d*$/m);
