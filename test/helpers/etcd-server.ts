@@ -75,9 +75,40 @@ export function etcdCertificate(): { certPath: string; keyPath: string } {
  * free a moment ago (freePort). Fast to start: one member, no fsync worth waiting for on tmpfs.
  */
 export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
-  const [client, peer] = [await freePort(), await freePort()];
+  const [member] = await startEtcdCluster(1, tls);
+  return member;
+}
+
+/**
+ * `size` members of one etcd cluster on loopback, started together (each waits for a quorum of
+ * the others before it answers). A member killed keeps its data folder, so start() brings it back
+ * into the cluster; close() removes it.
+ */
+export async function startEtcdCluster(size: number, tls?: EtcdTls): Promise<EtcdProcess[]> {
+  const ports: { client: number; peer: number }[] = [];
+  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
+  const scheme = tls === undefined ? 'http' : 'https';
+  const cluster = ports.map(({ peer }, i) => `m${i}=http://127.0.0.1:${peer}`).join(',');
+  const members = ports.map(({ client, peer }, i) =>
+    member(`m${i}`, `${scheme}://127.0.0.1:${client}`, `http://127.0.0.1:${peer}`, cluster, tls),
+  );
+  try {
+    await Promise.all(members.map((m) => m.start()));
+  } catch (err) {
+    await Promise.all(members.map((m) => m.close()));
+    throw err;
+  }
+  return members;
+}
+
+function member(
+  name: string,
+  endpoint: string,
+  peerUrl: string,
+  cluster: string,
+  tls: EtcdTls | undefined,
+): EtcdProcess {
   const dir = mkdtempSync(join(tmpdir(), 'candor-etcd-'));
-  const endpoint = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${client}`;
   const tlsFlags =
     tls === undefined
       ? []
@@ -102,7 +133,7 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
         'etcd',
         [
           '--name',
-          'test',
+          name,
           '--data-dir',
           join(dir, 'data'),
           '--listen-client-urls',
@@ -110,11 +141,11 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
           '--advertise-client-urls',
           endpoint,
           '--listen-peer-urls',
-          `http://127.0.0.1:${peer}`,
+          peerUrl,
           '--initial-advertise-peer-urls',
-          `http://127.0.0.1:${peer}`,
+          peerUrl,
           '--initial-cluster',
-          `test=http://127.0.0.1:${peer}`,
+          cluster,
           '--log-level',
           'error',
           ...tlsFlags,
@@ -130,7 +161,7 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
       const timer = setTimeout(() => {
         started.removeAllListeners('exit');
         started.kill('SIGKILL');
-        reject(new Error(`etcd not ready after ${READY_MS} ms: ${output}`));
+        reject(new Error(`etcd ${name} not ready after ${READY_MS} ms: ${output}`));
       }, READY_MS);
       started.once('error', (err) => {
         clearTimeout(timer);
@@ -138,17 +169,17 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
       });
       started.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`etcd exited (${code}): ${output}`));
+        reject(new Error(`etcd ${name} exited (${code}): ${output}`));
       });
-      // Ready once it answers a read through its JSON gateway.
+      // Ready once it answers a read through its JSON gateway (a read a quorum agrees on).
       const poll = async () => {
-        while (started.exitCode === null) {
+        while (started.exitCode === null && started.signalCode === null) {
           try {
             await poller.range('\0');
             clearTimeout(timer);
             return resolve();
           } catch {
-            // Not listening yet.
+            // Not listening yet, or no quorum yet.
           }
           await new Promise((r) => setTimeout(r, 50));
         }
@@ -162,7 +193,6 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
-  await start();
   return {
     endpoint,
     kill,

@@ -88,11 +88,11 @@ export class EtcdClient {
 
   /** Writes `value` at `key`, bound to `lease` when given; the revision of the write. */
   async put(key: string, value: string, lease?: string): Promise<number> {
-    const answer = await this.#transport.call('/v3/kv/put', {
-      key: b64(key),
-      value: b64(value),
-      ...(lease === undefined ? {} : { lease }),
-    });
+    const answer = await this.#transport.call(
+      '/v3/kv/put',
+      { key: b64(key), value: b64(value), ...(lease === undefined ? {} : { lease }) },
+      true,
+    );
     return headerRevision(answer);
   }
 
@@ -105,16 +105,20 @@ export class EtcdClient {
     puts: readonly { key: string; value: string }[],
     onFailure: readonly string[],
   ): Promise<{ succeeded: true; revision: number } | { succeeded: false; read: KeyValue[] }> {
-    const answer = await this.#transport.call('/v3/kv/txn', {
-      compare: compares.map(({ key, target, equals }) => ({
-        key: b64(key),
-        result: 'EQUAL',
-        target: target === 'mod' ? 'MOD' : 'VERSION',
-        ...(target === 'mod' ? { mod_revision: String(equals) } : { version: String(equals) }),
-      })),
-      success: puts.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value) } })),
-      failure: onFailure.map((key) => ({ request_range: { key: b64(key) } })),
-    });
+    const answer = await this.#transport.call(
+      '/v3/kv/txn',
+      {
+        compare: compares.map(({ key, target, equals }) => ({
+          key: b64(key),
+          result: 'EQUAL',
+          target: target === 'mod' ? 'MOD' : 'VERSION',
+          ...(target === 'mod' ? { mod_revision: String(equals) } : { version: String(equals) }),
+        })),
+        success: puts.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value) } })),
+        failure: onFailure.map((key) => ({ request_range: { key: b64(key) } })),
+      },
+      true,
+    );
     // The gateway leaves out a false `succeeded`.
     if (answer.succeeded === true) return { succeeded: true, revision: headerRevision(answer) };
     const responses = (answer.responses as { response_range?: { kvs?: Record<string, unknown>[] } }[]) ?? [];
@@ -126,7 +130,7 @@ export class EtcdClient {
 
   /** A lease of `ttlSeconds`: keys bound to it go when it ends (not kept alive). Its id. */
   async grantLease(ttlSeconds: number): Promise<string> {
-    const answer = await this.#transport.call('/v3/lease/grant', { TTL: String(ttlSeconds) });
+    const answer = await this.#transport.call('/v3/lease/grant', { TTL: String(ttlSeconds) }, true);
     return String(answer.ID);
   }
 

@@ -50,10 +50,15 @@ export class EtcdTransport {
     this.#options = options;
   }
 
-  /** One call: the parsed answer; an etcd error thrown as EtcdError. */
-  async call(path: string, body: unknown): Promise<Record<string, unknown>> {
+  /**
+   * One call: the parsed answer; an etcd error thrown as EtcdError. `write`: a call that changes
+   * the store (a put, a transaction, a lease), which once sent to a member is never sent to
+   * another: the first may have applied it with its answer lost, and a compare-and-swap sent
+   * again would then find its own write and call it another's.
+   */
+  async call(path: string, body: unknown, write = false): Promise<Record<string, unknown>> {
     for (let attempt = 0; ; attempt++) {
-      const answer = await this.#anyEndpoint((endpoint) => this.#post(endpoint, path, body));
+      const answer = await this.#anyEndpoint((endpoint) => this.#post(endpoint, path, body), write);
       const error = errorOf(answer);
       if (error === undefined) return answer;
       // A token expires (simple tokens after 5 min of disuse): take a new one, once.
@@ -80,7 +85,7 @@ export class EtcdTransport {
     onEnd: (why: string) => void,
   ): Promise<() => void> {
     return this.#anyEndpoint(async (endpoint) => {
-      const response = await this.#open(endpoint, path, body);
+      const response = await this.#open(endpoint, path, body, true);
       let partial = '';
       let ended = false;
       const end = (why: string) => {
@@ -110,7 +115,7 @@ export class EtcdTransport {
   }
 
   /** Tries each endpoint, the last good one first, until one answers. */
-  async #anyEndpoint<T>(call: (endpoint: string) => Promise<T>): Promise<T> {
+  async #anyEndpoint<T>(call: (endpoint: string) => Promise<T>, write = false): Promise<T> {
     const { endpoints } = this.#options;
     const failures: string[] = [];
     let tlsOnly = true;
@@ -124,6 +129,11 @@ export class EtcdTransport {
         if (err instanceof EtcdError && err.kind !== 'unreachable') throw err;
         tlsOnly &&= isTlsFailure(err);
         failures.push(`${endpoints[index]}: ${(err as Error).message.trim()}`);
+        if (write && (err as { sent?: boolean }).sent === true)
+          throw new EtcdError(
+            'unreachable',
+            `etcd did not answer a write it was sent, which may or may not have been applied (${failures.join('; ')})`,
+          );
       }
     }
     // Every member answered, and the handshake failed (a certificate missing, or one not
@@ -154,8 +164,12 @@ export class EtcdTransport {
   }
 
   /** Sends the request; resolves with the response once its head is in (bounded by the call's timeout). */
-  async #open(endpoint: string, path: string, body: unknown): Promise<IncomingMessage> {
+  async #open(endpoint: string, path: string, body: unknown, stream = false): Promise<IncomingMessage> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // A stream (a watch) on a member that lost its leader would stay open and silent while the
+    // rest of the cluster moves on; with gRPC's `hasleader` (etcd's WithRequireLeader, carried by
+    // the gateway as Grpc-Metadata-*), etcd ends it instead, and the watch is opened elsewhere.
+    if (stream) headers['grpc-metadata-hasleader'] = 'true';
     if (this.#options.username !== undefined && path !== '/v3/auth/authenticate') {
       this.#token ??= await this.#authenticate(endpoint);
       headers.authorization = this.#token;
@@ -176,9 +190,17 @@ export class EtcdTransport {
         () => request.destroy(new Error(`no answer in ${this.#options.timeoutMs ?? CALL_TIMEOUT_MS} ms`)),
         this.#options.timeoutMs ?? CALL_TIMEOUT_MS,
       );
+      // Whether the request reached a member: a connection refused sent nothing; one cut or
+      // timed out after the connection was made may have been acted on.
+      let connected = false;
+      request.once('socket', (socket) => {
+        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+          connected = true;
+        });
+      });
       request.once('error', (err) => {
         clearTimeout(timer);
-        reject(err);
+        reject(Object.assign(err, { sent: connected }));
       });
       request.once('response', (response) => {
         clearTimeout(timer);
