@@ -126,9 +126,26 @@ function staleText(cache) {
 
 // ── status: upstreams, targets, routes, config ─────────────────────────────────
 
+/**
+ * Where the config comes from: its file, or a fleet's etcd key with the revision it runs,
+ * whether etcd can be read (and since when not), and the last revision it refused.
+ */
+function sourceText(config) {
+  const etcd = config.etcd;
+  if (!etcd) return [`file ${config.source}`];
+  const refused = etcd.refused
+    ? `; refused revision ${etcd.refused.revision} at ${clock(etcd.refused.at)}: ${etcd.refused.problems[0] ?? ''}`
+    : '';
+  return [
+    badge(etcd.reachable ? 'reachable' : 'unreachable', etcd.reachable ? 'closed' : 'open'),
+    ` etcd ${etcd.key}: ${etcd.summary}${etcd.author ? ` (pushed by ${etcd.author})` : ''}${refused}`,
+  ];
+}
+
 function renderStatus(status) {
   $('gateway-name').textContent = status.gateway;
   $('config-hash').textContent = `${status.config.hash ?? '?'} (version ${status.config.version})`;
+  $('config-source').replaceChildren(...sourceText(status.config));
   const reload = status.last_reload;
   $('last-reload').textContent =
     reload === null
