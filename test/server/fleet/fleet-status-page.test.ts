@@ -2,7 +2,7 @@
  * A fleet gateway's status page, in a real browser (Debian's Chromium, driven by playwright-core)
  * against a real `candor serve` on a real etcd: the config source line says the revision running
  * and who pushed it, the last revision refused with its position, and, etcd stopped, since when
- * it is unreachable.
+ * it is unreachable; the fleet's list shows the gateway behind the revision it refused.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +74,19 @@ test("the status page's config source: revision and author, a refusal at its pos
       new RegExp(
         `; refused revision ${bad} at .*: etcd:${FLEET_KEY}@${bad}:3:20  routes\\[0\\]\\.match\\.path: `,
       ),
+    );
+    // The fleet's list: this gateway, behind the revision it refused.
+    const row = page.locator('#fleet tr[data-gateway="page-1"]');
+    const fleetText = async () => (await page.locator('#fleet-section').textContent()) ?? '';
+    const fleetWanted = new RegExp(`${FLEET_KEY}: latest revision ${bad}, 1 live gateway\\(s\\), 1 behind`);
+    const deadline = Date.now() + 15_000;
+    while (!fleetWanted.test(await fleetText()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.match(await fleetText(), fleetWanted);
+    assert.equal(await row.locator('td.revision').textContent(), `BEHIND: ${revision}`);
+    assert.match(
+      (await row.locator('td.refused').textContent()) ?? '',
+      new RegExp(`^revision ${bad}: etcd:${FLEET_KEY}@${bad}:3:20 `),
     );
     await etcd.kill();
     await until(
