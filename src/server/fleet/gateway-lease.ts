@@ -10,6 +10,9 @@ import { type GatewayRecord, gatewaysPrefix } from './fleet-keys.ts';
 /** Seconds a dead gateway stays listed: long enough for a stall, short enough for an operator's look. */
 export const LEASE_SECONDS = 10;
 
+/** How long a stopping gateway gives etcd to end its lease. */
+const STOP_MS = 2_000;
+
 export class GatewayLease {
   readonly #client: EtcdClient;
   readonly #key: string;
@@ -41,12 +44,20 @@ export class GatewayLease {
     this.#write();
   }
 
-  /** Ends the lease at once: a gateway that stops leaves the fleet's list now. */
+  /**
+   * Ends the lease at once: a gateway that stops leaves the fleet's list now. Bounded: with etcd
+   * away, a write under way and the revoke would each wait out their call's timeout, and the
+   * gateway's exit with them; the lease then ends by itself.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#queue;
-    if (this.#lease !== undefined) await this.#client.revoke(this.#lease).catch(() => {});
+    const revoke = this.#queue.then(() =>
+      this.#lease === undefined ? undefined : this.#client.revoke(this.#lease).catch(() => {}),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([revoke, new Promise((resolve) => (timer = setTimeout(resolve, STOP_MS)))]);
+    clearTimeout(timer);
   }
 
   #write(): void {
