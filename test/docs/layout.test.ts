@@ -39,8 +39,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
     ['gateway'], // the composition root: builds a runtime from a config, starts listeners
     // the canary controller, for the primary and the gateway run in-process; automatic HTTPS:
-    // orders, renews and stores certificates, for the gateway and the primary
-    ['canary', 'acme'],
+    // orders, renews and stores certificates, for the gateway and the primary; a fleet's config
+    // taken from etcd, its last good copy, its push and history
+    ['canary', 'acme', 'fleet'],
   ],
   kits: [
     ['app'], // `candor/app` sets the client's propagation context
@@ -58,8 +59,8 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['targets'], // the upstream runtime model: targets, balancer, panic
     // the HTTP/1.1 and HTTP/2 clients (connector, connection, pool, session); an upstream's
     // breakers (its circuit, made of core/retry's, and its retry budget); targets found by DNS;
-    // a canary's counts per side and their judgement
-    ['connections', 'breakers', 'discovery', 'canary'],
+    // a canary's counts per side and their judgement; the etcd client a fleet's config comes through
+    ['connections', 'breakers', 'discovery', 'canary', 'config-source'],
   ],
   observe: [
     ['tracing', 'metrics', 'events'], // spans and metrics of a request; the deploy timeline's events

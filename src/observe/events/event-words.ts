@@ -12,7 +12,9 @@ export function describeEvent(event: GatewayEvent): string {
         ...names('upstream', event.upstreams).filter((p) => !isTargetsOnly(p, event)),
         ...Object.entries(event.targets).map(([upstream, moves]) => `upstream ${upstream}: ${moved(moves)}`),
       ];
-      return `reload ${event.config_hash}${parts.length === 0 ? ' (nothing routed changed)' : ` (${parts.join('; ')})`}`;
+      const pushed =
+        event.revision === undefined ? '' : ` of etcd revision ${event.revision} by ${event.author}`;
+      return `reload ${event.config_hash}${pushed}${parts.length === 0 ? ' (nothing routed changed)' : ` (${parts.join('; ')})`}`;
     }
     case 'admin': {
       const change = event.change;

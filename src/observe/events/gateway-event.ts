@@ -32,8 +32,11 @@ export interface NameChanges {
 export interface ReloadEvent extends EventBase {
   readonly kind: 'reload';
   readonly config_hash: string;
-  /** Who asked: SIGHUP, the admin API. */
+  /** Who asked: SIGHUP, the admin API, etcd (a fleet's push). */
   readonly via: string;
+  /** A push taken from etcd: its revision and author. */
+  readonly revision?: number;
+  readonly author?: string;
   readonly routes: NameChanges;
   readonly upstreams: NameChanges;
   /** Of the upstreams changed, those whose written targets moved. */

@@ -41,6 +41,9 @@ export function readEvent(value: unknown): GatewayEvent | undefined {
         at,
         config_hash: value.config_hash,
         via: value.via,
+        ...(typeof value.revision === 'number' && Number.isSafeInteger(value.revision) && text(value.author)
+          ? { revision: value.revision, author: value.author }
+          : {}),
         routes,
         upstreams,
         targets,

@@ -150,6 +150,27 @@ export const METRICS = {
     help: "The running config: the gateway's name and its hash (sha256: and the first 16 hex digits of the loaded config's SHA-256, as GET /status shows it); always 1.",
     aggregator: 'max',
   },
+  configSourceRevision: {
+    name: 'candor_config_source_revision',
+    type: 'gauge',
+    labels: ['key'],
+    help: "A fleet gateway's config (docs/fleet.md): the etcd revision of the document it runs, under its key. Absent when the config is a file.",
+    aggregator: 'max',
+  },
+  configSourceUnreachableSince: {
+    name: 'candor_config_source_unreachable_since_seconds',
+    type: 'gauge',
+    labels: ['key'],
+    help: 'A fleet gateway: since when (Unix time, seconds) etcd cannot be read, the gateway serving on its running revision; 0 while it can.',
+    aggregator: 'max',
+  },
+  configSourceRefusedRevision: {
+    name: 'candor_config_source_refused_revision',
+    type: 'gauge',
+    labels: ['key'],
+    help: 'A fleet gateway: the last etcd revision it refused (it failed validation; the running config stayed); 0 when none.',
+    aggregator: 'max',
+  },
   targetHealthy: {
     name: 'candor_target_healthy',
     type: 'gauge',

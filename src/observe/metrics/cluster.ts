@@ -45,7 +45,11 @@ interface Scrape {
  * within 5 s). `serving`: whether a worker serves (it said so once its gateway was up). The
  * primary makes one at its first scrape and holds it.
  */
-export function clusterMetrics(serving: (worker: Worker) => boolean): () => Promise<Exposition> {
+export function clusterMetrics(
+  serving: (worker: Worker) => boolean,
+  /** Gauges only the primary knows (a fleet's config source), added to the workers' merged. */
+  own: () => readonly PrimaryGauge[] = () => [],
+): () => Promise<Exposition> {
   const scrapes = new Map<number, Scrape>();
   /** Each live worker's last answer, by worker id. */
   const last = new Map<number, Family[]>();
@@ -94,7 +98,11 @@ export function clusterMetrics(serving: (worker: Worker) => boolean): () => Prom
           if (error !== undefined) return reject(error);
           const live = [...answers.values()];
           departed = withoutGoneTargets(departed, live);
-          const registry = AggregatorRegistry.aggregate([...live, departed, primaryOwn()]);
+          const registry = AggregatorRegistry.aggregate([
+            ...live,
+            departed,
+            [...primaryOwn(), ...own().map(gaugeFamily)],
+          ]);
           registry.metrics().then((text) => resolve({ contentType: registry.contentType, text }), reject);
         },
       };
@@ -129,6 +137,24 @@ function primaryOwn(): Family[] {
       values: [{ value: linesDroppedHere(), labels: {} }],
     },
   ];
+}
+
+/** A gauge of the catalog with the primary's own values. */
+export interface PrimaryGauge {
+  readonly metric: 'configSourceRevision' | 'configSourceUnreachableSince' | 'configSourceRefusedRevision';
+  readonly values: readonly { readonly value: number; readonly labels: Readonly<Record<string, string>> }[];
+}
+
+function gaugeFamily({ metric, values }: PrimaryGauge): Family {
+  const { name, help, type, aggregator } = METRICS[metric];
+  return {
+    name,
+    help,
+    type: type as unknown as Family['type'],
+    aggregator,
+    collect: () => {},
+    values: values.map((v) => ({ value: v.value, labels: { ...v.labels } })),
+  };
 }
 
 /** A family whose values add up over the gateway's life: a gauge is the live workers' alone. */

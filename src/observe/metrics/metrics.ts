@@ -87,6 +87,14 @@ export class GatewayMetrics {
     this.#storeUp = new Gauge(promOptions(METRICS.storeUp, registry));
     this.#canaryShare = new Gauge(promOptions(METRICS.canaryShare, registry));
     this.#acmeFailures = new Gauge(promOptions(METRICS.acmeOrderFailures, registry));
+    // A fleet's config source is followed by the primary, which adds their values when it merges
+    // the workers' (cluster.ts): declared here so that every exposition has the same families.
+    for (const spec of [
+      METRICS.configSourceRevision,
+      METRICS.configSourceUnreachableSince,
+      METRICS.configSourceRefusedRevision,
+    ])
+      new Gauge(promOptions(spec, registry));
     registerRuntimeGauges(registry, () => this.#source);
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');

@@ -78,6 +78,13 @@ export class ClusterControl {
   onSwapped: () => void = () => {};
   /** Called after each reload that read the file, with its result (the primary counts it in the metrics). */
   onReloaded: (result: ReloadReport['result']) => void = () => {};
+  /**
+   * Where the config comes from, when not from the file alone (a fleet's etcd source: its
+   * revision, whether etcd is reachable, its last refusal): GET /status shows it.
+   */
+  configSource: (() => unknown) | undefined;
+  /** The fleet's live gateways (GET /fleet), when the config comes from etcd. */
+  fleet: (() => Promise<unknown>) | undefined;
   /** Called after a runtime change was recorded (the primary's health checks skip a disabled target). */
   onChanged: (changes: RuntimeChanges) => void = () => {};
   /** What a worker starts with besides the config: its slice of the split limits and the health verdicts. */
@@ -235,6 +242,9 @@ export class ClusterControl {
         kind: 'reload',
         config_hash: configHash(next),
         via: caller.via,
+        ...(caller.pushed === undefined
+          ? {}
+          : { revision: caller.pushed.revision, author: caller.pushed.author }),
         ...reloadChanges(previous, next),
       });
       for (const what of this.#changes.prune(this.withDiscovered(next)))

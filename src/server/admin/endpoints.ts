@@ -62,12 +62,36 @@ export function adminEndpoints(
               // answer, and the config before after a reload it did not confirm.
               hash: configHash(control.config),
               version: control.version,
+              // A fleet gateway's etcd source: the revision it runs, since when etcd is
+              // unreachable, the last revision it refused (docs/fleet.md).
+              ...(control.configSource === undefined ? {} : { etcd: control.configSource() }),
             },
             last_reload: control.lastReload ?? null,
             runtime_changes: control.changes,
             ...merged,
           },
         };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/fleet',
+      async handle() {
+        if (control.fleet === undefined)
+          return problem(
+            404,
+            'Not Found',
+            'this gateway does not take its config from etcd: there is no fleet to show',
+          );
+        try {
+          return { status: 200, body: (await control.fleet()) as Record<string, unknown> };
+        } catch (err) {
+          return problem(
+            503,
+            'Service Unavailable',
+            `the fleet's records cannot be read: ${(err as Error).message}`,
+          );
+        }
       },
     },
     {

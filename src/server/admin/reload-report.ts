@@ -8,8 +8,10 @@ import { WORKER_ANSWER_MS, type WorkerAnswer } from './worker-requests.ts';
 
 /** Who asked, for the log: the admin client's address, or the signal. */
 export interface Caller {
-  readonly via: 'SIGHUP' | 'admin' | 'canary';
+  readonly via: 'SIGHUP' | 'admin' | 'canary' | 'etcd';
   readonly who: string;
+  /** A reload of a revision taken from etcd: which, and who pushed it (the deploy timeline says so). */
+  readonly pushed?: { readonly revision: number; readonly author: string };
 }
 
 /** The last reload's result, as GET /status shows it. */

@@ -76,6 +76,47 @@ $('token-change').addEventListener('click', () => {
 
 // ── polling ────────────────────────────────────────────────────────────────────
 
+/** Each look at the fleet reads etcd: every few seconds is enough for a list of gateways. */
+const FLEET_POLL_MS = 3_000;
+let fleetReadAt = 0;
+
+/** A fleet gateway's page lists the fleet (GET /fleet); a gateway run from a file has none. */
+async function refreshFleet(etcd) {
+  $('fleet-section').hidden = !etcd;
+  if (!etcd || Date.now() - fleetReadAt < FLEET_POLL_MS) return;
+  fleetReadAt = Date.now();
+  try {
+    renderFleet(await call('GET', '/fleet'));
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    $('fleet-summary').textContent = `The fleet's records cannot be read now: ${err.message}`;
+  }
+}
+
+function renderFleet(fleet) {
+  const behind = fleet.gateways.filter((g) => g.behind).length;
+  $('fleet-summary').textContent =
+    `${fleet.key}: latest revision ${fleet.latest}, ${fleet.gateways.length} live gateway(s)${behind === 0 ? '' : `, ${behind} behind`}`;
+  const rows = fleet.gateways.map((g) =>
+    el(
+      'tr',
+      { 'data-gateway': g.name },
+      el('td', { class: 'mono' }, g.name),
+      el('td', { class: 'mono' }, g.address),
+      el('td', {}, g.version),
+      el('td', { class: 'revision' }, g.behind ? badge(`BEHIND: ${g.revision}`, 'open') : String(g.revision)),
+      el('td', {}, clock(g.since)),
+      el(
+        'td',
+        { class: 'refused' },
+        g.refused ? `revision ${g.refused.revision}: ${g.refused.problems[0] ?? ''}` : '—',
+      ),
+      el('td', {}, g.unreachable_since ? `unreachable since ${clock(g.unreachable_since)}` : 'reachable'),
+    ),
+  );
+  $('fleet').tBodies[0].replaceChildren(...rows);
+}
+
 async function refresh() {
   clearTimeout(timer);
   if (token === '') {
@@ -94,6 +135,7 @@ async function refresh() {
     $('data').hidden = false;
     $('auth').hidden = true;
     renderStatus(status);
+    await refreshFleet(status.config.etcd);
     renderActivity(activity, events.events);
     renderCanaries(canary.canaries);
     $('updated').textContent = new Date().toLocaleTimeString();
@@ -126,9 +168,26 @@ function staleText(cache) {
 
 // ── status: upstreams, targets, routes, config ─────────────────────────────────
 
+/**
+ * Where the config comes from: its file, or a fleet's etcd key with the revision it runs,
+ * whether etcd can be read (and since when not), and the last revision it refused.
+ */
+function sourceText(config) {
+  const etcd = config.etcd;
+  if (!etcd) return [`file ${config.source}`];
+  const refused = etcd.refused
+    ? `; refused revision ${etcd.refused.revision} at ${clock(etcd.refused.at)}: ${etcd.refused.problems[0] ?? ''}`
+    : '';
+  return [
+    badge(etcd.reachable ? 'reachable' : 'unreachable', etcd.reachable ? 'closed' : 'open'),
+    ` etcd ${etcd.key}: ${etcd.summary}${etcd.author ? ` (pushed by ${etcd.author})` : ''}${refused}`,
+  ];
+}
+
 function renderStatus(status) {
   $('gateway-name').textContent = status.gateway;
   $('config-hash').textContent = `${status.config.hash ?? '?'} (version ${status.config.version})`;
+  $('config-source').replaceChildren(...sourceText(status.config));
   const reload = status.last_reload;
   $('last-reload').textContent =
     reload === null

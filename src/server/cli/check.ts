@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
@@ -13,6 +15,7 @@ import { EXIT } from './exit-codes.ts';
  * variables the file uses without a default, then the secrets.
  */
 export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
+  if (namesASource(file)) return checkBootstrap(file);
   // Each variable once, with every field that uses it.
   const variables = new Map<string, string[]>();
   const warnings: ConfigProblem[] = [];
@@ -57,6 +60,33 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
       return EXIT.config;
     }
     throw err;
+  }
+}
+
+/** Whether the file is a fleet's bootstrap file (it names a `source`), as `serve` tells them apart. */
+function namesASource(file: string): boolean {
+  try {
+    return /^source\s*:/m.test(readFileSync(file, 'utf8').slice(0, 64 * 1024));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A bootstrap file is checked on its own (its fields, its TLS files); the document under its key
+ * is checked by `candor config push`, with this file's local section.
+ */
+function checkBootstrap(file: string): number {
+  try {
+    const { etcd, state, name } = readBootstrap(file);
+    process.stdout.write(
+      `${file}: ok (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
+    );
+    return EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${formatConfigProblems(err.problems)}\n`);
+    return EXIT.config;
   }
 }
 

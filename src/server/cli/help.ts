@@ -33,6 +33,22 @@ Usage:
   candor purge --config FILE   drop the running gateway's stored answers (routes[].cache), through its admin API
         [--route NAME]         only that route's
         [--key PREFIX]         only its keys that start so ("host[:port] /path?query"; "/path": on every host)
+  candor config push FILE --config BOOTSTRAP
+                               a fleet's config (docs/fleet.md): validate FILE with BOOTSTRAP's local
+                               section, then write it under BOOTSTRAP's etcd key, only if the key has not
+                               moved since it was read (else nothing is written, it names who pushed, exits 69)
+        [--if-revision REV]    only if the key is still at REV (the revision you read)
+        [--author NAME]        who pushes, in the fleet's history (default: user@host)
+  candor config history --config BOOTSTRAP
+                               the key's revisions, newest first: revision, when, who, size
+        [--limit N]            at most N (default 20)
+        [--json]               as one JSON object
+  candor config rollback REV --config BOOTSTRAP
+                               push revision REV's document again (a new revision; --if-revision, --author too)
+  candor fleet status --config BOOTSTRAP
+                               every live gateway, the revision it runs, its last refusal; BEHIND marks one
+                               not on the latest revision (and the exit code is 1)
+        [--json]               as one JSON object
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
   candor explain LOG...        the story of the 5xx in access and error logs, plain or gzipped, in
@@ -43,7 +59,8 @@ ${explainFormats(' '.repeat(31))}
 
 Exit codes: 0 ok, 1 serve stopped but a worker had to be killed past its drain, 64 bad command line,
 65 a log explain cannot read, 69 could not start (port in use...) or, for reload and purge, the admin
-API could not be reached or did not do it, 70 Node older than 22.18, 78 invalid config; diagnose
+API could not be reached or did not do it (for config and fleet: etcd could not be reached, or a push
+found the key moved), 70 Node older than 22.18, 78 invalid config; diagnose
 also 1 and 2 of its own (see candor diagnose --help).
 Config reference: docs/configuration.md (README.md, "Documentation", links every page).
 `;

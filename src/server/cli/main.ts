@@ -108,6 +108,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           return usage('candor purge --key purges within a route: add --route NAME');
         return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
       }
+      case 'config':
+      case 'fleet':
+        if (rest.includes('--help') || rest.includes('-h')) return await help();
+        return await (await import('./fleet-commands.ts')).runFleetCommand(command, rest);
       case 'diagnose':
         return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
       case 'explain':

@@ -9,6 +9,7 @@ import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import type { FleetSource, FleetStart } from '../fleet/fleet-source.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { EXIT } from './exit-codes.ts';
@@ -29,6 +30,8 @@ export interface PrimaryOptions {
   }) => void;
   /** `--pid-file`: where to write this process's pid while it runs. */
   readonly pidFile?: string;
+  /** A fleet's gateway: the etcd source it started on (serve-fleet.ts), followed from there. */
+  readonly fleet?: { readonly start: FleetStart; readonly notes: readonly string[] };
 }
 
 /**
@@ -93,8 +96,9 @@ async function supervise(
   // scrape, not with every primary, most of which are never scraped.
   let renderMerged: RenderMetrics | undefined;
   const renderClusterMetrics: RenderMetrics = async () => {
-    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics((worker) =>
-      listening.has(worker.id),
+    renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics(
+      (worker) => listening.has(worker.id),
+      () => source?.gauges() ?? [],
     );
     return renderMerged();
   };
@@ -235,6 +239,13 @@ async function supervise(
     if (!isServing(message)) return;
     cluster.off('message', onServing);
     wide.serving();
+    if (options.fleet !== undefined)
+      void followSource(options.fleet.start, message.ports).catch((err: Error) =>
+        logger.error(
+          { err: err.message },
+          'the config source could not be followed: the running config stays',
+        ),
+      );
     const adminPort = admin?.server.port();
     announce?.({ gatewayPort: message.ports[0], ports: message.ports, adminPort });
     const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
@@ -254,6 +265,31 @@ async function supervise(
     );
   };
   cluster.on('message', onServing);
+  // A fleet's gateway follows its etcd key once it serves (a revision applied before a worker
+  // listens would have no worker to swap), and writes its record under the key's prefix.
+  let source: FleetSource | undefined;
+  for (const note of options.fleet?.notes ?? [])
+    logger.warn({ source: options.fleet?.start.bootstrap.etcd.key }, note);
+  const followSource = async (start: FleetStart, ports: readonly number[]) => {
+    const [{ FleetSource }, { fleetStatus }] = await Promise.all([
+      import('../fleet/fleet-source.ts'),
+      import('../fleet/fleet-status.ts'),
+    ]);
+    const address = config.listen
+      .map((l, i) => `${l.host.includes(':') ? `[${l.host}]` : l.host}:${ports[i]}`)
+      .join(' ');
+    source = new FleetSource(
+      start,
+      configHash(config),
+      address,
+      (pushed) =>
+        control.reload({ via: 'etcd', who: `etcd revision ${pushed.revision} by ${pushed.author}`, pushed }),
+      logger,
+    );
+    control.configSource = () => source?.status();
+    control.fleet = () => fleetStatus(start.client, start.bootstrap.etcd.key);
+    source.start();
+  };
   // GET /ready: ready while some worker listens; none yet, or the last one dead and its
   // replacement not yet listening (its socket closed with it: connections are refused), not.
   const listening = new Set<number>();
@@ -296,6 +332,7 @@ async function supervise(
   cluster.off('exit', onExit);
   cluster.off('message', startCanaries);
   canaries.close();
+  await source?.stop();
   await wide.stop();
   await metricsListener?.close();
   await admin?.server.close();

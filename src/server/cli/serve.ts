@@ -38,6 +38,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
     process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
     return EXIT.usage;
   }
+  // A bootstrap file names a config source (etcd) rather than being the config: a fleet's gateway.
+  if (namesASource(options.config))
+    return (await import('./serve-fleet.ts')).runFleetServe(options.config, options.workers, options.pidFile);
   // Read and validated in a process of its own, as a reload is: the YAML reader and the schema
   // (about 24 MB once loaded) are never in the supervising primary, and a worker is sent its
   // config ready-made. The same process finds whether each address can be had, before anything
@@ -70,6 +73,20 @@ export async function runServe(options: ServeOptions): Promise<number> {
   return (await import('./primary.ts')).runPrimary(options.config, config, options.workers, {
     pidFile: options.pidFile,
   });
+}
+
+/** Whether the file is a bootstrap file (it names a `source:`); one that cannot be read is left to the loader to say so. */
+function namesASource(file: string): boolean {
+  try {
+    return /^source\s*:/m.test(
+      process
+        .getBuiltinModule('node:fs')
+        .readFileSync(file, 'utf8')
+        .slice(0, 64 * 1024),
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** `candor serve --demo`: the demo's upstreams and config, served by the primary of `candor serve`. */

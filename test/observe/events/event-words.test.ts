@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeEvent } from '../../../src/observe/events/event-words.ts';
 import type { GatewayEvent } from '../../../src/observe/events/gateway-event.ts';
+import { readEvent } from '../../../src/observe/events/read-event.ts';
 
 const at = '2026-11-23T10:00:00.000Z';
 const none = { added: [], removed: [], changed: [] };
@@ -22,6 +23,20 @@ test('every kind of change in words', () => {
         },
       },
       'reload sha256:0123456789abcdef (routes a, b added; route c changed; upstream old removed; upstreams api, web changed; upstream api: target http://10.0.0.7:80 joined, targets http://10.0.0.5:80, http://10.0.0.6:80 left)',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
+        via: 'etcd',
+        revision: 42,
+        author: 'alice',
+        routes: none,
+        upstreams: { added: [], removed: [], changed: ['api'] },
+        targets: {},
+      },
+      'reload sha256:0123456789abcdef of etcd revision 42 by alice (upstream api changed)',
     ],
     [
       {
@@ -138,4 +153,21 @@ test('every kind of change in words', () => {
     ],
   ];
   for (const [event, words] of cases) assert.equal(describeEvent(event), words);
+});
+
+test("a fleet's reload read back from its log line keeps its revision and author; a revision that is no number is left out", () => {
+  const line = {
+    kind: 'reload',
+    at,
+    config_hash: 'sha256:0123456789abcdef',
+    via: 'etcd',
+    revision: 42,
+    author: 'alice',
+    routes: none,
+    upstreams: none,
+    targets: {},
+  };
+  assert.deepEqual(readEvent(JSON.parse(JSON.stringify(line))), line);
+  const { revision: _revision, author: _author, ...plain } = line;
+  assert.deepEqual(readEvent({ ...line, revision: '42' }), plain);
 });

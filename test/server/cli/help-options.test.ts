@@ -59,3 +59,9 @@ test("candor --help's exit codes are EXIT's, each of them, with its meaning", ()
   for (const code of Object.values(EXIT)) assert.ok(codes.includes(code), `${code} in "${general}"`);
   assert.match(said, /; diagnose\s+also 1 and 2/);
 });
+
+test('candor --help names each option of candor config and candor fleet, and no other', async () => {
+  const { FLEET_OPTIONS } = await import('../../../src/server/cli/fleet-commands.ts');
+  const said = [...new Set([...named(helpOf('config')), ...named(helpOf('fleet'))])].sort();
+  assert.deepEqual(said, taken(FLEET_OPTIONS));
+});

@@ -1,0 +1,202 @@
+/**
+ * The bootstrap file of a gateway that takes its config from etcd: where the config is
+ * (`source.etcd`), where this gateway keeps what it runs (`state`), and the parts it keeps for
+ * itself (`local`: its name, listeners, admin and metrics listeners), which the document under
+ * the key leaves out. Read with the config's own YAML reader: a problem names file, line and field.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { coerceExpanded } from './coerce.ts';
+import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { formatPath } from './config-path.ts';
+import { readErrorReason } from './read-error.ts';
+import type { PathSegment } from './schema.ts';
+import { readYamlSource } from './yaml-source.ts';
+
+/** The top-level config sections each gateway keeps for itself: a shared document leaves them out. */
+export const LOCAL_SECTIONS = ['name', 'listen', 'admin', 'metrics'] as const;
+
+export interface Bootstrap {
+  /** The bootstrap file as named. */
+  readonly file: string;
+  readonly etcd: {
+    readonly endpoints: readonly string[];
+    readonly key: string;
+    /** PEM text read from the files named. */
+    readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+    readonly username?: string;
+    readonly password?: string;
+  };
+  /** Absolute: where the config run and the last good one are kept. */
+  readonly state: string;
+  /** This gateway's name in the fleet: `local.name`, or the machine's host name. */
+  readonly name: string;
+  /** The `local` section as written (its `${VAR}`s not expanded), dedented, and the file line it starts on. */
+  readonly local: { readonly text: string; readonly firstLine: number };
+}
+
+const TOP = ['source', 'state', 'local'];
+const ETCD = ['endpoints', 'key', 'tls', 'username', 'password'];
+const TLS = ['ca', 'cert', 'key'];
+
+/** Reads and checks the bootstrap file at `file`; throws ConfigError with every problem. */
+export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env): Bootstrap {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      {
+        file,
+        line: 0,
+        column: 0,
+        path: '',
+        message: `cannot read bootstrap file ${resolve(file)}: ${readErrorReason(err)}`,
+      },
+    ]);
+  }
+  const yaml = readYamlSource(text, env, coerceExpanded);
+  const problems: ConfigProblem[] = [];
+  const report = (path: readonly PathSegment[], message: string, at: 'value' | 'key' = 'value') =>
+    problems.push({ file, ...yaml.locate(path, at), path: formatPath(path), message });
+  for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors])
+    problems.push({ file, ...issue.position, path: formatPath(issue.path), message: issue.message });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const root = asMap(yaml.value);
+  unknownKeys(root, [], TOP, report);
+  const source = asMap(root.source);
+  unknownKeys(source, ['source'], ['etcd'], report);
+  const etcd = asMap(source.etcd);
+  if (root.source === undefined)
+    report([], "missing required field 'source' (source: { etcd: { endpoints, key } })");
+  else if (source.etcd === undefined) report(['source'], "missing required field 'etcd'");
+  unknownKeys(etcd, ['source', 'etcd'], ETCD, report);
+  const endpoints = Array.isArray(etcd.endpoints) ? etcd.endpoints : [];
+  if (endpoints.length === 0 && source.etcd !== undefined)
+    report(['source', 'etcd', 'endpoints'], 'expected a list of one or more URLs like http://127.0.0.1:2379');
+  endpoints.forEach((endpoint, i) => {
+    if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
+      report(
+        ['source', 'etcd', 'endpoints', i],
+        `expected a URL like https://10.0.0.5:2379, got ${JSON.stringify(endpoint)}`,
+      );
+  });
+  const key = etcd.key;
+  if (source.etcd !== undefined && (typeof key !== 'string' || !key.startsWith('/') || key.endsWith('/')))
+    report(
+      ['source', 'etcd', 'key'],
+      `expected a key like /candor/config (it starts with /, and the fleet's own keys go under it), got ${JSON.stringify(key)}`,
+    );
+  const password = etcd.password;
+  if (password !== undefined && !yaml.variables.some((v) => formatPath(v.path) === 'source.etcd.password'))
+    report(
+      ['source', 'etcd', 'password'],
+      `the password comes from the environment: write password: \${ETCD_PASSWORD}`,
+    );
+  if (password !== undefined && etcd.username === undefined)
+    report(['source', 'etcd', 'password'], 'a password without a username: add username');
+  const base = dirname(resolve(file));
+  const tls = readTls(asMap(etcd.tls), base, etcd.tls !== undefined, report);
+  if (typeof root.state !== 'string' || root.state === '')
+    report(
+      ['state'],
+      'expected the path of a folder where this gateway keeps the config it runs (e.g. /var/lib/candor)',
+    );
+  const local = asMap(root.local);
+  if (root.local === undefined)
+    report([], "missing required field 'local' (this gateway's name, listen, admin, metrics)");
+  unknownKeys(local, ['local'], [...LOCAL_SECTIONS], report);
+  const written = localText(text);
+  if (root.local !== undefined && written.text === '')
+    report(['local'], 'expected a block mapping (one field a line: name, listen, admin, metrics), not { … }');
+  if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line));
+  return {
+    file,
+    etcd: {
+      endpoints: endpoints as string[],
+      key: key as string,
+      ...(tls === undefined ? {} : { tls }),
+      ...(etcd.username === undefined ? {} : { username: String(etcd.username) }),
+      ...(password === undefined ? {} : { password: String(password) }),
+    },
+    state: resolve(base, root.state as string),
+    name:
+      typeof local.name === 'string' && local.name !== ''
+        ? local.name
+        : process.getBuiltinModule('node:os').hostname(),
+    local: written,
+  };
+}
+
+function asMap(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function unknownKeys(
+  map: Record<string, unknown>,
+  at: readonly PathSegment[],
+  known: readonly string[],
+  report: (path: readonly PathSegment[], message: string, at?: 'value' | 'key') => void,
+): void {
+  for (const key of Object.keys(map))
+    if (!known.includes(key))
+      report([...at, key], `unknown field '${key}' (known fields: ${known.join(', ')})`, 'key');
+}
+
+function readTls(
+  tls: Record<string, unknown>,
+  base: string,
+  given: boolean,
+  report: (path: readonly PathSegment[], message: string) => void,
+): Bootstrap['etcd']['tls'] {
+  if (!given) return undefined;
+  unknownKeys(tls, ['source', 'etcd', 'tls'], TLS, report);
+  const read: Record<string, string> = {};
+  for (const field of TLS) {
+    const path = tls[field];
+    if (path === undefined) continue;
+    try {
+      read[field] = readFileSync(resolve(base, String(path)), 'utf8');
+    } catch (err) {
+      report(
+        ['source', 'etcd', 'tls', field],
+        `cannot read ${resolve(base, String(path))}: ${readErrorReason(err)}`,
+      );
+    }
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    report(
+      ['source', 'etcd', 'tls'],
+      'a client certificate needs its key, and a key its certificate: give both',
+    );
+  return read;
+}
+
+/**
+ * The `local` section's text as written, dedented to the top level, and the line it starts on:
+ * appended to the document, it is read as top-level fields, and a problem in it is told at its
+ * own line of the bootstrap file. Its `${VAR}`s stay unexpanded: the admin token is not written out.
+ */
+function localText(text: string): { text: string; firstLine: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const local = isMap(doc.contents)
+    ? doc.contents.items.find((pair) => String((pair.key as { value?: unknown })?.value) === 'local')
+    : undefined;
+  const value = local?.value as { range?: [number, number, number] } | undefined;
+  // A flow mapping (`local: { … }`) would not read as top-level fields once dedented.
+  if (value?.range === undefined || !isMap(value) || value.flow === true) return { text: '', firstLine: 0 };
+  const [start, end] = value.range;
+  const { line, col } = lineCounter.linePos(start);
+  // From the start of the first key's line: its indentation is what every line of the section has.
+  const lineStart = start - (col - 1);
+  const lines = text.slice(lineStart, end).split('\n');
+  const indent = col - 1;
+  return {
+    text: lines.map((l) => (l.slice(0, indent).trim() === '' ? l.slice(indent) : l)).join('\n'),
+    firstLine: line,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * Writing the fleet's config: a document validated here first (as `candor check` would, with
+ * this bootstrap's local section), then written only if the key is still at the revision the
+ * author read (a compare-and-swap in one transaction with the push's record); the history of the
+ * key from etcd's own revisions, and a rollback that pushes an old revision's document again.
+ */
+import { join } from 'node:path';
+import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
+import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import { parseConfig } from '../../core/config/load.ts';
+import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+
+export type PushResult =
+  | { readonly pushed: number; readonly from: number }
+  | { readonly problems: readonly ConfigProblem[] }
+  /** The key moved since the author's read: who wrote it, and when. */
+  | {
+      readonly conflict: {
+        readonly expected: number;
+        readonly now: number;
+        readonly author: string;
+        readonly at: string;
+      };
+    };
+
+/**
+ * Validates `document` against this bootstrap's local section, as `candor check` validates a
+ * file (secrets that live on the gateways, such as the admin token's variable, may be absent here).
+ */
+export function validateDocument(document: string, bootstrap: Bootstrap, label: string): ConfigProblem[] {
+  const composed = composeConfig(document, bootstrap, label);
+  if ('problems' in composed) return composed.problems;
+  // Read as if it were the state folder's file: a relative path in it is taken from there, as on a gateway.
+  const file = join(bootstrap.state, 'config.yaml');
+  try {
+    parseConfig(composed.text, file, process.env, { secrets: 'may-be-absent' });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map((p) => placeProblem(p, file, bootstrap, label, composed.documentLines));
+  }
+}
+
+/**
+ * Pushes `document` if the key is at `expected` (the revision the author read; by default the
+ * one read now, before validating). `rollbackOf` marks a rollback in the record.
+ */
+export async function pushDocument(
+  client: EtcdClient,
+  bootstrap: Bootstrap,
+  document: string,
+  author: string,
+  options: { expected?: number; rollbackOf?: number; label?: string } = {},
+): Promise<PushResult> {
+  const { key } = bootstrap.etcd;
+  const expected = options.expected ?? (await client.range(key)).kvs[0]?.modRevision ?? 0;
+  // A problem is told in the file pushed (or, for a rollback, the revision it takes up again).
+  const problems = validateDocument(document, bootstrap, options.label ?? documentLabel(key, expected + 1));
+  if (problems.length > 0) return { problems };
+  const record: PushRecord = {
+    author,
+    at: new Date().toISOString(),
+    from: expected,
+    ...(options.rollbackOf === undefined ? {} : { rollback_of: options.rollbackOf }),
+  };
+  // An empty key has no mod revision to compare: its version is 0 until the first write.
+  const compare =
+    expected === 0
+      ? ({ key, target: 'version', equals: 0 } as const)
+      : ({ key, target: 'mod', equals: expected } as const);
+  const written = await client.putIf(
+    [compare],
+    [
+      { key, value: document },
+      { key: pushKey(key), value: JSON.stringify(record) },
+    ],
+    [key, pushKey(key)],
+  );
+  if (written.succeeded) return { pushed: written.revision, from: expected };
+  const now = written.read.find((kv) => kv.key === key);
+  const push = written.read.find((kv) => kv.key === pushKey(key));
+  const by = readJson<PushRecord>(push?.value ?? '');
+  const same = by !== undefined && push?.modRevision === now?.modRevision;
+  return {
+    conflict: {
+      expected,
+      now: now?.modRevision ?? 0,
+      author: same ? by.author : 'unknown (written without candor config push)',
+      at: same ? by.at : 'unknown',
+    },
+  };
+}
+
+/** One revision of the document: when it changed, by whom, and its size. */
+export interface HistoryEntry {
+  readonly revision: number;
+  readonly author: string;
+  readonly at: string;
+  readonly rollbackOf?: number;
+  readonly bytes: number;
+}
+
+/**
+ * The key's revisions, newest first, as far back as etcd keeps them (a compaction removes the
+ * older ones) and at most `limit`.
+ */
+export async function configHistory(
+  client: EtcdClient,
+  key: string,
+  limit = 20,
+): Promise<{ entries: HistoryEntry[]; compactedBefore?: number }> {
+  const entries: HistoryEntry[] = [];
+  let at: number | undefined;
+  while (entries.length < limit) {
+    let read: Awaited<ReturnType<EtcdClient['range']>>;
+    try {
+      read = await client.range(key, at === undefined ? {} : { revision: at });
+    } catch (err) {
+      if (err instanceof EtcdError && err.kind === 'compacted') return { entries, compactedBefore: at };
+      throw err;
+    }
+    const kv = read.kvs[0];
+    if (kv === undefined) break;
+    const push = await client.range(pushKey(key), { revision: kv.modRevision }).catch(() => undefined);
+    const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
+    const own = record !== undefined && push?.kvs[0]?.modRevision === kv.modRevision;
+    entries.push({
+      revision: kv.modRevision,
+      author: own ? record.author : 'unknown (no push record)',
+      at: own ? record.at : 'unknown',
+      ...(own && record.rollback_of !== undefined ? { rollbackOf: record.rollback_of } : {}),
+      bytes: Buffer.byteLength(kv.value),
+    });
+    if (kv.version <= 1) break;
+    at = kv.modRevision - 1;
+  }
+  return { entries };
+}
+
+/** The document as it was written at `revision` (that revision must be one that wrote it). */
+export async function documentAt(
+  client: EtcdClient,
+  key: string,
+  revision: number,
+): Promise<{ document: string } | { problem: string }> {
+  try {
+    const kv = (await client.range(key, { revision })).kvs[0];
+    if (kv === undefined) return { problem: `${key} held nothing at revision ${revision}` };
+    if (kv.modRevision !== revision)
+      return {
+        problem: `revision ${revision} did not write ${key}: the document then was revision ${kv.modRevision}'s (see candor config history)`,
+      };
+    return { document: kv.value };
+  } catch (err) {
+    if (err instanceof EtcdError && err.kind === 'compacted')
+      return { problem: `revision ${revision} is compacted away: etcd no longer holds it` };
+    throw err;
+  }
+}
+
+/** Who is pushing, when not said: the user and host, as git would guess. */
+export function defaultAuthor(): string {
+  const os = process.getBuiltinModule('node:os');
+  let user = 'someone';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // No user name for this uid (a container's): the host alone says something.
+  }
+  return `${user}@${os.hostname()}`;
+}

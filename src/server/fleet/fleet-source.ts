@@ -1,0 +1,298 @@
+/**
+ * A gateway's config source, in the cluster primary: the key followed from the revision the
+ * gateway started on; each newer revision composed with the bootstrap's local section, written
+ * to the state folder and applied by the reload every other reload is (ClusterControl: read and
+ * validated in a process of its own, every worker swapped atomically); applied, it is the last
+ * good one; refused, the config before is written back and the refusal reported (revision,
+ * position, field). etcd lost, the gateway serves on and says since when.
+ */
+import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
+import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
+import { VERSION } from '../../core/version.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
+import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
+import { followKey } from '../../upstream/config-source/key-watch.ts';
+import { type GatewayRecord, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import { GatewayLease } from './gateway-lease.ts';
+import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
+
+/** What the gateway started on (fleet-start.ts). */
+export interface FleetStart {
+  readonly bootstrap: Bootstrap;
+  readonly client: EtcdClient;
+  /** The document and revision the gateway runs, and its author when known. */
+  readonly document: string;
+  readonly revision: number;
+  readonly author?: string;
+  /** The first revision not yet seen: watched from here. */
+  readonly watchFrom: number;
+  /** Set when the gateway started on its last good config because etcd could not be reached. */
+  readonly unreachableSince?: string;
+  /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
+  readonly refused?: RevisionRefused;
+}
+
+export interface RevisionRefused {
+  readonly revision: number;
+  readonly at: string;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/**
+ * A reload's answer as far as the source reads it (admin/reload-report.ts's ReloadReport: ok,
+ * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
+ */
+export type ReloadAnswer =
+  | { readonly result: string; readonly config_hash: string; readonly problems?: readonly ConfigProblem[] }
+  | { readonly result: string };
+
+/** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
+export type ApplyReload = (who: { revision: number; author: string }) => Promise<ReloadAnswer>;
+
+/** The source's state, as GET /status and the status page show it. */
+export interface SourceStatus {
+  readonly kind: 'etcd';
+  readonly key: string;
+  readonly endpoints: readonly string[];
+  readonly revision: number;
+  readonly author: string | null;
+  readonly since: string;
+  readonly reachable: boolean;
+  readonly unreachable_since: string | null;
+  /** One line: "etcd reachable, running revision 12" or "source unreachable since …, running revision 12". */
+  readonly summary: string;
+  readonly refused: { revision: number; at: string; problems: string[] } | null;
+}
+
+export class FleetSource {
+  readonly #start: FleetStart;
+  readonly #reload: ApplyReload;
+  readonly #logger: Logger;
+  #running: { revision: number; document: string; author?: string; hash: string; since: string };
+  #unreachableSince: string | undefined;
+  #refused: RevisionRefused | undefined;
+  /** The newest revision seen and not yet applied or refused: only the newest is worth applying. */
+  #pending: KeyValue | undefined;
+  #applying = false;
+  #stopFollowing: (() => void) | undefined;
+  #lease: GatewayLease | undefined;
+  readonly #address: string;
+
+  constructor(start: FleetStart, hash: string, address: string, reload: ApplyReload, logger: Logger) {
+    this.#start = start;
+    this.#reload = reload;
+    this.#logger = logger;
+    this.#address = address;
+    const since = new Date().toISOString();
+    this.#running = { revision: start.revision, document: start.document, author: start.author, hash, since };
+    this.#unreachableSince = start.unreachableSince;
+    this.#refused = start.refused;
+    // Started on etcd's revision (not on a last good one kept from before): that one is good now.
+    if (start.unreachableSince === undefined && start.refused === undefined)
+      keepLastGood(start.bootstrap.state, {
+        document: start.document,
+        revision: start.revision,
+        hash,
+        at: since,
+        ...(start.author === undefined ? {} : { author: start.author }),
+      });
+  }
+
+  /** Follows the key and writes this gateway's record under its lease. */
+  start(): void {
+    const { client, bootstrap } = this.#start;
+    this.#lease = new GatewayLease(client, bootstrap.etcd.key, this.#record());
+    this.#lease.start();
+    this.#stopFollowing = followKey(client, bootstrap.etcd.key, this.#start.watchFrom, {
+      onValue: (kv, revision) => this.#seen(kv, revision),
+      onReachable: (reachable, why) => this.#reachable(reachable, why),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopFollowing?.();
+    await this.#lease?.stop();
+  }
+
+  status(): SourceStatus {
+    const { revision, author, since } = this.#running;
+    const unreachable = this.#unreachableSince;
+    return {
+      kind: 'etcd',
+      key: this.#start.bootstrap.etcd.key,
+      endpoints: this.#start.bootstrap.etcd.endpoints,
+      revision,
+      author: author ?? null,
+      since,
+      reachable: unreachable === undefined,
+      unreachable_since: unreachable ?? null,
+      summary:
+        unreachable === undefined
+          ? `etcd reachable, running revision ${revision}`
+          : `source unreachable since ${unreachable}, running revision ${revision}`,
+      refused:
+        this.#refused === undefined
+          ? null
+          : { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) },
+    };
+  }
+
+  /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
+  gauges(): readonly PrimaryGauge[] {
+    const labels = { key: this.#start.bootstrap.etcd.key };
+    const since = this.#unreachableSince === undefined ? 0 : Date.parse(this.#unreachableSince) / 1000;
+    return [
+      { metric: 'configSourceRevision', values: [{ value: this.#running.revision, labels }] },
+      { metric: 'configSourceUnreachableSince', values: [{ value: since, labels }] },
+      { metric: 'configSourceRefusedRevision', values: [{ value: this.#refused?.revision ?? 0, labels }] },
+    ];
+  }
+
+  #record(): GatewayRecord {
+    const { revision, hash, since } = this.#running;
+    return {
+      name: this.#start.bootstrap.name,
+      address: this.#address,
+      version: VERSION,
+      pid: process.pid,
+      revision,
+      hash,
+      since,
+      ...(this.#refused === undefined
+        ? {}
+        : { refused: { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) } }),
+      ...(this.#unreachableSince === undefined ? {} : { unreachable_since: this.#unreachableSince }),
+    };
+  }
+
+  #reachable(reachable: boolean, why: string): void {
+    const revision = this.#running.revision;
+    if (reachable) {
+      this.#logger.info(
+        { source: this.#start.bootstrap.etcd.key, revision, was_unreachable_since: this.#unreachableSince },
+        'config source reachable again',
+      );
+      this.#unreachableSince = undefined;
+    } else {
+      this.#unreachableSince = new Date().toISOString();
+      this.#logger.warn(
+        { source: this.#start.bootstrap.etcd.key, revision, why },
+        `config source unreachable: running revision ${revision}, serving on`,
+      );
+    }
+    this.#lease?.update(this.#record());
+  }
+
+  #seen(kv: KeyValue | undefined, revision: number): void {
+    if (kv === undefined) {
+      this.#logger.warn(
+        { source: this.#start.bootstrap.etcd.key, revision, running: this.#running.revision },
+        'the config key was deleted: the running config stays',
+      );
+      return;
+    }
+    // Never back to an older revision than the one running (a watch replayed after a reconnect).
+    if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.modRevision ?? 0))
+      return;
+    this.#pending = kv;
+    this.#applyPending().catch((err: Error) =>
+      // A state folder that cannot be written (disk full, permissions): said, and the running config stays.
+      this.#logger.error(
+        { source: this.#start.bootstrap.etcd.key, revision, err: err.message },
+        `config revision ${revision} not applied: ${err.message}; the running config stays`,
+      ),
+    );
+  }
+
+  async #applyPending(): Promise<void> {
+    if (this.#applying) return;
+    this.#applying = true;
+    try {
+      while (this.#pending !== undefined) {
+        const kv = this.#pending;
+        this.#pending = undefined;
+        if (kv.modRevision > this.#running.revision) await this.#apply(kv);
+      }
+    } finally {
+      this.#applying = false;
+    }
+  }
+
+  async #apply(kv: KeyValue): Promise<void> {
+    const { bootstrap, client } = this.#start;
+    const revision = kv.modRevision;
+    const pushed = await client.range(pushKey(bootstrap.etcd.key), { revision }).catch(() => undefined);
+    const record = readJson<PushRecord>(pushed?.kvs[0]?.value ?? '');
+    // The push record of this very revision (a document written by hand, with etcdctl, has none).
+    const author =
+      record !== undefined && pushed?.kvs[0]?.modRevision === revision
+        ? record.author
+        : 'unknown (no push record)';
+    const label = documentLabel(bootstrap.etcd.key, revision);
+    const composed = composeConfig(kv.value, bootstrap, label);
+    if ('problems' in composed) return this.#refuse(revision, composed.problems);
+    const file = writeRunning(bootstrap.state, composed.text);
+    const answer = await this.#reload({ revision, author });
+    // Draining: nothing more is applied.
+    if (!('config_hash' in answer)) return;
+    if (answer.result === 'invalid') {
+      const problems = ('problems' in answer ? (answer.problems ?? []) : []).map((p) =>
+        placeProblem(p, file, bootstrap, label, composed.documentLines),
+      );
+      this.#writeBack();
+      return this.#refuse(revision, problems);
+    }
+    const since = new Date().toISOString();
+    this.#running = { revision, document: kv.value, author, hash: answer.config_hash, since };
+    keepLastGood(bootstrap.state, {
+      document: kv.value,
+      revision,
+      hash: answer.config_hash,
+      at: since,
+      author,
+    });
+    this.#logger.info(
+      {
+        source: bootstrap.etcd.key,
+        revision,
+        author,
+        config_hash: answer.config_hash,
+        result: answer.result,
+      },
+      `config revision ${revision} applied`,
+    );
+    this.#lease?.update(this.#record());
+  }
+
+  /** The running revision's composed config back in the file reloads read: a SIGHUP must not pick up the refused one. */
+  #writeBack(): void {
+    const { bootstrap } = this.#start;
+    const composed = composeConfig(
+      this.#running.document,
+      bootstrap,
+      documentLabel(bootstrap.etcd.key, this.#running.revision),
+    );
+    if ('text' in composed) writeRunning(bootstrap.state, composed.text);
+  }
+
+  #refuse(revision: number, problems: readonly ConfigProblem[]): void {
+    this.#refused = { revision, at: new Date().toISOString(), problems };
+    this.#logger.error(
+      {
+        source: this.#start.bootstrap.etcd.key,
+        revision,
+        running: this.#running.revision,
+        problems: problems.map(formatConfigProblem),
+      },
+      `config revision ${revision} refused: the running config (revision ${this.#running.revision}) stays`,
+    );
+    this.#lease?.update(this.#record());
+  }
+
+  /** The file the gateway's reloads read (for the start line and GET /status's config.source). */
+  get file(): string {
+    return runningFile(this.#start.bootstrap.state);
+  }
+}

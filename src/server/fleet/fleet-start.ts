@@ -1,0 +1,146 @@
+/**
+ * What a fleet gateway starts on: the document under the key, read now; or, when etcd cannot be
+ * reached (or the revision there is refused), the last good document kept in the state folder,
+ * saying so. Composed with the bootstrap's local section and written where the loader (and every
+ * later reload) reads it.
+ */
+import { type Bootstrap, readBootstrap } from '../../core/config/bootstrap-file.ts';
+import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
+import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import type { FleetStart } from './fleet-source.ts';
+import { readLastGood, writeRunning } from './last-good.ts';
+
+/** The client a bootstrap file names. */
+export function clientOf(bootstrap: Bootstrap, timeoutMs?: number): EtcdClient {
+  const { endpoints, tls, username, password } = bootstrap.etcd;
+  return new EtcdClient({
+    endpoints,
+    tls,
+    username,
+    password,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
+}
+
+/** A start: the composed file to load, and what the source tells of it; or why there is none. */
+export type Prepared =
+  | {
+      readonly file: string;
+      readonly start: FleetStart;
+      readonly documentLines: number;
+      readonly notes: readonly string[];
+    }
+  | { readonly problem: string };
+
+/** Reads the source (or the last good config) and writes the composed file to load. */
+export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared> {
+  const bootstrap = readBootstrap(bootstrapFile);
+  const client = clientOf(bootstrap, 3_000);
+  const { key } = bootstrap.etcd;
+  let read: { revision: number; document: string | undefined; author?: string } | undefined;
+  let unreachable: string | undefined;
+  try {
+    const [doc, push] = await Promise.all([client.range(key), client.range(pushKey(key))]);
+    const kv = doc.kvs[0];
+    const record = readJson<PushRecord>(push.kvs[0]?.value ?? '');
+    read = {
+      revision: kv?.modRevision ?? 0,
+      document: kv?.value,
+      ...(record !== undefined && push.kvs[0]?.modRevision === kv?.modRevision
+        ? { author: record.author }
+        : {}),
+    };
+    if (kv === undefined)
+      return {
+        problem: `etcd holds no config at ${key}: push one first (candor config push FILE --config ${bootstrapFile})`,
+      };
+    const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision));
+    if ('text' in composed) {
+      const file = writeRunning(bootstrap.state, composed.text);
+      const start: FleetStart = {
+        bootstrap,
+        client,
+        document: kv.value,
+        revision: kv.modRevision,
+        watchFrom: doc.revision + 1,
+        ...(read.author === undefined ? {} : { author: read.author }),
+      };
+      return { file, start, documentLines: composed.documentLines, notes: [] };
+    }
+    return onLastGood(bootstrap, client, read.revision + 1, {
+      refused: { revision: kv.modRevision, problems: composed.problems },
+    });
+  } catch (err) {
+    if (!(err instanceof EtcdError)) throw err;
+    // Refused (a password changed, a certificate expired) is as much "no config from etcd" as
+    // unreachable: the gateway starts on its last good config all the same, and says which.
+    unreachable =
+      err.kind === 'unreachable'
+        ? `etcd cannot be reached (${err.message})`
+        : `etcd refused this gateway (${err.message})`;
+  }
+  return onLastGood(bootstrap, client, undefined, { unreachable });
+}
+
+/**
+ * The last good document, composed and written; the gateway starts on it and says why. The
+ * watch starts after its revision (or after the refused one), so that the next push is taken.
+ */
+export function onLastGood(
+  bootstrap: Bootstrap,
+  client: EtcdClient,
+  watchFrom: number | undefined,
+  /** `unreachable`: why etcd could not be read, said as a sentence ("etcd cannot be reached (…)"). */
+  why: { unreachable?: string; refused?: { revision: number; problems: readonly ConfigProblem[] } },
+): Prepared {
+  const good = readLastGood(bootstrap.state);
+  const what =
+    why.refused !== undefined
+      ? `revision ${why.refused.revision} under ${bootstrap.etcd.key} is refused`
+      : (why.unreachable ?? 'etcd cannot be read');
+  if (good === undefined)
+    return why.refused !== undefined
+      ? {
+          problem: `${what}, and there is no last good config in ${bootstrap.state} to start on:\n${new ConfigError(why.refused.problems).message}`,
+        }
+      : { problem: `${what}, and there is no last good config in ${bootstrap.state} to start on` };
+  const composed = composeConfig(good.document, bootstrap, documentLabel(bootstrap.etcd.key, good.revision));
+  if ('problems' in composed)
+    return {
+      problem: `${what}, and the last good config cannot be composed: ${new ConfigError(composed.problems).message}`,
+    };
+  const file = writeRunning(bootstrap.state, composed.text);
+  const at = new Date().toISOString();
+  const start: FleetStart = {
+    bootstrap,
+    client,
+    document: good.document,
+    revision: good.revision,
+    ...(good.author === undefined ? {} : { author: good.author }),
+    watchFrom: watchFrom ?? good.revision + 1,
+    ...(why.unreachable === undefined ? {} : { unreachableSince: at }),
+    ...(why.refused === undefined ? {} : { refused: { ...why.refused, at } }),
+  };
+  return {
+    file,
+    start,
+    documentLines: composed.documentLines,
+    notes: [`${what}: starting on the last good config, revision ${good.revision} (kept ${good.at})`],
+  };
+}
+
+/** A problem of the composed file, told where it was written (the document at its revision, or the bootstrap's local section). */
+export function placeStartProblem(
+  problem: ConfigProblem,
+  prepared: Extract<Prepared, { file: string }>,
+): ConfigProblem {
+  return placeProblem(
+    problem,
+    prepared.file,
+    prepared.start.bootstrap,
+    documentLabel(prepared.start.bootstrap.etcd.key, prepared.start.revision),
+    prepared.documentLines,
+  );
+}

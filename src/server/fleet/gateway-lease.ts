@@ -1,0 +1,94 @@
+/**
+ * A gateway's record in the fleet, under a lease: written when the gateway starts and again
+ * whenever what it runs changes, kept alive every third of the lease's time; a gateway that
+ * dies (or loses etcd past the lease) drops out when the lease ends. A lease etcd let go while
+ * it was away is taken anew when etcd answers again.
+ */
+import type { EtcdClient } from '../../upstream/config-source/etcd-client.ts';
+import { type GatewayRecord, gatewaysPrefix } from './fleet-keys.ts';
+
+/** Seconds a dead gateway stays listed: long enough for a stall, short enough for an operator's look. */
+export const LEASE_SECONDS = 10;
+
+/** How long a stopping gateway gives etcd to end its lease. */
+const STOP_MS = 2_000;
+
+export class GatewayLease {
+  readonly #client: EtcdClient;
+  readonly #key: string;
+  #lease: string | undefined;
+  #record: GatewayRecord;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** The last write did not reach etcd: the next renewal writes the record again. */
+  #dirty = false;
+  /** Writes run one at a time, in order: a later record never lands under an older one. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(client: EtcdClient, key: string, record: GatewayRecord) {
+    this.#client = client;
+    this.#key = `${gatewaysPrefix(key)}${record.name}`;
+    this.#record = record;
+  }
+
+  /** Writes the record and keeps it alive until stop(). */
+  start(): void {
+    this.#write();
+    this.#timer = setInterval(() => this.#renew(), (LEASE_SECONDS * 1000) / 3);
+    this.#timer.unref();
+  }
+
+  /** The record changed (a revision applied or refused, etcd lost or found): written again. */
+  update(record: GatewayRecord): void {
+    this.#record = record;
+    this.#write();
+  }
+
+  /**
+   * Ends the lease at once: a gateway that stops leaves the fleet's list now. Bounded: with etcd
+   * away, a write under way and the revoke would each wait out their call's timeout, and the
+   * gateway's exit with them; the lease then ends by itself.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    const revoke = this.#queue.then(() =>
+      this.#lease === undefined ? undefined : this.#client.revoke(this.#lease).catch(() => {}),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([revoke, new Promise((resolve) => (timer = setTimeout(resolve, STOP_MS)))]);
+    clearTimeout(timer);
+  }
+
+  #write(): void {
+    this.#queue = this.#queue.then(async () => {
+      if (this.#stopped) return;
+      try {
+        this.#lease ??= await this.#client.grantLease(LEASE_SECONDS);
+        await this.#client.put(this.#key, JSON.stringify(this.#record), this.#lease);
+        this.#dirty = false;
+      } catch (err) {
+        this.#dirty = true;
+        // A lease that ended (etcd was away longer than it) cannot bind a key: the next try takes a new one.
+        if (/lease not found/.test((err as Error).message)) this.#lease = undefined;
+      }
+    });
+  }
+
+  #renew(): void {
+    this.#queue = this.#queue.then(async () => {
+      if (this.#stopped) return;
+      try {
+        if (this.#lease !== undefined && (await this.#client.keepAlive(this.#lease)) <= 0)
+          this.#lease = undefined;
+        if (this.#lease === undefined || this.#dirty) {
+          this.#lease ??= await this.#client.grantLease(LEASE_SECONDS);
+          await this.#client.put(this.#key, JSON.stringify(this.#record), this.#lease);
+          this.#dirty = false;
+        }
+      } catch {
+        // etcd away: tried again at the next renewal.
+      }
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminCall, type ServeProcess, startServe } from './serve-process.ts';
+import { freePort } from './wait.ts';
+
+const BIN = join(import.meta.dirname, '../../bin/candor.js');
+export const FLEET_TOKEN = 'fleet-admin-token-abcdefghijkl';
+export const FLEET_KEY = '/candor/config';
+
+/** `candor ARGS` as an operator runs it: exit code and what it printed. */
+export const candor = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr }),
+    ),
+  );
+
+/** One gateway of a fleet: its bootstrap file, state folder, admin port, and the `candor serve` running it. */
+export interface FleetGateway {
+  readonly name: string;
+  readonly bootstrap: string;
+  readonly state: string;
+  readonly adminPort: number;
+  serve: ServeProcess | undefined;
+}
+
+/** Writes a bootstrap file for gateway `name` (its own listener on port 0, its admin API on a port of its own). */
+export async function fleetBootstrap(
+  dir: string,
+  name: string,
+  endpoints: readonly string[],
+): Promise<FleetGateway> {
+  const adminPort = await freePort();
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${FLEET_TOKEN}\n`, { mode: 0o600 });
+  const state = join(dir, `state-${name}`);
+  mkdirSync(state, { recursive: true });
+  const bootstrap = join(dir, `${name}.yaml`);
+  writeFileSync(
+    bootstrap,
+    `source:
+  etcd:
+    endpoints: [${endpoints.join(', ')}]
+    key: ${FLEET_KEY}
+state: ${state}
+local:
+  name: ${name}
+  listen:
+    - address: 127.0.0.1:0
+  admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
+`,
+  );
+  return { name, bootstrap, state, adminPort, serve: undefined };
+}
+
+/** Starts `candor serve --config BOOTSTRAP` (one worker) for the gateway. */
+export async function serveGateway(gateway: FleetGateway): Promise<ServeProcess> {
+  gateway.serve = await startServe(gateway.bootstrap, 1, { admin: true });
+  return gateway.serve;
+}
+
+/** GET /status's `config.etcd` of a gateway. */
+export async function sourceOf(gateway: FleetGateway): Promise<Record<string, unknown>> {
+  const { status, body, text } = await adminCall(gateway.adminPort, 'GET', '/status', { token: FLEET_TOKEN });
+  const etcd = (body.config as { etcd?: Record<string, unknown> } | undefined)?.etcd;
+  if (etcd === undefined)
+    throw new Error(`${gateway.name}: GET /status ${status} has no config.etcd: ${text.slice(0, 500)}`);
+  return etcd;
+}
