@@ -52,6 +52,7 @@ export class GatewayMetrics {
   readonly #clientDuration: CellFamily<HistogramCell>;
   readonly #connect: CellFamily<HistogramCell>;
   readonly #firstByte: CellFamily<HistogramCell>;
+  readonly #pluginObserved: CellFamily<HistogramCell>;
   readonly #configInfo: Gauge;
   readonly #storeUp: Gauge;
   readonly #canaryShare: Gauge;
@@ -81,6 +82,7 @@ export class GatewayMetrics {
     this.#clientDuration = histogram(METRICS.clientDuration);
     this.#connect = histogram(METRICS.connectDuration);
     this.#firstByte = histogram(METRICS.timeToFirstByte);
+    this.#pluginObserved = histogram(METRICS.pluginObserved);
     this.#responses = this.#count('responses');
     this.#attempts = this.#count('attempts');
     this.#configInfo = new Gauge(promOptions(METRICS.configInfo, registry));
@@ -185,6 +187,16 @@ export class GatewayMetrics {
   stageHook(stage: string, hook: string, result: string, seconds: number): void {
     this.#count('stageHooks').cell(stage, hook, result).value++;
     this.#count('stageHookTime').cell(stage, hook).value += seconds;
+  }
+
+  /** A plugin's own count (plugin-api.ts's metrics.count). */
+  pluginCount(plugin: string, name: string, label: string, by: number): void {
+    this.#count('pluginEvents').cell(plugin, name, label).value += by;
+  }
+
+  /** A plugin's own observation (plugin-api.ts's metrics.observe). */
+  pluginObserve(plugin: string, name: string, label: string, value: number): void {
+    this.#pluginObserved.cell(plugin, name, label).observe(value);
   }
 
   /** What a route's cache did for one request (the result its Cache-Status names). */
