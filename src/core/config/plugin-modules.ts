@@ -98,7 +98,8 @@ export function optionProblems(
 /** An error's message, its first line (a module's syntax error names its file and line there). */
 export function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const where = /^(file:\/\/\S+:\d+)/m.exec(err.stack ?? '');
+  // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3").
+  const where = /^((?:file:\/\/|\/)\S+:\d+)$/m.exec(err.stack ?? '');
   const message = err.message.split('\n')[0];
   return where !== null && err instanceof SyntaxError ? `${message} (at ${where[1]})` : message;
 }
