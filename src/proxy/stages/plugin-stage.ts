@@ -23,71 +23,72 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
   const stageName = `plugin:${name}`;
   const uses =
     plugin.onRequest !== undefined || plugin.onResponse !== undefined || plugin.onEnd !== undefined;
+  // This plugin's run: the hooks it has and no other (a hook it lacks is no call at all, as the contract asks).
+  class Run extends PluginRun {}
+  const proto = Run.prototype as Partial<Record<keyof StageHooks, unknown>>;
+  if (plugin.onRequest === undefined) proto.onRequest = undefined;
+  if (plugin.onResponse === undefined) proto.onUpstreamHead = undefined;
+  if (plugin.onEnd === undefined) proto.onEnd = undefined;
   return {
     name: stageName,
     timeoutMs: options.timeoutMs,
     failOpen: options.failOpen,
     // A plugin with no request hook (only close) runs no code per request.
-    start: uses ? (request) => new PluginRun(stageName, plugin, request, options.logFor) : () => undefined,
+    start: uses
+      ? (request) => new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor))
+      : () => undefined,
     ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
   };
 }
 
-/** One request's run of a plugin. */
+/**
+ * One request's run of a plugin: one object a request (its hooks are the prototype's: no closure
+ * is made per request), its subclass in pluginStage taking out the hooks the plugin lacks.
+ */
 class PluginRun implements StageHooks {
-  readonly onRequest?: StageHooks['onRequest'];
-  readonly onUpstreamHead?: StageHooks['onUpstreamHead'];
-  readonly onEnd?: StageHooks['onEnd'];
+  readonly #stage: string;
+  readonly #plugin: PluginHooks;
+  readonly #request: StageRequest;
   readonly #view: PluginRequestView;
 
-  constructor(
-    stage: string,
-    plugin: PluginHooks,
-    request: StageRequest,
-    logFor: (id: string) => PluginLogger,
-  ) {
-    const view = new PluginRequestView(request, logFor);
+  constructor(stage: string, plugin: PluginHooks, request: StageRequest, view: PluginRequestView) {
+    this.#stage = stage;
+    this.#plugin = plugin;
+    this.#request = request;
     this.#view = view;
-    const { onRequest, onResponse, onEnd } = plugin;
-    if (onRequest !== undefined)
-      this.onRequest = () => {
-        const returned = onRequest.call(plugin, view);
-        if (returned instanceof Promise)
-          return returned.then((settled) => this.#settled(stage, request, settled));
-        return this.#settled(stage, request, returned);
-      };
-    if (onResponse !== undefined)
-      this.onUpstreamHead = (head: UpstreamAnswerHead) => {
-        const fields = new AnswerHeaders(head.headers);
-        const returned: unknown = onResponse.call(
-          plugin,
-          { status: head.status, headers: fields.headers },
-          view,
-        );
-        if (returned instanceof Promise)
-          throw new Error('returned a promise: onResponse decides at once (docs/plugins.md)');
-        fields.commit();
-      };
-    if (onEnd !== undefined)
-      this.onEnd = (record: RequestRecord) => {
-        const returned = onEnd.call(plugin, recordOf(record));
-        // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
-        if (returned instanceof Promise)
-          returned.catch((err: unknown) => view.log.error('onEnd rejected', { err: String(err) }));
-      };
+  }
+
+  onRequest(): RequestVerdict | Promise<RequestVerdict> {
+    const returned = this.#plugin.onRequest?.(this.#view);
+    if (returned instanceof Promise) return returned.then((settled) => this.#settled(settled));
+    return this.#settled(returned);
+  }
+
+  onUpstreamHead(head: UpstreamAnswerHead): void {
+    const fields = new AnswerHeaders(head.headers);
+    const returned: unknown = this.#plugin.onResponse?.(
+      { status: head.status, headers: fields.headers },
+      this.#view,
+    );
+    if (returned instanceof Promise)
+      throw new Error('returned a promise: onResponse decides at once (docs/plugins.md)');
+    fields.commit();
+  }
+
+  onEnd(record: RequestRecord): void {
+    const returned = this.#plugin.onEnd?.(recordOf(record));
+    // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
+    if (returned instanceof Promise)
+      returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
   }
 
   /** What onRequest returned: its header edits go upstream, its answer is the request's, saying who made it. */
-  #settled(
-    stage: string,
-    request: StageRequest,
-    // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
-    returned: PluginAnswer | undefined | void,
-  ): RequestVerdict | Promise<RequestVerdict> {
+  // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
+  #settled(returned: PluginAnswer | undefined | void): RequestVerdict | Promise<RequestVerdict> {
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);
-    request.record.answeredBy = stage;
+    this.#request.record.answeredBy = this.#stage;
     return answer;
   }
 }

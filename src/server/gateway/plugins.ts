@@ -25,7 +25,7 @@ import type { RouteStage } from '../../proxy/stages/stage.ts';
 import { pluginFetch } from './plugin-fetch.ts';
 
 /** A plugin a program gives (GatewayOptions.plugins): its factory, or its hooks; it takes the place of the module of that name. */
-export type GivenPlugin = Plugin | PluginHooks;
+export type GivenPlugin = Plugin<never> | PluginHooks;
 
 /** The plugins of one loaded config, made once: what each route runs, and their end. */
 export interface PluginSet {
@@ -74,7 +74,8 @@ async function makePlugin(
   const given = host.given?.[name];
   let loaded: LoadedPluginModule;
   if (given !== undefined)
-    loaded = { factory: typeof given === 'function' ? given : () => given } as LoadedPluginModule;
+    // A program's factory takes the config's options as written, as a module's does.
+    loaded = { factory: typeof given === 'function' ? given : () => given } as unknown as LoadedPluginModule;
   else
     try {
       loaded = await importPluginModule(plugin.module, dirname(config.source));
