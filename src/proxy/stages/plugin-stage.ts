@@ -5,6 +5,7 @@
  * plugin's answer says it made it (`answered_by`), its header edits reach only what the contract
  * lets a stage edit, its onResponse sees the upstream's answers only.
  */
+import { Failure } from '../../core/failure/failure.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
@@ -66,12 +67,17 @@ class PluginRun implements StageHooks {
 
   onUpstreamHead(head: UpstreamAnswerHead): void {
     const fields = new AnswerHeaders(head.headers);
-    const returned: unknown = this.#plugin.onResponse?.(
-      { status: head.status, headers: fields.headers },
-      this.#view,
-    );
+    let returned: unknown;
+    try {
+      returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
+    } catch (err) {
+      // Named by the plugin's own word for the hook (the contract's is onUpstreamHead): what its author reads.
+      throw new Failure('proxy_internal_error', `${this.#stage} threw in onResponse`, { cause: err });
+    }
     if (returned instanceof Promise)
-      throw new Error('returned a promise: onResponse decides at once (docs/plugins.md)');
+      throw new Failure('proxy_internal_error', `${this.#stage} returned a promise from onResponse`, {
+        cause: new Error('onResponse decides at once (docs/plugins.md)'),
+      });
     fields.commit();
   }
 

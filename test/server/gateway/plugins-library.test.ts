@@ -28,6 +28,7 @@ const tagger: Plugin<{ tag: string }> = (options) => {
       response.headers.delete('x-request-id');
       response.headers.set('proxy-status', 'forged');
       if (request.path === '/t/async') return Promise.resolve() as unknown as undefined;
+      if (request.path === '/t/throw') throw new Error('a response hook bug');
     },
     close() {
       closed++;
@@ -77,7 +78,18 @@ describe('plugins given to startGateway', () => {
   test('a promise from onResponse is a 500 naming the plugin and the hook', async () => {
     const res = await request(gw.url, { path: '/t/async' });
     assert.equal(res.status, 500);
-    assert.match(String(res.headers['proxy-status']), /details="plugin:tagger threw in onUpstreamHead"/);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /details="plugin:tagger returned a promise from onResponse"/,
+    );
+  });
+
+  test('onResponse throwing is a 500 naming the plugin and onResponse; the worker serves on', async () => {
+    const res = await request(gw.url, { path: '/t/throw' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:tagger threw in onResponse"/);
+    assert.doesNotMatch(res.text, /a response hook bug/);
+    assert.equal((await request(gw.url, { path: '/t/ok' })).status, 200);
   });
 
   test('a reload makes new instances and closes the old ones', async () => {
