@@ -11,8 +11,10 @@ import { ConfigError, parseConfig } from '../../../src/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 let made = 0;
 let closed = 0;
@@ -119,5 +121,55 @@ describe('plugins given to startGateway', () => {
         /plugins\.other\.module: cannot load \/nonexistent\/x\.ts/.test(err.message),
     );
     assert.equal((await request(gw.url, { path: '/t/z' })).headers['x-seen'], 'two-2');
+  });
+});
+
+describe('plugins and DNS discovery', () => {
+  test('a DNS answer rebuilds the routes on the same plugin instances: made once per config load', async () => {
+    const app = await startEcho();
+    const dns = await startDnsServer();
+    dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+    let instances = 0;
+    const counted: Plugin = () => {
+      instances++;
+      const mine = instances;
+      return {
+        onRequest(request) {
+          request.headers.set('x-instance', String(mine));
+        },
+      };
+    };
+    const port = new URL(app.url).port;
+    const gw = await startTestGateway(
+      `plugins:
+  counted: { module: /nonexistent/never-imported.ts }
+routes:
+  - { match: { path: / }, upstream: app, plugins: [counted] }
+upstreams:
+  app:
+    discovery: { dns: app.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+`,
+      {},
+      '',
+      { plugins: { counted } },
+    );
+    try {
+      await waitUntil('the first answer', () => (gw.gateway.status().upstreams.app?.targets.length ?? 0) > 0);
+      const before = gw.gateway.runtime();
+      // A new answer (a second address): the runtime is rebuilt on it.
+      dns.set('app.test', [
+        { type: 'A', address: '127.0.0.1', ttl: 1 },
+        { type: 'A', address: '127.0.0.2', ttl: 1 },
+      ]);
+      await waitUntil('the rebuild', () => gw.gateway.runtime() !== before, 5000);
+      assert.equal(instances, 1);
+      const res = await request(gw.url, { path: '/x' });
+      assert.equal(res.status, 200);
+      assert.equal(app.received[app.received.length - 1].headers['x-instance'], '1');
+    } finally {
+      await gw.close();
+      await dns.close();
+      await app.close();
+    }
   });
 });
