@@ -217,6 +217,28 @@ export class GatewayMetrics {
     return counts;
   }
 
+  /**
+   * Each stage whose name starts with `prefix` (`plugin:`), this process's calls of its hooks:
+   * how many, how many failed (threw, or refused with a failure), how many overran, and their time.
+   */
+  stageCounts(
+    prefix: string,
+  ): Record<string, { calls: number; failures: number; overruns: number; seconds: number }> {
+    const counts: Record<string, { calls: number; failures: number; overruns: number; seconds: number }> = {};
+    const of = (stage: string) => (counts[stage] ??= { calls: 0, failures: 0, overruns: 0, seconds: 0 });
+    for (const cell of this.#count('stageHooks').cells) {
+      const { stage, result } = cell.labels;
+      if (!stage.startsWith(prefix)) continue;
+      const seen = of(stage);
+      seen.calls += cell.value;
+      if (result === 'overran') seen.overruns += cell.value;
+      else if (result !== 'ok') seen.failures += cell.value;
+    }
+    for (const cell of this.#count('stageHookTime').cells)
+      if (cell.labels.stage.startsWith(prefix)) of(cell.labels.stage).seconds += cell.value;
+    return counts;
+  }
+
   /** A response reached its client partly through a spool file: `bytes` went through it. */
   spooled(route: string, bytes: number): void {
     this.#count('spooledResponses').cell(route).value++;

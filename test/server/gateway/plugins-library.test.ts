@@ -94,6 +94,16 @@ describe('plugins given to startGateway', () => {
     assert.equal((await request(gw.url, { path: '/t/ok' })).status, 200);
   });
 
+  test("/status has each plugin's calls, failures and overruns", async () => {
+    const plugins = gw.gateway.status().plugins ?? {};
+    const tagger = plugins['plugin:tagger'];
+    assert.ok(tagger !== undefined, 'the plugin is in the status');
+    assert.ok(tagger.calls >= 5, `calls: ${tagger.calls}`);
+    assert.equal(tagger.failures, 2, 'the promise and the throw from onResponse');
+    assert.equal(tagger.overruns, 0);
+    assert.ok(tagger.seconds >= 0);
+  });
+
   test('a reload makes new instances and closes the old ones', async () => {
     await gw.gateway.reload(
       parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(app.url, 'two')}`, '<test>', {}),
