@@ -17,6 +17,7 @@
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *   node bench/cost.ts --plugin                 # the same route with one no-op plugin beside it without (issue 57)
+ *   node bench/cost.ts --features --ref=DIR     # a route with header rules, CORS and compression, here and in DIR (issue 55)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
  *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
  *
@@ -56,7 +57,7 @@ type PathId = 'keepalive' | 'close' | 'h2c';
  * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
  * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
  */
-type RouteKind = 'plain' | 'split' | 'canary' | 'plugin';
+type RouteKind = 'plain' | 'split' | 'canary' | 'features' | 'plugin';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -77,6 +78,8 @@ interface Options {
   tail: number;
   /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
   canary: boolean;
+  /** Add the side "features": the route with header rules, CORS and compression on (its stages), and with --ref the ref's. */
+  features: boolean;
   /** Add the side "plugin": the route with one no-op plugin (bench/noop-plugin.ts, issue 57). */
   plugin: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
@@ -101,6 +104,7 @@ function parseOptions(argv: readonly string[]): Options {
     memory: 0,
     tail: 0,
     canary: false,
+    features: false,
     plugin: false,
     ceiling: false,
     floor: false,
@@ -120,11 +124,15 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'memory') o.memory = Number(value);
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
+    else if (key === 'features') o.features = true;
     else if (key === 'plugin') o.plugin = true;
     else if (key === 'ceiling') o.ceiling = true;
     else if (key === 'floor') o.floor = true;
     else if (key === 'route')
-      o.route = value === 'canary' || value === 'split' || value === 'plugin' ? value : 'plain';
+      o.route =
+        value === 'canary' || value === 'split' || value === 'features' || value === 'plugin'
+          ? value
+          : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -341,6 +349,16 @@ const ROUTES: Readonly<Record<RouteKind, string>> = {
   plain: '    upstream: origin\n',
   split: '    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]\n',
   canary: `    upstream: origin\n${CANARY_ROUTE}`,
+  // Every feature on the data path that a plain GET meets and a route turns on by config alone.
+  features: `    upstream: origin
+    response_headers:
+      set: { Strict-Transport-Security: "max-age=63072000", X-Frame-Options: DENY }
+    request_headers:
+      set: { X-Env: bench }
+    cors:
+      origins: [https://app.example]
+    compression: {}
+`,
   plugin: '    upstream: origin\n    plugins: [noop]\n',
 };
 
@@ -645,6 +663,9 @@ async function main(): Promise<void> {
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
   if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
+  if (o.features) sides.push(['features', here, 'features']);
+  if (o.features && o.ref !== undefined)
+    sides.push(['ref-features', join(o.ref, 'src'), 'features', o.refFlags]);
   if (o.tail > 0) {
     for (const [label, dir, route, flags] of sides)
       console.log(`${label}: ${JSON.stringify(await measureSide(dir, o, route, flags))}`);

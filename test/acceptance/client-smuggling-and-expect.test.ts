@@ -10,6 +10,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { onlyLogLine, parseProxyStatus } from '../helpers/gateway-error.ts';
 import { rawRequest } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
@@ -31,10 +32,7 @@ before(async () => {
   gw = await startTestGateway(singleUpstream(upstream.url, { upstream: '    retries: { attempts: 1 }' }));
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
+after(() => closeAll(gw, upstream));
 
 /** The status lines of the answers in `raw` (a body here never holds one; one may end just before the next). */
 function statusLines(raw: string): string[] {

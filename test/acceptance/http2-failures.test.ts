@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { onlyLogLine } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
 
@@ -86,10 +87,7 @@ upstreams:
   );
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
+after(() => closeAll(gw, upstream));
 
 describe('an h2c upstream that misframes or resets', () => {
   test('DATA short of its content-length: the 200 is cut, logged http_response_incomplete', async () => {

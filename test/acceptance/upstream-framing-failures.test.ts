@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertGatewayError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { rawRequest, request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type Script, type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -64,10 +65,7 @@ before(async () => {
   gw = await startTestGateway(singleUpstream(upstream.url, { upstream: '    retries: { attempts: 1 }' }));
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
+after(() => closeAll(gw, upstream));
 
 /** The connection numbers the upstream saw requests for `path` on. */
 const connectionsFor = (path: string) =>

@@ -17,6 +17,7 @@ import {
 } from '../../src/kits/fault-kit/tls-faults.ts';
 import { assertGatewayError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type Script, type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
@@ -85,12 +86,7 @@ ${tls(wrongName)}  refused:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-  await expired.close();
-  await wrongName.close();
-});
+after(() => closeAll(gw, upstream, expired, wrongName));
 
 /** The upstream connection the last request for `path` came on. */
 const connectionOf = (path: string) =>

@@ -14,6 +14,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../helpers/canary-origin.ts';
 import { type CuttableRelay, cuttableRelay } from '../helpers/cuttable-relay.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { adminCall, type ServeProcess, startServe } from '../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../helpers/test-gateway.ts';
@@ -53,13 +54,7 @@ afterEach(async () => {
   await client.flushall();
 });
 
-after(async () => {
-  client.disconnect();
-  await relay.close();
-  await stable.close();
-  await next.close();
-  await redis.kill();
-});
+after(() => closeAll(client, relay, stable, next, redis));
 
 const text = (url: string, admin = '', canary = CANARY) => `name: fleet-edge
 listen:

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../helpers/canary-origin.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 import { startGatewayFromText } from '../helpers/test-gateway.ts';
@@ -31,12 +32,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await a?.stop();
-  await redis.kill();
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(a, redis, stable, next));
 
 /** Date.now an hour ahead in every process of `candor serve` (the primary judges). */
 const AHEAD = '--import=data:text/javascript,Date.now=((now)=>()=>now()+3600000)(Date.now)';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, startCanaryOrigin } from '../helpers/canary-origin.ts';
 import { untilFleetClients } from '../helpers/fleet-clients.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
@@ -47,12 +48,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await serve?.stop();
-  await redis.kill();
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(serve, redis, stable, next));
 
 test('a reload that brings the first canary opens the fleet in the primary; one that takes the last away closes it', async () => {
   writeFileSync(path, config(false));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../helpers/canary-origin.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
@@ -49,12 +50,7 @@ upstreams:
   );
 });
 
-after(async () => {
-  await Promise.all(gateways.map((g) => g.stop()));
-  await redis.kill();
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(gateways, redis, stable, next));
 
 const linesOf = (gateway: ServeProcess, msg: string) =>
   gateway.lines.filter((l) => l.msg === msg && l.route === 'api');

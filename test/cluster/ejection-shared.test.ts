@@ -12,6 +12,7 @@ import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-eject-shared-'));
@@ -46,11 +47,7 @@ upstreams:
   serve = await startServe(path, 2);
 });
 
-after(async () => {
-  await serve.stop();
-  await alive.close();
-  await refusing.close();
-});
+after(() => closeAll(serve, alive, refusing));
 
 const linesFor = (prefix: string) =>
   serve.lines.filter((l) => l.msg === 'request' && String(l.path).startsWith(prefix));

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { type ClientResponse, request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
@@ -50,11 +51,7 @@ upstreams:
   await Promise.all(gateways.map((g) => g.waitForLines('rate limit store connected: limits shared', 1)));
 });
 
-after(async () => {
-  await Promise.all(gateways.map((g) => g.stop()));
-  await redis.kill();
-  await echo.close();
-});
+after(() => closeAll(gateways, redis, echo));
 
 /** `count` requests at once to the limited route, spread over the three gateways in turn. */
 function burst(count: number): Promise<ClientResponse[]> {

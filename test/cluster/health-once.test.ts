@@ -13,6 +13,7 @@ import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-health-once-'));
@@ -66,11 +67,7 @@ before(async () => {
   serve = await startServe(path, 2);
 });
 
-after(async () => {
-  await serve.stop();
-  await healthy.close();
-  await sick.fault.close();
-});
+after(() => closeAll(serve, healthy, sick?.fault));
 
 test('an upstream receives probes at the configured rate, not once per worker', async () => {
   await sleep(300);

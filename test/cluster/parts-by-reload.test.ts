@@ -12,6 +12,7 @@ import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-parts-by-reload-'));
@@ -66,11 +67,7 @@ before(async () => {
   serve = await startServe(path, 2);
 });
 
-after(async () => {
-  await serve.stop();
-  await healthy.close();
-  await sick.close();
-});
+after(() => closeAll(serve, healthy, sick));
 
 test('health checks and a rate limit a reload brings run as if the gateway had started with them', async () => {
   const burst = () =>

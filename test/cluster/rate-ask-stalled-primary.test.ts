@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 import { freePort } from '../helpers/wait.ts';
 
@@ -49,8 +50,7 @@ upstreams:
 
 after(async () => {
   if (!linux) return;
-  await serve.stop();
-  await echo.close();
+  await closeAll(serve, echo);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -12,6 +12,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const DROPPED = 'connections dropped: the listener holds its max_connections';
@@ -38,7 +39,7 @@ upstreams:
   );
 });
 
-after(() => new Promise((resolve) => upstream.close(resolve)));
+after(() => closeAll(upstream));
 
 /** A connection to `serve`, once the primary accepted it (whatever a worker then does with it). */
 async function connect(serve: ServeProcess, sockets: net.Socket[]): Promise<net.Socket> {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-split-'));
@@ -48,10 +49,7 @@ upstreams:
   serve = await startServe(path, 2);
 });
 
-after(async () => {
-  await serve.stop();
-  await new Promise((resolve) => upstream.close(resolve));
-});
+after(() => closeAll(serve, upstream));
 
 test('max_in_flight 2 with 2 workers: never more than 2 in flight, the others shed with 503', async () => {
   const answers = await Promise.all(

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../helpers/loopback-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
 import { freePort } from '../helpers/wait.ts';
@@ -47,8 +48,7 @@ upstreams:
 
 after(async () => {
   if (!linux) return;
-  await serve.stop();
-  await upstream.close();
+  await closeAll(serve, upstream);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -15,6 +15,7 @@ import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../../src/core/config/config-error.ts';
+import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import { loadConfigFile, parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { EXIT } from '../../src/server/cli/exit-codes.ts';
@@ -297,6 +298,36 @@ test('candor.service gets the admin token from its EnvironmentFile, and is harde
   const families = unitValue(unit, 'Service', 'RestrictAddressFamilies').split(/\s+/);
   for (const family of ['AF_INET', 'AF_INET6', 'AF_UNIX'])
     assert.ok(families.includes(family), `${family}: listeners, upstreams, worker IPC`);
+});
+
+test("candor.service: automatic HTTPS's default acme.storage, as the unit runs it, is under the StateDirectory it may write", () => {
+  // Environment= lines, each a space-separated list of KEY=VALUE (none here are quoted).
+  const env = Object.fromEntries(
+    unitValues(unit, 'Service', 'Environment').flatMap((line) =>
+      line.split(/\s+/).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
+  );
+  const written = config.acme?.storage;
+  // A DynamicUser's HOME is /: without XDG_DATA_HOME the default is /.local/share/candor/acme,
+  // which ProtectSystem=strict makes read-only (every start with acme died on it).
+  assert.ok(
+    written !== undefined || env.XDG_DATA_HOME,
+    'the unit sets XDG_DATA_HOME, or candor.yaml acme.storage',
+  );
+  const saved = process.env.XDG_DATA_HOME;
+  process.env.XDG_DATA_HOME = env.XDG_DATA_HOME;
+  let storage: string;
+  try {
+    storage = written ?? DEFAULTS.acme.storage();
+  } finally {
+    if (saved === undefined) delete process.env.XDG_DATA_HOME;
+    else process.env.XDG_DATA_HOME = saved;
+  }
+  const state = unitValue(unit, 'Service', 'StateDirectory');
+  assert.ok(
+    storage.startsWith(`/var/lib/${state}/`),
+    `acme.storage ${storage} is under /var/lib/${state}/, the one place of /var/lib the unit may write`,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------

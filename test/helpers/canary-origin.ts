@@ -16,6 +16,11 @@ export interface CanaryOrigin {
   /** Every Nth answer waits `slowMs` more (0: none): a slow tail, the median untouched. */
   slowEvery: number;
   slowMs: number;
+  /**
+   * A request carrying this header is answered 500, whichever version (''/absent: none): a
+   * request that fails on every version (a bad input), which a client may send at will.
+   */
+  failOn: string;
   close(): Promise<void>;
 }
 
@@ -23,6 +28,10 @@ export interface CanaryOrigin {
 export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
   const server = http.createServer((req, res) => {
     origin.received++;
+    if (origin.failOn !== '' && req.headers[origin.failOn] !== undefined) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${name}: bad input`);
+      return;
+    }
     if (origin.resetEvery > 0 && origin.received % origin.resetEvery === 0) {
       req.socket.resetAndDestroy();
       return;
@@ -50,6 +59,7 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     delayMs: 0,
     slowEvery: 0,
     slowMs: 0,
+    failOn: '',
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

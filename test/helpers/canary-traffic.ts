@@ -1,9 +1,23 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import type { CanaryConfig } from '../../src/core/config/types.ts';
+import type { CanaryConfig, GatewayConfig } from '../../src/core/config/types.ts';
 import { Failure } from '../../src/core/failure/failure.ts';
 import { CanaryWindow, type WindowCounts } from '../../src/upstream/canary/canary-window.ts';
 
 /** How often one version fails, by what the canary's window counts. */
+/**
+ * What a canary controller built by hand reads of a config: its routes and upstreams, and where
+ * it keeps a verdict (a fresh folder each, removed at exit: one controller's verdict is not
+ * another's start).
+ */
+export function controllerConfig(fields: { routes: unknown[]; upstreams: unknown }): GatewayConfig {
+  const stateDir = mkdtempSync(join(tmpdir(), 'candor-canary-state-'));
+  process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+  return { name: 'test', stateDir, ...fields } as unknown as GatewayConfig;
+}
+
 export interface VersionFaults {
   /** Share of attempts reset (connection_terminated). */
   readonly reset: number;

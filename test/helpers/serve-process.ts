@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
@@ -24,9 +25,11 @@ export async function startServe(
   workers: number,
   options: { admin?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServeProcess> {
+  const stateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
   const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
+    // Its state folder (state_dir's default) its own: never the user's, nor another test's.
+    env: { ...process.env, XDG_STATE_HOME: stateHome, ...options.env },
   });
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
@@ -63,6 +66,7 @@ export async function startServe(
       check();
     });
   child.once('exit', () => {
+    rmSync(stateHome, { recursive: true, force: true });
     for (const waiter of waiters) waiter();
   });
   try {

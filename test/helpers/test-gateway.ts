@@ -1,8 +1,34 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/server/gateway/gateway.ts';
 import type { TargetPool } from '../../src/upstream/connections/target-pool.ts';
+
+/**
+ * A gateway keeps its canaries' verdicts in its state folder (state_dir, by default under
+ * XDG_STATE_HOME): never the user's for a test, and one of its own for each gateway a test
+ * starts, or two gateways of one test file would be one gateway restarted. A config a test
+ * parses itself (a reload) lands in this process's own folder.
+ */
+const processStateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+process.env.XDG_STATE_HOME ??= processStateHome;
+process.once('exit', () => rmSync(processStateHome, { recursive: true, force: true }));
+
+/** `parse` with XDG_STATE_HOME a fresh folder (returned, for the gateway's close to remove). */
+export function withOwnStateHome<T>(parse: () => T): { parsed: T; stateHome: string } {
+  const before = process.env.XDG_STATE_HOME;
+  const stateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+  process.env.XDG_STATE_HOME = stateHome;
+  try {
+    return { parsed: parse(), stateHome };
+  } finally {
+    if (before === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = before;
+  }
+}
 
 /** One parsed access-log line. */
 export type LogLine = Record<string, unknown> & { msg: string; level: string };
@@ -45,7 +71,7 @@ export async function startGatewayFromText(
   env: NodeJS.ProcessEnv = {},
   options: Omit<GatewayOptions, 'logger'> = {},
 ): Promise<TestGateway> {
-  const config = parseConfig(text, '<test>', env);
+  const { parsed: config, stateHome } = withOwnStateHome(() => parseConfig(text, '<test>', env));
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
   const sink = new Writable({
@@ -86,7 +112,10 @@ export async function startGatewayFromText(
         `request ${id}`,
       ),
     accessLine: (n = 1) => waitFor(() => logs.filter((l) => l.msg === 'request')[n - 1], `access line #${n}`),
-    close: () => gateway.close(),
+    close: async () => {
+      await gateway.close();
+      rmSync(stateHome, { recursive: true, force: true });
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
@@ -61,7 +62,7 @@ before(
 );
 
 after(async () => {
-  await new Promise<void>((resolve) => (upstream ? upstream.close(() => resolve()) : resolve()));
+  await closeAll(upstream);
   rmSync(work, { recursive: true, force: true });
 });
 

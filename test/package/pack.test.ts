@@ -6,7 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +22,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { docsSection } from '../helpers/docs-text.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
+import { APP_CONSUMER, CLIENT_CONSUMER, CONSUMER, MISUSE } from '../helpers/packed-consumers.ts';
 
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -173,14 +182,21 @@ test('candor check validates the demo config shipped in the package', async () =
   assert.match(check.stdout, /demo\.yaml: ok \(gateway "candor-demo", 1 listener\(s\), 12 route\(s\)/);
 });
 
-test("candor check accepts the config reference's complete example as installed, the files it names beside it", async () => {
+test("candor check accepts the config reference's complete example as installed, the files it names beside it, but for its tracing without the SDK", async () => {
   // docs/configuration.md tells the reader to run this on it: the example must be in the package.
+  // Its tracing section needs the OpenTelemetry SDK, an optional peer not installed here: that
+  // is its one problem, and the same file without it is accepted.
   const example = join(installed, 'docs/examples/complete.yaml');
-  const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, {
-    env: { ...childEnv, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' },
-  });
-  assert.equal(check.code, 0, check.stderr);
-  assert.match(check.stdout, /complete\.yaml: ok/);
+  const env = { ...childEnv, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' };
+  const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, { env });
+  assert.equal(check.code, 78, check.stderr);
+  assert.match(check.stderr, /complete\.yaml:\d+:1 +tracing: tracing needs the OpenTelemetry SDK/);
+  assert.match(check.stderr, /\n1 problem in /);
+  const untraced = join(installed, 'docs/examples/complete-untraced.yaml');
+  writeFileSync(untraced, readFileSync(example, 'utf8').replace(/^tracing:\n(?: .*\n)*/m, ''));
+  const without = await run(join(app, 'node_modules/.bin/candor'), ['check', untraced], app, { env });
+  assert.equal(without.code, 0, without.stderr);
+  assert.match(without.stdout, /complete-untraced\.yaml: ok/);
 });
 
 test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {
@@ -240,6 +256,62 @@ test('candor serve answers a proxied request, then drains on SIGTERM and exits 0
   }
 });
 
+test('tracing is an optional peer: the install has no OpenTelemetry package, and the command and library ran without it', async (t) => {
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+  const sdk = Object.keys(manifest.peerDependencies ?? {}).filter((name) =>
+    name.startsWith('@opentelemetry/'),
+  );
+  assert.ok(sdk.length > 0, 'the OpenTelemetry SDK is a peer dependency');
+  for (const name of sdk) {
+    assert.equal(manifest.peerDependenciesMeta?.[name]?.optional, true, `${name} is optional`);
+    assert.equal(manifest.dependencies?.[name], undefined, `${name} is no dependency`);
+  }
+  // @opentelemetry/api alone, a dependency of prom-client's (its exemplars, which Candor does not load).
+  assert.deepEqual(
+    readdirSync(join(app, 'node_modules/@opentelemetry')),
+    ['api'],
+    'no more of @opentelemetry/ installed',
+  );
+  const du = await run('du', ['-sk', join(app, 'node_modules')], app);
+  t.diagnostic(
+    `installed without tracing: ${Math.round(Number(du.stdout.split('\t')[0]) / 1024)} MiB of node_modules`,
+  );
+});
+
+test('a config with tracing where the SDK is not installed: check and serve refuse it (exit 78), naming the packages and the npm install that adds them', async () => {
+  const config = join(work, 'traced.yaml');
+  writeFileSync(
+    config,
+    [
+      'listen:',
+      '  - address: 127.0.0.1:0',
+      'routes:',
+      '  - upstream: app',
+      'upstreams:',
+      '  app:',
+      '    targets:',
+      `      - url: ${upstream.url}`,
+      'tracing:',
+      '  otlp_endpoint: http://127.0.0.1:4318/v1/traces',
+      '',
+    ].join('\n'),
+  );
+  const sdk = Object.keys(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).peerDependencies);
+  for (const args of [
+    ['check', config],
+    ['serve', '--config', config, '--workers', '1'],
+  ]) {
+    const refused = await candor(args);
+    assert.equal(refused.code, 78, `candor ${args[0]}: ${refused.stdout}${refused.stderr}`);
+    assert.match(
+      refused.stderr,
+      /traced\.yaml:9:1 +tracing: tracing needs the OpenTelemetry SDK, an optional dependency of candor, and @opentelemetry\/core, @opentelemetry\/exporter-trace-otlp-http, /,
+    );
+    assert.match(refused.stderr, /install them beside candor \(npm install @opentelemetry\/api@"\^1\./);
+    for (const name of sdk) assert.ok(refused.stderr.includes(name), `candor ${args[0]} names ${name}`);
+  }
+});
+
 test('candor serve --demo from the installed package: the banner, a misbehaving upstream told true, diagnose and explain on it, then Ctrl-C exits 0', {
   timeout: 60_000,
 }, async () => {
@@ -287,110 +359,6 @@ test('candor serve --demo from the installed package: the banner, a misbehaving 
 async function waitFor(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
 }
-
-/** Right use of the library: type-checked, then run by Node (the consumer's own types stripped, candor's JavaScript). */
-const CONSUMER = `import { type ConfigObject, ConfigError, configFromObject, type Gateway, loadConfigFile, startGateway } from 'candor';
-
-const config: ConfigObject = {
-  name: 'library-edge',
-  listen: [{ address: '127.0.0.1:0' }],
-  routes: [{ match: { path: '/' }, upstream: 'app' }],
-  upstreams: { app: { targets: [{ url: '\${UPSTREAM_URL}' }], timeouts: { response: '5s' } } },
-  log: { level: 'silent' },
-};
-const gateway: Gateway = await startGateway(configFromObject(config));
-const port: number = gateway.listeners[0].port();
-const answer = await fetch(\`http://127.0.0.1:\${port}/from-library\`);
-const result = { status: answer.status, body: await answer.text(), via: answer.headers.get('via') };
-await gateway.close();
-
-let problems: string[] = [];
-try {
-  await loadConfigFile(process.argv[2]);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  problems = error.problems.map((problem) => \`\${problem.line} \${problem.path}\`);
-}
-console.log(JSON.stringify({ ...result, problems }));
-`;
-
-/** Wrong uses: each line must fail to type-check (an unused @ts-expect-error fails tsc). */
-const MISUSE = `import { configFromObject, type Gateway, loadConfigFile, parseConfig, startGateway } from 'candor';
-import { createApp } from 'candor/app';
-// @ts-expect-error: internals are not part of the API
-import { createRuntime } from 'candor';
-// @ts-expect-error: nor reachable by a deep import
-import { runServe } from 'candor/dist/server/cli/serve.js';
-
-// @ts-expect-error: startGateway takes a validated config, not a file name
-await startGateway('candor.yaml');
-// @ts-expect-error: a listener is a mapping with an address, not a port number
-configFromObject({ listen: [8080], routes: [{ match: { path: '/' }, upstream: 'app' }], upstreams: {} });
-configFromObject({
-  listen: [{ address: '127.0.0.1:0' }],
-  routes: [{ match: { path: '/' }, upstream: 'app' }],
-  // @ts-expect-error: a misspelt key ("upstreams")
-  upstream: {},
-});
-// @ts-expect-error: candor/app's times are milliseconds, not duration strings
-createApp({ shutdown: { delay: '15s' } });
-// @ts-expect-error: the readiness check is a function, not a flag
-createApp({ ready: true });
-// @ts-expect-error: parseConfig needs the source the text came from
-parseConfig('listen: []');
-// @ts-expect-error: loading a file gives a config, not a running gateway
-const gateway: Gateway = await loadConfigFile('candor.yaml');
-export { createRuntime, gateway, runServe };
-`;
-
-/** `candor/client` as an app uses it: type-checked (a misuse must fail), then run against the upstream. */
-const CLIENT_CONSUMER = `import { type AttemptReport, CLIENT_DEFAULTS, createFetch, runWithPropagation, UpstreamError } from 'candor/client';
-
-const failed: AttemptReport[] = [];
-const api: typeof fetch = createFetch({ attempts: 2, deadline: 5000, onAttemptFailed: (r) => failed.push(r) });
-const answer = await runWithPropagation({ requestId: 'from-packed-client' }, () => api(\`\${process.env.UPSTREAM_URL}/from-client\`));
-let code: string | undefined;
-try {
-  await createFetch({ attempts: 1 })(\`\${process.env.REFUSED_URL}/nothing\`);
-} catch (error) {
-  if (error instanceof UpstreamError) code = error.code;
-}
-let misuse: string | undefined;
-try {
-  // @ts-expect-error: attempts is a number (and a bad option throws at run time too)
-  createFetch({ attempts: '3' });
-} catch (error) {
-  misuse = (error as Error).name;
-}
-console.log(JSON.stringify({ status: answer.status, body: await answer.text(), failed: failed.length, code, misuse, attempts: CLIENT_DEFAULTS.attempts }));
-`;
-
-/** `candor/app` from the installed package: the probes of a server it runs, then its shutdown. */
-const APP_CONSUMER = `import { type AppEvent, type ShutdownReport, serveApp } from 'candor/app';
-
-const events: string[] = [];
-const served = await serveApp((_req, res) => res.end('app\\n'), {
-  host: '127.0.0.1',
-  ready: async () => true,
-  shutdown: { delay: 0, timeout: 2_000 },
-  signals: [],
-  exit: false,
-  log: (event: AppEvent) => events.push(event.msg),
-});
-await served.ready;
-const ready = await fetch(\`http://127.0.0.1:\${served.port}/ready\`);
-const app = await fetch(\`http://127.0.0.1:\${served.port}/\`);
-const report: ShutdownReport = await served.app.shutdown('done');
-console.log(
-  JSON.stringify({
-    ready: ready.status,
-    keepAlive: ready.headers.get('keep-alive'),
-    app: await app.text(),
-    forced: report.forced,
-    events,
-  }),
-);
-`;
 
 /** The README's example under `heading` ("Use it as a library", "candor/client", "candor/app"), checked as written. */
 function readmeExample(heading = 'Use it as a library'): string {

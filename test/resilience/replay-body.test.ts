@@ -12,6 +12,7 @@ import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { request } from '../helpers/http-client.ts';
+import { closeAll } from '../helpers/keep.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 
 let echo: Fault;
@@ -22,10 +23,7 @@ before(async () => {
   resetting = await startResetBeforeHead();
 });
 
-after(async () => {
-  await echo.close();
-  await resetting.close();
-});
+after(() => closeAll(echo, resetting));
 
 /** A PUT of `size` bytes through a pool whose first target takes the body and resets: its status, and the log line. */
 async function put(size: number, route: string, retries: string, chunked = false) {

@@ -293,7 +293,7 @@ test('10^6 one-byte chunks reach the client whole, memory bounded', async (t) =>
 
 // ── 3. a dripping body ──────────────────────────────────────────────────────────────────
 
-test('a body dripping a byte every 300 ms is cut at the total timeout, not the read timeout', async (t) => {
+test('a body dripping a byte every 300 ms is cut at the total timeout with total_includes_body, not the read timeout', async (t) => {
   const { upstream, gw } = await setUp(async (connection) => {
     const { socket } = connection;
     socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n');
@@ -303,7 +303,7 @@ test('a body dripping a byte every 300 ms is cut at the total timeout, not the r
       connection.sent++;
       await sleep(300);
     }
-  }, '{ response: 2s, read: 1s, total: 3s }');
+  }, '{ response: 2s, read: 1s, total: 3s, total_includes_body: true }');
   try {
     const meter = meterRss(gw.workerPid);
     const startedAt = performance.now();

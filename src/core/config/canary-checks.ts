@@ -1,9 +1,10 @@
 /**
  * A route's split and canary (issue 36): every upstream they name exists; a route has an
  * upstream or a split, never both; a canary needs the baseline `upstream`, names another one,
- * and climbs; a hash_key has a split or a canary to keep users on one side of.
+ * and climbs (a last step of 100 being its promotion); a hash_key has a split or a canary to keep users on one side of.
  */
 
+import { judgedSteps, PROMOTION_SHARE } from './canary-promotion.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
@@ -82,6 +83,7 @@ export function checkSplitsAndCanaries(
               at('canary', 'steps', i),
               `expected a percent above the step before (${steps[i - 1]}), got ${steps[i]}`,
             );
+      checkPromotionStep(canary, (i) => at('canary', 'steps', i), report);
       checkLooks(canary, at('canary', 'check_interval'), report);
       checkWalk(canary, (field) => at('canary', field), report);
     }
@@ -92,6 +94,31 @@ export function checkSplitsAndCanaries(
         'key',
       );
   }
+}
+
+/**
+ * A last step of 100 is the promotion (canary-promotion.ts): the canary needs a step judged
+ * before it, and `on_success: hold` (held at the last step's share, never promoted) contradicts it.
+ * A 100 anywhere else is followed by a step that cannot climb above it: the rising rule says so.
+ */
+function checkPromotionStep(
+  canary: Record<string, unknown>,
+  at: (step: number) => (string | number)[],
+  report: Report,
+): void {
+  const steps = canary.steps;
+  if (!Array.isArray(steps) || steps.at(-1) !== PROMOTION_SHARE) return;
+  const last = steps.length - 1;
+  if (last === 0)
+    report(
+      at(0),
+      'a last step of 100 is the promotion: a canary needs a step below 100 before it, to be judged at',
+    );
+  else if (canary.on_success === 'hold')
+    report(
+      at(last),
+      `a last step of 100 is the promotion, and on_success: hold holds the canary at its last step instead: drop the 100 (held at ${steps[last - 1]}%) or promote`,
+    );
 }
 
 /** A step is looked at least once (at its end) and at most MAX_LOOKS_PER_STEP times. */
@@ -112,8 +139,8 @@ function checkLooks(canary: Record<string, unknown>, at: (string | number)[], re
 }
 
 /**
- * Each step lasts at least step_interval, so a canary needs steps × step_interval to walk them
- * all: a max_duration shorter could never promote, and would fail a canary for being on time.
+ * Each step judged lasts at least step_interval (a last step of 100, the promotion, is not one),
+ * so a canary needs steps × step_interval to walk them all: a max_duration shorter could never promote, and would fail a canary for being on time.
  * Said at the field written (max_duration, else step_interval, else steps): a default has no line.
  */
 function checkWalk(
@@ -121,7 +148,7 @@ function checkWalk(
   at: (field: string) => (string | number)[],
   report: Report,
 ): void {
-  const steps = Array.isArray(canary.steps) ? canary.steps.length : DEFAULTS.canary.steps.length;
+  const steps = judgedSteps(Array.isArray(canary.steps) ? canary.steps : DEFAULTS.canary.steps);
   const step = parseDuration(stringAt(canary, 'step_interval') ?? '') ?? DEFAULTS.canary.stepInterval;
   const max = parseDuration(stringAt(canary, 'max_duration') ?? '') ?? DEFAULTS.canary.maxDuration;
   const walk = steps * step;

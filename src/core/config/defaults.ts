@@ -6,7 +6,7 @@
  * gateway does cannot disagree.
  */
 
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CANARY_METRICS } from './canary-metrics.ts';
 import { GiB, KiB, MiB } from './units.ts';
@@ -25,6 +25,12 @@ export const DEFAULTS = {
     storage: (): string =>
       join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'candor', 'acme'),
   },
+  // What a restart must not lose (a canary's verdict): systemd's StateDirectory= when the unit
+  // has one, else XDG's state folder, the one meant for state "that should persist between
+  // (application) restarts".
+  stateDir: (): string =>
+    process.env.STATE_DIRECTORY?.split(':')[0] ||
+    join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'candor'),
   route: {
     path: '/',
     stripPrefix: false,
@@ -59,6 +65,11 @@ export const DEFAULTS = {
         'application/x-ndjson',
         'image/svg+xml',
       ],
+      // BREACH: a compressed page that reflects a client's input beside a secret (a CSRF token,
+      // a session's data) tells, by its length, how much of the input matched the secret. HTML
+      // is what a browser fetches with its cookies at another site's bidding; an API's JSON
+      // behind Authorization is not (a page cannot make a browser send that header elsewhere).
+      skipCredentialed: ['text/html'],
     },
     // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
     redirectStatus: 308,
@@ -129,7 +140,16 @@ export const DEFAULTS = {
     },
     hashKey: 'client',
     // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
-    timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
+    // The total deadline bounds the wait for the answer; a body that keeps moving is bounded by `read`
+    // between reads (nginx has no overall cap): a long download or long poll is not cut mid-body.
+    timeouts: {
+      connect: 2_000,
+      response: 30_000,
+      read: 30_000,
+      total: 60_000,
+      totalIncludesBody: false,
+      tunnelIdle: 3_600_000,
+    },
     tls: { insecureSkipVerify: false },
     slowStart: 0,
     // Envoy's panic threshold: below half the targets passing their checks, route to all.
@@ -199,6 +219,12 @@ export const DEFAULTS = {
     // nginx's proxy_max_temp_file_size is 1 GiB a response; the total is Candor's own bound (nginx
     // has none): a few thousand slow readers of large answers, not a full disk.
     spool: { maxResponse: 1 * GiB, maxTotal: 4 * GiB },
+    // Some 180 slow readers holding a whole default buffer (1 MiB and the socket's read-ahead):
+    // past it their rest goes to the spool, not to the worker's heap.
+    bufferTotal: 256 * MiB,
+    // The system's temporary folder: writable wherever the gateway runs, and shared with every
+    // user of the machine (spool-dir.ts uses it only if it is the gateway's user's alone).
+    spoolDir: (): string => join(tmpdir(), 'candor-spool'),
     http2: {
       // RFC 9113 §6.5.2 recommends no fewer than 100; nginx's http2_max_concurrent_streams is 128.
       maxConcurrentStreams: 100,

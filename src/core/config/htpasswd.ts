@@ -11,7 +11,7 @@ const BCRYPT_ANY = /^\$2[aby]\$(\d\d)\$/;
 const SHA_CRYPT = /^\$([56])\$(?:rounds=(\d{1,10})\$)?[^$:]{0,16}\$([./0-9A-Za-z]+)$/;
 /**
  * Beyond this many rounds one login costs seconds of CPU (a round is some microseconds in
- * sha-crypt.ts): checked in slices it holds no other request, but each login still pays it.
+ * sha-crypt.ts): checked on a hash thread it holds no other request, but each login still pays it.
  */
 export const SHA_CRYPT_MAX_ROUNDS = 1_000_000;
 const SHA_CRYPT_MIN_ROUNDS = 1000;

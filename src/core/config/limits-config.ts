@@ -25,6 +25,11 @@ export interface DownstreamLimits {
    * go on to a file so the upstream connection goes back to its pool (proxy/forward/response-spool.ts).
    */
   readonly spool: SpoolLimits;
+  /**
+   * Response bytes held in memory for clients that have not taken them, every connection of this
+   * process together (a cluster's workers split it): proxy/forward/reader-memory.ts.
+   */
+  readonly bufferTotal: number;
   /** Where spooled responses' files are made (absolute; unlinked as soon as opened). */
   readonly spoolDir: string;
   /** The bounds of the downstream HTTP/2 server (proxy/accept/h2/h2-limits.ts reads them). */

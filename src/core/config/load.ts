@@ -22,6 +22,7 @@ import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
+import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
 import { firstUndecodable, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
@@ -200,6 +201,7 @@ function parseText(
     checkFiles(yaml.value, baseDir, report, secrets);
     checkAcme(yaml.value, baseDir, report);
     checkAdmin(yaml.value, baseDir, env, report, secrets);
+    checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {
     throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));

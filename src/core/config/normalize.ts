@@ -4,8 +4,7 @@ import { fileText } from './utf8.ts';
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
  */
 
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   type Parsed,
   parseListenAddress,
@@ -103,6 +102,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
       ? {}
       : { acme: toAcme(raw.acme ?? {}, baseDir) }),
+    stateDir: raw.state_dir === undefined ? DEFAULTS.stateDir() : resolve(baseDir, raw.state_dir),
     errors: toErrors(raw.errors, baseDir),
     paths: {
       normalize: raw.paths?.normalize ?? DEFAULTS.paths.normalize,
@@ -122,9 +122,8 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
         maxResponse: size(limits.spool?.max_response, DEFAULTS.limits.spool.maxResponse),
         maxTotal: size(limits.spool?.max_total, DEFAULTS.limits.spool.maxTotal),
       },
-      // The system's temporary directory by default: writable wherever the gateway runs.
-      spoolDir:
-        limits.spool_dir === undefined ? join(tmpdir(), 'candor-spool') : resolve(baseDir, limits.spool_dir),
+      bufferTotal: size(limits.buffer_total, DEFAULTS.limits.bufferTotal),
+      spoolDir: resolve(baseDir, limits.spool_dir ?? DEFAULTS.limits.spoolDir()),
       http2: toHttp2Limits(limits.http2 ?? {}),
       ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
     },
@@ -301,6 +300,7 @@ function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionCo
     encodings: [...(raw.encodings ?? defaults.encodings)],
     minSize: size(raw.min_size, defaults.minSize),
     types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
+    skipCredentialed: (raw.skip_credentialed ?? defaults.skipCredentialed).map((type) => type.toLowerCase()),
   };
 }
 
@@ -363,6 +363,7 @@ function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamCo
       response: duration(timeouts.response, fallback.timeouts.response),
       read: duration(timeouts.read, fallback.timeouts.read),
       total: duration(timeouts.total, fallback.timeouts.total),
+      totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
       tunnelIdle: duration(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
     },
     tls: {

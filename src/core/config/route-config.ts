@@ -20,6 +20,12 @@ export interface CompressionConfig {
   readonly minSize: number;
   /** Media types (`text/html`, or `text/*`), lower-case, without parameters. */
   readonly types: readonly string[];
+  /**
+   * Media types (as `types`) left uncompressed when the answer may hold a secret an attacker's
+   * reflected input sits beside (BREACH): the request carries `Cookie` or `Authorization`, or the
+   * response sets a cookie (content-coding.ts: credentialed).
+   */
+  readonly skipCredentialed: readonly string[];
 }
 
 export interface RouteConfig {

@@ -28,7 +28,12 @@ export const SPLIT_FIELDS = {
         upstream: upstreamName,
         steps: Type.Optional(
           Type.Array(
-            Type.Integer({ minimum: 1, maximum: 99, expected: 'a percent, a whole number from 1 to 99' }),
+            // 100 only last: the promotion (canary-promotion.ts; canary-checks.ts says where else).
+            Type.Integer({
+              minimum: 1,
+              maximum: 100,
+              expected: 'a percent, a whole number from 1 to 100 (100 only last: the promotion)',
+            }),
             { minItems: 1, maxItems: 20, expected: 'a list of percents, rising, like [5, 25, 50]' },
           ),
         ),

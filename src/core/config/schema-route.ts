@@ -17,6 +17,17 @@ import { Maintenance } from './schema-upstream.ts';
 /** The slowest rate_limit.rate: its wait, 1 / rate seconds, stays a plain number (10^6 s) in Retry-After. */
 const MIN_RATE = 0.000001;
 
+/** A list of media types as `compression` names them: `text/html`, or `text/*`. */
+function mediaTypes(options: { minItems?: number; expected: string }) {
+  return Type.Array(
+    Type.String({
+      pattern: '^[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+|\\*)$',
+      expected: 'a media type like text/html or text/*',
+    }),
+    options,
+  );
+}
+
 export const Route = mapping(
   {
     name: Type.Optional(Type.String({ minLength: 1, expected: 'a route name' })),
@@ -77,17 +88,12 @@ export const Route = mapping(
             ),
           ),
           min_size: size(),
-          types: Type.Optional(
-            Type.Array(
-              Type.String({
-                pattern: '^[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+|\\*)$',
-                expected: 'a media type like text/html or text/*',
-              }),
-              { minItems: 1, expected: 'a list of media types' },
-            ),
+          types: Type.Optional(mediaTypes({ minItems: 1, expected: 'a list of media types' })),
+          skip_credentialed: Type.Optional(
+            mediaTypes({ expected: 'a list of media types ([] to compress every type in types)' }),
           ),
         },
-        'a mapping with encodings, min_size and/or types',
+        'a mapping with encodings, min_size, types and/or skip_credentialed',
       ),
     ),
     cache: Type.Optional(

@@ -158,6 +158,7 @@ export const Upstream = mapping(
           response: duration(),
           read: duration(),
           total: duration(),
+          total_includes_body: flag(),
           tunnel_idle: duration(),
         },
         'a mapping of timeouts',

@@ -76,6 +76,7 @@ export const ConfigSchema = mapping(
     plugins: Plugins,
     store: Store,
     acme: Acme,
+    state_dir: Type.Optional(filePath('a folder where the gateway keeps what a restart must not lose')),
     errors: Type.Optional(
       mapping(
         {
@@ -154,6 +155,7 @@ export const ConfigSchema = mapping(
             ),
           ),
           spool_dir: Type.Optional(filePath('a directory for responses spooled to disk')),
+          buffer_total: size(),
           per_client: Type.Optional(
             mapping(
               {

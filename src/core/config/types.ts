@@ -77,6 +77,8 @@ export interface GatewayConfig {
   readonly store?: StoreConfig;
   /** Automatic HTTPS; absent: every certificate is a configured file. */
   readonly acme?: AcmeConfig;
+  /** Where the gateway keeps what a restart must not lose: a canary's verdict without a fleet (kept-verdicts.ts). */
+  readonly stateDir: string;
   /** Addresses or CIDR blocks of proxies whose X-Forwarded-* / Forwarded headers we keep. */
   readonly trustForwardedFrom: readonly string[];
   readonly limits: DownstreamLimits;

@@ -135,8 +135,13 @@ interface UpstreamTimeouts {
   readonly response: number;
   /** Longest silence between two body chunks of the response. */
   readonly read: number;
-  /** Whole exchange, from routing to the last byte. */
+  /**
+   * Every attempt, backoff and hold, from the first attempt to the response head (to the last
+   * byte of the body with totalIncludesBody).
+   */
   readonly total: number;
+  /** The total deadline runs on to the end of the response body (an overall cap); by default it ends at the head. */
+  readonly totalIncludesBody: boolean;
   /** Longest silence, both ways, of an upgraded connection (a WebSocket tunnel) before it is closed. */
   readonly tunnelIdle: number;
 }

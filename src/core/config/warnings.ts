@@ -9,6 +9,7 @@ import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
 import { blockOfLooseCidr } from './addresses.ts';
+import { steerableCanaryKey } from './canary-key-warning.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import { plainHstsListener } from './plain-hsts.ts';
@@ -86,6 +87,8 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       });
   }
   for (const [index, route] of config.routes.entries()) {
+    const steerable = steerableCanaryKey(route, index);
+    if (steerable !== undefined) warnings.push(steerable);
     for (const list of ['allow', 'deny'] as const)
       for (const [at, entry] of (route.access?.[list] ?? []).entries())
         warnings.push(...looseCidr(['routes', index, list, at], entry));

@@ -90,6 +90,11 @@ export interface ResponseSink {
    * now goes out in its HEADERS frame (END_STREAM: gRPC's Trailers-Only). Absent: never so held.
    */
   readonly headHeld?: boolean;
+  /**
+   * What was written is not going to the client as written (a compressing sink that compresses or
+   * holds it): a cut's own end (a gRPC status in trailers) cannot be added after it. Absent: as written.
+   */
+  readonly recoded?: boolean;
   /** Response bytes written and not yet taken by the client's connection. */
   readonly pendingBytes: number;
   /**

@@ -69,7 +69,9 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       // Cut while it opened: no byte of the request went, so no request of it is in its logs.
       if (!failure.reachedUpstream)
         return `the upstream at ${where} accepted the TCP connection, then ${how} it before the request was sent: its accept queue overflowed, or what listens there takes connections and drops them (a proxy or balancer with nothing behind it, a connection limit). Check what listens on that port and its connection limits.`;
-      return `the upstream ${how} the connection after taking the request, without an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+      // A hang-up with no byte is what a crash looks like, and just as much a service that is no
+      // HTTP one (Redis closes on a request's `Host:` line, taking it for an attack): say both.
+      return `the upstream ${how} the connection after taking the request, without an answer: it is crashing or restarting, or what listens on ${where} does not speak HTTP (a database, a cache, a broker: Redis, for one, hangs up on an HTTP request without a word). Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart, and check which service listens on port ${plan.port}.`;
     }
     case 'http_protocol_error':
       if (found?.what.startsWith('an HTTP server with'))

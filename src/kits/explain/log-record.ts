@@ -133,6 +133,14 @@ export interface ChangeLine extends RecordBase {
   readonly kind: 'change';
   /** The change in words: "reload sha256:1f2e… (upstream api: targets http://10.0.0.7:80 joined)". */
   readonly label: string;
+  /** A canary's event: its route and action (a later rollback of the route undoes it: storms.ts). */
+  readonly canary?: CanaryMove;
+}
+
+/** What a canary's event did, for telling which change a rollback undid. */
+export interface CanaryMove {
+  readonly route: string;
+  readonly action: string;
 }
 
 /**

@@ -15,7 +15,7 @@ export function storm(s: StormRow, withDate: boolean): string {
   const lines = [
     `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${duration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
   ];
-  lines.push(`  ${placed(s.afterChange)}`);
+  lines.push(`  ${placed(s.afterChange, s.undoneBy)}`);
   for (const c of s.changesDuring)
     lines.push(`  ${changeWords(c)} at ${clock(c.at, withDate)}, during the storm`);
   for (const h of s.health) lines.push(`  ${stormHealth(h, s, withDate)}`);
@@ -28,8 +28,11 @@ const SUSPECT_WITHIN_S = 30 * 60;
 const changeWords = (c: { label: string; source: 'deploys' | 'log' }) =>
   c.source === 'deploys' ? `deploy ${c.label}` : c.label;
 
-/** "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …". */
-function placed(after: StormRow['afterChange']): string {
+/**
+ * "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …";
+ * a change rolled back since (a canary's, by its verdict or an operator) is not to be undone again.
+ */
+function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy']): string {
   if (after === undefined)
     return 'no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first';
   const what = changeWords(after);
@@ -40,6 +43,8 @@ function placed(after: StormRow['afterChange']): string {
       : `with ${what} (${duration(-after.seconds * 1000)} before it, within the log's time resolution)`;
   if (after.seconds > SUSPECT_WITHIN_S)
     return `storm began ${when}, the nearest change before it: too long before to suspect it first`;
+  if (undone !== undefined)
+    return `storm began ${when}: suspect this change first; it was rolled back ${duration(undone.seconds * 1000)} after it (${undone.label}), so there is nothing left to undo: if the storm ended then, it was the change`;
   return after.source === 'deploys'
     ? `storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`
     : `storm began ${when}: suspect this change first (undo it: if the storm stops, it was the change)`;

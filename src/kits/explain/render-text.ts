@@ -49,7 +49,7 @@ function failures(report: Report): string {
       if (t.attempts > 0) logged.push(`attempt×${t.attempts}`);
       const where = t.upstreams.slice(0, 3).map((u) => `${u.upstream} (${u.count})`);
       if (t.upstreams.length > 3) where.push('…');
-      rows.push([`  ${t.type}`, String(t.count), String(t.status), logged.join(' '), where.join(', ')]);
+      rows.push([`  ${t.type}`, String(t.count), t.answered.join(', '), logged.join(' '), where.join(', ')]);
     }
   }
   if (report.upstreamOwn5xx > 0)

@@ -1,5 +1,6 @@
 import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
+import { answeredStatuses, firstCheck } from './denials.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS, readerFor } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -24,8 +25,10 @@ const SHAPE_ORDER = Object.keys(SHAPE_HEADLINES) as Shape[];
 
 interface TypeRow {
   readonly type: FailureType;
-  /** The status RFC 9209 recommends (and Candor answers). */
+  /** The status RFC 9209 recommends (the failure table's; a refusal's is a rate limit's 429). */
   readonly status: number;
+  /** What Candor answers it with (denials.ts): the table's status, or a refusal's as logged (401, 403, 429). */
+  readonly answered: readonly number[];
   readonly count: number;
   readonly requests: number;
   readonly attempts: number;
@@ -73,6 +76,8 @@ export interface StormRow {
   readonly afterChange?: ChangeRow & { readonly seconds: number };
   /** Changes made while it lasted. */
   readonly changesDuring: readonly ChangeRow[];
+  /** The rollback that undid afterChange (a canary's), `seconds` after it: nothing left to undo. */
+  readonly undoneBy?: ChangeRow & { readonly seconds: number };
   /** The proxy's health lines about this upstream around the storm (HAProxy's "is DOWN"). */
   readonly health: readonly StormHealth[];
 }
@@ -170,15 +175,17 @@ function shapeRows(tally: Tally): ShapeRow[] {
       // A client that left or whose own deadline passed is told with the clients' doings, never
       // as an upstream's shape (its deadline is no upstream's slowness: the gateway judges no target by it).
       if ((isClientsDoing(type) ? 'client' : FAILURES[type].shape) !== shape) continue;
+      const loggedStatuses = [...t.statuses]
+        .sort((a, b) => a[0] - b[0])
+        .map(([status, count]) => ({ status, count }));
       types.push({
         type,
         status: FAILURES[type].status,
+        answered: answeredStatuses(type, loggedStatuses),
         count: t.requests + t.attempts,
         requests: t.requests,
         attempts: t.attempts,
-        loggedStatuses: [...t.statuses]
-          .sort((a, b) => a[0] - b[0])
-          .map(([status, count]) => ({ status, count })),
+        loggedStatuses,
         grpcStatuses: [...t.grpcStatuses]
           .sort((a, b) => a[0] - b[0])
           .map(([status, count]) => ({ status, count })),
@@ -200,19 +207,9 @@ function shapeRows(tally: Tally): ShapeRow[] {
   return rows;
 }
 
-/**
- * The fix the failure table gives a type, unless the lines' own statuses say it does not fit:
- * a proxy's deliberate refusal logged as 403 or 404 (HAProxy's `http-request deny`, its
- * termination state P) is typed as a denial, but "wait for the time in Retry-After" is the
- * fix for a rate limit's 429 only.
- */
-function firstCheck(row: TypeRow): string {
-  const rateLimited = row.loggedStatuses.some((s) => s.status === 429);
-  if (row.type === 'http_request_denied' && !rateLimited) {
-    const statuses = row.loggedStatuses.map((s) => s.status).join(', ');
-    return `The proxy refused these requests on purpose (logged as ${statuses}, not a rate limit's 429): find the rule that matched them (a deny rule, an IP list, authentication); waiting will not change the answer.`;
-  }
-  return FAILURES[row.type].fix;
+/** A change as a storm's row names it: `seconds` (its `ms`) before the storm, or after the change it undid. */
+function changeRow(c: Change & { readonly ms: number }): ChangeRow & { readonly seconds: number } {
+  return { label: c.label, at: iso(c.at), source: c.source, seconds: Math.round(c.ms) / 1000 };
 }
 
 /** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
@@ -258,7 +255,7 @@ export function buildReport(
   const bucketMs = tally.storms.settle();
   const changes: Change[] = [
     ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
-    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const })),
+    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const, canary: c.canary })),
   ];
   const storms = findStorms(tally.storms, changes).map(
     (s): StormRow => ({
@@ -271,13 +268,9 @@ export function buildReport(
       peakPerSecond: s.peakPerSecond,
       baselinePerSecond: s.baselinePerSecond,
       types: s.types.map(([type, count]) => ({ type, count })),
-      afterChange: s.afterChange && {
-        label: s.afterChange.label,
-        at: iso(s.afterChange.at),
-        source: s.afterChange.source,
-        seconds: Math.round(s.afterChange.ms) / 1000,
-      },
+      afterChange: s.afterChange && changeRow(s.afterChange),
       changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
+      ...(s.undoneBy === undefined ? {} : { undoneBy: changeRow(s.undoneBy) }),
       health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),
   );

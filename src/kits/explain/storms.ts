@@ -1,4 +1,5 @@
 import { median } from '../../core/stats/mann-whitney.ts';
+import type { CanaryMove } from './log-record.ts';
 import type { Bucket, StormCounter } from './storm-counter.ts';
 
 /** A bucket is hot when it holds at least this many 5xx … */
@@ -17,6 +18,8 @@ export interface Change {
   /** A deploy's label ("v42"), or the change in words ("reload sha256:1f2e… (route api changed)"). */
   readonly label: string;
   readonly source: 'deploys' | 'log';
+  /** A canary's step, start, rollback… (its route and action), from the gateway's event line. */
+  readonly canary?: CanaryMove;
 }
 
 export interface Storm {
@@ -34,6 +37,11 @@ export interface Storm {
   readonly afterChange?: Change & { readonly ms: number };
   /** Changes made while it lasted (a rollback that ended it, a target taken out, say). */
   readonly changesDuring: readonly Change[];
+  /**
+   * The rollback that undid the change it is placed after (a canary's step, by the gateway's
+   * verdict or an operator), and how long after that change: there is nothing left to undo.
+   */
+  readonly undoneBy?: Change & { readonly ms: number };
 }
 
 /**
@@ -117,7 +125,25 @@ function describe(
     types: [...types].sort((a, b) => b[1] - a[1]),
     afterChange: before && { ...before, ms: began - before.at },
     changesDuring: changes.filter((c) => c !== before && c.at > began && c.at <= ended),
+    ...undone(changes, before),
   };
+}
+
+/**
+ * The first rollback of a canary after its change (`before`, one of its steps, its start or its
+ * promotion), by its own verdict or an operator's: the change a storm is placed after is undone
+ * already, and "undo it" would send its reader to do what is done. `changes` are in time order.
+ */
+function undone(
+  changes: readonly Change[],
+  before: Change | undefined,
+): { undoneBy: Change & { ms: number } } | undefined {
+  const route = before?.canary?.action === 'rollback' ? undefined : before?.canary?.route;
+  if (before === undefined || route === undefined) return undefined;
+  const rollback = changes.find(
+    (c) => c.at >= before.at && c !== before && c.canary?.route === route && c.canary.action === 'rollback',
+  );
+  return rollback && { undoneBy: { ...rollback, ms: rollback.at - before.at } };
 }
 
 /**

@@ -255,6 +255,13 @@ export const METRICS = {
     help: "Bytes slow clients' spool files hold on disk now (limits.spool.max_total bounds it).",
     aggregator: 'sum',
   },
+  readerBytes: {
+    name: 'candor_reader_held_bytes',
+    type: 'gauge',
+    labels: [],
+    help: 'Response bytes held in memory now for clients that have not taken them (limits.buffer_total bounds it).',
+    aggregator: 'sum',
+  },
   canaryShare: {
     name: 'candor_canary_share_percent',
     type: 'gauge',

@@ -1,7 +1,7 @@
 /**
  * The gauges read from the live runtime when scraped, never kept up to date on the hot path:
  * each target's health, ejection and circuit, each upstream's retry budget, requests in flight,
- * pending and held, the log's dropped lines, the certificates' expiry, the spool's bytes and the
+ * pending and held, the log's dropped lines, the certificates' expiry, the spool's bytes, what slow readers hold in memory and the
  * listeners' connections.
  */
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -17,6 +17,8 @@ export interface MetricsSource {
   logLinesDropped(): number;
   /** Bytes the spool files hold now. */
   spoolBytes?(): number;
+  /** Response bytes held in memory for slow readers now. */
+  readerBytes?(): number;
   /** Every name the config orders by ACME, with when the certificate this process serves for it ends (none: undefined). */
   certificates?(): Iterable<{ readonly name: string; readonly notAfter: number | undefined }>;
 }
@@ -97,6 +99,12 @@ export function registerRuntimeGauges(registry: Registry, source: () => MetricsS
     ...promOptions(METRICS.spoolBytes, registry),
     collect() {
       this.set(source()?.spoolBytes?.() ?? 0);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.readerBytes, registry),
+    collect() {
+      this.set(source()?.readerBytes?.() ?? 0);
     },
   });
   new Gauge({

@@ -4,7 +4,7 @@ import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/ne
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { Access } from './access.ts';
 import type { Admission } from './admission.ts';
@@ -27,7 +27,7 @@ export interface Admitted {
   /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
   /** The canary's counts of the side chosen, when the route has a canary (each attempt adds to them). */
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /** What the admit phase reads of the route phase's verdict (route-request.ts's Routed). */
@@ -43,7 +43,7 @@ interface RoutedRequest {
 /** The side a route's split drew for the request (session/split-side.ts); absent: the route's one upstream. */
 interface DrawnSide {
   readonly upstream: string;
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /** What the admit phase reads of the gateway's runtime. */
@@ -196,7 +196,7 @@ function admittedOf(
   upstreamPath: string,
   release: Release | Failure,
   requestEdit: AnswerEdit | undefined,
-  window: CanaryWindow | undefined,
+  window: CanaryCounter | undefined,
 ): Admitted | Failure {
   if (release instanceof Failure) return release;
   // One shape for every request (no spread): an absent edit or window is undefined.

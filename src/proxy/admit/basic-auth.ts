@@ -1,12 +1,12 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import bcrypt from 'bcryptjs';
 import { parseHtpasswd } from '../../core/config/htpasswd.ts';
 import type { BasicAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { passwordChecks } from './password-checks.ts';
-import { parseShaCrypt, shaCryptSliced } from './sha-crypt.ts';
+import { passwordHashThreads } from './password-hash-threads.ts';
+import { parseShaCrypt } from './sha-crypt.ts';
 
 /** Longer than any Basic credentials worth reading: past it the field is not decoded. */
 const MAX_AUTHORIZATION = 4096;
@@ -37,9 +37,9 @@ export type BasicVerdict =
   | { readonly failed: Failure };
 
 /**
- * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs, pure JS,
- * asked asynchronously: slices of up to 100 ms) and SHA-crypt (sha-crypt.ts, its rounds in
- * slices), one check at a time and a bounded queue per worker (password-checks.ts).
+ * HTTP Basic authentication (RFC 7617) against an htpasswd file: bcrypt (bcryptjs) and SHA-crypt
+ * (sha-crypt.ts), checked on the worker's hash threads (password-hash-threads.ts), off the event
+ * loop, as many at once as there are threads and a bounded queue (password-checks.ts).
  * Credentials found good are remembered by their HMAC (at most MAX_REMEMBERED, for the
  * config snapshot's life), so a client's every request does not pay the hash again.
  */
@@ -81,10 +81,13 @@ export class BasicAuth {
       this.#remembered.add(key);
       return { user };
     };
-    // An unknown user goes through the same hash function a known one does; good() refuses it.
+    // An unknown user goes through the same hash function, on the same threads and queue, as a
+    // known one does; good() refuses it.
     const checked = hash ?? this.#decoy;
-    const matches = /^\$[56]\$/.test(checked) ? shaCryptMatches : bcrypt.compare;
-    const run = passwordChecks.run(() => matches(password, checked).then(good, () => good(false)), client);
+    const run = passwordChecks.run(
+      () => passwordHashThreads.matches(password, checked).then(good, threadLost),
+      client,
+    );
     if (run instanceof Failure) return { failed: run };
     const verdict = run.finally(() => this.#checking.delete(key));
     this.#checking.set(key, verdict);
@@ -119,15 +122,6 @@ function decoyLike(hash: string): string {
   return `$${sha.variant}$${rounds}${'s'.repeat(sha.salt.length)}$${digest}`;
 }
 
-/** Whether `password` makes `hash`, its rounds in slices so that a costly hash holds no other request. */
-async function shaCryptMatches(password: string, hash: string): Promise<boolean> {
-  const setting = parseShaCrypt(hash);
-  if (setting === undefined) return false;
-  const made = Buffer.from(await shaCryptSliced(Buffer.from(password, 'utf8'), setting));
-  const stored = Buffer.from(hash);
-  return made.length === stored.length && timingSafeEqual(made, stored);
-}
-
 /** The user and password of `Authorization: Basic …`, or why there are none. */
 function basicCredentials(
   field: string | string[] | undefined,
@@ -147,6 +141,15 @@ function basicCredentials(
   const colon = decoded.indexOf(':');
   if (colon === -1) return 'malformed credentials';
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** A check whose hash thread died under it: the gateway's failure, not the client's credentials. */
+function threadLost(err: unknown): BasicVerdict {
+  return {
+    failed: new Failure('proxy_internal_error', 'the password check was lost with its hash thread', {
+      cause: err,
+    }),
+  };
 }
 
 /** A client's value for the log: bounded, quoted. */

@@ -1,20 +1,21 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
 import { clientBlock } from '../../core/net/client-block.ts';
+import { PASSWORD_HASH_THREADS } from './password-hash-threads.ts';
 
 /**
  * Password hash checks under way at once in this worker, every route's Basic auth and every
- * config snapshot together. They all run on the one event loop (bcryptjs in slices of up to
- * 100 ms, SHA-crypt a thousand rounds a turn), so more at once finish no sooner, and each one
- * more stretches every turn of the loop, every other client's request with it: a flood of bad
- * logins would take the worker. One runs while the next wait their turn, at most
- * PASSWORD_CHECKS_WAITING of them, a bound on how long the last one waits (that many hashes).
- * And no client holds more than PASSWORD_CHECKS_PER_CLIENT of them (a client with many
- * connections, or an HTTP/2 one with many streams, would take every other client's turn).
+ * config snapshot together. Each runs on a thread of the worker's hash pool
+ * (password-hash-threads.ts), never on the event loop, so a flood of bad logins holds no other
+ * request; but the threads are few (a bounded share of the cores), so as many checks run as
+ * there are threads while the next wait their turn, at most PASSWORD_CHECKS_WAITING of them, a
+ * bound on how long the last one waits (that many hashes over the threads); past it the
+ * gateway answers 503 with Retry-After. And no client holds more than
+ * PASSWORD_CHECKS_PER_CLIENT of them (a client with many connections, or an HTTP/2 one with
+ * many streams, would take every other client's turn).
  * A client is an IPv4 address or an IPv6 /64 (client-block.ts): an IPv6 host picks its own
  * addresses in its /64, and keyed by the address it had a fresh share with each one.
  */
-const RUNNING = 1;
 export const PASSWORD_CHECKS_WAITING = 32;
 export const PASSWORD_CHECKS_PER_CLIENT = 4;
 /** Seconds a login refused is told to wait: the queue empties within a few. */
@@ -48,7 +49,7 @@ export class PasswordChecks {
     if (!free && this.#waiting.length >= this.#waitingMax)
       return new Failure(
         'proxy_internal_response',
-        `too many password checks under way (${this.#running} running, ${this.#waitingMax} waiting): try again shortly`,
+        `password checks saturated: too many under way (${this.#running} running, ${this.#waitingMax} waiting): try again shortly`,
         { retryAfter: RETRY_AFTER },
       );
     const release = this.#clients.acquire(clientBlock(client), this.#perClient);
@@ -81,7 +82,7 @@ export class PasswordChecks {
 
 /** The worker's one bound (a module is loaded once per worker process). */
 export const passwordChecks = new PasswordChecks(
-  RUNNING,
+  PASSWORD_HASH_THREADS,
   PASSWORD_CHECKS_WAITING,
   PASSWORD_CHECKS_PER_CLIENT,
 );

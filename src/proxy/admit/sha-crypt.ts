@@ -89,23 +89,6 @@ export function shaCrypt(password: Buffer, setting: ShaCryptSetting): string {
   return hashing.end();
 }
 
-/** Rounds done in one turn of the event loop by shaCryptSliced: a few milliseconds of CPU. */
-const ROUNDS_PER_TURN = 1000;
-
-/**
- * shaCrypt in slices of ROUNDS_PER_TURN rounds, each in a turn of the event loop of its own: a
- * login against a hash of many rounds (up to the loader's bound, seconds of CPU on a slow
- * machine) never holds the gateway's other requests, as bcryptjs's asynchronous compare does not.
- */
-export async function shaCryptSliced(password: Buffer, setting: ShaCryptSetting): Promise<string> {
-  const hashing = begin(password, setting);
-  for (let done = 0; done < setting.rounds; done += ROUNDS_PER_TURN) {
-    if (done > 0) await new Promise((resolve) => setImmediate(resolve));
-    hashing.rounds(done, Math.min(setting.rounds, done + ROUNDS_PER_TURN));
-  }
-  return hashing.end();
-}
-
 /** The specification's steps before the rounds, then its rounds `from` to `to`, then the encoding. */
 function begin(password: Buffer, setting: ShaCryptSetting) {
   const { algorithm, size, order } = VARIANTS[setting.variant];

@@ -13,6 +13,7 @@ import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { ExchangeController } from '../../upstream/connections/exchange-contract.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import { ResponseSpool, type SpoolOutlet } from './response-spool.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -35,6 +36,8 @@ export class ClientPace implements SpoolOutlet {
   readonly #sink: ResponseSink;
   /** The client connection's budget (HTTP/2: shared by its streams); undefined: none. */
   readonly #budget: HoldBudget | undefined;
+  /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: none. */
+  readonly #readers: ReaderMemory | undefined;
   /** `routes[].limits.buffer`: response bytes held for the client before the upstream waits. */
   readonly #buffer: number;
   readonly #record: RequestRecord;
@@ -53,12 +56,14 @@ export class ClientPace implements SpoolOutlet {
     exchange: PacedExchange,
     sink: ResponseSink,
     budget: HoldBudget | undefined,
+    readers: ReaderMemory | undefined,
     buffer: number,
     record: RequestRecord,
   ) {
     this.#exchange = exchange;
     this.#sink = sink;
     this.#budget = budget;
+    this.#readers = readers;
     this.#buffer = buffer;
     this.#record = record;
     // The sink owns the send deadline: the exchange hears when it runs out, to end the attempt
@@ -95,9 +100,7 @@ export class ClientPace implements SpoolOutlet {
     const sink = this.#sink;
     if (this.#heldWrites++ === 0) sink.onDrain(this.#drained);
     this.#charge(sink.pendingBytes);
-    return (
-      sink.pendingBytes <= this.#buffer && this.#heldWrites <= MAX_HELD_WRITES && !this.#connectionFull()
-    );
+    return sink.pendingBytes <= this.#buffer && this.#heldWrites <= MAX_HELD_WRITES && !this.#memoryFull();
   }
 
   /**
@@ -140,20 +143,27 @@ export class ClientPace implements SpoolOutlet {
   }
 
   /**
-   * Counts what waits for the client now against its connection's budget. Only after a write
-   * left something waiting; given back as the client takes it, and whole when the response is over.
+   * Counts what waits for the client now against its connection's budget and the process's
+   * total. Only after a write left something waiting; given back as the client takes it, and
+   * whole when the response is over.
    */
   #charge(bytes: number): void {
-    const budget = this.#budget;
-    if (budget === undefined) return;
-    budget.add(bytes - this.#heldCharged);
+    const more = bytes - this.#heldCharged;
     this.#heldCharged = bytes;
+    this.#budget?.add(more);
+    this.#readers?.add(more);
   }
 
-  /** The client's connection holds its budget's worth: this response waits for its client too. */
-  #connectionFull(): boolean {
-    const budget = this.#budget;
-    return budget !== undefined && budget.room < 0;
+  /**
+   * The client's connection holds its budget's worth, or the slow readers of the whole process
+   * hold `limits.buffer_total`: this response holds no more, its rest goes through the spool or
+   * waits for its client.
+   */
+  #memoryFull(): boolean {
+    return (
+      (this.#budget !== undefined && this.#budget.room < 0) ||
+      (this.#readers !== undefined && this.#readers.room < 0)
+    );
   }
 
   /** The client took everything held for it. */

@@ -95,6 +95,9 @@ export class CompressingSink extends PassingSink {
   get passingThrough(): boolean {
     return this.#compressor === undefined && this.#held === undefined;
   }
+  get recoded(): boolean {
+    return !this.passingThrough;
+  }
   get pendingBytes(): number {
     return this.inner.pendingBytes + (this.#compressor?.writableLength ?? this.#held?.bytes ?? 0);
   }

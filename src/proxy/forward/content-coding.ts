@@ -53,6 +53,8 @@ export interface CodingFacts {
   readonly range: boolean;
   /** The request's Cache-Control says no-transform. */
   readonly noTransform: boolean;
+  /** The answer may hold a secret of the client's (credentialed()): `skip_credentialed` types go as they are. */
+  readonly credentialed: boolean;
   /** The response's fields (flat [name, value, …]). */
   readonly headers: readonly string[];
 }
@@ -68,7 +70,22 @@ export function codingFacts(
     range: hasField(requestHeaders, 'range'),
     headers,
     noTransform: forbidsTransform(joinedField(requestHeaders, 'cache-control')),
+    credentialed: credentialed(requestHeaders, headers),
   };
+}
+
+/**
+ * Whether an answer may hold a secret of the client's beside what it reflects of the request, so
+ * that its compressed length is a BREACH oracle: the request carries credentials (`Cookie`,
+ * `Authorization`: the page is a signed-in user's) or the response sets a cookie (a session or a
+ * CSRF token made now, which the page may hold too). An anonymous answer holds none of either.
+ */
+export function credentialed(requestHeaders: readonly string[], headers: readonly string[]): boolean {
+  return (
+    hasField(requestHeaders, 'cookie') ||
+    hasField(requestHeaders, 'authorization') ||
+    hasField(headers, 'set-cookie')
+  );
 }
 
 /** The coding the response goes in to this client: undefined when it goes as it is. */
@@ -105,7 +122,8 @@ export function weakNotModified(
 /**
  * Whether this response may be compressed at all: never a 1xx, 204, 205, 206 or 304, an answer
  * to a Range request, a body already encoded, `Cache-Control: no-transform` (the response's or
- * the request's), a media type not in `types` or a gRPC one, or a Content-Length of 0 or under `min_size` (an
+ * the request's), a media type not in `types` or a gRPC one, one of `skip_credentialed` when the
+ * answer is credentialed, or a Content-Length of 0 or under `min_size` (an
  * empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6). A HEAD's answer is
  * judged as its GET's would be: it has no body, but the fields a compressed one would have.
  */
@@ -113,7 +131,7 @@ export function compressible(facts: CodingFacts, config: CompressionConfig): boo
   const { status } = facts;
   if (facts.range || facts.noTransform) return false;
   if (status < 200 || status === 204 || status === 205 || status === 206 || status === 304) return false;
-  return fieldsAllow(facts.headers, config, false);
+  return fieldsAllow(facts.headers, config, false, facts.credentialed);
 }
 
 /**
@@ -143,7 +161,7 @@ export function partForCodedCopy(
     whole === null
       ? headers
       : [...headers.filter((_, i) => !isLength(headers, i)), 'content-length', whole[1]];
-  return fieldsAllow(fields, config, false);
+  return fieldsAllow(fields, config, false, credentialed(requestHeaders, headers));
 }
 
 /** Whether the field at `i` (a name's index, or its value's) is a Content-Length. */
@@ -165,7 +183,7 @@ export function notModifiedForCompressed(
   held: 'strong' | 'weak' | undefined,
 ): boolean {
   if (facts.status !== 304 || facts.range || facts.noTransform) return false;
-  return fieldsAllow(facts.headers, config, held !== 'strong');
+  return fieldsAllow(facts.headers, config, held !== 'strong', facts.credentialed);
 }
 
 /**
@@ -191,8 +209,16 @@ export function heldTag(
   return named;
 }
 
-/** The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it. */
-function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyType: boolean): boolean {
+/**
+ * The response's own fields that forbid compressing it; `anyType`: no Content-Type allows it;
+ * `withCredentials`: the answer may hold the client's secret (a type of `skip_credentialed` goes as it is).
+ */
+function fieldsAllow(
+  headers: readonly string[],
+  config: CompressionConfig,
+  anyType: boolean,
+  withCredentials: boolean,
+): boolean {
   let type: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i].toLowerCase();
@@ -207,6 +233,7 @@ function fieldsAllow(headers: readonly string[], config: CompressionConfig, anyT
   // length-prefixed messages, never through a Content-Encoding, though a client may send
   // `accept-encoding` (gRPC's C core has sent `identity,gzip`). `types: [application/*]` does not take it.
   // gRPC-Web is read by a browser's fetch, which decodes the coding: it goes by `types`.
+  if (withCredentials && typeMatches(type, config.skipCredentialed)) return false;
   return !isGrpcContentType(type) && typeMatches(type, config.types);
 }
 

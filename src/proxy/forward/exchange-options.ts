@@ -2,9 +2,9 @@
  * What an attempt's exchange is given (exchange.ts): the request as every attempt sends it, made
  * once a request (upstream-request.ts), with the route's limits and sinks; and its bounds.
  */
-import type { CompressionConfig } from '../../core/config/types.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -60,14 +60,10 @@ export interface ExchangeOptions {
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
-  /** routes[].compression; absent: the response goes out as the upstream sent it. */
-  readonly compression?: CompressionConfig;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
-  /** The client's Range and If-Range went unsent: the whole answer is asked for, and may be compressed. */
-  readonly wholeAsked: boolean;
-  /** The request every attempt sends: askWhole() makes the next ones go without Range and If-Range. */
-  readonly sends: { askWhole(): void };
   /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
   readonly spool: SpoolSpace | undefined;
+  /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: no bound but each one's. */
+  readonly readerMemory: ReaderMemory | undefined;
 }

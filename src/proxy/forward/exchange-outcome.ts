@@ -16,10 +16,10 @@ export type ExchangeOutcome =
   /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
   | { readonly kind: 'replaced'; readonly status: number }
   /**
-   * The upstream's 206 (this status) is a part the client may splice into a compressed copy
-   * (content-coding.ts's partForCodedCopy): not relayed; the whole answer is asked for at once.
+   * A route stage asked the upstream again on its answer's head (this status): not relayed; the
+   * request goes again at once, without the fields named (compression's whole answer for a part).
    */
-  | { readonly kind: 'whole'; readonly status: number }
+  | { readonly kind: 'again'; readonly status: number; readonly without: readonly string[] }
   /**
    * The client left while the attempt ran (a reset mid-upload, a close before the switch): the
    * attempt is over, nothing to answer, the failure is for the log only. (A client that leaves

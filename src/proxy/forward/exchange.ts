@@ -19,15 +19,14 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
+import type { StageRun } from '../stages/route-stages.ts';
 import { BodyRate } from './body-rate.ts';
 import { ClientPace, type PacedExchange } from './client-pace.ts';
-import { CompressingSink } from './compressing-sink.ts';
-import { partForCodedCopy } from './content-coding.ts';
 import type { ExchangeOptions } from './exchange-options.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
 import { GrpcRelay } from './grpc-relay.ts';
-import { withGrpcTimeout, withoutRange } from './request-headers.ts';
+import { withGrpcTimeout } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -101,18 +100,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     options: ExchangeOptions,
   ) {
     this.client = client;
-    // The one check a route without compression pays.
-    this.sink =
-      options.compression === undefined
-        ? client.response
-        : new CompressingSink(
-            client.response,
-            options.compression,
-            // Asked whole, the answer is judged as one to a request without a Range.
-            options.wholeAsked ? { ...client.head, headers: withoutRange(client.head.headers) } : client.head,
-            record,
-            client.budget,
-          );
+    // The one check a route without a stage around the body pays (compression has one).
+    this.sink = options.stages?.wrapsSinks
+      ? options.stages.wrapSink(client.response, client.budget)
+      : client.response;
     this.record = record;
     this.upstream = upstream;
     this.target = target;
@@ -271,7 +262,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     if (record.grpc) this.grpc = new GrpcRelay(statusCode, response.headers, record);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
-    if (statusCode === 206 && this.partRefused(controller, response)) return;
     const head = buildDownstreamHead(
       response.headers,
       record.id,
@@ -281,21 +271,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
         : undefined,
       this.trailersAllowed,
     );
-    // The route's stages meet the upstream's answer (its fields, in place): a stage's bug is the request's 500.
-    const stages = this.options.stages;
-    if (stages?.readsUpstreamHeads) {
-      const failure = stages.onUpstreamHead({ status: statusCode, headers: head });
-      if (failure !== undefined) {
-        // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
-        this.finish();
-        controller.abort(failure);
-        return this.owner.settled({
-          kind: 'failed',
-          failure: failure.at('head_received'),
-          headRefused: false,
-        });
-      }
-    }
+    // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
+    if (this.options.stages?.readsUpstreamHeads && this.stagesTook(controller, statusCode, head)) return;
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.holdUntilTurnEnd();
@@ -348,24 +325,29 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   }
 
   /**
-   * A 206 this client may splice into a compressed copy (partForCodedCopy): not relayed (its
-   * connection closes), and the attempt loop asks the whole answer at once, without the Range
-   * and If-Range (askWhole: every attempt from now on).
+   * The route's stages on the upstream's head (their edits made in place): true when the answer is
+   * not relayed, because a stage asked the upstream again (the attempt loop asks at once, without
+   * the fields it named: every attempt from now on) or a stage's bug is the request's 500. A
+   * request whose body streamed from the client cannot go again: its answer is relayed.
    */
-  private partRefused(controller: ExchangeController, response: UpstreamHead): boolean {
-    // Range is a GET's (RFC 9110 §14.2): another method's 206 is not asked again (a POST would be
-    // sent twice). A body streamed from the client cannot go again either: the part goes as before.
-    const { compression, wholeAsked, body, method } = this.options;
-    if (compression === undefined || wholeAsked || method !== 'GET' || body.kind === 'stream') return false;
-    if (!partForCodedCopy(this.client.head.headers, 206, response.headers, compression)) return false;
+  private stagesTook(controller: ExchangeController, status: number, head: string[]): boolean {
+    const verdict = (this.options.stages as StageRun).onUpstreamHead({ status, headers: head });
+    if (verdict === undefined) return false;
+    if (!(verdict instanceof Failure) && this.options.body.kind === 'stream') return false;
+    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();
-    this.options.sends.askWhole();
+    if (verdict instanceof Failure) {
+      const failure = verdict.at('head_received');
+      controller.abort(failure);
+      this.owner.settled({ kind: 'failed', failure, headRefused: false });
+      return true;
+    }
     controller.abort(
-      new Failure('http_response_incomplete', 'a part for a compressed copy: the whole answer is asked for', {
+      new Failure('http_response_incomplete', 'a route stage asked the upstream again', {
         stage: 'head_received',
       }),
     );
-    this.owner.settled({ kind: 'whole', status: 206 });
+    this.owner.settled({ kind: 'again', status, without: verdict.askAgainWithout });
     return true;
   }
 
@@ -391,7 +373,15 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     const pace = this.pace;
     if (pace !== undefined) return pace.send(chunk);
     if (this.sink.write(chunk)) return true;
-    this.pace = new ClientPace(this, this.sink, this.client.budget, this.options.responseBuffer, this.record);
+    const { responseBuffer, readerMemory } = this.options;
+    this.pace = new ClientPace(
+      this,
+      this.sink,
+      this.client.budget,
+      readerMemory,
+      responseBuffer,
+      this.record,
+    );
     return this.pace.held();
   }
 
@@ -597,8 +587,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   /** A gRPC answer's cut, ended with its status when it can be (grpc-relay.ts). */
   private endGrpcCut(grpc: GrpcRelay, failure: Failure): boolean {
     const { sink } = this;
-    const asSent =
-      this.pace?.spool === undefined && !(sink instanceof CompressingSink && !sink.passingThrough);
+    const asSent = this.pace?.spool === undefined && sink.recoded !== true;
     // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
     return grpc.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined);
   }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { SpoolLimits } from '../../core/config/types.ts';
 import { SPOOL_ROOM_TO_BEGIN } from '../../core/limits/spool-share.ts';
+import { privateSpoolDir } from './spool-dir.ts';
 
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
 const PREFIX = 'candor-spool-';
@@ -26,7 +28,8 @@ export class SpoolSpace {
   /** Bytes the open spool files hold, shared with the spaces of earlier snapshots (and when a failed write was last told). */
   readonly #held: { bytes: number; toldAt: number };
   readonly #tell: SpoolWriteFailure;
-  #dirMade: Promise<unknown> | undefined;
+  /** The folder the files go in: `dir`, once made and found the gateway's user's alone, or one of its own in its place (spool-dir.ts). */
+  #dirMade: Promise<string> | undefined;
   #files = 0;
 
   constructor(limits: SpoolLimits, dir: string, tell: SpoolWriteFailure, previous?: SpoolSpace) {
@@ -90,12 +93,14 @@ export class SpoolSpace {
 
   async #openIn(): Promise<number> {
     // Made once; a failure (a directory not there yet, its rights) is tried again by the next response.
-    this.#dirMade ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-      this.#dirMade = undefined;
-      throw err;
-    });
-    await this.#dirMade;
-    const path = join(this.dir, `${PREFIX}${process.pid}-${++this.#files}-${randomBytes(6).toString('hex')}`);
+    this.#dirMade ??= privateSpoolDir(this.dir, this.dir === DEFAULTS.limits.spoolDir()).catch(
+      (err: unknown) => {
+        this.#dirMade = undefined;
+        throw err;
+      },
+    );
+    const dir = await this.#dirMade;
+    const path = join(dir, `${PREFIX}${process.pid}-${++this.#files}-${randomBytes(6).toString('hex')}`);
     // A descriptor, not a FileHandle: positional reads and writes with callbacks, closed by its spool.
     const fd = await new Promise<number>((resolve, reject) =>
       open(path, 'wx+', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),

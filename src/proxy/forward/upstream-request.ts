@@ -7,9 +7,10 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
+import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
-import { buildUpstreamHeaders, withHost, withoutRange, withTraceparent } from './request-headers.ts';
+import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
 import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
@@ -29,6 +30,8 @@ interface GatewayFacts {
   readonly metrics: GatewayMetrics;
   /** Where slow clients' responses are spooled (limits.spool). */
   readonly spool: SpoolSpace;
+  /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
+  readonly readerMemory: ReaderMemory;
 }
 
 /** Where this request goes, as route and admit decided. */
@@ -69,8 +72,6 @@ export class UpstreamRequest {
   readonly #gateway: GatewayFacts;
   readonly #to: Destination;
   #headers: string[];
-  /** askWhole() ran: the client's Range and If-Range are no longer sent. */
-  #wholeAsked = false;
   readonly #via: string;
   /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
   readonly #grpc: boolean;
@@ -126,13 +127,9 @@ export class UpstreamRequest {
     return this.#headers;
   }
 
-  /**
-   * The attempts from now on ask the whole answer: the upstream's part was one the client may
-   * splice into a compressed copy (content-coding.ts's partForCodedCopy).
-   */
-  askWhole(): void {
-    this.#headers = withoutRange(this.#headers);
-    this.#wholeAsked = true;
+  /** The attempts from now on go without these fields (lowercase): a route stage asked the upstream again without them. */
+  askAgainWithout(names: readonly string[]): void {
+    this.#headers = this.#headers.filter((_, i, all) => !names.includes(all[i - (i % 2)].toLowerCase()));
   }
 
   /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
@@ -246,13 +243,9 @@ export class UpstreamRequest {
       editHeaders: responseEdit,
       stages: this.#to.stages,
       metrics,
-      // Always there (undefined: none), so that every attempt's options have one shape: no spread.
-      // A background refresh's answer goes to nobody (its cache stores the identity body): none.
-      compression: this.#client.refresh === undefined ? route.compression : undefined,
       store,
       spool: this.#gateway.spool,
-      wholeAsked: this.#wholeAsked,
-      sends: this,
+      readerMemory: this.#gateway.readerMemory,
     };
   }
 }

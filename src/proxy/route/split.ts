@@ -1,11 +1,11 @@
 import type { HashKey, SplitSide } from '../../core/config/types.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter, CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import { hash32 } from '../../upstream/targets/hash-ring.ts';
 
 /** A side as a draw hands it out: its upstream, and the canary's counts when the route has a canary. */
 export interface DrawnSide {
   readonly upstream: string;
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /**
@@ -27,6 +27,11 @@ export class RouteSplit {
    * makes nothing per request.
    */
   readonly #drawn: readonly DrawnSide[];
+  /**
+   * The same sides without the canary's counts: what a draw hands a request whose hash key was
+   * counted already in the step (CanaryWindow.countsKey), made once as #drawn is.
+   */
+  readonly #uncounted: readonly DrawnSide[];
 
   constructor(sides: readonly SplitSide[], hashKey: HashKey | undefined, window?: CanaryWindow) {
     this.#sides = sides;
@@ -34,6 +39,7 @@ export class RouteSplit {
     this.hashKey = hashKey;
     this.window = window;
     this.#drawn = sides.map(({ upstream }) => (window === undefined ? { upstream } : { upstream, window }));
+    this.#uncounted = sides.map(({ upstream }) => ({ upstream }));
   }
 
   get sides(): readonly SplitSide[] {
@@ -45,6 +51,7 @@ export class RouteSplit {
     const ordered = this.#sides.map((s) => sides.find((n) => n.upstream === s.upstream) ?? s);
     this.#sides = ordered;
     this.#total = total(ordered);
+    this.window?.newStep();
   }
 
   /** The upstream for a request: drawn at random, or placed by its key's hash. */
@@ -57,18 +64,33 @@ export class RouteSplit {
     return this.#drawn.find((side) => side.upstream === upstream);
   }
 
-  /** The side for a request (see choose), with the canary's counts it adds to. */
+  /**
+   * The side for a request (see choose), with the canary's counts it adds to: a keyed request's
+   * only when its key is not counted yet in the step (CanaryWindow.countsKey: one user, one vote).
+   */
   draw(key: string | undefined): DrawnSide {
-    const sides = this.#sides;
-    if (this.#total === 0) return this.#drawn[0];
+    const hash = key === undefined ? undefined : hash32(key);
     // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
-    const point = (key === undefined ? Math.random() : hash32(key) / 0x1_0000_0000) * this.#total;
+    const i = this.#at(hash === undefined ? Math.random() : hash / 0x1_0000_0000);
+    const window = this.window;
+    if (hash === undefined || window === undefined) return this.#drawn[i];
+    if (!window.countsKey(hash)) return this.#uncounted[i];
+    // Its one counted request of the step counts through forKey, which keeps the key beside its
+    // outcome: the controller counts the key once a step across processes (key-votes.ts).
+    return { upstream: this.#drawn[i].upstream, window: window.forKey(hash) };
+  }
+
+  /** The side at `point` of [0, 1) on the weights' line (the first when every weight is 0). */
+  #at(point: number): number {
+    const sides = this.#sides;
+    if (this.#total === 0) return 0;
+    const at = point * this.#total;
     let reach = 0;
     for (let i = 0; i < sides.length; i++) {
       reach += sides[i].weight;
-      if (point < reach) return this.#drawn[i];
+      if (at < reach) return i;
     }
-    return this.#drawn[sides.length - 1];
+    return sides.length - 1;
   }
 }
 

@@ -7,13 +7,15 @@ import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
  * cookie's. A request without that header or cookie is keyed by its client address, so it
  * still sticks to one target. The client is the one the IP lists judge: behind trusted proxies
  * (`trust_forwarded_from`), the one they vouch for in X-Forwarded-For (or Forwarded), else the peer (or its
- * PROXY header's) `peer`; read only when the key needs it.
+ * PROXY header's) `peer`; read only when the key needs it. `clientKey`: what of the client
+ * address is its key (a split's: its block, client-block.ts); the address itself by default.
  */
 export function hashKeyOf(
   key: HashKey,
   req: { readonly headers: Readonly<Record<string, string | string[] | undefined>> },
   peer: string,
   trust: TrustList,
+  clientKey: (address: string) => string = (address) => address,
 ): string {
   const { headers } = req;
   if (key.kind === 'header') {
@@ -24,5 +26,5 @@ export function hashKeyOf(
     const value = cookieValue(headers.cookie, key.name);
     if (value !== undefined) return value;
   }
-  return forwardedClient(peer, headers, trust);
+  return clientKey(forwardedClient(peer, headers, trust));
 }

@@ -1,6 +1,6 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 
 /**
  * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):
@@ -27,7 +27,7 @@ export class AttemptMetrics {
   #respondingHeadMs = 0;
 
   /** The route's canary window; undefined on a route without a canary. */
-  readonly #canary: CanaryWindow | undefined;
+  readonly #canary: CanaryCounter | undefined;
   /**
    * The request waits in its upstream's `hold`: the tries it makes while it waits (four a
    * second) are not the canary's to count, or one restart its users waited out would weigh as
@@ -36,7 +36,7 @@ export class AttemptMetrics {
    */
   #held = false;
 
-  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryWindow) {
+  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryCounter) {
     this.#canary = canary;
     this.#metrics = metrics;
     this.#upstream = upstream;

@@ -82,7 +82,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.sends = upstreamRequestOf(req, owner, admitted, cache);
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
-    this.deadline = new TotalDeadline(timeouts.total, record, fields, this, own);
+    this.deadline = new TotalDeadline(timeouts, record, fields, this, own);
     this.own = own;
   }
 
@@ -151,10 +151,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       case 'replaced': // the cache's answer: the request is over too, and needs no deadline
         this.settle(undefined, outcome.status, true);
         return this.responseEnded();
-      case 'whole': // a part for a compressed copy (exchange.ts): the whole answer is asked for at once
+      case 'again': // a route stage asked again (exchange.ts): the request goes at once, without the fields named
         this.settle(undefined, outcome.status);
         this.measure.responseOver(undefined); // that attempt's duration: over
         this.current = undefined;
+        this.sends.askAgainWithout(outcome.without);
         return this.attempt();
       case 'tunnelled':
         return this.tunnelled(outcome.status);
@@ -215,8 +216,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private responded(status: number): void {
     this.settle(undefined, status, true);
-    // No more attempts; the total deadline still runs until the body is through.
-    this.stopRetrying();
+    this.stopRetrying(); // no more attempts
+    this.deadline.headCame(); // the total deadline ends here, unless it covers the body too (TotalDeadline)
     this.owner.responded(status);
   }
 
@@ -315,8 +316,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const { current, deadline } = this;
-    // The attempt's cancel comes back as its settled failure, answered (no retry: the deadline
-    // has passed), or mid-body as its body's (the head went downstream).
+    // Its cancel comes back as its failure, answered (no retry: past the deadline), or mid-body as its body's.
     if (current)
       return current.exchange.cancel(deadline.failureAt(current.exchange, this.sends.waitsForClient));
     // Nothing under way: in backoff (the retry will not run), held, or before the first attempt.

@@ -10,6 +10,7 @@ import type { Access } from '../admit/access.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { CacheNews } from '../cache/invalidation.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
+import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteSplit } from '../route/split.ts';
@@ -38,6 +39,8 @@ export interface Runtime {
   readonly logger: Logger;
   /** The disk slow clients' responses may take (limits.spool): its count outlives a reload. */
   readonly spool: SpoolSpace;
+  /** Response bytes held in memory for slow readers (limits.buffer_total): its count outlives a reload. */
+  readonly readerMemory: ReaderMemory;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */

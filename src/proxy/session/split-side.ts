@@ -1,8 +1,9 @@
 import type { RouteConfig } from '../../core/config/types.ts';
+import { clientBlock } from '../../core/net/client-block.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
-import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import type { RouteSplit } from '../route/split.ts';
@@ -13,13 +14,15 @@ import type { SessionRequest } from './session-request.ts';
 /** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
 export interface Side {
   readonly upstream: string;
-  readonly window?: CanaryWindow;
+  readonly window?: CanaryCounter;
 }
 
 /**
  * For a route with a split or a canary, the side its split draws for this request (placed by
  * its hash key when the split has one, so one user stays on one side; its client the one the IP
- * lists judge, behind trusted proxies the one they vouch for; drawn past access, admit-request.ts,
+ * lists judge, behind trusted proxies the one they vouch for, an IPv6 one by its /64 as rate
+ * limits and per_client count it, client-block.ts: a host picks its own addresses in its block,
+ * and each would be another user to the canary's counts; drawn past access, admit-request.ts,
  * on the fields as access left them; a cache's background refresh goes to the side whose stored
  * answer it refreshes, `refreshSide`): one the split made once,
  * nothing made per request; undefined for any other route, which goes to its one upstream. The
@@ -38,7 +41,7 @@ export function chooseSide(
   const key =
     split.hashKey === undefined
       ? undefined
-      : hashKeyOf(split.hashKey, { headers: fields }, clientAddress, gateway.trust);
+      : hashKeyOf(split.hashKey, { headers: fields }, clientAddress, gateway.trust, clientBlock);
   return split.draw(key);
 }
 

@@ -14,6 +14,7 @@ export function stageRequestOf(req: SessionRequest, routed: Routed): StageReques
     fields,
     record,
     host: hostnameOf(record.host),
+    background: req.exchange.refresh !== undefined,
     route: routed.route.name,
     upstreamPath: typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path,
     upstreamFields: new Map(),

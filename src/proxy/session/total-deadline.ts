@@ -24,8 +24,11 @@ interface AttemptReach {
  * One request's total deadline: the upstream's `timeouts.total`, or a gRPC client's own
  * `grpc-timeout` when what is left of it is shorter (past it the client has given up anyway).
  * It spans every attempt and backoff, from the first attempt (after a body read for replay: a
- * client slow to upload is the client's 408, not an upstream's 504) to the end of the response
- * body. The client's own deadline runs from when its request arrived, as the client counts it:
+ * client slow to upload is the client's 408, not an upstream's 504) to the response head: a body
+ * that keeps moving is bounded by `timeouts.read` between reads, not cut mid-way (a long download,
+ * a long poll). It runs on to the end of the body when the config asks (`total_includes_body`),
+ * when the client chose it or was told it upstream (a gRPC call's deadline is the whole call's, and
+ * the upstream holds it to that), and for a call the gateway makes itself. The client's own deadline runs from when its request arrived, as the client counts it:
  * what the gateway spent before the first attempt (an auth hop, a shared rate limit) is spent of
  * it too. It ends the request as `client_deadline` (`client_deadline_connecting` while no
  * connection had taken the request): it says nothing of the target.
@@ -53,6 +56,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   get byClient(): boolean {
     return this.#byClient;
   }
+  /** It bounds the wait for the response head only: stopped when the head comes (headCame()). */
+  readonly #endsAtHead: boolean;
   /** Told when it passes. */
   readonly #owner: { totalDeadlinePassed(): void };
   /** The line it waits in (undefined: a client's deadline, on a timer of its own). */
@@ -74,11 +79,12 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
 
   /**
+   * `timeouts`: the upstream's `total` and whether it covers the body too.
    * `request`: whether it is a gRPC call, and when it arrived (the record's `startedAt`).
-   * `own`: a call the gateway makes itself, whose own deadline stands in for `totalMs`.
+   * `own`: a call the gateway makes itself, whose own deadline stands in for `total`.
    */
   constructor(
-    totalMs: number,
+    timeouts: { readonly total: number; readonly totalIncludesBody: boolean },
     request: { readonly grpc: boolean; readonly startedAt: number },
     fields: FieldMap,
     owner: { totalDeadlinePassed(): void },
@@ -86,7 +92,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   ) {
     // gRPC's own deadline counts only for gRPC (over HTTP/2): anyone else's header is just a header.
     const grpc = request.grpc ? parseGrpcTimeouts(fields['grpc-timeout'] as string | undefined) : undefined;
-    const limit = own?.deadlineMs ?? totalMs;
+    const limit = own?.deadlineMs ?? timeouts.total;
     this.#receivedAt = request.startedAt;
     // The client's is the shorter when what is left of it now (admitted, not yet attempted) is.
     const byClient = grpc !== undefined && grpc - (performance.now() - request.startedAt) < limit;
@@ -94,6 +100,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     this.#byClient = byClient;
     this.#clientSent = grpc !== undefined;
     this.#ownName = own?.deadlineName;
+    this.#endsAtHead = !timeouts.totalIncludesBody && grpc === undefined && own === undefined;
     this.#owner = owner;
     this.#line = byClient ? undefined : deadlineLine(limit);
   }
@@ -118,6 +125,11 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     }
     this.#timer = setTimeout(() => this.passed(), left);
     return true;
+  }
+
+  /** The response head came (and goes downstream): a deadline for the wait for it is over. */
+  headCame(): void {
+    if (this.#endsAtHead) this.stop();
   }
 
   /** Its time came (the line's timer, or its own). */

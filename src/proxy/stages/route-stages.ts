@@ -1,7 +1,10 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type {
   AdmittedRequest,
+  HeadVerdict,
   RequestVerdict,
   RouteStage,
   StagedVerdict,
@@ -95,6 +98,28 @@ export class StageRun {
     return this.#started.some((s) => s.hooks.onUpstreamHead !== undefined);
   }
 
+  get wrapsSinks(): boolean {
+    return this.#started.some((s) => s.hooks.wrapSink !== undefined);
+  }
+
+  /**
+   * The sink an attempt's answer body goes through, each stage's around the next one's (the first
+   * stage outermost). A stage whose wrap throws is left out (logged): the answer goes as it came.
+   */
+  wrapSink(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink {
+    let wrapped = sink;
+    for (let i = this.#started.length - 1; i >= 0; i--) {
+      const { stage, hooks } = this.#started[i];
+      if (hooks.wrapSink === undefined) continue;
+      try {
+        wrapped = hooks.wrapSink(wrapped, budget);
+      } catch (err) {
+        this.#watch.ran(stage.name, 'wrapSink', 0, stageFailure(stage, 'wrapSink', err));
+      }
+    }
+    return wrapped;
+  }
+
   /** The request meets each stage's onRequest in order: the first answer or refusal ends it. */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
     return this.#requestFrom(0, admitted);
@@ -127,8 +152,11 @@ export class StageRun {
     return undefined;
   }
 
-  /** The upstream's answer's head meets each stage (its fields edited in place); a stage's bug is returned as the request's failure. */
-  onUpstreamHead(head: UpstreamAnswerHead): Failure | undefined {
+  /**
+   * The upstream's answer's head meets each stage (its fields edited in place): relayed
+   * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure.
+   */
+  onUpstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
     const own = gatewayFields(head.headers);
     try {
       return this.#upstreamHead(head);
@@ -137,7 +165,7 @@ export class StageRun {
     }
   }
 
-  #upstreamHead(head: UpstreamAnswerHead): Failure | undefined {
+  #upstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
     for (const { stage, hooks } of this.#started) {
       if (hooks.onUpstreamHead === undefined) continue;
       const t0 = performance.now();
@@ -146,6 +174,7 @@ export class StageRun {
         if (returned instanceof Promise)
           throw new Error('returned a promise: a response hook must decide at once');
         this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+        if (returned !== undefined) return returned as HeadVerdict;
       } catch (err) {
         const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
         if (failed !== undefined) return failed;

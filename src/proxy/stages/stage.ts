@@ -8,10 +8,11 @@
  *   1. on the request (`onRequest`): go on, answer it (an OwnAnswer) or refuse it (a Failure),
  *      possibly after waiting (a promise);
  *   2. on the upstream's head (`onUpstreamHead`): the fields the client gets of the upstream's
- *      answer (the upstream's answers only);
- *   3. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
+ *      answer (the upstream's answers only), or ask the upstream again;
+ *   3. around the upstream's answer's body (`wrapSink`): the sink its bytes go through;
+ *   4. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
  *      gateway's own and its error responses alike (response header rules);
- *   4. at the end (`onEnd`): count it, once the log line's record is whole.
+ *   5. at the end (`onEnd`): count it, once the log line's record is whole.
  *
  * A stage defines only the hooks it uses: a hook it leaves out costs nothing, and a route with
  * no stage runs no stage code at all. What a stage cannot do is make the gateway lie: it never
@@ -20,7 +21,8 @@
  * 500 `proxy_internal_error` naming it and the hook (stage-failure.ts), never a hang or a dead worker.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { DownstreamHead, FieldMap, ResponseSink } from '../../core/net/downstream.ts';
+import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
@@ -32,6 +34,8 @@ export interface StageRequest {
   readonly record: RequestRecord;
   /** The host the request was routed by: lower-cased, without the port. */
   readonly host: string;
+  /** A request the gateway makes itself (a stored answer's refresh): no client reads its answer. */
+  readonly background: boolean;
   /** The route's name. */
   readonly route: string;
   /** The path the upstream receives, normalised (and rewritten by the route), with its query. */
@@ -59,10 +63,20 @@ export interface UpstreamAnswerHead {
   readonly headers: string[];
 }
 
+/**
+ * What a stage makes of an upstream's answer's head: relay it (its fields as the stage left them),
+ * or ask the upstream again without the request fields named (the answer is not relayed; a
+ * request whose body streamed from the client cannot go again, and relays it).
+ */
+export type HeadVerdict = undefined | { readonly askAgainWithout: readonly string[] };
+
 /** One request's run of a stage: the hooks it uses for this request. */
 export interface StageHooks {
   onRequest?(admitted: AdmittedRequest): RequestVerdict | Promise<RequestVerdict>;
-  onUpstreamHead?(head: UpstreamAnswerHead): void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only edits the fields returns nothing
+  onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void;
+  /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
+  wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
   editAnswer?(headers: readonly string[]): string[];
   onEnd?(record: RequestRecord): void;
 }
@@ -90,7 +104,7 @@ export interface StageWatch {
   ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
 }
 
-export type StageHook = 'start' | 'onRequest' | 'onUpstreamHead' | 'editAnswer' | 'onEnd';
+export type StageHook = 'start' | 'onRequest' | 'onUpstreamHead' | 'wrapSink' | 'editAnswer' | 'onEnd';
 
 /**
  * A stage with every hook passing the request on (as Envoy's PassThroughFilter): a feature

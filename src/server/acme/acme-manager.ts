@@ -8,7 +8,8 @@ import type { AcmeFleet } from './acme-fleet.ts';
 import { orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
-import { fleetTurn, sharedCertificate } from './fleet-turn.ts';
+import { learnIssuers } from './ca-issuers.ts';
+import { type AdoptionOwner, adoptShared, fleetTurn } from './fleet-turn.ts';
 import {
   type CertificateStatus,
   type Managed,
@@ -16,7 +17,9 @@ import {
   warnExpired,
   warnRenewingAtOnce,
 } from './managed-name.ts';
-import { renewalTime, retryDelay } from './renewal.ts';
+import { retryDelay } from './renewal.ts';
+import { RenewalPlan } from './renewal-plan.ts';
+import { tidyStore } from './store-tidy.ts';
 
 export type { CertificateStatus } from './managed-name.ts';
 
@@ -32,14 +35,6 @@ export interface AcmeManagerOwner {
 const ORDER_DEADLINE_MS = 5 * 60_000;
 /** How often an expired certificate is told again. */
 const EXPIRED_WARNING_MS = 60_000;
-/** How often the CA's renewal window is asked again, when it does not say (RFC 9773 §4.3), and the bounds of what it may say. */
-const ARI_DEFAULT_RETRY_MS = 6 * 3_600_000;
-const ARI_MIN_RETRY_MS = 60_000;
-const ARI_MAX_RETRY_MS = 24 * 3_600_000;
-/** The least time between two renewals of one name. */
-const MIN_RENEWAL_GAP_MS = 3_600_000;
-/** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Automatic HTTPS for one gateway: every name of `listen[].tls.acme.names` has a certificate
@@ -58,6 +53,10 @@ export class AcmeManager {
   readonly #managed = new Map<string, Managed>();
   readonly #queue: Managed[] = [];
   readonly #account: OrderingAccount;
+  /** When each name is ordered next (renewal-plan.ts). */
+  readonly #renewals: RenewalPlan;
+  /** What taking the fleet's certificate needs of this manager (fleet-turn.ts). */
+  readonly #adoption: AdoptionOwner;
   #running = false;
   #stopped = false;
   /** Aborted by stop(): an order or a question to the CA under way ends there. */
@@ -80,6 +79,24 @@ export class AcmeManager {
     this.#logger = logger;
     this.#owner = owner;
     this.#account = new OrderingAccount(config, store, logger, this.#stopping.signal);
+    this.#renewals = new RenewalPlan({
+      config,
+      account: this.#account,
+      logger,
+      stopped: () => this.#stopped,
+      due: (managed) => this.#enqueue(managed),
+    });
+    this.#adoption = {
+      config,
+      store,
+      logger,
+      readStored: (managed) => this.#readStored(managed),
+      taken: (managed) => {
+        this.#owner.issued(managed.name);
+        this.#owner.ordered({ name: managed.name, result: 'adopted', errorType: '', failures: 0 });
+        this.#renewals.renewed(managed);
+      },
+    };
     for (const name of names) this.#managed.set(name, { name, ordering: false, failures: 0 });
   }
 
@@ -88,14 +105,14 @@ export class AcmeManager {
     this.#store.open();
     // No order of this gateway is under way yet: whatever challenge the store holds is stale.
     this.#store.clearChallenges();
-    this.#tightenStore();
+    tidyStore(this.#store, this.#logger);
     // An account whose contact the CA was last told is not acme.email's: brought up to date now.
     if (this.#account.contactOutdated()) void this.#account.update();
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
-      this.#plan(managed, managed.notAfter === undefined ? now : this.#renewalOf(managed));
-      if (managed.notAfter !== undefined) void this.#askRenewalInfo(managed);
+      this.#renewals.plan(managed, managed.notAfter === undefined ? now : this.#renewals.renewalOf(managed));
+      if (managed.notAfter !== undefined) void this.#renewals.askRenewalInfo(managed);
     }
     warnExpired(this.#logger, this.#managed.values());
     this.#expiredTimer = setInterval(
@@ -113,10 +130,7 @@ export class AcmeManager {
     this.#stopped = true;
     this.#stopping.abort();
     clearInterval(this.#expiredTimer);
-    for (const managed of this.#managed.values()) {
-      clearTimeout(managed.timer);
-      clearTimeout(managed.ariTimer);
-    }
+    for (const managed of this.#managed.values()) this.#renewals.stop(managed);
   }
 
   status(): CertificateStatus[] {
@@ -146,58 +160,6 @@ export class AcmeManager {
     managed.certificateId = id;
   }
 
-  #renewalOf(managed: Managed): number {
-    const at = renewalTime(
-      managed.notBefore ?? 0,
-      managed.notAfter ?? 0,
-      this.#config.renewBefore,
-      managed.window,
-    );
-    // A CA whose window stays in the past, or a renew_before longer than the lifetime, must not
-    // make an order loop: one renewal an hour at most.
-    return managed.renewedAt === undefined ? at : Math.max(at, managed.renewedAt + MIN_RENEWAL_GAP_MS);
-  }
-
-  /**
-   * ACME Renewal Information (RFC 9773): where the CA offers it, its window decides the renewal
-   * (a window moved into the past, say before a mass revocation, renews at once), asked again
-   * when its Retry-After says (6 hours when it says nothing). A CA without it, or that fails to
-   * answer, leaves the renewal at two thirds of the lifetime.
-   */
-  async #askRenewalInfo(managed: Managed): Promise<void> {
-    clearTimeout(managed.ariTimer);
-    const id = managed.certificateId;
-    if (id === undefined || this.#stopped) return;
-    let again = ARI_DEFAULT_RETRY_MS;
-    try {
-      const info = await this.#account.client().renewalInfo(id);
-      if (info === undefined || this.#stopped || managed.certificateId !== id) return;
-      managed.window = { start: info.start, end: info.end };
-      again = Math.min(ARI_MAX_RETRY_MS, Math.max(ARI_MIN_RETRY_MS, info.retryAfter ?? ARI_DEFAULT_RETRY_MS));
-      // After a failed order its retry stands: the backoff, or the CA's Retry-After (a rate limit).
-      if (!managed.ordering && managed.failures === 0) this.#plan(managed, this.#renewalOf(managed));
-    } catch (err) {
-      if (this.#stopped) return;
-      this.#logger.warn(
-        { acme: managed.name, err: (err as Error).message },
-        'the CA did not say when to renew (ACME Renewal Information): renewing on the default schedule',
-      );
-    }
-    managed.ariTimer = setTimeout(() => void this.#askRenewalInfo(managed), again).unref();
-  }
-
-  /** Orders `managed` at `at` (now or in the past: at once). */
-  #plan(managed: Managed, at: number): void {
-    clearTimeout(managed.timer);
-    managed.next = at;
-    const wait = at - Date.now();
-    if (wait <= 0) return this.#enqueue(managed);
-    managed.timer = setTimeout(
-      () => (wait > MAX_TIMER_MS ? this.#plan(managed, at) : this.#enqueue(managed)),
-      Math.min(wait, MAX_TIMER_MS),
-    ).unref();
-  }
-
   #enqueue(managed: Managed): void {
     if (this.#stopped || managed.ordering || this.#queue.includes(managed)) return;
     this.#queue.push(managed);
@@ -225,25 +187,9 @@ export class AcmeManager {
     let locked = false;
     try {
       if (fleet) {
-        // Another gateway of the fleet may have it already, or be ordering it now.
-        const when = {
-          deadline: started + ORDER_DEADLINE_MS,
-          lockMs: ORDER_DEADLINE_MS,
-          signal: this.#stopping.signal,
-        };
-        const open = fleet;
-        const turn = await fleetTurn(open, name, when, () => this.#adopt(managed, open)).catch(
-          (err: Error) => {
-            if (err instanceof AcmeProblem || this.#stopped) throw err;
-            this.#logger.warn(
-              { acme: name, err: err.message },
-              'the fleet store did not answer: this gateway orders alone',
-            );
-            fleet = undefined;
-            return 'order' as const;
-          },
-        );
+        const turn = await this.#fleetTurn(managed, fleet, started);
         if (turn === 'adopted') return;
+        if (turn === 'alone') fleet = undefined;
         locked = fleet !== undefined;
       }
       const replaces = managed.window === undefined ? undefined : managed.certificateId;
@@ -260,85 +206,10 @@ export class AcmeManager {
       // The account the order used (found or made: no request now) is recorded as told.
       await this.#account.update();
       const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      this.#store.saveCertificate(name, chain, keyPem);
-      this.#store.setLastError(name, undefined);
-      managed.renewedAt = Date.now();
-      this.#readStored(managed);
-      await fleet
-        ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
-        .catch((err: Error) =>
-          this.#logger.warn(
-            { acme: name, err: err.message },
-            'the certificate could not be shared with the fleet',
-          ),
-        );
-      managed.failures = 0;
-      managed.lastError = undefined;
-      managed.ordering = false;
-      this.#logger.info(
-        {
-          acme: name,
-          issuer: managed.issuer,
-          not_after: new Date(managed.notAfter ?? 0).toISOString(),
-          ms: Math.round(performance.now() - started),
-        },
-        renewing ? 'certificate renewed' : 'certificate issued',
-      );
-      this.#owner.issued(name);
-      this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
-      warnRenewingAtOnce(this.#logger, managed, this.#config.renewBefore);
-      this.#plan(managed, this.#renewalOf(managed));
-      void this.#askRenewalInfo(managed);
+      await this.#landed(managed, { chain, keyPem, fleet, started, renewing });
     } catch (err) {
       managed.ordering = false;
-      if (this.#stopped) {
-        this.#logger.info(
-          {
-            acme: name,
-            reason: 'ordering stopped: a reload changed acme or the names, or the gateway closed',
-          },
-          'certificate order abandoned',
-        );
-        return;
-      }
-      managed.failures++;
-      const problem = problemOf(err);
-      managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
-      try {
-        this.#store.setLastError(name, managed.lastError);
-      } catch {
-        // kept for diagnose only: the log line below tells it anyway
-      }
-      const retry = retryDelay(managed.failures, problem.retryAfterMs);
-      // The fleet waits for this gateway's retry rather than each gateway failing in turn.
-      if (locked)
-        await fleet
-          ?.failed(name, problem, Date.now() + retry)
-          .catch((e: Error) =>
-            this.#logger.warn(
-              { acme: name, err: e.message },
-              'the failed order could not be told to the fleet',
-            ),
-          );
-      this.#logger.error(
-        {
-          acme: name,
-          acme_error: problem.type,
-          detail: problem.detail,
-          failures: managed.failures,
-          retry_in_s: Math.round(retry / 1000),
-        },
-        renewing ? 'certificate renewal failed' : 'certificate order failed',
-      );
-      this.#owner.ordered({
-        name,
-        result: 'failed',
-        errorType: problemLabel(problem.type),
-        failures: managed.failures,
-      });
-      // A renewal that fails keeps the certificate in service until it ends; the retry comes
-      // sooner than the renewal would have.
-      this.#plan(managed, Date.now() + retry);
+      await this.#failed(managed, err, locked ? fleet : undefined, renewing);
     } finally {
       managed.ordering = false;
       if (locked) await fleet?.unlock(name).catch(() => {}); // it expires on its own
@@ -346,59 +217,143 @@ export class AcmeManager {
   }
 
   /**
-   * Takes the fleet's certificate for `managed` when it can serve the name (servable-certificate.ts,
-   * and not ended), is newer than the one held and is not due. One that cannot serve is refused,
-   * said once, and this gateway keeps its own or orders one (publishing it over the bad one):
-   * taken, it was saved over the good one on disk and served by no process, for good.
+   * Another gateway of the fleet may have it already, or be ordering it now: 'adopted' when its
+   * certificate was taken, 'order' once this gateway holds the lock, 'alone' when the fleet's
+   * store did not answer (this gateway orders without it).
    */
-  async #adopt(managed: Managed, fleet: AcmeFleet): Promise<boolean> {
-    const shared = await sharedCertificate(fleet, managed.name);
-    if (shared === undefined) return false;
-    if ('refused' in shared) {
-      // Looked at again at each poll while another gateway orders: said once per refusal.
-      if (managed.refusedShared !== shared.refused)
-        this.#logger.error(
-          { acme: managed.name, err: shared.refused },
-          "the fleet's certificate cannot serve this name: refused, this gateway keeps or orders its own",
+  async #fleetTurn(
+    managed: Managed,
+    fleet: AcmeFleet,
+    started: number,
+  ): Promise<'adopted' | 'order' | 'alone'> {
+    const when = {
+      deadline: started + ORDER_DEADLINE_MS,
+      lockMs: ORDER_DEADLINE_MS,
+      signal: this.#stopping.signal,
+    };
+    return fleetTurn(fleet, managed.name, when, () => adoptShared(managed, fleet, this.#adoption)).catch(
+      (err: Error) => {
+        if (err instanceof AcmeProblem || this.#stopped) throw err;
+        this.#logger.warn(
+          { acme: managed.name, err: err.message },
+          'the fleet store did not answer: this gateway orders alone',
         );
-      managed.refusedShared = shared.refused;
-      return false;
-    }
-    managed.refusedShared = undefined;
-    const cert = shared.leaf;
-    const notBefore = Date.parse(cert.validFrom);
-    const notAfter = Date.parse(cert.validTo);
-    if (notAfter <= (managed.notAfter ?? 0)) return false;
-    if (renewalTime(notBefore, notAfter, this.#config.renewBefore) <= Date.now()) return false;
-    this.#store.saveCertificate(managed.name, shared.chain, shared.key);
-    this.#readStored(managed);
+        return 'alone' as const;
+      },
+    );
+  }
+
+  /** The CA's certificate landed: kept, shared with the fleet, served, its renewal planned. */
+  async #landed(
+    managed: Managed,
+    order: {
+      chain: string;
+      keyPem: string;
+      fleet: AcmeFleet | undefined;
+      started: number;
+      renewing: boolean;
+    },
+  ): Promise<void> {
+    const { name } = managed;
+    const { chain, keyPem, fleet } = order;
+    this.#store.saveCertificate(name, chain, keyPem);
+    this.#learnIssuers(chain);
+    this.#store.setLastError(name, undefined);
     managed.renewedAt = Date.now();
+    this.#readStored(managed);
+    await fleet
+      ?.publish(name, chain, keyPem, managed.notAfter ?? 0)
+      .catch((err: Error) =>
+        this.#logger.warn(
+          { acme: name, err: err.message },
+          'the certificate could not be shared with the fleet',
+        ),
+      );
     managed.failures = 0;
     managed.lastError = undefined;
     managed.ordering = false;
     this.#logger.info(
-      { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
-      'certificate taken from the fleet',
+      {
+        acme: name,
+        issuer: managed.issuer,
+        not_after: new Date(managed.notAfter ?? 0).toISOString(),
+        ms: Math.round(performance.now() - order.started),
+      },
+      order.renewing ? 'certificate renewed' : 'certificate issued',
     );
-    this.#owner.issued(managed.name);
-    this.#owner.ordered({ name: managed.name, result: 'adopted', errorType: '', failures: 0 });
-    this.#plan(managed, this.#renewalOf(managed));
-    void this.#askRenewalInfo(managed);
-    return true;
+    this.#owner.issued(name);
+    this.#owner.ordered({ name, result: 'ok', errorType: '', failures: 0 });
+    warnRenewingAtOnce(this.#logger, managed, this.#config.renewBefore);
+    this.#renewals.renewed(managed);
   }
 
-  /** Keys found readable by others (restored from a backup, copied in by hand) are made owner-only, and said. */
-  #tightenStore(): void {
-    const { tightened, failed } = this.#store.tighten();
-    if (tightened.length > 0)
+  /**
+   * The order failed (or was abandoned by stop()): logged with the CA's problem, told to the
+   * fleet when this gateway held its lock (`locked`), and tried again after the backoff.
+   */
+  async #failed(
+    managed: Managed,
+    err: unknown,
+    locked: AcmeFleet | undefined,
+    renewing: boolean,
+  ): Promise<void> {
+    const { name } = managed;
+    if (this.#stopped) {
+      this.#logger.info(
+        {
+          acme: name,
+          reason: 'ordering stopped: a reload changed acme or the names, or the gateway closed',
+        },
+        'certificate order abandoned',
+      );
+      return;
+    }
+    managed.failures++;
+    const problem = problemOf(err);
+    managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
+    try {
+      this.#store.setLastError(name, managed.lastError);
+    } catch {
+      // kept for diagnose only: the log line below tells it anyway
+    }
+    const retry = retryDelay(managed.failures, problem.retryAfterMs);
+    // The fleet waits for this gateway's retry rather than each gateway failing in turn.
+    await locked
+      ?.failed(name, problem, Date.now() + retry)
+      .catch((e: Error) =>
+        this.#logger.warn({ acme: name, err: e.message }, 'the failed order could not be told to the fleet'),
+      );
+    this.#logger.error(
+      {
+        acme: name,
+        acme_error: problem.type,
+        detail: problem.detail,
+        failures: managed.failures,
+        retry_in_s: Math.round(retry / 1000),
+      },
+      renewing ? 'certificate renewal failed' : 'certificate order failed',
+    );
+    this.#owner.ordered({
+      name,
+      result: 'failed',
+      errorType: problemLabel(problem.type),
+      failures: managed.failures,
+    });
+    // A renewal that fails keeps the certificate in service until it ends; the retry comes
+    // sooner than the renewal would have.
+    this.#renewals.plan(managed, Date.now() + retry);
+  }
+
+  /** What the CA's chain tells of its issuers and lifetimes (ca-issuers.ts): the fleet's certificates are checked against it. */
+  #learnIssuers(chain: string): void {
+    const { directory } = this.#config;
+    try {
+      this.#store.saveIssuers(directory, learnIssuers(this.#store.issuers(directory), chain));
+    } catch (err) {
       this.#logger.warn(
-        { files: tightened },
-        'acme.storage held files or folders others could read: made owner-only',
+        { err: (err as Error).message },
+        "the CA's issuers could not be kept in acme.storage: the fleet's certificates are checked against the public roots",
       );
-    if (failed.length > 0)
-      this.#logger.error(
-        { files: failed },
-        'acme.storage holds files others may read that could not be made owner-only: chmod them 0600 (folders 0700)',
-      );
+    }
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -11,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { CaIssuers } from './ca-issuers.ts';
 import { servableCertificate } from './servable-certificate.ts';
 
 /**
@@ -22,10 +24,24 @@ import { servableCertificate } from './servable-certificate.ts';
  *
  *   accounts/<directory hash>.key
  *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
+ *   accounts/<directory hash>.issuers   (the CA's issuers seen in this gateway's orders, JSON: ca-issuers.ts)
  *   certificates/<name>/chain.pem, key.pem
  *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
  */
+/**
+ * `acme.storage` could not be opened (ENOTDIR, EACCES, EROFS): said with the field and the folder,
+ * so that `candor serve` names them and exits `unavailable`, not with a stack trace. `candor
+ * check` finds a root that cannot be written (acme-checks.ts); this is what it cannot see (a
+ * file where one of the store's own folders belongs, a folder changed since).
+ */
+export class AcmeStorageError extends Error {
+  constructor(root: string, cause: Error) {
+    super(`acme.storage: cannot keep certificates in ${JSON.stringify(root)}: ${cause.message}`, { cause });
+    this.name = 'AcmeStorageError';
+  }
+}
+
 export class AcmeStore {
   readonly root: string;
   /**
@@ -40,8 +56,19 @@ export class AcmeStore {
     this.root = root;
   }
 
-  /** Makes the folders, and makes the root owner-only even when it existed (a key lives there). */
+  /**
+   * Makes the folders, and makes the root owner-only even when it existed (a key lives there).
+   * Throws AcmeStorageError when it cannot.
+   */
   open(): void {
+    try {
+      this.#open();
+    } catch (error) {
+      throw new AcmeStorageError(this.root, error as Error);
+    }
+  }
+
+  #open(): void {
     for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);
@@ -88,6 +115,44 @@ export class AcmeStore {
       }
     }
     return { tightened, failed };
+  }
+
+  /**
+   * Takes away what a write cut short by a crash left (a kill between the write of a temporary
+   * file and its rename): the temporary files of #write, and a certificate's `*.next.pem` pair
+   * of saveCertificate. Only files last written before `before` (this process's start: what a
+   * live writer holds exists for the milliseconds of one call, written after that). A save cut
+   * between its two renames (the new key.pem beside the old chain.pem, which cannot serve
+   * together) is finished: chain.next.pem is the new key's chain. What was removed or finished
+   * is returned for the log.
+   */
+  sweepTemporaries(before: number): { removed: string[]; finished: string[] } {
+    const removed: string[] = [];
+    const finished: string[] = [];
+    const stale = (path: string) => lstatSync(path).mtimeMs < before;
+    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (entry.isFile() && TEMPORARY.test(entry.name) && stale(path)) {
+        rmSync(path, { force: true });
+        removed.push(path);
+      }
+    }
+    for (const entry of readdirSync(join(this.root, 'certificates'), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(this.root, 'certificates', entry.name);
+      const [key, chain] = [join(dir, 'key.next.pem'), join(dir, 'chain.next.pem')];
+      if (!existsSync(key) && existsSync(chain) && stale(chain)) {
+        renameSync(chain, join(dir, 'chain.pem'));
+        finished.push(dir);
+        continue;
+      }
+      for (const path of [key, chain])
+        if (existsSync(path) && stale(path)) {
+          rmSync(path, { force: true });
+          removed.push(path);
+        }
+    }
+    return { removed, finished };
   }
 
   /**
@@ -192,8 +257,29 @@ export class AcmeStore {
 
   /** Where the account key of `directory` is kept (one per directory: accounts are the CA's). */
   accountKeyFile(directory: string): string {
-    const id = createHash('sha256').update(directory).digest('hex').slice(0, 16);
-    return join(this.root, 'accounts', `${id}.key`);
+    return join(this.root, 'accounts', `${directoryId(directory)}.key`);
+  }
+
+  /**
+   * What this gateway learned of the CA of `directory` from its own orders (ca-issuers.ts);
+   * undefined when it ordered nothing from it yet, or the file is of another hand.
+   */
+  issuers(directory: string): CaIssuers | undefined {
+    const text = this.#read(this.accountKeyFile(directory).replace(/\.key$/, '.issuers'));
+    try {
+      const { issuers, longestMs } = JSON.parse(text ?? 'null') ?? {};
+      return Array.isArray(issuers) &&
+        issuers.every((pem) => typeof pem === 'string') &&
+        typeof longestMs === 'number'
+        ? { issuers, longestMs }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveIssuers(directory: string, issuers: CaIssuers): void {
+    this.#write(this.accountKeyFile(directory).replace(/\.key$/, '.issuers'), JSON.stringify(issuers));
   }
 
   #set(path: string, text: string | undefined): void {
@@ -207,7 +293,7 @@ export class AcmeStore {
    * at every start of a container, 0644 and then renamed over the key).
    */
   #write(path: string, text: string): void {
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`; // as TEMPORARY reads it
     try {
       writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
       const owner = this.#rootOwner();
@@ -258,6 +344,13 @@ export function httpChallengeOf(text: string): HttpChallenge | undefined {
  * `/.well-known/acme-challenge/<256 characters>` a 500. A CA's token is 43 (Let's Encrypt).
  */
 const TOKEN = /^[A-Za-z0-9_-]{1,238}$/;
+/** The name of a temporary file of #write (the file's own name, 12 hex digits, `.tmp`), or of its earlier form (a pid). */
+const TEMPORARY = /\.(?:[0-9a-f]{12}|[0-9]+)\.tmp$/;
+
+/** The short id of an ACME directory: its account key's file name, and its entries' keys in a fleet's Redis. */
+export function directoryId(directory: string): string {
+  return createHash('sha256').update(directory).digest('hex').slice(0, 16);
+}
 
 /** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
 function safeName(name: string): string {

@@ -1,7 +1,13 @@
 import type { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AcmeConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { AcmeProblem } from './acme-problem.ts';
+import type { AcmeStore } from './acme-store.ts';
+import { type CaIssuers, untrustedChain } from './ca-issuers.ts';
+import type { Managed } from './managed-name.ts';
+import { renewalTime } from './renewal.ts';
 import { servableCertificate } from './servable-certificate.ts';
 
 /** How often a gateway that waits for another's order looks for its certificate. */
@@ -43,13 +49,16 @@ export async function fleetTurn(
 }
 
 /**
- * The fleet's certificate of `name` when it can serve the name (servable-certificate.ts) and
- * has not ended; `refused` says why one there cannot (its key is not its own, another name's,
- * ended, not a chain and a key at all: put there by another hand). Redis's errors are thrown.
+ * The fleet's certificate of `name` when it can serve the name (servable-certificate.ts), has
+ * not ended and is what this gateway's own CA gives (`known`, ca-issuers.ts); `refused` says why
+ * one there is not (its key is not its own, another name's, ended, not a chain and a key at all,
+ * self-signed, another CA's, beginning in the future, longer than the CA gives: put there by
+ * another hand). Redis's errors are thrown.
  */
 export async function sharedCertificate(
   fleet: AcmeFleet,
   name: string,
+  known: CaIssuers | undefined,
 ): Promise<{ chain: string; key: string; leaf: X509Certificate } | { refused: string } | undefined> {
   const shared = await fleet.certificate(name);
   if (shared === undefined) return undefined;
@@ -57,8 +66,63 @@ export async function sharedCertificate(
   try {
     const leaf = servableCertificate(name, shared.chain, shared.key);
     if (Date.parse(leaf.validTo) <= Date.now()) return { refused: `it ended ${leaf.validTo}` };
-    return { ...shared, leaf };
+    const untrusted = untrustedChain(shared.chain, known, Date.now());
+    return untrusted === undefined ? { ...shared, leaf } : { refused: untrusted };
   } catch (err) {
     return { refused: (err as Error).message };
   }
+}
+
+/** What adoptShared needs of the manager (acme-manager.ts). */
+export interface AdoptionOwner {
+  readonly config: AcmeConfig;
+  readonly store: AcmeStore;
+  readonly logger: Logger;
+  /** Reads the name's certificate from the store into `managed`. */
+  readStored(managed: Managed): void;
+  /** It was taken: told to the processes that serve and to the metrics, its renewal planned. */
+  taken(managed: Managed): void;
+}
+
+/**
+ * Takes the fleet's certificate for `managed` when it can serve the name (servable-certificate.ts,
+ * and not ended), is newer than the one held and is not due. One that cannot serve is refused,
+ * said once, and this gateway keeps its own or orders one (publishing it over the bad one):
+ * taken, it was saved over the good one on disk and served by no process, for good.
+ */
+export async function adoptShared(
+  managed: Managed,
+  fleet: AcmeFleet,
+  owner: AdoptionOwner,
+): Promise<boolean> {
+  const shared = await sharedCertificate(fleet, managed.name, owner.store.issuers(owner.config.directory));
+  if (shared === undefined) return false;
+  if ('refused' in shared) {
+    // Looked at again at each poll while another gateway orders: said once per refusal.
+    if (managed.refusedShared !== shared.refused)
+      owner.logger.error(
+        { acme: managed.name, err: shared.refused },
+        "the fleet's certificate cannot serve this name: refused, this gateway keeps or orders its own",
+      );
+    managed.refusedShared = shared.refused;
+    return false;
+  }
+  managed.refusedShared = undefined;
+  const cert = shared.leaf;
+  const notBefore = Date.parse(cert.validFrom);
+  const notAfter = Date.parse(cert.validTo);
+  if (notAfter <= (managed.notAfter ?? 0)) return false;
+  if (renewalTime(notBefore, notAfter, owner.config.renewBefore) <= Date.now()) return false;
+  owner.store.saveCertificate(managed.name, shared.chain, shared.key);
+  owner.readStored(managed);
+  managed.renewedAt = Date.now();
+  managed.failures = 0;
+  managed.lastError = undefined;
+  managed.ordering = false;
+  owner.logger.info(
+    { acme: managed.name, issuer: managed.issuer, not_after: new Date(notAfter).toISOString() },
+    'certificate taken from the fleet',
+  );
+  owner.taken(managed);
+  return true;
 }

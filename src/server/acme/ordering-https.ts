@@ -48,7 +48,7 @@ export function orderingHttps(
   const fleet =
     config.store === undefined
       ? undefined
-      : AcmeFleet.open(config.store.redis).catch((err: Error) => {
+      : AcmeFleet.open(config.store.redis, acme.directory).catch((err: Error) => {
           logger.warn(
             { err: err.message },
             'the fleet store cannot be used for certificates: ordering alone',

@@ -28,12 +28,15 @@ export function renewalTime(
 /** The longest a CA's Retry-After is waited for: a week, the span of the common CAs' rate limits. */
 const MAX_CA_WAIT_MS = 7 * 86_400_000;
 
+/** The longest wait between two failed orders of one name, when the CA does not ask for longer. */
+export const MAX_BACKOFF_MS = 6 * 3_600_000;
+
 /**
  * The first retry after a minute, then doubling, at most every 6 hours (a CA counts failed
  * validations); never before the CA said to come back (its Retry-After: a rate limit's end,
  * RFC 8555 §6.6), which a try sooner would only meet again.
  */
 export function retryDelay(failures: number, caRetryAfterMs = 0): number {
-  const backoff = Math.min(6 * 3_600_000, 60_000 * 2 ** Math.max(0, failures - 1));
+  const backoff = Math.min(MAX_BACKOFF_MS, 60_000 * 2 ** Math.max(0, failures - 1));
   return Math.max(backoff, Math.min(caRetryAfterMs, MAX_CA_WAIT_MS));
 }

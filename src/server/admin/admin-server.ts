@@ -3,6 +3,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, problem, send } from './answer.ts';
 import { bearerMatches } from './token.ts';
+import { TokenGuesses } from './token-guesses.ts';
 
 /** One request to the admin API, as a route's handler sees it. */
 export interface AdminRequest {
@@ -53,7 +54,8 @@ const CLOSE_GRACE_MS = 1_000;
  * admin traffic and admin traffic does not count against its limits), a bearer token on
  * every route but the probes, JSON answers, RFC 9457 problems for errors. Each call with a
  * token is logged with who made it; each refused one (no or wrong token) is logged as a
- * warning, without the header's content. Before anything, the Host must be one of the
+ * warning, without the header's content. A client that sent too many wrong tokens is answered
+ * 429 with Retry-After, its token unchecked, until its share of guesses refills (token-guesses.ts). Before anything, the Host must be one of the
  * listener's own names (gateway/host-check.ts): 421 Misdirected Request otherwise, the status for an
  * authority this server does not answer for (RFC 9110 §15.5.20), which is what a DNS-rebound
  * name is; 403 would say the client lacks a right, and a right is what the token is about.
@@ -68,6 +70,7 @@ export async function startAdminServer(options: {
 }): Promise<AdminServer> {
   const { logger } = options;
   let token = options.token;
+  const guesses = new TokenGuesses();
   let hosts = createHostCheck(options.host, options.allowedHosts);
   const routes = new Map<string, AdminRoute>();
   const mount = (route: AdminRoute) => routes.set(`${route.method} ${route.path}`, route);
@@ -108,23 +111,10 @@ export async function startAdminServer(options: {
     // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
     const openPath = samePath.length > 0 && samePath.every((r) => r.open);
     if (!route?.open && !openPath) {
-      const auth = bearerMatches(req.headers.authorization, token);
-      if (auth !== 'ok') {
-        logger.warn(
-          { ...fields, reason: auth === 'missing' ? 'no token' : 'wrong token' },
-          'admin unauthorized',
-        );
+      const refused = refusedCaller(req, token, guesses, logger, fields);
+      if (refused !== undefined) {
         req.resume();
-        return send(res, {
-          ...problem(
-            401,
-            'Unauthorized',
-            auth === 'missing'
-              ? 'this call needs the admin token: Authorization: Bearer <token>'
-              : 'the token is not the admin token',
-          ),
-          headers: { 'www-authenticate': 'Bearer realm="candor-admin"' },
-        });
+        return send(res, refused);
       }
     }
     if (route === undefined) {
@@ -183,6 +173,47 @@ export async function startAdminServer(options: {
         });
         server.closeIdleConnections();
       }),
+  };
+}
+
+/**
+ * Why a call that needs the token is refused (a 429 for a client out of guesses, before its token
+ * is looked at; a 401 for no token or a wrong one, which spends a guess), logged; undefined
+ * when its token is the admin token.
+ */
+function refusedCaller(
+  req: IncomingMessage,
+  token: string,
+  guesses: TokenGuesses,
+  logger: Logger,
+  fields: Record<string, string>,
+): AdminAnswer | undefined {
+  const address = req.socket.remoteAddress ?? '';
+  const wait = guesses.waitFor(address);
+  if (wait > 0) {
+    logger.warn({ ...fields, retry_after: wait }, 'admin token guesses refused');
+    return {
+      ...problem(
+        429,
+        'Too many requests',
+        `too many wrong admin tokens from this address: no token is checked for ${wait} s`,
+      ),
+      headers: { 'retry-after': String(wait) },
+    };
+  }
+  const auth = bearerMatches(req.headers.authorization, token);
+  if (auth === 'ok') return undefined;
+  if (auth === 'wrong') guesses.wrong(address);
+  logger.warn({ ...fields, reason: auth === 'missing' ? 'no token' : 'wrong token' }, 'admin unauthorized');
+  return {
+    ...problem(
+      401,
+      'Unauthorized',
+      auth === 'missing'
+        ? 'this call needs the admin token: Authorization: Bearer <token>'
+        : 'the token is not the admin token',
+    ),
+    headers: { 'www-authenticate': 'Bearer realm="candor-admin"' },
   };
 }
 

@@ -12,6 +12,7 @@ import {
   toPhase,
 } from './canary-run.ts';
 import { canaryVersion } from './canary-version.ts';
+import { KeptVerdicts } from './kept-verdicts.ts';
 import { type OperatorWord, operatorAction } from './operator-actions.ts';
 
 export type { ByHand, CanaryHost, CanaryStatus } from './canary-run.ts';
@@ -37,6 +38,7 @@ export class CanaryController extends CanaryJudging {
    * it joins the fleet's canary under way, or begins one.
    */
   sync(config: GatewayConfig, fleet: CanaryFleet | undefined): void {
+    this.kept = new KeptVerdicts(config.stateDir, config.name, this.host.logger);
     if (fleet !== this.fleet) {
       for (const run of this.runs.values()) this.stopTimer(run);
       this.runs.clear();

@@ -82,10 +82,11 @@ export class CanaryFleet {
 
   /** Takes or keeps the route's lease for `ms`; true when this gateway holds it (it judges). */
   async lead(route: string, ms: number): Promise<boolean> {
-    const key = this.#key(route, 'leader');
-    if ((await this.#client.set(key, this.owner, 'PX', ms, 'NX')) === 'OK') return true;
-    // Renewed only by its holder, in one step (a lease that expired meanwhile is not renewed).
-    return (await this.#client.eval(RENEW_SCRIPT, 1, key, this.owner, String(ms))) === 1;
+    // Taken if free; renewed only by its holder, in one step (a lease that expired meanwhile is
+    // not renewed); one held with no expiry or a longer one (another hand's) given this one's.
+    return (
+      (await this.#client.eval(LEAD_SCRIPT, 1, this.#key(route, 'leader'), this.owner, String(ms))) === 1
+    );
   }
 
   /** The leader takes every gateway's windows added since it last took them, merged. */
@@ -143,31 +144,70 @@ export class CanaryFleet {
   }
 }
 
-function stateOf(text: string): FleetState | undefined {
+const PHASES: readonly string[] = ['running', 'paused', 'rolled_back', 'promoted', 'held'];
+
+/**
+ * A state read from Redis, if it is one a gateway writes: whoever can write to the store may
+ * have put anything there (`share: 150` gave every worker the weights 150 / −50, all traffic to
+ * the canary at its 10 % step). The share is a percentage, the step an index (-1 before the
+ * first; the run checks it against its steps, canary-shared-state.ts), the phase one of
+ * CanaryPhase. PUBLISH_SCRIPT holds a stored state to the same rule, so one that is not a state
+ * is written over as if none were there.
+ */
+export function stateOf(text: string): FleetState | undefined {
+  let state: Partial<Record<keyof FleetState, unknown>> | null;
   try {
-    const state = JSON.parse(text) as FleetState;
-    return typeof state?.seq === 'number' ? state : undefined;
+    state = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (typeof state !== 'object' || state === null) return undefined;
+  const { seq, canary, of, phase, step, share, reason, failedMetric } = state;
+  const stringOrNull = (value: unknown) => value === null || typeof value === 'string';
+  return Number.isSafeInteger(seq) &&
+    (seq as number) > 0 &&
+    typeof canary === 'string' &&
+    (of === undefined || typeof of === 'string') &&
+    typeof phase === 'string' &&
+    PHASES.includes(phase) &&
+    Number.isInteger(step) &&
+    (step as number) >= -1 &&
+    typeof share === 'number' &&
+    share >= 0 &&
+    share <= 100 &&
+    stringOrNull(reason) &&
+    stringOrNull(failedMetric)
+    ? (state as FleetState)
+    : undefined;
 }
 
 /**
  * KEYS[1] the state; ARGV: the state's JSON without its seq, the version it was decided on,
- * `force` or `cas`, the TTL. A stored state that is not one (unreadable) stands for none. The
+ * `force` or `cas`, the TTL (0: none, a verdict's). A stored state that is not one (unreadable, or a share, step or
+ * phase stateOf refuses) stands for none. The
  * seq is written by hand (%d): cjson would print a version of 13 digits (an earlier release's
  * milliseconds) in exponent form.
  */
 const PUBLISH_SCRIPT = `local stored = redis.call('GET', KEYS[1])
 local seq = 0
+local phases = {running = true, paused = true, rolled_back = true, promoted = true, held = true}
 if stored then
   local ok, state = pcall(cjson.decode, stored)
-  if ok and type(state) == 'table' and type(state.seq) == 'number' then seq = state.seq end
+  if ok and type(state) == 'table' and type(state.seq) == 'number' and type(state.share) == 'number'
+    and state.share >= 0 and state.share <= 100 and type(state.step) == 'number' and state.step >= -1
+    and state.step == math.floor(state.step) and type(state.phase) == 'string' and phases[state.phase]
+  then seq = state.seq end
 end
 local base = tonumber(ARGV[2])
 if ARGV[3] ~= 'force' and seq > 0 and seq ~= base then return {0, stored} end
 local next = math.max(seq, base) + 1
-redis.call('SET', KEYS[1], '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1], 2), 'PX', ARGV[4])
+local value = '{"seq":' .. string.format('%d', next) .. ',' .. string.sub(ARGV[1], 2)
+if ARGV[4] == '0' then redis.call('SET', KEYS[1], value) else redis.call('SET', KEYS[1], value, 'PX', ARGV[4]) end
 return {1, next}`;
 
-const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+/** KEYS[1] the lease; ARGV: this gateway, the lease's ms. 1 when this gateway holds it now. */
+const LEAD_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;

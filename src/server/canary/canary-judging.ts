@@ -1,4 +1,6 @@
+import { judgedSteps } from '../../core/config/canary-promotion.ts';
 import type { MetricVerdict } from '../../upstream/canary/judge.ts';
+import { oneVoteAKey } from '../../upstream/canary/key-votes.ts';
 import type { Look } from '../../upstream/canary/step-looks.ts';
 import { formatP, lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
 import { CanarySteps } from './canary-steps.ts';
@@ -18,6 +20,8 @@ export class CanaryJudging extends CanarySteps {
     const fleet = this.fleet;
     if (run.phase !== 'running' && fleet === undefined) return;
     let taken = await this.host.window(run.route);
+    // One vote a key a step, however many of this gateway's workers counted it.
+    if (taken !== undefined) oneVoteAKey(taken, run.looks.keys);
     if (fleet !== undefined) {
       let leading: boolean;
       try {
@@ -111,7 +115,8 @@ export class CanaryJudging extends CanarySteps {
     );
     // Every step passed is one `pass` in the workers' verdict count, whatever follows it.
     const passed = { verdict: 'pass', metric: '' } as const;
-    if (run.step + 1 < run.config.steps.length) return this.toStep(run, run.step + 1, passed);
+    // A last step of 100 is not judged (no baseline is left there): it is the promotion.
+    if (run.step + 1 < judgedSteps(run.config.steps)) return this.toStep(run, run.step + 1, passed);
     if (run.config.onSuccess === 'promote') return this.promote(run, 'canary');
     toPhase(run, 'held');
     // The share stays: the sides are sent again only to carry the verdict to the workers.

@@ -1,5 +1,6 @@
 import type { CanaryFleet } from './canary-fleet.ts';
 import { type CanaryHost, type Run, sidesOf } from './canary-run.ts';
+import type { KeptVerdicts } from './kept-verdicts.ts';
 
 /**
  * The ground floor of the canary controller (canary-controller.ts, built in layers: this, the
@@ -12,6 +13,8 @@ export class CanaryRuns {
   protected readonly runs = new Map<string, Run>();
   /** With `store.redis`: the fleet's counts, lease and state (canary-fleet.ts); undefined: this gateway alone. */
   protected fleet: CanaryFleet | undefined;
+  /** Without a fleet: each canary's verdict on disk, for a restart to keep (kept-verdicts.ts). */
+  protected kept: KeptVerdicts | undefined;
   protected closed = false;
 
   constructor(host: CanaryHost) {

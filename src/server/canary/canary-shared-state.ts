@@ -16,7 +16,9 @@ export class CanarySharedState extends CanaryRuns {
     return (
       state !== undefined &&
       state.canary === run.config.upstream &&
-      (state.of === undefined || state.of === run.version)
+      (state.of === undefined || state.of === run.version) &&
+      // A step this canary does not have is no state of it (stateOf checked the rest).
+      state.step < run.config.steps.length
     );
   }
 
@@ -55,6 +57,7 @@ export class CanarySharedState extends CanaryRuns {
     run.reason = state.reason;
     run.failedMetric = state.failedMetric;
     if (moved) await this.setShare(run, state.share);
+    this.kept?.keep(run);
     this.host.logger.info(
       { route: run.route, phase: state.phase, share: state.share, step: state.step + 1, seq: state.seq },
       'canary adopted from the fleet',
@@ -66,9 +69,13 @@ export class CanarySharedState extends CanaryRuns {
    * here), if the fleet's is still the one it was decided on (run.seq): a step or an action
    * decided before another gateway's rollback never overwrites it. A rollback is written over
    * whatever is there (`forced`): the safe side. Writes go one after the other (run.publishing);
-   * one the store did not take is written again at the next look (#tick).
+   * one the store did not take is written again at the next look (#tick). A stopped canary's
+   * state does not expire: a gateway (re)started later keeps its verdict, not the first step.
    */
   protected publish(run: Run, forced = run.phase === 'rolled_back'): void {
+    // Kept on disk too, for its next start: alone, or with its fleet's store not answering then
+    // (kept-verdicts.ts).
+    this.kept?.keep(run);
     const fleet = this.fleet;
     if (fleet === undefined) return;
     const state: Omit<FleetState, 'seq'> = {
@@ -80,7 +87,9 @@ export class CanarySharedState extends CanaryRuns {
       reason: run.reason,
       failedMetric: run.failedMetric,
     };
-    const ttl = Math.max(2 * run.config.maxDuration, 3_600_000);
+    // A running canary's state ends after its time (a gateway that finds none begins anew); a
+    // verdict stays until the canary runs again (0: no expiry).
+    const ttl = run.phase === 'running' ? Math.max(2 * run.config.maxDuration, 3_600_000) : 0;
     run.publishing = run.publishing.then(async (): Promise<Published> => {
       try {
         const outcome = await fleet.publish(run.route, state, { base: run.seq, forced }, ttl);

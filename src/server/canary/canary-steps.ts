@@ -1,4 +1,5 @@
 import { StepLooks } from '../../upstream/canary/step-looks.ts';
+import type { FleetState } from './canary-fleet.ts';
 import { type Run, toPhase } from './canary-run.ts';
 import { CanarySharedState } from './canary-shared-state.ts';
 
@@ -18,11 +19,25 @@ export abstract class CanarySteps extends CanarySharedState {
     if (!this.current(run)) return;
     run.looks = new StepLooks(run.config);
     const fleet = this.fleet;
+    // Alone, a verdict reached before a restart stands (kept-verdicts.ts).
+    const kept = fleet === undefined ? this.kept?.read(run) : undefined;
+    if (kept !== undefined) return this.#restore(run, kept);
     if (fleet !== undefined && run.seq === 0) {
-      const state = await fleet.read(run.route).catch(() => undefined);
+      let unanswered = false;
+      const state = await fleet.read(run.route).catch(() => {
+        unanswered = true;
+        return undefined;
+      });
       if (!this.current(run)) return;
       if (this.ofRun(run, state)) {
         await this.adopt(run, state);
+        return this.schedule(run);
+      }
+      // Its store not answering, the verdict this gateway kept stands until it answers (then
+      // the fleet's is followed, at each look), rather than the first step again.
+      const kept = unanswered ? this.kept?.read(run) : undefined;
+      if (kept !== undefined) {
+        await this.#restore(run, kept);
         return this.schedule(run);
       }
     }
@@ -31,6 +46,19 @@ export abstract class CanarySteps extends CanarySharedState {
     if (!this.current(run)) return;
     // A start: written over the fleet's state (another canary's, or this one's before a rollback).
     await this.toStep(run, 0, undefined, true);
+  }
+
+  /** The verdict kept on disk, in force again: its share to the workers, its phase, step and reason. */
+  async #restore(run: Run, kept: FleetState): Promise<void> {
+    await this.setShare(run, kept.share);
+    toPhase(run, kept.phase);
+    run.step = kept.step;
+    run.reason = kept.reason;
+    run.failedMetric = kept.failedMetric;
+    this.host.logger.info(
+      { route: run.route, phase: kept.phase, share: kept.share, step: kept.step + 1, reason: kept.reason },
+      'canary verdict kept from before the restart',
+    );
   }
 
   /**

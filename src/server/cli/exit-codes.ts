@@ -13,7 +13,8 @@ export const EXIT = {
   /** The config file is invalid. */
   config: 78,
   /**
-   * The gateway could not start (a port in use, a certificate unreadable); for `candor reload`
+   * The gateway could not start (a port in use, a certificate unreadable, an `acme.storage` it
+   * cannot keep files in); for `candor reload`
    * and `candor purge`, its admin API could not be reached, refused the token, or did not do it.
    */
   unavailable: 69,

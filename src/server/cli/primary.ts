@@ -73,7 +73,17 @@ async function supervise(
   if (spool !== undefined) logger.warn({ field: 'limits.spool.max_total', workers }, spool);
   const control = new ClusterControl(path, config, logger);
   // Health checks run here, once for the gateway; split limits and the workers' news too.
-  const wide = await GatewayWide.start(config, workers, logger, control.timeline);
+  let wide: GatewayWide;
+  try {
+    wide = await GatewayWide.start(config, workers, logger, control.timeline);
+  } catch (err) {
+    // A store automatic HTTPS cannot keep its files in: its field and folder, not a stack trace.
+    // (Imported here: only a config with `acme` loads the ACME modules, and this one threw.)
+    const { AcmeStorageError } = await import('../acme/acme-store.ts');
+    if (!(err instanceof AcmeStorageError)) throw err;
+    process.stderr.write(`candor: could not start: ${err.message}\n`);
+    return EXIT.unavailable;
+  }
   control.startWith = (worker) => wide.startOf(worker);
   control.onChanged = (changes) => wide.changesChanged(changes);
   control.withDiscovered = (found) => wide.withDiscovered(found);

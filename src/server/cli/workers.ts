@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
+import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
@@ -86,7 +87,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
     const fork = () => {
       alive++;
-      const worker = cluster.fork();
+      const worker = cluster.fork({ [WORKERS_ENV]: String(count) });
       // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
       // half a MiB of a primary that needs no other part of it.
       bornAt.set(worker.id, process.uptime() * 1000);

@@ -33,7 +33,7 @@ import { logListening, openAdded, swapListeners } from './reload-listeners.ts';
 import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from './reload-plan.ts';
 import { createRuntime } from './runtime.ts';
-import { type RuntimeChange, RuntimeChanges, timelineChange } from './runtime-changes.ts';
+import { type RuntimeChange, RuntimeChanges, timelineChange, weightProblem } from './runtime-changes.ts';
 import type { GivenStages } from './stage-builders.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
 import { followLink } from './worker-news.ts';
@@ -303,6 +303,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   if (link) followLink(link, current, () => https, metrics, logger);
   /** A runtime change, by the program (`apply`), the canary controller or, in a cluster, the primary. */
   const apply = (change: RuntimeChange, who: string) => {
+    // Checked where it was made; refused here too, whatever sent it (a primary of another
+    // release, a program): a negative weight draws every request to the other side.
+    const refused = change.kind === 'split' ? weightProblem(change.sides) : undefined;
+    if (refused !== undefined) throw new Error(`${refused.field}: ${refused.detail}`);
     changes.record(change);
     if (link === undefined) timeline.record({ kind: 'admin', who, change: timelineChange(change) });
     changes.applyTo(runtime.upstreams.values());
@@ -359,6 +363,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
     spoolBytes: () => current().spool.held,
+    readerBytes: () => current().readerMemory.held,
   });
   for (const listener of listeners) logListening(logger, listener);
   // Orders begin once the listeners answer: the CA's validation comes to them.

@@ -260,5 +260,20 @@ function splitProblem(
         field: `sides[${index}].upstream`,
         detail: `route "${route}" splits between ${allowed.map((a) => `"${a}"`).join(' and ')}, not "${side.upstream}"`,
       };
+  return weightProblem(sides);
+}
+
+/**
+ * A side's weight that no split may have: a weight is a whole number from 0 to 1000, as the
+ * config and the admin API take it, whoever sends it (a canary's share is 0 to 100). A negative
+ * one (a canary's `100 - share` of a share over 100) would draw every request to the other side.
+ */
+export function weightProblem(sides: readonly SplitSide[]): ChangeProblem | undefined {
+  for (const [index, side] of sides.entries())
+    if (!Number.isInteger(side.weight) || side.weight < 0 || side.weight > 1000)
+      return {
+        field: `sides[${index}].weight`,
+        detail: `expected a whole number from 0 to 1000, got ${JSON.stringify(side.weight)}`,
+      };
   return undefined;
 }

@@ -10,6 +10,7 @@ import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
+import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
@@ -124,6 +125,7 @@ export function createRuntime(
       (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
       previous?.spool,
     ),
+    readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
     strayBytes,
     trust,

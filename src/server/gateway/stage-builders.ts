@@ -4,6 +4,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
+import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
 import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
@@ -48,6 +49,7 @@ export function candorStages(trust: TrustList, access: Access): readonly StageBu
       const cors = access.corsOf(route);
       return cors === undefined ? undefined : corsStage(cors);
     },
+    compressionStage,
   ];
 }
 

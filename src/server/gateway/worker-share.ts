@@ -15,7 +15,8 @@ import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
  * - the retry budget's absolute floors: `budget_min_concurrent` the same way,
  *   `budget_min_per_second` divided by N. Its ratio needs no split: each worker's retries
  *   stay under the ratio of its own requests, so the sum stays under the ratio of all.
- * - `limits.spool.max_total` the same way (each worker's spooled files are its own).
+ * - `limits.spool.max_total` the same way (each worker's spooled files are its own), and
+ *   `limits.buffer_total` (each worker's memory is its own).
  * - an upstream's `hold.max_requests` (never 0: a worker that could hold none would answer at
  *   once) and `hold.max_body` the same way: each worker's requests wait in its own line.
  */
@@ -27,6 +28,7 @@ export function splitLimits(config: GatewayConfig, share: WorkerShare): GatewayC
     limits: {
       ...config.limits,
       spool: { ...config.limits.spool, maxTotal: part(config.limits.spool.maxTotal) },
+      bufferTotal: part(config.limits.bufferTotal),
     },
     listen: config.listen.map((l) => ({
       ...l,

@@ -11,6 +11,9 @@ export type CanaryCount = (typeof CANARY_COUNTS)[number];
  */
 const WANT_OF_TARGET: ReadonlySet<string> = new Set(['destination_unavailable', 'connection_limit_reached']);
 
+/** Hash keys a window remembers in a step at most (about 2 MB): far more than any step's min_requests. */
+const MAX_KEYS = 65_536;
+
 /** One side's window: plain numbers and arrays, so it crosses the IPC channel and Redis as it is. */
 export interface SideCounts {
   requests: number;
@@ -22,6 +25,13 @@ export interface SideCounts {
   gateway: number;
   /** Milliseconds to the response head of every response, tallied on the fixed grid of latency-tally.ts. */
   latency: number[];
+  /**
+   * With a `hash_key`: the key (its hash), the counted request (a number drawn for it) and the
+   * outcome (outcomeCode) of each attempt counted above for a keyed request, flat triples, so
+   * the controller counts a key's one request a step whichever process counted it
+   * (key-votes.ts), and takes them off before the window goes further.
+   */
+  keys?: number[];
 }
 
 export interface WindowCounts {
@@ -56,6 +66,18 @@ export class CanaryWindow {
   readonly baseline: string;
   readonly canary: string;
   #sides: WindowCounts = emptyWindow();
+  /**
+   * The hash keys (their 32-bit hashes) whose request this process counted in the step: with a
+   * `hash_key`, a key counts one request a step (split.ts). The tests assume independent
+   * requests, and a key's requests are one user's, all on one side: counted one by one, a client
+   * that learns which keys land on the canary sends its failing requests there only and rolls
+   * back a canary as good as its baseline (or dilutes a bad one with good requests). One request
+   * a key is one user's vote (the controller keeps one across the workers: key-votes.ts). A
+   * collision of two keys' hashes leaves the second uncounted, which
+   * judges nobody; past MAX_KEYS in a step the set starts again, so memory stays bounded and a
+   * key counts once more only after that many others did.
+   */
+  readonly #keys = new Set<number>();
 
   constructor(baseline: string, canary: string) {
     this.baseline = baseline;
@@ -63,12 +85,18 @@ export class CanaryWindow {
   }
 
   /**
-   * One attempt's outcome on `upstream`: a failure of the four shapes counts as its shape, the
-   * gateway's refusal for want of a target as `gateway`, an answer of 500–599 as `status_5xx`.
-   * The client's own doings (it left, its deadline) judge nobody and are not counted, nor are the
-   * gateway's own (out of descriptors or ports: proxy_resources_exhausted), its target never asked.
+   * One attempt's outcome on `upstream` (outcomeCode: a failure of the four shapes counts as its
+   * shape, the gateway's refusal for want of a target as `gateway`, an answer of 500–599 as
+   * `status_5xx`; the client's own doings and the gateway's own are not counted); `key`: the
+   * hash of the keyed request's key it is (forKey), kept beside it.
    */
-  record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void {
+  record(
+    upstream: string,
+    failure: Failure | undefined,
+    status: number | undefined,
+    ms: number,
+    key?: { readonly hash: number; readonly request: number },
+  ): void {
     const side =
       upstream === this.canary
         ? this.#sides.canary
@@ -76,19 +104,41 @@ export class CanaryWindow {
           ? this.#sides.baseline
           : undefined;
     if (side === undefined) return;
-    if (failure !== undefined) {
-      if (failure.clientsOwn) return;
-      const shape = failure.kind.shape;
-      if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
-        side[shape]++;
-      else if (WANT_OF_TARGET.has(failure.type)) side.gateway++;
-      else return;
-      side.requests++;
-      return;
-    }
-    side.requests++;
-    if (status !== undefined && status >= 500 && status <= 599) side.status_5xx++;
-    side.latency[bucketOf(ms)]++;
+    const code = outcomeCode(failure, status, ms);
+    if (code === undefined) return;
+    countOutcome(side, code, 1);
+    if (key === undefined) return;
+    if (side.keys === undefined) side.keys = [];
+    side.keys.push(key.hash, key.request, code);
+  }
+
+  /**
+   * What the key's one counted request of the step counts through: this window, the key (its
+   * hash) and the request (a number drawn for it) beside each outcome (SideCounts.keys), so the
+   * controller keeps every attempt of that request (a retry, a hold's answer, as any request's)
+   * and takes back another process's request of the key. Made once a key a step.
+   */
+  forKey(hash: number): CanaryCounter {
+    const key = { hash, request: Math.floor(Math.random() * 0x1_0000_0000) };
+    return {
+      record: (upstream, failure, status, ms) => this.record(upstream, failure, status, ms, key),
+    };
+  }
+
+  /**
+   * Whether the request of this key (its hash) is counted: the key's first of the step in this
+   * process, or not (it was counted already); see #keys.
+   */
+  countsKey(hash: number): boolean {
+    if (this.#keys.has(hash)) return false;
+    if (this.#keys.size >= MAX_KEYS) this.#keys.clear();
+    this.#keys.add(hash);
+    return true;
+  }
+
+  /** The weights changed (a step, a rollback, a share by hand): every key counts again. */
+  newStep(): void {
+    this.#keys.clear();
   }
 
   /** The window so far, and a new one begins. */
@@ -97,6 +147,43 @@ export class CanaryWindow {
     this.#sides = emptyWindow();
     return taken;
   }
+}
+
+/** What an attempt's outcome is counted through: a canary route's window, or its keyed request's (forKey). */
+export interface CanaryCounter {
+  record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
+}
+
+/**
+ * One attempt's outcome as one number, or undefined when it is not counted: a failure of the
+ * four shapes (as its shape), the gateway's refusal for want of a target (`gateway`), each as
+ * −1 − its index in CANARY_COUNTS; an answer as twice its latency's bucket, plus one for a
+ * 500–599. The client's own doings (it left, its deadline) judge nobody, nor do the gateway's
+ * own (out of descriptors or ports: proxy_resources_exhausted), its target never asked.
+ */
+function outcomeCode(
+  failure: Failure | undefined,
+  status: number | undefined,
+  ms: number,
+): number | undefined {
+  if (failure === undefined)
+    return 2 * bucketOf(ms) + (status !== undefined && status >= 500 && status <= 599 ? 1 : 0);
+  if (failure.clientsOwn) return undefined;
+  const shape = failure.kind.shape;
+  if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
+    return -1 - CANARY_COUNTS.indexOf(shape);
+  return WANT_OF_TARGET.has(failure.type) ? -1 - CANARY_COUNTS.indexOf('gateway') : undefined;
+}
+
+/** Counts an outcome (outcomeCode) on a side, `by` 1, or −1 to take back one counted twice (key-votes.ts). */
+export function countOutcome(side: SideCounts, code: number, by: 1 | -1): void {
+  side.requests += by;
+  if (code < 0) {
+    side[CANARY_COUNTS[-1 - code]] += by;
+    return;
+  }
+  if (code % 2 === 1) side.status_5xx += by;
+  side.latency[code >> 1] += by;
 }
 
 /** Windows of several processes (workers, gateways) as one: every count, and every bucket of the tallies, added. */
@@ -119,6 +206,9 @@ function addSide(into: SideCounts, from: SideCounts): void {
   into.requests += from.requests;
   for (const count of CANARY_COUNTS) into[count] += from[count];
   addTally(into.latency, from.latency);
+  if (from.keys === undefined) return;
+  if (into.keys === undefined) into.keys = [];
+  for (const n of from.keys) into.keys.push(n);
 }
 
 /**

@@ -41,6 +41,8 @@ export class StepLooks {
   readonly #counts: WindowCounts = emptyWindow();
   /** The budget spent by decided looks before the step's end. */
   #spent = 0;
+  /** The keys the step counted, in whichever process, each with its request (key-votes.ts). */
+  readonly keys = new Map<number, number>();
 
   constructor(config: CanaryConfig) {
     this.#config = config;

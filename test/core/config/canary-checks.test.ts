@@ -113,3 +113,39 @@ test('a good split and canary load with their defaults; the split route names it
     onSuccess: 'promote',
   });
 });
+
+// Issue 56 item 13: Argo Rollouts users end their steps with 100 (`setWeight: 100`).
+test('a last step of 100 is the promotion: [10, 50, 100] loads as written, walks two judged steps; 100 alone, or with on_success: hold, is refused', () => {
+  const config = parseConfig(
+    withRoutes(`  - name: api
+    match: { path: / }
+    upstream: api
+    canary: { upstream: api-next, steps: [10, 50, 100], step_interval: 1m, max_duration: 2m }
+`),
+    SOURCE,
+  );
+  assert.deepEqual(config.routes[0].canary?.steps, [10, 50, 100]);
+  assert.deepEqual(
+    problemsOf(
+      withRoutes(`  - match: { path: /a }
+    upstream: api
+    canary: { upstream: api-next, steps: [100] }
+  - match: { path: /b }
+    upstream: api
+    canary: { upstream: api-next, steps: [10, 100], on_success: hold }
+  - match: { path: /c }
+    upstream: api
+    canary: { upstream: api-next, steps: [10, 50, 100, 100] }
+  - match: { path: /d }
+    upstream: api
+    canary: { upstream: api-next, steps: [10, 101] }
+`),
+    ).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].canary.steps[0]: a last step of 100 is the promotion: a canary needs a step below 100 before it, to be judged at',
+      '9 routes[1].canary.steps[1]: a last step of 100 is the promotion, and on_success: hold holds the canary at its last step instead: drop the 100 (held at 10%) or promote',
+      '12 routes[2].canary.steps[3]: expected a percent above the step before (100), got 100',
+      '15 routes[3].canary.steps[1]: expected a percent, a whole number from 1 to 100 (100 only last: the promotion), got 101',
+    ],
+  );
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -26,6 +26,7 @@ after(async () => {
 });
 
 const EVERY_FIELD = `name: edge-1
+state_dir: state
 listen:
   - address: 127.0.0.1:\${PORT:-8080}
   - address: "[::1]:8443"
@@ -159,7 +160,14 @@ test('every field of a full config is read, converted to runtime units and resol
           queueTimeout: 2_000,
           maxStreams: 100,
         },
-        timeouts: { connect: 250, response: 1_500, read: 2_000, total: 5_000, tunnelIdle: 3_600_000 },
+        timeouts: {
+          connect: 250,
+          response: 1_500,
+          read: 2_000,
+          total: 5_000,
+          totalIncludesBody: false,
+          tunnelIdle: 3_600_000,
+        },
         tls: { ca: join(dir, 'tls/ca.pem'), servername: 'api.internal', insecureSkipVerify: false },
         ...resilienceDefaults(1_500),
       },
@@ -185,13 +193,21 @@ test('every field of a full config is read, converted to runtime units and resol
           queueTimeout: 2_000,
           maxStreams: 100,
         },
-        timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
+        timeouts: {
+          connect: 2_000,
+          response: 30_000,
+          read: 30_000,
+          total: 60_000,
+          totalIncludesBody: false,
+          tunnelIdle: 3_600_000,
+        },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
       },
     },
     errors: { exposeUpstreamAddress: true, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
+    stateDir: join(dir, 'state'),
     trustForwardedFrom: ['10.0.0.0/8', '::1', '192.168.1.7'],
     limits: {
       headerSize: 16 * 1024,
@@ -203,6 +219,7 @@ test('every field of a full config is read, converted to runtime units and resol
       sendTimeout: 30_000,
       keepAliveTimeout: 2_000,
       spool: DEFAULTS.limits.spool,
+      bufferTotal: DEFAULTS.limits.bufferTotal,
       spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         ...DEFAULTS.limits.http2,
@@ -271,13 +288,24 @@ test('a minimal config gets every default', () => {
           queueTimeout: 2_000,
           maxStreams: 100,
         },
-        timeouts: { connect: 2_000, response: 30_000, read: 30_000, total: 60_000, tunnelIdle: 3_600_000 },
+        timeouts: {
+          connect: 2_000,
+          response: 30_000,
+          read: 30_000,
+          total: 60_000,
+          totalIncludesBody: false,
+          tunnelIdle: 3_600_000,
+        },
         tls: { insecureSkipVerify: false },
         ...resilienceDefaults(30_000),
       },
     },
     errors: { exposeUpstreamAddress: false, detail: 'full', pages: {}, pageFiles: {} },
     paths: { normalize: true, mergeSlashes: true },
+    // systemd's StateDirectory=, else XDG's state folder.
+    stateDir:
+      process.env.STATE_DIRECTORY?.split(':')[0] ||
+      join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'candor'),
     trustForwardedFrom: [],
     limits: {
       headerSize: 32 * 1024,
@@ -289,6 +317,7 @@ test('a minimal config gets every default', () => {
       sendTimeout: 30_000,
       keepAliveTimeout: 5_000,
       spool: { maxResponse: 1024 ** 3, maxTotal: 4 * 1024 ** 3 },
+      bufferTotal: 256 * 1024 ** 2,
       spoolDir: join(tmpdir(), 'candor-spool'),
       http2: {
         maxConcurrentStreams: 100,

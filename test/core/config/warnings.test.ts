@@ -446,3 +446,52 @@ upstreams:
     'a header test may leave some out',
   );
 });
+
+// Issue 56 item 2: a client that writes its own key writes as many as it likes, and steers the verdict.
+test("a canary keyed by a header or a cookie the client writes is warned of; one the route's auth writes, or client, is not", () => {
+  const canary = (route: string, extra = '') =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+${extra}routes:
+  - name: api
+    upstream: app
+${route}    canary: { upstream: next }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+  next:
+    targets: [{ url: "http://127.0.0.1:10" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  const advice =
+    " is written by the client: one that writes a new value at each request learns which land on the canary and sends its failing requests there only (rolling back a canary as good as its baseline), or its good ones (promoting a bad one); key the canary on what the gateway vouches for: a header the route's auth writes (claims_to_headers, copy_headers), or client";
+  assert.deepEqual(canary('    hash_key: header:X-User\n'), [
+    `routes[0].hash_key: the x-user header${advice}`,
+  ]);
+  assert.deepEqual(canary('    hash_key: cookie:session\n'), [
+    `routes[0].hash_key: the session cookie${advice}`,
+  ]);
+  assert.deepEqual(canary('    hash_key: client\n'), []);
+  assert.deepEqual(canary(''), []);
+  assert.deepEqual(
+    canary(`    hash_key: header:X-User-Id
+    auth:
+      jwt:
+        jwks_url: https://id.example.com/jwks.json
+        audiences: [api]
+        claims_to_headers: { sub: X-User-Id }
+`),
+    [],
+  );
+  assert.deepEqual(
+    canary(`    hash_key: header:X-User-Id
+    auth: { forward: { url: "http://127.0.0.1:11/check", copy_headers: [X-User-Id] } }
+`),
+    [],
+  );
+});

@@ -63,7 +63,7 @@ test('authorities: a host with an optional port up to 65535; no userinfo, no emp
   assert.equal(authorityFault('h/p'), 'not a host[:port]');
   assert.equal(authorityFault('h:8a'), 'not a host[:port]');
   // Both in RFC 3986's reg-name, neither in a host name: a list of hosts, and escapes a URL
-  // parser decodes into another name than the router matched (host-spelling.test.ts).
+  // parser decodes into another name than the router matched (host-spelling.sockets.test.ts).
   assert.equal(authorityFault('a.example,b.example'), 'a comma in the host (a list of hosts, not one)');
   assert.equal(authorityFault('a%41b'), 'a percent-encoded host (a "%" in it)');
   assert.equal(authorityFault('a.example%2e:80'), 'a percent-encoded host (a "%" in it)');

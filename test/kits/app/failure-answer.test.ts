@@ -21,6 +21,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 let refusing: Fault;
@@ -75,11 +76,7 @@ before(async () => {
   appUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await Promise.all([refusing.close(), garbage.close(), blackhole.close()]);
-});
+after(() => closeAll(server, refusing, garbage, blackhole));
 
 const ask = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
   fetch(`${appUrl}${path}`, { method, headers: { accept: 'application/json', ...headers } });

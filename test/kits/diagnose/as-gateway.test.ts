@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { VERSION } from '../../../src/core/version.ts';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /**
@@ -47,9 +48,9 @@ before(async () => {
 });
 
 after(async () => {
-  await gw.close();
+  // The upstream's connections first: node:net's close() waits for them.
   for (const socket of sockets) socket.destroy();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  await closeAll(gw, upstream);
 });
 
 /** The head with each per-request field's value replaced by its name in capitals. */

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { closeAll } from '../../helpers/keep.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-'));
@@ -55,10 +56,7 @@ before(async () => {
   runs = { refused: a, healthy: b, own503: c, badConfig: d, usage: e };
 });
 
-after(async () => {
-  await echo.close();
-  await refused.close();
-});
+after(() => closeAll(echo, refused));
 
 test('a refused port: one line per step, the verdict and the fix, exit 2, no colour in a pipe', () => {
   const result = runs.refused;

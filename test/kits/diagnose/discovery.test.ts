@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
+import { closeAll } from '../../helpers/keep.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-dns-'));
@@ -58,10 +59,7 @@ upstreams:
   );
 });
 
-after(async () => {
-  await echo.close();
-  await dns.close();
-});
+after(() => closeAll(echo, dns));
 
 test('each address of the answer is probed: one answers, one refuses (exit 2)', async () => {
   const port = new URL(echo.url).port;

@@ -113,27 +113,27 @@ Statuses
   504     3   1.8%
 
 Failures by shape and type
-                                                 count  status  logged as    where
+                                                 count    status  logged as    where
   unreachable: the upstream is not there            36
-    connection_refused                              34     502  503×34       cart.shop:8080 (30), api.shop:8080 (4)
-    connection_timeout                               1     504  503×1        api.shop:8080 (1)
-    dns_error                                        1     502  503×1        api.shop:8080 (1)
+    connection_refused                              34       502  503×34       cart.shop:8080 (30), api.shop:8080 (4)
+    connection_timeout                               1       504  503×1        api.shop:8080 (1)
+    dns_error                                        1       502  503×1        api.shop:8080 (1)
   slow: the upstream is too slow                     3
-    http_response_timeout                            3     504  504×3        api.shop:8080 (3)
+    http_response_timeout                            3       504  504×3        api.shop:8080 (3)
   reset: the upstream is crashing                    3
-    connection_terminated                            3     502  200×1 503×2  api.shop:8080 (3)
+    connection_terminated                            3       502  200×1 503×2  api.shop:8080 (3)
   garbage: something else is on that port            1
-    http_protocol_error                              1     502  502×1        api.shop:8080 (1)
+    http_protocol_error                              1       502  502×1        api.shop:8080 (1)
   gateway: the gateway answered on its own          12
-    destination_unavailable                          4     503  503×4        api.shop:8080 (4)
-    proxy_internal_response                          3     503  503×3        api.shop:8080 (3)
-    connection_limit_reached                         2     503  500×1 503×1  api.shop:8080 (2)
-    http_request_denied                              2     429  403×1 429×1  api.shop:8080 (2)
-    destination_not_found                            1     404  404×1        api.shop:8080 (1)
+    destination_unavailable                          4       503  503×4        api.shop:8080 (4)
+    proxy_internal_response                          3       503  503×3        api.shop:8080 (3)
+    connection_limit_reached                         2       503  500×1 503×1  api.shop:8080 (2)
+    http_request_denied                              2  403, 429  403×1 429×1  api.shop:8080 (2)
+    destination_not_found                            1       404  404×1        api.shop:8080 (1)
   client: the clients' own doing                     2
-    http_request_error                               2     400  400×2        api.shop:8080 (2)
+    http_request_error                               2       400  400×2        api.shop:8080 (2)
   internal: a bug in the gateway                     1
-    proxy_internal_error                             1     500  500×1        api.shop:8080 (1)
+    proxy_internal_error                             1       500  500×1        api.shop:8080 (1)
   5xx, cause unknown (no failure in these logs)      1
   client left before the answer                      1
 

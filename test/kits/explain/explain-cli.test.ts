@@ -100,6 +100,7 @@ test('--json: the whole report for machines', async () => {
   assert.deepEqual(Object.keys(slow?.types[0] ?? {}), [
     'type',
     'status',
+    'answered',
     'count',
     'requests',
     'attempts',

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -38,11 +39,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await dns.close();
-  for (const server of servers) await server.close();
-});
+after(() => closeAll(gw, dns, servers));
 
 const origins = () =>
   gw.gateway

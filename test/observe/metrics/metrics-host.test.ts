@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 let gw: TestGateway;
@@ -27,7 +28,7 @@ upstreams:
   port = gw.gateway.metricsPort() as number;
 });
 
-after(() => gw.close());
+after(() => closeAll(gw));
 
 const scrapeAs = async (host: string) => {
   const { raw } = await rawRequest(

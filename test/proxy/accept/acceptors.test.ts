@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import { type CertificateFiles, testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { ACCEPTORS } from '../../../src/proxy/accept/acceptors.ts';
 import { h2Status } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
@@ -39,7 +40,7 @@ before(async () => {
 
 after(async () => {
   if (!linux) return;
-  await upstream.close();
+  await closeAll(upstream);
   rmSync(dir, { recursive: true, force: true });
 });
 

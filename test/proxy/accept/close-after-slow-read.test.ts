@@ -12,6 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { LINGER_MS } from '../../../src/core/net/linger.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** More than the kernel's buffers hold on loopback, so most of it waits in the gateway. */
@@ -39,10 +40,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
-});
+after(() => closeAll(gw, upstream));
 
 /** Sends `request`, reads nothing for longer than LINGER_MS, then reads to the end: every byte that came, and how it ended. */
 function pausedRead(request: string): Promise<{ bytes: Buffer; ended: string }> {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -32,8 +33,7 @@ before(async () => {
 });
 
 after(async () => {
-  await serve.stop();
-  await refused.close();
+  await closeAll(serve, refused);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -40,10 +41,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
-});
+after(() => closeAll(gw, upstream));
 
 /** The answers in `raw` that came whole (each head's Content-Length of body after it). */
 function wholeAnswers(raw: Buffer): number {

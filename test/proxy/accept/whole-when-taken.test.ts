@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { closeAll } from '../../helpers/keep.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -32,7 +33,7 @@ before(async () => {
     socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${SIZE}\r\nconnection: close\r\n\r\n`);
     socket.end(body);
   });
-  gw = await startTestGateway(`limits: { send_timeout: 1s }
+  gw = await startTestGateway(`limits: { send_timeout: 3s }
 routes:
   - match: { path: /upload }
     upstream: early
@@ -50,11 +51,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await early.close();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
-});
+after(() => closeAll(gw, early, upstream));
 
 /**
  * Asks for the answer and reads nothing until `resumeWhen` settles (never: the gateway's cut);
@@ -97,7 +94,7 @@ test('a client cut at send_timeout after the last byte was written is logged as 
   assert.ok(bytes < SIZE, `the client got ${bytes} of ${SIZE} bytes`);
   assert.equal(line.status, 200, 'the status it was told');
   assert.equal(line.error, 'http_request_error');
-  assert.equal(line.details, 'client took no response bytes for 1000 ms (limits.send_timeout)');
+  assert.equal(line.details, 'client took no response bytes for 3000 ms (limits.send_timeout)');
   assert.equal(line.client_aborted, false);
 });
 

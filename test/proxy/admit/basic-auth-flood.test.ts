@@ -16,6 +16,7 @@ import {
   PASSWORD_CHECKS_PER_CLIENT,
   PASSWORD_CHECKS_WAITING,
 } from '../../../src/proxy/admit/password-checks.ts';
+import { PASSWORD_HASH_THREADS } from '../../../src/proxy/admit/password-hash-threads.ts';
 import { rawTogether, request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { parseRaw } from '../accept/downstream-fixture.ts';
@@ -28,15 +29,15 @@ const USERS = join(mkdtempSync(join(tmpdir(), 'candor-flood-')), 'users');
 writeFileSync(USERS, `alice:${bcrypt.hashSync('s3cret', 6)}\n`);
 
 /** The gateway: /admin behind Basic auth, 127.0.0.1 a proxy whose X-Forwarded-For names the client. */
-const stage = (echo: string) => `name: edge-1
+const stage = (echo: string, users = USERS, routes = '') => `name: edge-1
 trust_forwarded_from: [127.0.0.1]
 routes:
   - name: admin
     match: { path: /admin }
     upstream: app
     auth:
-      basic: { users_file: ${USERS} }
-upstreams:
+      basic: { users_file: ${users} }
+${routes}upstreams:
   app:
     targets:
       - url: ${echo}
@@ -66,16 +67,19 @@ test('bad logins past the bound of password checks get 503 from the gateway; a r
     const refused = answers.filter((res) => res.status === 401);
     assert.equal(busy.length + refused.length, answers.length, 'every answer is a 401 or a 503');
     assert.ok(busy.length > 0, 'some logins found the bound full');
-    assert.ok(refused.length <= PASSWORD_CHECKS_WAITING + 1 + 5, `${refused.length} checks were run`);
+    assert.ok(
+      refused.length <= PASSWORD_CHECKS_WAITING + PASSWORD_HASH_THREADS + 5,
+      `${refused.length} checks were run`,
+    );
     const [res, i] = busy[0];
-    const details = 'too many password checks under way (1 running, 32 waiting): try again shortly';
+    const details = `password checks saturated: too many under way (${PASSWORD_HASH_THREADS} running, ${PASSWORD_CHECKS_WAITING} waiting): try again shortly`;
     assert.equal(res.headers['proxy-status'], `edge-1; error=proxy_internal_response; details="${details}"`);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(res.headers['cache-control'], 'no-store');
     assert.equal(res.headers['www-authenticate'], undefined);
     const problem = JSON.parse(res.body);
     assert.equal(problem.retryable, true);
-    assert.equal(problem.detail.includes('too many password checks'), true, problem.detail);
+    assert.equal(problem.detail.includes('password checks saturated'), true, problem.detail);
     const line = await gw.logFor(`f-${i}`);
     assert.equal(line.status, 503);
     assert.equal(line.auth, 'failed: proxy_internal_response');
@@ -140,6 +144,75 @@ test("a client's share of the password checks is its IPv6 /64's, not one address
       checked.map((res) => res.status),
       Array(10).fill(401),
     );
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test('a flood of bad bcrypt logins does not stall another route: requests without auth are answered while the checks wait', async () => {
+  const echo = await startEcho();
+  const users = join(mkdtempSync(join(tmpdir(), 'candor-flood-')), 'users');
+  // Cost 12: a quarter of a second of CPU or more per check here, so the flood is long.
+  writeFileSync(users, `slow:${bcrypt.hashSync('right', 12)}\n`);
+  const open = '  - name: open\n    match: { path: /open }\n    upstream: app\n';
+  const gw = await startTestGateway(stage(echo.url, users, open));
+  try {
+    // Six checks queued per hash thread (within the waiting bound), each from a client of its own.
+    const logins = Math.min(6 * PASSWORD_HASH_THREADS, PASSWORD_CHECKS_WAITING);
+    const order: string[] = [];
+    const flood = Array.from({ length: logins }, (_, i) =>
+      request(gw.url, {
+        path: '/admin',
+        headers: { authorization: basic('slow', `guess ${i}`), 'x-forwarded-for': `198.51.100.${i + 1}` },
+        timeoutMs: 30_000,
+      }).then((res) => order.push(`login ${res.status}`)),
+    );
+    // One request after another on the route without auth, while the checks run and wait: on the
+    // event loop, each waited for a slice of bcrypt (up to 100 ms), so these thirty would have
+    // come after the flood's last answer; off it, they do not wait for any.
+    const opens = 30;
+    for (let i = 0; i < opens; i++) {
+      const res = await request(gw.url, { path: '/open', timeoutMs: 30_000 });
+      order.push(`open ${res.status}`);
+    }
+    const waiting = logins - order.filter((answer) => answer.startsWith('login')).length;
+    await Promise.all(flood);
+    assert.deepEqual(
+      order.filter((answer) => answer.startsWith('open')),
+      Array(opens).fill('open 200'),
+    );
+    assert.ok(
+      waiting > 0,
+      `every check of the flood ended before the last request without auth: ${order.join(', ')}`,
+    );
+    assert.deepEqual(
+      order.filter((answer) => answer.startsWith('login')),
+      Array(logins).fill('login 401'),
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
+test("an unknown user's login costs a check as a known one's: a flood of them meets the same bound, 503 past it", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(stage(echo.url));
+  try {
+    // No user of the file: each is checked against the decoy, on the same threads and queue.
+    const flood = Array.from({ length: PASSWORD_CHECKS_WAITING + 30 }, (_, i) =>
+      login(basic(`nobody-${i}`, 'guess'), `u-${i}`, `X-Forwarded-For: 198.51.100.${i + 1}\r\n`),
+    );
+    const answers = (await rawTogether(gw.port, flood)).map(parseRaw);
+    const busy = answers.filter((res) => res.status === 503);
+    assert.equal(busy.length + answers.filter((res) => res.status === 401).length, answers.length);
+    assert.ok(
+      busy.length > 0,
+      'unknown users fill the bound as known ones do: none is refused without a hash',
+    );
+    assert.equal(busy[0].headers['retry-after'], '1');
     assert.equal(echo.received.length, 0);
   } finally {
     await gw.close();

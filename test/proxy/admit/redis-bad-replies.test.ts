@@ -10,6 +10,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type FakeRedis, startFakeRedis } from '../../helpers/fake-redis.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -23,11 +24,7 @@ before(async () => {
   store = await startFakeRedis(() => reply);
 });
 
-after(async () => {
-  await Promise.all(open.map((g) => g.close()));
-  await store.close();
-  await echo.close();
-});
+after(() => closeAll(open, store, echo));
 
 async function gateway(onError: 'allow' | 'deny') {
   const g = await startTestGateway(`

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -18,9 +19,7 @@ before(async () => {
   redis = await startRedis();
 });
 
-after(async () => {
-  await redis.kill();
-});
+after(() => closeAll(redis));
 
 /** A relay to Redis whose connections can go silent (both ways, no FIN, no RST); new ones work. */
 async function startRelay() {

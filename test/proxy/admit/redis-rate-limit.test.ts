@@ -12,6 +12,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { RedisRates, TAKE_TOKEN_SCRIPT } from '../../../src/proxy/admit/redis-rates.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -25,11 +26,7 @@ before(async () => {
   redis = await startRedis();
 });
 
-after(async () => {
-  await Promise.all(open.map((g) => g.close()));
-  await redis.kill();
-  await echo.close();
-});
+after(() => closeAll(open, redis, echo));
 
 async function gateway(onError: 'allow' | 'deny', routeName: string, limit = '{ rate: 1, burst: 3 }') {
   const g = await startTestGateway(`

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -32,19 +33,18 @@ upstreams:
       - url: ${next.url}
 `);
   try {
-    // A user the hash places on the canary.
-    let user = '';
-    for (let n = 0; n < 40 && user === ''; n++) {
-      const r = await request(gw.url, { path: '/page', headers: { 'x-user': `u${n}` } });
-      if (r.text === 'next') user = `u${n}`;
-    }
-    assert.notEqual(user, '', 'a user on the canary');
+    // Four users the hash places on the canary (below its 50 %: it is the split's first side):
+    // a key counts one request a step (split.ts), so each stale answer below is another user's.
+    const users: string[] = [];
+    for (let n = 0; users.length < 4; n++) if (hash32(`u${n}`) < 0x8000_0000) users.push(`u${n}`);
+    const first = await request(gw.url, { path: '/page', headers: { 'x-user': users[0] } });
+    assert.equal(first.text, 'next', 'a user on the canary; its page stored');
     const window = gw.gateway.runtime().splits.get('api')?.window;
     assert.ok(window);
     window.take();
     // The canary answers 503 from now on; its stored page stands in for each.
     next.mood = 'status_503';
-    for (let i = 0; i < 3; i++) {
+    for (const user of users.slice(1)) {
       const r = await request(gw.url, { path: '/page', headers: { 'x-user': user } });
       assert.equal(r.status, 200);
       assert.equal(r.text, 'next');

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import { type H2Fault, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** One gRPC message of `size` bytes: the flag byte, the length, the bytes. */
@@ -47,10 +48,7 @@ upstreams:
   );
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
+after(() => closeAll(gw, upstream));
 
 interface Answer {
   readonly headers: http2.IncomingHttpHeaders;

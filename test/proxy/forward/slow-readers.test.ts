@@ -164,7 +164,8 @@ upstreams:
 test("the total timeout passing while the upstream waits for a client that does not read: the client's http_request_error, not the upstream's stall, and no target is judged", async (t) => {
   const upstream = await startUpstream();
   t.after(() => upstream.close());
-  // No spool: past the buffer the upstream waits for the client, and timeouts.total passes first.
+  // No spool: past the buffer the upstream waits for the client, and timeouts.total (which covers
+  // the body here) passes first.
   const gw = await startTestGateway(`name: edge-1
 limits:
   spool: { max_total: 0 }
@@ -176,7 +177,7 @@ upstreams:
   app:
     targets:
       - url: ${upstream.url}
-    timeouts: { response: 1s, total: 1500ms }
+    timeouts: { response: 1s, total: 1500ms, total_includes_body: true }
     outlier_detection: { consecutive_failures: 1 }
 `);
   t.after(() => gw.close());

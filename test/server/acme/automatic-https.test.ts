@@ -325,10 +325,22 @@ test('two gateways on one Redis order once: one holds the lock and orders, the o
   const redis = await startRedis();
   const [otherHttp, otherTls] = await Promise.all([freePort(), freePort()]);
   const fleet = `store:\n  redis: { url: "${redis.url}" }\n`;
-  const first = config(['fleet2.shop.test'], storage(), fleet);
+  const stores = [storage(), storage()];
+  // Each gateway ordered from pebble before, alone: it knows the CA's issuers, the ground for
+  // taking another's certificate from Redis (ca-issuers.ts). Pebble's root is no public one: a
+  // gateway that never ordered from it would order its own.
+  for (const [i, store] of stores.entries()) {
+    const alone = await startGatewayFromText(config([`own${i}.shop.test`], store));
+    try {
+      await waitUntil('ordered alone', () => alone.logs.some((l) => l.msg === 'certificate issued'), 60_000);
+    } finally {
+      await alone.close();
+    }
+  }
+  const first = config(['fleet2.shop.test'], stores[0], fleet);
   // The second gateway listens elsewhere: the CA's validations all come to the first one's
   // ports, which answers from Redis a token the second one put there.
-  const second = config(['fleet2.shop.test'], storage(), fleet)
+  const second = config(['fleet2.shop.test'], stores[1], fleet)
     .replace(`127.0.0.1:${httpPort}`, `127.0.0.1:${otherHttp}`)
     .replace(`127.0.0.1:${tlsPort}`, `127.0.0.1:${otherTls}`);
   const [a, b] = await Promise.all([startGatewayFromText(first), startGatewayFromText(second)]);

@@ -120,7 +120,10 @@ test('in a fleet, a token another gateway put in Redis is answered for its name 
   const redis = await startRedis();
   const upstream = await listenOnLoopback((_req, res) => res.end('app answered\n'));
   // The gateway's keys: the default prefix.
-  const fleet = await AcmeFleet.open({ url: redis.url, prefix: 'candor:', onError: 'allow', timeout: 50 });
+  const fleet = await AcmeFleet.open(
+    { url: redis.url, prefix: 'candor:', onError: 'allow', timeout: 50 },
+    'https://ca.test/dir',
+  );
   const { gw, ask } = await gatewayOn(
     join(dir, 'acme'),
     upstream.url,

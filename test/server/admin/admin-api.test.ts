@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -54,11 +55,7 @@ before(async () => {
   base = `http://127.0.0.1:${serve.port}`;
 });
 
-after(async () => {
-  await serve.stop();
-  await blue.close();
-  await green.close();
-});
+after(() => closeAll(serve, blue, green));
 
 test('without the token or with a wrong one: 401 problem+json, logged with who, the token never in the log', async () => {
   const missing = await adminCall(adminPort, 'GET', '/status');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -47,10 +48,7 @@ upstreams:
   base = `http://127.0.0.1:${serve.port}`;
 });
 
-after(async () => {
-  await serve.stop();
-  await origin.stop();
-});
+after(() => closeAll(serve, origin));
 
 const purge = (query: string) => adminCall(adminPort, 'DELETE', `/cache${query}`, { token: TOKEN });
 

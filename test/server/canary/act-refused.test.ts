@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GatewayConfig, SplitSide } from '../../../src/core/config/types.ts';
+import type { SplitSide } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { CanaryController } from '../../../src/server/canary/canary-controller.ts';
-import { canaryConfig } from '../../helpers/canary-traffic.ts';
+import { canaryConfig, controllerConfig } from '../../helpers/canary-traffic.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const REFUSAL = 'no route "api" in the running config';
@@ -29,10 +29,10 @@ function controllerOn(refused: () => boolean) {
     onEvent: () => {},
   });
   controller.sync(
-    {
+    controllerConfig({
       routes: [{ name: 'api', upstream: 'stable', canary: canaryConfig(3_600_000, 3_600_000) }],
       upstreams: { next: { targets: [] } },
-    } as unknown as GatewayConfig,
+    }),
     undefined,
   );
   return { controller, given, lines, canary: () => controller.status()[0] };

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { canaryRoutes } from './canary-fixture.ts';
@@ -20,10 +21,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(stable, next));
 
 test('a healthy canary beside a failing baseline is paused as inconclusive, not promoted; started again once the baseline is mended, it is promoted', {
   timeout: 90_000,

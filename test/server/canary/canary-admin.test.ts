@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { paceLoad } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type CanaryGateway, startCanaryGateway } from './canary-fixture.ts';
 
 let gw: CanaryGateway;
@@ -16,7 +17,7 @@ before(async () => {
   gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 100000', 2);
   await gw.serve.waitForLines('canary step', 1);
 });
-after(() => gw.stop());
+after(() => closeAll(gw));
 
 const canaryOf = async () => {
   const { status, body } = await gw.call('GET', '/canary');

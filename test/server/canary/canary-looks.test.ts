@@ -9,12 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanaryConfig, GatewayConfig } from '../../../src/core/config/types.ts';
+import type { CanaryConfig } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { CanaryController } from '../../../src/server/canary/canary-controller.ts';
 import type { WindowCounts } from '../../../src/upstream/canary/canary-window.ts';
 import {
   canaryConfig,
+  controllerConfig,
   HEALTHY,
   seeded,
   simulatedWindow,
@@ -80,11 +81,11 @@ async function runCanary(
   const alive = setInterval(() => {}, 1000);
   try {
     controller.sync(
-      {
+      controllerConfig({
         routes: [{ name: 'api', upstream: 'stable', canary }],
         // What the controller reads of the upstreams: the canary's targets (its version).
         upstreams: { next: { targets: [] } },
-      } as unknown as GatewayConfig,
+      }),
       undefined,
     );
     return { lines, windows, outcome: await outcome };

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -25,11 +26,7 @@ before(async () => {
   redis = await startRedis();
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-  await redis.kill();
-});
+after(() => closeAll(stable, next, redis));
 
 test("a fleet's canary stopped adds no counts to the fleet, and its next start is judged on its own", async () => {
   // Never judged (min_requests out of reach), never moved by a step: only the operator moves it.

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { type CuttableRelay, cuttableRelay } from '../../helpers/cuttable-relay.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -28,12 +29,7 @@ before(async () => {
   relay = await cuttableRelay(redis.port);
 });
 
-after(async () => {
-  await relay.close();
-  await stable.close();
-  await next.close();
-  await redis.kill();
-});
+after(() => closeAll(relay, stable, next, redis));
 
 // Never judged (min_requests out of reach): only max_duration and the operators move it.
 const canary =

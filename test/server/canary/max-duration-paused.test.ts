@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -23,7 +24,7 @@ before(async () => {
   );
   await gw.serve.waitForLines('canary step', 1);
 });
-after(() => gw.stop());
+after(() => closeAll(gw));
 
 const canaryOf = async () => {
   const { status, body } = await gw.call('GET', '/canary');

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -26,12 +27,7 @@ before(async () => {
   redis = await startRedis();
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-  await newer.close();
-  await redis.kill();
-});
+after(() => closeAll(stable, next, newer, redis));
 
 const canary = 'steps: [10, 30], step_interval: 1m, min_requests: 100000';
 const config = (nextUrl: string, store: string) => `name: edge

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { canaryRoutes } from './canary-fixture.ts';
@@ -18,10 +19,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(stable, next));
 
 /** Waits (bounded) until `done()`; the machine is loaded, so the bound is generous and never asserted. */
 async function until(done: () => boolean, what: string, ms = 20_000): Promise<void> {

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GatewayConfig } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { CanaryController } from '../../../src/server/canary/canary-controller.ts';
-import { canaryConfig } from '../../helpers/canary-traffic.ts';
+import { canaryConfig, controllerConfig } from '../../helpers/canary-traffic.ts';
 
 const CANARY = canaryConfig(60_000, 15_000);
 
@@ -27,10 +26,10 @@ test('a canary start whose sides cannot be set is logged, not an unhandled rejec
   });
   try {
     controller.sync(
-      {
+      controllerConfig({
         routes: [{ name: 'api', upstream: 'stable', canary: CANARY }],
         upstreams: { next: { targets: [] } },
-      } as unknown as GatewayConfig,
+      }),
       undefined,
     );
     // Two turns of the loop: the start's awaits, then its rejection's report.

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { canaryRoutes } from './canary-fixture.ts';
 
@@ -22,10 +23,7 @@ before(async () => {
   next.slowEvery = 20;
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(stable, next));
 
 async function judged(canarySlowMs: number) {
   next.slowMs = canarySlowMs;

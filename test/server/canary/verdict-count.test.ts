@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { canaryRoutes } from './canary-fixture.ts';
 
@@ -20,10 +21,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(stable, next));
 
 /** A library gateway with route `api` (baseline `stable`, canary `next`); `canary` is the flow mapping's inside. */
 function startLibrary(canary: string, extra = ''): Promise<TestGateway> {

@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -27,10 +28,7 @@ before(async () => {
   first = await startEcho();
   second = await startEcho();
 });
-after(async () => {
-  await first.close();
-  await second.close();
-});
+after(() => closeAll(first, second));
 
 function config(name: string, listen: string[], upstream: string, more = ''): string {
   const path = join(dir, `${name}.yaml`);

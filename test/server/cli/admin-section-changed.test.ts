@@ -18,6 +18,7 @@ import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
 import { EXIT } from '../../../src/server/cli/exit-codes.ts';
 import { runTool } from '../../helpers/cli-tools.ts';
+import { closeAll } from '../../helpers/keep.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-rotated-'));
@@ -57,7 +58,7 @@ upstreams:
 `,
   );
 });
-after(() => server.close());
+after(() => closeAll(server));
 
 const candor = (...args: string[]) => runTool(process.execPath, [BIN, ...args]);
 

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { closeAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -38,7 +39,7 @@ upstreams:
 `,
   );
 });
-after(() => other.close());
+after(() => closeAll(other));
 
 const candor = (...args: string[]) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { untilFleetClients } from '../../helpers/fleet-clients.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -24,10 +25,7 @@ before(async () => {
   next = await startCanaryOrigin('next');
 });
 
-after(async () => {
-  await stable.close();
-  await next.close();
-});
+after(() => closeAll(stable, next));
 
 /** A library gateway with route `api`: baseline `stable`, canary `next`; `canary` is the flow mapping's inside. */
 function startCanaryLibrary(canary: string, extra = ''): Promise<TestGateway> {

@@ -55,3 +55,12 @@ test("an upstream's hold.max_requests and hold.max_body are split exactly among 
   );
   assert.equal(splitLimits(config, { index: 0, of: 1 }).upstreams.api.hold?.maxRequests, 10);
 });
+
+test('limits.buffer_total is split exactly among the workers: the memory slow readers hold is the gateway’s', () => {
+  const config = parseConfig(`${MINIMAL}limits:\n  buffer_total: 10\n`, SOURCE, {});
+  assert.deepEqual(
+    [0, 1, 2].map((index) => splitLimits(config, { index, of: 3 }).limits.bufferTotal),
+    [4, 3, 3],
+  );
+  assert.equal(splitLimits(config, { index: 0, of: 1 }).limits.bufferTotal, 10);
+});

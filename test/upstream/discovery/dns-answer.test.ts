@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
 import { askDns } from '../../../src/upstream/discovery/dns-answer.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
+import { closeAll } from '../../helpers/keep.ts';
 
 let dns: DnsServer;
 const resolver = new Resolver({ timeout: 1000, tries: 1 });
@@ -13,7 +14,7 @@ before(async () => {
   dns = await startDnsServer();
   resolver.setServers([dns.address]);
 });
-after(() => dns.close());
+after(() => closeAll(dns));
 
 const config = (dnsName: string, type: DiscoveryConfig['type'], port?: number): DiscoveryConfig => ({
   dns: dnsName,

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -48,14 +49,7 @@ upstreams:
 `);
 });
 
-after(async () => {
-  await gw.close();
-  await dns.close();
-  for (const server of servers) {
-    server.closeAllConnections();
-    server.close();
-  }
-});
+after(() => closeAll(gw, dns, servers));
 
 const asked = () => dns.questions.filter((q) => q === 'api.test A').length;
 const origins = () =>

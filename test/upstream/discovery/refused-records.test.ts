@@ -18,6 +18,7 @@ import { askDns } from '../../../src/upstream/discovery/dns-answer.ts';
 import { createTargetCheck } from '../../../src/upstream/discovery/refused-targets.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -31,11 +32,7 @@ before(async () => {
   resolver.setServers([dns.address]);
   echo = await startEcho();
 });
-after(async () => {
-  await Promise.all(open.map((g) => g.close()));
-  await echo.close();
-  await dns.close();
-});
+after(() => closeAll(open, echo, dns));
 
 const config = (
   dnsName: string,

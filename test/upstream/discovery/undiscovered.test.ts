@@ -11,6 +11,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -44,12 +45,7 @@ ${at('empty.test')}  silent:
 ${at('silent.test', `127.0.0.1:${silent.address().port}`)}`);
 });
 
-after(async () => {
-  await gw.close();
-  await dns.close();
-  silent.close();
-  await app.close();
-});
+after(() => closeAll(gw, dns, silent, app));
 
 const failureOf = (name: string) => gw.gateway.status().upstreams[name]?.discovery?.failure;
 const ask = (path: string) =>

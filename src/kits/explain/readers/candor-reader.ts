@@ -182,7 +182,9 @@ export const candorReader: LogReader = {
 /** An event line's change, checked field by field (readEvent): a line made to look like one is not. */
 function changeOf(value: unknown): LogRecord | undefined {
   const event = readEvent(value);
-  return event === undefined
-    ? undefined
-    : { kind: 'change', time: Date.parse(event.at), label: describeEvent(event) };
+  if (event === undefined) return undefined;
+  const change = { kind: 'change', time: Date.parse(event.at), label: describeEvent(event) } as const;
+  return event.kind === 'canary'
+    ? { ...change, canary: { route: event.route, action: event.action } }
+    : change;
 }

@@ -1,36 +1,79 @@
 /**
- * A TLS listener's handshake bound (limits.header_timeout, Node's `handshakeTimeout`) counted
- * from the accept when a stage read the connection first (the PROXY gate, the ACME ClientHello
- * reader: http1-server.ts). Node starts its own when the TLS socket is made, after them, so a
- * client that waited before its ClientHello (the gate passes on its first byte), or sent it a
- * byte at a time past the reader, had its whole bound again for the handshake: up to twice
- * what a listener without the stage gives it. Node's own bound stays, and is never the shorter.
+ * The TCP connections of a TLS listener, held by the server that accepted them
+ * (http1-server.ts), each found again under the TLS socket node:tls makes over it: the two
+ * share their addresses (node:tls reads the TCP handle's), so a connection's four addresses
+ * name it, as the PROXY gate finds a header's client (proxy-gate.ts). No private field of
+ * node:tls (`_parent`), no module-level state keyed by socket.
+ *
+ * What the server needs the TCP socket for: a TLS listener's handshake bound
+ * (limits.header_timeout, Node's `handshakeTimeout`) counted from the accept when a stage read
+ * the connection first (the PROXY gate, the ACME ClientHello reader). Node starts its own when
+ * the TLS socket is made, after them, so a client that waited before its ClientHello (the gate
+ * passes on its first byte), or sent it a byte at a time past the reader, had its whole bound
+ * again for the handshake: up to twice what a listener without the stage gives it. Node's own
+ * bound stays, and is never the shorter. And a failed handshake's plain-text answer is written
+ * on the TCP socket (http1-server.ts's failedHandshake).
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 
-const deadlines = new WeakMap<Socket, NodeJS.Timeout>();
-
-/**
- * Arms the rest of `ms` since `tcp` was accepted (accepted-at.ts) for its handshake: destroyed
- * then unless handshakeDone came first. Nothing when nothing of it went (or no bound is set).
- */
-export function boundHandshake(tcp: Socket, ms: number): void {
-  if (ms <= 0) return;
-  const left = firstHeadTime(tcp, ms);
-  if (left >= ms) return;
-  const timer = setTimeout(() => tcp.destroy(), left);
-  deadlines.set(tcp, timer);
-  tcp.once('close', () => clearTimeout(timer));
+/** One TCP connection, and its handshake deadline while one is armed. */
+interface Held {
+  readonly tcp: Socket;
+  deadline: NodeJS.Timeout | undefined;
 }
 
-/** The handshake over a TCP socket is done: its deadline goes (node:tls keeps the TCP socket as `_parent`). */
-export function handshakeDone(socket: TLSSocket): void {
-  const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
-  if (tcp === undefined) return;
-  const timer = deadlines.get(tcp);
-  if (timer === undefined) return;
-  clearTimeout(timer);
-  deadlines.delete(tcp);
+export class TlsConnections {
+  readonly #held = new Map<string, Held>();
+
+  /** A TCP connection accepted: kept until it closes (again: nothing). */
+  add(tcp: Socket): void {
+    this.#hold(tcp);
+  }
+
+  /**
+   * Arms the rest of `ms` since `tcp` was accepted (accepted-at.ts) for its handshake: destroyed
+   * then unless handshakeDone came first. Nothing when nothing of it went (or no bound is set).
+   */
+  boundHandshake(tcp: Socket, ms: number): void {
+    if (ms <= 0) return;
+    const left = firstHeadTime(tcp, ms);
+    if (left >= ms) return;
+    const held = this.#hold(tcp);
+    clearTimeout(held.deadline);
+    held.deadline = setTimeout(() => tcp.destroy(), left);
+  }
+
+  /** The handshake over this TLS socket's TCP connection is done: its deadline goes. */
+  handshakeDone(socket: TLSSocket): void {
+    const held = this.#held.get(addressesOf(socket));
+    if (held === undefined) return;
+    clearTimeout(held.deadline);
+    held.deadline = undefined;
+  }
+
+  /** The TCP connection under a TLS socket, while it is open. */
+  under(socket: TLSSocket): Socket | undefined {
+    return this.#held.get(addressesOf(socket))?.tcp;
+  }
+
+  #hold(tcp: Socket): Held {
+    const key = addressesOf(tcp);
+    const found = this.#held.get(key);
+    if (found?.tcp === tcp) return found;
+    const held: Held = { tcp, deadline: undefined };
+    this.#held.set(key, held);
+    tcp.once('close', () => {
+      clearTimeout(held.deadline);
+      // A new connection may have the same addresses by now: it is not this one's to forget.
+      if (this.#held.get(key) === held) this.#held.delete(key);
+    });
+    return held;
+  }
+}
+
+/** Both ends of a connection: unique among the connections open on a host. */
+function addressesOf(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
 }

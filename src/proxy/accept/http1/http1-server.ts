@@ -5,12 +5,12 @@
  * sockets (`max_connections`, acceptors.ts); `maxConnections` here is node:net's own bound, for
  * a server used alone.
  */
-import { createServer, Socket as NetSocket, type Server, type ServerOpts, type Socket } from 'node:net';
+import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
-import { boundHandshake, handshakeDone } from './handshake-deadline.ts';
+import { TlsConnections } from './handshake-deadline.ts';
 import {
   Http1Connection,
   type Http1Handlers,
@@ -79,8 +79,11 @@ export function createHttp1Server(
   // TCP connections that are not (or not yet) an Http1Connection here: every one over TLS or
   // behind a gate (counted from its accept); on a plain listener, only one handed to HTTP/2.
   const tcp = new Set<Socket>();
+  // Over TLS, each also found again under its TLS socket (its handshake bound, a failed handshake's answer).
+  const underTls = tls === undefined ? undefined : new TlsConnections();
   const track = (socket: Socket) => {
     tcp.add(socket);
+    underTls?.add(socket);
     socket.once('close', () => tcp.delete(socket));
   };
   // Made once a server: a plain HTTP/1.1 connection adds nothing to find out that it is one.
@@ -99,13 +102,19 @@ export function createHttp1Server(
   // the PROXY header first, then an ACME validation's ClientHello.
   const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
   // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's
-  // header; and its handshake, timed from the accept when a stage read it first, is done.
+  // header; and its handshake, timed from the accept when a stage read it first, is done. It is
+  // half-open from here only (SOCKET_OPTIONS): before its handshake, a client's FIN ends it at
+  // once, since it can never carry a request (a load balancer's TCP check); half-open, it held
+  // its slot, and a drain, until the handshake bound.
   const first =
-    tls === undefined || stages.length === 0
+    underTls === undefined
       ? taker
       : (socket: Socket) => {
-          handshakeDone(socket as TLSSocket);
-          gate?.adopt(socket);
+          socket.allowHalfOpen = true;
+          if (stages.length > 0) {
+            underTls.handshakeDone(socket as TLSSocket);
+            gate?.adopt(socket);
+          }
           taker(socket);
         };
   const server =
@@ -114,10 +123,14 @@ export function createHttp1Server(
       : // A handshake is part of the head's time: Node's own bound (120 s) would let a client
         // that stalls its ClientHello hold a connection slot that long. (Read when the listener
         // opens: a reload's header_timeout reaches the heads, not the handshakes.)
-        createTlsServer({ ...SOCKET_OPTIONS, handshakeTimeout: settings().headerTimeout, ...tls }, first);
+        createTlsServer(
+          { ...SOCKET_OPTIONS, allowHalfOpen: false, handshakeTimeout: settings().headerTimeout, ...tls },
+          first,
+        );
   // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
-  if (tls !== undefined) server.on('tlsClientError', (err, socket) => failedHandshake(err, socket, handlers));
+  if (underTls !== undefined)
+    server.on('tlsClientError', (err, socket) => failedHandshake(err, socket, handlers, underTls));
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   if (stages.length > 0) {
     const inner = server.listeners('connection') as ((socket: Socket) => void)[];
@@ -127,7 +140,7 @@ export function createHttp1Server(
     const through = (socket: Socket, index: number): void => {
       const stage = stages[index];
       if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
-      if (tls !== undefined) boundHandshake(socket, handshakeMs);
+      underTls?.boundHandshake(socket, handshakeMs);
       for (const listener of inner) listener.call(server, socket);
       // pause() stopped the flow; a 'data' listener the taker added would not restart it.
       if (tls === undefined) socket.resume();
@@ -140,7 +153,8 @@ export function createHttp1Server(
   // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
   // nor one whose PROXY header is still being read.
   const counted = tls !== undefined || stages.length > 0;
-  if (counted) server.on('connection', track);
+  // First, before node:tls wraps it: the TCP socket is read as it was accepted.
+  if (counted) server.prependListener('connection', track);
   return {
     server,
     connections,
@@ -154,6 +168,7 @@ export function createHttp1Server(
       draining = true;
       server.close();
       for (const connection of connections) connection.closeWhenIdle();
+      for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
     destroyAll() {
       // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
@@ -167,6 +182,21 @@ export function createHttp1Server(
 }
 
 /**
+ * A drain: a TCP connection not one byte of a handshake (or PROXY header) came on has nothing of
+ * a request in it, and closes as an HTTP/1.1 connection with no byte of a head does
+ * (Http1Connection.closeWhenIdle), after one more look: bytes already in its socket's buffer when
+ * the drain began are read by the next poll, and that client is served once, saying close. Left
+ * open, it held the drain until the handshake bound (`limits.header_timeout`).
+ */
+function closeIfSilent(socket: Socket): void {
+  setImmediate(() =>
+    setImmediate(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }),
+  );
+}
+
+/**
  * What OpenSSL names a plain HTTP request where a ClientHello belonged, by its first bytes: a
  * method it knows (GET, POST, PUT, …), or CONNECT (a client taking the gateway for a proxy).
  */
@@ -175,15 +205,20 @@ const PLAIN_HTTP = new Set(['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST
 /**
  * A handshake that failed (or passed its timeout) is destroyed, but for a plain HTTP request
  * sent to the TLS port (`http://` for `https://`, PLAIN_HTTP), where a client closed on
- * unanswered reads only an empty reply. Its TCP socket (node:tls keeps it as `_parent`, under
- * the TLS socket) still writes in plain text, so `plainOnTls` can tell it.
+ * unanswered reads only an empty reply. Its TCP socket (under the TLS socket, as the server
+ * holds it) still writes in plain text, so `plainOnTls` can tell it.
  */
-function failedHandshake(err: Error, socket: TLSSocket, handlers: Http1Handlers): void {
-  const tcp = (socket as TLSSocket & { _parent?: unknown })._parent;
+function failedHandshake(
+  err: Error,
+  socket: TLSSocket,
+  handlers: Http1Handlers,
+  connections: TlsConnections,
+): void {
+  const tcp = connections.under(socket);
   if (
     !PLAIN_HTTP.has((err as NodeJS.ErrnoException).code ?? '') ||
     handlers.plainOnTls === undefined ||
-    !(tcp instanceof NetSocket)
+    tcp === undefined
   )
     return void socket.destroy();
   handlers.plainOnTls(tcp, () => socket.destroy());

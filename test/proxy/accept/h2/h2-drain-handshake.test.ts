@@ -13,6 +13,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
+import { closeAll } from '../../../helpers/keep.ts';
 import { startGatewayFromText, type TestGateway } from '../../../helpers/test-gateway.ts';
 import { waitUntil } from '../../../helpers/wait.ts';
 
@@ -26,7 +27,7 @@ before(async () => {
   upstreamPort = (upstream.address() as net.AddressInfo).port;
 });
 
-after(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+after(() => closeAll(upstream));
 
 /** A gateway on TLS with `http2`, a TCP connection it has accepted, then its drain begun before the client's ClientHello. */
 async function drainingWithHandshakePending(): Promise<{

@@ -13,6 +13,7 @@ import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import { RequestParser } from '../../../src/core/http1/request-parser.ts';
 import { ResponseParser } from '../../../src/core/http1/response-parser.ts';
+import { closeAll } from '../../helpers/keep.ts';
 
 type Verdict = 'ok' | 'refused';
 
@@ -145,10 +146,7 @@ before(async () => {
   await new Promise<void>((resolve) => responseServer.listen(0, '127.0.0.1', resolve));
 });
 
-after(async () => {
-  await new Promise((resolve) => requestServer.close(resolve));
-  await new Promise((resolve) => responseServer.close(resolve));
-});
+after(() => closeAll(requestServer, responseServer));
 
 function llhttpRequest(ext: string): Promise<Verdict> {
   const { port } = requestServer.address() as AddressInfo;

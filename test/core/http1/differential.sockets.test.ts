@@ -13,6 +13,7 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ResponseParser } from '../../../src/core/http1/response-parser.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { arbResponse, type ResponseCase } from './differential-cases.ts';
 
 const RUNS = Number(process.env.DIFFERENTIAL_RUNS ?? 1500);
@@ -104,7 +105,7 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+after(() => closeAll(server));
 
 function llhttp(index: number): Promise<Outcome> {
   const c = cases[index];

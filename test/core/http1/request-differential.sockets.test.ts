@@ -14,6 +14,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { RequestParser } from '../../../src/core/http1/request-parser.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { arbRequest, type RequestCase } from './request-differential-cases.ts';
 
 const RUNS = Number(process.env.DIFFERENTIAL_RUNS ?? 1500);
@@ -168,7 +169,7 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+after(() => closeAll(server));
 
 function llhttp(c: RequestCase): Promise<Outcome> {
   return new Promise((resolve) => {

@@ -8,6 +8,7 @@ import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
 import { CanaryWindow } from '../../../src/upstream/canary/canary-window.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 let blue: CanaryOrigin;
@@ -17,10 +18,7 @@ before(async () => {
   blue = await startCanaryOrigin('blue');
   green = await startCanaryOrigin('green');
 });
-after(async () => {
-  await blue.close();
-  await green.close();
-});
+after(() => closeAll(blue, green));
 
 const config = (extra = '', blueWeight = 1, greenWeight = 3) => `name: edge-1
 routes:
@@ -127,4 +125,29 @@ test("a draw makes nothing per request: each side is handed out as the one objec
   const plain = new RouteSplit([{ upstream: 'blue', weight: 1 }], undefined);
   assert.deepEqual(plain.draw('user'), { upstream: 'blue' });
   assert.equal(plain.draw('user'), plain.draw('other'));
+});
+
+test("a canary's key counts one request a step: its others are drawn to the same side without the counts, and a new step counts it again", () => {
+  const window = new CanaryWindow('stable', 'next');
+  const split = new RouteSplit(canarySides('stable', 'next', 50), { kind: 'header', name: 'x-user' }, window);
+  const first = split.draw('alice');
+  assert.ok(first.window, 'counted');
+  const again = split.draw('alice');
+  assert.equal(again.upstream, first.upstream, 'the same side');
+  assert.equal(again.window, undefined, 'not counted twice in the step');
+  assert.ok(split.draw('bob').window, 'another key counts');
+  assert.equal(split.draw(undefined).window, window, 'an unkeyed draw (a refresh) counts as before');
+  // The key's one request counts each of its attempts, the key and the request beside each.
+  first.window.record(first.upstream, undefined, 200, 5);
+  first.window.record(first.upstream, undefined, 200, 5);
+  const taken = window.take();
+  const side = first.upstream === 'next' ? taken.canary : taken.baseline;
+  assert.equal(side.requests, 2);
+  assert.equal(side.keys?.length, 6);
+  assert.equal(side.keys?.[1], side.keys?.[4], 'one request');
+  split.set(canarySides('stable', 'next', 60));
+  assert.ok(split.draw('alice').window, 'counted again in the next step');
+  // A plain split has no counts, keyed or not.
+  const plain = new RouteSplit(canarySides('a', 'b', 50), { kind: 'header', name: 'x-user' });
+  assert.equal(plain.draw('alice').window, undefined);
 });

@@ -120,7 +120,7 @@ upstreams:
   });
 
   test('an encoded slash is kept in the Location, not refused: the redirect forwards nothing, the route it reaches judges it', async () => {
-    // HTTP/1.1 and HTTP/2 alike: both go through the same route phase (protocol-parity.test.ts).
+    // HTTP/1.1 and HTTP/2 alike: both go through the same route phase (protocol-parity.sockets.test.ts).
     const res = await request(gw.url, {
       path: '/objects/a%2fb%5C..?k=%2F',
       headers: { host: 'www.example.com' },

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../observe/log/logger.ts';
+import { type FleetState, stateOf } from './canary-fleet.ts';
+import type { Run } from './canary-run.ts';
+
+/**
+ * The verdict of each canary, kept on disk so that a restart does not start again from its
+ * first step a canary that was rolled back (10 % back to a version found worse), promoted, held
+ * or paused. A fleet keeps it in its Redis (canary-shared-state.ts); the copy here is what a
+ * gateway restarted while that store does not answer holds until it does. One file per route, `<state_dir>/canaries/<gateway name>/<route>.json`,
+ * holding the state as the fleet shares it (canary-fleet.ts), written whole (a temporary file
+ * renamed) when the canary stops, removed when it runs again. A folder that cannot be written
+ * is said once and the canary goes on: its verdict then holds until the next restart only.
+ */
+export class KeptVerdicts {
+  readonly #dir: string;
+  readonly #logger: Logger;
+  #failing = false;
+
+  constructor(stateDir: string, gateway: string, logger: Logger) {
+    this.#dir = join(stateDir, 'canaries', gateway);
+    this.#logger = logger;
+  }
+
+  /** The verdict kept for this run's canary, of its version; undefined when none (or unreadable: said). */
+  read(run: Run): FleetState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.#file(run.route), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.#logger.warn(
+          { route: run.route, err: (err as Error).message },
+          'canary verdict kept on disk cannot be read: the canary starts from its first step',
+        );
+      return undefined;
+    }
+    const state = stateOf(text);
+    return state !== undefined &&
+      state.phase !== 'running' &&
+      state.canary === run.config.upstream &&
+      state.of === run.version &&
+      state.step < run.config.steps.length
+      ? state
+      : undefined;
+  }
+
+  /** Kept while the canary is stopped (a verdict, an operator's); forgotten once it runs. */
+  keep(run: Run): void {
+    const file = this.#file(run.route);
+    try {
+      if (run.phase === 'running') return rmSync(file, { force: true });
+      const state: FleetState = {
+        seq: Math.max(1, run.seq),
+        canary: run.config.upstream,
+        of: run.version,
+        phase: run.phase,
+        step: run.step,
+        share: run.share,
+        reason: run.reason,
+        failedMetric: run.failedMetric,
+      };
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+      const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+      try {
+        writeFileSync(temporary, JSON.stringify(state), { mode: 0o600, flag: 'wx' });
+        renameSync(temporary, file);
+      } finally {
+        rmSync(temporary, { force: true });
+      }
+      this.#failing = false;
+    } catch (err) {
+      if (!this.#failing)
+        this.#logger.warn(
+          { route: run.route, dir: this.#dir, err: (err as Error).message },
+          'canary verdict not kept on disk (state_dir): a restart would start the canary from its first step',
+        );
+      this.#failing = true;
+    }
+  }
+
+  #file(route: string): string {
+    return join(this.#dir, `${encodeURIComponent(route)}.json`);
+  }
+}
