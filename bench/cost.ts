@@ -16,6 +16,7 @@
  *   node bench/cost.ts --memory=1000            # held per idle keep-alive connection, per request in flight
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
+ *   node bench/cost.ts --plugin                 # the same route with one no-op plugin beside it without (issue 57)
  *   node bench/cost.ts --features --ref=DIR     # a route with header rules, CORS and compression, here and in DIR (issue 55)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
  *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
@@ -56,7 +57,7 @@ type PathId = 'keepalive' | 'close' | 'h2c';
  * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
  * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
  */
-type RouteKind = 'plain' | 'split' | 'canary' | 'features';
+type RouteKind = 'plain' | 'split' | 'canary' | 'features' | 'plugin';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -79,6 +80,8 @@ interface Options {
   canary: boolean;
   /** Add the side "features": the route with header rules, CORS and compression on (its stages), and with --ref the ref's. */
   features: boolean;
+  /** Add the side "plugin": the route with one no-op plugin (bench/noop-plugin.ts, issue 57). */
+  plugin: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
   /** Add the side "floor": the ceilings doing also the contract's musts (contract-floor.ts, h2-contract-floor.ts). */
@@ -102,6 +105,7 @@ function parseOptions(argv: readonly string[]): Options {
     tail: 0,
     canary: false,
     features: false,
+    plugin: false,
     ceiling: false,
     floor: false,
     route: 'plain',
@@ -121,10 +125,14 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
     else if (key === 'features') o.features = true;
+    else if (key === 'plugin') o.plugin = true;
     else if (key === 'ceiling') o.ceiling = true;
     else if (key === 'floor') o.floor = true;
     else if (key === 'route')
-      o.route = value === 'canary' || value === 'split' || value === 'features' ? value : 'plain';
+      o.route =
+        value === 'canary' || value === 'split' || value === 'features' || value === 'plugin'
+          ? value
+          : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -351,6 +359,7 @@ const ROUTES: Readonly<Record<RouteKind, string>> = {
       origins: [https://app.example]
     compression: {}
 `,
+  plugin: '    upstream: origin\n    plugins: [noop]\n',
 };
 
 interface SamplingNode {
@@ -488,12 +497,12 @@ listen:
 routes:
   - name: cost
     match: { path: / }
-${ROUTES[o.route]}upstreams:
+${ROUTES[o.route]}${o.route === 'plugin' ? `plugins:\n  noop: { module: ${join(import.meta.dirname, 'noop-plugin.ts')} }\n` : ''}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
 ${
-  o.route !== 'plain'
+  o.route === 'split' || o.route === 'canary'
     ? `  origin-next:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
@@ -650,6 +659,7 @@ async function main(): Promise<void> {
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string, RouteKind, string[]?][] = [['this', here, 'plain']];
   if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
+  if (o.plugin) sides.push(['plugin', here, 'plugin']);
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
   if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);

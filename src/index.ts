@@ -13,10 +13,26 @@ import { type Gateway, type GatewayOptions, startGateway as start } from './serv
 
 export type { ConfigProblem } from './core/config/config-error.ts';
 export type * from './core/config/types.ts';
+export type {
+  Plugin,
+  PluginAnswer,
+  PluginContext,
+  PluginFetchInit,
+  PluginHeadersInit,
+  PluginHooks,
+  PluginLogger,
+  PluginMetrics,
+  PluginModule,
+  PluginOptionProblem,
+  PluginRecord,
+  PluginRequest,
+  PluginResponse,
+} from './proxy/stages/plugin-api.ts';
 export type { CanaryStatus } from './server/canary/canary-controller.ts';
 export type { CanaryPhase } from './server/canary/canary-fleet.ts';
 export type { Gateway, GatewayOptions } from './server/gateway/gateway.ts';
 export { GatewayDraining } from './server/gateway/gateway.ts';
+export type { GivenPlugin } from './server/gateway/plugins.ts';
 export { ConfigError };
 
 /**

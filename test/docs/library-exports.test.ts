@@ -49,7 +49,7 @@ test("the exports table's types row names every type src/index.ts exports by nam
   assert.ok(row, 'the exports table has a types row');
   const named = new Set<string>();
   for (const match of INDEX.matchAll(/export type \{([^}]+)\}/g))
-    for (const name of match[1].split(',')) named.add(name.trim());
+    for (const name of match[1].split(',')) if (name.trim() !== '') named.add(name.trim());
   for (const match of INDEX.matchAll(/export type (\w+) =/g)) named.add(match[1]);
   assert.ok(named.size > 0);
   for (const name of named) assert.ok(row.includes(`\`${name}\``), `the types row names ${name}`);

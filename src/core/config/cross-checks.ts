@@ -14,6 +14,7 @@ import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';
+import { checkPlugins } from './plugin-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { checkRouteNames } from './route-names.ts';
@@ -37,6 +38,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);
   checkCaches(document.routes, report);
+  checkPlugins(document.plugins, document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
   checkEncodedSlashPrefixes(document.routes, report);
   checkParameterPrefixes(document.routes, report);

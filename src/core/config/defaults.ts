@@ -255,6 +255,9 @@ export const DEFAULTS = {
       idleTimeout: 75_000,
     },
   },
+  // A plugin's hook runs on every request of its routes: a second is far past a check's time,
+  // and short enough that a plugin stuck on its own dependency does not hold the client long.
+  plugin: { timeout: 1_000, onError: 'fail' },
   log: { level: 'info', destination: 'stdout' },
   // No delay unless a load balancer needs time to see the gateway not ready; 30 s is
   // Kubernetes' default grace period, the longest a stop usually may take.

@@ -17,6 +17,7 @@ import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { toGatewayConfig } from './normalize.ts';
+import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import type { RawConfig } from './schema.ts';
@@ -79,7 +80,13 @@ export async function loadConfigFile(
     ]);
   }
   const text = bytes.toString('utf8');
-  return parseText(text, path, env, options, firstUndecodable(bytes, text));
+  const config = parseText(text, path, env, options, firstUndecodable(bytes, text));
+  // Each plugin's module loads and takes its options, or the config is refused as any bad field is.
+  if (config.plugins !== undefined) {
+    const problems = await checkPluginModules(config, dirname(resolve(path)));
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+  return config;
 }
 
 /**

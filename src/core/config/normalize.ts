@@ -16,6 +16,7 @@ import {
 import { DEFAULTS } from './defaults.ts';
 import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
+import { toPlugins } from './normalize-plugins.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { renamedDefaults } from './route-names.ts';
@@ -95,6 +96,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       toRoute(route, index, baseDir, authUpstreams, renamed.get(index)),
     ),
     upstreams,
+    ...(raw.plugins === undefined ? {} : { plugins: toPlugins(raw.plugins, baseDir) }),
     ...(raw.store === undefined ? {} : { store: toStore(raw.store) }),
     // A listener that orders names without `acme:` orders them with its defaults (Let's Encrypt).
     ...(raw.acme === undefined && !raw.listen.some((listener) => listener.tls?.acme)
@@ -256,6 +258,7 @@ function toRoute(
     ...optional('redirect', toRedirect(raw.redirect)),
     ...optional('requestHeaders', toHeaderRules(raw.request_headers)),
     ...optional('responseHeaders', toHeaderRules(raw.response_headers)),
+    ...optional('plugins', raw.plugins),
     limits: {
       body: size(raw.limits?.body, DEFAULTS.route.limits.body),
       buffer: size(raw.limits?.buffer, DEFAULTS.route.limits.buffer),

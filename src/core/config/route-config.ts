@@ -87,6 +87,8 @@ export interface RouteConfig {
   readonly cache?: CacheConfig;
   /** IP lists, CORS and authentication; absent when the route has none (the admit phase's one check). */
   readonly access?: RouteAccessConfig;
+  /** The names of the plugins the route runs (`plugins:`), in the order they run; absent: none. */
+  readonly plugins?: readonly string[];
 }
 
 export interface SplitSide {

@@ -10,6 +10,7 @@ import { FORMAT } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { SPLIT_FIELDS } from './schema-canary.ts';
 import { count, duration, filePath, flag, mapping, size } from './schema-kit.ts';
+import { ROUTE_PLUGIN_FIELDS } from './schema-plugins.ts';
 import { MATCH_FIELDS, ROUTE_POLICY_FIELDS } from './schema-routing.ts';
 import { Maintenance } from './schema-upstream.ts';
 
@@ -112,6 +113,7 @@ export const Route = mapping(
       ),
     ),
     ...ACCESS_FIELDS,
+    ...ROUTE_PLUGIN_FIELDS,
   },
   'a mapping with match and upstream',
 );

@@ -16,6 +16,7 @@ import { FORMAT, HEADER_SIZE_EXPECTED, NAME_CHARS, NAME_EXPECTED } from './forma
 import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
+import { Plugins } from './schema-plugins.ts';
 import { Route } from './schema-route.ts';
 import { LISTENER_TLS_FIELDS } from './schema-routing.ts';
 import { Upstream } from './schema-upstream.ts';
@@ -72,6 +73,7 @@ export const ConfigSchema = mapping(
         expected: 'a mapping of at least one upstream, by name',
       }),
     ),
+    plugins: Plugins,
     store: Store,
     acme: Acme,
     state_dir: Type.Optional(filePath('a folder where the gateway keeps what a restart must not lose')),

@@ -71,6 +71,8 @@ export interface GatewayConfig {
   readonly errors: ErrorsConfig;
   /** How a request's path is made what the router matches and the upstream receives (src/core/uri-path.ts). */
   readonly paths: PathsConfig;
+  /** Users' own stages, by name (docs/plugins.md); the routes name those they run. Absent: none. */
+  readonly plugins?: Readonly<Record<string, PluginConfig>>;
   /** Where rate limits are shared with other gateways; absent: each gateway keeps its own. */
   readonly store?: StoreConfig;
   /** Automatic HTTPS; absent: every certificate is a configured file. */
@@ -94,6 +96,21 @@ export interface GatewayConfig {
    * admin API prints); absent: none.
    */
   readonly fromEnvironment?: readonly FromEnvironment[];
+}
+
+/** One plugin of `plugins:`: the module its stage comes from, and how its failures are told. */
+export interface PluginConfig {
+  /**
+   * What is imported: an absolute path (a path in the file is taken from the file's directory)
+   * or a package name, as written.
+   */
+  readonly module: string;
+  /** The plugin's own options, as written (the plugin checks them: plugin-modules.ts). */
+  readonly options: unknown;
+  /** How long an asynchronous hook may take, in ms, before its request is a 500 naming it. */
+  readonly timeout: number;
+  /** `continue`: a failure of the plugin is logged and counted, and the request goes on without it. */
+  readonly onError: 'fail' | 'continue';
 }
 
 interface MetricsConfig {

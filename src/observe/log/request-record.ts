@@ -99,6 +99,8 @@ export class RequestRecord {
    * `allowed`, `denied: <why>` or `failed: <type>`; absent on a route without any.
    */
   auth: string | undefined;
+  /** Who made the answer when a plugin did (`plugin:NAME`); absent for the upstream's and the gateway's own. */
+  answeredBy: string | undefined;
   /** The auth hop whose failure answered the request (`auth:HOST:PORT`, `auth:NAME`): its address even where clients are shown a name. */
   authHop: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */

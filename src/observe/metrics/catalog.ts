@@ -94,6 +94,13 @@ export const METRICS = {
     help: "Time spent in a route stage's hooks (an asynchronous hook's until it settled), in seconds.",
     aggregator: 'sum',
   },
+  pluginEvents: {
+    name: 'candor_plugin_events_total',
+    type: 'counter',
+    labels: ['plugin', 'name', 'label'],
+    help: "What a plugin counts itself (its context.metrics.count): by the plugin's name, the count's name and its label (empty when none).",
+    aggregator: 'sum',
+  },
   cacheStale: {
     name: 'candor_cache_stale_total',
     type: 'counter',
@@ -338,6 +345,14 @@ export const METRICS = {
     type: 'histogram',
     labels: ['upstream', 'target', 'http_request_method', 'http_response_status_code', 'error_type'],
     help: 'Duration of each attempt to a target, to the end of its response or its failure (OpenTelemetry http.client.request.duration).',
+    aggregator: 'sum',
+    buckets: HTTP_BUCKETS,
+  },
+  pluginObserved: {
+    name: 'candor_plugin_observed',
+    type: 'histogram',
+    labels: ['plugin', 'name', 'label'],
+    help: "What a plugin observes itself (its context.metrics.observe: seconds, by convention), by the plugin's name, the observation's name and its label.",
     aggregator: 'sum',
     buckets: HTTP_BUCKETS,
   },

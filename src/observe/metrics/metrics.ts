@@ -52,6 +52,7 @@ export class GatewayMetrics {
   readonly #clientDuration: CellFamily<HistogramCell>;
   readonly #connect: CellFamily<HistogramCell>;
   readonly #firstByte: CellFamily<HistogramCell>;
+  readonly #pluginObserved: CellFamily<HistogramCell>;
   readonly #configInfo: Gauge;
   readonly #storeUp: Gauge;
   readonly #canaryShare: Gauge;
@@ -81,6 +82,7 @@ export class GatewayMetrics {
     this.#clientDuration = histogram(METRICS.clientDuration);
     this.#connect = histogram(METRICS.connectDuration);
     this.#firstByte = histogram(METRICS.timeToFirstByte);
+    this.#pluginObserved = histogram(METRICS.pluginObserved);
     this.#responses = this.#count('responses');
     this.#attempts = this.#count('attempts');
     this.#configInfo = new Gauge(promOptions(METRICS.configInfo, registry));
@@ -195,6 +197,16 @@ export class GatewayMetrics {
     this.#count('stageHookTime').cell(stage, hook).value += seconds;
   }
 
+  /** A plugin's own count (plugin-api.ts's metrics.count). */
+  pluginCount(plugin: string, name: string, label: string, by: number): void {
+    this.#count('pluginEvents').cell(plugin, name, label).value += by;
+  }
+
+  /** A plugin's own observation (plugin-api.ts's metrics.observe). */
+  pluginObserve(plugin: string, name: string, label: string, value: number): void {
+    this.#pluginObserved.cell(plugin, name, label).observe(value);
+  }
+
   /** What a route's cache did for one request (the result its Cache-Status names). */
   cacheLookup(route: string, result: string): void {
     this.#count('cacheLookups').cell(route, result).value++;
@@ -210,6 +222,28 @@ export class GatewayMetrics {
     const counts: Record<string, number> = {};
     for (const cell of this.#count('cacheStale').cells)
       if (cell.labels.route === route && cell.value > 0) counts[cell.labels.cause] = cell.value;
+    return counts;
+  }
+
+  /**
+   * Each stage whose name starts with `prefix` (`plugin:`), this process's calls of its hooks:
+   * how many, how many failed (threw, or refused with a failure), how many overran, and their time.
+   */
+  stageCounts(
+    prefix: string,
+  ): Record<string, { calls: number; failures: number; overruns: number; seconds: number }> {
+    const counts: Record<string, { calls: number; failures: number; overruns: number; seconds: number }> = {};
+    const of = (stage: string) => (counts[stage] ??= { calls: 0, failures: 0, overruns: 0, seconds: 0 });
+    for (const cell of this.#count('stageHooks').cells) {
+      const { stage, result } = cell.labels;
+      if (!stage.startsWith(prefix)) continue;
+      const seen = of(stage);
+      seen.calls += cell.value;
+      if (result === 'overran') seen.overruns += cell.value;
+      else if (result !== 'ok') seen.failures += cell.value;
+    }
+    for (const cell of this.#count('stageHookTime').cells)
+      if (cell.labels.stage.startsWith(prefix)) of(cell.labels.stage).seconds += cell.value;
     return counts;
   }
 

@@ -2,6 +2,7 @@ import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type {
   AuthHopStatus,
   GatewayStatus,
+  PluginStatus,
   RouteCacheStatus,
   TargetStatus,
   UpstreamStatus,
@@ -33,6 +34,8 @@ export interface MergedStatus {
   readonly certificates?: readonly CertificateStatus[];
   /** Each auth hop: counts summed, the worst circuit, the latest failure. */
   readonly auth_hops: Record<string, AuthHopStatus>;
+  /** Each plugin's counts, summed over the workers. */
+  readonly plugins: Record<string, PluginStatus>;
 }
 
 export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };
@@ -63,6 +66,17 @@ export function mergeStatuses(
       upstreams[name] = seen === undefined ? fromOne(upstream) : mergeUpstream(seen, upstream);
     }
   }
+  const plugins: Record<string, PluginStatus> = {};
+  for (const status of statuses)
+    for (const [name, p] of Object.entries(status.plugins ?? {})) {
+      const seen = plugins[name] ?? { calls: 0, failures: 0, overruns: 0, seconds: 0 };
+      plugins[name] = {
+        calls: seen.calls + p.calls,
+        failures: seen.failures + p.failures,
+        overruns: seen.overruns + p.overruns,
+        seconds: seen.seconds + p.seconds,
+      };
+    }
   return {
     workers: answers.map((a) => ({
       id: a.worker,
@@ -75,6 +89,7 @@ export function mergeStatuses(
     routes: mergeRoutes(statuses),
     store: mergeStores(statuses.flatMap((s) => (s.store ? [s.store] : []))),
     auth_hops: hops,
+    plugins,
   };
 }
 

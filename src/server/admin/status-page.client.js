@@ -241,6 +241,7 @@ function renderStatus(status) {
   $('routes').tBodies[0].replaceChildren(...rows);
   renderCertificates(status.certificates ?? []);
   renderAuthHops(status.auth_hops ?? {});
+  renderPlugins(status.plugins ?? {});
 }
 
 /** Each auth hop as an upstream is shown: its circuit (a forward-auth service's upstream's), its answers, its latest failure. */
@@ -274,6 +275,24 @@ function renderAuthHops(hops) {
     ),
   );
   $('auth-hops').tBodies[0].replaceChildren(...rows);
+}
+
+/** Each plugin's hook calls, failures (threw or refused), overruns and time, summed over the workers. */
+function renderPlugins(plugins) {
+  const entries = Object.entries(plugins);
+  $('plugins-section').hidden = entries.length === 0;
+  const rows = entries.map(([name, p]) =>
+    el(
+      'tr',
+      { 'data-plugin': name },
+      el('td', { class: 'mono' }, name),
+      el('td', { class: 'calls' }, String(p.calls)),
+      el('td', { class: 'failures' }, String(p.failures)),
+      el('td', { class: 'overruns' }, String(p.overruns)),
+      el('td', { class: 'seconds' }, `${p.seconds.toFixed(3)} s`),
+    ),
+  );
+  $('plugins').tBodies[0].replaceChildren(...rows);
 }
 
 /**

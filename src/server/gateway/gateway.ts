@@ -28,6 +28,7 @@ import type { ClusterLink } from './cluster-link.ts';
 import { Drain } from './drain.ts';
 import { createHostCheck } from './host-check.ts';
 import { listenerHandlers } from './listener-handlers.ts';
+import { type GivenPlugin, loadPlugins } from './plugins.ts';
 import { logListening, openAdded, swapListeners } from './reload-listeners.ts';
 import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, targetMoves, unchangeableProblems } from './reload-plan.ts';
@@ -146,7 +147,16 @@ export interface GatewayOptions {
    * anew for each config the gateway loads (a reload calls it again), so a stage holds the route it serves.
    */
   readonly stages?: GivenStages;
+  /**
+   * Plugins the program gives as objects (docs/plugins.md), by the name `plugins:` gives them in
+   * the config: each takes the place of the module of that name (its options, timeout and
+   * on_error are the config's). A factory is called once per config load, as a module's is.
+   */
+  readonly plugins?: Readonly<Record<string, GivenPlugin>>;
 }
+
+/** How long a replaced config's plugins are given to close (their requests in flight end on them meanwhile). */
+const PLUGIN_CLOSE_MS = 5_000;
 
 /** Starts a gateway on a validated config: its runtime, then every listener. */
 export async function startGateway(given: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -161,6 +171,14 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   const logger = options.logger ?? createLogger(config.log, config.name);
   const timeline = new Timeline(logger);
   const metrics = options.metrics ?? new GatewayMetrics();
+  // The plugins of the config in force, made first (one that cannot be made refuses the start):
+  // once per config load, the same for every runtime a DNS answer rebuilds on it.
+  let plugins = await loadPlugins(given, {
+    logger,
+    metrics,
+    runtime: () => runtime,
+    ...(options.plugins === undefined ? {} : { given: options.plugins }),
+  });
   // Spool files a killed process left behind (one caught between opening and unlinking one).
   const leftover = await clearSpoolDir(config.limits.spoolDir);
   if (leftover > 0)
@@ -215,6 +233,10 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
         () => runtime.upstreams,
         (transition) => timeline.record({ kind: 'health', ...transition }),
       );
+  const givenStages: GivenStages = (route) => [
+    ...(options.stages?.(route) ?? []),
+    ...(plugins?.stagesFor(route) ?? []),
+  ];
   let runtime = createRuntime(
     config,
     logger,
@@ -226,7 +248,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     store,
     https?.certificates,
     healthCounts,
-    options.stages,
+    givenStages,
   );
   let hash = configHash(given);
   // Reloads run one at a time: a second waits for the first (its snapshot is the base).
@@ -262,7 +284,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       store,
       https?.certificates,
       healthCounts,
-      options.stages,
+      givenStages,
     );
   };
   if (link) {
@@ -373,6 +395,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       discoveries?.stop();
       await store?.close();
       await runtime.close();
+      await plugins?.close(PLUGIN_CLOSE_MS);
       await tracing?.shutdown();
       await flushed();
     });
@@ -391,9 +414,21 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // Loaded before anything changes, so that nothing is left half swapped.
     await loadStore(next);
     await loadAutomaticHttps(next);
+    // The new config's plugins, made before anything changes: one that cannot be made refuses the reload whole.
+    const nextPlugins = await loadPlugins(next, {
+      logger,
+      metrics,
+      runtime: () => runtime,
+      ...(options.plugins === undefined ? {} : { given: options.plugins }),
+    });
     const plan = planListeners(before, next);
     // New listeners first: the one step that can fail, and nothing has changed yet if it does.
-    const opened = await openAdded(plan, next, handlers, ordered);
+    const opened = await openAdded(plan, next, handlers, ordered).catch(async (err: unknown) => {
+      await nextPlugins?.close(PLUGIN_CLOSE_MS);
+      throw err;
+    });
+    const oldPlugins = plugins;
+    plugins = nextPlugins;
     const dropped = changes.prune(next);
     const previous = runtime;
     if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
@@ -422,7 +457,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       store,
       https?.certificates,
       healthCounts,
-      options.stages,
+      givenStages,
     );
     hash = configHash(file);
     metrics.configLoaded(file);
@@ -435,6 +470,8 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
     if (options.logger === undefined) logger.level = next.log.level;
     swapListeners(listeners, closingListeners, plan, opened, next, logger);
+    // The replaced plugins end once the swap is done (requests in flight on them may still call them meanwhile).
+    void oldPlugins?.close(PLUGIN_CLOSE_MS);
     const outcome = reloadOutcome(hash, plan, before, next, dropped);
     for (const what of dropped)
       logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');

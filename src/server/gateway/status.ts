@@ -23,6 +23,16 @@ export interface GatewayStatus {
   readonly certificates?: readonly CertificateStatus[];
   /** Each auth hop (a forward-auth service, a JWKS endpoint) by its name, "auth:HOST". */
   readonly auth_hops: Record<string, AuthHopStatus>;
+  /** Each plugin's hook calls in this process, by its stage name "plugin:NAME" (docs/plugins.md); absent in an older worker. */
+  readonly plugins?: Record<string, PluginStatus>;
+}
+
+/** A plugin's hooks as this process ran them: calls, failures (threw or refused), overruns, seconds spent. */
+export interface PluginStatus {
+  readonly calls: number;
+  readonly failures: number;
+  readonly overruns: number;
+  readonly seconds: number;
 }
 
 /** An auth hop's health: the circuit of the upstream it goes through, its answers, its latest failure. */
@@ -102,6 +112,20 @@ export interface RouteCacheStatus {
   readonly stale: Record<string, number>;
 }
 
+/** Each plugin of the config, its counts (zero before its first call). */
+function pluginsStatus(runtime: LiveRuntime): Record<string, PluginStatus> {
+  const counted = runtime.metrics.stageCounts('plugin:');
+  const plugins: Record<string, PluginStatus> = {};
+  for (const name of Object.keys(runtime.config.plugins ?? {}))
+    plugins[`plugin:${name}`] = counted[`plugin:${name}`] ?? {
+      calls: 0,
+      failures: 0,
+      overruns: 0,
+      seconds: 0,
+    };
+  return plugins;
+}
+
 /** performance.now() → wall clock. */
 function wallClock(monotonic: number): string {
   return new Date(performance.timeOrigin + monotonic).toISOString();
@@ -144,6 +168,7 @@ export function gatewayStatus(
     store: shared.store?.status() ?? null,
     ...(shared.certificates === undefined ? {} : { certificates: shared.certificates }),
     auth_hops: authHopsStatus(runtime, now),
+    plugins: pluginsStatus(runtime),
   };
 }
 

@@ -118,7 +118,9 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'routes',
     'store',
     'auth_hops',
+    'plugins',
   ]);
+  assert.deepEqual(body.plugins, {}, 'no plugins: an empty table');
   assert.equal(body.store, null, 'no store.redis: each gateway keeps its own rate limits');
   assert.deepEqual(body.auth_hops, {}, 'no route authenticates: no auth hop');
   assert.equal(body.gateway, 'admin-edge');

@@ -1,0 +1,105 @@
+/**
+ * Importing the modules of `plugins:` and checking the options each is given, when a config
+ * loads (`candor check`, `serve`, a reload): a module that does not load, has no function as its
+ * default export, or refuses its options is a problem of the config, at `plugins.NAME.module`
+ * (or `.options`) with its line, as any other field's.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ConfigProblem } from './config-error.ts';
+import { fieldPosition } from './field-lines.ts';
+import { isModulePath } from './normalize-plugins.ts';
+import type { GatewayConfig } from './types.ts';
+
+/** A plugin module as imported: its factory, and its check of the options when it has one. */
+export interface LoadedPluginModule {
+  readonly factory: (options: unknown, context: never) => unknown;
+  readonly validate?: (options: unknown) => unknown;
+}
+
+/** Imports `module` (an absolute path, or a package looked up from `baseDir`). */
+export async function importPluginModule(module: string, baseDir: string): Promise<LoadedPluginModule> {
+  const imported: Record<string, unknown> = await import(specifierOf(module, baseDir));
+  const factory = imported.default;
+  if (typeof factory !== 'function')
+    throw new Error('its default export is not a function (options, context) => hooks');
+  const validate = imported.validate;
+  if (validate !== undefined && typeof validate !== 'function')
+    throw new Error('its export `validate` is not a function (options) => problems');
+  return {
+    factory: factory as LoadedPluginModule['factory'],
+    ...(validate ? { validate } : {}),
+  } as LoadedPluginModule;
+}
+
+function specifierOf(module: string, baseDir: string): string {
+  if (isModulePath(module)) return pathToFileURL(module).href;
+  // A package beside the config (its node_modules), as Node would find it from a file there.
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'candor.config')).resolve(module)).href;
+  } catch {
+    // A package that only an import resolves (its exports have no `require`): Node's own lookup.
+    return module;
+  }
+}
+
+/** `plugins.NAME.FIELD` of `config`, at its line, saying `message`. */
+export function pluginProblem(
+  config: GatewayConfig,
+  name: string,
+  field: string,
+  message: string,
+): ConfigProblem {
+  const path = `plugins.${name}.${field}`;
+  const { line, column } = fieldPosition(config, path);
+  return { file: config.source, line, column, path, message };
+}
+
+/** Each plugin's module imported and its options checked: the problems found (none: every plugin loads). */
+export async function checkPluginModules(config: GatewayConfig, baseDir: string): Promise<ConfigProblem[]> {
+  const problems: ConfigProblem[] = [];
+  for (const [name, plugin] of Object.entries(config.plugins ?? {})) {
+    let loaded: LoadedPluginModule;
+    try {
+      loaded = await importPluginModule(plugin.module, baseDir);
+    } catch (err) {
+      problems.push(pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`));
+      continue;
+    }
+    problems.push(...optionProblems(config, name, loaded, plugin.options));
+  }
+  return problems;
+}
+
+/** What the module's `validate` says of the options, each at its option's field. */
+export function optionProblems(
+  config: GatewayConfig,
+  name: string,
+  loaded: LoadedPluginModule,
+  options: unknown,
+): ConfigProblem[] {
+  if (loaded.validate === undefined) return [];
+  let said: unknown;
+  try {
+    said = loaded.validate(options);
+  } catch (err) {
+    return [pluginProblem(config, name, 'options', `the plugin's validate threw: ${reasonOf(err)}`)];
+  }
+  if (!Array.isArray(said)) return [];
+  return said.map((problem: unknown) => {
+    if (typeof problem === 'string') return pluginProblem(config, name, 'options', problem);
+    const { path, message } = (problem ?? {}) as { path?: unknown; message?: unknown };
+    const at = pluginProblem(config, name, 'options', String(message));
+    return typeof path === 'string' && path !== '' ? { ...at, path: `${at.path}.${path}` } : at;
+  });
+}
+
+/** An error's message, its first line (a module's syntax error names its file and line there). */
+export function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3").
+  const where = /^((?:file:\/\/|\/)\S+:\d+)$/m.exec(err.stack ?? '');
+  const message = err.message.split('\n')[0];
+  return where !== null && err instanceof SyntaxError ? `${message} (at ${where[1]})` : message;
+}

@@ -1,0 +1,65 @@
+/**
+ * A plugin's own answer (a WHATWG Response, or `{ status, headers, body }`) as the stage
+ * contract's OwnAnswer: its body read whole, up to MAX_PLUGIN_ANSWER (past it the plugin's answer
+ * is its bug: a 500 naming it). The session adds what every answer carries (the request id,
+ * Content-Length); the framing fields a plugin writes are dropped, as the route's header rules' are.
+ */
+import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import { OwnAnswer } from '../../core/net/own-answer.ts';
+import type { PluginAnswer } from './plugin-api.ts';
+
+/** Bytes of a plugin's own answer's body: an answer, not a download (a plugin serves no files). */
+export const MAX_PLUGIN_ANSWER = 1024 * 1024;
+
+/** `answered` as an OwnAnswer; a promise when its body is a stream to read. Throws (the plugin's bug) when it is no answer. */
+export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnswer> {
+  if (answered instanceof Response) {
+    const fields = fieldsOf(answered.headers);
+    if (answered.body === null) return new OwnAnswer(statusOf(answered.status), fields);
+    return readBounded(answered.body).then((body) => new OwnAnswer(statusOf(answered.status), fields, body));
+  }
+  if (typeof answered !== 'object' || answered === null || typeof answered.status !== 'number')
+    throw new Error(
+      'returned something that is no answer: undefined to go on, a Response or { status, headers, body }',
+    );
+  const body =
+    answered.body === undefined
+      ? undefined
+      : typeof answered.body === 'string'
+        ? Buffer.from(answered.body)
+        : Buffer.from(answered.body.buffer, answered.body.byteOffset, answered.body.byteLength);
+  if (body !== undefined && body.length > MAX_PLUGIN_ANSWER) throw tooLarge();
+  return new OwnAnswer(statusOf(answered.status), fieldsOf(new Headers(answered.headers)), body);
+}
+
+/** A status a client may be given as a final answer (a plugin's 1xx or 600 is its bug). */
+function statusOf(status: number): number {
+  if (!Number.isInteger(status) || status < 200 || status > 599)
+    throw new Error(`answered with status ${status}: a final answer is 200 to 599`);
+  return status;
+}
+
+function fieldsOf(headers: Headers): string[] {
+  const fields: string[] = [];
+  for (const [name, value] of headers)
+    if (reservedHeaderProblem(name) === undefined) fields.push(name, value);
+  return fields;
+}
+
+async function readBounded(body: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.byteLength;
+    if (length > MAX_PLUGIN_ANSWER) {
+      await body.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(chunks, length);
+}
+
+function tooLarge(): Error {
+  return new Error(`answered with a body over ${MAX_PLUGIN_ANSWER / 1024} KiB`);
+}

@@ -1,0 +1,154 @@
+/**
+ * A request and an upstream's answer's head as a plugin reads them (plugin-api.ts), and what it
+ * changed of their `Headers` carried back into the stage contract's own terms: the request's
+ * `upstreamFields`, the answer's field list edited in place. A `Headers` is made only when the
+ * plugin reads `headers` (a plugin that does not pays nothing for it).
+ */
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { PluginLogger, PluginRequest } from './plugin-api.ts';
+import type { StageRequest } from './stage.ts';
+
+/** A Headers and the fields it was made with, by name (as it joins them), to tell what a hook changed. */
+interface Snapshot {
+  readonly headers: Headers;
+  readonly before: ReadonlyMap<string, string>;
+}
+
+function snapshot(headers: Headers): Snapshot {
+  return { headers, before: new Map(headers) };
+}
+
+/** The fields a hook set (name → value) and deleted (name → undefined). */
+function changes({ headers, before }: Snapshot): Map<string, string | undefined> {
+  const changed = new Map<string, string | undefined>();
+  for (const [name, value] of headers) if (before.get(name) !== value) changed.set(name, value);
+  for (const name of before.keys()) if (!headers.has(name)) changed.set(name, undefined);
+  return changed;
+}
+
+function headersOfFields(fields: FieldMap, edits: ReadonlyMap<string, string | undefined>): Headers {
+  const headers = new Headers();
+  for (const name in fields) {
+    if (edits.has(name)) continue;
+    const value = fields[name];
+    if (value === undefined) continue;
+    // A value a Headers refuses (the parser let it through as obs-text) is left out of the plugin's view, not its request.
+    try {
+      if (typeof value === 'string') headers.append(name, value);
+      else for (const one of value) headers.append(name, one);
+    } catch {}
+  }
+  for (const [name, value] of edits) if (value !== undefined) headers.set(name, value);
+  return headers;
+}
+
+/** One request as one plugin sees it. */
+export class PluginRequestView implements PluginRequest {
+  readonly #request: StageRequest;
+  readonly #logFor: (id: string) => PluginLogger;
+  #headers: Snapshot | undefined;
+  #query: URLSearchParams | undefined;
+  #log: PluginLogger | undefined;
+
+  constructor(request: StageRequest, logFor: (id: string) => PluginLogger) {
+    this.#request = request;
+    this.#logFor = logFor;
+  }
+
+  get method(): string {
+    return this.#request.head.method;
+  }
+
+  get path(): string {
+    const at = this.#request.upstreamPath.indexOf('?');
+    return at === -1 ? this.#request.upstreamPath : this.#request.upstreamPath.slice(0, at);
+  }
+
+  get query(): URLSearchParams {
+    if (this.#query === undefined) {
+      const at = this.#request.upstreamPath.indexOf('?');
+      this.#query = new URLSearchParams(at === -1 ? '' : this.#request.upstreamPath.slice(at + 1));
+    }
+    return this.#query;
+  }
+
+  get headers(): Headers {
+    this.#headers ??= snapshot(headersOfFields(this.#request.fields, this.#request.upstreamFields));
+    return this.#headers.headers;
+  }
+
+  get client(): { readonly address: string } {
+    return { address: this.#request.record.clientAddress };
+  }
+
+  get route(): string {
+    return this.#request.route;
+  }
+
+  get identity(): string | undefined {
+    return undefined;
+  }
+
+  get id(): string {
+    return this.#request.record.id;
+  }
+
+  /** The stage contract's request under this view (a plugin's fetch for it carries its id and trace). */
+  get stageRequest(): StageRequest {
+    return this.#request;
+  }
+
+  get log(): PluginLogger {
+    this.#log ??= this.#logFor(this.#request.record.id);
+    return this.#log;
+  }
+
+  /** What the plugin changed of the request's fields goes upstream (stage-request.ts keeps Candor's own out of reach). */
+  commitHeaders(): void {
+    const seen = this.#headers;
+    if (seen === undefined) return;
+    for (const [name, value] of changes(seen)) this.#request.upstreamFields.set(name, value);
+    this.#headers = snapshot(seen.headers);
+  }
+}
+
+/** The upstream answer's fields ([name, value, …]) as a Headers, and the plugin's changes written back in place. */
+export class AnswerHeaders {
+  readonly #fields: string[];
+  readonly #seen: Snapshot;
+
+  constructor(fields: string[]) {
+    this.#fields = fields;
+    const headers = new Headers();
+    for (let i = 0; i < fields.length; i += 2)
+      try {
+        headers.append(fields[i], fields[i + 1]);
+      } catch {}
+    this.#seen = snapshot(headers);
+  }
+
+  get headers(): Headers {
+    return this.#seen.headers;
+  }
+
+  /** Each field the plugin changed is written anew (every line of its name out, its new lines in). */
+  commit(): void {
+    const changed = changes(this.#seen);
+    if (changed.size === 0) return;
+    const fields = this.#fields;
+    let w = 0;
+    for (let i = 0; i < fields.length; i += 2) {
+      if (changed.has(fields[i].toLowerCase())) continue;
+      fields[w++] = fields[i];
+      fields[w++] = fields[i + 1];
+    }
+    fields.length = w;
+    const { headers } = this.#seen;
+    for (const [name, value] of changed) {
+      if (value === undefined) continue;
+      // Set-Cookie is the one field a list of cannot be joined.
+      if (name === 'set-cookie') for (const cookie of headers.getSetCookie()) fields.push(name, cookie);
+      else fields.push(name, value);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * A plugin's hooks (plugin-api.ts) as a stage of the contract (stage.ts): the runner guards each
+ * hook (a throw, a rejection or an overrun is a 500 naming `plugin:NAME` and the hook, or logged
+ * and counted with `on_error: continue`), and this adapter keeps the rest of the promises: a
+ * plugin's answer says it made it (`answered_by`), its header edits reach only what the contract
+ * lets a stage edit, its onResponse sees the upstream's answers only.
+ */
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import { ownAnswerOf } from './plugin-answer.ts';
+import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
+import { AnswerHeaders, PluginRequestView } from './plugin-request.ts';
+import type { RequestVerdict, RouteStage, StageHooks, StageRequest, UpstreamAnswerHead } from './stage.ts';
+
+export interface PluginStageOptions {
+  readonly timeoutMs: number;
+  readonly failOpen: boolean;
+  /** A logger for one request's lines (the plugin's name and the request id on each). */
+  readonly logFor: (requestId: string) => PluginLogger;
+}
+
+/** The stage of one plugin instance, named `plugin:NAME`. */
+export function pluginStage(name: string, plugin: PluginHooks, options: PluginStageOptions): RouteStage {
+  const stageName = `plugin:${name}`;
+  const uses =
+    plugin.onRequest !== undefined || plugin.onResponse !== undefined || plugin.onEnd !== undefined;
+  // This plugin's run: the hooks it has and no other (a hook it lacks is no call at all, as the contract asks).
+  class Run extends PluginRun {}
+  const proto = Run.prototype as Partial<Record<keyof StageHooks, unknown>>;
+  if (plugin.onRequest === undefined) proto.onRequest = undefined;
+  if (plugin.onResponse === undefined) proto.onUpstreamHead = undefined;
+  if (plugin.onEnd === undefined) proto.onEnd = undefined;
+  return {
+    name: stageName,
+    timeoutMs: options.timeoutMs,
+    failOpen: options.failOpen,
+    // A plugin with no request hook (only close) runs no code per request.
+    start: uses
+      ? (request) => new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor))
+      : () => undefined,
+    ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
+  };
+}
+
+/**
+ * One request's run of a plugin: one object a request (its hooks are the prototype's: no closure
+ * is made per request), its subclass in pluginStage taking out the hooks the plugin lacks.
+ */
+class PluginRun implements StageHooks {
+  readonly #stage: string;
+  readonly #plugin: PluginHooks;
+  readonly #request: StageRequest;
+  readonly #view: PluginRequestView;
+
+  constructor(stage: string, plugin: PluginHooks, request: StageRequest, view: PluginRequestView) {
+    this.#stage = stage;
+    this.#plugin = plugin;
+    this.#request = request;
+    this.#view = view;
+  }
+
+  onRequest(): RequestVerdict | Promise<RequestVerdict> {
+    const returned = this.#plugin.onRequest?.(this.#view);
+    if (returned instanceof Promise) return returned.then((settled) => this.#settled(settled));
+    return this.#settled(returned);
+  }
+
+  onUpstreamHead(head: UpstreamAnswerHead): void {
+    const fields = new AnswerHeaders(head.headers);
+    let returned: unknown;
+    try {
+      returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
+    } catch (err) {
+      // Named by the plugin's own word for the hook (the contract's is onUpstreamHead): what its author reads.
+      throw new Failure('proxy_internal_error', `${this.#stage} threw in onResponse`, { cause: err });
+    }
+    if (returned instanceof Promise)
+      throw new Failure('proxy_internal_error', `${this.#stage} returned a promise from onResponse`, {
+        cause: new Error('onResponse decides at once (docs/plugins.md)'),
+      });
+    fields.commit();
+  }
+
+  onEnd(record: RequestRecord): void {
+    const returned = this.#plugin.onEnd?.(recordOf(record));
+    // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
+    if (returned instanceof Promise)
+      returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
+  }
+
+  /** What onRequest returned: its header edits go upstream, its answer is the request's, saying who made it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
+  #settled(returned: PluginAnswer | undefined | void): RequestVerdict | Promise<RequestVerdict> {
+    this.#view.commitHeaders();
+    if (returned === undefined || returned === null) return undefined;
+    const answer = ownAnswerOf(returned);
+    this.#request.record.answeredBy = this.#stage;
+    return answer;
+  }
+}
+
+/** What a plugin's onEnd reads of the log line's record. */
+function recordOf(record: RequestRecord): PluginRecord {
+  return {
+    id: record.id,
+    route: record.route,
+    method: record.method,
+    path: record.path,
+    status: record.status,
+    error: record.failure?.type,
+    upstream: record.upstream,
+    ms: record.elapsed(),
+  };
+}

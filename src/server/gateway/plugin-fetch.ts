@@ -1,0 +1,90 @@
+/**
+ * A plugin's call to a service of its own (`context.fetch(upstream, path)`): through that upstream
+ * of the config by the one attempt loop, as an auth hop's call goes (session/auth-call.ts: the
+ * upstream's pool, timeouts, circuit, retry rule and budget). Its failure is the classified
+ * Failure of that hop (502 refused or reset, 504 slow, 503 circuit open, `next-hop` naming the
+ * upstream): a plugin that lets it out of onRequest has the request answered as that hop's
+ * failure, never a 500 for a dependency's outage.
+ */
+import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { newRequestId } from '../../core/ids/ids.ts';
+import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
+import { shownAs } from '../../proxy/admit/auth-hop.ts';
+import { askAuthService } from '../../proxy/session/auth-call.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
+import type { PluginFetchInit } from '../../proxy/stages/plugin-api.ts';
+import { PluginRequestView } from '../../proxy/stages/plugin-request.ts';
+
+/** Statuses whose Response has no body (the Response constructor refuses one). */
+const NO_BODY = new Set([204, 205, 304]);
+
+export async function pluginFetch(
+  runtime: Runtime,
+  upstreamName: string,
+  path: string,
+  init: PluginFetchInit = {},
+  timeoutMs: number,
+): Promise<Response> {
+  const upstream = runtime.upstreams.get(upstreamName);
+  // The plugin's bug (a name the config does not have): a 500 naming it, not a hop's failure.
+  if (upstream === undefined) throw new Error(`fetch: no upstream named '${upstreamName}' in the config`);
+  if (!path.startsWith('/'))
+    throw new Error(`fetch: the path must start with "/", got ${JSON.stringify(path)}`);
+  const headers: string[] = [];
+  for (const [name, value] of new Headers(init.headers))
+    if (reservedHeaderProblem(name) === undefined) headers.push(name, value);
+  const from = init.request instanceof PluginRequestView ? init.request.stageRequest : undefined;
+  const route = from === undefined ? undefined : runtime.config.routes.find((r) => r.name === from.route);
+  const answer = await askAuthService(runtime, upstream, {
+    path,
+    headers,
+    own: [],
+    deadline: init.timeout ?? timeoutMs,
+    route: route ?? ownRoute(upstreamName),
+    client:
+      from === undefined
+        ? {
+            requestId: newRequestId(),
+            address: '127.0.0.1',
+            host: upstreamName,
+            protocol: 'http',
+            trace: continueOrStartTrace(undefined),
+          }
+        : {
+            requestId: from.record.id,
+            address: from.record.clientAddress,
+            host: from.record.host,
+            protocol: from.head.encrypted ? 'https' : 'http',
+            trace: from.record.trace,
+          },
+    // The hop's failure names the hop (not the route's upstream, which the request never reached).
+  }).catch((err: unknown) => {
+    throw err instanceof Failure ? shownAs(err, upstreamName) : err;
+  });
+  const fields = new Headers();
+  for (let i = 0; i < answer.headers.length; i += 2)
+    try {
+      fields.append(answer.headers[i], answer.headers[i + 1]);
+    } catch {}
+  return new Response(NO_BODY.has(answer.status) ? null : new Uint8Array(answer.body), {
+    status: answer.status,
+    headers: fields,
+  });
+}
+
+/** The route a call made outside any request goes by: the upstream's own rules, no limits of a client's. */
+function ownRoute(upstream: string): RouteConfig {
+  return {
+    index: -1,
+    name: `plugin-call:${upstream}`,
+    path: '/',
+    upstream,
+    stripPrefix: false,
+    allowEncodedSlashes: false,
+    limits: { body: 0, buffer: 0 },
+    requestBuffering: false,
+    retryIdempotencyKey: false,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The plugins of one loaded config (`plugins:`, docs/plugins.md): each module imported and its
+ * factory called once per config load (not per runtime: a DNS answer rebuilds the runtime on the
+ * same plugins), each instance made a stage (plugin-stage.ts) that the routes naming it run, in
+ * their order, after Candor's own. A module that does not load, or a factory that throws, refuses
+ * the config whole, at `plugins.NAME.module` with its line. A reload makes new instances; the old
+ * ones are given `close()` with a bounded time once the new config is live.
+ */
+import { dirname } from 'node:path';
+import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import {
+  importPluginModule,
+  type LoadedPluginModule,
+  optionProblems,
+  pluginProblem,
+  reasonOf,
+} from '../../core/config/plugin-modules.ts';
+import type { GatewayConfig, PluginConfig, RouteConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import type { Runtime } from '../../proxy/session/runtime.ts';
+import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
+import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
+import type { RouteStage } from '../../proxy/stages/stage.ts';
+import { pluginFetch } from './plugin-fetch.ts';
+
+/** A plugin a program gives (GatewayOptions.plugins): its factory, or its hooks; it takes the place of the module of that name. */
+export type GivenPlugin = Plugin<never> | PluginHooks;
+
+/** The plugins of one loaded config, made once: what each route runs, and their end. */
+export interface PluginSet {
+  stagesFor(route: RouteConfig): readonly RouteStage[];
+  /** Each instance's close(), `ms` at most each (a reload replaced the config). */
+  close(ms: number): Promise<void>;
+}
+
+/** What a plugin's context is made of. */
+export interface PluginHost {
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** The runtime live now (the upstreams a plugin's fetch goes through). */
+  readonly runtime: () => Runtime;
+  readonly given?: Readonly<Record<string, GivenPlugin>>;
+}
+
+/** Makes every plugin of `config`; throws a ConfigError (nothing made stays open) when one cannot be made. */
+export async function loadPlugins(config: GatewayConfig, host: PluginHost): Promise<PluginSet | undefined> {
+  const plugins = Object.entries(config.plugins ?? {});
+  if (plugins.length === 0) return undefined;
+  const stages = new Map<string, RouteStage>();
+  const problems: ConfigProblem[] = [];
+  for (const [name, plugin] of plugins) {
+    const made = await makePlugin(config, name, plugin, host);
+    if ('problems' in made) problems.push(...made.problems);
+    else stages.set(name, made.stage);
+  }
+  const set: PluginSet = {
+    stagesFor: (route) => (route.plugins ?? []).flatMap((name) => stages.get(name) ?? []),
+    close: (ms) => closeAll([...stages.values()], ms, host.logger),
+  };
+  if (problems.length > 0) {
+    await set.close(1000);
+    throw new ConfigError(problems);
+  }
+  return set;
+}
+
+async function makePlugin(
+  config: GatewayConfig,
+  name: string,
+  plugin: PluginConfig,
+  host: PluginHost,
+): Promise<{ stage: RouteStage } | { problems: ConfigProblem[] }> {
+  const given = host.given?.[name];
+  let loaded: LoadedPluginModule;
+  if (given !== undefined)
+    // A program's factory takes the config's options as written, as a module's does.
+    loaded = { factory: typeof given === 'function' ? given : () => given } as unknown as LoadedPluginModule;
+  else
+    try {
+      loaded = await importPluginModule(plugin.module, dirname(config.source));
+    } catch (err) {
+      return {
+        problems: [pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`)],
+      };
+    }
+  const refused = optionProblems(config, name, loaded, plugin.options);
+  if (refused.length > 0) return { problems: refused };
+  let hooks: PluginHooks;
+  try {
+    hooks = (await (loaded.factory as Plugin)(plugin.options, contextOf(name, plugin, host))) as PluginHooks;
+  } catch (err) {
+    return {
+      problems: [pluginProblem(config, name, 'module', `the plugin's factory threw: ${reasonOf(err)}`)],
+    };
+  }
+  if (typeof hooks !== 'object' || hooks === null)
+    return { problems: [pluginProblem(config, name, 'module', 'the plugin returned no hooks object')] };
+  const logger = host.logger.child({ plugin: name });
+  return {
+    stage: pluginStage(name, hooks, {
+      timeoutMs: plugin.timeout,
+      failOpen: plugin.onError === 'continue',
+      logFor: (requestId) => loggerOf(logger.child({ req_id: requestId })),
+    }),
+  };
+}
+
+function contextOf(name: string, plugin: PluginConfig, host: PluginHost): PluginContext {
+  const { metrics } = host;
+  return {
+    name,
+    log: loggerOf(host.logger.child({ plugin: name })),
+    metrics: {
+      count: (metric, label = '', by = 1) => metrics.pluginCount(name, metric, label, by),
+      observe: (metric, value, label = '') => metrics.pluginObserve(name, metric, label, value),
+    },
+    fetch: (upstream, path, init) => pluginFetch(host.runtime(), upstream, path, init, plugin.timeout),
+  };
+}
+
+/** Candor's logger in the plugin API's words: a message, then its fields. */
+function loggerOf(logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>): PluginLogger {
+  return {
+    debug: (message, fields) => logger.debug(fields ?? {}, message),
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    warn: (message, fields) => logger.warn(fields ?? {}, message),
+    error: (message, fields) => logger.error(fields ?? {}, message),
+  };
+}
+
+async function closeAll(stages: readonly RouteStage[], ms: number, logger: Logger): Promise<void> {
+  await Promise.all(
+    stages.map(async (stage) => {
+      if (stage.close === undefined) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), ms);
+      });
+      try {
+        const ended = await Promise.race([Promise.resolve().then(() => stage.close?.()), late]);
+        if (ended === 'late')
+          logger.warn({ stage: stage.name, ms }, 'plugin did not close in time: left behind');
+      } catch (err) {
+        logger.error({ stage: stage.name, err: reasonOf(err) }, 'plugin close threw');
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * `candor check` on a config with plugins (issue 57): it imports each module and asks it of its
+ * options, and names the file, line and field of a module that does not load, a factory that is
+ * none, options the plugin refuses, and a route naming a plugin the config lacks (did you mean).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-check-plugins-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+writeFileSync(
+  join(dir, 'good.ts'),
+  "export function validate(o: { n?: unknown }): string[] { return typeof o?.n === 'number' ? [] : [] }\nexport default () => ({});\n",
+);
+writeFileSync(
+  join(dir, 'picky.mjs'),
+  "export function validate(o) { return o?.limit > 10 ? [{ path: 'limit', message: 'expected at most 10' }] : []; }\nexport default () => ({});\n",
+);
+writeFileSync(join(dir, 'broken.ts'), 'export default () => ({ onRequest( });\n');
+writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+
+function check(
+  plugins: string,
+  routePlugins = '[good]',
+): { status: number | null; stderr: string; stdout: string } {
+  const file = join(dir, 'candor.yaml');
+  writeFileSync(
+    file,
+    `listen:
+  - address: 127.0.0.1:0
+plugins:
+${plugins}
+routes:
+  - match: { path: / }
+    upstream: app
+    plugins: ${routePlugins}
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:9 }] }
+`,
+  );
+  const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8', timeout: 20_000 });
+  return { status: run.status, stderr: run.stderr, stdout: run.stdout };
+}
+
+test('a config whose plugins load and take their options passes', () => {
+  const run = check('  good: { module: ./good.ts, options: { n: 1 } }');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /ok/);
+});
+
+test('a module that does not load is named with its file, line and field', () => {
+  const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./broken.ts', '[good, bad]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load .*broken\.ts: .* \(at \S*broken\.ts:1\)/,
+  );
+});
+
+test('a module without a factory, or one that is not there, is refused', () => {
+  const none = check('  good: { module: ./nodefault.mjs }');
+  assert.match(none.stderr, /plugins\.good\.module: cannot load .*: its default export is not a function/);
+  const missing = check('  good: { module: ./nowhere.ts }');
+  assert.match(missing.stderr, /plugins\.good\.module: cannot load .*nowhere\.ts/);
+  const nopackage = check('  good: { module: candor-no-such-plugin }');
+  assert.match(nopackage.stderr, /plugins\.good\.module: cannot load candor-no-such-plugin/);
+});
+
+test("the plugin's own check of its options is the config's, at the option's field", () => {
+  const run = check('  good:\n    module: ./picky.mjs\n    options: { limit: 99 }');
+  assert.equal(run.status, 78);
+  assert.match(run.stderr, /candor\.yaml:6:\d+ +plugins\.good\.options\.limit: expected at most 10/);
+});
+
+test('a route naming a plugin the config lacks: did you mean', () => {
+  const run = check('  good: { module: ./good.ts }', '[god]');
+  assert.equal(run.status, 78);
+  assert.match(run.stderr, /routes\[0\]\.plugins\[0\]: no plugin named 'god' \(did you mean 'good'\?\)/);
+});

@@ -1,0 +1,185 @@
+/**
+ * Plugins through the library (issue 57): startGateway takes plugin objects by name; a plugin is
+ * made once per config load, a reload makes new instances and closes the old ones; a module that
+ * does not load refuses the reload whole (the old plugins serve on); onResponse meets the
+ * upstream's answers only (a gateway failure's status and Proxy-Status stay the gateway's), and
+ * cannot remove the request id; a promise from onResponse is a 500 naming it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ConfigError, parseConfig } from '../../../src/index.ts';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { startDnsServer } from '../../helpers/dns-server.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+let made = 0;
+let closed = 0;
+const tagger: Plugin<{ tag: string }> = (options) => {
+  made++;
+  const instance = made;
+  return {
+    onRequest(request) {
+      request.headers.set('x-tag', `${options.tag}-${instance}`);
+    },
+    onResponse(response, request) {
+      response.headers.set('x-seen', request.headers.get('x-tag') ?? '');
+      response.headers.delete('x-request-id');
+      response.headers.set('proxy-status', 'forged');
+      if (request.path === '/t/async') return Promise.resolve() as unknown as undefined;
+      if (request.path === '/t/throw') throw new Error('a response hook bug');
+    },
+    close() {
+      closed++;
+    },
+  };
+};
+
+const yaml = (appUrl: string, tag: string, module = '/nonexistent/never-imported.ts') => `plugins:
+  tagger: { module: ${module}, options: { tag: ${tag} } }
+routes:
+  - { name: t, match: { path: /t }, upstream: app, plugins: [tagger] }
+  - { name: down, match: { path: /down }, upstream: nothing, plugins: [tagger] }
+upstreams:
+  app: { targets: [{ url: ${appUrl} }] }
+  nothing: { targets: [{ url: http://127.0.0.1:9 }] }
+`;
+
+describe('plugins given to startGateway', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(yaml(app.url, 'one'), {}, '', { plugins: { tagger } });
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test("a program's plugin object takes the place of its module: its edits go upstream and to the client", async () => {
+    const res = await request(gw.url, { path: '/t/x' });
+    assert.equal(res.status, 200);
+    assert.equal(app.received[app.received.length - 1].headers['x-tag'], 'one-1');
+    assert.equal(res.headers['x-seen'], 'one-1');
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the request id stays');
+    assert.equal(res.headers['proxy-status'], undefined, 'no Proxy-Status of its own making');
+    assert.equal(made, 1);
+  });
+
+  test("a gateway failure's answer is the gateway's: onResponse never meets it", async () => {
+    const res = await request(gw.url, { path: '/down' });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /error=connection_refused/);
+    assert.equal(res.headers['x-seen'], undefined);
+  });
+
+  test('a promise from onResponse is a 500 naming the plugin and the hook', async () => {
+    const res = await request(gw.url, { path: '/t/async' });
+    assert.equal(res.status, 500);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /details="plugin:tagger returned a promise from onResponse"/,
+    );
+  });
+
+  test('onResponse throwing is a 500 naming the plugin and onResponse; the worker serves on', async () => {
+    const res = await request(gw.url, { path: '/t/throw' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:tagger threw in onResponse"/);
+    assert.doesNotMatch(res.text, /a response hook bug/);
+    assert.equal((await request(gw.url, { path: '/t/ok' })).status, 200);
+  });
+
+  test("/status has each plugin's calls, failures and overruns", async () => {
+    const plugins = gw.gateway.status().plugins ?? {};
+    const tagger = plugins['plugin:tagger'];
+    assert.ok(tagger !== undefined, 'the plugin is in the status');
+    assert.ok(tagger.calls >= 5, `calls: ${tagger.calls}`);
+    assert.equal(tagger.failures, 2, 'the promise and the throw from onResponse');
+    assert.equal(tagger.overruns, 0);
+    assert.ok(tagger.seconds >= 0);
+  });
+
+  test('a reload makes new instances and closes the old ones', async () => {
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(app.url, 'two')}`, '<test>', {}),
+    );
+    assert.equal(made, 2);
+    const res = await request(gw.url, { path: '/t/y' });
+    assert.equal(res.headers['x-seen'], 'two-2');
+    for (let i = 0; i < 20 && closed < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed, 1);
+  });
+
+  test('a reload whose plugin module does not load is refused whole; the running plugins serve on', async () => {
+    const config = parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml(app.url, 'three')}`, '<test>', {});
+    await assert.rejects(
+      // A gateway without the program's object imports the module the config names.
+      async () => {
+        const bad = {
+          ...config,
+          plugins: { other: { ...config.plugins?.tagger, module: '/nonexistent/x.ts' } },
+        };
+        return gw.gateway.reload(bad as typeof config);
+      },
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /plugins\.other\.module: cannot load \/nonexistent\/x\.ts/.test(err.message),
+    );
+    assert.equal((await request(gw.url, { path: '/t/z' })).headers['x-seen'], 'two-2');
+  });
+});
+
+describe('plugins and DNS discovery', () => {
+  test('a DNS answer rebuilds the routes on the same plugin instances: made once per config load', async () => {
+    const app = await startEcho();
+    const dns = await startDnsServer();
+    dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+    let instances = 0;
+    const counted: Plugin = () => {
+      instances++;
+      const mine = instances;
+      return {
+        onRequest(request) {
+          request.headers.set('x-instance', String(mine));
+        },
+      };
+    };
+    const port = new URL(app.url).port;
+    const gw = await startTestGateway(
+      `plugins:
+  counted: { module: /nonexistent/never-imported.ts }
+routes:
+  - { match: { path: / }, upstream: app, plugins: [counted] }
+upstreams:
+  app:
+    discovery: { dns: app.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+`,
+      {},
+      '',
+      { plugins: { counted } },
+    );
+    try {
+      await waitUntil('the first answer', () => (gw.gateway.status().upstreams.app?.targets.length ?? 0) > 0);
+      const before = gw.gateway.runtime();
+      // A new answer (a second address): the runtime is rebuilt on it.
+      dns.set('app.test', [
+        { type: 'A', address: '127.0.0.1', ttl: 1 },
+        { type: 'A', address: '127.0.0.2', ttl: 1 },
+      ]);
+      await waitUntil('the rebuild', () => gw.gateway.runtime() !== before, 5000);
+      assert.equal(instances, 1);
+      const res = await request(gw.url, { path: '/x' });
+      assert.equal(res.status, 200);
+      assert.equal(app.received[app.received.length - 1].headers['x-instance'], '1');
+    } finally {
+      await gw.close();
+      await dns.close();
+      await app.close();
+    }
+  });
+});

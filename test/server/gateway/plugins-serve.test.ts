@@ -1,0 +1,194 @@
+/**
+ * Plugins through `candor serve` (issue 57), on real sockets: the examples of docs/examples/plugins/
+ * loaded by a path relative to the config file, each doing its job; a plugin's bug a 500 naming it;
+ * its dependency's outage that hop's 502/504 naming the upstream; an observer failing open; the
+ * plugin's own answer logged as made by it; its counts in /metrics.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+
+const EXAMPLES = join(import.meta.dirname, '../../../docs/examples/plugins');
+
+/** A loopback port nothing listens on (refused). */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function jwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none' })}.${part(claims)}.sig`;
+}
+
+describe('plugins through candor serve', () => {
+  let dir: string;
+  let app: Fault;
+  let checks: http.Server;
+  let slow: http.Server;
+  let serve: ServeProcess;
+  let metricsPort: number;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'candor-plugins-'));
+    app = await startEcho();
+    checks = http.createServer((req, res) => {
+      res.writeHead(req.url === '/allow?user=ok' ? 200 : 403).end();
+    });
+    slow = http.createServer(() => {});
+    await new Promise<void>((r) => checks.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const portOf = (s: http.Server) => (s.address() as { port: number }).port;
+    const closed = await closedPort();
+    metricsPort = await closedPort();
+    const module = (file: string) => `./${relative(dir, join(EXAMPLES, file))}`;
+    await writeFile(
+      join(dir, 'bug.mjs'),
+      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); return { status: 202, body: 'mine' }; } });\n",
+    );
+    const config = `listen:
+  - address: 127.0.0.1:0
+metrics: { listen: 127.0.0.1:${metricsPort} }
+plugins:
+  claims: { module: ${module('claim-header.ts')}, options: { header: x-user-id } }
+  ab: { module: ${module('ab-cookie.ts')}, options: { share: 1 } }
+  check: { module: ${module('service-check.ts')}, options: { upstream: checks } }
+  down: { module: ${module('service-check.ts')}, options: { upstream: down } }
+  slowcheck: { module: ${module('service-check.ts')}, options: { upstream: slow }, timeout: 2s }
+  tenants: { module: ${module('tenant-counter.ts')}, options: { tenants: [acme] }, on_error: continue }
+  bug: { module: ./bug.mjs, timeout: 300ms }
+routes:
+  - { name: claims, match: { path: /claims }, upstream: app, plugins: [claims] }
+  - { name: ab, match: { path: /ab }, upstream: app, plugins: [ab] }
+  - { name: check, match: { path: /check }, upstream: app, plugins: [check] }
+  - { name: down, match: { path: /down }, upstream: app, plugins: [down] }
+  - { name: slow, match: { path: /slow }, upstream: app, plugins: [slowcheck] }
+  - { name: tenants, match: { path: /tenants }, upstream: app, plugins: [tenants] }
+  - { name: bug, match: { path: /bug }, upstream: app, plugins: [bug] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+  checks: { targets: [{ url: http://127.0.0.1:${portOf(checks)} }] }
+  down: { targets: [{ url: http://127.0.0.1:${closed} }] }
+  slow: { targets: [{ url: http://127.0.0.1:${portOf(slow)} }], timeouts: { response: 300ms } }
+`;
+    await writeFile(join(dir, 'candor.yaml'), config);
+    serve = await startServe(join(dir, 'candor.yaml'), 1);
+  });
+  after(async () => {
+    await serve?.stop();
+    await app?.close();
+    checks?.close();
+    slow?.closeAllConnections();
+    slow?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const url = () => `http://127.0.0.1:${serve.port}`;
+  const last = () => app.received[app.received.length - 1];
+
+  test('a header from a JWT claim goes upstream; the client’s own copy does not', async () => {
+    const res = await request(url(), {
+      path: '/claims',
+      headers: { authorization: `Bearer ${jwt({ sub: 'user-7' })}`, 'x-user-id': 'forged' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(last().headers['x-user-id'], 'user-7');
+  });
+
+  test('a sticky A/B cookie: drawn once, set on the answer, kept after', async () => {
+    const first = await request(url(), { path: '/ab' });
+    assert.equal(first.status, 200);
+    assert.equal(last().headers['x-variant'], 'b');
+    assert.match(String(first.headers['set-cookie']), /^ab=b; Path=\/; Max-Age=2592000$/);
+    const again = await request(url(), { path: '/ab', headers: { cookie: 'ab=a' } });
+    assert.equal(last().headers['x-variant'], 'a');
+    assert.equal(again.headers['set-cookie'], undefined);
+  });
+
+  test('a check calling its own service: its yes goes on, its no is the plugin’s answer, logged as such', async () => {
+    assert.equal((await request(url(), { path: '/check', headers: { 'x-user': 'ok' } })).status, 200);
+    const before = app.received.length;
+    const no = await request(url(), { path: '/check', headers: { 'x-user': 'eve' } });
+    assert.equal(no.status, 403);
+    assert.equal(no.headers['content-type'], 'application/problem+json');
+    assert.match(String(no.headers['x-request-id']), /./);
+    assert.equal(app.received.length, before, 'the upstream never saw it');
+    const id = String(no.headers['x-request-id']);
+    await serve.waitForLines('request', 1);
+    const line = await waitForLine(serve, id);
+    assert.equal(line.answered_by, 'plugin:check');
+    assert.equal(line.status, 403);
+  });
+
+  test('the check service refusing is that hop’s 502 naming it, never a 500', async () => {
+    const res = await request(url(), { path: '/down', headers: { accept: 'application/json' } });
+    assert.equal(res.status, 502);
+    const status = String(res.headers['proxy-status']);
+    assert.match(status, /error=connection_refused/);
+    assert.match(status, /next-hop="down"/);
+  });
+
+  test('the check service slow is that hop’s 504 naming it', async () => {
+    const res = await request(url(), { path: '/slow', timeoutMs: 5000 });
+    assert.equal(res.status, 504);
+    const status = String(res.headers['proxy-status']);
+    assert.match(status, /error=http_response_timeout/);
+    assert.match(status, /next-hop="slow"/);
+  });
+
+  for (const [path, what] of [
+    ['/bug/throw', 'threw'],
+    ['/bug/hang', 'overran its 300 ms'],
+  ] as const)
+    test(`a plugin's bug (${path}) is a 500 naming it and the hook, its stack kept from the client`, async () => {
+      const res = await request(url(), { path, timeoutMs: 5000 });
+      assert.equal(res.status, 500);
+      const status = String(res.headers['proxy-status']);
+      assert.match(status, /error=proxy_internal_error/);
+      assert.match(status, new RegExp(`details="plugin:bug ${what} in onRequest"`));
+      assert.doesNotMatch(res.text, /secret detail/);
+    });
+
+  test('a plugin answering { status, body } is answered so', async () => {
+    const res = await request(url(), { path: '/bug/own' });
+    assert.equal(res.status, 202);
+    assert.equal(res.text, 'mine');
+  });
+
+  test('an observer with on_error: continue: its bug is logged, the request goes on; its counts are in /metrics', async () => {
+    assert.equal((await request(url(), { path: '/tenants', headers: { 'x-tenant': 'acme' } })).status, 200);
+    assert.equal((await request(url(), { path: '/tenants', headers: { 'x-tenant': 'crash' } })).status, 200);
+    const metrics = await request(`http://127.0.0.1:${metricsPort}`, { path: '/metrics' });
+    assert.match(
+      metrics.text,
+      /candor_plugin_events_total\{plugin="tenants",name="requests",label="acme"\} 1/,
+    );
+    assert.match(
+      metrics.text,
+      /candor_stage_hook_calls_total\{stage="plugin:tenants",hook="onRequest",result="threw"\} 1/,
+    );
+    assert.match(
+      metrics.text,
+      /candor_stage_hook_calls_total\{stage="plugin:bug",hook="onRequest",result="overran"\} 1/,
+    );
+  });
+});
+
+async function waitForLine(serve: ServeProcess, id: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 50; i++) {
+    const line = serve.lines.find((l) => l.req_id === id);
+    if (line !== undefined) return line;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no log line for ${id}`);
+}
