@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -185,18 +186,31 @@ test('candor check validates the demo config shipped in the package', async () =
 test("candor check accepts the config reference's complete example as installed, the files it names beside it, but for its tracing without the SDK", async () => {
   // docs/configuration.md tells the reader to run this on it: the example must be in the package.
   // Its tracing section needs the OpenTelemetry SDK, an optional peer not installed here: that
-  // is its one problem, and the same file without it is accepted.
-  const example = join(installed, 'docs/examples/complete.yaml');
+  // is its one problem, and the same file without it is accepted. Its plugin is TypeScript,
+  // which Node strips only outside node_modules: checked where a user puts it, the examples
+  // copied beside their config (as installed, the plugin's problem says so).
+  const examples = join(work, 'examples');
+  cpSync(join(installed, 'docs/examples'), examples, { recursive: true });
+  const example = join(examples, 'complete.yaml');
   const env = { ...childEnv, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' };
   const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, { env });
   assert.equal(check.code, 78, check.stderr);
   assert.match(check.stderr, /complete\.yaml:\d+:1 +tracing: tracing needs the OpenTelemetry SDK/);
   assert.match(check.stderr, /\n1 problem in /);
-  const untraced = join(installed, 'docs/examples/complete-untraced.yaml');
+  const untraced = join(examples, 'complete-untraced.yaml');
   writeFileSync(untraced, readFileSync(example, 'utf8').replace(/^tracing:\n(?: .*\n)*/m, ''));
   const without = await run(join(app, 'node_modules/.bin/candor'), ['check', untraced], app, { env });
   assert.equal(without.code, 0, without.stderr);
   assert.match(without.stdout, /complete-untraced\.yaml: ok/);
+  // Left where npm put it, the plugin is refused, saying why and what to do.
+  const installedUntraced = join(installed, 'docs/examples/complete-untraced.yaml');
+  writeFileSync(installedUntraced, readFileSync(untraced, 'utf8'));
+  const there = await run(join(app, 'node_modules/.bin/candor'), ['check', installedUntraced], app, { env });
+  assert.equal(there.code, 78, there.stderr);
+  assert.match(
+    there.stderr,
+    /plugins\.user-header\.module: .*a plugin installed as a package must be JavaScript/,
+  );
 });
 
 test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {

@@ -101,5 +101,8 @@ export function reasonOf(err: unknown): string {
   // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3").
   const where = /^((?:file:\/\/|\/)\S+:\d+)$/m.exec(err.stack ?? '');
   const message = err.message.split('\n')[0];
+  // Node strips TypeScript types only outside node_modules: say what to do about it.
+  if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')
+    return `${message} (a plugin installed as a package must be JavaScript; keep a TypeScript one beside the config)`;
   return where !== null && err instanceof SyntaxError ? `${message} (at ${where[1]})` : message;
 }
