@@ -7,12 +7,23 @@ import type { Readable } from 'node:stream';
 import { Failure } from '../../core/failure/failure.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import { type OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** What the session is told when a streamed body cannot be sent whole: it cuts the transfer (its head is out). */
 export type CutBody = (failure: Failure) => void;
 
-/** Writes `answer`'s body after its head (none to a HEAD) and ends it, or cuts it (`cut`) when it cannot be whole. */
-export function writeOwnBody(answer: OwnAnswer, response: ResponseSink, head: boolean, cut: CutBody): void {
+/**
+ * Writes `answer`'s body after its head (none to a HEAD) and ends it, or cuts it (`cut`) when it
+ * cannot be whole. A streamed body's bytes are the log's `bytes_out`, as an upstream's are.
+ */
+export function writeOwnBody(
+  answer: OwnAnswer,
+  req: Pick<SessionRequest, 'response' | 'record' | 'head'>,
+  cut: CutBody,
+): void {
+  const { response, record } = req;
+  const head = req.head.method === 'HEAD';
   if (!(answer instanceof StreamedAnswer)) {
     if (answer.body.length > 0 && !head) response.write(answer.body);
     return response.end();
@@ -23,7 +34,7 @@ export function writeOwnBody(answer: OwnAnswer, response: ResponseSink, head: bo
     if (!response.closed) response.end();
     return;
   }
-  new StreamedBody(answer, stream, response, cut).start();
+  new StreamedBody(answer, stream, response, record, cut).start();
 }
 
 /**
@@ -37,15 +48,23 @@ class StreamedBody {
   readonly #answer: StreamedAnswer;
   readonly #stream: Readable;
   readonly #response: ResponseSink;
+  readonly #record: RequestRecord;
   readonly #cut: CutBody;
   #sent = 0;
   #held: Buffer | undefined;
   #over = false;
 
-  constructor(answer: StreamedAnswer, stream: Readable, response: ResponseSink, cut: CutBody) {
+  constructor(
+    answer: StreamedAnswer,
+    stream: Readable,
+    response: ResponseSink,
+    record: RequestRecord,
+    cut: CutBody,
+  ) {
     this.#answer = answer;
     this.#stream = stream;
     this.#response = response;
+    this.#record = record;
     this.#cut = cut;
   }
 
@@ -71,6 +90,7 @@ class StreamedBody {
     this.#sent += held.length;
     if (this.#sent + chunk.length > this.#answer.length)
       return this.#fail(`the file grew past the ${this.#answer.length} bytes told while it was read`);
+    this.#record.bytesOut += held.length;
     if (this.#response.write(held)) return;
     this.#stream.pause();
     this.#response.onDrain(() => {
@@ -95,7 +115,10 @@ class StreamedBody {
     if (this.#over) return;
     if (!same) return this.#fail('the file changed while it was read');
     this.#over = true;
-    if (this.#held !== undefined) this.#response.write(this.#held);
+    if (this.#held !== undefined) {
+      this.#record.bytesOut += this.#held.length;
+      this.#response.write(this.#held);
+    }
     this.#response.end();
   }
 

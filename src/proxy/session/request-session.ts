@@ -278,7 +278,7 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.acme = acme;
     if (answer instanceof Promise)
       return void answer.then((a) => (a instanceof Failure ? this.answer(a) : this.#ownAnswer(a, acme)));
-    const { response, record, exchange, head: request } = this.#req;
+    const { response, record, exchange } = this.#req;
     if (response.closed) return;
     // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
     if (answer instanceof PassedOnAnswer) {
@@ -299,7 +299,7 @@ export class RequestSession implements AttemptsOwner {
     // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
     // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
     if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
-    writeOwnBody(answer, response, request.method === 'HEAD', (cut) => this.answer(cut));
+    writeOwnBody(answer, this.#req, (cut) => this.answer(cut));
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────
