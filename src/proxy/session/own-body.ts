@@ -7,7 +7,6 @@ import type { Readable } from 'node:stream';
 import { Failure } from '../../core/failure/failure.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import { type OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { SessionRequest } from './session-request.ts';
 
 /** What the session is told when a streamed body cannot be sent whole: it cuts the transfer (its head is out). */
@@ -15,14 +14,14 @@ export type CutBody = (failure: Failure) => void;
 
 /**
  * Writes `answer`'s body after its head (none to a HEAD) and ends it, or cuts it (`cut`) when it
- * cannot be whole. A streamed body's bytes are the log's `bytes_out`, as an upstream's are.
+ * cannot be whole. (The log's `bytes_out` counts an upstream's body bytes: a streamed own answer's are not in it.)
  */
 export function writeOwnBody(
   answer: OwnAnswer,
-  req: Pick<SessionRequest, 'response' | 'record' | 'head'>,
+  req: Pick<SessionRequest, 'response' | 'head'>,
   cut: CutBody,
 ): void {
-  const { response, record } = req;
+  const { response } = req;
   const head = req.head.method === 'HEAD';
   if (!(answer instanceof StreamedAnswer)) {
     if (answer.body.length > 0 && !head) response.write(answer.body);
@@ -34,7 +33,7 @@ export function writeOwnBody(
     if (!response.closed) response.end();
     return;
   }
-  new StreamedBody(answer, stream, response, record, cut).start();
+  new StreamedBody(answer, stream, response, cut).start();
 }
 
 /**
@@ -48,23 +47,15 @@ class StreamedBody {
   readonly #answer: StreamedAnswer;
   readonly #stream: Readable;
   readonly #response: ResponseSink;
-  readonly #record: RequestRecord;
   readonly #cut: CutBody;
   #sent = 0;
   #held: Buffer | undefined;
   #over = false;
 
-  constructor(
-    answer: StreamedAnswer,
-    stream: Readable,
-    response: ResponseSink,
-    record: RequestRecord,
-    cut: CutBody,
-  ) {
+  constructor(answer: StreamedAnswer, stream: Readable, response: ResponseSink, cut: CutBody) {
     this.#answer = answer;
     this.#stream = stream;
     this.#response = response;
-    this.#record = record;
     this.#cut = cut;
   }
 
@@ -90,7 +81,6 @@ class StreamedBody {
     this.#sent += held.length;
     if (this.#sent + chunk.length > this.#answer.length)
       return this.#fail(`the file grew past the ${this.#answer.length} bytes told while it was read`);
-    this.#record.bytesOut += held.length;
     if (this.#response.write(held)) return;
     this.#stream.pause();
     this.#response.onDrain(() => {
@@ -115,10 +105,7 @@ class StreamedBody {
     if (this.#over) return;
     if (!same) return this.#fail('the file changed while it was read');
     this.#over = true;
-    if (this.#held !== undefined) {
-      this.#record.bytesOut += this.#held.length;
-      this.#response.write(this.#held);
-    }
+    if (this.#held !== undefined) this.#response.write(this.#held);
     this.#response.end();
   }
 
