@@ -30,11 +30,13 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].canary.baseline_max_failed_percent',
     'routes[].auth.jwt.require_exp',
     'state_dir',
+    'routes[].static.root',
+    'routes[].static.precompressed',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 282);
+  assert.equal(CONFIG_FIELD_PATHS.length, 288);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {
