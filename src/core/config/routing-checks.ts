@@ -131,6 +131,13 @@ function checkStatic(
         `a route that serves static files forwards nothing: ${field} has nothing to apply to`,
         'key',
       );
+  // The fallback is read as a request's path is: a dot-segment or a dotfile would never be served.
+  const fallback = stringAt(mappingAt(route, 'static'), 'fallback');
+  if (fallback?.split('/').some((segment) => segment.startsWith('.')))
+    report(
+      at('static', 'fallback'),
+      `expected a file under root without dot-segments or dotfiles, got ${JSON.stringify(fallback)}`,
+    );
 }
 
 function checkRewrite(

@@ -74,6 +74,8 @@ test('a static root that is no directory, an index with a slash, a fallback not 
     static: { root: ${join(dir, 'none')} }
   - match: { path: /c }
     static: { root: ${dir}, index: ../x.html, fallback: index.html, precompressed: [deflate] }
+  - match: { path: /d }
+    static: { root: ${dir}, fallback: /../index.html }
 `),
   ).map((p) => p.path);
   assert.deepEqual(problems.sort(), [
@@ -82,5 +84,6 @@ test('a static root that is no directory, an index with a slash, a fallback not 
     'routes[2].static.fallback',
     'routes[2].static.index',
     'routes[2].static.precompressed[0]',
+    'routes[3].static.fallback',
   ]);
 });
