@@ -10,6 +10,7 @@
 import { type BigIntStats, constants } from 'node:fs';
 import { type FileHandle, open, readlink, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { Failure } from '../../core/failure/failure.ts';
 
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
@@ -29,9 +30,7 @@ export async function openUnder(root: string, segments: readonly string[]): Prom
   try {
     handle = await open(path, FLAGS);
   } catch (err) {
-    // ELOOP: the last component is a symbolic link (O_NOFOLLOW); the route serves none.
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ELOOP' ? 'outside' : 'missing';
+    return notOpened(err as NodeJS.ErrnoException);
   }
   try {
     const stats = await handle.stat({ bigint: true });
@@ -53,6 +52,32 @@ export async function openUnder(root: string, segments: readonly string[]): Prom
     await handle.close().catch(() => {});
     throw err;
   }
+}
+
+/** Names a request may not open: nothing there, or nothing the gateway may read (told alike: 404). */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
+
+/**
+ * Why a file could not be opened, as the request's answer: a name the route does not serve (a
+ * link at its last component, ELOOP under O_NOFOLLOW: `outside`), nothing there, or the gateway's
+ * own trouble, never told as a missing file: out of descriptors is a 503 with Retry-After, any
+ * other error (EIO) a 500 whose details name it.
+ */
+function notOpened(err: NodeJS.ErrnoException): NotOpened {
+  if (err.code === 'ELOOP') return 'outside';
+  if (err.code !== undefined && ABSENT.has(err.code)) return 'missing';
+  if (err.code === 'EMFILE' || err.code === 'ENFILE')
+    throw new Failure('proxy_resources_exhausted', `a static file could not be opened (${err.code})`, {
+      retryAfter: 1,
+      cause: err,
+    });
+  throw new Failure(
+    'proxy_internal_error',
+    `a static file could not be opened (${err.code ?? err.message})`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Where the opened file really is: its descriptor's real path, or the name's when it is the same file. */

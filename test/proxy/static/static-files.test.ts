@@ -5,6 +5,7 @@
  * a symbolic link out of root, a file swapped for one); only GET and HEAD.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ before(async () => {
   writeFileSync(outside, 'outside root');
   symlinkSync(outside, join(root, 'leak.txt'));
   symlinkSync(dir, join(root, 'up'));
+  execFileSync('mkfifo', [join(root, 'pipe')]);
   gw = await startTestGateway(`name: edge-1
 routes:
   - match: { path: /spa }
@@ -208,6 +210,11 @@ test('no path leaves root: dotfiles, symlinks out of root, encoded dots and slas
     '/%00': 400,
     [`/${'a'.repeat(300)}`]: 404,
   });
+});
+
+test('a FIFO under root is a 404 at once: opened without blocking, and no regular file', async () => {
+  const res = await request(gw.url, { path: '/pipe', timeoutMs: 3000 });
+  assert.equal(res.status, 404);
 });
 
 test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async () => {
