@@ -90,7 +90,7 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 14 route(s), 5 upstream(s))\n`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 15 route(s), 5 upstream(s))\n`,
   );
   assert.equal(result.status, 0);
 });

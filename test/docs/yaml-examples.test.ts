@@ -2,7 +2,7 @@
  * Every ```yaml block of README.md and docs/ is a config `candor check` accepts, with no warning.
  * Most are fragments, a section of a config beside the text that explains it: each is completed
  * with only what it leaves out (a listener; a route when it has none; when it has no
- * `upstreams`, one for each name its routes use) and checked as the loader checks a file, secrets aside (the
+ * `upstreams`, one for each name its routes use, if any) and checked as the loader checks a file, secrets aside (the
  * blocks name files on the reader's machine, /etc/candor/admin-token). A block that is not a
  * Candor config (Prometheus rules) says so in an HTML comment on the line before it:
  * `<!-- not a candor config: … -->`. The complete example has a test of its own.
@@ -85,7 +85,8 @@ function completed(fragment: Mapping): Mapping {
   if (!isMapping(fragment.upstreams))
     for (const name of upstreamsNamed(config.routes))
       upstreams[name] ??= { targets: [{ url: 'http://127.0.0.1:9' }] };
-  config.upstreams = upstreams;
+  // A gateway whose routes all answer themselves (redirects, static files) has none.
+  if (Object.keys(upstreams).length > 0 || isMapping(fragment.upstreams)) config.upstreams = upstreams;
   return config;
 }
 

@@ -73,6 +73,8 @@ export const DEFAULTS = {
     },
     // 308 keeps the method and body (a POST stays a POST), unlike 301's historic rewrite to GET.
     redirectStatus: 308,
+    // routes[].static.index: the file a directory's path is answered with, as nginx's `index`.
+    staticIndex: 'index.html',
   },
   // A response cache per route that asks for one (routes[].cache): bounded in memory, LRU.
   // A canary walks 5 → 25 → 50 % a minute a step, judged on at least 100 requests a side a step;

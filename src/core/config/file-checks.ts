@@ -51,6 +51,23 @@ export function checkFiles(
     const problem = keySetProblem(readFileSync(file, 'utf8'));
     if (problem !== undefined) report(path, `${JSON.stringify(file)}: ${problem}`);
   }
+  for (const [index, route] of itemsOf(root.routes)) {
+    const served = stringAt(mappingAt(route, 'static'), 'root');
+    if (served === undefined) continue;
+    const dir = resolve(baseDir, served);
+    let problem: string | undefined;
+    try {
+      if (!statSync(dir).isDirectory()) problem = 'is not a directory';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // `candor check --without-secrets` (a CI box) checks a config without the machine's files:
+      // a site's directory is deployed beside the gateway, as its TLS keys are.
+      if (code === 'ENOENT' && secrets === 'may-be-absent') continue;
+      problem = `cannot be read (${code})`;
+    }
+    if (problem !== undefined)
+      report(['routes', index, 'static', 'root'], `${JSON.stringify(dir)} ${problem}`);
+  }
   for (const [name, upstream] of entriesOf(root.upstreams)) {
     const tls = mappingAt(upstream, 'tls');
     if (checkFile(tls, 'ca', ['upstreams', name, 'tls', 'ca'], baseDir, report)) {

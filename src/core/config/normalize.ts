@@ -40,6 +40,7 @@ import type {
   RateLimitConfig,
   RetryConfig,
   RouteConfig,
+  StaticConfig,
   TargetConfig,
   UpstreamConfig,
 } from './types.ts';
@@ -270,6 +271,7 @@ function toRoute(
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),
     ...(raw.cache === undefined ? {} : { cache: toCache(raw.cache, baseDir) }),
+    ...(raw.static === undefined ? {} : { static: toStatic(raw.static, baseDir) }),
     ...optional('access', toAccess(raw, baseDir, authUpstreams)),
   };
 }
@@ -291,6 +293,16 @@ function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
     baselineMaxFailedPercent: raw.baseline_max_failed_percent ?? defaults.baselineMaxFailedPercent,
     onFailure: raw.on_failure ?? 'rollback',
     onSuccess: raw.on_success ?? 'promote',
+  };
+}
+
+function toStatic(raw: NonNullable<RawRoute['static']>, baseDir: string): StaticConfig {
+  return {
+    root: resolve(baseDir, raw.root),
+    index: raw.index ?? DEFAULTS.route.staticIndex,
+    ...(raw.fallback === undefined ? {} : { fallback: raw.fallback }),
+    precompressed: [...(raw.precompressed ?? [])],
+    ...(raw.cache_control === undefined ? {} : { cacheControl: raw.cache_control }),
   };
 }
 

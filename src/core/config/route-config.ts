@@ -28,6 +28,20 @@ export interface CompressionConfig {
   readonly skipCredentialed: readonly string[];
 }
 
+/** routes[].static: the route answers with the files under a directory (proxy/static/). */
+export interface StaticConfig {
+  /** The directory, absolute (resolved against the config file's). */
+  readonly root: string;
+  /** The file a path naming a directory is answered with. */
+  readonly index: string;
+  /** A path under root answered for a path no file answers (a single-page app's `/index.html`); absent: 404. */
+  readonly fallback?: string;
+  /** Siblings compressed ahead of time (`app.js.br`) offered to a client that accepts them, in this order. */
+  readonly precompressed: readonly ContentCoding[];
+  /** The Cache-Control every file's answer carries; absent: none (a client's cache revalidates by the validators). */
+  readonly cacheControl?: string;
+}
+
 export interface RouteConfig {
   /** Position in the file, used in logs when a route has no name. */
   readonly index: number;
@@ -37,7 +51,7 @@ export interface RouteConfig {
   readonly host?: string;
   /** Path prefix, always starting with "/". Matches on segment boundaries ("/v1" matches "/v1/x", not "/v10"). */
   readonly path: string;
-  /** The upstream that serves the route; absent when the route answers with a redirect. */
+  /** The upstream that serves the route; absent when the route answers with a redirect or its static files. */
   readonly upstream?: string;
   readonly stripPrefix: boolean;
   /** A path with `%2F` or `%5C` may take this route (else 400): for an upstream that reads them as data. */
@@ -48,6 +62,8 @@ export interface RouteConfig {
   readonly rewrite?: RewriteConfig;
   /** The route answers itself with this redirect instead of forwarding. */
   readonly redirect?: RedirectConfig;
+  /** The route answers with the files under a directory instead of forwarding (no upstream). */
+  readonly static?: StaticConfig;
   readonly requestHeaders?: HeaderRules;
   /** Applied to the upstream's answers and the gateway's own (errors, redirects), Proxy-Status excepted. */
   readonly responseHeaders?: HeaderRules;

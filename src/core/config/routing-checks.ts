@@ -62,6 +62,7 @@ function checkTarget(
   warn: Report,
 ): void {
   const redirect = route.redirect;
+  if (route.static !== undefined) return checkStatic(route, at, report);
   if (redirect === undefined) {
     if (route.upstream === undefined && route.split === undefined)
       report(at('upstream'), "missing required field 'upstream'", 'parent');
@@ -100,6 +101,43 @@ function checkTarget(
     );
   else if (redirect.location === undefined && !origin)
     report(at('redirect'), 'a redirect needs a location, or a scheme and/or port', 'key');
+}
+
+/**
+ * A route with static files answers from its root and forwards nothing: an upstream, a split or a
+ * redirect beside it is a second answer, and what shapes a forwarded request or its answer has
+ * nothing to apply to (its prefix is stripped from the path as strip_prefix would; its files are
+ * compressed ahead of time, `precompressed`).
+ */
+function checkStatic(
+  route: Record<string, unknown>,
+  at: (...path: PathSegment[]) => PathSegment[],
+  report: Report,
+): void {
+  for (const field of ['upstream', 'split', 'redirect', 'canary', 'hash_key'])
+    if (route[field] !== undefined)
+      report(at(field), `a route serves static files or has ${field}, not both`, 'key');
+  for (const field of [
+    'strip_prefix',
+    'rewrite',
+    'request_headers',
+    'retry_idempotency_key',
+    'cache',
+    'compression',
+  ])
+    if (route[field] !== undefined)
+      report(
+        at(field),
+        `a route that serves static files forwards nothing: ${field} has nothing to apply to`,
+        'key',
+      );
+  // The fallback is read as a request's path is: a dot-segment or a dotfile would never be served.
+  const fallback = stringAt(mappingAt(route, 'static'), 'fallback');
+  if (fallback?.split('/').some((segment) => segment.startsWith('.')))
+    report(
+      at('static', 'fallback'),
+      `expected a file under root without dot-segments or dotfiles, got ${JSON.stringify(fallback)}`,
+    );
 }
 
 function checkRewrite(

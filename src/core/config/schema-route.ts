@@ -112,6 +112,36 @@ export const Route = mapping(
         'a mapping with max_size, max_entry, stale_if_error, lock_timeout, dir and/or max_disk',
       ),
     ),
+    static: Type.Optional(
+      mapping(
+        {
+          root: filePath('the directory whose files the route serves'),
+          index: Type.Optional(
+            Type.String({ pattern: '^[^/\\\\\\x00]+$', expected: 'a file name like index.html' }),
+          ),
+          fallback: Type.Optional(
+            Type.String({ pattern: '^/[^\\\\\\x00]*$', expected: 'a file under root like /index.html' }),
+          ),
+          precompressed: Type.Optional(
+            Type.Array(
+              Type.Unsafe<'zstd' | 'br' | 'gzip'>(
+                Type.Union([Type.Literal('zstd'), Type.Literal('br'), Type.Literal('gzip')], {
+                  expected: 'one of zstd, br, gzip',
+                }),
+              ),
+              { uniqueItems: true, expected: 'a list of zstd, br and/or gzip, each once' },
+            ),
+          ),
+          cache_control: Type.Optional(
+            Type.String({
+              pattern: '^[\\x20-\\x7e]+$',
+              expected: 'a Cache-Control value like "public, max-age=3600"',
+            }),
+          ),
+        },
+        'a mapping with root, index, fallback, precompressed and/or cache_control',
+      ),
+    ),
     ...ACCESS_FIELDS,
     ...ROUTE_PLUGIN_FIELDS,
   },

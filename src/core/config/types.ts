@@ -42,6 +42,7 @@ export type {
   RouteConditions,
   RouteConfig,
   SplitSide,
+  StaticConfig,
   ValueTest,
 } from './route-config.ts';
 export type { HashKey, TemplatePart } from './routing-values.ts';

@@ -41,6 +41,8 @@ interface FailureInit {
   readonly final?: boolean;
   /** The WWW-Authenticate challenge of a 401 (RFC 9110 §11.6.1). */
   readonly challenge?: string;
+  /** A 405's Allow (§15.5.6), where the methods allowed are fewer than those Candor forwards (a static route's GET, HEAD). */
+  readonly allow?: string;
   /** The hop that failed when it is not the route's upstream (an auth hop: "auth:idp.example.com"). */
   readonly nextHop?: string;
   /**
@@ -70,6 +72,7 @@ export class Failure extends Error {
   /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
   readonly clientMayRetry: boolean;
   readonly challenge: string | undefined;
+  readonly allow: string | undefined;
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
   /** The words given in place of the kind's, carried by every copy of this failure. */
@@ -102,6 +105,7 @@ export class Failure extends Error {
     this.clientMayRetry =
       init.final === true ? false : this.kind.clientMayRetry || this.status === 408 || this.status === 421;
     this.challenge = init.challenge;
+    this.allow = init.allow;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.wording = init.wording;

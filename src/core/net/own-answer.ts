@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * An answer the gateway makes itself, without an upstream (a redirect, a CORS preflight,
  * `OPTIONS *`, an ACME validation): its status, the fields it needs and its body; the session
@@ -18,6 +20,32 @@ export class OwnAnswer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * An answer of the gateway's own whose body streams (a static file): `length` bytes read from
+ * `body` as the client takes them, with backpressure, never held whole. A body that ends short,
+ * or fails, cuts the transfer (never finished as whole: `http_response_incomplete`). Undefined
+ * body: none is sent (a HEAD's answer, a 304), its head telling `length` all the same.
+ * `done` is asked before the last bytes go: false (the file changed under the read) cuts them.
+ */
+export class StreamedAnswer extends OwnAnswer {
+  readonly length: number;
+  readonly stream: Readable | undefined;
+  readonly done: (() => Promise<boolean>) | undefined;
+
+  constructor(
+    status: number,
+    headers: readonly string[],
+    length: number,
+    stream: Readable | undefined,
+    done?: () => Promise<boolean>,
+  ) {
+    super(status, headers);
+    this.length = length;
+    this.stream = stream;
+    this.done = done;
+  }
+}
 
 /** An edit of an answer's fields ([name, value, …]), returning a new list: the route's response rules, its CORS fields. */
 export type AnswerEdit = (headers: readonly string[]) => string[];

@@ -122,7 +122,8 @@ export class Admission {
    */
   admit(request: {
     readonly route: RouteConfig;
-    readonly upstream: UpstreamConfig;
+    /** Absent: a route that answers itself (its static files). */
+    readonly upstream: UpstreamConfig | undefined;
     /** The request's fields by lowercase name (a rate limit may key on one). */
     readonly fields: Readonly<Record<string, string | string[] | undefined>>;
     readonly clientAddress: string;

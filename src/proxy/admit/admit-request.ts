@@ -30,6 +30,15 @@ export interface Admitted {
   readonly window?: CanaryCounter;
 }
 
+/**
+ * A request admitted to a route that answers it itself, from its stages (its static files): no
+ * upstream, no side; what its stages answer is its answer.
+ */
+export type AdmittedHere = Omit<Admitted, 'upstream' | 'window'> & {
+  readonly upstream: undefined;
+  readonly window: undefined;
+};
+
 /** What the admit phase reads of the route phase's verdict (route-request.ts's Routed). */
 interface RoutedRequest {
   readonly route: RouteConfig;
@@ -66,7 +75,12 @@ type DrawSide<G> = (
   clientAddress: string,
 ) => DrawnSide | undefined;
 
-type Verdict = Admitted | Failure | OwnAnswer | Promise<Admitted | Failure | OwnAnswer>;
+type Verdict =
+  | Admitted
+  | AdmittedHere
+  | Failure
+  | OwnAnswer
+  | Promise<Admitted | AdmittedHere | Failure | OwnAnswer>;
 
 /**
  * The admit phase, for a routed request: access control (IP lists, CORS, authentication), then
@@ -160,13 +174,18 @@ function pastAccess<G extends AdmitGateway>(
   drawSide: DrawSide<G>,
   request: AdmitRequest,
   requestEdit?: AnswerEdit,
-): Admitted | Failure | OwnAnswer | Promise<Admitted | Failure> {
+): Admitted | AdmittedHere | Failure | OwnAnswer | Promise<Admitted | AdmittedHere | Failure> {
   const { route } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
-  const side = drawSide(gateway, route, fields, record.clientAddress);
-  // The loader made sure the route's upstream (its split's sides too) exists.
-  const upstream = gateway.upstreams.get(side?.upstream ?? (route.upstream as string)) as Upstream;
-  goesTo(record, upstream);
+  const side =
+    route.upstream === undefined ? undefined : drawSide(gateway, route, fields, record.clientAddress);
+  // The loader made sure the route's upstream (its split's sides too) exists; a route without
+  // one answers from its stages (its static files), and goes to nobody.
+  const upstream =
+    route.upstream === undefined
+      ? undefined
+      : (gateway.upstreams.get(side?.upstream ?? route.upstream) as Upstream);
+  if (upstream !== undefined) goesTo(record, upstream);
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
   // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
@@ -175,7 +194,7 @@ function pastAccess<G extends AdmitGateway>(
   if (tooLarge !== undefined) return tooLarge;
   const release = gateway.admission.admit({
     route,
-    upstream: upstream.config,
+    upstream: upstream?.config,
     fields,
     clientAddress: record.clientAddress,
     trust: gateway.trust,
@@ -192,14 +211,15 @@ function pastAccess<G extends AdmitGateway>(
 /** The admit phase's verdict once the slots are taken (or refused); no closure made for a request decided at once. */
 function admittedOf(
   routed: RoutedRequest,
-  upstream: Upstream,
+  upstream: Upstream | undefined,
   upstreamPath: string,
   release: Release | Failure,
   requestEdit: AnswerEdit | undefined,
   window: CanaryCounter | undefined,
-): Admitted | Failure {
+): Admitted | AdmittedHere | Failure {
   if (release instanceof Failure) return release;
-  // One shape for every request (no spread): an absent edit or window is undefined.
+  // One shape for every request (no spread): an absent edit or window is undefined; no upstream
+  // (and so no window) for a route that answers itself.
   return {
     route: routed.route,
     upstream,
@@ -208,5 +228,5 @@ function admittedOf(
     release,
     requestEdit,
     window,
-  };
+  } as Admitted | AdmittedHere;
 }

@@ -7,7 +7,7 @@ import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
 import { joinedField } from '../../core/net/downstream.ts';
-import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { type AnswerEdit, OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { keptOwn } from '../decide/error-response.ts';
 
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
@@ -140,7 +140,9 @@ export function ownAnswerHead(
   close: boolean,
   edit: AnswerEdit | undefined,
 ): string[] {
-  const length = answer.status === 204 ? [] : ['content-length', String(answer.body.length)];
+  // A 304 tells no length (the sink frames it as bodiless): its 200's would be its file's.
+  const size = answer instanceof StreamedAnswer ? answer.length : answer.body.length;
+  const length = answer.status === 204 || answer.status === 304 ? [] : ['content-length', String(size)];
   const headers = [...ownFields(answer, gateway), ...length, 'x-request-id', requestId];
   if (close) headers.push('connection', 'close');
   if (edit === undefined) return headers;

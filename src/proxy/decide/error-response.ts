@@ -124,7 +124,7 @@ export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts):
     'nosniff',
   ];
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
-  if (failure.status === 405) headers.push('allow', ALLOW);
+  if (failure.status === 405) headers.push('allow', failure.allow ?? ALLOW);
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   if (facts.close) headers.push('connection', 'close');
   const edited = facts.editHeaders?.(headers);

@@ -11,7 +11,7 @@ import { startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
-import { type Admitted, admitRequest } from '../admit/admit-request.ts';
+import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { ownAnswerHead, PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
 import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
@@ -22,6 +22,7 @@ import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { CacheRun } from './cache-run.ts';
 import { logPhase } from './log-phase.ts';
+import { writeOwnBody } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
 import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
@@ -29,7 +30,7 @@ import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
 import { sideDrawer } from './split-side.ts';
-import { stageRequestOf, withStageEdits } from './stage-request.ts';
+import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
 /**
  * One request, from the moment the server hands it over to its log line: a plain request and an
@@ -159,7 +160,7 @@ export class RequestSession implements AttemptsOwner {
     this.#stages = stages;
   }
 
-  #forward(admitted: Admitted | Failure | OwnAnswer): void {
+  #forward(admitted: Admitted | AdmittedHere | Failure | OwnAnswer): void {
     const { response } = this.#req;
     if (admitted instanceof Failure) return this.answer(admitted);
     if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
@@ -174,11 +175,12 @@ export class RequestSession implements AttemptsOwner {
   }
 
   /** What the stages made of the request: answered or refused by one, or on to the upstream with their edits. */
-  #staged(verdict: OwnAnswer | Failure | undefined, admitted: Admitted): void {
+  #staged(verdict: OwnAnswer | Failure | undefined, admitted: Admitted | AdmittedHere): void {
     if (verdict instanceof Failure) return this.answer(verdict);
     if (verdict !== undefined) return this.#ownAnswer(verdict);
     // The client left while a stage decided.
     if (this.#req.response.closed) return;
+    if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
     // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
     this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages), this.#cache);
     if (this.#cache === undefined) this.#attempts.start();
@@ -276,7 +278,7 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.acme = acme;
     if (answer instanceof Promise)
       return void answer.then((a) => (a instanceof Failure ? this.answer(a) : this.#ownAnswer(a, acme)));
-    const { response, record, exchange, head: request } = this.#req;
+    const { response, record, exchange } = this.#req;
     if (response.closed) return;
     // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
     if (answer instanceof PassedOnAnswer) {
@@ -297,8 +299,7 @@ export class RequestSession implements AttemptsOwner {
     // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
     // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
     if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
-    if (answer.body.length > 0 && request.method !== 'HEAD') response.write(answer.body);
-    response.end();
+    writeOwnBody(answer, this.#req, (cut) => this.answer(cut));
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────

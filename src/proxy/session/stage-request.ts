@@ -1,4 +1,6 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import type { RouteConfig } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
@@ -43,4 +45,12 @@ export function withStageEdits(admitted: Admitted, stages: StageRun | undefined)
       return out;
     },
   };
+}
+
+/** A route without an upstream whose stages did not answer the request (a bug: its static stage answers every request). */
+export function unanswered(route: RouteConfig): Failure {
+  return new Failure(
+    'proxy_internal_error',
+    `route ${route.name} has no upstream and none of its stages answered`,
+  );
 }

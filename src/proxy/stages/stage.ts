@@ -5,7 +5,8 @@
  * (route-stages.ts) and swapped with it on reload. A request meets the stages' hooks in a fixed
  * order, the hooks of one kind in the stages' order:
  *
- *   1. on the request (`onRequest`): go on, answer it (an OwnAnswer) or refuse it (a Failure),
+ *   1. on the request (`onRequest`): go on, answer it (an OwnAnswer; a StreamedAnswer for a body
+ *      streamed with a known length, own-answer.ts) or refuse it (a Failure),
  *      possibly after waiting (a promise);
  *   2. on the upstream's head (`onUpstreamHead`): the fields the client gets of the upstream's
  *      answer (the upstream's answers only), or ask the upstream again;

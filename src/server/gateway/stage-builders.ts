@@ -8,6 +8,7 @@ import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
 import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
+import { staticStage } from '../../proxy/static/static-stage.ts';
 
 /** The stages a program gives a route (GatewayOptions.stages), after Candor's own. */
 export type GivenStages = (route: RouteConfig) => readonly RouteStage[];
@@ -50,6 +51,8 @@ export function candorStages(trust: TrustList, access: Access): readonly StageBu
       return cors === undefined ? undefined : corsStage(cors);
     },
     compressionStage,
+    // Last of Candor's own: its answer gets the header rules' and CORS's edits like any other.
+    staticStage,
   ];
 }
 

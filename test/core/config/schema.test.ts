@@ -30,6 +30,8 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].canary.baseline_max_failed_percent',
     'routes[].auth.jwt.require_exp',
     'state_dir',
+    'routes[].static.root',
+    'routes[].static.precompressed',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }

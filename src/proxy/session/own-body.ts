@@ -1,0 +1,127 @@
+/**
+ * The body of an answer the gateway makes itself, once its head went out: a whole one written at
+ * once, a streamed one (a static file: core/net/own-answer.ts's StreamedAnswer) as the client takes
+ * it, with backpressure, so memory stays bounded whatever the file's size and the client's pace.
+ */
+import type { Readable } from 'node:stream';
+import { Failure } from '../../core/failure/failure.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import { type OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import type { SessionRequest } from './session-request.ts';
+
+/** What the session is told when a streamed body cannot be sent whole: it cuts the transfer (its head is out). */
+export type CutBody = (failure: Failure) => void;
+
+/**
+ * Writes `answer`'s body after its head (none to a HEAD) and ends it, or cuts it (`cut`) when it
+ * cannot be whole. (The log's `bytes_out` counts an upstream's body bytes: a streamed own answer's are not in it.)
+ */
+export function writeOwnBody(
+  answer: OwnAnswer,
+  req: Pick<SessionRequest, 'response' | 'head'>,
+  cut: CutBody,
+): void {
+  const { response } = req;
+  const head = req.head.method === 'HEAD';
+  if (!(answer instanceof StreamedAnswer)) {
+    if (answer.body.length > 0 && !head) response.write(answer.body);
+    return response.end();
+  }
+  const stream = answer.stream;
+  if (stream === undefined || head || answer.length === 0 || response.closed) {
+    stream?.destroy();
+    if (!response.closed) response.end();
+    return;
+  }
+  new StreamedBody(answer, stream, response, cut).start();
+}
+
+/**
+ * One streamed body: each chunk is held until the next one comes, and the last is written only
+ * once the stream ended with exactly the length the head told and the answer's `done` says the
+ * source did not change under the read. A short, failed or changed read is cut: the client never
+ * gets a body that passes for whole (its Content-Length is never met), and the log says
+ * `http_response_incomplete`.
+ */
+class StreamedBody {
+  readonly #answer: StreamedAnswer;
+  readonly #stream: Readable;
+  readonly #response: ResponseSink;
+  readonly #cut: CutBody;
+  #sent = 0;
+  #held: Buffer | undefined;
+  #over = false;
+
+  constructor(answer: StreamedAnswer, stream: Readable, response: ResponseSink, cut: CutBody) {
+    this.#answer = answer;
+    this.#stream = stream;
+    this.#response = response;
+    this.#cut = cut;
+  }
+
+  start(): void {
+    const stream = this.#stream;
+    // The client left, or the transfer was cut: the read stops and its file closes.
+    this.#response.onClose(() => {
+      this.#over = true;
+      stream.destroy();
+    });
+    stream.on('data', (chunk: Buffer) => this.#data(chunk));
+    stream.on('end', () => void this.#end());
+    stream.on('error', (err: NodeJS.ErrnoException) =>
+      this.#fail(`the file could not be read after ${this.#sent} bytes (${err.code ?? err.message})`, err),
+    );
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.#over) return;
+    const held = this.#held;
+    this.#held = chunk;
+    if (held === undefined) return;
+    this.#sent += held.length;
+    if (this.#sent + chunk.length > this.#answer.length)
+      return this.#fail(`the file grew past the ${this.#answer.length} bytes told while it was read`);
+    if (this.#response.write(held)) return;
+    this.#stream.pause();
+    this.#response.onDrain(() => {
+      if (!this.#over) this.#stream.resume();
+    });
+  }
+
+  async #end(): Promise<void> {
+    if (this.#over) return;
+    const last = this.#held?.length ?? 0;
+    const read = this.#sent + last;
+    if (read !== this.#answer.length)
+      return this.#fail(
+        `the file ended after ${read} of the ${this.#answer.length} bytes told (truncated while read)`,
+      );
+    let same: boolean;
+    try {
+      same = (await this.#answer.done?.()) ?? true;
+    } catch (err) {
+      return this.#fail('the file could not be checked after it was read', err);
+    }
+    if (this.#over) return;
+    if (!same) return this.#fail('the file changed while it was read');
+    this.#over = true;
+    if (this.#held !== undefined) this.#response.write(this.#held);
+    this.#response.end();
+  }
+
+  #fail(details: string, cause?: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#stream.destroy();
+    this.#cut(
+      new Failure('http_response_incomplete', details, {
+        stage: 'body_streaming',
+        cause,
+        wording: {
+          title: 'Response was cut short',
+          explanation: 'the file being sent could not be read whole',
+        },
+      }),
+    );
+  }
+}

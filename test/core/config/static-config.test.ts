@@ -1,0 +1,89 @@
+/**
+ * routes[].static in the config: a route with static files and no upstream is valid; beside an
+ * upstream, a split or a redirect it is refused, and so is what shapes a forwarded request; its
+ * root must be a directory; its fields are typed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-static-config-'));
+writeFileSync(join(dir, 'file.txt'), 'x');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a route with static and no upstream is valid, its defaults filled in and its root made absolute', () => {
+  const config = parseConfig(
+    withRoutes(`  - match: { path: /assets }
+    static: { root: ${dir} }
+  - match: { path: /app }
+    static:
+      root: .
+      index: start.html
+      fallback: /start.html
+      precompressed: [zstd, br, gzip]
+      cache_control: "public, max-age=31536000, immutable"
+  - upstream: api
+`),
+    SOURCE,
+  );
+  const [assets, app] = config.routes;
+  assert.equal(assets.upstream, undefined);
+  assert.deepEqual(assets.static, { root: dir, index: 'index.html', precompressed: [] });
+  assert.deepEqual(app.static, {
+    root: join(SOURCE, '..'),
+    index: 'start.html',
+    fallback: '/start.html',
+    precompressed: ['zstd', 'br', 'gzip'],
+    cacheControl: 'public, max-age=31536000, immutable',
+  });
+});
+
+test('static beside an upstream, a split or a redirect, or with what shapes a forwarded request, is refused', () => {
+  const problems = problemsOf(
+    withRoutes(`  - match: { path: /a }
+    upstream: api
+    static: { root: ${dir} }
+  - match: { path: /b }
+    redirect: { scheme: https }
+    static: { root: ${dir} }
+  - match: { path: /c }
+    static: { root: ${dir} }
+    strip_prefix: true
+    compression: {}
+    cache: {}
+`),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    'routes[0].upstream: a route serves static files or has upstream, not both',
+    'routes[1].redirect: a route serves static files or has redirect, not both',
+    'routes[2].strip_prefix: a route that serves static files forwards nothing: strip_prefix has nothing to apply to',
+    'routes[2].compression: a route that serves static files forwards nothing: compression has nothing to apply to',
+    'routes[2].cache: a route that serves static files forwards nothing: cache has nothing to apply to',
+  ]);
+});
+
+test('a static root that is no directory, an index with a slash, a fallback not under root and an unknown coding are refused', () => {
+  const problems = problemsOf(
+    withRoutes(`  - match: { path: /a }
+    static: { root: ${join(dir, 'file.txt')} }
+  - match: { path: /b }
+    static: { root: ${join(dir, 'none')} }
+  - match: { path: /c }
+    static: { root: ${dir}, index: ../x.html, fallback: index.html, precompressed: [deflate] }
+  - match: { path: /d }
+    static: { root: ${dir}, fallback: /../index.html }
+`),
+  ).map((p) => p.path);
+  assert.deepEqual(problems.sort(), [
+    'routes[0].static.root',
+    'routes[1].static.root',
+    'routes[2].static.fallback',
+    'routes[2].static.index',
+    'routes[2].static.precompressed[0]',
+    'routes[3].static.fallback',
+  ]);
+});

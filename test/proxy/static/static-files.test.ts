@@ -1,0 +1,226 @@
+/**
+ * routes[].static on real sockets through the library gateway: files under a root with their
+ * validators, 304, 206, 416, HEAD, precompressed siblings, index and fallback, cache_control; no
+ * byte of a path leaves root (encoded dots and slashes, backslashes, NUL, dotfiles, long names,
+ * a symbolic link out of root, a file swapped for one); only GET and HEAD.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { rawRequest, request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-static-'));
+const root = join(dir, 'site');
+const outside = join(dir, 'secret.txt');
+const APP = 'console.log("candor");\n'.repeat(100);
+let gw: TestGateway;
+
+before(async () => {
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  mkdirSync(join(root, 'app'), { recursive: true });
+  writeFileSync(join(root, 'index.html'), '<h1>home</h1>');
+  writeFileSync(join(root, 'docs', 'index.html'), '<h1>docs</h1>');
+  writeFileSync(join(root, 'app.js'), APP);
+  writeFileSync(join(root, 'app.js.br'), 'BROTLI-BYTES');
+  writeFileSync(join(root, 'app.js.gz'), 'GZIP-BYTES');
+  writeFileSync(join(root, 'data.bin'), Buffer.from('0123456789'));
+  writeFileSync(join(root, '.env'), 'SECRET=1');
+  writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
+  writeFileSync(outside, 'outside root');
+  symlinkSync(outside, join(root, 'leak.txt'));
+  symlinkSync(dir, join(root, 'up'));
+  execFileSync('mkfifo', [join(root, 'pipe')]);
+  gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /spa }
+    static: { root: ${root}/app, fallback: /shell.html }
+  - match: { path: / }
+    static:
+      root: ${root}
+      precompressed: [br, gzip]
+      cache_control: public, max-age=60
+`);
+});
+
+after(async () => {
+  await gw?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a file is answered with its type, length, strong validators, cache_control and Vary', async () => {
+  const res = await request(gw.url, { path: '/data.bin' });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, '0123456789');
+  assert.equal(res.headers['content-type'], 'application/octet-stream');
+  assert.equal(res.headers['content-length'], '10');
+  assert.equal(res.headers['cache-control'], 'public, max-age=60');
+  assert.equal(res.headers.vary, 'Accept-Encoding');
+  assert.equal(res.headers['accept-ranges'], 'bytes');
+  assert.match(String(res.headers.etag), /^"[0-9a-f]+-a-[0-9a-f]+"$/);
+  const mtime = statSync(join(root, 'data.bin')).mtime;
+  assert.equal(
+    res.headers['last-modified'],
+    new Date(Math.floor(mtime.getTime() / 1000) * 1000).toUTCString(),
+  );
+  assert.ok(res.headers['x-request-id']);
+  const html = await request(gw.url, { path: '/' });
+  assert.equal(html.status, 200);
+  assert.equal(html.text, '<h1>home</h1>');
+  assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+});
+
+test('HEAD has the GET head and no body', async () => {
+  const raw = await rawRequest(gw.port, 'HEAD /data.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(raw.raw, /^HTTP\/1\.1 200 /);
+  assert.match(raw.raw, /content-length: 10\r\n/i);
+  assert.ok(raw.raw.endsWith('\r\n\r\n'), raw.raw);
+});
+
+test('If-None-Match and If-Modified-Since give a 304 with the validators; If-Match failed a 412', async () => {
+  const first = await request(gw.url, { path: '/data.bin' });
+  const etag = String(first.headers.etag);
+  const byTag = await request(gw.url, { path: '/data.bin', headers: { 'if-none-match': `"x", ${etag}` } });
+  assert.equal(byTag.status, 304);
+  assert.equal(byTag.headers.etag, etag);
+  assert.equal(byTag.headers['cache-control'], 'public, max-age=60');
+  assert.equal(byTag.body.length, 0);
+  const byDate = await request(gw.url, {
+    path: '/data.bin',
+    headers: { 'if-modified-since': String(first.headers['last-modified']) },
+  });
+  assert.equal(byDate.status, 304);
+  const changed = await request(gw.url, { path: '/data.bin', headers: { 'if-none-match': '"other"' } });
+  assert.equal(changed.status, 200);
+  const failed = await request(gw.url, { path: '/data.bin', headers: { 'if-match': '"other"' } });
+  assert.equal(failed.status, 412);
+});
+
+test('one range is a 206; past the end a 416; If-Range with another tag the whole 200; several ranges the whole 200', async () => {
+  const part = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=2-4' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '234');
+  assert.equal(part.headers['content-range'], 'bytes 2-4/10');
+  assert.equal(part.headers['content-length'], '3');
+  const suffix = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=-3' } });
+  assert.equal(suffix.text, '789');
+  const past = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=10-' } });
+  assert.equal(past.status, 416);
+  assert.equal(past.headers['content-range'], 'bytes */10');
+  const etag = String(part.headers.etag);
+  const same = await request(gw.url, {
+    path: '/data.bin',
+    headers: { range: 'bytes=0-0', 'if-range': etag },
+  });
+  assert.equal(same.status, 206);
+  assert.equal(same.text, '0');
+  const other = await request(gw.url, {
+    path: '/data.bin',
+    headers: { range: 'bytes=0-0', 'if-range': '"v0"' },
+  });
+  assert.equal(other.status, 200);
+  assert.equal(other.text, '0123456789');
+  const several = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=0-0,2-2' } });
+  assert.equal(several.status, 200);
+});
+
+test('a precompressed sibling is chosen by Accept-Encoding (q-values, then the route order), with its own ETag', async () => {
+  const br = await request(gw.url, { path: '/app.js', headers: { 'accept-encoding': 'gzip, br' } });
+  assert.equal(br.text, 'BROTLI-BYTES');
+  assert.equal(br.headers['content-encoding'], 'br');
+  assert.equal(br.headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.equal(br.headers.vary, 'Accept-Encoding');
+  const gz = await request(gw.url, { path: '/app.js', headers: { 'accept-encoding': 'gzip, br;q=0.5' } });
+  assert.equal(gz.text, 'GZIP-BYTES');
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.notEqual(gz.headers.etag, br.headers.etag);
+  const plain = await request(gw.url, { path: '/app.js' });
+  assert.equal(plain.text, APP);
+  assert.equal(plain.headers['content-encoding'], undefined);
+  const zstdOnly = await request(gw.url, { path: '/app.js', headers: { 'accept-encoding': 'zstd' } });
+  assert.equal(zstdOnly.text, APP);
+});
+
+test('a directory is answered with its index (301 to its trailing slash first), never listed', async () => {
+  const moved = await request(gw.url, { path: '/docs?x=1' });
+  assert.equal(moved.status, 301);
+  assert.equal(moved.headers.location, '/docs/?x=1');
+  const docs = await request(gw.url, { path: '/docs/' });
+  assert.equal(docs.status, 200);
+  assert.equal(docs.text, '<h1>docs</h1>');
+  const noIndex = await request(gw.url, { path: '/app/' });
+  assert.equal(noIndex.status, 404);
+});
+
+test('a single-page app: a path no file answers gets the fallback file; the route prefix is stripped', async () => {
+  const deep = await request(gw.url, { path: '/spa/users/42' });
+  assert.equal(deep.status, 200);
+  assert.equal(deep.text, '<h1>spa</h1>');
+  const shell = await request(gw.url, { path: '/spa/shell.html' });
+  assert.equal(shell.text, '<h1>spa</h1>');
+});
+
+test('a missing file is the gateway 404 with its negotiated body and request id', async () => {
+  const res = await request(gw.url, { path: '/nope.txt', headers: { accept: 'application/json' } });
+  assert.equal(res.status, 404);
+  assert.equal(res.headers['content-type'], 'application/problem+json');
+  assert.match(String(res.headers['proxy-status']), /error=destination_not_found/);
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assert.ok(res.headers['x-request-id']);
+});
+
+test('no path leaves root: dotfiles, symlinks out of root, encoded dots and slashes, backslashes, NUL, long names', async () => {
+  const statuses: Record<string, number> = {};
+  for (const path of [
+    '/.env',
+    '/%2eenv',
+    '/leak.txt',
+    '/up/secret.txt',
+    '/%2e%2e/secret.txt',
+    '/docs/%2e%2e/%2e%2e/secret.txt',
+    '/..%2fsecret.txt',
+    '/..%5csecret.txt',
+    '/%00',
+    `/${'a'.repeat(300)}`,
+  ]) {
+    const res = await rawRequest(gw.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    statuses[path] = res.status;
+    assert.ok(!res.raw.includes('outside root'), `${path} read a file outside root`);
+    assert.ok(!res.raw.includes('SECRET=1'), `${path} read a dotfile`);
+  }
+  const backslash = await rawRequest(
+    gw.port,
+    'GET /..\\secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(backslash.status, 400);
+  assert.deepEqual(statuses, {
+    '/.env': 404,
+    '/%2eenv': 404,
+    '/leak.txt': 404,
+    '/up/secret.txt': 404,
+    // The router's normal form takes these up to the route's root (RFC 3986 §5.2.4): the root's own
+    // secret.txt, which is not there.
+    '/%2e%2e/secret.txt': 404,
+    '/docs/%2e%2e/%2e%2e/secret.txt': 404,
+    '/..%2fsecret.txt': 400,
+    '/..%5csecret.txt': 400,
+    '/%00': 400,
+    [`/${'a'.repeat(300)}`]: 404,
+  });
+});
+
+test('a FIFO under root is a 404 at once: opened without blocking, and no regular file', async () => {
+  const res = await request(gw.url, { path: '/pipe', timeoutMs: 3000 });
+  assert.equal(res.status, 404);
+});
+
+test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async () => {
+  const res = await request(gw.url, { path: '/data.bin', method: 'POST', body: 'x' });
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.allow, 'GET, HEAD');
+  const del = await request(gw.url, { path: '/data.bin', method: 'DELETE' });
+  assert.equal(del.status, 405);
+});
