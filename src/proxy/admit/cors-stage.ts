@@ -12,6 +12,7 @@ export function corsStage(cors: CorsPolicy): RouteStage {
     name: 'cors',
     timeoutMs: 0,
     failOpen: false,
+    trusted: true,
     start: (request) => ({ editAnswer: cors.answerEdit(request.head.method, request.fields) }),
   };
 }

@@ -21,6 +21,7 @@ export function compressionStage(route: RouteConfig): RouteStage | undefined {
     name: 'compression',
     timeoutMs: 0,
     failOpen: false,
+    trusted: true,
     start(request) {
       // A background refresh's answer goes to nobody (its cache stores the identity body).
       if (request.background) return undefined;

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../../core/config/types.ts';
+import type { HeaderRules, RouteConfig } from '../../core/config/types.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 import type { RouteStage, StageRequest } from '../stages/stage.ts';
 import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
@@ -15,10 +15,26 @@ export function responseRulesStage(route: RouteConfig, trust: TrustList): RouteS
     name: 'response_headers',
     timeoutMs: 0,
     failOpen: false,
-    start(request) {
-      return { editAnswer: (headers) => applyHeaderRules(headers, rules, varsOf(request, trust)) };
-    },
+    trusted: true,
+    start: (request) => new ResponseRulesRun(rules, request, trust),
   };
+}
+
+/** One request's edit of its answers by the route's rules (one object a request, no closure). */
+class ResponseRulesRun {
+  readonly #rules: HeaderRules;
+  readonly #request: StageRequest;
+  readonly #trust: TrustList;
+
+  constructor(rules: HeaderRules, request: StageRequest, trust: TrustList) {
+    this.#rules = rules;
+    this.#request = request;
+    this.#trust = trust;
+  }
+
+  editAnswer(headers: readonly string[]): string[] {
+    return applyHeaderRules(headers, this.#rules, varsOf(this.#request, this.#trust));
+  }
 }
 
 /** What the rules' {variables} stand for in this request (session-request.ts's templateVarsOf, from the stage's view). */

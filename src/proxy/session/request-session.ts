@@ -252,10 +252,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** The route's stages' edit of every answer (response rules, CORS fields) for this request (undefined: none, or not routed yet). */
   responseEdit(): HeaderEdit | undefined {
-    const stages = this.#stages;
-    const edit = stages?.editsAnswers
-      ? (headers: readonly string[]) => stages.editAnswer(headers)
-      : undefined;
+    const edit = this.#stages?.answerEdit;
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }
 

@@ -10,17 +10,39 @@ import type { SessionRequest } from './session-request.ts';
 
 /** The request as its route's stages read it (stage.ts), made once the route is known. */
 export function stageRequestOf(req: SessionRequest, routed: Routed): StageRequest {
-  const { head, fields, record } = req;
-  return {
-    head,
-    fields,
-    record,
-    host: hostnameOf(record.host),
-    background: req.exchange.refresh !== undefined,
-    route: routed.route.name,
-    upstreamPath: typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path,
-    upstreamFields: new Map(),
-  };
+  return new SessionStageRequest(req, routed);
+}
+
+/** A StageRequest whose map of edits going upstream is made only by a stage that edits (most make none). */
+class SessionStageRequest implements StageRequest {
+  readonly head: StageRequest['head'];
+  readonly fields: StageRequest['fields'];
+  readonly record: StageRequest['record'];
+  readonly host: string;
+  readonly background: boolean;
+  readonly route: string;
+  readonly upstreamPath: string;
+  #edits: Map<string, string | undefined> | undefined;
+
+  constructor(req: SessionRequest, routed: Routed) {
+    const { head, fields, record, exchange } = req;
+    this.head = head;
+    this.fields = fields;
+    this.record = record;
+    this.host = hostnameOf(record.host);
+    this.background = exchange.refresh !== undefined;
+    this.route = routed.route.name;
+    this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+  }
+
+  get upstreamFields(): Map<string, string | undefined> {
+    this.#edits ??= new Map();
+    return this.#edits;
+  }
+
+  get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
+    return this.#edits;
+  }
 }
 
 /**
@@ -29,7 +51,7 @@ export function stageRequestOf(req: SessionRequest, routed: Routed): StageReques
  * out of a stage's reach, as it is out of the route's header rules'.
  */
 export function withStageEdits(admitted: Admitted, stages: StageRun | undefined): Admitted {
-  const edits = stages?.upstreamFields;
+  const edits = stages?.upstreamEdits;
   if (edits === undefined || edits.size === 0) return admitted;
   const kept = new Map([...edits].filter(([name]) => reservedHeaderProblem(name) === undefined));
   if (kept.size === 0) return admitted;

@@ -15,11 +15,8 @@ import type {
   UpstreamAnswerHead,
 } from './stage.ts';
 
-/** One stage's hooks for one request. */
-interface Started {
-  readonly stage: RouteStage;
-  readonly hooks: StageHooks;
-}
+/** Each stage's hooks for one request, by the stage's place in its route's list (a hole: none for it). */
+type StartedHooks = (StageHooks | undefined)[];
 
 /**
  * A route's stages, in the order they run: built once per route when a config loads and held by
@@ -36,23 +33,24 @@ export class RouteStages {
 
   /** This request's run of the stages; undefined when none has anything to do for it. */
   start(request: StageRequest): StageRun | undefined | Failure {
-    let started: Started[] | undefined;
-    for (const stage of this.stages) {
-      const t0 = performance.now();
+    let started: StartedHooks | undefined;
+    const { stages } = this;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i];
       let hooks: StageHooks | undefined;
       try {
         hooks = stage.start(request);
       } catch (err) {
         const failure = stageFailure(stage, 'start', err);
-        this.#watch.ran(stage.name, 'start', performance.now() - t0, failure);
+        this.#watch.ran(stage.name, 'start', 0, failure);
         if (stage.failOpen) continue;
         return failure;
       }
       if (hooks === undefined) continue;
-      started ??= [];
-      started.push({ stage, hooks });
+      started ??= new Array(stages.length);
+      started[i] = hooks;
     }
-    return started === undefined ? undefined : new StageRun(started, this.#watch, request);
+    return started === undefined ? undefined : new StageRun(stages, started, this.#watch, request);
   }
 
   /** The stages' own end (a reload replaced their config): each given `ms` at most. */
@@ -72,34 +70,60 @@ export class RouteStages {
 
 /** One request's run of its route's stages: each hook guarded, so a stage's bug is its request's named 500. */
 export class StageRun {
-  readonly #started: readonly Started[];
+  readonly #stages: readonly RouteStage[];
+  readonly #hooks: Readonly<StartedHooks>;
   readonly #watch: StageWatch;
   readonly #request: StageRequest;
+  /** Which hooks any stage has for this request, found once. */
+  readonly editsAnswers: boolean;
+  readonly readsUpstreamHeads: boolean;
+  readonly wrapsSinks: boolean;
+  /** A stage not Candor's own meets the upstream's head: the gateway's fields are guarded around it. */
+  readonly #guardHeads: boolean;
+  /** editAnswer as a function of its own (the session's answer edit), made the first time it is asked for. */
+  #edit: ((headers: readonly string[]) => string[]) | undefined;
   /** A failure of an answer edit (it cannot answer then): the request's log says so. */
   editFailure: Failure | undefined;
 
-  constructor(started: readonly Started[], watch: StageWatch, request: StageRequest) {
-    this.#started = started;
+  constructor(
+    stages: readonly RouteStage[],
+    hooks: Readonly<StartedHooks>,
+    watch: StageWatch,
+    request: StageRequest,
+  ) {
+    this.#stages = stages;
+    this.#hooks = hooks;
     this.#watch = watch;
     this.#request = request;
+    let edits = false;
+    let heads = false;
+    let sinks = false;
+    let guard = false;
+    for (let i = 0; i < hooks.length; i++) {
+      const run = hooks[i];
+      if (run === undefined) continue;
+      edits ||= run.editAnswer !== undefined;
+      sinks ||= run.wrapSink !== undefined;
+      if (run.onUpstreamHead === undefined) continue;
+      heads = true;
+      guard ||= stages[i].trusted !== true;
+    }
+    this.editsAnswers = edits;
+    this.readsUpstreamHeads = heads;
+    this.wrapsSinks = sinks;
+    this.#guardHeads = guard;
   }
 
-  /** The stages' edits of the request's fields on their way upstream (stage.ts). */
-  get upstreamFields(): ReadonlyMap<string, string | undefined> {
-    return this.#request.upstreamFields;
+  /** The stages' edits of the request's fields on their way upstream (stage.ts); undefined: none made. */
+  get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
+    return this.#request.upstreamEdits;
   }
 
-  /** Whether any stage edits answers (response header rules, CORS): the session asks before making an edit. */
-  get editsAnswers(): boolean {
-    return this.#started.some((s) => s.hooks.editAnswer !== undefined);
-  }
-
-  get readsUpstreamHeads(): boolean {
-    return this.#started.some((s) => s.hooks.onUpstreamHead !== undefined);
-  }
-
-  get wrapsSinks(): boolean {
-    return this.#started.some((s) => s.hooks.wrapSink !== undefined);
+  /** Every answer's fields through the stages' edits, as one function (undefined: no stage edits answers). */
+  get answerEdit(): ((headers: readonly string[]) => string[]) | undefined {
+    if (!this.editsAnswers) return undefined;
+    this.#edit ??= (headers) => this.editAnswer(headers);
+    return this.#edit;
   }
 
   /**
@@ -108,9 +132,10 @@ export class StageRun {
    */
   wrapSink(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink {
     let wrapped = sink;
-    for (let i = this.#started.length - 1; i >= 0; i--) {
-      const { stage, hooks } = this.#started[i];
-      if (hooks.wrapSink === undefined) continue;
+    for (let i = this.#hooks.length - 1; i >= 0; i--) {
+      const hooks = this.#hooks[i];
+      if (hooks?.wrapSink === undefined) continue;
+      const stage = this.#stages[i];
       try {
         wrapped = hooks.wrapSink(wrapped, budget);
       } catch (err) {
@@ -126,10 +151,11 @@ export class StageRun {
   }
 
   #requestFrom(index: number, admitted: AdmittedRequest): StagedVerdict {
-    for (let i = index; i < this.#started.length; i++) {
-      const { stage, hooks } = this.#started[i];
-      if (hooks.onRequest === undefined) continue;
-      const t0 = performance.now();
+    for (let i = index; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onRequest === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
       let verdict: RequestVerdict | Promise<RequestVerdict>;
       try {
         verdict = hooks.onRequest(admitted);
@@ -141,12 +167,12 @@ export class StageRun {
       if (verdict instanceof Promise)
         return withDeadline(verdict, stage.timeoutMs).then(
           (settled) => {
-            this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
+            if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
             return settled ?? this.#requestFrom(i + 1, admitted);
           },
           (err) => this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted),
         );
-      this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
+      if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
     }
     return undefined;
@@ -157,6 +183,8 @@ export class StageRun {
    * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure.
    */
   onUpstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
+    // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
+    if (!this.#guardHeads) return this.#upstreamHead(head);
     const own = gatewayFields(head.headers);
     try {
       return this.#upstreamHead(head);
@@ -166,14 +194,16 @@ export class StageRun {
   }
 
   #upstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
-    for (const { stage, hooks } of this.#started) {
-      if (hooks.onUpstreamHead === undefined) continue;
-      const t0 = performance.now();
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onUpstreamHead === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
       try {
         const returned: unknown = hooks.onUpstreamHead(head);
         if (returned instanceof Promise)
           throw new Error('returned a promise: a response hook must decide at once');
-        this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+        if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
         if (returned !== undefined) return returned as HeadVerdict;
       } catch (err) {
         const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
@@ -186,8 +216,10 @@ export class StageRun {
   /** Every answer's fields through each stage's edit, in order. */
   editAnswer(headers: readonly string[]): string[] {
     let edited = headers as string[];
-    for (const { stage, hooks } of this.#started) {
-      if (hooks.editAnswer === undefined) continue;
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.editAnswer === undefined) continue;
+      const stage = this.#stages[i];
       try {
         edited = hooks.editAnswer(edited);
       } catch (err) {
@@ -201,12 +233,14 @@ export class StageRun {
 
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
   onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0]): void {
-    for (const { stage, hooks } of this.#started) {
-      if (hooks.onEnd === undefined) continue;
-      const t0 = performance.now();
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onEnd === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
       try {
         hooks.onEnd(record);
-        this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
+        if (!stage.trusted) this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
       } catch (err) {
         this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err));
       }

@@ -47,6 +47,8 @@ export interface StageRequest {
    * name out. The fields Candor writes itself are out of reach (their edits are dropped).
    */
   readonly upstreamFields: Map<string, string | undefined>;
+  /** The edits of `upstreamFields` made so far, without making the map (undefined: none). */
+  readonly upstreamEdits: ReadonlyMap<string, string | undefined> | undefined;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
@@ -93,6 +95,12 @@ export interface RouteStage {
    * not been there (a stage that only observes); otherwise it is the request's 500.
    */
   readonly failOpen: boolean;
+  /**
+   * Candor's own stage, which leaves the gateway's own fields alone: the runner does not guard
+   * them around its upstream-head hook (it does around any other's), and counts only its
+   * failures (every call of another's is counted and timed: a plugin's cost is its operator's to see).
+   */
+  readonly trusted?: boolean;
   /** This request's run of the stage; undefined when it has nothing to do for it. */
   start(request: StageRequest): StageHooks | undefined;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */

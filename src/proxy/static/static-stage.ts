@@ -48,6 +48,7 @@ export function staticStage(route: RouteConfig): RouteStage | undefined {
     name: 'static',
     timeoutMs: OPEN_MS,
     failOpen: false,
+    trusted: true,
     start: (request) => new StaticRun(site, request),
   };
 }
