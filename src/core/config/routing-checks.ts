@@ -7,6 +7,16 @@ import { type Claim, checkShadows, claimOf } from './route-shadows.ts';
 import { compileLinearPattern, headerNameProblem, reservedHeaderProblem } from './routing-values.ts';
 import type { PathSegment } from './schema.ts';
 
+/** The fields that apply to what a route forwards: nothing, on a route that redirects or serves files. */
+const FORWARDING_ONLY = [
+  'strip_prefix',
+  'rewrite',
+  'request_headers',
+  'retry_idempotency_key',
+  'cache',
+  'compression',
+] as const;
+
 export function checkRoutes(
   routes: unknown,
   listeners: readonly ListenerFact[],
@@ -71,14 +81,7 @@ function checkTarget(
   if (route.upstream !== undefined)
     report(at('redirect'), 'a route has an upstream or a redirect, not both', 'key');
   // compression is for the upstream's (or the cache's) answers: a redirect has neither.
-  for (const field of [
-    'strip_prefix',
-    'rewrite',
-    'request_headers',
-    'retry_idempotency_key',
-    'cache',
-    'compression',
-  ])
+  for (const field of FORWARDING_ONLY)
     if (route[field] !== undefined)
       report(at(field), `a route that redirects forwards nothing: ${field} has nothing to apply to`, 'key');
   // Its answer comes before the admit policies (admit-request.ts, as nginx's `return` before its
@@ -117,14 +120,7 @@ function checkStatic(
   for (const field of ['upstream', 'split', 'redirect', 'canary', 'hash_key'])
     if (route[field] !== undefined)
       report(at(field), `a route serves static files or has ${field}, not both`, 'key');
-  for (const field of [
-    'strip_prefix',
-    'rewrite',
-    'request_headers',
-    'retry_idempotency_key',
-    'cache',
-    'compression',
-  ])
+  for (const field of FORWARDING_ONLY)
     if (route[field] !== undefined)
       report(
         at(field),

@@ -5,7 +5,7 @@ import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
 import type { Look, StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryEventSink } from './canary-event.ts';
-import type { CanaryPhase } from './canary-fleet.ts';
+import type { CanaryPhase, FleetState } from './canary-fleet.ts';
 
 // A canary's run: what the controller keeps of each route's canary (Run), how it is shown
 // (CanaryStatus), and the small rules every layer of the controller reads it by.
@@ -171,5 +171,18 @@ export function statusOf(run: Run): CanaryStatus {
     last_verdict: run.last,
     actions: run.actions,
     fleet_error: run.fleetError,
+  };
+}
+
+/** What the fleet's store (and the gateway's own disk) keeps of a run: its canary, version, phase, step, share and why. */
+export function sharedState(run: Run): Omit<FleetState, 'seq'> {
+  return {
+    canary: run.config.upstream,
+    of: run.version,
+    phase: run.phase,
+    step: run.step,
+    share: run.share,
+    reason: run.reason,
+    failedMetric: run.failedMetric,
   };
 }

@@ -2,7 +2,7 @@ import type { CanaryAction } from '../../observe/events/gateway-event.ts';
 import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import { StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { CanaryFleet, FleetState } from './canary-fleet.ts';
-import { ACTIONS_KEPT, type Published, type Run, toPhase } from './canary-run.ts';
+import { ACTIONS_KEPT, type Published, type Run, sharedState, toPhase } from './canary-run.ts';
 import { CanaryRuns } from './canary-runs.ts';
 
 /**
@@ -78,15 +78,7 @@ export class CanarySharedState extends CanaryRuns {
     this.kept?.keep(run);
     const fleet = this.fleet;
     if (fleet === undefined) return;
-    const state: Omit<FleetState, 'seq'> = {
-      canary: run.config.upstream,
-      of: run.version,
-      phase: run.phase,
-      step: run.step,
-      share: run.share,
-      reason: run.reason,
-      failedMetric: run.failedMetric,
-    };
+    const state = sharedState(run);
     // A running canary's state ends after its time (a gateway that finds none begins anew); a
     // verdict stays until the canary runs again (0: no expiry).
     const ttl = run.phase === 'running' ? Math.max(2 * run.config.maxDuration, 3_600_000) : 0;

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type FleetState, stateOf } from './canary-fleet.ts';
-import type { Run } from './canary-run.ts';
+import { type Run, sharedState } from './canary-run.ts';
 
 /**
  * The verdict of each canary, kept on disk so that a restart does not start again from its
@@ -52,16 +52,7 @@ export class KeptVerdicts {
     const file = this.#file(run.route);
     try {
       if (run.phase === 'running') return rmSync(file, { force: true });
-      const state: FleetState = {
-        seq: Math.max(1, run.seq),
-        canary: run.config.upstream,
-        of: run.version,
-        phase: run.phase,
-        step: run.step,
-        share: run.share,
-        reason: run.reason,
-        failedMetric: run.failedMetric,
-      };
+      const state: FleetState = { seq: Math.max(1, run.seq), ...sharedState(run) };
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
       const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
       try {
