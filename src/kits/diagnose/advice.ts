@@ -129,7 +129,7 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
  * What only HTTP/2 says before a head: a GOAWAY or a refused stream (the request was never
  * processed: the gateway retries it, whatever the method), a stream reset, a request for
  * HTTP/1.1, or a target that never answered the preface. The details are the gateway's own
- * words (classifyH2StreamEnd in src/core/failure/classify.ts).
+ * words (classifyH2StreamEnd in src/core/failure/h2-stream-end.ts).
  */
 function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
   const { details } = failure;

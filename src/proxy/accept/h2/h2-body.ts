@@ -4,7 +4,7 @@
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
-import { h2ErrorName } from '../../../core/failure/classify.ts';
+import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { protocolBreach } from './h2-request.ts';
 

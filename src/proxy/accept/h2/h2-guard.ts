@@ -10,7 +10,7 @@
  */
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { h2ErrorName } from '../../../core/failure/classify.ts';
+import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
 import { HoldBudget } from '../../../core/net/hold-budget.ts';

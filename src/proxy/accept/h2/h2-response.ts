@@ -16,8 +16,8 @@
  */
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
-import { h2ErrorName } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';

@@ -1,7 +1,7 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
-import { classifyH2StreamEnd } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { classifyH2StreamEnd } from '../../../core/failure/h2-stream-end.ts';
 import { InterimHeads } from '../../../core/limits/interim-heads.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
