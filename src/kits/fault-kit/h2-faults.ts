@@ -7,7 +7,8 @@
 import { subscribe } from 'node:diagnostics_channel';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
-import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
+import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
+import { pairHeaders, type RecordedRequest } from './recorded-request.ts';
 import { testCertificates } from './tls-certs.ts';
 
 const { constants } = http2;

@@ -12,7 +12,8 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Fault, FaultRecorder, listenLoopback, pairHeaders, type RecordedRequest } from './fault.ts';
+import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
+import { pairHeaders, type RecordedRequest } from './recorded-request.ts';
 
 /**
  * The echo server's answer (unless `?bytes=N` asks for a generated body): what it received.

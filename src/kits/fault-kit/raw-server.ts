@@ -4,13 +4,8 @@
  * can use `startRawFault` directly for a one-off misbehaviour.
  */
 import { createServer, type Socket } from 'node:net';
-import {
-  type ConnectionRecord,
-  type Fault,
-  FaultRecorder,
-  listenLoopback,
-  type ReceivedRequest,
-} from './fault.ts';
+import { type ConnectionRecord, type Fault, FaultRecorder, listenLoopback } from './fault.ts';
+import type { ReceivedRequest } from './recorded-request.ts';
 import { RequestStreamParser } from './request-parser.ts';
 
 /** What a raw fault's script gets for each accepted connection. */

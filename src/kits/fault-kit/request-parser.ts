@@ -4,7 +4,7 @@
  * (with trailers). Pipelined requests are parsed one after another. Bytes that are not an HTTP
  * request (a TLS ClientHello, say) stop the parser; the connection's `firstBytes` still has them.
  */
-import type { RecordedRequest } from './fault.ts';
+import type { RecordedRequest } from './recorded-request.ts';
 
 interface ParsedHead {
   method: string;
