@@ -137,4 +137,7 @@ function checkUpstreamFields(
     const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
     if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
   }
+  const identity = auth?.identity_header;
+  const problem = typeof identity === 'string' ? reservedHeaderProblem(identity.toLowerCase()) : undefined;
+  if (problem !== undefined) report([...at, 'identity_header'], problem);
 }

@@ -9,6 +9,7 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
+import { identityOf } from './identity.ts';
 import {
   FIELD_VALUE,
   type PassedOnAnswer,
@@ -50,7 +51,7 @@ const PASSED_ON = new Set([401, 403, 429]);
 
 /** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
 export type ForwardVerdict =
-  | { readonly allowed: AnswerEdit }
+  | { readonly allowed: AnswerEdit; readonly identity?: string }
   | { readonly refused: PassedOnAnswer }
   | { readonly failed: Failure };
 
@@ -109,7 +110,7 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
  * asked of an auth service by a GET with the configured client fields and X-Forwarded-Method,
  * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
- * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403, its 429 and
+ * (the client's own copies removed), and `identity_from` of it the user admitted; its 401 (with its WWW-Authenticate), its 403, its 429 and
  * its redirects (to a login page) are passed to the client as it wrote them, body included; anything
  * else is the auth hop failing: 503 for its 5xx (502 proxy_loop_detected for one whose Proxy-Status
  * says the request loops), 502 for another answer, 502, 503 or 504 by the
@@ -221,7 +222,12 @@ export class ForwardAuth {
       return { failed: this.#failure(err) };
     }
     const { status } = answer;
-    if (status >= 200 && status < 300) return { allowed: this.#copy(answer.headers) };
+    if (status >= 200 && status < 300) {
+      const from = config.identityFrom;
+      const identity = from === undefined ? undefined : identityOf(joinedField(answer.headers, from));
+      const allowed = this.#copy(answer.headers);
+      return identity === undefined ? { allowed } : { allowed, identity };
+    }
     if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOn(answer) };
     return {
       failed: authHopFailure(
