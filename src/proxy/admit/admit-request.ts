@@ -202,6 +202,7 @@ function pastAccess<G extends AdmitGateway>(
     listener: listener.inFlight,
     now: performance.now(),
     ownRefresh: request.exchange?.refresh !== undefined,
+    identity: record.user,
   });
   const window = side?.window;
   if (release instanceof Promise)
