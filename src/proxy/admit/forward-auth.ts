@@ -224,7 +224,7 @@ export class ForwardAuth {
     const { status } = answer;
     if (status >= 200 && status < 300) {
       const from = config.identityFrom;
-      const identity = from === undefined ? undefined : identityOf(joinedField(answer.headers, from));
+      const identity = from === undefined ? undefined : identityOf(onlyField(answer.headers, from));
       const allowed = this.#copy(answer.headers);
       return identity === undefined ? { allowed } : { allowed, identity };
     }
@@ -285,4 +285,18 @@ function keepable(verdict: ForwardVerdict): boolean {
 
 function isRedirect(verdict: ForwardVerdict): boolean {
   return 'refused' in verdict && REDIRECTS.has(verdict.refused.status);
+}
+
+/**
+ * The one value of a field the service's answer has once: two lines of the user's field (or one
+ * joined by `,`) name two users, or a name the service did not mean; neither is anyone.
+ */
+function onlyField(answer: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < answer.length; i += 2)
+    if (answer[i].length === lowerName.length && answer[i].toLowerCase() === lowerName) {
+      if (value !== undefined) return undefined;
+      value = answer[i + 1];
+    }
+  return value;
 }

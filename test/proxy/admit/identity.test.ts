@@ -54,6 +54,8 @@ describe('the identity a route admitted: logged, told upstream, the client copie
     auth = await startAuthService((req, res) => {
       const who = req.headers.authorization?.replace(/^Token /, '');
       if (who === undefined) res.writeHead(401).end();
+      // setHeader with a list writes one line per value: two users named.
+      else if (who === 'two') res.writeHead(200, { 'x-auth-request-user': ['ann', 'bob'] }).end();
       else res.writeHead(200, { 'x-auth-request-user': who }).end();
     });
     gw = await startTestGateway(
@@ -165,6 +167,14 @@ upstreams:
       'mallory',
       'not in copy_headers: the field itself goes upstream as the client wrote it',
     );
+  });
+
+  test('forward auth: a service answer naming two users names nobody, and the forged copies still go', async () => {
+    const { upstream, line } = await through('/forward', { authorization: 'Token two' });
+    assert.equal(line.auth, 'allowed');
+    assert.equal('user' in line, false);
+    assert.equal(upstream['x-candor-user'], undefined);
+    assert.equal(upstream.x_candor_user, undefined);
   });
 
   test('a route without authentication logs no user, and its plugin reads no identity', async () => {
