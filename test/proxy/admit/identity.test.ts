@@ -38,7 +38,10 @@ describe('the identity a route admitted: logged, told upstream, the client copie
 
   before(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'candor-identity-'));
-    writeFileSync(join(dir, 'users.htpasswd'), `alice:${bcrypt.hashSync('alice pass', 4)}\n`);
+    writeFileSync(
+      join(dir, 'users.htpasswd'),
+      `alice:${bcrypt.hashSync('alice pass', 4)}\njosé:${bcrypt.hashSync('josé pass', 4)}\n`,
+    );
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
     writeFileSync(
       join(dir, 'jwks.json'),
@@ -126,6 +129,14 @@ upstreams:
     assert.equal(upstream['x-candor-user'], 'alice');
     assert.equal(upstream.x_candor_user, undefined, "the client's _ spelling is dropped");
     assert.equal(upstream.authorization, undefined);
+  });
+
+  test('Basic: a UTF-8 user name is logged as it is, and not sent (no field carries it); the forged copies still go', async () => {
+    const basic = `Basic ${Buffer.from('josé:josé pass').toString('base64')}`;
+    const { upstream, line } = await through('/basic', { authorization: basic });
+    assert.equal(line.user, 'josé');
+    assert.equal(upstream['x-candor-user'], undefined);
+    assert.equal(upstream.x_candor_user, undefined);
   });
 
   test("JWT: sub is the log's user and the upstream's field; a token without sub names nobody, and the forged copies still go", async () => {
