@@ -110,8 +110,8 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
  * asked of an auth service by a GET with the configured client fields and X-Forwarded-Method,
  * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
- * (the client's own copies removed), and `identity_from` of it the user admitted; its 401 (with its WWW-Authenticate), its 403, its 429 and
- * its redirects (to a login page) are passed to the client as it wrote them, body included; anything
+ * (the client's own copies removed), its `identity_from` field naming the user admitted; its 401
+ * (with its WWW-Authenticate), its 403, its 429 and its redirects (to a login page) are passed to the client as it wrote them, body included; anything
  * else is the auth hop failing: 503 for its 5xx (502 proxy_loop_detected for one whose Proxy-Status
  * says the request loops), 502 for another answer, 502, 503 or 504 by the
  * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With

@@ -232,7 +232,10 @@ export class RouteAccess {
     const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;
     return this.#admitted(
       passOn ? claims : (headers) => claims(dropAuthorization(headers)),
-      identityOf(verdict.claims[this.#identityClaim]),
+      // The token's own claim, never a property every object has (`constructor`) read through.
+      identityOf(
+        Object.hasOwn(verdict.claims, this.#identityClaim) ? verdict.claims[this.#identityClaim] : undefined,
+      ),
     );
   }
 
