@@ -37,6 +37,18 @@ export function checkAccess(
       );
     checkForward(mappingAt(auth, 'forward'), ['routes', index, 'auth', 'forward'], upstreams, report);
     checkUpstreamFields(auth, ['routes', index, 'auth'], report);
+    // A limit by user on a route whose auth names nobody would be one by address, said to be by user.
+    const forward = mappingAt(auth, 'forward');
+    if (
+      mappingAt(route, 'rate_limit')?.key === 'identity' &&
+      (auth === undefined || (forward !== undefined && forward.identity_from === undefined))
+    )
+      report(
+        ['routes', index, 'rate_limit', 'key'],
+        auth === undefined
+          ? "identity is the user the route's auth admitted, and this route has no auth: every request would be limited by its address"
+          : "identity is the user the route's auth admitted, and its forward auth names nobody: set auth.forward.identity_from",
+      );
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || !Array.isArray(cors.origins)) continue;
     cors.origins.forEach((origin, i) => {
@@ -137,4 +149,7 @@ function checkUpstreamFields(
     const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
     if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
   }
+  const identity = auth?.identity_header;
+  const problem = typeof identity === 'string' ? reservedHeaderProblem(identity.toLowerCase()) : undefined;
+  if (problem !== undefined) report([...at, 'identity_header'], problem);
 }

@@ -24,6 +24,11 @@ export interface AuthConfig {
   readonly forward?: ForwardAuthConfig;
   /** Send the client's Authorization field upstream (by default it stops at the gateway). */
   readonly forwardAuthorization: boolean;
+  /**
+   * The request field the upstream is told the admitted user in (lower-case); the client's own
+   * copy of it is always dropped. Absent: the user is logged, not sent.
+   */
+  readonly identityHeader?: string;
 }
 
 export interface JwtAuthConfig {
@@ -51,6 +56,8 @@ export interface JwtAuthConfig {
   readonly cookie?: string;
   /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */
   readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
+  /** The claim that names the user (the log's `user`, the identity field): `sub` by default. */
+  readonly identityClaim: string;
 }
 
 /** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */
@@ -73,6 +80,8 @@ export interface ForwardAuthConfig {
   readonly sendHeaders: readonly string[];
   /** Fields of the service's 2xx answer sent upstream, the client's own copies removed (lower-case). */
   readonly copyHeaders: readonly string[];
+  /** The field of the service's 2xx answer that names the user (lower-case); absent: no user told. */
+  readonly identityFrom?: string;
   /** Decisions kept for a while by a key of the request's; absent: every request is asked. */
   readonly cache?: ForwardCacheConfig;
 }

@@ -5,7 +5,7 @@
  * likes: it learns which land on the canary and sends its failing requests there under a new
  * one each time (rolling back a canary as good as its baseline), or its good ones (diluting a
  * bad canary until it is promoted). Warned, not refused: keeping a user on one side is a fair
- * wish where the clients are trusted, or the key is the gateway's (claims_to_headers, copy_headers).
+ * wish where the clients are trusted, or the key is the gateway's (claims_to_headers, copy_headers, identity_header).
  */
 import type { RouteConfig } from './route-config.ts';
 import type { PathSegment } from './schema.ts';
@@ -22,6 +22,7 @@ export function steerableCanaryKey(
     const written = [
       ...(auth?.jwt?.claimsToHeaders.map((c) => c.header.toLowerCase()) ?? []),
       ...(auth?.forward?.copyHeaders ?? []),
+      ...(auth?.identityHeader === undefined ? [] : [auth.identityHeader]),
     ];
     if (written.includes(key.name)) return undefined;
   }

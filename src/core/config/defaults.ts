@@ -116,6 +116,7 @@ export const DEFAULTS = {
   auth: {
     realm: 'restricted',
     forwardAuthorization: false,
+    identityClaim: 'sub',
     jwtAlgorithms: ['RS256', 'ES256'],
     clockSkew: '30s',
     requireExp: true,

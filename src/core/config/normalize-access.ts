@@ -58,6 +58,7 @@ function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string, upstreams: 
           },
         }),
     forwardAuthorization: raw.forward_authorization ?? DEFAULTS.auth.forwardAuthorization,
+    ...(raw.identity_header === undefined ? {} : { identityHeader: raw.identity_header.toLowerCase() }),
   };
 }
 
@@ -77,6 +78,7 @@ function toForward(
     timeout,
     sendHeaders: (raw.send_headers ?? DEFAULTS.auth.forwardSendHeaders).map((n) => n.toLowerCase()),
     copyHeaders: (raw.copy_headers ?? []).map((n) => n.toLowerCase()),
+    ...(raw.identity_from === undefined ? {} : { identityFrom: raw.identity_from.toLowerCase() }),
     ...(raw.cache === undefined ? {} : { cache: toForwardCache(raw.cache) }),
   };
 }
@@ -129,5 +131,6 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
       claim,
       header,
     })),
+    identityClaim: raw.identity_claim ?? DEFAULTS.auth.identityClaim,
   };
 }

@@ -18,14 +18,18 @@ export function parseStatusRanges(text: string): Parsed<[number, number][]> {
   return { value: ranges };
 }
 
-type RateKey = { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
+type RateKey =
+  | { readonly kind: 'client' }
+  | { readonly kind: 'identity' }
+  | { readonly kind: 'header'; readonly name: string };
 
-/** "client" (the client address) or "header:X-Api-Key" (that header's value). */
+/** "client" (the client address), "identity" (the user the route's auth admitted) or "header:X-Api-Key" (that header's value). */
 export function parseRateKey(text: string): Parsed<RateKey> {
   if (text === 'client') return { value: { kind: 'client' } };
+  if (text === 'identity') return { value: { kind: 'identity' } };
   const m = /^header:([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/.exec(text);
   if (m) return { value: { kind: 'header', name: m[1].toLowerCase() } };
-  return { problem: `expected client or header:NAME (e.g. header:X-Api-Key), got "${text}"` };
+  return { problem: `expected client, identity or header:NAME (e.g. header:X-Api-Key), got "${text}"` };
 }
 
 /**

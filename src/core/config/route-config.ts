@@ -177,8 +177,11 @@ export interface RateLimitConfig {
   readonly rate: number;
   /** Bucket size: the largest burst allowed. */
   readonly burst: number;
-  /** Whose bucket: the client address, or the value of a request header (lower-cased name). */
-  readonly key: { readonly kind: 'client' } | { readonly kind: 'header'; readonly name: string };
+  /** Whose bucket: the client address, the user the route's auth admitted, or the value of a request header (lower-cased name). */
+  readonly key:
+    | { readonly kind: 'client' }
+    | { readonly kind: 'identity' }
+    | { readonly kind: 'header'; readonly name: string };
   /** An IPv6 client's bucket is its block of this length (64: a /64, what one host holds). */
   readonly ipv6Prefix: number;
 }

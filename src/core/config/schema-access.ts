@@ -119,8 +119,11 @@ const Jwt = mapping(
         expected: 'a mapping of claim names to the request fields the upstream reads them in',
       }),
     ),
+    identity_claim: Type.Optional(
+      Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
+    ),
   },
-  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, require_exp, types, jwks_min_refresh, cookie and claims_to_headers',
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, require_exp, types, jwks_min_refresh, cookie, claims_to_headers and identity_claim',
 );
 
 const Forward = mapping(
@@ -146,6 +149,12 @@ const Forward = mapping(
     timeout: duration(),
     send_headers: names('of the request sent to the auth service'),
     copy_headers: names("of the auth service's answer sent upstream"),
+    identity_from: Type.Optional(
+      Type.String({
+        pattern: TOKEN,
+        expected: "the field of the auth service's 2xx answer that names the user",
+      }),
+    ),
     cache: Type.Optional(
       mapping(
         {
@@ -161,7 +170,7 @@ const Forward = mapping(
       ),
     ),
   },
-  'a mapping with url or upstream (and path), timeout, send_headers, copy_headers and cache',
+  'a mapping with url or upstream (and path), timeout, send_headers, copy_headers, identity_from and cache',
 );
 
 const Auth = mapping(
@@ -183,8 +192,14 @@ const Auth = mapping(
     jwt: Type.Optional(Jwt),
     forward: Type.Optional(Forward),
     forward_authorization: flag(),
+    identity_header: Type.Optional(
+      Type.String({
+        pattern: TOKEN,
+        expected: 'the request field the upstream reads the user in, like X-Candor-User',
+      }),
+    ),
   },
-  'a mapping with basic, jwt or forward, and forward_authorization',
+  'a mapping with basic, jwt or forward, forward_authorization and identity_header',
 );
 
 export const ACCESS_FIELDS = {

@@ -67,7 +67,9 @@ export const Route = mapping(
             expected: `requests per second, a number of at least ${MIN_RATE} (one request in 11.6 days)`,
           }),
           burst: count(1, 1_000_000, 'the largest burst'),
-          key: Type.Optional(Type.String({ format: FORMAT.rateKey, expected: 'client or header:NAME' })),
+          key: Type.Optional(
+            Type.String({ format: FORMAT.rateKey, expected: 'client, identity or header:NAME' }),
+          ),
           ipv6_prefix: count(1, 128, 'an IPv6 prefix length'),
         },
         'a mapping with rate, burst, key and ipv6_prefix',

@@ -25,6 +25,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['route', (r) => r.route],
   ['auth', (r) => r.auth],
   ['auth_hop', (r) => r.authHop],
+  ['user', (r) => r.user],
   ['answered_by', (r) => r.answeredBy],
   ['upstream', (r) => r.upstream],
   ['target', (r) => r.target],
@@ -246,6 +247,7 @@ function putMembers(r: RequestRecord): void {
   if (r.route !== undefined) text(',"route":"', r.route);
   if (r.auth !== undefined) text(',"auth":"', r.auth);
   if (r.authHop !== undefined) text(',"auth_hop":"', r.authHop);
+  if (r.user !== undefined) text(',"user":"', r.user);
   if (r.answeredBy !== undefined) text(',"answered_by":"', r.answeredBy);
   if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
   if (r.target !== undefined) text(',"target":"', r.target);

@@ -24,7 +24,7 @@ export interface TryLine {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path and auth;
+ * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path, auth and user;
  * the attempt loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at
  * the end the stage, the connection's reuse and held_ms; the exchange what the wire showed
  * (bytes out and through a tunnel, connect and first-byte times, resets, dropped interim answers).
@@ -103,6 +103,8 @@ export class RequestRecord {
   answeredBy: string | undefined;
   /** The auth hop whose failure answered the request (`auth:HOST:PORT`, `auth:NAME`): its address even where clients are shown a name. */
   authHop: string | undefined;
+  /** Who the route's authentication admitted (Basic's user, a JWT's claim, the auth service's field); absent: nobody. */
+  user: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
   retrySkipped: RetrySkip | undefined;
   /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */

@@ -137,6 +137,8 @@ export class Admission {
      * token for it (a 429 it never earned), or the refresh was refused in its name.
      */
     readonly ownRefresh?: boolean;
+    /** Who the route's auth admitted (the log's `user`): a `rate_limit.key: identity` bucket's. */
+    readonly identity?: string;
   }): Release | Failure | Promise<Release | Failure> {
     const { route, upstream, fields } = request;
     const maintenance = this.maintenance(route, upstream);
@@ -149,7 +151,7 @@ export class Admission {
     const store = this.#store;
     if (request.ownRefresh === true) return takeSlots(request.listener, inFlight);
     if (limit && store) {
-      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
+      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust, request.identity);
       return store
         .take(route.name, limit, key)
         .then((answer) =>
@@ -161,7 +163,7 @@ export class Admission {
         );
     }
     if (limiter && limit) {
-      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust);
+      const key = rateLimitKey(limit, fields, request.clientAddress, request.trust, request.identity);
       if (this.#shared)
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.

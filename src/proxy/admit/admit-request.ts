@@ -118,6 +118,7 @@ export function admitRequest<G extends AdmitGateway>(
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;
     record.authHop = decision.hop;
+    record.user = decision.identity;
     if (decision.answer) return decision.answer;
     // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
     // never the client's copy.
@@ -201,6 +202,7 @@ function pastAccess<G extends AdmitGateway>(
     listener: listener.inFlight,
     now: performance.now(),
     ownRefresh: request.exchange?.refresh !== undefined,
+    identity: record.user,
   });
   const window = side?.window;
   if (release instanceof Promise)

@@ -9,6 +9,7 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
+import { identityOf } from './identity.ts';
 import {
   FIELD_VALUE,
   type PassedOnAnswer,
@@ -50,7 +51,7 @@ const PASSED_ON = new Set([401, 403, 429]);
 
 /** What the auth service said: let in (with its fields for the upstream), refused (its answer, passed on), or the hop failed. */
 export type ForwardVerdict =
-  | { readonly allowed: AnswerEdit }
+  | { readonly allowed: AnswerEdit; readonly identity?: string }
   | { readonly refused: PassedOnAnswer }
   | { readonly failed: Failure };
 
@@ -109,8 +110,8 @@ export const MAX_KEPT_BODY = 4 * 1024;
  * Forward authentication (as nginx's auth_request, Traefik's ForwardAuth): each request is
  * asked of an auth service by a GET with the configured client fields and X-Forwarded-Method,
  * -Uri, -Host, -For and -Proto. A 2xx lets it in, `copy_headers` of that answer going upstream
- * (the client's own copies removed); its 401 (with its WWW-Authenticate), its 403, its 429 and
- * its redirects (to a login page) are passed to the client as it wrote them, body included; anything
+ * (the client's own copies removed), its `identity_from` field naming the user admitted; its 401
+ * (with its WWW-Authenticate), its 403, its 429 and its redirects (to a login page) are passed to the client as it wrote them, body included; anything
  * else is the auth hop failing: 503 for its 5xx (502 proxy_loop_detected for one whose Proxy-Status
  * says the request loops), 502 for another answer, 502, 503 or 504 by the
  * shape when it cannot be asked (its circuit open, refused, reset, slow), never a 401. With
@@ -221,7 +222,12 @@ export class ForwardAuth {
       return { failed: this.#failure(err) };
     }
     const { status } = answer;
-    if (status >= 200 && status < 300) return { allowed: this.#copy(answer.headers) };
+    if (status >= 200 && status < 300) {
+      const from = config.identityFrom;
+      const identity = from === undefined ? undefined : identityOf(onlyField(answer.headers, from));
+      const allowed = this.#copy(answer.headers);
+      return identity === undefined ? { allowed } : { allowed, identity };
+    }
     if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOn(answer) };
     return {
       failed: authHopFailure(
@@ -279,4 +285,18 @@ function keepable(verdict: ForwardVerdict): boolean {
 
 function isRedirect(verdict: ForwardVerdict): boolean {
   return 'refused' in verdict && REDIRECTS.has(verdict.refused.status);
+}
+
+/**
+ * The one value of a field the service's answer has once: two lines of the user's field (or one
+ * joined by `,`) name two users, or a name the service did not mean; neither is anyone.
+ */
+function onlyField(answer: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < answer.length; i += 2)
+    if (answer[i].length === lowerName.length && answer[i].toLowerCase() === lowerName) {
+      if (value !== undefined) return undefined;
+      value = answer[i + 1];
+    }
+  return value;
 }

@@ -78,7 +78,8 @@ export class RateLimiter {
 
 /**
  * Whose bucket a request draws from. A `header:NAME` key without that header (or with it
- * empty) falls back to the client address, so anonymous clients are limited one by one
+ * empty), and an `identity` key without a user (no auth admitted one: a route without it, a
+ * token without the claim), fall back to the client address, so anonymous clients are limited one by one
  * instead of sharing (and starving each other in) one bucket. The prefixes keep a header
  * value that looks like an address out of that address's bucket. The client is the one the IP
  * lists judge: behind trusted proxies (`trust_forwarded_from`), the one they vouch for in
@@ -90,7 +91,11 @@ export function rateLimitKey(
   fields: Readonly<Record<string, string | string[] | undefined>>,
   peer: string,
   trust: TrustList,
+  identity: string | undefined,
 ): string {
+  // `u:` keeps a user named like an address, or like a header's value, out of that bucket.
+  if (config.key.kind === 'identity' && identity !== undefined)
+    return `u:${identity.length > MAX_KEY_LENGTH ? sha256(identity) : identity}`;
   if (config.key.kind === 'header') {
     const value = fields[config.key.name];
     const text = Array.isArray(value) ? value.join(', ') : value;
@@ -113,11 +118,15 @@ export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfte
       ? `this client's IPv6 /${config.ipv6Prefix}`
       : 'this client address';
   const whose =
-    config.key.kind !== 'header'
-      ? address
-      : key.startsWith('h:')
-        ? `this ${config.key.name} value`
-        : `${address} (it sent no ${config.key.name} value)`;
+    config.key.kind === 'identity'
+      ? key.startsWith('u:')
+        ? 'this user'
+        : `${address} (no user was admitted)`
+      : config.key.kind !== 'header'
+        ? address
+        : key.startsWith('h:')
+          ? `this ${config.key.name} value`
+          : `${address} (it sent no ${config.key.name} value)`;
   return new Failure(
     'http_request_denied',
     `over the rate limit of ${config.rate} ${config.rate === 1 ? 'request' : 'requests'} per second (burst ${config.burst}) for ${whose}`,

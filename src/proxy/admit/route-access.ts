@@ -8,6 +8,7 @@ import { shownAs } from './auth-hop.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import type { ForwardAuth, ForwardVerdict } from './forward-auth.ts';
+import { identityEdit, identityOf } from './identity.ts';
 import { IpLists } from './ip-lists.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
@@ -26,6 +27,8 @@ export interface AccessDecision {
   readonly requestEdit?: AnswerEdit;
   /** The auth hop that failed, by its name on the status page (a `url`'s address): the log's, never a client's. */
   readonly hop?: string;
+  /** Who the authentication admitted (Basic's user, a JWT's claim, the auth service's field): the log's `user`. */
+  readonly identity?: string;
 }
 
 /** The facts of a request the access rules read. */
@@ -114,6 +117,10 @@ export class RouteAccess {
   readonly #authenticates: boolean;
   readonly #allowed: AccessDecision;
   readonly #trust: TrustList;
+  /** `auth.identity_header`: the field the upstream is told the user in; undefined: none. */
+  readonly #identityHeader: string | undefined;
+  /** The claim that names a JWT's user (`auth.jwt.identity_claim`). */
+  readonly #identityClaim: string;
 
   constructor(
     config: RouteAccessConfig,
@@ -131,6 +138,8 @@ export class RouteAccess {
     this.#forward = config.auth?.forward && forward(config.auth.forward);
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#authenticates = config.auth !== undefined;
+    this.#identityHeader = config.auth?.identityHeader;
+    this.#identityClaim = config.auth?.jwt?.identityClaim ?? 'sub';
     this.#allowed =
       config.auth === undefined || config.auth.forwardAuthorization
         ? ALLOWED
@@ -182,10 +191,22 @@ export class RouteAccess {
     if ('refused' in verdict)
       return { note: `denied: forward ${verdict.refused.status}`, answer: verdict.refused };
     const copy = verdict.allowed;
-    return {
-      note: 'allowed',
-      requestEdit: this.#forwardAuthorization ? copy : (headers) => copy(dropAuthorization(headers)),
-    };
+    return this.#admitted(
+      this.#forwardAuthorization ? copy : (headers) => copy(dropAuthorization(headers)),
+      verdict.identity,
+    );
+  }
+
+  /**
+   * A request let in as `identity`: the log's user and, with `identity_header`, the upstream's
+   * (the client's own copies of that field dropped, with a user or without).
+   */
+  #admitted(edit: AnswerEdit | undefined, identity: string | undefined): AccessDecision {
+    const header = this.#identityHeader;
+    const requestEdit = header === undefined ? edit : identityEdit(header, identity, edit);
+    return identity === undefined
+      ? { note: 'allowed', requestEdit }
+      : { note: 'allowed', requestEdit, identity };
   }
 
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
@@ -209,14 +230,17 @@ export class RouteAccess {
     // forward_authorization passes on the bearer token checked; a token from the cookie leaves
     // whatever the client's Authorization says (unchecked) behind.
     const passOn = this.#forwardAuthorization && verdict.fromCookie !== true;
-    return {
-      note: 'allowed',
-      requestEdit: passOn ? claims : (headers) => claims(dropAuthorization(headers)),
-    };
+    return this.#admitted(
+      passOn ? claims : (headers) => claims(dropAuthorization(headers)),
+      // The token's own claim, never a property every object has (`constructor`) read through.
+      identityOf(
+        Object.hasOwn(verdict.claims, this.#identityClaim) ? verdict.claims[this.#identityClaim] : undefined,
+      ),
+    );
   }
 
   #basicDecision(basic: BasicAuth, verdict: BasicVerdict): AccessDecision {
-    if ('user' in verdict) return this.#allowed;
+    if ('user' in verdict) return this.#admitted(this.#allowed.requestEdit, identityOf(verdict.user));
     if ('failed' in verdict) {
       // The client's own share of the checks spent: this client refused (429), not the check failing.
       const mine = verdict.failed.type === 'http_request_denied';

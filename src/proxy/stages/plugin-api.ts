@@ -23,7 +23,7 @@ export interface PluginRequest {
   readonly client: { readonly address: string };
   /** The route's name. */
   readonly route: string;
-  /** Who the route's access stages admitted; undefined in this version (docs/plugins.md). */
+  /** Who the route's authentication admitted (the log's `user`); undefined on a route without, or when it names nobody (docs/plugins.md). */
   readonly identity: string | undefined;
   /** The request id (X-Request-Id), as the log line and the error bodies give it. */
   readonly id: string;

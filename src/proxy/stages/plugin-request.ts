@@ -85,8 +85,9 @@ export class PluginRequestView implements PluginRequest {
     return this.#request.route;
   }
 
+  /** Who the route's authentication admitted, as the log's `user` says (admit-request.ts writes it before any stage runs). */
   get identity(): string | undefined {
-    return undefined;
+    return this.#request.record.user;
   }
 
   get id(): string {

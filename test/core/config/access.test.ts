@@ -228,6 +228,7 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     types: ['application/jwt', 'application/at+jwt'],
     jwksMinRefresh: 30_000,
     claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
+    identityClaim: 'sub',
   });
 });
 
@@ -417,4 +418,24 @@ test('auth.jwt.types: media types, compared in their normal form (lower case, ap
     () => types(', types: ["at jwt"]'),
     /routes\[0\]\.auth\.jwt\.types\[0\]: expected a media type like at\+jwt or JWT/,
   );
+});
+
+test('auth.identity_header is held to the same bound, and the identity sources read as written (lower-case field names, sub by default)', () => {
+  const problems = problemsOf(
+    withRoute(`    auth:
+      basic: { users_file: ${JSON.stringify(join(import.meta.dirname, 'missing.htpasswd'))} }
+      identity_header: Content-Length
+`),
+  ).map((p) => p.path);
+  assert.ok(problems.includes('routes[0].auth.identity_header'), problems.join(', '));
+  const config = parseConfig(
+    withRoute(`    auth:
+      forward: { url: "http://auth.internal:9000/check", identity_from: X-Auth-Request-User }
+      identity_header: X-Candor-User
+`),
+    SOURCE,
+    {},
+  );
+  assert.equal(config.routes[0].access?.auth?.identityHeader, 'x-candor-user');
+  assert.equal(config.routes[0].access?.auth?.forward?.identityFrom, 'x-auth-request-user');
 });

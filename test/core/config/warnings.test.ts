@@ -494,4 +494,11 @@ upstreams:
 `),
     [],
   );
+  // The identity field is the gateway's to write: the client's copies never reach the split.
+  assert.deepEqual(
+    canary(`    hash_key: header:X-Candor-User
+    auth: { forward: { url: "http://127.0.0.1:11/check", identity_from: X-User }, identity_header: X-Candor-User }
+`),
+    [],
+  );
 });

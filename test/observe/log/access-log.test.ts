@@ -256,6 +256,7 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
     route: maybe(text),
     auth: maybe(text),
     authHop: maybe(text),
+    user: maybe(text),
     upstream: maybe(text),
     target: maybe(text),
     status: count,

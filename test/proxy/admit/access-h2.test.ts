@@ -2,7 +2,8 @@
  * Access at the edge over HTTP/2 (issue 34), as over HTTP/1.1: a CORS preflight answered by the
  * gateway, the gateway's own 502 readable by the allowed origin, a missing credential's 401 with
  * its challenge, a JWT in a cookie sent in crumbs (RFC 9113 §8.2.3), a forward-auth service's
- * redirect passed on as it wrote it, an IP list's 403; each with the log's `auth`.
+ * redirect passed on as it wrote it, an IP list's 403; each with the log's `auth`; the user basic
+ * auth admitted as the log's `user` and the upstream's identity field (the client's copies dropped).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ routes:
     cors: { origins: ["https://app.test"] }
     auth:
       basic: { users_file: ${users}, realm: Staff }
+      identity_header: X-Candor-User
   - name: sso
     match: { path: /sso }
     upstream: app
@@ -141,10 +143,18 @@ test('over HTTP/2: basic auth’s 401 has its challenge and CORS fields; good cr
   const before = echo.received.length;
   const good = await h2('/staff', {
     authorization: `Basic ${Buffer.from('staff:s3cret').toString('base64')}`,
+    'x-candor-user': 'admin',
+    x_candor_user: 'root',
+    'x-request-id': 'h2-staff',
   });
   assert.equal(good.head[':status'], 200);
   assert.equal(echo.received.length, before + 1);
-  assert.equal(echo.received.at(-1)?.headers.authorization, undefined);
+  const upstream = echo.received.at(-1)?.headers;
+  assert.equal(upstream?.authorization, undefined);
+  // The user admitted, logged and told upstream; the client's own copies, in both spellings, dropped.
+  assert.equal((await gw.logFor('h2-staff')).user, 'staff');
+  assert.equal(upstream?.['x-candor-user'], 'staff');
+  assert.equal(upstream?.x_candor_user, undefined);
 });
 
 test('over HTTP/2: a forward-auth service’s redirect reaches the client as it wrote it; an IP list’s refusal is 403', async () => {
