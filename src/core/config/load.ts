@@ -20,7 +20,8 @@ import { toGatewayConfig } from './normalize.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
-import type { RawConfig } from './schema.ts';
+import { applyRouteDefaults, writtenAt } from './route-defaults.ts';
+import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
@@ -48,6 +49,11 @@ export interface LoadOptions {
    * `candor check` to print; the config loads all the same.
    */
   readonly warnings?: ConfigProblem[];
+  /**
+   * Told, once the config has loaded, each route that took fields from `route_defaults` (its
+   * index and name, the fields), for `candor check` to show which route gets which default.
+   */
+  readonly onRouteDefaults?: (route: number, name: string, fields: readonly string[]) => void;
 }
 
 /**
@@ -155,6 +161,9 @@ function parseText(
   const asWritten = problemTemplates(yaml.fromEnvironment);
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
+  // Before any check: a route that took a default is checked as if it had written it, and a
+  // problem in it is told where it is written, once (`seen`), not once per route.
+  const taken = applyRouteDefaults(yaml.value);
   const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
@@ -166,6 +175,17 @@ function parseText(
         ? message
         : `${message} (environment variable ${unset} is not set here: read as empty)`;
     problems.push({ file: source, line, column, path: formatted, message: asWritten(said) });
+  };
+  // A default's warning is told once, where it is written, as its problems are.
+  const warned = new Set<string>();
+  const toWarning = (field: readonly PathSegment[], message: string, prefer: 'value' | 'key') => {
+    const path = writtenAt(taken, field);
+    const said = asWritten(message);
+    const key = `${formatPath(path)}\n${said}`;
+    if (warned.has(key)) return;
+    warned.add(key);
+    const position = yaml.locate(path, prefer);
+    options.warnings?.push({ file: source, ...position, path: formatPath(path), message: said });
   };
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
@@ -182,20 +202,13 @@ function parseText(
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
   }
   if (yaml.syntaxErrors.length === 0) {
-    const report: Report = (path, message, at = 'value') => {
+    const report: Report = (field, message, at = 'value') => {
+      const path = writtenAt(taken, field);
       const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
       toProblem(path, position.line, position.column, message);
     };
-    const warn: Report = (path, message, at = 'value') => {
-      const position = yaml.locate(path, at === 'parent' ? 'key' : at);
-      options.warnings?.push({
-        file: source,
-        line: position.line,
-        column: position.column,
-        path: formatPath(path),
-        message: asWritten(message),
-      });
-    };
+    const warn: Report = (field, message, at = 'value') =>
+      toWarning(field, message, at === 'parent' ? 'key' : at);
     checkSchema(yaml.value, report);
     checkCrossFields(yaml.value, report, warn);
     checkFiles(yaml.value, baseDir, report, secrets);
@@ -213,9 +226,8 @@ function parseText(
   keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
-    for (const { path, message } of fieldWarnings(config)) {
-      const position = yaml.locate(path, 'key');
-      options.warnings.push({ file: source, ...position, path: formatPath(path), message });
-    }
+    for (const { path, message } of fieldWarnings(config)) toWarning(path, message, 'key');
+  for (const [index, fields] of taken)
+    options.onRouteDefaults?.(index, config.routes[index]?.name ?? '', fields);
   return config;
 }
