@@ -1,0 +1,83 @@
+/**
+ * route_defaults through a real `candor serve` (issue 58, item 4): the HSTS header written once
+ * in route_defaults is on every route's answer, the upstream's and the gateway's own 502 for
+ * an upstream that refuses its connections alike, and a route with response_headers of its own
+ * has those instead (its own field replaces the default whole).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+test('a default HSTS header is on every route answer, a 502 too, and a route of its own rules has those instead; candor check lists them', {
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-route-defaults-'));
+  const origin = await listenOnLoopback((_req, res) => res.end('from origin'));
+  // Nothing listens here: every connection is refused, and the gateway answers 502 itself.
+  const closed = await freePort();
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:
+  - address: 127.0.0.1:0
+route_defaults:
+  response_headers:
+    set: { Strict-Transport-Security: "${HSTS}" }
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+  - name: down
+    match: { path: /down }
+    upstream: down
+  - name: own
+    match: { path: /own }
+    upstream: app
+    response_headers: { set: { X-Own: "yes" } }
+upstreams:
+  app:
+    targets: [{ url: ${origin.url} }]
+  down:
+    retries: { attempts: 1 }
+    targets: [{ url: "http://127.0.0.1:${closed}" }]
+`,
+  );
+  let serve: ServeProcess | undefined;
+  try {
+    // `candor check` says which route took which default (own: none, it writes its own rules).
+    const check = spawnSync(process.execPath, [BIN, 'check', path], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      /\nroute defaults taken:\n {2}routes\[0\] "app": response_headers\n {2}routes\[1\] "down": response_headers\n$/,
+    );
+    serve = await startServe(path, 1);
+    const base = `http://127.0.0.1:${serve.port}`;
+    const app = await request(base, { path: '/app/x' });
+    assert.equal(app.status, 200);
+    assert.equal(app.text, 'from origin');
+    assert.equal(app.headers['strict-transport-security'], HSTS);
+    const down = await request(base, { path: '/down/x' });
+    assert.equal(down.status, 502);
+    assert.equal(down.headers['strict-transport-security'], HSTS);
+    assert.match(String(down.headers['proxy-status']), /connection_refused/);
+    const own = await request(base, { path: '/own/x' });
+    assert.equal(own.status, 200);
+    assert.equal(own.headers['x-own'], 'yes');
+    assert.equal(own.headers['strict-transport-security'], undefined);
+  } finally {
+    await serve?.stop();
+    await origin.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
