@@ -16,6 +16,7 @@ import { problemTemplates } from './env-templates.ts';
 import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
+import { applyIncludes } from './includes.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
@@ -151,41 +152,65 @@ function parseText(
   // `${REDIS_PASSWORD}`): an unset one is empty, listed as not set, and named where its field fails.
   const lenient = secrets === 'may-be-absent';
   const yaml = readYamlSource(text, env, coerceExpanded, lenient ? 'empty' : 'refuse');
+  // The included files' routes and upstreams join the document before any check, each problem
+  // in one told in its own file (included.writtenIn).
+  const included = applyIncludes(
+    yaml.syntaxErrors.length === 0 ? yaml.value : undefined,
+    source,
+    yaml.locate,
+    env,
+    lenient ? 'empty' : 'refuse',
+  );
   const unsetAt = new Map<string, string>();
   for (const { name, path } of yaml.variables) {
     options.onVariable?.(name, formatPath(path));
     if (lenient && env[name] === undefined) unsetAt.set(formatPath(path), name);
   }
+  for (const { name, file, path } of included.variables)
+    options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+  const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
-  const asWritten = problemTemplates(yaml.fromEnvironment);
+  const asWritten = problemTemplates(fromEnvironment);
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
   const taken = applyRouteDefaults(yaml.value);
-  const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
+  const toProblem = (
+    path: readonly (string | number)[],
+    line: number,
+    column: number,
+    message: string,
+    file = source,
+  ) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
-    if (formatted !== '' && seen.has(formatted)) return;
-    seen.add(formatted);
-    const unset = unsetAt.get(formatted);
+    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
+    seen.add(`${file}\n${formatted}`);
+    const unset = file === source ? unsetAt.get(formatted) : undefined;
     const said =
       unset === undefined
         ? message
         : `${message} (environment variable ${unset} is not set here: read as empty)`;
-    problems.push({ file: source, line, column, path: formatted, message: asWritten(said) });
+    problems.push({ file, line, column, path: formatted, message: asWritten(said) });
   };
+  for (const problem of included.problems) {
+    const { line, column } = problem.locate(problem.path, problem.at);
+    toProblem(problem.path, line, column, problem.message, problem.file);
+  }
   // A default's warning is told once, where it is written, as its problems are.
   const warned = new Set<string>();
   const toWarning = (field: readonly PathSegment[], message: string, prefer: 'value' | 'key') => {
-    const path = writtenAt(taken, field);
+    const merged = writtenAt(taken, field);
+    const written = included.writtenIn(merged);
+    const { file, path, locate } = written ?? { file: source, path: merged, locate: yaml.locate };
     const said = asWritten(message);
-    const key = `${formatPath(path)}\n${said}`;
+    const key = `${file}\n${formatPath(path)}\n${said}`;
     if (warned.has(key)) return;
     warned.add(key);
-    const position = yaml.locate(path, prefer);
-    options.warnings?.push({ file: source, ...position, path: formatPath(path), message: said });
+    const position = locate(path, prefer);
+    options.warnings?.push({ file, ...position, path: formatPath(path), message: said });
   };
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
@@ -203,9 +228,11 @@ function parseText(
   }
   if (yaml.syntaxErrors.length === 0) {
     const report: Report = (field, message, at = 'value') => {
-      const path = writtenAt(taken, field);
-      const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
-      toProblem(path, position.line, position.column, message);
+      const merged = writtenAt(taken, field);
+      const written = included.writtenIn(merged);
+      const { file, path, locate } = written ?? { file: source, path: merged, locate: yaml.locate };
+      const position = at === 'parent' ? locate(path.slice(0, -1), 'key') : locate(path, at);
+      toProblem(path, position.line, position.column, message, file);
     };
     const warn: Report = (field, message, at = 'value') =>
       toWarning(field, message, at === 'parent' ? 'key' : at);
@@ -217,12 +244,16 @@ function parseText(
     checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
+    // The main file's first, then each included file's, each in the order of its lines.
+    const rank = (file: string) => (file === source ? '' : file);
+    throw new ConfigError(
+      problems.sort(
+        (a, b) => rank(a.file).localeCompare(rank(b.file)) || a.line - b.line || a.column - b.column,
+      ),
+    );
   }
   const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
-  const config = deepFreeze(
-    yaml.fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment: yaml.fromEnvironment },
-  );
+  const config = deepFreeze(fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment });
   keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
