@@ -113,6 +113,7 @@ const DEFAULTED = [
   'users',
   'objects',
   'billing',
+  'status', // conf.d/status.yaml's, included
 ];
 
 test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => {
@@ -124,7 +125,7 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 15 route(s), 5 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers\n`).join('')}`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 16 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers\n`).join('')}`,
   );
   assert.equal(result.status, 0);
 });

@@ -149,7 +149,8 @@ export function applyIncludes(
         problems.push({ ...here, message: 'expected a file name or glob, relative to this file' });
         return;
       }
-      const dir = dirname(resolve(file));
+      // A config given as text ("<demo>") has no folder: its includes are the working directory's.
+      const dir = /^<.*>$/.test(file) ? process.cwd() : dirname(resolve(file));
       const matches = globSync(pattern, { cwd: dir }).sort();
       if (matches.length === 0) {
         problems.push({
