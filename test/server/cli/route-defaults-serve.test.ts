@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,6 +75,67 @@ upstreams:
     assert.equal(own.status, 200);
     assert.equal(own.headers['x-own'], 'yes');
     assert.equal(own.headers['strict-transport-security'], undefined);
+  } finally {
+    await serve?.stop();
+    await origin.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('routes of an included file are served with the defaults; a reload reads the includes again, and refuses one whose problem it names at its file and line', {
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-includes-serve-'));
+  const origin = await listenOnLoopback((req, res) => res.end(`origin saw ${req.url}`));
+  mkdirSync(join(dir, 'conf.d'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:
+  - address: 127.0.0.1:0
+include: [conf.d/*.yaml]
+route_defaults:
+  response_headers: { set: { X-Frame-Options: DENY } }
+routes:
+  - match: { path: /main }
+    upstream: app
+upstreams:
+  app: { targets: [{ url: ${origin.url} }] }
+`,
+  );
+  writeFileSync(join(dir, 'conf.d/a.yaml'), 'routes:\n  - { match: { path: /a }, upstream: app }\n');
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(path, 1);
+    const base = `http://127.0.0.1:${serve.port}`;
+    const a = await request(base, { path: '/a/1' });
+    assert.equal(a.status, 200);
+    assert.equal(a.text, 'origin saw /a/1');
+    assert.equal(a.headers['x-frame-options'], 'DENY');
+    assert.equal((await request(base, { path: '/b/1' })).status, 404);
+
+    writeFileSync(join(dir, 'conf.d/b.yaml'), 'routes:\n  - { match: { path: /b }, upstream: app }\n');
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1, 20_000);
+    const b = await request(base, { path: '/b/1' });
+    assert.equal(b.status, 200);
+    assert.equal(b.headers['x-frame-options'], 'DENY');
+
+    writeFileSync(
+      join(dir, 'conf.d/c.yaml'),
+      '# a typo\nroutes:\n  - { match: { path: /c }, upstream: ap }\n',
+    );
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('reload refused: the config is invalid; the running config stays', 1, 20_000);
+    const refused = serve.lines.find(
+      (l) => l.msg === 'reload refused: the config is invalid; the running config stays',
+    );
+    const [problem] = (refused?.problems ?? []) as { file: string; line: number; path: string }[];
+    assert.deepEqual(
+      { file: problem.file, line: problem.line, path: problem.path },
+      { file: join(dir, 'conf.d/c.yaml'), line: 3, path: 'routes[0].upstream' },
+    );
+    assert.equal((await request(base, { path: '/b/2' })).status, 200);
   } finally {
     await serve?.stop();
     await origin.close();
