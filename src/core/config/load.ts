@@ -17,12 +17,13 @@ import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { applyIncludes } from './includes.ts';
+import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
-import { applyRouteDefaults, writtenAt } from './route-defaults.ts';
-import type { PathSegment, RawConfig } from './schema.ts';
+import { applyRouteDefaults } from './route-defaults.ts';
+import type { RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
@@ -177,6 +178,7 @@ function parseText(
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
   const taken = applyRouteDefaults(yaml.value);
+  const placeOf = placesOf(taken, included, source, yaml.locate);
   const toProblem = (
     path: readonly (string | number)[],
     line: number,
@@ -199,19 +201,7 @@ function parseText(
     const { line, column } = problem.locate(problem.path, problem.at);
     toProblem(problem.path, line, column, problem.message, problem.file);
   }
-  // A default's warning is told once, where it is written, as its problems are.
-  const warned = new Set<string>();
-  const toWarning = (field: readonly PathSegment[], message: string, prefer: 'value' | 'key') => {
-    const merged = writtenAt(taken, field);
-    const written = included.writtenIn(merged);
-    const { file, path, locate } = written ?? { file: source, path: merged, locate: yaml.locate };
-    const said = asWritten(message);
-    const key = `${file}\n${formatPath(path)}\n${said}`;
-    if (warned.has(key)) return;
-    warned.add(key);
-    const position = locate(path, prefer);
-    options.warnings?.push({ file, ...position, path: formatPath(path), message: said });
-  };
+  const toWarning = warningsTo(placeOf, asWritten, options.warnings);
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
     const { line, column } = yaml.positionAt(undecodable.offset);
@@ -228,10 +218,7 @@ function parseText(
   }
   if (yaml.syntaxErrors.length === 0) {
     const report: Report = (field, message, at = 'value') => {
-      const merged = writtenAt(taken, field);
-      const written = included.writtenIn(merged);
-      const { file, path, locate } = written ?? { file: source, path: merged, locate: yaml.locate };
-      const position = at === 'parent' ? locate(path.slice(0, -1), 'key') : locate(path, at);
+      const { file, path, position } = placeOf(field, at);
       toProblem(path, position.line, position.column, message, file);
     };
     const warn: Report = (field, message, at = 'value') =>
@@ -244,13 +231,7 @@ function parseText(
     checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {
-    // The main file's first, then each included file's, each in the order of its lines.
-    const rank = (file: string) => (file === source ? '' : file);
-    throw new ConfigError(
-      problems.sort(
-        (a, b) => rank(a.file).localeCompare(rank(b.file)) || a.line - b.line || a.column - b.column,
-      ),
-    );
+    throw new ConfigError(problems.sort(byFileAndLine(source)));
   }
   const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
   const config = deepFreeze(fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment });
