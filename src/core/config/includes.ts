@@ -8,7 +8,7 @@
  */
 
 import { globSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { coerceExpanded } from './coerce.ts';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import { isMapping } from './raw-access.ts';
@@ -20,7 +20,7 @@ import { type Position, readYamlSource } from './yaml-source.ts';
 const INCLUDABLE = new Set(['routes', 'upstreams', 'include']);
 /** A config split in a few dozen files is already many; past this, something globbed too wide. */
 const MAX_FILES = 256;
-/** As load.ts bounds the main file. */
+/** As load.ts bounds the main file, the included files together. */
 const MAX_BYTES = 4 * 1024 * 1024;
 
 /** Where a field of the merged document is written: the file, and the field as that file has it. */
@@ -63,149 +63,163 @@ export function applyIncludes(
   env: NodeJS.ProcessEnv,
   unset: UnsetVariable,
 ): Included {
-  const problems: IncludeProblem[] = [];
-  const routeAt = new Map<number, Written>();
-  const upstreamAt = new Map<string, Written>();
-  const fromEnvironment: FromEnvironment[] = [];
-  const variables: { name: string; file: string; path: readonly PathSegment[] }[] = [];
-  const included = {
-    problems,
-    fromEnvironment,
-    variables,
-    writtenIn(path: readonly PathSegment[]): Written | undefined {
-      const at =
-        path[0] === 'routes' && typeof path[1] === 'number'
-          ? routeAt.get(path[1])
-          : path[0] === 'upstreams' && typeof path[1] === 'string'
-            ? upstreamAt.get(path[1])
-            : undefined;
-      return at === undefined ? undefined : { ...at, path: [...at.path, ...path.slice(2)] };
-    },
-  };
-  if (!isMapping(document) || document.include === undefined) return included;
-  let files = 0;
-  const merge = (file: string, value: Record<string, unknown>, fileLocate: Locate) => {
-    if (Array.isArray(value.routes)) {
-      if (!Array.isArray(document.routes)) document.routes = [];
-      const routes = document.routes as unknown[];
-      value.routes.forEach((route, index) => {
-        routeAt.set(routes.length, { file, path: ['routes', index], locate: fileLocate });
-        routes.push(route);
-      });
-    }
-    if (isMapping(value.upstreams)) {
-      if (!isMapping(document.upstreams)) document.upstreams = Object.create(null);
-      const upstreams = document.upstreams as Record<string, unknown>;
-      for (const [name, upstream] of Object.entries(value.upstreams)) {
-        const there = upstreamAt.get(name)?.file ?? (name in upstreams ? source : undefined);
-        if (there !== undefined) {
-          problems.push({
-            file,
-            path: ['upstreams', name],
-            locate: fileLocate,
-            at: 'key',
-            message: `upstream '${name}' is defined in ${there} too: an upstream has one name in the whole config`,
-          });
-          continue;
-        }
-        upstreamAt.set(name, { file, path: ['upstreams', name], locate: fileLocate });
-        upstreams[name] = upstream;
-      }
-    } else if (value.upstreams !== undefined)
-      problems.push({
-        file,
-        path: ['upstreams'],
-        locate: fileLocate,
-        at: 'value',
-        message: 'expected a mapping of upstreams, by name',
-      });
-  };
-  const walk = (
-    file: string,
-    value: Record<string, unknown>,
-    fileLocate: Locate,
-    chain: readonly string[],
-  ) => {
-    const patterns = value.include;
+  const inclusion = new Inclusion(source, env, unset);
+  if (isMapping(document) && document.include !== undefined)
+    inclusion.walk(document, { file: source, value: document, locate }, [resolve(source)]);
+  return inclusion;
+}
+
+/** A file read: its name as the operator would open it, its value and its locator. */
+interface Read {
+  readonly file: string;
+  readonly value: Record<string, unknown>;
+  readonly locate: Locate;
+}
+
+class Inclusion implements Included {
+  readonly problems: IncludeProblem[] = [];
+  readonly fromEnvironment: FromEnvironment[] = [];
+  readonly variables: { name: string; file: string; path: readonly PathSegment[] }[] = [];
+  readonly #routeAt = new Map<number, Written>();
+  readonly #upstreamAt = new Map<string, Written>();
+  /** Each file included so far (absolute) → the file that included it. */
+  readonly #files = new Map<string, string>();
+  #bytes = 0;
+  readonly #source: string;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #unset: UnsetVariable;
+
+  constructor(source: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
+    this.#source = source;
+    this.#env = env;
+    this.#unset = unset;
+  }
+
+  writtenIn(path: readonly PathSegment[]): Written | undefined {
+    const at =
+      path[0] === 'routes' && typeof path[1] === 'number'
+        ? this.#routeAt.get(path[1])
+        : path[0] === 'upstreams' && typeof path[1] === 'string'
+          ? this.#upstreamAt.get(path[1])
+          : undefined;
+    return at === undefined ? undefined : { ...at, path: [...at.path, ...path.slice(2)] };
+  }
+
+  /** Includes what `from` names into `document`; `chain` is the files that led here (absolute). */
+  walk(document: Record<string, unknown>, from: Read, chain: readonly string[]): void {
+    const patterns = from.value.include;
     if (patterns === undefined) return;
     if (!Array.isArray(patterns)) {
-      problems.push({
-        file,
-        path: ['include'],
-        locate: fileLocate,
-        at: 'value',
-        message: 'expected a list of file names or globs, relative to this file',
-      });
+      this.#problem(from, ['include'], 'expected a list of file names or globs, relative to this file');
       return;
     }
     patterns.forEach((pattern, index) => {
-      const here = {
-        file,
-        path: ['include', index] as PathSegment[],
-        locate: fileLocate,
-        at: 'value' as const,
-      };
       if (typeof pattern !== 'string' || pattern === '') {
-        problems.push({ ...here, message: 'expected a file name or glob, relative to this file' });
+        this.#problem(from, ['include', index], 'expected a file name or glob, relative to this file');
         return;
       }
       // A config given as text ("<demo>") has no folder: its includes are the working directory's.
-      const dir = /^<.*>$/.test(file) ? process.cwd() : dirname(resolve(file));
+      const dir = /^<.*>$/.test(from.file) ? process.cwd() : dirname(resolve(from.file));
       const matches = globSync(pattern, { cwd: dir }).sort();
-      if (matches.length === 0) {
-        problems.push({
-          ...here,
-          message: `"${pattern}" matches no file in ${dir}: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
-        });
-        return;
-      }
+      if (matches.length === 0)
+        this.#problem(
+          from,
+          ['include', index],
+          `"${pattern}" matches no file in ${dir}: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
+        );
       for (const match of matches) {
         // Named as the operator would open it: beside the including file as they named that one.
-        const named = isAbsolute(pattern) ? match : join(dirname(file), match);
+        const named = isAbsolute(pattern) ? match : join(dirname(from.file), match);
         const absolute = resolve(dir, match);
-        if (chain.includes(absolute)) {
-          problems.push({
-            ...here,
-            message: `${named} includes itself (${[...chain, absolute].map((f) => f.slice(f.lastIndexOf('/') + 1)).join(' → ')}): an include may not come back to a file that includes it`,
-          });
+        const refused = this.#refusal(named, absolute, chain);
+        if (refused !== undefined) {
+          this.#problem(from, ['include', index], refused);
           continue;
         }
-        if (++files > MAX_FILES) {
-          problems.push({ ...here, message: `more than ${MAX_FILES} included files: a glob too wide?` });
-          return;
-        }
-        const read = readIncluded(named, absolute, env, unset);
+        this.#files.set(absolute, from.file);
+        const read = readIncluded(named, absolute, this.#env, this.#unset);
         if ('reason' in read) {
-          problems.push({ ...here, message: `cannot read ${named}: ${read.reason}` });
+          this.#problem(from, ['include', index], `cannot read ${named}: ${read.reason}`);
           continue;
         }
-        problems.push(...read.problems);
-        fromEnvironment.push(...read.fromEnvironment);
-        variables.push(...read.variables);
+        this.#bytes += read.bytes;
+        this.problems.push(...read.problems);
+        this.fromEnvironment.push(...read.fromEnvironment);
+        this.variables.push(...read.variables);
         if (read.value === undefined) continue;
-        for (const key of Object.keys(read.value))
-          if (!INCLUDABLE.has(key))
-            problems.push({
-              file: named,
-              path: [key],
-              locate: read.locate,
-              at: 'key',
-              message: `an included file holds routes, upstreams and include only: ${key} is the main file's (${source})`,
-            });
-        merge(named, read.value, read.locate);
-        walk(named, read.value, read.locate, [...chain, absolute]);
+        const file = { file: named, value: read.value, locate: read.locate };
+        this.#merge(document, file);
+        this.walk(document, file, [...chain, absolute]);
       }
     });
-  };
-  walk(source, document, locate, [resolve(source)]);
-  return included;
+  }
+
+  /** Why the file at `absolute` may not be included here, if it may not. */
+  #refusal(named: string, absolute: string, chain: readonly string[]): string | undefined {
+    if (chain.includes(absolute))
+      return `${named} includes itself (${[...chain, absolute].map((f) => basename(f)).join(' → ')}): an include may not come back to a file that includes it`;
+    const by = this.#files.get(absolute);
+    if (by !== undefined)
+      return `${named} is included already (by ${by}): a file is included once, or its routes would be there twice`;
+    if (this.#files.size >= MAX_FILES) return `more than ${MAX_FILES} included files: a glob too wide?`;
+    if (this.#bytes > MAX_BYTES)
+      return `the included files are more than ${MAX_BYTES / 1024 / 1024} MiB together: no config is that large`;
+    return undefined;
+  }
+
+  /** Adds the routes and upstreams of `from` to `document`, keeping where each is written. */
+  #merge(document: Record<string, unknown>, from: Read): void {
+    for (const key of Object.keys(from.value))
+      if (!INCLUDABLE.has(key))
+        this.#problem(
+          from,
+          [key],
+          `an included file holds routes, upstreams and include only: ${key} is the main file's (${this.#source})`,
+          'key',
+        );
+    const { routes, upstreams } = from.value;
+    if (Array.isArray(routes)) {
+      if (!Array.isArray(document.routes)) document.routes = [];
+      const all = document.routes as unknown[];
+      routes.forEach((route, index) => {
+        this.#routeAt.set(all.length, { file: from.file, path: ['routes', index], locate: from.locate });
+        all.push(route);
+      });
+    }
+    if (upstreams === undefined) return;
+    if (!isMapping(upstreams)) {
+      this.#problem(from, ['upstreams'], 'expected a mapping of upstreams, by name');
+      return;
+    }
+    if (!isMapping(document.upstreams)) document.upstreams = Object.create(null);
+    const all = document.upstreams as Record<string, unknown>;
+    for (const [name, upstream] of Object.entries(upstreams)) {
+      const there = this.#upstreamAt.get(name)?.file ?? (name in all ? this.#source : undefined);
+      if (there !== undefined) {
+        this.#problem(
+          from,
+          ['upstreams', name],
+          `upstream '${name}' is defined in ${there} too: an upstream has one name in the whole config`,
+          'key',
+        );
+        continue;
+      }
+      this.#upstreamAt.set(name, { file: from.file, path: ['upstreams', name], locate: from.locate });
+      all[name] = upstream;
+    }
+  }
+
+  #problem(from: Read, path: PathSegment[], message: string, at: 'value' | 'key' = 'value'): void {
+    this.problems.push({ file: from.file, path, locate: from.locate, at, message });
+  }
 }
 
 function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
   let text: string;
   try {
     if (!statSync(absolute).isFile()) return { reason: 'not a file' };
-    if (statSync(absolute).size > MAX_BYTES) return { reason: `more than ${MAX_BYTES / 1024 / 1024} MiB` };
+    if (statSync(absolute).size > MAX_BYTES)
+      return { reason: `more than ${MAX_BYTES / 1024 / 1024} MiB: no config is that large` };
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
     return { reason: readErrorReason(error) };
@@ -229,5 +243,5 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       at: 'value',
       message: 'an included file is a mapping with routes and/or upstreams',
     });
-  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables };
+  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: text.length };
 }

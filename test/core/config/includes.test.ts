@@ -115,3 +115,16 @@ upstreams:
     ],
   );
 });
+
+test('a file two patterns match is included once, the second refused naming the first; a folder is no file', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/a.yaml, "conf.d/*.yaml", conf.d/sub]'),
+    'conf.d/a.yaml': 'routes:\n  - { name: a, match: { path: /a }, upstream: app }\n',
+    'conf.d/sub/x.yaml': 'routes: []\n',
+  });
+  const dir = join(path, '..');
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[1]: ${join(dir, 'conf.d/a.yaml')} is included already (by ${path}): a file is included once, or its routes would be there twice`,
+    `candor.yaml:2 include[2]: cannot read ${join(dir, 'conf.d/sub')}: not a file`,
+  ]);
+});
