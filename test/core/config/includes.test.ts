@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text, where ${VAR} is the syntax under test.
 /**
  * include: real files in a temp folder. Their routes and upstreams join the config; a problem in
  * an included file names that file, its line and the field as it writes it; a glob that matches
@@ -126,5 +127,19 @@ test('a file two patterns match is included once, the second refused naming the 
   assert.deepEqual(await problems(path), [
     `candor.yaml:2 include[1]: ${join(dir, 'conf.d/a.yaml')} is included already (by ${path}): a file is included once, or its routes would be there twice`,
     `candor.yaml:2 include[2]: cannot read ${join(dir, 'conf.d/sub')}: not a file`,
+  ]);
+});
+
+test("a variable an included file uses is expanded, and kept as the environment's so GET /config shows ${NAME}", async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[auth.yaml]'),
+    'auth.yaml':
+      'routes:\n  - match: { path: /x }\n    upstream: app\n    request_headers: { set: { Authorization: "Bearer ${API_TOKEN}" } }\n',
+  });
+  const config = await loadConfigFile(path, { API_TOKEN: 'sekrit-123' });
+  assert.deepEqual(config.routes[1].requestHeaders?.set[0]?.value, ['Bearer sekrit-123']);
+  assert.deepEqual(config.fromEnvironment, [{ name: 'API_TOKEN', value: 'sekrit-123' }]);
+  assert.deepEqual(await problems(path), [
+    'auth.yaml:4 routes[0].request_headers.set.Authorization: environment variable API_TOKEN is not set (set it, or give a default with ${API_TOKEN:-value})',
   ]);
 });
