@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problemsOf, SOURCE } from './config-fixture.ts';
 
@@ -71,4 +72,19 @@ test('a problem in a default is told once, at route_defaults, its line and field
     '5 route_defaults.compression.encodings[0]: expected one of zstd, br, gzip, got "lzm',
     "6 route_defaults.timeouts: unknown field 'timeouts' (known fields: ",
   ]);
+});
+
+test("a default's warning is told once, at route_defaults, not once for each route that took it", () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    config(`  response_headers: { set: { Strict-Transport-Security: max-age=31536000 } }
+`),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message.slice(0, 52)}`),
+    ['4 route_defaults.response_headers: Strict-Transport-Security goes out on answers over p'],
+  );
 });
