@@ -16,14 +16,14 @@ import { problemTemplates } from './env-templates.ts';
 import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
-import { applyIncludes } from './includes.ts';
+import { applyIncludes, type Included } from './includes.ts';
 import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
 import { applyRouteDefaults } from './route-defaults.ts';
-import type { RawConfig } from './schema.ts';
+import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
@@ -162,13 +162,7 @@ function parseText(
     env,
     lenient ? 'empty' : 'refuse',
   );
-  const unsetAt = new Map<string, string>();
-  for (const { name, path } of yaml.variables) {
-    options.onVariable?.(name, formatPath(path));
-    if (lenient && env[name] === undefined) unsetAt.set(formatPath(path), name);
-  }
-  for (const { name, file, path } of included.variables)
-    options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+  const unsetAt = tellVariables(yaml.variables, included.variables, lenient ? env : undefined, options);
   const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
@@ -242,4 +236,23 @@ function parseText(
   for (const [index, fields] of taken)
     options.onRouteDefaults?.(index, config.routes[index]?.name ?? '', fields);
   return config;
+}
+
+/**
+ * Tells each `${NAME}` without a default to `onVariable` (an included file's with its file), and
+ * returns, where a variable may be unset (`env` given), the main file's fields that read one as empty.
+ */
+function tellVariables(
+  variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[],
+  included: Included['variables'],
+  env: NodeJS.ProcessEnv | undefined,
+  options: LoadOptions,
+): Map<string, string> {
+  const unsetAt = new Map<string, string>();
+  for (const { name, path } of variables) {
+    options.onVariable?.(name, formatPath(path));
+    if (env !== undefined && env[name] === undefined) unsetAt.set(formatPath(path), name);
+  }
+  for (const { name, file, path } of included) options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+  return unsetAt;
 }
