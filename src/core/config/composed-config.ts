@@ -25,12 +25,23 @@ export function composeConfig(
   const yaml = readYamlSource(document, {}, coerceExpanded, 'empty');
   const top =
     yaml.syntaxErrors.length === 0 && yaml.value !== null && typeof yaml.value === 'object' ? yaml.value : {};
-  const problems = LOCAL_SECTIONS.filter((section) => Object.hasOwn(top, section)).map((section) => ({
-    file: label,
-    ...yaml.locate([section], 'key'),
-    path: section,
-    message: `'${section}' is each gateway's own: it belongs in the bootstrap file's local section, not in the fleet's document`,
-  }));
+  const problems: ConfigProblem[] = LOCAL_SECTIONS.filter((section) => Object.hasOwn(top, section)).map(
+    (section) => ({
+      file: label,
+      ...yaml.locate([section], 'key'),
+      path: section,
+      message: `'${section}' is each gateway's own: it belongs in the bootstrap file's local section, not in the fleet's document`,
+    }),
+  );
+  // An include reads files on each gateway's own disk: the fleet would not run one config.
+  if (Object.hasOwn(top, 'include'))
+    problems.push({
+      file: label,
+      ...yaml.locate(['include'], 'key'),
+      path: 'include',
+      message:
+        "a fleet's document is the whole config, kept in etcd: include would read files on each gateway's own disk; write their routes and upstreams in the document",
+    });
   if (problems.length > 0) return { problems };
   const body = document.replace(/\s+$/, '');
   const documentLines = body === '' ? 0 : body.split('\n').length;

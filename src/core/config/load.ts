@@ -16,11 +16,14 @@ import { problemTemplates } from './env-templates.ts';
 import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
+import { applyIncludes, type Included } from './includes.ts';
+import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
-import type { RawConfig } from './schema.ts';
+import { applyRouteDefaults } from './route-defaults.ts';
+import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
@@ -48,6 +51,11 @@ export interface LoadOptions {
    * `candor check` to print; the config loads all the same.
    */
   readonly warnings?: ConfigProblem[];
+  /**
+   * Told, once the config has loaded, each route that took fields from `route_defaults` (its
+   * index and name, the fields), for `candor check` to show which route gets which default.
+   */
+  readonly onRouteDefaults?: (route: number, name: string, fields: readonly string[]) => void;
 }
 
 /**
@@ -145,28 +153,49 @@ function parseText(
   // `${REDIS_PASSWORD}`): an unset one is empty, listed as not set, and named where its field fails.
   const lenient = secrets === 'may-be-absent';
   const yaml = readYamlSource(text, env, coerceExpanded, lenient ? 'empty' : 'refuse');
-  const unsetAt = new Map<string, string>();
-  for (const { name, path } of yaml.variables) {
-    options.onVariable?.(name, formatPath(path));
-    if (lenient && env[name] === undefined) unsetAt.set(formatPath(path), name);
-  }
+  // The included files' routes and upstreams join the document before any check, each problem
+  // in one told in its own file (included.writtenIn).
+  const included = applyIncludes(
+    yaml.syntaxErrors.length === 0 ? yaml.value : undefined,
+    source,
+    yaml.locate,
+    env,
+    lenient ? 'empty' : 'refuse',
+  );
+  const unsetAt = tellVariables(yaml.variables, included.variables, lenient ? env : undefined, options);
+  const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
-  const asWritten = problemTemplates(yaml.fromEnvironment);
+  const asWritten = problemTemplates(fromEnvironment);
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
-  const toProblem = (path: readonly (string | number)[], line: number, column: number, message: string) => {
+  // Before any check: a route that took a default is checked as if it had written it, and a
+  // problem in it is told where it is written, once (`seen`), not once per route.
+  const taken = applyRouteDefaults(yaml.value);
+  const placeOf = placesOf(taken, included, source, yaml.locate);
+  const toProblem = (
+    path: readonly (string | number)[],
+    line: number,
+    column: number,
+    message: string,
+    file = source,
+  ) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
-    if (formatted !== '' && seen.has(formatted)) return;
-    seen.add(formatted);
-    const unset = unsetAt.get(formatted);
+    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
+    seen.add(`${file}\n${formatted}`);
+    const unset = file === source ? unsetAt.get(formatted) : undefined;
     const said =
       unset === undefined
         ? message
         : `${message} (environment variable ${unset} is not set here: read as empty)`;
-    problems.push({ file: source, line, column, path: formatted, message: asWritten(said) });
+    problems.push({ file, line, column, path: formatted, message: asWritten(said) });
   };
+  for (const problem of included.problems) {
+    const { line, column } = problem.locate(problem.path, problem.at);
+    toProblem(problem.path, line, column, problem.message, problem.file);
+  }
+  const toWarning = warningsTo(placeOf, asWritten, options.warnings);
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
     const { line, column } = yaml.positionAt(undecodable.offset);
@@ -182,20 +211,12 @@ function parseText(
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
   }
   if (yaml.syntaxErrors.length === 0) {
-    const report: Report = (path, message, at = 'value') => {
-      const position = at === 'parent' ? yaml.locate(path.slice(0, -1), 'key') : yaml.locate(path, at);
-      toProblem(path, position.line, position.column, message);
+    const report: Report = (field, message, at = 'value') => {
+      const { file, path, position } = placeOf(field, at);
+      toProblem(path, position.line, position.column, message, file);
     };
-    const warn: Report = (path, message, at = 'value') => {
-      const position = yaml.locate(path, at === 'parent' ? 'key' : at);
-      options.warnings?.push({
-        file: source,
-        line: position.line,
-        column: position.column,
-        path: formatPath(path),
-        message: asWritten(message),
-      });
-    };
+    const warn: Report = (field, message, at = 'value') =>
+      toWarning(field, message, at === 'parent' ? 'key' : at);
     checkSchema(yaml.value, report);
     checkCrossFields(yaml.value, report, warn);
     checkFiles(yaml.value, baseDir, report, secrets);
@@ -204,18 +225,34 @@ function parseText(
     checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.column - b.column));
+    throw new ConfigError(problems.sort(byFileAndLine(source)));
   }
   const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
-  const config = deepFreeze(
-    yaml.fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment: yaml.fromEnvironment },
-  );
+  const config = deepFreeze(fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment });
   keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
-    for (const { path, message } of fieldWarnings(config)) {
-      const position = yaml.locate(path, 'key');
-      options.warnings.push({ file: source, ...position, path: formatPath(path), message });
-    }
+    for (const { path, message } of fieldWarnings(config)) toWarning(path, message, 'key');
+  for (const [index, fields] of taken)
+    options.onRouteDefaults?.(index, config.routes[index]?.name ?? '', fields);
   return config;
+}
+
+/**
+ * Tells each `${NAME}` without a default to `onVariable` (an included file's with its file), and
+ * returns, where a variable may be unset (`env` given), the main file's fields that read one as empty.
+ */
+function tellVariables(
+  variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[],
+  included: Included['variables'],
+  env: NodeJS.ProcessEnv | undefined,
+  options: LoadOptions,
+): Map<string, string> {
+  const unsetAt = new Map<string, string>();
+  for (const { name, path } of variables) {
+    options.onVariable?.(name, formatPath(path));
+    if (env !== undefined && env[name] === undefined) unsetAt.set(formatPath(path), name);
+  }
+  for (const { name, file, path } of included) options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+  return unsetAt;
 }

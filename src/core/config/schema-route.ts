@@ -149,3 +149,22 @@ export const Route = mapping(
   },
   'a mapping with match and upstream',
 );
+
+/**
+ * `route_defaults`: the route fields every route takes where it writes none of its own
+ * (route-defaults.ts), each checked as a route's is.
+ */
+export const RouteDefaults = Type.Optional(
+  mapping(
+    {
+      request_headers: Route.properties.request_headers,
+      response_headers: Route.properties.response_headers,
+      compression: Route.properties.compression,
+      cache: Route.properties.cache,
+      cors: Route.properties.cors,
+      limits: Route.properties.limits,
+      rate_limit: Route.properties.rate_limit,
+    },
+    'a mapping of route fields every route takes where it has none of its own: request_headers, response_headers, compression, cache, cors, limits and/or rate_limit',
+  ),
+);

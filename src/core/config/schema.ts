@@ -17,7 +17,7 @@ import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Store } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
 import { Plugins } from './schema-plugins.ts';
-import { Route } from './schema-route.ts';
+import { Route, RouteDefaults } from './schema-route.ts';
 import { LISTENER_TLS_FIELDS } from './schema-routing.ts';
 import { Upstream } from './schema-upstream.ts';
 
@@ -65,6 +65,13 @@ export const ConfigSchema = mapping(
     name: Type.Optional(Type.String({ format: FORMAT.name, expected: NAME_EXPECTED })),
     listen: Type.Array(Listener, { minItems: 1, expected: 'a list of at least one listener' }),
     routes: Type.Array(Route, { minItems: 1, expected: 'a list of at least one route' }),
+    route_defaults: RouteDefaults,
+    // Read before the schema runs (includes.ts): their routes and upstreams are in the document by then.
+    include: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, expected: 'a file name or glob, relative to this file' }), {
+        expected: 'a list of file names or globs, relative to this file',
+      }),
+    ),
     // Optional: a gateway whose routes all redirect has nothing to proxy to. A route that
     // proxies names an upstream that must be here (cross-checks.ts).
     upstreams: Type.Optional(

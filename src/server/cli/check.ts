@@ -19,11 +19,14 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
   // Each variable once, with every field that uses it.
   const variables = new Map<string, string[]>();
   const warnings: ConfigProblem[] = [];
+  const defaulted: string[] = [];
   try {
     const config = await loadConfigFile(file, process.env, {
       secrets: withoutSecrets ? 'may-be-absent' : 'required',
       onVariable: (name, field) => variables.set(name, [...(variables.get(name) ?? []), field]),
       warnings,
+      onRouteDefaults: (index, name, fields) =>
+        defaulted.push(`  routes[${index}] "${name}": ${fields.join(', ')}\n`),
     });
     for (const warning of warnings.sort((a, b) => a.line - b.line || a.column - b.column))
       process.stderr.write(`${warningLine(warning)}\n`);
@@ -33,6 +36,8 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
     process.stdout.write(
       `${file}: ${what} (gateway "${config.name}", ${config.listen.length} listener(s), ${routes} route(s), ${upstreams} upstream(s))\n`,
     );
+    // Which route gets which default: a route that writes a field of its own takes none for it.
+    if (defaulted.length > 0) process.stdout.write(`route defaults taken:\n${defaulted.join('')}`);
     if (withoutSecrets) {
       const needs = [
         ...[...variables].map(([name, fields]) => ({ source: { env: name }, field: fields.join(', ') })),

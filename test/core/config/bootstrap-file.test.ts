@@ -131,6 +131,16 @@ test('the document composed with local: a local section written in the document 
   assert.deepEqual(refused.problems.map(formatConfigProblem), [
     "etcd:/candor/config@7:5:1  listen: 'listen' is each gateway's own: it belongs in the bootstrap file's local section, not in the fleet's document",
   ]);
+  // include would read files on each gateway's disk: refused in a fleet's document (issue 58, item 4).
+  const including = composeConfig(
+    `include: [conf.d/*.yaml]\n${shared.slice(0, shared.indexOf('listen:'))}`,
+    bootstrap,
+    'etcd:/candor/config@7',
+  );
+  assert.ok('problems' in including);
+  assert.deepEqual(including.problems.map(formatConfigProblem), [
+    "etcd:/candor/config@7:1:1  include: a fleet's document is the whole config, kept in etcd: include would read files on each gateway's own disk; write their routes and upstreams in the document",
+  ]);
   const document =
     'routes:\n  - name: all\n    match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:1" }]\n';
   const composed = composeConfig(document, bootstrap, 'etcd:/candor/config@8');

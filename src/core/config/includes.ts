@@ -1,0 +1,247 @@
+/**
+ * `include:` other YAML files (globs, relative to the file that includes them) whose `routes` and
+ * `upstreams` join the config, as nginx's `include conf.d/*.conf`. Each file is read on its own,
+ * so a problem in it names that file, its line and its field (`routes[0].upstream` as that file
+ * writes it), never the merged config's place for it. An include holds routes, upstreams and
+ * includes of its own only: listeners, the admin API and the rest of the gateway's singletons are
+ * the main file's, and one written in an include is refused at its key.
+ */
+
+import { globSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { coerceExpanded } from './coerce.ts';
+import type { FromEnvironment, UnsetVariable } from './env.ts';
+import { isMapping } from './raw-access.ts';
+import { readErrorReason } from './read-error.ts';
+import type { PathSegment } from './schema.ts';
+import { type Position, readYamlSource } from './yaml-source.ts';
+
+/** What an included file may hold. */
+const INCLUDABLE = new Set(['routes', 'upstreams', 'include']);
+/** A config split in a few dozen files is already many; past this, something globbed too wide. */
+const MAX_FILES = 256;
+/** As load.ts bounds the main file, the included files together. */
+const MAX_BYTES = 4 * 1024 * 1024;
+
+/** Where a field of the merged document is written: the file, and the field as that file has it. */
+interface Written {
+  readonly file: string;
+  readonly path: readonly PathSegment[];
+  readonly locate: (path: readonly PathSegment[], prefer?: 'value' | 'key') => Position;
+}
+
+/** A problem found while including, in the file where it is. */
+interface IncludeProblem extends Written {
+  readonly message: string;
+  readonly at: 'value' | 'key';
+}
+
+export interface Included {
+  readonly problems: readonly IncludeProblem[];
+  /** Where a field of the merged document is written, when an included file writes it. */
+  writtenIn(path: readonly PathSegment[]): Written | undefined;
+  readonly fromEnvironment: readonly FromEnvironment[];
+  /** Each `${NAME}` without a default an included file uses, with its file and field. */
+  readonly variables: readonly {
+    readonly name: string;
+    readonly file: string;
+    readonly path: readonly PathSegment[];
+  }[];
+}
+
+type Locate = Written['locate'];
+
+/**
+ * Reads the files `document.include` names (and those they include) and adds their routes and
+ * upstreams to `document`, in place: the main file's routes first, then each file's in the
+ * order its pattern and the sorted glob give them.
+ */
+export function applyIncludes(
+  document: unknown,
+  source: string,
+  locate: Locate,
+  env: NodeJS.ProcessEnv,
+  unset: UnsetVariable,
+): Included {
+  const inclusion = new Inclusion(source, env, unset);
+  if (isMapping(document) && document.include !== undefined)
+    inclusion.walk(document, { file: source, value: document, locate }, [resolve(source)]);
+  return inclusion;
+}
+
+/** A file read: its name as the operator would open it, its value and its locator. */
+interface Read {
+  readonly file: string;
+  readonly value: Record<string, unknown>;
+  readonly locate: Locate;
+}
+
+class Inclusion implements Included {
+  readonly problems: IncludeProblem[] = [];
+  readonly fromEnvironment: FromEnvironment[] = [];
+  readonly variables: { name: string; file: string; path: readonly PathSegment[] }[] = [];
+  readonly #routeAt = new Map<number, Written>();
+  readonly #upstreamAt = new Map<string, Written>();
+  /** Each file included so far (absolute) → the file that included it. */
+  readonly #files = new Map<string, string>();
+  #bytes = 0;
+  readonly #source: string;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #unset: UnsetVariable;
+
+  constructor(source: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
+    this.#source = source;
+    this.#env = env;
+    this.#unset = unset;
+  }
+
+  writtenIn(path: readonly PathSegment[]): Written | undefined {
+    const at =
+      path[0] === 'routes' && typeof path[1] === 'number'
+        ? this.#routeAt.get(path[1])
+        : path[0] === 'upstreams' && typeof path[1] === 'string'
+          ? this.#upstreamAt.get(path[1])
+          : undefined;
+    return at === undefined ? undefined : { ...at, path: [...at.path, ...path.slice(2)] };
+  }
+
+  /** Includes what `from` names into `document`; `chain` is the files that led here (absolute). */
+  walk(document: Record<string, unknown>, from: Read, chain: readonly string[]): void {
+    const patterns = from.value.include;
+    if (patterns === undefined) return;
+    if (!Array.isArray(patterns)) {
+      this.#problem(from, ['include'], 'expected a list of file names or globs, relative to this file');
+      return;
+    }
+    patterns.forEach((pattern, index) => {
+      if (typeof pattern !== 'string' || pattern === '') {
+        this.#problem(from, ['include', index], 'expected a file name or glob, relative to this file');
+        return;
+      }
+      // A config given as text ("<demo>") has no folder: its includes are the working directory's.
+      const dir = /^<.*>$/.test(from.file) ? process.cwd() : dirname(resolve(from.file));
+      const matches = globSync(pattern, { cwd: dir }).sort();
+      if (matches.length === 0)
+        this.#problem(
+          from,
+          ['include', index],
+          `"${pattern}" matches no file in ${dir}: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
+        );
+      for (const match of matches) {
+        // Named as the operator would open it: beside the including file as they named that one.
+        const named = isAbsolute(pattern) ? match : join(dirname(from.file), match);
+        const absolute = resolve(dir, match);
+        const refused = this.#refusal(named, absolute, chain);
+        if (refused !== undefined) {
+          this.#problem(from, ['include', index], refused);
+          continue;
+        }
+        this.#files.set(absolute, from.file);
+        const read = readIncluded(named, absolute, this.#env, this.#unset);
+        if ('reason' in read) {
+          this.#problem(from, ['include', index], `cannot read ${named}: ${read.reason}`);
+          continue;
+        }
+        this.#bytes += read.bytes;
+        this.problems.push(...read.problems);
+        this.fromEnvironment.push(...read.fromEnvironment);
+        this.variables.push(...read.variables);
+        if (read.value === undefined) continue;
+        const file = { file: named, value: read.value, locate: read.locate };
+        this.#merge(document, file);
+        this.walk(document, file, [...chain, absolute]);
+      }
+    });
+  }
+
+  /** Why the file at `absolute` may not be included here, if it may not. */
+  #refusal(named: string, absolute: string, chain: readonly string[]): string | undefined {
+    if (chain.includes(absolute))
+      return `${named} includes itself (${[...chain, absolute].map((f) => basename(f)).join(' → ')}): an include may not come back to a file that includes it`;
+    const by = this.#files.get(absolute);
+    if (by !== undefined)
+      return `${named} is included already (by ${by}): a file is included once, or its routes would be there twice`;
+    if (this.#files.size >= MAX_FILES) return `more than ${MAX_FILES} included files: a glob too wide?`;
+    if (this.#bytes > MAX_BYTES)
+      return `the included files are more than ${MAX_BYTES / 1024 / 1024} MiB together: no config is that large`;
+    return undefined;
+  }
+
+  /** Adds the routes and upstreams of `from` to `document`, keeping where each is written. */
+  #merge(document: Record<string, unknown>, from: Read): void {
+    for (const key of Object.keys(from.value))
+      if (!INCLUDABLE.has(key))
+        this.#problem(
+          from,
+          [key],
+          `an included file holds routes, upstreams and include only: ${key} is the main file's (${this.#source})`,
+          'key',
+        );
+    const { routes, upstreams } = from.value;
+    if (Array.isArray(routes)) {
+      if (!Array.isArray(document.routes)) document.routes = [];
+      const all = document.routes as unknown[];
+      routes.forEach((route, index) => {
+        this.#routeAt.set(all.length, { file: from.file, path: ['routes', index], locate: from.locate });
+        all.push(route);
+      });
+    }
+    if (upstreams === undefined) return;
+    if (!isMapping(upstreams)) {
+      this.#problem(from, ['upstreams'], 'expected a mapping of upstreams, by name');
+      return;
+    }
+    if (!isMapping(document.upstreams)) document.upstreams = Object.create(null);
+    const all = document.upstreams as Record<string, unknown>;
+    for (const [name, upstream] of Object.entries(upstreams)) {
+      const there = this.#upstreamAt.get(name)?.file ?? (name in all ? this.#source : undefined);
+      if (there !== undefined) {
+        this.#problem(
+          from,
+          ['upstreams', name],
+          `upstream '${name}' is defined in ${there} too: an upstream has one name in the whole config`,
+          'key',
+        );
+        continue;
+      }
+      this.#upstreamAt.set(name, { file: from.file, path: ['upstreams', name], locate: from.locate });
+      all[name] = upstream;
+    }
+  }
+
+  #problem(from: Read, path: PathSegment[], message: string, at: 'value' | 'key' = 'value'): void {
+    this.problems.push({ file: from.file, path, locate: from.locate, at, message });
+  }
+}
+
+function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
+  let text: string;
+  try {
+    if (!statSync(absolute).isFile()) return { reason: 'not a file' };
+    if (statSync(absolute).size > MAX_BYTES)
+      return { reason: `more than ${MAX_BYTES / 1024 / 1024} MiB: no config is that large` };
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    return { reason: readErrorReason(error) };
+  }
+  const yaml = readYamlSource(text, env, coerceExpanded, unset);
+  const locate: Locate = (path, prefer) => yaml.locate(path, prefer);
+  const problems: IncludeProblem[] = [...yaml.syntaxErrors, ...yaml.valueErrors].map((issue) => ({
+    file: named,
+    path: issue.path,
+    locate: () => issue.position,
+    at: 'value' as const,
+    message: issue.message,
+  }));
+  const variables = yaml.variables.map(({ name, path }) => ({ name, file: named, path }));
+  const value = yaml.syntaxErrors.length === 0 && isMapping(yaml.value) ? yaml.value : undefined;
+  if (yaml.syntaxErrors.length === 0 && value === undefined)
+    problems.push({
+      file: named,
+      path: [],
+      locate,
+      at: 'value',
+      message: 'an included file is a mapping with routes and/or upstreams',
+    });
+  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: text.length };
+}

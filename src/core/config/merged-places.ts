@@ -1,0 +1,63 @@
+/**
+ * Where a field of the checked document is written. The document checked is the main file with
+ * its includes' routes and upstreams joined (includes.ts) and the route defaults given
+ * (route-defaults.ts); a problem or warning is told at the file, field and line that write it.
+ */
+
+import type { ConfigProblem } from './config-error.ts';
+import { formatPath } from './config-path.ts';
+import type { Included } from './includes.ts';
+import { type DefaultsTaken, writtenAt } from './route-defaults.ts';
+import type { PathSegment } from './schema.ts';
+import type { Position } from './yaml-source.ts';
+
+type Locate = (path: readonly PathSegment[], prefer?: 'value' | 'key') => Position;
+
+export interface Place {
+  readonly file: string;
+  /** The field as its file writes it (`routes[0]` of an included file, `route_defaults.cors`). */
+  readonly path: readonly PathSegment[];
+  readonly position: Position;
+}
+
+/** Finds the place of a checked field: `at` as a Report's (`parent`: a missing field, its mapping's key). */
+export function placesOf(
+  taken: DefaultsTaken,
+  included: Included,
+  source: string,
+  locate: Locate,
+): (field: readonly PathSegment[], at: 'value' | 'key' | 'parent') => Place {
+  return (field, at) => {
+    const merged = writtenAt(taken, field);
+    const written = included.writtenIn(merged);
+    const { file, path, locate: inFile } = written ?? { file: source, path: merged, locate };
+    const position = at === 'parent' ? inFile(path.slice(0, -1), 'key') : inFile(path, at);
+    return { file, path, position };
+  };
+}
+
+/** The main file's problems first, then each included file's, each in the order of its lines. */
+export function byFileAndLine(source: string): (a: ConfigProblem, b: ConfigProblem) => number {
+  const rank = (file: string) => (file === source ? '' : file);
+  return (a, b) => rank(a.file).localeCompare(rank(b.file)) || a.line - b.line || a.column - b.column;
+}
+
+/**
+ * Tells a warning at its place, once: a default's, found on every route that took it, is one
+ * warning at `route_defaults`, as its problems are.
+ */
+export function warningsTo(
+  placeOf: ReturnType<typeof placesOf>,
+  asWritten: (message: string) => string,
+  warnings: ConfigProblem[] | undefined,
+): (field: readonly PathSegment[], message: string, prefer: 'value' | 'key') => void {
+  const warned = new Set<string>();
+  return (field, message, prefer) => {
+    const { file, path, position } = placeOf(field, prefer);
+    const said = asWritten(message);
+    const key = `${file}\n${formatPath(path)}\n${said}`;
+    if (warned.has(key)) return;
+    warned.add(key);
+    warnings?.push({ file, ...position, path: formatPath(path), message: said });
+  };
+}

@@ -1,0 +1,145 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text, where ${VAR} is the syntax under test.
+/**
+ * include: real files in a temp folder. Their routes and upstreams join the config; a problem in
+ * an included file names that file, its line and the field as it writes it; a glob that matches
+ * nothing, an include cycle, a top-level singleton in an include and an upstream defined twice
+ * are refused, each at its key.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { loadConfigFile } from '../../../src/core/config/load.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'candor-includes-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let made = 0;
+
+/** A folder of `files` (name → text), the main one `candor.yaml`; returns its path. */
+function folder(files: Record<string, string>): string {
+  const dir = join(root, String(made++));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return join(dir, 'candor.yaml');
+}
+
+const MAIN = (include: string) => `listen: [{ address: "127.0.0.1:0" }]
+include: ${include}
+route_defaults:
+  response_headers: { set: { X-Frame-Options: DENY } }
+routes:
+  - name: main
+    match: { path: /main }
+    upstream: app
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`;
+
+async function problems(path: string): Promise<string[]> {
+  try {
+    await loadConfigFile(path, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map(
+      (p) => `${p.file.slice(p.file.lastIndexOf('/') + 1)}:${p.line} ${p.path}: ${p.message}`,
+    );
+  }
+  assert.fail('the config loaded');
+}
+
+test("an included file's routes and upstreams join the config, after the main file's, and take the defaults", async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/*.yaml]'),
+    'conf.d/b.yaml': 'routes:\n  - { name: b, match: { path: /b }, upstream: app }\n',
+    'conf.d/a.yaml':
+      'routes:\n  - { name: a, match: { path: /a }, upstream: other }\nupstreams:\n  other: { targets: [{ url: "http://127.0.0.1:3002" }] }\n',
+  });
+  const config = await loadConfigFile(path, {});
+  assert.deepEqual(
+    config.routes.map((route) => route.name),
+    ['main', 'a', 'b'],
+  );
+  assert.deepEqual(Object.keys(config.upstreams).sort(), ['app', 'other']);
+  assert.equal(config.routes[1].responseHeaders?.set[0]?.name, 'X-Frame-Options');
+});
+
+test('a problem in an included file names that file, its line and its field as that file writes it', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[routes.yaml]'),
+    'routes.yaml': `# more routes
+routes:
+  - name: ok
+    match: { path: /ok }
+    upstream: app
+  - name: bad
+    match: { path: /bad }
+    upstream: nowhere
+    strip_prefx: true
+`,
+  });
+  assert.deepEqual(await problems(path), [
+    "routes.yaml:8 routes[1].upstream: no upstream named 'nowhere' (defined: app)",
+    "routes.yaml:9 routes[1].strip_prefx: unknown field 'strip_prefx' (did you mean 'strip_prefix'?)",
+  ]);
+});
+
+test('a glob that matches nothing, a cycle, a singleton in an include and an upstream twice are refused at their keys', async () => {
+  assert.deepEqual(
+    (await problems(folder({ 'candor.yaml': MAIN('[conf.d/*.yaml]') }))).map((p) => p.slice(0, 60)),
+    ['candor.yaml:2 include[0]: "conf.d/*.yaml" matches no file in /tmp'.slice(0, 60)],
+  );
+  const cycle = await problems(
+    folder({ 'candor.yaml': MAIN('[a.yaml]'), 'a.yaml': 'include: [candor.yaml]\nroutes: []\n' }),
+  );
+  assert.equal(cycle.length, 1);
+  assert.match(
+    cycle[0],
+    /^a\.yaml:1 include\[0\]: .*candor\.yaml includes itself \(candor\.yaml → a\.yaml → candor\.yaml\)/,
+  );
+  assert.deepEqual(
+    await problems(
+      folder({
+        'candor.yaml': MAIN('[extra.yaml]'),
+        'extra.yaml': `listen: [{ address: "127.0.0.1:1" }]
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:3009" }] }
+`,
+      }),
+    ),
+    [
+      `extra.yaml:1 listen: an included file holds routes, upstreams and include only: listen is the main file's (${join(root, String(made - 1), 'candor.yaml')})`,
+      `extra.yaml:3 upstreams.app: upstream 'app' is defined in ${join(root, String(made - 1), 'candor.yaml')} too: an upstream has one name in the whole config`,
+    ],
+  );
+});
+
+test('a file two patterns match is included once, the second refused naming the first; a folder is no file', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/a.yaml, "conf.d/*.yaml", conf.d/sub]'),
+    'conf.d/a.yaml': 'routes:\n  - { name: a, match: { path: /a }, upstream: app }\n',
+    'conf.d/sub/x.yaml': 'routes: []\n',
+  });
+  const dir = join(path, '..');
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[1]: ${join(dir, 'conf.d/a.yaml')} is included already (by ${path}): a file is included once, or its routes would be there twice`,
+    `candor.yaml:2 include[2]: cannot read ${join(dir, 'conf.d/sub')}: not a file`,
+  ]);
+});
+
+test("a variable an included file uses is expanded, and kept as the environment's so GET /config shows ${NAME}", async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[auth.yaml]'),
+    'auth.yaml':
+      'routes:\n  - match: { path: /x }\n    upstream: app\n    request_headers: { set: { Authorization: "Bearer ${API_TOKEN}" } }\n',
+  });
+  const config = await loadConfigFile(path, { API_TOKEN: 'sekrit-123' });
+  assert.deepEqual(config.routes[1].requestHeaders?.set[0]?.value, ['Bearer sekrit-123']);
+  assert.deepEqual(config.fromEnvironment, [{ name: 'API_TOKEN', value: 'sekrit-123' }]);
+  assert.deepEqual(await problems(path), [
+    'auth.yaml:4 routes[0].request_headers.set.Authorization: environment variable API_TOKEN is not set (set it, or give a default with ${API_TOKEN:-value})',
+  ]);
+});

@@ -1,0 +1,90 @@
+/**
+ * route_defaults: every route takes the fields it does not write itself (its own wins whole),
+ * a route that forwards nothing takes none of what it could not use, and a problem in a default
+ * is told once, at route_defaults.<field> and its line, not once per route.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const config = (defaults: string) => `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+${defaults}routes:
+  - name: plain
+    match: { path: /a }
+    upstream: api
+  - name: own
+    match: { path: /b }
+    upstream: api
+    response_headers: { set: { X-Own: "1" } }
+  - name: moved
+    match: { path: /c }
+    redirect: { location: "https://example.com/" }
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+
+test('each route takes the defaults it does not set; its own field replaces the default whole', () => {
+  const taken: string[] = [];
+  const loaded = parseConfig(
+    config(`  response_headers: { set: { X-Frame-Options: DENY } }
+  compression: { min_size: 10 }
+  rate_limit: { rate: 5 }
+`),
+    SOURCE,
+    {},
+    { onRouteDefaults: (index, name, fields) => taken.push(`${index} ${name}: ${fields.join(', ')}`) },
+  );
+  const [plain, own, moved] = loaded.routes;
+  const names = (rules: typeof plain.responseHeaders) =>
+    rules?.set.map((rule) => `${rule.name}: ${rule.value}`);
+  assert.deepEqual(names(plain.responseHeaders), ['X-Frame-Options: DENY']);
+  assert.equal(plain.compression?.minSize, 10);
+  assert.equal(plain.rateLimit?.rate, 5);
+  // Replaced, not merged: the route's own rules alone.
+  assert.deepEqual(names(own.responseHeaders), ['X-Own: 1']);
+  assert.equal(own.compression?.minSize, 10);
+  // A redirect takes the header rules, not the compression or rate limit it could not use.
+  assert.deepEqual(names(moved.responseHeaders), ['X-Frame-Options: DENY']);
+  assert.equal(moved.compression, undefined);
+  assert.equal(moved.rateLimit, undefined);
+  assert.deepEqual(taken, [
+    '0 plain: response_headers, compression, rate_limit',
+    '1 own: compression, rate_limit',
+    '2 moved: response_headers',
+  ]);
+});
+
+test('a problem in a default is told once, at route_defaults, its line and field', () => {
+  const problems = problemsOf(
+    config(`  cors: { origins: [bad] }
+  compression: { encodings: [lzma] }
+  timeouts: { read: 5s }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message.slice(0, 40)}`);
+  assert.deepEqual(problems, [
+    '4 route_defaults.cors.origins[0]: expected an origin in lower case like ht',
+    '5 route_defaults.compression.encodings[0]: expected one of zstd, br, gzip, got "lzm',
+    "6 route_defaults.timeouts: unknown field 'timeouts' (known fields: ",
+  ]);
+});
+
+test("a default's warning is told once, at route_defaults, not once for each route that took it", () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    config(`  response_headers: { set: { Strict-Transport-Security: max-age=31536000 } }
+`),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message.slice(0, 52)}`),
+    ['4 route_defaults.response_headers: Strict-Transport-Security goes out on answers over p'],
+  );
+});
