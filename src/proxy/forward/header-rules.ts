@@ -1,5 +1,7 @@
 import type { HeaderRules, TemplatePart } from '../../core/config/types.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
 /** What a header rule's `{variables}` stand for in one request. */
 export interface TemplateVars {
@@ -7,6 +9,21 @@ export interface TemplateVars {
   readonly clientIp: string;
   /** The host the request was routed by: lower-cased, without the port. */
   readonly host: string;
+}
+
+/**
+ * What a rule's {variables} stand for in a request. `{client_ip}` is the client allow/deny and
+ * rate limits judge: behind proxies in `trust_forwarded_from`, the one they vouch for (as nginx's
+ * realip makes `$remote_addr`), so `set: { X-Real-IP: "{client_ip}" }` names the user, not the
+ * load balancer. `host`: the host the request was routed by, lower-cased, without the port.
+ */
+export function templateVars(
+  record: { readonly id: string; readonly clientAddress: string },
+  fields: FieldMap,
+  trust: TrustList,
+  host: string,
+): TemplateVars {
+  return { requestId: record.id, clientIp: forwardedClient(record.clientAddress, fields, trust), host };
 }
 
 /** A header list's edit for one request, or undefined when the route has no rules (nothing to do). */

@@ -1,7 +1,7 @@
 import type { HeaderRules, RouteConfig } from '../../core/config/types.ts';
-import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import type { TrustList } from '../../core/net/trust.ts';
 import type { RouteStage, StageRequest } from '../stages/stage.ts';
-import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
+import { applyHeaderRules, templateVars } from './header-rules.ts';
 
 /**
  * The route's response header rules (`routes[].response_headers`) as a stage: they edit every
@@ -33,16 +33,7 @@ class ResponseRulesRun {
   }
 
   editAnswer(headers: readonly string[]): string[] {
-    return applyHeaderRules(headers, this.#rules, varsOf(this.#request, this.#trust));
+    const { record, fields, host } = this.#request;
+    return applyHeaderRules(headers, this.#rules, templateVars(record, fields, this.#trust, host));
   }
-}
-
-/** What the rules' {variables} stand for in this request (session-request.ts's templateVarsOf, from the stage's view). */
-function varsOf(request: StageRequest, trust: TrustList): TemplateVars {
-  const { record, fields } = request;
-  return {
-    requestId: record.id,
-    clientIp: forwardedClient(record.clientAddress, fields, trust),
-    host: request.host,
-  };
 }

@@ -4,11 +4,10 @@ import type {
   FieldMap,
   ResponseSink,
 } from '../../core/net/downstream.ts';
-import { forwardedClient } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { ListenerFacts } from '../accept/request-handlers.ts';
-import type { TemplateVars } from '../forward/header-rules.ts';
+import { type TemplateVars, templateVars } from '../forward/header-rules.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -30,17 +29,8 @@ export interface SessionRequest {
   readonly spans: RequestSpans | undefined;
 }
 
-/**
- * What a route's header rules' {variables} stand for in this request. `{client_ip}` is the
- * client allow/deny and rate limits judge: behind proxies in `trust_forwarded_from`, the one
- * they vouch for (as nginx's realip makes `$remote_addr`), so `set: { X-Real-IP: "{client_ip}" }`
- * names the user, not the load balancer. Made only for a route with header rules.
- */
+/** What a route's header rules' {variables} stand for in this request (header-rules.ts's templateVars). Made only for a route with header rules. */
 export function templateVarsOf(req: SessionRequest): TemplateVars {
   const { record, fields, runtime } = req;
-  return {
-    requestId: record.id,
-    clientIp: forwardedClient(record.clientAddress, fields, runtime.trust),
-    host: hostnameOf(record.host),
-  };
+  return templateVars(record, fields, runtime.trust, hostnameOf(record.host));
 }
