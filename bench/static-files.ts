@@ -66,7 +66,15 @@ function nginxStatic(dir: string, port: number, root: string, workers: number): 
 
 /** One row's wrk scenario: GET `path` over `connections` keep-alive connections. */
 function scenario(path: string, connections: number): Scenario {
-  return { id: path.slice(1).replace(/\W/g, '-'), title: path, path, connections, failShare: 0, quick: true, lua: '' };
+  return {
+    id: path.slice(1).replace(/\W/g, '-'),
+    title: path,
+    path,
+    connections,
+    failShare: 0,
+    quick: true,
+    lua: '',
+  };
 }
 
 /** The file must come whole (status and length), or the row would measure an error page. */

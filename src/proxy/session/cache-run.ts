@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import {
   type ForwardReason,
@@ -16,7 +17,6 @@ import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
-import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { type CacheAttempts, cacheRequestOf, passedOn } from './cache-request.ts';
@@ -86,7 +86,7 @@ export class CacheRun implements ResponseStore {
   }
 
   /** The route's response edit with this request's Cache-Status after it (RFC 9211: on every answer). */
-  edit(base: HeaderEdit | undefined): HeaderEdit {
+  edit(base: AnswerEdit | undefined): AnswerEdit {
     return (headers) => {
       const out = base === undefined ? [...headers] : base(headers);
       out.push('cache-status', this.#status);
