@@ -52,7 +52,16 @@ function keepEarlyRequests(): EarlyRequests {
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
-const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'events', 'canary_window', 'gateway_counts']);
+const REQUESTS = new Set([
+  'reload',
+  'change',
+  'status',
+  'activity',
+  'purge',
+  'events',
+  'canary_window',
+  'gateway_counts',
+]);
 
 /**
  * Answers the primary's reload, change, status, activity, events and purge requests on this worker's gateway. Listening
