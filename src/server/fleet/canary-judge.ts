@@ -159,9 +159,19 @@ export class CanaryJudge {
   }
 }
 
-/** The worse metric in one line: its figures on both sides and how sure. */
+/** What each count is, for an operator who never configured a route canary (canary-window.ts counts them). */
+const GLOSS: Readonly<Record<string, string>> = {
+  unreachable: 'unreachable (502: connection refused or failed)',
+  slow: 'slow (504: no answer in time)',
+  reset: 'reset (502: connection cut)',
+  garbage: 'garbage (502: an answer that is not HTTP)',
+  status_5xx: "status_5xx (the upstreams' own 5xx)",
+  gateway: 'gateway (503: no healthy target left, or its pool full)',
+};
+
+/** The worse metric in one line: what it counts, its figures on both sides and how sure. */
 function worseLine(worse: MetricVerdict): string {
-  return `${worse.metric} ${worse.canary} on the canary vs ${worse.baseline} on the rest (${formatP(worse.p)})`;
+  return `${GLOSS[worse.metric] ?? worse.metric} ${worse.canary} on the canary vs ${worse.baseline} on the rest (${formatP(worse.p)})`;
 }
 
 /** The metrics a summary shows: the 5xx and the latency always, the others when either side had one. */

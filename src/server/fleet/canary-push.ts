@@ -116,8 +116,8 @@ export async function canaryVerdict(
 
 /** A canary in one line: its revision, gateways, phase, and the verdict once there is one. */
 export function canaryLine(canary: Canary, live?: number): string {
-  const of = live === undefined ? '' : ` of ${live}`;
-  const head = `canary revision ${canary.revision} (over ${canary.from}) on ${canary.gateways.join(', ')} (${canary.gateways.length}${of} gateway(s)), pushed by ${canary.author} at ${canary.at}`;
+  const of = live === undefined ? '' : ` (${canary.gateways.length} of ${live} gateways)`;
+  const head = `canary revision ${canary.revision} (over ${canary.from}) on ${canary.gateways.join(', ')}${of}, pushed by ${canary.author} at ${canary.at}`;
   if (canary.phase === 'running')
     return `${head}: running, judged every ${canary.window_ms} ms for ${canary.judge_for_ms} ms`;
   const state = canary.phase === 'promoted' ? 'PROMOTED' : 'ROLLED BACK';
