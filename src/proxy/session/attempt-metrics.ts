@@ -38,16 +38,16 @@ export class AttemptMetrics {
    */
   #held = false;
 
+  /** `counts`: the runtime's metrics and its gateway's counts of every attempt. */
   constructor(
-    metrics: GatewayMetrics,
+    counts: { readonly metrics: GatewayMetrics; readonly gatewayCounts: CanaryCounter },
     upstream: string,
     method: string,
-    gateway: CanaryCounter,
     canary?: CanaryCounter,
   ) {
     this.#canary = canary;
-    this.#gateway = gateway;
-    this.#metrics = metrics;
+    this.#gateway = counts.gatewayCounts;
+    this.#metrics = counts.metrics;
     this.#upstream = upstream;
     this.#method = method;
   }

@@ -30,7 +30,7 @@ export function canaryJudgeKey(key: string): string {
 }
 
 /** Where a config canary is: applied on its gateways and judged, or over one way or the other. */
-export type CanaryPhase = 'running' | 'promoted' | 'rolled_back';
+export type ConfigCanaryPhase = 'running' | 'promoted' | 'rolled_back';
 
 /** A config canary as etcd holds it at canaryKey. */
 export interface CanaryRecord {
@@ -49,7 +49,7 @@ export interface CanaryRecord {
   readonly judge_for_ms: number;
   /** Requests each side needs before a look decides anything. */
   readonly min_requests: number;
-  readonly phase: CanaryPhase;
+  readonly phase: ConfigCanaryPhase;
   /** The one line that says why it ended (the metric and both sides' figures); null while it runs. */
   readonly verdict: string | null;
   /** The latest look's summary while it runs (the figures so far). */

@@ -125,12 +125,11 @@ before(async () => {
   for (const gateway of gateways) await answers(gateway, 'one');
 });
 
+/** Each gateway's serve process, as far as the setup got. */
+const serves = () => gateways.map((g) => g.serve);
+
 after(async () => {
-  await closeAll(
-    gateways.map((g) => g.serve),
-    origins,
-    etcd,
-  );
+  await closeAll(serves(), origins, etcd);
   rmSync(dir, { recursive: true, force: true });
 });
 
