@@ -154,9 +154,8 @@ export async function configHistory(
     }
     const kv = read.kvs[0];
     if (kv === undefined) break;
-    const push = await client.range(pushKey(key), { revision: kv.modRevision }).catch(() => undefined);
-    const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
-    const own = record !== undefined && push?.kvs[0]?.modRevision === kv.modRevision;
+    const record = await pushRecordAt(client, key, kv.modRevision);
+    const own = record !== undefined;
     entries.push({
       revision: kv.modRevision,
       author: own ? record.author : 'unknown (no push record)',
@@ -168,6 +167,20 @@ export async function configHistory(
     at = kv.modRevision - 1;
   }
   return { entries };
+}
+
+/**
+ * The push record written with `revision` (undefined: none, such as for a document written by
+ * hand with etcdctl, or etcd did not answer).
+ */
+export async function pushRecordAt(
+  client: EtcdClient,
+  key: string,
+  revision: number,
+): Promise<PushRecord | undefined> {
+  const push = await client.range(pushKey(key), { revision }).catch(() => undefined);
+  const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
+  return record !== undefined && push?.kvs[0]?.modRevision === revision ? record : undefined;
 }
 
 /** The document as it was written at `revision` (that revision must be one that wrote it). */

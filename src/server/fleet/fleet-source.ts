@@ -14,7 +14,8 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { followKey } from '../../upstream/config-source/key-watch.ts';
-import { type Canary, type GatewayRecord, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import { pushRecordAt } from './config-push.ts';
+import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import { GatewayLease } from './gateway-lease.ts';
 import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
 
@@ -84,6 +85,8 @@ export class FleetSource {
   /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
   #pending: Wanted | undefined;
   #applying = false;
+  /** The latest canary rolled back: not applied if it comes late, left if it runs. */
+  #endedCanary: number | undefined;
   #stopFollowing: (() => void) | undefined;
   #lease: GatewayLease | undefined;
   readonly #address: string;
@@ -211,24 +214,23 @@ export class FleetSource {
    * not kept as the last good one (a restart while etcd is away starts on the fleet's revision).
    */
   takeCanary(canary: Canary): void {
-    if (this.#running.revision === canary.revision || this.#pending?.revision === canary.revision) return;
-    this.#want({
-      document: canary.document,
-      revision: canary.revision,
-      author: canary.author,
-      how: 'canary',
-    });
+    const revision = canary.revision;
+    if (revision === this.#endedCanary || this.#running.revision === revision) return;
+    if (this.#pending?.revision === revision) return;
+    this.#want({ document: canary.document, revision, author: canary.author, how: 'canary' });
   }
 
   /**
-   * The canary this gateway runs was rolled back: the revision under the config key (the one
-   * the canary was pushed over) applied again, older than the canary's as it is.
+   * The canary of this gateway was rolled back: the revision under the config key (the one the
+   * canary was pushed over) applied again, older than the canary's as it is. Also when its
+   * revision is still being applied: once applied, it is left at once (#applyPending).
    */
   async leaveCanary(canary: Canary): Promise<void> {
-    if (this.#running.revision !== canary.revision) return;
+    this.#endedCanary = canary.revision;
+    if (this.#pending?.revision === canary.revision) this.#pending = undefined;
+    if (this.#running.revision !== canary.revision && !this.#applying) return;
     const kv = (await this.#start.client.range(this.#start.bootstrap.etcd.key)).kvs[0];
-    if (kv === undefined || this.#running.revision !== canary.revision) return;
-    this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
+    if (kv !== undefined) this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
   }
 
   /** The revision running now. */
@@ -260,8 +262,16 @@ export class FleetSource {
       while (this.#pending !== undefined) {
         const wanted = this.#pending;
         this.#pending = undefined;
-        // A canary's revision, or the way back from one, is applied whatever it is: asked for by name.
-        if (wanted.how !== 'follow' || wanted.revision > this.#running.revision) await this.#apply(wanted);
+        // A canary's revision, or the way back from one, is applied whatever its number: asked
+        // for by name (a canary not if it ended meanwhile; the way back only from the canary).
+        const ended = this.#endedCanary;
+        const apply =
+          wanted.how === 'follow'
+            ? wanted.revision > this.#running.revision
+            : wanted.how === 'canary'
+              ? wanted.revision !== ended
+              : this.#running.revision === ended;
+        if (apply) await this.#apply(wanted);
       }
     } finally {
       this.#applying = false;
@@ -271,7 +281,10 @@ export class FleetSource {
   async #apply(wanted: Wanted): Promise<void> {
     const { bootstrap } = this.#start;
     const { revision, document, how } = wanted;
-    const author = wanted.author ?? (await this.#authorOf(revision));
+    const author =
+      wanted.author ??
+      (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
+      'unknown (no push record)';
     const label = documentLabel(bootstrap.etcd.key, revision);
     const composed = composeConfig(document, bootstrap, label);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
@@ -306,16 +319,6 @@ export class FleetSource {
           : `config revision ${revision} applied`,
     );
     this.#lease?.update(this.#record());
-  }
-
-  /** Who pushed `revision`, from the push record of that very revision (a document written by hand, with etcdctl, has none). */
-  async #authorOf(revision: number): Promise<string> {
-    const { bootstrap, client } = this.#start;
-    const pushed = await client.range(pushKey(bootstrap.etcd.key), { revision }).catch(() => undefined);
-    const record = readJson<PushRecord>(pushed?.kvs[0]?.value ?? '');
-    return record !== undefined && pushed?.kvs[0]?.modRevision === revision
-      ? record.author
-      : 'unknown (no push record)';
   }
 
   /** The running revision's composed config back in the file reloads read: a SIGHUP must not pick up the refused one. */

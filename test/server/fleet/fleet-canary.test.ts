@@ -2,7 +2,8 @@
  * A config pushed as a canary (`candor config push --canary 1`) to three `candor serve`
  * gateways on a real etcd (Debian's etcd-server), under steady traffic to each: one whose route
  * points at a closed port is rolled back on its gateway within two judging windows, saying which
- * metric and figures, while the other two never take it; a healthy one reaches all three.
+ * metric and figures, while the other two never take it; a healthy one reaches all three; one
+ * whose gateway dies is rolled back (the gateway gone counts as a failed canary).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,7 @@ function traffic(): { stop: () => Promise<Map<string, Map<string, number>>> } {
   let going = true;
   const seen = new Map<string, Map<string, number>>();
   const loops = gateways.map(async (gateway) => {
+    if (gateway.serve === undefined) return;
     const answers = new Map<string, number>();
     seen.set(gateway.name, answers);
     while (going) {
@@ -224,4 +226,45 @@ test('a healthy canary holds for the time named and then every gateway takes it'
   // The promotion is a push of its own in the history, by the canary's author.
   const history = await candor(['config', 'history', '--config', gateways[0].bootstrap, '--json']);
   assert.equal(JSON.parse(history.stdout).entries[0].revision, after.latest);
+});
+
+test('a canary gateway that dies fails the canary: rolled back when its lease ends, the others never take it', async () => {
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('back-to-one.yaml', documentTo(originUrl.one)),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    '--judge-window',
+    '1s',
+    '--judge-for',
+    '60s',
+    '--no-wait',
+  ]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  await answers(gateways[0], 'one');
+  const killed = gateways[0].serve?.child;
+  // Gone from here on: after() must not wait for this one's exit (it came already).
+  gateways[0].serve = undefined;
+  const exited = new Promise((r) => killed?.once('exit', r));
+  killed?.kill('SIGKILL');
+  await exited;
+  const load = traffic().stop;
+  let canary: { phase: string; verdict: string | null } | undefined;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    canary = (await fleetJson()).canary as typeof canary;
+    if (canary?.phase !== 'running') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(canary?.phase, 'rolled_back');
+  assert.match(
+    canary?.verdict ?? '',
+    /^canary gateway gw-a is gone \(its lease ended: it stopped, died or lost etcd\)$/,
+  );
+  const seen = await load();
+  for (const name of ['gw-b', 'gw-c'])
+    assert.deepEqual([...(seen.get(name)?.keys() ?? [])], ['two'], `${name} never took the canary`);
 });
