@@ -65,6 +65,13 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
     return usage(
       `candor ${command} ${verb} needs the bootstrap file that names the source: --config BOOTSTRAP`,
     );
+  const canaryFlag = ['canary', 'judge-window', 'judge-for', 'min-requests', 'no-wait'].find(
+    (flag) => values[flag as keyof typeof values] !== undefined,
+  );
+  if (canaryFlag !== undefined && (verb !== 'push' || values.canary === undefined))
+    return usage(
+      `--${canaryFlag} is for a canary push: candor config push FILE --config BOOTSTRAP --canary N`,
+    );
   const ifRevision = values['if-revision'] === undefined ? undefined : Number(values['if-revision']);
   if (ifRevision !== undefined && !(Number.isSafeInteger(ifRevision) && ifRevision >= 0))
     return usage(`--if-revision must be a revision (a whole number), got "${values['if-revision']}"`);
