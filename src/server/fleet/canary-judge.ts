@@ -61,13 +61,14 @@ export class CanaryJudge {
   readonly #pids = new Map<string, number>();
   /** Since when (Date.now()) every canary gateway runs it; undefined before. */
   #judgingSince: number | undefined;
-  readonly #pushedAt: number;
+  /** When this gateway began judging it (Date.now()): a judge that takes over waits from then. */
+  readonly #createdAt: number;
 
   constructor(canary: Canary) {
     this.revision = canary.revision;
     this.#config = judgeConfig(canary);
     this.#looks = new StepLooks(this.#config);
-    this.#pushedAt = Date.now();
+    this.#createdAt = Date.now();
   }
 
   /** One look: the gateways' records and counts now. */
@@ -76,19 +77,19 @@ export class CanaryJudge {
     if (gone !== undefined) return { kind: 'rollback', verdict: gone };
     const live = new Map(records.map((r) => [r.name, r]));
     const waiting = canary.gateways.filter((name) => live.get(name)?.revision !== canary.revision);
-    if (this.#judgingSince === undefined) {
-      if (waiting.length === 0) {
-        // Judged from the next look: this one would see counts of the moment it was applied.
-        this.#judgingSince = Date.now();
-        for (const name of canary.gateways) this.#pids.set(name, live.get(name)?.pid ?? 0);
-        return { kind: 'wait', why: 'every canary gateway runs it: judged from the next window' };
-      }
-      if (Date.now() - this.#pushedAt > canary.judge_for_ms)
+    if (this.#judgingSince === undefined && waiting.length > 0) {
+      if (Date.now() - this.#createdAt > canary.judge_for_ms)
         return {
           kind: 'rollback',
           verdict: `${waiting.join(', ')} did not run revision ${canary.revision} within ${canary.judge_for_ms} ms`,
         };
       return { kind: 'wait', why: `waiting for ${waiting.join(', ')} to run it` };
+    }
+    // Every canary gateway runs it: judged from this look on (the first has what they counted
+    // since; one short of requests decides nothing and spends none of the confidence).
+    if (this.#judgingSince === undefined) {
+      this.#judgingSince = Date.now();
+      for (const name of canary.gateways) this.#pids.set(name, live.get(name)?.pid ?? 0);
     }
     const look = this.#looks.look(this.#taken(canary, counts));
     const judged = look.judged;

@@ -1,6 +1,6 @@
 /**
- * A config canary's looks (canary-judge.ts), fed records as etcd would hold them: judged only
- * once every canary gateway runs it; each gateway's total taken as what it has more since the
+ * A config canary's looks (canary-judge.ts), fed records as etcd would hold them: judged from
+ * the look that finds every canary gateway running it; each gateway's total taken as what it has more since the
  * last look (a new process from zero); worse rolls back at that look with the one line; a
  * canary gateway gone, restarted or refusing fails it; held to the end, promoted. And each
  * gateway's own count (GatewayWindow) of every attempt, whatever its upstream.
@@ -22,7 +22,7 @@ const CANARY: Canary = {
   document: 'routes: []\n',
   gateways: ['gw-a'],
   window_ms: 1000,
-  judge_for_ms: 3000,
+  judge_for_ms: 4000,
   min_requests: 20,
   phase: 'running',
   verdict: null,
@@ -57,11 +57,16 @@ const counts = (name: string, revision: number, total: SideCounts, pid = 100): C
 
 const running = [gateway('gw-a', 12), gateway('gw-b', 10), gateway('gw-c', 10)];
 
-test('judged from the look after every canary gateway runs it; worse rolls back at that look, with the metric and both figures', () => {
+test('judged from the look that finds every canary gateway running it; worse rolls back at that look, with the metric and both figures', () => {
   const judge = new CanaryJudge(CANARY);
   const waiting = judge.look(CANARY, [gateway('gw-a', 10), ...running.slice(1)], []);
   assert.deepEqual(waiting, { kind: 'wait', why: 'waiting for gw-a to run it' });
-  assert.equal(judge.look(CANARY, running, []).kind, 'wait');
+  assert.deepEqual(judge.look(CANARY, running, []), {
+    kind: 'looked',
+    look: 1,
+    looks: 4,
+    line: 'not judged yet: 0 requests on the canary, 0 on the rest, 20 needed on each side',
+  });
   const decision = judge.look(CANARY, running, [
     counts('gw-a', 12, side(0, 40)),
     counts('gw-b', 10, side(45, 0)),
@@ -70,7 +75,7 @@ test('judged from the look after every canary gateway runs it; worse rolls back 
     counts('gw-d', 9, side(0, 500)),
   ]);
   assert.equal(decision.kind, 'rollback');
-  assert.equal(decision.kind === 'rollback' && decision.look, 1);
+  assert.equal(decision.kind === 'rollback' && decision.look, 2);
   assert.match(
     decision.kind === 'rollback' ? decision.verdict : '',
     /^unreachable \(502: connection refused or failed\) 40\/40 \(100\.00%\) on the canary vs 0\/85 \(0\.00%\) on the rest \(p [<=] /,
@@ -106,7 +111,7 @@ test('each look takes what a gateway counted since the last; a new process of it
   assert.equal(last.kind, 'promote');
   assert.match(
     last.kind === 'promote' ? last.verdict : '',
-    /^held for 3000 ms, no metric worse: status_5xx 0\/40 \(0\.00%\) vs 0\/40 /,
+    /^held for 4000 ms, no metric worse: status_5xx 0\/40 \(0\.00%\) vs 0\/40 /,
   );
 });
 
