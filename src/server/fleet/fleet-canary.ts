@@ -115,15 +115,23 @@ export class FleetCanary {
     };
     if (canary.phase === 'promoted') this.#logger.info(fields, line);
     else this.#logger.warn(fields, line);
-    if (member && canary.phase === 'rolled_back')
-      this.#source
-        .leaveCanary(canary)
-        .catch((err: Error) =>
-          this.#logger.error(
-            { source: this.#key, canary: canary.revision, err: err.message },
-            `config canary revision ${canary.revision} rolled back, but the config key could not be read to go back: ${err.message}; tried again when it changes`,
-          ),
+    if (member && canary.phase === 'rolled_back') this.#leave(canary, 250);
+  }
+
+  /**
+   * Back from a rolled-back canary to the revision under the config key; etcd not answering,
+   * tried again (doubling to 5 s) until it does: a canary gateway must not stay on it.
+   */
+  #leave(canary: Canary, wait: number): void {
+    this.#source.leaveCanary(canary).catch((err: Error) => {
+      if (wait === 250)
+        this.#logger.error(
+          { source: this.#key, canary: canary.revision, err: err.message },
+          `config canary revision ${canary.revision} rolled back, but the config key could not be read to go back: ${err.message}; trying again`,
         );
+      if (this.#stopped) return;
+      setTimeout(() => this.#leave(canary, Math.min(2 * wait, 5_000)), wait).unref();
+    });
   }
 
   /** A canary began: counts written each half window, a look (if this gateway judges) each window. */
