@@ -157,14 +157,22 @@ export class CanaryWindow {
  */
 export class GatewayWindow implements CanaryCounter {
   #side: SideCounts = emptySide();
+  /**
+   * Counting only once a fleet asked for the counts (its first `take`): a gateway that is no
+   * fleet's, or whose fleet runs no canary, pays one branch an attempt, not a count and a latency
+   * bucket for counts no one reads.
+   */
+  #counting = false;
 
   record(_upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void {
+    if (!this.#counting) return;
     const code = outcomeCode(failure, status, ms);
     if (code !== undefined) countOutcome(this.#side, code, 1);
   }
 
-  /** The counts so far, and a new window begins. */
+  /** The counts so far (none before the first ask), and a new window begins. */
   take(): SideCounts {
+    this.#counting = true;
     const taken = this.#side;
     this.#side = emptySide();
     return taken;

@@ -137,8 +137,10 @@ test('a canary gateway gone, restarted or refusing the revision fails the canary
   });
 });
 
-test("a gateway's window counts every attempt whatever its upstream, by shape, and starts again when taken", () => {
+test("a gateway's window counts every attempt whatever its upstream, by shape, once asked, and starts again when taken", () => {
   const window = new GatewayWindow();
+  window.record('a', undefined, 503, 5);
+  assert.equal(window.take().requests, 0, 'nothing is counted before a fleet asks');
   window.record('a', new Failure('connection_refused', 'refused'), undefined, 1);
   window.record('b', undefined, 503, 5);
   window.record('c', undefined, 200, 5);
