@@ -7,6 +7,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
+import { ClientCertificates } from './schema-client-certificates.ts';
 import { FORMAT } from './formats.ts';
 import { filePath, flag, mapping, oneOf } from './schema-kit.ts';
 
@@ -121,6 +122,7 @@ export const LISTENER_TLS_FIELDS = {
   ),
   min_version: oneOf(['TLSv1.2', 'TLSv1.3']),
   allow_misdirected: flag(),
+  client_certificates: ClientCertificates,
 };
 
 export const UPSTREAM_TLS_FIELDS = {
