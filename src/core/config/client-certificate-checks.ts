@@ -14,7 +14,8 @@ import type { Report } from './report.ts';
  * next update refuses every certificate it covers (CRL_HAS_EXPIRED), as OpenSSL means it to.
  */
 export function crlProblem(text: string): string | undefined {
-  if (!text.includes('-----BEGIN X509 CRL-----')) return 'holds no PEM revocation list (-----BEGIN X509 CRL-----)';
+  if (!text.includes('-----BEGIN X509 CRL-----'))
+    return 'holds no PEM revocation list (-----BEGIN X509 CRL-----)';
   try {
     createSecureContext({ crl: text });
     return undefined;

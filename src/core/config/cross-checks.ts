@@ -8,8 +8,8 @@
 
 import { checkAccess } from './access-checks.ts';
 import { checkCaches } from './cache-checks.ts';
-import { checkClientCertificateRoutes } from './client-certificate-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
+import { checkClientCertificateRoutes } from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';

@@ -7,8 +7,8 @@
  */
 
 import { Type } from '@sinclair/typebox';
-import { ClientCertificates } from './schema-client-certificates.ts';
 import { FORMAT } from './formats.ts';
+import { ClientCertificates } from './schema-client-certificates.ts';
 import { filePath, flag, mapping, oneOf } from './schema-kit.ts';
 
 const PATTERN_EXPECTED = 'a pattern in RE2 syntax (linear-time)';

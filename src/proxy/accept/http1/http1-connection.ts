@@ -32,8 +32,8 @@ import {
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
-import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
+import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
