@@ -62,7 +62,7 @@ function issuersOf(leaf: X509Certificate, authorities: readonly X509Certificate[
   // Bounded by the file: each authority comes once.
   while (chain.length < authorities.length) {
     const issuer = authorities.find(
-      (ca) => !chain.includes(ca) && ca.checkIssued(current) && current.verify(ca.publicKey),
+      (ca) => !chain.includes(ca) && current.checkIssued(ca) && current.verify(ca.publicKey),
     );
     if (issuer === undefined || issuer === current) break;
     chain.push(issuer);
