@@ -18,11 +18,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import bcrypt from 'bcryptjs';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-client-certs-'));
 const openssl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -122,6 +125,8 @@ const GOOD_TO = '20991231000000Z';
 let app: Fault;
 let serve: ServeProcess | undefined;
 let requirePort = 0;
+let adminPort = 0;
+const TOKEN = 'client-certificates-token-0123456789';
 const server = testCertificates();
 
 before(async () => {
@@ -139,9 +144,13 @@ before(async () => {
   issue('mallory', 'alice', 'email:alice@example.com', 'other', GOOD_FROM, GOOD_TO);
   revoke('carol');
   app = await startEcho();
+  writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'users.htpasswd'), `alice:${bcrypt.hashSync('alice pass', 4)}\n`);
+  adminPort = await freePort();
   writeFileSync(
     join(dir, 'candor.yaml'),
-    `listen:
+    `admin: { listen: "127.0.0.1:${adminPort}", token_file: ${join(dir, 'token')} }
+listen:
   - address: 127.0.0.1:0
     http2: true
     tls:
@@ -167,13 +176,19 @@ routes:
       client_certificate: { sans: ["dns:zed.example.com"] }
   - match: { path: /open }
     upstream: app
+  - name: counted
+    match: { path: /counted }
+    upstream: app
+    auth:
+      client_certificate: {}
+      basic: { users_file: users.htpasswd }
 upstreams:
   app:
     targets:
       - url: ${app.url}
 `,
   );
-  serve = await startServe(join(dir, 'candor.yaml'), 1);
+  serve = await startServe(join(dir, 'candor.yaml'), 1, { admin: true });
   await serve.waitForLines('listening', 2);
   const listening = serve.lines.filter((l) => l.msg === 'listening');
   requirePort = Number(String(listening[1]?.address).split(':').at(-1));
@@ -214,12 +229,14 @@ function overHttp1(
   path: string,
   who: Who,
   agent: https.Agent | false = false,
+  method = 'GET',
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1',
       port,
       path,
+      method,
       servername: 'localhost',
       ca: server.ca,
       agent,
@@ -398,4 +415,32 @@ test('a reload reads the CRL again: a certificate revoked since is refused', asy
     JSON.parse(answer.body).detail,
     refusedFor('the client certificate was not accepted: it has been revoked'),
   );
+});
+
+test("GET /status and the status page count each route's 401s and 403s by method", async () => {
+  const port = serve?.port ?? 0;
+  // No certificate: 403 before the credentials are looked at; a good one without them: 401.
+  assert.equal((await overHttp1(port, '/counted', undefined)).status, 403);
+  assert.equal((await overHttp1(port, '/counted', 'bob', false, 'POST')).status, 403);
+  assert.equal((await overHttp1(port, '/counted', 'alice', false, 'POST')).status, 401);
+  assert.equal((await overHttp1(port, '/counted', 'alice', false, 'POST')).status, 401);
+  const answer = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
+  assert.equal(answer.status, 200);
+  const routes = answer.body.routes as Record<string, { refused: Record<string, unknown> }>;
+  assert.deepEqual(routes.counted.refused, { GET: { 401: 0, 403: 1 }, POST: { 401: 2, 403: 1 } });
+  if (noChromium) return;
+  const browser = await launchChromium(join(dir, 'chromium-profile'));
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(15_000);
+    await page.goto(`http://127.0.0.1:${adminPort}/`);
+    await page.locator('#auth').waitFor({ state: 'visible' });
+    await page.fill('#token', TOKEN);
+    await page.click('#token-submit');
+    const row = page.locator('tr[data-route="counted"]');
+    await row.waitFor({ state: 'visible' });
+    assert.equal(await row.locator('td.refused').textContent(), 'GET 403 ×1; POST 401 ×2, 403 ×1');
+  } finally {
+    await browser.close();
+  }
 });
