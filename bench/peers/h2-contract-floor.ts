@@ -63,6 +63,7 @@ function onStream(stream: ServerHttp2Stream, _headers: unknown, flags: number, r
     remoteAddress: socket?.remoteAddress ?? '',
     encrypted: TLS_CERT !== undefined,
     servername: undefined,
+    clientCertificate: undefined,
   };
   const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
   const head = h2RequestHead(raw, stream.id ?? 0, endStream, facts);

@@ -15,8 +15,12 @@ export function checkAccess(
     const auth = mappingAt(route, 'auth');
     const ways =
       auth === undefined ? 1 : ['basic', 'jwt', 'forward'].filter((way) => auth[way] !== undefined).length;
-    if (ways !== 1)
-      report(['routes', index, 'auth'], 'expected one way to authenticate: basic, jwt or forward');
+    // A client certificate goes alone or with one of the others (the connection's, then the request's credentials).
+    if (ways > 1 || (ways === 0 && auth?.client_certificate === undefined))
+      report(
+        ['routes', index, 'auth'],
+        'expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+      );
     const jwt = mappingAt(auth, 'jwt');
     if (jwt !== undefined && (jwt.jwks_url === undefined) === (jwt.keys_file === undefined))
       report(

@@ -22,6 +22,8 @@ export interface AuthConfig {
   readonly basic?: BasicAuthConfig;
   readonly jwt?: JwtAuthConfig;
   readonly forward?: ForwardAuthConfig;
+  /** A verified client certificate (`listen[].tls.client_certificates`) is required, and may name the user. */
+  readonly clientCertificate?: ClientCertificateAuthConfig;
   /** Send the client's Authorization field upstream (by default it stops at the gateway). */
   readonly forwardAuthorization: boolean;
   /**
@@ -29,6 +31,21 @@ export interface AuthConfig {
    * copy of it is always dropped. Absent: the user is logged, not sent.
    */
   readonly identityHeader?: string;
+}
+
+/** What a route requires of the client's certificate, once the listener's CA and CRL verified it. */
+export interface ClientCertificateAuthConfig {
+  /** Subject common names (CN) allowed; empty (with `sans` empty): any verified certificate. */
+  readonly subjects: readonly string[];
+  /** Subject alternative names allowed, by type (`dns` compared without case). */
+  readonly sans: readonly ClientCertificateSan[];
+  /** What names the user: the subject's CN, or the first SAN of a type. */
+  readonly identity: 'cn' | ClientCertificateSan['type'];
+}
+
+export interface ClientCertificateSan {
+  readonly type: 'dns' | 'email' | 'uri' | 'ip';
+  readonly value: string;
 }
 
 export interface JwtAuthConfig {

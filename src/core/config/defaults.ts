@@ -15,7 +15,14 @@ export const DEFAULTS = {
   name: 'candor',
   // TLS 1.2 is still what many clients and load balancers speak; 1.0 and 1.1 are Node's refusal already.
   // RFC 9110 §15.5.20: a request for a host its connection's certificate was not chosen for is misdirected (421).
-  listener: { maxConnections: 10_000, tlsMinVersion: 'TLSv1.2', allowMisdirected: false },
+  listener: {
+    maxConnections: 10_000,
+    tlsMinVersion: 'TLSv1.2',
+    allowMisdirected: false,
+    // The safe side: a listener that asks for certificates lets in no connection without a good one.
+    clientCertificateMode: 'require',
+  },
+  perClientKey: 'address',
   acme: {
     // Let's Encrypt's production directory, as Caddy and Traefik default to.
     directory: 'https://acme-v02.api.letsencrypt.org/directory',
@@ -117,6 +124,7 @@ export const DEFAULTS = {
     realm: 'restricted',
     forwardAuthorization: false,
     identityClaim: 'sub',
+    clientCertificateIdentity: 'cn',
     jwtAlgorithms: ['RS256', 'ES256'],
     clockSkew: '30s',
     requireExp: true,

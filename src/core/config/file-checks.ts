@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { PROBLEM_MEMBERS } from '../failure/error-body.ts';
 import { templateProblems } from '../failure/page-template.ts';
+import { crlProblem } from './client-certificate-checks.ts';
 import { parseHtpasswd } from './htpasswd.ts';
 import { entriesOf, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
@@ -31,6 +32,7 @@ export function checkFiles(
     checkPair(tls, ['listen', index, 'tls'], baseDir, report, secrets);
     for (const [n, pair] of itemsOf(tls?.certificates))
       checkPair(pair, ['listen', index, 'tls', 'certificates', n], baseDir, report, secrets);
+    checkClientCaFiles(mappingAt(tls, 'client_certificates'), index, baseDir, report);
   }
   checkErrorPages(mappingAt(mappingAt(root, 'errors'), 'pages'), baseDir, report);
   for (const [index, route] of itemsOf(root.routes)) {
@@ -96,6 +98,25 @@ export function caProblem(text: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** `client_certificates`: a CA file that holds certificates, and a CRL file OpenSSL takes (a broken one would refuse every client). */
+function checkClientCaFiles(
+  parent: Record<string, unknown> | undefined,
+  index: number,
+  baseDir: string,
+  report: Report,
+): void {
+  const at: PathSegment[] = ['listen', index, 'tls', 'client_certificates'];
+  for (const [field, problemOf] of [
+    ['ca', caProblem],
+    ['crl', crlProblem],
+  ] as const) {
+    if (!checkFile(parent, field, [...at, field], baseDir, report)) continue;
+    const file = resolve(baseDir, stringAt(parent, field) as string);
+    const problem = problemOf(readFileSync(file, 'latin1'));
+    if (problem !== undefined) report([...at, field], `${JSON.stringify(file)} ${problem}`);
+  }
 }
 
 /**

@@ -46,12 +46,18 @@ export interface SpoolLimits {
   readonly maxTotal: number;
 }
 
-/** What one client address may hold at once in one process; an absent field is no bound. */
+/** What one client may hold at once in one process; an absent field is no bound. */
 export interface PerClientLimits {
   /** Open connections; past it a new one is answered 429 and closed. */
   readonly connections?: number;
   /** Requests in flight; past it a new one is answered 429. */
   readonly requests?: number;
+  /**
+   * What `requests` counts by: the client's address (from the accept), or with `identity` the
+   * user the route's auth admitted (counted after auth; a request no auth named is counted by
+   * its address, at the same point). Connections are always counted by address.
+   */
+  readonly key: 'address' | 'identity';
 }
 
 /** Bounds against hostile HTTP/2 clients, per connection; bytes and milliseconds. */

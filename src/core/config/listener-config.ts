@@ -54,6 +54,21 @@ export interface ListenerTlsConfig {
    * SNI chose (domain fronting, or a connection reused for another host); false: 421.
    */
   readonly allowMisdirected: boolean;
+  /** Mutual TLS: the certificates clients are asked for, and what vouches for them; absent: none asked. */
+  readonly clientCertificates?: ClientCertificatesConfig;
+}
+
+/**
+ * `listen[].tls.client_certificates`: every handshake asks the client for a certificate, checked
+ * by OpenSSL against `ca` (and `crl`). With `require` a connection without a good one is refused
+ * in its handshake; with `optional` it is let in, and a route that requires one answers 403.
+ */
+export interface ClientCertificatesConfig {
+  /** Absolute path of the PEM file of the CAs that issue client certificates (read again on reload). */
+  readonly ca: string;
+  readonly mode: 'require' | 'optional';
+  /** Absolute path of a PEM file of revocation lists (read again on reload); absent: none checked. */
+  readonly crl?: string;
 }
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';

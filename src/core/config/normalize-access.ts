@@ -7,6 +7,8 @@ import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
   AuthConfig,
+  ClientCertificateAuthConfig,
+  ClientCertificateSan,
   CorsConfig,
   ForwardAuthConfig,
   ForwardCacheConfig,
@@ -57,8 +59,28 @@ function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string, upstreams: 
             realm: basic.realm ?? DEFAULTS.auth.realm,
           },
         }),
+    ...(raw.client_certificate === undefined
+      ? {}
+      : { clientCertificate: toClientCertificate(raw.client_certificate) }),
     forwardAuthorization: raw.forward_authorization ?? DEFAULTS.auth.forwardAuthorization,
     ...(raw.identity_header === undefined ? {} : { identityHeader: raw.identity_header.toLowerCase() }),
+  };
+}
+
+function toClientCertificate(
+  raw: NonNullable<NonNullable<RawRoute['auth']>['client_certificate']>,
+): ClientCertificateAuthConfig {
+  const identity = raw.identity ?? DEFAULTS.auth.clientCertificateIdentity;
+  return {
+    subjects: [...new Set(raw.subjects ?? [])],
+    // The schema's pattern holds TYPE:value, the type one of SAN_TYPES.
+    sans: (raw.sans ?? []).map((san) => {
+      const colon = san.indexOf(':');
+      const type = san.slice(0, colon) as ClientCertificateSan['type'];
+      const value = san.slice(colon + 1);
+      return { type, value: type === 'dns' ? value.toLowerCase() : value };
+    }),
+    identity: identity === 'cn' ? 'cn' : (identity.slice(4) as ClientCertificateSan['type']),
   };
 }
 

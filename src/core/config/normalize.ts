@@ -221,6 +221,17 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
       })),
       minVersion: raw.tls.min_version ?? DEFAULTS.listener.tlsMinVersion,
       allowMisdirected: raw.tls.allow_misdirected ?? DEFAULTS.listener.allowMisdirected,
+      ...(raw.tls.client_certificates === undefined
+        ? {}
+        : {
+            clientCertificates: {
+              ca: file(raw.tls.client_certificates.ca),
+              mode: raw.tls.client_certificates.mode ?? DEFAULTS.listener.clientCertificateMode,
+              ...(raw.tls.client_certificates.crl === undefined
+                ? {}
+                : { crl: file(raw.tls.client_certificates.crl) }),
+            },
+          }),
       ...(raw.tls.acme === undefined
         ? {}
         : { acme: { names: [...new Set(raw.tls.acme.names.map((name) => name.toLowerCase()))] } }),
@@ -496,5 +507,6 @@ function toPerClientLimits(
   return {
     ...(raw.connections === undefined ? {} : { connections: raw.connections }),
     ...(raw.requests === undefined ? {} : { requests: raw.requests }),
+    key: raw.key ?? DEFAULTS.perClientKey,
   };
 }

@@ -6,6 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
+import { ClientCertificateAuth } from './schema-client-certificates.ts';
 import { count, duration, filePath, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
@@ -191,6 +192,7 @@ const Auth = mapping(
     ),
     jwt: Type.Optional(Jwt),
     forward: Type.Optional(Forward),
+    client_certificate: ClientCertificateAuth,
     forward_authorization: flag(),
     identity_header: Type.Optional(
       Type.String({
@@ -199,7 +201,7 @@ const Auth = mapping(
       }),
     ),
   },
-  'a mapping with basic, jwt or forward, forward_authorization and identity_header',
+  'a mapping with basic, jwt or forward, client_certificate, forward_authorization and identity_header',
 );
 
 export const ACCESS_FIELDS = {

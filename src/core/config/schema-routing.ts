@@ -8,6 +8,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
+import { ClientCertificates } from './schema-client-certificates.ts';
 import { filePath, flag, mapping, oneOf } from './schema-kit.ts';
 
 const PATTERN_EXPECTED = 'a pattern in RE2 syntax (linear-time)';
@@ -121,6 +122,7 @@ export const LISTENER_TLS_FIELDS = {
   ),
   min_version: oneOf(['TLSv1.2', 'TLSv1.3']),
   allow_misdirected: flag(),
+  client_certificates: ClientCertificates,
 };
 
 export const UPSTREAM_TLS_FIELDS = {

@@ -167,9 +167,10 @@ export const ConfigSchema = mapping(
             mapping(
               {
                 connections: count(1, 1_000_000, 'connections one client address may hold'),
-                requests: count(1, 1_000_000, 'requests one client address may have in flight'),
+                requests: count(1, 1_000_000, 'requests one client may have in flight'),
+                key: oneOf(['address', 'identity']),
               },
-              'a mapping with connections and/or requests',
+              'a mapping with connections and/or requests, and key',
             ),
           ),
         },

@@ -19,6 +19,8 @@ import type { UpstreamConfig } from './upstream-config.ts';
 export type {
   AuthConfig,
   BasicAuthConfig,
+  ClientCertificateAuthConfig,
+  ClientCertificateSan,
   CorsConfig,
   ForwardAuthConfig,
   ForwardCacheConfig,
@@ -26,7 +28,13 @@ export type {
   RouteAccessConfig,
 } from './access-config.ts';
 export type { DownstreamLimits, Http2Limits, PerClientLimits, SpoolLimits } from './limits-config.ts';
-export type { AcmeChallengeType, AcmeConfig, ListenerConfig, ListenerTlsConfig } from './listener-config.ts';
+export type {
+  AcmeChallengeType,
+  AcmeConfig,
+  ClientCertificatesConfig,
+  ListenerConfig,
+  ListenerTlsConfig,
+} from './listener-config.ts';
 export type {
   CacheConfig,
   CanaryConfig,

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { ClientCertificate } from './client-certificate.ts';
 import type { HoldBudget } from './hold-budget.ts';
 import type { SendLimit } from './send-deadline.ts';
 
@@ -42,6 +43,11 @@ export interface DownstreamHead {
    * absent on a plain connection or a handshake without one. Read against Host (421).
    */
   readonly servername?: string;
+  /**
+   * The certificate the client presented in its connection's handshake, as the listener judged
+   * it; absent where the listener asks for none (`listen[].tls.client_certificates`).
+   */
+  readonly clientCertificate?: ClientCertificate;
   /** Body framing as the client announced it: none, a length, or chunked (an unknown length). */
   readonly bodyLength: number | 'chunked' | undefined;
   /**

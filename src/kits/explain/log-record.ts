@@ -76,6 +76,15 @@ export interface RequestLine extends RecordBase {
   readonly untypedRetries?: number;
   /** What the client spoke, when the line says (Candor's `protocol`): "HTTP/1.1", "HTTP/2". */
   readonly protocol?: string;
+  /** The route that took the request, when the line says (Candor's `route`). */
+  readonly route?: string;
+  /** The request's method, when the line says. */
+  readonly method?: string;
+  /**
+   * Who answered a 401 or 403, when the line says: the proxy's access rules (Candor's `auth:
+   * denied…`) or the upstream (its own refusal, passed through).
+   */
+  readonly deniedBy?: Producer;
   /**
    * A gRPC request's status as its client read it (Candor's `grpc_status`), and who set it: the
    * proxy (its Trailers-Only answer to a failure) or the upstream (its own, passed through).

@@ -107,6 +107,23 @@ function grpc(report: Report): string {
   ].join('\n');
 }
 
+/** The 401s and 403s by route and method, and how many the proxy's access rules made. */
+function refusals(report: Report): string {
+  if (report.refusals.length === 0) return '';
+  const { rows, more } = limited(report.refusals, (r) => [
+    r.route || '-',
+    r.method || '-',
+    String(r.unauthorized),
+    String(r.forbidden),
+    String(r.byProxy),
+  ]);
+  const head = ['route', 'method', '401', '403', 'by the gateway'];
+  return [
+    `Refused (401, 403) by route and method\n${table([head, ...rows], [2, 3, 4])}${more}`,
+    "  by the gateway: its access rules answered (the log's auth: denied); the rest are the upstream's own",
+  ].join('\n');
+}
+
 /** Who produced the 5xx, per file: the proxy, the upstream (passed through), or the log cannot tell. */
 function producers(report: Report): string {
   const total = report.files.reduce(
@@ -155,6 +172,8 @@ export function renderText(report: Report): string {
   if (grpcStatuses) sections.push(grpcStatuses);
   const made = producers(report);
   if (made) sections.push(made);
+  const refused = refusals(report);
+  if (refused) sections.push(refused);
   if (requests) sections.push(places('Upstreams', report.upstreams, withDate));
   const sameAsUpstreams = report.targets.every((t) => report.upstreams.some((u) => u.name === t.name));
   if (report.targets.length > 0 && !sameAsUpstreams)

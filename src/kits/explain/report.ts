@@ -7,6 +7,7 @@ import { type HealthSummary, healthNear, healthSummary, type StormHealth } from 
 import type { LogReader } from './log-reader.ts';
 import type { FiveXxSplit } from './log-record.ts';
 import type { FileRead } from './read-logs.ts';
+import type { RefusalRow } from './refusal-tally.ts';
 import { type Change, findStorms } from './storms.ts';
 import { isClientsDoing, type PlaceTally, type Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
@@ -141,6 +142,8 @@ export interface Report {
   readonly protocols: readonly ProtocolRow[];
   /** gRPC requests by the status their client read (empty when no line carries one). */
   readonly grpc: readonly GrpcRow[];
+  /** 401s and 403s by route and method (empty when the logs have none). */
+  readonly refusals: readonly RefusalRow[];
   readonly bucketSeconds: number;
   readonly storms: readonly StormRow[];
   readonly timeouts: readonly TimeoutFinding[];
@@ -329,6 +332,7 @@ export function buildReport(
     grpc: [...tally.byGrpcStatus]
       .sort((a, b) => a[0] - b[0])
       .map(([status, g]) => ({ status, name: grpcStatusText(status), ...g })),
+    refusals: tally.refusals.rows(),
     bucketSeconds: bucketMs / 1000,
     storms,
     timeouts: timeouts.sort((a, b) => b.timeouts - a.timeouts),

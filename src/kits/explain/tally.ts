@@ -8,6 +8,7 @@ import type {
   Producer,
   RequestLine,
 } from './log-record.ts';
+import { RefusalTally } from './refusal-tally.ts';
 import { StormCounter } from './storm-counter.ts';
 
 /** How many health events a report keeps (in time order); the rest are counted only. */
@@ -151,6 +152,8 @@ export class Tally {
   readonly byProtocol = new Map<string, ProtocolTally>();
   /** gRPC requests by the status their client read. */
   readonly byGrpcStatus = new Map<number, GrpcTally>();
+  /** 401s and 403s by route and method. */
+  readonly refusals = new RefusalTally();
   readonly storms: StormCounter;
   /** The first HEALTH_EVENTS_KEPT health events, in time order; `healthEvents` counts them all. */
   readonly health: HealthEvent[] = [];
@@ -203,6 +206,7 @@ export class Tally {
       this.attempts += line.untypedRetries;
     }
     if (line.clientAborted) this.clientAborted++;
+    this.refusals.add(line);
     if (line.staleCause !== undefined) {
       bump(this.staleAnswers, line.staleCause);
       if (failure === undefined) this.upstreamOwn5xxStale++;

@@ -52,6 +52,13 @@ export const METRICS = {
     help: "Requests the route's access rules (IP lists, CORS, authentication) decided on, by outcome: allowed, denied (401 or 403), failed (the auth hop failed).",
     aggregator: 'sum',
   },
+  accessRefusals: {
+    name: 'candor_access_refusals_total',
+    type: 'counter',
+    labels: ['route', 'method', 'status'],
+    help: "Requests a route's access rules refused with 401 (missing or bad credentials) or 403 (not allowed: an IP list, a client certificate, a preflight), by method: what the status page counts.",
+    aggregator: 'sum',
+  },
   attempts: {
     name: 'candor_upstream_attempts_total',
     type: 'counter',

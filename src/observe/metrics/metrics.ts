@@ -40,6 +40,12 @@ type CounterKey = {
  * only their own requests; a worker process runs one gateway, whose registry it hands to the
  * primary (cluster.ts).
  */
+/** The 401s and 403s a route's access rules answered for one method. */
+export interface RefusalCounts {
+  '401': number;
+  '403': number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** The last minutes' answers per second and the latest failures, for the status page (activity.ts). */
@@ -121,7 +127,11 @@ export class GatewayMetrics {
     const errorType = record.failure?.type ?? '';
     this.#responses.cell(route, record.status, origin, errorType).value++;
     const { auth } = record;
-    if (auth !== undefined) this.#count('accessDecisions').cell(route, accessOutcome(auth)).value++;
+    if (auth !== undefined) {
+      this.#count('accessDecisions').cell(route, accessOutcome(auth)).value++;
+      if ((record.status === 401 || record.status === 403) && auth.startsWith('denied'))
+        this.#count('accessRefusals').cell(route, methodLabel(record.method), record.status).value++;
+    }
     const grpc = grpcStatusRead(record);
     if (grpc !== undefined)
       this.#count('grpcResponses').cell(
@@ -222,6 +232,19 @@ export class GatewayMetrics {
     const counts: Record<string, number> = {};
     for (const cell of this.#count('cacheStale').cells)
       if (cell.labels.route === route && cell.value > 0) counts[cell.labels.cause] = cell.value;
+    return counts;
+  }
+
+  /** A route's 401s and 403s its access rules answered in this process, by method (`GET`, or `_OTHER`). */
+  refusals(route: string): Record<string, RefusalCounts> {
+    const counts: Record<string, RefusalCounts> = {};
+    for (const cell of this.#count('accessRefusals').cells)
+      if (cell.labels.route === route && cell.value > 0) {
+        const { method, status } = cell.labels;
+        const seen = counts[method] ?? { '401': 0, '403': 0 };
+        if (status === '401' || status === '403') seen[status] += cell.value;
+        counts[method] = seen;
+      }
     return counts;
   }
 

@@ -1,19 +1,8 @@
 import type { PerClientLimits } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
-import { clientBlock } from '../../core/net/client-block.ts';
-
-/**
- * The most client addresses each table follows at once. An entry lives while its address
- * holds a connection or a request, so the listeners' `max_connections` bounds the table long
- * before this does; this bound is for the worst case (a flood from many addresses), where a
- * new address past it is refused like one over its limit.
- */
-export const MAX_CLIENT_ADDRESSES = 100_000;
-
-/** A client's refusals say when to come back: a connection or a request of its own will have ended by then. */
-const RETRY_AFTER_S = 1;
+import { clientKey, MAX_CLIENTS, takeClientSlot } from '../admit/client-slots.ts';
 
 /**
  * `limits.per_client`: connections and requests in flight per client address (as nginx's
@@ -29,8 +18,8 @@ const RETRY_AFTER_S = 1;
  */
 export class ClientLimits {
   readonly #limits: () => PerClientLimits | undefined;
-  readonly #connections = new PerKeyCount(MAX_CLIENT_ADDRESSES);
-  readonly #requests = new PerKeyCount(MAX_CLIENT_ADDRESSES);
+  readonly #connections = new PerKeyCount(MAX_CLIENTS);
+  readonly #requests = new PerKeyCount(MAX_CLIENTS);
 
   /** `limits`: the live ones (a reload changes them for new connections and requests). */
   constructor(limits: () => PerClientLimits | undefined) {
@@ -39,28 +28,22 @@ export class ClientLimits {
 
   /** Takes a connection slot for this address; a Failure (429) when it holds its limit already. */
   connection(address: string): Release | Failure {
-    return take(this.#connections, address, this.#limits()?.connections, 'connections');
+    return takeClientSlot(this.#connections, clientKey(address), this.#limits()?.connections, 'connections');
   }
 
-  /** Takes a request slot for this address; a Failure (429) when it has its limit in flight already. */
+  /**
+   * Takes a request slot for this address; a Failure (429) when it has its limit in flight
+   * already. With `key: identity` nothing is counted here: the admit phase counts the request
+   * once its route's auth named the user (Admission).
+   */
   request(address: string): Release | Failure {
-    return take(this.#requests, address, this.#limits()?.requests, 'requests in flight');
+    const limits = this.#limits();
+    if (limits?.key === 'identity') return noRelease;
+    return takeClientSlot(this.#requests, clientKey(address), limits?.requests, 'requests in flight');
   }
 
   /** Addresses followed now, per table (for tests and the status page: the bound is kept). */
   get size(): { connections: number; requests: number } {
     return { connections: this.#connections.size, requests: this.#requests.size };
   }
-}
-
-function take(table: PerKeyCount, address: string, max: number | undefined, what: string): Release | Failure {
-  if (max === undefined) return noRelease;
-  const key = clientBlock(address);
-  const release = table.acquire(key, max);
-  if (release !== undefined) return release;
-  const details =
-    table.count(key) >= max
-      ? `${key.includes('/') ? "this client's IPv6 /64" : 'this client address'} holds ${max} ${what} already (limits.per_client)`
-      : `the gateway follows ${MAX_CLIENT_ADDRESSES} client addresses already (limits.per_client)`;
-  return new Failure('http_request_denied', details, { retryAfter: RETRY_AFTER_S });
 }

@@ -1,10 +1,11 @@
 import type { Server, Socket } from 'node:net';
-import type { Server as TlsServer } from 'node:tls';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
+import { markClientCertificate } from '../../core/net/client-certificate.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
@@ -21,7 +22,7 @@ import { type CertificateSource, createServerTls } from './server-tls.ts';
 
 /** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
 export interface OrderedCertificateSource {
-  sourceFor(minVersion: 'TLSv1.2' | 'TLSv1.3'): CertificateSource;
+  readonly certificates: CertificateSource;
   /** The TLS-ALPN-01 validation certificate for a name being validated now (alpn-challenge-gate.ts). */
   alpnContext: AlpnChallengeLookup;
 }
@@ -81,7 +82,7 @@ export async function startListener(
   ordered?: OrderedCertificateSource,
 ): Promise<Listener> {
   const protocol = config.tls ? 'https' : 'http';
-  const serverTls = config.tls && createServerTls(config.tls, ordered?.sourceFor(config.tls.minVersion));
+  const serverTls = config.tls && createServerTls(config.tls, ordered?.certificates);
   // Kept by the listener, not the runtime: requests in flight outlive a config reload.
   const shedding =
     config.maxInFlight === undefined
@@ -159,6 +160,9 @@ export async function startListener(
       if (slot instanceof Failure) overLimit.set(socket, slot);
       // Without a per-client limit (the default) there is nothing to give back: no listener added.
       else if (slot !== noRelease) socket.once('close', slot);
+      // The certificate the client presented, judged once for every request on the connection.
+      const judged = serverTls?.clientCertificate(socket as TLSSocket);
+      if (judged !== undefined) markClientCertificate(socket, judged);
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);

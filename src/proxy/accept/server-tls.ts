@@ -2,6 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { ListenerTlsConfig } from '../../core/config/types.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import { type ClientCa, loadClientCa } from './client-ca.ts';
 
 /**
  * A listener's TLS: the default certificate, more certificates chosen by SNI from the names
@@ -22,6 +24,11 @@ export interface ServerTls {
    * as HTTP/2 coalescing does), nor anything on a listener with `allow_misdirected`.
    */
   misdirected(servername: string | undefined, host: string): boolean;
+  /**
+   * The certificate a connection's client presented, judged once its handshake is done; undefined
+   * on a listener without `client_certificates`.
+   */
+  clientCertificate(socket: tls.TLSSocket): ClientCertificate | undefined;
 }
 
 /** A certificate's names: exact ones, and wildcards by the part after "*.". */
@@ -39,6 +46,8 @@ interface SniTable {
   /** Each listed certificate's names, by its context. */
   readonly names: ReadonlyMap<tls.SecureContext, CertificateNames>;
   readonly allowMisdirected: boolean;
+  /** What every context of the listener carries besides its pair: the lowest version, the client CAs. */
+  readonly shared: Readonly<tls.SecureContextOptions>;
 }
 
 /**
@@ -46,17 +55,19 @@ interface SniTable {
  * ACME, looked up at each handshake (a renewal serves from the next one on).
  */
 export interface CertificateSource {
-  contextFor(servername: string): tls.SecureContext | undefined;
+  /** `shared`: the listener's options besides the pair (SniTable.shared), one object per config, which the source keeps its contexts by. */
+  contextFor(servername: string, shared: Readonly<tls.SecureContextOptions>): tls.SecureContext | undefined;
 }
 
 /** Stands for the default certificate when certificates are compared (its context is the server's own). */
 const DEFAULT_CERTIFICATE = Symbol('default certificate');
 
 export function createServerTls(config: ListenerTlsConfig, ordered?: CertificateSource): ServerTls {
-  let table = sniTable(config);
+  let clientCa = config.clientCertificates && loadClientCa(config.clientCertificates);
+  let table = sniTable(config, clientCa);
   // A configured certificate first (the operator named it), then an ordered one; undefined:
   // the server's default context (the listener's own cert and key, if it has one).
-  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(sniName(name));
+  const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(sniName(name), table.shared);
   const SNICallback = (
     servername: string,
     callback: (err: Error | null, ctx?: tls.SecureContext) => void,
@@ -64,12 +75,17 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
     callback(null, pick(servername));
   };
   return {
-    options: { ...contextOptions(config.cert, config.key, config.minVersion), SNICallback },
+    options: { ...contextOptions(config.cert, config.key, table.shared), ...askFor(clientCa), SNICallback },
     reload(next, server) {
-      const nextTable = sniTable(next);
-      server.setSecureContext(contextOptions(next.cert, next.key, next.minVersion));
+      const nextCa = next.clientCertificates && loadClientCa(next.clientCertificates);
+      const nextTable = sniTable(next, nextCa);
+      server.setSecureContext(contextOptions(next.cert, next.key, nextTable.shared));
+      // Read by node:tls for each connection it accepts (setSecureContext leaves them alone).
+      Object.assign(server, askFor(nextCa));
       table = nextTable;
+      clientCa = nextCa;
     },
+    clientCertificate: (socket) => clientCa?.judge(socket),
     misdirected(servername, host) {
       if (table.allowMisdirected) return false;
       const wanted = pick(host) ?? certificateNaming(table, host);
@@ -109,23 +125,33 @@ function namesOf(list: readonly string[]): CertificateNames {
   return { exact, wildcard };
 }
 
+/**
+ * Whether node:tls asks each client for a certificate, and refuses the handshake of one without
+ * a good one (`require`). With `optional` the connection is made whatever the client sends (no
+ * TLS alert a browser cannot explain) and a route that requires one answers 403.
+ */
+function askFor(clientCa: ClientCa | undefined): { requestCert: boolean; rejectUnauthorized: boolean } {
+  return { requestCert: clientCa !== undefined, rejectUnauthorized: clientCa?.rejectUnauthorized ?? true };
+}
+
 /** A listener whose certificates all come from ACME has no default pair: a handshake for another name fails. */
 function contextOptions(
   cert: string | undefined,
   key: string | undefined,
-  minVersion: tls.SecureVersion,
+  shared: Readonly<tls.SecureContextOptions>,
 ): tls.SecureContextOptions {
   return cert === undefined || key === undefined
-    ? { minVersion }
-    : { cert: readFileSync(cert), key: readFileSync(key), minVersion };
+    ? { ...shared }
+    : { cert: readFileSync(cert), key: readFileSync(key), ...shared };
 }
 
-function sniTable(config: ListenerTlsConfig): SniTable {
+function sniTable(config: ListenerTlsConfig, clientCa: ClientCa | undefined): SniTable {
+  const shared = { minVersion: config.minVersion, ...clientCa?.contextOptions };
   const exact = new Map<string, tls.SecureContext>();
   const wildcard = new Map<string, tls.SecureContext>();
   const names = new Map<tls.SecureContext, CertificateNames>();
   for (const pair of config.certificates) {
-    const options = contextOptions(pair.cert, pair.key, config.minVersion);
+    const options = contextOptions(pair.cert, pair.key, shared);
     const context = tls.createSecureContext(options);
     const carried = certificateNames(options.cert as Buffer);
     names.set(context, namesOf(carried));
@@ -137,7 +163,7 @@ function sniTable(config: ListenerTlsConfig): SniTable {
     }
   }
   const fallback = namesOf(config.cert === undefined ? [] : certificateNames(readFileSync(config.cert)));
-  return { exact, wildcard, fallback, names, allowMisdirected: config.allowMisdirected };
+  return { exact, wildcard, fallback, names, allowMisdirected: config.allowMisdirected, shared };
 }
 
 /** An exact name first, then a wildcard one label up ("a.example.com" → "*.example.com"); else the default. */

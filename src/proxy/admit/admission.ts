@@ -1,12 +1,15 @@
 import type {
   MaintenanceConfig,
+  PerClientLimits,
   RateLimitConfig,
   RouteConfig,
   UpstreamConfig,
 } from '../../core/config/types.ts';
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { PerKeyCount } from '../../core/limits/per-key-count.ts';
 import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
 import type { TrustList } from '../../core/net/trust.ts';
+import { clientKey, MAX_CLIENTS, takeClientSlot } from './client-slots.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
@@ -69,6 +72,10 @@ export class Admission {
   readonly #override: MaintenanceOverride;
   readonly #shared: SharedRates | undefined;
   readonly #store: RedisRates | undefined;
+  /** `limits.per_client` with `key: identity`: its requests are counted here, after auth; else undefined. */
+  readonly #perClient: PerClientLimits | undefined;
+  /** Requests in flight by user (or, for a request no auth named, by address): kept across reloads. */
+  readonly #clients: PerKeyCount;
 
   /**
    * With `previous` (a reload), a route of the same name keeps its in-flight count (the
@@ -82,7 +89,10 @@ export class Admission {
     previous?: Admission,
     shared?: SharedRates,
     store?: RedisRates,
+    perClient?: PerClientLimits,
   ) {
+    this.#perClient = perClient?.key === 'identity' ? perClient : undefined;
+    this.#clients = previous === undefined ? new PerKeyCount(MAX_CLIENTS) : previous.#clients;
     this.#override = override;
     this.#shared = shared;
     this.#store = store;
@@ -159,7 +169,7 @@ export class Admission {
             ? storeDeniedFailure()
             : answer > 0
               ? rateLimitFailure(limit, key, answer)
-              : takeSlots(request.listener, inFlight),
+              : this.#slots(request, inFlight),
         );
     }
     if (limiter && limit) {
@@ -168,11 +178,41 @@ export class Admission {
         return this.#shared.askRate(route.name, key).then((answer) => {
           // No answer in time: this worker decides alone, on its exact share of the limit.
           const wait = answer ?? limiter.take(key, performance.now());
-          return wait > 0 ? rateLimitFailure(limit, key, wait) : takeSlots(request.listener, inFlight);
+          return wait > 0 ? rateLimitFailure(limit, key, wait) : this.#slots(request, inFlight);
         });
       const wait = limiter.take(key, request.now);
       if (wait > 0) return rateLimitFailure(limit, key, wait);
     }
-    return takeSlots(request.listener, inFlight);
+    return this.#slots(request, inFlight);
+  }
+
+  /**
+   * The load-shedding slots, then with `per_client.key: identity` the client's: the user the
+   * route's auth admitted, else the client's address (so an anonymous client is still bounded).
+   */
+  #slots(
+    request: {
+      readonly listener: InFlightLimit | undefined;
+      readonly clientAddress: string;
+      readonly identity?: string;
+    },
+    inFlight: InFlightLimit | undefined,
+  ): Release | Failure {
+    const taken = takeSlots(request.listener, inFlight);
+    const limits = this.#perClient;
+    if (limits === undefined || taken instanceof Failure) return taken;
+    const mine = takeClientSlot(
+      this.#clients,
+      clientKey(request.clientAddress, request.identity),
+      limits.requests,
+      'requests in flight',
+    );
+    if (!(mine instanceof Failure))
+      return () => {
+        taken();
+        mine();
+      };
+    taken();
+    return mine;
   }
 }

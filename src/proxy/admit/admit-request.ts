@@ -114,6 +114,7 @@ export function admitRequest<G extends AdmitGateway>(
     fields,
     headers: head.headers,
     trace: record.trace,
+    clientCertificate: head.clientCertificate,
   });
   const go = (decision: AccessDecision): Verdict => {
     record.auth = decision.note;

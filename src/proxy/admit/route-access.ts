@@ -1,11 +1,13 @@
 import type { ForwardAuthConfig, JwtAuthConfig, RouteAccessConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 import { shownAs } from './auth-hop.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
+import { ClientCertificateAuth } from './client-certificate-auth.ts';
 import { CorsPolicy } from './cors.ts';
 import type { ForwardAuth, ForwardVerdict } from './forward-auth.ts';
 import { identityEdit, identityOf } from './identity.ts';
@@ -50,6 +52,8 @@ export interface AccessRequest {
   readonly headers: readonly string[];
   /** The request's trace (RequestRecord.trace): forward auth's call is a part of it. */
   readonly trace: TraceContext;
+  /** The certificate the connection's client presented, where its listener asks for one. */
+  readonly clientCertificate?: ClientCertificate;
 }
 
 /** The decision of a route without rules, or whose rules let the request in as it is. */
@@ -112,6 +116,10 @@ export class RouteAccess {
   /** The next hop the JWKS endpoint's failures show clients (access.ts's shownJwksHop). */
   readonly #jwtHop: string;
   readonly #forward: ForwardAuth | undefined;
+  /** `auth.client_certificate`: checked first, alone or before one of the others. */
+  readonly #certificate: ClientCertificateAuth | undefined;
+  /** The route authenticates by its client certificate alone: it names the user. */
+  readonly #certificateOnly: boolean;
   readonly #forwardAuthorization: boolean;
   /** Whether the route authenticates (basic, jwt or forward). */
   readonly #authenticates: boolean;
@@ -136,6 +144,9 @@ export class RouteAccess {
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
     this.#jwtHop = config.auth?.jwt === undefined ? 'auth:jwks' : jwtHop(config.auth.jwt);
     this.#forward = config.auth?.forward && forward(config.auth.forward);
+    this.#certificate =
+      config.auth?.clientCertificate && new ClientCertificateAuth(config.auth.clientCertificate);
+    this.#certificateOnly = this.#certificate !== undefined && !this.#basic && !this.#jwt && !this.#forward;
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#authenticates = config.auth !== undefined;
     this.#identityHeader = config.auth?.identityHeader;
@@ -158,6 +169,14 @@ export class RouteAccess {
       if (typeof answer === 'string')
         return refusal(403, 'this cross-origin request is not allowed on this route', answer);
       return { note: 'allowed', answer };
+    }
+    if (this.#certificate !== undefined) {
+      const verdict = this.#certificate.verify(request.clientCertificate);
+      if ('refused' in verdict) return refusal(403, verdict.refused.details, verdict.refused.note);
+      // Alone, it names the user, and the request's Authorization is none of the gateway's
+      // business (the app's own tokens go through). With another way the user is that way's:
+      // the certificate says which client, the credential who.
+      if (this.#certificateOnly) return this.#admitted(undefined, verdict.identity);
     }
     if (this.#authenticates && twoAuthorizations(request.headers)) return TWO_AUTHORIZATIONS;
     const forward = this.#forward;

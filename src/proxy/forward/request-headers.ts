@@ -1,7 +1,9 @@
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { TOKEN } from '../../core/http1/syntax.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
+import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
@@ -18,6 +20,12 @@ interface ForwardFacts {
   readonly keepTracestate: boolean;
   /** "1.1 edge-1": this hop's Via entry. */
   readonly via: string;
+  /**
+   * The certificate the client presented, where the listener asks for one: then this hop is the
+   * one that speaks of client certificates (every client's fields of that kind dropped, a trusted
+   * proxy's too), and tells a verified one in `Client-Cert` and `Client-Cert-Chain`.
+   */
+  readonly clientCertificate?: ClientCertificate;
 }
 
 /** Fields a client's Connection header cannot take off the request (see buildUpstreamHeaders). */
@@ -101,8 +109,10 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
         continue;
     }
     if (!facts.trusted && isProxysWord(lower)) continue;
+    if (facts.clientCertificate !== undefined && isClientCertificateField(lower)) continue;
     out.push(name, value);
   }
+  if (facts.clientCertificate !== undefined) out.push(...clientCertFields(facts.clientCertificate));
   // An HTTP/1.0 client may send no Host: an absolute-form target's authority is the Host all
   // the same (without it the next hop would get the target's address); with none, neither is said.
   if (!host && facts.host !== '') out.unshift('host', facts.host);
@@ -138,11 +148,8 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
  * The fields besides X-Forwarded-* in which a proxy in front speaks of the client. Its address:
  * nginx's realip module and many apps read X-Real-IP; CDNs write True-Client-IP (Akamai,
  * Cloudflare Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
- * X-Cluster-Client-IP, and apps behind them take each as the client. Its TLS client certificate,
- * as the terminator that checked it passes it on (nginx's `$ssl_client_*` set by hand, IIS ARR's
- * X-ARR-ClientCert, Apache's SSL_CLIENT_CERT, RFC 9440's Client-Cert, an AWS ALB's X-Amzn-Mtls-*): an app behind it takes a
- * certificate there, and a `SUCCESS` verify, as the terminator's word, so a client's own would be
- * a login as whoever it names. One set, one lookup a field.
+ * X-Cluster-Client-IP, and apps behind them take each as the client. (Its TLS client
+ * certificate's fields: client-cert-fields.ts.) One set, one lookup a field.
  */
 const PROXYS_FIELDS: ReadonlySet<string> = new Set([
   'x-real-ip',
@@ -151,31 +158,6 @@ const PROXYS_FIELDS: ReadonlySet<string> = new Set([
   'true-client-ip',
   'cf-connecting-ip',
   'fastly-client-ip',
-  'x-ssl-client-cert',
-  'x-ssl-client-verify',
-  'x-ssl-client-dn',
-  'x-ssl-client-s-dn',
-  'x-ssl-client-i-dn',
-  'x-ssl-client-serial',
-  'x-ssl-client-fingerprint',
-  'x-ssl-cert',
-  'x-client-cert',
-  'x-client-verify',
-  'x-client-dn',
-  'x-arr-clientcert',
-  'ssl-client-cert',
-  'ssl-client-verify',
-  'ssl-client-s-dn',
-  'ssl-client-i-dn',
-  'client-cert',
-  'client-cert-chain',
-  // An AWS Application Load Balancer's, with mutual TLS.
-  'x-amzn-mtls-clientcert',
-  'x-amzn-mtls-clientcert-leaf',
-  'x-amzn-mtls-clientcert-subject',
-  'x-amzn-mtls-clientcert-issuer',
-  'x-amzn-mtls-clientcert-serial-number',
-  'x-amzn-mtls-clientcert-validity',
 ]);
 
 /**
@@ -183,12 +165,14 @@ const PROXYS_FIELDS: ReadonlySet<string> = new Set([
  * -Ssl, -Prefix, -Scheme, -Server, -Uri…) and the client-address and client-certificate fields
  * above. Frameworks take them as the word of the proxy in front (Rack's X-Forwarded-Ssl makes a
  * request https, X-Forwarded-Prefix and -Port build its URLs, X-Real-IP or True-Client-IP is the
- * client, X-SSL-Client-Cert its certificate), so
+ * client, X-SSL-Client-Cert its certificate: client-cert-fields.ts), so
  * from a client not in `trust_forwarded_from` they are dropped, as X-Forwarded-For is replaced.
  */
 function isProxysWord(lower: string): boolean {
   return (
-    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) || PROXYS_FIELDS.has(lower)
+    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
+    PROXYS_FIELDS.has(lower) ||
+    isClientCertificateField(lower)
   );
 }
 

@@ -103,6 +103,7 @@ export class UpstreamRequest {
       keepTracestate: record.trace.continued,
       // RFC 9110 §7.6.3: the version the request was received with ("2" for HTTP/2).
       via: head.protocol === 'HTTP/2' ? gateway.via2 : this.#via,
+      clientCertificate: head.clientCertificate,
     });
     const rules = to.route.requestHeaders;
     // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.

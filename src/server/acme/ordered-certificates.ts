@@ -10,8 +10,8 @@ interface Held {
   readonly chain: string;
   readonly key: string;
   readonly notAfter: number;
-  /** By the listener's lowest TLS version: a context is made once per version. */
-  readonly contexts: Map<string, tls.SecureContext>;
+  /** By the listener's options besides the pair (server-tls.ts's SniTable.shared): made once per listener config. */
+  readonly contexts: WeakMap<object, tls.SecureContext>;
 }
 
 /**
@@ -45,25 +45,26 @@ export class OrderedCertificates implements AcmeChallenges {
       }
       if (stored === undefined) continue;
       const notAfter = Date.parse(new X509Certificate(stored.chain).validTo);
-      this.#held.set(name, { ...stored, notAfter, contexts: new Map() });
+      this.#held.set(name, { ...stored, notAfter, contexts: new WeakMap() });
     }
   }
 
-  /** The SNI lookup of a listener with this lowest TLS version. */
-  sourceFor(minVersion: tls.SecureVersion): CertificateSource {
-    return {
-      contextFor: (servername) => {
-        const held = this.#held.get(servername);
-        if (held === undefined) return undefined;
-        let context = held.contexts.get(minVersion);
-        if (context === undefined) {
-          context = tls.createSecureContext({ cert: held.chain, key: held.key, minVersion });
-          held.contexts.set(minVersion, context);
-        }
-        return context;
-      },
-    };
-  }
+  /**
+   * The SNI lookup of the listeners: a context per listener config (its lowest TLS version, the
+   * CAs of its client certificates), made at its first handshake and let go with that config.
+   */
+  readonly source: CertificateSource = {
+    contextFor: (servername, shared) => {
+      const held = this.#held.get(servername);
+      if (held === undefined) return undefined;
+      let context = held.contexts.get(shared);
+      if (context === undefined) {
+        context = tls.createSecureContext({ cert: held.chain, key: held.key, ...shared });
+        held.contexts.set(shared, context);
+      }
+      return context;
+    },
+  };
 
   /**
    * When each name's certificate served here ends (for the expiry gauge), for every name the

@@ -1,3 +1,4 @@
+import type { RefusalCounts } from '../../observe/metrics/metrics.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type {
   AuthHopStatus,
@@ -93,19 +94,24 @@ export function mergeStatuses(
   };
 }
 
-/** The routes as the first worker says (the config is one), each cache's figures summed over the workers. */
+/** The routes as the first worker says (the config is one), each cache's figures and refusals summed over the workers. */
 function mergeRoutes(statuses: readonly GatewayStatus[]): GatewayStatus['routes'] {
   const routes: Record<string, GatewayStatus['routes'][string]> = { ...statuses[0]?.routes };
   for (const [name, route] of Object.entries(routes)) {
     let cache: RouteCacheStatus | null = route.cache ?? null;
-    for (const other of statuses.slice(1)) {
-      const more = other.routes[name]?.cache;
+    const refused: Record<string, RefusalCounts> = {};
+    for (const [index, status] of statuses.entries()) {
+      for (const [method, counts] of Object.entries(status.routes[name]?.refused ?? {})) {
+        const sum = refused[method] ?? { '401': 0, '403': 0 };
+        refused[method] = { '401': sum['401'] + counts['401'], '403': sum['403'] + counts['403'] };
+      }
+      const more = index === 0 ? undefined : status.routes[name]?.cache;
       if (cache === null || more === null || more === undefined) continue;
       const stale = { ...cache.stale };
       for (const [cause, n] of Object.entries(more.stale)) stale[cause] = (stale[cause] ?? 0) + n;
       cache = { entries: cache.entries + more.entries, bytes: cache.bytes + more.bytes, stale };
     }
-    routes[name] = { ...route, cache };
+    routes[name] = { ...route, cache, refused };
   }
   return routes;
 }

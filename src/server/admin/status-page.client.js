@@ -180,6 +180,17 @@ function staleText(cache) {
   return total === 0 ? '0' : `${total}: ${causes.map(([cause, n]) => `${cause} ${n}`).join(', ')}`;
 }
 
+/** The 401s and 403s a route's access rules answered, by method: `GET 401 ×3, 403 ×1; POST 403 ×2`. */
+function refusedText(refused) {
+  const parts = Object.entries(refused ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([method, counts]) => {
+      const statuses = ['401', '403'].filter((status) => counts[status] > 0);
+      return `${method} ${statuses.map((status) => `${status} ×${counts[status]}`).join(', ')}`;
+    });
+  return parts.length === 0 ? '0' : parts.join('; ');
+}
+
 // ── status: upstreams, targets, routes, config ─────────────────────────────────
 
 /**
@@ -237,6 +248,7 @@ function renderStatus(status) {
       el('td', { class: 'maintenance' }, badge(state, m.active ? 'on' : 'off')),
       el('td', { class: 'cache' }, route.cache ? `${route.cache.entries} stored` : '—'),
       el('td', { class: 'stale' }, staleText(route.cache)),
+      el('td', { class: 'refused' }, refusedText(route.refused)),
       el(
         'td',
         {},

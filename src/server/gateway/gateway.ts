@@ -219,9 +219,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
   let https = httpsOf(config);
   // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
   const ordered: OrderedCertificateSource = {
-    sourceFor: (minVersion) => ({
-      contextFor: (name) => https?.certificates.sourceFor(minVersion).contextFor(name),
-    }),
+    certificates: { contextFor: (name, shared) => https?.certificates.source.contextFor(name, shared) },
     alpnContext: (name) => https?.certificates.alpnContext(name),
   };
   // In-process the checks are this gateway's own: each transition is a timeline event (in a

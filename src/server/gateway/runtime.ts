@@ -137,6 +137,7 @@ export function createRuntime(
       previous?.admission,
       link,
       store,
+      config.limits.perClient,
     ),
     logger,
     metrics,

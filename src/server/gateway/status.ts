@@ -1,4 +1,5 @@
 import type { CircuitState } from '../../core/retry/circuit.ts';
+import type { RefusalCounts } from '../../observe/metrics/metrics.ts';
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { isAvailable, isOnlyEjected } from '../../upstream/targets/target-state.ts';
@@ -102,6 +103,8 @@ interface RouteStatus {
   readonly maintenance: { readonly active: boolean; readonly source: 'config' | 'admin' | null };
   /** The route's cache (`routes[].cache`); null without one. */
   readonly cache: RouteCacheStatus | null;
+  /** The 401s and 403s its access rules answered, by method (`GET`…, `_OTHER`); absent in an older worker. */
+  readonly refused?: Record<string, RefusalCounts>;
 }
 
 /** What a route's cache holds in memory, and the stored answers it gave in place of a failed upstream, by cause. */
@@ -158,7 +161,12 @@ export function gatewayStatus(
       stored === undefined
         ? null
         : { entries: stored.size, bytes: stored.bytes, stale: runtime.metrics.staleAnswers(route.name) };
-    routes[route.name] = { upstream: route.upstream ?? null, maintenance: { active, source }, cache };
+    routes[route.name] = {
+      upstream: route.upstream ?? null,
+      maintenance: { active, source },
+      cache,
+      refused: runtime.metrics.refusals(route.name),
+    };
   }
   return {
     config_hash: configHash,

@@ -75,6 +75,7 @@ test('--json: the whole report for machines', async () => {
     'targets',
     'protocols',
     'grpc',
+    'refusals',
     'bucketSeconds',
     'storms',
     'timeouts',

@@ -179,3 +179,75 @@ upstreams:
     assert.equal((await handshake(port, 'www.example.com')).fingerprint, fingerprint(wildcard.cert));
   });
 });
+
+describe('client certificates on a listener whose certificate SNI chose', () => {
+  const wildcard = certificateFor(['*.example.com']);
+  const certs = testCertificates();
+  let app: Fault;
+  let gateway: Gateway;
+  let port: number;
+  before(async () => {
+    app = await startEcho();
+    gateway = await startGateway(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:0
+    tls:
+      cert: ${certs.localhost.certPath}
+      key: ${certs.localhost.keyPath}
+      certificates:
+        - { cert: ${wildcard.certPath}, key: ${wildcard.keyPath} }
+      client_certificates: { ca: ${certs.caPath}, mode: optional }
+routes:
+  - upstream: app
+    auth: { client_certificate: { subjects: [candor-gateway] } }
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`,
+        '<test>',
+        {},
+      ),
+      { logger: createLoggerOn({ write: () => true }, 'silent', 'edge') },
+    );
+    port = gateway.listeners[0].port();
+  });
+  after(async () => {
+    await gateway.close();
+    await app.close();
+  });
+
+  /** The status line of a GET over a connection whose SNI picks the wildcard certificate. */
+  const statusOver = (client: tls.ConnectionOptions) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = tls.connect(
+        { port, host: '127.0.0.1', servername: 'www.example.com', ca: certs.ca, ...client },
+        () => socket.write('GET /who HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk;
+      });
+      socket.on('end', () => resolve(text.split('\r\n')[0]));
+      socket.on('error', reject);
+    });
+
+  test("the SNI certificate's context verifies the client's certificate against the listener's CA", async () => {
+    const before = app.received.length;
+    assert.equal(await statusOver({ cert: certs.client.cert, key: certs.client.key }), 'HTTP/1.1 200 OK');
+    assert.equal(
+      app.received.at(-1)?.headers['client-cert'],
+      `:${new X509Certificate(certs.client.cert).raw.toString('base64')}:`,
+    );
+    assert.equal(
+      app.received.at(-1)?.headers['client-cert-chain'],
+      `:${new X509Certificate(certs.ca).raw.toString('base64')}:`,
+    );
+    assert.equal(await statusOver({}), 'HTTP/1.1 403 Forbidden');
+    assert.equal(
+      await statusOver({ cert: certs.selfSigned.cert, key: certs.selfSigned.key }),
+      'HTTP/1.1 403 Forbidden',
+    );
+    assert.equal(app.received.length, before + 1);
+  });
+});

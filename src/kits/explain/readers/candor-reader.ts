@@ -171,6 +171,14 @@ export const candorReader: LogReader = {
       requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
       protocol:
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
+      route: typeof entry.route === 'string' ? entry.route : undefined,
+      method: typeof entry.method === 'string' ? entry.method : undefined,
+      deniedBy:
+        status === 401 || status === 403
+          ? typeof entry.auth === 'string' && entry.auth.startsWith('denied')
+            ? 'proxy'
+            : 'upstream'
+          : undefined,
       grpc: grpcOf(entry, status),
       clientDeadlineMs: deadlineMs,
       clientDeadlineAt: deadlineMs === undefined ? undefined : cutAt(unsent, entry.stage),

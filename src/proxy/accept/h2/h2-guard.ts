@@ -12,6 +12,7 @@ import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:htt
 import type { Socket } from 'node:net';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
 import { HoldBudget } from '../../../core/net/hold-budget.ts';
 import type { H2Bound, H2Logger } from './h2-bound.ts';
@@ -174,6 +175,7 @@ export class H2Guard {
       remoteAddress: this.#remoteAddress,
       encrypted: this.#session.encrypted === true,
       servername: servernameOf(socket).servername,
+      clientCertificate: clientCertificateOf(socket),
     };
     return this.#facts;
   }

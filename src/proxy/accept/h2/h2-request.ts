@@ -9,6 +9,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import type { RequestParseError } from '../../../core/http1/request-parser.ts';
 import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
 import { snippet } from '../../../core/http1/syntax.ts';
+import type { ClientCertificate } from '../../../core/net/client-certificate.ts';
 import type { DownstreamHead } from '../../../core/net/downstream.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
 
@@ -31,6 +32,8 @@ export interface H2ConnectionFacts {
   readonly encrypted: boolean;
   /** The connection's SNI (lower-cased), when it is TLS and the client sent one. */
   readonly servername: string | undefined;
+  /** The certificate its client presented, where the listener asks for one. */
+  readonly clientCertificate: ClientCertificate | undefined;
 }
 
 /**
@@ -99,6 +102,7 @@ export function h2RequestHead(
   };
   // Absent, not undefined, on a connection without one (as the HTTP/1.1 head has it).
   if (connection.servername !== undefined) head.servername = connection.servername;
+  if (connection.clientCertificate !== undefined) head.clientCertificate = connection.clientCertificate;
   return head;
 }
 

@@ -32,6 +32,7 @@ import {
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
@@ -389,6 +390,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     };
     // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
     if (this.#servername !== undefined) downstream.servername = this.#servername;
+    const certificate = clientCertificateOf(this.socket);
+    if (certificate !== undefined) downstream.clientCertificate = certificate;
     const response = new Http1Response(this.socket, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,

@@ -1,0 +1,121 @@
+import type { X509Certificate } from 'node:crypto';
+import type { ClientCertificateAuthConfig, ClientCertificateSan } from '../../core/config/types.ts';
+import { type ClientCertificate, NO_CERTIFICATE } from '../../core/net/client-certificate.ts';
+
+/** What a route's client-certificate rule made of a request's connection. */
+export type CertificateVerdict =
+  | { readonly identity: string | undefined }
+  /** `details`: what the client is told (its 403's); `note`: what the log says. */
+  | { readonly refused: { readonly details: string; readonly note: string } };
+
+/** OpenSSL's verdicts a client can act on, in plain words; any other is "not trusted". */
+const REASONS: Readonly<Record<string, string>> = {
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: 'it is not valid yet',
+  CERT_REVOKED: 'it has been revoked',
+  CRL_HAS_EXPIRED: "the gateway's revocation list for its issuer is out of date",
+  UNABLE_TO_GET_CRL: 'the gateway has no revocation list for its issuer',
+};
+
+/**
+ * `routes[].auth.client_certificate`: the connection's certificate, verified by the listener
+ * (its CAs, its revocation lists: client-ca.ts), allowed by subject or SAN, names the user.
+ * Every refusal is a 403 that says why (a certificate is the connection's, not a credential the
+ * request could send again, so no 401 challenge): none asked, none sent, not trusted, or not
+ * one this route allows.
+ */
+export class ClientCertificateAuth {
+  readonly #subjects: ReadonlySet<string>;
+  readonly #sans: readonly ClientCertificateSan[];
+  readonly #identity: ClientCertificateAuthConfig['identity'];
+
+  constructor(config: ClientCertificateAuthConfig) {
+    this.#subjects = new Set(config.subjects);
+    this.#sans = config.sans;
+    this.#identity = config.identity;
+  }
+
+  verify(judged: ClientCertificate | undefined): CertificateVerdict {
+    if (judged === undefined)
+      return refused(
+        "this route needs a client certificate, and this connection's listener asks for none",
+        'no certificate asked',
+      );
+    const { certificate } = judged;
+    if (judged.refused === NO_CERTIFICATE || certificate === undefined)
+      return refused('this route needs a client certificate, and the connection sent none', 'no certificate');
+    if (judged.refused !== undefined) {
+      const reason =
+        REASONS[judged.refused] ?? 'it is not issued by a certificate authority this gateway trusts';
+      return refused(`the client certificate was not accepted: ${reason}`, judged.refused);
+    }
+    const cn = commonName(certificate);
+    const sans = subjectAltNames(certificate);
+    if ((this.#subjects.size > 0 || this.#sans.length > 0) && !this.#allows(cn, sans))
+      return refused(
+        'the client certificate is not one this route allows',
+        `subject ${cn === undefined ? '(no CN)' : JSON.stringify(cn)} not allowed`,
+      );
+    const identity = this.#identity === 'cn' ? cn : sans.find((san) => san.type === this.#identity)?.value;
+    return { identity };
+  }
+
+  #allows(cn: string | undefined, sans: readonly ClientCertificateSan[]): boolean {
+    if (cn !== undefined && this.#subjects.has(cn)) return true;
+    return sans.some((san) =>
+      this.#sans.some(
+        (allowed) =>
+          allowed.type === san.type &&
+          (san.type === 'dns' ? san.value.toLowerCase() === allowed.value : san.value === allowed.value),
+      ),
+    );
+  }
+}
+
+function refused(details: string, note: string): CertificateVerdict {
+  return { refused: { details, note: `client certificate: ${note}` } };
+}
+
+/**
+ * A value as Node writes it in a subject or a SAN list: as it is, or a JSON string when it holds
+ * a character that would break the list (a comma, a quote, a line break).
+ */
+function unquoted(value: string): string {
+  if (!value.startsWith('"')) return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : value;
+  } catch {
+    return value;
+  }
+}
+
+/** The subject's common name (its last CN, the most specific, as TLS libraries read it). */
+function commonName(certificate: X509Certificate): string | undefined {
+  let found: string | undefined;
+  for (const line of certificate.subject.split('\n'))
+    if (line.startsWith('CN=')) found = unquoted(line.slice(3));
+  return found;
+}
+
+/** Node's names of the SAN types a route may name. */
+const SAN_PREFIXES: readonly (readonly [string, ClientCertificateSan['type']])[] = [
+  ['DNS:', 'dns'],
+  ['email:', 'email'],
+  ['URI:', 'uri'],
+  ['IP Address:', 'ip'],
+];
+
+/** The certificate's subject alternative names of the types a route may name, in its order. */
+function subjectAltNames(certificate: X509Certificate): ClientCertificateSan[] {
+  const list = certificate.subjectAltName;
+  if (list === undefined) return [];
+  const out: ClientCertificateSan[] = [];
+  // Entries are joined by ", "; a value holding one is JSON-quoted (unquoted()).
+  for (const entry of list.match(/[^,"]+(?:"(?:[^"\\]|\\.)*")?/g) ?? []) {
+    const text = entry.trimStart();
+    for (const [prefix, type] of SAN_PREFIXES)
+      if (text.startsWith(prefix)) out.push({ type, value: unquoted(text.slice(prefix.length)) });
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * Client certificates as `candor check` reads them (issue 59, item 3): a listener's
+ * `tls.client_certificates` (its CA and CRL files read at load, the mode `require` unless
+ * written), a route's `auth.client_certificate` (SANs by type, the identity), and what is refused
+ * with its field: a CRL file that holds none, a route that needs a certificate where no listener
+ * asks for one, a SAN or an identity in no known form.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { problemsOf, SOURCE } from './config-fixture.ts';
+
+const certs = testCertificates();
+const CRL = join(import.meta.dirname, '../../../docs/examples/certs/clients-crl.pem');
+
+const config = (clientCertificates: string, auth: string) => `listen:
+  - address: 127.0.0.1:8443
+    tls:
+      cert: ${certs.localhost.certPath}
+      key: ${certs.localhost.keyPath}
+${clientCertificates}routes:
+  - upstream: api
+${auth}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+
+const ASKS = `      client_certificates: { ca: ${certs.caPath}, crl: ${CRL} }\n`;
+
+test('client_certificates and client_certificate in their runtime form: mode require by default, SANs by type, the identity', () => {
+  const parsed = parseConfig(
+    config(
+      ASKS,
+      `    auth:
+      client_certificate: { subjects: [alice], sans: ["dns:Alice.Example.com", "uri:spiffe://example.org/a"], identity: san:uri }
+`,
+    ),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(parsed.listen[0].tls?.clientCertificates, { ca: certs.caPath, mode: 'require', crl: CRL });
+  assert.deepEqual(parsed.routes[0].access?.auth?.clientCertificate, {
+    subjects: ['alice'],
+    sans: [
+      { type: 'dns', value: 'alice.example.com' },
+      { type: 'uri', value: 'spiffe://example.org/a' },
+    ],
+    identity: 'uri',
+  });
+  const alone = parseConfig(config(ASKS, '    auth: { client_certificate: {} }\n'), SOURCE, {});
+  assert.deepEqual(alone.routes[0].access?.auth?.clientCertificate, {
+    subjects: [],
+    sans: [],
+    identity: 'cn',
+  });
+});
+
+test('a CRL file that holds none, and a CA file that holds no certificate, are refused with their field', () => {
+  const notCrl = join(certs.dir, 'not-a-crl.pem');
+  writeFileSync(notCrl, certs.ca);
+  const problems = problemsOf(
+    config(
+      `      client_certificates: { ca: ${certs.localhost.keyPath}, crl: ${notCrl} }\n`,
+      '    auth: { client_certificate: {} }\n',
+    ),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    `listen[0].tls.client_certificates.ca: ${JSON.stringify(certs.localhost.keyPath)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    `listen[0].tls.client_certificates.crl: ${JSON.stringify(notCrl)} holds no PEM revocation list (-----BEGIN X509 CRL-----)`,
+  ]);
+});
+
+test('a route that needs a certificate where no listener asks for one, a SAN or identity in no known form: refused', () => {
+  assert.deepEqual(
+    problemsOf(config('', '    auth: { client_certificate: { subjects: [alice] } }\n')).map(
+      (p) => `${p.path}: ${p.message}`,
+    ),
+    [
+      'routes[0].auth.client_certificate: no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates',
+    ],
+  );
+  const wrong = problemsOf(
+    config(ASKS, '    auth: { client_certificate: { sans: ["DNS:a.example.com"], identity: san:cn } }\n'),
+  ).map((p) => p.path);
+  assert.deepEqual(wrong, [
+    'routes[0].auth.client_certificate.sans[0]',
+    'routes[0].auth.client_certificate.identity',
+  ]);
+});
+
+test('client_certificate goes alone or with one other way; two others are still refused', () => {
+  const users = join(certs.dir, 'users.htpasswd');
+  writeFileSync(
+    users,
+    'a:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n',
+  );
+  const withBasic = parseConfig(
+    config(ASKS, `    auth: { client_certificate: {}, basic: { users_file: ${users} } }\n`),
+    SOURCE,
+    {},
+  );
+  assert.equal(withBasic.routes[0].access?.auth?.basic?.usersFile, users);
+  assert.deepEqual(
+    problemsOf(
+      config(
+        ASKS,
+        `    auth: { client_certificate: {}, basic: { users_file: ${users} }, forward: { url: "http://a.test/c" } }\n`,
+      ),
+    ).map((p) => `${p.path}: ${p.message}`),
+    [
+      'routes[0].auth: expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+    ],
+  );
+});
