@@ -10,6 +10,8 @@ export interface RefusalRow {
   readonly forbidden: number;
   /** Those the proxy's access rules answered (Candor's `auth: denied…`); the rest are the upstream's own. */
   readonly byProxy: number;
+  /** Those whose line does not say who refused (a format that does not tell: Envoy's, nginx's). */
+  readonly makerUnknown: number;
 }
 
 type Counts = { -readonly [K in keyof RefusalRow]: RefusalRow[K] };
@@ -29,12 +31,13 @@ export class RefusalTally {
     const key = `${route}\n${method}`;
     let row = this.#rows.get(key);
     if (row === undefined) {
-      row = { route, method, unauthorized: 0, forbidden: 0, byProxy: 0 };
+      row = { route, method, unauthorized: 0, forbidden: 0, byProxy: 0, makerUnknown: 0 };
       this.#rows.set(key, row);
     }
     if (line.status === 401) row.unauthorized++;
     else row.forbidden++;
     if (line.deniedBy === 'proxy') row.byProxy++;
+    else if (line.deniedBy === undefined) row.makerUnknown++;
   }
 
   /** The rows, most refusals first (then by route and method, so a report reads the same each time). */

@@ -115,12 +115,16 @@ function refusals(report: Report): string {
     r.method || '-',
     String(r.unauthorized),
     String(r.forbidden),
-    String(r.byProxy),
+    // A log that does not say who refused is not read as the upstream's: `?`, never a 0 it cannot know.
+    r.makerUnknown > 0 ? '?' : String(r.byProxy),
   ]);
   const head = ['route', 'method', '401', '403', 'by the gateway'];
+  const unknown = report.refusals.some((r) => r.makerUnknown > 0)
+    ? '\n  ?: the log does not say whether the gateway or the upstream refused'
+    : '';
   return [
     `Refused (401, 403) by route and method\n${table([head, ...rows], [2, 3, 4])}${more}`,
-    "  by the gateway: its access rules answered (the log's auth: denied); the rest are the upstream's own",
+    `  by the gateway: its access rules answered (the log's auth: denied); the rest are the upstream's own${unknown}`,
   ].join('\n');
 }
 

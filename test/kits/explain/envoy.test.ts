@@ -142,6 +142,12 @@ Who made the 5xx
   envoy.log  envoy                 52                                 0            1
   cannot tell: the log does not say whether the proxy or the upstream answered (see Notes); explain does not guess
 
+Refused (401, 403) by route and method
+  route  method  401  403  by the gateway
+  -      -         0    1               ?
+  by the gateway: its access rules answered (the log's auth: denied); the rest are the upstream's own
+  ?: the log does not say whether the gateway or the upstream refused
+
 Upstreams
                   requests  5xx  failures  first       last        mostly
   cart.shop:8080       140   30        30  13:11:05.0  13:11:07.9  connection_refused

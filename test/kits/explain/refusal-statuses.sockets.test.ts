@@ -87,10 +87,10 @@ test("a refusal's status is the one its clients got: 401 and 403 are not printed
 
 test('the 401s and 403s by route and method, the gateway’s apart from the upstream’s own', () => {
   assert.deepEqual(report.refusals, [
-    { route: 'staff', method: 'GET', unauthorized: 2, forbidden: 0, byProxy: 2 },
-    { route: 'app', method: 'DELETE', unauthorized: 1, forbidden: 0, byProxy: 0 },
-    { route: 'lan', method: 'GET', unauthorized: 0, forbidden: 1, byProxy: 1 },
-    { route: 'lan', method: 'POST', unauthorized: 0, forbidden: 1, byProxy: 1 },
+    { route: 'staff', method: 'GET', unauthorized: 2, forbidden: 0, byProxy: 2, makerUnknown: 0 },
+    { route: 'app', method: 'DELETE', unauthorized: 1, forbidden: 0, byProxy: 0, makerUnknown: 0 },
+    { route: 'lan', method: 'GET', unauthorized: 0, forbidden: 1, byProxy: 1, makerUnknown: 0 },
+    { route: 'lan', method: 'POST', unauthorized: 0, forbidden: 1, byProxy: 1, makerUnknown: 0 },
   ]);
   const text = renderText(report);
   const at = text.indexOf('Refused (401, 403) by route and method');
