@@ -1,6 +1,10 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+// node:fs through process.getBuiltinModule, not an import: the primary makes the folder, and
+// imported as an ES module node:fs loads fs/promises and readline as well, about 1 MiB of the
+// primary's memory (pid-file.ts, test/server/cli/lean-processes.test.ts).
+const { mkdtempSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
 
 /**
  * One cache for every worker. A route's cache is the gateway's, not a worker's: with `--workers N`
