@@ -26,7 +26,14 @@ export type {
   RouteAccessConfig,
 } from './access-config.ts';
 export type { DownstreamLimits, Http2Limits, PerClientLimits, SpoolLimits } from './limits-config.ts';
-export type { AcmeChallengeType, AcmeConfig, ListenerConfig, ListenerTlsConfig } from './listener-config.ts';
+export type {
+  AcmeChallengeType,
+  AcmeConfig,
+  Dns01Config,
+  ListenerConfig,
+  ListenerTlsConfig,
+  TsigAlgorithm,
+} from './listener-config.ts';
 export type {
   CacheConfig,
   CanaryConfig,

@@ -51,6 +51,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     orders &&
     acme !== undefined &&
     !acme.challenges.includes('tls-alpn-01') &&
+    !acme.challenges.includes('dns-01') &&
     config.listen.every((listener) => listener.tls !== undefined)
   )
     warnings.push({

@@ -95,13 +95,19 @@ export function encodeHeader(
   return header;
 }
 
+/** A record as read: `at` is where its data begins in the message (its names may point back into it). */
+export interface DecodedRecord extends ResourceRecord {
+  readonly at: number;
+}
+
 export interface DecodedMessage {
+  readonly message: Buffer;
   readonly id: number;
   readonly rcode: number;
   readonly truncated: boolean;
-  readonly answers: readonly ResourceRecord[];
-  readonly authority: readonly ResourceRecord[];
-  readonly additional: readonly ResourceRecord[];
+  readonly answers: readonly DecodedRecord[];
+  readonly authority: readonly DecodedRecord[];
+  readonly additional: readonly DecodedRecord[];
   /** Where the additional section's last record (a TSIG, when signed) begins in the message. */
   readonly lastRecordOffset: number;
 }
@@ -114,7 +120,7 @@ export function decodeMessage(message: Buffer): DecodedMessage {
   const counts = [4, 6, 8, 10].map((at) => message.readUInt16BE(at));
   let offset = 12;
   for (let i = 0; i < (counts[0] ?? 0); i++) offset = readName(message, offset).next + 4;
-  const sections: ResourceRecord[][] = [[], [], []];
+  const sections: DecodedRecord[][] = [[], [], []];
   let lastRecordOffset = offset;
   for (const [s, section] of sections.entries())
     for (let i = 0; i < (counts[s + 1] ?? 0); i++) {
@@ -130,10 +136,12 @@ export function decodeMessage(message: Buffer): DecodedMessage {
         class: message.readUInt16BE(next + 2),
         ttl: message.readUInt32BE(next + 4),
         data: message.subarray(dataAt, dataAt + length),
+        at: dataAt,
       });
       offset = dataAt + length;
     }
   return {
+    message,
     id: message.readUInt16BE(0),
     rcode: flags & 0x0f,
     truncated: (flags & 0x0200) !== 0,

@@ -53,7 +53,7 @@ export class OrderedCertificates implements AcmeChallenges {
   sourceFor(minVersion: tls.SecureVersion): CertificateSource {
     return {
       contextFor: (servername) => {
-        const held = this.#held.get(servername);
+        const held = this.#heldFor(servername);
         if (held === undefined) return undefined;
         let context = held.contexts.get(minVersion);
         if (context === undefined) {
@@ -63,6 +63,19 @@ export class OrderedCertificates implements AcmeChallenges {
         return context;
       },
     };
+  }
+
+  /**
+   * The certificate for an SNI name: its own, else a wildcard's one label up (`a.example.com`
+   * by `*.example.com`'s), else the wildcard's whose apex it is (`example.com`: certificateNames).
+   */
+  #heldFor(servername: string): Held | undefined {
+    const dot = servername.indexOf('.');
+    return (
+      this.#held.get(servername) ??
+      (dot > 0 ? this.#held.get(`*${servername.slice(dot)}`) : undefined) ??
+      this.#held.get(`*.${servername}`)
+    );
   }
 
   /**

@@ -1,9 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { TsigAlgorithm } from '../../core/config/types.ts';
 import { CLASS, type DecodedMessage, encodeName, encodeRecord, readName, TYPE } from './dns-wire.ts';
-
-/** The TSIG algorithms a key may name (RFC 8945 §6: HMAC-SHA256 is the one every server must have). */
-export const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
-export type TsigAlgorithm = (typeof TSIG_ALGORITHMS)[number];
 
 export interface TsigKey {
   /** The key's name, as the DNS server knows it. */
