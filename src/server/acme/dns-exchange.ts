@@ -56,7 +56,8 @@ export function dnsExchange(
       connected = true;
       const length = Buffer.alloc(2);
       length.writeUInt16BE(message.length, 0);
-      socket.end(Buffer.concat([length, message]));
+      // Not ended: a server may take a half-close for the client leaving (RFC 7766 §6.2.3).
+      socket.write(Buffer.concat([length, message]));
     });
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);

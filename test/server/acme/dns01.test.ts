@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import tls from 'node:tls';
 import { type Knot, startKnot } from '../../helpers/knot.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -173,6 +174,46 @@ test('*.example.test and its apex on one certificate by DNS-01: the record writt
     assert.equal(gw.logs.find((l) => l.msg === 'certificate issued')?.acme, '*.example.test');
   } finally {
     await gw.close();
+  }
+});
+
+test('candor serve with two workers: the primary orders the wildcard once, every worker serves it for any name under it and the apex', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const dir = join(store, '..');
+  const adminPort = await freePort();
+  writeFileSync(join(dir, 'token'), 'dns01-test-token-0123456789abcdef', { mode: 0o600 });
+  const file = join(dir, 'candor.yaml');
+  writeFileSync(file, `${config(store)}admin:\n  listen: 127.0.0.1:${adminPort}\n  token_file: token\n`);
+  const serve = await startServe(file, 2, { admin: true });
+  try {
+    await serve.waitForLines('certificate issued', 1, 60_000);
+    const serials = new Set<string>();
+    for (const name of [
+      'a.example.test',
+      'b.example.test',
+      'example.test',
+      'c.example.test',
+      'example.test',
+      'd.example.test',
+    ]) {
+      const answer = await handshake(name);
+      assert.match(answer.issuer, /Pebble/, `${name}: every worker serves the ordered certificate`);
+      assert.equal(answer.body, `app saw ${name}/where\n`);
+      serials.add(answer.serial);
+    }
+    assert.equal(serials.size, 1, 'one certificate');
+    assert.equal(serve.lines.filter((l) => l.msg === 'certificate issued').length, 1, 'ordered once');
+    const status = await adminCall(adminPort, 'GET', '/status', {
+      token: 'dns01-test-token-0123456789abcdef',
+    });
+    const [cert] = status.body.certificates as { names: string[]; state: string }[];
+    assert.deepEqual(cert.names, ['*.example.test', 'example.test']);
+    assert.equal(cert.state, 'valid');
+    assert.equal(challengeRecords(), '');
+  } finally {
+    assert.equal(await serve.stop(), 0, serve.stderr());
   }
 });
 
