@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './wait.ts';
@@ -69,7 +69,9 @@ zone:
     journal-content: changes
 `,
   );
-  const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // In /usr/sbin, which a user's PATH may leave out.
+  const knotd = existsSync('/usr/sbin/knotd') ? '/usr/sbin/knotd' : 'knotd';
+  const child = spawn(knotd, ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = () =>
     new Promise<void>((resolve) => {
       const gone = () => {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dns01Config } from '../../core/config/types.ts';
-import type { Logger } from '../../observe/log/logger.ts';
 import { AcmeProblem } from './acme-problem.ts';
 import { type DnsServer, serverLabel } from './dns-exchange.ts';
 import { query, type TxtChange, updateTxt } from './dns-update.ts';
@@ -14,6 +13,12 @@ const PROPAGATION_POLL_MS = 1_000;
 /** Where an authoritative server found by the zone's NS answers (RFC 1035 §4.2). */
 const DNS_PORT = 53;
 
+/** What the solver tells: the gateway's logger, or `candor diagnose --acme`'s notes. */
+export interface Dns01Log {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
 /**
  * DNS-01 (RFC 8555 §8.4) through the zone's primary: the TXT record `_acme-challenge.NAME`
  * holding the key authorization's digest is added by a signed dynamic update, then looked for at
@@ -24,12 +29,12 @@ const DNS_PORT = 53;
  */
 export class Dns01Solver {
   readonly #config: Dns01Config;
-  readonly #logger: Logger;
+  readonly #logger: Dns01Log;
   readonly #signal: AbortSignal | undefined;
   /** The records added and not yet removed, by name: a failed addition leaves nothing to remove. */
   readonly #added = new Map<string, TxtChange>();
 
-  constructor(config: Dns01Config, logger: Logger, signal?: AbortSignal) {
+  constructor(config: Dns01Config, logger: Dns01Log, signal?: AbortSignal) {
     this.#config = config;
     this.#logger = logger;
     this.#signal = signal;

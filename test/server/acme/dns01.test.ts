@@ -7,7 +7,7 @@
  * certificate in service kept, the record gone after.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -23,6 +23,7 @@ import { adminCall, startServe } from '../../helpers/serve-process.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 let knot: Knot;
 let pebble: Pebble;
 let upstream: http.Server;
@@ -292,4 +293,47 @@ test('a CA that refuses the validation is told with its problem; the record is r
     await gw.close();
     await blind.stop();
   }
+});
+
+test('candor diagnose --acme on a wildcard writes, sees and removes a probe record; a refused update is the verdict, with its rcode and the fix', {
+  timeout: 90_000,
+}, async () => {
+  const store = storage();
+  const file = join(store, '..', 'candor.yaml');
+  const run = (text: string) => {
+    writeFileSync(file, text);
+    return new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'diagnose', '--acme', '*.example.test', '--config', file], {
+        timeout: 60_000,
+      });
+      let stdout = '';
+      child.stdout.on('data', (c) => {
+        stdout += c;
+      });
+      child.on('close', (code) => resolve({ code, stdout }));
+    });
+  };
+  const good = await run(config(store));
+  assert.equal(good.code, 0, good.stdout);
+  assert.match(
+    good.stdout,
+    new RegExp(
+      `✓ dns-01 {3}_acme-challenge\\.example\\.test TXT added at ${knot.address}, seen at every authoritative server, removed`,
+    ),
+  );
+  assert.doesNotMatch(good.stdout, /✓ dns {6}/, 'no address needed of a name proven in its DNS');
+  assert.match(good.stdout, /^verdict: nothing found that would make an order for \*\.example\.test fail$/m);
+  assert.equal(challengeRecords(), '', 'the probe record removed');
+  const refused = await run(config(store, { secretEnv: 'CANDOR_TEST_TSIG_WRONG' }));
+  assert.equal(refused.code, 2, refused.stdout);
+  assert.match(refused.stdout, /✗ dns-01 {3}_acme-challenge\.example\.test TXT: candor:dns-refused/);
+  assert.match(
+    refused.stdout,
+    /refused the addition of _acme-challenge\.example\.test TXT in zone example\.test: NOTAUTH \(TSIG BADSIG\)/,
+  );
+  assert.match(
+    refused.stdout,
+    /^verdict: DNS-01's record for \*\.example\.test cannot be written and seen \(candor:dns-refused\)$/m,
+  );
+  assert.match(refused.stdout, /^fix: let the key acme\.dns01\.tsig\.name update the zone at the primary/m);
 });
