@@ -75,13 +75,14 @@ export async function query(
   name: string,
   type: number,
   signal?: AbortSignal,
+  timeoutMs?: number,
 ): Promise<DecodedMessage> {
   const id = randomInt(0x10000);
   const message = Buffer.concat([
     encodeHeader(id, OPCODE.QUERY, [1, 0, 0, 0]),
     encodeQuestion({ name, type, class: CLASS.IN }),
   ]);
-  return decoded(await dnsExchange(server, message, signal), id, serverLabel(server));
+  return decoded(await dnsExchange(server, message, signal, timeoutMs), id, serverLabel(server));
 }
 
 function decoded(raw: Buffer, id: number, label: string): DecodedMessage {

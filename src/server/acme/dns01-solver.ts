@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dns01Config } from '../../core/config/types.ts';
-import { AcmeProblem } from './acme-problem.ts';
-import { type DnsServer, serverLabel } from './dns-exchange.ts';
+import { AcmeProblem, problemOf } from './acme-problem.ts';
+import { DNS_EXCHANGE_MS, type DnsServer, serverLabel } from './dns-exchange.ts';
 import { query, type TxtChange, updateTxt } from './dns-update.ts';
 import { readName, sameName, TYPE, txtText } from './dns-wire.ts';
 import type { TsigKey } from './tsig.ts';
@@ -93,11 +93,13 @@ export class Dns01Solver {
     const last = new Map<string, string>();
     for (;;) {
       for (const [label, server] of waiting) {
-        const seen = await query(server, change.name, TYPE.TXT, this.#signal).then(
+        // A server that does not answer holds the wait no longer than the time left.
+        const left = Math.max(1, Math.min(DNS_EXCHANGE_MS, Math.ceil(deadline - performance.now())));
+        const seen = await query(server, change.name, TYPE.TXT, this.#signal, left).then(
           (answer) => answer.answers.some((r) => r.type === TYPE.TXT && txtText(r.data) === change.value),
           (err: Error) => {
             if (this.#signal?.aborted) throw err;
-            last.set(label, err.message);
+            last.set(label, problemOf(err).detail);
             return false;
           },
         );

@@ -59,7 +59,14 @@ function storage(): string {
 
 function config(
   store: string,
-  { directory = pebble.directory, server = knot.address, secretEnv = 'CANDOR_TEST_TSIG', extra = '' } = {},
+  {
+    directory = pebble.directory,
+    server = knot.address,
+    secretEnv = 'CANDOR_TEST_TSIG',
+    extra = '',
+    nameservers = knot.address,
+    propagation = '10s',
+  } = {},
 ): string {
   return `listen:
   - address: 127.0.0.1:${tlsPort}
@@ -74,8 +81,8 @@ ${extra}
     server: ${server}
     zone: example.test
     tsig: { name: ${knot.keyName}, algorithm: hmac-sha256, secret_env: ${secretEnv} }
-    nameservers: [${knot.address}]
-    propagation_timeout: 10s
+    nameservers: [${nameservers}]
+    propagation_timeout: ${propagation}
 routes:
   - upstream: app
 upstreams:
@@ -261,6 +268,38 @@ test('a DNS server that cannot be reached is told as unreachable, naming it', {
     assert.equal(cert.last_error?.type, 'candor:dns-unreachable');
     assert.equal(cert.last_error?.detail, `the DNS server ${down} could not be reached: ECONNREFUSED`);
     assert.equal((await handshake('a.example.test')).serial, serial);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a record not seen at every authoritative server in time is told naming the server; the CA is not asked, the record removed', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const serial = storedCertificate(store);
+  const secondary = `127.0.0.1:${await freePort()}`;
+  const gw = await startGatewayFromText(
+    config(store, {
+      nameservers: `${knot.address}, ${secondary}`,
+      propagation: '2s',
+      extra: '  renew_before: 72h',
+    }),
+    process.env,
+  );
+  try {
+    const cert = await settled(gw);
+    assert.equal(cert.last_error?.type, 'candor:dns-propagation');
+    assert.equal(
+      cert.last_error?.detail,
+      `_acme-challenge.example.test TXT was not seen at ${secondary} (the DNS server ${secondary} could not be reached: ECONNREFUSED) within 2 s of its update: the CA was not asked`,
+    );
+    assert.equal((await handshake('a.example.test')).serial, serial);
+    assert.equal(challengeRecords(), '', 'removed though never validated');
+    assert.ok(
+      !gw.logs.some((l) => l.msg === 'DNS-01 record added and seen at every authoritative server'),
+      'never told seen, so the CA was not asked',
+    );
   } finally {
     await gw.close();
   }
