@@ -58,11 +58,11 @@ test("the zone's authoritative servers by default: its NS at the primary, each n
   assert.deepEqual(await zoneNameservers(config), [{ host: '127.0.0.1', port: 53 }]);
 });
 
-test('an update answered NOERROR without the TSIG of its key is not believed: the answer is told as a bad one', async () => {
-  const port = await misbehaving((socket, message) => {
-    // The request's header as an answer (QR set, rcode 0), its zone section, and no TSIG.
+/** Answers an update with its own header (QR set, opcode UPDATE, this rcode) and zone section, unsigned. */
+function unsignedAnswer(rcode: number) {
+  return (socket: net.Socket, message: Buffer) => {
     const head = Buffer.from(message.subarray(0, 12));
-    head.writeUInt16BE(0xa800, 2);
+    head.writeUInt16BE(0xa800 | rcode, 2);
     head.writeUInt16BE(0, 6);
     head.writeUInt16BE(0, 8);
     head.writeUInt16BE(0, 10);
@@ -71,7 +71,19 @@ test('an update answered NOERROR without the TSIG of its key is not believed: th
     const length = Buffer.alloc(2);
     length.writeUInt16BE(answer.length, 0);
     socket.end(Buffer.concat([length, answer]));
+  };
+}
+
+test('an update refused by a server that does not sign its refusal is told with its rcode', async () => {
+  const port = await misbehaving(unsignedAnswer(5));
+  await assert.rejects(updateTxt(change(port), 'add'), {
+    type: 'candor:dns-refused',
+    detail: `the DNS server 127.0.0.1:${port} refused the addition of _acme-challenge.example.test TXT in zone example.test: REFUSED`,
   });
+});
+
+test('an update answered NOERROR without the TSIG of its key is not believed: the answer is told as a bad one', async () => {
+  const port = await misbehaving(unsignedAnswer(0));
   await assert.rejects(updateTxt(change(port), 'add'), {
     type: 'candor:dns-bad-answer',
     detail: `the DNS server 127.0.0.1:${port}: its answer to the addition of _acme-challenge.example.test TXT in zone example.test is not signed with the key candor-key`,
