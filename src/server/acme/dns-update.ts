@@ -13,7 +13,7 @@ import {
   TYPE,
   txtData,
 } from './dns-wire.ts';
-import { signMessage, type TsigKey, verifyAnswer } from './tsig.ts';
+import { signMessage, type TsigKey, type TsigVerdict, verifyAnswer } from './tsig.ts';
 
 /** The TXT record's time to live: short, for a record that lives only while the CA validates. */
 const TXT_TTL_S = 60;
@@ -52,7 +52,12 @@ export async function updateTxt(change: TxtChange, action: 'add' | 'delete'): Pr
   const label = serverLabel(server);
   const raw = await dnsExchange(server, signed, change.signal);
   const answer = decoded(raw, id, label);
-  const tsig = verifyAnswer(raw, answer, key, mac);
+  let tsig: TsigVerdict;
+  try {
+    tsig = verifyAnswer(raw, answer, key, mac);
+  } catch (err) {
+    throw badAnswer(label, `sent a TSIG record that cannot be read (${(err as Error).message})`);
+  }
   const what = `the ${action === 'add' ? 'addition' : 'removal'} of ${name} TXT in zone ${zone}`;
   if (answer.rcode !== 0 || tsig.error !== 0) {
     const cause = tsig.error === 0 ? '' : ` (TSIG ${rcodeName(tsig.error)})`;

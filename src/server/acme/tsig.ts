@@ -55,7 +55,7 @@ export interface TsigVerdict {
  * Checks an answer's TSIG against the request's MAC (RFC 8945 §5.3): the MAC covers the
  * request's MAC, the answer without its TSIG (with its original id), and the variables. A
  * server that could not check the request answers with an error and no MAC: unsigned, not
- * verified, with that error.
+ * verified, with that error. Throws (a RangeError) on a TSIG record cut short.
  */
 export function verifyAnswer(
   message: Buffer,
@@ -87,7 +87,9 @@ export function verifyAnswer(
   unsigned.writeUInt16BE(unsigned.readUInt16BE(10) - 1, 10);
   const fields = variables(key, timeSigned, fudge, error, other);
   const expected = hmac(key, [u16(requestMac.length), requestMac, unsigned, fields]);
-  const verified = expected.length === mac.length && timingSafeEqual(expected, mac);
+  // An answer signed outside its fudge is a replay (RFC 8945 §5.2.3), however good its MAC.
+  const fresh = Math.abs(Date.now() / 1000 - timeSigned) <= fudge;
+  const verified = fresh && expected.length === mac.length && timingSafeEqual(expected, mac);
   return { error, verified, signed: true };
 }
 
