@@ -120,7 +120,12 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   const result = spawnSync(process.execPath, [join(ROOT, 'bin/candor.js'), 'check', EXAMPLE], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef', CANDOR_LOG: '' },
+    env: {
+      ...process.env,
+      CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef',
+      CANDOR_TSIG_SECRET: 'c2VjcmV0LW9mLXRoZS1leGFtcGxlLWtleQ==',
+      CANDOR_LOG: '',
+    },
   });
   assert.equal(result.stderr, '');
   assert.equal(

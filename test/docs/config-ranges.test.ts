@@ -17,7 +17,10 @@ import { docsSection } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const EXAMPLE = join(ROOT, 'docs/examples/complete.yaml');
-const ENV = { CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' };
+const ENV = {
+  CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef',
+  CANDOR_TSIG_SECRET: 'c2VjcmV0LW9mLXRoZS1leGFtcGxlLWtleQ==',
+};
 
 interface Range {
   readonly integer: boolean;

@@ -18,7 +18,7 @@ export interface Pebble {
   /** PEM of the root Pebble's own HTTPS certificate chains to (the config's `acme.ca`). */
   readonly caPath: string;
   readonly ca: string;
-  /** The DNS server Pebble asks (pebble-challtestsrv: every name → 127.0.0.1), host:port. */
+  /** The DNS server Pebble asks (pebble-challtestsrv: every name → 127.0.0.1; or `dnsServer`), host:port. */
   readonly dns: string;
   /** PEM of the root Pebble issues under (random per run): to verify an issued chain. */
   issuingRoot(): Promise<string>;
@@ -30,6 +30,11 @@ export interface PebbleOptions {
   readonly tlsPort: number;
   /** Per cent of nonces Pebble refuses as bad, to make clients retry (its default 5). */
   readonly nonceReject?: number;
+  /**
+   * The DNS server Pebble resolves through (host:port), instead of a pebble-challtestsrv of its
+   * own: a real zone's server (test/helpers/knot.ts), where a DNS-01 record is looked for.
+   */
+  readonly dnsServer?: string;
 }
 
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
@@ -71,34 +76,36 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     );
     rmSync(dir, { recursive: true, force: true });
   };
+  const dns = options.dnsServer ?? `127.0.0.1:${dnsPort}`;
   try {
-    children.push(
-      await started(
-        'pebble-challtestsrv',
-        [
-          '-dns01',
-          `127.0.0.1:${dnsPort}`,
-          '-http01',
-          '',
-          '-https01',
-          '',
-          '-tlsalpn01',
-          '',
-          '-management',
-          `127.0.0.1:${challManagement}`,
-          '-defaultIPv4',
-          '127.0.0.1',
-          '-defaultIPv6',
-          '',
-        ],
-        {},
-        /Starting challenge servers|Creating TCP and UDP DNS-01 challenge server/,
-      ),
-    );
+    if (options.dnsServer === undefined)
+      children.push(
+        await started(
+          'pebble-challtestsrv',
+          [
+            '-dns01',
+            `127.0.0.1:${dnsPort}`,
+            '-http01',
+            '',
+            '-https01',
+            '',
+            '-tlsalpn01',
+            '',
+            '-management',
+            `127.0.0.1:${challManagement}`,
+            '-defaultIPv4',
+            '127.0.0.1',
+            '-defaultIPv6',
+            '',
+          ],
+          {},
+          /Starting challenge servers|Creating TCP and UDP DNS-01 challenge server/,
+        ),
+      );
     children.push(
       await started(
         'pebble',
-        ['-config', config, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'],
+        ['-config', config, '-dnsserver', dns, '-strict=false'],
         {
           PEBBLE_VA_NOSLEEP: '1',
           PEBBLE_AUTHZREUSE: '0',
@@ -115,7 +122,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caPath: certs.caPath,
     ca: certs.ca,
-    dns: `127.0.0.1:${dnsPort}`,
+    dns,
     issuingRoot: () => fetchText(`https://127.0.0.1:${managementPort}/roots/0`, certs.ca),
     stop,
   };

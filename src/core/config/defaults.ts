@@ -27,6 +27,15 @@ export const DEFAULTS = {
     // Let's Encrypt's production directory, as Caddy and Traefik default to.
     directory: 'https://acme-v02.api.letsencrypt.org/directory',
     challenges: ['http-01', 'tls-alpn-01'] as const,
+    // With acme.dns01 and no challenges of its own: every name proven in the zone's DNS, which
+    // needs no port of the gateway reachable from the CA (the reason to set up DNS-01 at all).
+    dns01Challenges: ['dns-01'] as const,
+    dns01: {
+      tsigAlgorithm: 'hmac-sha256',
+      // A TXT record is seen at every authoritative server within seconds where the primary
+      // notifies them (RFC 1996); two minutes leaves room for a secondary that polls.
+      propagationTimeout: 120_000,
+    },
     // Where a user's programs keep their data (XDG), as Caddy keeps its certificates: not beside
     // the config, which is often read-only (/etc).
     storage: (): string =>

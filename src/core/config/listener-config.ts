@@ -71,7 +71,26 @@ export interface ClientCertificatesConfig {
   readonly crl?: string;
 }
 
-export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+export type AcmeChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
+
+export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+
+/**
+ * DNS-01 (RFC 8555 §8.4) by dynamic update: the `_acme-challenge` TXT record written at the
+ * zone's primary (RFC 2136), signed with a TSIG key (RFC 8945), seen at every authoritative
+ * server before the CA is asked, removed after.
+ */
+export interface Dns01Config {
+  /** The primary, as written (for what is said of it) and parsed. */
+  readonly server: { readonly address: string; readonly host: string; readonly port: number };
+  /** The zone the names are in, lowercase, no final dot. */
+  readonly zone: string;
+  readonly tsig: { readonly name: string; readonly algorithm: TsigAlgorithm; readonly secretEnv: string };
+  /** Where the record is looked for before the CA is asked; absent: the zone's NS, on port 53. */
+  readonly nameservers?: readonly { readonly host: string; readonly port: number }[];
+  /** How long the record may take to be seen at every one of them. */
+  readonly propagationTimeout: number;
+}
 
 /** Automatic HTTPS: where certificates for `listen[].tls.acme.names` are ordered and kept. */
 export interface AcmeConfig {
@@ -86,4 +105,5 @@ export interface AcmeConfig {
   readonly renewBefore?: number;
   /** Absolute path of the folder that keeps the account key and the certificates (owner-only). */
   readonly storage: string;
+  readonly dns01?: Dns01Config;
 }

@@ -12,6 +12,7 @@ import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
 import { checkCrossFields } from './cross-checks.ts';
+import { checkDns01 } from './dns01-checks.ts';
 import { problemTemplates } from './env-templates.ts';
 import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
@@ -221,6 +222,7 @@ function parseText(
     checkCrossFields(yaml.value, report, warn);
     checkFiles(yaml.value, baseDir, report, secrets);
     checkAcme(yaml.value, baseDir, report);
+    checkDns01(yaml.value, env, report, secrets);
     checkAdmin(yaml.value, baseDir, env, report, secrets);
     checkTracingPackages(yaml.value, report);
   }

@@ -5,7 +5,8 @@
  * router and the rewrite, built from these).
  */
 
-import { type Parsed, parseRoutePath } from './addresses.ts';
+import { accepted } from './accepted.ts';
+import { parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { parseHeaderTemplate, routeMethods } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
@@ -23,11 +24,6 @@ type RawRoute = RawConfig['routes'][number];
 type RawMatch = NonNullable<RawRoute['match']>;
 type RawValueTest = NonNullable<RawMatch['headers']>[string];
 type RawHeaderRules = NonNullable<RawRoute['request_headers']>;
-
-function accepted<T>(parsed: Parsed<T>): T {
-  if ('problem' in parsed) throw new Error(`config loader bug: ${parsed.problem}`);
-  return parsed.value;
-}
 
 /** Absent when the route tests nothing but host and path: the router's fast path. */
 export function toConditions(raw: RawMatch | undefined): RouteConditions | undefined {

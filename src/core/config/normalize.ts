@@ -1,3 +1,4 @@
+import { accepted, present } from './accepted.ts';
 import { fileText } from './utf8.ts';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
@@ -6,7 +7,6 @@ import { fileText } from './utf8.ts';
 
 import { resolve } from 'node:path';
 import {
-  type Parsed,
   parseListenAddress,
   parseOtlpEndpoint,
   parseRouteHost,
@@ -15,6 +15,7 @@ import {
 } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { type AuthUpstreams, toAccess } from './normalize-access.ts';
+import { toAcme } from './normalize-acme.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
 import { toPlugins } from './normalize-plugins.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
@@ -23,7 +24,6 @@ import { renamedDefaults } from './route-names.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
 import type {
-  AcmeConfig,
   AdminConfig,
   CacheConfig,
   CanaryConfig,
@@ -50,17 +50,6 @@ type RawListener = RawConfig['listen'][number];
 type RawRoute = RawConfig['routes'][number];
 type RawUpstream = NonNullable<RawConfig['upstreams']>[string];
 type RawTarget = NonNullable<RawUpstream['targets']>[number];
-
-// The checks already accepted every value read here; failing is a bug in the loader, not in the file.
-function accepted<T>(parsed: Parsed<T>): T {
-  if ('problem' in parsed) throw new Error(`config loader bug: ${parsed.problem}`);
-  return parsed.value;
-}
-
-function present(amount: number | undefined): number {
-  if (amount === undefined) throw new Error('config loader bug: a validated duration or size did not parse');
-  return amount;
-}
 
 const duration = (text: string | undefined, fallback: number): number =>
   text === undefined ? fallback : present(parseDuration(text));
@@ -156,17 +145,6 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
             serviceName: raw.tracing.service_name ?? raw.name ?? DEFAULTS.name,
           },
         }),
-  };
-}
-
-function toAcme(raw: NonNullable<RawConfig['acme']>, baseDir: string): AcmeConfig {
-  return {
-    directory: raw.directory ?? DEFAULTS.acme.directory,
-    ...(raw.email === undefined ? {} : { email: raw.email }),
-    ...(raw.ca === undefined ? {} : { ca: resolve(baseDir, raw.ca) }),
-    challenges: [...(raw.challenges ?? DEFAULTS.acme.challenges)],
-    ...(raw.renew_before === undefined ? {} : { renewBefore: present(parseDuration(raw.renew_before)) }),
-    storage: resolve(baseDir, raw.storage ?? DEFAULTS.acme.storage()),
   };
 }
 

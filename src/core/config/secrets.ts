@@ -1,5 +1,5 @@
 /**
- * The secrets a config names: the admin token (a variable or a file) and the TLS private keys
+ * The secrets a config names: the admin token (a variable or a file), DNS-01's TSIG secret and the TLS private keys
  * (of listeners, and the client keys presented to upstreams). `candor check --without-secrets`
  * validates everything else where they are absent (a CI job has the config, not the secrets)
  * and lists them here, as what `serve` will need; without the flag, and in `serve` and a
@@ -46,6 +46,8 @@ export function secretsOf(config: GatewayConfig): NamedSecret[] {
   for (const [name, upstream] of Object.entries(config.upstreams))
     if (upstream.tls.key !== undefined)
       secrets.push({ source: { file: upstream.tls.key }, field: `upstreams.${name}.tls.key` });
+  if (config.acme?.dns01 !== undefined)
+    secrets.push({ source: { env: config.acme.dns01.tsig.secretEnv }, field: 'acme.dns01.tsig.secret_env' });
   if (config.admin !== undefined)
     secrets.push({
       source: config.admin.token,

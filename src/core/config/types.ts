@@ -32,8 +32,10 @@ export type {
   AcmeChallengeType,
   AcmeConfig,
   ClientCertificatesConfig,
+  Dns01Config,
   ListenerConfig,
   ListenerTlsConfig,
+  TsigAlgorithm,
 } from './listener-config.ts';
 export type {
   CacheConfig,

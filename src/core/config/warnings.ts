@@ -51,12 +51,20 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     orders &&
     acme !== undefined &&
     !acme.challenges.includes('tls-alpn-01') &&
+    !acme.challenges.includes('dns-01') &&
     config.listen.every((listener) => listener.tls !== undefined)
   )
     warnings.push({
       path: ['acme', 'challenges'],
       message:
         "only http-01, and no listener is plain: the CA's HTTP-01 validation (port 80) cannot reach this gateway, so every order fails; add a plain listener on port 80, or offer tls-alpn-01",
+    });
+  // acme.dns01 written for nothing: the challenges the orders use leave dns-01 out.
+  if (acme?.dns01 !== undefined && !acme.challenges.includes('dns-01'))
+    warnings.push({
+      path: ['acme', 'dns01'],
+      message:
+        'acme.challenges leaves dns-01 out: no order uses this section (nor its TSIG key); add dns-01 to acme.challenges, or remove dns01',
     });
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     for (const [index, target] of upstream.targets.entries())

@@ -8,6 +8,7 @@ import type { AcmeFleet } from './acme-fleet.ts';
 import type { ChallengeSolver } from './acme-order.ts';
 import { AcmeProblem } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
+import type { Dns01Solver } from './dns01-solver.ts';
 
 /**
  * The gateway's account at the `acme` CA, as the ordering process holds it: its key in the
@@ -107,12 +108,21 @@ export class OrderingAccount {
 
 /**
  * The challenges live in the store, where whichever process takes the CA's connection reads
- * them; in a fleet, in Redis too, where the other gateways do.
+ * them; in a fleet, in Redis too, where the other gateways do. DNS-01's live in the zone
+ * (`dns01`, present with `acme.dns01`).
  */
-export function challengeSolver(store: AcmeStore, fleet: AcmeFleet | undefined): ChallengeSolver {
+export function challengeSolver(
+  store: AcmeStore,
+  fleet: AcmeFleet | undefined,
+  dns01: Dns01Solver | undefined,
+): ChallengeSolver {
   return {
     present: async (type, name, token, keyAuthorization) => {
-      if (type === 'http-01') {
+      if (type === 'dns-01') {
+        // acme-checks.ts lets dns-01 into acme.challenges only with acme.dns01.
+        if (dns01 === undefined) throw new Error('dns-01 without acme.dns01');
+        await dns01.present(name, keyAuthorization);
+      } else if (type === 'http-01') {
         store.setHttpChallenge(token, { name, keyAuthorization });
         await fleet?.setHttpChallenge(token, { name, keyAuthorization });
       } else {
@@ -122,7 +132,8 @@ export function challengeSolver(store: AcmeStore, fleet: AcmeFleet | undefined):
       }
     },
     cleanup: async (type, name, token) => {
-      if (type === 'http-01') {
+      if (type === 'dns-01') await dns01?.cleanup(name);
+      else if (type === 'http-01') {
         store.setHttpChallenge(token, undefined);
         await fleet?.setHttpChallenge(token, undefined).catch(() => {}); // expires on its own
       } else {

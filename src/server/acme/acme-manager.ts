@@ -9,9 +9,11 @@ import { orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
 import { learnIssuers } from './ca-issuers.ts';
+import { Dns01Solver } from './dns01-solver.ts';
 import { type AdoptionOwner, adoptShared, fleetTurn } from './fleet-turn.ts';
 import {
   type CertificateStatus,
+  certificateNames,
   type Managed,
   statusOf,
   warnExpired,
@@ -64,6 +66,8 @@ export class AcmeManager {
   #expiredTimer: NodeJS.Timeout | undefined;
   /** With `store.redis`: the fleet's lock, its certificates and challenges (acme-fleet.ts). */
   readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
+  /** With `acme.dns01`: what writes and removes the TXT records (dns01-solver.ts). */
+  readonly #dns01: Dns01Solver | undefined;
 
   constructor(
     config: AcmeConfig,
@@ -79,6 +83,8 @@ export class AcmeManager {
     this.#logger = logger;
     this.#owner = owner;
     this.#account = new OrderingAccount(config, store, logger, this.#stopping.signal);
+    this.#dns01 =
+      config.dns01 === undefined ? undefined : new Dns01Solver(config.dns01, logger, this.#stopping.signal);
     this.#renewals = new RenewalPlan({
       config,
       account: this.#account,
@@ -193,9 +199,10 @@ export class AcmeManager {
         locked = fleet !== undefined;
       }
       const replaces = managed.window === undefined ? undefined : managed.certificateId;
-      const chain = await orderCertificate(this.#account.client(), challengeSolver(this.#store, fleet), {
+      const solver = challengeSolver(this.#store, fleet, this.#dns01);
+      const chain = await orderCertificate(this.#account.client(), solver, {
         ...(replaces === undefined ? {} : { replaces }),
-        names: [name],
+        names: certificateNames(name),
         email: this.#config.email,
         certificateKey: privateKey,
         challenges: this.#config.challenges,

@@ -3,13 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { certificateRequest } from '../../core/tls/csr.ts';
 import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
 import { AcmeProblem } from './acme-problem.ts';
+import { namesMissing } from './servable-certificate.ts';
 
-export type ChallengeType = 'http-01' | 'tls-alpn-01';
+export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 
 /**
  * What answers the CA's validation: an HTTP-01 token on the plain listeners, a TLS-ALPN-01
- * certificate on the TLS listener. `present` resolves once every process that may take the
- * CA's connection answers it; `cleanup` takes it away again.
+ * certificate on the TLS listener, a DNS-01 TXT record in the zone. `present` resolves once
+ * whatever the CA asks answers it (every process that may take its connection, every
+ * authoritative server of the zone); `cleanup` takes it away again, also after a `present`
+ * that failed half way.
  */
 export interface ChallengeSolver {
   present(type: ChallengeType, name: string, token: string, keyAuthorization: string): Promise<void>;
@@ -83,7 +86,7 @@ function servable(chain: string, request: OrderRequest): string {
       `the CA's certificate for ${names} is not for the key its request was signed with`,
       0,
     );
-  const missing = request.names.filter((name) => leaf.checkHost(name, { wildcards: false }) === undefined);
+  const missing = namesMissing(leaf, request.names);
   if (missing.length > 0)
     throw new AcmeProblem(
       'candor:bad-certificate',
@@ -112,8 +115,9 @@ async function authorize(
       0,
     );
   const type = challenge.type as ChallengeType;
-  await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));
   try {
+    // Inside the try: a DNS-01 record added but not seen in time is removed all the same.
+    await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));
     await client.respond(challenge.url);
     for (;;) {
       authorization = await client.authorization(url);

@@ -25,7 +25,7 @@ import { servableCertificate } from './servable-certificate.ts';
  *   accounts/<directory hash>.key
  *   accounts/<directory hash>.contact   (the contact last brought to the CA, JSON)
  *   accounts/<directory hash>.issuers   (the CA's issuers seen in this gateway's orders, JSON: ca-issuers.ts)
- *   certificates/<name>/chain.pem, key.pem
+ *   certificates/<name>/chain.pem, key.pem   (a wildcard's <name> is _.example.com)
  *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
  */
@@ -353,7 +353,10 @@ export function directoryId(directory: string): string {
 }
 
 /** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
+/** A name as a file name: a wildcard's `*` (which a shell would expand) written `_`, a label no DNS name of an order has. */
 function safeName(name: string): string {
-  if (!/^[a-z0-9.-]{1,253}$/.test(name) || name.includes('..')) throw new Error(`not a DNS name: ${name}`);
-  return name;
+  const file = name.startsWith('*.') ? `_.${name.slice(2)}` : name;
+  if (!/^(?:_\.)?[a-z0-9.-]{1,253}$/.test(file) || file.includes('..'))
+    throw new Error(`not a DNS name: ${name}`);
+  return file;
 }

@@ -4,9 +4,13 @@ import type { AutomaticHttps, AutomaticHttpsOptions } from './ordering-https.ts'
 
 export type { AutomaticHttps } from './ordering-https.ts';
 
-/** Every name a listener orders, once. */
+/**
+ * Every name a listener orders, once: an apex listed beside its wildcard is not a name of its
+ * own, the wildcard's certificate carries it (managed-name.ts's certificateNames).
+ */
 export function acmeNames(config: GatewayConfig): string[] {
-  return [...new Set(config.listen.flatMap((listener) => listener.tls?.acme?.names ?? []))];
+  const names = new Set(config.listen.flatMap((listener) => listener.tls?.acme?.names ?? []));
+  return [...names].filter((name) => !names.has(`*.${name}`));
 }
 
 /**

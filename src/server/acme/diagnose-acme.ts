@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { acmeRequest } from './acme-http.ts';
 import { AcmeStore } from './acme-store.ts';
 import { answerableAcme } from './automatic-https.ts';
+import { dns01Step } from './diagnose-dns01.ts';
 
 /** One check of `candor diagnose --acme`, as the diagnose command prints its hops. */
 export interface AcmeStep {
@@ -80,17 +81,26 @@ export async function diagnoseAcme(
   const stored = lastOrder(store, wanted);
   steps.push(stored.step);
 
+  // A name proven in its zone's DNS needs no address the CA connects to: its record is what counts.
+  const byDns =
+    acme.dns01 !== undefined && (wanted.startsWith('*.') || acme.challenges.every((c) => c === 'dns-01'));
+  if (acme.dns01 !== undefined && acme.challenges.includes('dns-01')) {
+    const dns01 = await dns01Step(acme.dns01, wanted);
+    steps.push(dns01.step);
+    if (dns01.verdict !== undefined) return done(dns01.verdict, dns01.fix ?? '');
+  }
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 5_000, tries: 1 });
   if (options.dnsServer !== undefined) resolver.setServers([options.dnsServer]);
-  const addresses = await resolveAll(resolver, wanted);
-  if (addresses.length === 0) {
+  const addresses = byDns ? [] : await resolveAll(resolver, wanted);
+  if (addresses.length === 0 && !byDns) {
     steps.push({ step: 'dns', ok: false, summary: `${wanted} has no A or AAAA record`, notes: [] });
     return done(
       `the CA cannot resolve ${wanted} (ACME error "dns")`,
       `add an A (and AAAA) record for ${wanted} pointing at this gateway's public address`,
     );
   }
-  steps.push({ step: 'dns', ok: true, summary: `${wanted} → ${addresses.join(', ')}`, notes: [] });
+  if (!byDns)
+    steps.push({ step: 'dns', ok: true, summary: `${wanted} → ${addresses.join(', ')}`, notes: [] });
 
   const directory = await acmeRequest('GET', acme.directory, {
     ca: acme.ca === undefined ? undefined : readFileSync(acme.ca, 'utf8'),
@@ -120,7 +130,7 @@ export async function diagnoseAcme(
   }
   steps.push({ step: 'ca', ok: true, summary: `directory read from ${acme.directory}`, notes: [] });
 
-  const caa = await caaOf(resolver, wanted);
+  const caa = await caaOf(resolver, wanted.replace(/^\*\./, ''));
   if (caa !== undefined) {
     const issuers = caa.records
       .filter((r) => r.issue !== undefined)
@@ -146,7 +156,7 @@ export async function diagnoseAcme(
     });
   } else steps.push({ step: 'caa', ok: true, summary: 'no CAA record: any CA may issue', notes: [] });
 
-  if (acme.challenges.includes('http-01')) {
+  if (acme.challenges.includes('http-01') && !byDns) {
     const port = options.httpPort ?? 80;
     const token = `candor-diagnose-${randomBytes(12).toString('base64url')}`;
     const expected = `${token}.${randomBytes(12).toString('base64url')}`;

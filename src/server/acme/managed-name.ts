@@ -39,10 +39,19 @@ export interface Managed {
   refusedShared?: string;
 }
 
+/**
+ * The names a managed name's certificate carries: a wildcard's names its apex too, one
+ * certificate for `*.example.com` and `example.com` (the apex is what the wildcard does not
+ * cover, and is nearly always wanted beside it: automatic-https.ts folds it in when listed).
+ */
+export function certificateNames(name: string): string[] {
+  return name.startsWith('*.') ? [name, name.slice(2)] : [name];
+}
+
 /** What /status says of a name: expired first, for while its renewal is under way it is still what clients get. */
 export function statusOf(m: Managed, now: number): CertificateStatus {
   return {
-    names: [m.name],
+    names: certificateNames(m.name),
     state:
       m.notAfter !== undefined && m.notAfter <= now
         ? 'expired'

@@ -55,7 +55,7 @@ export class OrderedCertificates implements AcmeChallenges {
    */
   readonly source: CertificateSource = {
     contextFor: (servername, shared) => {
-      const held = this.#held.get(servername);
+      const held = this.#heldFor(servername);
       if (held === undefined) return undefined;
       let context = held.contexts.get(shared);
       if (context === undefined) {
@@ -65,6 +65,19 @@ export class OrderedCertificates implements AcmeChallenges {
       return context;
     },
   };
+
+  /**
+   * The certificate for an SNI name: its own, else a wildcard's one label up (`a.example.com`
+   * by `*.example.com`'s), else the wildcard's whose apex it is (`example.com`: certificateNames).
+   */
+  #heldFor(servername: string): Held | undefined {
+    const dot = servername.indexOf('.');
+    return (
+      this.#held.get(servername) ??
+      (dot > 0 ? this.#held.get(`*${servername.slice(dot)}`) : undefined) ??
+      this.#held.get(`*.${servername}`)
+    );
+  }
 
   /**
    * When each name's certificate served here ends (for the expiry gauge), for every name the

@@ -1,4 +1,19 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { certificateNames } from './managed-name.ts';
+
+/**
+ * The names of `names` the certificate does not carry: a wildcard (`*.example.com`) must be
+ * one of its names as written (checkHost would take it for a host to match), any other name
+ * must be one of its names exactly, not matched by one of its wildcards.
+ */
+export function namesMissing(leaf: X509Certificate, names: readonly string[]): string[] {
+  const carried = (leaf.subjectAltName ?? '').split(', ').map((entry) => entry.toLowerCase());
+  return names.filter((name) =>
+    name.startsWith('*.')
+      ? !carried.includes(`dns:${name}`)
+      : leaf.checkHost(name, { wildcards: false }) === undefined,
+  );
+}
 
 /**
  * The leaf of `chain` when the chain and key can serve `name` by SNI: both parse, the key is
@@ -16,7 +31,7 @@ export function servableCertificate(name: string, chain: string, key: string): X
     throw new Error(`the certificate or key cannot be read: ${(error as Error).message}`);
   }
   if (!matches) throw new Error("the key is not the key of the chain's certificate");
-  if (leaf.checkHost(name, { wildcards: false }) === undefined)
+  if (namesMissing(leaf, certificateNames(name)).length > 0)
     throw new Error(
       `the certificate does not name ${name} (it names ${leaf.subjectAltName ?? leaf.subject})`,
     );

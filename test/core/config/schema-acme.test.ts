@@ -11,15 +11,19 @@ const withAcme = (names: string, acme = 'acme: { storage: /tmp/candor-acme-test 
 ${acme}
 ${UPSTREAM_AND_ROUTE}`;
 
-test('a name no challenge can prove is refused with its line: a wildcard, an IP address', () => {
+test('a name no challenge can prove is refused with its line: a wildcard without DNS-01, an IP address', () => {
   const lines = (names: string) =>
     problemsOf(withAcme(names)).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.deepEqual(lines('"*.shop.test"'), [
-    '5 listen[1].tls.acme.names[0]: expected a DNS name like www.example.com (no wildcard: HTTP-01 and TLS-ALPN-01 cannot prove one; no IP address), got "*.shop.test"',
+    '5 listen[1].tls.acme.names[0]: *.shop.test: a wildcard is proven only by DNS-01: add acme.dns01 (server, zone, tsig)',
   ]);
   // An IP address is not a DNS identifier (RFC 8738 gives it one of its own, which Candor does not order).
   assert.deepEqual(lines('shop.test, 203.0.113.7'), [
-    '5 listen[1].tls.acme.names[1]: expected a DNS name like www.example.com (no wildcard: HTTP-01 and TLS-ALPN-01 cannot prove one; no IP address), got "203.0.113.7"',
+    '5 listen[1].tls.acme.names[1]: expected a DNS name like www.example.com, or a wildcard like *.example.com (no IP address), got "203.0.113.7"',
+  ]);
+  assert.deepEqual(lines('"*.*.shop.test", "www.*.shop.test"'), [
+    '5 listen[1].tls.acme.names[0]: expected a DNS name like www.example.com, or a wildcard like *.example.com (no IP address), got "*.*.shop.test"',
+    '5 listen[1].tls.acme.names[1]: expected a DNS name like www.example.com, or a wildcard like *.example.com (no IP address), got "www.*.shop.test"',
   ]);
 });
 

@@ -27,6 +27,29 @@ test('http-01 alone with no plain listener is warned of: every order would fail'
   assert.deepEqual(configWarnings(config(false, 'tls-alpn-01')), []);
 });
 
+test('acme.dns01 that no challenge uses is warned of; used, it is not', () => {
+  const withDns01 = (challenges: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:80
+  - address: 127.0.0.1:443
+    tls: { acme: { names: [shop.test] } }
+acme:
+  challenges: [${challenges}]
+  storage: /tmp/candor-acme-test
+  dns01: { server: 192.0.2.53:53, zone: shop.test, tsig: { name: k, secret_env: TSIG } }
+${UPSTREAM_AND_ROUTE}`,
+        SOURCE,
+        { TSIG: Buffer.alloc(32, 3).toString('base64') },
+      ),
+    );
+  assert.deepEqual(withDns01('http-01'), [
+    'acme.dns01: acme.challenges leaves dns-01 out: no order uses this section (nor its TSIG key); add dns-01 to acme.challenges, or remove dns01',
+  ]);
+  assert.deepEqual(withDns01('http-01, dns-01'), []);
+});
+
 test('retries.on with failures the retry rule always turns down is warned of: after the head, or the client’s own', () => {
   const retriesOn = (on: string) =>
     parseConfig(

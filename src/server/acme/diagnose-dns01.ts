@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import type { Dns01Config } from '../../core/config/types.ts';
+import { problemOf } from './acme-problem.ts';
+import { Dns01Solver } from './dns01-solver.ts';
+
+/** One check as diagnose-acme.ts prints it (its AcmeStep). */
+interface Dns01Step {
+  readonly step: 'dns-01';
+  readonly ok: boolean;
+  readonly summary: string;
+  readonly notes: readonly string[];
+}
+
+/**
+ * `candor diagnose --acme`'s DNS-01 check: what an order does before the CA is asked, done
+ * with a probe value of its own — the TXT record added at the primary by a signed update, seen
+ * at every authoritative server, removed. A failure is the hop's, as an order would log it
+ * (the rcode of a refused update, the server that cannot be reached, the one that never shows
+ * the record), with the fix that goes with it.
+ */
+export async function dns01Step(
+  dns01: Dns01Config,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ step: Dns01Step; verdict?: string; fix?: string }> {
+  const bare = name.replace(/^\*\./, '');
+  const notes: string[] = [];
+  const solver = new Dns01Solver(
+    dns01,
+    { info: () => {}, warn: (fields, message) => notes.push(`${message}: ${JSON.stringify(fields)}`) },
+    signal,
+  );
+  const record = `_acme-challenge.${bare}`;
+  try {
+    await solver.present(bare, `candor-diagnose-${randomBytes(16).toString('base64url')}`);
+  } catch (err) {
+    const problem = problemOf(err);
+    return {
+      step: { step: 'dns-01', ok: false, summary: `${record} TXT: ${problem.type}`, notes: [problem.detail] },
+      verdict: `DNS-01's record for ${name} cannot be written and seen (${problem.type})`,
+      fix: FIXES[problem.type] ?? 'see the detail above',
+    };
+  } finally {
+    await solver.cleanup(bare);
+  }
+  return {
+    step: {
+      step: 'dns-01',
+      ok: notes.length === 0,
+      summary: `${record} TXT added at ${dns01.server.address}, seen at every authoritative server, removed`,
+      notes,
+    },
+  };
+}
+
+const FIXES: Record<string, string> = {
+  'candor:dns-refused':
+    'let the key acme.dns01.tsig.name update the zone at the primary (its secret and algorithm as the server has them: BADSIG is another secret, BADKEY another name; NOTAUTH without one is a zone the server is not primary for)',
+  'candor:dns-unreachable':
+    'check acme.dns01.server: the primary, its port, and the route from this host to it',
+  'candor:dns-timeout':
+    'check acme.dns01.server and any firewall between: the server took the connection but never answered',
+  'candor:dns-propagation':
+    "check that the primary notifies the zone's secondaries (or list in acme.dns01.nameservers the servers the CA will ask), or raise acme.dns01.propagation_timeout",
+  'candor:dns-tsig': "set acme.dns01.tsig.secret_env's variable to the key's base64 secret",
+  'candor:dns-bad-answer':
+    'acme.dns01.server is not the DNS server it should be, or something between rewrites its answers',
+};

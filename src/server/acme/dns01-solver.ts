@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dns01Config } from '../../core/config/types.ts';
+import { AcmeProblem, problemOf } from './acme-problem.ts';
+import { DNS_EXCHANGE_MS, type DnsServer, serverLabel } from './dns-exchange.ts';
+import { query, type TxtChange, updateTxt } from './dns-update.ts';
+import { readName, sameName, TYPE, txtText } from './dns-wire.ts';
+import type { TsigKey } from './tsig.ts';
+
+/** How often the authoritative servers are asked again while the record is not seen at each. */
+const PROPAGATION_POLL_MS = 1_000;
+/** Where an authoritative server found by the zone's NS answers (RFC 1035 §4.2). */
+const DNS_PORT = 53;
+
+/** What the solver tells: the gateway's logger, or `candor diagnose --acme`'s notes. */
+export interface Dns01Log {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * DNS-01 (RFC 8555 §8.4) through the zone's primary: the TXT record `_acme-challenge.NAME`
+ * holding the key authorization's digest is added by a signed dynamic update, then looked for at
+ * every authoritative server of the zone until each returns it (bounded by
+ * `propagation_timeout`): only then is the CA asked to validate, so that it never asks a
+ * secondary that has not caught up. `cleanup` removes the record, whatever became of the
+ * order; a removal that fails is logged, never told as the order's failure.
+ */
+export class Dns01Solver {
+  readonly #config: Dns01Config;
+  readonly #logger: Dns01Log;
+  readonly #signal: AbortSignal | undefined;
+  /** The records added and not yet removed, by name: a failed addition leaves nothing to remove. */
+  readonly #added = new Map<string, TxtChange>();
+
+  constructor(config: Dns01Config, logger: Dns01Log, signal?: AbortSignal) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#signal = signal;
+  }
+
+  async present(name: string, keyAuthorization: string): Promise<void> {
+    const change: TxtChange = {
+      server: this.#config.server,
+      zone: this.#config.zone,
+      key: this.#key(),
+      name: `_acme-challenge.${name}`,
+      value: createHash('sha256').update(keyAuthorization).digest('base64url'),
+      ...(this.#signal === undefined ? {} : { signal: this.#signal }),
+    };
+    await updateTxt(change, 'add');
+    this.#added.set(name, change);
+    await this.#propagated(change);
+    this.#logger.info(
+      { acme: name, record: change.name, zone: change.zone, server: this.#config.server.address },
+      'DNS-01 record added and seen at every authoritative server',
+    );
+  }
+
+  async cleanup(name: string): Promise<void> {
+    const change = this.#added.get(name);
+    if (change === undefined) return;
+    this.#added.delete(name);
+    // Not the order's signal: a record is removed even when the order was abandoned.
+    const { signal: _abandoned, ...removal } = change;
+    await updateTxt(removal, 'delete').catch((err: Error) =>
+      this.#logger.warn(
+        { acme: name, record: change.name, err: err.message },
+        'DNS-01 record not removed: remove it by hand (it proves nothing once the order is over)',
+      ),
+    );
+  }
+
+  /** The TSIG key, its secret read from the environment now (serve and `candor check` made sure it was there). */
+  #key(): TsigKey {
+    const { name, algorithm, secretEnv } = this.#config.tsig;
+    const secret = Buffer.from(process.env[secretEnv] ?? '', 'base64');
+    if (secret.length === 0)
+      throw new AcmeProblem(
+        'candor:dns-tsig',
+        `acme.dns01.tsig.secret_env: the variable ${secretEnv} holds no base64 secret for the key ${name}`,
+        0,
+      );
+    return { name, algorithm, secret };
+  }
+
+  /** Waits until every authoritative server returns the record, or says which did not in time. */
+  async #propagated(change: TxtChange): Promise<void> {
+    const deadline = performance.now() + this.#config.propagationTimeout;
+    const servers = this.#config.nameservers ?? (await zoneNameservers(this.#config, this.#signal));
+    const waiting = new Map(servers.map((server) => [serverLabel(server), server]));
+    const last = new Map<string, string>();
+    for (;;) {
+      for (const [label, server] of waiting) {
+        // A server that does not answer holds the wait no longer than the time left.
+        const left = Math.max(1, Math.min(DNS_EXCHANGE_MS, Math.ceil(deadline - performance.now())));
+        const seen = await query(server, change.name, TYPE.TXT, this.#signal, left).then(
+          (answer) => answer.answers.some((r) => r.type === TYPE.TXT && txtText(r.data) === change.value),
+          (err: Error) => {
+            if (this.#signal?.aborted) throw err;
+            last.set(label, problemOf(err).detail);
+            return false;
+          },
+        );
+        if (seen) waiting.delete(label);
+      }
+      if (waiting.size === 0) return;
+      if (performance.now() + PROPAGATION_POLL_MS > deadline) break;
+      await sleep(PROPAGATION_POLL_MS, undefined, { signal: this.#signal });
+    }
+    const unseen = [...waiting.keys()].map((label) =>
+      last.has(label) ? `${label} (${last.get(label)})` : label,
+    );
+    throw new AcmeProblem(
+      'candor:dns-propagation',
+      `${change.name} TXT was not seen at ${unseen.join(', ')} within ${this.#config.propagationTimeout / 1000} s of its update: the CA was not asked`,
+      0,
+    );
+  }
+}
+
+/**
+ * The zone's authoritative servers: its NS records as the primary holds them, each at the
+ * addresses the primary gives (glue, or a name in the zone) or else the system resolver does.
+ */
+export async function zoneNameservers(config: Dns01Config, signal?: AbortSignal): Promise<DnsServer[]> {
+  const answer = await query(config.server, config.zone, TYPE.NS, signal);
+  const hosts = answer.answers.filter((r) => r.type === TYPE.NS && sameName(r.name, config.zone));
+  const servers: DnsServer[] = [];
+  for (const record of hosts) {
+    const host = readName(answer.message, record.at).name;
+    for (const address of await addressesOf(config, host, signal))
+      servers.push({ host: address, port: DNS_PORT });
+  }
+  if (servers.length === 0)
+    throw new AcmeProblem(
+      'candor:dns-propagation',
+      `the primary ${config.server.address} gives no reachable NS of ${config.zone}: set acme.dns01.nameservers`,
+      0,
+    );
+  return servers;
+}
+
+async function addressesOf(config: Dns01Config, host: string, signal?: AbortSignal): Promise<string[]> {
+  const found: string[] = [];
+  for (const type of [TYPE.A, TYPE.AAAA]) {
+    const answer = await query(config.server, host, type, signal).catch(() => undefined);
+    for (const r of answer?.answers ?? [])
+      if (r.type === type && r.data.length === (type === TYPE.A ? 4 : 16)) found.push(addressText(r.data));
+  }
+  if (found.length > 0) return found;
+  const resolver = new Resolver({ timeout: 5_000, tries: 2 });
+  const [v4, v6] = await Promise.all([
+    resolver.resolve4(host).catch(() => [] as string[]),
+    resolver.resolve6(host).catch(() => [] as string[]),
+  ]);
+  return [...v4, ...v6];
+}
+
+/** An A or AAAA record's address as node:net takes it. */
+function addressText(data: Buffer): string {
+  if (data.length === 4) return [...data].join('.');
+  const groups: string[] = [];
+  for (let at = 0; at < 16; at += 2) groups.push(data.readUInt16BE(at).toString(16));
+  return groups.join(':');
+}
