@@ -14,9 +14,11 @@ export function checkAccess(
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
     const ways =
-      auth === undefined ? 1 : ['basic', 'jwt', 'forward'].filter((way) => auth[way] !== undefined).length;
+      auth === undefined
+        ? 1
+        : ['basic', 'jwt', 'forward', 'oidc'].filter((way) => auth[way] !== undefined).length;
     if (ways !== 1)
-      report(['routes', index, 'auth'], 'expected one way to authenticate: basic, jwt or forward');
+      report(['routes', index, 'auth'], 'expected one way to authenticate: basic, jwt, forward or oidc');
     const jwt = mappingAt(auth, 'jwt');
     if (jwt !== undefined && (jwt.jwks_url === undefined) === (jwt.keys_file === undefined))
       report(

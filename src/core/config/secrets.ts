@@ -46,6 +46,19 @@ export function secretsOf(config: GatewayConfig): NamedSecret[] {
   for (const [name, upstream] of Object.entries(config.upstreams))
     if (upstream.tls.key !== undefined)
       secrets.push({ source: { file: upstream.tls.key }, field: `upstreams.${name}.tls.key` });
+  for (const [index, route] of config.routes.entries()) {
+    const oidc = route.access?.auth?.oidc;
+    if (oidc === undefined) continue;
+    if (oidc.clientSecretEnv !== undefined)
+      secrets.push({
+        source: { env: oidc.clientSecretEnv },
+        field: `routes[${index}].auth.oidc.client_secret_env`,
+      });
+    secrets.push({
+      source: { env: oidc.cookieSecretEnv },
+      field: `routes[${index}].auth.oidc.cookie.secret_env`,
+    });
+  }
   if (config.admin !== undefined)
     secrets.push({
       source: config.admin.token,

@@ -1,4 +1,9 @@
-import type { ForwardAuthConfig, JwtAuthConfig, RouteAccessConfig } from '../../core/config/types.ts';
+import type {
+  ForwardAuthConfig,
+  JwtAuthConfig,
+  OidcAuthConfig,
+  RouteAccessConfig,
+} from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
@@ -12,6 +17,14 @@ import { identityEdit, identityOf } from './identity.ts';
 import { IpLists } from './ip-lists.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
+import type { OidcAuth, OidcVerdict } from './oidc/oidc-auth.ts';
+import { withoutSealed } from './oidc/session-cookie.ts';
+
+/** How a route's OpenID Connect sign-in is made (access.ts), and the next hop its provider's failures show clients. */
+export interface OidcHops {
+  readonly auth: (config: OidcAuthConfig) => OidcAuth;
+  readonly shown: (config: OidcAuthConfig) => string;
+}
 
 /** What the log's `auth` field says of a request the route's access rules looked at. */
 export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
@@ -112,6 +125,9 @@ export class RouteAccess {
   /** The next hop the JWKS endpoint's failures show clients (access.ts's shownJwksHop). */
   readonly #jwtHop: string;
   readonly #forward: ForwardAuth | undefined;
+  readonly #oidc: OidcAuth | undefined;
+  /** The next hop the OpenID provider's failures show clients (access.ts's shownOidcHop). */
+  readonly #oidcHop: string;
   readonly #forwardAuthorization: boolean;
   /** Whether the route authenticates (basic, jwt or forward). */
   readonly #authenticates: boolean;
@@ -128,6 +144,7 @@ export class RouteAccess {
     jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
     forward: (config: ForwardAuthConfig) => ForwardAuth,
     jwtHop: (config: JwtAuthConfig) => string,
+    oidc?: OidcHops,
   ) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.#trust = trust;
@@ -136,6 +153,9 @@ export class RouteAccess {
     this.#jwt = config.auth?.jwt && new JwtAuth(config.auth.jwt, jwks);
     this.#jwtHop = config.auth?.jwt === undefined ? 'auth:jwks' : jwtHop(config.auth.jwt);
     this.#forward = config.auth?.forward && forward(config.auth.forward);
+    const oidcConfig = config.auth?.oidc;
+    this.#oidc = oidcConfig === undefined ? undefined : oidc?.auth(oidcConfig);
+    this.#oidcHop = oidcConfig === undefined ? 'auth:oidc' : (oidc?.shown(oidcConfig) ?? 'auth:oidc');
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#authenticates = config.auth !== undefined;
     this.#identityHeader = config.auth?.identityHeader;
@@ -167,6 +187,8 @@ export class RouteAccess {
         ? verdict.then((v) => this.#forwardDecision(v))
         : this.#forwardDecision(verdict);
     }
+    const oidc = this.#oidc;
+    if (oidc !== undefined) return oidc.check(request).then((v) => this.#oidcDecision(oidc, v));
     const jwt = this.#jwt;
     if (jwt !== undefined) {
       const verdict = jwt.verify(request.fields);
@@ -207,6 +229,39 @@ export class RouteAccess {
     return identity === undefined
       ? { note: 'allowed', requestEdit }
       : { note: 'allowed', requestEdit, identity };
+  }
+
+  /**
+   * The sign-in's decision: a session let in as its user (the sealed cookies and Authorization
+   * not sent upstream), the gateway's own redirect (to sign in, back from it, out), a refusal,
+   * or the provider's failure named as the hop's, never a 401.
+   */
+  #oidcDecision(oidc: OidcAuth, verdict: OidcVerdict): AccessDecision {
+    if ('failed' in verdict)
+      return {
+        note: `failed: ${verdict.failed.type}`,
+        answer: shownAs(verdict.failed, this.#oidcHop),
+        hop: verdict.failed.nextHop,
+      };
+    if ('answer' in verdict) return { note: verdict.note, answer: verdict.answer };
+    if ('refused' in verdict) {
+      if (verdict.refused !== 400)
+        return refusal(
+          verdict.refused,
+          verdict.details,
+          verdict.note,
+          verdict.refused === 401 ? 'Bearer' : undefined,
+        );
+      return {
+        note: `denied: ${verdict.note}`,
+        answer: new Failure('http_request_error', verdict.details, { status: 400, final: true }),
+      };
+    }
+    const cookies = withoutSealed(oidc.cookieName, oidc.flowCookie);
+    return this.#admitted(
+      this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
+      verdict.identity,
+    );
   }
 
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */
