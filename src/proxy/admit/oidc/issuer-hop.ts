@@ -14,6 +14,11 @@ const DISCOVERY_TTL_MS = 60 * 60_000;
 /** The least time between two fetches of the provider's keys (an unknown kid asks for one). */
 const JWKS_MIN_REFRESH_MS = 30_000;
 /**
+ * A sign-in begins only with the provider heard from within this long: the browser sent to a
+ * provider that is down would meet the browser's own error page instead of being told so.
+ */
+const HEARD_MS = 10_000;
+/**
  * The provider's circuit: this many failures in a row open it for OPEN_MS, then one probe goes.
  * While open, a sign-in is told at once that the provider is down (503 + Retry-After) instead of
  * each waiting out its own timeout against a provider known to be down.
@@ -37,8 +42,12 @@ export class IssuerHop {
   readonly #circuit: Circuit = createCircuit(CIRCUIT);
   #server: oauth.AuthorizationServer | undefined;
   #freshUntil = 0;
+  /** When the discovery document was last had (performance.now()). */
+  #heardAt = Number.NEGATIVE_INFINITY;
   #discovering: Promise<oauth.AuthorizationServer> | undefined;
   #jwks: RemoteJwks | undefined;
+  /** The latest discovery's failure; undefined once one succeeds. */
+  #lastFailure: Failure | undefined;
 
   constructor(issuer: string, health: AuthHopHealth, timeout: number, logger: Logger) {
     this.issuer = new URL(issuer);
@@ -72,6 +81,19 @@ export class IssuerHop {
       return server;
     }
     return this.#discover();
+  }
+
+  /**
+   * The discovery document, the provider heard from within HEARD_MS (asked again if not): a
+   * sign-in about to send the browser there. Its failure is thrown even with a last good
+   * document at hand: a sign-in begun during an outage is told the provider is down.
+   */
+  async heardFrom(): Promise<oauth.AuthorizationServer> {
+    if (this.#server !== undefined && performance.now() - this.#heardAt < HEARD_MS) return this.#server;
+    const server = await this.#discover();
+    // A failure kept the last good document: not heard from, all the same.
+    if (this.#lastFailure !== undefined) throw this.#lastFailure;
+    return server;
   }
 
   /** The provider's keys, from the discovery document's jwks_uri (rejects with the hop's Failure). */
@@ -116,11 +138,14 @@ export class IssuerHop {
       const server = await oauth.processDiscoveryResponse(this.issuer, response);
       this.#server = server;
       this.#freshUntil = performance.now() + DISCOVERY_TTL_MS;
+      this.#heardAt = performance.now();
+      this.#lastFailure = undefined;
       this.health.fetched();
       return server;
     } catch (err) {
       const failure = this.failure(err, 'the discovery document');
       this.health.failed(failure);
+      this.#lastFailure = failure;
       if (this.#server === undefined) throw failure;
       // The last good document stays; asked again after the keys' least interval.
       this.#freshUntil = performance.now() + JWKS_MIN_REFRESH_MS;

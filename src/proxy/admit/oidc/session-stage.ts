@@ -23,17 +23,13 @@ export function oidcSessionStage(): RouteStage {
     timeoutMs: 0,
     failOpen: false,
     trusted: true,
-    start: (request) => {
-      const cookies = pending.get(request.head.headers);
-      if (cookies === undefined) return undefined;
-      pending.delete(request.head.headers);
-      return {
-        editAnswer: (headers) => {
-          const out = [...headers];
-          for (const cookie of cookies) out.push('set-cookie', cookie);
-          return out;
-        },
-      };
-    },
+    // Started before access control decides (request-session.ts): the cookies are looked up when the answer's head is made.
+    start: (request) => ({
+      editAnswer: (headers) => {
+        const out = [...headers];
+        for (const cookie of pending.get(request.head.headers) ?? []) out.push('set-cookie', cookie);
+        return out;
+      },
+    }),
   };
 }

@@ -99,7 +99,7 @@ export class SignIn {
   async begin(redirectUri: string, returnTo: string, secure: boolean): Promise<OwnAnswer | Failure> {
     let server: oauth.AuthorizationServer;
     try {
-      server = await this.#issuer.discovery();
+      server = await this.#issuer.heardFrom();
     } catch (err) {
       return this.#issuer.failure(err, 'the discovery document');
     }
