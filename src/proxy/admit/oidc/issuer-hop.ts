@@ -16,8 +16,10 @@ const JWKS_MIN_REFRESH_MS = 30_000;
 /**
  * A sign-in begins only with the provider heard from within this long: the browser sent to a
  * provider that is down would meet the browser's own error page instead of being told so.
+ * Short, yet not a call per sign-in: browsers without a session cannot make the gateway ask the
+ * provider more than once a second.
  */
-const HEARD_MS = 10_000;
+const HEARD_MS = 1000;
 /**
  * The provider's circuit: this many failures in a row open it for OPEN_MS, then one probe goes.
  * While open, a sign-in is told at once that the provider is down (503 + Retry-After) instead of
@@ -166,10 +168,11 @@ export class IssuerHop {
     const now = performance.now();
     const admitted = this.#circuit.admit(now);
     if (!admitted.allowed)
-      throw new Failure('destination_unavailable', 'its circuit is open after failures in a row', {
-        retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)),
-        nextHop: this.health.name,
-      });
+      throw new Failure(
+        'destination_unavailable',
+        `its circuit is open after ${CIRCUIT.consecutiveFailures} failures in a row`,
+        { retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)) },
+      );
     let response: Response;
     try {
       response = await callAuthHop(url, init, this.#timeout);
