@@ -96,6 +96,8 @@ export async function startProvider(): Promise<TestProvider> {
         claims: { openid: ['sub'], email: ['email'], groups: ['groups'] },
         scopes: ['openid', 'email', 'groups', 'offline_access'],
         issueRefreshToken: () => true,
+        // The scopes' claims in the ID token, as most providers put them (the gateway reads the ID token, not UserInfo).
+        conformIdTokenClaims: false,
         features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
         cookies: { keys: ['a cookie key of the test provider'] },
         ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400 },

@@ -239,6 +239,10 @@ test('allowed claims: a user without one of the values is refused 403 at the sig
   const refused = await browser.signIn(login, 'mallory');
   assert.equal(refused.status, 403);
   assert.equal(browser.cookie('127.0.0.1', 'candor_session'), undefined);
+  const staff = new HttpBrowser();
+  const admitted = await staff.signIn(await staff.go(`${restricted.gw.url}/`), 'alice');
+  assert.equal(admitted.status, 200);
+  assert.equal(admitted.text, 'hello undefined');
 });
 
 /** A second gateway on the same provider (its own redirect URI registered), `extra` in its oidc block. */
