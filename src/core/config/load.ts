@@ -19,6 +19,7 @@ import { deepFreeze } from './freeze.ts';
 import { applyIncludes, type Included } from './includes.ts';
 import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
+import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -222,6 +223,7 @@ function parseText(
     checkFiles(yaml.value, baseDir, report, secrets);
     checkAcme(yaml.value, baseDir, report);
     checkAdmin(yaml.value, baseDir, env, report, secrets);
+    checkOidc(yaml.value, env, report, secrets);
     checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {

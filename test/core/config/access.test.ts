@@ -167,7 +167,7 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
     problemsOf(withRoute('    auth: { forward_authorization: true }\n')).map(
       (p) => `${p.path}: ${p.message}`,
     ),
-    ['routes[0].auth: expected one way to authenticate: basic, jwt or forward'],
+    ['routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc'],
   );
   const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
   writeFileSync(
@@ -263,7 +263,7 @@ test('auth.forward: the service URL names the hop; defaults fill in; two ways at
       '    auth: { forward: { url: "http://a.test/c" }, jwt: { jwks_url: "https://idp.test/jwks" } }\n',
     ),
   ).map((p) => `${p.path}: ${p.message}`);
-  assert.deepEqual(both, ['routes[0].auth: expected one way to authenticate: basic, jwt or forward']);
+  assert.deepEqual(both, ['routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc']);
 });
 
 test('auth.forward.upstream: the auth service is an upstream of the file, asked at path; cache by a header or a cookie', () => {

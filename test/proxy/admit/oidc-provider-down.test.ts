@@ -19,8 +19,9 @@ import {
 } from '../../helpers/oidc-provider.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-process.env.OIDC_TEST_CLIENT_SECRET = CLIENT_SECRET;
-process.env.OIDC_TEST_COOKIE_SECRET = COOKIE_SECRET;
+/** The secrets, in the variables the config names: its checks read them, and the gateway when it builds the route. */
+const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
+Object.assign(process.env, ENV);
 
 let app: http.Server;
 let reached = 0;
@@ -36,7 +37,8 @@ after(() => closeAll(app));
 
 /** A gateway whose route signs in at `provider`, its calls bounded by 1 s. */
 async function gatewayOn(provider: TestProvider): Promise<TestGateway> {
-  const gw = await startTestGateway(`name: edge-1
+  const gw = await startTestGateway(
+    `name: edge-1
 routes:
   - name: app
     match: { path: / }
@@ -53,7 +55,9 @@ upstreams:
   app:
     targets:
       - url: http://127.0.0.1:${(app.address() as { port: number }).port}
-`);
+`,
+    ENV,
+  );
   await provider.register(gw.url);
   return gw;
 }

@@ -20,8 +20,9 @@ import {
 } from '../../helpers/oidc-provider.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-process.env.OIDC_TEST_CLIENT_SECRET = CLIENT_SECRET;
-process.env.OIDC_TEST_COOKIE_SECRET = COOKIE_SECRET;
+/** The secrets, in the variables the config names: its checks read them, and the gateway when it builds the route. */
+const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
+Object.assign(process.env, ENV);
 
 let provider: TestProvider;
 let gw: TestGateway;
@@ -46,7 +47,8 @@ before(async () => {
   });
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   provider = await startProvider();
-  gw = await startTestGateway(`name: edge-1
+  gw = await startTestGateway(
+    `name: edge-1
 routes:
   - name: app
     match: { path: / }
@@ -65,7 +67,9 @@ upstreams:
   app:
     targets:
       - url: http://127.0.0.1:${(app.address() as { port: number }).port}
-`);
+`,
+    ENV,
+  );
   await provider.register(gw.url);
 });
 
@@ -249,7 +253,8 @@ test('allowed claims: a user without one of the values is refused 403 at the sig
 async function gatewayWith(
   extra: string,
 ): Promise<{ gw: TestGateway; [Symbol.asyncDispose](): Promise<void> }> {
-  const other = await startTestGateway(`name: edge-2
+  const other = await startTestGateway(
+    `name: edge-2
 routes:
   - name: app
     match: { path: / }
@@ -266,7 +271,9 @@ upstreams:
   app:
     targets:
       - url: http://127.0.0.1:${(app.address() as { port: number }).port}
-`);
+`,
+    ENV,
+  );
   await provider.register(other.url);
   return {
     gw: other,
