@@ -188,7 +188,12 @@ export class RouteAccess {
         : this.#forwardDecision(verdict);
     }
     const oidc = this.#oidc;
-    if (oidc !== undefined) return oidc.check(request).then((v) => this.#oidcDecision(oidc, v));
+    if (oidc !== undefined) {
+      const verdict = oidc.check(request);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#oidcDecision(oidc, v))
+        : this.#oidcDecision(oidc, verdict);
+    }
     const jwt = this.#jwt;
     if (jwt !== undefined) {
       const verdict = jwt.verify(request.fields);

@@ -105,7 +105,7 @@ test('a signed-in user keeps working while the provider is down; a sign-in begun
     assert.match(signIn.headers['proxy-status'] as string, /details="the discovery document: /);
     // A session past its end with the provider down: the hop's failure (never a 401 for an outage).
     const seal = new CookieSeal(COOKIE_SECRET, 'session');
-    const opened = (await seal.open(browser.cookie('127.0.0.1', 'candor_session') as string)) as Record<
+    const opened = seal.open(browser.cookie('127.0.0.1', 'candor_session') as string) as Record<
       string,
       unknown
     >;

@@ -72,7 +72,8 @@ export class OidcAuth {
     return this.#signIn.flowCookie;
   }
 
-  async check(request: AccessRequest): Promise<OidcVerdict> {
+  /** Decided at once for a session good and not due for renewal (the usual request); a promise otherwise. */
+  check(request: AccessRequest): OidcVerdict | Promise<OidcVerdict> {
     const query = request.target.indexOf('?');
     const path = query === -1 ? request.target : request.target.slice(0, query);
     const secure = request.protocol === 'https';
@@ -83,7 +84,7 @@ export class OidcAuth {
         secure,
       );
     const sealed = readSealed(request.fields, this.#config.cookieName);
-    const session = sealed === undefined ? undefined : toSession(await this.#seal.open(sealed));
+    const session = sealed === undefined ? undefined : toSession(this.#seal.open(sealed));
     if (path === this.#config.logoutPath) return this.#logout(request, session, secure);
     if (session === undefined)
       return this.#noSession(
@@ -96,6 +97,12 @@ export class OidcAuth {
     const renewAt = session.e - Math.min(60_000, (session.e - session.a) / 4);
     if (now < renewAt || session.r === undefined)
       return now < session.e ? this.#admit(session) : this.#noSession(request, secure, 'session expired');
+    return this.#renew(request, session, secure);
+  }
+
+  /** The session renewed at the token endpoint, its new cookies on the answer; the provider down, it goes on while still good. */
+  async #renew(request: AccessRequest, session: Session, secure: boolean): Promise<OidcVerdict> {
+    const now = Date.now();
     const renewed = await this.#tokens.refresh(session);
     if (renewed instanceof Failure)
       // The provider down: a session still good goes on with what it has; one past its end waits for it.

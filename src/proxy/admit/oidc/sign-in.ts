@@ -140,7 +140,7 @@ export class SignIn {
     query: URLSearchParams,
     redirectUri: string,
   ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
-    const flow = sealedFlow === undefined ? undefined : await this.#flowSeal.open(sealedFlow);
+    const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
     if (!isFlow(flow) || Date.now() - flow.t > FLOW_MS)
       return refusedState(
         'no sign-in of this browser is under way (its cookie is missing or expired)',
