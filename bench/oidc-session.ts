@@ -97,7 +97,7 @@ const sealed = await new CookieSeal(SECRET, 'session').seal({
   a: now,
   e: now + 3 * 3600_000,
 });
-const sessionCookie = `candor_session=${sealed}`;
+const sessionCookie = `_candor_session=${sealed}`;
 
 interface Row {
   readonly name: string;

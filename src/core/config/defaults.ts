@@ -133,7 +133,7 @@ export const DEFAULTS = {
       scopes: ['openid'],
       redirectPath: '/oauth2/callback',
       logoutPath: '/oauth2/sign_out',
-      cookieName: 'candor_session',
+      cookieName: '_candor_session',
       timeout: '5s',
     },
   },

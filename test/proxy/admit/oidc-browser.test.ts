@@ -80,11 +80,11 @@ upstreams:
     await page.waitForURL(`${gateway}/reports?year=2026`);
     assert.equal(await page.locator('#who').textContent(), 'alice@example.com at /reports?year=2026');
     const cookies = await browser.cookies(gateway);
-    const session = cookies.find((c) => c.name === 'candor_session');
+    const session = cookies.find((c) => c.name === '_candor_session');
     assert.equal(session?.httpOnly, true);
     assert.equal(session?.sameSite, 'Lax');
     assert.equal(
-      cookies.some((c) => c.name === 'candor_session_flow'),
+      cookies.some((c) => c.name === '_candor_session_flow'),
       false,
     );
     // Another page of the app: the session's cookie is all it takes.
@@ -97,7 +97,7 @@ upstreams:
     await page.waitForURL(`${gateway}/bye`);
     assert.equal(await page.locator('#who').textContent(), 'nobody at /bye');
     assert.equal(
-      (await browser.cookies(gateway)).some((c) => c.name === 'candor_session'),
+      (await browser.cookies(gateway)).some((c) => c.name === '_candor_session'),
       false,
     );
     // Signed out at the provider too: the app sends the browser to its login page again.

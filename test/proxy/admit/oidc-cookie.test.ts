@@ -85,15 +85,15 @@ test('a value longer than a cookie is split into numbered ones and read back joi
 });
 
 test('the request sent upstream keeps every cookie but the session’s parts and the flow’s', () => {
-  const edit = withoutSealed('candor_session', 'candor_session_flow');
+  const edit = withoutSealed('_candor_session', '_candor_session_flow');
   assert.deepEqual(
     edit([
       'Host',
       'a',
       'Cookie',
-      'theme=dark; candor_session=x; candor_session.1=y; candor_session.9=z; candor_session_flow=f; lang=en',
+      'theme=dark; _candor_session=x; _candor_session.1=y; _candor_session.9=z; _candor_session_flow=f; lang=en',
     ]),
-    ['Host', 'a', 'Cookie', 'theme=dark; candor_session.9=z; lang=en'],
+    ['Host', 'a', 'Cookie', 'theme=dark; _candor_session.9=z; lang=en'],
   );
-  assert.deepEqual(edit(['Cookie', 'candor_session=x']), []);
+  assert.deepEqual(edit(['Cookie', '_candor_session=x']), []);
 });

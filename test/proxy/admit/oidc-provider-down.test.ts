@@ -93,7 +93,7 @@ test('a signed-in user keeps working while the provider is down; a sign-in begun
     const page = await browser.signIn(await browser.go(`${gw.url}/`), 'alice');
     assert.equal(page.text, 'app');
     await provider.stop();
-    const session = `candor_session=${browser.cookie('127.0.0.1', 'candor_session')}`;
+    const session = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;
     for (let i = 0; i < 3; i++) {
       const res = await request(gw.url, { path: '/still', headers: { cookie: session } });
       assert.equal(res.status, 200);
@@ -105,7 +105,7 @@ test('a signed-in user keeps working while the provider is down; a sign-in begun
     assert.match(signIn.headers['proxy-status'] as string, /details="the discovery document: /);
     // A session past its end with the provider down: the hop's failure (never a 401 for an outage).
     const seal = new CookieSeal(COOKIE_SECRET, 'session');
-    const opened = seal.open(browser.cookie('127.0.0.1', 'candor_session') as string) as Record<
+    const opened = seal.open(browser.cookie('127.0.0.1', '_candor_session') as string) as Record<
       string,
       unknown
     >;
@@ -114,7 +114,7 @@ test('a signed-in user keeps working while the provider is down; a sign-in begun
     for (let i = 0; i < 5; i++) {
       const res = await request(gw.url, {
         path: '/ended',
-        headers: { accept: 'text/html', cookie: `candor_session=${ended}` },
+        headers: { accept: 'text/html', cookie: `_candor_session=${ended}` },
       });
       failures.push(res.status);
       if (res.status === 503) {
@@ -180,11 +180,11 @@ for (const [mode, status, type] of [
       const callback = new URL(stopped.headers.location as string);
       assert.equal(callback.pathname, '/oauth2/callback');
       provider.mode = mode;
-      const flow = again.cookie('127.0.0.1', 'candor_session_flow');
+      const flow = again.cookie('127.0.0.1', '_candor_session_flow');
       const res = await assertHopFailure(
         gw,
         `${callback.pathname}${callback.search}`,
-        `candor_session_flow=${flow}`,
+        `_candor_session_flow=${flow}`,
         status,
         type,
       );

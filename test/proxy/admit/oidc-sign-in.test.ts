@@ -102,7 +102,7 @@ test('the code flow end to end: the provider’s login, back to the page asked f
   assert.equal(location.searchParams.get('scope'), 'openid email groups offline_access');
   assert.ok(location.searchParams.get('state'));
   assert.ok(location.searchParams.get('nonce'));
-  const flow = (first.headers['set-cookie'] ?? []).find((c) => c.startsWith('candor_session_flow='));
+  const flow = (first.headers['set-cookie'] ?? []).find((c) => c.startsWith('_candor_session_flow='));
   assert.match(flow ?? '', /; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
 
   const { browser: signed, page } = await signedIn('alice');
@@ -113,9 +113,9 @@ test('the code flow end to end: the provider’s login, back to the page asked f
   assert.equal(reached?.user, 'alice');
   // The sealed cookies stay at the gateway (the provider's, on the same host, go on: a browser sends them).
   assert.ok(reached?.cookie?.includes('_session='));
-  assert.ok(!reached?.cookie?.includes('candor_session'), reached?.cookie);
-  assert.ok(signed.cookie('127.0.0.1', 'candor_session'));
-  assert.equal(signed.cookie('127.0.0.1', 'candor_session_flow'), undefined);
+  assert.ok(!reached?.cookie?.includes('_candor_session'), reached?.cookie);
+  assert.ok(signed.cookie('127.0.0.1', '_candor_session'));
+  assert.equal(signed.cookie('127.0.0.1', '_candor_session_flow'), undefined);
   const again = await signed.go(`${gw.url}/profile`);
   assert.equal(again.text, 'hello alice');
   const line = gw.logs.filter((l) => l.msg === 'request' && l.path === '/profile').at(-1);
@@ -141,7 +141,7 @@ test('an API client gets 401 with a challenge, never a redirect to a login page'
 test('a replayed state is refused (400), and the provider’s answer without the browser’s flow cookie too', async () => {
   const browser = new HttpBrowser();
   const login = await browser.go(`${gw.url}/`);
-  const flow = browser.cookie('127.0.0.1', 'candor_session_flow') as string;
+  const flow = browser.cookie('127.0.0.1', '_candor_session_flow') as string;
   const back = await browser.signIn(login, 'bob');
   assert.equal(back.status, 200);
   // The same answer (state and code) again, with the same flow cookie: refused, not a session.
@@ -150,7 +150,7 @@ test('a replayed state is refused (400), and the provider’s answer without the
     .at(-1);
   const res = await request(gw.url, {
     path: String(callback?.path),
-    headers: { accept: 'text/html', cookie: `candor_session_flow=${flow}` },
+    headers: { accept: 'text/html', cookie: `_candor_session_flow=${flow}` },
   });
   assert.equal(res.status, 400);
   assert.match(res.text, /used already/);
@@ -161,7 +161,7 @@ test('a replayed state is refused (400), and the provider’s answer without the
 
 test('a tampered cookie and an expired one are no session: a browser signs in again, an API client gets 401', async () => {
   const { browser } = await signedIn('carol');
-  const cookie = browser.cookie('127.0.0.1', 'candor_session') as string;
+  const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;
   const flipped = `${cookie.slice(0, -5)}${cookie.at(-5) === 'A' ? 'B' : 'A'}${cookie.slice(-4)}`;
   const session = seal.open(cookie) as Record<string, unknown>;
   assert.equal((session.c as { sub: string }).sub, 'carol');
@@ -171,11 +171,11 @@ test('a tampered cookie and an expired one are no session: a browser signs in ag
     ['tampered', flipped],
     ['expired', expired],
   ]) {
-    const api = await request(gw.url, { path: '/x', headers: { cookie: `candor_session=${value}` } });
+    const api = await request(gw.url, { path: '/x', headers: { cookie: `_candor_session=${value}` } });
     assert.equal(api.status, 401, what);
     const page = await request(gw.url, {
       path: '/x',
-      headers: { accept: 'text/html', cookie: `candor_session=${value}` },
+      headers: { accept: 'text/html', cookie: `_candor_session=${value}` },
     });
     assert.equal(page.status, 302, what);
     assert.ok(String(page.headers.location).startsWith(`${provider.issuer}/auth?`), what);
@@ -194,20 +194,20 @@ test('a tampered cookie and an expired one are no session: a browser signs in ag
 
 test('a session near its end is renewed with the refresh token, its new cookie on the answer', async () => {
   const { browser } = await signedIn('dave');
-  const cookie = browser.cookie('127.0.0.1', 'candor_session') as string;
+  const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;
   const session = seal.open(cookie) as Record<string, unknown>;
   assert.equal(typeof session.r, 'string');
   // Its tokens a second from their end: the next request renews them.
   const ending = await seal.seal({ ...session, a: Date.now() - 3600_000, e: Date.now() + 1000 });
   const tokenCalls = provider.asked.get('/token') ?? 0;
-  const res = await request(gw.url, { path: '/renew', headers: { cookie: `candor_session=${ending}` } });
+  const res = await request(gw.url, { path: '/renew', headers: { cookie: `_candor_session=${ending}` } });
   assert.equal(res.status, 200);
   assert.equal(res.text, 'hello dave');
   assert.equal(provider.asked.get('/token'), tokenCalls + 1);
-  const set = (res.headers['set-cookie'] ?? []).find((c) => c.startsWith('candor_session='));
+  const set = (res.headers['set-cookie'] ?? []).find((c) => c.startsWith('_candor_session='));
   assert.ok(set, JSON.stringify(res.headers));
   assert.match(set, /; Path=\/; HttpOnly; SameSite=Lax$/);
-  const renewed = seal.open(set.slice('candor_session='.length).split(';')[0]) as Record<string, number>;
+  const renewed = seal.open(set.slice('_candor_session='.length).split(';')[0]) as Record<string, number>;
   assert.ok(renewed.e > Date.now() + 60_000);
 });
 
@@ -220,7 +220,7 @@ test('the logout clears the session and goes through the provider’s end_sessio
   assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${gw.url}/bye`);
   assert.equal(location.searchParams.get('client_id'), CLIENT_ID);
   assert.ok(location.searchParams.get('id_token_hint'));
-  assert.equal(browser.cookie('127.0.0.1', 'candor_session'), undefined);
+  assert.equal(browser.cookie('127.0.0.1', '_candor_session'), undefined);
   const confirm = await browser.go(location.href);
   const done = await browser.submit(confirm, { logout: 'yes' }, (next) => next.href === `${gw.url}/bye`);
   assert.equal(done.status, 303);
@@ -239,7 +239,7 @@ test('allowed claims: a user without one of the values is refused 403 at the sig
   const login = await browser.go(`${restricted.gw.url}/`);
   const refused = await browser.signIn(login, 'mallory');
   assert.equal(refused.status, 403);
-  assert.equal(browser.cookie('127.0.0.1', 'candor_session'), undefined);
+  assert.equal(browser.cookie('127.0.0.1', '_candor_session'), undefined);
   const staff = new HttpBrowser();
   const admitted = await staff.signIn(await staff.go(`${restricted.gw.url}/`), 'alice');
   assert.equal(admitted.status, 200);

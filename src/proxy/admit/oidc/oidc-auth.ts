@@ -3,30 +3,17 @@ import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
-import type { AccessNote, AccessRequest } from '../route-access.ts';
+import { setOnAnswer } from './answer-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
+import type { Session, SignInRequest } from './session.ts';
 import { CookieSeal, clearSealed, cookieAttributes, readSealed, setSealed } from './session-cookie.ts';
-import { setOnAnswer } from './session-stage.ts';
 import { SessionTokens } from './session-tokens.ts';
 import { SignIn, type SignInRefusal } from './sign-in.ts';
-
-/** The session a cookie carries: the ID token's claims, the tokens, and when they expire. */
-export interface Session {
-  /** The ID token's claims. */
-  readonly c: JWTPayload;
-  /** The ID token (the logout's id_token_hint), left out when the cookie could not hold it. */
-  readonly i?: string;
-  /** The refresh token, when the provider gave one. */
-  readonly r?: string;
-  /** When the session's tokens were issued, and when they expire (Date.now()). */
-  readonly a: number;
-  readonly e: number;
-}
 
 /** What the sign-in made of a request. */
 export type OidcVerdict =
   | { readonly admitted: JWTPayload; readonly identity: string | undefined }
-  | { readonly answer: OwnAnswer; readonly note: AccessNote }
+  | { readonly answer: OwnAnswer; readonly note: 'allowed' | `denied: ${string}` }
   | SignInRefusal
   | { readonly failed: Failure };
 
@@ -73,7 +60,7 @@ export class OidcAuth {
   }
 
   /** Decided at once for a session good and not due for renewal (the usual request); a promise otherwise. */
-  check(request: AccessRequest): OidcVerdict | Promise<OidcVerdict> {
+  check(request: SignInRequest): OidcVerdict | Promise<OidcVerdict> {
     const query = request.target.indexOf('?');
     const path = query === -1 ? request.target : request.target.slice(0, query);
     const secure = request.protocol === 'https';
@@ -101,7 +88,7 @@ export class OidcAuth {
   }
 
   /** The session renewed at the token endpoint, its new cookies on the answer; the provider down, it goes on while still good. */
-  async #renew(request: AccessRequest, session: Session, secure: boolean): Promise<OidcVerdict> {
+  async #renew(request: SignInRequest, session: Session, secure: boolean): Promise<OidcVerdict> {
     const now = Date.now();
     const renewed = await this.#tokens.refresh(session);
     if (renewed instanceof Failure)
@@ -139,7 +126,7 @@ export class OidcAuth {
   }
 
   /** A browser is sent to sign in; anything else is refused with 401 (an API client cannot follow a login page). */
-  async #noSession(request: AccessRequest, secure: boolean, why: string): Promise<OidcVerdict> {
+  async #noSession(request: SignInRequest, secure: boolean, why: string): Promise<OidcVerdict> {
     if (!isBrowser(request))
       return { refused: 401, details: 'this route needs a signed-in session', note: `oidc ${why}` };
     const answer = await this.#signIn.begin(this.#redirectUri(request, secure), request.target, secure);
@@ -148,7 +135,7 @@ export class OidcAuth {
       : { answer, note: `denied: oidc ${why}, sign-in begun` };
   }
 
-  async #callback(request: AccessRequest, query: URLSearchParams, secure: boolean): Promise<OidcVerdict> {
+  async #callback(request: SignInRequest, query: URLSearchParams, secure: boolean): Promise<OidcVerdict> {
     const flow = readSealed(request.fields, this.#signIn.flowCookie);
     const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure));
     if (done instanceof Failure) return { failed: done };
@@ -178,7 +165,7 @@ export class OidcAuth {
    * else straight to `post_logout_redirect`. The provider down ends the gateway's session all
    * the same: the logout asks nothing of it.
    */
-  #logout(request: AccessRequest, session: Session | undefined, secure: boolean): OidcVerdict {
+  #logout(request: SignInRequest, session: Session | undefined, secure: boolean): OidcVerdict {
     const base = `${secure ? 'https' : 'http'}://${request.host}`;
     const after = new URL(this.#config.postLogoutRedirect ?? '/', base).href;
     const end = this.#issuer.lastGood?.end_session_endpoint;
@@ -206,7 +193,7 @@ export class OidcAuth {
   }
 
   /** The redirect URI the provider sends the browser back to: this host's, on the scheme it came by. */
-  #redirectUri(request: AccessRequest, secure: boolean): string {
+  #redirectUri(request: SignInRequest, secure: boolean): string {
     return `${secure ? 'https' : 'http'}://${request.host}${this.#config.redirectPath}`;
   }
 }
@@ -215,7 +202,7 @@ export class OidcAuth {
  * A browser that can follow a sign-in: a GET (or HEAD) asking for HTML, with no Authorization
  * (a client sending a bearer token is a program, which a login page would only confuse).
  */
-function isBrowser(request: AccessRequest): boolean {
+function isBrowser(request: SignInRequest): boolean {
   const { method, fields } = request;
   if (method !== 'GET' && method !== 'HEAD') return false;
   if (fields.authorization !== undefined) return false;

@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { IssuerHop } from './issuer-hop.ts';
-import type { Session } from './oidc-auth.ts';
+import type { Session } from './session.ts';
 import type { SignIn } from './sign-in.ts';
 
 /** A session's life when the provider says nothing of its tokens' (no expires_in, no exp). */
