@@ -26,6 +26,8 @@ const HEARD_MS = 1000;
  * each waiting out its own timeout against a provider known to be down.
  */
 const CIRCUIT = { consecutiveFailures: 5, openTime: 10_000, halfOpenRequests: 1 };
+/** States remembered as answered, at most: past it the oldest go (their flow cookies are stale by then anyway). */
+const MAX_USED_STATES = 100_000;
 
 /**
  * One OpenID provider as an auth hop (`auth:HOST` on the status page, `auth:oidc` to clients
@@ -48,6 +50,11 @@ export class IssuerHop {
   #heardAt = Number.NEGATIVE_INFINITY;
   #discovering: Promise<oauth.AuthorizationServer> | undefined;
   #jwks: RemoteJwks | undefined;
+  /**
+   * The sign-ins' states already answered, with when they stop mattering (Date.now()): kept
+   * with the provider, so a reload (which builds the routes' rules anew) forgets none.
+   */
+  readonly #usedStates = new Map<string, number>();
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
@@ -118,6 +125,20 @@ export class IssuerHop {
       this.#jwks = next;
     }
     return this.#jwks;
+  }
+
+  /** Spends a sign-in's `state` until `until`: false when it was spent already (a replayed answer). */
+  spendState(state: string, until: number): boolean {
+    const used = this.#usedStates;
+    if (used.has(state)) return false;
+    const now = Date.now();
+    // The oldest first (insertion order): those past their time go, and past the bound the oldest.
+    for (const [old, end] of used) {
+      if (end > now && used.size < MAX_USED_STATES) break;
+      used.delete(old);
+    }
+    used.set(state, until);
+    return true;
   }
 
   /** `err` (what a call to the provider or oauth4webapi threw) as the hop's failure, in `what`. */

@@ -9,8 +9,6 @@ import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
 export const FLOW_MS = 10 * 60_000;
-/** States remembered as used, at most: past it the oldest go (their flow cookies are stale by then anyway). */
-const MAX_USED_STATES = 100_000;
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 interface Flow {
@@ -55,8 +53,6 @@ export class SignIn {
   readonly #client: oauth.Client;
   readonly #clientAuth: oauth.ClientAuth;
   readonly #rules: JwtRules;
-  /** States already answered, with when they stop mattering (Date.now()). */
-  readonly #used = new Map<string, number>();
 
   constructor(
     config: OidcAuthConfig,
@@ -148,8 +144,8 @@ export class SignIn {
       );
     if (query.get('state') !== flow.s)
       return refusedState("the sign-in's state is not the one this browser was given", 'state mismatch');
-    if (this.#used.has(flow.s)) return refusedState("the sign-in's state was used already", 'state replayed');
-    this.#spend(flow.s, flow.t + FLOW_MS);
+    if (!this.#issuer.spendState(flow.s, flow.t + FLOW_MS))
+      return refusedState("the sign-in's state was used already", 'state replayed');
     let server: oauth.AuthorizationServer;
     try {
       server = await this.#issuer.discovery();
@@ -225,17 +221,6 @@ export class SignIn {
     } catch (err) {
       return this.#issuer.failure(err, 'the JWKS endpoint');
     }
-  }
-
-  #spend(state: string, until: number): void {
-    const used = this.#used;
-    const now = Date.now();
-    // The oldest first (insertion order): those past their time go, and past the bound the oldest.
-    for (const [old, end] of used) {
-      if (end > now && used.size < MAX_USED_STATES) break;
-      used.delete(old);
-    }
-    used.set(state, until);
   }
 }
 
