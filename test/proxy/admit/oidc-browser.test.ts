@@ -12,7 +12,10 @@ import { test } from 'node:test';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, startProvider } from '../../helpers/oidc-provider.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'oidc-browser-admin-token-0123456789';
 
 test('Chromium signs in through the provider’s login page to the app, and out through its logout', {
   timeout: 90_000,
@@ -29,11 +32,15 @@ test('Chromium signs in through the provider’s login page to the app, and out 
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   const provider = await startProvider();
   const path = join(dir, 'candor.yaml');
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const adminPort = await freePort();
   writeFileSync(
     path,
     `name: oidc-edge
 listen:
   - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
 routes:
   - name: bye
     match: { path: /bye }
@@ -61,6 +68,7 @@ upstreams:
   const browser = await launchChromium(join(dir, 'chromium-profile'));
   try {
     serve = await startServe(path, 1, {
+      admin: true,
       env: { OIDC_CLIENT_SECRET: CLIENT_SECRET, OIDC_COOKIE_SECRET: COOKIE_SECRET },
     });
     const gateway = `http://127.0.0.1:${serve.port}`;
@@ -106,6 +114,14 @@ upstreams:
     assert.equal(await page.locator('input[name=login]').count(), 1);
     const lines = serve.lines.filter((l) => l.msg === 'request' && l.path === '/other');
     assert.equal(lines.at(-1)?.user, 'alice@example.com');
+    // The provider is an auth hop of the status page: its discovery document and keys fetched, no failure.
+    const status = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
+    const hop = (
+      status.body.auth_hops as Record<string, { kind: string; counts: { fetched: number; failed: number } }>
+    )[`auth:${new URL(provider.issuer).host}`];
+    assert.equal(hop?.kind, 'oidc');
+    assert.ok(hop.counts.fetched >= 2, JSON.stringify(hop));
+    assert.equal(hop.counts.failed, 0);
   } finally {
     await browser.close();
     await closeAll(serve, provider, app);
