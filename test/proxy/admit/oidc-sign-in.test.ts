@@ -43,7 +43,9 @@ before(async () => {
       cookie: req.headers.cookie,
       authorization: req.headers.authorization,
     });
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello ${req.headers['x-user']}`);
+    res
+      .writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=600' })
+      .end(`hello ${req.headers['x-user']}`);
   });
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   provider = await startProvider();
@@ -207,6 +209,8 @@ test('a session near its end is renewed with the refresh token, its new cookie o
   const set = (res.headers['set-cookie'] ?? []).find((c) => c.startsWith('_candor_session='));
   assert.ok(set, JSON.stringify(res.headers));
   assert.match(set, /; Path=\/; HttpOnly; SameSite=Lax$/);
+  // One user's answer: no shared cache keeps it, whatever the app said.
+  assert.equal(res.headers['cache-control'], 'private, no-store');
   const renewed = seal.open(set.slice('_candor_session='.length).split(';')[0]) as Record<string, number>;
   assert.ok(renewed.e > Date.now() + 60_000);
 });
