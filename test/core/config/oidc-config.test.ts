@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { secretsOf } from '../../../src/core/config/secrets.ts';
 import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
 const ENV = { OIDC_SECRET: 'client-secret', OIDC_COOKIE: 'x'.repeat(32) };
@@ -54,7 +55,15 @@ test('the secrets’ variables must be set, the cookie’s long enough; --withou
   assert.deepEqual(told({ ...ENV, OIDC_COOKIE: 'short' }), [
     "routes[0].auth.oidc.cookie.secret_env: the variable OIDC_COOKIE holds 5 characters: the session cookie's secret needs 32 or more",
   ]);
-  assert.doesNotThrow(() => parseConfig(route('/'), SOURCE, {}, { secrets: 'may-be-absent' }));
+  const checked = parseConfig(route('/'), SOURCE, {}, { secrets: 'may-be-absent' });
+  // What `candor check --without-secrets` lists as serve's to have.
+  assert.deepEqual(
+    secretsOf(checked).map((s) => `${s.field} ${JSON.stringify(s.source)}`),
+    [
+      'routes[0].auth.oidc.client_secret_env {"env":"OIDC_SECRET"}',
+      'routes[0].auth.oidc.cookie.secret_env {"env":"OIDC_COOKIE"}',
+    ],
+  );
 });
 
 test('the redirect and logout paths must reach the route; one way to authenticate', () => {
