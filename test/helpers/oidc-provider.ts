@@ -167,6 +167,11 @@ export class HttpBrowser {
     return this.jar.get(host)?.get(name);
   }
 
+  /** The cookies of `host` whose names start with `prefix`, as `name=value` pairs. */
+  cookiesStarting(host: string, prefix: string): string[] {
+    return [...(this.jar.get(host) ?? [])].filter(([n]) => n.startsWith(prefix)).map(([n, v]) => `${n}=${v}`);
+  }
+
   setCookie(host: string, name: string, value: string): void {
     this.#cookies(host).set(name, value);
   }

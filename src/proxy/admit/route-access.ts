@@ -262,7 +262,7 @@ export class RouteAccess {
         answer: new Failure('http_request_error', verdict.details, { status: 400, final: true }),
       };
     }
-    const cookies = withoutSealed(oidc.cookieName, oidc.flowCookie);
+    const cookies = withoutSealed(oidc.cookieName, oidc.flowPrefix);
     return this.#admitted(
       this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
       verdict.identity,

@@ -104,7 +104,7 @@ test('the code flow end to end: the provider’s login, back to the page asked f
   assert.equal(location.searchParams.get('scope'), 'openid email groups offline_access');
   assert.ok(location.searchParams.get('state'));
   assert.ok(location.searchParams.get('nonce'));
-  const flow = (first.headers['set-cookie'] ?? []).find((c) => c.startsWith('_candor_session_flow='));
+  const flow = (first.headers['set-cookie'] ?? []).find((c) => c.startsWith('_candor_session_flow_'));
   assert.match(flow ?? '', /; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
 
   const { browser: signed, page } = await signedIn('alice');
@@ -117,12 +117,26 @@ test('the code flow end to end: the provider’s login, back to the page asked f
   assert.ok(reached?.cookie?.includes('_session='));
   assert.ok(!reached?.cookie?.includes('_candor_session'), reached?.cookie);
   assert.ok(signed.cookie('127.0.0.1', '_candor_session'));
-  assert.equal(signed.cookie('127.0.0.1', '_candor_session_flow'), undefined);
+  assert.deepEqual(signed.cookiesStarting('127.0.0.1', '_candor_session_flow_'), []);
   const again = await signed.go(`${gw.url}/profile`);
   assert.equal(again.text, 'hello alice');
   const line = gw.logs.filter((l) => l.msg === 'request' && l.path === '/profile').at(-1);
   assert.equal(line?.user, 'alice');
   assert.equal(line?.auth, 'allowed');
+});
+
+test('two sign-ins begun at once in one browser (two tabs) each come back to their page', async () => {
+  const browser = new HttpBrowser();
+  const first = await browser.go(`${gw.url}/tab-one`, () => true);
+  const second = await browser.go(`${gw.url}/tab-two`, () => true);
+  assert.equal(browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').length, 2);
+  const one = await browser.signIn(await browser.go(first.headers.location as string), 'frank');
+  assert.equal(one.url, `${gw.url}/tab-one`);
+  // Signed in at the provider already: the second comes straight back.
+  const two = await browser.go(second.headers.location as string);
+  assert.equal(two.url, `${gw.url}/tab-two`);
+  assert.equal(two.text, 'hello frank');
+  assert.deepEqual(browser.cookiesStarting('127.0.0.1', '_candor_session_flow_'), []);
 });
 
 test('an API client gets 401 with a challenge, never a redirect to a login page', async () => {
@@ -143,7 +157,7 @@ test('an API client gets 401 with a challenge, never a redirect to a login page'
 test('a replayed state is refused (400), and the provider’s answer without the browser’s flow cookie too', async () => {
   const browser = new HttpBrowser();
   const login = await browser.go(`${gw.url}/`);
-  const flow = browser.cookie('127.0.0.1', '_candor_session_flow') as string;
+  const [flow] = browser.cookiesStarting('127.0.0.1', '_candor_session_flow_');
   const back = await browser.signIn(login, 'bob');
   assert.equal(back.status, 200);
   // The same answer (state and code) again, with the same flow cookie: refused, not a session.
@@ -152,7 +166,7 @@ test('a replayed state is refused (400), and the provider’s answer without the
     .at(-1);
   const res = await request(gw.url, {
     path: String(callback?.path),
-    headers: { accept: 'text/html', cookie: `_candor_session_flow=${flow}` },
+    headers: { accept: 'text/html', cookie: flow },
   });
   assert.equal(res.status, 400);
   assert.match(res.text, /used already/);

@@ -55,8 +55,9 @@ export class OidcAuth {
     return this.#config.cookieName;
   }
 
-  get flowCookie(): string {
-    return this.#signIn.flowCookie;
+  /** The prefix of the sign-in's flow cookies, taken out of the request sent upstream too. */
+  get flowPrefix(): string {
+    return this.#signIn.flowPrefix;
   }
 
   /** Decided at once for a session good and not due for renewal (the usual request); a promise otherwise. */
@@ -136,7 +137,10 @@ export class OidcAuth {
   }
 
   async #callback(request: SignInRequest, query: URLSearchParams, secure: boolean): Promise<OidcVerdict> {
-    const flow = readSealed(request.fields, this.#signIn.flowCookie);
+    // The flow cookie the state names (a base64url state, as the gateway makes them: any other finds none).
+    const state = query.get('state') ?? '';
+    const flowCookie = this.#signIn.flowCookie(state);
+    const flow = /^[\w-]{12,}$/.test(state) ? readSealed(request.fields, flowCookie) : undefined;
     const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure));
     if (done instanceof Failure) return { failed: done };
     if ('refused' in done) return done;
@@ -155,7 +159,7 @@ export class OidcAuth {
     const location = done.returnTo.startsWith('/') && !done.returnTo.startsWith('//') ? done.returnTo : '/';
     const headers = ['location', location, 'cache-control', 'no-store'];
     for (const cookie of cookies) headers.push('set-cookie', cookie);
-    headers.push('set-cookie', `${this.#signIn.flowCookie}=; Max-Age=0${attributes}`);
+    headers.push('set-cookie', `${flowCookie}=; Max-Age=0${attributes}`);
     return { answer: new OwnAnswer(302, headers), note: 'allowed' };
   }
 

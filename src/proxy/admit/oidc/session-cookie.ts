@@ -119,10 +119,10 @@ export function isPartOf(cookie: string, name: string): boolean {
 
 /**
  * The edit of the request sent upstream that takes the session's cookies (every part of `name`)
- * and the sign-in's (`flow`) out of its Cookie fields: sealed for the gateway alone, of no use to
- * the app, and kilobytes on every request.
+ * and the sign-in's (every name starting with `flowPrefix`) out of its Cookie fields: sealed for
+ * the gateway alone, of no use to the app, and kilobytes on every request.
  */
-export function withoutSealed(name: string, flow: string): AnswerEdit {
+export function withoutSealed(name: string, flowPrefix: string): AnswerEdit {
   return (headers) => {
     const out: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
@@ -136,7 +136,7 @@ export function withoutSealed(name: string, flow: string): AnswerEdit {
         .filter((pair) => {
           const eq = pair.indexOf('=');
           const named = eq === -1 ? pair : pair.slice(0, eq).trim();
-          return pair !== '' && named !== flow && !isPartOf(named, name);
+          return pair !== '' && !named.startsWith(flowPrefix) && !isPartOf(named, name);
         });
       if (kept.length > 0) out.push(headers[i], kept.join('; '));
     }

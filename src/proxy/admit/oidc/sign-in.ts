@@ -9,6 +9,8 @@ import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
 export const FLOW_MS = 10 * 60_000;
+/** The characters of a state naming its flow cookie: enough that two sign-ins never share one. */
+const FLOW_NAME_CHARS = 12;
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 interface Flow {
@@ -74,9 +76,18 @@ export class SignIn {
     };
   }
 
-  /** The name of the cookie the flow is kept in between the two legs. */
-  get flowCookie(): string {
-    return `${this.#config.cookieName}_flow`;
+  /**
+   * The prefix of the cookies a sign-in's flow is kept in between the two legs: one per sign-in,
+   * named by its state's first characters, so two tabs signing in at once (a browser restoring
+   * them after the session ended) do not overwrite each other's.
+   */
+  get flowPrefix(): string {
+    return `${this.#config.cookieName}_flow_`;
+  }
+
+  /** The cookie the flow of the sign-in whose state is `state` is kept in. */
+  flowCookie(state: string): string {
+    return `${this.flowPrefix}${state.slice(0, FLOW_NAME_CHARS)}`;
   }
 
   get client(): oauth.Client {
@@ -121,7 +132,7 @@ export class SignIn {
     url.searchParams.set('nonce', flow.n);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
     url.searchParams.set('code_challenge_method', 'S256');
-    const cookie = `${this.flowCookie}=${await this.#flowSeal.seal(flow)}${cookieAttributes(secure, FLOW_MS / 1000)}`;
+    const cookie = `${this.flowCookie(flow.s)}=${await this.#flowSeal.seal(flow)}${cookieAttributes(secure, FLOW_MS / 1000)}`;
     return new OwnAnswer(302, ['location', url.href, 'set-cookie', cookie, 'cache-control', 'no-store']);
   }
 
