@@ -35,11 +35,11 @@ before(async () => {
 });
 after(() => closeAll(app));
 
-/** A gateway whose route signs in at `provider`, its calls bounded by 1 s. */
-async function gatewayOn(provider: TestProvider): Promise<TestGateway> {
+/** A gateway whose route signs in at `provider`, its calls bounded by 1 s (`top`: more top-level fields). */
+async function gatewayOn(provider: TestProvider, top = ''): Promise<TestGateway> {
   const gw = await startTestGateway(
     `name: edge-1
-routes:
+${top}routes:
   - name: app
     match: { path: / }
     upstream: app
@@ -189,3 +189,21 @@ for (const [mode, status, type] of [
     }
   });
 }
+
+test('with expose_upstream_address the provider is named by its address; the log names it either way', async () => {
+  const provider = await startProvider();
+  provider.mode = 'error';
+  const gw = await gatewayOn(provider, 'errors: { expose_upstream_address: true }\n');
+  try {
+    const res = await request(gw.url, {
+      path: '/',
+      headers: { accept: 'text/html', 'x-request-id': 'oidc-exposed' },
+    });
+    assert.equal(res.status, 503);
+    const host = new URL(provider.issuer).host;
+    assert.match(res.headers['proxy-status'] as string, new RegExp(`; next-hop="auth:${host}"$`));
+    assert.equal((await gw.logFor('oidc-exposed')).auth_hop, `auth:${host}`);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
