@@ -2,10 +2,14 @@
  * The OpenID provider's failures told as a hop's (next-hop="auth:oidc"): refused, reset,
  * garbage 502, slow 504, its 5xx and its circuit open 503 + Retry-After; never a 500, never a
  * 401. A signed-in user keeps working through an outage until the session's tokens expire.
+ * Each gateway here has a provider of its own (one to break); so has the last test's, on a TLS
+ * listener (its cookies Secure, its redirect URI https).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { after, before, test } from 'node:test';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
@@ -17,7 +21,7 @@ import {
   startProvider,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startGatewayFromText, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** The secrets, in the variables the config names: its checks read them, and the gateway when it builds the route. */
 const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
@@ -203,6 +207,62 @@ test('with expose_upstream_address the provider is named by its address; the log
     const host = new URL(provider.issuer).host;
     assert.match(res.headers['proxy-status'] as string, new RegExp(`; next-hop="auth:${host}"$`));
     assert.equal((await gw.logFor('oidc-exposed')).auth_hop, `auth:${host}`);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
+
+test('over TLS the cookies are Secure and the redirect URI https', async () => {
+  const provider = await startProvider();
+  const certs = testCertificates();
+  const gw = await startGatewayFromText(
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }
+routes:
+  - match: { path: / }
+    upstream: app
+    auth:
+      oidc:
+        issuer: ${provider.issuer}
+        client_id: ${CLIENT_ID}
+        cookie: { secret_env: OIDC_TEST_COOKIE_SECRET }
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+`,
+    ENV,
+  );
+  await provider.register('https://app.test');
+  try {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: '127.0.0.1',
+            port: gw.port,
+            path: '/page',
+            rejectUnauthorized: false,
+            agent: false,
+            headers: { host: 'app.test', accept: 'text/html' },
+          },
+          (answer) => {
+            answer.resume();
+            answer.on('end', () => resolve(answer));
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(res.statusCode, 302);
+    const location = new URL(res.headers.location as string);
+    assert.equal(location.searchParams.get('redirect_uri'), 'https://app.test/oauth2/callback');
+    const [flow] = res.headers['set-cookie'] ?? [];
+    assert.match(
+      flow,
+      /^_candor_session_flow_[\w-]{12}=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=600$/,
+    );
   } finally {
     await closeAll(gw, provider);
   }
