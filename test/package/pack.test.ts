@@ -192,7 +192,12 @@ test("candor check accepts the config reference's complete example as installed,
   const examples = join(work, 'examples');
   cpSync(join(installed, 'docs/examples'), examples, { recursive: true });
   const example = join(examples, 'complete.yaml');
-  const env = { ...childEnv, CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef' };
+  const env = {
+    ...childEnv,
+    CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef',
+    CANDOR_OIDC_SECRET: 'example-client-secret',
+    CANDOR_SESSION_SECRET: 'example-session-secret-0123456789abcdef',
+  };
   const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, { env });
   assert.equal(check.code, 78, check.stderr);
   assert.match(check.stderr, /complete\.yaml:\d+:1 +tracing: tracing needs the OpenTelemetry SDK/);

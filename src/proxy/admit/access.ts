@@ -11,8 +11,8 @@ import { AuthHopHealth } from './auth-hop-health.ts';
 import type { CorsPolicy } from './cors.ts';
 import { type AskAuthService, ForwardAuth, type ForwardCall } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
-import { IssuerHop } from './oidc/issuer-hop.ts';
-import { OidcAuth } from './oidc/oidc-auth.ts';
+import type { IssuerHop } from './oidc/issuer-hop.ts';
+import type { OidcAuth } from './oidc/oidc-auth.ts';
 import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from './route-access.ts';
 
 /** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
@@ -40,6 +40,20 @@ export function shownJwksHop(config: JwtAuthConfig, exposeAddresses: boolean): s
 /** The same for an OpenID provider, whose only name is its issuer's `HOST:PORT`: else `auth:oidc`. */
 export function shownOidcHop(config: OidcAuthConfig, exposeAddresses: boolean): string {
   return exposeAddresses ? `auth:${new URL(config.issuer).host}` : 'auth:oidc';
+}
+
+/**
+ * The OpenID Connect modules (oauth4webapi, jose's JWE), loaded only by a gateway whose config
+ * signs in with them (loadOidc), as ioredis is only with a store: a worker loads nothing its
+ * config does not use.
+ */
+let oidcModules: { IssuerHop: typeof IssuerHop; OidcAuth: typeof OidcAuth } | undefined;
+
+/** Loads the OpenID Connect modules when a route of `routes` has `auth.oidc`; before Access is built for them. */
+export async function loadOidc(routes: readonly RouteConfig[]): Promise<void> {
+  if (oidcModules !== undefined || !routes.some((route) => route.access?.auth?.oidc !== undefined)) return;
+  const [hop, auth] = await Promise.all([import('./oidc/issuer-hop.ts'), import('./oidc/oidc-auth.ts')]);
+  oidcModules = { IssuerHop: hop.IssuerHop, OidcAuth: auth.OidcAuth };
 }
 
 /** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
@@ -114,6 +128,8 @@ export class Access {
       return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health);
     };
     const oidc = (config: OidcAuthConfig): OidcAuth => {
+      if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');
+      const { IssuerHop, OidcAuth } = oidcModules;
       const key = `${config.timeout} ${config.issuer}`;
       let issuer =
         this.#issuers.get(key) ?? (previous === undefined ? undefined : previous.#issuers.get(key));

@@ -18,7 +18,6 @@ import { IpLists } from './ip-lists.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
 import type { OidcAuth, OidcVerdict } from './oidc/oidc-auth.ts';
-import { withoutSealed } from './oidc/session-cookie.ts';
 
 /** How a route's OpenID Connect sign-in is made (access.ts), and the next hop its provider's failures show clients. */
 export interface OidcHops {
@@ -262,7 +261,7 @@ export class RouteAccess {
         answer: new Failure('http_request_error', verdict.details, { status: 400, final: true }),
       };
     }
-    const cookies = withoutSealed(oidc.cookieName, oidc.flowPrefix);
+    const cookies = oidc.withoutCookies;
     return this.#admitted(
       this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
       verdict.identity,

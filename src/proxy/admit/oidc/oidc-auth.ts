@@ -1,12 +1,19 @@
 import type { JWTPayload } from 'jose';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
-import { OwnAnswer } from '../../../core/net/own-answer.ts';
+import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import type { Session, SignInRequest } from './session.ts';
-import { CookieSeal, clearSealed, cookieAttributes, readSealed, setSealed } from './session-cookie.ts';
+import {
+  CookieSeal,
+  clearSealed,
+  cookieAttributes,
+  readSealed,
+  setSealed,
+  withoutSealed,
+} from './session-cookie.ts';
 import { SessionTokens } from './session-tokens.ts';
 import { SignIn, type SignInRefusal } from './sign-in.ts';
 
@@ -48,17 +55,11 @@ export class OidcAuth {
     this.#seal = new CookieSeal(secret, 'session');
     this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, 'flow'), clientSecret);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
+    this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
   }
 
-  /** The cookies of the session, taken out of the request sent upstream. */
-  get cookieName(): string {
-    return this.#config.cookieName;
-  }
-
-  /** The prefix of the sign-in's flow cookies, taken out of the request sent upstream too. */
-  get flowPrefix(): string {
-    return this.#signIn.flowPrefix;
-  }
+  /** The edit of the request sent upstream that takes the session's and the sign-in's cookies out. */
+  readonly withoutCookies: AnswerEdit;
 
   /** Decided at once for a session good and not due for renewal (the usual request); a promise otherwise. */
   check(request: SignInRequest): OidcVerdict | Promise<OidcVerdict> {
