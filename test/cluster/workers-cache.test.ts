@@ -7,13 +7,13 @@
  * gone once the gateway stops.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
-import { startServe } from '../helpers/serve-process.ts';
+import { startServe, workersCacheDir } from '../helpers/serve-process.ts';
 
 test('with two workers and no cache.dir, a stale page stands in for a down upstream for 10 users of 10, whichever worker takes them', async (t) => {
   const origin = await startMoodyOrigin({ status: 200, fields: ['X-Page', 'home'], body: 'home page' });
@@ -70,12 +70,7 @@ upstreams:
     // The folder the workers share, as each was told it: gone with the gateway. (The primary
     // accepts a port-0 listener's connections and hands them to its workers in turn: the 10
     // above went to both.)
-    const [worker] = readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'latin1')
-      .trim()
-      .split(' ');
-    assert.ok(worker, 'a worker of the primary');
-    const env = readFileSync(`/proc/${worker}/environ`, 'latin1').split('\0');
-    const dir = env.find((entry) => entry.startsWith('CANDOR_WORKERS_CACHE='))?.split('=')[1];
+    const dir = workersCacheDir(serve);
     assert.ok(dir !== undefined && existsSync(dir), `the workers' folder: ${dir}`);
     await serve.stop();
     assert.equal(existsSync(dir), false, 'removed when the gateway stopped');

@@ -112,6 +112,7 @@ const DEFAULTED = [
   'console',
   'users',
   'objects',
+  'portal',
   'billing',
   'status', // conf.d/status.yaml's, included
 ];
@@ -124,13 +125,15 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
       ...process.env,
       CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef',
       CANDOR_TSIG_SECRET: 'c2VjcmV0LW9mLXRoZS1leGFtcGxlLWtleQ==',
+      CANDOR_OIDC_SECRET: 'example-client-secret',
+      CANDOR_SESSION_SECRET: 'example-session-secret-0123456789abcdef',
       CANDOR_LOG: '',
     },
   });
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 16 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers\n`).join('')}`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 17 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers\n`).join('')}`,
   );
   assert.equal(result.status, 0);
 });

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
-import { startServe } from '../helpers/serve-process.ts';
+import { startServe, storedFiles, workersCacheDir } from '../helpers/serve-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const PAGE = readFileSync(join(import.meta.dirname, '../../docs/migrating-from-nginx.md'), 'utf8');
 
@@ -64,6 +65,9 @@ test('the Candor config of the nginx migration page serves the assets, the API c
   const first = await request(url, { path: '/api/items' });
   assert.equal(first.status, 200);
   assert.equal(first.headers['strict-transport-security'], HSTS);
+  // Written to the workers' folder behind the answer: there before the other worker looks.
+  const shared = workersCacheDir(serve);
+  await waitUntil("the answer in the workers' folder", () => storedFiles(shared, 'api').length === 1);
   for (let i = 0; i < 4; i++) {
     const again = await request(url, { path: '/api/items', headers: { connection: 'close' } });
     assert.equal(again.text, '{"items":[]}');

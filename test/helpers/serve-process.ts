@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,4 +173,25 @@ export async function stopConfigReader(serve: ServeProcess): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   throw new Error('no process read the config');
+}
+
+/**
+ * The folder the workers of `serve` share their routes' stored answers in (the primary's, told to
+ * each worker it forks: proxy/cache/workers-store.ts), as a worker's environment says it.
+ */
+export function workersCacheDir(serve: ServeProcess): string {
+  const [worker] = childPids(serve.child.pid);
+  const env = readFileSync(`/proc/${worker}/environ`, 'latin1').split('\0');
+  const entry = env.find((e) => e.startsWith('CANDOR_WORKERS_CACHE='));
+  if (entry === undefined) throw new Error(`worker ${worker} was told of no shared cache folder`);
+  return entry.slice('CANDOR_WORKERS_CACHE='.length);
+}
+
+/** The stored answers' files in a route's subfolder of a cache folder (disk-store.ts's names). */
+export function storedFiles(dir: string, route: string): string[] {
+  try {
+    return readdirSync(join(dir, route)).filter((name) => /^[0-9a-f]{64}$/.test(name));
+  } catch {
+    return [];
+  }
 }

@@ -196,6 +196,8 @@ test("candor check accepts the config reference's complete example as installed,
     ...childEnv,
     CANDOR_ADMIN_TOKEN: 'example-token-0123456789abcdef',
     CANDOR_TSIG_SECRET: 'c2VjcmV0LW9mLXRoZS1leGFtcGxlLWtleQ==',
+    CANDOR_OIDC_SECRET: 'example-client-secret',
+    CANDOR_SESSION_SECRET: 'example-session-secret-0123456789abcdef',
   };
   const check = await run(join(app, 'node_modules/.bin/candor'), ['check', example], app, { env });
   assert.equal(check.code, 78, check.stderr);

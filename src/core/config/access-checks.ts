@@ -14,12 +14,14 @@ export function checkAccess(
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
     const ways =
-      auth === undefined ? 1 : ['basic', 'jwt', 'forward'].filter((way) => auth[way] !== undefined).length;
+      auth === undefined
+        ? 1
+        : ['basic', 'jwt', 'forward', 'oidc'].filter((way) => auth[way] !== undefined).length;
     // A client certificate goes alone or with one of the others (the connection's, then the request's credentials).
     if (ways > 1 || (ways === 0 && auth?.client_certificate === undefined))
       report(
         ['routes', index, 'auth'],
-        'expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+        'expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
       );
     const jwt = mappingAt(auth, 'jwt');
     if (jwt !== undefined && (jwt.jwks_url === undefined) === (jwt.keys_file === undefined))

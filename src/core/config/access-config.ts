@@ -24,6 +24,7 @@ export interface AuthConfig {
   readonly forward?: ForwardAuthConfig;
   /** A verified client certificate (`listen[].tls.client_certificates`) is required, and may name the user. */
   readonly clientCertificate?: ClientCertificateAuthConfig;
+  readonly oidc?: OidcAuthConfig;
   /** Send the client's Authorization field upstream (by default it stops at the gateway). */
   readonly forwardAuthorization: boolean;
   /**
@@ -75,6 +76,38 @@ export interface JwtAuthConfig {
   readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
   /** The claim that names the user (the log's `user`, the identity field): `sub` by default. */
   readonly identityClaim: string;
+}
+
+/**
+ * OpenID Connect sign-in at the edge (proxy/admit/oidc/): the authorization code flow with PKCE,
+ * the session in an encrypted cookie. The secrets are named by their variables and read when
+ * the route's rules are built.
+ */
+export interface OidcAuthConfig {
+  /** The issuer URL, as the provider's discovery document must name itself. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** The variable holding the client secret; absent: a public client (PKCE alone). */
+  readonly clientSecretEnv?: string;
+  /** The scopes asked for, `openid` first. */
+  readonly scopes: readonly string[];
+  readonly redirectPath: string;
+  readonly logoutPath: string;
+  /** Where a user goes after the logout (a URL, or a path on the request's host); absent: `/`. */
+  readonly postLogoutRedirect?: string;
+  readonly cookieName: string;
+  /** The variable holding the secret the session cookie's key is derived from. */
+  readonly cookieSecretEnv: string;
+  /** Claim → the values allowed (a user must have one of each claim's); empty: anyone signed in. */
+  readonly allowed: readonly { readonly claim: string; readonly values: readonly string[] }[];
+  /** The claim that names the user (the log's `user`, the identity field). */
+  readonly identityClaim: string;
+  /** The ID token's signature algorithms accepted. */
+  readonly algorithms: readonly string[];
+  /** Milliseconds of clock difference tolerated on the ID token's exp, nbf and iat. */
+  readonly clockSkew: number;
+  /** Milliseconds for one call to the provider (discovery, token, keys). */
+  readonly timeout: number;
 }
 
 /** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */

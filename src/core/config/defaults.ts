@@ -145,6 +145,14 @@ export const DEFAULTS = {
     forwardPath: '/',
     // Short, as Traefik's and oauth2-proxy's caches are: a revoked session passes for at most this long.
     forwardCache: { ttl: '10s', maxEntries: 10_000 },
+    // oauth2-proxy's paths, so a move from it keeps the provider's registered redirect URI.
+    oidc: {
+      scopes: ['openid'],
+      redirectPath: '/oauth2/callback',
+      logoutPath: '/oauth2/sign_out',
+      cookieName: '_candor_session',
+      timeout: '5s',
+    },
   },
   target: { weight: 1 },
   upstream: {

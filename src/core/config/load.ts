@@ -20,6 +20,7 @@ import { deepFreeze } from './freeze.ts';
 import { applyIncludes, type Included } from './includes.ts';
 import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
+import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
 import type { Report } from './report.ts';
@@ -224,6 +225,7 @@ function parseText(
     checkAcme(yaml.value, baseDir, report);
     checkDns01(yaml.value, env, report, secrets);
     checkAdmin(yaml.value, baseDir, env, report, secrets);
+    checkOidc(yaml.value, env, report, secrets);
     checkTracingPackages(yaml.value, report);
   }
   if (problems.length > 0) {

@@ -13,6 +13,7 @@ import type {
   ForwardAuthConfig,
   ForwardCacheConfig,
   JwtAuthConfig,
+  OidcAuthConfig,
   RouteAccessConfig,
   UpstreamConfig,
 } from './types.ts';
@@ -47,8 +48,9 @@ export type AuthUpstreams = {
 };
 
 function toAuth(raw: NonNullable<RawRoute['auth']>, baseDir: string, upstreams: AuthUpstreams): AuthConfig {
-  const { basic, jwt, forward } = raw;
+  const { basic, jwt, forward, oidc } = raw;
   return {
+    ...(oidc === undefined ? {} : { oidc: toOidc(oidc) }),
     ...(forward === undefined ? {} : { forward: toForward(forward, upstreams) }),
     ...(jwt === undefined ? {} : { jwt: toJwt(jwt, baseDir) }),
     ...(basic === undefined
@@ -154,5 +156,27 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
       header,
     })),
     identityClaim: raw.identity_claim ?? DEFAULTS.auth.identityClaim,
+  };
+}
+
+function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAuthConfig {
+  const fallback = DEFAULTS.auth.oidc;
+  const ms = (text: string) => parseDuration(text) ?? 0;
+  return {
+    // The issuer as the provider names itself: a trailing slash is part of it (OpenID Discovery §4.3).
+    issuer: raw.issuer,
+    clientId: raw.client_id,
+    ...(raw.client_secret_env === undefined ? {} : { clientSecretEnv: raw.client_secret_env }),
+    scopes: [...new Set(['openid', ...(raw.scopes ?? fallback.scopes)])],
+    redirectPath: raw.redirect_path ?? fallback.redirectPath,
+    logoutPath: raw.logout_path ?? fallback.logoutPath,
+    ...(raw.post_logout_redirect === undefined ? {} : { postLogoutRedirect: raw.post_logout_redirect }),
+    cookieName: raw.cookie.name ?? fallback.cookieName,
+    cookieSecretEnv: raw.cookie.secret_env,
+    allowed: Object.entries(raw.allowed ?? {}).map(([claim, values]) => ({ claim, values: [...values] })),
+    identityClaim: raw.identity_claim ?? DEFAULTS.auth.identityClaim,
+    algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
+    clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
+    timeout: ms(raw.timeout ?? fallback.timeout),
   };
 }

@@ -174,6 +174,82 @@ const Forward = mapping(
   'a mapping with url or upstream (and path), timeout, send_headers, copy_headers, identity_from and cache',
 );
 
+/** The name of an environment variable, as secrets are named in the file (admin.token_env). */
+const envName = (what: string) =>
+  Type.String({
+    pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+    expected: `the name of an environment variable holding ${what}, like CANDOR_OIDC_SECRET`,
+  });
+/** A path the route answers itself (the sign-in's callback, the logout). */
+const ownPath = (what: string) =>
+  Type.Optional(
+    Type.String({ pattern: '^/[\\x21-\\x7e]*$', expected: `the path of ${what}, like /oauth2/callback` }),
+  );
+
+const Oidc = mapping(
+  {
+    issuer: Type.String({
+      pattern: '^https?://[^\\s?#]+$',
+      expected: 'the issuer URL of the OpenID provider, like https://idp.example.com',
+    }),
+    client_id: Type.String({ minLength: 1, expected: 'the client id the provider knows the gateway by' }),
+    client_secret_env: Type.Optional(envName('the client secret')),
+    scopes: Type.Optional(
+      Type.Array(
+        Type.String({ pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$', expected: 'a scope like email' }),
+        {
+          minItems: 1,
+          expected: 'a list of scopes asked for, like [openid, email] (openid is always asked)',
+        },
+      ),
+    ),
+    redirect_path: ownPath("the provider's redirect back to the gateway"),
+    logout_path: ownPath('the logout'),
+    post_logout_redirect: Type.Optional(
+      Type.String({
+        pattern: '^(https?://[^\\s]+|/[\\x21-\\x7e]*)$',
+        expected: 'where a user is sent after the logout: a URL, or a path on this host',
+      }),
+    ),
+    cookie: mapping(
+      {
+        name: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
+        secret_env: envName('the secret the session cookie is encrypted with (32 characters or more)'),
+      },
+      'a mapping with name and secret_env',
+    ),
+    allowed: Type.Optional(
+      Type.Record(
+        Type.String({ minLength: 1 }),
+        Type.Array(Type.String({ expected: 'a value of the claim' }), {
+          minItems: 1,
+          expected: 'a list of the values allowed',
+        }),
+        { expected: 'a mapping of claim names to the values a user must have one of, like groups: [admins]' },
+      ),
+    ),
+    identity_claim: Type.Optional(
+      Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
+    ),
+    algorithms: Type.Optional(
+      Type.Array(
+        Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
+          Type.Union(
+            JWT_ALGORITHMS.map((name) => Type.Literal(name)),
+            { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
+          ),
+        ),
+        { minItems: 1, expected: 'a list of ID token signature algorithms like [RS256, ES256]' },
+      ),
+    ),
+    clock_skew: Type.Optional(
+      Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
+    ),
+    timeout: duration(),
+  },
+  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew and timeout',
+);
+
 const Auth = mapping(
   {
     basic: Type.Optional(
@@ -193,6 +269,7 @@ const Auth = mapping(
     jwt: Type.Optional(Jwt),
     forward: Type.Optional(Forward),
     client_certificate: ClientCertificateAuth,
+    oidc: Type.Optional(Oidc),
     forward_authorization: flag(),
     identity_header: Type.Optional(
       Type.String({
@@ -201,7 +278,7 @@ const Auth = mapping(
       }),
     ),
   },
-  'a mapping with basic, jwt or forward, client_certificate, forward_authorization and identity_header',
+  'a mapping with basic, jwt, forward or oidc, client_certificate, forward_authorization and identity_header',
 );
 
 export const ACCESS_FIELDS = {

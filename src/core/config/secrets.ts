@@ -48,6 +48,19 @@ export function secretsOf(config: GatewayConfig): NamedSecret[] {
       secrets.push({ source: { file: upstream.tls.key }, field: `upstreams.${name}.tls.key` });
   if (config.acme?.dns01 !== undefined)
     secrets.push({ source: { env: config.acme.dns01.tsig.secretEnv }, field: 'acme.dns01.tsig.secret_env' });
+  for (const [index, route] of config.routes.entries()) {
+    const oidc = route.access?.auth?.oidc;
+    if (oidc === undefined) continue;
+    if (oidc.clientSecretEnv !== undefined)
+      secrets.push({
+        source: { env: oidc.clientSecretEnv },
+        field: `routes[${index}].auth.oidc.client_secret_env`,
+      });
+    secrets.push({
+      source: { env: oidc.cookieSecretEnv },
+      field: `routes[${index}].auth.oidc.cookie.secret_env`,
+    });
+  }
   if (config.admin !== undefined)
     secrets.push({
       source: config.admin.token,

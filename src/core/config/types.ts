@@ -25,6 +25,7 @@ export type {
   ForwardAuthConfig,
   ForwardCacheConfig,
   JwtAuthConfig,
+  OidcAuthConfig,
   RouteAccessConfig,
 } from './access-config.ts';
 export type { DownstreamLimits, Http2Limits, PerClientLimits, SpoolLimits } from './limits-config.ts';

@@ -1,4 +1,9 @@
-import type { ForwardAuthConfig, JwtAuthConfig, RouteConfig } from '../../core/config/types.ts';
+import type {
+  ForwardAuthConfig,
+  JwtAuthConfig,
+  OidcAuthConfig,
+  RouteConfig,
+} from '../../core/config/types.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
@@ -6,6 +11,8 @@ import { AuthHopHealth } from './auth-hop-health.ts';
 import type { CorsPolicy } from './cors.ts';
 import { type AskAuthService, ForwardAuth, type ForwardCall } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
+import type { IssuerHop } from './oidc/issuer-hop.ts';
+import type { OidcAuth } from './oidc/oidc-auth.ts';
 import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from './route-access.ts';
 
 /** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
@@ -30,6 +37,25 @@ export function shownJwksHop(config: JwtAuthConfig, exposeAddresses: boolean): s
   return exposeAddresses ? `auth:${config.name}` : 'auth:jwks';
 }
 
+/** The same for an OpenID provider, whose only name is its issuer's `HOST:PORT`: else `auth:oidc`. */
+export function shownOidcHop(config: OidcAuthConfig, exposeAddresses: boolean): string {
+  return exposeAddresses ? `auth:${new URL(config.issuer).host}` : 'auth:oidc';
+}
+
+/**
+ * The OpenID Connect modules (oauth4webapi, jose's JWE), loaded only by a gateway whose config
+ * signs in with them (loadOidc), as ioredis is only with a store: a worker loads nothing its
+ * config does not use.
+ */
+let oidcModules: { IssuerHop: typeof IssuerHop; OidcAuth: typeof OidcAuth } | undefined;
+
+/** Loads the OpenID Connect modules when a route of `routes` has `auth.oidc`; before Access is built for them. */
+export async function loadOidc(routes: readonly RouteConfig[]): Promise<void> {
+  if (oidcModules !== undefined || !routes.some((route) => route.access?.auth?.oidc !== undefined)) return;
+  const [hop, auth] = await Promise.all([import('./oidc/issuer-hop.ts'), import('./oidc/oidc-auth.ts')]);
+  oidcModules = { IssuerHop: hop.IssuerHop, OidcAuth: auth.OidcAuth };
+}
+
 /** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
 export interface AuthHopView {
   readonly health: AuthHopHealth;
@@ -50,6 +76,8 @@ export class Access {
   readonly #forwardHealth = new Map<string, AuthHopView>();
   /** Each JWKS host's record, by its name: the key sets it serves (one per URL) are one hop, as Proxy-Status names them. */
   readonly #jwksHealth = new Map<string, AuthHopHealth>();
+  /** Each OpenID provider, by its issuer and call timeout: its discovery document, keys and circuit, kept across reloads. */
+  readonly #issuers = new Map<string, IssuerHop>();
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
@@ -99,6 +127,25 @@ export class Access {
       const shown = shownForwardHop(config, hops.exposeAddresses);
       return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health);
     };
+    const oidc = (config: OidcAuthConfig): OidcAuth => {
+      if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');
+      const { IssuerHop, OidcAuth } = oidcModules;
+      const key = `${config.timeout} ${config.issuer}`;
+      let issuer =
+        this.#issuers.get(key) ?? (previous === undefined ? undefined : previous.#issuers.get(key));
+      issuer ??= new IssuerHop(
+        config.issuer,
+        new AuthHopHealth(`auth:${new URL(config.issuer).host}`, 'oidc'),
+        config.timeout,
+        logger,
+      );
+      this.#issuers.set(key, issuer);
+      return new OidcAuth(config, issuer);
+    };
+    const oidcHops = {
+      auth: oidc,
+      shown: (config: OidcAuthConfig) => shownOidcHop(config, hops.exposeAddresses),
+    };
     for (const route of routes)
       if (route.access)
         this.#routes.set(
@@ -109,6 +156,7 @@ export class Access {
             jwks,
             (config) => forward(config, route),
             (config) => shownJwksHop(config, hops.exposeAddresses),
+            oidcHops,
           ),
         );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
@@ -143,6 +191,7 @@ export class Access {
     return [
       ...this.#forwardHealth.values(),
       ...[...this.#jwksHealth.values()].map((health) => ({ health, upstream: undefined })),
+      ...[...this.#issuers.values()].map((issuer) => ({ health: issuer.health, upstream: undefined })),
     ];
   }
 

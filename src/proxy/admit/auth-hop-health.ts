@@ -2,7 +2,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 
 /** What the status page says of an auth hop beside its circuit: its answers by kind, and its latest failure. */
 export interface AuthHopCounts {
-  /** Forward auth: its 2xx, its 401/403; JWKS: key sets fetched. */
+  /** Forward auth: its 2xx, its 401/403; JWKS: key sets fetched; an OpenID provider: discovery documents and key sets fetched. */
   allowed: number;
   denied: number;
   fetched: number;
@@ -17,12 +17,12 @@ export interface AuthHopCounts {
  */
 export class AuthHopHealth {
   readonly name: string;
-  readonly kind: 'forward' | 'jwks';
+  readonly kind: 'forward' | 'jwks' | 'oidc';
   readonly counts: AuthHopCounts = { allowed: 0, denied: 0, fetched: 0, failed: 0 };
   /** The latest failure: its RFC 9209 type, its details, and when (performance.now()). */
   lastFailure: { readonly type: string; readonly details: string; readonly at: number } | undefined;
 
-  constructor(name: string, kind: 'forward' | 'jwks') {
+  constructor(name: string, kind: 'forward' | 'jwks' | 'oidc') {
     this.name = name;
     this.kind = kind;
   }

@@ -1,4 +1,9 @@
-import type { ForwardAuthConfig, JwtAuthConfig, RouteAccessConfig } from '../../core/config/types.ts';
+import type {
+  ForwardAuthConfig,
+  JwtAuthConfig,
+  OidcAuthConfig,
+  RouteAccessConfig,
+} from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
@@ -14,6 +19,13 @@ import { identityEdit, identityOf } from './identity.ts';
 import { IpLists } from './ip-lists.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
+import type { OidcAuth, OidcVerdict } from './oidc/oidc-auth.ts';
+
+/** How a route's OpenID Connect sign-in is made (access.ts), and the next hop its provider's failures show clients. */
+export interface OidcHops {
+  readonly auth: (config: OidcAuthConfig) => OidcAuth;
+  readonly shown: (config: OidcAuthConfig) => string;
+}
 
 /** What the log's `auth` field says of a request the route's access rules looked at. */
 export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
@@ -120,6 +132,9 @@ export class RouteAccess {
   readonly #certificate: ClientCertificateAuth | undefined;
   /** The route authenticates by its client certificate alone: it names the user. */
   readonly #certificateOnly: boolean;
+  readonly #oidc: OidcAuth | undefined;
+  /** The next hop the OpenID provider's failures show clients (access.ts's shownOidcHop). */
+  readonly #oidcHop: string;
   readonly #forwardAuthorization: boolean;
   /** Whether the route authenticates (basic, jwt or forward). */
   readonly #authenticates: boolean;
@@ -136,6 +151,7 @@ export class RouteAccess {
     jwks: (config: JwtAuthConfig) => RemoteJwks | undefined,
     forward: (config: ForwardAuthConfig) => ForwardAuth,
     jwtHop: (config: JwtAuthConfig) => string,
+    oidc?: OidcHops,
   ) {
     this.#ipLists = config.allow === undefined && config.deny === undefined ? undefined : new IpLists(config);
     this.#trust = trust;
@@ -146,7 +162,11 @@ export class RouteAccess {
     this.#forward = config.auth?.forward && forward(config.auth.forward);
     this.#certificate =
       config.auth?.clientCertificate && new ClientCertificateAuth(config.auth.clientCertificate);
-    this.#certificateOnly = this.#certificate !== undefined && !this.#basic && !this.#jwt && !this.#forward;
+    this.#certificateOnly =
+      this.#certificate !== undefined && !this.#basic && !this.#jwt && !this.#forward && !config.auth?.oidc;
+    const oidcConfig = config.auth?.oidc;
+    this.#oidc = oidcConfig === undefined ? undefined : oidc?.auth(oidcConfig);
+    this.#oidcHop = oidcConfig === undefined ? 'auth:oidc' : (oidc?.shown(oidcConfig) ?? 'auth:oidc');
     this.#forwardAuthorization = config.auth?.forwardAuthorization === true;
     this.#authenticates = config.auth !== undefined;
     this.#identityHeader = config.auth?.identityHeader;
@@ -185,6 +205,13 @@ export class RouteAccess {
       return verdict instanceof Promise
         ? verdict.then((v) => this.#forwardDecision(v))
         : this.#forwardDecision(verdict);
+    }
+    const oidc = this.#oidc;
+    if (oidc !== undefined) {
+      const verdict = oidc.check(request);
+      return verdict instanceof Promise
+        ? verdict.then((v) => this.#oidcDecision(oidc, v))
+        : this.#oidcDecision(oidc, verdict);
     }
     const jwt = this.#jwt;
     if (jwt !== undefined) {
@@ -226,6 +253,39 @@ export class RouteAccess {
     return identity === undefined
       ? { note: 'allowed', requestEdit }
       : { note: 'allowed', requestEdit, identity };
+  }
+
+  /**
+   * The sign-in's decision: a session let in as its user (the sealed cookies and Authorization
+   * not sent upstream), the gateway's own redirect (to sign in, back from it, out), a refusal,
+   * or the provider's failure named as the hop's, never a 401.
+   */
+  #oidcDecision(oidc: OidcAuth, verdict: OidcVerdict): AccessDecision {
+    if ('failed' in verdict)
+      return {
+        note: `failed: ${verdict.failed.type}`,
+        answer: shownAs(verdict.failed, this.#oidcHop),
+        hop: verdict.failed.nextHop,
+      };
+    if ('answer' in verdict) return { note: verdict.note, answer: verdict.answer };
+    if ('refused' in verdict) {
+      if (verdict.refused !== 400)
+        return refusal(
+          verdict.refused,
+          verdict.details,
+          verdict.note,
+          verdict.refused === 401 ? 'Bearer' : undefined,
+        );
+      return {
+        note: `denied: ${verdict.note}`,
+        answer: new Failure('http_request_error', verdict.details, { status: 400, final: true }),
+      };
+    }
+    const cookies = oidc.withoutCookies;
+    return this.#admitted(
+      this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
+      verdict.identity,
+    );
   }
 
   /** RFC 6750 §3: a request without a token gets the bare challenge, a bad token says so. */

@@ -7,6 +7,7 @@ import { createLogger, LINE_SINK, type Logger } from '../../observe/log/logger.t
 import { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { MetricsListener } from '../../observe/metrics/metrics-listener.ts';
 import { type Listener, type OrderedCertificateSource, startListener } from '../../proxy/accept/listener.ts';
+import { loadOidc } from '../../proxy/admit/access.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
@@ -195,6 +196,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
       ? undefined
       : new RedisStore(wanted.store.redis, logger, metrics);
   await loadStore(config);
+  await loadOidc(config.routes);
   let store = storeOf(config);
   // The SDK is loaded only when tracing is on. The provider is the gateway's, made from the
   // config it starts with, and flushed by close() and the drain.
@@ -411,6 +413,7 @@ export async function startGateway(given: GatewayConfig, options: GatewayOptions
     if (problems.length > 0) throw new ConfigError(problems);
     // Loaded before anything changes, so that nothing is left half swapped.
     await loadStore(next);
+    await loadOidc(next.routes);
     await loadAutomaticHttps(next);
     // The new config's plugins, made before anything changes: one that cannot be made refuses the reload whole.
     const nextPlugins = await loadPlugins(next, {

@@ -4,6 +4,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
+import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
@@ -50,6 +51,8 @@ export function candorStages(trust: TrustList, access: Access): readonly StageBu
       const cors = access.corsOf(route);
       return cors === undefined ? undefined : corsStage(cors);
     },
+    // A session renewed on the way: its cookies on whichever answer the request gets.
+    (route) => (route.access?.auth?.oidc === undefined ? undefined : oidcSessionStage()),
     compressionStage,
     // Last of Candor's own: its answer gets the header rules' and CORS's edits like any other.
     staticStage,

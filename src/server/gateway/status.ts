@@ -38,7 +38,7 @@ export interface PluginStatus {
 
 /** An auth hop's health: the circuit of the upstream it goes through, its answers, its latest failure. */
 export interface AuthHopStatus {
-  readonly kind: 'forward' | 'jwks';
+  readonly kind: 'forward' | 'jwks' | 'oidc';
   /** The upstream a forward-auth service is asked through; null for a JWKS endpoint (fetched on its own, last good keys kept). */
   readonly upstream: string | null;
   readonly circuit: { readonly state: CircuitState; readonly open_until: string | null } | null;

@@ -168,7 +168,7 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
       (p) => `${p.path}: ${p.message}`,
     ),
     [
-      'routes[0].auth: expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+      'routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
     ],
   );
   const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
@@ -266,7 +266,7 @@ test('auth.forward: the service URL names the hop; defaults fill in; two ways at
     ),
   ).map((p) => `${p.path}: ${p.message}`);
   assert.deepEqual(both, [
-    'routes[0].auth: expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+    'routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
   ]);
 });
 

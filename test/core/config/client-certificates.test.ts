@@ -112,7 +112,7 @@ test('client_certificate goes alone or with one other way; two others are still 
       ),
     ).map((p) => `${p.path}: ${p.message}`),
     [
-      'routes[0].auth: expected one way to authenticate: basic, jwt or forward (client_certificate may go with one of them)',
+      'routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
     ],
   );
 });

@@ -1,0 +1,230 @@
+import * as oauth from 'oauth4webapi';
+import { classifyFetchError } from '../../../core/failure/classify-fetch.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
+import { type Circuit, createCircuit } from '../../../core/retry/circuit.ts';
+import type { Logger } from '../../../observe/log/logger.ts';
+import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } from '../auth-hop.ts';
+import type { AuthHopHealth } from '../auth-hop-health.ts';
+import type { JwkSet } from '../jwk-set.ts';
+import { RemoteJwks } from '../jwks-source.ts';
+
+/** The discovery document is asked for again after this; a failure then keeps the last good one. */
+const DISCOVERY_TTL_MS = 60 * 60_000;
+/** The least time between two fetches of the provider's keys (an unknown kid asks for one). */
+const JWKS_MIN_REFRESH_MS = 30_000;
+/**
+ * A sign-in begins only with the provider heard from within this long: the browser sent to a
+ * provider that is down would meet the browser's own error page instead of being told so.
+ * Short, yet not a call per sign-in: browsers without a session cannot make the gateway ask the
+ * provider more than once a second.
+ */
+const HEARD_MS = 1000;
+/**
+ * The provider's circuit: this many failures in a row open it for OPEN_MS, then one probe goes.
+ * While open, a sign-in is told at once that the provider is down (503 + Retry-After) instead of
+ * each waiting out its own timeout against a provider known to be down.
+ */
+const CIRCUIT = { consecutiveFailures: 5, openTime: 10_000, halfOpenRequests: 1 };
+/** States remembered as answered, at most: past it the oldest go (their flow cookies are stale by then anyway). */
+const MAX_USED_STATES = 100_000;
+
+/**
+ * One OpenID provider as an auth hop (`auth:HOST` on the status page, `auth:oidc` to clients
+ * unless addresses are exposed): its discovery document (OpenID Connect Discovery 1.0), kept
+ * and refreshed with the last good one kept through an outage, its keys (the JWT path's
+ * RemoteJwks, from the document's jwks_uri), and every call to it through Candor's auth-hop
+ * call (auth-hop.ts), classified as an upstream's failures are: refused, reset, garbage 502,
+ * slow 504, its 5xx and its circuit open 503 with Retry-After. Shared by the routes that name
+ * the issuer, and kept across reloads (access.ts).
+ */
+export class IssuerHop {
+  readonly issuer: URL;
+  readonly health: AuthHopHealth;
+  readonly #timeout: number;
+  readonly #logger: Logger;
+  readonly #circuit: Circuit = createCircuit(CIRCUIT);
+  #server: oauth.AuthorizationServer | undefined;
+  #freshUntil = 0;
+  /** When the discovery document was last had (performance.now()). */
+  #heardAt = Number.NEGATIVE_INFINITY;
+  #discovering: Promise<oauth.AuthorizationServer> | undefined;
+  #jwks: RemoteJwks | undefined;
+  /**
+   * The sign-ins' states already answered, with when they stop mattering (Date.now()): kept
+   * with the provider, so a reload (which builds the routes' rules anew) forgets none.
+   */
+  readonly #usedStates = new Map<string, number>();
+  /** The latest discovery's failure; undefined once one succeeds. */
+  #lastFailure: Failure | undefined;
+
+  constructor(issuer: string, health: AuthHopHealth, timeout: number, logger: Logger) {
+    this.issuer = new URL(issuer);
+    this.health = health;
+    this.#timeout = timeout;
+    this.#logger = logger;
+  }
+
+  /** What oauth4webapi is told of every call: through the hop, and http allowed where the issuer is http (a loopback provider). */
+  get options(): { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean } {
+    return {
+      [oauth.customFetch]: (url: string | URL | Request, init?: RequestInit) =>
+        this.#call(String(url), init ?? {}),
+      [oauth.allowInsecureRequests]: this.issuer.protocol === 'http:',
+    } as { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean };
+  }
+
+  /** The last good discovery document, whatever its age (a logout during an outage still finds end_session_endpoint). */
+  get lastGood(): oauth.AuthorizationServer | undefined {
+    return this.#server;
+  }
+
+  /**
+   * The discovery document: the one at hand while fresh; when stale, the one at hand while a
+   * new one is fetched behind it; with none yet, fetched (rejects with the hop's Failure).
+   */
+  discovery(): oauth.AuthorizationServer | Promise<oauth.AuthorizationServer> {
+    const server = this.#server;
+    if (server !== undefined) {
+      if (performance.now() >= this.#freshUntil) void this.#discover().catch(() => undefined);
+      return server;
+    }
+    return this.#discover();
+  }
+
+  /**
+   * The discovery document, the provider heard from within HEARD_MS (asked again if not): a
+   * sign-in about to send the browser there. Its failure is thrown even with a last good
+   * document at hand: a sign-in begun during an outage is told the provider is down.
+   */
+  async heardFrom(): Promise<oauth.AuthorizationServer> {
+    if (this.#server !== undefined && performance.now() - this.#heardAt < HEARD_MS) return this.#server;
+    const server = await this.#discover();
+    // A failure kept the last good document: not heard from, all the same.
+    if (this.#lastFailure !== undefined) throw this.#lastFailure;
+    return server;
+  }
+
+  /** The provider's keys, from the discovery document's jwks_uri (rejects with the hop's Failure). */
+  async keys(): Promise<JwkSet> {
+    return (await this.jwks()).keys();
+  }
+
+  /** The key set of the jwks_uri the document names, one kept while it names the same. */
+  async jwks(): Promise<RemoteJwks> {
+    const server = await this.discovery();
+    const uri = server.jwks_uri;
+    if (uri === undefined)
+      throw this.failure(
+        unusableAnswer('its discovery document names no jwks_uri'),
+        'the discovery document',
+      );
+    if (this.#jwks?.url !== uri) {
+      const next = new RemoteJwks(uri, this.health, JWKS_MIN_REFRESH_MS, this.#logger);
+      if (this.#jwks !== undefined) next.adopt(this.#jwks);
+      this.#jwks = next;
+    }
+    return this.#jwks;
+  }
+
+  /** Spends a sign-in's `state` until `until`: false when it was spent already (a replayed answer). */
+  spendState(state: string, until: number): boolean {
+    const used = this.#usedStates;
+    if (used.has(state)) return false;
+    const now = Date.now();
+    // The oldest first (insertion order): those past their time go, and past the bound the oldest.
+    for (const [old, end] of used) {
+      if (end > now && used.size < MAX_USED_STATES) break;
+      used.delete(old);
+    }
+    used.set(state, until);
+    return true;
+  }
+
+  /** `err` (what a call to the provider or oauth4webapi threw) as the hop's failure, in `what`. */
+  failure(err: unknown, what: string): Failure {
+    if (err instanceof Failure)
+      return err.nextHop === this.health.name ? err : authHopFailure(err, this.health.name, what);
+    return authHopFailure(bodyFailure(err, this.#timeout), this.health.name, what);
+  }
+
+  #discover(): Promise<oauth.AuthorizationServer> {
+    this.#discovering ??= this.#fetchDiscovery().finally(() => {
+      this.#discovering = undefined;
+    });
+    return this.#discovering;
+  }
+
+  async #fetchDiscovery(): Promise<oauth.AuthorizationServer> {
+    try {
+      const response = await oauth.discoveryRequest(this.issuer, { ...this.options, algorithm: 'oidc' });
+      const server = await oauth.processDiscoveryResponse(this.issuer, response);
+      this.#server = server;
+      this.#freshUntil = performance.now() + DISCOVERY_TTL_MS;
+      this.#heardAt = performance.now();
+      this.#lastFailure = undefined;
+      this.health.fetched();
+      return server;
+    } catch (err) {
+      const failure = this.failure(err, 'the discovery document');
+      this.health.failed(failure);
+      this.#lastFailure = failure;
+      if (this.#server === undefined) throw failure;
+      // The last good document stays; asked again after the keys' least interval.
+      this.#freshUntil = performance.now() + JWKS_MIN_REFRESH_MS;
+      this.#logger.warn(
+        { hop: this.health.name, error: failure.type, details: failure.details },
+        'OpenID discovery failed: keeping the last good document',
+      );
+      return this.#server;
+    }
+  }
+
+  /**
+   * One call to the provider, through its circuit and the auth-hop call: its 5xx and 429 (and a
+   * loop it tells of) are its unavailability, thrown as the hop's; any other answer is
+   * oauth4webapi's to read (a token endpoint's 400 invalid_grant is the sign-in's, not the hop's).
+   */
+  async #call(url: string, init: RequestInit): Promise<Response> {
+    const now = performance.now();
+    const admitted = this.#circuit.admit(now);
+    if (!admitted.allowed)
+      throw new Failure(
+        'destination_unavailable',
+        `its circuit is open after ${CIRCUIT.consecutiveFailures} failures in a row`,
+        { retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)) },
+      );
+    let response: Response;
+    try {
+      response = await callAuthHop(url, init, this.#timeout);
+    } catch (err) {
+      this.#circuit.record(performance.now(), true, admitted.probe);
+      throw err;
+    }
+    const down = response.status >= 500 || response.status === 429;
+    this.#circuit.record(performance.now(), down, admitted.probe);
+    if (!down) return response;
+    void response.body?.cancel();
+    throw (
+      hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
+      hopUnavailable(response.status, response.headers.get('retry-after'))
+    );
+  }
+}
+
+/**
+ * What went wrong past the provider's head, as oauth4webapi read its body: the call's time bound
+ * running out (504), the connection cut (502 by its shape), or an answer it refuses (not JSON,
+ * a member missing or wrong: the provider's garbage, 502).
+ */
+function bodyFailure(err: unknown, timeout: number): Failure {
+  for (let cause = err; cause instanceof Error; cause = cause.cause) {
+    if (timedOut(cause))
+      return new Failure('http_response_timeout', `its answer did not arrive within ${timeout / 1000} s`, {
+        stage: 'head_received',
+      });
+    if (cause instanceof TypeError && cause.message === 'terminated')
+      return classifyFetchError(cause, 0, 'head_received');
+  }
+  return unusableAnswer(err instanceof Error ? err.message : String(err));
+}

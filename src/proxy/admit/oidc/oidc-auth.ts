@@ -1,0 +1,224 @@
+import type { JWTPayload } from 'jose';
+import type { OidcAuthConfig } from '../../../core/config/types.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
+import { identityOf } from '../identity.ts';
+import { setOnAnswer } from './answer-cookies.ts';
+import type { IssuerHop } from './issuer-hop.ts';
+import type { Session, SignInRequest } from './session.ts';
+import {
+  CookieSeal,
+  clearSealed,
+  cookieAttributes,
+  readSealed,
+  setSealed,
+  withoutSealed,
+} from './session-cookie.ts';
+import { SessionTokens } from './session-tokens.ts';
+import { SignIn, type SignInRefusal } from './sign-in.ts';
+
+/** What the sign-in made of a request. */
+export type OidcVerdict =
+  | { readonly admitted: JWTPayload; readonly identity: string | undefined }
+  | { readonly answer: OwnAnswer; readonly note: 'allowed' | `denied: ${string}` }
+  | SignInRefusal
+  | { readonly failed: Failure };
+
+/**
+ * OpenID Connect sign-in at the edge for one route (`auth.oidc`): the browser without a session
+ * sent to the provider (sign-in.ts), its answer at `redirect_path` made a session sealed in
+ * cookies, the session checked on every request (decrypted, its expiry, the allowed claims),
+ * renewed before it expires with the refresh token (session-tokens.ts), ended at `logout_path`
+ * with the provider's RP-initiated logout. A client that is no browser (no `Accept: text/html`,
+ * or an Authorization field) is never redirected: it gets 401. The provider's failures are the
+ * hop's (issuer-hop.ts): a session still good goes on through them.
+ */
+export class OidcAuth {
+  readonly #config: OidcAuthConfig;
+  readonly #issuer: IssuerHop;
+  readonly #seal: CookieSeal;
+  readonly #signIn: SignIn;
+  readonly #tokens: SessionTokens;
+
+  constructor(config: OidcAuthConfig, issuer: IssuerHop, env: NodeJS.ProcessEnv = process.env) {
+    const secret = env[config.cookieSecretEnv] ?? '';
+    // A short secret is a guessable key: refused when the rules are built, naming the variable.
+    if (secret.length < 32)
+      throw new Error(
+        `auth.oidc.cookie.secret_env: the variable ${config.cookieSecretEnv} must hold a secret of 32 characters or more`,
+      );
+    const clientSecret = config.clientSecretEnv === undefined ? undefined : env[config.clientSecretEnv];
+    if (config.clientSecretEnv !== undefined && (clientSecret ?? '') === '')
+      throw new Error(`auth.oidc.client_secret_env: the variable ${config.clientSecretEnv} is not set`);
+    this.#config = config;
+    this.#issuer = issuer;
+    this.#seal = new CookieSeal(secret, 'session');
+    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, 'flow'), clientSecret);
+    this.#tokens = new SessionTokens(issuer, this.#signIn);
+    this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
+  }
+
+  /** The edit of the request sent upstream that takes the session's and the sign-in's cookies out. */
+  readonly withoutCookies: AnswerEdit;
+
+  /** Decided at once for a session good and not due for renewal (the usual request); a promise otherwise. */
+  check(request: SignInRequest): OidcVerdict | Promise<OidcVerdict> {
+    const query = request.target.indexOf('?');
+    const path = query === -1 ? request.target : request.target.slice(0, query);
+    const secure = request.protocol === 'https';
+    if (path === this.#config.redirectPath)
+      return this.#callback(
+        request,
+        new URLSearchParams(query === -1 ? '' : request.target.slice(query + 1)),
+        secure,
+      );
+    const sealed = readSealed(request.fields, this.#config.cookieName);
+    const session = sealed === undefined ? undefined : toSession(this.#seal.open(sealed));
+    if (path === this.#config.logoutPath) return this.#logout(request, session, secure);
+    if (session === undefined)
+      return this.#noSession(
+        request,
+        secure,
+        sealed === undefined ? 'no session' : 'session cookie not accepted',
+      );
+    const now = Date.now();
+    // Renewed once a quarter of its life is left (at most a minute ahead): the user never meets its end.
+    const renewAt = session.e - Math.min(60_000, (session.e - session.a) / 4);
+    if (now < renewAt || session.r === undefined)
+      return now < session.e ? this.#admit(session) : this.#noSession(request, secure, 'session expired');
+    return this.#renew(request, session, secure);
+  }
+
+  /** The session renewed at the token endpoint, its new cookies on the answer; the provider down, it goes on while still good. */
+  async #renew(request: SignInRequest, session: Session, secure: boolean): Promise<OidcVerdict> {
+    const now = Date.now();
+    const renewed = await this.#tokens.refresh(session);
+    if (renewed instanceof Failure)
+      // The provider down: a session still good goes on with what it has; one past its end waits for it.
+      return now < session.e ? this.#admit(session) : { failed: renewed };
+    if (renewed === undefined) return this.#noSession(request, secure, 'session refresh refused');
+    const cookies = await this.#cookies(renewed, secure);
+    if (cookies !== undefined) setOnAnswer(request.headers, cookies);
+    return this.#admit(renewed);
+  }
+
+  /** A session's claims judged by `allowed`, and its user named. */
+  #admit(session: Session): OidcVerdict {
+    const refused = this.#notAllowed(session.c);
+    if (refused !== undefined) return refused;
+    const claim = this.#config.identityClaim;
+    return {
+      admitted: session.c,
+      identity: identityOf(Object.hasOwn(session.c, claim) ? session.c[claim] : undefined),
+    };
+  }
+
+  #notAllowed(claims: JWTPayload): SignInRefusal | undefined {
+    for (const { claim, values } of this.#config.allowed) {
+      const value = Object.hasOwn(claims, claim) ? claims[claim] : undefined;
+      const have = Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
+      if (!have.some((v) => values.includes(v)))
+        return {
+          refused: 403,
+          details: 'the signed-in user may not use this route',
+          note: `oidc claim ${claim} not allowed`,
+        };
+    }
+    return undefined;
+  }
+
+  /** A browser is sent to sign in; anything else is refused with 401 (an API client cannot follow a login page). */
+  async #noSession(request: SignInRequest, secure: boolean, why: string): Promise<OidcVerdict> {
+    if (!isBrowser(request))
+      return { refused: 401, details: 'this route needs a signed-in session', note: `oidc ${why}` };
+    const answer = await this.#signIn.begin(this.#redirectUri(request, secure), request.target, secure);
+    return answer instanceof Failure
+      ? { failed: answer }
+      : { answer, note: `denied: oidc ${why}, sign-in begun` };
+  }
+
+  async #callback(request: SignInRequest, query: URLSearchParams, secure: boolean): Promise<OidcVerdict> {
+    // The flow cookie the state names (a base64url state, as the gateway makes them: any other finds none).
+    const state = query.get('state') ?? '';
+    const flowCookie = this.#signIn.flowCookie(state);
+    const flow = /^[\w-]{12,}$/.test(state) ? readSealed(request.fields, flowCookie) : undefined;
+    const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure));
+    if (done instanceof Failure) return { failed: done };
+    if ('refused' in done) return done;
+    const refused = this.#notAllowed(done.claims);
+    if (refused !== undefined) return refused;
+    const session = this.#tokens.sessionOf(done.claims, done.tokens, done.tokens.id_token, undefined);
+    const cookies = await this.#cookies(session, secure);
+    if (cookies === undefined)
+      return {
+        refused: 403,
+        details: "the signed-in user's session is too large for cookies",
+        note: 'oidc session too large',
+      };
+    const attributes = cookieAttributes(secure);
+    // Back where the sign-in began: a path of this host only (the flow's own, sealed), never elsewhere.
+    const location = done.returnTo.startsWith('/') && !done.returnTo.startsWith('//') ? done.returnTo : '/';
+    const headers = ['location', location, 'cache-control', 'no-store'];
+    for (const cookie of cookies) headers.push('set-cookie', cookie);
+    headers.push('set-cookie', `${flowCookie}=; Max-Age=0${attributes}`);
+    return { answer: new OwnAnswer(302, headers), note: 'allowed' };
+  }
+
+  /**
+   * The session's cookies cleared, then the provider's end_session_endpoint (RP-initiated
+   * logout 1.0) when its last good discovery document names one, with the ID token as hint;
+   * else straight to `post_logout_redirect`. The provider down ends the gateway's session all
+   * the same: the logout asks nothing of it.
+   */
+  #logout(request: SignInRequest, session: Session | undefined, secure: boolean): OidcVerdict {
+    const base = `${secure ? 'https' : 'http'}://${request.host}`;
+    const after = new URL(this.#config.postLogoutRedirect ?? '/', base).href;
+    const end = this.#issuer.lastGood?.end_session_endpoint;
+    let location = after;
+    if (end !== undefined) {
+      const url = new URL(end);
+      url.searchParams.set('client_id', this.#config.clientId);
+      url.searchParams.set('post_logout_redirect_uri', after);
+      if (session?.i !== undefined) url.searchParams.set('id_token_hint', session.i);
+      location = url.href;
+    }
+    const headers = ['location', location, 'cache-control', 'no-store'];
+    for (const cookie of clearSealed(this.#config.cookieName, cookieAttributes(secure)))
+      headers.push('set-cookie', cookie);
+    return { answer: new OwnAnswer(302, headers), note: 'allowed' };
+  }
+
+  /** The session sealed into its cookies: without the ID token when they cannot hold it; undefined when they cannot hold even that. */
+  async #cookies(session: Session, secure: boolean): Promise<string[] | undefined> {
+    const attributes = cookieAttributes(secure);
+    const whole = setSealed(this.#config.cookieName, await this.#seal.seal(session), attributes);
+    if (whole !== undefined || session.i === undefined) return whole;
+    const { i: _dropped, ...smaller } = session;
+    return setSealed(this.#config.cookieName, await this.#seal.seal(smaller), attributes);
+  }
+
+  /** The redirect URI the provider sends the browser back to: this host's, on the scheme it came by. */
+  #redirectUri(request: SignInRequest, secure: boolean): string {
+    return `${secure ? 'https' : 'http'}://${request.host}${this.#config.redirectPath}`;
+  }
+}
+
+/**
+ * A browser that can follow a sign-in: a GET (or HEAD) asking for HTML, with no Authorization
+ * (a client sending a bearer token is a program, which a login page would only confuse).
+ */
+function isBrowser(request: SignInRequest): boolean {
+  const { method, fields } = request;
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (fields.authorization !== undefined) return false;
+  const accept = fields.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
+}
+
+/** What a cookie opened to, if it is a session. */
+function toSession(value: Record<string, unknown> | undefined): Session | undefined {
+  if (value === undefined) return undefined;
+  const { c, a, e } = value;
+  if (typeof c !== 'object' || c === null || typeof a !== 'number' || typeof e !== 'number') return undefined;
+  return value as unknown as Session;
+}

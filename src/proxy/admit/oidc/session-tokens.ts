@@ -1,0 +1,101 @@
+import type { JWTPayload } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { Failure } from '../../../core/failure/failure.ts';
+import type { IssuerHop } from './issuer-hop.ts';
+import type { Session } from './session.ts';
+import type { SignIn } from './sign-in.ts';
+
+/** A session's life when the provider says nothing of its tokens' (no expires_in, no exp). */
+const DEFAULT_LIFE_MS = 5 * 60_000;
+/** A renewed session kept for the requests that still carry the old cookie (sent before theirs came back). */
+const RENEWED_MS = 30_000;
+const MAX_RENEWED = 10_000;
+
+/**
+ * Sessions renewed with their refresh token (OpenID Connect Core §12) at the token endpoint. One
+ * renewal per refresh token at a time, and its result kept a while for the requests that carried
+ * the same cookie: a page's parallel requests would otherwise each spend the token, and with a
+ * provider that rotates them (most do), all but the first be refused, logging the user out.
+ */
+export class SessionTokens {
+  readonly #issuer: IssuerHop;
+  readonly #signIn: SignIn;
+  readonly #renewing = new Map<string, Promise<Session | Failure | undefined>>();
+  readonly #renewed = new Map<string, { readonly session: Session; readonly until: number }>();
+
+  constructor(issuer: IssuerHop, signIn: SignIn) {
+    this.#issuer = issuer;
+    this.#signIn = signIn;
+  }
+
+  /** The session made of what the token endpoint answered: the ID token's claims (or the last ones), its tokens, their expiry. */
+  sessionOf(
+    claims: JWTPayload,
+    tokens: oauth.TokenEndpointResponse,
+    idToken: string | undefined,
+    previous: Session | undefined,
+  ): Session {
+    const now = Date.now();
+    const ends = [now + (tokens.expires_in === undefined ? DEFAULT_LIFE_MS : tokens.expires_in * 1000)];
+    if (tokens.id_token !== undefined && typeof claims.exp === 'number') ends.push(claims.exp * 1000);
+    const refresh = tokens.refresh_token ?? previous?.r;
+    return {
+      c: claims,
+      ...(idToken === undefined ? {} : { i: idToken }),
+      ...(refresh === undefined ? {} : { r: refresh }),
+      a: now,
+      e: Math.min(...ends),
+    };
+  }
+
+  /**
+   * The session renewed; undefined when the provider refused its refresh token (revoked, expired:
+   * the session is over); the hop's Failure when the provider could not be asked.
+   */
+  refresh(session: Session): Promise<Session | Failure | undefined> {
+    const token = session.r as string;
+    const kept = this.#renewed.get(token);
+    if (kept !== undefined && kept.until > Date.now()) return Promise.resolve(kept.session);
+    let renewing = this.#renewing.get(token);
+    if (renewing === undefined) {
+      renewing = this.#renew(session, token).finally(() => this.#renewing.delete(token));
+      this.#renewing.set(token, renewing);
+    }
+    return renewing;
+  }
+
+  async #renew(session: Session, token: string): Promise<Session | Failure | undefined> {
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const server = await this.#issuer.discovery();
+      const response = await oauth.refreshTokenGrantRequest(
+        server,
+        this.#signIn.client,
+        this.#signIn.clientAuth,
+        token,
+        this.#issuer.options,
+      );
+      tokens = await oauth.processRefreshTokenResponse(server, this.#signIn.client, response);
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError && err.status < 500) return undefined;
+      return this.#issuer.failure(err, 'the token endpoint');
+    }
+    let claims = session.c;
+    if (tokens.id_token !== undefined) {
+      const checked = await this.#signIn.checkIdToken(tokens.id_token);
+      if (checked instanceof Failure) return checked;
+      if ('refused' in checked) return undefined;
+      // The same user (Core §12.2): a renewed ID token naming another is no renewal of this session.
+      if (checked.claims.sub !== session.c.sub) return undefined;
+      claims = checked.claims;
+    }
+    const renewed = this.sessionOf(claims, tokens, tokens.id_token ?? session.i, session);
+    const now = Date.now();
+    for (const [old, { until }] of this.#renewed) {
+      if (until > now && this.#renewed.size < MAX_RENEWED) break;
+      this.#renewed.delete(old);
+    }
+    this.#renewed.set(token, { session: renewed, until: now + RENEWED_MS });
+    return renewed;
+  }
+}

@@ -1,0 +1,251 @@
+import type { JWTPayload } from 'jose';
+import * as oauth from 'oauth4webapi';
+import type { OidcAuthConfig } from '../../../core/config/types.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import { OwnAnswer } from '../../../core/net/own-answer.ts';
+import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
+import type { IssuerHop } from './issuer-hop.ts';
+import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
+
+/** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
+export const FLOW_MS = 10 * 60_000;
+/** The characters of a state naming its flow cookie: enough that two sign-ins never share one. */
+const FLOW_NAME_CHARS = 12;
+
+/** What the sign-in cookie holds between the redirect to the provider and its answer. */
+interface Flow {
+  /** state, nonce, PKCE code verifier, the path to return to, and when it began (Date.now()). */
+  readonly s: string;
+  readonly n: string;
+  readonly v: string;
+  readonly r: string;
+  readonly t: number;
+}
+
+/** Tokens the code was exchanged for, the ID token checked: what the session is made of. */
+export interface SignedIn {
+  readonly claims: JWTPayload;
+  readonly tokens: oauth.TokenEndpointResponse;
+}
+
+/** A request's refusal by the sign-in: its status, what the client is told, and the log's note. */
+export interface SignInRefusal {
+  readonly refused: 400 | 401 | 403;
+  readonly details: string;
+  readonly note: string;
+}
+
+/** The provider's client as oauth4webapi knows it: its id and the clock skew its checks tolerate. */
+export function clientOf(config: OidcAuthConfig): oauth.Client {
+  return { client_id: config.clientId, [oauth.clockTolerance]: Math.ceil(config.clockSkew / 1000) };
+}
+
+/**
+ * The authorization code flow's two legs (OpenID Connect Core §3.1): the redirect to the
+ * provider, with PKCE (RFC 7636, S256), a state and a nonce sealed into a short-lived cookie;
+ * and the provider's answer at the redirect path, whose state must be the cookie's and never
+ * seen before (one use: a replayed answer is refused), whose code is exchanged at the token
+ * endpoint, and whose ID token is checked by the JWT path's verifier against the provider's
+ * keys, its nonce the cookie's.
+ */
+export class SignIn {
+  readonly #config: OidcAuthConfig;
+  readonly #issuer: IssuerHop;
+  readonly #flowSeal: CookieSeal;
+  readonly #client: oauth.Client;
+  readonly #clientAuth: oauth.ClientAuth;
+  readonly #rules: JwtRules;
+
+  constructor(
+    config: OidcAuthConfig,
+    issuer: IssuerHop,
+    flowSeal: CookieSeal,
+    clientSecret: string | undefined,
+  ) {
+    this.#config = config;
+    this.#issuer = issuer;
+    this.#flowSeal = flowSeal;
+    this.#client = clientOf(config);
+    this.#clientAuth = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret);
+    this.#rules = {
+      algorithms: new Set(config.algorithms),
+      issuer: config.issuer,
+      audiences: [config.clientId],
+      clockSkew: config.clockSkew,
+      requireExp: true,
+    };
+  }
+
+  /**
+   * The prefix of the cookies a sign-in's flow is kept in between the two legs: one per sign-in,
+   * named by its state's first characters, so two tabs signing in at once (a browser restoring
+   * them after the session ended) do not overwrite each other's.
+   */
+  get flowPrefix(): string {
+    return `${this.#config.cookieName}_flow_`;
+  }
+
+  /** The cookie the flow of the sign-in whose state is `state` is kept in. */
+  flowCookie(state: string): string {
+    return `${this.flowPrefix}${state.slice(0, FLOW_NAME_CHARS)}`;
+  }
+
+  get client(): oauth.Client {
+    return this.#client;
+  }
+
+  get clientAuth(): oauth.ClientAuth {
+    return this.#clientAuth;
+  }
+
+  /**
+   * The redirect to the provider's authorization endpoint, for a browser that has no session,
+   * back to `returnTo` once signed in. The provider down with no discovery document at hand is
+   * the hop's failure: the sign-in cannot begin, and the browser is told the provider is down.
+   */
+  async begin(redirectUri: string, returnTo: string, secure: boolean): Promise<OwnAnswer | Failure> {
+    let server: oauth.AuthorizationServer;
+    try {
+      server = await this.#issuer.heardFrom();
+    } catch (err) {
+      return this.#issuer.failure(err, 'the discovery document');
+    }
+    if (server.authorization_endpoint === undefined)
+      return this.#issuer.failure(
+        new Error('its discovery document names no authorization_endpoint'),
+        'the discovery document',
+      );
+    const verifier = oauth.generateRandomCodeVerifier();
+    const flow: Flow = {
+      s: oauth.generateRandomState(),
+      n: oauth.generateRandomNonce(),
+      v: verifier,
+      r: returnTo,
+      t: Date.now(),
+    };
+    const url = new URL(server.authorization_endpoint);
+    url.searchParams.set('client_id', this.#config.clientId);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('scope', this.#config.scopes.join(' '));
+    url.searchParams.set('redirect_uri', redirectUri);
+    url.searchParams.set('state', flow.s);
+    url.searchParams.set('nonce', flow.n);
+    url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
+    url.searchParams.set('code_challenge_method', 'S256');
+    const cookie = `${this.flowCookie(flow.s)}=${await this.#flowSeal.seal(flow)}${cookieAttributes(secure, FLOW_MS / 1000)}`;
+    return new OwnAnswer(302, ['location', url.href, 'set-cookie', cookie, 'cache-control', 'no-store']);
+  }
+
+  /**
+   * The provider's answer at the redirect path: the flow the cookie sealed, its state matched and
+   * spent, the code exchanged, the ID token checked. A refusal is the sign-in's (400 for a state
+   * that is not this browser's or was used, 401 for the provider refusing the user or the
+   * code); the provider failing is the hop's failure.
+   */
+  async complete(
+    sealedFlow: string | undefined,
+    query: URLSearchParams,
+    redirectUri: string,
+  ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
+    const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
+    if (!isFlow(flow) || Date.now() - flow.t > FLOW_MS)
+      return refusedState(
+        'no sign-in of this browser is under way (its cookie is missing or expired)',
+        'no flow',
+      );
+    if (query.get('state') !== flow.s)
+      return refusedState("the sign-in's state is not the one this browser was given", 'state mismatch');
+    if (!this.#issuer.spendState(flow.s, flow.t + FLOW_MS))
+      return refusedState("the sign-in's state was used already", 'state replayed');
+    let server: oauth.AuthorizationServer;
+    try {
+      server = await this.#issuer.discovery();
+    } catch (err) {
+      return this.#issuer.failure(err, 'the discovery document');
+    }
+    let params: URLSearchParams;
+    try {
+      params = oauth.validateAuthResponse(server, this.#client, query, flow.s);
+    } catch (err) {
+      if (err instanceof oauth.AuthorizationResponseError)
+        return {
+          refused: 401,
+          details: `the identity provider refused the sign-in (${err.error})`,
+          note: `oidc provider said ${err.error}`,
+        };
+      return {
+        refused: 400,
+        details: 'the answer from the identity provider is not one to read',
+        note: 'oidc bad authorization answer',
+      };
+    }
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const response = await oauth.authorizationCodeGrantRequest(
+        server,
+        this.#client,
+        this.#clientAuth,
+        params,
+        redirectUri,
+        flow.v,
+        this.#issuer.options,
+      );
+      tokens = await oauth.processAuthorizationCodeResponse(server, this.#client, response, {
+        expectedNonce: flow.n,
+        requireIdToken: true,
+      });
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError && err.status < 500)
+        return {
+          refused: 401,
+          details: `the identity provider refused the sign-in's code (${err.error})`,
+          note: `oidc token endpoint said ${err.error}`,
+        };
+      return this.#issuer.failure(err, 'the token endpoint');
+    }
+    const checked = await this.checkIdToken(tokens.id_token as string);
+    if (checked instanceof Failure || 'refused' in checked) return checked;
+    return { claims: checked.claims, tokens, returnTo: flow.r };
+  }
+
+  /**
+   * An ID token's signature and claims, by the JWT path's verifier (jwt-verify.ts) against the
+   * provider's keys (a kid they lack asks for them again once); oauth4webapi checked its nonce,
+   * audience, issuer and times already. The keys not to be had is the hop's failure.
+   */
+  async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | SignInRefusal | Failure> {
+    try {
+      const jwks = await this.#issuer.jwks();
+      let checked = verifyJwt(token, await jwks.keys(), this.#rules);
+      if ('invalid' in checked && checked.invalid === 'ERR_JWKS_NO_MATCHING_KEY') {
+        const fresh = await jwks.unknownKid();
+        if (fresh instanceof Failure) return this.#issuer.failure(fresh, 'the JWKS endpoint');
+        if (fresh !== undefined) checked = verifyJwt(token, fresh, this.#rules);
+      }
+      if ('invalid' in checked && checked.invalid === 'ERR_JWKS_INVALID') return jwks.unusableKey();
+      if ('claims' in checked) return checked;
+      return {
+        refused: 401,
+        details: "the identity provider's ID token was not accepted",
+        note: `oidc id token ${checked.invalid}`,
+      };
+    } catch (err) {
+      return this.#issuer.failure(err, 'the JWKS endpoint');
+    }
+  }
+}
+
+function refusedState(details: string, note: string): SignInRefusal {
+  return { refused: 400, details, note: `oidc ${note}` };
+}
+
+function isFlow(value: Record<string, unknown> | undefined): value is Record<string, unknown> & Flow {
+  return (
+    value !== undefined &&
+    typeof value.s === 'string' &&
+    typeof value.n === 'string' &&
+    typeof value.v === 'string' &&
+    typeof value.r === 'string' &&
+    typeof value.t === 'number'
+  );
+}

@@ -1,0 +1,91 @@
+/** routes[].auth.oidc: its fields normalised with their defaults, its secrets' variables and its paths checked. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { secretsOf } from '../../../src/core/config/secrets.ts';
+import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
+
+const ENV = { OIDC_SECRET: 'client-secret', OIDC_COOKIE: 'x'.repeat(32) };
+
+const route = (path: string, extra = '') =>
+  withRoutes(`  - match: { path: ${path} }
+    upstream: api
+    auth:
+      oidc:
+        issuer: https://idp.example.com
+        client_id: candor
+        client_secret_env: OIDC_SECRET
+        cookie: { secret_env: OIDC_COOKIE }
+${extra}`);
+
+test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT path’s algorithms and clock skew', () => {
+  const config = parseConfig(route('/'), SOURCE, ENV);
+  assert.deepEqual(config.routes[0].access?.auth?.oidc, {
+    issuer: 'https://idp.example.com',
+    clientId: 'candor',
+    clientSecretEnv: 'OIDC_SECRET',
+    scopes: ['openid'],
+    redirectPath: '/oauth2/callback',
+    logoutPath: '/oauth2/sign_out',
+    cookieName: '_candor_session',
+    cookieSecretEnv: 'OIDC_COOKIE',
+    allowed: [],
+    identityClaim: 'sub',
+    algorithms: ['RS256', 'ES256'],
+    clockSkew: 30_000,
+    timeout: 5000,
+  });
+  const set = parseConfig(
+    route('/', '        scopes: [email, openid]\n        allowed: { groups: [staff, ops] }\n'),
+    SOURCE,
+    ENV,
+  );
+  assert.deepEqual(set.routes[0].access?.auth?.oidc?.scopes, ['openid', 'email']);
+  assert.deepEqual(set.routes[0].access?.auth?.oidc?.allowed, [
+    { claim: 'groups', values: ['staff', 'ops'] },
+  ]);
+});
+
+test('the secrets’ variables must be set, the cookie’s long enough; --without-secrets lets them be absent', () => {
+  const told = (env: NodeJS.ProcessEnv) => problemsOf(route('/'), env).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(told({}), [
+    'routes[0].auth.oidc.client_secret_env: the variable OIDC_SECRET is not set',
+    'routes[0].auth.oidc.cookie.secret_env: the variable OIDC_COOKIE is not set',
+  ]);
+  assert.deepEqual(told({ ...ENV, OIDC_COOKIE: 'short' }), [
+    "routes[0].auth.oidc.cookie.secret_env: the variable OIDC_COOKIE holds 5 characters: the session cookie's secret needs 32 or more",
+  ]);
+  const checked = parseConfig(route('/'), SOURCE, {}, { secrets: 'may-be-absent' });
+  // What `candor check --without-secrets` lists as serve's to have.
+  assert.deepEqual(
+    secretsOf(checked).map((s) => `${s.field} ${JSON.stringify(s.source)}`),
+    [
+      'routes[0].auth.oidc.client_secret_env {"env":"OIDC_SECRET"}',
+      'routes[0].auth.oidc.cookie.secret_env {"env":"OIDC_COOKIE"}',
+    ],
+  );
+});
+
+test('the redirect and logout paths must reach the route; one way to authenticate', () => {
+  assert.deepEqual(
+    problemsOf(route('/app'), ENV).map((p) => `${p.path}: ${p.message}`),
+    [
+      "routes[0].auth.oidc.redirect_path: /oauth2/callback is not under the route's path /app: the provider's answer would never reach this route",
+      "routes[0].auth.oidc.logout_path: /oauth2/sign_out is not under the route's path /app: the provider's answer would never reach this route",
+    ],
+  );
+  assert.doesNotThrow(() =>
+    parseConfig(
+      route('/app', '        redirect_path: /app/cb\n        logout_path: /app/out\n'),
+      SOURCE,
+      ENV,
+    ),
+  );
+  const two = problemsOf(route('/', '      jwt: { jwks_url: https://idp.example.com/jwks }\n'), ENV);
+  assert.deepEqual(
+    two.map((p) => p.message),
+    [
+      'expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
+    ],
+  );
+});

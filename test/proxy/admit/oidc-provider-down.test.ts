@@ -1,0 +1,269 @@
+/**
+ * The OpenID provider's failures told as a hop's (next-hop="auth:oidc"): refused, reset,
+ * garbage 502, slow 504, its 5xx and its circuit open 503 + Retry-After; never a 500, never a
+ * 401. A signed-in user keeps working through an outage until the session's tokens expire.
+ * Each gateway here has a provider of its own (one to break); so has the last test's, on a TLS
+ * listener (its cookies Secure, its redirect URI https).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { after, before, test } from 'node:test';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  COOKIE_SECRET,
+  HttpBrowser,
+  startProvider,
+  type TestProvider,
+} from '../../helpers/oidc-provider.ts';
+import { startGatewayFromText, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+/** The secrets, in the variables the config names: its checks read them, and the gateway when it builds the route. */
+const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
+Object.assign(process.env, ENV);
+
+let app: http.Server;
+let reached = 0;
+
+before(async () => {
+  app = http.createServer((_req, res) => {
+    reached++;
+    res.writeHead(200).end('app');
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+});
+after(() => closeAll(app));
+
+/** A gateway whose route signs in at `provider`, its calls bounded by 1 s (`top`: more top-level fields). */
+async function gatewayOn(provider: TestProvider, top = ''): Promise<TestGateway> {
+  const gw = await startTestGateway(
+    `name: edge-1
+${top}routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+    auth:
+      oidc:
+        issuer: ${provider.issuer}
+        client_id: ${CLIENT_ID}
+        client_secret_env: OIDC_TEST_CLIENT_SECRET
+        scopes: [offline_access]
+        cookie: { secret_env: OIDC_TEST_COOKIE_SECRET }
+        timeout: 1s
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+`,
+    ENV,
+  );
+  await provider.register(gw.url);
+  return gw;
+}
+
+/** A browser's page request, and the hop's failure it must get: the status, the type, and the hop named. */
+async function assertHopFailure(
+  gw: TestGateway,
+  path: string,
+  cookie: string | undefined,
+  status: number,
+  type: string,
+) {
+  const before = reached;
+  const res = await request(gw.url, {
+    path,
+    headers: { accept: 'text/html', ...(cookie === undefined ? {} : { cookie }) },
+  });
+  assert.equal(res.status, status, res.text);
+  assert.match(
+    res.headers['proxy-status'] as string,
+    new RegExp(`^edge-1; error=${type}; details="(?:[^"\\\\]|\\\\.)+"; next-hop="auth:oidc"$`),
+  );
+  assert.match(String(res.headers['content-type']), /^text\/html/);
+  assert.equal(reached, before);
+  return res;
+}
+
+test('a signed-in user keeps working while the provider is down; a sign-in begun then is told it is down (502), its circuit open 503 + Retry-After', async () => {
+  const provider = await startProvider();
+  const gw = await gatewayOn(provider);
+  try {
+    const browser = new HttpBrowser();
+    const page = await browser.signIn(await browser.go(`${gw.url}/`), 'alice');
+    assert.equal(page.text, 'app');
+    await provider.stop();
+    const session = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;
+    for (let i = 0; i < 3; i++) {
+      const res = await request(gw.url, { path: '/still', headers: { cookie: session } });
+      assert.equal(res.status, 200);
+    }
+    // A second after the provider was last heard from, a sign-in asks it again before sending
+    // the browser there: refused, the browser is told so (not sent to a provider that is down).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const signIn = await assertHopFailure(gw, '/new', undefined, 502, 'connection_refused');
+    assert.match(signIn.headers['proxy-status'] as string, /details="the discovery document: /);
+    // A session past its end with the provider down: the hop's failure (never a 401 for an outage).
+    const seal = new CookieSeal(COOKIE_SECRET, 'session');
+    const opened = seal.open(browser.cookie('127.0.0.1', '_candor_session') as string) as Record<
+      string,
+      unknown
+    >;
+    const ended = await seal.seal({ ...opened, a: Date.now() - 7200_000, e: Date.now() - 1000 });
+    const failures: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await request(gw.url, {
+        path: '/ended',
+        headers: { accept: 'text/html', cookie: `_candor_session=${ended}` },
+      });
+      failures.push(res.status);
+      if (res.status === 503) {
+        assert.match(
+          res.headers['proxy-status'] as string,
+          /^edge-1; error=destination_unavailable; details="the token endpoint: its circuit is open[^"]*"; next-hop="auth:oidc"$/,
+        );
+        assert.match(String(res.headers['retry-after']), /^\d+$/);
+      } else
+        assert.match(
+          res.headers['proxy-status'] as string,
+          /error=connection_refused; .*next-hop="auth:oidc"$/,
+        );
+    }
+    // Five refused in a row (the sign-in's and four renewals) open the provider's circuit: the
+    // next is told at once, with when to come back.
+    assert.deepEqual(failures, [502, 502, 502, 502, 503]);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
+
+for (const [mode, status, type] of [
+  ['hang', 504, 'http_response_timeout'],
+  ['garbage', 502, 'http_protocol_error'],
+  // The connection closed before an answer (node's destroy() sends a FIN).
+  ['reset', 502, 'connection_terminated'],
+  ['error', 503, 'destination_unavailable'],
+] as const) {
+  test(`a provider whose discovery ${mode === 'hang' ? 'never answers' : mode === 'error' ? 'answers 500' : `answers ${mode}`}: a sign-in is its ${status} ${type}`, async () => {
+    const provider = await startProvider();
+    provider.mode = mode;
+    const gw = await gatewayOn(provider);
+    try {
+      await assertHopFailure(gw, '/', undefined, status, type);
+      const line = gw.logs.filter((l) => l.msg === 'request').at(-1);
+      assert.equal(line?.auth, `failed: ${type}`);
+    } finally {
+      await closeAll(gw, provider);
+    }
+  });
+}
+
+for (const [mode, status, type] of [
+  ['hang', 504, 'http_response_timeout'],
+  ['garbage', 502, 'http_protocol_error'],
+] as const) {
+  test(`the token endpoint ${mode === 'hang' ? 'slow' : 'answering garbage'} when the browser comes back: its ${status} ${type}, no session`, async () => {
+    const provider = await startProvider();
+    const gw = await gatewayOn(provider);
+    try {
+      const browser = new HttpBrowser();
+      const login = await browser.go(`${gw.url}/`);
+      const back = await browser.signIn(login, 'bob');
+      // signIn followed the provider's redirects back to the gateway: do it again, stopping short of the callback.
+      assert.equal(back.text, 'app');
+      const again = new HttpBrowser();
+      const second = await again.go(`${gw.url}/`);
+      const toCallback = (next: URL) => next.pathname === '/oauth2/callback';
+      // The dev login, then its consent page (a user's first sign-in), stopping short of the gateway.
+      const consent = await again.submit(second, { login: 'carol', password: 'x' }, toCallback);
+      const stopped = await again.submit(consent, {}, toCallback);
+      const callback = new URL(stopped.headers.location as string);
+      assert.equal(callback.pathname, '/oauth2/callback');
+      provider.mode = mode;
+      const [flow] = again.cookiesStarting('127.0.0.1', '_candor_session_flow_');
+      const res = await assertHopFailure(gw, `${callback.pathname}${callback.search}`, flow, status, type);
+      assert.match(res.headers['proxy-status'] as string, /details="the token endpoint: /);
+      assert.equal(res.headers['set-cookie'], undefined);
+    } finally {
+      await closeAll(gw, provider);
+    }
+  });
+}
+
+test('with expose_upstream_address the provider is named by its address; the log names it either way', async () => {
+  const provider = await startProvider();
+  provider.mode = 'error';
+  const gw = await gatewayOn(provider, 'errors: { expose_upstream_address: true }\n');
+  try {
+    const res = await request(gw.url, {
+      path: '/',
+      headers: { accept: 'text/html', 'x-request-id': 'oidc-exposed' },
+    });
+    assert.equal(res.status, 503);
+    const host = new URL(provider.issuer).host;
+    assert.match(res.headers['proxy-status'] as string, new RegExp(`; next-hop="auth:${host}"$`));
+    assert.equal((await gw.logFor('oidc-exposed')).auth_hop, `auth:${host}`);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
+
+test('over TLS the cookies are Secure and the redirect URI https', async () => {
+  const provider = await startProvider();
+  const certs = testCertificates();
+  const gw = await startGatewayFromText(
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }
+routes:
+  - match: { path: / }
+    upstream: app
+    auth:
+      oidc:
+        issuer: ${provider.issuer}
+        client_id: ${CLIENT_ID}
+        cookie: { secret_env: OIDC_TEST_COOKIE_SECRET }
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+`,
+    ENV,
+  );
+  await provider.register('https://app.test');
+  try {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: '127.0.0.1',
+            port: gw.port,
+            path: '/page',
+            rejectUnauthorized: false,
+            agent: false,
+            headers: { host: 'app.test', accept: 'text/html' },
+          },
+          (answer) => {
+            answer.resume();
+            answer.on('end', () => resolve(answer));
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(res.statusCode, 302);
+    const location = new URL(res.headers.location as string);
+    assert.equal(location.searchParams.get('redirect_uri'), 'https://app.test/oauth2/callback');
+    const [flow] = res.headers['set-cookie'] ?? [];
+    assert.match(
+      flow,
+      /^_candor_session_flow_[\w-]{12}=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=600$/,
+    );
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
