@@ -29,6 +29,20 @@ export interface PluginRequest {
   readonly id: string;
   /** A logger whose lines carry the plugin's name and this request's id. */
   readonly log: PluginLogger;
+  /**
+   * The whole request body as bytes (empty for a request without one), read once for every
+   * plugin of the route and sent upstream as it came. Bounded by `limit` (bytes) and the route's
+   * `limits.buffer`, the smaller: a body past it rejects with the client's 413 (an announced
+   * length at once), a client too slow with its 408; let the rejection out of onRequest and it is
+   * the request's answer. Its wait for the client is not counted in the plugin's `timeout`.
+   */
+  body(options?: PluginBodyOptions): Promise<Uint8Array>;
+}
+
+/** How much of the request body a plugin reads. */
+export interface PluginBodyOptions {
+  /** Bytes at most (default and ceiling: the route's `limits.buffer`). */
+  readonly limit?: number;
 }
 
 /** The head of an upstream's answer: what onResponse sets or deletes in `headers` is what the client gets. */
@@ -87,10 +101,13 @@ export interface PluginMetrics {
   observe(name: string, value: number, label?: string): void;
 }
 
-/** What fetch takes beyond the path: a method without a body, fields, its own deadline, the request it is for. */
+/** What fetch takes beyond the path: a method, fields, a body, its own deadline, the request it is for. */
 export interface PluginFetchInit {
-  readonly method?: 'GET' | 'HEAD';
+  /** Default GET. A method that is not idempotent (POST, PATCH) is retried only where it never reached the service. */
+  readonly method?: string;
   readonly headers?: PluginHeadersInit;
+  /** Sent whole, with its Content-Length (a string as UTF-8). */
+  readonly body?: string | Uint8Array;
   /** Milliseconds for the whole call (every attempt); default: the plugin's `timeout`. */
   readonly timeout?: number;
   /** The client's request this call is for: its id and trace go with the call. */

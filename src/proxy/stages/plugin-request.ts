@@ -5,7 +5,7 @@
  * plugin reads `headers` (a plugin that does not pays nothing for it).
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
-import type { PluginLogger, PluginRequest } from './plugin-api.ts';
+import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import type { StageRequest } from './stage.ts';
 
 /** A Headers and the fields it was made with, by name (as it joins them), to tell what a hook changed. */
@@ -46,13 +46,16 @@ function headersOfFields(fields: FieldMap, edits: ReadonlyMap<string, string | u
 export class PluginRequestView implements PluginRequest {
   readonly #request: StageRequest;
   readonly #logFor: (id: string) => PluginLogger;
+  /** The plugin's stage name (`plugin:NAME`), which a 413 of its body's bound names. */
+  readonly #stage: string;
   #headers: Snapshot | undefined;
   #query: URLSearchParams | undefined;
   #log: PluginLogger | undefined;
 
-  constructor(request: StageRequest, logFor: (id: string) => PluginLogger) {
+  constructor(request: StageRequest, logFor: (id: string) => PluginLogger, stage: string) {
     this.#request = request;
     this.#logFor = logFor;
+    this.#stage = stage;
   }
 
   get method(): string {
@@ -92,6 +95,14 @@ export class PluginRequestView implements PluginRequest {
 
   get id(): string {
     return this.#request.record.id;
+  }
+
+  body(options?: PluginBodyOptions): Promise<Uint8Array> {
+    const limit = options?.limit ?? Number.POSITIVE_INFINITY;
+    if (typeof limit !== 'number' || !(limit >= 0))
+      return Promise.reject(new Error(`body(): limit must be a number of bytes, got ${String(limit)}`));
+    // A copy: what goes upstream is the body as the client sent it, whatever the plugin writes into its bytes.
+    return this.#request.readBody(limit, this.#stage).then((bytes) => new Uint8Array(bytes));
   }
 
   /** The stage contract's request under this view (a plugin's fetch for it carries its id and trace). */

@@ -36,7 +36,8 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
     failOpen: options.failOpen,
     // A plugin with no request hook (only close) runs no code per request.
     start: uses
-      ? (request) => new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor))
+      ? (request) =>
+          new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor, stageName))
       : () => undefined,
     ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
   };

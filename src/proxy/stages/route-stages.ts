@@ -114,6 +114,14 @@ export class StageRun {
     this.#guardHeads = guard;
   }
 
+  /** The request's body, read whole at a stage's ask (every attempt sends it); undefined: none was. */
+  get bodyRead(): Buffer | undefined {
+    return this.#request.bodyRead;
+  }
+
+  /** A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's. */
+  readonly #bodyWait = (): number => this.#request.bodyWaitMs();
+
   /** The stages' edits of the request's fields on their way upstream (stage.ts); undefined: none made. */
   get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
     return this.#request.upstreamEdits;
@@ -165,7 +173,7 @@ export class StageRun {
         continue;
       }
       if (verdict instanceof Promise)
-        return withDeadline(verdict, stage.timeoutMs).then(
+        return withDeadline(verdict, stage.timeoutMs, this.#bodyWait).then(
           (settled) => {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
             return settled ?? this.#requestFrom(i + 1, admitted);
@@ -295,11 +303,22 @@ export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): 
   return new Failure('proxy_internal_error', `${stage.name} ${what} in ${hook}`, { cause: err });
 }
 
-/** A promise that rejects with Overran past `ms` (the late result is dropped). */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * A promise that rejects with Overran past `ms` (the late result is dropped). `excused` tells the
+ * milliseconds so far that were not the hook's (waiting for the client's body): they move the
+ * deadline on.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const t0 = performance.now();
+  const excusedAt0 = excused?.() ?? 0;
   const overrun = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Overran(ms)), ms);
+    const check = (): void => {
+      const own = excused === undefined ? ms : performance.now() - t0 - (excused() - excusedAt0);
+      if (own >= ms - 1) reject(new Overran(ms));
+      else timer = setTimeout(check, ms - own);
+    };
+    timer = setTimeout(check, ms);
   });
   return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
 }

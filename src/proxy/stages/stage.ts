@@ -49,6 +49,18 @@ export interface StageRequest {
   readonly upstreamFields: Map<string, string | undefined>;
   /** The edits of `upstreamFields` made so far, without making the map (undefined: none). */
   readonly upstreamEdits: ReadonlyMap<string, string | undefined> | undefined;
+  /**
+   * The request's whole body, read at a stage's ask (a plugin's `request.body()`) up to `limit`
+   * bytes and the route's `limits.buffer`, once: a later ask gets the same bytes, and every
+   * attempt sends them upstream as they came (a request no stage asks streams as it always did).
+   * Rejects with the client's failure: 413 past the bound (`reader`, the stage, named in its
+   * details), 408 too slow, client_closed.
+   */
+  readBody(limit: number, reader: string): Promise<Buffer>;
+  /** The body readBody read whole, once it has; undefined: none was read (it goes as it comes). */
+  readonly bodyRead: Buffer | undefined;
+  /** Milliseconds spent so far waiting for the client's body at a stage's ask: the client's time, not the stage's. */
+  bodyWaitMs(): number;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
