@@ -2,12 +2,12 @@ import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Admitted } from '../admit/admit-request.ts';
-import { readWholeForStage, tooLarge } from '../forward/request-body.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { StageRequest } from '../stages/stage.ts';
 import type { SessionRequest } from './session-request.ts';
+import { StageBody } from './stage-body.ts';
 
 /** The request as its route's stages read it (stage.ts), made once the route is known. */
 export function stageRequestOf(req: SessionRequest, routed: Routed): StageRequest {
@@ -23,20 +23,16 @@ class SessionStageRequest implements StageRequest {
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
-  /** The body read whole at a stage's ask, once it is (every attempt sends it). */
-  bodyRead: Buffer | undefined;
   readonly #req: SessionRequest;
-  readonly #config: RouteConfig;
+  readonly #route: RouteConfig;
   #edits: Map<string, string | undefined> | undefined;
-  /** The body's read: under way or done (a failed one is forgotten: the next ask reads again). */
-  #reading: Promise<Buffer> | undefined;
-  #waited = 0;
-  #waitingSince: number | undefined;
+  /** The body read whole at a stage's ask: made by the first ask (most requests make none). */
+  #body: StageBody | undefined;
 
   constructor(req: SessionRequest, routed: Routed) {
     const { head, fields, record, exchange } = req;
     this.#req = req;
-    this.#config = routed.route;
+    this.#route = routed.route;
     this.head = head;
     this.fields = fields;
     this.record = record;
@@ -56,51 +52,16 @@ class SessionStageRequest implements StageRequest {
   }
 
   readBody(limit: number, reader: string): Promise<Buffer> {
-    const bound = Math.min(limit, this.#config.limits.buffer);
-    this.#reading ??= this.#read(bound, reader);
-    // A later ask with a smaller bound than the body read: past it, as the first read would have been.
-    return this.#reading.then((bytes) =>
-      bytes.length > bound ? Promise.reject(tooLarge(bound, reader)) : bytes,
-    );
+    this.#body ??= new StageBody(this.#req, this.#route);
+    return this.#body.read(limit, reader);
+  }
+
+  get bodyRead(): Buffer | undefined {
+    return this.#body?.bytes;
   }
 
   bodyWaitMs(): number {
-    const since = this.#waitingSince;
-    return since === undefined ? this.#waited : this.#waited + performance.now() - since;
-  }
-
-  #read(bound: number, reader: string): Promise<Buffer> {
-    const { exchange, runtime } = this.#req;
-    const { limits } = runtime.config;
-    return new Promise<Buffer>((resolve, reject) => {
-      const since = performance.now();
-      this.#waitingSince = since;
-      const settle = (read: Buffer | Failure) => {
-        if (this.#waitingSince === undefined) return;
-        this.#waited += performance.now() - since;
-        this.#waitingSince = undefined;
-        if (read instanceof Failure) {
-          this.#reading = undefined;
-          return reject(read);
-        }
-        this.bodyRead = read;
-        resolve(read);
-      };
-      const cancel = readWholeForStage(
-        exchange,
-        bound,
-        reader,
-        { body: this.#config.limits.body, readTimeout: limits.bodyReadTimeout, minRate: limits.bodyMinRate },
-        settle,
-      );
-      if (cancel === undefined) return;
-      // The request is over first (the client left): the read is given up, and the stage told.
-      exchange.response.onClose(() => {
-        if (this.#waitingSince === undefined) return;
-        cancel();
-        settle(new Failure('client_closed', 'the client left while its body was read'));
-      });
-    });
+    return this.#body === undefined ? 0 : this.#body.waitedMs();
   }
 }
 

@@ -73,13 +73,16 @@ export interface PluginRecord {
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** A plugin's hooks: any of them, each sync or async (onResponse sync only: docs/plugins.md). */
+/** A plugin's hooks: any of them, each sync or async (docs/plugins.md). */
 export interface PluginHooks {
   /** Go on (return nothing), or answer the request yourself. A thrown `Failure` of a fetch is that hop's failure. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing (void) goes on
   onRequest?(request: PluginRequest): MaybePromise<PluginAnswer | undefined | void>;
-  /** The upstream's answer's head, for an upstream's answer only (never the gateway's own error). Synchronous. */
-  onResponse?(response: PluginResponse, request: PluginRequest): void;
+  /**
+   * The upstream's answer's head, for an upstream's answer only (never the gateway's own error).
+   * A promise holds the answer (nothing goes to the client) until it resolves, within `timeout`.
+   */
+  onResponse?(response: PluginResponse, request: PluginRequest): MaybePromise<void>;
   /** The request is over: count it. */
   onEnd?(record: PluginRecord): MaybePromise<void>;
   /** The config that made this instance was replaced: end what it holds (a bounded time is given). */

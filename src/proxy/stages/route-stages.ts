@@ -15,6 +15,9 @@ import type {
   UpstreamAnswerHead,
 } from './stage.ts';
 
+/** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
+export type HeadOutcome = Failure | HeadVerdict;
+
 /** Each stage's hooks for one request, by the stage's place in its route's list (a hole: none for it). */
 type StartedHooks = (StageHooks | undefined)[];
 
@@ -188,35 +191,49 @@ export class StageRun {
 
   /**
    * The upstream's answer's head meets each stage (its fields edited in place): relayed
-   * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure.
+   * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure;
+   * a promise of that when a stage waits (each stage after it meets the head once it decided).
    */
-  onUpstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
+  onUpstreamHead(head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
-    if (!this.#guardHeads) return this.#upstreamHead(head);
+    if (!this.#guardHeads) return this.#upstreamHead(head, 0);
     const own = gatewayFields(head.headers);
+    let outcome: HeadOutcome | Promise<HeadOutcome> | undefined;
     try {
-      return this.#upstreamHead(head);
+      outcome = this.#upstreamHead(head, 0);
+      return outcome;
     } finally {
-      keepGatewayFields(head.headers, own);
+      // After the last stage decided: at once, or once the waiting one (and those after it) did.
+      if (outcome instanceof Promise) void outcome.finally(() => keepGatewayFields(head.headers, own));
+      else keepGatewayFields(head.headers, own);
     }
   }
 
-  #upstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
-    for (let i = 0; i < this.#hooks.length; i++) {
+  #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
+    for (let i = index; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onUpstreamHead === undefined) continue;
       const stage = this.#stages[i];
       const t0 = stage.trusted ? 0 : performance.now();
+      let returned: HeadVerdict | Promise<HeadVerdict> | undefined;
       try {
-        const returned: unknown = hooks.onUpstreamHead(head);
-        if (returned instanceof Promise)
-          throw new Error('returned a promise: a response hook must decide at once');
-        if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-        if (returned !== undefined) return returned as HeadVerdict;
+        returned = hooks.onUpstreamHead(head) as HeadVerdict | Promise<HeadVerdict>;
       } catch (err) {
         const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
         if (failed !== undefined) return failed;
+        continue;
       }
+      if (returned instanceof Promise)
+        return withDeadline(returned, stage.timeoutMs).then(
+          (settled) => {
+            if (!stage.trusted)
+              this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+            return settled ?? this.#upstreamHead(head, i + 1);
+          },
+          (err) => this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1),
+        );
+      if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+      if (returned !== undefined) return returned;
     }
     return undefined;
   }
@@ -300,7 +317,9 @@ export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): 
   // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
   if (err instanceof Failure) return err;
   const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
-  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${hook}`, { cause: err });
+  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
+    cause: err,
+  });
 }
 
 /**

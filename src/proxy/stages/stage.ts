@@ -9,7 +9,7 @@
  *      streamed with a known length, own-answer.ts) or refuse it (a Failure),
  *      possibly after waiting (a promise);
  *   2. on the upstream's head (`onUpstreamHead`): the fields the client gets of the upstream's
- *      answer (the upstream's answers only), or ask the upstream again;
+ *      answer (the upstream's answers only), or ask the upstream again, possibly after waiting;
  *   3. around the upstream's answer's body (`wrapSink`): the sink its bytes go through;
  *   4. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
  *      gateway's own and its error responses alike (response header rules);
@@ -88,8 +88,12 @@ export type HeadVerdict = undefined | { readonly askAgainWithout: readonly strin
 /** One request's run of a stage: the hooks it uses for this request. */
 export interface StageHooks {
   onRequest?(admitted: AdmittedRequest): RequestVerdict | Promise<RequestVerdict>;
+  /**
+   * Possibly after waiting (a promise, bounded by the stage's `timeoutMs`): the exchange holds the
+   * answer meanwhile (its body read so far kept, the upstream paused), and nothing goes downstream.
+   */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only edits the fields returns nothing
-  onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void;
+  onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void | Promise<HeadVerdict | void>;
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
   editAnswer?(headers: readonly string[]): string[];
@@ -113,6 +117,8 @@ export interface RouteStage {
    * failures (every call of another's is counted and timed: a plugin's cost is its operator's to see).
    */
   readonly trusted?: boolean;
+  /** What the stage's author calls a hook, where its failure is told (a plugin's `onResponse` is the contract's onUpstreamHead). */
+  readonly hookNames?: Partial<Record<StageHook, string>>;
   /** This request's run of the stage; undefined when it has nothing to do for it. */
   start(request: StageRequest): StageHooks | undefined;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */
