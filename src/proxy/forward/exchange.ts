@@ -380,22 +380,35 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     const held = new HeldAnswer();
     this.held = held;
     controller.pause();
-    void verdict.then((decided) => {
-      this.held = undefined;
+    verdict
+      .then((decided) => this.decidedHeld(decided, held, response, head))
+      .catch((err: unknown) =>
+        // A bug of the gateway's past the stages (theirs are failures in `decided`): this exchange's 500, not the process's end.
+        this.cancel(
+          new Failure('proxy_internal_error', 'internal error while relaying a held answer', {
+            stage: this.stage,
+            cause: err,
+          }),
+        ),
+      );
+  }
+
+  /** The stages decided on a held answer: relayed with what was kept of it, unless it was not (asked again, a failure) or the exchange ended meanwhile. */
+  private decidedHeld(decided: HeadOutcome, held: HeldAnswer, response: UpstreamHead, head: string[]): void {
+    this.held = undefined;
+    if (this.finished) return;
+    // The connection's own, or the spent one's if the answer ended meanwhile.
+    const now = this.controller as ExchangeController;
+    if (this.stagesTook(now, response.status, decided)) return;
+    this.relayHead(now, response, head);
+    if (this.finished) return;
+    // Before the kept chunks go: a pause the client's pace asks while they do stands.
+    if (!held.ended) now.resume();
+    for (const chunk of held.chunks) {
       if (this.finished) return;
-      // The connection's own, or the spent one's if the answer ended meanwhile.
-      const now = this.controller as ExchangeController;
-      if (this.stagesTook(now, response.status, decided)) return;
-      this.relayHead(now, response, head);
-      if (this.finished) return;
-      // Before the kept chunks go: a pause the client's pace asks while they do stands.
-      if (!held.ended) now.resume();
-      for (const chunk of held.chunks) {
-        if (this.finished) return;
-        this.onResponseData(now, chunk);
-      }
-      if (held.ended && !this.finished) this.onResponseEnd(now, held.trailers);
-    });
+      this.onResponseData(now, chunk);
+    }
+    if (held.ended && !this.finished) this.onResponseEnd(now, held.trailers);
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {

@@ -198,15 +198,17 @@ export class StageRun {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
     if (!this.#guardHeads) return this.#upstreamHead(head, 0);
     const own = gatewayFields(head.headers);
-    let outcome: HeadOutcome | Promise<HeadOutcome> | undefined;
+    let outcome: HeadOutcome | Promise<HeadOutcome>;
     try {
       outcome = this.#upstreamHead(head, 0);
-      return outcome;
-    } finally {
-      // After the last stage decided: at once, or once the waiting one (and those after it) did.
-      if (outcome instanceof Promise) void outcome.finally(() => keepGatewayFields(head.headers, own));
-      else keepGatewayFields(head.headers, own);
+    } catch (err) {
+      keepGatewayFields(head.headers, own);
+      throw err;
     }
+    // After the last stage decided: at once, or once the waiting one (and those after it) did.
+    if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(head.headers, own));
+    keepGatewayFields(head.headers, own);
+    return outcome;
   }
 
   #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
