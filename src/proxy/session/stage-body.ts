@@ -34,6 +34,15 @@ export class StageBody {
     );
   }
 
+  /** Settles when the read under way has ended (well or not); undefined when none is. */
+  get pending(): Promise<void> | undefined {
+    if (this.#waitingSince === undefined || this.#reading === undefined) return undefined;
+    return this.#reading.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** Milliseconds spent waiting for the client's body so far (a read under way included). */
   waitedMs(): number {
     const since = this.#waitingSince;

@@ -60,6 +60,10 @@ class SessionStageRequest implements StageRequest {
     return this.#body?.bytes;
   }
 
+  get bodyReading(): Promise<void> | undefined {
+    return this.#body?.pending;
+  }
+
   bodyWaitMs(): number {
     return this.#body === undefined ? 0 : this.#body.waitedMs();
   }

@@ -50,6 +50,8 @@ export class PluginRequestView implements PluginRequest {
   readonly #stage: string;
   #headers: Snapshot | undefined;
   #query: URLSearchParams | undefined;
+  /** The plugin's onRequest has settled: the request went on without its body read here. */
+  #wentOn = false;
   #log: PluginLogger | undefined;
 
   constructor(request: StageRequest, logFor: (id: string) => PluginLogger, stage: string) {
@@ -101,6 +103,9 @@ export class PluginRequestView implements PluginRequest {
     const limit = options?.limit ?? Number.POSITIVE_INFINITY;
     if (typeof limit !== 'number' || !(limit >= 0))
       return Promise.reject(new Error(`body(): limit must be a number of bytes, got ${String(limit)}`));
+    // Past onRequest the body is the upstream's (streamed, or read whole for it): only one read here is left to give.
+    if (this.#wentOn && this.#request.bodyRead === undefined)
+      return Promise.reject(new Error('body() is read in onRequest, before the request goes upstream'));
     // A copy: what goes upstream is the body as the client sent it, whatever the plugin writes into its bytes.
     return this.#request.readBody(limit, this.#stage).then((bytes) => new Uint8Array(bytes));
   }
@@ -113,6 +118,11 @@ export class PluginRequestView implements PluginRequest {
   get log(): PluginLogger {
     this.#log ??= this.#logFor(this.#request.record.id);
     return this.#log;
+  }
+
+  /** The request went on past this plugin's onRequest (or it has none): its body is the upstream's from now on. */
+  wentOn(): void {
+    this.#wentOn = true;
   }
 
   /** What the plugin changed of the request's fields goes upstream (stage-request.ts keeps Candor's own out of reach). */

@@ -71,6 +71,7 @@ class PluginRun implements StageHooks {
 
   /** Its edits of the answer's fields are written back once it returned, or once its promise resolved. */
   onUpstreamHead(head: UpstreamAnswerHead): undefined | Promise<undefined> {
+    this.#view.wentOn();
     const fields = new AnswerHeaders(head.headers);
     const returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
     if (returned instanceof Promise)
@@ -82,6 +83,7 @@ class PluginRun implements StageHooks {
   }
 
   onEnd(record: RequestRecord): void {
+    this.#view.wentOn();
     const returned = this.#plugin.onEnd?.(recordOf(record));
     // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
     if (returned instanceof Promise)
@@ -91,6 +93,7 @@ class PluginRun implements StageHooks {
   /** What onRequest returned: its header edits go upstream, its answer is the request's, saying who made it. */
   // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
   #settled(returned: PluginAnswer | undefined | void): RequestVerdict | Promise<RequestVerdict> {
+    this.#view.wentOn();
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);

@@ -122,6 +122,11 @@ export class StageRun {
     return this.#request.bodyRead;
   }
 
+  /** A read of the body a stage began and did not wait for: the attempts wait for it. */
+  get bodyReading(): Promise<void> | undefined {
+    return this.#request.bodyReading;
+  }
+
   /** A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's. */
   readonly #bodyWait = (): number => this.#request.bodyWaitMs();
 

@@ -31,6 +31,21 @@ const reader: Plugin = () => ({
   },
 });
 
+/** Starts reading the body and goes on without waiting for it. */
+let hastyGot: number | undefined;
+const hasty: Plugin = () => ({
+  onRequest(request) {
+    void request.body().then((bytes) => {
+      hastyGot = bytes.length;
+    });
+  },
+});
+const late: Plugin = () => ({
+  async onResponse(_response, request) {
+    await request.body();
+  },
+});
+
 /** Reads nothing of the body: its route streams it as any route does. */
 const looker: Plugin = () => ({
   onRequest(request) {
@@ -104,6 +119,8 @@ describe('a plugin reading the request body, and posting to its own service', ()
 plugins:
   reader: { module: /nonexistent/never-imported.ts, timeout: 200ms }
   looker: { module: /nonexistent/never-imported.ts }
+  hasty: { module: /nonexistent/never-imported.ts }
+  late: { module: /nonexistent/never-imported.ts }
   poster: { module: /nonexistent/never-imported.ts, options: { upstream: service } }
   poster-down: { module: /nonexistent/never-imported.ts, options: { upstream: down } }
   poster-slow: { module: /nonexistent/never-imported.ts, options: { upstream: slow }, timeout: 2s }
@@ -112,6 +129,8 @@ routes:
   - { name: small, match: { path: /small }, upstream: app, plugins: [reader] }
   - { name: retry, match: { path: /retry }, upstream: flaky, plugins: [reader] }
   - { name: stream, match: { path: /stream }, upstream: early, request_buffering: false, plugins: [looker] }
+  - { name: hasty, match: { path: /hasty }, upstream: app, plugins: [hasty] }
+  - { name: late, match: { path: /late }, upstream: app, request_buffering: false, plugins: [late] }
   - { name: post, match: { path: /post }, upstream: app, plugins: [poster] }
   - { name: post-down, match: { path: /down }, upstream: app, plugins: [poster-down] }
   - { name: post-slow, match: { path: /slow }, upstream: app, plugins: [poster-slow] }
@@ -125,7 +144,7 @@ upstreams:
 `,
       {},
       '',
-      { plugins: { reader, looker, poster, 'poster-down': poster, 'poster-slow': poster } },
+      { plugins: { reader, looker, hasty, late, poster, 'poster-down': poster, 'poster-slow': poster } },
     );
   });
   after(() => closeAll(gw, app, early, service, slowService));
@@ -228,6 +247,23 @@ upstreams:
     const answer = await up.closed;
     assert.match(answer, /^HTTP\/1\.1 200 /);
     assert.equal(last().headers['x-seen-length'], '8');
+  });
+
+  test('a plugin that goes on without waiting for its read: the body goes upstream whole once that read ended', async () => {
+    const again = rawUpload(
+      gw.port,
+      'POST /hasty HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\nConnection: close\r\n\r\n',
+      { first: 'abc', drip: { piece: 'def', everyMs: 30, pieces: 2 } },
+    );
+    assert.match(await again.closed, /^HTTP\/1\.1 200 /);
+    assert.equal(hastyGot, 9);
+    assert.equal(last().bodySha256, sha256(Buffer.from('abcdefdef')));
+  });
+
+  test('body() after the request went upstream (in onResponse) is the plugin’s bug: a 500 naming it', async () => {
+    const res = await request(gw.url, { method: 'POST', path: '/late', body: 'streamed' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:late threw in onResponse"/);
   });
 
   test("a route whose plugin never reads the body streams it (the upstream answers on the body's first bytes)", async () => {
