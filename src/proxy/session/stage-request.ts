@@ -19,7 +19,6 @@ class SessionStageRequest implements StageRequest {
   readonly head: StageRequest['head'];
   readonly fields: StageRequest['fields'];
   readonly record: StageRequest['record'];
-  readonly host: string;
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
@@ -36,10 +35,14 @@ class SessionStageRequest implements StageRequest {
     this.head = head;
     this.fields = fields;
     this.record = record;
-    this.host = hostnameOf(record.host);
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+  }
+
+  /** Made when a stage reads it (most never do). */
+  get host(): string {
+    return hostnameOf(this.record.host);
   }
 
   get upstreamFields(): Map<string, string | undefined> {

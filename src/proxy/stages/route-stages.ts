@@ -127,9 +127,6 @@ export class StageRun {
     return this.#request.bodyReading;
   }
 
-  /** A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's. */
-  readonly #bodyWait = (): number => this.#request.bodyWaitMs();
-
   /** The stages' edits of the request's fields on their way upstream (stage.ts); undefined: none made. */
   get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
     return this.#request.upstreamEdits;
@@ -181,7 +178,8 @@ export class StageRun {
         continue;
       }
       if (verdict instanceof Promise)
-        return withDeadline(verdict, stage.timeoutMs, this.#bodyWait).then(
+        // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
+        return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
           (settled) => {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
             return settled ?? this.#requestFrom(i + 1, admitted);
