@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
@@ -299,5 +300,49 @@ upstreams:
     assert.equal(slow.status, 504);
     assert.match(String(slow.headers['proxy-status']), /error=http_response_timeout/);
     assert.match(String(slow.headers['proxy-status']), /next-hop="slow"/);
+  });
+});
+
+describe('a plugin reading the body of an HTTP/2 request', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(
+      `plugins:
+  reader: { module: /nonexistent/never-imported.ts }
+routes:
+  - { name: read, match: { path: /read }, upstream: app, plugins: [reader] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`,
+      {},
+      'http2: true',
+      { plugins: { reader } },
+    );
+  });
+  after(() => closeAll(gw, app));
+
+  test('its stream’s body is read whole, seen by the plugin and sent upstream as it came', async () => {
+    const body = Buffer.from('h2 body '.repeat(1000));
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/read' });
+      stream.end(body);
+      const status = await new Promise<number>((resolve, reject) => {
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+      });
+      stream.resume();
+      await new Promise((r) => stream.on('close', r));
+      assert.equal(status, 200);
+    } finally {
+      session.close();
+    }
+    const upstream = app.received[app.received.length - 1];
+    assert.equal(upstream.headers['x-seen-length'], String(body.length));
+    assert.equal(upstream.headers['x-seen-sha256'], sha256(body));
+    assert.equal(upstream.bodySha256, sha256(body));
   });
 });
