@@ -41,6 +41,22 @@ const waiting: RouteStage = {
   },
 };
 
+/** An observer that fails open: its waiting head hook rejects on `?reject`, its edit then never made. */
+const observer: RouteStage = {
+  name: 'observer',
+  timeoutMs: 2000,
+  failOpen: true,
+  start: (request) =>
+    request.head.target.includes('reject')
+      ? {
+          onUpstreamHead: async (head) => {
+            await new Promise((r) => setTimeout(r, 20));
+            if (head.status === 200) throw new Error('observer broke');
+          },
+        }
+      : undefined,
+};
+
 describe('an answer held while a stage decides on its head', () => {
   let app: Fault;
   let broken: Fault;
@@ -59,7 +75,7 @@ upstreams:
 `,
       {},
       '',
-      { stages: () => [waiting] },
+      { stages: () => [waiting, observer] },
     );
   });
   after(() => closeAll(gw, app, broken));
@@ -87,6 +103,16 @@ upstreams:
     assert.equal(b.url, '/held?name=second');
     assert.equal(a.connection, b.connection, 'the second went on the first one’s connection');
     assert.equal((await request(gw.url, { path: '/held?name=third' })).status, 200, 'and it is still sound');
+  });
+
+  test('a stage that fails open and rejects after waiting: logged, and the answer goes on as the upstream gave it', async () => {
+    const res = await request(gw.url, { path: '/held?wait=20&reject=1' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-waited'], '20', 'the stage before it had its say');
+    assert.equal(JSON.parse(res.text).url, '/held?wait=20&reject=1');
+    await waitUntil('the failure logged', () =>
+      gw.logs.some((l) => l.msg === 'stage failed' && l.stage === 'observer' && l.hook === 'onUpstreamHead'),
+    );
   });
 
   test('a client that leaves while its answer is held: logged as such, the gateway serves on', async () => {
