@@ -23,8 +23,8 @@ export const MAX_AUTH_BODY = 64 * 1024;
  * pool and its queue bound carry it, the upstream's timeouts, retry rule and budget apply,
  * every attempt's outcome goes to outlier detection and the circuit, and its attempts are
  * counted in the upstream's metrics. Only the deadline is the call's own (`call.deadline`, in
- * place of `timeouts.total`), and it never waits in the upstream's `hold`. The GET carries the
- * client's request id, and the fields this hop writes as it does for any request
+ * place of `timeouts.total`), and it never waits in the upstream's `hold`. The call (an auth
+ * service's GET; a plugin's fetch, with its method and body) carries the client's request id, and the fields this hop writes as it does for any request
  * (X-Forwarded-For, -Proto, -Host, Via) from the client's facts.
  *
  * Resolves with the answer once its body is whole, `MAX_AUTH_BODY` at most: an answer its

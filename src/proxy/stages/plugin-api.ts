@@ -125,7 +125,7 @@ export interface PluginContext {
   readonly metrics: PluginMetrics;
   /**
    * Asks an upstream of the config (its pools, timeouts, circuit, retry rule and budget), as an
-   * auth hop asks its service. Rejects with that hop's failure (502, 504 or 503 by its shape,
+   * auth hop asks its service: a GET, or `init.method` with `init.body` sent whole. Rejects with that hop's failure (502, 504 or 503 by its shape,
    * `next-hop` naming the upstream): rethrown from onRequest, it is the request's answer.
    */
   fetch(upstream: string, path: string, init?: PluginFetchInit): Promise<Response>;
