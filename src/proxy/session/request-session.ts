@@ -181,10 +181,6 @@ export class RequestSession implements AttemptsOwner {
     // The client left while a stage decided.
     if (this.#req.response.closed) return;
     if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
-    // A stage began reading the body and went on without it: one reader of the client's stream at a time.
-    const reading = this.#stages?.bodyReading;
-    if (reading !== undefined)
-      return void reading.then(() => this.#staged(undefined, admitted)).catch(this.#bug);
     // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
     this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages), this.#cache);
     if (this.#cache === undefined) this.#attempts.start();

@@ -122,11 +122,6 @@ export class StageRun {
     return this.#request.bodyRead;
   }
 
-  /** A read of the body a stage began and did not wait for: the attempts wait for it. */
-  get bodyReading(): Promise<void> | undefined {
-    return this.#request.bodyReading;
-  }
-
   /** The stages' edits of the request's fields on their way upstream (stage.ts); undefined: none made. */
   get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
     return this.#request.upstreamEdits;
@@ -158,7 +153,7 @@ export class StageRun {
     return wrapped;
   }
 
-  /** The request meets each stage's onRequest in order: the first answer or refusal ends it. */
+  /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
     return this.#requestFrom(0, admitted);
   }
@@ -189,7 +184,9 @@ export class StageRun {
       if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
     }
-    return undefined;
+    // A stage began reading the body and went on without waiting for it: the request goes on once
+    // that read ended (one reader of the client's stream at a time).
+    return this.#request.bodyReading?.then(() => undefined);
   }
 
   /**

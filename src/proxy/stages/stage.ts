@@ -61,7 +61,7 @@ export interface StageRequest {
   readonly bodyRead: Buffer | undefined;
   /** Milliseconds spent so far waiting for the client's body at a stage's ask: the client's time, not the stage's. */
   bodyWaitMs(): number;
-  /** A read of readBody still under way (a stage that went on without waiting for it): the body is sent only once it ended. */
+  /** A read of readBody still under way (a stage that went on without waiting for it): the request goes on only once it ended. */
   readonly bodyReading: Promise<void> | undefined;
 }
 
