@@ -1,11 +1,11 @@
 /**
- * The cache-hit scenario: `node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]`
+ * The cache-hit scenario: `node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N] [--workers N]`
  * (`npm run bench:cache -- …`). What a stored answer costs against a proxied one, and against
  * nginx's `proxy_cache`:
  *
- * - Candor, one worker, `GET /cached` on a route with `cache: {}` (every request a hit after the
+ * - Candor, one worker (or `--workers N`: then the workers share one cache), `GET /cached` on a route with `cache: {}` (every request a hit after the
  *   first), and `GET /small` on a route without one (proxied to the origin): the same process;
- * - nginx, one worker, `GET /cached` through `proxy_cache` (keys in a shared-memory zone, bodies
+ * - nginx, one worker (or `--workers N`), `GET /cached` through `proxy_cache` (keys in a shared-memory zone, bodies
  *   on tmpfs: /dev/shm where there is one, so a hit is served from memory), and `GET /small`
  *   proxied.
  *
@@ -37,18 +37,20 @@ interface CacheOptions {
   readonly connections: number;
   /** Seconds of load per row before the rounds, not counted (the JIT warms, the pools fill). */
   readonly warmup: number;
+  /** Worker processes of each proxy (the same count for both): they share the proxy's CPU. */
+  readonly workers: number;
 }
 
 function parse(argv: readonly string[]): CacheOptions {
   return wholeNumbers(
     argv,
-    { seconds: 10, rounds: 3, connections: 50, warmup: 5 },
-    'usage: node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N]',
+    { seconds: 10, rounds: 3, connections: 50, warmup: 5, workers: 1 },
+    'usage: node bench/cache-hit.ts [--seconds N] [--rounds N] [--connections N] [--warmup N] [--workers N]',
   );
 }
 
 /** Candor, one worker: `/cached` on a route with `cache: {}`, the rest proxied. */
-function startCandorCache(place: ProxyPlace): Promise<PinnedProcess> {
+function startCandorCache(place: ProxyPlace, workers: number): Promise<PinnedProcess> {
   return startCandor(
     place,
     candorYaml(place, {
@@ -61,11 +63,12 @@ function startCandorCache(place: ProxyPlace): Promise<PinnedProcess> {
     upstream: origin
 `,
     }),
+    { workers },
   );
 }
 
 /** nginx's proxy_cache: keys in the `hits` shared-memory zone, bodies on tmpfs where there is one. */
-function startNginxCache(place: ProxyPlace, cacheDir: string): Promise<PinnedProcess> {
+function startNginxCache(place: ProxyPlace, cacheDir: string, workers: number): Promise<PinnedProcess> {
   return startNginxProxy(
     place,
     `  proxy_cache_path ${cacheDir} levels=1:2 keys_zone=hits:10m max_size=64m inactive=1h use_temp_path=off;
@@ -79,6 +82,7 @@ function startNginxCache(place: ProxyPlace, cacheDir: string): Promise<PinnedPro
     }
     location / { proxy_pass http://origin; }
   }`,
+    workers,
   );
 }
 
@@ -123,9 +127,13 @@ async function main(): Promise<void> {
     for (const sub of ['origin', 'candor', 'nginx']) openDir(join(dir, sub));
     running.push(await startOrigin(join(dir, 'origin'), originPort, LOAD_CPU));
     const place = (sub: string, port: number) => ({ dir: join(dir, sub), port, originPort, cpu: PROXY_CPU });
-    running.push(await startCandorCache(place('candor', candorPort)));
+    running.push(await startCandorCache(place('candor', candorPort), options.workers));
     // A path nginx makes itself, so its workers (another user, when it runs as root) own it.
-    const nginx = await startNginxCache(place('nginx', nginxPort), join(openDir(cacheDir), 'zone'));
+    const nginx = await startNginxCache(
+      place('nginx', nginxPort),
+      join(openDir(cacheDir), 'zone'),
+      options.workers,
+    );
     running.push(nginx);
     await prime(candorPort, '/cached', /; hit;/);
     await prime(nginxPort, '/cached', /^HIT$/);
@@ -159,7 +167,7 @@ async function main(): Promise<void> {
     const median = (i: number) => spread(rows[i].runs.map((r) => r.rps)).median;
     const [candorHit, candorProxied, nginxHit] = [median(0), median(1), median(2)];
     process.stdout.write(
-      `\nwrk -t1 -c${options.connections} -d${options.seconds}s, 100-byte answers, one worker each, ` +
+      `\nwrk -t1 -c${options.connections} -d${options.seconds}s, 100-byte answers, ${options.workers} worker(s) each, ` +
         `${options.rounds} rounds, median:\n\n| system | req/s | p99 ms | × nginx hit | × Candor proxied | CPU µs/request | non-2xx |\n|---|--:|--:|--:|--:|--:|--:|\n`,
     );
     for (const [i, row] of rows.entries()) {

@@ -38,7 +38,8 @@ routes:
   - name: pages
     match: { path: /pages }
     upstream: app
-    cache: {}
+    # Each worker its own copy: what this test is about.
+    cache: { workers_share: false }
 upstreams:
   app:
     targets:
@@ -83,7 +84,8 @@ routes:
   - name: pages
     match: { path: /pages }
     upstream: app
-    cache: {}
+    # Each worker its own copy: what this test is about.
+    cache: { workers_share: false }
 upstreams:
   app:
     targets:

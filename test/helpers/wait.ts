@@ -110,9 +110,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once `condition()` holds; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+export async function waitUntil(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

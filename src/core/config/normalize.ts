@@ -327,6 +327,15 @@ function toCache(raw: NonNullable<RawRoute['cache']>, baseDir: string): CacheCon
     maxEntry: size(raw.max_entry, Math.min(DEFAULTS.cache.maxEntry, maxSize)),
     staleIfError: duration(raw.stale_if_error, DEFAULTS.cache.staleIfError),
     lockTimeout: duration(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
+    lifetimes: Object.fromEntries(
+      Object.entries(raw.lifetimes ?? {}).map(([status, lifetime]) => [
+        Number(status),
+        duration(lifetime, 0) / 1000,
+      ]),
+    ),
+    overrideOrigin: raw.override_origin ?? false,
+    workersShare: raw.workers_share ?? true,
+    staleWhileRevalidate: duration(raw.stale_while_revalidate, 0) / 1000,
   };
 }
 

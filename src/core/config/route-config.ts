@@ -170,6 +170,21 @@ export interface CacheConfig {
   readonly dir?: string;
   /** Bytes the route's files in `dir` may take; the oldest go first. */
   readonly maxDisk?: number;
+  /**
+   * Seconds of freshness the gateway gives an answer of each status (`lifetimes`, as nginx's
+   * proxy_cache_valid): to one whose origin said none (no max-age, s-maxage or Expires), or to
+   * every one with `overrideOrigin`. What the client receives is the origin's fields still.
+   */
+  readonly lifetimes: Readonly<Record<number, number>>;
+  /** The lifetimes stand in place of the origin's max-age, s-maxage and Expires. */
+  readonly overrideOrigin: boolean;
+  /**
+   * Under several workers and without a `dir`, the workers keep the route's answers in one folder
+   * of the gateway's (workers-store.ts): true unless the config says `workers_share: false`.
+   */
+  readonly workersShare: boolean;
+  /** Seconds past its freshness a stored answer that names no stale-while-revalidate of its own is given while it is refreshed behind. */
+  readonly staleWhileRevalidate: number;
 }
 
 export interface RateLimitConfig {

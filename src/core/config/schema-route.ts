@@ -17,6 +17,16 @@ import { Maintenance } from './schema-upstream.ts';
 /** The slowest rate_limit.rate: its wait, 1 / rate seconds, stays a plain number (10^6 s) in Retry-After. */
 const MIN_RATE = 0.000001;
 
+/**
+ * The statuses a cache may keep (RFC 9111 §3: those it understands; a 206 is a part, never the
+ * answer): `cache.lifetimes` names no other, since an answer of another status is never stored,
+ * whatever lifetime it is given.
+ */
+export const STORABLE_STATUSES = [
+  200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501,
+] as const;
+const STORABLE_STATUS = `^(${STORABLE_STATUSES.join('|')})$`;
+
 /** A list of media types as `compression` names them: `text/html`, or `text/*`. */
 function mediaTypes(options: { minItems?: number; expected: string }) {
   return Type.Array(
@@ -110,8 +120,23 @@ export const Route = mapping(
           lock_timeout: duration(),
           dir: Type.Optional(filePath('a directory the workers share for stored answers')),
           max_disk: size(),
+          lifetimes: Type.Optional(
+            Type.Record(
+              Type.String({ pattern: STORABLE_STATUS }),
+              Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 10m' }),
+              {
+                additionalProperties: false,
+                expected: `a mapping of status to lifetime, such as { 200: 10m, 404: 1m }, of statuses a cache may keep (${STORABLE_STATUSES.join(', ')})`,
+              },
+            ),
+          ),
+          override_origin: flag(),
+          workers_share: flag(),
+          stale_while_revalidate: Type.Optional(
+            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
+          ),
         },
-        'a mapping with max_size, max_entry, stale_if_error, lock_timeout, dir and/or max_disk',
+        'a mapping with max_size, max_entry, stale_if_error, stale_while_revalidate, lifetimes, override_origin, lock_timeout, dir, max_disk and/or workers_share',
       ),
     ),
     static: Type.Optional(

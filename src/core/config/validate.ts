@@ -18,7 +18,11 @@ export function checkSchema(value: unknown, report: Report): void {
     const field = String(path.at(-1));
     switch (error.type) {
       case ValueErrorType.ObjectAdditionalProperties:
-        report(path, unknownFieldMessage(field, Object.keys(error.schema.properties ?? {})), 'key');
+        // A mapping whose keys follow a pattern (cache.lifetimes' statuses) has no fields to
+        // name: what it expects says which keys it takes.
+        if (error.schema.properties === undefined && error.schema.expected !== undefined)
+          report(path, `unknown key '${field}': expected ${error.schema.expected}`, 'key');
+        else report(path, unknownFieldMessage(field, Object.keys(error.schema.properties ?? {})), 'key');
         break;
       case ValueErrorType.ObjectRequiredProperty:
         report(path, `missing required field '${field}'`, 'parent');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { caseless } from './directive-case.ts';
 import { keyOf, readBounded } from './disk-files.ts';
+import type { CacheGrants } from './freshness.ts';
 import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
 import { SHARED, StoredAnswer } from './stored-answer.ts';
@@ -47,7 +48,8 @@ export class DiskStore {
   readonly #maxDisk: number;
   /** The largest file one of ours can be (its first line and a body of max_entry): a larger one is not read. */
   readonly #maxFile: number;
-  readonly #staleIfError: number;
+  /** What the route grants the answers it reads back (freshness.ts). */
+  readonly #grants: CacheGrants;
   #writes = 0;
   #written = 0;
   #tmp = 0;
@@ -64,12 +66,12 @@ export class DiskStore {
   /** The purges under way (their prefix: all without one): a read of a key they cover is a miss. */
   readonly #purging = new Set<{ prefix: string | undefined }>();
 
-  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, staleIfError: number) {
+  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, grants: CacheGrants) {
     this.#dir = join(dir, routeDirName(route));
     this.#route = route;
     this.#maxDisk = maxDisk;
     this.#maxFile = MAX_HEAD_LINE + 1 + maxEntry;
-    this.#staleIfError = staleIfError;
+    this.#grants = grants;
     try {
       // The gateway's alone (as the spool's): answers to requests of its clients.
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
@@ -116,7 +118,7 @@ export class DiskStore {
         head.status,
         head.reason,
         body,
-        this.#staleIfError,
+        this.#grants,
         // Written before the version was kept: an answer of HTTP/1.1, as most are.
         typeof head.version === 'string' && VERSIONS.has(head.version) ? head.version : '1.1',
       );

@@ -1,4 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
+import type { CacheConfig } from '../../core/config/route-config.ts';
 import { lowerDirectiveNames } from './directive-case.ts';
 
 /**
@@ -41,26 +42,71 @@ export interface Freshness {
  */
 export const HEURISTIC_CAP = 86_400;
 
+/** The directives of ONCE_STALE these have. */
+function onceStaleOf(rescc: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(ONCE_STALE.filter((name) => name in rescc).map((name) => [name, rescc[name]]));
+}
+
+/**
+ * What a route's cache config grants its stored answers (routes[].cache): the cap of their
+ * stale-if-error window (ms), the lifetimes it gives by status and whether they stand in place
+ * of the origin's, and the stale-while-revalidate it gives one that names none.
+ */
+export type CacheGrants = Pick<
+  CacheConfig,
+  'staleIfError' | 'lifetimes' | 'overrideOrigin' | 'staleWhileRevalidate'
+>;
+
+/** No lifetime nor stale-while-revalidate of the gateway's, and this cap of stale-if-error (ms). */
+export function originOnly(staleIfError: number): CacheGrants {
+  return { staleIfError, lifetimes: {}, overrideOrigin: false, staleWhileRevalidate: 0 };
+}
+
 /**
  * The freshness of an answer of this policy: read from the policy less `must-revalidate` and
  * `proxy-revalidate`. Both say what a cache must do once the answer is stale, nothing of a fresh
  * one, and http-cache-semantics reads more into them: it revalidates a `must-revalidate` answer on
  * every request, fresh or not, and takes `proxy-revalidate` for a shared cache's freshness of 0,
  * so `max-age=600, must-revalidate` sent every request upstream. A heuristic freshness past
- * HEURISTIC_CAP is read as that cap. The same policy when none of this applies.
+ * HEURISTIC_CAP is read as that cap. What the route grants is read in too (`grants`): the
+ * lifetime of its status where the origin gave none (or in place of the origin's, with
+ * overrideOrigin), and its stale-while-revalidate where the answer names none and may be given
+ * stale at all. Only the freshness is read from the copy this makes: the stored fields (what goes
+ * out) stay as they came. The same policy when none of this applies.
  */
-export function freshnessOf(policy: CachePolicy): Freshness {
+export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshness {
   const stored = policy.toObject();
-  const once = ONCE_STALE.some((name) => name in stored.rescc);
-  const bound = boundOnceStale(stored.rescc);
+  let bound = boundOnceStale(stored.rescc);
   const rescc = { ...stored.rescc };
-  for (const name of ONCE_STALE) delete rescc[name];
-  const read = once ? CachePolicy.fromObject({ ...stored, rescc }) : policy;
-  const explicit = 'max-age' in rescc || 's-maxage' in rescc || stored.resh.expires !== undefined;
-  if (explicit || read.maxAge() <= HEURISTIC_CAP) return { policy: read, bound };
-  // Only the freshness is read from this copy: the stored fields (what goes out) stay as they came.
-  rescc['max-age'] = String(HEURISTIC_CAP);
-  return { policy: CachePolicy.fromObject({ ...stored, rescc }), bound };
+  let resh = stored.resh;
+  let changed = false;
+  for (const name of ONCE_STALE)
+    if (name in rescc) {
+      delete rescc[name];
+      changed = true;
+    }
+  const explicit = 'max-age' in rescc || 's-maxage' in rescc || resh.expires !== undefined;
+  const lifetime = grants?.lifetimes[stored.st];
+  if (lifetime !== undefined && (grants?.overrideOrigin || !explicit)) {
+    // s-maxage binds a stale answer only as the lifetime it came with (§5.2.2.10): one put in its place binds nothing.
+    delete rescc['s-maxage'];
+    bound = boundOnceStale({ ...rescc, ...onceStaleOf(stored.rescc) });
+    if (resh.expires !== undefined) {
+      resh = { ...resh };
+      delete resh.expires;
+    }
+    rescc['max-age'] = String(lifetime);
+    changed = true;
+  } else if (!explicit && CachePolicy.fromObject({ ...stored, rescc }).maxAge() > HEURISTIC_CAP) {
+    rescc['max-age'] = String(HEURISTIC_CAP);
+    changed = true;
+  }
+  const swr = grants?.staleWhileRevalidate ?? 0;
+  if (swr > 0 && !bound && !('stale-while-revalidate' in rescc)) {
+    rescc['stale-while-revalidate'] = String(swr);
+    changed = true;
+  }
+  return { policy: changed ? CachePolicy.fromObject({ ...stored, resh, rescc }) : policy, bound };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { CacheNews } from './invalidation.ts';
 import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
-import { type CacheRequest, headersOf, mayKeep, type StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -84,7 +84,7 @@ export class ResponseCache {
       this.#copying -= bytes;
     },
   };
-  /** The answers the workers share on disk (`cache.dir`); undefined without one. */
+  /** The answers the workers share on disk (`cache.dir`, or the gateway's workers' folder); undefined without either. */
   readonly disk: DiskStore | undefined;
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
   readonly #route: string;
@@ -95,19 +95,18 @@ export class ResponseCache {
   /** When the latest purge or invalidation no longer remembered was: an answer to a request before it is not kept. */
   #forgotten = Number.NEGATIVE_INFINITY;
 
-  constructor(config: CacheConfig, route: string) {
+  /**
+   * `workersDir`: the folder every worker of the gateway shares (workers-store.ts), where a route
+   * without a `cache.dir` of its own keeps its answers, bounded by its max_size.
+   */
+  constructor(config: CacheConfig, route: string, workersDir?: string) {
     this.config = config;
     this.#route = route;
+    const dir = config.dir ?? workersDir;
     this.disk =
-      config.dir === undefined
+      dir === undefined
         ? undefined
-        : new DiskStore(
-            config.dir,
-            route,
-            config.maxDisk ?? config.maxSize,
-            config.maxEntry,
-            config.staleIfError,
-          );
+        : new DiskStore(dir, route, config.maxDisk ?? config.maxSize, config.maxEntry, config);
   }
 
   get bytes(): number {
@@ -164,7 +163,7 @@ export class ResponseCache {
     const updated = entry.revalidated(request, notModified);
     const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
-    if (!mayKeep(entry.policy)) {
+    if (!entry.keepable()) {
       if (held === undefined || held === entry) this.invalidate(entry.key);
       return cookies;
     }

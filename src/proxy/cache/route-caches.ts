@@ -1,14 +1,18 @@
 import type { CacheConfig, RouteConfig } from '../../core/config/types.ts';
 import { ResponseCache } from './response-cache.ts';
+import { workersStoreDir } from './workers-store.ts';
 
 /**
  * Each caching route's store, by route name. A reload keeps a route's stored answers when the
  * route keeps its name and its cache settings (as it keeps an upstream's pools); a route whose
- * cache changed starts empty, and one no longer named lets its answers go.
+ * cache changed starts empty, and one no longer named lets its answers go. A route without a
+ * `cache.dir` of its own keeps its answers in the folder every worker shares (`workersDir`:
+ * workers-store.ts) when the gateway runs several.
  */
 export function routeCaches(
   routes: readonly RouteConfig[],
   previous: ReadonlyMap<string, ResponseCache> | undefined,
+  workersDir = workersStoreDir(),
 ): ReadonlyMap<string, ResponseCache> {
   const caches = new Map<string, ResponseCache>();
   for (const route of routes) {
@@ -18,7 +22,7 @@ export function routeCaches(
       route.name,
       old !== undefined && sameSettings(old.config, route.cache)
         ? old
-        : new ResponseCache(route.cache, route.name),
+        : new ResponseCache(route.cache, route.name, route.cache.workersShare ? workersDir : undefined),
     );
   }
   return caches;
@@ -31,7 +35,11 @@ function sameSettings(a: CacheConfig, b: CacheConfig): boolean {
     a.staleIfError === b.staleIfError &&
     a.lockTimeout === b.lockTimeout &&
     a.dir === b.dir &&
-    a.maxDisk === b.maxDisk
+    a.maxDisk === b.maxDisk &&
+    a.overrideOrigin === b.overrideOrigin &&
+    a.workersShare === b.workersShare &&
+    a.staleWhileRevalidate === b.staleWhileRevalidate &&
+    JSON.stringify(a.lifetimes) === JSON.stringify(b.lifetimes)
   );
 }
 

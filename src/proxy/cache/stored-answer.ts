@@ -2,7 +2,7 @@ import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { withReadableAge } from './age-field.ts';
 import { caseless } from './directive-case.ts';
-import { boundOnceStale, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
+import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -46,8 +46,8 @@ export class StoredAnswer {
   #fresh: Freshness;
   /** Longest a stale answer may stand in for a failed upstream (seconds past its freshness). */
   #staleIfError: number;
-  /** The route's stale_if_error (ms): the cap of that window, again after a revalidation. */
-  readonly #cap: number;
+  /** What the route grants (its stale_if_error cap, lifetimes, stale-while-revalidate): read again after a revalidation. */
+  readonly #grants: CacheGrants;
   /** How long past its freshness it is kept (seconds): its stale-if-error window, or the cap for one a 304 may renew. */
   #keptStale: number;
 
@@ -57,20 +57,20 @@ export class StoredAnswer {
     status: number,
     reason: string,
     body: Buffer,
-    cap: number,
+    grants: CacheGrants,
     version = '1.1',
   ) {
     this.key = key;
     this.version = version;
     this.#policy = policy;
-    this.#fresh = freshnessOf(policy);
+    this.#grants = grants;
+    this.#fresh = freshnessOf(policy, grants);
     this.status = status;
     this.reason = reason;
     this.body = body;
     this.#size = sizeOf(body, policy);
-    this.#cap = cap;
-    this.#staleIfError = staleIfErrorWindow(policy, cap);
-    this.#keptStale = keptStale(policy, this.#staleIfError, cap);
+    this.#staleIfError = staleIfErrorWindow(policy, this.#fresh, grants.staleIfError);
+    this.#keptStale = keptStale(policy, this.#fresh, this.#staleIfError, grants.staleIfError);
   }
 
   get policy(): CachePolicy {
@@ -93,9 +93,10 @@ export class StoredAnswer {
     if (fields === undefined) return false;
     this.#policy = policyFrom(request, this.status, fields);
     this.#size = sizeOf(this.body, this.#policy);
-    this.#fresh = freshnessOf(this.#policy);
-    this.#staleIfError = staleIfErrorWindow(this.#policy, this.#cap);
-    this.#keptStale = keptStale(this.#policy, this.#staleIfError, this.#cap);
+    this.#fresh = freshnessOf(this.#policy, this.#grants);
+    const cap = this.#grants.staleIfError;
+    this.#staleIfError = staleIfErrorWindow(this.#policy, this.#fresh, cap);
+    this.#keptStale = keptStale(this.#policy, this.#fresh, this.#staleIfError, cap);
     return true;
   }
 
@@ -107,6 +108,11 @@ export class StoredAnswer {
   /** Still within its freshness lifetime (must-revalidate or not: freshness.ts). */
   fresh(): boolean {
     return !this.#fresh.policy.stale();
+  }
+
+  /** A shared cache may keep it (mayKeep), with what the route grants read in (keptPolicy). */
+  keepable(): boolean {
+    return mayKeep(this.#fresh.policy);
   }
 
   /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
@@ -246,11 +252,11 @@ export function headersOf(fields: readonly string[]): CachePolicy.Headers {
  * The answer's stale-if-error window (seconds): its own `stale-if-error`, never more than the
  * route's cap; the cap alone when it names none (the route's config is the out-of-band
  * contract RFC 9111 §4.2.4 allows). None when the answer forbids serving it stale at all
- * (`must-revalidate`, `proxy-revalidate`, `s-maxage` for a shared cache, `no-cache`).
+ * (`must-revalidate`, `proxy-revalidate`, `s-maxage` for a shared cache, `no-cache`: `bound`).
  */
-function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
+function staleIfErrorWindow(policy: CachePolicy, { bound }: Freshness, capMs: number): number {
   const directives = policy.toObject().rescc;
-  if (boundOnceStale(directives)) return 0;
+  if (bound) return 0;
   const cap = capMs / 1000;
   // Only delta-seconds count (RFC 5861 §4), as on a request (stale-refusal.ts): the library
   // gives a bare `stale-if-error` as true and `stale-if-error=` as '', which Number() made 1 s
@@ -263,13 +269,13 @@ function staleIfErrorWindow(policy: CachePolicy, capMs: number): number {
  * How long past its freshness an answer is kept (seconds): one with a validator (ETag,
  * Last-Modified) for the route's cap, so that its revalidation is a 304, not the whole body again
  * (an answer that may never be given stale, `no-cache` or `must-revalidate`, is one that is
- * revalidated); one without, for its stale-if-error window; and within its stale-while-revalidate,
- * where it is given (not once bound to revalidate: freshness.ts).
+ * revalidated); one without, for its stale-if-error window; and within its stale-while-revalidate
+ * (its own or the route's), where it is given (not once bound to revalidate: freshness.ts).
  */
-function keptStale(policy: CachePolicy, staleIfError: number, capMs: number): number {
-  const { resh, rescc } = policy.toObject();
+function keptStale(policy: CachePolicy, fresh: Freshness, staleIfError: number, capMs: number): number {
+  const { resh } = policy.toObject();
   const own = resh.etag !== undefined || resh['last-modified'] !== undefined ? capMs / 1000 : staleIfError;
-  const swr = boundOnceStale(rescc) ? 0 : Number(rescc['stale-while-revalidate']);
+  const swr = fresh.bound ? 0 : Number(fresh.policy.toObject().rescc['stale-while-revalidate']);
   return Math.max(own, Number.isFinite(swr) ? swr : 0);
 }
 
@@ -292,17 +298,20 @@ export function mayKeep(policy: CachePolicy): boolean {
 
 /**
  * The policy to store a GET's answer under, when it may be kept: not a 206 (a part is not the
- * answer), what mayKeep allows, and no larger than `maxEntry` by its Content-Length.
+ * answer), what mayKeep allows (of its freshness with what the route grants: a lifetime makes a
+ * 302 or a 303 storable, which a cache keeps only with an explicit one), and no larger than
+ * `maxEntry` by its Content-Length.
  */
 export function keptPolicy(
   request: CacheRequest,
   status: number,
   fields: readonly string[],
   maxEntry: number,
+  grants: CacheGrants,
 ): CachePolicy | undefined {
   if (status === 206) return undefined;
   const policy = policyOf(request, status, fields);
-  if (!mayKeep(policy)) return undefined;
+  if (!mayKeep(freshnessOf(policy, grants).policy)) return undefined;
   return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;
 }
 

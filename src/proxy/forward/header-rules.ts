@@ -1,6 +1,7 @@
 import type { HeaderRules, TemplatePart } from '../../core/config/types.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
 /** What a header rule's `{variables}` stand for in one request. */
@@ -27,9 +28,7 @@ export function templateVars(
 }
 
 /** A header list's edit for one request, or undefined when the route has no rules (nothing to do). */
-export type HeaderEdit = (headers: readonly string[]) => string[];
-
-export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): HeaderEdit | undefined {
+export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): AnswerEdit | undefined {
   return rules === undefined ? undefined : (headers) => applyHeaderRules(headers, rules, vars);
 }
 

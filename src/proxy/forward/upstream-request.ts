@@ -1,12 +1,13 @@
 import type { DownstreamLimits, RetryConfig, RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
-import { applyHeaderRules, type HeaderEdit, type TemplateVars } from './header-rules.ts';
+import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
 import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
@@ -48,9 +49,9 @@ interface Destination {
   /** Says what the route's header rules' {variables} stand for in this request (asked only when it has rules). */
   readonly vars: { templateVars(): TemplateVars };
   /** The route's response rules for this request; undefined when it has none. */
-  readonly responseEdit: HeaderEdit | undefined;
+  readonly responseEdit: AnswerEdit | undefined;
   /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
-  readonly requestEdit: HeaderEdit | undefined;
+  readonly requestEdit: AnswerEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
   /** The route's cache for this request; undefined when the route has none. */

@@ -28,6 +28,8 @@ export class AttemptMetrics {
 
   /** The route's canary window; undefined on a route without a canary. */
   readonly #canary: CanaryCounter | undefined;
+  /** The gateway's counts of every attempt, whatever its route (a fleet's config canary: GatewayWindow). */
+  readonly #gateway: CanaryCounter;
   /**
    * The request waits in its upstream's `hold`: the tries it makes while it waits (four a
    * second) are not the canary's to count, or one restart its users waited out would weigh as
@@ -36,9 +38,16 @@ export class AttemptMetrics {
    */
   #held = false;
 
-  constructor(metrics: GatewayMetrics, upstream: string, method: string, canary?: CanaryCounter) {
+  /** `counts`: the runtime's metrics and its gateway's counts of every attempt. */
+  constructor(
+    counts: { readonly metrics: GatewayMetrics; readonly gatewayCounts: CanaryCounter },
+    upstream: string,
+    method: string,
+    canary?: CanaryCounter,
+  ) {
     this.#canary = canary;
-    this.#metrics = metrics;
+    this.#gateway = counts.gatewayCounts;
+    this.#metrics = counts.metrics;
     this.#upstream = upstream;
     this.#method = method;
   }
@@ -75,7 +84,7 @@ export class AttemptMetrics {
 
   /** No target would take the attempt (the gateway's refusal): a retry's result, and the canary's count. */
   refused(failure: Failure): void {
-    if (!this.#held) this.#canary?.record(this.#upstream, failure, undefined, 0);
+    if (!this.#held) this.#count(failure, undefined, 0);
     this.retryOver(failure.type);
   }
 
@@ -97,12 +106,7 @@ export class AttemptMetrics {
   ): void {
     const waited = failure.clientsOwn && failure.stage === 'sent' && waitedSince !== undefined;
     if (!this.#held)
-      this.#canary?.record(
-        this.#upstream,
-        waited ? undefined : failure,
-        undefined,
-        now - (waited ? waitedSince : startedAt),
-      );
+      this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
     this.#measured(target, undefined, failure.type, startedAt, now);
   }
 
@@ -127,14 +131,15 @@ export class AttemptMetrics {
     // A body its target cut (a reset, a stall) is that failure on the canary's side; the client
     // leaving, its own deadline, or the gateway's own cut (a spool's disk) says nothing of the
     // target: the answer counts as it came.
-    this.#canary?.record(
-      this.#upstream,
-      cut?.faultsTarget ? cut : undefined,
-      this.#respondingStatus,
-      this.#respondingHeadMs,
-    );
+    this.#count(cut?.faultsTarget ? cut : undefined, this.#respondingStatus, this.#respondingHeadMs);
     const now = performance.now();
     this.#measured(target, this.#respondingStatus, cut?.type ?? '', this.#respondingSince, now);
+  }
+
+  /** An attempt's outcome for the route's canary (when it has one) and for the gateway's counts alike. */
+  #count(failure: Failure | undefined, status: number | undefined, ms: number): void {
+    this.#canary?.record(this.#upstream, failure, status, ms);
+    this.#gateway.record(this.#upstream, failure, status, ms);
   }
 
   #measured(

@@ -1,6 +1,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
-import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
+import type { TemplateVars } from '../forward/header-rules.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 
 /**
@@ -26,7 +27,7 @@ export interface AttemptsOwner {
   /** What a route's header rules fill in for `{request_id}`, `{client_ip}` and `{host}`. */
   templateVars(): TemplateVars;
   /** The route's response header rules for this request; undefined when it has none. */
-  responseEdit(): HeaderEdit | undefined;
+  responseEdit(): AnswerEdit | undefined;
   /** This request's run of its route's stages (route-stages.ts); undefined: none. */
   stageRun(): StageRun | undefined;
   /** The request's body already read whole (a route stage asked for it; a call's own): every attempt sends it. Undefined: none was. */

@@ -77,7 +77,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.admitted = admitted;
     const { runtime, head, record, fields, spans } = req;
     const { upstream } = admitted;
-    this.measure = new AttemptMetrics(runtime.metrics, upstream.name, head.method, admitted.window);
+    this.measure = new AttemptMetrics(runtime, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, spans, measure: this.measure };
     this.sends = upstreamRequestOf(req, owner, admitted, cache);
     const { balancer, hashKey, timeouts } = upstream.config;

@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { hasBody } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import {
   type ForwardReason,
@@ -16,7 +17,6 @@ import { refreshExchange } from '../cache/refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from '../cache/request-directives.ts';
 import type { Fill, FillEnd, ResponseCache } from '../cache/response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from '../cache/stored-answer.ts';
-import type { HeaderEdit } from '../forward/header-rules.ts';
 import { type BodyCopy, boundedCopy, type ResponseStore } from '../forward/response-store.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { type CacheAttempts, cacheRequestOf, passedOn } from './cache-request.ts';
@@ -86,7 +86,7 @@ export class CacheRun implements ResponseStore {
   }
 
   /** The route's response edit with this request's Cache-Status after it (RFC 9211: on every answer). */
-  edit(base: HeaderEdit | undefined): HeaderEdit {
+  edit(base: AnswerEdit | undefined): AnswerEdit {
     return (headers) => {
       const out = base === undefined ? [...headers] : base(headers);
       out.push('cache-status', this.#status);
@@ -270,11 +270,13 @@ export class CacheRun implements ResponseStore {
     if (status < 400) this.#cache.invalidateAll(this.#invalidated, this.#req.runtime.announce);
     const request = this.#request;
     const key = StoredAnswer.keyOnItsSide(this.#key, this.#req, this.#route.name);
-    const { maxEntry, staleIfError } = this.#cache.config;
+    const { config } = this.#cache;
     const method = this.#req.head.method;
     if (method === 'HEAD' && status === 200) this.#cache.headAnswered(key, request, fields);
     const policy =
-      request === undefined || method !== 'GET' ? undefined : keptPolicy(request, status, fields, maxEntry);
+      request === undefined || method !== 'GET'
+        ? undefined
+        : keptPolicy(request, status, fields, config.maxEntry, config);
     // One not stored frees those waiting now (each goes upstream), and may supersede the stale one stored: a
     // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
     if (policy === undefined || key === undefined) {
@@ -284,14 +286,14 @@ export class CacheRun implements ResponseStore {
     }
     const since = this.#req.record.startedAt;
     const stored = (body: Buffer | undefined) => {
-      const answer = body && new StoredAnswer(key, policy, status, reason, body, staleIfError, version);
+      const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
       // Not kept when a purge of its key came since the request did (ResponseCache.set).
       if (answer !== undefined) this.#cache.set(answer, false, since);
       else this.#cache.superseded(key, request, status, fields, this.#req.runtime.announce);
       this.#endFill?.(undefined);
     };
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
-    const copy = boundedCopy(maxEntry, stored, this.#cache.copies);
+    const copy = boundedCopy(config.maxEntry, stored, this.#cache.copies);
     this.#req.response.onClose(copy.release);
     return copy;
   }

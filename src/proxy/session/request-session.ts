@@ -5,6 +5,7 @@ import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { NO_ANSWER } from '../../observe/log/request-record.ts';
 import { startServerSpan } from '../../observe/tracing/spans.ts';
@@ -14,7 +15,7 @@ import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { ownAnswerHead, PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
-import type { HeaderEdit, TemplateVars } from '../forward/header-rules.ts';
+import type { TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { StageRun } from '../stages/route-stages.ts';
@@ -251,7 +252,7 @@ export class RequestSession implements AttemptsOwner {
   }
 
   /** The route's stages' edit of every answer (response rules, CORS fields) for this request (undefined: none, or not routed yet). */
-  responseEdit(): HeaderEdit | undefined {
+  responseEdit(): AnswerEdit | undefined {
     const edit = this.#stages?.answerEdit;
     return this.#cache === undefined ? edit : this.#cache.edit(edit);
   }

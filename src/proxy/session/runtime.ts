@@ -3,6 +3,7 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
+import type { GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
@@ -43,6 +44,8 @@ export interface Runtime {
   readonly readerMemory: ReaderMemory;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
+  /** Every attempt's outcome, whatever its route, for a fleet's config canary (GatewayWindow): it outlives a reload. */
+  readonly gatewayCounts: GatewayWindow;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
   /** Via entries for HTTP/1.0, HTTP/1.1 and HTTP/2 clients, built once. */

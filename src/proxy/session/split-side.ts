@@ -3,19 +3,12 @@ import { clientBlock } from '../../core/net/client-block.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
-import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
-import type { RouteSplit } from '../route/split.ts';
+import type { DrawnSide, RouteSplit } from '../route/split.ts';
 import { hashKeyOf } from '../select/hash-key.ts';
 import { hasUntriedTarget, NONE_TRIED } from '../select/select-target.ts';
 import type { SessionRequest } from './session-request.ts';
-
-/** The upstream a routed request goes to, and the canary's counts it adds to (when the route has a canary). */
-export interface Side {
-  readonly upstream: string;
-  readonly window?: CanaryCounter;
-}
 
 /**
  * For a route with a split or a canary, the side its split draws for this request (placed by
@@ -34,7 +27,7 @@ export function chooseSide(
   fields: FieldMap,
   clientAddress: string,
   refreshSide?: string,
-): Side | undefined {
+): DrawnSide | undefined {
   const split = splitOf(gateway.splits, route);
   if (split === undefined) return undefined;
   if (refreshSide !== undefined) return split.named(refreshSide) ?? split.draw(undefined);
@@ -61,7 +54,7 @@ export function sideDrawer(exchange: {
   route: RouteConfig,
   fields: FieldMap,
   clientAddress: string,
-) => Side | undefined {
+) => DrawnSide | undefined {
   const side = exchange.refreshSide;
   return side === undefined
     ? chooseSide
@@ -95,7 +88,7 @@ export function sideAway(
   const { record, exchange } = req;
   const keyed = split.hashKey !== undefined && split.hashKey.kind !== 'client';
   const fields = keyed ? fieldsAfterAccess(req.head.headers, req.fields, edit) : req.fields;
-  const drawn = chooseSide(runtime, route, fields, record.clientAddress, exchange.refreshSide) as Side;
+  const drawn = chooseSide(runtime, route, fields, record.clientAddress, exchange.refreshSide) as DrawnSide;
   const names = [drawn.upstream];
   for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);
   const now = performance.now();

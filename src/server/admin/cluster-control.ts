@@ -11,7 +11,14 @@ import type { Logger } from '../../observe/log/logger.ts';
 import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
 import { mergePurged } from '../../proxy/cache/purge-merge.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
-import { mergeWindows, type WindowCounts } from '../../upstream/canary/canary-window.ts';
+import {
+  addSide,
+  emptySide,
+  isSide,
+  mergeWindows,
+  type SideCounts,
+  type WindowCounts,
+} from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { FromWorker, ToWorker } from '../gateway/ipc-protocol.ts';
 import { reloadChanges } from '../gateway/reload-plan.ts';
@@ -439,6 +446,15 @@ export class ClusterControl {
       answer?.candor === 'canary_window' && answer.window !== undefined ? [answer.window] : [],
     );
     return windows.length === 0 ? undefined : mergeWindows(windows);
+  }
+
+  /** Every worker's counts of every attempt since the last ask (each starts a new window), added up: a fleet's config canary. */
+  async gatewayCounts(): Promise<SideCounts> {
+    const answers = await this.#workers.askAll((id) => ({ candor: 'gateway_counts', id }));
+    const total = emptySide();
+    for (const { answer } of answers)
+      if (answer?.candor === 'gateway_counts' && isSide(answer.counts)) addSide(total, answer.counts);
+    return total;
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

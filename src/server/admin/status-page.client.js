@@ -104,7 +104,15 @@ function renderFleet(fleet) {
       el('td', { class: 'mono' }, g.name),
       el('td', { class: 'mono' }, g.address),
       el('td', {}, g.version),
-      el('td', { class: 'revision' }, g.behind ? badge(`BEHIND: ${g.revision}`, 'open') : String(g.revision)),
+      el(
+        'td',
+        { class: 'revision' },
+        g.behind
+          ? badge(`BEHIND: ${g.revision}`, 'open')
+          : g.on_canary
+            ? badge(`CANARY: ${g.revision}`, 'mixed')
+            : String(g.revision),
+      ),
       el('td', {}, clock(g.since)),
       el(
         'td',
@@ -115,6 +123,12 @@ function renderFleet(fleet) {
     ),
   );
   $('fleet').tBodies[0].replaceChildren(...rows);
+  // The config canary running or last ended, in the line `candor fleet status` prints.
+  const canary = fleet.canary;
+  $('fleet-canary').hidden = !canary;
+  $('fleet-canary').textContent = canary
+    ? `${canary.line}${canary.phase === 'running' && canary.last_look ? ` (look ${canary.look}/${canary.looks}: ${canary.last_look})` : ''}`
+    : '';
 }
 
 async function refresh() {

@@ -1,8 +1,8 @@
 import { judgedSteps } from '../../core/config/canary-promotion.ts';
-import type { MetricVerdict } from '../../upstream/canary/judge.ts';
+import { formatP, type MetricVerdict } from '../../upstream/canary/judge.ts';
 import { oneVoteAKey } from '../../upstream/canary/key-votes.ts';
 import type { Look } from '../../upstream/canary/step-looks.ts';
-import { formatP, lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
+import { lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
 import { CanarySteps } from './canary-steps.ts';
 
 /**

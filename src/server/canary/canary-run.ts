@@ -150,11 +150,6 @@ export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_v
   };
 }
 
-/** A p-value as a person reads it, the relation with it: "p = " four significant digits, or "p < 1e-12". */
-export function formatP(p: number): string {
-  return p < 1e-12 ? 'p < 1e-12' : `p = ${p.toPrecision(4)}`;
-}
-
 /** A run as GET /canary and the status page show it. */
 export function statusOf(run: Run): CanaryStatus {
   return {

@@ -5,8 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
-import { EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import { parseDuration } from '../../core/config/units.ts';
+import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import {
+  type CanaryPlan,
+  type CanaryPushResult,
+  canaryLine,
+  canaryVerdict,
+  pushCanary,
+} from '../fleet/canary-push.ts';
 import {
   configHistory,
   defaultAuthor,
@@ -20,10 +29,19 @@ import { EXIT } from './exit-codes.ts';
 
 const { parseArgs } = process.getBuiltinModule('node:util');
 
+/** A config canary's looks, one every 10 s, for 5 minutes, unless the push says otherwise. */
+const CANARY_WINDOW_MS = 10_000;
+const CANARY_JUDGE_FOR_MS = 300_000;
+
 export const FLEET_OPTIONS = {
   config: { type: 'string', short: 'c' },
   author: { type: 'string' },
   'if-revision': { type: 'string' },
+  canary: { type: 'string' },
+  'judge-for': { type: 'string' },
+  'judge-window': { type: 'string' },
+  'min-requests': { type: 'string' },
+  'no-wait': { type: 'boolean' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -46,6 +64,13 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
   if (values.config === undefined)
     return usage(
       `candor ${command} ${verb} needs the bootstrap file that names the source: --config BOOTSTRAP`,
+    );
+  const canaryFlag = ['canary', 'judge-window', 'judge-for', 'min-requests', 'no-wait'].find(
+    (flag) => values[flag as keyof typeof values] !== undefined,
+  );
+  if (canaryFlag !== undefined && (verb !== 'push' || values.canary === undefined))
+    return usage(
+      `--${canaryFlag} is for a canary push: candor config push FILE --config BOOTSTRAP --canary N`,
     );
   const ifRevision = values['if-revision'] === undefined ? undefined : Number(values['if-revision']);
   if (ifRevision !== undefined && !(Number.isSafeInteger(ifRevision) && ifRevision >= 0))
@@ -70,6 +95,13 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
         } catch (err) {
           process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
           return EXIT.config;
+        }
+        if (values.canary !== undefined) {
+          const plan = canaryPlan(values);
+          if (typeof plan === 'string') return usage(plan);
+          const options = { expected: ifRevision, label: args[0] };
+          const result = await pushCanary(client, bootstrap, document, author, plan, options);
+          return toldCanary(result, client, key, values['no-wait'] === true);
         }
         return told(
           await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
@@ -129,6 +161,62 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
   }
 }
 
+/** The canary a push names (--canary N, --judge-window, --judge-for, --min-requests), or what is wrong with it. */
+function canaryPlan(values: { [name: string]: string | boolean | undefined }): CanaryPlan | string {
+  const count = Number(values.canary);
+  if (!(Number.isSafeInteger(count) && count > 0))
+    return `--canary takes how many gateways run it first (1 or more), got "${values.canary}"`;
+  const duration = (flag: string, fallback: number): number | string => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
+    const ms = parseDuration(String(text));
+    return ms !== undefined && ms > 0 ? ms : `--${flag} takes a duration such as 10s or 2m, got "${text}"`;
+  };
+  const windowMs = duration('judge-window', CANARY_WINDOW_MS);
+  if (typeof windowMs === 'string') return windowMs;
+  const judgeForMs = duration('judge-for', CANARY_JUDGE_FOR_MS);
+  if (typeof judgeForMs === 'string') return judgeForMs;
+  if (judgeForMs < windowMs)
+    return `--judge-for (${judgeForMs} ms) must be at least one --judge-window (${windowMs} ms)`;
+  const minRequests =
+    values['min-requests'] === undefined ? DEFAULTS.canary.minRequests : Number(values['min-requests']);
+  if (!(Number.isSafeInteger(minRequests) && minRequests > 0))
+    return `--min-requests takes a count, got "${values['min-requests']}"`;
+  return { count, windowMs, judgeForMs, minRequests };
+}
+
+/** A canary push's outcome: pushed, then (unless --no-wait) its verdict as it comes; its exit code. */
+async function toldCanary(
+  result: CanaryPushResult,
+  client: EtcdClient,
+  key: string,
+  noWait: boolean,
+): Promise<number> {
+  if (!('canary' in result)) {
+    if ('refused' in result) {
+      process.stderr.write(`candor: not pushed: ${result.refused}\n`);
+      return EXIT.unavailable;
+    }
+    return told(result, key);
+  }
+  const canary = result.canary;
+  process.stdout.write(
+    `${key}: pushed as canary revision ${canary.revision} on ${canary.gateways.join(', ')}; every other gateway keeps revision ${canary.from}; judged every ${canary.window_ms} ms for ${canary.judge_for_ms} ms\n`,
+  );
+  if (noWait) return EXIT.ok;
+  // The gateways judge it whether this command waits or not: a generous bound, then it leaves them to it.
+  const until = Date.now() + 3 * canary.judge_for_ms + 60_000;
+  const ended = await canaryVerdict(client, key, canary, until);
+  if (ended === undefined) {
+    process.stdout.write(
+      `${key}: canary revision ${canary.revision} still judged; the gateways go on without this command (candor fleet status shows it)\n`,
+    );
+    return EXIT.unclean;
+  }
+  process.stdout.write(`${key}: ${canaryLine(ended)}\n`);
+  return ended.phase === 'promoted' ? EXIT.ok : EXIT.unclean;
+}
+
 /** A push's outcome on the terminal; its exit code. */
 function told(result: PushResult, key: string): number {
   if ('pushed' in result) {
@@ -140,6 +228,12 @@ function told(result: PushResult, key: string): number {
       `${formatConfigProblems(result.problems)}\nnot pushed: the fleet keeps its config\n`,
     );
     return EXIT.config;
+  }
+  if ('canaryRunning' in result) {
+    process.stderr.write(
+      `candor: not pushed: a config canary is under way (${canaryLine(result.canaryRunning)}); push again once it is judged (candor fleet status)\n`,
+    );
+    return EXIT.unavailable;
   }
   const { expected, now, author, at } = result.conflict;
   process.stderr.write(

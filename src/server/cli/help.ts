@@ -39,6 +39,13 @@ Usage:
                                moved since it was read (else nothing is written, it names who pushed, exits 69)
         [--if-revision REV]    only if the key is still at REV (the revision you read)
         [--author NAME]        who pushes, in the fleet's history (default: user@host)
+        [--canary N]           a canary: only the first N live gateways (by name) run it, judged against the
+                               others on their failures and latency; held for --judge-for, every gateway
+                               takes it, else those N go back (one line says which metric and figures)
+        [--judge-window D]     a look at the counts every D (default 10s)
+        [--judge-for D]        how long it must hold (default 5m)
+        [--min-requests N]     requests each side needs before a look decides (default 100)
+        [--no-wait]            do not wait for the verdict (the gateways judge it without this command)
   candor config history --config BOOTSTRAP
                                the key's revisions, newest first: revision, when, who, size
         [--limit N]            at most N (default 20)
@@ -47,7 +54,8 @@ Usage:
                                push revision REV's document again (a new revision; --if-revision, --author too)
   candor fleet status --config BOOTSTRAP
                                every live gateway, the revision it runs, its last refusal; BEHIND marks one
-                               not on the latest revision (and the exit code is 1)
+                               not on the latest revision (and the exit code is 1), CANARY one running a
+                               canary; the canary running or last ended, with its verdict
         [--json]               as one JSON object
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help

@@ -9,6 +9,7 @@ import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import type { FleetCanary } from '../fleet/fleet-canary.ts';
 import type { FleetSource, FleetStart } from '../fleet/fleet-source.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
@@ -268,12 +269,14 @@ async function supervise(
   // A fleet's gateway follows its etcd key once it serves (a revision applied before a worker
   // listens would have no worker to swap), and writes its record under the key's prefix.
   let source: FleetSource | undefined;
+  let fleetCanary: FleetCanary | undefined;
   for (const note of options.fleet?.notes ?? [])
     logger.warn({ source: options.fleet?.start.bootstrap.etcd.key }, note);
   const followSource = async (start: FleetStart, ports: readonly number[]) => {
-    const [{ FleetSource }, { fleetStatus }] = await Promise.all([
+    const [{ FleetSource }, { fleetStatus }, { FleetCanary }] = await Promise.all([
       import('../fleet/fleet-source.ts'),
       import('../fleet/fleet-status.ts'),
+      import('../fleet/fleet-canary.ts'),
     ]);
     const address = config.listen
       .map((l, i) => `${l.host.includes(':') ? `[${l.host}]` : l.host}:${ports[i]}`)
@@ -289,6 +292,17 @@ async function supervise(
     control.configSource = () => source?.status();
     control.fleet = () => fleetStatus(start.client, start.bootstrap.etcd.key);
     source.start();
+    // A config canary (candor config push --canary): taken here if this gateway is one of it,
+    // counted on every gateway, judged by one of them.
+    fleetCanary = new FleetCanary(
+      source,
+      start.client,
+      start.bootstrap.etcd.key,
+      start.bootstrap.name,
+      () => control.gatewayCounts(),
+      logger,
+    );
+    fleetCanary.start();
   };
   // GET /ready: ready while some worker listens; none yet, or the last one dead and its
   // replacement not yet listening (its socket closed with it: connections are refused), not.
@@ -332,6 +346,7 @@ async function supervise(
   cluster.off('exit', onExit);
   cluster.off('message', startCanaries);
   canaries.close();
+  fleetCanary?.stop();
   await source?.stop();
   await wide.stop();
   await metricsListener?.close();

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { makeWorkersStore, WORKERS_STORE_ENV } from '../../proxy/cache/workers-store.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
@@ -66,6 +67,14 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
   // files when its primary (which took the signal over with a listener, bin/candor.js) relays it.
   const execArgv = withoutInspectorSignal([...own, ...WORKER_V8_FLAGS]);
   cluster.setupPrimary({ execArgv });
+  // One cache for every worker (workers-store.ts): the folder their routes' caches share.
+  const store = count > 1 ? makeWorkersStore() : undefined;
+  if (count > 1 && store === undefined)
+    options.logger.warn(
+      { workers: count },
+      "the workers' shared cache folder could not be made: each worker keeps its own stored answers",
+    );
+  const env = { [WORKERS_ENV]: String(count), ...(store && { [WORKERS_STORE_ENV]: store.dir }) };
   return new Promise((resolve) => {
     let alive = 0;
     let stopping = false;
@@ -87,7 +96,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
     const fork = () => {
       alive++;
-      const worker = cluster.fork({ [WORKERS_ENV]: String(count) });
+      const worker = cluster.fork(env);
       // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
       // half a MiB of a primary that needs no other part of it.
       bornAt.set(worker.id, process.uptime() * 1000);
@@ -134,6 +143,7 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
       cluster.off('message', onServing);
       offSignals();
       clearTimeout(backstop);
+      store?.remove();
       resolve(exitCode);
     };
     cluster.on('exit', (worker, code, signal) => {

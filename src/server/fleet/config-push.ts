@@ -9,8 +9,13 @@ import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { parseConfig } from '../../core/config/load.ts';
-import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
-import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import {
+  type Compare,
+  type EtcdClient,
+  EtcdError,
+  type KeyValue,
+} from '../../upstream/config-source/etcd-client.ts';
+import { type Canary, canaryKey, canaryOf, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
 
 export type PushResult =
   | { readonly pushed: number; readonly from: number }
@@ -23,7 +28,9 @@ export type PushResult =
         readonly author: string;
         readonly at: string;
       };
-    };
+    }
+  /** A config canary is under way: nothing else is pushed until it is judged (canary-push.ts). */
+  | { readonly canaryRunning: Canary };
 
 /**
  * Validates `document` against this bootstrap's local section, as `candor check` validates a
@@ -56,6 +63,9 @@ export async function pushDocument(
 ): Promise<PushResult> {
   const { key } = bootstrap.etcd;
   const expected = options.expected ?? (await client.range(key)).kvs[0]?.modRevision ?? 0;
+  const canary = await client.range(canaryKey(key));
+  const running = canaryOf(canary.kvs[0]);
+  if (running?.phase === 'running') return { canaryRunning: running };
   // A problem is told in the file pushed (or, for a rollback, the revision it takes up again).
   const problems = validateDocument(document, bootstrap, options.label ?? documentLabel(key, expected + 1));
   if (problems.length > 0) return { problems };
@@ -71,16 +81,30 @@ export async function pushDocument(
       ? ({ key, target: 'version', equals: 0 } as const)
       : ({ key, target: 'mod', equals: expected } as const);
   const written = await client.putIf(
-    [compare],
+    [compare, unchangedCanary(key, canary.kvs[0]?.modRevision)],
     [
       { key, value: document },
       { key: pushKey(key), value: JSON.stringify(record) },
     ],
-    [key, pushKey(key)],
+    [key, pushKey(key), canaryKey(key)],
   );
   if (written.succeeded) return { pushed: written.revision, from: expected };
-  const now = written.read.find((kv) => kv.key === key);
-  const push = written.read.find((kv) => kv.key === pushKey(key));
+  return refusedBy(key, expected, written.read);
+}
+
+/**
+ * Why a push's compare-and-swap failed, from what it read instead (the key, its push record and
+ * the canary's): a canary began, or the key moved (who wrote it, and when).
+ */
+export function refusedBy(
+  key: string,
+  expected: number,
+  read: readonly KeyValue[],
+): Extract<PushResult, { conflict: unknown } | { canaryRunning: unknown }> {
+  const began = canaryOf(read.find((kv) => kv.key === canaryKey(key)));
+  if (began?.phase === 'running') return { canaryRunning: began };
+  const now = read.find((kv) => kv.key === key);
+  const push = read.find((kv) => kv.key === pushKey(key));
   const by = readJson<PushRecord>(push?.value ?? '');
   const same = by !== undefined && push?.modRevision === now?.modRevision;
   return {
@@ -91,6 +115,13 @@ export async function pushDocument(
       at: same ? by.at : 'unknown',
     },
   };
+}
+
+/** The compare that holds while no canary began since `modRevision` was read (undefined: there was none). */
+export function unchangedCanary(key: string, modRevision: number | undefined): Compare {
+  return modRevision === undefined
+    ? { key: canaryKey(key), target: 'version', equals: 0 }
+    : { key: canaryKey(key), target: 'mod', equals: modRevision };
 }
 
 /** One revision of the document: when it changed, by whom, and its size. */
@@ -123,9 +154,8 @@ export async function configHistory(
     }
     const kv = read.kvs[0];
     if (kv === undefined) break;
-    const push = await client.range(pushKey(key), { revision: kv.modRevision }).catch(() => undefined);
-    const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
-    const own = record !== undefined && push?.kvs[0]?.modRevision === kv.modRevision;
+    const record = await pushRecordAt(client, key, kv.modRevision);
+    const own = record !== undefined;
     entries.push({
       revision: kv.modRevision,
       author: own ? record.author : 'unknown (no push record)',
@@ -137,6 +167,20 @@ export async function configHistory(
     at = kv.modRevision - 1;
   }
   return { entries };
+}
+
+/**
+ * The push record written with `revision` (undefined: none, such as for a document written by
+ * hand with etcdctl, or etcd did not answer).
+ */
+export async function pushRecordAt(
+  client: EtcdClient,
+  key: string,
+  revision: number,
+): Promise<PushRecord | undefined> {
+  const push = await client.range(pushKey(key), { revision }).catch(() => undefined);
+  const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
+  return record !== undefined && push?.kvs[0]?.modRevision === revision ? record : undefined;
 }
 
 /** The document as it was written at `revision` (that revision must be one that wrote it). */

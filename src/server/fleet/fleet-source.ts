@@ -14,7 +14,8 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { followKey } from '../../upstream/config-source/key-watch.ts';
-import { type GatewayRecord, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import { pushRecordAt } from './config-push.ts';
+import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import { GatewayLease } from './gateway-lease.ts';
 import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
 
@@ -32,6 +33,14 @@ export interface FleetStart {
   readonly unreachableSince?: string;
   /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
   readonly refused?: RevisionRefused;
+}
+
+/** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
+interface Wanted {
+  readonly document: string;
+  readonly revision: number;
+  readonly author?: string;
+  readonly how: 'follow' | 'canary' | 'back';
 }
 
 export interface RevisionRefused {
@@ -73,9 +82,11 @@ export class FleetSource {
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   #unreachableSince: string | undefined;
   #refused: RevisionRefused | undefined;
-  /** The newest revision seen and not yet applied or refused: only the newest is worth applying. */
-  #pending: KeyValue | undefined;
+  /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
+  #pending: Wanted | undefined;
   #applying = false;
+  /** The latest canary rolled back: not applied if it comes late, left if it runs. */
+  #endedCanary: number | undefined;
   #stopFollowing: (() => void) | undefined;
   #lease: GatewayLease | undefined;
   readonly #address: string;
@@ -194,9 +205,47 @@ export class FleetSource {
       return;
     }
     // Never back to an older revision than the one running (a watch replayed after a reconnect).
-    if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.modRevision ?? 0))
-      return;
-    this.#pending = kv;
+    if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.revision ?? 0)) return;
+    this.#want({ document: kv.value, revision, how: 'follow' });
+  }
+
+  /**
+   * A config canary this gateway is one of (fleet-canary.ts): its revision applied here, and
+   * not kept as the last good one (a restart while etcd is away starts on the fleet's revision).
+   */
+  takeCanary(canary: Canary): void {
+    const revision = canary.revision;
+    if (revision === this.#endedCanary || this.#running.revision === revision) return;
+    if (this.#pending?.revision === revision) return;
+    this.#want({ document: canary.document, revision, author: canary.author, how: 'canary' });
+  }
+
+  /**
+   * The canary of this gateway was rolled back: the revision under the config key (the one the
+   * canary was pushed over) applied again, older than the canary's as it is. Also when its
+   * revision is still being applied: once applied, it is left at once (#applyPending).
+   */
+  async leaveCanary(canary: Canary): Promise<void> {
+    this.#endedCanary = canary.revision;
+    if (this.#pending?.revision === canary.revision) this.#pending = undefined;
+    if (this.#running.revision !== canary.revision && !this.#applying) return;
+    const kv = (await this.#start.client.range(this.#start.bootstrap.etcd.key)).kvs[0];
+    if (kv !== undefined) this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
+  }
+
+  /** The revision running now. */
+  get revision(): number {
+    return this.#running.revision;
+  }
+
+  /** This gateway's lease (its record's), for the keys that must go when it does. */
+  get lease(): GatewayLease | undefined {
+    return this.#lease;
+  }
+
+  #want(wanted: Wanted): void {
+    const revision = wanted.revision;
+    this.#pending = wanted;
     this.#applyPending().catch((err: Error) =>
       // A state folder that cannot be written (disk full, permissions): said, and the running config stays.
       this.#logger.error(
@@ -211,27 +260,33 @@ export class FleetSource {
     this.#applying = true;
     try {
       while (this.#pending !== undefined) {
-        const kv = this.#pending;
+        const wanted = this.#pending;
         this.#pending = undefined;
-        if (kv.modRevision > this.#running.revision) await this.#apply(kv);
+        // A canary's revision, or the way back from one, is applied whatever its number: asked
+        // for by name (a canary not if it ended meanwhile; the way back only from the canary).
+        const ended = this.#endedCanary;
+        const apply =
+          wanted.how === 'follow'
+            ? wanted.revision > this.#running.revision
+            : wanted.how === 'canary'
+              ? wanted.revision !== ended
+              : this.#running.revision === ended;
+        if (apply) await this.#apply(wanted);
       }
     } finally {
       this.#applying = false;
     }
   }
 
-  async #apply(kv: KeyValue): Promise<void> {
-    const { bootstrap, client } = this.#start;
-    const revision = kv.modRevision;
-    const pushed = await client.range(pushKey(bootstrap.etcd.key), { revision }).catch(() => undefined);
-    const record = readJson<PushRecord>(pushed?.kvs[0]?.value ?? '');
-    // The push record of this very revision (a document written by hand, with etcdctl, has none).
+  async #apply(wanted: Wanted): Promise<void> {
+    const { bootstrap } = this.#start;
+    const { revision, document, how } = wanted;
     const author =
-      record !== undefined && pushed?.kvs[0]?.modRevision === revision
-        ? record.author
-        : 'unknown (no push record)';
+      wanted.author ??
+      (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
+      'unknown (no push record)';
     const label = documentLabel(bootstrap.etcd.key, revision);
-    const composed = composeConfig(kv.value, bootstrap, label);
+    const composed = composeConfig(document, bootstrap, label);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
     const file = writeRunning(bootstrap.state, composed.text);
     const answer = await this.#reload({ revision, author });
@@ -245,14 +300,9 @@ export class FleetSource {
       return this.#refuse(revision, problems);
     }
     const since = new Date().toISOString();
-    this.#running = { revision, document: kv.value, author, hash: answer.config_hash, since };
-    keepLastGood(bootstrap.state, {
-      document: kv.value,
-      revision,
-      hash: answer.config_hash,
-      at: since,
-      author,
-    });
+    this.#running = { revision, document, author, hash: answer.config_hash, since };
+    if (how !== 'canary')
+      keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
     this.#logger.info(
       {
         source: bootstrap.etcd.key,
@@ -260,8 +310,13 @@ export class FleetSource {
         author,
         config_hash: answer.config_hash,
         result: answer.result,
+        ...(how === 'follow' ? {} : { canary: how }),
       },
-      `config revision ${revision} applied`,
+      how === 'canary'
+        ? `config revision ${revision} applied as a canary`
+        : how === 'back'
+          ? `config revision ${revision} applied again: the canary rolled back`
+          : `config revision ${revision} applied`,
     );
     this.#lease?.update(this.#record());
   }

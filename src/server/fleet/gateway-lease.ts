@@ -60,6 +60,32 @@ export class GatewayLease {
     clearTimeout(timer);
   }
 
+  /**
+   * `work` with this gateway's lease (taken if there is none), in the order of the record's
+   * writes: a key bound to it (a canary's counts, the judge's name) goes when the gateway does.
+   * Rejects when etcd does not answer, or the gateway stopped.
+   */
+  withLease<T>(work: (lease: string) => Promise<T>): Promise<T> {
+    const done = this.#queue.then(async () => {
+      if (this.#stopped) throw new Error('the gateway is stopping');
+      this.#lease ??= await this.#client.grantLease(LEASE_SECONDS);
+      try {
+        return await work(this.#lease);
+      } catch (err) {
+        if (/lease not found/.test((err as Error).message)) {
+          this.#lease = undefined;
+          this.#dirty = true;
+        }
+        throw err;
+      }
+    });
+    this.#queue = done.then(
+      () => {},
+      () => {},
+    );
+    return done;
+  }
+
   #write(): void {
     this.#queue = this.#queue.then(async () => {
       if (this.#stopped) return;

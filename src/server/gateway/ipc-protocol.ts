@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
-import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
+import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { ReloadOutcome } from './reload-outcome.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
@@ -24,6 +24,8 @@ import type { GatewayStatus } from './status.ts';
  *   with the same id.
  * - canary_window: a canary route's counts since the last ask (a new window begins), answered
  *   by canary_window with them (undefined: the worker has no such canary).
+ * - gateway_counts: every attempt's outcome since the last ask, whatever its route (a fleet's
+ *   config canary, GatewayWindow), answered by gateway_counts with them (a new window begins).
  * - purge: drop stored answers from the routes' caches (all, one route's, or one route's keys
  *   under a prefix), answered by purge_taken once it is in effect (no answer it covers is served
  *   from then on), then by purged with how many went and which (by id, up to a bound), once the
@@ -53,7 +55,8 @@ export type ToWorker =
   | { readonly candor: 'activity'; readonly id: number }
   | { readonly candor: 'purge'; readonly id: number; readonly scope: PurgeScope }
   | { readonly candor: 'events'; readonly id: number; readonly since?: number; readonly after?: number }
-  | { readonly candor: 'canary_window'; readonly id: number; readonly route: string };
+  | { readonly candor: 'canary_window'; readonly id: number; readonly route: string }
+  | { readonly candor: 'gateway_counts'; readonly id: number };
 
 export type FromWorker =
   | {
@@ -75,7 +78,8 @@ export type FromWorker =
       readonly ids?: readonly string[];
     }
   | { readonly candor: 'events'; readonly id: number; readonly events: readonly RecordedEvent[] }
-  | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined };
+  | { readonly candor: 'canary_window'; readonly id: number; readonly window: WindowCounts | undefined }
+  | { readonly candor: 'gateway_counts'; readonly id: number; readonly counts: SideCounts };
 
 /**
  * A worker's listeners are open (sent once, after it started): with a socket of its own per
@@ -108,6 +112,7 @@ const ANSWERS = new Set([
   'purged',
   'events',
   'canary_window',
+  'gateway_counts',
 ]);
 
 export function isFromWorker(message: unknown): message is FromWorker {

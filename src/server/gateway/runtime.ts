@@ -16,7 +16,7 @@ import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-import { CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import { CanaryWindow, GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
   applyVerdict,
@@ -117,6 +117,7 @@ export function createRuntime(
     router: createRouter(config.routes),
     stages: buildRouteStages(config, logger, metrics, candorStages(trust, access), given),
     splits,
+    gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
     spool: new SpoolSpace(

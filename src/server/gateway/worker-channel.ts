@@ -52,7 +52,16 @@ function keepEarlyRequests(): EarlyRequests {
 }
 
 /** The primary's requests a worker answers (the shared-state messages travel on the same channel: cluster-link.ts). */
-const REQUESTS = new Set(['reload', 'change', 'status', 'activity', 'purge', 'events', 'canary_window']);
+const REQUESTS = new Set([
+  'reload',
+  'change',
+  'status',
+  'activity',
+  'purge',
+  'events',
+  'canary_window',
+  'gateway_counts',
+]);
 
 /**
  * Answers the primary's reload, change, status, activity, events and purge requests on this worker's gateway. Listening
@@ -103,6 +112,9 @@ export function serveThePrimary(starting: Promise<Gateway>, early: EarlyRequests
           id: message.id,
           window: gateway.runtime().splits.get(message.route)?.window?.take(),
         });
+        return;
+      case 'gateway_counts':
+        send({ candor: 'gateway_counts', id: message.id, counts: gateway.runtime().gatewayCounts.take() });
         return;
       case 'purge': {
         // What went is named too (up to PURGE_IDS_MAX), so that an answer this worker and

@@ -149,6 +149,28 @@ export class CanaryWindow {
   }
 }
 
+/**
+ * Every attempt of one gateway process, whatever its route or upstream, as one side: a fleet's
+ * config canary compares its canary gateways' attempts with the other gateways'
+ * (server/fleet/fleet-canary.ts), each counted as a canary route counts its sides (outcomeCode),
+ * so the one judge (judge.ts) reads both alike. The runtime carries it across reloads.
+ */
+export class GatewayWindow implements CanaryCounter {
+  #side: SideCounts = emptySide();
+
+  record(_upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void {
+    const code = outcomeCode(failure, status, ms);
+    if (code !== undefined) countOutcome(this.#side, code, 1);
+  }
+
+  /** The counts so far, and a new window begins. */
+  take(): SideCounts {
+    const taken = this.#side;
+    this.#side = emptySide();
+    return taken;
+  }
+}
+
 /** What an attempt's outcome is counted through: a canary route's window, or its keyed request's (forKey). */
 export interface CanaryCounter {
   record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
@@ -202,10 +224,11 @@ export function addWindow(into: WindowCounts, from: WindowCounts): void {
   addSide(into.canary, from.canary);
 }
 
-function addSide(into: SideCounts, from: SideCounts): void {
-  into.requests += from.requests;
-  for (const count of CANARY_COUNTS) into[count] += from[count];
-  addTally(into.latency, from.latency);
+/** Adds a side's counts to another's (`by` −1: takes them away, what a later total had more). */
+export function addSide(into: SideCounts, from: SideCounts, by: 1 | -1 = 1): void {
+  into.requests += by * from.requests;
+  for (const count of CANARY_COUNTS) into[count] += by * from[count];
+  addTally(into.latency, from.latency, by);
   if (from.keys === undefined) return;
   if (into.keys === undefined) into.keys = [];
   for (const n of from.keys) into.keys.push(n);
@@ -222,7 +245,8 @@ export function windowOf(value: unknown): WindowCounts | undefined {
   return isSide(baseline) && isSide(canary) ? { baseline, canary } : undefined;
 }
 
-function isSide(value: unknown): value is SideCounts {
+/** Whether a value another process sent is one side's counts (every count a whole number, the latency a tally). */
+export function isSide(value: unknown): value is SideCounts {
   if (typeof value !== 'object' || value === null) return false;
   const side = value as Record<string, unknown>;
   const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;

@@ -71,6 +71,11 @@ export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - co
   return { decided: true, requests, metrics, worse, baselineFailed };
 }
 
+/** A p-value as a person reads it, the relation with it: "p = " four significant digits, or "p < 1e-12". */
+export function formatP(p: number): string {
+  return p < 1e-12 ? 'p < 1e-12' : `p = ${p.toPrecision(4)}`;
+}
+
 function isLatency(metric: CanaryMetric): boolean {
   return metric === 'latency' || metric === 'latency_p99';
 }

@@ -54,9 +54,9 @@ export function isTally(value: unknown): value is number[] {
   );
 }
 
-/** Adds `from`'s counts to `into`'s, bucket by bucket. */
-export function addTally(into: number[], from: readonly number[]): void {
-  for (let i = 0; i < LATENCY_BUCKETS; i++) into[i] += from[i];
+/** Adds `from`'s counts to `into`'s, bucket by bucket (`by` −1: takes them away). */
+export function addTally(into: number[], from: readonly number[], by: 1 | -1 = 1): void {
+  for (let i = 0; i < LATENCY_BUCKETS; i++) into[i] += by * from[i];
 }
 
 /** Responses counted. */

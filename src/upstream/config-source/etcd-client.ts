@@ -97,12 +97,13 @@ export class EtcdClient {
   }
 
   /**
-   * Writes every pair in one revision if every compare holds; otherwise reads `onFailure`'s keys.
+   * Writes every pair (bound to its lease, if given) in one revision if every compare holds;
+   * otherwise reads `onFailure`'s keys.
    * The writes' revision when it succeeded, or what was read instead.
    */
   async putIf(
     compares: readonly Compare[],
-    puts: readonly { key: string; value: string }[],
+    puts: readonly { key: string; value: string; lease?: string }[],
     onFailure: readonly string[],
   ): Promise<{ succeeded: true; revision: number } | { succeeded: false; read: KeyValue[] }> {
     const answer = await this.#transport.call(
@@ -114,7 +115,9 @@ export class EtcdClient {
           target: target === 'mod' ? 'MOD' : 'VERSION',
           ...(target === 'mod' ? { mod_revision: String(equals) } : { version: String(equals) }),
         })),
-        success: puts.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value) } })),
+        success: puts.map(({ key, value, lease }) => ({
+          request_put: { key: b64(key), value: b64(value), ...(lease === undefined ? {} : { lease }) },
+        })),
         failure: onFailure.map((key) => ({ request_range: { key: b64(key) } })),
       },
       true,

@@ -49,3 +49,46 @@ test('a max_size under the default max_entry loads, max_entry then max_size', ()
   assert.equal(config.routes[1].cache?.maxEntry, 2 * 1024 * 1024);
   assert.equal(config.routes[1].cache?.maxDisk, 4 * 1024 * 1024);
 });
+
+test('cache.lifetimes names statuses a cache may keep, as durations; override_origin needs them', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { lifetimes: { 200: 10m, 500: 1m } }
+  - match: { path: /b }
+    upstream: api
+    cache: { lifetimes: { 404: soon } }
+  - match: { path: /c }
+    upstream: api
+    cache: { override_origin: true }
+`);
+  const problems = problemsOf(text).map((p) => `${p.line} ${p.path}`);
+  assert.deepEqual(problems, [
+    '6 routes[0].cache.lifetimes.500',
+    '9 routes[1].cache.lifetimes.404',
+    '12 routes[2].cache.override_origin',
+  ]);
+  assert.match(
+    problemsOf(text)[0].message,
+    /200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501/,
+  );
+});
+
+test('cache.lifetimes, override_origin and stale_while_revalidate load as seconds by status', () => {
+  const config = parseConfig(
+    withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { lifetimes: { 200: 10m, 404: 1500ms }, override_origin: true, stale_while_revalidate: 30s }
+  - match: { path: /b }
+    upstream: api
+    cache: {}
+`),
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.routes[0].cache?.lifetimes, { 200: 600, 404: 1.5 });
+  assert.equal(config.routes[0].cache?.overrideOrigin, true);
+  assert.equal(config.routes[0].cache?.staleWhileRevalidate, 30);
+  assert.deepEqual(config.routes[1].cache?.lifetimes, {});
+  assert.equal(config.routes[1].cache?.overrideOrigin, false);
+  assert.equal(config.routes[1].cache?.staleWhileRevalidate, 0);
+});

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 
 const PAGES = 200;
@@ -17,12 +18,12 @@ const PAGES = 200;
 function answer(key: string, body: string): StoredAnswer {
   const [host, url] = key.split(' ');
   const policy = policyOf({ method: 'GET', url, headers: { host } }, 200, ['Cache-Control', 'max-age=60']);
-  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), 60_000);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), originOnly(60_000));
 }
 
 async function filled(): Promise<DiskStore> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
-  const store = new DiskStore(dir, 'pages', 1 << 24, 1 << 20, 60_000);
+  const store = new DiskStore(dir, 'pages', 1 << 24, 1 << 20, originOnly(60_000));
   for (let n = 0; n < PAGES; n++) await store.write(answer(`a.test /pages/${n} http`, `page ${n}`));
   return store;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -18,7 +19,7 @@ const LATER = 'b.test /pages/b http';
 function answer(key: string, body: string): StoredAnswer {
   const [host, url] = key.split(' ');
   const policy = policyOf({ method: 'GET', url, headers: { host } }, 200, ['Cache-Control', 'max-age=60']);
-  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), 60_000);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.from(body), originOnly(60_000));
 }
 
 for (const [what, drop] of [
@@ -32,7 +33,7 @@ for (const [what, drop] of [
 ] as const) {
   test(`${what} while the answer's write is under way: no file of it is left, a later write's is`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
-    const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, 60_000);
+    const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, originOnly(60_000));
     void store.write(answer(KEY, 'the page before the purge'));
     drop(store);
     void store.write(answer(LATER, 'another page'));
@@ -49,7 +50,7 @@ for (const [what, drop] of [
 
 test("a read of a key asked after its removal in the background never finds the old file, whatever the disk's pace", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
-  const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, 60_000);
+  const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, originOnly(60_000));
   await store.write(answer(KEY, 'the page before the invalidation'));
   assert.equal((await store.read(KEY))?.body.toString(), 'the page before the invalidation');
   store.removeLater(KEY);
@@ -59,7 +60,7 @@ test("a read of a key asked after its removal in the background never finds the 
 
 test("a read right after the key's removal never finds the answer a write under way was renaming: it waits for that write to remove it", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
-  const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, 60_000);
+  const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, originOnly(60_000));
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   // The removal comes at every point of the write (0 to 19 turns of the loop after it began):
   // before its file is written, while it is renamed, after. Whichever, the read finds nothing.

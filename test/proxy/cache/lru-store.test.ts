@@ -1,15 +1,22 @@
 /** The store's bounds: max_size in bytes, least recently used out first; nothing over max_entry kept. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { ResponseCache } from '../../../src/proxy/cache/response-cache.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 
-const config = { maxSize: 12_000, maxEntry: 4_000, staleIfError: 60_000, lockTimeout: 5_000 };
+const config = {
+  maxSize: 12_000,
+  maxEntry: 4_000,
+  lockTimeout: 5_000,
+  workersShare: true,
+  ...originOnly(60_000),
+};
 
 function answer(key: string, bytes: number): StoredAnswer {
   const request = { method: 'GET', url: `/${key}`, headers: { host: 'a.test' } };
   const policy = policyOf(request, 200, ['Cache-Control', 'max-age=60']);
-  return new StoredAnswer(key, policy, 200, 'OK', Buffer.alloc(bytes), config.staleIfError);
+  return new StoredAnswer(key, policy, 200, 'OK', Buffer.alloc(bytes), config);
 }
 
 test('max_size holds: the least recently used answer goes first, a hit keeps its own', () => {
@@ -57,7 +64,14 @@ test("a 304's fields are counted: the store lets the least recently used go unti
 /** An answer with these Cache-Control fields (and Age), stored under a route whose stale_if_error cap is `capMs`. */
 function kept(fields: string[], capMs: number): StoredAnswer {
   const request = { method: 'GET', url: '/k', headers: { host: 'a.test' } };
-  return new StoredAnswer('k', policyOf(request, 200, fields), 200, 'OK', Buffer.from('page'), capMs);
+  return new StoredAnswer(
+    'k',
+    policyOf(request, 200, fields),
+    200,
+    'OK',
+    Buffer.from('page'),
+    originOnly(capMs),
+  );
 }
 
 test("an answer past the route's stale_if_error cap is of no more use, whatever its own stale-if-error says: it goes at the next look, not an hour later", () => {

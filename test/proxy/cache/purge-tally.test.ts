@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { mergePurged } from '../../../src/proxy/cache/purge-merge.ts';
 import { entryName, PURGE_IDS_MAX, PurgeTally } from '../../../src/proxy/cache/purge-tally.ts';
 
@@ -49,7 +50,7 @@ test('a worker that dropped more than PURGE_IDS_MAX names none: the count is the
 test("a file's name is its entry's name: the shared directory's copy and a worker's are one id", () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-purge-tally-'));
   try {
-    const disk = new DiskStore(dir, 'pages', 1 << 20, 1 << 16, 0);
+    const disk = new DiskStore(dir, 'pages', 1 << 20, 1 << 16, originOnly(0));
     assert.equal(basename(disk.fileOf('h /a http')), entryName('pages', 'h /a http'));
   } finally {
     rmSync(dir, { recursive: true, force: true });

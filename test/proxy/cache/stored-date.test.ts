@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import CachePolicy from 'http-cache-semantics';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 
 const request = { method: 'GET', url: '/a', headers: { host: 'a.test' } };
@@ -14,7 +15,7 @@ const request = { method: 'GET', url: '/a', headers: { host: 'a.test' } };
 function storedAgo(ago: number, fields: string[]): StoredAnswer {
   const made = policyOf(request, 200, fields).toObject();
   const policy = CachePolicy.fromObject({ ...made, t: made.t - ago });
-  return new StoredAnswer('a.test /a http', policy, 200, 'OK', Buffer.from('a'), 60_000);
+  return new StoredAnswer('a.test /a http', policy, 200, 'OK', Buffer.from('a'), originOnly(60_000));
 }
 
 function field(fields: string[], name: string): string | undefined {

@@ -37,7 +37,8 @@ routes:
   - name: pages
     match: { path: /pages }
     upstream: app
-    cache: {}
+    # Each worker its own copy: what this test is about.
+    cache: { workers_share: false }
 upstreams:
   app:
     targets:

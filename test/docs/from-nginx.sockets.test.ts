@@ -1,0 +1,89 @@
+/**
+ * docs/migrating-from-nginx.md holds: the Candor config it shows, run through `candor serve` (two
+ * workers) with only its listener (a public name's TLS) and its paths made local, does what the
+ * nginx server block beside it does: the static asset with its lifetime, HSTS on every answer
+ * (the gateway's own errors too), the API's answers kept for the lifetimes the gateway sets, and
+ * served stale when the app is down, whichever worker takes the request.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../helpers/http-client.ts';
+import { startMoodyOrigin } from '../helpers/moody-origin.ts';
+import { startServe } from '../helpers/serve-process.ts';
+
+const PAGE = readFileSync(join(import.meta.dirname, '../../docs/migrating-from-nginx.md'), 'utf8');
+
+/** The page's Candor config: the yaml block under "The same site in Candor". */
+function candorConfig(): string {
+  const section = PAGE.slice(PAGE.indexOf('## The same site in Candor'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section);
+  assert.ok(block, 'a yaml block under "The same site in Candor"');
+  return block[1];
+}
+
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+test('the Candor config of the nginx migration page serves the assets, the API cached and stale, HSTS on every answer', async (t) => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Content-Type', 'application/json'],
+    body: '{"items":[]}',
+  });
+  t.after(() => origin.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'candor-from-nginx-'));
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'assets', 'app.js'), 'console.log("app");\n');
+  const yaml = candorConfig();
+  // Only the listener (a public name's certificate, port 443) and the paths are made local.
+  const listener = /^listen:\n(?: {2,}.*\n)+/m;
+  assert.match(yaml, listener);
+  const local = yaml
+    .replace(listener, 'listen:\n  - address: 127.0.0.1:0\n')
+    .replace('/srv/www/assets', join(dir, 'assets'))
+    .replace('http://127.0.0.1:3000', origin.url);
+  const file = join(dir, 'candor.yaml');
+  writeFileSync(file, local);
+  const serve = await startServe(file, 2);
+  t.after(() => serve.stop());
+  const url = `http://127.0.0.1:${serve.port}`;
+
+  const asset = await request(url, { path: '/assets/app.js' });
+  assert.equal(asset.status, 200);
+  assert.equal(asset.text, 'console.log("app");\n');
+  assert.equal(asset.headers['cache-control'], 'public, max-age=2592000');
+  assert.equal(asset.headers['strict-transport-security'], HSTS);
+  assert.match(String(asset.headers.etag), /^"[0-9a-f-]+"$/);
+  const missing = await request(url, { path: '/assets/none.js' });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers['strict-transport-security'], HSTS, "the gateway's own answer too");
+
+  // The API: kept 10 minutes by the route's lifetimes (the app said nothing of it).
+  const first = await request(url, { path: '/api/items' });
+  assert.equal(first.status, 200);
+  assert.equal(first.headers['strict-transport-security'], HSTS);
+  for (let i = 0; i < 4; i++) {
+    const again = await request(url, { path: '/api/items', headers: { connection: 'close' } });
+    assert.equal(again.text, '{"items":[]}');
+    assert.match(String(again.headers['cache-status']), /^edge; hit; ttl=(59\d|600)$/);
+  }
+  assert.equal(origin.heads.length, 1, 'both workers answered from the one stored answer');
+
+  // The site: proxied, not cached, HSTS.
+  const home = await request(url, { path: '/' });
+  assert.equal(home.status, 200);
+  assert.equal(home.headers['cache-status'], undefined);
+  assert.equal(home.headers['strict-transport-security'], HSTS);
+
+  // The app down: the API's stored answer is fresh still; the site's request is a 502 that says why.
+  await origin.stop();
+  const down = await request(url, { path: '/' });
+  assert.equal(down.status, 502);
+  assert.match(String(down.headers['proxy-status']), /^edge; error=connection_refused/);
+  assert.equal(down.headers['strict-transport-security'], HSTS);
+  const kept = await request(url, { path: '/api/items' });
+  assert.equal(kept.status, 200);
+  assert.equal(kept.text, '{"items":[]}');
+});

@@ -1,0 +1,270 @@
+/**
+ * A config pushed as a canary (`candor config push --canary 1`) to three `candor serve`
+ * gateways on a real etcd (Debian's etcd-server), under steady traffic to each: one whose route
+ * points at a closed port is rolled back on its gateway within two judging windows, saying which
+ * metric and figures, while the other two never take it; a healthy one reaches all three; one
+ * whose gateway dies is rolled back (the gateway gone counts as a failed canary).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import { candor, type FleetGateway, fleetBootstrap, serveGateway } from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-canary-'));
+let etcd: EtcdProcess;
+let gateways: FleetGateway[] = [];
+const origins: http.Server[] = [];
+const originUrl: Record<string, string> = {};
+/** A port nothing listens on: a route to it is refused at every attempt. */
+let closedPort = 0;
+
+/** An origin that answers every request with its name. */
+async function origin(name: string): Promise<void> {
+  const server = http.createServer((_req, res) => res.end(name));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origins.push(server);
+  originUrl[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+const documentTo = (url: string) => `routes:
+  - name: all
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+
+function writeDocument(file: string, text: string): string {
+  const path = join(dir, file);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Windows of a second, judged for four: the defaults' minutes, made small. */
+const JUDGING = ['--judge-window', '1s', '--judge-for', '4s', '--min-requests', '15'];
+
+/**
+ * Requests to every gateway, one after another on each, until stopped; what each answered
+ * (its body, or its status when not 200), counted by gateway.
+ */
+function traffic(): { stop: () => Promise<Map<string, Map<string, number>>> } {
+  let going = true;
+  const seen = new Map<string, Map<string, number>>();
+  const loops = gateways.map(async (gateway) => {
+    if (gateway.serve === undefined) return;
+    const answers = new Map<string, number>();
+    seen.set(gateway.name, answers);
+    while (going) {
+      const answer = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).catch(
+        (err: Error) => ({ status: 0, body: Buffer.from(err.message) }),
+      );
+      const what = answer.status === 200 ? answer.body.toString() : String(answer.status);
+      answers.set(what, (answers.get(what) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  });
+  return {
+    stop: async () => {
+      going = false;
+      await Promise.all(loops);
+      return seen;
+    },
+  };
+}
+
+async function fleetJson(): Promise<{
+  latest: number;
+  gateways: { name: string; revision: number; behind: boolean }[];
+  canary: Record<string, unknown> | null;
+}> {
+  const status = await candor(['fleet', 'status', '--config', gateways[0].bootstrap, '--json']);
+  return JSON.parse(status.stdout);
+}
+
+/** Waits (bounded) until `gateway` answers `body`. */
+async function answers(gateway: FleetGateway, body: string): Promise<void> {
+  let last = '';
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })
+      .then((a) => a.body.toString())
+      .catch((err: Error) => err.message);
+    if (last === body) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(last, body, `${gateway.name} answers`);
+}
+
+before(async () => {
+  etcd = await startEtcd();
+  for (const name of ['one', 'two']) await origin(name);
+  closedPort = await freePort();
+  gateways = await Promise.all(
+    ['gw-a', 'gw-b', 'gw-c'].map((name) => fleetBootstrap(dir, name, [etcd.endpoint])),
+  );
+  const first = await candor([
+    'config',
+    'push',
+    writeDocument('one.yaml', documentTo(originUrl.one)),
+    '--config',
+    gateways[0].bootstrap,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  await Promise.all(gateways.map(serveGateway));
+  // Every gateway's record is written: the canary is chosen among the live ones.
+  const deadline = Date.now() + 15_000;
+  while ((await fleetJson()).gateways.length < 3 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  for (const gateway of gateways) await answers(gateway, 'one');
+});
+
+/** Each gateway's serve process, as far as the setup got. */
+const serves = () => gateways.map((g) => g.serve);
+
+after(async () => {
+  await closeAll(serves(), origins, etcd);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a canary whose route points at a closed port is rolled back on its gateway within two windows; the others never take it', async () => {
+  const before = await fleetJson();
+  const load = traffic();
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('broken.yaml', documentTo(`http://127.0.0.1:${closedPort}`)),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    ...JUDGING,
+  ]);
+  // gw-a, first by name, ran it: its answers turn to the closed port's 502 and back.
+  await answers(gateways[0], 'one');
+  const seen = await load.stop();
+  assert.equal(pushed.code, 1, pushed.stderr);
+  assert.match(
+    pushed.stdout,
+    /pushed as canary revision (\d+) on gw-a; every other gateway keeps revision \d+/,
+  );
+  // The one line: which metric (refused connections, or the 503s once the target is ejected), and both sides' figures.
+  assert.match(
+    pushed.stdout,
+    /ROLLED BACK at look [12]\/4: (unreachable|gateway) \([^)]+\) \d+\/\d+ \(\d+\.\d\d%\) on the canary vs 0\/\d+ \(0\.00%\) on the rest \(p [<=] /,
+  );
+  assert.ok(
+    (seen.get('gw-a')?.get('502') ?? 0) + (seen.get('gw-a')?.get('503') ?? 0) > 0,
+    `gw-a answered ${JSON.stringify([...(seen.get('gw-a') ?? [])])}`,
+  );
+  for (const name of ['gw-b', 'gw-c'])
+    assert.deepEqual([...(seen.get(name)?.keys() ?? [])], ['one'], `${name} never took the canary`);
+  const after = await fleetJson();
+  const canary = after.canary as {
+    phase: string;
+    gateways: string[];
+    look: number;
+    verdict: string;
+    line: string;
+  };
+  assert.equal(canary.phase, 'rolled_back');
+  assert.deepEqual(canary.gateways, ['gw-a']);
+  assert.ok(canary.look <= 2, `rolled back at look ${canary.look}`);
+  assert.match(canary.line, /ROLLED BACK at look [12]\/4: (unreachable|gateway) /);
+  // The config key never moved: every gateway runs the revision the canary was pushed over.
+  assert.equal(after.latest, before.latest);
+  assert.deepEqual(
+    after.gateways.map((g) => [g.name, g.revision, g.behind]),
+    gateways.map((g) => [g.name, before.latest, false]),
+  );
+  // Each gateway's log says it in one line; gw-a's that it went back.
+  const logged = (gateway: FleetGateway, pattern: RegExp) =>
+    gateway.serve?.lines.some((line) => pattern.test(String(line.msg))) ?? false;
+  for (const gateway of gateways)
+    assert.ok(
+      logged(gateway, /^config canary revision \d+ rolled back: (unreachable|gateway) /),
+      gateway.name,
+    );
+  assert.ok(logged(gateways[0], /^config revision \d+ applied again: the canary rolled back$/));
+  for (const gateway of gateways.slice(1)) assert.ok(!logged(gateway, /applied as a canary/), gateway.name);
+});
+
+test('a healthy canary holds for the time named and then every gateway takes it', async () => {
+  const load = traffic();
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('two.yaml', documentTo(originUrl.two)),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    ...JUDGING,
+  ]);
+  for (const gateway of gateways) await answers(gateway, 'two');
+  const seen = await load.stop();
+  assert.equal(pushed.code, 0, `${pushed.stdout}${pushed.stderr}`);
+  assert.match(pushed.stdout, /PROMOTED at look 4\/4: held for 4000 ms, no metric worse: status_5xx 0\/\d+/);
+  // Nothing failed anywhere on the way: every answer was one origin's or the other's.
+  for (const gateway of gateways)
+    for (const body of seen.get(gateway.name)?.keys() ?? [])
+      assert.ok(body === 'one' || body === 'two', `${gateway.name} answered ${body}`);
+  const after = await fleetJson();
+  assert.equal((after.canary as { phase: string }).phase, 'promoted');
+  assert.deepEqual(
+    after.gateways.map((g) => [g.name, g.revision, g.behind]),
+    gateways.map((g) => [g.name, after.latest, false]),
+  );
+  // The promotion is a push of its own in the history, by the canary's author.
+  const history = await candor(['config', 'history', '--config', gateways[0].bootstrap, '--json']);
+  assert.equal(JSON.parse(history.stdout).entries[0].revision, after.latest);
+});
+
+test('a canary gateway that dies fails the canary: rolled back when its lease ends, the others never take it', async () => {
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('back-to-one.yaml', documentTo(originUrl.one)),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    '--judge-window',
+    '1s',
+    '--judge-for',
+    '60s',
+    '--no-wait',
+  ]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  await answers(gateways[0], 'one');
+  const killed = gateways[0].serve?.child;
+  // Gone from here on: after() must not wait for this one's exit (it came already).
+  gateways[0].serve = undefined;
+  const exited = new Promise((r) => killed?.once('exit', r));
+  killed?.kill('SIGKILL');
+  await exited;
+  const load = traffic().stop;
+  let canary: { phase: string; verdict: string | null } | undefined;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    canary = (await fleetJson()).canary as typeof canary;
+    if (canary?.phase !== 'running') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(canary?.phase, 'rolled_back');
+  assert.match(
+    canary?.verdict ?? '',
+    /^canary gateway gw-a is gone \(its lease ended: it stopped, died or lost etcd\)$/,
+  );
+  const seen = await load();
+  for (const name of ['gw-b', 'gw-c'])
+    assert.deepEqual([...(seen.get(name)?.keys() ?? [])], ['two'], `${name} never took the canary`);
+});
