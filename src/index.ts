@@ -16,6 +16,7 @@ export type * from './core/config/types.ts';
 export type {
   Plugin,
   PluginAnswer,
+  PluginBodyOptions,
   PluginContext,
   PluginFetchInit,
   PluginHeadersInit,

@@ -19,13 +19,14 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
-import type { StageRun } from '../stages/route-stages.ts';
+import type { HeadOutcome } from '../stages/route-stages.ts';
 import { BodyRate } from './body-rate.ts';
 import { ClientPace, type PacedExchange } from './client-pace.ts';
 import type { ExchangeOptions } from './exchange-options.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
 import { GrpcRelay } from './grpc-relay.ts';
+import { HeldAnswer, spentController } from './held-answer.ts';
 import { withGrpcTimeout } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
@@ -86,6 +87,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   private headRefused = false;
   /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
   private copy: BodyCopy | undefined;
+  /** The answer, held while a route stage decides on its head after waiting (held-answer.ts). */
+  private held: HeldAnswer | undefined;
   /** The client's pace, once a write to it was left waiting (client-pace.ts): the buffer, the spool, the drain. */
   private pace: ClientPace | undefined;
   /** A gRPC call's answer as it passes (grpc-relay.ts): the status its client reads, how a cut ends. */
@@ -244,7 +247,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   }
 
   onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
-    const { record, sink } = this;
+    const { record } = this;
     const { head: request } = this.client;
     const statusCode = response.status;
     this.stage = 'head_received';
@@ -272,7 +275,20 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
       this.trailersAllowed,
     );
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
-    if (this.options.stages?.readsUpstreamHeads && this.stagesTook(controller, statusCode, head)) return;
+    const stages = this.options.stages;
+    if (stages?.readsUpstreamHeads) {
+      const verdict = stages.onUpstreamHead({ status: statusCode, headers: head });
+      if (verdict instanceof Promise) return this.holdFor(verdict, controller, response, head);
+      if (this.stagesTook(controller, statusCode, verdict)) return;
+    }
+    this.relayHead(controller, response, head);
+  }
+
+  /** The upstream's head goes downstream (the route's stages had their say): the body follows. */
+  private relayHead(controller: ExchangeController, response: UpstreamHead, head: string[]): void {
+    const { sink } = this;
+    const { store } = this.options;
+    const statusCode = response.status;
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.holdUntilTurnEnd();
@@ -330,8 +346,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
    * the fields it named: every attempt from now on) or a stage's bug is the request's 500. A
    * request whose body streamed from the client cannot go again: its answer is relayed.
    */
-  private stagesTook(controller: ExchangeController, status: number, head: string[]): boolean {
-    const verdict = (this.options.stages as StageRun).onUpstreamHead({ status, headers: head });
+  private stagesTook(controller: ExchangeController, status: number, verdict: HeadOutcome): boolean {
     if (verdict === undefined) return false;
     if (!(verdict instanceof Failure) && this.options.body.kind === 'stream') return false;
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
@@ -351,7 +366,56 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     return true;
   }
 
+  /**
+   * A stage decides on the head after waiting (held-answer.ts): the answer is held meanwhile, then
+   * relayed with what came of its body (or not: asked again, a stage's failure), unless the
+   * exchange ended first (the upstream failed, the client left, the deadline passed: told already).
+   */
+  private holdFor(
+    verdict: Promise<HeadOutcome>,
+    controller: ExchangeController,
+    response: UpstreamHead,
+    head: string[],
+  ): void {
+    const held = new HeldAnswer();
+    this.held = held;
+    controller.pause();
+    verdict
+      .then((decided) => this.decidedHeld(decided, held, response, head))
+      .catch((err: unknown) =>
+        // A bug of the gateway's past the stages (theirs are failures in `decided`): this exchange's 500, not the process's end.
+        this.cancel(
+          new Failure('proxy_internal_error', 'internal error while relaying a held answer', {
+            stage: this.stage,
+            cause: err,
+          }),
+        ),
+      );
+  }
+
+  /** The stages decided on a held answer: relayed with what was kept of it, unless it was not (asked again, a failure) or the exchange ended meanwhile. */
+  private decidedHeld(decided: HeadOutcome, held: HeldAnswer, response: UpstreamHead, head: string[]): void {
+    this.held = undefined;
+    if (this.finished) return;
+    // The connection's own, or the spent one's if the answer ended meanwhile.
+    const now = this.controller as ExchangeController;
+    if (this.stagesTook(now, response.status, decided)) return;
+    this.relayHead(now, response, head);
+    if (this.finished) return;
+    // Before the kept chunks go: a pause the client's pace asks while they do stands.
+    if (!held.ended) now.resume();
+    for (const chunk of held.chunks) {
+      if (this.finished) return;
+      this.onResponseData(now, chunk);
+    }
+    if (held.ended && !this.finished) this.onResponseEnd(now, held.trailers);
+  }
+
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
+    if (this.held !== undefined) {
+      this.held.chunks.push(chunk);
+      return;
+    }
     this.record.bytesOut += chunk.length;
     this.clientSpokeLast = false;
     this.copy?.add(chunk);
@@ -403,7 +467,14 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.sink.abort();
   }
 
-  onResponseEnd(_controller: ExchangeController, trailers: string[] | undefined): void {
+  onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void {
+    const held = this.held;
+    if (held !== undefined) {
+      held.ended = true;
+      held.trailers = trailers;
+      this.controller = spentController(controller, (failure) => this.onResponseError(undefined, failure));
+      return;
+    }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.grpc?.ended(trailers, kept, this.sink.headHeld === true, this.record);
     this.copy?.end();

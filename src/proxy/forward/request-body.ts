@@ -2,7 +2,7 @@ import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { AttemptBody } from './exchange-options.ts';
-import { type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
+import { type BodyRead, type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
 
 /** What decides how a request's body is sent. */
 interface BodyPlan {
@@ -31,37 +31,100 @@ export function prepareBody(
   ready: (body: AttemptBody) => void,
   failed: (failure: Failure) => void,
 ): (() => void) | undefined {
-  const { body } = exchange;
-  if (!plan.hasBody || body === undefined) {
+  if (!plan.hasBody || exchange.body === undefined) {
     ready({ kind: 'none' });
     return undefined;
   }
-  // A body that broke before now (bad framing, a stall, a client gone while an auth service or
-  // a shared rate limit was asked): its 'error' went to nobody, and none comes again.
-  if (body.errored !== null) {
-    failed(classifyRequestBodyError(body.errored as NodeJS.ErrnoException, 'not_sent'));
+  const broken = askedForBody(exchange);
+  if (broken !== undefined) {
+    failed(broken);
     return undefined;
   }
-  // The client asked before sending its body: everything that could refuse it has now agreed.
-  if (exchange.head.expectContinue) exchange.response.sendContinue();
   if (plan.buffer === 0) {
     ready({ kind: 'stream' });
     return undefined;
   }
-  const unannounced = exchange.head.bodyLength === 'chunked';
+  return readHeld(exchange, { ...plan.limits, buffer: plan.buffer }, (read) => {
+    if (read instanceof Failure) return failed(read);
+    ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
+  });
+}
+
+/**
+ * The request's whole body at a route stage's ask (a plugin's `request.body()`), up to `limit`
+ * bytes: its bytes, or the client's failure (413 past the bound, announced or not; 408 too slow;
+ * broken or gone). A body longer than the bound is left where it was (what was read put back at
+ * the front of the stream: the attempts may still send it as it comes). Returns a cancel while a
+ * read is under way: `done` is then never called.
+ */
+export function readWholeForStage(
+  exchange: DownstreamExchange,
+  limit: number,
+  /** The stage reading it, named in a 413's details. */
+  reader: string,
+  limits: Omit<BodyReadLimits, 'buffer'>,
+  done: (read: Buffer | Failure) => void,
+): (() => void) | undefined {
+  const { head } = exchange;
+  if (exchange.body === undefined || head.bodyLength === undefined || head.bodyLength === 0) {
+    done(Buffer.alloc(0));
+    return undefined;
+  }
+  // An announced length past the bound is refused before a byte is asked for.
+  if (head.bodyLength !== 'chunked' && head.bodyLength > limit) {
+    done(tooLarge(limit, reader));
+    return undefined;
+  }
+  const broken = askedForBody(exchange);
+  if (broken !== undefined) {
+    done(broken);
+    return undefined;
+  }
+  return readHeld(exchange, { ...limits, buffer: limit }, (read) => {
+    if (read instanceof Failure) return done(read);
+    done('over' in read ? tooLarge(limit, reader) : read.whole);
+  });
+}
+
+/**
+ * The client is asked for its body (a `100 Continue` to one that waits for it: everything that
+ * could refuse the request has agreed by now): undefined, or the failure of a body that broke
+ * before now (bad framing, a stall, a client gone while an auth service or a shared rate limit
+ * was asked), whose 'error' went to nobody and comes no more.
+ */
+function askedForBody(exchange: DownstreamExchange): Failure | undefined {
+  const body = exchange.body;
+  if (body?.errored != null)
+    return classifyRequestBodyError(body.errored as NodeJS.ErrnoException, 'not_sent');
+  if (exchange.head.expectContinue) exchange.response.sendContinue();
+  return undefined;
+}
+
+/** readBodyWhole, with a body read whole held for the exchange's life (every attempt sends it): counted against the connection's budget until it is over. */
+function readHeld(
+  exchange: DownstreamExchange,
+  limits: BodyReadLimits,
+  done: (read: BodyRead) => void,
+): () => void {
   const { budget } = exchange;
   return readBodyWhole(
-    body,
-    unannounced,
-    { ...plan.limits, buffer: plan.buffer },
+    exchange.body as NonNullable<DownstreamExchange['body']>,
+    exchange.head.bodyLength === 'chunked',
+    limits,
     (read) => {
-      if (read instanceof Failure) return failed(read);
-      if ('over' in read) return ready({ kind: 'stream' });
-      // Held for the exchange's life (every attempt sends it): counted until it is over.
-      const held = read.whole.length;
-      if (budget !== undefined) exchange.response.onClose(() => budget.add(-held));
-      ready({ kind: 'buffer', bytes: read.whole });
+      if (budget !== undefined && !(read instanceof Failure) && 'whole' in read) {
+        const held = read.whole.length;
+        exchange.response.onClose(() => budget.add(-held));
+      }
+      done(read);
     },
     budget,
   );
+}
+
+/** The body is longer than the stage reads: the client's 413, as a body past the route's limit is. */
+export function tooLarge(limit: number, reader: string): Failure {
+  return new Failure('http_request_error', `request body larger than the ${limit} bytes ${reader} reads`, {
+    status: 413,
+  });
 }

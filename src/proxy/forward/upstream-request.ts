@@ -58,6 +58,8 @@ interface Destination {
   readonly store: ResponseStore | undefined;
   /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
   readonly stages: StageRun | undefined;
+  /** The body, already read whole (a route stage asked for it; a call's own): every attempt sends it as it is. */
+  readonly bodyInHand: Buffer | undefined;
 }
 
 /**
@@ -136,6 +138,7 @@ export class UpstreamRequest {
 
   /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
   get bodyless(): boolean {
+    if (this.#to.bodyInHand !== undefined && this.#to.bodyInHand.length > 0) return false;
     return this.#client.body === undefined || !hasBody(this.#client.head);
   }
 
@@ -169,7 +172,7 @@ export class UpstreamRequest {
 
   /** The body streams from the client from the start (no part of it read whole first): a `hold` never keeps it. */
   get streams(): boolean {
-    return !this.bodyless && this.#buffer === 0;
+    return !this.bodyless && this.#to.bodyInHand === undefined && this.#buffer === 0;
   }
 
   /**
@@ -179,6 +182,12 @@ export class UpstreamRequest {
    */
   prepareBody(ready: () => void, failed: (failure: Failure) => void): (() => void) | undefined {
     const client = this.#client;
+    const inHand = this.#to.bodyInHand;
+    if (inHand !== undefined) {
+      this.#bodyReady({ kind: 'buffer', bytes: inHand });
+      ready();
+      return undefined;
+    }
     const { route } = this.#to;
     const { limits } = this.#gateway.config;
     return prepareBody(
@@ -193,15 +202,19 @@ export class UpstreamRequest {
         },
       },
       (body) => {
-        this.#body = body;
-        this.#prepared = true;
-        // A chunked body read whole goes out with its length, as nginx sends it.
-        if (body.kind === 'buffer' && client.head.bodyLength === 'chunked')
-          this.#headers.push('content-length', String(body.bytes.length));
+        this.#bodyReady(body);
         ready();
       },
       failed,
     );
+  }
+
+  #bodyReady(body: AttemptBody): void {
+    this.#body = body;
+    this.#prepared = true;
+    // A chunked body read whole goes out with its length, as nginx sends it.
+    if (body.kind === 'buffer' && this.#client.head.bodyLength === 'chunked')
+      this.#headers.push('content-length', String(body.bytes.length));
   }
 
   /**

@@ -30,6 +30,8 @@ export interface AttemptsOwner {
   responseEdit(): AnswerEdit | undefined;
   /** This request's run of its route's stages (route-stages.ts); undefined: none. */
   stageRun(): StageRun | undefined;
+  /** The request's body already read whole (a route stage asked for it; a call's own): every attempt sends it. Undefined: none was. */
+  bodyInHand(): Buffer | undefined;
   /** Runs a request the gateway makes itself (a stored answer's refresh) as a session of its own, on this one's runtime and listener. */
   background(exchange: DownstreamExchange): void;
 }

@@ -23,8 +23,8 @@ export const MAX_AUTH_BODY = 64 * 1024;
  * pool and its queue bound carry it, the upstream's timeouts, retry rule and budget apply,
  * every attempt's outcome goes to outlier detection and the circuit, and its attempts are
  * counted in the upstream's metrics. Only the deadline is the call's own (`call.deadline`, in
- * place of `timeouts.total`), and it never waits in the upstream's `hold`. The GET carries the
- * client's request id, and the fields this hop writes as it does for any request
+ * place of `timeouts.total`), and it never waits in the upstream's `hold`. The call (an auth
+ * service's GET; a plugin's fetch, with its method and body) carries the client's request id, and the fields this hop writes as it does for any request
  * (X-Forwarded-For, -Proto, -Host, Via) from the client's facts.
  *
  * Resolves with the answer once its body is whole, `MAX_AUTH_BODY` at most: an answer its
@@ -37,11 +37,22 @@ export const MAX_AUTH_BODY = 64 * 1024;
 export function askAuthService(
   runtime: Runtime,
   upstream: Upstream,
-  call: ForwardCall,
+  call: ServiceCall,
 ): Promise<ServiceAnswer> {
   return new Promise((resolve, reject) => {
     new AuthCall(runtime, upstream, call, resolve, reject).start();
   });
+}
+
+/**
+ * A call of the gateway's own: an auth service's GET, or a plugin's `context.fetch` with its
+ * method and body (sent whole by every attempt; a method that is not idempotent is retried only
+ * where it never reached the service, as any request's).
+ */
+export interface ServiceCall extends ForwardCall {
+  /** Default GET. */
+  readonly method?: string;
+  readonly body?: Buffer;
 }
 
 /** The owner of one call's attempts: what a session is to a client's. */
@@ -55,29 +66,33 @@ class AuthCall implements AttemptsOwner {
   readonly #upstreamName: string;
   /** The failure the attempts ended with, or the body's. */
   #failure: Failure | undefined;
+  readonly #body: Buffer | undefined;
   #told = false;
 
   constructor(
     runtime: Runtime,
     upstream: Upstream,
-    call: ForwardCall,
+    call: ServiceCall,
     resolve: (answer: ServiceAnswer) => void,
     reject: (failure: Failure) => void,
   ) {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#upstreamName = upstream.name;
-    const { client } = call;
+    const { client, body } = call;
+    const method = call.method ?? 'GET';
+    this.#body = body;
+    const length = body === undefined || body.length === 0 ? undefined : body.length;
     const head: DownstreamHead = {
-      method: 'GET',
+      method,
       target: call.path,
       versionMajor: 1,
       versionMinor: 1,
       protocol: 'HTTP/1.1',
-      headers: call.headers,
+      headers: length === undefined ? call.headers : [...call.headers, 'content-length', String(length)],
       remoteAddress: client.address,
       encrypted: client.protocol === 'https',
-      bodyLength: undefined,
+      bodyLength: length,
       upgrade: false,
       expectContinue: false,
     };
@@ -88,7 +103,7 @@ class AuthCall implements AttemptsOwner {
       client.requestId,
       client.trace,
       client.address,
-      'GET',
+      method,
       client.host,
       call.path,
     );
@@ -159,6 +174,11 @@ class AuthCall implements AttemptsOwner {
   /** A call is the gateway's own: no route's stages meet it. */
   stageRun(): undefined {
     return undefined;
+  }
+
+  /** The call's own body, sent whole by every attempt. */
+  bodyInHand(): Buffer | undefined {
+    return this.#body;
   }
 
   /** Only a route's cache starts a request in the background, and a call has none. */

@@ -261,6 +261,10 @@ export class RequestSession implements AttemptsOwner {
     return this.#stages;
   }
 
+  bodyInHand(): Buffer | undefined {
+    return this.#stages?.bodyRead;
+  }
+
   /** A request the gateway makes itself (a cache refresh): a session of its own, on this one's listener. */
   background(exchange: DownstreamExchange): void {
     RequestSession.request(this.#req.runtime, this.#req.listener, exchange);

@@ -7,6 +7,7 @@ import type { Routed } from '../route/route-request.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { StageRequest } from '../stages/stage.ts';
 import type { SessionRequest } from './session-request.ts';
+import { StageBody } from './stage-body.ts';
 
 /** The request as its route's stages read it (stage.ts), made once the route is known. */
 export function stageRequestOf(req: SessionRequest, routed: Routed): StageRequest {
@@ -18,21 +19,30 @@ class SessionStageRequest implements StageRequest {
   readonly head: StageRequest['head'];
   readonly fields: StageRequest['fields'];
   readonly record: StageRequest['record'];
-  readonly host: string;
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
+  readonly #req: SessionRequest;
+  readonly #route: RouteConfig;
   #edits: Map<string, string | undefined> | undefined;
+  /** The body read whole at a stage's ask: made by the first ask (most requests make none). */
+  #body: StageBody | undefined;
 
   constructor(req: SessionRequest, routed: Routed) {
     const { head, fields, record, exchange } = req;
+    this.#req = req;
+    this.#route = routed.route;
     this.head = head;
     this.fields = fields;
     this.record = record;
-    this.host = hostnameOf(record.host);
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+  }
+
+  /** Made when a stage reads it (most never do). */
+  get host(): string {
+    return hostnameOf(this.record.host);
   }
 
   get upstreamFields(): Map<string, string | undefined> {
@@ -42,6 +52,23 @@ class SessionStageRequest implements StageRequest {
 
   get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
     return this.#edits;
+  }
+
+  readBody(limit: number, reader: string): Promise<Buffer> {
+    this.#body ??= new StageBody(this.#req, this.#route);
+    return this.#body.read(limit, reader);
+  }
+
+  get bodyRead(): Buffer | undefined {
+    return this.#body?.bytes;
+  }
+
+  get bodyReading(): Promise<void> | undefined {
+    return this.#body?.pending;
+  }
+
+  bodyWaitMs(): number {
+    return this.#body === undefined ? 0 : this.#body.waitedMs();
   }
 }
 

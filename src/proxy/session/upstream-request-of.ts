@@ -26,6 +26,7 @@ export function upstreamRequestOf(
     vars: owner,
     responseEdit: owner.responseEdit(),
     stages: owner.stageRun(),
+    bodyInHand: owner.bodyInHand(),
     requestEdit: admitted.requestEdit,
     retries: admitted.upstream.config.retries,
     store: cache,

@@ -29,6 +29,20 @@ export interface PluginRequest {
   readonly id: string;
   /** A logger whose lines carry the plugin's name and this request's id. */
   readonly log: PluginLogger;
+  /**
+   * The whole request body as bytes (empty for a request without one), read once for every
+   * plugin of the route and sent upstream as it came. Bounded by `limit` (bytes) and the route's
+   * `limits.buffer`, the smaller: a body past it rejects with the client's 413 (an announced
+   * length at once), a client too slow with its 408; let the rejection out of onRequest and it is
+   * the request's answer. Its wait for the client is not counted in the plugin's `timeout`.
+   */
+  body(options?: PluginBodyOptions): Promise<Uint8Array>;
+}
+
+/** How much of the request body a plugin reads. */
+export interface PluginBodyOptions {
+  /** Bytes at most (default and ceiling: the route's `limits.buffer`). */
+  readonly limit?: number;
 }
 
 /** The head of an upstream's answer: what onResponse sets or deletes in `headers` is what the client gets. */
@@ -59,13 +73,16 @@ export interface PluginRecord {
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** A plugin's hooks: any of them, each sync or async (onResponse sync only: docs/plugins.md). */
+/** A plugin's hooks: any of them, each sync or async (docs/plugins.md). */
 export interface PluginHooks {
   /** Go on (return nothing), or answer the request yourself. A thrown `Failure` of a fetch is that hop's failure. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing (void) goes on
   onRequest?(request: PluginRequest): MaybePromise<PluginAnswer | undefined | void>;
-  /** The upstream's answer's head, for an upstream's answer only (never the gateway's own error). Synchronous. */
-  onResponse?(response: PluginResponse, request: PluginRequest): void;
+  /**
+   * The upstream's answer's head, for an upstream's answer only (never the gateway's own error).
+   * A promise holds the answer (nothing goes to the client) until it resolves, within `timeout`.
+   */
+  onResponse?(response: PluginResponse, request: PluginRequest): MaybePromise<void>;
   /** The request is over: count it. */
   onEnd?(record: PluginRecord): MaybePromise<void>;
   /** The config that made this instance was replaced: end what it holds (a bounded time is given). */
@@ -87,10 +104,13 @@ export interface PluginMetrics {
   observe(name: string, value: number, label?: string): void;
 }
 
-/** What fetch takes beyond the path: a method without a body, fields, its own deadline, the request it is for. */
+/** What fetch takes beyond the path: a method, fields, a body, its own deadline, the request it is for. */
 export interface PluginFetchInit {
-  readonly method?: 'GET' | 'HEAD';
+  /** Default GET. A method that is not idempotent (POST, PATCH) is retried only where it never reached the service. */
+  readonly method?: string;
   readonly headers?: PluginHeadersInit;
+  /** Sent whole, with its Content-Length (a string as UTF-8). */
+  readonly body?: string | Uint8Array;
   /** Milliseconds for the whole call (every attempt); default: the plugin's `timeout`. */
   readonly timeout?: number;
   /** The client's request this call is for: its id and trace go with the call. */
@@ -105,7 +125,7 @@ export interface PluginContext {
   readonly metrics: PluginMetrics;
   /**
    * Asks an upstream of the config (its pools, timeouts, circuit, retry rule and budget), as an
-   * auth hop asks its service. Rejects with that hop's failure (502, 504 or 503 by its shape,
+   * auth hop asks its service: a GET, or `init.method` with `init.body` sent whole. Rejects with that hop's failure (502, 504 or 503 by its shape,
    * `next-hop` naming the upstream): rethrown from onRequest, it is the request's answer.
    */
   fetch(upstream: string, path: string, init?: PluginFetchInit): Promise<Response>;

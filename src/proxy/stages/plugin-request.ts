@@ -5,7 +5,7 @@
  * plugin reads `headers` (a plugin that does not pays nothing for it).
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
-import type { PluginLogger, PluginRequest } from './plugin-api.ts';
+import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import type { StageRequest } from './stage.ts';
 
 /** A Headers and the fields it was made with, by name (as it joins them), to tell what a hook changed. */
@@ -46,13 +46,18 @@ function headersOfFields(fields: FieldMap, edits: ReadonlyMap<string, string | u
 export class PluginRequestView implements PluginRequest {
   readonly #request: StageRequest;
   readonly #logFor: (id: string) => PluginLogger;
+  /** The plugin's stage name (`plugin:NAME`), which a 413 of its body's bound names. */
+  readonly #stage: string;
   #headers: Snapshot | undefined;
   #query: URLSearchParams | undefined;
+  /** The plugin's onRequest has settled: the request went on without its body read here. */
+  #wentOn = false;
   #log: PluginLogger | undefined;
 
-  constructor(request: StageRequest, logFor: (id: string) => PluginLogger) {
+  constructor(request: StageRequest, logFor: (id: string) => PluginLogger, stage: string) {
     this.#request = request;
     this.#logFor = logFor;
+    this.#stage = stage;
   }
 
   get method(): string {
@@ -94,6 +99,17 @@ export class PluginRequestView implements PluginRequest {
     return this.#request.record.id;
   }
 
+  body(options?: PluginBodyOptions): Promise<Uint8Array> {
+    const limit = options?.limit ?? Number.POSITIVE_INFINITY;
+    if (typeof limit !== 'number' || !(limit >= 0))
+      return Promise.reject(new Error(`body(): limit must be a number of bytes, got ${String(limit)}`));
+    // Past onRequest the body is the upstream's (streamed, or read whole for it): only one read here is left to give.
+    if (this.#wentOn && this.#request.bodyRead === undefined)
+      return Promise.reject(new Error('body() is read in onRequest, before the request goes upstream'));
+    // A copy: what goes upstream is the body as the client sent it, whatever the plugin writes into its bytes.
+    return this.#request.readBody(limit, this.#stage).then((bytes) => new Uint8Array(bytes));
+  }
+
   /** The stage contract's request under this view (a plugin's fetch for it carries its id and trace). */
   get stageRequest(): StageRequest {
     return this.#request;
@@ -102,6 +118,11 @@ export class PluginRequestView implements PluginRequest {
   get log(): PluginLogger {
     this.#log ??= this.#logFor(this.#request.record.id);
     return this.#log;
+  }
+
+  /** The request went on past this plugin's onRequest (or it has none): its body is the upstream's from now on. */
+  wentOn(): void {
+    this.#wentOn = true;
   }
 
   /** What the plugin changed of the request's fields goes upstream (stage-request.ts keeps Candor's own out of reach). */

@@ -5,7 +5,6 @@
  * plugin's answer says it made it (`answered_by`), its header edits reach only what the contract
  * lets a stage edit, its onResponse sees the upstream's answers only.
  */
-import { Failure } from '../../core/failure/failure.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
@@ -18,6 +17,9 @@ export interface PluginStageOptions {
   /** A logger for one request's lines (the plugin's name and the request id on each). */
   readonly logFor: (requestId: string) => PluginLogger;
 }
+
+/** A plugin's failure is told by its own word for the hook (`plugin:NAME threw in onResponse`): what its author reads. */
+const HOOK_NAMES = Object.freeze({ onUpstreamHead: 'onResponse' });
 
 /** The stage of one plugin instance, named `plugin:NAME`. */
 export function pluginStage(name: string, plugin: PluginHooks, options: PluginStageOptions): RouteStage {
@@ -34,9 +36,11 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
     name: stageName,
     timeoutMs: options.timeoutMs,
     failOpen: options.failOpen,
+    hookNames: HOOK_NAMES,
     // A plugin with no request hook (only close) runs no code per request.
     start: uses
-      ? (request) => new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor))
+      ? (request) =>
+          new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor, stageName))
       : () => undefined,
     ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
   };
@@ -65,23 +69,21 @@ class PluginRun implements StageHooks {
     return this.#settled(returned);
   }
 
-  onUpstreamHead(head: UpstreamAnswerHead): void {
+  /** Its edits of the answer's fields are written back once it returned, or once its promise resolved. */
+  onUpstreamHead(head: UpstreamAnswerHead): undefined | Promise<undefined> {
+    this.#view.wentOn();
     const fields = new AnswerHeaders(head.headers);
-    let returned: unknown;
-    try {
-      returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
-    } catch (err) {
-      // Named by the plugin's own word for the hook (the contract's is onUpstreamHead): what its author reads.
-      throw new Failure('proxy_internal_error', `${this.#stage} threw in onResponse`, { cause: err });
-    }
+    const returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
     if (returned instanceof Promise)
-      throw new Failure('proxy_internal_error', `${this.#stage} returned a promise from onResponse`, {
-        cause: new Error('onResponse decides at once (docs/plugins.md)'),
+      return returned.then(() => {
+        fields.commit();
+        return undefined;
       });
     fields.commit();
   }
 
   onEnd(record: RequestRecord): void {
+    this.#view.wentOn();
     const returned = this.#plugin.onEnd?.(recordOf(record));
     // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
     if (returned instanceof Promise)
@@ -91,6 +93,7 @@ class PluginRun implements StageHooks {
   /** What onRequest returned: its header edits go upstream, its answer is the request's, saying who made it. */
   // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
   #settled(returned: PluginAnswer | undefined | void): RequestVerdict | Promise<RequestVerdict> {
+    this.#view.wentOn();
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);

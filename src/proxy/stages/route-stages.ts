@@ -15,6 +15,9 @@ import type {
   UpstreamAnswerHead,
 } from './stage.ts';
 
+/** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
+export type HeadOutcome = Failure | HeadVerdict;
+
 /** Each stage's hooks for one request, by the stage's place in its route's list (a hole: none for it). */
 type StartedHooks = (StageHooks | undefined)[];
 
@@ -114,6 +117,11 @@ export class StageRun {
     this.#guardHeads = guard;
   }
 
+  /** The request's body, read whole at a stage's ask (every attempt sends it); undefined: none was. */
+  get bodyRead(): Buffer | undefined {
+    return this.#request.bodyRead;
+  }
+
   /** The stages' edits of the request's fields on their way upstream (stage.ts); undefined: none made. */
   get upstreamEdits(): ReadonlyMap<string, string | undefined> | undefined {
     return this.#request.upstreamEdits;
@@ -145,7 +153,7 @@ export class StageRun {
     return wrapped;
   }
 
-  /** The request meets each stage's onRequest in order: the first answer or refusal ends it. */
+  /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
     return this.#requestFrom(0, admitted);
   }
@@ -165,7 +173,8 @@ export class StageRun {
         continue;
       }
       if (verdict instanceof Promise)
-        return withDeadline(verdict, stage.timeoutMs).then(
+        // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
+        return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
           (settled) => {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
             return settled ?? this.#requestFrom(i + 1, admitted);
@@ -175,40 +184,58 @@ export class StageRun {
       if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
     }
-    return undefined;
+    // A stage began reading the body and went on without waiting for it: the request goes on once
+    // that read ended (one reader of the client's stream at a time).
+    return this.#request.bodyReading?.then(() => undefined);
   }
 
   /**
    * The upstream's answer's head meets each stage (its fields edited in place): relayed
-   * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure.
+   * (undefined), asked again (the first stage that asks), or a stage's bug as the request's failure;
+   * a promise of that when a stage waits (each stage after it meets the head once it decided).
    */
-  onUpstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
+  onUpstreamHead(head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
-    if (!this.#guardHeads) return this.#upstreamHead(head);
+    if (!this.#guardHeads) return this.#upstreamHead(head, 0);
     const own = gatewayFields(head.headers);
+    let outcome: HeadOutcome | Promise<HeadOutcome>;
     try {
-      return this.#upstreamHead(head);
-    } finally {
+      outcome = this.#upstreamHead(head, 0);
+    } catch (err) {
       keepGatewayFields(head.headers, own);
+      throw err;
     }
+    // After the last stage decided: at once, or once the waiting one (and those after it) did.
+    if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(head.headers, own));
+    keepGatewayFields(head.headers, own);
+    return outcome;
   }
 
-  #upstreamHead(head: UpstreamAnswerHead): Failure | HeadVerdict {
-    for (let i = 0; i < this.#hooks.length; i++) {
+  #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
+    for (let i = index; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onUpstreamHead === undefined) continue;
       const stage = this.#stages[i];
       const t0 = stage.trusted ? 0 : performance.now();
+      let returned: HeadVerdict | Promise<HeadVerdict> | undefined;
       try {
-        const returned: unknown = hooks.onUpstreamHead(head);
-        if (returned instanceof Promise)
-          throw new Error('returned a promise: a response hook must decide at once');
-        if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-        if (returned !== undefined) return returned as HeadVerdict;
+        returned = hooks.onUpstreamHead(head) as HeadVerdict | Promise<HeadVerdict>;
       } catch (err) {
         const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
         if (failed !== undefined) return failed;
+        continue;
       }
+      if (returned instanceof Promise)
+        return withDeadline(returned, stage.timeoutMs).then(
+          (settled) => {
+            if (!stage.trusted)
+              this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+            return settled ?? this.#upstreamHead(head, i + 1);
+          },
+          (err) => this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1),
+        );
+      if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
+      if (returned !== undefined) return returned;
     }
     return undefined;
   }
@@ -292,14 +319,27 @@ export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): 
   // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
   if (err instanceof Failure) return err;
   const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
-  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${hook}`, { cause: err });
+  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
+    cause: err,
+  });
 }
 
-/** A promise that rejects with Overran past `ms` (the late result is dropped). */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * A promise that rejects with Overran past `ms` (the late result is dropped). `excused` tells the
+ * milliseconds so far that were not the hook's (waiting for the client's body): they move the
+ * deadline on.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const t0 = performance.now();
+  const excusedAt0 = excused?.() ?? 0;
   const overrun = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Overran(ms)), ms);
+    const check = (): void => {
+      const own = excused === undefined ? ms : performance.now() - t0 - (excused() - excusedAt0);
+      if (own >= ms - 1) reject(new Overran(ms));
+      else timer = setTimeout(check, ms - own);
+    };
+    timer = setTimeout(check, ms);
   });
   return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
 }

@@ -9,7 +9,7 @@
  *      streamed with a known length, own-answer.ts) or refuse it (a Failure),
  *      possibly after waiting (a promise);
  *   2. on the upstream's head (`onUpstreamHead`): the fields the client gets of the upstream's
- *      answer (the upstream's answers only), or ask the upstream again;
+ *      answer (the upstream's answers only), or ask the upstream again, possibly after waiting;
  *   3. around the upstream's answer's body (`wrapSink`): the sink its bytes go through;
  *   4. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
  *      gateway's own and its error responses alike (response header rules);
@@ -49,6 +49,20 @@ export interface StageRequest {
   readonly upstreamFields: Map<string, string | undefined>;
   /** The edits of `upstreamFields` made so far, without making the map (undefined: none). */
   readonly upstreamEdits: ReadonlyMap<string, string | undefined> | undefined;
+  /**
+   * The request's whole body, read at a stage's ask (a plugin's `request.body()`) up to `limit`
+   * bytes and the route's `limits.buffer`, once: a later ask gets the same bytes, and every
+   * attempt sends them upstream as they came (a request no stage asks streams as it always did).
+   * Rejects with the client's failure: 413 past the bound (`reader`, the stage, named in its
+   * details), 408 too slow, client_closed.
+   */
+  readBody(limit: number, reader: string): Promise<Buffer>;
+  /** The body readBody read whole, once it has; undefined: none was read (it goes as it comes). */
+  readonly bodyRead: Buffer | undefined;
+  /** Milliseconds spent so far waiting for the client's body at a stage's ask: the client's time, not the stage's. */
+  bodyWaitMs(): number;
+  /** A read of readBody still under way (a stage that went on without waiting for it): the request goes on only once it ended. */
+  readonly bodyReading: Promise<void> | undefined;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
@@ -76,8 +90,12 @@ export type HeadVerdict = undefined | { readonly askAgainWithout: readonly strin
 /** One request's run of a stage: the hooks it uses for this request. */
 export interface StageHooks {
   onRequest?(admitted: AdmittedRequest): RequestVerdict | Promise<RequestVerdict>;
+  /**
+   * Possibly after waiting (a promise, bounded by the stage's `timeoutMs`): the exchange holds the
+   * answer meanwhile (its body read so far kept, the upstream paused), and nothing goes downstream.
+   */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only edits the fields returns nothing
-  onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void;
+  onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void | Promise<HeadVerdict | void>;
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
   editAnswer?(headers: readonly string[]): string[];
@@ -101,6 +119,8 @@ export interface RouteStage {
    * failures (every call of another's is counted and timed: a plugin's cost is its operator's to see).
    */
   readonly trusted?: boolean;
+  /** What the stage's author calls a hook, where its failure is told (a plugin's `onResponse` is the contract's onUpstreamHead). */
+  readonly hookNames?: Partial<Record<StageHook, string>>;
   /** This request's run of the stage; undefined when it has nothing to do for it. */
   start(request: StageRequest): StageHooks | undefined;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */

@@ -32,12 +32,17 @@ export async function pluginFetch(
   if (upstream === undefined) throw new Error(`fetch: no upstream named '${upstreamName}' in the config`);
   if (!path.startsWith('/'))
     throw new Error(`fetch: the path must start with "/", got ${JSON.stringify(path)}`);
+  const method = init.method === undefined ? 'GET' : init.method.toUpperCase();
+  if (!TOKEN.test(method)) throw new Error(`fetch: ${JSON.stringify(init.method)} is no method`);
+  const body = bodyOf(init.body);
   const headers: string[] = [];
   for (const [name, value] of new Headers(init.headers))
     if (reservedHeaderProblem(name) === undefined) headers.push(name, value);
   const from = init.request instanceof PluginRequestView ? init.request.stageRequest : undefined;
   const route = from === undefined ? undefined : runtime.config.routes.find((r) => r.name === from.route);
   const answer = await askAuthService(runtime, upstream, {
+    method,
+    body,
     path,
     headers,
     own: [],
@@ -72,6 +77,17 @@ export async function pluginFetch(
     status: answer.status,
     headers: fields,
   });
+}
+
+/** A method is a token (RFC 9110 §9.1); CONNECT and an upgrade are no call's. */
+const TOKEN = /^(?!CONNECT$)[!#$%&'*+\-.^_`|~0-9A-Z]+$/;
+
+/** The call's body as bytes: a string as UTF-8; a Uint8Array copied (the plugin may go on writing into its own). */
+function bodyOf(body: PluginFetchInit['body']): Buffer | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  throw new Error('fetch: body must be a string or a Uint8Array');
 }
 
 /** The route a call made outside any request goes by: the upstream's own rules, no limits of a client's. */

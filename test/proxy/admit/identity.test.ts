@@ -68,6 +68,7 @@ routes:
   - name: basic
     match: { path: /basic }
     upstream: app
+    plugins: [whoami]
     auth:
       basic: { users_file: ${join(dir, 'users.htpasswd')} }
       identity_header: X-Candor-User
@@ -86,6 +87,7 @@ routes:
   - name: forward
     match: { path: /forward }
     upstream: app
+    plugins: [whoami]
     auth:
       forward: { url: "${auth.url}", identity_from: X-Auth-Request-User }
       identity_header: X-Candor-User
@@ -123,8 +125,9 @@ upstreams:
 
   test("Basic: the user name is the log's user and the upstream's X-Candor-User", async () => {
     const basic = `Basic ${Buffer.from('alice:alice pass').toString('base64')}`;
-    const { upstream, line } = await through('/basic', { authorization: basic });
+    const { upstream, line, id } = await through('/basic', { authorization: basic });
     assert.equal(line.user, 'alice');
+    assert.equal(seen.get(id), 'alice', "the plugin's request.identity is the user Basic admitted");
     assert.equal(line.auth, 'allowed');
     assert.equal(upstream['x-candor-user'], 'alice');
     assert.equal(upstream.x_candor_user, undefined, "the client's _ spelling is dropped");
@@ -166,11 +169,16 @@ upstreams:
   });
 
   test("forward auth: the service's X-Auth-Request-User is the user, not the client's copy of it", async () => {
-    const { upstream, line } = await through('/forward', {
+    const { upstream, line, id } = await through('/forward', {
       authorization: 'Token bob',
       'x-auth-request-user': 'mallory',
     });
     assert.equal(line.user, 'bob');
+    assert.equal(
+      seen.get(id),
+      'bob',
+      "the plugin reads the service's user (asked before it ran), not the client's field",
+    );
     assert.equal(upstream['x-candor-user'], 'bob');
     assert.equal(upstream.x_candor_user, undefined);
     assert.equal(
@@ -181,8 +189,10 @@ upstreams:
   });
 
   test('forward auth: a service answer naming two users names nobody, and the forged copies still go', async () => {
-    const { upstream, line } = await through('/forward', { authorization: 'Token two' });
+    const { upstream, line, id } = await through('/forward', { authorization: 'Token two' });
     assert.equal(line.auth, 'allowed');
+    assert.ok(seen.has(id));
+    assert.equal(seen.get(id), undefined, 'the plugin reads no identity either');
     assert.equal('user' in line, false);
     assert.equal(upstream['x-candor-user'], undefined);
     assert.equal(upstream.x_candor_user, undefined);

@@ -3,7 +3,8 @@
  * made once per config load, a reload makes new instances and closes the old ones; a module that
  * does not load refuses the reload whole (the old plugins serve on); onResponse meets the
  * upstream's answers only (a gateway failure's status and Proxy-Status stay the gateway's), and
- * cannot remove the request id; a promise from onResponse is a 500 naming it.
+ * cannot remove the request id; an asynchronous onResponse holds the answer until it resolves, and
+ * its rejection or overrun is a 500 naming it and onResponse.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -29,8 +30,8 @@ const tagger: Plugin<{ tag: string }> = (options) => {
       response.headers.set('x-seen', request.headers.get('x-tag') ?? '');
       response.headers.delete('x-request-id');
       response.headers.set('proxy-status', 'forged');
-      if (request.path === '/t/async') return Promise.resolve() as unknown as undefined;
       if (request.path === '/t/throw') throw new Error('a response hook bug');
+      if (request.path.startsWith('/t/async')) return decideLater(response.headers, request.path);
     },
     close() {
       closed++;
@@ -38,8 +39,16 @@ const tagger: Plugin<{ tag: string }> = (options) => {
   };
 };
 
+/** An asynchronous onResponse: sets a field after a wait, rejects, or never settles (past the plugin's 300 ms). */
+async function decideLater(headers: Headers, path: string): Promise<void> {
+  if (path === '/t/async/hang') return new Promise(() => {});
+  await new Promise((r) => setTimeout(r, 30));
+  if (path === '/t/async/reject') throw new Error('a late response hook bug');
+  headers.set('x-decided', 'later');
+}
+
 const yaml = (appUrl: string, tag: string, module = '/nonexistent/never-imported.ts') => `plugins:
-  tagger: { module: ${module}, options: { tag: ${tag} } }
+  tagger: { module: ${module}, options: { tag: ${tag} }, timeout: 300ms }
 routes:
   - { name: t, match: { path: /t }, upstream: app, plugins: [tagger] }
   - { name: down, match: { path: /down }, upstream: nothing, plugins: [tagger] }
@@ -77,13 +86,34 @@ describe('plugins given to startGateway', () => {
     assert.equal(res.headers['x-seen'], undefined);
   });
 
-  test('a promise from onResponse is a 500 naming the plugin and the hook', async () => {
-    const res = await request(gw.url, { path: '/t/async' });
-    assert.equal(res.status, 500);
+  test('an asynchronous onResponse holds the answer until it resolves: its edits reach the client, the body whole after them', async () => {
+    const res = await request(gw.url, { path: '/t/async?bytes=300000' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-decided'], 'later');
+    assert.equal(res.headers['x-seen'], 'one-1');
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the request id stays');
+    assert.equal(res.headers['proxy-status'], undefined);
+    assert.equal(res.body.length, 300000);
+    assert.equal(res.aborted, false);
+    const small = await request(gw.url, { path: '/t/async' });
+    assert.equal(small.headers['x-decided'], 'later', 'an answer whole before the hook resolved');
+    assert.equal(JSON.parse(small.text).url, '/t/async');
+  });
+
+  test('an onResponse that rejects, or overruns its timeout, is a 500 naming the plugin and onResponse', async () => {
+    const rejected = await request(gw.url, { path: '/t/async/reject' });
+    assert.equal(rejected.status, 500);
+    assert.match(String(rejected.headers['proxy-status']), /error=proxy_internal_error/);
+    assert.match(String(rejected.headers['proxy-status']), /details="plugin:tagger threw in onResponse"/);
+    assert.doesNotMatch(rejected.text, /late response hook bug/);
+    assert.equal(rejected.headers['x-decided'], undefined);
+    const hung = await request(gw.url, { path: '/t/async/hang' });
+    assert.equal(hung.status, 500);
     assert.match(
-      String(res.headers['proxy-status']),
-      /details="plugin:tagger returned a promise from onResponse"/,
+      String(hung.headers['proxy-status']),
+      /details="plugin:tagger overran its 300 ms in onResponse"/,
     );
+    assert.equal((await request(gw.url, { path: '/t/ok' })).status, 200, 'the worker serves on');
   });
 
   test('onResponse throwing is a 500 naming the plugin and onResponse; the worker serves on', async () => {
@@ -99,8 +129,8 @@ describe('plugins given to startGateway', () => {
     const tagger = plugins['plugin:tagger'];
     assert.ok(tagger !== undefined, 'the plugin is in the status');
     assert.ok(tagger.calls >= 5, `calls: ${tagger.calls}`);
-    assert.equal(tagger.failures, 2, 'the promise and the throw from onResponse');
-    assert.equal(tagger.overruns, 0);
+    assert.equal(tagger.failures, 2, 'the rejection and the throw from onResponse');
+    assert.equal(tagger.overruns, 1, 'the onResponse that never settled');
     assert.ok(tagger.seconds >= 0);
   });
 

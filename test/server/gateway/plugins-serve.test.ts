@@ -1,6 +1,7 @@
 /**
  * Plugins through `candor serve` (issue 57), on real sockets: the examples of docs/examples/plugins/
- * loaded by a path relative to the config file, each doing its job; a plugin's bug a 500 naming it;
+ * loaded by a path relative to the config file, each doing its job (a JSON body checked against a
+ * schema among them); a plugin's bug a 500 naming it;
  * its dependency's outage that hop's 502/504 naming the upstream; an observer failing open; the
  * plugin's own answer logged as made by it; its counts in /metrics.
  */
@@ -67,6 +68,7 @@ plugins:
   slowcheck: { module: ${module('service-check.ts')}, options: { upstream: slow }, timeout: 2s }
   tenants: { module: ${module('tenant-counter.ts')}, options: { tenants: [acme] }, on_error: continue }
   bug: { module: ./bug.mjs, timeout: 300ms }
+  orders: { module: ${module('json-schema.ts')}, options: { max_body: 256 } }
 routes:
   - { name: claims, match: { path: /claims }, upstream: app, plugins: [claims] }
   - { name: ab, match: { path: /ab }, upstream: app, plugins: [ab] }
@@ -75,6 +77,7 @@ routes:
   - { name: slow, match: { path: /slow }, upstream: app, plugins: [slowcheck] }
   - { name: tenants, match: { path: /tenants }, upstream: app, plugins: [tenants] }
   - { name: bug, match: { path: /bug }, upstream: app, plugins: [bug] }
+  - { name: orders, match: { path: /orders }, upstream: app, plugins: [orders] }
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   checks: { targets: [{ url: http://127.0.0.1:${portOf(checks)} }] }
@@ -113,6 +116,35 @@ upstreams:
     const again = await request(url(), { path: '/ab', headers: { cookie: 'ab=a' } });
     assert.equal(last().headers['x-variant'], 'a');
     assert.equal(again.headers['set-cookie'], undefined);
+  });
+
+  test('a JSON body checked against a schema: a valid one goes upstream as sent, an invalid one is a 422 problem naming each field', async () => {
+    const order = '{"item":"tea","quantity":2}';
+    const ok = await request(url(), { method: 'POST', path: '/orders', body: order });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(last().bodyLength, order.length);
+    const before = app.received.length;
+    const bad = await request(url(), {
+      method: 'POST',
+      path: '/orders',
+      body: '{"item":"","quantity":0,"extra":1}',
+    });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.headers['content-type'], 'application/problem+json');
+    const problem = JSON.parse(bad.text) as { status: number; errors: { path: string }[] };
+    assert.equal(problem.status, 422);
+    assert.deepEqual([...new Set(problem.errors.map((e) => e.path))].sort(), [
+      '/extra',
+      '/item',
+      '/quantity',
+    ]);
+    const notJson = await request(url(), { method: 'POST', path: '/orders', body: '{"item":' });
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.headers['content-type'], 'application/problem+json');
+    const tooLong = await request(url(), { method: 'POST', path: '/orders', body: 'x'.repeat(257) });
+    assert.equal(tooLong.status, 413);
+    assert.match(String(tooLong.headers['proxy-status']), /error=http_request_error/);
+    assert.equal(app.received.length, before, 'the upstream saw none of them');
   });
 
   test('a check calling its own service: its yes goes on, its no is the plugin’s answer, logged as such', async () => {
