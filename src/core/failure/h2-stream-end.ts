@@ -82,8 +82,32 @@ const CALM_AFTER_HEAD =
  * garbage and anything else a terminated exchange.
  */
 export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
-  const after = `after ${ms(end.elapsed)}`;
-  const cause = end.error ?? undefined;
+  const reset = readReset(end);
+  if (end.headReceived) return afterHead(end, reset);
+  // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
+  const alert = tlsAlertFailure(end.error, reset.after);
+  if (alert !== undefined) return alert;
+  return unprocessed(end, reset) ?? beforeHead(end, reset);
+}
+
+/** What a stream's end says once Node's own resets are told apart from the upstream's. */
+interface Reset {
+  /** "after 12 ms", for every detail. */
+  readonly after: string;
+  readonly cause: unknown;
+  /** The error's code, '' for none. */
+  readonly code: string;
+  /** A GOAWAY with an error code closed the session: the streams' resets were Node's. */
+  readonly goawayClosed: boolean;
+  /** The stream's RST_STREAM code, undefined when a GOAWAY's close made it. */
+  readonly rstCode: number | undefined;
+  /** The name of the reset the upstream sent, undefined when it sent none. */
+  readonly rst: string | undefined;
+  /** "GOAWAY <code>, last stream <id>", '' without a GOAWAY. */
+  readonly closedBy: string;
+}
+
+function readReset(end: H2StreamEnd): Reset {
   const code = codeOf(end.error);
   const { goaway } = end;
   // A GOAWAY with an error code closes the session at once (ERR_HTTP2_SESSION_ERROR), and Node
@@ -98,74 +122,87 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const socketFailed =
     rstCode === 2 && end.sessionUp !== true && code !== '' && !code.startsWith('ERR_HTTP2_');
   const own = rstCode === undefined || rstCode === 0 || rstCode === 8 || socketFailed;
-  const rst = rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(rstCode);
-  const closedBy =
-    goaway === undefined ? '' : `GOAWAY ${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`;
-  if (end.headReceived) {
-    // nghttp2 itself refused what came: Node resets the stream with INTERNAL_ERROR, but the
-    // upstream reset nothing; it broke HTTP/2, which is garbage, as on HTTP/1.1. nghttp2 says
-    // only "Protocol error"; after a head with a content-length, the one breach it refuses so is
-    // DATA past it (RFC 9113 §8.1.1: an end short of it is a reset, below; a bodyless answer is
-    // whole at its head and its DATA never read). Without one, the breach is not known.
-    const body = end.body;
-    if (code === 'ERR_HTTP2_ERROR') {
-      const breach =
-        body?.announced !== undefined
-          ? `DATA past the ${body.announced} bytes its content-length announced, ${body.received} of them taken`
-          : 'a frame nghttp2 refused on the stream';
-      return new Failure(
-        'http_protocol_error',
-        `response body is not valid HTTP/2 (${(end.error as Error).message}: ${breach}) ${after}`,
-        { stage: 'body_streaming', cause },
-      );
-    }
-    // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
-    // the upstream ended the body, nobody reset it.
-    const short =
-      rstCode === 1 && body?.announced !== undefined && body.received < body.announced
-        ? `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
-        : undefined;
-    // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
-    // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a
-    // connection-specific field, or with a content-length, which nghttp2 holds the DATA to as one
-    // in the head: a head without one gives no short count above): garbage, as before the head.
-    // A server has no cause to reset a gateway's well-formed request with that code.
-    if (rstCode === 1 && short === undefined)
-      return new Failure(
-        'http_protocol_error',
-        `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, or the upstream's own reset with that code) ${after}`,
-        { stage: 'body_streaming', cause },
-      );
-    // A GOAWAY whose last stream id is below this stream, after its head came (the upstream
-    // says it never processed what it answered): nghttp2 closes the stream REFUSED_STREAM, a
-    // reset the upstream never sent.
-    const below =
-      !goawayClosed &&
-      goaway !== undefined &&
-      end.streamId !== undefined &&
-      end.streamId > goaway.lastStreamId
-        ? `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) below this stream (${end.streamId}), after its head, and Node closed it`
-        : undefined;
-    const how =
-      short !== undefined
-        ? short
-        : below !== undefined
-          ? below
-          : rst === 'ENHANCE_YOUR_CALM'
-            ? CALM_AFTER_HEAD
-            : rst !== undefined
-              ? `stream reset by the upstream (${rst})`
-              : goawayClosed
-                ? `the upstream closed the HTTP/2 connection (${closedBy})`
-                : describeDrop(end.error === undefined ? undefined : end.error);
-    return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
-      stage: 'body_streaming',
-      cause,
-    });
+  return {
+    after: `after ${ms(end.elapsed)}`,
+    cause: end.error ?? undefined,
+    code,
+    goawayClosed,
+    rstCode,
+    rst: rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(rstCode),
+    closedBy:
+      goaway === undefined ? '' : `GOAWAY ${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`,
+  };
+}
+
+/** A stream that ended after its head: a body cut short, or one that is not valid HTTP/2. */
+function afterHead(end: H2StreamEnd, reset: Reset): Failure {
+  const { after, cause, code, goawayClosed, rstCode, rst, closedBy } = reset;
+  const { goaway } = end;
+  // nghttp2 itself refused what came: Node resets the stream with INTERNAL_ERROR, but the
+  // upstream reset nothing; it broke HTTP/2, which is garbage, as on HTTP/1.1. nghttp2 says
+  // only "Protocol error"; after a head with a content-length, the one breach it refuses so is
+  // DATA past it (RFC 9113 §8.1.1: an end short of it is a reset, below; a bodyless answer is
+  // whole at its head and its DATA never read). Without one, the breach is not known.
+  const body = end.body;
+  if (code === 'ERR_HTTP2_ERROR') {
+    const breach =
+      body?.announced !== undefined
+        ? `DATA past the ${body.announced} bytes its content-length announced, ${body.received} of them taken`
+        : 'a frame nghttp2 refused on the stream';
+    return new Failure(
+      'http_protocol_error',
+      `response body is not valid HTTP/2 (${(end.error as Error).message}: ${breach}) ${after}`,
+      { stage: 'body_streaming', cause },
+    );
   }
-  // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
-  const alert = tlsAlertFailure(end.error, after);
-  if (alert !== undefined) return alert;
+  // nghttp2 resets (PROTOCOL_ERROR) a stream whose END_STREAM came short of its content-length:
+  // the upstream ended the body, nobody reset it.
+  const short =
+    rstCode === 1 && body?.announced !== undefined && body.received < body.announced
+      ? `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
+      : undefined;
+  // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
+  // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a
+  // connection-specific field, or with a content-length, which nghttp2 holds the DATA to as one
+  // in the head: a head without one gives no short count above): garbage, as before the head.
+  // A server has no cause to reset a gateway's well-formed request with that code.
+  if (rstCode === 1 && short === undefined)
+    return new Failure(
+      'http_protocol_error',
+      `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, or the upstream's own reset with that code) ${after}`,
+      { stage: 'body_streaming', cause },
+    );
+  // A GOAWAY whose last stream id is below this stream, after its head came (the upstream
+  // says it never processed what it answered): nghttp2 closes the stream REFUSED_STREAM, a
+  // reset the upstream never sent.
+  const below =
+    !goawayClosed && goaway !== undefined && end.streamId !== undefined && end.streamId > goaway.lastStreamId
+      ? `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) below this stream (${end.streamId}), after its head, and Node closed it`
+      : undefined;
+  const how =
+    short !== undefined
+      ? short
+      : below !== undefined
+        ? below
+        : rst === 'ENHANCE_YOUR_CALM'
+          ? CALM_AFTER_HEAD
+          : rst !== undefined
+            ? `stream reset by the upstream (${rst})`
+            : goawayClosed
+              ? `the upstream closed the HTTP/2 connection (${closedBy})`
+              : describeDrop(end.error === undefined ? undefined : end.error);
+  return new Failure('http_response_incomplete', `response body cut short: ${how} ${after}`, {
+    stage: 'body_streaming',
+    cause,
+  });
+}
+
+/**
+ * A stream the upstream never processed (RFC 9113 §8.7): above a GOAWAY's last stream, never
+ * given an id, or refused; undefined for any other end.
+ */
+function unprocessed(end: H2StreamEnd, { after, cause, rstCode }: Reset): Failure | undefined {
+  const { goaway } = end;
   // Not processed either way; a streamed body taken from the client for it counts it as sent
   // (it cannot go again as it was, whatever its method: the body, not the method, is why).
   const never = end.replayable
@@ -197,6 +234,13 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       never,
     );
   }
+  return undefined;
+}
+
+/** A stream that ended before its head, and was (or may have been) processed. */
+function beforeHead(end: H2StreamEnd, reset: Reset): Failure {
+  const { after, cause, code, rstCode, rst, closedBy } = reset;
+  const { goaway } = end;
   if (rstCode === 13) {
     return new Failure(
       'http_protocol_error',
@@ -204,39 +248,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       { stage: 'sent', cause },
     );
   }
-  if (rstCode === 11) {
-    // A request head past the header list size the upstream's SETTINGS announced: node:http2
-    // servers (for one) refuse such a head so, unprocessed (RFC 9113 §6.5.2). The client's request
-    // is too large for this upstream, a 431 as an HTTP/1.1 upstream would answer it, which judges
-    // no target: not the upstream failing.
-    const head = end.requestHead;
-    if (end.sessionUp === true && head !== undefined && head.size > head.limit)
-      return new Failure(
-        'http_request_error',
-        `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head is ${head.size} bytes as HTTP/2 counts a header list, more than the ${head.limit} of its SETTINGS_MAX_HEADER_LIST_SIZE`,
-        { status: 431, cause },
-      );
-    // The same for a head of more fields than a node:http2 server takes unless told otherwise, a
-    // bound it never announces: a client that sent that many would otherwise have the target
-    // judged for each such request, and could eject a healthy one at will.
-    if (end.sessionUp === true && head !== undefined && head.fields > NODE_H2_DEFAULT_FIELDS)
-      return new Failure(
-        'http_request_error',
-        `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head has ${head.fields} fields (pseudo-fields counted), more than the ${NODE_H2_DEFAULT_FIELDS} a node:http2 server takes by default (its maxHeaderListPairs, which HTTP/2 has no setting to announce)`,
-        { status: 431, cause },
-      );
-    // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a
-    // refusal that, unlike REFUSED_STREAM, does not say the request went unprocessed. node:http2
-    // resets a stream with the same code, no other sign, for a response head past the bounds
-    // this gateway set (its SETTINGS' header list size once acknowledged, its count of fields,
-    // the session's memory): which side reset it cannot be known, so the details name both, and
-    // the type is what both share, a stream that ended before a head the gateway could take.
-    return new Failure(
-      'connection_terminated',
-      `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bound on size or fields ${after}`,
-      { stage: 'sent', cause },
-    );
-  }
+  if (rstCode === 11) return enhanceYourCalm(end, reset);
   if (code === 'ERR_HTTP2_ERROR' || rstCode === 1) {
     const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
     return new Failure(
@@ -272,5 +284,40 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
       stage: 'sent',
       cause,
     },
+  );
+}
+
+/** A stream reset ENHANCE_YOUR_CALM before its head: a request head too large, or excessive load. */
+function enhanceYourCalm(end: H2StreamEnd, { after, cause }: Reset): Failure {
+  // A request head past the header list size the upstream's SETTINGS announced: node:http2
+  // servers (for one) refuse such a head so, unprocessed (RFC 9113 §6.5.2). The client's request
+  // is too large for this upstream, a 431 as an HTTP/1.1 upstream would answer it, which judges
+  // no target: not the upstream failing.
+  const head = end.requestHead;
+  if (end.sessionUp === true && head !== undefined && head.size > head.limit)
+    return new Failure(
+      'http_request_error',
+      `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head is ${head.size} bytes as HTTP/2 counts a header list, more than the ${head.limit} of its SETTINGS_MAX_HEADER_LIST_SIZE`,
+      { status: 431, cause },
+    );
+  // The same for a head of more fields than a node:http2 server takes unless told otherwise, a
+  // bound it never announces: a client that sent that many would otherwise have the target
+  // judged for each such request, and could eject a healthy one at will.
+  if (end.sessionUp === true && head !== undefined && head.fields > NODE_H2_DEFAULT_FIELDS)
+    return new Failure(
+      'http_request_error',
+      `the upstream reset the stream (ENHANCE_YOUR_CALM): the request head has ${head.fields} fields (pseudo-fields counted), more than the ${NODE_H2_DEFAULT_FIELDS} a node:http2 server takes by default (its maxHeaderListPairs, which HTTP/2 has no setting to announce)`,
+      { status: 431, cause },
+    );
+  // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a
+  // refusal that, unlike REFUSED_STREAM, does not say the request went unprocessed. node:http2
+  // resets a stream with the same code, no other sign, for a response head past the bounds
+  // this gateway set (its SETTINGS' header list size once acknowledged, its count of fields,
+  // the session's memory): which side reset it cannot be known, so the details name both, and
+  // the type is what both share, a stream that ended before a head the gateway could take.
+  return new Failure(
+    'connection_terminated',
+    `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bound on size or fields ${after}`,
+    { stage: 'sent', cause },
   );
 }

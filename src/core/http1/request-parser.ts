@@ -95,6 +95,31 @@ const S_DEAD = 5;
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
 
+/** What a request head's framing fields say; the parser's one is read again at each head. */
+class RequestFramingFields {
+  /** The Content-Length, -1 for none. */
+  contentLength = -1;
+  /** Content-Length fields seen. */
+  lengths = 0;
+  /** Transfer-Encoding values, all fields' members in order. */
+  te: string | undefined = undefined;
+  close = false;
+  keepAliveToken = false;
+  /** `upgrade` among the Connection options, and an Upgrade field: both make an upgrade request. */
+  upgradeToken = false;
+  upgradeField = false;
+
+  reset(): void {
+    this.contentLength = -1;
+    this.lengths = 0;
+    this.te = undefined;
+    this.close = false;
+    this.keepAliveToken = false;
+    this.upgradeToken = false;
+    this.upgradeField = false;
+  }
+}
+
 export class RequestParser {
   readonly #handler: RequestParserHandler;
   readonly #limits: RequestParserLimits;
@@ -115,6 +140,8 @@ export class RequestParser {
   #lineChecked = false;
   /** In the head being collected: its field lines checked as they end. */
   readonly #ended = new EndedLinesCheck();
+  /** The framing fields of the head being parsed, read again at each head. */
+  readonly #framingFields = new RequestFramingFields();
   /** The head being parsed whole (for #refusedHead). */
   #headText: string | undefined;
   #refusedHead = '';
@@ -477,85 +504,13 @@ export class RequestParser {
     const headers: string[] = [];
     if (!this.#parseFields(text, eol + 2, headers)) return false;
 
-    let contentLength = -1;
-    let lengths = 0;
-    let te: string | undefined;
-    let close = false;
-    let keepAliveToken = false;
-    let upgradeToken = false;
-    let upgradeField = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
-      switch (name.length) {
-        case 7:
-          if (nameIs(name, 'upgrade')) upgradeField = true;
-          break;
-        case 10:
-          if (nameIs(name, 'connection')) {
-            const value = headers[i + 1];
-            if (nameIs(value, 'close')) close = true;
-            else if (nameIs(value, 'keep-alive')) keepAliveToken = true;
-            else
-              for (const token of listMembers(value)) {
-                if (token === 'close') close = true;
-                else if (token === 'keep-alive') keepAliveToken = true;
-                else if (token === 'upgrade') upgradeToken = true;
-              }
-          }
-          break;
-        case 14:
-          if (nameIs(name, 'content-length')) {
-            // RFC 9112 §6.3: a second Content-Length, even an agreeing one, is refused; a
-            // request is no place to guess which one the next hop believes.
-            if (++lengths > 1)
-              return this.#refuse(
-                400,
-                'HPE_UNEXPECTED_CONTENT_LENGTH',
-                'more than one Content-Length header',
-              );
-            const value = headers[i + 1];
-            contentLength = /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
-            if (contentLength === -1)
-              return this.#refuse(
-                400,
-                'HPE_INVALID_CONTENT_LENGTH',
-                `invalid Content-Length ${snippet(value)}`,
-              );
-          }
-          break;
-        case 17:
-          if (nameIs(name, 'transfer-encoding'))
-            te = te === undefined ? headers[i + 1] : `${te},${headers[i + 1]}`;
-          break;
-      }
-    }
+    const fields = this.#framingFields;
+    if (!this.#readFramingFields(headers, fields)) return false;
+    const { contentLength, lengths } = fields;
 
     let framing: RequestFraming = 'none';
-    if (te !== undefined) {
-      // RFC 9112 §6.1: the pair is a smuggling attempt or a broken client; either way, no guess.
-      if (lengths > 0)
-        return this.#refuse(
-          400,
-          'HPE_UNEXPECTED_CONTENT_LENGTH',
-          'both Content-Length and Transfer-Encoding: the framing is ambiguous',
-        );
-      if (minor === 0)
-        return this.#refuse(400, 'HPE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 request');
-      const codings = listMembers(te);
-      // RFC 9112 §6.3 rule 4: without chunked last the length cannot be known: 400 and close.
-      if (codings[codings.length - 1] !== 'chunked')
-        return this.#refuse(
-          400,
-          'HPE_INVALID_TRANSFER_ENCODING',
-          'Transfer-Encoding must end in chunked: the body length cannot be known',
-        );
-      // RFC 9112 §6.1: chunked MUST NOT be applied twice; hops would de-frame it differently.
-      if (codings.indexOf('chunked') !== codings.length - 1)
-        return this.#refuse(
-          400,
-          'HPE_INVALID_TRANSFER_ENCODING',
-          'chunked applied more than once: the body length cannot be known',
-        );
+    if (fields.te !== undefined) {
+      if (!this.#chunkedFramingHolds(fields.te, lengths, minor)) return false;
       // Codings under chunked are framed like any chunked body; the accept phase answers 501 for them.
       framing = 'chunked';
       this.#state = S_CHUNKED;
@@ -576,10 +531,93 @@ export class RequestParser {
       headers,
       framing,
       contentLength: framing === 'length' ? contentLength : lengths > 0 ? 0 : -1,
-      keepAlive: !close && (minor === 1 || keepAliveToken),
+      keepAlive: !fields.close && (minor === 1 || fields.keepAliveToken),
       // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored (and no 101 may go to its client).
-      upgrade: minor === 1 && upgradeToken && upgradeField,
+      upgrade: minor === 1 && fields.upgradeToken && fields.upgradeField,
     });
+    return true;
+  }
+
+  /**
+   * Reads the framing fields of a head into `fields` (the parser's one, read again at each head:
+   * nothing allocated per request); false once it refused the request for its Content-Length.
+   */
+  #readFramingFields(headers: readonly string[], fields: RequestFramingFields): boolean {
+    fields.reset();
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      switch (name.length) {
+        case 7:
+          if (nameIs(name, 'upgrade')) fields.upgradeField = true;
+          break;
+        case 10:
+          if (nameIs(name, 'connection')) {
+            const value = headers[i + 1];
+            if (nameIs(value, 'close')) fields.close = true;
+            else if (nameIs(value, 'keep-alive')) fields.keepAliveToken = true;
+            else
+              for (const token of listMembers(value)) {
+                if (token === 'close') fields.close = true;
+                else if (token === 'keep-alive') fields.keepAliveToken = true;
+                else if (token === 'upgrade') fields.upgradeToken = true;
+              }
+          }
+          break;
+        case 14:
+          if (nameIs(name, 'content-length')) {
+            // RFC 9112 §6.3: a second Content-Length, even an agreeing one, is refused; a
+            // request is no place to guess which one the next hop believes.
+            if (++fields.lengths > 1)
+              return this.#refuse(
+                400,
+                'HPE_UNEXPECTED_CONTENT_LENGTH',
+                'more than one Content-Length header',
+              );
+            const value = headers[i + 1];
+            fields.contentLength = /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
+            if (fields.contentLength === -1)
+              return this.#refuse(
+                400,
+                'HPE_INVALID_CONTENT_LENGTH',
+                `invalid Content-Length ${snippet(value)}`,
+              );
+          }
+          break;
+        case 17:
+          if (nameIs(name, 'transfer-encoding'))
+            fields.te = fields.te === undefined ? headers[i + 1] : `${fields.te},${headers[i + 1]}`;
+          break;
+      }
+    }
+    return true;
+  }
+
+  /** A Transfer-Encoding's codings end in chunked, applied once, alone as the framing; false once refused. */
+  #chunkedFramingHolds(te: string, lengths: number, minor: 0 | 1): boolean {
+    // RFC 9112 §6.1: the pair is a smuggling attempt or a broken client; either way, no guess.
+    if (lengths > 0)
+      return this.#refuse(
+        400,
+        'HPE_UNEXPECTED_CONTENT_LENGTH',
+        'both Content-Length and Transfer-Encoding: the framing is ambiguous',
+      );
+    if (minor === 0)
+      return this.#refuse(400, 'HPE_INVALID_TRANSFER_ENCODING', 'Transfer-Encoding in an HTTP/1.0 request');
+    const codings = listMembers(te);
+    // RFC 9112 §6.3 rule 4: without chunked last the length cannot be known: 400 and close.
+    if (codings[codings.length - 1] !== 'chunked')
+      return this.#refuse(
+        400,
+        'HPE_INVALID_TRANSFER_ENCODING',
+        'Transfer-Encoding must end in chunked: the body length cannot be known',
+      );
+    // RFC 9112 §6.1: chunked MUST NOT be applied twice; hops would de-frame it differently.
+    if (codings.indexOf('chunked') !== codings.length - 1)
+      return this.#refuse(
+        400,
+        'HPE_INVALID_TRANSFER_ENCODING',
+        'chunked applied more than once: the body length cannot be known',
+      );
     return true;
   }
 

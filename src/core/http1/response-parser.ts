@@ -13,19 +13,18 @@ import { InterimHeads } from '../limits/interim-heads.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { EndedLinesCheck, type FieldError, MAX_FIELDS, readFieldLines } from './field-lines.ts';
 import { IDENTIFY_BYTES } from './impostors.ts';
-import { keepAliveParam } from './keep-alive.ts';
 import { fieldFaultDetails, notHttpDetails } from './response-faults.ts';
+import { ResponseFramingFields } from './response-framing-fields.ts';
 import { PartialLineCheck } from './response-partial-line.ts';
 import {
   type DecodableCoding,
   NO_CODINGS,
   normaliseContentLength,
-  parseContentLength,
   switchRefusal,
   transferCodings,
 } from './response-rules.ts';
 import { appendBytes, sectionEnd } from './section-bytes.ts';
-import { CR, CRLF, CRLFCRLF, INVALID_VALUE, LF, latin1, nameIs, snippet, trimOws } from './syntax.ts';
+import { CR, CRLF, CRLFCRLF, INVALID_VALUE, LF, latin1, snippet } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -118,6 +117,8 @@ export class ResponseParser {
   private statusLineChecked = false;
   /** In the head (or trailers) being collected: its field lines checked as they end. */
   private readonly ended = new EndedLinesCheck();
+  /** The framing fields of the head being parsed, read again at each head. */
+  private readonly framingFields = new ResponseFramingFields();
   /** The line of that head not ended yet: where it starts (-1: none looked at), and its check (made at the first head in pieces). */
   private partialStart = -1;
   private partial: PartialLineCheck | undefined = undefined;
@@ -404,63 +405,10 @@ export class ResponseParser {
     }
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
-    let contentLength = -1;
-    /** Content-Length fields seen, and whether the first one was already in canonical form. */
-    let lengthFields = 0;
-    let lengthCanonical = true;
-    let lengthError: string | undefined;
-    /** Transfer-Encoding values, all fields' members in order (RFC 9110 §5.3: one list). */
-    let te: string | undefined;
-    let close = false;
-    let keepAliveToken = false;
-    let keepAliveTimeout = -1;
-    let keepAliveMax = -1;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
-      switch (name.length) {
-        case 10:
-          if (nameIs(name, 'connection')) {
-            const value = headers[i + 1];
-            // The usual single option first, without allocating a lowercase copy.
-            if (nameIs(value, 'close')) close = true;
-            else if (nameIs(value, 'keep-alive')) keepAliveToken = true;
-            else
-              for (const token of value.toLowerCase().split(',')) {
-                const t = trimOws(token);
-                if (t === 'close') close = true;
-                else if (t === 'keep-alive') keepAliveToken = true;
-              }
-          } else if (nameIs(name, 'keep-alive')) {
-            // Every field line read: `Keep-Alive: timeout=5` and `Keep-Alive: max=9` are one list.
-            keepAliveTimeout = keepAliveParam(headers[i + 1], 'timeout', keepAliveTimeout);
-            keepAliveMax = keepAliveParam(headers[i + 1], 'max', keepAliveMax);
-          }
-          break;
-        case 14:
-          // Checked on every status, a HEAD's or a 304's too: the field is forwarded, and a
-          // downstream parser refuses a malformed or conflicting one whatever the status.
-          if (nameIs(name, 'content-length')) {
-            lengthFields++;
-            if (lengthError !== undefined) break;
-            const value = headers[i + 1];
-            const n = parseContentLength(value);
-            if (n === -1) lengthError = `invalid Content-Length ${snippet(value)}`;
-            else if (n === -2) lengthError = `Content-Length ${snippet(value)} is too large`;
-            else if (n === -3 || (contentLength !== -1 && n !== contentLength))
-              lengthError = 'conflicting Content-Length values';
-            else {
-              contentLength = n;
-              if (lengthFields === 1 && value !== String(n)) lengthCanonical = false;
-            }
-          }
-          break;
-        case 17:
-          if (nameIs(name, 'transfer-encoding')) {
-            te = te === undefined ? headers[i + 1] : `${te},${headers[i + 1]}`;
-          }
-          break;
-      }
-    }
+    const fields = this.framingFields;
+    fields.read(headers);
+    const { lengthFields, lengthError, te } = fields;
+    let contentLength = fields.contentLength;
 
     let framing: Framing;
     let decode: DecodableCoding[] = NO_CODINGS;
@@ -491,7 +439,7 @@ export class ResponseParser {
     }
     // One Content-Length in canonical form, whatever came: a duplicate or a list passed on as
     // received is refused by the next parser (llhttp does), while this hop called it valid.
-    if (lengthFields > 1 || !lengthCanonical) normaliseContentLength(headers, contentLength);
+    if (lengthFields > 1 || !fields.lengthCanonical) normaliseContentLength(headers, contentLength);
     if (framing !== 'length') contentLength = -1;
 
     // `max=M` counts the requests the upstream still takes on the connection, but not all alike:
@@ -499,8 +447,26 @@ export class ResponseParser {
     // Connection: close), others this one too. Read as the last either way: at worst a connection
     // opens one request early, where the other reading risks a POST written to a socket being
     // closed (502 not_idempotent).
-    const lastByMax = keepAliveMax !== -1 && keepAliveMax <= 1;
-    const keepAlive = framing !== 'close' && !close && !lastByMax && (this.minor === 1 || keepAliveToken);
+    const lastByMax = fields.keepAliveMax !== -1 && fields.keepAliveMax <= 1;
+    const keepAlive =
+      framing !== 'close' && !fields.close && !lastByMax && (this.minor === 1 || fields.keepAliveToken);
+    this.enterBody(status, framing, contentLength);
+    this.handler.onHead({
+      status,
+      reason: this.reason,
+      versionMinor: this.minor,
+      headers,
+      framing,
+      decode,
+      contentLength,
+      keepAlive,
+      keepAliveTimeout: fields.keepAliveTimeout,
+    });
+    return true;
+  }
+
+  /** Where the parser goes after a head: past the switch, into the final head's body, or to the next head after a 1xx. */
+  private enterBody(status: number, framing: Framing, contentLength: number): void {
     if (status === 101) {
       // The switch: this head is the last HTTP on the connection.
       this.finalHead = true;
@@ -520,18 +486,6 @@ export class ResponseParser {
       this.statusLineChecked = false;
       this.partialStart = -1;
     }
-    this.handler.onHead({
-      status,
-      reason: this.reason,
-      versionMinor: this.minor,
-      headers,
-      framing,
-      decode,
-      contentLength,
-      keepAlive,
-      keepAliveTimeout,
-    });
-    return true;
   }
 
   /** After onHead: a body of zero bytes completes at once (unless onHead re-entered the parser). */

@@ -64,85 +64,104 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
 const PASS = { allowed: true, probe: false } as const;
 
 export function createCircuit(initial: CircuitBreakerConfig): Circuit {
-  let config = initial;
+  return new BreakerCircuit(initial);
+}
+
+/** The three states and their moves; each method is one question or one outcome. */
+class BreakerCircuit implements Circuit {
+  #config: CircuitBreakerConfig;
   // Moves from open to half_open when the first request after the open time is admitted;
   // stateAt() reads the move that is due without making it.
-  let state: CircuitState = 'closed';
-  let failures = 0;
-  let openUntil = 0;
-  let probes = 0;
-  const open = (now: number) => {
-    state = 'open';
-    openUntil = now + config.openTime;
-    failures = 0;
-    probes = 0;
-  };
-  return {
-    stateAt(now) {
-      // A reload that turned the breaker off lets every request through: that is closed.
-      if (config.consecutiveFailures === 0) return 'closed';
-      return state === 'open' && now >= openUntil ? 'half_open' : state;
-    },
-    get openUntil() {
-      return state === 'open' ? openUntil : 0;
-    },
-    reconfigure(next) {
-      config = next;
-    },
-    probeNow(now) {
-      if (state === 'open' && openUntil > now) openUntil = now;
-    },
-    openedElsewhere(now, forMs) {
-      if (state === 'open' || config.consecutiveFailures === 0) return;
-      open(now);
-      openUntil = now + forMs;
-    },
-    closedElsewhere() {
-      if (state === 'closed') return;
-      // A probe of this worker still out keeps its slot count honest: record() floors it at 0.
-      state = 'closed';
-      failures = 0;
-      probes = 0;
-    },
-    admit(now) {
-      if (state === 'closed' || config.consecutiveFailures === 0) return PASS;
-      if (state === 'open') {
-        if (now < openUntil) return { allowed: false, retryAfterMs: openUntil - now, probing: false };
-        state = 'half_open';
+  #state: CircuitState = 'closed';
+  #failures = 0;
+  #openUntil = 0;
+  #probes = 0;
+
+  constructor(config: CircuitBreakerConfig) {
+    this.#config = config;
+  }
+
+  stateAt(now: number): CircuitState {
+    // A reload that turned the breaker off lets every request through: that is closed.
+    if (this.#config.consecutiveFailures === 0) return 'closed';
+    return this.#state === 'open' && now >= this.#openUntil ? 'half_open' : this.#state;
+  }
+
+  get openUntil(): number {
+    return this.#state === 'open' ? this.#openUntil : 0;
+  }
+
+  reconfigure(next: CircuitBreakerConfig): void {
+    this.#config = next;
+  }
+
+  probeNow(now: number): void {
+    if (this.#state === 'open' && this.#openUntil > now) this.#openUntil = now;
+  }
+
+  openedElsewhere(now: number, forMs: number): void {
+    if (this.#state === 'open' || this.#config.consecutiveFailures === 0) return;
+    this.#open(now);
+    this.#openUntil = now + forMs;
+  }
+
+  closedElsewhere(): void {
+    if (this.#state === 'closed') return;
+    // A probe of this worker still out keeps its slot count honest: record() floors it at 0.
+    this.#state = 'closed';
+    this.#failures = 0;
+    this.#probes = 0;
+  }
+
+  admit(now: number): ReturnType<Circuit['admit']> {
+    if (this.#state === 'closed' || this.#config.consecutiveFailures === 0) return PASS;
+    if (this.#state === 'open') {
+      if (now < this.#openUntil)
+        return { allowed: false, retryAfterMs: this.#openUntil - now, probing: false };
+      this.#state = 'half_open';
+    }
+    if (this.#probes >= this.#config.halfOpenRequests) {
+      // The probes are still out: the next chance is when they come back, at the latest one open time on.
+      return { allowed: false, retryAfterMs: this.#config.openTime, probing: true };
+    }
+    this.#probes++;
+    return { allowed: true, probe: true };
+  }
+
+  wouldAdmit(now: number): boolean {
+    if (this.#state === 'closed' || this.#config.consecutiveFailures === 0) return true;
+    if (this.#state === 'open' && now < this.#openUntil) return false;
+    return this.#probes < this.#config.halfOpenRequests;
+  }
+
+  releaseProbe(): void {
+    this.#probes = Math.max(0, this.#probes - 1);
+  }
+
+  record(now: number, failed: boolean, probe: boolean): void {
+    if (this.#config.consecutiveFailures === 0) return;
+    if (probe) {
+      this.#probes = Math.max(0, this.#probes - 1);
+      if (failed) this.#open(now);
+      else if (this.#state === 'half_open') {
+        this.#state = 'closed';
+        this.#failures = 0;
       }
-      if (probes >= config.halfOpenRequests) {
-        // The probes are still out: the next chance is when they come back, at the latest one open time on.
-        return { allowed: false, retryAfterMs: config.openTime, probing: true };
-      }
-      probes++;
-      return { allowed: true, probe: true };
-    },
-    wouldAdmit(now) {
-      if (state === 'closed' || config.consecutiveFailures === 0) return true;
-      if (state === 'open' && now < openUntil) return false;
-      return probes < config.halfOpenRequests;
-    },
-    releaseProbe() {
-      probes = Math.max(0, probes - 1);
-    },
-    record(now, failed, probe) {
-      if (config.consecutiveFailures === 0) return;
-      if (probe) {
-        probes = Math.max(0, probes - 1);
-        if (failed) open(now);
-        else if (state === 'half_open') {
-          state = 'closed';
-          failures = 0;
-        }
-        return;
-      }
-      if (state !== 'closed') return;
-      if (!failed) {
-        failures = 0;
-        return;
-      }
-      failures++;
-      if (failures >= config.consecutiveFailures) open(now);
-    },
-  };
+      return;
+    }
+    if (this.#state !== 'closed') return;
+    if (!failed) {
+      this.#failures = 0;
+      return;
+    }
+    this.#failures++;
+    if (this.#failures >= this.#config.consecutiveFailures) this.#open(now);
+  }
+
+  #open(now: number): void {
+    this.#state = 'open';
+    this.#openUntil = now + this.#config.openTime;
+    this.#failures = 0;
+    this.#probes = 0;
+  }
 }

@@ -19,13 +19,18 @@ import { strayFix } from './stray-bytes.ts';
 export function adviseFix(context: ProbeContext, failure: Failure): string {
   const mismatch = protocolMismatch(context);
   if (mismatch !== undefined) return mismatch;
-  const { plan, identification: found, body, head } = context;
-  const where = hostPort(context.address ?? plan.hostname, plan.port);
-  const elsewhere = found ? `something else is on that port: ${found.what} (${sent(found.evidence)}).` : '';
+  const { plan, identification: found } = context;
   if (found?.what === 'a TLS server' && plan.protocol === 'http:')
     return `something else is on that port: a TLS server (${found.evidence}). Use https:// in the target URL.`;
   const overHttp2 = plan.httpVersion === 'http1' ? undefined : http2Fix(context, failure);
   if (overHttp2 !== undefined) return overHttp2;
+  return reachFix(context, failure) ?? answerFix(context, failure);
+}
+
+/** A failure on the way to the upstream (DNS, TCP, TLS); undefined for any other. */
+function reachFix(context: ProbeContext, failure: Failure): string | undefined {
+  const { plan, identification: found } = context;
+  const { where, elsewhere } = placeOf(context);
   switch (failure.type) {
     case 'dns_error':
       if (failure.params.rcode === 'NXDOMAIN')
@@ -55,6 +60,16 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return failure.kind.fix;
     case 'tls_alert_received':
       return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
+    default:
+      return undefined;
+  }
+}
+
+/** What the upstream did with the request: no answer, an invalid one, one cut short. */
+function answerFix(context: ProbeContext, failure: Failure): string {
+  const { plan, identification: found, body, head } = context;
+  const { where, elsewhere } = placeOf(context);
+  switch (failure.type) {
     case 'http_response_timeout': {
       const field =
         plan.timeouts.upstreamResponse === undefined ? 'timeouts.response' : 'retries.per_try_timeout';
@@ -103,26 +118,38 @@ export function adviseFix(context: ProbeContext, failure: Failure): string {
       return `the upstream sent the ${head?.status ?? ''} head and ${body?.bytes ?? 0}${of} body bytes, then ${how}: it is crashing mid-response. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
     }
     case 'http_response_transfer_coding':
-    case 'http_response_content_length': {
-      // The details are the gateway's parser's words (src/core/http1/response-parser.ts).
-      const what = failure.details;
-      if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
-        return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
-      // The transfer decoder's words (src/core/http1/transfer-decoder.ts): framed whole, not valid as coded.
-      const coding = /^invalid (\w+) transfer coding: /.exec(what)?.[1];
-      if (coding !== undefined)
-        return `the upstream's body is not valid ${coding}, though its Transfer-Encoding says it is (${what}): Candor undoes that coding and aborts the transfer where it fails. Fix the upstream's compression, or compress with Content-Encoding instead (passed on as it is), or send the body plain.`;
-      if (/HTTP\/1\.0 response/.test(what))
-        return `the upstream answers HTTP/1.0 with Transfer-Encoding (${what}), which HTTP/1.0 does not have (RFC 9112 §6.1): its framing cannot be trusted. Make it answer HTTP/1.1 to send chunked bodies, or send Content-Length.`;
-      if (/invalid chunk|chunk-size line|after chunk data/.test(what))
-        return `the upstream's chunked body is malformed (${what}): each chunk is its size in hex, CRLF, that many bytes, CRLF, and a 0 chunk ends the body. Fix the code that writes the chunks (a body written past the framing, a size that does not match its data), or send Content-Length.`;
-      return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
-    }
+    case 'http_response_content_length':
+      return framingFix(failure);
     case 'connection_read_timeout':
       return `the upstream sent the head and ${body?.bytes ?? 0} body bytes, then nothing for ${plan.timeouts.read} ms (the read timeout): it stalls mid-response. Find what it waits on, or raise timeouts.read for streaming routes.`;
     default:
       return `${failure.details.replace(/^invalid response: /, 'the response is invalid: ')}. ${failure.kind.fix}`;
   }
+}
+
+/** The upstream's host:port, and the sentence naming what a second look found there instead. */
+function placeOf({ plan, address, identification: found }: ProbeContext) {
+  return {
+    where: hostPort(address ?? plan.hostname, plan.port),
+    elsewhere: found ? `something else is on that port: ${found.what} (${sent(found.evidence)}).` : '',
+  };
+}
+
+/** A response whose transfer coding or length cannot be relayed, said for what broke it. */
+function framingFix(failure: Failure): string {
+  // The details are the gateway's parser's words (src/core/http1/response-parser.ts).
+  const what = failure.details;
+  if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
+    return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
+  // The transfer decoder's words (src/core/http1/transfer-decoder.ts): framed whole, not valid as coded.
+  const coding = /^invalid (\w+) transfer coding: /.exec(what)?.[1];
+  if (coding !== undefined)
+    return `the upstream's body is not valid ${coding}, though its Transfer-Encoding says it is (${what}): Candor undoes that coding and aborts the transfer where it fails. Fix the upstream's compression, or compress with Content-Encoding instead (passed on as it is), or send the body plain.`;
+  if (/HTTP\/1\.0 response/.test(what))
+    return `the upstream answers HTTP/1.0 with Transfer-Encoding (${what}), which HTTP/1.0 does not have (RFC 9112 §6.1): its framing cannot be trusted. Make it answer HTTP/1.1 to send chunked bodies, or send Content-Length.`;
+  if (/invalid chunk|chunk-size line|after chunk data/.test(what))
+    return `the upstream's chunked body is malformed (${what}): each chunk is its size in hex, CRLF, that many bytes, CRLF, and a 0 chunk ends the body. Fix the code that writes the chunks (a body written past the framing, a size that does not match its data), or send Content-Length.`;
+  return `the upstream's response framing is broken: ${what}. ${failure.kind.fix}`;
 }
 
 /**

@@ -30,31 +30,27 @@ export function connectStep(
   budgetMs: number,
   emit: (step: Step) => void,
 ): Promise<Connected> {
-  const https = plan.protocol === 'https:';
-  const servername = plan.tls.servername;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const connecting = new Connecting(plan, addresses, started, emit, resolve);
+    connecting.arm(budgetMs);
+  });
+}
+
+/** A socket opened as the gateway's connector opens it: the looked-up addresses, its SNI rule, its ALPN. */
+function openSocket(plan: ProbePlan, addresses: readonly LookupAddress[]): net.Socket {
   const lookup: net.LookupFunction = (_host, options, callback) => {
     const cb = callback as (err: null, address: string | LookupAddress[], family?: number) => void;
     if (options.all) cb(null, [...addresses]);
     else cb(null, addresses[0].address, addresses[0].family);
   };
-  const started = performance.now();
-  let tcpMs = 0;
-  let phase: 'tcp' | 'tls' = 'tcp';
-  let address = addresses[0].address;
-  const connectFacts = (code?: string) => ({
-    address,
-    port: plan.port,
-    timeoutMs: plan.timeouts.connect,
-    code,
-  });
-
-  return new Promise((resolve) => {
-    const socket = https
+  const socket =
+    plan.protocol === 'https:'
       ? tls.connect({
           host: plan.hostname,
           port: plan.port,
           lookup,
-          servername,
+          servername: plan.tls.servername,
           ca: plan.tls.ca,
           cert: plan.tls.cert,
           key: plan.tls.key,
@@ -62,125 +58,177 @@ export function connectStep(
           ALPNProtocols: [plan.httpVersion === 'h2' ? 'h2' : 'http/1.1'],
         })
       : net.connect({ host: plan.hostname, port: plan.port, lookup });
-    socket.setNoDelay(true);
-    let settled = false;
-    const finish = (result: Connected) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('error', onError);
-      // Until the response reader takes over, an error must not go unheard (it would crash the process).
-      socket.on('error', () => {});
-      if (result.failure) socket.destroy();
-      resolve(result);
-    };
-    const tlsFacts = (extra: Partial<TlsFacts>): TlsFacts => ({ servername, verified: false, ...extra });
+  socket.setNoDelay(true);
+  return socket;
+}
 
-    const onError = (err: NodeJS.ErrnoException) => {
-      const ms = since(phase === 'tcp' ? started : started + tcpMs);
-      const failure = classifyConnectError(err, phase, ms);
-      if (phase === 'tcp') {
-        emit({
-          step: 'connect',
-          ok: false,
-          ms,
-          summary: failure.details,
-          notes: [],
-          facts: connectFacts(err.code),
-        });
-      } else {
-        const facts = tlsFacts({ code: err.code });
-        emit({ step: 'tls', ok: false, ms, summary: failure.details, notes: [], facts });
-      }
-      finish({ failure, address, tcpMs });
-    };
-    socket.on('error', onError);
+/** One connection on its way through TCP and TLS, each event told as a step, settled once. */
+class Connecting {
+  readonly #plan: ProbePlan;
+  readonly #emit: (step: Step) => void;
+  readonly #resolve: (result: Connected) => void;
+  readonly #socket: net.Socket;
+  readonly #started: number;
+  #tcpMs = 0;
+  #phase: 'tcp' | 'tls' = 'tcp';
+  #address: string;
+  #settled = false;
+  #timer: NodeJS.Timeout | undefined;
 
-    socket.once('connect', () => {
-      tcpMs = since(started);
-      address = socket.remoteAddress ?? address;
-      const self = selfConnectFailure(socket, tcpMs);
-      if (self) {
-        emit({
-          step: 'connect',
-          ok: false,
-          ms: tcpMs,
-          summary: self.details,
-          notes: [],
-          facts: connectFacts(),
-        });
-        return finish({ failure: self, address, tcpMs });
-      }
-      phase = 'tls';
-      emit({
+  constructor(
+    plan: ProbePlan,
+    addresses: readonly LookupAddress[],
+    started: number,
+    emit: (step: Step) => void,
+    resolve: (result: Connected) => void,
+  ) {
+    this.#plan = plan;
+    this.#emit = emit;
+    this.#resolve = resolve;
+    this.#started = started;
+    this.#address = addresses[0].address;
+    this.#socket = openSocket(plan, addresses);
+  }
+
+  /** Listens to the socket's events, and times the whole (DNS + TCP + TLS) out at `budgetMs`. */
+  arm(budgetMs: number): void {
+    this.#socket.on('error', this.#onError);
+    this.#socket.once('connect', () => this.#connected());
+    this.#socket.once('secureConnect', () => this.#handshaken());
+    this.#timer = setTimeout(() => this.#timedOut(), Math.max(1, budgetMs));
+  }
+
+  #finish(result: { socket?: net.Socket; failure?: Failure }): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#socket.off('error', this.#onError);
+    // Until the response reader takes over, an error must not go unheard (it would crash the process).
+    this.#socket.on('error', () => {});
+    if (result.failure) this.#socket.destroy();
+    this.#resolve({ ...result, address: this.#address, tcpMs: this.#tcpMs });
+  }
+
+  #connectFacts(code?: string) {
+    return { address: this.#address, port: this.#plan.port, timeoutMs: this.#plan.timeouts.connect, code };
+  }
+
+  #tlsFacts(extra: Partial<TlsFacts>): TlsFacts {
+    return { servername: this.#plan.tls.servername, verified: false, ...extra };
+  }
+
+  /** Time spent in the phase under way. */
+  #phaseMs(): number {
+    return since(this.#phase === 'tcp' ? this.#started : this.#started + this.#tcpMs);
+  }
+
+  readonly #onError = (err: NodeJS.ErrnoException): void => {
+    const ms = this.#phaseMs();
+    const failure = classifyConnectError(err, this.#phase, ms);
+    if (this.#phase === 'tcp') {
+      this.#emit({
         step: 'connect',
-        ok: true,
-        ms: tcpMs,
-        summary: `${hostPort(address, plan.port)} in ${formatMs(tcpMs)}`,
+        ok: false,
+        ms,
+        summary: failure.details,
         notes: [],
-        facts: connectFacts(),
+        facts: this.#connectFacts(err.code),
       });
-      if (!https) finish({ socket, address, tcpMs });
-    });
+    } else {
+      const facts = this.#tlsFacts({ code: err.code });
+      this.#emit({ step: 'tls', ok: false, ms, summary: failure.details, notes: [], facts });
+    }
+    this.#finish({ failure });
+  };
 
-    socket.once('secureConnect', () => {
-      const tlsSocket = socket as tls.TLSSocket;
-      const ms = since(started + tcpMs);
-      const certificate = describeCertificate(tlsSocket.getPeerCertificate(), servername ?? plan.hostname);
-      const verifyError = tlsSocket.authorized ? undefined : String(tlsSocket.authorizationError);
-      const facts = tlsFacts({
-        protocol: tlsSocket.getProtocol() ?? undefined,
-        alpn: tlsSocket.alpnProtocol || undefined,
-        certificate,
-        verified: tlsSocket.authorized,
-        verifyError,
+  /** TCP is up: a connection to itself fails here; plain HTTP is done, TLS begins. */
+  #connected(): void {
+    const socket = this.#socket;
+    const tcpMs = since(this.#started);
+    this.#tcpMs = tcpMs;
+    this.#address = socket.remoteAddress ?? this.#address;
+    const self = selfConnectFailure(socket, tcpMs);
+    if (self) {
+      this.#emit({
+        step: 'connect',
+        ok: false,
+        ms: tcpMs,
+        summary: self.details,
+        notes: [],
+        facts: this.#connectFacts(),
       });
-      const notes = tlsNotes(facts);
-      const version = `${facts.protocol ?? 'TLS'}${facts.alpn ? `, ${facts.alpn}` : ''}`;
-      if (plan.httpVersion === 'h2' && facts.alpn !== 'h2') {
-        const failure = alpnNotH2(facts.alpn, ms);
-        emit({ step: 'tls', ok: false, ms, summary: `${version}: ${failure.details}`, notes, facts });
-        return finish({ failure, address, tcpMs });
-      }
-      if (verifyError === undefined) {
-        const summary = `${version}, certificate ${certificate?.subject ?? '(none)'} verified, in ${formatMs(ms)}`;
-        emit({ step: 'tls', ok: true, ms, summary, notes, facts });
-        return finish({ socket, address, tcpMs });
-      }
-      const failure = classifyConnectError({ code: verifyError }, 'tls', ms);
-      if (plan.tls.insecureSkipVerify) {
-        notes.push(
-          `not verified (${verifyError}), accepted anyway: the upstream sets tls.insecure_skip_verify`,
-        );
-        emit({
-          step: 'tls',
-          ok: true,
-          ms,
-          summary: `${version}, certificate NOT verified, in ${formatMs(ms)}`,
-          notes,
-          facts,
-        });
-        return finish({ socket, address, tcpMs });
-      }
-      emit({ step: 'tls', ok: false, ms, summary: `${version}: ${failure.details}`, notes, facts });
-      finish({ failure, address, tcpMs });
+      return this.#finish({ failure: self });
+    }
+    this.#phase = 'tls';
+    this.#emit({
+      step: 'connect',
+      ok: true,
+      ms: tcpMs,
+      summary: `${hostPort(this.#address, this.#plan.port)} in ${formatMs(tcpMs)}`,
+      notes: [],
+      facts: this.#connectFacts(),
     });
+    if (this.#plan.protocol !== 'https:') this.#finish({ socket });
+  }
 
-    const timer = setTimeout(
-      () => {
-        const what = phase === 'tcp' ? 'TCP connect' : 'TLS handshake';
-        const failure = new Failure(
-          'connection_timeout',
-          `${what} not done after ${plan.timeouts.connect} ms`,
-        );
-        const ms = since(phase === 'tcp' ? started : started + tcpMs);
-        const summary = `timed out after ${formatMs(ms)} (connect timeout ${plan.timeouts.connect} ms, DNS + TCP + TLS)`;
-        if (phase === 'tcp')
-          emit({ step: 'connect', ok: false, ms, summary, notes: [], facts: connectFacts() });
-        else emit({ step: 'tls', ok: false, ms, summary, notes: [], facts: tlsFacts({}) });
-        finish({ failure, address, tcpMs });
-      },
-      Math.max(1, budgetMs),
+  /** The handshake is done: ALPN and the certificate are judged (an unverified one is the finding). */
+  #handshaken(): void {
+    const plan = this.#plan;
+    const socket = this.#socket;
+    const tlsSocket = socket as tls.TLSSocket;
+    const ms = since(this.#started + this.#tcpMs);
+    const certificate = describeCertificate(
+      tlsSocket.getPeerCertificate(),
+      plan.tls.servername ?? plan.hostname,
     );
-  });
+    const verifyError = tlsSocket.authorized ? undefined : String(tlsSocket.authorizationError);
+    const facts = this.#tlsFacts({
+      protocol: tlsSocket.getProtocol() ?? undefined,
+      alpn: tlsSocket.alpnProtocol || undefined,
+      certificate,
+      verified: tlsSocket.authorized,
+      verifyError,
+    });
+    const notes = tlsNotes(facts);
+    const version = `${facts.protocol ?? 'TLS'}${facts.alpn ? `, ${facts.alpn}` : ''}`;
+    if (plan.httpVersion === 'h2' && facts.alpn !== 'h2') {
+      const failure = alpnNotH2(facts.alpn, ms);
+      this.#emit({ step: 'tls', ok: false, ms, summary: `${version}: ${failure.details}`, notes, facts });
+      return this.#finish({ failure });
+    }
+    if (verifyError === undefined) {
+      const summary = `${version}, certificate ${certificate?.subject ?? '(none)'} verified, in ${formatMs(ms)}`;
+      this.#emit({ step: 'tls', ok: true, ms, summary, notes, facts });
+      return this.#finish({ socket });
+    }
+    const failure = classifyConnectError({ code: verifyError }, 'tls', ms);
+    if (plan.tls.insecureSkipVerify) {
+      notes.push(
+        `not verified (${verifyError}), accepted anyway: the upstream sets tls.insecure_skip_verify`,
+      );
+      this.#emit({
+        step: 'tls',
+        ok: true,
+        ms,
+        summary: `${version}, certificate NOT verified, in ${formatMs(ms)}`,
+        notes,
+        facts,
+      });
+      return this.#finish({ socket });
+    }
+    this.#emit({ step: 'tls', ok: false, ms, summary: `${version}: ${failure.details}`, notes, facts });
+    this.#finish({ failure });
+  }
+
+  #timedOut(): void {
+    const plan = this.#plan;
+    const what = this.#phase === 'tcp' ? 'TCP connect' : 'TLS handshake';
+    const failure = new Failure('connection_timeout', `${what} not done after ${plan.timeouts.connect} ms`);
+    const ms = this.#phaseMs();
+    const summary = `timed out after ${formatMs(ms)} (connect timeout ${plan.timeouts.connect} ms, DNS + TCP + TLS)`;
+    if (this.#phase === 'tcp')
+      this.#emit({ step: 'connect', ok: false, ms, summary, notes: [], facts: this.#connectFacts() });
+    else this.#emit({ step: 'tls', ok: false, ms, summary, notes: [], facts: this.#tlsFacts({}) });
+    this.#finish({ failure });
+  }
 }

@@ -35,7 +35,6 @@ export function probeH2(
   const { plan } = context;
   const request = buildRequest(plan, socket.localAddress ?? '');
   context.requestId = request.requestId;
-  const label = plan.httpVersion === 'h2' ? 'HTTP/2 (h2)' : 'HTTP/2 (h2c)';
   const session = new H2Session(
     socket,
     0,
@@ -55,125 +54,7 @@ export function probeH2(
     context.h2Settings = true;
   });
   return new Promise((resolve) => {
-    let writtenAt = performance.now();
-    let headAt = 0;
-    let head: UpstreamHead | undefined;
-    let bytes = 0;
-    const sniff: Buffer[] = [];
-    /** The statuses of the first interim answers (as many as the gateway relays), and how many came. */
-    const informational: number[] = [];
-    let interimCount = 0;
-    let over = false;
-    const done = (failure: Failure | undefined) => {
-      if (over) return;
-      over = true;
-      session.destroy();
-      resolve(failure);
-    };
-    /** No head: the step says why, with what a second look found when the answer was not HTTP/2. */
-    const failedBeforeHead = async (failure: Failure) => {
-      over = true;
-      session.destroy();
-      const notes = interimNote({ count: interimCount });
-      const notHttp2 = failure.type === 'http_protocol_error' || failure.type === 'connection_terminated';
-      if (!context.h2Settings && notHttp2 && context.address !== undefined) {
-        const found = await tryPreface(plan, context.address, secondLookMs);
-        context.identification = found;
-        if (found) notes.push(`second look: ${found.evidence}: ${found.what}`);
-      }
-      // A timeout with no SETTINGS come says so in its own details (H2Call): no note repeats it.
-      push({
-        step: 'response',
-        ok: false,
-        ms: since(writtenAt),
-        summary: failure.details,
-        notes,
-        facts: { informational, identified: context.identification?.what },
-      });
-      resolve(failure);
-    };
-    const bodyStep = (failure: Failure | undefined, capped: boolean) => {
-      const framing = head !== undefined && !head.hasBody ? 'none' : 'http2';
-      const expected = head?.bodyLength;
-      const ms = since(headAt);
-      context.body = {
-        framing,
-        bytes,
-        expected,
-        complete: failure === undefined && !capped,
-        capped,
-        ms,
-        sniff: Buffer.concat(sniff),
-      };
-      const of = expected === undefined ? '' : ` of ${expected}`;
-      push({
-        step: 'body',
-        ok: failure === undefined,
-        ms,
-        summary: failure
-          ? `${failure.details} (${bytes}${of} bytes, DATA frames)`
-          : capped
-            ? `stopped reading past --max-body ${formatSize(plan.maxBody)} (${bytes}${of} bytes read, DATA frames); not an error`
-            : framing === 'none'
-              ? `no body (none expected), in ${formatMs(ms)}`
-              : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
-        notes: [],
-        facts: { framing, bytes, expected, complete: failure === undefined && !capped, capped },
-      });
-      done(failure);
-    };
-    const handler: ExchangeHandler = {
-      onRequestStart() {
-        writtenAt = performance.now();
-        const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
-        push({
-          step: 'request',
-          ok: true,
-          ms: 0,
-          summary: `${plan.method} ${plan.path} over ${label} (:authority ${plan.host}${requestId}), ${request.headers.length} fields`,
-          notes: [],
-          facts: { method: plan.method, target: plan.path, headers: request.headers, bytes: 0 },
-        });
-      },
-      onBodyChunk() {},
-      onRequestSent() {},
-      onInformational(interim) {
-        // A server may send interim answers without end: the gateway relays the first few.
-        interimCount++;
-        if (informational.length < MAX_INTERIM.count) informational.push(interim.status);
-      },
-      onResponseStart(_controller: ExchangeController, response: UpstreamHead) {
-        head = response;
-        context.head = response;
-        headAt = performance.now();
-        const ttfbMs = since(writtenAt);
-        const headers: Array<readonly [string, string]> = [];
-        for (let i = 0; i < response.headers.length; i += 2)
-          headers.push([response.headers[i], response.headers[i + 1]]);
-        const statusLine = `HTTP/2 ${response.status}`;
-        push({
-          step: 'response',
-          ok: true,
-          ms: ttfbMs,
-          summary: `${statusLine}, ${headers.length} headers, first byte after ${formatMs(ttfbMs)}`,
-          notes: [...interimNote({ count: interimCount }), ...headerNotes(headers)],
-          facts: { statusLine, status: response.status, headers, informational, ttfbMs },
-        });
-      },
-      onResponseData(_controller: ExchangeController, chunk: Buffer) {
-        bytes += chunk.length;
-        if (bytes - chunk.length < SNIFF) sniff.push(chunk.subarray(0, SNIFF - (bytes - chunk.length)));
-        if (bytes > plan.maxBody && !over) bodyStep(undefined, true);
-      },
-      onResponseEnd() {
-        if (!over) bodyStep(undefined, false);
-      },
-      onResponseError(_controller: ExchangeController | undefined, failure: Failure) {
-        if (over) return;
-        if (head !== undefined) return bodyStep(failure, false);
-        void failedBeforeHead(failure);
-      },
-    };
+    const handler = new ProbeStream(context, push, session, request, secondLookMs, resolve);
     session
       .reserve()
       .dispatch(
@@ -181,4 +62,167 @@ export function probeH2(
         handler,
       );
   });
+}
+
+/** The probe's one stream: each of the exchange's events told as a step, the probe settled once. */
+class ProbeStream implements ExchangeHandler {
+  readonly #context: ProbeContext;
+  readonly #plan: ProbeContext['plan'];
+  readonly #push: (step: Step) => void;
+  readonly #session: H2Session;
+  readonly #request: ReturnType<typeof buildRequest>;
+  readonly #secondLookMs: number;
+  readonly #resolve: (failure: Failure | undefined) => void;
+  #writtenAt = performance.now();
+  #headAt = 0;
+  #head: UpstreamHead | undefined;
+  #bytes = 0;
+  readonly #sniff: Buffer[] = [];
+  /** The statuses of the first interim answers (as many as the gateway relays), and how many came. */
+  readonly #informational: number[] = [];
+  #interimCount = 0;
+  #over = false;
+
+  constructor(
+    context: ProbeContext,
+    push: (step: Step) => void,
+    session: H2Session,
+    request: ReturnType<typeof buildRequest>,
+    secondLookMs: number,
+    resolve: (failure: Failure | undefined) => void,
+  ) {
+    this.#context = context;
+    this.#plan = context.plan;
+    this.#push = push;
+    this.#session = session;
+    this.#request = request;
+    this.#secondLookMs = secondLookMs;
+    this.#resolve = resolve;
+  }
+
+  onRequestStart(): void {
+    const plan = this.#plan;
+    const request = this.#request;
+    this.#writtenAt = performance.now();
+    const label = plan.httpVersion === 'h2' ? 'HTTP/2 (h2)' : 'HTTP/2 (h2c)';
+    const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
+    this.#push({
+      step: 'request',
+      ok: true,
+      ms: 0,
+      summary: `${plan.method} ${plan.path} over ${label} (:authority ${plan.host}${requestId}), ${request.headers.length} fields`,
+      notes: [],
+      facts: { method: plan.method, target: plan.path, headers: request.headers, bytes: 0 },
+    });
+  }
+
+  onBodyChunk(): void {}
+
+  onRequestSent(): void {}
+
+  onInformational(interim: UpstreamHead): void {
+    // A server may send interim answers without end: the gateway relays the first few.
+    this.#interimCount++;
+    if (this.#informational.length < MAX_INTERIM.count) this.#informational.push(interim.status);
+  }
+
+  onResponseStart(_controller: ExchangeController, response: UpstreamHead): void {
+    this.#head = response;
+    this.#context.head = response;
+    this.#headAt = performance.now();
+    const ttfbMs = since(this.#writtenAt);
+    const headers: Array<readonly [string, string]> = [];
+    for (let i = 0; i < response.headers.length; i += 2)
+      headers.push([response.headers[i], response.headers[i + 1]]);
+    const statusLine = `HTTP/2 ${response.status}`;
+    this.#push({
+      step: 'response',
+      ok: true,
+      ms: ttfbMs,
+      summary: `${statusLine}, ${headers.length} headers, first byte after ${formatMs(ttfbMs)}`,
+      notes: [...interimNote({ count: this.#interimCount }), ...headerNotes(headers)],
+      facts: { statusLine, status: response.status, headers, informational: this.#informational, ttfbMs },
+    });
+  }
+
+  onResponseData(_controller: ExchangeController, chunk: Buffer): void {
+    this.#bytes += chunk.length;
+    const before = this.#bytes - chunk.length;
+    if (before < SNIFF) this.#sniff.push(chunk.subarray(0, SNIFF - before));
+    if (this.#bytes > this.#plan.maxBody && !this.#over) this.#bodyStep(undefined, true);
+  }
+
+  onResponseEnd(): void {
+    if (!this.#over) this.#bodyStep(undefined, false);
+  }
+
+  onResponseError(_controller: ExchangeController | undefined, failure: Failure): void {
+    if (this.#over) return;
+    if (this.#head !== undefined) return this.#bodyStep(failure, false);
+    void this.#failedBeforeHead(failure);
+  }
+
+  #done(failure: Failure | undefined): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#session.destroy();
+    this.#resolve(failure);
+  }
+
+  /** No head: the step says why, with what a second look found when the answer was not HTTP/2. */
+  async #failedBeforeHead(failure: Failure): Promise<void> {
+    const context = this.#context;
+    this.#over = true;
+    this.#session.destroy();
+    const notes = interimNote({ count: this.#interimCount });
+    const notHttp2 = failure.type === 'http_protocol_error' || failure.type === 'connection_terminated';
+    if (!context.h2Settings && notHttp2 && context.address !== undefined) {
+      const found = await tryPreface(this.#plan, context.address, this.#secondLookMs);
+      context.identification = found;
+      if (found) notes.push(`second look: ${found.evidence}: ${found.what}`);
+    }
+    // A timeout with no SETTINGS come says so in its own details (H2Call): no note repeats it.
+    this.#push({
+      step: 'response',
+      ok: false,
+      ms: since(this.#writtenAt),
+      summary: failure.details,
+      notes,
+      facts: { informational: this.#informational, identified: context.identification?.what },
+    });
+    this.#resolve(failure);
+  }
+
+  #bodyStep(failure: Failure | undefined, capped: boolean): void {
+    const head = this.#head;
+    const bytes = this.#bytes;
+    const framing = head !== undefined && !head.hasBody ? 'none' : 'http2';
+    const expected = head?.bodyLength;
+    const ms = since(this.#headAt);
+    this.#context.body = {
+      framing,
+      bytes,
+      expected,
+      complete: failure === undefined && !capped,
+      capped,
+      ms,
+      sniff: Buffer.concat(this.#sniff),
+    };
+    const of = expected === undefined ? '' : ` of ${expected}`;
+    this.#push({
+      step: 'body',
+      ok: failure === undefined,
+      ms,
+      summary: failure
+        ? `${failure.details} (${bytes}${of} bytes, DATA frames)`
+        : capped
+          ? `stopped reading past --max-body ${formatSize(this.#plan.maxBody)} (${bytes}${of} bytes read, DATA frames); not an error`
+          : framing === 'none'
+            ? `no body (none expected), in ${formatMs(ms)}`
+            : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
+      notes: [],
+      facts: { framing, bytes, expected, complete: failure === undefined && !capped, capped },
+    });
+    this.#done(failure);
+  }
 }

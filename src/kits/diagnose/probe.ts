@@ -41,27 +41,46 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
     totalMs: since(started),
     ...(context.protocols === undefined ? {} : { protocols: context.protocols }),
   });
-  /** Before the verdict: which protocols the target speaks, when the plan's or the failure asks. */
-  const lookAtProtocols = async (failure: Failure | undefined, address: string, budgetMs: number) => {
-    if (plan.viaGateway || !(plan.httpVersion !== 'http1' || mayBeProtocolMismatch(failure, context))) return;
-    context.protocols = await checkProtocols(plan, address, budgetMs);
-  };
-  /**
-   * An HTTP/1.1 target over TLS that answered: whether it offers h2 by ALPN as well, said only
-   * when it does (protocol: h2 would carry many requests on one connection).
-   */
-  const noteAlsoH2 = async (address: string, budgetMs: number) => {
-    if (plan.viaGateway || plan.httpVersion !== 'http1' || plan.protocol !== 'https:') return;
-    const protocols = await checkProtocols(plan, address, budgetMs);
-    if (protocols.http1 === true && protocols.h2 === true) context.protocols = protocols;
-  };
-  const noted = (step: Step, found: Identification | undefined): Step =>
-    found ? { ...step, notes: [...step.notes, `second look: ${found.evidence}: ${found.what}`] } : step;
 
   const resolved = await resolveStep(plan.hostname, plan.timeouts.connect);
   push(resolved.step);
   if (resolved.failure) return finish(resolved.failure);
+  const connected = await connect(plan, context, resolved, push);
+  if (connected.socket === undefined) return finish(connected.failure);
+  const { socket, address, budget } = connected;
+  const run: Run = { plan, context, push, address, budget };
+  try {
+    if (plan.httpVersion === 'http1') return finish(await exchangeHttp1(run, socket));
+    const failure = await probeH2(socket, context, push, budget);
+    await lookAtProtocols(run, failure);
+    return finish(failure);
+  } finally {
+    socket.destroy();
+  }
+}
 
+/** What the steps after the connection share: the plan, what was learned, and the time a second look may take. */
+interface Run {
+  readonly plan: ProbePlan;
+  readonly context: ProbeContext;
+  readonly push: (step: Step) => void;
+  /** The address connected to. */
+  readonly address: string;
+  /** The time a second look (plaintext, TLS, protocols) may take. */
+  readonly budget: number;
+}
+
+type Connection =
+  | { readonly socket: Socket; readonly address: string; readonly budget: number }
+  | { readonly socket?: undefined; readonly failure: Failure | undefined };
+
+/** Hops 2 and 3, TCP and TLS: the socket, or the failure with its step shown after its second look. */
+async function connect(
+  plan: ProbePlan,
+  context: ProbeContext,
+  resolved: Awaited<ReturnType<typeof resolveStep>>,
+  push: (step: Step) => void,
+): Promise<Connection> {
   // A failed step waits for the second look, so that its note prints with it.
   let failedStep: Step | undefined;
   const connected = await connectStep(
@@ -76,144 +95,182 @@ export async function probe(plan: ProbePlan, emit: (step: Step) => void = () => 
   );
   context.address = connected.address;
   const budget = secondLookBudget(connected.tcpMs, plan.timeouts.connect);
-  if (connected.failure || !connected.socket) {
-    if (connected.failure?.type === 'tls_protocol_error' && failedStep?.step === 'tls') {
-      context.identification = await tryPlaintext(
-        connected.address,
-        plan.port,
-        buildRequest(plan, '').bytes,
-        budget,
-      );
-    }
-    if (failedStep) push(noted(failedStep, context.identification));
-    // Only a TLS handshake that failed has something to say about protocols (ALPN): nothing
-    // answered a refused or timed-out TCP connect, in either protocol.
-    if (failedStep?.step === 'tls') await lookAtProtocols(connected.failure, connected.address, budget);
-    return finish(connected.failure);
+  if (!connected.failure && connected.socket)
+    return { socket: connected.socket, address: connected.address, budget };
+  if (connected.failure?.type === 'tls_protocol_error' && failedStep?.step === 'tls') {
+    context.identification = await tryPlaintext(
+      connected.address,
+      plan.port,
+      buildRequest(plan, '').bytes,
+      budget,
+    );
   }
+  if (failedStep) push(noted(failedStep, context.identification));
+  // Only a TLS handshake that failed has something to say about protocols (ALPN): nothing
+  // answered a refused or timed-out TCP connect, in either protocol.
+  if (failedStep?.step === 'tls')
+    await lookAtProtocols({ plan, context, push, address: connected.address, budget }, connected.failure);
+  return { failure: connected.failure };
+}
 
-  const socket: Socket = connected.socket;
-  if (plan.httpVersion !== 'http1') {
-    try {
-      const failure = await probeH2(socket, context, push, budget);
-      await lookAtProtocols(failure, connected.address, budget);
-      return finish(failure);
-    } finally {
-      socket.destroy();
-    }
+/** Hops 4 to 6 over HTTP/1.1: the request, the response head, the body. */
+async function exchangeHttp1(run: Run, socket: Socket): Promise<Failure | undefined> {
+  const { plan, context } = run;
+  const feed = new SocketFeed(socket);
+  const writtenAt = await sendRequest(run, socket);
+  const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
+  const interim = interimNote(read.reader.interim);
+  context.identification = read.identification;
+  context.badLine = read.badLine;
+  context.largestField = read.largestField;
+  if (!read.head) return noHead(run, read, writtenAt, interim);
+  const failure = headStep(run, read, read.head, writtenAt, interim);
+  if (failure) return failure;
+  return bodyStep(run, feed, read.reader, writtenAt);
+}
+
+/** Writes the request; its step, and when it was written (the response is timed from it). */
+async function sendRequest({ plan, context, push }: Run, socket: Socket): Promise<number> {
+  const request = buildRequest(plan, socket.localAddress ?? '');
+  context.requestId = request.requestId;
+  const writeStarted = performance.now();
+  await new Promise<void>((resolve) => socket.write(request.bytes, () => resolve()));
+  const writtenAt = performance.now();
+  const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
+  push({
+    step: 'request',
+    ok: true,
+    ms: since(writeStarted),
+    summary: `${plan.method} ${plan.path} over HTTP/1.1 (Host: ${plan.host}${requestId}), ${request.bytes.length} bytes`,
+    notes: [],
+    facts: {
+      method: plan.method,
+      target: plan.path,
+      headers: request.headers,
+      bytes: request.bytes.length,
+    },
+  });
+  return writtenAt;
+}
+
+type HeadRead = Awaited<ReturnType<typeof readHead>>;
+
+/** No head came, or none the parser took: what did come is shown, and named when it can be. */
+async function noHead(run: Run, read: HeadRead, writtenAt: number, interim: string[]): Promise<Failure> {
+  const { plan, context, push } = run;
+  const failure = read.failure as Failure;
+  if (failure.type === 'connection_terminated' && read.received.length === 0 && plan.protocol === 'http:') {
+    context.identification = await tryTls(run.address, plan.port, undefined, run.budget);
   }
-  try {
-    const feed = new SocketFeed(socket);
-    const request = buildRequest(plan, socket.localAddress ?? '');
-    context.requestId = request.requestId;
-    const writeStarted = performance.now();
-    await new Promise<void>((resolve) => socket.write(request.bytes, () => resolve()));
-    const writtenAt = performance.now();
-    const requestId = request.requestId ? `, x-request-id ${request.requestId}` : '';
-    push({
-      step: 'request',
-      ok: true,
-      ms: since(writeStarted),
-      summary: `${plan.method} ${plan.path} over HTTP/1.1 (Host: ${plan.host}${requestId}), ${request.bytes.length} bytes`,
-      notes: [],
-      facts: {
-        method: plan.method,
-        target: plan.path,
-        headers: request.headers,
-        bytes: request.bytes.length,
-      },
-    });
+  const firstBytes = read.received.length > 0 ? printable(read.received) : undefined;
+  const shown =
+    read.badLine === undefined
+      ? firstBytes && `received: ${firstBytes}`
+      : `offending line: ${printable(Buffer.from(read.badLine, 'latin1'))}`;
+  const firstByte =
+    read.ttfbMs !== undefined && !/ after /.test(failure.details)
+      ? `, first byte after ${formatMs(read.ttfbMs)}`
+      : '';
+  const step: Step = {
+    step: 'response',
+    ok: false,
+    ms: since(writtenAt),
+    summary: `${failure.details}${firstByte}`,
+    notes: [...(shown === undefined ? [] : [shown]), ...interim],
+    facts: {
+      informational: read.informational,
+      ttfbMs: read.ttfbMs,
+      identified: context.identification?.what,
+      firstBytes,
+    },
+  };
+  push(noted(step, failure.type === 'connection_terminated' ? context.identification : undefined));
+  await lookAtProtocols(run, failure);
+  return failure;
+}
 
-    const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
-    const interim = interimNote(read.reader.interim);
-    context.identification = read.identification;
-    context.badLine = read.badLine;
-    context.largestField = read.largestField;
-    if (!read.head) {
-      const failure = read.failure as Failure;
-      if (
-        failure.type === 'connection_terminated' &&
-        read.received.length === 0 &&
-        plan.protocol === 'http:'
-      ) {
-        context.identification = await tryTls(connected.address, plan.port, undefined, budget);
-      }
-      const firstBytes = read.received.length > 0 ? printable(read.received) : undefined;
-      const shown =
-        read.badLine === undefined
-          ? firstBytes && `received: ${firstBytes}`
-          : `offending line: ${printable(Buffer.from(read.badLine, 'latin1'))}`;
-      const firstByte =
-        read.ttfbMs !== undefined && !/ after /.test(failure.details)
-          ? `, first byte after ${formatMs(read.ttfbMs)}`
-          : '';
-      const step: Step = {
-        step: 'response',
-        ok: false,
-        ms: since(writtenAt),
-        summary: `${failure.details}${firstByte}`,
-        notes: [...(shown === undefined ? [] : [shown]), ...interim],
-        facts: {
-          informational: read.informational,
-          ttfbMs: read.ttfbMs,
-          identified: context.identification?.what,
-          firstBytes,
-        },
-      };
-      push(noted(step, failure.type === 'connection_terminated' ? context.identification : undefined));
-      await lookAtProtocols(failure, connected.address, budget);
-      return finish(failure);
-    }
+/** An accepted head, or one refused only for its body framing: shown whole either way. */
+function headStep(
+  { context, push }: Run,
+  read: HeadRead,
+  head: NonNullable<HeadRead['head']>,
+  writtenAt: number,
+  interim: string[],
+): Failure | undefined {
+  const { failure, statusLine } = read;
+  context.head = upstreamHeadOf(head);
+  const headers = headerPairs(head);
+  const ttfb = `first byte after ${formatMs(read.ttfbMs ?? 0)}`;
+  push({
+    step: 'response',
+    ok: failure === undefined,
+    ms: since(writtenAt),
+    summary: failure
+      ? `${statusLine}: ${failure.details}`
+      : `${statusLine}, ${headers.length} headers, ${ttfb}`,
+    notes: [...interim, ...headerNotes(headers)],
+    facts: {
+      statusLine,
+      status: head.status,
+      headers,
+      informational: read.informational,
+      ttfbMs: read.ttfbMs,
+      headBytes: read.headBytes,
+    },
+  });
+  return failure;
+}
 
-    // An accepted head, or one refused only for its body framing: shown whole either way.
-    const { head, failure, statusLine } = read;
-    context.head = upstreamHeadOf(head);
-    const headers = headerPairs(head);
-    const ttfb = `first byte after ${formatMs(read.ttfbMs ?? 0)}`;
-    push({
-      step: 'response',
-      ok: failure === undefined,
-      ms: since(writtenAt),
-      summary: failure
-        ? `${statusLine}: ${failure.details}`
-        : `${statusLine}, ${headers.length} headers, ${ttfb}`,
-      notes: [...interim, ...headerNotes(headers)],
-      facts: {
-        statusLine,
-        status: head.status,
-        headers,
-        informational: read.informational,
-        ttfbMs: read.ttfbMs,
-        headBytes: read.headBytes,
-      },
-    });
-    if (failure) return finish(failure);
+/** Hop 6, the body, read up to --max-body; a whole one over TLS asks whether h2 is offered too. */
+async function bodyStep(
+  run: Run,
+  feed: SocketFeed,
+  reader: HeadRead['reader'],
+  writtenAt: number,
+): Promise<Failure | undefined> {
+  const { plan, context } = run;
+  const body = await readBody(feed, reader, {
+    readTimeout: plan.timeouts.read,
+    maxBody: plan.maxBody,
+    writtenAt,
+  });
+  context.body = body;
+  run.push({
+    step: 'body',
+    ok: body.failure === undefined,
+    ms: body.ms,
+    summary: describeBody(body, plan.maxBody),
+    notes: strayNotes(context),
+    facts: {
+      framing: body.framing,
+      bytes: body.bytes,
+      expected: body.expected,
+      complete: body.complete,
+      capped: body.capped,
+    },
+  });
+  if (body.failure === undefined) await noteAlsoH2(run);
+  return body.failure;
+}
 
-    const body = await readBody(feed, read.reader, {
-      readTimeout: plan.timeouts.read,
-      maxBody: plan.maxBody,
-      writtenAt,
-    });
-    context.body = body;
-    push({
-      step: 'body',
-      ok: body.failure === undefined,
-      ms: body.ms,
-      summary: describeBody(body, plan.maxBody),
-      notes: strayNotes(context),
-      facts: {
-        framing: body.framing,
-        bytes: body.bytes,
-        expected: body.expected,
-        complete: body.complete,
-        capped: body.capped,
-      },
-    });
-    if (body.failure === undefined) await noteAlsoH2(connected.address, budget);
-    return finish(body.failure);
-  } finally {
-    socket.destroy();
-  }
+/** Before the verdict: which protocols the target speaks, when the plan's or the failure asks. */
+async function lookAtProtocols({ plan, context, address, budget }: Run, failure: Failure | undefined) {
+  if (plan.viaGateway || !(plan.httpVersion !== 'http1' || mayBeProtocolMismatch(failure, context))) return;
+  context.protocols = await checkProtocols(plan, address, budget);
+}
+
+/**
+ * An HTTP/1.1 target over TLS that answered: whether it offers h2 by ALPN as well, said only
+ * when it does (protocol: h2 would carry many requests on one connection).
+ */
+async function noteAlsoH2({ plan, context, address, budget }: Run) {
+  if (plan.viaGateway || plan.httpVersion !== 'http1' || plan.protocol !== 'https:') return;
+  const protocols = await checkProtocols(plan, address, budget);
+  if (protocols.http1 === true && protocols.h2 === true) context.protocols = protocols;
+}
+
+function noted(step: Step, found: Identification | undefined): Step {
+  return found ? { ...step, notes: [...step.notes, `second look: ${found.evidence}: ${found.what}`] } : step;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus } from '../../core/failure/proxy-status.ts';
 import { FAILURE_TYPES, FAILURES, type FailureKind, type FailureType } from '../../core/failure/taxonomy.ts';
+import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
 import { adviseAnswer, adviseFix, deniedFix, madeByProxy, malformedProxyStatus } from './advice.ts';
 import type { ProbeContext } from './context.ts';
 import { fieldValues } from './response-reader.ts';
@@ -40,71 +41,98 @@ export function decideVerdict(context: ProbeContext, failure: Failure | undefine
   const { head } = context;
   const identified = context.identification?.what ?? null;
   const receivedStatus = head?.status ?? null;
-  if (failure) {
-    const cut = failure.stage === 'body_streaming' && receivedStatus !== null;
-    // An upstream that holds waits out a refusal (request-hold.ts): its answer is the hold's 503.
-    const { holdMs } = context.plan;
-    const held =
-      holdMs !== undefined && failure.stage === 'not_sent' && failure.type === 'connection_refused';
-    const answer = cut
-      ? `Candor passes the ${receivedStatus} head on, then aborts the transfer (logged as ${failure.type})`
-      : held
-        ? `Candor holds the request up to ${holdMs} ms (hold.timeout) for a target to take it, then answers ${FAILURES.destination_unavailable.status} destination_unavailable with Retry-After`
-        : `Candor answers ${failure.status}`;
+  if (failure) return failureVerdict(context, failure, receivedStatus, identified);
+  const status = receivedStatus ?? 0;
+  const fromGateway =
+    context.plan.viaGateway && head ? gatewayVerdict(head, status, receivedStatus, identified) : undefined;
+  return fromGateway ?? answerVerdict(context, status, receivedStatus, identified);
+}
+
+/** The probe failed: what Candor answers for that failure. */
+function failureVerdict(
+  context: ProbeContext,
+  failure: Failure,
+  receivedStatus: number | null,
+  identified: string | null,
+): Verdict {
+  const cut = failure.stage === 'body_streaming' && receivedStatus !== null;
+  // An upstream that holds waits out a refusal (request-hold.ts): its answer is the hold's 503.
+  const { holdMs } = context.plan;
+  const held = holdMs !== undefined && failure.stage === 'not_sent' && failure.type === 'connection_refused';
+  const answer = cut
+    ? `Candor passes the ${receivedStatus} head on, then aborts the transfer (logged as ${failure.type})`
+    : held
+      ? `Candor holds the request up to ${holdMs} ms (hold.timeout) for a target to take it, then answers ${FAILURES.destination_unavailable.status} destination_unavailable with Retry-After`
+      : `Candor answers ${failure.status}`;
+  return {
+    outcome: 'failure',
+    status: cut ? receivedStatus : held ? FAILURES.destination_unavailable.status : failure.status,
+    receivedStatus,
+    failure: summarize(failure),
+    identified,
+    summary: `${failure.shape} / ${failure.type} → ${answer}`,
+    fix: adviseFix(context, failure),
+  };
+}
+
+/**
+ * Through a gateway, its Proxy-Status says whether it made this answer or passed one on: the
+ * failure it reports, or undefined for an answer it passed on.
+ */
+function gatewayVerdict(
+  head: UpstreamHead,
+  status: number,
+  receivedStatus: number | null,
+  identified: string | null,
+): Verdict | undefined {
+  const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
+  // A member with no error and no received-status is the gateway's own answer all the same.
+  const ownType =
+    member !== undefined && member.error === undefined && member.receivedStatus === undefined
+      ? ownTypeWithoutError(status)
+      : undefined;
+  const type = member?.error ?? ownType;
+  if (member !== undefined && type !== undefined) {
+    const reported = new Failure(type, member.details ?? '(no details)', { status });
+    const hop = member.nextHop ? ` (next-hop "${member.nextHop}")` : '';
     return {
       outcome: 'failure',
-      status: cut ? receivedStatus : held ? FAILURES.destination_unavailable.status : failure.status,
+      status,
       receivedStatus,
-      failure: summarize(failure),
+      failure: summarize(reported),
       identified,
-      summary: `${failure.shape} / ${failure.type} → ${answer}`,
-      fix: adviseFix(context, failure),
+      summary: `the gateway answers ${status}: ${reported.shape} / ${reported.type}${hop}, from its Proxy-Status`,
+      fix: `the gateway reports "${reported.details}". ${
+        type === 'http_request_denied'
+          ? deniedFix(status, fieldValues(head, 'retry-after'))
+          : reported.kind.fix
+      }`,
     };
   }
-  const status = receivedStatus ?? 0;
-  if (context.plan.viaGateway && head) {
-    // Through a gateway, its Proxy-Status says whether it made this answer or passed one on.
-    const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
-    // A member with no error and no received-status is the gateway's own answer all the same.
-    const ownType =
-      member !== undefined && member.error === undefined && member.receivedStatus === undefined
-        ? ownTypeWithoutError(status)
-        : undefined;
-    const type = member?.error ?? ownType;
-    if (member !== undefined && type !== undefined) {
-      const reported = new Failure(type, member.details ?? '(no details)', { status });
-      const hop = member.nextHop ? ` (next-hop "${member.nextHop}")` : '';
-      return {
-        outcome: 'failure',
-        status,
-        receivedStatus,
-        failure: summarize(reported),
-        identified,
-        summary: `the gateway answers ${status}: ${reported.shape} / ${reported.type}${hop}, from its Proxy-Status`,
-        fix: `the gateway reports "${reported.details}". ${
-          type === 'http_request_denied'
-            ? deniedFix(status, fieldValues(head, 'retry-after'))
-            : reported.kind.fix
-        }`,
-      };
-    }
-  }
+  // An error type this version does not know (a newer Candor's, or another proxy's): the
+  // answer was made by a proxy all the same, never the upstream's own passed through.
+  if (member?.unknownError !== undefined)
+    return {
+      outcome: 'failure',
+      status,
+      receivedStatus,
+      failure: null,
+      identified,
+      summary: `the gateway answers ${status}: error=${member.unknownError}, a Proxy-Status type this version does not know, from its Proxy-Status (made by "${member.proxy}", not the upstream's own answer)`,
+      fix: `the gateway reports "${member.details ?? '(no details)'}". Read the error type in RFC 9209's registry or the gateway's own documentation.`,
+    };
+  return undefined;
+}
+
+/** The upstream's own answer, which Candor passes through. */
+function answerVerdict(
+  context: ProbeContext,
+  status: number,
+  receivedStatus: number | null,
+  identified: string | null,
+): Verdict {
+  const { head } = context;
   const made = status >= 500 && head ? madeByProxy(head, status) : undefined;
-  if (context.plan.viaGateway && head) {
-    // An error type this version does not know (a newer Candor's, or another proxy's): the
-    // answer was made by a proxy all the same, never the upstream's own passed through.
-    const member = readProxyStatus(fieldValues(head, 'proxy-status').join(', ') || undefined);
-    if (member?.unknownError !== undefined)
-      return {
-        outcome: 'failure',
-        status,
-        receivedStatus,
-        failure: null,
-        identified,
-        summary: `the gateway answers ${status}: error=${member.unknownError}, a Proxy-Status type this version does not know, from its Proxy-Status (made by "${member.proxy}", not the upstream's own answer)`,
-        fix: `the gateway reports "${member.details ?? '(no details)'}". Read the error type in RFC 9209's registry or the gateway's own documentation.`,
-      };
-  }
   // A Proxy-Status no reader can parse says nothing: told as such, never guessed at.
   const unread = head ? malformedProxyStatus(head) : undefined;
   const said = unread === undefined ? '' : ` (its Proxy-Status is malformed, not read: ${unread})`;

@@ -82,31 +82,48 @@ export function testCertificates(): TestCertificates {
 function generate(): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), 'candor-fault-kit-tls-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const openssl = (...args: string[]): void => {
-    try {
-      execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
-      if (e.code === 'ENOENT') {
-        throw new Error(
-          'fault kit: the TLS faults need the `openssl` command, which is not installed (apt-get install openssl)',
-        );
-      }
-      throw new Error(`fault kit: openssl ${args[0]} failed: ${e.stderr?.toString().trim() ?? e.message}`);
-    }
-  };
   writeFileSync(join(dir, 'openssl.cnf'), CONFIG);
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'serial'), '1000\n');
   mkdirSync(join(dir, 'issued'));
-  const req = ['req', '-config', 'openssl.cnf'];
-  const files = (name: string): CertificateFiles => {
-    const certPath = join(dir, `${name}.pem`);
-    const keyPath = join(dir, `${name}.key`);
-    return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-  };
+  makeCa(dir);
+  const localhost = issueLeaf(dir, 'localhost', '/CN=localhost', 'localhost');
+  const wrongHost = issueLeaf(dir, 'wrong-host', '/CN=other.example', 'other');
+  const client = issueLeaf(dir, 'client', '/CN=candor-gateway', 'client');
+  const expired = issueExpired(dir);
+  const selfSigned = makeSelfSigned(dir);
+  const caPath = join(dir, 'ca.pem');
+  return { dir, ca: readFileSync(caPath, 'utf8'), caPath, localhost, expired, wrongHost, selfSigned, client };
+}
+
+/** Runs `openssl` in `dir`; a missing command or a failure is an error that says which. */
+function openssl(dir: string, ...args: string[]): void {
+  try {
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') {
+      throw new Error(
+        'fault kit: the TLS faults need the `openssl` command, which is not installed (apt-get install openssl)',
+      );
+    }
+    throw new Error(`fault kit: openssl ${args[0]} failed: ${e.stderr?.toString().trim() ?? e.message}`);
+  }
+}
+
+const REQ = ['req', '-config', 'openssl.cnf'];
+
+function filesOf(dir: string, name: string): CertificateFiles {
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+}
+
+/** The CA every leaf but the self-signed one is issued by: ca.pem and ca.key. */
+function makeCa(dir: string): void {
   openssl(
-    ...req,
+    dir,
+    ...REQ,
     '-x509',
     ...EC_KEY,
     '-days',
@@ -120,34 +137,39 @@ function generate(): TestCertificates {
     '-out',
     'ca.pem',
   );
-  const leaf = (name: string, subject: string, extensions: string): CertificateFiles => {
-    openssl(
-      ...req,
-      '-x509',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      ...EC_KEY,
-      '-days',
-      '2',
-      '-subj',
-      subject,
-      '-extensions',
-      extensions,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-    );
-    return files(name);
-  };
-  const localhost = leaf('localhost', '/CN=localhost', 'localhost');
-  const wrongHost = leaf('wrong-host', '/CN=other.example', 'other');
-  const client = leaf('client', '/CN=candor-gateway', 'client');
+}
+
+/** A leaf the CA issues for two days, with the extensions of its section in openssl.cnf. */
+function issueLeaf(dir: string, name: string, subject: string, extensions: string): CertificateFiles {
+  openssl(
+    dir,
+    ...REQ,
+    '-x509',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    ...EC_KEY,
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    '-extensions',
+    extensions,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+  );
+  return filesOf(dir, name);
+}
+
+/** A localhost leaf of the CA's that expired on 2 January 2020. */
+function issueExpired(dir: string): CertificateFiles {
   // `req -x509` in OpenSSL 3.0 cannot backdate; `openssl ca` can set both dates.
   openssl(
-    ...req,
+    dir,
+    ...REQ,
     '-new',
     ...EC_KEY,
     '-subj',
@@ -158,6 +180,7 @@ function generate(): TestCertificates {
     'expired.csr',
   );
   openssl(
+    dir,
     'ca',
     '-config',
     'openssl.cnf',
@@ -178,9 +201,14 @@ function generate(): TestCertificates {
     '-out',
     'expired.pem',
   );
-  const expired = files('expired');
+  return filesOf(dir, 'expired');
+}
+
+/** A localhost certificate that signed itself: no CA vouches for it. */
+function makeSelfSigned(dir: string): CertificateFiles {
   openssl(
-    ...req,
+    dir,
+    ...REQ,
     '-x509',
     ...EC_KEY,
     '-days',
@@ -194,7 +222,5 @@ function generate(): TestCertificates {
     '-out',
     'self-signed.pem',
   );
-  const selfSigned = files('self-signed');
-  const caPath = join(dir, 'ca.pem');
-  return { dir, ca: readFileSync(caPath, 'utf8'), caPath, localhost, expired, wrongHost, selfSigned, client };
+  return filesOf(dir, 'self-signed');
 }

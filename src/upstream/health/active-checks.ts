@@ -65,68 +65,47 @@ export function startActiveChecks(
   metrics: HealthMetrics,
   onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void = () => {},
 ): ActiveChecks {
-  let upstream = first;
-  const loops = new Map<Target, TargetLoop>();
+  const checks = new ProbeLoops(first, logger, metrics, onRecorded);
+  checks.update(first);
+  return checks;
+}
 
-  const schedule = (target: Target, loop: TargetLoop, delay: number): void => {
-    loop.timer = setTimeout(() => {
-      loop.timer = undefined;
-      void probe(target, loop);
-    }, delay);
-    loop.timer.unref();
-  };
+/** Each target's probe loop, by target, for the upstream of now. */
+class ProbeLoops implements ActiveChecks {
+  #upstream: Upstream;
+  readonly #loops = new Map<Target, TargetLoop>();
+  readonly #logger: Logger;
+  readonly #metrics: HealthMetrics;
+  readonly #onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void;
 
-  const probe = async (target: Target, loop: TargetLoop): Promise<void> => {
-    const check = upstream.config.healthCheck;
-    if (loop.stopped || !check) return;
-    if (target.admin === 'disabled') return schedule(target, loop, check.interval);
-    const probing = startProbe(target.config, check, upstream.connect, upstream.config.protocol);
-    loop.running = probing;
-    const result = await probing.result;
-    loop.running = undefined;
-    if (loop.stopped) return;
-    record(upstream, target, loop.counts, result, logger, metrics);
-    onRecorded(upstream, target, result);
-    schedule(target, loop, upstream.config.healthCheck?.interval ?? check.interval);
-    if (result.ok) heldMayGo(upstream, target, result.at, logger);
-  };
+  constructor(
+    first: Upstream,
+    logger: Logger,
+    metrics: HealthMetrics,
+    onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void,
+  ) {
+    this.#upstream = first;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#onRecorded = onRecorded;
+  }
 
-  /**
-   * Requests wait for a target (the upstream's `hold`): every target not being probed is
-   * probed now, not at its next interval. Each request held asks; a target has one probe in
-   * flight at most, so a storm of refusals costs one probe per target at a time.
-   */
-  const probeNow = (): void => {
-    for (const [target, loop] of loops) {
-      if (loop.running !== undefined || loop.stopped || loop.timer === undefined) continue;
-      clearTimeout(loop.timer);
-      loop.timer = undefined;
-      void probe(target, loop);
-    }
-  };
-
-  const stopLoop = (loop: TargetLoop): Promise<void> => {
-    loop.stopped = true;
-    clearTimeout(loop.timer);
-    return loop.running?.cancel() ?? Promise.resolve();
-  };
-
-  const reconcile = (next: Upstream): void => {
-    upstream = next;
+  update(next: Upstream): void {
+    this.#upstream = next;
     const check = next.config.healthCheck;
-    next.hold.probeNow = check ? probeNow : undefined;
+    next.hold.probeNow = check ? this.#probeNow : undefined;
     const keep = new Set(check ? next.targets : []);
-    for (const [target, loop] of loops) {
+    for (const [target, loop] of this.#loops) {
       if (keep.has(target)) continue;
-      loops.delete(target);
+      this.#loops.delete(target);
       void stopLoop(loop);
       if (!check) target.checkedHealthy = true;
     }
     // Verdicts change panic only when they change, but a reload changes what they are read
     // against (the targets named, the threshold, the checks themselves): read it again now.
-    updatePanic(next, performance.now(), logger);
+    updatePanic(next, performance.now(), this.#logger);
     if (!check) return;
-    const fresh = next.targets.filter((t) => !loops.has(t));
+    const fresh = next.targets.filter((t) => !this.#loops.has(t));
     fresh.forEach((target, index) => {
       const loop: TargetLoop = {
         counts: { successes: 0, failures: 0 },
@@ -134,21 +113,64 @@ export function startActiveChecks(
         running: undefined,
         stopped: false,
       };
-      loops.set(target, loop);
-      schedule(target, loop, (check.interval * index) / fresh.length);
+      this.#loops.set(target, loop);
+      this.#schedule(target, loop, (check.interval * index) / fresh.length);
     });
-  };
+  }
 
-  reconcile(first);
-  return {
-    update: reconcile,
-    async stop() {
-      if (upstream.hold.probeNow === probeNow) upstream.hold.probeNow = undefined;
-      const all = [...loops.values()];
-      loops.clear();
-      await Promise.all(all.map(stopLoop));
-    },
+  async stop(): Promise<void> {
+    if (this.#upstream.hold.probeNow === this.#probeNow) this.#upstream.hold.probeNow = undefined;
+    const all = [...this.#loops.values()];
+    this.#loops.clear();
+    await Promise.all(all.map(stopLoop));
+  }
+
+  #schedule(target: Target, loop: TargetLoop, delay: number): void {
+    loop.timer = setTimeout(() => {
+      loop.timer = undefined;
+      void this.#probe(target, loop);
+    }, delay);
+    loop.timer.unref();
+  }
+
+  async #probe(target: Target, loop: TargetLoop): Promise<void> {
+    const upstream = this.#upstream;
+    const check = upstream.config.healthCheck;
+    if (loop.stopped || !check) return;
+    if (target.admin === 'disabled') return this.#schedule(target, loop, check.interval);
+    const probing = startProbe(target.config, check, upstream.connect, upstream.config.protocol);
+    loop.running = probing;
+    const result = await probing.result;
+    loop.running = undefined;
+    if (loop.stopped) return;
+    // Read again: a reload while the probe was out made another upstream the one of now.
+    const current = this.#upstream;
+    record(current, target, loop.counts, result, this.#logger, this.#metrics);
+    this.#onRecorded(current, target, result);
+    this.#schedule(target, loop, current.config.healthCheck?.interval ?? check.interval);
+    if (result.ok) heldMayGo(current, target, result.at, this.#logger);
+  }
+
+  /**
+   * Requests wait for a target (the upstream's `hold`): every target not being probed is
+   * probed now, not at its next interval. Each request held asks; a target has one probe in
+   * flight at most, so a storm of refusals costs one probe per target at a time. One function
+   * for the checks' life: stop() takes it back from the upstream only if it is still this one.
+   */
+  readonly #probeNow = (): void => {
+    for (const [target, loop] of this.#loops) {
+      if (loop.running !== undefined || loop.stopped || loop.timer === undefined) continue;
+      clearTimeout(loop.timer);
+      loop.timer = undefined;
+      void this.#probe(target, loop);
+    }
   };
+}
+
+function stopLoop(loop: TargetLoop): Promise<void> {
+  loop.stopped = true;
+  clearTimeout(loop.timer);
+  return loop.running?.cancel() ?? Promise.resolve();
 }
 
 /**

@@ -72,54 +72,8 @@ export function createUpstream(
   previous?: Upstream,
   strayBytes?: (event: StrayBytes) => void,
 ): Upstream {
-  const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
-  const connect = createConnector({
-    timeout: config.timeouts.connect,
-    // A configured CA is trusted in addition to the system's roots, not instead of them.
-    ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
-    servername: config.tls.servername,
-    rejectUnauthorized: !config.tls.insecureSkipVerify,
-    alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
-    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
-    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
-    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
-  });
-  const poolOptions: PoolOptions = {
-    maxConnections: config.pool.maxConnections,
-    maxStreams: config.pool.maxStreams,
-    idleTimeout: config.pool.idleTimeout,
-    timeouts: {
-      // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
-      head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
-      read: config.timeouts.read,
-    },
-    maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-    strayBytes:
-      strayBytes && ((target: string, bytes: number) => strayBytes({ upstream: config.name, target, bytes })),
-  };
-  // Open connections carry their timeouts and TLS session: when those change, they are not reused.
-  const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
-  // A change of protocol starts every target afresh: its pool speaks the old protocol, and its
-  // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
-  // HTTP/1.1 must not stay out once the config says h2c).
-  const sameProtocol = previous?.config.protocol === config.protocol;
-  const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
-  if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
-  const targets: Target[] = config.targets.map((target) => {
-    const old = kept.get(target.origin);
-    if (old === undefined)
-      return Object.assign(new TargetState(target), {
-        pool:
-          config.protocol === 'http1'
-            ? new ConnectionPool(target, connect, poolOptions)
-            : new H2Pool(target, connect, poolOptions),
-      });
-    kept.delete(target.origin);
-    old.config = target;
-    old.pool.reconfigure(connect, poolOptions, fresh);
-    return old;
-  });
-  for (const gone of kept.values()) gone.pool.retire();
+  const connect = connectorOf(config);
+  const targets = buildTargets(config, previous, connect, poolOptionsOf(config, strayBytes));
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
@@ -151,6 +105,77 @@ export function createUpstream(
   };
   upstream.hold.owner = upstream;
   return upstream;
+}
+
+/** The connector of the upstream's targets: its connect timeout, its TLS (CA, client certificate, ALPN). */
+function connectorOf(config: UpstreamConfig): Connector {
+  const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
+  return createConnector({
+    timeout: config.timeouts.connect,
+    // A configured CA is trusted in addition to the system's roots, not instead of them.
+    ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
+    servername: config.tls.servername,
+    rejectUnauthorized: !config.tls.insecureSkipVerify,
+    alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
+    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
+    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
+    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
+  });
+}
+
+function poolOptionsOf(
+  config: UpstreamConfig,
+  strayBytes: ((event: StrayBytes) => void) | undefined,
+): PoolOptions {
+  return {
+    maxConnections: config.pool.maxConnections,
+    maxStreams: config.pool.maxStreams,
+    idleTimeout: config.pool.idleTimeout,
+    timeouts: {
+      // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
+      head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
+      read: config.timeouts.read,
+    },
+    maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+    strayBytes:
+      strayBytes && ((target: string, bytes: number) => strayBytes({ upstream: config.name, target, bytes })),
+  };
+}
+
+/**
+ * The targets the config names: each one the previous upstream had (same origin, same protocol)
+ * kept with its pool reconfigured, a new one with a new pool; the pools of the others retired.
+ */
+function buildTargets(
+  config: UpstreamConfig,
+  previous: Upstream | undefined,
+  connect: Connector,
+  poolOptions: PoolOptions,
+): Target[] {
+  // Open connections carry their timeouts and TLS session: when those change, they are not reused.
+  const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
+  // A change of protocol starts every target afresh: its pool speaks the old protocol, and its
+  // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
+  // HTTP/1.1 must not stay out once the config says h2c).
+  const sameProtocol = previous?.config.protocol === config.protocol;
+  const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
+  if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
+  const targets: Target[] = config.targets.map((target) => {
+    const old = kept.get(target.origin);
+    if (old === undefined)
+      return Object.assign(new TargetState(target), {
+        pool:
+          config.protocol === 'http1'
+            ? new ConnectionPool(target, connect, poolOptions)
+            : new H2Pool(target, connect, poolOptions),
+      });
+    kept.delete(target.origin);
+    old.config = target;
+    old.pool.reconfigure(connect, poolOptions, fresh);
+    return old;
+  });
+  for (const gone of kept.values()) gone.pool.retire();
+  return targets;
 }
 
 /** Settings an open connection already carries: its wait for a head, its read and idle timers, its TLS. */

@@ -1,0 +1,343 @@
+/**
+ * One call of a createFetch client: one signal for the caller's abort and the deadline over
+ * all its attempts, and the loop of attempts: admit (wait
+ * for the origin's pause, its circuit), send, judge what came back, wait, again.
+ *
+ * What a call ends with: the last Response whenever an HTTP response came; an UpstreamError
+ * only when there is no response to give; the caller's own abort reason when its signal aborts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Failure } from '../../core/failure/failure.ts';
+import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
+import type { NoRetryReason } from '../../core/retry/reasons.ts';
+import { retryAfterMs } from '../../core/retry/retry-after.ts';
+import { type AttemptReport, attemptReport } from './attempt-report.ts';
+import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
+import { readFraming } from './framing.ts';
+import { type CallLimits, nextAttempt } from './next-attempt.ts';
+import type { ClientConfig } from './options.ts';
+import type { Admission, OriginState } from './origin-state.ts';
+import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
+import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
+import { shownUrl, withoutCredentials } from './shown-url.ts';
+import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
+
+/** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
+export async function call(
+  config: ClientConfig,
+  origin: OriginState,
+  url: URL,
+  input: string | URL | Request,
+  init: ClientRequestInit,
+): Promise<Response> {
+  const request = readCallRequest(config, url, input, init);
+  request.callerSignal?.throwIfAborted();
+  return new Call(config, origin, url, request).run();
+}
+
+/** The deadline's abort reason, told apart from the caller's by identity. */
+class DeadlineReached extends Error {}
+
+/** `stoppedBy`: why a retry the last attempt's report announced was not made after all. */
+type Extra = { detail?: string; retryAfterMs?: number; stoppedBy?: NoRetryReason };
+
+/** One call's state from its first attempt to its end. */
+class Call {
+  readonly #config: ClientConfig;
+  readonly #origin: OriginState;
+  readonly #url: URL;
+  readonly #request: CallRequest;
+  readonly #deadline: DeadlineReached;
+  readonly #deadlineController = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  /** The caller's abort and the deadline: ends every attempt and every wait at once. */
+  readonly #signal: AbortSignal;
+  readonly #deadlineAt: number;
+  readonly #limits: CallLimits;
+  readonly #reports: AttemptReport[] = [];
+  /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */
+  #lastResponse: Response | undefined;
+  #lastFailure: Failure | undefined;
+
+  constructor(config: ClientConfig, origin: OriginState, url: URL, request: CallRequest) {
+    this.#config = config;
+    this.#origin = origin;
+    this.#url = url;
+    this.#request = request;
+    // One signal for the whole call. (AbortSignal.any holds the caller's signal weakly: a
+    // long-lived one shared by many calls collects no listeners.)
+    this.#deadline = new DeadlineReached(`deadline of ${config.deadline} ms passed`);
+    this.#timer = setTimeout(() => this.#deadlineController.abort(this.#deadline), config.deadline);
+    this.#signal = request.callerSignal
+      ? AbortSignal.any([request.callerSignal, this.#deadlineController.signal])
+      : this.#deadlineController.signal;
+    this.#deadlineAt = performance.now() + config.deadline;
+    this.#limits = { config, origin, facts: request.facts, deadlineAt: this.#deadlineAt };
+  }
+
+  async run(): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      let admission: Admission;
+      try {
+        admission = await this.#origin.admit(this.#url.pathname, this.#deadlineAt, this.#signal);
+      } catch {
+        return this.#aborted();
+      }
+      if (admission.kind !== 'go') return this.#refused(admission);
+      // The failed answer kept for a giving-up is not needed any more: let its connection go.
+      // Not awaited: nothing may come between the admission and the send (a pause could begin).
+      this.#lastResponse?.body?.cancel().catch(() => {});
+      this.#lastResponse = undefined;
+      if (attempt === 1) this.#origin.budget?.called(performance.now());
+      const ended = await this.#attempt(attempt, admission);
+      if (ended !== undefined) return ended;
+    }
+  }
+
+  /** An admission the origin's state refused: its circuit is open, or its pause outlasts the deadline. */
+  #refused(admission: Exclude<Admission, { kind: 'go' }>): Response {
+    const origin = this.#url.origin;
+    if (admission.kind === 'circuit_open') {
+      return this.#giveUp('UPSTREAM_CIRCUIT_OPEN', {
+        detail: `circuit open for ${origin}${admission.hop === undefined ? '' : ` (its upstream "${admission.hop}")`}, next probe in ${Math.ceil(admission.retryAfterMs)} ms`,
+        retryAfterMs: admission.retryAfterMs,
+        stoppedBy: 'circuit_open',
+      });
+    }
+    return this.#giveUp('UPSTREAM_DEADLINE', {
+      detail:
+        admission.hop === undefined
+          ? `${origin} asked for a pause (Retry-After) that ends after this call's deadline`
+          : `${origin} asked for a pause (Retry-After) of its upstream "${admission.hop}" that ends after this call's deadline`,
+      retryAfterMs: admission.until - performance.now(),
+      stoppedBy: 'retry_after_past_deadline',
+    });
+  }
+
+  /** One admitted attempt: the response that ends the call, or undefined to try again (after waiting). */
+  async #attempt(attempt: number, admission: Admission & { kind: 'go' }): Promise<Response | undefined> {
+    const attemptStart = performance.now();
+    const hops: Hops = { count: 0, url: this.#url };
+    let response: Response;
+    try {
+      response = await this.#send(hops);
+    } catch (err) {
+      return this.#noResponse(err, attempt, admission, hops, performance.now() - attemptStart);
+    }
+    if (!isFailedStatus(response.status)) {
+      this.#origin.settle(admission, {});
+      clearTimeout(this.#timer);
+      return response;
+    }
+    return this.#failedResponse(response, attempt, admission, hops, performance.now() - attemptStart);
+  }
+
+  /** Sends one attempt, following the redirects fetch would, and reads its framing as fetch would. */
+  async #send(hops: Hops): Promise<Response> {
+    const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
+    // The deadline ends the wait for this attempt's head, not its body: a response the call
+    // later gives up with (its deadline passing in a wait) must still be readable. The
+    // caller's abort reaches the body too, as with fetch.
+    const headDeadline = new AbortController();
+    const untilHead = () => headDeadline.abort(this.#deadline);
+    this.#deadlineController.signal.addEventListener('abort', untilHead, { once: true });
+    const attemptSignal = callerSignal
+      ? AbortSignal.any([callerSignal, headDeadline.signal])
+      : headDeadline.signal;
+    try {
+      const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
+        duplex?: 'half';
+      };
+      if (init.body === undefined || init.body === null) delete attemptInit.body;
+      else attemptInit.body = body.take();
+      if (body.streamed) attemptInit.duplex = 'half';
+      const send = this.#config.fetch ?? globalThis.fetch;
+      const target = input instanceof Request ? input.clone() : this.#url;
+      if (follow) attemptInit.redirect = 'manual';
+      const response = follow
+        ? await sendFollowing(send, target, attemptInit, redirectable, hops)
+        : await send(target, attemptInit);
+      const framed = readFraming(response, method);
+      if (framed instanceof TypeError) throw framed;
+      return framed;
+    } finally {
+      this.#deadlineController.signal.removeEventListener('abort', untilHead);
+    }
+  }
+
+  /** An attempt that got no response: the call's end, or undefined once the wait before the next is over. */
+  async #noResponse(
+    err: unknown,
+    attempt: number,
+    admission: Admission & { kind: 'go' },
+    hops: Hops,
+    elapsedMs: number,
+  ): Promise<Response | undefined> {
+    const { method, href } = this.#request;
+    const url = this.#url;
+    const signal = this.#signal;
+    if (signal.aborted) {
+      // An attempt that waited at least half the call's deadline and was cut hung: a failure
+      // for the circuit (a hung origin must open it too). One cut after a short wait, the end of
+      // a call that spent its time elsewhere, says nothing about the origin.
+      const hung =
+        signal.reason === this.#deadline &&
+        elapsedMs >= this.#config.deadline / 2 &&
+        hops.url.origin === url.origin;
+      this.#origin.settle(admission, hung ? { failed: true } : { abandoned: true });
+      if (signal.reason === this.#deadline) {
+        // This attempt met no failure the table names: an earlier one's is not why the call ended.
+        this.#lastFailure = undefined;
+        const detail = `no response within the deadline of ${this.#config.deadline} ms`;
+        this.#report(attemptReport(attempt, method, href, { elapsedMs, detail }, undefined, 'deadline'));
+        return this.#fail('UPSTREAM_DEADLINE', { detail });
+      }
+      return this.#fail('UPSTREAM_UNREACHABLE');
+    }
+    // fetch's network errors carry their cause; any other rejection is the call's own mistake
+    // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
+    // redirect fetch would not follow: the origin answered, and the same request would meet
+    // the same redirect (a loop sent again would triple its load); and a bad port, never tried.
+    if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
+      this.#origin.settle(admission, { abandoned: true });
+      clearTimeout(this.#timer);
+      throw withoutCredentials(err, url);
+    }
+    let failure = classifyFetchError(err, elapsedMs);
+    // A server answered with a redirect: the request reached it, whatever the next hop met.
+    if (hops.count > 0 && failure.stage === 'not_sent') failure = failure.at('sent');
+    this.#lastFailure = failure;
+    this.#origin.settle(admission, hops.url.origin === url.origin ? { failed: true } : { abandoned: true });
+    const { type, stage } = failure;
+    const details =
+      hops.count === 0
+        ? failure.details
+        : `${failure.details}, at ${shownUrl(hops.url)} after ${hops.count} redirect${hops.count === 1 ? '' : 's'}`;
+    const next = nextAttempt(this.#limits, attempt, { status: undefined, type, stage }, undefined);
+    this.#report(
+      attemptReport(attempt, method, href, { elapsedMs, type, detail: details }, next.delayMs, next.reason),
+    );
+    if (!next.retry) return this.#fail('UPSTREAM_UNREACHABLE');
+    if (!(await wait(next.delayMs, signal))) return this.#aborted();
+    return undefined;
+  }
+
+  /**
+   * An attempt answered with a failed status (a 502, 503, 504, 429…): the origin's state learns
+   * from it; the call ends with it, or undefined once the wait before the next attempt is over.
+   */
+  async #failedResponse(
+    response: Response,
+    attempt: number,
+    admission: Admission & { kind: 'go' },
+    hops: Hops,
+    elapsedMs: number,
+  ): Promise<Response | undefined> {
+    const { method, href } = this.#request;
+    const url = this.#url;
+    // The gateway this client talks to wrote the last member; an inner one's error is not how
+    // far this request got (its `received-status` says the request was delivered).
+    const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
+    const type = typeAnswered(member?.error, response.status);
+    const announced = retryAfterMs(response.headers.get('retry-after'));
+    // Another origin a redirect led to speaks for itself: its failure, its pause are not this
+    // origin's (this call still waits its Retry-After, as a delay).
+    const own = hops.url.origin === url.origin;
+    // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
+    const pauses =
+      own && announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+    // A gateway that names the upstream it answered for speaks for that upstream: its failure
+    // and its pause hold the paths that go there, not the gateway's other routes.
+    if (own && member?.nextHop !== undefined) this.#origin.learnHop(url.pathname, member.nextHop);
+    // An answer the gateway made without attempting its upstream fails neither (only-if-cached's 504).
+    const local = member?.error === 'proxy_internal_response';
+    this.#origin.settle(admission, {
+      abandoned: !own,
+      failed:
+        !pauses && !local && (response.status === 502 || response.status === 503 || response.status === 504),
+      local,
+      pauseMs: pauses ? Math.min(announced, this.#config.maxPause) : undefined,
+      hop: own ? member?.nextHop : undefined,
+    });
+    this.#lastResponse = response;
+    this.#lastFailure = undefined;
+    // After a redirect a server had the request, whatever the one that answered says of itself.
+    const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
+    const next = nextAttempt(
+      this.#limits,
+      attempt,
+      { status: response.status, type, stage },
+      announced,
+      pauses,
+    );
+    const seen = {
+      status: response.status,
+      type,
+      proxyStatus: member,
+      requestId: response.headers.get('x-request-id') ?? undefined,
+      detail: member?.details ?? member?.unknownError,
+      retryAfterMs: announced,
+      elapsedMs,
+    };
+    this.#report(attemptReport(attempt, method, href, seen, next.delayMs, next.reason));
+    if (!next.retry) {
+      clearTimeout(this.#timer);
+      return response;
+    }
+    // A pause is waited out in admit(), with every other caller; any other delay here.
+    if (!pauses && !(await wait(next.delayMs, this.#signal))) return this.#aborted();
+    return undefined;
+  }
+
+  #report(entry: AttemptReport): void {
+    this.#reports.push(entry);
+    try {
+      // A logging hook that throws, or rejects (an async one), must not change what the call does.
+      const returned: unknown = this.#config.onAttemptFailed?.(entry);
+      if (returned instanceof Promise) returned.catch(() => {});
+    } catch {
+      // (as above)
+    }
+  }
+
+  /** Ends the call without a response; the caller's own abort wins over anything else. */
+  #fail(code: UpstreamErrorCode, extra: Extra = {}): never {
+    clearTimeout(this.#timer);
+    if (this.#signal.aborted && this.#signal.reason !== this.#deadline) throw this.#signal.reason;
+    throw new UpstreamError(code, {
+      method: this.#request.method,
+      url: this.#request.href,
+      attempts: this.#reports,
+      type: this.#lastFailure?.type,
+      cause: this.#lastFailure,
+      ...extra,
+    });
+  }
+
+  /** Ends the call with what the last attempt left: its response if it got one, else the error. */
+  #giveUp(code: UpstreamErrorCode, extra: Extra = {}): Response {
+    if (this.#lastResponse === undefined) return this.#fail(code, extra);
+    clearTimeout(this.#timer);
+    return this.#lastResponse;
+  }
+
+  /** Ends a call whose signal aborted: the deadline gives up with what it has, the caller's abort throws. */
+  #aborted(): Response {
+    return this.#signal.reason === this.#deadline
+      ? this.#giveUp('UPSTREAM_DEADLINE', {
+          detail: `deadline of ${this.#config.deadline} ms passed`,
+          stoppedBy: 'deadline',
+        })
+      : this.#fail('UPSTREAM_UNREACHABLE');
+  }
+}
+
+/** Sleeps before the next try; false when the call's signal aborted meanwhile. */
+async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
