@@ -55,6 +55,8 @@ class PluginRun implements StageHooks {
   readonly #plugin: PluginHooks;
   readonly #request: StageRequest;
   readonly #view: PluginRequestView;
+  /** Its hook overran and the request went on without it (abandon): what it settles to later is dropped. */
+  #abandoned = false;
 
   constructor(stage: string, plugin: PluginHooks, request: StageRequest, view: PluginRequestView) {
     this.#stage = stage;
@@ -76,10 +78,14 @@ class PluginRun implements StageHooks {
     const returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
     if (returned instanceof Promise)
       return returned.then(() => {
-        fields.commit();
+        if (!this.#abandoned) fields.commit();
         return undefined;
       });
     fields.commit();
+  }
+
+  abandon(): void {
+    this.#abandoned = true;
   }
 
   onEnd(record: RequestRecord): void {
@@ -94,6 +100,9 @@ class PluginRun implements StageHooks {
   // biome-ignore lint/suspicious/noConfusingVoidType: what a hook that returns nothing returned
   #settled(returned: PluginAnswer | undefined | void): RequestVerdict | Promise<RequestVerdict> {
     this.#view.wentOn();
+    // Too late: the request was answered (500) or went on (on_error: continue) without it; its
+    // answer would say in the log that the plugin made the answer another made.
+    if (this.#abandoned) return undefined;
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);

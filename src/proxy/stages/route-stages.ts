@@ -179,7 +179,10 @@ export class StageRun {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
             return settled ?? this.#requestFrom(i + 1, admitted);
           },
-          (err) => this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted),
+          (err) => {
+            if (err instanceof Overran) hooks.abandon?.();
+            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted);
+          },
         );
       if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
@@ -232,7 +235,10 @@ export class StageRun {
               this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
             return settled ?? this.#upstreamHead(head, i + 1);
           },
-          (err) => this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1),
+          (err) => {
+            if (err instanceof Overran) hooks.abandon?.();
+            return this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1);
+          },
         );
       if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
       if (returned !== undefined) return returned;

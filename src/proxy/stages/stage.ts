@@ -100,6 +100,12 @@ export interface StageHooks {
   wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
   editAnswer?(headers: readonly string[]): string[];
   onEnd?(record: RequestRecord): void;
+  /**
+   * The run gave up on this stage's hook under way (it overran its time): whatever it settles to
+   * later is no part of the request, which went on or was answered without it (no answer, no
+   * edit, no field of the log line).
+   */
+  abandon?(): void;
 }
 
 /** A feature of a route, built once per route when a config loads. */

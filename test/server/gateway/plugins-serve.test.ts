@@ -37,6 +37,7 @@ describe('plugins through candor serve', () => {
   let app: Fault;
   let checks: http.Server;
   let slow: http.Server;
+  let unhurried: http.Server;
   let serve: ServeProcess;
   let metricsPort: number;
 
@@ -47,6 +48,11 @@ describe('plugins through candor serve', () => {
       res.writeHead(req.url === '/allow?user=ok' ? 200 : 403).end();
     });
     slow = http.createServer(() => {});
+    // Answers after a second: a plugin's late answer (at 400 ms) settles while the request is upstream.
+    unhurried = http.createServer((_req, res) => {
+      setTimeout(() => res.end('from the app'), 1000);
+    });
+    await new Promise<void>((r) => unhurried.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => checks.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const portOf = (s: http.Server) => (s.address() as { port: number }).port;
@@ -55,7 +61,7 @@ describe('plugins through candor serve', () => {
     const module = (file: string) => `./${relative(dir, join(EXAMPLES, file))}`;
     await writeFile(
       join(dir, 'bug.mjs'),
-      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); return { status: 202, body: 'mine' }; } });\n",
+      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); return { status: 202, body: 'mine' }; } });\n",
     );
     const config = `listen:
   - address: 127.0.0.1:0
@@ -68,6 +74,7 @@ plugins:
   slowcheck: { module: ${module('service-check.ts')}, options: { upstream: slow }, timeout: 2s }
   tenants: { module: ${module('tenant-counter.ts')}, options: { tenants: [acme] }, on_error: continue }
   bug: { module: ./bug.mjs, timeout: 300ms }
+  late: { module: ./bug.mjs, timeout: 100ms, on_error: continue }
   orders: { module: ${module('json-schema.ts')}, options: { max_body: 256 } }
 routes:
   - { name: claims, match: { path: /claims }, upstream: app, plugins: [claims] }
@@ -77,12 +84,14 @@ routes:
   - { name: slow, match: { path: /slow }, upstream: app, plugins: [slowcheck] }
   - { name: tenants, match: { path: /tenants }, upstream: app, plugins: [tenants] }
   - { name: bug, match: { path: /bug }, upstream: app, plugins: [bug] }
+  - { name: late, match: { path: /late }, upstream: unhurried, plugins: [late] }
   - { name: orders, match: { path: /orders }, upstream: app, plugins: [orders] }
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   checks: { targets: [{ url: http://127.0.0.1:${portOf(checks)} }] }
   down: { targets: [{ url: http://127.0.0.1:${closed} }] }
   slow: { targets: [{ url: http://127.0.0.1:${portOf(slow)} }], timeouts: { response: 300ms } }
+  unhurried: { targets: [{ url: http://127.0.0.1:${portOf(unhurried)} }] }
 `;
     await writeFile(join(dir, 'candor.yaml'), config);
     serve = await startServe(join(dir, 'candor.yaml'), 1);
@@ -93,6 +102,7 @@ upstreams:
     checks?.close();
     slow?.closeAllConnections();
     slow?.close();
+    unhurried?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -190,6 +200,25 @@ upstreams:
       assert.match(status, new RegExp(`details="plugin:bug ${what} in onRequest"`));
       assert.doesNotMatch(res.text, /secret detail/);
     });
+
+  test('a hook that overran under on_error: continue and answers later is no part of the request: the app answers, and the log names no plugin as its maker', async () => {
+    const res = await request(url(), {
+      path: '/late',
+      headers: { 'x-request-id': 'late-1' },
+      timeoutMs: 5000,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'from the app');
+    await serve.waitForLines('request', 1);
+    let line: Record<string, unknown> | undefined;
+    for (let tries = 0; tries < 200 && line === undefined; tries++) {
+      line = serve.lines.find((l) => l.client_req_id === 'late-1' || l.req_id === 'late-1');
+      if (line === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(line, 'the request is logged');
+    assert.equal(line.answered_by, undefined);
+    assert.equal(line.status, 200);
+  });
 
   test('a plugin answering { status, body } is answered so', async () => {
     const res = await request(url(), { path: '/bug/own' });
