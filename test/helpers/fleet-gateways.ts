@@ -63,11 +63,20 @@ export async function serveGateway(gateway: FleetGateway): Promise<ServeProcess>
   return gateway.serve;
 }
 
-/** GET /status's `config.etcd` of a gateway. */
+/**
+ * GET /status's `config.etcd` of a gateway. A gateway just started says it once its primary
+ * loaded the fleet's modules, after its first worker listens (primary.ts's followSource): asked
+ * again for up to 5 s (a loaded machine's module loads), then the last answer is the error.
+ */
 export async function sourceOf(gateway: FleetGateway): Promise<Record<string, unknown>> {
-  const { status, body, text } = await adminCall(gateway.adminPort, 'GET', '/status', { token: FLEET_TOKEN });
-  const etcd = (body.config as { etcd?: Record<string, unknown> } | undefined)?.etcd;
-  if (etcd === undefined)
-    throw new Error(`${gateway.name}: GET /status ${status} has no config.etcd: ${text.slice(0, 500)}`);
-  return etcd;
+  for (let tries = 0; ; tries++) {
+    const { status, body, text } = await adminCall(gateway.adminPort, 'GET', '/status', {
+      token: FLEET_TOKEN,
+    });
+    const etcd = (body.config as { etcd?: Record<string, unknown> } | undefined)?.etcd;
+    if (etcd !== undefined) return etcd;
+    if (tries >= 100)
+      throw new Error(`${gateway.name}: GET /status ${status} has no config.etcd: ${text.slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

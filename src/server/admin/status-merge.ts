@@ -111,7 +111,8 @@ function mergeRoutes(statuses: readonly GatewayStatus[]): GatewayStatus['routes'
       for (const [cause, n] of Object.entries(more.stale)) stale[cause] = (stale[cause] ?? 0) + n;
       cache = { entries: cache.entries + more.entries, bytes: cache.bytes + more.bytes, stale };
     }
-    routes[name] = { ...route, cache, refused };
+    const { refused: _own, ...rest } = route;
+    routes[name] = { ...rest, cache, ...(Object.keys(refused).length === 0 ? {} : { refused }) };
   }
   return routes;
 }

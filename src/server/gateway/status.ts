@@ -161,11 +161,13 @@ export function gatewayStatus(
       stored === undefined
         ? null
         : { entries: stored.size, bytes: stored.bytes, stale: runtime.metrics.staleAnswers(route.name) };
+    // Its refusals once it made any: a route that never refused reads as it did before they were counted.
+    const refused = runtime.metrics.refusals(route.name);
     routes[route.name] = {
       upstream: route.upstream ?? null,
       maintenance: { active, source },
       cache,
-      refused: runtime.metrics.refusals(route.name),
+      ...(Object.keys(refused).length === 0 ? {} : { refused }),
     };
   }
   return {
