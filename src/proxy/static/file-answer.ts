@@ -4,6 +4,7 @@
  * (RFC 9110 §13.2.2: 412, 304), one byte range (§14.2: 206, 416; several ranges, or an If-Range
  * the file fails, get the whole 200, as §14.2 allows), and its body streamed from the file.
  */
+import { createReadStream } from 'node:fs';
 import type { ContentCoding } from '../../core/config/types.ts';
 import { httpDate } from '../../core/http-date.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
@@ -26,9 +27,9 @@ export interface FileAsk {
   readonly head: boolean;
 }
 
-/** The file's answer; its handle stays open for the body (the stage's run closes it at the request's end). */
+/** The file's answer; its descriptor stays open for the body (the stage's run closes it at the request's end). */
 export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer {
-  const { stats, handle } = file;
+  const { stats } = file;
   const size = Number(stats.size);
   const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
   const modified = new Date(Number(stats.mtimeMs)).toUTCString();
@@ -46,12 +47,16 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer {
   const [status, start, end] = range === undefined ? [200, 0, size - 1] : [206, range.start, range.end];
   if (status === 206) fields.push('content-range', `bytes ${start}-${end}/${size}`);
   const length = end - start + 1;
+  // From the descriptor (its path is not read again), left open: the stage's run closes it (file.close).
   const stream =
-    ask.head || length === 0 ? undefined : handle.createReadStream({ start, end, autoClose: false });
+    ask.head || length === 0
+      ? undefined
+      : createReadStream('', { fd: file.fd, start, end, autoClose: false });
+  if (stream !== undefined) file.readBy(stream);
   // The file read whole is the file told: its inode, size and time again after the read (an edit
   // in place, a truncation and growth back, a rename over it all show).
   const done = async () => {
-    const after = await handle.stat({ bigint: true });
+    const after = await file.restat();
     return after.size === stats.size && after.mtimeNs === stats.mtimeNs && after.ino === stats.ino;
   };
   return new StreamedAnswer(status, fields, length, stream, done);

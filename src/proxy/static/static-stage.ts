@@ -1,5 +1,4 @@
 import { realpathSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import type { ContentCoding, RouteConfig, StaticConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
@@ -64,7 +63,7 @@ interface Site {
 class StaticRun implements StageHooks {
   readonly #site: Site;
   readonly #request: StageRequest;
-  readonly #handles: FileHandle[] = [];
+  readonly #files: OpenedFile[] = [];
   #ended = false;
 
   constructor(site: Site, request: StageRequest) {
@@ -137,17 +136,17 @@ class StaticRun implements StageHooks {
     const opened = await openUnder(root, segments);
     if (typeof opened === 'string') return opened;
     if (this.#ended) {
-      await opened.handle.close();
+      opened.close();
       return 'missing';
     }
-    this.#handles.push(opened.handle);
+    this.#files.push(opened);
     return opened;
   }
 
   /** The request is over: every file it opened is closed (a stream cut, a client gone, a 304 alike). */
   onEnd(): void {
     this.#ended = true;
-    for (const handle of this.#handles) handle.close().catch(() => {});
+    for (const file of this.#files) file.close();
   }
 }
 
