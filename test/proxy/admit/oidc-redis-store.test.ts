@@ -136,6 +136,26 @@ test('the session is read by either worker', async () => {
   }
 });
 
+test('a session near its end is renewed: its key rewritten with the new tokens and expiry, the cookie unchanged', async () => {
+  const browser = await signedIn('erin');
+  const cookie = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;
+  const key = `edge:oidc:${String(seal.open(cookie.slice('_candor_session='.length))?.s)}`;
+  const stored = JSON.parse((await keys.get(key)) as string);
+  // Its tokens a few seconds from their end: the next request renews them.
+  const ending = { ...stored, a: Date.now() - 3600_000, e: Date.now() + 5000 };
+  await keys.set(key, JSON.stringify(ending), 'PX', 5000);
+  const tokenCalls = provider.asked.get('/token') ?? 0;
+  const res = await request(base, { path: '/renew', headers: { cookie } });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.text, 'hello erin');
+  assert.equal(provider.asked.get('/token'), tokenCalls + 1);
+  assert.equal(res.headers['set-cookie'], undefined);
+  const renewed = JSON.parse((await keys.get(key)) as string);
+  assert.ok(renewed.e > Date.now() + 60_000, JSON.stringify(renewed));
+  assert.ok(renewed.a > ending.a);
+  assert.ok((await keys.pttl(key)) > 60_000);
+});
+
 test('the logout deletes the session from Redis: a copy of the cookie is no longer let in', async () => {
   const browser = await signedIn('carol');
   const cookie = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;
