@@ -185,6 +185,13 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
     );
     assert.equal(JSON.parse(res.text).title, 'Session store unavailable');
   }
+  // The log names the store as the hop that failed.
+  const logged = () => serve.lines.filter((l) => l.auth_hop === 'store:redis');
+  for (let tries = 0; logged().length < 4; tries++) {
+    assert.ok(tries < 100, JSON.stringify(serve.lines.slice(-2)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(logged().every((l) => l.status === 503 && l.user === undefined));
   // Redis back empty (it keeps nothing on disk): the session is gone, and the user signs in again.
   await redis.start();
   for (let tries = 0; ; tries++) {
