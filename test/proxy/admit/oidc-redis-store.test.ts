@@ -185,9 +185,16 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
     );
     assert.equal(JSON.parse(res.text).title, 'Session store unavailable');
   }
+  // A sign-in ending while Redis is down cannot keep its session: told so, not signed in half-way.
+  const late = new HttpBrowser();
+  const back = await late.signIn(await late.go(`${base}/orders`), 'frank');
+  assert.equal(back.status, 503, back.text.slice(0, 300));
+  assert.ok(back.url.startsWith(`${base}/oauth2/callback?`), back.url);
+  assert.match(String(back.headers['proxy-status']), /; next-hop="store:redis"$/);
+  assert.equal(late.cookie('127.0.0.1', '_candor_session'), undefined);
   // The log names the store as the hop that failed.
   const logged = () => serve.lines.filter((l) => l.auth_hop === 'store:redis');
-  for (let tries = 0; logged().length < 4; tries++) {
+  for (let tries = 0; logged().length < 5; tries++) {
     assert.ok(tries < 100, JSON.stringify(serve.lines.slice(-2)));
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
