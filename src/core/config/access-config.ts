@@ -108,6 +108,18 @@ export interface OidcAuthConfig {
   readonly clockSkew: number;
   /** Milliseconds for one call to the provider (discovery, token, keys). */
   readonly timeout: number;
+  /** Sessions kept in Redis, the cookie carrying only their id; absent: the whole session in the cookie. */
+  readonly store?: { readonly redis: OidcRedisConfig };
+}
+
+/** The Redis an OpenID Connect route keeps its sessions in (`auth.oidc.store.redis`). */
+export interface OidcRedisConfig {
+  /** redis:// or rediss://, password included (never logged nor shown). */
+  readonly url: string;
+  /** Longest wait for one call, in ms. */
+  readonly timeout: number;
+  /** Put before every key, so several fleets can share one Redis. */
+  readonly prefix: string;
 }
 
 /** An auth service asked about each request: 2xx lets it in, 401 and 403 are passed on. */

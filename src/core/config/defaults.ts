@@ -152,6 +152,8 @@ export const DEFAULTS = {
       logoutPath: '/oauth2/sign_out',
       cookieName: '_candor_session',
       timeout: '5s',
+      // Longer than the rate limit store's 50 ms: a session not read is a 503, not a request let through.
+      storeTimeout: '1s',
     },
   },
   target: { weight: 1 },

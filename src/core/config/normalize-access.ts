@@ -178,5 +178,16 @@ function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAu
     algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
     clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
     timeout: ms(raw.timeout ?? fallback.timeout),
+    ...(raw.store === undefined
+      ? {}
+      : {
+          store: {
+            redis: {
+              url: raw.store.redis.url,
+              timeout: ms(raw.store.redis.timeout ?? fallback.storeTimeout),
+              prefix: raw.store.redis.prefix ?? DEFAULTS.store.prefix,
+            },
+          },
+        }),
   };
 }

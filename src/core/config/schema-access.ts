@@ -7,6 +7,7 @@
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
 import { ClientCertificateAuth } from './schema-client-certificates.ts';
+import { OidcStore } from './schema-fleet.ts';
 import { count, duration, filePath, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
@@ -246,8 +247,9 @@ const Oidc = mapping(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
     timeout: duration(),
+    store: OidcStore,
   },
-  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew and timeout',
+  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew, timeout and store',
 );
 
 const Auth = mapping(

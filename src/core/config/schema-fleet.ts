@@ -9,23 +9,43 @@ import { FLEET_FORMAT } from './fleet-values.ts';
 import { FORMAT } from './formats.ts';
 import { duration, mapping, oneOf } from './schema-kit.ts';
 
+const redisUrl = Type.String({
+  format: FLEET_FORMAT.redisUrl,
+  expected: 'a URL like redis://127.0.0.1:6379',
+});
+const keyPrefix = Type.Optional(
+  Type.String({
+    pattern: '^[\\x21-\\x7e]{1,64}$',
+    expected: 'a key prefix of up to 64 visible characters',
+  }),
+);
+
 export const Store = Type.Optional(
   mapping(
     {
       redis: mapping(
         {
-          url: Type.String({ format: FLEET_FORMAT.redisUrl, expected: 'a URL like redis://127.0.0.1:6379' }),
+          url: redisUrl,
           on_error: oneOf(['allow', 'deny']),
           timeout: duration(),
-          prefix: Type.Optional(
-            Type.String({
-              pattern: '^[\\x21-\\x7e]{1,64}$',
-              expected: 'a key prefix of up to 64 visible characters',
-            }),
-          ),
+          prefix: keyPrefix,
         },
         'a mapping with url',
       ),
+    },
+    'a mapping with redis',
+  ),
+);
+
+/**
+ * Where an OpenID Connect route keeps its sessions (`auth.oidc.store`): the shape of `store`, but
+ * no `on_error`, for a session Redis does not answer for is never let through nor refused as the
+ * client's: it is the store's failure (a 503).
+ */
+export const OidcStore = Type.Optional(
+  mapping(
+    {
+      redis: mapping({ url: redisUrl, timeout: duration(), prefix: keyPrefix }, 'a mapping with url'),
     },
     'a mapping with redis',
   ),

@@ -13,6 +13,7 @@ import { type AskAuthService, ForwardAuth, type ForwardCall } from './forward-au
 import { RemoteJwks } from './jwks-source.ts';
 import type { IssuerHop } from './oidc/issuer-hop.ts';
 import type { OidcAuth } from './oidc/oidc-auth.ts';
+import type { SessionStore } from './oidc/session-store.ts';
 import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from './route-access.ts';
 
 /** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
@@ -47,13 +48,23 @@ export function shownOidcHop(config: OidcAuthConfig, exposeAddresses: boolean): 
  * signs in with them (loadOidc), as ioredis is only with a store: a worker loads nothing its
  * config does not use.
  */
-let oidcModules: { IssuerHop: typeof IssuerHop; OidcAuth: typeof OidcAuth } | undefined;
+let oidcModules:
+  | { IssuerHop: typeof IssuerHop; OidcAuth: typeof OidcAuth; SessionStore?: typeof SessionStore }
+  | undefined;
 
-/** Loads the OpenID Connect modules when a route of `routes` has `auth.oidc`; before Access is built for them. */
+/**
+ * Loads the OpenID Connect modules when a route of `routes` has `auth.oidc` (and the session
+ * store, ioredis with it, when one keeps its sessions in Redis); before Access is built for them.
+ */
 export async function loadOidc(routes: readonly RouteConfig[]): Promise<void> {
-  if (oidcModules !== undefined || !routes.some((route) => route.access?.auth?.oidc !== undefined)) return;
-  const [hop, auth] = await Promise.all([import('./oidc/issuer-hop.ts'), import('./oidc/oidc-auth.ts')]);
-  oidcModules = { IssuerHop: hop.IssuerHop, OidcAuth: auth.OidcAuth };
+  const oidc = routes.map((route) => route.access?.auth?.oidc).filter((config) => config !== undefined);
+  if (oidc.length === 0) return;
+  if (oidcModules === undefined) {
+    const [hop, auth] = await Promise.all([import('./oidc/issuer-hop.ts'), import('./oidc/oidc-auth.ts')]);
+    oidcModules = { IssuerHop: hop.IssuerHop, OidcAuth: auth.OidcAuth };
+  }
+  if (oidcModules.SessionStore === undefined && oidc.some((config) => config.store !== undefined))
+    oidcModules.SessionStore = (await import('./oidc/session-store.ts')).SessionStore;
 }
 
 /** An auth hop as the status page shows it: its record, and the upstream (with its circuit) it goes through. */
@@ -78,6 +89,8 @@ export class Access {
   readonly #jwksHealth = new Map<string, AuthHopHealth>();
   /** Each OpenID provider, by its issuer and call timeout: its discovery document, keys and circuit, kept across reloads. */
   readonly #issuers = new Map<string, IssuerHop>();
+  /** Each Redis sessions are kept in, by its URL, timeout and prefix: one connection for the routes that name it, kept across reloads. */
+  readonly #sessionStores = new Map<string, SessionStore>();
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
@@ -140,7 +153,7 @@ export class Access {
         logger,
       );
       this.#issuers.set(key, issuer);
-      return new OidcAuth(config, issuer);
+      return new OidcAuth(config, issuer, process.env, this.#sessionStore(config, previous));
     };
     const oidcHops = {
       auth: oidc,
@@ -161,6 +174,25 @@ export class Access {
         );
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
+    for (const [key, old] of previous === undefined ? [] : previous.#sessionStores)
+      if (!this.#sessionStores.has(key)) old.close();
+  }
+
+  /** The session store of an OpenID Connect route with `store.redis`: the one this or the last snapshot opened for the same Redis, or a new one. */
+  #sessionStore(config: OidcAuthConfig, previous: Access | undefined): SessionStore | undefined {
+    const redis = config.store?.redis;
+    if (redis === undefined) return undefined;
+    const key = `${redis.timeout} ${redis.prefix} ${redis.url}`;
+    let store =
+      this.#sessionStores.get(key) ?? (previous === undefined ? undefined : previous.#sessionStores.get(key));
+    if (store === undefined) {
+      const SessionStore = oidcModules?.SessionStore;
+      if (SessionStore === undefined)
+        throw new Error('auth.oidc.store: the gateway built a route before loadOidc');
+      store = new SessionStore(redis);
+    }
+    this.#sessionStores.set(key, store);
+    return store;
   }
 
   /** A key set this snapshot fetches from `url`, whatever its refresh interval. */
@@ -197,6 +229,7 @@ export class Access {
 
   /** Closes the connections of the auth URLs' own upstreams (the gateway stops). */
   async close(): Promise<void> {
+    for (const store of this.#sessionStores.values()) store.close();
     await Promise.all([...this.#ownUpstreams.values()].map((upstream) => upstream.close()));
   }
 

@@ -104,7 +104,7 @@ const QUIET_BEFORE_UP_MS = 1_000;
 const SILENT_BEFORE_RECONNECT_MS = 5_000;
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
-function reconnectDelay(times: number): number {
+export function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }

@@ -20,6 +20,7 @@ import { IpLists } from './ip-lists.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { JwtAuth, type JwtVerdict } from './jwt-auth.ts';
 import type { OidcAuth, OidcVerdict } from './oidc/oidc-auth.ts';
+import { SESSION_STORE_HOP } from './oidc/session.ts';
 
 /** How a route's OpenID Connect sign-in is made (access.ts), and the next hop its provider's failures show clients. */
 export interface OidcHops {
@@ -264,7 +265,11 @@ export class RouteAccess {
     if ('failed' in verdict)
       return {
         note: `failed: ${verdict.failed.type}`,
-        answer: shownAs(verdict.failed, this.#oidcHop),
+        // The session store's failure names the store; the provider's, the provider as configured.
+        answer:
+          verdict.failed.nextHop === SESSION_STORE_HOP
+            ? verdict.failed
+            : shownAs(verdict.failed, this.#oidcHop),
         hop: verdict.failed.nextHop,
       };
     if ('answer' in verdict) return { note: verdict.note, answer: verdict.answer };

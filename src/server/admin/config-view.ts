@@ -1,7 +1,7 @@
 import type { FromEnvironment } from '../../core/config/env.ts';
 import { asTemplates } from '../../core/config/env-templates.ts';
 import { withoutPassword } from '../../core/config/fleet-values.ts';
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
 
 /**
  * The running config as `GET /config` shows it: every field as loaded, but
@@ -9,7 +9,8 @@ import type { GatewayConfig } from '../../core/config/types.ts';
  *   cookie name) as the file writes it, `${TOKEN}` where the variable's value is: a secret is put
  *   in the environment to keep it out of files, and whoever reads the config learns from
  *   `${TOKEN}` both that a value is there and where it comes from, which `***` would not say;
- * - the password a URL may carry (`store.redis.url`, `tracing.otlp_endpoint`) as `***`, even one
+ * - the password a URL may carry (`store.redis.url`, `auth.oidc.store.redis.url`,
+ *   `tracing.otlp_endpoint`) as `***`, even one
  *   written in the file. Whoever holds the admin token reads the config to see what runs, not to
  *   learn the store's or the collector's credentials.
  * A number or boolean made from a variable (`port: ${PORT}`) is shown as loaded: its field
@@ -21,6 +22,7 @@ export function configView(config: GatewayConfig): GatewayConfig {
   const { store, tracing } = written;
   return {
     ...written,
+    routes: written.routes.map(withoutSessionStorePassword),
     ...(store === undefined
       ? {}
       : { store: { ...store, redis: { ...store.redis, url: withoutPassword(store.redis.url) } } }),
@@ -28,6 +30,16 @@ export function configView(config: GatewayConfig): GatewayConfig {
       ? {}
       : { tracing: { ...tracing, otlpEndpoint: withoutPassword(tracing.otlpEndpoint) } }),
   };
+}
+
+/** A route whose OpenID Connect sessions are kept in Redis, that Redis's password as `***`. */
+function withoutSessionStorePassword(route: RouteConfig): RouteConfig {
+  const access = route.access;
+  const auth = access?.auth;
+  const oidc = auth?.oidc;
+  if (access === undefined || auth === undefined || oidc?.store === undefined) return route;
+  const redis = { ...oidc.store.redis, url: withoutPassword(oidc.store.redis.url) };
+  return { ...route, access: { ...access, auth: { ...auth, oidc: { ...oidc, store: { redis } } } } };
 }
 
 /**

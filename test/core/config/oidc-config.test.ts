@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { secretsOf } from '../../../src/core/config/secrets.ts';
+import { configView } from '../../../src/server/admin/config-view.ts';
 import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
 const ENV = { OIDC_SECRET: 'client-secret', OIDC_COOKIE: 'x'.repeat(32) };
@@ -88,4 +89,22 @@ test('the redirect and logout paths must reach the route; one way to authenticat
       'expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
     ],
   );
+});
+
+test('auth.oidc.store.redis: the session store with its defaults; its password never shown by GET /config', () => {
+  const config = parseConfig(
+    route('/', '        store: { redis: { url: "redis://:hunter2@10.0.0.9:6379" } }\n'),
+    SOURCE,
+    ENV,
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.oidc?.store, {
+    redis: { url: 'redis://:hunter2@10.0.0.9:6379', timeout: 1000, prefix: 'candor:' },
+  });
+  const shown = configView(config).routes[0].access?.auth?.oidc?.store;
+  assert.equal(shown?.redis.url, 'redis://:***@10.0.0.9:6379');
+  const told = (extra: string) => problemsOf(route('/', extra), ENV).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(told('        store: { redis: { url: "http://10.0.0.9" } }\n'), [
+    'routes[0].auth.oidc.store.redis.url: expected a redis:// or rediss:// URL, got "http://10.0.0.9"',
+  ]);
+  assert.equal(told('        store: { redis: { url: "redis://10.0.0.9", on_error: deny } }\n').length, 1);
 });

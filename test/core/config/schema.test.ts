@@ -30,6 +30,7 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].canary.baseline_max_failed_percent',
     'routes[].auth.jwt.require_exp',
     'routes[].auth.oidc.cookie.secret_env',
+    'routes[].auth.oidc.store.redis.url',
     'state_dir',
     'routes[].static.root',
     'routes[].static.precompressed',
@@ -38,7 +39,7 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 376);
+  assert.equal(CONFIG_FIELD_PATHS.length, 381);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

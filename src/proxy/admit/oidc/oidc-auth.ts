@@ -14,6 +14,7 @@ import {
   setSealed,
   withoutSealed,
 } from './session-cookie.ts';
+import { newSessionId, type SessionStore } from './session-store.ts';
 import { SessionTokens } from './session-tokens.ts';
 import { SignIn, type SignInRefusal } from './sign-in.ts';
 
@@ -31,7 +32,8 @@ export type OidcVerdict =
  * renewed before it expires with the refresh token (session-tokens.ts), ended at `logout_path`
  * with the provider's RP-initiated logout. A client that is no browser (no `Accept: text/html`,
  * or an Authorization field) is never redirected: it gets 401. The provider's failures are the
- * hop's (issuer-hop.ts): a session still good goes on through them.
+ * hop's (issuer-hop.ts): a session still good goes on through them. With `store.redis` the
+ * session is kept in Redis (session-store.ts) and the cookie seals only its random id.
  */
 export class OidcAuth {
   readonly #config: OidcAuthConfig;
@@ -39,8 +41,14 @@ export class OidcAuth {
   readonly #seal: CookieSeal;
   readonly #signIn: SignIn;
   readonly #tokens: SessionTokens;
+  readonly #store: SessionStore | undefined;
 
-  constructor(config: OidcAuthConfig, issuer: IssuerHop, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    config: OidcAuthConfig,
+    issuer: IssuerHop,
+    env: NodeJS.ProcessEnv = process.env,
+    store?: SessionStore,
+  ) {
     const secret = env[config.cookieSecretEnv] ?? '';
     // A short secret is a guessable key: refused when the rules are built, naming the variable.
     if (secret.length < 32)
@@ -52,6 +60,7 @@ export class OidcAuth {
       throw new Error(`auth.oidc.client_secret_env: the variable ${config.clientSecretEnv} is not set`);
     this.#config = config;
     this.#issuer = issuer;
+    this.#store = store;
     this.#seal = new CookieSeal(secret, 'session');
     this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, 'flow'), clientSecret);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
@@ -73,32 +82,74 @@ export class OidcAuth {
         secure,
       );
     const sealed = readSealed(request.fields, this.#config.cookieName);
-    const session = sealed === undefined ? undefined : toSession(this.#seal.open(sealed));
+    const opened = sealed === undefined ? undefined : this.#seal.open(sealed);
+    const why = sealed === undefined ? 'no session' : 'session cookie not accepted';
+    if (this.#store !== undefined) return this.#stored(this.#store, request, path, opened, why, secure);
+    const session = toSession(opened);
     if (path === this.#config.logoutPath) return this.#logout(request, session, secure);
-    if (session === undefined)
-      return this.#noSession(
-        request,
-        secure,
-        sealed === undefined ? 'no session' : 'session cookie not accepted',
-      );
+    return this.#proceed(request, session, why, secure, undefined);
+  }
+
+  /**
+   * The session the cookie's id names read from the store: Redis not answering is its failure (a
+   * 503), never the user's 401; an id it no longer holds (expired, logged out) is no session. The
+   * logout deletes it before the cookies are cleared: a copy of the cookie must not outlive it.
+   */
+  async #stored(
+    store: SessionStore,
+    request: SignInRequest,
+    path: string,
+    opened: Record<string, unknown> | undefined,
+    why: string,
+    secure: boolean,
+  ): Promise<OidcVerdict> {
+    const id = typeof opened?.s === 'string' ? opened.s : undefined;
+    const session = id === undefined ? undefined : await store.get(id);
+    if (session instanceof Failure) return { failed: session };
+    if (path === this.#config.logoutPath) {
+      const gone = id === undefined || session === undefined ? undefined : await store.delete(id);
+      return gone instanceof Failure ? { failed: gone } : this.#logout(request, session, secure);
+    }
+    return this.#proceed(request, session, id !== undefined ? 'session not in the store' : why, secure, id);
+  }
+
+  /** A session found (or not) admitted, renewed or sent to sign in; `id`: the store's key for it. */
+  #proceed(
+    request: SignInRequest,
+    session: Session | undefined,
+    why: string,
+    secure: boolean,
+    id: string | undefined,
+  ): OidcVerdict | Promise<OidcVerdict> {
+    if (session === undefined) return this.#noSession(request, secure, why);
     const now = Date.now();
     // Renewed once a quarter of its life is left (at most a minute ahead): the user never meets its end.
     const renewAt = session.e - Math.min(60_000, (session.e - session.a) / 4);
     if (now < renewAt || session.r === undefined)
       return now < session.e ? this.#admit(session) : this.#noSession(request, secure, 'session expired');
-    return this.#renew(request, session, secure);
+    return this.#renew(request, session, secure, id);
   }
 
   /** The session renewed at the token endpoint, its new cookies on the answer; the provider down, it goes on while still good. */
-  async #renew(request: SignInRequest, session: Session, secure: boolean): Promise<OidcVerdict> {
+  async #renew(
+    request: SignInRequest,
+    session: Session,
+    secure: boolean,
+    id: string | undefined,
+  ): Promise<OidcVerdict> {
     const now = Date.now();
     const renewed = await this.#tokens.refresh(session);
     if (renewed instanceof Failure)
       // The provider down: a session still good goes on with what it has; one past its end waits for it.
       return now < session.e ? this.#admit(session) : { failed: renewed };
     if (renewed === undefined) return this.#noSession(request, secure, 'session refresh refused');
+    if (this.#store !== undefined && id !== undefined) {
+      // Kept under the same id: the cookie stays as it is.
+      const written = await this.#store.put(id, renewed);
+      return written instanceof Failure ? { failed: written } : this.#admit(renewed);
+    }
     const cookies = await this.#cookies(renewed, secure);
-    if (cookies !== undefined) setOnAnswer(request.headers, cookies);
+    if (Array.isArray(cookies)) setOnAnswer(request.headers, cookies);
     return this.#admit(renewed);
   }
 
@@ -149,6 +200,7 @@ export class OidcAuth {
     if (refused !== undefined) return refused;
     const session = this.#tokens.sessionOf(done.claims, done.tokens, done.tokens.id_token, undefined);
     const cookies = await this.#cookies(session, secure);
+    if (cookies instanceof Failure) return { failed: cookies };
     if (cookies === undefined)
       return {
         refused: 403,
@@ -188,9 +240,19 @@ export class OidcAuth {
     return { answer: new OwnAnswer(302, headers), note: 'allowed' };
   }
 
-  /** The session sealed into its cookies: without the ID token when they cannot hold it; undefined when they cannot hold even that. */
-  async #cookies(session: Session, secure: boolean): Promise<string[] | undefined> {
+  /**
+   * The session sealed into its cookies: without the ID token when they cannot hold it; undefined
+   * when they cannot hold even that. With a store, the session kept there under a new id, and the
+   * id alone sealed (the store's Failure when it could not be written).
+   */
+  async #cookies(session: Session, secure: boolean): Promise<string[] | undefined | Failure> {
     const attributes = cookieAttributes(secure);
+    if (this.#store !== undefined) {
+      const id = newSessionId();
+      const written = await this.#store.put(id, session);
+      if (written instanceof Failure) return written;
+      return setSealed(this.#config.cookieName, await this.#seal.seal({ s: id }), attributes);
+    }
     const whole = setSealed(this.#config.cookieName, await this.#seal.seal(session), attributes);
     if (whole !== undefined || session.i === undefined) return whole;
     const { i: _dropped, ...smaller } = session;

@@ -1,6 +1,12 @@
 import type { JWTPayload } from 'jose';
 import type { FieldMap } from '../../../core/net/downstream.ts';
 
+/**
+ * The next hop Proxy-Status names when the session store (session-store.ts) fails: no address, as
+ * a hop known by its URL is shown where the config does not expose addresses.
+ */
+export const SESSION_STORE_HOP = 'store:redis';
+
 /** The session a cookie carries: the ID token's claims, the tokens, and when they expire. */
 export interface Session {
   /** The ID token's claims. */
