@@ -7,7 +7,7 @@
  * component that leads out of the root, or a file swapped for one between the check and the open,
  * is caught there, after the open, on the descriptor: what is read is what was checked.
  */
-import { type BigIntStats, close, constants, fstat, open, readlink, realpath, stat } from 'node:fs';
+import { type BigIntStats, close, constants, fstat, open, read, readlink, realpath, stat } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Failure } from '../../core/failure/failure.ts';
@@ -27,6 +27,9 @@ export class OpenedFile {
   /** The body's stream reading from it, once made: it closes the descriptor (close). */
   #stream: Readable | undefined;
   #closed = false;
+  /** Calls on the descriptor under way (restat, readAt): a close waits for them. */
+  #busy = 0;
+  #closeWhenIdle = false;
 
   constructor(fd: number, stats: BigIntStats) {
     this.fd = fd;
@@ -35,8 +38,31 @@ export class OpenedFile {
 
   /** Its facts now (the read's check that the file did not change under it). */
   restat(): Promise<BigIntStats> {
-    return new Promise((resolve, reject) =>
-      fstat(this.fd, { bigint: true }, (err, stats) => (err ? reject(err) : resolve(stats))),
+    return this.#call((done) => fstat(this.fd, { bigint: true }, done));
+  }
+
+  /** `length` bytes from `position` into `into`; resolves to how many were read. */
+  readAt(into: Buffer, position: number, length: number): Promise<number> {
+    return this.#call((done) => read(this.fd, into, 0, length, position, done));
+  }
+
+  /** Whether the file is still the one opened: its inode, size and time (an edit in place, a truncation, a rename over it show). */
+  async unchanged(): Promise<boolean> {
+    const now = await this.restat();
+    const { stats } = this;
+    return now.size === stats.size && now.mtimeNs === stats.mtimeNs && now.ino === stats.ino;
+  }
+
+  /** One call on the descriptor, counted so that a close waits for its end (the number is never another's under it). */
+  #call<T>(start: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('the file is closed'));
+    this.#busy++;
+    return new Promise<T>((resolve, reject) =>
+      start((err, value) => {
+        if (--this.#busy === 0 && this.#closeWhenIdle) close(this.fd, ignored);
+        if (err) reject(err);
+        else resolve(value);
+      }),
     );
   }
 
@@ -50,12 +76,14 @@ export class OpenedFile {
    * descriptor when destroyed (autoClose or not), after the read under way finished, so no read is
    * ever made of a number the kernel gave another file or socket since; destroyed already (a cut
    * body), it closed it then, and closing it again here would close whatever took the number.
+   * Without one, once the calls under way ended, for the same reason.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#stream === undefined) close(this.fd, ignored);
-    else this.#stream.destroy();
+    if (this.#stream !== undefined) this.#stream.destroy();
+    else if (this.#busy > 0) this.#closeWhenIdle = true;
+    else close(this.fd, ignored);
   }
 }
 
