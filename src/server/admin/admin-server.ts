@@ -1,6 +1,6 @@
-import http, { type IncomingMessage } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observe/log/logger.ts';
-import { createHostCheck } from '../gateway/host-check.ts';
+import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, problem, send } from './answer.ts';
 import { bearerMatches } from './token.ts';
 import { TokenGuesses } from './token-guesses.ts';
@@ -68,112 +68,139 @@ export async function startAdminServer(options: {
   readonly routes: readonly AdminRoute[];
   readonly logger: Logger;
 }): Promise<AdminServer> {
-  const { logger } = options;
-  let token = options.token;
-  const guesses = new TokenGuesses();
-  let hosts = createHostCheck(options.host, options.allowedHosts);
-  const routes = new Map<string, AdminRoute>();
-  const mount = (route: AdminRoute) => routes.set(`${route.method} ${route.path}`, route);
+  const gate: AdminGate = {
+    routes: new Map(),
+    token: options.token,
+    guesses: new TokenGuesses(),
+    hosts: createHostCheck(options.host, options.allowedHosts),
+    logger: options.logger,
+  };
+  const mount = (route: AdminRoute) => gate.routes.set(`${route.method} ${route.path}`, route);
   for (const route of options.routes) mount(route);
-
-  const server = http.createServer(async (req, res) => {
-    const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const method = req.method ?? 'GET';
-    // A target no URL can be made of (`http://x:99999/`, `http://[`) names no endpoint: a thrown
-    // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
-    const url = requestUrl(req.url ?? '/');
-    if (url === null) {
-      logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
-      req.resume();
-      return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
-    }
-    // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that
-    // probes `HEAD /ready` is answered as GET is, not refused for a token the probe needs not.
-    const route =
-      routes.get(`${method} ${url.pathname}`) ??
-      (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
-    const fields = { who, method, path: url.pathname };
-    if (!hosts.allows(req.headers.host)) {
-      const host = String(req.headers.host).slice(0, 200);
-      logger.warn({ ...fields, host }, 'admin misdirected');
-      req.resume();
-      return send(
-        res,
-        problem(
-          421,
-          'Misdirected request',
-          `the admin API answers for ${hosts.describe()}, not for Host ${JSON.stringify(host)}: add it to admin.allowed_hosts if it is this gateway's name`,
-        ),
-      );
-    }
-    const samePath = [...routes.values()].filter((r) => r.path === url.pathname);
-    // A path whose every method is open (the probes, the status page's files) needs no token for
-    // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
-    const openPath = samePath.length > 0 && samePath.every((r) => r.open);
-    if (!route?.open && !openPath) {
-      const refused = refusedCaller(req, token, guesses, logger, fields);
-      if (refused !== undefined) {
-        req.resume();
-        return send(res, refused);
-      }
-    }
-    if (route === undefined) {
-      req.resume();
-      const allowed = samePath.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
-      const answer =
-        allowed.length > 0
-          ? {
-              ...problem(405, 'Method not allowed', `${url.pathname} takes ${allowed.join(', ')}`),
-              headers: { allow: allowed.join(', ') },
-            }
-          : problem(404, 'Not found', `no admin endpoint ${method} ${url.pathname}`);
-      logger.info({ ...fields, status: answer.status }, 'admin request');
-      return send(res, answer);
-    }
-    let answer: AdminAnswer;
-    try {
-      const body = await readJson(req);
-      answer =
-        'problem' in body
-          ? body.problem
-          : await route.handle({ who, body: body.value, query: url.searchParams });
-    } catch (err) {
-      logger.error({ ...fields, err: (err as Error).message }, 'admin endpoint failed');
-      answer = problem(500, 'Internal error', (err as Error).message);
-    }
-    if (!route.open) logger.info({ ...fields, status: answer.status }, 'admin request');
-    send(res, answer);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const server = http.createServer((req, res) => answerAdmin(gate, req, res));
+  await listen(server, options.port, options.host);
   return {
     mount,
     setToken(next) {
-      token = next;
+      gate.token = next;
     },
     setAllowedHosts(next) {
-      hosts = createHostCheck(options.host, next);
+      gate.hosts = createHostCheck(options.host, next);
     },
     port: () => {
       const address = server.address();
       return typeof address === 'object' && address ? address.port : options.port;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Answers being written finish; idle keep-alive connections close now, the rest at the grace.
-        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        server.close(() => {
-          clearTimeout(cut);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    close: () => closeServer(server),
   };
+}
+
+/** What every admin request is checked against: a reload replaces the token and the hosts. */
+interface AdminGate {
+  /** By `METHOD PATH`. */
+  readonly routes: Map<string, AdminRoute>;
+  token: string;
+  readonly guesses: TokenGuesses;
+  hosts: HostCheck;
+  readonly logger: Logger;
+}
+
+/** One admin request: its target, its Host, its token, then its route's answer. */
+async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { routes, logger } = gate;
+  const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+  const method = req.method ?? 'GET';
+  // A target no URL can be made of (`http://x:99999/`, `http://[`) names no endpoint: a thrown
+  // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
+  const url = requestUrl(req.url ?? '/');
+  if (url === null) {
+    logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
+    req.resume();
+    return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
+  }
+  // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that
+  // probes `HEAD /ready` is answered as GET is, not refused for a token the probe needs not.
+  const route =
+    routes.get(`${method} ${url.pathname}`) ??
+    (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
+  const fields = { who, method, path: url.pathname };
+  if (!gate.hosts.allows(req.headers.host)) {
+    const host = String(req.headers.host).slice(0, 200);
+    logger.warn({ ...fields, host }, 'admin misdirected');
+    req.resume();
+    return send(res, misdirected(gate.hosts, host));
+  }
+  const samePath = [...routes.values()].filter((r) => r.path === url.pathname);
+  // A path whose every method is open (the probes, the status page's files) needs no token for
+  // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
+  const openPath = samePath.length > 0 && samePath.every((r) => r.open);
+  if (!route?.open && !openPath) {
+    const refused = refusedCaller(req, gate.token, gate.guesses, logger, fields);
+    if (refused !== undefined) {
+      req.resume();
+      return send(res, refused);
+    }
+  }
+  if (route === undefined) {
+    req.resume();
+    const answer = noRoute(samePath, method, url.pathname);
+    logger.info({ ...fields, status: answer.status }, 'admin request');
+    return send(res, answer);
+  }
+  let answer: AdminAnswer;
+  try {
+    const body = await readJson(req);
+    answer =
+      'problem' in body
+        ? body.problem
+        : await route.handle({ who, body: body.value, query: url.searchParams });
+  } catch (err) {
+    logger.error({ ...fields, err: (err as Error).message }, 'admin endpoint failed');
+    answer = problem(500, 'Internal error', (err as Error).message);
+  }
+  if (!route.open) logger.info({ ...fields, status: answer.status }, 'admin request');
+  send(res, answer);
+}
+
+function misdirected(hosts: HostCheck, host: string): AdminAnswer {
+  return problem(
+    421,
+    'Misdirected request',
+    `the admin API answers for ${hosts.describe()}, not for Host ${JSON.stringify(host)}: add it to admin.allowed_hosts if it is this gateway's name`,
+  );
+}
+
+/** No route for this method: a 405 naming the methods the path takes, or a 404 when it takes none. */
+function noRoute(samePath: readonly AdminRoute[], method: string, path: string): AdminAnswer {
+  const allowed = samePath.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
+  return allowed.length > 0
+    ? {
+        ...problem(405, 'Method not allowed', `${path} takes ${allowed.join(', ')}`),
+        headers: { allow: allowed.join(', ') },
+      }
+    : problem(404, 'Not found', `no admin endpoint ${method} ${path}`);
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // Answers being written finish; idle keep-alive connections close now, the rest at the grace.
+    const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }
 
 /**

@@ -5,13 +5,13 @@ import { describeEvent } from '../../observe/events/event-words.ts';
 import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { Canaries } from '../canary/canaries.ts';
-import { OPERATOR_ACTIONS } from '../canary/operator-actions.ts';
+import { OPERATOR_ACTIONS, type OperatorWord } from '../canary/operator-actions.ts';
 import { probeAnswer } from '../gateway/probes.ts';
-import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import type { ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
+import { applied, objectBody, stringField, weightedList } from './endpoint-fields.ts';
 import { purgeAnswer, purgeSelection } from './purge-answer.ts';
 import type { Caller } from './reload-report.ts';
 
@@ -21,393 +21,340 @@ import type { Caller } from './reload-report.ts';
  */
 const LONGEST_RETRY_AFTER = 596 * 3600;
 
+/** What every handler answers over: the cluster primary's control, and the canaries if any. */
+interface Admin {
+  readonly control: ClusterControl;
+  readonly canaries: Pick<Canaries, 'status' | 'act' | 'byHand'> | undefined;
+}
+
+type Handler = (admin: Admin, request: AdminRequest) => AdminAnswer | Promise<AdminAnswer>;
+
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
   control: ClusterControl,
   canaries?: Pick<Canaries, 'status' | 'act' | 'byHand'>,
 ): AdminRoute[] {
-  const probe = (which: 'live' | 'ready'): AdminAnswer => {
-    const { status, body } = probeAnswer(which, control.draining, !control.serving);
-    return { status, body: JSON.parse(body) };
-  };
-  const caller = (request: AdminRequest): Caller => ({ via: 'admin', who: request.who });
-  const targetState =
-    (state: 'draining' | 'disabled' | 'enabled'): AdminRoute['handle'] =>
-    async (request) => {
-      const parsed = objectBody(request.body);
-      if ('refused' in parsed) return parsed.refused;
-      const body = parsed.fields;
-      const upstream = stringField(body, 'upstream');
-      if (typeof upstream !== 'string') return upstream;
-      const target = stringField(body, 'target');
-      if (typeof target !== 'string') return target;
-      return applied(control, { kind: 'target_state', upstream, target, state }, caller(request));
-    };
+  const admin: Admin = { control, canaries };
+  const route = (method: AdminRoute['method'], path: string, handler: Handler, open?: true): AdminRoute => ({
+    method,
+    path,
+    ...(open ? { open } : {}),
+    handle: (request) => handler(admin, request),
+  });
   return [
-    { method: 'GET', path: '/live', open: true, handle: () => probe('live') },
-    { method: 'GET', path: '/ready', open: true, handle: () => probe('ready') },
-    {
-      method: 'GET',
-      path: '/status',
-      async handle() {
-        const merged = await control.status();
-        return {
-          status: 200,
-          body: {
-            gateway: control.config.name,
-            config: {
-              source: control.config.source,
-              // The config in force's, as `version` and GET /config are (its hash is known: the
-              // process that read it worked it out). The first worker's was null while it did not
-              // answer, and the config before after a reload it did not confirm.
-              hash: configHash(control.config),
-              version: control.version,
-              // A fleet gateway's etcd source: the revision it runs, since when etcd is
-              // unreachable, the last revision it refused (docs/fleet.md).
-              ...(control.configSource === undefined ? {} : { etcd: control.configSource() }),
-            },
-            last_reload: control.lastReload ?? null,
-            runtime_changes: control.changes,
-            ...merged,
-          },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/fleet',
-      async handle() {
-        if (control.fleet === undefined)
-          return problem(
-            404,
-            'Not Found',
-            'this gateway does not take its config from etcd: there is no fleet to show',
-          );
-        try {
-          return { status: 200, body: (await control.fleet()) as Record<string, unknown> };
-        } catch (err) {
-          return problem(
-            503,
-            'Service Unavailable',
-            `the fleet's records cannot be read: ${(err as Error).message}`,
-          );
-        }
-      },
-    },
-    {
-      method: 'GET',
-      path: '/activity',
-      // The status page's chart and failure list: every worker's last minutes, merged.
-      async handle() {
-        const { seconds, failures, workers } = await control.activity();
-        return {
-          status: 200,
-          body: {
-            now: Date.now() / 1000,
-            window_seconds: ACTIVITY_SECONDS,
-            workers,
-            per_second: seconds,
-            failures,
-          },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/events',
-      // The deploy timeline: every change that can start a storm, oldest first. ?since=TIME
-      // (ISO-8601, or epoch milliseconds) keeps those made after it; ?after=ID those recorded
-      // after the event of that id. A poller passes the last `id` it saw: two events made in one
-      // millisecond share their `at`, and `since` the first one's would miss the second.
-      async handle(request) {
-        const raw = request.query.get('since');
-        let since: number | undefined;
-        if (raw !== null) {
-          since = /^\d{1,15}$/.test(raw)
-            ? Number(raw)
-            : /^\d{4}-\d\d-\d\d/.test(raw)
-              ? Date.parse(raw)
-              : Number.NaN;
-          if (Number.isNaN(since))
-            return badField(
-              'since',
-              `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(raw)}`,
-            );
-        }
-        const rawAfter = request.query.get('after');
-        let after: number | undefined;
-        if (rawAfter !== null) {
-          after = /^\d{1,16}$/.test(rawAfter) ? Number(rawAfter) : Number.NaN;
-          if (!Number.isSafeInteger(after))
-            return badField('after', `expected an event's id (digits), got ${JSON.stringify(rawAfter)}`);
-        }
-        const { events, workers } = await control.events(since, after);
-        return {
-          status: 200,
-          body: {
-            kept: EVENTS_KEPT,
-            workers,
-            events: events.map((event) => ({ ...event, summary: describeEvent(event) })),
-          },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/config',
-      // No secret is shown: the admin token lives in a file or a variable, and only which one
-      // is named; target URLs cannot carry credentials (the loader refuses them); a password
-      // in the store's or the collector's URL is shown as *** (config-view.ts).
-      handle: () => ({ status: 200, body: { version: control.version, config: configView(control.config) } }),
-    },
-    {
-      method: 'POST',
-      path: '/reload',
-      async handle(request) {
-        // No body: the running file, as SIGHUP. { "file": PATH }: only if PATH is that file.
-        let named: string | undefined;
-        if (request.body !== undefined) {
-          const parsed = objectBody(request.body);
-          if ('refused' in parsed) return parsed.refused;
-          const file = stringField(parsed.fields, 'file');
-          if (typeof file !== 'string') return file;
-          if (!isAbsolute(file))
-            return badField('file', `expected an absolute path, got ${JSON.stringify(file)}`);
-          named = file;
-        }
-        const report = await control.reload(caller(request), named);
-        if (report.result === 'not_running_file')
-          return problem(
-            409,
-            'Not the running file',
-            `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
-            { reload: report },
-          );
-        if (report.result === 'draining')
-          return problem(
-            409,
-            'Draining',
-            `the gateway is draining (shutting down): it reloads nothing more; ${report.file} ${report.read_stopped ? 'was being read: that read was given up and nothing changed' : 'was not read and nothing changed'}`,
-            { reload: report },
-          );
-        if (report.result === 'ok') return { status: 200, body: report };
-        if (report.result === 'invalid')
-          return problem(
-            400,
-            'Invalid config',
-            `the reload of ${report.file} was refused whole: each problem names a part that cannot be applied; nothing changed, the running config stays`,
-            { reload: report },
-          );
-        return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
-      },
-    },
-    { method: 'POST', path: '/targets/drain', handle: targetState('draining') },
-    { method: 'POST', path: '/targets/disable', handle: targetState('disabled') },
-    { method: 'POST', path: '/targets/enable', handle: targetState('enabled') },
-    {
-      method: 'PUT',
-      path: '/targets/weights',
-      async handle(request) {
-        const parsed = objectBody(request.body);
-        if ('refused' in parsed) return parsed.refused;
-        const body = parsed.fields;
-        const upstream = stringField(body, 'upstream');
-        if (typeof upstream !== 'string') return upstream;
-        const weights = weightedList(body, 'weights', 'target', 'a target URL');
-        if (!Array.isArray(weights)) return weights;
-        return applied(
-          control,
-          {
-            kind: 'weights',
-            upstream,
-            weights: weights.map(({ name, weight }) => ({ target: name, weight })),
-          },
-          caller(request),
-        );
-      },
-    },
-    {
-      method: 'PUT',
-      path: '/routes/split',
-      // A route's split (or its canary's share, by hand): { route, sides: [{ upstream, weight }] }.
-      async handle(request) {
-        const parsed = objectBody(request.body);
-        if ('refused' in parsed) return parsed.refused;
-        const body = parsed.fields;
-        const route = stringField(body, 'route');
-        if (typeof route !== 'string') return route;
-        const sides = weightedList(body, 'sides', 'upstream', 'an upstream name');
-        if (!Array.isArray(sides)) return sides;
-        const named = new Set<string>();
-        for (const [index, side] of sides.entries()) {
-          if (named.has(side.name))
-            return badField(`sides[${index}].upstream`, `"${side.name}" is named twice`);
-          named.add(side.name);
-        }
-        const answer = await applied(
-          control,
-          { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
-          caller(request),
-        );
-        // A canary's share set by hand pauses it there (its status then tells the truth); in a
-        // fleet it is answered once the fleet's Redis took that state, as the canary's actions are.
-        const now = control.changes.find((c) => c.kind === 'split' && c.route === route);
-        if (answer.status !== 200 || now?.kind !== 'split' || canaries === undefined) return answer;
-        const hand = await canaries.byHand(route, now.sides, `admin ${request.who}`);
-        if (hand === undefined) return answer;
-        if ('moved' in hand)
-          return problem(409, 'Conflict', hand.moved, { field: 'route', canary: hand.status });
-        if ('unshared' in hand)
-          return problem(
-            503,
-            'Canary not shared',
-            `the weights are in force on this gateway only: the fleet's store did not answer (${hand.unshared}); they are written to it once it answers, unless the fleet's canary changed meanwhile`,
-            { ...(answer.body as object), canary: hand.status },
-          );
-        return { status: 200, body: { ...(answer.body as object), canary: hand.status } };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/canary',
-      handle: () => ({ status: 200, body: { canaries: canaries?.status() ?? [] } }),
-    },
-    ...[...OPERATOR_ACTIONS, 'abort' as const].map(
-      (action): AdminRoute => ({
-        method: 'POST',
-        path: `/canary/${action}`,
-        // { route }: the controller's own actions by their names (rollback, or abort, its other name: the canary's share to 0 at once); each is logged with who.
-        async handle(request) {
-          const parsed = objectBody(request.body);
-          if ('refused' in parsed) return parsed.refused;
-          const route = stringField(parsed.fields, 'route');
-          if (typeof route !== 'string') return route;
-          if (canaries === undefined)
-            return problem(404, 'No canary', 'this gateway runs no canary controller');
-          const result = await canaries.act(route, action, `admin ${request.who}`);
-          if ('problem' in result)
-            return result.problem.includes('has no canary')
-              ? badField('route', result.problem)
-              : problem(409, 'Conflict', result.problem, { field: 'route' });
-          return { status: 200, body: { canary: result.status } };
-        },
-      }),
+    route('GET', '/live', (a) => probe(a, 'live'), true),
+    route('GET', '/ready', (a) => probe(a, 'ready'), true),
+    route('GET', '/status', status),
+    route('GET', '/fleet', fleet),
+    route('GET', '/activity', activity),
+    route('GET', '/events', events),
+    route('GET', '/config', config),
+    route('POST', '/reload', reload),
+    route('POST', '/targets/drain', targetState('draining')),
+    route('POST', '/targets/disable', targetState('disabled')),
+    route('POST', '/targets/enable', targetState('enabled')),
+    route('PUT', '/targets/weights', targetWeights),
+    route('PUT', '/routes/split', routeSplit),
+    route('GET', '/canary', canaryStatus),
+    ...[...OPERATOR_ACTIONS, 'abort' as const].map((action) =>
+      route('POST', `/canary/${action}`, canaryAction(action)),
     ),
-    {
-      method: 'DELETE',
-      path: '/cache',
-      // ?route=NAME drops that route's stored answers, &key=PREFIX only its keys that start so
-      // ("host path?query"); neither: every route's. &wait=DURATION: how long the workers have to
-      // count what they removed, once it is in effect (purge-answer.ts).
-      async handle(request) {
-        const selection = purgeSelection(request.query, request.body);
-        if ('status' in selection) return selection;
-        const { route, key, wait } = selection;
-        const result = await control.purge({ route, key }, caller(request), wait);
-        if ('problem' in result) return badField(result.problem.field, result.problem.detail);
-        return purgeAnswer({ route: route ?? null, key: key ?? null }, result);
-      },
-    },
-    {
-      method: 'PUT',
-      path: '/routes/maintenance',
-      async handle(request) {
-        const parsed = objectBody(request.body);
-        if ('refused' in parsed) return parsed.refused;
-        const body = parsed.fields;
-        const route = stringField(body, 'route');
-        if (typeof route !== 'string') return route;
-        if (typeof body.enabled !== 'boolean') return badField('enabled', 'expected true or false');
-        if (
-          body.message !== undefined &&
-          (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
-        )
-          return badField('message', 'expected a message of 1 to 500 characters');
-        // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
-        // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
-        const retryAfter = body.retry_after;
-        if (
-          retryAfter !== undefined &&
-          (typeof retryAfter !== 'number' ||
-            !Number.isInteger(retryAfter) ||
-            retryAfter < 1 ||
-            retryAfter > LONGEST_RETRY_AFTER)
-        )
-          return badField(
-            'retry_after',
-            `expected whole seconds, from 1 to ${LONGEST_RETRY_AFTER} (596h, as routes[].maintenance.retry_after)`,
-          );
-        return applied(
-          control,
-          {
-            kind: 'maintenance',
-            route,
-            enabled: body.enabled,
-            ...(body.message === undefined ? {} : { message: body.message as string }),
-            ...(retryAfter === undefined ? {} : { retryAfter: retryAfter as number }),
-          },
-          caller(request),
-        );
-      },
-    },
+    route('DELETE', '/cache', cachePurge),
+    route('PUT', '/routes/maintenance', routeMaintenance),
   ];
 }
 
-async function applied(control: ClusterControl, change: RuntimeChange, caller: Caller): Promise<AdminAnswer> {
-  const result = await control.change(change, caller);
-  if ('problem' in result) return badField(result.problem.field, result.problem.detail);
-  if (result.failed.length > 0)
-    return problem(503, 'Change incomplete', 'some workers did not confirm the change', {
-      change,
-      workers: result,
-    });
-  return { status: 200, body: { applied: change, workers: result } };
+function caller(request: AdminRequest): Caller {
+  return { via: 'admin', who: request.who };
 }
 
-function objectBody(body: unknown): { fields: Record<string, unknown> } | { refused: AdminAnswer } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return { refused: problem(400, 'Bad request', '(body): expected a JSON object', { field: '(body)' }) };
-  return { fields: body as Record<string, unknown> };
+function probe({ control }: Admin, which: 'live' | 'ready'): AdminAnswer {
+  const { status, body } = probeAnswer(which, control.draining, !control.serving);
+  return { status, body: JSON.parse(body) };
+}
+
+async function status({ control }: Admin): Promise<AdminAnswer> {
+  const merged = await control.status();
+  return {
+    status: 200,
+    body: {
+      gateway: control.config.name,
+      config: {
+        source: control.config.source,
+        // The config in force's, as `version` and GET /config are (its hash is known: the
+        // process that read it worked it out). The first worker's was null while it did not
+        // answer, and the config before after a reload it did not confirm.
+        hash: configHash(control.config),
+        version: control.version,
+        // A fleet gateway's etcd source: the revision it runs, since when etcd is
+        // unreachable, the last revision it refused (docs/fleet.md).
+        ...(control.configSource === undefined ? {} : { etcd: control.configSource() }),
+      },
+      last_reload: control.lastReload ?? null,
+      runtime_changes: control.changes,
+      ...merged,
+    },
+  };
+}
+
+async function fleet({ control }: Admin): Promise<AdminAnswer> {
+  if (control.fleet === undefined)
+    return problem(
+      404,
+      'Not Found',
+      'this gateway does not take its config from etcd: there is no fleet to show',
+    );
+  try {
+    return { status: 200, body: (await control.fleet()) as Record<string, unknown> };
+  } catch (err) {
+    return problem(
+      503,
+      'Service Unavailable',
+      `the fleet's records cannot be read: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** The status page's chart and failure list: every worker's last minutes, merged. */
+async function activity({ control }: Admin): Promise<AdminAnswer> {
+  const { seconds, failures, workers } = await control.activity();
+  return {
+    status: 200,
+    body: {
+      now: Date.now() / 1000,
+      window_seconds: ACTIVITY_SECONDS,
+      workers,
+      per_second: seconds,
+      failures,
+    },
+  };
 }
 
 /**
- * A body's list of `{ <key>: name, weight: 0-1000 }` (target weights, a route's split), or the
- * 400 naming the first entry that is not one.
+ * The deploy timeline: every change that can start a storm, oldest first. ?since=TIME
+ * (ISO-8601, or epoch milliseconds) keeps those made after it; ?after=ID those recorded
+ * after the event of that id. A poller passes the last `id` it saw: two events made in one
+ * millisecond share their `at`, and `since` the first one's would miss the second.
  */
-function weightedList(
-  body: Record<string, unknown>,
-  field: string,
-  key: string,
-  what: string,
-): { name: string; weight: number }[] | AdminAnswer {
-  const list = body[field];
-  if (!Array.isArray(list) || list.length === 0)
-    return badField(
-      field,
-      `expected a list of { "${key}": ${key === 'target' ? 'URL' : 'NAME'}, "weight": 0-1000 }`,
-    );
-  const out: { name: string; weight: number }[] = [];
-  for (const [index, entry] of list.entries()) {
-    const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
-    const name = item[key];
-    if (typeof name !== 'string' || name === '')
-      return badField(`${field}[${index}].${key}`, `expected ${what}`);
-    const weight = item.weight;
-    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
-      return badField(
-        `${field}[${index}].weight`,
-        `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
-      );
-    out.push({ name, weight });
+async function events({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  const raw = request.query.get('since');
+  let since: number | undefined;
+  if (raw !== null) {
+    since = /^\d{1,15}$/.test(raw)
+      ? Number(raw)
+      : /^\d{4}-\d\d-\d\d/.test(raw)
+        ? Date.parse(raw)
+        : Number.NaN;
+    if (Number.isNaN(since))
+      return badField('since', `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(raw)}`);
   }
-  return out;
+  const rawAfter = request.query.get('after');
+  let after: number | undefined;
+  if (rawAfter !== null) {
+    after = /^\d{1,16}$/.test(rawAfter) ? Number(rawAfter) : Number.NaN;
+    if (!Number.isSafeInteger(after))
+      return badField('after', `expected an event's id (digits), got ${JSON.stringify(rawAfter)}`);
+  }
+  const { events, workers } = await control.events(since, after);
+  return {
+    status: 200,
+    body: {
+      kept: EVENTS_KEPT,
+      workers,
+      events: events.map((event) => ({ ...event, summary: describeEvent(event) })),
+    },
+  };
 }
 
-function stringField(body: Record<string, unknown>, field: string): string | AdminAnswer {
-  const value = body[field];
-  if (typeof value !== 'string' || value === '')
-    return badField(field, `expected a non-empty string, got ${JSON.stringify(value) ?? 'nothing'}`);
-  return value;
+/**
+ * No secret is shown: the admin token lives in a file or a variable, and only which one
+ * is named; target URLs cannot carry credentials (the loader refuses them); a password
+ * in the store's or the collector's URL is shown as *** (config-view.ts).
+ */
+function config({ control }: Admin): AdminAnswer {
+  return { status: 200, body: { version: control.version, config: configView(control.config) } };
+}
+
+async function reload({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  // No body: the running file, as SIGHUP. { "file": PATH }: only if PATH is that file.
+  let named: string | undefined;
+  if (request.body !== undefined) {
+    const parsed = objectBody(request.body);
+    if ('refused' in parsed) return parsed.refused;
+    const file = stringField(parsed.fields, 'file');
+    if (typeof file !== 'string') return file;
+    if (!isAbsolute(file)) return badField('file', `expected an absolute path, got ${JSON.stringify(file)}`);
+    named = file;
+  }
+  const report = await control.reload(caller(request), named);
+  if (report.result === 'not_running_file')
+    return problem(
+      409,
+      'Not the running file',
+      `the gateway runs ${report.running_file} and a reload reads only that file: ${report.named_file} was not read and nothing changed (edit ${report.running_file}, or restart the gateway with --config ${report.named_file})`,
+      { reload: report },
+    );
+  if (report.result === 'draining')
+    return problem(
+      409,
+      'Draining',
+      `the gateway is draining (shutting down): it reloads nothing more; ${report.file} ${report.read_stopped ? 'was being read: that read was given up and nothing changed' : 'was not read and nothing changed'}`,
+      { reload: report },
+    );
+  if (report.result === 'ok') return { status: 200, body: report };
+  if (report.result === 'invalid')
+    return problem(
+      400,
+      'Invalid config',
+      `the reload of ${report.file} was refused whole: each problem names a part that cannot be applied; nothing changed, the running config stays`,
+      { reload: report },
+    );
+  return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
+}
+
+function targetState(state: 'draining' | 'disabled' | 'enabled'): Handler {
+  return async ({ control }, request) => {
+    const parsed = objectBody(request.body);
+    if ('refused' in parsed) return parsed.refused;
+    const body = parsed.fields;
+    const upstream = stringField(body, 'upstream');
+    if (typeof upstream !== 'string') return upstream;
+    const target = stringField(body, 'target');
+    if (typeof target !== 'string') return target;
+    return applied(control, { kind: 'target_state', upstream, target, state }, caller(request));
+  };
+}
+
+async function targetWeights({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  const parsed = objectBody(request.body);
+  if ('refused' in parsed) return parsed.refused;
+  const body = parsed.fields;
+  const upstream = stringField(body, 'upstream');
+  if (typeof upstream !== 'string') return upstream;
+  const weights = weightedList(body, 'weights', 'target', 'a target URL');
+  if (!Array.isArray(weights)) return weights;
+  return applied(
+    control,
+    {
+      kind: 'weights',
+      upstream,
+      weights: weights.map(({ name, weight }) => ({ target: name, weight })),
+    },
+    caller(request),
+  );
+}
+
+/** A route's split (or its canary's share, by hand): { route, sides: [{ upstream, weight }] }. */
+async function routeSplit({ control, canaries }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  const parsed = objectBody(request.body);
+  if ('refused' in parsed) return parsed.refused;
+  const body = parsed.fields;
+  const route = stringField(body, 'route');
+  if (typeof route !== 'string') return route;
+  const sides = weightedList(body, 'sides', 'upstream', 'an upstream name');
+  if (!Array.isArray(sides)) return sides;
+  const named = new Set<string>();
+  for (const [index, side] of sides.entries()) {
+    if (named.has(side.name)) return badField(`sides[${index}].upstream`, `"${side.name}" is named twice`);
+    named.add(side.name);
+  }
+  const answer = await applied(
+    control,
+    { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
+    caller(request),
+  );
+  // A canary's share set by hand pauses it there (its status then tells the truth); in a
+  // fleet it is answered once the fleet's Redis took that state, as the canary's actions are.
+  const now = control.changes.find((c) => c.kind === 'split' && c.route === route);
+  if (answer.status !== 200 || now?.kind !== 'split' || canaries === undefined) return answer;
+  const hand = await canaries.byHand(route, now.sides, `admin ${request.who}`);
+  if (hand === undefined) return answer;
+  if ('moved' in hand) return problem(409, 'Conflict', hand.moved, { field: 'route', canary: hand.status });
+  if ('unshared' in hand)
+    return problem(
+      503,
+      'Canary not shared',
+      `the weights are in force on this gateway only: the fleet's store did not answer (${hand.unshared}); they are written to it once it answers, unless the fleet's canary changed meanwhile`,
+      { ...(answer.body as object), canary: hand.status },
+    );
+  return { status: 200, body: { ...(answer.body as object), canary: hand.status } };
+}
+
+function canaryStatus({ canaries }: Admin): AdminAnswer {
+  return { status: 200, body: { canaries: canaries?.status() ?? [] } };
+}
+
+/**
+ * { route }: the controller's own actions by their names (rollback, or abort, its other name:
+ * the canary's share to 0 at once); each is logged with who.
+ */
+function canaryAction(action: OperatorWord): Handler {
+  return async ({ canaries }, request) => {
+    const parsed = objectBody(request.body);
+    if ('refused' in parsed) return parsed.refused;
+    const route = stringField(parsed.fields, 'route');
+    if (typeof route !== 'string') return route;
+    if (canaries === undefined) return problem(404, 'No canary', 'this gateway runs no canary controller');
+    const result = await canaries.act(route, action, `admin ${request.who}`);
+    if ('problem' in result)
+      return result.problem.includes('has no canary')
+        ? badField('route', result.problem)
+        : problem(409, 'Conflict', result.problem, { field: 'route' });
+    return { status: 200, body: { canary: result.status } };
+  };
+}
+
+/**
+ * ?route=NAME drops that route's stored answers, &key=PREFIX only its keys that start so
+ * ("host path?query"); neither: every route's. &wait=DURATION: how long the workers have to
+ * count what they removed, once it is in effect (purge-answer.ts).
+ */
+async function cachePurge({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  const selection = purgeSelection(request.query, request.body);
+  if ('status' in selection) return selection;
+  const { route, key, wait } = selection;
+  const result = await control.purge({ route, key }, caller(request), wait);
+  if ('problem' in result) return badField(result.problem.field, result.problem.detail);
+  return purgeAnswer({ route: route ?? null, key: key ?? null }, result);
+}
+
+async function routeMaintenance({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
+  const parsed = objectBody(request.body);
+  if ('refused' in parsed) return parsed.refused;
+  const body = parsed.fields;
+  const route = stringField(body, 'route');
+  if (typeof route !== 'string') return route;
+  if (typeof body.enabled !== 'boolean') return badField('enabled', 'expected true or false');
+  if (
+    body.message !== undefined &&
+    (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
+  )
+    return badField('message', 'expected a message of 1 to 500 characters');
+  // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
+  // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
+  const retryAfter = body.retry_after;
+  if (
+    retryAfter !== undefined &&
+    (typeof retryAfter !== 'number' ||
+      !Number.isInteger(retryAfter) ||
+      retryAfter < 1 ||
+      retryAfter > LONGEST_RETRY_AFTER)
+  )
+    return badField(
+      'retry_after',
+      `expected whole seconds, from 1 to ${LONGEST_RETRY_AFTER} (596h, as routes[].maintenance.retry_after)`,
+    );
+  return applied(
+    control,
+    {
+      kind: 'maintenance',
+      route,
+      enabled: body.enabled,
+      ...(body.message === undefined ? {} : { message: body.message as string }),
+      ...(retryAfter === undefined ? {} : { retryAfter: retryAfter as number }),
+    },
+    caller(request),
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { createTrustList } from '../../core/net/trust.ts';
+import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -64,52 +64,20 @@ export function createRuntime(
   /** Stages the program gives a route, after Candor's own (GatewayOptions.stages). */
   given?: GivenStages,
 ): LiveRuntime {
-  const upstreams = new Map<string, Upstream>();
   const strayBytes = previous?.strayBytes ?? strayBytesLine(logger);
+  const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), strayBytes));
   changes.applyTo(upstreams.values());
-  const checks = new Map<string, ActiveChecks>();
-  const now = performance.now();
-  if (link)
-    for (const upstream of upstreams.values()) {
-      for (const target of upstream.targets) {
-        const verdict = link.verdict(upstream.name, target.config.origin);
-        if (verdict) applyVerdict(upstream, target, verdict, now, undefined);
-      }
-      // Read against this snapshot's targets and threshold, not only when a verdict changes (the primary logs it).
-      upstream.panic.update(upstream.targets, now);
-    }
-  for (const [name, upstream] of link ? [] : upstreams) {
-    const running = previous?.checks.get(name);
-    running?.update(upstream);
-    checks.set(name, running ?? startActiveChecks(upstream, logger, healthCounts));
-  }
-  if (previous) {
-    for (const [name, old] of previous.upstreams) {
-      if (upstreams.has(name)) continue;
-      void previous.checks.get(name)?.stop();
-      for (const target of old.targets) target.pool.retire();
-      // Its held requests would wait out hold.timeout for targets no check looks at, and a drain,
-      // which answers the held requests of the upstreams of now, would not find them: answered now.
-      old.hold.drain('removed');
-    }
-  }
+  if (link) takeVerdicts(upstreams, link);
+  const checks = link
+    ? new Map<string, ActiveChecks>()
+    : runChecks(upstreams, previous, logger, healthCounts);
+  if (previous) retireRemoved(previous, upstreams);
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
   const trust = createTrustList(config.trustForwardedFrom);
-  const access = new Access(
-    config.routes,
-    logger,
-    // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
-    {
-      upstreams,
-      ask: (upstream, call) => askAuthService(runtime as LiveRuntime, upstream, call),
-      exposeAddresses: config.errors.exposeUpstreamAddress,
-    },
-    trust,
-    previous?.access,
-  );
+  const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
   const splits = routeSplits(config, changes, previous?.splits);
   runtime = {
     config,
@@ -120,12 +88,7 @@ export function createRuntime(
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
-    spool: new SpoolSpace(
-      config.limits.spool,
-      config.limits.spoolDir,
-      (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
-      previous?.spool,
-    ),
+    spool: spoolSpace(config, logger, previous),
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
     strayBytes,
@@ -154,6 +117,79 @@ export function createRuntime(
     },
   };
   return runtime;
+}
+
+/** Every route's access rules (access.ts); `runtime`: the one the auth hops' calls run on. */
+function routeAccess(
+  config: GatewayConfig,
+  logger: Logger,
+  upstreams: ReadonlyMap<string, Upstream>,
+  trust: TrustList,
+  previous: LiveRuntime | undefined,
+  runtime: () => LiveRuntime,
+): Access {
+  return new Access(
+    config.routes,
+    logger,
+    // Metrics, log and the other workers hear of an auth hop's attempts as of any upstream's.
+    {
+      upstreams,
+      ask: (upstream, call) => askAuthService(runtime(), upstream, call),
+      exposeAddresses: config.errors.exposeUpstreamAddress,
+    },
+    trust,
+    previous?.access,
+  );
+}
+
+function spoolSpace(config: GatewayConfig, logger: Logger, previous: LiveRuntime | undefined): SpoolSpace {
+  return new SpoolSpace(
+    config.limits.spool,
+    config.limits.spoolDir,
+    (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
+    previous?.spool,
+  );
+}
+
+/** A cluster worker's targets start on the primary's latest verdicts (its checks are the primary's). */
+function takeVerdicts(upstreams: ReadonlyMap<string, Upstream>, link: ClusterLink): void {
+  const now = performance.now();
+  for (const upstream of upstreams.values()) {
+    for (const target of upstream.targets) {
+      const verdict = link.verdict(upstream.name, target.config.origin);
+      if (verdict) applyVerdict(upstream, target, verdict, now, undefined);
+    }
+    // Read against this snapshot's targets and threshold, not only when a verdict changes (the primary logs it).
+    upstream.panic.update(upstream.targets, now);
+  }
+}
+
+/** In-process, each upstream's health checks: the previous runtime's carry on, updated; new ones start. */
+function runChecks(
+  upstreams: ReadonlyMap<string, Upstream>,
+  previous: LiveRuntime | undefined,
+  logger: Logger,
+  healthCounts: HealthMetrics,
+): Map<string, ActiveChecks> {
+  const checks = new Map<string, ActiveChecks>();
+  for (const [name, upstream] of upstreams) {
+    const running = previous?.checks.get(name);
+    running?.update(upstream);
+    checks.set(name, running ?? startActiveChecks(upstream, logger, healthCounts));
+  }
+  return checks;
+}
+
+/** The upstreams a reload no longer names: their checks stop, their pools retire. */
+function retireRemoved(previous: LiveRuntime, upstreams: ReadonlyMap<string, Upstream>): void {
+  for (const [name, old] of previous.upstreams) {
+    if (upstreams.has(name)) continue;
+    void previous.checks.get(name)?.stop();
+    for (const target of old.targets) target.pool.retire();
+    // Its held requests would wait out hold.timeout for targets no check looks at, and a drain,
+    // which answers the held requests of the upstreams of now, would not find them: answered now.
+    old.hold.drain('removed');
+  }
 }
 
 /**

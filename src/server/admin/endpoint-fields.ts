@@ -1,0 +1,66 @@
+import type { RuntimeChange } from '../gateway/runtime-changes.ts';
+import { type AdminAnswer, badField, problem } from './answer.ts';
+import type { ClusterControl } from './cluster-control.ts';
+import type { Caller } from './reload-report.ts';
+
+/** A runtime change made through the cluster primary's control, as the admin API answers it. */
+export async function applied(
+  control: ClusterControl,
+  change: RuntimeChange,
+  caller: Caller,
+): Promise<AdminAnswer> {
+  const result = await control.change(change, caller);
+  if ('problem' in result) return badField(result.problem.field, result.problem.detail);
+  if (result.failed.length > 0)
+    return problem(503, 'Change incomplete', 'some workers did not confirm the change', {
+      change,
+      workers: result,
+    });
+  return { status: 200, body: { applied: change, workers: result } };
+}
+
+export function objectBody(body: unknown): { fields: Record<string, unknown> } | { refused: AdminAnswer } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { refused: problem(400, 'Bad request', '(body): expected a JSON object', { field: '(body)' }) };
+  return { fields: body as Record<string, unknown> };
+}
+
+/**
+ * A body's list of `{ <key>: name, weight: 0-1000 }` (target weights, a route's split), or the
+ * 400 naming the first entry that is not one.
+ */
+export function weightedList(
+  body: Record<string, unknown>,
+  field: string,
+  key: string,
+  what: string,
+): { name: string; weight: number }[] | AdminAnswer {
+  const list = body[field];
+  if (!Array.isArray(list) || list.length === 0)
+    return badField(
+      field,
+      `expected a list of { "${key}": ${key === 'target' ? 'URL' : 'NAME'}, "weight": 0-1000 }`,
+    );
+  const out: { name: string; weight: number }[] = [];
+  for (const [index, entry] of list.entries()) {
+    const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+    const name = item[key];
+    if (typeof name !== 'string' || name === '')
+      return badField(`${field}[${index}].${key}`, `expected ${what}`);
+    const weight = item.weight;
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
+      return badField(
+        `${field}[${index}].weight`,
+        `expected a whole number from 0 to 1000, got ${JSON.stringify(weight)}`,
+      );
+    out.push({ name, weight });
+  }
+  return out;
+}
+
+export function stringField(body: Record<string, unknown>, field: string): string | AdminAnswer {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '')
+    return badField(field, `expected a non-empty string, got ${JSON.stringify(value) ?? 'nothing'}`);
+  return value;
+}

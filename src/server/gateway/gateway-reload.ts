@@ -1,0 +1,110 @@
+import { ConfigError } from '../../core/config/config-error.ts';
+import { configHash } from '../../core/config/config-hash.ts';
+import { keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
+import { loadOidc } from '../../proxy/admit/access.ts';
+import type { Discoveries } from '../../upstream/discovery/discoveries.ts';
+import { loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import type { Drain } from './drain.ts';
+import {
+  type GatewayLive,
+  type GatewayParts,
+  PLUGIN_CLOSE_MS,
+  pluginsOf,
+  runtimeOn,
+} from './gateway-parts.ts';
+import { openAdded, swapListeners } from './reload-listeners.ts';
+import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
+import { planListeners, reloadChanges, unchangeableProblems } from './reload-plan.ts';
+
+/**
+ * A reload asked of a gateway whose drain began: nothing read, nothing changed. Not a problem of
+ * the config (it has no line to name): the gateway is on its way out.
+ */
+export class GatewayDraining extends Error {
+  override readonly name = 'GatewayDraining';
+  constructor() {
+    super('the gateway is draining: no reload (the running config stays)');
+  }
+}
+
+/** What a reload works on besides the gateway's parts and state. */
+export interface ReloadScope {
+  readonly drain: Drain;
+  readonly handlers: RequestHandlers;
+  readonly discoveries: Discoveries | undefined;
+}
+
+/**
+ * Swaps in `file` (see Gateway.reload): everything that can fail first, while nothing has
+ * changed; then the new state, the runtime built on it, and the listeners swapped.
+ */
+export async function reloadGateway(
+  parts: GatewayParts,
+  live: GatewayLive,
+  scope: ReloadScope,
+  file: GatewayConfig,
+): Promise<ReloadOutcome> {
+  const { options, logger, metrics, changes } = parts;
+  const next = parts.mine(file);
+  keepFieldLines(next, keptFieldLines(file));
+  const before = live.runtime.config;
+  // A draining gateway has stopped accepting on the listeners it had: one a reload opened
+  // now would accept connections only for the drain to cut them.
+  if (scope.drain.started) throw new GatewayDraining();
+  const problems = unchangeableProblems(before, next);
+  if (problems.length > 0) throw new ConfigError(problems);
+  // Loaded before anything changes, so that nothing is left half swapped.
+  await parts.loadStore(next);
+  await loadOidc(next.routes);
+  await loadAutomaticHttps(next);
+  // The new config's plugins, made before anything changes: one that cannot be made refuses the reload whole.
+  const nextPlugins = await pluginsOf(next, options, logger, metrics, () => live.runtime);
+  const plan = planListeners(before, next);
+  // New listeners first: the one step that can fail, and nothing has changed yet if it does.
+  const opened = await openAdded(plan, next, scope.handlers, parts.ordered).catch(async (err: unknown) => {
+    await nextPlugins?.close(PLUGIN_CLOSE_MS);
+    throw err;
+  });
+  const oldPlugins = live.plugins;
+  live.plugins = nextPlugins;
+  const dropped = changes.prune(next);
+  const previous = live.runtime;
+  if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
+    void live.store?.close();
+    live.store = parts.storeOf(next);
+  }
+  if (parts.link === undefined)
+    parts.timeline.record({
+      kind: 'reload',
+      config_hash: configHash(file),
+      via: 'program',
+      ...reloadChanges(live.whole, file),
+    });
+  live.whole = file;
+  scope.discoveries?.update(file);
+  live.https = replaceHttps(live.https, previous.config, next, () => parts.httpsOf(next));
+  // Built on the DNS answers in force now: one may have come while the listeners opened.
+  live.runtime = runtimeOn(parts, live, parts.mine(file), previous);
+  live.hash = configHash(file);
+  metrics.configLoaded(file);
+  metrics.canaryRoutes(
+    new Set(
+      [...live.runtime.splits].filter(([, split]) => split.window !== undefined).map(([route]) => route),
+    ),
+  );
+  // A canary that appears starts, one that is gone stops, one whose settings changed starts
+  // again; the fleet it is judged with follows (opened with a store, closed with the last canary).
+  await live.canaries?.sync(file);
+  // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
+  if (options.logger === undefined) logger.level = next.log.level;
+  swapListeners(live.listeners, live.closingListeners, plan, opened, next, logger);
+  // The replaced plugins end once the swap is done (requests in flight on them may still call them meanwhile).
+  void oldPlugins?.close(PLUGIN_CLOSE_MS);
+  const outcome = reloadOutcome(live.hash, plan, before, next, dropped);
+  for (const what of dropped)
+    logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
+  logger.info({ pid: process.pid, ...outcome }, 'config swapped');
+  return outcome;
+}
