@@ -77,12 +77,7 @@ export const DIAGNOSE_OPTIONS = {
 
 /** `candor diagnose TARGET [options]`. Returns the exit status. */
 export async function runDiagnoseCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: DIAGNOSE_OPTIONS,
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseDiagnoseArgs(args);
   if (values.help) {
     process.stdout.write(DIAGNOSE_HELP);
     return EXIT.ok;
@@ -94,53 +89,83 @@ export async function runDiagnoseCommand(args: readonly string[]): Promise<numbe
         ? 'diagnose needs a TARGET: a URL, or an upstream name with --config FILE'
         : `diagnose takes one TARGET, got ${positionals.length}`,
     );
-  let config: GatewayConfig | undefined;
-  if (values.config !== undefined) {
-    try {
-      config = await loadConfigFile(values.config);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(formatConfigProblems(err.problems) + '\n');
-      return EXIT.config;
-    }
-  }
-  if (config !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(positionals[0])) {
-    const found = await discoverForDiagnose(config, positionals[0]);
-    if ('failure' in found) {
-      process.stderr.write(
-        `candor: upstream "${positionals[0]}" has no target to probe: ${found.failure} (the gateway would answer ${found.answered} until DNS answers)\n`,
-      );
-      return OUTCOME_EXIT.failure;
-    }
-    config = found.config;
-    if (found.said !== '') process.stderr.write(`${found.said}\n`);
-  }
+  const config = await targetConfig(values.config, positionals[0]);
+  if (typeof config === 'number') return config;
   let options: DiagnoseOptions;
   try {
-    options = {
-      target: positionals[0],
-      config,
-      path: values.path,
-      host: values.host,
-      method: values.method,
-      headers: (values.header ?? []).map(parseHeader),
-      connectTimeout: duration(values['connect-timeout'], '--connect-timeout'),
-      responseTimeout: duration(values.timeout, '--timeout'),
-      readTimeout: duration(values['read-timeout'], '--read-timeout'),
-      ca: values.ca,
-      maxBody: size(values['max-body']),
-      via: values.compare ?? values.via,
-      protocol: protocolOf(values.protocol),
-    };
-    if (options.path !== undefined && !options.path.startsWith('/'))
-      throw new TargetError(`--path must start with "/", got "${options.path}"`);
-    if (options.method !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(options.method))
-      throw new TargetError(`--method "${options.method}" is not a method name`);
+    options = diagnoseOptions(positionals[0], config, values);
   } catch (err) {
     if (err instanceof TargetError) return usage(err.message);
     throw err;
   }
-  const json = values.json ?? false;
+  return probe(options, values.json ?? false);
+}
+
+function parseDiagnoseArgs(args: readonly string[]) {
+  return parseArgs({ args: [...args], options: DIAGNOSE_OPTIONS, allowPositionals: true, strict: true });
+}
+
+type DiagnoseValues = ReturnType<typeof parseDiagnoseArgs>['values'];
+
+/**
+ * The config to probe with (--config), an upstream with `discovery` asked of DNS first; or the
+ * exit status when the config is invalid or the upstream has no target.
+ */
+async function targetConfig(
+  path: string | undefined,
+  target: string,
+): Promise<GatewayConfig | undefined | number> {
+  if (path === undefined) return undefined;
+  let config: GatewayConfig;
+  try {
+    config = await loadConfigFile(path);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(formatConfigProblems(err.problems) + '\n');
+    return EXIT.config;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return config;
+  const found = await discoverForDiagnose(config, target);
+  if ('failure' in found) {
+    process.stderr.write(
+      `candor: upstream "${target}" has no target to probe: ${found.failure} (the gateway would answer ${found.answered} until DNS answers)\n`,
+    );
+    return OUTCOME_EXIT.failure;
+  }
+  if (found.said !== '') process.stderr.write(`${found.said}\n`);
+  return found.config;
+}
+
+/** The probe the flags ask for; a TargetError names a flag that is wrong. */
+function diagnoseOptions(
+  target: string,
+  config: GatewayConfig | undefined,
+  values: DiagnoseValues,
+): DiagnoseOptions {
+  const options: DiagnoseOptions = {
+    target,
+    config,
+    path: values.path,
+    host: values.host,
+    method: values.method,
+    headers: (values.header ?? []).map(parseHeader),
+    connectTimeout: duration(values['connect-timeout'], '--connect-timeout'),
+    responseTimeout: duration(values.timeout, '--timeout'),
+    readTimeout: duration(values['read-timeout'], '--read-timeout'),
+    ca: values.ca,
+    maxBody: size(values['max-body']),
+    via: values.compare ?? values.via,
+    protocol: protocolOf(values.protocol),
+  };
+  if (options.path !== undefined && !options.path.startsWith('/'))
+    throw new TargetError(`--path must start with "/", got "${options.path}"`);
+  if (options.method !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(options.method))
+    throw new TargetError(`--method "${options.method}" is not a method name`);
+  return options;
+}
+
+/** Walks the hops, told as they go (or as one JSON document at the end); the exit status. */
+async function probe(options: DiagnoseOptions, json: boolean): Promise<number> {
   const printer = createTextPrinter((text) => process.stdout.write(text), {
     color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   });

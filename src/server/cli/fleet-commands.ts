@@ -49,104 +49,34 @@ export const FLEET_OPTIONS = {
 
 /** `candor config push|history|rollback …` and `candor fleet status …`. */
 export async function runFleetCommand(command: 'config' | 'fleet', argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: FLEET_OPTIONS,
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseFleetArgs(argv);
   const [verb, ...args] = positionals;
-  const known = command === 'config' ? ['push', 'history', 'rollback'] : ['status'];
-  if (verb === undefined || !known.includes(verb))
-    return usage(
-      `candor ${command} takes ${known.join(', ')}: candor ${command} ${known[0]} --config BOOTSTRAP`,
-    );
-  if (values.config === undefined)
-    return usage(
-      `candor ${command} ${verb} needs the bootstrap file that names the source: --config BOOTSTRAP`,
-    );
-  const canaryFlag = ['canary', 'judge-window', 'judge-for', 'min-requests', 'no-wait'].find(
-    (flag) => values[flag as keyof typeof values] !== undefined,
-  );
-  if (canaryFlag !== undefined && (verb !== 'push' || values.canary === undefined))
-    return usage(
-      `--${canaryFlag} is for a canary push: candor config push FILE --config BOOTSTRAP --canary N`,
-    );
+  const wrong = wrongUse(command, verb, values);
+  if (wrong !== undefined) return usage(wrong);
   const ifRevision = values['if-revision'] === undefined ? undefined : Number(values['if-revision']);
   if (ifRevision !== undefined && !(Number.isSafeInteger(ifRevision) && ifRevision >= 0))
     return usage(`--if-revision must be a revision (a whole number), got "${values['if-revision']}"`);
   try {
-    const bootstrap = readBootstrap(values.config);
-    const client = clientOf(bootstrap);
-    const { key } = bootstrap.etcd;
-    const author = values.author ?? defaultAuthor();
+    // wrongUse has told a call without --config.
+    const bootstrap = readBootstrap(values.config as string);
+    const fleet: FleetCall = {
+      values,
+      args,
+      bootstrap,
+      client: clientOf(bootstrap),
+      key: bootstrap.etcd.key,
+      author: values.author ?? defaultAuthor(),
+      ifRevision,
+    };
     switch (verb) {
-      case 'status': {
-        const status = await fleetStatus(client, key);
-        process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : fleetLines(status));
-        return status.gateways.some((g) => g.behind) ? EXIT.unclean : EXIT.ok;
-      }
-      case 'push': {
-        if (args.length !== 1)
-          return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
-        let document: string;
-        try {
-          document = await readFile(args[0], 'utf8');
-        } catch (err) {
-          process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
-          return EXIT.config;
-        }
-        if (values.canary !== undefined) {
-          const plan = canaryPlan(values);
-          if (typeof plan === 'string') return usage(plan);
-          const options = { expected: ifRevision, label: args[0] };
-          const result = await pushCanary(client, bootstrap, document, author, plan, options);
-          return toldCanary(result, client, key, values['no-wait'] === true);
-        }
-        return told(
-          await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
-          key,
-        );
-      }
-      case 'history': {
-        const limit = values.limit === undefined ? 20 : Number(values.limit);
-        if (!(Number.isSafeInteger(limit) && limit > 0))
-          return usage(`--limit must be a count, got "${values.limit}"`);
-        const { entries, compactedBefore } = await configHistory(client, key, limit);
-        if (values.json)
-          process.stdout.write(
-            `${JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null })}\n`,
-          );
-        else {
-          for (const e of entries)
-            process.stdout.write(
-              `${e.revision}  ${e.at}  ${e.author}  ${e.bytes} bytes${e.rollbackOf === undefined ? '' : `  (rollback to ${e.rollbackOf})`}\n`,
-            );
-          if (entries.length === 0) process.stdout.write(`${key}: no config pushed yet\n`);
-          if (compactedBefore !== undefined)
-            process.stdout.write(`(older revisions compacted away before ${compactedBefore + 1})\n`);
-        }
-        return EXIT.ok;
-      }
-      default: {
-        const revision = Number(args[0]);
-        if (args.length !== 1 || !(Number.isSafeInteger(revision) && revision > 0))
-          return usage(
-            'candor config rollback takes the revision to go back to: candor config rollback REV --config BOOTSTRAP',
-          );
-        const old = await documentAt(client, key, revision);
-        if ('problem' in old) {
-          process.stderr.write(`candor: ${old.problem}\n`);
-          return EXIT.data;
-        }
-        return told(
-          await pushDocument(client, bootstrap, old.document, author, {
-            expected: ifRevision,
-            rollbackOf: revision,
-          }),
-          key,
-        );
-      }
+      case 'status':
+        return await statusCommand(fleet);
+      case 'push':
+        return await pushCommand(fleet);
+      case 'history':
+        return await historyCommand(fleet);
+      default:
+        return await rollbackCommand(fleet);
     }
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -159,6 +89,129 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
     }
     throw err;
   }
+}
+
+function parseFleetArgs(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options: FLEET_OPTIONS, allowPositionals: true, strict: true });
+}
+
+type FleetValues = ReturnType<typeof parseFleetArgs>['values'];
+
+/** One fleet command's call: its flags and arguments, and the source its bootstrap file names. */
+interface FleetCall {
+  readonly values: FleetValues;
+  readonly args: readonly string[];
+  readonly bootstrap: ReturnType<typeof readBootstrap>;
+  readonly client: EtcdClient;
+  readonly key: string;
+  readonly author: string;
+  readonly ifRevision: number | undefined;
+}
+
+/** What is wrong with the verb and flags given (told before the bootstrap file is read), if anything. */
+function wrongUse(
+  command: 'config' | 'fleet',
+  verb: string | undefined,
+  values: FleetValues,
+): string | undefined {
+  const known = command === 'config' ? ['push', 'history', 'rollback'] : ['status'];
+  if (verb === undefined || !known.includes(verb))
+    return `candor ${command} takes ${known.join(', ')}: candor ${command} ${known[0]} --config BOOTSTRAP`;
+  if (values.config === undefined)
+    return `candor ${command} ${verb} needs the bootstrap file that names the source: --config BOOTSTRAP`;
+  const canaryFlag = ['canary', 'judge-window', 'judge-for', 'min-requests', 'no-wait'].find(
+    (flag) => values[flag as keyof typeof values] !== undefined,
+  );
+  if (canaryFlag !== undefined && (verb !== 'push' || values.canary === undefined))
+    return `--${canaryFlag} is for a canary push: candor config push FILE --config BOOTSTRAP --canary N`;
+  return undefined;
+}
+
+/** `candor fleet status`: every gateway's revision; unclean when one is behind. */
+async function statusCommand({ client, key, values }: FleetCall): Promise<number> {
+  const status = await fleetStatus(client, key);
+  process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : fleetLines(status));
+  return status.gateways.some((g) => g.behind) ? EXIT.unclean : EXIT.ok;
+}
+
+/** `candor config push FILE`, as a canary with --canary N. */
+async function pushCommand({
+  args,
+  values,
+  client,
+  bootstrap,
+  key,
+  author,
+  ifRevision,
+}: FleetCall): Promise<number> {
+  if (args.length !== 1)
+    return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
+  let document: string;
+  try {
+    document = await readFile(args[0], 'utf8');
+  } catch (err) {
+    process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
+    return EXIT.config;
+  }
+  if (values.canary !== undefined) {
+    const plan = canaryPlan(values);
+    if (typeof plan === 'string') return usage(plan);
+    const options = { expected: ifRevision, label: args[0] };
+    const result = await pushCanary(client, bootstrap, document, author, plan, options);
+    return toldCanary(result, client, key, values['no-wait'] === true);
+  }
+  return told(
+    await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
+    key,
+  );
+}
+
+/** `candor config history`: the revisions pushed, newest first. */
+async function historyCommand({ values, client, key }: FleetCall): Promise<number> {
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!(Number.isSafeInteger(limit) && limit > 0))
+    return usage(`--limit must be a count, got "${values.limit}"`);
+  const { entries, compactedBefore } = await configHistory(client, key, limit);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null })}\n`);
+    return EXIT.ok;
+  }
+  for (const e of entries)
+    process.stdout.write(
+      `${e.revision}  ${e.at}  ${e.author}  ${e.bytes} bytes${e.rollbackOf === undefined ? '' : `  (rollback to ${e.rollbackOf})`}\n`,
+    );
+  if (entries.length === 0) process.stdout.write(`${key}: no config pushed yet\n`);
+  if (compactedBefore !== undefined)
+    process.stdout.write(`(older revisions compacted away before ${compactedBefore + 1})\n`);
+  return EXIT.ok;
+}
+
+/** `candor config rollback REV`: that revision's document, pushed again. */
+async function rollbackCommand({
+  args,
+  client,
+  bootstrap,
+  key,
+  author,
+  ifRevision,
+}: FleetCall): Promise<number> {
+  const revision = Number(args[0]);
+  if (args.length !== 1 || !(Number.isSafeInteger(revision) && revision > 0))
+    return usage(
+      'candor config rollback takes the revision to go back to: candor config rollback REV --config BOOTSTRAP',
+    );
+  const old = await documentAt(client, key, revision);
+  if ('problem' in old) {
+    process.stderr.write(`candor: ${old.problem}\n`);
+    return EXIT.data;
+  }
+  return told(
+    await pushDocument(client, bootstrap, old.document, author, {
+      expected: ifRevision,
+      rollbackOf: revision,
+    }),
+    key,
+  );
 }
 
 /** The canary a push names (--canary N, --judge-window, --judge-for, --min-requests), or what is wrong with it. */

@@ -43,71 +43,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     switch (command) {
-      case 'serve': {
-        const { values } = parseArgs({
-          args: [...rest],
-          options: OPTIONS.serve,
-          strict: true,
-        });
-        if (values.help) return await help();
-        if (values['pid-file'] === '') return usage('--pid-file needs a path');
-        if (values.demo && values.config !== undefined)
-          return usage('serve runs --config FILE or --demo, not both');
-        // The demo shows two workers' state merged, without one worker per core on a big machine.
-        const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
-        if (workers === undefined)
-          return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
-        // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.
-        const { runServe } = await import('./serve.ts');
-        return await runServe({
-          config: values.config,
-          demo: values.demo ?? false,
-          workers,
-          pidFile: values['pid-file'],
-        });
-      }
-      case 'check': {
-        const { values, positionals } = parseArgs({
-          args: [...rest],
-          options: OPTIONS.check,
-          allowPositionals: true,
-          strict: true,
-        });
-        if (values.help) return await help();
-        const file = oneFile(values.config, positionals);
-        if (file === undefined) return usage('candor check needs a config file: candor check FILE');
-        if (file === null) return usage('candor check checks one config file: candor check FILE');
-        const { runCheck } = await import('./check.ts');
-        return await runCheck(file, values['without-secrets'] ?? false);
-      }
-      case 'reload': {
-        const { values, positionals } = parseArgs({
-          args: [...rest],
-          options: OPTIONS.reload,
-          allowPositionals: true,
-          strict: true,
-        });
-        if (values.help) return await help();
-        const file = oneFile(values.config, positionals);
-        if (file === undefined)
-          return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
-        if (file === null)
-          return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
-        return await (await import('./reload.ts')).runReload(file);
-      }
-      case 'purge': {
-        const { values } = parseArgs({
-          args: [...rest],
-          options: OPTIONS.purge,
-          strict: true,
-        });
-        if (values.help) return await help();
-        if (values.config === undefined)
-          return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
-        if (values.key !== undefined && values.route === undefined)
-          return usage('candor purge --key purges within a route: add --route NAME');
-        return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
-      }
+      case 'serve':
+        return await serveCommand(rest);
+      case 'check':
+        return await checkCommand(rest);
+      case 'reload':
+        return await reloadCommand(rest);
+      case 'purge':
+        return await purgeCommand(rest);
       case 'config':
       case 'fleet':
         if (rest.includes('--help') || rest.includes('-h')) return await help();
@@ -124,6 +67,79 @@ export async function main(argv: readonly string[]): Promise<number> {
       return usage((err as Error).message);
     throw err;
   }
+}
+
+/** `candor serve --config FILE | --demo [--workers N] [--pid-file PATH]`. */
+async function serveCommand(rest: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...rest],
+    options: OPTIONS.serve,
+    strict: true,
+  });
+  if (values.help) return await help();
+  if (values['pid-file'] === '') return usage('--pid-file needs a path');
+  if (values.demo && values.config !== undefined)
+    return usage('serve runs --config FILE or --demo, not both');
+  // The demo shows two workers' state merged, without one worker per core on a big machine.
+  const workers = parseWorkers(values.workers ?? (values.demo ? '2' : undefined));
+  if (workers === undefined)
+    return usage(`--workers must be a number from 1 to 256, got "${values.workers}"`);
+  // Each command loads only its own modules: a gateway worker never pays for explain or diagnose.
+  const { runServe } = await import('./serve.ts');
+  return await runServe({
+    config: values.config,
+    demo: values.demo ?? false,
+    workers,
+    pidFile: values['pid-file'],
+  });
+}
+
+/** `candor check FILE`. */
+async function checkCommand(rest: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...rest],
+    options: OPTIONS.check,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return await help();
+  const file = oneFile(values.config, positionals);
+  if (file === undefined) return usage('candor check needs a config file: candor check FILE');
+  if (file === null) return usage('candor check checks one config file: candor check FILE');
+  const { runCheck } = await import('./check.ts');
+  return await runCheck(file, values['without-secrets'] ?? false);
+}
+
+/** `candor reload --config FILE`. */
+async function reloadCommand(rest: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...rest],
+    options: OPTIONS.reload,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return await help();
+  const file = oneFile(values.config, positionals);
+  if (file === undefined)
+    return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+  if (file === null)
+    return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
+  return await (await import('./reload.ts')).runReload(file);
+}
+
+/** `candor purge --config FILE [--route NAME [--key KEY]]`. */
+async function purgeCommand(rest: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...rest],
+    options: OPTIONS.purge,
+    strict: true,
+  });
+  if (values.help) return await help();
+  if (values.config === undefined)
+    return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
+  if (values.key !== undefined && values.route === undefined)
+    return usage('candor purge --key purges within a route: add --route NAME');
+  return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
 }
 
 /**

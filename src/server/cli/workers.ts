@@ -76,148 +76,183 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
     );
   const env = { [WORKERS_ENV]: String(count), ...(store && { [WORKERS_STORE_ENV]: store.dir }) };
   return new Promise((resolve) => {
-    let alive = 0;
-    let stopping = false;
-    let exitCode: number = EXIT.ok;
-    const bornAt = new Map<number, number>();
-    /** Workers that died after a short life, in a row (any worker: a crash loop is the code's, not one slot's). */
-    let crashesInARow = 0;
-    /** Replacements waiting out their backoff: forked unless a drain begins first. */
-    const waiting = new Set<NodeJS.Timeout>();
-    /** Some worker has served since the start: a replacement that cannot start is no reason to stop the others. */
-    let served = false;
-    const onServing = (_worker: Worker, message: unknown) => {
-      if (!isServing(message)) return;
-      served = true;
-      cluster.off('message', onServing);
-    };
-    cluster.on('message', onServing);
-    const livingWorkers = () =>
-      Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
-    const fork = () => {
-      alive++;
-      const worker = cluster.fork(env);
-      // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
-      // half a MiB of a primary that needs no other part of it.
-      bornAt.set(worker.id, process.uptime() * 1000);
-      // A send to a worker that just died fails with EPIPE as an 'error' event: without a
-      // listener it would take the primary (and every other worker) down. Its 'exit' follows.
-      worker.on('error', (err) => {
-        process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
-      });
-      options.onFork(worker);
-    };
-    const send = (action: GatewayAction) => {
-      const message: ActionMessage = { candor: 'action', action };
-      for (const worker of Object.values(cluster.workers ?? {}))
-        if (worker?.isConnected()) worker.send(message);
-    };
-    let backstop: NodeJS.Timeout | undefined;
-    /** Workers the backstop killed: their exit was already told, with its cause. */
-    const killed = new Set<number | undefined>();
-    const stopAll = (action: 'drain' | 'drain-now') => {
-      stopping = true;
-      for (const timer of waiting) {
-        clearTimeout(timer);
-        alive--;
-      }
-      waiting.clear();
-      if (alive === 0) return finish();
-      options.onDrain?.();
-      send(action);
-      // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
-      backstop ??= setTimeout(() => {
-        for (const worker of Object.values(cluster.workers ?? {})) {
-          const pid = worker?.process.pid;
-          process.stderr.write(`candor: worker ${pid} outlived the drain; killing it\n`);
-          options.logger.error(
-            { pid, drain_timeout_ms: options.drainTimeout(), grace_ms: WORKER_EXIT_GRACE_MS },
-            'worker outlived the drain: killed (SIGKILL), its requests in flight without their log lines',
-          );
-          killed.add(pid);
-          worker?.process.kill('SIGKILL');
-        }
-      }, options.drainTimeout() + WORKER_EXIT_GRACE_MS).unref();
-    };
-    const finish = () => {
-      cluster.off('message', onServing);
-      offSignals();
-      clearTimeout(backstop);
+    new Supervision(env, options, (code) => {
       store?.remove();
-      resolve(exitCode);
-    };
-    cluster.on('exit', (worker, code, signal) => {
-      alive--;
-      const lived = process.uptime() * 1000 - (bornAt.get(worker.id) ?? 0);
-      bornAt.delete(worker.id);
-      if (!stopping) {
-        // A worker that could not start (port in use, bad certificate) would fail again at once:
-        // the gateway stops, unless it was a replacement and other workers serve. Those go on
-        // (a certificate file missing for the moment of a renewal's move must not take them
-        // down), and the replacement is tried again as a crash's is, with the backoff below.
-        const couldNotStart = code === EXIT.unavailable || code === EXIT.config;
-        if (couldNotStart && (!served || livingWorkers() === 0)) {
-          exitCode = code;
-          options.logger.error(
-            { pid: worker.process.pid, exit: code },
-            served
-              ? 'no worker left and its replacement could not start: the gateway stops'
-              : 'a worker could not start: the gateway stops',
-          );
-          stopAll('drain');
-        } else {
-          crashesInARow = lived >= RESTART_BACKOFF.stableAfterMs ? 1 : crashesInARow + 1;
-          const delay = restartDelay(crashesInARow);
-          const when =
-            delay === 0 ? '' : ` in ${delay / 1000} s (${crashesInARow} short-lived workers in a row)`;
-          process.stderr.write(
-            `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another${when}\n`,
-          );
-          options.logger.warn(
-            {
-              pid: worker.process.pid,
-              exit: signal ?? code,
-              restart_in_ms: delay,
-              short_lived_in_a_row: crashesInARow,
-            },
-            'worker exited: starting another',
-          );
-          if (delay === 0) fork();
-          else {
-            // Counted alive while it waits, so the primary does not exit for want of workers.
-            alive++;
-            const timer = setTimeout(() => {
-              waiting.delete(timer);
-              alive--;
-              fork();
-            }, delay);
-            waiting.add(timer);
-          }
-        }
-      }
-      // A worker that did not end its drain with 0 (killed by the backstop above, or by the
-      // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
-      // primary's exit says so to its supervisor (systemd marks the unit failed).
-      else if (code !== EXIT.ok) {
-        if (!killed.has(worker.process.pid))
-          options.logger.error(
-            { pid: worker.process.pid, exit: signal ?? code },
-            'worker did not end its drain cleanly',
-          );
-        if (exitCode === EXIT.ok) exitCode = EXIT.unclean;
-      }
-      if (stopping && alive === 0) finish();
-    });
-    const offSignals = onSignals((action) => {
-      if (action !== 'reopen-logs') return stopAll(action);
+      resolve(code);
+    }).start(count);
+  });
+}
+
+/** One run of the workers: forked, replaced when they die, drained on a signal, until the last exits. */
+class Supervision {
+  #alive = 0;
+  #stopping = false;
+  #exitCode: number = EXIT.ok;
+  readonly #bornAt = new Map<number, number>();
+  /** Workers that died after a short life, in a row (any worker: a crash loop is the code's, not one slot's). */
+  #crashesInARow = 0;
+  /** Replacements waiting out their backoff: forked unless a drain begins first. */
+  readonly #waiting = new Set<NodeJS.Timeout>();
+  /** Some worker has served since the start: a replacement that cannot start is no reason to stop the others. */
+  #served = false;
+  #backstop: NodeJS.Timeout | undefined;
+  /** Workers the backstop killed: their exit was already told, with its cause. */
+  readonly #killed = new Set<number | undefined>();
+  #offSignals: () => void = () => {};
+  readonly #env: Record<string, string>;
+  readonly #options: SuperviseOptions;
+  readonly #done: (code: number) => void;
+
+  constructor(env: Record<string, string>, options: SuperviseOptions, done: (code: number) => void) {
+    this.#env = env;
+    this.#options = options;
+    this.#done = done;
+  }
+
+  start(count: number): void {
+    cluster.on('message', this.#onServing);
+    cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    this.#offSignals = onSignals((action) => {
+      if (action !== 'reopen-logs') return this.#stopAll(action);
       shutEarlyInspector(true);
-      options.onReopenLogs?.();
-      send(action);
+      this.#options.onReopenLogs?.();
+      this.#send(action);
     });
     // Now, not at the next SIGUSR1 (a day later, for logrotate): it may be the one that opened it.
     shutEarlyInspector(false);
-    for (let i = 0; i < count; i++) fork();
-  });
+    for (let i = 0; i < count; i++) this.#fork();
+  }
+
+  readonly #onServing = (_worker: Worker, message: unknown): void => {
+    if (!isServing(message)) return;
+    this.#served = true;
+    cluster.off('message', this.#onServing);
+  };
+
+  #livingWorkers(): number {
+    return Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
+  }
+
+  #fork(): void {
+    this.#alive++;
+    const worker = cluster.fork(this.#env);
+    // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
+    // half a MiB of a primary that needs no other part of it.
+    this.#bornAt.set(worker.id, process.uptime() * 1000);
+    // A send to a worker that just died fails with EPIPE as an 'error' event: without a
+    // listener it would take the primary (and every other worker) down. Its 'exit' follows.
+    worker.on('error', (err) => {
+      process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
+    });
+    this.#options.onFork(worker);
+  }
+
+  #send(action: GatewayAction): void {
+    const message: ActionMessage = { candor: 'action', action };
+    for (const worker of Object.values(cluster.workers ?? {}))
+      if (worker?.isConnected()) worker.send(message);
+  }
+
+  #stopAll(action: 'drain' | 'drain-now'): void {
+    this.#stopping = true;
+    for (const timer of this.#waiting) {
+      clearTimeout(timer);
+      this.#alive--;
+    }
+    this.#waiting.clear();
+    if (this.#alive === 0) return this.#finish();
+    this.#options.onDrain?.();
+    this.#send(action);
+    // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
+    this.#backstop ??= setTimeout(
+      () => this.#killOutlivers(),
+      this.#options.drainTimeout() + WORKER_EXIT_GRACE_MS,
+    ).unref();
+  }
+
+  #killOutlivers(): void {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      const pid = worker?.process.pid;
+      process.stderr.write(`candor: worker ${pid} outlived the drain; killing it\n`);
+      this.#options.logger.error(
+        { pid, drain_timeout_ms: this.#options.drainTimeout(), grace_ms: WORKER_EXIT_GRACE_MS },
+        'worker outlived the drain: killed (SIGKILL), its requests in flight without their log lines',
+      );
+      this.#killed.add(pid);
+      worker?.process.kill('SIGKILL');
+    }
+  }
+
+  #finish(): void {
+    cluster.off('message', this.#onServing);
+    this.#offSignals();
+    clearTimeout(this.#backstop);
+    this.#done(this.#exitCode);
+  }
+
+  #exited(worker: Worker, code: number, signal: string): void {
+    this.#alive--;
+    const lived = process.uptime() * 1000 - (this.#bornAt.get(worker.id) ?? 0);
+    this.#bornAt.delete(worker.id);
+    if (!this.#stopping) this.#died(worker, code, signal, lived);
+    // A worker that did not end its drain with 0 (killed by the backstop above, or by the
+    // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
+    // primary's exit says so to its supervisor (systemd marks the unit failed).
+    else if (code !== EXIT.ok) {
+      if (!this.#killed.has(worker.process.pid))
+        this.#options.logger.error(
+          { pid: worker.process.pid, exit: signal ?? code },
+          'worker did not end its drain cleanly',
+        );
+      if (this.#exitCode === EXIT.ok) this.#exitCode = EXIT.unclean;
+    }
+    if (this.#stopping && this.#alive === 0) this.#finish();
+  }
+
+  /** A worker died while the gateway runs: replaced, or the gateway stops if none could start. */
+  #died(worker: Worker, code: number, signal: string, lived: number): void {
+    // A worker that could not start (port in use, bad certificate) would fail again at once:
+    // the gateway stops, unless it was a replacement and other workers serve. Those go on
+    // (a certificate file missing for the moment of a renewal's move must not take them
+    // down), and the replacement is tried again as a crash's is, with the backoff below.
+    const couldNotStart = code === EXIT.unavailable || code === EXIT.config;
+    if (couldNotStart && (!this.#served || this.#livingWorkers() === 0)) {
+      this.#exitCode = code;
+      this.#options.logger.error(
+        { pid: worker.process.pid, exit: code },
+        this.#served
+          ? 'no worker left and its replacement could not start: the gateway stops'
+          : 'a worker could not start: the gateway stops',
+      );
+      this.#stopAll('drain');
+      return;
+    }
+    this.#crashesInARow = lived >= RESTART_BACKOFF.stableAfterMs ? 1 : this.#crashesInARow + 1;
+    const delay = restartDelay(this.#crashesInARow);
+    const when =
+      delay === 0 ? '' : ` in ${delay / 1000} s (${this.#crashesInARow} short-lived workers in a row)`;
+    process.stderr.write(
+      `candor: worker ${worker.process.pid} exited (${signal ?? code}); starting another${when}\n`,
+    );
+    this.#options.logger.warn(
+      {
+        pid: worker.process.pid,
+        exit: signal ?? code,
+        restart_in_ms: delay,
+        short_lived_in_a_row: this.#crashesInARow,
+      },
+      'worker exited: starting another',
+    );
+    if (delay === 0) return this.#fork();
+    // Counted alive while it waits, so the primary does not exit for want of workers.
+    this.#alive++;
+    const timer = setTimeout(() => {
+      this.#waiting.delete(timer);
+      this.#alive--;
+      this.#fork();
+    }, delay);
+    this.#waiting.add(timer);
+  }
 }
 
 /**

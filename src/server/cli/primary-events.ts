@@ -1,0 +1,148 @@
+import cluster, { type Worker } from 'node:cluster';
+import { configHash } from '../../core/config/config-hash.ts';
+import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { AdminServer } from '../admin/admin-server.ts';
+import type { ClusterControl } from '../admin/cluster-control.ts';
+import type { Canaries } from '../canary/canaries.ts';
+import { isServing } from '../gateway/ipc-protocol.ts';
+import type { GatewayWide } from './gateway-wide.ts';
+import type { PrimaryOptions } from './primary.ts';
+import type { PrimaryAdmin } from './primary-admin.ts';
+import { compileFor } from './primary-compilers.ts';
+import { type FleetFollowing, followSource } from './primary-fleet.ts';
+import { startLine } from './start-line.ts';
+
+/** What the primary supervises with: what its reloads and its workers' news act on. */
+export interface Supervised {
+  readonly path: string;
+  readonly config: GatewayConfig;
+  readonly workers: number;
+  readonly options: PrimaryOptions;
+  readonly logger: Logger;
+  readonly control: ClusterControl;
+  readonly wide: GatewayWide;
+  readonly canaries: Canaries;
+  readonly admin: PrimaryAdmin;
+  readonly fleet: FleetFollowing;
+  /** GET /ready: the workers that listen. */
+  readonly listening: Set<number>;
+  /**
+   * The canaries start once every worker serves: a split change sent to a worker still starting
+   * would be lost, and its share would stay 0 while the controller believes it moved.
+   */
+  canariesStarted: boolean;
+}
+
+/** Turns SIGHUP into a reload, and applies each reload here; returns what stops listening. */
+export function reloadOnSignals(s: Supervised): () => void {
+  const { control, wide, canaries, admin, logger } = s;
+  // A reload may move, add or remove the admin listener, or rotate its token. Once the answer
+  // is on its way: the admin API's own reload must not close the listener under its caller.
+  control.onSwapped = () => {
+    compileFor(control.config);
+    wide.configChanged(control.config);
+    if (s.canariesStarted) canaries.sync(control.config);
+    // The primary's own events (reloads, admin calls, health) follow the new log.level too.
+    logger.level = control.config.log.level;
+    setImmediate(() =>
+      admin.sync(control.config.admin).catch((err: Error) =>
+        // A new admin address that cannot be bound leaves the API closed; the gateway goes on.
+        logger.error({ err: err.message }, 'admin API could not move to its new address: it stays closed'),
+      ),
+    );
+  };
+  control.onReloaded = (result) => wide.reloadCounted(result === 'ok' ? 'success' : 'failure');
+  const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
+  process.on('SIGHUP', onHangup);
+  // One that came while the gateway started (bin/candor.js kept it): its reload, now. A worker
+  // forked meanwhile gets it too, kept with its start (worker-channel.ts).
+  if (hangupWhileStarting()) onHangup();
+  return () => process.off('SIGHUP', onHangup);
+}
+
+/**
+ * Follows the workers as they serve and exit: the start once the first serves, readiness while
+ * any listens, the canaries once all serve. Returns what stops following them.
+ */
+export function watchWorkers(s: Supervised): () => void {
+  const { config, control, logger, listening, options } = s;
+  // Once the first worker serves, with the ports really bound: the demo's banner, and the start
+  // line (on stderr even when the log goes to a file, so whoever started it sees that it runs,
+  // and which pid to signal).
+  const onServing = (_worker: Worker, message: unknown) => {
+    if (!isServing(message)) return;
+    cluster.off('message', onServing);
+    s.wide.serving();
+    // A fleet's gateway follows its etcd key once it serves (a revision applied before a worker
+    // listens would have no worker to swap), and writes its record under the key's prefix.
+    if (options.fleet !== undefined)
+      void followSource(options.fleet.start, message.ports, config, control, logger, s.fleet).catch(
+        (err: Error) =>
+          logger.error(
+            { err: err.message },
+            'the config source could not be followed: the running config stays',
+          ),
+      );
+    announceStart(s, message.ports, s.admin.current);
+  };
+  // GET /ready: ready while some worker listens; none yet, or the last one dead and its
+  // replacement not yet listening (its socket closed with it: connections are refused), not.
+  const onListening = (worker: Worker, message: unknown) => {
+    if (isServing(message)) control.serving = listening.add(worker.id).size > 0;
+  };
+  const onExit = (worker: Worker) => {
+    listening.delete(worker.id);
+    control.serving = listening.size > 0;
+  };
+  let servingWorkers = 0;
+  const startCanaries = (_worker: Worker, message: unknown) => {
+    if (!isServing(message) || ++servingWorkers < s.workers) return;
+    cluster.off('message', startCanaries);
+    s.canariesStarted = true;
+    s.canaries.sync(control.config);
+  };
+  cluster.on('message', onServing);
+  cluster.on('message', onListening);
+  cluster.on('exit', onExit);
+  cluster.on('message', startCanaries);
+  return () => {
+    cluster.off('message', onServing);
+    cluster.off('message', onListening);
+    cluster.off('exit', onExit);
+    cluster.off('message', startCanaries);
+  };
+}
+
+/** The demo's banner and the start line, with the ports really bound. */
+function announceStart(
+  { path, config, workers, options }: Supervised,
+  ports: readonly number[],
+  admin: { readonly server: AdminServer; readonly config: AdminConfig } | undefined,
+): void {
+  const adminPort = admin?.server.port();
+  options.announce?.({ gatewayPort: ports[0], ports, adminPort });
+  const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
+  process.stderr.write(
+    startLine({
+      pid: process.pid,
+      configPath: path,
+      configHash: configHash(config),
+      workers,
+      listening: config.listen.map((listener, i) => `${bracket(listener.host)}:${ports[i]}`),
+      admin:
+        admin === undefined || adminPort === undefined
+          ? undefined
+          : `${bracket(admin.config.host)}:${adminPort}`,
+      pidFile: options.pidFile,
+    }),
+  );
+}
+
+/** Whether bin/candor.js kept a SIGHUP that came before the primary listened for one; it keeps no more. */
+function hangupWhileStarting(): boolean {
+  const key = Symbol.for('candor.hangup-while-starting');
+  const early = (process as unknown as Record<symbol, { hangup: boolean; stop(): void } | undefined>)[key];
+  early?.stop();
+  return early?.hangup === true;
+}

@@ -1,0 +1,57 @@
+import { configHash } from '../../core/config/config-hash.ts';
+import type { GatewayConfig } from '../../core/config/types.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { ClusterControl } from '../admin/cluster-control.ts';
+import type { FleetCanary } from '../fleet/fleet-canary.ts';
+import type { FleetSource, FleetStart } from '../fleet/fleet-source.ts';
+
+/** What a fleet's gateway follows once it serves; empty until then, and on a standalone one. */
+export interface FleetFollowing {
+  source?: FleetSource;
+  canary?: FleetCanary;
+}
+
+/**
+ * Follows the fleet's etcd key (a revision pushed there is reloaded) and writes this gateway's
+ * record under the key's prefix; what it starts is kept in `into`, for the primary to stop.
+ */
+export async function followSource(
+  start: FleetStart,
+  ports: readonly number[],
+  config: GatewayConfig,
+  control: ClusterControl,
+  logger: Logger,
+  into: FleetFollowing,
+): Promise<void> {
+  const [{ FleetSource }, { fleetStatus }, { FleetCanary }] = await Promise.all([
+    import('../fleet/fleet-source.ts'),
+    import('../fleet/fleet-status.ts'),
+    import('../fleet/fleet-canary.ts'),
+  ]);
+  const address = config.listen
+    .map((l, i) => `${l.host.includes(':') ? `[${l.host}]` : l.host}:${ports[i]}`)
+    .join(' ');
+  const source = new FleetSource(
+    start,
+    configHash(config),
+    address,
+    (pushed) =>
+      control.reload({ via: 'etcd', who: `etcd revision ${pushed.revision} by ${pushed.author}`, pushed }),
+    logger,
+  );
+  into.source = source;
+  control.configSource = () => into.source?.status();
+  control.fleet = () => fleetStatus(start.client, start.bootstrap.etcd.key);
+  source.start();
+  // A config canary (candor config push --canary): taken here if this gateway is one of it,
+  // counted on every gateway, judged by one of them.
+  into.canary = new FleetCanary(
+    source,
+    start.client,
+    start.bootstrap.etcd.key,
+    start.bootstrap.name,
+    () => control.gatewayCounts(),
+    logger,
+  );
+  into.canary.start();
+}
