@@ -169,30 +169,11 @@ function parseText(
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
   const asWritten = problemTemplates(fromEnvironment);
-  const problems: ConfigProblem[] = [];
-  const seen = new Set<string>();
+  const { problems, toProblem } = problemList(source, unsetAt, asWritten);
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
   const taken = applyRouteDefaults(yaml.value);
   const placeOf = placesOf(taken, included, source, yaml.locate);
-  const toProblem = (
-    path: readonly (string | number)[],
-    line: number,
-    column: number,
-    message: string,
-    file = source,
-  ) => {
-    const formatted = formatPath(path);
-    // One problem per field: a value that failed to expand would otherwise also fail its type.
-    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
-    seen.add(`${file}\n${formatted}`);
-    const unset = file === source ? unsetAt.get(formatted) : undefined;
-    const said =
-      unset === undefined
-        ? message
-        : `${message} (environment variable ${unset} is not set here: read as empty)`;
-    problems.push({ file, line, column, path: formatted, message: asWritten(said) });
-  };
   for (const problem of included.problems) {
     const { line, column } = problem.locate(problem.path, problem.at);
     toProblem(problem.path, line, column, problem.message, problem.file);
@@ -219,14 +200,7 @@ function parseText(
     };
     const warn: Report = (field, message, at = 'value') =>
       toWarning(field, message, at === 'parent' ? 'key' : at);
-    checkSchema(yaml.value, report);
-    checkCrossFields(yaml.value, report, warn);
-    checkFiles(yaml.value, baseDir, report, secrets);
-    checkAcme(yaml.value, baseDir, report);
-    checkDns01(yaml.value, env, report, secrets);
-    checkAdmin(yaml.value, baseDir, env, report, secrets);
-    checkOidc(yaml.value, env, report, secrets);
-    checkTracingPackages(yaml.value, report);
+    checkDocument(yaml.value, baseDir, env, secrets, report, warn);
   }
   if (problems.length > 0) {
     throw new ConfigError(problems.sort(byFileAndLine(source)));
@@ -240,6 +214,57 @@ function parseText(
   for (const [index, fields] of taken)
     options.onRouteDefaults?.(index, config.routes[index]?.name ?? '', fields);
   return config;
+}
+
+/** Where a problem is told: in its file, once per field, as written, naming the variable it read as empty. */
+type ToProblem = (
+  path: readonly (string | number)[],
+  line: number,
+  column: number,
+  message: string,
+  file?: string,
+) => void;
+
+/** The problems found so far, and how each is added. */
+function problemList(
+  source: string,
+  unsetAt: ReadonlyMap<string, string>,
+  asWritten: (message: string) => string,
+): { problems: ConfigProblem[]; toProblem: ToProblem } {
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  const toProblem: ToProblem = (path, line, column, message, file = source) => {
+    const formatted = formatPath(path);
+    // One problem per field: a value that failed to expand would otherwise also fail its type.
+    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
+    seen.add(`${file}\n${formatted}`);
+    const unset = file === source ? unsetAt.get(formatted) : undefined;
+    const said =
+      unset === undefined
+        ? message
+        : `${message} (environment variable ${unset} is not set here: read as empty)`;
+    problems.push({ file, line, column, path: formatted, message: asWritten(said) });
+  };
+  return { problems, toProblem };
+}
+
+/** Every check of a document whose YAML parsed: its schema, fields against each other, the files and secrets it names. */
+function checkDocument(
+  document: unknown,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  secrets: SecretPresence,
+  report: Report,
+  warn: Report,
+): void {
+  checkSchema(document, report);
+  checkCrossFields(document, report, warn);
+  checkFiles(document, baseDir, report, secrets);
+  checkAcme(document, baseDir, report);
+  checkDns01(document, env, report, secrets);
+  checkAdmin(document, baseDir, env, report, secrets);
+  checkOidc(document, env, report, secrets);
+  checkTracingPackages(document, report);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { accepted, present } from './accepted.ts';
+import { accepted } from './accepted.ts';
 import { fileText } from './utf8.ts';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
@@ -17,6 +17,7 @@ import { DEFAULTS } from './defaults.ts';
 import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toAcme } from './normalize-acme.ts';
 import { toDiscovery, toStore } from './normalize-fleet.ts';
+import { duration, size, toLimits } from './normalize-limits.ts';
 import { toPlugins } from './normalize-plugins.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
@@ -32,11 +33,9 @@ import type {
   GatewayConfig,
   HealthCheckConfig,
   HoldConfig,
-  Http2Limits,
   ListenerConfig,
   MaintenanceConfig,
   OutlierDetectionConfig,
-  PerClientLimits,
   RateLimitConfig,
   RetryConfig,
   RouteConfig,
@@ -44,20 +43,13 @@ import type {
   TargetConfig,
   UpstreamConfig,
 } from './types.ts';
-import { parseDuration, parseSize } from './units.ts';
 
 type RawListener = RawConfig['listen'][number];
 type RawRoute = RawConfig['routes'][number];
 type RawUpstream = NonNullable<RawConfig['upstreams']>[string];
 type RawTarget = NonNullable<RawUpstream['targets']>[number];
 
-const duration = (text: string | undefined, fallback: number): number =>
-  text === undefined ? fallback : present(parseDuration(text));
-const size = (value: string | number | undefined, fallback: number): number =>
-  value === undefined ? fallback : present(parseSize(value));
-
 export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string): GatewayConfig {
-  const limits = raw.limits ?? {};
   const destination = raw.log?.destination ?? DEFAULTS.log.destination;
   const upstreams = Object.fromEntries(
     Object.entries(raw.upstreams ?? {}).map(([name, upstream]) => [
@@ -65,17 +57,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       toUpstream(name, upstream, baseDir),
     ]),
   );
-  const authUpstreams: AuthUpstreams = {
-    // The checks made sure the name is one of upstreams.
-    named: (name) => upstreams[name] as UpstreamConfig,
-    // The upstream defaults, the hop's timeout as its wait for an answer (each try's and all tries').
-    own: (name, origin, timeout) =>
-      toUpstream(
-        name,
-        { targets: [{ url: origin }], timeouts: { response: `${timeout}ms`, total: `${timeout}ms` } },
-        baseDir,
-      ),
-  };
+  const authUpstreams = toAuthUpstreams(upstreams, baseDir);
   // Unnamed routes that would share a part kept by name with another: their own names (route-names.ts).
   const renamed = renamedDefaults(raw.routes);
   return {
@@ -99,24 +81,7 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
       mergeSlashes: raw.paths?.merge_slashes ?? DEFAULTS.paths.mergeSlashes,
     },
     trustForwardedFrom: [...(raw.trust_forwarded_from ?? DEFAULTS.trustForwardedFrom)],
-    limits: {
-      headerSize: size(limits.header_size, DEFAULTS.limits.headerSize),
-      uriLength: size(limits.uri_length, DEFAULTS.limits.uriLength),
-      headerTimeout: duration(limits.header_timeout, DEFAULTS.limits.headerTimeout),
-      bodyIdleTimeout: duration(limits.body_idle_timeout, DEFAULTS.limits.bodyIdleTimeout),
-      bodyReadTimeout: duration(limits.body_read_timeout, DEFAULTS.limits.bodyReadTimeout),
-      bodyMinRate: size(limits.body_min_rate, DEFAULTS.limits.bodyMinRate),
-      sendTimeout: duration(limits.send_timeout, DEFAULTS.limits.sendTimeout),
-      keepAliveTimeout: duration(limits.keep_alive_timeout, DEFAULTS.limits.keepAliveTimeout),
-      spool: {
-        maxResponse: size(limits.spool?.max_response, DEFAULTS.limits.spool.maxResponse),
-        maxTotal: size(limits.spool?.max_total, DEFAULTS.limits.spool.maxTotal),
-      },
-      bufferTotal: size(limits.buffer_total, DEFAULTS.limits.bufferTotal),
-      spoolDir: resolve(baseDir, limits.spool_dir ?? DEFAULTS.limits.spoolDir()),
-      http2: toHttp2Limits(limits.http2 ?? {}),
-      ...(limits.per_client === undefined ? {} : { perClient: toPerClientLimits(limits.per_client) }),
-    },
+    limits: toLimits(raw.limits, baseDir),
     log: {
       level: raw.log?.level ?? DEFAULTS.log.level,
       destination:
@@ -145,6 +110,24 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
             serviceName: raw.tracing.service_name ?? raw.name ?? DEFAULTS.name,
           },
         }),
+  };
+}
+
+/** The upstreams an auth hop may call: one of the config's by name, or its own origin. */
+function toAuthUpstreams(
+  upstreams: Readonly<Record<string, UpstreamConfig>>,
+  baseDir: string,
+): AuthUpstreams {
+  return {
+    // The checks made sure the name is one of upstreams.
+    named: (name) => upstreams[name] as UpstreamConfig,
+    // The upstream defaults, the hop's timeout as its wait for an answer (each try's and all tries').
+    own: (name, origin, timeout) =>
+      toUpstream(
+        name,
+        { targets: [{ url: origin }], timeouts: { response: `${timeout}ms`, total: `${timeout}ms` } },
+        baseDir,
+      ),
   };
 }
 
@@ -456,35 +439,4 @@ function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: nu
 
 function toTarget(raw: RawTarget): TargetConfig {
   return { url: raw.url, ...accepted(parseTargetUrl(raw.url)), weight: raw.weight ?? DEFAULTS.target.weight };
-}
-
-function toHttp2Limits(raw: NonNullable<NonNullable<RawConfig['limits']>['http2']>): Http2Limits {
-  const d = DEFAULTS.limits.http2;
-  return {
-    maxConcurrentStreams: raw.max_concurrent_streams ?? d.maxConcurrentStreams,
-    maxHeaderListSize: size(raw.max_header_list_size, d.maxHeaderListSize),
-    maxHeaderFields: raw.max_header_fields ?? d.maxHeaderFields,
-    headerTableSize: size(raw.header_table_size, d.headerTableSize),
-    maxSessionMemory: size(raw.max_session_memory, d.maxSessionMemory),
-    connectionBuffer: size(raw.connection_buffer, d.connectionBuffer),
-    maxInvalidFrames: raw.max_invalid_frames ?? d.maxInvalidFrames,
-    maxRejectedStreams: raw.max_rejected_streams ?? d.maxRejectedStreams,
-    floodWindow: duration(raw.flood_window, d.floodWindow),
-    maxClientResets: raw.max_client_resets ?? d.maxClientResets,
-    maxPings: raw.max_pings ?? d.maxPings,
-    maxSettingsFrames: raw.max_settings_frames ?? d.maxSettingsFrames,
-    maxRequests: raw.max_requests ?? d.maxRequests,
-    sendTimeout: duration(raw.send_timeout, d.sendTimeout),
-    idleTimeout: duration(raw.idle_timeout, d.idleTimeout),
-  };
-}
-
-function toPerClientLimits(
-  raw: NonNullable<NonNullable<RawConfig['limits']>['per_client']>,
-): PerClientLimits {
-  return {
-    ...(raw.connections === undefined ? {} : { connections: raw.connections }),
-    ...(raw.requests === undefined ? {} : { requests: raw.requests }),
-    key: raw.key ?? DEFAULTS.perClientKey,
-  };
 }

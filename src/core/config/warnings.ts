@@ -14,7 +14,7 @@ import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import { plainHstsListener } from './plain-hsts.ts';
 import type { PathSegment } from './schema.ts';
-import type { GatewayConfig } from './types.ts';
+import type { GatewayConfig, RouteConfig, UpstreamConfig } from './types.ts';
 import { formatDuration } from './units.ts';
 
 /** A warning and the field it is about, as the loader locates it in the file (load.ts). */
@@ -29,6 +29,23 @@ export function configWarnings(config: GatewayConfig): string[] {
 }
 
 export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [
+    ...pageWarnings(config),
+    ...trustWarnings(config),
+    ...acmeWarnings(config),
+    ...Object.entries(config.upstreams).flatMap(([name, upstream]) =>
+      upstreamWarnings(config, name, upstream),
+    ),
+    ...config.routes.flatMap((route, index) => routeWarnings(config, route, index)),
+    ...spoolWarnings(config),
+  ];
+  // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
+  const templates = problemTemplates(config.fromEnvironment ?? []);
+  return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+}
+
+/** An HTML error page with nowhere to show the request id. */
+function pageWarnings(config: GatewayConfig): FieldWarning[] {
   const warnings: FieldWarning[] = [];
   const { html } = config.errors.pages;
   if (html !== undefined && !templateHasRequestId(html))
@@ -36,6 +53,12 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       path: ['errors', 'pages', 'html'],
       message: `${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
     });
+  return warnings;
+}
+
+/** trust_forwarded_from entries that trust too much, or more than they read as. */
+function trustWarnings(config: GatewayConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
   for (const [index, entry] of config.trustForwardedFrom.entries())
     if (/\/0+$/.test(entry))
       warnings.push({
@@ -44,6 +67,12 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       });
     else warnings.push(...looseCidr(['trust_forwarded_from', index], entry));
   warnings.push(...trustedBalancers(config));
+  return warnings;
+}
+
+/** ACME challenges that cannot be answered, or a dns01 section no order uses. */
+function acmeWarnings(config: GatewayConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
   const { acme } = config;
   const orders = config.listen.some((listener) => listener.tls?.acme !== undefined);
   // Only HTTP-01, which the CA asks on port 80 of a plain listener: with none, every order fails.
@@ -66,106 +95,114 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       message:
         'acme.challenges leaves dns-01 out: no order uses this section (nor its TSIG key); add dns-01 to acme.challenges, or remove dns01',
     });
-  for (const [name, upstream] of Object.entries(config.upstreams)) {
-    for (const [index, target] of upstream.targets.entries())
+  return warnings;
+}
+
+/** An upstream that loops back to the gateway, or whose hold and retry settings can never act. */
+function upstreamWarnings(config: GatewayConfig, name: string, upstream: UpstreamConfig): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
+  for (const [index, target] of upstream.targets.entries())
+    if (ownListener(config, target.hostname, target.port))
+      warnings.push({
+        path: ['upstreams', name, 'targets', index, 'url'],
+        message: `${authority(target)} ${LOOP}`,
+      });
+  // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
+  const { hold, timeouts } = upstream;
+  if (hold !== undefined && hold.timeout >= timeouts.total)
+    warnings.push({
+      path: ['upstreams', name, 'hold', 'timeout'],
+      message: `${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
+    });
+  // Each attempt waits for its head the shorter of the two (upstream.ts: the pool's head timeout).
+  const { perTryTimeout } = upstream.retries;
+  if (perTryTimeout > timeouts.response)
+    warnings.push({
+      path: ['upstreams', name, 'retries', 'per_try_timeout'],
+      message: `${formatDuration(perTryTimeout)} is above timeouts.response (${formatDuration(timeouts.response)}): each attempt waits for its response head at most timeouts.response, so the per-try timeout never passes; raise timeouts.response or lower per_try_timeout`,
+    });
+  const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
+  if (inert.length > 0)
+    warnings.push({
+      path: ['upstreams', name, 'retries', 'on'],
+      message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
+    });
+  return warnings;
+}
+
+/** A route's access, compression, header and cache settings that do not do what they read as. */
+function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
+  const steerable = steerableCanaryKey(route, index);
+  if (steerable !== undefined) warnings.push(steerable);
+  for (const list of ['allow', 'deny'] as const)
+    for (const [at, entry] of (route.access?.[list] ?? []).entries())
+      warnings.push(...looseCidr(['routes', index, list, at], entry));
+  const forward = route.access?.auth?.forward;
+  if (forward !== undefined && !forward.shared)
+    for (const target of forward.upstream.targets)
       if (ownListener(config, target.hostname, target.port))
         warnings.push({
-          path: ['upstreams', name, 'targets', index, 'url'],
+          path: ['routes', index, 'auth', 'forward', 'url'],
           message: `${authority(target)} ${LOOP}`,
         });
-    // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
-    const { hold, timeouts } = upstream;
-    if (hold !== undefined && hold.timeout >= timeouts.total)
-      warnings.push({
-        path: ['upstreams', name, 'hold', 'timeout'],
-        message: `${formatDuration(hold.timeout)} is not below timeouts.total (${formatDuration(timeouts.total)}): a held request is answered 503 when the total timeout passes, so it never waits the hold's time; raise timeouts.total or lower hold.timeout`,
-      });
-    // Each attempt waits for its head the shorter of the two (upstream.ts: the pool's head timeout).
-    const { perTryTimeout } = upstream.retries;
-    if (perTryTimeout > timeouts.response)
-      warnings.push({
-        path: ['upstreams', name, 'retries', 'per_try_timeout'],
-        message: `${formatDuration(perTryTimeout)} is above timeouts.response (${formatDuration(timeouts.response)}): each attempt waits for its response head at most timeouts.response, so the per-try timeout never passes; raise timeouts.response or lower per_try_timeout`,
-      });
-    const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
-    if (inert.length > 0)
-      warnings.push({
-        path: ['upstreams', name, 'retries', 'on'],
-        message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
-      });
-  }
-  for (const [index, route] of config.routes.entries()) {
-    const steerable = steerableCanaryKey(route, index);
-    if (steerable !== undefined) warnings.push(steerable);
-    for (const list of ['allow', 'deny'] as const)
-      for (const [at, entry] of (route.access?.[list] ?? []).entries())
-        warnings.push(...looseCidr(['routes', index, list, at], entry));
-    const forward = route.access?.auth?.forward;
-    if (forward !== undefined && !forward.shared)
-      for (const target of forward.upstream.targets)
-        if (ownListener(config, target.hostname, target.port))
-          warnings.push({
-            path: ['routes', index, 'auth', 'forward', 'url'],
-            message: `${authority(target)} ${LOOP}`,
-          });
-    // RFC 8725 §3.9: a token one service's audience may not be taken by another of the issuer's.
-    if (route.access?.auth?.jwt !== undefined && route.access.auth.jwt.audiences === undefined)
-      warnings.push({
-        path: ['routes', index, 'auth', 'jwt', 'audiences'],
-        message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
-      });
-    const jwks = plainJwksHost(route.access?.auth?.jwt?.jwksUrl);
-    if (jwks !== undefined)
-      warnings.push({
-        path: ['routes', index, 'auth', 'jwt', 'jwks_url'],
-        message: `plain http to ${jwks}: the keys that decide who gets in travel unauthenticated, and anyone on the way can serve keys of their own and sign any token this route accepts; fetch them over https (plain http only to a loopback address)`,
-      });
-    const cors = route.access?.cors;
-    // The Fetch standard reads "*" in Access-Control-Expose-Headers as any field only for a call
-    // without credentials: one with them (cookies, Authorization) reads a field named "*".
-    if (cors?.credentials === true && cors.exposeHeaders.includes('*'))
-      warnings.push({
-        path: ['routes', index, 'cors', 'expose_headers'],
-        message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
-      });
-    // A gRPC answer is never given a content coding (content-coding.ts), whatever types says.
-    const grpcTypes = route.compression?.types.filter((type) => isGrpcContentType(type)) ?? [];
-    if (grpcTypes.length > 0)
-      warnings.push({
-        path: ['routes', index, 'compression', 'types'],
-        message: `${grpcTypes.join(', ')}: a gRPC answer is never compressed (gRPC compresses its messages itself, grpc-encoding, and its client reads no Content-Encoding), so this entry does nothing; gRPC-Web (application/grpc-web…), which a browser decodes, is compressed by types`,
-      });
-    const hsts = plainHstsListener(config, route);
-    if (hsts !== undefined)
-      warnings.push({
-        path: ['routes', index, 'response_headers'],
-        message: `Strict-Transport-Security goes out on answers over plain http too (listener '${hsts}'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
-      });
-    const methods = route.conditions?.methods;
-    // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
-    if (
-      route.cache !== undefined &&
-      methods !== undefined &&
-      !methods.some((m) => m === 'GET' || m === 'HEAD')
-    )
-      warnings.push({
-        path: ['routes', index, 'cache'],
-        message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
-      });
-  }
+  // RFC 8725 §3.9: a token one service's audience may not be taken by another of the issuer's.
+  if (route.access?.auth?.jwt !== undefined && route.access.auth.jwt.audiences === undefined)
+    warnings.push({
+      path: ['routes', index, 'auth', 'jwt', 'audiences'],
+      message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
+    });
+  const jwks = plainJwksHost(route.access?.auth?.jwt?.jwksUrl);
+  if (jwks !== undefined)
+    warnings.push({
+      path: ['routes', index, 'auth', 'jwt', 'jwks_url'],
+      message: `plain http to ${jwks}: the keys that decide who gets in travel unauthenticated, and anyone on the way can serve keys of their own and sign any token this route accepts; fetch them over https (plain http only to a loopback address)`,
+    });
+  const cors = route.access?.cors;
+  // The Fetch standard reads "*" in Access-Control-Expose-Headers as any field only for a call
+  // without credentials: one with them (cookies, Authorization) reads a field named "*".
+  if (cors?.credentials === true && cors.exposeHeaders.includes('*'))
+    warnings.push({
+      path: ['routes', index, 'cors', 'expose_headers'],
+      message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
+    });
+  // A gRPC answer is never given a content coding (content-coding.ts), whatever types says.
+  const grpcTypes = route.compression?.types.filter((type) => isGrpcContentType(type)) ?? [];
+  if (grpcTypes.length > 0)
+    warnings.push({
+      path: ['routes', index, 'compression', 'types'],
+      message: `${grpcTypes.join(', ')}: a gRPC answer is never compressed (gRPC compresses its messages itself, grpc-encoding, and its client reads no Content-Encoding), so this entry does nothing; gRPC-Web (application/grpc-web…), which a browser decodes, is compressed by types`,
+    });
+  const hsts = plainHstsListener(config, route);
+  if (hsts !== undefined)
+    warnings.push({
+      path: ['routes', index, 'response_headers'],
+      message: `Strict-Transport-Security goes out on answers over plain http too (listener '${hsts}'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
+    });
+  const methods = route.conditions?.methods;
+  // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
+  if (route.cache !== undefined && methods !== undefined && !methods.some((m) => m === 'GET' || m === 'HEAD'))
+    warnings.push({
+      path: ['routes', index, 'cache'],
+      message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
+    });
+  return warnings;
+}
+
+/** A spool total too small to share among serve's workers. */
+function spoolWarnings(config: GatewayConfig): FieldWarning[] {
   // The worker count is serve's (--workers), not the file's: judged at serve's default here (one
   // per core), and again at serve's start with the count it runs (primary.ts).
   const workers = availableParallelism();
   const spool = spoolShareTooSmall(config.limits.spool.maxTotal, workers);
-  if (spool !== undefined)
-    warnings.push({
+  if (spool === undefined) return [];
+  return [
+    {
       path: ['limits', 'spool', 'max_total'],
       message:
         workers === 1 ? spool : `${spool} (serve's default here: one worker per core; --workers sets it)`,
-    });
-  // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
-  const templates = problemTemplates(config.fromEnvironment ?? []);
-  return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+    },
+  ];
 }
 
 /**

@@ -63,27 +63,9 @@ export async function readLogs(
   const cursors: LogCursor[] = [];
   const used = new Map<string, LogReader>();
   for (const path of paths) {
-    const source = await openLines(path);
-    const batches = source.batches();
-    const first: Array<string | null> = [];
-    // Detection looks at the first lines; the batches they came in are parsed as usual after.
-    const sample: NumberedLine[] = [];
-    while (sample.length < SNIFF_LINES) {
-      const batch = await batches.next();
-      if (batch.done) break;
-      for (const text of batch.value) {
-        first.push(text);
-        // A line over MAX_LINE is not read, so it says nothing of the format either.
-        if (text !== null && text.trim() !== '' && sample.length < SNIFF_LINES)
-          sample.push({ line: first.length, text });
-      }
-    }
-    const readers = [...(options.readersFor?.(path) ?? []), ...READERS];
-    const reader = sample.length === 0 ? EMPTY : pick(path, sample, readers, options.format);
-    used.set(reader.format, reader);
-    const refusal = reader.refuse?.(sample.map((s) => s.text));
-    if (refusal !== undefined) throw new LogFormatError(`${path}: ${refusal}`);
-    cursors.push(new LogCursor(source, reader, batches, first));
+    const cursor = await openCursor(path, options);
+    used.set(cursor.reader.format, cursor.reader);
+    cursors.push(cursor);
   }
   const formats = new Set(cursors.map((c) => c.reader.format));
   for (const cursor of cursors) {
@@ -92,49 +74,9 @@ export async function readLogs(
   }
 
   const tally = new Tally(options.bucketMs);
-  const matcher = new AttemptMatcher((attempt) => tally.addAttempt(attempt));
-  const total = cursors.reduce((sum, c) => sum + c.source.size, 0);
-  const progress =
-    options.progress === false
-      ? { stop() {} }
-      : startProgress(() => {
-          const bytes = cursors.reduce((sum, c) => sum + c.source.bytesRead(), 0);
-          const left = (c: LogCursor) => (c.finished ? -1 : c.source.size - c.source.bytesRead());
-          const reading = cursors.reduce((a, b) => (left(b) > left(a) ? b : a), cursors[0]);
-          return { bytes, total, file: reading?.source.path ?? '' };
-        });
+  const progress = options.progress === false ? { stop() {} } : showProgress(cursors);
   try {
-    await Promise.all(cursors.map((c) => c.ready()));
-    let live = cursors.filter((c) => c.head !== undefined);
-    while (live.length > 0) {
-      let best = live[0];
-      let head = best.head as LogRecord;
-      for (let i = 1; i < live.length; i++) {
-        const other = live[i].head as LogRecord;
-        // On a tie the attempt goes first: nginx writes the error line before the access line.
-        if (other.time < head.time || (other.time === head.time && other.kind === 'attempt')) {
-          best = live[i];
-          head = other;
-        }
-      }
-      // A record without a time (LogRecord.time) is on no timeline: it neither moves the join's
-      // window nor joins, and the upstream's word on its 5xx cannot be checked against the error log.
-      const untimed = Number.isNaN(head.time);
-      if (matcher.size > 0 && !untimed) matcher.expire(head.time);
-      if (head.kind === 'health') tally.addHealth(head);
-      else if (head.kind === 'change') {
-        if (!untimed) tally.addChange(head);
-      } else if (head.kind === 'attempt') matcher.add(head);
-      else if (untimed) tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
-      else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
-      const more = best.next();
-      if (more !== undefined) {
-        await more;
-        if (best.head === undefined) live = live.filter((c) => c !== best);
-      }
-    }
-    matcher.expire();
-    tally.joinedAttempts = matcher.joined;
+    await readInTimeOrder(cursors, tally);
   } finally {
     progress.stop();
   }
@@ -146,7 +88,83 @@ export async function readLogs(
         ...[...used.values()].filter((r) => !READERS.includes(r) && r !== EMPTY),
       ]);
   }
-  const files = cursors.map((c) => ({
+  return { tally, files: cursors.map(fileRead), readers: [...used.values()] };
+}
+
+/** A file opened, its format detected from its first lines (or forced), ready to be read. */
+async function openCursor(path: string, options: ReadOptions): Promise<LogCursor> {
+  const source = await openLines(path);
+  const batches = source.batches();
+  const first: Array<string | null> = [];
+  // Detection looks at the first lines; the batches they came in are parsed as usual after.
+  const sample: NumberedLine[] = [];
+  while (sample.length < SNIFF_LINES) {
+    const batch = await batches.next();
+    if (batch.done) break;
+    for (const text of batch.value) {
+      first.push(text);
+      // A line over MAX_LINE is not read, so it says nothing of the format either.
+      if (text !== null && text.trim() !== '' && sample.length < SNIFF_LINES)
+        sample.push({ line: first.length, text });
+    }
+  }
+  const readers = [...(options.readersFor?.(path) ?? []), ...READERS];
+  const reader = sample.length === 0 ? EMPTY : pick(path, sample, readers, options.format);
+  const refusal = reader.refuse?.(sample.map((s) => s.text));
+  if (refusal !== undefined) throw new LogFormatError(`${path}: ${refusal}`);
+  return new LogCursor(source, reader, batches, first);
+}
+
+/** A progress bar on stderr: the bytes read of them all, and the file with the most left. */
+function showProgress(cursors: readonly LogCursor[]): { stop(): void } {
+  const total = cursors.reduce((sum, c) => sum + c.source.size, 0);
+  return startProgress(() => {
+    const bytes = cursors.reduce((sum, c) => sum + c.source.bytesRead(), 0);
+    const left = (c: LogCursor) => (c.finished ? -1 : c.source.size - c.source.bytesRead());
+    const reading = cursors.reduce((a, b) => (left(b) > left(a) ? b : a), cursors[0]);
+    return { bytes, total, file: reading?.source.path ?? '' };
+  });
+}
+
+/** Every file's records into the tally, the earliest head first; attempts joined to their requests. */
+async function readInTimeOrder(cursors: readonly LogCursor[], tally: Tally): Promise<void> {
+  const matcher = new AttemptMatcher((attempt) => tally.addAttempt(attempt));
+  await Promise.all(cursors.map((c) => c.ready()));
+  let live = cursors.filter((c) => c.head !== undefined);
+  while (live.length > 0) {
+    let best = live[0];
+    let head = best.head as LogRecord;
+    for (let i = 1; i < live.length; i++) {
+      const other = live[i].head as LogRecord;
+      // On a tie the attempt goes first: nginx writes the error line before the access line.
+      if (other.time < head.time || (other.time === head.time && other.kind === 'attempt')) {
+        best = live[i];
+        head = other;
+      }
+    }
+    // A record without a time (LogRecord.time) is on no timeline: it neither moves the join's
+    // window nor joins, and the upstream's word on its 5xx cannot be checked against the error log.
+    const untimed = Number.isNaN(head.time);
+    if (matcher.size > 0 && !untimed) matcher.expire(head.time);
+    if (head.kind === 'health') tally.addHealth(head);
+    else if (head.kind === 'change') {
+      if (!untimed) tally.addChange(head);
+    } else if (head.kind === 'attempt') matcher.add(head);
+    else if (untimed) tally.addRequest(head, !best.reader.causesIn, best.errors5xx);
+    else tally.addRequest(matcher.size > 0 ? matcher.claim(head) : head, best.causeKnown, best.errors5xx);
+    const more = best.next();
+    if (more !== undefined) {
+      await more;
+      if (best.head === undefined) live = live.filter((c) => c !== best);
+    }
+  }
+  matcher.expire();
+  tally.joinedAttempts = matcher.joined;
+}
+
+/** What the report says of one file read. */
+function fileRead(c: LogCursor): FileRead {
+  return {
     path: c.source.path,
     format: c.reader.format,
     title: c.reader.title,
@@ -161,8 +179,7 @@ export async function readLogs(
     stepsBack: c.stepsBack,
     ...(c.firstStepBack === undefined ? {} : { firstStepBack: c.firstStepBack }),
     ...(c.reader.partial === undefined ? {} : { unread: c.skippedLines }),
-  }));
-  return { tally, files, readers: [...used.values()] };
+  };
 }
 
 /** The reader for a file: the forced format, or the one detected; an error when too few lines fit. */

@@ -2,12 +2,13 @@ import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
 import { answeredStatuses, firstCheck } from './denials.ts';
 import type { Deploy } from './deploys.ts';
-import { READERS, readerFor } from './detect-format.ts';
+import { READERS } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
 import type { FiveXxSplit } from './log-record.ts';
 import type { FileRead } from './read-logs.ts';
 import type { RefusalRow } from './refusal-tally.ts';
+import { iso, reportNotes } from './report-notes.ts';
 import { type Change, findStorms } from './storms.ts';
 import { isClientsDoing, type PlaceTally, type Tally } from './tally.ts';
 import { adviseTimeout, type TimeoutFinding } from './timeout-advice.ts';
@@ -153,7 +154,6 @@ export interface Report {
   readonly notes: readonly string[];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const sortedCounts = <K>(map: ReadonlyMap<K, number>) => [...map].sort((a, b) => b[1] - a[1]);
 
 function placeRows(map: ReadonlyMap<string, PlaceTally>): PlaceRow[] {
@@ -215,36 +215,6 @@ function changeRow(c: Change & { readonly ms: number }): ChangeRow & { readonly 
   return { label: c.label, at: iso(c.at), source: c.source, seconds: Math.round(c.ms) / 1000 };
 }
 
-/** How the local zone, in which zone-less dates are read, is called here: "TZ=UTC, UTC+00:00". */
-function localZone(): string {
-  const offset = -new Date().getTimezoneOffset();
-  const hours = String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0');
-  const minutes = String(Math.abs(offset) % 60).padStart(2, '0');
-  const name = process.env.TZ ? `TZ=${process.env.TZ}` : 'the local zone';
-  return `${name}, UTC${offset < 0 ? '-' : '+'}${hours}:${minutes}`;
-}
-
-/**
- * A note when a file of causes (an error log) was read with records, yet none of them met a
- * request while 5xx were left without a cause: most often its dates, which carry no zone, were
- * read in another zone than the one they were written in, and every join missed.
- */
-function unjoinedCauses(
-  tally: Tally,
-  files: readonly FileRead[],
-  readers: readonly LogReader[],
-): string | undefined {
-  // Lines without a time are never joined (their format's blind spot says so): not a zone's doing.
-  if (tally.joinedAttempts > 0 || tally.unexplained5xx === 0 || tally.untimed > 0) return undefined;
-  const causeFormats = new Set(
-    files.map((f) => readerFor(f.format, readers)?.causesIn).filter((f): f is string => f !== undefined),
-  );
-  const causes = files.filter((f) => causeFormats.has(f.format) && f.records > 0);
-  if (causes.length === 0) return undefined;
-  const lines = causes.reduce((sum, f) => sum + f.records, 0);
-  return `None of the ${lines} failure lines of ${causes.map((f) => f.path).join(', ')} met a request, and ${tally.unexplained5xx} 5xx have no cause. Their dates carry no zone and were read in ${localZone()}: if the machine that wrote them was in another zone, set TZ to it and run again; otherwise the files may not cover the same time.`;
-}
-
 /**
  * Turns what was read into the report: counts, storms, timeouts and what to check first.
  * `readers`: those the files were read with (their blind spots become the notes).
@@ -256,56 +226,13 @@ export function buildReport(
   readers: readonly LogReader[] = READERS,
 ): Report {
   const bucketMs = tally.storms.settle();
-  const changes: Change[] = [
-    ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
-    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const, canary: c.canary })),
-  ];
-  const storms = findStorms(tally.storms, changes).map(
-    (s): StormRow => ({
-      upstream: s.upstream,
-      began: iso(s.began),
-      ended: iso(s.ended),
-      seconds: Math.round(s.ended - s.began) / 1000,
-      errors: s.errors,
-      requests: s.requests,
-      peakPerSecond: s.peakPerSecond,
-      baselinePerSecond: s.baselinePerSecond,
-      types: s.types.map(([type, count]) => ({ type, count })),
-      afterChange: s.afterChange && changeRow(s.afterChange),
-      changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
-      ...(s.undoneBy === undefined ? {} : { undoneBy: changeRow(s.undoneBy) }),
-      health: healthNear(tally.health, s.upstream, s.began, s.ended),
-    }),
-  );
+  const storms = stormRows(tally, deploys);
   const timeouts: TimeoutFinding[] = [];
   for (const [name, upstream] of tally.byUpstream) {
     const finding = adviseTimeout(name, upstream);
     if (finding) timeouts.push(finding);
   }
-  const formats = [...new Set(files.map((f) => f.format))];
-  const notes = formats
-    .map((format) => readerFor(format, readers)?.blindSpot)
-    .filter((note): note is string => note !== undefined);
-  if (tally.changeLines > tally.changes.length)
-    notes.push(
-      `${tally.changeLines} change lines (Candor's event lines) were read and the first ${tally.changes.length} kept: a storm after ${iso(tally.changes.at(-1)?.time ?? 0)} may be placed after an earlier change than its own. Read fewer days at a time.`,
-    );
-  const causeNote = unjoinedCauses(tally, files, readers);
-  if (causeNote !== undefined) notes.push(causeNote);
-  for (const file of files) {
-    const partial = readerFor(file.format, readers)?.partial;
-    if (partial !== undefined && file.skipped > 0) {
-      const quoted = (file.unread ?? [])
-        .map((l) => `\n      line ${l.line}: ${l.text.slice(0, 160)}`)
-        .join('');
-      notes.push(`${file.path}: ${file.skipped} lines not read; ${partial}. The first of them:${quoted}`);
-    }
-  }
-  for (const file of files)
-    if (file.stepsBack > 0)
-      notes.push(
-        `${file.path} is not in time order: ${file.stepsBack} of its records are over an hour older than one before them (the first at line ${file.firstStepBack}). Rotated logs concatenated newest first? explain reads each file in time order, so error lines and requests on either side may not meet: give the rotated files as separate arguments (gzipped ones too).`,
-      );
+  const notes = reportNotes(tally, files, readers);
   const from = tally.storms.from;
   return {
     files,
@@ -339,4 +266,29 @@ export function buildReport(
     health: healthSummary(tally),
     notes,
   };
+}
+
+/** The storms found in the tally, each placed against the deploys and the logs' own changes near it. */
+function stormRows(tally: Tally, deploys: readonly Deploy[]): StormRow[] {
+  const changes: Change[] = [
+    ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
+    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const, canary: c.canary })),
+  ];
+  return findStorms(tally.storms, changes).map(
+    (s): StormRow => ({
+      upstream: s.upstream,
+      began: iso(s.began),
+      ended: iso(s.ended),
+      seconds: Math.round(s.ended - s.began) / 1000,
+      errors: s.errors,
+      requests: s.requests,
+      peakPerSecond: s.peakPerSecond,
+      baselinePerSecond: s.baselinePerSecond,
+      types: s.types.map(([type, count]) => ({ type, count })),
+      afterChange: s.afterChange && changeRow(s.afterChange),
+      changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
+      ...(s.undoneBy === undefined ? {} : { undoneBy: changeRow(s.undoneBy) }),
+      health: healthNear(tally.health, s.upstream, s.began, s.ended),
+    }),
+  );
 }

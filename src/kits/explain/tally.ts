@@ -1,5 +1,18 @@
 import { CLIENTS_OWN, FAILURES, type FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
+import {
+  type ClientDeadlines,
+  countGrpc,
+  countProtocol,
+  countWait,
+  type GrpcTally,
+  type PlaceTally,
+  type ProtocolTally,
+  type UpstreamTally,
+} from './line-counts.ts';
+
+export type { ClientDeadlines, GrpcTally, PlaceTally, ProtocolTally, UpstreamTally };
+
 import type {
   ChangeLine,
   FailedAttempt,
@@ -28,56 +41,6 @@ interface TypeTally {
   /** gRPC statuses the clients read for it (the gateway's Trailers-Only answers). */
   readonly grpcStatuses: Map<number, number>;
   readonly upstreams: Map<string, number>;
-}
-
-/** Requests over one protocol (HTTP/1.1, HTTP/2), where the lines name it. */
-export interface ProtocolTally {
-  requests: number;
-  errors5xx: number;
-  failures: number;
-}
-
-/** Requests whose client read one gRPC status, by who set it. */
-export interface GrpcTally {
-  requests: number;
-  byProxy: number;
-  byUpstream: number;
-}
-
-export interface PlaceTally {
-  requests: number;
-  errors5xx: number;
-  failures: number;
-  first5xx: number;
-  last5xx: number;
-  readonly types: Map<string, number>;
-}
-
-export interface UpstreamTally extends PlaceTally {
-  /** How long answered requests waited for their response head. */
-  readonly answered: DurationHistogram;
-  /** How long the requests that timed out waiting for a head waited. */
-  readonly timedOut: DurationHistogram;
-  /** Head timeouts whose wait the log does not record. */
-  timeoutsUnmeasured: number;
-  /**
-   * Requests cut by the client's own deadline (gRPC's grpc-timeout, shorter than the proxy's),
-   * with the shortest and longest deadline and where it cut them: not the proxy's timeout, kept apart.
-   */
-  readonly clientDeadlines: ClientDeadlines;
-}
-
-/** The client's own deadlines that cut an upstream's requests: how many, how long, and where (ClientDeadlineAt). */
-export interface ClientDeadlines {
-  count: number;
-  minMs: number;
-  maxMs: number;
-  /** Before anything was sent (a connection opening, a full pool, a retry's backoff, a deadline of 0). */
-  notSent: number;
-  /** Waiting for the response head. */
-  head: number;
-  /** While the response body streamed. */
-  body: number;
 }
 
 const place = (): PlaceTally => ({
@@ -180,97 +143,21 @@ export class Tally {
     const failure = line.failure;
     const is5xx = line.status >= 500;
     const producer = is5xx ? producerOf(line, causeKnown) : undefined;
-    if (failure !== undefined) {
-      const type = this.#type(failure, line.upstream);
-      type.requests++;
-      bump(type.statuses, line.status);
-      if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
-    } else if (line.unknownFailure !== undefined) bump(this.unknownTypes, line.unknownFailure);
-    else if (producer === 'upstream') this.upstreamOwn5xx++;
-    else if (is5xx) this.unexplained5xx++;
-    if (is5xx) {
-      const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
-      this.errors5xx[key]++;
-      if (file) file[key]++;
-    }
-    for (const retried of line.retried ?? []) {
-      this.#type(retried, line.upstream).attempts++;
-      this.attempts++;
-    }
-    for (const [type, count] of line.retriedOmitted ?? []) {
-      this.#type(type, line.upstream).attempts += count;
-      this.attempts += count;
-    }
-    if (line.untypedRetries) {
-      this.untypedRetries += line.untypedRetries;
-      this.attempts += line.untypedRetries;
-    }
+    this.#countCause(line, producer, file);
+    this.#countRetries(line);
     if (line.clientAborted) this.clientAborted++;
     this.refusals.add(line);
     if (line.staleCause !== undefined) {
       bump(this.staleAnswers, line.staleCause);
       if (failure === undefined) this.upstreamOwn5xxStale++;
     }
-    if (line.protocol !== undefined) {
-      let p = this.byProtocol.get(line.protocol);
-      if (p === undefined) {
-        p = { requests: 0, errors5xx: 0, failures: 0 };
-        this.byProtocol.set(line.protocol, p);
-      }
-      p.requests++;
-      if (is5xx) p.errors5xx++;
-      if (failure !== undefined) p.failures++;
-    }
-    if (line.grpc !== undefined) {
-      let g = this.byGrpcStatus.get(line.grpc.status);
-      if (g === undefined) {
-        g = { requests: 0, byProxy: 0, byUpstream: 0 };
-        this.byGrpcStatus.set(line.grpc.status, g);
-      }
-      g.requests++;
-      if (line.grpc.producedBy === 'proxy') g.byProxy++;
-      else g.byUpstream++;
-    }
+    if (line.protocol !== undefined)
+      countProtocol(this.byProtocol, line.protocol, is5xx, failure !== undefined);
+    if (line.grpc !== undefined) countGrpc(this.byGrpcStatus, line.grpc);
 
     const key = line.upstream ?? NO_UPSTREAM;
-    const upstream = this.#upstream(key);
-    const places: PlaceTally[] =
-      line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
-    const placeFailure = failure !== undefined && !saysNothingOfUpstream(failure) ? failure : undefined;
-    for (const p of places) {
-      p.requests++;
-      if (is5xx) p.errors5xx++;
-      if (placeFailure !== undefined) {
-        p.failures++;
-        bump(p.types, placeFailure);
-      }
-      if ((is5xx || placeFailure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
-    }
-    // A client's own deadline: logged as client_deadline, or client_deadline_connecting when
-    // nothing was sent (before, as http_response_timeout).
-    if (
-      (failure === 'client_deadline' ||
-        failure === 'client_deadline_connecting' ||
-        failure === 'http_response_timeout') &&
-      line.clientDeadlineMs !== undefined
-    ) {
-      const deadlines = upstream.clientDeadlines;
-      deadlines.count++;
-      deadlines[line.clientDeadlineAt ?? 'head']++;
-      deadlines.minMs = Math.min(deadlines.minMs, line.clientDeadlineMs);
-      deadlines.maxMs = Math.max(deadlines.maxMs, line.clientDeadlineMs);
-    } else if (failure === 'http_response_timeout') {
-      if (line.waitMs === undefined) upstream.timeoutsUnmeasured++;
-      else upstream.timedOut.add(line.waitMs);
-    } else if (
-      failure === undefined &&
-      line.staleCause === undefined &&
-      line.status >= 100 &&
-      !line.clientAborted &&
-      line.waitMs !== undefined
-    ) {
-      upstream.answered.add(line.waitMs);
-    }
+    const upstream = this.#countPlaces(line, key, is5xx);
+    countWait(upstream, line);
     // A line without a time is counted, but has no place on the timeline the storms are found on.
     if (Number.isNaN(line.time)) {
       this.untimed++;
@@ -290,6 +177,60 @@ export class Tally {
             ? `${line.status}, cause unknown`
             : undefined),
     );
+  }
+
+  /** The line's failure by type, or the 5xx it explains none of; and who produced a 5xx. */
+  #countCause(line: RequestLine, producer: Producer | undefined, file: FiveXxSplit | undefined): void {
+    const failure = line.failure;
+    const is5xx = line.status >= 500;
+    if (failure !== undefined) {
+      const type = this.#type(failure, line.upstream);
+      type.requests++;
+      bump(type.statuses, line.status);
+      if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
+    } else if (line.unknownFailure !== undefined) bump(this.unknownTypes, line.unknownFailure);
+    else if (producer === 'upstream') this.upstreamOwn5xx++;
+    else if (is5xx) this.unexplained5xx++;
+    if (is5xx) {
+      const key = producer === 'proxy' ? 'byProxy' : producer === 'upstream' ? 'passedThrough' : 'cannotTell';
+      this.errors5xx[key]++;
+      if (file) file[key]++;
+    }
+  }
+
+  /** The attempts the line says were retried, by their failure where it names one. */
+  #countRetries(line: RequestLine): void {
+    for (const retried of line.retried ?? []) {
+      this.#type(retried, line.upstream).attempts++;
+      this.attempts++;
+    }
+    for (const [type, count] of line.retriedOmitted ?? []) {
+      this.#type(type, line.upstream).attempts += count;
+      this.attempts += count;
+    }
+    if (line.untypedRetries) {
+      this.untypedRetries += line.untypedRetries;
+      this.attempts += line.untypedRetries;
+    }
+  }
+
+  /** The request against its upstream and its target; the upstream's tally, for its waits. */
+  #countPlaces(line: RequestLine, key: string, is5xx: boolean): UpstreamTally {
+    const failure = line.failure;
+    const upstream = this.#upstream(key);
+    const places: PlaceTally[] =
+      line.target === undefined ? [upstream] : [upstream, this.#target(line.target)];
+    const placeFailure = failure !== undefined && !saysNothingOfUpstream(failure) ? failure : undefined;
+    for (const p of places) {
+      p.requests++;
+      if (is5xx) p.errors5xx++;
+      if (placeFailure !== undefined) {
+        p.failures++;
+        bump(p.types, placeFailure);
+      }
+      if ((is5xx || placeFailure !== undefined) && !Number.isNaN(line.time)) this.#mark(p, line.time);
+    }
+    return upstream;
   }
 
   /** A failed attempt no request line claimed. */

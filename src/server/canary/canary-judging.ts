@@ -5,6 +5,10 @@ import type { Look } from '../../upstream/canary/step-looks.ts';
 import { lastVerdict, type Run, ranFor, sidesOf, toPhase } from './canary-run.ts';
 import { CanarySteps } from './canary-steps.ts';
 
+/** A look's judgement, too few to judge or judged. */
+type Undecided = Extract<Look['judged'], { decided: false }>;
+type Decided = Extract<Look['judged'], { decided: true }>;
+
 /**
  * The judging: at each look the step's counts so far, canary against baseline (step-looks.ts):
  * worse with confidence fails the canary (on_failure) at that look; a pass moves it on at the
@@ -40,44 +44,7 @@ export class CanaryJudging extends CanarySteps {
     const look = run.looks.look(taken);
     const judged = look.judged;
     run.last = lastVerdict(judged, look);
-    if (!judged.decided) {
-      // The time it ran, not since it started: a pause an operator (or a verdict) made does not count.
-      // Short of the canary's answers (its requests failed): its latency is what is not known.
-      const answers = judged.answers;
-      const short =
-        answers === undefined
-          ? undefined
-          : `the canary answered ${answers} of its ${judged.requests.canary} requests, ${run.config.minRequests} needed`;
-      if (ranFor(run, performance.now()) >= run.config.maxDuration)
-        return this.#failed(
-          run,
-          short === undefined
-            ? `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`
-            : `too few answers to judge latency within max_duration: ${short}`,
-          'max_duration',
-          look,
-        );
-      // Said once a step's interval (at its end, and each interval after), not at every look.
-      if (look.last && (look.index - look.planned) % look.planned === 0) {
-        const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${short ?? `${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`}`;
-        this.host.logger.info(
-          {
-            route: run.route,
-            share: run.share,
-            requests: judged.requests,
-            ...(answers === undefined ? {} : { answers }),
-            min_requests: run.config.minRequests,
-            look: look.index,
-            looks: look.planned,
-          },
-          answers === undefined
-            ? 'canary step not judged: too few requests'
-            : 'canary step not judged: too few answers',
-        );
-        this.event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
-      }
-      return this.schedule(run);
-    }
+    if (!judged.decided) return this.#undecided(run, look, judged);
     if (judged.worse !== undefined) {
       const w = judged.worse;
       return this.#failed(
@@ -89,6 +56,51 @@ export class CanaryJudging extends CanarySteps {
       );
     }
     if (!look.last) return this.schedule(run);
+    return this.#passed(run, look, judged);
+  }
+
+  /** Too few requests (or answers) to judge: failed past max_duration, else it runs on. */
+  async #undecided(run: Run, look: Look, judged: Undecided): Promise<void> {
+    // The time it ran, not since it started: a pause an operator (or a verdict) made does not count.
+    // Short of the canary's answers (its requests failed): its latency is what is not known.
+    const answers = judged.answers;
+    const short =
+      answers === undefined
+        ? undefined
+        : `the canary answered ${answers} of its ${judged.requests.canary} requests, ${run.config.minRequests} needed`;
+    if (ranFor(run, performance.now()) >= run.config.maxDuration)
+      return this.#failed(
+        run,
+        short === undefined
+          ? `too few requests to judge within max_duration (${judged.requests.canary} canary, ${judged.requests.baseline} baseline, ${run.config.minRequests} needed)`
+          : `too few answers to judge latency within max_duration: ${short}`,
+        'max_duration',
+        look,
+      );
+    // Said once a step's interval (at its end, and each interval after), not at every look.
+    if (look.last && (look.index - look.planned) % look.planned === 0) {
+      const summary = `canary ${run.config.upstream} of route ${run.route} not judged at ${run.share}%: ${short ?? `${judged.requests.canary} canary and ${judged.requests.baseline} baseline requests, ${run.config.minRequests} needed on each side`}`;
+      this.host.logger.info(
+        {
+          route: run.route,
+          share: run.share,
+          requests: judged.requests,
+          ...(answers === undefined ? {} : { answers }),
+          min_requests: run.config.minRequests,
+          look: look.index,
+          looks: look.planned,
+        },
+        answers === undefined
+          ? 'canary step not judged: too few requests'
+          : 'canary step not judged: too few answers',
+      );
+      this.event(run, 'verdict', summary, { verdict: 'undecided', requests: judged.requests });
+    }
+    return this.schedule(run);
+  }
+
+  /** The step passed: on to the next step, or, after the last, promoted or held. */
+  async #passed(run: Run, look: Look, judged: Decided): Promise<void> {
     // "No worse" than a baseline that is down (or nearly) shows nothing of the canary's health.
     const baselineFailed = (100 * judged.baselineFailed) / judged.requests.baseline;
     if (baselineFailed > run.config.baselineMaxFailedPercent)
