@@ -166,7 +166,10 @@ function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * the handler calls the cluster's reload. (SIGHUP is not in SIGNAL_ACTIONS: workers ignore it.)
  */
 function reloadSignals(): string[] {
-  const source = readFileSync(join(ROOT, 'src/server/cli/primary.ts'), 'utf8');
+  // The primary's signal handling lives beside it (primary-events.ts).
+  const source = ['primary.ts', 'primary-events.ts']
+    .map((file) => readFileSync(join(ROOT, 'src/server/cli', file), 'utf8'))
+    .join('\n');
   const handlers = [...source.matchAll(/const (\w+) = \(\) => void control\.reload\(/g)].map((m) => m[1]);
   assert.ok(handlers.length > 0, 'src/server/cli/primary.ts has a signal handler that reloads');
   return [...source.matchAll(/process\.on\('(SIG[A-Z0-9]+)', (\w+)\)/g)]

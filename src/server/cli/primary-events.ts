@@ -7,10 +7,10 @@ import type { ClusterControl } from '../admin/cluster-control.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import type { GatewayWide } from './gateway-wide.ts';
-import type { PrimaryOptions } from './primary.ts';
 import type { PrimaryAdmin } from './primary-admin.ts';
 import { compileFor } from './primary-compilers.ts';
 import { type FleetFollowing, followSource } from './primary-fleet.ts';
+import type { PrimaryOptions } from './primary-options.ts';
 import { startLine } from './start-line.ts';
 
 /** What the primary supervises with: what its reloads and its workers' news act on. */

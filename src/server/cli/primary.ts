@@ -7,7 +7,6 @@ import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { ClusterControl } from '../admin/cluster-control.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
-import type { FleetStart } from '../fleet/fleet-source.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { EXIT } from './exit-codes.ts';
 import { GatewayWide } from './gateway-wide.ts';
@@ -17,21 +16,10 @@ import { compileFor } from './primary-compilers.ts';
 import { reloadOnSignals, type Supervised, watchWorkers } from './primary-events.ts';
 import type { FleetFollowing } from './primary-fleet.ts';
 import { createPrimaryLogger } from './primary-log.ts';
+import type { PrimaryOptions } from './primary-options.ts';
 import { superviseWorkers } from './workers.ts';
 
-export interface PrimaryOptions {
-  /** The demo's banner, once the first worker listens. */
-  readonly announce?: (where: {
-    gatewayPort: number;
-    /** Every listener's bound port, in the config's order. */
-    ports: readonly number[];
-    adminPort: number | undefined;
-  }) => void;
-  /** `--pid-file`: where to write this process's pid while it runs. */
-  readonly pidFile?: string;
-  /** A fleet's gateway: the etcd source it started on (serve-fleet.ts), followed from there. */
-  readonly fleet?: { readonly start: FleetStart; readonly notes: readonly string[] };
-}
+export type { PrimaryOptions } from './primary-options.ts';
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force

@@ -22,7 +22,7 @@ import {
 } from '../acme/automatic-https.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterLink } from './cluster-link.ts';
-import type { GatewayOptions } from './gateway.ts';
+import type { GatewayOptions } from './gateway-options.ts';
 import { loadPlugins, type PluginSet } from './plugins.ts';
 import { createRuntime, type LiveRuntime } from './runtime.ts';
 import { RuntimeChanges } from './runtime-changes.ts';
