@@ -17,16 +17,14 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAlternated } from './alternated-rows.ts';
 import { wholeNumbers } from './flags.ts';
-import { treeCpuSeconds } from './noise.ts';
 import { startOrigin } from './origin.ts';
 import { openDir, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import type { PinnedProcess } from './process.ts';
-import type { Scenario } from './scenarios.ts';
 import { spread } from './stats.ts';
 import { candorYaml, type ProxyPlace, startCandor, startNginxProxy } from './systems.ts';
-import { runWrk, type WrkResult, writeScript } from './wrk.ts';
 
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
@@ -86,11 +84,6 @@ function startNginxCache(place: ProxyPlace, cacheDir: string, workers: number): 
   );
 }
 
-/** One row's wrk scenario: GET `path` over `connections` keep-alive connections. */
-function scenario(path: string, connections: number): Scenario {
-  return { id: path.slice(1), title: path, path, connections, failShare: 0, quick: true, lua: '' };
-}
-
 /** A GET, tried again for a few seconds while the proxy settles (a listening port is not yet a working pool). */
 async function fetchOnce(url: string): Promise<Response> {
   for (let tries = 0; ; tries++) {
@@ -137,33 +130,23 @@ async function main(): Promise<void> {
     running.push(nginx);
     await prime(candorPort, '/cached', /; hit;/);
     await prime(nginxPort, '/cached', /^HIT$/);
-    const rows = [
-      { label: 'Candor, cache hit', port: candorPort, pid: running[1].pid, path: '/cached' },
-      { label: 'Candor, proxied', port: candorPort, pid: running[1].pid, path: '/small' },
-      { label: 'nginx proxy_cache, hit', port: nginxPort, pid: nginx.pid, path: '/cached' },
-      { label: 'nginx, proxied', port: nginxPort, pid: nginx.pid, path: '/small' },
-    ].map((row) => ({ ...row, runs: [] as WrkResult[], cpuUs: [] as number[] }));
-    const scripts = new Map(
-      rows.map((row) => [row.path, writeScript(dir, scenario(row.path, options.connections))]),
-    );
-    const load = (row: (typeof rows)[number], seconds: number) =>
-      runWrk({
+    const rows = await runAlternated(
+      [
+        { label: 'Candor, cache hit', port: candorPort, pid: running[1].pid, path: '/cached' },
+        { label: 'Candor, proxied', port: candorPort, pid: running[1].pid, path: '/small' },
+        { label: 'nginx proxy_cache, hit', port: nginxPort, pid: nginx.pid, path: '/cached' },
+        { label: 'nginx, proxied', port: nginxPort, pid: nginx.pid, path: '/small' },
+      ],
+      {
+        dir,
         cpu: LOAD_CPU,
-        port: row.port,
-        scenario: scenario(row.path, options.connections),
-        script: scripts.get(row.path) as string,
-        seconds,
-      });
-    for (const row of rows) await load(row, options.warmup);
-    for (let round = 0; round < options.rounds; round++)
-      for (const row of rows) {
-        const cpuBefore = treeCpuSeconds(row.pid);
-        const run = await load(row, options.seconds);
-        row.runs.push(run);
-        // The proxy's own CPU per request (its process tree, from /proc): what load on the machine does not change.
-        row.cpuUs.push(((treeCpuSeconds(row.pid) - cpuBefore) * 1e6) / run.requests);
-        process.stderr.write(`bench cache: round ${round + 1} ${row.label}: ${Math.round(run.rps)} req/s\n`);
-      }
+        connections: options.connections,
+        seconds: options.seconds,
+        rounds: options.rounds,
+        warmup: options.warmup,
+        bench: 'cache',
+      },
+    );
     const median = (i: number) => spread(rows[i].runs.map((r) => r.rps)).median;
     const [candorHit, candorProxied, nginxHit] = [median(0), median(1), median(2)];
     process.stdout.write(

@@ -14,16 +14,14 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAlternated } from './alternated-rows.ts';
 import { wholeNumbers } from './flags.ts';
 import { nginxMain, startNginx } from './nginx.ts';
-import { treeCpuSeconds } from './noise.ts';
 import { openDir, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { type PinnedProcess, waitForPort } from './process.ts';
-import type { Scenario } from './scenarios.ts';
 import { spread } from './stats.ts';
 import { candorYaml, startCandor } from './systems.ts';
-import { runWrk, type WrkResult, writeScript } from './wrk.ts';
 
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
@@ -62,19 +60,6 @@ function nginxStatic(dir: string, port: number, root: string, workers: number): 
     location /files/ { alias ${root}/; }
   }`,
   );
-}
-
-/** One row's wrk scenario: GET `path` over `connections` keep-alive connections. */
-function scenario(path: string, connections: number): Scenario {
-  return {
-    id: path.slice(1).replace(/\W/g, '-'),
-    title: path,
-    path,
-    connections,
-    failShare: 0,
-    quick: true,
-    lua: '',
-  };
 }
 
 /** The file must come whole (status and length), or the row would measure an error page. */
@@ -116,30 +101,21 @@ async function main(): Promise<void> {
       await check(candorPort, file.path, file.bytes);
       await check(nginxPort, file.path, file.bytes);
     }
-    const rows = FILES.flatMap((file) => [
-      { label: `Candor, ${file.bytes} B`, port: candorPort, pid: candor.pid, path: file.path },
-      { label: `nginx, ${file.bytes} B`, port: nginxPort, pid: nginx.pid, path: file.path },
-    ]).map((row) => ({ ...row, runs: [] as WrkResult[], cpuUs: [] as number[] }));
-    const scripts = new Map(
-      rows.map((row) => [row.path, writeScript(dir, scenario(row.path, options.connections))]),
-    );
-    const load = (row: (typeof rows)[number], seconds: number) =>
-      runWrk({
+    const rows = await runAlternated(
+      FILES.flatMap((file) => [
+        { label: `Candor, ${file.bytes} B`, port: candorPort, pid: candor.pid, path: file.path },
+        { label: `nginx, ${file.bytes} B`, port: nginxPort, pid: nginx.pid, path: file.path },
+      ]),
+      {
+        dir,
         cpu: LOAD_CPU,
-        port: row.port,
-        scenario: scenario(row.path, options.connections),
-        script: scripts.get(row.path) as string,
-        seconds,
-      });
-    for (const row of rows) await load(row, options.warmup);
-    for (let round = 0; round < options.rounds; round++)
-      for (const row of rows) {
-        const cpuBefore = treeCpuSeconds(row.pid);
-        const run = await load(row, options.seconds);
-        row.runs.push(run);
-        row.cpuUs.push(((treeCpuSeconds(row.pid) - cpuBefore) * 1e6) / run.requests);
-        process.stderr.write(`bench static: round ${round + 1} ${row.label}: ${Math.round(run.rps)} req/s\n`);
-      }
+        connections: options.connections,
+        seconds: options.seconds,
+        rounds: options.rounds,
+        warmup: options.warmup,
+        bench: 'static',
+      },
+    );
     const median = (i: number) => spread(rows[i].runs.map((r) => r.rps)).median;
     process.stdout.write(
       `\nwrk -t1 -c${options.connections} -d${options.seconds}s, ${options.workers} worker(s) each, ` +
