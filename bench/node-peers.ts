@@ -50,7 +50,7 @@ export const netCeiling: SystemDefinition = nodePeer(
   'net',
   'raw node:net proxy',
   'net-proxy.mjs',
-  'node:net both sides, keep-alive (256 idle upstream sockets), heads found with indexOf and split, hop-by-hop rewrite, Via, a request id, each response corked into one write, under 130 lines (bench/peers/net-proxy.mjs); one JSON line per request kept in memory, written to a file every 50 ms (no pino, no regular expression per request)',
+  'node:net both sides, keep-alive (256 idle upstream sockets), a latin1 head walked line by line with indexOf, hop-by-hop rewrite, Via, X-Forwarded-For and a request id in, each answer corked into one write, no closure or listener made per request (bench/peers/net-proxy.mjs); one JSON line per request from JSON.stringify kept in memory, written to a file every 50 ms (no pino, no regular expression per request)',
   'ceiling',
 );
 

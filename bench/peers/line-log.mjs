@@ -1,5 +1,5 @@
-// The ceilings' access log: each line a JSON text built by hand, kept in memory and written to
-// ACCESS_LOG every 50 ms in one write (what a lean Node proxy does; no pino, no object per line).
+// The ceilings' access log: each line a JSON text, kept in memory and written to ACCESS_LOG
+// every 50 ms in one write (what a lean Node proxy does; no pino).
 import { openSync, write } from 'node:fs';
 
 const fd = openSync(process.env.ACCESS_LOG ?? '/dev/null', 'a');
@@ -18,6 +18,12 @@ export function isoNow() {
 /** Queues one line (its JSON members, without braces); it leaves within 50 ms. */
 export function logLine(members) {
   lines += `{"time":"${isoNow()}",${members}}\n`;
+}
+
+/** Queues one record as a JSON line, its `time` set now (put it first in the object to have it first). */
+export function logRecord(record) {
+  record.time = isoNow();
+  lines += `${JSON.stringify(record)}\n`;
 }
 
 setInterval(() => {

@@ -1,136 +1,229 @@
 // The raw node:net ceiling: a Node proxy without node:http, as lean as one can be and still do
-// what Candor must. Keep-alive both sides; heads found with indexOf and split; hop-by-hop fields
-// out (and those Connection names); Via and a request id in; each response's head and first
-// bytes corked into one write; one JSON log line per request kept in memory, written every 50 ms
-// (line-log.mjs). Content-Length request bodies (streamed on); Content-Length, chunked (no
-// trailers) and close-delimited responses. No regular expression runs per request.
+// what Candor must. Keep-alive both sides, an idle list of upstream sockets; a head read as
+// latin1 and walked line by line with indexOf; hop-by-hop fields out (and those Connection
+// names); Via, X-Forwarded-For and a request id in; each answer's head and first bytes corked
+// into one write; one JSON line per request from JSON.stringify, kept in memory and written
+// every 50 ms (line-log.mjs). Content-Length request bodies (streamed on); Content-Length,
+// chunked (no trailers) and close-delimited responses. No regular expression, and no closure
+// or listener made per request: each socket has its handlers once, its state in an object.
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
-import { logLine } from './line-log.mjs';
+import { logRecord } from './line-log.mjs';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
-const FRAMING = { chunked: 'transfer-encoding: chunked\r\n', eof: 'connection: close\r\n', length: '' };
+const OURS = new Set(['via', 'x-forwarded-for', 'x-request-id']);
+const NONE = new Set();
 const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n';
-const idle = { [ORIGIN]: [], [DEAD]: [] };
 const ID_PREFIX = `${randomBytes(6).toString('hex')}-`; // unique across processes, a counter within one
+const idle = { [ORIGIN]: [], [DEAD]: [] };
 let ids = 0;
 const isFail = (url) => url === '/fail' || url.startsWith('/fail/') || url.startsWith('/fail?');
 
-/** A head's first line, and its fields as lines with their lowercase names; the hop-by-hop ones named. */
-function parseHead(text) {
-  const lines = text.split('\r\n');
-  const head = { first: lines[0], names: [], lines, get: Object.create(null) };
-  for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i].indexOf(':');
-    const name = lines[i].slice(0, colon).toLowerCase();
-    head.names.push(name);
-    if (head.get[name] === undefined) head.get[name] = lines[i].slice(colon + 1).trim();
-  }
-  return head;
-}
-/** The head's field lines to pass on: no hop-by-hop field, none its Connection names, none in `drop`. */
-function kept(head, drop, extra) {
-  const named =
-    head.get.connection
-      ?.toLowerCase()
-      .split(',')
-      .map((n) => n.trim()) ?? [];
-  let out = '';
-  for (let i = 0; i < head.names.length; i++) {
-    const n = head.names[i];
-    if (!HOP.has(n) && !drop.has(n) && (named.length === 0 || !named.includes(n)))
-      out += `${head.lines[i + 1]}\r\n`;
-  }
-  return `${out}${extra}\r\n`;
-}
-const has = (value, token) => value?.toLowerCase().includes(token) === true;
-const NONE = new Set();
-const OURS = new Set(['via', 'x-request-id']);
-
-/** Relays one response from `up` to `client`; done(status, reusable) at its end. */
-function relayResponse(up, client, id, close, done) {
-  let r; // the response head, its framing, the bytes left and the last five seen
-  let pending = null; // a head split across reads
-  const onData = (data) => {
-    if (r === undefined) {
-      if (pending !== null) data = Buffer.concat([pending, data]);
-      const end = data.indexOf('\r\n\r\n');
-      pending = end < 0 ? data : null;
-      if (end < 0) return;
-      r = parseHead(data.latin1Slice(0, end));
-      r.status = Number(r.first.slice(r.first.indexOf(' ') + 1, r.first.indexOf(' ') + 4));
-      const length = r.get['content-length'] ?? (r.status === 204 || r.status === 304 ? '0' : '');
-      r.framing = has(r.get['transfer-encoding'], 'chunked') ? 'chunked' : length ? 'length' : 'eof';
-      r.left = r.framing === 'length' ? Number(length) : Number.POSITIVE_INFINITY;
-      r.tail = '';
-      const closing = close && r.framing !== 'eof' ? 'connection: close\r\n' : '';
-      const extra = `via: 1.1 net-proxy\r\nx-request-id: ${id}\r\n${FRAMING[r.framing]}${closing}`;
-      client.cork();
-      client.write(`${r.first}\r\n${kept(r, NONE, extra)}`, 'latin1');
-      data = data.subarray(end + 4);
+/**
+ * One head's fields: the lines kept (hop-by-hop ones, those its Connection names and those in
+ * `drop` out) as one string, and the values the proxy reads. `from` is where its first field starts.
+ */
+function readFields(text, from, drop, head) {
+  let kept = '';
+  let named; // the names its Connection field lists, when it has one
+  for (let at = from; at < text.length; ) {
+    let end = text.indexOf('\r\n', at);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', at);
+    const name = text.slice(at, colon).toLowerCase();
+    if (HOP.has(name) || drop.has(name)) {
+      const value = text.slice(colon + 1, end).trim();
+      if (name === 'connection') named = value.toLowerCase();
+      else if (name === 'transfer-encoding') head.chunked = value.toLowerCase().endsWith('chunked');
+      else if (name === 'via') head.via = value;
+      else if (name === 'x-forwarded-for') head.xff = value;
+    } else {
+      if (name === 'content-length') head.length = Number(text.slice(colon + 1, end));
+      kept += `${text.slice(at, end)}\r\n`;
     }
-    if (data.length > 0) client.write(data);
-    r.left -= data.length;
-    if (r.framing === 'chunked') r.tail = (r.tail + data.latin1Slice(Math.max(0, data.length - 5))).slice(-5);
-    if (r.framing === 'chunked' ? r.tail === '0\r\n\r\n' : r.left <= 0) finish(true);
-    client.uncork();
-  };
-  const finish = (whole) => {
-    up.off('data', onData).off('end', onEnd);
-    if (!whole) return client.destroy();
-    done(r.status, !has(r.get.connection, 'close') && r.framing !== 'eof');
-  };
-  const onEnd = () => finish(r?.framing === 'eof');
-  up.on('data', onData).on('end', onEnd);
+    at = end + 2;
+  }
+  head.close = named?.includes('close') === true;
+  // A field the Connection header names is hop-by-hop too (rare: searched only when there is one).
+  if (named !== undefined && named !== 'close' && named !== 'keep-alive')
+    for (const n of named.split(',')) {
+      const start = kept.toLowerCase().indexOf(`${n.trim()}:`);
+      if (start >= 0) kept = kept.slice(0, start) + kept.slice(kept.indexOf('\r\n', start) + 2);
+    }
+  return kept;
 }
-function upstream(target, ready, fail) {
-  if (idle[target].length > 0) return ready(idle[target].pop());
-  const up = connect(target, '127.0.0.1', () => ready(up.off('error', fail).on('error', () => {})));
-  up.setNoDelay(true).once('error', fail);
-  up.on('close', () => idle[target].includes(up) && idle[target].splice(idle[target].indexOf(up), 1));
+
+/** A keep-alive connection to an upstream: its handlers set once, the client it serves now in `client`. */
+class Upstream {
+  constructor(port, client) {
+    this.port = port;
+    this.client = client;
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () => this.client?.upstreamReady(this));
+    this.socket.on('data', (data) => this.client?.upstreamData(data));
+    this.socket.on('end', () => this.client?.upstreamEnd());
+    this.socket.on('error', () => this.client?.upstreamFailed(this));
+    this.socket.on('close', () => {
+      const list = idle[this.port];
+      const at = list.indexOf(this);
+      if (at >= 0) list.splice(at, 1);
+      this.client?.upstreamEnd();
+    });
+  }
 }
-createServer({ noDelay: true }, (client) => {
-  const c = { buf: null, busy: false, bodyLeft: 0, up: null };
-  const sendBody = () => {
-    const part = c.buf.subarray(0, c.bodyLeft);
-    if (part.length > 0) c.up.write(part);
-    [c.bodyLeft, c.buf] = [c.bodyLeft - part.length, c.buf.subarray(part.length)];
-  };
-  const next = () => {
-    const end = c.busy || c.buf === null ? -1 : c.buf.indexOf('\r\n\r\n');
+
+/** One client connection and the request it has under way (one at a time: no pipelining ahead). */
+class Client {
+  constructor(socket) {
+    this.socket = socket;
+    this.buf = null;
+    this.busy = false;
+    this.bodyLeft = 0;
+    this.up = null;
+    this.req = null; // the request: id, method, url, start, close, its head to send
+    this.res = null; // the response: status, framing, bytes left, the chunked tail
+    this.pending = null; // a response head split across reads
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (data) => this.clientData(data));
+    socket.on('close', () => {
+      if (this.up !== null) this.up.socket.destroy();
+    });
+  }
+
+  clientData(data) {
+    this.buf = this.buf !== null && this.buf.length > 0 ? Buffer.concat([this.buf, data]) : data;
+    if (this.up !== null && this.bodyLeft > 0) this.sendBody();
+    this.next();
+  }
+
+  next() {
+    if (this.busy || this.buf === null) return;
+    const end = this.buf.indexOf('\r\n\r\n');
     if (end < 0) return;
-    const head = parseHead(c.buf.latin1Slice(0, end));
-    const [method, url, version] = head.first.split(' ');
-    const [start, id, target] = [performance.now(), `${ID_PREFIX}${++ids}`, isFail(url) ? DEAD : ORIGIN];
-    const close = has(head.get.connection, 'close') || version === 'HTTP/1.0';
-    [c.buf, c.bodyLeft, c.busy] = [c.buf.subarray(end + 4), Number(head.get['content-length'] ?? 0), true];
-    const over = (status) => {
-      const ms = Math.round((performance.now() - start) * 1000) / 1000;
-      logLine(
-        `"req_id":"${id}","client":"${client.remoteAddress}","method":"${method}","path":${JSON.stringify(url)},"status":${status},"total_ms":${ms}`,
-      );
-      [c.busy, c.up] = [false, null];
-      if (close || c.bodyLeft > 0) client.end();
-      else next();
-    };
-    const onUpstream = (up) => {
-      const via = `via: ${head.get.via ? `${head.get.via}, ` : ''}1.1 net-proxy\r\nx-request-id: ${id}\r\n`;
-      up.write(`${method} ${url} HTTP/1.1\r\n${kept(head, OURS, via)}`, 'latin1');
-      c.up = up;
-      sendBody();
-      relayResponse(up, client, id, close, (status, reusable) => {
-        if (reusable && idle[target].length < 256) idle[target].push(up);
-        else up.destroy();
-        over(status);
-      });
-    };
-    upstream(target, onUpstream, () => over(502, client.write(BAD_GATEWAY)));
-  };
-  client.on('error', () => client.destroy());
-  client.on('data', (data) => {
-    c.buf = c.buf !== null && c.buf.length > 0 ? Buffer.concat([c.buf, data]) : data;
-    if (c.up !== null && c.bodyLeft > 0) sendBody();
-    next();
-  });
-}).listen(PORT, '127.0.0.1');
+    const text = this.buf.latin1Slice(0, end);
+    const line = text.indexOf('\r\n');
+    const sp1 = text.indexOf(' ');
+    const sp2 = text.indexOf(' ', sp1 + 1);
+    const method = text.slice(0, sp1);
+    const url = text.slice(sp1 + 1, sp2);
+    const facts = { chunked: false, close: false, length: 0, via: undefined, xff: undefined };
+    const kept = line < 0 ? '' : readFields(text, line + 2, OURS, facts);
+    const id = `${ID_PREFIX}${++ids}`;
+    const address = this.socket.remoteAddress;
+    const head =
+      `${method} ${url} HTTP/1.1\r\n${kept}` +
+      `via: ${facts.via === undefined ? '' : `${facts.via}, `}1.1 net-proxy\r\n` +
+      `x-forwarded-for: ${facts.xff === undefined ? '' : `${facts.xff}, `}${address}\r\n` +
+      `x-request-id: ${id}\r\n\r\n`;
+    const close = facts.close || text.charCodeAt(line - 1) === 48; // HTTP/1.0
+    this.req = { id, method, url, start: performance.now(), close, head, address };
+    this.buf = this.buf.subarray(end + 4);
+    this.bodyLeft = facts.length;
+    this.busy = true;
+    const port = isFail(url) ? DEAD : ORIGIN;
+    const up = idle[port].pop();
+    if (up === undefined) new Upstream(port, this);
+    else {
+      up.client = this;
+      this.upstreamReady(up);
+    }
+  }
+
+  upstreamReady(up) {
+    this.up = up;
+    up.socket.write(this.req.head, 'latin1');
+    this.sendBody();
+  }
+
+  sendBody() {
+    const part = this.buf.subarray(0, this.bodyLeft);
+    if (part.length > 0) this.up.socket.write(part);
+    this.bodyLeft -= part.length;
+    this.buf = this.buf.subarray(part.length);
+  }
+
+  upstreamFailed(up) {
+    up.client = null;
+    if (this.res !== null) return this.socket.destroy();
+    this.socket.write(BAD_GATEWAY, 'latin1');
+    this.over(502);
+  }
+
+  upstreamData(data) {
+    const client = this.socket;
+    if (this.res === null) {
+      if (this.pending !== null) data = Buffer.concat([this.pending, data]);
+      const end = data.indexOf('\r\n\r\n');
+      this.pending = end < 0 ? data : null;
+      if (end < 0) return;
+      this.res = this.responseHead(data.latin1Slice(0, end));
+      client.cork();
+      client.write(this.res.head, 'latin1');
+      data = data.subarray(end + 4);
+    } else client.cork();
+    const res = this.res;
+    if (data.length > 0) client.write(data);
+    res.left -= data.length;
+    if (res.framing === 'chunked')
+      res.tail = (res.tail + data.latin1Slice(Math.max(0, data.length - 5))).slice(-5);
+    if (res.framing === 'chunked' ? res.tail === '0\r\n\r\n' : res.left <= 0) this.responseOver(true);
+    client.uncork();
+  }
+
+  /** The response's head as the client gets it, and its framing. */
+  responseHead(text) {
+    const line = text.indexOf('\r\n');
+    const status = Number(text.slice(9, 12));
+    const facts = { chunked: false, close: false, length: -1, via: undefined, xff: undefined };
+    const kept = line < 0 ? '' : readFields(text, line + 2, NONE, facts);
+    const bodyless = status === 204 || status === 304;
+    const framing = facts.chunked ? 'chunked' : facts.length >= 0 || bodyless ? 'length' : 'eof';
+    const closing = framing === 'eof' || this.req.close ? 'connection: close\r\n' : '';
+    const head =
+      `${text.slice(0, line < 0 ? text.length : line)}\r\n${kept}via: 1.1 net-proxy\r\n` +
+      `x-request-id: ${this.req.id}\r\n${framing === 'chunked' ? 'transfer-encoding: chunked\r\n' : ''}${closing}\r\n`;
+    const left = framing === 'length' ? Math.max(facts.length, 0) : Number.POSITIVE_INFINITY;
+    return { status, framing, left, tail: '', reusable: !facts.close && framing !== 'eof', head };
+  }
+
+  upstreamEnd() {
+    if (this.up === null) return;
+    if (this.res === null) return this.upstreamFailed(this.up);
+    this.responseOver(this.res.framing === 'eof');
+  }
+
+  responseOver(whole) {
+    const up = this.up;
+    up.client = null;
+    if (!whole) {
+      up.socket.destroy();
+      return this.socket.destroy();
+    }
+    if (this.res.reusable && !up.socket.destroyed && idle[up.port].length < 256) idle[up.port].push(up);
+    else up.socket.destroy();
+    this.over(this.res.status);
+  }
+
+  over(status) {
+    const req = this.req;
+    logRecord({
+      time: undefined,
+      req_id: req.id,
+      client: req.address,
+      method: req.method,
+      path: req.url,
+      status,
+      total_ms: Math.round((performance.now() - req.start) * 1000) / 1000,
+    });
+    this.busy = false;
+    this.up = null;
+    this.res = null;
+    this.req = null;
+    if (req.close || this.bodyLeft > 0) return void this.socket.end();
+    this.next();
+  }
+}
+
+createServer({ noDelay: true }, (socket) => new Client(socket)).listen(PORT, '127.0.0.1');
