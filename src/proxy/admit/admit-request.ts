@@ -6,11 +6,10 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { Access } from './access.ts';
+import type { RequestVerdict, StagedVerdict } from '../stages/stage.ts';
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
-import type { AccessDecision } from './route-access.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
@@ -57,7 +56,6 @@ interface DrawnSide {
 
 /** What the admit phase reads of the gateway's runtime. */
 interface AdmitGateway {
-  readonly access: Access;
   readonly admission: Admission;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
@@ -82,55 +80,57 @@ type Verdict =
   | OwnAnswer
   | Promise<Admitted | AdmittedHere | Failure | OwnAnswer>;
 
+/** The route's access stages, as admit runs them (route-stages.ts's StageRun). */
+interface AccessStages {
+  onAccess(): StagedVerdict;
+  readonly accessEdit: AnswerEdit | undefined;
+}
+
 /**
- * The admit phase, for a routed request: access control (IP lists, CORS, authentication), then
- * a route that redirects is answered (as nginx's `return` comes before its limits), then the
- * rewrite's refusal, the route's body limit on a declared length, and the admit policies
- * (maintenance, rate limits, load shedding). Names the upstream, the path sent upstream and what
- * access made of the request in the record. A cluster worker's rate-limited route waits for the
- * primary's bucket (see Admission.admit), and an authentication may ask a service: then its
- * answer is a promise; every other request's is decided at once.
+ * The admit phase, for a routed request: its route's access stages (IP lists, CORS preflights,
+ * authentication: stage.ts's RouteStage.access), then a route that redirects is answered (as
+ * nginx's `return` comes before its limits), then the rewrite's refusal, the route's body limit
+ * on a declared length, and the admit policies (maintenance, rate limits, load shedding), which
+ * read the identity access named (`record.user`) and the fields as it left them. Names the
+ * upstream and the path sent upstream in the record. A cluster worker's rate-limited route waits
+ * for the primary's bucket (see Admission.admit), and an access stage may ask a service: then
+ * its answer is a promise; every other request's is decided at once.
  */
 export function admitRequest<G extends AdmitGateway>(
   gateway: G,
   listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
   request: AdmitRequest,
-  record: RequestRecord,
   routed: RoutedRequest,
   drawSide: DrawSide<G>,
+  stages: AccessStages | undefined,
 ): Verdict {
-  const { head, fields } = request;
+  const access = stages?.onAccess();
+  // No closure for a request decided at once.
+  if (access instanceof Promise)
+    return access.then((verdict) => accessed(gateway, listener, request, routed, drawSide, stages, verdict));
+  return accessed(gateway, listener, request, routed, drawSide, stages, access);
+}
+
+/** Past the access stages: their answer or refusal, or on to the steps after access, on the fields as they left them. */
+function accessed<G extends AdmitGateway>(
+  gateway: G,
+  listener: { readonly inFlight?: InFlightLimit },
+  request: AdmitRequest,
+  routed: RoutedRequest,
+  drawSide: DrawSide<G>,
+  stages: AccessStages | undefined,
+  verdict: RequestVerdict,
+): Verdict {
+  if (verdict !== undefined) return verdict;
+  const requestEdit = stages?.accessEdit;
   const { route } = routed;
-  // Access control, on the normalised path's route: one check for a route without any.
-  if (route.access === undefined)
-    return pastAccess(gateway, listener, fields, record, routed, drawSide, request);
-  const decided = gateway.access.check(route, {
-    clientAddress: record.clientAddress,
-    method: head.method,
-    target: routed.path,
-    host: routed.authority,
-    requestId: record.id,
-    protocol: listener.protocol,
-    fields,
-    headers: head.headers,
-    trace: record.trace,
-    clientCertificate: head.clientCertificate,
-  });
-  const go = (decision: AccessDecision): Verdict => {
-    record.auth = decision.note;
-    record.authHop = decision.hop;
-    record.user = decision.identity;
-    if (decision.answer) return decision.answer;
-    // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
-    // never the client's copy.
-    const keyed =
-      route.rateLimit?.key.kind === 'header' ||
-      (route.hashKey !== undefined && route.hashKey.kind !== 'client')
-        ? fieldsAfterAccess(head.headers, fields, decision.requestEdit)
-        : fields;
-    return pastAccess(gateway, listener, keyed, record, routed, drawSide, request, decision.requestEdit);
-  };
-  return decided instanceof Promise ? decided.then(go) : go(decided);
+  // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
+  // never the client's copy.
+  const keyed =
+    route.rateLimit?.key.kind === 'header' || (route.hashKey !== undefined && route.hashKey.kind !== 'client')
+      ? fieldsAfterAccess(request.head.headers, request.fields, requestEdit)
+      : request.fields;
+  return pastAccess(gateway, listener, keyed, request.record, routed, drawSide, request, requestEdit);
 }
 
 /**
@@ -141,10 +141,11 @@ export function goesTo(record: RequestRecord, upstream: Upstream): void {
   record.upstream = upstream.name;
 }
 
-/** What admit reads of the request: its head, its fields, and (HTTP/1.1) its exchange's body limit. */
+/** What admit reads of the request: its head, its fields, its record, and (HTTP/1.1) its exchange's body limit. */
 interface AdmitRequest {
   readonly head: DownstreamHead;
   readonly fields: FieldMap;
+  readonly record: RequestRecord;
   readonly exchange?: Pick<DownstreamExchange, 'limitBody' | 'refresh'>;
 }
 

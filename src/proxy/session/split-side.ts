@@ -15,7 +15,7 @@ import type { SessionRequest } from './session-request.ts';
  * its hash key when the split has one, so one user stays on one side; its client the one the IP
  * lists judge, behind trusted proxies the one they vouch for, an IPv6 one by its /64 as rate
  * limits and per_client count it, client-block.ts: a host picks its own addresses in its block,
- * and each would be another user to the canary's counts; drawn past access, admit-request.ts,
+ * and each would be another user to the canary's counts; drawn past the access stages, admit-request.ts,
  * on the fields as access left them; a cache's background refresh goes to the side whose stored
  * answer it refreshes, `refreshSide`): one the split made once,
  * nothing made per request; undefined for any other route, which goes to its one upstream. The

@@ -22,6 +22,9 @@ class SessionStageRequest implements StageRequest {
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly scheme: string;
   readonly #req: SessionRequest;
   readonly #route: RouteConfig;
   #edits: Map<string, string | undefined> | undefined;
@@ -38,6 +41,9 @@ class SessionStageRequest implements StageRequest {
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+    this.path = routed.path;
+    this.authority = routed.authority;
+    this.scheme = req.listener.protocol;
   }
 
   /** Made when a stage reads it (most never do). */

@@ -2,6 +2,7 @@ import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type {
   AdmittedRequest,
   HeadVerdict,
@@ -28,10 +29,15 @@ type StartedHooks = (StageHooks | undefined)[];
 export class RouteStages {
   readonly stages: readonly RouteStage[];
   readonly #watch: StageWatch;
+  /** How many of the stages, from the first, are access stages (stage.ts's RouteStage.access). */
+  readonly #access: number;
 
   constructor(stages: readonly RouteStage[], watch: StageWatch) {
     this.stages = stages;
     this.#watch = watch;
+    let access = 0;
+    while (access < stages.length && stages[access].access === true) access++;
+    this.#access = access;
   }
 
   /** This request's run of the stages; undefined when none has anything to do for it. */
@@ -53,7 +59,9 @@ export class RouteStages {
       started ??= new Array(stages.length);
       started[i] = hooks;
     }
-    return started === undefined ? undefined : new StageRun(stages, started, this.#watch, request);
+    return started === undefined
+      ? undefined
+      : new StageRun(stages, started, this.#watch, request, this.#access);
   }
 
   /** The stages' own end (a reload replaced their config): each given `ms` at most. */
@@ -87,13 +95,17 @@ export class StageRun {
   #edit: ((headers: readonly string[]) => string[]) | undefined;
   /** A failure of an answer edit (it cannot answer then): the request's log says so. */
   editFailure: Failure | undefined;
+  /** The access stages are the first `#access` (their onRequest is onAccess's). */
+  readonly #access: number;
 
   constructor(
     stages: readonly RouteStage[],
     hooks: Readonly<StartedHooks>,
     watch: StageWatch,
     request: StageRequest,
+    access = 0,
   ) {
+    this.#access = access;
     this.#stages = stages;
     this.#hooks = hooks;
     this.#watch = watch;
@@ -153,13 +165,36 @@ export class StageRun {
     return wrapped;
   }
 
-  /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
-  onRequest(admitted: AdmittedRequest): StagedVerdict {
-    return this.#requestFrom(0, admitted);
+  /**
+   * The request meets each access stage's onRequest in order, before the route's admit policies
+   * (stage.ts's RouteStage.access): the first answer or refusal ends it.
+   */
+  onAccess(): StagedVerdict {
+    return this.#access === 0 ? undefined : this.#requestFrom(0, NOTHING_ADMITTED, this.#access);
   }
 
-  #requestFrom(index: number, admitted: AdmittedRequest): StagedVerdict {
-    for (let i = index; i < this.#hooks.length; i++) {
+  /** The access stages' edits of the request's fields on the way upstream, in their order (undefined: none). */
+  get accessEdit(): AnswerEdit | undefined {
+    let edit: AnswerEdit | undefined;
+    for (let i = 0; i < this.#access; i++) {
+      const own = this.#hooks[i]?.requestEdit?.();
+      if (own === undefined) continue;
+      const before = edit;
+      edit = before === undefined ? own : (headers) => own(before(headers));
+    }
+    return edit;
+  }
+
+  /**
+   * The request meets each other stage's onRequest in order (the access stages' came before the
+   * admit policies: onAccess): the first answer or refusal ends it (going on waits for a body read a stage began).
+   */
+  onRequest(admitted: AdmittedRequest): StagedVerdict {
+    return this.#requestFrom(this.#access, admitted, this.#hooks.length);
+  }
+
+  #requestFrom(index: number, admitted: AdmittedRequest, end: number): StagedVerdict {
+    for (let i = index; i < end; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onRequest === undefined) continue;
       const stage = this.#stages[i];
@@ -177,11 +212,11 @@ export class StageRun {
         return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
           (settled) => {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-            return settled ?? this.#requestFrom(i + 1, admitted);
+            return settled ?? this.#requestFrom(i + 1, admitted, end);
           },
           (err) => {
             if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted);
+            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted, end);
           },
         );
       if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
@@ -189,7 +224,7 @@ export class StageRun {
     }
     // A stage began reading the body and went on without waiting for it: the request goes on once
     // that read ended (one reader of the client's stream at a time).
-    return this.#request.bodyReading?.then(() => undefined);
+    return end < this.#hooks.length ? undefined : this.#request.bodyReading?.then(() => undefined);
   }
 
   /**
@@ -288,6 +323,9 @@ export class StageRun {
   }
 }
 
+/** What the access stages meet of admission: nothing yet (they come before it). */
+const NOTHING_ADMITTED: AdmittedRequest = {};
+
 /** The fields of a head Candor writes itself (framing, hop-by-hop, Via, the request id, Proxy-Status), as [name, value, …]. */
 function gatewayFields(headers: readonly string[]): string[] {
   const own: string[] = [];
@@ -336,6 +374,8 @@ export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): 
  * deadline on.
  */
 function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
+  // A stage whose waits are bounded by their own timeouts (access control's auth hops).
+  if (ms === Number.POSITIVE_INFINITY) return promise;
   let timer: NodeJS.Timeout | undefined;
   const t0 = performance.now();
   const excusedAt0 = excused?.() ?? 0;

@@ -63,6 +63,12 @@ export interface StageRequest {
   bodyWaitMs(): number;
   /** A read of readBody still under way (a stage that went on without waiting for it): the request goes on only once it ended. */
   readonly bodyReading: Promise<void> | undefined;
+  /** The path in its normal form, query included, as the routes matched it (what access control judges, never the client's spelling). */
+  readonly path: string;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** How the client reached the gateway: "http" or "https" (behind a trusted proxy, what it vouches for). */
+  readonly scheme: string;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
@@ -106,13 +112,23 @@ export interface StageHooks {
    * edit, no field of the log line).
    */
   abandon?(): void;
+  /**
+   * An access stage's edit of the request's fields on their way upstream (a JWT's claims in, the
+   * client's credentials out), asked once its onRequest went on: the stages after the access
+   * stages meet it as `AdmittedRequest.requestEdit`, and the admit policies read the fields as it
+   * leaves them (a rate limit's or a split's key on a field).
+   */
+  requestEdit?(): AnswerEdit | undefined;
 }
 
 /** A feature of a route, built once per route when a config loads. */
 export interface RouteStage {
   /** What the stage is called where its failure is told: `plugin:NAME`, `header_rules`… */
   readonly name: string;
-  /** How long an asynchronous hook may take, in ms (the request is answered 500 after it). */
+  /**
+   * How long an asynchronous hook may take, in ms (the request is answered 500 after it);
+   * Infinity for a stage whose every wait has a bound of its own (access control: each auth hop's timeout).
+   */
   readonly timeoutMs: number;
   /**
    * A failure of the stage is logged and counted, and the request goes on as if the stage had
@@ -131,6 +147,13 @@ export interface RouteStage {
   start(request: StageRequest): StageHooks | undefined;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */
   close?(): Promise<void> | void;
+  /**
+   * An access stage (IP lists, authentication): first in its route's order, its onRequest runs
+   * before the route's admit policies (a redirect, the body limit, maintenance, rate limits, load
+   * shedding), which read the identity it names (`limits.per_client.key: identity`) and the fields
+   * as its `requestEdit` leaves them; the other stages' onRequest runs after them.
+   */
+  readonly access?: boolean;
 }
 
 /** What the runner tells of a stage's failure (the log, the metrics). */

@@ -33,6 +33,8 @@ export interface LiveRuntime extends Runtime {
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;
+  /** IP lists, CORS and authentication, per route (their stages hold them: stage-builders.ts), and the auth hops they share. */
+  readonly access: Access;
   /** Tells of upstream connections closed for stray bytes, at most a line a second: kept across reloads, as the pools are. */
   readonly strayBytes: (event: StrayBytes) => void;
 }

@@ -3,6 +3,7 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
+import { accessStage } from '../../proxy/admit/access-stage.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
@@ -46,6 +47,11 @@ export function buildRouteStages(
 /** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */
 export function candorStages(trust: TrustList, access: Access): readonly StageBuilder[] {
   return [
+    // First: its onRequest comes before the admit policies, which read the identity it names (stage.ts).
+    (route) => {
+      const rules = access.of(route);
+      return rules === undefined ? undefined : accessStage(rules);
+    },
     (route) => responseRulesStage(route, trust),
     (route) => {
       const cors = access.corsOf(route);
