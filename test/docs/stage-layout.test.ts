@@ -75,3 +75,20 @@ test('the session and the exchange import no module of access control', () => {
   }
   assert.deepEqual(found, []);
 });
+
+/**
+ * The split and the canary are a route's split stage (select/split-stage.ts: stage.ts's
+ * chooseUpstream and upstreamsNow): the core names neither. The one exception, the runtime's
+ * type of its splits by route (`Runtime.splits`), is there while the response cache keys its
+ * stored answers by side and the canary controller reads the windows through it.
+ */
+test('the session and the exchange import no module of the split', () => {
+  const found: string[] = [];
+  for (const file of core) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/\/split[^/]*\.ts$/.test(spec) && file !== join('proxy/session', 'runtime.ts'))
+        found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});

@@ -30,7 +30,6 @@ import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
-import { sideDrawer } from './split-side.ts';
 import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
 /**
@@ -127,7 +126,7 @@ export class RequestSession implements AttemptsOwner {
     );
 
   #phases(): void {
-    const { runtime, head, fields, listener, record, exchange } = this.#req;
+    const { runtime, head, fields, listener, record } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(
       { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
@@ -149,7 +148,7 @@ export class RequestSession implements AttemptsOwner {
     this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // access (the route's access stages), then admit (admit-request.ts; either may answer later)
-    const admitted = admitRequest(runtime, listener, this.#req, routed, sideDrawer(exchange), this.#stages);
+    const admitted = admitRequest(runtime, listener, this.#req, routed, this.#stages);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     admitted.then((decided) => this.#forward(decided)).catch(this.#bug);
   }

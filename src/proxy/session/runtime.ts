@@ -13,7 +13,7 @@ import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
-import type { RouteSplit } from '../route/split.ts';
+import type { RouteSplit } from '../select/split.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
 
 /**

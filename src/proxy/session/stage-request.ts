@@ -25,6 +25,7 @@ class SessionStageRequest implements StageRequest {
   readonly path: string;
   readonly authority: string;
   readonly scheme: string;
+  readonly refreshSide: string | undefined;
   readonly #req: SessionRequest;
   readonly #route: RouteConfig;
   #edits: Map<string, string | undefined> | undefined;
@@ -44,6 +45,7 @@ class SessionStageRequest implements StageRequest {
     this.path = routed.path;
     this.authority = routed.authority;
     this.scheme = req.listener.protocol;
+    this.refreshSide = exchange.refreshSide;
   }
 
   /** Made when a stage reads it (most never do). */

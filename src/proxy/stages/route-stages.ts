@@ -1,6 +1,6 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { FieldMap, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type {
@@ -14,6 +14,7 @@ import type {
   StageRequest,
   StageWatch,
   UpstreamAnswerHead,
+  UpstreamChoice,
 } from './stage.ts';
 
 /** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
@@ -277,6 +278,53 @@ export class StageRun {
         );
       if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
       if (returned !== undefined) return returned;
+    }
+    return undefined;
+  }
+
+  /**
+   * The upstream a stage chose for the request (stage.ts's chooseUpstream: the first that chooses),
+   * on the fields as access left them; undefined: the route's own. A stage's bug, or a name that is
+   * none of `upstreams`, is the request's failure naming it.
+   */
+  chooseUpstream(
+    fields: FieldMap,
+    upstreams: ReadonlyMap<string, unknown>,
+  ): UpstreamChoice | Failure | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.chooseUpstream === undefined) continue;
+      const stage = this.#stages[i];
+      let choice: UpstreamChoice | undefined;
+      try {
+        choice = hooks.chooseUpstream(fields);
+        if (choice !== undefined && !upstreams.has(choice.upstream))
+          throw new Error(`chose "${choice.upstream}", no upstream of the config`);
+      } catch (err) {
+        const failed = this.#failed(stage, 'chooseUpstream', performance.now(), err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (choice !== undefined) return choice;
+    }
+    return undefined;
+  }
+
+  /**
+   * The upstreams a request waiting in its upstream's hold may go to now (stage.ts's
+   * upstreamsNow: the stage that chose its upstream); undefined: no stage says (it waits where it is).
+   * A stage's bug here is logged, and the request waits where it is.
+   */
+  upstreamsNow(redraw: boolean): readonly string[] | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.upstreamsNow === undefined) continue;
+      try {
+        return hooks.upstreamsNow(redraw);
+      } catch (err) {
+        const stage = this.#stages[i];
+        this.#watch.ran(stage.name, 'upstreamsNow', 0, stageFailure(stage, 'upstreamsNow', err));
+      }
     }
     return undefined;
   }

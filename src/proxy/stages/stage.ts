@@ -26,6 +26,7 @@ import type { DownstreamHead, FieldMap, ResponseSink } from '../../core/net/down
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 
 /** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
 export interface StageRequest {
@@ -69,12 +70,24 @@ export interface StageRequest {
   readonly authority: string;
   /** How the client reached the gateway: "http" or "https" (behind a trusted proxy, what it vouches for). */
   readonly scheme: string;
+  /** A background refresh (`background`) of a stored answer: the upstream that answer came from, which it asks again (a split's side). */
+  readonly refreshSide: string | undefined;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
 export interface AdmittedRequest {
   /** Their edit of the request's fields on the way upstream (a JWT's claims in, the client's copies out); undefined: none. */
   readonly requestEdit?: AnswerEdit;
+}
+
+/**
+ * The upstream a stage chose for a request (a split's side, a canary's): one of the config's, by
+ * name, and what counts each attempt's outcome there once the attempt is over (a canary's
+ * window: the per-attempt end hook, upstream/canary/canary-window.ts); undefined: none counts.
+ */
+export interface UpstreamChoice {
+  readonly upstream: string;
+  readonly window?: CanaryCounter;
 }
 
 /** How a stage settles a request: go on (undefined), answer it itself, or refuse it with a failure of the taxonomy. */
@@ -119,6 +132,20 @@ export interface StageHooks {
    * leaves them (a rate limit's or a split's key on a field).
    */
   requestEdit?(): AnswerEdit | undefined;
+  /**
+   * The upstream the request goes to instead of the route's own (a split, a canary), chosen past
+   * the access stages on the fields as they left them (a `hash_key: header:X-User-Id` is the user
+   * a JWT named) and before the admit policies; the first stage that chooses wins. Undefined: it
+   * leaves the choice to the next stage, or to the route.
+   */
+  chooseUpstream?(fields: FieldMap): UpstreamChoice | undefined;
+  /**
+   * A request waiting in its upstream's `hold`: the upstreams it may go to now instead, in order,
+   * the first the one chooseUpstream would choose for it now when `redraw` (after a rollback, the
+   * baseline); the one it waits for may be among them. The core sends it to the first that has a
+   * target in rotation, and wakes it when one of the others comes back.
+   */
+  upstreamsNow?(redraw: boolean): readonly string[];
 }
 
 /** A feature of a route, built once per route when a config loads. */
@@ -162,7 +189,15 @@ export interface StageWatch {
   ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
 }
 
-export type StageHook = 'start' | 'onRequest' | 'onUpstreamHead' | 'wrapSink' | 'editAnswer' | 'onEnd';
+export type StageHook =
+  | 'start'
+  | 'onRequest'
+  | 'onUpstreamHead'
+  | 'wrapSink'
+  | 'editAnswer'
+  | 'onEnd'
+  | 'chooseUpstream'
+  | 'upstreamsNow';
 
 /**
  * A stage with every hook passing the request on (as Envoy's PassThroughFilter): a feature

@@ -13,7 +13,7 @@ import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
-import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
+import { canarySides, RouteSplit } from '../../proxy/select/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { CanaryWindow, GatewayWindow } from '../../upstream/canary/canary-window.ts';
@@ -85,7 +85,7 @@ export function createRuntime(
     config,
     name: config.name,
     router: createRouter(config.routes),
-    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access), given),
+    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access, splits), given),
     splits,
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,

@@ -8,6 +8,8 @@ import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import type { RouteSplit } from '../../proxy/select/split.ts';
+import { splitStage } from '../../proxy/select/split-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
 import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
 import { staticStage } from '../../proxy/static/static-stage.ts';
@@ -45,12 +47,21 @@ export function buildRouteStages(
 }
 
 /** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */
-export function candorStages(trust: TrustList, access: Access): readonly StageBuilder[] {
+export function candorStages(
+  trust: TrustList,
+  access: Access,
+  splits: ReadonlyMap<string, RouteSplit>,
+): readonly StageBuilder[] {
   return [
     // First: its onRequest comes before the admit policies, which read the identity it names (stage.ts).
     (route) => {
       const rules = access.of(route);
       return rules === undefined ? undefined : accessStage(rules);
+    },
+    // The side of a split or a canary, chosen past access (its weights change at run time: the runtime's).
+    (route) => {
+      const split = splits.get(route.name);
+      return split === undefined ? undefined : splitStage(split, trust);
     },
     (route) => responseRulesStage(route, trust),
     (route) => {

@@ -14,6 +14,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { RouteStage, StageHooks } from '../../../src/proxy/stages/stage.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 /** What the stages saw, in order, by request path. */
 const seen: string[] = [];
@@ -391,4 +392,104 @@ upstreams:
       assert.match(status, new RegExp(`details="gate ${what} in ${hook}"`));
       assert.deepEqual(order, hook === 'start' ? [] : ['gate:request']);
     });
+});
+
+/**
+ * A stage that chooses the upstream (chooseUpstream: a split's side, a canary's), past the
+ * access stages and before the admit policies; the first that chooses wins. A request waiting in
+ * that upstream's hold goes where the stage says it may go now (upstreamsNow).
+ */
+describe('the stage contract: choosing the upstream', () => {
+  let app: Fault;
+  let other: Fault;
+  let gw: TestGateway;
+  const asked: string[] = [];
+  const chooser = (name: string, choices: Record<string, string>): RouteStage =>
+    stage(name, (path) => ({
+      chooseUpstream: () => {
+        asked.push(`${name} ${path}`);
+        if (path === '/c/throw' && name === 'first') throw new Error('chooser broke');
+        const upstream = choices[path];
+        return upstream === undefined ? undefined : { upstream };
+      },
+      upstreamsNow: (redraw) => (redraw ? ['other'] : ['other', 'gone']),
+    }));
+  before(async () => {
+    app = await startEcho();
+    other = await startEcho();
+    const port = await freePort();
+    gw = await startTestGateway(
+      `routes:
+  - name: chosen
+    match: { path: /c }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+  other:
+    targets: [{ url: ${other.url} }]
+  gone:
+    hold: { timeout: 10s }
+    targets: [{ url: "http://127.0.0.1:${port}" }]
+`,
+      {},
+      '',
+      {
+        stages: () => [
+          chooser('first', { '/c/first': 'other', '/c/unknown': 'nowhere', '/c/gone': 'gone' }),
+          chooser('second', { '/c/first': 'app', '/c/second': 'other' }),
+        ],
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await other?.close();
+    await app?.close();
+  });
+
+  test("the first stage that chooses sends the request to that upstream; none: the route's own", async () => {
+    asked.length = 0;
+    for (const [path, to] of [
+      ['/c/first', 'other'],
+      ['/c/second', 'other'],
+      ['/c/plain', 'app'],
+    ] as const) {
+      const before = [app.received.length, other.received.length];
+      const res = await request(gw.url, { path });
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        [app.received.length - before[0], other.received.length - before[1]],
+        to === 'app' ? [1, 0] : [0, 1],
+      );
+      assert.equal((await gw.logFor(res.headers['x-request-id'] as string)).upstream, to);
+    }
+    assert.deepEqual(asked, [
+      'first /c/first',
+      'first /c/second',
+      'second /c/second',
+      'first /c/plain',
+      'second /c/plain',
+    ]);
+  });
+
+  for (const path of ['/c/throw', '/c/unknown'])
+    test(`a stage's bug in chooseUpstream (${path}) is a 500 naming it; no upstream sees the request`, async () => {
+      const before = app.received.length + other.received.length;
+      const res = await request(gw.url, { path });
+      assert.equal(res.status, 500);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /error=proxy_internal_error; details="first threw in chooseUpstream"/,
+      );
+      assert.equal(app.received.length + other.received.length, before);
+    });
+
+  test("a request waiting in its upstream's hold goes where the stage says it may go now", async () => {
+    const before = other.received.length;
+    const res = await request(gw.url, { path: '/c/gone', timeoutMs: 10_000 });
+    assert.equal(res.status, 200);
+    assert.equal(other.received.length, before + 1);
+    assert.equal((await gw.logFor(res.headers['x-request-id'] as string)).upstream, 'other');
+  });
 });
