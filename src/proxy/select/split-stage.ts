@@ -18,13 +18,32 @@ import type { RouteSplit } from './split.ts';
  * controller), the same object across a reload that keeps the route's sides.
  */
 export function splitStage(split: RouteSplit, trust: TrustList): RouteStage {
+  // Without a hash key a draw reads nothing of the request: one run for every request (but a
+  // refresh's, which goes to its side), made once.
+  const unkeyed: StageHooks | undefined =
+    split.hashKey === undefined
+      ? {
+          chooseUpstream: () => split.draw(undefined),
+          upstreamsNow: (redraw) => sidesNow(split, redraw ? split.draw(undefined).upstream : undefined),
+        }
+      : undefined;
   return {
     name: 'split',
     timeoutMs: 0,
     failOpen: false,
     trusted: true,
-    start: (request) => new SplitRun(split, trust, request),
+    start: (request) =>
+      unkeyed !== undefined && request.refreshSide === undefined
+        ? unkeyed
+        : new SplitRun(split, trust, request),
   };
+}
+
+/** `first` (the side drawn for the request now), then every side the split still sends requests to (weight above 0). */
+function sidesNow(split: RouteSplit, first: string | undefined): string[] {
+  const names: string[] = first === undefined ? [] : [first];
+  for (const side of split.sides) if (side.weight > 0) names.push(side.upstream);
+  return names;
 }
 
 /** One request's side: drawn when admit asks, drawn again when a wait in its upstream's hold asks where it may go now. */
@@ -59,14 +78,9 @@ class SplitRun implements StageHooks {
     return split.draw(key);
   }
 
-  /**
-   * The side drawn for the request now (`redraw`: after a rollback, the baseline), then every
-   * side the split still sends requests to (weight above 0).
-   */
+  /** The side drawn for the request now (`redraw`: after a rollback, the baseline), then every side the split still sends requests to. */
   upstreamsNow(redraw: boolean): string[] {
-    const names: string[] = [];
-    if (redraw) names.push(this.chooseUpstream(this.#fields ?? this.#request.fields).upstream);
-    for (const side of this.#split.sides) if (side.weight > 0) names.push(side.upstream);
-    return names;
+    const first = redraw ? this.chooseUpstream(this.#fields ?? this.#request.fields).upstream : undefined;
+    return sidesNow(this.#split, first);
   }
 }

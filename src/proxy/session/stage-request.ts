@@ -22,12 +22,8 @@ class SessionStageRequest implements StageRequest {
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
-  readonly path: string;
-  readonly authority: string;
-  readonly scheme: string;
-  readonly refreshSide: string | undefined;
   readonly #req: SessionRequest;
-  readonly #route: RouteConfig;
+  readonly #routed: Routed;
   #edits: Map<string, string | undefined> | undefined;
   /** The body read whole at a stage's ask: made by the first ask (most requests make none). */
   #body: StageBody | undefined;
@@ -35,22 +31,35 @@ class SessionStageRequest implements StageRequest {
   constructor(req: SessionRequest, routed: Routed) {
     const { head, fields, record, exchange } = req;
     this.#req = req;
-    this.#route = routed.route;
+    this.#routed = routed;
     this.head = head;
     this.fields = fields;
     this.record = record;
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
-    this.path = routed.path;
-    this.authority = routed.authority;
-    this.scheme = req.listener.protocol;
-    this.refreshSide = exchange.refreshSide;
   }
 
   /** Made when a stage reads it (most never do). */
   get host(): string {
     return hostnameOf(this.record.host);
+  }
+
+  // Read from the session's own, not copied into every request's run (few stages read them).
+  get path(): string {
+    return this.#routed.path;
+  }
+
+  get authority(): string {
+    return this.#routed.authority;
+  }
+
+  get scheme(): string {
+    return this.#req.listener.protocol;
+  }
+
+  get refreshSide(): string | undefined {
+    return this.#req.exchange.refreshSide;
   }
 
   get upstreamFields(): Map<string, string | undefined> {
@@ -63,7 +72,7 @@ class SessionStageRequest implements StageRequest {
   }
 
   readBody(limit: number, reader: string): Promise<Buffer> {
-    this.#body ??= new StageBody(this.#req, this.#route);
+    this.#body ??= new StageBody(this.#req, this.#routed.route);
     return this.#body.read(limit, reader);
   }
 
