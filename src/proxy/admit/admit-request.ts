@@ -36,7 +36,7 @@ export interface Admitted {
 
 /** What the hold asks of the stages that chose a request's upstream (route-stages.ts's StageRun). */
 interface Elsewhere {
-  upstreamsNow(redraw: boolean): readonly string[] | undefined;
+  upstreamsNow(redraw: boolean): readonly string[] | Failure | undefined;
 }
 
 /**

@@ -115,9 +115,12 @@ export class RequestHold {
     if (failure.stage !== 'not_sent' || bodyBytes === undefined) return failure;
     if (!crowded && !noTargetThere(failure, this.#upstream)) return failure;
     const elsewhere = this.#moved || crowded ? undefined : this.#away(true);
+    if (elsewhere instanceof Failure) return elsewhere;
     if (elsewhere !== undefined) return void this.#owner.tryAgain(elsewhere);
     const left = hold.timeout - this.#heldMs;
     if (left <= 0) return crowded ? failure : this.#timedOut(hold, failure);
+    const others = this.#elsewhere?.upstreamsNow(false);
+    if (others instanceof Failure) return others;
     const queue = this.#upstream.hold;
     this.#seq ??= queue.ticket();
     const entry: HeldRequest = {
@@ -129,6 +132,7 @@ export class RequestHold {
         this.#stop();
         this.#moved = false;
         const elsewhere = this.#away(false);
+        if (elsewhere instanceof Failure) return this.#owner.end(elsewhere);
         if (elsewhere !== undefined) return this.#owner.tryAgain(elsewhere);
         // The upstream as it is now (a reload or DNS may have moved it); the refusals that made
         // it wait may have opened its circuit: its probe goes with this try.
@@ -149,11 +153,7 @@ export class RequestHold {
       this.#owner.end(crowded ? failure : this.#timedOut(hold, failure));
     }, left);
     // On a split route, a target of another side coming back wakes it too: it may go there.
-    const watched = otherUpstreams(
-      this.#req.runtime.upstreams,
-      this.#elsewhere?.upstreamsNow(false),
-      this.#upstream,
-    );
+    const watched = otherUpstreams(this.#req.runtime.upstreams, others, this.#upstream);
     for (const other of watched) other.hold.watch(this.#nudge);
     this.#waiting = { entry, since: performance.now(), timer, last: failure, watched };
     this.#measure.holding();
@@ -196,10 +196,12 @@ export class RequestHold {
 
   /**
    * Another side of the route's split to go to now (hold-elsewhere.ts's upstreamAway), made this
-   * request's upstream: its own line in that side's hold, its counts there.
+   * request's upstream: its own line in that side's hold, its counts there; or the failure of the
+   * stage that says where it may go (its bug: the request's 500).
    */
-  #away(refused: boolean): Upstream | undefined {
+  #away(refused: boolean): Upstream | Failure | undefined {
     const names = this.#elsewhere?.upstreamsNow(true);
+    if (names instanceof Failure) return names;
     const upstream = upstreamAway(this.#req.runtime.upstreams, names, this.#upstream, refused);
     if (upstream === undefined) return undefined;
     // Its place in its side's line, kept while it tried there, goes: it waits in the other's now.

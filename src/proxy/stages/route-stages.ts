@@ -314,17 +314,17 @@ export class StageRun {
   /**
    * The upstreams a request waiting in its upstream's hold may go to now (stage.ts's
    * upstreamsNow: the stage that chose its upstream); undefined: no stage says (it waits where it is).
-   * A stage's bug here is logged, and the request waits where it is.
+   * A stage's bug here is the request's failure naming it.
    */
-  upstreamsNow(redraw: boolean): readonly string[] | undefined {
+  upstreamsNow(redraw: boolean): readonly string[] | Failure | undefined {
     for (let i = 0; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.upstreamsNow === undefined) continue;
       try {
         return hooks.upstreamsNow(redraw);
       } catch (err) {
-        const stage = this.#stages[i];
-        this.#watch.ran(stage.name, 'upstreamsNow', 0, stageFailure(stage, 'upstreamsNow', err));
+        const failed = this.#failed(this.#stages[i], 'upstreamsNow', performance.now(), err);
+        if (failed !== undefined) return failed;
       }
     }
     return undefined;

@@ -412,7 +412,10 @@ describe('the stage contract: choosing the upstream', () => {
         const upstream = choices[path];
         return upstream === undefined ? undefined : { upstream };
       },
-      upstreamsNow: (redraw) => (redraw ? ['other'] : ['other', 'gone']),
+      upstreamsNow: (redraw) => {
+        if (path === '/c/gone-throw' && name === 'first') throw new Error('no side now');
+        return redraw ? ['other'] : ['other', 'gone'];
+      },
     }));
   before(async () => {
     app = await startEcho();
@@ -436,7 +439,12 @@ upstreams:
       '',
       {
         stages: () => [
-          chooser('first', { '/c/first': 'other', '/c/unknown': 'nowhere', '/c/gone': 'gone' }),
+          chooser('first', {
+            '/c/first': 'other',
+            '/c/unknown': 'nowhere',
+            '/c/gone': 'gone',
+            '/c/gone-throw': 'gone',
+          }),
           chooser('second', { '/c/first': 'app', '/c/second': 'other' }),
         ],
       },
@@ -491,5 +499,16 @@ upstreams:
     assert.equal(res.status, 200);
     assert.equal(other.received.length, before + 1);
     assert.equal((await gw.logFor(res.headers['x-request-id'] as string)).upstream, 'other');
+  });
+
+  test("a stage's bug in upstreamsNow is the waiting request's 500 naming it", async () => {
+    const before = other.received.length;
+    const res = await request(gw.url, { path: '/c/gone-throw', timeoutMs: 10_000 });
+    assert.equal(res.status, 500);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /error=proxy_internal_error; details="first threw in upstreamsNow"/,
+    );
+    assert.equal(other.received.length, before);
   });
 });
