@@ -134,9 +134,10 @@ export interface StageHooks {
   requestEdit?(): AnswerEdit | undefined;
   /**
    * The upstream the request goes to instead of the route's own (a split, a canary), chosen past
-   * the access stages on the fields as they left them (a `hash_key: header:X-User-Id` is the user
-   * a JWT named) and before the admit policies; the first stage that chooses wins. Undefined: it
-   * leaves the choice to the next stage, or to the route.
+   * the access stages and before the admit policies; the first stage that chooses wins. Undefined:
+   * it leaves the choice to the next stage, or to the route. `fields`: as access left them where
+   * the route keys on a field (its `hash_key: header:X-User-Id` is the user a JWT named, never the
+   * client's copy), else as the client sent them (no copy made for a route that keys on none).
    */
   chooseUpstream?(fields: FieldMap): UpstreamChoice | undefined;
   /**
