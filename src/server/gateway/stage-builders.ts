@@ -41,9 +41,21 @@ export function buildRouteStages(
       if (stage !== undefined) built.push(stage);
     }
     if (given !== undefined) built.push(...given(route));
-    if (built.length > 0) stages.set(route.name, new RouteStages(built, watch));
+    if (built.length > 0) stages.set(route.name, new RouteStages(accessFirst(built), watch));
   }
   return stages;
+}
+
+/** The access stages first (stage.ts's RouteStage.access: Candor's, then a program's), the others after them, each in its order. */
+function accessFirst(stages: RouteStage[]): RouteStage[] {
+  const late = stages.findIndex(
+    (stage, i) => stage.access === true && i > 0 && stages[i - 1].access !== true,
+  );
+  if (late === -1) return stages;
+  return [
+    ...stages.filter((stage) => stage.access === true),
+    ...stages.filter((stage) => stage.access !== true),
+  ];
 }
 
 /** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */

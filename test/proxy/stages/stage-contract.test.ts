@@ -338,7 +338,8 @@ upstreams:
 `,
       {},
       '',
-      { stages: () => [gate('gate'), gate('second'), later] },
+      // Given after another stage, an access stage still runs first.
+      { stages: () => [gate('gate'), later, gate('second')] },
     );
   });
   after(async () => {
