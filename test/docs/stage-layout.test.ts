@@ -43,3 +43,52 @@ test('every module that builds a stage is named for it and built only by the com
   }
   assert.deepEqual(importers, []);
 });
+
+/**
+ * What of src/proxy/admit/ is not access control: the admit phase and its policies (maintenance,
+ * rate limits, load shedding), and the fields as an edit leaves them. Everything else there (IP
+ * lists, CORS, basic, JWT, forward auth, OpenID Connect, client certificates, identity, the auth
+ * hops) is a route's access stage (admit/access-stage.ts), which the core never names.
+ */
+const ADMISSION = new Set([
+  'admit-request.ts',
+  'admission.ts',
+  'maintenance.ts',
+  'rate-limit.ts',
+  'redis-rates.ts',
+  'gateway-rate-limits.ts',
+  'load-shedding.ts',
+  'in-flight-limit.ts',
+  'client-slots.ts',
+  'fields-after-access.ts',
+]);
+
+test('the session and the exchange import no module of access control', () => {
+  const found: string[] = [];
+  for (const file of core) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g)) {
+      const at = spec.indexOf('/admit/');
+      if (at !== -1 && !ADMISSION.has(spec.slice(at + '/admit/'.length)))
+        found.push(`${file} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
+/**
+ * The split and the canary are a route's split stage (select/split-stage.ts: stage.ts's
+ * chooseUpstream and upstreamsNow): the core names neither. The one exception, the runtime's
+ * type of its splits by route (`Runtime.splits`), is there while the response cache keys its
+ * stored answers by side and the canary controller reads the windows through it.
+ */
+test('the session and the exchange import no module of the split', () => {
+  const found: string[] = [];
+  for (const file of core) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/\/split[^/]*\.ts$/.test(spec) && file !== join('proxy/session', 'runtime.ts'))
+        found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});

@@ -1,7 +1,7 @@
 /**
  * A canary keyed by something its client writes (issue 56 item 2): `hash_key: header:NAME` or
  * `cookie:NAME` that no auth rule of the route wrote. A key counts one request a step in each
- * process (proxy/route/split.ts), but a client that writes its own key writes as many as it
+ * process (proxy/select/split.ts), but a client that writes its own key writes as many as it
  * likes: it learns which land on the canary and sends its failing requests there under a new
  * one each time (rolling back a canary as good as its baseline), or its good ones (diluting a
  * bad canary until it is promoted). Warned, not refused: keeping a user on one side is a fair

@@ -17,7 +17,7 @@ import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
 import { createProxyGate } from './proxy-gate.ts';
-import { admitRequest, type ListenerFacts, type Refusal, type RequestHandlers } from './request-handlers.ts';
+import { capPerClient, type ListenerFacts, type Refusal, type RequestHandlers } from './request-handlers.ts';
 import { type CertificateSource, createServerTls } from './server-tls.ts';
 
 /** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
@@ -124,7 +124,7 @@ export async function startListener(
   const http1: Http1Handlers = {
     request(exchange, connection) {
       const refused = overLimit.get(connection.socket);
-      if (refused === undefined) admitRequest(handlers, exchange, facts);
+      if (refused === undefined) capPerClient(handlers, exchange, facts);
       else handlers.refusedExchange(exchange, refused, facts);
     },
     refused(connection, error, head) {

@@ -77,7 +77,7 @@ export interface RequestHandlers {
  * held until its response closes. Past it, the 429 (the connection closes after it: the
  * request's body, if any, is not read).
  */
-export function admitRequest(
+export function capPerClient(
   handlers: RequestHandlers,
   exchange: DownstreamExchange,
   facts: ListenerFacts,

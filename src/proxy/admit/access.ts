@@ -7,19 +7,20 @@ import type {
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
+import type { ServiceCall } from '../stages/service-call.ts';
 import { AuthHopHealth } from './auth-hop-health.ts';
 import type { CorsPolicy } from './cors.ts';
-import { type AskAuthService, ForwardAuth, type ForwardCall } from './forward-auth.ts';
+import { type AskAuthService, ForwardAuth } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import type { IssuerHop } from './oidc/issuer-hop.ts';
 import type { OidcAuth } from './oidc/oidc-auth.ts';
 import type { SessionStore } from './oidc/session-store.ts';
-import { type AccessDecision, type AccessRequest, ALLOWED, RouteAccess } from './route-access.ts';
+import { RouteAccess } from './route-access.ts';
 
 /** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
 export interface AuthHops {
   readonly upstreams: ReadonlyMap<string, Upstream>;
-  readonly ask: (upstream: Upstream, call: ForwardCall) => ReturnType<AskAuthService>;
+  readonly ask: (upstream: Upstream, call: ServiceCall) => ReturnType<AskAuthService>;
   /** `errors.expose_upstream_address`: a hop named by its URL shows its address to clients. */
   readonly exposeAddresses: boolean;
 }
@@ -233,8 +234,9 @@ export class Access {
     await Promise.all([...this.#ownUpstreams.values()].map((upstream) => upstream.close()));
   }
 
-  check(route: RouteConfig, request: AccessRequest): AccessDecision | Promise<AccessDecision> {
-    return this.#routes.get(route)?.check(request) ?? ALLOWED;
+  /** The route's access rules (its access stage's: access-stage.ts); undefined: it has none. */
+  of(route: RouteConfig): RouteAccess | undefined {
+    return this.#routes.get(route);
   }
 
   /** The route's CORS rules (built once, with its access), which its CORS stage applies to every answer; undefined: none. */

@@ -6,11 +6,10 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { Access } from './access.ts';
+import type { RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/stage.ts';
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
-import type { AccessDecision } from './route-access.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
@@ -28,15 +27,26 @@ export interface Admitted {
   readonly requestEdit?: AnswerEdit;
   /** The canary's counts of the side chosen, when the route has a canary (each attempt adds to them). */
   readonly window?: CanaryCounter;
+  /**
+   * Where else it may go while it waits in its upstream's `hold`: the stages, when one chose its
+   * upstream (a split's side: stage.ts's upstreamsNow); absent: nowhere else.
+   */
+  readonly elsewhere?: Elsewhere;
+}
+
+/** What the hold asks of the stages that chose a request's upstream (route-stages.ts's StageRun). */
+interface Elsewhere {
+  upstreamsNow(redraw: boolean): readonly string[] | Failure | undefined;
 }
 
 /**
  * A request admitted to a route that answers it itself, from its stages (its static files): no
  * upstream, no side; what its stages answer is its answer.
  */
-export type AdmittedHere = Omit<Admitted, 'upstream' | 'window'> & {
+export type AdmittedHere = Omit<Admitted, 'upstream' | 'window' | 'elsewhere'> & {
   readonly upstream: undefined;
   readonly window: undefined;
+  readonly elsewhere: undefined;
 };
 
 /** What the admit phase reads of the route phase's verdict (route-request.ts's Routed). */
@@ -49,31 +59,12 @@ interface RoutedRequest {
   readonly upstreamPath: string | Failure;
 }
 
-/** The side a route's split drew for the request (session/split-side.ts); absent: the route's one upstream. */
-interface DrawnSide {
-  readonly upstream: string;
-  readonly window?: CanaryCounter;
-}
-
 /** What the admit phase reads of the gateway's runtime. */
 interface AdmitGateway {
-  readonly access: Access;
   readonly admission: Admission;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
 }
-
-/**
- * Draws the side of the route's split for the request (session/split-side.ts's chooseSide), or
- * undefined for a route without one. Drawn past access, on the fields as access left them: a
- * `hash_key: header:X-User-Id` is the user a JWT or the auth service named, never the client's copy.
- */
-type DrawSide<G> = (
-  gateway: G,
-  route: RouteConfig,
-  fields: FieldMap,
-  clientAddress: string,
-) => DrawnSide | undefined;
 
 type Verdict =
   | Admitted
@@ -82,55 +73,59 @@ type Verdict =
   | OwnAnswer
   | Promise<Admitted | AdmittedHere | Failure | OwnAnswer>;
 
+/** The route's stages, as admit meets them (route-stages.ts's StageRun): its access stages, and the one that chooses its upstream. */
+interface AdmitStages extends Elsewhere {
+  onAccess(): StagedVerdict;
+  readonly accessEdit: AnswerEdit | undefined;
+  chooseUpstream(
+    fields: FieldMap,
+    upstreams: ReadonlyMap<string, unknown>,
+  ): UpstreamChoice | Failure | undefined;
+}
+
 /**
- * The admit phase, for a routed request: access control (IP lists, CORS, authentication), then
- * a route that redirects is answered (as nginx's `return` comes before its limits), then the
- * rewrite's refusal, the route's body limit on a declared length, and the admit policies
- * (maintenance, rate limits, load shedding). Names the upstream, the path sent upstream and what
- * access made of the request in the record. A cluster worker's rate-limited route waits for the
- * primary's bucket (see Admission.admit), and an authentication may ask a service: then its
- * answer is a promise; every other request's is decided at once.
+ * The admit phase, for a routed request: its route's access stages (IP lists, CORS preflights,
+ * authentication: stage.ts's RouteStage.access), then a route that redirects is answered (as
+ * nginx's `return` comes before its limits), then the rewrite's refusal, the route's body limit
+ * on a declared length, and the admit policies (maintenance, rate limits, load shedding), which
+ * read the identity access named (`record.user`) and the fields as it left them. Names the
+ * upstream and the path sent upstream in the record. A cluster worker's rate-limited route waits
+ * for the primary's bucket (see Admission.admit), and an access stage may ask a service: then
+ * its answer is a promise; every other request's is decided at once.
  */
-export function admitRequest<G extends AdmitGateway>(
-  gateway: G,
+export function admitRequest(
+  gateway: AdmitGateway,
   listener: { readonly protocol: string; readonly inFlight?: InFlightLimit },
   request: AdmitRequest,
-  record: RequestRecord,
   routed: RoutedRequest,
-  drawSide: DrawSide<G>,
+  stages: AdmitStages | undefined,
 ): Verdict {
-  const { head, fields } = request;
+  const access = stages?.onAccess();
+  // No closure for a request decided at once.
+  if (access instanceof Promise)
+    return access.then((verdict) => accessed(gateway, listener, request, routed, stages, verdict));
+  return accessed(gateway, listener, request, routed, stages, access);
+}
+
+/** Past the access stages: their answer or refusal, or on to the steps after access, on the fields as they left them. */
+function accessed(
+  gateway: AdmitGateway,
+  listener: { readonly inFlight?: InFlightLimit },
+  request: AdmitRequest,
+  routed: RoutedRequest,
+  stages: AdmitStages | undefined,
+  verdict: RequestVerdict,
+): Verdict {
+  if (verdict !== undefined) return verdict;
+  const requestEdit = stages?.accessEdit;
   const { route } = routed;
-  // Access control, on the normalised path's route: one check for a route without any.
-  if (route.access === undefined)
-    return pastAccess(gateway, listener, fields, record, routed, drawSide, request);
-  const decided = gateway.access.check(route, {
-    clientAddress: record.clientAddress,
-    method: head.method,
-    target: routed.path,
-    host: routed.authority,
-    requestId: record.id,
-    protocol: listener.protocol,
-    fields,
-    headers: head.headers,
-    trace: record.trace,
-    clientCertificate: head.clientCertificate,
-  });
-  const go = (decision: AccessDecision): Verdict => {
-    record.auth = decision.note;
-    record.authHop = decision.hop;
-    record.user = decision.identity;
-    if (decision.answer) return decision.answer;
-    // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
-    // never the client's copy.
-    const keyed =
-      route.rateLimit?.key.kind === 'header' ||
-      (route.hashKey !== undefined && route.hashKey.kind !== 'client')
-        ? fieldsAfterAccess(head.headers, fields, decision.requestEdit)
-        : fields;
-    return pastAccess(gateway, listener, keyed, record, routed, drawSide, request, decision.requestEdit);
-  };
-  return decided instanceof Promise ? decided.then(go) : go(decided);
+  // A rate limit or a split's hash keyed on a field reads it as access left it: a JWT claim's,
+  // never the client's copy.
+  const keyed =
+    route.rateLimit?.key.kind === 'header' || (route.hashKey !== undefined && route.hashKey.kind !== 'client')
+      ? fieldsAfterAccess(request.head.headers, request.fields, requestEdit)
+      : request.fields;
+  return pastAccess(gateway, listener, keyed, request.record, routed, stages, request, requestEdit);
 }
 
 /**
@@ -141,10 +136,11 @@ export function goesTo(record: RequestRecord, upstream: Upstream): void {
   record.upstream = upstream.name;
 }
 
-/** What admit reads of the request: its head, its fields, and (HTTP/1.1) its exchange's body limit. */
+/** What admit reads of the request: its head, its fields, its record, and (HTTP/1.1) its exchange's body limit. */
 interface AdmitRequest {
   readonly head: DownstreamHead;
   readonly fields: FieldMap;
+  readonly record: RequestRecord;
   readonly exchange?: Pick<DownstreamExchange, 'limitBody' | 'refresh'>;
 }
 
@@ -167,20 +163,21 @@ function bodyOverLimit(request: AdmitRequest, fields: FieldMap, limit: number): 
 }
 
 /** The steps after access control: redirect, rewrite, body limit, then the admit policies. */
-function pastAccess<G extends AdmitGateway>(
-  gateway: G,
+function pastAccess(
+  gateway: AdmitGateway,
   listener: { readonly inFlight?: InFlightLimit },
   fields: FieldMap,
   record: RequestRecord,
   routed: RoutedRequest,
-  drawSide: DrawSide<G>,
+  stages: AdmitStages | undefined,
   request: AdmitRequest,
   requestEdit?: AnswerEdit,
 ): Admitted | AdmittedHere | Failure | OwnAnswer | Promise<Admitted | AdmittedHere | Failure> {
   const { route } = routed;
   if (routed.redirect !== undefined) return routed.redirect;
-  const side =
-    route.upstream === undefined ? undefined : drawSide(gateway, route, fields, record.clientAddress);
+  // A stage may send it elsewhere (a split's side, a canary's: stage.ts's chooseUpstream).
+  const side = route.upstream === undefined ? undefined : stages?.chooseUpstream(fields, gateway.upstreams);
+  if (side instanceof Failure) return side;
   // The loader made sure the route's upstream (its split's sides too) exists; a route without
   // one answers from its stages (its static files), and goes to nobody.
   const upstream =
@@ -205,10 +202,13 @@ function pastAccess<G extends AdmitGateway>(
     ownRefresh: request.exchange?.refresh !== undefined,
     identity: record.user,
   });
-  const window = side?.window;
+  // The stage that chose the upstream says where else the request may go while it waits for a target.
+  const elsewhere = side === undefined ? undefined : stages;
   if (release instanceof Promise)
-    return release.then((taken) => admittedOf(routed, upstream, forwarded, taken, requestEdit, window));
-  return admittedOf(routed, upstream, forwarded, release, requestEdit, window);
+    return release.then((taken) =>
+      admittedOf(routed, upstream, forwarded, taken, requestEdit, side, elsewhere),
+    );
+  return admittedOf(routed, upstream, forwarded, release, requestEdit, side, elsewhere);
 }
 
 /** The admit phase's verdict once the slots are taken (or refused); no closure made for a request decided at once. */
@@ -218,11 +218,12 @@ function admittedOf(
   upstreamPath: string,
   release: Release | Failure,
   requestEdit: AnswerEdit | undefined,
-  window: CanaryCounter | undefined,
+  side: UpstreamChoice | undefined,
+  elsewhere: Elsewhere | undefined,
 ): Admitted | AdmittedHere | Failure {
   if (release instanceof Failure) return release;
-  // One shape for every request (no spread): an absent edit or window is undefined; no upstream
-  // (and so no window) for a route that answers itself.
+  // One shape for every request (no spread): an absent edit, window or elsewhere is undefined; no
+  // upstream (and so no side) for a route that answers itself.
   return {
     route: routed.route,
     upstream,
@@ -230,6 +231,7 @@ function admittedOf(
     upstreamPath,
     release,
     requestEdit,
-    window,
+    window: side?.window,
+    elsewhere,
   } as Admitted | AdmittedHere;
 }

@@ -6,17 +6,13 @@ import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts'
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
+import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
+import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
 import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { identityOf } from './identity.ts';
-import {
-  FIELD_VALUE,
-  type PassedOnAnswer,
-  passedOn,
-  REDIRECTS,
-  type ServiceAnswer,
-} from './service-answer.ts';
+import { FIELD_VALUE, passedOn, REDIRECTS } from './service-answer.ts';
 
 /**
  * The fields in which proxies in front tell the client's facts: always handed to the hop's
@@ -69,36 +65,11 @@ export interface ForwardFacts {
   readonly trace: TraceContext;
 }
 
-/** The GET the service gets, for one client's request. */
-export interface ForwardCall {
-  /** The path and query asked. */
-  readonly path: string;
-  /** The client's fields the service asked for, and PROXYS_WORDS: flat, lower-case names, no hop-by-hop. */
-  readonly headers: readonly string[];
-  /**
-   * X-Forwarded-Method and -Uri, flat: the gateway's own words, added after the client's fields
-   * are sifted as any request's (a client's X-Forwarded-* goes only from a trusted proxy).
-   */
-  readonly own: readonly string[];
-  /** Milliseconds for the whole call, every attempt and backoff included. */
-  readonly deadline: number;
-  /** The route the request is for (its retry rule and limits). */
-  readonly route: RouteConfig;
-  /** The client's request, whose facts the hop writes as for any request (X-Forwarded-For, -Host, -Proto, X-Request-Id). */
-  readonly client: {
-    readonly requestId: string;
-    readonly address: string;
-    readonly host: string;
-    readonly protocol: string;
-    readonly trace: TraceContext;
-  };
-}
-
 /**
  * Asks the service through its upstream (session/auth-call.ts: the one attempt loop, with its
  * pool, circuit, retry rule and budget, as a client's request has); rejects with the classified Failure.
  */
-export type AskAuthService = (call: ForwardCall) => Promise<ServiceAnswer>;
+export type AskAuthService = (call: ServiceCall) => Promise<ServiceAnswer>;
 
 /**
  * Bytes of a refusal's body for it to be kept with `cache` (a larger one is passed on, and asked

@@ -70,7 +70,7 @@ export interface AccessRequest {
 }
 
 /** The decision of a route without rules, or whose rules let the request in as it is. */
-export const ALLOWED: AccessDecision = { note: 'allowed' };
+const ALLOWED: AccessDecision = { note: 'allowed' };
 
 /** A refusal: the client learns what kind, the log (the note) which rule. */
 function refusal(status: 401 | 403, details: string, note: string, challenge?: string): AccessDecision {

@@ -3,64 +3,13 @@
  * client gets it (forward-auth.ts decides which answer is which).
  */
 import { Failure } from '../../core/failure/failure.ts';
-import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
-import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
 import { joinedField } from '../../core/net/downstream.ts';
-import { type AnswerEdit, OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
-import { keptOwn } from '../decide/error-response.ts';
-
-/** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
-export interface ServiceAnswer {
-  readonly status: number;
-  /** Flat [name, value, …]: the service's fields, hop-by-hop ones out, Via and X-Request-Id in (response-headers.ts). */
-  readonly headers: readonly string[];
-  readonly body: Buffer;
-}
+import { PassedOnAnswer } from '../decide/own-answer-head.ts';
+import type { ServiceAnswer } from '../stages/service-call.ts';
 
 /** A field value the service may hand on: printable ASCII, bounded (it becomes a request field upstream, or a gateway-made challenge). */
 export const FIELD_VALUE = /^[\x20-\x7e]{1,4096}$/;
-
-/**
- * The auth service's own refusal (its 401, its 403, its redirect to a login page), passed to the
- * client as it wrote it, body included; `refusal` is what the request's record keeps of it, and
- * what a gRPC client is answered (a gateway-made Trailers-Only UNAUTHENTICATED or PERMISSION_DENIED).
- */
-export class PassedOnAnswer extends OwnAnswer {
-  readonly refusal: Failure;
-
-  constructor(status: number, headers: readonly string[], body: Buffer, refusal: Failure) {
-    super(status, headers, body);
-    this.refusal = refusal;
-  }
-}
-
-/**
- * The fields the gateway answers `answer` with: a refusal passed on gets this gateway's
- * Proxy-Status member (its http_request_denied, without details under `errors.detail: minimal`)
- * after the service's own when that is a List (else in its place), as every access refusal
- * carries one: a client tells the gateway's refusal from the upstream's own 401.
- */
-export function ownFields(
-  answer: OwnAnswer,
-  gateway: { readonly name: string; readonly config: { readonly errors: { readonly detail: string } } },
-): readonly string[] {
-  if (!(answer instanceof PassedOnAnswer)) return answer.headers;
-  const member = failureProxyStatus(
-    gateway.name,
-    answer.refusal,
-    undefined,
-    gateway.config.errors.detail === 'minimal',
-  );
-  const out: string[] = [];
-  let theirs: string | undefined;
-  for (let i = 0; i < answer.headers.length; i += 2)
-    if (answer.headers[i].toLowerCase() === 'proxy-status')
-      theirs = theirs === undefined ? answer.headers[i + 1] : `${theirs}, ${answer.headers[i + 1]}`;
-    else out.push(answer.headers[i], answer.headers[i + 1]);
-  out.push('proxy-status', appendSfMember(theirs, member));
-  return out;
-}
 
 /** Redirects the service may send the client to its login page with. */
 export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -126,25 +75,4 @@ function throttled(retryAfter: string | undefined): Failure {
     status: 429,
     ...(seconds === undefined ? {} : { retryAfter: Math.min(MAX_THROTTLE_S, seconds) }),
   });
-}
-
-/**
- * The head of an answer the gateway makes itself: its fields (ownFields), its length (RFC 9110
- * §8.6: none on a 204), the request id, `Connection: close` when the client's body is left unread,
- * then the route's stages' edit; a refusal passed on keeps its own fields whatever a rule says.
- */
-export function ownAnswerHead(
-  answer: OwnAnswer,
-  gateway: Parameters<typeof ownFields>[1],
-  requestId: string,
-  close: boolean,
-  edit: AnswerEdit | undefined,
-): string[] {
-  // A 304 tells no length (the sink frames it as bodiless): its 200's would be its file's.
-  const size = answer instanceof StreamedAnswer ? answer.length : answer.body.length;
-  const length = answer.status === 204 || answer.status === 304 ? [] : ['content-length', String(size)];
-  const headers = [...ownFields(answer, gateway), ...length, 'x-request-id', requestId];
-  if (close) headers.push('connection', 'close');
-  if (edit === undefined) return headers;
-  return answer instanceof PassedOnAnswer ? keptOwn(edit(headers), headers) : edit(headers);
 }

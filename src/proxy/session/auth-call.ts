@@ -5,9 +5,8 @@ import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import { serviceHost } from '../../upstream/health/probe.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { ForwardCall } from '../admit/forward-auth.ts';
-import type { ServiceAnswer } from '../admit/service-answer.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
+import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { KeptAnswerSink } from './kept-answer-sink.ts';
@@ -42,17 +41,6 @@ export function askAuthService(
   return new Promise((resolve, reject) => {
     new AuthCall(runtime, upstream, call, resolve, reject).start();
   });
-}
-
-/**
- * A call of the gateway's own: an auth service's GET, or a plugin's `context.fetch` with its
- * method and body (sent whole by every attempt; a method that is not idempotent is retried only
- * where it never reached the service, as any request's).
- */
-export interface ServiceCall extends ForwardCall {
-  /** Default GET. */
-  readonly method?: string;
-  readonly body?: Buffer;
 }
 
 /** The owner of one call's attempts: what a session is to a client's. */

@@ -1,5 +1,5 @@
 import { InMemorySink } from '../../core/net/in-memory-sink.ts';
-import type { ServiceAnswer } from '../admit/service-answer.ts';
+import type { ServiceAnswer } from '../stages/service-call.ts';
 
 /**
  * The sink of an answer the gateway asked for itself (an auth service's verdict): nobody reads

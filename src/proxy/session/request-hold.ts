@@ -5,8 +5,8 @@ import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { type Admitted, goesTo } from '../admit/admit-request.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { OwnCall } from './attempts-owner.ts';
+import { otherUpstreams, upstreamAway } from './hold-elsewhere.ts';
 import type { SessionRequest } from './session-request.ts';
-import { otherSides, sideAway } from './split-side.ts';
 
 /** What a held request does when its wait ends: try again, or be answered. */
 export interface HoldOwner {
@@ -64,11 +64,9 @@ export class RequestHold {
   readonly #config: HoldConfig | undefined;
   /** The `timeouts.total` the request's deadline runs on: the upstream's it was sent to, kept if it moves to another side. */
   readonly #total: number;
-  /** What draws a split route's side again: the route, the runtime, the request's fields and address. */
-  readonly #route: Admitted['route'];
   readonly #req: SessionRequest;
-  /** Access's edit of the request: the fields a split's hash key reads, as the first draw read them. */
-  readonly #edit: Admitted['requestEdit'];
+  /** Where else it may go (the stage that chose its upstream: a split's sides, drawn again on the fields the first draw read). */
+  readonly #elsewhere: Admitted['elsewhere'];
   /** It went to another side since it was last refused: the next refusal waits (no two sides tried in turn forever). */
   #moved = false;
   #seq: number | undefined;
@@ -89,9 +87,8 @@ export class RequestHold {
     measure: HoldMeasure,
   ) {
     this.#upstream = admitted.upstream;
-    this.#route = admitted.route;
     this.#req = req;
-    this.#edit = admitted.requestEdit;
+    this.#elsewhere = admitted.elsewhere;
     this.#owner = owner;
     this.#measure = measure;
     this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
@@ -118,9 +115,12 @@ export class RequestHold {
     if (failure.stage !== 'not_sent' || bodyBytes === undefined) return failure;
     if (!crowded && !noTargetThere(failure, this.#upstream)) return failure;
     const elsewhere = this.#moved || crowded ? undefined : this.#away(true);
+    if (elsewhere instanceof Failure) return elsewhere;
     if (elsewhere !== undefined) return void this.#owner.tryAgain(elsewhere);
     const left = hold.timeout - this.#heldMs;
     if (left <= 0) return crowded ? failure : this.#timedOut(hold, failure);
+    const others = this.#elsewhere?.upstreamsNow(false);
+    if (others instanceof Failure) return others;
     const queue = this.#upstream.hold;
     this.#seq ??= queue.ticket();
     const entry: HeldRequest = {
@@ -132,6 +132,7 @@ export class RequestHold {
         this.#stop();
         this.#moved = false;
         const elsewhere = this.#away(false);
+        if (elsewhere instanceof Failure) return this.#owner.end(elsewhere);
         if (elsewhere !== undefined) return this.#owner.tryAgain(elsewhere);
         // The upstream as it is now (a reload or DNS may have moved it); the refusals that made
         // it wait may have opened its circuit: its probe goes with this try.
@@ -152,7 +153,7 @@ export class RequestHold {
       this.#owner.end(crowded ? failure : this.#timedOut(hold, failure));
     }, left);
     // On a split route, a target of another side coming back wakes it too: it may go there.
-    const watched = otherSides(this.#req.runtime, this.#route, this.#upstream);
+    const watched = otherUpstreams(this.#req.runtime.upstreams, others, this.#upstream);
     for (const other of watched) other.hold.watch(this.#nudge);
     this.#waiting = { entry, since: performance.now(), timer, last: failure, watched };
     this.#measure.holding();
@@ -194,11 +195,14 @@ export class RequestHold {
   }
 
   /**
-   * Another side of the route's split to go to now (split-side.ts's sideAway), made this
-   * request's upstream: its own line in that side's hold, its counts there.
+   * Another side of the route's split to go to now (hold-elsewhere.ts's upstreamAway), made this
+   * request's upstream: its own line in that side's hold, its counts there; or the failure of the
+   * stage that says where it may go (its bug: the request's 500).
    */
-  #away(refused: boolean): Upstream | undefined {
-    const upstream = sideAway(this.#req.runtime, this.#route, this.#req, this.#edit, this.#upstream, refused);
+  #away(refused: boolean): Upstream | Failure | undefined {
+    const names = this.#elsewhere?.upstreamsNow(true);
+    if (names instanceof Failure) return names;
+    const upstream = upstreamAway(this.#req.runtime.upstreams, names, this.#upstream, refused);
     if (upstream === undefined) return undefined;
     // Its place in its side's line, kept while it tried there, goes: it waits in the other's now.
     this.#upstream.hold.done(this.#seq);

@@ -13,8 +13,8 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
-import { ownAnswerHead, PassedOnAnswer } from '../admit/service-answer.ts';
 import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
+import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
@@ -30,7 +30,6 @@ import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
-import { sideDrawer } from './split-side.ts';
 import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
 /**
@@ -39,7 +38,7 @@ import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
  *
  * The session alone writes the record's status, answers the gateway's own errors (the one
  * error writer) and writes the log line, exactly once, when the downstream response closes.
- * The phases run in order from `run()`: accept checks → route and admit (admit/admit-request.ts) →
+ * The phases run in order from `run()`: accept checks → route, access, admit (admit-request.ts) →
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
 export class RequestSession implements AttemptsOwner {
@@ -127,7 +126,7 @@ export class RequestSession implements AttemptsOwner {
     );
 
   #phases(): void {
-    const { runtime, head, fields, listener, record, exchange } = this.#req;
+    const { runtime, head, fields, listener, record } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(
       { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
@@ -148,8 +147,8 @@ export class RequestSession implements AttemptsOwner {
     this.#cache = CacheRun.of(this.#req, this, routed.route);
     this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
-    // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
-    const admitted = admitRequest(runtime, listener, this.#req, record, routed, sideDrawer(exchange));
+    // access (the route's access stages), then admit (admit-request.ts; either may answer later)
+    const admitted = admitRequest(runtime, listener, this.#req, routed, this.#stages);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
     admitted.then((decided) => this.#forward(decided)).catch(this.#bug);
   }

@@ -7,14 +7,13 @@ import type { GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
-import type { Access } from '../admit/access.ts';
 import type { Admission } from '../admit/admission.ts';
 import type { CacheNews } from '../cache/invalidation.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { SpoolSpace } from '../forward/spool-space.ts';
 import type { Router } from '../route/router.ts';
-import type { RouteSplit } from '../route/split.ts';
+import type { RouteSplit } from '../select/split.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
 
 /**
@@ -35,8 +34,6 @@ export interface Runtime {
   readonly splits: ReadonlyMap<string, RouteSplit>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
-  /** IP lists, CORS and authentication, per route. */
-  readonly access: Access;
   readonly logger: Logger;
   /** The disk slow clients' responses may take (limits.spool): its count outlives a reload. */
   readonly spool: SpoolSpace;

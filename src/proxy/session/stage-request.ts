@@ -23,7 +23,7 @@ class SessionStageRequest implements StageRequest {
   readonly route: string;
   readonly upstreamPath: string;
   readonly #req: SessionRequest;
-  readonly #route: RouteConfig;
+  readonly #routed: Routed;
   #edits: Map<string, string | undefined> | undefined;
   /** The body read whole at a stage's ask: made by the first ask (most requests make none). */
   #body: StageBody | undefined;
@@ -31,7 +31,7 @@ class SessionStageRequest implements StageRequest {
   constructor(req: SessionRequest, routed: Routed) {
     const { head, fields, record, exchange } = req;
     this.#req = req;
-    this.#route = routed.route;
+    this.#routed = routed;
     this.head = head;
     this.fields = fields;
     this.record = record;
@@ -45,6 +45,23 @@ class SessionStageRequest implements StageRequest {
     return hostnameOf(this.record.host);
   }
 
+  // Read from the session's own, not copied into every request's run (few stages read them).
+  get path(): string {
+    return this.#routed.path;
+  }
+
+  get authority(): string {
+    return this.#routed.authority;
+  }
+
+  get scheme(): string {
+    return this.#req.listener.protocol;
+  }
+
+  get refreshSide(): string | undefined {
+    return this.#req.exchange.refreshSide;
+  }
+
   get upstreamFields(): Map<string, string | undefined> {
     this.#edits ??= new Map();
     return this.#edits;
@@ -55,7 +72,7 @@ class SessionStageRequest implements StageRequest {
   }
 
   readBody(limit: number, reader: string): Promise<Buffer> {
-    this.#body ??= new StageBody(this.#req, this.#route);
+    this.#body ??= new StageBody(this.#req, this.#routed.route);
     return this.#body.read(limit, reader);
   }
 

@@ -90,7 +90,7 @@ export class PluginRequestView implements PluginRequest {
     return this.#request.route;
   }
 
-  /** Who the route's authentication admitted, as the log's `user` says (admit-request.ts writes it before any stage runs). */
+  /** Who the route's authentication admitted, as the log's `user` says (the access stage writes it before any other stage's onRequest). */
   get identity(): string | undefined {
     return this.#request.record.user;
   }

@@ -1,7 +1,8 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
-import { Failure } from '../../core/failure/failure.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { Failure } from '../../core/failure/failure.ts';
+import type { FieldMap, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type {
   AdmittedRequest,
   HeadVerdict,
@@ -13,7 +14,9 @@ import type {
   StageRequest,
   StageWatch,
   UpstreamAnswerHead,
+  UpstreamChoice,
 } from './stage.ts';
+import { Overran, stageFailure, withDeadline } from './stage-failure.ts';
 
 /** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
 export type HeadOutcome = Failure | HeadVerdict;
@@ -28,10 +31,15 @@ type StartedHooks = (StageHooks | undefined)[];
 export class RouteStages {
   readonly stages: readonly RouteStage[];
   readonly #watch: StageWatch;
+  /** How many of the stages, from the first, are access stages (stage.ts's RouteStage.access). */
+  readonly #access: number;
 
   constructor(stages: readonly RouteStage[], watch: StageWatch) {
     this.stages = stages;
     this.#watch = watch;
+    let access = 0;
+    while (access < stages.length && stages[access].access === true) access++;
+    this.#access = access;
   }
 
   /** This request's run of the stages; undefined when none has anything to do for it. */
@@ -53,7 +61,9 @@ export class RouteStages {
       started ??= new Array(stages.length);
       started[i] = hooks;
     }
-    return started === undefined ? undefined : new StageRun(stages, started, this.#watch, request);
+    return started === undefined
+      ? undefined
+      : new StageRun(stages, started, this.#watch, request, this.#access);
   }
 
   /** The stages' own end (a reload replaced their config): each given `ms` at most. */
@@ -87,13 +97,17 @@ export class StageRun {
   #edit: ((headers: readonly string[]) => string[]) | undefined;
   /** A failure of an answer edit (it cannot answer then): the request's log says so. */
   editFailure: Failure | undefined;
+  /** The access stages are the first `#access` (their onRequest is onAccess's). */
+  readonly #access: number;
 
   constructor(
     stages: readonly RouteStage[],
     hooks: Readonly<StartedHooks>,
     watch: StageWatch,
     request: StageRequest,
+    access = 0,
   ) {
+    this.#access = access;
     this.#stages = stages;
     this.#hooks = hooks;
     this.#watch = watch;
@@ -153,13 +167,36 @@ export class StageRun {
     return wrapped;
   }
 
-  /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
-  onRequest(admitted: AdmittedRequest): StagedVerdict {
-    return this.#requestFrom(0, admitted);
+  /**
+   * The request meets each access stage's onRequest in order, before the route's admit policies
+   * (stage.ts's RouteStage.access): the first answer or refusal ends it.
+   */
+  onAccess(): StagedVerdict {
+    return this.#access === 0 ? undefined : this.#requestFrom(0, NOTHING_ADMITTED, this.#access);
   }
 
-  #requestFrom(index: number, admitted: AdmittedRequest): StagedVerdict {
-    for (let i = index; i < this.#hooks.length; i++) {
+  /** The access stages' edits of the request's fields on the way upstream, in their order (undefined: none). */
+  get accessEdit(): AnswerEdit | undefined {
+    let edit: AnswerEdit | undefined;
+    for (let i = 0; i < this.#access; i++) {
+      const own = this.#hooks[i]?.requestEdit?.();
+      if (own === undefined) continue;
+      const before = edit;
+      edit = before === undefined ? own : (headers) => own(before(headers));
+    }
+    return edit;
+  }
+
+  /**
+   * The request meets each other stage's onRequest in order (the access stages' came before the
+   * admit policies: onAccess): the first answer or refusal ends it (going on waits for a body read a stage began).
+   */
+  onRequest(admitted: AdmittedRequest): StagedVerdict {
+    return this.#requestFrom(this.#access, admitted, this.#hooks.length);
+  }
+
+  #requestFrom(index: number, admitted: AdmittedRequest, end: number): StagedVerdict {
+    for (let i = index; i < end; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onRequest === undefined) continue;
       const stage = this.#stages[i];
@@ -177,11 +214,11 @@ export class StageRun {
         return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
           (settled) => {
             if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-            return settled ?? this.#requestFrom(i + 1, admitted);
+            return settled ?? this.#requestFrom(i + 1, admitted, end);
           },
           (err) => {
             if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted);
+            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted, end);
           },
         );
       if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
@@ -189,7 +226,7 @@ export class StageRun {
     }
     // A stage began reading the body and went on without waiting for it: the request goes on once
     // that read ended (one reader of the client's stream at a time).
-    return this.#request.bodyReading?.then(() => undefined);
+    return end < this.#hooks.length ? undefined : this.#request.bodyReading?.then(() => undefined);
   }
 
   /**
@@ -246,6 +283,53 @@ export class StageRun {
     return undefined;
   }
 
+  /**
+   * The upstream a stage chose for the request (stage.ts's chooseUpstream: the first that chooses),
+   * on the fields as access left them; undefined: the route's own. A stage's bug, or a name that is
+   * none of `upstreams`, is the request's failure naming it.
+   */
+  chooseUpstream(
+    fields: FieldMap,
+    upstreams: ReadonlyMap<string, unknown>,
+  ): UpstreamChoice | Failure | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.chooseUpstream === undefined) continue;
+      const stage = this.#stages[i];
+      let choice: UpstreamChoice | undefined;
+      try {
+        choice = hooks.chooseUpstream(fields);
+        if (choice !== undefined && !upstreams.has(choice.upstream))
+          throw new Error(`chose "${choice.upstream}", no upstream of the config`);
+      } catch (err) {
+        const failed = this.#failed(stage, 'chooseUpstream', performance.now(), err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (choice !== undefined) return choice;
+    }
+    return undefined;
+  }
+
+  /**
+   * The upstreams a request waiting in its upstream's hold may go to now (stage.ts's
+   * upstreamsNow: the stage that chose its upstream); undefined: no stage says (it waits where it is).
+   * A stage's bug here is the request's failure naming it.
+   */
+  upstreamsNow(redraw: boolean): readonly string[] | Failure | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.upstreamsNow === undefined) continue;
+      try {
+        return hooks.upstreamsNow(redraw);
+      } catch (err) {
+        const failed = this.#failed(this.#stages[i], 'upstreamsNow', performance.now(), err);
+        if (failed !== undefined) return failed;
+      }
+    }
+    return undefined;
+  }
+
   /** Every answer's fields through each stage's edit, in order. */
   editAnswer(headers: readonly string[]): string[] {
     let edited = headers as string[];
@@ -288,6 +372,9 @@ export class StageRun {
   }
 }
 
+/** What the access stages meet of admission: nothing yet (they come before it). */
+const NOTHING_ADMITTED: AdmittedRequest = {};
+
 /** The fields of a head Candor writes itself (framing, hop-by-hop, Via, the request id, Proxy-Status), as [name, value, …]. */
 function gatewayFields(headers: readonly string[]): string[] {
   const own: string[] = [];
@@ -306,46 +393,4 @@ function keepGatewayFields(headers: string[], own: readonly string[]): void {
   }
   headers.length = w;
   headers.push(...own);
-}
-
-/** A stage's hook took longer than its stage allows. */
-class Overran extends Error {
-  readonly ms: number;
-  constructor(ms: number) {
-    super(`did not settle within ${ms} ms`);
-    this.ms = ms;
-  }
-}
-
-/**
- * The one failure of a stage's bug: a 500 `proxy_internal_error` whose details name the stage and
- * the hook (the client reads no more: the error and its stack go to the log, as the failure's cause).
- */
-export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): Failure {
-  // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
-  if (err instanceof Failure) return err;
-  const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
-  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
-    cause: err,
-  });
-}
-
-/**
- * A promise that rejects with Overran past `ms` (the late result is dropped). `excused` tells the
- * milliseconds so far that were not the hook's (waiting for the client's body): they move the
- * deadline on.
- */
-function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t0 = performance.now();
-  const excusedAt0 = excused?.() ?? 0;
-  const overrun = new Promise<never>((_, reject) => {
-    const check = (): void => {
-      const own = excused === undefined ? ms : performance.now() - t0 - (excused() - excusedAt0);
-      if (own >= ms - 1) reject(new Overran(ms));
-      else timer = setTimeout(check, ms - own);
-    };
-    timer = setTimeout(check, ms);
-  });
-  return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
 }

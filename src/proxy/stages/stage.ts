@@ -26,6 +26,7 @@ import type { DownstreamHead, FieldMap, ResponseSink } from '../../core/net/down
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 
 /** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
 export interface StageRequest {
@@ -63,12 +64,30 @@ export interface StageRequest {
   bodyWaitMs(): number;
   /** A read of readBody still under way (a stage that went on without waiting for it): the request goes on only once it ended. */
   readonly bodyReading: Promise<void> | undefined;
+  /** The path in its normal form, query included, as the routes matched it (what access control judges, never the client's spelling). */
+  readonly path: string;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** How the client reached the gateway: "http" or "https" (behind a trusted proxy, what it vouches for). */
+  readonly scheme: string;
+  /** A background refresh (`background`) of a stored answer: the upstream that answer came from, which it asks again (a split's side). */
+  readonly refreshSide: string | undefined;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
 export interface AdmittedRequest {
   /** Their edit of the request's fields on the way upstream (a JWT's claims in, the client's copies out); undefined: none. */
   readonly requestEdit?: AnswerEdit;
+}
+
+/**
+ * The upstream a stage chose for a request (a split's side, a canary's): one of the config's, by
+ * name, and what counts each attempt's outcome there once the attempt is over (a canary's
+ * window: the per-attempt end hook, upstream/canary/canary-window.ts); undefined: none counts.
+ */
+export interface UpstreamChoice {
+  readonly upstream: string;
+  readonly window?: CanaryCounter;
 }
 
 /** How a stage settles a request: go on (undefined), answer it itself, or refuse it with a failure of the taxonomy. */
@@ -106,13 +125,38 @@ export interface StageHooks {
    * edit, no field of the log line).
    */
   abandon?(): void;
+  /**
+   * An access stage's edit of the request's fields on their way upstream (a JWT's claims in, the
+   * client's credentials out), asked once its onRequest went on: the stages after the access
+   * stages meet it as `AdmittedRequest.requestEdit`, and the admit policies read the fields as it
+   * leaves them (a rate limit's or a split's key on a field).
+   */
+  requestEdit?(): AnswerEdit | undefined;
+  /**
+   * The upstream the request goes to instead of the route's own (a split, a canary), chosen past
+   * the access stages and before the admit policies; the first stage that chooses wins. Undefined:
+   * it leaves the choice to the next stage, or to the route. `fields`: as access left them where
+   * the route keys on a field (its `hash_key: header:X-User-Id` is the user a JWT named, never the
+   * client's copy), else as the client sent them (no copy made for a route that keys on none).
+   */
+  chooseUpstream?(fields: FieldMap): UpstreamChoice | undefined;
+  /**
+   * A request waiting in its upstream's `hold`: the upstreams it may go to now instead, in order,
+   * the first the one chooseUpstream would choose for it now when `redraw` (after a rollback, the
+   * baseline); the one it waits for may be among them. The core sends it to the first that has a
+   * target in rotation, and wakes it when one of the others comes back.
+   */
+  upstreamsNow?(redraw: boolean): readonly string[];
 }
 
 /** A feature of a route, built once per route when a config loads. */
 export interface RouteStage {
   /** What the stage is called where its failure is told: `plugin:NAME`, `header_rules`… */
   readonly name: string;
-  /** How long an asynchronous hook may take, in ms (the request is answered 500 after it). */
+  /**
+   * How long an asynchronous hook may take, in ms (the request is answered 500 after it);
+   * Infinity for a stage whose every wait has a bound of its own (access control: each auth hop's timeout).
+   */
   readonly timeoutMs: number;
   /**
    * A failure of the stage is logged and counted, and the request goes on as if the stage had
@@ -131,6 +175,13 @@ export interface RouteStage {
   start(request: StageRequest): StageHooks | undefined;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */
   close?(): Promise<void> | void;
+  /**
+   * An access stage (IP lists, authentication): first in its route's order, its onRequest runs
+   * before the route's admit policies (a redirect, the body limit, maintenance, rate limits, load
+   * shedding), which read the identity it names (`limits.per_client.key: identity`) and the fields
+   * as its `requestEdit` leaves them; the other stages' onRequest runs after them.
+   */
+  readonly access?: boolean;
 }
 
 /** What the runner tells of a stage's failure (the log, the metrics). */
@@ -139,7 +190,15 @@ export interface StageWatch {
   ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
 }
 
-export type StageHook = 'start' | 'onRequest' | 'onUpstreamHead' | 'wrapSink' | 'editAnswer' | 'onEnd';
+export type StageHook =
+  | 'start'
+  | 'onRequest'
+  | 'onUpstreamHead'
+  | 'wrapSink'
+  | 'editAnswer'
+  | 'onEnd'
+  | 'chooseUpstream'
+  | 'upstreamsNow';
 
 /**
  * A stage with every hook passing the request on (as Envoy's PassThroughFilter): a feature

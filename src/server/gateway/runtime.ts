@@ -13,7 +13,7 @@ import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
-import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
+import { canarySides, RouteSplit } from '../../proxy/select/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import { CanaryWindow, GatewayWindow } from '../../upstream/canary/canary-window.ts';
@@ -33,6 +33,8 @@ export interface LiveRuntime extends Runtime {
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;
+  /** IP lists, CORS and authentication, per route (their stages hold them: stage-builders.ts), and the auth hops they share. */
+  readonly access: Access;
   /** Tells of upstream connections closed for stray bytes, at most a line a second: kept across reloads, as the pools are. */
   readonly strayBytes: (event: StrayBytes) => void;
 }
@@ -83,7 +85,7 @@ export function createRuntime(
     config,
     name: config.name,
     router: createRouter(config.routes),
-    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access), given),
+    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access, splits), given),
     splits,
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,

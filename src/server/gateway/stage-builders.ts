@@ -3,10 +3,13 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
+import { accessStage } from '../../proxy/admit/access-stage.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import type { RouteSplit } from '../../proxy/select/split.ts';
+import { splitStage } from '../../proxy/select/split-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
 import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
 import { staticStage } from '../../proxy/static/static-stage.ts';
@@ -38,14 +41,40 @@ export function buildRouteStages(
       if (stage !== undefined) built.push(stage);
     }
     if (given !== undefined) built.push(...given(route));
-    if (built.length > 0) stages.set(route.name, new RouteStages(built, watch));
+    if (built.length > 0) stages.set(route.name, new RouteStages(accessFirst(built), watch));
   }
   return stages;
 }
 
-/** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */
-export function candorStages(trust: TrustList, access: Access): readonly StageBuilder[] {
+/** The access stages first (stage.ts's RouteStage.access: Candor's, then a program's), the others after them, each in its order. */
+function accessFirst(stages: RouteStage[]): RouteStage[] {
+  const late = stages.findIndex(
+    (stage, i) => stage.access === true && i > 0 && stages[i - 1].access !== true,
+  );
+  if (late === -1) return stages;
   return [
+    ...stages.filter((stage) => stage.access === true),
+    ...stages.filter((stage) => stage.access !== true),
+  ];
+}
+
+/** Candor's own stages, in the order a request meets them (each builds nothing for a route without its feature). */
+export function candorStages(
+  trust: TrustList,
+  access: Access,
+  splits: ReadonlyMap<string, RouteSplit>,
+): readonly StageBuilder[] {
+  return [
+    // First: its onRequest comes before the admit policies, which read the identity it names (stage.ts).
+    (route) => {
+      const rules = access.of(route);
+      return rules === undefined ? undefined : accessStage(rules);
+    },
+    // The side of a split or a canary, chosen past access (its weights change at run time: the runtime's).
+    (route) => {
+      const split = splits.get(route.name);
+      return split === undefined ? undefined : splitStage(split, trust);
+    },
     (route) => responseRulesStage(route, trust),
     (route) => {
       const cors = access.corsOf(route);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { canarySides, RouteSplit } from '../../../src/proxy/route/split.ts';
+import { canarySides, RouteSplit } from '../../../src/proxy/select/split.ts';
 import { CanaryWindow } from '../../../src/upstream/canary/canary-window.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';

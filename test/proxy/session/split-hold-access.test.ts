@@ -1,6 +1,6 @@
 /**
  * A request of a split route held while its side has no target draws its side again when it
- * wakes (split-side.ts's sideAway): on the fields as access left them, as its first draw did.
+ * wakes (the split stage's upstreamsNow): on the fields as access left them, as its first draw did.
  * With `hash_key: header:X-User-Id` written by forward auth, the user the auth service named
  * stays on its side; a client that forges X-User-Id cannot pick the side it wakes on.
  */

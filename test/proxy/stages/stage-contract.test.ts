@@ -14,6 +14,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { RouteStage, StageHooks } from '../../../src/proxy/stages/stage.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 /** What the stages saw, in order, by request path. */
 const seen: string[] = [];
@@ -274,5 +275,241 @@ upstreams:
     );
     assert.equal(built, 2);
     assert.equal((await request(gw.url, { path: '/s/ok' })).headers['x-first'], 'was-here');
+  });
+});
+
+/**
+ * Access stages (RouteStage.access: IP lists, authentication): first in a route's order, their
+ * onRequest comes before the route's admit policies, which read the fields as their edit leaves
+ * them, and before the other stages' onRequest, which meet that edit as `requestEdit`.
+ */
+describe('the stage contract: access stages', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  const order: string[] = [];
+  const gate = (name: string): RouteStage =>
+    stage(
+      name,
+      (path) => {
+        if (path === '/a/crash') {
+          if (name === 'gate') throw new Error('never named');
+          return undefined;
+        }
+        let user: string | undefined;
+        return {
+          onRequest: () => {
+            order.push(`${name}:request`);
+            if (path === '/a/refuse' && name === 'gate')
+              return new Failure('http_request_denied', 'the gate says no', { status: 403, final: true });
+            if (path === '/a/throw' && name === 'gate') throw new Error('gate broke');
+            if (path === '/a/hang' && name === 'gate') return new Promise<undefined>(() => {});
+            // The user the gate names, later (an auth service's answer).
+            return new Promise<undefined>((r) =>
+              setTimeout(() => {
+                user = new URLSearchParams(path.split('?')[1]).get('user') ?? 'nobody';
+                r(undefined);
+              }, 5),
+            );
+          },
+          requestEdit: () =>
+            user === undefined ? undefined : (headers) => [...headers, `x-${name}-user`, user as string],
+        };
+      },
+      { access: true },
+    );
+  const later = stage('after', () => ({
+    onRequest: (admitted) => {
+      order.push(`after:request ${admitted.requestEdit?.([]).join(' ')}`);
+      return undefined;
+    },
+  }));
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(
+      `routes:
+  - name: gated
+    match: { path: /a }
+    upstream: app
+    limits: { body: 10 }
+    rate_limit: { rate: 0.001, burst: 1, key: header:X-Gate-User }
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`,
+      {},
+      '',
+      // Given after another stage, an access stage still runs first.
+      { stages: () => [gate('gate'), later, gate('second')] },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test('the access stages meet the request first, in order; the others meet their edits, and so does the upstream', async () => {
+    order.length = 0;
+    const res = await request(gw.url, { path: '/a/ok?user=alice' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(order, [
+      'gate:request',
+      'second:request',
+      'after:request x-gate-user alice x-second-user alice',
+    ]);
+    const got = app.received[app.received.length - 1].headers;
+    assert.equal(got['x-gate-user'], 'alice');
+    assert.equal(got['x-second-user'], 'alice');
+  });
+
+  test('the admit policies read the fields as the access stages left them', async () => {
+    // Keyed on the field the gate wrote: bob's bucket is not alice's (each has a burst of 1).
+    assert.equal((await request(gw.url, { path: '/a/ok?user=bob' })).status, 200);
+    assert.equal((await request(gw.url, { path: '/a/ok?user=bob' })).status, 429);
+    assert.equal((await request(gw.url, { path: '/a/ok?user=carol' })).status, 200);
+  });
+
+  test('an access stage that refuses ends the request before the admit policies and every later stage', async () => {
+    order.length = 0;
+    const before = app.received.length;
+    // Its body is over the route's limit: the gate's refusal comes first (no 413).
+    const res = await request(gw.url, { path: '/a/refuse', method: 'POST', body: 'far too long a body' });
+    assert.equal(res.status, 403);
+    assert.match(String(res.headers['proxy-status']), /error=http_request_denied/);
+    assert.deepEqual(order, ['gate:request']);
+    assert.equal(app.received.length, before);
+  });
+
+  for (const [path, hook, what] of [
+    ['/a/throw', 'onRequest', 'threw'],
+    ['/a/hang', 'onRequest', 'overran its 200 ms'],
+    ['/a/crash', 'start', 'threw'],
+  ] as const)
+    test(`an access stage's bug (${path}) is a 500 naming it and its hook`, async () => {
+      order.length = 0;
+      const res = await request(gw.url, { path, timeoutMs: 5000 });
+      assert.equal(res.status, 500);
+      const status = String(res.headers['proxy-status']);
+      assert.match(status, /error=proxy_internal_error/);
+      assert.match(status, new RegExp(`details="gate ${what} in ${hook}"`));
+      assert.deepEqual(order, hook === 'start' ? [] : ['gate:request']);
+    });
+});
+
+/**
+ * A stage that chooses the upstream (chooseUpstream: a split's side, a canary's), past the
+ * access stages and before the admit policies; the first that chooses wins. A request waiting in
+ * that upstream's hold goes where the stage says it may go now (upstreamsNow).
+ */
+describe('the stage contract: choosing the upstream', () => {
+  let app: Fault;
+  let other: Fault;
+  let gw: TestGateway;
+  const asked: string[] = [];
+  const chooser = (name: string, choices: Record<string, string>): RouteStage =>
+    stage(name, (path) => ({
+      chooseUpstream: () => {
+        asked.push(`${name} ${path}`);
+        if (path === '/c/throw' && name === 'first') throw new Error('chooser broke');
+        const upstream = choices[path];
+        return upstream === undefined ? undefined : { upstream };
+      },
+      upstreamsNow: (redraw) => {
+        if (path === '/c/gone-throw' && name === 'first') throw new Error('no side now');
+        return redraw ? ['other'] : ['other', 'gone'];
+      },
+    }));
+  before(async () => {
+    app = await startEcho();
+    other = await startEcho();
+    const port = await freePort();
+    gw = await startTestGateway(
+      `routes:
+  - name: chosen
+    match: { path: /c }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+  other:
+    targets: [{ url: ${other.url} }]
+  gone:
+    hold: { timeout: 10s }
+    targets: [{ url: "http://127.0.0.1:${port}" }]
+`,
+      {},
+      '',
+      {
+        stages: () => [
+          chooser('first', {
+            '/c/first': 'other',
+            '/c/unknown': 'nowhere',
+            '/c/gone': 'gone',
+            '/c/gone-throw': 'gone',
+          }),
+          chooser('second', { '/c/first': 'app', '/c/second': 'other' }),
+        ],
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await other?.close();
+    await app?.close();
+  });
+
+  test("the first stage that chooses sends the request to that upstream; none: the route's own", async () => {
+    asked.length = 0;
+    for (const [path, to] of [
+      ['/c/first', 'other'],
+      ['/c/second', 'other'],
+      ['/c/plain', 'app'],
+    ] as const) {
+      const before = [app.received.length, other.received.length];
+      const res = await request(gw.url, { path });
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        [app.received.length - before[0], other.received.length - before[1]],
+        to === 'app' ? [1, 0] : [0, 1],
+      );
+      assert.equal((await gw.logFor(res.headers['x-request-id'] as string)).upstream, to);
+    }
+    assert.deepEqual(asked, [
+      'first /c/first',
+      'first /c/second',
+      'second /c/second',
+      'first /c/plain',
+      'second /c/plain',
+    ]);
+  });
+
+  for (const path of ['/c/throw', '/c/unknown'])
+    test(`a stage's bug in chooseUpstream (${path}) is a 500 naming it; no upstream sees the request`, async () => {
+      const before = app.received.length + other.received.length;
+      const res = await request(gw.url, { path });
+      assert.equal(res.status, 500);
+      assert.match(
+        String(res.headers['proxy-status']),
+        /error=proxy_internal_error; details="first threw in chooseUpstream"/,
+      );
+      assert.equal(app.received.length + other.received.length, before);
+    });
+
+  test("a request waiting in its upstream's hold goes where the stage says it may go now", async () => {
+    const before = other.received.length;
+    const res = await request(gw.url, { path: '/c/gone', timeoutMs: 10_000 });
+    assert.equal(res.status, 200);
+    assert.equal(other.received.length, before + 1);
+    assert.equal((await gw.logFor(res.headers['x-request-id'] as string)).upstream, 'other');
+  });
+
+  test("a stage's bug in upstreamsNow is the waiting request's 500 naming it", async () => {
+    const before = other.received.length;
+    const res = await request(gw.url, { path: '/c/gone-throw', timeoutMs: 10_000 });
+    assert.equal(res.status, 500);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /error=proxy_internal_error; details="first threw in upstreamsNow"/,
+    );
+    assert.equal(other.received.length, before);
   });
 });

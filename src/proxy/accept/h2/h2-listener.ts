@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../../core/config/types.ts';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { refusalFailure } from '../client-error.ts';
-import { admitRequest, type ListenerFacts, type RequestHandlers } from '../request-handlers.ts';
+import { capPerClient, type ListenerFacts, type RequestHandlers } from '../request-handlers.ts';
 import { h2Limits } from './h2-limits.ts';
 import { type ProtocolTakers, pickByAlpn, pickByPreface } from './h2-preface.ts';
 import { createH2Server, type H2Server } from './h2-server.ts';
@@ -34,7 +34,7 @@ export function startH2(
   const server = createH2Server(
     h2Limits(handlers.limits()),
     {
-      request: (exchange) => admitRequest(handlers, exchange, facts),
+      request: (exchange) => capPerClient(handlers, exchange, facts),
       refused: (exchange, error) => handlers.refusedExchange(exchange, refusalFailure(error), facts),
       overLimit: (exchange, failure) => handlers.refusedExchange(exchange, failure, facts),
       bodyIdleTimeout: () => handlers.limits().bodyIdleTimeout,

@@ -1,12 +1,7 @@
 import type { HashKey, SplitSide } from '../../core/config/types.ts';
-import type { CanaryCounter, CanaryWindow } from '../../upstream/canary/canary-window.ts';
+import type { CanaryWindow } from '../../upstream/canary/canary-window.ts';
 import { hash32 } from '../../upstream/targets/hash-ring.ts';
-
-/** A side as a draw hands it out: its upstream, and the canary's counts when the route has a canary. */
-export interface DrawnSide {
-  readonly upstream: string;
-  readonly window?: CanaryCounter;
-}
+import type { UpstreamChoice } from '../stages/stage.ts';
 
 /**
  * A route's traffic split between upstreams (routes[].split, or a canary's share): the sides
@@ -26,12 +21,12 @@ export class RouteSplit {
    * One per side, in the sides' order (which `set` keeps), made once: a draw hands one out and
    * makes nothing per request.
    */
-  readonly #drawn: readonly DrawnSide[];
+  readonly #drawn: readonly UpstreamChoice[];
   /**
    * The same sides without the canary's counts: what a draw hands a request whose hash key was
    * counted already in the step (CanaryWindow.countsKey), made once as #drawn is.
    */
-  readonly #uncounted: readonly DrawnSide[];
+  readonly #uncounted: readonly UpstreamChoice[];
 
   constructor(sides: readonly SplitSide[], hashKey: HashKey | undefined, window?: CanaryWindow) {
     this.#sides = sides;
@@ -60,7 +55,7 @@ export class RouteSplit {
   }
 
   /** The side of this upstream (one the split made once); undefined when it is none of the split's. */
-  named(upstream: string): DrawnSide | undefined {
+  named(upstream: string): UpstreamChoice | undefined {
     return this.#drawn.find((side) => side.upstream === upstream);
   }
 
@@ -68,7 +63,7 @@ export class RouteSplit {
    * The side for a request (see choose), with the canary's counts it adds to: a keyed request's
    * only when its key is not counted yet in the step (CanaryWindow.countsKey: one user, one vote).
    */
-  draw(key: string | undefined): DrawnSide {
+  draw(key: string | undefined): UpstreamChoice {
     const hash = key === undefined ? undefined : hash32(key);
     // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
     const i = this.#at(hash === undefined ? Math.random() : hash / 0x1_0000_0000);

@@ -1,0 +1,72 @@
+/**
+ * The head of an answer the gateway makes itself (a redirect, a preflight, a static file, a
+ * service's refusal passed on), as the session writes it.
+ */
+
+import type { Failure } from '../../core/failure/failure.ts';
+import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
+import { appendSfMember } from '../../core/failure/structured-field.ts';
+import { type AnswerEdit, OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import { keptOwn } from './error-response.ts';
+
+/**
+ * A service's own refusal (an auth service's 401, its 403, its redirect to a login page), passed
+ * to the client as it wrote it, body included; `refusal` is what the request's record keeps of it, and
+ * what a gRPC client is answered (a gateway-made Trailers-Only UNAUTHENTICATED or PERMISSION_DENIED).
+ */
+export class PassedOnAnswer extends OwnAnswer {
+  readonly refusal: Failure;
+
+  constructor(status: number, headers: readonly string[], body: Buffer, refusal: Failure) {
+    super(status, headers, body);
+    this.refusal = refusal;
+  }
+}
+
+/**
+ * The fields the gateway answers `answer` with: a refusal passed on gets this gateway's
+ * Proxy-Status member (its http_request_denied, without details under `errors.detail: minimal`)
+ * after the service's own when that is a List (else in its place), as every access refusal
+ * carries one: a client tells the gateway's refusal from the upstream's own 401.
+ */
+export function ownFields(
+  answer: OwnAnswer,
+  gateway: { readonly name: string; readonly config: { readonly errors: { readonly detail: string } } },
+): readonly string[] {
+  if (!(answer instanceof PassedOnAnswer)) return answer.headers;
+  const member = failureProxyStatus(
+    gateway.name,
+    answer.refusal,
+    undefined,
+    gateway.config.errors.detail === 'minimal',
+  );
+  const out: string[] = [];
+  let theirs: string | undefined;
+  for (let i = 0; i < answer.headers.length; i += 2)
+    if (answer.headers[i].toLowerCase() === 'proxy-status')
+      theirs = theirs === undefined ? answer.headers[i + 1] : `${theirs}, ${answer.headers[i + 1]}`;
+    else out.push(answer.headers[i], answer.headers[i + 1]);
+  out.push('proxy-status', appendSfMember(theirs, member));
+  return out;
+}
+
+/**
+ * The head of an answer the gateway makes itself: its fields (ownFields), its length (RFC 9110
+ * §8.6: none on a 204), the request id, `Connection: close` when the client's body is left unread,
+ * then the route's stages' edit; a refusal passed on keeps its own fields whatever a rule says.
+ */
+export function ownAnswerHead(
+  answer: OwnAnswer,
+  gateway: Parameters<typeof ownFields>[1],
+  requestId: string,
+  close: boolean,
+  edit: AnswerEdit | undefined,
+): string[] {
+  // A 304 tells no length (the sink frames it as bodiless): its 200's would be its file's.
+  const size = answer instanceof StreamedAnswer ? answer.length : answer.body.length;
+  const length = answer.status === 204 || answer.status === 304 ? [] : ['content-length', String(size)];
+  const headers = [...ownFields(answer, gateway), ...length, 'x-request-id', requestId];
+  if (close) headers.push('connection', 'close');
+  if (edit === undefined) return headers;
+  return answer instanceof PassedOnAnswer ? keptOwn(edit(headers), headers) : edit(headers);
+}

@@ -1,0 +1,44 @@
+/**
+ * A call a stage makes to a service of its own through the one attempt loop (session/auth-call.ts
+ * runs it, as a client's request runs: the upstream's pool, circuit, timeouts, retry rule and
+ * budget): forward auth's GET to its auth service, a plugin's `context.fetch`.
+ */
+import type { RouteConfig } from '../../core/config/types.ts';
+import type { TraceContext } from '../../core/ids/traceparent.ts';
+
+/** The request the service gets, for one client's request (an auth service's GET by default). */
+export interface ServiceCall {
+  /** The path and query asked. */
+  readonly path: string;
+  /** The client's fields the service asked for, and the proxies' words: flat, lower-case names, no hop-by-hop. */
+  readonly headers: readonly string[];
+  /**
+   * X-Forwarded-Method and -Uri, flat: the gateway's own words, added after the client's fields
+   * are sifted as any request's (a client's X-Forwarded-* goes only from a trusted proxy).
+   */
+  readonly own: readonly string[];
+  /** Milliseconds for the whole call, every attempt and backoff included. */
+  readonly deadline: number;
+  /** The route the request is for (its retry rule and limits). */
+  readonly route: RouteConfig;
+  /** The client's request, whose facts the hop writes as for any request (X-Forwarded-For, -Host, -Proto, X-Request-Id). */
+  readonly client: {
+    readonly requestId: string;
+    readonly address: string;
+    readonly host: string;
+    readonly protocol: string;
+    readonly trace: TraceContext;
+  };
+  /** Default GET (a method that is not idempotent is retried only where it never reached the service). */
+  readonly method?: string;
+  /** Sent whole by every attempt. */
+  readonly body?: Buffer;
+}
+
+/** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
+export interface ServiceAnswer {
+  readonly status: number;
+  /** Flat [name, value, …]: the service's fields, hop-by-hop ones out, Via and X-Request-Id in (response-headers.ts). */
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
