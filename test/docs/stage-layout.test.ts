@@ -43,3 +43,18 @@ test('every module that builds a stage is named for it and built only by the com
   }
   assert.deepEqual(importers, []);
 });
+
+/**
+ * The exchange and the core's backpressure know the overflow's interface (response-overflow.ts),
+ * never the spool behind it: the spool's modules are not on their import list.
+ */
+test('the exchange and its backpressure import no spool module', () => {
+  const found: string[] = [];
+  for (const file of [...core, 'proxy/forward/client-backpressure.ts']) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/(^|\/)(response-spool|spool-space|spool-dir)\.ts$/.test(spec))
+        found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});

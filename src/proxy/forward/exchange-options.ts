@@ -4,9 +4,8 @@
  */
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
-import type { ReaderMemory } from './reader-memory.ts';
+import type { BackpressureBounds } from './client-backpressure.ts';
 import type { ResponseStore } from './response-store.ts';
-import type { SpoolSpace } from './spool-space.ts';
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
 export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
@@ -23,7 +22,8 @@ export interface DeadlineLeft {
   grpcTimeout(): string;
 }
 
-export interface ExchangeOptions {
+/** With the bounds of what a slow client's response may hold (client-backpressure.ts): the route's buffer, the process's, the overflow. */
+export interface ExchangeOptions extends BackpressureBounds {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
@@ -37,11 +37,6 @@ export interface ExchangeOptions {
   readonly bodyLimit: number;
   /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
   readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
-  /**
-   * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
-   * a response up to it is taken whole, and its connection goes back to the pool at once.
-   */
-  readonly responseBuffer: number;
   readonly proxyName: string;
   /**
    * This hop's Via entries for an answer, by the version it was received in (RFC 9110 §7.6.3
@@ -62,8 +57,4 @@ export interface ExchangeOptions {
   readonly metrics: GatewayMetrics;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
-  /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
-  readonly spool: SpoolSpace | undefined;
-  /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: no bound but each one's. */
-  readonly readerMemory: ReaderMemory | undefined;
 }

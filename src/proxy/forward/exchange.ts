@@ -21,7 +21,7 @@ import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { HeadOutcome } from '../stages/route-stages.ts';
 import { BodyRate } from './body-rate.ts';
-import { ClientPace, type PacedExchange } from './client-pace.ts';
+import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import type { ExchangeOptions } from './exchange-options.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
@@ -39,7 +39,7 @@ import { openTunnel } from './tunnel.ts';
  * the stage it happened at, and handed to the owner (before the head went downstream) or
  * turned into an aborted downstream transfer (after).
  */
-export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
+export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExchange {
   private readonly client: DownstreamExchange;
   private readonly sink: ResponseSink;
   private readonly record: RequestRecord;
@@ -89,8 +89,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   private copy: BodyCopy | undefined;
   /** The answer, held while a route stage decides on its head after waiting (held-answer.ts). */
   private held: HeldAnswer | undefined;
-  /** The client's pace, once a write to it was left waiting (client-pace.ts): the buffer, the spool, the drain. */
-  private pace: ClientPace | undefined;
+  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
+  private backpressure: ClientBackpressure | undefined;
   /** A gRPC call's answer as it passes (grpc-relay.ts): the status its client reads, how a cut ends. */
   private grpc: GrpcRelay | undefined;
 
@@ -157,10 +157,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
 
   /**
    * The upstream is paused until the client takes what is held for it (past the buffer, with no
-   * spool or past its bounds): what the response waits for now is the client, not the upstream.
+   * overflow or past its bounds): what the response waits for now is the client, not the upstream.
    */
   get waitsForReader(): boolean {
-    return this.pace?.waitsForReader === true;
+    return this.backpressure?.waitsForReader === true;
   }
 
   /**
@@ -420,36 +420,21 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.clientSpokeLast = false;
     this.copy?.add(chunk);
     this.grpc?.feed(chunk);
-    const spool = this.pace?.spool;
-    if (spool !== undefined) {
-      if (!spool.add(chunk)) controller.pause();
-      return;
-    }
-    if (!this.relay(chunk))
-      (this.pace as ClientPace).fellBehind(controller, this.options.spool, this.options.metrics);
-  }
-
-  /**
-   * Writes a piece of the body to the client: false when the client is not keeping up and holds
-   * the buffer's worth (client-pace.ts, made here the first time a write is left waiting).
-   */
-  private relay(chunk: Buffer): boolean {
-    const pace = this.pace;
-    if (pace !== undefined) return pace.send(chunk);
-    if (this.sink.write(chunk)) return true;
-    const { responseBuffer, readerMemory } = this.options;
-    this.pace = new ClientPace(
+    const backpressure = this.backpressure;
+    if (backpressure !== undefined) return backpressure.relay(chunk, controller);
+    if (this.sink.write(chunk)) return;
+    // The first write left waiting: the client's backpressure from here on (client-backpressure.ts).
+    this.backpressure = new ClientBackpressure(
       this,
       this.sink,
       this.client.budget,
-      readerMemory,
-      responseBuffer,
+      this.options,
       this.record,
     );
-    return this.pace.held();
+    this.backpressure.leftWaiting(controller);
   }
 
-  /** The client took what was held (PacedExchange): the upstream may send again. */
+  /** The client took what was held (BackpressuredExchange): the upstream may send again. */
   resumeUpstream(): void {
     // A response that ended in the read that paused it: its HTTP/1.1 connection may carry the
     // next exchange by now, whose own client's pause a resume from here would undo.
@@ -457,7 +442,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.controller?.resume();
   }
 
-  /** The client cannot take the response whole (PacedExchange): its send deadline, the spool's disk. */
+  /** The client cannot take the response whole (BackpressuredExchange): its send deadline, the overflow's failure. */
   cutForClient(failure: Failure): void {
     // Still reading from the upstream: the exchange ends through the connection, which closes.
     if (!this.finished) return this.cancel(failure);
@@ -478,11 +463,11 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.grpc?.ended(trailers, kept, this.sink.headHeld === true, this.record);
     this.copy?.end();
-    // The upstream sent everything: its connection goes back to the pool now (finish), and a
-    // spooled rest reaches the client from the file.
-    const spool = this.pace?.spool;
-    if (spool === undefined) this.sink.end(kept);
-    else spool.end(() => this.sink.end(kept));
+    // The upstream sent everything: its connection goes back to the pool now (finish), and an
+    // overflowed rest reaches the client from where it waits.
+    const backpressure = this.backpressure;
+    if (backpressure === undefined) this.sink.end(kept);
+    else backpressure.end(() => this.sink.end(kept));
     this.finish();
     this.owner.bodyOver(undefined);
   }
@@ -658,7 +643,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   /** A gRPC answer's cut, ended with its status when it can be (grpc-relay.ts). */
   private endGrpcCut(grpc: GrpcRelay, failure: Failure): boolean {
     const { sink } = this;
-    const asSent = this.pace?.spool === undefined && sink.recoded !== true;
+    const asSent = this.backpressure?.overflowing !== true && sink.recoded !== true;
     // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
     return grpc.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined);
   }

@@ -12,8 +12,8 @@ import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
+import type { ResponseOverflow } from './response-overflow.ts';
 import type { ResponseStore } from './response-store.ts';
-import type { SpoolSpace } from './spool-space.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -29,8 +29,8 @@ interface GatewayFacts {
     readonly errors: { readonly detail: 'full' | 'minimal' };
   };
   readonly metrics: GatewayMetrics;
-  /** Where slow clients' responses are spooled (limits.spool). */
-  readonly spool: SpoolSpace;
+  /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk). */
+  readonly spool: ResponseOverflow;
   /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
   readonly readerMemory: ReaderMemory;
 }
@@ -259,7 +259,7 @@ export class UpstreamRequest {
       stages: this.#to.stages,
       metrics,
       store,
-      spool: this.#gateway.spool,
+      overflow: this.#gateway.spool,
       readerMemory: this.#gateway.readerMemory,
     };
   }
