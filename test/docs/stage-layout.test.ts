@@ -58,3 +58,19 @@ test('the exchange and its backpressure import no spool module', () => {
   }
   assert.deepEqual(found, []);
 });
+
+/**
+ * The exchange reads a protocol's answers through one door (answer-relay.ts): gRPC's relay, its
+ * cut and its timeout are no module of the exchange's, and no field of the exchange names gRPC.
+ */
+test('the exchange imports no gRPC module and names no gRPC field', () => {
+  const found: string[] = [];
+  for (const file of core.filter((f) => f.startsWith('proxy/forward/'))) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/grpc/i.test(spec)) found.push(`${file} imports ${spec}`);
+    for (const [field] of text.matchAll(/^ {2}(private |readonly )*[a-zA-Z#]*grpc[a-zA-Z]*[?]?:/gim))
+      found.push(`${file} has ${field.trim()}`);
+  }
+  assert.deepEqual(found, []);
+});

@@ -4,6 +4,7 @@
  */
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
+import type { AnswerRelays } from './answer-relay.ts';
 import type { BackpressureBounds } from './client-backpressure.ts';
 import type { ResponseStore } from './response-store.ts';
 
@@ -18,8 +19,8 @@ export type AttemptBody =
 
 /** The request's deadline as the upstream is told it: what is left of it when the request goes out. */
 export interface DeadlineLeft {
-  /** What is left now, as a grpc-timeout value. */
-  grpcTimeout(): string;
+  /** The request's fields telling what is left now (a copy: the list is every attempt's). */
+  toldIn(headers: readonly string[]): string[];
 }
 
 /** With the bounds of what a slow client's response may hold (client-backpressure.ts): the route's buffer, the process's, the overflow. */
@@ -28,7 +29,7 @@ export interface ExchangeOptions extends BackpressureBounds {
   readonly path: string;
   readonly headers: string[];
   /**
-   * A gRPC client's deadline, written into the request's grpc-timeout when it goes out (the
+   * The client's deadline (a gRPC client's), told in the request's fields when it goes out (the
    * queue's wait, earlier attempts and their backoff spent); undefined: the fields go as they are.
    */
   readonly deadline: DeadlineLeft | undefined;
@@ -51,6 +52,8 @@ export interface ExchangeOptions extends BackpressureBounds {
   readonly wholeAtLength: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
+  /** What reads the answers of the protocol the request speaks over HTTP (gRPC: answer-relay.ts); undefined: none. */
+  readonly relays: AnswerRelays | undefined;
   /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */

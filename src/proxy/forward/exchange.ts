@@ -20,14 +20,13 @@ import type {
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { HeadOutcome } from '../stages/route-stages.ts';
+import type { AnswerRelay } from './answer-relay.ts';
 import { BodyRate } from './body-rate.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import type { ExchangeOptions } from './exchange-options.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
-import { GrpcRelay } from './grpc-relay.ts';
 import { HeldAnswer, spentController } from './held-answer.ts';
-import { withGrpcTimeout } from './request-headers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -91,8 +90,8 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
   private held: HeldAnswer | undefined;
   /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
   private backpressure: ClientBackpressure | undefined;
-  /** A gRPC call's answer as it passes (grpc-relay.ts): the status its client reads, how a cut ends. */
-  private grpc: GrpcRelay | undefined;
+  /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
+  private relayed: AnswerRelay | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -206,8 +205,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
         method: options.method,
         path: options.path,
         // What is left of the deadline now, the time this attempt waited for its connection spent.
-        headers:
-          deadline === undefined ? options.headers : withGrpcTimeout(options.headers, deadline.grpcTimeout()),
+        headers: deadline === undefined ? options.headers : deadline.toldIn(options.headers),
         body,
         upgrade: options.upgrade,
         wholeAtLength: options.wholeAtLength,
@@ -235,9 +233,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
       const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
       // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
       // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
-      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
-      if (bodyMinRate > 0 && !this.record.grpc)
+      if (bodyMinRate > 0)
         this.bodyRate = new BodyRate(
           { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
           (slow) => this.cancel(slow.at(this.stage)),
@@ -262,7 +258,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    if (record.grpc) this.grpc = new GrpcRelay(statusCode, response.headers, record);
+    this.relayed = this.options.relays?.relay(statusCode, response.headers, record);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -311,7 +307,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
       return;
     }
     this.stage = 'body_streaming';
-    this.grpc?.headSent();
+    this.relayed?.headSent();
     this.copy = store?.keep(statusCode, response.reason, response.headers, response.version);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
@@ -419,7 +415,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
     this.record.bytesOut += chunk.length;
     this.clientSpokeLast = false;
     this.copy?.add(chunk);
-    this.grpc?.feed(chunk);
+    this.relayed?.feed(chunk);
     const backpressure = this.backpressure;
     if (backpressure !== undefined) return backpressure.relay(chunk, controller);
     if (this.sink.write(chunk)) return;
@@ -461,7 +457,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
       return;
     }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
-    this.grpc?.ended(trailers, kept, this.sink.headHeld === true, this.record);
+    this.relayed?.ended(trailers, kept, this.sink.headHeld === true, this.record);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and an
     // overflowed rest reaches the client from where it waits.
@@ -528,25 +524,9 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
       if (this.stage === 'body_streaming') return this.owner.bodyOver(failure);
       return this.owner.settled({ kind: 'left', failure });
     }
-    if (this.stage === 'body_streaming') return this.failAfterHead(this.turnOf(failure));
+    if (this.stage === 'body_streaming') return this.failAfterHead(failure);
     this.finish();
     this.owner.settled({ kind: 'failed', failure, headRefused: this.headRefused });
-  }
-
-  /**
-   * A gRPC call's response that stalled (timeouts.read, or the total deadline) after the upstream
-   * had answered the client's last message, with the client's side still open: in a bidirectional
-   * conversation the upstream waits for the client's next message, so its silence says nothing
-   * of the target (a chat left idle would otherwise eject a healthy one). Still cut, and told so.
-   */
-  private turnOf(failure: Failure): Failure {
-    if (failure.type !== 'connection_read_timeout' || !this.record.grpc) return failure;
-    if (this.clientSpokeLast || this.client.bodyComplete) return failure;
-    return new Failure(
-      failure.type,
-      `${failure.details}; the upstream had answered the client's last message, and the client had not ended its side (its turn to speak)`,
-      { stage: failure.stage, cause: failure.cause, clientsTurn: true },
-    );
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────
@@ -631,21 +611,22 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
     clearTimeout(this.queueTimer);
   }
 
-  /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
-  private failAfterHead(failure: Failure): void {
+  /**
+   * After the head went downstream the status cannot change: abort the transfer so the client
+   * sees it cut, unless the protocol the request speaks ends it with its own word (a gRPC status).
+   */
+  private failAfterHead(cut: Failure): void {
     this.finish();
+    const { relayed, sink } = this;
+    // The upstream's silence may be the client's turn to speak (the upstream had answered its last message).
+    const failure =
+      relayed === undefined ? cut : relayed.stalled(cut, !this.clientSpokeLast && !this.client.bodyComplete);
     this.owner.bodyOver(failure);
-    if (this.grpc !== undefined && this.endGrpcCut(this.grpc, failure)) return;
-    // What was already written (the head, at least) leaves before the cut (the sink's abort).
-    this.sink.abort();
-  }
-
-  /** A gRPC answer's cut, ended with its status when it can be (grpc-relay.ts). */
-  private endGrpcCut(grpc: GrpcRelay, failure: Failure): boolean {
-    const { sink } = this;
     const asSent = this.backpressure?.overflowing !== true && sink.recoded !== true;
-    // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
-    return grpc.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined);
+    // No next hop in the options: errors.detail minimal, whose message has no details either.
+    if (relayed?.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined)) return;
+    // What was already written (the head, at least) leaves before the cut (the sink's abort).
+    sink.abort();
   }
 
   onInformational(head: UpstreamHead): void {
