@@ -74,3 +74,10 @@ test('the exchange imports no gRPC module and names no gRPC field', () => {
   }
   assert.deepEqual(found, []);
 });
+
+test('the exchange holds one thing a file: its answer side under 400 lines, its request side apart', () => {
+  for (const file of ['proxy/forward/exchange.ts', 'proxy/forward/exchange-attempt.ts']) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n').length;
+    assert.ok(lines < 400, `${file} has ${lines} lines`);
+  }
+});

@@ -2,84 +2,39 @@ import type { Socket } from 'node:net';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
-import { noRelease, type Release } from '../../core/limits/count.ts';
-import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 import type {
-  ConnectionFacts,
-  Dispatcher,
   ExchangeController,
   ExchangeHandler,
-  ExchangeRequest,
-  HeadSoFar,
-  RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
-import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
-import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { HeadOutcome } from '../stages/route-stages.ts';
 import type { AnswerRelay } from './answer-relay.ts';
-import { BodyRate } from './body-rate.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
-import type { ExchangeOptions } from './exchange-options.ts';
-import { MAX_INTERIM } from './exchange-options.ts';
-import type { ExchangeOwner } from './exchange-outcome.ts';
+import { ExchangeAttempt } from './exchange-attempt.ts';
 import { HeldAnswer, spentController } from './held-answer.ts';
+import { InterimAnswers } from './interim-answers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
-import { openTunnel } from './tunnel.ts';
+import { openTunnel, upgradeOf } from './tunnel.ts';
 
 /**
  * The forward phase: one attempt against one target, on a connection from the target's
  * pool. Bodies stream both ways with backpressure; every failure is classified once, with
  * the stage it happened at, and handed to the owner (before the head went downstream) or
- * turned into an aborted downstream transfer (after).
+ * turned into an aborted downstream transfer (after). The request's way out (the pool, the
+ * connection, the body sent) is its base's, exchange-attempt.ts; the answer's way back is here.
  */
-export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExchange {
-  private readonly client: DownstreamExchange;
-  private readonly sink: ResponseSink;
-  private readonly record: RequestRecord;
-  private readonly target: Target;
-  private readonly upstream: Upstream;
-  private readonly owner: ExchangeOwner;
-  private readonly options: ExchangeOptions;
-  private controller: ExchangeController | undefined;
-  private stage: Stage = 'not_sent';
-  private finished = false;
-  /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
-  private localFailure: Failure | undefined;
-  private queueTimer: NodeJS.Timeout | undefined;
-  /** Counted in upstream.pending until a connection takes it. */
-  private waiting = false;
-  private releasePending: Release = noRelease;
-  private releaseActive: Release = noRelease;
-  private releaseTunnel: Release = noRelease;
-  private readonly bodyUnannounced: boolean;
-  /** Request body bytes this attempt has written. */
-  private bodySent = 0;
-  /**
-   * When a body streamed from the client had all gone out (monotonic ms); undefined for another
-   * body, or before. What came before it was the client's pace: a canary's latency counts from it.
-   */
-  streamedWholeAt: number | undefined;
-  /** Since when the upstream owes the answer's head: the attempt's start, or for a body streamed from the client, once it all went (undefined before). */
-  headOwedSince(startedAt: number): number | undefined {
-    return this.options.body.kind === 'stream' ? this.streamedWholeAt : startedAt;
-  }
-  /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
-  private clientSpokeLast = false;
-  /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
-  private bodyRate: BodyRate | undefined;
-  /** Interim answers relayed so far, and their fields' bytes (bounded by MAX_INTERIM). */
-  private interimCount = 0;
-  private interimBytes = 0;
-  /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
-  private startedAt = 0;
-  /** The connection the request went out on had carried one before (undefined until there is a connection). */
-  private reused: boolean | undefined;
+export class Exchange extends ExchangeAttempt implements ExchangeHandler, BackpressuredExchange {
+  /** Where the answer's body goes: the client's response, through the route's stages around it (their wrapSink). */
+  // The one check a route without a stage around the body pays (compression has one).
+  private readonly sink: ResponseSink = this.options.stages?.wrapsSinks
+    ? this.options.stages.wrapSink(this.client.response, this.client.budget)
+    : this.client.response;
+  /** The interim (1xx) answers passed on, once one came (interim-answers.ts). */
+  private interim: InterimAnswers | undefined;
   /** The downstream response can carry the upstream's trailers (set with the head). */
   private trailersAllowed = false;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
@@ -93,65 +48,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
   /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
   private relayed: AnswerRelay | undefined;
 
-  constructor(
-    client: DownstreamExchange,
-    record: RequestRecord,
-    upstream: Upstream,
-    target: Target,
-    owner: ExchangeOwner,
-    options: ExchangeOptions,
-  ) {
-    this.client = client;
-    // The one check a route without a stage around the body pays (compression has one).
-    this.sink = options.stages?.wrapsSinks
-      ? options.stages.wrapSink(client.response, client.budget)
-      : client.response;
-    this.record = record;
-    this.upstream = upstream;
-    this.target = target;
-    this.owner = owner;
-    this.options = options;
-    this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
-  }
-
   /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's (RFC 9110 §7.6.3). */
   private responseVia(head: UpstreamHead): string {
     const { vias } = this.options;
     return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
-  }
-
-  /** The address of the connection the attempt went out on (undefined before it had one). */
-  peerAddress(): string | undefined {
-    return this.controller?.remoteAddress();
-  }
-
-  peerPort(): number | undefined {
-    return this.controller?.remotePort();
-  }
-
-  /** How far this attempt got. */
-  get reached(): Stage {
-    return this.stage;
-  }
-
-  /**
-   * What the request waits for while no connection has taken it: one the pool is opening for it
-   * (the name lookup, the TCP connect, the TLS handshake), or, queued behind a full pool
-   * (queueTimer set), one of the busy ones. Undefined once a connection took it.
-   */
-  get waitingFor(): 'connect' | 'busy' | undefined {
-    if (!this.waiting) return undefined;
-    return this.queueTimer === undefined ? 'connect' : 'busy';
-  }
-
-  /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
-  get requestWaiting(): string | undefined {
-    return this.controller?.requestWaiting();
-  }
-
-  /** What of the response head its connection had read (ExchangeController.headSoFar). */
-  get headSoFar(): HeadSoFar | undefined {
-    return this.controller?.headSoFar();
   }
 
   /**
@@ -160,86 +60,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
    */
   get waitsForReader(): boolean {
     return this.backpressure?.waitsForReader === true;
-  }
-
-  /**
-   * Whether the attempt went out on a pooled connection that had carried a request before
-   * (undefined: it never had a connection). The attempt loop holds this fact for the request.
-   */
-  get connectionReused(): boolean | undefined {
-    return this.reused;
-  }
-
-  start(): void {
-    const { upstream } = this;
-    this.startedAt = performance.now();
-    // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (poolFull(this.target)) {
-      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
-    }
-    this.releaseActive = this.target.active.acquire();
-    this.waiting = true;
-    this.target.pool.acquire(this);
-    // Counted as pending only when no connection took it at once (an idle one, the usual case,
-    // is handed over inside acquire(): a count taken and given back for nothing).
-    if (this.waiting) this.releasePending = upstream.pending.acquire();
-  }
-
-  // ── the pool's side ──────────────────────────────────────────────────────────────
-
-  onConnection(connection: Dispatcher): void {
-    const { client, options } = this;
-    const { deadline } = options;
-    // Without a streamed body or a deadline to tell, the options are the request as the
-    // connection reads it (no copy).
-    if (options.body.kind !== 'stream' && deadline === undefined)
-      return connection.dispatch(options as ExchangeRequest, this);
-    const body: RequestBody =
-      options.body.kind !== 'stream'
-        ? options.body
-        : client.body !== undefined
-          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-          : { kind: 'none' };
-    connection.dispatch(
-      {
-        method: options.method,
-        path: options.path,
-        // What is left of the deadline now, the time this attempt waited for its connection spent.
-        headers: deadline === undefined ? options.headers : deadline.toldIn(options.headers),
-        body,
-        upgrade: options.upgrade,
-        wholeAtLength: options.wholeAtLength,
-      },
-      this,
-    );
-  }
-
-  onConnectFailure(failure: Failure): void {
-    this.onResponseError(undefined, failure);
-  }
-
-  // ── the connection's side ────────────────────────────────────────────────────────
-
-  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
-    this.controller = controller;
-    this.record.connectMs = facts.connectMs;
-    this.reused = facts.reused;
-    if (!facts.reused)
-      this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
-    this.stage = 'sent';
-    this.stopWaiting();
-    const { body, bodyComplete } = this.client;
-    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
-      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
-      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
-      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      if (bodyMinRate > 0)
-        this.bodyRate = new BodyRate(
-          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
-          (slow) => this.cancel(slow.at(this.stage)),
-          () => body.isPaused(),
-        );
-    }
   }
 
   onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
@@ -529,88 +349,6 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
     this.owner.settled({ kind: 'failed', failure, headRefused: this.headRefused });
   }
 
-  // ── the client's side ────────────────────────────────────────────────────────────
-
-  private onQueueTimeout(): void {
-    const { queueTimeout } = this.upstream.config.pool;
-    this.cancel(
-      new Failure(
-        'connection_limit_reached',
-        `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
-        {
-          retryAfter: 1,
-        },
-      ),
-    );
-  }
-
-  /**
-   * Counts the request body as it goes out and enforces the route's limit on bodies whose
-   * length was not announced: the chunk that would cross it is never sent, so the upstream
-   * never sees a complete body.
-   */
-  onBodyChunk(chunk: Buffer): void {
-    // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
-    this.bodySent += chunk.length;
-    this.clientSpokeLast = true;
-    this.bodyRate?.received(chunk.length);
-    if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
-      this.cancel(
-        new Failure(
-          'http_request_error',
-          `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
-          { status: 413, stage: this.stage },
-        ),
-      );
-    }
-  }
-
-  /**
-   * The whole body went out: its rate is no longer judged. A client that leaves its body silent
-   * is the accept side's to judge (limits.body_idle_timeout): its body errors, and the
-   * connection reports that error.
-   */
-  onRequestSent(): void {
-    this.bodyRate?.stop();
-    if (this.options.body.kind === 'stream') this.streamedWholeAt = performance.now();
-  }
-
-  /**
-   * Ends the attempt for a reason decided outside the connection (deadline, limits); the
-   * connection reports back through onResponseError with the reason given here.
-   */
-  cancel(failure: Failure): void {
-    if (this.finished || this.localFailure) return;
-    this.localFailure = failure;
-    if (this.controller) return this.controller.abort(failure);
-    // Still waiting for a connection: leave the queue and answer now.
-    this.target.pool.cancel(this);
-    this.finish();
-    this.owner.settled({ kind: 'failed', failure: failure.at('not_sent'), headRefused: this.headRefused });
-  }
-
-  /**
-   * The client left: the attempt ends here and its connection closes, and nothing is reported
-   * to the owner, which asked. Returns the attempt's failure for the log (undefined: it was over).
-   */
-  abandon(): Failure | undefined {
-    if (this.finished) return undefined;
-    const gone = new Failure('client_closed', this.client.response.leftHow, { stage: this.stage });
-    const controller = this.controller;
-    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
-    this.finish();
-    if (controller !== undefined) controller.abort(gone);
-    else this.target.pool.cancel(this);
-    return gone;
-  }
-
-  private stopWaiting(): void {
-    if (!this.waiting) return;
-    this.waiting = false;
-    this.releasePending();
-    clearTimeout(this.queueTimer);
-  }
-
   /**
    * After the head went downstream the status cannot change: abort the transfer so the client
    * sees it cut, unless the protocol the request speaks ends it with its own word (a gRPC status).
@@ -632,46 +370,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, BackpressuredExcha
   onInformational(head: UpstreamHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
-    // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
-    if (this.interimCount >= MAX_INTERIM.count || this.interimBytes >= MAX_INTERIM.bytes) {
-      this.record.interimDropped++;
-      return;
-    }
-    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const headers = buildDownstreamHead(
-      head.headers,
-      this.record.id,
-      this.responseVia(head),
-      undefined,
-      false,
-    );
-    // One the client is not reading is not worth more memory: the sink drops it.
-    if (!this.sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
-      this.record.interimDropped++;
-      return;
-    }
-    this.interimCount++;
-    for (let i = 0; i < headers.length; i++) this.interimBytes += headers[i].length + 2;
+    this.interim ??= new InterimAnswers(this.sink, this.record);
+    this.interim.relay(head, this.responseVia(head));
   }
-
-  private firstByte(): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
-  }
-
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.stopWaiting();
-    this.bodyRate?.stop();
-    this.releaseActive();
-    this.releaseTunnel();
-  }
-}
-
-/** The protocol the upstream switched to, as its 101 names it. */
-function upgradeOf(headers: readonly string[]): string {
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
-  return '';
 }
