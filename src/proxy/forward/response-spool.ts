@@ -54,7 +54,7 @@ const NO_OUTLET: OverflowOutlet = {
 export class ResponseSpool implements OverflowedResponse {
   readonly #space: SpoolDisk;
   readonly #route: string;
-  /** The exchange's side; once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
+  /** The response's backpressure (client-backpressure.ts); once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
   #outlet: OverflowOutlet;
   #fd: number | undefined;
   /** Upstream chunks not yet in the file (or sent from memory), and their bytes (a write's in flight included). */
