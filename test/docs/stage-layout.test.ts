@@ -92,3 +92,41 @@ test('the session and the exchange import no module of the split', () => {
   }
   assert.deepEqual(found, []);
 });
+
+/**
+ * The exchange and the core's backpressure know the overflow's interface (response-overflow.ts),
+ * never the spool behind it: the spool's modules are not on their import list.
+ */
+test('the exchange and its backpressure import no spool module', () => {
+  const found: string[] = [];
+  for (const file of [...core, 'proxy/forward/client-backpressure.ts']) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/(^|\/)(response-spool|spool-space|spool-dir)\.ts$/.test(spec))
+        found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});
+
+/**
+ * The exchange reads a protocol's answers through one door (answer-relay.ts): gRPC's relay, its
+ * cut and its timeout are no module of the exchange's, and no field of the exchange names gRPC.
+ */
+test('the exchange imports no gRPC module and names no gRPC field', () => {
+  const found: string[] = [];
+  for (const file of core.filter((f) => f.startsWith('proxy/forward/'))) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/grpc/i.test(spec)) found.push(`${file} imports ${spec}`);
+    for (const [field] of text.matchAll(/^ {2}(private |readonly )*[a-zA-Z#]*grpc[a-zA-Z]*[?]?:/gim))
+      found.push(`${file} has ${field.trim()}`);
+  }
+  assert.deepEqual(found, []);
+});
+
+test('the exchange holds one thing a file: its answer side under 400 lines, its request side apart', () => {
+  for (const file of ['proxy/forward/exchange.ts', 'proxy/forward/exchange-attempt.ts']) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n').length;
+    assert.ok(lines < 400, `${file} has ${lines} lines`);
+  }
+});

@@ -4,9 +4,9 @@
  */
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
-import type { ReaderMemory } from './reader-memory.ts';
+import type { AnswerRelays } from './answer-relay.ts';
+import type { BackpressureBounds } from './client-backpressure.ts';
 import type { ResponseStore } from './response-store.ts';
-import type { SpoolSpace } from './spool-space.ts';
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
 export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
@@ -19,16 +19,17 @@ export type AttemptBody =
 
 /** The request's deadline as the upstream is told it: what is left of it when the request goes out. */
 export interface DeadlineLeft {
-  /** What is left now, as a grpc-timeout value. */
-  grpcTimeout(): string;
+  /** The request's fields telling what is left now (a copy: the list is every attempt's). */
+  toldIn(headers: readonly string[]): string[];
 }
 
-export interface ExchangeOptions {
+/** With the bounds of what a slow client's response may hold (client-backpressure.ts): the route's buffer, the process's, the overflow. */
+export interface ExchangeOptions extends BackpressureBounds {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
   /**
-   * A gRPC client's deadline, written into the request's grpc-timeout when it goes out (the
+   * The client's deadline (a gRPC client's), told in the request's fields when it goes out (the
    * queue's wait, earlier attempts and their backoff spent); undefined: the fields go as they are.
    */
   readonly deadline: DeadlineLeft | undefined;
@@ -37,11 +38,6 @@ export interface ExchangeOptions {
   readonly bodyLimit: number;
   /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
   readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
-  /**
-   * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
-   * a response up to it is taken whole, and its connection goes back to the pool at once.
-   */
-  readonly responseBuffer: number;
   readonly proxyName: string;
   /**
    * This hop's Via entries for an answer, by the version it was received in (RFC 9110 §7.6.3
@@ -56,14 +52,12 @@ export interface ExchangeOptions {
   readonly wholeAtLength: boolean;
   /** The route's response rules, applied to the final head; absent: none. */
   readonly editHeaders: ((headers: readonly string[]) => string[]) | undefined;
+  /** What reads the answers of the protocol the request speaks over HTTP (gRPC: answer-relay.ts); undefined: none. */
+  readonly relays: AnswerRelays | undefined;
   /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
   /** The route's cache for this request; undefined when the route has none. */
   readonly store: ResponseStore | undefined;
-  /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
-  readonly spool: SpoolSpace | undefined;
-  /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: no bound but each one's. */
-  readonly readerMemory: ReaderMemory | undefined;
 }

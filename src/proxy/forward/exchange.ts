@@ -2,85 +2,39 @@ import type { Socket } from 'node:net';
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
-import { noRelease, type Release } from '../../core/limits/count.ts';
-import type { DownstreamExchange, ResponseSink } from '../../core/net/downstream.ts';
-import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
 import type {
-  ConnectionFacts,
-  Dispatcher,
   ExchangeController,
   ExchangeHandler,
-  ExchangeRequest,
-  HeadSoFar,
-  RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
-import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
-import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { HeadOutcome } from '../stages/route-stages.ts';
-import { BodyRate } from './body-rate.ts';
-import { ClientPace, type PacedExchange } from './client-pace.ts';
-import type { ExchangeOptions } from './exchange-options.ts';
-import { MAX_INTERIM } from './exchange-options.ts';
-import type { ExchangeOwner } from './exchange-outcome.ts';
-import { GrpcRelay } from './grpc-relay.ts';
+import type { AnswerRelay } from './answer-relay.ts';
+import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
+import { ExchangeAttempt } from './exchange-attempt.ts';
 import { HeldAnswer, spentController } from './held-answer.ts';
-import { withGrpcTimeout } from './request-headers.ts';
+import { InterimAnswers } from './interim-answers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
 import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
-import { openTunnel } from './tunnel.ts';
+import { openTunnel, upgradeOf } from './tunnel.ts';
 
 /**
  * The forward phase: one attempt against one target, on a connection from the target's
  * pool. Bodies stream both ways with backpressure; every failure is classified once, with
  * the stage it happened at, and handed to the owner (before the head went downstream) or
- * turned into an aborted downstream transfer (after).
+ * turned into an aborted downstream transfer (after). The request's way out (the pool, the
+ * connection, the body sent) is its base's, exchange-attempt.ts; the answer's way back is here.
  */
-export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
-  private readonly client: DownstreamExchange;
-  private readonly sink: ResponseSink;
-  private readonly record: RequestRecord;
-  private readonly target: Target;
-  private readonly upstream: Upstream;
-  private readonly owner: ExchangeOwner;
-  private readonly options: ExchangeOptions;
-  private controller: ExchangeController | undefined;
-  private stage: Stage = 'not_sent';
-  private finished = false;
-  /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
-  private localFailure: Failure | undefined;
-  private queueTimer: NodeJS.Timeout | undefined;
-  /** Counted in upstream.pending until a connection takes it. */
-  private waiting = false;
-  private releasePending: Release = noRelease;
-  private releaseActive: Release = noRelease;
-  private releaseTunnel: Release = noRelease;
-  private readonly bodyUnannounced: boolean;
-  /** Request body bytes this attempt has written. */
-  private bodySent = 0;
-  /**
-   * When a body streamed from the client had all gone out (monotonic ms); undefined for another
-   * body, or before. What came before it was the client's pace: a canary's latency counts from it.
-   */
-  streamedWholeAt: number | undefined;
-  /** Since when the upstream owes the answer's head: the attempt's start, or for a body streamed from the client, once it all went (undefined before). */
-  headOwedSince(startedAt: number): number | undefined {
-    return this.options.body.kind === 'stream' ? this.streamedWholeAt : startedAt;
-  }
-  /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
-  private clientSpokeLast = false;
-  /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
-  private bodyRate: BodyRate | undefined;
-  /** Interim answers relayed so far, and their fields' bytes (bounded by MAX_INTERIM). */
-  private interimCount = 0;
-  private interimBytes = 0;
-  /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
-  private startedAt = 0;
-  /** The connection the request went out on had carried one before (undefined until there is a connection). */
-  private reused: boolean | undefined;
+export class Exchange extends ExchangeAttempt implements ExchangeHandler, BackpressuredExchange {
+  /** Where the answer's body goes: the client's response, through the route's stages around it (their wrapSink). */
+  // The one check a route without a stage around the body pays (compression has one).
+  private readonly sink: ResponseSink = this.options.stages?.wrapsSinks
+    ? this.options.stages.wrapSink(this.client.response, this.client.budget)
+    : this.client.response;
+  /** The interim (1xx) answers passed on, once one came (interim-answers.ts). */
+  private interim: InterimAnswers | undefined;
   /** The downstream response can carry the upstream's trailers (set with the head). */
   private trailersAllowed = false;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
@@ -89,31 +43,10 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
   private copy: BodyCopy | undefined;
   /** The answer, held while a route stage decides on its head after waiting (held-answer.ts). */
   private held: HeldAnswer | undefined;
-  /** The client's pace, once a write to it was left waiting (client-pace.ts): the buffer, the spool, the drain. */
-  private pace: ClientPace | undefined;
-  /** A gRPC call's answer as it passes (grpc-relay.ts): the status its client reads, how a cut ends. */
-  private grpc: GrpcRelay | undefined;
-
-  constructor(
-    client: DownstreamExchange,
-    record: RequestRecord,
-    upstream: Upstream,
-    target: Target,
-    owner: ExchangeOwner,
-    options: ExchangeOptions,
-  ) {
-    this.client = client;
-    // The one check a route without a stage around the body pays (compression has one).
-    this.sink = options.stages?.wrapsSinks
-      ? options.stages.wrapSink(client.response, client.budget)
-      : client.response;
-    this.record = record;
-    this.upstream = upstream;
-    this.target = target;
-    this.owner = owner;
-    this.options = options;
-    this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
-  }
+  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
+  private backpressure: ClientBackpressure | undefined;
+  /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
+  private relayed: AnswerRelay | undefined;
 
   /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's (RFC 9110 §7.6.3). */
   private responseVia(head: UpstreamHead): string {
@@ -121,129 +54,12 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
   }
 
-  /** The address of the connection the attempt went out on (undefined before it had one). */
-  peerAddress(): string | undefined {
-    return this.controller?.remoteAddress();
-  }
-
-  peerPort(): number | undefined {
-    return this.controller?.remotePort();
-  }
-
-  /** How far this attempt got. */
-  get reached(): Stage {
-    return this.stage;
-  }
-
-  /**
-   * What the request waits for while no connection has taken it: one the pool is opening for it
-   * (the name lookup, the TCP connect, the TLS handshake), or, queued behind a full pool
-   * (queueTimer set), one of the busy ones. Undefined once a connection took it.
-   */
-  get waitingFor(): 'connect' | 'busy' | undefined {
-    if (!this.waiting) return undefined;
-    return this.queueTimer === undefined ? 'connect' : 'busy';
-  }
-
-  /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
-  get requestWaiting(): string | undefined {
-    return this.controller?.requestWaiting();
-  }
-
-  /** What of the response head its connection had read (ExchangeController.headSoFar). */
-  get headSoFar(): HeadSoFar | undefined {
-    return this.controller?.headSoFar();
-  }
-
   /**
    * The upstream is paused until the client takes what is held for it (past the buffer, with no
-   * spool or past its bounds): what the response waits for now is the client, not the upstream.
+   * overflow or past its bounds): what the response waits for now is the client, not the upstream.
    */
   get waitsForReader(): boolean {
-    return this.pace?.waitsForReader === true;
-  }
-
-  /**
-   * Whether the attempt went out on a pooled connection that had carried a request before
-   * (undefined: it never had a connection). The attempt loop holds this fact for the request.
-   */
-  get connectionReused(): boolean | undefined {
-    return this.reused;
-  }
-
-  start(): void {
-    const { upstream } = this;
-    this.startedAt = performance.now();
-    // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (poolFull(this.target)) {
-      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
-    }
-    this.releaseActive = this.target.active.acquire();
-    this.waiting = true;
-    this.target.pool.acquire(this);
-    // Counted as pending only when no connection took it at once (an idle one, the usual case,
-    // is handed over inside acquire(): a count taken and given back for nothing).
-    if (this.waiting) this.releasePending = upstream.pending.acquire();
-  }
-
-  // ── the pool's side ──────────────────────────────────────────────────────────────
-
-  onConnection(connection: Dispatcher): void {
-    const { client, options } = this;
-    const { deadline } = options;
-    // Without a streamed body or a deadline to tell, the options are the request as the
-    // connection reads it (no copy).
-    if (options.body.kind !== 'stream' && deadline === undefined)
-      return connection.dispatch(options as ExchangeRequest, this);
-    const body: RequestBody =
-      options.body.kind !== 'stream'
-        ? options.body
-        : client.body !== undefined
-          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-          : { kind: 'none' };
-    connection.dispatch(
-      {
-        method: options.method,
-        path: options.path,
-        // What is left of the deadline now, the time this attempt waited for its connection spent.
-        headers:
-          deadline === undefined ? options.headers : withGrpcTimeout(options.headers, deadline.grpcTimeout()),
-        body,
-        upgrade: options.upgrade,
-        wholeAtLength: options.wholeAtLength,
-      },
-      this,
-    );
-  }
-
-  onConnectFailure(failure: Failure): void {
-    this.onResponseError(undefined, failure);
-  }
-
-  // ── the connection's side ────────────────────────────────────────────────────────
-
-  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
-    this.controller = controller;
-    this.record.connectMs = facts.connectMs;
-    this.reused = facts.reused;
-    if (!facts.reused)
-      this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
-    this.stage = 'sent';
-    this.stopWaiting();
-    const { body, bodyComplete } = this.client;
-    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
-      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
-      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
-      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
-      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
-      if (bodyMinRate > 0 && !this.record.grpc)
-        this.bodyRate = new BodyRate(
-          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
-          (slow) => this.cancel(slow.at(this.stage)),
-          () => body.isPaused(),
-        );
-    }
+    return this.backpressure?.waitsForReader === true;
   }
 
   onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
@@ -262,7 +78,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    if (record.grpc) this.grpc = new GrpcRelay(statusCode, response.headers, record);
+    this.relayed = this.options.relays?.relay(statusCode, response.headers, record);
     const { store } = this.options;
     if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
@@ -311,7 +127,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
       return;
     }
     this.stage = 'body_streaming';
-    this.grpc?.headSent();
+    this.relayed?.headSent();
     this.copy = store?.keep(statusCode, response.reason, response.headers, response.version);
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
@@ -419,37 +235,22 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.record.bytesOut += chunk.length;
     this.clientSpokeLast = false;
     this.copy?.add(chunk);
-    this.grpc?.feed(chunk);
-    const spool = this.pace?.spool;
-    if (spool !== undefined) {
-      if (!spool.add(chunk)) controller.pause();
-      return;
-    }
-    if (!this.relay(chunk))
-      (this.pace as ClientPace).fellBehind(controller, this.options.spool, this.options.metrics);
-  }
-
-  /**
-   * Writes a piece of the body to the client: false when the client is not keeping up and holds
-   * the buffer's worth (client-pace.ts, made here the first time a write is left waiting).
-   */
-  private relay(chunk: Buffer): boolean {
-    const pace = this.pace;
-    if (pace !== undefined) return pace.send(chunk);
-    if (this.sink.write(chunk)) return true;
-    const { responseBuffer, readerMemory } = this.options;
-    this.pace = new ClientPace(
+    this.relayed?.feed(chunk);
+    const backpressure = this.backpressure;
+    if (backpressure !== undefined) return backpressure.relay(chunk, controller);
+    if (this.sink.write(chunk)) return;
+    // The first write left waiting: the client's backpressure from here on (client-backpressure.ts).
+    this.backpressure = new ClientBackpressure(
       this,
       this.sink,
       this.client.budget,
-      readerMemory,
-      responseBuffer,
+      this.options,
       this.record,
     );
-    return this.pace.held();
+    this.backpressure.leftWaiting(controller);
   }
 
-  /** The client took what was held (PacedExchange): the upstream may send again. */
+  /** The client took what was held (BackpressuredExchange): the upstream may send again. */
   resumeUpstream(): void {
     // A response that ended in the read that paused it: its HTTP/1.1 connection may carry the
     // next exchange by now, whose own client's pause a resume from here would undo.
@@ -457,7 +258,7 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
     this.controller?.resume();
   }
 
-  /** The client cannot take the response whole (PacedExchange): its send deadline, the spool's disk. */
+  /** The client cannot take the response whole (BackpressuredExchange): its send deadline, the overflow's failure. */
   cutForClient(failure: Failure): void {
     // Still reading from the upstream: the exchange ends through the connection, which closes.
     if (!this.finished) return this.cancel(failure);
@@ -476,13 +277,13 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
       return;
     }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
-    this.grpc?.ended(trailers, kept, this.sink.headHeld === true, this.record);
+    this.relayed?.ended(trailers, kept, this.sink.headHeld === true, this.record);
     this.copy?.end();
-    // The upstream sent everything: its connection goes back to the pool now (finish), and a
-    // spooled rest reaches the client from the file.
-    const spool = this.pace?.spool;
-    if (spool === undefined) this.sink.end(kept);
-    else spool.end(() => this.sink.end(kept));
+    // The upstream sent everything: its connection goes back to the pool now (finish), and an
+    // overflowed rest reaches the client from where it waits.
+    const backpressure = this.backpressure;
+    if (backpressure === undefined) this.sink.end(kept);
+    else backpressure.end(() => this.sink.end(kept));
     this.finish();
     this.owner.bodyOver(undefined);
   }
@@ -543,169 +344,33 @@ export class Exchange implements ExchangeHandler, PoolWaiter, PacedExchange {
       if (this.stage === 'body_streaming') return this.owner.bodyOver(failure);
       return this.owner.settled({ kind: 'left', failure });
     }
-    if (this.stage === 'body_streaming') return this.failAfterHead(this.turnOf(failure));
+    if (this.stage === 'body_streaming') return this.failAfterHead(failure);
     this.finish();
     this.owner.settled({ kind: 'failed', failure, headRefused: this.headRefused });
   }
 
   /**
-   * A gRPC call's response that stalled (timeouts.read, or the total deadline) after the upstream
-   * had answered the client's last message, with the client's side still open: in a bidirectional
-   * conversation the upstream waits for the client's next message, so its silence says nothing
-   * of the target (a chat left idle would otherwise eject a healthy one). Still cut, and told so.
+   * After the head went downstream the status cannot change: abort the transfer so the client
+   * sees it cut, unless the protocol the request speaks ends it with its own word (a gRPC status).
    */
-  private turnOf(failure: Failure): Failure {
-    if (failure.type !== 'connection_read_timeout' || !this.record.grpc) return failure;
-    if (this.clientSpokeLast || this.client.bodyComplete) return failure;
-    return new Failure(
-      failure.type,
-      `${failure.details}; the upstream had answered the client's last message, and the client had not ended its side (its turn to speak)`,
-      { stage: failure.stage, cause: failure.cause, clientsTurn: true },
-    );
-  }
-
-  // ── the client's side ────────────────────────────────────────────────────────────
-
-  private onQueueTimeout(): void {
-    const { queueTimeout } = this.upstream.config.pool;
-    this.cancel(
-      new Failure(
-        'connection_limit_reached',
-        `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
-        {
-          retryAfter: 1,
-        },
-      ),
-    );
-  }
-
-  /**
-   * Counts the request body as it goes out and enforces the route's limit on bodies whose
-   * length was not announced: the chunk that would cross it is never sent, so the upstream
-   * never sees a complete body.
-   */
-  onBodyChunk(chunk: Buffer): void {
-    // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
-    this.bodySent += chunk.length;
-    this.clientSpokeLast = true;
-    this.bodyRate?.received(chunk.length);
-    if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
-      this.cancel(
-        new Failure(
-          'http_request_error',
-          `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
-          { status: 413, stage: this.stage },
-        ),
-      );
-    }
-  }
-
-  /**
-   * The whole body went out: its rate is no longer judged. A client that leaves its body silent
-   * is the accept side's to judge (limits.body_idle_timeout): its body errors, and the
-   * connection reports that error.
-   */
-  onRequestSent(): void {
-    this.bodyRate?.stop();
-    if (this.options.body.kind === 'stream') this.streamedWholeAt = performance.now();
-  }
-
-  /**
-   * Ends the attempt for a reason decided outside the connection (deadline, limits); the
-   * connection reports back through onResponseError with the reason given here.
-   */
-  cancel(failure: Failure): void {
-    if (this.finished || this.localFailure) return;
-    this.localFailure = failure;
-    if (this.controller) return this.controller.abort(failure);
-    // Still waiting for a connection: leave the queue and answer now.
-    this.target.pool.cancel(this);
+  private failAfterHead(cut: Failure): void {
     this.finish();
-    this.owner.settled({ kind: 'failed', failure: failure.at('not_sent'), headRefused: this.headRefused });
-  }
-
-  /**
-   * The client left: the attempt ends here and its connection closes, and nothing is reported
-   * to the owner, which asked. Returns the attempt's failure for the log (undefined: it was over).
-   */
-  abandon(): Failure | undefined {
-    if (this.finished) return undefined;
-    const gone = new Failure('client_closed', this.client.response.leftHow, { stage: this.stage });
-    const controller = this.controller;
-    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
-    this.finish();
-    if (controller !== undefined) controller.abort(gone);
-    else this.target.pool.cancel(this);
-    return gone;
-  }
-
-  private stopWaiting(): void {
-    if (!this.waiting) return;
-    this.waiting = false;
-    this.releasePending();
-    clearTimeout(this.queueTimer);
-  }
-
-  /** After the head went downstream the status cannot change: abort the transfer so the client sees it cut. */
-  private failAfterHead(failure: Failure): void {
-    this.finish();
+    const { relayed, sink } = this;
+    // The upstream's silence may be the client's turn to speak (the upstream had answered its last message).
+    const failure =
+      relayed === undefined ? cut : relayed.stalled(cut, !this.clientSpokeLast && !this.client.bodyComplete);
     this.owner.bodyOver(failure);
-    if (this.grpc !== undefined && this.endGrpcCut(this.grpc, failure)) return;
+    const asSent = this.backpressure?.overflowing !== true && sink.recoded !== true;
+    // No next hop in the options: errors.detail minimal, whose message has no details either.
+    if (relayed?.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined)) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
-    this.sink.abort();
-  }
-
-  /** A gRPC answer's cut, ended with its status when it can be (grpc-relay.ts). */
-  private endGrpcCut(grpc: GrpcRelay, failure: Failure): boolean {
-    const { sink } = this;
-    const asSent = this.pace?.spool === undefined && sink.recoded !== true;
-    // No next hop in the options: errors.detail minimal, whose grpc-message has no details either.
-    return grpc.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined);
+    sink.abort();
   }
 
   onInformational(head: UpstreamHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
-    // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
-    if (this.interimCount >= MAX_INTERIM.count || this.interimBytes >= MAX_INTERIM.bytes) {
-      this.record.interimDropped++;
-      return;
-    }
-    // A proxy passes 1xx on (RFC 9110 §15.2): hop-by-hop fields out, Via in, as for the final head.
-    const headers = buildDownstreamHead(
-      head.headers,
-      this.record.id,
-      this.responseVia(head),
-      undefined,
-      false,
-    );
-    // One the client is not reading is not worth more memory: the sink drops it.
-    if (!this.sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
-      this.record.interimDropped++;
-      return;
-    }
-    this.interimCount++;
-    for (let i = 0; i < headers.length; i++) this.interimBytes += headers[i].length + 2;
+    this.interim ??= new InterimAnswers(this.sink, this.record);
+    this.interim.relay(head, this.responseVia(head));
   }
-
-  private firstByte(): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
-  }
-
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.stopWaiting();
-    this.bodyRate?.stop();
-    this.releaseActive();
-    this.releaseTunnel();
-  }
-}
-
-/** The protocol the upstream switched to, as its 101 names it. */
-function upgradeOf(headers: readonly string[]): string {
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
-  return '';
 }

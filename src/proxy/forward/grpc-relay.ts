@@ -4,7 +4,7 @@
  * ends (grpc-cut.ts). Made only for a gRPC call's answer (the record says gRPC): a plain request
  * pays nothing for it.
  */
-import type { Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import {
   grpcStatusFields,
   grpcStatusOf,
@@ -14,9 +14,15 @@ import {
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { AnswerRelay, AnswerRelays } from './answer-relay.ts';
 import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
 
-export class GrpcRelay {
+/** A gRPC call's answers, read as they pass (ExchangeOptions.relays for a gRPC call). */
+export const GRPC_RELAYS: AnswerRelays = {
+  relay: (status, headers, record) => new GrpcRelay(status, headers, record),
+};
+
+export class GrpcRelay implements AnswerRelay {
   /** The answer's HTTP status as gRPC maps it (undefined: a 200 gRPC answer, read by its grpc-status). */
   readonly #byHttp: number | undefined;
   /** The answer is a gRPC one: a 200 whose body is length-prefixed messages. */
@@ -110,6 +116,22 @@ export class GrpcRelay {
     toldGrpcStatus(record, grpcStatusOf(failure));
     sink.end(grpcStatusFields(failure, record.id, minimal));
     return true;
+  }
+
+  /**
+   * A gRPC call's response that stalled (timeouts.read, or the total deadline) after the upstream
+   * had answered the client's last message, with the client's side still open (`clientsTurn`): in
+   * a bidirectional conversation the upstream waits for the client's next message, so its silence
+   * says nothing of the target (a chat left idle would otherwise eject a healthy one). Still cut,
+   * and told so.
+   */
+  stalled(failure: Failure, clientsTurn: boolean): Failure {
+    if (failure.type !== 'connection_read_timeout' || !clientsTurn) return failure;
+    return new Failure(
+      failure.type,
+      `${failure.details}; the upstream had answered the client's last message, and the client had not ended its side (its turn to speak)`,
+      { stage: failure.stage, cause: failure.cause, clientsTurn: true },
+    );
   }
 }
 

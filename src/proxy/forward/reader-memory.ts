@@ -4,7 +4,7 @@
  * slow reader holds up to its route's `limits.buffer` (and its HTTP/2 connection's budget); this
  * bounds them together, or a few hundred slow readers of large answers would hold a worker's
  * memory a MiB or more each, bounded only by `max_connections`. Past it a response whose client
- * falls behind holds no more: its rest goes through the spool file (client-pace.ts), or its
+ * falls behind holds no more: its rest goes through the spool file (client-backpressure.ts), or its
  * upstream waits for the client. A reload makes a new one with the new bound on the same count
  * (the bytes of responses still held are counted until their clients take them).
  */

@@ -1,5 +1,5 @@
 import { close, read, writev } from 'node:fs';
-import type { SpoolSpace } from './spool-space.ts';
+import type { OverflowedResponse, OverflowOutlet } from './response-overflow.ts';
 
 /**
  * Upstream bytes held in memory on their way to the file, at most, before the upstream is
@@ -11,20 +11,23 @@ const QUEUE_BYTES = 256 * 1024;
 const WRITE_BYTES = 256 * 1024;
 const READ_BYTES = 64 * 1024;
 
-/** What a spool asks of its exchange: the client's side and the upstream's. */
-export interface SpoolOutlet {
-  /** Writes a piece to the client; false when the client holds its buffer's worth (pump() comes at its drain). */
-  send(chunk: Buffer): boolean;
-  /** The upstream may send again (it was paused by add()). */
-  resume(): void;
-  /** Reading the file back failed under the response: it cannot go on whole. */
-  failed(error: Error): void;
-  /** These bytes went into the file (for the log line, written before the response closes). */
-  wrote(bytes: number): void;
+/** The disk a spool's file takes its room from (spool-space.ts). */
+export interface SpoolDisk {
+  /** One response's file grows to this at most (`limits.spool.max_response`). */
+  readonly maxResponse: number;
+  /** A new file's descriptor, unlinked already. */
+  open(): Promise<number>;
+  /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */
+  reserve(bytes: number): boolean;
+  release(bytes: number): void;
+  /** A write to the file failed (a full disk), or no file could be made: the operator hears of it. */
+  writeFailed(error: Error): void;
+  /** A spool of `route`'s response closed, `bytes` having gone through its file (the metrics). */
+  spooled(route: string, bytes: number): void;
 }
 
 /** A closed spool's outlet: it tells no one anything. */
-const NO_OUTLET: SpoolOutlet = {
+const NO_OUTLET: OverflowOutlet = {
   send: () => true,
   resume: () => {},
   failed: () => {},
@@ -48,10 +51,11 @@ const NO_OUTLET: SpoolOutlet = {
  * What it holds in memory: QUEUE_BYTES from the upstream, READ_BYTES read back, plus what the
  * exchange lets the client's socket hold (`limits.buffer`).
  */
-export class ResponseSpool {
-  readonly #space: SpoolSpace;
-  /** The exchange's side; once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
-  #outlet: SpoolOutlet;
+export class ResponseSpool implements OverflowedResponse {
+  readonly #space: SpoolDisk;
+  readonly #route: string;
+  /** The response's backpressure (client-backpressure.ts); once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
+  #outlet: OverflowOutlet;
   #fd: number | undefined;
   /** Upstream chunks not yet in the file (or sent from memory), and their bytes (a write's in flight included). */
   readonly #queue: Buffer[] = [];
@@ -78,8 +82,9 @@ export class ResponseSpool {
   /** Bytes that went through the file (the log's `spooled`). */
   #spooled = 0;
 
-  constructor(space: SpoolSpace, outlet: SpoolOutlet) {
+  constructor(space: SpoolDisk, outlet: OverflowOutlet, route: string) {
     this.#space = space;
+    this.#route = route;
     this.#outlet = outlet;
     space.open().then(
       (fd) => {
@@ -95,11 +100,6 @@ export class ResponseSpool {
         space.writeFailed(err);
       },
     );
-  }
-
-  /** Bytes that went through the file. */
-  get spooled(): number {
-    return this.#spooled;
   }
 
   /** The upstream is paused until what waits in memory goes on (to the client, or the file). */
@@ -139,7 +139,7 @@ export class ResponseSpool {
     this.#step();
   }
 
-  /** The response is over (whole, cut or left): the file goes, and its bytes go back to the space. */
+  /** The response is over (whole, cut or left): the file goes, its bytes go back to the space, and what went through it is counted. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -147,6 +147,7 @@ export class ResponseSpool {
     this.#queue.length = 0;
     this.#queued = 0;
     this.#closeFile();
+    if (this.#spooled > 0) this.#space.spooled(this.#route, this.#spooled);
   }
 
   #closeFile(): void {
@@ -255,6 +256,6 @@ export class ResponseSpool {
   #fail(error: Error): void {
     const outlet = this.#outlet;
     this.close();
-    outlet.failed(error);
+    outlet.failed(`response spool failed: ${error.message}`, error);
   }
 }

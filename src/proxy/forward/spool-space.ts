@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { SpoolLimits } from '../../core/config/types.ts';
 import { SPOOL_ROOM_TO_BEGIN } from '../../core/limits/spool-share.ts';
+import type { OverflowedResponse, OverflowOutlet, ResponseOverflow } from './response-overflow.ts';
+import { ResponseSpool, type SpoolDisk } from './response-spool.ts';
 import { privateSpoolDir } from './spool-dir.ts';
 
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
@@ -13,26 +15,31 @@ const PREFIX = 'candor-spool-';
 /** A failed write is told at most once in this long, however many responses meet the full disk. */
 const WRITE_FAILURE_NOTICE_MS = 60_000;
 
-/** Told of a write to a spool file that failed (a full disk), once a minute at most: the log's warning. */
-export type SpoolWriteFailure = (error: Error, dir: string) => void;
+/** What the spool tells the operator: a write to a spool file that failed (a full disk), once a minute at most; a response's bytes spooled. */
+export interface SpoolTell {
+  writeFailed(error: Error, dir: string): void;
+  spooled(route: string, bytes: number): void;
+}
 
 /**
  * The disk spooled responses may take in this process (`limits.spool`, `limits.spool_dir`):
  * the bounds and the bytes held now. A reload makes a new space with the new bounds on the
- * same count (the files of responses still spooling are counted until they close).
+ * same count (the files of responses still spooling are counted until they close). It is the
+ * gateway's overflow (response-overflow.ts): a slow client's response past its buffer takes a
+ * file of it (response-spool.ts).
  */
-export class SpoolSpace {
+export class SpoolSpace implements ResponseOverflow, SpoolDisk {
   readonly dir: string;
   readonly maxResponse: number;
   readonly maxTotal: number;
   /** Bytes the open spool files hold, shared with the spaces of earlier snapshots (and when a failed write was last told). */
   readonly #held: { bytes: number; toldAt: number };
-  readonly #tell: SpoolWriteFailure;
+  readonly #tell: SpoolTell;
   /** The folder the files go in: `dir`, once made and found the gateway's user's alone, or one of its own in its place (spool-dir.ts). */
   #dirMade: Promise<string> | undefined;
   #files = 0;
 
-  constructor(limits: SpoolLimits, dir: string, tell: SpoolWriteFailure, previous?: SpoolSpace) {
+  constructor(limits: SpoolLimits, dir: string, tell: SpoolTell, previous?: SpoolSpace) {
     this.dir = dir;
     this.maxResponse = limits.maxResponse;
     this.maxTotal = limits.maxTotal;
@@ -55,6 +62,11 @@ export class SpoolSpace {
     return this.maxTotal - this.#held.bytes < SPOOL_ROOM_TO_BEGIN;
   }
 
+  /** A response whose client fell behind past its buffer: a spool file takes its rest, unless the space is full. */
+  take(outlet: OverflowOutlet, route: string): OverflowedResponse | undefined {
+    return this.full ? undefined : new ResponseSpool(this, outlet, route);
+  }
+
   /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */
   reserve(bytes: number): boolean {
     if (this.#held.bytes + bytes > this.maxTotal) return false;
@@ -71,7 +83,12 @@ export class SpoolSpace {
     const now = performance.now();
     if (now - this.#held.toldAt < WRITE_FAILURE_NOTICE_MS) return;
     this.#held.toldAt = now;
-    this.#tell(error, this.dir);
+    this.#tell.writeFailed(error, this.dir);
+  }
+
+  /** A spooled response closed, `bytes` having gone through its file. */
+  spooled(route: string, bytes: number): void {
+    this.#tell.spooled(route, bytes);
   }
 
   /**

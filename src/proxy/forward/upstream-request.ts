@@ -7,13 +7,14 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
+import { GRPC_RELAYS } from './grpc-relay.ts';
 import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
 import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
+import type { ResponseOverflow } from './response-overflow.ts';
 import type { ResponseStore } from './response-store.ts';
-import type { SpoolSpace } from './spool-space.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -29,8 +30,8 @@ interface GatewayFacts {
     readonly errors: { readonly detail: 'full' | 'minimal' };
   };
   readonly metrics: GatewayMetrics;
-  /** Where slow clients' responses are spooled (limits.spool). */
-  readonly spool: SpoolSpace;
+  /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk). */
+  readonly spool: ResponseOverflow;
   /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
   readonly readerMemory: ReaderMemory;
 }
@@ -246,7 +247,9 @@ export class UpstreamRequest {
       deadline,
       body: this.#body,
       bodyLimit: route.limits.body,
-      bodyRate: config.limits,
+      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
+      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
+      bodyRate: this.#grpc ? NO_BODY_RATE : config.limits,
       responseBuffer: route.limits.buffer,
       proxyName: name,
       vias: this.#gateway,
@@ -256,14 +259,18 @@ export class UpstreamRequest {
       // An HTTP/1.x client takes trailers only after a chunked body; a refresh's store keeps them.
       wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.refresh === undefined,
       editHeaders: responseEdit,
+      relays: this.#grpc ? GRPC_RELAYS : undefined,
       stages: this.#to.stages,
       metrics,
       store,
-      spool: this.#gateway.spool,
+      overflow: this.#gateway.spool,
       readerMemory: this.#gateway.readerMemory,
     };
   }
 }
+
+/** The body rate asked of a request whose body has none to keep (a gRPC call's). */
+const NO_BODY_RATE = Object.freeze({ bodyReadTimeout: 0, bodyMinRate: 0 });
 
 /** A body of none, the same for every request that has none. */
 const NO_BODY: AttemptBody = Object.freeze({ kind: 'none' });

@@ -16,7 +16,7 @@ import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import type { CacheRun } from './cache-run.ts';
 import { attemptCutOf } from './own-cut.ts';
 import { requestHashKey } from './request-hash-key.ts';
-import { type HoldOwner, heldBytes, RequestHold } from './request-hold.ts';
+import { type HoldOwner, heldBytes, holdOf, type RequestHold } from './request-hold.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import type { SessionRequest } from './session-request.ts';
 import { TotalDeadline } from './total-deadline.ts';
@@ -294,10 +294,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.endOrWait(failure);
   }
 
-  /** No target took the request: it waits for one if its upstream holds requests and it may (request-hold.ts), else it is answered. */
+  /** No target took the request: it waits for one (the loop's last phase, request-hold.ts) if it may, else it is answered. */
   private endOrWait(failure: Failure): void {
-    this.hold ??= new RequestHold(this.admitted, this.req, this.own, this, this.measure);
-    const answer = this.hold.wait(failure, heldBytes(this.sends, this.cache));
+    this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
+    const answer = this.hold ? this.hold.wait(failure, heldBytes(this.sends, this.cache)) : failure;
     if (answer !== undefined) this.end(answer);
   }
 

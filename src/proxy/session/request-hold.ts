@@ -43,6 +43,22 @@ function noTargetThere(failure: Failure, upstream: Upstream): boolean {
 }
 
 /**
+ * A request's hold, made when it may first wait: none where its upstream has no `hold` (it runs
+ * none of the hold's code), nor for a call the gateway makes itself (`own`: the client's request
+ * it is for is the one waiting).
+ */
+export function holdOf(
+  admitted: Admitted,
+  own: OwnCall | undefined,
+  req: SessionRequest,
+  owner: HoldOwner,
+  measure: HoldMeasure,
+): RequestHold | undefined {
+  const config = own === undefined ? admitted.upstream.config.hold : undefined;
+  return config === undefined ? undefined : new RequestHold(admitted, config, req, owner, measure);
+}
+
+/**
  * One request's side of its upstream's `hold` (the queue: upstream/targets/hold-queue.ts):
  * whether it may wait, for how long in all (its waits add up against `hold.timeout`, so a
  * request held again after a try that found no target keeps its place in line and its
@@ -56,12 +72,8 @@ function noTargetThere(failure: Failure, upstream: Upstream): boolean {
 export class RequestHold {
   #upstream: Upstream;
   readonly #owner: HoldOwner;
-  /**
-   * The `hold` of the upstream the request was sent to (kept if it moves to another side: its
-   * bounds, in that side's line); undefined for a call the gateway makes itself (the client's
-   * request it is for is the one waiting).
-   */
-  readonly #config: HoldConfig | undefined;
+  /** The `hold` of the upstream the request was sent to (kept if it moves to another side: its bounds, in that side's line). */
+  readonly #config: HoldConfig;
   /** The `timeouts.total` the request's deadline runs on: the upstream's it was sent to, kept if it moves to another side. */
   readonly #total: number;
   readonly #req: SessionRequest;
@@ -81,8 +93,8 @@ export class RequestHold {
 
   constructor(
     admitted: Admitted,
+    config: HoldConfig,
     req: SessionRequest,
-    own: OwnCall | undefined,
     owner: HoldOwner,
     measure: HoldMeasure,
   ) {
@@ -91,7 +103,7 @@ export class RequestHold {
     this.#elsewhere = admitted.elsewhere;
     this.#owner = owner;
     this.#measure = measure;
-    this.#config = own === undefined ? admitted.upstream.config.hold : undefined;
+    this.#config = config;
     this.#total = admitted.upstream.config.timeouts.total;
   }
 
@@ -107,7 +119,7 @@ export class RequestHold {
    */
   wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
     const hold = this.#config;
-    if (hold === undefined || this.#waiting !== undefined) return failure;
+    if (this.#waiting !== undefined) return failure;
     // Woken with every other request held, it met a pool they fill (past max_connections and
     // max_pending): the hold's own surge, not the upstream's answer; it waits again in its place
     // (the next answer wakes it), and past hold.timeout gets the pool's 503 as it is.

@@ -11,7 +11,7 @@ import type { Admission } from '../admit/admission.ts';
 import type { CacheNews } from '../cache/invalidation.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
-import type { SpoolSpace } from '../forward/spool-space.ts';
+import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteSplit } from '../select/split.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
@@ -35,8 +35,8 @@ export interface Runtime {
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;
-  /** The disk slow clients' responses may take (limits.spool): its count outlives a reload. */
-  readonly spool: SpoolSpace;
+  /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk, response-overflow.ts): its count outlives a reload. */
+  readonly spool: ResponseOverflow;
   /** Response bytes held in memory for slow readers (limits.buffer_total): its count outlives a reload. */
   readonly readerMemory: ReaderMemory;
   /** The gateway's metrics: they outlive a reload, like the listeners. */

@@ -6,6 +6,7 @@ import type { HeadSoFar } from '../../upstream/connections/exchange-contract.ts'
 import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
 import type { DeadlineLeft } from '../forward/exchange-options.ts';
+import { withGrpcTimeout } from '../forward/request-headers.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
 /** How far the attempt under way got, as the exchange says (exchange.ts). */
@@ -154,9 +155,9 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     return this.#clientSent ? this : undefined;
   }
 
-  /** What is left now, as grpc-timeout says it (DeadlineLeft): the client's or the total timeout, the shorter. */
-  grpcTimeout(): string {
-    return formatGrpcTimeout(this.remaining());
+  /** The fields with what is left now as grpc-timeout says it (DeadlineLeft): the client's or the total timeout, the shorter. */
+  toldIn(headers: readonly string[]): string[] {
+    return withGrpcTimeout(headers, formatGrpcTimeout(this.remaining()));
   }
 
   stop(): void {

@@ -37,6 +37,8 @@ export interface LiveRuntime extends Runtime {
   readonly access: Access;
   /** Tells of upstream connections closed for stray bytes, at most a line a second: kept across reloads, as the pools are. */
   readonly strayBytes: (event: StrayBytes) => void;
+  /** The gateway's overflow is the spool's disk: a reload's space counts on the previous one's bytes. */
+  readonly spool: SpoolSpace;
 }
 
 /**
@@ -90,7 +92,7 @@ export function createRuntime(
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
     caches: routeCaches(config.routes, previous?.caches),
-    spool: spoolSpace(config, logger, previous),
+    spool: spoolSpace(config, logger, metrics, previous),
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
     strayBytes,
@@ -144,11 +146,19 @@ function routeAccess(
   );
 }
 
-function spoolSpace(config: GatewayConfig, logger: Logger, previous: LiveRuntime | undefined): SpoolSpace {
+function spoolSpace(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  previous: LiveRuntime | undefined,
+): SpoolSpace {
   return new SpoolSpace(
     config.limits.spool,
     config.limits.spoolDir,
-    (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
+    {
+      writeFailed: (err, dir) => logger.warn({ dir, details: err.message }, 'spool write failed'),
+      spooled: (route, bytes) => metrics.spooled(route, bytes),
+    },
     previous?.spool,
   );
 }

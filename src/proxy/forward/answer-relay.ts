@@ -1,0 +1,50 @@
+/**
+ * The one door between the exchange and a protocol carried over HTTP whose answers the gateway
+ * reads as they pass (gRPC: grpc-relay.ts): the status its client reads of an answer's end (for
+ * the log), how a cut after the head ends, how a stall reads. The exchange knows this interface,
+ * never the protocol: a request that speaks none (every plain one) has no relay, and pays nothing.
+ */
+import type { Failure } from '../../core/failure/failure.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+
+/** What reads the answers of one protocol (ExchangeOptions.relays). */
+export interface AnswerRelays {
+  /** The upstream's answer's head came (before any route stage met it): its relay. */
+  relay(status: number, headers: readonly string[], record: RequestRecord): AnswerRelay;
+}
+
+/** One answer as the protocol reads it on its way to the client. */
+export interface AnswerRelay {
+  /** The head went downstream: the body is read from here. */
+  headSent(): void;
+  /** A piece of the body on its way to the client. */
+  feed(chunk: Buffer): void;
+  /**
+   * The answer ended whole with these trailers (`kept`: those that reach the client). `headHeld`:
+   * the head has not left yet (it leaves with the end).
+   */
+  ended(
+    trailers: string[] | undefined,
+    kept: string[] | undefined,
+    headHeld: boolean,
+    record: RequestRecord,
+  ): void;
+  /**
+   * The answer is cut after its head: true when the relay ended it itself (with the protocol's
+   * word for the failure), false when the sink is to abort it. `asSent`: the client's bytes are
+   * the upstream's as they came (no overflow, no recoding); `minimal`: errors.detail minimal.
+   */
+  endCut(
+    failure: Failure,
+    record: RequestRecord,
+    sink: ResponseSink,
+    asSent: boolean,
+    minimal: boolean,
+  ): boolean;
+  /**
+   * The failure a stall after the head is told as (the upstream went silent): `clientsTurn` when
+   * the upstream had answered the client's last message and the client had not ended its side.
+   */
+  stalled(failure: Failure, clientsTurn: boolean): Failure;
+}

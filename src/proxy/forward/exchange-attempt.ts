@@ -1,0 +1,301 @@
+import { Failure } from '../../core/failure/failure.ts';
+import type { Stage } from '../../core/failure/taxonomy.ts';
+import { noRelease, type Release } from '../../core/limits/count.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type {
+  ConnectionFacts,
+  Dispatcher,
+  ExchangeController,
+  ExchangeHandler,
+  ExchangeRequest,
+  HeadSoFar,
+  RequestBody,
+  UpstreamHead,
+} from '../../upstream/connections/exchange-contract.ts';
+import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
+import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
+import { BodyRate } from './body-rate.ts';
+import type { ExchangeOptions } from './exchange-options.ts';
+import type { ExchangeOwner } from './exchange-outcome.ts';
+
+/**
+ * One attempt's way to its target, the request's side of an exchange (exchange.ts holds the
+ * answer's): the pool's queue and its bound, the connection that took the request, the request
+ * going out (a streamed body's count, limit and rate), the attempt's end for a reason of its own
+ * (cancel) or the client's (abandon), and the counts it holds until it finishes.
+ */
+export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
+  protected readonly client: DownstreamExchange;
+  protected readonly record: RequestRecord;
+  protected readonly target: Target;
+  protected readonly upstream: Upstream;
+  protected readonly owner: ExchangeOwner;
+  protected readonly options: ExchangeOptions;
+  protected controller: ExchangeController | undefined;
+  protected stage: Stage = 'not_sent';
+  protected finished = false;
+  /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
+  protected localFailure: Failure | undefined;
+  private queueTimer: NodeJS.Timeout | undefined;
+  /** Counted in upstream.pending until a connection takes it. */
+  private waiting = false;
+  private releasePending: Release = noRelease;
+  private releaseActive: Release = noRelease;
+  /** The tunnel's count, once the upstream switched protocols (exchange.ts). */
+  protected releaseTunnel: Release = noRelease;
+  private readonly bodyUnannounced: boolean;
+  /** Request body bytes this attempt has written. */
+  protected bodySent = 0;
+  /**
+   * When a body streamed from the client had all gone out (monotonic ms); undefined for another
+   * body, or before. What came before it was the client's pace: a canary's latency counts from it.
+   */
+  streamedWholeAt: number | undefined;
+  /** Since when the upstream owes the answer's head: the attempt's start, or for a body streamed from the client, once it all went (undefined before). */
+  headOwedSince(startedAt: number): number | undefined {
+    return this.options.body.kind === 'stream' ? this.streamedWholeAt : startedAt;
+  }
+  /** The last bytes that moved went to the upstream (the client's), not from it: the upstream owes the next word. */
+  protected clientSpokeLast = false;
+  /** The streamed body's minimum rate, judged while it comes from the client (body-rate.ts). */
+  private bodyRate: BodyRate | undefined;
+  /** When the attempt started (monotonic ms): its time to first byte counts from here, queue and connect included. */
+  private startedAt = 0;
+  /** The connection the request went out on had carried one before (undefined until there is a connection). */
+  private reused: boolean | undefined;
+
+  constructor(
+    client: DownstreamExchange,
+    record: RequestRecord,
+    upstream: Upstream,
+    target: Target,
+    owner: ExchangeOwner,
+    options: ExchangeOptions,
+  ) {
+    this.client = client;
+    this.record = record;
+    this.upstream = upstream;
+    this.target = target;
+    this.owner = owner;
+    this.options = options;
+    this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
+  }
+
+  // The answer's side of the connection's handler (exchange.ts): a failure, reported by the
+  // connection or by the pool, is handled there too.
+  abstract onInformational(head: UpstreamHead): void;
+  abstract onResponseStart(controller: ExchangeController, head: UpstreamHead): void;
+  abstract onResponseData(controller: ExchangeController, chunk: Buffer): void;
+  abstract onResponseEnd(controller: ExchangeController, trailers: string[] | undefined): void;
+  abstract onResponseError(controller: ExchangeController | undefined, error: Failure): void;
+
+  /** The address of the connection the attempt went out on (undefined before it had one). */
+  peerAddress(): string | undefined {
+    return this.controller?.remoteAddress();
+  }
+
+  peerPort(): number | undefined {
+    return this.controller?.remotePort();
+  }
+
+  /** How far this attempt got. */
+  get reached(): Stage {
+    return this.stage;
+  }
+
+  /**
+   * What the request waits for while no connection has taken it: one the pool is opening for it
+   * (the name lookup, the TCP connect, the TLS handshake), or, queued behind a full pool
+   * (queueTimer set), one of the busy ones. Undefined once a connection took it.
+   */
+  get waitingFor(): 'connect' | 'busy' | undefined {
+    if (!this.waiting) return undefined;
+    return this.queueTimer === undefined ? 'connect' : 'busy';
+  }
+
+  /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
+  get requestWaiting(): string | undefined {
+    return this.controller?.requestWaiting();
+  }
+
+  /** What of the response head its connection had read (ExchangeController.headSoFar). */
+  get headSoFar(): HeadSoFar | undefined {
+    return this.controller?.headSoFar();
+  }
+
+  /**
+   * Whether the attempt went out on a pooled connection that had carried a request before
+   * (undefined: it never had a connection). The attempt loop holds this fact for the request.
+   */
+  get connectionReused(): boolean | undefined {
+    return this.reused;
+  }
+
+  start(): void {
+    const { upstream } = this;
+    this.startedAt = performance.now();
+    // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
+    if (poolFull(this.target)) {
+      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
+    }
+    this.releaseActive = this.target.active.acquire();
+    this.waiting = true;
+    this.target.pool.acquire(this);
+    // Counted as pending only when no connection took it at once (an idle one, the usual case,
+    // is handed over inside acquire(): a count taken and given back for nothing).
+    if (this.waiting) this.releasePending = upstream.pending.acquire();
+  }
+
+  // ── the pool's side ──────────────────────────────────────────────────────────────
+
+  onConnection(connection: Dispatcher): void {
+    const { client, options } = this;
+    const { deadline } = options;
+    // Without a streamed body or a deadline to tell, the options are the request as the
+    // connection reads it (no copy).
+    if (options.body.kind !== 'stream' && deadline === undefined)
+      return connection.dispatch(options as ExchangeRequest, this);
+    const body: RequestBody =
+      options.body.kind !== 'stream'
+        ? options.body
+        : client.body !== undefined
+          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
+          : { kind: 'none' };
+    connection.dispatch(
+      {
+        method: options.method,
+        path: options.path,
+        // What is left of the deadline now, the time this attempt waited for its connection spent.
+        headers: deadline === undefined ? options.headers : deadline.toldIn(options.headers),
+        body,
+        upgrade: options.upgrade,
+        wholeAtLength: options.wholeAtLength,
+      },
+      this,
+    );
+  }
+
+  onConnectFailure(failure: Failure): void {
+    this.onResponseError(undefined, failure);
+  }
+
+  onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
+    this.controller = controller;
+    this.record.connectMs = facts.connectMs;
+    this.reused = facts.reused;
+    if (!facts.reused)
+      this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
+    this.stage = 'sent';
+    this.stopWaiting();
+    const { body, bodyComplete } = this.client;
+    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
+      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
+      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
+      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
+      if (bodyMinRate > 0)
+        this.bodyRate = new BodyRate(
+          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
+          (slow) => this.cancel(slow.at(this.stage)),
+          () => body.isPaused(),
+        );
+    }
+  }
+
+  // ── the client's side ────────────────────────────────────────────────────────────
+
+  private onQueueTimeout(): void {
+    const { queueTimeout } = this.upstream.config.pool;
+    this.cancel(
+      new Failure(
+        'connection_limit_reached',
+        `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
+        {
+          retryAfter: 1,
+        },
+      ),
+    );
+  }
+
+  /**
+   * Counts the request body as it goes out and enforces the route's limit on bodies whose
+   * length was not announced: the chunk that would cross it is never sent, so the upstream
+   * never sees a complete body.
+   */
+  onBodyChunk(chunk: Buffer): void {
+    // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
+    this.bodySent += chunk.length;
+    this.clientSpokeLast = true;
+    this.bodyRate?.received(chunk.length);
+    if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
+      this.cancel(
+        new Failure(
+          'http_request_error',
+          `request body larger than the route's limit of ${this.options.bodyLimit} bytes`,
+          { status: 413, stage: this.stage },
+        ),
+      );
+    }
+  }
+
+  /**
+   * The whole body went out: its rate is no longer judged. A client that leaves its body silent
+   * is the accept side's to judge (limits.body_idle_timeout): its body errors, and the
+   * connection reports that error.
+   */
+  onRequestSent(): void {
+    this.bodyRate?.stop();
+    if (this.options.body.kind === 'stream') this.streamedWholeAt = performance.now();
+  }
+
+  /**
+   * Ends the attempt for a reason decided outside the connection (deadline, limits); the
+   * connection reports back through onResponseError with the reason given here.
+   */
+  cancel(failure: Failure): void {
+    if (this.finished || this.localFailure) return;
+    this.localFailure = failure;
+    if (this.controller) return this.controller.abort(failure);
+    // Still waiting for a connection: leave the queue and answer now.
+    this.target.pool.cancel(this);
+    this.finish();
+    this.owner.settled({ kind: 'failed', failure: failure.at('not_sent'), headRefused: false });
+  }
+
+  /**
+   * The client left: the attempt ends here and its connection closes, and nothing is reported
+   * to the owner, which asked. Returns the attempt's failure for the log (undefined: it was over).
+   */
+  abandon(): Failure | undefined {
+    if (this.finished) return undefined;
+    const gone = new Failure('client_closed', this.client.response.leftHow, { stage: this.stage });
+    const controller = this.controller;
+    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
+    this.finish();
+    if (controller !== undefined) controller.abort(gone);
+    else this.target.pool.cancel(this);
+    return gone;
+  }
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.releasePending();
+    clearTimeout(this.queueTimer);
+  }
+
+  /** The upstream's first byte came: its time counted from the attempt's start. */
+  protected firstByte(): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
+  }
+
+  protected finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopWaiting();
+    this.bodyRate?.stop();
+    this.releaseActive();
+    this.releaseTunnel();
+  }
+}

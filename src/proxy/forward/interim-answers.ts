@@ -1,0 +1,42 @@
+import { REASONS } from '../../core/failure/wording.ts';
+import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
+import { MAX_INTERIM } from './exchange-options.ts';
+import { buildDownstreamHead } from './response-headers.ts';
+
+/**
+ * The interim (1xx) answers an exchange passes on to its client, as a proxy does (RFC 9110
+ * §15.2), bounded by MAX_INTERIM by count and by bytes: more are dropped, and counted in the log.
+ * Made by the exchange at the first one: most answers have none.
+ */
+export class InterimAnswers {
+  readonly #sink: ResponseSink;
+  readonly #record: RequestRecord;
+  /** Interim answers relayed so far, and their fields' bytes. */
+  #count = 0;
+  #bytes = 0;
+
+  constructor(sink: ResponseSink, record: RequestRecord) {
+    this.#sink = sink;
+    this.#record = record;
+  }
+
+  /** One to pass on, with this hop's Via entry for it. */
+  relay(head: UpstreamHead, via: string): void {
+    // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
+    if (this.#count >= MAX_INTERIM.count || this.#bytes >= MAX_INTERIM.bytes) {
+      this.#record.interimDropped++;
+      return;
+    }
+    // Hop-by-hop fields out, Via in, as for the final head.
+    const headers = buildDownstreamHead(head.headers, this.#record.id, via, undefined, false);
+    // One the client is not reading is not worth more memory: the sink drops it.
+    if (!this.#sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
+      this.#record.interimDropped++;
+      return;
+    }
+    this.#count++;
+    for (let i = 0; i < headers.length; i++) this.#bytes += headers[i].length + 2;
+  }
+}
