@@ -5,7 +5,6 @@
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { ReaderMemory } from './reader-memory.ts';
-import type { ResponseStore } from './response-store.ts';
 import type { SpoolSpace } from './spool-space.ts';
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
@@ -60,8 +59,6 @@ export interface ExchangeOptions {
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
-  /** The route's cache for this request; undefined when the route has none. */
-  readonly store: ResponseStore | undefined;
   /** Where a response past `responseBuffer` goes while its client is slow (`limits.spool`); undefined: nowhere, the upstream waits. */
   readonly spool: SpoolSpace | undefined;
   /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: no bound but each one's. */

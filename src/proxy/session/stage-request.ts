@@ -22,6 +22,7 @@ class SessionStageRequest implements StageRequest {
   readonly background: boolean;
   readonly route: string;
   readonly upstreamPath: string;
+  readonly listener: StageRequest['listener'];
   readonly #req: SessionRequest;
   readonly #route: RouteConfig;
   #edits: Map<string, string | undefined> | undefined;
@@ -38,6 +39,11 @@ class SessionStageRequest implements StageRequest {
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+    this.listener = req.listener;
+  }
+
+  get closed(): boolean {
+    return this.#req.response.closed;
   }
 
   /** Made when a stage reads it (most never do). */

@@ -4,9 +4,14 @@ import type { ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type {
   AdmittedRequest,
+  BeforeAttemptsVerdict,
+  BodyCopy,
+  ForwardedRequest,
   HeadVerdict,
+  RelayedHead,
   RequestVerdict,
   RouteStage,
+  StageAnswer,
   StagedVerdict,
   StageHook,
   StageHooks,
@@ -81,6 +86,8 @@ export class StageRun {
   readonly editsAnswers: boolean;
   readonly readsUpstreamHeads: boolean;
   readonly wrapsSinks: boolean;
+  readonly forwards: boolean;
+  readonly relays: boolean;
   /** A stage not Candor's own meets the upstream's head: the gateway's fields are guarded around it. */
   readonly #guardHeads: boolean;
   /** editAnswer as a function of its own (the session's answer edit), made the first time it is asked for. */
@@ -102,11 +109,15 @@ export class StageRun {
     let heads = false;
     let sinks = false;
     let guard = false;
+    let forwards = false;
+    let relays = false;
     for (let i = 0; i < hooks.length; i++) {
       const run = hooks[i];
       if (run === undefined) continue;
       edits ||= run.editAnswer !== undefined;
       sinks ||= run.wrapSink !== undefined;
+      forwards ||= run.onForward !== undefined;
+      relays ||= run.onRelayed !== undefined;
       if (run.onUpstreamHead === undefined) continue;
       heads = true;
       guard ||= stages[i].trusted !== true;
@@ -114,6 +125,8 @@ export class StageRun {
     this.editsAnswers = edits;
     this.readsUpstreamHeads = heads;
     this.wrapsSinks = sinks;
+    this.forwards = forwards;
+    this.relays = relays;
     this.#guardHeads = guard;
   }
 
@@ -155,41 +168,16 @@ export class StageRun {
 
   /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
-    return this.#requestFrom(0, admitted);
-  }
-
-  #requestFrom(index: number, admitted: AdmittedRequest): StagedVerdict {
-    for (let i = index; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onRequest === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      let verdict: RequestVerdict | Promise<RequestVerdict>;
-      try {
-        verdict = hooks.onRequest(admitted);
-      } catch (err) {
-        const failed = this.#failed(stage, 'onRequest', t0, err);
-        if (failed !== undefined) return failed;
-        continue;
-      }
-      if (verdict instanceof Promise)
-        // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
-        return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
-          (settled) => {
-            if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-            return settled ?? this.#requestFrom(i + 1, admitted);
-          },
-          (err) => {
-            if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted);
-          },
-        );
-      if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-      if (verdict !== undefined) return verdict;
-    }
-    // A stage began reading the body and went on without waiting for it: the request goes on once
-    // that read ended (one reader of the client's stream at a time).
-    return this.#request.bodyReading?.then(() => undefined);
+    return this.#inOrder<RequestVerdict>(
+      'onRequest',
+      0,
+      (hooks) => hooks.onRequest?.(admitted),
+      // A stage began reading the body and went on without waiting for it: the request goes on once
+      // that read ended (one reader of the client's stream at a time).
+      () => this.#request.bodyReading?.then(() => undefined),
+      // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
+      () => this.#request.bodyWaitMs(),
+    );
   }
 
   /**
@@ -215,35 +203,12 @@ export class StageRun {
   }
 
   #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
-    for (let i = index; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onUpstreamHead === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      let returned: HeadVerdict | Promise<HeadVerdict> | undefined;
-      try {
-        returned = hooks.onUpstreamHead(head) as HeadVerdict | Promise<HeadVerdict>;
-      } catch (err) {
-        const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
-        if (failed !== undefined) return failed;
-        continue;
-      }
-      if (returned instanceof Promise)
-        return withDeadline(returned, stage.timeoutMs).then(
-          (settled) => {
-            if (!stage.trusted)
-              this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-            return settled ?? this.#upstreamHead(head, i + 1);
-          },
-          (err) => {
-            if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1);
-          },
-        );
-      if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-      if (returned !== undefined) return returned;
-    }
-    return undefined;
+    return this.#inOrder<HeadVerdict>(
+      'onUpstreamHead',
+      index,
+      (hooks) => hooks.onUpstreamHead?.(head) as HeadVerdict | Promise<HeadVerdict>,
+      () => undefined,
+    );
   }
 
   /** Every answer's fields through each stage's edit, in order. */
@@ -265,19 +230,130 @@ export class StageRun {
   }
 
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
-  onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0]): void {
+  onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
     for (let i = 0; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onEnd === undefined) continue;
       const stage = this.#stages[i];
       const t0 = stage.trusted ? 0 : performance.now();
       try {
-        hooks.onEnd(record);
+        hooks.onEnd(record, finished);
         if (!stage.trusted) this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
       } catch (err) {
         this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err));
       }
     }
+  }
+
+  /**
+   * Before the first attempt, each stage's onForward in order: the first answer or failure ends
+   * it; a promise of that when a stage waits (its own bound when its timeoutMs is not finite).
+   */
+  onForward(request: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    return this.#inOrder<BeforeAttemptsVerdict>(
+      'onForward',
+      0,
+      (hooks) => hooks.onForward?.(request),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Each started stage's `hook` in order from `index`, through `call`: the first verdict ends it (a
+   * stage's failure is one, unless it fails open), else `last`; a promise of that when a stage waits,
+   * bounded by its timeoutMs when finite (`excused`: the milliseconds so far that were not the hook's).
+   */
+  #inOrder<V>(
+    hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
+    index: number,
+    call: (hooks: StageHooks) => V | Promise<V> | undefined,
+    last: () => V | Failure | Promise<V | Failure | undefined> | undefined,
+    excused?: () => number,
+  ): V | Failure | Promise<V | Failure | undefined> | undefined {
+    for (let i = index; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.[hook] === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
+      let verdict: V | Promise<V> | undefined;
+      try {
+        verdict = call(hooks);
+      } catch (err) {
+        const failed = this.#failed(stage, hook, t0, err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (verdict instanceof Promise) {
+        const bounded = Number.isFinite(stage.timeoutMs)
+          ? withDeadline(verdict, stage.timeoutMs, excused)
+          : verdict;
+        const next = () => this.#inOrder(hook, i + 1, call, last, excused);
+        return bounded.then(
+          (settled) => {
+            if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+            return settled ?? next();
+          },
+          (err) => {
+            if (err instanceof Overran) hooks.abandon?.();
+            return this.#failed(stage, hook, t0, err) ?? next();
+          },
+        );
+      }
+      if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+      if (verdict !== undefined) return verdict;
+    }
+    return last();
+  }
+
+  /** The upstream's head went downstream: each stage's copy of its body (one for all); a stage that throws is left out (logged). */
+  onRelayed(head: RelayedHead): BodyCopy | undefined {
+    let copies: BodyCopy[] | undefined;
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onRelayed === undefined) continue;
+      const stage = this.#stages[i];
+      let copy: BodyCopy | undefined;
+      try {
+        copy = hooks.onRelayed(head);
+      } catch (err) {
+        // Too late for a 500 (the head went downstream): the answer goes on without this stage's copy.
+        this.#watch.ran(stage.name, 'onRelayed', 0, stageFailure(stage, 'onRelayed', err));
+      }
+      if (copy === undefined) continue;
+      copies ??= [];
+      copies.push(copy);
+    }
+    if (copies === undefined || copies.length < 2) return copies?.[0];
+    const all = copies;
+    return {
+      add: (chunk) => {
+        for (const copy of all) copy.add(chunk);
+      },
+      end: () => {
+        for (const copy of all) copy.end();
+      },
+    };
+  }
+
+  /** The request would end with this failure: the first stage's answer in its place, a stage's bug (its 500), or undefined. */
+  onFailure(failure: Failure): StageAnswer | Failure | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onFailure === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
+      let answer: StageAnswer | undefined;
+      try {
+        answer = hooks.onFailure(failure);
+      } catch (err) {
+        const failed = this.#failed(stage, 'onFailure', t0, err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (!stage.trusted) this.#watch.ran(stage.name, 'onFailure', performance.now() - t0, undefined);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
   }
 
   /** A hook failed: told, and the request's failure unless the stage fails open (undefined: go on). */

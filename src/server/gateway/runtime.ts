@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
@@ -15,7 +16,9 @@ import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/route/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
+import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+import type { StageListener } from '../../proxy/stages/stage.ts';
 import { CanaryWindow, GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
@@ -26,7 +29,7 @@ import {
 import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
-import { buildRouteStages, candorStages, type GivenStages } from './stage-builders.ts';
+import { buildRouteStages, candorStages, closingStages, type GivenStages } from './stage-builders.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
@@ -79,15 +82,33 @@ export function createRuntime(
   const trust = createTrustList(config.trustForwardedFrom);
   const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
   const splits = routeSplits(config, changes, previous?.splits);
+  const caches = routeCaches(config.routes, previous?.caches);
+  const cacheFacts = {
+    name: config.name,
+    metrics,
+    minimalErrors: config.errors.detail === 'minimal',
+    splits,
+    announce: link ? (news: CacheNews) => link.announce(news) : undefined,
+    // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
+    background: (listener: StageListener, exchange: DownstreamExchange) =>
+      RequestSession.request(runtime as LiveRuntime, listener, exchange),
+  };
   runtime = {
     config,
     name: config.name,
     router: createRouter(config.routes),
-    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access), given),
+    stages: buildRouteStages(
+      config,
+      logger,
+      metrics,
+      candorStages(trust, access),
+      given,
+      closingStages(caches, cacheFacts),
+    ),
     splits,
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
-    caches: routeCaches(config.routes, previous?.caches),
+    caches,
     spool: spoolSpace(config, logger, previous),
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
