@@ -43,3 +43,13 @@ test('every module that builds a stage is named for it and built only by the com
   }
   assert.deepEqual(importers, []);
 });
+
+test('the session, the exchange and the upstream request import nothing of the response cache: it is a stage', () => {
+  const found: string[] = [];
+  for (const file of [...core, 'proxy/forward/upstream-request.ts']) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/(^|\/)cache\//.test(spec)) found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});

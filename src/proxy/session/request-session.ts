@@ -25,7 +25,6 @@ import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
 import { writeOwnBody } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
-import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
@@ -47,8 +46,6 @@ export class RequestSession implements AttemptsOwner {
   /** The request, as the phases read it (the attempts too). */
   readonly #req: SessionRequest;
   #attempts: Attempts | undefined;
-  /** An unsafe request's invalidation in the cache of the route that serves its GET, when another (read-route-invalidation.ts). */
-  #readRoute: (() => void) | undefined;
   /** This request's run of its route's stages (route-stages.ts); undefined when the route has none for it. */
   #stages: StageRun | undefined;
   /** Gives back the admission slots (once; also on close). */
@@ -145,7 +142,6 @@ export class RequestSession implements AttemptsOwner {
     record.route = routed.route.name;
     const stageBug = this.#startStages(routed);
     if (stageBug !== undefined) return this.answer(stageBug);
-    this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // admit (admit-request.ts; a cluster's shared rate limit or an auth service answers later)
     const admitted = admitRequest(runtime, listener, this.#req, record, routed, sideDrawer(exchange));
@@ -191,7 +187,6 @@ export class RequestSession implements AttemptsOwner {
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
     this.#req.record.status = status;
-    if (status < 400) this.#readRoute?.();
   }
 
   /** The failure the request ended with, for the log (answered or not: see answer()). */

@@ -21,6 +21,7 @@ class SessionStageRequest implements StageRequest {
   readonly record: StageRequest['record'];
   readonly background: boolean;
   readonly route: string;
+  readonly path: string;
   readonly upstreamPath: string;
   readonly listener: StageRequest['listener'];
   readonly #req: SessionRequest;
@@ -38,6 +39,7 @@ class SessionStageRequest implements StageRequest {
     this.record = record;
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
+    this.path = routed.path;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
     this.listener = req.listener;
   }

@@ -49,6 +49,8 @@ export interface StageRequest {
   readonly background: boolean;
   /** The route's name. */
   readonly route: string;
+  /** The request's path in its normal form, query included: what the routes matched (before the route's rewrite). */
+  readonly path: string;
   /** The path the upstream receives, normalised (and rewritten by the route), with its query. */
   readonly upstreamPath: string;
   /**

@@ -10,6 +10,7 @@ import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
+import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
@@ -33,6 +34,10 @@ import { buildRouteStages, candorStages, closingStages, type GivenStages } from 
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
+  /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts); its stage holds them too. */
+  readonly caches: ReadonlyMap<string, ResponseCache>;
+  /** As Runtime's, and of the stored answers an unsafe request invalidated, so no other worker gives them again. */
+  readonly announce?: (news: Announcement | CacheNews) => void;
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;
@@ -83,8 +88,11 @@ export function createRuntime(
   const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
   const splits = routeSplits(config, changes, previous?.splits);
   const caches = routeCaches(config.routes, previous?.caches);
+  const router = createRouter(config.routes);
   const cacheFacts = {
     name: config.name,
+    router,
+    paths: config.paths,
     metrics,
     minimalErrors: config.errors.detail === 'minimal',
     splits,
@@ -96,7 +104,7 @@ export function createRuntime(
   runtime = {
     config,
     name: config.name,
-    router: createRouter(config.routes),
+    router,
     stages: buildRouteStages(
       config,
       logger,

@@ -8,9 +8,11 @@ import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import { cacheStage } from '../../proxy/cache/cache-stage.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
+import { readRouteStage } from '../../proxy/cache/read-route-stage.ts';
 import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import type { Router } from '../../proxy/route/router.ts';
 import type { RouteSplit } from '../../proxy/route/split.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
 import type { RouteStage, StageListener, StageWatch } from '../../proxy/stages/stage.ts';
@@ -73,6 +75,8 @@ export function candorStages(trust: TrustList, access: Access): readonly StageBu
 /** What the route caches' stages are given of the gateway (the runtime a config makes live). */
 export interface CacheFacts {
   readonly name: string;
+  readonly router: Router;
+  readonly paths: GatewayConfig['paths'];
   readonly metrics: GatewayMetrics;
   readonly minimalErrors: boolean;
   readonly splits: ReadonlyMap<string, RouteSplit>;
@@ -84,7 +88,8 @@ export interface CacheFacts {
 /**
  * Candor's stages after the program's: the route's cache (`caches`: each route's stored answers,
  * kept across reloads by route-caches.ts), so a stored answer goes only to a request every other
- * stage let through, and its Cache-Status follows their edits.
+ * stage let through, and its Cache-Status follows their edits; then, on a route whose unsafe
+ * requests may change what another route's cache keeps, that invalidation (read-route-stage.ts).
  */
 export function closingStages(
   caches: ReadonlyMap<string, ResponseCache>,
@@ -106,6 +111,7 @@ export function closingStages(
         background: facts.background,
       });
     },
+    (route) => readRouteStage(route, { ...facts, caches }),
   ];
 }
 
