@@ -25,7 +25,7 @@ export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme:
  * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
  * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
  * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
- * meets them itself (answer-from-store.ts: a 206, a 412), as a stale one standing in does.
+ * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does.
  */
 export function passedOn(fields: FieldMap): boolean {
   return (

@@ -11,7 +11,6 @@ import type {
   StageRequest,
   UpstreamAnswerHead,
 } from '../stages/stage.ts';
-import { answerFromStore } from './answer-from-store.ts';
 import { boundedCopy } from './body-copy.ts';
 import { cacheRequestOf, passedOn } from './cache-request.ts';
 import {
@@ -21,6 +20,7 @@ import {
   revalidatingStatus,
   staleStatus,
 } from './cache-status.ts';
+import { deliveryOf } from './delivery.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
 import { refreshExchange } from './refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
@@ -328,13 +328,7 @@ export class CacheRun extends PassingRun {
   ): StageAnswer {
     this.said(status, result);
     const { head, fields, record, background } = this.request;
-    return answerFromStore(
-      { head, fields, record, background },
-      this.route.compression,
-      stored,
-      proxy,
-      cookies,
-    );
+    return deliveryOf({ head, fields, record, background }, this.route.compression, stored, proxy, cookies);
   }
 
   override onEnd(record: RequestRecord, finished: boolean): void {

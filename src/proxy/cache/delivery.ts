@@ -12,7 +12,7 @@ import type { StoredAnswer } from './stored-answer.ts';
 import { type StoredPart, storedPart } from './stored-range.ts';
 
 /** The request a stored answer is given to, as the cache stage read it. */
-export interface AskedFor {
+export interface DeliveredTo {
   readonly head: DownstreamHead;
   readonly fields: FieldMap;
   readonly record: RequestRecord;
@@ -21,14 +21,14 @@ export interface AskedFor {
 }
 
 /**
- * A stored answer as the client gets it (a hit, a stale answer, a revalidated one), with this
+ * The delivery of a stored answer to a client (a hit, a stale answer, a revalidated one), with this
  * hop's fields, `proxyStatus` when it stands in for a failure, and `cookies` (flat Set-Cookie
  * fields) the 304 that revalidated it set for this client: the answer as stored, or a 304 when it
  * is a 200 and the client's own validators match it (conditional-hit.ts). The store keeps the
  * identity body: `compression` applies to it as to a fetched one.
  */
-export function answerFromStore(
-  asked: AskedFor,
+export function deliveryOf(
+  asked: DeliveredTo,
   compression: CompressionConfig | undefined,
   stored: StoredAnswer,
   proxyStatus: string | undefined,
@@ -39,7 +39,7 @@ export function answerFromStore(
 
 function sendStored(
   out: AnswerOut,
-  asked: AskedFor,
+  asked: DeliveredTo,
   compression: CompressionConfig | undefined,
   stored: StoredAnswer,
   proxyStatus: string | undefined,
@@ -119,7 +119,7 @@ function preconditionFailedOf(kept: readonly string[]): StoredPart {
  * Range, If-Match or If-Unmodified-Since: otherwise they go upstream (cache-request.ts's passedOn).
  */
 function partOf(
-  asked: AskedFor,
+  asked: DeliveredTo,
   stored: StoredAnswer,
   kept: readonly string[],
   unchanged: boolean,
