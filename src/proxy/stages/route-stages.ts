@@ -1,7 +1,7 @@
-import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import type { Failure } from '../../core/failure/failure.ts';
 import type { ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import { gatewayFields, keepGatewayFields } from './gateway-fields.ts';
 import type {
   AdmittedRequest,
   BeforeAttemptsVerdict,
@@ -19,6 +19,7 @@ import type {
   StageWatch,
   UpstreamAnswerHead,
 } from './stage.ts';
+import { Overran, stageFailure, withDeadline } from './stage-failure.ts';
 
 /** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
 export type HeadOutcome = Failure | HeadVerdict;
@@ -362,66 +363,4 @@ export class StageRun {
     this.#watch.ran(stage.name, hook, performance.now() - t0, failure);
     return stage.failOpen ? undefined : failure;
   }
-}
-
-/** The fields of a head Candor writes itself (framing, hop-by-hop, Via, the request id, Proxy-Status), as [name, value, …]. */
-function gatewayFields(headers: readonly string[]): string[] {
-  const own: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) own.push(headers[i], headers[i + 1]);
-  return own;
-}
-
-/** A stage's edit of a head leaves Candor's own fields as they were: what it wrote of them is dropped, what it took out put back. */
-function keepGatewayFields(headers: string[], own: readonly string[]): void {
-  let w = 0;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) continue;
-    headers[w++] = headers[i];
-    headers[w++] = headers[i + 1];
-  }
-  headers.length = w;
-  headers.push(...own);
-}
-
-/** A stage's hook took longer than its stage allows. */
-class Overran extends Error {
-  readonly ms: number;
-  constructor(ms: number) {
-    super(`did not settle within ${ms} ms`);
-    this.ms = ms;
-  }
-}
-
-/**
- * The one failure of a stage's bug: a 500 `proxy_internal_error` whose details name the stage and
- * the hook (the client reads no more: the error and its stack go to the log, as the failure's cause).
- */
-export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): Failure {
-  // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
-  if (err instanceof Failure) return err;
-  const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
-  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
-    cause: err,
-  });
-}
-
-/**
- * A promise that rejects with Overran past `ms` (the late result is dropped). `excused` tells the
- * milliseconds so far that were not the hook's (waiting for the client's body): they move the
- * deadline on.
- */
-function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t0 = performance.now();
-  const excusedAt0 = excused?.() ?? 0;
-  const overrun = new Promise<never>((_, reject) => {
-    const check = (): void => {
-      const own = excused === undefined ? ms : performance.now() - t0 - (excused() - excusedAt0);
-      if (own >= ms - 1) reject(new Overran(ms));
-      else timer = setTimeout(check, ms - own);
-    };
-    timer = setTimeout(check, ms);
-  });
-  return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
 }

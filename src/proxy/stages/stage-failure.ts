@@ -1,0 +1,44 @@
+import { Failure } from '../../core/failure/failure.ts';
+import type { RouteStage, StageHook } from './stage.ts';
+
+/** A stage's hook took longer than its stage allows. */
+export class Overran extends Error {
+  readonly ms: number;
+  constructor(ms: number) {
+    super(`did not settle within ${ms} ms`);
+    this.ms = ms;
+  }
+}
+
+/**
+ * The one failure of a stage's bug: a 500 `proxy_internal_error` whose details name the stage and
+ * the hook (the client reads no more: the error and its stack go to the log, as the failure's cause).
+ */
+export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): Failure {
+  // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
+  if (err instanceof Failure) return err;
+  const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
+  return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
+    cause: err,
+  });
+}
+
+/**
+ * A promise that rejects with Overran past `ms` (the late result is dropped). `excused` tells the
+ * milliseconds so far that were not the hook's (waiting for the client's body): they move the
+ * deadline on.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t0 = performance.now();
+  const excusedAt0 = excused?.() ?? 0;
+  const overrun = new Promise<never>((_, reject) => {
+    const check = (): void => {
+      const own = excused === undefined ? ms : performance.now() - t0 - (excused() - excusedAt0);
+      if (own >= ms - 1) reject(new Overran(ms));
+      else timer = setTimeout(check, ms - own);
+    };
+    timer = setTimeout(check, ms);
+  });
+  return Promise.race([promise, overrun]).finally(() => clearTimeout(timer));
+}
