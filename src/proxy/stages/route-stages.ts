@@ -169,16 +169,7 @@ export class StageRun {
 
   /** The request meets each stage's onRequest in order: the first answer or refusal ends it (going on waits for a body read a stage began). */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
-    return this.#inOrder<RequestVerdict>(
-      'onRequest',
-      0,
-      (hooks) => hooks.onRequest?.(admitted),
-      // A stage began reading the body and went on without waiting for it: the request goes on once
-      // that read ended (one reader of the client's stream at a time).
-      () => this.#request.bodyReading?.then(() => undefined),
-      // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
-      () => this.#request.bodyWaitMs(),
-    );
+    return this.#inOrder<RequestVerdict>('onRequest', 0, admitted);
   }
 
   /**
@@ -188,11 +179,11 @@ export class StageRun {
    */
   onUpstreamHead(head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
-    if (!this.#guardHeads) return this.#upstreamHead(head, 0);
+    if (!this.#guardHeads) return this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
     const own = gatewayFields(head.headers);
     let outcome: HeadOutcome | Promise<HeadOutcome>;
     try {
-      outcome = this.#upstreamHead(head, 0);
+      outcome = this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
     } catch (err) {
       keepGatewayFields(head.headers, own);
       throw err;
@@ -201,15 +192,6 @@ export class StageRun {
     if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(head.headers, own));
     keepGatewayFields(head.headers, own);
     return outcome;
-  }
-
-  #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
-    return this.#inOrder<HeadVerdict>(
-      'onUpstreamHead',
-      index,
-      (hooks) => hooks.onUpstreamHead?.(head) as HeadVerdict | Promise<HeadVerdict>,
-      () => undefined,
-    );
   }
 
   /** Every answer's fields through each stage's edit, in order. */
@@ -251,59 +233,72 @@ export class StageRun {
    * it; a promise of that when a stage waits (its own bound when its timeoutMs is not finite).
    */
   onForward(request: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
-    return this.#inOrder<BeforeAttemptsVerdict>(
-      'onForward',
-      0,
-      (hooks) => hooks.onForward?.(request),
-      () => undefined,
-    );
+    return this.#inOrder<BeforeAttemptsVerdict>('onForward', 0, request);
   }
 
   /**
-   * Each started stage's `hook` in order from `index`, through `call`: the first verdict ends it (a
-   * stage's failure is one, unless it fails open), else `last`; a promise of that when a stage waits,
-   * bounded by its timeoutMs when finite (`excused`: the milliseconds so far that were not the hook's).
+   * Each started stage's `hook` in order from `index`, called with `arg`: the first verdict ends it
+   * (a stage's failure is one, unless it fails open); a promise of that when a stage waits, bounded
+   * by its timeoutMs when finite.
    */
   #inOrder<V>(
     hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
     index: number,
-    call: (hooks: StageHooks) => V | Promise<V> | undefined,
-    last: () => V | Failure | Promise<V | Failure | undefined> | undefined,
-    excused?: () => number,
+    arg: unknown,
   ): V | Failure | Promise<V | Failure | undefined> | undefined {
     for (let i = index; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
-      if (hooks?.[hook] === undefined) continue;
+      // Called with its argument as it is (no closure per request: a route's every request runs this).
+      const run = hooks?.[hook] as ((arg: unknown) => V | Promise<V> | undefined) | undefined;
+      if (hooks === undefined || run === undefined) continue;
       const stage = this.#stages[i];
       const t0 = stage.trusted ? 0 : performance.now();
       let verdict: V | Promise<V> | undefined;
       try {
-        verdict = call(hooks);
+        verdict = run.call(hooks, arg);
       } catch (err) {
         const failed = this.#failed(stage, hook, t0, err);
         if (failed !== undefined) return failed;
         continue;
       }
-      if (verdict instanceof Promise) {
-        const bounded = Number.isFinite(stage.timeoutMs)
-          ? withDeadline(verdict, stage.timeoutMs, excused)
-          : verdict;
-        const next = () => this.#inOrder(hook, i + 1, call, last, excused);
-        return bounded.then(
-          (settled) => {
-            if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
-            return settled ?? next();
-          },
-          (err) => {
-            if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, hook, t0, err) ?? next();
-          },
-        );
-      }
+      if (verdict instanceof Promise) return this.#waited(verdict, hook, i, arg, t0);
       if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
     }
-    return last();
+    // A stage began reading the body and went on without waiting for it: the request goes on once
+    // that read ended (one reader of the client's stream at a time).
+    return hook === 'onRequest' ? this.#request.bodyReading?.then(() => undefined) : undefined;
+  }
+
+  /**
+   * The stage at `i` waits: its verdict once it settled (or its failure past its time), then the
+   * stages after it. Apart from #inOrder, whose loop then makes no closure for a stage that does not wait.
+   */
+  #waited<V>(
+    verdict: Promise<V>,
+    hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
+    i: number,
+    arg: unknown,
+    t0: number,
+  ): Promise<V | Failure | undefined> {
+    const stage = this.#stages[i];
+    const hooks = this.#hooks[i] as StageHooks;
+    // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
+    const excused = hook === 'onRequest' ? () => this.#request.bodyWaitMs() : undefined;
+    const bounded = Number.isFinite(stage.timeoutMs)
+      ? withDeadline(verdict, stage.timeoutMs, excused)
+      : verdict;
+    const next = () => this.#inOrder<V>(hook, i + 1, arg);
+    return bounded.then(
+      (settled) => {
+        if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+        return settled ?? next();
+      },
+      (err) => {
+        if (err instanceof Overran) hooks.abandon?.();
+        return this.#failed(stage, hook, t0, err) ?? next();
+      },
+    );
   }
 
   /** The upstream's head went downstream: each stage's copy of its body (one for all); a stage that throws is left out (logged). */
