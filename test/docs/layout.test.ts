@@ -51,8 +51,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['session'], // the per-request pipeline, composing the phases below
     ['accept'], // the door: caps a listener's requests (admit's limiter), answers what it rejects
     ['static'], // a route's static files, a stage answering from a directory (reads forward's codings, cache's preconditions)
+    ['cache'], // the response cache (RFC 9111), a stage: reads forward's codings and the fields access leaves
     ['route', 'admit', 'select', 'forward'], // the phases, peers
-    ['decide', 'cache'], // retry policy and the error response, used by every phase that answers; the response cache (RFC 9111) the session consults
+    ['decide'], // retry policy and the error response, used by every phase that answers
     ['stages'], // the stage contract every feature of a route implements, and its runner: the session knows it, never a feature
   ],
   upstream: [

@@ -130,3 +130,13 @@ test('the exchange holds one thing a file: its answer side under 400 lines, its 
     assert.ok(lines < 400, `${file} has ${lines} lines`);
   }
 });
+
+test('the session, the exchange and the upstream request import nothing of the response cache: it is a stage', () => {
+  const found: string[] = [];
+  for (const file of [...core, 'proxy/forward/upstream-request.ts']) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/(^|\/)cache\//.test(spec)) found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});

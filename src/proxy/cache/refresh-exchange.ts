@@ -60,6 +60,7 @@ export function refreshExchange(
   // Nobody reads it: every write is taken at once and let go, and the end closes it.
   const response = new InMemorySink();
   response.onClose(() => done());
+  refreshes.set(head, done);
   // The gateway's own request: nothing of it was read from a client.
   return {
     head,
@@ -70,4 +71,12 @@ export function refreshExchange(
     refresh: done,
     refreshSide: side,
   };
+}
+
+/** Each refresh's `done`, by its head: the cache stage that meets the refresh's request ends the key's fetch with it. */
+const refreshes = new WeakMap<DownstreamHead, () => void>();
+
+/** The `done` of the refresh this request head is (refreshExchange's); undefined: a client's request. */
+export function refreshOf(head: DownstreamHead): (() => void) | undefined {
+  return refreshes.get(head);
 }

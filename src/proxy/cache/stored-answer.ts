@@ -133,11 +133,11 @@ export class StoredAnswer {
    */
   static keyOnItsSide(
     key: string | undefined,
-    req: { runtime: { splits: ReadonlyMap<string, unknown> }; record: { upstream: string | undefined } },
-    route: string,
+    split: boolean,
+    upstream: string | undefined,
   ): string | undefined {
-    if (key === undefined || !req.runtime.splits.has(route)) return key;
-    return key.endsWith(` ${req.record.upstream}`) ? key : undefined;
+    if (key === undefined || !split) return key;
+    return key.endsWith(` ${upstream}`) ? key : undefined;
   }
 
   /**

@@ -15,7 +15,7 @@ export interface StoredPart {
  * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
  * past the body's end a 416; undefined (the whole 200) for none, several ranges, another unit, a
  * range that does not read, or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
- * fresh answer meets one only with only-if-cached (else it goes upstream: session/cache-request.ts's
+ * fresh answer meets one only with only-if-cached (else it goes upstream: cache-request.ts's
  * passedOn); a stale one standing in for a failed upstream does: it gave the whole body to a
  * client that asked for its last bytes (a download resumed, a video sought).
  */

@@ -6,7 +6,6 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/route-stages.ts';
 import type { AnswerRelays } from './answer-relay.ts';
 import type { BackpressureBounds } from './client-backpressure.ts';
-import type { ResponseStore } from './response-store.ts';
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
 export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
@@ -58,6 +57,4 @@ export interface ExchangeOptions extends BackpressureBounds {
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
-  /** The route's cache for this request; undefined when the route has none. */
-  readonly store: ResponseStore | undefined;
 }

@@ -1,5 +1,6 @@
 /** What an exchange (exchange.ts) tells the attempt loop that started it (attempts.ts): nothing else. */
 import type { Failure } from '../../core/failure/failure.ts';
+import type { StageAnswer } from '../stages/stage.ts';
 
 /** How an attempt settled, as its exchange tells the attempt loop that started it (once). */
 export type ExchangeOutcome =
@@ -13,8 +14,8 @@ export type ExchangeOutcome =
   | { readonly kind: 'responded'; readonly status: number }
   /** The upstream switched protocols and the tunnel is up (its 101 went downstream). */
   | { readonly kind: 'tunnelled'; readonly status: number }
-  /** The upstream answered with this status, and the route's cache answered in its place (nothing was relayed). */
-  | { readonly kind: 'replaced'; readonly status: number }
+  /** The upstream answered with this status, and a route stage answers in its place (nothing was relayed): the attempt is over. */
+  | { readonly kind: 'answered'; readonly status: number; readonly answer: StageAnswer }
   /**
    * A route stage asked the upstream again on its answer's head (this status): not relayed; the
    * request goes again at once, without the fields named (compression's whole answer for a part).

@@ -10,13 +10,13 @@ import type {
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
 import type { HeadOutcome } from '../stages/route-stages.ts';
+import type { BodyCopy } from '../stages/stage.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
 import { HeldAnswer, spentController } from './held-answer.ts';
 import { InterimAnswers } from './interim-answers.ts';
 import { buildDownstreamHead } from './response-headers.ts';
-import type { BodyCopy, ResponseStore } from './response-store.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel, upgradeOf } from './tunnel.ts';
 
@@ -39,7 +39,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   private trailersAllowed = false;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
   private headRefused = false;
-  /** The body's copy for the route's cache (bounded; stored only when the body ends whole). */
+  /** The body's copy a route stage keeps (bounded, kept only when the body ends whole). */
   private copy: BodyCopy | undefined;
   /** The answer, held while a route stage decides on its head after waiting (held-answer.ts). */
   private held: HeldAnswer | undefined;
@@ -79,8 +79,6 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       (request.protocol === 'HTTP/2' ||
         (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
     this.relayed = this.options.relays?.relay(statusCode, response.headers, record);
-    const { store } = this.options;
-    if (store !== undefined && this.answeredByStore(store, controller, response)) return;
     const head = buildDownstreamHead(
       response.headers,
       record.id,
@@ -93,7 +91,11 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
     const stages = this.options.stages;
     if (stages?.readsUpstreamHeads) {
-      const verdict = stages.onUpstreamHead({ status: statusCode, headers: head });
+      const verdict = stages.onUpstreamHead({
+        status: statusCode,
+        headers: head,
+        received: response.headers,
+      });
       if (verdict instanceof Promise) return this.holdFor(verdict, controller, response, head);
       if (this.stagesTook(controller, statusCode, verdict)) return;
     }
@@ -103,7 +105,6 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   /** The upstream's head goes downstream (the route's stages had their say): the body follows. */
   private relayHead(controller: ExchangeController, response: UpstreamHead, head: string[]): void {
     const { sink } = this;
-    const { store } = this.options;
     const statusCode = response.status;
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
@@ -128,42 +129,35 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     }
     this.stage = 'body_streaming';
     this.relayed?.headSent();
-    this.copy = store?.keep(statusCode, response.reason, response.headers, response.version);
+    const { stages } = this.options;
+    if (stages?.relays) {
+      const { reason, headers: fields, version } = response;
+      this.copy = stages.onRelayed({ status: statusCode, reason, fields, version });
+    }
     this.owner.settled({ kind: 'responded', status: statusCode });
   }
 
   /**
-   * The route's cache answers in the upstream's place (a stored answer for its 5xx, or the one
-   * its 304 confirmed): the upstream's answer is not read further (its connection closes), the
-   * attempt is over with the upstream's status, and the stored answer goes out.
-   */
-  private answeredByStore(
-    store: ResponseStore,
-    controller: ExchangeController,
-    response: UpstreamHead,
-  ): boolean {
-    const answer = store.insteadOf(response.status, response.headers);
-    if (answer === undefined) return false;
-    // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
-    this.finish();
-    controller.abort(
-      new Failure('http_response_incomplete', "the cache answered in the upstream's place", {
-        stage: 'head_received',
-      }),
-    );
-    this.owner.settled({ kind: 'replaced', status: response.status });
-    answer();
-    return true;
-  }
-
-  /**
    * The route's stages on the upstream's head (their edits made in place): true when the answer is
-   * not relayed, because a stage asked the upstream again (the attempt loop asks at once, without
-   * the fields it named: every attempt from now on) or a stage's bug is the request's 500. A
-   * request whose body streamed from the client cannot go again: its answer is relayed.
+   * not relayed, because a stage answers in its place (a stored answer for its 5xx, or the one its
+   * 304 confirmed: the attempt is over with the upstream's status, and the stage's answer goes out),
+   * asked the upstream again (the attempt loop asks at once, without the fields it named: every
+   * attempt from now on) or a stage's bug is the request's 500. A request whose body streamed
+   * from the client cannot go again: its answer is relayed.
    */
   private stagesTook(controller: ExchangeController, status: number, verdict: HeadOutcome): boolean {
     if (verdict === undefined) return false;
+    if ('answer' in verdict) {
+      // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
+      this.finish();
+      controller.abort(
+        new Failure('http_response_incomplete', "a route stage answered in the upstream's place", {
+          stage: 'head_received',
+        }),
+      );
+      this.owner.settled({ kind: 'answered', status, answer: verdict.answer });
+      return true;
+    }
     if (!(verdict instanceof Failure) && this.options.body.kind === 'stream') return false;
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();

@@ -14,7 +14,6 @@ import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
 import type { ResponseOverflow } from './response-overflow.ts';
-import type { ResponseStore } from './response-store.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -55,8 +54,6 @@ interface Destination {
   readonly requestEdit: AnswerEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
-  /** The route's cache for this request; undefined when the route has none. */
-  readonly store: ResponseStore | undefined;
   /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
   readonly stages: StageRun | undefined;
   /** The body, already read whole (a route stage asked for it; a call's own): every attempt sends it as it is. */
@@ -81,6 +78,8 @@ export class UpstreamRequest {
   readonly #grpc: boolean;
   #body: AttemptBody = NO_BODY;
   #prepared = false;
+  /** Fields a route stage added before the first attempt (a stored answer's validators), sent after all others; undefined: none. */
+  #added: readonly string[] | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -126,13 +125,18 @@ export class UpstreamRequest {
   /**
    * The fields every attempt sends (but the trace context and Host, which an attempt may change):
    * the client's as access and the route's rules left them, with this hop's X-Forwarded-For,
-   * Forwarded and Via. What a route's cache matches a stored answer's Vary on.
+   * Forwarded and Via (what a stage meets before the first attempt: a stored answer's Vary is matched on them).
    */
   get headers(): readonly string[] {
     return this.#headers;
   }
 
   /** The attempts from now on go without these fields (lowercase): a route stage asked the upstream again without them. */
+  /** Fields every attempt sends after all the others (a route stage's, before the first attempt: a stored answer's validators). */
+  addFields(fields: readonly string[]): void {
+    if (fields.length > 0) this.#added = this.#added === undefined ? fields : [...this.#added, ...fields];
+  }
+
   askAgainWithout(names: readonly string[]): void {
     this.#headers = this.#headers.filter((_, i, all) => !names.includes(all[i - (i % 2)].toLowerCase()));
   }
@@ -230,19 +234,17 @@ export class UpstreamRequest {
     deadline: DeadlineLeft | undefined,
     target: { readonly config: TargetConfig },
   ): ExchangeOptions {
-    const { route, path, responseEdit, store, targetHost } = this.#to;
+    const { route, path, responseEdit, targetHost } = this.#to;
     const headers =
       targetHost === undefined ? this.#headers : withHost(this.#headers, targetHost(target.config));
-    // The cache's validators are known once it looked (after the request was made): added per attempt.
-    const validators = store === undefined || store.validators.length === 0 ? undefined : store.validators;
     const { name, config, metrics } = this.#gateway;
     return {
       method: this.#client.head.method,
       path,
       // A copy with the attempt's own traceparent: the list is shared by every attempt.
-      headers: withValidators(
+      headers: withAdded(
         traceparent === undefined ? headers : withTraceparent(headers, traceparent),
-        validators,
+        this.#added,
       ),
       deadline,
       body: this.#body,
@@ -256,13 +258,12 @@ export class UpstreamRequest {
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
       nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,
-      // An HTTP/1.x client takes trailers only after a chunked body; a refresh's store keeps them.
+      // An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody.
       wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.refresh === undefined,
       editHeaders: responseEdit,
       relays: this.#grpc ? GRPC_RELAYS : undefined,
       stages: this.#to.stages,
       metrics,
-      store,
       overflow: this.#gateway.spool,
       readerMemory: this.#gateway.readerMemory,
     };
@@ -275,7 +276,7 @@ const NO_BODY_RATE = Object.freeze({ bodyReadTimeout: 0, bodyMinRate: 0 });
 /** A body of none, the same for every request that has none. */
 const NO_BODY: AttemptBody = Object.freeze({ kind: 'none' });
 
-/** The fields with the cache's validators after them (a copy: the list is shared by every attempt). */
-function withValidators(headers: string[], validators: readonly string[] | undefined): string[] {
-  return validators === undefined ? headers : [...headers, ...validators];
+/** The fields with a stage's added ones after them (a copy: the list is shared by every attempt). */
+function withAdded(headers: string[], added: readonly string[] | undefined): string[] {
+  return added === undefined ? headers : [...headers, ...added];
 }

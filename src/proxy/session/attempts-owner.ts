@@ -1,11 +1,11 @@
 import type { Failure } from '../../core/failure/failure.ts';
-import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
 import type { StageRun } from '../stages/route-stages.ts';
+import type { StageAnswer } from '../stages/stage.ts';
 
 /**
- * What the attempts (and the route's cache) call on the session that owns them, and nothing
+ * What the attempts call on the session that owns them, and nothing
  * else: the request itself they read from the SessionRequest they were given (session-request.ts).
  */
 export interface AttemptsOwner {
@@ -32,8 +32,8 @@ export interface AttemptsOwner {
   stageRun(): StageRun | undefined;
   /** The request's body already read whole (a route stage asked for it; a call's own): every attempt sends it. Undefined: none was. */
   bodyInHand(): Buffer | undefined;
-  /** Runs a request the gateway makes itself (a stored answer's refresh) as a session of its own, on this one's runtime and listener. */
-  background(exchange: DownstreamExchange): void;
+  /** A route stage answers in the upstream's place or the failure's (stage.ts's StageAnswer): it goes out as every answer does. */
+  answerWith(answer: StageAnswer): void;
 }
 
 /**

@@ -10,10 +10,10 @@ import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hasUntriedTarget, NONE_TRIED, refusedBeforeBody, selectTarget } from '../select/select-target.ts';
+import type { StageAnswer } from '../stages/stage.ts';
 import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
-import type { CacheRun } from './cache-run.ts';
 import { attemptCutOf } from './own-cut.ts';
 import { requestHashKey } from './request-hash-key.ts';
 import { type HoldOwner, heldBytes, holdOf, type RequestHold } from './request-hold.ts';
@@ -32,7 +32,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly req: SessionRequest;
   private readonly owner: AttemptsOwner;
   private admitted: Admitted;
-  /** What every attempt sends (the forward step's): path, headers (the cache's Vary reads them), body. */
+  /** What every attempt sends (the forward step's): path, headers (a route stage meets them first), body. */
   readonly sends: UpstreamRequest;
   /** What the hash balancer hashes for this request; undefined for the other balancers. */
   private readonly hashKey: string | undefined;
@@ -54,9 +54,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private hold: RequestHold | undefined;
   /** A call the gateway makes itself (the auth hop): its own deadline, and it never holds. */
   private readonly own: OwnCall | undefined;
-  /** The route's cache for this request (it starts the attempts when it cannot answer); undefined: none. */
-  private readonly cache: CacheRun | undefined;
-  /** start() ran: before, the route's cache may have answered, and there is nothing to end. */
+  /** start() ran: before, a route stage may have answered, and there is nothing to end. */
   private started = false;
   /** Held here alone, written to the record once at the end: how far the request got, and whether the last connection was reused. */
   private stage: Stage | undefined;
@@ -64,22 +62,15 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The sink refused a head an upstream sent (defence in depth): the answer closes the connection. */
   private headRefused = false;
 
-  constructor(
-    req: SessionRequest,
-    owner: AttemptsOwner,
-    admitted: Admitted,
-    cache?: CacheRun,
-    own?: OwnCall,
-  ) {
+  constructor(req: SessionRequest, owner: AttemptsOwner, admitted: Admitted, own?: OwnCall) {
     this.req = req;
-    this.cache = cache;
     this.owner = owner;
     this.admitted = admitted;
     const { runtime, head, record, fields, spans } = req;
     const { upstream } = admitted;
     this.measure = new AttemptMetrics(runtime, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, spans, measure: this.measure };
-    this.sends = upstreamRequestOf(req, owner, admitted, cache);
+    this.sends = upstreamRequestOf(req, owner, admitted);
     const { balancer, hashKey, timeouts } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
     this.deadline = new TotalDeadline(timeouts, record, fields, this, own);
@@ -148,9 +139,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
         return this.attemptFailed(outcome.failure);
       case 'responded':
         return this.responded(outcome.status);
-      case 'replaced': // the cache's answer: the request is over too, and needs no deadline
+      case 'answered': // a route stage's answer in the upstream's place: the request is over too, and needs no deadline
         this.settle(undefined, outcome.status, true);
-        return this.responseEnded();
+        this.responseEnded();
+        return this.owner.answerWith(outcome.answer);
       case 'again': // a route stage asked again (exchange.ts): the request goes at once, without the fields named
         this.settle(undefined, outcome.status);
         this.measure.responseOver(undefined); // that attempt's duration: over
@@ -269,21 +261,23 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.attempt();
   }
 
-  /** No more attempts: answer with this failure (HoldOwner too, when no target came in time). */
-  end(failure: Failure): void {
+  /** No more attempts: answer with this failure (HoldOwner too), or with a route stage's answer in its place (`instead`). */
+  end(failure: Failure, instead = this.insteadOf(failure)): void {
     if (this.over) return;
     this.finishTimers();
     this.measure.retryOver(failure.type); // a retry it overtook (in its backoff, out of time) ended so
     this.stage = failure.stage;
-    this.answer(failure);
+    // Recorded first: a stage's answer may end the response (and write the log line) at once.
+    this.owner.failed(failure);
+    if (instead === undefined) return this.owner.answer(failure, this.headRefused);
+    // A stage's bug in its onFailure: its 500 in the failure's place.
+    if (instead instanceof Failure) return this.owner.answer(instead);
+    this.owner.answerWith(instead);
   }
 
-  /** The gateway's error response for the failure, unless the route's cache has an answer to stand in for it. */
-  private answer(failure: Failure): void {
-    // Recorded first: a stored answer may end the response (and write the log line) at once.
-    this.owner.failed(failure);
-    if (this.cache?.answerStale(failure)) return;
-    this.owner.answer(failure, this.headRefused);
+  /** What the route's stages answer in the gateway's error response's place (a stored answer standing in); undefined: none. */
+  private insteadOf(failure: Failure): StageAnswer | Failure | undefined {
+    return this.owner.stageRun()?.onFailure(failure);
   }
 
   /** No retry for this failure: the log and the metrics say why not, and the request ends with it (or waits, held). */
@@ -294,10 +288,16 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.endOrWait(failure);
   }
 
-  /** No target took the request: it waits for one (the loop's last phase, request-hold.ts) if it may, else it is answered. */
+  /**
+   * No target took the request: answered at once when a route stage answers in the failure's place
+   * (a page a little old now beats the same page after `hold.timeout`), else it waits for one (the
+   * loop's last phase, request-hold.ts) if its upstream holds requests and it may, else it is answered.
+   */
   private endOrWait(failure: Failure): void {
+    const instead = this.insteadOf(failure);
+    if (instead !== undefined) return this.end(failure, instead);
     this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
-    const answer = this.hold ? this.hold.wait(failure, heldBytes(this.sends, this.cache)) : failure;
+    const answer = this.hold ? this.hold.wait(failure, heldBytes(this.sends)) : failure;
     if (answer !== undefined) this.end(answer);
   }
 

@@ -117,7 +117,7 @@ class AuthCall implements AttemptsOwner {
       // After the sifting of the client's fields (forward/request-headers.ts): the gateway's own.
       requestEdit: (headers: readonly string[]) => [...headers, ...call.own],
     };
-    this.#attempts = new Attempts(this.#req, this, admitted, undefined, {
+    this.#attempts = new Attempts(this.#req, this, admitted, {
       deadlineMs: call.deadline,
       deadlineName: 'timeout',
     });
@@ -169,8 +169,8 @@ class AuthCall implements AttemptsOwner {
     return this.#body;
   }
 
-  /** Only a route's cache starts a request in the background, and a call has none. */
-  background(): void {}
+  /** Only a route's stage answers in the upstream's place, and a call has none. */
+  answerWith(): void {}
 
   /** The answer is over: whole, or cut (by its upstream, its deadline, or past the sink's bound). */
   readonly #onClose = (finished: boolean): void => {

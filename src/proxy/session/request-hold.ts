@@ -279,16 +279,11 @@ function share(bound: number, of: number | undefined): string {
 
 /**
  * What a held request's body weighs against `hold.max_body`; undefined: never held, for a body
- * that streams from the client (it can be sent once), one never read (its client, waiting for
- * 100 Continue, was answered from the head: nothing to send later), or a request its route's
- * cache can answer at once with a stored answer that may stand in for the failure
- * (stale-if-error): a page a little old now beats the same page after a wait of up to `hold.timeout`.
+ * that streams from the client (it can be sent once), or one never read (its client, waiting for
+ * 100 Continue, was answered from the head: nothing to send later).
  */
-export function heldBytes(
-  sends: Pick<UpstreamRequest, 'body' | 'unread'>,
-  cache: { staleAnswer(): unknown } | undefined,
-): number | undefined {
-  if (sends.unread || cache?.staleAnswer() !== undefined) return undefined;
+export function heldBytes(sends: Pick<UpstreamRequest, 'body' | 'unread'>): number | undefined {
+  if (sends.unread) return undefined;
   const { body } = sends;
   return body.kind === 'none' ? 0 : body.kind === 'buffer' ? body.bytes.length : undefined;
 }

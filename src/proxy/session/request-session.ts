@@ -19,17 +19,17 @@ import type { TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { StageRun } from '../stages/route-stages.ts';
+import type { StageAnswer } from '../stages/stage.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
-import { CacheRun } from './cache-run.ts';
 import { logPhase } from './log-phase.ts';
 import { writeOwnBody } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
-import { readRouteInvalidation } from './read-route-invalidation.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, templateVarsOf } from './session-request.ts';
+import { sendStageAnswer, startAttempts } from './stage-answer.ts';
 import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
 /**
@@ -42,12 +42,9 @@ import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
  * select, forward and decide for each attempt (attempts.ts) → log.
  */
 export class RequestSession implements AttemptsOwner {
-  /** The request, as the phases read it (the attempts and the cache too). */
+  /** The request, as the phases read it (the attempts too). */
   readonly #req: SessionRequest;
   #attempts: Attempts | undefined;
-  #cache: CacheRun | undefined;
-  /** An unsafe request's invalidation in the cache of the route that serves its GET, when another (read-route-invalidation.ts). */
-  #readRoute: (() => void) | undefined;
   /** This request's run of its route's stages (route-stages.ts); undefined when the route has none for it. */
   #stages: StageRun | undefined;
   /** Gives back the admission slots (once; also on close). */
@@ -144,8 +141,6 @@ export class RequestSession implements AttemptsOwner {
     record.route = routed.route.name;
     const stageBug = this.#startStages(routed);
     if (stageBug !== undefined) return this.answer(stageBug);
-    this.#cache = CacheRun.of(this.#req, this, routed.route);
-    this.#readRoute = readRouteInvalidation(this.#req, routed);
     if (routed.refused !== undefined) return this.answer(routed.refused);
     // access (the route's access stages), then admit (admit-request.ts; either may answer later)
     const admitted = admitRequest(runtime, listener, this.#req, routed, this.#stages);
@@ -168,7 +163,7 @@ export class RequestSession implements AttemptsOwner {
     if (response.closed) return admitted.release();
     // The admission slots are held until the response closes (#onClose; an upgrade's, until its tunnel is up).
     this.#release = admitted.release;
-    // The route's stages meet the request after access and before the cache (stage.ts).
+    // The route's stages meet the request after access (stage.ts).
     const verdict = this.#stages?.onRequest(admitted);
     if (!(verdict instanceof Promise)) return this.#staged(verdict, admitted);
     verdict.then((decided) => this.#staged(decided, admitted)).catch(this.#bug);
@@ -181,10 +176,9 @@ export class RequestSession implements AttemptsOwner {
     // The client left while a stage decided.
     if (this.#req.response.closed) return;
     if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
-    // select → forward → decide, per attempt (the route's cache may answer first: cache-run.ts)
-    this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages), this.#cache);
-    if (this.#cache === undefined) this.#attempts.start();
-    else this.#cache.start(admitted, this.#attempts);
+    // select → forward → decide, per attempt (a route stage may answer first, with what they send: onForward)
+    this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages));
+    startAttempts(this.#req, this, admitted, this.#attempts, this.#bug);
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
@@ -192,7 +186,6 @@ export class RequestSession implements AttemptsOwner {
   /** The upstream's head went downstream with this status. */
   responded(status: number): void {
     this.#req.record.status = status;
-    if (status < 400) this.#readRoute?.();
   }
 
   /** The failure the request ended with, for the log (answered or not: see answer()). */
@@ -252,8 +245,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** The route's stages' edit of every answer (response rules, CORS fields) for this request (undefined: none, or not routed yet). */
   responseEdit(): AnswerEdit | undefined {
-    const edit = this.#stages?.answerEdit;
-    return this.#cache === undefined ? edit : this.#cache.edit(edit);
+    return this.#stages?.answerEdit;
   }
 
   stageRun(): StageRun | undefined {
@@ -264,9 +256,9 @@ export class RequestSession implements AttemptsOwner {
     return this.#stages?.bodyRead;
   }
 
-  /** A request the gateway makes itself (a cache refresh): a session of its own, on this one's listener. */
-  background(exchange: DownstreamExchange): void {
-    RequestSession.request(this.#req.runtime, this.#req.listener, exchange);
+  /** A route stage's answer in the upstream's place, or a failure's (stage-answer.ts). */
+  answerWith(answer: StageAnswer): void {
+    sendStageAnswer(this.#req, this, answer);
   }
 
   /** What the route's header rules' {variables} stand for in this request. */
@@ -321,7 +313,7 @@ export class RequestSession implements AttemptsOwner {
     if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
-    this.#log();
+    this.#log(finished);
     this.#release?.();
   };
 
@@ -340,10 +332,10 @@ export class RequestSession implements AttemptsOwner {
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }
 
-  #log(): void {
+  #log(finished: boolean): void {
     if (this.#logged) return;
     this.#logged = true;
-    this.#stages?.onEnd(this.#req.record);
+    this.#stages?.onEnd(this.#req.record, finished);
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }
 }

@@ -8,8 +8,6 @@ import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Admission } from '../admit/admission.ts';
-import type { CacheNews } from '../cache/invalidation.ts';
-import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
@@ -28,8 +26,6 @@ export interface Runtime {
   readonly stages: ReadonlyMap<string, RouteStages>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
-  /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts). */
-  readonly caches: ReadonlyMap<string, ResponseCache>;
   /** The split of each route that has one (or a canary), by route name: its weights change at run time. */
   readonly splits: ReadonlyMap<string, RouteSplit>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
@@ -51,10 +47,9 @@ export interface Runtime {
   readonly via2: string;
   /**
    * A cluster worker tells the others (through the primary) of a target it ejected or a
-   * circuit it opened, so each does not learn of a dead target on its own, and of the stored
-   * answers an unsafe request invalidated, so none gives them again; absent in-process.
+   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
    */
-  readonly announce?: (news: Announcement | CacheNews) => void;
+  readonly announce?: (news: Announcement) => void;
   /** HTTP-01 answers, when the gateway orders certificates (the gateway's: it outlives snapshots). */
   readonly acme?: AcmeChallenges;
   close(): Promise<void>;

@@ -13,7 +13,7 @@ import type { Runtime } from './runtime.ts';
 
 /**
  * The request a session runs, as every phase after accept reads it: made once by the session
- * (request-session.ts) and handed as it is to the attempts and the route's cache, which read it
+ * (request-session.ts) and handed as it is to the attempts, which read it
  * and report what happened through their owner's calls (attempts-owner.ts), never through it.
  */
 export interface SessionRequest {

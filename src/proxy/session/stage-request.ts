@@ -21,7 +21,9 @@ class SessionStageRequest implements StageRequest {
   readonly record: StageRequest['record'];
   readonly background: boolean;
   readonly route: string;
+  readonly path: string;
   readonly upstreamPath: string;
+  readonly listener: StageRequest['listener'];
   readonly #req: SessionRequest;
   readonly #routed: Routed;
   #edits: Map<string, string | undefined> | undefined;
@@ -37,7 +39,13 @@ class SessionStageRequest implements StageRequest {
     this.record = record;
     this.background = exchange.refresh !== undefined;
     this.route = routed.route.name;
+    this.path = routed.path;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
+    this.listener = req.listener;
+  }
+
+  get closed(): boolean {
+    return this.#req.response.closed;
   }
 
   /** Made when a stage reads it (most never do). */
@@ -46,10 +54,6 @@ class SessionStageRequest implements StageRequest {
   }
 
   // Read from the session's own, not copied into every request's run (few stages read them).
-  get path(): string {
-    return this.#routed.path;
-  }
-
   get authority(): string {
     return this.#routed.authority;
   }

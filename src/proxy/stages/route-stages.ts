@@ -1,13 +1,18 @@
-import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
+import { gatewayFields, keepGatewayFields } from './gateway-fields.ts';
 import type {
   AdmittedRequest,
+  BeforeAttemptsVerdict,
+  BodyCopy,
+  ForwardedRequest,
   HeadVerdict,
+  RelayedHead,
   RequestVerdict,
   RouteStage,
+  StageAnswer,
   StagedVerdict,
   StageHook,
   StageHooks,
@@ -91,6 +96,8 @@ export class StageRun {
   readonly editsAnswers: boolean;
   readonly readsUpstreamHeads: boolean;
   readonly wrapsSinks: boolean;
+  readonly forwards: boolean;
+  readonly relays: boolean;
   /** A stage not Candor's own meets the upstream's head: the gateway's fields are guarded around it. */
   readonly #guardHeads: boolean;
   /** editAnswer as a function of its own (the session's answer edit), made the first time it is asked for. */
@@ -116,11 +123,15 @@ export class StageRun {
     let heads = false;
     let sinks = false;
     let guard = false;
+    let forwards = false;
+    let relays = false;
     for (let i = 0; i < hooks.length; i++) {
       const run = hooks[i];
       if (run === undefined) continue;
       edits ||= run.editAnswer !== undefined;
       sinks ||= run.wrapSink !== undefined;
+      forwards ||= run.onForward !== undefined;
+      relays ||= run.onRelayed !== undefined;
       if (run.onUpstreamHead === undefined) continue;
       heads = true;
       guard ||= stages[i].trusted !== true;
@@ -128,6 +139,8 @@ export class StageRun {
     this.editsAnswers = edits;
     this.readsUpstreamHeads = heads;
     this.wrapsSinks = sinks;
+    this.forwards = forwards;
+    this.relays = relays;
     this.#guardHeads = guard;
   }
 
@@ -172,7 +185,9 @@ export class StageRun {
    * (stage.ts's RouteStage.access): the first answer or refusal ends it.
    */
   onAccess(): StagedVerdict {
-    return this.#access === 0 ? undefined : this.#requestFrom(0, NOTHING_ADMITTED, this.#access);
+    return this.#access === 0
+      ? undefined
+      : this.#inOrder<RequestVerdict>('onRequest', 0, NOTHING_ADMITTED, this.#access);
   }
 
   /** The access stages' edits of the request's fields on the way upstream, in their order (undefined: none). */
@@ -192,41 +207,7 @@ export class StageRun {
    * admit policies: onAccess): the first answer or refusal ends it (going on waits for a body read a stage began).
    */
   onRequest(admitted: AdmittedRequest): StagedVerdict {
-    return this.#requestFrom(this.#access, admitted, this.#hooks.length);
-  }
-
-  #requestFrom(index: number, admitted: AdmittedRequest, end: number): StagedVerdict {
-    for (let i = index; i < end; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onRequest === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      let verdict: RequestVerdict | Promise<RequestVerdict>;
-      try {
-        verdict = hooks.onRequest(admitted);
-      } catch (err) {
-        const failed = this.#failed(stage, 'onRequest', t0, err);
-        if (failed !== undefined) return failed;
-        continue;
-      }
-      if (verdict instanceof Promise)
-        // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
-        return withDeadline(verdict, stage.timeoutMs, () => this.#request.bodyWaitMs()).then(
-          (settled) => {
-            if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-            return settled ?? this.#requestFrom(i + 1, admitted, end);
-          },
-          (err) => {
-            if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onRequest', t0, err) ?? this.#requestFrom(i + 1, admitted, end);
-          },
-        );
-      if (!stage.trusted) this.#watch.ran(stage.name, 'onRequest', performance.now() - t0, undefined);
-      if (verdict !== undefined) return verdict;
-    }
-    // A stage began reading the body and went on without waiting for it: the request goes on once
-    // that read ended (one reader of the client's stream at a time).
-    return end < this.#hooks.length ? undefined : this.#request.bodyReading?.then(() => undefined);
+    return this.#inOrder<RequestVerdict>('onRequest', this.#access, admitted);
   }
 
   /**
@@ -236,11 +217,11 @@ export class StageRun {
    */
   onUpstreamHead(head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
-    if (!this.#guardHeads) return this.#upstreamHead(head, 0);
+    if (!this.#guardHeads) return this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
     const own = gatewayFields(head.headers);
     let outcome: HeadOutcome | Promise<HeadOutcome>;
     try {
-      outcome = this.#upstreamHead(head, 0);
+      outcome = this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
     } catch (err) {
       keepGatewayFields(head.headers, own);
       throw err;
@@ -249,38 +230,6 @@ export class StageRun {
     if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(head.headers, own));
     keepGatewayFields(head.headers, own);
     return outcome;
-  }
-
-  #upstreamHead(head: UpstreamAnswerHead, index: number): HeadOutcome | Promise<HeadOutcome> {
-    for (let i = index; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onUpstreamHead === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      let returned: HeadVerdict | Promise<HeadVerdict> | undefined;
-      try {
-        returned = hooks.onUpstreamHead(head) as HeadVerdict | Promise<HeadVerdict>;
-      } catch (err) {
-        const failed = this.#failed(stage, 'onUpstreamHead', t0, err);
-        if (failed !== undefined) return failed;
-        continue;
-      }
-      if (returned instanceof Promise)
-        return withDeadline(returned, stage.timeoutMs).then(
-          (settled) => {
-            if (!stage.trusted)
-              this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-            return settled ?? this.#upstreamHead(head, i + 1);
-          },
-          (err) => {
-            if (err instanceof Overran) hooks.abandon?.();
-            return this.#failed(stage, 'onUpstreamHead', t0, err) ?? this.#upstreamHead(head, i + 1);
-          },
-        );
-      if (!stage.trusted) this.#watch.ran(stage.name, 'onUpstreamHead', performance.now() - t0, undefined);
-      if (returned !== undefined) return returned;
-    }
-    return undefined;
   }
 
   /**
@@ -349,19 +298,147 @@ export class StageRun {
   }
 
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
-  onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0]): void {
+  onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
     for (let i = 0; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.onEnd === undefined) continue;
       const stage = this.#stages[i];
       const t0 = stage.trusted ? 0 : performance.now();
       try {
-        hooks.onEnd(record);
+        hooks.onEnd(record, finished);
         if (!stage.trusted) this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
       } catch (err) {
         this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err));
       }
     }
+  }
+
+  /**
+   * Before the first attempt, each stage's onForward in order: the first answer or failure ends
+   * it; a promise of that when a stage waits (its own bound when its timeoutMs is not finite).
+   */
+  onForward(request: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    return this.#inOrder<BeforeAttemptsVerdict>('onForward', 0, request);
+  }
+
+  /**
+   * Each started stage's `hook` in order from `index`, called with `arg`: the first verdict ends it
+   * (a stage's failure is one, unless it fails open); a promise of that when a stage waits, bounded
+   * by its timeoutMs when finite.
+   */
+  #inOrder<V>(
+    hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
+    index: number,
+    arg: unknown,
+    end = this.#hooks.length,
+  ): V | Failure | Promise<V | Failure | undefined> | undefined {
+    for (let i = index; i < end; i++) {
+      const hooks = this.#hooks[i];
+      // Called with its argument as it is (no closure per request: a route's every request runs this).
+      const run = hooks?.[hook] as ((arg: unknown) => V | Promise<V> | undefined) | undefined;
+      if (hooks === undefined || run === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
+      let verdict: V | Promise<V> | undefined;
+      try {
+        verdict = run.call(hooks, arg);
+      } catch (err) {
+        const failed = this.#failed(stage, hook, t0, err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (verdict instanceof Promise) return this.#waited(verdict, hook, i, arg, t0, end);
+      if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+      if (verdict !== undefined) return verdict;
+    }
+    // A stage began reading the body and went on without waiting for it: the request goes on once
+    // that read ended (one reader of the client's stream at a time; the access stages' run ends before).
+    return hook === 'onRequest' && end === this.#hooks.length
+      ? this.#request.bodyReading?.then(() => undefined)
+      : undefined;
+  }
+
+  /**
+   * The stage at `i` waits: its verdict once it settled (or its failure past its time), then the
+   * stages after it. Apart from #inOrder, whose loop then makes no closure for a stage that does not wait.
+   */
+  #waited<V>(
+    verdict: Promise<V>,
+    hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
+    i: number,
+    arg: unknown,
+    t0: number,
+    end: number,
+  ): Promise<V | Failure | undefined> {
+    const stage = this.#stages[i];
+    const hooks = this.#hooks[i] as StageHooks;
+    // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
+    const excused = hook === 'onRequest' ? () => this.#request.bodyWaitMs() : undefined;
+    const bounded = Number.isFinite(stage.timeoutMs)
+      ? withDeadline(verdict, stage.timeoutMs, excused)
+      : verdict;
+    const next = () => this.#inOrder<V>(hook, i + 1, arg, end);
+    return bounded.then(
+      (settled) => {
+        if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+        return settled ?? next();
+      },
+      (err) => {
+        if (err instanceof Overran) hooks.abandon?.();
+        return this.#failed(stage, hook, t0, err) ?? next();
+      },
+    );
+  }
+
+  /** The upstream's head went downstream: each stage's copy of its body (one for all); a stage that throws is left out (logged). */
+  onRelayed(head: RelayedHead): BodyCopy | undefined {
+    let copies: BodyCopy[] | undefined;
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onRelayed === undefined) continue;
+      const stage = this.#stages[i];
+      let copy: BodyCopy | undefined;
+      try {
+        copy = hooks.onRelayed(head);
+      } catch (err) {
+        // Too late for a 500 (the head went downstream): the answer goes on without this stage's copy.
+        this.#watch.ran(stage.name, 'onRelayed', 0, stageFailure(stage, 'onRelayed', err));
+      }
+      if (copy === undefined) continue;
+      copies ??= [];
+      copies.push(copy);
+    }
+    if (copies === undefined || copies.length < 2) return copies?.[0];
+    const all = copies;
+    return {
+      add: (chunk) => {
+        for (const copy of all) copy.add(chunk);
+      },
+      end: () => {
+        for (const copy of all) copy.end();
+      },
+    };
+  }
+
+  /** The request would end with this failure: the first stage's answer in its place, a stage's bug (its 500), or undefined. */
+  onFailure(failure: Failure): StageAnswer | Failure | undefined {
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      if (hooks?.onFailure === undefined) continue;
+      const stage = this.#stages[i];
+      const t0 = stage.trusted ? 0 : performance.now();
+      let answer: StageAnswer | undefined;
+      try {
+        answer = hooks.onFailure(failure);
+      } catch (err) {
+        const failed = this.#failed(stage, 'onFailure', t0, err);
+        if (failed !== undefined) return failed;
+        continue;
+      }
+      if (!stage.trusted) this.#watch.ran(stage.name, 'onFailure', performance.now() - t0, undefined);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
   }
 
   /** A hook failed: told, and the request's failure unless the stage fails open (undefined: go on). */
@@ -374,23 +451,3 @@ export class StageRun {
 
 /** What the access stages meet of admission: nothing yet (they come before it). */
 const NOTHING_ADMITTED: AdmittedRequest = {};
-
-/** The fields of a head Candor writes itself (framing, hop-by-hop, Via, the request id, Proxy-Status), as [name, value, …]. */
-function gatewayFields(headers: readonly string[]): string[] {
-  const own: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) own.push(headers[i], headers[i + 1]);
-  return own;
-}
-
-/** A stage's edit of a head leaves Candor's own fields as they were: what it wrote of them is dropped, what it took out put back. */
-function keepGatewayFields(headers: string[], own: readonly string[]): void {
-  let w = 0;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (reservedHeaderProblem(headers[i].toLowerCase()) !== undefined) continue;
-    headers[w++] = headers[i];
-    headers[w++] = headers[i + 1];
-  }
-  headers.length = w;
-  headers.push(...own);
-}

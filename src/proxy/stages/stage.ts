@@ -15,6 +15,16 @@
  *      gateway's own and its error responses alike (response header rules);
  *   5. at the end (`onEnd`): count it, once the log line's record is whole.
  *
+ * and, for a stage that may answer in the upstream's place (the response cache):
+ *
+ *   1b. before the first attempt (`onForward`), with what every attempt sends: answer it instead
+ *       (a StageAnswer), refuse it, or go on (adding fields every attempt sends), possibly after waiting;
+ *   2b. on the upstream's head (`onUpstreamHead`): answer instead (`{ answer }`: the upstream's
+ *       answer is not relayed, and the attempt is over);
+ *   3b. once the upstream's head went downstream (`onRelayed`): a copy of its body as it streams;
+ *   4b. on a failure the request would end with (`onFailure`): an answer instead of the
+ *       gateway's error response (serve stale).
+ *
  * A stage defines only the hooks it uses: a hook it leaves out costs nothing, and a route with
  * no stage runs no stage code at all. What a stage cannot do is make the gateway lie: it never
  * sees the status or the Proxy-Status of an answer the gateway made for a failure, cannot take
@@ -40,6 +50,8 @@ export interface StageRequest {
   readonly background: boolean;
   /** The route's name. */
   readonly route: string;
+  /** The request's path in its normal form, query included: what the routes matched (before the route's rewrite). */
+  readonly path: string;
   /** The path the upstream receives, normalised (and rewritten by the route), with its query. */
   readonly upstreamPath: string;
   /**
@@ -64,14 +76,16 @@ export interface StageRequest {
   bodyWaitMs(): number;
   /** A read of readBody still under way (a stage that went on without waiting for it): the request goes on only once it ended. */
   readonly bodyReading: Promise<void> | undefined;
-  /** The path in its normal form, query included, as the routes matched it (what access control judges, never the client's spelling). */
-  readonly path: string;
   /** host[:port] the client addressed. */
   readonly authority: string;
   /** How the client reached the gateway: "http" or "https" (behind a trusted proxy, what it vouches for). */
   readonly scheme: string;
   /** A background refresh (`background`) of a stored answer: the upstream that answer came from, which it asks again (a split's side). */
   readonly refreshSide: string | undefined;
+  /** The listener the request came on, as served (its scheme behind a trusted proxy): a request the gateway makes from it runs there too. */
+  readonly listener: StageListener;
+  /** The client's response closed (answered, or the client left): nothing more goes to it. */
+  readonly closed: boolean;
 }
 
 /** What the access stages made of the request, as the request stages meet it. */
@@ -97,14 +111,20 @@ export type RequestVerdict = undefined | OwnAnswer | Failure;
 export interface UpstreamAnswerHead {
   readonly status: number;
   readonly headers: string[];
+  /** The upstream's fields as it sent them (not this hop's: what a stage keeps of the answer reads these). */
+  readonly received: readonly string[];
 }
 
 /**
  * What a stage makes of an upstream's answer's head: relay it (its fields as the stage left them),
  * or ask the upstream again without the request fields named (the answer is not relayed; a
- * request whose body streamed from the client cannot go again, and relays it).
+ * request whose body streamed from the client cannot go again, and relays it), or answer in its
+ * place (the answer is not relayed, and the attempt is over with the upstream's status).
  */
-export type HeadVerdict = undefined | { readonly askAgainWithout: readonly string[] };
+export type HeadVerdict =
+  | undefined
+  | { readonly askAgainWithout: readonly string[] }
+  | { readonly answer: StageAnswer };
 
 /** One request's run of a stage: the hooks it uses for this request. */
 export interface StageHooks {
@@ -118,7 +138,25 @@ export interface StageHooks {
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
   editAnswer?(headers: readonly string[]): string[];
-  onEnd?(record: RequestRecord): void;
+  /** `finished`: the answer went out whole (false: cut, or the client left). */
+  onEnd?(record: RequestRecord, finished: boolean): void;
+  /**
+   * Before the first attempt, with what every attempt sends (after every stage's onRequest): go on
+   * (undefined), answer in the upstream's place, or refuse it (a failure the request ends with, as
+   * any attempt's), possibly after waiting (a promise, bounded by the stage's `timeoutMs` when finite).
+   */
+  onForward?(request: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>;
+  /**
+   * The upstream's head went downstream: a copy of its body as it streams (stored once whole),
+   * undefined for none. Too late for a 500: a stage that throws here is logged, and the answer goes on.
+   */
+  onRelayed?(head: RelayedHead): BodyCopy | undefined;
+  /**
+   * No attempt answered, and the request would end with this failure (or wait for a target: a
+   * hold): an answer in the gateway's error response's place (a stored answer standing in), or
+   * undefined. A stage that throws here is the request's 500 naming it, in place of the failure.
+   */
+  onFailure?(failure: Failure): StageAnswer | undefined;
   /**
    * The run gave up on this stage's hook under way (it overran its time): whatever it settles to
    * later is no part of the request, which went on or was answered without it (no answer, no
@@ -198,7 +236,10 @@ export type StageHook =
   | 'editAnswer'
   | 'onEnd'
   | 'chooseUpstream'
-  | 'upstreamsNow';
+  | 'upstreamsNow'
+  | 'onForward'
+  | 'onRelayed'
+  | 'onFailure';
 
 /**
  * A stage with every hook passing the request on (as Envoy's PassThroughFilter): a feature
@@ -220,3 +261,74 @@ export class PassThroughStage implements RouteStage {
 
 /** A request the stages hold for `onRequest`'s answer: what the runner gives the session back. */
 export type StagedVerdict = RequestVerdict | Promise<RequestVerdict>;
+
+/**
+ * The listener a request came on, as a stage sees it: its name and scheme ("http" or "https",
+ * a trusted proxy's word included). The composition root, which made it, reads the rest.
+ */
+export interface StageListener {
+  readonly name: string;
+  readonly protocol: string;
+}
+
+/** What every attempt will send, as a stage meets it before the first one (onForward). */
+export interface ForwardedRequest {
+  /** The upstream the request goes to (a split route's side drawn). */
+  readonly upstream: string;
+  /** host[:port] the client addressed. */
+  readonly authority: string;
+  /** The path (query included) the upstream receives. */
+  readonly path: string;
+  /** The fields every attempt sends: the client's as access, the stages and the route's rules left them, with this hop's. */
+  readonly headers: readonly string[];
+  /** Fields every attempt sends after those (a stored answer's validators). */
+  addFields(fields: readonly string[]): void;
+}
+
+/** How a stage settles a request before the first attempt: go on (undefined), answer it, or end it with a failure. */
+export type BeforeAttemptsVerdict = undefined | StageAnswer | Failure;
+
+/**
+ * An answer a stage gives whole in the upstream's place (a stored answer): it writes itself to
+ * the client through `out`, which makes its head as every answer's is made (this hop's fields,
+ * then every stage's edit).
+ */
+export interface StageAnswer {
+  send(out: AnswerOut): void;
+}
+
+/** What a StageAnswer writes through: the client's sink, and the head every answer of the gateway gets. */
+export interface AnswerOut {
+  readonly sink: ResponseSink;
+  /** The client's body is not all read: the connection closes after the answer. */
+  readonly close: boolean;
+  /** What a sink around the client's may hold for it (a compressing sink's). */
+  readonly budget: HoldBudget | undefined;
+  /** The name clients may see for the next hop (a Proxy-Status of an answer standing in for its failure). */
+  nextHop(): string | undefined;
+  /** The answer goes out with this status (the log's): said before its head is made. */
+  responded(status: number): void;
+  /**
+   * The head of an answer first received in HTTP `version` (its Via names it) with these fields:
+   * this hop's added (the request id, Via, `proxyStatus` when it stands in for a failure), then
+   * every stage's edit.
+   */
+  head(fields: readonly string[], version: string, proxyStatus: string | undefined): string[];
+  /** The sink refused the head (an HTTP/2 client's header list size): the gateway's error response says so instead. */
+  refused(failure: Failure): void;
+}
+
+/** The upstream's head as it went downstream: its status, reason, its own fields (as it sent them) and the HTTP version it answered in. */
+export interface RelayedHead {
+  readonly status: number;
+  readonly reason: string;
+  readonly fields: readonly string[];
+  readonly version: string;
+}
+
+/** A copy of an answer's body on its way to the client (onRelayed): kept only when it ends whole. */
+export interface BodyCopy {
+  add(chunk: Buffer): void;
+  /** The upstream's framing said the body is whole. */
+  end(): void;
+}

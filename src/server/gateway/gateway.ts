@@ -5,7 +5,6 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Listener } from '../../proxy/accept/listener.ts';
 import type { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
-import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { CanaryStatus } from '../canary/canary-controller.ts';
 import type { OperatorWord } from '../canary/operator-actions.ts';
 import { Drain } from './drain.ts';
@@ -15,6 +14,7 @@ import { type ReloadScope, reloadGateway } from './gateway-reload.ts';
 import { announceStarted, applyChange, drainer, followDiscovery, startListeners } from './gateway-steps.ts';
 import { listenerHandlers } from './listener-handlers.ts';
 import type { ReloadOutcome } from './reload-outcome.ts';
+import type { LiveRuntime } from './runtime.ts';
 import type { RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 import { type GatewayStatus, gatewayStatus } from './status.ts';
 import { followLink } from './worker-news.ts';
@@ -36,8 +36,8 @@ export interface Gateway {
   readonly timeline: Timeline;
   /** The port GET /metrics is served on (config `metrics.listen`), when this process serves it. */
   metricsPort(): number | undefined;
-  /** The live config snapshot. */
-  runtime(): Runtime;
+  /** The live config snapshot (as the gateway holds it: its routes' caches too). */
+  runtime(): LiveRuntime;
   /** The hash of the running config (config-hash.ts). */
   configHash(): string;
   /** True from the moment a drain begins: readiness answers 503 so load balancers stop sending. */

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
@@ -9,13 +10,16 @@ import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
+import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/select/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
+import { RequestSession } from '../../proxy/session/request-session.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+import type { StageListener } from '../../proxy/stages/stage.ts';
 import { CanaryWindow, GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import {
   type ActiveChecks,
@@ -26,10 +30,14 @@ import {
 import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
-import { buildRouteStages, candorStages, type GivenStages } from './stage-builders.ts';
+import { buildRouteStages, candorStages, closingStages, type GivenStages } from './stage-builders.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
+  /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts); its stage holds them too. */
+  readonly caches: ReadonlyMap<string, ResponseCache>;
+  /** As Runtime's, and of the stored answers an unsafe request invalidated, so no other worker gives them again. */
+  readonly announce?: (news: Announcement | CacheNews) => void;
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;
@@ -83,15 +91,36 @@ export function createRuntime(
   const trust = createTrustList(config.trustForwardedFrom);
   const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
   const splits = routeSplits(config, changes, previous?.splits);
+  const caches = routeCaches(config.routes, previous?.caches);
+  const router = createRouter(config.routes);
+  const cacheFacts = {
+    name: config.name,
+    router,
+    paths: config.paths,
+    metrics,
+    minimalErrors: config.errors.detail === 'minimal',
+    splits,
+    announce: link ? (news: CacheNews) => link.announce(news) : undefined,
+    // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
+    background: (listener: StageListener, exchange: DownstreamExchange) =>
+      RequestSession.request(runtime as LiveRuntime, listener, exchange),
+  };
   runtime = {
     config,
     name: config.name,
-    router: createRouter(config.routes),
-    stages: buildRouteStages(config, logger, metrics, candorStages(trust, access, splits), given),
+    router,
+    stages: buildRouteStages(
+      config,
+      logger,
+      metrics,
+      candorStages(trust, access, splits),
+      given,
+      closingStages(caches, cacheFacts),
+    ),
     splits,
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
-    caches: routeCaches(config.routes, previous?.caches),
+    caches,
     spool: spoolSpace(config, logger, metrics, previous),
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,

@@ -1,4 +1,5 @@
 import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -6,12 +7,17 @@ import type { Access } from '../../proxy/admit/access.ts';
 import { accessStage } from '../../proxy/admit/access-stage.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
+import { cacheStage } from '../../proxy/cache/cache-stage.ts';
+import type { CacheNews } from '../../proxy/cache/invalidation.ts';
+import { readRouteStage } from '../../proxy/cache/read-route-stage.ts';
+import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import type { Router } from '../../proxy/route/router.ts';
 import type { RouteSplit } from '../../proxy/select/split.ts';
 import { splitStage } from '../../proxy/select/split-stage.ts';
 import { RouteStages } from '../../proxy/stages/route-stages.ts';
-import type { RouteStage, StageWatch } from '../../proxy/stages/stage.ts';
+import type { RouteStage, StageListener, StageWatch } from '../../proxy/stages/stage.ts';
 import { staticStage } from '../../proxy/static/static-stage.ts';
 
 /** The stages a program gives a route (GatewayOptions.stages), after Candor's own. */
@@ -22,8 +28,9 @@ export type StageBuilder = (route: RouteConfig) => RouteStage | undefined;
 
 /**
  * Each route's stages, built once when a config loads, by route name: only the routes that have
- * any (a plain route is not in the map, and runs no stage code). `extra` are stages the program
- * gives (the library's own stages, users' plugins), after Candor's own, in their order.
+ * any (a plain route is not in the map, and runs no stage code). `given` are stages the program
+ * gives (the library's own stages, users' plugins), after Candor's own, in their order; `closing`
+ * Candor's that run after those (closingStages).
  */
 export function buildRouteStages(
   config: GatewayConfig,
@@ -31,6 +38,7 @@ export function buildRouteStages(
   metrics: GatewayMetrics,
   builders: readonly StageBuilder[] = [],
   given?: GivenStages,
+  closing: readonly StageBuilder[] = [],
 ): ReadonlyMap<string, RouteStages> {
   const watch = stageWatch(logger, metrics);
   const stages = new Map<string, RouteStages>();
@@ -41,6 +49,10 @@ export function buildRouteStages(
       if (stage !== undefined) built.push(stage);
     }
     if (given !== undefined) built.push(...given(route));
+    for (const build of closing) {
+      const stage = build(route);
+      if (stage !== undefined) built.push(stage);
+    }
     if (built.length > 0) stages.set(route.name, new RouteStages(accessFirst(built), watch));
   }
   return stages;
@@ -85,6 +97,49 @@ export function candorStages(
     compressionStage,
     // Last of Candor's own: its answer gets the header rules' and CORS's edits like any other.
     staticStage,
+  ];
+}
+
+/** What the route caches' stages are given of the gateway (the runtime a config makes live). */
+export interface CacheFacts {
+  readonly name: string;
+  readonly router: Router;
+  readonly paths: GatewayConfig['paths'];
+  readonly metrics: GatewayMetrics;
+  readonly minimalErrors: boolean;
+  readonly splits: ReadonlyMap<string, RouteSplit>;
+  readonly announce: ((news: CacheNews) => void) | undefined;
+  /** Runs a request the gateway makes itself (a stored answer's refresh), on this config's runtime. */
+  background(listener: StageListener, exchange: DownstreamExchange): void;
+}
+
+/**
+ * Candor's stages after the program's: the route's cache (`caches`: each route's stored answers,
+ * kept across reloads by route-caches.ts), so a stored answer goes only to a request every other
+ * stage let through, and its Cache-Status follows their edits; then, on a route whose unsafe
+ * requests may change what another route's cache keeps, that invalidation (read-route-stage.ts).
+ */
+export function closingStages(
+  caches: ReadonlyMap<string, ResponseCache>,
+  facts: CacheFacts,
+): readonly StageBuilder[] {
+  return [
+    (route) => {
+      const cache = caches.get(route.name);
+      if (cache === undefined) return undefined;
+      return cacheStage({
+        name: route.name,
+        cache,
+        compression: route.compression,
+        gateway: facts.name,
+        minimalErrors: facts.minimalErrors,
+        metrics: facts.metrics,
+        split: facts.splits.get(route.name),
+        announce: facts.announce,
+        background: facts.background,
+      });
+    },
+    (route) => readRouteStage(route, { ...facts, caches }),
   ];
 }
 

@@ -7,16 +7,16 @@
 
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { Runtime } from '../../proxy/session/runtime.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import type { AutomaticHttps } from '../acme/automatic-https.ts';
 import type { ClusterLink } from './cluster-link.ts';
+import type { LiveRuntime } from './runtime.ts';
 
 /** Wires `link`'s news to the gateway's live `runtime`, its automatic HTTPS and its metrics. */
 export function followLink(
   link: ClusterLink,
-  runtime: () => Runtime,
+  runtime: () => LiveRuntime,
   https: () => AutomaticHttps | undefined,
   metrics: GatewayMetrics,
   logger: Logger,

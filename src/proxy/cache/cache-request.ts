@@ -1,36 +1,23 @@
-import type { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
-import { keyAuthority } from '../cache/key-authority.ts';
-import { onlyIfCached } from '../cache/request-directives.ts';
-import type { CacheRequest } from '../cache/stored-answer.ts';
-
-/** What a route's cache run asks of the request's attempts: to start them, to end them with a failure, what they send. */
-export interface CacheAttempts {
-  start(): void;
-  end(failure: Failure): void;
-  readonly sends: { readonly headers: readonly string[] };
-}
+import type { ForwardedRequest } from '../stages/stage.ts';
+import { keyAuthority } from './key-authority.ts';
+import { onlyIfCached } from './request-directives.ts';
+import type { CacheRequest } from './stored-answer.ts';
 
 /**
  * The request a route's cache compares stored answers with (RFC 9111 §4): a GET (a HEAD is
  * answered from a GET's stored answer) of the path the upstream receives, with the fields the
- * upstream gets (`sent`: the forward step's), Vary being matched on them (§4.1): auth's and the
+ * upstream gets (`sent`: what every attempt sends), Vary being matched on them (§4.1): auth's and the
  * route's rules', never the client's own copies, and this hop's own (X-Forwarded-For, Forwarded:
  * an answer that varies on the client's address, read by the upstream there, is no other
  * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
  */
-export function cacheRequestOf(
-  sent: readonly string[],
-  fields: FieldMap,
-  admitted: Admitted,
-  scheme: string,
-): CacheRequest {
+export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme: string): CacheRequest {
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
-  const host = keyAuthority(admitted.authority, scheme);
-  const headers = { ...fieldsAfterAccess(sent, fields, (each) => [...each]), host };
-  return { method: 'GET', url: admitted.upstreamPath, headers };
+  const host = keyAuthority(sent.authority, scheme);
+  const headers = { ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host };
+  return { method: 'GET', url: sent.path, headers };
 }
 
 /**
@@ -38,7 +25,7 @@ export function cacheRequestOf(
  * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
  * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
  * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
- * meets them itself (stored-response.ts: a 206, a 412), as a stale one standing in does.
+ * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does.
  */
 export function passedOn(fields: FieldMap): boolean {
   return (

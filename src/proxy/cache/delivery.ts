@@ -1,73 +1,86 @@
 import type { CompressionConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import {
-  emptyAnswerFields,
-  notModified,
-  notModifiedFields,
-  preconditionFailed,
-} from '../cache/conditional-hit.ts';
-import type { StoredAnswer } from '../cache/stored-answer.ts';
-import { type StoredPart, storedPart } from '../cache/stored-range.ts';
+import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { withVary } from '../forward/coded-fields.ts';
 import { CompressingSink } from '../forward/compressing-sink.ts';
 import { partForCodedCopy } from '../forward/content-coding.ts';
 import { withoutRange } from '../forward/request-headers.ts';
-import { buildDownstreamHead } from '../forward/response-headers.ts';
-import type { AttemptsOwner } from './attempts-owner.ts';
-import type { SessionRequest } from './session-request.ts';
+import type { AnswerOut, StageAnswer } from '../stages/stage.ts';
+import { emptyAnswerFields, notModified, notModifiedFields, preconditionFailed } from './conditional-hit.ts';
+import type { StoredAnswer } from './stored-answer.ts';
+import { type StoredPart, storedPart } from './stored-range.ts';
+
+/** The request a stored answer is given to, as the cache stage read it. */
+export interface DeliveredTo {
+  readonly head: DownstreamHead;
+  readonly fields: FieldMap;
+  readonly record: RequestRecord;
+  /** A background refresh's answer goes to nobody: not compressed. */
+  readonly background: boolean;
+}
 
 /**
- * Sends a stored answer to the client (a hit, a stale answer, a revalidated one), with this
+ * The delivery of a stored answer to a client (a hit, a stale answer, a revalidated one), with this
  * hop's fields, `proxyStatus` when it stands in for a failure, and `cookies` (flat Set-Cookie
- * fields) the 304 that revalidated it set for this client: the answer as stored, or a
- * 304 when it is a 200 and the client's own validators match it (conditional-hit.ts). The store
- * keeps the identity body: `compression` applies to it as to a fetched one.
+ * fields) the 304 that revalidated it set for this client: the answer as stored, or a 304 when it
+ * is a 200 and the client's own validators match it (conditional-hit.ts). The store keeps the
+ * identity body: `compression` applies to it as to a fetched one.
  */
-export function sendStored(
-  req: SessionRequest,
-  owner: AttemptsOwner,
+export function deliveryOf(
+  asked: DeliveredTo,
   compression: CompressionConfig | undefined,
   stored: StoredAnswer,
   proxyStatus: string | undefined,
   cookies: readonly string[] = [],
+): StageAnswer {
+  return { send: (out) => sendStored(out, asked, compression, stored, proxyStatus, cookies) };
+}
+
+function sendStored(
+  out: AnswerOut,
+  asked: DeliveredTo,
+  compression: CompressionConfig | undefined,
+  stored: StoredAnswer,
+  proxyStatus: string | undefined,
+  cookies: readonly string[],
 ): void {
-  const { response, record, head, runtime, exchange, fields } = req;
-  if (response.closed) return;
+  const { head, record, fields } = asked;
+  const response = out.sink;
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
   // A part the client may splice into a compressed copy: the whole answer goes instead, judged
   // as one to a request without a Range (content-coding.ts's partForCodedCopy).
   const whole = compression !== undefined && partForCodedCopy(head.headers, stored.status, kept, compression);
-  // A background refresh's answer goes to nobody: not compressed.
   const sink =
-    compression === undefined || exchange.refresh !== undefined
+    compression === undefined || asked.background
       ? response
       : new CompressingSink(
           response,
           compression,
           whole ? { ...head, headers: withoutRange(head.headers) } : head,
           record,
-          exchange.budget,
+          out.budget,
         );
   // The client's preconditions, then its range (RFC 9110 §13.2.2): a 412, a 304, a part of a 200.
   const failed = stored.status >= 200 && stored.status < 300 && preconditionFailed(fields, kept);
   const unchanged = !failed && stored.status === 200 && notModified(fields, kept);
-  const made = failed ? preconditionFailedOf(kept) : whole ? undefined : partOf(req, stored, kept, unchanged);
-  const built = buildDownstreamHead(
+  const made = failed
+    ? preconditionFailedOf(kept)
+    : whole
+      ? undefined
+      : partOf(asked, stored, kept, unchanged);
+  out.responded(made?.status ?? (unchanged ? 304 : stored.status));
+  // The version the upstream answered in, as for a fetched answer (RFC 9110 §7.6.3).
+  const headers = out.head(
     made?.fields ?? (unchanged ? notModifiedFields(kept) : kept),
-    record.id,
-    // The version the upstream answered in, as for a fetched answer (RFC 9110 §7.6.3).
-    stored.version === '1.1' ? runtime.via11 : stored.version === '2' ? runtime.via2 : runtime.via10,
+    stored.version,
     proxyStatus,
-    false,
   );
-  owner.responded(made?.status ?? (unchanged ? 304 : stored.status));
-  const edit = owner.responseEdit();
-  const headers = edit === undefined ? built : edit(built);
   // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
   // small proxied answer does: written apiece, a hit cost three writes to the socket.
   response.holdUntilTurnEnd();
-  const close = !exchange.bodyComplete;
+  const { close } = out;
   try {
     // Never compressed: a 412 or a 416 has no body, a 206's Content-Range counts the stored bytes.
     // Vary says so, as it does of the route's every answer (a fetched 206's too).
@@ -84,7 +97,7 @@ export function sendStored(
     else sink.sendHead(304, 'Not Modified', headers, close);
   } catch (err) {
     // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
-    if (err instanceof Failure) return owner.answer(err);
+    if (err instanceof Failure) return out.refused(err);
     throw err;
   }
   if (made !== undefined) {
@@ -106,11 +119,11 @@ function preconditionFailedOf(kept: readonly string[]): StoredPart {
  * Range, If-Match or If-Unmodified-Since: otherwise they go upstream (cache-request.ts's passedOn).
  */
 function partOf(
-  req: SessionRequest,
+  asked: DeliveredTo,
   stored: StoredAnswer,
   kept: readonly string[],
   unchanged: boolean,
 ): StoredPart | undefined {
-  if (unchanged || stored.status !== 200 || req.head.method !== 'GET') return undefined;
-  return storedPart(req.fields, kept, stored.body);
+  if (unchanged || stored.status !== 200 || asked.head.method !== 'GET') return undefined;
+  return storedPart(asked.fields, kept, stored.body);
 }

@@ -1,0 +1,339 @@
+import { Failure } from '../../core/failure/failure.ts';
+import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type {
+  BeforeAttemptsVerdict,
+  BodyCopy,
+  ForwardedRequest,
+  HeadVerdict,
+  RelayedHead,
+  StageAnswer,
+  StageRequest,
+  UpstreamAnswerHead,
+} from '../stages/stage.ts';
+import { boundedCopy } from './body-copy.ts';
+import { cacheRequestOf, passedOn } from './cache-request.ts';
+import {
+  forwardedStatus,
+  hitStatus,
+  revalidatedStatus,
+  revalidatingStatus,
+  staleStatus,
+} from './cache-status.ts';
+import { deliveryOf } from './delivery.ts';
+import { type CachedRoute, PassingRun } from './passing-run.ts';
+import { refreshExchange } from './refresh-exchange.ts';
+import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
+import type { Fill, FillEnd } from './response-cache.ts';
+import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
+
+/** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
+const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
+
+/** The gateway's own 503s a stored answer may stand in for: nothing could be tried (no target, a full pool, no descriptor or port). */
+const STALE_FOR_GATEWAY = new Set([
+  'destination_unavailable',
+  'connection_limit_reached',
+  'proxy_resources_exhausted',
+]);
+
+/**
+ * A GET's or a HEAD's way through its route's cache (RFC 9111, with http-cache-semantics for the
+ * semantics), as the cache stage's hooks: a fresh stored answer is given at once (no upstream, no
+ * attempt: onForward); concurrent misses of one key wait for the first one's fetch (coalescing);
+ * a stale answer is revalidated with its validators; the upstream's answer is copied as it
+ * streams to the client and stored when whole (onRelayed); and when the upstream fails, a stored
+ * answer within its stale-if-error window is given instead, saying so (Cache-Status fwd=stale,
+ * Proxy-Status naming the failure: onUpstreamHead for its 5xx, onFailure for the gateway's).
+ */
+export class CacheRun extends PassingRun {
+  #key: string | undefined;
+  #request: CacheRequest | undefined;
+  /** What every attempt sends (onForward's), where the stored answer's validators go. */
+  #sent: ForwardedRequest | undefined;
+  /** The stored answer validators were sent for (a 304 confirms it). */
+  #validating: StoredAnswer | undefined;
+  /** Ends the key's fetch this request makes for the others waiting on it (or a refresh's done). */
+  #endFill: ((end?: FillEnd) => void) | undefined;
+  /** This request started its key's fetch: it ends it when its response closes, whatever happened. */
+  #filling = false;
+  /** How this request's fetch failed, for those waiting on it (set where a failure is answered). */
+  #fetchEnd: FillEnd;
+  /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
+  #lockEnd = 0;
+  /** The shared disk was read for this request's key (once). */
+  #diskRead = false;
+  /** What to let go when the response closes (a wait under way, a body copy's room). */
+  readonly #atClose: (() => void)[] = [];
+
+  constructor(route: CachedRoute, request: StageRequest) {
+    super(route, request, 'bypass');
+  }
+
+  /** Route, admit and the stages passed: answer from the store, wait for the key's fetch under way, or forward. */
+  override onForward(sent: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    this.invalidatedBy(sent);
+    const { fields, listener } = this.request;
+    // The scheme the upstream is told: the listener's, or a trusted proxy's word (request-scheme.ts).
+    const scheme = listener.protocol;
+    const side = this.route.split === undefined ? undefined : sent.upstream;
+    this.#key = cacheKey(sent.authority, sent.path, scheme, side);
+    this.#request = cacheRequestOf(sent, fields, scheme);
+    this.#sent = sent;
+    // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
+    if (passedOn(fields)) return this.forward('bypass');
+    return this.#lookup(false);
+  }
+
+  #lookup(waited: boolean): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    const key = this.#key as string;
+    const request = this.#request as CacheRequest;
+    const { cache } = this.route;
+    const stored = cache.get(key);
+    // A miss in memory may be on the disk the workers share: read once, then look again.
+    const disk = cache.disk;
+    if (stored === undefined && disk !== undefined && !this.#diskRead) {
+      this.#diskRead = true;
+      // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
+      const since = performance.now();
+      const again = (
+        found: StoredAnswer | undefined,
+      ): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> => {
+        if (found !== undefined && cache.get(key) === undefined) cache.set(found, true, since);
+        // The client left meanwhile: nothing goes on (the session finds its response closed).
+        return this.request.closed ? undefined : this.#lookup(waited);
+      };
+      return (
+        disk
+          .read(key)
+          .then(again, () => again(undefined))
+          // A bug must cost one request a 500, never the process (as in the session's run).
+          .catch(
+            (err) =>
+              new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err }),
+          )
+      );
+    }
+    const reuse = stored?.reuse(request);
+    // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
+    const { refresh } = this;
+    if (stored !== undefined && reuse !== undefined) {
+      const hit = hitStatus(this.route.gateway, stored.ttl(), waited);
+      if (reuse === 'fresh') return this.#give(stored, hit, waited ? 'collapsed' : 'hit');
+      // Within stale-while-revalidate: given at once, and refreshed in the background, once
+      // (none while a fetch of the key is under way: its answer is the refresh).
+      if (refresh === undefined) {
+        if (cache.fillOf(key) === undefined) this.#refresh(key);
+        return this.#give(stored, revalidatingStatus(this.route.gateway, stored.ttl()), 'stale');
+      }
+    }
+    if (refresh !== undefined) this.#endFill = refresh;
+    const fill = waited || refresh !== undefined ? undefined : cache.fillOf(key);
+    if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
+      const woken = this.#wait(fill);
+      if (woken !== undefined) return woken;
+    }
+    const reason = forwardReason(stored, request);
+    if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
+      this.#validating = stored;
+      this.#sent?.addFields(validatorsOf(stored, request));
+    }
+    // The first miss of a key fetches it, the others wait for it (for another, if its client leaves).
+    if (this.request.head.method === 'GET' && cache.fillOf(key) === undefined) {
+      this.#endFill = cache.startFill(key);
+      this.#filling = true;
+    }
+    return this.forward(reason);
+  }
+
+  /** The key's fetch starts here (those meanwhile get the stale answer too), made by a request of the gateway's own. */
+  #refresh(key: string): void {
+    const done = this.route.cache.startFill(key);
+    const { head, record, listener } = this.request;
+    this.route.background(listener, refreshExchange(head, done, record.upstream));
+  }
+
+  /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); undefined when it cannot. */
+  #wait(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
+    let timer: NodeJS.Timeout | undefined;
+    let decide!: (verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void;
+    const decided = new Promise<BeforeAttemptsVerdict>((resolve) => {
+      decide = resolve;
+    });
+    const stop = fill.wait((end) => {
+      clearTimeout(timer);
+      if (!this.request.closed) decide(this.#woken(end));
+    });
+    if (stop === undefined) return undefined;
+    if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
+    timer = setTimeout(() => {
+      stop();
+      if (!this.request.closed) decide(this.#lookup(true));
+    }, this.#lockEnd - Date.now());
+    this.#atClose.push(() => {
+      clearTimeout(timer);
+      stop();
+    });
+    return decided;
+  }
+
+  /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
+  #woken(end: FillEnd): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    if (end === undefined || end === 'lead') return this.#lookup(end === undefined);
+    const stored = this.route.cache.get(this.#key as string);
+    const reason = forwardReason(stored, this.#request as CacheRequest);
+    this.said(`${forwardedStatus(this.route.gateway, reason)}; collapsed`, `fwd=${reason}; collapsed`);
+    if (end instanceof Failure) return end;
+    return this.#staleFor(end) ?? this.#lookup(true);
+  }
+
+  // ── on the upstream's answer ─────────────────────────────────────────────────────
+
+  /** The upstream's head, before anything went downstream: a stored answer in its place (its 5xx), or the one its 304 confirmed. */
+  onUpstreamHead(head: UpstreamAnswerHead): HeadVerdict {
+    // An earlier failure this request waited out (a hold) is not how its fetch ended.
+    this.#fetchEnd = undefined;
+    const { status, received: fields } = head;
+    const request = this.#request;
+    const validating = this.#validating;
+    const { cache } = this.route;
+    // A 304 to the client's own validators goes to it as it is, and freshens the stored answer it names.
+    const key = this.#keyOnItsSide();
+    if (status === 304 && validating === undefined) cache.notModifiedRelayed(key, request, fields);
+    if (status === 304 && validating !== undefined) {
+      // One naming another representation updates nothing: the stored answer goes as it stands.
+      const cookies = cache.revalidated(validating, request as CacheRequest, headersOf(fields));
+      const answer: StageAnswer = {
+        send: (out) => {
+          this.#endFill?.(undefined);
+          const said = revalidatedStatus(this.status, validating.ttl());
+          this.#give(validating, said, 'revalidated', undefined, cookies).send(out);
+        },
+      };
+      return { answer };
+    }
+    if (!STALE_FOR_STATUS.has(status) || this.refresh) return undefined;
+    const stale = this.#staleFor(status);
+    return stale === undefined ? undefined : { answer: stale };
+  }
+
+  /** The stored answer standing in for the upstream's own 5xx; undefined when none may. */
+  #staleFor(status: number): StageAnswer | undefined {
+    const stored = this.#staleAnswer();
+    if (stored === undefined) return undefined;
+    this.#fetchEnd = status;
+    const { gateway, minimalErrors } = this.route;
+    return {
+      send: (out) =>
+        this.#giveStale(
+          stored,
+          `upstream_${status}`,
+          staleStatus(gateway, status, stored.ttl(), undefined),
+          // errors.detail: minimal keeps the upstream's name out, as on the answers it relays.
+          receivedStatusProxyStatus(gateway, status, minimalErrors ? undefined : (out.nextHop() as string)),
+        ).send(out),
+    };
+  }
+
+  /** The upstream's head went downstream: where its body is copied to be stored; undefined when it will not be. */
+  override onRelayed(head: RelayedHead): BodyCopy | undefined {
+    super.onRelayed(head);
+    const { status, reason, fields, version } = head;
+    const { cache, announce } = this.route;
+    const request = this.#request;
+    const key = this.#keyOnItsSide();
+    const { config } = cache;
+    const method = this.request.head.method;
+    if (method === 'HEAD' && status === 200) cache.headAnswered(key, request, fields);
+    const policy =
+      request === undefined || method !== 'GET'
+        ? undefined
+        : keptPolicy(request, status, fields, config.maxEntry, config);
+    // One not stored frees those waiting now (each goes upstream), and may supersede the stale one stored: a
+    // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
+    if (policy === undefined || key === undefined) {
+      if (method === 'GET' || status !== 200) cache.superseded(key, request, status, fields, announce);
+      this.#endFill?.(undefined);
+      return undefined;
+    }
+    const since = this.request.record.startedAt;
+    const stored = (body: Buffer | undefined) => {
+      const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
+      // Not kept when a purge of its key came since the request did (ResponseCache.set).
+      if (answer !== undefined) cache.set(answer, false, since);
+      else cache.superseded(key, request, status, fields, announce);
+      this.#endFill?.(undefined);
+    };
+    // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
+    const copy = boundedCopy(config.maxEntry, stored, cache.copies);
+    this.#atClose.push(copy.release);
+    return copy;
+  }
+
+  /** The key this request's answer may be kept under (StoredAnswer.keyOnItsSide: a split route's side). */
+  #keyOnItsSide(): string | undefined {
+    return StoredAnswer.keyOnItsSide(this.#key, this.route.split !== undefined, this.request.record.upstream);
+  }
+
+  // ── stale on error ───────────────────────────────────────────────────────────────
+
+  /**
+   * The attempts end (or would wait for a target) with this failure: a stored answer within its
+   * stale-if-error window goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status
+   * naming the failure. Undefined when none may, the failure is the client's own, or a background
+   * refresh, which answers nobody, failed.
+   */
+  onFailure(failure: Failure): StageAnswer | undefined {
+    const shape = failure.kind.shape;
+    if (shape === 'client' || shape === 'internal' || failure.clientsOwn || this.refresh) return undefined;
+    if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return undefined;
+    this.#fetchEnd = failure;
+    const stored = this.#staleAnswer();
+    if (stored === undefined) return undefined;
+    const { gateway, minimalErrors } = this.route;
+    return {
+      send: (out) =>
+        this.#giveStale(
+          stored,
+          failure.type,
+          staleStatus(gateway, failure.status, stored.ttl(), failure.type),
+          failureProxyStatus(gateway, failure, out.nextHop(), minimalErrors),
+        ).send(out),
+    };
+  }
+
+  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it). */
+  #staleAnswer(): StoredAnswer | undefined {
+    const key = this.#key;
+    const request = this.#request;
+    if (key === undefined || request === undefined || this.request.record.grpc) return undefined;
+    const stored = this.route.cache.get(key);
+    return stored?.servableOnError(request) ? stored : undefined;
+  }
+
+  #giveStale(stored: StoredAnswer, cause: string, status: string, proxyStatus: string): StageAnswer {
+    this.request.record.staleCause = cause;
+    this.route.metrics.cacheStale(this.route.name, cause);
+    this.#endFill?.(this.#fetchEnd);
+    return this.#give(stored, status, 'stale', proxyStatus);
+  }
+
+  /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
+  #give(
+    stored: StoredAnswer,
+    status: string,
+    result: string,
+    proxy?: string,
+    cookies?: string[],
+  ): StageAnswer {
+    this.said(status, result);
+    const { head, fields, record, background } = this.request;
+    return deliveryOf({ head, fields, record, background }, this.route.compression, stored, proxy, cookies);
+  }
+
+  override onEnd(record: RequestRecord, finished: boolean): void {
+    for (const release of this.#atClose) release();
+    if (this.#filling) this.#endFill?.(this.#fetchEnd ?? (finished ? undefined : 'lead'));
+    super.onEnd(record, finished);
+  }
+}

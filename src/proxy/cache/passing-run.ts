@@ -1,0 +1,127 @@
+import type { CompressionConfig, SplitSide } from '../../core/config/types.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { DownstreamExchange } from '../../core/net/downstream.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type {
+  BeforeAttemptsVerdict,
+  BodyCopy,
+  ForwardedRequest,
+  RelayedHead,
+  StageHooks,
+  StageListener,
+  StageRequest,
+} from '../stages/stage.ts';
+import { type ForwardReason, forwardedStatus } from './cache-status.ts';
+import { type CacheNews, invalidatedKeys } from './invalidation.ts';
+import { refreshOf } from './refresh-exchange.ts';
+import { onlyIfCached } from './request-directives.ts';
+import type { ResponseCache } from './response-cache.ts';
+
+/** What a route's cache stage holds (cache-stage.ts), given by the composition root when a config loads. */
+export interface CachedRoute {
+  /** The route's name. */
+  readonly name: string;
+  /** Its stored answers (kept across reloads: route-caches.ts). */
+  readonly cache: ResponseCache;
+  /** The route's compression: a stored answer (an identity body) goes through it as a fetched one does. */
+  readonly compression: CompressionConfig | undefined;
+  /** The gateway's name, in Cache-Status and Proxy-Status. */
+  readonly gateway: string;
+  /** errors.detail is minimal: the upstream's name stays out of a Proxy-Status. */
+  readonly minimalErrors: boolean;
+  readonly metrics: {
+    cacheLookup(route: string, result: string): void;
+    cacheStale(route: string, cause: string): void;
+  };
+  /** The route's split (or canary), when it has one: each side keeps its own answers. */
+  readonly split: { readonly sides: readonly SplitSide[] } | undefined;
+  /** Tells the other workers of the keys an unsafe request invalidated; undefined in-process. */
+  readonly announce: ((news: CacheNews) => void) | undefined;
+  /** Runs a request the gateway makes itself (a stored answer's refresh) on `listener`, as a client's. */
+  background(listener: StageListener, exchange: DownstreamExchange): void;
+}
+
+/**
+ * A request a route's cache cannot answer (another method than GET or HEAD, a body, an upgrade,
+ * a method override): it goes upstream, saying so in Cache-Status (on every answer of the route,
+ * RFC 9211), and an unsafe one's success invalidates its target's stored answers (RFC 9111 §4.4).
+ * CacheRun (cache-run.ts) is the one that can.
+ */
+export class PassingRun implements StageHooks {
+  protected readonly route: CachedRoute;
+  protected readonly request: StageRequest;
+  /** A background refresh's `done` (refresh-exchange.ts); undefined: a client's request. */
+  protected readonly refresh: (() => void) | undefined;
+  /** The Cache-Status of what goes out now (forwarded until the cache gives an answer of its own). */
+  protected status: string;
+  /** The keys an unsafe method's success invalidates (invalidation.ts). */
+  #invalidated: readonly string[] = [];
+  readonly #reason: ForwardReason;
+  readonly #detail: string | undefined;
+
+  constructor(route: CachedRoute, request: StageRequest, reason: ForwardReason, detail?: string) {
+    this.route = route;
+    this.request = request;
+    this.refresh = refreshOf(request.head);
+    this.#reason = reason;
+    this.#detail = detail;
+    this.status = forwardedStatus(route.gateway, 'bypass');
+    // Counted once, at the end, by what the cache did in the end (a forwarded request may end stale).
+    request.record.cache = 'fwd=bypass';
+  }
+
+  onForward(sent: ForwardedRequest): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
+    this.invalidatedBy(sent);
+    return this.forward(this.#reason, this.#detail);
+  }
+
+  /** The keys this request invalidates if its upstream answers under 400 (an unsafe method's: none for a safe one). */
+  protected invalidatedBy(sent: ForwardedRequest): void {
+    const { head, fields, listener } = this.request;
+    const target = { authority: sent.authority, upstreamPath: sent.path };
+    this.#invalidated = invalidatedKeys(
+      head.method,
+      target,
+      listener.protocol,
+      this.route.split?.sides,
+      fields,
+    );
+  }
+
+  /** The request goes upstream for `reason` (undefined), unless its client asked for a stored answer only. */
+  protected forward(reason: ForwardReason, detail?: string): Failure | undefined {
+    if (onlyIfCached(this.request.fields, this.refresh)) return this.notStored();
+    this.said(forwardedStatus(this.route.gateway, reason, detail), `fwd=${reason}`);
+    return undefined;
+  }
+
+  /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */
+  protected notStored(): Failure {
+    this.said(`${this.route.gateway}; detail="only-if-cached"`, 'only-if-cached');
+    const details =
+      'the client asked for a stored answer only (Cache-Control: only-if-cached), and none could be given';
+    return new Failure('only_if_cached', details);
+  }
+
+  /** What goes out now: its Cache-Status, and what the log line says the cache did (`result`). */
+  protected said(status: string, result: string): void {
+    this.status = status;
+    this.request.record.cache = result;
+  }
+
+  onRelayed(head: RelayedHead): BodyCopy | undefined {
+    if (head.status < 400) this.route.cache.invalidateAll(this.#invalidated, this.route.announce);
+    return undefined;
+  }
+
+  /** Every answer of the route says what the cache did (RFC 9211), after every other edit. */
+  editAnswer(headers: readonly string[]): string[] {
+    const out = [...headers];
+    out.push('cache-status', this.status);
+    return out;
+  }
+
+  onEnd(record: RequestRecord, _finished: boolean): void {
+    this.route.metrics.cacheLookup(this.route.name, record.cache as string);
+  }
+}

@@ -1,0 +1,76 @@
+import { Failure } from '../../core/failure/failure.ts';
+import type { Admitted } from '../admit/admit-request.ts';
+import { buildDownstreamHead } from '../forward/response-headers.ts';
+import type { UpstreamRequest } from '../forward/upstream-request.ts';
+import type { BeforeAttemptsVerdict, ForwardedRequest, StageAnswer } from '../stages/stage.ts';
+import type { Attempts } from './attempts.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
+import type { SessionRequest } from './session-request.ts';
+
+/**
+ * A route stage's answer in the upstream's place (stage.ts's StageAnswer: a stored answer) goes
+ * out through the one head builder, as a fetched answer's head does: this hop's fields, Via for
+ * the version it was first received in (RFC 9110 §7.6.3), then the stages' edits of every answer.
+ */
+export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answer: StageAnswer): void {
+  const { response, record, runtime, exchange } = req;
+  if (response.closed) return;
+  answer.send({
+    sink: response,
+    // A body the client is still sending is not read: the connection closes after the answer.
+    close: !exchange.bodyComplete,
+    budget: exchange.budget,
+    nextHop: () => owner.nextHop(),
+    responded: (status) => owner.responded(status),
+    head: (fields, version, proxyStatus) => {
+      const via = version === '1.1' ? runtime.via11 : version === '2' ? runtime.via2 : runtime.via10;
+      const built = buildDownstreamHead(fields, record.id, via, proxyStatus, false);
+      const edit = owner.responseEdit();
+      return edit === undefined ? built : edit(built);
+    },
+    refused: (failure) => owner.answer(failure),
+  });
+}
+
+/**
+ * The attempts start, unless a route stage settles the request before the first one (stage.ts's
+ * onForward, with what every attempt sends): with its answer, or a failure the request ends
+ * with as any attempt's (a stage may answer in its place), possibly after waiting.
+ */
+export function startAttempts(
+  req: SessionRequest,
+  owner: AttemptsOwner,
+  admitted: Admitted,
+  attempts: Attempts,
+  bug: (err: unknown) => void,
+): void {
+  const stages = owner.stageRun();
+  if (stages === undefined || !stages.forwards) return attempts.start();
+  const verdict = stages.onForward(forwardedOf(admitted, attempts.sends));
+  if (!(verdict instanceof Promise)) return forwarded(req, owner, verdict, attempts);
+  verdict.then((decided) => forwarded(req, owner, decided, attempts)).catch(bug);
+}
+
+function forwarded(
+  req: SessionRequest,
+  owner: AttemptsOwner,
+  verdict: BeforeAttemptsVerdict,
+  attempts: Attempts,
+): void {
+  // The client left while a stage decided.
+  if (req.response.closed) return;
+  if (verdict === undefined) return attempts.start();
+  if (verdict instanceof Failure) return attempts.end(verdict);
+  owner.answerWith(verdict);
+}
+
+/** What every attempt sends, as the stages meet it before the first one. */
+function forwardedOf(admitted: Admitted, sends: UpstreamRequest): ForwardedRequest {
+  return {
+    upstream: admitted.upstream.name,
+    authority: admitted.authority,
+    path: admitted.upstreamPath,
+    headers: sends.headers,
+    addFields: (fields) => sends.addFields(fields),
+  };
+}
