@@ -11,7 +11,8 @@
 // route, is cut).
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import { type RequestHead, RequestParser } from '../../src/core/http1/request-parser.ts';
+import type { RequestHead } from '../../src/core/http1/parsed-request.ts';
+import { RequestParser } from '../../src/core/http1/request-parser.ts';
 import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
 import type { Framing } from '../../src/core/http1/response-parser.ts';
 import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';

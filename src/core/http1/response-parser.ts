@@ -23,7 +23,7 @@ import {
   switchRefusal,
   transferCodings,
 } from './response-rules.ts';
-import { appendBytes, sectionEnd } from './section-bytes.ts';
+import { SplitSection } from './section-bytes.ts';
 import { CR, CRLF, CRLFCRLF, INVALID_VALUE, LF, latin1, snippet } from './syntax.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
@@ -111,8 +111,7 @@ export class ResponseParser {
   private readonly chunked: ChunkedDecoder;
 
   /** A head or trailer section split across execute() calls: only these bytes are kept. */
-  private acc: Buffer | undefined = undefined;
-  private accLen = 0;
+  private readonly section = new SplitSection();
   /** The status line of the head being collected passed the early check (fail fast on non-HTTP bytes). */
   private statusLineChecked = false;
   /** In the head (or trailers) being collected: its field lines checked as they end. */
@@ -156,12 +155,12 @@ export class ResponseParser {
    * inside one (as an HTTP/2 upstream's does).
    */
   get inHead(): boolean {
-    return this.state === S_HEAD && this.accLen > 0;
+    return this.state === S_HEAD && this.section.length > 0;
   }
 
   /** The bytes of a head read in part (see inHead), 0 otherwise: a timeout's details count them. */
   get headBytesSoFar(): number {
-    return this.inHead ? this.accLen : 0;
+    return this.inHead ? this.section.length : 0;
   }
 
   /**
@@ -295,7 +294,7 @@ export class ResponseParser {
   private readHead(data: Buffer, pos: number): number {
     const max = this.maxHeaderSize;
     const epoch = this.epoch;
-    if (this.accLen === 0) {
+    if (this.section.length === 0) {
       // The common case: the whole head in one buffer, parsed straight from it.
       const i = data.indexOf(CRLFCRLF, pos);
       if (i !== -1) {
@@ -304,11 +303,11 @@ export class ResponseParser {
       }
       if (data.length - pos >= max) return this.tooLarge();
     }
-    const old = this.accLen;
-    const end = this.collect(data, pos, max);
+    const old = this.section.length;
+    const end = this.section.collect(data, pos, max);
     if (end < 0) return this.tooLarge();
     if (end === 0) return this.checkPartialHead(old) ? data.length : -1;
-    const text = latin1(this.acc!, 0, end - 2);
+    const text = latin1(this.section.bytes!, 0, end - 2);
     this.resetAcc();
     return this.parseHead(text) ? this.afterHead(pos + end - old, epoch) : -1;
   }
@@ -325,7 +324,7 @@ export class ResponseParser {
    * banner, JSON, HTML) or ending lines with bare LF fails now rather than at the response timeout.
    */
   private checkPartialHead(from: number): boolean {
-    const acc = this.acc!.subarray(0, this.accLen);
+    const acc = this.section.bytes!.subarray(0, this.section.length);
     if (!this.statusLineChecked) {
       // First, so that another protocol is named as such even when its lines end in a bare LF.
       const n = Math.min(acc.length, HTTP_SLASH.length);
@@ -591,24 +590,24 @@ export class ResponseParser {
   }
 
   private readTrailers(data: Buffer, pos: number): number {
-    if (this.accLen === 0) {
+    if (this.section.length === 0) {
       // The common case: no trailer fields, just the final CRLF.
       if (data.length - pos >= 2 && data[pos] === CR && data[pos + 1] === LF) {
         this.complete(undefined);
         return pos + 2;
       }
       // Start from the last-chunk line's CRLF so that an empty section is found like a full one.
-      this.append(CRLF, 0, 2);
+      this.section.append(CRLF, 0, 2);
     }
-    const old = this.accLen;
-    const end = this.collect(data, pos, this.maxHeaderSize + 2);
+    const old = this.section.length;
+    const end = this.section.collect(data, pos, this.maxHeaderSize + 2);
     if (end < 0)
       return this.fail(
         'http_response_trailer_section_size',
         `response trailer section larger than ${this.maxHeaderSize} bytes`,
       );
     if (end === 0) {
-      const acc = this.acc!.subarray(0, this.accLen);
+      const acc = this.section.bytes!.subarray(0, this.section.length);
       if (!this.checkLineEnds(acc, old, 'the trailer section')) return -1;
       // Whole trailer lines are checked as they come, like a head's: a bad one fails now, not
       // when the upstream closes (which would read as a body cut short).
@@ -616,7 +615,7 @@ export class ResponseParser {
       if (acc.indexOf(LF, old) !== -1 && !this.checkPartialFields(acc)) return -1;
       return this.checkPartialLine(acc, this.ended.to, false) ? data.length : -1;
     }
-    const text = latin1(this.acc!, 2, end - 2);
+    const text = latin1(this.section.bytes!, 2, end - 2);
     this.resetAcc();
     const trailers: string[] = [];
     if (!this.parseFields(text, 0, trailers)) return -1;
@@ -629,32 +628,8 @@ export class ResponseParser {
     this.handler.onComplete(trailers);
   }
 
-  // --- accumulation of split heads and trailers -------------------------------
-
-  /**
-   * Adds data[pos..] to the accumulated section, at most up to `limit` bytes in all. Returns the end of
-   * the section in the accumulator (just past its CRLFCRLF; the accumulator then holds exactly the section),
-   * 0 when more bytes are needed, -1 when the limit is reached without a complete section.
-   */
-  private collect(data: Buffer, pos: number, limit: number): number {
-    const old = this.accLen;
-    this.append(data, pos, pos + Math.min(data.length - pos, limit - old));
-    const end = sectionEnd(this.acc!, this.accLen, old);
-    if (end !== -1) {
-      this.accLen = end;
-      return end;
-    }
-    return this.accLen >= limit ? -1 : 0;
-  }
-
-  private append(src: Buffer, start: number, end: number): void {
-    this.acc = appendBytes(this.acc, this.accLen, src, start, end);
-    this.accLen += end - start;
-  }
-
   private resetAcc(): void {
-    this.acc = undefined;
-    this.accLen = 0;
+    this.section.reset();
     this.ended.reset();
     this.partialStart = -1;
   }

@@ -2,7 +2,7 @@ import type { Server, Socket } from 'node:net';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import type { RequestHead, RequestParseError } from '../../core/http1/parsed-request.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { markClientCertificate } from '../../core/net/client-certificate.ts';

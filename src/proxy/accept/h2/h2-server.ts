@@ -12,7 +12,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
-import type { RequestParseError } from '../../../core/http1/request-parser.ts';
+import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';

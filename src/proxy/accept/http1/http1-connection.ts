@@ -23,12 +23,12 @@
  */
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import {
-  type RequestHead,
-  type RequestParseError,
-  RequestParser,
-  type RequestParserHandler,
-} from '../../../core/http1/request-parser.ts';
+import type {
+  RequestHead,
+  RequestParseError,
+  RequestParserHandler,
+} from '../../../core/http1/parsed-request.ts';
+import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
