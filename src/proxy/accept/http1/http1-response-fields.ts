@@ -37,3 +37,13 @@ export function keepAliveLines(seconds: number): string {
   }
   return keepAliveText;
 }
+
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** A chunked body's end: its last chunk, and its trailer section (empty but for the final CRLF when there are none). */
+export function lastChunk(trailers: readonly string[] | undefined): string {
+  if (trailers === undefined || trailers.length === 0) return LAST_CHUNK;
+  let last = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+  return `${last}\r\n`;
+}

@@ -16,31 +16,10 @@ import {
 } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
-import { dateFieldLine, keepAliveLines, withoutLength } from './http1-response-fields.ts';
-
-/** What the sink reports to its connection. */
-export interface ResponseOwner {
-  /** The final head is going out. */
-  responseStarted(): void;
-  /** The whole response is on the socket; `close`: the connection must close after it. */
-  responseFinished(close: boolean): void;
-  /** The response ended, its rest still leaving for a client behind (responseFinished once it took it). */
-  responseLeaving(): void;
-  /**
-   * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
-   * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
-   */
-  responseAborted(reset: boolean): void;
-  /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
-  responseSwitched(): { socket: Socket; rest: Buffer };
-  /** The bytes of the request being answered the connection has read (head and body, as they came). */
-  readonly requestBytes: number;
-  /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */
-  limitBody(limit: number): string | undefined;
-}
+import type { ResponseOwner } from './http1-connection-setup.ts';
+import { dateFieldLine, keepAliveLines, lastChunk, withoutLength } from './http1-response-fields.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 const EMPTY = Buffer.alloc(0);
 
@@ -350,15 +329,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
-    if (this.#chunked) {
-      let last = LAST_CHUNK;
-      if (trailers !== undefined && trailers.length > 0) {
-        last = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-        last += CRLF;
-      }
-      this.#socket.write(last, 'latin1');
-    }
+    if (this.#chunked) this.#socket.write(lastChunk(trailers), 'latin1');
     this.#over = true;
     // A client behind (a write waiting, the send deadline counting) has it whole once the socket
     // drains (#stopSend), cut if the deadline passes first: not when it was written.

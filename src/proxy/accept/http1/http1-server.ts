@@ -11,12 +11,8 @@ import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
-import {
-  Http1Connection,
-  type Http1Handlers,
-  type Http1Settings,
-  type PriorKnowledge,
-} from './http1-connection.ts';
+import { Http1Connection, type Http1Handlers } from './http1-connection.ts';
+import type { Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
