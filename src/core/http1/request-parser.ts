@@ -36,7 +36,6 @@ const S_CHUNKED = 2;
 const S_TRAILERS = 3;
 const S_DONE = 4;
 const S_DEAD = 5;
-
 export class RequestParser {
   readonly #handler: RequestParserHandler;
   readonly #limits: RequestParserLimits;

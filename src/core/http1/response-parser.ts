@@ -7,7 +7,6 @@
  * upstream response: the head is found with one native search, converted to a string once
  * and split with indexOf; body bytes are only ever sliced, never looped over in JS.
  */
-
 import { Failure } from '../failure/failure.ts';
 import { InterimHeads } from '../limits/interim-heads.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';

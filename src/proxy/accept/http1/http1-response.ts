@@ -17,7 +17,16 @@ import {
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 import type { ResponseOwner } from './http1-connection-setup.ts';
-import { dateFieldLine, keepAliveLines, lastChunk, withoutLength } from './http1-response-fields.ts';
+import {
+  connectionLine,
+  dateFieldLine,
+  fieldsSaid,
+  lastChunk,
+  SAID_CONNECTION,
+  SAID_DATE,
+  SAID_LENGTH,
+  withoutLength,
+} from './http1-response-fields.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
@@ -171,22 +180,14 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#chunked = false;
     this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    // One pass for the three fields this hop reads: a name is lower-cased only when its length matches.
-    let date = false;
-    let length = false;
-    let connection = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
-      if (name.length === 4) date ||= name.toLowerCase() === 'date';
-      else if (name.length === 10) connection ||= name.toLowerCase() === 'connection';
-      else if (name.length === 14) length ||= name.toLowerCase() === 'content-length';
-    }
+    const said = fieldsSaid(headers);
+    const length = (said & SAID_LENGTH) !== 0;
     // RFC 9110 §8.6: a 204 carries no Content-Length (a client that reads one would take that
     // many bytes of the next response as this one's body).
     const fields = length && status === 204 ? withoutLength(headers) : headers;
     // This hop's fields go around the upstream's, whose list is not copied to add them. The
     // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
-    const before = date ? '' : dateFieldLine();
+    const before = (said & SAID_DATE) !== 0 ? '' : dateFieldLine();
     let after = '';
     if (!this.#bodyless && !length) {
       // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
@@ -201,13 +202,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
     // (A gateway-made head may say it already: said once.)
-    if (this.#close) {
-      if (!connection) after += 'connection: close\r\n';
-    } else if (!connection) {
-      // As node:http said it: clients (and the drain test's) read the connection's fate here.
-      after +=
-        this.#keepAliveSeconds > 0 ? keepAliveLines(this.#keepAliveSeconds) : 'connection: keep-alive\r\n';
-    }
+    if ((said & SAID_CONNECTION) === 0) after += connectionLine(this.#close, this.#keepAliveSeconds);
     const text = serializeResponseHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.responseStarted();
