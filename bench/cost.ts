@@ -50,7 +50,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { WORKER_V8_FLAGS } from '../src/server/cli/worker-flags.ts';
+import { WORKER_V8_FLAGS } from '../src/server/cluster/worker-flags.ts';
 
 type PathId = 'keepalive' | 'close' | 'h2c';
 /**
@@ -636,7 +636,7 @@ async function measureSide(
     `--tail=${o.tail}`,
   ];
   if (o.cpuProf !== undefined) args.push(`--cpu-prof=${o.cpuProf}`);
-  // The V8 flags a worker runs with (src/server/cli/worker-flags.ts): its young generation,
+  // The V8 flags a worker runs with (src/server/cluster/worker-flags.ts): its young generation,
   // no pretenuring, its compiles, no memory reducer.
   const proc = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

@@ -11,9 +11,10 @@
 // route, is cut).
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import { type RequestHead, RequestParser } from '../../src/core/http1/request-parser.ts';
+import type { RequestHead } from '../../src/core/http1/parsed-request.ts';
+import type { Framing } from '../../src/core/http1/parsed-response.ts';
+import { RequestParser } from '../../src/core/http1/request-parser.ts';
 import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
-import type { Framing } from '../../src/core/http1/response-parser.ts';
 import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));

@@ -5,8 +5,9 @@
 // access line (a RequestRecord written by logRequest through the gateway's logger and writer).
 import { connect, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import type { Framing, ResponseHead } from '../../src/core/http1/parsed-response.ts';
 import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
-import { type Framing, type ResponseHead, ResponseParser } from '../../src/core/http1/response-parser.ts';
+import { ResponseParser } from '../../src/core/http1/response-parser.ts';
 import { newRequestId } from '../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
 import { logRequest } from '../../src/observe/log/access-log.ts';

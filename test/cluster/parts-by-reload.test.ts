@@ -1,6 +1,6 @@
 /**
  * The cluster primary loads its health checks and its gateway-wide rate limits with the first
- * config that uses them (server/cli/gateway-wide.ts), not at start: a reload that brings them
+ * config that uses them (server/cluster/gateway-wide.ts), not at start: a reload that brings them
  * in gets them as a start with them would, once for the gateway and in every worker.
  */
 import assert from 'node:assert/strict';

@@ -18,7 +18,7 @@ import { ConfigError } from '../../src/core/config/config-error.ts';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import { loadConfigFile, parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
-import { EXIT } from '../../src/server/cli/exit-codes.ts';
+import { EXIT } from '../../src/server/cluster/exit-codes.ts';
 import { startGateway } from '../../src/server/gateway/gateway.ts';
 import { probeAt } from '../../src/server/gateway/probes.ts';
 import { SIGNAL_ACTIONS } from '../../src/server/gateway/signals.ts';

@@ -37,6 +37,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   server: [
     ['cli'], // the command line: arguments, the commands, exit codes
     ['demo', 'admin'], // `serve --demo`; the admin API over the cluster primary's control
+    ['cluster'], // the cluster's primary: its workers, its control of them (reload, changes, merged answers), its log
     ['gateway'], // the composition root: builds a runtime from a config, starts listeners
     // the canary controller, for the primary and the gateway run in-process; automatic HTTPS:
     // orders, renews and stores certificates, for the gateway and the primary; a fleet's config

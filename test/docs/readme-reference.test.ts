@@ -15,7 +15,7 @@ import { lineFields } from '../../src/observe/log/access-log.ts';
 import { RequestRecord } from '../../src/observe/log/request-record.ts';
 import { METRICS } from '../../src/observe/metrics/catalog.ts';
 import { GatewayMetrics } from '../../src/observe/metrics/metrics.ts';
-import { EXIT } from '../../src/server/cli/exit-codes.ts';
+import { EXIT } from '../../src/server/cluster/exit-codes.ts';
 import { docsSection } from '../helpers/docs-text.ts';
 
 const section = docsSection;

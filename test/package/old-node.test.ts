@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { EXIT } from '../../src/server/cli/exit-codes.ts';
+import { EXIT } from '../../src/server/cluster/exit-codes.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const OLD = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.11.0"})';

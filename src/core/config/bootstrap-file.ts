@@ -42,20 +42,7 @@ const TLS = ['ca', 'cert', 'key'];
 
 /** Reads and checks the bootstrap file at `file`; throws ConfigError with every problem. */
 export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env): Bootstrap {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([
-      {
-        file,
-        line: 0,
-        column: 0,
-        path: '',
-        message: `cannot read bootstrap file ${resolve(file)}: ${readErrorReason(err)}`,
-      },
-    ]);
-  }
+  const text = bootstrapText(file);
   const yaml = readYamlSource(text, env, coerceExpanded);
   const problems: ConfigProblem[] = [];
   const report = (path: readonly PathSegment[], message: string, at: 'value' | 'key' = 'value') =>
@@ -72,30 +59,7 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
     report([], "missing required field 'source' (source: { etcd: { endpoints, key } })");
   else if (source.etcd === undefined) report(['source'], "missing required field 'etcd'");
   unknownKeys(etcd, ['source', 'etcd'], ETCD, report);
-  const endpoints = Array.isArray(etcd.endpoints) ? etcd.endpoints : [];
-  if (endpoints.length === 0 && source.etcd !== undefined)
-    report(['source', 'etcd', 'endpoints'], 'expected a list of one or more URLs like http://127.0.0.1:2379');
-  endpoints.forEach((endpoint, i) => {
-    if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
-      report(
-        ['source', 'etcd', 'endpoints', i],
-        `expected a URL like https://10.0.0.5:2379, got ${JSON.stringify(endpoint)}`,
-      );
-  });
-  const key = etcd.key;
-  if (source.etcd !== undefined && (typeof key !== 'string' || !key.startsWith('/') || key.endsWith('/')))
-    report(
-      ['source', 'etcd', 'key'],
-      `expected a key like /candor/config (it starts with /, and the fleet's own keys go under it), got ${JSON.stringify(key)}`,
-    );
-  const password = etcd.password;
-  if (password !== undefined && !yaml.variables.some((v) => formatPath(v.path) === 'source.etcd.password'))
-    report(
-      ['source', 'etcd', 'password'],
-      `the password comes from the environment: write password: \${ETCD_PASSWORD}`,
-    );
-  if (password !== undefined && etcd.username === undefined)
-    report(['source', 'etcd', 'password'], 'a password without a username: add username');
+  const { endpoints, key, password } = checkEtcd(etcd, source.etcd !== undefined, yaml.variables, report);
   const base = dirname(resolve(file));
   const tls = readTls(asMap(etcd.tls), base, etcd.tls !== undefined, report);
   if (typeof root.state !== 'string' || root.state === '')
@@ -127,6 +91,57 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
         : process.getBuiltinModule('node:os').hostname(),
     local: written,
   };
+}
+
+/** The bootstrap file's text; a ConfigError naming the file when it cannot be read. */
+function bootstrapText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      {
+        file,
+        line: 0,
+        column: 0,
+        path: '',
+        message: `cannot read bootstrap file ${resolve(file)}: ${readErrorReason(err)}`,
+      },
+    ]);
+  }
+}
+
+/** `source.etcd`'s endpoints, key and password (`present`: the section is there), each problem reported. */
+function checkEtcd(
+  etcd: Record<string, unknown>,
+  present: boolean,
+  variables: readonly { readonly path: readonly PathSegment[] }[],
+  report: (path: readonly PathSegment[], message: string) => void,
+): { endpoints: unknown[]; key: unknown; password: unknown } {
+  const endpoints = Array.isArray(etcd.endpoints) ? etcd.endpoints : [];
+  if (endpoints.length === 0 && present)
+    report(['source', 'etcd', 'endpoints'], 'expected a list of one or more URLs like http://127.0.0.1:2379');
+  endpoints.forEach((endpoint, i) => {
+    if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
+      report(
+        ['source', 'etcd', 'endpoints', i],
+        `expected a URL like https://10.0.0.5:2379, got ${JSON.stringify(endpoint)}`,
+      );
+  });
+  const key = etcd.key;
+  if (present && (typeof key !== 'string' || !key.startsWith('/') || key.endsWith('/')))
+    report(
+      ['source', 'etcd', 'key'],
+      `expected a key like /candor/config (it starts with /, and the fleet's own keys go under it), got ${JSON.stringify(key)}`,
+    );
+  const password = etcd.password;
+  if (password !== undefined && !variables.some((v) => formatPath(v.path) === 'source.etcd.password'))
+    report(
+      ['source', 'etcd', 'password'],
+      `the password comes from the environment: write password: \${ETCD_PASSWORD}`,
+    );
+  if (password !== undefined && etcd.username === undefined)
+    report(['source', 'etcd', 'password'], 'a password without a username: add username');
+  return { endpoints, key, password };
 }
 
 function asMap(value: unknown): Record<string, unknown> {

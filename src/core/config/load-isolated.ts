@@ -7,7 +7,7 @@
  * 24 MB once loaded, and a thread's memory stays with the process after the thread ends,
  * while a process gives it all back. So the supervising primary never holds them at all.
  */
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,21 +114,7 @@ function loadIsolated(
   const refused = (message: string) =>
     new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
   return new Promise((done, fail) => {
-    // The compile cache this process uses (bin/candor.js turns it on): the loader starts warm.
-    const cache = getCompileCacheDir?.();
-    const loader = fork(WORKER, [], {
-      // (A SIGUSR1 sent to the process group during a reload reaches it too.)
-      execArgv: withoutInspectorSignal([`--max-old-space-size=${bounds.heapMb}`]),
-      env: cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache },
-      // Structured clone, as between threads: the config's values come back as they were made.
-      serialization: 'advanced',
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let stderr = '';
-    loader.stderr?.setEncoding('utf8');
-    loader.stderr?.on('data', (text: string) => {
-      stderr = (stderr + text).slice(-STDERR_KEPT);
-    });
+    const { loader, stderr } = forkLoader(bounds.heapMb);
     let settled = false;
     const onStop = () => settle(() => fail(new LoadStopped(path)));
     const settle = (outcome: () => void) => {
@@ -152,17 +138,9 @@ function loadIsolated(
     );
     loader.once('message', (answer: LoadAnswer) =>
       settle(() => {
-        if ('config' in answer) {
-          const config = deepFreeze(answer.config as GatewayConfig);
-          knownHash(config, answer.hash);
-          keepFieldLines(config, answer.lines);
-          done({
-            config,
-            taken: answer.taken,
-            ...(answer.adminTaken === undefined ? {} : { adminTaken: answer.adminTaken }),
-          });
-        } else if ('problems' in answer) fail(new ConfigError(answer.problems as ConfigProblem[]));
-        else fail(new Error(`config loader: ${answer.error}`));
+        const load = probedLoadOf(answer);
+        if (load instanceof Error) fail(load);
+        else done(load);
       }),
     );
     loader.once('error', (err) => settle(() => fail(err)));
@@ -170,12 +148,12 @@ function loadIsolated(
       settle(() =>
         fail(
           // V8 aborts a process whose heap is full, saying so on stderr.
-          /heap out of memory|Reached heap limit/.test(stderr)
+          /heap out of memory|Reached heap limit/.test(stderr())
             ? refused(
                 `reading and validating ${resolve(path)} needed more than ${bounds.heapMb} MiB: refused (a config needs a few at most)`,
               )
             : new Error(
-                `config loader: its process ended (${signal ?? `exit code ${code}`}) without an answer${stderr === '' ? '' : `: ${stderr.trim()}`}`,
+                `config loader: its process ended (${signal ?? `exit code ${code}`}) without an answer${stderr() === '' ? '' : `: ${stderr().trim()}`}`,
               ),
         ),
       ),
@@ -186,4 +164,40 @@ function loadIsolated(
     // not as 'error': the 'exit' that follows says why, which 'write EPIPE' would not.
     loader.send(ask, () => {});
   });
+}
+
+/** The loader process, its heap bounded to `heapMb`, and the end of what it wrote to stderr. */
+function forkLoader(heapMb: number): { loader: ChildProcess; stderr: () => string } {
+  // The compile cache this process uses (bin/candor.js turns it on): the loader starts warm.
+  const cache = getCompileCacheDir?.();
+  const loader = fork(WORKER, [], {
+    // (A SIGUSR1 sent to the process group during a reload reaches it too.)
+    execArgv: withoutInspectorSignal([`--max-old-space-size=${heapMb}`]),
+    env: cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache },
+    // Structured clone, as between threads: the config's values come back as they were made.
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  loader.stderr?.setEncoding('utf8');
+  loader.stderr?.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEPT);
+  });
+  return { loader, stderr: () => stderr };
+}
+
+/** The loader's answer: the config, frozen, with its hash and field lines known again; or why there is none. */
+function probedLoadOf(answer: LoadAnswer): ProbedLoad | Error {
+  if ('config' in answer) {
+    const config = deepFreeze(answer.config as GatewayConfig);
+    knownHash(config, answer.hash);
+    keepFieldLines(config, answer.lines);
+    return {
+      config,
+      taken: answer.taken,
+      ...(answer.adminTaken === undefined ? {} : { adminTaken: answer.adminTaken }),
+    };
+  }
+  if ('problems' in answer) return new ConfigError(answer.problems as ConfigProblem[]);
+  return new Error(`config loader: ${answer.error}`);
 }

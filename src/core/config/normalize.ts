@@ -1,26 +1,20 @@
-import { accepted } from './accepted.ts';
-import { fileText } from './utf8.ts';
 /**
  * Turns a document that passed every check into the runtime config: camelCase, milliseconds,
  * bytes, parsed addresses, absolute paths, and every default filled in from defaults.ts.
  */
 
 import { resolve } from 'node:path';
-import {
-  parseListenAddress,
-  parseOtlpEndpoint,
-  parseRouteHost,
-  parseRoutePath,
-  parseTargetUrl,
-} from './addresses.ts';
+import { accepted } from './accepted.ts';
+import { parseListenAddress, parseOtlpEndpoint, parseRouteHost, parseRoutePath } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toAcme } from './normalize-acme.ts';
-import { toDiscovery, toStore } from './normalize-fleet.ts';
+import { toStore } from './normalize-fleet.ts';
 import { duration, size, toLimits } from './normalize-limits.ts';
 import { toPlugins } from './normalize-plugins.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
-import { parseRateKey, parseStatusRanges } from './policy-values.ts';
+import { toMaintenance, toUpstream } from './normalize-upstream.ts';
+import { parseRateKey } from './policy-values.ts';
 import { renamedDefaults } from './route-names.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
@@ -28,26 +22,18 @@ import type {
   AdminConfig,
   CacheConfig,
   CanaryConfig,
-  CircuitBreakerConfig,
   CompressionConfig,
   GatewayConfig,
-  HealthCheckConfig,
-  HoldConfig,
   ListenerConfig,
-  MaintenanceConfig,
-  OutlierDetectionConfig,
   RateLimitConfig,
-  RetryConfig,
   RouteConfig,
   StaticConfig,
-  TargetConfig,
   UpstreamConfig,
 } from './types.ts';
+import { fileText } from './utf8.ts';
 
 type RawListener = RawConfig['listen'][number];
 type RawRoute = RawConfig['routes'][number];
-type RawUpstream = NonNullable<RawConfig['upstreams']>[string];
-type RawTarget = NonNullable<RawUpstream['targets']>[number];
 
 export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string): GatewayConfig {
   const destination = raw.log?.destination ?? DEFAULTS.log.destination;
@@ -316,14 +302,6 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-function toMaintenance(raw: NonNullable<RawRoute['maintenance']>): MaintenanceConfig {
-  return {
-    // Retry-After is whole seconds; round up so a client never comes back early.
-    retryAfter: Math.ceil(duration(raw.retry_after, DEFAULTS.maintenance.retryAfter * 1000) / 1000),
-    message: raw.message ?? DEFAULTS.maintenance.message,
-  };
-}
-
 function toRateLimit(raw: NonNullable<RawRoute['rate_limit']>): RateLimitConfig {
   return {
     rate: raw.rate,
@@ -331,112 +309,4 @@ function toRateLimit(raw: NonNullable<RawRoute['rate_limit']>): RateLimitConfig 
     key: accepted(parseRateKey(raw.key ?? DEFAULTS.rateLimit.key)),
     ipv6Prefix: raw.ipv6_prefix ?? DEFAULTS.rateLimit.ipv6Prefix,
   };
-}
-
-function toUpstream(name: string, raw: RawUpstream, baseDir: string): UpstreamConfig {
-  const timeouts = raw.timeouts ?? {};
-  const fallback = DEFAULTS.upstream;
-  const tls = raw.tls ?? {};
-  return {
-    name,
-    targets: (raw.targets ?? []).map(toTarget),
-    ...(raw.discovery === undefined ? {} : { discovery: toDiscovery(raw.discovery) }),
-    balancer: raw.balancer ?? fallback.balancer,
-    protocol: raw.protocol ?? fallback.protocol,
-    hashKey: accepted(parseHashKey(raw.hash_key ?? fallback.hashKey)),
-    pool: {
-      maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
-      idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
-      maxPending: raw.pool?.max_pending ?? fallback.pool.maxPending,
-      queueTimeout: duration(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
-      maxStreams: raw.pool?.max_streams ?? fallback.pool.maxStreams,
-    },
-    timeouts: {
-      connect: duration(timeouts.connect, fallback.timeouts.connect),
-      response: duration(timeouts.response, fallback.timeouts.response),
-      read: duration(timeouts.read, fallback.timeouts.read),
-      total: duration(timeouts.total, fallback.timeouts.total),
-      totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
-      tunnelIdle: duration(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
-    },
-    tls: {
-      ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
-      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-      insecureSkipVerify: tls.insecure_skip_verify ?? fallback.tls.insecureSkipVerify,
-      ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert) }),
-      ...(tls.key === undefined ? {} : { key: resolve(baseDir, tls.key) }),
-    },
-    ...(raw.health_check === undefined ? {} : { healthCheck: toHealthCheck(raw.health_check) }),
-    slowStart: duration(raw.slow_start, fallback.slowStart),
-    panicThreshold: raw.panic_threshold ?? fallback.panicThreshold,
-    outlierDetection: toOutlierDetection(raw.outlier_detection ?? {}),
-    circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
-    retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
-    ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
-    ...(raw.hold === undefined ? {} : { hold: toHold(raw.hold) }),
-  };
-}
-
-function toHold(raw: NonNullable<RawUpstream['hold']>): HoldConfig {
-  const fallback = DEFAULTS.upstream.hold;
-  return {
-    timeout: duration(raw.timeout, fallback.timeout),
-    maxRequests: raw.max_requests ?? fallback.maxRequests,
-    maxBody: size(raw.max_body, fallback.maxBody),
-  };
-}
-
-function toHealthCheck(raw: NonNullable<RawUpstream['health_check']>): HealthCheckConfig {
-  const fallback = DEFAULTS.healthCheck;
-  return {
-    method: raw.method ?? fallback.method,
-    path: raw.path ?? fallback.path,
-    ...(raw.host === undefined ? {} : { host: raw.host }),
-    expectStatus:
-      raw.expect_status === undefined
-        ? fallback.expectStatus
-        : accepted(parseStatusRanges(raw.expect_status)),
-    interval: duration(raw.interval, fallback.interval),
-    timeout: duration(raw.timeout, fallback.timeout),
-    rise: raw.rise ?? fallback.rise,
-    fall: raw.fall ?? fallback.fall,
-  };
-}
-
-function toOutlierDetection(raw: NonNullable<RawUpstream['outlier_detection']>): OutlierDetectionConfig {
-  const fallback = DEFAULTS.upstream.outlierDetection;
-  return {
-    consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
-    baseEjectionTime: duration(raw.base_ejection_time, fallback.baseEjectionTime),
-    maxEjectionTime: duration(raw.max_ejection_time, fallback.maxEjectionTime),
-    maxEjectedPercent: raw.max_ejected_percent ?? fallback.maxEjectedPercent,
-  };
-}
-
-function toCircuitBreaker(raw: NonNullable<RawUpstream['circuit_breaker']>): CircuitBreakerConfig {
-  const fallback = DEFAULTS.upstream.circuitBreaker;
-  return {
-    consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
-    openTime: duration(raw.open_time, fallback.openTime),
-    halfOpenRequests: raw.half_open_requests ?? fallback.halfOpenRequests,
-  };
-}
-
-function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: number): RetryConfig {
-  const fallback = DEFAULTS.upstream.retries;
-  return {
-    attempts: raw.attempts ?? fallback.attempts,
-    on: [...(raw.on ?? fallback.on)],
-    perTryTimeout: duration(raw.per_try_timeout, responseTimeout),
-    backoffBase: duration(raw.backoff?.base, fallback.backoffBase),
-    backoffMax: duration(raw.backoff?.max, fallback.backoffMax),
-    budgetRatio: raw.budget?.ratio ?? fallback.budgetRatio,
-    budgetMinConcurrent: raw.budget?.min_concurrent ?? fallback.budgetMinConcurrent,
-    budgetMinPerSecond: raw.budget?.min_per_second ?? fallback.budgetMinPerSecond,
-    replayBody: size(raw.replay_body, fallback.replayBody),
-  };
-}
-
-function toTarget(raw: RawTarget): TargetConfig {
-  return { url: raw.url, ...accepted(parseTargetUrl(raw.url)), weight: raw.weight ?? DEFAULTS.target.weight };
 }

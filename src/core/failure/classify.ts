@@ -146,31 +146,7 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   const code = codeOf(err);
   const after = `after ${ms(elapsed)}`;
   const init = { cause: err };
-  if (phase === 'dns') {
-    // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as
-    // ENOTFOUND: a name that does not exist (NXDOMAIN) and one that exists without address
-    // records (NOERROR, no data) read alike, so no rcode is claimed for it.
-    if (code === 'ENOTFOUND' || code === 'EAI_NONAME')
-      return new Failure(
-        'dns_error',
-        `name does not resolve: no such name, or no address records for it (${code}) ${after}`,
-        init,
-      );
-    if (code === 'ENODATA')
-      return new Failure('dns_error', `name has no address records (${code}) ${after}`, {
-        ...init,
-        params: { rcode: 'NOERROR' },
-      });
-    // The system resolver (getaddrinfo) says EAI_AGAIN both for a SERVFAIL and for a resolver
-    // that never answered, and gives no code for the rest: no rcode is claimed that none said.
-    if (code === 'EAI_AGAIN')
-      return new Failure(
-        'dns_error',
-        `name lookup failed for now (EAI_AGAIN: the resolver answered SERVFAIL, or not in time) ${after}`,
-        init,
-      );
-    return new Failure('dns_error', `name lookup failed (${code || 'unknown'}) ${after}`, init);
-  }
+  if (phase === 'dns') return dnsFailure(code, after, init);
   switch (code) {
     case 'ECONNREFUSED':
       return new Failure('connection_refused', `connection refused (ECONNREFUSED) ${after}`, init);
@@ -204,6 +180,50 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new Failure('connection_timeout', `connect timed out (${code}) ${after}`, init);
   }
+  const tlsFailure = tlsHandshakeFailure(err, code, phase, after, init);
+  if (tlsFailure !== undefined) return tlsFailure;
+  return new Failure(
+    'connection_terminated',
+    `connection failed while opening (${code || 'closed'}) ${after}`,
+    init,
+  );
+}
+
+/** A name lookup that failed: what the resolver said, and no rcode claimed that none said. */
+function dnsFailure(code: string, after: string, init: { cause: unknown }): Failure {
+  // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as
+  // ENOTFOUND: a name that does not exist (NXDOMAIN) and one that exists without address
+  // records (NOERROR, no data) read alike, so no rcode is claimed for it.
+  if (code === 'ENOTFOUND' || code === 'EAI_NONAME')
+    return new Failure(
+      'dns_error',
+      `name does not resolve: no such name, or no address records for it (${code}) ${after}`,
+      init,
+    );
+  if (code === 'ENODATA')
+    return new Failure('dns_error', `name has no address records (${code}) ${after}`, {
+      ...init,
+      params: { rcode: 'NOERROR' },
+    });
+  // The system resolver (getaddrinfo) says EAI_AGAIN both for a SERVFAIL and for a resolver
+  // that never answered, and gives no code for the rest: no rcode is claimed that none said.
+  if (code === 'EAI_AGAIN')
+    return new Failure(
+      'dns_error',
+      `name lookup failed for now (EAI_AGAIN: the resolver answered SERVFAIL, or not in time) ${after}`,
+      init,
+    );
+  return new Failure('dns_error', `name lookup failed (${code || 'unknown'}) ${after}`, init);
+}
+
+/** A TLS handshake that failed: the certificate, an alert, a peer that is no TLS server, or the rest; undefined for none. */
+function tlsHandshakeFailure(
+  err: unknown,
+  code: string,
+  phase: ConnectPhase,
+  after: string,
+  init: { cause: unknown },
+): Failure | undefined {
   if (CERTIFICATE_CODES.has(code)) {
     return new Failure('tls_certificate_error', `certificate rejected (${code}) ${after}`, init);
   }
@@ -220,11 +240,7 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
   if (phase === 'tls' || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return new Failure('tls_protocol_error', `TLS handshake failed (${code || 'closed'}) ${after}`, init);
   }
-  return new Failure(
-    'connection_terminated',
-    `connection failed while opening (${code || 'closed'}) ${after}`,
-    init,
-  );
+  return undefined;
 }
 
 /**

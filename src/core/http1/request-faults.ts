@@ -3,9 +3,10 @@
  * llhttp's names for it: a request line known to be invalid (whole or not yet), a field line's fault, a bare CR
  * or LF. The parser finds that something is wrong on its fast path; these slow paths say what.
  */
+import type { ChunkedDecoder } from './chunked-decoder.ts';
 import { type FieldError, MAX_FIELDS } from './field-lines.ts';
 import { LONGEST_METHOD, malformed, methodBreak, type RuleBreak, TARGET } from './request-rules.ts';
-import { snippet, TOKEN } from './syntax.ts';
+import { CR, LF, latin1, snippet, TOKEN } from './syntax.ts';
 
 /** A PROXY protocol v1 header's opening (HAProxy's proxy-protocol.txt §2.1). */
 const PROXY_V1 = /^PROXY (?:TCP4|TCP6|UNKNOWN)(?: |$)/;
@@ -103,4 +104,64 @@ export function fieldLineBreak({ fault, name }: FieldError): RuleBreak {
           ? 'invalid header section'
           : 'invalid header field name';
   return malformed('HPE_INVALID_HEADER_TOKEN', what);
+}
+
+/**
+ * A bare LF or CR in buf[from, end): every CR must begin a CRLF and every LF end one (RFC 9112
+ * §2.2: a bare CR must be refused, and a bare LF would make a head other parsers read
+ * differently). Undefined when there is none.
+ */
+export function lineEndsBreak(buf: Buffer, from: number, end: number): RuleBreak | undefined {
+  for (let i = buf.indexOf(LF, from); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) {
+    if (i === 0 || buf[i - 1] !== CR) return lineEndBreak('\n');
+  }
+  for (let i = buf.indexOf(CR, from); i !== -1 && i < end; i = buf.indexOf(CR, i + 1)) {
+    // A CR last in what came so far may still be followed by its LF.
+    if (i + 1 < end && buf[i + 1] !== LF) return lineEndBreak('\r');
+  }
+  return undefined;
+}
+
+/**
+ * A request line that has not ended yet (`acc`, the head so far, holds no LF) already known to
+ * be refused; undefined while it still may hold.
+ */
+export function unendedLineBreak(
+  acc: Buffer,
+  uriLength: number,
+  proxyProtocol: boolean,
+): RuleBreak | undefined {
+  // The method so far must be a token (the usual garbage, TLS to a plain port, fails at once).
+  const space = acc.indexOf(0x20);
+  const method = latin1(acc, 0, space === -1 ? acc.length : space);
+  if (method !== '' && !TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  // A target past its limit, or a version gone wrong, is known before the line ends.
+  const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
+  return partialLineBreak(latin1(acc, 0, end), uriLength, proxyProtocol);
+}
+
+/** A head past the head limit (acc, its first `len` bytes): its target too long (414), or its fields (431). */
+export function headTooLargeBreak(acc: Buffer, len: number, uriLength: number): RuleBreak {
+  const lineEnd = acc.subarray(0, len).indexOf(LF);
+  // A request line that never ended, or a target longer than the target limit: the target is
+  // the fault. (The target, between the line's first and last spaces: not the whole line,
+  // whose method and version would make a target at the limit a 414 for its fields' fault.)
+  const first = acc.indexOf(0x20);
+  const last = lineEnd === -1 ? -1 : acc.lastIndexOf(0x20, lineEnd);
+  const target = first !== -1 && first < last ? last - first - 1 : lineEnd;
+  return lineEnd === -1 || target > uriLength
+    ? { status: 414, code: 'HPE_HEADER_OVERFLOW', details: 'request target too long' }
+    : { status: 431, code: 'HPE_HEADER_OVERFLOW', details: 'request header section too large' };
+}
+
+/** A chunked body's fault (after the decoder's step returned -1), under llhttp's names for it. */
+export function chunkedBreak(chunked: ChunkedDecoder, bodyLimit: number): RuleBreak {
+  if (chunked.fault === 'too-large')
+    return {
+      status: 413,
+      code: 'ERR_BODY_TOO_LARGE',
+      details: `request body larger than the route's limit of ${bodyLimit} bytes (${chunked.faultDetails})`,
+    };
+  const code = chunked.fault === 'line-too-long' ? 'HPE_CHUNK_EXTENSIONS_OVERFLOW' : 'HPE_INVALID_CHUNK_SIZE';
+  return { status: 400, code, details: `invalid chunked framing (${chunked.faultDetails})` };
 }

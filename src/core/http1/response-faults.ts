@@ -3,7 +3,8 @@
  * the gateway's own answer (Proxy-Status, grpc-message) and its log line. The response parser
  * (response-parser.ts) finds what is wrong; this says it.
  */
-import type { FieldError } from './field-lines.ts';
+import { Failure } from '../failure/failure.ts';
+import { type FieldError, MAX_FIELDS } from './field-lines.ts';
 import { IDENTIFY_BYTES, identify, UNKNOWN_SPEAKER } from './impostors.ts';
 import { snippet } from './syntax.ts';
 
@@ -66,4 +67,12 @@ export function notHttpDetails(first: Buffer): string {
   const named =
     who.what === UNKNOWN_SPEAKER ? '' : `: ${who.what} answered (${who.evidence.replaceAll('…', '...')})`;
   return `invalid status line: the response does not start with "HTTP/"${named}`;
+}
+
+/** A field line's fault as a response's failure (of its head, or of its trailer section). */
+export function fieldFailure(error: FieldError, inTrailers: boolean): Failure {
+  if (error.fault !== 'too-many') return new Failure('http_protocol_error', fieldFaultDetails(error));
+  return inTrailers
+    ? new Failure('http_response_trailer_section_size', `more than ${MAX_FIELDS} trailer fields`)
+    : new Failure('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
 }

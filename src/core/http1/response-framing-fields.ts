@@ -1,10 +1,19 @@
 /**
  * What a response head's framing fields say (Content-Length, Transfer-Encoding, Connection,
- * Keep-Alive), read in one pass over its fields. One per parser, read again at each head: its
- * fields rather than a result object, so that a head allocates nothing extra.
+ * Keep-Alive), read in one pass over its fields, and the framing they give its body. One per
+ * parser, read again at each head: its fields rather than a result object, so that a head
+ * allocates nothing extra.
  */
+import { Failure } from '../failure/failure.ts';
 import { keepAliveParam } from './keep-alive.ts';
-import { parseContentLength } from './response-rules.ts';
+import type { Framing } from './parsed-response.ts';
+import {
+  type DecodableCoding,
+  NO_CODINGS,
+  normaliseContentLength,
+  parseContentLength,
+  transferCodings,
+} from './response-rules.ts';
 import { nameIs, snippet, trimOws } from './syntax.ts';
 
 export class ResponseFramingFields {
@@ -20,6 +29,9 @@ export class ResponseFramingFields {
   keepAliveToken = false;
   keepAliveTimeout = -1;
   keepAliveMax = -1;
+  /** After frame(): how the body is delimited, and the transfer codings to undo, in order. */
+  framing: Framing = 'none';
+  decode: readonly DecodableCoding[] = NO_CODINGS;
 
   /** Reads the fields of one head (flat name, value pairs), forgetting the last head's. */
   read(headers: readonly string[]): void {
@@ -80,4 +92,64 @@ export class ResponseFramingFields {
       if (this.lengthFields === 1 && value !== String(n)) this.lengthCanonical = false;
     }
   }
+
+  /**
+   * The framing of the body after a head whose fields read() read (`bodyless`: none follows
+   * whatever they say): sets `framing`, `decode` and `contentLength` (-1 unless framed by
+   * length), and leaves one Content-Length in canonical form in `headers`. The failure when
+   * the fields leave the body's end in doubt.
+   */
+  frame(headers: string[], bodyless: boolean, minor: number): Failure | undefined {
+    const { lengthFields, lengthError, te } = this;
+    this.decode = NO_CODINGS;
+    if (bodyless) {
+      // No body follows whatever the fields say; a valid Content-Length is the representation's.
+      // Both framings at once is the smuggling signature whatever the status or method (RFC 9112
+      // §6.3: the Content-Length could only be forwarded removed; llhttp refuses it on a HEAD's
+      // answer and a 304 too), and the same head must not be a 502 to a GET and relayed to a HEAD.
+      if (te !== undefined && lengthFields > 0)
+        return badCoding('Transfer-Encoding together with Content-Length');
+      if (lengthError !== undefined) return badLength(lengthError);
+      this.framing = 'none';
+    } else if (te !== undefined) {
+      // Checked before the Content-Length values: with both present, the conflict is the fault.
+      if (lengthFields > 0) return badCoding('Transfer-Encoding together with Content-Length');
+      // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      if (minor === 0) return badCoding('Transfer-Encoding in an HTTP/1.0 response');
+      const codings = transferCodings(te);
+      if (typeof codings === 'string') return badCoding(codings);
+      this.decode = codings;
+      this.framing = 'chunked';
+    } else if (lengthError !== undefined) {
+      return badLength(lengthError);
+    } else if (this.contentLength !== -1) {
+      this.framing = 'length';
+    } else {
+      this.framing = 'close';
+    }
+    // One Content-Length in canonical form, whatever came: a duplicate or a list passed on as
+    // received is refused by the next parser (llhttp does), while this hop called it valid.
+    if (lengthFields > 1 || !this.lengthCanonical) normaliseContentLength(headers, this.contentLength);
+    if (this.framing !== 'length') this.contentLength = -1;
+    return undefined;
+  }
+
+  /** After frame(): the connection may carry another request after this response. */
+  keepAlive(minor: number): boolean {
+    // `max=M` counts the requests the upstream still takes on the connection, but not all alike:
+    // Apache counts those left after this one (its last reusable answer says max=1, the next one
+    // Connection: close), others this one too. Read as the last either way: at worst a connection
+    // opens one request early, where the other reading risks a POST written to a socket being
+    // closed (502 not_idempotent).
+    const lastByMax = this.keepAliveMax !== -1 && this.keepAliveMax <= 1;
+    return this.framing !== 'close' && !this.close && !lastByMax && (minor === 1 || this.keepAliveToken);
+  }
+}
+
+function badLength(details: string): Failure {
+  return new Failure('http_response_content_length', details);
+}
+
+function badCoding(details: string): Failure {
+  return new Failure('http_response_transfer_coding', details);
 }

@@ -6,7 +6,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Failure } from '../../core/failure/failure.ts';
-import type { Framing } from '../../core/http1/response-parser.ts';
+import type { Framing } from '../../core/http1/parsed-response.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
 import type { BodyDecoding } from './body-decoding.ts';
 import { since } from './plan.ts';

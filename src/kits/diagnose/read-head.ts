@@ -7,7 +7,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import { type Identification, identify, printable } from '../../core/http1/impostors.ts';
-import type { ResponseHead } from '../../core/http1/response-parser.ts';
+import type { ResponseHead } from '../../core/http1/parsed-response.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
 import { formatMs, since } from './plan.ts';
 import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';

@@ -6,12 +6,8 @@
  * interim statuses, the body's size and first bytes.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import {
-  type FinishResult,
-  type ResponseHead,
-  ResponseParser,
-  type ResponseParserHandler,
-} from '../../core/http1/response-parser.ts';
+import type { FinishResult, ResponseHead, ResponseParserHandler } from '../../core/http1/parsed-response.ts';
+import { ResponseParser } from '../../core/http1/response-parser.ts';
 import { MAX_INTERIM } from '../../proxy/forward/exchange-options.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import { BodyDecoding } from './body-decoding.ts';

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 import { Activity } from './activity.ts';
-import { METRICS, type MetricSpec, methodLabel, type Origin } from './catalog.ts';
+import { METRICS, type MetricSpec, type Origin } from './catalog.ts';
 import { CellCounter, CellHistogram, promOptions } from './cell-metrics.ts';
 import {
   type CellFamily,
@@ -13,6 +13,7 @@ import {
   histogramFamily,
 } from './cells.ts';
 import type { Exposition } from './exposition.ts';
+import { methodLabel } from './method-label.ts';
 import { Gauge, Registry } from './prom.ts';
 import { type MetricsSource, registerRuntimeGauges } from './runtime-gauges.ts';
 

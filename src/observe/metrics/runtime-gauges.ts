@@ -31,7 +31,12 @@ interface ListenerGauge {
 
 /** Registers the gauges in `registry`; each reads `source()` when scraped (undefined until the gateway runs). */
 export function registerRuntimeGauges(registry: Registry, source: () => MetricsSource | undefined): void {
-  const upstreams = () => source()?.upstreams() ?? [];
+  registerUpstreamGauges(registry, () => source()?.upstreams() ?? []);
+  registerProcessGauges(registry, source);
+}
+
+/** Each target's health, ejection and circuit; each upstream's retry budget and requests in flight, pending and held. */
+function registerUpstreamGauges(registry: Registry, upstreams: () => Iterable<Upstream>): void {
   const perTarget = (
     spec: MetricSpec,
     value: (upstream: Upstream, t: Upstream['targets'][number]) => number,
@@ -77,6 +82,10 @@ export function registerRuntimeGauges(registry: Registry, source: () => MetricsS
   perUpstream(METRICS.inFlight, (upstream) => upstream.inFlight.count);
   perUpstream(METRICS.pending, (upstream) => upstream.pending.count);
   perUpstream(METRICS.held, (upstream) => upstream.hold.size);
+}
+
+/** The log's dropped lines, the certificates' expiry, the spool's bytes, what slow readers hold, the listeners' connections. */
+function registerProcessGauges(registry: Registry, source: () => MetricsSource | undefined): void {
   new Counter({
     ...promOptions(METRICS.logLinesDropped, registry),
     collect() {

@@ -1,5 +1,5 @@
 import { Failure } from '../../core/failure/failure.ts';
-import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
+import type { RequestHead, RequestParseError } from '../../core/http1/parsed-request.ts';
 import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
 import { firstField, joinedField } from '../../core/net/downstream.ts';
 

@@ -2,23 +2,28 @@ import type { Server, Socket } from 'node:net';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { RequestHead, RequestParseError } from '../../core/http1/request-parser.ts';
 import { noRelease } from '../../core/limits/count.ts';
-import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
+import { clientAddressOf } from '../../core/net/client-address.ts';
 import { markClientCertificate } from '../../core/net/client-certificate.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
-import { createTrustList } from '../../core/net/trust.ts';
+import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';
 import { InFlightLimit } from '../admit/in-flight-limit.ts';
 import { listenFor } from './acceptors.ts';
-import { type AlpnChallengeLookup, createAlpnChallengeGate } from './alpn-challenge-gate.ts';
-import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
+import {
+  type AlpnChallengeLookup,
+  createAlpnChallengeGate,
+  type PreTlsStage,
+} from './alpn-challenge-gate.ts';
+import type { ListenerH2 } from './h2/h2-listener.ts';
 import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
-import type { Http1Connection, Http1Handlers, Http1Settings } from './http1/http1-connection.ts';
+import type { Http1Handlers } from './http1/http1-connection.ts';
+import type { Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
-import { createProxyGate } from './proxy-gate.ts';
-import { capPerClient, type ListenerFacts, type Refusal, type RequestHandlers } from './request-handlers.ts';
-import { type CertificateSource, createServerTls } from './server-tls.ts';
+import { refuse, refusePlain } from './http1-refusals.ts';
+import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
+import { capPerClient, type ListenerFacts, type RequestHandlers } from './request-handlers.ts';
+import { type CertificateSource, createServerTls, type ServerTls } from './server-tls.ts';
 
 /** The certificates the gateway ordered by ACME (server/acme), for a TLS listener's SNI. */
 export interface OrderedCertificateSource {
@@ -81,118 +86,40 @@ export async function startListener(
   handlers: RequestHandlers,
   ordered?: OrderedCertificateSource,
 ): Promise<Listener> {
-  const protocol = config.tls ? 'https' : 'http';
   const serverTls = config.tls && createServerTls(config.tls, ordered?.certificates);
-  // Kept by the listener, not the runtime: requests in flight outlive a config reload.
-  const shedding =
-    config.maxInFlight === undefined
-      ? undefined
-      : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`, config.maxInFlightOf);
-  const facts: { -readonly [K in keyof ListenerFacts]: ListenerFacts[K] } = {
-    name: config.name,
-    protocol,
-    inFlight: shedding,
-    ...(serverTls ? { misdirected: serverTls.misdirected } : {}),
+  const facts = listenerFacts(config, serverTls);
+  const state: ListenerState = {
+    current: config,
+    proxyFrom: createTrustList(config.proxyProtocol?.from ?? []),
   };
-  let current = config;
-  // One settings object for every HTTP/1.1 connection of this listener, changed in place by a
-  // reload (update): a keep-alive connection's next request meets the limits in force, as a new
-  // HTTP/2 stream does. The header size cannot change on a live socket (reload-plan.ts): the first holds.
-  const live: { -readonly [K in keyof Http1Settings]: Http1Settings[K] } = {
-    headerSize: handlers.limits().headerSize,
-    uriLength: 0,
-    headerTimeout: 0,
-    bodyIdleTimeout: 0,
-    keepAliveTimeout: 0,
-    // A reload cannot turn it on or off for a kept listener (reload-plan.ts).
-    proxyProtocol: config.proxyProtocol !== undefined,
-    // Nor http2: the HTTP/1.1 parser names a preface it meets by it.
-    ...(config.http2 ? { http2: config.tls ? 'alpn' : 'prior-knowledge' } : {}),
-  };
-  const applyLimits = (limits: DownstreamLimits): void => {
-    live.uriLength = limits.uriLength;
-    live.headerTimeout = limits.headerTimeout;
-    live.bodyIdleTimeout = limits.bodyIdleTimeout;
-    live.keepAliveTimeout = limits.keepAliveTimeout;
-    live.sendTimeout = limits.sendTimeout;
-  };
-  applyLimits(handlers.limits());
-  const settings = (): Http1Settings => live;
-  const { clients } = handlers;
+  const live = liveSettings(config, handlers);
   /** Connections that came over their client's `per_client.connections`: each request on them gets the 429. */
   const overLimit = new WeakMap<Socket, Failure>();
-  const http1: Http1Handlers = {
-    request(exchange, connection) {
-      const refused = overLimit.get(connection.socket);
-      if (refused === undefined) capPerClient(handlers, exchange, facts);
-      else handlers.refusedExchange(exchange, refused, facts);
-    },
-    refused(connection, error, head) {
-      refuse(handlers, connection, error, head);
-    },
-    ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
-  };
+  const http1 = http1Handlers(handlers, facts, overLimit, serverTls);
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
-    ? (await import('./h2/h2-listener.ts')).startH2(handlers, facts, () => current, overLimit)
+    ? (await import('./h2/h2-listener.ts')).startH2(handlers, facts, () => state.current, overLimit)
     : undefined;
-  // Built per config: a reload may change the list (not whether there is one: reload-plan.ts).
-  let proxyFrom = createTrustList(config.proxyProtocol?.from ?? []);
-  const gate =
-    config.proxyProtocol &&
-    createProxyGate(
-      { has: (address) => proxyFrom.has(address) },
-      () => handlers.limits().headerTimeout,
-      reportEverySecond((refusal, count) => handlers.proxyRefused(current, refusal, count)),
-    );
   /** Where the HTTP/2 listener hands back a connection that speaks HTTP/1.1 (one function for all of them). */
   const acceptHttp1 = (socket: Socket) => own.accept(socket);
   const own = createHttp1Server(
-    settings,
+    () => live,
     http1,
     // max_connections: bounded where the connections are accepted, across every socket (acceptors.ts).
     undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
-      // Counted once its TLS handshake is done, whatever protocol it speaks; one past its
-      // client's limit (its PROXY header's client, behind a balancer) is served only to be told so (a silent close reads as a network fault).
-      const slot = clients.connection(clientAddressOf(socket));
-      if (slot instanceof Failure) overLimit.set(socket, slot);
-      // Without a per-client limit (the default) there is nothing to give back: no listener added.
-      else if (slot !== noRelease) socket.once('close', slot);
-      // The certificate the client presented, judged once for every request on the connection.
-      const judged = serverTls?.clientCertificate(socket as TLSSocket);
-      if (judged !== undefined) markClientCertificate(socket, judged);
+      admitConnection(socket, handlers.clients, overLimit, serverTls);
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);
     },
-    gate,
-    // Only a listener that orders certificates reads ClientHellos for ACME's validations.
-    config.tls?.acme === undefined || ordered === undefined
-      ? undefined
-      : createAlpnChallengeGate(ordered.alpnContext, () => handlers.limits().headerTimeout),
-    // A plain listener with h2c: its HTTP/1.1 connection looks at the first bytes itself.
-    h2 && !serverTls
-      ? { mayBeH2: (first) => prefaceVerdict(first) !== 'http1', take: (s) => h2.take(s, acceptHttp1, false) }
-      : undefined,
+    proxyGateOf(config, handlers, state),
+    alpnGateOf(config, handlers, ordered),
+    serverTls ? undefined : priorKnowledgeOf(h2, acceptHttp1),
   );
   const { server } = own;
-
-  // Past max_connections each new connection is closed as it is accepted ('drop', from node:net
-  // or the acceptors: acceptors.ts): nothing is read from it, so it costs little more than the
-  // accept. Idle keep-alive connections and tunnels count too.
-  let drops = 0;
-  server.on('drop', () => {
-    // The first drop of a quiet spell starts the report; the rest are counted into it.
-    if (drops++ > 0) return;
-    setTimeout(() => {
-      const count = drops;
-      drops = 0;
-      handlers.dropped(current, count);
-    }, DROP_REPORT_MS).unref();
-  });
-
+  reportDrops(server, (count) => handlers.dropped(state.current, count));
   // Each worker on sockets of its own where the kernel can balance them (listen-options.ts).
   const accepting = await listenFor(
     server,
@@ -209,27 +136,17 @@ export async function startListener(
   };
   return {
     get config() {
-      return current;
+      return state.current;
     },
     server,
     update(next, limits) {
-      current = next;
-      applyLimits(limits);
-      proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
+      state.current = next;
+      applyLimits(live, limits);
+      state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
       facts.name = next.name;
       accepting.setMaxConnections(next.maxConnections);
       if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
-      // The count goes on (requests holding slots are still running); only the bound changes.
-      if (next.maxInFlight === undefined) facts.inFlight = undefined;
-      else if (facts.inFlight) {
-        facts.inFlight.max = next.maxInFlight;
-        facts.inFlight.of = next.maxInFlightOf;
-      } else
-        facts.inFlight = new InFlightLimit(
-          next.maxInFlight,
-          `the listener ${next.address}`,
-          next.maxInFlightOf,
-        );
+      updateInFlight(facts, next);
     },
     port: () => accepting.port(),
     connections: () => accepting.connections(),
@@ -245,58 +162,161 @@ export async function startListener(
   };
 }
 
-/** A refused request: the answer and its log line (the handlers'), then the connection closes. */
-function refuse(
-  handlers: RequestHandlers,
-  connection: Http1Connection,
-  error: RequestParseError,
-  head: RequestHead | undefined,
-): void {
-  const { socket } = connection;
-  const refusal: Refusal = {
-    remoteAddress: clientAddressOf(socket),
-    encrypted: 'encrypted' in socket,
-    bytesRead: connection.requestBytes,
-    answer: (text) => connection.refuse(text),
-  };
-  const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
-  handlers.refused(refusal, refusalFailure(error), info);
+/**
+ * What a reload changes of a listener in place: the config in force, and whom its PROXY headers
+ * are taken from (a reload may change the list, not whether there is one: reload-plan.ts).
+ */
+interface ListenerState {
+  current: ListenerConfig;
+  proxyFrom: TrustList;
 }
 
-/** What the request said of itself is gone into OpenSSL: its answer and log line name none of it. */
-const UNREAD: RawRequestInfo = {
-  method: '',
-  path: '',
-  host: undefined,
-  accept: undefined,
-  requestId: undefined,
-  protocol: undefined,
-};
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What the request handlers know of the listener a request came on; a reload changes it in place. */
+function listenerFacts(config: ListenerConfig, serverTls: ServerTls | undefined): Writable<ListenerFacts> {
+  return {
+    name: config.name,
+    protocol: config.tls ? 'https' : 'http',
+    // Kept by the listener, not the runtime: requests in flight outlive a config reload.
+    inFlight:
+      config.maxInFlight === undefined
+        ? undefined
+        : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`, config.maxInFlightOf),
+    ...(serverTls ? { misdirected: serverTls.misdirected } : {}),
+  };
+}
+
+/** A reload's `max_in_flight`: the count goes on (requests holding slots are still running); only the bound changes. */
+function updateInFlight(facts: Writable<ListenerFacts>, next: ListenerConfig): void {
+  if (next.maxInFlight === undefined) facts.inFlight = undefined;
+  else if (facts.inFlight) {
+    facts.inFlight.max = next.maxInFlight;
+    facts.inFlight.of = next.maxInFlightOf;
+  } else
+    facts.inFlight = new InFlightLimit(next.maxInFlight, `the listener ${next.address}`, next.maxInFlightOf);
+}
 
 /**
- * A plain HTTP request sent to a TLS listener (`http://` for `https://`): answered 400 in plain
- * text on its TCP socket, as nginx answers it, and logged as any refused request, not closed
- * on unanswered (an empty reply tells the client nothing). No lingering close can follow it:
- * Node destroyed the TLS socket before it told of the failed handshake, and the TCP socket under
- * it writes the answer before their handle closes. A request that came whole in the first read
- * (about 64 KiB) reads its answer; the rest of a longer body, unread at the close, resets the
- * connection, and a client that reads only once it has sent everything reads the reset.
+ * One settings object for every HTTP/1.1 connection of this listener, changed in place by a
+ * reload (applyLimits): a keep-alive connection's next request meets the limits in force, as a
+ * new HTTP/2 stream does. The header size cannot change on a live socket (reload-plan.ts): the first holds.
  */
-function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): void {
-  const refusal: Refusal = {
-    remoteAddress: clientAddressOf(tcp),
-    encrypted: false,
-    // What the client sent, as a parsed request counts it: a PROXY header before it is not its.
-    bytesRead: clientBytesRead(tcp),
-    answer: (text) => {
-      tcp.once('error', done);
-      tcp.end(text, done);
-    },
+function liveSettings(config: ListenerConfig, handlers: RequestHandlers): Writable<Http1Settings> {
+  const live: Writable<Http1Settings> = {
+    headerSize: handlers.limits().headerSize,
+    uriLength: 0,
+    headerTimeout: 0,
+    bodyIdleTimeout: 0,
+    keepAliveTimeout: 0,
+    // A reload cannot turn it on or off for a kept listener (reload-plan.ts).
+    proxyProtocol: config.proxyProtocol !== undefined,
+    // Nor http2: the HTTP/1.1 parser names a preface it meets by it.
+    ...(config.http2 ? { http2: config.tls ? 'alpn' : 'prior-knowledge' } : {}),
   };
-  const failure = new Failure(
-    'http_request_error',
-    'a plain HTTP request sent to a TLS (HTTPS) listener: send it with https://',
-    { status: 400 },
+  applyLimits(live, handlers.limits());
+  return live;
+}
+
+function applyLimits(live: Writable<Http1Settings>, limits: DownstreamLimits): void {
+  live.uriLength = limits.uriLength;
+  live.headerTimeout = limits.headerTimeout;
+  live.bodyIdleTimeout = limits.bodyIdleTimeout;
+  live.keepAliveTimeout = limits.keepAliveTimeout;
+  live.sendTimeout = limits.sendTimeout;
+}
+
+/** Where the listener's HTTP/1.1 requests and refusals go. */
+function http1Handlers(
+  handlers: RequestHandlers,
+  facts: ListenerFacts,
+  overLimit: WeakMap<Socket, Failure>,
+  serverTls: ServerTls | undefined,
+): Http1Handlers {
+  return {
+    request(exchange, connection) {
+      const refused = overLimit.get(connection.socket);
+      if (refused === undefined) capPerClient(handlers, exchange, facts);
+      else handlers.refusedExchange(exchange, refused, facts);
+    },
+    refused(connection, error, head) {
+      refuse(handlers, connection, error, head);
+    },
+    ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
+  };
+}
+
+/**
+ * A connection accepted (its TLS handshake done, whatever protocol it speaks): counted against
+ * its client's limit, and its client certificate judged once for every request on it.
+ */
+function admitConnection(
+  socket: Socket,
+  clients: RequestHandlers['clients'],
+  overLimit: WeakMap<Socket, Failure>,
+  serverTls: ServerTls | undefined,
+): void {
+  // One past its client's limit (its PROXY header's client, behind a balancer) is served only
+  // to be told so (a silent close reads as a network fault).
+  const slot = clients.connection(clientAddressOf(socket));
+  if (slot instanceof Failure) overLimit.set(socket, slot);
+  // Without a per-client limit (the default) there is nothing to give back: no listener added.
+  else if (slot !== noRelease) socket.once('close', slot);
+  // The certificate the client presented, judged once for every request on the connection.
+  const judged = serverTls?.clientCertificate(socket as TLSSocket);
+  if (judged !== undefined) markClientCertificate(socket, judged);
+}
+
+/** The PROXY protocol's gate of a listener that takes it (undefined otherwise), from whom a reload says. */
+function proxyGateOf(
+  config: ListenerConfig,
+  handlers: RequestHandlers,
+  state: ListenerState,
+): ProxyGate | undefined {
+  if (!config.proxyProtocol) return undefined;
+  return createProxyGate(
+    { has: (address) => state.proxyFrom.has(address) },
+    () => handlers.limits().headerTimeout,
+    reportEverySecond((refusal, count) => handlers.proxyRefused(state.current, refusal, count)),
   );
-  handlers.refused(refusal, failure, UNREAD);
+}
+
+/** A plain listener with h2c: its HTTP/1.1 connection looks at the first bytes itself. */
+function priorKnowledgeOf(
+  h2: ListenerH2 | undefined,
+  acceptHttp1: (socket: Socket) => void,
+): PriorKnowledge | undefined {
+  if (h2 === undefined) return undefined;
+  return {
+    mayBeH2: (first) => prefaceVerdict(first) !== 'http1',
+    take: (s) => h2.take(s, acceptHttp1, false),
+  };
+}
+
+/** Only a listener that orders certificates reads ClientHellos for ACME's validations. */
+function alpnGateOf(
+  config: ListenerConfig,
+  handlers: RequestHandlers,
+  ordered: OrderedCertificateSource | undefined,
+): PreTlsStage | undefined {
+  if (config.tls?.acme === undefined || ordered === undefined) return undefined;
+  return createAlpnChallengeGate(ordered.alpnContext, () => handlers.limits().headerTimeout);
+}
+
+/**
+ * Past max_connections each new connection is closed as it is accepted ('drop', from node:net
+ * or the acceptors: acceptors.ts): nothing is read from it, so it costs little more than the
+ * accept. Idle keep-alive connections and tunnels count too. Reported at most once a second.
+ */
+function reportDrops(server: Server, report: (count: number) => void): void {
+  let drops = 0;
+  server.on('drop', () => {
+    // The first drop of a quiet spell starts the report; the rest are counted into it.
+    if (drops++ > 0) return;
+    setTimeout(() => {
+      const count = drops;
+      drops = 0;
+      report(count);
+    }, DROP_REPORT_MS).unref();
+  });
 }

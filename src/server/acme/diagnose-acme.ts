@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { GatewayConfig } from '../../core/config/types.ts';
+import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
 import { acmeRequest } from './acme-http.ts';
 import { AcmeStore } from './acme-store.ts';
 import { answerableAcme } from './automatic-https.ts';
@@ -54,6 +54,11 @@ export async function diagnoseAcme(
     fix,
     ok: steps.every((s) => s.ok),
   });
+  /** A check told: the diagnosis when it found what makes an order fail, undefined to go on. */
+  const told = (checked: Checked): AcmeDiagnosis | undefined => {
+    steps.push(checked.step);
+    return checked.verdict === undefined ? undefined : done(checked.verdict, checked.fix ?? '');
+  };
   const wanted = name.toLowerCase();
   // The challenges the orders use: no HTTP-01 (nor a port 80 to probe) without a plain listener.
   const acme = config.acme && answerableAcme(config, config.acme);
@@ -76,35 +81,69 @@ export async function diagnoseAcme(
     summary: `ordered from ${acme.directory} by ${acme.challenges.join(', ')}`,
     notes: [],
   });
-
   const store = new AcmeStore(acme.storage);
   const stored = lastOrder(store, wanted);
   steps.push(stored.step);
-
   // A name proven in its zone's DNS needs no address the CA connects to: its record is what counts.
   const byDns =
     acme.dns01 !== undefined && (wanted.startsWith('*.') || acme.challenges.every((c) => c === 'dns-01'));
-  if (acme.dns01 !== undefined && acme.challenges.includes('dns-01')) {
-    const dns01 = await dns01Step(acme.dns01, wanted);
-    steps.push(dns01.step);
-    if (dns01.verdict !== undefined) return done(dns01.verdict, dns01.fix ?? '');
-  }
+  const dns01 =
+    acme.dns01 !== undefined && acme.challenges.includes('dns-01')
+      ? told(await dns01Step(acme.dns01, wanted))
+      : undefined;
+  if (dns01 !== undefined) return dns01;
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 5_000, tries: 1 });
   if (options.dnsServer !== undefined) resolver.setServers([options.dnsServer]);
-  const addresses = byDns ? [] : await resolveAll(resolver, wanted);
-  if (addresses.length === 0 && !byDns) {
-    steps.push({ step: 'dns', ok: false, summary: `${wanted} has no A or AAAA record`, notes: [] });
+  const resolved = byDns ? undefined : await dnsStep(resolver, wanted);
+  const dns = resolved && told(resolved);
+  if (dns !== undefined) return dns;
+  const directory = await caStep(acme, options.timeoutMs);
+  const ca = told(directory) ?? told(await caaStep(resolver, wanted, directory.caaIdentities));
+  if (ca !== undefined) return ca;
+  const reached =
+    acme.challenges.includes('http-01') && !byDns
+      ? told(await http01Step(store, wanted, resolved?.addresses ?? [], options))
+      : undefined;
+  if (reached !== undefined) return reached;
+  if (stored.last !== undefined)
     return done(
-      `the CA cannot resolve ${wanted} (ACME error "dns")`,
-      `add an A (and AAAA) record for ${wanted} pointing at this gateway's public address`,
+      `the checks pass, but the last order failed: ${stored.last.type}`,
+      'the gateway tries again on its own (next_renewal in /status); if it fails again, the CA says why in the detail above (a rate limit or the CA itself, which these checks cannot see)',
     );
-  }
-  if (!byDns)
-    steps.push({ step: 'dns', ok: true, summary: `${wanted} → ${addresses.join(', ')}`, notes: [] });
+  return done(`nothing found that would make an order for ${wanted} fail`, 'none needed');
+}
 
+/** One check's step, and, when it found what makes an order fail, the verdict and its fix. */
+interface Checked {
+  readonly step: AcmeStep;
+  readonly verdict?: string;
+  readonly fix?: string;
+}
+
+/** The A and AAAA records the CA will find for the name. */
+async function dnsStep(resolver: Resolver, wanted: string): Promise<Checked & { addresses: string[] }> {
+  const addresses = await resolveAll(resolver, wanted);
+  if (addresses.length === 0)
+    return {
+      step: { step: 'dns', ok: false, summary: `${wanted} has no A or AAAA record`, notes: [] },
+      verdict: `the CA cannot resolve ${wanted} (ACME error "dns")`,
+      fix: `add an A (and AAAA) record for ${wanted} pointing at this gateway's public address`,
+      addresses,
+    };
+  return {
+    step: { step: 'dns', ok: true, summary: `${wanted} → ${addresses.join(', ')}`, notes: [] },
+    addresses,
+  };
+}
+
+/** The CA's directory, read as the gateway reads it; and the CA's own identities, for CAA. */
+async function caStep(
+  acme: AcmeConfig,
+  timeoutMs: number | undefined,
+): Promise<Checked & { caaIdentities: readonly string[] }> {
   const directory = await acmeRequest('GET', acme.directory, {
     ca: acme.ca === undefined ? undefined : readFileSync(acme.ca, 'utf8'),
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: timeoutMs ?? 10_000,
   }).then(
     (answer) => ({ answer }),
     (err: Error) => ({ err }),
@@ -112,100 +151,116 @@ export async function diagnoseAcme(
   let caaIdentities: readonly string[] = [];
   if ('err' in directory || directory.answer.status !== 200) {
     const why = 'err' in directory ? directory.err.message : `status ${directory.answer.status}`;
-    steps.push({
-      step: 'ca',
-      ok: false,
-      summary: `the directory ${acme.directory} cannot be read: ${why}`,
-      notes: [],
-    });
-    return done(
-      'the gateway cannot reach its ACME server',
-      'check acme.directory, the route from this host to the CA, and acme.ca for a private CA',
-    );
+    return {
+      step: {
+        step: 'ca',
+        ok: false,
+        summary: `the directory ${acme.directory} cannot be read: ${why}`,
+        notes: [],
+      },
+      verdict: 'the gateway cannot reach its ACME server',
+      fix: 'check acme.directory, the route from this host to the CA, and acme.ca for a private CA',
+      caaIdentities,
+    };
   }
   try {
     caaIdentities = JSON.parse(directory.answer.body.toString()).meta?.caaIdentities ?? [];
   } catch {
     caaIdentities = [];
   }
-  steps.push({ step: 'ca', ok: true, summary: `directory read from ${acme.directory}`, notes: [] });
+  return {
+    step: { step: 'ca', ok: true, summary: `directory read from ${acme.directory}`, notes: [] },
+    caaIdentities,
+  };
+}
 
+/** The CAA records that govern the name, against the CA's identities. */
+async function caaStep(
+  resolver: Resolver,
+  wanted: string,
+  caaIdentities: readonly string[],
+): Promise<Checked> {
   const caa = await caaOf(resolver, wanted.replace(/^\*\./, ''));
-  if (caa !== undefined) {
-    const issuers = caa.records
-      .filter((r) => r.issue !== undefined)
-      .map((r) => String(r.issue).split(';')[0].trim());
-    const allowed = caaIdentities.length === 0 || issuers.some((issuer) => caaIdentities.includes(issuer));
-    if (issuers.length > 0 && !allowed) {
-      steps.push({
+  if (caa === undefined)
+    return { step: { step: 'caa', ok: true, summary: 'no CAA record: any CA may issue', notes: [] } };
+  const issuers = caa.records
+    .filter((r) => r.issue !== undefined)
+    .map((r) => String(r.issue).split(';')[0].trim());
+  const allowed = caaIdentities.length === 0 || issuers.some((issuer) => caaIdentities.includes(issuer));
+  if (issuers.length > 0 && !allowed)
+    return {
+      step: {
         step: 'caa',
         ok: false,
         summary: `CAA of ${caa.at} allows ${issuers.join(', ')}; the CA is ${caaIdentities.join(', ')}`,
         notes: [],
-      });
-      return done(
-        `CAA records forbid the CA to issue for ${wanted} (ACME error "caa")`,
-        `add a CAA record "0 issue \\"${caaIdentities[0]}\\"" at ${caa.at}, or order from a CA it allows`,
-      );
-    }
-    steps.push({
+      },
+      verdict: `CAA records forbid the CA to issue for ${wanted} (ACME error "caa")`,
+      fix: `add a CAA record "0 issue \\"${caaIdentities[0]}\\"" at ${caa.at}, or order from a CA it allows`,
+    };
+  return {
+    step: {
       step: 'caa',
       ok: true,
       summary: `CAA of ${caa.at} allows ${issuers.join(', ') || 'any CA'}`,
       notes: [],
-    });
-  } else steps.push({ step: 'caa', ok: true, summary: 'no CAA record: any CA may issue', notes: [] });
+    },
+  };
+}
 
-  if (acme.challenges.includes('http-01') && !byDns) {
-    const port = options.httpPort ?? 80;
-    const token = `candor-diagnose-${randomBytes(12).toString('base64url')}`;
-    const expected = `${token}.${randomBytes(12).toString('base64url')}`;
-    store.open();
-    store.setHttpChallenge(token, { name: wanted, keyAuthorization: expected });
-    try {
-      const failures: string[] = [];
-      for (const address of addresses) {
-        const got = await httpGet(
-          address,
-          port,
-          wanted,
-          `/.well-known/acme-challenge/${token}`,
-          options.timeoutMs ?? 5_000,
+/**
+ * Whether port 80 of each address the name resolves to reaches this gateway: proved with a
+ * probe token put in the store for the gateway to answer, and taken away after.
+ */
+async function http01Step(
+  store: AcmeStore,
+  wanted: string,
+  addresses: readonly string[],
+  options: AcmeDiagnoseOptions,
+): Promise<Checked> {
+  const port = options.httpPort ?? 80;
+  const token = `candor-diagnose-${randomBytes(12).toString('base64url')}`;
+  const expected = `${token}.${randomBytes(12).toString('base64url')}`;
+  store.open();
+  store.setHttpChallenge(token, { name: wanted, keyAuthorization: expected });
+  try {
+    const failures: string[] = [];
+    for (const address of addresses) {
+      const got = await httpGet(
+        address,
+        port,
+        wanted,
+        `/.well-known/acme-challenge/${token}`,
+        options.timeoutMs ?? 5_000,
+      );
+      if ('err' in got) failures.push(`${address}:${port}: ${got.err}`);
+      else if (got.status !== 200 || got.body !== expected)
+        failures.push(
+          `${address}:${port} is answered by something else (${got.status}${got.server ? `, Server: ${got.server}` : ''})`,
         );
-        if ('err' in got) failures.push(`${address}:${port}: ${got.err}`);
-        else if (got.status !== 200 || got.body !== expected)
-          failures.push(
-            `${address}:${port} is answered by something else (${got.status}${got.server ? `, Server: ${got.server}` : ''})`,
-          );
-      }
-      if (failures.length > 0) {
-        steps.push({
+    }
+    if (failures.length > 0)
+      return {
+        step: {
           step: 'http-01',
           ok: false,
           summary: `port ${port} does not reach this gateway`,
           notes: failures,
-        });
-        return done(
-          `the CA's HTTP-01 validation will not reach this gateway (ACME error "connection" or "unauthorized")`,
-          `let port ${port} of ${addresses.join(', ')} reach a plain listener of this gateway (a firewall, a load balancer, another server on port ${port}), or use tls-alpn-01 on port 443`,
-        );
-      }
-      steps.push({
+        },
+        verdict: `the CA's HTTP-01 validation will not reach this gateway (ACME error "connection" or "unauthorized")`,
+        fix: `let port ${port} of ${addresses.join(', ')} reach a plain listener of this gateway (a firewall, a load balancer, another server on port ${port}), or use tls-alpn-01 on port 443`,
+      };
+    return {
+      step: {
         step: 'http-01',
         ok: true,
         summary: `port ${port} of ${addresses.join(', ')} reaches this gateway`,
         notes: [],
-      });
-    } finally {
-      store.setHttpChallenge(token, undefined);
-    }
+      },
+    };
+  } finally {
+    store.setHttpChallenge(token, undefined);
   }
-  if (stored.last !== undefined)
-    return done(
-      `the checks pass, but the last order failed: ${stored.last.type}`,
-      'the gateway tries again on its own (next_renewal in /status); if it fails again, the CA says why in the detail above (a rate limit or the CA itself, which these checks cannot see)',
-    );
-  return done(`nothing found that would make an order for ${wanted} fail`, 'none needed');
 }
 
 function lastOrder(

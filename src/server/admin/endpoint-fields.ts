@@ -1,7 +1,7 @@
+import type { ClusterControl } from '../cluster/cluster-control.ts';
+import type { Caller } from '../cluster/reload-report.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
-import type { ClusterControl } from './cluster-control.ts';
-import type { Caller } from './reload-report.ts';
 
 /** A runtime change made through the cluster primary's control, as the admin API answers it. */
 export async function applied(

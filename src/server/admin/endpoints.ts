@@ -6,14 +6,14 @@ import { ACTIVITY_SECONDS } from '../../observe/metrics/activity.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import { OPERATOR_ACTIONS, type OperatorWord } from '../canary/operator-actions.ts';
+import type { ClusterControl } from '../cluster/cluster-control.ts';
+import type { Caller } from '../cluster/reload-report.ts';
 import { probeAnswer } from '../gateway/probes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
-import type { ClusterControl } from './cluster-control.ts';
 import { configView } from './config-view.ts';
 import { applied, objectBody, stringField, weightedList } from './endpoint-fields.ts';
 import { purgeAnswer, purgeSelection } from './purge-answer.ts';
-import type { Caller } from './reload-report.ts';
 
 /**
  * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,

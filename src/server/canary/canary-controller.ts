@@ -13,7 +13,7 @@ import {
 } from './canary-run.ts';
 import { canaryVersion } from './canary-version.ts';
 import { KeptVerdicts } from './kept-verdicts.ts';
-import { type OperatorWord, operatorAction } from './operator-actions.ts';
+import { type OperatorAction, type OperatorWord, operatorAction } from './operator-actions.ts';
 
 export type { ByHand, CanaryHost, CanaryStatus } from './canary-run.ts';
 
@@ -122,100 +122,118 @@ export class CanaryController extends CanaryJudging {
     // A reload may have started the canary again meanwhile: the action was meant for the run it saw.
     if (!this.current(run))
       return { problem: `the canary of route "${route}" was started again by a reload: try again` };
-    const done = async (): Promise<{ problem: string } | { status: CanaryStatus }> => {
-      // In a fleet, acted on where the fleet's canary is now, not where this gateway's last look saw it.
-      await this.refresh(run);
-      if (action === 'start') {
-        if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
-        const resume = run.phase === 'paused' && run.step >= 0;
-        // On from its step at the step's share: a share set by hand was the operator's while it
-        // was paused (one of 0 or 100 % would leave a side nothing to be judged on). Given to the
-        // workers first: refused (a reload took the route's split away meanwhile), the canary
-        // stays paused at the hand's share, which they still have, and the operator is told why.
-        const handShare = resume && run.share !== run.config.steps[run.step];
-        if (handShare) {
-          const refused = await this.host.setSides(route, sidesOf(run, run.config.steps[run.step])).then(
-            () => undefined,
-            (err: Error) => err.message,
-          );
-          if (refused !== undefined)
-            return {
-              problem: `the canary of route "${route}" was not started: its step's weights (${run.config.steps[run.step]}%) were not given to the workers (${refused}); it stays paused at ${run.share}%`,
-            };
-        }
-        // Paused by max_duration (weighed by hand since, or not), it had no time left: going on
-        // "with the time it had left" would pause it again at its first look. The operator's
-        // start gives it max_duration again.
-        const outOfTime = resume && run.ranMs >= run.config.maxDuration;
-        const before = { ...run };
-        run.reason = null;
-        run.failedMetric = null;
-        if (!resume) {
-          run.step = -1;
-          run.startedAt = Date.now();
-        }
-        if (!resume || outOfTime) run.ranMs = 0;
-        if (resume) run.share = run.config.steps[run.step];
-        toPhase(run, 'running');
-        // Logged and shared with the phase already running (a fleet follows the resumed state).
-        this.recordAction(
-          run,
-          'start',
-          who,
-          `canary ${run.config.upstream} of route ${route} started by ${who}`,
-        );
-        if (resume) await this.resume(run);
-        else {
-          // The first step's weights refused: the canary is put back as it was (a "running"
-          // canary at a share no worker has, and with no look to come, would say what is not).
-          const refused = await this.begin(run).then(
-            () => undefined,
-            (err: Error) => err.message,
-          );
-          if (refused !== undefined) return this.#notStarted(run, before, refused);
-        }
-      } else if (action === 'pause') {
-        if (run.phase !== 'running')
-          return { problem: `the canary of route "${route}" is not running (${run.phase})` };
-        this.stopTimer(run);
-        toPhase(run, 'paused');
-        run.reason = `paused by ${who}`;
-        this.recordAction(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
-      } else if (action === 'rollback') {
-        if (run.phase === 'rolled_back')
-          return { problem: `the canary of route "${route}" is already rolled back` };
-        // The operator's stop, not a verdict's (one that paused it before): no failed metric.
-        const refused = await this.rollback(run, `rolled back by ${who}`, who).then(
-          () => undefined,
-          (err: Error) => err.message,
-        );
-        if (refused !== undefined) return this.#notGiven(run, 'rolled back', 0, refused);
-      } else {
-        if (run.phase === 'promoted')
-          return { problem: `the canary of route "${route}" is already promoted` };
-        const refused = await this.promote(run, who).then(
-          () => undefined,
-          (err: Error) => err.message,
-        );
-        if (refused !== undefined) return this.#notGiven(run, 'promoted', 100, refused);
-      }
-      this.follow(run);
-      if ((await run.publishing) === 'moved') {
-        // Another gateway changed the fleet's canary first: the action is not the fleet's, and this
-        // gateway follows the fleet again rather than hold a state no other gateway has.
-        await this.refresh(run);
-        return {
-          problem: `${movedFirst(run)}: look again and try again`,
-        };
-      }
-      return { status: statusOf(run) };
-    };
-    const result = done();
+    const result = this.#act(run, route, action, who);
     run.busy = result.then(
       () => {},
       () => {},
     );
     return result;
+  }
+
+  /** An operator's action on a canary's run, acted on where the fleet's canary is now, then shared with the fleet. */
+  async #act(
+    run: Run,
+    route: string,
+    action: OperatorAction,
+    who: string,
+  ): Promise<{ problem: string } | { status: CanaryStatus }> {
+    // In a fleet, acted on where the fleet's canary is now, not where this gateway's last look saw it.
+    await this.refresh(run);
+    const refused = await this.#apply(run, route, action, who);
+    if (refused !== undefined) return refused;
+    this.follow(run);
+    if ((await run.publishing) === 'moved') {
+      // Another gateway changed the fleet's canary first: the action is not the fleet's, and this
+      // gateway follows the fleet again rather than hold a state no other gateway has.
+      await this.refresh(run);
+      return {
+        problem: `${movedFirst(run)}: look again and try again`,
+      };
+    }
+    return { status: statusOf(run) };
+  }
+
+  /** The action itself: its refusal, or undefined once it is done here. */
+  async #apply(
+    run: Run,
+    route: string,
+    action: OperatorAction,
+    who: string,
+  ): Promise<{ problem: string } | undefined> {
+    if (action === 'start') return this.#start(run, route, who);
+    if (action === 'pause') {
+      if (run.phase !== 'running')
+        return { problem: `the canary of route "${route}" is not running (${run.phase})` };
+      this.stopTimer(run);
+      toPhase(run, 'paused');
+      run.reason = `paused by ${who}`;
+      this.recordAction(run, 'pause', who, `canary of route ${route} paused at ${run.share}% by ${who}`);
+      return undefined;
+    }
+    if (action === 'rollback') {
+      if (run.phase === 'rolled_back')
+        return { problem: `the canary of route "${route}" is already rolled back` };
+      // The operator's stop, not a verdict's (one that paused it before): no failed metric.
+      const refused = await this.rollback(run, `rolled back by ${who}`, who).then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+      return refused === undefined ? undefined : this.#notGiven(run, 'rolled back', 0, refused);
+    }
+    if (run.phase === 'promoted') return { problem: `the canary of route "${route}" is already promoted` };
+    const refused = await this.promote(run, who).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    return refused === undefined ? undefined : this.#notGiven(run, 'promoted', 100, refused);
+  }
+
+  /** An operator's start: from the first step (after a rollback, a promotion or a hold) or on from where it paused. */
+  async #start(run: Run, route: string, who: string): Promise<{ problem: string } | undefined> {
+    if (run.phase === 'running') return { problem: `the canary of route "${route}" is already running` };
+    const resume = run.phase === 'paused' && run.step >= 0;
+    // On from its step at the step's share: a share set by hand was the operator's while it
+    // was paused (one of 0 or 100 % would leave a side nothing to be judged on). Given to the
+    // workers first: refused (a reload took the route's split away meanwhile), the canary
+    // stays paused at the hand's share, which they still have, and the operator is told why.
+    const handShare = resume && run.share !== run.config.steps[run.step];
+    if (handShare) {
+      const refused = await this.host.setSides(route, sidesOf(run, run.config.steps[run.step])).then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+      if (refused !== undefined)
+        return {
+          problem: `the canary of route "${route}" was not started: its step's weights (${run.config.steps[run.step]}%) were not given to the workers (${refused}); it stays paused at ${run.share}%`,
+        };
+    }
+    // Paused by max_duration (weighed by hand since, or not), it had no time left: going on
+    // "with the time it had left" would pause it again at its first look. The operator's
+    // start gives it max_duration again.
+    const outOfTime = resume && run.ranMs >= run.config.maxDuration;
+    const before = { ...run };
+    run.reason = null;
+    run.failedMetric = null;
+    if (!resume) {
+      run.step = -1;
+      run.startedAt = Date.now();
+    }
+    if (!resume || outOfTime) run.ranMs = 0;
+    if (resume) run.share = run.config.steps[run.step];
+    toPhase(run, 'running');
+    // Logged and shared with the phase already running (a fleet follows the resumed state).
+    this.recordAction(run, 'start', who, `canary ${run.config.upstream} of route ${route} started by ${who}`);
+    if (resume) await this.resume(run);
+    else {
+      // The first step's weights refused: the canary is put back as it was (a "running"
+      // canary at a share no worker has, and with no look to come, would say what is not).
+      const refused = await this.begin(run).then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+      if (refused !== undefined) return this.#notStarted(run, before, refused);
+    }
+    return undefined;
   }
 
   /**

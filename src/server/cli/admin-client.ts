@@ -2,7 +2,7 @@ import http from 'node:http';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 
 /** Where a command reaches the running gateway's admin API, and with which token. */
 export interface AdminTarget {

@@ -3,7 +3,7 @@ import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 
 /**
  * `candor check FILE`: validate only; every problem is printed with file, line and field, and

@@ -10,7 +10,7 @@ import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
 import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 
 export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
 

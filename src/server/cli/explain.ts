@@ -22,7 +22,7 @@ import {
 } from '../../kits/explain/readers/nginx-log-format.ts';
 import { renderText } from '../../kits/explain/render-text.ts';
 import { buildReport } from '../../kits/explain/report.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 
 export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
 

@@ -9,6 +9,7 @@ import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 import {
   type CanaryPlan,
   type CanaryPushResult,
@@ -25,7 +26,6 @@ import {
 } from '../fleet/config-push.ts';
 import { clientOf } from '../fleet/fleet-start.ts';
 import { fleetLines, fleetStatus } from '../fleet/fleet-status.ts';
-import { EXIT } from './exit-codes.ts';
 
 const { parseArgs } = process.getBuiltinModule('node:util');
 

@@ -1,6 +1,6 @@
 import { VERSION } from '../../core/version.ts';
-import { EXIT } from './exit-codes.ts';
-import { parseWorkers } from './workers.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
+import { parseWorkers } from '../cluster/workers.ts';
 
 // node:util through process.getBuiltinModule, not an import: imported as an ES module it loads
 // worker_threads, assert's diff and the stream classes as well, about 1 MiB of the primary's

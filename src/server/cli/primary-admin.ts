@@ -3,8 +3,8 @@ import type { AdminConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
-import type { ClusterControl } from '../admin/cluster-control.ts';
 import type { Canaries } from '../canary/canaries.ts';
+import type { ClusterControl } from '../cluster/cluster-control.ts';
 
 /**
  * The primary's admin API listener, kept to match the config in force: started, moved or

@@ -3,14 +3,14 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AdminServer } from '../admin/admin-server.ts';
-import type { ClusterControl } from '../admin/cluster-control.ts';
 import type { Canaries } from '../canary/canaries.ts';
+import type { ClusterControl } from '../cluster/cluster-control.ts';
+import type { GatewayWide } from '../cluster/gateway-wide.ts';
+import { compileFor } from '../cluster/primary-compilers.ts';
+import { type FleetFollowing, followSource } from '../cluster/primary-fleet.ts';
+import type { PrimaryOptions } from '../cluster/primary-options.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
-import type { GatewayWide } from './gateway-wide.ts';
 import type { PrimaryAdmin } from './primary-admin.ts';
-import { compileFor } from './primary-compilers.ts';
-import { type FleetFollowing, followSource } from './primary-fleet.ts';
-import type { PrimaryOptions } from './primary-options.ts';
 import { startLine } from './start-line.ts';
 
 /** What the primary supervises with: what its reloads and its workers' news act on. */

@@ -4,22 +4,22 @@ import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
-import { ClusterControl } from '../admin/cluster-control.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import { ClusterControl } from '../cluster/cluster-control.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
+import { GatewayWide } from '../cluster/gateway-wide.ts';
+import { compileFor } from '../cluster/primary-compilers.ts';
+import type { FleetFollowing } from '../cluster/primary-fleet.ts';
+import { createPrimaryLogger } from '../cluster/primary-log.ts';
+import type { PrimaryOptions } from '../cluster/primary-options.ts';
+import { superviseWorkers } from '../cluster/workers.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
-import { EXIT } from './exit-codes.ts';
-import { GatewayWide } from './gateway-wide.ts';
 import { type PidFile, writePidFile } from './pid-file.ts';
 import { PrimaryAdmin } from './primary-admin.ts';
-import { compileFor } from './primary-compilers.ts';
 import { reloadOnSignals, type Supervised, watchWorkers } from './primary-events.ts';
-import type { FleetFollowing } from './primary-fleet.ts';
-import { createPrimaryLogger } from './primary-log.ts';
-import type { PrimaryOptions } from './primary-options.ts';
-import { superviseWorkers } from './workers.ts';
 
-export type { PrimaryOptions } from './primary-options.ts';
+export type { PrimaryOptions } from '../cluster/primary-options.ts';
 
 /**
  * The cluster primary of `candor serve`: it supervises the workers, holds the config in force

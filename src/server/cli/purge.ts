@@ -1,5 +1,5 @@
+import { EXIT } from '../cluster/exit-codes.ts';
 import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer, unreachable } from './admin-client.ts';
-import { EXIT } from './exit-codes.ts';
 
 /**
  * `candor purge --config FILE [--route NAME [--key PREFIX]]`: drops stored answers from the

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer, unreachable } from './admin-client.ts';
-import { EXIT } from './exit-codes.ts';
 
 /** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
 interface ReloadAnswer {

@@ -5,8 +5,8 @@
  */
 import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigAndProbe, type ProbedLoad, takenProblems } from '../../core/config/load-isolated.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 import { onLastGood, type Prepared, placeStartProblem, prepareFleetStart } from '../fleet/fleet-start.ts';
-import { EXIT } from './exit-codes.ts';
 
 export async function runFleetServe(
   bootstrapFile: string,

@@ -4,10 +4,10 @@ import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../co
 import { loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
+import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
-import { EXIT } from './exit-codes.ts';
 
 interface ServeOptions {
   readonly config: string | undefined;

@@ -50,7 +50,7 @@ export interface RevisionRefused {
 }
 
 /**
- * A reload's answer as far as the source reads it (admin/reload-report.ts's ReloadReport: ok,
+ * A reload's answer as far as the source reads it (cluster/reload-report.ts's ReloadReport: ok,
  * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
  */
 export type ReloadAnswer =

@@ -28,47 +28,74 @@ export function followKey(
   fromRevision: number,
   follower: KeyFollower,
 ): () => void {
-  let next = fromRevision;
-  let stopped = false;
-  let stopWatch: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let wait = RETRY_FIRST_MS;
-  let reachable = true;
+  const following = new KeyFollowing(client, key, fromRevision, follower);
+  following.open();
+  return () => following.stop();
+}
 
-  const lost = (why: string) => {
-    stopWatch = undefined;
-    if (stopped) return;
-    if (reachable) {
-      reachable = false;
-      follower.onReachable(false, why);
+/** One key followed: its watch, the revision it goes on from, and whether etcd is reachable. */
+class KeyFollowing {
+  readonly #client: EtcdClient;
+  readonly #key: string;
+  readonly #follower: KeyFollower;
+  /** The first revision not yet seen. */
+  #next: number;
+  #stopped = false;
+  #stopWatch: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #wait = RETRY_FIRST_MS;
+  #reachable = true;
+
+  constructor(client: EtcdClient, key: string, fromRevision: number, follower: KeyFollower) {
+    this.#client = client;
+    this.#key = key;
+    this.#next = fromRevision;
+    this.#follower = follower;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#stopWatch?.();
+  }
+
+  #lost(why: string): void {
+    this.#stopWatch = undefined;
+    if (this.#stopped) return;
+    if (this.#reachable) {
+      this.#reachable = false;
+      this.#follower.onReachable(false, why);
     }
-    timer = setTimeout(open, wait);
-    wait = Math.min(wait * 2, RETRY_CAP_MS);
-  };
-  const found = () => {
-    wait = RETRY_FIRST_MS;
-    if (!reachable) {
-      reachable = true;
-      follower.onReachable(true, 'watch open again');
+    this.#timer = setTimeout(() => this.open(), this.#wait);
+    this.#wait = Math.min(this.#wait * 2, RETRY_CAP_MS);
+  }
+
+  #found(): void {
+    this.#wait = RETRY_FIRST_MS;
+    if (!this.#reachable) {
+      this.#reachable = true;
+      this.#follower.onReachable(true, 'watch open again');
     }
-  };
+  }
+
   /** The watch fell behind a compaction: what the key holds now, then watch on from there. */
-  const reread = async () => {
+  async #reread(): Promise<void> {
     try {
-      const read = await client.range(key);
-      if (stopped) return;
+      const read = await this.#client.range(this.#key);
+      if (this.#stopped) return;
       const kv = read.kvs[0];
-      if (kv === undefined) follower.onValue(undefined, read.revision);
-      else if (kv.modRevision >= next) follower.onValue(kv, kv.modRevision);
-      next = read.revision + 1;
-      found();
-      open();
+      if (kv === undefined) this.#follower.onValue(undefined, read.revision);
+      else if (kv.modRevision >= this.#next) this.#follower.onValue(kv, kv.modRevision);
+      this.#next = read.revision + 1;
+      this.#found();
+      this.open();
     } catch (err) {
-      lost((err as Error).message);
+      this.#lost((err as Error).message);
     }
-  };
-  const open = () => {
-    if (stopped) return;
+  }
+
+  open(): void {
+    if (this.#stopped) return;
     // This stream's own end: a compaction's cancel or the connection's end closes it, whichever
     // comes first, and etcd would otherwise keep the canceled stream's connection open.
     let ended = false;
@@ -76,41 +103,35 @@ export function followKey(
     const end = () => {
       ended = true;
       stopThis?.();
-      if (stopWatch === stopThis) stopWatch = undefined;
+      if (this.#stopWatch === stopThis) this.#stopWatch = undefined;
     };
-    client
-      .watch(key, next, {
-        onEvents(events) {
+    this.#client
+      .watch(this.#key, this.#next, {
+        onEvents: (events) => {
           for (const event of events) {
             const revision = event.type === 'put' ? event.kv.modRevision : event.revision;
-            if (revision < next) continue;
-            next = revision + 1;
-            follower.onValue(event.type === 'put' ? event.kv : undefined, revision);
+            if (revision < this.#next) continue;
+            this.#next = revision + 1;
+            this.#follower.onValue(event.type === 'put' ? event.kv : undefined, revision);
           }
         },
-        onCompacted() {
+        onCompacted: () => {
           end();
-          if (!stopped) void reread();
+          if (!this.#stopped) void this.#reread();
         },
-        onEnd(why) {
+        onEnd: (why) => {
           end();
-          lost(why);
+          this.#lost(why);
         },
       })
       .then(
         (stop) => {
           stopThis = stop;
-          if (stopped || ended) return stop();
-          stopWatch = stop;
-          found();
+          if (this.#stopped || ended) return stop();
+          this.#stopWatch = stop;
+          this.#found();
         },
-        (err: Error) => lost(err.message),
+        (err: Error) => this.#lost(err.message),
       );
-  };
-  open();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    stopWatch?.();
-  };
+  }
 }

@@ -8,9 +8,9 @@ import {
   MAX_REQUEST_FIELDS,
   type RequestHead,
   type RequestParseError,
-  RequestParser,
   type RequestParserLimits,
-} from '../../../src/core/http1/request-parser.ts';
+} from '../../../src/core/http1/parsed-request.ts';
+import { RequestParser } from '../../../src/core/http1/request-parser.ts';
 
 interface Parsed {
   heads: RequestHead[];

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Failure } from '../../../src/core/failure/failure.ts';
 import type { FailureType } from '../../../src/core/failure/taxonomy.ts';
-import { type ResponseHead, ResponseParser } from '../../../src/core/http1/response-parser.ts';
+import type { ResponseHead } from '../../../src/core/http1/parsed-response.ts';
+import { ResponseParser } from '../../../src/core/http1/response-parser.ts';
 
 type Event =
   | { readonly type: 'head'; readonly head: ResponseHead }

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { EXIT } from '../../../src/server/cli/exit-codes.ts';
+import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-acme-storage-'));

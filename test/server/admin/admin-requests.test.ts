@@ -16,9 +16,9 @@ import { configHash } from '../../../src/core/config/config-hash.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
-import { ClusterControl } from '../../../src/server/admin/cluster-control.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
 import { statusPageRoutes } from '../../../src/server/admin/status-page.ts';
+import { ClusterControl } from '../../../src/server/cluster/cluster-control.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { adminCall } from '../../helpers/serve-process.ts';
 

@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
-import { ClusterControl } from '../../../src/server/admin/cluster-control.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
 import { ADMIN_TOKEN_GUESSES } from '../../../src/server/admin/token-guesses.ts';
+import { ClusterControl } from '../../../src/server/cluster/cluster-control.ts';
 
 const TOKEN = 'admin-guesses-token-0123456789abcdef';
 const lines: Record<string, unknown>[] = [];

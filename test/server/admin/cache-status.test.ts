@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { mergeStatuses } from '../../../src/server/admin/status-merge.ts';
+import { mergeStatuses } from '../../../src/server/cluster/status-merge.ts';
 import type { GatewayStatus } from '../../../src/server/gateway/status.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';

@@ -12,8 +12,8 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { Timeline } from '../../../src/observe/events/timeline.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
-import { ClusterControl } from '../../../src/server/admin/cluster-control.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
+import { ClusterControl } from '../../../src/server/cluster/cluster-control.ts';
 import { adminCall } from '../../helpers/serve-process.ts';
 
 const TOKEN = 'events-cursor-token-0123456789abcdef';

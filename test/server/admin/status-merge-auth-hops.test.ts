@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeStatuses } from '../../../src/server/admin/status-merge.ts';
+import { mergeStatuses } from '../../../src/server/cluster/status-merge.ts';
 import type { AuthHopStatus, GatewayStatus } from '../../../src/server/gateway/status.ts';
 
 function worker(hop: AuthHopStatus): GatewayStatus {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeStatuses } from '../../../src/server/admin/status-merge.ts';
+import { mergeStatuses } from '../../../src/server/cluster/status-merge.ts';
 import type { GatewayStatus, TargetStatus } from '../../../src/server/gateway/status.ts';
 
 function target(url: string, inFlight: number): TargetStatus {

@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
-import { EXIT } from '../../../src/server/cli/exit-codes.ts';
+import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
 import { runTool } from '../../helpers/cli-tools.ts';
 import { closeAll } from '../../helpers/keep.ts';
 

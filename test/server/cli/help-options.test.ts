@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../../src/server/cli/diagnose.ts';
-import { EXIT } from '../../../src/server/cli/exit-codes.ts';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS } from '../../../src/server/cli/explain.ts';
 import { HELP } from '../../../src/server/cli/help.ts';
 import { OPTIONS } from '../../../src/server/cli/main.ts';
+import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
 
 const HIDDEN = new Set(['help', 'stats']);
 

@@ -16,7 +16,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const COMPILERS = join(import.meta.dirname, '../../../src/server/cli/primary-compilers.ts');
+const COMPILERS = join(import.meta.dirname, '../../../src/server/cluster/primary-compilers.ts');
 
 /** Whether V8 optimized a hot function after compileFor(config) with these routes and store. */
 function optimizesWith(config: { routes: object[]; store?: object }): boolean {

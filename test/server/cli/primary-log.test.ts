@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { createLoggerOn, type Logger } from '../../../src/observe/log/logger.ts';
-import { eventLogger } from '../../../src/server/cli/primary-log.ts';
+import { eventLogger } from '../../../src/server/cluster/primary-log.ts';
 
 /** The lines each logger writes for the same calls, at the same instant. */
 function linesOf(calls: (logger: Logger) => void): { pino: string[]; primary: string[] } {

@@ -6,7 +6,7 @@
  * its content-length).
  */
 import type { ServerHttp2Stream } from 'node:http2';
-import type { RequestParseError } from '../../../core/http1/request-parser.ts';
+import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
 import { snippet } from '../../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../../core/net/client-certificate.ts';

@@ -12,7 +12,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
-import type { RequestParseError } from '../../../core/http1/request-parser.ts';
+import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
@@ -99,6 +99,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   /** The socket being accepted, for its guard: the session's own `socket` may not be destroyed. */
   let acceptingSocket: Socket | undefined;
   let closing = false;
+  const context: StreamContext = { limits, handlers, open, refused };
 
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
@@ -109,61 +110,9 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     // The session's own event, not the server's: a stream node:http2 has already destroyed
     // (below) no longer names its session, and its guard is still owed its request.
     session.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) =>
-      onStream(session, guard, stream, flags, rawHeaders),
+      onStream(context, session, guard, stream, flags, rawHeaders),
     );
   });
-
-  function onStream(
-    session: ServerHttp2Session,
-    guard: H2Guard,
-    stream: ServerHttp2Stream,
-    flags: number,
-    rawHeaders: string[],
-  ): void {
-    // A stream refused or cut before a sink listens must not throw its error at the process.
-    stream.on('error', ignore);
-    // A head that came in whole with a frame nghttp2 refused (DATA past its content-length, in
-    // the same read): the connection is closed for it before the stream is handed over. Nothing
-    // can answer it, but the gateway read a request: it gets its log line, the client's 400.
-    const breach = stream.destroyed ? protocolBreach(stream, 'as its request came in') : undefined;
-    if (breach === undefined && !guard.admit(stream)) return;
-    const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
-    const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
-    // Leaves `open` as its stream closes (H2Guard.streamClosed).
-    const response = new H2Response(stream, guard, head, limits.sendTimeout, guard.admittedAt);
-    open.add(response);
-    const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
-    const body =
-      endStream || breach !== undefined
-        ? undefined
-        : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits, () => guard.connectionUp);
-    response.requestBody = body;
-    // A response complete before its request body was read (a 404 or a refusal, answered
-    // before the body is wanted): node:http2 closes a stream only once its readable side has
-    // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
-    // stream closes, and the session logs the request. The HTTP/1.1 server closes such a
-    // connection instead.
-    if (body !== undefined)
-      stream.once('finish', () => {
-        if (!body.complete && !body.destroyed) body.destroy();
-      });
-    const exchange = new H2Exchange(head, body, response, guard.budget);
-    if (breach !== undefined)
-      return handlers.refused(exchange, {
-        status: 400,
-        code: 'ERR_HTTP2_ERROR',
-        details: breach,
-        inBody: true,
-      });
-    const overLimit = refused.get(session);
-    if (overLimit !== undefined) {
-      session.close();
-      return handlers.overLimit(exchange, overLimit);
-    }
-    const refusal = h2Refusal(rawHeaders, head, limits);
-    if (refusal === undefined) handlers.request(exchange);
-    else handlers.refused(exchange, refusal);
-  }
 
   return {
     http2: server,
@@ -192,4 +141,68 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       return count;
     },
   };
+}
+
+/** What every stream of a server is served with: made once a server, not a stream. */
+interface StreamContext {
+  readonly limits: H2Limits;
+  readonly handlers: H2Handlers;
+  /** Responses not yet over, for the drain deadline to mark before it cuts them. */
+  readonly open: Set<H2Response>;
+  /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
+  readonly refused: WeakMap<Http2Session, Failure>;
+}
+
+/** A stream's head is in: its exchange goes to the handlers, or is refused. */
+function onStream(
+  { limits, handlers, open, refused }: StreamContext,
+  session: ServerHttp2Session,
+  guard: H2Guard,
+  stream: ServerHttp2Stream,
+  flags: number,
+  rawHeaders: string[],
+): void {
+  // A stream refused or cut before a sink listens must not throw its error at the process.
+  stream.on('error', ignore);
+  // A head that came in whole with a frame nghttp2 refused (DATA past its content-length, in
+  // the same read): the connection is closed for it before the stream is handed over. Nothing
+  // can answer it, but the gateway read a request: it gets its log line, the client's 400.
+  const breach = stream.destroyed ? protocolBreach(stream, 'as its request came in') : undefined;
+  if (breach === undefined && !guard.admit(stream)) return;
+  const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
+  const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
+  // Leaves `open` as its stream closes (H2Guard.streamClosed).
+  const response = new H2Response(stream, guard, head, limits.sendTimeout, guard.admittedAt);
+  open.add(response);
+  const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
+  const body =
+    endStream || breach !== undefined
+      ? undefined
+      : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits, () => guard.connectionUp);
+  response.requestBody = body;
+  // A response complete before its request body was read (a 404 or a refusal, answered
+  // before the body is wanted): node:http2 closes a stream only once its readable side has
+  // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
+  // stream closes, and the session logs the request. The HTTP/1.1 server closes such a
+  // connection instead.
+  if (body !== undefined)
+    stream.once('finish', () => {
+      if (!body.complete && !body.destroyed) body.destroy();
+    });
+  const exchange = new H2Exchange(head, body, response, guard.budget);
+  if (breach !== undefined)
+    return handlers.refused(exchange, {
+      status: 400,
+      code: 'ERR_HTTP2_ERROR',
+      details: breach,
+      inBody: true,
+    });
+  const overLimit = refused.get(session);
+  if (overLimit !== undefined) {
+    session.close();
+    return handlers.overLimit(exchange, overLimit);
+  }
+  const refusal = h2Refusal(rawHeaders, head, limits);
+  if (refusal === undefined) handlers.request(exchange);
+  else handlers.refused(exchange, refusal);
 }

@@ -22,56 +22,29 @@
  * LINGER_MS, whatever the client does.
  */
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import {
-  type RequestHead,
-  type RequestParseError,
-  RequestParser,
-  type RequestParserHandler,
-} from '../../../core/http1/request-parser.ts';
-import { trimOws } from '../../../core/http1/syntax.ts';
+import type {
+  RequestHead,
+  RequestParseError,
+  RequestParserHandler,
+} from '../../../core/http1/parsed-request.ts';
+import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
-import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
-import { type DownstreamExchange, type DownstreamHead, servernameOf } from '../../../core/net/downstream.ts';
+import { type DownstreamExchange, servernameOf } from '../../../core/net/downstream.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
-import { expectsOnlyContinue } from '../request-checks.ts';
-import { Http1Response, type ResponseOwner } from './http1-response.ts';
+import type {
+  ConnectionState,
+  Http1Settings,
+  PriorKnowledge,
+  ResponseOwner,
+} from './http1-connection-setup.ts';
+import { http1DownstreamHead } from './http1-downstream-head.ts';
+import { Http1Response } from './http1-response.ts';
+import { BodyStream } from './request-body-stream.ts';
 
 /** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
 const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
-
-/** A head as it is put together (DownstreamHead, writable). */
-type HeadDraft = { -readonly [K in keyof DownstreamHead]: DownstreamHead[K] };
-
-export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
-
-export interface Http1Settings {
-  readonly headerSize: number;
-  readonly uriLength: number;
-  readonly headerTimeout: number;
-  readonly bodyIdleTimeout: number;
-  readonly keepAliveTimeout: number;
-  /** `limits.send_timeout`, for each response's send deadline (absent: none). */
-  readonly sendTimeout?: number;
-  /** listen[].proxy_protocol is on (the parser's RequestParserLimits.proxyProtocol). */
-  readonly proxyProtocol?: boolean;
-  /** How the listener serves HTTP/2, if it does (the parser's RequestParserLimits.http2). */
-  readonly http2?: 'prior-knowledge' | 'alpn';
-}
-
-/**
- * A plain listener that serves HTTP/2 with prior knowledge too (h2c): the connection's first
- * bytes are looked at here, by the HTTP/1.1 connection already made, so that an HTTP/1.1
- * connection (nearly all of them) costs no separate reader, timer or listeners to find out.
- */
-export interface PriorKnowledge {
-  /** Whether a connection's first bytes may be, or begin, HTTP/2's preface (false: HTTP/1.1 for sure). */
-  mayBeH2(first: Buffer): boolean;
-  /** Takes a connection that may be HTTP/2, its first bytes put back, to decide and serve it. */
-  take(socket: Socket): void;
-}
 
 export interface Http1Handlers {
   /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
@@ -89,29 +62,6 @@ export interface Http1Handlers {
    */
   plainOnTls?(tcp: Socket, done: () => void): void;
 }
-
-/** A request body stream: read from the connection, with backpressure on the socket. */
-class BodyStream extends Readable {
-  readonly #connection: Http1Connection;
-  trailers: readonly string[] | undefined;
-
-  constructor(connection: Http1Connection) {
-    super();
-    this.#connection = connection;
-    // The connection destroys the body with an error to tell its reader the client left or broke
-    // it; a reader listens for that itself. Often there is none: a request still waiting for a
-    // pooled connection, an exchange the client's leaving ended (its pump let go first). An
-    // 'error' with no listener is an uncaught exception, and that took the whole gateway down.
-    this.on('error', ignoreUnread);
-  }
-
-  override _read(): void {
-    this.#connection.bodyWanted();
-  }
-}
-
-/** A body error nobody is left to hear (BodyStream): the session already knows the client left. */
-function ignoreUnread(): void {}
 
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
@@ -354,50 +304,23 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A stream only for a request that has a body: most have none.
     const body = hasBody ? new BodyStream(this) : undefined;
     this.#body = body;
-    let expectContinue = false;
-    let h2c = false;
-    const fields = head.headers;
-    for (let i = 0; i < fields.length; i += 2) {
-      const name = fields[i];
-      // RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored (it knows no 1xx).
-      // Any of the Expect fields (accept's checks refuse a list that asks for more than that).
-      if (name.length === 6 && name.toLowerCase() === 'expect')
-        expectContinue ||= head.versionMinor === 1 && expectsOnlyContinue(fields[i + 1]);
-      // Any of the Upgrade fields: the upstream reads them as one list (RFC 9110 §5.3).
-      else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
-        h2c ||= offersH2c(fields[i + 1]);
-    }
-    // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
-    // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
-    const upgrade = head.upgrade && !h2c && !hasBody;
     if (this.#remoteAddress === undefined) {
       this.#remoteAddress = clientAddressOf(this.socket);
       this.#servername = servernameOf(this.socket).servername;
     }
-    const downstream: HeadDraft = {
-      method: head.method,
-      target: head.target,
-      versionMajor: 1,
-      versionMinor: head.versionMinor,
-      protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
-      headers: fields,
-      remoteAddress: this.#remoteAddress,
-      encrypted: this.#encrypted,
-      bodyLength:
-        head.framing === 'chunked' ? 'chunked' : head.framing === 'length' ? head.contentLength : undefined,
-      upgrade,
-      expectContinue,
-    };
-    // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
-    if (this.#servername !== undefined) downstream.servername = this.#servername;
-    const certificate = clientCertificateOf(this.socket);
-    if (certificate !== undefined) downstream.clientCertificate = certificate;
+    const downstream = http1DownstreamHead(
+      head,
+      this.socket,
+      this.#remoteAddress,
+      this.#servername,
+      this.#encrypted,
+    );
     const response = new Http1Response(this.socket, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.
       close: !head.keepAlive || this.#closeAfter || head.upgrade,
-      expectContinue: expectContinue && hasBody,
+      expectContinue: downstream.expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
       sendTimeout: this.#settings.sendTimeout,
     });
@@ -704,9 +627,4 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   #clearTimer(): void {
     this.#deadline.disarm();
   }
-}
-
-/** Whether an Upgrade field offers h2c (case-insensitive, RFC 9110 §7.8). */
-function offersH2c(value: string): boolean {
-  return value.split(',').some((p) => trimOws(p).split('/')[0].toLowerCase() === 'h2c');
 }

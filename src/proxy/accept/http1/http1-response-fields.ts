@@ -37,3 +37,44 @@ export function keepAliveLines(seconds: number): string {
   }
   return keepAliveText;
 }
+
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** A chunked body's end: its last chunk, and its trailer section (empty but for the final CRLF when there are none). */
+export function lastChunk(trailers: readonly string[] | undefined): string {
+  if (trailers === undefined || trailers.length === 0) return LAST_CHUNK;
+  let last = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+  return `${last}\r\n`;
+}
+
+/** fieldsSaid's bits: the head has a Date, a Content-Length, a Connection field. */
+export const SAID_DATE = 1;
+export const SAID_LENGTH = 2;
+export const SAID_CONNECTION = 4;
+
+/**
+ * Which of the three fields this hop reads a head has (SAID_*), in one pass: a name is
+ * lower-cased only when its length matches. A number, not an object: nothing made a response.
+ */
+export function fieldsSaid(headers: readonly string[]): number {
+  let said = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name.length === 4) {
+      if (name.toLowerCase() === 'date') said |= SAID_DATE;
+    } else if (name.length === 10) {
+      if (name.toLowerCase() === 'connection') said |= SAID_CONNECTION;
+    } else if (name.length === 14 && name.toLowerCase() === 'content-length') said |= SAID_LENGTH;
+  }
+  return said;
+}
+
+/**
+ * The connection's fate, for a head that does not say it: `close`, or as node:http said it,
+ * clients (and the drain test's) read it here.
+ */
+export function connectionLine(close: boolean, keepAliveSeconds: number): string {
+  if (close) return 'connection: close\r\n';
+  return keepAliveSeconds > 0 ? keepAliveLines(keepAliveSeconds) : 'connection: keep-alive\r\n';
+}

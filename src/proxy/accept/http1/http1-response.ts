@@ -16,31 +16,19 @@ import {
 } from '../../../core/net/downstream.ts';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
-import { dateFieldLine, keepAliveLines, withoutLength } from './http1-response-fields.ts';
-
-/** What the sink reports to its connection. */
-export interface ResponseOwner {
-  /** The final head is going out. */
-  responseStarted(): void;
-  /** The whole response is on the socket; `close`: the connection must close after it. */
-  responseFinished(close: boolean): void;
-  /** The response ended, its rest still leaving for a client behind (responseFinished once it took it). */
-  responseLeaving(): void;
-  /**
-   * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
-   * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
-   */
-  responseAborted(reset: boolean): void;
-  /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
-  responseSwitched(): { socket: Socket; rest: Buffer };
-  /** The bytes of the request being answered the connection has read (head and body, as they came). */
-  readonly requestBytes: number;
-  /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */
-  limitBody(limit: number): string | undefined;
-}
+import type { ResponseOwner } from './http1-connection-setup.ts';
+import {
+  connectionLine,
+  dateFieldLine,
+  fieldsSaid,
+  lastChunk,
+  SAID_CONNECTION,
+  SAID_DATE,
+  SAID_LENGTH,
+  withoutLength,
+} from './http1-response-fields.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 const EMPTY = Buffer.alloc(0);
 
@@ -192,22 +180,14 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#chunked = false;
     this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
-    // One pass for the three fields this hop reads: a name is lower-cased only when its length matches.
-    let date = false;
-    let length = false;
-    let connection = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
-      if (name.length === 4) date ||= name.toLowerCase() === 'date';
-      else if (name.length === 10) connection ||= name.toLowerCase() === 'connection';
-      else if (name.length === 14) length ||= name.toLowerCase() === 'content-length';
-    }
+    const said = fieldsSaid(headers);
+    const length = (said & SAID_LENGTH) !== 0;
     // RFC 9110 §8.6: a 204 carries no Content-Length (a client that reads one would take that
     // many bytes of the next response as this one's body).
     const fields = length && status === 204 ? withoutLength(headers) : headers;
     // This hop's fields go around the upstream's, whose list is not copied to add them. The
     // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
-    const before = date ? '' : dateFieldLine();
+    const before = (said & SAID_DATE) !== 0 ? '' : dateFieldLine();
     let after = '';
     if (!this.#bodyless && !length) {
       // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
@@ -222,13 +202,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
     // (A gateway-made head may say it already: said once.)
-    if (this.#close) {
-      if (!connection) after += 'connection: close\r\n';
-    } else if (!connection) {
-      // As node:http said it: clients (and the drain test's) read the connection's fate here.
-      after +=
-        this.#keepAliveSeconds > 0 ? keepAliveLines(this.#keepAliveSeconds) : 'connection: keep-alive\r\n';
-    }
+    if ((said & SAID_CONNECTION) === 0) after += connectionLine(this.#close, this.#keepAliveSeconds);
     const text = serializeResponseHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.responseStarted();
@@ -350,15 +324,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
-    if (this.#chunked) {
-      let last = LAST_CHUNK;
-      if (trailers !== undefined && trailers.length > 0) {
-        last = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-        last += CRLF;
-      }
-      this.#socket.write(last, 'latin1');
-    }
+    if (this.#chunked) this.#socket.write(lastChunk(trailers), 'latin1');
     this.#over = true;
     // A client behind (a write waiting, the send deadline counting) has it whole once the socket
     // drains (#stopSend), cut if the deadline passes first: not when it was written.

@@ -11,12 +11,8 @@ import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
-import {
-  Http1Connection,
-  type Http1Handlers,
-  type Http1Settings,
-  type PriorKnowledge,
-} from './http1-connection.ts';
+import { Http1Connection, type Http1Handlers } from './http1-connection.ts';
+import type { Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
@@ -73,9 +69,8 @@ export function createHttp1Server(
     connections.add(connection);
     if (draining) connection.closeAfterResponse();
   };
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket) =>
     add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
-  };
   // TCP connections that are not (or not yet) an Http1Connection here: every one over TLS or
   // behind a gate (counted from its accept); on a plain listener, only one handed to HTTP/2.
   const tcp = new Set<Socket>();
@@ -86,73 +81,25 @@ export function createHttp1Server(
     underTls?.add(socket);
     socket.once('close', () => tcp.delete(socket));
   };
-  // Made once a server: a plain HTTP/1.1 connection adds nothing to find out that it is one.
-  const handOff: PriorKnowledge | undefined = priorKnowledge && {
-    mayBeH2: priorKnowledge.mayBeH2,
-    take: (socket) => {
-      if (!counted) track(socket);
-      priorKnowledge.take(socket);
-    },
-  };
-  const acceptPlain = (socket: Socket) => {
-    add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
-  };
-  const taker = take ?? accept;
   // What reads a connection before node:net or node:tls does (for TLS, before its handshake):
   // the PROXY header first, then an ACME validation's ClientHello.
   const stages = [gate, tls === undefined ? undefined : alpn].filter((s) => s !== undefined);
-  // Over TLS the socket that comes here is a new one: it takes its client from the TCP one's
-  // header; and its handshake, timed from the accept when a stage read it first, is done. It is
-  // half-open from here only (SOCKET_OPTIONS): before its handshake, a client's FIN ends it at
-  // once, since it can never carry a request (a load balancer's TCP check); half-open, it held
-  // its slot, and a drain, until the handshake bound.
-  const first =
-    underTls === undefined
-      ? taker
-      : (socket: Socket) => {
-          socket.allowHalfOpen = true;
-          if (stages.length > 0) {
-            underTls.handshakeDone(socket as TLSSocket);
-            gate?.adopt(socket);
-          }
-          taker(socket);
-        };
-  const server =
-    tls === undefined
-      ? createServer(SOCKET_OPTIONS, first)
-      : // A handshake is part of the head's time: Node's own bound (120 s) would let a client
-        // that stalls its ClientHello hold a connection slot that long. (Read when the listener
-        // opens: a reload's header_timeout reaches the heads, not the handshakes.)
-        createTlsServer(
-          { ...SOCKET_OPTIONS, allowHalfOpen: false, handshakeTimeout: settings().headerTimeout, ...tls },
-          first,
-        );
+  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
+  // nor one whose PROXY header is still being read.
+  const counted = tls !== undefined || stages.length > 0;
+  // Made once a server: a plain HTTP/1.1 connection adds nothing to find out that it is one.
+  const handOff = priorKnowledge && handOffTo(priorKnowledge, counted ? undefined : track);
+  const acceptPlain = (socket: Socket) =>
+    add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
+  const first = afterHandshake(take ?? accept, underTls, stages.length > 0, gate);
+  const server = serverOf(tls, settings().headerTimeout, first);
   // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
   if (underTls !== undefined)
     server.on('tlsClientError', (err, socket) => failedHandshake(err, socket, handlers, underTls));
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
-  if (stages.length > 0) {
-    const inner = server.listeners('connection') as ((socket: Socket) => void)[];
-    server.removeAllListeners('connection');
-    // Node's handshake bound, as it reads it: the value in force when the listener opened.
-    const handshakeMs = settings().headerTimeout;
-    const through = (socket: Socket, index: number): void => {
-      const stage = stages[index];
-      if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
-      underTls?.boundHandshake(socket, handshakeMs);
-      for (const listener of inner) listener.call(server, socket);
-      // pause() stopped the flow; a 'data' listener the taker added would not restart it.
-      if (tls === undefined) socket.resume();
-    };
-    server.on('connection', (socket: Socket) => {
-      markAcceptedAt(socket, performance.now());
-      through(socket, 0);
-    });
-  }
-  // Over TLS, the TCP connections too: one still in its handshake has no Http1Connection yet;
-  // nor one whose PROXY header is still being read.
-  const counted = tls !== undefined || stages.length > 0;
+  // Node's handshake bound, as it reads it: the value in force when the listener opened.
+  if (stages.length > 0) throughStages(server, stages, underTls, settings().headerTimeout, tls === undefined);
   // First, before node:tls wraps it: the TCP socket is read as it was accepted.
   if (counted) server.prependListener('connection', track);
   return {
@@ -179,6 +126,87 @@ export function createHttp1Server(
       return count;
     },
   };
+}
+
+/** A plain connection that may be HTTP/2 goes to it, `track`ed when not counted at its accept. */
+function handOffTo(
+  priorKnowledge: PriorKnowledge,
+  track: ((socket: Socket) => void) | undefined,
+): PriorKnowledge {
+  return {
+    mayBeH2: priorKnowledge.mayBeH2,
+    take: (socket) => {
+      track?.(socket);
+      priorKnowledge.take(socket);
+    },
+  };
+}
+
+/**
+ * Where a connection goes once node:net or node:tls hands it over. Over TLS the socket that comes
+ * here is a new one: it takes its client from the TCP one's header; and its handshake, timed
+ * from the accept when a stage read it first, is done. It is half-open from here only
+ * (SOCKET_OPTIONS): before its handshake, a client's FIN ends it at once, since it can never
+ * carry a request (a load balancer's TCP check); half-open, it held its slot, and a drain,
+ * until the handshake bound.
+ */
+function afterHandshake(
+  taker: (socket: Socket) => void,
+  underTls: TlsConnections | undefined,
+  staged: boolean,
+  gate: ProxyGate | undefined,
+): (socket: Socket) => void {
+  if (underTls === undefined) return taker;
+  return (socket: Socket) => {
+    socket.allowHalfOpen = true;
+    if (staged) {
+      underTls.handshakeDone(socket as TLSSocket);
+      gate?.adopt(socket);
+    }
+    taker(socket);
+  };
+}
+
+/**
+ * The node:net server, or over TLS the node:tls one. A handshake is part of the head's time:
+ * Node's own bound (120 s) would let a client that stalls its ClientHello hold a connection
+ * slot that long. (`handshakeMs` is read when the listener opens: a reload's header_timeout
+ * reaches the heads, not the handshakes.)
+ */
+function serverOf(tls: TlsOptions | undefined, handshakeMs: number, first: (socket: Socket) => void): Server {
+  if (tls === undefined) return createServer(SOCKET_OPTIONS, first);
+  return createTlsServer(
+    { ...SOCKET_OPTIONS, allowHalfOpen: false, handshakeTimeout: handshakeMs, ...tls },
+    first,
+  );
+}
+
+/**
+ * Each accepted connection goes through the stages (the PROXY header, an ACME validation's
+ * ClientHello) before node:net or node:tls reads it: the server's own 'connection' listeners
+ * are called once the last stage admitted it.
+ */
+function throughStages(
+  server: Server,
+  stages: readonly (ProxyGate | PreTlsStage)[],
+  underTls: TlsConnections | undefined,
+  handshakeMs: number,
+  plain: boolean,
+): void {
+  const inner = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const through = (socket: Socket, index: number): void => {
+    const stage = stages[index];
+    if (stage !== undefined) return stage.admit(socket, (admitted) => through(admitted, index + 1));
+    underTls?.boundHandshake(socket, handshakeMs);
+    for (const listener of inner) listener.call(server, socket);
+    // pause() stopped the flow; a 'data' listener the taker added would not restart it.
+    if (plain) socket.resume();
+  };
+  server.on('connection', (socket: Socket) => {
+    markAcceptedAt(socket, performance.now());
+    through(socket, 0);
+  });
 }
 
 /**

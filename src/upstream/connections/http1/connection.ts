@@ -1,12 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Failure } from '../../../core/failure/failure.ts';
+import type { ResponseHead, ResponseParserHandler } from '../../../core/http1/parsed-response.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
-import {
-  type ResponseHead,
-  ResponseParser,
-  type ResponseParserHandler,
-} from '../../../core/http1/response-parser.ts';
+import { ResponseParser } from '../../../core/http1/response-parser.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';

@@ -1,4 +1,4 @@
-import type { ResponseHead } from '../../../core/http1/response-parser.ts';
+import type { ResponseHead } from '../../../core/http1/parsed-response.ts';
 import type { UpstreamHead } from '../exchange-contract.ts';
 
 /**

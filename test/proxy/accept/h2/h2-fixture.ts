@@ -7,7 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULTS } from '../../../../src/core/config/defaults.ts';
 import type { Failure } from '../../../../src/core/failure/failure.ts';
-import type { RequestParseError } from '../../../../src/core/http1/request-parser.ts';
+import type { RequestParseError } from '../../../../src/core/http1/parsed-request.ts';
 import type { DownstreamExchange } from '../../../../src/core/net/downstream.ts';
 import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
 import type { H2BoundEvent } from '../../../../src/proxy/accept/h2/h2-bound.ts';

@@ -1,9 +1,9 @@
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { ClusterControl } from '../admin/cluster-control.ts';
 import type { FleetCanary } from '../fleet/fleet-canary.ts';
 import type { FleetSource, FleetStart } from '../fleet/fleet-source.ts';
+import type { ClusterControl } from './cluster-control.ts';
 
 /** What a fleet's gateway follows once it serves; empty until then, and on a standalone one. */
 export interface FleetFollowing {

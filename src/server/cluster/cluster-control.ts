@@ -4,23 +4,14 @@ import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { EVENTS_KEPT, mergeEvents } from '../../observe/events/event-ring.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { type ActivityReport, mergeActivity } from '../../observe/metrics/activity.ts';
-import { mergePurged } from '../../proxy/cache/purge-merge.ts';
+import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
-import {
-  addSide,
-  emptySide,
-  isSide,
-  mergeWindows,
-  type SideCounts,
-  type WindowCounts,
-} from '../../upstream/canary/canary-window.ts';
+import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
-import type { FromWorker, ToWorker } from '../gateway/ipc-protocol.ts';
+import type { ToWorker } from '../gateway/ipc-protocol.ts';
 import { reloadChanges } from '../gateway/reload-plan.ts';
 import {
   type ChangeProblem,
@@ -29,7 +20,14 @@ import {
   timelineChange,
 } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
-import type { GatewayStatus } from '../gateway/status.ts';
+import { type PurgeAnswer, purgeInWorkers } from './cluster-purge.ts';
+import {
+  addedGatewayCounts,
+  mergedActivity,
+  mergedCanaryWindow,
+  mergedEvents,
+  mergedStatus,
+} from './cluster-queries.ts';
 import { readForReload } from './reload-read.ts';
 import {
   type Caller,
@@ -38,7 +36,7 @@ import {
   readReloadAnswers,
   type WhileDraining,
 } from './reload-report.ts';
-import { type MergedStatus, mergeStatuses } from './status-merge.ts';
+import type { MergedStatus } from './status-merge.ts';
 import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
 
 /**
@@ -341,120 +339,36 @@ export class ClusterControl {
    * still removing the files of a large cache.dir then is `under_way`, and its count is logged
    * when it comes (`admin purge finished`). `failed`: a worker that did not take it in time.
    */
-  purge(
-    scope: PurgeScope,
-    caller: Caller,
-    wait = WORKER_ANSWER_MS,
-  ): Promise<
-    | { problem: ChangeProblem }
-    | {
-        removed: number;
-        removed_at_most?: number;
-        confirmed: number[];
-        under_way: number[];
-        failed: number[];
-      }
-  > {
-    return this.#serial(async () => {
-      if (scope.route !== undefined) {
-        const route = this.#config.routes.find((r) => r.name === scope.route);
-        if (route === undefined)
-          return { problem: { field: 'route', detail: `no route named "${scope.route}"` } };
-        if (route.cache === undefined)
-          return { problem: { field: 'route', detail: `the route "${scope.route}" has no cache` } };
-      }
-      const late = (worker: number, answer: FromWorker | undefined) =>
-        answer?.candor === 'purged'
-          ? this.#logger.info({ purge: scope, worker, removed: answer.removed }, 'admin purge finished')
-          : this.#logger.warn({ purge: scope, worker }, 'admin purge never finished (worker gone or stuck)');
-      const answers = await this.#workers.askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
-      const purged: { removed: number; ids?: readonly string[] }[] = [];
-      const confirmed: number[] = [];
-      const underWay: number[] = [];
-      const failed: number[] = [];
-      for (const { worker, answer, taken, exit } of answers) {
-        if (answer?.candor === 'purged') {
-          purged.push(answer);
-          confirmed.push(worker);
-        } else if (taken === true && exit === undefined) underWay.push(worker);
-        else failed.push(worker);
-      }
-      // An answer two workers held is one (each keeps its own copy in memory).
-      const { removed, removedAtMost } = mergePurged(purged);
-      const counted = removedAtMost === undefined ? {} : { removed_at_most: removedAtMost };
-      this.#logger.info(
-        {
-          who: caller.who,
-          purge: scope,
-          removed,
-          ...counted,
-          workers: { confirmed, under_way: underWay, failed },
-        },
-        'admin purge',
-      );
-      return { removed, ...counted, confirmed, under_way: underWay, failed };
-    });
+  purge(scope: PurgeScope, caller: Caller, wait = WORKER_ANSWER_MS): Promise<PurgeAnswer> {
+    return this.#serial(() => purgeInWorkers(this.#workers, this.#config, this.#logger, scope, caller, wait));
   }
 
   /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
-  async status(): Promise<MergedStatus> {
-    const answers = await this.#workers.askAll((id) => ({ candor: 'status', id }));
-    const statuses: { worker: number; pid: number | undefined; status: GatewayStatus | undefined }[] =
-      answers.map(({ worker, pid, answer }) => ({
-        worker,
-        pid,
-        status: answer?.candor === 'status' ? answer.status : undefined,
-      }));
-    const certificates = this.certificates();
-    return { ...mergeStatuses(statuses), ...(certificates === undefined ? {} : { certificates }) };
+  status(): Promise<MergedStatus> {
+    return mergedStatus(this.#workers, this.certificates);
   }
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
-  async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
-    const answers = await this.#workers.askAll((id) => ({ candor: 'activity', id }));
-    const reports = answers.flatMap(({ answer }) => (answer?.candor === 'activity' ? [answer.activity] : []));
-    return { ...mergeActivity(reports), workers: { asked: answers.length, answered: reports.length } };
+  activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
+    return mergedActivity(this.#workers);
   }
 
-  /**
-   * The deploy timeline (GET /events): the primary's events and each worker's (a canary
-   * controller's), merged by time, the newest EVENTS_KEPT; `since` (epoch ms): only later ones;
-   * `after` (an event's id): only those recorded after it.
-   * A worker that does not answer in time leaves its events out, and is counted.
-   */
-  async events(
+  /** The deploy timeline (GET /events): the primary's events and each worker's, merged (cluster-queries.ts). */
+  events(
     since?: number,
     after?: number,
   ): Promise<{ events: RecordedEvent[]; workers: { asked: number; answered: number } }> {
-    const answers = await this.#workers.askAll((id) => ({
-      candor: 'events',
-      id,
-      ...(since === undefined ? {} : { since }),
-      ...(after === undefined ? {} : { after }),
-    }));
-    const lists = answers.flatMap(({ answer }) => (answer?.candor === 'events' ? [answer.events] : []));
-    return {
-      events: mergeEvents([this.timeline.ring.list(since, after), ...lists], EVENTS_KEPT),
-      workers: { asked: answers.length, answered: lists.length },
-    };
+    return mergedEvents(this.#workers, this.timeline, since, after);
   }
 
   /** A canary route's window from every worker (each starts a new one), merged; undefined when no worker has it. */
-  async canaryWindow(route: string): Promise<WindowCounts | undefined> {
-    const answers = await this.#workers.askAll((id) => ({ candor: 'canary_window', id, route }));
-    const windows = answers.flatMap(({ answer }) =>
-      answer?.candor === 'canary_window' && answer.window !== undefined ? [answer.window] : [],
-    );
-    return windows.length === 0 ? undefined : mergeWindows(windows);
+  canaryWindow(route: string): Promise<WindowCounts | undefined> {
+    return mergedCanaryWindow(this.#workers, route);
   }
 
   /** Every worker's counts of every attempt since the last ask (each starts a new window), added up: a fleet's config canary. */
-  async gatewayCounts(): Promise<SideCounts> {
-    const answers = await this.#workers.askAll((id) => ({ candor: 'gateway_counts', id }));
-    const total = emptySide();
-    for (const { answer } of answers)
-      if (answer?.candor === 'gateway_counts' && isSide(answer.counts)) addSide(total, answer.counts);
-    return total;
+  gatewayCounts(): Promise<SideCounts> {
+    return addedGatewayCounts(this.#workers);
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

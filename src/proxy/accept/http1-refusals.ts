@@ -1,0 +1,68 @@
+/**
+ * How a listener answers an HTTP/1.1 request it refuses before there is an exchange: the
+ * parser said no or the head did not come in time (refuse), or a plain request came to a TLS
+ * listener (refusePlain). The handlers write the answer and its log line.
+ */
+import type { Socket } from 'node:net';
+import { Failure } from '../../core/failure/failure.ts';
+import type { RequestHead, RequestParseError } from '../../core/http1/parsed-request.ts';
+import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
+import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
+import type { Http1Connection } from './http1/http1-connection.ts';
+import type { Refusal, RequestHandlers } from './request-handlers.ts';
+
+/** A refused request: the answer and its log line (the handlers'), then the connection closes. */
+export function refuse(
+  handlers: RequestHandlers,
+  connection: Http1Connection,
+  error: RequestParseError,
+  head: RequestHead | undefined,
+): void {
+  const { socket } = connection;
+  const refusal: Refusal = {
+    remoteAddress: clientAddressOf(socket),
+    encrypted: 'encrypted' in socket,
+    bytesRead: connection.requestBytes,
+    answer: (text) => connection.refuse(text),
+  };
+  const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
+  handlers.refused(refusal, refusalFailure(error), info);
+}
+
+/** What the request said of itself is gone into OpenSSL: its answer and log line name none of it. */
+const UNREAD: RawRequestInfo = {
+  method: '',
+  path: '',
+  host: undefined,
+  accept: undefined,
+  requestId: undefined,
+  protocol: undefined,
+};
+
+/**
+ * A plain HTTP request sent to a TLS listener (`http://` for `https://`): answered 400 in plain
+ * text on its TCP socket, as nginx answers it, and logged as any refused request, not closed
+ * on unanswered (an empty reply tells the client nothing). No lingering close can follow it:
+ * Node destroyed the TLS socket before it told of the failed handshake, and the TCP socket under
+ * it writes the answer before their handle closes. A request that came whole in the first read
+ * (about 64 KiB) reads its answer; the rest of a longer body, unread at the close, resets the
+ * connection, and a client that reads only once it has sent everything reads the reset.
+ */
+export function refusePlain(handlers: RequestHandlers, tcp: Socket, done: () => void): void {
+  const refusal: Refusal = {
+    remoteAddress: clientAddressOf(tcp),
+    encrypted: false,
+    // What the client sent, as a parsed request counts it: a PROXY header before it is not its.
+    bytesRead: clientBytesRead(tcp),
+    answer: (text) => {
+      tcp.once('error', done);
+      tcp.end(text, done);
+    },
+  };
+  const failure = new Failure(
+    'http_request_error',
+    'a plain HTTP request sent to a TLS (HTTPS) listener: send it with https://',
+    { status: 400 },
+  );
+  handlers.refused(refusal, failure, UNREAD);
+}

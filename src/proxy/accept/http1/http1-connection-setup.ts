@@ -1,0 +1,55 @@
+/**
+ * What a client connection of the HTTP/1.1 server (http1-connection.ts) is made with: its
+ * settings and the door to HTTP/2 of a listener that serves h2c with prior knowledge; the
+ * states it goes through; and what each response (http1-response.ts) reports to it.
+ */
+import type { Socket } from 'node:net';
+
+export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
+
+export interface Http1Settings {
+  readonly headerSize: number;
+  readonly uriLength: number;
+  readonly headerTimeout: number;
+  readonly bodyIdleTimeout: number;
+  readonly keepAliveTimeout: number;
+  /** `limits.send_timeout`, for each response's send deadline (absent: none). */
+  readonly sendTimeout?: number;
+  /** listen[].proxy_protocol is on (the parser's RequestParserLimits.proxyProtocol). */
+  readonly proxyProtocol?: boolean;
+  /** How the listener serves HTTP/2, if it does (the parser's RequestParserLimits.http2). */
+  readonly http2?: 'prior-knowledge' | 'alpn';
+}
+
+/**
+ * A plain listener that serves HTTP/2 with prior knowledge too (h2c): the connection's first
+ * bytes are looked at here, by the HTTP/1.1 connection already made, so that an HTTP/1.1
+ * connection (nearly all of them) costs no separate reader, timer or listeners to find out.
+ */
+export interface PriorKnowledge {
+  /** Whether a connection's first bytes may be, or begin, HTTP/2's preface (false: HTTP/1.1 for sure). */
+  mayBeH2(first: Buffer): boolean;
+  /** Takes a connection that may be HTTP/2, its first bytes put back, to decide and serve it. */
+  take(socket: Socket): void;
+}
+
+/** What the sink reports to its connection. */
+export interface ResponseOwner {
+  /** The final head is going out. */
+  responseStarted(): void;
+  /** The whole response is on the socket; `close`: the connection must close after it. */
+  responseFinished(close: boolean): void;
+  /** The response ended, its rest still leaving for a client behind (responseFinished once it took it). */
+  responseLeaving(): void;
+  /**
+   * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
+   * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
+   */
+  responseAborted(reset: boolean): void;
+  /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
+  responseSwitched(): { socket: Socket; rest: Buffer };
+  /** The bytes of the request being answered the connection has read (head and body, as they came). */
+  readonly requestBytes: number;
+  /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */
+  limitBody(limit: number): string | undefined;
+}
