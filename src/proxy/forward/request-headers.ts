@@ -32,23 +32,52 @@ interface ForwardFacts {
 const ADDRESSING_AND_FRAMING = ['content-length', 'host'] as const;
 
 /**
+ * What the client's fields told of the hops before this one, gathered while they are copied and
+ * said again after them with this hop's own entry. One record for every request: the builder
+ * runs in one go, never re-entered, and makes no object of its own for it (issue 61).
+ */
+const told = {
+  forwardedFor: undefined as string | undefined,
+  forwardedProto: undefined as string | undefined,
+  forwardedHost: undefined as string | undefined,
+  forwarded: undefined as string | undefined,
+  via: undefined as string | undefined,
+  host: false,
+};
+
+/**
  * The upstream request's headers, as a flat [name, value, …] list: the client's
  * headers in their order and case, minus hop-by-hop fields, plus this hop's facts.
  */
 export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
+  const out: string[] = [];
+  told.forwardedFor = told.forwardedProto = told.forwardedHost = told.forwarded = told.via = undefined;
+  told.host = false;
+  copyClientFields(raw, facts, nominatedOf(raw), out);
+  appendHopFields(facts, out);
+  return out;
+}
+
+/**
+ * The fields the client's Connection names (hop-by-hop, RFC 9110 §7.6.1), without those that
+ * frame and address the request: they are this hop's to send, whatever the client's Connection
+ * says (without its Content-Length the body would go upstream unframed, read there as a request
+ * the gateway never parsed). Undefined: no Connection field.
+ */
+function nominatedOf(raw: readonly string[]): Set<string> | undefined {
   const connection = valuesOf(raw, 'connection');
   const nominated = connection === undefined ? undefined : connectionNominated(connection);
-  // The fields that frame and address the request are this hop's to send, whatever the client's
-  // Connection says: without its Content-Length the body would go upstream unframed, read there
-  // as a request the gateway never parsed (RFC 9110 §7.6.1 forbids naming such fields).
   if (nominated !== undefined) for (const name of ADDRESSING_AND_FRAMING) nominated.delete(name);
-  const out: string[] = [];
-  let forwardedFor: string | undefined;
-  let forwardedProto: string | undefined;
-  let forwardedHost: string | undefined;
-  let forwarded: string | undefined;
-  let via: string | undefined;
-  let host = false;
+  return nominated;
+}
+
+/** The client's fields that go on, in their order and case, into `out`; what the hops before said, into `told`. */
+function copyClientFields(
+  raw: readonly string[],
+  facts: ForwardFacts,
+  nominated: Set<string> | undefined,
+  out: string[],
+): void {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -57,27 +86,29 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     if (lower.includes('_') && isOwnWordSpelledOtherwise(lower)) continue;
     switch (lower) {
       case 'x-forwarded-for':
-        if (facts.trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        if (facts.trusted)
+          told.forwardedFor = told.forwardedFor === undefined ? value : `${told.forwardedFor}, ${value}`;
         continue;
       case 'x-forwarded-proto':
         // Its last line is the proxy's own word (forwarded-proto.ts), what went before its client's.
-        if (facts.trusted) forwardedProto = value;
+        if (facts.trusted) told.forwardedProto = value;
         continue;
       case 'x-forwarded-host':
         // As its X-Forwarded-Proto: the proxy's own word is its last line's last entry, never a
         // host its client wrote before it (the one an app builds its absolute links from).
-        if (facts.trusted) forwardedHost = value;
+        if (facts.trusted) told.forwardedHost = value;
         continue;
       case 'forwarded':
-        if (facts.trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        if (facts.trusted)
+          told.forwarded = told.forwarded === undefined ? value : `${told.forwarded}, ${value}`;
         continue;
       case 'via':
-        via = via === undefined ? value : `${via}, ${value}`;
+        told.via = told.via === undefined ? value : `${told.via}, ${value}`;
         continue;
       case 'host':
         // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host (facts.host is that authority).
         out.push(name, facts.host);
-        host = true;
+        told.host = true;
         continue;
       case 'x-request-id':
       case 'traceparent':
@@ -112,10 +143,15 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     if (facts.clientCertificate !== undefined && isClientCertificateField(lower)) continue;
     out.push(name, value);
   }
+}
+
+/** This hop's own fields after the client's: Host when it sent none, Forwarded, X-Forwarded-*, Via, the request id and trace. */
+function appendHopFields(facts: ForwardFacts, out: string[]): void {
+  const { forwarded, forwardedFor, forwardedProto, forwardedHost, via } = told;
   if (facts.clientCertificate !== undefined) out.push(...clientCertFields(facts.clientCertificate));
   // An HTTP/1.0 client may send no Host: an absolute-form target's authority is the Host all
   // the same (without it the next hop would get the target's address); with none, neither is said.
-  if (!host && facts.host !== '') out.unshift('host', facts.host);
+  if (!told.host && facts.host !== '') out.unshift('host', facts.host);
   // A trusted proxy that sent no Forwarded told the client's facts in X-Forwarded-* alone: an
   // element of this hop's own (its proto, from the proxy) would be read by frameworks that
   // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
@@ -141,7 +177,6 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     'traceparent',
     facts.traceparent,
   );
-  return out;
 }
 
 /**
