@@ -27,6 +27,13 @@ const MAX_ISSUERS = 8;
 const PUBLIC_MAX_LIFETIME_MS = 398 * 86_400_000;
 /** Clocks differ: a notBefore this far ahead of this gateway's clock is still "now". */
 const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Two certificates a CA gives for the same validity may differ by a second or so: an issuer reads
+ * the clock once for notBefore and again for notAfter (openssl's `-days` does), and a second that
+ * turns between the reads makes one a second longer. A lifetime within this of the longest seen is
+ * the same; a fleet's forged long-lived certificate is months longer, not a minute.
+ */
+const LIFETIME_SLACK_MS = 60_000;
 
 /** `known` with what a chain this gateway downloaded from its CA teaches. */
 export function learnIssuers(known: CaIssuers | undefined, chain: string): CaIssuers {
@@ -67,7 +74,7 @@ export function untrustedChain(chain: string, known: CaIssuers | undefined, now:
   const notBefore = Date.parse(leaf.validFrom);
   if (notBefore > now + CLOCK_SKEW_MS) return `it begins in the future (${leaf.validFrom})`;
   const longest = known === undefined || known.longestMs === 0 ? PUBLIC_MAX_LIFETIME_MS : known.longestMs;
-  if (lifetimeOf(leaf) > longest)
+  if (lifetimeOf(leaf) > longest + LIFETIME_SLACK_MS)
     return `it lasts ${days(lifetimeOf(leaf))} days, longer than the ${days(longest)} days this gateway's CA gives`;
   return undefined;
 }
