@@ -11,7 +11,6 @@ import type { Admission } from '../admit/admission.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
-import type { RouteSplit } from '../select/split.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
 
 /**
@@ -26,8 +25,6 @@ export interface Runtime {
   readonly stages: ReadonlyMap<string, RouteStages>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
-  /** The split of each route that has one (or a canary), by route name: its weights change at run time. */
-  readonly splits: ReadonlyMap<string, RouteSplit>;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;

@@ -1,9 +1,9 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { Runtime } from '../../proxy/session/runtime.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import type { LiveRuntime } from './runtime.ts';
 import { type RuntimeChange, RuntimeChanges } from './runtime-changes.ts';
 
 /** What the controller of a gateway run in-process needs from it. */
@@ -13,7 +13,7 @@ export interface InProcessGateway {
   /** The config as the program gave it (the one a split change is checked against). */
   config(): GatewayConfig;
   /** The runtime live now: its routes' canary windows. */
-  runtime(): Runtime;
+  runtime(): LiveRuntime;
   /** Applies a runtime change already checked against `config()`, made by `who`. */
   apply(change: RuntimeChange, who: string): void;
 }

@@ -36,6 +36,12 @@ import { buildRouteStages, candorStages, closingStages, type GivenStages } from 
 export interface LiveRuntime extends Runtime {
   /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts); its stage holds them too. */
   readonly caches: ReadonlyMap<string, ResponseCache>;
+  /**
+   * The split of each route that has one (or a canary), by route name: its weights change at run
+   * time (an admin change, the canary controller, which reads its windows here); its split stage
+   * and the route caches' stages hold it too (stage-builders.ts).
+   */
+  readonly splits: ReadonlyMap<string, RouteSplit>;
   /** As Runtime's, and of the stored answers an unsafe request invalidated, so no other worker gives them again. */
   readonly announce?: (news: Announcement | CacheNews) => void;
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
