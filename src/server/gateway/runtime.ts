@@ -14,7 +14,7 @@ import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
-import { createRouter } from '../../proxy/route/router.ts';
+import { createRouter, type Router } from '../../proxy/route/router.ts';
 import { canarySides, RouteSplit } from '../../proxy/select/split.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import { RequestSession } from '../../proxy/session/request-session.ts';
@@ -30,7 +30,13 @@ import {
 import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
-import { buildRouteStages, candorStages, closingStages, type GivenStages } from './stage-builders.ts';
+import {
+  buildRouteStages,
+  type CacheFacts,
+  candorStages,
+  closingStages,
+  type GivenStages,
+} from './stage-builders.ts';
 
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
@@ -83,15 +89,15 @@ export function createRuntime(
   given?: GivenStages,
 ): LiveRuntime {
   const strayBytes = previous?.strayBytes ?? strayBytesLine(logger);
-  const upstreams = new Map<string, Upstream>();
-  for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), strayBytes));
-  changes.applyTo(upstreams.values());
-  if (link) takeVerdicts(upstreams, link);
-  const checks = link
-    ? new Map<string, ActiveChecks>()
-    : runChecks(upstreams, previous, logger, healthCounts);
-  if (previous) retireRemoved(previous, upstreams);
+  const { upstreams, checks } = liveUpstreams(
+    config,
+    changes,
+    strayBytes,
+    logger,
+    healthCounts,
+    previous,
+    link,
+  );
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
   const trust = createTrustList(config.trustForwardedFrom);
@@ -99,18 +105,10 @@ export function createRuntime(
   const splits = routeSplits(config, changes, previous?.splits);
   const caches = routeCaches(config.routes, previous?.caches);
   const router = createRouter(config.routes);
-  const cacheFacts = {
-    name: config.name,
-    router,
-    paths: config.paths,
-    metrics,
-    minimalErrors: config.errors.detail === 'minimal',
-    splits,
-    announce: link ? (news: CacheNews) => link.announce(news) : undefined,
-    // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
-    background: (listener: StageListener, exchange: DownstreamExchange) =>
-      RequestSession.request(runtime as LiveRuntime, listener, exchange),
-  };
+  // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
+  const background = (listener: StageListener, exchange: DownstreamExchange) =>
+    RequestSession.request(runtime as LiveRuntime, listener, exchange);
+  const cacheFacts = cacheFactsOf(config, router, metrics, splits, background, link);
   runtime = {
     config,
     name: config.name,
@@ -133,14 +131,7 @@ export function createRuntime(
     strayBytes,
     trust,
     access,
-    admission: new Admission(
-      config.routes,
-      (route) => changes.maintenance(route),
-      previous?.admission,
-      link,
-      store,
-      config.limits.perClient,
-    ),
+    admission: admissionOf(config, changes, previous, link, store),
     logger,
     metrics,
     tracing,
@@ -282,4 +273,63 @@ function strayBytesLine(logger: Logger): (event: StrayBytes) => void {
       'upstream sent bytes past its response: connection closed, not reused',
     ),
   );
+}
+
+/**
+ * The config's upstreams made live, each on the previous one of its name (a reload), the runtime
+ * changes applied; their health checks (none here in a cluster: the primary's verdicts are taken
+ * instead); the upstreams no longer named retired.
+ */
+function liveUpstreams(
+  config: GatewayConfig,
+  changes: RuntimeChanges,
+  strayBytes: LiveRuntime['strayBytes'],
+  logger: Logger,
+  healthCounts: HealthMetrics,
+  previous: LiveRuntime | undefined,
+  link: ClusterLink | undefined,
+): { upstreams: Map<string, Upstream>; checks: Map<string, ActiveChecks> } {
+  const upstreams = new Map<string, Upstream>();
+  for (const [name, upstream] of Object.entries(config.upstreams))
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), strayBytes));
+  changes.applyTo(upstreams.values());
+  if (link) takeVerdicts(upstreams, link);
+  const checks = link
+    ? new Map<string, ActiveChecks>()
+    : runChecks(upstreams, previous, logger, healthCounts);
+  if (previous) retireRemoved(previous, upstreams);
+  return { upstreams, checks };
+}
+
+/** What the cache's stages of this config are given: its names, its splits, the cluster's news, the refresh's start. */
+function cacheFactsOf(
+  config: GatewayConfig,
+  router: Router,
+  metrics: GatewayMetrics,
+  splits: LiveRuntime['splits'],
+  background: CacheFacts['background'],
+  link: ClusterLink | undefined,
+): CacheFacts {
+  return {
+    name: config.name,
+    router,
+    paths: config.paths,
+    metrics,
+    minimalErrors: config.errors.detail === 'minimal',
+    splits,
+    announce: link ? (news: CacheNews) => link.announce(news) : undefined,
+    background,
+  };
+}
+
+/** The admit policies of this config (maintenance, rate limits, shedding), their counts carried over a reload. */
+function admissionOf(
+  config: GatewayConfig,
+  changes: RuntimeChanges,
+  previous: LiveRuntime | undefined,
+  link: ClusterLink | undefined,
+  store: RedisRates | undefined,
+): Admission {
+  const maintenance = (route: string) => changes.maintenance(route);
+  return new Admission(config.routes, maintenance, previous?.admission, link, store, config.limits.perClient);
 }
