@@ -14,4 +14,3 @@ export interface H2ResponseOwner<R> {
   /** The client's connection is still open both ways (it neither ended nor dropped it). */
   readonly connectionUp: boolean;
 }
-
