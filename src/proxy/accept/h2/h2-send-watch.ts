@@ -63,10 +63,16 @@ export class H2SendWatch implements SendProgress {
   watch(untilDrain: boolean): void {
     if (this.#deadline.armed) return;
     this.#deadline.watch();
-    if (untilDrain) this.#stream.once('drain', this.stop);
+    if (!untilDrain) return;
+    // The drain's listener is made at the first write left waiting: after end() none is.
+    this.#drained ??= () => this.#deadline.stop();
+    this.#stream.once('drain', this.#drained);
   }
 
-  readonly stop = (): void => {
+  #drained: (() => void) | undefined;
+
+  /** The stream closed: nothing more is watched. */
+  stop(): void {
     this.#deadline.stop();
-  };
+  }
 }
