@@ -31,10 +31,11 @@ import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
-import { type DownstreamExchange, servernameOf } from '../../../core/net/downstream.ts';
+import { servernameOf } from '../../../core/net/downstream.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type {
   ConnectionState,
+  Http1Handlers,
   Http1Settings,
   PriorKnowledge,
   ResponseOwner,
@@ -44,27 +45,10 @@ import { Http1Response } from './http1-response.ts';
 import { ReadAhead } from './read-ahead.ts';
 import { BodyStream } from './request-body-stream.ts';
 
-export interface Http1Handlers {
-  /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
-  request(exchange: DownstreamExchange, connection: Http1Connection): void;
-  /**
-   * A request was refused before there was an exchange (the parser said no, or its head did
-   * not come within the header timeout): the handler answers with `connection.refuse()`.
-   */
-  refused(connection: Http1Connection, error: RequestParseError, head: RequestHead | undefined): void;
-  /**
-   * Over TLS, a client sent a plain HTTP request where its ClientHello belonged (OpenSSL knows
-   * one by its method): `tcp` is its TCP socket, under the failed TLS one, to answer in plain
-   * text on (Node has destroyed the TLS socket already: the handle closes once the answer is
-   * written); `done` destroys what is left. Without it such a client is closed on unanswered.
-   */
-  plainOnTls?(tcp: Socket, done: () => void): void;
-}
-
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
-  readonly #handlers: Http1Handlers;
+  readonly #handlers: Http1Handlers<Http1Connection>;
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
@@ -114,7 +98,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   constructor(
     socket: Socket,
     settings: Http1Settings,
-    handlers: Http1Handlers,
+    handlers: Http1Handlers<Http1Connection>,
     encrypted = false,
     gone?: (connection: Http1Connection) => void,
     priorKnowledge?: PriorKnowledge,
