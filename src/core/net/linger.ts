@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ConnectionDeadline } from './connection-deadline.ts';
 
 /**
  * How long a connection closed under a client still sending its body stays open to read (and
@@ -18,5 +19,27 @@ export const LINGER_MS = 2_000;
 export function lingerAfterFin(socket: Socket): void {
   socket.once('finish', () => {
     if (!socket.destroyed) setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
+}
+
+/**
+ * An HTTP/1.1 connection's lingering close (RFC 9112 §9.6), after what was written: our FIN, then
+ * what the client still sends is read and dropped (by the caller) until its FIN or LINGER_MS on
+ * `deadline`, then `destroy`. A last answer still leaving for a slow reader (destroyed now, its
+ * rest would be lost behind a FIN) has `sendTimeout` (0: none) to leave, the linger counting from our FIN.
+ */
+export function lingeringClose(
+  socket: Socket,
+  deadline: ConnectionDeadline,
+  sendTimeout: number,
+  destroy: () => void,
+): void {
+  const leaving = socket.writableLength > 0;
+  socket.end();
+  if (!leaving || sendTimeout <= 0) return deadline.arm(LINGER_MS, destroy);
+  deadline.arm(sendTimeout, destroy);
+  socket.once('finish', () => {
+    if (socket.readableEnded) destroy();
+    else if (!socket.destroyed) deadline.arm(LINGER_MS, destroy);
   });
 }

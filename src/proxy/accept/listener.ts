@@ -17,8 +17,8 @@ import {
 } from './alpn-challenge-gate.ts';
 import type { ListenerH2 } from './h2/h2-listener.ts';
 import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
-import type { Http1Handlers } from './http1/http1-connection.ts';
-import type { Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
+import type { Http1Connection } from './http1/http1-connection.ts';
+import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
 import { refuse, refusePlain } from './http1-refusals.ts';
 import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
@@ -232,7 +232,7 @@ function http1Handlers(
   facts: ListenerFacts,
   overLimit: WeakMap<Socket, Failure>,
   serverTls: ServerTls | undefined,
-): Http1Handlers {
+): Http1Handlers<Http1Connection> {
   return {
     request(exchange, connection) {
       const refused = overLimit.get(connection.socket);

@@ -34,7 +34,7 @@ export interface Admitted {
   readonly elsewhere?: Elsewhere;
 }
 
-/** What the hold asks of the stages that chose a request's upstream (route-stages.ts's StageRun). */
+/** What the hold asks of the stages that chose a request's upstream (stage-run.ts's StageRun). */
 interface Elsewhere {
   upstreamsNow(redraw: boolean): readonly string[] | Failure | undefined;
 }
@@ -73,7 +73,7 @@ type Verdict =
   | OwnAnswer
   | Promise<Admitted | AdmittedHere | Failure | OwnAnswer>;
 
-/** The route's stages, as admit meets them (route-stages.ts's StageRun): its access stages, and the one that chooses its upstream. */
+/** The route's stages, as admit meets them (stage-run.ts's StageRun): its access stages, and the one that chooses its upstream. */
 interface AdmitStages extends Elsewhere {
   onAccess(): StagedVerdict;
   readonly accessEdit: AnswerEdit | undefined;

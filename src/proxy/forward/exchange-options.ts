@@ -3,7 +3,7 @@
  * once a request (upstream-request.ts), with the route's limits and sinks; and its bounds.
  */
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { StageRun } from '../stages/route-stages.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 import type { AnswerRelays } from './answer-relay.ts';
 import type { BackpressureBounds } from './client-backpressure.ts';
 

@@ -9,8 +9,8 @@ import type {
   ExchangeHandler,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
-import type { HeadOutcome } from '../stages/route-stages.ts';
 import type { BodyCopy } from '../stages/stage.ts';
+import type { HeadOutcome } from '../stages/stage-run.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';

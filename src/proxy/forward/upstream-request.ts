@@ -5,7 +5,7 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { StageRun } from '../stages/route-stages.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { GRPC_RELAYS } from './grpc-relay.ts';
 import { applyHeaderRules, type TemplateVars } from './header-rules.ts';

@@ -1,8 +1,8 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
-import type { StageRun } from '../stages/route-stages.ts';
 import type { StageAnswer } from '../stages/stage.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 
 /**
  * What the attempts call on the session that owns them, and nothing
@@ -28,7 +28,7 @@ export interface AttemptsOwner {
   templateVars(): TemplateVars;
   /** The route's response header rules for this request; undefined when it has none. */
   responseEdit(): AnswerEdit | undefined;
-  /** This request's run of its route's stages (route-stages.ts); undefined: none. */
+  /** This request's run of its route's stages (stage-run.ts); undefined: none. */
   stageRun(): StageRun | undefined;
   /** The request's body already read whole (a route stage asked for it; a call's own): every attempt sends it. Undefined: none was. */
   bodyInHand(): Buffer | undefined;

@@ -18,8 +18,8 @@ import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
 import type { TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
-import type { StageRun } from '../stages/route-stages.ts';
 import type { StageAnswer } from '../stages/stage.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
@@ -45,7 +45,7 @@ export class RequestSession implements AttemptsOwner {
   /** The request, as the phases read it (the attempts too). */
   readonly #req: SessionRequest;
   #attempts: Attempts | undefined;
-  /** This request's run of its route's stages (route-stages.ts); undefined when the route has none for it. */
+  /** This request's run of its route's stages (stage-run.ts); undefined when the route has none for it. */
   #stages: StageRun | undefined;
   /** Gives back the admission slots (once; also on close). */
   #release: Release | undefined;

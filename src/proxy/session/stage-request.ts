@@ -4,8 +4,8 @@ import { Failure } from '../../core/failure/failure.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
-import type { StageRun } from '../stages/route-stages.ts';
 import type { StageRequest } from '../stages/stage.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 import type { SessionRequest } from './session-request.ts';
 import { StageBody } from './stage-body.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The stage contract on real sockets (stage.ts, route-stages.ts): the order a request meets the
+ * The stage contract on real sockets (stage.ts, route-stages.ts, stage-run.ts): the order a request meets the
  * hooks, a stage that answers or refuses, a stage's bug told as a 500 naming it (never a hang, the
  * worker serving on), what a stage cannot touch, and stages built anew by a reload.
  */

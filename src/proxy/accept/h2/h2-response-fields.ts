@@ -1,9 +1,11 @@
 /**
  * A response's head and trailers as node:http2 takes them from the HTTP/2 response sink
  * (h2-response.ts): without connection-specific fields (RFC 9113 §8.2.2), lower-case, sized as
- * the client's SETTINGS_MAX_HEADER_LIST_SIZE counts them, a field node:http2 takes once joined.
+ * the client's SETTINGS_MAX_HEADER_LIST_SIZE counts them (and refused past it), a field node:http2
+ * takes once joined.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
+import { Failure } from '../../../core/failure/failure.ts';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
 
 /** What a Date field adds to a head that has none (node:http2 adds one): its name, 29 bytes of value, 32. */
@@ -99,4 +101,36 @@ export function h2Fields(
     else into[name] = [String(present), value];
   }
   return into;
+}
+
+/**
+ * A head (as h2Head made it) larger than the client takes (`limit`, its SETTINGS_MAX_HEADER_LIST_SIZE;
+ * Infinity: it set none): its `client_header_list_size` failure.
+ */
+export function headPastClient(status: number, head: readonly string[], limit: number): Failure | undefined {
+  // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
+  if (limit === Number.POSITIVE_INFINITY) return undefined;
+  const size = headerListSize(head);
+  if (size <= limit) return undefined;
+  return new Failure(
+    'client_header_list_size',
+    `the ${status} response head is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}`,
+    { stage: 'head_received' },
+  );
+}
+
+/**
+ * A trailer section larger than the client's SETTINGS_MAX_HEADER_LIST_SIZE (`limit`): the client
+ * would reset the stream on reading it, after the stream had closed on this side (a reset nghttp2
+ * ignores), and the log would have the answer whole. The response is cut instead, and says why.
+ */
+export function trailersPastClient(
+  trailers: readonly string[] | undefined,
+  limit: number,
+): string | undefined {
+  if (trailers === undefined || trailers.length === 0 || limit === Number.POSITIVE_INFINITY) return undefined;
+  let size = 0;
+  for (let i = 0; i < trailers.length; i += 2) size += trailers[i].length + trailers[i + 1].length + 32;
+  if (size <= limit) return undefined;
+  return `the trailer section is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}: the stream was cut`;
 }

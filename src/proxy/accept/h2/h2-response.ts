@@ -11,79 +11,39 @@
  * flow-control window keeps from moving for `sendTimeoutMs` (the send deadline both protocols
  * share: send-deadline.ts) is reset with CANCEL. A whole
  * answer to a request whose body the client has not ended (HEADERS without END_STREAM, then
- * nothing) is followed by RST_STREAM NO_ERROR (RFC 9113 §8.1): else the stream, half-closed
- * on our side only, would hold its connection for as long as the client likes.
+ * nothing) is followed by RST_STREAM NO_ERROR (h2-request-side.ts).
  */
-import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
-import { Failure } from '../../../core/failure/failure.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
-import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
+import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 import { protocolBreach } from './h2-request.ts';
-import { h2Fields, h2Head, headerListSize, joinRepeats } from './h2-response-fields.ts';
+import { endRequestSideAfterAnswer } from './h2-request-side.ts';
+import { h2Head, headPastClient, trailersPastClient } from './h2-response-fields.ts';
+import type { H2ResponseOwner } from './h2-response-owner.ts';
+import { H2SendWatch, type WatchedStream, watchAfterEnd } from './h2-send-watch.ts';
+import {
+  END_STREAM,
+  type HeldBody,
+  HOLD_BYTES,
+  heldWith,
+  joinHeld,
+  OPEN_STREAM,
+  type RespondOptions,
+  respondWith,
+  sendInterimHead,
+  sendTrailersOn,
+  WAIT_FOR_TRAILERS,
+} from './h2-stream-writes.ts';
 
 const { constants } = http2;
 
-/** How long a client whose request side is open after a whole answer has to end it, before RST_STREAM NO_ERROR. */
-const REQUEST_SIDE_GRACE_MS = 1_000;
-
-/**
- * Body held with the head until the end of the tick, at most: HTTP/2's smallest maximum frame
- * size (RFC 9113 §4.2), so what is held fits one DATA frame and never escapes backpressure.
- */
-const HOLD_BYTES = 16 * 1024;
-
-/** What the sink reports to its connection's guard. */
-export interface H2ResponseOwner {
-  /** The stream has closed, however it ended: called before anyone hears how. */
-  streamClosed(response: H2Response): void;
-  /**
-   * The client reset the stream before its answer was complete: whether its head was sent, and
-   * when the stream was admitted (the rapid-reset bound counts only young unanswered streams).
-   */
-  clientReset(headSent: boolean, admittedAt: number): void;
-  /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
-  sendTimeout(streamId: number): void;
-  /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
-  readonly clientHeaderListSize: number;
-  /** The client's connection is still open both ways (it neither ended nor dropped it). */
-  readonly connectionUp: boolean;
-}
-
-/** respond()'s options (node:http2 reads them and keeps nothing): one object each, not one a response. */
-const END_STREAM = Object.freeze({ endStream: true });
-const OPEN_STREAM = Object.freeze({ endStream: false });
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
-
-/** What the send deadline reads of a response: the stream itself, and what the sink holds for it. */
-class H2SendProgress implements SendProgress {
+export class H2Response implements ResponseSink, WatchedStream {
   readonly #stream: ServerHttp2Stream;
-  readonly #sink: H2Response;
-
-  constructor(stream: ServerHttp2Stream, sink: H2Response) {
-    this.#stream = stream;
-    this.#sink = sink;
-  }
-
-  /** What the stream still holds after end() must reach the client too: closed is the stream's, not the sink's. */
-  get closed(): boolean {
-    return this.#stream.closed || this.#stream.destroyed;
-  }
-
-  get pendingBytes(): number {
-    return this.#sink.pendingBytes;
-  }
-
-  get flushedBytes(): number {
-    return this.#sink.flushedBytes;
-  }
-}
-
-export class H2Response implements ResponseSink {
-  readonly #stream: ServerHttp2Stream;
-  readonly #owner: H2ResponseOwner;
+  readonly #owner: H2ResponseOwner<H2Response>;
   readonly #headRequest: boolean;
   #expectContinue: boolean;
   #headSent = false;
@@ -93,11 +53,8 @@ export class H2Response implements ResponseSink {
   #pendingHead: string[] | undefined;
   /** The session holds this response's writes to the end of the turn (holdUntilTurnEnd). */
   #holdToTurnEnd = false;
-  /**
-   * Body written in the head's tick, held with it (its bytes in #heldBytes): the one chunk a
-   * small answer has as it is, a list only from a second one (no array a response).
-   */
-  #held: Buffer | Buffer[] | undefined;
+  /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
+  #held: HeldBody | undefined;
   #heldBytes = 0;
   #bodyless = false;
   #finished = false;
@@ -115,26 +72,26 @@ export class H2Response implements ResponseSink {
   /** The request's body, once it has one (h2-server.ts): a reset for its short END_STREAM is nghttp2's, not the client's. */
   requestBody: { readonly endedShort: string | undefined } | undefined;
   #malformedBody: string | undefined;
-  /** The send deadline the client ran out of (the stream was reset for it). */
-  #cutBySend: SendLimit | undefined;
   /** Body bytes given to the stream. */
   #written = 0;
   /**
    * The send deadline: counts while a write waits for the client, its END_STREAM and trailers
    * included. Made when first armed.
    */
-  #deadline: SendDeadline | undefined;
+  #sendWatch: H2SendWatch | undefined;
+  /** The send deadline the client ran out of (the stream was reset for it). */
+  #cutBySend: SendLimit | undefined;
+  #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   readonly #sendTimeoutMs: number;
   /** When the guard admitted the stream (Date.now()), for the rapid-reset bound's age. */
   readonly #admittedAt: number;
-  #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
   #closeCallbacks: ((finished: boolean) => void)[] | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
-    owner: H2ResponseOwner,
+    owner: H2ResponseOwner<H2Response>,
     request: Pick<DownstreamHead, 'method' | 'expectContinue'>,
     sendTimeoutMs: number,
     admittedAt: number,
@@ -224,20 +181,7 @@ export class H2Response implements ResponseSink {
 
   sendInterim(status: number, _reason: string, headers: readonly string[]): boolean {
     if (this.#headSent || this.#over || status < 102 || status > 199) return false;
-    // A client not reading is sent no more of them: they would pile up in the session.
-    if (this.#stream.writableNeedDrain) return false;
-    // One larger than the client takes would make it reset the stream: dropped, as a hint may be
-    // (counted as if every field went, the ones h2Fields drops included).
-    if (headerListSize(headers) + 7 + 3 + 32 > this.#owner.clientHeaderListSize) return false;
-    try {
-      const fields: OutgoingHttpHeaders = Object.create(null);
-      fields[':status'] = status;
-      this.#stream.additionalHeaders(h2Fields(headers, fields));
-      return true;
-    } catch {
-      // An interim head node:http2 will not send is dropped: it is only a hint.
-      return false;
-    }
+    return sendInterimHead(this.#stream, status, headers, this.#owner.clientHeaderListSize);
   }
 
   /**
@@ -250,7 +194,7 @@ export class H2Response implements ResponseSink {
   sendHead(status: number, _reason: string, headers: readonly string[], _close?: boolean): void {
     if (this.#headSent || this.#over) throw new Error('response head sent twice');
     const head = h2Head(status, headers);
-    const refused = this.#refusal(status, head);
+    const refused = headPastClient(status, head, this.#owner.clientHeaderListSize);
     if (refused !== undefined) throw refused;
     this.#headSent = true;
     // node:http2 ends the stream with the head of a HEAD's answer, a 204, 205 or 304.
@@ -261,21 +205,7 @@ export class H2Response implements ResponseSink {
   }
 
   headRefusal(status: number, headers: readonly string[]): Failure | undefined {
-    return this.#refusal(status, h2Head(status, headers));
-  }
-
-  /** A head (as h2Head made it) larger than the client takes: its `client_header_list_size` failure. */
-  #refusal(status: number, head: readonly string[]): Failure | undefined {
-    const limit = this.#owner.clientHeaderListSize;
-    // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
-    if (limit === Number.POSITIVE_INFINITY) return undefined;
-    const size = headerListSize(head);
-    if (size <= limit) return undefined;
-    return new Failure(
-      'client_header_list_size',
-      `the ${status} response head is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}`,
-      { stage: 'head_received' },
-    );
+    return headPastClient(status, h2Head(status, headers), this.#owner.clientHeaderListSize);
   }
 
   /** The head and what was held with it: the stream stays open for more body and then the trailers. */
@@ -300,65 +230,19 @@ export class H2Response implements ResponseSink {
     const held = this.#held;
     this.#held = undefined;
     this.#heldBytes = 0;
-    return Array.isArray(held) ? Buffer.concat(held) : held;
+    return held === undefined ? undefined : joinHeld(held);
   }
 
-  /**
-   * A head node:http2 will not send (a field it refuses) cuts the stream; it must not throw into
-   * a later tick. One whose only fault is a field repeated that node:http2 takes once goes with
-   * its repeats joined.
-   */
-  #respond(head: string[], options: { endStream?: boolean; waitForTrailers?: boolean }): void {
+  /** A head node:http2 will not send (a field it refuses) cuts the stream (h2-stream-writes.ts). */
+  #respond(head: string[], options: RespondOptions): void {
     this.#headOut ||= this.#stream.rstCode === 0 && !this.#stream.destroyed;
-    try {
-      this.#stream.respond(head, options);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_HEADER_SINGLE_VALUE')
-        try {
-          return this.#stream.respond(joinRepeats(head), options);
-        } catch {}
-      this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
-    }
+    if (!respondWith(this.#stream, head, options)) this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
   }
 
+  /** Trailers node:http2 will not send cut the stream, as a response whose end cannot be told whole. */
   #sendTrailers(): void {
-    const fields = this.#trailers === undefined ? {} : h2Fields(this.#trailers);
-    try {
-      this.#stream.sendTrailers(fields);
-    } catch {
-      // A field node:http2 will not send (a name HTTP/2 forbids in trailers): cut, as a
-      // response whose end cannot be told whole.
-      return this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
-    }
-    this.#answered();
-  }
-
-  /**
-   * The whole answer is given to the stream (its END_STREAM after any body, or its trailers).
-   * A request side the client has not ended is closed with RST_STREAM NO_ERROR: the answer
-   * needs nothing more of it (RFC 9113 §8.1). Not at once: from inside node:http2's own write of
-   * the trailers (wantTrailers), a reset would go before them and drop them.
-   * stream.close() lets what the stream still holds leave first.
-   */
-  #answered(): void {
-    // The usual case, a request the client ended: nothing to do.
-    if (this.#requestEnded()) return;
-    // A client still sending a body it has in hand ends its side in a moment: it is given
-    // REQUEST_SIDE_GRACE_MS to, as a reset in the middle of its upload reads to some clients
-    // (curl) as a failed exchange. One that sends nothing more is reset then: bounded either way.
-    const timer = setTimeout(() => this.#endRequestSide(), REQUEST_SIDE_GRACE_MS);
-    timer.unref();
-    this.#stream.once('close', () => clearTimeout(timer));
-  }
-
-  #requestEnded(): boolean {
-    const stream = this.#stream;
-    // endAfterHeaders first (a request without a body, the usual one): `state` makes an object.
-    return stream.endAfterHeaders || stream.closed || stream.destroyed || stream.state?.remoteClose === 1;
-  }
-
-  #endRequestSide(): void {
-    if (!this.#requestEnded()) this.#stream.close(constants.NGHTTP2_NO_ERROR);
+    if (sendTrailersOn(this.#stream, this.#trailers)) endRequestSideAfterAnswer(this.#stream);
+    else this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   write(chunk: Buffer): boolean {
@@ -366,10 +250,7 @@ export class H2Response implements ResponseSink {
     this.#written += chunk.length;
     if (this.#pendingHead !== undefined) {
       if (this.#heldBytes + chunk.length <= HOLD_BYTES) {
-        const held = this.#held;
-        if (held === undefined) this.#held = chunk;
-        else if (Array.isArray(held)) held.push(chunk);
-        else this.#held = [held, chunk];
+        this.#held = heldWith(this.#held, chunk);
         this.#heldBytes += chunk.length;
         return true;
       }
@@ -388,7 +269,9 @@ export class H2Response implements ResponseSink {
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
-    const refused = this.#bodyless ? undefined : this.#trailersPastClient(trailers);
+    const refused = this.#bodyless
+      ? undefined
+      : trailersPastClient(trailers, this.#owner.clientHeaderListSize);
     if (refused !== undefined) {
       this.#refusedTrailers = refused;
       return this.abort();
@@ -402,48 +285,22 @@ export class H2Response implements ResponseSink {
       this.#pendingHead = undefined;
       const held = this.#bodyless ? undefined : this.#takeHeld();
       this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
-      if (held === undefined || this.#stream.destroyed) return this.#answered();
+      if (held === undefined || this.#stream.destroyed) return endRequestSideAfterAnswer(this.#stream);
       this.#stream.end(held);
-      this.#watchAfterEnd();
-      return this.#answered();
+      watchAfterEnd(this.#stream, this);
+      return endRequestSideAfterAnswer(this.#stream);
     }
     this.#flushHead();
-    if (this.#bodyless) return this.#answered();
+    if (this.#bodyless) return endRequestSideAfterAnswer(this.#stream);
     this.#trailers = trailers;
     this.#stream.end();
-    this.#watchAfterEnd();
+    watchAfterEnd(this.#stream, this);
   }
 
-  /**
-   * A trailer section larger than the client's SETTINGS_MAX_HEADER_LIST_SIZE: the client would
-   * reset the stream on reading it, after the stream had closed on this side (a reset nghttp2
-   * ignores), and the log would have the answer whole. The response is cut instead, and says why.
-   */
-  #trailersPastClient(trailers: readonly string[] | undefined): string | undefined {
-    const limit = this.#owner.clientHeaderListSize;
-    if (trailers === undefined || trailers.length === 0 || limit === Number.POSITIVE_INFINITY)
-      return undefined;
-    let size = 0;
-    for (let i = 0; i < trailers.length; i += 2) size += trailers[i].length + trailers[i + 1].length + 32;
-    if (size <= limit) return undefined;
-    return `the trailer section is ${size} bytes as HTTP/2 counts a header list, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of ${limit}: the stream was cut`;
-  }
-
-  /**
-   * What is still queued after end() must reach the client within the deadline too. Looked at
-   * when the turn ends, not now: node:http2 holds every ended stream's last frames until it
-   * writes its session's frames, later in the same turn, so a deadline armed here would be made
-   * and cleared for nearly every response; at the turn's end the stream has closed, unless its
-   * client's window or socket keeps it (turn-end.ts's queue allocates nothing).
-   */
-  #watchAfterEnd(): void {
-    if (this.#stream.writableLength > 0) atTurnEnd(H2Response.#watchAfterEndOf, this);
-  }
-
-  /** The stream ended and is still open at the turn's end: the deadline counts until it closes. */
-  static #watchAfterEndOf(sink: H2Response): void {
-    const stream = sink.#stream;
-    if (!stream.closed && !stream.destroyed && stream.writableLength > 0) sink.#armDeadline(false);
+  /** The send watch's, at the end of end()'s turn: the stream still open, the deadline counts until it closes. */
+  queuedAfterEnd(): void {
+    const stream = this.#stream;
+    if (!stream.closed && !stream.destroyed && stream.writableLength > 0) this.#armDeadline(false);
   }
 
   /**
@@ -485,22 +342,15 @@ export class H2Response implements ResponseSink {
 
   /** `untilDrain`: a write waits, its 'drain' stops the deadline (after end(), the stream's close does). */
   #armDeadline(untilDrain = true): void {
-    this.#deadline ??= new SendDeadline(
-      new H2SendProgress(this.#stream, this),
-      { ms: this.#sendTimeoutMs, field: 'limits.http2.send_timeout' },
-      () => this.#onDeadline(),
-    );
-    if (this.#deadline.armed) return;
-    this.#deadline.watch();
-    if (untilDrain) this.#stream.once('drain', () => this.#deadline?.stop());
+    this.#sendWatch ??= new H2SendWatch(this.#stream, this, this.#sendTimeoutMs);
+    this.#sendWatch.watch(untilDrain);
   }
 
-  /** Whoever listens hears why first (over already: their own abort cannot turn the CANCEL into a cut). */
-  #onDeadline(): void {
-    if (this.#stream.closed || this.#stream.destroyed || this.#deadline === undefined) return;
+  /** The send watch's: whoever listens hears why first (over already: their own abort cannot turn the CANCEL into a cut). */
+  sendTimedOut(limit: SendLimit): void {
     this.#over = true;
-    this.#cutBySend = this.#deadline.limit;
-    for (const callback of this.#sendTimeoutCallbacks ?? []) callback(this.#deadline.limit);
+    this.#cutBySend = limit;
+    for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
     this.#owner.sendTimeout(this.#stream.id ?? 0);
     this.#reset(constants.NGHTTP2_CANCEL);
   }
@@ -512,7 +362,7 @@ export class H2Response implements ResponseSink {
 
   readonly #onClose = (): void => {
     this.#owner.streamClosed(this);
-    this.#deadline?.stop();
+    this.#sendWatch?.stop();
     const clean = this.#stream.rstCode === constants.NGHTTP2_NO_ERROR;
     const finished = this.#finished && clean && !this.#cut;
     // nghttp2 closed the connection for a frame HTTP/2 forbids (a window pushed past 2^31 - 1,

@@ -1,9 +1,12 @@
 /**
  * What a client connection of the HTTP/1.1 server (http1-connection.ts) is made with: its
- * settings and the door to HTTP/2 of a listener that serves h2c with prior knowledge; the
- * states it goes through; and what each response (http1-response.ts) reports to it.
+ * settings, the server's handlers of its requests, and the door to HTTP/2 of a listener that
+ * serves h2c with prior knowledge; the states it goes through; and what each response
+ * (http1-response.ts) reports to it.
  */
 import type { Socket } from 'node:net';
+import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
+import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
@@ -31,6 +34,24 @@ export interface PriorKnowledge {
   mayBeH2(first: Buffer): boolean;
   /** Takes a connection that may be HTTP/2, its first bytes put back, to decide and serve it. */
   take(socket: Socket): void;
+}
+
+/** What the server does with a connection's requests (`Connection`: http1-connection.ts's Http1Connection). */
+export interface Http1Handlers<Connection> {
+  /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
+  request(exchange: DownstreamExchange, connection: Connection): void;
+  /**
+   * A request was refused before there was an exchange (the parser said no, or its head did
+   * not come within the header timeout): the handler answers with `connection.refuse()`.
+   */
+  refused(connection: Connection, error: RequestParseError, head: RequestHead | undefined): void;
+  /**
+   * Over TLS, a client sent a plain HTTP request where its ClientHello belonged (OpenSSL knows
+   * one by its method): `tcp` is its TCP socket, under the failed TLS one, to answer in plain
+   * text on (Node has destroyed the TLS socket already: the handle closes once the answer is
+   * written); `done` destroys what is left. Without it such a client is closed on unanswered.
+   */
+  plainOnTls?(tcp: Socket, done: () => void): void;
 }
 
 /** What the sink reports to its connection. */

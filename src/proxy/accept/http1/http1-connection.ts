@@ -10,7 +10,7 @@
  *   any ──(refusal, Connection: close, HTTP/1.0, a body left unread, a timeout)──▶ closing ──▶ closed
  *
  * One request at a time: after a request is complete, what the client sends next is kept
- * unparsed (at most PIPELINE_READ_AHEAD_BYTES, then the socket is not read) until its
+ * unparsed (read-ahead.ts: at most PIPELINE_READ_AHEAD_BYTES, then the socket is not read) until its
  * response is finished, and the next request starts on the next turn of the event loop, so
  * a client pipelining thousands of requests gets them answered in order, never side by side,
  * and one connection does one request's work per turn.
@@ -31,50 +31,31 @@ import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
-import { type DownstreamExchange, servernameOf } from '../../../core/net/downstream.ts';
-import { LINGER_MS } from '../../../core/net/linger.ts';
+import { servernameOf } from '../../../core/net/downstream.ts';
+import { lingeringClose } from '../../../core/net/linger.ts';
 import type {
   ConnectionState,
+  Http1Handlers,
   Http1Settings,
   PriorKnowledge,
   ResponseOwner,
 } from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
 import { Http1Response } from './http1-response.ts';
+import { ReadAhead } from './read-ahead.ts';
 import { BodyStream } from './request-body-stream.ts';
-
-/** Bytes of pipelined requests kept unparsed behind the one being answered before the socket is not read. */
-const PIPELINE_READ_AHEAD_BYTES = 16 * 1024;
-
-export interface Http1Handlers {
-  /** A request's head is in: the exchange is the handler's until its response finishes or aborts. */
-  request(exchange: DownstreamExchange, connection: Http1Connection): void;
-  /**
-   * A request was refused before there was an exchange (the parser said no, or its head did
-   * not come within the header timeout): the handler answers with `connection.refuse()`.
-   */
-  refused(connection: Http1Connection, error: RequestParseError, head: RequestHead | undefined): void;
-  /**
-   * Over TLS, a client sent a plain HTTP request where its ClientHello belonged (OpenSSL knows
-   * one by its method): `tcp` is its TCP socket, under the failed TLS one, to answer in plain
-   * text on (Node has destroyed the TLS socket already: the handle closes once the answer is
-   * written); `done` destroys what is left. Without it such a client is closed on unanswered.
-   */
-  plainOnTls?(tcp: Socket, done: () => void): void;
-}
 
 export class Http1Connection implements RequestParserHandler, ResponseOwner {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
-  readonly #handlers: Http1Handlers;
+  readonly #handlers: Http1Handlers<Http1Connection>;
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
   /** The head, body, keep-alive or linger deadline: one deadline moved (connection-deadline.ts), no timer made per request. */
   readonly #deadline = new ConnectionDeadline();
   /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
-  #pending: Buffer[] | undefined;
-  #pendingBytes = 0;
+  #pending: ReadAhead | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
   #requestBytes = 0;
   #body: BodyStream | undefined;
@@ -117,7 +98,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   constructor(
     socket: Socket,
     settings: Http1Settings,
-    handlers: Http1Handlers,
+    handlers: Http1Handlers<Http1Connection>,
     encrypted = false,
     gone?: (connection: Http1Connection) => void,
     priorKnowledge?: PriorKnowledge,
@@ -135,7 +116,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     socket.on('close', this.#onClose);
     socket.on('error', this.#destroy);
     // Counted from the accept when a stage read the connection first (the PROXY gate).
-    this.#arm(firstHeadTime(socket, settings.headerTimeout), this.#onHeaderTimeout);
+    this.#deadline.arm(firstHeadTime(socket, settings.headerTimeout), this.#onHeaderTimeout);
   }
 
   get state(): ConnectionState {
@@ -166,7 +147,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
         if (this.#pending !== undefined) return this.#readAhead(chunk);
         this.#state = 'head';
         this.#requestBytes = 0;
-        this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
+        this.#deadline.arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
         break;
       case 'waiting':
       case 'writing':
@@ -229,10 +210,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   #readAhead(chunk: Buffer): void {
-    if (this.#pending === undefined) this.#pending = [chunk];
-    else this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes > PIPELINE_READ_AHEAD_BYTES) this.#pause();
+    this.#pending ??= new ReadAhead();
+    if (this.#pending.add(chunk)) this.#pause();
+  }
+
+  /** What the client pipelined fills the read-ahead: the socket is not read until it is taken. */
+  get #readAheadFull(): boolean {
+    return this.#pending?.full === true;
   }
 
   #hand(exchange: Http1Response): void {
@@ -251,9 +235,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       // body's error), and the connection's framing is lost: it closes after that answer.
       this.#closeAfter = true;
       this.#response?.closeAfter();
-      this.#clearTimer();
-      const err = Object.assign(new Error(error.details), { code: error.code, status: error.status });
-      this.#body.destroy(err);
+      this.#deadline.disarm();
+      this.#body.fail(error.details, error.code, error.status);
       return;
     }
     this.#refused(error);
@@ -261,7 +244,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** A refusal before any exchange: nothing more is parsed; the handler answers and closes. */
   #refused(error: RequestParseError): void {
-    this.#clearTimer();
+    this.#deadline.disarm();
     this.#state = 'closing';
     this.#handlers.refused(this, error, this.#head);
   }
@@ -275,7 +258,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** The body's reader wants more: the socket is read again unless pipelined bytes fill the read-ahead. */
   bodyWanted(): void {
-    if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
+    if (!this.#readAheadFull) this.#resume();
   }
 
   #pause(): void {
@@ -299,7 +282,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     const hasBody = head.framing !== 'none';
     if (hasBody) {
       this.#onBodyIdle ??= () => this.#bodyIdle();
-      this.#arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+      this.#deadline.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
     }
     // A stream only for a request that has a body: most have none.
     const body = hasBody ? new BodyStream(this) : undefined;
@@ -338,7 +321,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#response?.bodyDone();
     if (this.#state === 'body') {
       this.#state = 'waiting';
-      this.#clearTimer();
+      this.#deadline.disarm();
     }
     const body = this.#body;
     if (body !== undefined) {
@@ -368,13 +351,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       // The answer is still leaving for a client that reads it slowly: its keep-alive time
       // begins once the answer has left (closed before, the client would send its next
       // request into the close); until then it has `limits.send_timeout` to take it.
-      this.#arm(sendTimeout, onTimeout);
+      this.#deadline.arm(sendTimeout, onTimeout);
       this.#onAnswerTaken ??= () => {
-        if (this.#state === 'idle') this.#arm(this.#settings.keepAliveTimeout, onTimeout);
+        if (this.#state === 'idle') this.#deadline.arm(this.#settings.keepAliveTimeout, onTimeout);
       };
       this.socket.once('drain', this.#onAnswerTaken);
-    } else this.#arm(keepAliveTimeout, onTimeout);
-    if (this.#pendingBytes === 0) return this.#resume();
+    } else this.#deadline.arm(keepAliveTimeout, onTimeout);
+    if (this.#pending === undefined) return this.#resume();
     this.#schedulePipelined();
   }
 
@@ -388,7 +371,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#requestComplete) return;
     this.#dropping = true;
     this.#body = undefined;
-    this.#clearTimer();
+    this.#deadline.disarm();
     this.#resume();
   }
 
@@ -421,12 +404,11 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   #parsePipelined(): void {
     if (this.#state !== 'idle') return;
-    const pending = this.#pending ?? [];
+    const pending = this.#pending?.chunks ?? [];
     this.#pending = undefined;
-    this.#pendingBytes = 0;
     this.#state = 'head';
     this.#requestBytes = 0;
-    this.#arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
+    this.#deadline.arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
     for (let i = 0; i < pending.length; i++) {
       // (The state, read again: parsing may have refused a request and closed.)
       if (this.state === 'closing' || this.state === 'closed') return;
@@ -443,7 +425,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       }
       this.#parse(pending[i]);
     }
-    if (this.#pendingBytes <= PIPELINE_READ_AHEAD_BYTES) this.#resume();
+    if (!this.#readAheadFull) this.#resume();
   }
 
   // ── refusals, closes, timeouts ───────────────────────────────────────────────────
@@ -466,18 +448,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
     this.#priorKnowledge = undefined;
     this.#resume();
-    const socket = this.socket;
-    const leaving = socket.writableLength > 0;
-    socket.end();
-    const { sendTimeout = 0 } = this.#settings;
-    if (!leaving || sendTimeout <= 0) return this.#arm(LINGER_MS, this.#destroy);
-    // The last answer is still leaving for a slow reader (destroyed now, its rest would be lost
-    // behind a FIN): the linger counts from our FIN, and until then it has send_timeout.
-    this.#arm(sendTimeout, this.#destroy);
-    socket.once('finish', () => {
-      if (socket.readableEnded) this.#destroy();
-      else if (!socket.destroyed) this.#arm(LINGER_MS, this.#destroy);
-    });
+    lingeringClose(this.socket, this.#deadline, this.#settings.sendTimeout ?? 0, this.#destroy);
   }
 
   /**
@@ -512,7 +483,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   /** Nothing of a request on this connection: idle between requests, or not one byte of a head yet. */
   #quiet(): boolean {
     return (
-      (this.#state === 'idle' && this.#pendingBytes === 0) ||
+      (this.#state === 'idle' && this.#pending === undefined) ||
       (this.#state === 'head' && !this.#parser.started)
     );
   }
@@ -526,9 +497,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
-    const rest = this.#pending === undefined ? Buffer.alloc(0) : Buffer.concat(this.#pending);
+    const rest = this.#pending === undefined ? Buffer.alloc(0) : this.#pending.joined();
     this.#pending = undefined;
-    this.#pendingBytes = 0;
     this.#resume();
     return { socket: this.socket, rest };
   }
@@ -567,11 +537,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     }
     this.#closeAfter = true;
     this.#response?.closeAfter();
-    const err = Object.assign(new Error(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`), {
-      code: 'ERR_BODY_IDLE',
-      status: 408,
-    });
-    this.#body?.destroy(err);
+    this.#body?.fail(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
   }
 
   #keepAliveTimeout(): void {
@@ -598,12 +564,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
-    if (!this.#requestComplete) {
-      const err = Object.assign(new Error('client closed the connection while sending the body'), {
-        code: 'ECONNRESET',
-      });
-      this.#body?.destroy(err);
-    }
+    if (!this.#requestComplete)
+      this.#body?.fail('client closed the connection while sending the body', 'ECONNRESET');
     // An answer already under way is cut (never ended by our FIN: a body the close delimits
     // would then read as whole); one ended and still leaving goes on, the connection closing after.
     if (this.#state === 'writing' && this.#response !== undefined) return this.#response.clientEnded();
@@ -614,17 +576,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#state = 'closed';
     this.#deadline.release();
     this.#response?.connectionClosed();
-    if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed) {
-      this.#body.destroy(Object.assign(new Error('client closed the connection'), { code: 'ECONNRESET' }));
-    }
+    if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed)
+      this.#body.fail('client closed the connection', 'ECONNRESET');
     this.#gone?.(this);
   };
-
-  #arm(ms: number, onTimeout: () => void): void {
-    this.#deadline.arm(ms, onTimeout);
-  }
-
-  #clearTimer(): void {
-    this.#deadline.disarm();
-  }
 }

@@ -14,7 +14,7 @@ import {
   type DownstreamHead,
   type ResponseSink,
 } from '../../../core/net/downstream.ts';
-import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
+import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 import type { ResponseOwner } from './http1-connection-setup.ts';
 import {
@@ -27,12 +27,13 @@ import {
   SAID_LENGTH,
   withoutLength,
 } from './http1-response-fields.ts';
+import { Http1SendWatch, type WatchedResponse } from './http1-send-watch.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
 const EMPTY = Buffer.alloc(0);
 
-export class Http1Response implements DownstreamExchange, ResponseSink {
+export class Http1Response implements DownstreamExchange, ResponseSink, WatchedResponse {
   readonly head: DownstreamHead;
   readonly body: Readable | undefined;
   readonly #socket: Socket;
@@ -58,9 +59,9 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #onClose1: ((finished: boolean) => void) | undefined;
   #onClose2: ((finished: boolean) => void) | undefined;
   #onCloseMore: ((finished: boolean) => void)[] | undefined;
-  /** `limits.send_timeout` (0: none); the deadline is made at the first write left waiting. */
+  /** `limits.send_timeout` (0: none); its watch is made at the first write left waiting. */
   readonly #sendTimeout: number;
-  #sendDeadline: SendDeadline | undefined;
+  #sendWatch: Http1SendWatch | undefined;
   #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** The request's bytes read, as they were when the response closed (the connection counts the next request's then). */
   #bytesRead: number | undefined;
@@ -253,7 +254,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     this.#watchSend();
     // No 'drain' comes for writes that returned true: an empty write's callback says when the rest went.
     this.#socket.write(EMPTY, (err) => {
-      if (err == null) this.#stopSend?.();
+      if (err == null) this.#sendWatch?.drained();
     });
   }
 
@@ -277,36 +278,22 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   /** A write is left waiting for the client: the send deadline counts until it drains. */
   #watchSend(): void {
     if (this.#sendTimeout <= 0) return;
-    // The deadline and its callbacks are made at the first write left waiting: most responses have none.
-    this.#sendDeadline ??= new SendDeadline(
-      this.#progress(),
-      { ms: this.#sendTimeout, field: 'limits.send_timeout' },
-      () => this.#onSendTimeout(),
-    );
-    this.#stopSend ??= () => {
-      this.#sendDeadline?.stop();
-      if (this.#leaving) this.#taken();
-    };
-    if (this.#sendDeadline.armed) return;
-    this.#sendDeadline.watch();
-    this.#socket.once('drain', this.#stopSend);
+    this.#sendWatch ??= new Http1SendWatch(this.#socket, this, this.#sendTimeout);
+    this.#sendWatch.watch();
   }
 
-  /** The client's progress as the deadline reads it: the sink's, but an answer ended and still leaving is not over. */
-  #progress(): SendProgress {
-    return Object.defineProperties({} as SendProgress, {
-      closed: { get: () => this.#over && !this.#leaving },
-      pendingBytes: { get: () => this.pendingBytes },
-      flushedBytes: { get: () => this.flushedBytes },
-    });
+  /** The send watch's: an answer ended and still leaving is not over for it. */
+  get sendClosed(): boolean {
+    return this.#over && !this.#leaving;
   }
 
-  /** Stops the send deadline when the socket drains, and ends an answer left leaving (made with the deadline). */
-  #stopSend: (() => void) | undefined;
+  /** The send watch's: the socket drained, so an answer left leaving went whole. */
+  sendDrained(): void {
+    if (this.#leaving) this.#taken();
+  }
 
-  /** The client took nothing for the deadline: whoever listens hears why, then the response is cut. */
-  #onSendTimeout(): void {
-    const limit = (this.#sendDeadline as SendDeadline).limit;
+  /** The send watch's: the client took nothing for the deadline; whoever listens hears why, then the response is cut. */
+  sendTimedOut(limit: SendLimit): void {
     this.#cutBySend = limit;
     for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
     this.abort();
@@ -327,8 +314,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
     if (this.#chunked) this.#socket.write(lastChunk(trailers), 'latin1');
     this.#over = true;
     // A client behind (a write waiting, the send deadline counting) has it whole once the socket
-    // drains (#stopSend), cut if the deadline passes first: not when it was written.
-    if (this.#sendDeadline?.armed !== true) {
+    // drains (sendDrained), cut if the deadline passes first: not when it was written.
+    if (this.#sendWatch?.armed !== true) {
       if (this.#corksHeld === 0) return this.#judgeEnd();
       this.#leaving = true;
       this.#endHeld = true;
@@ -396,10 +383,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink {
   #closed(finished: boolean): void {
     this.#closedOnce = true;
     this.#bytesRead ??= this.#owner.requestBytes;
-    if (this.#sendDeadline !== undefined) {
-      this.#sendDeadline.stop();
-      if (this.#stopSend !== undefined) this.#socket.off('drain', this.#stopSend);
-    }
+    this.#sendWatch?.stop();
     // Each called once, in the order they came (this runs once: #over guards every way here).
     const first = this.#onClose1;
     const second = this.#onClose2;

@@ -11,8 +11,8 @@ import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
-import { Http1Connection, type Http1Handlers } from './http1-connection.ts';
-import type { Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
+import { Http1Connection } from './http1-connection.ts';
+import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
@@ -52,7 +52,7 @@ export interface Http1Server {
  */
 export function createHttp1Server(
   settings: () => Http1Settings,
-  handlers: Http1Handlers,
+  handlers: Http1Handlers<Http1Connection>,
   maxConnections?: number,
   tls?: TlsOptions,
   take?: (socket: Socket) => void,
@@ -239,7 +239,7 @@ const PLAIN_HTTP = new Set(['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST
 function failedHandshake(
   err: Error,
   socket: TLSSocket,
-  handlers: Http1Handlers,
+  handlers: Http1Handlers<Http1Connection>,
   connections: TlsConnections,
 ): void {
   const tcp = connections.under(socket);

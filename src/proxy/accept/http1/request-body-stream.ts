@@ -28,6 +28,11 @@ export class BodyStream extends Readable {
   override _read(): void {
     this.#connection.bodyWanted();
   }
+
+  /** The connection breaks the body off: its reader hears why (`code`; `status`: the answer it calls for). */
+  fail(message: string, code: string, status?: number): void {
+    this.destroy(Object.assign(new Error(message), status === undefined ? { code } : { code, status }));
+  }
 }
 
 /** A body error nobody is left to hear (BodyStream): the session already knows the client left. */

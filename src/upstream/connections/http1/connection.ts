@@ -4,7 +4,6 @@ import { Failure } from '../../../core/failure/failure.ts';
 import type { ResponseHead, ResponseParserHandler } from '../../../core/http1/parsed-response.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
 import { ResponseParser } from '../../../core/http1/response-parser.ts';
-import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
@@ -20,6 +19,7 @@ import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
 import { connectionEnded } from './connection-ended.ts';
 import { idleLimit } from './idle-limit.ts';
+import { type DecodingConnection, ResponseDecoding } from './response-decoding.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
 
 /** Where a finished connection goes: back to the pool, or out of it. */
@@ -35,7 +35,7 @@ export interface ConnectionOwner {
  * bytes, the socket's errors and the parser's state are all known, so nothing is guessed
  * later from an error message.
  */
-export class UpstreamConnection implements ResponseParserHandler, ExchangeController {
+export class UpstreamConnection implements ResponseParserHandler, ExchangeController, DecodingConnection {
   readonly socket: Socket;
   readonly connectMs: number;
   /** Requests this connection has carried, the current one included. */
@@ -87,13 +87,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private completedInRead = false;
   private completedTrailers: string[] | undefined = undefined;
   /** Undoing the response's transfer codings (gzip, deflate), when it came with any. */
-  private decoder: TransferDecoder | undefined = undefined;
-  /** The decoder holds its limit of coded bytes: the socket stays paused until it drains. */
-  private decoderFull = false;
+  private decoding: ResponseDecoding | undefined = undefined;
   /** The downstream asked to pause. */
   private downstreamPaused = false;
-  /** The coded body is all in; the decoder is still emptying (the upstream may close meanwhile). */
-  private decodingTail = false;
 
   constructor(socket: Socket, connectMs: number, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
@@ -220,15 +216,15 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   pause(): void {
     this.downstreamPaused = true;
     this.socket.pause();
-    this.decoder?.pause();
+    this.decoding?.pause();
   }
 
   resume(): void {
     if (this.handler === null) return;
     this.downstreamPaused = false;
     if (this.head !== null) this.readClock.setIn(this.timeouts.read);
-    this.decoder?.resume();
-    if (!this.decoderFull) this.socket.resume();
+    this.decoding?.resume();
+    if (this.decoding?.full !== true) this.socket.resume();
   }
 
   // ── the response (the parser's handler) ──────────────────────────────────────────
@@ -249,7 +245,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.reusable = head.keepAlive;
     // Each response says it anew: the upstream's latest word on how long it keeps the connection.
     this.idleLimit = idleLimit(this.idleTimeout, head.keepAliveTimeout);
-    if (head.decode.length > 0) this.decoder = new TransferDecoder(head.decode, this.decoderHandler(handler));
+    if (head.decode.length > 0)
+      this.decoding = new ResponseDecoding(head.decode, this, handler, this.downstreamPaused);
     handler.onResponseStart(this, upstreamHeadOf(head));
   }
 
@@ -273,12 +270,9 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   private passBody(chunk: Buffer): void {
     const handler = this.handler as ExchangeHandler;
-    const decoder = this.decoder;
-    if (decoder === undefined) return handler.onResponseData(this, chunk);
-    if (!decoder.write(chunk)) {
-      this.decoderFull = true;
-      this.socket.pause();
-    }
+    const decoding = this.decoding;
+    if (decoding === undefined) return handler.onResponseData(this, chunk);
+    decoding.write(chunk);
   }
 
   onComplete(trailers: string[] | undefined): void {
@@ -295,14 +289,13 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
 
   /** The upstream's response is all in: the exchange ends, after the decoder (if any) has emptied. */
   private responseComplete(trailers: string[] | undefined): void {
-    const decoder = this.decoder;
-    if (decoder === undefined) return this.endExchange(trailers);
-    this.decodingTail = true;
-    this.completedTrailers = trailers;
-    decoder.end();
+    const decoding = this.decoding;
+    if (decoding === undefined) return this.endExchange(trailers);
+    decoding.end(trailers);
   }
 
-  private endExchange(trailers: string[] | undefined): void {
+  /** The response is whole (its decoded body all out, when it had codings): the exchange ends. */
+  endExchange(trailers: string[] | undefined): void {
     const handler = this.handler;
     if (handler === null) return;
     // A response that ends while the request body is still going out leaves the upstream
@@ -320,25 +313,6 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     handler.onResponseEnd(this, trailers);
   }
 
-  /** The decoder's events, for this exchange only. */
-  private decoderHandler(handler: ExchangeHandler): TransferDecoderHandler {
-    return {
-      onDecoded: (chunk) => {
-        if (this.handler === handler) handler.onResponseData(this, chunk);
-      },
-      onDrain: () => {
-        this.decoderFull = false;
-        if (this.handler === handler && !this.downstreamPaused && !this.decodingTail) this.socket.resume();
-      },
-      onDecodedEnd: () => {
-        if (this.handler === handler) this.endExchange(this.completedTrailers);
-      },
-      onDecodeError: (failure) => {
-        if (this.handler === handler) this.abort(failure);
-      },
-    };
-  }
-
   /**
    * Ends the current exchange's bookkeeping (not the connection). The head and read clocks
    * are left as they are: a deadline that passes finds no exchange, or another one (its own
@@ -347,10 +321,8 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private end(): void {
     this.handler = null;
     this.stopBody();
-    this.decoder?.destroy();
-    this.decoder = undefined;
-    this.decoderFull = false;
-    this.decodingTail = false;
+    this.decoding?.destroy();
+    this.decoding = undefined;
     this.completedInRead = false;
     this.completedTrailers = undefined;
   }
@@ -431,7 +403,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     // unsent, and a POST is not retried (the failure says the request may have been sent).
     if (this.handler === null) return this.destroy();
     // The response is whole, only the decoder is still at work: this is not a cut.
-    if (this.decodingTail) return;
+    if (this.decoding?.tail === true) return;
     const state = this.parser.finish();
     if (state === 'complete') return; // a close-delimited body, ended cleanly (onComplete ran)
     // Failed now, the socket is destroyed with the request still in it: Node would end its side
@@ -464,7 +436,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
     this.idleClock.stop();
     this.headClock.stop();
     this.readClock.stop();
-    if (this.handler !== null && !this.decodingTail) {
+    if (this.handler !== null && this.decoding?.tail !== true) {
       // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
       if (this.head !== null) this.fail('body');
       else if (this.parser.inHead) this.fail('head');
@@ -502,8 +474,7 @@ export class UpstreamConnection implements ResponseParserHandler, ExchangeContro
   private readonly confirmReadTimeout = (exchange: number, pieces: number): void => {
     if (this.handler === null || this.requests !== exchange || this.bodyPieces !== pieces) return;
     // All of the body is in: what remains is the decoder's work, not the upstream's silence.
-    if (this.decodingTail) return;
-    if (this.socket.isPaused()) return;
+    if (this.decoding?.tail === true || this.socket.isPaused()) return;
     this.abort(bodyStalled(this.timeouts.read, this.startedAt));
   };
 

@@ -1,0 +1,16 @@
+/** What an HTTP/2 response sink (h2-response.ts: R) reports to its connection's guard (h2-guard.ts). */
+export interface H2ResponseOwner<R> {
+  /** The stream has closed, however it ended: called before anyone hears how. */
+  streamClosed(response: R): void;
+  /**
+   * The client reset the stream before its answer was complete: whether its head was sent, and
+   * when the stream was admitted (the rapid-reset bound counts only young unanswered streams).
+   */
+  clientReset(headSent: boolean, admittedAt: number): void;
+  /** The answer could not move for the send deadline; the stream was reset with CANCEL. */
+  sendTimeout(streamId: number): void;
+  /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
+  readonly clientHeaderListSize: number;
+  /** The client's connection is still open both ways (it neither ended nor dropped it). */
+  readonly connectionUp: boolean;
+}
