@@ -15,7 +15,7 @@ import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
 import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
 import type { RedisRates } from './redis-rates.ts';
-import { STORE_DENIED, storeDeniedFailure } from './store-answer.ts';
+import { STORE_DENIED, storeDeniedFailure } from './rate-store-verdict.ts';
 
 /**
  * A worker's exact share of a rate limit, for when the primary does not answer: the rate

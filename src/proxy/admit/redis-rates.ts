@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { STORE_DENIED, type StoreAnswer } from './store-answer.ts';
+import { STORE_DENIED, type RateStoreVerdict } from './rate-store-verdict.ts';
 
 /**
  * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
@@ -164,7 +164,7 @@ export class RedisRates {
    * 0: pass; n > 0: whole seconds until the key's next token; STORE_DENIED: Redis did not
    * answer (or answered something that is not a decision) and on_error is deny.
    */
-  async take(route: string, limit: RateLimitConfig, key: string): Promise<StoreAnswer> {
+  async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
     // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
     const unanswered = this.#client.commandQueue.length + this.#client.autoPipelineQueueSize;
     if (unanswered >= MAX_UNANSWERED)
@@ -181,7 +181,7 @@ export class RedisRates {
     }
   }
 
-  #fallback(why: string): StoreAnswer {
+  #fallback(why: string): RateStoreVerdict {
     this.#failedAt = performance.now();
     this.#reconnectIfSilent();
     this.#set('down', why);

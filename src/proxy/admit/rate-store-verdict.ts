@@ -1,5 +1,5 @@
 /**
- * What the request path knows of the rate limit store, apart from the store itself
+ * What the request path knows of the rate limit store's verdict, apart from the store itself
  * (redis-rates.ts): that module, and ioredis with it, is loaded only by a gateway whose
  * config has a `store`.
  */
@@ -7,7 +7,7 @@ import { Failure } from '../../core/failure/failure.ts';
 
 /** What a request gets from the store when Redis did not answer: `store.redis.on_error`. */
 export const STORE_DENIED = 'store-denied';
-export type StoreAnswer = number | typeof STORE_DENIED;
+export type RateStoreVerdict = number | typeof STORE_DENIED;
 
 /**
  * The answer to a rate-limited request while the store does not answer and on_error is deny:
