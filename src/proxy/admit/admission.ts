@@ -14,8 +14,8 @@ import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
 import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
-import type { RedisRates } from './redis-rates.ts';
 import { STORE_DENIED, storeDeniedFailure } from './rate-store-verdict.ts';
+import type { RedisRates } from './redis-rates.ts';
 
 /**
  * A worker's exact share of a rate limit, for when the primary does not answer: the rate

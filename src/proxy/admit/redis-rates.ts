@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { STORE_DENIED, type RateStoreVerdict } from './rate-store-verdict.ts';
+import { type RateStoreVerdict, STORE_DENIED } from './rate-store-verdict.ts';
 
 /**
  * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
