@@ -53,7 +53,10 @@ function runWithTestFlags(
   file: string,
   bound: number,
 ): Promise<{ code: number | null; ms: number; out: string }> {
-  const flags = (scripts.test.match(/(?<= )--[a-z-]+(?:=\S+)?/g) ?? []).filter((flag) => flag !== '--test');
+  // A flag's path (`--import=./test/…`) is the repository's, whatever folder the file runs in.
+  const flags = (scripts.test.match(/(?<= )--[a-z-]+(?:=\S+)?/g) ?? [])
+    .filter((flag) => flag !== '--test')
+    .map((flag) => flag.replace('=./', `=${ROOT}/`));
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', ...flags, file], {
