@@ -261,8 +261,13 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.attempt();
   }
 
-  /** No more attempts: answer with this failure (HoldOwner too), or with a route stage's answer in its place (`instead`). */
-  end(failure: Failure, instead = this.insteadOf(failure)): void {
+  /** No more attempts: answer with this failure (HoldOwner too, when no target came in time), or a route stage's answer in its place. */
+  end(failure: Failure): void {
+    this.endWith(failure, this.insteadOf(failure));
+  }
+
+  /** The end, the route's stages already asked for an answer in the failure's place (`instead`: theirs, their bug, or none). */
+  private endWith(failure: Failure, instead: StageAnswer | Failure | undefined): void {
     if (this.over) return;
     this.finishTimers();
     this.measure.retryOver(failure.type); // a retry it overtook (in its backoff, out of time) ended so
@@ -295,10 +300,12 @@ export class Attempts implements ExchangeOwner, HoldOwner {
    */
   private endOrWait(failure: Failure): void {
     const instead = this.insteadOf(failure);
-    if (instead !== undefined) return this.end(failure, instead);
+    if (instead !== undefined) return this.endWith(failure, instead);
     this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
-    const answer = this.hold ? this.hold.wait(failure, heldBytes(this.sends)) : failure;
-    if (answer !== undefined) this.end(answer);
+    const answer = this.hold === undefined ? failure : this.hold.wait(failure, heldBytes(this.sends));
+    // The stages were asked of this very failure: ended without asking them again.
+    if (answer === failure) this.endWith(failure, undefined);
+    else if (answer !== undefined) this.end(answer);
   }
 
   /** No attempt follows this one. */

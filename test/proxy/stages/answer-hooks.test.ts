@@ -248,6 +248,17 @@ upstreams:
     );
   });
 
+  test('a failure no stage answers for: each stage is asked once, and the gateway answers it', async () => {
+    seen.length = 0;
+    const res = await request(gw.url, { path: '/d/none' });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /error=connection_refused/);
+    assert.deepEqual(
+      seen.filter((s) => s.includes(':failure')),
+      ['first:failure connection_refused', 'second:failure'],
+    );
+  });
+
   test('a stage that throws on a failure is a 500 naming it and onFailure, in place of the failure', async () => {
     const res = await request(gw.url, { path: '/d/throw-failure' });
     assert.equal(res.status, 500);
