@@ -263,10 +263,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No more attempts: answer with this failure (HoldOwner too, when no target came in time), or a route stage's answer in its place. */
   end(failure: Failure): void {
-    this.endWith(failure, this.insteadOf(failure));
+    this.endWith(failure, this.owner.stageRun()?.onFailure(failure));
   }
 
-  /** The end, the route's stages already asked for an answer in the failure's place (`instead`: theirs, their bug, or none). */
+  /** The end, the route's stages asked already (`instead`: their answer in the failure's place, their bug, or none). */
   private endWith(failure: Failure, instead: StageAnswer | Failure | undefined): void {
     if (this.over) return;
     this.finishTimers();
@@ -275,14 +275,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // Recorded first: a stage's answer may end the response (and write the log line) at once.
     this.owner.failed(failure);
     if (instead === undefined) return this.owner.answer(failure, this.headRefused);
-    // A stage's bug in its onFailure: its 500 in the failure's place.
-    if (instead instanceof Failure) return this.owner.answer(instead);
+    if (instead instanceof Failure) return this.owner.answer(instead); // a stage's bug: its 500
     this.owner.answerWith(instead);
-  }
-
-  /** What the route's stages answer in the gateway's error response's place (a stored answer standing in); undefined: none. */
-  private insteadOf(failure: Failure): StageAnswer | Failure | undefined {
-    return this.owner.stageRun()?.onFailure(failure);
   }
 
   /** No retry for this failure: the log and the metrics say why not, and the request ends with it (or waits, held). */
@@ -294,17 +288,16 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   }
 
   /**
-   * No target took the request: answered at once when a route stage answers in the failure's place
-   * (a page a little old now beats the same page after `hold.timeout`), else it waits for one (the
-   * loop's last phase, request-hold.ts) if its upstream holds requests and it may, else it is answered.
+   * No target took the request: a route stage's answer in the failure's place at once (a page a little
+   * old now beats it after `hold.timeout`), else it waits (request-hold.ts) if it may, else answered.
    */
   private endOrWait(failure: Failure): void {
-    const instead = this.insteadOf(failure);
+    const instead = this.owner.stageRun()?.onFailure(failure);
     if (instead !== undefined) return this.endWith(failure, instead);
     this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
     const answer = this.hold === undefined ? failure : this.hold.wait(failure, heldBytes(this.sends));
-    // The stages were asked of this very failure: ended without asking them again.
-    if (answer === failure) this.endWith(failure, undefined);
+    if (answer === failure)
+      this.endWith(failure, undefined); // the stages were asked of it: not again
     else if (answer !== undefined) this.end(answer);
   }
 
