@@ -1,36 +1,14 @@
 import type { HeaderRules, TemplatePart } from '../../core/config/types.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
-import type { FieldMap } from '../../core/net/downstream.ts';
-import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
-
-/** What a header rule's `{variables}` stand for in one request. */
-export interface TemplateVars {
-  readonly requestId: string;
-  readonly clientIp: string;
-  /** The host the request was routed by: lower-cased, without the port. */
-  readonly host: string;
-}
+import type { StageRequest } from '../stages/stage.ts';
 
 /**
- * What a rule's {variables} stand for in a request. `{client_ip}` is the client allow/deny and
- * rate limits judge: behind proxies in `trust_forwarded_from`, the one they vouch for (as nginx's
- * realip makes `$remote_addr`), so `set: { X-Real-IP: "{client_ip}" }` names the user, not the
- * load balancer. `host`: the host the request was routed by, lower-cased, without the port.
+ * What a rule's {variables} stand for in a request, facts every stage reads: `{request_id}`,
+ * `{client_ip}` (the client allow/deny and rate limits judge: behind trusted proxies, the one they
+ * vouch for, so `set: { X-Real-IP: "{client_ip}" }` names the user, not the load balancer) and
+ * `{host}` (the host the request was routed by, lower-cased, without the port).
  */
-export function templateVars(
-  record: { readonly id: string; readonly clientAddress: string },
-  fields: FieldMap,
-  trust: TrustList,
-  host: string,
-): TemplateVars {
-  return { requestId: record.id, clientIp: forwardedClient(record.clientAddress, fields, trust), host };
-}
-
-/** A header list's edit for one request, or undefined when the route has no rules (nothing to do). */
-export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): AnswerEdit | undefined {
-  return rules === undefined ? undefined : (headers) => applyHeaderRules(headers, rules, vars);
-}
+type RuleVars = Pick<StageRequest, 'requestId' | 'clientIp' | 'host'>;
 
 /**
  * A route's header rules over a flat [name, value, …] list: `remove`, then `set` (every field
@@ -39,11 +17,7 @@ export function headerEdit(rules: HeaderRules | undefined, vars: TemplateVars): 
  * writes itself (hop-by-hop, Via, X-Forwarded-*, X-Request-Id, Proxy-Status…), so those are
  * never touched here.
  */
-export function applyHeaderRules(
-  headers: readonly string[],
-  rules: HeaderRules,
-  vars: TemplateVars,
-): string[] {
+export function applyHeaderRules(headers: readonly string[], rules: HeaderRules, vars: RuleVars): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     // Every spelling of a named field: a client's X_Tenant is X-Tenant to a CGI-style app
@@ -61,7 +35,7 @@ export function applyHeaderRules(
   return out;
 }
 
-function render(parts: readonly TemplatePart[], vars: TemplateVars): string {
+function render(parts: readonly TemplatePart[], vars: RuleVars): string {
   if (parts.length === 1 && typeof parts[0] === 'string') return parts[0];
   let text = '';
   for (const part of parts) {

@@ -8,7 +8,6 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { GRPC_RELAYS } from './grpc-relay.ts';
-import { applyHeaderRules, type TemplateVars } from './header-rules.ts';
 import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
@@ -46,15 +45,13 @@ interface Destination {
   readonly targetHost: ((target: TargetConfig) => string) | undefined;
   /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
   readonly protocol: string;
-  /** Says what the route's header rules' {variables} stand for in this request (asked only when it has rules). */
-  readonly vars: { templateVars(): TemplateVars };
   /** The route's response rules for this request; undefined when it has none. */
   readonly responseEdit: AnswerEdit | undefined;
   /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
   readonly requestEdit: AnswerEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
   readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
-  /** The route's stages for this request, which meet the upstream's answer's head; undefined: none. */
+  /** The route's stages for this request, which edit what goes upstream and meet the upstream's answer's head; undefined: none. */
   readonly stages: StageRun | undefined;
   /** The body, already read whole (a route stage asked for it; a call's own): every attempt sends it as it is. */
   readonly bodyInHand: Buffer | undefined;
@@ -107,12 +104,12 @@ export class UpstreamRequest {
       via: head.protocol === 'HTTP/2' ? gateway.via2 : this.#via,
       clientCertificate: head.clientCertificate,
     });
-    const rules = to.route.requestHeaders;
-    // Candor's own fields are out of the rules' reach (the loader refused them), so they stay last.
-    // The client's credentials go first, so a rule may still set the upstream's own Authorization.
+    // The client's credentials go first (access's edit), so a later stage's edit (the route's
+    // header rules) may still set the upstream's own Authorization; Candor's own fields are out
+    // of the stages' reach (the loader refused rules that name them), so they stay last.
     const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
-    this.#headers =
-      rules === undefined ? admitted : applyHeaderRules(admitted, rules, to.vars.templateVars());
+    const { stages } = to;
+    this.#headers = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
   }

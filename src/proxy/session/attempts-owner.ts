@@ -1,6 +1,5 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import type { TemplateVars } from '../forward/header-rules.ts';
 import type { StageAnswer } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 
@@ -24,8 +23,6 @@ export interface AttemptsOwner {
   answer(failure: Failure, headRefused?: boolean): void;
   /** The name clients may see for the next hop. */
   nextHop(): string | undefined;
-  /** What a route's header rules fill in for `{request_id}`, `{client_ip}` and `{host}`. */
-  templateVars(): TemplateVars;
   /** The route's response header rules for this request; undefined when it has none. */
   responseEdit(): AnswerEdit | undefined;
   /** This request's run of its route's stages (stage-run.ts); undefined: none. */

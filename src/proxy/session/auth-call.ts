@@ -1,17 +1,16 @@
-import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
+import type { TargetConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import { serviceHost } from '../../upstream/health/probe.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { TemplateVars } from '../forward/header-rules.ts';
 import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { KeptAnswerSink } from './kept-answer-sink.ts';
 import type { Runtime } from './runtime.ts';
-import { type SessionRequest, templateVarsOf } from './session-request.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** Bytes of an auth service's answer body kept (what a 401, 403 or redirect passes on); past them the hop failed. */
 export const MAX_AUTH_BODY = 64 * 1024;
@@ -106,7 +105,8 @@ class AuthCall implements AttemptsOwner {
       spans: undefined,
     };
     const admitted = {
-      route: callRoute(call.route),
+      // Its retry rule and limits: none of its stages meets the call (stageRun), its rules and compression are the client's.
+      route: call.route,
       upstream,
       authority: client.host,
       upstreamPath: call.path,
@@ -150,10 +150,6 @@ class AuthCall implements AttemptsOwner {
     return this.#upstreamName;
   }
 
-  templateVars(): TemplateVars {
-    return templateVarsOf(this.#req);
-  }
-
   /** The answer is the gateway's to read: no route's rules edit it. */
   responseEdit(): undefined {
     return undefined;
@@ -193,12 +189,4 @@ class AuthCall implements AttemptsOwner {
     if (outcome instanceof Failure) this.#reject(outcome);
     else this.#resolve(outcome);
   }
-}
-
-/**
- * The route as the call reads it: its retry rule and limits, but neither its request rules (the
- * upstream's fields are not the auth service's) nor its compression (the answer is read here).
- */
-function callRoute(route: RouteConfig): RouteConfig {
-  return { ...route, requestHeaders: undefined, compression: undefined };
 }

@@ -15,7 +15,6 @@ import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
 import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
-import type { TemplateVars } from '../forward/header-rules.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { StageAnswer } from '../stages/stage.ts';
@@ -28,7 +27,7 @@ import { answerNeverLeft, ownCutOf } from './own-cut.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
-import { type SessionRequest, templateVarsOf } from './session-request.ts';
+import type { SessionRequest } from './session-request.ts';
 import { sendStageAnswer, startAttempts } from './stage-answer.ts';
 import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
@@ -259,11 +258,6 @@ export class RequestSession implements AttemptsOwner {
   /** A route stage's answer in the upstream's place, or a failure's (stage-answer.ts). */
   answerWith(answer: StageAnswer): void {
     sendStageAnswer(this.#req, this, answer);
-  }
-
-  /** What the route's header rules' {variables} stand for in this request. */
-  templateVars(): TemplateVars {
-    return templateVarsOf(this.#req);
   }
 
   /** A redirect, a CORS preflight, `OPTIONS *`, an ACME validation (from the fleet's store, later): no upstream. */

@@ -7,8 +7,6 @@ import type {
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { ListenerFacts } from '../accept/request-handlers.ts';
-import { type TemplateVars, templateVars } from '../forward/header-rules.ts';
-import { hostnameOf } from '../route/request-target.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -27,10 +25,4 @@ export interface SessionRequest {
   readonly record: RequestRecord;
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;
-}
-
-/** What a route's header rules' {variables} stand for in this request (header-rules.ts's templateVars). Made only for a route with header rules. */
-export function templateVarsOf(req: SessionRequest): TemplateVars {
-  const { record, fields, runtime } = req;
-  return templateVars(record, fields, runtime.trust, hostnameOf(record.host));
 }

@@ -1,6 +1,7 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { forwardedClient } from '../../core/net/trust.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
@@ -51,6 +52,14 @@ class SessionStageRequest implements StageRequest {
   /** Made when a stage reads it (most never do). */
   get host(): string {
     return hostnameOf(this.record.host);
+  }
+
+  get requestId(): string {
+    return this.record.id;
+  }
+
+  get clientIp(): string {
+    return forwardedClient(this.record.clientAddress, this.fields, this.#req.runtime.trust);
   }
 
   // Read from the session's own, not copied into every request's run (few stages read them).

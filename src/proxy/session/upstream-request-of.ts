@@ -6,7 +6,7 @@ import type { SessionRequest } from './session-request.ts';
 /**
  * What every attempt of this request sends (the forward step's UpstreamRequest), made once from
  * the request as the session read it and where admit sent it: its upstream's path and Host, the
- * route's header rules (their variables and response edit the session's), the access rules' edit,
+ * access rules' edit, the route's stages (their edits of what goes upstream and of its answers),
  * and the retry settings that decide whether its body is read whole first.
  */
 export function upstreamRequestOf(
@@ -21,7 +21,6 @@ export function upstreamRequestOf(
     authority: admitted.authority,
     targetHost: admitted.targetHost,
     protocol: listener.protocol,
-    vars: owner,
     responseEdit: owner.responseEdit(),
     stages: owner.stageRun(),
     bodyInHand: owner.bodyInHand(),

@@ -41,6 +41,8 @@ export class StageRun {
   readonly wrapsSinks: boolean;
   readonly forwards: boolean;
   readonly relays: boolean;
+  /** A stage past the access stages edits the request's fields on their way upstream (editRequest). */
+  readonly editsRequests: boolean;
   /** A stage not Candor's own meets the upstream's head: the gateway's fields are guarded around it. */
   readonly #guardHeads: boolean;
   /** editAnswer as a function of its own (the session's answer edit), made the first time it is asked for. */
@@ -68,10 +70,12 @@ export class StageRun {
     let guard = false;
     let forwards = false;
     let relays = false;
+    let requests = false;
     for (let i = 0; i < hooks.length; i++) {
       const run = hooks[i];
       if (run === undefined) continue;
       edits ||= run.editAnswer !== undefined;
+      requests ||= i >= access && run.requestEdit !== undefined;
       sinks ||= run.wrapSink !== undefined;
       forwards ||= run.onForward !== undefined;
       relays ||= run.onRelayed !== undefined;
@@ -84,6 +88,7 @@ export class StageRun {
     this.wrapsSinks = sinks;
     this.forwards = forwards;
     this.relays = relays;
+    this.editsRequests = requests;
     this.#guardHeads = guard;
   }
 
@@ -143,6 +148,21 @@ export class StageRun {
       edit = before === undefined ? own : (headers) => own(before(headers));
     }
     return edit;
+  }
+
+  /**
+   * The request's fields on their way upstream through the edits of the stages past the access
+   * stages (stage.ts's requestEdit: the route's header rules), in their order: what every attempt
+   * sends, after the access stages' edit and the stages' upstreamFields. Asked once, as the
+   * upstream's request is made, only when `editsRequests`.
+   */
+  editRequest(headers: string[]): string[] {
+    let edited = headers;
+    for (let i = this.#access; i < this.#hooks.length; i++) {
+      const edit = this.#hooks[i]?.requestEdit?.();
+      if (edit !== undefined) edited = edit(edited);
+    }
+    return edited;
   }
 
   /**

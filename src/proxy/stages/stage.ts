@@ -46,6 +46,13 @@ export interface StageRequest {
   readonly record: RequestRecord;
   /** The host the request was routed by: lower-cased, without the port. */
   readonly host: string;
+  /** The request's id (X-Request-Id upstream, the log's `id`). */
+  readonly requestId: string;
+  /**
+   * The client as the gateway judges it (IP lists, rate limits): behind proxies in
+   * `trust_forwarded_from`, the one they vouch for (as nginx's realip makes `$remote_addr`).
+   */
+  readonly clientIp: string;
   /** A request the gateway makes itself (a stored answer's refresh): no client reads its answer. */
   readonly background: boolean;
   /** The route's name. */
@@ -56,7 +63,7 @@ export interface StageRequest {
   readonly upstreamPath: string;
   /**
    * Edits of the request's fields on their way upstream, after the access stages' own and before
-   * the route's header rules: lowercase name → value, or undefined to take every field of that
+   * the other stages' `requestEdit` (the route's header rules): lowercase name → value, or undefined to take every field of that
    * name out. The fields Candor writes itself are out of reach (their edits are dropped).
    */
   readonly upstreamFields: Map<string, string | undefined>;
@@ -164,10 +171,12 @@ export interface StageHooks {
    */
   abandon?(): void;
   /**
-   * An access stage's edit of the request's fields on their way upstream (a JWT's claims in, the
-   * client's credentials out), asked once its onRequest went on: the stages after the access
-   * stages meet it as `AdmittedRequest.requestEdit`, and the admit policies read the fields as it
-   * leaves them (a rate limit's or a split's key on a field).
+   * An edit of the request's fields on their way upstream. An access stage's (a JWT's claims in,
+   * the client's credentials out) is asked once its onRequest went on: the stages after the
+   * access stages meet it as `AdmittedRequest.requestEdit`, and the admit policies read the
+   * fields as it leaves them (a rate limit's or a split's key on a field). Another stage's (the
+   * route's request header rules) is asked once, as the upstream's request is made: after the
+   * access stages' edit and every stage's `upstreamFields`, in the stages' order.
    */
   requestEdit?(): AnswerEdit | undefined;
   /**

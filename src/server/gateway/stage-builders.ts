@@ -12,7 +12,7 @@ import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import { readRouteStage } from '../../proxy/cache/read-route-stage.ts';
 import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
-import { responseRulesStage } from '../../proxy/forward/response-rules-stage.ts';
+import { headerRulesStage } from '../../proxy/forward/header-rules-stage.ts';
 import type { Router } from '../../proxy/route/router.ts';
 import type { RouteSplit } from '../../proxy/select/split.ts';
 import { splitStage } from '../../proxy/select/split-stage.ts';
@@ -87,7 +87,7 @@ export function candorStages(
       const split = splits.get(route.name);
       return split === undefined ? undefined : splitStage(split, trust);
     },
-    (route) => responseRulesStage(route, trust),
+    headerRulesStage,
     (route) => {
       const cors = access.corsOf(route);
       return cors === undefined ? undefined : corsStage(cors);
