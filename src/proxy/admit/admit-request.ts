@@ -4,9 +4,8 @@ import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/ne
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
-import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/stage.ts';
+import type { AttemptCounter, RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/stage.ts';
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
@@ -26,7 +25,7 @@ export interface Admitted {
   /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
   /** The canary's counts of the side chosen, when the route has a canary (each attempt adds to them). */
-  readonly window?: CanaryCounter;
+  readonly window?: AttemptCounter;
   /**
    * Where else it may go while it waits in its upstream's `hold`: the stages, when one chose its
    * upstream (a split's side: stage.ts's upstreamsNow); absent: nowhere else.

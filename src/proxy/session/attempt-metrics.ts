@@ -1,6 +1,6 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
+import type { AttemptCounter } from '../stages/stage.ts';
 
 /**
  * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):
@@ -27,9 +27,9 @@ export class AttemptMetrics {
   #respondingHeadMs = 0;
 
   /** The route's canary window; undefined on a route without a canary. */
-  readonly #canary: CanaryCounter | undefined;
-  /** The gateway's counts of every attempt, whatever its route (a fleet's config canary: GatewayWindow). */
-  readonly #gateway: CanaryCounter;
+  readonly #canary: AttemptCounter | undefined;
+  /** The gateway's counts of every attempt, whatever its route (Runtime.gatewayCounts). */
+  readonly #gateway: AttemptCounter;
   /**
    * The request waits in its upstream's `hold`: the tries it makes while it waits (four a
    * second) are not the canary's to count, or one restart its users waited out would weigh as
@@ -40,10 +40,10 @@ export class AttemptMetrics {
 
   /** `counts`: the runtime's metrics and its gateway's counts of every attempt. */
   constructor(
-    counts: { readonly metrics: GatewayMetrics; readonly gatewayCounts: CanaryCounter },
+    counts: { readonly metrics: GatewayMetrics; readonly gatewayCounts: AttemptCounter },
     upstream: string,
     method: string,
-    canary?: CanaryCounter,
+    canary?: AttemptCounter,
   ) {
     this.#canary = canary;
     this.#gateway = counts.gatewayCounts;

@@ -3,7 +3,6 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
-import type { GatewayWindow } from '../../upstream/canary/canary-window.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
@@ -12,6 +11,7 @@ import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
+import type { AttemptCounter } from '../stages/stage.ts';
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the
@@ -34,8 +34,11 @@ export interface Runtime {
   readonly readerMemory: ReaderMemory;
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
-  /** Every attempt's outcome, whatever its route, for a fleet's config canary (GatewayWindow): it outlives a reload. */
-  readonly gatewayCounts: GatewayWindow;
+  /**
+   * Every attempt's outcome, whatever its route: what the session tells of each (the server's
+   * counts of the gateway as a whole, which a fleet's config canary reads); it outlives a reload.
+   */
+  readonly gatewayCounts: AttemptCounter;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
   /** Via entries for HTTP/1.0, HTTP/1.1 and HTTP/2 clients, built once. */

@@ -36,7 +36,6 @@ import type { DownstreamHead, FieldMap, ResponseSink } from '../../core/net/down
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
-import type { CanaryCounter } from '../../upstream/canary/canary-window.ts';
 
 /** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
 export interface StageRequest {
@@ -104,11 +103,21 @@ export interface AdmittedRequest {
 /**
  * The upstream a stage chose for a request (a split's side, a canary's): one of the config's, by
  * name, and what counts each attempt's outcome there once the attempt is over (a canary's
- * window: the per-attempt end hook, upstream/canary/canary-window.ts); undefined: none counts.
+ * window: the per-attempt end hook); undefined: none counts.
  */
 export interface UpstreamChoice {
   readonly upstream: string;
-  readonly window?: CanaryCounter;
+  readonly window?: AttemptCounter;
+}
+
+/**
+ * What the attempt loop tells each attempt's outcome once the attempt is over, and nothing else:
+ * the upstream it went to, its failure (undefined: it answered), the status of its answer and the
+ * milliseconds to its head (a route canary's window, a fleet canary's count of every attempt: each
+ * counts as it judges).
+ */
+export interface AttemptCounter {
+  record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
 }
 
 /** How a stage settles a request: go on (undefined), answer it itself, or refuse it with a failure of the taxonomy. */

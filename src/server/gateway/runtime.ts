@@ -50,6 +50,8 @@ export interface LiveRuntime extends Runtime {
   readonly splits: ReadonlyMap<string, RouteSplit>;
   /** As Runtime's, and of the stored answers an unsafe request invalidated, so no other worker gives them again. */
   readonly announce?: (news: Announcement | CacheNews) => void;
+  /** Every attempt's outcome, whatever its route, for a fleet's config canary (taken by the worker channel): it outlives a reload. */
+  readonly gatewayCounts: GatewayWindow;
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
   readonly checks: ReadonlyMap<string, ActiveChecks>;
   readonly admission: Admission;

@@ -179,7 +179,11 @@ export class GatewayWindow implements CanaryCounter {
   }
 }
 
-/** What an attempt's outcome is counted through: a canary route's window, or its keyed request's (forKey). */
+/**
+ * What an attempt's outcome is counted through: a canary route's window, or its keyed request's
+ * (forKey). The attempt loop calls it (and GatewayWindow) as what it calls of any counter of
+ * attempts (proxy/stages/stage.ts's AttemptCounter), never by this name.
+ */
 export interface CanaryCounter {
   record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
 }
