@@ -193,16 +193,21 @@ export interface DownstreamExchange {
    */
   readonly budget?: HoldBudget;
   /**
-   * Set on an exchange the gateway made itself to refresh a stored answer in the background
-   * (stale-while-revalidate): the end of that key's fetch, which the cache calls (nobody else
-   * reads its answer). Absent on every client's exchange.
+   * Set on an exchange a route's stage made itself, not a client (a stored answer's refresh in
+   * the background): nobody reads its answer but that stage. Absent on every client's exchange.
    */
-  readonly refresh?: () => void;
+  readonly background?: BackgroundRequest;
+}
+
+/** A request a route's stage made itself, not a client (DownstreamExchange.background). */
+export interface BackgroundRequest {
   /**
-   * With `refresh`, on a split route: the side (upstream) whose stored answer it refreshes, which
-   * it goes to rather than a side drawn again (the side is in the stored answer's key).
+   * The upstream it goes to, in place of one a stage would choose for a client's request (a
+   * split's side: the one whose stored answer it refreshes); undefined: chosen as a client's is.
    */
-  readonly refreshSide?: string;
+  readonly upstream: string | undefined;
+  /** What the stage that made it knows of it (the key's fetch it ends): opaque to the core, read by that stage alone. */
+  readonly note: unknown;
 }
 
 /** The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a handshake without one. */

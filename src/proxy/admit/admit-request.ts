@@ -140,7 +140,7 @@ interface AdmitRequest {
   readonly head: DownstreamHead;
   readonly fields: FieldMap;
   readonly record: RequestRecord;
-  readonly exchange?: Pick<DownstreamExchange, 'limitBody' | 'refresh'>;
+  readonly exchange?: Pick<DownstreamExchange, 'limitBody' | 'background'>;
 }
 
 /**
@@ -198,7 +198,7 @@ function pastAccess(
     trust: gateway.trust,
     listener: listener.inFlight,
     now: performance.now(),
-    ownRefresh: request.exchange?.refresh !== undefined,
+    ownRefresh: request.exchange?.background !== undefined,
     identity: record.user,
   });
   // The stage that chose the upstream says where else the request may go while it waits for a target.

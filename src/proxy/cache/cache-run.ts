@@ -327,7 +327,8 @@ export class CacheRun extends PassingRun {
     cookies?: string[],
   ): StageAnswer {
     this.said(status, result);
-    const { head, fields, record, background } = this.request;
+    const { head, fields, record } = this.request;
+    const background = this.request.background !== undefined;
     return deliveryOf({ head, fields, record, background }, this.route.compression, stored, proxy, cookies);
   }
 

@@ -62,7 +62,7 @@ export class PassingRun implements StageHooks {
   constructor(route: CachedRoute, request: StageRequest, reason: ForwardReason, detail?: string) {
     this.route = route;
     this.request = request;
-    this.refresh = refreshOf(request.head);
+    this.refresh = refreshOf(request);
     this.#reason = reason;
     this.#detail = detail;
     this.status = forwardedStatus(route.gateway, 'bypass');

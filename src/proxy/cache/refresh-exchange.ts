@@ -1,5 +1,6 @@
 import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { InMemorySink } from '../../core/net/in-memory-sink.ts';
+import type { StageRequest } from '../stages/stage.ts';
 
 /**
  * Fields of the client's request a refresh does not carry: its own validators and range (the
@@ -33,7 +34,8 @@ const NOT_CARRIED = new Set([
  * cache run stores it, or a 304 refreshes the stored one). `done` ends the key's fetch, which
  * other requests for the key wait on meanwhile: called when the refresh is over, whatever happened.
  * `side`: the upstream the client's request went to, which a split route's refresh goes to too
- * (the stored answer it refreshes is that side's).
+ * (the stored answer it refreshes is that side's). A background request to the core
+ * (DownstreamExchange.background), whose note only the cache reads (refreshOf).
  */
 export function refreshExchange(
   of: DownstreamHead,
@@ -60,7 +62,6 @@ export function refreshExchange(
   // Nobody reads it: every write is taken at once and let go, and the end closes it.
   const response = new InMemorySink();
   response.onClose(() => done());
-  refreshes.set(head, done);
   // The gateway's own request: nothing of it was read from a client.
   return {
     head,
@@ -68,15 +69,21 @@ export function refreshExchange(
     bodyComplete: true,
     bytesRead: 0,
     response,
-    refresh: done,
-    refreshSide: side,
+    background: { upstream: side, note: new RefreshNote(done) },
   };
 }
 
-/** Each refresh's `done`, by its head: the cache stage that meets the refresh's request ends the key's fetch with it. */
-const refreshes = new WeakMap<DownstreamHead, () => void>();
+/** What a refresh's request carries for the cache stage that meets it: the end of the key's fetch it is. */
+class RefreshNote {
+  readonly done: () => void;
 
-/** The `done` of the refresh this request head is (refreshExchange's); undefined: a client's request. */
-export function refreshOf(head: DownstreamHead): (() => void) | undefined {
-  return refreshes.get(head);
+  constructor(done: () => void) {
+    this.done = done;
+  }
+}
+
+/** The `done` of the refresh this request is (refreshExchange's); undefined: a client's request, or another stage's. */
+export function refreshOf(request: StageRequest): (() => void) | undefined {
+  const note = request.background?.note;
+  return note instanceof RefreshNote ? note.done : undefined;
 }

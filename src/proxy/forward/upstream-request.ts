@@ -256,7 +256,7 @@ export class UpstreamRequest {
       nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
       upgrade: this.#client.head.upgrade,
       // An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody.
-      wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.refresh === undefined,
+      wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.background === undefined,
       editHeaders: responseEdit,
       relays: this.#grpc ? GRPC_RELAYS : undefined,
       stages: this.#to.stages,

@@ -19,7 +19,7 @@ import type { RouteSplit } from './split.ts';
  */
 export function splitStage(split: RouteSplit, trust: TrustList): RouteStage {
   // Without a hash key a draw reads nothing of the request: one run for every request (but a
-  // refresh's, which goes to its side), made once.
+  // request a stage made that names its upstream: a stored answer's refresh, to its side), made once.
   const unkeyed: StageHooks | undefined =
     split.hashKey === undefined
       ? {
@@ -33,7 +33,7 @@ export function splitStage(split: RouteSplit, trust: TrustList): RouteStage {
     failOpen: false,
     trusted: true,
     start: (request) =>
-      unkeyed !== undefined && request.refreshSide === undefined
+      unkeyed !== undefined && request.background?.upstream === undefined
         ? unkeyed
         : new SplitRun(split, trust, request),
   };
@@ -63,8 +63,9 @@ class SplitRun implements StageHooks {
   chooseUpstream(fields: FieldMap): UpstreamChoice {
     this.#fields = fields;
     const split = this.#split;
-    const refresh = this.#request.refreshSide;
-    if (refresh !== undefined) return split.named(refresh) ?? split.draw(undefined);
+    // A request a stage made goes where it says (a stored answer's refresh: the side it came from).
+    const named = this.#request.background?.upstream;
+    if (named !== undefined) return split.named(named) ?? split.draw(undefined);
     const key =
       split.hashKey === undefined
         ? undefined

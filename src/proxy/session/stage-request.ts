@@ -20,7 +20,7 @@ class SessionStageRequest implements StageRequest {
   readonly head: StageRequest['head'];
   readonly fields: StageRequest['fields'];
   readonly record: StageRequest['record'];
-  readonly background: boolean;
+  readonly background: StageRequest['background'];
   readonly route: string;
   readonly path: string;
   readonly upstreamPath: string;
@@ -38,7 +38,7 @@ class SessionStageRequest implements StageRequest {
     this.head = head;
     this.fields = fields;
     this.record = record;
-    this.background = exchange.refresh !== undefined;
+    this.background = exchange.background;
     this.route = routed.route.name;
     this.path = routed.path;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
@@ -69,10 +69,6 @@ class SessionStageRequest implements StageRequest {
 
   get scheme(): string {
     return this.#req.listener.protocol;
-  }
-
-  get refreshSide(): string | undefined {
-    return this.#req.exchange.refreshSide;
   }
 
   get upstreamFields(): Map<string, string | undefined> {

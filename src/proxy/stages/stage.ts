@@ -32,7 +32,7 @@
  * 500 `proxy_internal_error` naming it and the hook (stage-failure.ts), never a hang or a dead worker.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import type { DownstreamHead, FieldMap, ResponseSink } from '../../core/net/downstream.ts';
+import type { BackgroundRequest, DownstreamHead, FieldMap, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -52,8 +52,12 @@ export interface StageRequest {
    * `trust_forwarded_from`, the one they vouch for (as nginx's realip makes `$remote_addr`).
    */
   readonly clientIp: string;
-  /** A request the gateway makes itself (a stored answer's refresh): no client reads its answer. */
-  readonly background: boolean;
+  /**
+   * A request a stage made itself (a stored answer's refresh), not a client: no client reads its
+   * answer, and it goes to the upstream it names (a stage that chooses upstreams honours it);
+   * undefined: a client's request.
+   */
+  readonly background: BackgroundRequest | undefined;
   /** The route's name. */
   readonly route: string;
   /** The request's path in its normal form, query included: what the routes matched (before the route's rewrite). */
@@ -86,8 +90,6 @@ export interface StageRequest {
   readonly authority: string;
   /** How the client reached the gateway: "http" or "https" (behind a trusted proxy, what it vouches for). */
   readonly scheme: string;
-  /** A background refresh (`background`) of a stored answer: the upstream that answer came from, which it asks again (a split's side). */
-  readonly refreshSide: string | undefined;
   /** The listener the request came on, as served (its scheme behind a trusted proxy): a request the gateway makes from it runs there too. */
   readonly listener: StageListener;
   /** The client's response closed (answered, or the client left): nothing more goes to it. */
