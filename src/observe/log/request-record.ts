@@ -92,6 +92,11 @@ export class RequestRecord {
   hashHome: string | undefined;
   /** What the route's cache did (hit, stale, uri-miss…); absent on a route without one. */
   cache: string | undefined;
+  /**
+   * A route stage's answer went out in the upstream's place or a failure's (a StageAnswer: a
+   * stored answer): the gateway made it, whatever an attempt received (the 304 it confirmed).
+   */
+  stageAnswered = false;
   /** A stored answer stood in for a failed upstream: the failure's type, or upstream_503 for the upstream's own. */
   staleCause: string | undefined;
   /**

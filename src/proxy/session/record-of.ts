@@ -84,16 +84,15 @@ export function refusedRecordOf(
 }
 
 /**
- * Who made the answer the request ended with: the gateway when its cache gave a stored answer;
- * the upstream when its head went downstream (the last attempt has its status); the client when
- * it left before any answer; else the gateway. Read off the record, which already says it: nothing is re-derived.
+ * Who made the answer the request ended with: the gateway when a route stage answered in the
+ * upstream's place; the upstream when its head went downstream (the last attempt has its status);
+ * the client when it left before any answer; else the gateway. Read off the record, which already
+ * says it: nothing is re-derived.
  */
 export function originOf(record: RequestRecord): Origin {
-  // A stored answer in place of the upstream's (a hit, stale for its failure, or one its 304
-  // confirmed: the upstream sent no 200, and its 304 is no answer the client got): the gateway's.
-  const cache = record.cache;
-  if (cache === 'stale' || cache === 'hit' || cache === 'collapsed' || cache === 'revalidated')
-    return 'gateway';
+  // A stage's answer in place of the upstream's (a stored answer: a hit, stale for its failure, or
+  // one its 304 confirmed: the upstream sent no 200, and its 304 is no answer the client got).
+  if (record.stageAnswered) return 'gateway';
   const last = record.tries[record.tries.length - 1];
   if (last !== undefined && last.status !== undefined) return 'upstream';
   if (record.clientAborted && (record.status === FAILURES.client_closed.status || record.status === 0))

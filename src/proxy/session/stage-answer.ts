@@ -14,6 +14,8 @@ import type { SessionRequest } from './session-request.ts';
  */
 export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answer: StageAnswer): void {
   const { response, record, runtime, exchange } = req;
+  // Said by the stage (it answered): who made the answer is the gateway (originOf), whatever an attempt got.
+  record.stageAnswered = true;
   if (response.closed) return;
   answer.send({
     sink: response,
