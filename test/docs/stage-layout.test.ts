@@ -139,3 +139,46 @@ test('the session, the exchange and the upstream request import nothing of the r
   }
   assert.deepEqual(found, []);
 });
+
+/**
+ * The core (the session, the exchange and the upstream request every attempt sends) names no
+ * feature: it imports none of the header rules' modules, the canary's or the response cache's,
+ * and no identifier of its code (comments and strings aside) names the cache, the canary or
+ * header rules. What they did through it is the contract's: a stage's `requestEdit` (the request
+ * header rules, their variables facts every stage reads), the attempt counter a chosen upstream
+ * or the runtime hands the attempt loop (stage.ts's AttemptCounter: a canary's window), a
+ * request a stage made (DownstreamExchange.background: a stored answer's refresh), and the
+ * record's `stageAnswered` (a stage's answer in the upstream's place is the gateway's). gRPC is
+ * no route's feature but a protocol the core speaks (grpc-status in the failure contract,
+ * grpc-timeout in the total deadline): the core names it, and this test leaves it alone.
+ */
+const walled = [...core, 'proxy/forward/upstream-request.ts'];
+
+test('the core imports no module of the header rules or the canary (nor of the cache: above)', () => {
+  const found: string[] = [];
+  for (const file of walled) {
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const [, spec] of text.matchAll(/from '([^']+)'/g))
+      if (/(^|\/)header-rules[^/]*\.ts$|(^|\/)canary\//.test(spec)) found.push(`${file} imports ${spec}`);
+  }
+  assert.deepEqual(found, []);
+});
+
+/** A file's code without its comments and the text of its strings (a `Cache-Control` field name is no identifier). */
+function codeOf(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
+}
+
+test('no identifier of the core names the cache, the canary or header rules', () => {
+  const found: string[] = [];
+  for (const file of walled) {
+    const code = codeOf(readFileSync(join(root, file), 'utf8'));
+    for (const [name] of code.matchAll(/[A-Za-z_$#][\w$]*/g))
+      if (/cache|canary|header_?rules?|templatevars|(request|response)headers/i.test(name))
+        found.push(`${file}: ${name}`);
+  }
+  assert.deepEqual(found, []);
+});

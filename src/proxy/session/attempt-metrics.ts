@@ -26,8 +26,8 @@ export class AttemptMetrics {
   #respondingSince = 0;
   #respondingHeadMs = 0;
 
-  /** The route's canary window; undefined on a route without a canary. */
-  readonly #canary: AttemptCounter | undefined;
+  /** What counts each attempt on the upstream a stage chose (a canary's window: UpstreamChoice.window); undefined: none. */
+  readonly #window: AttemptCounter | undefined;
   /** The gateway's counts of every attempt, whatever its route (Runtime.gatewayCounts). */
   readonly #gateway: AttemptCounter;
   /**
@@ -43,9 +43,9 @@ export class AttemptMetrics {
     counts: { readonly metrics: GatewayMetrics; readonly gatewayCounts: AttemptCounter },
     upstream: string,
     method: string,
-    canary?: AttemptCounter,
+    window?: AttemptCounter,
   ) {
-    this.#canary = canary;
+    this.#window = window;
     this.#gateway = counts.gatewayCounts;
     this.#metrics = counts.metrics;
     this.#upstream = upstream;
@@ -138,7 +138,7 @@ export class AttemptMetrics {
 
   /** An attempt's outcome for the route's canary (when it has one) and for the gateway's counts alike. */
   #count(failure: Failure | undefined, status: number | undefined, ms: number): void {
-    this.#canary?.record(this.#upstream, failure, status, ms);
+    this.#window?.record(this.#upstream, failure, status, ms);
     this.#gateway.record(this.#upstream, failure, status, ms);
   }
 
