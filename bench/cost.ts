@@ -17,7 +17,8 @@
  *   node bench/cost.ts --tail=100000            # 200 connections: latencies, event-loop stalls, GC pauses
  *   node bench/cost.ts --canary                 # the same route with a canary beside it without (issue 36)
  *   node bench/cost.ts --plugin                 # the same route with one no-op plugin beside it without (issue 57)
- *   node bench/cost.ts --features --ref=DIR     # a route with header rules, CORS and compression, here and in DIR (issue 55)
+ *   node bench/cost.ts --features --ref=DIR     # a route with every feature of the request path, here and in DIR (issue 55)
+ *   node bench/cost.ts --features=light --ref=DIR  # the route it had before: header rules, CORS and compression only
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
  *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
  *
@@ -39,6 +40,15 @@
  * bench/peers/contract-floor.ts and h2-contract-floor.ts, the ceilings doing also what the
  * contract asks of every request with Candor's own code (the strict parsers, the head builder,
  * the id, the access line): what Candor adds past the contract's own musts is read against it.
+ * `--features` adds the side "features" (and with `--ref`, "ref-features"): the route with every
+ * feature a route turns on by config alone on the request path: an IP allow list, Basic
+ * authentication (the client sends its credentials; the gateway remembers good ones, so a
+ * request costs the HMAC of a remembered login, not a hash), the split (two upstreams of the same
+ * origin by weight), request and response header rules, CORS, compression and the response
+ * cache. The origin marks its answers to that route `Cache-Control: private` (the client asks
+ * /private), so every request crosses the cache stage, misses and is not stored: the cache's
+ * per-request cost, not a hit's (bench/cache-hit.ts measures hits). Until issue 55's item on it,
+ * the side had header rules, CORS and compression only: `--features=light` runs that route.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -57,7 +67,7 @@ type PathId = 'keepalive' | 'close' | 'h2c';
  * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
  * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
  */
-type RouteKind = 'plain' | 'split' | 'canary' | 'features' | 'plugin';
+type RouteKind = 'plain' | 'split' | 'canary' | 'features' | 'features-light' | 'plugin';
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -78,8 +88,11 @@ interface Options {
   tail: number;
   /** Add the sides "split" and "canary": the route split without a canary, and with one (issue 36). */
   canary: boolean;
-  /** Add the side "features": the route with header rules, CORS and compression on (its stages), and with --ref the ref's. */
-  features: boolean;
+  /**
+   * Add the side "features" with this route (and with --ref the ref's): every feature on (its
+   * stages; see the top comment), or (`--features=light`) header rules, CORS and compression only.
+   */
+  features: 'features' | 'features-light' | undefined;
   /** Add the side "plugin": the route with one no-op plugin (bench/noop-plugin.ts, issue 57). */
   plugin: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
@@ -104,7 +117,7 @@ function parseOptions(argv: readonly string[]): Options {
     memory: 0,
     tail: 0,
     canary: false,
-    features: false,
+    features: undefined,
     plugin: false,
     ceiling: false,
     floor: false,
@@ -124,13 +137,17 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'memory') o.memory = Number(value);
     else if (key === 'tail') o.tail = Number(value);
     else if (key === 'canary') o.canary = true;
-    else if (key === 'features') o.features = true;
+    else if (key === 'features') o.features = value === 'light' ? 'features-light' : 'features';
     else if (key === 'plugin') o.plugin = true;
     else if (key === 'ceiling') o.ceiling = true;
     else if (key === 'floor') o.floor = true;
     else if (key === 'route')
       o.route =
-        value === 'canary' || value === 'split' || value === 'features' || value === 'plugin'
+        value === 'canary' ||
+        value === 'split' ||
+        value === 'features' ||
+        value === 'features-light' ||
+        value === 'plugin'
           ? value
           : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
@@ -143,6 +160,8 @@ const ORIGIN = `
 import { createServer } from 'node:net';
 const body = 'x'.repeat(100);
 const answer = 'HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncontent-length: 100\\r\\n\\r\\n' + body;
+// What no shared cache stores: the answer to /private (the features route's cache misses every request).
+const uncached = 'HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncache-control: private\\r\\ncontent-length: 100\\r\\n\\r\\n' + body;
 const server = createServer({ noDelay: true }, (s) => {
   let pending = '';
   s.on('error', () => {});
@@ -152,7 +171,7 @@ const server = createServer({ noDelay: true }, (s) => {
     let out = '';
     while ((end = pending.indexOf('\\r\\n\\r\\n')) >= 0) {
       if (pending.startsWith('GET /hold')) setTimeout(() => s.write(answer, 'latin1'), 3000);
-      else out += answer;
+      else out += pending.startsWith('GET /private') ? uncached : answer;
       pending = pending.slice(end + 4);
     }
     if (out) s.write(out, 'latin1');
@@ -164,8 +183,12 @@ const server = createServer({ noDelay: true }, (s) => {
 const CLIENT = `
 import { connect } from 'node:net';
 import http2 from 'node:http2';
-const KEEP = (port) => 'GET /small HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n\\r\\n';
-const CLOSE = (port) => 'GET /small HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\nconnection: close\\r\\n\\r\\n';
+const AUTHORIZATION = 'Basic ' + Buffer.from('bench:secret').toString('base64');
+// The features route's requests: /private (its origin's answer no cache keeps), with the credentials its Basic authentication asks.
+let target = '/small';
+let extra = '';
+const KEEP = (port) => 'GET ' + target + ' HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n' + extra + '\\r\\n';
+const CLOSE = (port) => 'GET ' + target + ' HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n' + extra + 'connection: close\\r\\n\\r\\n';
 let sockets = [];
 let h2;
 function keepalive(port, n, conns, done) {
@@ -218,7 +241,7 @@ function h2c(port, n, streams, done) {
   const one = () => {
     if (left <= 0) { if (--running === 0) done(); return; }
     left--;
-    const req = h2.request({ ':path': '/small', 'user-agent': 'cost', accept: '*/*' });
+    const req = h2.request({ ':path': target, 'user-agent': 'cost', accept: '*/*', ...(extra ? { authorization: AUTHORIZATION } : {}) });
     req.on('response', (h) => { if (h[':status'] !== 200) throw new Error('h2 ' + h[':status']); });
     req.resume();
     req.on('end', one);
@@ -241,7 +264,9 @@ function openIdle(port, k, hold, done) {
   if (hold) setTimeout(done, 1500);
 }
 const latencies = [];
-process.on('message', ({ path, port, n }) => {
+process.on('message', ({ path, port, n, features }) => {
+  target = features ? '/private' : '/small';
+  extra = features ? 'authorization: ' + AUTHORIZATION + '\\r\\n' : '';
   const done = () => {
     const sorted = latencies.splice(0).sort((a, b) => a - b);
     const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -345,20 +370,29 @@ const CANARY_ROUTE = `    canary:
       on_success: hold
 `;
 
-const ROUTES: Readonly<Record<RouteKind, string>> = {
-  plain: '    upstream: origin\n',
-  split: '    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]\n',
-  canary: `    upstream: origin\n${CANARY_ROUTE}`,
-  // Every feature on the data path that a plain GET meets and a route turns on by config alone.
-  features: `    upstream: origin
-    response_headers:
+/** The header rules, CORS and compression of both features routes. */
+const EDITS = `    response_headers:
       set: { Strict-Transport-Security: "max-age=63072000", X-Frame-Options: DENY }
     request_headers:
       set: { X-Env: bench }
     cors:
       origins: [https://app.example]
     compression: {}
+`;
+
+const ROUTES: Readonly<Record<RouteKind, string>> = {
+  plain: '    upstream: origin\n',
+  split: '    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]\n',
+  canary: `    upstream: origin\n${CANARY_ROUTE}`,
+  // Every feature on the request path a route turns on by config alone (the top comment says how each is met).
+  features: `    split: [{ upstream: origin-next, weight: 50 }, { upstream: origin, weight: 50 }]
+    allow: [127.0.0.0/8]
+    auth:
+      basic: { users_file: USERS_FILE, realm: bench }
+${EDITS}    cache: {}
 `,
+  // The features route before issue 55's item 6: what a plain GET met of header rules, CORS and compression.
+  'features-light': `    upstream: origin\n${EDITS}`,
   plugin: '    upstream: origin\n    plugins: [noop]\n',
 };
 
@@ -488,6 +522,9 @@ async function startCeilings(originPort: number, dir: string, module = CEILING):
 /** Candor's gateway of the checkout at `srcDir`, with the side's route, as a worker runs it. */
 async function startCandor(srcDir: string, o: Options, originPort: number, dir: string): Promise<Served> {
   const { parseConfig } = await import(join(srcDir, 'core/config/load.ts'));
+  // The features route's Basic users: bench:secret, a SHA-256-crypt hash (openssl passwd -5).
+  const users = join(dir, 'users');
+  writeFileSync(users, 'bench:$5$costbench$1Yui4/jCqUc7tXJHY9xfdqgYx.RP4tg2A4E81WkfQb/\n');
   const { startGateway } = await import(join(srcDir, 'server/gateway/gateway.ts'));
   const config = parseConfig(
     `name: cost
@@ -497,12 +534,12 @@ listen:
 routes:
   - name: cost
     match: { path: / }
-${ROUTES[o.route]}${o.route === 'plugin' ? `plugins:\n  noop: { module: ${join(import.meta.dirname, 'noop-plugin.ts')} }\n` : ''}upstreams:
+${ROUTES[o.route].replace('USERS_FILE', users)}${o.route === 'plugin' ? `plugins:\n  noop: { module: ${join(import.meta.dirname, 'noop-plugin.ts')} }\n` : ''}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
 ${
-  o.route === 'split' || o.route === 'canary'
+  o.route === 'split' || o.route === 'canary' || o.route === 'features'
     ? `  origin-next:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
@@ -533,7 +570,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const session = new Session();
   session.connect();
   const run = async (path: PathId, n: number) => {
-    client.send({ path, port: path === 'h2c' ? h2Port : port, n });
+    client.send({ path, port: path === 'h2c' ? h2Port : port, n, features: o.route === 'features' });
     return await once<Latencies>(client);
   };
   if (o.tail > 0) {
@@ -663,9 +700,9 @@ async function main(): Promise<void> {
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
   if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
-  if (o.features) sides.push(['features', here, 'features']);
-  if (o.features && o.ref !== undefined)
-    sides.push(['ref-features', join(o.ref, 'src'), 'features', o.refFlags]);
+  if (o.features !== undefined) sides.push(['features', here, o.features]);
+  if (o.features !== undefined && o.ref !== undefined)
+    sides.push(['ref-features', join(o.ref, 'src'), o.features, o.refFlags]);
   if (o.tail > 0) {
     for (const [label, dir, route, flags] of sides)
       console.log(`${label}: ${JSON.stringify(await measureSide(dir, o, route, flags))}`);
