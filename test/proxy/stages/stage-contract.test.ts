@@ -323,6 +323,26 @@ describe('the stage contract: access stages', () => {
       return undefined;
     },
   }));
+  /** A stage past access that edits what goes upstream (as the route's request header rules do): how many times it was asked. */
+  let edits = 0;
+  const rules: RouteStage = {
+    name: 'rules',
+    timeoutMs: 200,
+    failOpen: false,
+    start: (request) => ({
+      onRequest: () => {
+        request.upstreamFields.set('x-stage-field', 'set');
+        return undefined;
+      },
+      requestEdit: () => {
+        edits++;
+        return (headers) => {
+          const value = (name: string) => headers[headers.findIndex((h) => h.toLowerCase() === name) + 1];
+          return [...headers, 'x-rules-saw', `${value('x-gate-user')}|${value('x-stage-field')}`];
+        };
+      },
+    }),
+  };
   before(async () => {
     app = await startEcho();
     gw = await startTestGateway(
@@ -339,7 +359,7 @@ upstreams:
       {},
       '',
       // Given after another stage, an access stage still runs first.
-      { stages: () => [gate('gate'), later, gate('second')] },
+      { stages: () => [gate('gate'), later, gate('second'), rules] },
     );
   });
   after(async () => {
@@ -359,6 +379,15 @@ upstreams:
     const got = app.received[app.received.length - 1].headers;
     assert.equal(got['x-gate-user'], 'alice');
     assert.equal(got['x-second-user'], 'alice');
+  });
+
+  test("a later stage's requestEdit meets what goes upstream once, after the access stages' edits and the stages' upstreamFields", async () => {
+    edits = 0;
+    const res = await request(gw.url, { path: '/a/ok?user=dave' });
+    assert.equal(res.status, 200);
+    assert.equal(edits, 1);
+    const got = app.received[app.received.length - 1].headers;
+    assert.equal(got['x-rules-saw'], 'dave|set');
   });
 
   test('the admit policies read the fields as the access stages left them', async () => {
