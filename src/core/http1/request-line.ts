@@ -12,16 +12,21 @@ import { methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP\/[0-9]\.[0-9]$/;
 
-/** A request line's parts: its method, its target as sent, its HTTP/1 minor version. */
-export type RequestLineParts = [method: string, target: string, minor: 0 | 1];
+/**
+ * The parts of the line parseRequestLine last read: its method, its target as sent, its HTTP/1
+ * minor version. One record for every line, read by the caller at once (the parser reads one
+ * line at a time, never re-entered): a tuple returned was an array and its store a request.
+ */
+export const lineParts = { method: '', target: '', minor: 1 as 0 | 1 };
 
-/** `method SP target SP HTTP/d.d`: the parts, or the rule the line broke. */
-export function parseRequestLine(line: string, limits: RequestParserLimits): RequestLineParts | RuleBreak {
+/** `method SP target SP HTTP/d.d`: the rule the line broke, or undefined and its parts in `lineParts`. */
+export function parseRequestLine(line: string, limits: RequestParserLimits): RuleBreak | undefined {
   // Tested, not matched (no match array a request): the line's shape once known, its parts
   // are where it says, the version in the last nine characters (" HTTP/d.d").
   if (!REQUEST_LINE.test(line)) return requestLineBreak(line, limits.proxyProtocol === true);
   const space = line.indexOf(' ');
-  const method = line.slice(0, space);
+  // The commonest method as the constant it is (llhttp hands node:http each method so): no string a request.
+  const method = space === 3 && line.startsWith('GET') ? 'GET' : line.slice(0, space);
   const target = line.slice(space + 1, line.length - 9);
   const major = line[line.length - 3];
   const minor = line[line.length - 1];
@@ -32,7 +37,11 @@ export function parseRequestLine(line: string, limits: RequestParserLimits): Req
   // know, and the authority of an absolute-form target (an origin-form one needs no more).
   const broken =
     methodBreak(method) ?? (target.charCodeAt(0) === 0x2f /* / */ ? undefined : targetBreak(target));
-  return broken ?? [method, target, minor === '0' ? 0 : 1];
+  if (broken !== undefined) return broken;
+  lineParts.method = method;
+  lineParts.target = target;
+  lineParts.minor = minor === '0' ? 0 : 1;
+  return undefined;
 }
 
 /** A version other than HTTP/1.x (`major`, `minor`: its digits) in a well-formed request line. */

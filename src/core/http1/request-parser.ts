@@ -23,7 +23,7 @@ import type {
 } from './parsed-request.ts';
 import { chunkedBreak, fieldLineBreak, headTooLargeBreak, lineEndsBreak } from './request-faults.ts';
 import { chunkedFramingBreak, RequestFramingFields } from './request-framing-fields.ts';
-import { parseRequestLine } from './request-line.ts';
+import { lineParts, parseRequestLine } from './request-line.ts';
 import { PartialHeadCheck } from './request-partial-head.ts';
 import { malformed, type RuleBreak } from './request-rules.ts';
 import { SplitSection } from './section-bytes.ts';
@@ -288,9 +288,9 @@ export class RequestParser {
   /** Parses a head (request line and field lines, each ending in CRLF) and prepares the body state. */
   #parseHead(text: string): boolean {
     const eol = text.indexOf('\r\n');
-    const line = parseRequestLine(text.slice(0, eol), this.#limits);
-    if (!Array.isArray(line)) return this.#refuse(line);
-    const [method, target, minor] = line;
+    const broken = parseRequestLine(text.slice(0, eol), this.#limits);
+    if (broken !== undefined) return this.#refuse(broken);
+    const { method, target, minor } = lineParts;
     const headers: string[] = [];
     if (!this.#parseFields(text, eol + 2, headers)) return false;
 

@@ -36,8 +36,8 @@ export class PartialHeadCheck {
       if (bare !== undefined) return bare;
       if (lf === -1) return unendedLineBreak(acc, limits.uriLength, limits.proxyProtocol === true);
       this.#lineChecked = true;
-      const line = parseRequestLine(latin1(acc, 0, lf - 1), limits);
-      if (!Array.isArray(line)) return line;
+      const broken = parseRequestLine(latin1(acc, 0, lf - 1), limits);
+      if (broken !== undefined) return broken;
       checkFrom = lineEnd;
       this.#ended.to = lineEnd;
     }

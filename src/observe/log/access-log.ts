@@ -108,17 +108,23 @@ function num(value: number): string {
  * A duration as the line writes it (logMs: milliseconds to two decimals), its text made from
  * its whole hundredths: the text of `${logMs(ms)}`, which is the shortest that reads back as the
  * same double, and under 10^15 hundredths (15 digits at most) that is the digits themselves.
- * V8's double-to-text conversion took some 100 ns a duration, two or three a line.
+ * V8's double-to-text conversion took some 100 ns a duration, two or three a line; the fraction's
+ * text is one of FRACTIONS, so that a duration is one string made, not two.
  */
 function ms(value: number): string {
   const hundredths = Math.round(value * 100);
   if (!(hundredths >= 0 && hundredths < 1e15)) return num(hundredths / 100);
   const whole = Math.floor(hundredths / 100);
   const fraction = hundredths - whole * 100;
-  if (fraction === 0) return `${whole}`;
-  if (fraction % 10 === 0) return `${whole}.${fraction / 10}`;
-  return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+  return fraction === 0 ? `${whole}` : `${whole}${FRACTIONS[fraction]}`;
 }
+
+/**
+ * What follows a whole number of milliseconds for each count of hundredths past it (1–99), as
+ * `${n}` writes a double with them: `.01`, `.1`, `.99` (the shortest text of f / 100, whole
+ * digits left out).
+ */
+const FRACTIONS: readonly string[] = Array.from({ length: 100 }, (_, f) => `${f / 100}`.slice(1));
 
 /**
  * How far the exchange got: the attempts' word, else, for a failure the gateway decided with no

@@ -1,5 +1,6 @@
 import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dropped-lines.ts';
 import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
+import { LineBatch } from './line-batch.ts';
 import { isRegularFile, nonBlockingSwitch, openLogFile } from './log-destination.ts';
 
 /**
@@ -28,8 +29,11 @@ const SLOW_DISK_BACKOFF_MS = 30_000;
 const FIRST_RETRY_MS = 250;
 /** The longest wait between two tries of a destination that keeps refusing. */
 const MAX_RETRY_MS = 30_000;
+/** What a batch after one a failed write stopped mid-line starts with: the end of that line. */
+const TORN_LINE_END = Buffer.from('\n');
 /**
- * Where every log line goes: a queue, written out in batches.
+ * Where every log line goes: a queue, written out in batches (the queue holds the lines as the
+ * bytes the write takes: line-batch.ts).
  *
  * - A regular file takes one synchronous write at the end of an event-loop turn, carrying
  *   every line queued since the last (as nginx writes its access log: straight from the
@@ -77,8 +81,7 @@ export class LineWriter {
   private batchTimer: NodeJS.Timeout | undefined;
   private readonly batchMs: number;
   private readonly slowWriteMs: number;
-  private queue: string[] = [];
-  private queued = 0;
+  private readonly queue = new LineBatch();
   private writing = false;
   /** When the write in flight was issued, or last wrote part of its batch (nowMs()). */
   private writeProgressAt = 0;
@@ -162,13 +165,12 @@ export class LineWriter {
 
   /** Queues one line (newline included). False when it was dropped: the backlog is full. */
   write(line: string): boolean {
-    if (this.queued + line.length > this.maxBacklog) {
+    if (this.queue.length + line.length > this.maxBacklog) {
       this.dropped++;
       this.droppedTotal++;
       return false;
     }
-    this.queue.push(line);
-    this.queued += line.length;
+    this.queue.add(line);
     // A destination that refused the last write waits for its retry: nothing to do until then.
     if (this.retryTimer !== undefined) return true;
     if (this.isFile) this.scheduleTurn();
@@ -252,7 +254,7 @@ export class LineWriter {
     // A synchronous write would block behind the stalled one, for ever if nobody reads again.
     if (this.stalled) return;
     const carried = this.dropped;
-    const bytes = Buffer.from(this.takeQueued());
+    const bytes = this.takeQueued(false);
     let offset = 0;
     try {
       while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset);
@@ -304,26 +306,23 @@ export class LineWriter {
     if (offset > 0 && bytes[offset - 1] !== NEWLINE) this.torn = true;
   }
 
-  private takeQueued(): string {
-    let text = this.queue.length === 1 ? this.queue[0] : this.queue.join('');
-    if (this.torn) {
-      text = `\n${text}`;
-      this.torn = false;
-    }
+  /** What is queued, as one write's bytes; `held`: an asynchronous write's (LineBatch.take). */
+  private takeQueued(held: boolean): Buffer {
     if (this.dropped > 0) {
-      text += droppedLinesNotice(this.gatewayName, this.dropped);
+      this.queue.add(droppedLinesNotice(this.gatewayName, this.dropped));
       this.dropped = 0;
     }
-    this.queue = [];
-    this.queued = 0;
-    return text;
+    const bytes = this.queue.take(held);
+    if (!this.torn) return bytes;
+    this.torn = false;
+    return Buffer.concat([TORN_LINE_END, bytes]);
   }
 
   private writeQueued(): void {
     this.writing = true;
     this.writeProgressAt = nowMs();
     const carried = this.dropped;
-    this.writeBytes(this.fd, Buffer.from(this.takeQueued()), 0, carried);
+    this.writeBytes(this.fd, this.takeQueued(true), 0, carried);
   }
 
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */

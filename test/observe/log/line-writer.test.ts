@@ -11,6 +11,25 @@ function tempFile(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-')), 'sub', 'access.log');
 }
 
+/**
+ * Runs `use` with both ends of a fresh FIFO (its read end non-blocking), closed and removed after.
+ * Read-write opens do not wait for the other end of a FIFO.
+ */
+async function withFifo(use: (readFd: number, writeFd: number) => unknown): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
+  const fifo = path.join(dir, 'log.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writeFd = fs.openSync(fifo, 'r+');
+  try {
+    await use(readFd, writeFd);
+  } finally {
+    fs.closeSync(readFd);
+    fs.closeSync(writeFd);
+    fs.rmSync(dir, { recursive: true });
+  }
+}
+
 const flushed = (writer: LineWriter) => new Promise<void>((resolve) => writer.flush(() => resolve()));
 
 test('every line reaches the file, in order, and flush waits for the last one', async () => {
@@ -104,6 +123,27 @@ test('a file sent to the asynchronous path by a slow write is batched there too:
   assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\nc\nd\n');
 });
 
+test('every line reaches the file as its UTF-8, through batches that outgrow their storage, written directly and through the thread pool', async () => {
+  // Each line some 1 KiB of 1-, 2-, 3- and 4-byte characters (and a lone surrogate, written as
+  // U+FFFD as Buffer.from writes it); 3,000 of them in one turn: past the storage a batch keeps.
+  const line = (i: number) => `{"n":${i},"s":"${'aé€😀'.repeat(100)}\ud800"}\n`;
+  for (const slowWriteMs of [20_000, -1]) {
+    const file = tempFile();
+    // -1: every write counts as slow, and the file goes to the thread pool after the first.
+    const writer = LineWriter.open(file, 1 << 24, 'edge-1', 0, slowWriteMs);
+    let expected = '';
+    for (let turn = 0; turn < 3; turn++) {
+      for (let i = 0; i < 1000 * (turn + 1); i++) {
+        assert.equal(writer.write(line(i)), true);
+        expected += line(i);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await flushed(writer);
+    assert.ok(fs.readFileSync(file).equals(Buffer.from(expected)), `slowWriteMs ${slowWriteMs}`);
+  }
+});
+
 test('lines left to the batch are written by its timer, with no turn or flush to carry them', async () => {
   const file = tempFile();
   const writer = LineWriter.open(file, 1 << 20, 'edge-1');
@@ -121,42 +161,62 @@ test('lines left to the batch are written by its timer, with no turn or flush to
   }
 });
 
-test('a pipe is written through the asynchronous path, every line in order', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
-  const fifo = path.join(dir, 'log.fifo');
-  execFileSync('mkfifo', [fifo]);
-  // Read-write opens do not wait for the other end of a FIFO.
-  const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const writeFd = fs.openSync(fifo, 'r+');
-  const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
-  // Under 4 KiB: the smallest pipe buffer Linux gives, so nothing waits for a reader.
-  for (let i = 0; i < 300; i++) writer.write(`{"n":${i}}\n`);
-  await flushed(writer);
-  const buffer = Buffer.alloc(1 << 16);
-  const text = buffer.subarray(0, fs.readSync(readFd, buffer)).toString();
-  const lines = text.trimEnd().split('\n');
-  assert.equal(lines.length, 300);
-  for (const [i, line] of lines.entries()) assert.equal(JSON.parse(line).n, i);
-  fs.closeSync(readFd);
-  fs.closeSync(writeFd);
-  fs.rmSync(dir, { recursive: true });
-});
+test('a pipe is written through the asynchronous path, every line in order', () =>
+  withFifo(async (readFd, writeFd) => {
+    const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
+    // Under 4 KiB: the smallest pipe buffer Linux gives, so nothing waits for a reader.
+    for (let i = 0; i < 300; i++) writer.write(`{"n":${i}}\n`);
+    await flushed(writer);
+    const buffer = Buffer.alloc(1 << 16);
+    const text = buffer.subarray(0, fs.readSync(readFd, buffer)).toString();
+    const lines = text.trimEnd().split('\n');
+    assert.equal(lines.length, 300);
+    for (const [i, line] of lines.entries()) assert.equal(JSON.parse(line).n, i);
+  }));
 
-test("a flush awaited at a process's end over a stdout pipe nobody reads ends in the stall's error, not in an exit with the await unsettled", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
-  const fifo = path.join(dir, 'stdout.fifo');
-  execFileSync('mkfifo', [fifo]);
+test('lines that come while a write waits on a full pipe go after its bytes, which they leave as they are', () =>
+  withFifo(async (readFd, writeFd) => {
+    const writer = new LineWriter(writeFd, 1 << 24, 'edge-1');
+    const line = (i: number) => `{"n":${i},"s":"${'x'.repeat(1000)}"}\n`;
+    // 300 KiB: past what the pipe holds (64 KiB on Linux), so the write waits for the reader.
+    for (let i = 0; i < 300; i++) writer.write(line(i));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Meanwhile the write in flight still holds its batch's bytes: these must go elsewhere.
+    for (let i = 300; i < 600; i++) writer.write(line(i));
+    const expected = Array.from({ length: 600 }, (_, i) => line(i)).join('');
+    const chunks: Buffer[] = [];
+    let read = 0;
+    const buffer = Buffer.alloc(1 << 16);
+    // Bounded: 1,000 empty reads 5 ms apart in a row end it.
+    for (let idle = 0; read < expected.length && idle < 1000; ) {
+      let n = 0;
+      try {
+        n = fs.readSync(readFd, buffer);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (n > 0) {
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+        read += n;
+        idle = 0;
+      } else {
+        idle++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    assert.equal(Buffer.concat(chunks).toString(), expected);
+  }));
+
+test("a flush awaited at a process's end over a stdout pipe nobody reads ends in the stall's error, not in an exit with the await unsettled", () =>
   // The reader is there and never reads: the pipe fills, and the writes wait on EAGAIN.
-  const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const writeFd = fs.openSync(fifo, 'r+');
-  const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');
-  // The cluster primary's last step: its log flushed, awaited, with nothing else keeping the loop.
-  const script = `import { LineWriter } from ${JSON.stringify(writerModule)};
+  withFifo((_readFd, writeFd) => {
+    const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');
+    // The cluster primary's last step: its log flushed, awaited, with nothing else keeping the loop.
+    const script = `import { LineWriter } from ${JSON.stringify(writerModule)};
 const writer = new LineWriter(1, 1 << 22, 'edge-1');
 for (let i = 0; i < 256; i++) writer.write('x'.repeat(1023) + '\\n');
 const err = await new Promise((resolve) => writer.flush(resolve));
 process.stderr.write(String(err?.message));`;
-  try {
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', writeFd, 'pipe'],
       timeout: 30_000,
@@ -164,12 +224,7 @@ process.stderr.write(String(err?.message));`;
     // Exit 13 was Node's "unsettled top-level await": the stall's timer did not hold the loop.
     assert.equal(child.status, 0);
     assert.equal(child.stderr.toString(), 'the log destination took no lines for 2000 ms');
-  } finally {
-    fs.closeSync(readFd);
-    fs.closeSync(writeFd);
-    fs.rmSync(dir, { recursive: true });
-  }
-});
+  }));
 
 test('reopen() after a mv rotation: lines queued before it stay in the old file, later ones start a fresh file', async () => {
   const file = tempFile();
