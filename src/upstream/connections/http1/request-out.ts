@@ -6,6 +6,7 @@
  * length is unknown, until it ends, breaks, or the exchange stops it.
  */
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
 import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
@@ -64,9 +65,19 @@ export class RequestOut {
       if (body.bytes.length > 0) socket.write(body.bytes);
       return handler.onRequestSent();
     }
+    this.#stream(body.source, body.lengthAnnounced, handler);
+  }
+
+  /**
+   * The client's body, for `handler`'s exchange. (A method of its own: its closures, in write(),
+   * would make every request allocate the context they share, a body or none.)
+   */
+  #stream(source: Readable, lengthAnnounced: boolean, handler: ExchangeHandler): void {
+    const socket = this.#socket;
+    const connection = this.#connection;
     this.#pump = pumpRequestBody(
-      body.source,
-      body.lengthAnnounced ? new PlainOut(socket) : new ChunkedOut(socket),
+      source,
+      lengthAnnounced ? new PlainOut(socket) : new ChunkedOut(socket),
       handler,
       () => connection.current,
       (failure) => connection.abort(failure),
