@@ -24,7 +24,7 @@ import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
-import { lingeringClose } from '../../../core/net/linger.ts';
+import { type ClosingConnection, Http1Closing } from './http1-closing.ts';
 import type {
   ConnectionState,
   Http1Handlers,
@@ -39,7 +39,7 @@ import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 
 export class Http1Connection
-  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection
+  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection, ClosingConnection
 {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
@@ -49,6 +49,8 @@ export class Http1Connection
   #state: ConnectionState = 'head';
   /** The head, body, keep-alive or linger wait: one deadline moved, no timer made per request. */
   readonly #timeouts: Http1Timeouts;
+  /** How the gateway ends it: a lingering close, a drain, an answer cut (http1-closing.ts). */
+  readonly #closing: Http1Closing;
   /** What the client pipelined behind the request being answered (made at its first such bytes). */
   #pipeline: Pipeline | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
@@ -59,13 +61,9 @@ export class Http1Connection
   /** An exchange whose head was parsed during the current read: handed over once the read is parsed. */
   #ready: Http1Response | undefined;
   #requestComplete = false;
-  /** Close after the current response (a drain, broken framing, a body left unread). */
-  #closeAfter = false;
   /** A request has started on this connection (a connection that never sent a byte is closed silently). */
   #spoke = false;
   #paused = false;
-  /** close() ran: our FIN is out, the deadline runs. */
-  #closing = false;
   /** The answer ended before the request's body: what the client still sends of it is dropped (responseLeaving). */
   #dropping = false;
   /**
@@ -97,10 +95,11 @@ export class Http1Connection
     // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
     this.#parser = new RequestParser(this, settings);
     this.#timeouts = new Http1Timeouts(this, socket, settings);
+    this.#closing = new Http1Closing(this, socket, this.#timeouts, settings.sendTimeout ?? 0, encrypted);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', this.#destroy);
+    socket.on('error', this.#closing.destroy);
     // Counted from the accept when a stage read the connection first (the PROXY gate).
     this.#timeouts.head(firstHeadTime(socket, settings.headerTimeout));
   }
@@ -229,8 +228,7 @@ export class Http1Connection
     if (error.inBody && this.#body !== undefined) {
       // The body of a request already handed over broke: its handler answers (through the
       // body's error), and the connection's framing is lost: it closes after that answer.
-      this.#closeAfter = true;
-      this.#response?.closeAfter();
+      this.#closing.closeAfterResponse();
       this.#timeouts.disarm();
       this.#body.fail(error.details, error.code, error.status);
       return;
@@ -295,7 +293,7 @@ export class Http1Connection
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.
-      close: !head.keepAlive || this.#closeAfter || head.upgrade,
+      close: !head.keepAlive || this.#closing.afterResponse || head.upgrade,
       expectContinue: downstream.expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
       sendTimeout: this.#settings.sendTimeout,
@@ -334,7 +332,7 @@ export class Http1Connection
     this.#body = undefined;
     this.#head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
-    if (close || this.#closeAfter || !this.#requestComplete) return this.close();
+    if (close || this.#closing.afterResponse || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
     this.#timeouts.nextRequest();
@@ -358,12 +356,7 @@ export class Http1Connection
 
   responseAborted(reset: boolean): void {
     this.#response = undefined;
-    // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
-    while (this.socket.writableCorked > 0) this.socket.uncork();
-    // A body the close delimits is cut by a reset: a FIN would tell the client it is whole. Only
-    // a plain TCP socket can send one; over TLS the close without close_notify tells it.
-    if (reset && !this.#encrypted && !this.socket.destroyed) this.socket.resetAndDestroy();
-    else this.socket.destroy();
+    this.#closing.answerCut(reset);
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {
@@ -375,60 +368,48 @@ export class Http1Connection
 
   /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
   refuse(answer: string | Buffer): void {
-    if (this.#closing) return;
-    this.socket.write(answer);
-    this.close();
+    this.#closing.refuse(answer);
+  }
+
+  /** Closes the connection after what was written (a lingering close). */
+  close(): void {
+    this.#closing.close();
   }
 
   /**
-   * Closes the connection after what was written: our FIN, then what the client still sends
-   * is read and dropped until its FIN or LINGER_MS, then the socket is destroyed.
+   * A drain that began while this connection was on its way (a TLS handshake, a PROXY header):
+   * the request it came to send is served, saying close (one that sends none ends at the header timeout).
    */
-  close(): void {
-    if (this.#closing || this.#state === 'closed') return;
-    this.#closing = true;
+  closeAfterResponse(): void {
+    this.#closing.closeAfterResponse();
+  }
+
+  /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */
+  closeWhenIdle(): void {
+    this.#closing.closeWhenIdle();
+  }
+
+  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
+  cut(): void {
+    this.#closing.cut();
+  }
+
+  enterClosing(): void {
     this.#state = 'closing';
     // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
     this.#priorKnowledge = undefined;
     this.resumeReading();
-    lingeringClose(this.socket, this.#timeouts, this.#settings.sendTimeout ?? 0, this.#destroy);
   }
 
-  /**
-   * A drain that began while this connection was on its way (a TLS handshake, a PROXY
-   * header): the request it came to send is served, saying close, and the connection ends
-   * after it (one that sends none ends at the header timeout).
-   */
-  closeAfterResponse(): void {
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
-  }
-
-  /**
-   * A drain: an idle connection closes at once, a busy one after its response (which says
-   * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
-   * for a pipelined request already read is busy: that request is answered (saying close),
-   * not dropped with the connection after the client sent it.
-   */
-  closeWhenIdle(): void {
-    this.closeAfterResponse();
-    if (!this.#quiet()) return;
-    // One more look first: a request already in the socket's buffer when the drain began (sent
-    // before the client could know) is read by the next poll of the event loop, which runs
-    // before the second turn's immediates; it is then answered, saying close, not dropped.
-    setImmediate(() =>
-      setImmediate(() => {
-        if (this.#quiet()) this.close();
-      }),
-    );
-  }
-
-  /** Nothing of a request on this connection: idle between requests, or not one byte of a head yet. */
-  #quiet(): boolean {
+  get quiet(): boolean {
     return (
       (this.#state === 'idle' && this.#pipeline?.waiting !== true) ||
       (this.#state === 'head' && !this.#parser.started)
     );
+  }
+
+  get response(): Http1Response | undefined {
+    return this.#response;
   }
 
   /**
@@ -445,25 +426,10 @@ export class Http1Connection
     return { socket: this.socket, rest };
   }
 
-  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
-  cut(): void {
-    const response = this.#response;
-    if (response !== undefined) {
-      response.cutAtDrainDeadline();
-      // As any cut answer: a body the close delimits ends in a reset, not a FIN.
-      response.abort();
-    }
-    if (!this.socket.destroyed) this.socket.destroy();
-  }
-
-  readonly #destroy = (): void => {
-    this.socket.destroy();
-  };
-
   /** No whole head within header_timeout. */
   headTimedOut(): void {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
-    if (!this.#parser.started && !this.#spoke) return this.#destroy();
+    if (!this.#parser.started && !this.#spoke) return this.#closing.destroy();
     if (!this.#parser.started) return this.close();
     this.#refused(
       this.#parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
@@ -478,8 +444,7 @@ export class Http1Connection
       this.#timeouts.refresh();
       return;
     }
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
+    this.#closing.closeAfterResponse();
     this.#body?.fail(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
   }
 
@@ -496,8 +461,9 @@ export class Http1Connection
         ),
       );
     // (Its last answer still leaving: destroyed once it has left, close().)
-    if (this.#closing && !this.socket.writableFinished) return;
-    if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
+    if (this.#closing.closing && !this.socket.writableFinished) return;
+    if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head')
+      return this.#closing.destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
     if (!this.#requestComplete)

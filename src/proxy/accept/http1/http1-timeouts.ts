@@ -49,8 +49,7 @@ export class Http1Timeouts extends ConnectionDeadline {
 
   /** A body is awaited: body_idle_timeout between its bytes (refresh() at each). */
   body(): void {
-    this.#onBodyIdle ??= () => this.#connection.bodyStalled();
-    this.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
+    this.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle ?? this.#makeOnBodyIdle());
   }
 
   /**
@@ -59,15 +58,32 @@ export class Http1Timeouts extends ConnectionDeadline {
    * next request into the close); until then it has `limits.send_timeout` to take it.
    */
   nextRequest(): void {
-    this.#onKeepAlive ??= () => this.#keepAliveOver();
-    const onTimeout = this.#onKeepAlive;
+    const onTimeout = this.#onKeepAlive ?? this.#makeOnKeepAlive();
     const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
     if (!this.#socket.writableNeedDrain || sendTimeout <= 0) return this.arm(keepAliveTimeout, onTimeout);
     this.arm(sendTimeout, onTimeout);
-    this.#onAnswerTaken ??= () => {
+    this.#socket.once('drain', this.#onAnswerTaken ?? this.#makeOnAnswerTaken());
+  }
+
+  // The callbacks are made apart from body() and nextRequest(): a closure made in either would
+  // make each of its calls allocate the context it captures, made or not.
+
+  #makeOnBodyIdle(): () => void {
+    this.#onBodyIdle = () => this.#connection.bodyStalled();
+    return this.#onBodyIdle;
+  }
+
+  #makeOnKeepAlive(): () => void {
+    this.#onKeepAlive = () => this.#keepAliveOver();
+    return this.#onKeepAlive;
+  }
+
+  #makeOnAnswerTaken(): () => void {
+    const onTimeout = this.#onKeepAlive as () => void;
+    this.#onAnswerTaken = () => {
       if (this.#connection.state === 'idle') this.arm(this.#settings.keepAliveTimeout, onTimeout);
     };
-    this.#socket.once('drain', this.#onAnswerTaken);
+    return this.#onAnswerTaken;
   }
 
   #keepAliveOver(): void {
