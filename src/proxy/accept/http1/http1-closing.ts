@@ -39,8 +39,11 @@ export class Http1Closing {
   readonly #encrypted: boolean;
   /** close() ran: our FIN is out, the deadline runs. */
   #closing = false;
-  /** Close after the current response (a drain, broken framing, a body left unread). */
-  #afterResponse = false;
+  /**
+   * The connection closes after the current response (a drain, broken framing, a body left
+   * unread). A field, not a getter: the connection reads it at every request's head and end.
+   */
+  afterResponse = false;
   readonly destroy = (): void => {
     this.#socket.destroy();
   };
@@ -62,11 +65,6 @@ export class Http1Closing {
   /** Our FIN is out: what the client still sends is read and dropped until the socket goes. */
   get closing(): boolean {
     return this.#closing;
-  }
-
-  /** The connection closes after the current response. */
-  get afterResponse(): boolean {
-    return this.#afterResponse;
   }
 
   /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
@@ -92,7 +90,7 @@ export class Http1Closing {
    * head has not gone out yet: a drain, or a request whose framing or body broke.
    */
   closeAfterResponse(): void {
-    this.#afterResponse = true;
+    this.afterResponse = true;
     this.#connection.response?.closeAfter();
   }
 
