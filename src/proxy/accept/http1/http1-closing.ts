@@ -44,9 +44,8 @@ export class Http1Closing {
    * unread). A field, not a getter: the connection reads it at every request's head and end.
    */
   afterResponse = false;
-  readonly destroy = (): void => {
-    this.#socket.destroy();
-  };
+  /** Destroys the socket (the connection's own function: no closure made here for it). */
+  readonly #destroy: () => void;
 
   constructor(
     connection: ClosingConnection,
@@ -54,12 +53,14 @@ export class Http1Closing {
     timeouts: Http1Timeouts,
     sendTimeout: number,
     encrypted: boolean,
+    destroy: () => void,
   ) {
     this.#connection = connection;
     this.#socket = socket;
     this.#timeouts = timeouts;
     this.#sendTimeout = sendTimeout;
     this.#encrypted = encrypted;
+    this.#destroy = destroy;
   }
 
   /** Our FIN is out: what the client still sends is read and dropped until the socket goes. */
@@ -82,7 +83,7 @@ export class Http1Closing {
     if (this.#closing || this.#connection.state === 'closed') return;
     this.#closing = true;
     this.#connection.enterClosing();
-    lingeringClose(this.#socket, this.#timeouts, this.#sendTimeout, this.destroy);
+    lingeringClose(this.#socket, this.#timeouts, this.#sendTimeout, this.#destroy);
   }
 
   /**

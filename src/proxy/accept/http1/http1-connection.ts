@@ -95,11 +95,18 @@ export class Http1Connection
     // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
     this.#parser = new RequestParser(this, settings);
     this.#timeouts = new Http1Timeouts(this, socket, settings);
-    this.#closing = new Http1Closing(this, socket, this.#timeouts, settings.sendTimeout ?? 0, encrypted);
+    this.#closing = new Http1Closing(
+      this,
+      socket,
+      this.#timeouts,
+      settings.sendTimeout ?? 0,
+      encrypted,
+      this.#destroy,
+    );
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', this.#closing.destroy);
+    socket.on('error', this.#destroy);
     // Counted from the accept when a stage read the connection first (the PROXY gate).
     this.#timeouts.head(firstHeadTime(socket, settings.headerTimeout));
   }
@@ -119,6 +126,10 @@ export class Http1Connection
   }
 
   // ── reading ──────────────────────────────────────────────────────────────────────
+
+  readonly #destroy = (): void => {
+    this.socket.destroy();
+  };
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#priorKnowledge !== undefined && this.#toH2(chunk)) return;
@@ -429,7 +440,7 @@ export class Http1Connection
   /** No whole head within header_timeout. */
   headTimedOut(): void {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
-    if (!this.#parser.started && !this.#spoke) return this.#closing.destroy();
+    if (!this.#parser.started && !this.#spoke) return this.#destroy();
     if (!this.#parser.started) return this.close();
     this.#refused(
       this.#parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
@@ -462,8 +473,7 @@ export class Http1Connection
       );
     // (Its last answer still leaving: destroyed once it has left, close().)
     if (this.#closing.closing && !this.socket.writableFinished) return;
-    if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head')
-      return this.#closing.destroy();
+    if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
     if (!this.#requestComplete)

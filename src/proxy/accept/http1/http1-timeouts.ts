@@ -24,9 +24,8 @@ export class Http1Timeouts extends ConnectionDeadline {
   readonly #connection: TimedConnection;
   readonly #socket: Socket;
   readonly #settings: Http1Settings;
-  readonly #onHead = (): void => {
-    if (this.#connection.state === 'head') this.#connection.headTimedOut();
-  };
+  /** Bound, not an arrow: an arrow field would make each connection allocate a context for it too. */
+  readonly #onHead = this.#headDue.bind(this);
   /**
    * The callbacks of the waits a connection may never arm: made the first time they are needed
    * (one that serves a single request and closes makes none of them).
@@ -84,6 +83,10 @@ export class Http1Timeouts extends ConnectionDeadline {
       if (this.#connection.state === 'idle') this.arm(this.#settings.keepAliveTimeout, onTimeout);
     };
     return this.#onAnswerTaken;
+  }
+
+  #headDue(): void {
+    if (this.#connection.state === 'head') this.#connection.headTimedOut();
   }
 
   #keepAliveOver(): void {
