@@ -18,7 +18,7 @@ export interface PoolOptions {
   readonly maxConnections: number;
   /** HTTP/2 only: streams at once on one connection (the upstream's SETTINGS may lower it). */
   readonly maxStreams: number;
-  /** HTTP/1.1 only: bytes past a complete response closed a connection (connection.ts, ConnectionOptions). */
+  /** HTTP/1.1 only: bytes past a complete response closed a connection (connection-setup.ts, ConnectionOptions). */
   readonly strayBytes?: (target: string, bytes: number) => void;
 }
 

@@ -9,17 +9,10 @@
  *   idle ◀──────────────────────(response finished, keep-alive)───────────────────────────┘
  *   any ──(refusal, Connection: close, HTTP/1.0, a body left unread, a timeout)──▶ closing ──▶ closed
  *
- * One request at a time: after a request is complete, what the client sends next is kept
- * unparsed (read-ahead.ts: at most PIPELINE_READ_AHEAD_BYTES, then the socket is not read) until its
- * response is finished, and the next request starts on the next turn of the event loop, so
- * a client pipelining thousands of requests gets them answered in order, never side by side,
- * and one connection does one request's work per turn.
- *
- * Every timeout: the header timeout from the first byte of a head (a connection that never
- * sent one is closed silently), the body-idle timeout between body bytes, the keep-alive
- * timeout while idle. Every close has a deadline: a lingering close (RFC 9112 §9.6) sends our
- * FIN, reads and drops what the client still sends, and destroys the socket at its FIN or at
- * LINGER_MS, whatever the client does.
+ * One request at a time: what a client pipelines behind it waits its turn (http1-pipeline.ts).
+ * Every wait has a deadline (http1-timeouts.ts), a close too: a lingering close (RFC 9112 §9.6)
+ * sends our FIN, reads and drops what the client still sends, and destroys the socket at its FIN
+ * or at LINGER_MS, whatever the client does.
  */
 import type { Socket } from 'node:net';
 import type {
@@ -30,9 +23,8 @@ import type {
 import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
-import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
-import { lingeringClose } from '../../../core/net/linger.ts';
+import { type ClosingConnection, Http1Closing } from './http1-closing.ts';
 import type {
   ConnectionState,
   Http1Handlers,
@@ -41,21 +33,26 @@ import type {
   ResponseOwner,
 } from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
+import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
 import { Http1Response } from './http1-response.ts';
-import { ReadAhead } from './read-ahead.ts';
+import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 
-export class Http1Connection implements RequestParserHandler, ResponseOwner {
+export class Http1Connection
+  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection, ClosingConnection
+{
   readonly socket: Socket;
   readonly #settings: Http1Settings;
   readonly #handlers: Http1Handlers<Http1Connection>;
   readonly #parser: RequestParser;
   readonly #encrypted: boolean;
   #state: ConnectionState = 'head';
-  /** The head, body, keep-alive or linger deadline: one deadline moved (connection-deadline.ts), no timer made per request. */
-  readonly #deadline = new ConnectionDeadline();
-  /** Pipelined bytes read ahead, not parsed until the current response is finished (made at the first). */
-  #pending: ReadAhead | undefined;
+  /** The head, body, keep-alive or linger wait: one deadline moved, no timer made per request. */
+  readonly #timeouts: Http1Timeouts;
+  /** How the gateway ends it: a lingering close, a drain, an answer cut (http1-closing.ts). */
+  readonly #closing: Http1Closing;
+  /** What the client pipelined behind the request being answered (made at its first such bytes). */
+  #pipeline: Pipeline | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
   #requestBytes = 0;
   #body: BodyStream | undefined;
@@ -64,13 +61,9 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   /** An exchange whose head was parsed during the current read: handed over once the read is parsed. */
   #ready: Http1Response | undefined;
   #requestComplete = false;
-  /** Close after the current response (a drain, broken framing, a body left unread). */
-  #closeAfter = false;
   /** A request has started on this connection (a connection that never sent a byte is closed silently). */
   #spoke = false;
   #paused = false;
-  /** close() ran: our FIN is out, the deadline runs. */
-  #closing = false;
   /** The answer ended before the request's body: what the client still sends of it is dropped (responseLeaving). */
   #dropping = false;
   /**
@@ -79,16 +72,6 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
    */
   #remoteAddress: string | undefined;
   #servername: string | undefined;
-
-  /**
-   * The callbacks of the deadlines a connection may never arm, and of the next pipelined
-   * request: made the first time they are needed (one that serves a single request and
-   * closes makes none of them).
-   */
-  #onBodyIdle: (() => void) | undefined;
-  #onKeepAliveTimeout: (() => void) | undefined;
-  #nextPipelined: (() => void) | undefined;
-  #onAnswerTaken: (() => void) | undefined;
 
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
@@ -111,12 +94,21 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#encrypted = encrypted;
     // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
     this.#parser = new RequestParser(this, settings);
+    this.#timeouts = new Http1Timeouts(this, socket, settings);
+    this.#closing = new Http1Closing(
+      this,
+      socket,
+      this.#timeouts,
+      settings.sendTimeout ?? 0,
+      encrypted,
+      this.#destroy,
+    );
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', this.#destroy);
     // Counted from the accept when a stage read the connection first (the PROXY gate).
-    this.#deadline.arm(firstHeadTime(socket, settings.headerTimeout), this.#onHeaderTimeout);
+    this.#timeouts.head(firstHeadTime(socket, settings.headerTimeout));
   }
 
   get state(): ConnectionState {
@@ -135,6 +127,10 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   // ── reading ──────────────────────────────────────────────────────────────────────
 
+  readonly #destroy = (): void => {
+    this.socket.destroy();
+  };
+
   readonly #onData = (chunk: Buffer): void => {
     if (this.#priorKnowledge !== undefined && this.#toH2(chunk)) return;
     switch (this.#state) {
@@ -144,10 +140,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       case 'idle':
         // Pipelined bytes read before are waiting for their turn (it is scheduled): what comes
         // now goes behind them. Parsed now, a later request would be answered before them.
-        if (this.#pending !== undefined) return this.#readAhead(chunk);
-        this.#state = 'head';
-        this.#requestBytes = 0;
-        this.#deadline.arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
+        if (this.#pipeline?.waiting === true) return this.#readAhead(chunk);
+        this.nextHead();
         break;
       case 'waiting':
       case 'writing':
@@ -157,6 +151,18 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     }
     this.#parse(chunk);
   };
+
+  /** An idle connection begins its next request's head. */
+  nextHead(): void {
+    this.#state = 'head';
+    this.#requestBytes = 0;
+    this.#timeouts.head();
+  }
+
+  /** Parses a read of the request in progress (the pipeline's kept ones too). */
+  parseRead(chunk: Buffer): void {
+    this.#parse(chunk);
+  }
 
   #parse(chunk: Buffer): void {
     if (this.#parser.complete) return this.#readAhead(chunk);
@@ -203,20 +209,20 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** This connection lets go of its socket: its listeners and timers. */
   #leave(): void {
-    this.#deadline.release();
+    this.#timeouts.release();
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
   }
 
   #readAhead(chunk: Buffer): void {
-    this.#pending ??= new ReadAhead();
-    if (this.#pending.add(chunk)) this.#pause();
+    this.#pipeline ??= new Pipeline(this);
+    this.#pipeline.keep(chunk);
   }
 
-  /** What the client pipelined fills the read-ahead: the socket is not read until it is taken. */
-  get #readAheadFull(): boolean {
-    return this.#pending?.full === true;
+  /** The parser holds a whole request: what comes after it waits. */
+  get requestParsed(): boolean {
+    return this.#parser.complete;
   }
 
   #hand(exchange: Http1Response): void {
@@ -233,9 +239,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (error.inBody && this.#body !== undefined) {
       // The body of a request already handed over broke: its handler answers (through the
       // body's error), and the connection's framing is lost: it closes after that answer.
-      this.#closeAfter = true;
-      this.#response?.closeAfter();
-      this.#deadline.disarm();
+      this.#closing.closeAfterResponse();
+      this.#timeouts.disarm();
       this.#body.fail(error.details, error.code, error.status);
       return;
     }
@@ -244,7 +249,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** A refusal before any exchange: nothing more is parsed; the handler answers and closes. */
   #refused(error: RequestParseError): void {
-    this.#deadline.disarm();
+    this.#timeouts.disarm();
     this.#state = 'closing';
     this.#handlers.refused(this, error, this.#head);
   }
@@ -258,16 +263,16 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   /** The body's reader wants more: the socket is read again unless pipelined bytes fill the read-ahead. */
   bodyWanted(): void {
-    if (!this.#readAheadFull) this.#resume();
+    if (this.#pipeline?.full !== true) this.resumeReading();
   }
 
-  #pause(): void {
+  pauseReading(): void {
     if (this.#paused) return;
     this.#paused = true;
     this.socket.pause();
   }
 
-  #resume(): void {
+  resumeReading(): void {
     if (!this.#paused) return;
     this.#paused = false;
     this.socket.resume();
@@ -280,10 +285,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#requestComplete = false;
     this.#state = 'body';
     const hasBody = head.framing !== 'none';
-    if (hasBody) {
-      this.#onBodyIdle ??= () => this.#bodyIdle();
-      this.#deadline.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle);
-    }
+    if (hasBody) this.#timeouts.body();
     // A stream only for a request that has a body: most have none.
     const body = hasBody ? new BodyStream(this) : undefined;
     this.#body = body;
@@ -302,7 +304,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.
-      close: !head.keepAlive || this.#closeAfter || head.upgrade,
+      close: !head.keepAlive || this.#closing.afterResponse || head.upgrade,
       expectContinue: downstream.expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
       sendTimeout: this.#settings.sendTimeout,
@@ -312,8 +314,8 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
   }
 
   onBody(chunk: Buffer): void {
-    this.#deadline.refresh();
-    if (this.#body !== undefined && !this.#body.push(chunk)) this.#pause();
+    this.#timeouts.refresh();
+    if (this.#body !== undefined && !this.#body.push(chunk)) this.pauseReading();
   }
 
   onComplete(trailers: string[] | undefined): void {
@@ -321,7 +323,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#response?.bodyDone();
     if (this.#state === 'body') {
       this.#state = 'waiting';
-      this.#deadline.disarm();
+      this.#timeouts.disarm();
     }
     const body = this.#body;
     if (body !== undefined) {
@@ -341,24 +343,12 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     this.#body = undefined;
     this.#head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
-    if (close || this.#closeAfter || !this.#requestComplete) return this.close();
+    if (close || this.#closing.afterResponse || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
-    this.#onKeepAliveTimeout ??= () => this.#keepAliveTimeout();
-    const onTimeout = this.#onKeepAliveTimeout;
-    const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
-    if (this.socket.writableNeedDrain && sendTimeout > 0) {
-      // The answer is still leaving for a client that reads it slowly: its keep-alive time
-      // begins once the answer has left (closed before, the client would send its next
-      // request into the close); until then it has `limits.send_timeout` to take it.
-      this.#deadline.arm(sendTimeout, onTimeout);
-      this.#onAnswerTaken ??= () => {
-        if (this.#state === 'idle') this.#deadline.arm(this.#settings.keepAliveTimeout, onTimeout);
-      };
-      this.socket.once('drain', this.#onAnswerTaken);
-    } else this.#deadline.arm(keepAliveTimeout, onTimeout);
-    if (this.#pending === undefined) return this.#resume();
-    this.#schedulePipelined();
+    this.#timeouts.nextRequest();
+    if (this.#pipeline?.waiting === true) this.#pipeline.schedule();
+    else this.resumeReading();
   }
 
   /**
@@ -371,30 +361,13 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     if (this.#requestComplete) return;
     this.#dropping = true;
     this.#body = undefined;
-    this.#deadline.disarm();
-    this.#resume();
-  }
-
-  /**
-   * The next pipelined request waits for the next turn (one request per connection per
-   * turn), and for the socket to take what was written: a client that does not read its
-   * answers stops its pipeline there.
-   */
-  #schedulePipelined(): void {
-    this.#nextPipelined ??= () => this.#parsePipelined();
-    const next = this.#nextPipelined;
-    if (this.socket.writableNeedDrain) this.socket.once('drain', () => setImmediate(next));
-    else setImmediate(next);
+    this.#timeouts.disarm();
+    this.resumeReading();
   }
 
   responseAborted(reset: boolean): void {
     this.#response = undefined;
-    // What was written (the head, at least) leaves before the cut: corked, it would be dropped.
-    while (this.socket.writableCorked > 0) this.socket.uncork();
-    // A body the close delimits is cut by a reset: a FIN would tell the client it is whole. Only
-    // a plain TCP socket can send one; over TLS the close without close_notify tells it.
-    if (reset && !this.#encrypted && !this.socket.destroyed) this.socket.resetAndDestroy();
-    else this.socket.destroy();
+    this.#closing.answerCut(reset);
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {
@@ -402,90 +375,52 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     return this.detach();
   }
 
-  #parsePipelined(): void {
-    if (this.#state !== 'idle') return;
-    const pending = this.#pending?.chunks ?? [];
-    this.#pending = undefined;
-    this.#state = 'head';
-    this.#requestBytes = 0;
-    this.#deadline.arm(this.#settings.headerTimeout, this.#onHeaderTimeout);
-    for (let i = 0; i < pending.length; i++) {
-      // (The state, read again: parsing may have refused a request and closed.)
-      if (this.state === 'closing' || this.state === 'closed') return;
-      // Completed a request with bytes to spare, or one answered at once (OPTIONS *, a
-      // redirect, a 404) whose spare bytes are read ahead already: the rest comes after
-      // those, in its turn. Parsed now, it would be read before them, out of order.
-      if (this.#parser.complete || this.#pending !== undefined || this.state === 'idle') {
-        // An answered request that ended where a read did left nothing read ahead, so nothing
-        // was scheduled for the rest.
-        const scheduled = this.#pending !== undefined;
-        for (let j = i; j < pending.length; j++) this.#readAhead(pending[j]);
-        if (this.state === 'idle' && !scheduled) this.#schedulePipelined();
-        return;
-      }
-      this.#parse(pending[i]);
-    }
-    if (!this.#readAheadFull) this.#resume();
-  }
-
   // ── refusals, closes, timeouts ───────────────────────────────────────────────────
 
   /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
   refuse(answer: string | Buffer): void {
-    if (this.#closing) return;
-    this.socket.write(answer);
-    this.close();
+    this.#closing.refuse(answer);
+  }
+
+  /** Closes the connection after what was written (a lingering close). */
+  close(): void {
+    this.#closing.close();
   }
 
   /**
-   * Closes the connection after what was written: our FIN, then what the client still sends
-   * is read and dropped until its FIN or LINGER_MS, then the socket is destroyed.
+   * A drain that began while this connection was on its way (a TLS handshake, a PROXY header):
+   * the request it came to send is served, saying close (one that sends none ends at the header timeout).
    */
-  close(): void {
-    if (this.#closing || this.#state === 'closed') return;
-    this.#closing = true;
+  closeAfterResponse(): void {
+    this.#closing.closeAfterResponse();
+  }
+
+  /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */
+  closeWhenIdle(): void {
+    this.#closing.closeWhenIdle();
+  }
+
+  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
+  cut(): void {
+    this.#closing.cut();
+  }
+
+  enterClosing(): void {
     this.#state = 'closing';
     // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
     this.#priorKnowledge = undefined;
-    this.#resume();
-    lingeringClose(this.socket, this.#deadline, this.#settings.sendTimeout ?? 0, this.#destroy);
+    this.resumeReading();
   }
 
-  /**
-   * A drain that began while this connection was on its way (a TLS handshake, a PROXY
-   * header): the request it came to send is served, saying close, and the connection ends
-   * after it (one that sends none ends at the header timeout).
-   */
-  closeAfterResponse(): void {
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
-  }
-
-  /**
-   * A drain: an idle connection closes at once, a busy one after its response (which says
-   * `Connection: close` if its head has not gone out yet). One idle only until its turn comes
-   * for a pipelined request already read is busy: that request is answered (saying close),
-   * not dropped with the connection after the client sent it.
-   */
-  closeWhenIdle(): void {
-    this.closeAfterResponse();
-    if (!this.#quiet()) return;
-    // One more look first: a request already in the socket's buffer when the drain began (sent
-    // before the client could know) is read by the next poll of the event loop, which runs
-    // before the second turn's immediates; it is then answered, saying close, not dropped.
-    setImmediate(() =>
-      setImmediate(() => {
-        if (this.#quiet()) this.close();
-      }),
-    );
-  }
-
-  /** Nothing of a request on this connection: idle between requests, or not one byte of a head yet. */
-  #quiet(): boolean {
+  get quiet(): boolean {
     return (
-      (this.#state === 'idle' && this.#pending === undefined) ||
+      (this.#state === 'idle' && this.#pipeline?.waiting !== true) ||
       (this.#state === 'head' && !this.#parser.started)
     );
+  }
+
+  get response(): Http1Response | undefined {
+    return this.#response;
   }
 
   /**
@@ -497,54 +432,31 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.#state = 'closed';
-    const rest = this.#pending === undefined ? Buffer.alloc(0) : this.#pending.joined();
-    this.#pending = undefined;
-    this.#resume();
+    const rest = this.#pipeline?.take() ?? Buffer.alloc(0);
+    this.resumeReading();
     return { socket: this.socket, rest };
   }
 
-  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
-  cut(): void {
-    const response = this.#response;
-    if (response !== undefined) {
-      response.cutAtDrainDeadline();
-      // As any cut answer: a body the close delimits ends in a reset, not a FIN.
-      response.abort();
-    }
-    if (!this.socket.destroyed) this.socket.destroy();
-  }
-
-  readonly #destroy = (): void => {
-    this.socket.destroy();
-  };
-
-  readonly #onHeaderTimeout = (): void => {
-    if (this.#state !== 'head') return;
+  /** No whole head within header_timeout. */
+  headTimedOut(): void {
     // A connection that never sent a byte (a preconnect, a scan) made no request: no answer.
     if (!this.#parser.started && !this.#spoke) return this.#destroy();
     if (!this.#parser.started) return this.close();
     this.#refused(
       this.#parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
     );
-  };
+  }
 
-  #bodyIdle(): void {
+  /** No body bytes within body_idle_timeout. */
+  bodyStalled(): void {
     if (this.#state !== 'body' && !(this.#state === 'writing' && !this.#requestComplete)) return;
     // Not read because its reader (an upstream slow to take it) is not taking it: not the client's silence.
     if (this.#paused) {
-      this.#deadline.refresh();
+      this.#timeouts.refresh();
       return;
     }
-    this.#closeAfter = true;
-    this.#response?.closeAfter();
+    this.#closing.closeAfterResponse();
     this.#body?.fail(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
-  }
-
-  #keepAliveTimeout(): void {
-    if (this.#state !== 'idle') return;
-    // Still full: the client took none of its answer's rest for send_timeout. Cut, not given another by close().
-    if (this.socket.writableNeedDrain) return this.#destroy();
-    this.close();
   }
 
   readonly #onEnd = (): void => {
@@ -560,7 +472,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
         ),
       );
     // (Its last answer still leaving: destroyed once it has left, close().)
-    if (this.#closing && !this.socket.writableFinished) return;
+    if (this.#closing.closing && !this.socket.writableFinished) return;
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
@@ -574,7 +486,7 @@ export class Http1Connection implements RequestParserHandler, ResponseOwner {
 
   readonly #onClose = (): void => {
     this.#state = 'closed';
-    this.#deadline.release();
+    this.#timeouts.release();
     this.#response?.connectionClosed();
     if (!this.#requestComplete && this.#body !== undefined && !this.#body.destroyed)
       this.#body.fail('client closed the connection', 'ECONNRESET');

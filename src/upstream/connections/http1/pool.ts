@@ -2,7 +2,8 @@ import type { TargetConfig } from '../../../core/config/types.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
 import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
 import { WaiterQueue } from '../waiter-queue.ts';
-import { type ConnectionOptions, type ConnectionOwner, UpstreamConnection } from './connection.ts';
+import { type ConnectionOwner, UpstreamConnection } from './connection.ts';
+import type { ConnectionOptions } from './connection-setup.ts';
 
 /**
  * The connections to one target: idle ones reused most-recent first (the others age out

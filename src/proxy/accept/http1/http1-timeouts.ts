@@ -1,0 +1,98 @@
+/**
+ * What a client connection of the HTTP/1.1 server (http1-connection.ts) waits for, one wait at a
+ * time on its one deadline (connection-deadline.ts): a request's head (header_timeout, from the
+ * accept for the first, from its first byte for the next ones), the next bytes of a body
+ * (body_idle_timeout), the next request (keep_alive_timeout, counted once the last answer has
+ * left), and its lingering close. When a wait passes, the connection is told which one did.
+ */
+import type { Socket } from 'node:net';
+import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
+import type { ConnectionState, Http1Settings } from './http1-connection-setup.ts';
+
+/** What the waits see of their connection, and tell it. */
+export interface TimedConnection {
+  readonly state: ConnectionState;
+  /** No whole head within header_timeout (the state is still 'head'). */
+  headTimedOut(): void;
+  /** No body bytes within body_idle_timeout. */
+  bodyStalled(): void;
+  /** Closes the connection after what was written (a lingering close). */
+  close(): void;
+}
+
+export class Http1Timeouts extends ConnectionDeadline {
+  readonly #connection: TimedConnection;
+  readonly #socket: Socket;
+  readonly #settings: Http1Settings;
+  /** Bound, not an arrow: an arrow field would make each connection allocate a context for it too. */
+  readonly #onHead = this.#headDue.bind(this);
+  /**
+   * The callbacks of the waits a connection may never arm: made the first time they are needed
+   * (one that serves a single request and closes makes none of them).
+   */
+  #onBodyIdle: (() => void) | undefined;
+  #onKeepAlive: (() => void) | undefined;
+  #onAnswerTaken: (() => void) | undefined;
+
+  constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
+    super();
+    this.#connection = connection;
+    this.#socket = socket;
+    this.#settings = settings;
+  }
+
+  /** A head is awaited: for `ms` (the first one: what is left of header_timeout since the accept). */
+  head(ms = this.#settings.headerTimeout): void {
+    this.arm(ms, this.#onHead);
+  }
+
+  /** A body is awaited: body_idle_timeout between its bytes (refresh() at each). */
+  body(): void {
+    this.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle ?? this.#makeOnBodyIdle());
+  }
+
+  /**
+   * The next request is awaited: keep_alive_timeout. An answer still leaving for a client that
+   * reads it slowly begins that time once it has left (closed before, the client would send its
+   * next request into the close); until then it has `limits.send_timeout` to take it.
+   */
+  nextRequest(): void {
+    const onTimeout = this.#onKeepAlive ?? this.#makeOnKeepAlive();
+    const { sendTimeout = 0, keepAliveTimeout } = this.#settings;
+    if (!this.#socket.writableNeedDrain || sendTimeout <= 0) return this.arm(keepAliveTimeout, onTimeout);
+    this.arm(sendTimeout, onTimeout);
+    this.#socket.once('drain', this.#onAnswerTaken ?? this.#makeOnAnswerTaken());
+  }
+
+  // The callbacks are made apart from body() and nextRequest(): a closure made in either would
+  // make each of its calls allocate the context it captures, made or not.
+
+  #makeOnBodyIdle(): () => void {
+    this.#onBodyIdle = () => this.#connection.bodyStalled();
+    return this.#onBodyIdle;
+  }
+
+  #makeOnKeepAlive(): () => void {
+    this.#onKeepAlive = () => this.#keepAliveOver();
+    return this.#onKeepAlive;
+  }
+
+  #makeOnAnswerTaken(): () => void {
+    const onTimeout = this.#onKeepAlive as () => void;
+    this.#onAnswerTaken = () => {
+      if (this.#connection.state === 'idle') this.arm(this.#settings.keepAliveTimeout, onTimeout);
+    };
+    return this.#onAnswerTaken;
+  }
+
+  #headDue(): void {
+    if (this.#connection.state === 'head') this.#connection.headTimedOut();
+  }
+
+  #keepAliveOver(): void {
+    if (this.#connection.state !== 'idle') return;
+    // Still full: the client took none of its answer's rest for send_timeout. Cut, not given another by close().
+    if (this.#socket.writableNeedDrain) this.#socket.destroy();
+    else this.#connection.close();
+  }
+}

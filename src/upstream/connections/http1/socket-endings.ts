@@ -1,0 +1,137 @@
+/**
+ * How the socket of an HTTP/1.1 connection to an upstream (connection.ts) ends, and what that
+ * means for the exchange on it: the upstream's FIN (an idle connection closed at once; under an
+ * exchange, a close-delimited body ended, or a response cut), the socket's error (kept to name
+ * how it went away), its close (an exchange still on it fails for how far its response got), and
+ * bytes nobody asked for (the upstream is confused: the connection closes for them).
+ */
+import type { Socket } from 'node:net';
+import type { Failure } from '../../../core/failure/failure.ts';
+import type { Framing } from '../../../core/http1/parsed-response.ts';
+import type { ResponseParser } from '../../../core/http1/response-parser.ts';
+import type { ConnectionClocks, ExchangeStage } from './connection-clocks.ts';
+import { connectionEnded } from './connection-ended.ts';
+import type { ConnectionOptions } from './connection-setup.ts';
+
+/** What the endings see of their connection, and do to it. */
+export interface EndingConnection {
+  readonly stage: ExchangeStage;
+  /** The framing of the response head, once it is in (a body cut short is named by it). */
+  readonly responseFraming: Framing | undefined;
+  abort(failure: Failure): void;
+  destroy(): void;
+  /** The connection leaves its pool, for good. */
+  leavePool(): void;
+}
+
+export class SocketEndings {
+  readonly #connection: EndingConnection;
+  readonly #socket: Socket;
+  readonly #parser: ResponseParser;
+  readonly #clocks: ConnectionClocks;
+  /** The socket closed, or left for another protocol: no request goes out on it again. */
+  closed = false;
+  #error: NodeJS.ErrnoException | undefined;
+  /** The socket's error came with none of the request sent (see requestUnsent). */
+  #unsentAtError = false;
+  /** Where stray bytes are told (ConnectionOptions.strayBytes), and whether they were (once is the truth). */
+  readonly #options: ConnectionOptions;
+  #strayTold = false;
+
+  constructor(
+    connection: EndingConnection,
+    socket: Socket,
+    parser: ResponseParser,
+    clocks: ConnectionClocks,
+    options: ConnectionOptions,
+  ) {
+    this.#connection = connection;
+    this.#options = options;
+    this.#socket = socket;
+    this.#parser = parser;
+    this.#clocks = clocks;
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+  }
+
+  /** A new exchange: the error of one before is not its own. */
+  exchangeStarts(): void {
+    this.#error = undefined;
+    this.#unsentAtError = false;
+  }
+
+  /** The socket leaves this connection (an upgrade's tunnel): its endings are no longer ours. */
+  leave(): void {
+    this.closed = true;
+    this.#socket.off('end', this.#onEnd);
+    this.#socket.off('error', this.#onError);
+    this.#socket.off('close', this.#onClose);
+  }
+
+  /** Bytes past a complete response, or while no request was out: the connection closes for them, and says so (once). */
+  stray(bytes: number): void {
+    if (this.#strayTold) return;
+    this.#strayTold = true;
+    this.#options.strayBytes?.(this.#options.authority, bytes);
+  }
+
+  readonly #onEnd = (): void => {
+    const stage = this.#connection.stage;
+    // The upstream closed an idle connection: closed here too, at once. Left to Node, the
+    // socket stays undestroyed until its own FIN has gone out (a turn of the loop or more), and
+    // a request taking it from the pool meanwhile is written after the upstream's FIN: it fails
+    // unsent, and a POST is not retried (the failure says the request may have been sent).
+    if (stage === 'none') return this.#connection.destroy();
+    // The response is whole, only the decoder is still at work: this is not a cut.
+    if (stage === 'tail') return;
+    const state = this.#parser.finish();
+    if (state === 'complete') return; // a close-delimited body, ended cleanly (onComplete ran)
+    // Failed now, the socket is destroyed with the request still in it: Node would end its side
+    // on the next tick, and that end would flush the request after the upstream's close.
+    this.#fail(state, state === 'idle' && this.#requestUnsent());
+  };
+
+  /**
+   * None of the current request has left for the upstream: the socket is still corked for the
+   * end of the turn in which dispatch() wrote it, so not a byte of it reached the kernel. (A
+   * count of bytes written would not do: a write the kernel took in part counts as not written
+   * until all of it is taken.)
+   */
+  #requestUnsent(): boolean {
+    return this.#socket.writableCorked > 0;
+  }
+
+  readonly #onError = (err: NodeJS.ErrnoException): void => {
+    this.#error = err;
+    if (this.#connection.stage !== 'none' && !this.#parser.started)
+      this.#unsentAtError = this.#requestUnsent();
+    // node:tls reports an error after its handshake (a record that is no TLS record) and leaves
+    // the socket open: the connection is over all the same, and its 'close' names how it ended.
+    this.#socket.destroy();
+  };
+
+  readonly #onClose = (): void => {
+    const first = !this.closed;
+    this.closed = true;
+    this.#clocks.stop();
+    const stage = this.#connection.stage;
+    if (stage !== 'none' && stage !== 'tail') {
+      // A reset ends even a close-delimited body uncleanly: it may have been cut anywhere.
+      if (stage === 'body') this.#fail('body');
+      else if (this.#parser.inHead) this.#fail('head');
+      else this.#fail('idle', this.#unsentAtError);
+    }
+    if (first) this.#connection.leavePool();
+  };
+
+  /**
+   * The connection ended under an exchange: what that means depends on how far the response got,
+   * and, before any of it, whether any of the request had left (`unsent`: none had).
+   */
+  #fail(state: 'idle' | 'head' | 'body', unsent = false): void {
+    const elapsed = performance.now() - this.#clocks.startedAt;
+    const framing = this.#connection.responseFraming;
+    this.#connection.abort(connectionEnded(state, this.#error, elapsed, framing, unsent));
+  }
+}
