@@ -146,7 +146,7 @@ test('the session, the exchange and the upstream request import nothing of the r
  * and no identifier of its code (comments and strings aside) names the cache, the canary or
  * header rules. What they did through it is the contract's: a stage's `requestEdit` (the request
  * header rules, their variables facts every stage reads), the attempt counter a chosen upstream
- * or the runtime hands the attempt loop (stage.ts's AttemptCounter: a canary's window), a
+ * or the runtime hands the attempt loop (core/failure's AttemptCounter: a canary's window), a
  * request a stage made (DownstreamExchange.background: a stored answer's refresh), and the
  * record's `stageAnswered` (a stage's answer in the upstream's place is the gateway's). gRPC is
  * no route's feature but a protocol the core speaks (grpc-status in the failure contract,

@@ -1,11 +1,12 @@
 import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
+import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import type { AttemptCounter, RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/stage.ts';
+import type { RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/stage.ts';
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';

@@ -63,8 +63,16 @@ export class CacheRun extends PassingRun {
   #lockEnd = 0;
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
-  /** What to let go when the response closes (a wait under way, a body copy's room). */
-  readonly #atClose: (() => void)[] = [];
+  /**
+   * The wait for another request's fetch under way (one at a time: #wait): the fetch it waits
+   * for, its wake, its lock_timeout timer and how it is decided; let go when the response closes.
+   */
+  #waiting: Fill | undefined;
+  #wake: ((end: FillEnd) => void) | undefined;
+  #lockTimer: NodeJS.Timeout | undefined;
+  #decide: ((verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void) | undefined;
+  /** The room of this request's body copy, given back when the response closes (a body cut short). */
+  #release: (() => void) | undefined;
 
   constructor(route: CachedRoute, request: StageRequest) {
     super(route, request, 'bypass');
@@ -153,28 +161,42 @@ export class CacheRun extends PassingRun {
     this.route.background(listener, refreshExchange(head, done, record.upstream));
   }
 
-  /** Waits for the fetch under way (bounded by lock_timeout and the client's patience); undefined when it cannot. */
+  /**
+   * Waits for the fetch under way (bounded by lock_timeout and the client's patience); undefined
+   * when it cannot. Its state is the run's own fields (a request waits for one fetch at a time):
+   * a wait makes its wake and its promise, no closure to let it go.
+   */
   #wait(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
-    let timer: NodeJS.Timeout | undefined;
-    let decide!: (verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void;
-    const decided = new Promise<BeforeAttemptsVerdict>((resolve) => {
-      decide = resolve;
-    });
-    const stop = fill.wait((end) => {
-      clearTimeout(timer);
-      if (!this.request.closed) decide(this.#woken(end));
-    });
-    if (stop === undefined) return undefined;
+    // The wake is made once a request, for its first wait (a second one follows a lead that left).
+    this.#wake ??= (end) => {
+      clearTimeout(this.#lockTimer);
+      this.#waiting = undefined;
+      // This wait's own decide: looking again may begin another wait, whose promise this one's settles to.
+      const decide = this.#decide;
+      if (!this.request.closed) decide?.(this.#woken(end));
+    };
+    if (!fill.wait(this.#wake)) return undefined;
+    this.#waiting = fill;
     if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
-    timer = setTimeout(() => {
-      stop();
-      if (!this.request.closed) decide(this.#lookup(true));
-    }, this.#lockEnd - Date.now());
-    this.#atClose.push(() => {
-      clearTimeout(timer);
-      stop();
+    // The run is the timer's argument: no closure a wait.
+    this.#lockTimer = setTimeout(CacheRun.#timedOut, this.#lockEnd - Date.now(), this);
+    return new Promise<BeforeAttemptsVerdict>((resolve) => {
+      this.#decide = resolve;
     });
-    return decided;
+  }
+
+  /** lock_timeout passed before the fetch waited for was over: it stops waiting and looks again. */
+  static #timedOut(run: CacheRun): void {
+    run.#stopWaiting();
+    const decide = run.#decide;
+    if (!run.request.closed) decide?.(run.#lookup(true));
+  }
+
+  /** The wait under way (if any) ends here: off its fetch's waiters, its timer cleared. */
+  #stopWaiting(): void {
+    clearTimeout(this.#lockTimer);
+    if (this.#wake !== undefined) this.#waiting?.unwait(this.#wake);
+    this.#waiting = undefined;
   }
 
   /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
@@ -266,7 +288,7 @@ export class CacheRun extends PassingRun {
     };
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
     const copy = boundedCopy(config.maxEntry, stored, cache.copies);
-    this.#atClose.push(copy.release);
+    this.#release = copy.release;
     return copy;
   }
 
@@ -333,7 +355,8 @@ export class CacheRun extends PassingRun {
   }
 
   override onEnd(record: RequestRecord, finished: boolean): void {
-    for (const release of this.#atClose) release();
+    this.#stopWaiting();
+    this.#release?.();
     if (this.#filling) this.#endFill?.(this.#fetchEnd ?? (finished ? undefined : 'lead'));
     super.onEnd(record, finished);
   }

@@ -19,6 +19,25 @@ export function caseless(policy: CachePolicy): CachePolicy {
   return CachePolicy.fromObject({ ...stored, rescc, reqcc: lowered(stored.reqcc) });
 }
 
+/**
+ * The answer's own Cache-Control (flat [name, value, …] fields, repeated ones joined as headersOf
+ * joins them) forbids a shared cache to keep it: `private` or `no-store`, each read as caseless
+ * reads it (its first, by lowercase name). keptPolicy asks this before it makes a policy: an answer
+ * that says so is never kept, whatever the route grants, and pays for no stored entry's reading.
+ */
+export function forbidsSharedStore(fields: readonly string[]): boolean {
+  let raw: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length !== 13 || name.toLowerCase() !== 'cache-control') continue;
+    raw = raw === undefined ? fields[i + 1] : `${raw}, ${fields[i + 1]}`;
+  }
+  if (raw === undefined) return false;
+  const directives = firstOfEach(raw);
+  // Truthy as the library tests them (storable()): an empty argument, `private=""`, forbids nothing.
+  return Boolean(directives.private) || Boolean(directives['no-store']);
+}
+
 /** Cache-Control's directives as the library parses them (a quoted argument unquoted), by lowercase name, the first of each. */
 function firstOfEach(value: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);

@@ -42,11 +42,16 @@ export type FillEnd = Failure | number | 'lead' | undefined;
 export class Fill {
   readonly #waiters = new Set<(end: FillEnd) => void>();
 
-  /** Calls `wake` once the fetch is over; returns the way to stop waiting (the client left, the wait timed out). */
-  wait(wake: (end: FillEnd) => void): (() => void) | undefined {
-    if (this.#waiters.size >= MAX_WAITERS) return undefined;
+  /** Calls `wake` once the fetch is over; false when it cannot (too many wait). `unwait` stops it. */
+  wait(wake: (end: FillEnd) => void): boolean {
+    if (this.#waiters.size >= MAX_WAITERS) return false;
     this.#waiters.add(wake);
-    return () => this.#waiters.delete(wake);
+    return true;
+  }
+
+  /** `wake` stops waiting (the client left, the wait timed out); nothing when it is not waiting. */
+  unwait(wake: (end: FillEnd) => void): void {
+    this.#waiters.delete(wake);
   }
 
   /**

@@ -1,7 +1,7 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { withReadableAge } from './age-field.ts';
-import { caseless } from './directive-case.ts';
+import { caseless, forbidsSharedStore } from './directive-case.ts';
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
 import { updatedFields } from './not-modified-update.ts';
@@ -309,7 +309,8 @@ export function keptPolicy(
   maxEntry: number,
   grants: CacheGrants,
 ): CachePolicy | undefined {
-  if (status === 206) return undefined;
+  // A private or no-store answer is never kept (mayKeep): known from its Cache-Control alone.
+  if (status === 206 || forbidsSharedStore(fields)) return undefined;
   const policy = policyOf(request, status, fields);
   if (!mayKeep(freshnessOf(policy, grants).policy)) return undefined;
   return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;

@@ -1,6 +1,6 @@
+import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import type { AttemptCounter } from '../stages/stage.ts';
 
 /**
  * What the metrics count of one request's attempts beyond their outcome (see reportOutcome):

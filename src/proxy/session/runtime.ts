@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -11,7 +12,6 @@ import type { ReaderMemory } from '../forward/reader-memory.ts';
 import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
-import type { AttemptCounter } from '../stages/stage.ts';
 
 /**
  * One config snapshot made live: router, upstream pools, trust list. Requests hold the

@@ -340,15 +340,15 @@ export class StageRun {
     const bounded = Number.isFinite(stage.timeoutMs)
       ? withDeadline(verdict, stage.timeoutMs, excused)
       : verdict;
-    const next = () => this.#inOrder<V>(hook, i + 1, arg, end);
+    // The stages after it once it decided: two callbacks a wait, no third to go on.
     return bounded.then(
       (settled) => {
         if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
-        return settled ?? next();
+        return settled ?? this.#inOrder<V>(hook, i + 1, arg, end);
       },
       (err) => {
         if (err instanceof Overran) hooks.abandon?.();
-        return this.#failed(stage, hook, t0, err) ?? next();
+        return this.#failed(stage, hook, t0, err) ?? this.#inOrder<V>(hook, i + 1, arg, end);
       },
     );
   }

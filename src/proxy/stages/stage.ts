@@ -31,6 +31,7 @@
  * out the fields the gateway writes itself, and a stage that throws (or overruns its time) is a
  * 500 `proxy_internal_error` naming it and the hook (stage-failure.ts), never a hang or a dead worker.
  */
+import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { BackgroundRequest, DownstreamHead, FieldMap, ResponseSink } from '../../core/net/downstream.ts';
 import type { HoldBudget } from '../../core/net/hold-budget.ts';
@@ -110,16 +111,6 @@ export interface AdmittedRequest {
 export interface UpstreamChoice {
   readonly upstream: string;
   readonly window?: AttemptCounter;
-}
-
-/**
- * What the attempt loop tells each attempt's outcome once the attempt is over, and nothing else:
- * the upstream it went to, its failure (undefined: it answered), the status of its answer and the
- * milliseconds to its head (a route canary's window, a fleet canary's count of every attempt: each
- * counts as it judges).
- */
-export interface AttemptCounter {
-  record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
 }
 
 /** How a stage settles a request: go on (undefined), answer it itself, or refuse it with a failure of the taxonomy. */

@@ -1,3 +1,4 @@
+import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { addTally, bucketOf, emptyTally, isTally } from './latency-tally.ts';
 
@@ -118,7 +119,7 @@ export class CanaryWindow {
    * controller keeps every attempt of that request (a retry, a hold's answer, as any request's)
    * and takes back another process's request of the key. Made once a key a step.
    */
-  forKey(hash: number): CanaryCounter {
+  forKey(hash: number): AttemptCounter {
     const key = { hash, request: Math.floor(Math.random() * 0x1_0000_0000) };
     return {
       record: (upstream, failure, status, ms) => this.record(upstream, failure, status, ms, key),
@@ -155,7 +156,7 @@ export class CanaryWindow {
  * (server/fleet/fleet-canary.ts), each counted as a canary route counts its sides (outcomeCode),
  * so the one judge (judge.ts) reads both alike. The runtime carries it across reloads.
  */
-export class GatewayWindow implements CanaryCounter {
+export class GatewayWindow implements AttemptCounter {
   #side: SideCounts = emptySide();
   /**
    * Counting only once a fleet asked for the counts (its first `take`): a gateway that is no
@@ -177,15 +178,6 @@ export class GatewayWindow implements CanaryCounter {
     this.#side = emptySide();
     return taken;
   }
-}
-
-/**
- * What an attempt's outcome is counted through: a canary route's window, or its keyed request's
- * (forKey). The attempt loop calls it (and GatewayWindow) as what it calls of any counter of
- * attempts (proxy/stages/stage.ts's AttemptCounter), never by this name.
- */
-export interface CanaryCounter {
-  record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
 }
 
 /**
