@@ -11,7 +11,7 @@
 // route, is cut).
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import type { RequestHead } from '../../src/core/http1/parsed-request.ts';
+import type { RequestHead, RequestParserHandler } from '../../src/core/http1/parsed-request.ts';
 import type { Framing } from '../../src/core/http1/parsed-response.ts';
 import { RequestParser } from '../../src/core/http1/request-parser.ts';
 import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
@@ -21,16 +21,55 @@ const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Num
 const LIMITS = { headerSize: DEFAULTS.limits.headerSize, uriLength: DEFAULTS.limits.uriLength };
 const isFail = (url: string) => url === '/fail' || url.startsWith('/fail/') || url.startsWith('/fail?');
 
-/** One response to an HTTP/1.1 client: Candor's response serializer, chunked when the length is not known. */
-class Http1Sink implements FloorSink {
+/**
+ * One HTTP/1.1 client connection: its strict request parser's handler, and the sink of the
+ * response under way (one request at a time: the next waits for this one's answer). Its state
+ * in the object and its handlers made once, as the ceiling's Client: nothing made per request
+ * but the request's own objects.
+ */
+class Http1Client implements FloorSink, RequestParserHandler {
   readonly #client: Socket;
-  readonly #close: boolean;
+  readonly #parser: RequestParser;
+  /** The request under way asked for the connection to close after its answer. */
+  #close = false;
   #chunked = false;
+  /** A request is under way: what comes next waits in `#pending` (its body goes on at once). */
+  #busy = false;
+  #pending: Buffer | null = null;
+  #body: FloorBody | undefined = undefined;
 
-  constructor(client: Socket, close: boolean) {
+  constructor(client: Socket) {
     this.#client = client;
-    this.#close = close;
+    this.#parser = new RequestParser(this, LIMITS);
+    client.on('error', () => client.destroy());
+    client.on('data', (data: Buffer) => {
+      if (this.#busy && this.#parser.complete)
+        this.#pending = this.#pending === null ? data : Buffer.concat([this.#pending, data]);
+      else this.#feed(data);
+    });
   }
+
+  onHead(head: RequestHead): void {
+    this.#busy = true;
+    this.#close = !head.keepAlive;
+    const request = {
+      method: head.method,
+      target: head.target,
+      headers: head.headers,
+      clientAddress: this.#client.remoteAddress ?? '',
+      protocol: head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+      hasBody: head.framing === 'length',
+    };
+    const port = isFail(head.target) ? DEAD : ORIGIN;
+    this.#body = head.framing === 'chunked' ? undefined : forward(request, port, this);
+    if (this.#body === undefined) this.#client.destroy();
+  }
+
+  onBody(chunk: Buffer): void {
+    this.#body?.write(chunk);
+  }
+
+  onComplete(): void {}
 
   head(status: number, reason: string, fields: string[], framing: Framing, bodyless: boolean): void {
     // A length comes on in the upstream's own (normalised) Content-Length, as Candor passes it.
@@ -57,53 +96,21 @@ class Http1Sink implements FloorSink {
   uncork(): void {
     this.#client.uncork();
   }
+
+  over(): void {
+    this.#busy = false;
+    this.#body = undefined;
+    // An answer before the request's body was whole: the rest is not read, the connection closes.
+    if (this.#close || !this.#parser.complete) return void this.#client.end();
+    this.#parser.next();
+    if (this.#pending !== null) this.#feed(this.#pending);
+  }
+
+  #feed(data: Buffer): void {
+    this.#pending = null;
+    if (this.#parser.execute(data) !== undefined) return void this.#client.destroy();
+    if (this.#parser.leftover > 0) this.#pending = data.subarray(data.length - this.#parser.leftover);
+  }
 }
 
-createServer({ noDelay: true }, (client) => {
-  let pending: Buffer | null = null;
-  let busy = false;
-  let body: FloorBody | undefined;
-  const over = (close: boolean) => {
-    busy = false;
-    // An answer before the request's body was whole: the rest is not read, the connection closes.
-    if (close || !parser.complete) return void client.end();
-    parser.next();
-    if (pending !== null) feed(pending);
-  };
-  const parser = new RequestParser(
-    {
-      onHead(head: RequestHead): void {
-        busy = true;
-        const close = !head.keepAlive;
-        const request = {
-          method: head.method,
-          target: head.target,
-          headers: head.headers,
-          clientAddress: client.remoteAddress ?? '',
-          protocol: head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
-          hasBody: head.framing === 'length',
-        };
-        const port = isFail(head.target) ? DEAD : ORIGIN;
-        const sink = new Http1Sink(client, close);
-        body = head.framing === 'chunked' ? undefined : forward(request, port, sink, () => over(close));
-        if (body === undefined) client.destroy();
-      },
-      onBody(chunk: Buffer): void {
-        body?.write(chunk);
-      },
-      onComplete(): void {},
-    },
-    LIMITS,
-  );
-  const feed = (data: Buffer) => {
-    pending = null;
-    if (parser.execute(data) !== undefined) return void client.destroy();
-    if (parser.leftover > 0) pending = data.subarray(data.length - parser.leftover);
-  };
-  client.on('error', () => client.destroy());
-  client.on('data', (data: Buffer) => {
-    // The next request waits for this one's answer; this one's body goes on at once.
-    if (busy && parser.complete) pending = pending === null ? data : Buffer.concat([pending, data]);
-    else feed(data);
-  });
-}).listen(PORT, '127.0.0.1');
+createServer({ noDelay: true }, (client) => new Http1Client(client)).listen(PORT, '127.0.0.1');

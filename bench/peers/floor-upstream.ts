@@ -34,15 +34,45 @@ export interface FloorSink {
   /** Around each read from the upstream: what it makes the client's side write goes as one write. */
   cork(): void;
   uncork(): void;
+  /** After the access line: the client's side may take its next request. */
+  over(): void;
 }
 
-/** One request through the floor: its record, and where its answer goes. */
-interface Exchange {
+/**
+ * One request through the floor: its record, where its answer goes, its head to send, and its
+ * body on its way (held until its connection is there). One object a request, its methods on
+ * the class: no closure made per request, as the ceiling makes none.
+ */
+class Exchange implements FloorBody {
   readonly record: RequestRecord;
   readonly sink: FloorSink;
   readonly head: boolean;
-  /** After the access line: the client's side may take its next request. */
-  readonly over: () => void;
+  readonly #text: string;
+  #socket: Socket | undefined = undefined;
+  #held: Buffer[] | undefined = undefined;
+
+  constructor(record: RequestRecord, sink: FloorSink, head: boolean, text: string) {
+    this.record = record;
+    this.sink = sink;
+    this.head = head;
+    this.#text = text;
+  }
+
+  /** Sends the head (and what was held of the body) on `up`, which now serves this exchange. */
+  send(up: Upstream, reused: boolean): void {
+    this.record.reusedConnection = reused;
+    up.exchange = this;
+    up.parser.expect(this.head);
+    up.socket.write(this.#text, 'latin1');
+    this.#socket = up.socket;
+    if (this.#held !== undefined) for (const chunk of this.#held.splice(0)) up.socket.write(chunk);
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#socket !== undefined) return void this.#socket.write(chunk);
+    if (this.#held === undefined) this.#held = [];
+    this.#held.push(chunk);
+  }
 }
 
 /** An upstream connection with its one strict response parser, relaying to the exchange it serves. */
@@ -116,7 +146,7 @@ function finish(x: Exchange, whole: boolean, error: string | undefined): void {
   });
   x.sink.end(whole);
   logRequest(logger, record);
-  x.over();
+  x.sink.over();
 }
 
 /** What the client's side read of the request (HTTP/1.1's parser or HTTP/2's head). */
@@ -138,15 +168,10 @@ export interface FloorBody {
 
 /**
  * Sends one request to the origin at `port` on an idle connection or a new one and relays the
- * answer to `sink`; `over` runs after its access line. Undefined: its path cannot be routed (the
- * caller refuses it); else where its body goes.
+ * answer to `sink` (its `over` runs after the access line). Undefined: its path cannot be
+ * routed (the caller refuses it); else where its body goes.
  */
-export function forward(
-  request: FloorRequest,
-  port: number,
-  sink: FloorSink,
-  over: () => void,
-): FloorBody | undefined {
+export function forward(request: FloorRequest, port: number, sink: FloorSink): FloorBody | undefined {
   const { method, target, headers } = request;
   const routed = routedPath(target, target, PATHS);
   if (!('path' in routed)) return undefined;
@@ -176,24 +201,19 @@ export function forward(
   });
   const body = request.hasBody ? STREAMED : NO_BODY;
   const text = serializeRequestHead({ method, path: routed.path, headers: fields, body }, host);
-  let socket: Socket | undefined;
-  let held: Buffer[] | undefined;
-  const exchange: Exchange = { record, sink, head: method === 'HEAD', over };
-  const send = (up: Upstream, reused: boolean) => {
-    record.reusedConnection = reused;
-    up.exchange = exchange;
-    up.parser.expect(exchange.head);
-    up.socket.write(text, 'latin1');
-    socket = up.socket;
-    if (held !== undefined) for (const chunk of held.splice(0)) socket.write(chunk);
-  };
-  if (!idle.has(port)) idle.set(port, []);
-  const kept = idle.get(port)?.pop();
-  if (kept !== undefined) send(kept, true);
+  const exchange = new Exchange(record, sink, method === 'HEAD', text);
+  let list = idle.get(port);
+  if (list === undefined) {
+    list = [];
+    idle.set(port, list);
+  }
+  const kept = list.pop();
+  if (kept !== undefined) exchange.send(kept, true);
   else {
+    // A new connection: its handlers made once, as the ceiling's are.
     const connecting = connect(port, '127.0.0.1', () => {
       connecting.off('error', refused).on('error', () => {});
-      send(new Upstream(connecting, port), false);
+      exchange.send(new Upstream(connecting, port), false);
     });
     const refused = () => {
       record.status = 502;
@@ -202,13 +222,7 @@ export function forward(
     };
     connecting.setNoDelay(true).once('error', refused);
   }
-  return {
-    write(chunk) {
-      if (socket !== undefined) return void socket.write(chunk);
-      if (held === undefined) held = [];
-      held.push(chunk);
-    },
-  };
+  return exchange;
 }
 
 const NO_BODY = Object.freeze({ kind: 'none' as const });

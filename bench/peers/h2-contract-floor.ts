@@ -49,6 +49,8 @@ class H2Sink implements FloorSink {
 
   cork(): void {}
   uncork(): void {}
+  /** A stream is its request's alone: nothing waits for its answer. */
+  over(): void {}
 }
 
 const { TLS_CERT, TLS_KEY } = process.env;
@@ -76,11 +78,7 @@ function onStream(stream: ServerHttp2Stream, _headers: unknown, flags: number, r
     protocol: 'HTTP/2',
     hasBody: false,
   };
-  if (
-    refused !== undefined ||
-    !endStream ||
-    forward(request, ORIGIN, new H2Sink(stream), () => {}) === undefined
-  )
+  if (refused !== undefined || !endStream || forward(request, ORIGIN, new H2Sink(stream)) === undefined)
     stream.close(NGHTTP2_REFUSED_STREAM);
 }
 server.on('stream', onStream);
