@@ -24,7 +24,8 @@ import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
-import { type ClosingConnection, Http1Closing } from './http1-closing.ts';
+import { lingeringClose } from '../../../core/net/linger.ts';
+import { closeWhenIdle, cutAnswer, cutAtDrainDeadline, type DrainedConnection } from './http1-closing.ts';
 import type {
   ConnectionState,
   Http1Handlers,
@@ -39,7 +40,7 @@ import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 
 export class Http1Connection
-  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection, ClosingConnection
+  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection, DrainedConnection
 {
   readonly socket: Socket;
   readonly #settings: Http1Settings;
@@ -49,8 +50,10 @@ export class Http1Connection
   #state: ConnectionState = 'head';
   /** The head, body, keep-alive or linger wait: one deadline moved, no timer made per request. */
   readonly #timeouts: Http1Timeouts;
-  /** How the gateway ends it: a lingering close, a drain, an answer cut (http1-closing.ts). */
-  readonly #closing: Http1Closing;
+  /** close() ran: our FIN is out, the lingering close's deadline runs. */
+  #closing = false;
+  /** The connection closes after the current response (a drain, broken framing, a body left unread). */
+  #afterResponse = false;
   /** What the client pipelined behind the request being answered (made at its first such bytes). */
   #pipeline: Pipeline | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
@@ -95,14 +98,6 @@ export class Http1Connection
     // The settings hold the parser's limits (headerSize, uriLength): no copy of them made.
     this.#parser = new RequestParser(this, settings);
     this.#timeouts = new Http1Timeouts(this, socket, settings);
-    this.#closing = new Http1Closing(
-      this,
-      socket,
-      this.#timeouts,
-      settings.sendTimeout ?? 0,
-      encrypted,
-      this.#destroy,
-    );
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
@@ -239,7 +234,7 @@ export class Http1Connection
     if (error.inBody && this.#body !== undefined) {
       // The body of a request already handed over broke: its handler answers (through the
       // body's error), and the connection's framing is lost: it closes after that answer.
-      this.#closing.closeAfterResponse();
+      this.closeAfterResponse();
       this.#timeouts.disarm();
       this.#body.fail(error.details, error.code, error.status);
       return;
@@ -304,7 +299,7 @@ export class Http1Connection
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.
-      close: !head.keepAlive || this.#closing.afterResponse || head.upgrade,
+      close: !head.keepAlive || this.#afterResponse || head.upgrade,
       expectContinue: downstream.expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.#settings.keepAliveTimeout / 1000),
       sendTimeout: this.#settings.sendTimeout,
@@ -343,7 +338,7 @@ export class Http1Connection
     this.#body = undefined;
     this.#head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
-    if (close || this.#closing.afterResponse || !this.#requestComplete) return this.close();
+    if (close || this.#afterResponse || !this.#requestComplete) return this.close();
     this.#parser.next();
     this.#state = 'idle';
     this.#timeouts.nextRequest();
@@ -367,7 +362,7 @@ export class Http1Connection
 
   responseAborted(reset: boolean): void {
     this.#response = undefined;
-    this.#closing.answerCut(reset);
+    cutAnswer(this.socket, reset, this.#encrypted);
   }
 
   responseSwitched(): { socket: Socket; rest: Buffer } {
@@ -379,12 +374,23 @@ export class Http1Connection
 
   /** Answers a refused request with these bytes and closes the connection (lingering, with a deadline). */
   refuse(answer: string | Buffer): void {
-    this.#closing.refuse(answer);
+    if (this.#closing) return;
+    this.socket.write(answer);
+    this.close();
   }
 
-  /** Closes the connection after what was written (a lingering close). */
+  /**
+   * Closes the connection after what was written (RFC 9112 §9.6): our FIN, then what the client
+   * still sends is read and dropped until its FIN or LINGER_MS, then the socket is destroyed.
+   */
   close(): void {
-    this.#closing.close();
+    if (this.#closing || this.#state === 'closed') return;
+    this.#closing = true;
+    this.#state = 'closing';
+    // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
+    this.#priorKnowledge = undefined;
+    this.resumeReading();
+    lingeringClose(this.socket, this.#timeouts, this.#settings.sendTimeout ?? 0, this.#destroy);
   }
 
   /**
@@ -392,24 +398,18 @@ export class Http1Connection
    * the request it came to send is served, saying close (one that sends none ends at the header timeout).
    */
   closeAfterResponse(): void {
-    this.#closing.closeAfterResponse();
+    this.#afterResponse = true;
+    this.#response?.closeAfter();
   }
 
   /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */
   closeWhenIdle(): void {
-    this.#closing.closeWhenIdle();
+    closeWhenIdle(this);
   }
 
   /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
   cut(): void {
-    this.#closing.cut();
-  }
-
-  enterClosing(): void {
-    this.#state = 'closing';
-    // A closing connection lingers as HTTP/1.1: its late bytes are not handed to HTTP/2.
-    this.#priorKnowledge = undefined;
-    this.resumeReading();
+    cutAtDrainDeadline(this);
   }
 
   get quiet(): boolean {
@@ -455,7 +455,7 @@ export class Http1Connection
       this.#timeouts.refresh();
       return;
     }
-    this.#closing.closeAfterResponse();
+    this.closeAfterResponse();
     this.#body?.fail(`request body stalled for ${this.#settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
   }
 
@@ -472,7 +472,7 @@ export class Http1Connection
         ),
       );
     // (Its last answer still leaving: destroyed once it has left, close().)
-    if (this.#closing.closing && !this.socket.writableFinished) return;
+    if (this.#closing && !this.socket.writableFinished) return;
     if (this.#state === 'closing' || this.#state === 'idle' || this.#state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
