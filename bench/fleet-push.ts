@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBootstrap } from '../src/core/config/bootstrap-file.ts';
 import { pushDocument } from '../src/server/fleet/config-push.ts';
-import { clientOf } from '../src/server/fleet/fleet-start.ts';
+import { etcdClientOf } from '../src/server/fleet/fleet-start.ts';
 import { startEtcd } from '../test/helpers/etcd-server.ts';
 import { fleetBootstrap, serveGateway } from '../test/helpers/fleet-gateways.ts';
 
@@ -30,7 +30,7 @@ const gateways = await Promise.all(
 );
 try {
   const bootstrap = readBootstrap(gateways[0].bootstrap);
-  const client = clientOf(bootstrap);
+  const client = etcdClientOf(bootstrap);
   const initial = await pushDocument(client, bootstrap, documentOf(0), 'bench');
   if (!('pushed' in initial)) throw new Error(`first push: ${JSON.stringify(initial)}`);
   const serving = await Promise.all(gateways.map(serveGateway));

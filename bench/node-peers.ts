@@ -64,7 +64,7 @@ export const contractFloor: SystemDefinition = nodePeer(
   'floor',
   'contract floor',
   'contract-floor.ts',
-  "the raw node:net proxy's loop and idle list, plus Candor's strict request and response parsers, its path normalisation, its head builder both ways (request-headers.ts, response-headers.ts, the two serializers), a request id and traceparent (core/ids) and its access line (RequestRecord, logRequest, the gateway's batching log writer to a file); no routes, session, attempts, timers, health, circuits or metrics (bench/peers/contract-floor.ts)",
+  "the raw node:net proxy's loop and idle list, plus Candor's strict request and response parsers, its path normalisation, its head builder both ways (request-headers.ts, answer-headers.ts, the two serializers), a request id and traceparent (core/ids) and its access line (RequestRecord, logRequest, the gateway's batching log writer to a file); no routes, session, attempts, timers, health, circuits or metrics (bench/peers/contract-floor.ts)",
   'floor',
 );
 

@@ -11,10 +11,10 @@
 // route, is cut).
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import { serializeAnswerHead } from '../../src/core/http1/answer-head.ts';
+import type { Framing } from '../../src/core/http1/parsed-answer.ts';
 import type { RequestHead, RequestParserHandler } from '../../src/core/http1/parsed-request.ts';
-import type { Framing } from '../../src/core/http1/parsed-response.ts';
 import { RequestParser } from '../../src/core/http1/request-parser.ts';
-import { serializeResponseHead } from '../../src/core/http1/response-head.ts';
 import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
@@ -75,7 +75,7 @@ class Http1Client implements FloorSink, RequestParserHandler {
     // A length comes on in the upstream's own (normalised) Content-Length, as Candor passes it.
     this.#chunked = !bodyless && (framing === 'chunked' || framing === 'close');
     const after = `${this.#chunked ? 'transfer-encoding: chunked\r\n' : ''}${this.#close ? 'connection: close\r\n' : ''}`;
-    this.#client.write(serializeResponseHead(status, reason, fields, '', after), 'latin1');
+    this.#client.write(serializeAnswerHead(status, reason, fields, '', after), 'latin1');
   }
 
   body(chunk: Buffer): void {

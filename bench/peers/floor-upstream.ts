@@ -5,16 +5,16 @@
 // access line (a RequestRecord written by logRequest through the gateway's logger and writer).
 import { connect, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import type { Framing, ResponseHead } from '../../src/core/http1/parsed-response.ts';
+import { AnswerParser } from '../../src/core/http1/answer-parser.ts';
+import type { AnswerHead, Framing } from '../../src/core/http1/parsed-answer.ts';
 import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
-import { ResponseParser } from '../../src/core/http1/response-parser.ts';
 import { newRequestId } from '../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
 import { logRequest } from '../../src/observe/log/access-log.ts';
 import { createLogger } from '../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../src/observe/log/request-record.ts';
+import { buildDownstreamHead } from '../../src/proxy/forward/answer-headers.ts';
 import { buildUpstreamHeaders } from '../../src/proxy/forward/request-headers.ts';
-import { buildDownstreamHead } from '../../src/proxy/forward/response-headers.ts';
 import { routedPath } from '../../src/proxy/route/request-path.ts';
 
 const logger = createLogger({ level: 'info', destination: process.env.ACCESS_LOG ?? '/dev/null' }, 'floor');
@@ -79,7 +79,7 @@ class Exchange implements FloorBody {
 class Upstream {
   readonly socket: Socket;
   readonly port: number;
-  readonly parser = new ResponseParser(this, DEFAULTS.limits.headerSize);
+  readonly parser = new AnswerParser(this, DEFAULTS.limits.headerSize);
   exchange: Exchange | undefined;
   #keepAlive = false;
 
@@ -104,7 +104,7 @@ class Upstream {
     });
   }
 
-  onHead(head: ResponseHead): void {
+  onHead(head: AnswerHead): void {
     const x = this.exchange as Exchange;
     x.record.status = head.status;
     x.record.ttfbMs = x.record.elapsed();

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import { h2Head } from '../../src/proxy/accept/h2/h2-answer-fields.ts';
 import { h2Refusal, h2RequestHead } from '../../src/proxy/accept/h2/h2-request.ts';
-import { h2Head } from '../../src/proxy/accept/h2/h2-response-fields.ts';
 import { type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN] = [Number(process.env.PORT), Number(process.env.ORIGIN_PORT)];

@@ -93,7 +93,7 @@ test('the session and the exchange import no module of the split', () => {
 });
 
 /**
- * The exchange and the core's backpressure know the overflow's interface (response-overflow.ts),
+ * The exchange and the core's backpressure know the overflow's interface (answer-overflow.ts),
  * never the spool behind it: the spool's modules are not on their import list.
  */
 test('the exchange and its backpressure import no spool module', () => {
@@ -101,8 +101,7 @@ test('the exchange and its backpressure import no spool module', () => {
   for (const file of [...core, 'proxy/forward/client-backpressure.ts']) {
     const text = readFileSync(join(root, file), 'utf8');
     for (const [, spec] of text.matchAll(/from '([^']+)'/g))
-      if (/(^|\/)(response-spool|spool-space|spool-dir)\.ts$/.test(spec))
-        found.push(`${file} imports ${spec}`);
+      if (/(^|\/)(answer-spool|spool-space|spool-dir)\.ts$/.test(spec)) found.push(`${file} imports ${spec}`);
   }
   assert.deepEqual(found, []);
 });

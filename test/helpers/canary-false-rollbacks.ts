@@ -10,7 +10,7 @@
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import type { CanaryConfig } from '../../src/core/config/types.ts';
 import { mergeWindows, type WindowCounts } from '../../src/upstream/canary/canary-window.ts';
-import { judge } from '../../src/upstream/canary/judge.ts';
+import { judgeWindow } from '../../src/upstream/canary/judge.ts';
 import { StepLooks } from '../../src/upstream/canary/step-looks.ts';
 import { HEALTHY, seeded, simulatedWindow } from './canary-traffic.ts';
 
@@ -43,7 +43,7 @@ for (let run = 1; run <= runs; run++) {
       const look = looks.look(window);
       counts = counts === undefined ? window : mergeWindows([counts, window]);
       if (look.judged.decided && look.judged.worse !== undefined) rolledBack.corrected = true;
-      const whole = judge(counts, config);
+      const whole = judgeWindow(counts, config);
       if (whole.decided && whole.worse !== undefined) {
         rolledBack.everyLookWhole = true;
         if (i === looks.planned) rolledBack.onceAtStepEnd = true;

@@ -138,13 +138,13 @@ function checkTimeoutOrder(upstreams: Record<string, unknown> | undefined, repor
   for (const [name, upstream] of entriesOf(upstreams)) {
     const timeouts = upstream.timeouts === undefined ? {} : mappingAt(upstream, 'timeouts');
     const total = durationOf(timeouts, 'total', DEFAULTS.upstream.timeouts.total);
-    const response = durationOf(timeouts, 'response', DEFAULTS.upstream.timeouts.response);
-    if (total === undefined || response === undefined || total.ms >= response.ms) continue;
+    const answer = durationOf(timeouts, 'response', DEFAULTS.upstream.timeouts.response);
+    if (total === undefined || answer === undefined || total.ms >= answer.ms) continue;
     // Point at whichever the operator wrote; if both, total is the one that reads as too short.
     const field = total.written ? 'total' : 'response';
     report(
       ['upstreams', name, 'timeouts', field],
-      `timeouts.total (${total.text}) must be at least timeouts.response (${response.text}): ` +
+      `timeouts.total (${total.text}) must be at least timeouts.response (${answer.text}): ` +
         'the whole exchange cannot end before its response head is allowed to arrive',
     );
   }

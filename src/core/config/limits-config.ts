@@ -22,7 +22,7 @@ export interface DownstreamLimits {
   readonly keepAliveTimeout: number;
   /**
    * Responses a client reads slower than their upstream sends, past `routes[].limits.buffer`,
-   * go on to a file so the upstream connection goes back to its pool (proxy/forward/response-spool.ts).
+   * go on to a file so the upstream connection goes back to its pool (proxy/forward/answer-spool.ts).
    */
   readonly spool: SpoolLimits;
   /**

@@ -8,7 +8,7 @@ import { accepted } from './accepted.ts';
 import { parseTargetUrl } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
 import { toDiscovery } from './normalize-fleet.ts';
-import { duration, size } from './normalize-limits.ts';
+import { durationMs, sizeBytes } from './normalize-limits.ts';
 import { parseStatusRanges } from './policy-values.ts';
 import { parseHashKey } from './routing-values.ts';
 import type { RawConfig } from './schema.ts';
@@ -39,18 +39,18 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
     hashKey: accepted(parseHashKey(raw.hash_key ?? fallback.hashKey)),
     pool: {
       maxConnections: raw.pool?.max_connections ?? fallback.pool.maxConnections,
-      idleTimeout: duration(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
+      idleTimeout: durationMs(raw.pool?.idle_timeout, fallback.pool.idleTimeout),
       maxPending: raw.pool?.max_pending ?? fallback.pool.maxPending,
-      queueTimeout: duration(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
+      queueTimeout: durationMs(raw.pool?.queue_timeout, fallback.pool.queueTimeout),
       maxStreams: raw.pool?.max_streams ?? fallback.pool.maxStreams,
     },
     timeouts: {
-      connect: duration(timeouts.connect, fallback.timeouts.connect),
-      response: duration(timeouts.response, fallback.timeouts.response),
-      read: duration(timeouts.read, fallback.timeouts.read),
-      total: duration(timeouts.total, fallback.timeouts.total),
+      connect: durationMs(timeouts.connect, fallback.timeouts.connect),
+      response: durationMs(timeouts.response, fallback.timeouts.response),
+      read: durationMs(timeouts.read, fallback.timeouts.read),
+      total: durationMs(timeouts.total, fallback.timeouts.total),
       totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
-      tunnelIdle: duration(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
+      tunnelIdle: durationMs(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
     },
     tls: {
       ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
@@ -60,11 +60,11 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
       ...(tls.key === undefined ? {} : { key: resolve(baseDir, tls.key) }),
     },
     ...(raw.health_check === undefined ? {} : { healthCheck: toHealthCheck(raw.health_check) }),
-    slowStart: duration(raw.slow_start, fallback.slowStart),
+    slowStart: durationMs(raw.slow_start, fallback.slowStart),
     panicThreshold: raw.panic_threshold ?? fallback.panicThreshold,
     outlierDetection: toOutlierDetection(raw.outlier_detection ?? {}),
     circuitBreaker: toCircuitBreaker(raw.circuit_breaker ?? {}),
-    retries: toRetries(raw.retries ?? {}, duration(timeouts.response, fallback.timeouts.response)),
+    retries: toRetries(raw.retries ?? {}, durationMs(timeouts.response, fallback.timeouts.response)),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
     ...(raw.hold === undefined ? {} : { hold: toHold(raw.hold) }),
   };
@@ -73,9 +73,9 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
 function toHold(raw: NonNullable<RawUpstream['hold']>): HoldConfig {
   const fallback = DEFAULTS.upstream.hold;
   return {
-    timeout: duration(raw.timeout, fallback.timeout),
+    timeout: durationMs(raw.timeout, fallback.timeout),
     maxRequests: raw.max_requests ?? fallback.maxRequests,
-    maxBody: size(raw.max_body, fallback.maxBody),
+    maxBody: sizeBytes(raw.max_body, fallback.maxBody),
   };
 }
 
@@ -89,8 +89,8 @@ function toHealthCheck(raw: NonNullable<RawUpstream['health_check']>): HealthChe
       raw.expect_status === undefined
         ? fallback.expectStatus
         : accepted(parseStatusRanges(raw.expect_status)),
-    interval: duration(raw.interval, fallback.interval),
-    timeout: duration(raw.timeout, fallback.timeout),
+    interval: durationMs(raw.interval, fallback.interval),
+    timeout: durationMs(raw.timeout, fallback.timeout),
     rise: raw.rise ?? fallback.rise,
     fall: raw.fall ?? fallback.fall,
   };
@@ -100,8 +100,8 @@ function toOutlierDetection(raw: NonNullable<RawUpstream['outlier_detection']>):
   const fallback = DEFAULTS.upstream.outlierDetection;
   return {
     consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
-    baseEjectionTime: duration(raw.base_ejection_time, fallback.baseEjectionTime),
-    maxEjectionTime: duration(raw.max_ejection_time, fallback.maxEjectionTime),
+    baseEjectionTime: durationMs(raw.base_ejection_time, fallback.baseEjectionTime),
+    maxEjectionTime: durationMs(raw.max_ejection_time, fallback.maxEjectionTime),
     maxEjectedPercent: raw.max_ejected_percent ?? fallback.maxEjectedPercent,
   };
 }
@@ -110,23 +110,23 @@ function toCircuitBreaker(raw: NonNullable<RawUpstream['circuit_breaker']>): Cir
   const fallback = DEFAULTS.upstream.circuitBreaker;
   return {
     consecutiveFailures: raw.consecutive_failures ?? fallback.consecutiveFailures,
-    openTime: duration(raw.open_time, fallback.openTime),
+    openTime: durationMs(raw.open_time, fallback.openTime),
     halfOpenRequests: raw.half_open_requests ?? fallback.halfOpenRequests,
   };
 }
 
-function toRetries(raw: NonNullable<RawUpstream['retries']>, responseTimeout: number): RetryConfig {
+function toRetries(raw: NonNullable<RawUpstream['retries']>, answerTimeout: number): RetryConfig {
   const fallback = DEFAULTS.upstream.retries;
   return {
     attempts: raw.attempts ?? fallback.attempts,
     on: [...(raw.on ?? fallback.on)],
-    perTryTimeout: duration(raw.per_try_timeout, responseTimeout),
-    backoffBase: duration(raw.backoff?.base, fallback.backoffBase),
-    backoffMax: duration(raw.backoff?.max, fallback.backoffMax),
+    perTryTimeout: durationMs(raw.per_try_timeout, answerTimeout),
+    backoffBase: durationMs(raw.backoff?.base, fallback.backoffBase),
+    backoffMax: durationMs(raw.backoff?.max, fallback.backoffMax),
     budgetRatio: raw.budget?.ratio ?? fallback.budgetRatio,
     budgetMinConcurrent: raw.budget?.min_concurrent ?? fallback.budgetMinConcurrent,
     budgetMinPerSecond: raw.budget?.min_per_second ?? fallback.budgetMinPerSecond,
-    replayBody: size(raw.replay_body, fallback.replayBody),
+    replayBody: sizeBytes(raw.replay_body, fallback.replayBody),
   };
 }
 
@@ -138,7 +138,7 @@ function toTarget(raw: RawTarget): TargetConfig {
 export function toMaintenance(raw: NonNullable<RawUpstream['maintenance']>): MaintenanceConfig {
   return {
     // Retry-After is whole seconds; round up so a client never comes back early.
-    retryAfter: Math.ceil(duration(raw.retry_after, DEFAULTS.maintenance.retryAfter * 1000) / 1000),
+    retryAfter: Math.ceil(durationMs(raw.retry_after, DEFAULTS.maintenance.retryAfter * 1000) / 1000),
     message: raw.message ?? DEFAULTS.maintenance.message,
   };
 }

@@ -10,7 +10,7 @@ import { DEFAULTS } from './defaults.ts';
 import { type AuthUpstreams, toAccess } from './normalize-access.ts';
 import { toAcme } from './normalize-acme.ts';
 import { toStore } from './normalize-fleet.ts';
-import { duration, size, toLimits } from './normalize-limits.ts';
+import { durationMs, sizeBytes, toLimits } from './normalize-limits.ts';
 import { toPlugins } from './normalize-plugins.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { toMaintenance, toUpstream } from './normalize-upstream.ts';
@@ -83,8 +83,8 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
           },
         }),
     drain: {
-      delay: duration(raw.drain?.delay, DEFAULTS.drain.delay),
-      timeout: duration(raw.drain?.timeout, DEFAULTS.drain.timeout),
+      delay: durationMs(raw.drain?.delay, DEFAULTS.drain.delay),
+      timeout: durationMs(raw.drain?.timeout, DEFAULTS.drain.timeout),
     },
     ...(raw.admin === undefined ? {} : { admin: toAdmin(raw.admin, baseDir) }),
     ...(raw.tracing === undefined
@@ -219,8 +219,8 @@ function toRoute(
     ...optional('responseHeaders', toHeaderRules(raw.response_headers)),
     ...optional('plugins', raw.plugins),
     limits: {
-      body: size(raw.limits?.body, DEFAULTS.route.limits.body),
-      buffer: size(raw.limits?.buffer, DEFAULTS.route.limits.buffer),
+      body: sizeBytes(raw.limits?.body, DEFAULTS.route.limits.body),
+      buffer: sizeBytes(raw.limits?.buffer, DEFAULTS.route.limits.buffer),
     },
     requestBuffering: raw.request_buffering ?? DEFAULTS.route.requestBuffering,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
@@ -236,17 +236,17 @@ function toRoute(
 
 function toCanary(raw: NonNullable<RawRoute['canary']>): CanaryConfig {
   const defaults = DEFAULTS.canary;
-  const stepInterval = duration(raw.step_interval, defaults.stepInterval);
+  const stepInterval = durationMs(raw.step_interval, defaults.stepInterval);
   return {
     upstream: raw.upstream,
     steps: [...(raw.steps ?? defaults.steps)],
     stepInterval,
-    checkInterval: duration(raw.check_interval, Math.ceil(stepInterval / defaults.looksPerStep)),
+    checkInterval: durationMs(raw.check_interval, Math.ceil(stepInterval / defaults.looksPerStep)),
     minRequests: raw.min_requests ?? defaults.minRequests,
-    maxDuration: duration(raw.max_duration, defaults.maxDuration),
+    maxDuration: durationMs(raw.max_duration, defaults.maxDuration),
     compare: [...(raw.compare ?? defaults.compare)],
     confidence: raw.confidence ?? defaults.confidence,
-    latencyMargin: duration(raw.latency_margin, defaults.latencyMargin),
+    latencyMargin: durationMs(raw.latency_margin, defaults.latencyMargin),
     latencyP99Factor: raw.latency_p99_factor ?? defaults.latencyP99Factor,
     baselineMaxFailedPercent: raw.baseline_max_failed_percent ?? defaults.baselineMaxFailedPercent,
     onFailure: raw.on_failure ?? 'rollback',
@@ -268,32 +268,32 @@ function toCompression(raw: NonNullable<RawRoute['compression']>): CompressionCo
   const defaults = DEFAULTS.route.compression;
   return {
     encodings: [...(raw.encodings ?? defaults.encodings)],
-    minSize: size(raw.min_size, defaults.minSize),
+    minSize: sizeBytes(raw.min_size, defaults.minSize),
     types: (raw.types ?? defaults.types).map((type) => type.toLowerCase()),
     skipCredentialed: (raw.skip_credentialed ?? defaults.skipCredentialed).map((type) => type.toLowerCase()),
   };
 }
 
 function toCache(raw: NonNullable<RawRoute['cache']>, baseDir: string): CacheConfig {
-  const maxSize = size(raw.max_size, DEFAULTS.cache.maxSize);
+  const maxSize = sizeBytes(raw.max_size, DEFAULTS.cache.maxSize);
   return {
     ...(raw.dir === undefined
       ? {}
-      : { dir: resolve(baseDir, raw.dir), maxDisk: size(raw.max_disk, DEFAULTS.cache.maxDisk) }),
+      : { dir: resolve(baseDir, raw.dir), maxDisk: sizeBytes(raw.max_disk, DEFAULTS.cache.maxDisk) }),
     maxSize,
     // Unwritten, no larger than max_size: a larger answer could never be kept (cache-checks.ts).
-    maxEntry: size(raw.max_entry, Math.min(DEFAULTS.cache.maxEntry, maxSize)),
-    staleIfError: duration(raw.stale_if_error, DEFAULTS.cache.staleIfError),
-    lockTimeout: duration(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
+    maxEntry: sizeBytes(raw.max_entry, Math.min(DEFAULTS.cache.maxEntry, maxSize)),
+    staleIfError: durationMs(raw.stale_if_error, DEFAULTS.cache.staleIfError),
+    lockTimeout: durationMs(raw.lock_timeout, DEFAULTS.cache.lockTimeout),
     lifetimes: Object.fromEntries(
       Object.entries(raw.lifetimes ?? {}).map(([status, lifetime]) => [
         Number(status),
-        duration(lifetime, 0) / 1000,
+        durationMs(lifetime, 0) / 1000,
       ]),
     ),
     overrideOrigin: raw.override_origin ?? false,
     workersShare: raw.workers_share ?? true,
-    staleWhileRevalidate: duration(raw.stale_while_revalidate, 0) / 1000,
+    staleWhileRevalidate: durationMs(raw.stale_while_revalidate, 0) / 1000,
   };
 }
 

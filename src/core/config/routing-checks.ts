@@ -158,7 +158,7 @@ function checkRewrite(
   if (!regex) return;
   checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
   const replace = rewrite.replace;
-  const unsendable = typeof replace === 'string' ? ownPathProblem(replace) : undefined;
+  const unsendable = typeof replace === 'string' ? literalPathProblem(replace) : undefined;
   if (replace === undefined) report(at('rewrite', 'replace'), "missing required field 'replace'", 'parent');
   else if (typeof replace === 'string' && /[\s\0]/.test(replace))
     report(
@@ -170,7 +170,7 @@ function checkRewrite(
       at('rewrite', 'replace'),
       `expected a path a request may carry, got ${JSON.stringify(replace)}: ${unsendable}`,
     );
-  else if (typeof replace === 'string' && ownDotSegment(replace))
+  else if (typeof replace === 'string' && literalDotSegment(replace))
     report(
       at('rewrite', 'replace'),
       `${JSON.stringify(replace)} has a "." or ".." segment of its own: every path it rewrites would leave the route's prefix, and each such request would be refused with a 400 that blames the client; write the path it means`,
@@ -178,7 +178,7 @@ function checkRewrite(
 }
 
 /** The replacement's own text, its groups standing for a segment's worth of path. */
-function ownText(replace: string): string {
+function literalText(replace: string): string {
   return replace.replace(/\$(?:\d+|\{[^}]*\}|<[^>]*>|\$)/g, 'x');
 }
 
@@ -189,9 +189,9 @@ function ownText(replace: string): string {
  * client's, which goes on as it was sent. Sent upstream, the request was refused there (its
  * 400) or read as another path.
  */
-function ownPathProblem(replace: string): string | undefined {
+function literalPathProblem(replace: string): string | undefined {
   if (replace.includes('?')) return 'the query goes on as the client sent it, so a replacement has no "?"';
-  const checked = normalizePath(`/${ownText(replace)}`, { normalize: false, mergeSlashes: false });
+  const checked = normalizePath(`/${literalText(replace)}`, { normalize: false, mergeSlashes: false });
   return 'problem' in checked ? checked.problem.replace(/^the path/, 'it') : undefined;
 }
 
@@ -200,8 +200,8 @@ function ownPathProblem(replace: string): string | undefined {
  * whatever its groups hold: the runtime refuses every request it rewrites (request-path.ts).
  * One at either end may join the rest of the path into something else, and is left alone.
  */
-function ownDotSegment(replace: string): boolean {
-  const segments = ownText(replace).split('/');
+function literalDotSegment(replace: string): boolean {
+  const segments = literalText(replace).split('/');
   return hasDotSegment(segments.slice(1, -1).join('/'));
 }
 

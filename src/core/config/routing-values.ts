@@ -34,7 +34,7 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'http2-settings',
 ]);
-const CANDORS_OWN = new Set([
+const CANDOR_WRITTEN = new Set([
   'content-length',
   'expect',
   'forwarded',
@@ -51,7 +51,7 @@ const CANDORS_OWN = new Set([
 /** Why a header rule may not name this field, or undefined when it may. */
 export function reservedHeaderProblem(lowerName: string): string | undefined {
   if (HOP_BY_HOP.has(lowerName)) return `${lowerName} is hop-by-hop: Candor writes it for each connection`;
-  if (CANDORS_OWN.has(lowerName))
+  if (CANDOR_WRITTEN.has(lowerName))
     return `${lowerName} is Candor's to write (framing, forwarding and tracing fields)`;
   return undefined;
 }

@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
 import { ClientCertificateAuth } from './schema-client-certificates.ts';
 import { OidcStore } from './schema-fleet.ts';
-import { count, duration, filePath, flag, mapping } from './schema-kit.ts';
+import { count, durationField, filePath, flag, mapping } from './schema-kit.ts';
 
 const addressList = (what: string) =>
   Type.Optional(
@@ -48,7 +48,7 @@ const Cors = mapping(
     headers: names('a browser may send'),
     expose_headers: names("a browser's script may read"),
     credentials: flag(),
-    max_age: duration(),
+    max_age: durationField(),
   },
   'a mapping with origins, methods, headers, expose_headers, credentials and max_age',
 );
@@ -114,7 +114,7 @@ const Jwt = mapping(
         { minItems: 1, expected: 'a list of the header typ values accepted, like [at+jwt]' },
       ),
     ),
-    jwks_min_refresh: duration(),
+    jwks_min_refresh: durationField(),
     cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
     claims_to_headers: Type.Optional(
       Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
@@ -148,7 +148,7 @@ const Forward = mapping(
         expected: 'the path (and query) asked of the upstream, like /check',
       }),
     ),
-    timeout: duration(),
+    timeout: durationField(),
     send_headers: names('of the request sent to the auth service'),
     copy_headers: names("of the auth service's answer sent upstream"),
     identity_from: Type.Optional(
@@ -165,7 +165,7 @@ const Forward = mapping(
             expected:
               "header:NAME or cookie:NAME (e.g. cookie:session), what tells one client's decision from another's",
           }),
-          ttl: duration(),
+          ttl: durationField(),
           max_entries: count(1, 1_000_000, 'decisions kept'),
         },
         'a mapping with key, ttl and max_entries',
@@ -246,7 +246,7 @@ const Oidc = mapping(
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
-    timeout: duration(),
+    timeout: durationField(),
     store: OidcStore,
   },
   'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew, timeout and store',

@@ -7,7 +7,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
-import { duration, filePath, mapping, span } from './schema-kit.ts';
+import { durationField, filePath, mapping, span } from './schema-kit.ts';
 
 /**
  * A DNS name an ACME CA validates: letters, digits and hyphens in labels of at most 63, at
@@ -58,7 +58,7 @@ const Dns01 = Type.Optional(
           expected: "a list of the zone's authoritative servers, host:port each",
         }),
       ),
-      propagation_timeout: duration(),
+      propagation_timeout: durationField(),
     },
     'a mapping with server, zone and tsig',
   ),

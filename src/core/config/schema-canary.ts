@@ -6,7 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { CANARY_METRICS } from './canary-metrics.ts';
-import { count, duration, mapping, oneOf } from './schema-kit.ts';
+import { count, durationField, mapping, oneOf } from './schema-kit.ts';
 import { HASH_KEY_FIELD } from './schema-routing.ts';
 
 const upstreamName = Type.String({ minLength: 1, expected: 'the name of an upstream' });
@@ -37,10 +37,10 @@ export const SPLIT_FIELDS = {
             { minItems: 1, maxItems: 20, expected: 'a list of percents, rising, like [5, 25, 50]' },
           ),
         ),
-        step_interval: duration(),
-        check_interval: duration(),
+        step_interval: durationField(),
+        check_interval: durationField(),
         min_requests: count(1, 1_000_000, 'requests per side per step'),
-        max_duration: duration(),
+        max_duration: durationField(),
         compare: Type.Optional(
           Type.Array(
             Type.Unsafe<(typeof CANARY_METRICS)[number]>(
@@ -59,7 +59,7 @@ export const SPLIT_FIELDS = {
             expected: 'a confidence, a number from 0.5 to below 1 (like 0.99)',
           }),
         ),
-        latency_margin: duration(),
+        latency_margin: durationField(),
         latency_p99_factor: Type.Optional(
           Type.Number({
             minimum: 1,

@@ -7,7 +7,7 @@
 import { Type } from '@sinclair/typebox';
 import { FLEET_FORMAT } from './fleet-values.ts';
 import { FORMAT } from './formats.ts';
-import { duration, mapping, oneOf } from './schema-kit.ts';
+import { durationField, mapping, oneOf } from './schema-kit.ts';
 
 const redisUrl = Type.String({
   format: FLEET_FORMAT.redisUrl,
@@ -27,7 +27,7 @@ export const Store = Type.Optional(
         {
           url: redisUrl,
           on_error: oneOf(['allow', 'deny']),
-          timeout: duration(),
+          timeout: durationField(),
           prefix: keyPrefix,
         },
         'a mapping with url',
@@ -45,7 +45,7 @@ export const Store = Type.Optional(
 export const OidcStore = Type.Optional(
   mapping(
     {
-      redis: mapping({ url: redisUrl, timeout: duration(), prefix: keyPrefix }, 'a mapping with url'),
+      redis: mapping({ url: redisUrl, timeout: durationField(), prefix: keyPrefix }, 'a mapping with url'),
     },
     'a mapping with redis',
   ),
@@ -67,9 +67,9 @@ export const Discovery = Type.Optional(
           },
         ),
       ),
-      interval: duration(),
-      min_ttl: duration(),
-      max_ttl: duration(),
+      interval: durationField(),
+      min_ttl: durationField(),
+      max_ttl: durationField(),
       allow: Type.Optional(
         Type.Array(
           Type.String({

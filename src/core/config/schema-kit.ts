@@ -10,13 +10,13 @@ export function mapping<T extends TProperties>(properties: T, expected: string) 
   return Type.Object(properties, { additionalProperties: false, expected });
 }
 
-export const duration = () =>
+export const durationField = () =>
   Type.Optional(Type.String({ format: FORMAT.duration, expected: DURATION_EXPECTED }));
 /** A duration no timer waits for (longer than a timer's 596h allowed). */
 export const span = () => Type.Optional(Type.String({ format: FORMAT.span, expected: DURATION_EXPECTED }));
 // A number of bytes past 2^53 - 1 is no exact integer (YAML reads 9007199254740993 as ...992, and
 // 1e30 as an integer too): the bound keeps the schema to what parseSize takes.
-export const size = () =>
+export const sizeField = () =>
   Type.Optional(
     Type.Union(
       [Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ format: FORMAT.size })],

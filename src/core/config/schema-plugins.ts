@@ -5,7 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { FORMAT, NAME_CHARS } from './formats.ts';
-import { duration, mapping, oneOf } from './schema-kit.ts';
+import { durationField, mapping, oneOf } from './schema-kit.ts';
 
 const Plugin = mapping(
   {
@@ -14,7 +14,7 @@ const Plugin = mapping(
       expected: 'a module: a path relative to this file (./plugins/ab.ts, .js, .mjs) or a package name',
     }),
     options: Type.Optional(Type.Unknown({ expected: 'the plugin’s own options, handed to it as written' })),
-    timeout: duration(),
+    timeout: durationField(),
     on_error: oneOf(['fail', 'continue']),
   },
   'a mapping with module, and options, timeout and/or on_error',

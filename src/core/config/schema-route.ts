@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { SPLIT_FIELDS } from './schema-canary.ts';
-import { count, duration, filePath, flag, mapping, size } from './schema-kit.ts';
+import { count, durationField, filePath, flag, mapping, sizeField } from './schema-kit.ts';
 import { ROUTE_PLUGIN_FIELDS } from './schema-plugins.ts';
 import { MATCH_FIELDS, ROUTE_POLICY_FIELDS } from './schema-routing.ts';
 import { Maintenance } from './schema-upstream.ts';
@@ -63,7 +63,7 @@ export const Route = mapping(
     strip_prefix: flag(),
     allow_encoded_slashes: flag(),
     ...ROUTE_POLICY_FIELDS,
-    limits: Type.Optional(mapping({ body: size(), buffer: size() }, 'a mapping of limits')),
+    limits: Type.Optional(mapping({ body: sizeField(), buffer: sizeField() }, 'a mapping of limits')),
     request_buffering: flag(),
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     maintenance: Maintenance,
@@ -99,7 +99,7 @@ export const Route = mapping(
               { minItems: 1, uniqueItems: true, expected: 'a list of zstd, br and/or gzip, each once' },
             ),
           ),
-          min_size: size(),
+          min_size: sizeField(),
           types: Type.Optional(mediaTypes({ minItems: 1, expected: 'a list of media types' })),
           skip_credentialed: Type.Optional(
             mediaTypes({ expected: 'a list of media types ([] to compress every type in types)' }),
@@ -111,15 +111,15 @@ export const Route = mapping(
     cache: Type.Optional(
       mapping(
         {
-          max_size: size(),
-          max_entry: size(),
+          max_size: sizeField(),
+          max_entry: sizeField(),
           // 0s reads one way here: nothing is ever given stale.
           stale_if_error: Type.Optional(
             Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
           ),
-          lock_timeout: duration(),
+          lock_timeout: durationField(),
           dir: Type.Optional(filePath('a directory the workers share for stored answers')),
-          max_disk: size(),
+          max_disk: sizeField(),
           lifetimes: Type.Optional(
             Type.Record(
               Type.String({ pattern: STORABLE_STATUS }),

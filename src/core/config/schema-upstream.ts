@@ -9,14 +9,14 @@ import { Type } from '@sinclair/typebox';
 import { FAILURES, TARGET_FAULT_SHAPES } from '../failure/taxonomy.ts';
 import { FORMAT } from './formats.ts';
 import { Discovery } from './schema-fleet.ts';
-import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
+import { count, durationField, filePath, flag, mapping, oneOf, ratio, sizeField } from './schema-kit.ts';
 import { HASH_KEY_FIELD, UPSTREAM_TLS_FIELDS } from './schema-routing.ts';
 
 /** Maintenance mode, of a route or of every route to an upstream. */
 export const Maintenance = Type.Optional(
   mapping(
     {
-      retry_after: duration(),
+      retry_after: durationField(),
       message: Type.Optional(
         Type.String({
           minLength: 1,
@@ -56,9 +56,9 @@ export const Upstream = mapping(
           max_connections: Type.Optional(
             Type.Integer({ minimum: 1, expected: 'a whole number of connections, at least 1' }),
           ),
-          idle_timeout: duration(),
+          idle_timeout: durationField(),
           max_pending: count(0, 1_000_000, 'requests waiting for a connection'),
-          queue_timeout: duration(),
+          queue_timeout: durationField(),
           max_streams: count(1, 10_000, 'concurrent streams on one HTTP/2 connection'),
         },
         'a mapping of pool settings',
@@ -75,22 +75,22 @@ export const Upstream = mapping(
           expect_status: Type.Optional(
             Type.String({ format: FORMAT.statusRanges, expected: 'statuses like 200-399 or "200-299, 304"' }),
           ),
-          interval: duration(),
-          timeout: duration(),
+          interval: durationField(),
+          timeout: durationField(),
           rise: count(1, 100, 'successes in a row'),
           fall: count(1, 100, 'failures in a row'),
         },
         'a mapping of health check settings',
       ),
     ),
-    slow_start: duration(),
+    slow_start: durationField(),
     panic_threshold: count(0, 100, 'a percentage of targets (0: never)'),
     outlier_detection: Type.Optional(
       mapping(
         {
           consecutive_failures: count(0, 10_000, 'failures in a row (0: off)'),
-          base_ejection_time: duration(),
-          max_ejection_time: duration(),
+          base_ejection_time: durationField(),
+          max_ejection_time: durationField(),
           max_ejected_percent: count(0, 100, 'a percentage'),
         },
         'a mapping of outlier detection settings',
@@ -99,9 +99,9 @@ export const Upstream = mapping(
     hold: Type.Optional(
       mapping(
         {
-          timeout: duration(),
+          timeout: durationField(),
           max_requests: count(1, 1_000_000, 'requests held at once'),
-          max_body: size(),
+          max_body: sizeField(),
         },
         'a mapping with timeout, max_requests and/or max_body',
       ),
@@ -110,7 +110,7 @@ export const Upstream = mapping(
       mapping(
         {
           consecutive_failures: count(0, 100_000, 'failures in a row (0: off)'),
-          open_time: duration(),
+          open_time: durationField(),
           half_open_requests: count(1, 1000, 'probe requests'),
         },
         'a mapping of circuit breaker settings',
@@ -125,9 +125,9 @@ export const Upstream = mapping(
               expected: `a list of failure types from: ${RETRYABLE_TYPES.join(', ')}`,
             }),
           ),
-          per_try_timeout: duration(),
+          per_try_timeout: durationField(),
           backoff: Type.Optional(
-            mapping({ base: duration(), max: duration() }, 'a mapping with base and max'),
+            mapping({ base: durationField(), max: durationField() }, 'a mapping with base and max'),
           ),
           budget: Type.Optional(
             mapping(
@@ -145,7 +145,7 @@ export const Upstream = mapping(
               'a mapping with ratio, min_concurrent and min_per_second',
             ),
           ),
-          replay_body: size(),
+          replay_body: sizeField(),
         },
         'a mapping of retry settings',
       ),
@@ -154,12 +154,12 @@ export const Upstream = mapping(
     timeouts: Type.Optional(
       mapping(
         {
-          connect: duration(),
-          response: duration(),
-          read: duration(),
-          total: duration(),
+          connect: durationField(),
+          response: durationField(),
+          read: durationField(),
+          total: durationField(),
           total_includes_body: flag(),
-          tunnel_idle: duration(),
+          tunnel_idle: durationField(),
         },
         'a mapping of timeouts',
       ),

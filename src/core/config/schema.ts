@@ -15,7 +15,7 @@ import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { FORMAT, HEADER_SIZE_EXPECTED, NAME_CHARS, NAME_EXPECTED } from './formats.ts';
 import { Acme, ListenerAcme } from './schema-acme.ts';
 import { Store } from './schema-fleet.ts';
-import { count, duration, filePath, flag, mapping, oneOf, ratio, size } from './schema-kit.ts';
+import { count, durationField, filePath, flag, mapping, oneOf, ratio, sizeField } from './schema-kit.ts';
 import { Plugins } from './schema-plugins.ts';
 import { Route, RouteDefaults } from './schema-route.ts';
 import { LISTENER_TLS_FIELDS } from './schema-routing.ts';
@@ -126,43 +126,43 @@ export const ConfigSchema = mapping(
               { expected: HEADER_SIZE_EXPECTED },
             ),
           ),
-          uri_length: size(),
-          header_timeout: duration(),
-          body_idle_timeout: duration(),
-          body_read_timeout: duration(),
-          body_min_rate: size(),
-          send_timeout: duration(),
-          keep_alive_timeout: duration(),
+          uri_length: sizeField(),
+          header_timeout: durationField(),
+          body_idle_timeout: durationField(),
+          body_read_timeout: durationField(),
+          body_min_rate: sizeField(),
+          send_timeout: durationField(),
+          keep_alive_timeout: durationField(),
           http2: Type.Optional(
             mapping(
               {
                 max_concurrent_streams: count(1, 1_000_000, 'streams open at once on one connection'),
-                max_header_list_size: size(),
+                max_header_list_size: sizeField(),
                 max_header_fields: count(1, 100_000, 'fields in one header list'),
-                header_table_size: size(),
-                max_session_memory: size(),
-                connection_buffer: size(),
+                header_table_size: sizeField(),
+                max_session_memory: sizeField(),
+                connection_buffer: sizeField(),
                 max_invalid_frames: count(1, 1_000_000, 'invalid frames on one connection'),
                 max_rejected_streams: count(1, 1_000_000, 'refused streams on one connection'),
-                flood_window: duration(),
+                flood_window: durationField(),
                 max_client_resets: count(1, 100_000_000, 'streams reset by the client per window'),
                 max_pings: count(1, 100_000_000, 'PING frames per window'),
                 max_settings_frames: count(1, 100_000_000, 'SETTINGS frames per window'),
                 max_requests: count(1, 1_000_000_000, 'new streams per window on one connection'),
-                send_timeout: duration(),
-                idle_timeout: duration(),
+                send_timeout: durationField(),
+                idle_timeout: durationField(),
               },
               'a mapping of HTTP/2 bounds',
             ),
           ),
           spool: Type.Optional(
             mapping(
-              { max_response: size(), max_total: size() },
+              { max_response: sizeField(), max_total: sizeField() },
               'a mapping with max_response and/or max_total',
             ),
           ),
           spool_dir: Type.Optional(filePath('a directory for responses spooled to disk')),
-          buffer_total: size(),
+          buffer_total: sizeField(),
           per_client: Type.Optional(
             mapping(
               {
@@ -203,7 +203,7 @@ export const ConfigSchema = mapping(
           delay: Type.Optional(
             Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 250ms or 5s' }),
           ),
-          timeout: duration(),
+          timeout: durationField(),
         },
         'a mapping of drain settings',
       ),

@@ -10,6 +10,7 @@
  * limits-config.ts), whose names this one exports as well.
  */
 
+import type { PathOptions } from '../uri-path.ts';
 import type { FromEnvironment } from './env.ts';
 import type { DownstreamLimits } from './limits-config.ts';
 import type { AcmeConfig, ListenerConfig } from './listener-config.ts';
@@ -150,12 +151,8 @@ export interface AdminConfig {
   readonly allowedHosts: readonly string[];
 }
 
-export interface PathsConfig {
-  /** Unreserved escapes decoded, dot-segments removed, before matching and forwarding. */
-  readonly normalize: boolean;
-  /** Runs of "/" merged into one, before matching and forwarding. */
-  readonly mergeSlashes: boolean;
-}
+/** `paths`: how request paths are read before matching and forwarding (the normalizer's options). */
+export type PathsConfig = PathOptions;
 
 interface ErrorsConfig {
   /** Show the target's address (not just the upstream's name) in Proxy-Status next-hop and error bodies. */

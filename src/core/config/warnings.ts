@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
-import { CLIENTS_OWN, type FailureType } from '../failure/taxonomy.ts';
+import { CLIENTS_DOING, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
 import { blockOfLooseCidr } from './addresses.ts';
@@ -102,7 +102,7 @@ function acmeWarnings(config: GatewayConfig): FieldWarning[] {
 function upstreamWarnings(config: GatewayConfig, name: string, upstream: UpstreamConfig): FieldWarning[] {
   const warnings: FieldWarning[] = [];
   for (const [index, target] of upstream.targets.entries())
-    if (ownListener(config, target.hostname, target.port))
+    if (gatewayListener(config, target.hostname, target.port))
       warnings.push({
         path: ['upstreams', name, 'targets', index, 'url'],
         message: `${authority(target)} ${LOOP}`,
@@ -141,7 +141,7 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
   const forward = route.access?.auth?.forward;
   if (forward !== undefined && !forward.shared)
     for (const target of forward.upstream.targets)
-      if (ownListener(config, target.hostname, target.port))
+      if (gatewayListener(config, target.hostname, target.port))
         warnings.push({
           path: ['routes', index, 'auth', 'forward', 'url'],
           message: `${authority(target)} ${LOOP}`,
@@ -256,7 +256,7 @@ const authority = (target: { hostname: string; port: number }) =>
   `${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${target.port}`;
 
 /** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one it reaches. */
-function ownListener(config: GatewayConfig, hostname: string, port: number): boolean {
+function gatewayListener(config: GatewayConfig, hostname: string, port: number): boolean {
   const host = hostname.toLowerCase();
   return config.listen.some(
     (listener) =>
@@ -278,7 +278,7 @@ const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
  * passed, or its limit refused an answer that came whole).
  */
 function neverRetried(type: FailureType): boolean {
-  return AFTER_HEAD_ONLY.has(type) || CLIENTS_OWN.has(type);
+  return AFTER_HEAD_ONLY.has(type) || CLIENTS_DOING.has(type);
 }
 
 /** The host of a JWKS URL fetched over plain http from another machine (RFC 8725 §3.1: keys must be had from a trusted source); undefined for https or loopback. */

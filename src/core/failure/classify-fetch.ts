@@ -43,7 +43,7 @@ function lengthMismatch(cause: unknown, stage: 'sent' | 'head_received', elapsed
  * Status lines llhttp parses but undici refuses in its own code, not as an HTTPParserError: a
  * code below 100 (`HTTP/1.1 099`) trips its assertion `statusCode >= 100`; a 101 to a request
  * that asked for no upgrade is its SocketError "bad upgrade", or, without an Upgrade field, its
- * assertion `upgrade`. The gateway's own parser calls each garbage (response-parser.ts); told
+ * assertion `upgrade`. The gateway's own parser calls each garbage (answer-parser.ts); told
  * "connection lost", a GET was sent again to meet the same answer. Matched by undici's words,
  * their codes being shared with other faults; what else those codes say stays what it was.
  */

@@ -29,9 +29,9 @@ export function renderErrorPage(ctx: ErrorBodyContext): string {
   const nextHop = ctx.nextHop !== undefined && ctx.minimal ? 'upstream' : ctx.nextHop;
   const reason = REASONS[failure.status] ?? 'Error';
   const shape = failure.kind.shape;
-  // An answer the client's own limit refused (CLIENTS_OWN) is no failure of the upstream's.
+  // An answer the client's own limit refused (CLIENTS_DOING) is no failure of the upstream's.
   const upstreamFailed =
-    shape !== 'client' && shape !== 'gateway' && shape !== 'internal' && !failure.clientsOwn;
+    shape !== 'client' && shape !== 'gateway' && shape !== 'internal' && !failure.clientsDoing;
   const gatewayBad = shape === 'internal';
   const hops =
     `<span class="hop${shape === 'client' ? ' bad' : ''}">You</span>` +

@@ -1,5 +1,5 @@
 import {
-  CLIENTS_OWN,
+  CLIENTS_DOING,
   FAILURES,
   type FailureKind,
   type FailureType,
@@ -47,7 +47,7 @@ interface FailureInit {
   readonly nextHop?: string;
   /**
    * The silence it ended was the client's turn: a gRPC call whose upstream had answered the
-   * client's last message, the client's side still open. Judged against no target (clientsOwn).
+   * client's last message, the client's side still open. Judged against no target (clientsDoing).
    */
   readonly clientsTurn?: boolean;
   /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
@@ -123,13 +123,13 @@ export class Failure extends Error {
   }
 
   /** The client's own doing (it left, its deadline passed, its turn to speak): never judged against a target. */
-  get clientsOwn(): boolean {
-    return this.clientsTurn || CLIENTS_OWN.has(this.type);
+  get clientsDoing(): boolean {
+    return this.clientsTurn || CLIENTS_DOING.has(this.type);
   }
 
   /** Says something of the target that failed (one of the four upstream shapes, not the client's doing). */
   get faultsTarget(): boolean {
-    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsOwn;
+    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsDoing;
   }
 
   /** True when some of the request may have reached the upstream. */

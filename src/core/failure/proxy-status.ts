@@ -48,16 +48,16 @@ export function proxyStatusType(type: FailureType): string | null {
  */
 export function typeAnswered(error: FailureType | undefined, status: number): FailureType | undefined {
   if (error === undefined || FAILURES[error].status === status) return error;
-  for (const type of OWN_CASES.get(error) ?? []) if (FAILURES[type].status === status) return type;
+  for (const type of CANDOR_CASES.get(error) ?? []) if (FAILURES[type].status === status) return type;
   return error;
 }
 
 /** Each registered type of which Candor has types of its own, with those types. */
-const OWN_CASES = new Map<string, FailureType[]>();
+const CANDOR_CASES = new Map<string, FailureType[]>();
 for (const type of Object.keys(FAILURES) as FailureType[]) {
   const registered = (FAILURES[type] as FailureKind).proxyStatus;
   if (registered === undefined || registered === null) continue;
-  OWN_CASES.set(registered, [...(OWN_CASES.get(registered) ?? []), type]);
+  CANDOR_CASES.set(registered, [...(CANDOR_CASES.get(registered) ?? []), type]);
 }
 
 /**

@@ -260,7 +260,7 @@ export const FAILURES = {
     status: 504,
     grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     // What happened is the slow shape's, but against the deadline the client chose: it says
-    // nothing about the target (CLIENTS_OWN).
+    // nothing about the target (CLIENTS_DOING).
     shape: 'slow',
     flag: 'CDL',
     retryAfter: false,
@@ -277,7 +277,7 @@ export const FAILURES = {
     // it, or a full pool's queue wait; or where no attempt was under way: none yet (a deadline of
     // 0, or one spent before the first), a retry's backoff, a hold. Nothing was sent, so Proxy-Status says RFC 9209's type for
     // a wait to connect to the next hop (a client reading http_response_timeout would take the
-    // request as delivered); the deadline is the client's, so it judges no target (CLIENTS_OWN).
+    // request as delivered); the deadline is the client's, so it judges no target (CLIENTS_DOING).
     status: 504,
     grpc: GRPC_CODES.DEADLINE_EXCEEDED,
     shape: 'unreachable',
@@ -296,7 +296,7 @@ export const FAILURES = {
     // HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE): sent, the client would reset the stream. RFC 9209's
     // type for a header section the intermediary could not handle is the one Proxy-Status
     // carries; a key of its own because that one is the upstream's fault, and this one is the
-    // client's limit: it judges no target (CLIENTS_OWN). Its shape is what happened: an answer
+    // client's limit: it judges no target (CLIENTS_DOING). Its shape is what happened: an answer
     // came that cannot go on as it is.
     status: 502,
     // gRPC's own status for metadata past a receiver's limit (grpc/doc/statuscodes.md).
@@ -338,7 +338,7 @@ export const FAILURE_TYPES = Object.keys(FAILURES) as FailureType[];
  * judge it (as Envoy does not count a downstream reset), whatever deadline or limit a client
  * may choose, and no stored answer stands in for it.
  */
-export const CLIENTS_OWN: ReadonlySet<FailureType> = new Set<FailureType>([
+export const CLIENTS_DOING: ReadonlySet<FailureType> = new Set<FailureType>([
   'client_closed',
   'client_deadline',
   'client_deadline_connecting',

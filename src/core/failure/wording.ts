@@ -86,8 +86,8 @@ export function describeFailure(ctx: ErrorBodyContext): string {
     // already public in Proxy-Status.
     return `The gateway "${proxyName}" answered on its own${about}: ${failure.kind.explanation}. Details: ${sentence(failure.details)}`;
   }
-  // The client's own limit refused a good answer (CLIENTS_OWN): the upstream did not fail.
-  if (failure.clientsOwn)
+  // The client's own limit refused a good answer (CLIENTS_DOING): the upstream did not fail.
+  if (failure.clientsDoing)
     return `The gateway "${proxyName}" could not pass on the answer of the upstream "${nextHop ?? 'unknown'}": ${failure.kind.explanation} (${failure.details}).`;
   return `The gateway "${proxyName}" is working, but the upstream "${nextHop ?? 'unknown'}" failed: ${failure.kind.explanation} (${failure.details}).`;
 }
@@ -101,7 +101,7 @@ function minimalDescription(ctx: ErrorBodyContext): string {
     return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
   if (shape === 'gateway')
     return `The gateway "${proxyName}" answered on its own: ${failure.kind.explanation}.`;
-  if (failure.clientsOwn)
+  if (failure.clientsDoing)
     return `The gateway "${proxyName}" could not pass on its upstream's answer: ${failure.kind.explanation}.`;
   return `The gateway "${proxyName}" is working, but its upstream failed: ${failure.kind.explanation}.`;
 }

@@ -1,6 +1,6 @@
 /**
  * The chunked transfer coding (RFC 9112 §7.1), read the same way from a client's request
- * (request-parser.ts) and an upstream's response (response-parser.ts): one decoder, so that a
+ * (request-parser.ts) and an upstream's response (answer-parser.ts): one decoder, so that a
  * chunk-size line, an extension or the CRLF after a chunk cannot mean one thing on the way in
  * and another on the way out.
  *

@@ -1,6 +1,6 @@
 /**
  * Field lines (RFC 9112 §5), as both strict parsers read them: a request's head and trailers
- * (request-parser.ts), a response's (response-parser.ts). One reader, so that the two cannot
+ * (request-parser.ts), a response's (answer-parser.ts). One reader, so that the two cannot
  * drift on what a field line is; the one rule they differ on by the RFC is an argument.
  *
  * Fast because every head goes through it: one sticky regex checks all the lines at once, then

@@ -21,7 +21,7 @@ export interface Identification {
  * are mostly binary as hex, text with every control character escaped (a banner's escape
  * sequences must not reach the terminal; only the first 16 characters were checked before).
  */
-export function printable(bytes: Buffer, max = 120): string {
+export function printableBytes(bytes: Buffer, max = 120): string {
   const head = bytes.toString('latin1', 0, Math.min(bytes.length, max + 1));
   const end = head.search(/[\r\n]/);
   const firstLine = end === -1 ? head : head.slice(0, end);
@@ -46,7 +46,7 @@ export const UNKNOWN_SPEAKER = 'something that does not speak HTTP';
  */
 export function identify(bytes: Buffer, whole = true): Identification {
   const text = bytes.toString('latin1');
-  const evidence = printable(bytes);
+  const evidence = printableBytes(bytes);
   const is = (what: string, shown = evidence): Identification => ({ what, evidence: shown });
   if ((bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03)
     return is(

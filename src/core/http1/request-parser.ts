@@ -1,6 +1,6 @@
 /**
  * A strict, incremental HTTP/1.1 request parser (RFC 9112, RFC 9110) for client connections:
- * the request side of response-parser.ts, and what the gateway's own server reads with.
+ * the request side of answer-parser.ts, and what the gateway's own server reads with.
  *
  * Strict because a gateway that frames a request differently from the server behind it is a
  * request-smuggling hop: anything that leaves the end of a request in doubt (bare CR or LF,

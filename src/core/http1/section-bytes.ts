@@ -1,6 +1,6 @@
 /**
  * A head or trailer section that came in pieces, as both strict parsers (request-parser.ts,
- * response-parser.ts) keep it until it is whole: only its bytes, in one buffer that doubles as
+ * answer-parser.ts) keep it until it is whole: only its bytes, in one buffer that doubles as
  * it fills, dropped once the section is whole.
  */
 import { CRLFCRLF } from './syntax.ts';

@@ -1,10 +1,11 @@
 /**
- * A response's status line (RFC 9112 §4), as the strict parser (response-parser.ts) reads it:
+ * A response's status line (RFC 9112 §4), as the strict parser (answer-parser.ts) reads it:
  * `HTTP/<digit>.<digit> SP <3 digits> [SP reason]`. One per parser, read again at each head:
  * its fields rather than a result object, so that parsing allocates nothing extra.
  */
+
+import { notHttpDetails } from './answer-faults.ts';
 import { IDENTIFY_BYTES } from './impostors.ts';
-import { notHttpDetails } from './response-faults.ts';
 import { INVALID_VALUE, snippet } from './syntax.ts';
 
 function isDigit(s: string, i: number): boolean {

@@ -1,6 +1,6 @@
 /**
  * The byte-level pieces of HTTP/1.1 syntax both strict parsers read with (request-parser.ts
- * from clients, response-parser.ts from upstreams): kept in one place so the two cannot drift
+ * from clients, answer-parser.ts from upstreams): kept in one place so the two cannot drift
  * on what a token, a hex digit or optional whitespace is.
  */
 import { trimOws } from '../ows.ts';

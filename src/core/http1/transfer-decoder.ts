@@ -9,7 +9,7 @@
  */
 import { createGunzip, createInflate, type Gunzip, type Inflate, type ZlibOptions } from 'node:zlib';
 import { Failure } from '../failure/failure.ts';
-import type { DecodableCoding } from './response-rules.ts';
+import type { DecodableCoding } from './answer-rules.ts';
 
 /** Compressed bytes the decoder may hold before the connection stops reading the upstream. */
 const DECODER_BUFFER = 64 * 1024;

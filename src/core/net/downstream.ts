@@ -1,14 +1,14 @@
 /**
  * What a request session needs of the client side, whatever the protocol: the request's
  * head, its body as a stream, a sink for the response, and a way to abort. HTTP/1.1 is the
- * first implementation (http1-connection.ts, http1-response.ts); an HTTP/2 stream would be
+ * first implementation (http1-connection.ts, http1-answer.ts); an HTTP/2 stream would be
  * another, with the session unchanged.
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { BufferBudget } from './buffer-budget.ts';
 import type { ClientCertificate } from './client-certificate.ts';
-import type { HoldBudget } from './hold-budget.ts';
 import type { SendLimit } from './send-deadline.ts';
 
 /**
@@ -18,7 +18,7 @@ import type { SendLimit } from './send-deadline.ts';
  */
 export type DownstreamProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
-/** A client that left by closing its connection, as a client_closed failure says it (ResponseSink.leftHow). */
+/** A client that left by closing its connection, as a client_closed failure says it (AnswerSink.leftHow). */
 export const CONNECTION_CLOSED = 'client closed the connection';
 
 export interface DownstreamHead {
@@ -52,7 +52,7 @@ export interface DownstreamHead {
   readonly bodyLength: number | 'chunked' | undefined;
   /**
    * The client asked to switch protocols (`Connection: upgrade` with `Upgrade`) and the server
-   * can hand the connection over after a 101 (ResponseSink.switchProtocols). False for h2c
+   * can hand the connection over after a 101 (AnswerSink.switchProtocols). False for h2c
    * (RFC 9113 dropped it: tunnelling it would let HTTP/2 past every check here) and for a
    * request with a body: those are answered as the plain requests they also are.
    */
@@ -62,7 +62,7 @@ export interface DownstreamHead {
 }
 
 /** Where the response goes: one head, body chunks with backpressure, an end. */
-export interface ResponseSink {
+export interface AnswerSink {
   /**
    * The head went out (or is queued): a gateway error can no longer replace it. False again once
    * closed if it never left (HTTP/2: made after nghttp2 had reset the stream).
@@ -92,10 +92,10 @@ export interface ResponseSink {
    */
   readonly leftHow: string;
   /**
-   * HTTP/2: the head waits to leave with what follows it this turn (holdUntilTurnEnd), so an end
+   * HTTP/2: the head waits to leave with what follows it this turn (deferToTurnEnd), so an end
    * now goes out in its HEADERS frame (END_STREAM: gRPC's Trailers-Only). Absent: never so held.
    */
-  readonly headHeld?: boolean;
+  readonly headPending?: boolean;
   /**
    * What was written is not going to the client as written (a compressing sink that compresses or
    * holds it): a cut's own end (a gRPC status in trailers) cannot be added after it. Absent: as written.
@@ -134,7 +134,7 @@ export interface ResponseSink {
    * head, body and end of a small response leave in one write, with the turn's others. Called
    * before the head, so the head is held too.
    */
-  holdUntilTurnEnd(): void;
+  deferToTurnEnd(): void;
   /** False: wait for `onDrain` before the next write. */
   write(chunk: Buffer): boolean;
   onDrain(callback: () => void): void;
@@ -183,7 +183,7 @@ export interface DownstreamExchange {
    * on. Returns the refusal's words when the chunk sizes read so far already pass it.
    */
   limitBody?(limit: number): string | undefined;
-  readonly response: ResponseSink;
+  readonly answer: AnswerSink;
   /**
    * What the exchange's connection may have held for it, shared with the other exchanges on it
    * (an HTTP/2 connection's streams): request bodies read whole, responses waiting for the
@@ -191,7 +191,7 @@ export interface DownstreamExchange {
    * whose connection carries one exchange at a time: the exchange's own bounds are its
    * connection's.
    */
-  readonly budget?: HoldBudget;
+  readonly budget?: BufferBudget;
   /**
    * Set on an exchange a route's stage made itself, not a client (a stored answer's refresh in
    * the background): nobody reads its answer but that stage. Absent on every client's exchange.

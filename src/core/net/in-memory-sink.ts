@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CONNECTION_CLOSED, type ResponseSink } from './downstream.ts';
+import { type AnswerSink, CONNECTION_CLOSED } from './downstream.ts';
 
 /**
  * A response sink with no client behind it, for an answer the gateway asked for itself (a stale
@@ -7,7 +7,7 @@ import { CONNECTION_CLOSED, type ResponseSink } from './downstream.ts';
  * nothing ever waits for it; the end or an abort closes it, once, and tells who asked. As it
  * stands it lets the answer go; a subclass keeps what it needs of it (kept-answer-sink.ts).
  */
-export class InMemorySink implements ResponseSink {
+export class InMemorySink implements AnswerSink {
   headSent = false;
   finished = false;
   closed = false;
@@ -29,7 +29,7 @@ export class InMemorySink implements ResponseSink {
     this.headSent = true;
   }
 
-  holdUntilTurnEnd(): void {}
+  deferToTurnEnd(): void {}
 
   write(chunk: Buffer): boolean {
     this.flushedBytes += chunk.length;

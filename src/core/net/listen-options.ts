@@ -17,11 +17,11 @@ import type { ListenOptions } from 'node:net';
 const BALANCING_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
 
 export function listenOptions(port: number, host: string): ListenOptions {
-  if (ownsListeningSocket(port)) return { port, host, reusePort: true };
+  if (bindsSocketPerWorker(port)) return { port, host, reusePort: true };
   return { port, host };
 }
 
 /** Whether this process binds its own socket for `port` (a cluster worker, where the kernel balances). */
-function ownsListeningSocket(port: number, platform: string = process.platform): boolean {
+function bindsSocketPerWorker(port: number, platform: string = process.platform): boolean {
   return cluster.isWorker && port !== 0 && BALANCING_PLATFORMS.has(platform);
 }

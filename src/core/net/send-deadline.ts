@@ -1,7 +1,7 @@
 /**
  * The send deadline (nginx's `send_timeout`): the longest a client may take no byte of a
  * response the gateway has waiting for it. One for both protocols, owned by the response sink
- * (the accept side: http1-response.ts, h2-response.ts), which arms it when a write is left
+ * (the accept side: http1-answer.ts, h2-answer.ts), which arms it when a write is left
  * waiting (the client's socket or stream is full). A sink that drained disarms it; one whose
  * client took no byte for the timeout is cut.
  *

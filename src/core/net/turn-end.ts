@@ -11,27 +11,27 @@
  * The queue is flat (callback, argument, callback, argument…) so holding a write allocates
  * nothing.
  */
-type Held<T> = (arg: T) => void;
+type Deferred<T> = (arg: T) => void;
 
 let held: unknown[] = [];
 let scheduled = false;
 
-export function atTurnEnd<T>(callback: Held<T>, arg: T): void {
+export function atTurnEnd<T>(callback: Deferred<T>, arg: T): void {
   held.push(callback, arg);
   if (!scheduled) {
     scheduled = true;
-    setImmediate(runHeld);
+    setImmediate(runDeferred);
   }
 }
 
-function runHeld(): void {
+function runDeferred(): void {
   scheduled = false;
   // Swapped before running: what a callback holds goes to the next turn's list.
   const batch = held;
   held = [];
   for (let i = 0; i < batch.length; i += 2) {
     try {
-      (batch[i] as Held<unknown>)(batch[i + 1]);
+      (batch[i] as Deferred<unknown>)(batch[i + 1]);
     } catch (err) {
       // A bug in one held write must not cost the others theirs (nor the process its life):
       // that one exchange is cut, the rest of the batch still goes out.

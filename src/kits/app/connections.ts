@@ -18,7 +18,7 @@ export class ServerConnections {
   private readonly tcp = new Set<Socket>();
   /** The sockets requests come on: the TCP ones, or over TLS the TLS ones above them. */
   private readonly sockets = new Set<Socket>();
-  private readonly responses = new Set<ServerResponse>();
+  private readonly answers = new Set<ServerResponse>();
   /** Connections that have carried a request (Node's closeIdleConnections closes only these when idle). */
   private readonly used = new WeakSet<Socket>();
   private closing = false;
@@ -40,10 +40,10 @@ export class ServerConnections {
     // First of the request listeners, so that a request arriving while closing is marked before the app writes.
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       this.used.add(req.socket);
-      this.responses.add(res);
+      this.answers.add(res);
       if (this.closing) closeAfter(res);
       res.once('close', () => {
-        this.responses.delete(res);
+        this.answers.delete(res);
         // Its connection is idle now (or closing): close it before the gateway sends another request on it.
         if (this.closing) setImmediate(() => this.server.closeIdleConnections());
       });
@@ -52,7 +52,7 @@ export class ServerConnections {
 
   /** Responses not finished yet. */
   get inFlight(): number {
-    return this.responses.size;
+    return this.answers.size;
   }
 
   /** Connections open. */
@@ -63,7 +63,7 @@ export class ServerConnections {
   /** Stops accepting and closes connections as their responses end; resolves once none is open. */
   close(): Promise<void> {
     this.closing = true;
-    for (const res of this.responses) closeAfter(res);
+    for (const res of this.answers) closeAfter(res);
     // The callback comes when the last connection has closed (with an error if it never listened).
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();

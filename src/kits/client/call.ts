@@ -56,7 +56,7 @@ class Call {
   readonly #limits: CallLimits;
   readonly #reports: AttemptReport[] = [];
   /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */
-  #lastResponse: Response | undefined;
+  #lastAnswer: Response | undefined;
   #lastFailure: Failure | undefined;
 
   constructor(config: ClientConfig, origin: OriginState, url: URL, request: CallRequest) {
@@ -86,8 +86,8 @@ class Call {
       if (admission.kind !== 'go') return this.#refused(admission);
       // The failed answer kept for a giving-up is not needed any more: let its connection go.
       // Not awaited: nothing may come between the admission and the send (a pause could begin).
-      this.#lastResponse?.body?.cancel().catch(() => {});
-      this.#lastResponse = undefined;
+      this.#lastAnswer?.body?.cancel().catch(() => {});
+      this.#lastAnswer = undefined;
       if (attempt === 1) this.#origin.budget?.called(performance.now());
       const ended = await this.#attempt(attempt, admission);
       if (ended !== undefined) return ended;
@@ -118,18 +118,18 @@ class Call {
   async #attempt(attempt: number, admission: Admission & { kind: 'go' }): Promise<Response | undefined> {
     const attemptStart = performance.now();
     const hops: Hops = { count: 0, url: this.#url };
-    let response: Response;
+    let answer: Response;
     try {
-      response = await this.#send(hops);
+      answer = await this.#send(hops);
     } catch (err) {
-      return this.#noResponse(err, attempt, admission, hops, performance.now() - attemptStart);
+      return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
     }
-    if (!isFailedStatus(response.status)) {
+    if (!isFailedStatus(answer.status)) {
       this.#origin.settle(admission, {});
       clearTimeout(this.#timer);
-      return response;
+      return answer;
     }
-    return this.#failedResponse(response, attempt, admission, hops, performance.now() - attemptStart);
+    return this.#failedAnswer(answer, attempt, admission, hops, performance.now() - attemptStart);
   }
 
   /** Sends one attempt, following the redirects fetch would, and reads its framing as fetch would. */
@@ -154,10 +154,10 @@ class Call {
       const send = this.#config.fetch ?? globalThis.fetch;
       const target = input instanceof Request ? input.clone() : this.#url;
       if (follow) attemptInit.redirect = 'manual';
-      const response = follow
+      const answer = follow
         ? await sendFollowing(send, target, attemptInit, redirectable, hops)
         : await send(target, attemptInit);
-      const framed = readFraming(response, method);
+      const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
       return framed;
     } finally {
@@ -166,7 +166,7 @@ class Call {
   }
 
   /** An attempt that got no response: the call's end, or undefined once the wait before the next is over. */
-  async #noResponse(
+  async #noAnswer(
     err: unknown,
     attempt: number,
     admission: Admission & { kind: 'go' },
@@ -226,8 +226,8 @@ class Call {
    * An attempt answered with a failed status (a 502, 503, 504, 429…): the origin's state learns
    * from it; the call ends with it, or undefined once the wait before the next attempt is over.
    */
-  async #failedResponse(
-    response: Response,
+  async #failedAnswer(
+    answer: Response,
     attempt: number,
     admission: Admission & { kind: 'go' },
     hops: Hops,
@@ -237,15 +237,15 @@ class Call {
     const url = this.#url;
     // The gateway this client talks to wrote the last member; an inner one's error is not how
     // far this request got (its `received-status` says the request was delivered).
-    const member = readProxyStatus(response.headers.get('proxy-status') ?? undefined);
-    const type = typeAnswered(member?.error, response.status);
-    const announced = retryAfterMs(response.headers.get('retry-after'));
+    const member = readProxyStatus(answer.headers.get('proxy-status') ?? undefined);
+    const type = typeAnswered(member?.error, answer.status);
+    const announced = retryAfterMs(answer.headers.get('retry-after'));
     // Another origin a redirect led to speaks for itself: its failure, its pause are not this
     // origin's (this call still waits its Retry-After, as a delay).
     const own = hops.url.origin === url.origin;
     // A Retry-After of 0 (or a date past) asks for no pause: nobody need wait behind a probe.
     const pauses =
-      own && announced !== undefined && announced > 0 && (response.status === 503 || response.status === 429);
+      own && announced !== undefined && announced > 0 && (answer.status === 503 || answer.status === 429);
     // A gateway that names the upstream it answered for speaks for that upstream: its failure
     // and its pause hold the paths that go there, not the gateway's other routes.
     if (own && member?.nextHop !== undefined) this.#origin.learnHop(url.pathname, member.nextHop);
@@ -253,28 +253,27 @@ class Call {
     const local = member?.error === 'proxy_internal_response';
     this.#origin.settle(admission, {
       abandoned: !own,
-      failed:
-        !pauses && !local && (response.status === 502 || response.status === 503 || response.status === 504),
+      failed: !pauses && !local && (answer.status === 502 || answer.status === 503 || answer.status === 504),
       local,
       pauseMs: pauses ? Math.min(announced, this.#config.maxPause) : undefined,
       hop: own ? member?.nextHop : undefined,
     });
-    this.#lastResponse = response;
+    this.#lastAnswer = answer;
     this.#lastFailure = undefined;
     // After a redirect a server had the request, whatever the one that answered says of itself.
     const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
     const next = nextAttempt(
       this.#limits,
       attempt,
-      { status: response.status, type, stage },
+      { status: answer.status, type, stage },
       announced,
       pauses,
     );
     const seen = {
-      status: response.status,
+      status: answer.status,
       type,
       proxyStatus: member,
-      requestId: response.headers.get('x-request-id') ?? undefined,
+      requestId: answer.headers.get('x-request-id') ?? undefined,
       detail: member?.details ?? member?.unknownError,
       retryAfterMs: announced,
       elapsedMs,
@@ -282,7 +281,7 @@ class Call {
     this.#report(attemptReport(attempt, method, href, seen, next.delayMs, next.reason));
     if (!next.retry) {
       clearTimeout(this.#timer);
-      return response;
+      return answer;
     }
     // A pause is waited out in admit(), with every other caller; any other delay here.
     if (!pauses && !(await wait(next.delayMs, this.#signal))) return this.#aborted();
@@ -316,9 +315,9 @@ class Call {
 
   /** Ends the call with what the last attempt left: its response if it got one, else the error. */
   #giveUp(code: UpstreamErrorCode, extra: Extra = {}): Response {
-    if (this.#lastResponse === undefined) return this.#fail(code, extra);
+    if (this.#lastAnswer === undefined) return this.#fail(code, extra);
     clearTimeout(this.#timer);
-    return this.#lastResponse;
+    return this.#lastAnswer;
   }
 
   /** Ends a call whose signal aborted: the deadline gives up with what it has, the caller's abort throws. */

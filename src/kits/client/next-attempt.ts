@@ -8,7 +8,7 @@ import { backoffDelay } from '../../core/retry/backoff.ts';
 import type { NoRetryReason, RetryReason } from '../../core/retry/reasons.ts';
 import type { ClientConfig } from './options.ts';
 import type { OriginState } from './origin-state.ts';
-import { type AttemptEnd, judge, type RequestFacts } from './retry-rules.ts';
+import { type AttemptEnd, judgeAttempt, type RequestFacts } from './retry-rules.ts';
 
 export type Next =
   | { readonly retry: true; readonly reason: RetryReason; readonly delayMs: number }
@@ -35,7 +35,7 @@ export function nextAttempt(
   paused = false,
 ): Next {
   const { config, origin } = call;
-  const verdict = judge(outcome, call.facts);
+  const verdict = judgeAttempt(outcome, call.facts);
   if (!verdict.retry) return { retry: false, reason: verdict.reason, delayMs: undefined };
   const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
   if (attempt >= config.attempts) return no('attempts');

@@ -77,14 +77,14 @@ export async function sendFollowing(
   request: Redirectable,
   hops: Hops,
 ): Promise<Response> {
-  let response = await send(target, init);
+  let answer = await send(target, init);
   let { method, hasBody } = request;
   const headers = new Headers(request.headers);
   for (;;) {
-    const location = response.headers.get('location');
-    if (!REDIRECT_STATUSES.has(response.status) || location === null) {
-      if (hops.count > 0) Object.defineProperty(response, 'redirected', { value: true });
-      return response;
+    const location = answer.headers.get('location');
+    if (!REDIRECT_STATUSES.has(answer.status) || location === null) {
+      if (hops.count > 0) Object.defineProperty(answer, 'redirected', { value: true });
+      return answer;
     }
     const next = URL.parse(location, hops.url.href);
     if (next === null) throw refusal('redirect location is not a URL');
@@ -94,10 +94,10 @@ export async function sendFollowing(
     // fetch would refuse to make the request, quoting the location, password and all, into a
     // message that ends in logs; said without it.
     if (next.username !== '' || next.password !== '') throw refusal('redirect location includes credentials');
-    if (response.status !== 303 && hasBody && !request.replayable)
+    if (answer.status !== 303 && hasBody && !request.replayable)
       throw refusal('a 307 or 308 redirect cannot be followed with a stream body: it was sent once');
-    response.body?.cancel().catch(() => {});
-    const status = response.status;
+    answer.body?.cancel().catch(() => {});
+    const status = answer.status;
     if (
       ((status === 301 || status === 302) && method === 'POST') ||
       (status === 303 && method !== 'GET' && method !== 'HEAD')
@@ -114,6 +114,6 @@ export async function sendFollowing(
       hopInit.body = request.body() ?? null;
       hopInit.duplex = 'half';
     }
-    response = await send(next, hopInit);
+    answer = await send(next, hopInit);
   }
 }

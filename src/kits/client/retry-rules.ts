@@ -44,7 +44,7 @@ export function stageOf(type: FailureType | undefined): Stage {
   return type === undefined ? 'sent' : FAILURES[type].furthestStage;
 }
 
-export function judge(outcome: AttemptEnd, request: RequestFacts): Judgement {
+export function judgeAttempt(outcome: AttemptEnd, request: RequestFacts): Judgement {
   if (outcome.type !== undefined) {
     if (!FAILURES[outcome.type].clientMayRetry) return { retry: false, reason: 'not_retryable' };
   } else if (outcome.status !== undefined && !RETRYABLE_STATUSES.has(outcome.status)) {

@@ -10,10 +10,10 @@ import {
   readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
+import { fieldValues } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
-import { fieldValues } from './response-reader.ts';
 import { strayFix } from './stray-bytes.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {
@@ -72,12 +72,12 @@ function answerFix(context: ProbeContext, failure: Failure): string {
   switch (failure.type) {
     case 'http_response_timeout': {
       const field =
-        plan.timeouts.upstreamResponse === undefined ? 'timeouts.response' : 'retries.per_try_timeout';
+        plan.timeouts.upstreamAnswer === undefined ? 'timeouts.response' : 'retries.per_try_timeout';
       const which =
         field === 'timeouts.response'
           ? 'the response timeout'
           : "the upstream's retries.per_try_timeout, each attempt's wait";
-      return `the upstream took the request but sent no response head in ${plan.timeouts.response} ms (${which}): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
+      return `the upstream took the request but sent no response head in ${plan.timeouts.answer} ms (${which}): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
     }
     case 'connection_terminated': {
       const how = /reset|ECONNRESET/.test(failure.details) ? 'reset' : 'closed';
@@ -137,7 +137,7 @@ function placeOf({ plan, address, identification: found }: ProbeContext) {
 
 /** A response whose transfer coding or length cannot be relayed, said for what broke it. */
 function framingFix(failure: Failure): string {
-  // The details are the gateway's parser's words (src/core/http1/response-parser.ts).
+  // The details are the gateway's parser's words (src/core/http1/answer-parser.ts).
   const what = failure.details;
   if (/^unsupported transfer coding|does not end in chunked|more than \d+ transfer codings/.test(what))
     return `the upstream's response uses a transfer coding Candor cannot relay (${what}): it relays chunked or Content-Length framing, and undoes gzip or deflate under chunked. Compress with Content-Encoding instead, or send the body plain.`;
@@ -176,7 +176,7 @@ function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
     return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
   if (failure.type === 'http_response_timeout' && context.h2Settings === false) {
     const speaks = context.plan.httpVersion === 'h2c' ? 'HTTP/2 in the clear (h2c)' : 'HTTP/2';
-    return `the target took the connection but never answered the HTTP/2 connection preface (no SETTINGS frame in ${context.plan.timeouts.response} ms): it does not speak ${speaks}, or it is stuck. Check what serves this port; if it speaks HTTP/1.1, set the upstream's protocol to http1.`;
+    return `the target took the connection but never answered the HTTP/2 connection preface (no SETTINGS frame in ${context.plan.timeouts.answer} ms): it does not speak ${speaks}, or it is stuck. Check what serves this port; if it speaks HTTP/1.1, set the upstream's protocol to http1.`;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  * head, though its chunked framing was whole. The decoded bytes are counted, not kept.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import type { DecodableCoding } from '../../core/http1/response-rules.ts';
+import type { DecodableCoding } from '../../core/http1/answer-rules.ts';
 import { TransferDecoder } from '../../core/http1/transfer-decoder.ts';
 
 export class BodyDecoding {

@@ -2,7 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, GatewayConfig } from '../../core/config/types.ts';
 import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
 import { askDns } from '../../upstream/discovery/dns-answer.ts';
-import { createTargetCheck, ownListeners } from '../../upstream/discovery/refused-targets.ts';
+import { createTargetCheck, gatewayListeners } from '../../upstream/discovery/refused-targets.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 
 /**
@@ -26,7 +26,7 @@ export async function discoverForDiagnose(
     const answer = await askDns(
       resolver,
       discovery,
-      createTargetCheck(discovery.allow, ownListeners(config)),
+      createTargetCheck(discovery.allow, gatewayListeners(config)),
     );
     if (answer.targets.length === 0)
       return {

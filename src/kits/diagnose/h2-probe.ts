@@ -16,10 +16,10 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import { H2Session } from '../../upstream/connections/h2/h2-session.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
+import { headerNotes, interimNote } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
 import { formatMs, since } from './plan.ts';
 import { buildRequest } from './request.ts';
-import { headerNotes, interimNote } from './response-reader.ts';
 import { tryPreface } from './second-look.ts';
 import type { Step } from './types.ts';
 
@@ -42,7 +42,7 @@ export function probeH2(
     {
       scheme: plan.protocol === 'https:' ? 'https' : 'http',
       authority: plan.host,
-      timeouts: { head: plan.timeouts.response, read: plan.timeouts.read },
+      timeouts: { head: plan.timeouts.answer, read: plan.timeouts.read },
       maxStreams: 1,
       idleTimeout: 0,
       maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
@@ -126,22 +126,22 @@ class ProbeStream implements ExchangeHandler {
     if (this.#informational.length < MAX_INTERIM.count) this.#informational.push(interim.status);
   }
 
-  onResponseStart(_controller: ExchangeController, response: UpstreamHead): void {
-    this.#head = response;
-    this.#context.head = response;
+  onResponseStart(_controller: ExchangeController, answer: UpstreamHead): void {
+    this.#head = answer;
+    this.#context.head = answer;
     this.#headAt = performance.now();
     const ttfbMs = since(this.#writtenAt);
     const headers: Array<readonly [string, string]> = [];
-    for (let i = 0; i < response.headers.length; i += 2)
-      headers.push([response.headers[i], response.headers[i + 1]]);
-    const statusLine = `HTTP/2 ${response.status}`;
+    for (let i = 0; i < answer.headers.length; i += 2)
+      headers.push([answer.headers[i], answer.headers[i + 1]]);
+    const statusLine = `HTTP/2 ${answer.status}`;
     this.#push({
       step: 'response',
       ok: true,
       ms: ttfbMs,
       summary: `${statusLine}, ${headers.length} headers, first byte after ${formatMs(ttfbMs)}`,
       notes: [...interimNote({ count: this.#interimCount }), ...headerNotes(headers)],
-      facts: { statusLine, status: response.status, headers, informational: this.#informational, ttfbMs },
+      facts: { statusLine, status: answer.status, headers, informational: this.#informational, ttfbMs },
     });
   }
 

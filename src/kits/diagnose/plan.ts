@@ -10,13 +10,13 @@ interface ProbeTimeouts {
   /** DNS + TCP + TLS together, as the gateway's connector counts it. */
   readonly connect: number;
   /** From the request written to the response head complete: each of the gateway's attempts' wait. */
-  readonly response: number;
+  readonly answer: number;
   /**
    * The upstream's `timeouts.response`, when its `retries.per_try_timeout` made each attempt's
    * wait (`response`) shorter: the advice then names the per-try timeout, and a probe through
    * the gateway, which may retry, outlasts the longer one.
    */
-  readonly upstreamResponse?: number;
+  readonly upstreamAnswer?: number;
   /** Longest silence between two pieces of the body. */
   readonly read: number;
 }

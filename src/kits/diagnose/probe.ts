@@ -5,8 +5,9 @@
 import type { Socket } from 'node:net';
 import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import { type Identification, printable } from '../../core/http1/impostors.ts';
+import { type Identification, printableBytes } from '../../core/http1/impostors.ts';
 import { upstreamHeadOf } from '../../upstream/connections/http1/upstream-head.ts';
+import { headerNotes, headerPairs, interimNote } from './answer-reader.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
@@ -16,7 +17,6 @@ import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
 import { buildRequest } from './request.ts';
 import { resolveStep } from './resolve-step.ts';
-import { headerNotes, headerPairs, interimNote } from './response-reader.ts';
 import { secondLookBudget, tryPlaintext, tryTls } from './second-look.ts';
 import { SocketFeed } from './socket-feed.ts';
 import { strayNotes } from './stray-bytes.ts';
@@ -118,7 +118,7 @@ async function exchangeHttp1(run: Run, socket: Socket): Promise<Failure | undefi
   const { plan, context } = run;
   const feed = new SocketFeed(socket);
   const writtenAt = await sendRequest(run, socket);
-  const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.response);
+  const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.answer);
   const interim = interimNote(read.reader.interim);
   context.identification = read.identification;
   context.badLine = read.badLine;
@@ -162,11 +162,11 @@ async function noHead(run: Run, read: HeadRead, writtenAt: number, interim: stri
   if (failure.type === 'connection_terminated' && read.received.length === 0 && plan.protocol === 'http:') {
     context.identification = await tryTls(run.address, plan.port, undefined, run.budget);
   }
-  const firstBytes = read.received.length > 0 ? printable(read.received) : undefined;
+  const firstBytes = read.received.length > 0 ? printableBytes(read.received) : undefined;
   const shown =
     read.badLine === undefined
       ? firstBytes && `received: ${firstBytes}`
-      : `offending line: ${printable(Buffer.from(read.badLine, 'latin1'))}`;
+      : `offending line: ${printableBytes(Buffer.from(read.badLine, 'latin1'))}`;
   const firstByte =
     read.ttfbMs !== undefined && !/ after /.test(failure.details)
       ? `, first byte after ${formatMs(read.ttfbMs)}`

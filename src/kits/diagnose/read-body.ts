@@ -6,11 +6,11 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Failure } from '../../core/failure/failure.ts';
-import type { Framing } from '../../core/http1/parsed-response.ts';
+import type { Framing } from '../../core/http1/parsed-answer.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
+import type { AnswerReader } from './answer-reader.ts';
 import type { BodyDecoding } from './body-decoding.ts';
 import { since } from './plan.ts';
-import type { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';
 import type { BodyFraming } from './types.ts';
 
@@ -38,11 +38,11 @@ const FRAMING: Readonly<Record<Framing, BodyFraming>> = {
 
 export async function readBody(
   feed: SocketFeed,
-  reader: ResponseReader,
+  reader: AnswerReader,
   limits: { readonly readTimeout: number; readonly maxBody: number; readonly writtenAt: number },
 ): Promise<BodyResult> {
   const started = performance.now();
-  const { framing, contentLength } = reader.head as NonNullable<ResponseReader['head']>;
+  const { framing, contentLength } = reader.head as NonNullable<AnswerReader['head']>;
   const result = (capped: boolean, failure?: Failure): BodyResult => ({
     framing: FRAMING[framing],
     bytes: reader.bodyBytes,

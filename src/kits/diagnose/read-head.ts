@@ -6,19 +6,19 @@
  * still shown whole.
  */
 import { Failure } from '../../core/failure/failure.ts';
-import { type Identification, identify, printable } from '../../core/http1/impostors.ts';
-import type { ResponseHead } from '../../core/http1/parsed-response.ts';
+import { type Identification, identify, printableBytes } from '../../core/http1/impostors.ts';
+import type { AnswerHead } from '../../core/http1/parsed-answer.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
+import { AnswerReader } from './answer-reader.ts';
 import { formatMs, since } from './plan.ts';
 import { largestField, offendingLine, readAsBodiless } from './refused-head.ts';
-import { ResponseReader } from './response-reader.ts';
 import type { SocketFeed } from './socket-feed.ts';
 
 interface HeadResult {
   /** The parser, to read the body on with (it may already hold some of it, all of it, or its failure). */
-  readonly reader: ResponseReader;
+  readonly reader: AnswerReader;
   /** The final head: accepted, or with a failure, refused only for its body framing. */
-  readonly head?: ResponseHead;
+  readonly head?: AnswerHead;
   readonly statusLine?: string;
   readonly headBytes?: number;
   readonly informational: readonly number[];
@@ -44,7 +44,7 @@ export async function readHead(
   writtenAt: number,
   timeoutMs: number,
 ): Promise<HeadResult> {
-  const reader = new ResponseReader(method);
+  const reader = new AnswerReader(method);
   let firstAt: number | undefined;
   const stage = { stage: 'sent' } as const;
   const result = (extra: Partial<HeadResult>): HeadResult => ({
@@ -82,7 +82,7 @@ export async function readHead(
 /** What to show of a refused head, beside the parser's own failure. */
 async function refused(
   failure: Failure,
-  reader: ResponseReader,
+  reader: AnswerReader,
   feed: SocketFeed,
   method: string,
   failed: (failure: Failure, extra?: Partial<HeadResult>) => HeadResult,
@@ -109,7 +109,7 @@ async function refused(
       headBytes: bodiless.headBytes,
     });
   const badLine = offendingLine(received, failure, method);
-  const evidence = printable(badLine === undefined ? received : Buffer.from(badLine, 'latin1'));
+  const evidence = printableBytes(badLine === undefined ? received : Buffer.from(badLine, 'latin1'));
   return failed(failure, {
     identification: { what: 'an HTTP server with an invalid response head', evidence },
     badLine,

@@ -4,7 +4,7 @@
  * about other bytes, so that no rule of its is restated (and none can drift from it).
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import { ResponseReader } from './response-reader.ts';
+import { AnswerReader } from './answer-reader.ts';
 
 const LF = 0x0a;
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -14,10 +14,10 @@ const CRLF = Buffer.from('\r\n', 'latin1');
  * no Transfer-Encoding (and, masked below, no Content-Length). A head refused only for its body framing is accepted
  * that way, and its status line and fields can be shown; undefined when its syntax is refused too.
  */
-export function readAsBodiless(received: Buffer): ResponseReader | undefined {
+export function readAsBodiless(received: Buffer): AnswerReader | undefined {
   // The parser checks Content-Length even on a HEAD's answer (the field is forwarded), so the
   // fields go in under a name of the same length it does not know, and get their own back after.
-  const reader = new ResponseReader('HEAD');
+  const reader = new AnswerReader('HEAD');
   const masked = Buffer.from(received.toString('latin1').replace(CONTENT_LENGTH_NAME, maskName), 'latin1');
   if (reader.feed(masked) !== undefined || reader.head === undefined) return undefined;
   const { headers } = reader.head;
@@ -46,7 +46,7 @@ export function offendingLine(received: Buffer, failure: Failure, method: string
     const empty = lf === start || (lf === start + 1 && received[start] === 0x0d);
     if (empty) continue;
     const cut = Buffer.concat([received.subarray(0, lf + 1), CRLF]);
-    if (new ResponseReader(method).feed(cut)?.type === failure.type)
+    if (new AnswerReader(method).feed(cut)?.type === failure.type)
       return received.toString('latin1', start, received[lf - 1] === 0x0d ? lf - 1 : lf);
   }
   return undefined;

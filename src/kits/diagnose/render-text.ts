@@ -62,5 +62,5 @@ export function headingFor(options: DiagnoseOptions, plans: readonly ProbePlan[]
   const host = options.host === undefined ? '' : `, Host ${options.host}`;
   const targets = `${direct.length} target${direct.length === 1 ? '' : 's'}`;
   const { timeouts } = first;
-  return `${options.target} (${targets} in ${options.config?.source}; ${first.method} ${first.path}${host}; timeouts: connect ${timeouts.connect} ms, response ${timeouts.response} ms)`;
+  return `${options.target} (${targets} in ${options.config?.source}; ${first.method} ${first.path}${host}; timeouts: connect ${timeouts.connect} ms, response ${timeouts.answer} ms)`;
 }

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { type Identification, identify, printable } from '../../core/http1/impostors.ts';
+import { type Identification, identify, printableBytes } from '../../core/http1/impostors.ts';
 import type { ProbePlan } from './plan.ts';
 import { opensWithSettings, PREFACE_AND_SETTINGS } from './protocol-check.ts';
 
@@ -51,7 +51,7 @@ export async function tryPlaintext(
   const bytes = await firstAnswer(net.connect({ host: address, port }), 'connect', request, budgetMs);
   if (bytes.length === 0) return undefined;
   if (bytes.subarray(0, 5).toString('latin1') === 'HTTP/')
-    return { what: 'a plain HTTP server', evidence: `it answers plaintext with "${printable(bytes)}"` };
+    return { what: 'a plain HTTP server', evidence: `it answers plaintext with "${printableBytes(bytes)}"` };
   return identify(bytes);
 }
 
@@ -93,7 +93,7 @@ export async function tryPreface(
   if (bytes.subarray(0, 5).toString('latin1') === 'HTTP/')
     return {
       what: 'an HTTP/1.x server',
-      evidence: `it answers the HTTP/2 connection preface with "${printable(bytes)}"`,
+      evidence: `it answers the HTTP/2 connection preface with "${printableBytes(bytes)}"`,
     };
   return identify(bytes);
 }

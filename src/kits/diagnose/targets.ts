@@ -24,7 +24,7 @@ export interface DiagnoseOptions {
   readonly host?: string;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
   readonly connectTimeout?: number;
-  readonly responseTimeout?: number;
+  readonly answerTimeout?: number;
   readonly readTimeout?: number;
   /** PEM file of a CA to trust besides the system's. */
   readonly ca?: string;
@@ -144,8 +144,7 @@ export function planVia(options: DiagnoseOptions, direct: ProbePlan): ProbePlan 
     timeouts: {
       connect: direct.timeouts.connect,
       read: direct.timeouts.read,
-      response:
-        (direct.timeouts.upstreamResponse ?? direct.timeouts.response) + direct.timeouts.connect + 1000,
+      answer: (direct.timeouts.upstreamAnswer ?? direct.timeouts.answer) + direct.timeouts.connect + 1000,
     },
     // As a client addressing that host would: the gateway picks its certificate by this name.
     tls: {
@@ -196,7 +195,7 @@ function planFor(
     timeouts: {
       connect: options.connectTimeout ?? timeouts.connect,
       read: options.readTimeout ?? timeouts.read,
-      ...responseWait(options, upstream),
+      ...answerWait(options, upstream),
     },
     ...(upstream?.hold === undefined ? {} : { holdMs: upstream.hold.timeout }),
     tls: {
@@ -227,14 +226,14 @@ function planFor(
  * waits (upstream.ts): the upstream's `retries.per_try_timeout` when it is below its
  * `timeouts.response`. Waiting `timeouts.response` judged ok a target the gateway gives up on.
  */
-function responseWait(
+function answerWait(
   options: DiagnoseOptions,
   upstream: UpstreamConfig | undefined,
-): { response: number; upstreamResponse?: number } {
-  if (options.responseTimeout !== undefined) return { response: options.responseTimeout };
-  const response = upstream?.timeouts.response ?? DEFAULTS.upstream.timeouts.response;
-  const perTry = upstream?.retries.perTryTimeout ?? response;
-  return perTry < response ? { response: perTry, upstreamResponse: response } : { response };
+): { answer: number; upstreamAnswer?: number } {
+  if (options.answerTimeout !== undefined) return { answer: options.answerTimeout };
+  const answer = upstream?.timeouts.response ?? DEFAULTS.upstream.timeouts.response;
+  const perTry = upstream?.retries.perTryTimeout ?? answer;
+  return perTry < answer ? { answer: perTry, upstreamAnswer: answer } : { answer };
 }
 
 function clientHeaders(host: string, options: DiagnoseOptions): Array<readonly [string, string]> {

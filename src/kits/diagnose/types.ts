@@ -51,7 +51,7 @@ export interface RequestFacts {
   readonly bytes: number;
 }
 
-export interface ResponseFacts {
+export interface AnswerFacts {
   readonly statusLine?: string;
   readonly status?: number;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
@@ -94,7 +94,7 @@ export type Step =
   | (StepBase & { readonly step: 'connect'; readonly facts: ConnectFacts })
   | (StepBase & { readonly step: 'tls'; readonly facts: TlsFacts })
   | (StepBase & { readonly step: 'request'; readonly facts: RequestFacts })
-  | (StepBase & { readonly step: 'response'; readonly facts: ResponseFacts })
+  | (StepBase & { readonly step: 'response'; readonly facts: AnswerFacts })
   | (StepBase & { readonly step: 'body'; readonly facts: BodyFacts });
 
 /** How the probe ended, which sets the exit status. */

@@ -8,8 +8,8 @@ import { readProxyStatus } from '../../core/failure/proxy-status.ts';
 import { FAILURE_TYPES, FAILURES, type FailureKind, type FailureType } from '../../core/failure/taxonomy.ts';
 import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
 import { adviseAnswer, adviseFix, deniedFix, madeByProxy, malformedProxyStatus } from './advice.ts';
+import { fieldValues } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
-import { fieldValues } from './response-reader.ts';
 import type { FailureSummary, Verdict } from './types.ts';
 
 function summarize(failure: Failure): FailureSummary {

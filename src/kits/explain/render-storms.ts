@@ -1,6 +1,6 @@
 import type { StormHealth } from './health-report.ts';
 import type { Report, StormRow } from './report.ts';
-import { clock, duration, limited, rate, table } from './text-table.ts';
+import { clock, limited, rate, readableDuration, table } from './text-table.ts';
 
 /**
  * The Storms and Health sections of `candor explain`'s text: each storm with the change placed
@@ -13,7 +13,7 @@ export function storm(s: StormRow, withDate: boolean): string {
     .map((t) => `${t.type} ×${t.count}`)
     .join(', ');
   const lines = [
-    `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${duration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
+    `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${readableDuration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
   ];
   lines.push(`  ${placed(s.afterChange, s.undoneBy)}`);
   for (const c of s.changesDuring)
@@ -39,12 +39,12 @@ function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy']): s
   // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
   const when =
     after.seconds >= 0
-      ? `${duration(after.seconds * 1000)} after ${what}`
-      : `with ${what} (${duration(-after.seconds * 1000)} before it, within the log's time resolution)`;
+      ? `${readableDuration(after.seconds * 1000)} after ${what}`
+      : `with ${what} (${readableDuration(-after.seconds * 1000)} before it, within the log's time resolution)`;
   if (after.seconds > SUSPECT_WITHIN_S)
     return `storm began ${when}, the nearest change before it: too long before to suspect it first`;
   if (undone !== undefined)
-    return `storm began ${when}: suspect this change first; it was rolled back ${duration(undone.seconds * 1000)} after it (${undone.label}), so there is nothing left to undo: if the storm ended then, it was the change`;
+    return `storm began ${when}: suspect this change first; it was rolled back ${readableDuration(undone.seconds * 1000)} after it (${undone.label}), so there is nothing left to undo: if the storm ended then, it was the change`;
   return after.source === 'deploys'
     ? `storm began ${when}: suspect the deploy first (roll back: if the storm stops, it was the deploy)`
     : `storm began ${when}: suspect this change first (undo it: if the storm stops, it was the change)`;
@@ -58,10 +58,10 @@ function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
   const endMs = Date.parse(s.ended) - Date.parse(s.began);
   const when =
     offsetMs < 0
-      ? `${duration(-offsetMs)} before it`
+      ? `${readableDuration(-offsetMs)} before it`
       : offsetMs <= endMs
-        ? `${duration(offsetMs)} into it`
-        : `${duration(offsetMs - endMs)} after it ended`;
+        ? `${readableDuration(offsetMs)} into it`
+        : `${readableDuration(offsetMs - endMs)} after it ended`;
   const reason = h.reason && h.state !== 'no-server' ? `: ${h.reason}` : '';
   return `${h.name} ${STATE_WORDS[h.state]} ${when} (${clock(h.at, withDate)})${reason}`;
 }

@@ -5,7 +5,7 @@ import { checks } from './render-checks.ts';
 import { health, storm } from './render-storms.ts';
 import { timeoutText } from './render-timeouts.ts';
 import type { PlaceRow, Report } from './report.ts';
-import { clock, duration, limited, percent, plural, table } from './text-table.ts';
+import { clock, limited, percent, plural, readableDuration, table } from './text-table.ts';
 
 const bucket = (seconds: number) =>
   seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${seconds / 60} min` : `${seconds / 3600} h`;
@@ -13,7 +13,7 @@ const bucket = (seconds: number) =>
 function header(report: Report): string {
   const span =
     report.from && report.to
-      ? `, ${clock(report.from, true)} → ${clock(report.to, report.from.slice(0, 10) !== report.to.slice(0, 10))} UTC (${duration(Date.parse(report.to) - Date.parse(report.from))})`
+      ? `, ${clock(report.from, true)} → ${clock(report.to, report.from.slice(0, 10) !== report.to.slice(0, 10))} UTC (${readableDuration(Date.parse(report.to) - Date.parse(report.from))})`
       : '';
   const attempts = report.failedAttempts > 0 ? ` and ${report.failedAttempts} failed attempts` : '';
   const files = table(

@@ -1,4 +1,4 @@
-import { duration, plural } from './text-table.ts';
+import { plural, readableDuration } from './text-table.ts';
 import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
 
 /** The Timeouts section of `candor explain`'s text: what each upstream's timeouts say, and what to do. */
@@ -10,7 +10,9 @@ import { MIN_FOR_P99, type TimeoutFinding } from './timeout-advice.ts';
 function exactRange(min: number, max: number): string {
   const ms = (value: number) => `${Number(value.toFixed(3))}`;
   if (min >= 100_000)
-    return duration(min) === duration(max) ? duration(min) : `${duration(min)}–${duration(max)}`;
+    return readableDuration(min) === readableDuration(max)
+      ? readableDuration(min)
+      : `${readableDuration(min)}–${readableDuration(max)}`;
   return min === max ? `${ms(min)} ms` : `${ms(min)}–${ms(max)} ms`;
 }
 
@@ -50,11 +52,11 @@ export function timeoutText(t: TimeoutFinding): string {
       `  and ${plural(client.count, 'gRPC request')} ran out of the client's own deadline (${deadlines(client)})${cutWhere(client)}; not counted here, no gateway timeout would change them`,
     );
   if (t.waited && t.configuredMs !== undefined) {
-    const [low, high] = [duration(t.waited.p10), duration(t.waited.p90)];
+    const [low, high] = [readableDuration(t.waited.p10), readableDuration(t.waited.p90)];
     const spread = low === high ? low : `${low}–${high} (p10–p90)`;
     lines.push(
       t.hugsTimeout
-        ? `  they all waited ${exactRange(t.waited.min, t.waited.max)}: a timeout of about ${duration(t.configuredMs)} cut them`
+        ? `  they all waited ${exactRange(t.waited.min, t.waited.max)}: a timeout of about ${readableDuration(t.configuredMs)} cut them`
         : `  their waits spread over ${spread}: more than one timeout may be at play`,
     );
   }
@@ -63,10 +65,10 @@ export function timeoutText(t: TimeoutFinding): string {
   // no timeout is suggested from it.
   const measured =
     t.suggestedMs === undefined
-      ? `slowest ${duration(p99 ?? 0)} of ${t.answered}`
-      : `p99 ${duration(p99 ?? 0)} of ${t.answered}`;
+      ? `slowest ${readableDuration(p99 ?? 0)} of ${t.answered}`
+      : `p99 ${readableDuration(p99 ?? 0)} of ${t.answered}`;
   const tooFew = `    ${t.answered} answered requests are too few to suggest a value from: a p99 takes ${MIN_FOR_P99}`;
-  const suggested = `about ${duration(t.suggestedMs ?? 0)} (p99 × 1.5, from ${t.answered} answered requests)`;
+  const suggested = `about ${readableDuration(t.suggestedMs ?? 0)} (p99 × 1.5, from ${t.answered} answered requests)`;
   switch (t.verdict) {
     case 'timeout_cuts_slow_work':
       lines.push(

@@ -1,4 +1,4 @@
-import { CLIENTS_OWN, FAILURES, type FailureType } from '../../core/failure/taxonomy.ts';
+import { CLIENTS_DOING, FAILURES, type FailureType } from '../../core/failure/taxonomy.ts';
 import { DurationHistogram } from './histogram.ts';
 import {
   type ClientDeadlines,
@@ -70,7 +70,7 @@ function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefine
  * upstream or the target its line names, and the gateway judges neither by it: no failure of theirs.
  */
 export function isClientsDoing(type: FailureType): boolean {
-  return CLIENTS_OWN.has(type) || type === 'only_if_cached' || FAILURES[type].shape === 'client';
+  return CLIENTS_DOING.has(type) || type === 'only_if_cached' || FAILURES[type].shape === 'client';
 }
 
 /**

@@ -28,7 +28,7 @@ export function table(
 }
 
 /** "1.25 s", "850 ms". */
-export function duration(ms: number): string {
+export function readableDuration(ms: number): string {
   if (ms >= 100_000) return `${Math.round(ms / 1000)} s`;
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;

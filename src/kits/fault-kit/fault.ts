@@ -135,7 +135,7 @@ export class FaultRecorder {
   }
 
   /** Destroys `socket` at close() (for sockets layered on a tracked one, e.g. TLS). */
-  own(socket: Socket): void {
+  destroyOnClose(socket: Socket): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     if (this.#closed) socket.destroy();

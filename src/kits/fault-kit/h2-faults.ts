@@ -139,7 +139,7 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
   let open = 0;
   let peak = 0;
   server.on('connection', (socket) => recorder.track(socket));
-  server.on('secureConnection', (socket) => recorder.own(socket));
+  server.on('secureConnection', (socket) => recorder.destroyOnClose(socket));
   server.on('sessionError', () => {});
   (server as http2.Http2Server).on(
     'stream',

@@ -58,7 +58,7 @@ interface MidBodyOptions {
   connectionClose?: boolean;
 }
 
-function partialResponse(options: MidBodyOptions): string {
+function partialAnswer(options: MidBodyOptions): string {
   const sent = 'x'.repeat(options.sentBytes ?? 100);
   const close = options.connectionClose ? 'Connection: close\r\n' : '';
   if (options.framing === 'chunked') {
@@ -75,7 +75,7 @@ function partialResponse(options: MidBodyOptions): string {
 export function startResetMidBody(options: MidBodyOptions = {}): Promise<Fault> {
   return startRawFault(async (connection) => {
     await awaitRequest(connection);
-    await connection.write(partialResponse(options));
+    await connection.write(partialAnswer(options));
     await connection.reset();
   });
 }
@@ -84,7 +84,7 @@ export function startResetMidBody(options: MidBodyOptions = {}): Promise<Fault> 
 export function startCloseMidBody(options: MidBodyOptions = {}): Promise<Fault> {
   return startRawFault(async (connection) => {
     await awaitRequest(connection);
-    await connection.write(partialResponse(options));
+    await connection.write(partialAnswer(options));
     await connection.end();
   });
 }

@@ -70,7 +70,7 @@ export async function startHttpsEcho(options: HttpsOptions = {}): Promise<TlsFau
     maxVersion: options.maxVersion,
   });
   serveEcho(https, recorder, options.echo);
-  https.on('secureConnection', (socket) => recorder.own(socket));
+  https.on('secureConnection', (socket) => recorder.destroyOnClose(socket));
   https.on('tlsClientError', (error) => {
     tlsErrors.push(error);
     recorder.changed();
@@ -182,7 +182,7 @@ export async function startTlsRecordGarbage(options: { before?: 'head' | 'body' 
     const record = recorder.track(socket);
     socket.on('data', (chunk: Buffer) => record.captureBytes(chunk));
     const secure = new TLSSocket(socket, { isServer: true, ...certificates.localhost });
-    recorder.own(secure);
+    recorder.destroyOnClose(secure);
     secure.on('error', (error) => tlsErrors.push(error));
     const parser = new RequestStreamParser((head) => {
       const request = recorder.addRequest({ ...head, connection: record.index });

@@ -31,14 +31,14 @@ export interface MetricSpec {
 }
 
 export const METRICS = {
-  responses: {
+  answers: {
     name: 'candor_responses_total',
     type: 'counter',
     labels: ['route', 'code', 'origin', 'error_type'],
     help: 'Every answer, by who made it (origin: gateway, upstream, or client when it left before any answer) and the RFC 9209 error type (empty when the upstream answered whole).',
     aggregator: 'sum',
   },
-  grpcResponses: {
+  grpcAnswers: {
     name: 'candor_grpc_responses_total',
     type: 'counter',
     labels: ['route', 'grpc_status', 'origin'],
@@ -115,7 +115,7 @@ export const METRICS = {
     help: "Stored answers given in place of a failed upstream (stale-if-error), by the failure's type (connection_refused, destination_unavailable…) or the upstream's own status (upstream_503).",
     aggregator: 'sum',
   },
-  spooledResponses: {
+  spooledAnswers: {
     name: 'candor_spooled_responses_total',
     type: 'counter',
     labels: ['route'],

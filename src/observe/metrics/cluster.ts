@@ -101,7 +101,7 @@ export function clusterMetrics(
           const registry = AggregatorRegistry.aggregate([
             ...live,
             departed,
-            [...primaryOwn(), ...own().map(gaugeFamily)],
+            [...primaryFamilies(), ...own().map(gaugeFamily)],
           ]);
           registry.metrics().then((text) => resolve({ contentType: registry.contentType, text }), reject);
         },
@@ -124,7 +124,7 @@ export function clusterMetrics(
  * destination as the workers'). The workers count only theirs, so a log that refused the
  * primary's lines (a worker's death, a reload) left them out of the gateway's total.
  */
-function primaryOwn(): Family[] {
+function primaryFamilies(): Family[] {
   const { name, help, type, aggregator } = METRICS.logLinesDropped;
   return [
     {

@@ -53,7 +53,7 @@ export class GatewayMetrics {
   readonly activity = new Activity();
   readonly #counters = new Map<CounterKey, CellFamily<CounterCell>>();
   /** The counters every request counts in, held here: no Map looked up for them per request. */
-  readonly #responses: CellFamily<CounterCell>;
+  readonly #answers: CellFamily<CounterCell>;
   readonly #attempts: CellFamily<CounterCell>;
   readonly #serverDuration: CellFamily<HistogramCell>;
   readonly #clientDuration: CellFamily<HistogramCell>;
@@ -90,7 +90,7 @@ export class GatewayMetrics {
     this.#connect = histogram(METRICS.connectDuration);
     this.#firstByte = histogram(METRICS.timeToFirstByte);
     this.#pluginObserved = histogram(METRICS.pluginObserved);
-    this.#responses = this.#count('responses');
+    this.#answers = this.#count('answers');
     this.#attempts = this.#count('attempts');
     this.#configInfo = new Gauge(promOptions(METRICS.configInfo, registry));
     this.#storeUp = new Gauge(promOptions(METRICS.storeUp, registry));
@@ -126,7 +126,7 @@ export class GatewayMetrics {
   requestEnded(record: RequestRecord, origin: Origin): void {
     const route = record.route ?? '';
     const errorType = record.failure?.type ?? '';
-    this.#responses.cell(route, record.status, origin, errorType).value++;
+    this.#answers.cell(route, record.status, origin, errorType).value++;
     const { auth } = record;
     if (auth !== undefined) {
       this.#count('accessDecisions').cell(route, accessOutcome(auth)).value++;
@@ -135,7 +135,7 @@ export class GatewayMetrics {
     }
     const grpc = grpcStatusRead(record);
     if (grpc !== undefined)
-      this.#count('grpcResponses').cell(
+      this.#count('grpcAnswers').cell(
         route,
         grpc,
         record.gatewayGrpcStatus === undefined ? 'upstream' : 'gateway',
@@ -273,7 +273,7 @@ export class GatewayMetrics {
 
   /** A response reached its client partly through a spool file: `bytes` went through it. */
   spooled(route: string, bytes: number): void {
-    this.#count('spooledResponses').cell(route).value++;
+    this.#count('spooledAnswers').cell(route).value++;
     this.#count('spooledBytes').cell(route).value += bytes;
   }
 

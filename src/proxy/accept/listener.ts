@@ -60,7 +60,7 @@ export interface Listener {
    * A drain began (its delay still serves): each HTTP/1.1 answer from now on says
    * `Connection: close` and its connection closes after it, so kept-alive clients move off.
    */
-  closeAfterResponses(): void;
+  closeAfterAnswers(): void;
   /**
    * A drain's first step: stops accepting, closes idle keep-alive connections and every other
    * one after the response in flight on it; every HTTP/2 connection gets GOAWAY NO_ERROR and
@@ -98,7 +98,7 @@ export async function startListener(
   const http1 = http1Handlers(handlers, facts, overLimit, serverTls);
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
-    ? (await import('./h2/h2-listener.ts')).startH2(handlers, facts, () => state.current, overLimit)
+    ? (await import('./h2/h2-listener.ts')).startH2Listener(handlers, facts, () => state.current, overLimit)
     : undefined;
   /** Where the HTTP/2 listener hands back a connection that speaks HTTP/1.1 (one function for all of them). */
   const acceptHttp1 = (socket: Socket) => own.accept(socket);
@@ -152,7 +152,7 @@ export async function startListener(
     connections: () => accepting.connections(),
     close: closed,
     stopAccepting: closed,
-    closeAfterResponses: () => own.closeAfterResponses(),
+    closeAfterAnswers: () => own.closeAfterAnswers(),
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
     // (the TCP count is every connection, HTTP/2 ones included).
     cutConnections: () => {

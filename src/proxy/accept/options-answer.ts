@@ -1,5 +1,5 @@
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import { ALLOW } from '../decide/error-response.ts';
+import { ALLOW } from '../decide/error-answer.ts';
 
 /**
  * What `OPTIONS *` (RFC 9110 §9.3.7), or an OPTIONS whose Max-Forwards is spent, is answered:

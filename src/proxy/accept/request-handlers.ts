@@ -85,6 +85,6 @@ export function capPerClient(
   const slot = handlers.clients.request(exchange.head.remoteAddress);
   if (slot instanceof Failure) return handlers.refusedExchange(exchange, slot, facts);
   // Without a per-client limit (the default) there is nothing to give back.
-  if (slot !== noRelease) exchange.response.onClose(slot);
+  if (slot !== noRelease) exchange.answer.onClose(slot);
   handlers.request(exchange, facts);
 }

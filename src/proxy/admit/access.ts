@@ -131,7 +131,7 @@ export class Access {
     const forward = (config: ForwardAuthConfig, route: RouteConfig): ForwardAuth => {
       const upstream = config.shared
         ? (hops.upstreams.get(config.upstream.name) as Upstream)
-        : this.#ownUpstream(config, previous);
+        : this.#authUpstream(config, previous);
       const name = `auth:${config.name}`;
       const health =
         this.#forwardHealth.get(name)?.health ??
@@ -206,7 +206,7 @@ export class Access {
    * The one-target upstream of an auth URL, kept by its name: the routes that name one host
    * share its pool and circuit (the first route's settings build it).
    */
-  #ownUpstream(config: ForwardAuthConfig, previous: Access | undefined): Upstream {
+  #authUpstream(config: ForwardAuthConfig, previous: Access | undefined): Upstream {
     const { name } = config.upstream;
     let upstream = this.#ownUpstreams.get(name);
     if (upstream === undefined) {

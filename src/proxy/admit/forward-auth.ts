@@ -12,7 +12,7 @@ import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { identityOf } from './identity.ts';
-import { FIELD_VALUE, passedOn, REDIRECTS } from './service-answer.ts';
+import { FIELD_VALUE, passedOnAnswer, REDIRECTS } from './service-answer.ts';
 
 /**
  * The fields in which proxies in front tell the client's facts: always handed to the hop's
@@ -199,7 +199,7 @@ export class ForwardAuth {
       const allowed = this.#copy(answer.headers);
       return identity === undefined ? { allowed } : { allowed, identity };
     }
-    if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOn(answer) };
+    if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOnAnswer(answer) };
     return {
       failed: authHopFailure(
         status >= 500

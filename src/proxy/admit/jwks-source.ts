@@ -168,24 +168,24 @@ export class RemoteJwks {
 
   async #download(started: number): Promise<{ keys: unknown; ttl: number }> {
     // The call's time bound covers the body too (its signal aborts the stream).
-    const response = await callAuthHop(
+    const answer = await callAuthHop(
       this.url,
       { headers: { accept: 'application/jwk-set+json, application/json' } },
       FETCH_TIMEOUT_MS,
     );
-    if (response.status !== 200) {
-      void response.body?.cancel();
+    if (answer.status !== 200) {
+      void answer.body?.cancel();
       // A 429 is the endpoint throttling the gateway's fetches: unavailable for now, as a 503 is.
-      if (response.status >= 500 || response.status === 429)
+      if (answer.status >= 500 || answer.status === 429)
         throw (
-          hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
-          hopUnavailable(response.status, response.headers.get('retry-after'))
+          hopLooping(answer.status, answer.headers.get('proxy-status') ?? undefined) ??
+          hopUnavailable(answer.status, answer.headers.get('retry-after'))
         );
-      throw unusableAnswer(`it answered ${response.status}, not a key set`);
+      throw unusableAnswer(`it answered ${answer.status}, not a key set`);
     }
     let text: string;
     try {
-      text = await boundedText(response, MAX_BODY);
+      text = await boundedText(answer, MAX_BODY);
     } catch (err) {
       if (err instanceof Failure) throw err;
       throw timedOut(err)
@@ -213,7 +213,7 @@ export class RemoteJwks {
       throw unusableAnswer('its answer is not a key set ({"keys": [...]})');
     return {
       keys,
-      ttl: freshFor(response.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
+      ttl: freshFor(answer.headers.get('cache-control')) ?? DEFAULT_TTL_MS,
     };
   }
 }
@@ -226,8 +226,8 @@ export class RemoteJwks {
 const UTF8 = new TextDecoder('utf-8');
 
 /** The body as text, refused past `max` bytes. */
-async function boundedText(response: Response, max: number): Promise<string> {
-  const reader = response.body?.getReader();
+async function boundedText(answer: Response, max: number): Promise<string> {
+  const reader = answer.body?.getReader();
   if (reader === undefined) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -26,7 +26,7 @@ const REWRITTEN = new Set(['content-length', 'x-request-id', 'trailer']);
  * the gateway makes for itself has, and a 401 without a challenge given the bare `Bearer` one
  * (RFC 9110 §11.6.1: a 401 has one).
  */
-export function passedOn(answer: ServiceAnswer): PassedOnAnswer {
+export function passedOnAnswer(answer: ServiceAnswer): PassedOnAnswer {
   const { status, body } = answer;
   const headers: string[] = [];
   for (let i = 0; i < answer.headers.length; i += 2) {

@@ -12,7 +12,7 @@ export interface CopyBudget {
 }
 
 /** A body copy that holds part of a budget: `release` (its response closed, whole or cut) gives back what it holds, and copies no more. */
-export interface HeldCopy extends BodyCopy {
+export interface BudgetedCopy extends BodyCopy {
   release(): void;
 }
 
@@ -27,7 +27,7 @@ export function boundedCopy(
   max: number,
   over: (body: Buffer | undefined) => void,
   budget?: CopyBudget,
-): HeldCopy {
+): BudgetedCopy {
   const chunks: Buffer[] = [];
   let size = 0;
   let held = 0;

@@ -27,7 +27,7 @@ export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme:
  * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
  * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does.
  */
-export function passedOn(fields: FieldMap): boolean {
+export function bypassesStore(fields: FieldMap): boolean {
   return (
     (fields.range !== undefined ||
       fields['if-match'] !== undefined ||

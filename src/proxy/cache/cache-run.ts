@@ -11,8 +11,9 @@ import type {
   StageRequest,
   UpstreamAnswerHead,
 } from '../stages/stage.ts';
+import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
-import { cacheRequestOf, passedOn } from './cache-request.ts';
+import { bypassesStore, cacheRequestOf } from './cache-request.ts';
 import {
   forwardedStatus,
   hitStatus,
@@ -24,7 +25,6 @@ import { deliveryOf } from './delivery.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
 import { refreshExchange } from './refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
-import type { Fill, FillEnd } from './response-cache.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
 
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
@@ -89,7 +89,7 @@ export class CacheRun extends PassingRun {
     this.#request = cacheRequestOf(sent, fields, scheme);
     this.#sent = sent;
     // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
-    if (passedOn(fields)) return this.forward('bypass');
+    if (bypassesStore(fields)) return this.forward('bypass');
     return this.#lookup(false);
   }
 
@@ -281,7 +281,7 @@ export class CacheRun extends PassingRun {
     const since = this.request.record.startedAt;
     const stored = (body: Buffer | undefined) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
-      // Not kept when a purge of its key came since the request did (ResponseCache.set).
+      // Not kept when a purge of its key came since the request did (AnswerCache.set).
       if (answer !== undefined) cache.set(answer, false, since);
       else cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
@@ -307,7 +307,7 @@ export class CacheRun extends PassingRun {
    */
   onFailure(failure: Failure): StageAnswer | undefined {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsOwn || this.refresh) return undefined;
+    if (shape === 'client' || shape === 'internal' || failure.clientsDoing || this.refresh) return undefined;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return undefined;
     this.#fetchEnd = failure;
     const stored = this.#staleAnswer();

@@ -46,7 +46,7 @@ function sendStored(
   cookies: readonly string[],
 ): void {
   const { head, record, fields } = asked;
-  const response = out.sink;
+  const answer = out.sink;
   // The Set-Cookie of the 304 that revalidated it is this client's alone: never stored, sent here.
   const kept = cookies.length === 0 ? stored.fields() : [...stored.fields(), ...cookies];
   // A part the client may splice into a compressed copy: the whole answer goes instead, judged
@@ -54,9 +54,9 @@ function sendStored(
   const whole = compression !== undefined && partForCodedCopy(head.headers, stored.status, kept, compression);
   const sink =
     compression === undefined || asked.background
-      ? response
+      ? answer
       : new CompressingSink(
-          response,
+          answer,
           compression,
           whole ? { ...head, headers: withoutRange(head.headers) } : head,
           record,
@@ -79,13 +79,13 @@ function sendStored(
   );
   // Head, body and end leave in one write, with the turn's other answers (turn-end.ts), as a
   // small proxied answer does: written apiece, a hit cost three writes to the socket.
-  response.holdUntilTurnEnd();
+  answer.deferToTurnEnd();
   const { close } = out;
   try {
     // Never compressed: a 412 or a 416 has no body, a 206's Content-Range counts the stored bytes.
     // Vary says so, as it does of the route's every answer (a fetched 206's too).
     if (made !== undefined)
-      response.sendHead(
+      answer.sendHead(
         made.status,
         made.reason,
         compression === undefined ? headers : withVary(headers),
@@ -101,8 +101,8 @@ function sendStored(
     throw err;
   }
   if (made !== undefined) {
-    if (made.body !== undefined && head.method !== 'HEAD') response.write(made.body);
-    return response.end();
+    if (made.body !== undefined && head.method !== 'HEAD') answer.write(made.body);
+    return answer.end();
   }
   if (!unchanged && head.method !== 'HEAD') sink.write(stored.body);
   sink.end();

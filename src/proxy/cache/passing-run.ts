@@ -11,18 +11,18 @@ import type {
   StageListener,
   StageRequest,
 } from '../stages/stage.ts';
+import type { AnswerCache } from './answer-cache.ts';
 import { type ForwardReason, forwardedStatus } from './cache-status.ts';
 import { type CacheNews, invalidatedKeys } from './invalidation.ts';
 import { refreshOf } from './refresh-exchange.ts';
 import { onlyIfCached } from './request-directives.ts';
-import type { ResponseCache } from './response-cache.ts';
 
 /** What a route's cache stage holds (cache-stage.ts), given by the composition root when a config loads. */
 export interface CachedRoute {
   /** The route's name. */
   readonly name: string;
   /** Its stored answers (kept across reloads: route-caches.ts). */
-  readonly cache: ResponseCache;
+  readonly cache: AnswerCache;
   /** The route's compression: a stored answer (an identity body) goes through it as a fetched one does. */
   readonly compression: CompressionConfig | undefined;
   /** The gateway's name, in Cache-Status and Proxy-Status. */

@@ -5,15 +5,15 @@ import { hostnameOf } from '../route/request-target.ts';
 import { upstreamPath } from '../route/rewrite.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteStage, StageRequest } from '../stages/stage.ts';
+import type { AnswerCache } from './answer-cache.ts';
 import { type CacheNews, invalidatedKeys, invalidates } from './invalidation.ts';
 import type { CachedRoute } from './passing-run.ts';
-import type { ResponseCache } from './response-cache.ts';
 
 /** What the stage reads of the config made live: its router, and each caching route's store and split. */
 export interface ReadRoutes {
   readonly router: Router;
   readonly paths: PathsConfig;
-  readonly caches: ReadonlyMap<string, ResponseCache>;
+  readonly caches: ReadonlyMap<string, AnswerCache>;
   readonly splits: ReadonlyMap<string, NonNullable<CachedRoute['split']>>;
   readonly announce: ((news: CacheNews) => void) | undefined;
 }
@@ -54,7 +54,7 @@ export function readRouteStage(route: RouteConfig, reads: ReadRoutes): RouteStag
 }
 
 /** Another route than `own` keeps answers. */
-function otherCaches(own: string, caches: ReadonlyMap<string, ResponseCache>): boolean {
+function otherCaches(own: string, caches: ReadonlyMap<string, AnswerCache>): boolean {
   for (const name of caches.keys()) if (name !== own) return true;
   return false;
 }

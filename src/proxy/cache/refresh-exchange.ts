@@ -60,15 +60,15 @@ export function refreshExchange(
     expectContinue: false,
   };
   // Nobody reads it: every write is taken at once and let go, and the end closes it.
-  const response = new InMemorySink();
-  response.onClose(() => done());
+  const answer = new InMemorySink();
+  answer.onClose(() => done());
   // The gateway's own request: nothing of it was read from a client.
   return {
     head,
     body: undefined,
     bodyComplete: true,
     bytesRead: 0,
-    response,
+    answer,
     background: { upstream: side, note: new RefreshNote(done) },
   };
 }

@@ -1,5 +1,5 @@
 import type { CacheConfig, RouteConfig } from '../../core/config/types.ts';
-import { ResponseCache } from './response-cache.ts';
+import { AnswerCache } from './answer-cache.ts';
 import { workersStoreDir } from './workers-store.ts';
 
 /**
@@ -11,10 +11,10 @@ import { workersStoreDir } from './workers-store.ts';
  */
 export function routeCaches(
   routes: readonly RouteConfig[],
-  previous: ReadonlyMap<string, ResponseCache> | undefined,
+  previous: ReadonlyMap<string, AnswerCache> | undefined,
   workersDir = workersStoreDir(),
-): ReadonlyMap<string, ResponseCache> {
-  const caches = new Map<string, ResponseCache>();
+): ReadonlyMap<string, AnswerCache> {
+  const caches = new Map<string, AnswerCache>();
   for (const route of routes) {
     if (route.cache === undefined) continue;
     const old = previous?.get(route.name);
@@ -22,7 +22,7 @@ export function routeCaches(
       route.name,
       old !== undefined && sameSettings(old.config, route.cache)
         ? old
-        : new ResponseCache(route.cache, route.name, route.cache.workersShare ? workersDir : undefined),
+        : new AnswerCache(route.cache, route.name, route.cache.workersShare ? workersDir : undefined),
     );
   }
   return caches;

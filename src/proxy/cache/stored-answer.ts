@@ -77,7 +77,7 @@ export class StoredAnswer {
     return this.#policy;
   }
 
-  /** Bytes it counts against max_size: a 304's fields may change it (ResponseCache.revalidated counts them). */
+  /** Bytes it counts against max_size: a 304's fields may change it (AnswerCache.revalidated counts them). */
   get size(): number {
     return this.#size;
   }
@@ -85,7 +85,7 @@ export class StoredAnswer {
   /**
    * A 304 answered the validators this answer's revalidation sent: its fields update the stored
    * ones (not-modified-update.ts), and its freshness and stale-if-error window follow them (one
-   * that says `no-store` or `private` ends its keeping: ResponseCache.revalidated). Nothing is
+   * that says `no-store` or `private` ends its keeping: AnswerCache.revalidated). Nothing is
    * updated when the 304 names another representation (false).
    */
   revalidated(request: CacheRequest, notModified: CachePolicy.Headers): boolean {

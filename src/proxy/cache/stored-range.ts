@@ -27,7 +27,7 @@ export function storedPart(
   const range = request.range;
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
-  if (ifRange !== undefined && !ifRangeHolds(String(ifRange), fields)) return undefined;
+  if (ifRange !== undefined && !ifRangeMatches(String(ifRange), fields)) return undefined;
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
   if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const length = body.length;
@@ -57,7 +57,7 @@ export function storedPart(
  * validator: one less than a second before the stored Date (§8.8.2.2), which may have changed
  * again within that second.
  */
-function ifRangeHolds(value: string, fields: readonly string[]): boolean {
+function ifRangeMatches(value: string, fields: readonly string[]): boolean {
   if (value.startsWith('"') || value.startsWith('W/')) {
     const etag = firstField(fields, 'etag');
     return etag !== undefined && !etag.startsWith('W/') && value === etag;

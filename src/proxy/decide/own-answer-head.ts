@@ -7,7 +7,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { type AnswerEdit, OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
-import { keptOwn } from './error-response.ts';
+import { keptOwn } from './error-answer.ts';
 
 /**
  * A service's own refusal (an auth service's 401, its 403, its redirect to a login page), passed

@@ -5,7 +5,7 @@
  * never the protocol: a request that speaks none (every plain one) has no relay, and pays nothing.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
 /** What reads the answers of one protocol (ExchangeOptions.relays). */
@@ -21,13 +21,13 @@ export interface AnswerRelay {
   /** A piece of the body on its way to the client. */
   feed(chunk: Buffer): void;
   /**
-   * The answer ended whole with these trailers (`kept`: those that reach the client). `headHeld`:
+   * The answer ended whole with these trailers (`kept`: those that reach the client). `headPending`:
    * the head has not left yet (it leaves with the end).
    */
   ended(
     trailers: string[] | undefined,
     kept: string[] | undefined,
-    headHeld: boolean,
+    headPending: boolean,
     record: RequestRecord,
   ): void;
   /**
@@ -38,7 +38,7 @@ export interface AnswerRelay {
   endCut(
     failure: Failure,
     record: RequestRecord,
-    sink: ResponseSink,
+    sink: AnswerSink,
     asSent: boolean,
     minimal: boolean,
   ): boolean;

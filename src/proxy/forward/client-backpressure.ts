@@ -3,18 +3,18 @@
  * which every response may need. What the client has not taken is held for it up to the route's
  * buffer (so a response that fits is taken whole and its connection freed at once) and counted
  * against its connection's budget and the process's `limits.buffer_total`; past that, the rest
- * goes through an overflow when the gateway has one (response-overflow.ts: the spool's disk) so
+ * goes through an overflow when the gateway has one (answer-overflow.ts: the spool's disk) so
  * the upstream need not wait for this client, or the upstream is paused until the client drains.
  * The sink's send deadline cuts a client that takes nothing. Made by the exchange the first time
  * a write is left waiting: most responses never are, and pay nothing of this.
  */
 import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
-import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { BufferBudget } from '../../core/net/buffer-budget.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { ExchangeController } from '../../upstream/connections/exchange-contract.ts';
+import type { AnswerOverflow, OverflowedAnswer, OverflowOutlet } from './answer-overflow.ts';
 import type { ReaderMemory } from './reader-memory.ts';
-import type { OverflowedResponse, OverflowOutlet, ResponseOverflow } from './response-overflow.ts';
 
 /**
  * Response writes held for a client that is not keeping up before the upstream is paused, at
@@ -36,18 +36,18 @@ export interface BackpressureBounds {
    * Response bytes held for a slow client before the upstream is paused (`routes[].limits.buffer`):
    * a response up to it is taken whole, and its connection goes back to the pool at once.
    */
-  readonly responseBuffer: number;
+  readonly answerBuffer: number;
   /** What every slow client's response may hold in memory together (`limits.buffer_total`); undefined: none. */
   readonly readerMemory: ReaderMemory | undefined;
   /** Where the rest goes past the buffer (the gateway's spool); undefined: nowhere, the upstream waits. */
-  readonly overflow: ResponseOverflow | undefined;
+  readonly overflow: AnswerOverflow | undefined;
 }
 
 export class ClientBackpressure implements OverflowOutlet {
   readonly #exchange: BackpressuredExchange;
-  readonly #sink: ResponseSink;
+  readonly #sink: AnswerSink;
   /** The client connection's budget (HTTP/2: shared by its streams); undefined: none. */
-  readonly #budget: HoldBudget | undefined;
+  readonly #budget: BufferBudget | undefined;
   readonly #bounds: BackpressureBounds;
   readonly #record: RequestRecord;
   /** Writes made since the client's socket last drained (0: it keeps up). */
@@ -57,14 +57,14 @@ export class ClientBackpressure implements OverflowOutlet {
   /** The client's socket holds the buffer's worth: the upstream is paused until it drains. */
   #awaitingDrain = false;
   /** What the client could not take yet, past the buffer, on its way through the overflow. */
-  #overflowed: OverflowedResponse | undefined;
+  #overflowed: OverflowedAnswer | undefined;
   readonly #drained = (): void => this.#onDrain();
 
   /** Made after a write to `sink` was left waiting (it armed its send deadline with it). */
   constructor(
     exchange: BackpressuredExchange,
-    sink: ResponseSink,
-    budget: HoldBudget | undefined,
+    sink: AnswerSink,
+    budget: BufferBudget | undefined,
     bounds: BackpressureBounds,
     record: RequestRecord,
   ) {
@@ -89,12 +89,12 @@ export class ClientBackpressure implements OverflowOutlet {
    * overflow or past its bounds): what the response waits for now is the client, not the upstream.
    */
   get waitsForReader(): boolean {
-    return this.#awaitingDrain || this.#overflowed?.holdsUpstream === true;
+    return this.#awaitingDrain || this.#overflowed?.pausesUpstream === true;
   }
 
   /** The exchange's first write to the client was left waiting (it made this then): the upstream goes on, or waits. */
   leftWaiting(controller: ExchangeController): void {
-    if (!this.held()) this.#fellBehind(controller);
+    if (!this.backlogged()) this.#fellBehind(controller);
   }
 
   /** The next piece of the body from the upstream: to the client, or through the overflow; the upstream paused when it must wait. */
@@ -121,16 +121,16 @@ export class ClientBackpressure implements OverflowOutlet {
    */
   send(chunk: Buffer): boolean {
     if (this.#sink.write(chunk) && this.#heldWrites === 0) return true;
-    return this.held();
+    return this.backlogged();
   }
 
   /** A write was left waiting: whether the client may be written more before it drains. */
-  held(): boolean {
+  backlogged(): boolean {
     const sink = this.#sink;
     if (this.#heldWrites++ === 0) sink.onDrain(this.#drained);
     this.#charge(sink.pendingBytes);
     return (
-      sink.pendingBytes <= this.#bounds.responseBuffer &&
+      sink.pendingBytes <= this.#bounds.answerBuffer &&
       this.#heldWrites <= MAX_HELD_WRITES &&
       !this.#memoryFull()
     );

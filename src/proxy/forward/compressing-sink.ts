@@ -17,7 +17,7 @@
  * `write` says false past it, as the client's sink would.
  *
  * On an HTTP/2 connection each compressor counts against the connection's budget
- * (`limits.http2.connection_buffer`, hold-budget.ts) while it lives, as what waits for the
+ * (`limits.http2.connection_buffer`, buffer-budget.ts) while it lives, as what waits for the
  * client does: a response whose compressor the budget has no room for goes as it is (identity,
  * its own Content-Length, ETag and digests, with `Vary: Accept-Encoding`, which is true of it),
  * so one connection's streams hold at most its budget in compressors, not one each.
@@ -27,8 +27,8 @@
  * cut while held, the head and what came of the body go out as they are before the cut.
  */
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
-import type { DownstreamHead, ResponseSink } from '../../core/net/downstream.ts';
-import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { BufferBudget } from '../../core/net/buffer-budget.ts';
+import type { AnswerSink, DownstreamHead } from '../../core/net/downstream.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
 import {
   compressedFields,
@@ -39,7 +39,7 @@ import {
   withVary,
 } from './coded-fields.ts';
 import { COMPRESSOR_BYTES, type Compressor, compressorFor, FLUSH } from './compressors.ts';
-import { codingFacts, codingFor, heldTag, weakNotModified } from './content-coding.ts';
+import { clientTag, codingFacts, codingFor, weakNotModified } from './content-coding.ts';
 import { PassingSink } from './passing-sink.ts';
 
 /** What the log line says of a compressed response (the request record's fields). */
@@ -54,7 +54,7 @@ export class CompressingSink extends PassingSink {
   readonly #request: DownstreamHead;
   readonly #record: CompressionRecord;
   /** The client connection's budget (HTTP/2), which the compressor counts against; none for HTTP/1.1. */
-  readonly #budget: HoldBudget | undefined;
+  readonly #budget: BufferBudget | undefined;
   /** Bytes the compressor counts against the budget now (0 once given back). */
   #charged = 0;
   #compressor: Compressor | undefined;
@@ -65,14 +65,14 @@ export class CompressingSink extends PassingSink {
    * A response without Content-Length, held (head and body) until it reaches `min_size`, when
    * it is compressed, or ends under it, when it goes out as it is. Bounded by `min_size`.
    */
-  #held: HeldResponse | undefined;
+  #held: PendingHead | undefined;
 
   constructor(
-    inner: ResponseSink,
+    inner: AnswerSink,
     config: CompressionConfig,
     request: DownstreamHead,
     record: CompressionRecord,
-    budget?: HoldBudget,
+    budget?: BufferBudget,
   ) {
     super(inner);
     this.#config = config;
@@ -85,8 +85,8 @@ export class CompressingSink extends PassingSink {
     return this.#held !== undefined || this.inner.headSent;
   }
   /** A head held here goes to the inner sink with the end, which sends both at once too. */
-  get headHeld(): boolean {
-    return this.#held !== undefined || this.inner.headHeld === true;
+  get headPending(): boolean {
+    return this.#held !== undefined || this.inner.headPending === true;
   }
   /**
    * Nothing held or compressed: what was written went to the client's sink as it was, so its
@@ -125,10 +125,10 @@ export class CompressingSink extends PassingSink {
       );
       return;
     }
-    const head: HeldResponse = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
+    const head: PendingHead = { status, reason, headers, close, coding, chunks: [], bytes: 0 };
     // Server-sent events go at once: an event must not wait for the next ones.
     if (!hasField(headers, 'content-length') && !isEventStream(headers) && this.#config.minSize > 0) {
-      if (this.#refusesHeld(head)) return;
+      if (this.#refusesPending(head)) return;
       this.#held = head;
       // Held no longer than its turn either: a head sent ahead of its body (a long poll's, a
       // stream's) is not kept from the client until the body comes.
@@ -148,7 +148,7 @@ export class CompressingSink extends PassingSink {
   sendNotModified(ok: readonly string[], headers: readonly string[], close?: boolean): void {
     const requestHeaders = this.#request.headers;
     const compressed =
-      heldTag(requestHeaders, headers) === 'weak' ||
+      clientTag(requestHeaders, headers) === 'weak' ||
       codingFor(codingFacts(requestHeaders, 200, ok), requestHeaders, this.#config) !== undefined;
     this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
   }
@@ -159,7 +159,7 @@ export class CompressingSink extends PassingSink {
    * refusal can still be the gateway's answer, not a bare reset logged as a 200. True when one is
    * refused and the head went now as the other (or threw, when neither goes).
    */
-  #refusesHeld(head: HeldResponse): boolean {
+  #refusesPending(head: PendingHead): boolean {
     const inner = this.inner;
     if (inner.headRefusal === undefined) return false;
     const { status, reason, headers, close } = head;
@@ -177,7 +177,7 @@ export class CompressingSink extends PassingSink {
    * (exchange.ts catches it at the head); here the head is already the exchange's past, so the
    * transfer is cut instead, as a failure after the head is. False when it was.
    */
-  #sendHeld(send: () => void): boolean {
+  #sendPending(send: () => void): boolean {
     try {
       send();
       return true;
@@ -189,10 +189,10 @@ export class CompressingSink extends PassingSink {
 
   /** Sends the held head and body as they are (false: the head was refused, the transfer cut). */
   #release(): boolean {
-    const held = this.#held as HeldResponse;
+    const held = this.#held as PendingHead;
     this.#held = undefined;
     const send = () => this.inner.sendHead(held.status, held.reason, withVary(held.headers), held.close);
-    if (!this.#sendHeld(send)) return false;
+    if (!this.#sendPending(send)) return false;
     for (const piece of held.chunks) this.inner.write(piece);
     return true;
   }
@@ -201,7 +201,7 @@ export class CompressingSink extends PassingSink {
    * Sends the compressed head and starts the compressor; or, when the connection's budget has no
    * room left for one, the head as it is, and the body passes through.
    */
-  #compress(head: HeldResponse): void {
+  #compress(head: PendingHead): void {
     const { status, reason, headers, close, coding } = head;
     const cost = COMPRESSOR_BYTES[coding];
     const budget = this.#budget;
@@ -246,7 +246,7 @@ export class CompressingSink extends PassingSink {
       }
       // Large enough: compressed from its first byte.
       this.#held = undefined;
-      if (!this.#sendHeld(() => this.#compress(held))) return true;
+      if (!this.#sendPending(() => this.#compress(held))) return true;
       let room = true;
       for (const piece of held.chunks) room = this.write(piece);
       return room;
@@ -282,7 +282,7 @@ export class CompressingSink extends PassingSink {
       // long poll does): compressed from its first byte, as nginx compresses a body of unknown
       // length, and the head goes now; waiting for the body would keep it from the client.
       this.#held = undefined;
-      this.#sendHeld(() => this.#compress(held));
+      this.#sendPending(() => this.#compress(held));
       return;
     }
     const compressor = this.#compressor;
@@ -326,7 +326,7 @@ export class CompressingSink extends PassingSink {
     // bytes that came go out as they are, then the cut, exactly as without compression. A
     // connection closed before any head would read as a gateway fault, and an idle keep-alive
     // connection's close invites the client to send the request again. A head the client's
-    // sink refused: #sendHeld has cut the transfer already.
+    // sink refused: #sendPending has cut the transfer already.
     if (this.#held !== undefined && !this.#release()) return;
     // Destroyed, never ended: what went out is a stream without its end, as the client must see.
     this.#compressor?.destroy();
@@ -338,7 +338,7 @@ function turnEnded(sink: CompressingSink): void {
   sink.turnEnded();
 }
 
-interface HeldResponse {
+interface PendingHead {
   readonly status: number;
   readonly reason: string;
   readonly headers: readonly string[];

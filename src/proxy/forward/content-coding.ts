@@ -111,7 +111,7 @@ export function weakNotModified(
   config: CompressionConfig,
 ): boolean {
   if (facts.status !== 304) return false;
-  const held = heldTag(requestHeaders, facts.headers);
+  const held = clientTag(requestHeaders, facts.headers);
   if (held === 'weak') return true;
   return (
     notModifiedForCompressed(facts, config, held) &&
@@ -174,7 +174,7 @@ function isLength(headers: readonly string[], i: number): boolean {
  * 200 would have had (RFC 9110 §15.4.5), weak then, or a cache that updates its stored
  * compressed answer from it gets a strong validator back on it (and resumes with the identity
  * body's ranges). A 304 without Content-Type (as most are) might have been, unless the client
- * holds that tag strong (`held`, heldTag): a video's 304 made its strong ETag weak, and the
+ * holds that tag strong (`held`, clientTag): a video's 304 made its strong ETag weak, and the
  * browser that took it sent an If-Range that never matches.
  */
 export function notModifiedForCompressed(
@@ -191,7 +191,7 @@ export function notModifiedForCompressed(
  * (the copy it holds is a compressed one's, or the tag was weak already), `strong` when only so
  * (an identity body's), undefined when not at all.
  */
-export function heldTag(
+export function clientTag(
   requestHeaders: readonly string[],
   headers: readonly string[],
 ): 'strong' | 'weak' | undefined {

@@ -268,7 +268,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
    */
   abandon(): Failure | undefined {
     if (this.finished) return undefined;
-    const gone = new Failure('client_closed', this.client.response.leftHow, { stage: this.stage });
+    const gone = new Failure('client_closed', this.client.answer.leftHow, { stage: this.stage });
     const controller = this.controller;
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();

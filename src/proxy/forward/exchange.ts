@@ -3,7 +3,7 @@ import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type {
   ExchangeController,
   ExchangeHandler,
@@ -11,12 +11,12 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
+import { buildDownstreamHead } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
-import { HeldAnswer, spentController } from './held-answer.ts';
 import { InterimAnswers } from './interim-answers.ts';
-import { buildDownstreamHead } from './response-headers.ts';
+import { PausedAnswer, spentController } from './paused-answer.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel, upgradeOf } from './tunnel.ts';
 
@@ -30,9 +30,9 @@ import { openTunnel, upgradeOf } from './tunnel.ts';
 export class Exchange extends ExchangeAttempt implements ExchangeHandler, BackpressuredExchange {
   /** Where the answer's body goes: the client's response, through the route's stages around it (their wrapSink). */
   // The one check a route without a stage around the body pays (compression has one).
-  private readonly sink: ResponseSink = this.options.stages?.wrapsSinks
-    ? this.options.stages.wrapSink(this.client.response, this.client.budget)
-    : this.client.response;
+  private readonly sink: AnswerSink = this.options.stages?.wrapsSinks
+    ? this.options.stages.wrapSink(this.client.answer, this.client.budget)
+    : this.client.answer;
   /** The interim (1xx) answers passed on, once one came (interim-answers.ts). */
   private interim: InterimAnswers | undefined;
   /** The downstream response can carry the upstream's trailers (set with the head). */
@@ -41,15 +41,15 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   private headRefused = false;
   /** The body's copy a route stage keeps (bounded, kept only when the body ends whole). */
   private copy: BodyCopy | undefined;
-  /** The answer, held while a route stage decides on its head after waiting (held-answer.ts). */
-  private held: HeldAnswer | undefined;
+  /** The answer, held while a route stage decides on its head after waiting (paused-answer.ts). */
+  private held: PausedAnswer | undefined;
   /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
   private backpressure: ClientBackpressure | undefined;
   /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
   private relayed: AnswerRelay | undefined;
 
   /** This hop's Via entry on an answer: the version the upstream answered in, whatever the client's (RFC 9110 §7.6.3). */
-  private responseVia(head: UpstreamHead): string {
+  private answerVia(head: UpstreamHead): string {
     const { vias } = this.options;
     return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
   }
@@ -62,10 +62,10 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     return this.backpressure?.waitsForReader === true;
   }
 
-  onResponseStart(controller: ExchangeController, response: UpstreamHead): void {
+  onResponseStart(controller: ExchangeController, answer: UpstreamHead): void {
     const { record } = this;
     const { head: request } = this.client;
-    const statusCode = response.status;
+    const statusCode = answer.status;
     this.stage = 'head_received';
     record.ttfbMs = record.elapsed();
     this.firstByte();
@@ -77,12 +77,12 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       statusCode !== 204 &&
       statusCode !== 304 &&
       (request.protocol === 'HTTP/2' ||
-        (request.versionMinor === 1 && response.hasBody && response.bodyLength === undefined));
-    this.relayed = this.options.relays?.relay(statusCode, response.headers, record);
+        (request.versionMinor === 1 && answer.hasBody && answer.bodyLength === undefined));
+    this.relayed = this.options.relays?.relay(statusCode, answer.headers, record);
     const head = buildDownstreamHead(
-      response.headers,
+      answer.headers,
       record.id,
-      this.responseVia(response),
+      this.answerVia(answer),
       statusCode >= 500
         ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
         : undefined,
@@ -94,25 +94,25 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       const verdict = stages.onUpstreamHead({
         status: statusCode,
         headers: head,
-        received: response.headers,
+        received: answer.headers,
       });
-      if (verdict instanceof Promise) return this.holdFor(verdict, controller, response, head);
+      if (verdict instanceof Promise) return this.pauseFor(verdict, controller, answer, head);
       if (this.stagesTook(controller, statusCode, verdict)) return;
     }
-    this.relayHead(controller, response, head);
+    this.relayHead(controller, answer, head);
   }
 
   /** The upstream's head goes downstream (the route's stages had their say): the body follows. */
-  private relayHead(controller: ExchangeController, response: UpstreamHead, head: string[]): void {
+  private relayHead(controller: ExchangeController, answer: UpstreamHead, head: string[]): void {
     const { sink } = this;
-    const statusCode = response.status;
+    const statusCode = answer.status;
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
-    sink.holdUntilTurnEnd();
+    sink.deferToTurnEnd();
     try {
       const headers = this.options.editHeaders?.(head) ?? head;
       // An answer received over HTTP/2 has no reason phrase: an HTTP/1.1 client gets the standard one.
-      sink.sendHead(statusCode, response.reason || (REASONS[statusCode] ?? ''), headers);
+      sink.sendHead(statusCode, answer.reason || (REASONS[statusCode] ?? ''), headers);
     } catch (err) {
       // The sink refuses a head its client cannot take (an HTTP/2 client's header list size): the
       // gateway's answer, smaller, says so instead.
@@ -131,7 +131,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     this.relayed?.headSent();
     const { stages } = this.options;
     if (stages?.relays) {
-      const { reason, headers: fields, version } = response;
+      const { reason, headers: fields, version } = answer;
       this.copy = stages.onRelayed({ status: statusCode, reason, fields, version });
     }
     this.owner.settled({ kind: 'responded', status: statusCode });
@@ -177,21 +177,21 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   }
 
   /**
-   * A stage decides on the head after waiting (held-answer.ts): the answer is held meanwhile, then
+   * A stage decides on the head after waiting (paused-answer.ts): the answer is held meanwhile, then
    * relayed with what came of its body (or not: asked again, a stage's failure), unless the
    * exchange ended first (the upstream failed, the client left, the deadline passed: told already).
    */
-  private holdFor(
+  private pauseFor(
     verdict: Promise<HeadOutcome>,
     controller: ExchangeController,
-    response: UpstreamHead,
+    answer: UpstreamHead,
     head: string[],
   ): void {
-    const held = new HeldAnswer();
+    const held = new PausedAnswer();
     this.held = held;
     controller.pause();
     verdict
-      .then((decided) => this.decidedHeld(decided, held, response, head))
+      .then((decided) => this.decidedPaused(decided, held, answer, head))
       .catch((err: unknown) =>
         // A bug of the gateway's past the stages (theirs are failures in `decided`): this exchange's 500, not the process's end.
         this.cancel(
@@ -204,13 +204,18 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   }
 
   /** The stages decided on a held answer: relayed with what was kept of it, unless it was not (asked again, a failure) or the exchange ended meanwhile. */
-  private decidedHeld(decided: HeadOutcome, held: HeldAnswer, response: UpstreamHead, head: string[]): void {
+  private decidedPaused(
+    decided: HeadOutcome,
+    held: PausedAnswer,
+    answer: UpstreamHead,
+    head: string[],
+  ): void {
     this.held = undefined;
     if (this.finished) return;
     // The connection's own, or the spent one's if the answer ended meanwhile.
     const now = this.controller as ExchangeController;
-    if (this.stagesTook(now, response.status, decided)) return;
-    this.relayHead(now, response, head);
+    if (this.stagesTook(now, answer.status, decided)) return;
+    this.relayHead(now, answer, head);
     if (this.finished) return;
     // Before the kept chunks go: a pause the client's pace asks while they do stands.
     if (!held.ended) now.resume();
@@ -271,7 +276,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       return;
     }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
-    this.relayed?.ended(trailers, kept, this.sink.headHeld === true, this.record);
+    this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and an
     // overflowed rest reaches the client from where it waits.
@@ -289,7 +294,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const headers = buildDownstreamHead(head.headers, record.id, this.responseVia(head), undefined, false);
+    const headers = buildDownstreamHead(head.headers, record.id, this.answerVia(head), undefined, false);
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
@@ -365,6 +370,6 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
     this.interim ??= new InterimAnswers(this.sink, this.record);
-    this.interim.relay(head, this.responseVia(head));
+    this.interim.relay(head, this.answerVia(head));
   }
 }

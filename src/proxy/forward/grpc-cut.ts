@@ -48,7 +48,7 @@ export class GrpcMessageBounds {
 }
 
 /** Whether a response head (flat [name, value, …]) is a gRPC one whose body is length-prefixed messages. */
-export function isGrpcResponse(status: number, headers: readonly string[]): boolean {
+export function isGrpcAnswer(status: number, headers: readonly string[]): boolean {
   if (status !== 200) return false;
   for (let i = 0; i < headers.length; i += 2)
     if (headers[i].length === 12 && headers[i].toLowerCase() === 'content-type')

@@ -12,10 +12,10 @@ import {
   toldGrpcStatus,
 } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { AnswerRelay, AnswerRelays } from './answer-relay.ts';
-import { GrpcMessageBounds, isGrpcResponse } from './grpc-cut.ts';
+import { GrpcMessageBounds, isGrpcAnswer } from './grpc-cut.ts';
 
 /** A gRPC call's answers, read as they pass (ExchangeOptions.relays for a gRPC call). */
 export const GRPC_RELAYS: AnswerRelays = {
@@ -36,7 +36,7 @@ export class GrpcRelay implements AnswerRelay {
    * that is no gRPC answer (a JSON API's): UNKNOWN (http-grpc-status-mapping.md).
    */
   constructor(status: number, headers: readonly string[], record: RequestRecord) {
-    this.#messages = isGrpcResponse(status, headers);
+    this.#messages = isGrpcAnswer(status, headers);
     this.#byHttp =
       grpcStatusOfHttp(status) ?? (status === 200 && !this.#messages ? GRPC_CODES.UNKNOWN : undefined);
     record.upstreamGrpcStatus = grpcStatusIn(headers) ?? this.#byHttp;
@@ -53,19 +53,19 @@ export class GrpcRelay implements AnswerRelay {
 
   /**
    * The answer ended whole with these trailers (`kept`: those that reach the client): the record
-   * takes the status its client reads of it. `headHeld`: the head has not left yet, so with
+   * takes the status its client reads of it. `headPending`: the head has not left yet, so with
    * nothing of a body sent it leaves with the end as one HEADERS frame (Trailers-Only).
    */
   ended(
     trailers: string[] | undefined,
     kept: string[] | undefined,
-    headHeld: boolean,
+    headPending: boolean,
     record: RequestRecord,
   ): void {
     record.upstreamGrpcStatus = this.#endedStatus(
       trailers,
       kept,
-      record.bytesOut === 0 && headHeld,
+      record.bytesOut === 0 && headPending,
       record.upstreamGrpcStatus,
     );
   }
@@ -104,7 +104,7 @@ export class GrpcRelay implements AnswerRelay {
   endCut(
     failure: Failure,
     record: RequestRecord,
-    sink: ResponseSink,
+    sink: AnswerSink,
     asSent: boolean,
     minimal: boolean,
   ): boolean {

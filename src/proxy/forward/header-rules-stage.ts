@@ -13,14 +13,14 @@ import { applyHeaderRules } from './header-rules.ts';
  * hook: nothing of it runs.
  */
 export function headerRulesStage(route: RouteConfig): RouteStage | undefined {
-  const { requestHeaders: request, responseHeaders: response } = route;
-  if (request === undefined && response === undefined) return undefined;
+  const { requestHeaders: request, responseHeaders: answer } = route;
+  if (request === undefined && answer === undefined) return undefined;
   const start: (req: StageRequest) => StageHooks =
     request === undefined
-      ? (req) => new ResponseRulesRun(response as HeaderRules, req)
-      : response === undefined
+      ? (req) => new AnswerRulesRun(answer as HeaderRules, req)
+      : answer === undefined
         ? (req) => new RequestRulesRun(request, req)
-        : (req) => new HeaderRulesRun(request, response, req);
+        : (req) => new HeaderRulesRun(request, answer, req);
   return { name: 'header_rules', timeoutMs: 0, failOpen: false, trusted: true, start };
 }
 
@@ -36,7 +36,7 @@ abstract class RulesRun {
 }
 
 /** The route's response rules on every answer. */
-class ResponseRulesRun extends RulesRun {
+class AnswerRulesRun extends RulesRun {
   editAnswer(headers: readonly string[]): string[] {
     return applyHeaderRules(headers, this.rules, this.request);
   }
@@ -51,14 +51,14 @@ class RequestRulesRun extends RulesRun {
 
 /** Both: the request rules on what goes upstream, the response rules on every answer. */
 class HeaderRulesRun extends RequestRulesRun {
-  readonly #response: HeaderRules;
+  readonly #answer: HeaderRules;
 
-  constructor(request: HeaderRules, response: HeaderRules, req: StageRequest) {
+  constructor(request: HeaderRules, answer: HeaderRules, req: StageRequest) {
     super(request, req);
-    this.#response = response;
+    this.#answer = answer;
   }
 
   editAnswer(headers: readonly string[]): string[] {
-    return applyHeaderRules(headers, this.#response, this.request);
+    return applyHeaderRules(headers, this.#answer, this.request);
   }
 }

@@ -1,9 +1,9 @@
 import { REASONS } from '../../core/failure/wording.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
+import { buildDownstreamHead } from './answer-headers.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
-import { buildDownstreamHead } from './response-headers.ts';
 
 /**
  * The interim (1xx) answers an exchange passes on to its client, as a proxy does (RFC 9110
@@ -11,13 +11,13 @@ import { buildDownstreamHead } from './response-headers.ts';
  * Made by the exchange at the first one: most answers have none.
  */
 export class InterimAnswers {
-  readonly #sink: ResponseSink;
+  readonly #sink: AnswerSink;
   readonly #record: RequestRecord;
   /** Interim answers relayed so far, and their fields' bytes. */
   #count = 0;
   #bytes = 0;
 
-  constructor(sink: ResponseSink, record: RequestRecord) {
+  constructor(sink: AnswerSink, record: RequestRecord) {
     this.#sink = sink;
     this.#record = record;
   }

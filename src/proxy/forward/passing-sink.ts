@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 
 /**
@@ -7,10 +7,10 @@ import type { SendLimit } from '../../core/net/send-deadline.ts';
  * does not change: the state only the client's sink knows (finished, closed, how it was cut)
  * and the calls that do not touch the response's head, body or end. The wrapper writes those.
  */
-export abstract class PassingSink implements ResponseSink {
-  protected readonly inner: ResponseSink;
+export abstract class PassingSink implements AnswerSink {
+  protected readonly inner: AnswerSink;
 
-  constructor(inner: ResponseSink) {
+  constructor(inner: AnswerSink) {
     this.inner = inner;
   }
 
@@ -47,8 +47,8 @@ export abstract class PassingSink implements ResponseSink {
   sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
     return this.inner.sendInterim(status, reason, headers);
   }
-  holdUntilTurnEnd(): void {
-    this.inner.holdUntilTurnEnd();
+  deferToTurnEnd(): void {
+    this.inner.deferToTurnEnd();
   }
   onSendTimeout(callback: (limit: SendLimit) => void): void {
     this.inner.onSendTimeout(callback);

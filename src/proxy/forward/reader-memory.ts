@@ -19,7 +19,7 @@ export class ReaderMemory {
   }
 
   /** Bytes held now. */
-  get held(): number {
+  get buffered(): number {
     return this.#held.bytes;
   }
 

@@ -44,7 +44,7 @@ export function prepareBody(
     ready({ kind: 'stream' });
     return undefined;
   }
-  return readHeld(exchange, { ...plan.limits, buffer: plan.buffer }, (read) => {
+  return readBuffered(exchange, { ...plan.limits, buffer: plan.buffer }, (read) => {
     if (read instanceof Failure) return failed(read);
     ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
   });
@@ -80,7 +80,7 @@ export function readWholeForStage(
     done(broken);
     return undefined;
   }
-  return readHeld(exchange, { ...limits, buffer: limit }, (read) => {
+  return readBuffered(exchange, { ...limits, buffer: limit }, (read) => {
     if (read instanceof Failure) return done(read);
     done('over' in read ? tooLarge(limit, reader) : read.whole);
   });
@@ -96,12 +96,12 @@ function askedForBody(exchange: DownstreamExchange): Failure | undefined {
   const body = exchange.body;
   if (body?.errored != null)
     return classifyRequestBodyError(body.errored as NodeJS.ErrnoException, 'not_sent');
-  if (exchange.head.expectContinue) exchange.response.sendContinue();
+  if (exchange.head.expectContinue) exchange.answer.sendContinue();
   return undefined;
 }
 
 /** readBodyWhole, with a body read whole held for the exchange's life (every attempt sends it): counted against the connection's budget until it is over. */
-function readHeld(
+function readBuffered(
   exchange: DownstreamExchange,
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
@@ -114,7 +114,7 @@ function readHeld(
     (read) => {
       if (budget !== undefined && !(read instanceof Failure) && 'whole' in read) {
         const held = read.whole.length;
-        exchange.response.onClose(() => budget.add(-held));
+        exchange.answer.onClose(() => budget.add(-held));
       }
       done(read);
     },

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { BufferBudget } from '../../core/net/buffer-budget.ts';
 import { BodyRate, type BodyRateLimits } from './body-rate.ts';
 
 /**
@@ -60,7 +60,7 @@ export function readBodyWhole(
   unannounced: boolean,
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
-  budget?: HoldBudget,
+  budget?: BufferBudget,
 ): () => void {
   const chunks: Buffer[] = [];
   let received = 0;

@@ -104,7 +104,7 @@ function copyClientFields(
     const value = raw[i + 1];
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || lower === 'expect' || nominated?.has(lower)) continue;
-    if (lower.includes('_') && isOwnWordSpelledOtherwise(lower)) continue;
+    if (lower.includes('_') && isCandorWordSpelledOtherwise(lower)) continue;
     switch (lower) {
       case 'x-forwarded-for':
         if (facts.trusted)
@@ -246,7 +246,7 @@ function isProxysWord(lower: string): boolean {
  * HTTP_TRANSFER_ENCODING as a framing hint (Werkzeug takes `chunked` there for a body of unknown
  * length and sets aside the Content-Length it came with). nginx drops every such field.
  */
-function isOwnWordSpelledOtherwise(lower: string): boolean {
+function isCandorWordSpelledOtherwise(lower: string): boolean {
   const dashed = cgiSpelling(lower);
   return (
     dashed === 'x-request-id' ||

@@ -22,7 +22,7 @@ import { join } from 'node:path';
  */
 export async function privateSpoolDir(dir: string, shared: boolean): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const problem = await notOwnFolder(dir);
+  const problem = await notPrivateFolder(dir);
   if (problem === undefined) return dir;
   if (!shared)
     throw new Error(`the spool directory ${JSON.stringify(dir)} ${problem}: no spool file is made there`);
@@ -31,7 +31,7 @@ export async function privateSpoolDir(dir: string, shared: boolean): Promise<str
 }
 
 /** Why `dir` is no folder of this process's user alone to write in, or undefined. */
-async function notOwnFolder(dir: string): Promise<string | undefined> {
+async function notPrivateFolder(dir: string): Promise<string | undefined> {
   const found = await lstat(dir);
   if (found.isSymbolicLink()) return 'is a symbolic link';
   if (!found.isDirectory()) return 'is not a directory';

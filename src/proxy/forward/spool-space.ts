@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { SpoolLimits } from '../../core/config/types.ts';
 import { SPOOL_ROOM_TO_BEGIN } from '../../core/limits/spool-share.ts';
-import type { OverflowedResponse, OverflowOutlet, ResponseOverflow } from './response-overflow.ts';
-import { ResponseSpool, type SpoolDisk } from './response-spool.ts';
+import type { AnswerOverflow, OverflowedAnswer, OverflowOutlet } from './answer-overflow.ts';
+import { AnswerSpool, type SpoolDisk } from './answer-spool.ts';
 import { privateSpoolDir } from './spool-dir.ts';
 
 /** Every spool file's name starts so: what a start removes from the directory, and nothing else. */
@@ -25,12 +25,12 @@ export interface SpoolTell {
  * The disk spooled responses may take in this process (`limits.spool`, `limits.spool_dir`):
  * the bounds and the bytes held now. A reload makes a new space with the new bounds on the
  * same count (the files of responses still spooling are counted until they close). It is the
- * gateway's overflow (response-overflow.ts): a slow client's response past its buffer takes a
- * file of it (response-spool.ts).
+ * gateway's overflow (answer-overflow.ts): a slow client's response past its buffer takes a
+ * file of it (answer-spool.ts).
  */
-export class SpoolSpace implements ResponseOverflow, SpoolDisk {
+export class SpoolSpace implements AnswerOverflow, SpoolDisk {
   readonly dir: string;
-  readonly maxResponse: number;
+  readonly maxAnswer: number;
   readonly maxTotal: number;
   /** Bytes the open spool files hold, shared with the spaces of earlier snapshots (and when a failed write was last told). */
   readonly #held: { bytes: number; toldAt: number };
@@ -41,7 +41,7 @@ export class SpoolSpace implements ResponseOverflow, SpoolDisk {
 
   constructor(limits: SpoolLimits, dir: string, tell: SpoolTell, previous?: SpoolSpace) {
     this.dir = dir;
-    this.maxResponse = limits.maxResponse;
+    this.maxAnswer = limits.maxResponse;
     this.maxTotal = limits.maxTotal;
     this.#tell = tell;
     this.#held = previous === undefined ? { bytes: 0, toldAt: -Infinity } : previous.#held;
@@ -49,7 +49,7 @@ export class SpoolSpace implements ResponseOverflow, SpoolDisk {
   }
 
   /** Bytes the spool files of this process hold now. */
-  get held(): number {
+  get overflowBytes(): number {
     return this.#held.bytes;
   }
 
@@ -63,8 +63,8 @@ export class SpoolSpace implements ResponseOverflow, SpoolDisk {
   }
 
   /** A response whose client fell behind past its buffer: a spool file takes its rest, unless the space is full. */
-  take(outlet: OverflowOutlet, route: string): OverflowedResponse | undefined {
-    return this.full ? undefined : new ResponseSpool(this, outlet, route);
+  take(outlet: OverflowOutlet, route: string): OverflowedAnswer | undefined {
+    return this.full ? undefined : new AnswerSpool(this, outlet, route);
   }
 
   /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */

@@ -6,13 +6,13 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/stage-run.ts';
+import type { AnswerOverflow } from './answer-overflow.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { GRPC_RELAYS } from './grpc-relay.ts';
 import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
-import type { ResponseOverflow } from './response-overflow.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -29,7 +29,7 @@ interface GatewayFacts {
   };
   readonly metrics: GatewayMetrics;
   /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk). */
-  readonly spool: ResponseOverflow;
+  readonly spool: AnswerOverflow;
   /** What slow clients' responses may hold in memory, all together (limits.buffer_total). */
   readonly readerMemory: ReaderMemory;
 }
@@ -46,7 +46,7 @@ interface Destination {
   /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
   readonly protocol: string;
   /** The route's response rules for this request; undefined when it has none. */
-  readonly responseEdit: AnswerEdit | undefined;
+  readonly answerEdit: AnswerEdit | undefined;
   /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
   readonly requestEdit: AnswerEdit | undefined;
   /** The retry settings: a body a retry may send again is read whole first. */
@@ -231,7 +231,7 @@ export class UpstreamRequest {
     deadline: DeadlineLeft | undefined,
     target: { readonly config: TargetConfig },
   ): ExchangeOptions {
-    const { route, path, responseEdit, targetHost } = this.#to;
+    const { route, path, answerEdit, targetHost } = this.#to;
     const headers =
       targetHost === undefined ? this.#headers : withHost(this.#headers, targetHost(target.config));
     const { name, config, metrics } = this.#gateway;
@@ -249,7 +249,7 @@ export class UpstreamRequest {
       // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
       // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
       bodyRate: this.#grpc ? NO_BODY_RATE : config.limits,
-      responseBuffer: route.limits.buffer,
+      answerBuffer: route.limits.buffer,
       proxyName: name,
       vias: this.#gateway,
       // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
@@ -257,7 +257,7 @@ export class UpstreamRequest {
       upgrade: this.#client.head.upgrade,
       // An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody.
       wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.background === undefined,
-      editHeaders: responseEdit,
+      editHeaders: answerEdit,
       relays: this.#grpc ? GRPC_RELAYS : undefined,
       stages: this.#to.stages,
       metrics,

@@ -104,7 +104,7 @@ export class AttemptMetrics {
     now: number,
     waitedSince?: number,
   ): void {
-    const waited = failure.clientsOwn && failure.stage === 'sent' && waitedSince !== undefined;
+    const waited = failure.clientsDoing && failure.stage === 'sent' && waitedSince !== undefined;
     if (!this.#held)
       this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
     this.#measured(target, undefined, failure.type, startedAt, now);
@@ -124,7 +124,7 @@ export class AttemptMetrics {
   }
 
   /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
-  responseOver(cut: Failure | undefined): void {
+  answerOver(cut: Failure | undefined): void {
     const target = this.#respondingTarget;
     if (target === undefined) return;
     this.#respondingTarget = undefined;

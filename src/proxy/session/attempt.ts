@@ -114,7 +114,7 @@ export class Attempt {
   bodyFailed(failure: Failure): void {
     if (!this.#bodyToCome) return;
     this.#bodyToCome = false;
-    if (failure.kind.shape === 'client' || failure.clientsOwn) return;
+    if (failure.kind.shape === 'client' || failure.clientsDoing) return;
     reportBodyFailure(this.#sinks.runtime, this.#upstream, this.selection.target, failure, performance.now());
   }
 

@@ -24,7 +24,7 @@ export interface AttemptsOwner {
   /** The name clients may see for the next hop. */
   nextHop(): string | undefined;
   /** The route's response header rules for this request; undefined when it has none. */
-  responseEdit(): AnswerEdit | undefined;
+  answerEdit(): AnswerEdit | undefined;
   /** This request's run of its route's stages (stage-run.ts); undefined: none. */
   stageRun(): StageRun | undefined;
   /** The request's body already read whole (a route stage asked for it; a call's own): every attempt sends it. Undefined: none was. */

@@ -82,7 +82,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const { upstream } = this.admitted;
     const { exchange } = this.req;
     this.releaseInFlight = upstream.inFlight.acquire();
-    exchange.response.onClose(this.releaseInFlight);
+    exchange.answer.onClose(this.releaseInFlight);
     upstream.retryBudget.earn();
     const now = performance.now(); // the attempt selects at the time its refusal was foreseen
     const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now, this.sends.streams);
@@ -141,11 +141,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
         return this.responded(outcome.status);
       case 'answered': // a route stage's answer in the upstream's place: the request is over too, and needs no deadline
         this.settle(undefined, outcome.status, true);
-        this.responseEnded();
+        this.answerEnded();
         return this.owner.answerWith(outcome.answer);
       case 'again': // a route stage asked again (exchange.ts): the request goes at once, without the fields named
         this.settle(undefined, outcome.status);
-        this.measure.responseOver(undefined); // that attempt's duration: over
+        this.measure.answerOver(undefined); // that attempt's duration: over
         this.current = undefined;
         this.sends.askAgainWithout(outcome.without);
         return this.attempt();
@@ -158,7 +158,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** The body of the answer that went downstream is over (ExchangeOwner): whole, or cut with this failure. */
   bodyOver(failure: Failure | undefined): void {
-    if (failure === undefined) return this.responseEnded();
+    if (failure === undefined) return this.answerEnded();
     if (failure.type === 'client_closed') return this.left(failure); // its leaving: no fault of the target's
     this.bodyFailed(failure);
   }
@@ -223,20 +223,20 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over. */
   private dropped(failure: Failure): Failure {
     this.settle(failure, undefined);
-    this.measure.responseOver(failure);
+    this.measure.answerOver(failure);
     return failure;
   }
 
-  private responseEnded(): void {
+  private answerEnded(): void {
     this.current?.bodyWhole();
     this.finishTimers();
-    this.measure.responseOver(undefined);
+    this.measure.answerOver(undefined);
   }
 
   private tunnelled(status: number): void {
     this.settle(undefined, status);
     // The tunnel's life is no request's duration: the attempt ends with the switch.
-    this.measure.responseOver(undefined);
+    this.measure.answerOver(undefined);
     // A tunnel lives as long as its ends want: the total deadline and the retry budget's in-flight base are for HTTP exchanges.
     this.finishTimers();
     this.releaseInFlight?.();
@@ -249,7 +249,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.stage = 'body_streaming';
     this.current?.bodyFailed(failure);
     lastTryFailed(this.req.record, failure);
-    this.measure.responseOver(failure);
+    this.measure.answerOver(failure);
   }
 
   // ── the request as a whole ───────────────────────────────────────────────────────
@@ -329,11 +329,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   clientClosed(): Failure | undefined {
     if (!this.started) return undefined;
     const current = this.current;
-    const { response, record } = this.req;
+    const { answer, record } = this.req;
     // The exchange ends without a word back (abandon()): its attempt is settled here.
-    const cut = current !== undefined && !response.finished && !record.upgraded;
+    const cut = current !== undefined && !answer.finished && !record.upgraded;
     const gone = cut ? current.exchange.abandon() : undefined;
-    const ownCut = cut ? attemptCutOf(response, record, gone) : undefined;
+    const ownCut = cut ? attemptCutOf(answer, record, gone) : undefined;
     const failure = ownCut ?? gone;
     if (gone !== undefined) this.dropped(failure as Failure);
     // (After the drop: an attempt whose head had gone downstream was settled then, its try written.)

@@ -97,10 +97,10 @@ class AuthCall implements AttemptsOwner {
     this.#req = {
       runtime,
       listener: { name: upstream.name, protocol: client.protocol },
-      exchange: { head, body: undefined, bodyComplete: true, bytesRead: 0, response: sink },
+      exchange: { head, body: undefined, bodyComplete: true, bytesRead: 0, answer: sink },
       head,
       fields: fieldMap(head.headers),
-      response: sink,
+      answer: sink,
       record,
       spans: undefined,
     };
@@ -151,7 +151,7 @@ class AuthCall implements AttemptsOwner {
   }
 
   /** The answer is the gateway's to read: no route's rules edit it. */
-  responseEdit(): undefined {
+  answerEdit(): undefined {
     return undefined;
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Failure } from '../../core/failure/failure.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import { type OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import type { SessionRequest } from './session-request.ts';
 
@@ -18,22 +18,22 @@ export type CutBody = (failure: Failure) => void;
  */
 export function writeOwnBody(
   answer: OwnAnswer,
-  req: Pick<SessionRequest, 'response' | 'head'>,
+  req: Pick<SessionRequest, 'answer' | 'head'>,
   cut: CutBody,
 ): void {
-  const { response } = req;
+  const { answer: sink } = req;
   const head = req.head.method === 'HEAD';
   if (!(answer instanceof StreamedAnswer)) {
-    if (answer.body.length > 0 && !head) response.write(answer.body);
-    return response.end();
+    if (answer.body.length > 0 && !head) sink.write(answer.body);
+    return sink.end();
   }
   const stream = answer.stream;
-  if (stream === undefined || head || answer.length === 0 || response.closed) {
+  if (stream === undefined || head || answer.length === 0 || sink.closed) {
     stream?.destroy();
-    if (!response.closed) response.end();
+    if (!sink.closed) sink.end();
     return;
   }
-  new StreamedBody(answer, stream, response, cut).start();
+  new StreamedBody(answer, stream, sink, cut).start();
 }
 
 /**
@@ -46,23 +46,23 @@ export function writeOwnBody(
 class StreamedBody {
   readonly #answer: StreamedAnswer;
   readonly #stream: Readable;
-  readonly #response: ResponseSink;
+  readonly #sink: AnswerSink;
   readonly #cut: CutBody;
   #sent = 0;
   #held: Buffer | undefined;
   #over = false;
 
-  constructor(answer: StreamedAnswer, stream: Readable, response: ResponseSink, cut: CutBody) {
+  constructor(answer: StreamedAnswer, stream: Readable, sink: AnswerSink, cut: CutBody) {
     this.#answer = answer;
     this.#stream = stream;
-    this.#response = response;
+    this.#sink = sink;
     this.#cut = cut;
   }
 
   start(): void {
     const stream = this.#stream;
     // The client left, or the transfer was cut: the read stops and its file closes.
-    this.#response.onClose(() => {
+    this.#sink.onClose(() => {
       this.#over = true;
       stream.destroy();
     });
@@ -81,9 +81,9 @@ class StreamedBody {
     this.#sent += held.length;
     if (this.#sent + chunk.length > this.#answer.length)
       return this.#fail(`the file grew past the ${this.#answer.length} bytes told while it was read`);
-    if (this.#response.write(held)) return;
+    if (this.#sink.write(held)) return;
     this.#stream.pause();
-    this.#response.onDrain(() => {
+    this.#sink.onDrain(() => {
       if (!this.#over) this.#stream.resume();
     });
   }
@@ -105,8 +105,8 @@ class StreamedBody {
     if (this.#over) return;
     if (!same) return this.#fail('the file changed while it was read');
     this.#over = true;
-    if (this.#held !== undefined) this.#response.write(this.#held);
-    this.#response.end();
+    if (this.#held !== undefined) this.#sink.write(this.#held);
+    this.#sink.end();
   }
 
   #fail(details: string, cause?: unknown): void {

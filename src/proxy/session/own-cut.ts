@@ -5,7 +5,7 @@
 import { drainCutFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
 /**
@@ -14,13 +14,9 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
  * trailer section larger than the client takes, or a request body short of its content-length
  * (nghttp2 reset the stream). Undefined: the sink cut nothing itself.
  */
-export function ownCutOf(
-  record: RequestRecord,
-  response: ResponseSink,
-  finished: boolean,
-): Failure | undefined {
+export function ownCutOf(record: RequestRecord, answer: AnswerSink, finished: boolean): Failure | undefined {
   if (finished || record.upgraded) return undefined;
-  const malformed = response.malformedBody;
+  const malformed = answer.malformedBody;
   if (malformed !== undefined) {
     // Nothing could answer it (nghttp2 reset the stream): the client's malformed request, as
     // when the body's own reader tells it first, not its leaving (a 499).
@@ -29,13 +25,13 @@ export function ownCutOf(
       stage: 'not_sent',
     });
   }
-  if (response.cutBySend !== undefined) {
+  if (answer.cutBySend !== undefined) {
     // The stream was reset CANCEL, which a gRPC client reads as CANCELLED (PROTOCOL-HTTP2.md,
     // "Errors"): not the upstream's status, in trailers the client never took.
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.CANCELLED);
-    return sendTimeoutFailure(response.cutBySend);
+    return sendTimeoutFailure(answer.cutBySend);
   }
-  const refused = response.refusedTrailers;
+  const refused = answer.refusedTrailers;
   if (refused === undefined) return undefined;
   // The client read a reset, INTERNAL to a gRPC client: the upstream's status, in the trailers
   // it refused, never reached it (the gateway's status is the one the log and metrics read).
@@ -48,8 +44,8 @@ export function ownCutOf(
  * body short of its content-length, a trailer section HTTP/2 forbids): the 400 made for it never
  * left, and the log's status is what the client got, none.
  */
-export function answerNeverLeft(record: RequestRecord, response: ResponseSink, finished: boolean): boolean {
-  return !finished && !response.headSent && record.failure?.type === 'http_request_error';
+export function answerNeverLeft(record: RequestRecord, answer: AnswerSink, finished: boolean): boolean {
+  return !finished && !answer.headSent && record.failure?.type === 'http_request_error';
 }
 
 /**
@@ -59,12 +55,12 @@ export function answerNeverLeft(record: RequestRecord, response: ResponseSink, f
  * no exchange watching to hear it (over, or never held up). Undefined: the client left.
  */
 export function attemptCutOf(
-  response: ResponseSink,
+  answer: AnswerSink,
   record: RequestRecord,
   gone: Failure | undefined,
 ): Failure | undefined {
-  if (response.cutByDrain) return drainCutFailure(gone?.stage ?? 'body_streaming');
-  if (record.failure === undefined && response.cutBySend !== undefined)
-    return sendTimeoutFailure(response.cutBySend);
+  if (answer.cutByDrain) return drainCutFailure(gone?.stage ?? 'body_streaming');
+  if (record.failure === undefined && answer.cutBySend !== undefined)
+    return sendTimeoutFailure(answer.cutBySend);
   return undefined;
 }

@@ -13,7 +13,7 @@ import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
-import { gatewayErrorFacts, refusalResponse, writeErrorResponse } from '../decide/error-response.ts';
+import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/error-answer.ts';
 import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
@@ -53,13 +53,13 @@ export class RequestSession implements AttemptsOwner {
   #logged = false;
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
-    const { head, response } = exchange;
+    const { head, answer } = exchange;
     const fields = addressedFields(fieldMap(head.headers), head.target);
     const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
     const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
     const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
-    this.#req = { runtime, listener: served, exchange, head, fields, response, record, spans };
-    response.onClose(this.#onClose);
+    this.#req = { runtime, listener: served, exchange, head, fields, answer, record, spans };
+    answer.onClose(this.#onClose);
   }
 
   /** A request the server parsed, an upgrade (or CONNECT) alike (a tunnel after a 101, or relayed like any response). */
@@ -99,7 +99,7 @@ export class RequestSession implements AttemptsOwner {
     record.failure = failure;
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;
-    refusal.answer(refusalResponse(failure, runtime, record.id, info));
+    refusal.answer(refusalAnswer(failure, runtime, record.id, info));
     logPhase(
       runtime,
       record,
@@ -155,11 +155,11 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #forward(admitted: Admitted | AdmittedHere | Failure | OwnAnswer): void {
-    const { response } = this.#req;
+    const { answer } = this.#req;
     if (admitted instanceof Failure) return this.answer(admitted);
     if (admitted instanceof OwnAnswer) return this.#ownAnswer(admitted);
     // The client left while the admission was asked: nothing to forward; the slots go back.
-    if (response.closed) return admitted.release();
+    if (answer.closed) return admitted.release();
     // The admission slots are held until the response closes (#onClose; an upgrade's, until its tunnel is up).
     this.#release = admitted.release;
     // The route's stages meet the request after access (stage.ts).
@@ -173,7 +173,7 @@ export class RequestSession implements AttemptsOwner {
     if (verdict instanceof Failure) return this.answer(verdict);
     if (verdict !== undefined) return this.#ownAnswer(verdict);
     // The client left while a stage decided.
-    if (this.#req.response.closed) return;
+    if (this.#req.answer.closed) return;
     if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
     // select → forward → decide, per attempt (a route stage may answer first, with what they send: onForward)
     this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages));
@@ -198,7 +198,7 @@ export class RequestSession implements AttemptsOwner {
     record.clientAborted = true;
     if (record.status !== 0) return;
     record.status = FAILURES.client_closed.status;
-    record.failure ??= new Failure('client_closed', this.#req.response.leftHow);
+    record.failure ??= new Failure('client_closed', this.#req.answer.leftHow);
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
@@ -213,18 +213,18 @@ export class RequestSession implements AttemptsOwner {
    * gateway-made error response is written.
    */
   answer(failure: Failure, headRefused = false): void {
-    const { record, response, runtime, fields, head, exchange } = this.#req;
+    const { record, answer, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);
     if (record.clientAborted) return;
     // Too late to answer: the log's status stays what the client got (its head's, or none).
-    if (response.headSent || response.closed) return response.abort();
+    if (answer.headSent || answer.closed) return answer.abort();
     record.status = failure.status;
     const facts = gatewayErrorFacts(failure, {
       proxyName: runtime.name,
       requestId: record.id,
       accept: fields.accept as string | undefined,
       nextHop: () => this.nextHop(),
-      editHeaders: this.responseEdit(),
+      editHeaders: this.answerEdit(),
       head: head.method === 'HEAD',
       grpc: record.grpc,
       errors: runtime.config.errors,
@@ -232,7 +232,7 @@ export class RequestSession implements AttemptsOwner {
       headRefused,
       bodyComplete: exchange.bodyComplete,
     });
-    const sent = writeErrorResponse(response, failure, facts); // unsent: reset, INTERNAL to gRPC
+    const sent = writeErrorAnswer(answer, failure, facts); // unsent: reset, INTERNAL to gRPC
     if (record.grpc) toldGrpcStatus(record, sent ? grpcStatusOf(failure) : GRPC_CODES.INTERNAL);
   }
 
@@ -243,7 +243,7 @@ export class RequestSession implements AttemptsOwner {
   }
 
   /** The route's stages' edit of every answer (response rules, CORS fields) for this request (undefined: none, or not routed yet). */
-  responseEdit(): AnswerEdit | undefined {
+  answerEdit(): AnswerEdit | undefined {
     return this.#stages?.answerEdit;
   }
 
@@ -265,8 +265,8 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.acme = acme;
     if (answer instanceof Promise)
       return void answer.then((a) => (a instanceof Failure ? this.answer(a) : this.#ownAnswer(a, acme)));
-    const { response, record, exchange } = this.#req;
-    if (response.closed) return;
+    const { answer: sink, record, exchange } = this.#req;
+    if (sink.closed) return;
     // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
     if (answer instanceof PassedOnAnswer) {
       if (record.grpc) return this.answer(answer.refusal);
@@ -275,9 +275,9 @@ export class RequestSession implements AttemptsOwner {
     record.status = answer.status;
     // A body the client is still sending is not read: the connection closes after the answer.
     const close = !exchange.bodyComplete;
-    const head = ownAnswerHead(answer, this.#req.runtime, record.id, close, this.responseEdit());
+    const head = ownAnswerHead(answer, this.#req.runtime, record.id, close, this.answerEdit());
     try {
-      response.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+      sink.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
     } catch (err) {
       // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
       if (err instanceof Failure) return this.answer(err);
@@ -292,9 +292,9 @@ export class RequestSession implements AttemptsOwner {
   // ── log ──────────────────────────────────────────────────────────────────────────
 
   readonly #onClose = (finished: boolean): void => {
-    const { record, response } = this.#req;
+    const { record, answer } = this.#req;
     // Cut by the sink itself with nobody relaying to hear it (own-cut.ts), not by the client.
-    const ownCut = ownCutOf(record, response, finished);
+    const ownCut = ownCutOf(record, answer, finished);
     // Closed before the whole response went out, and not because of a failure of ours or
     // the upstream's: the client left (a tunnel's end is no abort).
     if (!finished && !record.upgraded && record.failure === undefined && ownCut === undefined)
@@ -303,8 +303,8 @@ export class RequestSession implements AttemptsOwner {
     const gone = this.#attempts?.clientClosed();
     if (gone !== undefined) this.failed(gone);
     if (ownCut !== undefined && record.failure === undefined) this.failed(ownCut);
-    if (answerNeverLeft(record, response, finished)) record.status = NO_ANSWER;
-    if (!finished && !record.upgraded && response.cutByDrain) this.#cutByDrain();
+    if (answerNeverLeft(record, answer, finished)) record.status = NO_ANSWER;
+    if (!finished && !record.upgraded && answer.cutByDrain) this.#cutByDrain();
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
     this.#log(finished);
@@ -319,10 +319,10 @@ export class RequestSession implements AttemptsOwner {
    * client reads its connection dropped as UNAVAILABLE, whatever the upstream had said.
    */
   #cutByDrain(): void {
-    const { record, response } = this.#req;
+    const { record, answer } = this.#req;
     record.clientAborted = false;
     record.failure = drainCutFailure();
-    if (!response.headSent) record.status = NO_ANSWER;
+    if (!answer.headSent) record.status = NO_ANSWER;
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }
 

@@ -8,8 +8,8 @@ import type { Announcement } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Admission } from '../admit/admission.ts';
+import type { AnswerOverflow } from '../forward/answer-overflow.ts';
 import type { ReaderMemory } from '../forward/reader-memory.ts';
-import type { ResponseOverflow } from '../forward/response-overflow.ts';
 import type { Router } from '../route/router.ts';
 import type { RouteStages } from '../stages/route-stages.ts';
 
@@ -28,8 +28,8 @@ export interface Runtime {
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;
-  /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk, response-overflow.ts): its count outlives a reload. */
-  readonly spool: ResponseOverflow;
+  /** Where slow clients' responses go past their buffer (limits.spool: the spool's disk, answer-overflow.ts): its count outlives a reload. */
+  readonly spool: AnswerOverflow;
   /** Response bytes held in memory for slow readers (limits.buffer_total): its count outlives a reload. */
   readonly readerMemory: ReaderMemory;
   /** The gateway's metrics: they outlive a reload, like the listeners. */

@@ -1,9 +1,4 @@
-import type {
-  DownstreamExchange,
-  DownstreamHead,
-  FieldMap,
-  ResponseSink,
-} from '../../core/net/downstream.ts';
+import type { AnswerSink, DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { ListenerFacts } from '../accept/request-handlers.ts';
@@ -21,7 +16,7 @@ export interface SessionRequest {
   readonly head: DownstreamHead;
   /** The head's fields by lowercase name (made once: routing, limits and the record read them). */
   readonly fields: FieldMap;
-  readonly response: ResponseSink;
+  readonly answer: AnswerSink;
   readonly record: RequestRecord;
   /** The request's spans; undefined when tracing is off. */
   readonly spans: RequestSpans | undefined;

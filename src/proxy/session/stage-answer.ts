@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Admitted } from '../admit/admit-request.ts';
-import { buildDownstreamHead } from '../forward/response-headers.ts';
+import { buildDownstreamHead } from '../forward/answer-headers.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { BeforeAttemptsVerdict, ForwardedRequest, StageAnswer } from '../stages/stage.ts';
 import type { Attempts } from './attempts.ts';
@@ -13,12 +13,12 @@ import type { SessionRequest } from './session-request.ts';
  * the version it was first received in (RFC 9110 §7.6.3), then the stages' edits of every answer.
  */
 export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answer: StageAnswer): void {
-  const { response, record, runtime, exchange } = req;
+  const { answer: sink, record, runtime, exchange } = req;
   // Said by the stage (it answered): who made the answer is the gateway (originOf), whatever an attempt got.
   record.stageAnswered = true;
-  if (response.closed) return;
+  if (sink.closed) return;
   answer.send({
-    sink: response,
+    sink: sink,
     // A body the client is still sending is not read: the connection closes after the answer.
     close: !exchange.bodyComplete,
     budget: exchange.budget,
@@ -27,7 +27,7 @@ export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answe
     head: (fields, version, proxyStatus) => {
       const via = version === '1.1' ? runtime.via11 : version === '2' ? runtime.via2 : runtime.via10;
       const built = buildDownstreamHead(fields, record.id, via, proxyStatus, false);
-      const edit = owner.responseEdit();
+      const edit = owner.answerEdit();
       return edit === undefined ? built : edit(built);
     },
     refused: (failure) => owner.answer(failure),
@@ -60,7 +60,7 @@ function forwarded(
   attempts: Attempts,
 ): void {
   // The client left while a stage decided.
-  if (req.response.closed) return;
+  if (req.answer.closed) return;
   if (verdict === undefined) return attempts.start();
   if (verdict instanceof Failure) return attempts.end(verdict);
   owner.answerWith(verdict);

@@ -75,7 +75,7 @@ export class StageBody {
       );
       if (cancel === undefined) return;
       // The request is over first (the client left): the read is given up, and the stage told.
-      exchange.response.onClose(() => {
+      exchange.answer.onClose(() => {
         if (this.#waitingSince === undefined) return;
         cancel();
         settle(new Failure('client_closed', 'the client left while its body was read'));

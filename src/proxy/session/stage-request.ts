@@ -46,7 +46,7 @@ class SessionStageRequest implements StageRequest {
   }
 
   get closed(): boolean {
-    return this.#req.response.closed;
+    return this.#req.answer.closed;
   }
 
   /** Made when a stage reads it (most never do). */

@@ -21,7 +21,7 @@ export function upstreamRequestOf(
     authority: admitted.authority,
     targetHost: admitted.targetHost,
     protocol: listener.protocol,
-    responseEdit: owner.responseEdit(),
+    answerEdit: owner.answerEdit(),
     stages: owner.stageRun(),
     bodyInHand: owner.bodyInHand(),
     requestEdit: admitted.requestEdit,

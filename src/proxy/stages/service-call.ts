@@ -38,7 +38,7 @@ export interface ServiceCall {
 /** The service's answer: its head as the gateway's head builder passed it on, its body (bounded: session/auth-call.ts). */
 export interface ServiceAnswer {
   readonly status: number;
-  /** Flat [name, value, …]: the service's fields, hop-by-hop ones out, Via and X-Request-Id in (response-headers.ts). */
+  /** Flat [name, value, …]: the service's fields, hop-by-hop ones out, Via and X-Request-Id in (answer-headers.ts). */
   readonly headers: readonly string[];
   readonly body: Buffer;
 }

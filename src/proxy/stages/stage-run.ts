@@ -1,6 +1,6 @@
 import type { Failure } from '../../core/failure/failure.ts';
-import type { FieldMap, ResponseSink } from '../../core/net/downstream.ts';
-import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { BufferBudget } from '../../core/net/buffer-budget.ts';
+import type { AnswerSink, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { gatewayFields, keepGatewayFields } from './gateway-fields.ts';
 import type {
@@ -113,7 +113,7 @@ export class StageRun {
    * The sink an attempt's answer body goes through, each stage's around the next one's (the first
    * stage outermost). A stage whose wrap throws is left out (logged): the answer goes as it came.
    */
-  wrapSink(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink {
+  wrapSink(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink {
     let wrapped = sink;
     for (let i = this.#hooks.length - 1; i >= 0; i--) {
       const hooks = this.#hooks[i];

@@ -33,8 +33,8 @@
  */
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { BackgroundRequest, DownstreamHead, FieldMap, ResponseSink } from '../../core/net/downstream.ts';
-import type { HoldBudget } from '../../core/net/hold-budget.ts';
+import type { BufferBudget } from '../../core/net/buffer-budget.ts';
+import type { AnswerSink, BackgroundRequest, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
@@ -145,7 +145,7 @@ export interface StageHooks {
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only edits the fields returns nothing
   onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void | Promise<HeadVerdict | void>;
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
-  wrapSink?(sink: ResponseSink, budget: HoldBudget | undefined): ResponseSink;
+  wrapSink?(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink;
   editAnswer?(headers: readonly string[]): string[];
   /** `finished`: the answer went out whole (false: cut, or the client left). */
   onEnd?(record: RequestRecord, finished: boolean): void;
@@ -310,11 +310,11 @@ export interface StageAnswer {
 
 /** What a StageAnswer writes through: the client's sink, and the head every answer of the gateway gets. */
 export interface AnswerOut {
-  readonly sink: ResponseSink;
+  readonly sink: AnswerSink;
   /** The client's body is not all read: the connection closes after the answer. */
   readonly close: boolean;
   /** What a sink around the client's may hold for it (a compressing sink's). */
-  readonly budget: HoldBudget | undefined;
+  readonly budget: BufferBudget | undefined;
   /** The name clients may see for the next hop (a Proxy-Status of an answer standing in for its failure). */
   nextHop(): string | undefined;
   /** The answer goes out with this status (the log's): said before its head is made. */

@@ -111,7 +111,7 @@ function rangeOf(
   const range = request.range;
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
-  if (ifRange !== undefined && !ifRangeHolds(String(ifRange).trim(), etag, modifiedMs)) return undefined;
+  if (ifRange !== undefined && !ifRangeMatches(String(ifRange).trim(), etag, modifiedMs)) return undefined;
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
   if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const [first, last] = [asked[1], asked[2]];
@@ -122,7 +122,7 @@ function rangeOf(
   return { start, end };
 }
 
-function ifRangeHolds(value: string, etag: string, modifiedMs: number): boolean {
+function ifRangeMatches(value: string, etag: string, modifiedMs: number): boolean {
   if (value.startsWith('"') || value.startsWith('W/')) return value === etag;
   const seconds = Math.floor(modifiedMs / 1000) * 1000;
   return Date.now() - modifiedMs >= 1000 && httpDate(value) === seconds;

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, FlattenedSign, type JWK } from 'jose';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { type AcmeHttpOptions, type AcmeResponse, acmeRequest } from './acme-http.ts';
+import { type AcmeAnswer, type AcmeHttpOptions, acmeRequest } from './acme-http.ts';
 import { AcmeProblem } from './acme-problem.ts';
 
 /** The directory's resources Candor uses (RFC 8555 §7.1.1; `renewalInfo` from RFC 9773). */
@@ -116,7 +116,7 @@ export class AcmeClient {
       throw new AcmeProblem('candor:account', 'the new account came without its URL', answer.status);
     this.#kid = location;
     if (answer.status === 201) return { url: location };
-    const held = heldContact(parseJson(answer)?.contact);
+    const held = keptContact(parseJson(answer)?.contact);
     if (sameContact(held, contact)) return { url: location };
     const updated = await this.#post(location, { contact });
     if (updated.status !== 200) throw refusal(updated);
@@ -223,7 +223,7 @@ export class AcmeClient {
     payload: object | '',
     by: 'jwk' | 'kid' = 'kid',
     headers: Record<string, string> = {},
-  ): Promise<AcmeResponse> {
+  ): Promise<AcmeAnswer> {
     if (by === 'kid' && !this.#kid) throw new Error('ACME account not made yet');
     const bytes = new TextEncoder().encode(payload === '' ? '' : JSON.stringify(payload));
     for (let attempt = 0; ; attempt++) {
@@ -248,7 +248,7 @@ export class AcmeClient {
 }
 
 /** The CA's problem document for a refused request, with its Retry-After: a `rateLimited` refusal has one (RFC 8555 §6.6). */
-function refusal(answer: AcmeResponse): AcmeProblem {
+function refusal(answer: AcmeAnswer): AcmeProblem {
   return AcmeProblem.from(parseJson(answer), answer.status, retryAfterOf(answer));
 }
 
@@ -257,7 +257,7 @@ function refusal(answer: AcmeResponse): AcmeProblem {
  * 9110 §10.2.3), on a refusal, on a resource still pending or processing (RFC 8555 §7.4, §8.2)
  * and on a renewal window (RFC 9773 §4.3) alike; undefined when it said nothing (or a time past).
  */
-function retryAfterOf(answer: AcmeResponse): number | undefined {
+function retryAfterOf(answer: AcmeAnswer): number | undefined {
   const ms = retryAfterMs(header(answer, 'retry-after') ?? null);
   return ms !== undefined && ms > 0 ? ms : undefined;
 }
@@ -293,7 +293,7 @@ export function contactFor(email: string | undefined): string[] {
 }
 
 /** An account's `contact` as the CA sent it: its strings, none when it sent none (or no list). */
-function heldContact(contact: unknown): string[] {
+function keptContact(contact: unknown): string[] {
   return Array.isArray(contact) ? contact.filter((c): c is string => typeof c === 'string') : [];
 }
 
@@ -302,13 +302,13 @@ export function sameContact(a: readonly string[], b: readonly string[]): boolean
   return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }
 
-function header(answer: AcmeResponse, name: string): string | undefined {
+function header(answer: AcmeAnswer, name: string): string | undefined {
   const value = answer.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document from the CA, checked field by field where read
-function parseJson(answer: AcmeResponse): any {
+function parseJson(answer: AcmeAnswer): any {
   try {
     return JSON.parse(answer.body.toString('utf8'));
   } catch {

@@ -1,7 +1,7 @@
 import https from 'node:https';
 
 /** An ACME server's answer, read whole: a directory, an order, a problem or a certificate chain is small. */
-export interface AcmeResponse {
+export interface AcmeAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Buffer;
@@ -39,7 +39,7 @@ export function acmeRequest(
   options: AcmeHttpOptions,
   body?: string,
   headers: Record<string, string> = {},
-): Promise<AcmeResponse> {
+): Promise<AcmeAnswer> {
   return new Promise((resolve, fail) => {
     const reject = (err: Error) => fail(new AcmeUnreachable(err.message, { cause: err }));
     const request = https.request(
@@ -57,22 +57,22 @@ export function acmeRequest(
           ...headers,
         },
       },
-      (response) => {
+      (answer) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        response.on('data', (chunk: Buffer) => {
+        answer.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MAX_BODY) request.destroy(new Error(`answer larger than ${MAX_BODY} bytes from ${url}`));
           else chunks.push(chunk);
         });
-        response.on('end', () =>
+        answer.on('end', () =>
           resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
+            status: answer.statusCode ?? 0,
+            headers: answer.headers,
             body: Buffer.concat(chunks),
           }),
         );
-        response.on('error', reject);
+        answer.on('error', reject);
       },
     );
     // The whole life, not the socket's idle time: a server answering a byte at a time would

@@ -14,8 +14,8 @@ import { type AdoptionOwner, adoptShared, fleetTurn } from './fleet-turn.ts';
 import {
   type CertificateStatus,
   certificateNames,
+  certificateStatusOf,
   type Managed,
-  statusOf,
   warnExpired,
   warnRenewingAtOnce,
 } from './managed-name.ts';
@@ -141,7 +141,7 @@ export class AcmeManager {
 
   status(): CertificateStatus[] {
     const now = Date.now();
-    return [...this.#managed.values()].map((managed) => statusOf(managed, now));
+    return [...this.#managed.values()].map((managed) => certificateStatusOf(managed, now));
   }
 
   #readStored(managed: Managed): void {

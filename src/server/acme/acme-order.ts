@@ -1,11 +1,10 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AcmeChallengeType } from '../../core/config/listener-config.ts';
 import { certificateRequest } from '../../core/tls/csr.ts';
 import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
 import { AcmeProblem } from './acme-problem.ts';
 import { namesMissing } from './servable-certificate.ts';
-
-export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 
 /**
  * What answers the CA's validation: an HTTP-01 token on the plain listeners, a TLS-ALPN-01
@@ -15,8 +14,8 @@ export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
  * that failed half way.
  */
 export interface ChallengeSolver {
-  present(type: ChallengeType, name: string, token: string, keyAuthorization: string): Promise<void>;
-  cleanup(type: ChallengeType, name: string, token: string): Promise<void>;
+  present(type: AcmeChallengeType, name: string, token: string, keyAuthorization: string): Promise<void>;
+  cleanup(type: AcmeChallengeType, name: string, token: string): Promise<void>;
 }
 
 export interface OrderRequest {
@@ -25,7 +24,7 @@ export interface OrderRequest {
   /** The certificate's own key (EC P-256): the CSR is signed with it. */
   readonly certificateKey: KeyObject;
   /** The challenges to use, in order of preference. */
-  readonly challenges: readonly ChallengeType[];
+  readonly challenges: readonly AcmeChallengeType[];
   /** When the whole order must be done by (performance.now() clock). */
   readonly deadline: number;
   /** The ARI certificate id of the one this renews (RFC 9773 §5), when the CA has ARI. */
@@ -114,7 +113,7 @@ async function authorize(
       `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}; acme.challenges allows ${request.challenges.join(', ')}`,
       0,
     );
-  const type = challenge.type as ChallengeType;
+  const type = challenge.type as AcmeChallengeType;
   try {
     // Inside the try: a DNS-01 record added but not seen in time is removed all the same.
     await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));

@@ -49,7 +49,7 @@ export function certificateNames(name: string): string[] {
 }
 
 /** What /status says of a name: expired first, for while its renewal is under way it is still what clients get. */
-export function statusOf(m: Managed, now: number): CertificateStatus {
+export function certificateStatusOf(m: Managed, now: number): CertificateStatus {
   return {
     names: certificateNames(m.name),
     state:

@@ -6,7 +6,7 @@ import type { AcmeFleet } from './acme-fleet.ts';
 import type { AcmeStore, HttpChallenge } from './acme-store.ts';
 
 /** One ordered certificate as this process serves it. */
-interface Held {
+interface Served {
   readonly chain: string;
   readonly key: string;
   readonly notAfter: number;
@@ -23,7 +23,7 @@ interface Held {
 export class OrderedCertificates implements AcmeChallenges {
   readonly #store: AcmeStore;
   readonly #fleet: Promise<AcmeFleet | undefined> | undefined;
-  readonly #held = new Map<string, Held>();
+  readonly #held = new Map<string, Served>();
   /** Every name the config orders, served or not. */
   readonly #names: readonly string[];
 
@@ -55,7 +55,7 @@ export class OrderedCertificates implements AcmeChallenges {
    */
   readonly source: CertificateSource = {
     contextFor: (servername, shared) => {
-      const held = this.#heldFor(servername);
+      const held = this.#servedFor(servername);
       if (held === undefined) return undefined;
       let context = held.contexts.get(shared);
       if (context === undefined) {
@@ -70,7 +70,7 @@ export class OrderedCertificates implements AcmeChallenges {
    * The certificate for an SNI name: its own, else a wildcard's one label up (`a.example.com`
    * by `*.example.com`'s), else the wildcard's whose apex it is (`example.com`: certificateNames).
    */
-  #heldFor(servername: string): Held | undefined {
+  #servedFor(servername: string): Served | undefined {
     const dot = servername.indexOf('.');
     return (
       this.#held.get(servername) ??

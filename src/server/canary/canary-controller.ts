@@ -5,10 +5,10 @@ import { CanaryJudging } from './canary-judging.ts';
 import {
   type ByHand,
   type CanaryStatus,
+  canaryStatusOf,
   movedFirst,
   type Run,
   sidesOf,
-  statusOf,
   toPhase,
 } from './canary-run.ts';
 import { canaryVersion } from './canary-version.ts';
@@ -102,7 +102,7 @@ export class CanaryController extends CanaryJudging {
   }
 
   status(): CanaryStatus[] {
-    return [...this.runs.values()].map(statusOf);
+    return [...this.runs.values()].map(canaryStatusOf);
   }
 
   /**
@@ -150,7 +150,7 @@ export class CanaryController extends CanaryJudging {
         problem: `${movedFirst(run)}: look again and try again`,
       };
     }
-    return { status: statusOf(run) };
+    return { status: canaryStatusOf(run) };
   }
 
   /** The action itself: its refusal, or undefined once it is done here. */
@@ -265,7 +265,7 @@ export class CanaryController extends CanaryJudging {
       // change nothing it does: it keeps its phase, and the verdict or the hand that stopped it.
       if (run.phase !== 'running' && run.phase !== 'paused' && share === run.share) {
         this.follow(run);
-        return { status: statusOf(run) };
+        return { status: canaryStatusOf(run) };
       }
       const before = {
         phase: run.phase,
@@ -296,7 +296,7 @@ export class CanaryController extends CanaryJudging {
         this.follow(run);
         return {
           moved: `${movedFirst(run)}: the weights were not set; look again and try again`,
-          status: statusOf(run),
+          status: canaryStatusOf(run),
         };
       }
       this.recordAction(
@@ -308,8 +308,8 @@ export class CanaryController extends CanaryJudging {
       );
       this.follow(run);
       if (published === 'failed')
-        return { unshared: run.fleetError ?? 'the state not written', status: statusOf(run) };
-      return { status: statusOf(run) };
+        return { unshared: run.fleetError ?? 'the state not written', status: canaryStatusOf(run) };
+      return { status: canaryStatusOf(run) };
     });
     run.busy = done.then(
       () => {},

@@ -151,7 +151,7 @@ export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_v
 }
 
 /** A run as GET /canary and the status page show it. */
-export function statusOf(run: Run): CanaryStatus {
+export function canaryStatusOf(run: Run): CanaryStatus {
   return {
     route: run.route,
     baseline: run.baseline,

@@ -150,7 +150,7 @@ function diagnoseOptions(
     method: values.method,
     headers: (values.header ?? []).map(parseHeader),
     connectTimeout: duration(values['connect-timeout'], '--connect-timeout'),
-    responseTimeout: duration(values.timeout, '--timeout'),
+    answerTimeout: duration(values.timeout, '--timeout'),
     readTimeout: duration(values['read-timeout'], '--read-timeout'),
     ca: values.ca,
     maxBody: size(values['max-body']),

@@ -24,7 +24,7 @@ import {
   type PushResult,
   pushDocument,
 } from '../fleet/config-push.ts';
-import { clientOf } from '../fleet/fleet-start.ts';
+import { etcdClientOf } from '../fleet/fleet-start.ts';
 import { fleetLines, fleetStatus } from '../fleet/fleet-status.ts';
 
 const { parseArgs } = process.getBuiltinModule('node:util');
@@ -63,7 +63,7 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
       values,
       args,
       bootstrap,
-      client: clientOf(bootstrap),
+      client: etcdClientOf(bootstrap),
       key: bootstrap.etcd.key,
       author: values.author ?? defaultAuthor(),
       ifRevision,

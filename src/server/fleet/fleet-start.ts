@@ -13,7 +13,7 @@ import type { FleetStart } from './fleet-source.ts';
 import { readLastGood, writeRunning } from './last-good.ts';
 
 /** The client a bootstrap file names. */
-export function clientOf(bootstrap: Bootstrap, timeoutMs?: number): EtcdClient {
+export function etcdClientOf(bootstrap: Bootstrap, timeoutMs?: number): EtcdClient {
   const { endpoints, tls, username, password } = bootstrap.etcd;
   return new EtcdClient({
     endpoints,
@@ -37,7 +37,7 @@ export type Prepared =
 /** Reads the source (or the last good config) and writes the composed file to load. */
 export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared> {
   const bootstrap = readBootstrap(bootstrapFile);
-  const client = clientOf(bootstrap, 3_000);
+  const client = etcdClientOf(bootstrap, 3_000);
   const { key } = bootstrap.etcd;
   let read: { revision: number; document: string | undefined; author?: string } | undefined;
   let unreachable: string | undefined;

@@ -71,7 +71,7 @@ export class Drain {
     this.#logger.info({ delay_ms: delay, timeout_ms: timeout }, 'draining: not ready');
     // A kept-alive client sends its next request on its connection whatever the balancer says:
     // each is told to close it (the answer says so), so it moves off during the delay.
-    for (const listener of listeners) listener.closeAfterResponses();
+    for (const listener of listeners) listener.closeAfterAnswers();
     try {
       if (delay > 0) await Promise.race([wait(delay), deadline]);
       const closed = Promise.all(listeners.map((l) => l.stopAccepting())).then(() => 'closed' as const);

@@ -145,8 +145,8 @@ export function announceStarted(parts: GatewayParts, live: GatewayLive, config: 
         connections: () => listener.connections(),
       })),
     logLinesDropped: () => logger[LINE_SINK].linesDropped ?? 0,
-    spoolBytes: () => live.runtime.spool.held,
-    readerBytes: () => live.runtime.readerMemory.held,
+    spoolBytes: () => live.runtime.spool.overflowBytes,
+    readerBytes: () => live.runtime.readerMemory.buffered,
   });
   for (const listener of live.listeners) logListening(logger, listener);
   // Orders begin once the listeners answer: the CA's validation comes to them.

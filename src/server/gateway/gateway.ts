@@ -194,7 +194,7 @@ async function purgeCaches(
   { route, key }: PurgeScope,
   tally?: PurgeTally,
 ): Promise<number> {
-  // Every cache's answers in memory go at once (ResponseCache.purge), their files after.
+  // Every cache's answers in memory go at once (AnswerCache.purge), their files after.
   const purges: Promise<number>[] = [];
   for (const [name, cache] of live.runtime.caches)
     if (route === undefined || route === name) purges.push(cache.purge(key, tally));

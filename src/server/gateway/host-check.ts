@@ -32,7 +32,7 @@ export function createHostCheck(listenHost: string, allowedHosts: readonly strin
   const own = asHost(listenHost);
   const wildcard = WILDCARDS.has(own);
   /** The names this listener is reached by: fixed, but a wildcard's interfaces may change while it runs. */
-  const ownNames = (): Set<string> => {
+  const listenerNames = (): Set<string> => {
     const names = new Set<string>();
     if (LOOPBACK.test(own)) {
       // Loopback: localhost and the loopback addresses all lead here.
@@ -52,14 +52,14 @@ export function createHostCheck(listenHost: string, allowedHosts: readonly strin
       for (const entry of list ?? []) names.add(asHost(entry.address.split('%')[0]));
     return names;
   };
-  const fixed = wildcard ? undefined : ownNames();
+  const fixed = wildcard ? undefined : listenerNames();
   const listed = (host: string) =>
     allowedHosts.some((name) => (name.startsWith('*.') ? host.endsWith(name.slice(1)) : host === name));
   return {
     allows(hostHeader) {
       if (hostHeader === undefined) return true;
       const host = hostnameOf(trimOws(hostHeader));
-      return (fixed ?? ownNames()).has(host) || listed(host);
+      return (fixed ?? listenerNames()).has(host) || listed(host);
     },
     describe() {
       const names = wildcard

@@ -6,7 +6,7 @@
  */
 
 import { REASONS } from '../../core/failure/wording.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { ClientLimits } from '../../proxy/accept/client-limits.ts';
@@ -31,7 +31,7 @@ export function listenerHandlers(
       const method = exchange.head.method;
       if (probes !== undefined && (method === 'GET' || method === 'HEAD')) {
         const which = probeFor(probes, exchange.head.target, live.config.paths);
-        if (which !== undefined) return answerProbe(exchange.response, which, draining());
+        if (which !== undefined) return answerProbe(exchange.answer, which, draining());
       }
       RequestSession.request(live, listener, exchange);
     },
@@ -71,11 +71,11 @@ export function listenerHandlers(
   };
 }
 
-function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: boolean): void {
+function answerProbe(answer: AnswerSink, which: 'live' | 'ready', draining: boolean): void {
   const { status, body } = probeAnswer(which, draining);
   const bytes = Buffer.from(body);
   try {
-    response.sendHead(status, REASONS[status] ?? '', [
+    answer.sendHead(status, REASONS[status] ?? '', [
       'content-type',
       'application/json',
       'cache-control',
@@ -85,9 +85,9 @@ function answerProbe(response: ResponseSink, which: 'live' | 'ready', draining: 
     ]);
   } catch {
     // A head its client cannot take (an HTTP/2 client's header list size smaller than it): cut.
-    response.abort();
+    answer.abort();
     return;
   }
-  response.write(bytes);
-  response.end();
+  answer.write(bytes);
+  answer.end();
 }

@@ -9,8 +9,8 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
+import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
-import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
@@ -41,7 +41,7 @@ import {
 /** A runtime as the gateway holds it: the request-facing snapshot plus what a reload hands on. */
 export interface LiveRuntime extends Runtime {
   /** The stored answers of each route with a cache, by route name (kept across reloads: route-caches.ts); its stage holds them too. */
-  readonly caches: ReadonlyMap<string, ResponseCache>;
+  readonly caches: ReadonlyMap<string, AnswerCache>;
   /**
    * The split of each route that has one (or a canary), by route name: its weights change at run
    * time (an admin change, the canary controller, which reads its windows here); its split stage

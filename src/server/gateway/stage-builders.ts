@@ -7,10 +7,10 @@ import type { Access } from '../../proxy/admit/access.ts';
 import { accessStage } from '../../proxy/admit/access-stage.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
+import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import { cacheStage } from '../../proxy/cache/cache-stage.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import { readRouteStage } from '../../proxy/cache/read-route-stage.ts';
-import type { ResponseCache } from '../../proxy/cache/response-cache.ts';
 import { compressionStage } from '../../proxy/forward/compression-stage.ts';
 import { headerRulesStage } from '../../proxy/forward/header-rules-stage.ts';
 import type { Router } from '../../proxy/route/router.ts';
@@ -120,7 +120,7 @@ export interface CacheFacts {
  * requests may change what another route's cache keeps, that invalidation (read-route-stage.ts).
  */
 export function closingStages(
-  caches: ReadonlyMap<string, ResponseCache>,
+  caches: ReadonlyMap<string, AnswerCache>,
   facts: CacheFacts,
 ): readonly StageBuilder[] {
   return [

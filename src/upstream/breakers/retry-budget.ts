@@ -80,13 +80,13 @@ export class RetryBudget {
 
   /** Whether a retry charged to the budget may go now. */
   allows(): boolean {
-    return this.#ratioAllows() || this.#floorHolds();
+    return this.#ratioAllows() || this.#floorApplies();
   }
 
   /** Takes a retry charged to the budget: its slot until the release, and a token for good. */
   trySpend(): Release | undefined {
     if (this.#ratioAllows()) this.#tokens -= 1;
-    else if (!this.#floorHolds() || takeToken(this.#floor, this.#floorShape, this.#now()) !== 0)
+    else if (!this.#floorApplies() || takeToken(this.#floor, this.#floorShape, this.#now()) !== 0)
       return undefined;
     return this.#retries.acquire();
   }
@@ -121,7 +121,7 @@ export class RetryBudget {
     return this.#retries.count < concurrent && this.#tokens >= 1;
   }
 
-  #floorHolds(): boolean {
+  #floorApplies(): boolean {
     if (this.#floorShape.rate === 0) return false;
     refill(this.#floor, this.#floorShape, this.#now());
     return this.#floor.tokens >= 1;

@@ -44,7 +44,11 @@ export type Judgement =
  * is tested against the baseline shifted by `latency_margin`, so "worse" means slower by more
  * than the margin, with confidence; its tail (`latency_p99`) on its own (tailVerdict).
  */
-export function judge(window: WindowCounts, config: CanaryConfig, alpha = 1 - config.confidence): Judgement {
+export function judgeWindow(
+  window: WindowCounts,
+  config: CanaryConfig,
+  alpha = 1 - config.confidence,
+): Judgement {
   const { canary, baseline } = window;
   const requests = { canary: canary.requests, baseline: baseline.requests };
   if (canary.requests < config.minRequests || baseline.requests < config.minRequests)

@@ -1,6 +1,6 @@
 import type { CanaryConfig } from '../../core/config/types.ts';
 import { addWindow, emptyWindow, type WindowCounts } from './canary-window.ts';
-import { type Judgement, judge } from './judge.ts';
+import { type Judgement, judgeWindow } from './judge.ts';
 
 /** What one look at a step came to. */
 export interface Look {
@@ -61,7 +61,7 @@ export class StepLooks {
     const budget = 1 - this.#config.confidence;
     const last = this.#made >= this.planned;
     const alpha = last ? budget - this.#spent : budget / this.planned;
-    const judged = judge(this.#counts, this.#config, alpha);
+    const judged = judgeWindow(this.#counts, this.#config, alpha);
     // A look short of the canary's answers only (judge.ts) was tested for worse all the same.
     if ((judged.decided || judged.answers !== undefined) && !last) this.#spent += alpha;
     return { index: this.#made, planned: this.planned, last, alpha, judged };

@@ -124,10 +124,10 @@ export class EtcdClient {
     );
     // The gateway leaves out a false `succeeded`.
     if (answer.succeeded === true) return { succeeded: true, revision: headerRevision(answer) };
-    const responses = (answer.responses as { response_range?: { kvs?: Record<string, unknown>[] } }[]) ?? [];
+    const answers = (answer.responses as { response_range?: { kvs?: Record<string, unknown>[] } }[]) ?? [];
     return {
       succeeded: false,
-      read: responses.flatMap((r) => (r.response_range?.kvs ?? []).map(toKeyValue)),
+      read: answers.flatMap((r) => (r.response_range?.kvs ?? []).map(toKeyValue)),
     };
   }
 

@@ -85,7 +85,7 @@ export class EtcdTransport {
     onEnd: (why: string) => void,
   ): Promise<() => void> {
     return this.#anyEndpoint(async (endpoint) => {
-      const response = await this.#open(endpoint, path, body, true);
+      const answer = await this.#open(endpoint, path, body, true);
       let partial = '';
       let ended = false;
       const end = (why: string) => {
@@ -93,8 +93,8 @@ export class EtcdTransport {
         ended = true;
         onEnd(why);
       };
-      response.setEncoding('utf8');
-      response.on('data', (text: string) => {
+      answer.setEncoding('utf8');
+      answer.on('data', (text: string) => {
         partial += text;
         // The gateway writes one JSON object per line.
         for (let at = partial.indexOf('\n'); at >= 0; at = partial.indexOf('\n')) {
@@ -102,14 +102,14 @@ export class EtcdTransport {
           partial = partial.slice(at + 1);
           if (line !== '') onMessage(JSON.parse(line));
         }
-        if (partial.length > MAX_ANSWER_BYTES) response.destroy(new Error('a watch message past 16 MiB'));
+        if (partial.length > MAX_ANSWER_BYTES) answer.destroy(new Error('a watch message past 16 MiB'));
       });
-      response.once('end', () => end('etcd ended the stream'));
-      response.once('error', (err) => end(err.message));
-      response.once('close', () => end('the connection to etcd closed'));
+      answer.once('end', () => end('etcd ended the stream'));
+      answer.once('error', (err) => end(err.message));
+      answer.once('close', () => end('the connection to etcd closed'));
       return () => {
         ended = true;
-        response.destroy();
+        answer.destroy();
       };
     });
   }
@@ -147,10 +147,10 @@ export class EtcdTransport {
   }
 
   async #post(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-    const response = await this.#open(endpoint, path, body);
+    const answer = await this.#open(endpoint, path, body);
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of response as AsyncIterable<Buffer>) {
+    for await (const chunk of answer as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > MAX_ANSWER_BYTES) throw new Error('an answer past 16 MiB');
       chunks.push(chunk);
@@ -159,7 +159,7 @@ export class EtcdTransport {
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new Error(`status ${response.statusCode}, not JSON: ${text.slice(0, 200)}`);
+      throw new Error(`status ${answer.statusCode}, not JSON: ${text.slice(0, 200)}`);
     }
   }
 
@@ -202,9 +202,9 @@ export class EtcdTransport {
         clearTimeout(timer);
         reject(Object.assign(err, { sent: connected }));
       });
-      request.once('response', (response) => {
+      request.once('response', (answer) => {
         clearTimeout(timer);
-        resolve(response);
+        resolve(answer);
       });
       request.end(payload);
     });

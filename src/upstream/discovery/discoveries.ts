@@ -1,7 +1,7 @@
 import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type DiscoveryReport, DnsDiscovery, type OnDiscovery } from './dns-discovery.ts';
-import { ownListeners } from './refused-targets.ts';
+import { gatewayListeners } from './refused-targets.ts';
 
 /**
  * The DNS discovery of every upstream that has one, for one gateway: an in-process gateway
@@ -24,7 +24,7 @@ export class Discoveries {
 
   update(config: GatewayConfig): void {
     const next = new Map<string, DnsDiscovery>();
-    const own = ownListeners(config);
+    const own = gatewayListeners(config);
     const ownMoved = JSON.stringify(own) !== this.#own;
     this.#own = JSON.stringify(own);
     for (const [name, upstream] of Object.entries(config.upstreams)) {

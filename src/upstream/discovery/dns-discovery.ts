@@ -2,7 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { askDns, type DnsAnswer } from './dns-answer.ts';
-import { createTargetCheck, type OwnListener, type TargetCheck } from './refused-targets.ts';
+import { createTargetCheck, type GatewayListener, type TargetCheck } from './refused-targets.ts';
 
 /** One question's wait for its answer, and how many times it is sent (node:dns's options). */
 const QUERY_TIMEOUT_MS = 2_000;
@@ -61,7 +61,7 @@ export class DnsDiscovery {
     config: DiscoveryConfig,
     logger: Logger,
     onReport: OnDiscovery,
-    own: readonly OwnListener[] = [],
+    own: readonly GatewayListener[] = [],
     kept?: DiscoveryReport,
   ) {
     this.#upstream = upstream;

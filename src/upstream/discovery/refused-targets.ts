@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 
 /** A listener of the gateway's own a DNS answer must not make a target of (the admin API). */
-export interface OwnListener {
+export interface GatewayListener {
   readonly host: string;
   readonly port: number;
 }
@@ -27,7 +27,7 @@ const REFUSED: readonly (readonly [string, number, 'ipv4' | 'ipv6', string])[] =
 ];
 
 /** The gateway's listeners an answer may not point at: its admin API, which would take clients' requests as calls. */
-export function ownListeners(config: GatewayConfig): OwnListener[] {
+export function gatewayListeners(config: GatewayConfig): GatewayListener[] {
   return config.admin === undefined ? [] : [{ host: config.admin.host, port: config.admin.port }];
 }
 
@@ -43,7 +43,7 @@ export type TargetCheck = (host: string, port: number) => string | undefined;
  * unless the address is in `allow`. A host name (SRV) is looked up when a connection is
  * opened: only `localhost` is known here.
  */
-export function createTargetCheck(allow: readonly string[], own: readonly OwnListener[]): TargetCheck {
+export function createTargetCheck(allow: readonly string[], own: readonly GatewayListener[]): TargetCheck {
   const allowed = createTrustList(allow);
   const refused = REFUSED.map(([address, prefix, family, why]) => {
     const list = new net.BlockList();

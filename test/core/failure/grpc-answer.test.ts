@@ -14,7 +14,7 @@ import {
 } from '../../../src/core/failure/grpc-answer.ts';
 import { GRPC_CODES, grpcStatusText } from '../../../src/core/failure/grpc-codes.ts';
 import {
-  CLIENTS_OWN,
+  CLIENTS_DOING,
   FAILURE_TYPES,
   FAILURES,
   type FailureType,
@@ -65,11 +65,11 @@ describe('the gRPC status of each failure type', () => {
   test('the issue’s rules: unreachable, reset and garbage are UNAVAILABLE, every timeout DEADLINE_EXCEEDED; the client’s own doings never UNAVAILABLE', () => {
     for (const type of FAILURE_TYPES) {
       const kind = FAILURES[type];
-      // A client's own doing (it left, its deadline, its header list size: CLIENTS_OWN) is no
+      // A client's own doing (it left, its deadline, its header list size: CLIENTS_DOING) is no
       // outage of the service, which UNAVAILABLE would have its gRPC client retry into: the
       // answer to an upstream's head larger than the client takes is gRPC's own status for
       // metadata past a limit, RESOURCE_EXHAUSTED (noticed, item 2).
-      if (CLIENTS_OWN.has(type)) assert.notEqual(kind.grpc, 14, type);
+      if (CLIENTS_DOING.has(type)) assert.notEqual(kind.grpc, 14, type);
       else if (type.includes('timeout')) assert.equal(kind.grpc, 4, type);
       else if (['unreachable', 'reset', 'garbage'].includes(kind.shape)) assert.equal(kind.grpc, 14, type);
     }

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
+import { AnswerParser } from '../../../src/core/http1/answer-parser.ts';
 import { RequestParser } from '../../../src/core/http1/request-parser.ts';
-import { ResponseParser } from '../../../src/core/http1/response-parser.ts';
 import { closeAll } from '../../helpers/keep.ts';
 
 type Verdict = 'ok' | 'refused';
@@ -102,7 +102,7 @@ function candorRequest(ext: string, split: boolean): Verdict {
 function candorResponse(ext: string, split: boolean): Verdict {
   let complete = false;
   let content = '';
-  const parser = new ResponseParser(
+  const parser = new AnswerParser(
     {
       onHead: () => {},
       onBody: (chunk) => {

@@ -6,23 +6,23 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Failure } from '../../../src/core/failure/failure.ts';
 import type { FailureType } from '../../../src/core/failure/taxonomy.ts';
-import type { ResponseHead } from '../../../src/core/http1/parsed-response.ts';
-import { ResponseParser } from '../../../src/core/http1/response-parser.ts';
+import { AnswerParser } from '../../../src/core/http1/answer-parser.ts';
+import type { AnswerHead } from '../../../src/core/http1/parsed-answer.ts';
 
 type Event =
-  | { readonly type: 'head'; readonly head: ResponseHead }
+  | { readonly type: 'head'; readonly head: AnswerHead }
   | { readonly type: 'body'; readonly chunk: Buffer }
   | { readonly type: 'complete'; readonly trailers: string[] | undefined };
 
 /** A parser with a handler that records what it is told. */
 class Recorder {
   readonly events: Event[] = [];
-  readonly parser: ResponseParser;
+  readonly parser: AnswerParser;
   /** Called from inside the handler's callbacks, to test re-entrancy. */
   onEvent: ((event: Event) => void) | undefined;
 
   constructor(maxHeaderSize = 8192) {
-    this.parser = new ResponseParser(
+    this.parser = new AnswerParser(
       {
         onHead: (head) => this.record({ type: 'head', head }),
         onBody: (chunk) => this.record({ type: 'body', chunk }),
@@ -46,11 +46,11 @@ class Recorder {
     return undefined;
   }
 
-  get heads(): ResponseHead[] {
+  get heads(): AnswerHead[] {
     return this.events.flatMap((e) => (e.type === 'head' ? [e.head] : []));
   }
 
-  get head(): ResponseHead {
+  get head(): AnswerHead {
     const heads = this.heads;
     assert.ok(heads.length > 0, 'no head');
     return heads[heads.length - 1];
@@ -1307,7 +1307,7 @@ describe('the parser across responses and failures', () => {
   });
 
   test('a handler that throws propagates the error (the caller turns it into an internal failure)', () => {
-    const parser = new ResponseParser(
+    const parser = new AnswerParser(
       {
         onHead: () => {
           throw new Error('boom');

@@ -51,7 +51,7 @@ const garbage: [string, () => Promise<Fault>, string][] = [
     () => startInvalidStatusLine({ variant: 'unasked-101-bare' }),
     'http_protocol_error',
   ],
-  // Framings fetch reads anyway and the gateway's parser refuses (response-rules.ts): a body
+  // Framings fetch reads anyway and the gateway's parser refuses (answer-rules.ts): a body
   // gzipped as a transfer coding, read until the close and handed over compressed as if plain.
   [
     'Transfer-Encoding gzip without chunked',

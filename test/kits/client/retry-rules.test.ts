@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyFetchError, judge } from '../../../src/kits/client/retry-rules.ts';
+import { classifyFetchError, judgeAttempt } from '../../../src/kits/client/retry-rules.ts';
 
 /** fetch's rejection: a TypeError whose cause is the socket's error. */
 const fetchFailed = (code: string | undefined, message = 'boom') =>
@@ -46,22 +46,28 @@ test('fetch errors: connect-phase codes are not_sent, the rest may have reached 
 test('judge: type, stage, method, key and body', () => {
   const facts = { method: 'POST', idempotencyKey: false, replayable: true };
   const sent = { status: 504, type: 'http_response_timeout', stage: 'sent' } as const;
-  assert.deepEqual(judge(sent, facts), { retry: false, reason: 'not_idempotent' });
-  assert.deepEqual(judge(sent, { ...facts, idempotencyKey: true }), {
+  assert.deepEqual(judgeAttempt(sent, facts), { retry: false, reason: 'not_idempotent' });
+  assert.deepEqual(judgeAttempt(sent, { ...facts, idempotencyKey: true }), {
     retry: true,
     reason: 'idempotency_key',
   });
-  assert.deepEqual(judge(sent, { ...facts, method: 'DELETE' }), { retry: true, reason: 'idempotent' });
-  assert.deepEqual(judge(sent, { ...facts, method: 'GET', replayable: false }), {
+  assert.deepEqual(judgeAttempt(sent, { ...facts, method: 'DELETE' }), { retry: true, reason: 'idempotent' });
+  assert.deepEqual(judgeAttempt(sent, { ...facts, method: 'GET', replayable: false }), {
     retry: false,
     reason: 'body_not_replayable',
   });
   const refused = { status: 502, type: 'connection_refused', stage: 'not_sent' } as const;
-  assert.deepEqual(judge(refused, facts), { retry: true, reason: 'not_sent' });
+  assert.deepEqual(judgeAttempt(refused, facts), { retry: true, reason: 'not_sent' });
   const garbage = { status: 502, type: 'http_protocol_error', stage: 'head_received' } as const;
-  assert.deepEqual(judge(garbage, { ...facts, method: 'GET' }), { retry: false, reason: 'not_retryable' });
-  assert.deepEqual(judge({ status: 501, type: undefined, stage: 'sent' }, { ...facts, method: 'GET' }), {
+  assert.deepEqual(judgeAttempt(garbage, { ...facts, method: 'GET' }), {
     retry: false,
     reason: 'not_retryable',
   });
+  assert.deepEqual(
+    judgeAttempt({ status: 501, type: undefined, stage: 'sent' }, { ...facts, method: 'GET' }),
+    {
+      retry: false,
+      reason: 'not_retryable',
+    },
+  );
 });

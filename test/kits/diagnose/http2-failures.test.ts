@@ -52,7 +52,7 @@ async function startNet(
   };
 }
 
-const quick = { connectTimeout: 1000, responseTimeout: 1000, readTimeout: 1000 };
+const quick = { connectTimeout: 1000, answerTimeout: 1000, readTimeout: 1000 };
 
 async function run(options: DiagnoseOptions) {
   let text = '';
@@ -117,7 +117,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
 
   test('h2c to a server that takes the connection and never answers the preface: the timeout says so', async () => {
     const upstream = await keep(startNet(() => {}));
-    const { target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c', responseTimeout: 200 });
+    const { target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c', answerTimeout: 200 });
     assert.equal(target.verdict.failure?.type, 'http_response_timeout');
     assert.equal(
       text,
@@ -249,7 +249,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
 
   test('a stream with no head within the response timeout: http_response_timeout, as over HTTP/1.1', async () => {
     const upstream = await keep(startH2(h2Hang));
-    const { target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c', responseTimeout: 200 });
+    const { target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c', answerTimeout: 200 });
     assert.equal(target.verdict.failure?.type, 'http_response_timeout');
     assert.equal(
       text,

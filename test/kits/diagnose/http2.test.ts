@@ -16,7 +16,7 @@ import { closeAfterAll } from '../../helpers/keep.ts';
 
 const keep = closeAfterAll();
 
-const quick = { connectTimeout: 1000, responseTimeout: 1000, readTimeout: 1000 };
+const quick = { connectTimeout: 1000, answerTimeout: 1000, readTimeout: 1000 };
 
 async function run(options: DiagnoseOptions) {
   let text = '';

@@ -8,24 +8,24 @@ import { describe, test } from 'node:test';
 import { classifyConnectError } from '../../../src/core/failure/classify.ts';
 import { identify } from '../../../src/core/http1/impostors.ts';
 import { adviseFix } from '../../../src/kits/diagnose/advice.ts';
+import { AnswerReader, fieldValues, headerPairs } from '../../../src/kits/diagnose/answer-reader.ts';
 import { portalHint } from '../../../src/kits/diagnose/identify.ts';
 import type { ProbePlan } from '../../../src/kits/diagnose/plan.ts';
 import { largestField, offendingLine, readAsBodiless } from '../../../src/kits/diagnose/refused-head.ts';
-import { fieldValues, headerPairs, ResponseReader } from '../../../src/kits/diagnose/response-reader.ts';
 import { connectionEnded } from '../../../src/upstream/connections/http1/connection-ended.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 
 /** A reader fed `text` in pieces of `size` bytes. */
-function read(text: string, size = text.length, method = 'GET'): ResponseReader {
-  const reader = new ResponseReader(method);
+function read(text: string, size = text.length, method = 'GET'): AnswerReader {
+  const reader = new AnswerReader(method);
   const wire = bytes(text);
   for (let i = 0; i < wire.length && reader.failure === undefined; i += size)
     reader.feed(wire.subarray(i, i + size));
   return reader;
 }
 
-describe('ResponseReader', () => {
+describe('AnswerReader', () => {
   test('a head: status, fields in order and case, the status line and size as received', () => {
     const text = 'HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nX-A:  b \r\n\r\nabc';
     const reader = read(text);
@@ -85,7 +85,7 @@ describe('ResponseReader', () => {
     assert.equal(read('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n', undefined, 'HEAD').complete, true);
     assert.equal(read('HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n').complete, true);
     assert.equal(read('HTTP/1.1 204 No Content\r\n\r\n').complete, true);
-    assert.equal(new ResponseReader('GET').end(), 'idle');
+    assert.equal(new AnswerReader('GET').end(), 'idle');
     assert.equal(read('HTTP/1.1 200').end(), 'head');
   });
 

@@ -55,7 +55,7 @@ test('--timeout still sets the wait of the probe, whatever the upstream says', a
     const report = await diagnose({
       target: 'app',
       config: gw.gateway.runtime().config,
-      responseTimeout: 5000,
+      answerTimeout: 5000,
     });
     assert.equal(report.targets[0].verdict.outcome, 'ok', report.targets[0].verdict.summary);
   } finally {

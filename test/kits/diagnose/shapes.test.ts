@@ -98,7 +98,7 @@ const ROWS: Row[] = [
   {
     name: 'blackhole: no response head within the response timeout',
     start: startBlackhole,
-    options: () => ({ responseTimeout: 150 }),
+    options: () => ({ answerTimeout: 150 }),
     type: 'http_response_timeout',
     shape: 'slow',
     status: 504,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { GRPC_CODES } from '../../../src/core/failure/grpc-codes.ts';
 import {
-  CLIENTS_OWN,
+  CLIENTS_DOING,
   FAILURE_TYPES,
   FAILURES,
   type FailureType,
@@ -26,7 +26,7 @@ import { explain } from './explain-fixture.ts';
 
 /** A deadline the client chose: what only a client's own deadline type is. */
 const clientsDeadline = (type: FailureType) =>
-  CLIENTS_OWN.has(type) && FAILURES[type].grpc === GRPC_CODES.DEADLINE_EXCEEDED;
+  CLIENTS_DOING.has(type) && FAILURES[type].grpc === GRPC_CODES.DEADLINE_EXCEEDED;
 
 /** The details and stage Candor logs for a type (a client's deadline names its grpc-timeout). */
 function detailsOf(type: FailureType): { details: string; stage: string } {

@@ -1,8 +1,8 @@
 /** The store's bounds: max_size in bytes, least recently used out first; nothing over max_entry kept. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AnswerCache } from '../../../src/proxy/cache/answer-cache.ts';
 import { originOnly } from '../../../src/proxy/cache/freshness.ts';
-import { ResponseCache } from '../../../src/proxy/cache/response-cache.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 
 const config = {
@@ -20,7 +20,7 @@ function answer(key: string, bytes: number): StoredAnswer {
 }
 
 test('max_size holds: the least recently used answer goes first, a hit keeps its own', () => {
-  const cache = new ResponseCache(config, 'pages');
+  const cache = new AnswerCache(config, 'pages');
   for (const key of ['a', 'b', 'c']) assert.ok(cache.set(answer(key, 3000)));
   assert.ok(cache.get('a'), 'a is now the most recently used');
   assert.ok(cache.set(answer('d', 3000)));
@@ -32,7 +32,7 @@ test('max_size holds: the least recently used answer goes first, a hit keeps its
 });
 
 test('an answer over max_entry is not kept; purge by prefix, then all', async () => {
-  const cache = new ResponseCache(config, 'pages');
+  const cache = new AnswerCache(config, 'pages');
   assert.equal(cache.set(answer('big', 5000)), false);
   assert.equal(cache.size, 0);
   cache.set(answer('a.test /x', 10));
@@ -44,7 +44,7 @@ test('an answer over max_entry is not kept; purge by prefix, then all', async ()
 });
 
 test("a 304's fields are counted: the store lets the least recently used go until it fits max_size again", () => {
-  const cache = new ResponseCache(config, 'pages');
+  const cache = new AnswerCache(config, 'pages');
   for (const key of ['a', 'b', 'c']) assert.ok(cache.set(answer(key, 3000)));
   const a = cache.get('a') as StoredAnswer;
   const before = a.size;
@@ -75,7 +75,7 @@ function kept(fields: string[], capMs: number): StoredAnswer {
 }
 
 test("an answer past the route's stale_if_error cap is of no more use, whatever its own stale-if-error says: it goes at the next look, not an hour later", () => {
-  const cache = new ResponseCache({ ...config, staleIfError: 1_000 }, 'pages');
+  const cache = new AnswerCache({ ...config, staleIfError: 1_000 }, 'pages');
   // 5 s old, stale at once: past the route's 1 s, within its own hour.
   const dead = kept(['Cache-Control', 'max-age=0, stale-if-error=3600', 'Age', '5'], 1_000);
   assert.ok(dead.usefulFor() <= 0, `useful for ${dead.usefulFor()} ms more`);

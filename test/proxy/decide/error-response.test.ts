@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
-import { buildErrorResponse } from '../../../src/proxy/decide/error-response.ts';
+import { buildErrorAnswer } from '../../../src/proxy/decide/error-answer.ts';
 
 const facts = {
   proxyName: 'edge-1',
@@ -18,7 +18,7 @@ const facts = {
 
 test('a gRPC request gets 200 with grpc-status and no body; the same failure over HTTP gets its 502', () => {
   const failure = new Failure('connection_refused', 'connection refused (ECONNREFUSED) after 1.0 ms');
-  const grpc = buildErrorResponse(failure, { ...facts, grpc: true });
+  const grpc = buildErrorAnswer(failure, { ...facts, grpc: true });
   assert.equal(grpc.status, 200);
   assert.equal(grpc.body.body, '');
   const field = (name: string) => grpc.headers[grpc.headers.indexOf(name) + 1];
@@ -34,14 +34,14 @@ test('a gRPC request gets 200 with grpc-status and no body; the same failure ove
   );
   assert.equal(grpc.headers.includes('content-length'), false);
 
-  const http = buildErrorResponse(failure, facts);
+  const http = buildErrorAnswer(failure, facts);
   assert.equal(http.status, 502);
   assert.equal(http.body.contentType, 'application/problem+json');
 });
 
 test('a gRPC rate limit keeps its Retry-After and gets gRPC pushback', () => {
   const failure = new Failure('http_request_denied', 'over the rate limit', { retryAfter: 2 });
-  const { status, headers } = buildErrorResponse(failure, { ...facts, grpc: true });
+  const { status, headers } = buildErrorAnswer(failure, { ...facts, grpc: true });
   assert.equal(status, 200);
   assert.equal(headers[headers.indexOf('grpc-status') + 1], '8');
   assert.equal(headers[headers.indexOf('retry-after') + 1], '2');

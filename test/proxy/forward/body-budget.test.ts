@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
-import { HoldBudget } from '../../../src/core/net/hold-budget.ts';
+import { BufferBudget } from '../../../src/core/net/buffer-budget.ts';
 import { type BodyRead, readBodyWhole } from '../../../src/proxy/forward/request-buffering.ts';
 
 const LIMITS = {
@@ -17,7 +17,7 @@ const LIMITS = {
   minRate: 0,
 };
 
-function read(body: PassThrough, budget: HoldBudget) {
+function read(body: PassThrough, budget: BufferBudget) {
   let result: BodyRead | undefined;
   const cancel = readBodyWhole(
     body,
@@ -34,7 +34,7 @@ function read(body: PassThrough, budget: HoldBudget) {
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 test('a body read whole stays counted (its exchange gives it back); one past the budget streams and gives back what it took', async () => {
-  const budget = new HoldBudget(100);
+  const budget = new BufferBudget(100);
   const first = new PassThrough();
   const a = read(first, budget);
   first.end(Buffer.alloc(60));
@@ -53,7 +53,7 @@ test('a body read whole stays counted (its exchange gives it back); one past the
 });
 
 test('a read cancelled, or failed, gives back what it took, once', async () => {
-  const budget = new HoldBudget(1000);
+  const budget = new BufferBudget(1000);
   const body = new PassThrough();
   const r = read(body, budget);
   body.write(Buffer.alloc(30));

@@ -131,7 +131,7 @@ test('a client that reads nothing does not hold the upstream connection: the nex
   t.after(() => slow.socket.destroy());
   await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
   // The file is open, owner-only, and already unlinked: nothing of it is in the directory.
-  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.overflowBytes > 0, 10_000);
   const during = (await gw.gateway.metrics.exposition()).text;
   assert.match(during, /\ncandor_spool_bytes [1-9]\d*\n/);
   assert.deepEqual(await readdir(dir), []);
@@ -169,7 +169,7 @@ test('a client that reads nothing does not hold the upstream connection: the nex
     String(line.spooled),
   );
   // The file went with the response, and its bytes back to the space.
-  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
   assert.deepEqual(await openFilesIn(dir), []);
   const metrics = (await gw.gateway.metrics.exposition()).text;
   assert.match(metrics, /candor_spooled_responses_total\{route="[^"]*"\} 1\n/);
@@ -222,7 +222,7 @@ test('an upstream that dies mid-body while the rest is spooled: the client sees 
   assert.equal(line.error, 'http_response_incomplete');
   const got = await slow.readAll();
   assert.ok(got.length < SIZE, `${got.length} bytes of ${SIZE}: cut`);
-  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
 });
 
 test('past limits.spool.max_response the upstream waits for the client, as without a spool, and send_timeout cuts a client that takes nothing', async (t) => {
@@ -294,7 +294,7 @@ test('a spool directory that cannot be made: the response is held as without a s
   assert.equal(line.status, 200);
   assert.equal(line.error, undefined);
   assert.equal(line.spooled, undefined);
-  assert.equal(gw.gateway.runtime().spool.held, 0);
+  assert.equal(gw.gateway.runtime().spool.overflowBytes, 0);
 });
 
 test('a spool directory removed while the gateway runs (a tmp cleaner, an rm -rf) is made again by the next response that spools, which spools', async (t) => {
@@ -304,14 +304,14 @@ test('a spool directory removed while the gateway runs (a tmp cleaner, an rm -rf
   const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
   t.after(() => gw.close());
   const first = nonReader(gw.port, 'first');
-  await waitUntil('the first response spools', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  await waitUntil('the first response spools', () => gw.gateway.runtime().spool.overflowBytes > 0, 10_000);
   first.socket.destroy();
-  await waitUntil('its file closed', () => gw.gateway.runtime().spool.held === 0);
+  await waitUntil('its file closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
   await rm(dir, { recursive: true });
 
   const second = nonReader(gw.port, 'second');
   t.after(() => second.socket.destroy());
-  await waitUntil('the second response spools', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  await waitUntil('the second response spools', () => gw.gateway.runtime().spool.overflowBytes > 0, 10_000);
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   assert.ok((await second.readAll()).equals(BIG), 'every byte, in order');
   const line = await gw.logFor('second');
@@ -331,15 +331,15 @@ test('a client that leaves while its response is spooled: the file goes at once,
   t.after(() => gw.close());
   const slow = nonReader(gw.port, 'leaves');
   await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
-  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.overflowBytes > 0, 10_000);
   // The pool's one connection is back (the whole body is in the gateway): the client leaves then.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
-  assert.equal(gw.gateway.runtime().spool.held > 0, true);
+  assert.equal(gw.gateway.runtime().spool.overflowBytes > 0, true);
   slow.socket.destroy();
   const line = await gw.logFor('leaves');
   assert.equal(line.status, 200);
   assert.equal(line.client_aborted, true);
-  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
   assert.deepEqual(await openFilesIn(dir), []);
   // The client's leaving cost the upstream nothing: its connection serves the next request still.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
@@ -382,7 +382,7 @@ test('a disk that fills under a spooled response: the rest waits in memory as wi
     typeof line.spooled === 'number' && line.spooled > 0 && line.spooled <= MiB,
     String(line.spooled),
   );
-  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.held === 0);
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
 });
 
 /** The upstream of the memory test in a process of its own: what this process holds is the gateway's alone. */
@@ -472,7 +472,7 @@ upstreams:
   for (let i = 0; i < 5; i++) assert.equal((await gw.logFor(`get-${i}`)).error, undefined);
   const held = (await settledArrayBuffers(256 * KiB)) - before;
   t.diagnostic(
-    `${CLIENTS} non-readers of 8 MiB: ${(held / MiB).toFixed(1)} MiB of memory held, ${(spool.held / MiB).toFixed(0)} MiB spooled`,
+    `${CLIENTS} non-readers of 8 MiB: ${(held / MiB).toFixed(1)} MiB of memory held, ${(spool.overflowBytes / MiB).toFixed(0)} MiB spooled`,
   );
   // The bound: per non-reader, what its socket holds (limits.buffer, 64 KiB, as before the spool)
   // and one read back from the file (64 KiB), with as much again for how the turns fell. Without
@@ -519,7 +519,7 @@ upstreams:
   t.after(() => client.close());
   const stream = client.request({ ':path': '/text', 'accept-encoding': 'gzip', 'x-request-id': 'h2-gz' });
   stream.pause();
-  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.held > 0, 10_000);
+  await waitUntil('the spool holds bytes', () => gw.gateway.runtime().spool.overflowBytes > 0, 10_000);
   // The upstream's one connection is free again while the client has read nothing.
   assert.equal((await request(gw.url, { path: '/ok' })).text, 'ok');
   assert.equal(sockets, 1);

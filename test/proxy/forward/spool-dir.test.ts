@@ -70,7 +70,8 @@ async function spooledVia(gw: TestGateway): Promise<{ file: string | undefined; 
   try {
     await waitUntil(
       'the answer spooled, or waited in memory',
-      () => gw.gateway.runtime().spool.held > 0 || gw.logs.some((l) => l.msg === 'spool write failed'),
+      () =>
+        gw.gateway.runtime().spool.overflowBytes > 0 || gw.logs.some((l) => l.msg === 'spool write failed'),
       10_000,
     );
     const [file] = await spoolFiles();

@@ -69,8 +69,8 @@ test('only the request session writes the access-log line', () => {
 
 test('only the request session writes a gateway error response', () => {
   const callers = sources(join(ROOT, 'src'))
-    .filter((file) => /\bwrite(Raw)?ErrorResponse\(/.test(readFileSync(file, 'utf8')))
+    .filter((file) => /\bwrite(Raw)?ErrorAnswer\(/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(ROOT, file))
-    .filter((file) => file !== 'src/proxy/decide/error-response.ts');
+    .filter((file) => file !== 'src/proxy/decide/error-answer.ts');
   assert.deepEqual(callers, ['src/proxy/session/request-session.ts']);
 });

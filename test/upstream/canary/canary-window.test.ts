@@ -9,7 +9,7 @@ import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import type { CanaryConfig } from '../../../src/core/config/types.ts';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { CanaryWindow, mergeWindows } from '../../../src/upstream/canary/canary-window.ts';
-import { judge } from '../../../src/upstream/canary/judge.ts';
+import { judgeWindow } from '../../../src/upstream/canary/judge.ts';
 import {
   BUCKET_VALUES,
   bucketOf,
@@ -89,20 +89,20 @@ test('judge: nothing below min_requests; 5 % resets against none is worse on res
   const window = new CanaryWindow('stable', 'next');
   for (let i = 0; i < 40; i++) window.record('next', undefined, 200, 5);
   for (let i = 0; i < 400; i++) window.record('stable', undefined, 200, 5);
-  const few = judge(window.take(), CONFIG);
+  const few = judgeWindow(window.take(), CONFIG);
   assert.deepEqual(few, { decided: false, requests: { canary: 40, baseline: 400 } });
 
   for (let i = 0; i < 100; i++)
     window.record('next', i % 20 === 0 ? new Failure('connection_terminated', 'reset') : undefined, 200, 5);
   for (let i = 0; i < 900; i++) window.record('stable', undefined, 200, 5);
-  const resets = judge(window.take(), CONFIG);
+  const resets = judgeWindow(window.take(), CONFIG);
   assert.equal(resets.decided, true);
   assert.equal(resets.decided && resets.worse?.metric, 'reset');
   assert.equal(resets.decided && resets.worse?.canary, '5/100 (5.00%)');
 
   for (let i = 0; i < 100; i++) window.record('next', undefined, 200, 5 + (i % 7));
   for (let i = 0; i < 900; i++) window.record('stable', undefined, 200, 5 + (i % 7));
-  const alike = judge(window.take(), CONFIG);
+  const alike = judgeWindow(window.take(), CONFIG);
   assert.equal(alike.decided && alike.worse, undefined);
 });
 
@@ -111,7 +111,7 @@ test('judge: a side with no answer has no median: its latency figure says so, no
   for (let i = 0; i < 60; i++)
     window.record('next', new Failure('connection_refused', 'refused'), undefined, 1);
   for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
-  const judged = judge(window.take(), CONFIG);
+  const judged = judgeWindow(window.take(), CONFIG);
   assert.equal(judged.decided, true);
   const latency = judged.decided ? judged.metrics.find((m) => m.metric === 'latency') : undefined;
   assert.deepEqual(
@@ -128,18 +128,18 @@ test('judge on latency alone: a canary that answered fewer than min_requests is 
     window.record('next', new Failure('connection_refused', 'refused'), undefined, 1);
   for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
   const refused = window.take();
-  assert.deepEqual(judge(refused, latencyOnly), {
+  assert.deepEqual(judgeWindow(refused, latencyOnly), {
     decided: false,
     requests: { canary: 60, baseline: 60 },
     answers: 0,
   });
   // With the failure shapes compared too, its refusals decide at once: worse on unreachable.
-  const all = judge(refused, CONFIG);
+  const all = judgeWindow(refused, CONFIG);
   assert.equal(all.decided && all.worse?.metric, 'unreachable');
   // Answered min_requests, it is judged on them (the latency_p99 likewise).
   for (let i = 0; i < 50; i++) window.record('next', undefined, 200, 5);
   for (let i = 0; i < 60; i++) window.record('stable', undefined, 200, 5);
-  const answered = judge(window.take(), { ...CONFIG, compare: ['latency_p99'] });
+  const answered = judgeWindow(window.take(), { ...CONFIG, compare: ['latency_p99'] });
   assert.equal(answered.decided, true);
   assert.equal(answered.decided && answered.worse, undefined);
 });

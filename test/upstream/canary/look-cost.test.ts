@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import type { CanaryConfig } from '../../../src/core/config/types.ts';
 import { CanaryWindow, type WindowCounts } from '../../../src/upstream/canary/canary-window.ts';
-import { judge } from '../../../src/upstream/canary/judge.ts';
+import { judgeWindow } from '../../../src/upstream/canary/judge.ts';
 import { LATENCY_BUCKETS } from '../../../src/upstream/canary/latency-tally.ts';
 import { StepLooks } from '../../../src/upstream/canary/step-looks.ts';
 
@@ -88,7 +88,7 @@ test('judging a window reads its tallies a few passes over the grid, for 100 res
   const bound = 16 * LATENCY_BUCKETS;
   for (const responses of [100, 200_000]) {
     const { window, reads } = countedWindow(responses);
-    const judged = judge(window, CONFIG);
+    const judged = judgeWindow(window, CONFIG);
     assert.equal(judged.decided && judged.worse, undefined, 'both sides alike: a pass');
     assert.ok(reads() <= bound, `${reads()} reads of the tallies for ${responses} responses a side`);
   }

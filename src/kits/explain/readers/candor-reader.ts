@@ -57,7 +57,7 @@ function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['gr
 }
 
 /** A wait with the time the request was held (upstreams.*.hold) taken out. */
-function lessHeld(waitMs: number | undefined, heldMs: number | undefined): number | undefined {
+function withoutHold(waitMs: number | undefined, heldMs: number | undefined): number | undefined {
   return waitMs === undefined || heldMs === undefined ? waitMs : Math.max(0, waitMs - heldMs);
 }
 
@@ -163,8 +163,8 @@ export const candorReader: LogReader = {
       waitMs: slowFailure
         ? ownLast
           ? finite(tries[tries.length - 1]?.ms)
-          : lessHeld(finite(entry.total_ms), finite(entry.held_ms))
-        : lessHeld(finite(entry.ttfb_ms), finite(entry.held_ms)),
+          : withoutHold(finite(entry.total_ms), finite(entry.held_ms))
+        : withoutHold(finite(entry.ttfb_ms), finite(entry.held_ms)),
       clientAborted: entry.client_aborted === true || entry.client_aborted === 'true' || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,

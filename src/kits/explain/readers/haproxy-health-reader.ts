@@ -1,6 +1,6 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
-import { bsdPrefix, healthEvent, isOwnMessage, isoPrefix } from './haproxy-health.ts';
+import { bsdPrefix, healthEvent, isAboutItself, isoPrefix } from './haproxy-health.ts';
 
 /** The message of a line, behind a docker -t, journald or syslog stamp or not, and its time if stamped. */
 function split(line: string): { time: number; message: string } {
@@ -21,10 +21,10 @@ function split(line: string): { time: number; message: string } {
 export const haproxyHealthReader: LogReader = {
   format: 'haproxy-health',
   title: "HAProxy's health lines (its other lines not read)",
-  sniff: (line) => isOwnMessage(split(line).message),
+  sniff: (line) => isAboutItself(split(line).message),
   read(line): LogRecord | undefined {
     const { time, message } = split(line);
-    return isOwnMessage(message) ? healthEvent(message, time) : undefined;
+    return isAboutItself(message) ? healthEvent(message, time) : undefined;
   },
   partial:
     "if they are HAProxy's access lines in a log-format of their own, give HAProxy's config with --haproxy-conf FILE (or the format with --log-format 'FORMAT') to read them",

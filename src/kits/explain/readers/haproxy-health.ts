@@ -23,11 +23,11 @@ const CHECK = /, check duration: (\d+)ms/;
 export const hasLevelTag = (text: string): boolean => LEVEL.test(text);
 
 // What HAProxy sends its log targets about itself, untagged: state changes, stops and starts.
-const OWN =
+const ABOUT_ITSELF =
   /^(?:Server [^/\s]+\/\S+ |(?:backend|proxy) '?[^'\s]+'? has no server available!|Proxy \S+ (?:started|stopped|paused|resumed)|Health check for (?:backup )?server |Stopping (?:frontend|backend|proxy) )/;
 
 /** Whether a message is one of HAProxy's own (tagged on stderr, or as its log targets get it). */
-export const isOwnMessage = (text: string): boolean => LEVEL.test(text) || OWN.test(text);
+export const isAboutItself = (text: string): boolean => LEVEL.test(text) || ABOUT_ITSELF.test(text);
 
 /**
  * HAProxy writes each state change twice when it runs in the foreground with a log target on

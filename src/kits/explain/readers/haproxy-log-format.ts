@@ -2,7 +2,7 @@ import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { localTime, monthIndex, parseCommonLogTime } from '../log-time.ts';
 import { fieldsOf, type HaproxyFormat, parseHaproxyFormat } from './haproxy-format.ts';
-import { bsdPrefix, healthEvent, isOwnMessage, isoPrefix, type Stamped } from './haproxy-health.ts';
+import { bsdPrefix, healthEvent, isAboutItself, isoPrefix, type Stamped } from './haproxy-health.ts';
 import { haproxyFailure } from './haproxy-reader.ts';
 
 /** A number as the format wrote it (hexadecimal under +X), or undefined for none. */
@@ -105,12 +105,12 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
     title,
     sniff(line) {
       const { message } = split(line, year);
-      return isOwnMessage(message) || fieldsOf(pieces, message) !== undefined;
+      return isAboutItself(message) || fieldsOf(pieces, message) !== undefined;
     },
     read(line): LogRecord | undefined {
       const { stamp, message } = split(line, year);
       // Without a stamp a health line has no time: it is still told, in the order it came.
-      if (isOwnMessage(message)) return healthEvent(message, stamp?.time ?? Number.NaN);
+      if (isAboutItself(message)) return healthEvent(message, stamp?.time ?? Number.NaN);
       const fields = fieldsOf(pieces, message);
       if (fields === undefined) return undefined;
       const logged = numberOf(fields.get('ST'), hex.has('ST'));

@@ -111,12 +111,12 @@ export const haproxyReader: LogReader = {
     const status = logged < 0 ? 0 : logged;
     const state = m[17];
     const failure = haproxyFailure(state, status, server);
-    const tResponse = +m[14];
+    const tAnswer = +m[14];
     const waitMs =
       failure === 'http_response_timeout'
         ? +m[15] - positive(+m[11]) - positive(+m[12]) - positive(+m[13])
-        : tResponse >= 0
-          ? tResponse
+        : tAnswer >= 0
+          ? tAnswer
           : undefined;
     return {
       kind: 'request',

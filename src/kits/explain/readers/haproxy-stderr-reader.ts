@@ -1,6 +1,6 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
-import { hasLevelTag, healthEvent, isOwnMessage, isoPrefix } from './haproxy-health.ts';
+import { hasLevelTag, healthEvent, isAboutItself, isoPrefix } from './haproxy-health.ts';
 import { haproxyReader } from './haproxy-reader.ts';
 
 /** The time and the message of a `docker logs -t` line ("2026-11-21T13:11:05.612345678Z …"). */
@@ -24,13 +24,13 @@ export const haproxyStderrReader: LogReader = {
   sniff(line) {
     if (hasLevelTag(line)) return true;
     const stamped = split(line);
-    return stamped !== undefined && (isOwnMessage(stamped.message) || haproxyReader.sniff(stamped.message));
+    return stamped !== undefined && (isAboutItself(stamped.message) || haproxyReader.sniff(stamped.message));
   },
   read(line): LogRecord | undefined {
     const stamped = split(line);
     // HAProxy 2.x's own stderr line, with no stamp: told in the order it came, with no time.
     if (stamped === undefined) return hasLevelTag(line) ? healthEvent(line, Number.NaN) : undefined;
-    if (isOwnMessage(stamped.message)) return healthEvent(stamped.message, stamped.time);
+    if (isAboutItself(stamped.message)) return healthEvent(stamped.message, stamped.time);
     // The request line carries its own accept date: the one that places it.
     return haproxyReader.read(stamped.message);
   },

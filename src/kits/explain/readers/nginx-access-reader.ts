@@ -55,7 +55,7 @@ const isWordChar = (c: number) =>
 
 const TIMING_KEYS = {
   header: ['uht', 'upstream_header_time'],
-  response: ['urt', 'upstream_response_time'],
+  answer: ['urt', 'upstream_response_time'],
   address: ['ua', 'upstream_addr', 'upstream'],
   status: ['us', 'upstream_status'],
   connect: ['uct', 'upstream_connect_time'],
@@ -108,7 +108,7 @@ export const nginxAccessReader: LogReader = {
     const address = lastValue(addresses);
     const attempts = listValues(addresses).length;
     const upstreamStatus = pick(more, TIMING_KEYS.status);
-    const waitMs = seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.response));
+    const waitMs = seconds(pick(more, TIMING_KEYS.header)) ?? seconds(pick(more, TIMING_KEYS.answer));
     return {
       kind: 'request',
       time: lastTime,

@@ -211,7 +211,7 @@ export function nginxProducer(
 }
 
 /** The record of one line's fields (variable → value). */
-export function recordOf(
+export function recordOfLine(
   fields: ReadonlyMap<string, string>,
   escaping: LogFormat['escape'],
   timed = true,
@@ -336,7 +336,7 @@ export function nginxFormatReader(format: LogFormat, id: string, title: string):
       if (!m) return undefined;
       const fields = new Map<string, string>();
       for (let i = 0; i < names.length; i++) if (!lost.has(names[i])) fields.set(names[i], m[i + 1]);
-      return recordOf(fields, format.escape, timed);
+      return recordOfLine(fields, format.escape, timed);
     },
     causesIn: 'nginx-error',
     blindSpot: blindSpot(format, read),

@@ -11,15 +11,15 @@
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
+import { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
-import { HoldBudget } from '../../../core/net/hold-budget.ts';
+import type { H2Answer } from './h2-answer.ts';
 import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
 import { nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
-import type { H2Response } from './h2-response.ts';
 import { WindowCount } from './window-count.ts';
 
 const { constants } = http2;
@@ -45,7 +45,7 @@ export class H2Guard {
   /** When the last stream was admitted (the request rate's clock read, kept for its sink's age). */
   admittedAt = 0;
   /** What the connection's streams may have held for them together (`connection_buffer`). */
-  readonly budget: HoldBudget;
+  readonly budget: BufferBudget;
   /**
    * The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE, as it last
    * said; RFC 9113 §6.5.2: unlimited until it says). Kept as its SETTINGS come: node:http2's
@@ -65,7 +65,7 @@ export class H2Guard {
    */
   readonly #idle: NodeJS.Timeout;
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
-  readonly #open: Set<H2Response> | undefined;
+  readonly #open: Set<H2Answer> | undefined;
 
   /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
   readonly #socket: Socket | undefined;
@@ -78,12 +78,12 @@ export class H2Guard {
     limits: H2Limits,
     logger: H2Logger,
     prefaceTimeout: number,
-    open?: Set<H2Response>,
+    open?: Set<H2Answer>,
     socket?: Socket,
   ) {
     this.#open = open;
     this.#socket = socket;
-    this.budget = new HoldBudget(limits.connectionBuffer);
+    this.budget = new BufferBudget(limits.connectionBuffer);
     this.#session = session;
     this.#limits = limits;
     this.#logger = logger;
@@ -152,8 +152,8 @@ export class H2Guard {
    * listener a stream, not one each). Streams the session's own end closes still count: the
    * error that says why comes after them.
    */
-  streamClosed(response: H2Response): void {
-    this.#open?.delete(response);
+  streamClosed(answer: H2Answer): void {
+    this.#open?.delete(answer);
     if (this.#session.destroyed) return;
     this.openStreams--;
     if (this.openStreams === 0) this.#idle.refresh();

@@ -25,7 +25,7 @@ export interface ListenerH2 {
  * The HTTP/2 server of a listener with `http2`, its bounds taken from the limits at start
  * (a reload cannot change them while it serves: reload-plan.ts).
  */
-export function startH2(
+export function startH2Listener(
   handlers: RequestHandlers,
   facts: ListenerFacts,
   current: () => ListenerConfig,

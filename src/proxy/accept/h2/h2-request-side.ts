@@ -1,5 +1,5 @@
 /**
- * The request side of a stream whose answer is whole (h2-response.ts): a request side the client
+ * The request side of a stream whose answer is whole (h2-answer.ts): a request side the client
  * has not ended is closed with RST_STREAM NO_ERROR, as the answer needs nothing more of it (RFC
  * 9113 §8.1); else the stream, half-closed on our side only, would hold its connection for as
  * long as the client likes.

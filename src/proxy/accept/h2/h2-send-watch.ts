@@ -7,7 +7,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 
-/** What the watch reads of its response (h2-response.ts), and tells it. */
+/** What the watch reads of its response (h2-answer.ts), and tells it. */
 export interface WatchedStream {
   /** Body bytes the stream and the sink hold, not yet sent on. */
   readonly pendingBytes: number;
@@ -25,24 +25,24 @@ export interface WatchedStream {
  * for nearly every response; at the turn's end the stream has closed, unless its client's window
  * or socket keeps it (turn-end.ts's queue allocates nothing).
  */
-export function watchAfterEnd(stream: ServerHttp2Stream, response: WatchedStream): void {
-  if (stream.writableLength > 0) atTurnEnd(lookAfterEnd, response);
+export function watchAfterEnd(stream: ServerHttp2Stream, answer: WatchedStream): void {
+  if (stream.writableLength > 0) atTurnEnd(lookAfterEnd, answer);
 }
 
-function lookAfterEnd(response: WatchedStream): void {
-  response.queuedAfterEnd();
+function lookAfterEnd(answer: WatchedStream): void {
+  answer.queuedAfterEnd();
 }
 
 export class H2SendWatch implements SendProgress {
   readonly #stream: ServerHttp2Stream;
-  readonly #response: WatchedStream;
+  readonly #answer: WatchedStream;
   readonly #deadline: SendDeadline;
 
-  constructor(stream: ServerHttp2Stream, response: WatchedStream, ms: number) {
+  constructor(stream: ServerHttp2Stream, answer: WatchedStream, ms: number) {
     this.#stream = stream;
-    this.#response = response;
+    this.#answer = answer;
     this.#deadline = new SendDeadline(this, { ms, field: 'limits.http2.send_timeout' }, () => {
-      if (!this.closed) response.sendTimedOut(this.#deadline.limit);
+      if (!this.closed) answer.sendTimedOut(this.#deadline.limit);
     });
   }
 
@@ -52,11 +52,11 @@ export class H2SendWatch implements SendProgress {
   }
 
   get pendingBytes(): number {
-    return this.#response.pendingBytes;
+    return this.#answer.pendingBytes;
   }
 
   get flushedBytes(): number {
-    return this.#response.flushedBytes;
+    return this.#answer.flushedBytes;
   }
 
   /** `untilDrain`: a write waits, its 'drain' stops the deadline (after end(), the stream's close does). */

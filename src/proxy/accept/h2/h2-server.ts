@@ -13,15 +13,15 @@ import http2, {
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
+import type { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
-import type { HoldBudget } from '../../../core/net/hold-budget.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
+import { H2Answer } from './h2-answer.ts';
 import { H2Body } from './h2-body.ts';
 import type { H2Logger } from './h2-bound.ts';
 import { H2Guard } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
-import { H2Response } from './h2-response.ts';
 
 export interface H2Handlers {
   /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
@@ -68,13 +68,13 @@ const ignore = (): void => {};
 class H2Exchange implements DownstreamExchange {
   readonly head: H2DownstreamHead;
   readonly body: H2Body | undefined;
-  readonly response: H2Response;
-  readonly budget: HoldBudget;
+  readonly answer: H2Answer;
+  readonly budget: BufferBudget;
 
-  constructor(head: H2DownstreamHead, body: H2Body | undefined, response: H2Response, budget: HoldBudget) {
+  constructor(head: H2DownstreamHead, body: H2Body | undefined, answer: H2Answer, budget: BufferBudget) {
     this.head = head;
     this.body = body;
-    this.response = response;
+    this.answer = answer;
     this.budget = budget;
   }
 
@@ -91,7 +91,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const sessions = new Set<ServerHttp2Session>();
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  const open = new Set<H2Response>();
+  const open = new Set<H2Answer>();
   /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
   const refused = new WeakMap<Http2Session, Failure>();
   /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
@@ -136,7 +136,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     },
     destroyAll() {
       const count = sessions.size;
-      for (const response of open) response.cutAtDrainDeadline();
+      for (const answer of open) answer.cutAtDrainDeadline();
       for (const session of sessions) session.destroy();
       return count;
     },
@@ -148,7 +148,7 @@ interface StreamContext {
   readonly limits: H2Limits;
   readonly handlers: H2Handlers;
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  readonly open: Set<H2Response>;
+  readonly open: Set<H2Answer>;
   /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
   readonly refused: WeakMap<Http2Session, Failure>;
 }
@@ -172,14 +172,14 @@ function onStream(
   const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || stream.endAfterHeaders;
   const head = h2RequestHead(rawHeaders, stream.id ?? 0, endStream, guard.connectionFacts());
   // Leaves `open` as its stream closes (H2Guard.streamClosed).
-  const response = new H2Response(stream, guard, head, limits.sendTimeout, guard.admittedAt);
-  open.add(response);
+  const answer = new H2Answer(stream, guard, head, limits.sendTimeout, guard.admittedAt);
+  open.add(answer);
   const announced = typeof head.bodyLength === 'number' ? head.bodyLength : undefined;
   const body =
     endStream || breach !== undefined
       ? undefined
       : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits, () => guard.connectionUp);
-  response.requestBody = body;
+  answer.requestBody = body;
   // A response complete before its request body was read (a 404 or a refusal, answered
   // before the body is wanted): node:http2 closes a stream only once its readable side has
   // ended too, so what is left of the body is read and dropped (H2Body's destroy) and the
@@ -189,7 +189,7 @@ function onStream(
     stream.once('finish', () => {
       if (!body.complete && !body.destroyed) body.destroy();
     });
-  const exchange = new H2Exchange(head, body, response, guard.budget);
+  const exchange = new H2Exchange(head, body, answer, guard.budget);
   if (breach !== undefined)
     return handlers.refused(exchange, {
       status: 400,

@@ -1,10 +1,10 @@
 /**
- * What the HTTP/2 response sink (h2-response.ts) hands node:http2: an interim head, the final
+ * What the HTTP/2 response sink (h2-answer.ts) hands node:http2: an interim head, the final
  * head with the body held with it, the trailers. Each says whether node:http2 took it; none throws
  * into the sink (a refusal of the head or the trailers cuts the stream there, a refused interim is dropped).
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { h2Fields, headerListSize, joinRepeats } from './h2-response-fields.ts';
+import { h2Fields, headerListSize, joinRepeatedFields } from './h2-answer-fields.ts';
 
 /** respond()'s options (node:http2 reads them and keeps nothing): one object each, not one a response. */
 export type RespondOptions = { readonly endStream?: boolean; readonly waitForTrailers?: boolean };
@@ -16,13 +16,13 @@ export const WAIT_FOR_TRAILERS: RespondOptions = Object.freeze({ waitForTrailers
  * Body held with the head until the end of the tick, at most: HTTP/2's smallest maximum frame
  * size (RFC 9113 §4.2), so what is held fits one DATA frame and never escapes backpressure.
  */
-export const HOLD_BYTES = 16 * 1024;
+export const BATCH_BYTES = 16 * 1024;
 
 /** Body held with a head to the end of its tick: the one chunk a small answer has as it is, a list only from a second one. */
-export type HeldBody = Buffer | Buffer[];
+export type PendingBody = Buffer | Buffer[];
 
 /** `held` with `chunk` after it (no array a response: one only from the second chunk). */
-export function heldWith(held: HeldBody | undefined, chunk: Buffer): HeldBody {
+export function pendingWith(held: PendingBody | undefined, chunk: Buffer): PendingBody {
   if (held === undefined) return chunk;
   if (!Array.isArray(held)) return [held, chunk];
   held.push(chunk);
@@ -30,7 +30,7 @@ export function heldWith(held: HeldBody | undefined, chunk: Buffer): HeldBody {
 }
 
 /** What was held, as one buffer (the DATA frame that goes with the head). */
-export function joinHeld(held: HeldBody): Buffer {
+export function joinPending(held: PendingBody): Buffer {
   return Array.isArray(held) ? Buffer.concat(held) : held;
 }
 
@@ -70,7 +70,7 @@ export function respondWith(stream: ServerHttp2Stream, head: string[], options: 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_HEADER_SINGLE_VALUE')
       try {
-        stream.respond(joinRepeats(head), options);
+        stream.respond(joinRepeatedFields(head), options);
         return true;
       } catch {}
     return false;

@@ -19,17 +19,17 @@ import type { TLSSocket } from 'node:tls';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 
 /** One TCP connection, and its handshake deadline while one is armed. */
-interface Held {
+interface Watched {
   readonly tcp: Socket;
   deadline: NodeJS.Timeout | undefined;
 }
 
 export class TlsConnections {
-  readonly #held = new Map<string, Held>();
+  readonly #held = new Map<string, Watched>();
 
   /** A TCP connection accepted: kept until it closes (again: nothing). */
   add(tcp: Socket): void {
-    this.#hold(tcp);
+    this.#watch(tcp);
   }
 
   /**
@@ -40,7 +40,7 @@ export class TlsConnections {
     if (ms <= 0) return;
     const left = firstHeadTime(tcp, ms);
     if (left >= ms) return;
-    const held = this.#hold(tcp);
+    const held = this.#watch(tcp);
     clearTimeout(held.deadline);
     held.deadline = setTimeout(() => tcp.destroy(), left);
   }
@@ -58,11 +58,11 @@ export class TlsConnections {
     return this.#held.get(addressesOf(socket))?.tcp;
   }
 
-  #hold(tcp: Socket): Held {
+  #watch(tcp: Socket): Watched {
     const key = addressesOf(tcp);
     const found = this.#held.get(key);
     if (found?.tcp === tcp) return found;
-    const held: Held = { tcp, deadline: undefined };
+    const held: Watched = { tcp, deadline: undefined };
     this.#held.set(key, held);
     tcp.once('close', () => {
       clearTimeout(held.deadline);

@@ -13,16 +13,16 @@ export interface DrainedConnection {
   readonly socket: Socket;
   /** Nothing of a request on it: idle between requests, or not one byte of a head yet. */
   readonly quiet: boolean;
-  /** The answer in progress, if any (Http1Response). */
-  readonly response: ClosedResponse | undefined;
+  /** The answer in progress, if any (Http1Answer). */
+  readonly answer: ClosedAnswer | undefined;
   /** The connection closes after the current response (saying `Connection: close` if it can). */
-  closeAfterResponse(): void;
+  closeAfterAnswer(): void;
   /** Closes the connection after what was written (a lingering close). */
   close(): void;
 }
 
 /** What a drain's deadline does to the answer in progress. */
-export interface ClosedResponse {
+export interface ClosedAnswer {
   /** The connection closes after it (it says `Connection: close` if its head has not gone out). */
   closeAfter(): void;
   /** The gateway's drain deadline cuts it. */
@@ -36,7 +36,7 @@ export interface ClosedResponse {
  * answered (saying close), not dropped with the connection after the client sent it.
  */
 export function closeWhenIdle(connection: DrainedConnection): void {
-  connection.closeAfterResponse();
+  connection.closeAfterAnswer();
   if (!connection.quiet) return;
   // One more look first: a request already in the socket's buffer when the drain began (sent
   // before the client could know) is read by the next poll of the event loop, which runs
@@ -50,11 +50,11 @@ export function closeWhenIdle(connection: DrainedConnection): void {
 
 /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
 export function cutAtDrainDeadline(connection: DrainedConnection): void {
-  const response = connection.response;
-  if (response !== undefined) {
-    response.cutAtDrainDeadline();
+  const answer = connection.answer;
+  if (answer !== undefined) {
+    answer.cutAtDrainDeadline();
     // As any cut answer: a body the close delimits ends in a reset, not a FIN.
-    response.abort();
+    answer.abort();
   }
   if (!connection.socket.destroyed) connection.socket.destroy();
 }

@@ -2,7 +2,7 @@
  * What a client connection of the HTTP/1.1 server (http1-connection.ts) is made with: its
  * settings, the server's handlers of its requests, and the door to HTTP/2 of a listener that
  * serves h2c with prior knowledge; the states it goes through; and what each response
- * (http1-response.ts) reports to it.
+ * (http1-answer.ts) reports to it.
  */
 import type { Socket } from 'node:net';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
@@ -55,20 +55,20 @@ export interface Http1Handlers<Connection> {
 }
 
 /** What the sink reports to its connection. */
-export interface ResponseOwner {
+export interface AnswerOwner {
   /** The final head is going out. */
-  responseStarted(): void;
+  answerStarted(): void;
   /** The whole response is on the socket; `close`: the connection must close after it. */
-  responseFinished(close: boolean): void;
-  /** The response ended, its rest still leaving for a client behind (responseFinished once it took it). */
-  responseLeaving(): void;
+  answerFinished(close: boolean): void;
+  /** The response ended, its rest still leaving for a client behind (answerFinished once it took it). */
+  answerLeaving(): void;
   /**
    * The exchange was cut: the connection closes at once. `reset`: the body was delimited by the
    * close, so only a reset (RST) tells the client it is not whole; a FIN would say it is.
    */
-  responseAborted(reset: boolean): void;
+  answerAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
-  responseSwitched(): { socket: Socket; rest: Buffer };
+  answerSwitched(): { socket: Socket; rest: Buffer };
   /** The bytes of the request being answered the connection has read (head and body, as they came). */
   readonly requestBytes: number;
   /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */

@@ -20,15 +20,15 @@
 import type { Socket } from 'node:net';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
+import type { Http1Answer } from './http1-answer.ts';
 import { closeWhenIdle, cutAnswer, cutAtDrainDeadline, type DrainedConnection } from './http1-closing.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
-import type { Http1Response } from './http1-response.ts';
 
 export class Http1Connection extends Http1RequestReading implements DrainedConnection {
   /** close() ran: our FIN is out, the lingering close's deadline runs. */
   #closing = false;
-  /** The answer ended before the request's body: what the client still sends of it is dropped (responseLeaving). */
+  /** The answer ended before the request's body: what the client still sends of it is dropped (answerLeaving). */
   #dropping = false;
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
@@ -109,17 +109,17 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
 
   // ── the response's side ──────────────────────────────────────────────────────────
 
-  responseStarted(): void {
+  answerStarted(): void {
     if (this.connectionState === 'body' || this.connectionState === 'waiting')
       this.connectionState = 'writing';
   }
 
-  responseFinished(close: boolean): void {
+  answerFinished(close: boolean): void {
     this.exchange = undefined;
     this.body = undefined;
     this.head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
-    if (close || this.afterResponse || !this.requestComplete) return this.close();
+    if (close || this.afterAnswer || !this.requestComplete) return this.close();
     this.parser.next();
     this.connectionState = 'idle';
     this.timeouts.nextRequest();
@@ -133,7 +133,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
    * reader that is gone, it would stop the socket, and a client that sends its whole body before
    * it reads would wait for the gateway as the gateway waited for it, until send_timeout cut it.
    */
-  responseLeaving(): void {
+  answerLeaving(): void {
     if (this.requestComplete) return;
     this.#dropping = true;
     this.body = undefined;
@@ -141,12 +141,12 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.resumeReading();
   }
 
-  responseAborted(reset: boolean): void {
+  answerAborted(reset: boolean): void {
     this.exchange = undefined;
     cutAnswer(this.socket, reset, this.encrypted);
   }
 
-  responseSwitched(): { socket: Socket; rest: Buffer } {
+  answerSwitched(): { socket: Socket; rest: Buffer } {
     this.exchange = undefined;
     return this.detach();
   }
@@ -191,7 +191,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     );
   }
 
-  get response(): Http1Response | undefined {
+  get answer(): Http1Answer | undefined {
     return this.exchange;
   }
 

@@ -16,20 +16,15 @@ import type {
 import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
-import type {
-  ConnectionState,
-  Http1Handlers,
-  Http1Settings,
-  ResponseOwner,
-} from './http1-connection-setup.ts';
+import { Http1Answer } from './http1-answer.ts';
+import type { AnswerOwner, ConnectionState, Http1Handlers, Http1Settings } from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
 import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
-import { Http1Response } from './http1-response.ts';
 import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 
 export abstract class Http1RequestReading
-  implements RequestParserHandler, ResponseOwner, TimedConnection, PipelinedConnection
+  implements RequestParserHandler, AnswerOwner, TimedConnection, PipelinedConnection
 {
   readonly socket: Socket;
   protected readonly settings: Http1Settings;
@@ -45,16 +40,16 @@ export abstract class Http1RequestReading
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
   #requestBytes = 0;
   protected body: BodyStream | undefined;
-  protected exchange: Http1Response | undefined;
+  protected exchange: Http1Answer | undefined;
   protected head: RequestHead | undefined;
   /** An exchange whose head was parsed during the current read: handed over once the read is parsed. */
-  #ready: Http1Response | undefined;
+  #ready: Http1Answer | undefined;
   protected requestComplete = false;
   /** A request has started on this connection (a connection that never sent a byte is closed silently). */
   #spoke = false;
   #paused = false;
   /** The connection closes after the current response (a drain, broken framing, a body left unread). */
-  protected afterResponse = false;
+  protected afterAnswer = false;
   /**
    * The client's address (a PROXY header's, marked before the connection was made) and its TLS
    * server name: facts of the connection, read at its first request, not again at every one.
@@ -98,11 +93,11 @@ export abstract class Http1RequestReading
 
   // What the connection's other side does (http1-connection.ts).
   abstract close(): void;
-  abstract responseStarted(): void;
-  abstract responseFinished(close: boolean): void;
-  abstract responseLeaving(): void;
-  abstract responseAborted(reset: boolean): void;
-  abstract responseSwitched(): { socket: Socket; rest: Buffer };
+  abstract answerStarted(): void;
+  abstract answerFinished(close: boolean): void;
+  abstract answerLeaving(): void;
+  abstract answerAborted(reset: boolean): void;
+  abstract answerSwitched(): { socket: Socket; rest: Buffer };
 
   // ── reading ──────────────────────────────────────────────────────────────────────
 
@@ -143,7 +138,7 @@ export abstract class Http1RequestReading
     this.pipeline.keep(chunk);
   }
 
-  #hand(exchange: Http1Response): void {
+  #hand(exchange: Http1Answer): void {
     try {
       this.#handlers.request(exchange, this);
     } catch (err) {
@@ -157,7 +152,7 @@ export abstract class Http1RequestReading
     if (error.inBody && this.body !== undefined) {
       // The body of a request already handed over broke: its handler answers (through the
       // body's error), and the connection's framing is lost: it closes after that answer.
-      this.closeAfterResponse();
+      this.closeAfterAnswer();
       this.timeouts.disarm();
       this.body.fail(error.details, error.code, error.status);
       return;
@@ -201,8 +196,8 @@ export abstract class Http1RequestReading
    * or a request whose framing or body broke: the connection closes after the current response,
    * which says `Connection: close` if its head has not gone out yet.
    */
-  closeAfterResponse(): void {
-    this.afterResponse = true;
+  closeAfterAnswer(): void {
+    this.afterAnswer = true;
     this.exchange?.closeAfter();
   }
 
@@ -228,17 +223,17 @@ export abstract class Http1RequestReading
       this.#servername,
       this.encrypted,
     );
-    const response = new Http1Response(this.socket, this, downstream, body, {
+    const answer = new Http1Answer(this.socket, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.
-      close: !head.keepAlive || this.afterResponse || head.upgrade,
+      close: !head.keepAlive || this.afterAnswer || head.upgrade,
       expectContinue: downstream.expectContinue && hasBody,
       keepAliveSeconds: Math.floor(this.settings.keepAliveTimeout / 1000),
       sendTimeout: this.settings.sendTimeout,
     });
-    this.exchange = response;
-    this.#ready = response;
+    this.exchange = answer;
+    this.#ready = answer;
   }
 
   onBody(chunk: Buffer): void {
@@ -281,7 +276,7 @@ export abstract class Http1RequestReading
       this.timeouts.refresh();
       return;
     }
-    this.closeAfterResponse();
+    this.closeAfterAnswer();
     this.body?.fail(`request body stalled for ${this.settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
   }
 }

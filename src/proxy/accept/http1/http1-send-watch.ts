@@ -6,8 +6,8 @@
 import type { Socket } from 'node:net';
 import { SendDeadline, type SendLimit, type SendProgress } from '../../../core/net/send-deadline.ts';
 
-/** What the watch asks of its response (http1-response.ts). */
-export interface WatchedResponse {
+/** What the watch asks of its response (http1-answer.ts). */
+export interface WatchedAnswer {
   /** Nothing more can be sent: the response is over, and not an answer ended and still leaving. */
   readonly sendClosed: boolean;
   /** The socket drained: an answer ended and still leaving has gone whole. */
@@ -18,19 +18,19 @@ export interface WatchedResponse {
 
 export class Http1SendWatch implements SendProgress {
   readonly #socket: Socket;
-  readonly #response: WatchedResponse;
+  readonly #answer: WatchedAnswer;
   readonly #deadline: SendDeadline;
 
-  constructor(socket: Socket, response: WatchedResponse, ms: number) {
+  constructor(socket: Socket, answer: WatchedAnswer, ms: number) {
     this.#socket = socket;
-    this.#response = response;
+    this.#answer = answer;
     this.#deadline = new SendDeadline(this, { ms, field: 'limits.send_timeout' }, () =>
-      response.sendTimedOut(this.#deadline.limit),
+      answer.sendTimedOut(this.#deadline.limit),
     );
   }
 
   get closed(): boolean {
-    return this.#response.sendClosed;
+    return this.#answer.sendClosed;
   }
 
   get pendingBytes(): number {
@@ -56,7 +56,7 @@ export class Http1SendWatch implements SendProgress {
   /** What waited went: the deadline stops, and an answer left leaving is whole. */
   readonly drained = (): void => {
     this.#deadline.stop();
-    this.#response.sendDrained();
+    this.#answer.sendDrained();
   };
 
   /** The response closed: nothing more is watched. */

@@ -33,7 +33,7 @@ export interface Http1Server {
    */
   acceptPlain(socket: Socket): void;
   /** A drain began: every connection, and each one accepted from now on, closes after its next response. */
-  closeAfterResponses(): void;
+  closeAfterAnswers(): void;
   /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
   closeWhenIdle(): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
@@ -67,7 +67,7 @@ export function createHttp1Server(
   let draining = false;
   const add = (connection: Http1Connection) => {
     connections.add(connection);
-    if (draining) connection.closeAfterResponse();
+    if (draining) connection.closeAfterAnswer();
   };
   const accept = (socket: Socket) =>
     add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
@@ -107,9 +107,9 @@ export function createHttp1Server(
     connections,
     accept,
     acceptPlain,
-    closeAfterResponses() {
+    closeAfterAnswers() {
       draining = true;
-      for (const connection of connections) connection.closeAfterResponse();
+      for (const connection of connections) connection.closeAfterAnswer();
     },
     closeWhenIdle() {
       draining = true;

@@ -157,8 +157,8 @@ export class IssuerHop {
 
   async #fetchDiscovery(): Promise<oauth.AuthorizationServer> {
     try {
-      const response = await oauth.discoveryRequest(this.issuer, { ...this.options, algorithm: 'oidc' });
-      const server = await oauth.processDiscoveryResponse(this.issuer, response);
+      const answer = await oauth.discoveryRequest(this.issuer, { ...this.options, algorithm: 'oidc' });
+      const server = await oauth.processDiscoveryResponse(this.issuer, answer);
       this.#server = server;
       this.#freshUntil = performance.now() + DISCOVERY_TTL_MS;
       this.#heardAt = performance.now();
@@ -194,20 +194,20 @@ export class IssuerHop {
         `its circuit is open after ${CIRCUIT.consecutiveFailures} failures in a row`,
         { retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)) },
       );
-    let response: Response;
+    let answer: Response;
     try {
-      response = await callAuthHop(url, init, this.#timeout);
+      answer = await callAuthHop(url, init, this.#timeout);
     } catch (err) {
       this.#circuit.record(performance.now(), true, admitted.probe);
       throw err;
     }
-    const down = response.status >= 500 || response.status === 429;
+    const down = answer.status >= 500 || answer.status === 429;
     this.#circuit.record(performance.now(), down, admitted.probe);
-    if (!down) return response;
-    void response.body?.cancel();
+    if (!down) return answer;
+    void answer.body?.cancel();
     throw (
-      hopLooping(response.status, response.headers.get('proxy-status') ?? undefined) ??
-      hopUnavailable(response.status, response.headers.get('retry-after'))
+      hopLooping(answer.status, answer.headers.get('proxy-status') ?? undefined) ??
+      hopUnavailable(answer.status, answer.headers.get('retry-after'))
     );
   }
 }

@@ -68,14 +68,14 @@ export class SessionTokens {
     let tokens: oauth.TokenEndpointResponse;
     try {
       const server = await this.#issuer.discovery();
-      const response = await oauth.refreshTokenGrantRequest(
+      const answer = await oauth.refreshTokenGrantRequest(
         server,
         this.#signIn.client,
         this.#signIn.clientAuth,
         token,
         this.#issuer.options,
       );
-      tokens = await oauth.processRefreshTokenResponse(server, this.#signIn.client, response);
+      tokens = await oauth.processRefreshTokenResponse(server, this.#signIn.client, answer);
     } catch (err) {
       if (err instanceof oauth.ResponseBodyError && err.status < 500) return undefined;
       return this.#issuer.failure(err, 'the token endpoint');

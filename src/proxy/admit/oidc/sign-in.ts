@@ -36,7 +36,7 @@ export interface SignInRefusal {
 }
 
 /** The provider's client as oauth4webapi knows it: its id and the clock skew its checks tolerate. */
-export function clientOf(config: OidcAuthConfig): oauth.Client {
+export function oidcClientOf(config: OidcAuthConfig): oauth.Client {
   return { client_id: config.clientId, [oauth.clockTolerance]: Math.ceil(config.clockSkew / 1000) };
 }
 
@@ -65,7 +65,7 @@ export class SignIn {
     this.#config = config;
     this.#issuer = issuer;
     this.#flowSeal = flowSeal;
-    this.#client = clientOf(config);
+    this.#client = oidcClientOf(config);
     this.#clientAuth = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret);
     this.#rules = {
       algorithms: new Set(config.algorithms),
@@ -181,7 +181,7 @@ export class SignIn {
     }
     let tokens: oauth.TokenEndpointResponse;
     try {
-      const response = await oauth.authorizationCodeGrantRequest(
+      const answer = await oauth.authorizationCodeGrantRequest(
         server,
         this.#client,
         this.#clientAuth,
@@ -190,7 +190,7 @@ export class SignIn {
         flow.v,
         this.#issuer.options,
       );
-      tokens = await oauth.processAuthorizationCodeResponse(server, this.#client, response, {
+      tokens = await oauth.processAuthorizationCodeResponse(server, this.#client, answer, {
         expectedNonce: flow.n,
         requireIdToken: true,
       });

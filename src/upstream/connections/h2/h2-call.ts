@@ -15,7 +15,7 @@ import type {
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import type { H2CallSession } from './h2-call-session.ts';
 import { bodyWaiting, noHeadReason, sentHeadSize } from './h2-failure-details.ts';
-import { h2HeaderListSize, h2ResponseHead, h2Trailers } from './h2-headers.ts';
+import { h2AnswerHead, h2HeaderListSize, h2Trailers } from './h2-headers.ts';
 import { resetBeforeEnd } from './h2-reset-before-end.ts';
 
 const END_STREAM_FLAG = 0x1;
@@ -92,7 +92,7 @@ export class H2Call implements ExchangeController {
   start(stream: ClientHttp2Stream): void {
     this.stream = stream;
     stream.on('headers', this.onInterim);
-    stream.on('response', this.onResponse);
+    stream.on('response', this.onAnswer);
     stream.on('data', this.onData);
     stream.on('trailers', this.onTrailers);
     stream.on('end', this.onEnd);
@@ -169,16 +169,16 @@ export class H2Call implements ExchangeController {
     if (this.headTooLarge(size, 'header')) return;
     const flood = this.interim.add(size);
     if (flood !== undefined) return this.abort(new Failure('http_protocol_error', flood));
-    const head = h2ResponseHead(raw, this.request.method, false);
+    const head = h2AnswerHead(raw, this.request.method, false);
     // 100 answers an Expect the gateway handled itself, as on HTTP/1.1; 101 has no HTTP/2 form.
     if (head.status > 100 && head.status < 200) this.handler.onInformational(head);
   };
 
-  private readonly onResponse = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
+  private readonly onAnswer = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
     if (handler === null || this.headTooLarge(h2HeaderListSize(raw), 'header')) return;
     clearTimeout(this.headTimer);
-    const head = h2ResponseHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
+    const head = h2AnswerHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
     if (head.status > 599)
       return this.abort(new Failure('http_protocol_error', `status code ${head.status} out of range`));

@@ -50,7 +50,7 @@ export function h2RequestHeaders(
  * the first with ", ", as a recipient of the HTTP/1.1 lines may combine them (RFC 9110 §5.3).
  * Cookie stays repeated: HTTP/2 carries it split (RFC 9113 §8.2.3).
  */
-export function joinRepeats(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+export function joinRepeatedHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const joined: OutgoingHttpHeaders = Object.create(null);
   for (const name in headers) {
     const value = headers[name];
@@ -64,7 +64,7 @@ export function joinRepeats(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
  * body is passed on as content, framed anew downstream (by its Content-Length when the
  * upstream gave one); a HEAD's answer or a HEADERS frame that ended the stream has none.
  */
-export function h2ResponseHead(
+export function h2AnswerHead(
   rawHeaders: readonly string[],
   method: string,
   endStream: boolean,

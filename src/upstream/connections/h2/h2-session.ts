@@ -6,7 +6,7 @@ import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call } from './h2-call.ts';
 import type { H2CallSession, SessionEnd } from './h2-call-session.ts';
-import { h2RequestHeaders, joinRepeats } from './h2-headers.ts';
+import { h2RequestHeaders, joinRepeatedHeaders } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
@@ -188,7 +188,7 @@ export class H2Session implements H2CallSession {
       return this.session.request(headers, options);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_HEADER_SINGLE_VALUE') throw err;
-      return this.session.request(joinRepeats(headers), options);
+      return this.session.request(joinRepeatedHeaders(headers), options);
     }
   }
 

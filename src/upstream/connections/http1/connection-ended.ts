@@ -6,7 +6,7 @@
  */
 import { connectionDropped, describeDrop, ms } from '../../../core/failure/classify.ts';
 import { Failure } from '../../../core/failure/failure.ts';
-import type { Framing } from '../../../core/http1/parsed-response.ts';
+import type { Framing } from '../../../core/http1/parsed-answer.ts';
 
 /**
  * `where`: 'idle' before the first byte, 'head' inside a head, 'body' inside the body (also a

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
-import type { Framing, ResponseHead, ResponseParserHandler } from '../../../core/http1/parsed-response.ts';
-import { ResponseParser } from '../../../core/http1/response-parser.ts';
+import { AnswerParser } from '../../../core/http1/answer-parser.ts';
+import type { AnswerHead, AnswerParserHandler, Framing } from '../../../core/http1/parsed-answer.ts';
 import type { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import type {
   ConnectionTimeouts,
@@ -10,12 +10,12 @@ import type {
   ExchangeRequest,
   HeadSoFar,
 } from '../exchange-contract.ts';
+import { AnswerDecoding, type DecodingConnection } from './answer-decoding.ts';
 import { type ClockedConnection, ConnectionClocks, type ExchangeStage } from './connection-clocks.ts';
 import { type ConnectionOptions, REUSED } from './connection-setup.ts';
 import { idleLimit } from './idle-limit.ts';
 import { ReadBatch } from './read-batch.ts';
 import { type RequestingConnection, RequestOut } from './request-out.ts';
-import { type DecodingConnection, ResponseDecoding } from './response-decoding.ts';
 import { type EndingConnection, SocketEndings } from './socket-endings.ts';
 import { handOverTunnel, offeredUpgrade } from './upgrade.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
@@ -35,7 +35,7 @@ export interface ConnectionOwner {
  */
 export class UpstreamConnection
   implements
-    ResponseParserHandler,
+    AnswerParserHandler,
     ExchangeController,
     DecodingConnection,
     ClockedConnection,
@@ -51,12 +51,12 @@ export class UpstreamConnection
   /** The pool's idle_timeout when the connection opened (a reload that changes it outdates the connection). */
   private readonly idleTimeout: number;
   private readonly owner: ConnectionOwner;
-  private readonly parser: ResponseParser;
+  private readonly parser: AnswerParser;
   private readonly timeouts: ConnectionTimeouts;
   private handler: ExchangeHandler | null = null;
-  private head: ResponseHead | null = null;
+  private head: AnswerHead | null = null;
   /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
-  private switched: ResponseHead | null = null;
+  private switched: AnswerHead | null = null;
   private reusable = false;
   /** The request going out (request-out.ts), its body streaming from the client. */
   private readonly out: RequestOut;
@@ -70,7 +70,7 @@ export class UpstreamConnection
   /** The read the parser goes over (read-batch.ts): its body pieces passed on as one, a completion in it. */
   private readonly batch = new ReadBatch();
   /** Undoing the response's transfer codings (gzip, deflate), when it came with any. */
-  private decoding: ResponseDecoding | undefined = undefined;
+  private decoding: AnswerDecoding | undefined = undefined;
   /** The downstream asked to pause. */
   private downstreamPaused = false;
 
@@ -81,7 +81,7 @@ export class UpstreamConnection
     this.timeouts = options.timeouts;
     this.idleTimeout = options.idleTimeout;
     this.idleLimit = options.idleTimeout;
-    this.parser = new ResponseParser(this, options.maxHeaderSize);
+    this.parser = new AnswerParser(this, options.maxHeaderSize);
     this.clocks = new ConnectionClocks(this, options.timeouts);
     this.readClock = this.clocks.read;
     this.endings = new SocketEndings(this, socket, this.parser, this.clocks, options);
@@ -101,7 +101,7 @@ export class UpstreamConnection
     return this.handler;
   }
 
-  get responseFraming(): Framing | undefined {
+  get answerFraming(): Framing | undefined {
     return this.head?.framing;
   }
 
@@ -177,7 +177,7 @@ export class UpstreamConnection
 
   // ── the response (the parser's handler) ──────────────────────────────────────────
 
-  onHead(head: ResponseHead): void {
+  onHead(head: AnswerHead): void {
     const handler = this.handler;
     if (handler === null) return;
     if (head.status === 101) {
@@ -194,7 +194,7 @@ export class UpstreamConnection
     // Each response says it anew: the upstream's latest word on how long it keeps the connection.
     this.idleLimit = idleLimit(this.idleTimeout, head.keepAliveTimeout);
     if (head.decode.length > 0)
-      this.decoding = new ResponseDecoding(head.decode, this, handler, this.downstreamPaused);
+      this.decoding = new AnswerDecoding(head.decode, this, handler, this.downstreamPaused);
     handler.onResponseStart(this, upstreamHeadOf(head));
   }
 
@@ -218,11 +218,11 @@ export class UpstreamConnection
     if (this.handler === null) return;
     // Parsing a read: decided in onSocketData once the parser has returned.
     if (this.batch.reading) return this.batch.complete(trailers);
-    this.responseComplete(trailers);
+    this.answerComplete(trailers);
   }
 
   /** The upstream's response is all in: the exchange ends, after the decoder (if any) has emptied. */
-  private responseComplete(trailers: string[] | undefined): void {
+  private answerComplete(trailers: string[] | undefined): void {
     const decoding = this.decoding;
     if (decoding === undefined) return this.endExchange(trailers);
     decoding.end(trailers);
@@ -261,7 +261,7 @@ export class UpstreamConnection
   }
 
   /** After a 101 the socket carries another protocol: it leaves this connection, and the pool, for good. */
-  private handOver(head: ResponseHead, rest: Buffer): void {
+  private handOver(head: AnswerHead, rest: Buffer): void {
     const handler = this.handler as ExchangeHandler;
     this.end();
     this.endings.leave();
@@ -297,7 +297,7 @@ export class UpstreamConnection
       }
       if (batch.completed) {
         batch.completed = false;
-        if (failure === undefined) this.responseComplete(batch.trailers);
+        if (failure === undefined) this.answerComplete(batch.trailers);
       } else if (failure === undefined && this.head !== null && this.handler !== null) {
         // A response not over when its read is: the read clock runs from here (one whose head
         // and end came in one read, as most small ones do, needs none).

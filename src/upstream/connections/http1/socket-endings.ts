@@ -7,8 +7,8 @@
  */
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
-import type { Framing } from '../../../core/http1/parsed-response.ts';
-import type { ResponseParser } from '../../../core/http1/response-parser.ts';
+import type { AnswerParser } from '../../../core/http1/answer-parser.ts';
+import type { Framing } from '../../../core/http1/parsed-answer.ts';
 import type { ConnectionClocks, ExchangeStage } from './connection-clocks.ts';
 import { connectionEnded } from './connection-ended.ts';
 import type { ConnectionOptions } from './connection-setup.ts';
@@ -17,7 +17,7 @@ import type { ConnectionOptions } from './connection-setup.ts';
 export interface EndingConnection {
   readonly stage: ExchangeStage;
   /** The framing of the response head, once it is in (a body cut short is named by it). */
-  readonly responseFraming: Framing | undefined;
+  readonly answerFraming: Framing | undefined;
   abort(failure: Failure): void;
   destroy(): void;
   /** The connection leaves its pool, for good. */
@@ -27,7 +27,7 @@ export interface EndingConnection {
 export class SocketEndings {
   readonly #connection: EndingConnection;
   readonly #socket: Socket;
-  readonly #parser: ResponseParser;
+  readonly #parser: AnswerParser;
   readonly #clocks: ConnectionClocks;
   /** The socket closed, or left for another protocol: no request goes out on it again. */
   closed = false;
@@ -41,7 +41,7 @@ export class SocketEndings {
   constructor(
     connection: EndingConnection,
     socket: Socket,
-    parser: ResponseParser,
+    parser: AnswerParser,
     clocks: ConnectionClocks,
     options: ConnectionOptions,
   ) {
@@ -131,7 +131,7 @@ export class SocketEndings {
    */
   #fail(state: 'idle' | 'head' | 'body', unsent = false): void {
     const elapsed = performance.now() - this.#clocks.startedAt;
-    const framing = this.#connection.responseFraming;
+    const framing = this.#connection.answerFraming;
     this.#connection.abort(connectionEnded(state, this.#error, elapsed, framing, unsent));
   }
 }

@@ -4,7 +4,7 @@
  * carry the new protocol as a tunnel (it has left the connection and the pool by then).
  */
 import type { Socket } from 'node:net';
-import type { ResponseHead } from '../../../core/http1/parsed-response.ts';
+import type { AnswerHead } from '../../../core/http1/parsed-answer.ts';
 import type { ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { upstreamHeadOf } from './upstream-head.ts';
 
@@ -19,7 +19,7 @@ export function offeredUpgrade(request: ExchangeRequest): string {
 /** The socket, after a 101 and `rest` (the bytes read past it), goes to the exchange's handler; one that takes no upgrade, closed. */
 export function handOverTunnel(
   handler: ExchangeHandler,
-  head: ResponseHead,
+  head: AnswerHead,
   socket: Socket,
   rest: Buffer,
 ): void {

@@ -1,11 +1,11 @@
-import type { ResponseHead } from '../../../core/http1/parsed-response.ts';
+import type { AnswerHead } from '../../../core/http1/parsed-answer.ts';
 import type { UpstreamHead } from '../exchange-contract.ts';
 
 /**
  * The HTTP/1.1 parser's head in the contract's neutral words: whether a body follows and its
  * length when announced. Framing, codings and keep-alive are the connection's own business.
  */
-export function upstreamHeadOf(head: ResponseHead): UpstreamHead {
+export function upstreamHeadOf(head: AnswerHead): UpstreamHead {
   return {
     status: head.status,
     reason: head.reason,

@@ -31,9 +31,9 @@ const hang: Handle = () => {};
 
 /** Answers 200 with a small body. */
 const ok: Handle = (exchange: DownstreamExchange) => {
-  exchange.response.sendHead(200, 'OK', ['content-length', '2']);
-  exchange.response.write(Buffer.from('ok'));
-  exchange.response.end();
+  exchange.answer.sendHead(200, 'OK', ['content-length', '2']);
+  exchange.answer.write(Buffer.from('ok'));
+  exchange.answer.end();
 };
 
 async function withRaw(
@@ -169,8 +169,8 @@ test('rapid reset (CVE-2023-44487): streams opened and reset past the bound get 
 // and no flood. Only premature resets count (Envoy's: no head sent, the stream under 1 s old).
 test("rapid reset: streams the client cancels after their answer's head came do not count; the connection serves on", async () => {
   const streaming: Handle = (exchange: DownstreamExchange) => {
-    exchange.response.sendHead(200, 'OK', ['content-type', 'application/grpc']);
-    exchange.response.write(Buffer.from('part'));
+    exchange.answer.sendHead(200, 'OK', ['content-type', 'application/grpc']);
+    exchange.answer.write(Buffer.from('part'));
   };
   await withRaw({ maxClientResets: 10 }, streaming, async (client, fx) => {
     for (let i = 0; i < 30; i++) {
@@ -246,10 +246,10 @@ test('zero-window stall: a response the client never lets move is reset with CAN
   const body = Buffer.alloc(1000, 'z');
   const closed: boolean[] = [];
   const answer: Handle = (exchange) => {
-    exchange.response.onClose((finished) => closed.push(finished));
-    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
-    exchange.response.write(body);
-    exchange.response.end();
+    exchange.answer.onClose((finished) => closed.push(finished));
+    exchange.answer.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    exchange.answer.write(body);
+    exchange.answer.end();
   };
   await withRaw(
     { sendTimeout: 200 },
@@ -335,9 +335,9 @@ test('invalid frames: empty DATA frames without END_STREAM count too; past the b
 
 /** Answers with 64 KiB: a client whose window is shut leaves it queued in the session's memory. */
 const sixtyFourKiB: Handle = (exchange) => {
-  exchange.response.sendHead(200, 'OK', ['content-length', String(64 * 1024)]);
-  exchange.response.write(Buffer.alloc(64 * 1024, 'm'));
-  exchange.response.end();
+  exchange.answer.sendHead(200, 'OK', ['content-length', String(64 * 1024)]);
+  exchange.answer.write(Buffer.alloc(64 * 1024, 'm'));
+  exchange.answer.end();
 };
 
 /**
@@ -468,7 +468,7 @@ test('idle: a connection with a stream open is not idle; its timeout starts when
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(client.closed, false);
     assert.equal(client.frames.filter((f) => f.type === FRAME.GOAWAY).length, 0);
-    const response = fx.exchanges[0].response;
+    const response = fx.exchanges[0].answer;
     response.sendHead(204, 'No Content', []);
     response.end();
     await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
@@ -484,7 +484,7 @@ test('a client that drops its connection (TCP reset) is no bound: nothing is log
   try {
     client.send(headers(1, headerBlock(requestFields('/'))));
     while (fx.exchanges.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    const closed = new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve));
+    const closed = new Promise<boolean>((resolve) => fx.exchanges[0].answer.onClose(resolve));
     client.socket.resetAndDestroy();
     assert.equal(await closed, false);
     while (fx.h2.sessions.size > 0) await new Promise((resolve) => setImmediate(resolve));

@@ -84,9 +84,9 @@ test('curl sees a response cut after its head as an error, never as whole', {
 }, async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-      exchange.response.write(Buffer.from('first part'));
-      setTimeout(() => exchange.response.abort(), 20);
+      exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+      exchange.answer.write(Buffer.from('first part'));
+      setTimeout(() => exchange.answer.abort(), 20);
     },
   });
   try {

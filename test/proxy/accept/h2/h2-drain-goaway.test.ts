@@ -11,9 +11,9 @@ import { startH2Fixture } from './h2-fixture.ts';
 import { ERROR, FRAME, goawayCode, headerBlock, headers, RawH2Client, requestFields } from './h2-frames.ts';
 
 const ok = (exchange: DownstreamExchange): void => {
-  exchange.response.sendHead(200, 'OK', ['content-length', '2']);
-  exchange.response.write(Buffer.from('ok'));
-  exchange.response.end();
+  exchange.answer.sendHead(200, 'OK', ['content-length', '2']);
+  exchange.answer.write(Buffer.from('ok'));
+  exchange.answer.end();
 };
 
 test('the drain: GOAWAY NO_ERROR names the last stream taken; a stream sent after it is not processed and is above that id', async () => {

@@ -39,18 +39,18 @@ export const echo: Handle = (exchange) => {
         trailers: (exchange.body as { trailers?: string[] } | undefined)?.trailers ?? [],
       }),
     );
-    exchange.response.sendHead(200, 'OK', [
+    exchange.answer.sendHead(200, 'OK', [
       'content-type',
       'application/json',
       'content-length',
       String(body.length),
     ]);
-    exchange.response.write(body);
-    exchange.response.end(['x-body-bytes', String(Buffer.concat(chunks).length)]);
+    exchange.answer.write(body);
+    exchange.answer.end(['x-body-bytes', String(Buffer.concat(chunks).length)]);
   };
   if (exchange.body === undefined) return answer();
   exchange.body.on('data', (c: Buffer) => chunks.push(c));
-  exchange.body.on('error', () => exchange.response.abort());
+  exchange.body.on('error', () => exchange.answer.abort());
   exchange.body.on('end', answer);
 };
 
@@ -89,12 +89,12 @@ export async function startH2Fixture(
     /** Answers the refusal's status with its code in a header, as the session's error answer would. */
     refused(exchange: DownstreamExchange, error: RequestParseError) {
       refusals.push(error);
-      exchange.response.sendHead(error.status, '', ['x-refused', error.code]);
-      exchange.response.end();
+      exchange.answer.sendHead(error.status, '', ['x-refused', error.code]);
+      exchange.answer.end();
     },
     overLimit(exchange: DownstreamExchange, failure: Failure) {
-      exchange.response.sendHead(failure.status, '', ['x-refused', failure.type]);
-      exchange.response.end();
+      exchange.answer.sendHead(failure.status, '', ['x-refused', failure.type]);
+      exchange.answer.end();
     },
     headerTimeout: () => options.headerTimeoutMs ?? DEFAULTS.limits.headerTimeout,
   };

@@ -11,8 +11,8 @@ import http2, { type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import v8 from 'node:v8';
+import { H2Answer } from '../../../../src/proxy/accept/h2/h2-answer.ts';
 import { H2Guard } from '../../../../src/proxy/accept/h2/h2-guard.ts';
-import { H2Response } from '../../../../src/proxy/accept/h2/h2-response.ts';
 import { RequestSession } from '../../../../src/proxy/session/request-session.ts';
 import { startTestGateway } from '../../../helpers/test-gateway.ts';
 import { waitUntil } from '../../../helpers/wait.ts';
@@ -65,14 +65,14 @@ test('raw floods on the HTTP/2 server: once every connection is closed, no sessi
     limits: { maxClientResets: 10, maxPings: 5 },
     handle: (exchange) => {
       if (exchange.head.target === '/hang') return;
-      exchange.response.sendHead(200, 'OK', ['content-length', '2']);
-      exchange.response.write(Buffer.from('ok'));
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-length', '2']);
+      exchange.answer.write(Buffer.from('ok'));
+      exchange.answer.end();
     },
   });
   try {
     const Session = sessionClass(fx);
-    const classes: Constructor[] = [H2Guard, H2Response];
+    const classes: Constructor[] = [H2Guard, H2Answer];
     const first = await RawH2Client.connect(fx.port);
     classes.push(await Session);
     first.close();
@@ -136,7 +136,7 @@ upstreams:
   const Session = Object.getPrototypeOf(warm.constructor) as Constructor;
   await new Promise((resolve) => warm.close(() => resolve(undefined)));
   await gw.accessLine(1);
-  const classes: Constructor[] = [RequestSession, H2Response, H2Guard, Session];
+  const classes: Constructor[] = [RequestSession, H2Answer, H2Guard, Session];
   const before = new Map(classes.map((ctor) => [ctor, count(ctor)]));
   // M connections, each opening and cancelling streams 50 a turn until the server's GOAWAY
   // (past max_client_resets, 200 a window), as a rapid-reset client does.

@@ -9,13 +9,13 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { Failure } from '../../../../src/core/failure/failure.ts';
 import { buildGrpcAnswer, type GrpcAnswer } from '../../../../src/core/failure/grpc-answer.ts';
-import type { ResponseSink } from '../../../../src/core/net/downstream.ts';
+import type { AnswerSink } from '../../../../src/core/net/downstream.ts';
 import { formatGrpcTimeout, parseGrpcTimeout } from '../../../../src/proxy/accept/h2/grpc-timeout.ts';
 import { startH2Fixture } from './h2-fixture.ts';
 import { FLAG, FRAME, headerBlock, headers, ping, RawH2Client, requestFields } from './h2-frames.ts';
 
 /** A gateway-made gRPC answer given to the sink as the error writer gives it: head and end at once. */
-function sendGrpcAnswer(sink: ResponseSink, answer: GrpcAnswer): void {
+function sendGrpcAnswer(sink: AnswerSink, answer: GrpcAnswer): void {
   sink.sendHead(answer.status, 'OK', answer.headers);
   sink.end();
 }
@@ -80,7 +80,7 @@ const grpcFields = (path: string) =>
   ]);
 
 test('a GrpcAnswer goes out as Trailers-Only: one HEADERS frame with END_STREAM', async () => {
-  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.response, answer) });
+  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.answer, answer) });
   const raw = await RawH2Client.connect(fx.port);
   try {
     raw.send(headers(1, headerBlock(grpcFields('/orders.Orders/Get'))));
@@ -97,7 +97,7 @@ test('a GrpcAnswer goes out as Trailers-Only: one HEADERS frame with END_STREAM'
 });
 
 test('a gRPC client reads the answer: :status 200, grpc-status 14, grpc-message, Proxy-Status, no body', async () => {
-  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.response, answer) });
+  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.answer, answer) });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);
   try {
     const stream = client.request(
@@ -136,7 +136,7 @@ test('a gRPC client reads the answer: :status 200, grpc-status 14, grpc-message,
 });
 
 test('@grpc/grpc-js reads the answer as UNAVAILABLE with the message and metadata the gateway gave', async () => {
-  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.response, answer) });
+  const fx = await startH2Fixture({ handle: (exchange) => sendGrpcAnswer(exchange.answer, answer) });
   const client = new grpc.Client(`127.0.0.1:${fx.port}`, grpc.credentials.createInsecure());
   try {
     const error = await new Promise<grpc.ServiceError>((resolve, reject) => {

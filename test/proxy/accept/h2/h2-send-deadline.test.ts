@@ -95,7 +95,7 @@ test('an HTTP/2 client that takes no byte of a proxied response is cut at limits
 
 test('a small answer whole in one read, to a client whose window is shut, is cut at limits.http2.send_timeout too', async () => {
   // No DATA may reach this client (its stream window is 0): the answer's one DATA frame stays
-  // queued after the sink's end() (the sink looks at the turn's end: h2-response.ts), and the
+  // queued after the sink's end() (the sink looks at the turn's end: h2-answer.ts), and the
   // deadline must still count it.
   await cancelledAfter200('/small', 'h2-shut-window', { settings: { initialWindowSize: 0 } });
   const line = await gw.logFor('h2-shut-window');

@@ -234,9 +234,9 @@ test('TLS: ALPN h2 gets HTTP/2, ALPN http/1.1 gets the HTTP/1.1 server', async (
 test('a response cut after its head is reset with INTERNAL_ERROR, never ended as whole', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-      exchange.response.write(Buffer.from('first part'));
-      setTimeout(() => exchange.response.abort(), 20);
+      exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+      exchange.answer.write(Buffer.from('first part'));
+      setTimeout(() => exchange.answer.abort(), 20);
     },
   });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);
@@ -246,7 +246,7 @@ test('a response cut after its head is reset with INTERNAL_ERROR, never ended as
     assert.equal(r.body, 'first part');
     assert.equal(r.ended, false);
     assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
-    const finished = await new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve));
+    const finished = await new Promise<boolean>((resolve) => fx.exchanges[0].answer.onClose(resolve));
     assert.equal(finished, false);
   } finally {
     client.close();
@@ -259,10 +259,10 @@ test('cut in the turn its head is held to: what was written leaves (the head, it
   // head and the chunk, then aborts, before the end of the turn the head was held to.
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.holdUntilTurnEnd();
-      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-      exchange.response.write(Buffer.from('hello'));
-      exchange.response.abort();
+      exchange.answer.deferToTurnEnd();
+      exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+      exchange.answer.write(Buffer.from('hello'));
+      exchange.answer.abort();
     },
   });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);
@@ -281,8 +281,8 @@ test('cut in the turn its head is held to: what was written leaves (the head, it
 test('a head and its end in one turn go out as one HEADERS frame with END_STREAM', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.sendHead(503, 'Service Unavailable', ['retry-after', '1', 'connection', 'close']);
-      exchange.response.end();
+      exchange.answer.sendHead(503, 'Service Unavailable', ['retry-after', '1', 'connection', 'close']);
+      exchange.answer.end();
     },
   });
   const raw = await RawH2Client.connect(fx.port);
@@ -303,10 +303,10 @@ test('a head and its end in one turn go out as one HEADERS frame with END_STREAM
 test('a small answer whole in one turn goes out as HEADERS and one DATA frame with END_STREAM (no empty frame after it)', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain', 'content-length', '11']);
-      exchange.response.write(Buffer.from('hello '));
-      exchange.response.write(Buffer.from('world'));
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain', 'content-length', '11']);
+      exchange.answer.write(Buffer.from('hello '));
+      exchange.answer.write(Buffer.from('world'));
+      exchange.answer.end();
     },
   });
   const raw = await RawH2Client.connect(fx.port);
@@ -324,7 +324,7 @@ test('a small answer whole in one turn goes out as HEADERS and one DATA frame wi
       ],
     );
     assert.equal(frames[1].payload.toString(), 'hello world');
-    assert.equal(await new Promise<boolean>((resolve) => fx.exchanges[0].response.onClose(resolve)), true);
+    assert.equal(await new Promise<boolean>((resolve) => fx.exchanges[0].answer.onClose(resolve)), true);
   } finally {
     raw.close();
     await fx.close();
@@ -336,7 +336,7 @@ test('backpressure: write() says false past the window, and drain comes when the
   let sawFalse = false;
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      const { response } = exchange;
+      const { answer: response } = exchange;
       response.sendHead(200, 'OK', []);
       let left = 16;
       const pump = () => {
@@ -369,7 +369,7 @@ test('backpressure: write() says false past the window, and drain comes when the
 test('HEAD, 204 and 205 carry no body whatever is written; 100-continue and 103 go before the head', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      const { response } = exchange;
+      const { answer: response } = exchange;
       if (exchange.head.target === '/early') {
         response.sendContinue();
         response.sendInterim(103, 'Early Hints', ['link', '</a.css>; rel=preload']);
@@ -427,7 +427,7 @@ test('a client that resets its stream: the body errors with ECONNRESET and the s
       requestBody.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
     );
     requestBody.resume();
-    const closed = new Promise<boolean>((resolve) => exchange.response.onClose(resolve));
+    const closed = new Promise<boolean>((resolve) => exchange.answer.onClose(resolve));
     // destroy(), not close(): node:http2's close() sends END_STREAM before its RST_STREAM.
     stream.destroy(new Error('the client gives up'));
     assert.equal(await bodyError, 'ECONNRESET');
@@ -483,9 +483,9 @@ test('a request with neither :authority nor Host is reset by nghttp2 (PROTOCOL_E
 test('trailers node:http2 will not send cut the response (reset), never end it as whole without them', async () => {
   const fx = await startH2Fixture({
     handle: (exchange) => {
-      exchange.response.sendHead(200, 'OK', ['content-type', 'application/grpc']);
-      exchange.response.write(Buffer.from('message'));
-      setImmediate(() => exchange.response.end(['bad name', 'x']));
+      exchange.answer.sendHead(200, 'OK', ['content-type', 'application/grpc']);
+      exchange.answer.write(Buffer.from('message'));
+      setImmediate(() => exchange.answer.end(['bad name', 'x']));
     },
   });
   const client = http2.connect(`http://127.0.0.1:${fx.port}`);

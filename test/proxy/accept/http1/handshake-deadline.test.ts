@@ -30,13 +30,13 @@ test('behind the ACME ClientHello reader, a handshake still ends within header_t
       request(exchange) {
         served++;
         const close = exchange.head.headers.some((v) => v.toLowerCase() === 'close');
-        exchange.response.sendHead(200, 'OK', [
+        exchange.answer.sendHead(200, 'OK', [
           'content-length',
           '2',
           ...(close ? ['connection', 'close'] : []),
         ]);
-        exchange.response.write(Buffer.from('ok'));
-        exchange.response.end();
+        exchange.answer.write(Buffer.from('ok'));
+        exchange.answer.end();
       },
       refused: () => assert.fail('nothing to refuse'),
     },

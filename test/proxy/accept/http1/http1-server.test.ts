@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import tls from 'node:tls';
-import { serializeResponseHead } from '../../../../src/core/http1/response-head.ts';
+import { serializeAnswerHead } from '../../../../src/core/http1/answer-head.ts';
 import type { DownstreamExchange } from '../../../../src/core/net/downstream.ts';
 import { LINGER_MS } from '../../../../src/core/net/linger.ts';
 import { testCertificates } from '../../../../src/kits/fault-kit/tls-certs.ts';
@@ -56,7 +56,7 @@ type Handle = (exchange: DownstreamExchange, n: number) => void;
 const echo: Handle = (exchange, n) => {
   const chunks: Buffer[] = [];
   bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
-  bodyOf(exchange).on('error', () => exchange.response.abort());
+  bodyOf(exchange).on('error', () => exchange.answer.abort());
   bodyOf(exchange).on('end', () =>
     setImmediate(() => {
       const body = Buffer.from(
@@ -67,9 +67,9 @@ const echo: Handle = (exchange, n) => {
           trailers: (bodyOf(exchange) as unknown as { trailers?: string[] }).trailers ?? [],
         }),
       );
-      exchange.response.sendHead(200, 'OK', ['content-length', String(body.length), 'x-n', String(n)]);
-      exchange.response.write(body);
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-length', String(body.length), 'x-n', String(n)]);
+      exchange.answer.write(body);
+      exchange.answer.end();
     }),
   );
 };
@@ -88,14 +88,14 @@ async function serve(handle: Handle = echo, settings = SETTINGS, maxConnections?
       request(exchange) {
         stats.handed++;
         stats.mostAtOnce = Math.max(stats.mostAtOnce, ++stats.running);
-        exchange.response.onClose(() => stats.running--);
+        exchange.answer.onClose(() => stats.running--);
         handle(exchange, stats.handed);
       },
       refused(connection, error) {
         stats.refused.push(error.status);
         stats.refusedHeads.push(connection.refusedHead);
         connection.refuse(
-          serializeResponseHead(error.status, 'Refused', ['content-length', '0', 'connection', 'close']),
+          serializeAnswerHead(error.status, 'Refused', ['content-length', '0', 'connection', 'close']),
         );
       },
     },
@@ -169,9 +169,9 @@ async function behindSlow(t: { after(fn: () => unknown): void }, chunks: readonl
   let release: (() => void) | undefined;
   const s = await serve((exchange, n) => {
     const answer = () => {
-      exchange.response.sendHead(200, 'OK', ['content-length', String(exchange.head.target.length)]);
-      exchange.response.write(Buffer.from(exchange.head.target));
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-length', String(exchange.head.target.length)]);
+      exchange.answer.write(Buffer.from(exchange.head.target));
+      exchange.answer.end();
     };
     if (exchange.head.target === '/slow') release = answer;
     else if (exchange.head.target === '/sync') answer();
@@ -224,9 +224,9 @@ test('a request sent while pipelined ones wait for a slow reader to drain is ans
   let bigDone = false;
   const s = await serve((exchange, n) => {
     if (exchange.head.target !== '/big') return echo(exchange, n);
-    exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
-    exchange.response.write(big);
-    exchange.response.end();
+    exchange.answer.sendHead(200, 'OK', ['content-length', String(big.length)]);
+    exchange.answer.write(big);
+    exchange.answer.end();
     bigDone = true;
   });
   t.after(() => s.close());
@@ -257,9 +257,9 @@ test('past the read-ahead bound the socket is not read: a client that pipelines 
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
     bodyOf(exchange).on('end', () => {
-      exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
-      exchange.response.write(big);
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-length', String(big.length)]);
+      exchange.answer.write(big);
+      exchange.answer.end();
     });
   });
   t.after(() => s.close());
@@ -283,9 +283,9 @@ test('a chunked request body with trailers, and a chunked response', async (t) =
     const chunks: Buffer[] = [];
     bodyOf(exchange).on('data', (c: Buffer) => chunks.push(c));
     bodyOf(exchange).on('end', () => {
-      exchange.response.sendHead(200, 'OK', []);
-      exchange.response.write(Buffer.concat(chunks));
-      exchange.response.end(['x-sum', String(Buffer.concat(chunks).length)]);
+      exchange.answer.sendHead(200, 'OK', []);
+      exchange.answer.write(Buffer.concat(chunks));
+      exchange.answer.end(['x-sum', String(Buffer.concat(chunks).length)]);
     });
   });
   t.after(() => s.close());
@@ -312,7 +312,7 @@ test('HEAD: the head only, and the connection goes on', async (t) => {
 
 test('Expect: 100-continue is answered when the handler asks for the body', async (t) => {
   const s = await serve((exchange, n) => {
-    exchange.response.sendContinue();
+    exchange.answer.sendContinue();
     echo(exchange, n);
   });
   t.after(() => s.close());
@@ -328,7 +328,7 @@ test('Expect: 100-continue from an HTTP/1.0 client is ignored: no 1xx, the body 
   let expectContinue: boolean | undefined;
   const s = await serve((exchange, n) => {
     expectContinue = exchange.head.expectContinue;
-    exchange.response.sendContinue();
+    exchange.answer.sendContinue();
     echo(exchange, n);
   });
   t.after(() => s.close());
@@ -371,9 +371,9 @@ function endingOf(socket: net.Socket): Promise<{ how: 'reset' | 'fin'; received:
 
 test('HTTP/1.0, a body delimited by the close: a response cut short ends in a reset, never a FIN that would read as its whole end', async (t) => {
   const s = await serve((exchange) => {
-    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-    exchange.response.write(Buffer.from('first part'));
-    setTimeout(() => exchange.response.abort(), 50);
+    exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.answer.write(Buffer.from('first part'));
+    setTimeout(() => exchange.answer.abort(), 50);
   });
   t.after(() => s.close());
   const socket = net.connect(s.port, '127.0.0.1');
@@ -388,11 +388,11 @@ test('HTTP/1.0, a body delimited by the close: a response cut short ends in a re
 test('HTTP/1.0: a client that ends its side while its close-delimited answer streams gets a reset, not a FIN under a partial body', async (t) => {
   let more: (() => void) | undefined;
   const s = await serve((exchange) => {
-    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-    exchange.response.write(Buffer.from('first part'));
+    exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.answer.write(Buffer.from('first part'));
     more = () => {
-      exchange.response.write(Buffer.from('second part'));
-      exchange.response.end();
+      exchange.answer.write(Buffer.from('second part'));
+      exchange.answer.end();
     };
   });
   t.after(() => s.close());
@@ -412,8 +412,8 @@ test('HTTP/1.0: a client that ends its side while its close-delimited answer str
 test('HTTP/1.0: the drain deadline that cuts a close-delimited answer cuts it with a reset too', async (t) => {
   let started = false;
   const s = await serve((exchange) => {
-    exchange.response.sendHead(200, 'OK', ['content-type', 'text/plain']);
-    exchange.response.write(Buffer.from('first part'));
+    exchange.answer.sendHead(200, 'OK', ['content-type', 'text/plain']);
+    exchange.answer.write(Buffer.from('first part'));
     started = true;
   });
   t.after(() => s.close());
@@ -483,8 +483,8 @@ test('a body that stalls errors the body stream (the handler answers), and the c
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
     bodyOf(exchange).on('error', (err: NodeJS.ErrnoException) => {
-      exchange.response.sendHead(408, 'Request Timeout', ['content-length', '0', 'x-code', err.code ?? '']);
-      exchange.response.end();
+      exchange.answer.sendHead(408, 'Request Timeout', ['content-length', '0', 'x-code', err.code ?? '']);
+      exchange.answer.end();
     });
   });
   t.after(() => s.close());
@@ -535,9 +535,9 @@ test('a drain closes an idle connection now and a busy one after its response, w
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
     answer = () => {
-      exchange.response.sendHead(200, 'OK', ['content-length', '2']);
-      exchange.response.write(Buffer.from('ok'));
-      exchange.response.end();
+      exchange.answer.sendHead(200, 'OK', ['content-length', '2']);
+      exchange.answer.write(Buffer.from('ok'));
+      exchange.answer.end();
     };
   });
   t.after(() => s.close());
@@ -589,9 +589,9 @@ test('a drain while a pipelined request waits its turn: it is answered (saying c
   const s = await serve((exchange, n) => {
     bodyOf(exchange).resume();
     const body = n === 1 ? big : Buffer.from('second');
-    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
-    exchange.response.write(body);
-    exchange.response.end();
+    exchange.answer.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    exchange.answer.write(body);
+    exchange.answer.end();
     ended = true;
   });
   t.after(() => s.close());
@@ -685,11 +685,11 @@ test('keep-alive time begins when the client has taken the answer, not when it w
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
     const body = exchange.head.target === '/big' ? big : Buffer.from('next');
-    exchange.response.sendHead(200, 'OK', ['content-length', String(body.length)]);
+    exchange.answer.sendHead(200, 'OK', ['content-length', String(body.length)]);
     // In reads' worth, as the gateway relays an upstream's body.
     for (let at = 0; at < body.length; at += 64 * 1024)
-      exchange.response.write(body.subarray(at, at + 64 * 1024));
-    exchange.response.end();
+      exchange.answer.write(body.subarray(at, at + 64 * 1024));
+    exchange.answer.end();
   }, settings);
   t.after(() => s.close());
   const socket = net.connect(s.port, '127.0.0.1');
@@ -731,9 +731,9 @@ test('a client that never takes its answer is closed at the send timeout, kept a
   const settings = { ...SETTINGS, keepAliveTimeout: 200, sendTimeout: 400 };
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
-    exchange.response.sendHead(200, 'OK', ['content-length', String(big.length)]);
-    exchange.response.write(big);
-    exchange.response.end();
+    exchange.answer.sendHead(200, 'OK', ['content-length', String(big.length)]);
+    exchange.answer.write(big);
+    exchange.answer.end();
   }, settings);
   t.after(() => s.close());
   const socket = net.connect(s.port, '127.0.0.1');

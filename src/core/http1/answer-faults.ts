@@ -1,7 +1,7 @@
 /**
  * The words of an upstream response's faults, as its failure's details say them: they go out in
  * the gateway's own answer (Proxy-Status, grpc-message) and its log line. The response parser
- * (response-parser.ts) finds what is wrong; this says it.
+ * (answer-parser.ts) finds what is wrong; this says it.
  */
 import { Failure } from '../failure/failure.ts';
 import { type FieldError, MAX_FIELDS } from './field-lines.ts';

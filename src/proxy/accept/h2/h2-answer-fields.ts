@@ -1,6 +1,6 @@
 /**
  * A response's head and trailers as node:http2 takes them from the HTTP/2 response sink
- * (h2-response.ts): without connection-specific fields (RFC 9113 §8.2.2), lower-case, sized as
+ * (h2-answer.ts): without connection-specific fields (RFC 9113 §8.2.2), lower-case, sized as
  * the client's SETTINGS_MAX_HEADER_LIST_SIZE counts them (and refused past it), a field node:http2
  * takes once joined.
  */
@@ -61,7 +61,7 @@ export function h2Head(status: number, flat: readonly string[]): string[] {
  * ", ", as a recipient of the HTTP/1.1 field lines may combine them (RFC 9110 §5.3; Fetch reads
  * a repeated Content-Type so). Set-Cookie stays repeated: it cannot be joined (RFC 6265 §3).
  */
-export function joinRepeats(head: readonly string[]): string[] {
+export function joinRepeatedFields(head: readonly string[]): string[] {
   const values = new Map<string, string[]>();
   const out: string[] = [];
   for (let i = 0; i < head.length; i += 2) {

@@ -11,7 +11,7 @@
  * caller adds around them (this hop's Date, framing and Connection), so that a head passed on
  * is not copied to add them. Latin-1 text: write it with that encoding.
  */
-export function serializeResponseHead(
+export function serializeAnswerHead(
   status: number,
   reason: string,
   headers: readonly string[],

@@ -1,13 +1,13 @@
 /**
  * The response as the gateway reads it: bytes go through the gateway's own parser
- * (src/core/http1/response-parser.ts), so diagnose refuses exactly what the gateway refuses,
+ * (src/core/http1/answer-parser.ts), so diagnose refuses exactly what the gateway refuses,
  * under the same failure type, and no rule of HTTP/1.1 is restated here. On top, the reader
  * keeps what the report shows and the parser does not: the head's bytes as they arrived, the
  * interim statuses, the body's size and first bytes.
  */
 import type { Failure } from '../../core/failure/failure.ts';
-import type { FinishResult, ResponseHead, ResponseParserHandler } from '../../core/http1/parsed-response.ts';
-import { ResponseParser } from '../../core/http1/response-parser.ts';
+import { AnswerParser } from '../../core/http1/answer-parser.ts';
+import type { AnswerHead, AnswerParserHandler, FinishResult } from '../../core/http1/parsed-answer.ts';
 import { MAX_INTERIM } from '../../proxy/forward/exchange-options.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import { BodyDecoding } from './body-decoding.ts';
@@ -17,7 +17,7 @@ const SNIFF = 64 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
-export class ResponseReader implements ResponseParserHandler {
+export class AnswerReader implements AnswerParserHandler {
   /** The first interim 1xx statuses received before the final head (as many as the gateway relays). */
   readonly informational: number[] = [];
   /**
@@ -29,7 +29,7 @@ export class ResponseReader implements ResponseParserHandler {
   /** Interim heads ended in the chunk being fed: their bytes are dropped once it is parsed. */
   #interimEnded = 0;
   /** The final head, once the parser accepted it. */
-  head: ResponseHead | undefined;
+  head: AnswerHead | undefined;
   /** The parser's refusal, kept: one that comes after the head belongs to the body. */
   failure: Failure | undefined;
   /** Body bytes received (chunked framing removed). */
@@ -40,7 +40,7 @@ export class ResponseReader implements ResponseParserHandler {
   stray: Buffer | undefined;
   /** The transfer codings under `chunked` being undone, as the gateway undoes them (none: undefined). */
   decoding: BodyDecoding | undefined;
-  readonly #parser: ResponseParser;
+  readonly #parser: AnswerParser;
   /** Every chunk fed until the final head was whole: the head's bytes as they arrived. */
   readonly #raw: Buffer[] = [];
   readonly #sniffed: Buffer[] = [];
@@ -48,7 +48,7 @@ export class ResponseReader implements ResponseParserHandler {
 
   constructor(method: string) {
     // The gateway's limit, so that a head too large for it is too large here.
-    this.#parser = new ResponseParser(this, UPSTREAM_MAX_HEADER_SIZE);
+    this.#parser = new AnswerParser(this, UPSTREAM_MAX_HEADER_SIZE);
     this.#parser.expect(method === 'HEAD');
   }
 
@@ -114,7 +114,7 @@ export class ResponseReader implements ResponseParserHandler {
     return [0, this.received.indexOf(CRLFCRLF) + 4];
   }
 
-  onHead(head: ResponseHead): void {
+  onHead(head: AnswerHead): void {
     if (head.status >= 200) {
       this.head = head;
       if (head.decode.length > 0) this.decoding = new BodyDecoding(head.decode);

@@ -1,6 +1,6 @@
 /**
  * The check of a response head's line not ended yet, for the strict response parser
- * (response-parser.ts) reading a head that comes in pieces: its new bytes only, so that a byte
+ * (answer-parser.ts) reading a head that comes in pieces: its new bytes only, so that a byte
  * no ending could make valid (a space inside a field name, a control byte, a CR not before LF,
  * a letter in the status code) fails now, not when the upstream goes quiet or closes. Each byte
  * is looked at once, so a line dripped a byte at a time costs no more than one that came whole.

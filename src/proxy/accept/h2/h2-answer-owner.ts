@@ -1,7 +1,7 @@
-/** What an HTTP/2 response sink (h2-response.ts: R) reports to its connection's guard (h2-guard.ts). */
-export interface H2ResponseOwner<R> {
+/** What an HTTP/2 response sink (h2-answer.ts: R) reports to its connection's guard (h2-guard.ts). */
+export interface H2AnswerOwner<R> {
   /** The stream has closed, however it ended: called before anyone hears how. */
-  streamClosed(response: R): void;
+  streamClosed(answer: R): void;
   /**
    * The client reset the stream before its answer was complete: whether its head was sent, and
    * when the stream was admitted (the rapid-reset bound counts only young unanswered streams).

@@ -13,7 +13,7 @@ import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
 
-/** The client errors that say the resource is not there (any more): ResponseCache.superseded. */
+/** The client errors that say the resource is not there (any more): AnswerCache.superseded. */
 const SUPERSEDING = new Set([404, 410]);
 
 /** Purges remembered, to refuse an answer to a request older than one of them that names its key. */
@@ -71,7 +71,7 @@ export class Fill {
  * per key (the latest variant when the upstream's Vary splits a key: a request for another
  * variant is a miss that replaces it).
  */
-export class ResponseCache {
+export class AnswerCache {
   readonly config: CacheConfig;
   /** Map order is recency: a hit moves its entry to the end, eviction takes from the front. */
   readonly #entries = new Map<string, StoredAnswer>();

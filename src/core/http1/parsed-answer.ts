@@ -1,14 +1,14 @@
 /**
- * What the strict response parser (response-parser.ts) hands over: the head it parsed, how its
+ * What the strict response parser (answer-parser.ts) hands over: the head it parsed, how its
  * body is framed, the handler that takes head, body and trailers, and how a connection's end
  * left the response. Apart from the parser so that what reads a head (the upstream connection,
  * `candor diagnose`) does not import the parser's loop.
  */
-import type { DecodableCoding } from './response-rules.ts';
+import type { DecodableCoding } from './answer-rules.ts';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
-export interface ResponseHead {
+export interface AnswerHead {
   /** 100..599. */
   readonly status: number;
   /** Reason phrase, '' when absent. */
@@ -39,9 +39,9 @@ export interface ResponseHead {
   readonly keepAliveTimeout: number;
 }
 
-export interface ResponseParserHandler {
+export interface AnswerParserHandler {
   /** A complete head. For 1xx (except 101) the parser then waits for the next head of the same response. */
-  onHead(head: ResponseHead): void;
+  onHead(head: AnswerHead): void;
   /** Body bytes with chunked framing removed; may be subarrays of the input (no copy). */
   onBody(chunk: Buffer): void;
   /** The message is complete. trailers: flat [name, value, ...] of a chunked body's trailer section, or undefined. */

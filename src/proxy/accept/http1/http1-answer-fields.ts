@@ -1,4 +1,4 @@
-/** The field lines this hop writes into an HTTP/1.1 response head (http1-response.ts), made once and reused. */
+/** The field lines this hop writes into an HTTP/1.1 response head (http1-answer.ts), made once and reused. */
 
 let dateSecond = 0;
 let dateLine = '';

@@ -7,7 +7,7 @@
  * client that does not read holds its budget, not a hundred buffers. An HTTP/1.1 connection
  * carries one exchange at a time and has none: the exchange's own bound is its connection's.
  */
-export class HoldBudget {
+export class BufferBudget {
   readonly limit: number;
   /** Bytes held now, as the exchanges have reported them. */
   held = 0;

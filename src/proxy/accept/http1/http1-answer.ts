@@ -1,22 +1,21 @@
 /**
  * One exchange on a client connection (the request's head and body, and the response sink:
  * one object per request), the response framed by Candor. The head
- * goes through the one serializer (core/http1/response-head.ts); a body without a length is
+ * goes through the one serializer (core/http1/answer-head.ts); a body without a length is
  * chunked for an HTTP/1.1 client and delimited by the close for an HTTP/1.0 one; HEAD, 204
  * and 304 carry none whatever the fields say.
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { serializeResponseHead } from '../../../core/http1/response-head.ts';
+import { serializeAnswerHead } from '../../../core/http1/answer-head.ts';
 import {
+  type AnswerSink,
   CONNECTION_CLOSED,
   type DownstreamExchange,
   type DownstreamHead,
-  type ResponseSink,
 } from '../../../core/net/downstream.ts';
 import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
-import type { ResponseOwner } from './http1-connection-setup.ts';
 import {
   connectionLine,
   dateFieldLine,
@@ -26,18 +25,19 @@ import {
   SAID_DATE,
   SAID_LENGTH,
   withoutLength,
-} from './http1-response-fields.ts';
-import { Http1SendWatch, type WatchedResponse } from './http1-send-watch.ts';
+} from './http1-answer-fields.ts';
+import type { AnswerOwner } from './http1-connection-setup.ts';
+import { Http1SendWatch, type WatchedAnswer } from './http1-send-watch.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
 const EMPTY = Buffer.alloc(0);
 
-export class Http1Response implements DownstreamExchange, ResponseSink, WatchedResponse {
+export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswer {
   readonly head: DownstreamHead;
   readonly body: Readable | undefined;
   readonly #socket: Socket;
-  readonly #owner: ResponseOwner;
+  readonly #owner: AnswerOwner;
   readonly #headRequest: boolean;
   readonly #versionMinor: number;
   readonly #keepAliveSeconds: number;
@@ -68,7 +68,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
 
   constructor(
     socket: Socket,
-    owner: ResponseOwner,
+    owner: AnswerOwner,
     head: DownstreamHead,
     body: Readable | undefined,
     facts: {
@@ -95,7 +95,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     this.#sendTimeout = facts.sendTimeout ?? 0;
   }
 
-  get response(): ResponseSink {
+  get answer(): AnswerSink {
     return this;
   }
 
@@ -168,7 +168,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     // A client not reading is sent no more of them: they would pile up in its buffer.
     if (this.#headSent || this.#over || this.#versionMinor === 0 || this.#socket.writableNeedDrain)
       return false;
-    this.#socket.write(serializeResponseHead(status, reason, withoutLength(headers)), 'latin1');
+    this.#socket.write(serializeAnswerHead(status, reason, withoutLength(headers)), 'latin1');
     return true;
   }
 
@@ -204,17 +204,17 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     if (this.#versionMinor === 0) this.#close = true;
     // (A gateway-made head may say it already: said once.)
     if ((said & SAID_CONNECTION) === 0) after += connectionLine(this.#close, this.#keepAliveSeconds);
-    const text = serializeResponseHead(status, reason, fields, before, after);
+    const text = serializeAnswerHead(status, reason, fields, before, after);
     this.#headSent = true;
-    this.#owner.responseStarted();
+    this.#owner.answerStarted();
     this.#socket.write(text, 'latin1');
   }
 
-  holdUntilTurnEnd(): void {
+  deferToTurnEnd(): void {
     if (this.#over) return;
     this.#socket.cork();
     this.#corksHeld++;
-    atTurnEnd(Http1Response.#uncorkOf, this);
+    atTurnEnd(Http1Answer.#uncorkOf, this);
   }
 
   get #encrypted(): boolean {
@@ -231,7 +231,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     this.#socket.destroy();
   }
 
-  static #uncorkOf(sink: Http1Response): void {
+  static #uncorkOf(sink: Http1Answer): void {
     sink.#socket.uncork();
     if (--sink.#corksHeld > 0 || !sink.#endHeld) return;
     sink.#endHeld = false;
@@ -250,7 +250,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     if (this.#socket.writableLength === 0 || this.#sendTimeout <= 0 || this.#encrypted) return this.#taken();
     this.#leaving = true;
     this.#bytesRead = this.#owner.requestBytes;
-    this.#owner.responseLeaving();
+    this.#owner.answerLeaving();
     this.#watchSend();
     // No 'drain' comes for writes that returned true: an empty write's callback says when the rest went.
     this.#socket.write(EMPTY, (err) => {
@@ -323,7 +323,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     }
     this.#leaving = true;
     this.#bytesRead = this.#owner.requestBytes;
-    this.#owner.responseLeaving();
+    this.#owner.answerLeaving();
   }
 
   /** Ended while its client was behind: the rest is still leaving (end()). */
@@ -333,7 +333,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     if (this.#closedOnce) return;
     this.#leaving = false;
     this.#finished = true;
-    this.#owner.responseFinished(this.#close);
+    this.#owner.answerFinished(this.#close);
     this.#closed(true);
   }
 
@@ -347,7 +347,7 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     if (this.#over && !this.#leaving) return;
     this.#leaving = false;
     this.#over = true;
-    this.#owner.responseAborted(this.#closeDelimited);
+    this.#owner.answerAborted(this.#closeDelimited);
     this.#closed(false);
   }
 
@@ -365,8 +365,8 @@ export class Http1Response implements DownstreamExchange, ResponseSink, WatchedR
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
     this.#headSent = true;
     this.#over = true;
-    this.#socket.write(serializeResponseHead(101, reason, withoutLength(headers)), 'latin1');
-    const switched = this.#owner.responseSwitched();
+    this.#socket.write(serializeAnswerHead(101, reason, withoutLength(headers)), 'latin1');
+    const switched = this.#owner.answerSwitched();
     // The exchange is over when the tunnel is: the connection's close ends it.
     switched.socket.once('close', () => this.#closed(false));
     return switched;

@@ -5,18 +5,18 @@
  * allocates nothing extra.
  */
 import { Failure } from '../failure/failure.ts';
-import { keepAliveParam } from './keep-alive.ts';
-import type { Framing } from './parsed-response.ts';
 import {
   type DecodableCoding,
   NO_CODINGS,
   normaliseContentLength,
   parseContentLength,
   transferCodings,
-} from './response-rules.ts';
+} from './answer-rules.ts';
+import { keepAliveParam } from './keep-alive.ts';
+import type { Framing } from './parsed-answer.ts';
 import { nameIs, snippet, trimOws } from './syntax.ts';
 
-export class ResponseFramingFields {
+export class AnswerFramingFields {
   /** The Content-Length, -1 for none (or none valid). */
   contentLength = -1;
   /** Content-Length fields seen, and whether the first one was already in canonical form. */

@@ -1,5 +1,5 @@
 import { close, read, writev } from 'node:fs';
-import type { OverflowedResponse, OverflowOutlet } from './response-overflow.ts';
+import type { OverflowedAnswer, OverflowOutlet } from './answer-overflow.ts';
 
 /**
  * Upstream bytes held in memory on their way to the file, at most, before the upstream is
@@ -14,7 +14,7 @@ const READ_BYTES = 64 * 1024;
 /** The disk a spool's file takes its room from (spool-space.ts). */
 export interface SpoolDisk {
   /** One response's file grows to this at most (`limits.spool.max_response`). */
-  readonly maxResponse: number;
+  readonly maxAnswer: number;
   /** A new file's descriptor, unlinked already. */
   open(): Promise<number>;
   /** Takes `bytes` of the total for a file that grows; false when the total has no room for them. */
@@ -51,7 +51,7 @@ const NO_OUTLET: OverflowOutlet = {
  * What it holds in memory: QUEUE_BYTES from the upstream, READ_BYTES read back, plus what the
  * exchange lets the client's socket hold (`limits.buffer`).
  */
-export class ResponseSpool implements OverflowedResponse {
+export class AnswerSpool implements OverflowedAnswer {
   readonly #space: SpoolDisk;
   readonly #route: string;
   /** The response's backpressure (client-backpressure.ts); once closed, NO_OUTLET (a file open or write still in flight would hold the request otherwise). */
@@ -103,7 +103,7 @@ export class ResponseSpool implements OverflowedResponse {
   }
 
   /** The upstream is paused until what waits in memory goes on (to the client, or the file). */
-  get holdsUpstream(): boolean {
+  get pausesUpstream(): boolean {
     return this.#upstreamPaused;
   }
 
@@ -212,7 +212,7 @@ export class ResponseSpool implements OverflowedResponse {
     }
     const end = this.#written + bytes;
     this.#noRoom =
-      end > this.#extent && (end > this.#space.maxResponse || !this.#space.reserve(end - this.#extent));
+      end > this.#extent && (end > this.#space.maxAnswer || !this.#space.reserve(end - this.#extent));
     if (this.#noRoom) return;
     this.#extent = Math.max(this.#extent, end);
     this.#writing = true;

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
-import type { DecodableCoding } from '../../../core/http1/response-rules.ts';
+import type { DecodableCoding } from '../../../core/http1/answer-rules.ts';
 import { TransferDecoder, type TransferDecoderHandler } from '../../../core/http1/transfer-decoder.ts';
 import type { ExchangeController, ExchangeHandler } from '../exchange-contract.ts';
 
@@ -17,7 +17,7 @@ export interface DecodingConnection extends ExchangeController {
   endExchange(trailers: string[] | undefined): void;
 }
 
-export class ResponseDecoding implements TransferDecoderHandler {
+export class AnswerDecoding implements TransferDecoderHandler {
   readonly #decoder: TransferDecoder;
   readonly #connection: DecodingConnection;
   readonly #handler: ExchangeHandler;

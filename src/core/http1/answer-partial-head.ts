@@ -1,13 +1,14 @@
 /**
  * A response head (or trailer section) that has not come whole yet, checked as it comes
- * (response-parser.ts): an upstream speaking another protocol (an SSH banner, JSON, HTML),
+ * (answer-parser.ts): an upstream speaking another protocol (an SSH banner, JSON, HTML),
  * ending lines with bare LF or sending a bad field line fails now, not when it goes quiet or
  * closes (a timeout or a close, which would blame the wrong thing and be retried). Each byte
  * is looked at once.
  */
+
+import { notHttpDetails } from './answer-faults.ts';
+import { PartialLineCheck, type PartialLineFault } from './answer-partial-line.ts';
 import { EndedLinesCheck } from './field-lines.ts';
-import { notHttpDetails } from './response-faults.ts';
-import { PartialLineCheck, type PartialLineFault } from './response-partial-line.ts';
 import type { StatusLine } from './status-line.ts';
 import { CR, LF, latin1 } from './syntax.ts';
 

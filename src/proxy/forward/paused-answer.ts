@@ -7,7 +7,7 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import type { ExchangeController } from '../../upstream/connections/exchange-contract.ts';
 
-export class HeldAnswer {
+export class PausedAnswer {
   readonly chunks: Buffer[] = [];
   /** The upstream's answer ended meanwhile (its connection went back to its pool, or closed). */
   ended = false;

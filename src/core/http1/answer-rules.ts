@@ -1,6 +1,6 @@
 /**
  * What a response's head may say about its body and its switch, as the strict response parser
- * (response-parser.ts) reads it: Content-Length (a list of one value), Transfer-Encoding (the
+ * (answer-parser.ts) reads it: Content-Length (a list of one value), Transfer-Encoding (the
  * codings under a final `chunked`), the one canonical Content-Length passed on, and whether a
  * 101 switches to a protocol the request offered. The request side's rules are request-rules.ts.
  */

@@ -9,14 +9,14 @@
  */
 import { Failure } from '../failure/failure.ts';
 import { InterimHeads } from '../limits/interim-heads.ts';
+import { fieldFailure } from './answer-faults.ts';
+import { AnswerFramingFields } from './answer-framing-fields.ts';
+import { PartialSectionCheck } from './answer-partial-head.ts';
+import type { PartialLineFault } from './answer-partial-line.ts';
+import { switchRefusal } from './answer-rules.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { readFieldLines } from './field-lines.ts';
-import type { FinishResult, Framing, ResponseParserHandler } from './parsed-response.ts';
-import { fieldFailure } from './response-faults.ts';
-import { ResponseFramingFields } from './response-framing-fields.ts';
-import { PartialSectionCheck } from './response-partial-head.ts';
-import type { PartialLineFault } from './response-partial-line.ts';
-import { switchRefusal } from './response-rules.ts';
+import type { AnswerParserHandler, FinishResult, Framing } from './parsed-answer.ts';
 import { SplitSection } from './section-bytes.ts';
 import { StatusLine } from './status-line.ts';
 import { CR, CRLF, CRLFCRLF, LF, latin1 } from './syntax.ts';
@@ -31,8 +31,8 @@ const S_TRAILERS = 4;
 const S_DONE = 5;
 const S_DEAD = 6;
 
-export class ResponseParser {
-  private readonly handler: ResponseParserHandler;
+export class AnswerParser {
+  private readonly handler: AnswerParserHandler;
   private readonly maxHeaderSize: number;
 
   private state = S_HEAD;
@@ -59,11 +59,11 @@ export class ResponseParser {
   /** The head (or trailers) being collected, checked as it comes. */
   private readonly partial = new PartialSectionCheck();
   /** The framing fields of the head being parsed, read again at each head. */
-  private readonly framingFields = new ResponseFramingFields();
+  private readonly framingFields = new AnswerFramingFields();
   /** The status line of the head being parsed. */
   private readonly line = new StatusLine();
 
-  constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
+  constructor(handler: AnswerParserHandler, maxHeaderSize: number) {
     this.handler = handler;
     this.maxHeaderSize = maxHeaderSize;
     this.interim = new InterimHeads(maxHeaderSize);

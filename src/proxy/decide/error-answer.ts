@@ -4,14 +4,14 @@ import { buildGrpcAnswer } from '../../core/failure/grpc-answer.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
-import { serializeResponseHead } from '../../core/http1/response-head.ts';
+import { serializeAnswerHead } from '../../core/http1/answer-head.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
-import type { ResponseSink } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
-export interface ErrorResponseFacts {
+export interface ErrorAnswerFacts {
   readonly proxyName: string;
   readonly requestId: string;
   readonly accept: string | undefined;
@@ -38,7 +38,7 @@ const CLOSING_STATUSES = new Set([400, 408, 413, 414, 431, 501, 505]);
 
 /**
  * The decide phase's form of the gateway's answer to a request it has an exchange for (the
- * session writes it: writeErrorResponse). The next hop is named unless the failure is the
+ * session writes it: writeErrorAnswer). The next hop is named unless the failure is the
  * client's own; the connection closes after the answer when what the client sent after its
  * head cannot be trusted or is not worth reading.
  */
@@ -50,7 +50,7 @@ export function gatewayErrorFacts(
     readonly accept: string | undefined;
     /** The next hop clients may see, when the failure names none of its own. */
     readonly nextHop: () => string | undefined;
-    readonly editHeaders: ErrorResponseFacts['editHeaders'];
+    readonly editHeaders: ErrorAnswerFacts['editHeaders'];
     readonly head: boolean;
     readonly grpc: boolean;
     readonly errors: { readonly pages?: ErrorPages; readonly detail: string };
@@ -61,7 +61,7 @@ export function gatewayErrorFacts(
     /** The client's request body was read whole. */
     readonly bodyComplete: boolean;
   },
-): ErrorResponseFacts {
+): ErrorAnswerFacts {
   return {
     proxyName: request.proxyName,
     requestId: request.requestId,
@@ -82,14 +82,14 @@ export function gatewayErrorFacts(
   };
 }
 
-export interface ErrorResponse {
+export interface ErrorAnswer {
   readonly status: number;
   readonly headers: string[];
   readonly body: ErrorBody;
 }
 
 /** The decide phase's answer for a failure: status, headers and negotiated body (none for gRPC). */
-export function buildErrorResponse(failure: Failure, facts: ErrorResponseFacts): ErrorResponse {
+export function buildErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): ErrorAnswer {
   if (facts.grpc === true) {
     // A gRPC client reads grpc-status, never the HTTP status or a body (grpc-answer.ts).
     const answer = buildGrpcAnswer(failure, facts);
@@ -169,25 +169,21 @@ export function keptOwn(edited: readonly string[], own: readonly string[]): stri
  * what it still sends of a body is dropped). False when it could not go and the response was
  * cut instead (over HTTP/2, RST_STREAM INTERNAL_ERROR).
  */
-export function writeErrorResponse(
-  response: ResponseSink,
-  failure: Failure,
-  facts: ErrorResponseFacts,
-): boolean {
-  const answer = buildErrorResponse(failure, facts);
+export function writeErrorAnswer(sink: AnswerSink, failure: Failure, facts: ErrorAnswerFacts): boolean {
+  const answer = buildErrorAnswer(failure, facts);
   // Sent with the turn's other responses (turn-end.ts): a failure costs no wake-up of its own.
-  response.holdUntilTurnEnd();
+  sink.deferToTurnEnd();
   try {
-    response.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
+    sink.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
   } catch {
     // Not even this answer's head can go (an HTTP/2 client whose header list size is smaller
     // still): the response is cut, and the log names the failure it was for.
-    response.abort();
+    sink.abort();
     return false;
   }
   // UTF-8, as Content-Length counted the body.
-  if (!facts.head) response.write(Buffer.from(answer.body.body));
-  response.end();
+  if (!facts.head) sink.write(Buffer.from(answer.body.body));
+  sink.end();
   return true;
 }
 
@@ -195,7 +191,7 @@ export function writeErrorResponse(
  * The answer to a request the server's parser refused (no exchange to answer through, no route,
  * no next hop), as the bytes of a whole response that closes the connection.
  */
-export function refusalResponse(
+export function refusalAnswer(
   failure: Failure,
   gateway: {
     readonly name: string;
@@ -205,7 +201,7 @@ export function refusalResponse(
   request: { readonly method: string; readonly accept: string | undefined },
 ): string {
   const { errors } = gateway.config;
-  return rawErrorResponse(failure, {
+  return rawErrorAnswer(failure, {
     proxyName: gateway.name,
     requestId,
     accept: request.accept,
@@ -221,9 +217,9 @@ export function refusalResponse(
  * An error answer as the bytes of a whole response (a refused request: there is no exchange
  * to answer through); the connection closes after it, so it says `Connection: close`.
  */
-export function rawErrorResponse(failure: Failure, facts: ErrorResponseFacts): string {
-  const answer = buildErrorResponse(failure, { ...facts, close: true });
-  const head = serializeResponseHead(answer.status, REASONS[answer.status] ?? '', [
+export function rawErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): string {
+  const answer = buildErrorAnswer(failure, { ...facts, close: true });
+  const head = serializeAnswerHead(answer.status, REASONS[answer.status] ?? '', [
     'date',
     new Date().toUTCString(),
     ...answer.headers,

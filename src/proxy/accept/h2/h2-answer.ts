@@ -17,21 +17,21 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
-import { CONNECTION_CLOSED, type DownstreamHead, type ResponseSink } from '../../../core/net/downstream.ts';
+import { type AnswerSink, CONNECTION_CLOSED, type DownstreamHead } from '../../../core/net/downstream.ts';
 import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
+import { h2Head, headPastClient, trailersPastClient } from './h2-answer-fields.ts';
+import type { H2AnswerOwner } from './h2-answer-owner.ts';
 import { protocolBreach } from './h2-request.ts';
 import { endRequestSideAfterAnswer } from './h2-request-side.ts';
-import { h2Head, headPastClient, trailersPastClient } from './h2-response-fields.ts';
-import type { H2ResponseOwner } from './h2-response-owner.ts';
 import { H2SendWatch, type WatchedStream, watchAfterEnd } from './h2-send-watch.ts';
 import {
+  BATCH_BYTES,
   END_STREAM,
-  type HeldBody,
-  HOLD_BYTES,
-  heldWith,
-  joinHeld,
+  joinPending,
   OPEN_STREAM,
+  type PendingBody,
+  pendingWith,
   type RespondOptions,
   respondWith,
   sendInterimHead,
@@ -41,9 +41,9 @@ import {
 
 const { constants } = http2;
 
-export class H2Response implements ResponseSink, WatchedStream {
+export class H2Answer implements AnswerSink, WatchedStream {
   readonly #stream: ServerHttp2Stream;
-  readonly #owner: H2ResponseOwner<H2Response>;
+  readonly #owner: H2AnswerOwner<H2Answer>;
   readonly #headRequest: boolean;
   #expectContinue: boolean;
   #headSent = false;
@@ -51,10 +51,10 @@ export class H2Response implements ResponseSink, WatchedStream {
   #headOut = false;
   /** The head is queued, not yet given to the stream. */
   #pendingHead: string[] | undefined;
-  /** The session holds this response's writes to the end of the turn (holdUntilTurnEnd). */
-  #holdToTurnEnd = false;
+  /** The session holds this response's writes to the end of the turn (deferToTurnEnd). */
+  #deferToTurnEnd = false;
   /** Body written in the head's tick, held with it (its bytes in #heldBytes). */
-  #held: HeldBody | undefined;
+  #held: PendingBody | undefined;
   #heldBytes = 0;
   #bodyless = false;
   #finished = false;
@@ -91,7 +91,7 @@ export class H2Response implements ResponseSink, WatchedStream {
 
   constructor(
     stream: ServerHttp2Stream,
-    owner: H2ResponseOwner<H2Response>,
+    owner: H2AnswerOwner<H2Answer>,
     request: Pick<DownstreamHead, 'method' | 'expectContinue'>,
     sendTimeoutMs: number,
     admittedAt: number,
@@ -111,7 +111,7 @@ export class H2Response implements ResponseSink, WatchedStream {
     return this.#headSent;
   }
 
-  get headHeld(): boolean {
+  get headPending(): boolean {
     return this.#pendingHead !== undefined;
   }
 
@@ -164,8 +164,8 @@ export class H2Response implements ResponseSink, WatchedStream {
    * allocates nothing, instead of a nextTick a response): node:http2 sends a session's frames
    * in one socket write per turn of its own, so nothing leaves later for it.
    */
-  holdUntilTurnEnd(): void {
-    this.#holdToTurnEnd = true;
+  deferToTurnEnd(): void {
+    this.#deferToTurnEnd = true;
   }
 
   /** No upgrade over HTTP/2 (RFC 9113 §8.6): the server never marks a head `upgrade`. */
@@ -200,8 +200,8 @@ export class H2Response implements ResponseSink, WatchedStream {
     // node:http2 ends the stream with the head of a HEAD's answer, a 204, 205 or 304.
     this.#bodyless = this.#headRequest || status === 204 || status === 205 || status === 304;
     this.#pendingHead = head;
-    if (this.#holdToTurnEnd) atTurnEnd(H2Response.#flushHeadOf, this);
-    else process.nextTick(H2Response.#flushHeadOf, this);
+    if (this.#deferToTurnEnd) atTurnEnd(H2Answer.#flushHeadOf, this);
+    else process.nextTick(H2Answer.#flushHeadOf, this);
   }
 
   headRefusal(status: number, headers: readonly string[]): Failure | undefined {
@@ -216,21 +216,21 @@ export class H2Response implements ResponseSink, WatchedStream {
     if (this.#bodyless) return this.#respond(head, END_STREAM);
     this.#stream.once('wantTrailers', () => this.#sendTrailers());
     this.#respond(head, WAIT_FOR_TRAILERS);
-    const held = this.#takeHeld();
+    const held = this.#takePending();
     if (held !== undefined && !this.#stream.destroyed && !this.#stream.write(held)) this.#armDeadline();
   }
 
   /** The held head's flush, for the queue that runs it (no closure a response). */
-  static #flushHeadOf(sink: H2Response): void {
+  static #flushHeadOf(sink: H2Answer): void {
     sink.#flushHead();
   }
 
   /** The body held with the head, as one buffer (undefined: none). */
-  #takeHeld(): Buffer | undefined {
+  #takePending(): Buffer | undefined {
     const held = this.#held;
     this.#held = undefined;
     this.#heldBytes = 0;
-    return held === undefined ? undefined : joinHeld(held);
+    return held === undefined ? undefined : joinPending(held);
   }
 
   /** A head node:http2 will not send (a field it refuses) cuts the stream (h2-stream-writes.ts). */
@@ -249,8 +249,8 @@ export class H2Response implements ResponseSink, WatchedStream {
     if (!this.#headSent || this.#over || this.#bodyless || chunk.length === 0) return true;
     this.#written += chunk.length;
     if (this.#pendingHead !== undefined) {
-      if (this.#heldBytes + chunk.length <= HOLD_BYTES) {
-        this.#held = heldWith(this.#held, chunk);
+      if (this.#heldBytes + chunk.length <= BATCH_BYTES) {
+        this.#held = pendingWith(this.#held, chunk);
         this.#heldBytes += chunk.length;
         return true;
       }
@@ -283,7 +283,7 @@ export class H2Response implements ResponseSink, WatchedStream {
       // Whole within one tick: HEADERS, with END_STREAM when there is no body (gRPC's
       // Trailers-Only), else one DATA frame that ends the stream.
       this.#pendingHead = undefined;
-      const held = this.#bodyless ? undefined : this.#takeHeld();
+      const held = this.#bodyless ? undefined : this.#takePending();
       this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
       if (held === undefined || this.#stream.destroyed) return endRequestSideAfterAnswer(this.#stream);
       this.#stream.end(held);
@@ -304,7 +304,7 @@ export class H2Response implements ResponseSink, WatchedStream {
   }
 
   /**
-   * Cuts the response: RST_STREAM INTERNAL_ERROR, after what was written (ResponseSink: "what
+   * Cuts the response: RST_STREAM INTERNAL_ERROR, after what was written (AnswerSink: "what
    * was written leaves, then the client sees the cut"). A head still held to the end of the
    * turn goes first, with its body, so that the client sees the status the log says and then
    * the cut, as over HTTP/1.1; a bodyless one stays unsent (sent, it would end the stream whole).
