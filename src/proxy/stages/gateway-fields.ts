@@ -19,3 +19,27 @@ export function keepGatewayFields(headers: string[], own: readonly string[]): vo
   headers.length = w;
   headers.push(...own);
 }
+
+/**
+ * `decide(self, arg)` over a head whose fields stages not Candor's own edit in place: Candor's
+ * fields as they were once it decided, at once or when its promise settles (a stage that throws
+ * too). Its subject and argument passed as they are: no closure per request.
+ */
+export function keepingGatewayFields<S, A, T>(
+  headers: string[],
+  decide: (self: S, arg: A) => T | Promise<T>,
+  self: S,
+  arg: A,
+): T | Promise<T> {
+  const own = gatewayFields(headers);
+  let outcome: T | Promise<T>;
+  try {
+    outcome = decide(self, arg);
+  } catch (err) {
+    keepGatewayFields(headers, own);
+    throw err;
+  }
+  if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(headers, own));
+  keepGatewayFields(headers, own);
+  return outcome;
+}

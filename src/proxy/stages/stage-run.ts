@@ -2,7 +2,8 @@ import type { Failure } from '../../core/failure/failure.ts';
 import type { BufferBudget } from '../../core/net/buffer-budget.ts';
 import type { AnswerSink, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { gatewayFields, keepGatewayFields } from './gateway-fields.ts';
+import { bodyCopies } from './body-copies.ts';
+import { keepingGatewayFields } from './gateway-fields.ts';
 import type {
   AdmittedRequest,
   BeforeAttemptsVerdict,
@@ -180,19 +181,12 @@ export class StageRun {
    */
   onUpstreamHead(head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
     // Candor's own stages leave the gateway's fields alone: only another's are guarded against.
-    if (!this.#guardHeads) return this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
-    const own = gatewayFields(head.headers);
-    let outcome: HeadOutcome | Promise<HeadOutcome>;
-    try {
-      outcome = this.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
-    } catch (err) {
-      keepGatewayFields(head.headers, own);
-      throw err;
-    }
-    // After the last stage decided: at once, or once the waiting one (and those after it) did.
-    if (outcome instanceof Promise) return outcome.finally(() => keepGatewayFields(head.headers, own));
-    keepGatewayFields(head.headers, own);
-    return outcome;
+    if (!this.#guardHeads) return StageRun.#headVerdict(this, head);
+    return keepingGatewayFields(head.headers, StageRun.#headVerdict, this, head);
+  }
+
+  static #headVerdict(run: StageRun, head: UpstreamAnswerHead): HeadOutcome | Promise<HeadOutcome> {
+    return run.#inOrder<HeadVerdict>('onUpstreamHead', 0, head);
   }
 
   /**
@@ -310,6 +304,7 @@ export class StageRun {
         if (failed !== undefined) return failed;
         continue;
       }
+      // A method apart: this loop makes no closure for a stage that does not wait.
       if (verdict instanceof Promise) return this.#waited(verdict, hook, i, arg, t0, end);
       if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
       if (verdict !== undefined) return verdict;
@@ -321,10 +316,7 @@ export class StageRun {
       : undefined;
   }
 
-  /**
-   * The stage at `i` waits: its verdict once it settled (or its failure past its time), then the
-   * stages after it. Apart from #inOrder, whose loop then makes no closure for a stage that does not wait.
-   */
+  /** The stage at `i` waits: its verdict once settled (or its failure past its time), then the stages after it. */
   #waited<V>(
     verdict: Promise<V>,
     hook: 'onRequest' | 'onUpstreamHead' | 'onForward',
@@ -371,16 +363,7 @@ export class StageRun {
       copies ??= [];
       copies.push(copy);
     }
-    if (copies === undefined || copies.length < 2) return copies?.[0];
-    const all = copies;
-    return {
-      add: (chunk) => {
-        for (const copy of all) copy.add(chunk);
-      },
-      end: () => {
-        for (const copy of all) copy.end();
-      },
-    };
+    return copies === undefined ? undefined : bodyCopies(copies);
   }
 
   /** The request would end with this failure: the first stage's answer in its place, a stage's bug (its 500), or undefined. */
