@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { logMs as round } from './duration.ts';
+import { LineBatch } from './line-batch.ts';
 import type { Logger } from './logger.ts';
 import { LINE_SINK } from './logger.ts';
 import { grpcStatusRead, type RequestRecord } from './request-record.ts';
@@ -63,40 +64,54 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
 ];
 
-/** A string JSON carries as it is: printable ASCII without a quote or a backslash. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
 /**
- * The pieces of the line being built, joined once into the line: one array for every line (a
- * line is built in one go, never re-entered), written by index and never emptied (an emptied
- * array gives its storage back, and every line would grow it again). Appending the pieces to a
- * string instead made a rope of some 60 nodes a line, which outlived young collections in the
- * writer's queue and was flattened there: more bytes, and no less CPU, than the join.
+ * The line being built: written piece by piece straight into a batch's bytes — the log writer's
+ * own (LineSink.openLine), or, for a sink that takes strings (a test's capture), OWN_LINE's. A
+ * line is built in one go, never re-entered. Joining an array of the pieces into a string, which
+ * the writer then encoded into its batch, cost a temporary array, a string and a copy a line.
  */
-const parts: string[] = [];
-/** The next free index in `parts`. */
-let next = 0;
+/** Where the line is built for a sink that takes strings. */
+const OWN_LINE = new LineBatch();
+let line: LineBatch = OWN_LINE;
 /** Whether every string put in the line as it is was plain (see `text`). */
 let allPlain = true;
 
-/** Appends a member whose value is JSON text already: `member` is `,"name":`. */
-function json(member: string, value: string): void {
-  parts[next] = member;
-  parts[next + 1] = value;
-  next += 2;
+/**
+ * Each field's member up to its value, `,"name":`, as bytes made once: they are most of a line's
+ * bytes, and copied from bytes they cost half what they did copied from their strings (a string
+ * read a character at a time is looked at for its kind at every character).
+ */
+const MEMBER: Readonly<Record<string, Uint8Array>> = Object.fromEntries(
+  FIELDS.map(([name]) => [name, Buffer.from(`,"${name}":`, 'latin1')]),
+);
+/** A gateway bug's error, after the fields. */
+const ERR = Buffer.from(',"err":', 'latin1');
+const QUOTE = 0x22;
+
+/** Appends a member whose value is JSON text already. */
+function json(member: Uint8Array, value: string): void {
+  line.putBytes(member);
+  line.put(value);
 }
 
 /**
- * Appends a member whose value is a string, as it is between two quotes (`member` is
- * `,"name":"`): right for a plain string, the common one (ids, addresses, names, a path);
- * anything else clears `allPlain`, and the line is written from the table (referenceMembers).
+ * Appends a member whose value is a string, as it is between two quotes: right for a plain
+ * string, the common one (ids, addresses, names, a path); anything else clears `allPlain`, and
+ * the line is written from the table (referenceMembers).
  */
-function text(member: string, value: string): void {
-  if (!PLAIN.test(value)) allPlain = false;
-  parts[next] = member;
-  parts[next + 1] = value;
-  parts[next + 2] = '"';
-  next += 3;
+function text(member: Uint8Array, value: string): void {
+  line.putBytes(member);
+  line.putByte(QUOTE);
+  if (!line.put(value)) allPlain = false;
+  line.putByte(QUOTE);
+}
+
+/** Appends a member whose value is a number. */
+function count(member: Uint8Array, value: number): void {
+  line.putBytes(member);
+  // A whole number under 10^15 is its digits (-0 too: `${-0}` is 0); anything else as JSON writes it.
+  if (value >= 0 && value < 1e15 && Number.isInteger(value)) line.putDigits(value);
+  else line.put(num(value));
 }
 
 /** A number as JSON writes it: `${n}`, or null when not finite. */
@@ -105,18 +120,20 @@ function num(value: number): string {
 }
 
 /**
- * A duration as the line writes it (logMs: milliseconds to two decimals), its text made from
- * its whole hundredths: the text of `${logMs(ms)}`, which is the shortest that reads back as the
- * same double, and under 10^15 hundredths (15 digits at most) that is the digits themselves.
- * V8's double-to-text conversion took some 100 ns a duration, two or three a line; the fraction's
- * text is one of FRACTIONS, so that a duration is one string made, not two.
+ * Appends a member whose value is a duration as the line writes it (logMs: milliseconds to two
+ * decimals), from its whole hundredths: the text of `${logMs(ms)}`, which is the shortest that
+ * reads back as the same double, and under 10^15 hundredths (15 digits at most) that is the
+ * digits themselves. V8's double-to-text conversion took some 100 ns a duration, two or three a
+ * line; the fraction's text is one of FRACTIONS.
  */
-function ms(value: number): string {
+function duration(member: Uint8Array, value: number): void {
   const hundredths = Math.round(value * 100);
-  if (!(hundredths >= 0 && hundredths < 1e15)) return num(hundredths / 100);
+  if (!(hundredths >= 0 && hundredths < 1e15)) return json(member, num(hundredths / 100));
   const whole = Math.floor(hundredths / 100);
   const fraction = hundredths - whole * 100;
-  return fraction === 0 ? `${whole}` : `${whole}${FRACTIONS[fraction]}`;
+  line.putBytes(member);
+  line.putDigits(whole);
+  if (fraction !== 0) line.put(FRACTIONS[fraction]);
 }
 
 /**
@@ -168,28 +185,33 @@ function listedTries(
 
 /**
  * What follows the time in each logger's lines: the time's closing quote and the logger's
- * bindings as JSON members (e.g. `","gateway":"edge-1"`), worked out once per logger.
+ * bindings as JSON members (e.g. `","gateway":"edge-1"`), worked out once per logger, in UTF-8.
  */
-const afterTimeOf = new WeakMap<Logger, string>();
+const afterTimeOf = new WeakMap<Logger, Uint8Array>();
 
 let isoAt = 0;
-let iso = '';
-/** An ISO time, as the logger's own lines carry it, computed once per millisecond instead of once per line. */
-function isoNow(): string {
+let iso: Uint8Array = Buffer.alloc(0);
+/**
+ * An ISO time, as the logger's own lines carry it, made (as bytes: the line is) once per
+ * millisecond instead of once per line.
+ */
+function isoNow(): Uint8Array {
   const now = Date.now();
   if (now !== isoAt) {
     isoAt = now;
-    iso = new Date(now).toISOString();
+    iso = Buffer.from(new Date(now).toISOString(), 'latin1');
   }
   return iso;
 }
 
 /** Each level's line up to its time. */
 const OPENING = {
-  info: '{"level":"info","time":"',
-  warn: '{"level":"warn","time":"',
-  error: '{"level":"error","time":"',
+  info: Buffer.from('{"level":"info","time":"', 'latin1'),
+  warn: Buffer.from('{"level":"warn","time":"', 'latin1'),
+  error: Buffer.from('{"level":"error","time":"', 'latin1'),
 } as const;
+/** Every line's end. */
+const END = Buffer.from(',"msg":"request"}\n', 'latin1');
 
 /**
  * The log phase: one line per request, whatever happened, written once when the downstream
@@ -198,7 +220,8 @@ const OPENING = {
  * serialised as pino serialises an `err`).
  *
  * The line is the hot path's last cost: it is written as JSON text to the logger's own sink (so
- * it is batched with the logger's lines), not built as an object for a logger to walk.
+ * it is batched with the logger's lines), not built as an object for a logger to walk; a log
+ * writer's line is built as bytes in its batch (see `line`).
  */
 export function logRequest(logger: Logger, record: RequestRecord): void {
   const failure = record.failure;
@@ -212,26 +235,35 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
   let afterTime = afterTimeOf.get(logger);
   if (afterTime === undefined) {
     const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
-    afterTime = bindings === '' ? '"' : `",${bindings}`;
+    afterTime = Buffer.from(bindings === '' ? '"' : `",${bindings}`);
     afterTimeOf.set(logger, afterTime);
   }
-  parts[0] = OPENING[level];
-  parts[1] = isoNow();
-  parts[2] = afterTime;
-  next = 3;
+  const sink = logger[LINE_SINK];
+  if (sink.openLine === undefined) {
+    line = OWN_LINE;
+    line.openLine();
+  } else line = sink.openLine();
+  opening(level, afterTime);
   allPlain = true;
   putMembers(record);
   if (!allPlain) {
-    // A string JSON must escape: the members again, from the table.
-    next = 3;
-    parts[next++] = referenceMembers(record);
+    // A string JSON must escape: the line again, its members from the table.
+    line.dropLine();
+    opening(level, afterTime);
+    line.put(referenceMembers(record));
   }
   if (level === 'error' && failure?.cause !== undefined)
-    json(',"err":', JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
-  parts[next++] = ',"msg":"request"}\n';
-  // Only a line of fewer pieces than the last leaves pieces past its end: cut (a few, no storage given back).
-  if (parts.length > next) parts.length = next;
-  logger[LINE_SINK].write(parts.join(''));
+    json(ERR, JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
+  line.putBytes(END);
+  if (sink.closeLine !== undefined) sink.closeLine();
+  else sink.write(OWN_LINE.take(false).toString());
+}
+
+/** The line up to its members: its level, its time and the logger's bindings. */
+function opening(level: keyof typeof OPENING, afterTime: Uint8Array): void {
+  line.putBytes(OPENING[level]);
+  line.putBytes(isoNow());
+  line.putBytes(afterTime);
 }
 
 /**
@@ -241,59 +273,59 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
  */
 function putMembers(r: RequestRecord): void {
   const { failure, trace } = r;
-  text(',"req_id":"', r.id);
-  if (r.clientRequestId !== undefined) text(',"client_req_id":"', r.clientRequestId);
-  if (trace.traceId !== undefined) text(',"trace_id":"', trace.traceId);
-  text(',"client":"', r.clientAddress);
-  text(',"method":"', r.method);
-  text(',"host":"', r.host);
-  text(',"path":"', r.path);
-  if (r.upstreamPath !== undefined) text(',"upstream_path":"', r.upstreamPath);
-  if (r.protocol !== undefined) text(',"protocol":"', r.protocol);
-  if (r.route !== undefined) text(',"route":"', r.route);
-  if (r.auth !== undefined) text(',"auth":"', r.auth);
-  if (r.authHop !== undefined) text(',"auth_hop":"', r.authHop);
-  if (r.user !== undefined) text(',"user":"', r.user);
-  if (r.answeredBy !== undefined) text(',"answered_by":"', r.answeredBy);
-  if (r.upstream !== undefined) text(',"upstream":"', r.upstream);
-  if (r.target !== undefined) text(',"target":"', r.target);
-  json(',"status":', num(r.status));
+  text(MEMBER.req_id, r.id);
+  if (r.clientRequestId !== undefined) text(MEMBER.client_req_id, r.clientRequestId);
+  if (trace.traceId !== undefined) text(MEMBER.trace_id, trace.traceId);
+  text(MEMBER.client, r.clientAddress);
+  text(MEMBER.method, r.method);
+  text(MEMBER.host, r.host);
+  text(MEMBER.path, r.path);
+  if (r.upstreamPath !== undefined) text(MEMBER.upstream_path, r.upstreamPath);
+  if (r.protocol !== undefined) text(MEMBER.protocol, r.protocol);
+  if (r.route !== undefined) text(MEMBER.route, r.route);
+  if (r.auth !== undefined) text(MEMBER.auth, r.auth);
+  if (r.authHop !== undefined) text(MEMBER.auth_hop, r.authHop);
+  if (r.user !== undefined) text(MEMBER.user, r.user);
+  if (r.answeredBy !== undefined) text(MEMBER.answered_by, r.answeredBy);
+  if (r.upstream !== undefined) text(MEMBER.upstream, r.upstream);
+  if (r.target !== undefined) text(MEMBER.target, r.target);
+  count(MEMBER.status, r.status);
   const grpc = grpcStatusRead(r);
-  if (grpc !== undefined) json(',"grpc_status":', num(grpc));
-  if (r.cache !== undefined) text(',"cache":"', r.cache);
-  if (r.staleCause !== undefined) text(',"stale_cause":"', r.staleCause);
+  if (grpc !== undefined) count(MEMBER.grpc_status, grpc);
+  if (r.cache !== undefined) text(MEMBER.cache, r.cache);
+  if (r.staleCause !== undefined) text(MEMBER.stale_cause, r.staleCause);
   if (failure !== undefined) {
-    text(',"error":"', failure.type);
-    text(',"shape":"', failure.kind.shape);
-    text(',"flag":"', failure.flag);
+    text(MEMBER.error, failure.type);
+    text(MEMBER.shape, failure.kind.shape);
+    text(MEMBER.flag, failure.flag);
   }
   const stage = stageOf(r);
-  if (stage !== undefined) text(',"stage":"', stage);
-  if (failure !== undefined) text(',"details":"', failure.details);
-  json(',"bytes_in":', num(r.bytesIn));
-  json(',"bytes_out":', num(r.bytesOut));
+  if (stage !== undefined) text(MEMBER.stage, stage);
+  if (failure !== undefined) text(MEMBER.details, failure.details);
+  count(MEMBER.bytes_in, r.bytesIn);
+  count(MEMBER.bytes_out, r.bytesOut);
   if (r.encoding !== undefined) {
-    text(',"encoding":"', r.encoding);
-    json(',"encoded_from":', num(r.bytesBeforeEncoding));
-    json(',"encoded_to":', num(r.bytesAfterEncoding));
+    text(MEMBER.encoding, r.encoding);
+    count(MEMBER.encoded_from, r.bytesBeforeEncoding);
+    count(MEMBER.encoded_to, r.bytesAfterEncoding);
   }
-  if (r.connectMs !== undefined) json(',"connect_ms":', ms(r.connectMs));
-  if (r.reusedConnection !== undefined) json(',"reused":', r.reusedConnection ? 'true' : 'false');
-  if (r.ttfbMs !== undefined) json(',"ttfb_ms":', ms(r.ttfbMs));
-  json(',"total_ms":', ms(r.elapsed()));
-  json(',"upstream_reset":', r.upstreamReset ? 'true' : 'false');
-  json(',"client_aborted":', r.clientAborted ? 'true' : 'false');
-  if (r.upgraded) json(',"upgraded":', 'true');
-  if (r.acme !== undefined) text(',"acme":"', r.acme);
-  if (r.interimDropped) json(',"interim_dropped":', num(r.interimDropped));
-  if (r.panic) json(',"panic":', 'true');
-  if (r.hashHome !== undefined) text(',"hash_home":"', r.hashHome);
-  json(',"attempts":', num(r.tries.length));
+  if (r.connectMs !== undefined) duration(MEMBER.connect_ms, r.connectMs);
+  if (r.reusedConnection !== undefined) json(MEMBER.reused, r.reusedConnection ? 'true' : 'false');
+  if (r.ttfbMs !== undefined) duration(MEMBER.ttfb_ms, r.ttfbMs);
+  duration(MEMBER.total_ms, r.elapsed());
+  json(MEMBER.upstream_reset, r.upstreamReset ? 'true' : 'false');
+  json(MEMBER.client_aborted, r.clientAborted ? 'true' : 'false');
+  if (r.upgraded) json(MEMBER.upgraded, 'true');
+  if (r.acme !== undefined) text(MEMBER.acme, r.acme);
+  if (r.interimDropped) count(MEMBER.interim_dropped, r.interimDropped);
+  if (r.panic) json(MEMBER.panic, 'true');
+  if (r.hashHome !== undefined) text(MEMBER.hash_home, r.hashHome);
+  count(MEMBER.attempts, r.tries.length);
   const listed = listedTries(r);
-  if (listed !== undefined) json(',"tries":', JSON.stringify(listed));
-  if (r.retrySkipped !== undefined) text(',"retry_skipped":"', r.retrySkipped);
-  if (r.heldMs !== undefined) json(',"held_ms":', ms(r.heldMs));
-  if (r.spooled !== undefined && r.spooled !== 0) json(',"spooled":', num(r.spooled));
+  if (listed !== undefined) json(MEMBER.tries, JSON.stringify(listed));
+  if (r.retrySkipped !== undefined) text(MEMBER.retry_skipped, r.retrySkipped);
+  if (r.heldMs !== undefined) duration(MEMBER.held_ms, r.heldMs);
+  if (r.spooled !== undefined && r.spooled !== 0) count(MEMBER.spooled, r.spooled);
 }
 
 /** The line's members from the table, through JSON.stringify (which leaves out an undefined value). */

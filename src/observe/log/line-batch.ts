@@ -20,6 +20,8 @@ export class LineBatch {
    * the next batch's once it is (one asynchronous write at a time: line-writer.ts).
    */
   #spare: Buffer = NONE;
+  /** Where the line being built in place began (openLine): dropLine() cuts the batch back to it. */
+  #lineStart = 0;
 
   /** Bytes queued. */
   get length(): number {
@@ -33,6 +35,76 @@ export class LineBatch {
     const room = line.length * 3;
     if (this.#bytes.length - this.#length < room) this.#grow(room);
     this.#length += this.#bytes.write(line, this.#length);
+  }
+
+  /**
+   * Starts a line built in place, piece by piece, with the put methods below (the access line:
+   * access-log.ts), so that no string of the whole line is made only to be copied here.
+   */
+  openLine(): void {
+    this.#lineStart = this.#length;
+  }
+
+  /** Takes back what was put since openLine() (a line rebuilt, or dropped). */
+  dropLine(): void {
+    this.#length = this.#lineStart;
+  }
+
+  /**
+   * Appends `text`, in UTF-8; returns whether it is plain, what JSON carries as it is (printable
+   * ASCII without a quote or a backslash), checked while it is copied. A line's pieces are short
+   * (ids, names, a path): a loop here costs less than a call into Buffer's native write each.
+   */
+  put(text: string): boolean {
+    const count = text.length;
+    if (this.#bytes.length - this.#length < count) this.#grow(count);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    let plain = true;
+    for (let i = 0; i < count; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) {
+        // Past ASCII: the rest through the encoder, with room for three bytes a code unit.
+        this.#length = at;
+        this.add(text.slice(i));
+        return false;
+      }
+      if (code < 0x20 || code === 0x22 || code === 0x5c || code === 0x7f) plain = false;
+      bytes[at++] = code;
+    }
+    this.#length = at;
+    return plain;
+  }
+
+  /** Appends `bytes` (a line's constant pieces, encoded once: see access-log.ts's MEMBER). */
+  putBytes(bytes: Uint8Array): void {
+    const count = bytes.length;
+    if (this.#bytes.length - this.#length < count) this.#grow(count);
+    const into = this.#bytes;
+    let at = this.#length;
+    for (let i = 0; i < count; i++) into[at++] = bytes[i];
+    this.#length = at;
+  }
+
+  /** Appends one byte (a quote). */
+  putByte(byte: number): void {
+    if (this.#bytes.length === this.#length) this.#grow(1);
+    this.#bytes[this.#length++] = byte;
+  }
+
+  /** Appends the decimal digits of `n`, a whole number under 10^15, as `${n}` writes them. */
+  putDigits(n: number): void {
+    let digits = 1;
+    for (let power = 10; power <= n; power *= 10) digits++;
+    if (this.#bytes.length - this.#length < digits) this.#grow(digits);
+    const bytes = this.#bytes;
+    let at = this.#length + digits;
+    this.#length = at;
+    do {
+      const rest = Math.floor(n / 10);
+      bytes[--at] = 0x30 + n - rest * 10;
+      n = rest;
+    } while (n > 0);
   }
 
   /**

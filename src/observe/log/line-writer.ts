@@ -171,11 +171,37 @@ export class LineWriter {
       return false;
     }
     this.queue.add(line);
+    this.queued();
+    return true;
+  }
+
+  /**
+   * Starts a line built in place in the queue (the access line: access-log.ts); closeLine()
+   * queues it. Nothing may be written in between.
+   */
+  openLine(): LineBatch {
+    this.queue.openLine();
+    return this.queue;
+  }
+
+  /** Queues the line begun by openLine(). False when it was dropped: the backlog is full. */
+  closeLine(): boolean {
+    if (this.queue.length > this.maxBacklog) {
+      this.queue.dropLine();
+      this.dropped++;
+      this.droppedTotal++;
+      return false;
+    }
+    this.queued();
+    return true;
+  }
+
+  /** A line was queued: its write is scheduled. */
+  private queued(): void {
     // A destination that refused the last write waits for its retry: nothing to do until then.
-    if (this.retryTimer !== undefined) return true;
+    if (this.retryTimer !== undefined) return;
     if (this.isFile) this.scheduleTurn();
     else if (!this.writing) this.writeQueued();
-    return true;
   }
 
   private scheduleTurn(): void {

@@ -1,10 +1,17 @@
 import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
+import type { LineBatch } from './line-batch.ts';
 import { openLogWriter } from './log-writers.ts';
 
 /** Where a logger's lines go: the access log writes its own lines there too (access-log.ts). */
 export interface LineSink {
   write(line: string): unknown;
+  /**
+   * A sink that keeps its lines as bytes (a LineWriter) lends its batch, so that the access line
+   * is built in it in place; closeLine() queues that line. A sink without them takes strings.
+   */
+  openLine?(): LineBatch;
+  closeLine?(): boolean;
   /** Lines dropped so far (a LineWriter counts them; a test's capture drops none). */
   readonly linesDropped?: number;
 }

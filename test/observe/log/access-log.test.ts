@@ -15,6 +15,7 @@ import { FAILURES, type FailureType, type Stage } from '../../../src/core/failur
 import { lineFields, logRequest } from '../../../src/observe/log/access-log.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../../src/observe/log/request-record.ts';
+import { TRACE } from '../../helpers/trace-context.ts';
 
 function capture(level = 'info') {
   const lines: Record<string, unknown>[] = [];
@@ -29,21 +30,7 @@ function capture(level = 'info') {
 }
 
 function record(path = '/p?q="quoted"\u2028'): RequestRecord {
-  const r = new RequestRecord(
-    'id-1',
-    {
-      traceId: 'a'.repeat(32),
-      spanId: 'b'.repeat(16),
-      traceparent: 'x',
-      continued: false,
-      parentId: undefined,
-      sampled: true,
-    },
-    '127.0.0.1',
-    'GET',
-    'example.com',
-    path,
-  );
+  const r = new RequestRecord('id-1', TRACE, '127.0.0.1', 'GET', 'example.com', path);
   r.route = '/';
   r.upstream = 'app';
   r.target = 'http://127.0.0.1:1';

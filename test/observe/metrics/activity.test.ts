@@ -18,6 +18,7 @@ import {
 } from '../../../src/observe/metrics/activity.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { TRACE } from '../../helpers/trace-context.ts';
 
 test('a gateway counts each answer in its second, by origin and failure type, and keeps the failure with its request id', async () => {
   const ok = await startEcho();
@@ -75,21 +76,7 @@ upstreams:
 });
 
 const failedRecord = (id: string) => {
-  const record = new RequestRecord(
-    id,
-    {
-      traceId: 'a'.repeat(32),
-      spanId: 'b'.repeat(16),
-      traceparent: 'x',
-      continued: false,
-      parentId: undefined,
-      sampled: true,
-    },
-    '127.0.0.1',
-    'GET',
-    'example.com',
-    '/',
-  );
+  const record = new RequestRecord(id, TRACE, '127.0.0.1', 'GET', 'example.com', '/');
   record.status = 502;
   record.failure = new Failure('connection_refused', 'connect ECONNREFUSED 127.0.0.1:1');
   return record;
