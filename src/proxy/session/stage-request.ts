@@ -30,6 +30,8 @@ class SessionStageRequest implements StageRequest {
   #edits: Map<string, string | undefined> | undefined;
   /** The body read whole at a stage's ask: made by the first ask (most requests make none). */
   #body: StageBody | undefined;
+  /** The client as trust_forwarded_from vouches for it: found by the first read (a walk of X-Forwarded-For). */
+  #clientIp: string | undefined;
 
   constructor(req: SessionRequest, routed: Routed) {
     const { head, fields, record, exchange } = req;
@@ -58,8 +60,10 @@ class SessionStageRequest implements StageRequest {
     return this.record.id;
   }
 
+  /** Found once: the header rules read it for the request's fields and again for each answer's. */
   get clientIp(): string {
-    return forwardedClient(this.record.clientAddress, this.fields, this.#req.runtime.trust);
+    this.#clientIp ??= forwardedClient(this.record.clientAddress, this.fields, this.#req.runtime.trust);
+    return this.#clientIp;
   }
 
   // Read from the session's own, not copied into every request's run (few stages read them).
