@@ -76,14 +76,25 @@ export class LineBatch {
     return plain;
   }
 
-  /** Appends `bytes` (a line's constant pieces, encoded once: see access-log.ts's MEMBER). */
+  /**
+   * Appends `bytes` (a line's pieces made once: line-members.ts). In one copy: a loop a byte at a
+   * time cost some 1–3 ns a byte, TypedArray.set some 20 ns whatever the length.
+   */
   putBytes(bytes: Uint8Array): void {
     const count = bytes.length;
     if (this.#bytes.length - this.#length < count) this.#grow(count);
-    const into = this.#bytes;
-    let at = this.#length;
-    for (let i = 0; i < count; i++) into[at++] = bytes[i];
-    this.#length = at;
+    this.#bytes.set(bytes, this.#length);
+    this.#length += count;
+  }
+
+  /** Cuts the line back to `length` bytes of the batch (a piece written again another way). */
+  cutTo(length: number): void {
+    this.#length = length;
+  }
+
+  /** A copy of the bytes put from `start` (a batch length) on. */
+  copyFrom(start: number): Uint8Array {
+    return new Uint8Array(this.#bytes.subarray(start, this.#length));
   }
 
   /** Appends one byte (a quote). */

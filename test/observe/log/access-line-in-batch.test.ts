@@ -60,7 +60,7 @@ test('the line built in the writer’s batch is byte for byte the line a string 
     now = 1000;
     logRequest(logger, record('/plain?q=1'));
     logger.info({ event: 'between' }, 'an event line');
-    // What JSON escapes, and what is past ASCII: the line from the table.
+    // What JSON escapes, and what is past ASCII: written as JSON.stringify writes them.
     logRequest(logger, record('/p?q="quoted"\\\u2028é'));
     const failed = record('/x', 500);
     failed.failure = new Failure('proxy_internal_error', 'internal error while handling the request', {

@@ -191,8 +191,8 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
   t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 23, 18, 0, 0, 7) });
   const written: string[] = [];
   const logger = createLoggerOn({ write: (line: string) => written.push(line) }, 'info', 'edge "1"');
-  // Mostly plain strings (written as they are), some with what JSON must escape (a line with
-  // one is written from the table): about one line in three is all plain.
+  // Mostly plain strings (written as they are), some with what JSON must escape (written as
+  // JSON.stringify writes them): about one line in three is all plain.
   const text = fc.oneof(
     { weight: 30, arbitrary: fc.stringMatching(/^[\x20\x21\x23-\x5b\x5d-\x7e]{0,12}$/) },
     { weight: 1, arbitrary: fc.string({ unit: 'binary' }) },
@@ -302,5 +302,41 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
       assert.deepEqual(written, [`${expected}\n`]);
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('members that repeat from line to line (a connection’s, a route’s) are written from the last line’s bytes only when their values are the same', (t) => {
+  t.mock.method(performance, 'now', () => 0);
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 26, 6, 0, 0, 1) });
+  const written: string[] = [];
+  const logger = createLoggerOn({ write: (line: string) => written.push(line) }, 'info', 'edge');
+  // Few values, so that lines in a row often repeat them: equal strings that are other strings
+  // (a host read off each request), absent ones, and ones JSON escapes.
+  const value = fc.constantFrom('host', 'b', ['ho', 'st'].join(''), 'é"', '\\', '', 'x'.repeat(40));
+  const maybe = fc.option(value, { nil: undefined });
+  const line = fc.record({
+    client: value,
+    method: value,
+    host: value,
+    protocol: maybe,
+    route: maybe,
+    upstream: maybe,
+    target: maybe,
+    level: fc.constantFrom('info', 'warn'),
+  });
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), (lines) => {
+      written.length = 0;
+      const expected = lines.map((f) => {
+        const r = new RequestRecord('id', TRACE, f.client, f.method, f.host, '/');
+        Object.assign(r, { protocol: f.protocol, route: f.route, upstream: f.upstream, target: f.target });
+        if (f.level === 'warn') r.failure = new Failure('connection_refused', 'refused');
+        logRequest(logger, r);
+        const time = '2026-11-26T06:00:00.001Z';
+        return `${JSON.stringify({ level: f.level, time, gateway: 'edge', ...lineFields(r), msg: 'request' })}\n`;
+      });
+      assert.deepEqual(written, expected);
+    }),
+    { numRuns: 300 },
   );
 });
