@@ -149,6 +149,21 @@ function finish(x: Exchange, whole: boolean, error: string | undefined): void {
   x.sink.over();
 }
 
+/**
+ * Each origin port's target as the line names it, made once, as a route's target is its
+ * config's string: the access line copies a target it wrote for the line before (access-log.ts),
+ * and a new string each request is compared with the last one in the runtime.
+ */
+const targets = new Map<number, string>();
+function targetOf(port: number): string {
+  let target = targets.get(port);
+  if (target === undefined) {
+    target = `127.0.0.1:${port}`;
+    targets.set(port, target);
+  }
+  return target;
+}
+
 /** What the client's side read of the request (HTTP/1.1's parser or HTTP/2's head). */
 export interface FloorRequest {
   readonly method: string;
@@ -188,7 +203,7 @@ export function forward(request: FloorRequest, port: number, sink: FloorSink): F
   record.protocol = request.protocol;
   record.route = 'bench';
   record.upstream = 'origin';
-  record.target = `127.0.0.1:${port}`;
+  record.target = targetOf(port);
   const fields = buildUpstreamHeaders(headers, {
     clientAddress: record.clientAddress,
     trusted: false,
