@@ -9,8 +9,8 @@ import type { LineBatch } from './line-batch.ts';
  * 2–3 ns a character, and a call per piece (a member's name, two quotes, its value). What
  * repeats from line to line (the opening of the millisecond, a connection's client and method,
  * a route's upstream and target, a flag's member) is copied from bytes made once instead, in one
- * copy (TypedArray.set: some 20 ns whatever the length): a keep-alive GET's line went from 1.23
- * to 0.94 µs (bench/line-cost.ts).
+ * copy (TypedArray.set: some 20 ns whatever the length): a keep-alive GET's line went from 1.21
+ * to 0.90 µs (bench/line-cost.ts).
  */
 
 /** The line being built: the batch it is written into (a line is built in one go, never re-entered). */
