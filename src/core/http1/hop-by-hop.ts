@@ -22,7 +22,7 @@ export function isHopByHop(lowerName: string): boolean {
 /**
  * isHopByHop for a name as it came (any case), without the lower-cased copy and the hash of it
  * a Set lookup takes: its length first, then its letters. Every field of every answer goes
- * through it (answer-headers.ts), where the copy and the lookup were 0.3 µs a request.
+ * through it (answer-headers.ts), where the copy and the lookup were 0.15 µs a request (issue 61).
  */
 export function isHopByHopName(name: string): boolean {
   switch (name.length) {
