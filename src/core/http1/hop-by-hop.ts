@@ -50,6 +50,8 @@ export function isHopByHopName(name: string): boolean {
 export function connectionNominated(values: readonly string[]): Set<string> | undefined {
   let names: Set<string> | undefined;
   for (const value of values) {
+    // The usual value, one option alone, known at once: no list split, no lower-cased copy.
+    if (nameIs(value, 'keep-alive') || nameIs(value, 'close')) continue;
     for (const token of value.split(',')) {
       const name = trimOws(token).toLowerCase();
       if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;
