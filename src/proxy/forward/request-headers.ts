@@ -1,6 +1,6 @@
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
-import { TOKEN } from '../../core/http1/syntax.ts';
+import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
@@ -327,7 +327,7 @@ export function withGrpcTimeout(headers: readonly string[], value: string): stri
 function valuesOf(raw: readonly string[], lowerName: string): string[] | undefined {
   let values: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) {
+    if (nameIs(raw[i], lowerName)) {
       values ??= [];
       values.push(raw[i + 1]);
     }
