@@ -276,8 +276,8 @@ export class AnswerParser {
     // An interim head counts toward the bound on all of them (its CRLFs included).
     const flood = status < 200 && status !== 101 ? this.interim.add(text.length + 2) : undefined;
     if (flood !== undefined) return this.protocolError(flood);
-    const headers: string[] = [];
-    if (!this.parseFields(text, eol + 2, headers)) return false;
+    const headers = this.parseFields(text, eol + 2);
+    if (headers === undefined) return false;
     if (status === 101) {
       const refused = switchRefusal(headers, this.upgradeOffer as string);
       if (refused !== undefined) return this.protocolError(refused);
@@ -333,11 +333,13 @@ export class AnswerParser {
     return pos;
   }
 
-  /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
-  private parseFields(text: string, pos: number, out: string[]): boolean {
+  /** Field lines from text[pos..], every one ending in CRLF, as name, value pairs; undefined once refused. */
+  private parseFields(text: string, pos: number): string[] | undefined {
     // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
-    const error = readFieldLines(text, pos, out, true);
-    return error === undefined || this.refuse(fieldFailure(error, this.state === S_TRAILERS));
+    const fields = readFieldLines(text, pos, true);
+    if (Array.isArray(fields)) return fields;
+    this.refuse(fieldFailure(fields, this.state === S_TRAILERS));
+    return undefined;
   }
 
   // --- bodies --------------------------------------------------------------------------------
@@ -381,8 +383,8 @@ export class AnswerParser {
     }
     const text = latin1(this.section.bytes!, 2, end - 2);
     this.resetAcc();
-    const trailers: string[] = [];
-    if (!this.parseFields(text, 0, trailers)) return -1;
+    const trailers = this.parseFields(text, 0);
+    if (trailers === undefined) return -1;
     this.complete(trailers.length === 0 ? undefined : trailers);
     return pos + end - old;
   }

@@ -3,6 +3,7 @@
  * upstream. One serializer, so that `candor diagnose` writes the very bytes the gateway
  * would (src/kits/diagnose/request.ts) instead of an imitation that drifts.
  */
+import { nameIs } from './syntax.ts';
 
 /** What a head is made of; the connection contract's ExchangeRequest fits it as it is. */
 interface RequestHeadInput {
@@ -57,7 +58,7 @@ export function serializeRequestHead(request: RequestHeadInput, authority: strin
   let host = false;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') host = true;
+    if (nameIs(name, 'host')) host = true;
     n = putField(parts, n, name, headers[i + 1]);
   }
   if (!host) n = putField(parts, n, 'host', authority);
@@ -81,8 +82,6 @@ function putField(parts: string[], n: number, name: string, value: string): numb
 }
 
 function hasLength(headers: readonly string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') return true;
-  }
+  for (let i = 0; i < headers.length; i += 2) if (nameIs(headers[i], 'content-length')) return true;
   return false;
 }

@@ -291,8 +291,8 @@ export class RequestParser {
     const broken = parseRequestLine(text.slice(0, eol), this.#limits);
     if (broken !== undefined) return this.#refuse(broken);
     const { method, target, minor } = lineParts;
-    const headers: string[] = [];
-    if (!this.#parseFields(text, eol + 2, headers)) return false;
+    const headers = this.#parseFields(text, eol + 2);
+    if (headers === undefined) return false;
 
     const fields = this.#framingFields;
     const lengthBreak = fields.read(headers);
@@ -336,11 +336,13 @@ export class RequestParser {
     return pos;
   }
 
-  /** Field lines from text[pos..], every one ending in CRLF, into out as name, value pairs. */
-  #parseFields(text: string, pos: number, out: string[]): boolean {
+  /** Field lines from text[pos..], every one ending in CRLF, as name, value pairs; undefined once refused. */
+  #parseFields(text: string, pos: number): string[] | undefined {
     // RFC 9112 §5.1: whitespace between a name and the colon is a 400 in a request.
-    const error = readFieldLines(text, pos, out, false);
-    return error === undefined || this.#refuse(fieldLineBreak(error));
+    const fields = readFieldLines(text, pos, false);
+    if (Array.isArray(fields)) return fields;
+    this.#refuse(fieldLineBreak(fields));
+    return undefined;
   }
 
   // --- bodies --------------------------------------------------------------------------------
@@ -381,8 +383,8 @@ export class RequestParser {
     if (!this.#checkLineEnds(acc, old > 3 ? old - 3 : 0, end - 2)) return -1;
     const text = latin1(acc, 2, end - 2);
     this.#resetAcc();
-    const trailers: string[] = [];
-    if (!this.#parseFields(text, 0, trailers)) return -1;
+    const trailers = this.#parseFields(text, 0);
+    if (trailers === undefined) return -1;
     this.#complete(trailers.length === 0 ? undefined : trailers);
     return pos + end - old;
   }

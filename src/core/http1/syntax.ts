@@ -65,8 +65,9 @@ export function latin1(buf: Buffer, start: number, end: number): string {
 }
 
 /**
- * Whether a field name equals a lowercase name (letters and '-'), ignoring ASCII case, without
- * allocating: for those characters, (c | 0x20) matches only the same character in either case.
+ * Whether a field name equals a lowercase name (letters, digits and '-'), ignoring ASCII case,
+ * without allocating: among a token's characters, (c | 0x20) matches only the same character
+ * in either case (a CR or a control would match '-' or a digit, and a name holds neither).
  */
 export function nameIs(name: string, lower: string): boolean {
   if (name.length !== lower.length) return false;

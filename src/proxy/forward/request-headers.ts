@@ -1,6 +1,6 @@
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
-import { TOKEN } from '../../core/http1/syntax.ts';
+import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
@@ -265,24 +265,31 @@ function isCandorWordSpelledOtherwise(lower: string): boolean {
  * client sent, and the protocol it used, as X-Forwarded-For, -Host and -Proto say them.
  */
 function forwardedElement(facts: ForwardFacts): string {
-  const address = facts.clientAddress;
+  const { clientAddress: address, host, protocol } = facts;
+  const last = lastElement;
+  if (address === last.address && host === last.host && protocol === last.protocol) return last.value;
   const node = address === '' ? 'unknown' : address.includes(':') ? `"[${address}]"` : address;
   // A client that named no host (HTTP/1.0 without Host) gets no `host=`: "" would name one.
-  return facts.host === ''
-    ? `for=${node};proto=${facts.protocol}`
-    : `for=${node};host=${forwardedHostValue(facts.host)};proto=${facts.protocol}`;
+  last.value =
+    host === ''
+      ? `for=${node};proto=${protocol}`
+      : `for=${node};host=${forwardedHostValue(host)};proto=${protocol}`;
+  last.address = address;
+  last.host = host;
+  last.protocol = protocol;
+  return last.value;
 }
 
-/** The last host written, and how: most requests name the host the one before them did. */
-let lastHost: string | undefined;
-let lastHostValue = '';
+/**
+ * The last element written, and what it was made of: most requests come from the client, and
+ * name the host, the one before them did (a keep-alive connection's). Made again each time, it
+ * was a string of some pieces a request, flattened again in the head's join.
+ */
+const lastElement = { address: '', host: '', protocol: '', value: 'for=unknown;proto=' };
 
 /** A Host as a Forwarded value: a token as it is; else (a port's colon, an IPv6 literal) a quoted-string. */
 function forwardedHostValue(host: string): string {
-  if (host === lastHost) return lastHostValue;
-  lastHost = host;
-  lastHostValue = TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
-  return lastHostValue;
+  return TOKEN.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /**
@@ -327,7 +334,7 @@ export function withGrpcTimeout(headers: readonly string[], value: string): stri
 function valuesOf(raw: readonly string[], lowerName: string): string[] | undefined {
   let values: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) {
+    if (nameIs(raw[i], lowerName)) {
       values ??= [];
       values.push(raw[i + 1]);
     }

@@ -8,9 +8,8 @@ import { test } from 'node:test';
 import { checkFieldLines, MAX_FIELDS, readFieldLines } from '../../../src/core/http1/field-lines.ts';
 
 const read = (text: string, wsBeforeColon: boolean) => {
-  const out: string[] = [];
-  const error = readFieldLines(text, 0, out, wsBeforeColon);
-  return error === undefined ? out : [error.fault, error.name];
+  const fields = readFieldLines(text, 0, wsBeforeColon);
+  return Array.isArray(fields) ? fields : [fields.fault, fields.name];
 };
 
 test('names as received, values without the OWS around them, obs-text kept', () => {

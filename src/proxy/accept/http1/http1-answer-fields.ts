@@ -1,4 +1,5 @@
 /** The field lines this hop writes into an HTTP/1.1 response head (http1-answer.ts), made once and reused. */
+import { nameIs } from '../../../core/http1/syntax.ts';
 
 let dateSecond = 0;
 let dateLine = '';
@@ -20,8 +21,7 @@ export function dateFieldLine(): string {
 export function withoutLength(headers: readonly string[]): readonly string[] {
   let kept: string[] | undefined;
   for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length')
-      kept ??= headers.slice(0, i);
+    if (nameIs(headers[i], 'content-length')) kept ??= headers.slice(0, i);
     else kept?.push(headers[i], headers[i + 1]);
   }
   return kept ?? headers;
@@ -54,18 +54,17 @@ export const SAID_LENGTH = 2;
 export const SAID_CONNECTION = 4;
 
 /**
- * Which of the three fields this hop reads a head has (SAID_*), in one pass: a name is
- * lower-cased only when its length matches. A number, not an object: nothing made a response.
+ * Which of the three fields this hop reads a head has (SAID_*), in one pass: names compared as
+ * they came (nameIs: a lower-cased copy of each was three strings an answer from nginx). A
+ * number, not an object: nothing made a response.
  */
 export function fieldsSaid(headers: readonly string[]): number {
   let said = 0;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
-    if (name.length === 4) {
-      if (name.toLowerCase() === 'date') said |= SAID_DATE;
-    } else if (name.length === 10) {
-      if (name.toLowerCase() === 'connection') said |= SAID_CONNECTION;
-    } else if (name.length === 14 && name.toLowerCase() === 'content-length') said |= SAID_LENGTH;
+    if (nameIs(name, 'date')) said |= SAID_DATE;
+    else if (nameIs(name, 'connection')) said |= SAID_CONNECTION;
+    else if (nameIs(name, 'content-length')) said |= SAID_LENGTH;
   }
   return said;
 }

@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { RequestHead } from '../../../core/http1/parsed-request.ts';
-import { trimOws } from '../../../core/http1/syntax.ts';
+import { nameIs, trimOws } from '../../../core/http1/syntax.ts';
 import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import type { DownstreamHead } from '../../../core/net/downstream.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
@@ -31,11 +31,10 @@ export function http1DownstreamHead(
     const name = fields[i];
     // RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored (it knows no 1xx).
     // Any of the Expect fields (accept's checks refuse a list that asks for more than that).
-    if (name.length === 6 && name.toLowerCase() === 'expect')
+    if (nameIs(name, 'expect'))
       expectContinue ||= head.versionMinor === 1 && expectsOnlyContinue(fields[i + 1]);
     // Any of the Upgrade fields: the upstream reads them as one list (RFC 9110 §5.3).
-    else if (head.upgrade && name.length === 7 && name.toLowerCase() === 'upgrade')
-      h2c ||= offersH2c(fields[i + 1]);
+    else if (head.upgrade && nameIs(name, 'upgrade')) h2c ||= offersH2c(fields[i + 1]);
   }
   // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
   // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
