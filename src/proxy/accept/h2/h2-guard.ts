@@ -20,6 +20,7 @@ import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
 import { nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
+import type { OpenAnswers } from './open-answers.ts';
 import { WindowCount } from './window-count.ts';
 
 const { constants } = http2;
@@ -65,7 +66,7 @@ export class H2Guard {
    */
   readonly #idle: NodeJS.Timeout;
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
-  readonly #open: Set<H2Answer> | undefined;
+  readonly #open: OpenAnswers<H2Answer> | undefined;
 
   /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
   readonly #socket: Socket | undefined;
@@ -78,7 +79,7 @@ export class H2Guard {
     limits: H2Limits,
     logger: H2Logger,
     prefaceTimeout: number,
-    open?: Set<H2Answer>,
+    open?: OpenAnswers<H2Answer>,
     socket?: Socket,
   ) {
     this.#open = open;

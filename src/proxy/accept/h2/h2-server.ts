@@ -22,6 +22,7 @@ import type { H2Logger } from './h2-bound.ts';
 import { H2Guard } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
+import { OpenAnswers } from './open-answers.ts';
 
 export interface H2Handlers {
   /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
@@ -91,7 +92,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const sessions = new Set<ServerHttp2Session>();
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  const open = new Set<H2Answer>();
+  const open = new OpenAnswers<H2Answer>();
   /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
   const refused = new WeakMap<Http2Session, Failure>();
   /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
@@ -136,7 +137,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     },
     destroyAll() {
       const count = sessions.size;
-      for (const answer of open) answer.cutAtDrainDeadline();
+      for (const answer of open.values()) answer.cutAtDrainDeadline();
       for (const session of sessions) session.destroy();
       return count;
     },
@@ -148,7 +149,7 @@ interface StreamContext {
   readonly limits: H2Limits;
   readonly handlers: H2Handlers;
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  readonly open: Set<H2Answer>;
+  readonly open: OpenAnswers<H2Answer>;
   /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
   readonly refused: WeakMap<Http2Session, Failure>;
 }
