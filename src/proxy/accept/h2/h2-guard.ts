@@ -32,6 +32,15 @@ const { constants } = http2;
  */
 const PREMATURE_RESET_MS = 1_000;
 
+/**
+ * The client's SETTINGS_MAX_HEADER_LIST_SIZE as a limit: node:http2 says 2^32 - 1 for a client
+ * that set none (h2load, node:http2's own client), which no head reaches: unlimited, so that
+ * no answer's head is summed against it (headPastClient).
+ */
+function headerListLimit(said: number | undefined): number {
+  return said === undefined || said >= 0xffff_ffff ? Number.POSITIVE_INFINITY : said;
+}
+
 export class H2Guard {
   readonly #session: ServerHttp2Session;
   readonly #limits: H2Limits;
@@ -109,7 +118,7 @@ export class H2Guard {
         this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
     });
     session.on('remoteSettings', (settings: http2.Settings) => {
-      this.clientHeaderListSize = settings.maxHeaderListSize ?? Number.POSITIVE_INFINITY;
+      this.clientHeaderListSize = headerListLimit(settings.maxHeaderListSize);
       this.#idle.refresh();
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
