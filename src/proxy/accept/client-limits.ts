@@ -28,7 +28,9 @@ export class ClientLimits {
 
   /** Takes a connection slot for this address; a Failure (429) when it holds its limit already. */
   connection(address: string): Release | Failure {
-    return takeClientSlot(this.#connections, clientKey(address), this.#limits()?.connections, 'connections');
+    const max = this.#limits()?.connections;
+    if (max === undefined) return noRelease;
+    return takeClientSlot(this.#connections, clientKey(address), max, 'connections');
   }
 
   /**
@@ -38,8 +40,11 @@ export class ClientLimits {
    */
   request(address: string): Release | Failure {
     const limits = this.#limits();
-    if (limits?.key === 'identity') return noRelease;
-    return takeClientSlot(this.#requests, clientKey(address), limits?.requests, 'requests in flight');
+    // Without a limit (the default) the address is not even keyed: its block cost every request
+    // a split and an isIP (some 60 bytes and a regular expression, HTTP/2 streams and HTTP/1.1
+    // requests alike), for a count nobody takes.
+    if (limits?.requests === undefined || limits.key === 'identity') return noRelease;
+    return takeClientSlot(this.#requests, clientKey(address), limits.requests, 'requests in flight');
   }
 
   /** Addresses followed now, per table (for tests and the status page: the bound is kept). */

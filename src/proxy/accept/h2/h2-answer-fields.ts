@@ -108,7 +108,7 @@ export function h2Fields(
  * Infinity: it set none): its `client_header_list_size` failure.
  */
 export function headPastClient(status: number, head: readonly string[], limit: number): Failure | undefined {
-  // Most clients say a limit (node:http2 64 KiB, browsers 256 KiB): the sum is a few additions a field.
+  // Browsers say a limit (256 KiB; h2load and node:http2's client none): the sum is a few additions a field.
   if (limit === Number.POSITIVE_INFINITY) return undefined;
   const size = headerListSize(head);
   if (size <= limit) return undefined;

@@ -38,10 +38,13 @@ import {
   sendTrailersOn,
   WAIT_FOR_TRAILERS,
 } from './h2-stream-writes.ts';
+import type { OpenSlot } from './open-answers.ts';
 
 const { constants } = http2;
 
-export class H2Answer implements AnswerSink, WatchedStream {
+export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
+  /** Its slot among the server's responses not yet over (open-answers.ts; -1: not among them). */
+  openSlot = -1;
   readonly #stream: ServerHttp2Stream;
   readonly #owner: H2AnswerOwner<H2Answer>;
   readonly #headRequest: boolean;

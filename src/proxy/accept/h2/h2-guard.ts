@@ -20,6 +20,7 @@ import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
 import { nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
+import type { OpenAnswers } from './open-answers.ts';
 import { WindowCount } from './window-count.ts';
 
 const { constants } = http2;
@@ -30,6 +31,15 @@ const { constants } = http2;
  * way all the time, which cost no more than the request did.
  */
 const PREMATURE_RESET_MS = 1_000;
+
+/**
+ * The client's SETTINGS_MAX_HEADER_LIST_SIZE as a limit: node:http2 says 2^32 - 1 for a client
+ * that set none (h2load, node:http2's own client), which no head reaches: unlimited, so that
+ * no answer's head is summed against it (headPastClient).
+ */
+function headerListLimit(said: number | undefined): number {
+  return said === undefined || said >= 0xffff_ffff ? Number.POSITIVE_INFINITY : said;
+}
 
 export class H2Guard {
   readonly #session: ServerHttp2Session;
@@ -65,7 +75,7 @@ export class H2Guard {
    */
   readonly #idle: NodeJS.Timeout;
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
-  readonly #open: Set<H2Answer> | undefined;
+  readonly #open: OpenAnswers<H2Answer> | undefined;
 
   /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
   readonly #socket: Socket | undefined;
@@ -78,7 +88,7 @@ export class H2Guard {
     limits: H2Limits,
     logger: H2Logger,
     prefaceTimeout: number,
-    open?: Set<H2Answer>,
+    open?: OpenAnswers<H2Answer>,
     socket?: Socket,
   ) {
     this.#open = open;
@@ -108,7 +118,7 @@ export class H2Guard {
         this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
     });
     session.on('remoteSettings', (settings: http2.Settings) => {
-      this.clientHeaderListSize = settings.maxHeaderListSize ?? Number.POSITIVE_INFINITY;
+      this.clientHeaderListSize = headerListLimit(settings.maxHeaderListSize);
       this.#idle.refresh();
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);

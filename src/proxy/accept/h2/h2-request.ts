@@ -56,8 +56,13 @@ export function h2RequestHead(
   let cookies: string[] | undefined;
   let headerListSize = 0;
   // Host goes first: its place is kept, and given up in the rare request with neither
-  // :authority nor Host (one array a request, not a second one to put Host in front).
-  const headers = ['host', ''];
+  // :authority nor Host (one array a request, not a second one to put Host in front). Made at
+  // its largest (every field kept, Host and a joined Cookie added), then cut to what it holds:
+  // grown field by field, it was made twice for a usual request.
+  const headers: string[] = new Array(raw.length + 4);
+  headers[0] = 'host';
+  headers[1] = '';
+  let n = 2;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -77,13 +82,18 @@ export function h2RequestHead(
     } else {
       if (name === 'content-length') contentLength = Number(value);
       else if (name === 'expect' && expectsOnlyContinue(value)) expectContinue = true;
-      headers.push(name, value);
+      headers[n++] = name;
+      headers[n++] = value;
     }
   }
+  if (cookies !== undefined) {
+    headers[n++] = 'cookie';
+    headers[n++] = cookies.length === 1 ? cookies[0] : cookies.join('; ');
+  }
+  headers.length = n;
   const hostValue = authority ?? host;
   if (hostValue === undefined) headers.splice(0, 2);
   else headers[1] = hostValue;
-  if (cookies !== undefined) headers.push('cookie', cookies.length === 1 ? cookies[0] : cookies.join('; '));
   const head: { -readonly [K in keyof H2DownstreamHead]: H2DownstreamHead[K] } = {
     method,
     target: method === 'CONNECT' ? (authority ?? '') : path,

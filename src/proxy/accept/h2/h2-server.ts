@@ -4,12 +4,7 @@
  * Every stream becomes a DownstreamExchange, so the request session runs it as it runs an
  * HTTP/1.1 request; every connection has its guard (h2-guard.ts), which keeps its idle timeout.
  */
-import http2, {
-  type Http2Server,
-  type Http2Session,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import http2, { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
@@ -22,6 +17,7 @@ import type { H2Logger } from './h2-bound.ts';
 import { H2Guard } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
+import { OpenAnswers } from './open-answers.ts';
 
 export interface H2Handlers {
   /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
@@ -91,26 +87,24 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const sessions = new Set<ServerHttp2Session>();
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  const open = new Set<H2Answer>();
-  /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
-  const refused = new WeakMap<Http2Session, Failure>();
+  const open = new OpenAnswers<H2Answer>();
   /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
   let accepting: Failure | undefined;
   /** The socket being accepted, for its guard: the session's own `socket` may not be destroyed. */
   let acceptingSocket: Socket | undefined;
   let closing = false;
-  const context: StreamContext = { limits, handlers, open, refused };
+  const context: StreamContext = { limits, handlers, open };
 
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     const guard = new H2Guard(session, limits, logger, handlers.headerTimeout(), open, acceptingSocket);
-    if (accepting !== undefined) refused.set(session, accepting);
+    const connection: StreamConnection = { session, guard, overLimit: accepting };
     if (closing) session.close();
     // The session's own event, not the server's: a stream node:http2 has already destroyed
     // (below) no longer names its session, and its guard is still owed its request.
     session.on('stream', (stream: ServerHttp2Stream, _headers, flags: number, rawHeaders: string[]) =>
-      onStream(context, session, guard, stream, flags, rawHeaders),
+      onStream(context, connection, stream, flags, rawHeaders),
     );
   });
 
@@ -136,7 +130,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
     },
     destroyAll() {
       const count = sessions.size;
-      for (const answer of open) answer.cutAtDrainDeadline();
+      for (const answer of open.values()) answer.cutAtDrainDeadline();
       for (const session of sessions) session.destroy();
       return count;
     },
@@ -148,16 +142,21 @@ interface StreamContext {
   readonly limits: H2Limits;
   readonly handlers: H2Handlers;
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  readonly open: Set<H2Answer>;
-  /** Sessions whose client was over a limit when it connected, with the answer each stream gets. */
-  readonly refused: WeakMap<Http2Session, Failure>;
+  readonly open: OpenAnswers<H2Answer>;
+}
+
+/** What every stream of one connection is served with: made once a connection, its state kept on it (not in a map by session). */
+interface StreamConnection {
+  readonly session: ServerHttp2Session;
+  readonly guard: H2Guard;
+  /** Its client was over a limit when it connected: each of its streams is answered with this. */
+  readonly overLimit: Failure | undefined;
 }
 
 /** A stream's head is in: its exchange goes to the handlers, or is refused. */
 function onStream(
-  { limits, handlers, open, refused }: StreamContext,
-  session: ServerHttp2Session,
-  guard: H2Guard,
+  { limits, handlers, open }: StreamContext,
+  { session, guard, overLimit }: StreamConnection,
   stream: ServerHttp2Stream,
   flags: number,
   rawHeaders: string[],
@@ -197,7 +196,6 @@ function onStream(
       details: breach,
       inBody: true,
     });
-  const overLimit = refused.get(session);
   if (overLimit !== undefined) {
     session.close();
     return handlers.overLimit(exchange, overLimit);

@@ -1,0 +1,53 @@
+/**
+ * The HTTP/2 server's list of responses not yet over (open-answers.ts): what the drain deadline
+ * marks is exactly the members added and not yet taken out, whatever the order they leave in.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OpenAnswers } from '../../../../src/proxy/accept/h2/open-answers.ts';
+
+const member = (name: string) => ({ name, openSlot: -1 });
+const names = (list: OpenAnswers<{ name: string; openSlot: number }>) =>
+  list
+    .values()
+    .map((m) => m.name)
+    .sort();
+
+test("members leave from the middle, the end and the front; each slot stays its member's", () => {
+  const list = new OpenAnswers<{ name: string; openSlot: number }>();
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(member);
+  for (const m of [a, b, c, d]) list.add(m);
+  assert.deepEqual(names(list), ['a', 'b', 'c', 'd']);
+  list.delete(b);
+  assert.deepEqual(names(list), ['a', 'c', 'd']);
+  assert.equal(b.openSlot, -1);
+  list.delete(d);
+  list.delete(a);
+  assert.deepEqual(names(list), ['c']);
+  for (const [slot, m] of list.values().entries()) assert.equal(m.openSlot, slot);
+  list.delete(c);
+  assert.deepEqual(names(list), []);
+});
+
+test('a member taken out twice, or never added, changes nothing', () => {
+  const list = new OpenAnswers<{ name: string; openSlot: number }>();
+  const [a, b, stranger] = ['a', 'b', 'stranger'].map(member);
+  list.add(a);
+  list.add(b);
+  list.delete(a);
+  list.delete(a);
+  list.delete(stranger);
+  assert.deepEqual(names(list), ['b']);
+  assert.equal(b.openSlot, 0);
+});
+
+test('a member added again after it left is in once', () => {
+  const list = new OpenAnswers<{ name: string; openSlot: number }>();
+  const [a, b] = ['a', 'b'].map(member);
+  list.add(a);
+  list.add(b);
+  list.delete(a);
+  list.add(a);
+  assert.deepEqual(names(list), ['a', 'b']);
+  for (const [slot, m] of list.values().entries()) assert.equal(m.openSlot, slot);
+});
