@@ -33,7 +33,7 @@ test('slow readers together hold no more than limits.buffer_total: past it, the 
   t.after(() => upstream.close());
   // Each reader's route would hold its whole 32 MiB (limits.buffer 64 MiB): the total is 1 MiB.
   const gw = await startTestGateway(`name: edge-1
-limits: { buffer_total: 1MiB, send_timeout: 1s }
+limits: { buffer_total: 1MiB, send_timeout: 4s }
 routes:
   - match: { path: / }
     upstream: app
@@ -51,7 +51,9 @@ upstreams:
   // Both answers were taken whole from the upstream, and what waits in memory for the two
   // clients is the total's worth, not 64 MiB: past it by one upstream read each at most.
   // A bound against a hang, not a timing: 64 MiB through the gateway took over 10 s once under
-  // the whole suite's load on two cores (1.1 s alone).
+  // the whole suite's load on two cores (1.1 s alone). send_timeout is 4 s, not 1: under that
+  // load the spool's writes fell behind for over a second, the clients were cut before the
+  // answers were whole, and with them the upstream's answers (the wait then never ended).
   await waitUntil('the upstream sent both answers', () => finished.length === 2, 30_000);
   const held = /\ncandor_reader_held_bytes (\d+)\n/.exec((await gw.gateway.metrics.exposition()).text);
   assert.ok(held !== null);
