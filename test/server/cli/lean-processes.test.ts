@@ -71,6 +71,11 @@ const UNUSED_IN_PRIMARY = [
   /\/node_modules\/pino\//,
   /^builtin:worker_threads$/,
   /^builtin:assert$/,
+  // node:v8 and node:vm: the primary's compilers are set on its command line, and its idle
+  // trim's collector is the `gc` that `--expose-gc` gives it (bin/candor.js), where node:vm would
+  // make a second context for it: about 0.5 MiB.
+  /^builtin:v8$/,
+  /^builtin:vm$/,
   /\/src\/server\/admin\/(endpoints|status-page)\.ts$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
