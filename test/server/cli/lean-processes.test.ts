@@ -81,6 +81,11 @@ const UNUSED_IN_PRIMARY = [
   /\/src\/proxy\/admit\//,
   /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
   /\/src\/core\/stats\//,
+  // What answers the admin API's questions (statuses, events, canary windows merged) and
+  // purges: loaded with the first (cluster-control.ts), some 40 KB of source.
+  /\/src\/server\/cluster\/(cluster-queries|cluster-purge|status-merge)\.ts$/,
+  /\/src\/upstream\/canary\//,
+  /\/src\/observe\/metrics\/activity\.ts$/,
 ];
 
 /**
