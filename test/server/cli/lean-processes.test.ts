@@ -86,6 +86,8 @@ const UNUSED_IN_PRIMARY = [
   /\/src\/server\/cluster\/(cluster-queries|cluster-purge|status-merge)\.ts$/,
   /\/src\/upstream\/canary\//,
   /\/src\/observe\/metrics\/activity\.ts$/,
+  // The admin API's token: read when the config has an admin section (primary-admin.ts).
+  /\/src\/core\/config\/(admin-checks|secrets)\.ts$/,
 ];
 
 /**
