@@ -55,7 +55,13 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // i: it throws there), nor when a parent holds an IPC channel to this process (Node took its
 // descriptor out of the environment: the new one would lose it). Nothing has been done yet that
 // the new one would miss.
-const PRIMARY_V8_FLAGS = ['--no-maglev', '--no-turbofan', '--no-sparkplug', '--single-threaded-gc'];
+const PRIMARY_V8_FLAGS = [
+  '--no-maglev',
+  '--no-turbofan',
+  '--no-sparkplug',
+  '--single-threaded-gc',
+  '--expose-gc',
+];
 if (
   process.argv[2] === 'serve' &&
   typeof process.execve === 'function' &&

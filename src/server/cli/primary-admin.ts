@@ -1,4 +1,3 @@
-import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
 import type { AdminConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
@@ -41,6 +40,8 @@ export class PrimaryAdmin {
       this.#admin = undefined;
     }
     if (wanted === undefined) return;
+    // (Imported here: a primary without an admin API does without the token's reading.)
+    const { readAdminTokenSource } = await import('../../core/config/admin-checks.ts');
     const token = readAdminTokenSource(wanted.token, process.env);
     if ('problem' in token) {
       // The config check read it a moment ago; a file removed since leaves the API shut.

@@ -20,14 +20,7 @@ import {
   timelineChange,
 } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
-import { type PurgeAnswer, purgeInWorkers } from './cluster-purge.ts';
-import {
-  addedGatewayCounts,
-  mergedActivity,
-  mergedCanaryWindow,
-  mergedEvents,
-  mergedStatus,
-} from './cluster-queries.ts';
+import type { PurgeAnswer } from './cluster-purge.ts';
 import { readForReload } from './reload-read.ts';
 import {
   type Caller,
@@ -38,6 +31,14 @@ import {
 } from './reload-report.ts';
 import type { MergedStatus } from './status-merge.ts';
 import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
+
+/**
+ * What answers the admin API's questions and purges, loaded with the first: a primary that is
+ * never asked (most are not) does without them and the canary windows' and statuses' merging
+ * they bring, some 40 KB of source (test/server/cli/lean-processes.test.ts).
+ */
+const queries = () => import('./cluster-queries.ts');
+const purges = () => import('./cluster-purge.ts');
 
 /**
  * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
@@ -340,35 +341,37 @@ export class ClusterControl {
    * when it comes (`admin purge finished`). `failed`: a worker that did not take it in time.
    */
   purge(scope: PurgeScope, caller: Caller, wait = WORKER_ANSWER_MS): Promise<PurgeAnswer> {
-    return this.#serial(() => purgeInWorkers(this.#workers, this.#config, this.#logger, scope, caller, wait));
+    return this.#serial(async () =>
+      (await purges()).purgeInWorkers(this.#workers, this.#config, this.#logger, scope, caller, wait),
+    );
   }
 
   /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
-  status(): Promise<MergedStatus> {
-    return mergedStatus(this.#workers, this.certificates);
+  async status(): Promise<MergedStatus> {
+    return (await queries()).mergedStatus(this.#workers, this.certificates);
   }
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */
-  activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
-    return mergedActivity(this.#workers);
+  async activity(): Promise<ActivityReport & { readonly workers: { asked: number; answered: number } }> {
+    return (await queries()).mergedActivity(this.#workers);
   }
 
   /** The deploy timeline (GET /events): the primary's events and each worker's, merged (cluster-queries.ts). */
-  events(
+  async events(
     since?: number,
     after?: number,
   ): Promise<{ events: RecordedEvent[]; workers: { asked: number; answered: number } }> {
-    return mergedEvents(this.#workers, this.timeline, since, after);
+    return (await queries()).mergedEvents(this.#workers, this.timeline, since, after);
   }
 
   /** A canary route's window from every worker (each starts a new one), merged; undefined when no worker has it. */
-  canaryWindow(route: string): Promise<WindowCounts | undefined> {
-    return mergedCanaryWindow(this.#workers, route);
+  async canaryWindow(route: string): Promise<WindowCounts | undefined> {
+    return (await queries()).mergedCanaryWindow(this.#workers, route);
   }
 
   /** Every worker's counts of every attempt since the last ask (each starts a new window), added up: a fleet's config canary. */
-  gatewayCounts(): Promise<SideCounts> {
-    return addedGatewayCounts(this.#workers);
+  async gatewayCounts(): Promise<SideCounts> {
+    return (await queries()).addedGatewayCounts(this.#workers);
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {

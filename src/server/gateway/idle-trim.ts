@@ -1,6 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
 const CHECK_MS = 5_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
@@ -26,10 +23,21 @@ const QUIET_WINDOWS = 60;
  * a worker's young generation grows to its cap (two 16 MB semi-spaces, worker-flags.ts) and V8
  * keeps it resident once the load is gone: up to 32 MB of a worker's RSS, and the old generation's
  * emptied pages with it. A pause of tens of milliseconds, taken only while nothing runs.
+ *
+ * The cluster primary is started with `--expose-gc` (bin/candor.js, PRIMARY_V8_FLAGS): its
+ * `gc` is taken off the global here, and neither node:v8 nor node:vm nor a second context is
+ * made for it. Those are about 0.5 MiB of the idle primary's 50 (the binary's pages a new
+ * context and node:v8 touch; docs/benchmarks-memory.md).
  */
 function collector(): (options: { type: 'major'; flavor: 'last-resort' }) => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc');
+  const exposed = globalThis.gc;
+  if (exposed !== undefined) {
+    // (Not configurable: it cannot be deleted, only overwritten.)
+    globalThis.gc = undefined;
+    return exposed as (options: { type: 'major'; flavor: 'last-resort' }) => void;
+  }
+  process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+  return process.getBuiltinModule('node:vm').runInNewContext('gc');
 }
 
 /** A point to measure the CPU used since: the process's CPU time and its age then. */

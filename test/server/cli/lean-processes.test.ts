@@ -71,11 +71,23 @@ const UNUSED_IN_PRIMARY = [
   /\/node_modules\/pino\//,
   /^builtin:worker_threads$/,
   /^builtin:assert$/,
+  // node:v8 and node:vm: the primary's compilers are set on its command line, and its idle
+  // trim's collector is the `gc` that `--expose-gc` gives it (bin/candor.js), where node:vm would
+  // make a second context for it: about 0.5 MiB.
+  /^builtin:v8$/,
+  /^builtin:vm$/,
   /\/src\/server\/admin\/(endpoints|status-page)\.ts$/,
   /\/src\/upstream\/(health|connections|discovery|targets)\//,
   /\/src\/proxy\/admit\//,
   /\/src\/server\/canary\/canary-(controller|fleet)\.ts$/,
   /\/src\/core\/stats\//,
+  // What answers the admin API's questions (statuses, events, canary windows merged) and
+  // purges: loaded with the first (cluster-control.ts), some 40 KB of source.
+  /\/src\/server\/cluster\/(cluster-queries|cluster-purge|status-merge)\.ts$/,
+  /\/src\/upstream\/canary\//,
+  /\/src\/observe\/metrics\/activity\.ts$/,
+  // The admin API's token: read when the config has an admin section (primary-admin.ts).
+  /\/src\/core\/config\/(admin-checks|secrets)\.ts$/,
 ];
 
 /**

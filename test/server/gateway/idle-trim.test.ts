@@ -32,11 +32,12 @@ keep = [];
 const loaded = young();
 await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
 stop();
-console.log(JSON.stringify({ loaded, idle: young() }));
+console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc }));
 `;
 
-function run(quietWindows: number): { loaded: number; idle: number } {
-  const out = spawnSync(process.execPath, ['--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT], {
+function run(quietWindows: number, flags: string[] = []): { loaded: number; idle: number; gc: string } {
+  const args = [...flags, '--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT];
+  const out = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     env: { ...process.env, TRIM: String(quietWindows) },
   });
@@ -59,4 +60,11 @@ test('the trim waits for its quiet windows: a lull shorter than them keeps what 
   const waiting = run(20);
   assert.ok(waiting.loaded >= 8, `the load grew the young generation: ${waiting.loaded} MiB`);
   assert.ok(waiting.idle >= 8, `kept through a lull shorter than the quiet windows: ${waiting.idle} MiB`);
+});
+
+test('a process started with --expose-gc (the cluster primary) trims with that gc, taken off the global', () => {
+  const trimmed = run(3, ['--expose-gc']);
+  assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
+  assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
+  assert.equal(trimmed.gc, 'undefined', 'no module sees gc once the trim holds it');
 });
