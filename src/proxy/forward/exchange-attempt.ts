@@ -132,9 +132,10 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return this.reused;
   }
 
-  start(): void {
+  /** Asks the pool for a connection, at `now` (performance.now(): the attempt's start, read once by the attempt loop). */
+  start(now = performance.now()): void {
     const { upstream } = this;
-    this.startedAt = performance.now();
+    this.startedAt = now;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (poolFull(this.target)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
@@ -285,8 +286,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   }
 
   /** The upstream's first byte came: its time counted from the attempt's start. */
-  protected firstByte(): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
+  protected firstByte(now = performance.now()): void {
+    const seconds = (now - this.startedAt) / 1000;
     this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
   }
 

@@ -67,8 +67,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const { head: request } = this.client;
     const statusCode = answer.status;
     this.stage = 'head_received';
-    record.ttfbMs = record.elapsed();
-    this.firstByte();
+    const now = performance.now(); // one reading for the first byte, the request's and the attempt's
+    record.ttfbMs = now - record.startedAt;
+    this.firstByte(now);
     // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field
     // announcing them in any other response is a lie); HTTP/2 frames them itself, after any body
     // or none (gRPC's status lives there).

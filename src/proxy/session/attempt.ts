@@ -119,10 +119,10 @@ export class Attempt {
   }
 
   /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends, the circuit's too). */
-  bodyWhole(): void {
+  bodyWhole(now = performance.now()): void {
     if (!this.#bodyToCome) return;
     this.#bodyToCome = false;
-    reportWholeBody(this.#sinks.runtime, this.#upstream, this.selection.target, performance.now());
+    reportWholeBody(this.#sinks.runtime, this.#upstream, this.selection.target, now);
   }
 }
 

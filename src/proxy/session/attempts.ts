@@ -105,7 +105,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private attempt(last?: Failure, now = performance.now()): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
-    if (!this.deadline.start()) return this.totalDeadlinePassed();
+    if (!this.deadline.start(now)) return this.totalDeadlinePassed();
     const { admitted, sends, req, owner, deadline } = this;
     const { upstream, route } = admitted;
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
@@ -126,7 +126,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
     const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
-    exchange.start();
+    exchange.start(now);
   }
 
   // ── what the exchange reports ────────────────────────────────────────────────────
@@ -227,10 +227,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     return failure;
   }
 
-  private answerEnded(): void {
-    this.current?.bodyWhole();
+  private answerEnded(now = performance.now()): void {
+    this.current?.bodyWhole(now); // one clock reading for the body's end, its metrics' too
     this.finishTimers();
-    this.measure.answerOver(undefined);
+    this.measure.answerOver(undefined, now);
   }
 
   private tunnelled(status: number): void {
