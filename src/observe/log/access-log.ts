@@ -192,11 +192,10 @@ const afterTimeOf = new WeakMap<Logger, Uint8Array>();
 let isoAt = 0;
 let iso: Uint8Array = Buffer.alloc(0);
 /**
- * An ISO time, as the logger's own lines carry it, made (as bytes: the line is) once per
- * millisecond instead of once per line.
+ * The ISO time of `now` (Date.now()), as the logger's own lines carry it, made (as bytes: the
+ * line is) once per millisecond instead of once per line.
  */
-function isoNow(): Uint8Array {
-  const now = Date.now();
+function isoOf(now: number): Uint8Array {
   if (now !== isoAt) {
     isoAt = now;
     iso = Buffer.from(new Date(now).toISOString(), 'latin1');
@@ -221,9 +220,15 @@ const END = Buffer.from(',"msg":"request"}\n', 'latin1');
  *
  * The line is the hot path's last cost: it is written as JSON text to the logger's own sink (so
  * it is batched with the logger's lines), not built as an object for a logger to walk; a log
- * writer's line is built as bytes in its batch (see `line`).
+ * writer's line is built as bytes in its batch (see `line`). `now` (Date.now()) and `totalMs`
+ * (the record's elapsed()) are the log phase's one reading of each, which the metrics share.
  */
-export function logRequest(logger: Logger, record: RequestRecord): void {
+export function logRequest(
+  logger: Logger,
+  record: RequestRecord,
+  now = Date.now(),
+  totalMs = record.elapsed(),
+): void {
   const failure = record.failure;
   const level =
     failure === undefined || failure.kind.shape === 'client'
@@ -243,14 +248,14 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     line = OWN_LINE;
     line.openLine();
   } else line = sink.openLine();
-  opening(level, afterTime);
+  opening(level, afterTime, now);
   allPlain = true;
-  putMembers(record);
+  putMembers(record, totalMs);
   if (!allPlain) {
     // A string JSON must escape: the line again, its members from the table.
     line.dropLine();
-    opening(level, afterTime);
-    line.put(referenceMembers(record));
+    opening(level, afterTime, now);
+    line.put(referenceMembers(record, totalMs));
   }
   if (level === 'error' && failure?.cause !== undefined)
     json(ERR, JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
@@ -260,9 +265,9 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
 }
 
 /** The line up to its members: its level, its time and the logger's bindings. */
-function opening(level: keyof typeof OPENING, afterTime: Uint8Array): void {
+function opening(level: keyof typeof OPENING, afterTime: Uint8Array, now: number): void {
   line.putBytes(OPENING[level]);
-  line.putBytes(isoNow());
+  line.putBytes(isoOf(now));
   line.putBytes(afterTime);
 }
 
@@ -271,7 +276,7 @@ function opening(level: keyof typeof OPENING, afterTime: Uint8Array): void {
  * field through the table and a string per value put between quotes were most of the line's
  * cost. test/observe/log holds the line byte for byte equal to JSON.stringify of the table.
  */
-function putMembers(r: RequestRecord): void {
+function putMembers(r: RequestRecord, totalMs: number): void {
   const { failure, trace } = r;
   text(MEMBER.req_id, r.id);
   if (r.clientRequestId !== undefined) text(MEMBER.client_req_id, r.clientRequestId);
@@ -312,7 +317,7 @@ function putMembers(r: RequestRecord): void {
   if (r.connectMs !== undefined) duration(MEMBER.connect_ms, r.connectMs);
   if (r.reusedConnection !== undefined) json(MEMBER.reused, r.reusedConnection ? 'true' : 'false');
   if (r.ttfbMs !== undefined) duration(MEMBER.ttfb_ms, r.ttfbMs);
-  duration(MEMBER.total_ms, r.elapsed());
+  duration(MEMBER.total_ms, totalMs);
   json(MEMBER.upstream_reset, r.upstreamReset ? 'true' : 'false');
   json(MEMBER.client_aborted, r.clientAborted ? 'true' : 'false');
   if (r.upgraded) json(MEMBER.upgraded, 'true');
@@ -329,8 +334,10 @@ function putMembers(r: RequestRecord): void {
 }
 
 /** The line's members from the table, through JSON.stringify (which leaves out an undefined value). */
-function referenceMembers(record: RequestRecord): string {
-  const members = JSON.stringify(lineFields(record)).slice(1, -1);
+function referenceMembers(record: RequestRecord, totalMs: number): string {
+  const fields = lineFields(record);
+  fields.total_ms = round(totalMs); // the line's one reading (a key set again keeps its place)
+  const members = JSON.stringify(fields).slice(1, -1);
   return members === '' ? '' : `,${members}`;
 }
 
