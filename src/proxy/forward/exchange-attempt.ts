@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import { noRelease, type Release } from '../../core/limits/count.ts';
+import { Count, noRelease, type Release, type Taken } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
@@ -41,7 +41,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private releasePending: Release = noRelease;
-  private releaseActive: Release = noRelease;
+  /** Its place in the target's count of active requests (the balancer's load), from start() to finish(). */
+  private active: Taken | undefined;
   /** The tunnel's count, once the upstream switched protocols (exchange.ts). */
   protected releaseTunnel: Release = noRelease;
   private readonly bodyUnannounced: boolean;
@@ -140,7 +141,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     if (poolFull(this.target)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
-    this.releaseActive = this.target.active.acquire();
+    this.active = this.target.active.take();
     this.waiting = true;
     this.target.pool.acquire(this);
     // Counted as pending only when no connection took it at once (an idle one, the usual case,
@@ -296,7 +297,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.finished = true;
     this.stopWaiting();
     this.bodyRate?.stop();
-    this.releaseActive();
+    this.active = Count.giveBack(this.active);
     this.releaseTunnel();
   }
 }

@@ -88,9 +88,14 @@ export class Attempt implements AttemptOutcome {
    * (a queue wait that expired before the target took the request) say nothing of it, and
    * counted as an answer they wiped its failures in a row and ended a lapsed ejection.
    * `bodyToCome`: an answer whose body follows, whose success outlier detection takes as whole
-   * only once the body is (bodyWhole).
+   * only once the body is (bodyWhole). `now`: when it settled, if the exchange read the clock for that moment.
    */
-  settle(failure: Failure | undefined, status: number | undefined, bodyToCome = false): TryLine | undefined {
+  settle(
+    failure: Failure | undefined,
+    status: number | undefined,
+    bodyToCome = false,
+    now = performance.now(),
+  ): TryLine | undefined {
     if (this.#settled) return undefined;
     this.#settled = true;
     this.failure = failure;
@@ -99,7 +104,6 @@ export class Attempt implements AttemptOutcome {
     const { runtime, spans, measure } = this.#sinks;
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
-    const now = performance.now();
     reportOutcome(runtime, this, now);
     if (this.#retry) measure.retryOver(failure?.type ?? 'response');
     // A target took a request: those waiting for one go (hold-queue.ts).
@@ -135,6 +139,13 @@ export class Attempt implements AttemptOutcome {
     this.bodyToCome = false;
     reportWholeBody(this.#sinks.runtime, this.upstream, this.selection.target, now);
   }
+}
+
+/** The log's tries with this one after them: the first a list of one (pushed into the empty list, it took room for 17). */
+export function withTry(tries: TryLine[], entry: TryLine): TryLine[] {
+  if (tries.length === 0) return [entry];
+  tries.push(entry);
+  return tries;
 }
 
 /**
