@@ -34,9 +34,9 @@ export class DeadlineLine {
     this.#ms = ms;
   }
 
-  /** Links `deadline` at the end of the line, due `ms` from now. */
-  start(deadline: LinedDeadline): void {
-    deadline.dueAt = performance.now() + this.#ms;
+  /** Links `deadline` at the end of the line, due `ms` from `now` (performance.now(), when the caller has just read it). */
+  start(deadline: LinedDeadline, now = performance.now()): void {
+    deadline.dueAt = now + this.#ms;
     deadline.nextInLine = undefined;
     deadline.prevInLine = this.#last;
     deadline.inLine = true;

@@ -23,6 +23,9 @@ import { ipv4Of, ipv6Groups, isMapped, isNat64 } from './ip-address.ts';
  * @example clientBlock('::ffff:198.51.100.7') // '198.51.100.7'
  */
 export function clientBlock(address: string, prefix = 64): string {
+  // No colon, no IPv6 address (a zone is only ever an IPv6 one's): an IPv4 client's key is its
+  // address, without the split and the regular expressions of isIP (a request's admission asks).
+  if (!address.includes(':')) return address;
   const bare = address.split('%')[0]; // a zone (fe80::1%eth0) names the link, not the host
   if (isIP(bare) !== 6) return address;
   const groups = ipv6Groups(bare);

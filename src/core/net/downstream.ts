@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { BufferBudget } from './buffer-budget.ts';
 import type { ClientCertificate } from './client-certificate.ts';
+import { lowerFieldName } from './field-names.ts';
 import type { SendLimit } from './send-deadline.ts';
 
 /**
@@ -274,7 +275,7 @@ export function fieldMap(raw: readonly string[]): FieldMap {
   // No prototype: a field named `constructor` is a field like any other.
   const out: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
+    const name = lowerFieldName(raw[i]);
     const value = raw[i + 1];
     const seen = out[name];
     if (seen === undefined) out[name] = name === 'set-cookie' ? [value] : value;

@@ -159,8 +159,8 @@ class Opening {
     this.#start = `{"level":"${level}","time":"`;
   }
 
-  bytes(logger: Logger): Uint8Array {
-    const now = Date.now();
+  /** The opening for a line of `logger`'s at `now` (Date.now()). */
+  bytes(logger: Logger, now: number): Uint8Array {
     if (now !== this.#at || logger !== this.#logger) {
       this.#at = now;
       this.#logger = logger;
@@ -200,9 +200,16 @@ const END = bytes(',"msg":"request"}\n');
  * it is batched with the logger's lines), not built as an object for a logger to walk; a log
  * writer's line is built as bytes in its batch (LineSink.openLine), where joining an array of
  * the pieces into a string, which the writer then encoded, cost a temporary array, a string and
- * a copy a line. A sink that takes strings gets the same bytes, as one string.
+ * a copy a line. A sink that takes strings gets the same bytes, as one string. `now`
+ * (Date.now()) and `totalMs` (the record's elapsed()) are the log phase's one reading of each,
+ * which the metrics share.
  */
-export function logRequest(logger: Logger, record: RequestRecord): void {
+export function logRequest(
+  logger: Logger,
+  record: RequestRecord,
+  now = Date.now(),
+  totalMs = record.elapsed(),
+): void {
   const failure = record.failure;
   const level =
     failure === undefined || failure.kind.shape === 'client'
@@ -218,8 +225,8 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
     line.openLine();
   } else line = sink.openLine();
   writeInto(line);
-  putPiece(OPENING[level].bytes(logger));
-  putMembers(record);
+  putPiece(OPENING[level].bytes(logger, now));
+  putMembers(record, totalMs);
   if (level === 'error' && failure?.cause !== undefined)
     putJson(ERR, JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
   putPiece(END);
@@ -232,7 +239,7 @@ export function logRequest(logger: Logger, record: RequestRecord): void {
  * field through the table and a string per value put between quotes were most of the line's
  * cost. test/observe/log holds the line byte for byte equal to JSON.stringify of the table.
  */
-function putMembers(r: RequestRecord): void {
+function putMembers(r: RequestRecord, totalMs: number): void {
   const { failure, trace } = r;
   putText(MEMBER.req_id, r.id);
   if (r.clientRequestId !== undefined) putText(MEMBER.client_req_id, r.clientRequestId);
@@ -267,7 +274,7 @@ function putMembers(r: RequestRecord): void {
     putCount(MEMBER.encoded_from, r.bytesBeforeEncoding);
     putCount(MEMBER.encoded_to, r.bytesAfterEncoding);
   }
-  putTimes(r);
+  putTimes(r, totalMs);
   if (r.acme !== undefined) putText(MEMBER.acme, r.acme);
   if (r.interimDropped) putCount(MEMBER.interim_dropped, r.interimDropped);
   if (r.panic) putFlag(PANIC, true);
@@ -281,11 +288,11 @@ function putMembers(r: RequestRecord): void {
 }
 
 /** From connect_ms to upgraded: the exchange's times and how it ended. */
-function putTimes(r: RequestRecord): void {
+function putTimes(r: RequestRecord, totalMs: number): void {
   if (r.connectMs !== undefined) putDuration(MEMBER.connect_ms, r.connectMs);
   if (r.reusedConnection !== undefined) putFlag(REUSED, r.reusedConnection);
   if (r.ttfbMs !== undefined) putDuration(MEMBER.ttfb_ms, r.ttfbMs);
-  putDuration(MEMBER.total_ms, r.elapsed());
+  putDuration(MEMBER.total_ms, totalMs);
   putFlag(UPSTREAM_RESET, r.upstreamReset);
   putFlag(CLIENT_ABORTED, r.clientAborted);
   if (r.upgraded) putFlag(UPGRADED, true);

@@ -84,8 +84,11 @@ export class RequestRecord {
   acme: string | undefined;
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */
   interimDropped = 0;
-  /** Every attempt made upstream, in order (retries included). */
-  readonly tries: TryLine[] = [];
+  /**
+   * Every attempt made upstream, in order (retries included). The first is written as a list of
+   * one (attempts.ts): pushed into an empty list, it took room for 17.
+   */
+  tries: TryLine[] = [];
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
   /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */

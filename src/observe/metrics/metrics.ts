@@ -122,8 +122,8 @@ export class GatewayMetrics {
 
   // ── the request path ────────────────────────────────────────────────────────────
 
-  /** The request's one log line was written: its answer and its duration. */
-  requestEnded(record: RequestRecord, origin: Origin): void {
+  /** The request's one log line was written: its answer and its duration (`now`, `totalMs`: the line's readings). */
+  requestEnded(record: RequestRecord, origin: Origin, now = Date.now(), totalMs = record.elapsed()): void {
     const route = record.route ?? '';
     const errorType = record.failure?.type ?? '';
     this.#answers.cell(route, record.status, origin, errorType).value++;
@@ -142,8 +142,8 @@ export class GatewayMetrics {
       ).value++;
     this.#serverDuration
       .cell(route, methodLabel(record.method), record.status, errorType)
-      .observe(record.elapsed() / 1000);
-    this.activity.record(record, origin);
+      .observe(totalMs / 1000);
+    this.activity.record(record, origin, now);
   }
 
   /** A canary route's sides have these weights now (a step, a rollback, a promotion). */

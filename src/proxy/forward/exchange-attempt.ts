@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import { noRelease, type Release } from '../../core/limits/count.ts';
+import { Count, noRelease, type Release, type Taken } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
@@ -41,7 +41,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private releasePending: Release = noRelease;
-  private releaseActive: Release = noRelease;
+  /** Its place in the target's count of active requests (the balancer's load), from start() to finish(). */
+  private active: Taken | undefined;
   /** The tunnel's count, once the upstream switched protocols (exchange.ts). */
   protected releaseTunnel: Release = noRelease;
   private readonly bodyUnannounced: boolean;
@@ -132,14 +133,15 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return this.reused;
   }
 
-  start(): void {
+  /** Asks the pool for a connection, at `now` (performance.now(): the attempt's start, read once by the attempt loop). */
+  start(now = performance.now()): void {
     const { upstream } = this;
-    this.startedAt = performance.now();
+    this.startedAt = now;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     if (poolFull(this.target)) {
       this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
     }
-    this.releaseActive = this.target.active.acquire();
+    this.active = this.target.active.take();
     this.waiting = true;
     this.target.pool.acquire(this);
     // Counted as pending only when no connection took it at once (an idle one, the usual case,
@@ -285,8 +287,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   }
 
   /** The upstream's first byte came: its time counted from the attempt's start. */
-  protected firstByte(): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
+  protected firstByte(now = performance.now()): void {
+    const seconds = (now - this.startedAt) / 1000;
     this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
   }
 
@@ -295,7 +297,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.finished = true;
     this.stopWaiting();
     this.bodyRate?.stop();
-    this.releaseActive();
+    this.active = Count.giveBack(this.active);
     this.releaseTunnel();
   }
 }

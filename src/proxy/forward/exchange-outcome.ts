@@ -28,10 +28,28 @@ export type ExchangeOutcome =
    */
   | { readonly kind: 'left'; readonly failure: Failure };
 
+/**
+ * The outcome `responded` with this status: one constant a status, made the first time (most
+ * requests' one outcome, which nothing keeps past the call).
+ */
+export function respondedWith(status: number): ExchangeOutcome {
+  let outcome = RESPONDED[status];
+  if (outcome === undefined) {
+    outcome = Object.freeze({ kind: 'responded', status });
+    RESPONDED[status] = outcome;
+  }
+  return outcome;
+}
+
+const RESPONDED: (ExchangeOutcome | undefined)[] = [];
+
 /** What an exchange reports back to the attempt loop that started it: how it settled, then how its answer's body ended. */
 export interface ExchangeOwner {
-  /** The attempt settled: said once, before anything of the body. */
-  settled(outcome: ExchangeOutcome): void;
+  /**
+   * The attempt settled: said once, before anything of the body. `at`: when (performance.now()),
+   * the exchange's own reading of the moment when it has one (a head relayed as it came).
+   */
+  settled(outcome: ExchangeOutcome, at?: number): void;
   /**
    * After `responded`, the body is over: whole (undefined), or broken after the head went
    * downstream (already aborted; recorded for the log and health), `client_closed` when the client left.

@@ -15,6 +15,7 @@ import { buildDownstreamHead } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
+import { respondedWith } from './exchange-outcome.ts';
 import { InterimAnswers } from './interim-answers.ts';
 import { PausedAnswer, spentController } from './paused-answer.ts';
 import { filterTrailers } from './trailer-fields.ts';
@@ -67,8 +68,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const { head: request } = this.client;
     const statusCode = answer.status;
     this.stage = 'head_received';
-    record.ttfbMs = record.elapsed();
-    this.firstByte();
+    const now = performance.now(); // one reading for the first byte, the request's and the attempt's
+    record.ttfbMs = now - record.startedAt;
+    this.firstByte(now);
     // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field
     // announcing them in any other response is a lie); HTTP/2 frames them itself, after any body
     // or none (gRPC's status lives there).
@@ -99,11 +101,19 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       if (verdict instanceof Promise) return this.pauseFor(verdict, controller, answer, head);
       if (this.stagesTook(controller, statusCode, verdict)) return;
     }
-    this.relayHead(controller, answer, head);
+    this.relayHead(controller, answer, head, now);
   }
 
-  /** The upstream's head goes downstream (the route's stages had their say): the body follows. */
-  private relayHead(controller: ExchangeController, answer: UpstreamHead, head: string[]): void {
+  /**
+   * The upstream's head goes downstream (the route's stages had their say): the body follows.
+   * `now`: the reading of its coming, when it is relayed as it came (the attempt settles then).
+   */
+  private relayHead(
+    controller: ExchangeController,
+    answer: UpstreamHead,
+    head: string[],
+    now?: number,
+  ): void {
     const { sink } = this;
     const statusCode = answer.status;
     // The head, the body and the end of a small response arrive in one read: held until the
@@ -134,7 +144,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       const { reason, headers: fields, version } = answer;
       this.copy = stages.onRelayed({ status: statusCode, reason, fields, version });
     }
-    this.owner.settled({ kind: 'responded', status: statusCode });
+    this.owner.settled(respondedWith(statusCode), now);
   }
 
   /**

@@ -124,7 +124,7 @@ export class AttemptMetrics {
   }
 
   /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
-  answerOver(cut: Failure | undefined): void {
+  answerOver(cut: Failure | undefined, now = performance.now()): void {
     const target = this.#respondingTarget;
     if (target === undefined) return;
     this.#respondingTarget = undefined;
@@ -132,7 +132,6 @@ export class AttemptMetrics {
     // leaving, its own deadline, or the gateway's own cut (a spool's disk) says nothing of the
     // target: the answer counts as it came.
     this.#count(cut?.faultsTarget ? cut : undefined, this.#respondingStatus, this.#respondingHeadMs);
-    const now = performance.now();
     this.#measured(target, this.#respondingStatus, cut?.type ?? '', this.#respondingSince, now);
   }
 

@@ -3,8 +3,13 @@ import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { RequestRecord, TryLine } from '../../observe/log/request-record.ts';
 import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
-import { reportBodyFailure, reportOutcome, reportWholeBody } from '../../upstream/health/report-outcome.ts';
-import type { Upstream } from '../../upstream/targets/upstream.ts';
+import {
+  type AttemptOutcome,
+  reportBodyFailure,
+  reportOutcome,
+  reportWholeBody,
+} from '../../upstream/health/report-outcome.ts';
+import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
@@ -21,21 +26,24 @@ export interface AttemptSinks {
  * One attempt: the target the select phase picked, the exchange the forward phase runs on it,
  * and its outcome, told once (settle()) to passive health, the circuit and the retry budget
  * (reportOutcome), the metrics and the attempt's span; the attempt loop writes its log entry.
+ * Settled, the attempt is its own outcome (AttemptOutcome): none is made to be told.
  */
-export class Attempt {
+export class Attempt implements AttemptOutcome {
   readonly exchange: Exchange;
   readonly selection: Selection;
   readonly #startedAt: number;
   /** A retry: its result is counted once known. */
   readonly #retry: boolean;
   /** The retry budget's slot a retry holds (given back by reportOutcome); undefined for a first attempt. */
-  readonly #retrySlot: Release | undefined;
+  readonly retrySlot: Release | undefined;
   readonly #sinks: AttemptSinks;
   /** The upstream of the target tried: its health, circuit and hold hear the outcome. */
-  readonly #upstream: Upstream;
+  readonly upstream: Upstream;
   #settled = false;
+  /** How it ended (set by settle()): undefined, the target answered. */
+  failure: Failure | undefined = undefined;
   /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
-  #bodyToCome = false;
+  bodyToCome = false;
 
   constructor(
     exchange: Exchange,
@@ -50,9 +58,26 @@ export class Attempt {
     this.selection = selection;
     this.#startedAt = startedAt;
     this.#retry = retry;
-    this.#retrySlot = retry ? retrySlot : undefined;
+    this.retrySlot = retry ? retrySlot : undefined;
     this.#sinks = sinks;
-    this.#upstream = upstream;
+    this.upstream = upstream;
+  }
+
+  // What AttemptOutcome reads of it, once settled.
+  get target(): Target {
+    return this.selection.target;
+  }
+  get judged(): boolean {
+    return this.failure === undefined || this.failure.faultsTarget;
+  }
+  get reused(): boolean {
+    return this.exchange.connectionReused === true;
+  }
+  get releaseTargetProbe(): Release {
+    return this.selection.releaseProbe;
+  }
+  get circuitProbe(): boolean {
+    return this.selection.circuitProbe;
   }
 
   /**
@@ -63,33 +88,23 @@ export class Attempt {
    * (a queue wait that expired before the target took the request) say nothing of it, and
    * counted as an answer they wiped its failures in a row and ended a lapsed ejection.
    * `bodyToCome`: an answer whose body follows, whose success outlier detection takes as whole
-   * only once the body is (bodyWhole).
+   * only once the body is (bodyWhole). `now`: when it settled, if the exchange read the clock for that moment.
    */
-  settle(failure: Failure | undefined, status: number | undefined, bodyToCome = false): TryLine | undefined {
+  settle(
+    failure: Failure | undefined,
+    status: number | undefined,
+    bodyToCome = false,
+    now = performance.now(),
+  ): TryLine | undefined {
     if (this.#settled) return undefined;
     this.#settled = true;
-    this.#bodyToCome = bodyToCome && failure === undefined;
-    const { selection, exchange } = this;
+    this.failure = failure;
+    this.bodyToCome = bodyToCome && failure === undefined;
+    const { selection, exchange, upstream } = this;
     const { runtime, spans, measure } = this.#sinks;
-    const upstream = this.#upstream;
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
-    const now = performance.now();
-    reportOutcome(
-      runtime,
-      {
-        upstream,
-        target: selection.target,
-        failure,
-        judged: failure === undefined || failure.faultsTarget,
-        reused: exchange.connectionReused === true,
-        releaseTargetProbe: selection.releaseProbe,
-        circuitProbe: selection.circuitProbe,
-        retrySlot: this.#retrySlot,
-        bodyToCome: this.#bodyToCome,
-      },
-      now,
-    );
+    reportOutcome(runtime, this, now);
     if (this.#retry) measure.retryOver(failure?.type ?? 'response');
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
@@ -112,18 +127,25 @@ export class Attempt {
    * not read, its own deadline): that proves nothing of the target.
    */
   bodyFailed(failure: Failure): void {
-    if (!this.#bodyToCome) return;
-    this.#bodyToCome = false;
+    if (!this.bodyToCome) return;
+    this.bodyToCome = false;
     if (failure.kind.shape === 'client' || failure.clientsDoing) return;
-    reportBodyFailure(this.#sinks.runtime, this.#upstream, this.selection.target, failure, performance.now());
+    reportBodyFailure(this.#sinks.runtime, this.upstream, this.selection.target, failure, performance.now());
   }
 
   /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends, the circuit's too). */
-  bodyWhole(): void {
-    if (!this.#bodyToCome) return;
-    this.#bodyToCome = false;
-    reportWholeBody(this.#sinks.runtime, this.#upstream, this.selection.target, performance.now());
+  bodyWhole(now = performance.now()): void {
+    if (!this.bodyToCome) return;
+    this.bodyToCome = false;
+    reportWholeBody(this.#sinks.runtime, this.upstream, this.selection.target, now);
   }
+}
+
+/** The log's tries with this one after them: the first a list of one (pushed into the empty list, it took room for 17). */
+export function withTry(tries: TryLine[], entry: TryLine): TryLine[] {
+  if (tries.length === 0) return [entry];
+  tries.push(entry);
+  return tries;
 }
 
 /**

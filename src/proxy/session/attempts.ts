@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
-import type { Release } from '../../core/limits/count.ts';
+import { Count, type Release, type Taken } from '../../core/limits/count.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
@@ -11,7 +11,7 @@ import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import { hasUntriedTarget, NONE_TRIED, refusedBeforeBody, selectTarget } from '../select/select-target.ts';
 import type { StageAnswer } from '../stages/stage.ts';
-import { Attempt, type AttemptSinks, lastTryFailed } from './attempt.ts';
+import { Attempt, type AttemptSinks, lastTryFailed, withTry } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import { attemptCutOf } from './own-cut.ts';
@@ -46,8 +46,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly deadline: TotalDeadline;
   /** Stops the read of a body being buffered (the client left meanwhile). */
   private stopReading: (() => void) | undefined;
-  /** Gives back the upstream's in-flight count (at the response's close, or once a tunnel is up). */
-  private releaseInFlight: Release | undefined;
+  /** Its place in the upstream's in-flight count, given back at the response's close (clientClosed; a closed one takes none) or once a tunnel is up. */
+  private inFlight: Taken | undefined;
   private over = false;
   private readonly measure: AttemptMetrics;
   /** Waiting for a target to come back, when none can take the request (the upstream's `hold`): made when one could not. */
@@ -81,8 +81,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.started = true;
     const { upstream } = this.admitted;
     const { exchange } = this.req;
-    this.releaseInFlight = upstream.inFlight.acquire();
-    exchange.answer.onClose(this.releaseInFlight);
+    if (!exchange.answer.closed) this.inFlight = upstream.inFlight.take();
     upstream.retryBudget.earn();
     const now = performance.now(); // the attempt selects at the time its refusal was foreseen
     const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now, this.sends.streams);
@@ -105,7 +104,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private attempt(last?: Failure, now = performance.now()): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
-    if (!this.deadline.start()) return this.totalDeadlinePassed();
+    if (!this.deadline.start(now)) return this.totalDeadlinePassed();
     const { admitted, sends, req, owner, deadline } = this;
     const { upstream, route } = admitted;
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
@@ -126,19 +125,19 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
     const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
-    exchange.start();
+    exchange.start(now);
   }
 
   // ── what the exchange reports ────────────────────────────────────────────────────
 
   /** The attempt settled (ExchangeOwner): once, before anything of its answer's body. */
-  settled(outcome: ExchangeOutcome): void {
+  settled(outcome: ExchangeOutcome, at?: number): void {
     switch (outcome.kind) {
       case 'failed':
         if (outcome.headRefused) this.headRefused = true;
         return this.attemptFailed(outcome.failure);
       case 'responded':
-        return this.responded(outcome.status);
+        return this.responded(outcome.status, at);
       case 'answered': // a route stage's answer in the upstream's place: the request is over too, and needs no deadline
         this.settle(undefined, outcome.status, true);
         this.answerEnded();
@@ -164,11 +163,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   }
 
   /** The current attempt's outcome, told once (attempt.ts); the log gets its entry, the request its connection's reuse. */
-  private settle(failure: Failure | undefined, status: number | undefined, bodyToCome = false): void {
+  private settle(failure: Failure | undefined, status?: number, bodyToCome = false, at?: number): void {
     const current = this.current;
-    const entry = current?.settle(failure, status, bodyToCome);
+    const entry = current?.settle(failure, status, bodyToCome, at);
     if (entry === undefined) return;
-    this.req.record.tries.push(entry);
+    this.req.record.tries = withTry(this.req.record.tries, entry);
     this.reused = (current as Attempt).exchange.connectionReused ?? this.reused;
   }
 
@@ -206,8 +205,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (this.current === undefined) this.retrySlot?.();
   }
 
-  private responded(status: number): void {
-    this.settle(undefined, status, true);
+  private responded(status: number, at?: number): void {
+    this.settle(undefined, status, true, at);
     this.stopRetrying(); // no more attempts
     this.deadline.headCame(); // the total deadline ends here, unless it covers the body too (TotalDeadline)
     this.owner.responded(status);
@@ -227,10 +226,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     return failure;
   }
 
-  private answerEnded(): void {
-    this.current?.bodyWhole();
+  private answerEnded(now = performance.now()): void {
+    this.current?.bodyWhole(now); // one clock reading for the body's end, its metrics' too
     this.finishTimers();
-    this.measure.answerOver(undefined);
+    this.measure.answerOver(undefined, now);
   }
 
   private tunnelled(status: number): void {
@@ -239,7 +238,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.measure.answerOver(undefined);
     // A tunnel lives as long as its ends want: the total deadline and the retry budget's in-flight base are for HTTP exchanges.
     this.finishTimers();
-    this.releaseInFlight?.();
+    this.inFlight = Count.giveBack(this.inFlight);
     this.owner.tunnelled(status);
   }
 
@@ -342,6 +341,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (current === undefined) this.measure.retryOver('client_closed');
     this.stopReading?.();
     this.finishTimers();
+    this.inFlight = Count.giveBack(this.inFlight);
     record.stage = this.stage;
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;

@@ -6,10 +6,14 @@ import type { Runtime } from './runtime.ts';
 
 /**
  * The log phase, for every request (a refusal at the parser's too): the one access-log line,
- * the request's metrics by who made its answer (originOf), and the end of its spans.
+ * the request's metrics by who made its answer (originOf), and the end of its spans. The clock
+ * is read once for both (a reading costs some 40 ns; Date.now() is a call into V8's runtime):
+ * the line's time and the activity panel's second, the line's total_ms and the duration's histogram.
  */
 export function logPhase(runtime: Runtime, record: RequestRecord, spans: RequestSpans | undefined): void {
-  logRequest(runtime.logger, record);
-  runtime.metrics.requestEnded(record, originOf(record));
+  const now = Date.now();
+  const totalMs = record.elapsed();
+  logRequest(runtime.logger, record, now, totalMs);
+  runtime.metrics.requestEnded(record, originOf(record), now, totalMs);
   endServerSpan(spans, record);
 }

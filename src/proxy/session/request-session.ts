@@ -115,11 +115,16 @@ export class RequestSession implements AttemptsOwner {
     }
   }
 
-  /** A bug must cost one request a 500, never the process (a phase that threw, or whose wait rejected). */
-  readonly #bug = (err: unknown): void =>
+  /**
+   * A bug must cost one request a 500, never the process (a phase that threw, or whose wait
+   * rejected). A method, not a function made per request: a wait's handler is made only when a
+   * phase waits (most do not).
+   */
+  #bug(err: unknown): void {
     this.answer(
       new Failure('proxy_internal_error', 'internal error while handling the request', { cause: err }),
     );
+  }
 
   #phases(): void {
     const { runtime, head, fields, listener, record } = this.#req;
@@ -144,7 +149,7 @@ export class RequestSession implements AttemptsOwner {
     // access (the route's access stages), then admit (admit-request.ts; either may answer later)
     const admitted = admitRequest(runtime, listener, this.#req, routed, this.#stages);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
-    admitted.then((decided) => this.#forward(decided)).catch(this.#bug);
+    admitted.then((decided) => this.#forward(decided)).catch((err: unknown) => this.#bug(err));
   }
 
   /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
@@ -165,7 +170,7 @@ export class RequestSession implements AttemptsOwner {
     // The route's stages meet the request after access (stage.ts).
     const verdict = this.#stages?.onRequest(admitted);
     if (!(verdict instanceof Promise)) return this.#staged(verdict, admitted);
-    verdict.then((decided) => this.#staged(decided, admitted)).catch(this.#bug);
+    verdict.then((decided) => this.#staged(decided, admitted)).catch((err: unknown) => this.#bug(err));
   }
 
   /** What the stages made of the request: answered or refused by one, or on to the upstream with their edits. */
@@ -177,7 +182,7 @@ export class RequestSession implements AttemptsOwner {
     if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
     // select → forward → decide, per attempt (a route stage may answer first, with what they send: onForward)
     this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages));
-    startAttempts(this.#req, this, admitted, this.#attempts, this.#bug);
+    startAttempts(this.#req, this, admitted, this.#attempts)?.catch((err: unknown) => this.#bug(err));
   }
 
   // ── what the later phases report ────────────────────────────────────────────────

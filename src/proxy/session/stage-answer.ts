@@ -37,20 +37,26 @@ export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answe
 /**
  * The attempts start, unless a route stage settles the request before the first one (stage.ts's
  * onForward, with what every attempt sends): with its answer, or a failure the request ends
- * with as any attempt's (a stage may answer in its place), possibly after waiting.
+ * with as any attempt's (a stage may answer in its place), possibly after waiting: then the
+ * wait comes back, for the caller's handler of a bug (undefined: nothing waits).
  */
 export function startAttempts(
   req: SessionRequest,
   owner: AttemptsOwner,
   admitted: Admitted,
   attempts: Attempts,
-  bug: (err: unknown) => void,
-): void {
+): Promise<void> | undefined {
   const stages = owner.stageRun();
-  if (stages === undefined || !stages.forwards) return attempts.start();
+  if (stages === undefined || !stages.forwards) {
+    attempts.start();
+    return undefined;
+  }
   const verdict = stages.onForward(forwardedOf(admitted, attempts.sends));
-  if (!(verdict instanceof Promise)) return forwarded(req, owner, verdict, attempts);
-  verdict.then((decided) => forwarded(req, owner, decided, attempts)).catch(bug);
+  if (!(verdict instanceof Promise)) {
+    forwarded(req, owner, verdict, attempts);
+    return undefined;
+  }
+  return verdict.then((decided) => forwarded(req, owner, decided, attempts));
 }
 
 function forwarded(

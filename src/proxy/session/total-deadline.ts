@@ -111,15 +111,15 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * passes. False when no time is left: a client's deadline spent before the first attempt
    * (nothing is sent: the owner ends the request as the deadline's passing would).
    */
-  start(): boolean {
+  start(now = performance.now()): boolean {
     if (this.#state !== 'idle') return this.#state !== 'passed';
     this.#state = 'running';
     if (this.#line !== undefined) {
-      this.#line.start(this);
+      this.#line.start(this, now);
       return true;
     }
     this.dueAt = this.#receivedAt + this.#limitMs;
-    const left = this.dueAt - performance.now();
+    const left = this.dueAt - now;
     if (left <= 0) {
       this.#state = 'passed';
       return false;
