@@ -41,9 +41,9 @@ export class Attempt implements AttemptOutcome {
   readonly upstream: Upstream;
   #settled = false;
   /** How it ended (set by settle()): undefined, the target answered. */
-  failure: Failure | undefined = undefined;
+  #failure: Failure | undefined = undefined;
   /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
-  bodyToCome = false;
+  #bodyToCome = false;
 
   constructor(
     exchange: Exchange,
@@ -63,12 +63,18 @@ export class Attempt implements AttemptOutcome {
     this.upstream = upstream;
   }
 
-  // What AttemptOutcome reads of it, once settled.
+  // What AttemptOutcome reads of it, once settled (read-only: only the attempt's own steps change it).
+  get failure(): Failure | undefined {
+    return this.#failure;
+  }
+  get bodyToCome(): boolean {
+    return this.#bodyToCome;
+  }
   get target(): Target {
     return this.selection.target;
   }
   get judged(): boolean {
-    return this.failure === undefined || this.failure.faultsTarget;
+    return this.#failure === undefined || this.#failure.faultsTarget;
   }
   get reused(): boolean {
     return this.exchange.connectionReused === true;
@@ -98,8 +104,8 @@ export class Attempt implements AttemptOutcome {
   ): TryLine | undefined {
     if (this.#settled) return undefined;
     this.#settled = true;
-    this.failure = failure;
-    this.bodyToCome = bodyToCome && failure === undefined;
+    this.#failure = failure;
+    this.#bodyToCome = bodyToCome && failure === undefined;
     const { selection, exchange, upstream } = this;
     const { runtime, spans, measure } = this.#sinks;
     const target = selection.target.config.origin;
@@ -127,16 +133,16 @@ export class Attempt implements AttemptOutcome {
    * not read, its own deadline): that proves nothing of the target.
    */
   bodyFailed(failure: Failure): void {
-    if (!this.bodyToCome) return;
-    this.bodyToCome = false;
+    if (!this.#bodyToCome) return;
+    this.#bodyToCome = false;
     if (failure.kind.shape === 'client' || failure.clientsDoing) return;
     reportBodyFailure(this.#sinks.runtime, this.upstream, this.selection.target, failure, performance.now());
   }
 
   /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends, the circuit's too). */
   bodyWhole(now = performance.now()): void {
-    if (!this.bodyToCome) return;
-    this.bodyToCome = false;
+    if (!this.#bodyToCome) return;
+    this.#bodyToCome = false;
     reportWholeBody(this.#sinks.runtime, this.upstream, this.selection.target, now);
   }
 }

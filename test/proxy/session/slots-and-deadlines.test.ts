@@ -154,3 +154,53 @@ test('an upgrade pipelined behind a request waits for its answer; the process su
     await upstream.close();
   }
 });
+
+test("every request's places in its upstream's in-flight count and its target's active count come back, however it ended", async () => {
+  // The first connection is reset at its first request (the one target was tried: no retry,
+  // the request's 502); every other answers whole, with a body.
+  let connections = 0;
+  const target = await startRawFault(async (c) => {
+    const n = ++connections;
+    await c.nextRequest();
+    if (n === 1) return c.reset();
+    for (;;) {
+      await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      await c.nextRequest();
+    }
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /gone }
+    upstream: gone
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${target.url}
+    outlier_detection: { consecutive_failures: 0 }
+  gone:
+    targets:
+      - url: http://127.0.0.1:1
+    outlier_detection: { consecutive_failures: 0 }
+`);
+  try {
+    const statuses = [
+      (await request(gw.url, { path: '/first' })).status, // reset after it was sent
+      (await request(gw.url, { path: '/a' })).status,
+      (await request(gw.url, { path: '/b', method: 'POST', body: 'hello' })).status,
+      (await request(gw.url, { path: '/c', method: 'HEAD' })).status,
+      (await request(gw.url, { path: '/gone' })).status, // refused: the request's 502
+    ];
+    assert.deepEqual(statuses, [502, 200, 200, 200, 502]);
+    const { upstreams } = gw.gateway.runtime();
+    for (const name of ['app', 'gone']) {
+      const upstream = upstreams.get(name);
+      assert.equal(upstream?.inFlight.count, 0, `${name}'s in-flight count`);
+      assert.equal(upstream?.targets[0].active.count, 0, `${name}'s target's active count`);
+    }
+  } finally {
+    await gw.close();
+    await target.close();
+  }
+});
