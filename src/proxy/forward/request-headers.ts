@@ -3,7 +3,11 @@ import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts'
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
-import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
+import {
+  CERTIFICATE_NAMES_AND_PREFIXES,
+  clientCertFields,
+  isClientCertificateField,
+} from './client-cert-fields.ts';
 
 /** What the request-header rewrite needs to know about this request. */
 interface ForwardFacts {
@@ -229,11 +233,24 @@ const PROXYS_FIELDS: ReadonlySet<string> = new Set([
  */
 function isProxysWord(lower: string): boolean {
   return (
-    (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-forwarded-')) ||
-    PROXYS_FIELDS.has(lower) ||
-    isClientCertificateField(lower)
+    PROXYS_STARTS.has(startKey(lower)) &&
+    (lower.startsWith('x-forwarded-') || PROXYS_FIELDS.has(lower) || isClientCertificateField(lower))
   );
 }
+
+/** A name's first two characters as one number (NaN for a shorter name). */
+function startKey(name: string): number {
+  return name.charCodeAt(0) * 0x10000 + name.charCodeAt(1);
+}
+
+/**
+ * How the names isProxysWord looks for begin (startKey): most names begin as none of them, told
+ * so by one lookup of a number, where the lookups by name hashed each field's name and tried
+ * each prefix (0.25 µs for a browser's ten fields, issue 61).
+ */
+const PROXYS_STARTS: ReadonlySet<number> = new Set(
+  [...PROXYS_FIELDS, 'x-forwarded-', ...CERTIFICATE_NAMES_AND_PREFIXES].map(startKey),
+);
 
 /**
  * A field spelled with `_` where this hop writes, or vouches for, the `-` spelling
