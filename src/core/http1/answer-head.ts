@@ -23,10 +23,11 @@ export function serializeAnswerHead(
   // string per piece, some twenty a head, then one more to flatten them for the socket.
   const parts = PARTS;
   parts[0] = statusLine(status, reason);
-  parts[1] = before;
-  let n = 2;
+  let n = 1;
+  // An empty piece costs the join what any other does (an upstream's answer says its own Date).
+  if (before !== '') parts[n++] = before;
   for (let i = 0; i < headers.length; i += 2) n = LINES.put(parts, n, i >> 1, headers[i], headers[i + 1]);
-  parts[n++] = after;
+  if (after !== '') parts[n++] = after;
   parts[n++] = '\r\n';
   // Only a head with fewer fields than the last leaves pieces past its end: cut.
   if (parts.length > n) parts.length = n;
