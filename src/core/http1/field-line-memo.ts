@@ -6,7 +6,7 @@
  * per piece, whatever its length (some 9 ns alone, 10–20 in a worker under load: Array.join was
  * Candor's costliest builtin, 1.3 µs a request for the two heads' 70 pieces, perf, issue 61): a
  * field equal to the one before at its place goes in as the one line made for it, not as four
- * pieces. The wrk request's and nginx's answer's heads go from 37 and 32 pieces to 19 and 14.
+ * pieces. The wrk request's and nginx's answer's heads go from 37 and 32 pieces to 19 and 12.
  *
  * What it keeps: the last name and value at each of the first PLACES places (slices of the heads
  * they came in, which they keep alive until another head's replace them) and the line, made once
