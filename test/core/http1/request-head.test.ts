@@ -56,8 +56,22 @@ const SEQUENCE: string[][] = [
   ['Host', 'a.test'],
 ];
 
+/**
+ * 300 heads in which one field is another each time for 150, then the same, then another every
+ * third: a place that keeps changing is compared again only after a while, and still never
+ * writes what it remembered for a field that is not it.
+ */
+const CHURN: string[][] = Array.from({ length: 300 }, (_, k) => [
+  'Host',
+  'a.test',
+  'x-id',
+  k < 150 ? `id-${k}` : k < 220 ? 'settled' : `id-${Math.floor(k / 3)}`,
+  'via',
+  '1.1 edge',
+]);
+
 test('a request head is the same bytes whatever heads went before it', () => {
-  for (const headers of [...SEQUENCE, ...SEQUENCE.toReversed()]) {
+  for (const headers of [...SEQUENCE, ...SEQUENCE.toReversed(), ...CHURN]) {
     const request = { method: 'GET', path: '/p', headers, body: { kind: 'none' } } as const;
     const host = headers.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'host')
       ? ''
@@ -78,7 +92,7 @@ test('an answer head is the same bytes whatever heads went before it, its status
     [404, ''],
   ];
   let k = 0;
-  for (const headers of [...SEQUENCE, ...SEQUENCE.toReversed()]) {
+  for (const headers of [...SEQUENCE, ...SEQUENCE.toReversed(), ...CHURN]) {
     const [status, reason] = statuses[k % statuses.length];
     // This hop's lines around the fields, or none (an upstream's Date said, a Connection said).
     const before = k % 2 === 0 ? 'date: d\r\n' : '';
