@@ -89,7 +89,8 @@ export class AnswerFramingFields {
       this.lengthError = 'conflicting Content-Length values';
     else {
       this.contentLength = n;
-      if (this.lengthFields === 1 && value !== String(n)) this.lengthCanonical = false;
+      // The digits of n and nothing else: a value with another character or a leading zero is longer.
+      if (this.lengthFields === 1 && value.length !== digitsOf(n)) this.lengthCanonical = false;
     }
   }
 
@@ -144,6 +145,13 @@ export class AnswerFramingFields {
     const lastByMax = this.keepAliveMax !== -1 && this.keepAliveMax <= 1;
     return this.framing !== 'close' && !this.close && !lastByMax && (minor === 1 || this.keepAliveToken);
   }
+}
+
+/** How many decimal digits n has: what String(n) would be compared by, without making it each response. */
+function digitsOf(n: number): number {
+  let digits = 1;
+  for (let power = 10; power <= n; power *= 10) digits++;
+  return digits;
 }
 
 function badLength(details: string): Failure {

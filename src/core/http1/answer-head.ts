@@ -3,6 +3,7 @@
  * the one serializer for every head Candor writes itself (1xx, the 101 of a tunnel, an
  * answer on a socket Node's parser gave up on), so that they cannot drift apart.
  */
+import { FieldLineMemo } from './field-line-memo.ts';
 
 /**
  * "HTTP/1.1 status reason", the fields in order and case, and the empty line. The fields are
@@ -21,21 +22,12 @@ export function serializeAnswerHead(
   // Pieces joined once (as the request head and the access line are): appending made a
   // string per piece, some twenty a head, then one more to flatten them for the socket.
   const parts = PARTS;
-  parts[0] = 'HTTP/1.1 ';
-  parts[1] = `${status}`;
-  parts[2] = ' ';
-  parts[3] = reason;
-  parts[4] = '\r\n';
-  parts[5] = before;
-  let n = 6;
-  for (let i = 0; i < headers.length; i += 2) {
-    parts[n] = headers[i];
-    parts[n + 1] = ': ';
-    parts[n + 2] = headers[i + 1];
-    parts[n + 3] = '\r\n';
-    n += 4;
-  }
-  parts[n++] = after;
+  parts[0] = statusLine(status, reason);
+  let n = 1;
+  // An empty piece costs the join what any other does (an upstream's answer says its own Date).
+  if (before !== '') parts[n++] = before;
+  for (let i = 0; i < headers.length; i += 2) n = LINES.put(parts, n, i >> 1, headers[i], headers[i + 1]);
+  if (after !== '') parts[n++] = after;
   parts[n++] = '\r\n';
   // Only a head with fewer fields than the last leaves pieces past its end: cut.
   if (parts.length > n) parts.length = n;
@@ -44,3 +36,18 @@ export function serializeAnswerHead(
 
 /** The pieces of the head being built: one array kept for every head (never emptied: it would give its storage back). */
 const PARTS: string[] = [];
+/** The field lines of the heads before, by place: most are this one's too. */
+const LINES = new FieldLineMemo();
+
+/** The status line last written, and what it was made of: most answers have the status and reason of the one before. */
+const last = { status: 0, reason: '', line: '' };
+
+/** "HTTP/1.1 status reason\r\n": one piece of the head, made again only for another status or reason. */
+function statusLine(status: number, reason: string): string {
+  if (status !== last.status || reason !== last.reason) {
+    last.status = status;
+    last.reason = reason;
+    last.line = `HTTP/1.1 ${status} ${reason}\r\n`;
+  }
+  return last.line;
+}

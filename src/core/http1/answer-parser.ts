@@ -17,9 +17,9 @@ import { switchRefusal } from './answer-rules.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { readFieldLines } from './field-lines.ts';
 import type { AnswerParserHandler, FinishResult, Framing } from './parsed-answer.ts';
-import { SplitSection } from './section-bytes.ts';
+import { SplitSection, WholeHead } from './section-bytes.ts';
 import { StatusLine } from './status-line.ts';
-import { CR, CRLF, CRLFCRLF, LF, latin1 } from './syntax.ts';
+import { CR, CRLF, LF, latin1 } from './syntax.ts';
 
 // Parser states. Plain numbers keep the hot switch monomorphic.
 const S_HEAD = 0;
@@ -62,6 +62,8 @@ export class AnswerParser {
   private readonly framingFields = new AnswerFramingFields();
   /** The status line of the head being parsed. */
   private readonly line = new StatusLine();
+  /** The head being parsed, when it came whole in one read. */
+  private readonly whole = new WholeHead();
 
   constructor(handler: AnswerParserHandler, maxHeaderSize: number) {
     this.handler = handler;
@@ -225,10 +227,10 @@ export class AnswerParser {
     const epoch = this.epoch;
     if (this.section.length === 0) {
       // The common case: the whole head in one buffer, parsed straight from it.
-      const i = data.indexOf(CRLFCRLF, pos);
-      if (i !== -1) {
-        if (i + 4 - pos > max) return this.tooLarge();
-        return this.parseHead(latin1(data, pos, i + 2)) ? this.afterHead(i + 4, epoch) : -1;
+      const whole = this.whole;
+      if (whole.find(data, pos)) {
+        if (whole.end + 2 > max) return this.tooLarge();
+        return this.parseHead(whole.text, whole.end) ? this.afterHead(pos + whole.end + 2, epoch) : -1;
       }
       if (data.length - pos >= max) return this.tooLarge();
     }
@@ -238,7 +240,7 @@ export class AnswerParser {
     if (end === 0) return this.checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.section.bytes!, 0, end - 2);
     this.resetAcc();
-    return this.parseHead(text) ? this.afterHead(pos + end - old, epoch) : -1;
+    return this.parseHead(text, text.length) ? this.afterHead(pos + end - old, epoch) : -1;
   }
 
   private tooLarge(): number {
@@ -265,18 +267,21 @@ export class AnswerParser {
       : this.refuse(fieldFailure(fault, this.state === S_TRAILERS));
   }
 
-  /** Parses a head (status line and field lines, each ending in CRLF) and prepares the body state. */
-  private parseHead(text: string): boolean {
+  /**
+   * Parses a head (status line and field lines, each ending in CRLF: text[0, end), the empty
+   * line and maybe more after it) and prepares the body state.
+   */
+  private parseHead(text: string, end: number): boolean {
     const eol = text.indexOf('\r\n');
-    const badLine = this.line.parse(text, eol);
+    const badLine = this.line.parse(text, eol, end);
     if (badLine !== undefined) return this.protocolError(badLine);
     const status = this.line.status;
     if (status === 101 && this.upgradeOffer === undefined)
       return this.protocolError('unexpected 101 Switching Protocols (no upgrade was requested)');
     // An interim head counts toward the bound on all of them (its CRLFs included).
-    const flood = status < 200 && status !== 101 ? this.interim.add(text.length + 2) : undefined;
+    const flood = status < 200 && status !== 101 ? this.interim.add(end + 2) : undefined;
     if (flood !== undefined) return this.protocolError(flood);
-    const headers = this.parseFields(text, eol + 2);
+    const headers = this.parseFields(text, eol + 2, end);
     if (headers === undefined) return false;
     if (status === 101) {
       const refused = switchRefusal(headers, this.upgradeOffer as string);
@@ -333,10 +338,10 @@ export class AnswerParser {
     return pos;
   }
 
-  /** Field lines from text[pos..], every one ending in CRLF, as name, value pairs; undefined once refused. */
-  private parseFields(text: string, pos: number): string[] | undefined {
+  /** Field lines from text[pos, end), every one ending in CRLF, as name, value pairs; undefined once refused. */
+  private parseFields(text: string, pos: number, end: number): string[] | undefined {
     // RFC 9112 §5.1: whitespace before the colon is removed by a proxy, not forwarded.
-    const fields = readFieldLines(text, pos, true);
+    const fields = readFieldLines(text, pos, true, end);
     if (Array.isArray(fields)) return fields;
     this.refuse(fieldFailure(fields, this.state === S_TRAILERS));
     return undefined;
@@ -383,7 +388,7 @@ export class AnswerParser {
     }
     const text = latin1(this.section.bytes!, 2, end - 2);
     this.resetAcc();
-    const trailers = this.parseFields(text, 0);
+    const trailers = this.parseFields(text, 0, text.length);
     if (trailers === undefined) return -1;
     this.complete(trailers.length === 0 ? undefined : trailers);
     return pos + end - old;

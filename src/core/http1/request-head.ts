@@ -3,6 +3,7 @@
  * upstream. One serializer, so that `candor diagnose` writes the very bytes the gateway
  * would (src/kits/diagnose/request.ts) instead of an imitation that drifts.
  */
+import { FieldLineMemo } from './field-line-memo.ts';
 import { nameIs } from './syntax.ts';
 
 /** What a head is made of; the connection contract's ExchangeRequest fits it as it is. */
@@ -59,7 +60,7 @@ export function serializeRequestHead(request: RequestHeadInput, authority: strin
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
     if (nameIs(name, 'host')) host = true;
-    n = putField(parts, n, name, headers[i + 1]);
+    n = LINES.put(parts, n, i >> 1, name, headers[i + 1]);
   }
   if (!host) n = putField(parts, n, 'host', authority);
   const framing = framingFields(request);
@@ -72,6 +73,8 @@ export function serializeRequestHead(request: RequestHeadInput, authority: strin
 
 /** The pieces of the head being built: one array kept for every head (never emptied: it would give its storage back). */
 const PARTS: string[] = [];
+/** The field lines of the heads before, by place: most are this one's too. */
+const LINES = new FieldLineMemo();
 
 function putField(parts: string[], n: number, name: string, value: string): number {
   parts[n] = name;

@@ -23,11 +23,12 @@ export class StatusLine {
 
   /**
    * Reads the status line in text[0..end): undefined once its status, minor and reason are
-   * set, the protocol error's details when it is refused.
+   * set, the protocol error's details when it is refused. `headEnd`: where the bytes of the head
+   * end in `text` (what follows them is not the answer's to be named by).
    */
-  parse(text: string, end: number): string | undefined {
+  parse(text: string, end: number, headEnd = text.length): string | undefined {
     if (!text.startsWith('HTTP/'))
-      return notHttpDetails(Buffer.from(text.slice(0, IDENTIFY_BYTES), 'latin1'));
+      return notHttpDetails(Buffer.from(text.slice(0, Math.min(IDENTIFY_BYTES, headEnd)), 'latin1'));
     if (
       end < 12 ||
       !isDigit(text, 5) ||

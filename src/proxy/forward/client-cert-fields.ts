@@ -27,6 +27,12 @@ const CERTIFICATE_FIELDS: ReadonlySet<string> = new Set([
 /** Whole families, by their first words. */
 const CERTIFICATE_PREFIXES = ['x-ssl-client-', 'ssl-client-', 'x-amzn-mtls-', 'x-forwarded-tls-client-cert'];
 
+/** Every name and first words of a family above: what a quick filter of names needs to know of them. */
+export const CERTIFICATE_NAMES_AND_PREFIXES: readonly string[] = [
+  ...CERTIFICATE_FIELDS,
+  ...CERTIFICATE_PREFIXES,
+];
+
 /** Whether a (lower-case, dashed) field name is one a terminator passes a client certificate in. */
 export function isClientCertificateField(lower: string): boolean {
   return CERTIFICATE_FIELDS.has(lower) || CERTIFICATE_PREFIXES.some((prefix) => lower.startsWith(prefix));

@@ -1,0 +1,100 @@
+/**
+ * The upstream request's fields (src/proxy/forward/request-headers.ts), built in one list made
+ * to its size once each client field is judged: exactly the fields that go, in order, whatever
+ * goes and whatever this hop adds.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildUpstreamHeaders } from '../../../src/proxy/forward/request-headers.ts';
+
+const FACTS = {
+  clientAddress: '10.0.0.1',
+  trusted: false,
+  protocol: 'http',
+  host: 'a.test',
+  requestId: 'id-1',
+  traceparent: 'tp',
+  keepTracestate: false,
+  via: '1.1 edge',
+};
+const HOP = [
+  'x-forwarded-for',
+  '10.0.0.1',
+  'x-forwarded-proto',
+  'http',
+  'x-forwarded-host',
+  'a.test',
+  'via',
+  '1.1 edge',
+  'x-request-id',
+  'id-1',
+  'traceparent',
+  'tp',
+];
+
+test("a client's fields as they came, dropped, or with this hop's value; then this hop's, no slot left over", () => {
+  const raw = [
+    'Host',
+    'x',
+    'Connection',
+    'keep-alive, X-Gone',
+    'X-Gone',
+    '1',
+    'Content-Length',
+    '007',
+    'Max-Forwards',
+    '3',
+    'X-Real-IP',
+    '6.6.6.6',
+    'Accept',
+    '*/*',
+    'Via',
+    '1.0 before',
+  ];
+  const out = buildUpstreamHeaders(raw, FACTS);
+  assert.deepEqual(out, [
+    'Host',
+    'a.test',
+    'Content-Length',
+    '7',
+    'Max-Forwards',
+    '2',
+    'Accept',
+    '*/*',
+    'forwarded',
+    'for=10.0.0.1;host=a.test;proto=http',
+    ...HOP.slice(0, 6),
+    'via',
+    '1.0 before, 1.1 edge',
+    ...HOP.slice(8),
+  ]);
+  assert.equal(out.length, Object.keys(out).length);
+});
+
+test('no Host from the client: the authority first; none at all: no Host, no X-Forwarded-Host', () => {
+  assert.deepEqual(buildUpstreamHeaders(['a', '1'], FACTS).slice(0, 4), ['host', 'a.test', 'a', '1']);
+  const none = buildUpstreamHeaders(['a', '1'], { ...FACTS, host: '' });
+  assert.deepEqual(none, [
+    'a',
+    '1',
+    'forwarded',
+    'for=10.0.0.1;proto=http',
+    ...HOP.slice(0, 4),
+    ...HOP.slice(6),
+  ]);
+});
+
+test("a trusted proxy's Forwarded and X-Forwarded-* said again with this hop's entry; without its Forwarded, none", () => {
+  const trusted = { ...FACTS, trusted: true };
+  const raw = ['Host', 'a.test', 'Forwarded', 'for=1.1.1.1', 'X-Forwarded-Host', 'b.test, c.test'];
+  const out = buildUpstreamHeaders(raw, trusted);
+  assert.deepEqual(out.slice(0, 4), [
+    'Host',
+    'a.test',
+    'forwarded',
+    'for=1.1.1.1, for=10.0.0.1;host=a.test;proto=http',
+  ]);
+  assert.deepEqual(out.slice(8, 10), ['x-forwarded-host', 'c.test']);
+  assert.equal(out.length, 16);
+  assert.deepEqual(buildUpstreamHeaders(['Host', 'a.test'], trusted), ['Host', 'a.test', ...HOP]);
+});
