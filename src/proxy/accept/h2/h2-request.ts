@@ -91,6 +91,8 @@ export function h2RequestHead(
     headers[n++] = 'cookie';
     headers[n++] = cookies.length === 1 ? cookies[0] : cookies.join('; ');
   }
+  // keptLength counts as the loop keeps: never true, unless one changes without the other.
+  if (n !== headers.length) headers.length = n;
   const hostValue = authority ?? host;
   if (hostValue === undefined) headers.splice(0, 2);
   else headers[1] = hostValue;
