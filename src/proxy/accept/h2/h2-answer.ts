@@ -42,6 +42,8 @@ import type { OpenSlot } from './open-answers.ts';
 
 const { constants } = http2;
 
+type CloseCallback = (finished: boolean) => void;
+
 export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   /** Its slot among the server's responses not yet over (open-answers.ts; -1: not among them). */
   openSlot = -1;
@@ -90,7 +92,8 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   readonly #admittedAt: number;
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
-  #closeCallbacks: ((finished: boolean) => void)[] | undefined;
+  /** What waits for the close: the usual one (its session's) as it is, a list from a second (64 bytes a stream in flight). */
+  #closeCallbacks: CloseCallback | CloseCallback[] | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
@@ -320,12 +323,12 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   }
 
   /** After the stream closed, the callback is called at once with how it ended. */
-  onClose(callback: (finished: boolean) => void): void {
+  onClose(callback: CloseCallback): void {
     if (this.#closedWith !== undefined) return callback(this.#closedWith);
-    // Pushed onto an empty list: room for the usual three or four at once (a one-element list
-    // grew again at the second).
-    this.#closeCallbacks ??= [];
-    this.#closeCallbacks.push(callback);
+    const waiting = this.#closeCallbacks;
+    if (waiting === undefined) this.#closeCallbacks = callback;
+    else if (typeof waiting === 'function') this.#closeCallbacks = [waiting, callback];
+    else waiting.push(callback);
   }
 
   /**
@@ -394,7 +397,8 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     // Taken before they run: one added meanwhile is called at once (#closedWith is set).
     const callbacks = this.#closeCallbacks;
     this.#closeCallbacks = undefined;
+    if (typeof callbacks === 'function') callbacks(finished);
     // Indexed: a for…of here made an iterator and its results every response.
-    if (callbacks !== undefined) for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
+    else if (callbacks !== undefined) for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
   };
 }

@@ -57,9 +57,10 @@ export function h2RequestHead(
   let headerListSize = 0;
   // Host goes first: its place is kept, and given up in the rare request with neither
   // :authority nor Host (one array a request, not a second one to put Host in front). Made at
-  // its largest (every field kept, Host and a joined Cookie added), then cut to what it holds:
-  // grown field by field, it was made twice for a usual request.
-  const headers: string[] = new Array(raw.length + 4);
+  // the size it ends at: grown field by field, it was made twice for a usual request; made at
+  // its largest and cut, its length's setter was a call into V8's runtime, and the store kept
+  // room for the pseudo-fields (some 80 bytes a stream, held while it is in flight).
+  const headers: string[] = new Array(keptLength(raw));
   headers[0] = 'host';
   headers[1] = '';
   let n = 2;
@@ -90,7 +91,8 @@ export function h2RequestHead(
     headers[n++] = 'cookie';
     headers[n++] = cookies.length === 1 ? cookies[0] : cookies.join('; ');
   }
-  headers.length = n;
+  // keptLength counts as the loop keeps: never true, unless one changes without the other.
+  if (n !== headers.length) headers.length = n;
   const hostValue = authority ?? host;
   if (hostValue === undefined) headers.splice(0, 2);
   else headers[1] = hostValue;
@@ -114,6 +116,19 @@ export function h2RequestHead(
   if (connection.servername !== undefined) head.servername = connection.servername;
   if (connection.clientCertificate !== undefined) head.clientCertificate = connection.clientCertificate;
   return head;
+}
+
+/** The length of h2RequestHead's field list for `raw`: Host, every field but the pseudo-fields, Host and Cookie, and the Cookie joined. */
+function keptLength(raw: readonly string[]): number {
+  let length = 2;
+  let cookie = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.charCodeAt(0) === 58 /* : */ || name === 'host') continue;
+    if (name === 'cookie') cookie = true;
+    else length += 2;
+  }
+  return cookie ? length + 2 : length;
 }
 
 /**

@@ -97,6 +97,15 @@ test('h2c by prior knowledge: the stream is an exchange with Host from :authorit
     const head = fx.exchanges[0].head as { versionMajor: number; versionMinor: number; streamId?: number };
     assert.deepEqual([head.versionMajor, head.versionMinor], [1, 1]);
     assert.equal(head.streamId, 1);
+    // The whole list, its length exact (made at the size it ends at): no pseudo-field, no hole.
+    assert.deepEqual(fx.exchanges[0].head.headers, [
+      'host',
+      'api.example.test:8080',
+      'x-one',
+      'uno',
+      'cookie',
+      'a=1; b=2',
+    ]);
   } finally {
     client.close();
     await fx.close();
