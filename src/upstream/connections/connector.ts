@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { connectDirectReads } from './direct-reads.ts';
 
 interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */
@@ -15,6 +16,8 @@ interface ConnectorOptions {
   /** A client certificate and its key, for targets that ask for one (mTLS). */
   readonly cert?: Buffer;
   readonly key?: Buffer;
+  /** HTTP/1.1: a plain TCP socket's reads go straight to its connection (direct-reads.ts), not through 'data'. */
+  readonly directReads?: boolean;
 }
 
 /** Where to connect: a target's host, port and scheme. */
@@ -122,7 +125,10 @@ export function createConnector(options: ConnectorOptions): Connector {
         finish(null);
       });
     } else {
-      socket = net.connect({ host: hostname, port: portNumber, lookup });
+      socket =
+        options.directReads === true
+          ? connectDirectReads({ host: hostname, port: portNumber, lookup })
+          : net.connect({ host: hostname, port: portNumber, lookup });
       socket.once('connect', () => finish(selfConnectFailure(socket, performance.now() - started) ?? null));
     }
     socket.setNoDelay(true);

@@ -120,6 +120,8 @@ function connectorOf(config: UpstreamConfig): Connector {
     // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
     cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
     key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
+    // h2c's socket is node:http2's to read.
+    directReads: config.protocol === 'http1',
   });
 }
 

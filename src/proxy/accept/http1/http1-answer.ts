@@ -28,6 +28,7 @@ import {
 } from './http1-answer-fields.ts';
 import type { AnswerOwner } from './http1-connection-setup.ts';
 import { Http1SendWatch, type WatchedAnswer } from './http1-send-watch.ts';
+import type { TurnWrites } from './turn-writes.ts';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
@@ -37,6 +38,8 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   readonly head: DownstreamHead;
   readonly body: Readable | undefined;
   readonly #socket: Socket;
+  /** Every byte of the answer goes through its connection's writes: gathered until the turn's end, or the socket's. */
+  readonly #writes: TurnWrites;
   readonly #owner: AnswerOwner;
   readonly #headRequest: boolean;
   readonly #versionMinor: number;
@@ -68,6 +71,7 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
 
   constructor(
     socket: Socket,
+    writes: TurnWrites,
     owner: AnswerOwner,
     head: DownstreamHead,
     body: Readable | undefined,
@@ -87,6 +91,7 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     this.#bodyComplete = body === undefined;
     this.#keepAliveSeconds = facts.keepAliveSeconds ?? 0;
     this.#socket = socket;
+    this.#writes = writes;
     this.#owner = owner;
     this.#headRequest = facts.headRequest;
     this.#versionMinor = facts.versionMinor;
@@ -133,7 +138,7 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   }
 
   get pendingBytes(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + this.#writes.length;
   }
 
   get flushedBytes(): number {
@@ -161,14 +166,14 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   sendContinue(): void {
     if (!this.#expectContinue || this.#headSent || this.#over) return;
     this.#expectContinue = false;
-    this.#socket.write(CONTINUE, 'latin1');
+    this.#writes.write(CONTINUE);
   }
 
   sendInterim(status: number, reason: string, headers: readonly string[]): boolean {
     // A client not reading is sent no more of them: they would pile up in its buffer.
     if (this.#headSent || this.#over || this.#versionMinor === 0 || this.#socket.writableNeedDrain)
       return false;
-    this.#socket.write(serializeAnswerHead(status, reason, withoutLength(headers)), 'latin1');
+    this.#writes.write(serializeAnswerHead(status, reason, withoutLength(headers)));
     return true;
   }
 
@@ -207,23 +212,24 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     const text = serializeAnswerHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.answerStarted();
-    this.#socket.write(text, 'latin1');
+    this.#writes.write(text);
   }
 
+  /** Its writes wait for the turn's end (turn-writes.ts): a second call in the same turn changes nothing. */
   deferToTurnEnd(): void {
-    if (this.#over) return;
-    this.#socket.cork();
-    this.#corksHeld++;
-    atTurnEnd(Http1Answer.#uncorkOf, this);
+    if (this.#over || this.#writes.gathering) return;
+    this.#writes.untilTurnEnd();
+    this.#turnsHeld++;
+    atTurnEnd(Http1Answer.#turnEndOf, this);
   }
 
   get #encrypted(): boolean {
     return (this.#socket as Socket & { encrypted?: boolean }).encrypted === true;
   }
 
-  /** Corks held to the end of the turn: an end() meanwhile is judged once they are off (#uncorkOf). */
-  #corksHeld = 0;
-  /** end() ran while corked to the turn's end: whether the socket took it all is told at the uncork. */
+  /** Turns' ends this answer's writes wait for: an end() meanwhile is judged after them (#turnEndOf). */
+  #turnsHeld = 0;
+  /** end() ran while its writes waited for the turn's end: whether the socket took it all is told then. */
   #endHeld = false;
 
   /** What turn-end.ts calls on a held write that threw: its exchange is cut, as its socket was. */
@@ -231,9 +237,9 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     this.#socket.destroy();
   }
 
-  static #uncorkOf(sink: Http1Answer): void {
-    sink.#socket.uncork();
-    if (--sink.#corksHeld > 0 || !sink.#endHeld) return;
+  static #turnEndOf(sink: Http1Answer): void {
+    if (!sink.#writes.turnEnded()) sink.#watchSend();
+    if (--sink.#turnsHeld > 0 || !sink.#endHeld) return;
     sink.#endHeld = false;
     // Cut or closed meanwhile: already told.
     if (sink.#leaving) sink.#judgeEnd();
@@ -261,15 +267,17 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   write(chunk: Buffer): boolean {
     if (!this.#headSent || this.#over) return true;
     if (this.#bodyless || chunk.length === 0) return true;
+    const writes = this.#writes;
     let ok: boolean;
-    if (!this.#chunked) ok = this.#socket.write(chunk);
+    if (!this.#chunked) ok = writes.write(chunk);
     else {
-      // One cork for size line, data and CRLF: one write(v) to the kernel.
-      this.#socket.cork();
-      this.#socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      this.#socket.write(chunk);
-      ok = this.#socket.write(CRLF, 'latin1');
-      this.#socket.uncork();
+      // Size line, data and CRLF gathered together, or one cork for them: one write(v) to the kernel.
+      const cork = !writes.gathering;
+      if (cork) this.#socket.cork();
+      writes.write(`${chunk.length.toString(16)}\r\n`);
+      writes.write(chunk);
+      ok = writes.write(CRLF);
+      if (cork) this.#socket.uncork();
     }
     if (!ok) this.#watchSend();
     return ok;
@@ -311,12 +319,12 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   end(trailers?: readonly string[]): void {
     if (this.#over) return;
     if (!this.#headSent) throw new Error('response ended before its head');
-    if (this.#chunked) this.#socket.write(lastChunk(trailers), 'latin1');
+    if (this.#chunked) this.#writes.write(lastChunk(trailers));
     this.#over = true;
     // A client behind (a write waiting, the send deadline counting) has it whole once the socket
     // drains (sendDrained), cut if the deadline passes first: not when it was written.
     if (this.#sendWatch?.armed !== true) {
-      if (this.#corksHeld === 0) return this.#judgeEnd();
+      if (this.#turnsHeld === 0) return this.#judgeEnd();
       this.#leaving = true;
       this.#endHeld = true;
       return;
@@ -347,6 +355,8 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     if (this.#over && !this.#leaving) return;
     this.#leaving = false;
     this.#over = true;
+    // What was written leaves before the cut, as a corked socket's does (http1-closing.ts).
+    this.#writes.flush();
     this.#owner.answerAborted(this.#closeDelimited);
     this.#closed(false);
   }
@@ -365,7 +375,9 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
     this.#headSent = true;
     this.#over = true;
-    this.#socket.write(serializeAnswerHead(101, reason, withoutLength(headers)), 'latin1');
+    this.#writes.write(serializeAnswerHead(101, reason, withoutLength(headers)));
+    // The tunnel's bytes follow at once: nothing of this answer waits for the turn's end.
+    this.#writes.flush();
     const switched = this.#owner.answerSwitched();
     // The exchange is over when the tunnel is: the connection's close ends it.
     switched.socket.once('close', () => this.#closed(false));

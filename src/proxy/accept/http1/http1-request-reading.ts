@@ -22,6 +22,7 @@ import { http1DownstreamHead } from './http1-downstream-head.ts';
 import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
 import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
+import { TurnWrites } from './turn-writes.ts';
 
 export abstract class Http1RequestReading
   implements RequestParserHandler, AnswerOwner, TimedConnection, PipelinedConnection
@@ -56,6 +57,8 @@ export abstract class Http1RequestReading
    */
   #remoteAddress: string | undefined;
   #servername: string | undefined;
+  /** Its answers' writes, gathered until the turn's end (made at the first request, kept for the next). */
+  #writes: TurnWrites | undefined;
 
   constructor(
     socket: Socket,
@@ -223,7 +226,8 @@ export abstract class Http1RequestReading
       this.#servername,
       this.encrypted,
     );
-    const answer = new Http1Answer(this.socket, this, downstream, body, {
+    this.#writes ??= new TurnWrites(this.socket);
+    const answer = new Http1Answer(this.socket, this.#writes, this, downstream, body, {
       headRequest: head.method === 'HEAD',
       versionMinor: head.versionMinor,
       // What follows an upgrade request the upstream declined may be the new protocol's bytes.

@@ -3,6 +3,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { AnswerParser } from '../../../core/http1/answer-parser.ts';
 import type { AnswerHead, AnswerParserHandler, Framing } from '../../../core/http1/parsed-answer.ts';
 import type { MovingDeadline } from '../../../core/net/moving-deadline.ts';
+import { readsAsStream, takeReads } from '../direct-reads.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
@@ -73,6 +74,8 @@ export class UpstreamConnection
   private decoding: AnswerDecoding | undefined = undefined;
   /** The downstream asked to pause. */
   private downstreamPaused = false;
+  /** Its reads are views of a buffer the next read overwrites (direct-reads.ts): what is kept of one is copied. */
+  private readonly directReads: boolean;
 
   constructor(socket: Socket, connectMs: number, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
@@ -86,7 +89,8 @@ export class UpstreamConnection
     this.readClock = this.clocks.read;
     this.endings = new SocketEndings(this, socket, this.parser, this.clocks, options);
     this.out = new RequestOut(this, socket, this.clocks, options.authority);
-    socket.on('data', this.onSocketData);
+    this.directReads = takeReads(socket, this.onSocketData);
+    if (!this.directReads) socket.on('data', this.onSocketData);
   }
 
   /** Where the exchange on this connection is (its clocks and endings read it when they fire). */
@@ -266,7 +270,8 @@ export class UpstreamConnection
     this.end();
     this.endings.leave();
     this.clocks.stop();
-    this.socket.off('data', this.onSocketData);
+    if (this.directReads) readsAsStream(this.socket);
+    else this.socket.off('data', this.onSocketData);
     this.owner.discard(this);
     handOverTunnel(handler, head, this.socket, rest);
   }
@@ -286,7 +291,7 @@ export class UpstreamConnection
     try {
       failure = this.parser.execute(data);
       batch.reading = false;
-      const body = batch.take();
+      const body = batch.take(this.directReads);
       if (failure === undefined && body !== undefined && this.handler !== null) this.passBody(body);
       // Bytes after a complete response (in this read or a later one): a second answer to one
       // request. Whoever waits for a connection, this one is not to be trusted with it.
@@ -310,8 +315,10 @@ export class UpstreamConnection
       batch.done();
     }
     if (failure !== undefined) return this.abort(failure);
-    if (this.switched !== null)
-      return this.handOver(this.switched, data.subarray(data.length - this.parser.leftover));
+    if (this.switched !== null) {
+      const rest = data.subarray(data.length - this.parser.leftover);
+      return this.handOver(this.switched, this.directReads ? Buffer.from(rest) : rest);
+    }
     if (this.parser.leftover > 0 && this.handler === null) this.destroy();
   };
 

@@ -17,13 +17,16 @@ export class ReadBatch {
     this.#pieces.push(piece);
   }
 
-  /** The pieces of the read, as one buffer (undefined: none), let go. */
-  take(): Buffer | undefined {
+  /**
+   * The pieces of the read, as one buffer (undefined: none), let go. `copy`: the read's bytes are
+   * overwritten by the next read (direct-reads.ts), so one piece is copied out (several are, joined).
+   */
+  take(copy: boolean): Buffer | undefined {
     const pieces = this.#pieces;
     if (pieces.length === 0) return undefined;
     // pop(), not `length = 0`, for the one piece of most reads: an array's length set is a call
     // into V8's runtime (with done()'s, 0.3 % of the worker's CPU under perf at c50 keep-alive).
-    if (pieces.length === 1) return pieces.pop();
+    if (pieces.length === 1) return copy ? Buffer.from(pieces.pop() as Buffer) : pieces.pop();
     const body = Buffer.concat(pieces);
     pieces.length = 0;
     return body;
