@@ -198,7 +198,6 @@ function pastAccess(
     clientAddress: record.clientAddress,
     trust: gateway.trust,
     listener: listener.inFlight,
-    now: performance.now(),
     ownRefresh: request.exchange?.background !== undefined,
     identity: record.user,
   });

@@ -129,11 +129,7 @@ export class RequestSession implements AttemptsOwner {
   #phases(): void {
     const { runtime, head, fields, listener, record } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
-    const accepted = acceptRequest(
-      { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
-      head,
-      fields,
-    );
+    const accepted = acceptRequest(runtime, head, fields);
     if (accepted !== undefined) {
       if ('answer' in accepted) return this.#ownAnswer(accepted.answer, accepted.acme);
       if ('refused' in accepted) this.#refusedAtAccept = true;
