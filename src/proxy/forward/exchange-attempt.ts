@@ -138,9 +138,9 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     const { upstream } = this;
     this.startedAt = now;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (poolFull(this.target)) {
-      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
-    }
+    // Bound, not an arrow: an arrow here made every start() allocate the context it captures.
+    if (poolFull(this.target))
+      this.queueTimer = setTimeout(this.onQueueTimeout.bind(this), upstream.config.pool.queueTimeout);
     this.active = this.target.active.take();
     this.waiting = true;
     this.target.pool.acquire(this);
@@ -191,17 +191,22 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.stage = 'sent';
     this.stopWaiting();
     const { body, bodyComplete } = this.client;
-    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
-      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
-      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
-      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      if (bodyMinRate > 0)
-        this.bodyRate = new BodyRate(
-          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
-          (slow) => this.cancel(slow.at(this.stage)),
-          () => body.isPaused(),
-        );
-    }
+    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) this.judgeRate(body);
+  }
+
+  /**
+   * Too slow a client is cut with its own 408; the upstream's connection closes with it (the body
+   * it reads stops short). Paused by the pump, the body waits on the upstream, not the client. A
+   * method apart: its closures in onRequestStart() made every request allocate their context.
+   */
+  private judgeRate(body: NonNullable<DownstreamExchange['body']>): void {
+    const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
+    if (bodyMinRate > 0)
+      this.bodyRate = new BodyRate(
+        { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
+        (slow) => this.cancel(slow.at(this.stage)),
+        () => body.isPaused(),
+      );
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────

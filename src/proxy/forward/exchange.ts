@@ -282,8 +282,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     if (held !== undefined) {
       held.ended = true;
       held.trailers = trailers;
-      this.controller = spentController(controller, (failure) => this.onResponseError(undefined, failure));
-      return;
+      return this.spend(controller);
     }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
@@ -292,9 +291,18 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // overflowed rest reaches the client from where it waits.
     const backpressure = this.backpressure;
     if (backpressure === undefined) this.sink.end(kept);
-    else backpressure.end(() => this.sink.end(kept));
+    else this.endAfterOverflow(backpressure, kept);
     this.finish();
     this.owner.bodyOver(undefined);
+  }
+
+  /** onResponseEnd's rarer ways, whose closures in its body made every response's end allocate their context. */
+  private spend(controller: ExchangeController): void {
+    this.controller = spentController(controller, (failure) => this.onResponseError(undefined, failure));
+  }
+
+  private endAfterOverflow(backpressure: ClientBackpressure, kept: string[] | undefined): void {
+    backpressure.end(() => this.sink.end(kept));
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
