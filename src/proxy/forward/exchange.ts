@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';

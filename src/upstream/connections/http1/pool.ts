@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import type { TargetConfig } from '../../../core/config/types.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
 import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
