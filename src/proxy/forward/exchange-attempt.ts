@@ -144,7 +144,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
       this.queueTimer = setTimeout(this.onQueueTimeout.bind(this), upstream.config.pool.queueTimeout);
     this.active = this.target.active.take();
     this.waiting = true;
-    this.target.pool.acquire(this);
+    this.target.pool.acquire(this, now);
     // Counted as pending only when no connection took it at once (an idle one, the usual case,
     // is handed over inside acquire(): a count taken and given back for nothing).
     if (this.waiting) this.releasePending = upstream.pending.acquire();
