@@ -26,7 +26,12 @@ export type Accepted =
  * by their recipient, Candor), and a loop (a `Via` naming this gateway).
  */
 export function acceptRequest(
-  gateway: { readonly name: string; readonly limits: DownstreamLimits; readonly acme?: AcmeChallenges },
+  // The session's runtime as it is (no object of its fields made per request).
+  gateway: {
+    readonly name: string;
+    readonly config: { readonly limits: DownstreamLimits };
+    readonly acme?: AcmeChallenges;
+  },
   head: DownstreamHead,
   fields: FieldMap,
 ): Accepted {
@@ -36,7 +41,7 @@ export function acceptRequest(
         status: 400,
       }),
     };
-  const refused = checkRequest(head, fields, gateway.limits);
+  const refused = checkRequest(head, fields, gateway.config.limits);
   if (refused) return { refused };
   const challenge = acmeChallenge(gateway.acme, head, fields);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };

@@ -11,7 +11,7 @@ import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import { clientKey, MAX_CLIENTS, takeClientSlot } from './client-slots.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
-import { takeSlots } from './load-shedding.ts';
+import { bothReleased, takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
 import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
 import { STORE_DENIED, storeDeniedFailure } from './rate-store-verdict.ts';
@@ -60,6 +60,13 @@ interface SharedRates {
 
 /** Maintenance set at run time for a route (by name): a mode, null for off, undefined for the config's. */
 type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefined;
+
+/** What the slots a request takes are counted by: its listener, its client, who its auth admitted. */
+interface SlotsRequest {
+  readonly listener: InFlightLimit | undefined;
+  readonly clientAddress: string;
+  readonly identity?: string;
+}
 
 /**
  * The admit policies of one config snapshot, in the order they are asked: maintenance, then
@@ -140,7 +147,6 @@ export class Admission {
     /** The proxies whose X-Forwarded-For names the client a rate limit by client counts. */
     readonly trust: TrustList;
     readonly listener: InFlightLimit | undefined;
-    readonly now: number;
     /**
      * A request of the gateway's own (a stored answer's background refresh, made from the client
      * request that found it stale): no client's rate limit counts it, else that client paid a
@@ -162,42 +168,59 @@ export class Admission {
     if (request.ownRefresh === true) return takeSlots(request.listener, inFlight);
     if (limit && store) {
       const key = rateLimitKey(limit, fields, request.clientAddress, request.trust, request.identity);
-      return store
-        .take(route.name, limit, key)
-        .then((answer) =>
-          answer === STORE_DENIED
-            ? storeDeniedFailure()
-            : answer > 0
-              ? rateLimitFailure(limit, key, answer)
-              : this.#slots(request, inFlight),
-        );
+      return this.#askStore(store, request, limit, key, inFlight);
     }
     if (limiter && limit) {
       const key = rateLimitKey(limit, fields, request.clientAddress, request.trust, request.identity);
-      if (this.#shared)
-        return this.#shared.askRate(route.name, key).then((answer) => {
-          // No answer in time: this worker decides alone, on its exact share of the limit.
-          const wait = answer ?? limiter.take(key, performance.now());
-          return wait > 0 ? rateLimitFailure(limit, key, wait) : this.#slots(request, inFlight);
-        });
-      const wait = limiter.take(key, request.now);
+      if (this.#shared) return this.#askShared(this.#shared, request, limiter, limit, key, inFlight);
+      // The clock read here only: a route without a rate limit read it for nothing (some 30 ns).
+      const wait = limiter.take(key, performance.now());
       if (wait > 0) return rateLimitFailure(limit, key, wait);
     }
     return this.#slots(request, inFlight);
+  }
+
+  // The shared stores' answers come in methods apart: their closures in admit()'s body made every
+  // request allocate the context they capture, rate-limited or not.
+
+  #askStore(
+    store: RedisRates,
+    request: SlotsRequest & { readonly route: RouteConfig },
+    limit: RateLimitConfig,
+    key: string,
+    inFlight: InFlightLimit | undefined,
+  ): Promise<Release | Failure> {
+    return store
+      .take(request.route.name, limit, key)
+      .then((answer) =>
+        answer === STORE_DENIED
+          ? storeDeniedFailure()
+          : answer > 0
+            ? rateLimitFailure(limit, key, answer)
+            : this.#slots(request, inFlight),
+      );
+  }
+
+  #askShared(
+    shared: SharedRates,
+    request: SlotsRequest & { readonly route: RouteConfig },
+    limiter: RateLimiter,
+    limit: RateLimitConfig,
+    key: string,
+    inFlight: InFlightLimit | undefined,
+  ): Promise<Release | Failure> {
+    return shared.askRate(request.route.name, key).then((answer) => {
+      // No answer in time: this worker decides alone, on its exact share of the limit.
+      const wait = answer ?? limiter.take(key, performance.now());
+      return wait > 0 ? rateLimitFailure(limit, key, wait) : this.#slots(request, inFlight);
+    });
   }
 
   /**
    * The load-shedding slots, then with `per_client.key: identity` the client's: the user the
    * route's auth admitted, else the client's address (so an anonymous client is still bounded).
    */
-  #slots(
-    request: {
-      readonly listener: InFlightLimit | undefined;
-      readonly clientAddress: string;
-      readonly identity?: string;
-    },
-    inFlight: InFlightLimit | undefined,
-  ): Release | Failure {
+  #slots(request: SlotsRequest, inFlight: InFlightLimit | undefined): Release | Failure {
     const taken = takeSlots(request.listener, inFlight);
     const limits = this.#perClient;
     if (limits === undefined || taken instanceof Failure) return taken;
@@ -207,11 +230,7 @@ export class Admission {
       limits.requests,
       'requests in flight',
     );
-    if (!(mine instanceof Failure))
-      return () => {
-        taken();
-        mine();
-      };
+    if (!(mine instanceof Failure)) return bothReleased(taken, mine);
     taken();
     return mine;
   }

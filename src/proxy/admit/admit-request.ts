@@ -101,10 +101,22 @@ export function admitRequest(
   stages: AdmitStages | undefined,
 ): Verdict {
   const access = stages?.onAccess();
-  // No closure for a request decided at once.
-  if (access instanceof Promise)
-    return access.then((verdict) => accessed(gateway, listener, request, routed, stages, verdict));
+  if (access instanceof Promise) return accessLater(gateway, listener, request, routed, stages, access);
   return accessed(gateway, listener, request, routed, stages, access);
+}
+
+// The closures of a phase that waits are made in functions apart: a closure in admitRequest's or
+// pastAccess's body made every call allocate the context it captures, decided at once or not.
+
+function accessLater(
+  gateway: AdmitGateway,
+  listener: { readonly inFlight?: InFlightLimit },
+  request: AdmitRequest,
+  routed: RoutedRequest,
+  stages: AdmitStages | undefined,
+  access: Promise<RequestVerdict>,
+): Verdict {
+  return access.then((verdict) => accessed(gateway, listener, request, routed, stages, verdict));
 }
 
 /** Past the access stages: their answer or refusal, or on to the steps after access, on the fields as they left them. */
@@ -198,17 +210,28 @@ function pastAccess(
     clientAddress: record.clientAddress,
     trust: gateway.trust,
     listener: listener.inFlight,
-    now: performance.now(),
     ownRefresh: request.exchange?.background !== undefined,
     identity: record.user,
   });
   // The stage that chose the upstream says where else the request may go while it waits for a target.
   const elsewhere = side === undefined ? undefined : stages;
   if (release instanceof Promise)
-    return release.then((taken) =>
-      admittedOf(routed, upstream, forwarded, taken, requestEdit, side, elsewhere),
-    );
+    return admittedLater(routed, upstream, forwarded, release, requestEdit, side, elsewhere);
   return admittedOf(routed, upstream, forwarded, release, requestEdit, side, elsewhere);
+}
+
+function admittedLater(
+  routed: RoutedRequest,
+  upstream: Upstream | undefined,
+  upstreamPath: string,
+  release: Promise<Release | Failure>,
+  requestEdit: AnswerEdit | undefined,
+  side: UpstreamChoice | undefined,
+  elsewhere: Elsewhere | undefined,
+): Promise<Admitted | AdmittedHere | Failure> {
+  return release.then((taken) =>
+    admittedOf(routed, upstream, upstreamPath, taken, requestEdit, side, elsewhere),
+  );
 }
 
 /** The admit phase's verdict once the slots are taken (or refused); no closure made for a request decided at once. */

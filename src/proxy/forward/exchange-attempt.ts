@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { Count, noRelease, type Release, type Taken } from '../../core/limits/count.ts';
@@ -138,12 +139,12 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     const { upstream } = this;
     this.startedAt = now;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
-    if (poolFull(this.target)) {
-      this.queueTimer = setTimeout(() => this.onQueueTimeout(), upstream.config.pool.queueTimeout);
-    }
+    // Bound, not an arrow: an arrow here made every start() allocate the context it captures.
+    if (poolFull(this.target))
+      this.queueTimer = setTimeout(this.onQueueTimeout.bind(this), upstream.config.pool.queueTimeout);
     this.active = this.target.active.take();
     this.waiting = true;
-    this.target.pool.acquire(this);
+    this.target.pool.acquire(this, now);
     // Counted as pending only when no connection took it at once (an idle one, the usual case,
     // is handed over inside acquire(): a count taken and given back for nothing).
     if (this.waiting) this.releasePending = upstream.pending.acquire();
@@ -191,17 +192,22 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.stage = 'sent';
     this.stopWaiting();
     const { body, bodyComplete } = this.client;
-    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) {
-      const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
-      // Too slow a client is cut with its own 408; the upstream's connection closes with it (the
-      // body it reads stops short). Paused by the pump, the body waits on the upstream, not the client.
-      if (bodyMinRate > 0)
-        this.bodyRate = new BodyRate(
-          { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
-          (slow) => this.cancel(slow.at(this.stage)),
-          () => body.isPaused(),
-        );
-    }
+    if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) this.judgeRate(body);
+  }
+
+  /**
+   * Too slow a client is cut with its own 408; the upstream's connection closes with it (the body
+   * it reads stops short). Paused by the pump, the body waits on the upstream, not the client. A
+   * method apart: its closures in onRequestStart() made every request allocate their context.
+   */
+  private judgeRate(body: NonNullable<DownstreamExchange['body']>): void {
+    const { bodyReadTimeout, bodyMinRate } = this.options.bodyRate;
+    if (bodyMinRate > 0)
+      this.bodyRate = new BodyRate(
+        { readTimeout: bodyReadTimeout, minRate: bodyMinRate },
+        (slow) => this.cancel(slow.at(this.stage)),
+        () => body.isPaused(),
+      );
   }
 
   // ── the client's side ────────────────────────────────────────────────────────────

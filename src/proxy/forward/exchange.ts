@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
@@ -282,8 +283,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     if (held !== undefined) {
       held.ended = true;
       held.trailers = trailers;
-      this.controller = spentController(controller, (failure) => this.onResponseError(undefined, failure));
-      return;
+      return this.spend(controller);
     }
     const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
     this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
@@ -292,9 +292,18 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // overflowed rest reaches the client from where it waits.
     const backpressure = this.backpressure;
     if (backpressure === undefined) this.sink.end(kept);
-    else backpressure.end(() => this.sink.end(kept));
+    else this.endAfterOverflow(backpressure, kept);
     this.finish();
     this.owner.bodyOver(undefined);
+  }
+
+  /** onResponseEnd's rarer ways, whose closures in its body made every response's end allocate their context. */
+  private spend(controller: ExchangeController): void {
+    this.controller = spentController(controller, (failure) => this.onResponseError(undefined, failure));
+  }
+
+  private endAfterOverflow(backpressure: ClientBackpressure, kept: string[] | undefined): void {
+    backpressure.end(() => this.sink.end(kept));
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {

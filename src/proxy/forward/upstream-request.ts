@@ -34,27 +34,29 @@ interface GatewayFacts {
   readonly readerMemory: ReaderMemory;
 }
 
-/** Where this request goes, as route and admit decided. */
+/**
+ * Where this request goes, as route and admit decided: admit's verdict itself (Admitted), read
+ * in place (an object of its fields, made per request to hand them over, was some 50 bytes).
+ */
 interface Destination {
   readonly route: RouteConfig;
   /** The path the upstream sees (the route's rewrite done). */
-  readonly path: string;
+  readonly upstreamPath: string;
   /** host[:port] the client addressed: the upstream's Host (and X-Forwarded-Host). */
   readonly authority: string;
-  /** The Host each attempt's target is asked with instead (an auth call); undefined: `authority`. */
-  readonly targetHost: ((target: TargetConfig) => string) | undefined;
-  /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
-  readonly protocol: string;
-  /** The route's response rules for this request; undefined when it has none. */
-  readonly answerEdit: AnswerEdit | undefined;
-  /** The access rules' edit of the request (the client's credentials dropped); undefined: none. */
-  readonly requestEdit: AnswerEdit | undefined;
-  /** The retry settings: a body a retry may send again is read whole first. */
-  readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'>;
-  /** The route's stages for this request, which edit what goes upstream and meet the upstream's answer's head; undefined: none. */
-  readonly stages: StageRun | undefined;
-  /** The body, already read whole (a route stage asked for it; a call's own): every attempt sends it as it is. */
-  readonly bodyInHand: Buffer | undefined;
+  /** The Host each attempt's target is asked with instead (an auth call); absent: `authority`. */
+  readonly targetHost?: (target: TargetConfig) => string;
+  /** The access rules' edit of the request (the client's credentials dropped); absent: none. */
+  readonly requestEdit?: AnswerEdit;
+  /** Its retry settings: a body a retry may send again is read whole first. */
+  readonly upstream: { readonly config: { readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'> } };
+}
+
+/** What the request's session adds (its attempts' owner): the route's response rules and stages for it, and a body already read whole (a route stage asked for it; a call's own). */
+interface SessionFacts {
+  answerEdit(): AnswerEdit | undefined;
+  stageRun(): StageRun | undefined;
+  bodyInHand(): Buffer | undefined;
 }
 
 /**
@@ -69,6 +71,10 @@ export class UpstreamRequest {
   readonly #fields: FieldMap;
   readonly #gateway: GatewayFacts;
   readonly #to: Destination;
+  /** The route's response rules, its stages (which edit what goes upstream and meet the answer's head), a body in hand: undefined, none. */
+  readonly #answerEdit: AnswerEdit | undefined;
+  readonly #stages: StageRun | undefined;
+  readonly #bodyInHand: Buffer | undefined;
   #headers: string[];
   readonly #via: string;
   /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
@@ -84,18 +90,25 @@ export class UpstreamRequest {
     record: RequestRecord,
     gateway: GatewayFacts,
     to: Destination,
+    /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
+    protocol: string,
+    session: SessionFacts,
   ) {
     this.#client = client;
     this.#fields = fields;
     this.#gateway = gateway;
     this.#to = to;
+    this.#answerEdit = session.answerEdit();
+    const stages = session.stageRun();
+    this.#stages = stages;
+    this.#bodyInHand = session.bodyInHand();
     this.#grpc = record.grpc;
     const { head } = client;
     this.#via = head.versionMinor === 0 ? gateway.via10 : gateway.via11;
     const headers = buildUpstreamHeaders(head.headers, {
       clientAddress: record.clientAddress,
       trusted: gateway.trust.has(record.clientAddress),
-      protocol: to.protocol,
+      protocol,
       host: to.authority,
       requestId: record.id,
       traceparent: record.trace.traceparent,
@@ -108,7 +121,6 @@ export class UpstreamRequest {
     // header rules) may still set the upstream's own Authorization; Candor's own fields are out
     // of the stages' reach (the loader refused rules that name them), so they stay last.
     const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
-    const { stages } = to;
     this.#headers = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
@@ -116,7 +128,7 @@ export class UpstreamRequest {
 
   /** The path the upstream sees. */
   get path(): string {
-    return this.#to.path;
+    return this.#to.upstreamPath;
   }
 
   /**
@@ -140,7 +152,7 @@ export class UpstreamRequest {
 
   /** The request has no body to prepare (most have none): every attempt sends none, and prepareBody() need not run. */
   get bodyless(): boolean {
-    if (this.#to.bodyInHand !== undefined && this.#to.bodyInHand.length > 0) return false;
+    if (this.#bodyInHand !== undefined && this.#bodyInHand.length > 0) return false;
     return this.#client.body === undefined || !hasBody(this.#client.head);
   }
 
@@ -168,13 +180,14 @@ export class UpstreamRequest {
     // A gRPC call may stream both ways: a client that waits for an answer before its next
     // message (a bidirectional chat) never ends a body read whole first, and would wait
     // for ever (nginx's grpc_pass streams too).
-    const { route, retries } = this.#to;
-    return this.#grpc ? 0 : bufferWanted(route, retries, Number(this.#fields['content-length']));
+    if (this.#grpc) return 0;
+    const { route, upstream } = this.#to;
+    return bufferWanted(route, upstream.config.retries, Number(this.#fields['content-length']));
   }
 
   /** The body streams from the client from the start (no part of it read whole first): a `hold` never keeps it. */
   get streams(): boolean {
-    return !this.bodyless && this.#to.bodyInHand === undefined && this.#buffer === 0;
+    return !this.bodyless && this.#bodyInHand === undefined && this.#buffer === 0;
   }
 
   /**
@@ -184,7 +197,7 @@ export class UpstreamRequest {
    */
   prepareBody(ready: () => void, failed: (failure: Failure) => void): (() => void) | undefined {
     const client = this.#client;
-    const inHand = this.#to.bodyInHand;
+    const inHand = this.#bodyInHand;
     if (inHand !== undefined) {
       this.#bodyReady({ kind: 'buffer', bytes: inHand });
       ready();
@@ -231,7 +244,7 @@ export class UpstreamRequest {
     deadline: DeadlineLeft | undefined,
     target: { readonly config: TargetConfig },
   ): ExchangeOptions {
-    const { route, path, answerEdit, targetHost } = this.#to;
+    const { route, upstreamPath: path, targetHost } = this.#to;
     const headers =
       targetHost === undefined ? this.#headers : withHost(this.#headers, targetHost(target.config));
     const { name, config, metrics } = this.#gateway;
@@ -257,9 +270,9 @@ export class UpstreamRequest {
       upgrade: this.#client.head.upgrade,
       // An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody.
       wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.background === undefined,
-      editHeaders: answerEdit,
+      editHeaders: this.#answerEdit,
       relays: this.#grpc ? GRPC_RELAYS : undefined,
-      stages: this.#to.stages,
+      stages: this.#stages,
       metrics,
       overflow: this.#gateway.spool,
       readerMemory: this.#gateway.readerMemory,

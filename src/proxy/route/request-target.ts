@@ -43,6 +43,23 @@ export function addressedFields(fields: FieldMap, target: string): FieldMap {
  * kept as spelled, either would miss the host's route, and its policy, for the catch-all's.
  */
 export function hostnameOf(authority: string): string {
+  // A connection's requests, and most of a gateway's, name the same authority: the last one's
+  // hostname serves it again (a pure function of it). Made anew, it cost a request some 0.15 µs
+  // under perf (a lower-cased copy, the address's two regular expressions, and the new string's
+  // hash in the router's map).
+  if (authority !== lastAuthority) {
+    lastHostname = canonicalHostname(authority);
+    lastAuthority = authority;
+  }
+  return lastHostname;
+}
+
+/** The last authority hostnameOf read, and its hostname. */
+let lastAuthority = '';
+let lastHostname = '';
+
+/** hostnameOf's reading, made for an authority it has not just read. */
+function canonicalHostname(authority: string): string {
   const literal = authority.charCodeAt(0) === 0x5b; /* [ */
   const end = literal ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
   const host = end > 0 ? authority.slice(0, end) : authority;

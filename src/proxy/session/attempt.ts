@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { Count, type Release, type Taken } from '../../core/limits/count.ts';
@@ -38,7 +39,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly hashKey: string | undefined;
   private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
-  /** What each attempt reports its outcome to. */
   private readonly sinks: AttemptSinks;
   /** A retry waiting out its backoff, and the failure it is for (made by each retry). */
   private backoff: RetryBackoff | undefined;
@@ -86,6 +86,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const now = performance.now(); // the attempt selects at the time its refusal was foreseen
     const unasked = exchange.head.expectContinue && refusedBeforeBody(upstream, now, this.sends.streams);
     if (this.sends.bodyless || unasked) return this.attempt(undefined, now); // no body to read first (most), or one not to ask for
+    this.prepareBody(); // a method apart: its closures here made every start() allocate the context they capture
+  }
+
+  private prepareBody(): void {
     this.stopReading = this.sends.prepareBody(
       () => {
         this.stopReading = undefined;
@@ -234,9 +238,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private tunnelled(status: number): void {
     this.settle(undefined, status);
-    // The tunnel's life is no request's duration: the attempt ends with the switch.
+    // A tunnel lives as long as its ends want, no request's duration: the attempt ends with the switch, and the total deadline and the retry budget's in-flight base are for HTTP exchanges.
     this.measure.answerOver(undefined);
-    // A tunnel lives as long as its ends want: the total deadline and the retry budget's in-flight base are for HTTP exchanges.
     this.finishTimers();
     this.inFlight = Count.giveBack(this.inFlight);
     this.owner.tunnelled(status);
@@ -286,10 +289,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.endOrWait(failure);
   }
 
-  /**
-   * No target took the request: a route stage's answer in the failure's place at once (a page a little
-   * old now beats it after `hold.timeout`), else it waits (request-hold.ts) if it may, else answered.
-   */
+  /** No target took the request: a route stage's answer in its place at once (a page a little old now beats it after `hold.timeout`), else it waits (request-hold.ts) if it may, else answered. */
   private endOrWait(failure: Failure): void {
     const instead = this.owner.stageRun()?.onFailure(failure);
     if (instead !== undefined) return this.endWith(failure, instead);

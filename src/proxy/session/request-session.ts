@@ -17,7 +17,7 @@ import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/er
 import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
-import type { StageAnswer } from '../stages/stage.ts';
+import type { RequestVerdict, StageAnswer } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
@@ -129,11 +129,7 @@ export class RequestSession implements AttemptsOwner {
   #phases(): void {
     const { runtime, head, fields, listener, record } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
-    const accepted = acceptRequest(
-      { name: runtime.name, limits: runtime.config.limits, acme: runtime.acme },
-      head,
-      fields,
-    );
+    const accepted = acceptRequest(runtime, head, fields);
     if (accepted !== undefined) {
       if ('answer' in accepted) return this.#ownAnswer(accepted.answer, accepted.acme);
       if ('refused' in accepted) this.#refusedAtAccept = true;
@@ -149,7 +145,23 @@ export class RequestSession implements AttemptsOwner {
     // access (the route's access stages), then admit (admit-request.ts; either may answer later)
     const admitted = admitRequest(runtime, listener, this.#req, routed, this.#stages);
     if (!(admitted instanceof Promise)) return this.#forward(admitted);
-    admitted.then((decided) => this.#forward(decided)).catch((err: unknown) => this.#bug(err));
+    this.#forwardLater(admitted);
+  }
+
+  /**
+   * The phases that wait go on in methods of their own, a rejection being a bug (#bug): a closure
+   * in a phase's body made every call of it allocate the context it captures (`this`), waited or not.
+   */
+  #forwardLater(admitted: Promise<Admitted | AdmittedHere | Failure | OwnAnswer>): void {
+    this.#caught(admitted.then((decided) => this.#forward(decided)));
+  }
+
+  #stagedLater(verdict: Promise<RequestVerdict>, admitted: Admitted | AdmittedHere): void {
+    this.#caught(verdict.then((decided) => this.#staged(decided, admitted)));
+  }
+
+  #caught(waiting: Promise<unknown>): void {
+    waiting.catch((err: unknown) => this.#bug(err));
   }
 
   /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
@@ -170,7 +182,7 @@ export class RequestSession implements AttemptsOwner {
     // The route's stages meet the request after access (stage.ts).
     const verdict = this.#stages?.onRequest(admitted);
     if (!(verdict instanceof Promise)) return this.#staged(verdict, admitted);
-    verdict.then((decided) => this.#staged(decided, admitted)).catch((err: unknown) => this.#bug(err));
+    this.#stagedLater(verdict, admitted);
   }
 
   /** What the stages made of the request: answered or refused by one, or on to the upstream with their edits. */
@@ -182,7 +194,8 @@ export class RequestSession implements AttemptsOwner {
     if (admitted.upstream === undefined) return this.answer(unanswered(admitted.route));
     // select → forward → decide, per attempt (a route stage may answer first, with what they send: onForward)
     this.#attempts = new Attempts(this.#req, this, withStageEdits(admitted, this.#stages));
-    startAttempts(this.#req, this, admitted, this.#attempts)?.catch((err: unknown) => this.#bug(err));
+    const waiting = startAttempts(this.#req, this, admitted, this.#attempts);
+    if (waiting !== undefined) this.#caught(waiting);
   }
 
   // ── what the later phases report ────────────────────────────────────────────────
@@ -213,10 +226,7 @@ export class RequestSession implements AttemptsOwner {
     this.#release?.();
   }
 
-  /**
-   * The decide phase's answer for a failure before anything went downstream: the one place a
-   * gateway-made error response is written.
-   */
+  /** The decide phase's answer for a failure before anything went downstream: the one place a gateway-made error response is written. */
   answer(failure: Failure, headRefused = false): void {
     const { record, answer, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);

@@ -15,16 +15,5 @@ export function upstreamRequestOf(
   admitted: Admitted,
 ): UpstreamRequest {
   const { runtime, exchange, fields, record, listener } = req;
-  return new UpstreamRequest(exchange, fields, record, runtime, {
-    route: admitted.route,
-    path: admitted.upstreamPath,
-    authority: admitted.authority,
-    targetHost: admitted.targetHost,
-    protocol: listener.protocol,
-    answerEdit: owner.answerEdit(),
-    stages: owner.stageRun(),
-    bodyInHand: owner.bodyInHand(),
-    requestEdit: admitted.requestEdit,
-    retries: admitted.upstream.config.retries,
-  });
+  return new UpstreamRequest(exchange, fields, record, runtime, admitted, listener.protocol, owner);
 }

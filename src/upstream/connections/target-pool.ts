@@ -24,7 +24,8 @@ export interface PoolOptions {
 
 /** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */
 export interface TargetPool {
-  acquire(waiter: PoolWaiter): void;
+  /** `now`: performance.now() when the waiter has just read it (an attempt's start), for the pool's own look at the time. */
+  acquire(waiter: PoolWaiter, now?: number): void;
   cancel(waiter: PoolWaiter): void;
   /**
    * A request now would wait for another's to end: every connection (HTTP/2: every stream)

@@ -24,14 +24,15 @@ export class WaiterQueue {
 
   /**
    * A waiter asks for a connection: refused while the pool closes, served at once when `take`
-   * finds one ready, queued otherwise. True when it was queued (the pool may open more).
+   * finds one ready (`now`, when the waiter has just read the clock, is handed to it), queued
+   * otherwise. True when it was queued (the pool may open more).
    */
-  join(waiter: PoolWaiter, take: () => Dispatcher | undefined): boolean {
+  join(waiter: PoolWaiter, take: (now?: number) => Dispatcher | undefined, now?: number): boolean {
     if (this.#closing) {
       waiter.onConnectFailure(shuttingDown());
       return false;
     }
-    const ready = take();
+    const ready = take(now);
     if (ready !== undefined) {
       waiter.onConnection(ready);
       return false;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import type { TargetConfig } from '../../../core/config/types.ts';
 import type { Connector, ConnectTarget } from '../connector.ts';
 import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
@@ -47,8 +48,8 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     this.options = { ...options, authority: new URL(target.origin).host };
   }
 
-  acquire(waiter: PoolWaiter): void {
-    if (this.queue.join(waiter, this.takeIdle)) this.openMore();
+  acquire(waiter: PoolWaiter, now?: number): void {
+    if (this.queue.join(waiter, this.takeIdle, now)) this.openMore();
   }
 
   cancel(waiter: PoolWaiter): void {
@@ -158,10 +159,11 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     return Promise.resolve();
   }
 
-  private readonly takeIdle = (): UpstreamConnection | undefined => {
+  /** An idle connection still fit to carry a request, at `now` (the attempt's start: one clock reading fewer a request). */
+  private readonly takeIdle = (now?: number): UpstreamConnection | undefined => {
     const { idle } = this;
     if (idle.length === 0) return undefined;
-    const now = performance.now();
+    now ??= performance.now();
     let connection = idle.pop();
     // A socket the upstream closed a moment ago may not have reported 'close' yet; one parked
     // past its idle limit may not have heard its timer yet (a busy loop), while the upstream,
