@@ -7,7 +7,10 @@ import {
   readsAsStream,
   takeReads,
 } from '../../../src/upstream/connections/direct-reads.ts';
+import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 /** A server that writes what each test asks of it, as it asks (`say`), and ends when told. */
 const peers: net.Socket[] = [];
@@ -26,18 +29,8 @@ async function connected(): Promise<{ socket: net.Socket; peer: net.Socket }> {
   const socket = connectDirectReads({ host: '127.0.0.1', port });
   sockets.push(socket);
   await new Promise((resolve) => socket.once('connect', resolve));
-  for (let waits = 0; peers.length < sockets.length; waits++) {
-    assert.ok(waits < 400, 'the server accepted the connection');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitUntil('the server accepted the connection', () => peers.length === sockets.length);
   return { socket, peer: peers[peers.length - 1] };
-}
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let waits = 0; !done(); waits++) {
-    assert.ok(waits < 400, what);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 test('each read goes to the reader as a view the next read overwrites: what is kept is copied, and two sockets share none of it', async () => {
@@ -52,9 +45,9 @@ test('each read goes to the reader as a view the next read overwrites: what is k
   assert.equal(takeReads(a.socket, reader), true);
   assert.equal(takeReads(b.socket, reader), true);
   a.peer.write('first');
-  await until(() => kept.length === 1, 'the first read came');
+  await waitUntil('the first read came', () => kept.length === 1);
   b.peer.write('second!');
-  await until(() => kept.length === 2, 'the second read came');
+  await waitUntil('the second read came', () => kept.length === 2);
   assert.deepEqual(kept, ['first', 'second!']);
   assert.equal(views[0].buffer, views[1].buffer, 'one buffer for both sockets');
   assert.equal(views[0].toString(), 'secon', 'the first view now shows the second read');
@@ -86,7 +79,7 @@ test('paused, the socket reads nothing until resumed; its end is told as before'
   });
   peer.end();
   socket.resume();
-  await until(() => ended, "the peer's end was told");
+  await waitUntil("the peer's end was told", () => ended);
   assert.deepEqual(kept, ['held']);
 });
 
@@ -97,9 +90,9 @@ test("handed to a stream's readers (a tunnel), its reads come as 'data', copies 
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   peer.write('one');
-  await until(() => chunks.length === 1, 'the first read came');
+  await waitUntil('the first read came', () => chunks.length === 1);
   peer.write('two');
-  await until(() => chunks.length === 2, 'the second read came');
+  await waitUntil('the second read came', () => chunks.length === 2);
   assert.deepEqual(
     chunks.map((chunk) => chunk.toString()),
     ['one', 'two'],
@@ -109,5 +102,38 @@ test("handed to a stream's readers (a tunnel), its reads come as 'data', copies 
 test('bytes that come before a reader took the socket close it: nobody asked for them', async () => {
   const { socket, peer } = await connected();
   peer.write('unasked');
-  await until(() => socket.destroyed, 'the socket was closed');
+  await waitUntil('the socket was closed', () => socket.destroyed);
+});
+
+test('through the gateway: answers whose reads come in one turn each reach their own client whole (a body is copied out of the shared buffer before its write waits for the turn to end)', async (t) => {
+  const CALLS = 24;
+  // The origin answers no request until all have come, then every one at once: the gateway's
+  // upstream connections become readable together, their reads handed over in one turn, while
+  // each answer's write waits for that turn's end.
+  const waiting: { socket: net.Socket; path: string }[] = [];
+  const origin = net.createServer((socket) => {
+    let head = '';
+    socket.on('data', (bytes) => {
+      head += bytes.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      waiting.push({ socket, path: head.split(' ')[1] });
+      head = '';
+      if (waiting.length < CALLS) return;
+      for (const { socket: s, path } of waiting.splice(0)) {
+        const body = path.repeat(40);
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${(origin.address() as net.AddressInfo).port}`),
+  );
+  t.after(() => closeAll(gw, origin));
+  const paths = Array.from({ length: CALLS }, (_, i) => `/call-${String(i).padStart(2, '0')}`);
+  const answers = await Promise.all(paths.map((path) => request(gw.url, { path })));
+  for (const [i, res] of answers.entries()) {
+    assert.equal(res.status, 200);
+    assert.equal(res.text, paths[i].repeat(40), `the answer to ${paths[i]}`);
+  }
 });
