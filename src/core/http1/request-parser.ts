@@ -57,9 +57,6 @@ export class RequestParser {
   readonly #framingFields = new RequestFramingFields();
   /** A head that came whole in one read, found in the text of the read's first bytes. */
   readonly #whole = new WholeHead();
-  /** The head being parsed whole, text[0, #headEnd) (for #refusedHead). */
-  #headText: string | undefined;
-  #headEnd = 0;
   #refusedHead = '';
   /** Before the request line: a CR came last in a read, its LF is due. */
   #crPending = false;
@@ -170,11 +167,10 @@ export class RequestParser {
   #fail(status: number, code: string, details: string): number {
     const inBody = this.inBody;
     // What came of a refused head, for the answer and the log line (request id, Accept, Host).
+    // (A head parsed whole is named by #parseWholeHead once this returns.)
     if (!inBody)
       this.#refusedHead =
-        this.#headText?.slice(0, this.#headEnd) ??
-        (this.#section.bytes === undefined ? '' : latin1(this.#section.bytes, 0, this.#section.length));
-    this.#headText = undefined;
+        this.#section.bytes === undefined ? '' : latin1(this.#section.bytes, 0, this.#section.length);
     this.#error = { status, code, details, inBody };
     this.#state = S_DEAD;
     this.#resetAcc();
@@ -282,13 +278,15 @@ export class RequestParser {
     return broken === undefined || this.#refuse(broken);
   }
 
-  /** Parses the head text[0, end) (what follows it in `text` is not the head's). */
+  /**
+   * Parses the head text[0, end) (what follows it in `text` is not the head's). A refused one is
+   * kept whole then, not held in a field while it is parsed: a new string stored into the parser,
+   * an old object, takes the write barrier's slow path, every request.
+   */
   #parseWholeHead(text: string, end: number): boolean {
-    this.#headText = text;
-    this.#headEnd = end;
-    const ok = this.#parseHead(text, end);
-    this.#headText = undefined;
-    return ok;
+    if (this.#parseHead(text, end)) return true;
+    this.#refusedHead = text.slice(0, end);
+    return false;
   }
 
   /**
