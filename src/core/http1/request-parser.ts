@@ -222,9 +222,10 @@ export class RequestParser {
       // The common case: the whole head in one buffer, parsed straight from the text it was
       // found in (WholeHead: no Buffer#indexOf, a call into node's C++, and no second copy).
       const whole = this.#whole;
-      if (whole.find(data, pos) && whole.end + 2 <= max) {
+      const text = whole.find(data, pos);
+      if (text !== undefined && whole.end + 2 <= max) {
         // A CR or LF out of place fails the line checks in #parseHead, which then names it.
-        return this.#parseWholeHead(whole.text, whole.end) ? this.#afterHead(pos + whole.end + 2) : -1;
+        return this.#parseWholeHead(text, whole.end) ? this.#afterHead(pos + whole.end + 2) : -1;
       }
     }
     const old = this.#section.length;
