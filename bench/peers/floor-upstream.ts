@@ -8,6 +8,7 @@ import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import { AnswerParser } from '../../src/core/http1/answer-parser.ts';
 import type { AnswerHead, Framing } from '../../src/core/http1/parsed-answer.ts';
 import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
+import { nameIs } from '../../src/core/http1/syntax.ts';
 import { newRequestId } from '../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
 import { logRequest } from '../../src/observe/log/access-log.ts';
@@ -16,6 +17,7 @@ import { RequestRecord } from '../../src/observe/log/request-record.ts';
 import { buildDownstreamHead } from '../../src/proxy/forward/answer-headers.ts';
 import { buildUpstreamHeaders } from '../../src/proxy/forward/request-headers.ts';
 import { routedPath } from '../../src/proxy/route/request-path.ts';
+import { withTry } from '../../src/proxy/session/attempt.ts';
 
 const logger = createLogger({ level: 'info', destination: process.env.ACCESS_LOG ?? '/dev/null' }, 'floor');
 const PATHS = { normalize: true, mergeSlashes: true };
@@ -137,7 +139,8 @@ class Upstream {
 
 function finish(x: Exchange, whole: boolean, error: string | undefined): void {
   const { record } = x;
-  record.tries.push({
+  // Written as Candor's attempt loop writes it: a list of one (pushed, it took room for 17).
+  record.tries = withTry(record.tries, {
     target: record.target as string,
     status: record.status || undefined,
     error,
@@ -192,10 +195,11 @@ export function forward(request: FloorRequest, port: number, sink: FloorSink): F
   if (!('path' in routed)) return undefined;
   let host = '';
   let traceparent: string | undefined;
+  // Names compared as they came, as Candor's head readers compare them (no lower-cased copy).
   for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i].toLowerCase();
-    if (name === 'host') host = headers[i + 1];
-    else if (name === 'traceparent') traceparent = headers[i + 1];
+    const name = headers[i];
+    if (nameIs(name, 'host')) host = headers[i + 1];
+    else if (nameIs(name, 'traceparent')) traceparent = headers[i + 1];
   }
   const trace = continueOrStartTrace(traceparent);
   const record = new RequestRecord(newRequestId(), trace, request.clientAddress, method, host, target);

@@ -3,7 +3,7 @@
  * the one serializer for every head Candor writes itself (1xx, the 101 of a tunnel, an
  * answer on a socket Node's parser gave up on), so that they cannot drift apart.
  */
-import { FieldLineMemo } from './field-line-memo.ts';
+import { endHead, FieldLineMemo } from './field-line-memo.ts';
 
 /**
  * "HTTP/1.1 status reason", the fields in order and case, and the empty line. The fields are
@@ -28,7 +28,7 @@ export function serializeAnswerHead(
   if (before !== '') parts[n++] = before;
   for (let i = 0; i < headers.length; i += 2) n = LINES.put(parts, n, i >> 1, headers[i], headers[i + 1]);
   if (after !== '') parts[n++] = after;
-  parts[n++] = '\r\n';
+  n = endHead(parts, n);
   // Only a head with fewer fields than the last leaves pieces past its end: cut.
   if (parts.length > n) parts.length = n;
   return parts.join('');

@@ -228,9 +228,10 @@ export class AnswerParser {
     if (this.section.length === 0) {
       // The common case: the whole head in one buffer, parsed straight from it.
       const whole = this.whole;
-      if (whole.find(data, pos)) {
+      const text = whole.find(data, pos);
+      if (text !== undefined) {
         if (whole.end + 2 > max) return this.tooLarge();
-        return this.parseHead(whole.text, whole.end) ? this.afterHead(pos + whole.end + 2, epoch) : -1;
+        return this.parseHead(text, whole.end) ? this.afterHead(pos + whole.end + 2, epoch) : -1;
       }
       if (data.length - pos >= max) return this.tooLarge();
     }

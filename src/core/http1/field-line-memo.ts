@@ -22,6 +22,8 @@
 const PLACES = 32;
 /** The most misses in a row a place counts: it then waits 2^(MAX_MISSES-1) - 1 heads between comparisons. */
 const MAX_MISSES = 7;
+const CRLF = '\r\n';
+const CRLF_CRLF = '\r\n\r\n';
 
 export class FieldLineMemo {
   readonly #names: string[] = new Array(PLACES).fill('');
@@ -59,7 +61,22 @@ export class FieldLineMemo {
     parts[n] = name;
     parts[n + 1] = ': ';
     parts[n + 2] = value;
-    parts[n + 3] = '\r\n';
+    parts[n + 3] = CRLF;
     return n + 4;
   }
+}
+
+/**
+ * Ends a head's pieces in `parts` (its next free index `n`) with the empty line; returns the
+ * next free index. A last field line that went as its pieces ends in the CRLF piece: that and
+ * the empty line go as one piece (a piece fewer for the join, which costs a piece whatever its
+ * length).
+ */
+export function endHead(parts: string[], n: number): number {
+  if (parts[n - 1] === CRLF) {
+    parts[n - 1] = CRLF_CRLF;
+    return n;
+  }
+  parts[n] = CRLF;
+  return n + 1;
 }

@@ -8,6 +8,7 @@
  * name its first fault. The reader names faults; each parser words them as its failures go
  * (llhttp's codes for a client, the failure taxonomy for an upstream).
  */
+import { FieldSectionMemo } from './field-section-memo.ts';
 import { INVALID_VALUE, isOws, LF, latin1, TOKEN } from './syntax.ts';
 
 /** At most this many fields in a section (head or trailers): beyond it the section counts as too large. */
@@ -74,6 +75,10 @@ export function readFieldLines(
   wsBeforeColon: boolean,
   end = text.length,
 ): string[] | FieldError {
+  const memo = wsBeforeColon ? ANSWERS_READ : REQUESTS_READ;
+  const known = memo.recall(text, pos, end);
+  if (known !== undefined) return known;
+  const start = pos;
   if (!wholeLines(text, pos, end, wsBeforeColon)) return fieldFault(text.slice(0, end), pos, wsBeforeColon);
   // Each line's bounds found first, its strings sliced once they are all known: the list is
   // then made to size (pushed from empty, it took room for 19 entries where a small head has 6:
@@ -108,8 +113,13 @@ export function readFieldLines(
     out[2 * i] = text.slice(bounds[at], bounds[at + 1]);
     out[2 * i + 1] = valueStart === valueEnd ? '' : text.slice(valueStart, valueEnd);
   }
+  memo.keep(text, start, end, out);
   return out;
 }
+
+/** The last section read of each kind, by its rule: requests' (no whitespace before a colon), answers'. */
+const REQUESTS_READ = new FieldSectionMemo();
+const ANSWERS_READ = new FieldSectionMemo();
 
 /**
  * The bounds of the lines readFieldLines reads (a line's start, its name's end, its value's

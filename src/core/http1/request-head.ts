@@ -3,7 +3,7 @@
  * upstream. One serializer, so that `candor diagnose` writes the very bytes the gateway
  * would (src/kits/diagnose/request.ts) instead of an imitation that drifts.
  */
-import { FieldLineMemo } from './field-line-memo.ts';
+import { endHead, FieldLineMemo } from './field-line-memo.ts';
 import { nameIs } from './syntax.ts';
 
 /** What a head is made of; the connection contract's ExchangeRequest fits it as it is. */
@@ -51,11 +51,16 @@ export function serializeRequestHead(request: RequestHeadInput, authority: strin
   const { headers } = request;
   // Pieces joined once (as the access line is built): appending made two strings per field.
   const parts = PARTS;
-  parts[0] = request.method;
-  parts[1] = ' ';
-  parts[2] = request.path;
-  parts[3] = ' HTTP/1.1\r\n';
-  let n = 4;
+  const { method } = request;
+  // The join costs a piece whatever its length (heads3, field-line-memo.ts): a GET's `GET ` is one.
+  let n = 0;
+  if (method === 'GET') parts[n++] = 'GET ';
+  else {
+    parts[n++] = method;
+    parts[n++] = ' ';
+  }
+  parts[n++] = request.path;
+  parts[n++] = ' HTTP/1.1\r\n';
   let host = false;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
@@ -65,7 +70,7 @@ export function serializeRequestHead(request: RequestHeadInput, authority: strin
   if (!host) n = putField(parts, n, 'host', authority);
   const framing = framingFields(request);
   for (let i = 0; i < framing.length; i += 2) n = putField(parts, n, framing[i], framing[i + 1]);
-  parts[n++] = '\r\n';
+  n = endHead(parts, n);
   // Only a head with fewer fields than the last leaves pieces past its end: cut.
   if (parts.length > n) parts.length = n;
   return parts.join('');

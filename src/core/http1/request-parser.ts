@@ -26,8 +26,8 @@ import { chunkedFramingBreak, RequestFramingFields } from './request-framing-fie
 import { lineParts, parseRequestLine } from './request-line.ts';
 import { PartialHeadCheck } from './request-partial-head.ts';
 import { malformed, type RuleBreak } from './request-rules.ts';
-import { SplitSection } from './section-bytes.ts';
-import { CR, CRLF, CRLFCRLF, LF, latin1 } from './syntax.ts';
+import { SplitSection, WholeHead } from './section-bytes.ts';
+import { CR, CRLF, LF, latin1 } from './syntax.ts';
 
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
@@ -55,8 +55,8 @@ export class RequestParser {
   readonly #partial = new PartialHeadCheck();
   /** The framing fields of the head being parsed, read again at each head. */
   readonly #framingFields = new RequestFramingFields();
-  /** The head being parsed whole (for #refusedHead). */
-  #headText: string | undefined;
+  /** A head that came whole in one read, found in the text of the read's first bytes. */
+  readonly #whole = new WholeHead();
   #refusedHead = '';
   /** Before the request line: a CR came last in a read, its LF is due. */
   #crPending = false;
@@ -167,11 +167,10 @@ export class RequestParser {
   #fail(status: number, code: string, details: string): number {
     const inBody = this.inBody;
     // What came of a refused head, for the answer and the log line (request id, Accept, Host).
+    // (A head parsed whole is named by #parseWholeHead once this returns.)
     if (!inBody)
       this.#refusedHead =
-        this.#headText ??
-        (this.#section.bytes === undefined ? '' : latin1(this.#section.bytes, 0, this.#section.length));
-    this.#headText = undefined;
+        this.#section.bytes === undefined ? '' : latin1(this.#section.bytes, 0, this.#section.length);
     this.#error = { status, code, details, inBody };
     this.#state = S_DEAD;
     this.#resetAcc();
@@ -220,11 +219,13 @@ export class RequestParser {
         if (pos === data.length || pos < 0) return pos;
         this.#started = true;
       }
-      // The common case: the whole head in one buffer, parsed straight from it.
-      const i = data.indexOf(CRLFCRLF, pos);
-      if (i !== -1 && i + 4 - pos <= max) {
+      // The common case: the whole head in one buffer, parsed straight from the text it was
+      // found in (WholeHead: no Buffer#indexOf, a call into node's C++, and no second copy).
+      const whole = this.#whole;
+      const text = whole.find(data, pos);
+      if (text !== undefined && whole.end + 2 <= max) {
         // A CR or LF out of place fails the line checks in #parseHead, which then names it.
-        return this.#parseWholeHead(latin1(data, pos, i + 2)) ? this.#afterHead(i + 4) : -1;
+        return this.#parseWholeHead(text, whole.end) ? this.#afterHead(pos + whole.end + 2) : -1;
       }
     }
     const old = this.#section.length;
@@ -240,7 +241,7 @@ export class RequestParser {
     if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.#section.bytes as Buffer, 0, end - 2);
     this.#resetAcc();
-    return this.#parseWholeHead(text) ? this.#afterHead(pos + end - old) : -1;
+    return this.#parseWholeHead(text, text.length) ? this.#afterHead(pos + end - old) : -1;
   }
 
   /** Past the CRLFs before a request line (a CR may end one read and its LF begin the next). */
@@ -278,20 +279,27 @@ export class RequestParser {
     return broken === undefined || this.#refuse(broken);
   }
 
-  #parseWholeHead(text: string): boolean {
-    this.#headText = text;
-    const ok = this.#parseHead(text);
-    this.#headText = undefined;
-    return ok;
+  /**
+   * Parses the head text[0, end) (what follows it in `text` is not the head's). A refused one is
+   * kept whole then, not held in a field while it is parsed: a new string stored into the parser,
+   * an old object, takes the write barrier's slow path, every request.
+   */
+  #parseWholeHead(text: string, end: number): boolean {
+    if (this.#parseHead(text, end)) return true;
+    this.#refusedHead = text.slice(0, end);
+    return false;
   }
 
-  /** Parses a head (request line and field lines, each ending in CRLF) and prepares the body state. */
-  #parseHead(text: string): boolean {
+  /**
+   * Parses a head (request line and field lines, each ending in CRLF: text[0, end)) and
+   * prepares the body state.
+   */
+  #parseHead(text: string, end: number): boolean {
     const eol = text.indexOf('\r\n');
     const broken = parseRequestLine(text.slice(0, eol), this.#limits);
     if (broken !== undefined) return this.#refuse(broken);
     const { method, target, minor } = lineParts;
-    const headers = this.#parseFields(text, eol + 2);
+    const headers = this.#parseFields(text, eol + 2, end);
     if (headers === undefined) return false;
 
     const fields = this.#framingFields;
@@ -336,10 +344,10 @@ export class RequestParser {
     return pos;
   }
 
-  /** Field lines from text[pos..], every one ending in CRLF, as name, value pairs; undefined once refused. */
-  #parseFields(text: string, pos: number): string[] | undefined {
+  /** Field lines from text[pos, end), every one ending in CRLF, as name, value pairs; undefined once refused. */
+  #parseFields(text: string, pos: number, end = text.length): string[] | undefined {
     // RFC 9112 §5.1: whitespace between a name and the colon is a 400 in a request.
-    const fields = readFieldLines(text, pos, false);
+    const fields = readFieldLines(text, pos, false, end);
     if (Array.isArray(fields)) return fields;
     this.#refuse(fieldLineBreak(fields));
     return undefined;

@@ -42,39 +42,39 @@ const MAX_WINDOW = 8192;
 
 /**
  * A head that came whole in one read, as a parser finds it there: the text it begins, and where
- * in it the head ends. One per parser, found again at each head (no object a head).
+ * in it the head ends. One per parser, found again at each head (no object a head). The text is
+ * handed back, not kept in a field: a new string stored into an old object takes the write
+ * barrier's slow path (a parser's every head, issue 61).
  */
 export class WholeHead {
-  /** Text that begins with the head: the head is text[0, end), up to the CRLF of its last line. */
-  text = '';
-  /** Where the head's empty line begins in `text`; the head's bytes end 2 past it. */
+  /** Where the head's empty line begins in the text find() gave; the head's bytes end 2 past it. */
   end = 0;
   /** The bytes the next head's end is looked for in as text. */
   #window = FIRST_WINDOW;
 
   /**
-   * Whether the head at data[pos..] ends in `data`; then `text` and `end` say where. Its end is
-   * looked for in the text of its first bytes (as many as the last head's and a margin), which
-   * a head that short is then read from as it is: Buffer#indexOf is a call into node's C++
-   * (some 40 ns more than the string's own; 0.26 µs a request in a worker under perf, issue
-   * 61), and a slice of the text would be a string read through its parent's (as much again in
-   * the parser's reads of it). A longer head's end is looked for in the bytes after them.
+   * The text that begins with the head at data[pos..] when the head ends in `data` (the head is
+   * text[0, end), up to the CRLF of its last line), else undefined. Its end is looked for in the
+   * text of its first bytes (as many as the last head's and a margin), which a head that short
+   * is then read from as it is: Buffer#indexOf is a call into node's C++ (some 40 ns more than
+   * the string's own; 0.26 µs a request in a worker under perf, issue 61), and a slice of the
+   * text would be a string read through its parent's (as much again in the parser's reads of
+   * it). A longer head's end is looked for in the bytes after them.
    */
-  find(data: Buffer, pos: number): boolean {
+  find(data: Buffer, pos: number): string | undefined {
     const to = Math.min(data.length, pos + this.#window);
     const window = latin1(data, pos, to);
     const end = window.indexOf('\r\n\r\n');
     if (end !== -1) return this.#found(window, end + 2);
-    if (to === data.length) return false;
+    if (to === data.length) return undefined;
     const i = data.indexOf(CRLFCRLF, to - 3);
-    return i !== -1 && this.#found(latin1(data, pos, i + 2), i + 2 - pos);
+    return i === -1 ? undefined : this.#found(latin1(data, pos, i + 2), i + 2 - pos);
   }
 
-  #found(text: string, end: number): true {
-    this.text = text;
+  #found(text: string, end: number): string {
     this.end = end;
     this.#window = Math.min(MAX_WINDOW, Math.max(FIRST_WINDOW, end + WINDOW_MARGIN));
-    return true;
+    return text;
   }
 }
 

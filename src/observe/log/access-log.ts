@@ -15,7 +15,7 @@ import {
   writeInto,
 } from './line-members.ts';
 import type { Logger } from './logger.ts';
-import { LINE_SINK } from './logger.ts';
+import { viewOf } from './logger.ts';
 import { grpcStatusRead, type RequestRecord } from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
@@ -217,8 +217,9 @@ export function logRequest(
       : failure.kind.shape === 'internal'
         ? 'error'
         : 'warn';
-  if (!logger.isLevelEnabled(level)) return;
-  const sink = logger[LINE_SINK];
+  const view = viewOf(logger);
+  if (!view[level]) return;
+  const sink = view.sink;
   let line: LineBatch;
   if (sink.openLine === undefined) {
     line = OWN_LINE;

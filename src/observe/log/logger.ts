@@ -46,3 +46,46 @@ export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewa
   );
   return Object.assign(logger, { [LINE_SINK]: sink });
 }
+
+/**
+ * What the access line reads of its logger every request: its sink and which levels it writes.
+ * A pino logger and its prototypes are dictionary-mode objects, so each read of them in
+ * optimized code is a call into V8's LoadIC (isLevelEnabled alone makes five, and the sink's
+ * symbol a sixth: issue 61). Read once a logger, and again when its level changes.
+ */
+export class LoggerView {
+  readonly sink: LineSink;
+  info = false;
+  warn = false;
+  error = false;
+
+  constructor(logger: Logger) {
+    this.sink = logger[LINE_SINK];
+    this.#read(logger);
+    // (A child logger's listeners may be its parent's: a view read again for nothing is still right.)
+    logger.on('level-change', () => this.#read(logger));
+  }
+
+  #read(logger: Logger): void {
+    this.info = logger.isLevelEnabled('info');
+    this.warn = logger.isLevelEnabled('warn');
+    this.error = logger.isLevelEnabled('error');
+  }
+}
+
+const views = new WeakMap<Logger, LoggerView>();
+let lastLogger: Logger | undefined;
+let lastView: LoggerView | undefined;
+
+/** `logger`'s view, the last one's without a lookup (a worker logs through one logger). */
+export function viewOf(logger: Logger): LoggerView {
+  if (logger === lastLogger) return lastView as LoggerView;
+  let view = views.get(logger);
+  if (view === undefined) {
+    view = new LoggerView(logger);
+    views.set(logger, view);
+  }
+  lastLogger = logger;
+  lastView = view;
+  return view;
+}

@@ -1,3 +1,6 @@
+// Not the global `performance`, an accessor node defines lazily: every read of it in optimized
+// code was a call into V8's global load IC (LoadGlobalIC, 0.24 % of the contract floor's samples).
+import { performance } from 'node:perf_hooks';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';

@@ -4,13 +4,16 @@
  * colon (RFC 9112 §5.1: a server refuses it, a proxy removes it from a response). A head that
  * comes whole in one read is read up to its end in the text of the read's first bytes, as many
  * as the parser's last head had and a margin (section-bytes.ts's WholeHead): whatever its length
- * against that window, and whatever follows it, it is read the same.
+ * against that window, and whatever follows it, it is read the same. A section equal to the last
+ * one a kind of parser read is read as that one was (field-section-memo.ts): the same fields, in a
+ * list of the reader's own, and never for a section that differs from it in any byte.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AnswerParser } from '../../../src/core/http1/answer-parser.ts';
 import { checkFieldLines, MAX_FIELDS, readFieldLines } from '../../../src/core/http1/field-lines.ts';
 import type { AnswerHead } from '../../../src/core/http1/parsed-answer.ts';
+import { RequestParser } from '../../../src/core/http1/request-parser.ts';
 
 const read = (text: string, wsBeforeColon: boolean) => {
   const fields = readFieldLines(text, 0, wsBeforeColon);
@@ -104,4 +107,61 @@ test('what is not HTTP is named by the head’s bytes, not by what follows its e
   }
   assert.match(failures[0], /does not start with "HTTP\/"/);
   assert.equal(failures[1], failures[0]);
+});
+
+/** A string of its own, as a head read off a socket is (not the literal). */
+const fresh = (text: string) => Buffer.from(text, 'latin1').toString('latin1');
+
+test('a section read again gives its fields again, in a list of its own', () => {
+  const section = 'Host: a\r\nContent-Length: 5\r\n';
+  const first = readFieldLines(fresh(section), 0, true) as string[];
+  first[3] = 'changed by its reader';
+  const second = readFieldLines(fresh(section), 0, true) as string[];
+  assert.deepEqual(second, ['Host', 'a', 'Content-Length', '5']);
+  assert.notEqual(second, first);
+  second.length = 0;
+  assert.deepEqual(readFieldLines(fresh(section), 0, true), ['Host', 'a', 'Content-Length', '5']);
+});
+
+test('a section of the same length that differs in one byte is read, and refused, as itself', () => {
+  const valid = 'X-A: bc\r\nX-B: d\r\n';
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(readFieldLines(fresh(valid), 0, false), ['X-A', 'bc', 'X-B', 'd']);
+  const bad = readFieldLines(fresh('X-A: \rc\r\nX-B: d\r\n'), 0, false);
+  assert.equal(Array.isArray(bad) ? 'read' : bad.fault, 'bare-cr');
+  assert.deepEqual(readFieldLines(fresh('X-A: bC\r\nX-B: d\r\n'), 0, false), ['X-A', 'bC', 'X-B', 'd']);
+});
+
+test('sections that take turns (clients interleaved) are each read as themselves, whatever the memo waits', () => {
+  const sections: [string, string[]][] = [
+    ['Host: a\r\n', ['Host', 'a']],
+    ['Host: b\r\n', ['Host', 'b']],
+    ['Host: a\r\nAccept: */*\r\n', ['Host', 'a', 'Accept', '*/*']],
+  ];
+  // Turns of 1 to 5 heads of one section: the memo misses, waits and hits.
+  for (let turn = 0; turn < 120; turn++) {
+    const [text, fields] = sections[turn % sections.length];
+    for (let k = 0; k <= turn % 5; k++) {
+      const head = fresh(`GET / HTTP/1.1\r\n${text}\r\n`);
+      assert.deepEqual(readFieldLines(head, 16, false, 16 + text.length), fields);
+    }
+  }
+});
+
+test('on a connection: a request like the one before is read as it was, one that differs in a byte is refused', () => {
+  const heads: string[] = [];
+  let refusal = '';
+  const handler = {
+    onHead: (head: { headers: string[] }) => heads.push(head.headers.join('|')),
+    onBody() {},
+    onComplete() {},
+  };
+  const parser = new RequestParser(handler, { headerSize: 8192, uriLength: 8192 });
+  for (const text of ['Host: a\r\nX-A: 1\r\n', 'Host: a\r\nX-A: 1\r\n', 'Host: a\r\nX-A:\x011\r\n']) {
+    const error = parser.execute(Buffer.from(`GET / HTTP/1.1\r\n${text}\r\n`, 'latin1'));
+    if (error !== undefined) refusal = `${error.status} ${error.code}`;
+    else parser.next();
+  }
+  assert.deepEqual(heads, ['Host|a|X-A|1', 'Host|a|X-A|1']);
+  assert.equal(refusal, '400 HPE_INVALID_HEADER_TOKEN');
 });

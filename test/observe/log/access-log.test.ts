@@ -97,6 +97,17 @@ test('the line respects the logger level', async () => {
   assert.equal(lines.length, 0);
 });
 
+test('the line follows the logger level as it is changed (a reload), not as it was at the first line', async () => {
+  const { logger, lines } = capture('info');
+  logRequest(logger, record());
+  logger.level = 'warn';
+  logRequest(logger, record());
+  logger.level = 'info';
+  logRequest(logger, record());
+  await settle();
+  assert.equal(lines.length, 2);
+});
+
 test('the lines are byte for byte those captured before the access log wrote its own', (t) => {
   const captured: string[] = JSON.parse(
     readFileSync(new URL('fixtures/access-lines.json', import.meta.url), 'utf8'),
