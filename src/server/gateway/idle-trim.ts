@@ -11,7 +11,7 @@ const IDLE = 0.01;
  * weakly (the maps of the requests' objects among it), so a full collection in a lull, this one
  * or any other, deoptimizes that code ("embedded weak objects cleared", --trace-deopt), and the
  * next burst compiles some 400 functions again on the worker's own thread (worker-flags.ts). At
- * 200 connections on one core, its first second took 64–140 µs of CPU a request against 30–35
+ * 200 connections on one core, its first second took 64–140 µs of CPU a request against 29–36
  * after the same lull untrimmed, and two or three more seconds passed before it was warm
  * (docs/data-path.md); bench/lull.ts put the first 10 s after a trim at a p99 of 28–33 ms
  * against 14 warm, and after the same lull untrimmed 19–23 against 18–21. Traffic that comes in
