@@ -3,9 +3,11 @@
  * [--ref DIR]`. Candor (one worker on CPU 0, bench/candor.ts's config) under `wrk -t1`
  * (`--connections`, 200) for two windows of `--seconds` (10) once warm, then, `--lulls` times
  * (3), idle for `--lull` seconds (16, as long as Candor waits between its repetitions in
- * bench/run.ts) and two windows more. For each window: requests a second, p50, p99, and the
- * worker's RSS when it began. With `--ref DIR`, the same for the checkout at DIR (a `git
- * worktree` of an earlier commit with its own node_modules) in the same run, before this one.
+ * bench/run.ts) and two windows more. For each window: requests a second, p50, p99, the CPU time
+ * Candor's processes took a request (utime + stime from /proc: a figure the machine's other load
+ * moves far less than it moves p99), and the worker's RSS when it began. With `--ref DIR`, the
+ * same for the checkout at DIR (a `git worktree` of an earlier commit with its own node_modules)
+ * in the same run, before this one.
  * A p99 that doubles in the first window after each lull is a cold start the lull caused
  * (src/server/gateway/idle-trim.ts). Prints a table; writes nothing.
  */
@@ -14,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { candorConfig } from './candor.ts';
 import { wholeNumbers } from './flags.ts';
+import { treeCpuSeconds } from './noise.ts';
 import { startOrigin } from './origin.ts';
 import { openDir, REPO_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
@@ -44,6 +47,8 @@ interface Window {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU µs (user + system, the primary's and the worker's) a request. */
+  readonly cpuUs: number;
   readonly rssMiB: number;
 }
 
@@ -67,8 +72,10 @@ async function measure(
   const windows: Window[] = [];
   const window = async (when: string) => {
     const rssMiB = statusKiB(worker(), 'VmRSS') / 1024;
+    const cpu = treeCpuSeconds(proc.pid);
     const run = await runWrk({ cpu: LOAD_CPU, port, scenario, script, seconds: options.seconds });
-    windows.push({ checkout, when, rps: run.rps, p50Ms: run.p50Ms, p99Ms: run.p99Ms, rssMiB });
+    const cpuUs = ((treeCpuSeconds(proc.pid) - cpu) * 1e6) / Math.max(1, run.requests);
+    windows.push({ checkout, when, rps: run.rps, p50Ms: run.p50Ms, p99Ms: run.p99Ms, cpuUs, rssMiB });
   };
   try {
     await runWrk({ cpu: LOAD_CPU, port, scenario, script, seconds: 5 }); // warm-up, not counted
@@ -97,11 +104,11 @@ try {
   process.stdout.write(
     `candor serve --workers 1 (bench/candor.ts's config) on CPU ${PROXY_CPU}; wrk -t1 -c${options.connections}, ${options.seconds} s windows, lulls of ${options.lull} s${
       ref === undefined ? '' : `; ref: ${ref}`
-    }\n\n| checkout | window | req/s | p50 ms | p99 ms | worker RSS MiB at its start |\n|---|---|--:|--:|--:|--:|\n`,
+    }\n\n| checkout | window | req/s | p50 ms | p99 ms | CPU µs a request | worker RSS MiB at its start |\n|---|---|--:|--:|--:|--:|--:|\n`,
   );
   for (const w of windows)
     process.stdout.write(
-      `| ${w.checkout} | ${w.when} | ${Math.round(w.rps)} | ${w.p50Ms.toFixed(1)} | ${w.p99Ms.toFixed(1)} | ${w.rssMiB.toFixed(1)} |\n`,
+      `| ${w.checkout} | ${w.when} | ${Math.round(w.rps)} | ${w.p50Ms.toFixed(1)} | ${w.p99Ms.toFixed(1)} | ${w.cpuUs.toFixed(1)} | ${w.rssMiB.toFixed(1)} |\n`,
     );
 } finally {
   await origin?.stop();

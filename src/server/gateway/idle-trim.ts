@@ -6,9 +6,14 @@ const BUSY = 0.05;
 const IDLE = 0.01;
 /**
  * Idle windows in a row after a load before the trim: five minutes. The trim costs the next
- * burst a cold start: the young generation grows back from its floor, and while it does, what
- * the requests in flight hold is promoted and collected with the old generation. Measured at 200
- * connections on one core (bench/lull.ts), the first 10 s after a trim had a p99 of 28–33 ms
+ * burst a cold start, and not for its young generation (back at its cap in two seconds, its
+ * collections 84 ms of them): once the load is gone nothing holds what the optimized code embeds
+ * weakly (the maps of the requests' objects among it), so a full collection in a lull, this one
+ * or any other, deoptimizes that code ("embedded weak objects cleared", --trace-deopt), and the
+ * next burst compiles some 400 functions again on the worker's own thread (worker-flags.ts). At
+ * 200 connections on one core, its first second took 64–140 µs of CPU a request against 29–36
+ * after the same lull untrimmed, and two or three more seconds passed before it was warm
+ * (docs/data-path.md); bench/lull.ts put the first 10 s after a trim at a p99 of 28–33 ms
  * against 14 warm, and after the same lull untrimmed 19–23 against 18–21. Traffic that comes in
  * bursts a minute or two apart (a cron, a batch, a retrying client, a benchmark's alternated
  * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is
@@ -22,7 +27,10 @@ const QUIET_WINDOWS = 60;
  * pressure), V8 compacts the old generation and shrinks the young one to its floor. Under load
  * a worker's young generation grows to its cap (two 16 MB semi-spaces, worker-flags.ts) and V8
  * keeps it resident once the load is gone: up to 32 MB of a worker's RSS, and the old generation's
- * emptied pages with it. A pause of tens of milliseconds, taken only while nothing runs.
+ * emptied pages with it. Only such a collection gives the pages back: after a few quiet
+ * seconds an ordinary one (minor or major) shrinks the young generation too, but V8 keeps the
+ * pages in a pool of its own, resident. A pause of tens of milliseconds, taken only while nothing
+ * runs.
  *
  * The cluster primary is started with `--expose-gc` (bin/candor.js, PRIMARY_V8_FLAGS): its
  * `gc` is taken off the global here, and neither node:v8 nor node:vm nor a second context is
