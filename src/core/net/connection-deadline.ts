@@ -11,7 +11,12 @@ export class ConnectionDeadline {
   /** The callback of the deadline in force, undefined when none is; its length. */
   #armed: (() => void) | undefined;
   #ms = 0;
-  readonly #clock = new MovingDeadline(() => this.#armed?.());
+  readonly #clock: MovingDeadline;
+
+  /** `firstTimerWithin`: how soon its first timer fires at the latest (moving-deadline.ts). */
+  constructor(firstTimerWithin?: number) {
+    this.#clock = new MovingDeadline(() => this.#armed?.(), firstTimerWithin);
+  }
 
   /** `onTimeout` runs after `ms` (unless another deadline is armed or this one disarmed first); 0 or less: none. */
   arm(ms: number, onTimeout: () => void): void {

@@ -18,10 +18,18 @@ export class MovingDeadline {
   /** When the timer set fires, at the latest (performance.now()); Infinity: none set. */
   #firesAt = Number.POSITIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
+  /** How far ahead the first timer set may fire at most (the constructor's firstTimerWithin); Infinity after it. */
+  #firstWithin: number;
 
-  /** `onDue` runs when a deadline set passes (unless it was set again later, or cleared). */
-  constructor(onDue: () => void) {
+  /**
+   * `onDue` runs when a deadline set passes (unless it was set again later, or cleared).
+   * `firstTimerWithin` (ms): the first timer set fires that soon at the latest, whatever the
+   * deadline (when it fires before the deadline, it is set again for what is left, as always):
+   * a deadline moved sooner within that time then finds a timer firing by its time and sets none.
+   */
+  constructor(onDue: () => void, firstTimerWithin = Number.POSITIVE_INFINITY) {
     this.#onDue = onDue;
+    this.#firstWithin = firstTimerWithin;
   }
 
   /** Due `ms` after `now` (performance.now(), when the caller has just read it), whatever was set before. */
@@ -52,7 +60,9 @@ export class MovingDeadline {
     this.#timer = undefined;
   }
 
-  #set(now: number, ms: number): void {
+  #set(now: number, deadlineMs: number): void {
+    const ms = Math.min(deadlineMs, this.#firstWithin);
+    this.#firstWithin = Number.POSITIVE_INFINITY;
     this.#firesAt = now + ms;
     // Unreferenced: an open socket already holds the process.
     this.#timer = setTimeout(this.#fire, ms).unref();

@@ -51,3 +51,29 @@ test('a deadline armed again with another duration runs for the new one', async 
   assert.deepEqual(fired, ['once']);
   deadline.release();
 });
+
+test('with a first timer within a bound, a sooner deadline armed within it makes no timer, and each deadline passes at its time', async () => {
+  const fired: string[] = [];
+  const head = () => fired.push('head');
+  const linger = () => fired.push('linger');
+  // A connection's life: a long head wait, then (its answer sent) a shorter lingering close.
+  const closing = new ConnectionDeadline(40);
+  const made = timersMadeBy(() => {
+    closing.arm(60_000, head);
+    closing.arm(60, linger);
+  });
+  assert.equal(made, 1);
+  const lingerArmedAt = performance.now();
+  while (fired.length === 0) await sleep(5);
+  assert.deepEqual(fired, ['linger']);
+  assert.ok(performance.now() >= lingerArmedAt + 60, 'the linger deadline passed before its time');
+  // One that outlives the first timer: it fires early, is set again, and the head deadline passes at its time.
+  const living = new ConnectionDeadline(20);
+  const headArmedAt = performance.now();
+  living.arm(80, head);
+  while (fired.length === 1) await sleep(5);
+  assert.deepEqual(fired, ['linger', 'head']);
+  assert.ok(performance.now() >= headArmedAt + 80, 'the head deadline passed before its time');
+  closing.release();
+  living.release();
+});

@@ -20,6 +20,7 @@ import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { type AnswerSink, CONNECTION_CLOSED, type DownstreamHead } from '../../../core/net/downstream.ts';
 import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
+import type { OpenSlot } from '../open-list.ts';
 import { h2Head, headPastClient, trailersPastClient } from './h2-answer-fields.ts';
 import type { H2AnswerOwner } from './h2-answer-owner.ts';
 import { protocolBreach } from './h2-request.ts';
@@ -38,14 +39,13 @@ import {
   sendTrailersOn,
   WAIT_FOR_TRAILERS,
 } from './h2-stream-writes.ts';
-import type { OpenSlot } from './open-answers.ts';
 
 const { constants } = http2;
 
 type CloseCallback = (finished: boolean) => void;
 
 export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
-  /** Its slot among the server's responses not yet over (open-answers.ts; -1: not among them). */
+  /** Its slot among the server's responses not yet over (open-list.ts; -1: not among them). */
   openSlot = -1;
   readonly #stream: ServerHttp2Stream;
   readonly #owner: H2AnswerOwner<H2Answer>;

@@ -15,12 +15,12 @@ import { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
+import type { OpenList } from '../open-list.ts';
 import type { H2Answer } from './h2-answer.ts';
 import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
 import { nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
-import type { OpenAnswers } from './open-answers.ts';
 import { WindowCount } from './window-count.ts';
 
 const { constants } = http2;
@@ -75,7 +75,7 @@ export class H2Guard {
    */
   readonly #idle: NodeJS.Timeout;
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
-  readonly #open: OpenAnswers<H2Answer> | undefined;
+  readonly #open: OpenList<H2Answer> | undefined;
 
   /** The connection's own socket (the session's `socket` may not be destroyed): see #onIdle. */
   readonly #socket: Socket | undefined;
@@ -88,7 +88,7 @@ export class H2Guard {
     limits: H2Limits,
     logger: H2Logger,
     prefaceTimeout: number,
-    open?: OpenAnswers<H2Answer>,
+    open?: OpenList<H2Answer>,
     socket?: Socket,
   ) {
     this.#open = open;

@@ -11,13 +11,13 @@ import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
+import { OpenList } from '../open-list.ts';
 import { H2Answer } from './h2-answer.ts';
 import { H2Body } from './h2-body.ts';
 import type { H2Logger } from './h2-bound.ts';
 import { H2Guard } from './h2-guard.ts';
 import { type H2Limits, nodeH2Options } from './h2-limits.ts';
 import { type H2DownstreamHead, h2Refusal, h2RequestHead, protocolBreach } from './h2-request.ts';
-import { OpenAnswers } from './open-answers.ts';
 
 export interface H2Handlers {
   /** A stream's head is in: the exchange is the handler's until its response finishes or aborts. */
@@ -87,7 +87,7 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   const sessions = new Set<ServerHttp2Session>();
   const server = http2.createServer(nodeH2Options(limits));
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  const open = new OpenAnswers<H2Answer>();
+  const open = new OpenList<H2Answer>();
   /** The refusal of the connection being accepted: node:http2 makes its session synchronously. */
   let accepting: Failure | undefined;
   /** The socket being accepted, for its guard: the session's own `socket` may not be destroyed. */
@@ -142,7 +142,7 @@ interface StreamContext {
   readonly limits: H2Limits;
   readonly handlers: H2Handlers;
   /** Responses not yet over, for the drain deadline to mark before it cuts them. */
-  readonly open: OpenAnswers<H2Answer>;
+  readonly open: OpenList<H2Answer>;
 }
 
 /** What every stream of one connection is served with: made once a connection, its state kept on it (not in a map by session). */

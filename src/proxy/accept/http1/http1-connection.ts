@@ -20,12 +20,15 @@
 import type { Socket } from 'node:net';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
+import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
 import { closeWhenIdle, cutAnswer, cutAtDrainDeadline, type DrainedConnection } from './http1-closing.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
 
-export class Http1Connection extends Http1RequestReading implements DrainedConnection {
+export class Http1Connection extends Http1RequestReading implements DrainedConnection, OpenSlot {
+  /** Its slot among its server's open connections (open-list.ts; -1: not among them). */
+  openSlot = -1;
   /** close() ran: our FIN is out, the lingering close's deadline runs. */
   #closing = false;
   /** The answer ended before the request's body: what the client still sends of it is dropped (answerLeaving). */

@@ -9,6 +9,7 @@ import { createServer, type Server, type ServerOpts, type Socket } from 'node:ne
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
+import { OpenList } from '../open-list.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
 import { Http1Connection } from './http1-connection.ts';
@@ -24,7 +25,7 @@ export const SOCKET_OPTIONS: Readonly<ServerOpts> = { allowHalfOpen: true, noDel
 export interface Http1Server {
   readonly server: Server;
   /** Connections open now (idle, busy, closing). */
-  readonly connections: ReadonlySet<Http1Connection>;
+  readonly connections: OpenList<Http1Connection>;
   /** Serves a connection as HTTP/1.1 (after its TLS handshake): what `take` calls for one it gives this server. */
   accept(socket: Socket): void;
   /**
@@ -60,7 +61,7 @@ export function createHttp1Server(
   alpn?: PreTlsStage,
   priorKnowledge?: PriorKnowledge,
 ): Http1Server {
-  const connections = new Set<Http1Connection>();
+  const connections = new OpenList<Http1Connection>();
   // Told by the connection itself when its socket closes: no listener and no closure per connection.
   const forget = (connection: Http1Connection) => connections.delete(connection);
   /** A drain began: a connection that comes out of its TLS handshake or PROXY header now is served once. */
@@ -109,18 +110,19 @@ export function createHttp1Server(
     acceptPlain,
     closeAfterAnswers() {
       draining = true;
-      for (const connection of connections) connection.closeAfterAnswer();
+      for (const connection of connections.values()) connection.closeAfterAnswer();
     },
     closeWhenIdle() {
       draining = true;
       server.close();
-      for (const connection of connections) connection.closeWhenIdle();
+      // A copy: a connection may leave the list as it is told.
+      for (const connection of [...connections.values()]) connection.closeWhenIdle();
       for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
     destroyAll() {
       // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
       const count = counted ? tcp.size : connections.size + tcp.size;
-      for (const connection of connections) connection.cut();
+      for (const connection of [...connections.values()]) connection.cut();
       // Destroying the TCP socket ends the TLS one over it too.
       for (const socket of tcp) socket.destroy();
       return count;

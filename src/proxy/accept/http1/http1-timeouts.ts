@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
+import { LINGER_MS } from '../../../core/net/linger.ts';
 import type { ConnectionState, Http1Settings } from './http1-connection-setup.ts';
 
 /** What the waits see of their connection, and tell it. */
@@ -35,7 +36,12 @@ export class Http1Timeouts extends ConnectionDeadline {
   #onAnswerTaken: (() => void) | undefined;
 
   constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
-    super();
+    // The first timer (the first head's wait) fires within LINGER_MS at the latest: a connection
+    // that closes before (a new connection per request, nearly all of them) arms its lingering
+    // close's LINGER_MS under it and sets no second timer. That was a Timeout made and one
+    // cleared per connection (setIn 0.4 µs a request under perf, wrk with Connection: close); a
+    // connection that lives longer pays one early fire, set again for what is left.
+    super(LINGER_MS);
     this.#connection = connection;
     this.#socket = socket;
     this.#settings = settings;
