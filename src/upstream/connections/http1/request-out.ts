@@ -116,6 +116,11 @@ export class RequestOut {
     }
   }
 
+  /** What turn-end.ts calls on a held write that threw: the connection closes, and its exchange fails for it. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
   /**
    * The client's body, for `handler`'s exchange. (A method of its own: its closures, in write(),
    * would make every request allocate the context they share, a body or none.)
