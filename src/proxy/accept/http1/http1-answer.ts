@@ -26,7 +26,8 @@ import {
   SAID_LENGTH,
   withoutLength,
 } from './http1-answer-fields.ts';
-import type { AnswerOwner } from './http1-connection-setup.ts';
+import { Http1AnswerListeners } from './http1-answer-listeners.ts';
+import type { AnswerFacts, AnswerOwner } from './http1-connection-setup.ts';
 import { Http1SendWatch, type WatchedAnswer } from './http1-send-watch.ts';
 import type { TurnWrites } from './turn-writes.ts';
 
@@ -34,7 +35,10 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
 const EMPTY = Buffer.alloc(0);
 
-export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswer {
+export class Http1Answer
+  extends Http1AnswerListeners
+  implements DownstreamExchange, AnswerSink, WatchedAnswer
+{
   readonly head: DownstreamHead;
   readonly body: Readable | undefined;
   readonly #socket: Socket;
@@ -48,7 +52,6 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   #close: boolean;
   #expectContinue: boolean;
   #headSent = false;
-  #finished = false;
   #over = false;
   #chunked = false;
   /** No length and not chunked (an HTTP/1.0 client's): the close ends the body. */
@@ -56,16 +59,9 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain = false;
-  /** The send deadline the client ran out of (the response was cut for it). */
-  #cutBySend: SendLimit | undefined;
-  /** Who hears of the close (the session, the upstream's in-flight count…): two in fields (most have no more), more in a list. */
-  #onClose1: ((finished: boolean) => void) | undefined;
-  #onClose2: ((finished: boolean) => void) | undefined;
-  #onCloseMore: ((finished: boolean) => void)[] | undefined;
   /** `limits.send_timeout` (0: none); its watch is made at the first write left waiting. */
   readonly #sendTimeout: number;
   #sendWatch: Http1SendWatch | undefined;
-  #sendTimeoutCallbacks: ((limit: SendLimit) => void)[] | undefined;
   /** The request's bytes read, as they were when the response closed (the connection counts the next request's then). */
   #bytesRead: number | undefined;
 
@@ -75,17 +71,9 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     owner: AnswerOwner,
     head: DownstreamHead,
     body: Readable | undefined,
-    facts: {
-      headRequest: boolean;
-      versionMinor: number;
-      close: boolean;
-      expectContinue: boolean;
-      /** Said in `Keep-Alive: timeout=N` on a response that keeps the connection (0: not said). */
-      keepAliveSeconds?: number;
-      /** `limits.send_timeout`: the longest the client may take no byte of what waits for it (absent: none). */
-      sendTimeout?: number;
-    },
+    facts: AnswerFacts,
   ) {
+    super();
     this.head = head;
     this.body = body;
     this.#bodyComplete = body === undefined;
@@ -133,10 +121,6 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     return CONNECTION_CLOSED;
   }
 
-  get cutBySend(): SendLimit | undefined {
-    return this.#cutBySend;
-  }
-
   get pendingBytes(): number {
     return this.#socket.writableLength + this.#writes.length;
   }
@@ -152,10 +136,6 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
 
   get headSent(): boolean {
     return this.#headSent;
-  }
-
-  get finished(): boolean {
-    return this.#finished;
   }
 
   /** The connection will close after this response (a drain, a refused request behind it). */
@@ -302,14 +282,8 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
 
   /** The send watch's: the client took nothing for the deadline; whoever listens hears why, then the response is cut. */
   sendTimedOut(limit: SendLimit): void {
-    this.#cutBySend = limit;
-    for (const callback of this.#sendTimeoutCallbacks ?? []) callback(limit);
+    this.tellSendTimeout(limit);
     this.abort();
-  }
-
-  onSendTimeout(callback: (limit: SendLimit) => void): void {
-    if (this.#sendTimeoutCallbacks === undefined) this.#sendTimeoutCallbacks = [callback];
-    else this.#sendTimeoutCallbacks.push(callback);
   }
 
   onDrain(callback: () => void): void {
@@ -338,9 +312,9 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
   #leaving = false;
 
   #taken(): void {
-    if (this.#closedOnce) return;
+    if (this.closedOnce) return;
     this.#leaving = false;
-    this.#finished = true;
+    this.markFinished();
     this.#owner.answerFinished(this.#close);
     this.#closed(true);
   }
@@ -360,16 +334,6 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     this.#owner.answerAborted(this.#closeDelimited);
     this.#closed(false);
   }
-
-  onClose(callback: (finished: boolean) => void): void {
-    if (this.#closedOnce) return callback(this.#finished);
-    if (this.#onClose1 === undefined) this.#onClose1 = callback;
-    else if (this.#onClose2 === undefined) this.#onClose2 = callback;
-    else if (this.#onCloseMore === undefined) this.#onCloseMore = [callback];
-    else this.#onCloseMore.push(callback);
-  }
-
-  #closedOnce = false;
 
   switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
@@ -392,19 +356,10 @@ export class Http1Answer implements DownstreamExchange, AnswerSink, WatchedAnswe
     this.#closed(false);
   }
 
+  /** Runs once: #over guards every way here. */
   #closed(finished: boolean): void {
-    this.#closedOnce = true;
     this.#bytesRead ??= this.#owner.requestBytes;
     this.#sendWatch?.stop();
-    // Each called once, in the order they came (this runs once: #over guards every way here).
-    const first = this.#onClose1;
-    const second = this.#onClose2;
-    const more = this.#onCloseMore;
-    this.#onClose1 = undefined;
-    this.#onClose2 = undefined;
-    this.#onCloseMore = undefined;
-    first?.(finished);
-    second?.(finished);
-    if (more !== undefined) for (let i = 0; i < more.length; i++) more[i](finished);
+    this.tellClosed(finished);
   }
 }

@@ -54,6 +54,18 @@ export interface Http1Handlers<Connection> {
   plainOnTls?(tcp: Socket, done: () => void): void;
 }
 
+/** What an answer (http1-answer.ts) is told of its request and its connection when it is made. */
+export interface AnswerFacts {
+  headRequest: boolean;
+  versionMinor: number;
+  close: boolean;
+  expectContinue: boolean;
+  /** Said in `Keep-Alive: timeout=N` on a response that keeps the connection (0: not said). */
+  keepAliveSeconds?: number;
+  /** `limits.send_timeout`: the longest the client may take no byte of what waits for it (absent: none). */
+  sendTimeout?: number;
+}
+
 /** What the sink reports to its connection. */
 export interface AnswerOwner {
   /** The final head is going out. */

@@ -105,6 +105,10 @@ export class UpstreamConnection
     return this.handler;
   }
 
+  get requestUnsent(): boolean {
+    return this.out.unsent;
+  }
+
   get answerFraming(): Framing | undefined {
     return this.head?.framing;
   }

@@ -4,12 +4,17 @@
  * the upstream for all of them: turn-end.ts) and with as much of a streaming body as has arrived
  * by then; the client's body streams with backpressure both ways, framed in chunks when its
  * length is unknown, until it ends, breaks, or the exchange stops it.
+ *
+ * A request whose body is in hand (or none) is held here until the turn's end and handed to the
+ * socket as one write, not corked: corked, its writes went at the uncork through the Writable's
+ * buffer, `clearBuffer` and `_writev` to the native `Writev`, which allocates a store for the
+ * head's string and copies it there (the answers' side does the same: turn-writes.ts).
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
-import { corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
+import { atTurnEnd, corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type { ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
@@ -23,6 +28,12 @@ export interface RequestingConnection {
   abort(failure: Failure): void;
 }
 
+/**
+ * The most a held request joins into one Buffer (its head and body): under it `allocUnsafe`
+ * slices node's shared pool (`Buffer.poolSize >>> 1`). A larger one goes as two writes, corked.
+ */
+const JOINED_MAX = 4095;
+
 export class RequestOut {
   readonly #connection: RequestingConnection;
   readonly #socket: Socket;
@@ -31,12 +42,24 @@ export class RequestOut {
   readonly #authority: string;
   /** The client's body going out, while it streams. */
   #pump: BodyPump | undefined;
+  /** The request's head, held for the turn's end (#sendHeld): set, not a byte of it is the socket's yet. */
+  #heldHead: string | undefined = undefined;
+  /** Its body in hand, held with it (undefined: none, or empty). */
+  #heldBody: Buffer | undefined = undefined;
 
   constructor(connection: RequestingConnection, socket: Socket, clocks: ConnectionClocks, authority: string) {
     this.#connection = connection;
     this.#socket = socket;
     this.#clocks = clocks;
     this.#authority = authority;
+  }
+
+  /**
+   * The request written in this turn is still held for its end (a request whose body streams:
+   * the socket is still corked for it): not a byte of it has reached the socket.
+   */
+  get unsent(): boolean {
+    return this.#heldHead !== undefined || this.#socket.writableCorked > 0;
   }
 
   /** The client's body is still going out. */
@@ -58,14 +81,44 @@ export class RequestOut {
       handler.onBodyChunk(body.bytes);
       if (connection.current !== handler) return;
     }
-    corkUntilTurnEnd(socket);
-    socket.write(head, 'latin1');
-    if (body.kind === 'none') return handler.onRequestSent();
-    if (body.kind === 'buffer') {
-      if (body.bytes.length > 0) socket.write(body.bytes);
-      return handler.onRequestSent();
+    // A request still held from before (its response came early, whole, in this turn): it leaves first.
+    if (this.#heldHead !== undefined) RequestOut.#sendHeld(this);
+    if (body.kind === 'stream') {
+      corkUntilTurnEnd(socket);
+      socket.write(head, 'latin1');
+      return this.#stream(body.source, body.lengthAnnounced, handler);
     }
-    this.#stream(body.source, body.lengthAnnounced, handler);
+    this.#heldHead = head;
+    this.#heldBody = body.kind === 'buffer' && body.bytes.length > 0 ? body.bytes : undefined;
+    atTurnEnd(RequestOut.#sendHeld, this);
+    handler.onRequestSent();
+  }
+
+  /** The turn's end: the held request goes to the socket, in one write (dropped if the socket is gone). */
+  static #sendHeld(out: RequestOut): void {
+    const head = out.#heldHead;
+    if (head === undefined) return; // sent already (write())
+    const body = out.#heldBody;
+    out.#heldHead = undefined;
+    out.#heldBody = undefined;
+    const socket = out.#socket;
+    if (socket.destroyed) return;
+    if (body === undefined) socket.write(head, 'latin1');
+    else if (head.length + body.length <= JOINED_MAX) {
+      const one = Buffer.allocUnsafe(head.length + body.length);
+      one.set(body, one.write(head, 0, 'latin1'));
+      socket.write(one);
+    } else {
+      socket.cork();
+      socket.write(head, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    }
+  }
+
+  /** What turn-end.ts calls on a held write that threw: the connection closes, and its exchange fails for it. */
+  destroy(): void {
+    this.#socket.destroy();
   }
 
   /**

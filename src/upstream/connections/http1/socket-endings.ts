@@ -18,6 +18,8 @@ export interface EndingConnection {
   readonly stage: ExchangeStage;
   /** The framing of the response head, once it is in (a body cut short is named by it). */
   readonly answerFraming: Framing | undefined;
+  /** Not a byte of the current request has reached the socket yet (request-out.ts's `unsent`). */
+  readonly requestUnsent: boolean;
   abort(failure: Failure): void;
   destroy(): void;
   /** The connection leaves its pool, for good. */
@@ -93,13 +95,13 @@ export class SocketEndings {
   };
 
   /**
-   * None of the current request has left for the upstream: the socket is still corked for the
+   * None of the current request has left for the upstream: it is still held (or corked) for the
    * end of the turn in which dispatch() wrote it, so not a byte of it reached the kernel. (A
    * count of bytes written would not do: a write the kernel took in part counts as not written
    * until all of it is taken.)
    */
   #requestUnsent(): boolean {
-    return this.#socket.writableCorked > 0;
+    return this.#connection.requestUnsent;
   }
 
   readonly #onError = (err: NodeJS.ErrnoException): void => {
