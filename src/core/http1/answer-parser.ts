@@ -15,7 +15,7 @@ import { PartialSectionCheck } from './answer-partial-head.ts';
 import type { PartialLineFault } from './answer-partial-line.ts';
 import { switchRefusal } from './answer-rules.ts';
 import { ChunkedDecoder } from './chunked-decoder.ts';
-import { readFieldLines } from './field-lines.ts';
+import { ANSWERS_READ, readFieldLines } from './field-lines.ts';
 import type { AnswerParserHandler, FinishResult, Framing } from './parsed-answer.ts';
 import { SplitSection, WholeHead } from './section-bytes.ts';
 import { StatusLine } from './status-line.ts';
@@ -291,7 +291,7 @@ export class AnswerParser {
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
     const fields = this.framingFields;
-    fields.read(headers);
+    fields.read(headers, ANSWERS_READ);
     const refused = fields.frame(headers, bodyless, this.line.minor);
     if (refused !== undefined) return this.refuse(refused);
     const { framing, contentLength } = fields;

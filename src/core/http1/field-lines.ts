@@ -8,6 +8,7 @@
  * name its first fault. The reader names faults; each parser words them as its failures go
  * (llhttp's codes for a client, the failure taxonomy for an upstream).
  */
+import type { AnswerFieldsSaid } from './answer-framing-fields.ts';
 import { FieldSectionMemo } from './field-section-memo.ts';
 import { INVALID_VALUE, isOws, LF, latin1, TOKEN } from './syntax.ts';
 
@@ -117,9 +118,12 @@ export function readFieldLines(
   return out;
 }
 
-/** The last section read of each kind, by its rule: requests' (no whitespace before a colon), answers'. */
+/**
+ * The last section read of each kind, by its rule: requests' (no whitespace before a colon),
+ * answers' (with what their framing fields say, which AnswerFramingFields reads once a section).
+ */
 const REQUESTS_READ = new FieldSectionMemo();
-const ANSWERS_READ = new FieldSectionMemo();
+export const ANSWERS_READ = new FieldSectionMemo<AnswerFieldsSaid>();
 
 /**
  * The bounds of the lines readFieldLines reads (a line's start, its name's end, its value's

@@ -105,8 +105,8 @@ const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 
 /**
- * Two string members in a row whose values repeat from line to line — a connection's client and
- * method, a route's protocol and name, its upstream and target — kept as the bytes last written
+ * One or two string members in a row whose values repeat from line to line — a connection's
+ * client and method, its host, a route's protocol and name, its upstream and target — kept as the bytes last written
  * for them, with the values they were written for: a line with the same values copies them in
  * one go (two members were 8 pieces, their values a character at a time), a line with others
  * writes them and keeps those. One pair of values is kept, not a table of them: interleaved
@@ -115,26 +115,26 @@ const DIGIT_0 = 0x30;
  */
 export class RepeatedMembers {
   readonly #first: Uint8Array;
-  readonly #second: Uint8Array;
+  readonly #second: Uint8Array | undefined;
   #a: string | undefined;
   #b: string | undefined;
   /** The members' bytes for #a and #b; undefined until a line wrote them. */
   #bytes: Uint8Array | undefined;
 
-  constructor(first: string, second: string) {
+  constructor(first: string, second?: string) {
     this.#first = memberName(first);
-    this.#second = memberName(second);
+    this.#second = second === undefined ? undefined : memberName(second);
   }
 
-  /** Writes the two members for these values. */
-  put(a: string | undefined, b: string | undefined): void {
+  /** Writes the members for these values (`b` none when there is no second member). */
+  put(a: string | undefined, b?: string): void {
     if (this.#bytes !== undefined && a === this.#a && b === this.#b) {
       line.putBytes(this.#bytes);
       return;
     }
     const start = line.length;
     if (a !== undefined) putText(this.#first, a);
-    if (b !== undefined) putText(this.#second, b);
+    if (b !== undefined && this.#second !== undefined) putText(this.#second, b);
     this.#a = a;
     this.#b = b;
     this.#bytes = line.copyFrom(start);

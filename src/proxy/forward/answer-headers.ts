@@ -47,8 +47,12 @@ export function buildDownstreamHead(
     if (fate === PASSED) passed++;
     else if (fate === PROXY_STATUS) statusSaid = true;
     else if (fate === DROPPED && nameIs(name, 'connection')) {
+      // The usual option alone names no field: no list for it (nginx's every answer says
+      // `Connection: keep-alive`; a list pushed from empty took room for 17).
+      const value = raw[i + 1];
+      if (nameIs(value, 'keep-alive') || nameIs(value, 'close')) continue;
       connection ??= [];
-      connection.push(raw[i + 1]);
+      connection.push(value);
     }
   }
   const nominated = connection === undefined ? undefined : connectionNominated(connection);

@@ -165,3 +165,30 @@ test('on a connection: a request like the one before is read as it was, one that
   assert.deepEqual(heads, ['Host|a|X-A|1', 'Host|a|X-A|1']);
   assert.equal(refusal, '400 HPE_INVALID_HEADER_TOKEN');
 });
+
+test('answers that take turns (upstreams interleaved) each frame as their own fields say, whatever the memo kept', () => {
+  const sections: [string, string][] = [
+    ['Content-Length: 2\r\n', 'length 2 keep'],
+    ['Transfer-Encoding: chunked\r\nConnection: close\r\n', 'chunked -1 close'],
+    ['Content-Length: 02\r\nKeep-Alive: max=1\r\n', 'length 2 close'],
+    ['Content-Length: 2\r\nContent-Length: 3\r\n', 'refused'],
+  ];
+  const seen: string[] = [];
+  const handler = {
+    onHead: (head: AnswerHead) =>
+      seen.push(`${head.framing} ${head.contentLength} ${head.keepAlive ? 'keep' : 'close'}`),
+    onBody: () => {},
+    onComplete: () => {},
+  };
+  // Turns of 1 to 5 answers of one section, each on a parser of its own (one connection each):
+  // the memo misses, waits and hits.
+  for (let turn = 0; turn < 120; turn++) {
+    const [text, said] = sections[turn % sections.length];
+    for (let k = 0; k <= turn % 5; k++) {
+      const parser = new AnswerParser(handler, 16384);
+      parser.expect(false);
+      const error = parser.execute(Buffer.from(`HTTP/1.1 200 OK\r\n${text}\r\n`, 'latin1'));
+      assert.equal(error === undefined ? seen.pop() : 'refused', said, `turn ${turn}`);
+    }
+  }
+});

@@ -41,6 +41,23 @@ test('fields a Connection names go, Via among them (dropped, not said again)', (
   assert.equal(head.length, 6);
 });
 
+test('a Connection of one option beside one that names a field: that field goes, whatever the order', () => {
+  for (const options of [
+    ['Keep-Alive', 'x-debug'],
+    ['x-debug', 'CLOSE'],
+  ]) {
+    const raw = ['Connection', options[0], 'X-Debug', '1', 'Connection', options[1], 'y', '2'];
+    assert.deepEqual(buildDownstreamHead(raw, 'id', 'v', undefined, false), [
+      'y',
+      '2',
+      'via',
+      'v',
+      'x-request-id',
+      'id',
+    ]);
+  }
+});
+
 test("Proxy-Status: the upstream's list with this gateway's member after it, or its own alone", () => {
   const raw = ['Proxy-Status', 'up; error=x', 'a', '1'];
   assert.deepEqual(buildDownstreamHead(raw, 'id', 'v', 'edge; received-status=503', false), [
