@@ -289,7 +289,7 @@ function listensOn(port: number): boolean {
  * socket tables have a line for every socket of the host's network namespace: 15,000 lines
  * (2.2 MB) on a machine busy with connections, which read whole and split allocated some
  * 22 MB at the primary's start, grew its young generation to its cap and its peak RSS to
- * 76–84 MiB, and left 1–2 MiB more resident once idle (docs/benchmarks-memory.md).
+ * 76–89 MiB, and left 1–4 MiB more resident once idle (docs/benchmarks-memory.md).
  */
 function someLine(path: string, test: (line: string) => boolean): boolean {
   const { closeSync, openSync, readSync } = process.getBuiltinModule('node:fs');
