@@ -13,22 +13,10 @@ import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-wind
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ToWorker } from '../gateway/ipc-protocol.ts';
 import { reloadChanges } from '../gateway/reload-plan.ts';
-import {
-  type ChangeProblem,
-  type RuntimeChange,
-  RuntimeChanges,
-  timelineChange,
-} from '../gateway/runtime-changes.ts';
+import type { ChangeProblem, RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
 import type { PurgeAnswer } from './cluster-purge.ts';
-import { readForReload } from './reload-read.ts';
-import {
-  type Caller,
-  type NotTheRunningFile,
-  type ReloadReport,
-  readReloadAnswers,
-  type WhileDraining,
-} from './reload-report.ts';
+import type { Caller, NotTheRunningFile, ReloadReport, WhileDraining } from './reload-report.ts';
 import type { MergedStatus } from './status-merge.ts';
 import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
 
@@ -39,6 +27,14 @@ import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
  */
 const queries = () => import('./cluster-queries.ts');
 const purges = () => import('./cluster-purge.ts');
+/**
+ * What a reload runs (the file's read, the workers' answers read) and what checks and keeps the
+ * admin API's runtime changes (every default of the config with them, defaults.ts), loaded
+ * with the first reload or change: some 45 KB of source a primary never reloaded or changed
+ * does without (test/server/cli/lean-processes.test.ts).
+ */
+const reloading = () => Promise.all([import('./reload-read.ts'), import('./reload-report.ts')]);
+const runtimeChanges = () => import('../gateway/runtime-changes.ts');
 
 /**
  * The path `path` leads to, symlinks followed; undefined if it leads nowhere. node:fs's
@@ -71,7 +67,8 @@ export class ClusterControl {
   readonly #workers = new WorkerRequests();
   #version = 1;
   #lastReload: ReloadReport | undefined;
-  readonly #changes = new RuntimeChanges();
+  /** The runtime changes in force: none until the first (runtimeChanges). */
+  #changes: RuntimeChanges | undefined;
   /** Reloads and changes run one at a time, in the order asked. */
   #queue: Promise<unknown> = Promise.resolve();
   /** The reload last in the queue, not begun yet: a reload asked meanwhile is merged into it. */
@@ -142,7 +139,7 @@ export class ClusterControl {
   }
 
   get changes(): readonly RuntimeChange[] {
-    return this.#changes.list();
+    return this.#changes?.list() ?? [];
   }
 
   /** A new worker's first message: what every other worker runs now. */
@@ -150,7 +147,7 @@ export class ClusterControl {
     const start: ToWorker = {
       candor: 'start',
       config: this.#config,
-      changes: this.#changes.list(),
+      changes: this.changes,
       ...this.startWith(worker),
     };
     worker.send(start);
@@ -216,6 +213,7 @@ export class ClusterControl {
   async #reload(caller: Caller): Promise<ReloadReport | WhileDraining> {
     const at = new Date().toISOString();
     const base = { at, via: caller.via, who: caller.who, file: this.file };
+    const [{ readForReload }, { readReloadAnswers }] = await reloading();
     const read = await readForReload(this.#path, this.#config, this.#drainBegan.signal);
     if ('stopped' in read) return this.#whileDraining(caller, true);
     if ('problems' in read) return this.#refused(base, caller, read.problems, { confirmed: [], failed: [] });
@@ -253,7 +251,7 @@ export class ClusterControl {
           : { revision: caller.pushed.revision, author: caller.pushed.author }),
         ...reloadChanges(previous, next),
       });
-      for (const what of this.#changes.prune(this.withDiscovered(next)))
+      for (const what of this.#changes?.prune(this.withDiscovered(next)) ?? [])
         this.#logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');
     }
     const report: ReloadReport = {
@@ -307,8 +305,10 @@ export class ClusterControl {
     caller: Caller,
   ): Promise<{ problem: ChangeProblem } | { confirmed: number[]; failed: { id: number; reason: string }[] }> {
     return this.#serial(async () => {
+      const { RuntimeChanges, timelineChange } = await runtimeChanges();
       const problem = RuntimeChanges.check(change, this.withDiscovered(this.#config));
       if (problem) return { problem };
+      this.#changes ??= new RuntimeChanges();
       this.#changes.record(change);
       this.onChanged(this.#changes);
       this.timeline.record({ kind: 'admin', who: caller.who, change: timelineChange(change) });

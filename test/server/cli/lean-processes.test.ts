@@ -88,15 +88,29 @@ const UNUSED_IN_PRIMARY = [
   /\/src\/observe\/metrics\/activity\.ts$/,
   // The admin API's token: read when the config has an admin section (primary-admin.ts).
   /\/src\/core\/config\/(admin-checks|secrets)\.ts$/,
+  // What checks and keeps the admin API's runtime changes, and every default of the config
+  // with it: loaded with the first change (cluster-control.ts).
+  /\/src\/server\/gateway\/runtime-changes\.ts$/,
+  /\/src\/core\/config\/defaults\.ts$/,
+];
+/**
+ * Not in a primary never reloaded: what reads the file for a reload and the workers' answers
+ * to it, loaded with the first reload (cluster-control.ts).
+ */
+const UNTIL_A_RELOAD = [
+  /\/src\/server\/cluster\/(reload-read|reload-report)\.ts$/,
+  /\/src\/core\/config\/env-templates\.ts$/,
 ];
 
 /**
- * The modules each process of `candor serve --workers 1` loaded, by the time it served: one
- * route to `upstream`, with the upstream's own lines (`upstreamLines`, e.g. a health check).
+ * The modules each process of `candor serve --workers 1` loaded, by the time it served and (with
+ * `reload`) reloaded: one route to `upstream`, with the upstream's own lines (`upstreamLines`,
+ * e.g. a health check).
  */
 async function importsOf(
   upstream: string,
   upstreamLines = '',
+  reload = true,
 ): Promise<{ primary: string[]; worker: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
   const config = join(dir, 'candor.yaml');
@@ -133,12 +147,14 @@ ${upstreamLines}log:
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
     });
-    // A reload, and the primary's line on it: what reloading and writing a line load is counted.
-    child.kill('SIGHUP');
-    const log = join(dir, 'candor.log');
-    for (let i = 0; i < 400 && !readFileSync(log, 'utf8').includes('"config reloaded"'); i++)
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    assert.match(readFileSync(log, 'utf8'), /"config reloaded"/);
+    if (reload) {
+      // A reload, and the primary's line on it: what reloading and writing a line load is counted.
+      child.kill('SIGHUP');
+      const log = join(dir, 'candor.log');
+      for (let i = 0; i < 400 && !readFileSync(log, 'utf8').includes('"config reloaded"'); i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.match(readFileSync(log, 'utf8'), /"config reloaded"/);
+    }
     const code = await new Promise<number | null>((resolve) => {
       child.once('exit', (c) => resolve(c));
       child.kill('SIGTERM');
@@ -192,6 +208,17 @@ test('a primary whose config has no health checks, DNS discovery, rate limit, ca
   try {
     const { primary } = await importsOf(upstream.url);
     assert.deepEqual(loaded(primary, NOT_IN_PRIMARY), [], 'loaded by the primary');
+    assert.deepEqual(loaded(primary, UNUSED_IN_PRIMARY), [], 'loaded by the primary, unused');
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('a primary never reloaded loads nothing of a reload until the first', async () => {
+  const upstream = await startEcho();
+  try {
+    const { primary } = await importsOf(upstream.url, '', false);
+    assert.deepEqual(loaded(primary, UNTIL_A_RELOAD), [], 'loaded by the primary before a reload');
     assert.deepEqual(loaded(primary, UNUSED_IN_PRIMARY), [], 'loaded by the primary, unused');
   } finally {
     await upstream.close();
