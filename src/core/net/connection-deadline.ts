@@ -1,4 +1,4 @@
-import { MovingDeadline } from './moving-deadline.ts';
+import { MovingDeadline, type TimerLane } from './moving-deadline.ts';
 
 /**
  * A connection's one deadline at a time (waiting for a head, a body, the next request, a
@@ -13,9 +13,9 @@ export class ConnectionDeadline {
   #ms = 0;
   readonly #clock: MovingDeadline;
 
-  /** `firstTimerWithin`: how soon its first timer fires at the latest (moving-deadline.ts). */
-  constructor(firstTimerWithin?: number) {
-    this.#clock = new MovingDeadline(() => this.#armed?.(), firstTimerWithin);
+  /** `firstTimers`: the lane its first timer waits in (moving-deadline.ts). */
+  constructor(firstTimers?: TimerLane) {
+    this.#clock = new MovingDeadline(() => this.#armed?.(), firstTimers);
   }
 
   /** `onTimeout` runs after `ms` (unless another deadline is armed or this one disarmed first); 0 or less: none. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionDeadline } from '../../../src/core/net/connection-deadline.ts';
+import { TimerLane } from '../../../src/core/net/moving-deadline.ts';
 import { timersMadeBy } from '../../helpers/timers-made.ts';
 
 test('a connection that alternates between its deadlines makes one timer per deadline, not one per arm', () => {
@@ -57,7 +58,7 @@ test('with a first timer within a bound, a sooner deadline armed within it makes
   const head = () => fired.push('head');
   const linger = () => fired.push('linger');
   // A connection's life: a long head wait, then (its answer sent) a shorter lingering close.
-  const closing = new ConnectionDeadline(40);
+  const closing = new ConnectionDeadline(new TimerLane(40));
   const made = timersMadeBy(() => {
     closing.arm(60_000, head);
     closing.arm(60, linger);
@@ -68,7 +69,7 @@ test('with a first timer within a bound, a sooner deadline armed within it makes
   assert.deepEqual(fired, ['linger']);
   assert.ok(performance.now() >= lingerArmedAt + 60, 'the linger deadline passed before its time');
   // One that outlives the first timer: it fires early, is set again, and the head deadline passes at its time.
-  const living = new ConnectionDeadline(20);
+  const living = new ConnectionDeadline(new TimerLane(20));
   const headArmedAt = performance.now();
   living.arm(80, head);
   while (fired.length === 1) await sleep(5);

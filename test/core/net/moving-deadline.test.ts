@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MovingDeadline } from '../../../src/core/net/moving-deadline.ts';
+import { MovingDeadline, TimerLane } from '../../../src/core/net/moving-deadline.ts';
 import { timersMadeBy } from '../../helpers/timers-made.ts';
 
 test('a deadline moved later a thousand times makes one timer', () => {
@@ -64,4 +64,78 @@ test('passed(now) says a deadline is over before its timer fires, and not once i
   deadline.setIn(100, now);
   deadline.stop();
   assert.equal(deadline.passed(now + 1e9), false);
+});
+
+test('first timers in a lane: one timer for all of them; each deadline passes at its time, never before; one let go never fires', async () => {
+  const lane = new TimerLane(30);
+  const passed: string[] = [];
+  const passedAt = new Map<string, number>();
+  const deadlineOf = (name: string) =>
+    new MovingDeadline(() => {
+      passed.push(name);
+      passedAt.set(name, performance.now());
+    }, lane);
+  const hold = setInterval(() => {}, 1000);
+  const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map(deadlineOf);
+  const now = performance.now();
+  const made = timersMadeBy(() => {
+    // a: the lane's length; b: longer (fires early from the lane, then a timer for what is left).
+    a?.setIn(30, now);
+    b?.setIn(70, now);
+    // c: moved sooner within the lane's length, the place kept; d: its place taken back.
+    c?.setIn(60_000, now);
+    c?.setIn(40, now);
+    d?.setIn(30, now);
+    d?.stop();
+  });
+  assert.equal(made, 1);
+  // e: shorter than the lane's length: a timer of its own, not a place.
+  assert.equal(
+    timersMadeBy(() => e?.setIn(5, now)),
+    1,
+  );
+  while (passed.length < 4) await sleep(5);
+  await sleep(40);
+  assert.deepEqual(passed, ['e', 'a', 'c', 'b']);
+  for (const [name, ms] of [
+    ['e', 5],
+    ['a', 30],
+    ['c', 40],
+    ['b', 70],
+  ] as const)
+    assert.ok((passedAt.get(name) ?? 0) >= now + ms, `${name} passed before its time`);
+  clearInterval(hold);
+  for (const deadline of [a, b, c, d, e]) deadline?.stop();
+});
+
+test('a lane fires what is due and keeps the rest for later, each at its time, never before', async () => {
+  const lane = new TimerLane(20);
+  const passedAt: number[] = [];
+  const passed: number[] = [];
+  const hold = setInterval(() => {}, 1000);
+  const deadlines = [0, 1, 2].map(
+    (i) =>
+      new MovingDeadline(() => {
+        passed.push(i);
+        passedAt[i] = performance.now();
+      }, lane),
+  );
+  const setAt: number[] = [];
+  const set = (i: number) => {
+    setAt[i] = performance.now();
+    deadlines[i]?.setIn(20, setAt[i]);
+  };
+  set(0);
+  await sleep(8);
+  set(1);
+  // The oldest let go (before the lane's timer, an earlier timer's continuation runs first): the
+  // lane's timer, set for it, finds the next not yet due and waits for it.
+  deadlines[0]?.stop();
+  await sleep(8);
+  set(2);
+  while (passed.length < 2) await sleep(5);
+  assert.deepEqual(passed, [1, 2]);
+  for (const i of [1, 2])
+    assert.ok((passedAt[i] ?? 0) >= (setAt[i] ?? 0) + 20, `${i} passed before its time`);
+  clearInterval(hold);
 });

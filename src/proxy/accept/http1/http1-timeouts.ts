@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { ConnectionDeadline } from '../../../core/net/connection-deadline.ts';
 import { LINGER_MS } from '../../../core/net/linger.ts';
+import { TimerLane } from '../../../core/net/moving-deadline.ts';
 import type { ConnectionState, Http1Settings } from './http1-connection-setup.ts';
 
 /** What the waits see of their connection, and tell it. */
@@ -20,6 +21,15 @@ export interface TimedConnection {
   /** Closes the connection after what was written (a lingering close). */
   close(): void;
 }
+
+/**
+ * Every client connection's first timer (the first head's wait) is a place in one lane of
+ * LINGER_MS: a connection that closes before (a new connection per request, nearly all of them)
+ * arms its lingering close's LINGER_MS under it, and takes its place back at its close; no
+ * node Timeout is made for it. One that lives longer pays one early fire, then a timer of its
+ * own for what is left.
+ */
+const FIRST_TIMERS = new TimerLane(LINGER_MS);
 
 export class Http1Timeouts extends ConnectionDeadline {
   readonly #connection: TimedConnection;
@@ -36,12 +46,7 @@ export class Http1Timeouts extends ConnectionDeadline {
   #onAnswerTaken: (() => void) | undefined;
 
   constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
-    // The first timer (the first head's wait) fires within LINGER_MS at the latest: a connection
-    // that closes before (a new connection per request, nearly all of them) arms its lingering
-    // close's LINGER_MS under it and sets no second timer. That was a Timeout made and one
-    // cleared per connection (setIn 0.4 µs a request under perf, wrk with Connection: close); a
-    // connection that lives longer pays one early fire, set again for what is left.
-    super(LINGER_MS);
+    super(FIRST_TIMERS);
     this.#connection = connection;
     this.#socket = socket;
     this.#settings = settings;
