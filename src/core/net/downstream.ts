@@ -12,6 +12,9 @@ import type { ClientCertificate } from './client-certificate.ts';
 import { lowerFieldName } from './field-names.ts';
 import type { SendLimit } from './send-deadline.ts';
 
+/** Told once when an exchange is over: `finished`, whether its answer went whole. */
+export type CloseListener = (finished: boolean) => void;
+
 /**
  * The protocol a request came over, as the log line and `candor explain` name it. HTTP/2
  * carries HTTP/1.1's semantics, so an HTTP/2 head says 1.1 in its version fields; this field
@@ -147,7 +150,7 @@ export interface AnswerSink {
    */
   abort(): void;
   /** Called once when the exchange is over, finished whole or not (at once when it already is). */
-  onClose(callback: (finished: boolean) => void): void;
+  onClose(callback: CloseListener): void;
   /**
    * The client took no byte of what waits for it within the send deadline, which the sink owns
    * (send-deadline.ts): called with the limit it broke, before the sink cuts the response.

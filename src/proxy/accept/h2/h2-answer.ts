@@ -17,7 +17,12 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
-import { type AnswerSink, CONNECTION_CLOSED, type DownstreamHead } from '../../../core/net/downstream.ts';
+import {
+  type AnswerSink,
+  type CloseListener,
+  CONNECTION_CLOSED,
+  type DownstreamHead,
+} from '../../../core/net/downstream.ts';
 import type { SendLimit } from '../../../core/net/send-deadline.ts';
 import { atTurnEnd } from '../../../core/net/turn-end.ts';
 import type { OpenSlot } from '../open-list.ts';
@@ -41,8 +46,6 @@ import {
 } from './h2-stream-writes.ts';
 
 const { constants } = http2;
-
-type CloseCallback = (finished: boolean) => void;
 
 export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   /** Its slot among the server's responses not yet over (open-list.ts; -1: not among them). */
@@ -93,7 +96,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   /** How the stream ended, once it has. */
   #closedWith: boolean | undefined;
   /** What waits for the close: the usual one (its session's) as it is, a list from a second (64 bytes a stream in flight). */
-  #closeCallbacks: CloseCallback | CloseCallback[] | undefined;
+  #closeCallbacks: CloseListener | CloseListener[] | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
@@ -323,7 +326,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   }
 
   /** After the stream closed, the callback is called at once with how it ended. */
-  onClose(callback: CloseCallback): void {
+  onClose(callback: CloseListener): void {
     if (this.#closedWith !== undefined) return callback(this.#closedWith);
     const waiting = this.#closeCallbacks;
     if (waiting === undefined) this.#closeCallbacks = callback;

@@ -4,9 +4,8 @@
  * passing. A base class, not an object the answer holds: an answer is made per request, and a
  * satellite would be one object more each time.
  */
+import type { CloseListener } from '../../../core/net/downstream.ts';
 import type { SendLimit } from '../../../core/net/send-deadline.ts';
-
-type CloseListener = (finished: boolean) => void;
 
 export abstract class Http1AnswerListeners {
   /** Two in fields (most answers have no more), more in a list. */

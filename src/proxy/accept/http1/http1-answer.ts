@@ -27,7 +27,7 @@ import {
   withoutLength,
 } from './http1-answer-fields.ts';
 import { Http1AnswerListeners } from './http1-answer-listeners.ts';
-import type { AnswerFacts, AnswerOwner } from './http1-connection-setup.ts';
+import type { AnswerOwner, Http1AnswerFacts } from './http1-connection-setup.ts';
 import { Http1SendWatch, type WatchedAnswer } from './http1-send-watch.ts';
 import type { TurnWrites } from './turn-writes.ts';
 
@@ -71,7 +71,7 @@ export class Http1Answer
     owner: AnswerOwner,
     head: DownstreamHead,
     body: Readable | undefined,
-    facts: AnswerFacts,
+    facts: Http1AnswerFacts,
   ) {
     super();
     this.head = head;

@@ -55,7 +55,7 @@ export interface Http1Handlers<Connection> {
 }
 
 /** What an answer (http1-answer.ts) is told of its request and its connection when it is made. */
-export interface AnswerFacts {
+export interface Http1AnswerFacts {
   headRequest: boolean;
   versionMinor: number;
   close: boolean;

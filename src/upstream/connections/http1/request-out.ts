@@ -5,7 +5,7 @@
  * by then; the client's body streams with backpressure both ways, framed in chunks when its
  * length is unknown, until it ends, breaks, or the exchange stops it.
  *
- * A request whose body is in hand (or none) is held here until the turn's end and handed to the
+ * A request whose body is in hand (or none) is kept back until the turn's end and handed to the
  * socket as one write, not corked: corked, its writes went at the uncork through the Writable's
  * buffer, `clearBuffer` and `_writev` to the native `Writev`, which allocates a store for the
  * head's string and copies it there (the answers' side does the same: turn-writes.ts).
@@ -29,7 +29,7 @@ export interface RequestingConnection {
 }
 
 /**
- * The most a held request joins into one Buffer (its head and body): under it `allocUnsafe`
+ * The most a pending request joins into one Buffer (its head and body): under it `allocUnsafe`
  * slices node's shared pool (`Buffer.poolSize >>> 1`). A larger one goes as two writes, corked.
  */
 const JOINED_MAX = 4095;
@@ -42,10 +42,10 @@ export class RequestOut {
   readonly #authority: string;
   /** The client's body going out, while it streams. */
   #pump: BodyPump | undefined;
-  /** The request's head, held for the turn's end (#sendHeld): set, not a byte of it is the socket's yet. */
-  #heldHead: string | undefined = undefined;
-  /** Its body in hand, held with it (undefined: none, or empty). */
-  #heldBody: Buffer | undefined = undefined;
+  /** The request's head, kept for the turn's end (#sendPending): set, not a byte of it is the socket's yet. */
+  #pendingHead: string | undefined = undefined;
+  /** Its body in hand, kept with it (undefined: none, or empty). */
+  #pendingBody: Buffer | undefined = undefined;
 
   constructor(connection: RequestingConnection, socket: Socket, clocks: ConnectionClocks, authority: string) {
     this.#connection = connection;
@@ -55,11 +55,11 @@ export class RequestOut {
   }
 
   /**
-   * The request written in this turn is still held for its end (a request whose body streams:
+   * The request written in this turn is still pending (a request whose body streams:
    * the socket is still corked for it): not a byte of it has reached the socket.
    */
   get unsent(): boolean {
-    return this.#heldHead !== undefined || this.#socket.writableCorked > 0;
+    return this.#pendingHead !== undefined || this.#socket.writableCorked > 0;
   }
 
   /** The client's body is still going out. */
@@ -81,26 +81,26 @@ export class RequestOut {
       handler.onBodyChunk(body.bytes);
       if (connection.current !== handler) return;
     }
-    // A request still held from before (its response came early, whole, in this turn): it leaves first.
-    if (this.#heldHead !== undefined) RequestOut.#sendHeld(this);
+    // A request still pending from before (its response came early, whole, in this turn): it leaves first.
+    if (this.#pendingHead !== undefined) RequestOut.#sendPending(this);
     if (body.kind === 'stream') {
       corkUntilTurnEnd(socket);
       socket.write(head, 'latin1');
       return this.#stream(body.source, body.lengthAnnounced, handler);
     }
-    this.#heldHead = head;
-    this.#heldBody = body.kind === 'buffer' && body.bytes.length > 0 ? body.bytes : undefined;
-    atTurnEnd(RequestOut.#sendHeld, this);
+    this.#pendingHead = head;
+    this.#pendingBody = body.kind === 'buffer' && body.bytes.length > 0 ? body.bytes : undefined;
+    atTurnEnd(RequestOut.#sendPending, this);
     handler.onRequestSent();
   }
 
-  /** The turn's end: the held request goes to the socket, in one write (dropped if the socket is gone). */
-  static #sendHeld(out: RequestOut): void {
-    const head = out.#heldHead;
+  /** The turn's end: the pending request goes to the socket, in one write (dropped if the socket is gone). */
+  static #sendPending(out: RequestOut): void {
+    const head = out.#pendingHead;
     if (head === undefined) return; // sent already (write())
-    const body = out.#heldBody;
-    out.#heldHead = undefined;
-    out.#heldBody = undefined;
+    const body = out.#pendingBody;
+    out.#pendingHead = undefined;
+    out.#pendingBody = undefined;
     const socket = out.#socket;
     if (socket.destroyed) return;
     if (body === undefined) socket.write(head, 'latin1');
@@ -116,7 +116,7 @@ export class RequestOut {
     }
   }
 
-  /** What turn-end.ts calls on a held write that threw: the connection closes, and its exchange fails for it. */
+  /** What turn-end.ts calls on a pending write that threw: the connection closes, and its exchange fails for it. */
   destroy(): void {
     this.#socket.destroy();
   }

@@ -95,7 +95,7 @@ export class SocketEndings {
   };
 
   /**
-   * None of the current request has left for the upstream: it is still held (or corked) for the
+   * None of the current request has left for the upstream: it is still pending (or corked) for the
    * end of the turn in which dispatch() wrote it, so not a byte of it reached the kernel. (A
    * count of bytes written would not do: a write the kernel took in part counts as not written
    * until all of it is taken.)
