@@ -197,6 +197,23 @@ test('candor serve with two workers: the primary orders the wildcard once, every
   const serve = await startServe(file, 2, { admin: true });
   try {
     await serve.waitForLines('certificate issued', 1, 60_000);
+    // The primary logs the order before each worker has read the certificate from the store it
+    // tells them of: the handshakes are judged once twelve in a row find one (either worker, as
+    // SO_REUSEPORT deals them), bounded.
+    let served = 0;
+    await waitUntil(
+      'twelve handshakes in a row served',
+      async () => {
+        served = (await handshake('example.test').then(
+          () => true,
+          () => false,
+        ))
+          ? served + 1
+          : 0;
+        return served >= 12;
+      },
+      10_000,
+    );
     const serials = new Set<string>();
     for (const name of [
       'a.example.test',
