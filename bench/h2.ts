@@ -8,6 +8,10 @@
  * and the contract's floor (bench/peers/h2-contract-floor.ts: that ceiling doing also, with
  * Candor's own code, what the contract asks of every request: the most a gateway keeping it does).
  * The proxy on CPU 0, h2load and the origin on CPU 1; rounds alternated, the median reported.
+ * The ceiling and the floor run with V8's own heap sizing, which on a host of this one's memory
+ * lets the young generation's semi-spaces grow to 64 MB; a Candor worker caps them at 16 MB
+ * (src/server/cluster/worker-flags.ts says why), so it scavenges more often under this load
+ * than they do: 32 MB would halve its GC share here, at some 26 MiB more resident.
  * Prints a table; writes nothing.
  */
 import { execFileSync } from 'node:child_process';
