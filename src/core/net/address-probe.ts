@@ -1,3 +1,5 @@
+import { listeningInodes } from './socket-tables.ts';
+
 // node:fs and node:net through process.getBuiltinModule, not imports: as ES modules they
 // load fs/promises, streams, readline, BlockList and SocketAddress as well, about 1 MiB of the
 // primary's memory (test/server/cli/lean-processes.test.ts).
@@ -47,22 +49,10 @@ export async function probeAddress(host: string, port: number): Promise<AddressT
 
 /** The process holding a listening TCP socket on `port`, from /proc (Linux; another user's processes cannot be read). */
 function holderOf(port: number): string | undefined {
-  const inodes = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = fs.readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // local_address is ADDRESS:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
-      const local = fields[1]?.split(':');
-      if (local === undefined || fields[3] !== '0A') continue;
-      if (Number.parseInt(local[1], 16) === port && fields[9] !== '0') inodes.add(`socket:[${fields[9]}]`);
-    }
-  }
+  // Inode 0: a socket no process holds any more.
+  const inodes = new Set(
+    (listeningInodes(port) ?? []).filter((inode) => inode !== '0').map((inode) => `socket:[${inode}]`),
+  );
   if (inodes.size === 0) return undefined;
   let pids: string[];
   try {

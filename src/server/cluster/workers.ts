@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
+import { listeningInodes } from '../../core/net/socket-tables.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { makeWorkersStore, WORKERS_STORE_ENV } from '../../proxy/cache/workers-store.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
@@ -274,36 +275,6 @@ function shutEarlyInspector(always: boolean): void {
 
 /** Whether a socket listens on this TCP port (any address); true where /proc cannot say. */
 function listensOn(port: number): boolean {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  try {
-    return ['/proc/self/net/tcp', '/proc/self/net/tcp6'].some((table) =>
-      someLine(table, (line) => line.includes(hex) && line.split(/\s+/)[4] === '0A'),
-    );
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Whether a line of the file at `path` passes `test`, read 64 KiB at a time. The kernel's
- * socket tables have a line for every socket of the host's network namespace: 15,000 lines
- * (2.2 MB) on a machine busy with connections, which read whole and split allocated some
- * 22 MB at the primary's start, grew its young generation to its cap and its peak RSS to
- * 76–89 MiB, and left 1–4 MiB more resident once idle (docs/benchmarks-memory.md).
- */
-function someLine(path: string, test: (line: string) => boolean): boolean {
-  const { closeSync, openSync, readSync } = process.getBuiltinModule('node:fs');
-  const fd = openSync(path, 'r');
-  try {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    let rest = '';
-    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
-      const lines = (rest + chunk.toString('latin1', 0, read)).split('\n');
-      rest = lines.pop() ?? '';
-      if (lines.some(test)) return true;
-    }
-    return test(rest);
-  } finally {
-    closeSync(fd);
-  }
+  const inodes = listeningInodes(port);
+  return inodes === undefined || inodes.length > 0;
 }
