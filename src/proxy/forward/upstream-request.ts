@@ -52,7 +52,10 @@ interface Destination {
   readonly upstream: { readonly config: { readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'> } };
 }
 
-/** What the request's session adds (its attempts' owner): the route's response rules and stages for it, and a body already read whole (a route stage asked for it; a call's own). */
+/**
+ * What the request's session adds (its attempts' owner): the route's response rules and stages
+ * for it, and a body already read whole (a route stage asked for it; a call's own).
+ */
 interface SessionFacts {
   answerEdit(): AnswerEdit | undefined;
   stageRun(): StageRun | undefined;
@@ -71,7 +74,10 @@ export class UpstreamRequest {
   readonly #fields: FieldMap;
   readonly #gateway: GatewayFacts;
   readonly #to: Destination;
-  /** The route's response rules, its stages (which edit what goes upstream and meet the answer's head), a body in hand: undefined, none. */
+  /**
+   * The route's response rules, its stages (which edit what goes upstream and meet the answer's
+   * head), a body in hand: undefined, none.
+   */
   readonly #answerEdit: AnswerEdit | undefined;
   readonly #stages: StageRun | undefined;
   readonly #bodyInHand: Buffer | undefined;
