@@ -238,8 +238,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private tunnelled(status: number): void {
     this.settle(undefined, status);
-    // A tunnel lives as long as its ends want, no request's duration: the attempt ends with the
-    // switch, and the total deadline and the retry budget's in-flight base are for HTTP exchanges.
+    // A tunnel lives as long as its ends want: the attempt ends with the switch; deadline and in-flight base are for HTTP.
     this.measure.answerOver(undefined);
     this.finishTimers();
     this.inFlight = Count.giveBack(this.inFlight);
@@ -290,10 +289,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.endOrWait(failure);
   }
 
-  /**
-   * No target took the request: a route stage's answer in the failure's place at once (a page a
-   * little old now beats it after `hold.timeout`), else it waits (request-hold.ts) if it may, else answered.
-   */
+  /** No target took it: a route stage's answer at once (beats one after `hold.timeout`), else held if it may, else answered. */
   private endOrWait(failure: Failure): void {
     const instead = this.owner.stageRun()?.onFailure(failure);
     if (instead !== undefined) return this.endWith(failure, instead);

@@ -226,10 +226,7 @@ export class RequestSession implements AttemptsOwner {
     this.#release?.();
   }
 
-  /**
-   * The decide phase's answer for a failure before anything went downstream: the one place a
-   * gateway-made error response is written.
-   */
+  /** The decide phase's answer for a failure before anything went downstream: the one place a gateway error is written. */
   answer(failure: Failure, headRefused = false): void {
     const { record, answer, runtime, fields, head, exchange } = this.#req;
     this.failed(failure);
