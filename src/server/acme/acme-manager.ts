@@ -9,7 +9,7 @@ import { orderCertificate } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
 import { learnIssuers } from './ca-issuers.ts';
-import { Dns01Solver } from './dns01-solver.ts';
+import { Dns01Solver, forgetLeftovers } from './dns01-solver.ts';
 import { type AdoptionOwner, adoptShared, fleetTurn } from './fleet-turn.ts';
 import {
   type CertificateStatus,
@@ -84,7 +84,9 @@ export class AcmeManager {
     this.#owner = owner;
     this.#account = new OrderingAccount(config, store, logger, this.#stopping.signal);
     this.#dns01 =
-      config.dns01 === undefined ? undefined : new Dns01Solver(config.dns01, logger, this.#stopping.signal);
+      config.dns01 === undefined
+        ? undefined
+        : new Dns01Solver(config.dns01, logger, this.#stopping.signal, store);
     this.#renewals = new RenewalPlan({
       config,
       account: this.#account,
@@ -111,6 +113,9 @@ export class AcmeManager {
     this.#store.open();
     // No order of this gateway is under way yet: whatever challenge the store holds is stale.
     this.#store.clearChallenges();
+    // DNS-01's are in the zone, and go from there (their list is read now, before this run's own).
+    if (this.#dns01 === undefined) forgetLeftovers(this.#store, this.#logger);
+    else void this.#dns01.removeLeftovers();
     tidyStore(this.#store, this.#logger);
     // An account whose contact the CA was last told is not acme.email's: brought up to date now.
     if (this.#account.contactOutdated()) void this.#account.update();

@@ -28,6 +28,7 @@ import { servableCertificate } from './servable-certificate.ts';
  *   certificates/<name>/chain.pem, key.pem   (a wildcard's <name> is _.example.com)
  *   challenges/http-01/<token>          (the name and its key authorization, JSON)
  *   challenges/tls-alpn-01/<name>.pem   (certificate, then key)
+ *   challenges/dns-01/<id>.json         (a TXT record added to the zone and not removed yet: dns01-solver.ts)
  */
 /**
  * `acme.storage` could not be opened (ENOTDIR, EACCES, EROFS): said with the field and the folder,
@@ -69,18 +70,12 @@ export class AcmeStore {
   }
 
   #open(): void {
-    for (const dir of ['accounts', 'certificates', 'challenges/http-01', 'challenges/tls-alpn-01'])
+    for (const dir of CHALLENGE_DIRS.concat('accounts', 'certificates'))
       mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
     chmodSync(this.root, 0o700);
     const owner = this.#rootOwner();
     if (owner !== undefined)
-      for (const dir of [
-        'accounts',
-        'certificates',
-        'challenges',
-        'challenges/http-01',
-        'challenges/tls-alpn-01',
-      ])
+      for (const dir of CHALLENGE_DIRS.concat('accounts', 'certificates', 'challenges'))
         chownSync(join(this.root, dir), owner.uid, owner.gid);
   }
 
@@ -157,7 +152,8 @@ export class AcmeStore {
 
   /**
    * Takes away every challenge an order left behind when it did not end (a crash, a kill): only
-   * the tokens of orders under way are answered, never one of a validation long over.
+   * the tokens of orders under way are answered, never one of a validation long over. DNS-01's
+   * records stay listed: they are in the zone, and go once the solver has removed them there.
    */
   clearChallenges(): void {
     for (const dir of ['challenges/http-01', 'challenges/tls-alpn-01']) {
@@ -255,6 +251,22 @@ export class AcmeStore {
     this.#set(join(this.root, 'challenges/tls-alpn-01', `${safeName(name)}.pem`), pem);
   }
 
+  /**
+   * The DNS-01 records added to a zone and not removed yet, by id: listed before each is added,
+   * unlisted once removed, so a crash between the two leaves what the next start removes.
+   */
+  dnsRecords(): Map<string, string> {
+    const dir = join(this.root, 'challenges/dns-01');
+    const records = new Map<string, string>();
+    for (const name of readdirSync(dir))
+      if (name.endsWith('.json')) records.set(name.slice(0, -5), this.#read(join(dir, name)) ?? '');
+    return records;
+  }
+
+  setDnsRecord(id: string, text: string | undefined): void {
+    this.#set(join(this.root, 'challenges/dns-01', `${id}.json`), text);
+  }
+
   /** Where the account key of `directory` is kept (one per directory: accounts are the CA's). */
   accountKeyFile(directory: string): string {
     return join(this.root, 'accounts', `${directoryId(directory)}.key`);
@@ -314,6 +326,8 @@ export class AcmeStore {
     }
   }
 }
+
+const CHALLENGE_DIRS = ['challenges/http-01', 'challenges/tls-alpn-01', 'challenges/dns-01'];
 
 /**
  * An HTTP-01 challenge as it is kept (in the store, and in a fleet's Redis): the key

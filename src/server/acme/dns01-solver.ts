@@ -26,18 +26,26 @@ export interface Dns01Log {
  * `propagation_timeout`): only then is the CA asked to validate, so that it never asks a
  * secondary that has not caught up. `cleanup` removes the record, whatever became of the
  * order; a removal that fails is logged, never told as the order's failure.
+ *
+ * A record is listed in `acme.storage` before it is added and unlisted once removed
+ * (`Dns01Journal`): a gateway killed in between (during the wait for the secondaries, a crash)
+ * would leave it in the zone for good, and the next start removes what is listed
+ * (`removeLeftovers`). Each is removed by its value: another order's record of the same name (a
+ * wildcard and its apex share `_acme-challenge.NAME`) is never touched.
  */
 export class Dns01Solver {
   readonly #config: Dns01Config;
   readonly #logger: Dns01Log;
   readonly #signal: AbortSignal | undefined;
+  readonly #journal: Dns01Journal | undefined;
   /** The records added and not yet removed, by name: a failed addition leaves nothing to remove. */
   readonly #added = new Map<string, TxtChange>();
 
-  constructor(config: Dns01Config, logger: Dns01Log, signal?: AbortSignal) {
+  constructor(config: Dns01Config, logger: Dns01Log, signal?: AbortSignal, journal?: Dns01Journal) {
     this.#config = config;
     this.#logger = logger;
     this.#signal = signal;
+    this.#journal = journal;
   }
 
   async present(name: string, keyAuthorization: string): Promise<void> {
@@ -49,7 +57,16 @@ export class Dns01Solver {
       value: createHash('sha256').update(keyAuthorization).digest('base64url'),
       ...(this.#signal === undefined ? {} : { signal: this.#signal }),
     };
-    await updateTxt(change, 'add');
+    const id = recordId(change);
+    this.#journal?.setDnsRecord(
+      id,
+      JSON.stringify({ record: change.name, zone: change.zone, value: change.value }),
+    );
+    await updateTxt(change, 'add').catch((err: Error) => {
+      // Refused (an rcode, or no key to sign with): not in the zone. Else (no answer) it may be.
+      if (NOT_ADDED.has(problemOf(err).type)) this.#journal?.setDnsRecord(id, undefined);
+      throw err;
+    });
     this.#added.set(name, change);
     await this.#propagated(change);
     this.#logger.info(
@@ -64,12 +81,43 @@ export class Dns01Solver {
     this.#added.delete(name);
     // Not the order's signal: a record is removed even when the order was abandoned.
     const { signal: _abandoned, ...removal } = change;
-    await updateTxt(removal, 'delete').catch((err: Error) =>
-      this.#logger.warn(
-        { acme: name, record: change.name, err: err.message },
-        'DNS-01 record not removed: remove it by hand (it proves nothing once the order is over)',
-      ),
+    await updateTxt(removal, 'delete').then(
+      () => this.#journal?.setDnsRecord(recordId(change), undefined),
+      (err: Error) =>
+        this.#logger.warn(
+          { acme: name, record: change.name, err: err.message },
+          `DNS-01 record not removed: ${this.#journal === undefined ? 'remove it by hand' : 'the next start tries again'} (it proves nothing once the order is over)`,
+        ),
     );
+  }
+
+  /**
+   * Removes the records an earlier run listed and did not remove (a crash during an order, a
+   * removal that failed), each from the zone it was added to, through this config's primary and
+   * key. One that cannot be removed now stays listed, for the next start.
+   */
+  async removeLeftovers(): Promise<void> {
+    for (const [id, text] of this.#journal?.dnsRecords() ?? []) {
+      const left = leftRecordOf(text);
+      if (left === undefined) {
+        this.#journal?.setDnsRecord(id, undefined);
+        continue;
+      }
+      const { record, zone, value } = left;
+      try {
+        await updateTxt(
+          { server: this.#config.server, key: this.#key(), zone, name: record, value },
+          'delete',
+        );
+        this.#journal?.setDnsRecord(id, undefined);
+        this.#logger.info(left, 'DNS-01 record an earlier run left in the zone removed');
+      } catch (err) {
+        this.#logger.warn(
+          { ...left, err: problemOf(err).detail },
+          'DNS-01 record an earlier run left in the zone not removed: the next start tries again',
+        );
+      }
+    }
   }
 
   /** The TSIG key, its secret read from the environment now (serve and `candor check` made sure it was there). */
@@ -117,6 +165,45 @@ export class Dns01Solver {
       `${change.name} TXT was not seen at ${unseen.join(', ')} within ${this.#config.propagationTimeout / 1000} s of its update: the CA was not asked`,
       0,
     );
+  }
+}
+
+/** Where the records added and not yet removed are listed (`acme.storage`: AcmeStore). */
+export interface Dns01Journal {
+  dnsRecords(): Map<string, string>;
+  setDnsRecord(id: string, text: string | undefined): void;
+}
+
+/**
+ * Without `acme.dns01` (taken out of the config since) nothing can remove the records an earlier
+ * run listed: each is told, to be removed by hand, and unlisted.
+ */
+export function forgetLeftovers(journal: Dns01Journal, logger: Dns01Log): void {
+  for (const [id, text] of journal.dnsRecords()) {
+    const left = leftRecordOf(text);
+    if (left !== undefined)
+      logger.warn(
+        left,
+        'DNS-01 record an earlier run left in the zone: acme.dns01 is gone, remove it by hand',
+      );
+    journal.setDnsRecord(id, undefined);
+  }
+}
+
+/** Answers that say an update was not applied: the record is not in the zone. */
+const NOT_ADDED = new Set(['candor:dns-refused', 'candor:dns-tsig']);
+
+/** A record's id in the journal: its name and value (two orders of one name have two). */
+const recordId = (change: TxtChange): string =>
+  createHash('sha256').update(`${change.name} ${change.value}`).digest('hex').slice(0, 32);
+
+/** A journal entry read back; undefined for anything else (a file damaged, or of another version). */
+function leftRecordOf(text: string): { record: string; zone: string; value: string } | undefined {
+  try {
+    const { record, zone, value } = JSON.parse(text);
+    return [record, zone, value].every((v) => typeof v === 'string') ? { record, zone, value } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -9,13 +9,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
+import { updateTxt } from '../../../src/server/acme/dns-update.ts';
 import { type Knot, startKnot } from '../../helpers/knot.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
@@ -239,6 +240,52 @@ test('candor serve with two workers: the primary orders the wildcard once, every
     assert.equal(challengeRecords(), '');
   } finally {
     assert.equal(await serve.stop(), 0, serve.stderr());
+  }
+});
+
+test('a record a killed gateway left in the zone is removed at the next start, by its value: another record of the name stays', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const dir = join(store, '..');
+  // The wait for an unreachable secondary holds the order with its record in the zone.
+  const waiting = join(dir, 'waiting.yaml');
+  const secondary = `127.0.0.1:${await freePort()}`;
+  writeFileSync(waiting, config(store, { nameservers: `${knot.address}, ${secondary}`, propagation: '60s' }));
+  const killed = await startServe(waiting, 1);
+  let left = '';
+  try {
+    await waitUntil("the order's record in the zone", () => challengeRecords() !== '', 30_000);
+    left = challengeRecords();
+  } finally {
+    killed.child.kill('SIGKILL');
+    await killed.stop();
+  }
+  const other = { server: { host: '127.0.0.1', port: knot.port }, zone: 'example.test' };
+  const key = {
+    name: knot.keyName,
+    algorithm: 'hmac-sha256' as const,
+    secret: Buffer.from(knot.secret, 'base64'),
+  };
+  const change = { ...other, key, name: '_acme-challenge.example.test', value: 'another-order-of-this-name' };
+  await updateTxt(change, 'add');
+  try {
+    assert.equal(challengeRecords().split('\n').length, 2, "the killed order's record is still there");
+    const gw = await startGatewayFromText(config(store), process.env);
+    try {
+      assert.equal((await settled(gw)).state, 'valid');
+      const removed = gw.logs.find((l) => l.msg === 'DNS-01 record an earlier run left in the zone removed');
+      assert.deepEqual(
+        removed && { record: removed.record, zone: removed.zone, value: `"${removed.value}"` },
+        { record: '_acme-challenge.example.test', zone: 'example.test', value: left },
+      );
+      assert.equal(challengeRecords(), '"another-order-of-this-name"');
+      assert.deepEqual(readdirSync(join(store, 'challenges/dns-01')), [], 'nothing listed any more');
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await updateTxt(change, 'delete');
   }
 });
 
