@@ -14,7 +14,7 @@ import { type AskAuthService, ForwardAuth } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import type { IssuerHop } from './oidc/issuer-hop.ts';
 import type { OidcAuth } from './oidc/oidc-auth.ts';
-import type { SessionStore } from './oidc/session-store.ts';
+import type { SessionStore, SessionStoreStatus } from './oidc/session-store.ts';
 import { RouteAccess } from './route-access.ts';
 
 /** How the auth hops reach their services: the upstreams of the snapshot, and the session's attempt loop (session/auth-call.ts). */
@@ -154,7 +154,7 @@ export class Access {
         logger,
       );
       this.#issuers.set(key, issuer);
-      return new OidcAuth(config, issuer, process.env, this.#sessionStore(config, previous));
+      return new OidcAuth(config, issuer, process.env, this.#sessionStore(config, logger, previous));
     };
     const oidcHops = {
       auth: oidc,
@@ -180,7 +180,11 @@ export class Access {
   }
 
   /** The session store of an OpenID Connect route with `store.redis`: the one this or the last snapshot opened for the same Redis, or a new one. */
-  #sessionStore(config: OidcAuthConfig, previous: Access | undefined): SessionStore | undefined {
+  #sessionStore(
+    config: OidcAuthConfig,
+    logger: Logger,
+    previous: Access | undefined,
+  ): SessionStore | undefined {
     const redis = config.store?.redis;
     if (redis === undefined) return undefined;
     const key = `${redis.timeout} ${redis.prefix} ${redis.url}`;
@@ -190,7 +194,7 @@ export class Access {
       const SessionStore = oidcModules?.SessionStore;
       if (SessionStore === undefined)
         throw new Error('auth.oidc.store: the gateway built a route before loadOidc');
-      store = new SessionStore(redis);
+      store = new SessionStore(redis, logger);
     }
     this.#sessionStores.set(key, store);
     return store;
@@ -226,6 +230,11 @@ export class Access {
       ...[...this.#jwksHealth.values()].map((health) => ({ health, upstream: undefined })),
       ...[...this.#issuers.values()].map((issuer) => ({ health: issuer.health, upstream: undefined })),
     ];
+  }
+
+  /** The Redis each OpenID Connect route with `store.redis` keeps its sessions in, once each, for the status page. */
+  sessionStores(): SessionStoreStatus[] {
+    return [...this.#sessionStores.values()].map((store) => store.status());
   }
 
   /** Closes the connections of the auth URLs' own upstreams (the gateway stops). */

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type RateStoreVerdict, STORE_DENIED } from './rate-store-verdict.ts';
+import { RedisLink, type RedisLinkState } from './redis-link.ts';
 
 /**
  * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
@@ -51,7 +52,7 @@ export interface StoreCounts {
 export interface StoreStatus {
   readonly kind: 'redis';
   readonly address: string;
-  readonly state: 'connecting' | 'up' | 'down';
+  readonly state: RedisLinkState;
   readonly since: string;
   readonly on_error: 'allow' | 'deny';
 }
@@ -78,38 +79,6 @@ export function toDecision(reply: unknown, limit: RateLimitConfig): number {
 }
 
 /**
- * Decisions asked and not answered yet, at most. A Redis that stalls (a long fork, swap, a
- * network that drops packets without a reset) keeps its connection: each call gives up after
- * `timeout`, but ioredis keeps its command, to match the replies that may still come, so
- * every request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at
- * 5000 requests a second). Past the bound, on_error decides at once and nothing is sent.
- */
-const MAX_UNANSWERED = 1024;
-
-/**
- * How long a store that failed a decision must answer without another failure before it is
- * told up again: a Redis whose latency straddles `timeout` failed every other call, and each
- * success and failure flipped the state, a log line and a count at every request.
- */
-const QUIET_BEFORE_UP_MS = 1_000;
-
-/**
- * How long a connection may send nothing at all while decisions fail before it is opened
- * again. A stall (a long fork, swap) and a far end gone without a word (its host lost, a
- * failover behind the same address, a NAT that forgot the flow) look alike from here: nothing
- * comes, nothing closes. TCP gives up on the latter only after about 15 minutes of
- * retransmissions, and until then every decision was on_error's; a stall this long is worth
- * a new connection too.
- */
-const SILENT_BEFORE_RECONNECT_MS = 5_000;
-
-/** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
-export function reconnectDelay(times: number): number {
-  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-/**
  * The rate limits of every route, shared by all the gateways (and workers) on one Redis
  * (`store.redis`): one bucket per route and key, one script call per request, concurrent
  * calls written together (ioredis's auto-pipelining). While Redis is unreachable or slower
@@ -119,45 +88,16 @@ export function reconnectDelay(times: number): number {
  */
 export class RedisRates {
   readonly config: RedisStoreConfig;
-  readonly #client: Redis & WithTake;
+  readonly #link: RedisLink;
   readonly #logger: Logger;
   readonly #counts: StoreCounts;
-  readonly #address: string;
-  #state: StoreStatus['state'] = 'connecting';
-  #since = new Date().toISOString();
-  /** When a decision last failed (performance.now()). */
-  #failedAt = Number.NEGATIVE_INFINITY;
-  #closed = false;
-  /** When the connection last sent anything (performance.now()). */
-  #heardAt = Number.NEGATIVE_INFINITY;
-  /** Since when decisions have failed with nothing heard (undefined: something was). */
-  #silentSince: number | undefined;
-  readonly #heard = (): void => {
-    this.#heardAt = performance.now();
-  };
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
     this.config = config;
     this.#logger = logger;
     this.#counts = counts;
-    const url = new URL(config.url);
-    this.#address = `${url.protocol}//${url.host}`;
-    this.#client = new Redis(config.url, {
-      commandTimeout: config.timeout,
-      connectTimeout: Math.max(1_000, config.timeout),
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: reconnectDelay,
-    }) as Redis & WithTake;
-    this.#client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
-    // Each connection's stream is new: what it sends, replies or not, says it is alive.
-    this.#client.on('connect', () => this.#client.stream.on('data', this.#heard));
-    this.#client.on('ready', () => this.#set('up', ''));
-    // Without an 'error' listener ioredis prints every reconnection failure itself.
-    this.#client.on('error', (err: Error) => this.#set('down', err.message));
-    this.#client.on('close', () => this.#set('down', 'connection closed'));
+    this.#link = new RedisLink(config.url, config.timeout, (state, was, why) => this.#told(state, was, why));
+    this.#link.client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
   }
 
   /**
@@ -165,16 +105,14 @@ export class RedisRates {
    * answer (or answered something that is not a decision) and on_error is deny.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
-    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
-    const unanswered = this.#client.commandQueue.length + this.#client.autoPipelineQueueSize;
-    if (unanswered >= MAX_UNANSWERED)
-      return this.#fallback(`${unanswered} decisions sent and not answered: Redis is stalled`);
+    const stalled = this.#link.stalled();
+    if (stalled !== undefined) return this.#fallback(stalled);
     try {
       const bucket = this.#key(route, key);
-      const reply: unknown = await this.#client.candorTakeToken(bucket, limit.rate, limit.burst);
+      const client = this.#link.client as Redis & WithTake;
+      const reply: unknown = await client.candorTakeToken(bucket, limit.rate, limit.burst);
       const wait = toDecision(reply, limit);
-      if (this.#state !== 'up' && performance.now() - this.#failedAt >= QUIET_BEFORE_UP_MS)
-        this.#set('up', '');
+      this.#link.answered();
       return wait;
     } catch (err) {
       return this.#fallback((err as Error).message);
@@ -182,41 +120,23 @@ export class RedisRates {
   }
 
   #fallback(why: string): RateStoreVerdict {
-    this.#failedAt = performance.now();
-    this.#reconnectIfSilent();
-    this.#set('down', why);
+    this.#link.failed(why);
     this.#counts.storeFallback(this.config.onError);
     return this.config.onError === 'allow' ? 0 : STORE_DENIED;
-  }
-
-  /**
-   * A ready connection that has sent nothing since decisions began failing, for
-   * SILENT_BEFORE_RECONNECT_MS, is destroyed (an end would wait for a far end that may be
-   * gone): ioredis reconnects as after any close, and its unanswered commands go with it.
-   */
-  #reconnectIfSilent(): void {
-    const now = this.#failedAt;
-    if (this.#silentSince === undefined || this.#heardAt >= this.#silentSince) this.#silentSince = now;
-    else if (now - this.#silentSince >= SILENT_BEFORE_RECONNECT_MS && this.#client.status === 'ready') {
-      this.#silentSince = undefined;
-      this.#client.stream.destroy();
-    }
   }
 
   status(): StoreStatus {
     return {
       kind: 'redis',
-      address: this.#address,
-      state: this.#state,
-      since: this.#since,
+      address: this.#link.address,
+      state: this.#link.state,
+      since: this.#link.since,
       on_error: this.config.onError,
     };
   }
 
   async close(): Promise<void> {
-    // Our own goodbye is not an outage: no "unreachable" line, no count.
-    this.#closed = true;
-    this.#client.disconnect();
+    this.#link.close();
   }
 
   /** Route names are free text: their length keeps "a:b" + "c" apart from "a" + "b:c". */
@@ -224,21 +144,20 @@ export class RedisRates {
     return `${this.config.prefix}rl:${route.length}:${route}:${key}`;
   }
 
-  #set(state: 'up' | 'down', why: string): void {
-    if (this.#closed) return;
-    if (state === this.#state) return;
-    const was = this.#state;
-    this.#state = state;
-    this.#since = new Date().toISOString();
+  /** A change of the store's state (RedisLink), once: counted and logged. */
+  #told(state: 'up' | 'down', was: RedisLinkState, why: string): void {
     this.#counts.storeState(state === 'up');
     // The first connection is not a recovery: "again" is for a store that was down.
     if (state === 'up' && was === 'connecting')
-      this.#logger.info({ store: this.#address }, 'rate limit store connected: limits shared');
+      this.#logger.info({ store: this.#link.address }, 'rate limit store connected: limits shared');
     else if (state === 'up')
-      this.#logger.info({ store: this.#address, was }, 'rate limit store reachable: limits shared again');
+      this.#logger.info(
+        { store: this.#link.address, was },
+        'rate limit store reachable: limits shared again',
+      );
     else
       this.#logger.warn(
-        { store: this.#address, err: why, on_error: this.config.onError },
+        { store: this.#link.address, err: why, on_error: this.config.onError },
         `rate limit store unreachable: rate-limited requests are ${this.config.onError === 'allow' ? 'let through' : 'refused'} until it answers`,
       );
   }

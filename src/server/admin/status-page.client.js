@@ -230,6 +230,16 @@ function renderStatus(status) {
         ]
       : ['none (each gateway keeps its own rate limits)']),
   );
+  // The Redis OpenID Connect routes keep their sessions in: shown only when a route has one.
+  const sessionStores = status.session_stores ?? [];
+  $('session-stores-label').hidden = $('session-stores').hidden = sessionStores.length === 0;
+  $('session-stores').replaceChildren(
+    ...sessionStores.flatMap((s, i) => [
+      ...(i === 0 ? [] : [el('br')]),
+      badge(s.state, s.state === 'up' ? 'closed' : 'open'),
+      ` ${s.address} (${s.prefix}) since ${clock(s.since)}, ${s.workers_up} of ${answered} workers connected`,
+    ]),
+  );
 
   const upstreams = [];
   for (const [name, upstream] of Object.entries(status.upstreams))

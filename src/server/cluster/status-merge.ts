@@ -1,4 +1,5 @@
 import type { RefusalCounts } from '../../observe/metrics/metrics.ts';
+import type { SessionStoreStatus } from '../../proxy/admit/oidc/session-store.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type {
   AuthHopStatus,
@@ -37,9 +38,13 @@ export interface MergedStatus {
   readonly auth_hops: Record<string, AuthHopStatus>;
   /** Each plugin's counts, summed over the workers. */
   readonly plugins: Record<string, PluginStatus>;
+  /** Each OIDC session store (by address and prefix): as the rate-limit store, the worst state, with how many are up. */
+  readonly session_stores: readonly MergedSessionStore[];
 }
 
 export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };
+
+export type MergedSessionStore = SessionStoreStatus & { readonly workers_up: number };
 
 const STORE_ORDER = { up: 0, connecting: 1, down: 2 } as const;
 
@@ -91,7 +96,18 @@ export function mergeStatuses(
     store: mergeStores(statuses.flatMap((s) => (s.store ? [s.store] : []))),
     auth_hops: hops,
     plugins,
+    session_stores: mergeSessionStores(statuses.flatMap((s) => s.session_stores ?? [])),
   };
+}
+
+/** Each worker's connection to one store (its address and prefix) is one row, as mergeStores makes the rate limit's. */
+function mergeSessionStores(stores: readonly SessionStoreStatus[]): MergedSessionStore[] {
+  const byStore = new Map<string, SessionStoreStatus[]>();
+  for (const store of stores) {
+    const key = `${store.prefix} ${store.address}`;
+    byStore.set(key, [...(byStore.get(key) ?? []), store]);
+  }
+  return [...byStore.values()].map((same) => ({ ...worstOf(same), workers_up: upCount(same) }));
 }
 
 /** The routes as the first worker says (the config is one), each cache's figures and refusals summed over the workers. */
@@ -138,10 +154,15 @@ function mergeHop(a: AuthHopStatus, b: AuthHopStatus): AuthHopStatus {
 }
 
 function mergeStores(stores: readonly NonNullable<GatewayStatus['store']>[]): MergedStore | null {
-  if (stores.length === 0) return null;
-  const worst = stores.reduce((a, b) => (STORE_ORDER[b.state] > STORE_ORDER[a.state] ? b : a));
-  return { ...worst, workers_up: stores.filter((s) => s.state === 'up').length };
+  return stores.length === 0 ? null : { ...worstOf(stores), workers_up: upCount(stores) };
 }
+
+/** The worst state of one store's connections (down over connecting over up). */
+const worstOf = <T extends { readonly state: keyof typeof STORE_ORDER }>(stores: readonly T[]): T =>
+  stores.reduce((a, b) => (STORE_ORDER[b.state] > STORE_ORDER[a.state] ? b : a));
+
+const upCount = (stores: readonly { readonly state: string }[]): number =>
+  stores.filter((s) => s.state === 'up').length;
 
 function fromOne(upstream: UpstreamStatus): MergedUpstream {
   return { ...upstream, targets: upstream.targets.map(oneTarget) };

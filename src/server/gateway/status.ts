@@ -1,5 +1,6 @@
 import type { CircuitState } from '../../core/retry/circuit.ts';
 import type { RefusalCounts } from '../../observe/metrics/metrics.ts';
+import type { SessionStoreStatus } from '../../proxy/admit/oidc/session-store.ts';
 import type { RedisRates, StoreStatus } from '../../proxy/admit/redis-rates.ts';
 import type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import { isAvailable, isOnlyEjected } from '../../upstream/targets/target-state.ts';
@@ -26,6 +27,8 @@ export interface GatewayStatus {
   readonly auth_hops: Record<string, AuthHopStatus>;
   /** Each plugin's hook calls in this process, by its stage name "plugin:NAME" (docs/plugins.md); absent in an older worker. */
   readonly plugins?: Record<string, PluginStatus>;
+  /** Each Redis OpenID Connect routes keep their sessions in (`auth.oidc.store.redis`) as this process's connection sees it; absent in an older worker. */
+  readonly session_stores?: readonly SessionStoreStatus[];
 }
 
 /** A plugin's hooks as this process ran them: calls, failures (threw or refused), overruns, seconds spent. */
@@ -179,6 +182,7 @@ export function gatewayStatus(
     ...(shared.certificates === undefined ? {} : { certificates: shared.certificates }),
     auth_hops: authHopsStatus(runtime, now),
     plugins: pluginsStatus(runtime),
+    session_stores: runtime.access.sessionStores(),
   };
 }
 

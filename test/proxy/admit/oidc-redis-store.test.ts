@@ -3,7 +3,7 @@
  * --workers 2`, a real redis-server and a real provider (oidc-provider): the cookie carries a
  * sealed random id and no token, the session is read by either worker, the logout deletes its
  * key, and Redis stopped is the store's 503 with Retry-After and Proxy-Status naming it, never a
- * 401 nor a 500.
+ * 401 nor a 500, and the store's row on /status says down (then up again), as the log does.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -24,9 +24,11 @@ import {
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
+const ADMIN_TOKEN = 'oidc-store-admin-token-0123456789';
 
 let provider: TestProvider;
 let redis: RedisProcess;
@@ -74,9 +76,13 @@ upstreams:
   app:
     targets:
       - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+admin:
+  listen: 127.0.0.1:${await freePort()}
+  token_file: token
 `,
   );
-  serve = await startServe(path, 2, { env: ENV });
+  writeFileSync(join(dir, 'token'), ADMIN_TOKEN, { mode: 0o600 });
+  serve = await startServe(path, 2, { env: ENV, admin: true });
   base = `http://127.0.0.1:${serve.port}`;
   await provider.register(base);
 });
@@ -100,6 +106,41 @@ async function signedIn(user: string): Promise<HttpBrowser> {
 }
 
 const sessionKeys = () => keys.keys('edge:oidc:*');
+
+/** The session stores as /status shows them, the workers' rows merged. */
+async function sessionStores(): Promise<{ state: string; workers_up: number; since: string }[]> {
+  const status = await adminCall(serve.adminPort as number, 'GET', '/status', { token: ADMIN_TOKEN });
+  assert.equal(status.status, 200);
+  return status.body.session_stores as { state: string; workers_up: number; since: string }[];
+}
+
+/** Waits, bounded, until /status shows the one store in `state` with `up` workers connected. */
+function storeShown(state: string, up: number): Promise<void> {
+  return waitUntil(
+    `the store ${state}, ${up} workers up`,
+    async () => {
+      const [store] = await sessionStores();
+      return store?.state === state && store.workers_up === up;
+    },
+    10_000,
+  );
+}
+
+test('/status shows the session store, its address without the password, up in every worker', async () => {
+  await storeShown('up', 2);
+  const [store, ...more] = await sessionStores();
+  assert.deepEqual(more, []);
+  const { since, ...rest } = store ?? { since: '' };
+  assert.deepEqual(rest, {
+    kind: 'redis',
+    address: `redis://127.0.0.1:${new URL(redis.url).port}`,
+    prefix: 'edge:oidc:',
+    state: 'up',
+    workers_up: 2,
+  });
+  assert.ok(!Number.isNaN(Date.parse(since)), since);
+  assert.equal(serve.lines.filter((l) => l.msg === 'OIDC session store connected').length, 2);
+});
 
 test('the cookie seals only a random id; the session, tokens and all, is in Redis until it expires', async () => {
   const before = (await sessionKeys()).length;
@@ -199,6 +240,11 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.ok(logged().every((l) => l.status === 503 && l.user === undefined));
+  // Each worker's connection is down, on /status and once in its log.
+  await storeShown('down', 0);
+  const unreachable =
+    'OIDC session store unreachable: sign-ins and signed-in requests are answered 503 until it answers';
+  await serve.waitForLines(unreachable, 2);
   // Redis back empty (it keeps nothing on disk): the session is gone, and the user signs in again.
   await redis.start();
   for (let tries = 0; ; tries++) {
@@ -211,4 +257,8 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
     assert.equal(res.status, 401);
     break;
   }
+  await storeShown('up', 2);
+  await serve.waitForLines('OIDC session store reachable: sign-ins served again', 2);
+  // Once each way a worker: a down store's failed requests are not a line each.
+  assert.equal(serve.lines.filter((l) => l.msg === unreachable).length, 2);
 });

@@ -119,8 +119,10 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'store',
     'auth_hops',
     'plugins',
+    'session_stores',
   ]);
   assert.deepEqual(body.plugins, {}, 'no plugins: an empty table');
+  assert.deepEqual(body.session_stores, [], 'no route keeps OIDC sessions in Redis: no session store');
   assert.equal(body.store, null, 'no store.redis: each gateway keeps its own rate limits');
   assert.deepEqual(body.auth_hops, {}, 'no route authenticates: no auth hop');
   assert.equal(body.gateway, 'admin-edge');

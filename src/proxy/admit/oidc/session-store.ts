@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { OidcRedisConfig } from '../../../core/config/access-config.ts';
 import { Failure } from '../../../core/failure/failure.ts';
-import { reconnectDelay } from '../redis-rates.ts';
+import type { Logger } from '../../../observe/log/logger.ts';
+import { RedisLink, type RedisLinkState } from '../redis-link.ts';
 import { SESSION_STORE_HOP, type Session } from './session.ts';
 
 /** A new session's id: 32 random bytes, never guessed; the cookie carries it sealed. */
@@ -13,38 +13,46 @@ export function newSessionId(): string {
 /**
  * The sessions of OpenID Connect routes kept in Redis (`auth.oidc.store.redis`), the cookie
  * carrying only their id: each a JSON value under `PREFIX oidc:ID` that expires with the session
- * (PX), replaced when it is renewed, deleted at the logout. The client is ioredis as the rate
- * limit's (redis-rates.ts): no offline queue and no retry, every call bounded by `timeout`, so a
+ * (PX), replaced when it is renewed, deleted at the logout. The connection is the rate limit's
+ * kind (redis-link.ts): no offline queue and no retry, every call bounded by `timeout`, so a
  * Redis down or slow fails the call at once, told as the store's failure (a 503 naming it), never
- * as the user's (a 401) nor the gateway's (a 500).
+ * as the user's (a 401) nor the gateway's (a 500); its state is logged once each way and shown
+ * on /status (`session_stores`).
  */
 export class SessionStore {
-  readonly #client: Redis;
+  readonly #link: RedisLink;
   readonly #prefix: string;
+  readonly #logger: Logger;
 
-  constructor(config: OidcRedisConfig) {
+  constructor(config: OidcRedisConfig, logger: Logger) {
     this.#prefix = `${config.prefix}oidc:`;
-    this.#client = new Redis(config.url, {
-      connectionName: 'candor-oidc-sessions',
-      commandTimeout: config.timeout,
-      connectTimeout: Math.max(1_000, config.timeout),
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: reconnectDelay,
-    });
-    // Told by the calls that fail (their requests' 503s and log lines), not by ioredis's own printing.
-    this.#client.on('error', () => {});
+    this.#logger = logger;
+    this.#link = new RedisLink(
+      config.url,
+      config.timeout,
+      (state, was, why) => this.#told(state, was, why),
+      'candor-oidc-sessions',
+    );
+  }
+
+  /** As /status shows it: where (no password), under which prefix, and whether it answers. */
+  status(): SessionStoreStatus {
+    return {
+      kind: 'redis',
+      address: this.#link.address,
+      prefix: this.#prefix,
+      state: this.#link.state,
+      since: this.#link.since,
+    };
   }
 
   /** The session kept under `id`; undefined: none (expired, logged out, never made). */
   async get(id: string): Promise<Session | undefined | Failure> {
     let text: string | null;
     try {
-      text = await this.#client.get(this.#prefix + id);
+      text = await this.#call(() => this.#link.client.get(this.#prefix + id));
     } catch (err) {
-      return storeFailure(err);
+      return this.#failure(err);
     }
     if (text === null) return undefined;
     try {
@@ -59,26 +67,63 @@ export class SessionStore {
   async put(id: string, session: Session): Promise<undefined | Failure> {
     const life = Math.max(1, Math.ceil(session.e - Date.now()));
     try {
-      await this.#client.set(this.#prefix + id, JSON.stringify(session), 'PX', life);
+      await this.#call(() => this.#link.client.set(this.#prefix + id, JSON.stringify(session), 'PX', life));
       return undefined;
     } catch (err) {
-      return storeFailure(err);
+      return this.#failure(err);
     }
   }
 
   /** The session under `id` gone; undefined when it is. */
   async delete(id: string): Promise<undefined | Failure> {
     try {
-      await this.#client.del(this.#prefix + id);
+      await this.#call(() => this.#link.client.del(this.#prefix + id));
       return undefined;
     } catch (err) {
-      return storeFailure(err);
+      return this.#failure(err);
     }
   }
 
   close(): void {
-    this.#client.disconnect();
+    this.#link.close();
   }
+
+  /** One call, unless the store is stalled (RedisLink.stalled): its answer tells the link it is up. */
+  async #call<T>(call: () => Promise<T>): Promise<T> {
+    const stalled = this.#link.stalled();
+    if (stalled !== undefined) throw new Error(stalled);
+    const answer = await call();
+    this.#link.answered();
+    return answer;
+  }
+
+  #failure(err: unknown): Failure {
+    const failure = storeFailure(err);
+    this.#link.failed(failure.details);
+    return failure;
+  }
+
+  /** A change of the store's state (RedisLink), once: logged. */
+  #told(state: 'up' | 'down', was: RedisLinkState, why: string): void {
+    const store = this.#link.address;
+    if (state === 'up' && was === 'connecting') this.#logger.info({ store }, 'OIDC session store connected');
+    else if (state === 'up')
+      this.#logger.info({ store, was }, 'OIDC session store reachable: sign-ins served again');
+    else
+      this.#logger.warn(
+        { store, err: why },
+        'OIDC session store unreachable: sign-ins and signed-in requests are answered 503 until it answers',
+      );
+  }
+}
+
+/** A session store as /status shows it (no password: the address only). */
+export interface SessionStoreStatus {
+  readonly kind: 'redis';
+  readonly address: string;
+  readonly prefix: string;
+  readonly state: RedisLinkState;
+  readonly since: string;
 }
 
 /** Redis not answering as the hop's failure: unavailable, come back in a second. */

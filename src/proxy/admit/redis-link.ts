@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis';
+
+/**
+ * One connection to a Redis a gateway keeps something in (the shared rate limits,
+ * redis-rates.ts; the signed-in sessions, oidc/session-store.ts), and what a caller of it must
+ * be able to say: whether it answers. The client is ioredis with no offline queue and no retry,
+ * every call bounded by `timeout`, so a Redis down or slow fails the call at once and the caller
+ * decides; what this keeps is its state (up, down, since when) for /status and the one log line
+ * each way, and the two guards a stalled Redis needs (below).
+ */
+export class RedisLink {
+  readonly client: Redis;
+  /** The URL's scheme and host: never its password. */
+  readonly address: string;
+  readonly #told: (state: 'up' | 'down', was: RedisLinkState, why: string) => void;
+  #state: RedisLinkState = 'connecting';
+  #since = new Date().toISOString();
+  /** When a call last failed (performance.now()). */
+  #failedAt = Number.NEGATIVE_INFINITY;
+  #closed = false;
+  /** When the connection last sent anything (performance.now()). */
+  #heardAt = Number.NEGATIVE_INFINITY;
+  /** Since when calls have failed with nothing heard (undefined: something was). */
+  #silentSince: number | undefined;
+  readonly #heard = (): void => {
+    this.#heardAt = performance.now();
+  };
+
+  /** `told`: each change of state, once (the caller's log line and count); never after close(). */
+  constructor(
+    url: string,
+    timeout: number,
+    told: (state: 'up' | 'down', was: RedisLinkState, why: string) => void,
+    connectionName?: string,
+  ) {
+    const { protocol, host } = new URL(url);
+    this.address = `${protocol}//${host}`;
+    this.#told = told;
+    this.client = new Redis(url, {
+      ...(connectionName === undefined ? {} : { connectionName }),
+      commandTimeout: timeout,
+      connectTimeout: Math.max(1_000, timeout),
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: reconnectDelay,
+    });
+    // Each connection's stream is new: what it sends, replies or not, says it is alive.
+    this.client.on('connect', () => this.client.stream.on('data', this.#heard));
+    this.client.on('ready', () => this.#set('up', ''));
+    // Without an 'error' listener ioredis prints every reconnection failure itself.
+    this.client.on('error', (err: Error) => this.#set('down', err.message));
+    this.client.on('close', () => this.#set('down', 'connection closed'));
+  }
+
+  get state(): RedisLinkState {
+    return this.#state;
+  }
+
+  /** When the state last changed (a wall-clock ISO string, as /status shows times). */
+  get since(): string {
+    return this.#since;
+  }
+
+  /**
+   * Why no call should be sent now, or undefined. A Redis that stalls (a long fork, swap, a
+   * network that drops packets without a reset) keeps its connection: each call gives up after
+   * `timeout`, but ioredis keeps its command, to match the replies that may still come, so every
+   * request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at 5000
+   * requests a second). Past MAX_UNANSWERED the caller fails at once and nothing is sent.
+   */
+  stalled(): string | undefined {
+    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
+    const unanswered = this.client.commandQueue.length + this.client.autoPipelineQueueSize;
+    return unanswered >= MAX_UNANSWERED
+      ? `${unanswered} calls sent and not answered: Redis is stalled`
+      : undefined;
+  }
+
+  /** A call was answered: up again, once QUIET_BEFORE_UP_MS passed without a failure. */
+  answered(): void {
+    if (this.#state !== 'up' && performance.now() - this.#failedAt >= QUIET_BEFORE_UP_MS) this.#set('up', '');
+  }
+
+  /** A call failed (no answer in time, an answer that is no answer, stalled()): down. */
+  failed(why: string): void {
+    this.#failedAt = performance.now();
+    this.#reconnectIfSilent();
+    this.#set('down', why);
+  }
+
+  /** Our own goodbye is not an outage: no "unreachable" line, no count. */
+  close(): void {
+    this.#closed = true;
+    this.client.disconnect();
+  }
+
+  /**
+   * A ready connection that has sent nothing since calls began failing, for
+   * SILENT_BEFORE_RECONNECT_MS, is destroyed (an end would wait for a far end that may be
+   * gone): ioredis reconnects as after any close, and its unanswered commands go with it.
+   */
+  #reconnectIfSilent(): void {
+    const now = this.#failedAt;
+    if (this.#silentSince === undefined || this.#heardAt >= this.#silentSince) this.#silentSince = now;
+    else if (now - this.#silentSince >= SILENT_BEFORE_RECONNECT_MS && this.client.status === 'ready') {
+      this.#silentSince = undefined;
+      this.client.stream.destroy();
+    }
+  }
+
+  #set(state: 'up' | 'down', why: string): void {
+    if (this.#closed || state === this.#state) return;
+    const was = this.#state;
+    this.#state = state;
+    this.#since = new Date().toISOString();
+    this.#told(state, was, why);
+  }
+}
+
+export type RedisLinkState = 'connecting' | 'up' | 'down';
+
+/** Calls asked and not answered yet, at most (stalled()). */
+const MAX_UNANSWERED = 1024;
+
+/**
+ * How long a Redis that failed a call must answer without another failure before it is told up
+ * again: one whose latency straddles `timeout` failed every other call, and each success and
+ * failure flipped the state, a log line and a count at every request.
+ */
+const QUIET_BEFORE_UP_MS = 1_000;
+
+/**
+ * How long a connection may send nothing at all while calls fail before it is opened again. A
+ * stall (a long fork, swap) and a far end gone without a word (its host lost, a failover behind
+ * the same address, a NAT that forgot the flow) look alike from here: nothing comes, nothing
+ * closes. TCP gives up on the latter only after about 15 minutes of retransmissions, and until
+ * then every call failed; a stall this long is worth a new connection too.
+ */
+const SILENT_BEFORE_RECONNECT_MS = 5_000;
+
+/** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
+export function reconnectDelay(times: number): number {
+  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
