@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
-  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -85,69 +84,6 @@ export class AcmeStore {
     const { uid, gid } = lstatSync(this.root);
     this.#owner = process.getuid?.() === 0 && uid !== 0 ? { uid, gid } : undefined;
     return this.#owner;
-  }
-
-  /**
-   * Makes owner-only what was found looser (a backup restored 0644, a key copied in by hand,
-   * under a umask of 022): every folder 0700, every file 0600, the keys among them. The root
-   * being 0700 is not enough: a root opened up later (a chmod -R, a volume mounted anew) would
-   * give every key away. What was tightened, and what could not be (another owner's file), is
-   * returned for the log. Links are left: what they point to is not the store's.
-   */
-  tighten(): { tightened: string[]; failed: string[] } {
-    const tightened: string[] = [];
-    const failed: string[] = [];
-    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
-      const path = join(entry.parentPath, entry.name);
-      if (!entry.isFile() && !entry.isDirectory()) continue;
-      const wanted = entry.isDirectory() ? 0o700 : 0o600;
-      try {
-        if ((lstatSync(path).mode & 0o777 & ~wanted) === 0) continue;
-        chmodSync(path, wanted);
-        tightened.push(path);
-      } catch (err) {
-        failed.push(`${path}: ${(err as Error).message}`);
-      }
-    }
-    return { tightened, failed };
-  }
-
-  /**
-   * Takes away what a write cut short by a crash left (a kill between the write of a temporary
-   * file and its rename): the temporary files of #write, and a certificate's `*.next.pem` pair
-   * of saveCertificate. Only files last written before `before` (this process's start: what a
-   * live writer holds exists for the milliseconds of one call, written after that). A save cut
-   * between its two renames (the new key.pem beside the old chain.pem, which cannot serve
-   * together) is finished: chain.next.pem is the new key's chain. What was removed or finished
-   * is returned for the log.
-   */
-  sweepTemporaries(before: number): { removed: string[]; finished: string[] } {
-    const removed: string[] = [];
-    const finished: string[] = [];
-    const stale = (path: string) => lstatSync(path).mtimeMs < before;
-    for (const entry of readdirSync(this.root, { recursive: true, withFileTypes: true })) {
-      const path = join(entry.parentPath, entry.name);
-      if (entry.isFile() && TEMPORARY.test(entry.name) && stale(path)) {
-        rmSync(path, { force: true });
-        removed.push(path);
-      }
-    }
-    for (const entry of readdirSync(join(this.root, 'certificates'), { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const dir = join(this.root, 'certificates', entry.name);
-      const [key, chain] = [join(dir, 'key.next.pem'), join(dir, 'chain.next.pem')];
-      if (!existsSync(key) && existsSync(chain) && stale(chain)) {
-        renameSync(chain, join(dir, 'chain.pem'));
-        finished.push(dir);
-        continue;
-      }
-      for (const path of [key, chain])
-        if (existsSync(path) && stale(path)) {
-          rmSync(path, { force: true });
-          removed.push(path);
-        }
-    }
-    return { removed, finished };
   }
 
   /**
@@ -359,14 +295,13 @@ export function httpChallengeOf(text: string): HttpChallenge | undefined {
  */
 const TOKEN = /^[A-Za-z0-9_-]{1,238}$/;
 /** The name of a temporary file of #write (the file's own name, 12 hex digits, `.tmp`), or of its earlier form (a pid). */
-const TEMPORARY = /\.(?:[0-9a-f]{12}|[0-9]+)\.tmp$/;
+export const TEMPORARY = /\.(?:[0-9a-f]{12}|[0-9]+)\.tmp$/;
 
 /** The short id of an ACME directory: its account key's file name, and its entries' keys in a fleet's Redis. */
 export function directoryId(directory: string): string {
   return createHash('sha256').update(directory).digest('hex').slice(0, 16);
 }
 
-/** A DNS name is a file name as it is (the schema allows letters, digits, hyphens and dots); anything else is refused. */
 /** A name as a file name: a wildcard's `*` (which a shell would expand) written `_`, a label no DNS name of an order has. */
 function safeName(name: string): string {
   const file = name.startsWith('*.') ? `_.${name.slice(2)}` : name;
