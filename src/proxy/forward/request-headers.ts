@@ -1,5 +1,5 @@
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
-import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { connectionNominated, isHopByHop, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
@@ -101,10 +101,16 @@ function put(out: string[], name: string, value: string): void {
  * The fields the client's Connection names (hop-by-hop, RFC 9110 §7.6.1), without those that
  * frame and address the request: they are this hop's to send, whatever the client's Connection
  * says (without its Content-Length the body would go upstream unframed, read there as a request
- * the gateway never parsed). Undefined: no Connection field.
+ * the gateway never parsed). Undefined: none named (a Connection of one option alone, as most
+ * say, is left out before any list is made: isLoneOption).
  */
 function nominatedOf(raw: readonly string[]): Set<string> | undefined {
-  const connection = valuesOf(raw, 'connection');
+  let connection: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2)
+    if (nameIs(raw[i], 'connection') && !isLoneOption(raw[i + 1])) {
+      connection ??= [];
+      connection.push(raw[i + 1]);
+    }
   const nominated = connection === undefined ? undefined : connectionNominated(connection);
   if (nominated !== undefined) for (const name of ADDRESSING_AND_FRAMING) nominated.delete(name);
   return nominated;
@@ -333,18 +339,6 @@ export function withGrpcTimeout(headers: readonly string[], value: string): stri
     } else copy.push(headers[i], headers[i + 1]);
   }
   return copy;
-}
-
-/** Every value of one field in a raw header list (names compared case-insensitively); undefined when it has none (no array made). */
-function valuesOf(raw: readonly string[], lowerName: string): string[] | undefined {
-  let values: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (nameIs(raw[i], lowerName)) {
-      values ??= [];
-      values.push(raw[i + 1]);
-    }
-  }
-  return values;
 }
 
 /** Max-Forwards less this hop; a value that is not a count is passed on as it came. */
