@@ -30,6 +30,8 @@ const S_CHUNKED = 3;
 const S_TRAILERS = 4;
 const S_DONE = 5;
 const S_DEAD = 6;
+/** The framing fields of the head being parsed, for every parser: used up before its handler hears of it. */
+const FRAMING_FIELDS = new AnswerFramingFields();
 
 export class AnswerParser {
   private readonly handler: AnswerParserHandler;
@@ -52,14 +54,13 @@ export class AnswerParser {
   private left = 0;
   /** Body bytes still expected ('length'). */
   private remaining = 0;
-  private readonly chunked: ChunkedDecoder;
+  /** Made at the first chunked answer (nginx frames its short answers by length). */
+  private chunked: ChunkedDecoder | undefined = undefined;
 
   /** A head or trailer section split across execute() calls: only these bytes are kept. */
   private readonly section = new SplitSection();
-  /** The head (or trailers) being collected, checked as it comes. */
-  private readonly partial = new PartialSectionCheck();
-  /** The framing fields of the head being parsed, read again at each head. */
-  private readonly framingFields = new AnswerFramingFields();
+  /** A head (or trailers) collected in pieces, checked as they come: made at the first such section. */
+  private partial: PartialSectionCheck | undefined = undefined;
   /** The status line of the head being parsed. */
   private readonly line = new StatusLine();
   /** The head being parsed, when it came whole in one read. */
@@ -69,7 +70,6 @@ export class AnswerParser {
     this.handler = handler;
     this.maxHeaderSize = maxHeaderSize;
     this.interim = new InterimHeads(maxHeaderSize);
-    this.chunked = new ChunkedDecoder(handler);
   }
 
   /** Bytes of the last execute() input not consumed because the response completed (or a callback re-entered). */
@@ -119,7 +119,7 @@ export class AnswerParser {
     this.left = 0;
     this.remaining = 0;
     this.resetAcc();
-    this.partial.nextHead();
+    this.partial?.nextHead();
   }
 
   /**
@@ -151,9 +151,10 @@ export class AnswerParser {
           pos = len;
           break;
         case S_CHUNKED:
-          pos = this.chunked.step(data, pos);
+          pos = (this.chunked as ChunkedDecoder).step(data, pos);
           if (pos < 0) this.chunkError();
-          else if (this.epoch === epoch && this.chunked.lastChunk) this.state = S_TRAILERS;
+          else if (this.epoch === epoch && (this.chunked as ChunkedDecoder).lastChunk)
+            this.state = S_TRAILERS;
           break;
         case S_TRAILERS:
           pos = this.readTrailers(data, pos);
@@ -194,7 +195,7 @@ export class AnswerParser {
 
   /** The chunked decoder's fault: a bare LF is a protocol error as in a head, the rest a broken transfer coding. */
   private chunkError(): number {
-    const chunked = this.chunked;
+    const chunked = this.chunked as ChunkedDecoder;
     return this.fail(
       chunked.fault === 'bare-lf' ? 'http_protocol_error' : 'http_response_transfer_coding',
       chunked.faultDetails,
@@ -257,6 +258,7 @@ export class AnswerParser {
    */
   private checkPartialHead(from: number): boolean {
     const acc = this.section.bytes!.subarray(0, this.section.length);
+    this.partial ??= new PartialSectionCheck();
     const fault = this.partial.head(acc, from, this.line, this.upgradeOffer !== undefined);
     return fault === undefined || this.partialFault(fault);
   }
@@ -290,7 +292,7 @@ export class AnswerParser {
     }
 
     const bodyless = this.headRequest || status < 200 || status === 204 || status === 304;
-    const fields = this.framingFields;
+    const fields = FRAMING_FIELDS;
     fields.read(headers, ANSWERS_READ);
     const refused = fields.frame(headers, bodyless, this.line.minor);
     if (refused !== undefined) return this.refuse(refused);
@@ -320,6 +322,7 @@ export class AnswerParser {
       this.finalHead = true;
       if (framing === 'chunked') {
         this.state = S_CHUNKED;
+        this.chunked ??= new ChunkedDecoder(this.handler);
         this.chunked.reset();
       } else if (framing === 'close') this.state = S_BODY_CLOSE;
       else {
@@ -328,7 +331,7 @@ export class AnswerParser {
       }
     } else {
       // A 1xx: the same response's next head follows.
-      this.partial.nextHead();
+      this.partial?.nextHead();
     }
   }
 
@@ -384,6 +387,7 @@ export class AnswerParser {
       );
     if (end === 0) {
       const acc = this.section.bytes!.subarray(0, this.section.length);
+      this.partial ??= new PartialSectionCheck();
       const fault = this.partial.trailers(acc, old, this.upgradeOffer !== undefined);
       return fault === undefined || this.partialFault(fault) ? data.length : -1;
     }
@@ -402,6 +406,6 @@ export class AnswerParser {
 
   private resetAcc(): void {
     this.section.reset();
-    this.partial.reset();
+    this.partial?.reset();
   }
 }

@@ -36,14 +36,23 @@ export function isHopByHopName(name: string): boolean {
 }
 
 /**
+ * Whether a Connection value is the usual one, an option alone (`keep-alive`, `close`): it names
+ * no field, known at once, without a list split or a lower-cased copy. The heads' builders leave
+ * such a value out of the list they give connectionNominated (a list pushed from empty takes
+ * room for 17: 184 bytes a request that says `Connection: close`, issue 61).
+ */
+export function isLoneOption(value: string): boolean {
+  return nameIs(value, 'keep-alive') || nameIs(value, 'close');
+}
+
+/**
  * Extra field names a Connection header declares hop-by-hop ("Connection: close, X-Debug").
  * Returns undefined in the common case where it names only connection options.
  */
 export function connectionNominated(values: readonly string[]): Set<string> | undefined {
   let names: Set<string> | undefined;
   for (const value of values) {
-    // The usual value, one option alone, known at once: no list split, no lower-cased copy.
-    if (nameIs(value, 'keep-alive') || nameIs(value, 'close')) continue;
+    if (isLoneOption(value)) continue;
     for (const token of value.split(',')) {
       const name = trimOws(token).toLowerCase();
       if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;

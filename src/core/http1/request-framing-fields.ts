@@ -1,8 +1,8 @@
 /**
  * What a request head's framing fields say (Content-Length, Transfer-Encoding, Connection,
  * Upgrade), read in one pass over its fields, and whether a Transfer-Encoding frames the body
- * as the strict request parser (request-parser.ts) requires. One per parser, read again at each
- * head: its fields rather than a result object, so that a head allocates nothing extra.
+ * as the strict request parser (request-parser.ts) requires. One for all the parsers, read again
+ * at each head: its fields rather than a result object, so that a head allocates nothing extra.
  */
 import type { RuleBreak } from './request-rules.ts';
 import { listMembers, nameIs, snippet } from './syntax.ts';

@@ -1,6 +1,6 @@
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
-import { connectionNominated, isHopByHopName } from '../../core/http1/hop-by-hop.ts';
+import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs } from '../../core/http1/syntax.ts';
 
 /** What becomes of an upstream's field downstream (fateOf). */
@@ -47,10 +47,9 @@ export function buildDownstreamHead(
     if (fate === PASSED) passed++;
     else if (fate === PROXY_STATUS) statusSaid = true;
     else if (fate === DROPPED && nameIs(name, 'connection')) {
-      // The usual option alone names no field: no list for it (nginx's every answer says
-      // `Connection: keep-alive`; a list pushed from empty took room for 17).
+      // nginx's every answer says `Connection: keep-alive`: no list for it.
       const value = raw[i + 1];
-      if (nameIs(value, 'keep-alive') || nameIs(value, 'close')) continue;
+      if (isLoneOption(value)) continue;
       connection ??= [];
       connection.push(value);
     }

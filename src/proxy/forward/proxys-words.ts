@@ -38,9 +38,21 @@ export function isProxysWord(lower: string): boolean {
   );
 }
 
-/** A name's first two characters as one number (NaN for a shorter name). */
+/**
+ * Whether a name as it came (any case) may be one isProxysWord finds, told by its first two
+ * characters alone: most are not, and need no lower-cased copy to be judged (request-headers.ts).
+ */
+export function mayBeProxysWord(name: string): boolean {
+  return PROXYS_STARTS.has(startKey(name));
+}
+
+/**
+ * A name's first two characters as one number, ASCII letters in either case alike (a shorter
+ * name's is none of those looked for). Those are lower-case letters, digits and `-`, which this
+ * leaves as they are; another character may fold onto one of them: a name then only may be one.
+ */
 function startKey(name: string): number {
-  return name.charCodeAt(0) * 0x10000 + name.charCodeAt(1);
+  return (name.charCodeAt(0) | 0x20) * 0x10000 + (name.charCodeAt(1) | 0x20);
 }
 
 /**

@@ -98,3 +98,51 @@ test("a trusted proxy's Forwarded and X-Forwarded-* said again with this hop's e
   assert.equal(out.length, 16);
   assert.deepEqual(buildUpstreamHeaders(['Host', 'a.test'], trusted), ['Host', 'a.test', ...HOP]);
 });
+
+test('each name this hop treats apart is told in any case, as it came; a name one letter off goes on', () => {
+  const offByOne = ['Hosts', 'y', 'Expects', 'z', 'Max-Forward', 'w'];
+  const raw = [
+    'hOsT',
+    'x',
+    'EXPECT',
+    '100-continue',
+    'Proxy',
+    'http://evil',
+    'TraceParent',
+    'tp-client',
+    'X-REQUEST-ID',
+    'id-client',
+    'X-Rewrite-Url',
+    '/admin',
+    'x-original-URL',
+    '/admin',
+    'X-Forwarded-FOR',
+    '6.6.6.6',
+    'x-forwarded-Proto',
+    'https',
+    'X-FORWARDED-HOST',
+    'evil.test',
+    'FORWARDED',
+    'for=6.6.6.6',
+    'TraceState',
+    'a=1',
+    'X-Real-Ip',
+    '6.6.6.6',
+    'Upgrade',
+    'h2c',
+    'CONTENT-length',
+    '00',
+    'max-FORWARDS',
+    '3',
+    'VIA',
+    '1.0 before',
+    ...offByOne,
+  ];
+  assert.deepEqual(buildUpstreamHeaders(raw, FACTS), [
+    ...['hOsT', 'a.test', 'CONTENT-length', '0', 'max-FORWARDS', '2', ...offByOne],
+    ...['forwarded', 'for=10.0.0.1;host=a.test;proto=http', ...HOP.slice(0, 6)],
+    ...['via', '1.0 before, 1.1 edge', ...HOP.slice(8)],
+  ]);
+  const traced = buildUpstreamHeaders(['TRACESTATE', 'a=1'], { ...FACTS, keepTracestate: true });
+  assert.deepEqual(traced.slice(2, 4), ['TRACESTATE', 'a=1']);
+});
