@@ -1,25 +1,25 @@
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
-const CHECK_MS = 5_000;
+const CHECK_MS = 1_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: five minutes. The trim costs the next
- * burst a cold start, and not for its young generation (back at its cap in two seconds, its
- * collections 84 ms of them): once the load is gone nothing holds what the optimized code embeds
- * weakly (the maps of the requests' objects among it), so a full collection in a lull, this one
- * or any other, deoptimizes that code ("embedded weak objects cleared", --trace-deopt), and the
- * next burst compiles some 400 functions again on the worker's own thread (worker-flags.ts). At
- * 200 connections on one core, its first second took 64–140 µs of CPU a request against 29–36
- * after the same lull untrimmed, and two or three more seconds passed before it was warm
- * (docs/data-path.md); bench/lull.ts put the first 10 s after a trim at a p99 of 28–33 ms
- * against 14 warm, and after the same lull untrimmed 19–23 against 18–21. Traffic that comes in
- * bursts a minute or two apart (a cron, a batch, a retrying client, a benchmark's alternated
- * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is
- * gone. Starting is trimmed after one window (no burst follows it that the trim could slow).
+ * Idle windows in a row after a load before the trim: one, so a worker is back near its idle
+ * size one to two seconds after a burst (issue 61: "at the end of the run"). The wait was five
+ * minutes for the next burst's sake: with nothing left of the load, a full collection took the
+ * shapes (V8 maps) of the requests' objects, transitions from their classes' initial maps that
+ * only the objects themselves hold, and with them the code optimized for them ("embedded weak
+ * objects cleared": 124–135 functions) and their feedback; at 200 connections the burst after it
+ * compiled 429–499 functions against 172 after the same lull untrimmed, its first second at
+ * 64–140 µs of CPU a request against 29–36 (docs/data-path.md). The session now keeps its last
+ * request logged (request-session.ts), whose objects hold those shapes: the trim deoptimizes
+ * 12–18 of node's own functions (timers, ticks, write requests) and the burst compiles 145–194.
+ * What is left is those and the young generation's regrowth (collections of 40–80 ms in the
+ * burst's first second against 28): bench/lull.ts put the first 2 s after a 16 s lull at 30–40
+ * µs a request against 26–31 untrimmed, the first 6 s at 26–30 against 25–28.
  */
-const QUIET_WINDOWS = 60;
+const QUIET_WINDOWS = 1;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -68,10 +68,10 @@ function cpuShare(mark: CpuMark): number {
 }
 
 /**
- * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
- * in a row after a window over 5%; of one window after it started) gives back what the load
- * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
- * its idle size. Returns the stop.
+ * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` windows of
+ * `windowMs` in a row after a window over 5%; of one window after it started) gives back what
+ * the load grew, once per busy → idle turn: a second or two after a burst or a benchmark a worker
+ * is back near its idle size. Returns the stop.
  */
 export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
   const gc = collector();
