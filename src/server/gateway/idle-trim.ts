@@ -1,25 +1,23 @@
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
-const CHECK_MS = 1_000;
+const CHECK_MS = 5_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: one, so a worker is back near its idle
- * size one to two seconds after a burst (issue 61: "at the end of the run"). The wait was five
- * minutes for the next burst's sake: with nothing left of the load, a full collection took the
- * shapes (V8 maps) of the requests' objects, transitions from their classes' initial maps that
- * only the objects themselves hold, and with them the code optimized for them ("embedded weak
- * objects cleared": 124–135 functions) and their feedback; at 200 connections the burst after it
- * compiled 429–499 functions against 172 after the same lull untrimmed, its first second at
- * 64–140 µs of CPU a request against 29–36 (docs/data-path.md). The session now keeps its last
- * request logged (request-session.ts), whose objects hold those shapes: the trim deoptimizes
- * 12–18 of node's own functions (timers, ticks, write requests) and the burst compiles 145–194.
- * What is left is those and the young generation's regrowth (collections of 40–80 ms in the
- * burst's first second against 28): bench/lull.ts put the first 2 s after a 16 s lull at 30–40
- * µs a request against 26–31 untrimmed, the first 6 s at 26–30 against 25–28.
+ * Idle windows in a row after a load before the trim: five minutes. A full collection in a lull
+ * used to take the shapes (V8 maps) of the requests' objects, which only the objects hold, and
+ * the code optimized for them: the burst after it compiled 429–499 functions (172 untrimmed).
+ * The session now keeps its last request logged (request-session.ts), and the burst compiles
+ * 145–194. The trim still costs the next burst, not for that: after one quiet 1 s window
+ * (the worker 82.5 MiB at the run's end against 112) the 6 s after a 16 s lull took 24.1–25.3 µs
+ * of CPU a request at 50 connections against 21.2–22.7 untrimmed, and the bench's repetitions,
+ * each after such a lull, 39.2–41.7k requests a second against 43.2–44.1k (docs/data-path.md).
+ * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
+ * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
+ * Starting is trimmed after one window (no burst follows it that the trim could slow).
  */
-const QUIET_WINDOWS = 1;
+const QUIET_WINDOWS = 60;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -68,10 +66,10 @@ function cpuShare(mark: CpuMark): number {
 }
 
 /**
- * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` windows of
- * `windowMs` in a row after a window over 5%; of one window after it started) gives back what
- * the load grew, once per busy → idle turn: a second or two after a burst or a benchmark a worker
- * is back near its idle size. Returns the stop.
+ * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
+ * in a row after a window over 5%; of one window after it started) gives back what the load
+ * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
+ * its idle size. Returns the stop.
  */
 export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
   const gc = collector();
@@ -93,8 +91,8 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
       busy = false;
       quiet = 0;
       gc({ type: 'major', flavor: 'last-resort' });
-      // The collection's own 50–110 ms is no load: counted, it made the next 1 s window busy and
-      // the trim ran again a second later.
+      // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
+      // the trim run again (with 1 s windows it did, a second later).
       last = cpuMark();
     }
   }, windowMs);
