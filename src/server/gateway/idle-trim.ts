@@ -11,8 +11,8 @@ const IDLE = 0.01;
  * The session now keeps its last request logged (request-session.ts), and the burst compiles
  * 145–194. The trim still costs the next burst, not for that: after one quiet 1 s window
  * (the worker 82.5 MiB at the run's end against 112) the 6 s after a 16 s lull took 24.1–25.3 µs
- * of CPU a request at 50 connections against 21.2–22.7 untrimmed, and the bench's repetitions,
- * each after such a lull, 39.2–41.7k requests a second against 43.2–44.1k (docs/data-path.md).
+ * of CPU a request at 50 connections against 21.2–22.7 untrimmed (docs/data-path.md): some 10 %
+ * of a benchmark's repetition, each of which follows such a lull.
  * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
  * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
  * Starting is trimmed after one window (no burst follows it that the trim could slow).
