@@ -51,6 +51,8 @@ export class RequestSession implements AttemptsOwner {
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
   #logged = false;
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held for its V8 maps (idle-trim.ts)
+  static #lastLogged: RequestSession | undefined;
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     const { head, answer } = exchange;
@@ -100,11 +102,8 @@ export class RequestSession implements AttemptsOwner {
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;
     refusal.answer(refusalAnswer(failure, runtime, record.id, info));
-    logPhase(
-      runtime,
-      record,
-      startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http'),
-    );
+    const spans = startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http');
+    logPhase(runtime, record, spans);
   }
 
   #run(): void {
@@ -344,6 +343,7 @@ export class RequestSession implements AttemptsOwner {
   #log(finished: boolean): void {
     if (this.#logged) return;
     this.#logged = true;
+    RequestSession.#lastLogged = this;
     this.#stages?.onEnd(this.#req.record, finished);
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }

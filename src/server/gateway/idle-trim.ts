@@ -5,19 +5,17 @@ const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: five minutes. The trim costs the next
- * burst a cold start, and not for its young generation (back at its cap in two seconds, its
- * collections 84 ms of them): once the load is gone nothing holds what the optimized code embeds
- * weakly (the maps of the requests' objects among it), so a full collection in a lull, this one
- * or any other, deoptimizes that code ("embedded weak objects cleared", --trace-deopt), and the
- * next burst compiles some 400 functions again on the worker's own thread (worker-flags.ts). At
- * 200 connections on one core, its first second took 64–140 µs of CPU a request against 29–36
- * after the same lull untrimmed, and two or three more seconds passed before it was warm
- * (docs/data-path.md); bench/lull.ts put the first 10 s after a trim at a p99 of 28–33 ms
- * against 14 warm, and after the same lull untrimmed 19–23 against 18–21. Traffic that comes in
- * bursts a minute or two apart (a cron, a batch, a retrying client, a benchmark's alternated
- * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is
- * gone. Starting is trimmed after one window (no burst follows it that the trim could slow).
+ * Idle windows in a row after a load before the trim: five minutes. A full collection in a lull
+ * used to take the shapes (V8 maps) of the requests' objects, which only the objects hold, and
+ * the code optimized for them: the burst after it compiled 429–499 functions (172 untrimmed).
+ * The session now keeps its last request logged (request-session.ts), and the burst compiles
+ * 145–194. The trim still costs the next burst, not for that: after one quiet 1 s window
+ * (the worker 82.5 MiB at the run's end against 112) the 6 s after a 16 s lull took 24.1–25.3 µs
+ * of CPU a request at 50 connections against 21.2–22.7 untrimmed (docs/data-path.md): some 10 %
+ * of a benchmark's repetition, each of which follows such a lull.
+ * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
+ * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
+ * Starting is trimmed after one window (no burst follows it that the trim could slow).
  */
 const QUIET_WINDOWS = 60;
 
@@ -93,6 +91,9 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
       busy = false;
       quiet = 0;
       gc({ type: 'major', flavor: 'last-resort' });
+      // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
+      // the trim run again (with 1 s windows it did, a second later).
+      last = cpuMark();
     }
   }, windowMs);
   timer.unref();

@@ -12,11 +12,15 @@ const MODULE = join(import.meta.dirname, '../../../src/server/gateway/idle-trim.
 /**
  * In a process of its own, with a worker's young-generation cap (worker-flags.ts): allocation grows
  * the young generation, a busy spin makes a window busy, then the process idles for a few
- * windows. Prints the young generation's resident MiB after the load and after the idling.
+ * windows. Prints the young generation's resident MiB after the load and after the idling, and
+ * (under --expose-gc, whose gc the trim takes) how many trims it made.
  * TRIM: the quiet windows the trim waits for after a load (0: no trim).
  */
 const SCRIPT = `
 import { getHeapSpaceStatistics } from 'node:v8';
+let trims = 0;
+const exposed = globalThis.gc;
+if (exposed !== undefined) globalThis.gc = (options) => (trims++, exposed(options));
 const { trimWhenIdle } = await import(${JSON.stringify(MODULE)});
 const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
 const WINDOW = 200;
@@ -32,10 +36,13 @@ keep = [];
 const loaded = young();
 await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
 stop();
-console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc }));
+console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc, trims }));
 `;
 
-function run(quietWindows: number, flags: string[] = []): { loaded: number; idle: number; gc: string } {
+function run(
+  quietWindows: number,
+  flags: string[] = [],
+): { loaded: number; idle: number; gc: string; trims: number } {
   const args = [...flags, '--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT];
   const out = spawnSync(process.execPath, args, {
     encoding: 'utf8',
@@ -67,4 +74,12 @@ test('a process started with --expose-gc (the cluster primary) trims with that g
   assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
   assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
   assert.equal(trimmed.gc, 'undefined', 'no module sees gc once the trim holds it');
+});
+
+test('one trim a lull: the collection a trim makes does not make its window busy', () => {
+  // The lull is six windows: a trim that counted its own collection as load would run again.
+  const trimmed = run(1, ['--expose-gc']);
+  assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
+  assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
+  assert.equal(trimmed.trims, 1);
 });
