@@ -51,7 +51,7 @@ export class RequestSession implements AttemptsOwner {
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
   #logged = false;
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held for its V8 maps (idle-trim.ts)
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: the last request logged, held so its objects keep their shapes (V8 maps), and the code optimized for them, through a full collection in a lull (idle-trim.ts)
   static #lastLogged: RequestSession | undefined;
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
