@@ -51,8 +51,6 @@ export class RequestSession implements AttemptsOwner {
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
   #logged = false;
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: the last request logged, held so its objects keep their shapes (V8 maps), and the code optimized for them, through a full collection in a lull (idle-trim.ts)
-  static #lastLogged: RequestSession | undefined;
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     const { head, answer } = exchange;
@@ -343,7 +341,7 @@ export class RequestSession implements AttemptsOwner {
   #log(finished: boolean): void {
     if (this.#logged) return;
     this.#logged = true;
-    RequestSession.#lastLogged = this;
+    this.#req.runtime.lastLogged = this;
     this.#stages?.onEnd(this.#req.record, finished);
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);
   }

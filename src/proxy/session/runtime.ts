@@ -52,5 +52,11 @@ export interface Runtime {
   readonly announce?: (news: Announcement) => void;
   /** HTTP-01 answers, when the gateway orders certificates (the gateway's: it outlives snapshots). */
   readonly acme?: AcmeChallenges;
+  /**
+   * The last request logged on this snapshot, held until the next one: its objects keep their
+   * shapes (V8 maps), and the code optimized for them, through a full collection in a lull
+   * (idle-trim.ts). Nothing reads it, and it goes with its snapshot (a reload, a gateway closed).
+   */
+  lastLogged: object | undefined;
   close(): Promise<void>;
 }

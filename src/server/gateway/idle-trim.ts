@@ -8,7 +8,7 @@ const IDLE = 0.01;
  * Idle windows in a row after a load before the trim: five minutes. A full collection in a lull
  * used to take the shapes (V8 maps) of the requests' objects, which only the objects hold, and
  * the code optimized for them: the burst after it compiled 429–499 functions (172 untrimmed).
- * The session now keeps its last request logged (request-session.ts), and the burst compiles
+ * The runtime now keeps its last request logged (request-session.ts), and the burst compiles
  * 145–194. The trim still costs the next burst, not for that: after one quiet 1 s window
  * (the worker 82.5 MiB at the run's end against 112) the 6 s after a 16 s lull took 24.1–25.3 µs
  * of CPU a request at 50 connections against 21.2–22.7 untrimmed (docs/data-path.md): some 10 %

@@ -140,6 +140,7 @@ export function createRuntime(
     via10: `1.0 ${config.name}`,
     via11: `1.1 ${config.name}`,
     via2: `2 ${config.name}`,
+    lastLogged: undefined,
     ...(link ? { announce: (news: Announcement | CacheNews) => link.announce(news) } : {}),
     ...(acme ? { acme } : {}),
     async close() {
