@@ -1,23 +1,27 @@
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
-const CHECK_MS = 5_000;
+const CHECK_MS = 1_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: five minutes. A full collection in a lull
- * used to take the shapes (V8 maps) of the requests' objects, which only the objects hold, and
- * the code optimized for them: the burst after it compiled 429–499 functions (172 untrimmed).
- * The runtime now keeps its last request logged (request-session.ts), and the burst compiles
- * 145–194. The trim still costs the next burst, not for that: after one quiet 1 s window
- * (the worker 82.5 MiB at the run's end against 112) the 6 s after a 16 s lull took 24.1–25.3 µs
- * of CPU a request at 50 connections against 21.2–22.7 untrimmed (docs/data-path.md): some 10 %
- * of a benchmark's repetition, each of which follows such a lull.
- * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
- * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
- * Starting is trimmed after one window (no burst follows it that the trim could slow).
+ * Idle windows in a row after a load before the trim: one second, so that a worker is back near
+ * its idle size when a run ends (issue 61: 83 MiB 3 s after the bench's load, 112 kept). What a
+ * trim cost the next burst, and why it costs little now:
+ * - The shapes (V8 maps) of the requests' objects, which only the objects hold: a full collection
+ *   in a lull took them and deoptimized the code made for them, and the burst after compiled
+ *   429–499 functions (172 untrimmed). The runtime keeps its last request logged
+ *   (request-session.ts): 145–194.
+ * - The young generation, shrunk to its floor: it grew back in doublings, each only once the
+ *   scavenges' survivors outgrew it, the in-flight requests' objects promoted meanwhile. A worker's
+ *   young generation now grows back to its cap in one step (worker-flags.ts).
+ * `node bench/lull.ts --seconds 6` (16 s lulls), CPU µs a request in the 6 s after each lull, over
+ * the warm windows' (one run each): at 50 connections +0.8–1.7 trimmed, +0.7–2.1 untrimmed (a lull
+ * costs that either way), +1.4–2.2 with the trim and the doublings, the next 6 s still +0.9–2.0
+ * with them; at 200, +0.8–1.2, +0.5–1.5 and +2.5–3.3; p99 at 200 8.6–9.2 ms trimmed, 8.1–11.6 untrimmed
+ * (docs/data-path.md). Starting is trimmed after one window too.
  */
-const QUIET_WINDOWS = 60;
+const QUIET_WINDOWS = 1;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -66,9 +70,9 @@ function cpuShare(mark: CpuMark): number {
 }
 
 /**
- * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
- * in a row after a window over 5%; of one window after it started) gives back what the load
- * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
+ * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` windows of
+ * `windowMs` in a row after a window over 5%, or after it started) gives back what the load grew,
+ * once per busy → idle turn: a second or two after a burst or a benchmark a worker is back near
  * its idle size. Returns the stop.
  */
 export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { WORKER_V8_FLAGS } from '../../../src/server/cluster/worker-flags.ts';
 
 const MODULE = join(import.meta.dirname, '../../../src/server/gateway/idle-trim.ts');
 
@@ -82,4 +83,37 @@ test('one trim a lull: the collection a trim makes does not make its window busy
   assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
   assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
   assert.equal(trimmed.trims, 1);
+});
+
+test("a worker's young generation, trimmed to its floor, grows back to its cap in one step under the next burst", () => {
+  // What a trim a second after each load costs the next burst is mostly this: by V8's default
+  // factor the young generation grows back in doublings, each once the survivors outgrow it.
+  // The burst: requests' objects that live across scavenges (those in flight), by count.
+  const burst = `
+const { getHeapSpaceStatistics } = await import('node:v8');
+const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
+globalThis.gc({ type: 'major', flavor: 'last-resort' });
+const sizes = [young()];
+let inFlight = [];
+for (let round = 0; round < 60; round++) {
+  for (let i = 0; i < 5000; i++) inFlight.push({ i, s: 'x' + i });
+  if (inFlight.length > 40000) inFlight = inFlight.slice(20000);
+  if (young() !== sizes.at(-1)) sizes.push(young());
+}
+console.log(JSON.stringify(sizes));
+`;
+  const grown = (flags: readonly string[]): number[] => {
+    const out = spawnSync(process.execPath, [...flags, '--expose-gc', '--input-type=module', '-e', burst], {
+      encoding: 'utf8',
+    });
+    assert.equal(out.status, 0, out.stderr);
+    return JSON.parse(out.stdout.trim());
+  };
+  // V8 first takes it to its initial size (1 → 2 MiB here), then straight to the cap.
+  const worker = grown(WORKER_V8_FLAGS);
+  assert.equal(worker.at(-1), 32, `at the cap, two 16 MB semi-spaces: ${worker.join(' → ')} MiB`);
+  assert.ok(worker.length <= 3, `in one step past its initial size: ${worker.join(' → ')} MiB`);
+  // The premise: by the default factor the same burst leaves it doubling, short of its cap.
+  const doubling = grown(WORKER_V8_FLAGS.filter((flag) => !flag.startsWith('--semi-space-growth-factor')));
+  assert.ok((doubling.at(-1) ?? 0) < 32 && doubling.length > 3, `by doublings: ${doubling.join(' → ')} MiB`);
 });
