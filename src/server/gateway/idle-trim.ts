@@ -7,7 +7,7 @@ const IDLE = 0.01;
 /**
  * Idle windows in a row after a load before the trim: one second, so that a worker is back near
  * its idle size when a run ends (issue 61: 83 MiB 3 s after the bench's load, 112 kept). What a
- * trim cost the next burst, and why it costs little now:
+ * trim costs the next burst, and what was done about it:
  * - The shapes (V8 maps) of the requests' objects, which only the objects hold: a full collection
  *   in a lull took them and deoptimized the code made for them, and the burst after compiled
  *   429–499 functions (172 untrimmed). The runtime keeps its last request logged
@@ -15,13 +15,21 @@ const IDLE = 0.01;
  * - The young generation, shrunk to its floor: it grew back in doublings, each only once the
  *   scavenges' survivors outgrew it, the in-flight requests' objects promoted meanwhile. A worker's
  *   young generation now grows back to its cap in one step (worker-flags.ts).
- * `node bench/lull.ts --seconds 6` (16 s lulls), CPU µs a request in the 6 s after each lull, over
- * the warm windows' (one run each): at 50 connections +0.8–1.7 trimmed, +0.7–2.1 untrimmed (a lull
- * costs that either way), +1.4–2.2 with the trim and the doublings, the next 6 s still +0.9–2.0
- * with them; at 200, +0.8–1.2, +0.5–1.5 and +2.5–3.3; p99 at 200 8.6–9.2 ms trimmed, 8.1–11.6 untrimmed
- * (docs/data-path.md). Starting is trimmed after one window too.
+ * - What is left, some 2–6 % of the next burst's throughput at 50 connections: `bench/run.ts`
+ *   with candor against candor-ref (the code with the five-minute wait), 3 runs of 6 s each: 42.6k
+ *   req/s against 45.5k with a trim before each run, 45.9k against 46.5k with the growth factor
+ *   alone. Not found (docs/data-path.md), and the reason for BURSTY_WINDOWS.
+ * Starting is trimmed after one window too.
  */
 const QUIET_WINDOWS = 1;
+/**
+ * A load back within this many windows of the last trim after a load (a minute) says the traffic
+ * comes in bursts: the next trim waits for as many quiet windows, and the bursts keep the memory
+ * through their lulls rather than pay the trim each time. A minute without load, and the next
+ * trim is prompt again. With it, in the same comparison: 43.8k against 44.9k (medians of 5 runs:
+ * only the first after a trim ran trimmed).
+ */
+const BURSTY_WINDOWS = 60;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -73,9 +81,14 @@ function cpuShare(mark: CpuMark): number {
  * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` windows of
  * `windowMs` in a row after a window over 5%, or after it started) gives back what the load grew,
  * once per busy → idle turn: a second or two after a burst or a benchmark a worker is back near
- * its idle size. Returns the stop.
+ * its idle size. A load back within `burstyWindows` of such a trim makes the next one wait
+ * `burstyWindows` quiet windows (the start's trim does not count). Returns the stop.
  */
-export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
+export function trimWhenIdle(
+  windowMs = CHECK_MS,
+  quietWindows = QUIET_WINDOWS,
+  burstyWindows = BURSTY_WINDOWS,
+): () => void {
   const gc = collector();
   let last = cpuMark();
   // Starting (the modules, the config, the first connections) is work too: the first idle
@@ -83,17 +96,24 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
   let busy = true;
   let needed = 1;
   let quiet = 0;
+  /** Windows since the last trim after a load (none yet: past any bound). */
+  let sinceTrim = Number.POSITIVE_INFINITY;
+  let started = false;
   const timer = setInterval(() => {
     const share = cpuShare(last);
     last = cpuMark();
+    sinceTrim++;
     if (share > BUSY) {
+      // A load's first busy window (or the start's): one back soon after a trim is a burst among others.
+      if (!busy || !started) needed = sinceTrim <= burstyWindows ? burstyWindows : quietWindows;
       busy = true;
-      needed = quietWindows;
       quiet = 0;
     } else if (share >= IDLE) quiet = 0;
     else if (busy && ++quiet >= needed) {
       busy = false;
       quiet = 0;
+      if (started) sinceTrim = 0;
+      started = true;
       gc({ type: 'major', flavor: 'last-resort' });
       // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
       // the trim run again (with 1 s windows it did, a second later).

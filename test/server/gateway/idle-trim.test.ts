@@ -25,17 +25,25 @@ if (exposed !== undefined) globalThis.gc = (options) => (trims++, exposed(option
 const { trimWhenIdle } = await import(${JSON.stringify(MODULE)});
 const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size / 1048576;
 const WINDOW = 200;
+const sleep = (windows) => new Promise((resolve) => setTimeout(resolve, WINDOW * windows));
 const quiet = Number(process.env.TRIM);
-const stop = quiet > 0 ? trimWhenIdle(WINDOW, quiet) : () => {};
-let keep = [];
-const until = performance.now() + WINDOW * 1.5;
-while (performance.now() < until) {
-  for (let i = 0; i < 10000; i++) keep.push({ i, s: 'x' + i });
-  if (keep.length > 50000) keep = [];
+const bursts = Number(process.env.BURSTS ?? 1);
+const stop = quiet > 0 ? trimWhenIdle(WINDOW, quiet, Number(process.env.BURSTY ?? 60)) : () => {};
+// BURSTS > 1: the start's trim first (a quiet window), then loads three windows apart.
+if (bursts > 1) await sleep(2.5);
+let loaded = 0;
+for (let burst = 0; burst < bursts; burst++) {
+  if (burst > 0) await sleep(3);
+  let keep = [];
+  const until = performance.now() + WINDOW * 1.5;
+  while (performance.now() < until) {
+    for (let i = 0; i < 10000; i++) keep.push({ i, s: 'x' + i });
+    if (keep.length > 50000) keep = [];
+  }
+  keep = [];
+  loaded = young();
 }
-keep = [];
-const loaded = young();
-await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
+await sleep(6);
 stop();
 console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc, trims }));
 `;
@@ -43,11 +51,12 @@ console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc, tr
 function run(
   quietWindows: number,
   flags: string[] = [],
+  env: Record<string, string> = {},
 ): { loaded: number; idle: number; gc: string; trims: number } {
   const args = [...flags, '--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT];
   const out = spawnSync(process.execPath, args, {
     encoding: 'utf8',
-    env: { ...process.env, TRIM: String(quietWindows) },
+    env: { ...process.env, TRIM: String(quietWindows), ...env },
   });
   assert.equal(out.status, 0, out.stderr);
   return JSON.parse(out.stdout.trim());
@@ -83,6 +92,18 @@ test('one trim a lull: the collection a trim makes does not make its window busy
   assert.ok(trimmed.loaded >= 8, `the load grew the young generation: ${trimmed.loaded} MiB`);
   assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
   assert.equal(trimmed.trims, 1);
+});
+
+test('a load back soon after a trim is a burst among others: the next lull keeps what it grew', () => {
+  // The start's trim, a load and its trim a window after, a load three windows later, six idle.
+  const bursty = run(1, ['--expose-gc'], { BURSTS: '2', BURSTY: '20' });
+  assert.ok(bursty.loaded >= 8, `the load grew the young generation: ${bursty.loaded} MiB`);
+  assert.ok(bursty.idle >= 8, `kept through the second lull, shorter than twenty windows: ${bursty.idle} MiB`);
+  assert.equal(bursty.trims, 2, "the start's and the first load's");
+  // The premise: with bursts told apart only a window after a trim, the second lull is trimmed too.
+  const apart = run(1, ['--expose-gc'], { BURSTS: '2', BURSTY: '1' });
+  assert.ok(apart.idle < 2, `given back after the second load: ${apart.idle} MiB`);
+  assert.equal(apart.trims, 3);
 });
 
 test("a worker's young generation, trimmed to its floor, grows back to its cap in one step under the next burst", () => {
