@@ -10,12 +10,15 @@ function nodePeer(
   script: string,
   setup: string,
   group: SystemGroup = 'node',
+  extraEnv: Readonly<Record<string, string>> = {},
 ): SystemDefinition {
   return {
     id,
     label,
     group,
     setup,
+    // A variant of a peer (an environment of its own) is measured when asked for.
+    onlyWhenNamed: Object.keys(extraEnv).length > 0,
     async start(context) {
       const accessLog = join(context.dir, 'access.log');
       const env = {
@@ -25,6 +28,7 @@ function nodePeer(
         ORIGIN_PORT: String(context.originPort),
         DEAD_PORT: String(context.deadPort),
         ACCESS_LOG: accessLog,
+        ...extraEnv,
       };
       const proc = startPinned({
         cpu: context.cpu,
@@ -68,7 +72,31 @@ export const contractFloor: SystemDefinition = nodePeer(
   'floor',
 );
 
+/**
+ * The contract's floor on the loop of `net-batched`: read against it, what the contract's own
+ * pieces cost a proxy whose writes wait for the turn's end, as Candor's do.
+ */
+export const contractFloorBatched: SystemDefinition = nodePeer(
+  'floor-batched',
+  'contract floor, writes at the turn end',
+  'contract-floor.ts',
+  "the contract floor (floor) on the loop of net-batched: its writes held until the end of the event loop's turn by Candor's own turn-end.ts, and eight SO_REUSEPORT listening sockets (BATCHED=1)",
+  'node',
+  { BATCHED: '1' },
+);
+
 export const nodePeers: readonly SystemDefinition[] = [
+  // The ceiling with two things Candor's own server does (not the issue's ceiling: what they are
+  // worth to a lean proxy, read beside it).
+  nodePeer(
+    'net-batched',
+    'raw node:net proxy, writes at the turn end',
+    'net-proxy.mjs',
+    "the raw node:net proxy (net), its writes held until the end of the event loop's turn (every socket written in a turn corked, all uncorked in the check phase, as Candor's server does) and eight SO_REUSEPORT listening sockets (BATCHED=1 in bench/peers/net-proxy.mjs)",
+    'node',
+    { BATCHED: '1' },
+  ),
+  contractFloorBatched,
   nodePeer(
     'fastify',
     '@fastify/http-proxy',

@@ -31,7 +31,8 @@ export const USAGE = `Usage: node bench/run.ts [options]   (from the repo root: 
   --duration=SECONDS   length of each measured run (default 10; 3 with --quick)
   --reps=N             repetitions; the table shows their median and min–max (default 3; 1 with --quick)
   --warmup=SECONDS     warm-up per system and scenario before the first repetition (default 2, 1 with --quick; 0: none)
-  --only=a,b           systems to measure: ${SYSTEMS.map((s) => s.id).join(', ')} (default: all)
+  --only=a,b           systems to measure: ${SYSTEMS.map((s) => s.id).join(', ')} (default: all but
+                       net-batched and floor-batched)
   --scenarios=a,b      scenarios: ${SCENARIOS.map((s) => s.id).join(', ')} (default: all)
   --workers=N          Candor's --workers, nginx's worker_processes, HAProxy's nbthread (default 1;
                        the all-cores section always uses one per CPU)
@@ -102,7 +103,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     soak: soakWanted ? positiveInt('soak-duration', value('soak-duration') ?? '300') : undefined,
     only: idList(
       'only',
-      value('only') ?? SYSTEMS.map((s) => s.id).join(','),
+      value('only') ??
+        SYSTEMS.filter((s) => s.onlyWhenNamed !== true)
+          .map((s) => s.id)
+          .join(','),
       SYSTEMS.map((s) => s.id),
     ),
     scenarios: idList(

@@ -44,6 +44,8 @@ export interface SystemDefinition {
   readonly group: SystemGroup;
   /** One line on how it is configured, for RESULTS.md. */
   readonly setup: string;
+  /** Measured only when `--only` names it (a variant for a question, not a peer of every run). */
+  readonly onlyWhenNamed?: boolean;
   start(context: SystemContext): Promise<RunningSystem>;
 }
 

@@ -8,14 +8,17 @@
 // does a second is the most a proxy keeping the contract's parsers, head builder and line does
 // here: bench/run.ts's `floor` row, read against the ceiling's. It relays what the benches send:
 // requests without a body or with a Content-Length one (a chunked one, or a path it cannot
-// route, is cut).
+// route, is cut). BATCHED=1 (bench's `floor-batched`): the loop of the ceiling's BATCHED mode
+// (net-proxy.mjs), writes held to the turn's end by Candor's own turn-end.ts and eight
+// SO_REUSEPORT listening sockets, read against `net-batched`.
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { serializeAnswerHead } from '../../src/core/http1/answer-head.ts';
 import type { Framing } from '../../src/core/http1/parsed-answer.ts';
 import type { RequestHead, RequestParserHandler } from '../../src/core/http1/parsed-request.ts';
 import { RequestParser } from '../../src/core/http1/request-parser.ts';
-import { type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
+import { BATCHED, type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
 const LIMITS = { headerSize: DEFAULTS.limits.headerSize, uriLength: DEFAULTS.limits.uriLength };
@@ -90,11 +93,12 @@ class Http1Client implements FloorSink, RequestParserHandler {
   }
 
   cork(): void {
-    this.#client.cork();
+    if (BATCHED) corkUntilTurnEnd(this.#client);
+    else this.#client.cork();
   }
 
   uncork(): void {
-    this.#client.uncork();
+    if (!BATCHED) this.#client.uncork();
   }
 
   over(): void {
@@ -113,4 +117,8 @@ class Http1Client implements FloorSink, RequestParserHandler {
   }
 }
 
-createServer({ noDelay: true }, (client) => new Http1Client(client)).listen(PORT, '127.0.0.1');
+const accept = (client: Socket) => new Http1Client(client);
+if (!BATCHED) createServer({ noDelay: true }, accept).listen(PORT, '127.0.0.1');
+else
+  for (let i = 0; i < 8; i++)
+    createServer({ noDelay: true }, accept).listen({ port: PORT, host: '127.0.0.1', reusePort: true });

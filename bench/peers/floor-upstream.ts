@@ -5,6 +5,7 @@
 // access line (a RequestRecord written by logRequest through the gateway's logger and writer).
 import { connect, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
+import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { AnswerParser } from '../../src/core/http1/answer-parser.ts';
 import type { AnswerHead, Framing } from '../../src/core/http1/parsed-answer.ts';
 import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
@@ -25,6 +26,8 @@ const VIA = '1.1 floor';
 /** At most this many idle connections kept a port, as the ceilings keep. */
 const IDLE_MAX = 256;
 const idle = new Map<number, Upstream[]>();
+/** The ceiling's BATCHED mode (net-proxy.mjs): each request's write held to the turn's end. */
+export const BATCHED = process.env.BATCHED === '1';
 
 /** Where a response goes: the client's side of one request, HTTP/1.1 or HTTP/2. */
 export interface FloorSink {
@@ -65,6 +68,7 @@ class Exchange implements FloorBody {
     this.record.reusedConnection = reused;
     up.exchange = this;
     up.parser.expect(this.head);
+    if (BATCHED) corkUntilTurnEnd(up.socket);
     up.socket.write(this.#text, 'latin1');
     this.#socket = up.socket;
     if (this.#held !== undefined) for (const chunk of this.#held.splice(0)) up.socket.write(chunk);

@@ -6,6 +6,10 @@
 // every 50 ms (line-log.mjs). Content-Length request bodies (streamed on); Content-Length,
 // chunked (no trailers) and close-delimited responses. No regular expression, and no closure
 // or listener made per request: each socket has its handlers once, its state in an object.
+// BATCHED=1 (bench's `net-batched`): the same proxy with two things Candor's own server does, to
+// show what they are worth to a lean one: the turn's writes held until its end (each socket
+// corked, all uncorked in the check phase: one wake-up of a sleeping peer serves them all), and
+// eight SO_REUSEPORT listening sockets (libuv accepts one connection a turn on each).
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { logRecord } from './line-log.mjs';
@@ -18,6 +22,28 @@ const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n';
 const ID_PREFIX = `${randomBytes(6).toString('hex')}-`; // unique across processes, a counter within one
 const idle = { [ORIGIN]: [], [DEAD]: [] };
 let ids = 0;
+const BATCHED = process.env.BATCHED === '1';
+let held = [];
+let holding = false;
+function releaseHeld() {
+  const sockets = held;
+  held = [];
+  holding = false;
+  for (const socket of sockets) socket.uncork();
+}
+/** Corks `socket` until the end of the turn (BATCHED), or until `release` (else). */
+function hold(socket) {
+  socket.cork();
+  if (!BATCHED) return;
+  held.push(socket);
+  if (!holding) {
+    holding = true;
+    setImmediate(releaseHeld);
+  }
+}
+function release(socket) {
+  if (!BATCHED) socket.uncork();
+}
 const isFail = (url) => url === '/fail' || url.startsWith('/fail/') || url.startsWith('/fail?');
 
 /**
@@ -133,6 +159,7 @@ class Client {
 
   upstreamReady(up) {
     this.up = up;
+    if (BATCHED) hold(up.socket);
     up.socket.write(this.req.head, 'latin1');
     this.sendBody();
   }
@@ -159,17 +186,17 @@ class Client {
       this.pending = end < 0 ? data : null;
       if (end < 0) return;
       this.res = this.responseHead(data.latin1Slice(0, end));
-      client.cork();
+      hold(client);
       client.write(this.res.head, 'latin1');
       data = data.subarray(end + 4);
-    } else client.cork();
+    } else hold(client);
     const res = this.res;
     if (data.length > 0) client.write(data);
     res.left -= data.length;
     if (res.framing === 'chunked')
       res.tail = (res.tail + data.latin1Slice(Math.max(0, data.length - 5))).slice(-5);
     if (res.framing === 'chunked' ? res.tail === '0\r\n\r\n' : res.left <= 0) this.responseOver(true);
-    client.uncork();
+    release(client);
   }
 
   /** The response's head as the client gets it, and its framing. */
@@ -226,4 +253,8 @@ class Client {
   }
 }
 
-createServer({ noDelay: true }, (socket) => new Client(socket)).listen(PORT, '127.0.0.1');
+const accept = (socket) => new Client(socket);
+if (!BATCHED) createServer({ noDelay: true }, accept).listen(PORT, '127.0.0.1');
+else
+  for (let i = 0; i < 8; i++)
+    createServer({ noDelay: true }, accept).listen({ port: PORT, host: '127.0.0.1', reusePort: true });
