@@ -31,17 +31,17 @@ import { SCENARIOS } from './scenarios.ts';
 import { startCandor } from './systems.ts';
 import { runWrk, writeScript } from './wrk.ts';
 
-/** The rest after the start before the idle reading: well past idle-trim.ts's trim of a start (after its first quiet 1 s window). */
+/** The rest after the start before the idle reading: past two of idle-trim.ts's 5 s windows (a start is trimmed after one). */
 const REST_MS = 12_000;
 /**
  * The rest after the load before the reading issue 61's target is about ("a worker ≤ 90 MiB … at
  * the end of the run"): what a benchmark leaves once its load stops. Three seconds: the requests
  * in flight are done and wrk's connections closed (the pool's upstream connections stay until
- * their idle_timeout), and idle-trim.ts has looked at one whole quiet second after the load (it
- * looks every second); V8's memory reducer (off in the workers) would start 8 s into a lull.
+ * their idle_timeout), and nothing a quiet process does later has run yet: idle-trim.ts looks
+ * every 5 s, V8's memory reducer (off in the workers) would start 8 s into a lull.
  */
 const END_OF_RUN_MS = 3_000;
-/** The rest after the load before the last reading: what a worker holds after minutes of quiet (the pool's idle connections gone). */
+/** The rest after the load before the last reading: past idle-trim.ts's five minutes of quiet windows, and two more. */
 const AFTER_LOAD_REST_MS = 310_000;
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
@@ -107,8 +107,8 @@ async function measure(checkout: string, repoDir: string, dir: string, originPor
       const run = await runWrk({ cpu: LOAD_CPU, port, scenario, script, seconds: SECONDS });
       requests += run.requests;
     }
-    // What the load grew is given back a second after it (src/server/gateway/idle-trim.ts): read
-    // at the run's end, 12 s and five minutes after.
+    // What the load grew is held at the run's end and through a lull (12 s), and given back after
+    // five minutes of idleness (src/server/gateway/idle-trim.ts).
     const done = `after ${requests.toLocaleString('en-US')} requests`;
     await sleep(END_OF_RUN_MS);
     rows.push(...snapshot(checkout, proc, `${done}, 3 s (end of run)`));

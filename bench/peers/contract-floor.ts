@@ -13,11 +13,11 @@
 // SO_REUSEPORT listening sockets, read against `net-batched`.
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { serializeAnswerHead } from '../../src/core/http1/answer-head.ts';
 import type { Framing } from '../../src/core/http1/parsed-answer.ts';
 import type { RequestHead, RequestParserHandler } from '../../src/core/http1/parsed-request.ts';
 import { RequestParser } from '../../src/core/http1/request-parser.ts';
+import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { BATCHED, type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));

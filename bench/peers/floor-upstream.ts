@@ -5,13 +5,13 @@
 // access line (a RequestRecord written by logRequest through the gateway's logger and writer).
 import { connect, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
-import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { AnswerParser } from '../../src/core/http1/answer-parser.ts';
 import type { AnswerHead, Framing } from '../../src/core/http1/parsed-answer.ts';
 import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
 import { nameIs } from '../../src/core/http1/syntax.ts';
 import { newRequestId } from '../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
+import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { logRequest } from '../../src/observe/log/access-log.ts';
 import { createLogger } from '../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../src/observe/log/request-record.ts';

@@ -9,16 +9,6 @@
  *   scavenge every ~30 ms of 5–7 ms, 16–18 % of the worker's time. 16 MB halves their count; the
  *   peak RSS under bench/memory.ts's load is 114 MiB against 102, the same after the load once
  *   idle-trim.ts has run (75.4 against 74.6).
- * - `--semi-space-growth-factor=16`: the young generation starts at V8's floor and idle-trim.ts
- *   shrinks it back there a second after each load. V8 grows it only once the
- *   survivors of its scavenges since it last grew outgrow it, by this factor: by the default 2,
- *   four steps to the cap under a burst, scavenging the in-flight requests' objects into the old
- *   generation meanwhile (the trimmed worker's next 6 s at c200 took 2.5–3.3 µs of CPU a request
- *   more than warm, 0.8–1.2 with this; 4 took 0.1–0.4 at 200 connections and 1.2–2.1 at 50).
- *   The cost: a worker that only ever had light traffic (300 requests a second, 2 % of a core,
- *   never a busy second for the trim) grows it to the cap too, 109 MiB after 20 s, where the
- *   doublings stopped at 95 after two steps (93.6 after 2 minutes, 95.2 after 10). Light traffic
- *   after any burst keeps a worker at the cap either way: the trim waits for an idle second.
  * - `--no-allocation-site-pretenuring`: V8 allocates straight into the old generation from a
  *   site whose objects mostly survived their first scavenge. With hundreds of requests in flight
  *   a request's objects do survive one, then die: pretenured, they fill the old generation with
@@ -32,15 +22,15 @@
  *   about 18 MB of a worker's RSS under load (110 → 91 MiB after 5 s of 50 connections), and a
  *   worker compiles its hot code once, in its first seconds (no measurable throughput lost in
  *   10 s runs).
- * - `--no-memory-reducer`: a few seconds into a lull it would shrink the heap by steps of its own
- *   (p99 at 200 connections twice the warm one for the next burst's first seconds, when it
- *   first ran); idle-trim.ts alone decides when a worker gives its memory back.
+ * - `--no-memory-reducer`: a few seconds into the first lull it would shrink the heap as
+ *   idle-trim.ts does after five minutes, and the next burst would start cold (p99 at 200
+ *   connections twice the warm one for its first seconds); the trim alone decides when a worker
+ *   gives its memory back.
  *
  * Flags can only be set when a process starts, which is why even one worker runs under a primary.
  */
 export const WORKER_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=16',
-  '--semi-space-growth-factor=16',
   '--no-allocation-site-pretenuring',
   '--no-concurrent-recompilation',
   '--no-memory-reducer',

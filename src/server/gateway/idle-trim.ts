@@ -1,35 +1,31 @@
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
-const CHECK_MS = 1_000;
+const CHECK_MS = 5_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: one second, so that a worker is back near
- * its idle size when a run ends (issue 61: 83 MiB 3 s after the bench's load, 112 kept). What a
- * trim costs the next burst, and what was done about it:
+ * Idle windows in a row after a load before the trim: five minutes. What a trim costs the burst
+ * after it:
  * - The shapes (V8 maps) of the requests' objects, which only the objects hold: a full collection
  *   in a lull took them and deoptimized the code made for them, and the burst after compiled
  *   429–499 functions (172 untrimmed). The runtime keeps its last request logged
  *   (request-session.ts): 145–194.
- * - The young generation, shrunk to its floor: it grew back in doublings, each only once the
- *   scavenges' survivors outgrew it, the in-flight requests' objects promoted meanwhile. A worker's
- *   young generation now grows back to its cap in one step (worker-flags.ts).
- * - What is left, some 2–6 % of the next burst's throughput at 50 connections: `bench/run.ts`
- *   with candor against candor-ref (the code with the five-minute wait), 3 runs of 6 s each: 42.6k
- *   req/s against 45.5k with a trim before each run, 45.9k against 46.5k with the growth factor
- *   alone. Not found (docs/data-path.md), and the reason for BURSTY_WINDOWS.
- * Starting is trimmed after one window too.
+ * - The young generation, shrunk to its floor, grows back in doublings under the burst:
+ *   `--semi-space-growth-factor=16` grows it back in one step (2.5–3.3 µs of CPU a request more
+ *   than warm in the 6 s after a trim at 200 connections, 0.8–1.2 with it), but a worker that only
+ *   ever has light traffic then holds its young generation at the cap (109 MiB against 95).
+ * - And with both, still some 5–9 % more CPU a request for the next 12 s, 2–4 % after, and its
+ *   p99: a trim after one quiet second (the worker 83.4 MiB at the run's end against 112; issue
+ *   61's target is 90) took Candor's runs in `bench/run.ts` from 0.86× the node:net ceiling to
+ *   0.79× at 50 connections, p99 at 200 from 2.76× nginx's to 3.02× (22 ms in the run that
+ *   followed a trim), and `bench/lull.ts --lull 4 --connections 50 --ref <the five minutes>` had
+ *   23.7–23.9 µs a request after a trim against 21.5–22.5 (docs/data-path.md). Not found why.
+ * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
+ * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
+ * Starting is trimmed after one window (no burst follows it that the trim could slow).
  */
-const QUIET_WINDOWS = 1;
-/**
- * A load back within this many windows of the last trim after a load (a minute) says the traffic
- * comes in bursts: the next trim waits for as many quiet windows, and the bursts keep the memory
- * through their lulls rather than pay the trim each time. A minute without load, and the next
- * trim is prompt again. With it, in the same comparison: 43.8k against 44.9k (medians of 5 runs:
- * only the first after a trim ran trimmed).
- */
-const BURSTY_WINDOWS = 60;
+const QUIET_WINDOWS = 60;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -78,17 +74,12 @@ function cpuShare(mark: CpuMark): number {
 }
 
 /**
- * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` windows of
- * `windowMs` in a row after a window over 5%, or after it started) gives back what the load grew,
- * once per busy → idle turn: a second or two after a burst or a benchmark a worker is back near
- * its idle size. A load back within `burstyWindows` of such a trim makes the next one wait
- * `burstyWindows` quiet windows (the start's trim does not count). Returns the stop.
+ * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
+ * in a row after a window over 5%; of one window after it started) gives back what the load
+ * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
+ * its idle size. Returns the stop.
  */
-export function trimWhenIdle(
-  windowMs = CHECK_MS,
-  quietWindows = QUIET_WINDOWS,
-  burstyWindows = BURSTY_WINDOWS,
-): () => void {
+export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
   const gc = collector();
   let last = cpuMark();
   // Starting (the modules, the config, the first connections) is work too: the first idle
@@ -96,24 +87,17 @@ export function trimWhenIdle(
   let busy = true;
   let needed = 1;
   let quiet = 0;
-  /** Windows since the last trim after a load (none yet: past any bound). */
-  let sinceTrim = Number.POSITIVE_INFINITY;
-  let started = false;
   const timer = setInterval(() => {
     const share = cpuShare(last);
     last = cpuMark();
-    sinceTrim++;
     if (share > BUSY) {
-      // A load's first busy window (or the start's): one back soon after a trim is a burst among others.
-      if (!busy || !started) needed = sinceTrim <= burstyWindows ? burstyWindows : quietWindows;
       busy = true;
+      needed = quietWindows;
       quiet = 0;
     } else if (share >= IDLE) quiet = 0;
     else if (busy && ++quiet >= needed) {
       busy = false;
       quiet = 0;
-      if (started) sinceTrim = 0;
-      started = true;
       gc({ type: 'major', flavor: 'last-resort' });
       // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
       // the trim run again (with 1 s windows it did, a second later).

@@ -316,7 +316,6 @@ test('serve runs its worker under a primary, with the small V8 young generation 
     assert.equal(workers.length, 1, 'one worker process under the primary');
     const argv = readFileSync(`/proc/${workers[0]}/cmdline`, 'utf8').split('\0');
     assert.ok(argv.includes('--max-semi-space-size=16'), `worker argv: ${argv.join(' ')}`);
-    assert.ok(argv.includes('--semi-space-growth-factor=16'), `worker argv: ${argv.join(' ')}`);
     assert.ok(argv.includes('--no-allocation-site-pretenuring'), `worker argv: ${argv.join(' ')}`);
     assert.ok(argv.includes('--no-concurrent-recompilation'), `worker argv: ${argv.join(' ')}`);
     const code = await new Promise<number | null>((resolve) => {
