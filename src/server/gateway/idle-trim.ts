@@ -20,7 +20,10 @@ const IDLE = 0.01;
  *   61's target is 90) took Candor's runs in `bench/run.ts` from 0.86× the node:net ceiling to
  *   0.79× at 50 connections, p99 at 200 from 2.76× nginx's to 3.02× (22 ms in the run that
  *   followed a trim), and `bench/lull.ts --lull 4 --connections 50 --ref <the five minutes>` had
- *   23.7–23.9 µs a request after a trim against 21.5–22.5 (docs/data-path.md). Not found why.
+ *   23.7–23.9 µs a request after a trim against 21.5–22.5. Part of it is a marking cycle under
+ *   the burst, the old generation's limit set from its live size by the trim: a floor under it
+ *   (`--initial-old-space-size=64`) took the cost away at 50 connections, not at 200 or with a
+ *   new connection each (docs/data-path.md).
  * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
  * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
  * Starting is trimmed after one window (no burst follows it that the trim could slow).
