@@ -32,7 +32,9 @@ export const USAGE = `Usage: node bench/run.ts [options]   (from the repo root: 
   --reps=N             repetitions; the table shows their median and min–max (default 3; 1 with --quick)
   --warmup=SECONDS     warm-up per system and scenario before the first repetition (default 2, 1 with --quick; 0: none)
   --only=a,b           systems to measure: ${SYSTEMS.map((s) => s.id).join(', ')} (default: all but
-                       net-batched and floor-batched)
+                       ${SYSTEMS.filter((s) => s.onlyWhenNamed === true)
+                         .map((s) => s.id)
+                         .join(' and ')})
   --scenarios=a,b      scenarios: ${SCENARIOS.map((s) => s.id).join(', ')} (default: all)
   --workers=N          Candor's --workers, nginx's worker_processes, HAProxy's nbthread (default 1;
                        the all-cores section always uses one per CPU)

@@ -23,7 +23,9 @@ const IDLE = 0.01;
  *   23.7–23.9 µs a request after a trim against 21.5–22.5. Part of it is a marking cycle under
  *   the burst, the old generation's limit set from its live size by the trim: a floor under it
  *   (`--initial-old-space-size=64`) took the cost away at 50 connections, not at 200 or with a
- *   new connection each (docs/data-path.md).
+ *   new connection each. The trim after five minutes of quiet cost the next 6 s 0 and 2 % (two
+ *   runs of `bench/lull.ts --lull 310`; docs/data-path.md): why minutes of quiet make it cheaper
+ *   was not found.
  * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
  * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
  * Starting is trimmed after one window (no burst follows it that the trim could slow).
