@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { connectDirectReads } from './direct-reads.ts';
+import { connectDirectReads } from '../../core/net/direct-reads.ts';
 
 interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */

@@ -19,6 +19,7 @@
  */
 import type { Socket } from 'node:net';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
+import { readsAsStream, takeAcceptedReads } from '../../../core/net/direct-reads.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
@@ -49,6 +50,11 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     super(socket, settings, handlers, encrypted);
     this.#gone = gone;
     this.#priorKnowledge = priorKnowledge;
+    // A plain connection's reads come straight from the socket (direct-reads.ts); what node had
+    // read into its Readable before (bytes a PROXY header's reader put back) comes as 'data'.
+    // One that may be h2c is read as a stream: node:http2 takes over its socket.
+    if (!encrypted && priorKnowledge === undefined)
+      this.sharedReads = takeAcceptedReads(socket, this.#onData);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
@@ -208,6 +214,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.socket.once('close', () => this.#gone?.(this));
     this.connectionState = 'closed';
     const rest = this.pipeline?.take() ?? Buffer.alloc(0);
+    if (this.sharedReads) readsAsStream(this.socket);
     this.resumeReading();
     return { socket: this.socket, rest };
   }

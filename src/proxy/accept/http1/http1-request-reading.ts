@@ -59,6 +59,11 @@ export abstract class Http1RequestReading
   #servername: string | undefined;
   /** Its answers' writes, gathered until the turn's end (made at the first request, kept for the next). */
   #writes: TurnWrites | undefined;
+  /**
+   * Its reads are views of a buffer the next read of any socket overwrites (direct-reads.ts):
+   * what is kept past a read (a body's bytes, pipelined requests) is copied.
+   */
+  protected sharedReads = false;
 
   constructor(
     socket: Socket,
@@ -138,7 +143,7 @@ export abstract class Http1RequestReading
   /** Bytes past the request in progress: kept, unparsed, for their turn. */
   protected readAhead(chunk: Buffer): void {
     this.pipeline ??= new Pipeline(this);
-    this.pipeline.keep(chunk);
+    this.pipeline.keep(this.sharedReads ? Buffer.from(chunk) : chunk);
   }
 
   #hand(exchange: Http1Answer): void {
@@ -242,7 +247,8 @@ export abstract class Http1RequestReading
 
   onBody(chunk: Buffer): void {
     this.timeouts.refresh();
-    if (this.body !== undefined && !this.body.push(chunk)) this.pauseReading();
+    if (this.body !== undefined && !this.body.push(this.sharedReads ? Buffer.from(chunk) : chunk))
+      this.pauseReading();
   }
 
   onComplete(trailers: string[] | undefined): void {

@@ -5,8 +5,9 @@ import { after, test } from 'node:test';
 import {
   connectDirectReads,
   readsAsStream,
+  takeAcceptedReads,
   takeReads,
-} from '../../../src/upstream/connections/direct-reads.ts';
+} from '../../../src/core/net/direct-reads.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
@@ -97,6 +98,55 @@ test("handed to a stream's readers (a tunnel), its reads come as 'data', copies 
     chunks.map((chunk) => chunk.toString()),
     ['one', 'two'],
   );
+});
+
+test("a socket a server accepted is taken too: its reads are views of the same buffer, its end told as before; taken once, TLS's never", async (t) => {
+  const accepted: net.Socket[] = [];
+  const listener = net.createServer({ allowHalfOpen: true }, (socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+  t.after(() =>
+    closeAll(...[client, ...accepted].map((socket) => ({ close: () => socket.destroy() })), listener),
+  );
+  await waitUntil('the server accepted the connection', () => accepted.length === 1);
+  const socket = accepted[0];
+  const views: Buffer[] = [];
+  const kept: string[] = [];
+  assert.equal(
+    takeAcceptedReads(socket, (bytes) => {
+      views.push(bytes);
+      kept.push(Buffer.from(bytes).toString());
+    }),
+    true,
+  );
+  assert.equal(
+    takeAcceptedReads(socket, () => {}),
+    false,
+    'a socket already taken is not taken again',
+  );
+  let ended = false;
+  // (Flowing, as the server's connections read it: 'data' carries only what node put in its Readable.)
+  socket.on('data', () => {});
+  socket.on('end', () => {
+    ended = true;
+  });
+  client.write('from the client');
+  await waitUntil('the read came', () => kept.length === 1);
+  const { socket: upstream, peer } = await connected();
+  takeReads(upstream, (bytes) => views.push(bytes));
+  peer.write('upstream');
+  await waitUntil('the upstream read came', () => views.length === 2);
+  assert.equal(views[0].buffer, views[1].buffer, 'one buffer for both sides');
+  assert.deepEqual(kept, ['from the client']);
+  client.end();
+  await waitUntil("the client's end was told", () => ended);
+  const tlsLike = Object.assign(new net.Socket(), { encrypted: true });
+  assert.equal(
+    takeAcceptedReads(tlsLike, () => {}),
+    false,
+    'a TLS socket is read through node:tls',
+  );
+  tlsLike.destroy();
 });
 
 test('bytes that come before a reader took the socket close it: nobody asked for them', async () => {
