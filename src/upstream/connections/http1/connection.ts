@@ -2,8 +2,8 @@ import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
 import { AnswerParser } from '../../../core/http1/answer-parser.ts';
 import type { AnswerHead, AnswerParserHandler, Framing } from '../../../core/http1/parsed-answer.ts';
-import type { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import { readsAsStream, takeReads } from '../../../core/net/direct-reads.ts';
+import type { MovingDeadline } from '../../../core/net/moving-deadline.ts';
 import type {
   ConnectionTimeouts,
   ExchangeController,
