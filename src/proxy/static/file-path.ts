@@ -9,7 +9,7 @@ import { Failure } from '../../core/failure/failure.ts';
 const NAME_MAX = 255;
 const PATH_MAX = 1024;
 
-/** The path's segments under root (empty: the root itself), whether it named a directory (a trailing `/`), or why not. */
+/** The path's segments under root (empty: the root itself), whether it named a directory (ended in `/`), or why not. */
 export interface FilePath {
   readonly segments: readonly string[];
   readonly directory: boolean;
@@ -30,7 +30,10 @@ export function filePathOf(path: string, prefix: string): FilePath | PathRefusal
   const rest = prefix === '/' ? path : path.slice(prefix.length);
   if (rest.length > PATH_MAX) return 'too_long';
   const raw = rest.split('/');
-  const directory = rest === '' || rest.endsWith('/');
+  // The path's own `/`, not the part under the prefix: `/assets` on a route `/assets` names its
+  // root as a file would be named, and is sent to `/assets/` (a relative link on its index page
+  // would resolve outside the route).
+  const directory = path.endsWith('/');
   const segments: string[] = [];
   for (const piece of raw) {
     if (piece === '') continue;

@@ -20,7 +20,8 @@ const OPEN_MS = 10_000;
  * `Allow: GET, HEAD`); the path (normalised by the router, the route's prefix stripped) names a
  * file under root (file-path.ts refuses what could not), opened so that nothing outside root is
  * ever read (open-file.ts); a directory is answered with its `index` (a path to one without its
- * trailing `/` is sent there, 301), never listed; a path no file answers gets the `fallback` file
+ * trailing `/` is sent there, 301, the route's own root too), never listed, and a path ending in
+ * `/` names nothing else (a file so named is not there); a path no file answers gets the `fallback` file
  * (a single-page app's) or the gateway's 404, and so does a dotfile, a symbolic link leading out of
  * root, or any file that is not a regular one: one 404, which tells nothing of what is there.
  * The body streams from the file (a StreamedAnswer), and the files a request opened are closed at
@@ -87,13 +88,13 @@ class StaticRun implements StageHooks {
 
   async #answer(asked: FilePath, path: string, query: string): Promise<RequestVerdict> {
     const { config, fallback } = this.#site;
-    let segments = asked.segments;
+    // A path ending in `/` names a directory: its index is opened at once, and a file asked so
+    // (`/sub/index.html/`) is none (ENOTDIR: missing), as nginx has it. Without the `/`, a
+    // directory is sent to its `/` (its index page's relative links resolve under it).
+    let segments = asked.directory ? [...asked.segments, config.index] : asked.segments;
     let opened = await this.#open(segments);
-    if (opened === 'directory') {
-      if (!asked.directory) return new OwnAnswer(301, ['location', `${path}/${query}`]);
-      segments = [...segments, config.index];
-      opened = await this.#open(segments);
-    }
+    if (opened === 'directory' && !asked.directory)
+      return new OwnAnswer(301, ['location', `${path}/${query}`]);
     if (opened === 'missing' && fallback !== undefined) {
       segments = fallback;
       opened = await this.#open(segments);

@@ -38,6 +38,8 @@ before(async () => {
 routes:
   - match: { path: /spa }
     static: { root: ${root}/app, fallback: /shell.html }
+  - match: { path: /manual }
+    static: { root: ${root}/docs }
   - match: { path: / }
     static:
       root: ${root}
@@ -153,6 +155,29 @@ test('a directory is answered with its index (301 to its trailing slash first), 
   assert.equal(docs.text, '<h1>docs</h1>');
   const noIndex = await request(gw.url, { path: '/app/' });
   assert.equal(noIndex.status, 404);
+});
+
+test("a route's own root without its `/` is sent there (301, the query kept), before its fallback too", async () => {
+  const manual = await request(gw.url, { path: '/manual?v=2' });
+  assert.equal(manual.status, 301);
+  assert.equal(manual.headers.location, '/manual/?v=2');
+  const index = await request(gw.url, { path: '/manual/' });
+  assert.equal(index.status, 200);
+  assert.equal(index.text, '<h1>docs</h1>');
+  const spa = await request(gw.url, { path: '/spa' });
+  assert.equal(spa.status, 301);
+  assert.equal(spa.headers.location, '/spa/');
+});
+
+test('a file asked with a trailing `/` is not there: 404, or the fallback', async () => {
+  const file = await request(gw.url, { path: '/docs/index.html/' });
+  assert.equal(file.status, 404);
+  assert.match(String(file.headers['proxy-status']), /error=destination_not_found/);
+  const onRoot = await request(gw.url, { path: '/data.bin/' });
+  assert.equal(onRoot.status, 404);
+  const spa = await request(gw.url, { path: '/spa/shell.html/' });
+  assert.equal(spa.status, 200);
+  assert.equal(spa.text, '<h1>spa</h1>');
 });
 
 test('a single-page app: a path no file answers gets the fallback file; the route prefix is stripped', async () => {
