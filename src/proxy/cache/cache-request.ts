@@ -21,15 +21,18 @@ export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme:
 }
 
 /**
- * The request goes upstream whatever is stored: a range (the store keeps whole answers), or a
+ * The request goes upstream whatever is stored: a GET's range (the store keeps whole answers), or a
  * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
  * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
  * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
- * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does.
+ * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does. A HEAD's Range
+ * is no range: §14.2 defines range handling for GET alone and a server "MUST ignore" it on
+ * another method, so a HEAD with one is answered from the store as one without (the whole 200's
+ * head, as a static route answers it).
  */
-export function bypassesStore(fields: FieldMap): boolean {
+export function bypassesStore(fields: FieldMap, method: string): boolean {
   return (
-    (fields.range !== undefined ||
+    ((fields.range !== undefined && method === 'GET') ||
       fields['if-match'] !== undefined ||
       fields['if-unmodified-since'] !== undefined) &&
     !onlyIfCached(fields, undefined)

@@ -88,8 +88,8 @@ export class CacheRun extends PassingRun {
     this.#key = cacheKey(sent.authority, sent.path, scheme, side);
     this.#request = cacheRequestOf(sent, fields, scheme);
     this.#sent = sent;
-    // A range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
-    if (bypassesStore(fields)) return this.forward('bypass');
+    // A GET's range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
+    if (bypassesStore(fields, this.request.head.method)) return this.forward('bypass');
     return this.#lookup(false);
   }
 

@@ -48,7 +48,9 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   const fields = [...shared, 'content-type', mediaTypeOf(ask.name), 'x-content-type-options', 'nosniff'];
   if (ask.coding !== undefined) fields.push('content-encoding', ask.coding);
   fields.push('accept-ranges', 'bytes');
-  const range = rangeOf(ask.request, etag, Number(stats.mtimeMs), size);
+  // A HEAD's Range is ignored (RFC 9110 §14.2: range handling is defined for GET alone, and a
+  // server "MUST ignore" it on another method): the whole 200's head, its length the file's.
+  const range = ask.head ? undefined : rangeOf(ask.request, etag, Number(stats.mtimeMs), size);
   if (range === 'unsatisfiable') return new OwnAnswer(416, [...shared, 'content-range', `bytes */${size}`]);
   const [status, start, end] = range === undefined ? [200, 0, size - 1] : [206, range.start, range.end];
   if (status === 206) fields.push('content-range', `bytes ${start}-${end}/${size}`);

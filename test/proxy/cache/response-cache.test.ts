@@ -323,6 +323,18 @@ test('a request a cache does not answer is forwarded and says why: method, bypas
   });
 });
 
+test("a HEAD's Range is ignored (RFC 9110 §14.2: GET's alone): the stored answer's whole 200 head, a hit", async () => {
+  await withGateway(FRESH, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/h' });
+    const head = await request(gw.url, { method: 'HEAD', path: '/pages/h', headers: { range: 'bytes=0-1' } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '10');
+    assert.equal(head.headers['content-range'], undefined);
+    assert.match(String(head.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    assert.equal(origin.heads.length, 1, 'the HEAD did not reach the upstream');
+  });
+});
+
 test('an answer over max_entry goes to the client whole and is not kept', async () => {
   const answer = { status: 200, fields: ['Cache-Control', 'max-age=60'], body: 'x'.repeat(5000) };
   await withGateway(

@@ -129,6 +129,19 @@ test('one range is a 206; past the end a 416; If-Range with another tag the whol
   assert.equal(several.status, 200);
 });
 
+test("a HEAD's Range is ignored (RFC 9110 §14.2: GET's alone): the whole 200 head, its length the file's", async () => {
+  for (const range of ['bytes=2-4', 'bytes=10-']) {
+    const raw = await rawRequest(
+      gw.port,
+      `HEAD /data.bin HTTP/1.1\r\nHost: x\r\nRange: ${range}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(raw.raw, /^HTTP\/1\.1 200 /, range);
+    assert.match(raw.raw, /\r\ncontent-length: 10\r\n/i, range);
+    assert.doesNotMatch(raw.raw, /content-range/i, range);
+    assert.ok(raw.raw.endsWith('\r\n\r\n'), raw.raw);
+  }
+});
+
 test('a precompressed sibling is chosen by Accept-Encoding (q-values, then the route order), with its own ETag', async () => {
   const br = await request(gw.url, { path: '/app.js', headers: { 'accept-encoding': 'gzip, br' } });
   assert.equal(br.text, 'BROTLI-BYTES');
