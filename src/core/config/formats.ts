@@ -62,6 +62,20 @@ function spanProblem(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A freshness the gateway gives an answer (`cache.lifetimes`): above zero, and of any length (no
+ * timer waits for it). Zero reads two ways: nginx's `proxy_cache_valid 200 0` keeps nothing, but
+ * an answer kept stale from the start would still be revalidated and stand in for a failed
+ * upstream. A status left out has no lifetime of the gateway's, which says the one thing clearly.
+ */
+function lifetimeProblem(text: string): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined) return `expected a lifetime like 30s, 10m or 1h, got ${describeValue(text)}`;
+  if (ms === 0)
+    return `expected a lifetime above zero like 30s or 10m (0s would keep the answer stale from the start: leave the status out to give it none), got ${describeValue(text)}`;
+  return undefined;
+}
+
 /** A wait that may be skipped: zero reads only one way here ("do not wait"). */
 function delayProblem(text: string): string | undefined {
   return parseDuration(text) === undefined
@@ -102,6 +116,7 @@ export const FORMAT = {
   duration: 'candor.duration',
   span: 'candor.span',
   delay: 'candor.delay',
+  lifetime: 'candor.lifetime',
   size: 'candor.size',
   headerSize: 'candor.header-size',
   listenAddress: 'candor.listen-address',
@@ -125,6 +140,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.duration]: durationProblem,
   [FORMAT.span]: spanProblem,
   [FORMAT.delay]: delayProblem,
+  [FORMAT.lifetime]: lifetimeProblem,
   [FORMAT.size]: sizeProblem,
   [FORMAT.headerSize]: headerSizeProblem,
   [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),

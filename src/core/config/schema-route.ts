@@ -123,7 +123,7 @@ export const Route = mapping(
           lifetimes: Type.Optional(
             Type.Record(
               Type.String({ pattern: STORABLE_STATUS }),
-              Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 10m' }),
+              Type.String({ format: FORMAT.lifetime, expected: 'a lifetime like 30s, 10m or 1h' }),
               {
                 additionalProperties: false,
                 expected: `a mapping of status to lifetime, such as { 200: 10m, 404: 1m }, of statuses a cache may keep (${STORABLE_STATUSES.join(', ')})`,

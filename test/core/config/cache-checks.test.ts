@@ -73,6 +73,20 @@ test('cache.lifetimes names statuses a cache may keep, as durations; override_or
   );
 });
 
+test('a lifetime of 0s is refused at its status: it would keep the answer stale from the start', () => {
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { lifetimes: { 200: 0s, 404: 0ms } }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    ['200', '404'].map(
+      (status) =>
+        `6 routes[0].cache.lifetimes.${status}: expected a lifetime above zero like 30s or 10m (0s would keep the answer stale from the start: leave the status out to give it none), got "${status === '200' ? '0s' : '0ms'}"`,
+    ),
+  );
+});
+
 test('cache.lifetimes, override_origin and stale_while_revalidate load as seconds by status', () => {
   const config = parseConfig(
     withRoutes(`  - match: { path: /a }
