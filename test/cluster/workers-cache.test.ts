@@ -4,16 +4,18 @@
  * stands in whichever worker takes the request: 10 users on 10 connections (spread over both
  * workers by the primary) all get the page, each saying it is stale and why. Before, each worker
  * kept its own, and the users the other worker took got a 502. The folder the workers shared is
- * gone once the gateway stops.
+ * gone once the gateway stops, and one a primary killed with SIGKILL left is removed by the next
+ * gateway's start (never a live gateway's).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
-import { startServe, workersCacheDir } from '../helpers/serve-process.ts';
+import { childPids, startServe, workersCacheDir } from '../helpers/serve-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 test('with two workers and no cache.dir, a stale page stands in for a down upstream for 10 users of 10, whichever worker takes them', async (t) => {
   const origin = await startMoodyOrigin({ status: 200, fields: ['X-Page', 'home'], body: 'home page' });
@@ -77,4 +79,74 @@ upstreams:
   } finally {
     await serve.stop();
   }
+});
+
+/** Whether a process is over: no such pid, or a zombie whose exit is not collected yet. */
+function over(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+test("the folder of a primary killed with SIGKILL is removed by the next gateway's start; a live gateway's is left", async (t) => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=600'],
+    body: 'page',
+  });
+  t.after(() => origin.stop());
+  const path = join(mkdtempSync(join(tmpdir(), 'candor-workers-cache-')), 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: pages
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`,
+  );
+  const live = await startServe(path, 2);
+  t.after(() => live.stop());
+  const killed = await startServe(path, 2);
+  t.after(() => killed.stop());
+  assert.equal((await request(`http://127.0.0.1:${killed.port}`, { path: '/' })).text, 'page');
+  const killedDir = workersCacheDir(killed);
+  const liveDir = workersCacheDir(live);
+  await waitUntil('the answer stored in the folder', () => readdirSync(join(killedDir, 'pages')).length > 0);
+  const workers = childPids(killed.child.pid);
+  const exited = new Promise((resolve) => killed.child.once('exit', resolve));
+  killed.child.kill('SIGKILL');
+  await exited;
+  await waitUntil("the killed primary's workers exit", () => workers.every(over), 15_000);
+  assert.ok(existsSync(join(killedDir, 'pages')), 'left behind: its primary never ran its removal');
+
+  const next = await startServe(path, 2);
+  t.after(() => next.stop());
+  assert.equal(existsSync(killedDir), false, 'removed by the start of the next gateway');
+  assert.ok(existsSync(liveDir), "the live gateway's folder is left");
+  assert.ok(existsSync(workersCacheDir(next)));
+  assert.equal((await request(`http://127.0.0.1:${live.port}`, { path: '/' })).text, 'page');
+  // Said once, at info, by the primary that removed it: the next one here, unless a gateway
+  // another test file started in the meantime swept /dev/shm first (every primary does).
+  const said = next.lines.filter(
+    (l) => l.msg === "removed the workers' shared cache folder of a gateway no longer running",
+  );
+  for (const line of said) assert.ok(!existsSync(String(line.dir)), String(line.dir));
+  const ours = said.filter((l) => l.dir === killedDir);
+  assert.ok(ours.length <= 1, JSON.stringify(ours));
+  for (const line of ours) assert.deepEqual([line.level, line.pid], ['info', killed.child.pid]);
+  assert.equal(
+    said.some((l) => l.dir === liveDir || l.dir === workersCacheDir(next)),
+    false,
+    'never a live folder',
+  );
 });

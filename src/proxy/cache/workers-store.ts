@@ -1,10 +1,11 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownedPrefix, ownerGone, ownerOf, STORE_PREFIX } from './store-owner.ts';
 
 // node:fs through process.getBuiltinModule, not an import: the primary makes the folder, and
 // imported as an ES module node:fs loads fs/promises and readline as well, about 1 MiB of the
 // primary's memory (pid-file.ts, test/server/cli/lean-processes.test.ts).
-const { mkdtempSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
+const { lstatSync, mkdtempSync, readdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
 
 /**
  * One cache for every worker. A route's cache is the gateway's, not a worker's: with `--workers N`
@@ -38,11 +39,50 @@ function memoryBacked(): string {
  */
 export function makeWorkersStore(): { dir: string; remove: () => void } | undefined {
   try {
-    const dir = mkdtempSync(join(memoryBacked(), 'candor-cache-'));
+    // Its owner in its name (store-owner.ts): a later primary removes it if this one is killed.
+    const dir = mkdtempSync(join(memoryBacked(), ownedPrefix()));
     return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
   } catch {
     return undefined;
   }
+}
+
+/** A folder of a gateway gone, removed: where it was, and the pid of the primary that made it. */
+export interface LeftoverStore {
+  readonly dir: string;
+  readonly pid: number;
+}
+
+/**
+ * The primary's, at its start: removes the workers' folders that primaries killed before they
+ * could remove their own left (SIGKILL, the OOM killer), one by one as a crash loop would pile
+ * them up. Only a folder of Candor's name with its owner in it, a directory (no link) of this
+ * user's (so its owner ran as this user, whose processes /proc shows whatever its `hidepid`), and
+ * whose owner is certainly not running (store-owner.ts): never a live gateway's, another user's,
+ * nor one made by a Candor that wrote no owner. `parent`: where folders are made (the tests' own).
+ */
+export function removeLeftoverStores(parent: string = memoryBacked()): LeftoverStore[] {
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((name) => name.startsWith(STORE_PREFIX));
+  } catch {
+    return [];
+  }
+  const removed: LeftoverStore[] = [];
+  for (const name of names) {
+    const owner = ownerOf(name);
+    if (owner === undefined) continue;
+    const dir = join(parent, name);
+    try {
+      const facts = lstatSync(dir);
+      if (!facts.isDirectory() || facts.uid !== process.getuid?.() || !ownerGone(owner)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push({ dir, pid: owner.pid });
+    } catch {
+      // Gone meanwhile (another primary starting swept it), or not ours to remove: left.
+    }
+  }
+  return removed;
 }
 
 /** A worker's: the folder its primary made for every worker's caches, if it made one. */

@@ -4,7 +4,11 @@ import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts
 import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
 import { listeningInodes } from '../../core/net/socket-tables.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { makeWorkersStore, WORKERS_STORE_ENV } from '../../proxy/cache/workers-store.ts';
+import {
+  makeWorkersStore,
+  removeLeftoverStores,
+  WORKERS_STORE_ENV,
+} from '../../proxy/cache/workers-store.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
 import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
@@ -58,7 +62,7 @@ interface SuperviseOptions {
    * The primary's log: a worker replaced, or one that did not end its drain cleanly, is said
    * there too (the JSON lines operators collect), not only on stderr.
    */
-  readonly logger: Pick<Logger, 'warn' | 'error'>;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -68,6 +72,13 @@ export function superviseWorkers(count: number, options: SuperviseOptions): Prom
   // files when its primary (which took the signal over with a listener, bin/candor.js) relays it.
   const execArgv = withoutInspectorSignal([...own, ...WORKER_V8_FLAGS]);
   cluster.setupPrimary({ execArgv });
+  // The folders primaries killed before us left (workers-store.ts), whatever our own count: a
+  // crash loop would otherwise fill /dev/shm.
+  for (const left of removeLeftoverStores())
+    options.logger.info(
+      { dir: left.dir, pid: left.pid },
+      "removed the workers' shared cache folder of a gateway no longer running",
+    );
   // One cache for every worker (workers-store.ts): the folder their routes' caches share.
   const store = count > 1 ? makeWorkersStore() : undefined;
   if (count > 1 && store === undefined)
