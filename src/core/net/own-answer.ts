@@ -10,12 +10,17 @@ export class OwnAnswer {
   readonly status: number;
   /** [name, value, …] */
   readonly headers: readonly string[];
+  /**
+   * None for a 205, whatever its maker gave (RFC 9110 §15.3.6: a 205 has no content): its head
+   * then says `Content-Length: 0`, and the client reads the next answer where it begins. (A 204
+   * and a 304 are framed bodiless by the sink: what they are given is never sent.)
+   */
   readonly body: Buffer;
 
   constructor(status: number, headers: readonly string[], body: Buffer = EMPTY) {
     this.status = status;
     this.headers = headers;
-    this.body = body;
+    this.body = status === 205 ? EMPTY : body;
   }
 }
 

@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawUntil, request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../../docs/examples/plugins');
@@ -61,7 +61,7 @@ describe('plugins through candor serve', () => {
     const module = (file: string) => `./${relative(dir, join(EXAMPLES, file))}`;
     await writeFile(
       join(dir, 'bug.mjs'),
-      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); return { status: 202, body: 'mine' }; } });\n",
+      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
     );
     const config = `listen:
   - address: 127.0.0.1:0
@@ -224,6 +224,22 @@ upstreams:
     const res = await request(url(), { path: '/bug/own' });
     assert.equal(res.status, 202);
     assert.equal(res.text, 'mine');
+  });
+
+  test("a plugin's 205 goes without its body (RFC 9110 §15.3.6: no content): Content-Length 0, the next answer on the connection clean", async () => {
+    const text = await rawUntil(
+      serve.port,
+      'GET /bug/reset HTTP/1.1\r\nHost: x\r\n\r\nGET /bug/own HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      () => false,
+      5000,
+    );
+    const [reset, next] = text.split(/(?=HTTP\/1\.1 )/);
+    assert.match(reset, /^HTTP\/1\.1 205 /);
+    assert.match(reset, /\r\ncontent-length: 0\r\n/i);
+    assert.ok(reset.endsWith('\r\n\r\n'), `the 205 has a body: ${JSON.stringify(reset)}`);
+    assert.doesNotMatch(text, /not for the wire/);
+    assert.match(next, /^HTTP\/1\.1 202 /);
+    assert.ok(next.endsWith('\r\n\r\nmine'), JSON.stringify(next));
   });
 
   test('an observer with on_error: continue: its bug is logged, the request goes on; its counts are in /metrics', async () => {
