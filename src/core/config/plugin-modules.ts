@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ConfigProblem } from './config-error.ts';
+import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
 import { isModulePath } from './normalize-plugins.ts';
 import type { GatewayConfig } from './types.ts';
@@ -86,11 +87,29 @@ export function optionProblems(
   } catch (err) {
     return [pluginProblem(config, name, 'options', `the plugin's validate threw: ${reasonOf(err)}`)];
   }
-  if (!Array.isArray(said)) return [];
+  // Nothing is no problem (PluginModule's type allows it); anything else but a list is the
+  // validator's bug, which would otherwise pass every option unchecked.
+  if (said === undefined || said === null) return [];
+  if (!Array.isArray(said))
+    return [
+      pluginProblem(
+        config,
+        name,
+        'options',
+        `the plugin's validate returned ${describeValue(said)}, not a list of problems (an empty list: none)`,
+      ),
+    ];
   return said.map((problem: unknown) => {
     if (typeof problem === 'string') return pluginProblem(config, name, 'options', problem);
     const { path, message } = (problem ?? {}) as { path?: unknown; message?: unknown };
-    const at = pluginProblem(config, name, 'options', String(message));
+    if (typeof message !== 'string')
+      return pluginProblem(
+        config,
+        name,
+        'options',
+        `the plugin's validate returned ${describeValue(problem)} as a problem, not a text or { path, message }`,
+      );
+    const at = pluginProblem(config, name, 'options', message);
     return typeof path === 'string' && path !== '' ? { ...at, path: `${at.path}.${path}` } : at;
   });
 }

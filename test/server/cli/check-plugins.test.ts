@@ -1,7 +1,8 @@
 /**
  * `candor check` on a config with plugins (issue 57): it imports each module and asks it of its
  * options, and names the file, line and field of a module that does not load, a factory that is
- * none, options the plugin refuses, and a route naming a plugin the config lacks (did you mean).
+ * none, options the plugin refuses (or a validate that answers no list), and a route naming a
+ * plugin the config lacks (did you mean).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,10 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'broken.ts'), 'export default () => ({ onRequest( });\n');
 writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+writeFileSync(
+  join(dir, 'says42.mjs'),
+  'export function validate() { return 42; }\nexport default () => ({});\n',
+);
 
 function check(
   plugins: string,
@@ -76,6 +81,15 @@ test("the plugin's own check of its options is the config's, at the option's fie
   const run = check('  good:\n    module: ./picky.mjs\n    options: { limit: 99 }');
   assert.equal(run.status, 78);
   assert.match(run.stderr, /candor\.yaml:6:\d+ +plugins\.good\.options\.limit: expected at most 10/);
+});
+
+test("a validate that returns no list is the plugin's bug, refused at its options", () => {
+  const run = check('  good:\n    module: ./says42.mjs\n    options: { limit: 1 }');
+  assert.equal(run.status, 78);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.good\.options: the plugin's validate returned 42, not a list of problems/,
+  );
 });
 
 test('a route naming a plugin the config lacks: did you mean', () => {
