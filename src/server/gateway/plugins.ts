@@ -8,6 +8,7 @@
  */
 import { dirname } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
+import { describeValue } from '../../core/config/describe-value.ts';
 import {
   importPluginModule,
   type LoadedPluginModule,
@@ -33,6 +34,9 @@ export interface PluginSet {
   /** Each instance's close(), `ms` at most each (a reload replaced the config). */
   close(ms: number): Promise<void>;
 }
+
+/** The hooks a factory's object may have (plugin-api.ts's PluginHooks). */
+const HOOKS = ['onRequest', 'onResponse', 'onEnd', 'close'] as const satisfies readonly (keyof PluginHooks)[];
 
 /** What a plugin's context is made of. */
 export interface PluginHost {
@@ -96,6 +100,19 @@ async function makePlugin(
   }
   if (typeof hooks !== 'object' || hooks === null)
     return { problems: [pluginProblem(config, name, 'module', 'the plugin returned no hooks object')] };
+  // A hook that is no function would be a 500 on every request it meets: refused here, at load.
+  const notCallable = HOOKS.find((hook) => hooks[hook] !== undefined && typeof hooks[hook] !== 'function');
+  if (notCallable !== undefined)
+    return {
+      problems: [
+        pluginProblem(
+          config,
+          name,
+          'module',
+          `the plugin's hook ${notCallable} is ${describeValue(hooks[notCallable])}, not a function`,
+        ),
+      ],
+    };
   const logger = host.logger.child({ plugin: name });
   return {
     stage: pluginStage(name, hooks, {

@@ -4,7 +4,8 @@
  * does not load refuses the reload whole (the old plugins serve on); onResponse meets the
  * upstream's answers only (a gateway failure's status and Proxy-Status stay the gateway's), and
  * cannot remove the request id; an asynchronous onResponse holds the answer until it resolves, and
- * its rejection or overrun is a 500 naming it and onResponse.
+ * its rejection or overrun is a 500 naming it and onResponse; a hook that is no function refuses
+ * the start.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -162,6 +163,22 @@ describe('plugins given to startGateway', () => {
     );
     assert.equal((await request(gw.url, { path: '/t/z' })).headers['x-seen'], 'two-2');
   });
+});
+
+test('hooks that are no functions refuse the start at plugins.NAME.module, naming the hook', async () => {
+  const app = await startEcho();
+  try {
+    await assert.rejects(
+      startTestGateway(yaml(app.url, 'four'), {}, '', {
+        plugins: { tagger: () => ({ onResponse() {}, onRequest: 'nope' }) as never },
+      }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /plugins\.tagger\.module: the plugin's hook onRequest is "nope", not a function/.test(err.message),
+    );
+  } finally {
+    await app.close();
+  }
 });
 
 describe('plugins and DNS discovery', () => {
