@@ -210,7 +210,7 @@ const GROUP_DIRS = readdirSync(SRC).filter((name) => statSync(join(SRC, name)).i
 const LEVELS: readonly Level[] = [GROUP_LEVEL, ...GROUP_DIRS.sort().map(folderLevel)];
 
 /** The modules that import what a config names (users' plugins: outside src/, so in no layer). */
-const USER_MODULE_IMPORTERS: ReadonlySet<string> = new Set(['src/core/config/plugin-modules.ts']);
+const USER_MODULE_IMPORTERS: ReadonlySet<string> = new Set(['src/core/config/plugin-import.ts']);
 
 /** Every import between two modules of src/: the importing file, and the path it reaches (or a computed one). */
 function allImports(): Array<{ file: string; found: Import; target: string }> {

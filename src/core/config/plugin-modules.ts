@@ -2,7 +2,8 @@
  * Importing the modules of `plugins:` and checking the options each is given, when a config
  * loads (`candor check`, `serve`, a reload): a module that does not load, has no function as its
  * default export, or refuses its options is a problem of the config, at `plugins.NAME.module`
- * (or `.options`) with its line, as any other field's.
+ * (or `.options`) with its line, as any other field's. How a module is imported (anew when its
+ * file changed) is plugin-import.ts's.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
 import { isModulePath } from './normalize-plugins.ts';
+import { importAnew, withoutVersion } from './plugin-import.ts';
 import type { GatewayConfig } from './types.ts';
 
 /** A plugin module as imported: its factory, and its check of the options when it has one. */
@@ -19,9 +21,12 @@ export interface LoadedPluginModule {
   readonly validate?: (options: unknown) => unknown;
 }
 
-/** Imports `module` (an absolute path, or a package looked up from `baseDir`). */
+/**
+ * Imports `module` (an absolute path, or a package looked up from `baseDir`): anew when its file
+ * changed since this process last imported it (a reload runs the new code).
+ */
 export async function importPluginModule(module: string, baseDir: string): Promise<LoadedPluginModule> {
-  const imported: Record<string, unknown> = await import(specifierOf(module, baseDir));
+  const imported = await importAnew(specifierOf(module, baseDir));
   const factory = imported.default;
   if (typeof factory !== 'function')
     throw new Error('its default export is not a function (options, context) => hooks');
@@ -114,14 +119,19 @@ export function optionProblems(
   });
 }
 
-/** An error's message, its first line (a module's syntax error names its file and line there). */
+/**
+ * An error's message, its first line (a module's syntax error names its file and line there),
+ * with the module files named as their author knows them (no version query: plugin-import.ts).
+ */
 export function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3").
   const where = /^((?:file:\/\/|\/)\S+:\d+)$/m.exec(err.stack ?? '');
-  const message = err.message.split('\n')[0];
+  const message = withoutVersion(err.message.split('\n')[0]);
   // Node strips TypeScript types only outside node_modules: say what to do about it.
   if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')
     return `${message} (a plugin installed as a package must be JavaScript; keep a TypeScript one beside the config)`;
-  return where !== null && err instanceof SyntaxError ? `${message} (at ${where[1]})` : message;
+  return where !== null && err instanceof SyntaxError
+    ? `${message} (at ${withoutVersion(where[1])})`
+    : message;
 }

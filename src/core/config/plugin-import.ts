@@ -1,0 +1,44 @@
+/**
+ * How a plugin's module is imported (plugin-modules.ts): anew when its file changed.
+ *
+ * Node keeps every ES module it imported, by its URL, for the life of the process, and has no way
+ * to drop one: a second `import()` of the same URL gives the first one's exports whatever the file
+ * says now, so a reload would run the old code and call it new. The URL of a module file carries
+ * the hash of its content as its query instead: an unchanged file is the same URL (imported once,
+ * however many reloads), an edited one is a new URL, imported anew. Each version imported stays
+ * in memory for the life of the worker. What the module itself imports (a helper file beside it,
+ * a package) is Node's as usual: the same URL each time, kept from its first import.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+/** The query a module file's URL is given: `?v=` and 16 hex digits of its content's SHA-256. */
+const VERSION = /\?v=[0-9a-f]{16}/g;
+
+/**
+ * The module at `specifier` (a `file:` URL, imported as its content now is; or a name Node
+ * resolves).
+ *
+ * @example await importAnew(pathToFileURL('/etc/candor/tag.mjs').href) // its namespace
+ */
+export async function importAnew(specifier: string): Promise<Record<string, unknown>> {
+  return import(await versioned(specifier));
+}
+
+/** `text` (an error's message) without the version queries of module URLs: the file as its author knows it. */
+export function withoutVersion(text: string): string {
+  return text.replace(VERSION, '');
+}
+
+/** A `file:` URL with its content's hash as its query; a file that cannot be read is left to import() to report. */
+async function versioned(specifier: string): Promise<string> {
+  if (!specifier.startsWith('file:')) return specifier;
+  let content: Buffer;
+  try {
+    content = await readFile(fileURLToPath(specifier));
+  } catch {
+    return specifier;
+  }
+  return `${specifier}?v=${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;
+}
