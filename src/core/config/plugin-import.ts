@@ -1,5 +1,6 @@
 /**
- * How a plugin's module is imported (plugin-modules.ts): anew when its file changed.
+ * How a plugin's module is imported (plugin-modules.ts): anew when its file changed, within a
+ * deadline.
  *
  * Node keeps every ES module it imported, by its URL, for the life of the process, and has no way
  * to drop one: a second `import()` of the same URL gives the first one's exports whatever the file
@@ -13,17 +14,43 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * How long a module's top-level code may take: it runs once a load, and a top-level `await` that
+ * never settles would hold `candor check`, a start or a reload for ever.
+ */
+export const MODULE_IMPORT_MS = 5000;
+
 /** The query a module file's URL is given: `?v=` and 16 hex digits of its content's SHA-256. */
 const VERSION = /\?v=[0-9a-f]{16}/g;
 
 /**
  * The module at `specifier` (a `file:` URL, imported as its content now is; or a name Node
- * resolves).
+ * resolves), imported within `ms`.
  *
- * @example await importAnew(pathToFileURL('/etc/candor/tag.mjs').href) // its namespace
+ * @example await importWithin(pathToFileURL('/etc/candor/tag.mjs').href) // its namespace
  */
-export async function importAnew(specifier: string): Promise<Record<string, unknown>> {
-  return import(await versioned(specifier));
+export async function importWithin(
+  specifier: string,
+  ms: number = MODULE_IMPORT_MS,
+): Promise<Record<string, unknown>> {
+  const url = await versioned(specifier);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `its top-level code did not finish within ${ms} ms (a top-level await that never settles?)`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([import(url), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `text` (an error's message) without the version queries of module URLs: the file as its author knows it. */

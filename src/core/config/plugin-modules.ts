@@ -1,9 +1,9 @@
 /**
  * Importing the modules of `plugins:` and checking the options each is given, when a config
- * loads (`candor check`, `serve`, a reload): a module that does not load, has no function as its
- * default export, or refuses its options is a problem of the config, at `plugins.NAME.module`
- * (or `.options`) with its line, as any other field's. How a module is imported (anew when its
- * file changed) is plugin-import.ts's.
+ * loads (`candor check`, `serve`, a reload): a module that does not load (in time), has no
+ * function as its default export, or refuses its options is a problem of the config, at
+ * `plugins.NAME.module` (or `.options`) with its line, as any other field's. How a module is
+ * imported (anew when its file changed) is plugin-import.ts's.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
 import { isModulePath } from './normalize-plugins.ts';
-import { importAnew, withoutVersion } from './plugin-import.ts';
+import { importWithin, withoutVersion } from './plugin-import.ts';
 import type { GatewayConfig } from './types.ts';
 
 /** A plugin module as imported: its factory, and its check of the options when it has one. */
@@ -23,10 +23,10 @@ export interface LoadedPluginModule {
 
 /**
  * Imports `module` (an absolute path, or a package looked up from `baseDir`): anew when its file
- * changed since this process last imported it (a reload runs the new code).
+ * changed since this process last imported it (a reload runs the new code), within MODULE_IMPORT_MS.
  */
 export async function importPluginModule(module: string, baseDir: string): Promise<LoadedPluginModule> {
-  const imported = await importAnew(specifierOf(module, baseDir));
+  const imported = await importWithin(specifierOf(module, baseDir));
   const factory = imported.default;
   if (typeof factory !== 'function')
     throw new Error('its default export is not a function (options, context) => hooks');

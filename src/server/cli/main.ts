@@ -107,7 +107,12 @@ async function checkCommand(rest: readonly string[]): Promise<number> {
   if (file === undefined) return usage('candor check needs a config file: candor check FILE');
   if (file === null) return usage('candor check checks one config file: candor check FILE');
   const { runCheck } = await import('./check.ts');
-  return await runCheck(file, values['without-secrets'] ?? false);
+  const code = await runCheck(file, values['without-secrets'] ?? false);
+  // The config's plugin modules ran their top-level code in this process: a timer one started (a
+  // refresh every minute), or a top-level await refused past its deadline, would keep the check
+  // running after its report. The report is out (both streams drained): the check ends here.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
+  process.exit(code);
 }
 
 /** `candor reload --config FILE`. */

@@ -1,8 +1,9 @@
 /**
  * `candor check` on a config with plugins (issue 57): it imports each module and asks it of its
- * options, and names the file, line and field of a module that does not load, a factory that is
- * none, options the plugin refuses (or a validate that answers no list), and a route naming a
- * plugin the config lacks (did you mean).
+ * options, and names the file, line and field of a module that does not load (top-level code that
+ * never finishes past its deadline), a factory that is none, options the plugin refuses (or a
+ * validate that answers no list), and a route naming a plugin the config lacks (did you mean). A
+ * module's timer does not keep the check running.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,6 +30,13 @@ writeFileSync(
   join(dir, 'says42.mjs'),
   'export function validate() { return 42; }\nexport default () => ({});\n',
 );
+// Top-level code that never finishes, and keeps the process busy meanwhile (a timer).
+writeFileSync(
+  join(dir, 'stuck.mjs'),
+  'await new Promise(() => setInterval(() => {}, 1000));\nexport default () => ({});\n',
+);
+// A good module that starts a timer at import (a refresh every minute).
+writeFileSync(join(dir, 'ticking.mjs'), 'setInterval(() => {}, 60_000);\nexport default () => ({});\n');
 
 function check(
   plugins: string,
@@ -66,6 +74,21 @@ test('a module that does not load is named with its file, line and field', () =>
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load .*broken\.ts: .* \(at \S*broken\.ts:1\)/,
   );
+});
+
+test('a module whose top-level code never finishes is refused past its deadline, naming it; the check ends', () => {
+  const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./stuck.mjs', '[good, bad]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*stuck\.mjs: its top-level code did not finish within 5000 ms/,
+  );
+});
+
+test('a module that leaves a timer running passes, and the check ends after its report', () => {
+  const run = check('  good: { module: ./ticking.mjs }');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /ok/);
 });
 
 test('a module without a factory, or one that is not there, is refused', () => {
