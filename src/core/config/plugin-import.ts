@@ -1,6 +1,6 @@
 /**
  * How a plugin's module is imported (plugin-modules.ts): anew when its file changed, within a
- * deadline.
+ * deadline, and a JavaScript syntax error placed at its file and line.
  *
  * Node keeps every ES module it imported, by its URL, for the life of the process, and has no way
  * to drop one: a second `import()` of the same URL gives the first one's exports whatever the file
@@ -10,8 +10,10 @@
  * in memory for the life of the worker. What the module itself imports (a helper file beside it,
  * a package) is Node's as usual: the same URL each time, kept from its first import.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -25,7 +27,8 @@ const VERSION = /\?v=[0-9a-f]{16}/g;
 
 /**
  * The module at `specifier` (a `file:` URL, imported as its content now is; or a name Node
- * resolves), imported within `ms`.
+ * resolves), imported within `ms`. A SyntaxError of a JavaScript file comes with its file and
+ * line first in its stack, as Node writes them for a TypeScript one.
  *
  * @example await importWithin(pathToFileURL('/etc/candor/tag.mjs').href) // its namespace
  */
@@ -48,6 +51,8 @@ export async function importWithin(
   });
   try {
     return await Promise.race([import(url), late]);
+  } catch (err) {
+    throw url.startsWith('file:') ? await placed(err, fileURLToPath(url)) : err;
   } finally {
     clearTimeout(timer);
   }
@@ -68,4 +73,29 @@ async function versioned(specifier: string): Promise<string> {
     return specifier;
   }
   return `${specifier}?v=${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;
+}
+
+/** A file and line alone on a line, as Node writes the place of a syntax error ("/path/x.ts:3"). */
+export const SYNTAX_PLACE = /^((?:file:\/\/|\/)\S+:\d+)$/m;
+
+/**
+ * A SyntaxError of a JavaScript module with its place first in its stack. Node keeps the place of
+ * an ES module's syntax error to itself (it prints it only when the error is uncaught), so it is
+ * asked of `node --check FILE`, which prints it first: a process, only for a file that does not
+ * parse. An error that is no syntax error, or one of a TypeScript file (whose place Node gives),
+ * is returned as it is.
+ */
+async function placed(err: unknown, file: string): Promise<unknown> {
+  if (!(err instanceof SyntaxError) || SYNTAX_PLACE.test(err.stack ?? '')) return err;
+  if (!['.js', '.mjs', '.cjs'].includes(extname(file))) return err;
+  const place = await new Promise<string | undefined>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--check', file],
+      { timeout: MODULE_IMPORT_MS, maxBuffer: 64 * 1024 },
+      (_failed, _stdout, stderr) => resolve(SYNTAX_PLACE.exec(String(stderr).split('\n')[0])?.[1]),
+    );
+  });
+  if (place !== undefined) err.stack = `${place}\n${err.stack}`;
+  return err;
 }

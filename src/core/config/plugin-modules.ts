@@ -12,7 +12,7 @@ import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
 import { isModulePath } from './normalize-plugins.ts';
-import { importWithin, withoutVersion } from './plugin-import.ts';
+import { importWithin, SYNTAX_PLACE, withoutVersion } from './plugin-import.ts';
 import type { GatewayConfig } from './types.ts';
 
 /** A plugin module as imported: its factory, and its check of the options when it has one. */
@@ -125,8 +125,9 @@ export function optionProblems(
  */
 export function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3").
-  const where = /^((?:file:\/\/|\/)\S+:\d+)$/m.exec(err.stack ?? '');
+  // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3"), and
+  // plugin-import.ts puts a JavaScript module's there too.
+  const where = SYNTAX_PLACE.exec(err.stack ?? '');
   const message = withoutVersion(err.message.split('\n')[0]);
   // Node strips TypeScript types only outside node_modules: say what to do about it.
   if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')

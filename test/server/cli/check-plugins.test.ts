@@ -1,9 +1,9 @@
 /**
  * `candor check` on a config with plugins (issue 57): it imports each module and asks it of its
- * options, and names the file, line and field of a module that does not load (top-level code that
- * never finishes past its deadline), a factory that is none, options the plugin refuses (or a
- * validate that answers no list), and a route naming a plugin the config lacks (did you mean). A
- * module's timer does not keep the check running.
+ * options, and names the file, line and field of a module that does not load (a syntax error at
+ * its own file and line, top-level code that never finishes past its deadline), a factory that
+ * is none, options the plugin refuses (or a validate that answers no list), and a route naming a
+ * plugin the config lacks (did you mean). A module's timer does not keep the check running.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'broken.ts'), 'export default () => ({ onRequest( });\n');
 writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+writeFileSync(join(dir, 'broken.mjs'), 'export default () => ({\n  onRequest( {\n});\n');
 writeFileSync(
   join(dir, 'says42.mjs'),
   'export function validate() { return 42; }\nexport default () => ({});\n',
@@ -73,6 +74,15 @@ test('a module that does not load is named with its file, line and field', () =>
   assert.match(
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load .*broken\.ts: .* \(at \S*broken\.ts:1\)/,
+  );
+});
+
+test("a JavaScript module's syntax error names its own file and line, as a TypeScript one's", () => {
+  const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./broken.mjs', '[good, bad]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*broken\.mjs: Unexpected token ';' \(at \S*broken\.mjs:3\)/,
   );
 });
 
