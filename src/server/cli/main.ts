@@ -30,7 +30,7 @@ export const OPTIONS = {
   },
 } as const;
 
-/** The `candor` command line. Returns the process exit code. */
+/** The `candor` command line: serve returns its exit code; every other command ends the process with its own. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -41,31 +41,46 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`candor ${VERSION}\n`);
     return EXIT.ok;
   }
+  if (command === 'serve') return await withUsage(() => serveCommand(rest));
+  // Every other command reports and ends: the config's plugin modules ran their top-level code
+  // in this process (check, reload, purge, diagnose load the config), and a timer one started (a
+  // refresh every minute) or a top-level await refused past its deadline would keep it running
+  // after its report. The report is out (both streams drained): the command ends there.
+  const code = await withUsage(() => oneShot(command, rest));
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
+  process.exit(code);
+}
+
+/** `run`, with a command line parseArgs refused told as a usage error. */
+async function withUsage(run: () => Promise<number>): Promise<number> {
   try {
-    switch (command) {
-      case 'serve':
-        return await serveCommand(rest);
-      case 'check':
-        return await checkCommand(rest);
-      case 'reload':
-        return await reloadCommand(rest);
-      case 'purge':
-        return await purgeCommand(rest);
-      case 'config':
-      case 'fleet':
-        if (rest.includes('--help') || rest.includes('-h')) return await help();
-        return await (await import('./fleet-commands.ts')).runFleetCommand(command, rest);
-      case 'diagnose':
-        return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
-      case 'explain':
-        return await (await import('./explain.ts')).runExplain(rest);
-      default:
-        return usage(`unknown command "${command}"`);
-    }
+    return await run();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
       return usage((err as Error).message);
     throw err;
+  }
+}
+
+/** A command that reports and ends (every one but serve). */
+async function oneShot(command: string, rest: readonly string[]): Promise<number> {
+  switch (command) {
+    case 'check':
+      return await checkCommand(rest);
+    case 'reload':
+      return await reloadCommand(rest);
+    case 'purge':
+      return await purgeCommand(rest);
+    case 'config':
+    case 'fleet':
+      if (rest.includes('--help') || rest.includes('-h')) return await help();
+      return await (await import('./fleet-commands.ts')).runFleetCommand(command, rest);
+    case 'diagnose':
+      return await (await import('./diagnose.ts')).runDiagnoseCommand(rest);
+    case 'explain':
+      return await (await import('./explain.ts')).runExplain(rest);
+    default:
+      return usage(`unknown command "${command}"`);
   }
 }
 
@@ -107,12 +122,7 @@ async function checkCommand(rest: readonly string[]): Promise<number> {
   if (file === undefined) return usage('candor check needs a config file: candor check FILE');
   if (file === null) return usage('candor check checks one config file: candor check FILE');
   const { runCheck } = await import('./check.ts');
-  const code = await runCheck(file, values['without-secrets'] ?? false);
-  // The config's plugin modules ran their top-level code in this process: a timer one started (a
-  // refresh every minute), or a top-level await refused past its deadline, would keep the check
-  // running after its report. The report is out (both streams drained): the check ends here.
-  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
-  process.exit(code);
+  return await runCheck(file, values['without-secrets'] ?? false);
 }
 
 /** `candor reload --config FILE`. */

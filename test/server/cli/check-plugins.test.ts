@@ -3,7 +3,8 @@
  * options, and names the file, line and field of a module that does not load (a syntax error at
  * its own file and line, top-level code that never finishes past its deadline), a factory that
  * is none, options the plugin refuses (or a validate that answers no list), and a route naming a
- * plugin the config lacks (did you mean). A module's timer does not keep the check running.
+ * plugin the config lacks (did you mean). A module's timer does not keep the check running, nor
+ * any other command that loads the config.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -99,6 +100,19 @@ test('a module that leaves a timer running passes, and the check ends after its 
   const run = check('  good: { module: ./ticking.mjs }');
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /ok/);
+});
+
+test('every command that loads the config ends after its report, whatever timer a module left (reload, purge)', () => {
+  check('  good: { module: ./ticking.mjs }');
+  for (const command of ['reload', 'purge']) {
+    const run = spawnSync(process.execPath, [BIN, command, '--config', join(dir, 'candor.yaml')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(run.signal, null, `candor ${command} ended by itself`);
+    assert.equal(run.status, 64, run.stderr);
+    assert.match(run.stderr, /has no admin section/);
+  }
 });
 
 test('a module without a factory, or one that is not there, is refused', () => {
