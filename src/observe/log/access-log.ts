@@ -16,7 +16,7 @@ import {
 } from './line-members.ts';
 import type { Logger } from './logger.ts';
 import { viewOf } from './logger.ts';
-import { grpcStatusRead, type RequestRecord } from './request-record.ts';
+import { grpcStatusRead, loggedUpstream, type RequestRecord } from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
@@ -41,7 +41,8 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['auth_hop', (r) => r.authHop],
   ['user', (r) => r.user],
   ['answered_by', (r) => r.answeredBy],
-  ['upstream', (r) => r.upstream],
+  ['plugin_hop', (r) => r.pluginHop],
+  ['upstream', loggedUpstream],
   ['target', (r) => r.target],
   ['status', (r) => r.status],
   ['grpc_status', grpcStatusRead],
@@ -257,7 +258,8 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (r.authHop !== undefined) putText(MEMBER.auth_hop, r.authHop);
   if (r.user !== undefined) putText(MEMBER.user, r.user);
   if (r.answeredBy !== undefined) putText(MEMBER.answered_by, r.answeredBy);
-  SENT_TO.put(r.upstream, r.target);
+  if (r.pluginHop !== undefined) putText(MEMBER.plugin_hop, r.pluginHop);
+  SENT_TO.put(loggedUpstream(r), r.target);
   putCount(MEMBER.status, r.status);
   const grpc = grpcStatusRead(r);
   if (grpc !== undefined) putCount(MEMBER.grpc_status, grpc);

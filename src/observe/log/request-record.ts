@@ -114,6 +114,11 @@ export class RequestRecord {
   answeredBy: string | undefined;
   /** The auth hop whose failure answered the request (`auth:HOST:PORT`, `auth:NAME`): its address even where clients are shown a name. */
   authHop: string | undefined;
+  /**
+   * The upstream a plugin's `context.fetch` asked, whose failure (its `next-hop`) the plugin let
+   * out as the request's: the hop that failed, where the route's upstream may never have been asked.
+   */
+  pluginHop: string | undefined;
   /** Who the route's authentication admitted (Basic's user, a JWT's claim, the auth service's field); absent: nobody. */
   user: string | undefined;
   /** Why the last failed attempt was not retried (absent when it was, or none failed). */
@@ -142,6 +147,15 @@ export class RequestRecord {
   elapsed(): number {
     return performance.now() - this.startedAt;
   }
+}
+
+/**
+ * The upstream the log line names: the request's, but for one a plugin's hop failed before any
+ * attempt (`pluginHop` names that hop): the route's upstream was never asked, and a line naming
+ * it with the hop's failure would blame it.
+ */
+export function loggedUpstream(record: RequestRecord): string | undefined {
+  return record.pluginHop !== undefined && record.tries.length === 0 ? undefined : record.upstream;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RequestRecord } from '../log/request-record.ts';
+import { loggedUpstream, type RequestRecord } from '../log/request-record.ts';
 import type { Origin } from './catalog.ts';
 
 /**
@@ -83,7 +83,8 @@ export class Activity {
       req_id: record.id,
       method: record.method,
       route: record.route ?? null,
-      upstream: record.upstream ?? null,
+      // As the log line names it: not the route's upstream when a plugin's hop failed before it.
+      upstream: loggedUpstream(record) ?? null,
       target: record.target ?? null,
       status: record.status,
       origin,

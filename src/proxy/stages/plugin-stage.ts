@@ -5,7 +5,8 @@
  * plugin's answer says it made it (`answered_by`), its header edits reach only what the contract
  * lets a stage edit, its onResponse sees the upstream's answers only.
  */
-import type { RequestRecord } from '../../observe/log/request-record.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import { loggedUpstream, type RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
 import { AnswerHeaders, PluginRequestView } from './plugin-request.ts';
@@ -40,7 +41,13 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
     // A plugin with no request hook (only close) runs no code per request.
     start: uses
       ? (request) =>
-          new Run(stageName, plugin, request, new PluginRequestView(request, options.logFor, stageName))
+          new Run(
+            stageName,
+            plugin,
+            request,
+            new PluginRequestView(request, options.logFor, stageName),
+            options.failOpen,
+          )
       : () => undefined,
     ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
   };
@@ -55,19 +62,32 @@ class PluginRun implements StageHooks {
   readonly #plugin: PluginHooks;
   readonly #request: StageRequest;
   readonly #view: PluginRequestView;
+  /** Its failures do not end the request (`on_error: continue`): the runner goes on without it. */
+  readonly #failOpen: boolean;
   /** Its hook overran and the request went on without it (abandon): what it settles to later is dropped. */
   #abandoned = false;
 
-  constructor(stage: string, plugin: PluginHooks, request: StageRequest, view: PluginRequestView) {
+  constructor(
+    stage: string,
+    plugin: PluginHooks,
+    request: StageRequest,
+    view: PluginRequestView,
+    failOpen: boolean,
+  ) {
     this.#stage = stage;
     this.#plugin = plugin;
     this.#request = request;
     this.#view = view;
+    this.#failOpen = failOpen;
   }
 
   onRequest(): RequestVerdict | Promise<RequestVerdict> {
     const returned = this.#plugin.onRequest?.(this.#view);
-    if (returned instanceof Promise) return returned.then((settled) => this.#settled(settled));
+    if (returned instanceof Promise)
+      return returned.then(
+        (settled) => this.#settled(settled),
+        (err: unknown) => this.#rejected(err),
+      );
     return this.#settled(returned);
   }
 
@@ -77,10 +97,13 @@ class PluginRun implements StageHooks {
     const fields = new AnswerHeaders(head.headers);
     const returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
     if (returned instanceof Promise)
-      return returned.then(() => {
-        if (!this.#abandoned) fields.commit();
-        return undefined;
-      });
+      return returned.then(
+        () => {
+          if (!this.#abandoned) fields.commit();
+          return undefined;
+        },
+        (err: unknown) => this.#rejected(err),
+      );
     fields.commit();
   }
 
@@ -94,6 +117,18 @@ class PluginRun implements StageHooks {
     // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
     if (returned instanceof Promise)
       returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
+  }
+
+  /**
+   * Its hook rejected. A failure of a hop of its own (its fetch's, whose `next-hop` names the
+   * upstream it asked) that the runner makes the request's (stage-run.ts: unless the stage fails
+   * open, or it came past the hook's time) is named by the log line as that hop's, never as the
+   * route's upstream's. (A fetch's failure comes by a promise: a hook that threw at once had none.)
+   */
+  #rejected(err: unknown): never {
+    if (err instanceof Failure && err.nextHop !== undefined && !this.#failOpen && !this.#abandoned)
+      this.#request.record.pluginHop = err.nextHop;
+    throw err;
   }
 
   /** What onRequest returned: its header edits go upstream, its answer is the request's, saying who made it. */
@@ -120,7 +155,8 @@ function recordOf(record: RequestRecord): PluginRecord {
     path: record.path,
     status: record.status,
     error: record.failure?.type,
-    upstream: record.upstream,
+    // As the log line names it (not the route's upstream when a plugin's hop failed before it).
+    upstream: loggedUpstream(record),
     ms: record.elapsed(),
   };
 }

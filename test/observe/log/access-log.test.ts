@@ -90,6 +90,35 @@ test("a failure line with several tries equals pino's, at warn", async () => {
   assert.equal(lines[0].retry_skipped, 'attempts');
 });
 
+test("a plugin's hop that failed is named; the route's upstream is left out when it was never asked", async () => {
+  const { logger, lines } = capture();
+  const before = new RequestRecord('id-5', TRACE, '127.0.0.1', 'GET', 'h', '/x');
+  before.route = 'r';
+  before.upstream = 'app';
+  before.pluginHop = 'svc';
+  before.failure = new Failure('connection_refused', 'connection refused (ECONNREFUSED) after 1 ms', {
+    nextHop: 'svc',
+  });
+  before.status = 502;
+  logRequest(logger, before);
+  // In onResponse: the route's upstream answered, then the plugin's own hop failed.
+  const after = record();
+  after.pluginHop = 'svc';
+  after.failure = new Failure('connection_refused', 'connection refused (ECONNREFUSED) after 1 ms', {
+    nextHop: 'svc',
+  });
+  after.status = 502;
+  logRequest(logger, after);
+  await settle();
+  assert.deepEqual(
+    lines.map((l) => [l.plugin_hop, l.upstream, l.target, l.attempts]),
+    [
+      ['svc', undefined, undefined, 0],
+      ['svc', 'app', 'http://127.0.0.1:1', 1],
+    ],
+  );
+});
+
 test('the line respects the logger level', async () => {
   const { logger, lines } = capture('warn');
   logRequest(logger, record());
@@ -255,6 +284,7 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
     auth: maybe(text),
     authHop: maybe(text),
     user: maybe(text),
+    pluginHop: maybe(text),
     upstream: maybe(text),
     target: maybe(text),
     status: count,

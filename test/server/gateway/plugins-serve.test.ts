@@ -71,6 +71,7 @@ plugins:
   ab: { module: ${module('ab-cookie.ts')}, options: { share: 1 } }
   check: { module: ${module('service-check.ts')}, options: { upstream: checks } }
   down: { module: ${module('service-check.ts')}, options: { upstream: down } }
+  lax: { module: ${module('service-check.ts')}, options: { upstream: down }, on_error: continue }
   slowcheck: { module: ${module('service-check.ts')}, options: { upstream: slow }, timeout: 2s }
   tenants: { module: ${module('tenant-counter.ts')}, options: { tenants: [acme] }, on_error: continue }
   bug: { module: ./bug.mjs, timeout: 300ms }
@@ -81,6 +82,7 @@ routes:
   - { name: ab, match: { path: /ab }, upstream: app, plugins: [ab] }
   - { name: check, match: { path: /check }, upstream: app, plugins: [check] }
   - { name: down, match: { path: /down }, upstream: app, plugins: [down] }
+  - { name: lax, match: { path: /lax }, upstream: app, plugins: [lax] }
   - { name: slow, match: { path: /slow }, upstream: app, plugins: [slowcheck] }
   - { name: tenants, match: { path: /tenants }, upstream: app, plugins: [tenants] }
   - { name: bug, match: { path: /bug }, upstream: app, plugins: [bug] }
@@ -178,6 +180,22 @@ upstreams:
     const status = String(res.headers['proxy-status']);
     assert.match(status, /error=connection_refused/);
     assert.match(status, /next-hop="down"/);
+    // The log line names the hop that failed, not the route's upstream, which was never asked.
+    const line = await waitForLine(serve, String(res.headers['x-request-id']));
+    assert.deepEqual(
+      [line.status, line.error, line.plugin_hop, line.upstream, line.target, line.attempts],
+      [502, 'connection_refused', 'down', undefined, undefined, 0],
+    );
+  });
+
+  test('with on_error: continue, the hop’s failure is not the request’s: the app answers, and its line names the app, no hop', async () => {
+    const res = await request(url(), { path: '/lax' });
+    assert.equal(res.status, 200);
+    const line = await waitForLine(serve, String(res.headers['x-request-id']));
+    assert.deepEqual(
+      [line.status, line.error, line.plugin_hop, line.upstream, line.attempts],
+      [200, undefined, undefined, 'app', 1],
+    );
   });
 
   test('the check service slow is that hop’s 504 naming it', async () => {

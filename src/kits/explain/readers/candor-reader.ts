@@ -144,13 +144,16 @@ export const candorReader: LogReader = {
       kind: 'request',
       time,
       status,
-      // The auth hop's failure (`auth: failed: <type>`) answered the request before any upstream.
+      // The auth hop's failure (`auth: failed: <type>`) answered the request before any upstream;
+      // a plugin's hop's (`plugin_hop`) is the failure of the upstream the plugin asked.
       upstream:
         typeof entry.auth === 'string' && entry.auth.startsWith('failed: ')
           ? authHopPlace(typeof entry.route === 'string' ? entry.route : undefined)
-          : typeof entry.upstream === 'string'
-            ? entry.upstream
-            : undefined,
+          : typeof entry.plugin_hop === 'string'
+            ? entry.plugin_hop
+            : typeof entry.upstream === 'string'
+              ? entry.upstream
+              : undefined,
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
