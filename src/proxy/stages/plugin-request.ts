@@ -6,6 +6,7 @@
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
+import { handOver } from './plugin-promise.ts';
 import type { StageRequest } from './stage.ts';
 
 /** A Headers and the fields it was made with, by name (as it joins them), to tell what a hook changed. */
@@ -46,6 +47,8 @@ function headersOfFields(fields: FieldMap, edits: ReadonlyMap<string, string | u
 export class PluginRequestView implements PluginRequest {
   readonly #request: StageRequest;
   readonly #logFor: (id: string) => PluginLogger;
+  /** The plugin's name. */
+  readonly #plugin: string;
   /** The plugin's stage name (`plugin:NAME`), which a 413 of its body's bound names. */
   readonly #stage: string;
   #headers: Snapshot | undefined;
@@ -54,10 +57,11 @@ export class PluginRequestView implements PluginRequest {
   #wentOn = false;
   #log: PluginLogger | undefined;
 
-  constructor(request: StageRequest, logFor: (id: string) => PluginLogger, stage: string) {
+  constructor(request: StageRequest, logFor: (id: string) => PluginLogger, plugin: string) {
     this.#request = request;
     this.#logFor = logFor;
-    this.#stage = stage;
+    this.#plugin = plugin;
+    this.#stage = `plugin:${plugin}`;
   }
 
   get method(): string {
@@ -99,7 +103,16 @@ export class PluginRequestView implements PluginRequest {
     return this.#request.record.id;
   }
 
+  /** The body, in a promise that cannot end the worker when the plugin forgets it (plugin-promise.ts). */
   body(options?: PluginBodyOptions): Promise<Uint8Array> {
+    return handOver(this.#read(options), { plugin: this.#plugin, what: 'body()' }, (err) =>
+      this.log.warn('body() failed and the plugin never took its failure (no await, no catch)', {
+        err: err instanceof Error ? err.message : String(err),
+      }),
+    );
+  }
+
+  #read(options: PluginBodyOptions | undefined): Promise<Uint8Array> {
     const limit = options?.limit ?? Number.POSITIVE_INFINITY;
     if (typeof limit !== 'number' || !(limit >= 0))
       return Promise.reject(new Error(`body(): limit must be a number of bytes, got ${String(limit)}`));

@@ -45,7 +45,7 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
             stageName,
             plugin,
             request,
-            new PluginRequestView(request, options.logFor, stageName),
+            new PluginRequestView(request, options.logFor, name),
             options.failOpen,
           )
       : () => undefined,

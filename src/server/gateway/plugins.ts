@@ -21,6 +21,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
+import { handOver } from '../../proxy/stages/plugin-promise.ts';
 import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
 import type { RouteStage } from '../../proxy/stages/stage.ts';
 import { pluginFetch } from './plugin-fetch.ts';
@@ -125,14 +126,26 @@ async function makePlugin(
 
 function contextOf(name: string, plugin: PluginConfig, host: PluginHost): PluginContext {
   const { metrics } = host;
+  const logger = host.logger.child({ plugin: name });
   return {
     name,
-    log: loggerOf(host.logger.child({ plugin: name })),
+    log: loggerOf(logger),
     metrics: {
       count: (metric, label = '', by = 1) => metrics.pluginCount(name, metric, label, by),
       observe: (metric, value, label = '') => metrics.pluginObserve(name, metric, label, value),
     },
-    fetch: (upstream, path, init) => pluginFetch(host.runtime(), upstream, path, init, plugin.timeout),
+    // A call the plugin forgets (no await, no catch) cannot end the worker when it fails: its
+    // failure is told once, naming the plugin and the hop (plugin-promise.ts).
+    fetch: (upstream, path, init) =>
+      handOver(
+        pluginFetch(host.runtime(), upstream, path, init, plugin.timeout),
+        { plugin: name, what: `fetch ${upstream}` },
+        (err) =>
+          logger.warn(
+            { hop: upstream, req_id: init?.request?.id, err: reasonOf(err) },
+            "a plugin's fetch failed and the plugin never took its failure (no await, no catch)",
+          ),
+      ),
   };
 }
 

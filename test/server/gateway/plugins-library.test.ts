@@ -12,9 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../../src/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -228,5 +230,68 @@ upstreams:
       await dns.close();
       await app.close();
     }
+  });
+});
+
+describe("a plugin's own hop, through the library", () => {
+  let app: Fault;
+  let refusing: Fault;
+  let gw: TestGateway;
+  const hop: Plugin = (_options, context) => ({
+    onRequest(request) {
+      // Forgotten: no await, no catch. The program's process must not end of it.
+      if (request.path === '/hop/forgot') context.fetch('down', '/audit', { request });
+    },
+    async onResponse(_response, request) {
+      if (request.path === '/hop/after') await context.fetch('down', '/check', { request });
+    },
+  });
+  before(async () => {
+    app = await startEcho();
+    refusing = await startRefusing();
+    gw = await startTestGateway(
+      `plugins:
+  hop: { module: /nonexistent/never-imported.ts }
+routes:
+  - { match: { path: /hop }, upstream: app, plugins: [hop] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+  down: { targets: [{ url: ${refusing.url} }] }
+`,
+      {},
+      '',
+      { plugins: { hop } },
+    );
+  });
+  after(() => closeAll(gw, app, refusing));
+
+  test('a fetch it forgot is logged once at warn, naming it and the hop; the request goes on', async () => {
+    const res = await request(gw.url, { path: '/hop/forgot' });
+    assert.equal(res.status, 200);
+    const id = String(res.headers['x-request-id']);
+    await waitUntil('the warning', () => gw.logs.some((l) => l.level === 'warn' && l.req_id === id));
+    const said = gw.logs.filter((l) => l.req_id === id && l.msg !== 'request');
+    assert.deepEqual(
+      said.map((l) => [l.level, l.plugin, l.hop, l.msg]),
+      [
+        [
+          'warn',
+          'hop',
+          'down',
+          "a plugin's fetch failed and the plugin never took its failure (no await, no catch)",
+        ],
+      ],
+    );
+  });
+
+  test("its hop failing in onResponse: that hop's 502, the line naming it beside the upstream that answered", async () => {
+    const res = await request(gw.url, { path: '/hop/after' });
+    assert.equal(res.status, 502);
+    assert.match(String(res.headers['proxy-status']), /error=connection_refused; .*next-hop="down"$/);
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.deepEqual(
+      [line.plugin_hop, line.upstream, line.attempts, line.error],
+      ['down', 'app', 1, 'connection_refused'],
+    );
   });
 });
