@@ -19,6 +19,8 @@ import type { GatewayConfig } from './types.ts';
 export interface LoadedPluginModule {
   readonly factory: (options: unknown, context: never) => unknown;
   readonly validate?: (options: unknown) => unknown;
+  /** The module's file as Node loaded it (a file: URL), which its code's stack frames name. */
+  readonly url?: string;
 }
 
 /**
@@ -26,7 +28,8 @@ export interface LoadedPluginModule {
  * changed since this process last imported it (a reload runs the new code), within MODULE_IMPORT_MS.
  */
 export async function importPluginModule(module: string, baseDir: string): Promise<LoadedPluginModule> {
-  const imported = await importWithin(specifierOf(module, baseDir));
+  const specifier = specifierOf(module, baseDir);
+  const imported = await importWithin(specifier);
   const factory = imported.default;
   if (typeof factory !== 'function')
     throw new Error('its default export is not a function (options, context) => hooks');
@@ -36,6 +39,9 @@ export async function importPluginModule(module: string, baseDir: string): Promi
   return {
     factory: factory as LoadedPluginModule['factory'],
     ...(validate ? { validate } : {}),
+    // Resolved from here as the import above was: a package's file, not its name (without the
+    // content hash the import's URL carries: plugin-faults.ts reads frames by their file).
+    url: import.meta.resolve(specifier),
   } as LoadedPluginModule;
 }
 

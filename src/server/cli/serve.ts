@@ -8,6 +8,7 @@ import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
+import { handleUncaught } from './worker-faults.ts';
 
 interface ServeOptions {
   readonly config: string | undefined;
@@ -136,18 +137,9 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
       return EXIT.unavailable;
     }
-    // A crash (an exception nothing caught: a bug) ends the worker at once, its connections cut
-    // with it: the log says so, with the error, rather than leaving only Node's lines on stderr
-    // (the line is queued here; the exit handler of log-writers.ts writes it, as Node still
-    // emits 'exit' after an uncaught exception).
-    const onCrash = (err: unknown, origin: string) => {
-      const { message, stack } = err instanceof Error ? err : { message: String(err), stack: undefined };
-      gateway.logger.fatal(
-        { err: message, stack, origin },
-        'worker crashed: its connections were cut, the requests in flight on them without their log lines',
-      );
-    };
-    process.on('uncaughtExceptionMonitor', onCrash);
+    // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
+    // ends it at once, logged as a crash (worker-faults.ts).
+    const stopHandling = handleUncaught(gateway.logger);
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
@@ -164,7 +156,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     stopServing();
     stopTrimming();
     link.close();
-    process.off('uncaughtExceptionMonitor', onCrash);
+    stopHandling();
   } finally {
     inbox.close();
   }

@@ -24,6 +24,7 @@ import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../pro
 import { handOver } from '../../proxy/stages/plugin-promise.ts';
 import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
 import type { RouteStage } from '../../proxy/stages/stage.ts';
+import { rememberPluginModule } from './plugin-faults.ts';
 import { pluginFetch } from './plugin-fetch.ts';
 
 /** A plugin a program gives (GatewayOptions.plugins): its factory, or its hooks; it takes the place of the module of that name. */
@@ -89,6 +90,8 @@ async function makePlugin(
         problems: [pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`)],
       };
     }
+  // Its code's errors that nothing caught are told as its own, and the worker goes on (plugin-faults.ts).
+  if (loaded.url !== undefined) rememberPluginModule(name, loaded.url);
   const refused = optionProblems(config, name, loaded, plugin.options);
   if (refused.length > 0) return { problems: refused };
   let hooks: PluginHooks;

@@ -87,7 +87,7 @@ test('a crash loop is restarted with backoff, and SIGTERM during the backoff exi
   }
 });
 
-test('a worker that crashes (an exception nothing caught) says so in the log, with the error, and is replaced', async () => {
+test('a worker that crashes (an exception nothing caught, a rejection nothing handled) says so in the log, with the error, and is replaced', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-crash-'));
   const config = join(dir, 'candor.yaml');
   writeFileSync(
@@ -117,6 +117,19 @@ test('a worker that crashes (an exception nothing caught) says so in the log, wi
       { level: replaced?.level, pid: replaced?.pid, exit: replaced?.exit, in: replaced?.restart_in_ms },
       { level: 'warn', pid: worker, exit: 1, in: 0 },
     );
+    // A rejection nothing handled that is no plugin's (worker-faults.ts) ends its worker alike,
+    // the error on stderr as Node writes it.
+    const [next] = childrenOf(serve.child.pid);
+    process.kill(next, 'SIGWINCH');
+    await serve.waitForLines(msg, 2);
+    const rejected = serve.lines.filter((l) => l.msg === msg)[1];
+    assert.deepEqual(
+      { level: rejected.level, err: rejected.err, origin: rejected.origin },
+      { level: 'fatal', err: 'a bug, rejected for the test', origin: 'unhandledRejection' },
+    );
+    await serve.waitForLines('listening', 3);
+    assert.match(serve.stderr(), new RegExp(`worker ${next} exited \\(1\\); starting another`));
+    assert.match(serve.stderr(), /Error: a bug, rejected for the test\n {4}at process\.<anonymous>/);
   } finally {
     await serve.stop();
   }

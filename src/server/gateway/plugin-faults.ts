@@ -1,0 +1,91 @@
+/**
+ * Which plugin an error nothing caught comes from (the worker's handler of such errors,
+ * cli/worker-faults.ts, asks): one the gateway handed the plugin (plugin-promise.ts), or one its
+ * own code made, told by the stack's frames naming a file of a plugin module as it was loaded.
+ *
+ * The modules a worker imported are the process's (Node's module cache is too), and a replaced
+ * config's plugins may still run code after a reload (a timer they set): so the files are kept
+ * here for the process's life, each with the names the configs gave it (a few, bounded by them).
+ */
+import { fileURLToPath } from 'node:url';
+import { handedTo } from '../../proxy/stages/plugin-promise.ts';
+
+/** A plugin module's file (its path, without a query) → the names of the plugins made of it. */
+const pluginFiles = new Map<string, Set<string>>();
+
+/** Plugin `name` was made of the module at `url` (a file: URL, as import.meta.resolve gives it). */
+export function rememberPluginModule(name: string, url: string): void {
+  const file = pathOf(url);
+  if (file === undefined) return;
+  const names = pluginFiles.get(file) ?? new Set<string>();
+  names.add(name);
+  pluginFiles.set(file, names);
+}
+
+/** An error traced to a plugin: its name (the names, when several plugins share one module), and where it came from. */
+export interface PluginFault {
+  readonly plugin: string;
+  /** The plugin's module file, when its own code made the error. */
+  readonly module?: string;
+  /** What of the gateway's handed the failure over (`fetch svc`, `body()`), when it did. */
+  readonly handed?: string;
+}
+
+/**
+ * The plugin behind `err`, or undefined: the gateway's own bug, or one no plugin can be told from.
+ * `unwound` (an exception thrown, not a rejection): every frame of its stack outside Node's own
+ * must be a plugin's, so that no frame of the gateway's was left half-way (see worker-faults.ts);
+ * a rejection unwound nothing, and its first such frame is enough.
+ */
+export function pluginBehind(err: unknown, unwound: boolean): PluginFault | undefined {
+  const handed = handedTo(err);
+  if (handed !== undefined) return { plugin: handed.plugin, handed: handed.what };
+  const files = framesOutsideNode(stackOf(err));
+  if (files.length === 0) return undefined;
+  const names = pluginFiles.get(files[0]);
+  if (names === undefined) return undefined;
+  if (unwound && files.some((file) => !pluginFiles.has(file))) return undefined;
+  return { plugin: [...names].join(', '), module: files[0] };
+}
+
+function stackOf(err: unknown): string {
+  try {
+    const stack = (err as { stack?: unknown } | null)?.stack;
+    return typeof stack === 'string' ? stack : '';
+  } catch {
+    // A getter that throws (a Proxy, a plugin's odd object): no stack to read.
+    return '';
+  }
+}
+
+/**
+ * The files of a V8 stack's frames, top first, but for Node's own (`node:…`) and frames of no
+ * file (`<anonymous>`, `native`): `at f (file:///x.mjs:3:9)`, `at file:///x.mjs:3:9`,
+ * `at async f (/x.cjs:3:9)`.
+ */
+function framesOutsideNode(stack: string): string[] {
+  const files: string[] = [];
+  for (const line of stack.split('\n')) {
+    const text = line.trim();
+    if (!text.startsWith('at ')) continue;
+    const body = text.slice(3);
+    const open = body.lastIndexOf(' (');
+    const where = body.endsWith(')') && open !== -1 ? body.slice(open + 2, -1) : body.replace(/^async /, '');
+    const located = /^(.+?):\d+:\d+$/.exec(where);
+    if (located === null || located[1].startsWith('node:')) continue;
+    const file = pathOf(located[1]);
+    if (file !== undefined) files.push(file);
+  }
+  return files;
+}
+
+/** A frame's or a module's location as a path: a file: URL's (its query, a cache-buster, dropped), or a path as it is. */
+function pathOf(location: string): string | undefined {
+  if (location.startsWith('/')) return location;
+  if (!location.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(location.replace(/[?#].*$/, ''));
+  } catch {
+    return undefined;
+  }
+}

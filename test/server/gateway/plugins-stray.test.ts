@@ -1,0 +1,131 @@
+/**
+ * The worker never dies of a plugin (issue 57), through `candor serve`: a plugin that leaves a
+ * rejection nothing handles, throws from a timer it set, or forgets a `context.fetch` to a service
+ * that is down (no await, no catch) is logged naming it, and the worker goes on: a request in
+ * flight on another route meanwhile gets its answer and its log line, and the same worker serves
+ * the next one. (A worker's own bug still ends it: worker-restart.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+/** A plugin that starts things and forgets them, by the path it is called on. */
+const SLOPPY = `export default (options, context) => ({
+  onRequest(request) {
+    if (request.path === '/left/reject') Promise.reject(new Error('left unhandled'));
+    if (request.path === '/left/timer') setTimeout(() => { throw new Error('thrown from a timer'); }, 0);
+    if (request.path === '/left/fetch') context.fetch('down', '/audit', { request });
+    if (request.path === '/left/chain') context.fetch('down', '/audit').then((answer) => answer.text());
+  },
+});
+`;
+
+const STRAY = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
+const FORGOTTEN = "a plugin's fetch failed and the plugin never took its failure (no await, no catch)";
+
+describe('a plugin that leaves an error nothing catches, through candor serve', () => {
+  let dir: string;
+  let app: Fault;
+  let down: Fault;
+  /** Holds each request until `release()`: the one in flight while the plugins misbehave. */
+  let held: http.Server;
+  const holding: http.ServerResponse[] = [];
+  let serve: ServeProcess;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'candor-plugins-stray-'));
+    app = await startEcho();
+    down = await startRefusing();
+    held = http.createServer((_req, res) => holding.push(res));
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    await writeFile(join(dir, 'sloppy.mjs'), SLOPPY);
+    await writeFile(
+      join(dir, 'candor.yaml'),
+      `listen:
+  - address: 127.0.0.1:0
+plugins:
+  sloppy: { module: ./sloppy.mjs }
+routes:
+  - { name: held, match: { path: /held }, upstream: held }
+  - { name: left, match: { path: /left }, upstream: app, plugins: [sloppy] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+  held: { targets: [{ url: http://127.0.0.1:${(held.address() as { port: number }).port} }] }
+  down: { targets: [{ url: ${down.url} }] }
+`,
+    );
+    serve = await startServe(join(dir, 'candor.yaml'), 1);
+  });
+  after(async () => {
+    for (const res of holding) res.destroy();
+    held?.closeAllConnections();
+    await closeAll(serve, app, down, held);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const url = () => `http://127.0.0.1:${serve.port}`;
+  const linesOf = (msg: string) => serve.lines.filter((l) => l.msg === msg);
+
+  test('a request in flight on another route gets its answer and its log line; the plugin is named; the worker serves on', async () => {
+    const bystander = request(url(), { path: '/held' });
+    await waitUntil('the bystander held upstream', () => holding.length === 1);
+
+    for (const path of ['/left/reject', '/left/timer', '/left/fetch', '/left/chain'])
+      assert.equal((await request(url(), { path })).status, 200, path);
+    await serve.waitForLines(STRAY, 3);
+    await serve.waitForLines(FORGOTTEN, 1);
+
+    const stray = linesOf(STRAY);
+    const [rejected, thrown] = ['left unhandled', 'thrown from a timer'].map((err) =>
+      stray.find((l) => l.err === err),
+    );
+    const chained = stray.find((l) => l.handed !== undefined);
+    const module = join(dir, 'sloppy.mjs');
+    assert.deepEqual(
+      [rejected, thrown].map((l) => [l?.level, l?.plugin, l?.module, l?.origin, l?.err]),
+      [
+        ['error', 'sloppy', module, 'unhandledRejection', 'left unhandled'],
+        ['error', 'sloppy', module, 'uncaughtException', 'thrown from a timer'],
+      ],
+    );
+    // A failure the gateway handed it, left unhandled through a promise the plugin made of it.
+    assert.deepEqual(
+      [chained?.level, chained?.plugin, chained?.handed, chained?.origin],
+      ['error', 'sloppy', 'fetch down', 'unhandledRejection'],
+    );
+    assert.match(String(chained?.err), /^connection_refused: /);
+    // The fetch it never took: once, at warn, naming the plugin and the hop.
+    const [forgotten] = linesOf(FORGOTTEN);
+    const fetched = linesOf('request').find((l) => l.path === '/left/fetch');
+    assert.deepEqual(
+      [forgotten.level, forgotten.plugin, forgotten.hop, forgotten.req_id],
+      ['warn', 'sloppy', 'down', fetched?.req_id],
+    );
+    assert.match(String(forgotten.err), /^connection_refused: /);
+
+    for (const res of holding) res.end('held answer');
+    const answered = await bystander;
+    assert.equal(answered.status, 200);
+    assert.equal(answered.text, 'held answer');
+    await waitUntil('the bystander logged', () =>
+      linesOf('request').some((l) => l.path === '/held' && l.status === 200),
+    );
+    assert.equal((await request(url(), { path: '/left/none' })).status, 200);
+    assert.deepEqual(
+      serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
+      [],
+      'no worker ended',
+    );
+    assert.equal(linesOf('listening').length, 1, 'the same worker served throughout');
+  });
+});
