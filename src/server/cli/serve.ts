@@ -8,7 +8,6 @@ import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
-import { handleUncaught } from './worker-faults.ts';
 
 interface ServeOptions {
   readonly config: string | undefined;
@@ -139,7 +138,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     }
     // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
     // ends it at once, logged as a crash (worker-faults.ts).
-    const stopHandling = handleUncaught(gateway.logger);
+    const stopHandling = (await import('./worker-faults.ts')).handleUncaught(gateway.logger);
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
