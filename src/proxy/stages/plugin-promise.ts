@@ -31,7 +31,12 @@ export function handedTo(err: unknown): HandedTo | undefined {
  * `Promise.all` and the other combinators alike.
  */
 class TakenPromise<T> extends Promise<T> {
-  taken = false;
+  #taken = false;
+
+  /** Someone called its then. */
+  get taken(): boolean {
+    return this.#taken;
+  }
 
   // What its then() makes is a plain Promise: only the promise handed over is watched.
   static override get [Symbol.species](): PromiseConstructor {
@@ -43,7 +48,7 @@ class TakenPromise<T> extends Promise<T> {
     fulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     rejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    this.taken = true;
+    this.#taken = true;
     return super.then(fulfilled, rejected);
   }
 }
