@@ -32,6 +32,10 @@ const KNOWN_PRIVATE_READS: ReadonlyMap<string, string> = new Map<string, string>
     "whether an HTTP/2 stream's readable side ended before it closed (END_STREAM, then a reset): `readableEnded` waits for a paused body to be read",
   ],
   ['src/kits/fault-kit/h2-faults.ts: _readableState', 'as h2-reset-before-end.ts, in the fault kit'],
+  [
+    'src/core/net/direct-reads.ts: _handle',
+    "a socket a server accepted read into the process's one buffer, as `net.connect`'s `onread` reads one it connects: Node gives `onread` to no server (the native stream's `useUserBuffer` is on the handle); an `onread` for net.Server would take it away",
+  ],
 ]);
 
 function sourceFiles(dir: string): string[] {

@@ -196,6 +196,11 @@ export abstract class Http1RequestReading
   resumeReading(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    // The wait for the client's next bytes (a body's) starts again: it is not the client's
+    // silence while the gateway was not reading. (Read through node's Readable, the bytes it had
+    // read ahead came at once and restarted it; read straight from the socket, the next come
+    // with the next read, a wait that under load passed the rest of body_idle_timeout: a 408.)
+    this.timeouts.refresh();
     this.socket.resume();
   }
 
