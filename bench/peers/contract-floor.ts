@@ -9,16 +9,18 @@
 // here: bench/run.ts's `floor` row, read against the ceiling's. It relays what the benches send:
 // requests without a body or with a Content-Length one (a chunked one, or a path it cannot
 // route, is cut). BATCHED=1 (bench's `floor-batched`): the loop of the ceiling's BATCHED mode
-// (net-proxy.mjs), writes held to the turn's end by Candor's own turn-end.ts and eight
-// SO_REUSEPORT listening sockets, read against `net-batched`.
+// (net-proxy.mjs), both sides' reads straight from the socket (Candor's own direct-reads.ts),
+// writes held to the turn's end by Candor's own turn-end.ts and eight SO_REUSEPORT listening
+// sockets, read against `net-batched`.
 import { createServer, type Socket } from 'node:net';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import { serializeAnswerHead } from '../../src/core/http1/answer-head.ts';
 import type { Framing } from '../../src/core/http1/parsed-answer.ts';
 import type { RequestHead, RequestParserHandler } from '../../src/core/http1/parsed-request.ts';
 import { RequestParser } from '../../src/core/http1/request-parser.ts';
+import { takeAcceptedReads } from '../../src/core/net/direct-reads.ts';
 import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
-import { BATCHED, type FloorBody, type FloorSink, forward } from './floor-upstream.ts';
+import { BATCHED, type FloorBody, type FloorSink, forward, own } from './floor-upstream.ts';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
 const LIMITS = { headerSize: DEFAULTS.limits.headerSize, uriLength: DEFAULTS.limits.uriLength };
@@ -45,11 +47,12 @@ class Http1Client implements FloorSink, RequestParserHandler {
     this.#client = client;
     this.#parser = new RequestParser(this, LIMITS);
     client.on('error', () => client.destroy());
-    client.on('data', (data: Buffer) => {
+    const read = (data: Buffer) => {
       if (this.#busy && this.#parser.complete)
-        this.#pending = this.#pending === null ? data : Buffer.concat([this.#pending, data]);
+        this.#pending = this.#pending === null ? own(data) : Buffer.concat([this.#pending, data]);
       else this.#feed(data);
-    });
+    };
+    if (!BATCHED || !takeAcceptedReads(client, read)) client.on('data', read);
   }
 
   onHead(head: RequestHead): void {
@@ -69,7 +72,7 @@ class Http1Client implements FloorSink, RequestParserHandler {
   }
 
   onBody(chunk: Buffer): void {
-    this.#body?.write(chunk);
+    this.#body?.write(own(chunk));
   }
 
   onComplete(): void {}
@@ -113,7 +116,7 @@ class Http1Client implements FloorSink, RequestParserHandler {
   #feed(data: Buffer): void {
     this.#pending = null;
     if (this.#parser.execute(data) !== undefined) return void this.#client.destroy();
-    if (this.#parser.leftover > 0) this.#pending = data.subarray(data.length - this.#parser.leftover);
+    if (this.#parser.leftover > 0) this.#pending = own(data.subarray(data.length - this.#parser.leftover));
   }
 }
 

@@ -11,6 +11,7 @@ import { serializeRequestHead } from '../../src/core/http1/request-head.ts';
 import { nameIs } from '../../src/core/http1/syntax.ts';
 import { newRequestId } from '../../src/core/ids/ids.ts';
 import { continueOrStartTrace } from '../../src/core/ids/traceparent.ts';
+import { connectDirectReads, takeReads } from '../../src/core/net/direct-reads.ts';
 import { corkUntilTurnEnd } from '../../src/core/net/turn-end.ts';
 import { logRequest } from '../../src/observe/log/access-log.ts';
 import { createLogger } from '../../src/observe/log/logger.ts';
@@ -26,8 +27,16 @@ const VIA = '1.1 floor';
 /** At most this many idle connections kept a port, as the ceilings keep. */
 const IDLE_MAX = 256;
 const idle = new Map<number, Upstream[]>();
-/** The ceiling's BATCHED mode (net-proxy.mjs): each request's write held to the turn's end. */
+/**
+ * The ceiling's BATCHED mode (net-proxy.mjs): each request's write held to the turn's end, and
+ * both sides' reads straight from the socket into the process's one buffer (direct-reads.ts).
+ */
 export const BATCHED = process.env.BATCHED === '1';
+
+/** Bytes kept past a read, or held in a write to the turn's end: a copy when reads share one buffer (BATCHED). */
+export function own(bytes: Buffer): Buffer {
+  return BATCHED ? Buffer.from(bytes) : bytes;
+}
 
 /** Where a response goes: the client's side of one request, HTTP/1.1 or HTTP/2. */
 export interface FloorSink {
@@ -92,13 +101,14 @@ class Upstream {
   constructor(socket: Socket, port: number) {
     this.socket = socket;
     this.port = port;
-    socket.on('data', (data: Buffer) => {
+    const read = (data: Buffer) => {
       const sink = this.exchange?.sink;
       if (sink === undefined) return socket.destroy();
       sink.cork();
       if (this.parser.execute(data) !== undefined) this.#end(false);
       sink.uncork();
-    });
+    };
+    if (!BATCHED || !takeReads(socket, read)) socket.on('data', read);
     socket.on(
       'end',
       () => this.exchange !== undefined && this.parser.finish() !== 'complete' && this.#end(false),
@@ -124,7 +134,7 @@ class Upstream {
   onBody(chunk: Buffer): void {
     const x = this.exchange as Exchange;
     x.record.bytesOut += chunk.length;
-    if (!x.head) x.sink.body(chunk);
+    if (!x.head) x.sink.body(own(chunk));
   }
 
   onComplete(): void {
@@ -234,7 +244,8 @@ export function forward(request: FloorRequest, port: number, sink: FloorSink): F
   if (kept !== undefined) exchange.send(kept, true);
   else {
     // A new connection: its handlers made once, as the ceiling's are.
-    const connecting = connect(port, '127.0.0.1', () => {
+    const connecting = BATCHED ? connectDirectReads({ port, host: '127.0.0.1' }) : connect(port, '127.0.0.1');
+    connecting.once('connect', () => {
       connecting.off('error', refused).on('error', () => {});
       exchange.send(new Upstream(connecting, port), false);
     });

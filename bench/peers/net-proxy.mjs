@@ -6,12 +6,15 @@
 // every 50 ms (line-log.mjs). Content-Length request bodies (streamed on); Content-Length,
 // chunked (no trailers) and close-delimited responses. No regular expression, and no closure
 // or listener made per request: each socket has its handlers once, its state in an object.
-// BATCHED=1 (bench's `net-batched`): the same proxy with two things Candor's own server does, to
-// show what they are worth to a lean one: the turn's writes held until its end (each socket
-// corked, all uncorked in the check phase: one wake-up of a sleeping peer serves them all), and
-// eight SO_REUSEPORT listening sockets (libuv accepts one connection a turn on each).
+// BATCHED=1 (bench's `net-batched`): the same proxy with three things Candor's own server does,
+// to show what they are worth to a lean one: both sides' reads straight from the socket into one
+// buffer of the process's (Candor's direct-reads.ts; what is kept past a read, or written and held
+// to the turn's end, copied out), the turn's writes held until its end (each socket corked, all
+// uncorked in the check phase: one wake-up of a sleeping peer serves them all), and eight
+// SO_REUSEPORT listening sockets (libuv accepts one connection a turn on each).
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
+import { connectDirectReads, takeAcceptedReads, takeReads } from '../../src/core/net/direct-reads.ts';
 import { logRecord } from './line-log.mjs';
 
 const [PORT, ORIGIN, DEAD] = ['PORT', 'ORIGIN_PORT', 'DEAD_PORT'].map((k) => Number(process.env[k]));
@@ -44,6 +47,8 @@ function hold(socket) {
 function release(socket) {
   if (!BATCHED) socket.uncork();
 }
+/** Bytes kept past a read (or held in a corked write): a copy when reads share one buffer (BATCHED). */
+const own = BATCHED ? (bytes) => Buffer.from(bytes) : (bytes) => bytes;
 const isFail = (url) => url === '/fail' || url.startsWith('/fail/') || url.startsWith('/fail?');
 
 /**
@@ -85,10 +90,11 @@ class Upstream {
   constructor(port, client) {
     this.port = port;
     this.client = client;
-    this.socket = connect(port, '127.0.0.1');
+    this.socket = BATCHED ? connectDirectReads({ port, host: '127.0.0.1' }) : connect(port, '127.0.0.1');
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => this.client?.upstreamReady(this));
-    this.socket.on('data', (data) => this.client?.upstreamData(data));
+    const read = (data) => this.client?.upstreamData(data);
+    if (!BATCHED || !takeReads(this.socket, read)) this.socket.on('data', read);
     this.socket.on('end', () => this.client?.upstreamEnd());
     this.socket.on('error', () => this.client?.upstreamFailed(this));
     this.socket.on('close', () => {
@@ -112,7 +118,8 @@ class Client {
     this.res = null; // the response: status, framing, bytes left, the chunked tail
     this.pending = null; // a response head split across reads
     socket.on('error', () => socket.destroy());
-    socket.on('data', (data) => this.clientData(data));
+    const read = (data) => this.clientData(data);
+    if (!BATCHED || !takeAcceptedReads(socket, read)) socket.on('data', read);
     socket.on('close', () => {
       if (this.up !== null) this.up.socket.destroy();
     });
@@ -122,6 +129,7 @@ class Client {
     this.buf = this.buf !== null && this.buf.length > 0 ? Buffer.concat([this.buf, data]) : data;
     if (this.up !== null && this.bodyLeft > 0) this.sendBody();
     this.next();
+    if (this.buf !== null && this.buf.length > 0 && this.buf.buffer === data.buffer) this.buf = own(this.buf);
   }
 
   next() {
@@ -166,7 +174,7 @@ class Client {
 
   sendBody() {
     const part = this.buf.subarray(0, this.bodyLeft);
-    if (part.length > 0) this.up.socket.write(part);
+    if (part.length > 0) this.up.socket.write(own(part));
     this.bodyLeft -= part.length;
     this.buf = this.buf.subarray(part.length);
   }
@@ -183,7 +191,7 @@ class Client {
     if (this.res === null) {
       if (this.pending !== null) data = Buffer.concat([this.pending, data]);
       const end = data.indexOf('\r\n\r\n');
-      this.pending = end < 0 ? data : null;
+      this.pending = end < 0 ? own(data) : null;
       if (end < 0) return;
       this.res = this.responseHead(data.latin1Slice(0, end));
       hold(client);
@@ -191,7 +199,7 @@ class Client {
       data = data.subarray(end + 4);
     } else hold(client);
     const res = this.res;
-    if (data.length > 0) client.write(data);
+    if (data.length > 0) client.write(own(data));
     res.left -= data.length;
     if (res.framing === 'chunked')
       res.tail = (res.tail + data.latin1Slice(Math.max(0, data.length - 5))).slice(-5);
