@@ -17,9 +17,8 @@ import { startMoodyOrigin } from '../helpers/moody-origin.ts';
 import { childPids, startServe, workersCacheDir } from '../helpers/serve-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-test('with two workers and no cache.dir, a stale page stands in for a down upstream for 10 users of 10, whichever worker takes them', async (t) => {
-  const origin = await startMoodyOrigin({ status: 200, fields: ['X-Page', 'home'], body: 'home page' });
-  t.after(() => origin.stop());
+/** A config file (in a folder of its own) of one route `pages` to `origin` with this `cache`. */
+function pagesConfig(origin: string, cache: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'candor-workers-cache-')), 'candor.yaml');
   writeFileSync(
     path,
@@ -29,13 +28,20 @@ listen:
 routes:
   - name: pages
     upstream: app
-    cache: { lifetimes: { 200: 1s } }
+    cache: ${cache}
 upstreams:
   app:
     targets:
-      - url: ${origin.url}
+      - url: ${origin}
 `,
   );
+  return path;
+}
+
+test('with two workers and no cache.dir, a stale page stands in for a down upstream for 10 users of 10, whichever worker takes them', async (t) => {
+  const origin = await startMoodyOrigin({ status: 200, fields: ['X-Page', 'home'], body: 'home page' });
+  t.after(() => origin.stop());
+  const path = pagesConfig(origin.url, '{ lifetimes: { 200: 1s } }');
   const serve = await startServe(path, 2);
   const url = `http://127.0.0.1:${serve.port}`;
   try {
@@ -98,22 +104,7 @@ test("the folder of a primary killed with SIGKILL is removed by the next gateway
     body: 'page',
   });
   t.after(() => origin.stop());
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-workers-cache-')), 'candor.yaml');
-  writeFileSync(
-    path,
-    `name: edge-1
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - name: pages
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${origin.url}
-`,
-  );
+  const path = pagesConfig(origin.url, '{}');
   const live = await startServe(path, 2);
   t.after(() => live.stop());
   const killed = await startServe(path, 2);
