@@ -7,6 +7,11 @@ export interface CuttableRelay {
   cut(): void;
   mend(): void;
   /**
+   * Every request whose first bytes hold `marker` (an HTTP path, say) cut as it arrives, the
+   * rest relayed, until mend(): one kind of call failing while the others go through.
+   */
+  cutAt(marker: string): void;
+  /**
    * From the first bytes a client sends that hold `marker` (a command's text) on, what clients
    * send waits in the relay until release(): resolves once it holds them. What another client
    * does meanwhile lands first, as a race lost by that command would have it, with no timing.
@@ -23,6 +28,7 @@ export interface CuttableRelay {
 export async function cuttableRelay(port: number): Promise<CuttableRelay> {
   const sockets = new Set<net.Socket>();
   let cut = false;
+  let cutMarker: string | undefined;
   let hold: { marker: string; held: boolean; reached: () => void } | undefined;
   const waiting: (() => void)[] = [];
   const server = net.createServer((client) => {
@@ -34,6 +40,10 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
       socket.on('error', () => {});
     }
     client.on('data', (chunk: Buffer) => {
+      if (cutMarker !== undefined && chunk.includes(cutMarker)) {
+        client.destroy();
+        return upstream.destroy();
+      }
       if (hold !== undefined && !hold.held && chunk.includes(hold.marker)) {
         hold.held = true;
         hold.reached();
@@ -54,6 +64,10 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
     },
     mend() {
       cut = false;
+      cutMarker = undefined;
+    },
+    cutAt(marker) {
+      cutMarker = marker;
     },
     holdAt: (marker) =>
       new Promise<void>((resolve) => {

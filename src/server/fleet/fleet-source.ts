@@ -116,10 +116,18 @@ export class FleetSource {
     const { client, bootstrap } = this.#start;
     this.#lease = new GatewayLease(client, bootstrap.etcd.key, this.#record());
     this.#lease.start();
-    this.#stopFollowing = followKey(client, bootstrap.etcd.key, this.#start.watchFrom, {
-      onValue: (kv, revision) => this.#seen(kv, revision),
-      onReachable: (reachable, why) => this.#reachable(reachable, why),
-    });
+    // Started on the last good config with etcd away: the follower must know, so that the first
+    // watch it opens says etcd answers again.
+    this.#stopFollowing = followKey(
+      client,
+      bootstrap.etcd.key,
+      this.#start.watchFrom,
+      {
+        onValue: (kv, revision) => this.#seen(kv, revision),
+        onReachable: (reachable, why) => this.#reachable(reachable, why),
+      },
+      this.#unreachableSince === undefined,
+    );
   }
 
   async stop(): Promise<void> {

@@ -19,6 +19,10 @@ const RETRY_CAP_MS = 2_000;
 
 /**
  * Follows `key` from `fromRevision` (the first revision not yet seen). Returns its stop.
+ * `reachable` is what the follower holds etcd to be now: false for a gateway that started on its
+ * last good config because etcd could not be read, so that the first watch opened tells it etcd
+ * answers again (were it assumed reachable, a watch that opens at once would say nothing, and
+ * the gateway would say "unreachable" for good).
  *
  * @example const stop = followKey(client, '/candor/config', read.revision + 1, follower);
  */
@@ -27,8 +31,9 @@ export function followKey(
   key: string,
   fromRevision: number,
   follower: KeyFollower,
+  reachable = true,
 ): () => void {
-  const following = new KeyFollowing(client, key, fromRevision, follower);
+  const following = new KeyFollowing(client, key, fromRevision, follower, reachable);
   following.open();
   return () => following.stop();
 }
@@ -44,13 +49,21 @@ class KeyFollowing {
   #stopWatch: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #wait = RETRY_FIRST_MS;
-  #reachable = true;
+  /** What the follower was last told (or, before the first open, what it holds already). */
+  #reachable: boolean;
 
-  constructor(client: EtcdClient, key: string, fromRevision: number, follower: KeyFollower) {
+  constructor(
+    client: EtcdClient,
+    key: string,
+    fromRevision: number,
+    follower: KeyFollower,
+    reachable: boolean,
+  ) {
     this.#client = client;
     this.#key = key;
     this.#next = fromRevision;
     this.#follower = follower;
+    this.#reachable = reachable;
   }
 
   stop(): void {

@@ -1,0 +1,126 @@
+/**
+ * One `candor serve` gateway and its last good config, against a real etcd (Debian's
+ * etcd-server) behind a relay the test cuts: started on its last good config while etcd cannot
+ * be read, it says etcd answers again once its watch opens, and takes etcd's revision.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type CuttableRelay, cuttableRelay } from '../../helpers/cuttable-relay.ts';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  FLEET_TOKEN,
+  type FleetGateway,
+  fleetBootstrap,
+  serveGateway,
+  sourceOf,
+} from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-last-good-'));
+let etcd: EtcdProcess;
+let relay: CuttableRelay;
+let gateway: FleetGateway;
+const origins: http.Server[] = [];
+const originUrl: Record<string, string> = {};
+
+/** An origin that answers every request with its name. */
+async function origin(name: string): Promise<void> {
+  const server = http.createServer((_req, res) => res.end(name));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origins.push(server);
+  originUrl[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** Pushes the fleet's document (one route to the origin named): the revision etcd gave it. */
+async function push(name: string): Promise<number> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `routes:\n  - name: all\n    match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${originUrl[name]}\n`,
+  );
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  return Number(/revision (\d+)/.exec(pushed.stdout + pushed.stderr)?.[1]);
+}
+
+/** Waits (15 s at most) until the gateway's listener answers `body`. */
+async function answers(body: string): Promise<void> {
+  let last = '';
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).then(
+      (answer) => answer.body.toString(),
+      (err: Error) => err.message,
+    );
+    if (last === body) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(last, body, 'the gateway answers');
+}
+
+async function metric(name: string): Promise<string | undefined> {
+  const metrics = await request(`http://127.0.0.1:${gateway.adminPort}`, {
+    path: '/metrics',
+    headers: { authorization: `Bearer ${FLEET_TOKEN}` },
+  });
+  return new RegExp(`^${name}\\{key="/candor/config"\\} (\\S+)$`, 'm').exec(metrics.body.toString())?.[1];
+}
+
+/** A first start on etcd's revision of `name`: the gateway keeps it as its last good config; then stopped. */
+async function keptLastGood(name: string): Promise<number> {
+  const revision = await push(name);
+  await serveGateway(gateway);
+  await answers(name);
+  for (let tries = 0; tries < 100 && !existsSync(join(gateway.state, 'last-good.json')); tries++)
+    await new Promise((r) => setTimeout(r, 50));
+  await gateway.serve?.stop();
+  return revision;
+}
+
+before(async () => {
+  etcd = await startEtcd();
+  relay = await cuttableRelay(Number(new URL(etcd.endpoint).port));
+  for (const name of ['one', 'two', 'three']) await origin(name);
+  gateway = await fleetBootstrap(dir, 'gw-a', [`http://127.0.0.1:${relay.port}`]);
+});
+
+after(async () => {
+  await closeAll(gateway?.serve, origins, relay, etcd);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('started on its last good config while etcd could not be read, the gateway says etcd answers again when its watch opens, and takes its revision', async () => {
+  const kept = await keptLastGood('one');
+  const latest = await push('two');
+  // The start's reads fail; the watch, opened later, is held until the reads are mended: etcd
+  // answers the first watch the gateway opens, with no failed one before it.
+  relay.cutAt('/v3/kv/range');
+  const watching = relay.holdAt('/v3/watch');
+  const serve = await serveGateway(gateway);
+  assert.match(
+    serve.stderr(),
+    new RegExp(`etcd cannot be reached \\(.*\\): starting on the last good config, revision ${kept} `),
+  );
+  await answers('one');
+  assert.match(
+    String((await sourceOf(gateway)).summary),
+    /^source unreachable since .*, running revision \d+$/,
+  );
+  await watching;
+  relay.mend();
+  relay.release();
+  await serve.waitForLines('config source reachable again', 1, 15_000);
+  await answers('two');
+  const source = await sourceOf(gateway);
+  assert.equal(source.summary, `etcd reachable, running revision ${latest}`);
+  assert.equal(source.reachable, true);
+  assert.equal(source.unreachable_since, null);
+  assert.equal(await metric('candor_config_source_unreachable_since_seconds'), '0');
+  await serve.stop();
+});
