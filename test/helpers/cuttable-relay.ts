@@ -8,9 +8,10 @@ export interface CuttableRelay {
   mend(): void;
   /**
    * Every request whose first bytes hold `marker` (an HTTP path, say) cut as it arrives, the
-   * rest relayed, until mend(): one kind of call failing while the others go through.
+   * rest relayed, until mend() (or, with `count`, the next `count` such requests only): one
+   * kind of call failing while the others go through.
    */
-  cutAt(marker: string): void;
+  cutAt(marker: string, count?: number): void;
   /**
    * From the first bytes a client sends that hold `marker` (a command's text) on, what clients
    * send waits in the relay until release(): resolves once it holds them. What another client
@@ -28,7 +29,7 @@ export interface CuttableRelay {
 export async function cuttableRelay(port: number): Promise<CuttableRelay> {
   const sockets = new Set<net.Socket>();
   let cut = false;
-  let cutMarker: string | undefined;
+  let cutMarker: { marker: string; left: number } | undefined;
   let hold: { marker: string; held: boolean; reached: () => void } | undefined;
   const waiting: (() => void)[] = [];
   const server = net.createServer((client) => {
@@ -40,7 +41,8 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
       socket.on('error', () => {});
     }
     client.on('data', (chunk: Buffer) => {
-      if (cutMarker !== undefined && chunk.includes(cutMarker)) {
+      if (cutMarker !== undefined && cutMarker.left > 0 && chunk.includes(cutMarker.marker)) {
+        cutMarker.left--;
         client.destroy();
         return upstream.destroy();
       }
@@ -66,8 +68,8 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
       cut = false;
       cutMarker = undefined;
     },
-    cutAt(marker) {
-      cutMarker = marker;
+    cutAt(marker, count = Number.POSITIVE_INFINITY) {
+      cutMarker = { marker, left: count };
     },
     holdAt: (marker) =>
       new Promise<void>((resolve) => {

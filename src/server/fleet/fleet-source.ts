@@ -27,8 +27,8 @@ export interface FleetStart {
   readonly document: string;
   readonly revision: number;
   readonly author?: string;
-  /** The first revision not yet seen: watched from here. */
-  readonly watchFrom: number;
+  /** The first revision not yet seen: watched from here (undefined: etcd not read, the key read first). */
+  readonly watchFrom?: number;
   /** Set when the gateway started on its last good config because etcd could not be reached. */
   readonly unreachableSince?: string;
   /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
@@ -40,7 +40,8 @@ interface Wanted {
   readonly document: string;
   readonly revision: number;
   readonly author?: string;
-  readonly how: 'follow' | 'canary' | 'back';
+  /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */
+  readonly how: 'follow' | 'sync' | 'canary' | 'back';
 }
 
 export interface RevisionRefused {
@@ -81,6 +82,12 @@ export class FleetSource {
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   #unreachableSince: string | undefined;
+  /**
+   * Started on the last good config: its revision is a number read from disk, not one etcd gave,
+   * so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
+   * from the document running (and its revision named when it is the same), whatever its number.
+   */
+  #onLastGood: boolean;
   #refused: RevisionRefused | undefined;
   /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
   #pending: Wanted | undefined;
@@ -100,6 +107,7 @@ export class FleetSource {
     this.#running = { revision: start.revision, document: start.document, author: start.author, hash, since };
     this.#unreachableSince = start.unreachableSince;
     this.#refused = start.refused;
+    this.#onLastGood = start.unreachableSince !== undefined || start.refused !== undefined;
     // Started on etcd's revision (not on a last good one kept from before): that one is good now.
     if (start.unreachableSince === undefined && start.refused === undefined)
       keepLastGood(start.bootstrap.state, {
@@ -212,9 +220,19 @@ export class FleetSource {
       );
       return;
     }
+    if (this.#onLastGood) return this.#sync(kv);
     // Never back to an older revision than the one running (a watch replayed after a reconnect).
     if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.revision ?? 0)) return;
     this.#want({ document: kv.value, revision, how: 'follow' });
+  }
+
+  /** etcd's value after a start on the last good config: applied if it is another document, else only its revision taken. */
+  #sync(kv: KeyValue): void {
+    if (kv.value !== this.#running.document)
+      return this.#want({ document: kv.value, revision: kv.modRevision, how: 'sync' });
+    this.#onLastGood = false;
+    this.#running = { ...this.#running, revision: kv.modRevision };
+    this.#lease?.update(this.#record());
   }
 
   /**
@@ -273,12 +291,14 @@ export class FleetSource {
         // A canary's revision, or the way back from one, is applied whatever its number: asked
         // for by name (a canary not if it ended meanwhile; the way back only from the canary).
         const ended = this.#endedCanary;
+        // etcd's value after a start on the last good config, whatever its number (#sync).
         const apply =
-          wanted.how === 'follow'
+          wanted.how === 'sync' ||
+          (wanted.how === 'follow'
             ? wanted.revision > this.#running.revision
             : wanted.how === 'canary'
               ? wanted.revision !== ended
-              : this.#running.revision === ended;
+              : this.#running.revision === ended);
         if (apply) await this.#apply(wanted);
       }
     } finally {
@@ -309,6 +329,7 @@ export class FleetSource {
     }
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
+    if (how !== 'canary') this.#onLastGood = false;
     if (how !== 'canary')
       keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
     this.#logger.info(
@@ -318,7 +339,7 @@ export class FleetSource {
         author,
         config_hash: answer.config_hash,
         result: answer.result,
-        ...(how === 'follow' ? {} : { canary: how }),
+        ...(how === 'follow' || how === 'sync' ? {} : { canary: how }),
       },
       how === 'canary'
         ? `config revision ${revision} applied as a canary`

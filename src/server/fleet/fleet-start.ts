@@ -10,7 +10,7 @@ import { ConfigError, type ConfigProblem } from '../../core/config/config-error.
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
 import type { FleetStart } from './fleet-source.ts';
-import { readLastGood, writeRunning } from './last-good.ts';
+import { lastGoodFile, readLastGood, writeRunning } from './last-good.ts';
 
 /** The client a bootstrap file names. */
 export function etcdClientOf(bootstrap: Bootstrap, timeoutMs?: number): EtcdClient {
@@ -86,7 +86,8 @@ export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared
 
 /**
  * The last good document, composed and written; the gateway starts on it and says why. The
- * watch starts after its revision (or after the refused one), so that the next push is taken.
+ * watch starts after the refused revision, or, etcd unreachable, from the key read afresh once
+ * etcd answers, so that the next push (or one made meanwhile) is taken.
  */
 export function onLastGood(
   bootstrap: Bootstrap,
@@ -100,6 +101,13 @@ export function onLastGood(
     why.refused !== undefined
       ? `revision ${why.refused.revision} under ${bootstrap.etcd.key} is refused`
       : (why.unreachable ?? 'etcd cannot be read');
+  // A last good that cannot be trusted is as good as none: the gateway does not start on it.
+  if (good !== undefined && 'unusable' in good)
+    return {
+      problem: `${what}, and the last good config in ${lastGoodFile(bootstrap.state)} cannot be used: ${good.unusable}${
+        why.refused === undefined ? '' : `\n${new ConfigError(why.refused.problems).message}`
+      }`,
+    };
   if (good === undefined)
     return why.refused !== undefined
       ? {
@@ -119,7 +127,9 @@ export function onLastGood(
     document: good.document,
     revision: good.revision,
     ...(good.author === undefined ? {} : { author: good.author }),
-    watchFrom: watchFrom ?? good.revision + 1,
+    // Not from the last good's revision: a number read from disk is never what decides which of
+    // etcd's revisions are newer (the key is read first when etcd answers; fleet-source.ts).
+    ...(watchFrom === undefined ? {} : { watchFrom }),
     ...(why.unreachable === undefined ? {} : { unreachableSince: at }),
     ...(why.refused === undefined ? {} : { refused: { ...why.refused, at } }),
   };

@@ -5,7 +5,7 @@
  * reached. Each file is written whole to a temporary name and renamed over the old one, so a
  * crash mid-write leaves the previous file, never half of one.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the gateway last ran and confirmed: the document under the key at `revision`. */
@@ -18,6 +18,20 @@ export interface LastGood {
   readonly at: string;
   /** Who pushed it, as the push recorded (`candor config push --author`, or the user and host). */
   readonly author?: string;
+}
+
+/** The record kept in `last-good.json`: the LastGood without its document, and the document's own hash. */
+interface LastGoodRecord extends Omit<LastGood, 'document'> {
+  /** `sha256:HEX` of `last-good.yaml`'s bytes: a file edited or damaged since is not started on. */
+  readonly document_hash: string;
+}
+
+/** `sha256:HEX` of a document's text. */
+function documentHash(document: string): string {
+  // node:crypto when a hash is first worked out, not at import: this module is the cluster
+  // primary's, which otherwise loads none of it (config-hash.ts).
+  const { createHash } = process.getBuiltinModule('node:crypto');
+  return `sha256:${createHash('sha256').update(document).digest('hex')}`;
 }
 
 /** The file the gateway's loader and reloads read: the composed config. */
@@ -36,23 +50,51 @@ export function writeRunning(state: string, text: string): string {
 export function keepLastGood(state: string, good: LastGood): void {
   mkdirSync(state, { recursive: true, mode: 0o700 });
   writeWhole(join(state, 'last-good.yaml'), good.document);
-  const { document: _document, ...meta } = good;
-  writeWhole(join(state, 'last-good.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  const { document, ...meta } = good;
+  const record: LastGoodRecord = { ...meta, document_hash: documentHash(document) };
+  writeWhole(join(state, 'last-good.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
-/** The last good document, or undefined when there is none (a first start) or it cannot be read. */
-export function readLastGood(state: string): LastGood | undefined {
+/** The last good document's file, named in what a start that cannot use it says. */
+export function lastGoodFile(state: string): string {
+  return join(state, 'last-good.yaml');
+}
+
+/**
+ * The last good document; undefined when there is none (a first start); or why the one there
+ * cannot be used: a record that does not parse, or a document whose bytes are not those the
+ * record kept the hash of (edited by hand, emptied, damaged), which is never started on under
+ * the revision its record names.
+ */
+export function readLastGood(state: string): LastGood | { readonly unusable: string } | undefined {
+  const yamlFile = lastGoodFile(state);
+  const jsonFile = join(state, 'last-good.json');
+  if (!existsSync(yamlFile) && !existsSync(jsonFile)) return undefined;
+  let record: Partial<LastGoodRecord>;
+  let document: string;
   try {
-    const meta = JSON.parse(readFileSync(join(state, 'last-good.json'), 'utf8')) as Omit<
-      LastGood,
-      'document'
-    >;
-    const document = readFileSync(join(state, 'last-good.yaml'), 'utf8');
-    if (typeof meta.revision !== 'number' || typeof meta.hash !== 'string') return undefined;
-    return { ...meta, document };
-  } catch {
-    return undefined;
+    record = JSON.parse(readFileSync(jsonFile, 'utf8')) as Partial<LastGoodRecord>;
+    document = readFileSync(yamlFile, 'utf8');
+  } catch (err) {
+    return { unusable: (err as Error).message };
   }
+  const { revision, hash, document_hash: kept } = record;
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1)
+    return { unusable: `${jsonFile} holds no revision` };
+  if (typeof hash !== 'string' || typeof kept !== 'string')
+    return { unusable: `${jsonFile} holds no hash of the document` };
+  const found = documentHash(document);
+  if (found !== kept)
+    return {
+      unusable: `${yamlFile} is not the document its record kept (its hash is ${found}, ${jsonFile} says ${kept}): edited or damaged since`,
+    };
+  return {
+    revision,
+    hash,
+    at: String(record.at),
+    ...(record.author === undefined ? {} : { author: record.author }),
+    document,
+  };
 }
 
 function writeWhole(file: string, text: string): void {

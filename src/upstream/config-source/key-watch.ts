@@ -18,7 +18,8 @@ const RETRY_FIRST_MS = 100;
 const RETRY_CAP_MS = 2_000;
 
 /**
- * Follows `key` from `fromRevision` (the first revision not yet seen). Returns its stop.
+ * Follows `key` from `fromRevision` (the first revision not yet seen; undefined: none seen, so
+ * the key is read first and its value given whatever its revision). Returns its stop.
  * `reachable` is what the follower holds etcd to be now: false for a gateway that started on its
  * last good config because etcd could not be read, so that the first watch opened tells it etcd
  * answers again (were it assumed reachable, a watch that opens at once would say nothing, and
@@ -29,7 +30,7 @@ const RETRY_CAP_MS = 2_000;
 export function followKey(
   client: EtcdClient,
   key: string,
-  fromRevision: number,
+  fromRevision: number | undefined,
   follower: KeyFollower,
   reachable = true,
 ): () => void {
@@ -43,8 +44,8 @@ class KeyFollowing {
   readonly #client: EtcdClient;
   readonly #key: string;
   readonly #follower: KeyFollower;
-  /** The first revision not yet seen. */
-  #next: number;
+  /** The first revision not yet seen (undefined: the key not read yet). */
+  #next: number | undefined;
   #stopped = false;
   #stopWatch: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -55,7 +56,7 @@ class KeyFollowing {
   constructor(
     client: EtcdClient,
     key: string,
-    fromRevision: number,
+    fromRevision: number | undefined,
     follower: KeyFollower,
     reachable: boolean,
   ) {
@@ -98,7 +99,8 @@ class KeyFollowing {
       if (this.#stopped) return;
       const kv = read.kvs[0];
       if (kv === undefined) this.#follower.onValue(undefined, read.revision);
-      else if (kv.modRevision >= this.#next) this.#follower.onValue(kv, kv.modRevision);
+      else if (this.#next === undefined || kv.modRevision >= this.#next)
+        this.#follower.onValue(kv, kv.modRevision);
       this.#next = read.revision + 1;
       this.#found();
       this.open();
@@ -109,6 +111,11 @@ class KeyFollowing {
 
   open(): void {
     if (this.#stopped) return;
+    if (this.#next === undefined) {
+      void this.#reread();
+      return;
+    }
+    const from = this.#next;
     // This stream's own end: a compaction's cancel or the connection's end closes it, whichever
     // comes first, and etcd would otherwise keep the canceled stream's connection open.
     let ended = false;
@@ -119,11 +126,11 @@ class KeyFollowing {
       if (this.#stopWatch === stopThis) this.#stopWatch = undefined;
     };
     this.#client
-      .watch(this.#key, this.#next, {
+      .watch(this.#key, from, {
         onEvents: (events) => {
           for (const event of events) {
             const revision = event.type === 'put' ? event.kv.modRevision : event.revision;
-            if (revision < this.#next) continue;
+            if (revision < (this.#next ?? 0)) continue;
             this.#next = revision + 1;
             this.#follower.onValue(event.type === 'put' ? event.kv : undefined, revision);
           }

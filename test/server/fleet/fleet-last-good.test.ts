@@ -1,10 +1,12 @@
 /**
  * One `candor serve` gateway and its last good config, against a real etcd (Debian's
  * etcd-server) behind a relay the test cuts: started on its last good config while etcd cannot
- * be read, it says etcd answers again once its watch opens, and takes etcd's revision.
+ * be read, it says etcd answers again once its watch opens, and takes etcd's revision; a last
+ * good document edited, damaged or emptied on disk is not started on (exit 69, the file named);
+ * a revision in its record that etcd never gave does not keep etcd's revisions out.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,8 @@ const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-last-good-'));
 let etcd: EtcdProcess;
 let relay: CuttableRelay;
 let gateway: FleetGateway;
+/** etcd's latest revision, pushed by the first test. */
+let latest = 0;
 const origins: http.Server[] = [];
 const originUrl: Record<string, string> = {};
 
@@ -97,11 +101,12 @@ after(async () => {
 
 test('started on its last good config while etcd could not be read, the gateway says etcd answers again when its watch opens, and takes its revision', async () => {
   const kept = await keptLastGood('one');
-  const latest = await push('two');
-  // The start's reads fail; the watch, opened later, is held until the reads are mended: etcd
-  // answers the first watch the gateway opens, with no failed one before it.
-  relay.cutAt('/v3/kv/range');
-  const watching = relay.holdAt('/v3/watch');
+  latest = await push('two');
+  // The start's two reads (the key, its push record) fail; the next call, once the gateway
+  // follows the key, is held until /status said so: etcd answers the first call it makes then,
+  // with no failed one before it.
+  relay.cutAt('/v3/kv/range', 2);
+  const following = relay.holdAt('/v3/');
   const serve = await serveGateway(gateway);
   assert.match(
     serve.stderr(),
@@ -112,8 +117,7 @@ test('started on its last good config while etcd could not be read, the gateway 
     String((await sourceOf(gateway)).summary),
     /^source unreachable since .*, running revision \d+$/,
   );
-  await watching;
-  relay.mend();
+  await following;
   relay.release();
   await serve.waitForLines('config source reachable again', 1, 15_000);
   await answers('two');
@@ -122,5 +126,49 @@ test('started on its last good config while etcd could not be read, the gateway 
   assert.equal(source.reachable, true);
   assert.equal(source.unreachable_since, null);
   assert.equal(await metric('candor_config_source_unreachable_since_seconds'), '0');
+  await serve.stop();
+});
+
+test('a last good document edited, damaged or emptied since it was kept is not started on: exit 69, naming the file', async () => {
+  const yaml = join(gateway.state, 'last-good.yaml');
+  const kept = readFileSync(yaml, 'utf8');
+  relay.cut();
+  try {
+    for (const text of [kept.replace(originUrl.two, originUrl.three), 'routes: [ {{{ not: yaml\n', '']) {
+      writeFileSync(yaml, text);
+      const served = await candor(['serve', '--workers', '1', '--config', gateway.bootstrap], {
+        XDG_STATE_HOME: dir,
+      });
+      assert.equal(served.code, 69, served.stderr);
+      assert.match(
+        served.stderr,
+        new RegExp(
+          `^candor: could not start: etcd cannot be reached \\(.*\\), and the last good config in ${yaml} cannot be used: ${yaml} is not the document its record kept \\(its hash is sha256:[0-9a-f]{64}, ${join(gateway.state, 'last-good.json')} says sha256:[0-9a-f]{64}\\): edited or damaged since\n$`,
+        ),
+      );
+    }
+  } finally {
+    writeFileSync(yaml, kept);
+    relay.mend();
+  }
+});
+
+test("a last good record naming a revision etcd never gave (999999) keeps none of etcd's out: its value is taken, then the next push", async () => {
+  const json = join(gateway.state, 'last-good.json');
+  writeFileSync(json, JSON.stringify({ ...JSON.parse(readFileSync(json, 'utf8')), revision: 999_999 }));
+  relay.cutAt('/v3/kv/range', 2);
+  const serve = await serveGateway(gateway);
+  assert.match(serve.stderr(), /: starting on the last good config, revision 999999 /);
+  await serve.waitForLines('config source reachable again', 1, 15_000);
+  // The same document as etcd's latest: not applied again, only etcd's revision named.
+  for (let tries = 0; tries < 100; tries++) {
+    if ((await sourceOf(gateway)).revision === latest) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await sourceOf(gateway)).summary, `etcd reachable, running revision ${latest}`);
+  const pushed = await push('three');
+  await answers('three');
+  assert.equal((await sourceOf(gateway)).summary, `etcd reachable, running revision ${pushed}`);
+  assert.equal(JSON.parse(readFileSync(json, 'utf8')).revision, pushed);
   await serve.stop();
 });
