@@ -62,6 +62,15 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
   const { endpoints, key, password } = checkEtcd(etcd, source.etcd !== undefined, yaml.variables, report);
   const base = dirname(resolve(file));
   const tls = readTls(asMap(etcd.tls), base, etcd.tls !== undefined, report);
+  // TLS is the endpoint's scheme's: given for an http:// endpoint it would be dropped unsaid.
+  if (etcd.tls !== undefined)
+    endpoints.forEach((endpoint, i) => {
+      if (typeof endpoint === 'string' && endpoint.startsWith('http://'))
+        report(
+          ['source', 'etcd', 'endpoints', i],
+          `tls is set but ${endpoint} is plain HTTP, which would send without it: write https://`,
+        );
+    });
   if (typeof root.state !== 'string' || root.state === '')
     report(
       ['state'],

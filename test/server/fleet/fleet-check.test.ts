@@ -39,3 +39,26 @@ test('candor check on a bootstrap file: ok with what it names, or each problem a
   assert.equal(serve.code, 78);
   assert.equal(serve.stderr, refused.stderr);
 });
+
+test('tls with an http:// endpoint is refused at the endpoint (check, serve, push): TLS is never dropped unsaid', async () => {
+  const mixed = join(dir, 'mixed.yaml');
+  writeFileSync(join(dir, 'ca.pem'), '');
+  writeFileSync(
+    mixed,
+    `source:\n  etcd:\n    endpoints: [https://127.0.0.1:2379, http://127.0.0.1:2380]\n    key: /candor/config\n    tls: { ca: ca.pem }\nstate: ${dir}/state\nlocal:\n  name: edge-1\n`,
+  );
+  const refused = await candor(['check', mixed]);
+  assert.equal(refused.code, 78);
+  assert.equal(
+    refused.stderr,
+    `${mixed}:3:41  source.etcd.endpoints[1]: tls is set but http://127.0.0.1:2380 is plain HTTP, which would send without it: write https://\n1 problem in ${mixed}\n`,
+  );
+  for (const args of [
+    ['serve', '--config', mixed],
+    ['config', 'push', mixed, '--config', mixed],
+  ]) {
+    const other = await candor(args);
+    assert.equal(other.code, 78, args.join(' '));
+    assert.equal(other.stderr, refused.stderr, args.join(' '));
+  }
+});
