@@ -3,10 +3,16 @@
  * etcd cannot be reached or its revision is refused, from the last good one in its state
  * folder), then served by the same primary as any config file, which follows the key from there.
  */
-import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
+import {
+  ConfigError,
+  type ConfigProblem,
+  formatConfigProblem,
+  formatConfigProblems,
+} from '../../core/config/config-error.ts';
 import { loadConfigAndProbe, type ProbedLoad, takenProblems } from '../../core/config/load-isolated.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { onLastGood, type Prepared, placeStartProblem, prepareFleetStart } from '../fleet/fleet-start.ts';
+import { lastGoodFile } from '../fleet/last-good.ts';
 
 export async function runFleetServe(
   bootstrapFile: string,
@@ -33,6 +39,14 @@ export async function runFleetServe(
     if (!(err instanceof ConfigError)) throw err;
     const problems = err.problems.map((p) => placeStartProblem(p, first));
     const { start } = first;
+    // Already the last good config: with etcd away none is usable (69, as with none); with its
+    // revision refused, the config is what stops the start (78).
+    if (start.unreachableSince !== undefined || start.refused !== undefined)
+      return lastGoodRefused(
+        problems,
+        start.bootstrap.state,
+        start.unreachableSince !== undefined ? EXIT.unavailable : EXIT.config,
+      );
     // etcd's revision refused as a whole config: the last good one, if there is one, and the refusal said.
     const fallback =
       start.unreachableSince === undefined && start.refused === undefined
@@ -50,10 +64,11 @@ export async function runFleetServe(
       loaded = await loadConfigAndProbe(prepared.file, []);
     } catch (again) {
       if (!(again instanceof ConfigError)) throw again;
-      process.stderr.write(
-        `${formatConfigProblems(again.problems.map((p) => placeStartProblem(p, fallback)))}\n`,
+      return lastGoodRefused(
+        again.problems.map((p) => placeStartProblem(p, fallback)),
+        fallback.start.bootstrap.state,
+        EXIT.config,
       );
-      return EXIT.config;
     }
   }
   for (const note of prepared.notes) process.stderr.write(`candor: ${note}\n`);
@@ -69,4 +84,16 @@ export async function runFleetServe(
     pidFile,
     fleet: { start: prepared.start, notes: prepared.notes },
   });
+}
+
+/**
+ * The last good config fails validation (kept by an older gateway whose config this one
+ * refuses): as good as none, the gateway does not start (`code`), its problems told where its
+ * document came from and the file named.
+ */
+function lastGoodRefused(problems: readonly ConfigProblem[], state: string, code: number): number {
+  process.stderr.write(
+    `${formatConfigProblems(problems)}\ncandor: could not start: the last good config in ${lastGoodFile(state)} cannot be used: it fails validation (above)\n`,
+  );
+  return code;
 }

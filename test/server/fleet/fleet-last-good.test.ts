@@ -6,6 +6,7 @@
  * a revision in its record that etcd never gave does not keep etcd's revisions out.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -171,4 +172,37 @@ test("a last good record naming a revision etcd never gave (999999) keeps none o
   assert.equal((await sourceOf(gateway)).summary, `etcd reachable, running revision ${pushed}`);
   assert.equal(JSON.parse(readFileSync(json, 'utf8')).revision, pushed);
   await serve.stop();
+});
+
+test('a last good document its record vouches for but this gateway refuses (kept by an older one) is not started on: exit 69, its problems and the file named', async () => {
+  const yaml = join(gateway.state, 'last-good.yaml');
+  const json = join(gateway.state, 'last-good.json');
+  const [keptYaml, keptJson] = [readFileSync(yaml, 'utf8'), readFileSync(json, 'utf8')];
+  const refused = 'routes:\n  - name: all\n    match: { path: / }\n    upstream: nowhere\n';
+  writeFileSync(yaml, refused);
+  writeFileSync(
+    json,
+    JSON.stringify({
+      ...JSON.parse(keptJson),
+      document_hash: `sha256:${createHash('sha256').update(refused).digest('hex')}`,
+    }),
+  );
+  relay.cut();
+  try {
+    const served = await candor(['serve', '--workers', '1', '--config', gateway.bootstrap], {
+      XDG_STATE_HOME: dir,
+    });
+    assert.equal(served.code, 69, served.stderr);
+    assert.match(served.stderr, /routes\[0\]\.upstream: .*nowhere/);
+    assert.match(
+      served.stderr,
+      new RegExp(
+        `\ncandor: could not start: the last good config in ${yaml} cannot be used: it fails validation \\(above\\)\n$`,
+      ),
+    );
+  } finally {
+    writeFileSync(yaml, keptYaml);
+    writeFileSync(json, keptJson);
+    relay.mend();
+  }
 });
