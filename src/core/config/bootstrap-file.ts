@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
+import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
@@ -34,6 +35,8 @@ export interface Bootstrap {
   readonly name: string;
   /** The `local` section as written (its `${VAR}`s not expanded), dedented, and the file line it starts on. */
   readonly local: { readonly text: string; readonly firstLine: number };
+  /** What is not wrong enough to stop a start but should be said (`candor check`'s warnings, serve's and push's stderr). */
+  readonly warnings: readonly ConfigProblem[];
 }
 
 const TOP = ['source', 'state', 'local'];
@@ -71,6 +74,19 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
           `tls is set but ${endpoint} is plain HTTP, which would send without it: write https://`,
         );
     });
+  // etcd's user and password go with every call: over plain http to another machine, in clear.
+  const warnings: ConfigProblem[] = [];
+  if (etcd.username !== undefined || password !== undefined)
+    endpoints.forEach((endpoint, i) => {
+      const host = typeof endpoint === 'string' ? plainRemoteHost(endpoint) : undefined;
+      if (host !== undefined)
+        warnings.push({
+          file,
+          ...yaml.locate(['source', 'etcd', 'endpoints', i], 'value'),
+          path: formatPath(['source', 'etcd', 'endpoints', i]),
+          message: `the etcd user and password go to ${host} over plain HTTP, readable on the way: write https:// (plain http only to a loopback address)`,
+        });
+    });
   if (typeof root.state !== 'string' || root.state === '')
     report(
       ['state'],
@@ -99,6 +115,7 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
         ? local.name
         : process.getBuiltinModule('node:os').hostname(),
     local: written,
+    warnings,
   };
 }
 

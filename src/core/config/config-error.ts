@@ -50,3 +50,8 @@ export function formatConfigProblem(problem: ConfigProblem): string {
   const what = problem.path === '' ? problem.message : `${problem.path}: ${problem.message}`;
   return `${where}  ${what}`;
 }
+
+/** A warning's line, said as a problem's is but not stopping anything: `candor.yaml:12:7  path: warning: …`. */
+export function formatConfigWarning(warning: ConfigProblem): string {
+  return `${warning.file}:${warning.line}:${warning.column}  ${warning.path}: warning: ${warning.message}`;
+}

@@ -2,12 +2,14 @@
  * What a valid config may still get wrong, told by `candor check` without failing it: each a
  * sentence naming the field.
  */
+
 import { availableParallelism } from 'node:os';
 import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_DOING, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
+import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
 import { formatPath } from './config-path.ts';
@@ -152,7 +154,7 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
       path: ['routes', index, 'auth', 'jwt', 'audiences'],
       message: `none, so a token the issuer made for any of its services (another API, another tenant's app) is accepted here as well as one made for this one; list the audiences (aud) this route's API answers to`,
     });
-  const jwks = plainJwksHost(route.access?.auth?.jwt?.jwksUrl);
+  const jwks = plainRemoteHost(route.access?.auth?.jwt?.jwksUrl);
   if (jwks !== undefined)
     warnings.push({
       path: ['routes', index, 'auth', 'jwt', 'jwks_url'],
@@ -279,13 +281,4 @@ const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
  */
 function neverRetried(type: FailureType): boolean {
   return AFTER_HEAD_ONLY.has(type) || CLIENTS_DOING.has(type);
-}
-
-/** The host of a JWKS URL fetched over plain http from another machine (RFC 8725 §3.1: keys must be had from a trusted source); undefined for https or loopback. */
-function plainJwksHost(url: string | undefined): string | undefined {
-  const parsed = url === undefined ? null : URL.parse(url);
-  if (parsed === null || parsed.protocol !== 'http:') return undefined;
-  const host = parsed.hostname;
-  if (host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)) return undefined;
-  return host;
 }

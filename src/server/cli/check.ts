@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
-import { ConfigError, type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
+import {
+  ConfigError,
+  type ConfigProblem,
+  formatConfigProblems,
+  formatConfigWarning,
+} from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
@@ -29,7 +34,7 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
         defaulted.push(`  routes[${index}] "${name}": ${fields.join(', ')}\n`),
     });
     for (const warning of warnings.sort((a, b) => a.line - b.line || a.column - b.column))
-      process.stderr.write(`${warningLine(warning)}\n`);
+      process.stderr.write(`${formatConfigWarning(warning)}\n`);
     const routes = config.routes.length;
     const upstreams = Object.keys(config.upstreams).length;
     const what = withoutSecrets ? 'ok without its secrets' : 'ok';
@@ -83,7 +88,8 @@ function namesASource(file: string): boolean {
  */
 function checkBootstrap(file: string): number {
   try {
-    const { etcd, state, name } = readBootstrap(file);
+    const { etcd, state, name, warnings } = readBootstrap(file);
+    for (const warning of warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
     process.stdout.write(
       `${file}: ok (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
     );
@@ -93,8 +99,4 @@ function checkBootstrap(file: string): number {
     process.stderr.write(`${formatConfigProblems(err.problems)}\n`);
     return EXIT.config;
   }
-}
-
-function warningLine(warning: ConfigProblem): string {
-  return `${warning.file}:${warning.line}:${warning.column}  ${warning.path}: warning: ${warning.message}`;
 }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
-import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
+import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../core/config/config-error.ts';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
@@ -59,6 +59,7 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
   try {
     // wrongUse has told a call without --config.
     const bootstrap = readBootstrap(values.config as string);
+    for (const warning of bootstrap.warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
     const fleet: FleetCall = {
       values,
       args,

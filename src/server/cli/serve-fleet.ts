@@ -8,6 +8,7 @@ import {
   type ConfigProblem,
   formatConfigProblem,
   formatConfigProblems,
+  formatConfigWarning,
 } from '../../core/config/config-error.ts';
 import { loadConfigAndProbe, type ProbedLoad, takenProblems } from '../../core/config/load-isolated.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
@@ -71,6 +72,8 @@ export async function runFleetServe(
       );
     }
   }
+  for (const warning of prepared.start.bootstrap.warnings)
+    process.stderr.write(`${formatConfigWarning(warning)}\n`);
   for (const note of prepared.notes) process.stderr.write(`candor: ${note}\n`);
   const taken = takenProblems(loaded);
   if (taken.length > 0) {

@@ -62,3 +62,29 @@ test('tls with an http:// endpoint is refused at the endpoint (check, serve, pus
     assert.equal(other.stderr, refused.stderr, args.join(' '));
   }
 });
+
+test("etcd's user and password to another machine over plain http: a warning at the endpoint (check and push), none to loopback", async () => {
+  const file = join(dir, 'credentials.yaml');
+  writeFileSync(
+    file,
+    `source:\n  etcd:\n    endpoints: [http://127.0.0.1:2379, http://10.0.0.5:2379, https://10.0.0.6:2379]\n    key: /candor/config\n    username: gateway\n    password: \${ETCD_PASSWORD}\nstate: ${dir}/state\nlocal:\n  name: edge-1\n`,
+  );
+  const env = { ETCD_PASSWORD: 'secret' };
+  const checked = await candor(['check', file], env);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.equal(
+    checked.stderr,
+    `${file}:3:40  source.etcd.endpoints[1]: warning: the etcd user and password go to 10.0.0.5 over plain HTTP, readable on the way: write https:// (plain http only to a loopback address)\n`,
+  );
+  // (No etcd listens there: the warning comes first all the same.)
+  const status = await candor(['fleet', 'status', '--config', file], env);
+  assert.ok(status.stderr.startsWith(checked.stderr), status.stderr);
+  const loopback = join(dir, 'loopback.yaml');
+  writeFileSync(
+    loopback,
+    `source:\n  etcd:\n    endpoints: [http://127.0.0.1:2379]\n    key: /candor/config\n    username: gateway\n    password: \${ETCD_PASSWORD}\nstate: ${dir}/state\nlocal:\n  name: edge-1\n`,
+  );
+  const quiet = await candor(['check', loopback], env);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '');
+});
