@@ -3,6 +3,8 @@
  * etcd cannot be reached or its revision is refused, from the last good one in its state
  * folder), then served by the same primary as any config file, which follows the key from there.
  */
+
+import { type Bootstrap, readBootstrap } from '../../core/config/bootstrap-file.ts';
 import {
   ConfigError,
   type ConfigProblem,
@@ -20,17 +22,20 @@ export async function runFleetServe(
   workers: number,
   pidFile: string | undefined,
 ): Promise<number> {
-  let prepared: Prepared;
+  let bootstrap: Bootstrap;
   try {
-    prepared = await prepareFleetStart(bootstrapFile);
+    bootstrap = readBootstrap(bootstrapFile);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${formatConfigProblems(err.problems)}\n`);
     return EXIT.config;
   }
+  // Said before etcd is asked: its user and password go with the first call.
+  for (const warning of bootstrap.warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
+  let prepared: Prepared = await prepareFleetStart(bootstrap);
   if ('problem' in prepared) {
     process.stderr.write(`candor: could not start: ${prepared.problem}\n`);
-    return EXIT.unavailable;
+    return prepared.config === true ? EXIT.config : EXIT.unavailable;
   }
   let loaded: ProbedLoad;
   const first = prepared;
@@ -42,12 +47,16 @@ export async function runFleetServe(
     const { start } = first;
     // Already the last good config: with etcd away none is usable (69, as with none); with its
     // revision refused, the config is what stops the start (78).
-    if (start.unreachableSince !== undefined || start.refused !== undefined)
+    if (start.unreachableSince !== undefined || start.refused !== undefined) {
+      // etcd's refused revision first, as when the start found it so.
+      if (start.refused !== undefined)
+        process.stderr.write(`${formatConfigProblems(start.refused.problems)}\n`);
       return lastGoodRefused(
         problems,
-        start.bootstrap.state,
+        first,
         start.unreachableSince !== undefined ? EXIT.unavailable : EXIT.config,
       );
+    }
     // etcd's revision refused as a whole config: the last good one, if there is one, and the refusal said.
     const fallback =
       start.unreachableSince === undefined && start.refused === undefined
@@ -67,13 +76,11 @@ export async function runFleetServe(
       if (!(again instanceof ConfigError)) throw again;
       return lastGoodRefused(
         again.problems.map((p) => placeStartProblem(p, fallback)),
-        fallback.start.bootstrap.state,
+        fallback,
         EXIT.config,
       );
     }
   }
-  for (const warning of prepared.start.bootstrap.warnings)
-    process.stderr.write(`${formatConfigWarning(warning)}\n`);
   for (const note of prepared.notes) process.stderr.write(`candor: ${note}\n`);
   const taken = takenProblems(loaded);
   if (taken.length > 0) {
@@ -94,9 +101,14 @@ export async function runFleetServe(
  * refuses): as good as none, the gateway does not start (`code`), its problems told where its
  * document came from and the file named.
  */
-function lastGoodRefused(problems: readonly ConfigProblem[], state: string, code: number): number {
+function lastGoodRefused(
+  problems: readonly ConfigProblem[],
+  prepared: Extract<Prepared, { file: string }>,
+  code: number,
+): number {
+  const file = lastGoodFile(prepared.start.bootstrap.state);
   process.stderr.write(
-    `${formatConfigProblems(problems)}\ncandor: could not start: the last good config in ${lastGoodFile(state)} cannot be used: it fails validation (above)\n`,
+    `${formatConfigProblems(problems)}\ncandor: could not start: ${prepared.because ?? 'etcd cannot be read'}, and the last good config in ${file} cannot be used: it fails validation (above)\n`,
   );
   return code;
 }

@@ -4,7 +4,7 @@
  * saying so. Composed with the bootstrap's local section and written where the loader (and every
  * later reload) reads it.
  */
-import { type Bootstrap, readBootstrap } from '../../core/config/bootstrap-file.ts';
+import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
@@ -31,12 +31,14 @@ export type Prepared =
       readonly start: FleetStart;
       readonly documentLines: number;
       readonly notes: readonly string[];
+      /** On the last good config: why etcd's was not taken ("etcd cannot be reached (…)"). */
+      readonly because?: string;
     }
-  | { readonly problem: string };
+  /** `config`: etcd's revision, refused, is what stops the start (a config error, not an outage). */
+  | { readonly problem: string; readonly config?: true };
 
 /** Reads the source (or the last good config) and writes the composed file to load. */
-export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared> {
-  const bootstrap = readBootstrap(bootstrapFile);
+export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared> {
   const client = etcdClientOf(bootstrap, 3_000);
   const { key } = bootstrap.etcd;
   let read: { revision: number; document: string | undefined; author?: string } | undefined;
@@ -54,7 +56,7 @@ export async function prepareFleetStart(bootstrapFile: string): Promise<Prepared
     };
     if (kv === undefined)
       return {
-        problem: `etcd holds no config at ${key}: push one first (candor config push FILE --config ${bootstrapFile})`,
+        problem: `etcd holds no config at ${key}: push one first (candor config push FILE --config ${bootstrap.file})`,
       };
     const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision));
     if ('text' in composed) {
@@ -101,23 +103,27 @@ export function onLastGood(
     why.refused !== undefined
       ? `revision ${why.refused.revision} under ${bootstrap.etcd.key} is refused`
       : (why.unreachable ?? 'etcd cannot be read');
+  const config = why.refused === undefined ? {} : ({ config: true } as const);
   // A last good that cannot be trusted is as good as none: the gateway does not start on it.
   if (good !== undefined && 'unusable' in good)
     return {
       problem: `${what}, and the last good config in ${lastGoodFile(bootstrap.state)} cannot be used: ${good.unusable}${
         why.refused === undefined ? '' : `\n${new ConfigError(why.refused.problems).message}`
       }`,
+      ...config,
     };
   if (good === undefined)
     return why.refused !== undefined
       ? {
           problem: `${what}, and there is no last good config in ${bootstrap.state} to start on:\n${new ConfigError(why.refused.problems).message}`,
+          ...config,
         }
       : { problem: `${what}, and there is no last good config in ${bootstrap.state} to start on` };
   const composed = composeConfig(good.document, bootstrap, documentLabel(bootstrap.etcd.key, good.revision));
   if ('problems' in composed)
     return {
       problem: `${what}, and the last good config cannot be composed: ${new ConfigError(composed.problems).message}`,
+      ...config,
     };
   const file = writeRunning(bootstrap.state, composed.text);
   const at = new Date().toISOString();
@@ -138,6 +144,7 @@ export function onLastGood(
     start,
     documentLines: composed.documentLines,
     notes: [`${what}: starting on the last good config, revision ${good.revision} (kept ${good.at})`],
+    because: what,
   };
 }
 

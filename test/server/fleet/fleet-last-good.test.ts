@@ -197,7 +197,7 @@ test('a last good document its record vouches for but this gateway refuses (kept
     assert.match(
       served.stderr,
       new RegExp(
-        `\ncandor: could not start: the last good config in ${yaml} cannot be used: it fails validation \\(above\\)\n$`,
+        `\ncandor: could not start: etcd cannot be reached \\(.*\\), and the last good config in ${yaml} cannot be used: it fails validation \\(above\\)\n$`,
       ),
     );
   } finally {
