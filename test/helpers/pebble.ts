@@ -37,7 +37,27 @@ export interface PebbleOptions {
   readonly dnsServer?: string;
 }
 
+/**
+ * Pebble on fresh ports, once its directory and management API answer. A port freePort found
+ * free may be taken by another test file's server before Pebble binds it (the suite runs four
+ * files at once): Pebble then says it is ready and never listens there, so each start is
+ * proven by an answer, and one that gives none is stopped and made again on other ports.
+ */
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
+  for (let attempt = 1; ; attempt++) {
+    const pebble = await startPebbleOnce(options);
+    const answered = await Promise.all([fetchText(pebble.directory, pebble.ca), pebble.issuingRoot()]).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    if (answered === undefined) return pebble;
+    await pebble.stop();
+    if (attempt === 3)
+      throw new Error(`pebble did not answer on its ports, three times: ${answered.message}`);
+  }
+}
+
+async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-pebble-'));
   const certs = testCertificates();
   const [acmePort, managementPort, dnsPort, challManagement] = await Promise.all([
