@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { adminCall, type ServeProcess, startServe } from './serve-process.ts';
 import { freePort } from './wait.ts';
@@ -80,3 +81,29 @@ export async function sourceOf(gateway: FleetGateway): Promise<Record<string, un
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Origins that answer every request with their name: each one's URL by name, and the servers to close. */
+export class NamedOrigins {
+  readonly servers: http.Server[] = [];
+  readonly url: Record<string, string> = {};
+
+  async start(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const server = http.createServer((_req, res) => res.end(name));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      this.servers.push(server);
+      this.url[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    }
+  }
+}
+
+/** The fleet's document the tests push: one route `all` to `url`. */
+export const documentTo = (url: string) => `routes:
+  - name: all
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;

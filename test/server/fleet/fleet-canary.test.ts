@@ -7,12 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
-import { candor, type FleetGateway, fleetBootstrap, serveGateway } from '../../helpers/fleet-gateways.ts';
+import {
+  candor,
+  documentTo,
+  type FleetGateway,
+  fleetBootstrap,
+  NamedOrigins,
+  serveGateway,
+} from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -20,28 +26,10 @@ import { freePort } from '../../helpers/wait.ts';
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-canary-'));
 let etcd: EtcdProcess;
 let gateways: FleetGateway[] = [];
-const origins: http.Server[] = [];
-const originUrl: Record<string, string> = {};
+const origins = new NamedOrigins();
+const originUrl = origins.url;
 /** A port nothing listens on: a route to it is refused at every attempt. */
 let closedPort = 0;
-
-/** An origin that answers every request with its name. */
-async function origin(name: string): Promise<void> {
-  const server = http.createServer((_req, res) => res.end(name));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origins.push(server);
-  originUrl[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-const documentTo = (url: string) => `routes:
-  - name: all
-    match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
 
 function writeDocument(file: string, text: string): string {
   const path = join(dir, file);
@@ -106,7 +94,7 @@ async function answers(gateway: FleetGateway, body: string): Promise<void> {
 
 before(async () => {
   etcd = await startEtcd();
-  for (const name of ['one', 'two']) await origin(name);
+  await origins.start(['one', 'two']);
   closedPort = await freePort();
   gateways = await Promise.all(
     ['gw-a', 'gw-b', 'gw-c'].map((name) => fleetBootstrap(dir, name, [etcd.endpoint])),
@@ -131,7 +119,7 @@ before(async () => {
 const serves = () => gateways.map((g) => g.serve);
 
 after(async () => {
-  await closeAll(serves(), origins, etcd);
+  await closeAll(serves(), origins.servers, etcd);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,9 +15,11 @@ import { type CuttableRelay, cuttableRelay } from '../../helpers/cuttable-relay.
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
+  documentTo,
   FLEET_TOKEN,
   type FleetGateway,
   fleetBootstrap,
+  NamedOrigins,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
@@ -31,24 +32,13 @@ let relay: CuttableRelay;
 let gateway: FleetGateway;
 /** etcd's latest revision, pushed by the first test. */
 let latest = 0;
-const origins: http.Server[] = [];
-const originUrl: Record<string, string> = {};
-
-/** An origin that answers every request with its name. */
-async function origin(name: string): Promise<void> {
-  const server = http.createServer((_req, res) => res.end(name));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origins.push(server);
-  originUrl[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+const origins = new NamedOrigins();
+const originUrl = origins.url;
 
 /** Pushes the fleet's document (one route to the origin named): the revision etcd gave it. */
 async function push(name: string): Promise<number> {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `routes:\n  - name: all\n    match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${originUrl[name]}\n`,
-  );
+  writeFileSync(file, documentTo(originUrl[name]));
   const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
   assert.equal(pushed.code, 0, pushed.stderr);
   return Number(/revision (\d+)/.exec(pushed.stdout + pushed.stderr)?.[1]);
@@ -91,12 +81,12 @@ async function keptLastGood(name: string): Promise<number> {
 before(async () => {
   etcd = await startEtcd();
   relay = await cuttableRelay(Number(new URL(etcd.endpoint).port));
-  for (const name of ['one', 'two', 'three']) await origin(name);
+  await origins.start(['one', 'two', 'three']);
   gateway = await fleetBootstrap(dir, 'gw-a', [`http://127.0.0.1:${relay.port}`]);
 });
 
 after(async () => {
-  await closeAll(gateway?.serve, origins, relay, etcd);
+  await closeAll(gateway?.serve, origins.servers, relay, etcd);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,10 +15,12 @@ import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
+  documentTo,
   FLEET_KEY,
   FLEET_TOKEN,
   type FleetGateway,
   fleetBootstrap,
+  NamedOrigins,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
@@ -30,28 +31,10 @@ import { adminCall } from '../../helpers/serve-process.ts';
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-'));
 let etcd: EtcdProcess;
 let gateways: FleetGateway[] = [];
-const origins: http.Server[] = [];
-const originUrl: Record<string, string> = {};
-
-/** An origin that answers every request with its name. */
-async function origin(name: string): Promise<void> {
-  const server = http.createServer((_req, res) => res.end(name));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origins.push(server);
-  originUrl[name] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+const origins = new NamedOrigins();
+const originUrl = origins.url;
 
 /** The fleet's document: one route to the origin named. */
-const documentTo = (name: string) => `routes:
-  - name: all
-    match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets:
-      - url: ${originUrl[name]}
-`;
-
 function writeDocument(file: string, text: string): string {
   const path = join(dir, file);
   writeFileSync(path, text);
@@ -81,14 +64,14 @@ const bootstrap0 = () => gateways[0].bootstrap;
 
 before(async () => {
   etcd = await startEtcd();
-  for (const name of ['one', 'two', 'three', 'four']) await origin(name);
+  await origins.start(['one', 'two', 'three', 'four']);
   gateways = await Promise.all(
     ['gw-a', 'gw-b', 'gw-c'].map((name) => fleetBootstrap(dir, name, [etcd.endpoint])),
   );
   const first = await candor([
     'config',
     'push',
-    writeDocument('one.yaml', documentTo('one')),
+    writeDocument('one.yaml', documentTo(originUrl.one)),
     '--config',
     bootstrap0(),
     '--author',
@@ -102,7 +85,7 @@ before(async () => {
 const serves = () => gateways.map((g) => g.serve);
 
 after(async () => {
-  await closeAll(serves(), origins, etcd);
+  await closeAll(serves(), origins.servers, etcd);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -111,7 +94,7 @@ test('a push reaches all three gateways, each reports the revision, and the flee
   const pushed = await candor([
     'config',
     'push',
-    writeDocument('two.yaml', documentTo('two')),
+    writeDocument('two.yaml', documentTo(originUrl.two)),
     '--config',
     bootstrap0(),
     '--author',
@@ -169,7 +152,7 @@ test('a push reaches all three gateways, each reports the revision, and the flee
 test('a revision that fails validation is refused by every gateway at its position; they serve on, and the fleet shows them behind', async () => {
   const client = new EtcdClient({ endpoints: [etcd.endpoint] });
   // Written as etcdctl would, past the push's own check: each gateway must refuse it itself.
-  const bad = documentTo('three')
+  const bad = documentTo(originUrl.three)
     .replace('upstreams:', 'upstreams:\n  # a timeout nobody can read\n')
     .replace('    targets:', '    timeouts: { connect: fast }\n    targets:');
   const revision = await client.put(FLEET_KEY, bad);
@@ -203,7 +186,7 @@ test('a revision that fails validation is refused by every gateway at its positi
 test('two pushes from the same revision: the second is refused, naming who pushed and when', async () => {
   const client = new EtcdClient({ endpoints: [etcd.endpoint] });
   const read = (await client.range(FLEET_KEY)).kvs[0].modRevision;
-  const file = writeDocument('three.yaml', documentTo('three'));
+  const file = writeDocument('three.yaml', documentTo(originUrl.three));
   const carol = await candor([
     'config',
     'push',
@@ -303,7 +286,7 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
   const pushed = await candor([
     'config',
     'push',
-    writeDocument('four.yaml', documentTo('four')),
+    writeDocument('four.yaml', documentTo(originUrl.four)),
     '--config',
     bootstrap0(),
     '--author',
@@ -329,7 +312,7 @@ test('a gateway whose watch fell behind a compaction reads the key again and tak
       const pushed = await candor([
         'config',
         'push',
-        writeDocument(`${name}-again.yaml`, documentTo(name)),
+        writeDocument(`${name}-again.yaml`, documentTo(originUrl[name])),
         '--config',
         gateways[1].bootstrap,
       ]);
