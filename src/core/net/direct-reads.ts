@@ -94,6 +94,14 @@ export function takeAcceptedReads(socket: Socket, reader: Reader): boolean {
 }
 
 /**
+ * `bytes` to keep past the read that gave them: a copy when they are a view of the shared buffer
+ * (the next read overwrites it), themselves when they are not (a 'data' read, a copy already).
+ */
+export function kept(bytes: Buffer): Buffer {
+  return bytes.buffer === BUFFER.buffer ? Buffer.from(bytes) : bytes;
+}
+
+/**
  * The socket leaves its reader for whoever reads it as a stream (an upgrade's tunnel: 'data',
  * pipe): each read is copied into the socket's Readable, whose backpressure stops the reads.
  */

@@ -94,9 +94,13 @@ async function makePlugin(
   if (loaded.url !== undefined) rememberPluginModule(name, loaded.url);
   const refused = optionProblems(config, name, loaded, plugin.options);
   if (refused.length > 0) return { problems: refused };
+  const logger = host.logger.child({ plugin: name });
   let hooks: PluginHooks;
   try {
-    hooks = (await (loaded.factory as Plugin)(plugin.options, contextOf(name, plugin, host))) as PluginHooks;
+    hooks = (await (loaded.factory as Plugin)(
+      plugin.options,
+      contextOf(name, plugin, host, logger),
+    )) as PluginHooks;
   } catch (err) {
     return {
       problems: [pluginProblem(config, name, 'module', `the plugin's factory threw: ${reasonOf(err)}`)],
@@ -117,7 +121,6 @@ async function makePlugin(
         ),
       ],
     };
-  const logger = host.logger.child({ plugin: name });
   return {
     stage: pluginStage(name, hooks, {
       timeoutMs: plugin.timeout,
@@ -127,9 +130,14 @@ async function makePlugin(
   };
 }
 
-function contextOf(name: string, plugin: PluginConfig, host: PluginHost): PluginContext {
+/** `logger`: the plugin's own (its name bound), which its stage's per-request loggers come from too. */
+function contextOf(
+  name: string,
+  plugin: PluginConfig,
+  host: PluginHost,
+  logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>,
+): PluginContext {
   const { metrics } = host;
-  const logger = host.logger.child({ plugin: name });
   return {
     name,
     log: loggerOf(logger),

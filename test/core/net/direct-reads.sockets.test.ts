@@ -4,6 +4,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import {
   connectDirectReads,
+  kept,
   readsAsStream,
   takeAcceptedReads,
   takeReads,
@@ -147,6 +148,18 @@ test("a socket a server accepted is taken too: its reads are views of the same b
     'a TLS socket is read through node:tls',
   );
   tlsLike.destroy();
+});
+
+test('what is kept of a read is a copy when the read is a view of the shared buffer, itself otherwise', async () => {
+  const { socket, peer } = await connected();
+  const views: Buffer[] = [];
+  takeReads(socket, (bytes) => views.push(bytes));
+  peer.write('shared');
+  await waitUntil('the read came', () => views.length === 1);
+  const copy = kept(views[0]);
+  assert.notEqual(copy.buffer, views[0].buffer, 'a view of the shared buffer is copied');
+  assert.equal(copy.toString(), 'shared');
+  assert.equal(kept(copy), copy, 'a copy is kept as it is');
 });
 
 test('bytes that come before a reader took the socket close it: nobody asked for them', async () => {

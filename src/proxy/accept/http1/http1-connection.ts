@@ -53,8 +53,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     // A plain connection's reads come straight from the socket (direct-reads.ts); what node had
     // read into its Readable before (bytes a PROXY header's reader put back) comes as 'data'.
     // One that may be h2c is read as a stream: node:http2 takes over its socket.
-    if (!encrypted && priorKnowledge === undefined)
-      this.sharedReads = takeAcceptedReads(socket, this.#onData);
+    if (!encrypted && priorKnowledge === undefined) takeAcceptedReads(socket, this.#onData);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
@@ -214,7 +213,8 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.socket.once('close', () => this.#gone?.(this));
     this.connectionState = 'closed';
     const rest = this.pipeline?.take() ?? Buffer.alloc(0);
-    if (this.sharedReads) readsAsStream(this.socket);
+    // (Read straight from the socket: its reads go to the tunnel as copies. Otherwise nothing to do.)
+    readsAsStream(this.socket);
     this.resumeReading();
     return { socket: this.socket, rest };
   }

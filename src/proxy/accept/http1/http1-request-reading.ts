@@ -15,6 +15,7 @@ import type {
 } from '../../../core/http1/parsed-request.ts';
 import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
+import { kept } from '../../../core/net/direct-reads.ts';
 import { servernameOf } from '../../../core/net/downstream.ts';
 import { Http1Answer } from './http1-answer.ts';
 import type { AnswerOwner, ConnectionState, Http1Handlers, Http1Settings } from './http1-connection-setup.ts';
@@ -59,11 +60,6 @@ export abstract class Http1RequestReading
   #servername: string | undefined;
   /** Its answers' writes, gathered until the turn's end (made at the first request, kept for the next). */
   #writes: TurnWrites | undefined;
-  /**
-   * Its reads are views of a buffer the next read of any socket overwrites (direct-reads.ts):
-   * what is kept past a read (a body's bytes, pipelined requests) is copied.
-   */
-  protected sharedReads = false;
 
   constructor(
     socket: Socket,
@@ -143,7 +139,8 @@ export abstract class Http1RequestReading
   /** Bytes past the request in progress: kept, unparsed, for their turn. */
   protected readAhead(chunk: Buffer): void {
     this.pipeline ??= new Pipeline(this);
-    this.pipeline.keep(this.sharedReads ? Buffer.from(chunk) : chunk);
+    // A read straight from the socket is a view the next read overwrites (direct-reads.ts).
+    this.pipeline.keep(kept(chunk));
   }
 
   #hand(exchange: Http1Answer): void {
@@ -252,8 +249,7 @@ export abstract class Http1RequestReading
 
   onBody(chunk: Buffer): void {
     this.timeouts.refresh();
-    if (this.body !== undefined && !this.body.push(this.sharedReads ? Buffer.from(chunk) : chunk))
-      this.pauseReading();
+    if (this.body !== undefined && !this.body.push(kept(chunk))) this.pauseReading();
   }
 
   onComplete(trailers: string[] | undefined): void {
