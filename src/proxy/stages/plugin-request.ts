@@ -7,6 +7,7 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import { handOver } from './plugin-promise.ts';
+import { asGateway } from './plugin-scope.ts';
 import type { StageRequest } from './stage.ts';
 
 /** A Headers and the fields it was made with, by name (as it joins them), to tell what a hook changed. */
@@ -105,10 +106,13 @@ export class PluginRequestView implements PluginRequest {
 
   /** The body, in a promise that cannot end the worker when the plugin forgets it (plugin-promise.ts). */
   body(options?: PluginBodyOptions): Promise<Uint8Array> {
-    return handOver(this.#read(options), { plugin: this.#plugin, what: 'body()' }, (err) =>
-      this.log.warn('body() failed and the plugin never took its failure (no await, no catch)', {
-        err: err instanceof Error ? err.message : String(err),
-      }),
+    return handOver(
+      asGateway(() => this.#read(options)),
+      { plugin: this.#plugin, what: 'body()' },
+      (err) =>
+        this.log.warn('body() failed and the plugin never took its failure (no await, no catch)', {
+          err: err instanceof Error ? err.message : String(err),
+        }),
     );
   }
 

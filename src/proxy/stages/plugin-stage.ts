@@ -10,6 +10,7 @@ import { loggedUpstream, type RequestRecord } from '../../observe/log/request-re
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
 import { AnswerHeaders, PluginRequestView } from './plugin-request.ts';
+import { asPlugin, callAsPlugin } from './plugin-scope.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest, UpstreamAnswerHead } from './stage.ts';
 
 export interface PluginStageOptions {
@@ -42,14 +43,14 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
     start: uses
       ? (request) =>
           new Run(
-            stageName,
+            name,
             plugin,
             request,
             new PluginRequestView(request, options.logFor, name),
             options.failOpen,
           )
       : () => undefined,
-    ...(plugin.close === undefined ? {} : { close: () => plugin.close?.() }),
+    ...(plugin.close === undefined ? {} : { close: () => asPlugin(name, () => plugin.close?.()) }),
   };
 }
 
@@ -58,7 +59,8 @@ export function pluginStage(name: string, plugin: PluginHooks, options: PluginSt
  * is made per request), its subclass in pluginStage taking out the hooks the plugin lacks.
  */
 class PluginRun implements StageHooks {
-  readonly #stage: string;
+  /** The plugin's name: its hooks run in its scope (plugin-scope.ts), and its answers say `plugin:NAME` made them. */
+  readonly #name: string;
   readonly #plugin: PluginHooks;
   readonly #request: StageRequest;
   readonly #view: PluginRequestView;
@@ -68,13 +70,13 @@ class PluginRun implements StageHooks {
   #abandoned = false;
 
   constructor(
-    stage: string,
+    name: string,
     plugin: PluginHooks,
     request: StageRequest,
     view: PluginRequestView,
     failOpen: boolean,
   ) {
-    this.#stage = stage;
+    this.#name = name;
     this.#plugin = plugin;
     this.#request = request;
     this.#view = view;
@@ -82,7 +84,11 @@ class PluginRun implements StageHooks {
   }
 
   onRequest(): RequestVerdict | Promise<RequestVerdict> {
-    const returned = this.#plugin.onRequest?.(this.#view);
+    const plugin = this.#plugin;
+    const returned =
+      plugin.onRequest === undefined
+        ? undefined
+        : callAsPlugin(this.#name, plugin.onRequest, plugin, this.#view);
     if (returned instanceof Promise)
       return returned.then(
         (settled) => this.#settled(settled),
@@ -95,7 +101,12 @@ class PluginRun implements StageHooks {
   onUpstreamHead(head: UpstreamAnswerHead): undefined | Promise<undefined> {
     this.#view.wentOn();
     const fields = new AnswerHeaders(head.headers);
-    const returned = this.#plugin.onResponse?.({ status: head.status, headers: fields.headers }, this.#view);
+    const plugin = this.#plugin;
+    const answer = { status: head.status, headers: fields.headers };
+    const returned =
+      plugin.onResponse === undefined
+        ? undefined
+        : callAsPlugin(this.#name, plugin.onResponse, plugin, answer, this.#view);
     if (returned instanceof Promise)
       return returned.then(
         () => {
@@ -113,7 +124,11 @@ class PluginRun implements StageHooks {
 
   onEnd(record: RequestRecord): void {
     this.#view.wentOn();
-    const returned = this.#plugin.onEnd?.(recordOf(record));
+    const plugin = this.#plugin;
+    const returned =
+      plugin.onEnd === undefined
+        ? undefined
+        : callAsPlugin(this.#name, plugin.onEnd, plugin, recordOf(record));
     // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
     if (returned instanceof Promise)
       returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
@@ -141,7 +156,7 @@ class PluginRun implements StageHooks {
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);
-    this.#request.record.answeredBy = this.#stage;
+    this.#request.record.answeredBy = `plugin:${this.#name}`;
     return answer;
   }
 }

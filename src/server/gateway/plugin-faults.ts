@@ -1,7 +1,8 @@
 /**
  * Which plugin an error nothing caught comes from (the worker's handler of such errors,
- * cli/worker-faults.ts, asks): one the gateway handed the plugin (plugin-promise.ts), or one its
- * own code made, told by the stack's frames naming a file of a plugin module as it was loaded.
+ * cli/worker-faults.ts, asks): one the gateway handed the plugin (plugin-promise.ts), one its
+ * own code made, told by the stack's frames naming a file of a plugin module as it was loaded, or
+ * one with no frame outside Node's at all that came of work the plugin set going (plugin-scope.ts).
  *
  * The modules a worker imported are the process's (Node's module cache is too), and a replaced
  * config's plugins may still run code after a reload (a timer they set): so the files are kept
@@ -9,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { handedTo } from '../../proxy/stages/plugin-promise.ts';
+import { pluginInScope } from '../../proxy/stages/plugin-scope.ts';
 
 /** A plugin module's file (its path, without a query) → the names of the plugins made of it. */
 const pluginFiles = new Map<string, Set<string>>();
@@ -35,13 +37,18 @@ export interface PluginFault {
  * The plugin behind `err`, or undefined: the gateway's own bug, or one no plugin can be told from.
  * `unwound` (an exception thrown, not a rejection): every frame of its stack outside Node's own
  * must be a plugin's, so that no frame of the gateway's was left half-way (see worker-faults.ts);
- * a rejection unwound nothing, and its first such frame is enough.
+ * a rejection unwound nothing, and its first such frame is enough. An error with no frame outside
+ * Node's (an `fs` callback's error rethrown, a rejection of Node's making) left no frame of the
+ * gateway's half-way either: it is the plugin's whose work (a callback, a promise) raised it.
  */
 export function pluginBehind(err: unknown, unwound: boolean): PluginFault | undefined {
   const handed = handedTo(err);
   if (handed !== undefined) return { plugin: handed.plugin, handed: handed.what };
   const files = framesOutsideNode(stackOf(err));
-  if (files.length === 0) return undefined;
+  if (files.length === 0) {
+    const plugin = pluginInScope();
+    return plugin === undefined ? undefined : { plugin };
+  }
   const names = pluginFiles.get(files[0]);
   if (names === undefined) return undefined;
   if (unwound && files.some((file) => !pluginFiles.has(file))) return undefined;

@@ -22,6 +22,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
 import { handOver } from '../../proxy/stages/plugin-promise.ts';
+import { asGateway, asPlugin } from '../../proxy/stages/plugin-scope.ts';
 import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
 import type { RouteStage } from '../../proxy/stages/stage.ts';
 import { rememberPluginModule } from './plugin-faults.ts';
@@ -97,10 +98,8 @@ async function makePlugin(
   const logger = host.logger.child({ plugin: name });
   let hooks: PluginHooks;
   try {
-    hooks = (await (loaded.factory as Plugin)(
-      plugin.options,
-      contextOf(name, plugin, host, logger),
-    )) as PluginHooks;
+    const context = contextOf(name, plugin, host, logger);
+    hooks = (await asPlugin(name, () => (loaded.factory as Plugin)(plugin.options, context))) as PluginHooks;
   } catch (err) {
     return {
       problems: [pluginProblem(config, name, 'module', `the plugin's factory threw: ${reasonOf(err)}`)],
@@ -149,7 +148,7 @@ function contextOf(
     // failure is told once, naming the plugin and the hop (plugin-promise.ts).
     fetch: (upstream, path, init) =>
       handOver(
-        pluginFetch(host.runtime(), upstream, path, init, plugin.timeout),
+        asGateway(() => pluginFetch(host.runtime(), upstream, path, init, plugin.timeout)),
         { plugin: name, what: `fetch ${upstream}` },
         (err) =>
           logger.warn(

@@ -20,8 +20,13 @@ import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 /** A plugin that starts things and forgets them, by the path it is called on. */
-const SLOPPY = `export default (options, context) => ({
+const SLOPPY = `import { readFile } from 'node:fs';
+import { readFile as read } from 'node:fs/promises';
+export default (options, context) => ({
   onRequest(request) {
+    // Errors Node's own code made, with no frame of the plugin's: traced by the work they came of.
+    if (request.path === '/left/fs-callback') readFile('/nonexistent/candor', (err) => { if (err) throw err; });
+    if (request.path === '/left/fs-promise') read('/nonexistent/candor-promise');
     if (request.path === '/left/reject') Promise.reject(new Error('left unhandled'));
     if (request.path === '/left/timer') setTimeout(() => { throw new Error('thrown from a timer'); }, 0);
     if (request.path === '/left/fetch') context.fetch('down', '/audit', { request });
@@ -80,9 +85,16 @@ upstreams:
     const bystander = request(url(), { path: '/held' });
     await waitUntil('the bystander held upstream', () => holding.length === 1);
 
-    for (const path of ['/left/reject', '/left/timer', '/left/fetch', '/left/chain'])
+    for (const path of [
+      '/left/reject',
+      '/left/timer',
+      '/left/fetch',
+      '/left/chain',
+      '/left/fs-callback',
+      '/left/fs-promise',
+    ])
       assert.equal((await request(url(), { path })).status, 200, path);
-    await serve.waitForLines(STRAY, 3);
+    await serve.waitForLines(STRAY, 5);
     await serve.waitForLines(FORGOTTEN, 1);
 
     const stray = linesOf(STRAY);
@@ -96,6 +108,17 @@ upstreams:
       [
         ['error', 'sloppy', module, 'unhandledRejection', 'left unhandled'],
         ['error', 'sloppy', module, 'uncaughtException', 'thrown from a timer'],
+      ],
+    );
+    // Node's own errors, no frame of the plugin's in their stacks: named all the same, no module.
+    const frameless = ['/nonexistent/candor', '/nonexistent/candor-promise'].map((file) =>
+      stray.find((l) => String(l.err).endsWith(`'${file}'`)),
+    );
+    assert.deepEqual(
+      frameless.map((l) => [l?.level, l?.plugin, l?.module, l?.origin]),
+      [
+        ['error', 'sloppy', undefined, 'uncaughtException'],
+        ['error', 'sloppy', undefined, 'unhandledRejection'],
       ],
     );
     // A failure the gateway handed it, left unhandled through a promise the plugin made of it.
