@@ -189,14 +189,24 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
   );
 }
 
+/** Why a drain cut the connections still open: its deadline passed, or a second signal ended it at once. */
+export type DrainCut = 'deadline' | 'signal';
+
+const DRAIN_CUT_DETAILS: Record<DrainCut, string> = {
+  deadline: 'the gateway was shutting down and its drain deadline passed: it closed the connection',
+  signal:
+    'the gateway was shutting down and a second signal ended its drain at once: it closed the connection',
+};
+
 /**
- * What the log says of a request whose connection the gateway's drain deadline closed: its own
- * cut, never the client leaving (a 499). `stage`: how far its attempt had got, when it had one.
+ * What the log says of a request whose connection the gateway's drain closed: its own cut,
+ * never the client leaving (a 499), and why (`why`). `stage`: how far its attempt had got,
+ * when it had one.
  */
-export function drainCutFailure(stage?: Stage): Failure {
+export function drainCutFailure(why: DrainCut, stage?: Stage): Failure {
   return new Failure(
     'proxy_internal_response',
-    'the gateway was shutting down and its drain deadline passed: it closed the connection',
+    DRAIN_CUT_DETAILS[why],
     stage === undefined ? undefined : { stage },
   );
 }

@@ -4,9 +4,11 @@
  * first implementation (http1-connection.ts, http1-answer.ts); an HTTP/2 stream would be
  * another, with the session unchanged.
  */
+
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { DrainCut } from '../failure/failure.ts';
 import type { BufferBudget } from './buffer-budget.ts';
 import type { ClientCertificate } from './client-certificate.ts';
 import { lowerFieldName } from './field-names.ts';
@@ -76,8 +78,8 @@ export interface AnswerSink {
   readonly finished: boolean;
   /** The exchange is over: finished, cut, or the client left. */
   readonly closed: boolean;
-  /** The gateway's drain deadline cut the connection under this response (not the client). */
-  readonly cutByDrain: boolean;
+  /** The gateway's drain cut the connection under this response (not the client), and why; undefined: it did not. */
+  readonly cutByDrain: DrainCut | undefined;
   /** The send deadline this response's client ran out of, when it was cut for it (not the client's leaving). */
   readonly cutBySend: SendLimit | undefined;
   /**

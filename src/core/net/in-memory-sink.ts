@@ -11,7 +11,7 @@ export class InMemorySink implements AnswerSink {
   headSent = false;
   finished = false;
   closed = false;
-  readonly cutByDrain = false;
+  readonly cutByDrain = undefined;
   readonly cutBySend = undefined;
   readonly leftHow = CONNECTION_CLOSED;
   readonly pendingBytes = 0;

@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
-import { Failure } from '../../core/failure/failure.ts';
+import { type DrainCut, Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import { markClientCertificate } from '../../core/net/client-certificate.ts';
@@ -68,7 +68,7 @@ export interface Listener {
    */
   stopAccepting(): Promise<void>;
   /** A drain's deadline: destroys every connection still open (tunnels included); returns how many. */
-  cutConnections(): number;
+  cutConnections(why: DrainCut): number;
 }
 
 /**
@@ -155,9 +155,9 @@ export async function startListener(
     closeAfterAnswers: () => own.closeAfterAnswers(),
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
     // (the TCP count is every connection, HTTP/2 ones included).
-    cutConnections: () => {
-      h2?.server.destroyAll();
-      return own.destroyAll();
+    cutConnections: (why) => {
+      h2?.server.destroyAll(why);
+      return own.destroyAll(why);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { DrainCut } from '../../core/failure/failure.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 
@@ -28,7 +29,7 @@ export abstract class PassingSink implements AnswerSink {
   get closed(): boolean {
     return this.inner.closed;
   }
-  get cutByDrain(): boolean {
+  get cutByDrain(): DrainCut | undefined {
     return this.inner.cutByDrain;
   }
   get leftHow(): string {

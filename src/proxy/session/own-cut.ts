@@ -59,7 +59,8 @@ export function attemptCutOf(
   record: RequestRecord,
   gone: Failure | undefined,
 ): Failure | undefined {
-  if (answer.cutByDrain) return drainCutFailure(gone?.stage ?? 'body_streaming');
+  if (answer.cutByDrain !== undefined)
+    return drainCutFailure(answer.cutByDrain, gone?.stage ?? 'body_streaming');
   if (record.failure === undefined && answer.cutBySend !== undefined)
     return sendTimeoutFailure(answer.cutBySend);
   return undefined;

@@ -1,4 +1,4 @@
-import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
+import { type DrainCut, drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
@@ -316,7 +316,7 @@ export class RequestSession implements AttemptsOwner {
     if (gone !== undefined) this.failed(gone);
     if (ownCut !== undefined && record.failure === undefined) this.failed(ownCut);
     if (answerNeverLeft(record, answer, finished)) record.status = NO_ANSWER;
-    if (!finished && !record.upgraded && answer.cutByDrain) this.#cutByDrain();
+    if (!finished && !record.upgraded && answer.cutByDrain !== undefined) this.#cutByDrain(answer.cutByDrain);
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
     this.#log(finished);
@@ -330,10 +330,10 @@ export class RequestSession implements AttemptsOwner {
    * client got: 0, none (the kind's 503 was never written; 499 would blame the client). A gRPC
    * client reads its connection dropped as UNAVAILABLE, whatever the upstream had said.
    */
-  #cutByDrain(): void {
+  #cutByDrain(why: DrainCut): void {
     const { record, answer } = this.#req;
     record.clientAborted = false;
-    record.failure = drainCutFailure();
+    record.failure = drainCutFailure(why);
     if (!answer.headSent) record.status = NO_ANSWER;
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }

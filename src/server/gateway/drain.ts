@@ -78,7 +78,8 @@ export class Drain {
       this.#logger.info('draining: stopped accepting');
       const outcome = await Promise.race([closed, deadline]);
       if (outcome !== 'closed') {
-        const cut = listeners.reduce((sum, l) => sum + l.cutConnections(), 0);
+        const why = outcome === 'deadline' ? 'deadline' : 'signal';
+        const cut = listeners.reduce((sum, l) => sum + l.cutConnections(why), 0);
         this.#logger.warn(
           { connections: cut, reason: outcome },
           outcome === 'deadline'
@@ -101,7 +102,7 @@ export class Drain {
 export async function closeListener(listener: Listener, timeout: number): Promise<void> {
   const closed = listener.close().then(() => 'closed' as const);
   if ((await Promise.race([closed, wait(timeout)])) === 'closed') return;
-  listener.cutConnections();
+  listener.cutConnections('deadline');
   await Promise.race([closed, wait(CLOSE_GRACE_MS)]);
 }
 

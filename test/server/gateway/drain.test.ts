@@ -256,11 +256,16 @@ test('SIGTERM: a half-open tunnel and a request its upstream never answers are c
   }
 });
 
-test('a second SIGTERM during the drain ends it at once, still writing the log', async (t) => {
+test('a second SIGTERM during the drain ends it at once, still writing the log, which names the signal', async (t) => {
   const tunnelUpstream = await startHalfOpenTunnelUpstream();
-  const candor = await startCandor(upstreamConfig(tunnelUpstream.url, '{ timeout: 20s }'));
+  const hanging = await startSlowUpstream();
+  const candor = await startCandor(
+    `routes:\n  - upstream: ws\n    match: { path: /ws }\n  - upstream: app\nupstreams:\n  ws:\n    targets:\n      - url: ${tunnelUpstream.url}\n  app:\n    targets:\n      - url: ${hanging.url}\ndrain: { timeout: 20s }\n`,
+  );
   try {
     const tunnel = await openTunnel(candor.port, 'tunnel-2');
+    const stuck = get(new http.Agent(), candor.port, '/?delay=60000', 'stuck-2').catch((err: Error) => err);
+    await waitUntil(() => hanging.received.length === 1, 'the hanging request to reach its upstream');
     const signalledAt = performance.now();
     candor.primary.kill('SIGTERM');
     await candor.waitForLine((l) => l.msg === 'draining: stopped accepting', 'the drain to begin');
@@ -282,10 +287,22 @@ test('a second SIGTERM during the drain ends it at once, still writing the log',
       `first SIGTERM to exit ${(exit.at - signalledAt).toFixed(0)} ms; tunnel closed ${tunnelClosedAfter.toFixed(0)} ms and exit ${exitAfterSecond.toFixed(0)} ms after the second`,
     );
     assert.equal(requestLine(candor, 'tunnel-2')?.status, 101);
+    assert.ok((await stuck) instanceof Error, 'the hanging request was cut');
+    // Cut by the operator's second signal, long before the deadline: the line says which.
+    const stuckLine = requestLine(candor, 'stuck-2');
+    assert.deepEqual(
+      [stuckLine?.status, stuckLine?.error, stuckLine?.details],
+      [
+        0,
+        'proxy_internal_response',
+        'the gateway was shutting down and a second signal ended its drain at once: it closed the connection',
+      ],
+    );
     assert.ok(candor.lines().some((l) => l.msg.startsWith('drain ended at once')));
   } finally {
     await candor.cleanup();
     await tunnelUpstream.close();
+    await hanging.close();
   }
 });
 

@@ -15,7 +15,7 @@
  */
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
-import type { Failure } from '../../../core/failure/failure.ts';
+import type { DrainCut, Failure } from '../../../core/failure/failure.ts';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import {
   type AnswerSink,
@@ -70,7 +70,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   #over = false;
   #cut = false;
   #trailers: readonly string[] | undefined;
-  #cutByDrain = false;
+  #cutByDrain: DrainCut | undefined = undefined;
   /** The code of the RST_STREAM the client sent for this stream, its connection still up. */
   #resetByClient: number | undefined;
   /** How the client's connection broke HTTP/2 while this answer was under way (nghttp2 closed it). */
@@ -132,7 +132,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     return this.#over;
   }
 
-  get cutByDrain(): boolean {
+  get cutByDrain(): DrainCut | undefined {
     return this.#cutByDrain;
   }
 
@@ -163,9 +163,9 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     return this.#written - this.pendingBytes;
   }
 
-  /** The gateway's drain deadline is about to destroy this stream's session. */
-  cutAtDrainDeadline(): void {
-    if (!this.#over) this.#cutByDrain = true;
+  /** The gateway's drain is about to destroy this stream's session, for `why`. */
+  cutByTheDrain(why: DrainCut): void {
+    if (!this.#over) this.#cutByDrain = why;
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import http2, { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Failure } from '../../../core/failure/failure.ts';
+import type { DrainCut, Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import type { DownstreamExchange } from '../../../core/net/downstream.ts';
@@ -52,10 +52,10 @@ export interface H2Server {
   /** A drain's first step: GOAWAY NO_ERROR on every session; each closes once its streams are answered. */
   closeWhenIdle(): void;
   /**
-   * A drain's deadline: destroys every session still open (each response still open says
-   * `cutByDrain`); returns how many.
+   * A drain's cut (its deadline passed, or a second signal): destroys every session still open
+   * (each response still open says `cutByDrain`, and why); returns how many.
    */
-  destroyAll(): number;
+  destroyAll(why: DrainCut): number;
 }
 
 const ignore = (): void => {};
@@ -128,9 +128,9 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       closing = true;
       for (const session of sessions) session.close();
     },
-    destroyAll() {
+    destroyAll(why) {
       const count = sessions.size;
-      for (const answer of open.values()) answer.cutAtDrainDeadline();
+      for (const answer of open.values()) answer.cutByTheDrain(why);
       for (const session of sessions) session.destroy();
       return count;
     },

@@ -5,8 +5,10 @@
  * chunked for an HTTP/1.1 client and delimited by the close for an HTTP/1.0 one; HEAD, 204
  * and 304 carry none whatever the fields say.
  */
+
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { DrainCut } from '../../../core/failure/failure.ts';
 import { serializeAnswerHead } from '../../../core/http1/answer-head.ts';
 import {
   type AnswerSink,
@@ -58,7 +60,7 @@ export class Http1Answer
   #closeDelimited = false;
   #bodyless = false;
   #bodyComplete = false;
-  #cutByDrain = false;
+  #cutByDrain: DrainCut | undefined = undefined;
   /** `limits.send_timeout` (0: none); its watch is made at the first write left waiting. */
   readonly #sendTimeout: number;
   #sendWatch: Http1SendWatch | undefined;
@@ -113,7 +115,7 @@ export class Http1Answer
     return this.#over;
   }
 
-  get cutByDrain(): boolean {
+  get cutByDrain(): DrainCut | undefined {
     return this.#cutByDrain;
   }
 
@@ -129,9 +131,9 @@ export class Http1Answer
     return this.#socket.bytesWritten - this.#socket.writableLength;
   }
 
-  /** The gateway's drain deadline is about to cut the connection. */
-  cutAtDrainDeadline(): void {
-    this.#cutByDrain = true;
+  /** The gateway's drain is about to cut the connection, for `why`. */
+  cutByTheDrain(why: DrainCut): void {
+    this.#cutByDrain = why;
   }
 
   get headSent(): boolean {

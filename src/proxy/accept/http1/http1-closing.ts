@@ -6,7 +6,9 @@
  * whole). Functions of the connection, not an object of their own: a connection that serves one
  * request and closes makes nothing for them.
  */
+
 import type { Socket } from 'node:net';
+import type { DrainCut } from '../../../core/failure/failure.ts';
 
 /** What a drain sees of a connection, and asks of it. */
 export interface DrainedConnection {
@@ -25,8 +27,8 @@ export interface DrainedConnection {
 export interface ClosedAnswer {
   /** The connection closes after it (it says `Connection: close` if its head has not gone out). */
   closeAfter(): void;
-  /** The gateway's drain deadline cuts it. */
-  cutAtDrainDeadline(): void;
+  /** The gateway's drain cuts it, for `why`. */
+  cutByTheDrain(why: DrainCut): void;
   abort(): void;
 }
 
@@ -48,11 +50,11 @@ export function closeWhenIdle(connection: DrainedConnection): void {
   );
 }
 
-/** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
-export function cutAtDrainDeadline(connection: DrainedConnection): void {
+/** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
+export function cutByTheDrain(connection: DrainedConnection, why: DrainCut): void {
   const answer = connection.answer;
   if (answer !== undefined) {
-    answer.cutAtDrainDeadline();
+    answer.cutByTheDrain(why);
     // As any cut answer: a body the close delimits ends in a reset, not a FIN.
     answer.abort();
   }

@@ -17,13 +17,15 @@
  * sends our FIN, reads and drops what the client still sends, and destroys the socket at its FIN
  * or at LINGER_MS, whatever the client does.
  */
+
 import type { Socket } from 'node:net';
+import type { DrainCut } from '../../../core/failure/failure.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { readsAsStream, takeAcceptedReads } from '../../../core/net/direct-reads.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
-import { closeWhenIdle, cutAnswer, cutAtDrainDeadline, type DrainedConnection } from './http1-closing.ts';
+import { closeWhenIdle, cutAnswer, cutByTheDrain, type DrainedConnection } from './http1-closing.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
 
@@ -187,9 +189,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     closeWhenIdle(this);
   }
 
-  /** A drain's deadline: the connection is destroyed, and its exchange knows the gateway did it. */
-  cut(): void {
-    cutAtDrainDeadline(this);
+  /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
+  cut(why: DrainCut): void {
+    cutByTheDrain(this, why);
   }
 
   get quiet(): boolean {

@@ -5,8 +5,10 @@
  * sockets (`max_connections`, acceptors.ts); `maxConnections` here is node:net's own bound, for
  * a server used alone.
  */
+
 import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { DrainCut } from '../../../core/failure/failure.ts';
 import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import { OpenList } from '../open-list.ts';
@@ -38,7 +40,7 @@ export interface Http1Server {
   /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
   closeWhenIdle(): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
-  destroyAll(): number;
+  destroyAll(why: DrainCut): number;
 }
 
 /**
@@ -119,10 +121,10 @@ export function createHttp1Server(
       for (const connection of [...connections.values()]) connection.closeWhenIdle();
       for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
-    destroyAll() {
+    destroyAll(why) {
       // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
       const count = counted ? tcp.size : connections.size + tcp.size;
-      for (const connection of [...connections.values()]) connection.cut();
+      for (const connection of [...connections.values()]) connection.cut(why);
       // Destroying the TCP socket ends the TLS one over it too.
       for (const socket of tcp) socket.destroy();
       return count;

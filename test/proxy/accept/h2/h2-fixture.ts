@@ -147,7 +147,7 @@ export async function startH2Fixture(
     exchanges,
     ca,
     async close() {
-      h2.destroyAll();
+      h2.destroyAll('deadline');
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

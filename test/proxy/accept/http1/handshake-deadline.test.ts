@@ -52,7 +52,7 @@ test('behind the ACME ClientHello reader, a handshake still ends within header_t
   );
   await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
-    server.destroyAll();
+    server.destroyAll('deadline');
     server.server.close();
   });
   const { port } = server.server.address() as AddressInfo;

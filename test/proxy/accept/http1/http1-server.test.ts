@@ -108,7 +108,7 @@ async function serve(handle: Handle = echo, settings = SETTINGS, maxConnections?
     stats,
     close: () =>
       new Promise<void>((resolve) => {
-        server.destroyAll();
+        server.destroyAll('deadline');
         server.server.close(() => resolve());
       }),
   };
@@ -423,7 +423,7 @@ test('HTTP/1.0: the drain deadline that cuts a close-delimited answer cuts it wi
   socket.write('GET /long HTTP/1.0\r\nHost: x\r\n\r\n');
   while (!started) await new Promise((r) => setImmediate(r));
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(s.server.destroyAll(), 1);
+  assert.equal(s.server.destroyAll('deadline'), 1);
   const { how, received } = await ended;
   assert.match(received, /\r\n\r\nfirst part$/);
   assert.equal(how, 'reset');
@@ -515,7 +515,7 @@ test('an upgrade takes the socket with the bytes the client sent after its head'
   });
   await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
-    server.destroyAll();
+    server.destroyAll('deadline');
     server.server.close();
   });
   const c = await RawClient.connect((server.server.address() as AddressInfo).port);
@@ -626,7 +626,7 @@ test('over TLS: the same connection after the handshake, the head saying so', as
   );
   await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
-    server.destroyAll();
+    server.destroyAll('deadline');
     server.server.close();
   });
   const port = (server.server.address() as AddressInfo).port;
@@ -655,7 +655,7 @@ test('a drain that finds a connection still in its TLS handshake: its request af
   );
   await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
-    server.destroyAll();
+    server.destroyAll('deadline');
     server.server.close();
   });
   const port = (server.server.address() as AddressInfo).port;
