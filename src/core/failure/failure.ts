@@ -188,25 +188,3 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
     { stage: 'body_streaming' },
   );
 }
-
-/** Why a drain cut the connections still open: its deadline passed, or a second signal ended it at once. */
-export type DrainCut = 'deadline' | 'signal';
-
-const DRAIN_CUT_DETAILS: Record<DrainCut, string> = {
-  deadline: 'the gateway was shutting down and its drain deadline passed: it closed the connection',
-  signal:
-    'the gateway was shutting down and a second signal ended its drain at once: it closed the connection',
-};
-
-/**
- * What the log says of a request whose connection the gateway's drain closed: its own cut,
- * never the client leaving (a 499), and why (`why`). `stage`: how far its attempt had got,
- * when it had one.
- */
-export function drainCutFailure(why: DrainCut, stage?: Stage): Failure {
-  return new Failure(
-    'proxy_internal_response',
-    DRAIN_CUT_DETAILS[why],
-    stage === undefined ? undefined : { stage },
-  );
-}

@@ -8,11 +8,13 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { DrainCut } from '../failure/failure.ts';
 import type { BufferBudget } from './buffer-budget.ts';
 import type { ClientCertificate } from './client-certificate.ts';
 import { lowerFieldName } from './field-names.ts';
 import type { SendLimit } from './send-deadline.ts';
+
+/** Why a drain cut the connections still open: its deadline passed, or a second signal ended it at once. */
+export type DrainCut = 'deadline' | 'signal';
 
 /** Told once when an exchange is over: `finished`, whether its answer went whole. */
 export type CloseListener = (finished: boolean) => void;

@@ -1,10 +1,11 @@
 import type { Server, Socket } from 'node:net';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
-import { type DrainCut, Failure } from '../../core/failure/failure.ts';
+import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
 import { markClientCertificate } from '../../core/net/client-certificate.ts';
+import type { DrainCut } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import { reportEverySecond } from '../../observe/log/report-every-second.ts';

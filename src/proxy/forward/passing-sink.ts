@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import type { DrainCut } from '../../core/failure/failure.ts';
-import type { AnswerSink } from '../../core/net/downstream.ts';
+import type { AnswerSink, DrainCut } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 
 /**

@@ -15,8 +15,9 @@
  */
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
-import type { DrainCut, Failure } from '../../../core/failure/failure.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
+import type { DrainCut } from '../../../core/net/downstream.ts';
 import {
   type AnswerSink,
   type CloseListener,

@@ -6,10 +6,10 @@
  */
 import http2, { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { DrainCut, Failure } from '../../../core/failure/failure.ts';
+import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { BufferBudget } from '../../../core/net/buffer-budget.ts';
-import type { DownstreamExchange } from '../../../core/net/downstream.ts';
+import type { DownstreamExchange, DrainCut } from '../../../core/net/downstream.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
 import { OpenList } from '../open-list.ts';
 import { H2Answer } from './h2-answer.ts';

@@ -8,8 +8,8 @@
 
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { DrainCut } from '../../../core/failure/failure.ts';
 import { serializeAnswerHead } from '../../../core/http1/answer-head.ts';
+import type { DrainCut } from '../../../core/net/downstream.ts';
 import {
   type AnswerSink,
   CONNECTION_CLOSED,

@@ -8,7 +8,7 @@
  */
 
 import type { Socket } from 'node:net';
-import type { DrainCut } from '../../../core/failure/failure.ts';
+import type { DrainCut } from '../../../core/net/downstream.ts';
 
 /** What a drain sees of a connection, and asks of it. */
 export interface DrainedConnection {

@@ -19,9 +19,9 @@
  */
 
 import type { Socket } from 'node:net';
-import type { DrainCut } from '../../../core/failure/failure.ts';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { readsAsStream, takeAcceptedReads } from '../../../core/net/direct-reads.ts';
+import type { DrainCut } from '../../../core/net/downstream.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';

@@ -8,8 +8,8 @@
 
 import { createServer, type Server, type ServerOpts, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import type { DrainCut } from '../../../core/failure/failure.ts';
 import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
+import type { DrainCut } from '../../../core/net/downstream.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
 import { OpenList } from '../open-list.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
