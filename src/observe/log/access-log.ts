@@ -58,6 +58,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['encoding', (r) => r.encoding],
   ['encoded_from', (r) => (r.encoding === undefined ? undefined : r.bytesBeforeEncoding)],
   ['encoded_to', (r) => (r.encoding === undefined ? undefined : r.bytesAfterEncoding)],
+  ['queued_ms', (r) => optional(r.queuedMs)],
   ['connect_ms', (r) => optional(r.connectMs)],
   ['reused', (r) => r.reusedConnection],
   ['ttfb_ms', (r) => optional(r.ttfbMs)],
@@ -293,8 +294,9 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (r.spooled !== undefined && r.spooled !== 0) putCount(MEMBER.spooled, r.spooled);
 }
 
-/** From connect_ms to upgraded: the exchange's times and how it ended. */
+/** From queued_ms to upgraded: the exchange's times and how it ended. */
 function putTimes(r: RequestRecord, totalMs: number): void {
+  if (r.queuedMs !== undefined) putDuration(MEMBER.queued_ms, r.queuedMs);
   if (r.connectMs !== undefined) putDuration(MEMBER.connect_ms, r.connectMs);
   if (r.reusedConnection !== undefined) putFlag(REUSED, r.reusedConnection);
   if (r.ttfbMs !== undefined) putDuration(MEMBER.ttfb_ms, r.ttfbMs);

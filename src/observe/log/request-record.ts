@@ -72,6 +72,12 @@ export class RequestRecord {
   tunnelBytesIn = 0;
   /** Response body bytes received from the upstream (through the tunnel, for upgrades). */
   bytesOut = 0;
+  /**
+   * Milliseconds the request waited in a full pool's queue for one of its busy connections (every
+   * attempt's wait added); absent: it never queued. Told apart from `ttfb_ms`, so a pool too small
+   * is not read as a slow upstream.
+   */
+  queuedMs: number | undefined;
   connectMs: number | undefined;
   /** The upstream connection was a pooled one, reused. */
   reusedConnection: boolean | undefined;

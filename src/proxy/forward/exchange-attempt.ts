@@ -190,7 +190,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     if (!facts.reused)
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
-    this.stopWaiting();
+    this.stopWaiting(facts.reused ? 0 : facts.connectMs);
     const { body, bodyComplete } = this.client;
     if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) this.judgeRate(body);
   }
@@ -285,11 +285,16 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return gone;
   }
 
-  private stopWaiting(): void {
+  /** No longer waiting for a connection: one took the request (`connectMs`: the time it took to open), or it ended. */
+  private stopWaiting(connectMs = 0): void {
     if (!this.waiting) return;
     this.waiting = false;
     this.releasePending();
+    if (this.queueTimer === undefined) return;
     clearTimeout(this.queueTimer);
+    // It queued behind a full pool: the log names that wait apart from the upstream's time.
+    const queued = Math.max(0, performance.now() - this.startedAt - connectMs);
+    this.record.queuedMs = (this.record.queuedMs ?? 0) + queued;
   }
 
   /** The upstream's first byte came: its time counted from the attempt's start. */

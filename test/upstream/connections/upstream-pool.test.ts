@@ -318,6 +318,10 @@ describe('pool limits', () => {
     assert.equal(line.status, 503);
     assert.equal(line.error, 'connection_limit_reached');
     assert.equal(line.stage, 'not_sent');
+    // Nothing went upstream: no attempt (as when the queue is full at once); its wait is named.
+    assert.equal(line.attempts, 0);
+    assert.equal(line.target, fault.url.replace(/\/$/, ''));
+    assert.equal(typeof line.queued_ms, 'number');
   });
   test('max_pending: with the connection busy and the queue full, a further request gets 503 at once', async (t) => {
     const fault = await startRawFault(async (connection) => {
@@ -363,9 +367,9 @@ describe('pool limits', () => {
     });
     const gw = await through(t, fault, { upstream: '    pool: { max_connections: 1 }' });
     const pool = poolOf(gw);
-    const first = request(gw.url, { path: '/first' });
+    const first = request(gw.url, { path: '/first', headers: { 'x-request-id': 'first' } });
     await fault.waitForRequest(1);
-    const second = request(gw.url, { path: '/second' });
+    const second = request(gw.url, { path: '/second', headers: { 'x-request-id': 'second' } });
     await waitUntil('/second queued', () => pool.stats().waiting === 1);
     const gone = http.get(`${gw.url}/gone`, { agent: false, headers: { 'x-request-id': 'gone' } });
     gone.on('error', () => {});
@@ -393,6 +397,11 @@ describe('pool limits', () => {
       ],
     );
     assert.deepEqual(pool.stats(), { open: 1, idle: 1, waiting: 0 });
+    // The wait behind the busy connection is the line's own, apart from the upstream's time.
+    const [firstLine, secondLine] = [await gw.logFor('first'), await gw.logFor('second')];
+    assert.equal(firstLine.queued_ms, undefined, 'the first took the free connection');
+    assert.equal(typeof secondLine.queued_ms, 'number');
+    assert.equal(secondLine.reused, true);
   });
 });
 
