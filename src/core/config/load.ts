@@ -18,7 +18,7 @@ import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { applyIncludes, type Included } from './includes.ts';
-import { byFileAndLine, placesOf, warningsTo } from './merged-places.ts';
+import { byFileAndLine, placesOf, routesAsWritten, warningsTo } from './merged-places.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
@@ -178,7 +178,8 @@ function parseText(
     const { line, column } = problem.locate(problem.path, problem.at);
     toProblem(problem.path, line, column, problem.message, problem.file);
   }
-  const toWarning = warningsTo(placeOf, asWritten, options.warnings);
+  const named = routesAsWritten(included, source);
+  const toWarning = warningsTo(placeOf, asWritten, options.warnings, named);
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
     const { line, column } = yaml.positionAt(undecodable.offset);
@@ -196,7 +197,7 @@ function parseText(
   if (yaml.syntaxErrors.length === 0) {
     const report: Report = (field, message, at = 'value') => {
       const { file, path, position } = placeOf(field, at);
-      toProblem(path, position.line, position.column, message, file);
+      toProblem(path, position.line, position.column, named(message, file), file);
     };
     const warn: Report = (field, message, at = 'value') =>
       toWarning(field, message, at === 'parent' ? 'key' : at);

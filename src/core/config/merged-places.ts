@@ -36,6 +36,25 @@ export function placesOf(
   };
 }
 
+/**
+ * A message told in `file` with the routes it names (`routes[3]`, the checked document's
+ * numbering) named as their files write them: `routes[0]` of the file the message is told in, or
+ * `routes[0] of main.yaml` when another file writes it. Read in an included file, the checked
+ * document's numbering would name a route of another file by one of this file's numbers.
+ */
+export function routesAsWritten(
+  included: Included,
+  source: string,
+): (message: string, file: string) => string {
+  return (message, file) =>
+    message.replace(/\broutes\[(\d+)\]/g, (mention, index: string) => {
+      const written = included.writtenIn(['routes', Number(index)]);
+      const where = written?.file ?? source;
+      const named = written === undefined ? mention : formatPath(written.path);
+      return where === file ? named : `${named} of ${where}`;
+    });
+}
+
 /** The main file's problems first, then each included file's, each in the order of its lines. */
 export function byFileAndLine(source: string): (a: ConfigProblem, b: ConfigProblem) => number {
   const rank = (file: string) => (file === source ? '' : file);
@@ -50,11 +69,12 @@ export function warningsTo(
   placeOf: ReturnType<typeof placesOf>,
   asWritten: (message: string) => string,
   warnings: ConfigProblem[] | undefined,
+  named: (message: string, file: string) => string,
 ): (field: readonly PathSegment[], message: string, prefer: 'value' | 'key') => void {
   const warned = new Set<string>();
   return (field, message, prefer) => {
     const { file, path, position } = placeOf(field, prefer);
-    const said = asWritten(message);
+    const said = asWritten(named(message, file));
     const key = `${file}\n${formatPath(path)}\n${said}`;
     if (warned.has(key)) return;
     warned.add(key);

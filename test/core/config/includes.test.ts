@@ -87,6 +87,22 @@ routes:
   ]);
 });
 
+test('a route a problem in an included file names is named as its own file writes it', async () => {
+  // The included file's routes[0] is the checked document's routes[1], and the main file's
+  // routes[0] the route it repeats: named so, the problem would read as the route shadowing itself.
+  const path = folder({
+    'candor.yaml': MAIN('[more.yaml]'),
+    'more.yaml':
+      'routes:\n  - { match: { path: /main }, upstream: app }\n  - { match: { path: /main }, upstream: app }\n',
+  });
+  assert.deepEqual(await problems(path), [
+    'more.yaml:2 routes[0].match: same host and path as routes[0] of ' +
+      `${path} (/main), so this route would never be used`,
+    'more.yaml:3 routes[1].match: same host and path as routes[0] of ' +
+      `${path} (/main), so this route would never be used`,
+  ]);
+});
+
 test('a glob that matches nothing, a cycle, a singleton in an include and an upstream twice are refused at their keys', async () => {
   assert.deepEqual(
     (await problems(folder({ 'candor.yaml': MAIN('[conf.d/*.yaml]') }))).map((p) => p.slice(0, 60)),
