@@ -171,9 +171,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const current = this.current;
     const entry = current?.settle(failure, status, bodyToCome, at);
     if (entry === undefined) return;
-    // One whose wait in a full pool's queue ran out never went upstream: no attempt, as when the
-    // queue was full at once (the wait is the line's queued_ms, the target its pool's).
-    if (failure?.type === 'connection_limit_reached' && failure.stage === 'not_sent') return;
     this.req.record.tries = withTry(this.req.record.tries, entry);
     this.reused = (current as Attempt).exchange.connectionReused ?? this.reused;
   }
