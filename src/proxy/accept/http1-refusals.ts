@@ -25,9 +25,28 @@ export function refuse(
     bytesRead: connection.requestBytes,
     answer: (text) => connection.refuse(text),
   };
+  if (head === undefined && isTlsHandshake(connection.refusedHead))
+    return handlers.refused(refusal, TLS_ON_PLAIN(), UNREAD);
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, refusalFailure(error), info);
 }
+
+/**
+ * A TLS record where a request line should be: an `https://` client at a plain listener. Its
+ * refusal names that, as the other way round is named (refusePlain), not the parser's view of
+ * the bytes ("bare LF line ending"). The 400 that goes back is what makes the client's TLS
+ * library say "wrong version number", the usual clue.
+ */
+function isTlsHandshake(bytes: string): boolean {
+  return bytes.charCodeAt(0) === 0x16 && bytes.charCodeAt(1) === 0x03;
+}
+
+const TLS_ON_PLAIN = (): Failure =>
+  new Failure(
+    'http_request_error',
+    'a TLS handshake sent to a plain HTTP listener: send it with http://, or to a listener with tls',
+    { status: 400 },
+  );
 
 /** What the request said of itself is gone into OpenSSL: its answer and log line name none of it. */
 const UNREAD: RawRequestInfo = {

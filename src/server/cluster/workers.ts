@@ -10,7 +10,12 @@ import {
   WORKERS_STORE_ENV,
 } from '../../proxy/cache/workers-store.ts';
 import { isServing } from '../gateway/ipc-protocol.ts';
-import { type ActionMessage, type GatewayAction, onSignals } from '../gateway/signals.ts';
+import {
+  type ActionMessage,
+  drainWhenNpmParentEnds,
+  type GatewayAction,
+  onSignals,
+} from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
 import { WORKER_V8_FLAGS } from './worker-flags.ts';
@@ -124,12 +129,17 @@ class Supervision {
   start(count: number): void {
     cluster.on('message', this.#onServing);
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
-    this.#offSignals = onSignals((action) => {
+    const offSignals = onSignals((action) => {
       if (action !== 'reopen-logs') return this.#stopAll(action);
       shutEarlyInspector(true);
       this.#options.onReopenLogs?.();
       this.#send(action);
     });
+    const offParent = drainWhenNpmParentEnds();
+    this.#offSignals = () => {
+      offSignals();
+      offParent();
+    };
     // Now, not at the next SIGUSR1 (a day later, for logrotate): it may be the one that opened it.
     shutEarlyInspector(false);
     for (let i = 0; i < count; i++) this.#fork();

@@ -58,6 +58,27 @@ export function onSignals(act: (action: GatewayAction) => void): () => void {
   };
 }
 
+/**
+ * Under npm (`npm start`, `npx candor serve`, an npm script: npm sets `npm_command`), the
+ * gateway's parent is the shell npm ran it with, and npm's SIGTERM ends that shell without
+ * passing it on: the gateway, orphaned, would serve on. There, the end of the parent is taken for
+ * a SIGTERM (sent to itself, so that it goes the way a signal goes). Started otherwise (a
+ * shell's `&`, nohup, systemd), a gateway whose parent ends serves on, as a daemon should.
+ * Returns what stops the watch.
+ */
+export function drainWhenNpmParentEnds(): () => void {
+  if (process.env.npm_command === undefined) return () => {};
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, PARENT_WATCH_MS);
+  watch.unref();
+  return () => clearInterval(watch);
+}
+const PARENT_WATCH_MS = 1_000;
+
 /** Actions asked for before anyone could act on them, handed over on attach(). */
 export interface ActionInbox {
   /** From now on `act` receives each action; a drain asked for earlier is replayed first. */

@@ -34,10 +34,11 @@ export function http1DownstreamHead(
     if (nameIs(name, 'expect'))
       expectContinue ||= head.versionMinor === 1 && expectsOnlyContinue(fields[i + 1]);
     // Any of the Upgrade fields: the upstream reads them as one list (RFC 9110 §5.3).
-    else if (head.upgrade && nameIs(name, 'upgrade')) h2c ||= offersH2c(fields[i + 1]);
+    else if (head.upgrade && nameIs(name, 'upgrade')) h2c ||= offersHttp2(fields[i + 1]);
   }
   // h2c is answered as the plain request it also is (RFC 9113 dropped it; tunnelled, it would
-  // let HTTP/2 past every check here), and so is an upgrade with a body (the session refuses it).
+  // let HTTP/2 past every check here), and so is one to h2 (only ever negotiated by TLS's ALPN,
+  // RFC 9113 §3.2, and as much a way past them), and an upgrade with a body (the session refuses it).
   const upgrade = head.upgrade && !h2c && !hasBody;
   const downstream: HeadDraft = {
     method: head.method,
@@ -60,7 +61,10 @@ export function http1DownstreamHead(
   return downstream;
 }
 
-/** Whether an Upgrade field offers h2c (case-insensitive, RFC 9110 §7.8). */
-function offersH2c(value: string): boolean {
-  return value.split(',').some((p) => trimOws(p).split('/')[0].toLowerCase() === 'h2c');
+/** Whether an Upgrade field offers HTTP/2, `h2c` or `h2` (case-insensitive, RFC 9110 §7.8). */
+function offersHttp2(value: string): boolean {
+  return value.split(',').some((p) => {
+    const token = trimOws(p).split('/')[0].toLowerCase();
+    return token === 'h2c' || token === 'h2';
+  });
 }

@@ -1,0 +1,82 @@
+/**
+ * A gateway npm started (`npm start`, `npx candor serve`) runs under the shell npm ran it with,
+ * and npm's SIGTERM ends that shell without passing it on. Under npm (`npm_command` set) the
+ * gateway takes its parent's end for a SIGTERM: it drains and exits, nothing left serving.
+ * Started otherwise, a gateway whose parent ends serves on (a shell's `&`, nohup).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-npm-parent-'));
+const started: number[] = [];
+after(() => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const CONFIG = `listen:
+  - address: 127.0.0.1:0
+routes:
+  - upstream: app
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:9" }] }
+`;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** `candor serve` under a shell that does not pass signals on, as npm runs it; the gateway's pid, and the shell. */
+async function underShell(name: string, env: NodeJS.ProcessEnv) {
+  const config = join(dir, `${name}.yaml`);
+  const pidFile = join(dir, `${name}.pid`);
+  writeFileSync(config, CONFIG);
+  // `; true`: the shell waits for the gateway rather than becoming it, as npm's does.
+  const shell = spawn(
+    '/bin/sh',
+    ['-c', `"${process.execPath}" "${BIN}" serve --config "${config}" --pid-file "${pidFile}"; true`],
+    { stdio: 'ignore', env: { ...process.env, npm_command: undefined, ...env } },
+  );
+  let pid = 0;
+  await waitUntil('the gateway to write its pid', () => {
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8'));
+    } catch {}
+    return pid > 0;
+  });
+  started.push(pid);
+  return { pid, shell };
+}
+
+test('under npm, the end of the shell npm ran it with drains the gateway and ends it', async () => {
+  const { pid, shell } = await underShell('npm', { npm_command: 'exec' });
+  shell.kill('SIGTERM');
+  await waitUntil('the gateway to end with its shell', () => !alive(pid), 10_000);
+});
+
+test('started otherwise, a gateway whose parent ends serves on', async () => {
+  const { pid, shell } = await underShell('daemon', {});
+  const gone = new Promise((resolve) => shell.once('exit', resolve));
+  shell.kill('SIGTERM');
+  await gone;
+  // Longer than the watch's look under npm (1 s): a daemon's parent may go, and it stays.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  assert.equal(alive(pid), true, 'a gateway started by a shell it outlives is no orphan to end');
+  process.kill(pid, 'SIGTERM');
+  await waitUntil('the gateway to drain on its own SIGTERM', () => !alive(pid), 10_000);
+});
