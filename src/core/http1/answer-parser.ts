@@ -14,7 +14,7 @@ import { AnswerFramingFields } from './answer-framing-fields.ts';
 import { PartialSectionCheck } from './answer-partial-head.ts';
 import type { PartialLineFault } from './answer-partial-line.ts';
 import { switchRefusal } from './answer-rules.ts';
-import { ChunkedDecoder, chunkFramingFault } from './chunked-decoder.ts';
+import { ChunkedDecoder } from './chunked-decoder.ts';
 import { ANSWERS_READ, readFieldLines } from './field-lines.ts';
 import type { AnswerParserHandler, FinishResult, Framing } from './parsed-answer.ts';
 import { SplitSection, WholeHead } from './section-bytes.ts';
@@ -194,7 +194,8 @@ export class AnswerParser {
   }
 
   /** The chunked decoder's fault: a bare LF is a protocol error as in a head, the rest a broken transfer coding. */
-  private chunkError(chunked = this.chunked as ChunkedDecoder): number {
+  private chunkError(): number {
+    const chunked = this.chunked as ChunkedDecoder;
     return this.fail(
       chunked.fault === 'bare-lf' ? 'http_protocol_error' : 'http_response_transfer_coding',
       chunked.faultDetails,
@@ -231,8 +232,7 @@ export class AnswerParser {
       const text = whole.find(data, pos);
       if (text !== undefined) {
         if (whole.end + 2 > max) return this.tooLarge();
-        const body = pos + whole.end + 2;
-        return this.parseHead(text, whole.end, data, body) ? this.afterHead(body, epoch) : -1;
+        return this.parseHead(text, whole.end) ? this.afterHead(pos + whole.end + 2, epoch) : -1;
       }
       if (data.length - pos >= max) return this.tooLarge();
     }
@@ -242,8 +242,7 @@ export class AnswerParser {
     if (end === 0) return this.checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.section.bytes!, 0, end - 2);
     this.resetAcc();
-    const body = pos + end - old;
-    return this.parseHead(text, text.length, data, body) ? this.afterHead(body, epoch) : -1;
+    return this.parseHead(text, text.length) ? this.afterHead(pos + end - old, epoch) : -1;
   }
 
   private tooLarge(): number {
@@ -273,10 +272,9 @@ export class AnswerParser {
 
   /**
    * Parses a head (status line and field lines, each ending in CRLF: text[0, end), the empty
-   * line and maybe more after it) and prepares the body state. data[body, …) is what came after
-   * the head in its read.
+   * line and maybe more after it) and prepares the body state.
    */
-  private parseHead(text: string, end: number, data: Buffer, body: number): boolean {
+  private parseHead(text: string, end: number): boolean {
     const eol = text.indexOf('\r\n');
     const badLine = this.line.parse(text, eol, end);
     if (badLine !== undefined) return this.protocolError(badLine);
@@ -299,16 +297,6 @@ export class AnswerParser {
     const refused = fields.frame(headers, bodyless, this.line.minor);
     if (refused !== undefined) return this.refuse(refused);
     const { framing, contentLength } = fields;
-    // A chunked body whose framing breaks in the bytes that came with its head: the whole bad
-    // answer is in hand before any of it could be relayed, so it is refused as a head is (a 502
-    // that names it), not relayed as a 200 and then cut.
-    if (framing === 'chunked' && status >= 200 && body < data.length) {
-      const broken = chunkFramingFault(data, body);
-      if (broken !== undefined) {
-        this.chunkError(broken);
-        return false;
-      }
-    }
     this.enterBody(status, framing, contentLength);
     this.handler.onHead({
       status,

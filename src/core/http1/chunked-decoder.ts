@@ -285,24 +285,3 @@ export class ChunkedDecoder {
     this.#lineLen = need;
   }
 }
-
-/** The probe's sink: it reads the framing only. */
-const NO_SINK: ChunkSink = { onBody() {} };
-/** One probe for every parser: it is used up within a call. */
-const PROBE = new ChunkedDecoder(NO_SINK);
-
-/**
- * Reads the chunked framing of data[pos, end) without handing any of it on: the decoder that
- * faulted, or undefined when these bytes are well framed so far (up to the last-chunk line).
- * The response parser asks it of the body bytes that came in the same read as the head, so that
- * an answer whose framing is broken before any byte of it could leave is refused as a whole.
- */
-export function chunkFramingFault(data: Buffer, pos: number): ChunkedDecoder | undefined {
-  PROBE.reset();
-  const end = data.length;
-  while (pos < end && !PROBE.lastChunk) {
-    pos = PROBE.step(data, pos);
-    if (pos < 0) return PROBE;
-  }
-  return undefined;
-}

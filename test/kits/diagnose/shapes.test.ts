@@ -345,15 +345,6 @@ const ROWS: Row[] = [
     fix: /invalid chunk size "zz"/,
   },
   {
-    name: 'a bad chunk size in the same read as the head: the whole bad answer is refused, a 502',
-    start: () => startBadFraming({ variant: 'bad-chunk-size-at-once' }),
-    type: 'http_response_transfer_coding',
-    shape: 'garbage',
-    status: 502,
-    failedStep: 'response',
-    fix: /invalid chunk size "zz"/,
-  },
-  {
     name: 'a body under Transfer-Encoding gzip, chunked that is not gzip: framed whole, but the gateway cannot undo its coding',
     start: () =>
       startRawFault(async (connection) => {

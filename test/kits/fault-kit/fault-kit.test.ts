@@ -511,8 +511,7 @@ describe('garbage', () => {
       'length-and-chunked': /Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/,
       'two-lengths': /Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!$/,
       'gzip-not-chunked': /Transfer-Encoding: gzip\r\n\r\n\x1f\x8b/,
-      'bad-chunk-size': /Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nhello\r\n0\r\n\r\n$/,
-      'bad-chunk-size-at-once': /Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n$/,
+      'bad-chunk-size': /Transfer-Encoding: chunked\r\n\r\nzz\r\n/,
     } as const;
     for (const [variant, pattern] of Object.entries(expected)) {
       const fault = await started(t, startBadFraming({ variant: variant as keyof typeof expected }));
