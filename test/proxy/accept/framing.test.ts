@@ -382,6 +382,9 @@ test('a bad field line in a head that has not ended is a 400 at once, not a 408 
 for (const [label, upgrade] of [
   ['Upgrade: h2c', 'Upgrade: h2c\r\n'],
   ['h2c in the first of two Upgrade fields', 'Upgrade: h2c\r\nUpgrade: websocket\r\n'],
+  // h2 is only ever negotiated by TLS's ALPN (RFC 9113 §3.2): over cleartext it is h2c by another name.
+  ['Upgrade: h2', 'Upgrade: h2\r\n'],
+  ['H2 after websocket', 'Upgrade: websocket, H2\r\n'],
 ] as const) {
   test(`${label} is not tunnelled: it is answered as the plain HTTP/1.1 request it also is`, async (t) => {
     const f = await startFixture();

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -68,3 +69,40 @@ upstreams:
     assert.equal(gw.logs.filter((l) => l.msg === 'request').length, 1);
     assert.equal(app.received.length, 0, 'nothing reached the upstream');
   });
+
+test('a TLS handshake on a plain port: a 400 whose line names it, not the bytes a parser made of it', async (t) => {
+  const app = await startEcho();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`,
+  );
+  t.after(async () => {
+    await gw.close();
+    await app.close();
+  });
+  // An https:// client at the plain listener: its TLS library reads the 400 as no TLS at all.
+  const failed = await new Promise<NodeJS.ErrnoException>((resolve) => {
+    const socket = tls.connect({ port: gw.port, host: '127.0.0.1', servername: 'shop.example' });
+    socket.on('error', resolve);
+    socket.on('secureConnect', () => resolve(new Error('handshake done') as NodeJS.ErrnoException));
+  });
+  assert.match(String(failed.code ?? failed.message), /WRONG_VERSION_NUMBER|ECONNRESET|wrong version/i);
+  const line = await gw.accessLine(1);
+  assert.deepEqual(
+    [line.status, line.error, line.details, line.method, line.path, line.attempts],
+    [
+      400,
+      'http_request_error',
+      'a TLS handshake sent to a plain HTTP listener: send it with http://, or to a listener with tls',
+      '',
+      '',
+      0,
+    ],
+  );
+  assert.equal(app.received.length, 0, 'nothing reached the upstream');
+});
