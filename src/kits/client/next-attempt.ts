@@ -42,14 +42,16 @@ export function nextAttempt(
   const delayMs =
     announcedMs ??
     backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
-  const now = performance.now();
-  if (now + delayMs >= call.deadlineAt)
-    return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
   // No Retry-After holds a call longer than maxPause: the pause holds later calls for maxPause
   // at most, and this call is not sent before the time announced (a 502's or 504's, or that of
   // another origin a redirect led to, which pause nothing, included), so past it the call ends
-  // with the answer it got.
+  // with the answer it got. Said before the deadline (docs' order): with the defaults (a 30 s
+  // deadline, a 60 s maxPause) every such wait is past the deadline too, and the reason would
+  // never be told.
   if (announcedMs !== undefined && delayMs > config.maxPause) return no('retry_after_past_max_pause');
+  const now = performance.now();
+  if (now + delayMs >= call.deadlineAt)
+    return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');
   // A retry that waits out a pause (a 503 or 429 whose Retry-After is not 0) is not charged:
   // the pause lets one probe per announced window reach the origin, fewer requests than any
   // budget would. Any other Retry-After (on a 502 or 504, which pauses nothing, or of 0

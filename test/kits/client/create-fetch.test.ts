@@ -118,6 +118,22 @@ describe('Retry-After', () => {
 });
 
 describe('what is not retried', () => {
+  test('with the defaults, a Retry-After past maxPause is told as that, not as the deadline it is past too', async () => {
+    const upstream = await startScripted(() => ({ status: 503, headers: { 'retry-after': '70' } }));
+    try {
+      const reports: AttemptReport[] = [];
+      const res = await createFetch({ onAttemptFailed: (r) => reports.push(r) })(`${upstream.url}/later`);
+      assert.equal(res.status, 503);
+      assert.equal(upstream.arrivals.length, 1);
+      assert.deepEqual(
+        reports.map((r) => [r.retry, r.reason, r.retryAfterMs]),
+        [[false, 'retry_after_past_max_pause', 70_000]],
+      );
+    } finally {
+      await upstream.close();
+    }
+  });
+
   test('a POST that met the origin’s own 503 (no Proxy-Status) may have been processed: it goes once', async () => {
     const upstream = await startScripted(() => ({ status: 503 }));
     try {

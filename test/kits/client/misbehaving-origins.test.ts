@@ -241,7 +241,8 @@ test('a 503 whose Retry-After is more seconds than any clock holds is the longes
     assert.equal(hits, 1, 'not sent again');
     assert.deepEqual(
       reports.map((r) => [r.retryAfterMs, r.retry, r.reason]),
-      [[2 ** 31 * 1000, false, 'retry_after_past_deadline']],
+      // Past maxPause (and the deadline): maxPause is told, as the docs' order has it.
+      [[2 ** 31 * 1000, false, 'retry_after_past_max_pause']],
     );
     const next = await api(`${origin.url}/b`);
     assert.equal(next.status, 200, 'a later call waits maxPause');
