@@ -484,4 +484,17 @@ test('a TypeScript consumer type-checks against the shipped declarations (nodene
     forced: 0,
     events: ['ready', 'draining: not ready', 'draining: stopped accepting', 'stopped'],
   });
+
+  // CommonJS takes the same entry points (`module-sync`: Node's require of an ES module graph).
+  writeFileSync(
+    join(app, 'cjs-consumer.cjs'),
+    `const candor = require('candor');
+const client = require('candor/client');
+const kit = require('candor/app');
+console.log(JSON.stringify([typeof candor.startGateway, typeof client.createFetch, typeof kit.createApp]));
+`,
+  );
+  const cjs = await run(process.execPath, ['cjs-consumer.cjs'], app, { timeout: 30_000 });
+  assert.equal(cjs.code, 0, `the CommonJS consumer ran:\n${cjs.stderr}`);
+  assert.deepEqual(JSON.parse(cjs.stdout), ['function', 'function', 'function']);
 });
