@@ -68,9 +68,8 @@ export function onSignals(act: (action: GatewayAction) => void): () => void {
  */
 export function drainWhenNpmParentEnds(): () => void {
   if (process.env.npm_command === undefined) return () => {};
-  const parent = process.ppid;
   const watch = setInterval(() => {
-    if (process.ppid === parent) return;
+    if (process.ppid === FIRST_PARENT) return;
     clearInterval(watch);
     process.kill(process.pid, 'SIGTERM');
   }, PARENT_WATCH_MS);
@@ -78,6 +77,8 @@ export function drainWhenNpmParentEnds(): () => void {
   return () => clearInterval(watch);
 }
 const PARENT_WATCH_MS = 1_000;
+/** The parent as the process began (this module comes with the CLI's first imports): one that ended while the config loaded counts too. */
+const FIRST_PARENT = process.ppid;
 
 /** Actions asked for before anyone could act on them, handed over on attach(). */
 export interface ActionInbox {
