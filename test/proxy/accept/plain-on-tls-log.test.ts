@@ -15,6 +15,15 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const DETAILS = 'a plain HTTP request sent to a TLS (HTTPS) listener: send it with https://';
 
+/** One route to the echo upstream at `url`. */
+const configTo = (url: string) => `name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${url} }]
+`;
+
 /** Writes `bytes` on a TCP connection to `port` and resolves with all it read once the gateway closed it. */
 function plainExchange(port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -41,13 +50,7 @@ for (const [name, listener, prefix, client] of [
     const app = await startEcho();
     const { certPath, keyPath } = testCertificates().localhost;
     const gw = await startTestGateway(
-      `name: edge-1
-routes:
-  - upstream: app
-upstreams:
-  app:
-    targets: [{ url: ${app.url} }]
-`,
+      configTo(app.url),
       {},
       `tls: { cert: ${certPath}, key: ${keyPath} }${listener}`,
     );
@@ -72,15 +75,7 @@ upstreams:
 
 test('a TLS handshake on a plain port: a 400 whose line names it, not the bytes a parser made of it', async (t) => {
   const app = await startEcho();
-  const gw = await startTestGateway(
-    `name: edge-1
-routes:
-  - upstream: app
-upstreams:
-  app:
-    targets: [{ url: ${app.url} }]
-`,
-  );
+  const gw = await startTestGateway(configTo(app.url));
   t.after(async () => {
     await gw.close();
     await app.close();
