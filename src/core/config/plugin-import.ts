@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -81,21 +81,58 @@ export const SYNTAX_PLACE = /^((?:file:\/\/|\/)\S+:\d+)$/m;
 /**
  * A SyntaxError of a JavaScript module with its place first in its stack. Node keeps the place of
  * an ES module's syntax error to itself (it prints it only when the error is uncaught), so it is
- * asked of `node --check FILE`, which prints it first: a process, only for a file that does not
- * parse. An error that is no syntax error, or one of a TypeScript file (whose place Node gives),
- * is returned as it is.
+ * asked of `node --check FILE`, which prints it first: a process, only for a module that does not
+ * load. The error may be in a file the module imports (a helper beside it): those its text names
+ * by a relative specifier are checked too, in the order they are found, and the first whose check
+ * fails is the place. Nothing is run to find them (a module's top-level code runs once, in the
+ * gateway). An error that is no syntax error, or one Node placed (a TypeScript file's), is
+ * returned as it is.
  */
 async function placed(err: unknown, file: string): Promise<unknown> {
   if (!(err instanceof SyntaxError) || SYNTAX_PLACE.test(err.stack ?? '')) return err;
-  if (!['.js', '.mjs', '.cjs'].includes(extname(file))) return err;
-  const place = await new Promise<string | undefined>((resolve) => {
+  const place = await placeInImports(file);
+  if (place !== undefined) err.stack = `${place}\n${err.stack}`;
+  return err;
+}
+
+/** JavaScript files, which `node --check` reads (a TypeScript one's syntax errors come placed). */
+const CHECKED = ['.js', '.mjs', '.cjs'];
+/** How many files of a module's imports are looked at, at most. */
+const IMPORTS_LOOKED_AT = 50;
+/** `import … from './x.mjs'`, `import './x.mjs'`, `export … from './x.mjs'`: a relative specifier. */
+const RELATIVE_IMPORT = /\b(?:import|export)\s*(?:[\w*{}\s,$]+\sfrom\s*)?['"](\.{1,2}\/[^'"\n]+)['"]/g;
+
+/** The place of the first syntax error in `file` or the files it imports, breadth first. */
+async function placeInImports(file: string): Promise<string | undefined> {
+  const seen = new Set<string>();
+  const queue = [file];
+  while (queue.length > 0 && seen.size < IMPORTS_LOOKED_AT) {
+    const next = queue.shift() as string;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    if (CHECKED.includes(extname(next))) {
+      const place = await syntaxPlace(next);
+      if (place !== undefined) return place;
+    }
+    let text: string;
+    try {
+      text = await readFile(next, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const [, specifier] of text.matchAll(RELATIVE_IMPORT)) queue.push(resolve(dirname(next), specifier));
+  }
+  return undefined;
+}
+
+/** `node --check FILE`'s place of its syntax error, or undefined when it parses. */
+function syntaxPlace(file: string): Promise<string | undefined> {
+  return new Promise((done) => {
     execFile(
       process.execPath,
       ['--check', file],
       { timeout: MODULE_IMPORT_MS, maxBuffer: 64 * 1024 },
-      (_failed, _stdout, stderr) => resolve(SYNTAX_PLACE.exec(String(stderr).split('\n')[0])?.[1]),
+      (_failed, _stdout, stderr) => done(SYNTAX_PLACE.exec(String(stderr).split('\n')[0])?.[1]),
     );
   });
-  if (place !== undefined) err.stack = `${place}\n${err.stack}`;
-  return err;
 }

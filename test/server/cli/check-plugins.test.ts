@@ -28,6 +28,16 @@ writeFileSync(
 writeFileSync(join(dir, 'broken.ts'), 'export default () => ({ onRequest( });\n');
 writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
 writeFileSync(join(dir, 'broken.mjs'), 'export default () => ({\n  onRequest( {\n});\n');
+// A module whose own file parses, but a helper it imports does not (at its line 3).
+writeFileSync(join(dir, 'helper-broken.mjs'), 'export const x = 1;\nexport const y = {\n  a: ,\n};\n');
+writeFileSync(
+  join(dir, 'imports-broken.mjs'),
+  "import { x } from './helper-broken.mjs';\nexport default () => ({ x });\n",
+);
+writeFileSync(
+  join(dir, 'imports-broken.ts'),
+  "import { x } from './helper-broken.mjs';\nexport default (): object => ({ x });\n",
+);
 writeFileSync(
   join(dir, 'says42.mjs'),
   'export function validate() { return 42; }\nexport default () => ({});\n',
@@ -86,6 +96,18 @@ test("a JavaScript module's syntax error names its own file and line, as a TypeS
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*broken\.mjs: Unexpected token ';' \(at \S*broken\.mjs:3\)/,
   );
 });
+
+for (const module of ['imports-broken.mjs', 'imports-broken.ts'])
+  test(`a syntax error in a file ${module} imports names that file and its line`, () => {
+    const run = check(`  good: { module: ./good.ts }\n  bad:\n    module: ./${module}`, '[good, bad]');
+    assert.equal(run.status, 78, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `candor\\.yaml:6:\\d+ +plugins\\.bad\\.module: cannot load \\S*${module.replace('.', '\\.')}: Unexpected token ',' \\(at \\S*helper-broken\\.mjs:3\\)`,
+      ),
+    );
+  });
 
 test('a module whose top-level code never finishes is refused past its deadline, naming it; the check ends', () => {
   const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./stuck.mjs', '[good, bad]');
