@@ -135,7 +135,10 @@ class Supervision {
       this.#options.onReopenLogs?.();
       this.#send(action);
     });
-    const offParent = drainWhenNpmParentEnds();
+    // A drain already under way (the group's signal ended the shell too) is left to run.
+    const offParent = drainWhenNpmParentEnds(() => {
+      if (!this.#stopping) this.#stopAll('drain');
+    });
     this.#offSignals = () => {
       offSignals();
       offParent();

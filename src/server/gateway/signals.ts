@@ -61,17 +61,18 @@ export function onSignals(act: (action: GatewayAction) => void): () => void {
 /**
  * Under npm (`npm start`, `npx candor serve`, an npm script: npm sets `npm_command`), the
  * gateway's parent is the shell npm ran it with, and npm's SIGTERM ends that shell without
- * passing it on: the gateway, orphaned, would serve on. There, the end of the parent is taken for
- * a SIGTERM (sent to itself, so that it goes the way a signal goes). Started otherwise (a
- * shell's `&`, nohup, systemd), a gateway whose parent ends serves on, as a daemon should.
- * Returns what stops the watch.
+ * passing it on: the gateway, orphaned, would serve on. There, the end of the parent asks for a
+ * drain (`drain`), as a first SIGTERM does, never for a second one's cut: a stop that signals the
+ * whole process group (systemd's, Ctrl-C) ends the shell too, and the gateway is already
+ * draining. Started otherwise (a shell's `&`, nohup, systemd), a gateway whose parent ends serves
+ * on, as a daemon should. Returns what stops the watch.
  */
-export function drainWhenNpmParentEnds(): () => void {
+export function drainWhenNpmParentEnds(drain: () => void): () => void {
   if (process.env.npm_command === undefined) return () => {};
   const watch = setInterval(() => {
     if (process.ppid === FIRST_PARENT) return;
     clearInterval(watch);
-    process.kill(process.pid, 'SIGTERM');
+    drain();
   }, PARENT_WATCH_MS);
   watch.unref();
   return () => clearInterval(watch);
