@@ -103,6 +103,26 @@ test('a route a problem in an included file names is named as its own file write
   ]);
 });
 
+test("a value a problem quotes is left as written, whatever it spells (a path '/docs/routes[1]')", async () => {
+  const path = folder({
+    'candor.yaml': `listen: [{ address: "127.0.0.1:0" }]
+include: [more.yaml]
+routes:
+  - { match: { path: "/docs/routes[1]" }, upstream: app }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`,
+    'more.yaml': `routes:
+  - { match: { path: "/docs/routes[1]" }, upstream: app }
+  - { match: { path: /x }, upstream: "routes[0]" }
+`,
+  });
+  assert.deepEqual(await problems(path), [
+    `more.yaml:2 routes[0].match: same host and path as routes[0] of ${path} (/docs/routes[1]), so this route would never be used`,
+    "more.yaml:3 routes[1].upstream: no upstream named 'routes[0]' (defined: app)",
+  ]);
+});
+
 test('a glob that matches nothing, a cycle, a singleton in an include and an upstream twice are refused at their keys', async () => {
   assert.deepEqual(
     (await problems(folder({ 'candor.yaml': MAIN('[conf.d/*.yaml]') }))).map((p) => p.slice(0, 60)),

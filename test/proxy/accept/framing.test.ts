@@ -385,6 +385,7 @@ for (const [label, upgrade] of [
   // h2 is only ever negotiated by TLS's ALPN (RFC 9113 §3.2): over cleartext it is h2c by another name.
   ['Upgrade: h2', 'Upgrade: h2\r\n'],
   ['H2 after websocket', 'Upgrade: websocket, H2\r\n'],
+  ['HTTP/2.0, as RFC 9110 names a version of HTTP', 'Upgrade: HTTP/2.0\r\n'],
 ] as const) {
   test(`${label} is not tunnelled: it is answered as the plain HTTP/1.1 request it also is`, async (t) => {
     const f = await startFixture();

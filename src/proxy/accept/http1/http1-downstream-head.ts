@@ -61,10 +61,13 @@ export function http1DownstreamHead(
   return downstream;
 }
 
-/** Whether an Upgrade field offers HTTP/2, `h2c` or `h2` (case-insensitive, RFC 9110 §7.8). */
+/**
+ * Whether an Upgrade field offers HTTP/2: `h2c`, `h2`, or `HTTP/2.0` as RFC 9110 §7.8 names a
+ * version of HTTP (case-insensitive).
+ */
 function offersHttp2(value: string): boolean {
   return value.split(',').some((p) => {
-    const token = trimOws(p).split('/')[0].toLowerCase();
-    return token === 'h2c' || token === 'h2';
+    const [name, version = ''] = trimOws(p).toLowerCase().split('/');
+    return name === 'h2c' || name === 'h2' || (name === 'http' && /^2(\.|$)/.test(version));
   });
 }
