@@ -79,15 +79,19 @@ test("the status page's config source: revision and author, a refusal at its pos
     const row = page.locator('#fleet tr[data-gateway="page-1"]');
     const fleetText = async () => (await page.locator('#fleet-section').textContent()) ?? '';
     const fleetWanted = new RegExp(`${FLEET_KEY}: latest revision ${bad}, 1 live gateway\\(s\\), 1 behind`);
+    // The key's new revision and the gateway's record of its refusal are two writes to etcd:
+    // the list may show the first a look before the second.
+    const refusedText = async () => (await row.locator('td.refused').textContent()) ?? '';
+    const refusedWanted = new RegExp(`^revision ${bad}: etcd:${FLEET_KEY}@${bad}:3:20 `);
     const deadline = Date.now() + 15_000;
-    while (!fleetWanted.test(await fleetText()) && Date.now() < deadline)
+    while (
+      !(fleetWanted.test(await fleetText()) && refusedWanted.test(await refusedText())) &&
+      Date.now() < deadline
+    )
       await new Promise((r) => setTimeout(r, 100));
     assert.match(await fleetText(), fleetWanted);
     assert.equal(await row.locator('td.revision').textContent(), `BEHIND: ${revision}`);
-    assert.match(
-      (await row.locator('td.refused').textContent()) ?? '',
-      new RegExp(`^revision ${bad}: etcd:${FLEET_KEY}@${bad}:3:20 `),
-    );
+    assert.match(await refusedText(), refusedWanted);
     await etcd.kill();
     await until(
       new RegExp(
