@@ -188,3 +188,18 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
     { stage: 'body_streaming' },
   );
 }
+
+/**
+ * What the log says of a request whose connection the gateway's drain closed: its own cut,
+ * never the client leaving (a 499), and why: its deadline passed, or (`signalled`) a second
+ * signal ended it at once. `stage`: how far its attempt had got, when it had one.
+ */
+export function drainCutFailure(signalled: boolean, stage?: Stage): Failure {
+  return new Failure(
+    'proxy_internal_response',
+    signalled
+      ? 'the gateway was shutting down and a second signal ended its drain at once: it closed the connection'
+      : 'the gateway was shutting down and its drain deadline passed: it closed the connection',
+    stage === undefined ? undefined : { stage },
+  );
+}

@@ -2,11 +2,10 @@
  * A response its downstream sink cut after its head, with nobody relaying to hear it: the
  * gateway's own cut, which the log names, never the client's leaving (a 499).
  */
-import { Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { drainCutFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
-import type { AnswerSink, DrainCut } from '../../core/net/downstream.ts';
+import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
 /**
@@ -61,27 +60,8 @@ export function attemptCutOf(
   gone: Failure | undefined,
 ): Failure | undefined {
   if (answer.cutByDrain !== undefined)
-    return drainCutFailure(answer.cutByDrain, gone?.stage ?? 'body_streaming');
+    return drainCutFailure(answer.cutByDrain === 'signal', gone?.stage ?? 'body_streaming');
   if (record.failure === undefined && answer.cutBySend !== undefined)
     return sendTimeoutFailure(answer.cutBySend);
   return undefined;
-}
-
-const DRAIN_CUT_DETAILS: Record<DrainCut, string> = {
-  deadline: 'the gateway was shutting down and its drain deadline passed: it closed the connection',
-  signal:
-    'the gateway was shutting down and a second signal ended its drain at once: it closed the connection',
-};
-
-/**
- * What the log says of a request whose connection the gateway's drain closed: its own cut,
- * never the client leaving (a 499), and why (`why`). `stage`: how far its attempt had got,
- * when it had one.
- */
-export function drainCutFailure(why: DrainCut, stage?: Stage): Failure {
-  return new Failure(
-    'proxy_internal_response',
-    DRAIN_CUT_DETAILS[why],
-    stage === undefined ? undefined : { stage },
-  );
 }

@@ -1,11 +1,10 @@
-import { Failure } from '../../core/failure/failure.ts';
+import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
-import type { DrainCut } from '../../core/net/downstream.ts';
-import { type DownstreamExchange, fieldMap } from '../../core/net/downstream.ts';
+import { type DownstreamExchange, type DrainCut, fieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { NO_ANSWER } from '../../observe/log/request-record.ts';
@@ -24,7 +23,7 @@ import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
 import { writeOwnBody } from './own-body.ts';
-import { answerNeverLeft, drainCutFailure, ownCutOf } from './own-cut.ts';
+import { answerNeverLeft, ownCutOf } from './own-cut.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
 import type { Runtime } from './runtime.ts';
@@ -334,7 +333,7 @@ export class RequestSession implements AttemptsOwner {
   #cutByDrain(why: DrainCut): void {
     const { record, answer } = this.#req;
     record.clientAborted = false;
-    record.failure = drainCutFailure(why);
+    record.failure = drainCutFailure(why === 'signal');
     if (!answer.headSent) record.status = NO_ANSWER;
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }

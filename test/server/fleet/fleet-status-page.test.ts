@@ -14,21 +14,14 @@ import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
+  documentTo,
   FLEET_KEY,
   FLEET_TOKEN,
   fleetBootstrap,
   serveGateway,
 } from '../../helpers/fleet-gateways.ts';
 
-const DOCUMENT = `routes:
-  - name: all
-    match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets:
-      - url: http://127.0.0.1:1
-`;
+const DOCUMENT = documentTo('http://127.0.0.1:1');
 
 test("the status page's config source: revision and author, a refusal at its position, etcd unreachable since when", {
   timeout: 90_000,
