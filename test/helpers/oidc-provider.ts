@@ -31,6 +31,8 @@ export type ProviderMode = 'ok' | 'hang' | 'garbage' | 'reset' | 'error';
 export interface TestProvider {
   readonly issuer: string;
   mode: ProviderMode;
+  /** Where `mode` misbehaves: the paths that begin so (the token endpoint, the keys); undefined: every path. */
+  modeAt: string | undefined;
   /** Requests the port received, by path (a count). */
   readonly asked: Map<string, number>;
   register(gatewayUrl: string, options?: { accessTokenTtl?: number }): Promise<void>;
@@ -42,15 +44,16 @@ export interface TestProvider {
 export async function startProvider(): Promise<TestProvider> {
   let handler: http.RequestListener | undefined;
   const asked = new Map<string, number>();
-  const state: { mode: ProviderMode } = { mode: 'ok' };
+  const state: { mode: ProviderMode; at: string | undefined } = { mode: 'ok', at: undefined };
   const listener: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     asked.set(path, (asked.get(path) ?? 0) + 1);
-    if (state.mode === 'hang') return;
-    if (state.mode === 'reset') return void req.socket.destroy();
-    if (state.mode === 'garbage')
+    const mode = state.at === undefined || path.startsWith(state.at) ? state.mode : 'ok';
+    if (mode === 'hang') return;
+    if (mode === 'reset') return void req.socket.destroy();
+    if (mode === 'garbage')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{not json');
-    if (state.mode === 'error') return void res.writeHead(500).end('down');
+    if (mode === 'error') return void res.writeHead(500).end('down');
     if (handler === undefined) return void res.writeHead(503).end();
     handler(req, res);
   };
@@ -70,6 +73,12 @@ export async function startProvider(): Promise<TestProvider> {
     },
     set mode(mode: ProviderMode) {
       state.mode = mode;
+    },
+    get modeAt() {
+      return state.at;
+    },
+    set modeAt(at: string | undefined) {
+      state.at = at;
     },
     async register(gatewayUrl, options = {}) {
       const { default: Provider } = (await import(PROVIDER_MODULE)) as { default: ProviderClass };

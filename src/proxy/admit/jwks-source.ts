@@ -6,7 +6,7 @@ import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } fro
 import type { AuthHopHealth } from './auth-hop-health.ts';
 import { JwkSet } from './jwk-set.ts';
 
-/** The bound on one fetch of the JWKS, connection and body alike. */
+/** The bound on one fetch of the JWKS, connection and body alike, unless the hop says its own. */
 const FETCH_TIMEOUT_MS = 5000;
 /** Larger than any key set worth reading. */
 const MAX_BODY = 1024 * 1024;
@@ -42,6 +42,8 @@ export class RemoteJwks {
   readonly #hop: string;
   readonly #minRefresh: number;
   readonly #logger: Logger;
+  /** The bound on one fetch (an OpenID provider's `timeout`), connection and body alike. */
+  readonly #timeout: number;
   #set: JwkSet | undefined;
   #expiresAt = 0;
   #lastFetch = Number.NEGATIVE_INFINITY;
@@ -54,8 +56,15 @@ export class RemoteJwks {
   readonly health: AuthHopHealth;
 
   /** `health`: the record of the hop `auth:NAME`, shared with the other key sets its host serves. */
-  constructor(url: string, health: AuthHopHealth, minRefresh: number, logger: Logger) {
+  constructor(
+    url: string,
+    health: AuthHopHealth,
+    minRefresh: number,
+    logger: Logger,
+    timeout = FETCH_TIMEOUT_MS,
+  ) {
     this.url = url;
+    this.#timeout = timeout;
     this.#hop = health.name;
     this.health = health;
     this.#minRefresh = minRefresh;
@@ -171,7 +180,7 @@ export class RemoteJwks {
     const answer = await callAuthHop(
       this.url,
       { headers: { accept: 'application/jwk-set+json, application/json' } },
-      FETCH_TIMEOUT_MS,
+      this.#timeout,
     );
     if (answer.status !== 200) {
       void answer.body?.cancel();
@@ -191,7 +200,7 @@ export class RemoteJwks {
       throw timedOut(err)
         ? new Failure(
             'http_response_timeout',
-            `the key set did not arrive within ${FETCH_TIMEOUT_MS / 1000} s`,
+            `the key set did not arrive within ${this.#timeout / 1000} s`,
             {
               stage: 'head_received',
             },

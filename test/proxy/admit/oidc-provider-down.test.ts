@@ -162,37 +162,111 @@ for (const [mode, status, type] of [
   });
 }
 
+/**
+ * A browser signed in at the provider, stopped short of its way back to the gateway: the
+ * callback's path and query, and the sign-in's flow cookie.
+ */
+async function backFromProvider(gw: TestGateway, user: string): Promise<{ path: string; flow: string }> {
+  const browser = new HttpBrowser();
+  const start = await browser.go(`${gw.url}/`);
+  const toCallback = (next: URL) => next.pathname === '/oauth2/callback';
+  // The dev login, then its consent page (a user's first sign-in), stopping short of the gateway.
+  const consent = await browser.submit(start, { login: user, password: 'x' }, toCallback);
+  const stopped =
+    consent.headers.location === undefined ? await browser.submit(consent, {}, toCallback) : consent;
+  const callback = new URL(stopped.headers.location as string);
+  assert.equal(callback.pathname, '/oauth2/callback');
+  const [flow] = browser.cookiesStarting('127.0.0.1', '_candor_session_flow_');
+  return { path: `${callback.pathname}${callback.search}`, flow };
+}
+
+/** The provider's answer brought back again (a reload of the page): the session made, the browser sent on. */
+async function assertSignedIn(gw: TestGateway, back: { path: string; flow: string }) {
+  const res = await request(gw.url, { path: back.path, headers: { accept: 'text/html', cookie: back.flow } });
+  assert.equal(res.status, 302, res.text);
+  assert.equal(res.headers.location, '/');
+  assert.ok(
+    (res.headers['set-cookie'] ?? []).some((c) => c.startsWith('_candor_session=')),
+    String(res.headers['set-cookie']),
+  );
+}
+
 for (const [mode, status, type] of [
   ['hang', 504, 'http_response_timeout'],
   ['garbage', 502, 'http_protocol_error'],
+  ['error', 503, 'destination_unavailable'],
 ] as const) {
-  test(`the token endpoint ${mode === 'hang' ? 'slow' : 'answering garbage'} when the browser comes back: its ${status} ${type}, no session`, async () => {
+  test(`the token endpoint ${mode === 'hang' ? 'slow' : mode === 'error' ? 'answering 500' : 'answering garbage'} when the browser comes back: its ${status} ${type}, no session; the same answer again once it is back signs in (no replay)`, async () => {
     const provider = await startProvider();
     const gw = await gatewayOn(provider);
     try {
       const browser = new HttpBrowser();
-      const login = await browser.go(`${gw.url}/`);
-      const back = await browser.signIn(login, 'bob');
-      // signIn followed the provider's redirects back to the gateway: do it again, stopping short of the callback.
+      const back = await browser.signIn(await browser.go(`${gw.url}/`), 'bob');
       assert.equal(back.text, 'app');
-      const again = new HttpBrowser();
-      const second = await again.go(`${gw.url}/`);
-      const toCallback = (next: URL) => next.pathname === '/oauth2/callback';
-      // The dev login, then its consent page (a user's first sign-in), stopping short of the gateway.
-      const consent = await again.submit(second, { login: 'carol', password: 'x' }, toCallback);
-      const stopped = await again.submit(consent, {}, toCallback);
-      const callback = new URL(stopped.headers.location as string);
-      assert.equal(callback.pathname, '/oauth2/callback');
+      const again = await backFromProvider(gw, 'carol');
       provider.mode = mode;
-      const [flow] = again.cookiesStarting('127.0.0.1', '_candor_session_flow_');
-      const res = await assertHopFailure(gw, `${callback.pathname}${callback.search}`, flow, status, type);
+      provider.modeAt = '/token';
+      const res = await assertHopFailure(gw, again.path, again.flow, status, type);
       assert.match(res.headers['proxy-status'] as string, /details="the token endpoint: /);
       assert.equal(res.headers['set-cookie'], undefined);
+      // Told it may retry: the retry is no replay of an answered state (the code was not spent).
+      assert.match(res.text, /retry/i);
+      provider.mode = 'ok';
+      await assertSignedIn(gw, again);
+      // Answered now: the same answer a third time is the replay.
+      const replay = await request(gw.url, {
+        path: again.path,
+        headers: { accept: 'text/html', cookie: again.flow },
+      });
+      assert.equal(replay.status, 400);
+      assert.match(replay.text, /used already/);
     } finally {
       await closeAll(gw, provider);
     }
   });
 }
+
+test("the provider's keys slow when the browser comes back: 504 within the route's timeout; the same answer again signs in with the tokens had (the code is exchanged once)", async () => {
+  const provider = await startProvider();
+  const gw = await gatewayOn(provider);
+  try {
+    const back = await backFromProvider(gw, 'dave');
+    provider.mode = 'hang';
+    provider.modeAt = '/jwks';
+    const res = await assertHopFailure(gw, back.path, back.flow, 504, 'http_response_timeout');
+    // The route's `timeout: 1s` bounds the keys' call as the others (the key sets' own 5 s before).
+    assert.match(
+      res.headers['proxy-status'] as string,
+      /details="the JWKS endpoint: [^"]*within 1 s"; next-hop="auth:oidc"$/,
+    );
+    assert.equal(provider.asked.get('/token'), 1);
+    provider.mode = 'ok';
+    // Without keys had yet, a failed fetch is that failure for a second (jwks-source.ts): asked again after it.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await assertSignedIn(gw, back);
+    assert.equal(provider.asked.get('/token'), 1);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
+
+test('a provider answering garbage opens its circuit as its 5xx do: five failures in a row, then 503 with Retry-After, the provider not asked', async () => {
+  const provider = await startProvider();
+  provider.mode = 'garbage';
+  const gw = await gatewayOn(provider);
+  try {
+    for (let i = 0; i < 5; i++)
+      await assertHopFailure(gw, `/page${i}`, undefined, 502, 'http_protocol_error');
+    const discovery = '/.well-known/openid-configuration';
+    assert.equal(provider.asked.get(discovery), 5);
+    const open = await assertHopFailure(gw, '/page5', undefined, 503, 'destination_unavailable');
+    assert.match(open.headers['proxy-status'] as string, /its circuit is open after 5 failures in a row/);
+    assert.match(String(open.headers['retry-after']), /^\d+$/);
+    assert.equal(provider.asked.get(discovery), 5);
+  } finally {
+    await closeAll(gw, provider);
+  }
+});
 
 test('with expose_upstream_address the provider is named by its address; the log names it either way', async () => {
   const provider = await startProvider();

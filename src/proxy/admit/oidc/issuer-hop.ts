@@ -8,6 +8,7 @@ import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } fro
 import type { AuthHopHealth } from '../auth-hop-health.ts';
 import type { JwkSet } from '../jwk-set.ts';
 import { RemoteJwks } from '../jwks-source.ts';
+import { SignInStates } from './sign-in-states.ts';
 
 /** The discovery document is asked for again after this; a failure then keeps the last good one. */
 const DISCOVERY_TTL_MS = 60 * 60_000;
@@ -26,8 +27,6 @@ const HEARD_MS = 1000;
  * each waiting out its own timeout against a provider known to be down.
  */
 const CIRCUIT = { consecutiveFailures: 5, openTime: 10_000, halfOpenRequests: 1 };
-/** States remembered as answered, at most: past it the oldest go (their flow cookies are stale by then anyway). */
-const MAX_USED_STATES = 100_000;
 
 /**
  * One OpenID provider as an auth hop (`auth:HOST` on the status page, `auth:oidc` to clients
@@ -50,11 +49,14 @@ export class IssuerHop {
   #heardAt = Number.NEGATIVE_INFINITY;
   #discovering: Promise<oauth.AuthorizationServer> | undefined;
   #jwks: RemoteJwks | undefined;
+  /** The sign-ins' states answered: kept with the provider, so a reload (which builds the routes' rules anew) forgets none. */
+  readonly states = new SignInStates();
   /**
-   * The sign-ins' states already answered, with when they stop mattering (Date.now()): kept
-   * with the provider, so a reload (which builds the routes' rules anew) forgets none.
+   * The provider's answers not yet judged, with whether each went as the circuit's probe: an
+   * answer is a success or a failure only once read (`read`), as a 200 or a 404 whose body is
+   * not what was asked for is the provider's garbage.
    */
-  readonly #usedStates = new Map<string, number>();
+  readonly #unread = new WeakMap<Response, boolean>();
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
@@ -120,25 +122,32 @@ export class IssuerHop {
         'the discovery document',
       );
     if (this.#jwks?.url !== uri) {
-      const next = new RemoteJwks(uri, this.health, JWKS_MIN_REFRESH_MS, this.#logger);
+      const next = new RemoteJwks(uri, this.health, JWKS_MIN_REFRESH_MS, this.#logger, this.#timeout);
       if (this.#jwks !== undefined) next.adopt(this.#jwks);
       this.#jwks = next;
     }
     return this.#jwks;
   }
 
-  /** Spends a sign-in's `state` until `until`: false when it was spent already (a replayed answer). */
-  spendState(state: string, until: number): boolean {
-    const used = this.#usedStates;
-    if (used.has(state)) return false;
-    const now = Date.now();
-    // The oldest first (insertion order): those past their time go, and past the bound the oldest.
-    for (const [old, end] of used) {
-      if (end > now && used.size < MAX_USED_STATES) break;
-      used.delete(old);
+  /**
+   * The provider's answer to a call, read by oauth4webapi (`read`), and the circuit told how the
+   * call went: an answer it refuses (not JSON, a member missing, a 404 page) is the provider's
+   * garbage, a failure as its 5xx is (five in a row open the circuit); a refusal in the
+   * provider's own words (a token endpoint's 400 `invalid_grant`: oauth4webapi's
+   * ResponseBodyError) is the provider answering.
+   */
+  async read<T>(answer: Response, read: () => Promise<T>): Promise<T> {
+    const probe = this.#unread.get(answer);
+    this.#unread.delete(answer);
+    try {
+      const value = await read();
+      if (probe !== undefined) this.#circuit.record(performance.now(), false, probe);
+      return value;
+    } catch (err) {
+      const refused = err instanceof oauth.ResponseBodyError && err.status < 500;
+      if (probe !== undefined) this.#circuit.record(performance.now(), !refused, probe);
+      throw err;
     }
-    used.set(state, until);
-    return true;
   }
 
   /** `err` (what a call to the provider or oauth4webapi threw) as the hop's failure, in `what`. */
@@ -158,7 +167,7 @@ export class IssuerHop {
   async #fetchDiscovery(): Promise<oauth.AuthorizationServer> {
     try {
       const answer = await oauth.discoveryRequest(this.issuer, { ...this.options, algorithm: 'oidc' });
-      const server = await oauth.processDiscoveryResponse(this.issuer, answer);
+      const server = await this.read(answer, () => oauth.processDiscoveryResponse(this.issuer, answer));
       this.#server = server;
       this.#freshUntil = performance.now() + DISCOVERY_TTL_MS;
       this.#heardAt = performance.now();
@@ -202,8 +211,11 @@ export class IssuerHop {
       throw err;
     }
     const down = answer.status >= 500 || answer.status === 429;
-    this.#circuit.record(performance.now(), down, admitted.probe);
-    if (!down) return answer;
+    if (!down) {
+      this.#unread.set(answer, admitted.probe);
+      return answer;
+    }
+    this.#circuit.record(performance.now(), true, admitted.probe);
     void answer.body?.cancel();
     throw (
       hopLooping(answer.status, answer.headers.get('proxy-status') ?? undefined) ??

@@ -75,7 +75,9 @@ export class SessionTokens {
         token,
         this.#issuer.options,
       );
-      tokens = await oauth.processRefreshTokenResponse(server, this.#signIn.client, answer);
+      tokens = await this.#issuer.read(answer, () =>
+        oauth.processRefreshTokenResponse(server, this.#signIn.client, answer),
+      );
     } catch (err) {
       if (err instanceof oauth.ResponseBodyError && err.status < 500) return undefined;
       return this.#issuer.failure(err, 'the token endpoint');

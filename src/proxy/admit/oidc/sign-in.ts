@@ -28,6 +28,11 @@ export interface SignedIn {
   readonly tokens: oauth.TokenEndpointResponse;
 }
 
+/** The tokens an answer's code was exchanged for, once it was. */
+interface Exchanged {
+  tokens: oauth.TokenEndpointResponse | undefined;
+}
+
 /** A request's refusal by the sign-in: its status, what the client is told, and the log's note. */
 export interface SignInRefusal {
   readonly refused: 400 | 401 | 403;
@@ -155,8 +160,26 @@ export class SignIn {
       );
     if (query.get('state') !== flow.s)
       return refusedState("the sign-in's state is not the one this browser was given", 'state mismatch');
-    if (!this.#issuer.spendState(flow.s, flow.t + FLOW_MS))
-      return refusedState("the sign-in's state was used already", 'state replayed');
+    const spent = this.#issuer.states.spend(flow.s, flow.t + FLOW_MS);
+    if (spent === false) return refusedState("the sign-in's state was used already", 'state replayed');
+    const exchanged: Exchanged = { tokens: spent.redeemed };
+    const done = await this.#redeem(flow, query, redirectUri, exchanged);
+    // The provider failed (down, slow, garbage): the client is told it may retry, and the same
+    // answer again (a reload) is then no replay (sign-in-states.ts).
+    if (done instanceof Failure) this.#issuer.states.giveBack(flow.s, exchanged.tokens);
+    return done;
+  }
+
+  /**
+   * The answer's code exchanged for tokens (into `exchanged`, unless a failed try of the same
+   * answer had), the ID token checked.
+   */
+  async #redeem(
+    flow: Flow,
+    query: URLSearchParams,
+    redirectUri: string,
+    exchanged: Exchanged,
+  ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
     let server: oauth.AuthorizationServer;
     try {
       server = await this.#issuer.discovery();
@@ -179,30 +202,34 @@ export class SignIn {
         note: 'oidc bad authorization answer',
       };
     }
-    let tokens: oauth.TokenEndpointResponse;
-    try {
-      const answer = await oauth.authorizationCodeGrantRequest(
-        server,
-        this.#client,
-        this.#clientAuth,
-        params,
-        redirectUri,
-        flow.v,
-        this.#issuer.options,
-      );
-      tokens = await oauth.processAuthorizationCodeResponse(server, this.#client, answer, {
-        expectedNonce: flow.n,
-        requireIdToken: true,
-      });
-    } catch (err) {
-      if (err instanceof oauth.ResponseBodyError && err.status < 500)
-        return {
-          refused: 401,
-          details: `the identity provider refused the sign-in's code (${err.error})`,
-          note: `oidc token endpoint said ${err.error}`,
-        };
-      return this.#issuer.failure(err, 'the token endpoint');
-    }
+    let tokens = exchanged.tokens;
+    if (tokens === undefined)
+      try {
+        const answer = await oauth.authorizationCodeGrantRequest(
+          server,
+          this.#client,
+          this.#clientAuth,
+          params,
+          redirectUri,
+          flow.v,
+          this.#issuer.options,
+        );
+        tokens = await this.#issuer.read(answer, () =>
+          oauth.processAuthorizationCodeResponse(server, this.#client, answer, {
+            expectedNonce: flow.n,
+            requireIdToken: true,
+          }),
+        );
+      } catch (err) {
+        if (err instanceof oauth.ResponseBodyError && err.status < 500)
+          return {
+            refused: 401,
+            details: `the identity provider refused the sign-in's code (${err.error})`,
+            note: `oidc token endpoint said ${err.error}`,
+          };
+        return this.#issuer.failure(err, 'the token endpoint');
+      }
+    exchanged.tokens = tokens;
     const checked = await this.checkIdToken(tokens.id_token as string);
     if (checked instanceof Failure || 'refused' in checked) return checked;
     return { claims: checked.claims, tokens, returnTo: flow.r };
