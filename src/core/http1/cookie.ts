@@ -29,6 +29,19 @@ export function cookieValues(header: string | string[] | undefined, name: string
   return values;
 }
 
+/** The names of a Cookie header's cookies that begin with `prefix`, in the order sent (for one path, the oldest first: RFC 6265 §5.4). */
+export function cookieNamesStarting(header: string | string[] | undefined, prefix: string): string[] {
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  const names: string[] = [];
+  if (text === undefined) return names;
+  for (const pair of text.split(';')) {
+    const eq = pair.indexOf('=');
+    const name = trimOws(eq === -1 ? pair : pair.slice(0, eq));
+    if (name.startsWith(prefix)) names.push(name);
+  }
+  return names;
+}
+
 /**
  * A Cookie header's value without the cookies of this name but one whose value is `keep`
  * (undefined: none kept), nor any cookie of another name PHP reads as this one (phpCookieKey);

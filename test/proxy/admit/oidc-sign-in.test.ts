@@ -175,6 +175,30 @@ test('a replayed state is refused (400), and the provider’s answer without the
   assert.equal(bare.status, 400);
 });
 
+test('pages asked without a session keep at most five sign-ins under way: each new one clears the oldest flow cookies (no pile up to a 431)', async () => {
+  const browser = new HttpBrowser();
+  const toProvider = (next: URL) => next.origin === new URL(provider.issuer).origin;
+  const made: string[] = [];
+  for (let i = 0; i < 9; i++) {
+    const page = await browser.go(`${gw.url}/page${i}`, toProvider);
+    assert.equal(page.status, 302);
+    const cookies = page.headers['set-cookie'] ?? [];
+    made.push(cookies[0].slice(0, cookies[0].indexOf('=')));
+    // The new flow cookie, then the oldest past four cleared (Max-Age=0), the newest kept.
+    const cleared = cookies.slice(1).map((c) => c.slice(0, c.indexOf('=')));
+    assert.deepEqual(cleared, i < 5 ? [] : [made[i - 5]]);
+    for (const c of cookies.slice(1))
+      assert.match(c, /^_candor_session_flow_[\w-]{12}=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0$/);
+  }
+  assert.deepEqual(
+    browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').map((c) => c.slice(0, c.indexOf('='))),
+    made.slice(-5),
+  );
+  // The newest sign-in still completes.
+  const back = await browser.signIn(await browser.go(`${gw.url}/last`), 'erin');
+  assert.equal(back.status, 200);
+});
+
 test('a tampered cookie and an expired one are no session: a browser signs in again, an API client gets 401', async () => {
   const { browser } = await signedIn('carol');
   const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;

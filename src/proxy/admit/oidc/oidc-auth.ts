@@ -182,7 +182,12 @@ export class OidcAuth {
   async #noSession(request: SignInRequest, secure: boolean, why: string): Promise<OidcVerdict> {
     if (!isBrowser(request))
       return { refused: 401, details: 'this route needs a signed-in session', note: `oidc ${why}` };
-    const answer = await this.#signIn.begin(this.#redirectUri(request, secure), request.target, secure);
+    const answer = await this.#signIn.begin(
+      this.#redirectUri(request, secure),
+      request.target,
+      secure,
+      request.fields.cookie,
+    );
     return answer instanceof Failure
       ? { failed: answer }
       : { answer, note: `denied: oidc ${why}, sign-in begun` };

@@ -2,6 +2,7 @@ import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { cookieNamesStarting } from '../../../core/http1/cookie.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
@@ -11,6 +12,13 @@ import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 export const FLOW_MS = 10 * 60_000;
 /** The characters of a state naming its flow cookie: enough that two sign-ins never share one. */
 const FLOW_NAME_CHARS = 12;
+/**
+ * The sign-ins a browser keeps under way at once (two tabs, a restored window): a new one clears
+ * the oldest flow cookies past this. Each page asked for without a session begins one, and ten
+ * minutes of them (some 360 bytes each) would outgrow `limits.header_size` in about ninety: that
+ * browser's every request a 431 until they expired.
+ */
+const MAX_FLOWS = 5;
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 interface Flow {
@@ -108,7 +116,12 @@ export class SignIn {
    * back to `returnTo` once signed in. The provider down with no discovery document at hand is
    * the hop's failure: the sign-in cannot begin, and the browser is told the provider is down.
    */
-  async begin(redirectUri: string, returnTo: string, secure: boolean): Promise<OwnAnswer | Failure> {
+  async begin(
+    redirectUri: string,
+    returnTo: string,
+    secure: boolean,
+    cookies: string | string[] | undefined,
+  ): Promise<OwnAnswer | Failure> {
     let server: oauth.AuthorizationServer;
     try {
       server = await this.#issuer.heardFrom();
@@ -137,8 +150,13 @@ export class SignIn {
     url.searchParams.set('nonce', flow.n);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
     url.searchParams.set('code_challenge_method', 'S256');
-    const cookie = `${this.flowCookie(flow.s)}=${await this.#flowSeal.seal(flow)}${cookieAttributes(secure, FLOW_MS / 1000)}`;
-    return new OwnAnswer(302, ['location', url.href, 'set-cookie', cookie, 'cache-control', 'no-store']);
+    const attributes = cookieAttributes(secure, FLOW_MS / 1000);
+    const cookie = `${this.flowCookie(flow.s)}=${await this.#flowSeal.seal(flow)}${attributes}`;
+    const fields = ['location', url.href, 'set-cookie', cookie, 'cache-control', 'no-store'];
+    const flows = cookieNamesStarting(cookies, this.flowPrefix);
+    for (const old of flows.slice(0, Math.max(0, flows.length - (MAX_FLOWS - 1))))
+      fields.push('set-cookie', `${old}=${cookieAttributes(secure, 0)}`);
+    return new OwnAnswer(302, fields);
   }
 
   /**
