@@ -24,6 +24,10 @@ export interface EtcdProcess {
   kill(): Promise<void>;
   /** Starts it again on the same ports and data. */
   start(): Promise<void>;
+  /** SIGSTOP: alive, its connections open, and silent (a hung member, a stalled VM). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Kills it and removes its data folder. */
   close(): Promise<void>;
 }
@@ -197,6 +201,8 @@ function member(
     endpoint,
     kill,
     start,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     async close() {
       await kill();
       rmSync(dir, { recursive: true, force: true });

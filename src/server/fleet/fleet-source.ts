@@ -13,7 +13,7 @@ import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
-import { followKey } from '../../upstream/config-source/key-watch.ts';
+import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import { GatewayLease } from './gateway-lease.ts';
@@ -94,7 +94,7 @@ export class FleetSource {
   #applying = false;
   /** The latest canary rolled back: not applied if it comes late, left if it runs. */
   #endedCanary: number | undefined;
-  #stopFollowing: (() => void) | undefined;
+  #following: KeyFollowing | undefined;
   #lease: GatewayLease | undefined;
   readonly #address: string;
 
@@ -122,11 +122,14 @@ export class FleetSource {
   /** Follows the key and writes this gateway's record under its lease. */
   start(): void {
     const { client, bootstrap } = this.#start;
-    this.#lease = new GatewayLease(client, bootstrap.etcd.key, this.#record());
+    // A renewal of the lease that finds etcd away tells the watch, which a silent member never ends.
+    this.#lease = new GatewayLease(client, bootstrap.etcd.key, this.#record(), (why) =>
+      this.#following?.reopen(`the lease's renewal failed: ${why}`),
+    );
     this.#lease.start();
     // Started on the last good config with etcd away: the follower must know, so that the first
     // watch it opens says etcd answers again.
-    this.#stopFollowing = followKey(
+    this.#following = startFollowing(
       client,
       bootstrap.etcd.key,
       this.#start.watchFrom,
@@ -139,7 +142,7 @@ export class FleetSource {
   }
 
   async stop(): Promise<void> {
-    this.#stopFollowing?.();
+    this.#following?.stop();
     await this.#lease?.stop();
   }
 

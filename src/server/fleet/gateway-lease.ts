@@ -5,6 +5,7 @@
  * it was away is taken anew when etcd answers again.
  */
 import type { EtcdClient } from '../../upstream/config-source/etcd-client.ts';
+import { EtcdError } from '../../upstream/config-source/etcd-transport.ts';
 import { type GatewayRecord, gatewaysPrefix } from './fleet-keys.ts';
 
 /** Seconds a dead gateway stays listed: long enough for a stall, short enough for an operator's look. */
@@ -25,8 +26,17 @@ export class GatewayLease {
   /** Writes run one at a time, in order: a later record never lands under an older one. */
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(client: EtcdClient, key: string, record: GatewayRecord) {
+  /** Told when a renewal finds etcd away (not when it refuses): its why. */
+  readonly #onAway: (why: string) => void;
+
+  constructor(
+    client: EtcdClient,
+    key: string,
+    record: GatewayRecord,
+    onAway: (why: string) => void = () => {},
+  ) {
     this.#client = client;
+    this.#onAway = onAway;
     this.#key = `${gatewaysPrefix(key)}${record.name}`;
     this.#record = record;
   }
@@ -112,8 +122,10 @@ export class GatewayLease {
           await this.#client.put(this.#key, JSON.stringify(this.#record), this.#lease);
           this.#dirty = false;
         }
-      } catch {
-        // etcd away: tried again at the next renewal.
+      } catch (err) {
+        // etcd away: tried again at the next renewal, and the config key's watch, which a silent
+        // member never ends, is opened again (fleet-source.ts).
+        if (err instanceof EtcdError && err.kind === 'unreachable') this.#onAway(err.message);
       }
     });
   }

@@ -25,6 +25,8 @@ export type WatchEvent =
 
 /** What a watch stream tells. */
 export interface WatchListener {
+  /** etcd created the watch (its first message): the stream is etcd's, not only a connection that answered. */
+  onCreated?(): void;
   /** Changes, in revision order. */
   onEvents(events: readonly WatchEvent[], headerRevision: number): void;
   /** etcd compacted past the revision asked for: the stream is closed; re-read from `compactRevision`. */
@@ -164,6 +166,7 @@ export class EtcdClient {
           return listener.onEnd(`etcd: ${error.message}`);
         }
         const result = (message.result ?? {}) as Record<string, unknown>;
+        if (result.created === true) listener.onCreated?.();
         if (result.canceled === true) {
           done = true;
           const compact = num(result.compact_revision);
@@ -172,17 +175,14 @@ export class EtcdClient {
             `etcd canceled the watch: ${String(result.cancel_reason ?? 'no reason given')}`,
           );
         }
-        const events = (result.events as Record<string, unknown>[] | undefined) ?? [];
+        const events = Array.isArray(result.events) ? (result.events as unknown[]) : [];
         if (events.length === 0) return;
-        listener.onEvents(
-          events.map((event) => {
-            const kv = toKeyValue(event.kv as Record<string, unknown>);
-            return event.type === 'DELETE'
-              ? { type: 'delete', key: kv.key, revision: kv.modRevision }
-              : { type: 'put', kv };
-          }),
-          headerRevision(result),
-        );
+        const read = events.map(watchEvent);
+        if (read.includes(undefined)) {
+          done = true;
+          return listener.onEnd("etcd's watch sent an event without its key and value");
+        }
+        listener.onEvents(read as WatchEvent[], headerRevision(result));
       },
       (why) => {
         if (done) return;
@@ -191,6 +191,17 @@ export class EtcdClient {
       },
     );
   }
+}
+
+/** A watch event as etcd writes it, or undefined when it carries no key-value (not etcd's word). */
+function watchEvent(event: unknown): WatchEvent | undefined {
+  if (typeof event !== 'object' || event === null) return undefined;
+  const { type, kv } = event as { type?: unknown; kv?: unknown };
+  if (typeof kv !== 'object' || kv === null) return undefined;
+  const read = toKeyValue(kv as Record<string, unknown>);
+  return type === 'DELETE'
+    ? { type: 'delete', key: read.key, revision: read.modRevision }
+    : { type: 'put', kv: read };
 }
 
 function headerRevision(answer: Record<string, unknown>): number {

@@ -100,7 +100,17 @@ export class EtcdTransport {
         for (let at = partial.indexOf('\n'); at >= 0; at = partial.indexOf('\n')) {
           const line = partial.slice(0, at).trim();
           partial = partial.slice(at + 1);
-          if (line !== '') onMessage(JSON.parse(line));
+          if (line === '') continue;
+          const message = jsonObject(line);
+          // Not etcd's word (a proxy's page, a cut or corrupted frame): the stream is lost, and
+          // opened again as when the connection drops, never a crash of the gateway.
+          if (message === undefined)
+            return void answer.destroy(
+              new Error(
+                `etcd's watch stream sent a line that is not a JSON object: ${JSON.stringify(line.slice(0, 60))}`,
+              ),
+            );
+          onMessage(message);
         }
         if (partial.length > MAX_ANSWER_BYTES) answer.destroy(new Error('a watch message past 16 MiB'));
       });
@@ -235,4 +245,16 @@ export function errorOf(answer: Record<string, unknown>): { message: string; cod
   if (typeof inner === 'string')
     return { message: String(answer.message ?? inner), code: Number(answer.code) };
   return { message: String(inner.message ?? answer.message), code: Number(inner.grpc_code ?? answer.code) };
+}
+
+/** `line` read as a JSON object, or undefined when it is none. */
+function jsonObject(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -34,13 +34,25 @@ export function followKey(
   follower: KeyFollower,
   reachable = true,
 ): () => void {
-  const following = new KeyFollowing(client, key, fromRevision, follower, reachable);
-  following.open();
+  const following = startFollowing(client, key, fromRevision, follower, reachable);
   return () => following.stop();
 }
 
+/** As followKey, the following itself returned: its `reopen` for a caller that found etcd silent another way. */
+export function startFollowing(
+  client: EtcdClient,
+  key: string,
+  fromRevision: number | undefined,
+  follower: KeyFollower,
+  reachable = true,
+): KeyFollowing {
+  const following = new KeyFollowing(client, key, fromRevision, follower, reachable);
+  following.open();
+  return following;
+}
+
 /** One key followed: its watch, the revision it goes on from, and whether etcd is reachable. */
-class KeyFollowing {
+export class KeyFollowing {
   readonly #client: EtcdClient;
   readonly #key: string;
   readonly #follower: KeyFollower;
@@ -71,6 +83,20 @@ class KeyFollowing {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#stopWatch?.();
+  }
+
+  /**
+   * etcd was found silent another way (the gateway's lease not renewed): the open watch is taken
+   * for lost and opened again. A watch says nothing while the key does not change, so a member
+   * frozen, or a connection whose packets are dropped, would never end it: the gateway would
+   * say etcd is reachable, and miss every revision pushed to the members that answer. A watch
+   * being opened has its own bound, and one waiting to be opened again is lost already.
+   */
+  reopen(why: string): void {
+    const stop = this.#stopWatch;
+    if (stop === undefined || this.#stopped) return;
+    stop();
+    this.#lost(why);
   }
 
   #lost(why: string): void {
@@ -127,6 +153,11 @@ class KeyFollowing {
     };
     this.#client
       .watch(this.#key, from, {
+        // Reachable once etcd created the watch, not when a connection answered: what answers
+        // there may be no etcd (a proxy's page), and would be taken for it again and again.
+        onCreated: () => {
+          if (!ended && !this.#stopped) this.#found();
+        },
         onEvents: (events) => {
           for (const event of events) {
             const revision = event.type === 'put' ? event.kv.modRevision : event.revision;
@@ -149,7 +180,6 @@ class KeyFollowing {
           stopThis = stop;
           if (this.#stopped || ended) return stop();
           this.#stopWatch = stop;
-          this.#found();
         },
         (err: Error) => this.#lost(err.message),
       );

@@ -1,0 +1,142 @@
+/**
+ * etcd that stops talking without closing, against one `candor serve` gateway: a member frozen
+ * (SIGSTOP: alive, its connections open, silent) is found by the gateway's lease renewal, which
+ * opens the watch again, and said (source unreachable since …); thawed, it is said reachable and
+ * a push is taken. An endpoint whose watch stream sends what is not etcd's JSON is a lost watch,
+ * said so, never the gateway's end.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  documentTo,
+  type FleetGateway,
+  fleetBootstrap,
+  NamedOrigins,
+  serveGateway,
+  sourceOf,
+} from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-silent-'));
+let etcd: EtcdProcess;
+const origins = new NamedOrigins();
+
+before(async () => {
+  etcd = await startEtcd();
+  await origins.start(['one', 'two', 'three']);
+});
+after(async () => {
+  etcd.thaw();
+  await closeAll(etcd, ...origins.servers);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function push(gateway: FleetGateway, name: string): Promise<void> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, documentTo(origins.url[name]));
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+}
+
+/** Waits (`ms` at most) until the gateway's `config.etcd.summary` matches. */
+async function summarySays(gateway: FleetGateway, pattern: RegExp, ms = 20_000): Promise<void> {
+  let summary = '';
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && !pattern.test(summary)) {
+    summary = String((await sourceOf(gateway)).summary);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(summary, pattern);
+}
+
+/** Waits (15 s at most) until the gateway's listener answers `body`. */
+async function answers(gateway: FleetGateway, body: string): Promise<void> {
+  let last = '';
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && last !== body) {
+    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).then(
+      (answer) => answer.body.toString(),
+      (err: Error) => err.message,
+    );
+    if (last !== body) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(last, body);
+}
+
+test('a frozen etcd is said unreachable (the lease renewal finds it; the watch alone never would); thawed, reachable again and a push is taken', async () => {
+  const gateway = await fleetBootstrap(dir, 'edge-frozen', [etcd.endpoint]);
+  await push(gateway, 'one');
+  await serveGateway(gateway);
+  try {
+    await answers(gateway, 'one');
+    await summarySays(gateway, /^etcd reachable, running revision \d+$/);
+    etcd.freeze();
+    await summarySays(gateway, /^source unreachable since \S+, running revision \d+$/);
+    const lost = gateway.serve?.lines.find((l) => String(l.msg).startsWith('config source unreachable'));
+    assert.match(
+      String(lost?.why),
+      /^the lease's renewal failed: etcd unreachable \(.*no answer in \d+ ms\)$/,
+    );
+    await answers(gateway, 'one');
+    etcd.thaw();
+    await summarySays(gateway, /^etcd reachable, running revision \d+$/);
+    await push(gateway, 'two');
+    await answers(gateway, 'two');
+  } finally {
+    etcd.thaw();
+    await gateway.serve?.stop();
+  }
+});
+
+test("an endpoint whose watch sends a line that is not etcd's JSON: the watch is lost and said so, the gateway serves on", async () => {
+  // A relay to etcd answering its watch with a created line, then garbage: what a proxy or a
+  // corrupted frame in front of etcd makes of the stream.
+  const target = new URL(etcd.endpoint);
+  const relay = http.createServer((req, res) => {
+    if (req.url === '/v3/watch') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"result":{"header":{"revision":"1"},"created":true}}\n');
+      setTimeout(() => res.write('<html>502 Bad Gateway</html>\n'), 300);
+      return;
+    }
+    const forward = http.request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const gateway = await fleetBootstrap(dir, 'edge-garbage', [
+    `http://127.0.0.1:${(relay.address() as { port: number }).port}`,
+  ]);
+  await push(gateway, 'three');
+  await serveGateway(gateway);
+  try {
+    await answers(gateway, 'three');
+    await summarySays(gateway, /^source unreachable since \S+, running revision \d+$/);
+    const lost = gateway.serve?.lines.find((l) => String(l.msg).startsWith('config source unreachable'));
+    assert.equal(
+      lost?.why,
+      'etcd\'s watch stream sent a line that is not a JSON object: "<html>502 Bad Gateway</html>"',
+    );
+    // Still serving, a while after: the primary did not end.
+    await new Promise((r) => setTimeout(r, 1000));
+    await answers(gateway, 'three');
+  } finally {
+    await gateway.serve?.stop();
+    relay.closeAllConnections();
+    await new Promise((resolve) => relay.close(resolve));
+  }
+});
