@@ -8,20 +8,44 @@
  * config's plugins may still run code after a reload (a timer they set): so the files are kept
  * here for the process's life, each with the names the configs gave it (a few, bounded by them).
  */
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { handedTo } from '../../proxy/stages/plugin-promise.ts';
 import { pluginInScope } from '../../proxy/stages/plugin-scope.ts';
 
 /** A plugin module's file (its path, without a query) → the names of the plugins made of it. */
 const pluginFiles = new Map<string, Set<string>>();
+/**
+ * A plugin module's folder → the names of the plugins made of modules in it: the files beside
+ * a module and under it (its helpers, imported by a relative path) are its code too, as
+ * `candor check` reads them (plugin-import.ts), but for packages (`node_modules`) and Candor's
+ * own files, whichever folder the config is in.
+ */
+const pluginFolders = new Map<string, Set<string>>();
+/** Candor's own source (its package's src folder): never a plugin's, even with a config beside it. */
+const CANDOR_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Plugin `name` was made of the module at `url` (a file: URL, as import.meta.resolve gives it). */
 export function rememberPluginModule(name: string, url: string): void {
   const file = pathOf(url);
   if (file === undefined) return;
-  const names = pluginFiles.get(file) ?? new Set<string>();
+  add(pluginFiles, file, name);
+  add(pluginFolders, `${dirname(file)}${sep}`, name);
+}
+
+function add(map: Map<string, Set<string>>, key: string, name: string): void {
+  const names = map.get(key) ?? new Set<string>();
   names.add(name);
-  pluginFiles.set(file, names);
+  map.set(key, names);
+}
+
+/** The plugins whose code `file` is: a module's own file, or a helper in its folder; undefined: none's. */
+function pluginsOf(file: string): Set<string> | undefined {
+  const own = pluginFiles.get(file);
+  if (own !== undefined) return own;
+  if (file.startsWith(`${CANDOR_ROOT}src${sep}`) || file.includes(`${sep}node_modules${sep}`)) return undefined;
+  for (const [folder, names] of pluginFolders) if (file.startsWith(folder)) return names;
+  return undefined;
 }
 
 /** An error traced to a plugin: its name (the names, when several plugins share one module), and where it came from. */
@@ -45,14 +69,16 @@ export function pluginBehind(err: unknown, unwound: boolean): PluginFault | unde
   const handed = handedTo(err);
   if (handed !== undefined) return { plugin: handed.plugin, handed: handed.what };
   const files = framesOutsideNode(stackOf(err));
-  if (files.length === 0) {
-    const plugin = pluginInScope();
-    return plugin === undefined ? undefined : { plugin };
-  }
-  const names = pluginFiles.get(files[0]);
-  if (names === undefined) return undefined;
-  if (unwound && files.some((file) => !pluginFiles.has(file))) return undefined;
-  return { plugin: [...names].join(', '), module: files[0] };
+  const inScope = pluginInScope();
+  if (files.length === 0) return inScope === undefined ? undefined : { plugin: inScope };
+  const names = pluginsOf(files[0]);
+  if (names === undefined || (unwound && files.some((file) => pluginsOf(file) === undefined)))
+    return undefined;
+  // The plugin whose work it was, when the module serves several (each a config's name of it).
+  return {
+    plugin: inScope !== undefined && names.has(inScope) ? inScope : [...names].join(', '),
+    module: files[0],
+  };
 }
 
 function stackOf(err: unknown): string {

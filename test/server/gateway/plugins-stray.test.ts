@@ -22,6 +22,7 @@ import { waitUntil } from '../../helpers/wait.ts';
 /** A plugin that starts things and forgets them, by the path it is called on. */
 const SLOPPY = `import { readFile } from 'node:fs';
 import { readFile as read } from 'node:fs/promises';
+import { laterReject, laterThrow } from './helper.mjs';
 export default (options, context) => ({
   onRequest(request) {
     // Errors Node's own code made, with no frame of the plugin's: traced by the work they came of.
@@ -29,10 +30,18 @@ export default (options, context) => ({
     if (request.path === '/left/fs-promise') read('/nonexistent/candor-promise');
     if (request.path === '/left/reject') Promise.reject(new Error('left unhandled'));
     if (request.path === '/left/timer') setTimeout(() => { throw new Error('thrown from a timer'); }, 0);
+    // The plugin's own helper file beside it (imported by a relative path): its code too.
+    if (request.path === '/left/helper-reject') laterReject();
+    if (request.path === '/left/helper-timer') laterThrow();
     if (request.path === '/left/fetch') context.fetch('down', '/audit', { request });
     if (request.path === '/left/chain') context.fetch('down', '/audit').then((answer) => answer.text());
   },
 });
+`;
+
+/** A file of the plugin's own, beside its module. */
+const HELPER = `export function laterReject() { Promise.reject(new Error('a helper left it')); }
+export function laterThrow() { setTimeout(() => { throw new Error('a helper timer threw'); }, 0); }
 `;
 
 const STRAY = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
@@ -54,6 +63,7 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
     held = http.createServer((_req, res) => holding.push(res));
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
     await writeFile(join(dir, 'sloppy.mjs'), SLOPPY);
+    await writeFile(join(dir, 'helper.mjs'), HELPER);
     await writeFile(
       join(dir, 'candor.yaml'),
       `listen:
@@ -92,9 +102,11 @@ upstreams:
       '/left/chain',
       '/left/fs-callback',
       '/left/fs-promise',
+      '/left/helper-reject',
+      '/left/helper-timer',
     ])
       assert.equal((await request(url(), { path })).status, 200, path);
-    await serve.waitForLines(STRAY, 5);
+    await serve.waitForLines(STRAY, 7);
     await serve.waitForLines(FORGOTTEN, 1);
 
     const stray = linesOf(STRAY);
@@ -119,6 +131,17 @@ upstreams:
       [
         ['error', 'sloppy', undefined, 'uncaughtException'],
         ['error', 'sloppy', undefined, 'unhandledRejection'],
+      ],
+    );
+    // Its helper file's: named, the helper the module.
+    const helped = ['a helper left it', 'a helper timer threw'].map((err) =>
+      stray.find((l) => l.err === err),
+    );
+    assert.deepEqual(
+      helped.map((l) => [l?.level, l?.plugin, l?.module, l?.origin]),
+      [
+        ['error', 'sloppy', join(dir, 'helper.mjs'), 'unhandledRejection'],
+        ['error', 'sloppy', join(dir, 'helper.mjs'), 'uncaughtException'],
       ],
     );
     // A failure the gateway handed it, left unhandled through a promise the plugin made of it.
