@@ -43,7 +43,8 @@ function add(map: Map<string, Set<string>>, key: string, name: string): void {
 function pluginsOf(file: string): Set<string> | undefined {
   const own = pluginFiles.get(file);
   if (own !== undefined) return own;
-  if (file.startsWith(`${CANDOR_ROOT}src${sep}`) || file.includes(`${sep}node_modules${sep}`)) return undefined;
+  if (file.startsWith(`${CANDOR_ROOT}src${sep}`) || file.includes(`${sep}node_modules${sep}`))
+    return undefined;
   for (const [folder, names] of pluginFolders) if (file.startsWith(folder)) return names;
   return undefined;
 }

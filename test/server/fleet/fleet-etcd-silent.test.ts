@@ -33,7 +33,7 @@ before(async () => {
   await origins.start(['one', 'two', 'three']);
 });
 after(async () => {
-  etcd.thaw();
+  etcd?.thaw();
   await closeAll(etcd, ...origins.servers);
   rmSync(dir, { recursive: true, force: true });
 });
