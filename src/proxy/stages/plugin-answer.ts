@@ -5,6 +5,7 @@
  * Content-Length); the framing fields a plugin writes are dropped, as the route's header rules' are.
  */
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import { INVALID_VALUE } from '../../core/http1/syntax.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import type { PluginAnswer } from './plugin-api.ts';
 
@@ -42,8 +43,15 @@ function statusOf(status: number): number {
 function fieldsOf(headers: Headers): string[] {
   const fields: string[] = [];
   for (const [name, value] of headers)
-    if (reservedHeaderProblem(name) === undefined) fields.push(name, value);
+    if (reservedHeaderProblem(name) === undefined) fields.push(name, checkedFieldValue(name, value));
   return fields;
+}
+
+/** `value`, a field a plugin wrote; thrown (its bug) when it holds a control character a Headers lets through (RFC 9110 §5.5). */
+export function checkedFieldValue(name: string, value: string): string {
+  if (INVALID_VALUE.test(value))
+    throw new Error(`set the field ${name} to a value with a control character (RFC 9110 §5.5)`);
+  return value;
 }
 
 async function readBounded(body: ReadableStream<Uint8Array>): Promise<Buffer> {

@@ -5,6 +5,7 @@
  * plugin reads `headers` (a plugin that does not pays nothing for it).
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { checkedFieldValue } from './plugin-answer.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import { handOver } from './plugin-promise.ts';
 import { asGateway } from './plugin-scope.ts';
@@ -20,10 +21,15 @@ function snapshot(headers: Headers): Snapshot {
   return { headers, before: new Map(headers) };
 }
 
-/** The fields a hook set (name → value) and deleted (name → undefined). */
+/**
+ * The fields a hook set (name → value) and deleted (name → undefined). A value it set with a
+ * control character (RFC 9110 §5.5: a Headers refuses only NUL, CR and LF) is its bug, thrown:
+ * a strict peer would refuse the head, and an HTTP/2 client's stream be reset.
+ */
 function changes({ headers, before }: Snapshot): Map<string, string | undefined> {
   const changed = new Map<string, string | undefined>();
-  for (const [name, value] of headers) if (before.get(name) !== value) changed.set(name, value);
+  for (const [name, value] of headers)
+    if (before.get(name) !== value) changed.set(name, checkedFieldValue(name, value));
   for (const name of before.keys()) if (!headers.has(name)) changed.set(name, undefined);
   return changed;
 }

@@ -6,6 +6,7 @@
  * lets a stage edit, its onResponse sees the upstream's answers only.
  */
 import { Failure } from '../../core/failure/failure.ts';
+import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { loggedUpstream, type RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
@@ -156,7 +157,14 @@ class PluginRun implements StageHooks {
     this.#view.commitHeaders();
     if (returned === undefined || returned === null) return undefined;
     const answer = ownAnswerOf(returned);
-    this.#request.record.answeredBy = `plugin:${this.#name}`;
+    if (!(answer instanceof Promise)) return this.#answered(answer);
+    // Its body is read first: one that never ends, or fails, is no answer of the plugin's.
+    return answer.then((read) => this.#answered(read));
+  }
+
+  /** The plugin's answer, its own in the log line (unless it came too late to be the request's). */
+  #answered(answer: OwnAnswer): OwnAnswer {
+    if (!this.#abandoned) this.#request.record.answeredBy = `plugin:${this.#name}`;
     return answer;
   }
 }

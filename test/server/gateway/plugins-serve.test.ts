@@ -61,7 +61,8 @@ describe('plugins through candor serve', () => {
     const module = (file: string) => `./${relative(dir, join(EXAMPLES, file))}`;
     await writeFile(
       join(dir, 'bug.mjs'),
-      "export default () => ({ onRequest(r) { if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
+      'const never = () => new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));\n' +
+        "export default () => ({ onRequest(r) { if (r.path === '/bug/stream-hang' || r.path === '/late/stream') return never(); if (r.path === '/bug/ctl') return { status: 200, headers: { 'x-ctl': 'a\\u0001b' }, body: 'x' }; if (r.path === '/bug/ctl-up') { r.headers.set('x-ctl', 'a\\u007fb'); return; } if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
     );
     const config = `listen:
   - address: 127.0.0.1:0
@@ -238,6 +239,31 @@ upstreams:
     assert.equal(line.status, 200);
   });
 
+  test("a plugin's answer whose body never ends is no answer of its: the gateway's 500, and the log names no plugin as its maker; under on_error: continue, the app's", async () => {
+    for (const [path, status, id] of [
+      ['/bug/stream-hang', 500, 'stream-1'],
+      ['/late/stream', 200, 'stream-2'],
+    ] as const) {
+      const res = await request(url(), { path, headers: { 'x-request-id': id }, timeoutMs: 5000 });
+      assert.equal(res.status, status, path);
+      const line = await waitForLine(serve, String(res.headers['x-request-id']));
+      assert.equal(line.client_req_id, id);
+      assert.equal(line.answered_by, undefined, path);
+      assert.equal(line.status, status);
+    }
+  });
+
+  test('a field a plugin sets with a control character (RFC 9110 §5.5) is its bug: a 500 naming it, nothing sent on', async () => {
+    const before = app.received.length;
+    for (const path of ['/bug/ctl', '/bug/ctl-up']) {
+      const res = await request(url(), { path });
+      assert.equal(res.status, 500, path);
+      assert.match(String(res.headers['proxy-status']), /details="plugin:bug threw in onRequest"/);
+      assert.equal(res.headers['x-ctl'], undefined);
+    }
+    assert.equal(app.received.length, before);
+  });
+
   test('a plugin answering { status, body } is answered so', async () => {
     const res = await request(url(), { path: '/bug/own' });
     assert.equal(res.status, 202);
@@ -274,7 +300,7 @@ upstreams:
     );
     assert.match(
       metrics.text,
-      /candor_stage_hook_calls_total\{stage="plugin:bug",hook="onRequest",result="overran"\} 1/,
+      /candor_stage_hook_calls_total\{stage="plugin:bug",hook="onRequest",result="overran"\} 2/,
     );
   });
 });
