@@ -10,6 +10,7 @@
 import { globSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { coerceExpanded } from './coerce.ts';
+import { describeValue } from './describe-value.ts';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
@@ -178,6 +179,10 @@ class Inclusion implements Included {
           'key',
         );
     const { routes, upstreams } = from.value;
+    // Not a list (a `-` forgotten, a mapping, null): refused at its place, as in the main file,
+    // never its routes left out without a word.
+    if (routes !== undefined && !Array.isArray(routes))
+      this.#problem(from, ['routes'], `expected a list of routes, got ${describeValue(routes)}`);
     if (Array.isArray(routes)) {
       if (!Array.isArray(document.routes)) document.routes = [];
       const all = document.routes as unknown[];

@@ -179,3 +179,16 @@ test("a variable an included file uses is expanded, and kept as the environment'
     'auth.yaml:4 routes[0].request_headers.set.Authorization: environment variable API_TOKEN is not set (set it, or give a default with ${API_TOKEN:-value})',
   ]);
 });
+
+test('routes in an included file that are no list (a `-` forgotten, a string, nothing) are refused at their place, never left out without a word', async () => {
+  for (const [text, line, got] of [
+    ['routes:\n  name: a\n  match: { path: /a }\n  upstream: app\n', 2, 'a mapping'],
+    ['routes: /a\n', 1, '"/a"'],
+    ['routes:\n', 1, 'nothing'],
+  ] as const) {
+    const path = folder({ 'candor.yaml': MAIN('[more.yaml]'), 'more.yaml': text });
+    assert.deepEqual(await problems(path), [
+      `more.yaml:${line} routes: expected a list of routes, got ${got}`,
+    ]);
+  }
+});
