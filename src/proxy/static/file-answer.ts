@@ -40,10 +40,14 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
   const modified = new Date(Number(stats.mtimeMs)).toUTCString();
   const validators = ['etag', etag, 'last-modified', modified];
+  // The route's cache_control goes on 200, 206 and 304 alone: a 412 or 416 kept for a year by a
+  // shared cache (`immutable`) would refuse every later request of it; they keep no-store.
+  const refusal = [...validators, 'cache-control', 'no-store'];
+  if (ask.varies) refusal.push('vary', 'Accept-Encoding');
   const shared = [...validators];
   if (ask.cacheControl !== undefined) shared.push('cache-control', ask.cacheControl);
   if (ask.varies) shared.push('vary', 'Accept-Encoding');
-  if (preconditionFailed(ask.request, validators)) return new OwnAnswer(412, shared);
+  if (preconditionFailed(ask.request, validators)) return new OwnAnswer(412, refusal);
   if (notModified(ask.request, validators)) return new StreamedAnswer(304, shared, size, undefined);
   const fields = [...shared, 'content-type', mediaTypeOf(ask.name), 'x-content-type-options', 'nosniff'];
   if (ask.coding !== undefined) fields.push('content-encoding', ask.coding);
@@ -51,7 +55,7 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   // A HEAD's Range is ignored (RFC 9110 §14.2: range handling is defined for GET alone, and a
   // server "MUST ignore" it on another method): the whole 200's head, its length the file's.
   const range = ask.head ? undefined : rangeOf(ask.request, etag, Number(stats.mtimeMs), size);
-  if (range === 'unsatisfiable') return new OwnAnswer(416, [...shared, 'content-range', `bytes */${size}`]);
+  if (range === 'unsatisfiable') return new OwnAnswer(416, [...refusal, 'content-range', `bytes */${size}`]);
   const [status, start, end] = range === undefined ? [200, 0, size - 1] : [206, range.start, range.end];
   if (status === 206) fields.push('content-range', `bytes ${start}-${end}/${size}`);
   const length = end - start + 1;

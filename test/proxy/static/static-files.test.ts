@@ -99,6 +99,8 @@ test('If-None-Match and If-Modified-Since give a 304 with the validators; If-Mat
   assert.equal(changed.status, 200);
   const failed = await request(gw.url, { path: '/data.bin', headers: { 'if-match': '"other"' } });
   assert.equal(failed.status, 412);
+  // The route's cache_control is for the file's answers, not a refusal a shared cache would keep.
+  assert.equal(failed.headers['cache-control'], 'no-store');
 });
 
 test('one range is a 206; past the end a 416; If-Range with another tag the whole 200; several ranges the whole 200', async () => {
@@ -112,6 +114,7 @@ test('one range is a 206; past the end a 416; If-Range with another tag the whol
   const past = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=10-' } });
   assert.equal(past.status, 416);
   assert.equal(past.headers['content-range'], 'bytes */10');
+  assert.equal(past.headers['cache-control'], 'no-store');
   const etag = String(part.headers.etag);
   const same = await request(gw.url, {
     path: '/data.bin',
