@@ -33,6 +33,11 @@ const KNOWN_PRIVATE_READS: ReadonlyMap<string, string> = new Map<string, string>
   ],
   ['src/kits/fault-kit/h2-faults.ts: _readableState', 'as h2-reset-before-end.ts, in the fault kit'],
   [
+    'src/upstream/connections/http1/request-out.ts: _readableState',
+    "an upstream socket kept open past a refused write while a client's body streams, so the answer the upstream sent before its reset is read (an early 413): Node closes a socket at its first write error unless neither side has `autoDestroy`, which no option sets after the socket is made",
+  ],
+  ['src/upstream/connections/http1/request-out.ts: _writableState', 'as its _readableState, the other side'],
+  [
     'src/core/net/direct-reads.ts: _handle',
     "a socket a server accepted read into the process's one buffer, as `net.connect`'s `onread` reads one it connects: Node gives `onread` to no server (the native stream's `useUserBuffer` is on the handle); an `onread` for net.Server would take it away",
   ],

@@ -117,6 +117,16 @@ export class UpstreamConnection
     this.owner.discard(this);
   }
 
+  writeRefused(): boolean {
+    if (!this.out.keepsOpen || this.handler === null) return false;
+    // The rest of the body has nowhere to go, and the connection can carry no other request.
+    this.out.stop();
+    this.reusable = false;
+    // Its answer, if it sent one, is bounded by the response's clock, as after a body sent whole.
+    if (this.stage === 'head') this.clocks.sent();
+    return true;
+  }
+
   remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
   }
@@ -250,7 +260,8 @@ export class UpstreamConnection
     // Paused by a slow client in the response's last read: a parked socket must read again,
     // for the next response and to notice the upstream closing it.
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.reusable && this.idleLimit > 0 && !this.endings.closed) this.owner.release(this);
+    if (this.reusable && this.idleLimit > 0 && !this.endings.closed && !this.closing)
+      this.owner.release(this);
     else this.destroy();
     handler.onResponseEnd(this, trailers);
   }

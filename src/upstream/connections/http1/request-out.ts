@@ -128,6 +128,7 @@ export class RequestOut {
   #stream(source: Readable, lengthAnnounced: boolean, handler: ExchangeHandler): void {
     const socket = this.#socket;
     const connection = this.#connection;
+    keepOpenOnWriteError(socket, true);
     this.#pump = pumpRequestBody(
       source,
       lengthAnnounced ? new PlainOut(socket) : new ChunkedOut(socket),
@@ -135,15 +136,44 @@ export class RequestOut {
       () => connection.current,
       (failure) => connection.abort(failure),
       () => {
+        keepOpenOnWriteError(socket, false);
         // A response that came first (an early 413) needs no clock for its head.
         if (connection.current === handler && connection.stage === 'head') this.#clocks.sent();
       },
     );
   }
 
+  /** The client's body is streaming, and a write the upstream refuses leaves the socket open (keepOpenOnWriteError). */
+  get keepsOpen(): boolean {
+    return this.#pump !== undefined && !this.#socket.destroyed;
+  }
+
   /** Detaches the client's body from the connection (a no-op when none is streaming). */
   stop(): void {
-    this.#pump?.stop();
+    if (this.#pump === undefined) return;
+    this.#pump.stop();
     this.#pump = undefined;
+    keepOpenOnWriteError(this.#socket, false);
   }
+}
+
+/**
+ * While a client's body streams to the upstream, a write the upstream refuses does not close
+ * the socket. An app that refuses an upload answers at once (a 413, a 401) and closes with the
+ * body unread, so its kernel resets the connection, and the next write here fails (EPIPE,
+ * ECONNRESET). Its answer came before the reset and is still in the kernel's buffer, which
+ * gives queued bytes before the reset's error: closed at the write's error, as Node closes a
+ * socket unless neither side of it closes itself (`autoDestroy`), the answer was lost and the
+ * upload a 502 that said no head came (RFC 9112 §9.5: a client watches for an answer while it
+ * sends a body). Kept open, the socket reads on to the answer, or to the read's own end, which
+ * closes it (socket-endings.ts). Only then: an upstream socket otherwise closes itself as Node
+ * closes any.
+ */
+function keepOpenOnWriteError(socket: Socket, hold: boolean): void {
+  const states = socket as unknown as {
+    _readableState: { autoDestroy: boolean };
+    _writableState: { autoDestroy: boolean };
+  };
+  states._readableState.autoDestroy = !hold;
+  states._writableState.autoDestroy = !hold;
 }

@@ -22,6 +22,11 @@ export interface EndingConnection {
   readonly requestUnsent: boolean;
   abort(failure: Failure): void;
   destroy(): void;
+  /**
+   * The upstream refused a write of the client's body while the socket was kept open for it
+   * (request-out.ts): true when the connection reads on for an answer sent before the refusal.
+   */
+  writeRefused(): boolean;
   /** The connection leaves its pool, for good. */
   leavePool(): void;
 }
@@ -108,6 +113,10 @@ export class SocketEndings {
     this.#error = err;
     if (this.#connection.stage !== 'none' && !this.#parser.started)
       this.#unsentAtError = this.#requestUnsent();
+    // A write of a streaming body refused (the upstream answered early and reset the
+    // connection): its answer may be in the kernel's buffer still, read before the reset's
+    // error ends the socket, or its FIN the exchange (request-out.ts, keepOpenOnWriteError).
+    if (err.syscall === 'write' && this.#connection.writeRefused()) return;
     // node:tls reports an error after its handshake (a record that is no TLS record) and leaves
     // the socket open: the connection is over all the same, and its 'close' names how it ended.
     this.#socket.destroy();
