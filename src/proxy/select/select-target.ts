@@ -148,14 +148,23 @@ function lastFailureOf(upstream: Upstream, now: number): string {
   return last === undefined ? '' : ` (the last: ${last.type}, ${((now - last.at) / 1000).toFixed(1)} s ago)`;
 }
 
-/** Milliseconds until a target may take traffic again: the earliest end of an ejection, else a health-check interval. */
+/** Milliseconds until a target may take traffic again: the earliest end of an ejection or next probe of a target its checks took out, else a health-check interval. */
 function nextChance(upstream: Upstream, now: number): number {
   let soonest = Number.POSITIVE_INFINITY;
   const panic = upstream.panic.active;
+  const interval = upstream.config.healthCheck?.interval;
   for (const t of upstream.targets) {
-    if ((t.checkedHealthy || panic) && t.ejectedUntil > now)
-      soonest = Math.min(soonest, t.ejectedUntil - now);
+    if (t.admin !== 'enabled') continue; // an operator's word: it comes back by no clock
+    const ejected = Math.max(0, t.ejectedUntil - now);
+    if (t.checkedHealthy || panic) {
+      if (ejected > 0) soonest = Math.min(soonest, ejected);
+      continue;
+    }
+    // Out through its checks: back no sooner than its next probe (due `interval` after the last
+    // one ended), nor than its ejection's end when it is ejected too.
+    if (interval !== undefined && t.lastProbe !== undefined)
+      soonest = Math.min(soonest, Math.max(ejected, t.lastProbe.at + interval - now));
   }
   if (Number.isFinite(soonest)) return soonest;
-  return upstream.config.healthCheck?.interval ?? 1000;
+  return interval ?? 1000;
 }

@@ -140,6 +140,38 @@ test('with every target failing its checks and panic off, the answer is 503 dest
   }
 });
 
+test('with every target out through its checks, Retry-After is the time until the next probe (due an interval after the last ended), not the whole interval', async () => {
+  const dead = await startEcho();
+  await dead.close();
+  const gw = await startTestGateway(
+    config(
+      [dead.url],
+      'path: /health, interval: 20s, timeout: 1s, rise: 1, fall: 1',
+      '    panic_threshold: 0\n',
+    ),
+  );
+  try {
+    const [target] = targetsOf(gw);
+    await waitUntil('down', () => !target.checkedHealthy);
+    const probedAt = target.lastProbe?.at as number;
+    // Some time after the probe: the answer counts down from it.
+    await sleep(Math.max(0, probedAt + 1500 - performance.now()));
+    const before = performance.now();
+    const res = await request(gw.url, { path: '/x' });
+    const after = performance.now();
+    assert.equal(res.status, 503);
+    const due = (at: number) => Math.ceil((probedAt + 20_000 - at) / 1000);
+    const said = Number(res.headers['retry-after']);
+    assert.ok(
+      said <= due(before) && said >= due(after),
+      `Retry-After ${said}, the probe due in ${due(after)}–${due(before)} s`,
+    );
+    assert.ok(said < 20, String(said));
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a target whose check answers 503 is down; after `rise` good answers it is back, through slow start', async () => {
   const echo = await startEcho();
   const flaky = await startSwitchable(503);
