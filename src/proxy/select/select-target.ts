@@ -71,7 +71,14 @@ export function selectTarget(
     if (circuit.probe) upstream.circuit.releaseProbe();
     const { discovery } = upstream.config;
     if (discovery !== undefined && upstream.targets.length === 0)
-      return undiscoveredFailure(upstream.name, discovery, upstream.config.discoveryFailure);
+      return undiscoveredFailure(
+        upstream.name,
+        discovery,
+        upstream.config.discoveryFailure,
+        upstream.askingSince === undefined
+          ? undefined
+          : { ms: now - upstream.askingSince, connectTimeout: upstream.config.timeouts.connect },
+      );
     return new Failure('destination_unavailable', noTargetReason(upstream, now), {
       retryAfter: retryAfter(nextChance(upstream, now)),
     });

@@ -6,7 +6,8 @@ import { Failure } from '../../core/failure/failure.ts';
  * What a request gets from an upstream whose DNS discovery has found no target yet (no good
  * answer since it started): the failure of its latest question, as a lookup's failure is told
  * for a written target (dns_error with the rcode, dns_timeout), not a "no target in rotation"
- * that hides the cause. While the first question is still out, or when the gateway refused
+ * that hides the cause. While the first question is still out (for less than timeouts.connect:
+ * past it, 504 dns_timeout), or when the gateway refused
  * every record of the answer, the gateway's 503.
  * `failure` is the discovery report's: null (answered, or not yet), "empty", or the code.
  */
@@ -14,9 +15,18 @@ export function undiscoveredFailure(
   upstream: string,
   discovery: DiscoveryConfig,
   failure: string | null | undefined,
+  waited?: { readonly ms: number; readonly connectTimeout: number },
 ): Failure {
   const asked = `${discovery.dns} (${discovery.type})`;
   const none = `: "${upstream}" has no target yet`;
+  // Out longer than a connection may take to open (timeouts.connect): the lookup is as slow as
+  // an unreachable target's connect, the 504 of the failure table, not the resolver's own
+  // time-out (some 5 s later) spent as 503s that say no target is healthy.
+  if ((failure === null || failure === undefined) && waited !== undefined && waited.ms >= waited.connectTimeout)
+    return new Failure(
+      'dns_timeout',
+      `no DNS answer for ${asked} within ${waited.connectTimeout / 1000} s (timeouts.connect)${none}`,
+    );
   if (failure === null || failure === undefined)
     return new Failure('destination_unavailable', `waiting for the first DNS answer for ${asked}${none}`, {
       retryAfter: 1,

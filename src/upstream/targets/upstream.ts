@@ -47,6 +47,11 @@ export interface Upstream {
   readonly retryBudget: RetryBudget;
   /** Requests waiting for a target to come back (`hold`; empty without it); its owner is the upstream of now. */
   readonly hold: HoldQueue<Upstream>;
+  /**
+   * Since when (performance.now()) its DNS discovery's first question is out with no answer
+   * yet; undefined once one came (or without discovery). Kept across the rebuilds each report makes.
+   */
+  readonly askingSince: number | undefined;
   close(): Promise<void>;
 }
 
@@ -99,6 +104,10 @@ export function createUpstream(
     pending: previous?.pending ?? new Count(),
     retryBudget,
     hold: previous?.hold ?? new HoldQueue<Upstream>(),
+    askingSince:
+      config.discovery !== undefined && targets.length === 0 && config.discoveryFailure == null
+        ? (previous?.askingSince ?? performance.now())
+        : undefined,
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },

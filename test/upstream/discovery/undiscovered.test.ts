@@ -2,7 +2,8 @@
  * An upstream whose DNS discovery has found no target yet answers each request with why, as a
  * failed lookup of a written target is told (DESIGN: dns_error with its rcode, dns_timeout):
  * not "no target in rotation (all busy probing)", which it said before, whatever the cause.
- * While the first question is out, the gateway's 503; once an answer comes, traffic flows.
+ * While the first question is out, the gateway's 503, and past timeouts.connect 504 dns_timeout;
+ * once an answer comes, traffic flows.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -37,12 +38,16 @@ routes:
   - { match: { path: /fails }, upstream: fails }
   - { match: { path: /empty }, upstream: empty }
   - { match: { path: /silent }, upstream: silent }
+  - { match: { path: /quick }, upstream: quick }
 upstreams:
   missing:
 ${at('missing.test')}  fails:
 ${at('fails.test')}  empty:
 ${at('empty.test')}  silent:
-${at('silent.test', `127.0.0.1:${silent.address().port}`)}`);
+${at('silent.test', `127.0.0.1:${silent.address().port}`)}    timeouts: { connect: 10s }
+  quick:
+${at('quick.test', `127.0.0.1:${silent.address().port}`)}    timeouts: { connect: 300ms }
+`);
 });
 
 after(() => closeAll(gw, dns, silent, app));
@@ -62,6 +67,19 @@ test('while the first question is out: 503 destination_unavailable, Retry-After,
     res.headers['proxy-status'],
     'edge-1; error=destination_unavailable; details="waiting for the first DNS answer for silent.test (A): \\"silent\\" has no target yet"; next-hop="silent"',
   );
+});
+
+test('the first question out longer than timeouts.connect: 504 dns_timeout (the failure table), not 503s until the resolver gives up', async () => {
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const res = await ask('/quick');
+  assert.equal(res.status, 504);
+  assert.equal(res.headers['retry-after'], undefined);
+  assert.equal(
+    res.headers['proxy-status'],
+    'edge-1; error=dns_timeout; details="no DNS answer for quick.test (A) within 0.3 s (timeouts.connect): \\"quick\\" has no target yet"; next-hop="quick"',
+  );
+  const line = await gw.logFor(String(res.headers['x-request-id']));
+  assert.deepEqual([line.status, line.error, line.shape], [504, 'dns_timeout', 'unreachable']);
 });
 
 test('NXDOMAIN, SERVFAIL and an empty answer: 502 dns_error with the rcode; the log line says it', async () => {
