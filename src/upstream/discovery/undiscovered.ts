@@ -22,7 +22,11 @@ export function undiscoveredFailure(
   // Out longer than a connection may take to open (timeouts.connect): the lookup is as slow as
   // an unreachable target's connect, the 504 of the failure table, not the resolver's own
   // time-out (some 5 s later) spent as 503s that say no target is healthy.
-  if ((failure === null || failure === undefined) && waited !== undefined && waited.ms >= waited.connectTimeout)
+  if (
+    (failure === null || failure === undefined) &&
+    waited !== undefined &&
+    waited.ms >= waited.connectTimeout
+  )
     return new Failure(
       'dns_timeout',
       `no DNS answer for ${asked} within ${waited.connectTimeout / 1000} s (timeouts.connect)${none}`,
