@@ -74,7 +74,7 @@ export async function checkPluginModules(config: GatewayConfig, baseDir: string)
   for (const [name, plugin] of Object.entries(config.plugins ?? {})) {
     let loaded: LoadedPluginModule;
     try {
-      loaded = await importPluginModule(plugin.module, baseDir);
+      loaded = await importRefusingExit(plugin.module, baseDir);
     } catch (err) {
       problems.push(pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`));
       continue;
@@ -82,6 +82,24 @@ export async function checkPluginModules(config: GatewayConfig, baseDir: string)
     problems.push(...optionProblems(config, name, loaded, plugin.options));
   }
   return problems;
+}
+
+/**
+ * A module imported to be checked, `process.exit` refused while its top-level code runs: a
+ * module that ends the process as it loads is a module that cannot load, said at its field.
+ * It ended `candor check` with nothing said and exit 0 ("ok" by its code), and the loader of a
+ * reload without an answer. (The gateway's workers refuse it in any plugin's code: plugin-scope.ts.)
+ */
+async function importRefusingExit(module: string, baseDir: string): Promise<LoadedPluginModule> {
+  const exit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    throw new Error(`its top-level code called process.exit(${code ?? ''})`);
+  }) as typeof process.exit;
+  try {
+    return await importPluginModule(module, baseDir);
+  } finally {
+    process.exit = exit;
+  }
 }
 
 /** What the module's `validate` says of the options, each at its option's field. */

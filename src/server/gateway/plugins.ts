@@ -22,7 +22,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
 import { handOver } from '../../proxy/stages/plugin-promise.ts';
-import { asGateway, asPlugin } from '../../proxy/stages/plugin-scope.ts';
+import { asGateway, asPlugin, refuseExitInPlugins } from '../../proxy/stages/plugin-scope.ts';
 import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
 import type { RouteStage } from '../../proxy/stages/stage.ts';
 import { rememberPluginModule } from './plugin-faults.ts';
@@ -54,6 +54,7 @@ export interface PluginHost {
 export async function loadPlugins(config: GatewayConfig, host: PluginHost): Promise<PluginSet | undefined> {
   const plugins = Object.entries(config.plugins ?? {});
   if (plugins.length === 0) return undefined;
+  refuseExitInPlugins();
   const stages = new Map<string, RouteStage>();
   const problems: ConfigProblem[] = [];
   for (const [name, plugin] of plugins) {
@@ -85,7 +86,8 @@ async function makePlugin(
     loaded = { factory: typeof given === 'function' ? given : () => given } as unknown as LoadedPluginModule;
   else
     try {
-      loaded = await importPluginModule(plugin.module, dirname(config.source));
+      // Its top-level code is the plugin's too (its process.exit refused, its stray errors its own).
+      loaded = await asPlugin(name, () => importPluginModule(plugin.module, dirname(config.source)));
     } catch (err) {
       return {
         problems: [pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`)],

@@ -47,6 +47,8 @@ writeFileSync(
   join(dir, 'stuck.mjs'),
   'await new Promise(() => setInterval(() => {}, 1000));\nexport default () => ({});\n',
 );
+// A module whose top-level code ends the process.
+writeFileSync(join(dir, 'exits.mjs'), 'process.exit(0);\nexport default () => ({});\n');
 // A good module that starts a timer at import (a refresh every minute).
 writeFileSync(join(dir, 'ticking.mjs'), 'setInterval(() => {}, 60_000);\nexport default () => ({});\n');
 
@@ -115,6 +117,15 @@ test('a module whose top-level code never finishes is refused past its deadline,
   assert.match(
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*stuck\.mjs: its top-level code did not finish within 5000 ms/,
+  );
+});
+
+test('a module whose top-level code calls process.exit cannot load: refused at its field (it ended the check with exit 0, saying nothing)', () => {
+  const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./exits.mjs', '[good, bad]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*exits\.mjs: its top-level code called process\.exit\(0\)/,
   );
 });
 

@@ -62,7 +62,7 @@ describe('plugins through candor serve', () => {
     await writeFile(
       join(dir, 'bug.mjs'),
       'const never = () => new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));\n' +
-        "export default () => ({ onRequest(r) { if (r.path === '/bug/stream-hang' || r.path === '/late/stream') return never(); if (r.path === '/bug/ctl') return { status: 200, headers: { 'x-ctl': 'a\\u0001b' }, body: 'x' }; if (r.path === '/bug/ctl-up') { r.headers.set('x-ctl', 'a\\u007fb'); return; } if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
+        "export default () => ({ onRequest(r) { if (r.path === '/bug/stream-hang' || r.path === '/late/stream') return never(); if (r.path === '/bug/ctl') return { status: 200, headers: { 'x-ctl': 'a\\u0001b' }, body: 'x' }; if (r.path === '/bug/ctl-up') { r.headers.set('x-ctl', 'a\\u007fb'); return; } if (r.path === '/bug/exit') process.exit(3); if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
     );
     const config = `listen:
   - address: 127.0.0.1:0
@@ -262,6 +262,17 @@ upstreams:
       assert.equal(res.headers['x-ctl'], undefined);
     }
     assert.equal(app.received.length, before);
+  });
+
+  test("process.exit in a plugin's hook is its bug, a 500 naming it: the worker serves on", async () => {
+    const res = await request(url(), { path: '/bug/exit' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:bug threw in onRequest"/);
+    assert.equal((await request(url(), { path: '/bug/own' })).status, 202);
+    assert.deepEqual(
+      serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
+      [],
+    );
   });
 
   test('a plugin answering { status, body } is answered so', async () => {
