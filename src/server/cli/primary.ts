@@ -107,6 +107,11 @@ async function supervise(
     onFork: (worker) => control.start(worker),
     onDrain: () => {
       control.draining = true;
+      // A gateway that stops leaves the fleet at once (its lease revoked), not once its drain
+      // ends: no longer listed as live (BEHIND after the next push, which it refuses while
+      // draining), nor taken for a canary's gateway. The stops below then find it done.
+      fleet.canary?.stop();
+      void fleet.source?.stop();
     },
     onReopenLogs: () => reopenLogFiles(logger),
     logger,

@@ -141,10 +141,16 @@ export class FleetSource {
     );
   }
 
-  async stop(): Promise<void> {
-    this.#following?.stop();
-    await this.#lease?.stop();
+  /** Stops following the key and revokes the lease: once (a drain's start asks, then the exit). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#following?.stop();
+      await this.#lease?.stop();
+    })();
+    return this.#stopping;
   }
+
+  #stopping: Promise<void> | undefined;
 
   status(): SourceStatus {
     const { revision, author, since } = this.#running;

@@ -11,10 +11,13 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
+import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
   documentTo,
+  FLEET_KEY,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
@@ -138,5 +141,40 @@ test("an endpoint whose watch sends a line that is not etcd's JSON: the watch is
     await gateway.serve?.stop();
     relay.closeAllConnections();
     await new Promise((resolve) => relay.close(resolve));
+  }
+});
+
+test('a gateway that begins its drain leaves the fleet at once, its request in flight still answered', async () => {
+  // An origin that answers a second after it is asked: the request in flight during the drain.
+  const slow = http.createServer((_req, res) => setTimeout(() => res.end('slow'), 1500));
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  origins.url.slow = `http://127.0.0.1:${(slow.address() as { port: number }).port}`;
+  const gateway = await fleetBootstrap(dir, 'edge-draining', [etcd.endpoint]);
+  await push(gateway, 'slow');
+  await serveGateway(gateway);
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  const listed = async () =>
+    (await client.range(gatewaysPrefix(FLEET_KEY), { prefix: true })).kvs.some((kv) =>
+      kv.key.endsWith('/edge-draining'),
+    );
+  try {
+    await summarySays(gateway, /^etcd reachable, running revision \d+$/);
+    assert.equal(await listed(), true);
+    const inFlight = request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/', timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    gateway.serve?.child.kill('SIGTERM');
+    await gateway.serve?.waitForLines('draining: not ready', 1);
+    let gone = false;
+    const deadline = Date.now() + 1000;
+    while (!gone && Date.now() < deadline) {
+      gone = !(await listed());
+      if (!gone) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(gone, true, 'its record is gone while it drains');
+    const answered = await inFlight;
+    assert.equal(answered.text, 'slow');
+  } finally {
+    await gateway.serve?.stop();
+    slow.close();
   }
 });
