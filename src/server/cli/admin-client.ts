@@ -1,8 +1,11 @@
 import http from 'node:http';
 import { readAdminTokenSource } from '../../core/config/admin-checks.ts';
+import { readBootstrap } from '../../core/config/bootstrap-file.ts';
+import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { runningFile } from '../fleet/last-good.ts';
 
 /** Where a command reaches the running gateway's admin API, and with which token. */
 export interface AdminTarget {
@@ -19,7 +22,7 @@ export interface AdminTarget {
 export async function adminTargetOf(file: string, instead: string): Promise<AdminTarget | number> {
   let admin: NonNullable<Awaited<ReturnType<typeof loadConfigFile>>['admin']>;
   try {
-    const config = await loadConfigFile(file);
+    const config = await loadConfigFile(configRunBy(file));
     if (config.admin === undefined) {
       process.stderr.write(
         `candor: ${file} has no admin section: the gateway has no admin API to ask${instead}\n`,
@@ -121,4 +124,14 @@ export function unreachable(target: AdminTarget, file: string, err: Error): stri
     `candor: cannot reach the admin API at ${target.address}: ${err.message}\n` +
     `  If admin.listen was changed in ${file} since the gateway read it, its admin API is still where it was: reload by signal, kill -HUP <the primary's pid> (the start line's, or --pid-file's). Otherwise the gateway is not running, or not with this file.\n`
   );
+}
+
+/**
+ * The config a command reads for the gateway FILE names: FILE, or, for a fleet's bootstrap file
+ * (what `serve` was given), the config that gateway composed and runs in its state folder (the
+ * document from etcd with the bootstrap's `local` section: its admin API, its routes). A
+ * bootstrap's own fields are no config's: read as one, it was refused as a broken config.
+ */
+export function configRunBy(file: string): string {
+  return isBootstrapFile(file) ? runningFile(readBootstrap(file).state) : file;
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
+import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import {
   ConfigError,
   type ConfigProblem,
@@ -20,7 +20,7 @@ import { EXIT } from '../cluster/exit-codes.ts';
  * variables the file uses without a default, then the secrets.
  */
 export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
-  if (namesASource(file)) return checkBootstrap(file);
+  if (isBootstrapFile(file)) return checkBootstrap(file);
   // Each variable once, with every field that uses it.
   const variables = new Map<string, string[]>();
   const warnings: ConfigProblem[] = [];
@@ -70,15 +70,6 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
       return EXIT.config;
     }
     throw err;
-  }
-}
-
-/** Whether the file is a fleet's bootstrap file (it names a `source`), as `serve` tells them apart. */
-function namesASource(file: string): boolean {
-  try {
-    return /^source\s*:/m.test(readFileSync(file, 'utf8').slice(0, 64 * 1024));
-  } catch {
-    return false;
   }
 }
 

@@ -11,6 +11,7 @@ import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
 import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
 import { type DiagnoseOptions, TargetError } from '../../kits/diagnose/targets.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { configRunBy } from './admin-client.ts';
 
 export const DIAGNOSE_HELP = `Usage: candor diagnose TARGET [options]
 
@@ -118,7 +119,7 @@ async function targetConfig(
   if (path === undefined) return undefined;
   let config: GatewayConfig;
   try {
-    config = await loadConfigFile(path);
+    config = await loadConfigFile(configRunBy(path));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(formatConfigProblems(err.problems) + '\n');
@@ -253,7 +254,7 @@ async function diagnoseAcmeCommand(
     return usage(`--http-port must be a port number, got "${values['http-port']}"`);
   let config: GatewayConfig;
   try {
-    config = await loadConfigFile(values.config);
+    config = await loadConfigFile(configRunBy(values.config));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(formatConfigProblems(err.problems) + '\n');

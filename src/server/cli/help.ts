@@ -29,8 +29,10 @@ Usage:
   candor reload --config FILE  ask the running gateway to reload the file it runs, through its admin API
                                (address and token from FILE); FILE must be that file, else nothing is
                                read and it exits 64 naming the file the gateway runs (the same as
-                               kill -HUP on the primary, but it waits for every worker)
+                               kill -HUP on the primary, but it waits for every worker); a fleet's
+                               bootstrap file: exits 64 naming config push and the file it runs
   candor purge --config FILE   drop the running gateway's stored answers (routes[].cache), through its admin API
+                               (a fleet's bootstrap file: the admin API of the config it composed)
         [--route NAME]         only that route's
         [--key PREFIX]         only its keys that start so ("host[:port] /path?query"; "/path": on every host)
   candor config push FILE --config BOOTSTRAP

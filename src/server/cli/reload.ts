@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
+import { readBootstrap } from '../../core/config/bootstrap-file.ts';
+import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { type ConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { runningFile } from '../fleet/last-good.ts';
 import { adminTargetOf, callAdmin, refusedToken, unexpectedAnswer, unreachable } from './admin-client.ts';
 
 /** The admin API's answer to POST /reload, in any of its forms (README "Admin API"). */
@@ -27,6 +30,16 @@ interface ReloadAnswer {
  * each refused part is printed (field and why) and the command exits 78.
  */
 export async function runReload(file: string): Promise<number> {
+  // A fleet's gateway runs the document under its etcd key: a push reloads every gateway.
+  if (isBootstrapFile(file)) {
+    const { etcd, state } = readBootstrap(file);
+    process.stderr.write(
+      `candor: ${file} is the bootstrap of a fleet's gateway, which runs ${runningFile(state)}, composed from the document under ${etcd.key} in etcd: nothing was sent\n` +
+        `  change the fleet's config with: candor config push DOCUMENT --config ${file}\n` +
+        `  or read again the revision it runs with: candor reload --config ${runningFile(state)}\n`,
+    );
+    return EXIT.usage;
+  }
   const named = resolve(file);
   const target = await adminTargetOf(file, ' (send it SIGHUP instead)');
   if (typeof target === 'number') return target;

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
+import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
@@ -39,7 +40,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     return EXIT.usage;
   }
   // A bootstrap file names a config source (etcd) rather than being the config: a fleet's gateway.
-  if (namesASource(options.config))
+  if (isBootstrapFile(options.config))
     return (await import('./serve-fleet.ts')).runFleetServe(options.config, options.workers, options.pidFile);
   // Read and validated in a process of its own, as a reload is: the YAML reader and the schema
   // (about 24 MB once loaded) are never in the supervising primary, and a worker is sent its
@@ -73,20 +74,6 @@ export async function runServe(options: ServeOptions): Promise<number> {
   return (await import('./primary.ts')).runPrimary(options.config, config, options.workers, {
     pidFile: options.pidFile,
   });
-}
-
-/** Whether the file is a bootstrap file (it names a `source:`); one that cannot be read is left to the loader to say so. */
-function namesASource(file: string): boolean {
-  try {
-    return /^source\s*:/m.test(
-      process
-        .getBuiltinModule('node:fs')
-        .readFileSync(file, 'utf8')
-        .slice(0, 64 * 1024),
-    );
-  } catch {
-    return false;
-  }
 }
 
 /** `candor serve --demo`: the demo's upstreams and config, served by the primary of `candor serve`. */

@@ -1,0 +1,67 @@
+/**
+ * The commands that ask a running gateway, given a fleet gateway's bootstrap file (what `serve`
+ * was given, what the docs have operators keep): `purge` and `diagnose` read the config that
+ * gateway composed and runs (its admin API, its upstreams); `reload` says the fleet's config is
+ * pushed, naming the file it runs, and sends nothing (exit 64). None refuses the bootstrap as a
+ * broken config (exit 78), as they did.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  documentTo,
+  type FleetGateway,
+  fleetBootstrap,
+  NamedOrigins,
+  serveGateway,
+  sourceOf,
+} from '../../helpers/fleet-gateways.ts';
+import { closeAll } from '../../helpers/keep.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-commands-'));
+let etcd: EtcdProcess;
+let gateway: FleetGateway;
+const origins = new NamedOrigins();
+
+before(async () => {
+  etcd = await startEtcd();
+  await origins.start(['one']);
+  gateway = await fleetBootstrap(dir, 'edge-commands', [etcd.endpoint]);
+  const file = join(dir, 'one.yaml');
+  writeFileSync(file, documentTo(origins.url.one));
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  await serveGateway(gateway);
+  await sourceOf(gateway);
+});
+after(async () => {
+  await gateway?.serve?.stop();
+  await closeAll(etcd, ...origins.servers);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('reload with the bootstrap file: exit 64, naming config push and the file the gateway runs; nothing sent', async () => {
+  const run = await candor(['reload', '--config', gateway.bootstrap]);
+  assert.equal(run.code, 64, run.stderr);
+  const running = join(gateway.state, 'config.yaml');
+  assert.match(run.stderr, /is the bootstrap of a fleet's gateway/);
+  assert.ok(run.stderr.includes(`candor config push DOCUMENT --config ${gateway.bootstrap}`), run.stderr);
+  assert.ok(run.stderr.includes(`candor reload --config ${running}`), run.stderr);
+  assert.doesNotMatch(run.stderr, /missing required field|unknown field/);
+  // The file it names does reload.
+  const again = await candor(['reload', '--config', running]);
+  assert.equal(again.code, 0, again.stderr);
+});
+
+test('purge and diagnose with the bootstrap file read the config the gateway runs', async () => {
+  const purged = await candor(['purge', '--config', gateway.bootstrap]);
+  assert.equal(purged.code, 0, purged.stderr);
+  assert.equal(purged.stdout, 'purged 0 stored answer(s) from every route\n');
+  const diagnosed = await candor(['diagnose', 'app', '--config', gateway.bootstrap]);
+  assert.doesNotMatch(diagnosed.stderr, /missing required field|unknown field/);
+  assert.equal(diagnosed.code, 0, diagnosed.stdout + diagnosed.stderr);
+});
