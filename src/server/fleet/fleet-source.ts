@@ -123,8 +123,12 @@ export class FleetSource {
   start(): void {
     const { client, bootstrap } = this.#start;
     // A renewal of the lease that finds etcd away tells the watch, which a silent member never ends.
-    this.#lease = new GatewayLease(client, bootstrap.etcd.key, this.#record(), (why) =>
-      this.#following?.reopen(`the lease's renewal failed: ${why}`),
+    this.#lease = new GatewayLease(
+      client,
+      bootstrap.etcd.key,
+      this.#record(),
+      (why) => this.#following?.reopen(`the lease's renewal failed: ${why}`),
+      (holder) => this.#nameTaken(holder),
     );
     this.#lease.start();
     // Started on the last good config with etcd away: the follower must know, so that the first
@@ -201,6 +205,20 @@ export class FleetSource {
         : { refused: { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) } }),
       ...(this.#unreachableSince === undefined ? {} : { unreachable_since: this.#unreachableSince }),
     };
+  }
+
+  /** Another live gateway holds this one's name (or no longer does): said, as the fleet's list cannot show both. */
+  #nameTaken(holder: GatewayRecord | undefined): void {
+    const { name } = this.#start.bootstrap;
+    if (holder === undefined)
+      return this.#logger.info(
+        { name },
+        `gateway name "${name}" is free again: this gateway is in the fleet's list`,
+      );
+    this.#logger.error(
+      { name, holder: holder.address, holder_pid: holder.pid, address: this.#address },
+      `gateway name "${name}" is held by another live gateway (${holder.address}, pid ${holder.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+    );
   }
 
   #reachable(reachable: boolean, why: string): void {

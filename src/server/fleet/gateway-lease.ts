@@ -6,7 +6,7 @@
  */
 import type { EtcdClient } from '../../upstream/config-source/etcd-client.ts';
 import { EtcdError } from '../../upstream/config-source/etcd-transport.ts';
-import { type GatewayRecord, gatewaysPrefix } from './fleet-keys.ts';
+import { type GatewayRecord, gatewaysPrefix, readJson } from './fleet-keys.ts';
 
 /** Seconds a dead gateway stays listed: long enough for a stall, short enough for an operator's look. */
 export const LEASE_SECONDS = 10;
@@ -28,15 +28,21 @@ export class GatewayLease {
 
   /** Told when a renewal finds etcd away (not when it refuses): its why. */
   readonly #onAway: (why: string) => void;
+  /** Told when another live gateway holds this name (its record), and when it no longer does (undefined). */
+  readonly #onNameTaken: (holder: GatewayRecord | undefined) => void;
+  /** Another live gateway's record holds this name: this one writes none until it is gone. */
+  #nameTakenBy: GatewayRecord | undefined;
 
   constructor(
     client: EtcdClient,
     key: string,
     record: GatewayRecord,
     onAway: (why: string) => void = () => {},
+    onNameTaken: (holder: GatewayRecord | undefined) => void = () => {},
   ) {
     this.#client = client;
     this.#onAway = onAway;
+    this.#onNameTaken = onNameTaken;
     this.#key = `${gatewaysPrefix(key)}${record.name}`;
     this.#record = record;
   }
@@ -96,10 +102,30 @@ export class GatewayLease {
     return done;
   }
 
+  /**
+   * Whether this gateway may write its record: none is there, or the one there is its own (its
+   * listeners' address: written by this process, or by the same gateway before a restart).
+   * Another live gateway's (two gateways given one name, as two on one host without
+   * `local.name` are: the host's) is left as it is: written over, each would hide the other
+   * from the fleet's list, and the one that stopped first would take the other's record with
+   * its lease. Read at every write and renewal: a record of this gateway's that another's lease
+   * took away is written again.
+   */
+  async #nameFree(): Promise<boolean> {
+    const kv = (await this.#client.range(this.#key)).kvs[0];
+    const holder = kv === undefined ? undefined : readJson<GatewayRecord>(kv.value);
+    const taken = holder !== undefined && holder.address !== this.#record.address ? holder : undefined;
+    if ((taken === undefined) !== (this.#nameTakenBy === undefined)) this.#onNameTaken(taken);
+    this.#nameTakenBy = taken;
+    if (kv === undefined) this.#dirty = true;
+    return taken === undefined;
+  }
+
   #write(): void {
     this.#queue = this.#queue.then(async () => {
       if (this.#stopped) return;
       try {
+        if (!(await this.#nameFree())) return;
         this.#lease ??= await this.#client.grantLease(LEASE_SECONDS);
         await this.#client.put(this.#key, JSON.stringify(this.#record), this.#lease);
         this.#dirty = false;
@@ -117,6 +143,7 @@ export class GatewayLease {
       try {
         if (this.#lease !== undefined && (await this.#client.keepAlive(this.#lease)) <= 0)
           this.#lease = undefined;
+        if (!(await this.#nameFree())) return;
         if (this.#lease === undefined || this.#dirty) {
           this.#lease ??= await this.#client.grantLease(LEASE_SECONDS);
           await this.#client.put(this.#key, JSON.stringify(this.#record), this.#lease);

@@ -1,0 +1,97 @@
+/**
+ * Two gateways given one name (as two on one host without `local.name` are: the host's): the
+ * first keeps its record in the fleet's list, the second says the name is held, by whom, and
+ * stays out of the list while serving; the second stopping takes nothing of the first's; the
+ * first stopping frees the name, and the second takes it.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
+import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  documentTo,
+  FLEET_KEY,
+  fleetBootstrap,
+  NamedOrigins,
+  serveGateway,
+} from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-names-'));
+let etcd: EtcdProcess;
+const origins = new NamedOrigins();
+
+before(async () => {
+  etcd = await startEtcd();
+  await origins.start(['one']);
+});
+after(async () => {
+  await closeAll(etcd, ...origins.servers);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a second gateway of the same name keeps out of the list, takes nothing of the first's, and takes the name once it is free", async () => {
+  const [a, b] = await Promise.all(
+    ['a', 'b'].map((side) => {
+      mkdirSync(join(dir, side));
+      return fleetBootstrap(join(dir, side), 'edge-same', [etcd.endpoint]);
+    }),
+  );
+  const file = join(dir, 'one.yaml');
+  writeFileSync(file, documentTo(origins.url.one));
+  assert.equal((await candor(['config', 'push', file, '--config', a.bootstrap])).code, 0);
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  const holder = async () => {
+    const kv = (await client.range(`${gatewaysPrefix(FLEET_KEY)}edge-same`)).kvs[0];
+    return kv === undefined ? undefined : (JSON.parse(kv.value) as { pid: number }).pid;
+  };
+  const until = async (what: string, ok: () => Promise<boolean>, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!(await ok())) {
+      if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await serveGateway(a);
+  const first = a.serve?.child.pid;
+  await until('the first listed', async () => (await holder()) === first);
+  await serveGateway(b);
+  try {
+    await b.serve?.waitForLines(
+      'gateway name "edge-same" is held by another live gateway (' +
+        `127.0.0.1:${a.serve?.port}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+      1,
+      10_000,
+    );
+    assert.equal((await request(`http://127.0.0.1:${b.serve?.port}`, { path: '/' })).text, 'one');
+    assert.equal(await holder(), first);
+    // The second stops: the first's record stays.
+    await b.serve?.stop();
+    assert.equal(await holder(), first);
+    // The second again, then the first stops: the name is free, and the second takes it.
+    await serveGateway(b);
+    const second = b.serve?.child.pid;
+    await b.serve?.waitForLines(
+      'gateway name "edge-same" is held by another live gateway (' +
+        `127.0.0.1:${a.serve?.port}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+      1,
+      10_000,
+    );
+    await a.serve?.stop();
+    await until('the second listed', async () => (await holder()) === second);
+    await b.serve?.waitForLines(
+      'gateway name "edge-same" is free again: this gateway is in the fleet\'s list',
+      1,
+      10_000,
+    );
+  } finally {
+    await b.serve?.stop();
+    await a.serve?.stop();
+  }
+});
