@@ -55,6 +55,17 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   return undefined;
 }
 
+/**
+ * A failure once the response head went downstream (a body cut, a trailer section too large)
+ * is never retried: why not, as the rule's first checks say it (`after_head` for a type
+ * `retries.on` names), for the log's `retry_skipped` and its counter.
+ */
+export function whyNotRetryAfterHead(failure: Failure, upstream: Upstream, attempts: number): RetrySkip {
+  const policy = upstream.config.retries;
+  if (attempts >= policy.attempts) return 'attempts';
+  return policy.on.includes(failure.type) ? 'after_head' : 'not_retryable';
+}
+
 /** What the decide phase says of a failed attempt: why it is not retried, or when the retry goes. */
 type RetryVerdict =
   | { readonly skip: RetrySkip }

@@ -1,5 +1,7 @@
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import type { RetrySkip } from '../../core/retry/reasons.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 
 /**
@@ -60,6 +62,15 @@ export class AttemptMetrics {
   /** The retry will not run after all, for a reason the skipped retries count (retry_skipped). */
   retryCalledOff(): void {
     this.#retryReason = undefined;
+  }
+
+  /**
+   * Why a failed attempt is not retried: the log's `retry_skipped`, and its counter; undefined
+   * clears it (a held request tried again: that try is the retry skipped).
+   */
+  retrySkip(record: RequestRecord, skip: RetrySkip | undefined): void {
+    record.retrySkipped = skip;
+    if (skip !== undefined) this.#metrics.retrySkipped(this.#upstream, skip);
   }
 
   /** A retry's result is known: the outcome of its attempt, or why it never ran. */

@@ -6,7 +6,7 @@ import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import type { Admitted } from '../admit/admit-request.ts';
-import { decideRetry } from '../decide/retry-policy.ts';
+import { decideRetry, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
@@ -179,11 +179,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.settle(failure, undefined);
     this.current = undefined;
     if (this.over) return;
-    const { admitted } = this;
-    const { head, fields } = this.req;
+    const { admitted, req } = this;
     const { upstream } = admitted;
     const verdict = decideRetry(failure, {
-      req: { method: head.method, headers: fields },
+      req: { method: req.head.method, headers: req.fields },
       route: admitted.route,
       upstream,
       attempts: this.tried.length,
@@ -252,6 +251,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.current?.bodyFailed(failure);
     lastTryFailed(this.req.record, failure);
     this.measure.answerOver(failure);
+    const skip = whyNotRetryAfterHead(failure, this.admitted.upstream, this.tried.length);
+    this.measure.retrySkip(this.req.record, skip);
   }
 
   // ── the request as a whole ───────────────────────────────────────────────────────
@@ -259,7 +260,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** A held request may be tried again (HoldOwner): a new round, on its upstream's targets of now. */
   tryAgain(upstream: Upstream): void {
     [this.tried, this.admitted] = [NONE_TRIED, { ...this.admitted, upstream }];
-    this.req.record.retrySkipped = undefined; // the skipped retry is made after all: this one
+    this.measure.retrySkip(this.req.record, undefined); // the skipped retry is made after all: this one
     this.attempt();
   }
 
@@ -284,8 +285,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** No retry for this failure: the log and the metrics say why not, and the request ends with it (or waits, held). */
   private skipRetry(skip: RetrySkip, failure: Failure): void {
     this.measure.retryCalledOff(); // one decided, then called off (retryNow): counted as skipped
-    this.req.record.retrySkipped = skip;
-    this.req.runtime.metrics.retrySkipped(this.admitted.upstream.name, skip);
+    this.measure.retrySkip(this.req.record, skip);
     this.endOrWait(failure);
   }
 
