@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
@@ -156,7 +156,30 @@ export function reasonOf(err: unknown): string {
   // Node strips TypeScript types only outside node_modules: say what to do about it.
   if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')
     return `${message} (a plugin installed as a package must be JavaScript; keep a TypeScript one beside the config)`;
-  return where !== null && err instanceof SyntaxError
-    ? `${message} (at ${withoutVersion(where[1])})`
-    : message;
+  if (where !== null && err instanceof SyntaxError) return `${message} (at ${withoutVersion(where[1])})`;
+  const thrown = placeThrown(err.stack ?? '');
+  return thrown === undefined ? message : `${message} (at ${thrown})`;
+}
+
+/** Candor's own source: a frame of it is no plugin's place (its own refusals, "not a function"). */
+const CANDOR_SRC = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Where a module's (or its factory's) code threw, for the problem to name its file and line as a
+ * syntax error's is: the stack's first frame outside Node's own and Candor's source, as
+ * `/path/x.mjs:3`; undefined when there is none (Candor's own refusal, a time-out).
+ */
+function placeThrown(stack: string): string | undefined {
+  for (const line of stack.split('\n')) {
+    const text = line.trim();
+    if (!text.startsWith('at ')) continue;
+    const located = /(?:\(|at )((?:file:\/\/)?\/[^\s()]+?):(\d+):\d+\)?$/.exec(text);
+    if (located === null) continue;
+    const file = located[1].startsWith('file:')
+      ? fileURLToPath(located[1].replace(/[?#].*$/, ''))
+      : located[1];
+    if (file.startsWith(CANDOR_SRC)) continue;
+    return `${file}:${located[2]}`;
+  }
+  return undefined;
 }

@@ -47,6 +47,11 @@ writeFileSync(
   join(dir, 'stuck.mjs'),
   'await new Promise(() => setInterval(() => {}, 1000));\nexport default () => ({});\n',
 );
+// A module whose top-level code throws, at its line 2.
+writeFileSync(
+  join(dir, 'throws.mjs'),
+  "const ready = false;\nthrow new Error('not configured');\nexport default () => ({});\n",
+);
 // A module whose top-level code ends the process.
 writeFileSync(join(dir, 'exits.mjs'), 'process.exit(0);\nexport default () => ({});\n');
 // A good module that starts a timer at import (a refresh every minute).
@@ -117,6 +122,15 @@ test('a module whose top-level code never finishes is refused past its deadline,
   assert.match(
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*stuck\.mjs: its top-level code did not finish within 5000 ms/,
+  );
+});
+
+test('a module whose top-level code throws is refused naming its file and the line that threw', () => {
+  const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./throws.mjs', '[good, bad]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*throws\.mjs: not configured \(at \S*throws\.mjs:2\)/,
   );
 });
 

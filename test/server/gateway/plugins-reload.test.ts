@@ -100,7 +100,8 @@ upstreams:
     const problems = (refused.body.reload as { problems: { path: string; message: string }[] }).problems;
     assert.deepEqual(
       problems.map((p) => [p.path, p.message]),
-      [['plugins.ver.module', "the plugin's factory threw: factory boom"]],
+      // Its file and the line that threw, as a syntax error's are named.
+      [['plugins.ver.module', `the plugin's factory threw: factory boom (at ${plugin()}:1)`]],
     );
     assert.deepEqual([...(await bothWorkers()).values()], ['v2 loads=2', 'v2 loads=2']);
   });
