@@ -121,6 +121,9 @@ class PluginRun implements StageHooks {
 
   abandon(): void {
     this.#abandoned = true;
+    // Its answer came, but past its time (the loop held): not the request's, nor its maker.
+    const { record } = this.#request;
+    if (record.answeredBy === `plugin:${this.#name}`) record.answeredBy = undefined;
   }
 
   onEnd(record: RequestRecord): void {

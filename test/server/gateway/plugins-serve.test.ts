@@ -62,7 +62,7 @@ describe('plugins through candor serve', () => {
     await writeFile(
       join(dir, 'bug.mjs'),
       'const never = () => new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));\n' +
-        "export default () => ({ onRequest(r) { if (r.path === '/bug/stream-hang' || r.path === '/late/stream') return never(); if (r.path === '/bug/ctl') return { status: 200, headers: { 'x-ctl': 'a\\u0001b' }, body: 'x' }; if (r.path === '/bug/ctl-up') { r.headers.set('x-ctl', 'a\\u007fb'); return; } if (r.path === '/bug/exit') process.exit(3); if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
+        "export default () => ({ onRequest(r) { if (r.path === '/bug/stream-hang' || r.path === '/late/stream') return never(); if (r.path === '/bug/ctl') return { status: 200, headers: { 'x-ctl': 'a\\u0001b' }, body: 'x' }; if (r.path === '/bug/ctl-up') { r.headers.set('x-ctl', 'a\\u007fb'); return; } if (r.path === '/bug/block') return (async () => { await null; const end = Date.now() + 600; while (Date.now() < end); return { status: 202, body: 'late' }; })(); if (r.path === '/bug/exit') process.exit(3); if (r.path === '/bug/throw') throw new Error('secret detail'); if (r.path === '/bug/hang') return new Promise(() => {}); if (r.path === '/late') return new Promise((ok) => setTimeout(() => ok({ status: 202, body: 'too late' }), 400)); if (r.path === '/bug/reset') return { status: 205, body: 'not for the wire' }; return { status: 202, body: 'mine' }; } });\n",
     );
     const config = `listen:
   - address: 127.0.0.1:0
@@ -264,6 +264,14 @@ upstreams:
     assert.equal(app.received.length, before);
   });
 
+  test('an async hook that holds the event loop past its timeout after an await overran it: 500, and the log names no plugin as the maker', async () => {
+    const res = await request(url(), { path: '/bug/block', headers: { 'x-request-id': 'block-1' } });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:bug overran its 300 ms in onRequest"/);
+    const line = await waitForLine(serve, String(res.headers['x-request-id']));
+    assert.equal(line.answered_by, undefined);
+  });
+
   test("process.exit in a plugin's hook is its bug, a 500 naming it: the worker serves on", async () => {
     const res = await request(url(), { path: '/bug/exit' });
     assert.equal(res.status, 500);
@@ -311,7 +319,7 @@ upstreams:
     );
     assert.match(
       metrics.text,
-      /candor_stage_hook_calls_total\{stage="plugin:bug",hook="onRequest",result="overran"\} 2/,
+      /candor_stage_hook_calls_total\{stage="plugin:bug",hook="onRequest",result="overran"\} 3/,
     );
   });
 });
