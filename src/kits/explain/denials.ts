@@ -34,11 +34,25 @@ export function answeredStatuses(
 export function firstCheck(row: {
   readonly type: FailureType;
   readonly loggedStatuses: ReadonlyArray<{ readonly status: number }>;
+  readonly upstreams?: ReadonlyArray<{ readonly upstream: string }>;
 }): string {
+  const plugins = pluginsAtFault(row);
+  if (plugins !== undefined)
+    return `A plugin's bug (${plugins.join(', ')} threw or overran its time in a hook), not the gateway's nor the upstream's, which no attempt reached: its error and stack are in the gateway's log at the request's id; fix the plugin, or give it on_error: continue if the request may go on without it.`;
   const rateLimited = row.loggedStatuses.some((s) => s.status === 429);
   if (row.type === 'http_request_denied' && !rateLimited) {
     const statuses = row.loggedStatuses.map((s) => s.status).join(', ');
     return `The proxy refused these requests on purpose (logged as ${statuses}, not a rate limit's 429): find the rule that matched them (a deny rule, an IP list, authentication); waiting will not change the answer.`;
   }
   return FAILURES[row.type].fix;
+}
+
+/** The plugins an internal error's places name when every one is a plugin's ("plugin:NAME"), else undefined. */
+export function pluginsAtFault(row: {
+  readonly type: FailureType;
+  readonly upstreams?: ReadonlyArray<{ readonly upstream: string }>;
+}): string[] | undefined {
+  const places = row.upstreams ?? [];
+  if (row.type !== 'proxy_internal_error' || places.length === 0) return undefined;
+  return places.every((p) => p.upstream.startsWith('plugin:')) ? places.map((p) => p.upstream) : undefined;
 }

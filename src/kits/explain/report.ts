@@ -1,6 +1,6 @@
 import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
-import { answeredStatuses, firstCheck } from './denials.ts';
+import { answeredStatuses, firstCheck, pluginsAtFault } from './denials.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -200,7 +200,10 @@ function shapeRows(tally: Tally): ShapeRow[] {
     const main = FAILURES[types[0].type];
     rows.push({
       shape,
-      headline: SHAPE_HEADLINES[shape],
+      headline:
+        shape === 'internal' && types.every((t) => pluginsAtFault(t) !== undefined)
+          ? "a plugin's bug"
+          : SHAPE_HEADLINES[shape],
       count: types.reduce((sum, t) => sum + t.count, 0),
       types,
       likelyCause: main.explanation,

@@ -151,9 +151,7 @@ export const candorReader: LogReader = {
           ? authHopPlace(typeof entry.route === 'string' ? entry.route : undefined)
           : typeof entry.plugin_hop === 'string'
             ? entry.plugin_hop
-            : typeof entry.upstream === 'string'
-              ? entry.upstream
-              : undefined,
+            : (pluginAtFault(entry) ?? (typeof entry.upstream === 'string' ? entry.upstream : undefined)),
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
@@ -189,6 +187,17 @@ export const candorReader: LogReader = {
     };
   },
 };
+
+/**
+ * A plugin's own bug (it threw or overran in a hook: the gateway's 500, its details "plugin:NAME
+ * threw in onRequest") is counted at the plugin ("plugin:NAME"), not at the route's upstream,
+ * which no attempt reached: its storm is no upstream's, its check is the plugin's code.
+ */
+function pluginAtFault(entry: Record<string, unknown>): string | undefined {
+  if (entry.error !== 'proxy_internal_error' || typeof entry.details !== 'string') return undefined;
+  const named = /^(plugin:\S+) (?:threw|overran)/.exec(entry.details);
+  return named === null ? undefined : named[1];
+}
 
 /** An event line's change, checked field by field (readEvent): a line made to look like one is not. */
 function changeOf(value: unknown): LogRecord | undefined {
