@@ -31,8 +31,16 @@ export interface FleetStart {
   readonly watchFrom?: number;
   /** Set when the gateway started on its last good config because etcd could not be reached. */
   readonly unreachableSince?: string;
+  /** Set when it started on its last good config because etcd refused it (a wrong password): since when, and etcd's words. */
+  readonly denied?: Denied;
   /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
   readonly refused?: RevisionRefused;
+}
+
+/** etcd answering and refusing this gateway (a wrong password, a user without the key): since when, and etcd's words. */
+interface Denied {
+  readonly since: string;
+  readonly why: string;
 }
 
 /** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
@@ -74,6 +82,8 @@ export interface SourceStatus {
   /** One line: "etcd reachable, running revision 12" or "source unreachable since …, running revision 12". */
   readonly summary: string;
   readonly refused: { revision: number; at: string; problems: string[] } | null;
+  /** etcd refuses this gateway (a wrong password): no outage, a setting to fix; null while it does not. */
+  readonly denied: Denied | null;
 }
 
 export class FleetSource {
@@ -82,6 +92,7 @@ export class FleetSource {
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   #unreachableSince: string | undefined;
+  #denied: Denied | undefined;
   /**
    * Started on the last good config: its revision is a number read from disk, not one etcd gave,
    * so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
@@ -106,10 +117,12 @@ export class FleetSource {
     const since = new Date().toISOString();
     this.#running = { revision: start.revision, document: start.document, author: start.author, hash, since };
     this.#unreachableSince = start.unreachableSince;
+    this.#denied = start.denied;
     this.#refused = start.refused;
-    this.#onLastGood = start.unreachableSince !== undefined || start.refused !== undefined;
+    this.#onLastGood =
+      start.unreachableSince !== undefined || start.refused !== undefined || start.denied !== undefined;
     // Started on etcd's revision (not on a last good one kept from before): that one is good now.
-    if (start.unreachableSince === undefined && start.refused === undefined)
+    if (!this.#onLastGood)
       keepLastGood(start.bootstrap.state, {
         document: start.document,
         revision: start.revision,
@@ -139,9 +152,9 @@ export class FleetSource {
       this.#start.watchFrom,
       {
         onValue: (kv, revision) => this.#seen(kv, revision),
-        onReachable: (reachable, why) => this.#reachable(reachable, why),
+        onReachable: (reachable, why, refused) => this.#reachable(reachable, why, refused === true),
       },
-      this.#unreachableSince === undefined,
+      this.#unreachableSince === undefined && this.#denied === undefined,
     );
   }
 
@@ -159,6 +172,7 @@ export class FleetSource {
   status(): SourceStatus {
     const { revision, author, since } = this.#running;
     const unreachable = this.#unreachableSince;
+    const denied = this.#denied;
     return {
       kind: 'etcd',
       key: this.#start.bootstrap.etcd.key,
@@ -166,16 +180,19 @@ export class FleetSource {
       revision,
       author: author ?? null,
       since,
-      reachable: unreachable === undefined,
+      reachable: unreachable === undefined && denied === undefined,
       unreachable_since: unreachable ?? null,
       summary:
-        unreachable === undefined
-          ? `etcd reachable, running revision ${revision}`
-          : `source unreachable since ${unreachable}, running revision ${revision}`,
+        denied !== undefined
+          ? `etcd refuses this gateway since ${denied.since} (${denied.why}), running revision ${revision}`
+          : unreachable === undefined
+            ? `etcd reachable, running revision ${revision}`
+            : `source unreachable since ${unreachable}, running revision ${revision}`,
       refused:
         this.#refused === undefined
           ? null
           : { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) },
+      denied: denied ?? null,
     };
   }
 
@@ -221,14 +238,28 @@ export class FleetSource {
     );
   }
 
-  #reachable(reachable: boolean, why: string): void {
+  #reachable(reachable: boolean, why: string, refused: boolean): void {
     const revision = this.#running.revision;
     if (reachable) {
       this.#logger.info(
-        { source: this.#start.bootstrap.etcd.key, revision, was_unreachable_since: this.#unreachableSince },
+        {
+          source: this.#start.bootstrap.etcd.key,
+          revision,
+          was_unreachable_since: this.#unreachableSince,
+          was_refused_since: this.#denied?.since,
+        },
         'config source reachable again',
       );
       this.#unreachableSince = undefined;
+      this.#denied = undefined;
+    } else if (refused) {
+      // etcd answers and refuses this gateway: a setting to fix, never taken for its absence.
+      if (this.#denied !== undefined) return;
+      this.#denied = { since: new Date().toISOString(), why };
+      this.#logger.warn(
+        { source: this.#start.bootstrap.etcd.key, revision, why },
+        `config source refuses this gateway: running revision ${revision}, serving on`,
+      );
     } else {
       this.#unreachableSince = new Date().toISOString();
       this.#logger.warn(

@@ -43,6 +43,8 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
   const { key } = bootstrap.etcd;
   let read: { revision: number; document: string | undefined; author?: string } | undefined;
   let unreachable: string | undefined;
+  /** etcd's refusal of this gateway (a wrong password), when that, not its absence, kept it from the key. */
+  let deniedBy: string | undefined;
   try {
     const [doc, push] = await Promise.all([client.range(key), client.range(pushKey(key))]);
     const kv = doc.kvs[0];
@@ -82,8 +84,12 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
       err.kind === 'unreachable'
         ? `etcd cannot be reached (${err.message})`
         : `etcd refused this gateway (${err.message})`;
+    if (err.kind !== 'unreachable') deniedBy = err.message;
   }
-  return onLastGood(bootstrap, client, undefined, { unreachable });
+  return onLastGood(bootstrap, client, undefined, {
+    unreachable,
+    ...(deniedBy === undefined ? {} : { deniedBy }),
+  });
 }
 
 /**
@@ -95,8 +101,15 @@ export function onLastGood(
   bootstrap: Bootstrap,
   client: EtcdClient,
   watchFrom: number | undefined,
-  /** `unreachable`: why etcd could not be read, said as a sentence ("etcd cannot be reached (…)"). */
-  why: { unreachable?: string; refused?: { revision: number; problems: readonly ConfigProblem[] } },
+  /**
+   * `unreachable`: why etcd could not be read, said as a sentence ("etcd cannot be reached (…)");
+   * `deniedBy`: etcd's own refusal of this gateway, when that was why.
+   */
+  why: {
+    unreachable?: string;
+    deniedBy?: string;
+    refused?: { revision: number; problems: readonly ConfigProblem[] };
+  },
 ): Prepared {
   const good = readLastGood(bootstrap.state);
   const what =
@@ -136,7 +149,12 @@ export function onLastGood(
     // Not from the last good's revision: a number read from disk is never what decides which of
     // etcd's revisions are newer (the key is read first when etcd answers; fleet-source.ts).
     ...(watchFrom === undefined ? {} : { watchFrom }),
-    ...(why.unreachable === undefined ? {} : { unreachableSince: at }),
+    // Refused is no outage: the status says etcd refuses this gateway, not that it is away.
+    ...(why.deniedBy !== undefined
+      ? { denied: { since: at, why: why.deniedBy } }
+      : why.unreachable === undefined
+        ? {}
+        : { unreachableSince: at }),
     ...(why.refused === undefined ? {} : { refused: { ...why.refused, at } }),
   };
   return {

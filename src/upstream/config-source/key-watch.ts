@@ -5,12 +5,16 @@
  * etcd is reachable, and since when it is not.
  */
 import type { EtcdClient, KeyValue } from './etcd-client.ts';
+import { EtcdError } from './etcd-transport.ts';
 
 export interface KeyFollower {
   /** The key's value at a revision (undefined: deleted), in revision order, never older than the last. */
   onValue(kv: KeyValue | undefined, revision: number): void;
-  /** etcd became unreachable (`since`, why) or reachable again (`since` undefined). */
-  onReachable(reachable: boolean, why: string): void;
+  /**
+   * etcd became unreachable or reachable again, and why; `refused`: it answers, and refuses this
+   * client (a wrong password, a user without the key): no outage, a setting to fix.
+   */
+  onReachable(reachable: boolean, why: string, refused?: boolean): void;
 }
 
 /** Waits between two tries to open the watch again, doubling to the cap. */
@@ -99,12 +103,12 @@ export class KeyFollowing {
     this.#lost(why);
   }
 
-  #lost(why: string): void {
+  #lost(why: string, refused = false): void {
     this.#stopWatch = undefined;
     if (this.#stopped) return;
     if (this.#reachable) {
       this.#reachable = false;
-      this.#follower.onReachable(false, why);
+      this.#follower.onReachable(false, why, refused);
     }
     this.#timer = setTimeout(() => this.open(), this.#wait);
     this.#wait = Math.min(this.#wait * 2, RETRY_CAP_MS);
@@ -131,7 +135,7 @@ export class KeyFollowing {
       this.#found();
       this.open();
     } catch (err) {
-      this.#lost((err as Error).message);
+      this.#lost((err as Error).message, refusedBy(err));
     }
   }
 
@@ -181,7 +185,12 @@ export class KeyFollowing {
           if (this.#stopped || ended) return stop();
           this.#stopWatch = stop;
         },
-        (err: Error) => this.#lost(err.message),
+        (err: Error) => this.#lost(err.message, refusedBy(err)),
       );
   }
+}
+
+/** etcd answered, and refused this client (EtcdError `refused`): not etcd being away. */
+function refusedBy(err: unknown): boolean {
+  return err instanceof EtcdError && err.kind === 'refused';
 }

@@ -1,0 +1,97 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${ETCD_PASSWORD} is the bootstrap's syntax under test.
+/**
+ * A fleet gateway whose etcd user's password is wrong: etcd answers and refuses it. Started on
+ * its last good config, it says so as a refusal (`GET /status`: "etcd refuses this gateway since
+ * …", etcd's words), never as etcd being away: `unreachable_since` null, the unreachable gauge 0
+ * (docs/fleet.md: "a wrong password is refused at once, … never taken for etcd being away").
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  documentTo,
+  FLEET_TOKEN,
+  type FleetGateway,
+  fleetBootstrap,
+  NamedOrigins,
+  sourceOf,
+} from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import { startServe } from '../../helpers/serve-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-auth-'));
+let etcd: EtcdProcess;
+let gateway: FleetGateway;
+const origins = new NamedOrigins();
+
+before(async () => {
+  etcd = await startEtcd();
+  await origins.start(['one']);
+  // etcdctl is not in Debian's etcd-server: its calls through the JSON gateway.
+  const call = async (path: string, body: unknown) => {
+    const answer = await fetch(`${etcd.endpoint}/v3/auth/${path}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+    });
+    assert.equal(answer.status, 200, `${path}: ${await answer.clone().text()}`);
+  };
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  await call('user/add', { name: 'root', password: 'root-secret' });
+  await call('user/grant', { user: 'root', role: 'root' });
+  await call('user/add', { name: 'candor', password: 'candor-secret' });
+  await call('role/add', { name: 'fleet' });
+  await call('role/grant', {
+    name: 'fleet',
+    perm: { permType: 'READWRITE', key: b64('/candor/config'), range_end: b64('/candor/confih') },
+  });
+  await call('user/grant', { user: 'candor', role: 'fleet' });
+  await call('enable', {});
+  gateway = await fleetBootstrap(dir, 'edge-auth', [etcd.endpoint]);
+  const text = readFileSync(gateway.bootstrap, 'utf8').replace(
+    '    key: /candor/config\n',
+    '    key: /candor/config\n    username: candor\n    password: ${ETCD_PASSWORD}\n',
+  );
+  writeFileSync(gateway.bootstrap, text);
+});
+after(async () => {
+  await gateway?.serve?.stop();
+  await closeAll(etcd, ...origins.servers);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a wrong password is said as etcd refusing the gateway, not as etcd unreachable', async () => {
+  const file = join(dir, 'one.yaml');
+  writeFileSync(file, documentTo(origins.url.one));
+  const right = { ETCD_PASSWORD: 'candor-secret' };
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap], right);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  // A first start with the right password keeps a last good config.
+  gateway.serve = await startServe(gateway.bootstrap, 1, { admin: true, env: right });
+  for (let tries = 0; tries < 200 && !existsSync(join(gateway.state, 'last-good.json')); tries++)
+    await new Promise((r) => setTimeout(r, 50));
+  await gateway.serve.stop();
+  gateway.serve = await startServe(gateway.bootstrap, 1, { admin: true, env: { ETCD_PASSWORD: 'nope' } });
+  assert.match(
+    gateway.serve.stderr(),
+    /etcd refused this gateway \(.*authentication failed.*\): starting on the last good config/,
+  );
+  const source = await sourceOf(gateway);
+  assert.match(
+    String(source.summary),
+    /^etcd refuses this gateway since \S+ \(etcd: .*authentication failed.*\), running revision \d+$/,
+  );
+  assert.deepEqual([source.reachable, source.unreachable_since], [false, null]);
+  assert.match(String((source.denied as { why: string }).why), /authentication failed/);
+  const metrics = await request(`http://127.0.0.1:${gateway.adminPort}`, {
+    path: '/metrics',
+    headers: { authorization: `Bearer ${FLEET_TOKEN}` },
+  });
+  assert.match(metrics.text, /^candor_config_source_unreachable_since_seconds\{key="\/candor\/config"\} 0$/m);
+  // It serves on, on its last good config.
+  assert.equal((await request(`http://127.0.0.1:${gateway.serve.port}`, { path: '/' })).text, 'one');
+});
