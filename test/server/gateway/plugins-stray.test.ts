@@ -70,7 +70,10 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
   - address: 127.0.0.1:0
 plugins:
   sloppy: { module: ./sloppy.mjs }
+  # The same module under a second name: a stray error is named by the plugin whose hook set it going.
+  sloppy-too: { module: ./sloppy.mjs }
 routes:
+  - { name: too, match: { path: /too }, upstream: app, plugins: [sloppy-too] }
   - { name: held, match: { path: /held }, upstream: held }
   - { name: left, match: { path: /left }, upstream: app, plugins: [sloppy] }
 upstreams:
