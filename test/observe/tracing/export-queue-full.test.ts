@@ -70,6 +70,10 @@ test('spans dropped while the queue is full are counted in the log with the fail
   assert.equal(behind[0].level, 'warn');
   const recovered = gw.logs.find((l) => l.msg === 'trace export works again');
   assert.ok(recovered, JSON.stringify(gw.logs.filter((l) => l.msg !== 'request')));
+  // Every span made is at the collector or in the count of those lost. How many the held export
+  // took depends on when the SDK's timer fired (512 on a quiet machine, fewer under load: one
+  // whole-suite run counted 688 lost of 712), so the drops past the full queue are at least
+  // the last 100 requests' spans.
   assert.equal(Number(recovered.lost_spans) + collector.received(), requests * 2);
-  assert.equal(recovered.lost_spans, 512 + 200);
+  assert.ok(Number(recovered.lost_spans) >= 200, String(recovered.lost_spans));
 });
