@@ -73,8 +73,8 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
-    // the escaping of what others wrote before it is printed, a request path's normal form:
-    // import nothing of ours
+    // the escaping of what others wrote before it is printed, a request path's normal form, whose
+    // code a stack's frames are: import nothing of ours
     [
       'failure',
       'net',
@@ -87,6 +87,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
       'uri-path',
       'stats',
       'credential-names',
+      'stack-frames',
     ],
     // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
     // and an HTTP-date read strictly (Retry-After, a client's conditionals)

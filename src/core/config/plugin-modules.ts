@@ -7,7 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { isCandorSource, stackFrames } from '../stack-frames.ts';
 import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
@@ -161,25 +162,12 @@ export function reasonOf(err: unknown): string {
   return thrown === undefined ? message : `${message} (at ${thrown})`;
 }
 
-/** Candor's own source: a frame of it is no plugin's place (its own refusals, "not a function"). */
-const CANDOR_SRC = fileURLToPath(new URL('../../', import.meta.url));
-
 /**
  * Where a module's (or its factory's) code threw, for the problem to name its file and line as a
  * syntax error's is: the stack's first frame outside Node's own and Candor's source, as
  * `/path/x.mjs:3`; undefined when there is none (Candor's own refusal, a time-out).
  */
 function placeThrown(stack: string): string | undefined {
-  for (const line of stack.split('\n')) {
-    const text = line.trim();
-    if (!text.startsWith('at ')) continue;
-    const located = /(?:\(|at )((?:file:\/\/)?\/[^\s()]+?):(\d+):\d+\)?$/.exec(text);
-    if (located === null) continue;
-    const file = located[1].startsWith('file:')
-      ? fileURLToPath(located[1].replace(/[?#].*$/, ''))
-      : located[1];
-    if (file.startsWith(CANDOR_SRC)) continue;
-    return `${file}:${located[2]}`;
-  }
-  return undefined;
+  const frame = stackFrames(stack).find(({ file }) => !isCandorSource(file));
+  return frame === undefined ? undefined : `${frame.file}:${frame.line}`;
 }

@@ -9,7 +9,7 @@
  * here for the process's life, each with the names the configs gave it (a few, bounded by them).
  */
 import { dirname, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isCandorSource, pathOf, stackFrames } from '../../core/stack-frames.ts';
 import { handedTo } from '../../proxy/stages/plugin-promise.ts';
 import { pluginInScope } from '../../proxy/stages/plugin-scope.ts';
 
@@ -22,8 +22,6 @@ const pluginFiles = new Map<string, Set<string>>();
  * own files, whichever folder the config is in.
  */
 const pluginFolders = new Map<string, Set<string>>();
-/** Candor's own source (its package's src folder): never a plugin's, even with a config beside it. */
-const CANDOR_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Plugin `name` was made of the module at `url` (a file: URL, as import.meta.resolve gives it). */
 export function rememberPluginModule(name: string, url: string): void {
@@ -43,8 +41,7 @@ function add(map: Map<string, Set<string>>, key: string, name: string): void {
 function pluginsOf(file: string): Set<string> | undefined {
   const own = pluginFiles.get(file);
   if (own !== undefined) return own;
-  if (file.startsWith(`${CANDOR_ROOT}src${sep}`) || file.includes(`${sep}node_modules${sep}`))
-    return undefined;
+  if (isCandorSource(file) || file.includes(`${sep}node_modules${sep}`)) return undefined;
   for (const [folder, names] of pluginFolders) if (file.startsWith(folder)) return names;
   return undefined;
 }
@@ -69,7 +66,7 @@ export interface PluginFault {
 export function pluginBehind(err: unknown, unwound: boolean): PluginFault | undefined {
   const handed = handedTo(err);
   if (handed !== undefined) return { plugin: handed.plugin, handed: handed.what };
-  const files = framesOutsideNode(stackOf(err));
+  const files = stackFrames(stackOf(err)).map((frame) => frame.file);
   const inScope = pluginInScope();
   if (files.length === 0) return inScope === undefined ? undefined : { plugin: inScope };
   const names = pluginsOf(files[0]);
@@ -89,37 +86,5 @@ function stackOf(err: unknown): string {
   } catch {
     // A getter that throws (a Proxy, a plugin's odd object): no stack to read.
     return '';
-  }
-}
-
-/**
- * The files of a V8 stack's frames, top first, but for Node's own (`node:…`) and frames of no
- * file (`<anonymous>`, `native`): `at f (file:///x.mjs:3:9)`, `at file:///x.mjs:3:9`,
- * `at async f (/x.cjs:3:9)`.
- */
-function framesOutsideNode(stack: string): string[] {
-  const files: string[] = [];
-  for (const line of stack.split('\n')) {
-    const text = line.trim();
-    if (!text.startsWith('at ')) continue;
-    const body = text.slice(3);
-    const open = body.lastIndexOf(' (');
-    const where = body.endsWith(')') && open !== -1 ? body.slice(open + 2, -1) : body.replace(/^async /, '');
-    const located = /^(.+?):\d+:\d+$/.exec(where);
-    if (located === null || located[1].startsWith('node:')) continue;
-    const file = pathOf(located[1]);
-    if (file !== undefined) files.push(file);
-  }
-  return files;
-}
-
-/** A frame's or a module's location as a path: a file: URL's (its query, a cache-buster, dropped), or a path as it is. */
-function pathOf(location: string): string | undefined {
-  if (location.startsWith('/')) return location;
-  if (!location.startsWith('file:')) return undefined;
-  try {
-    return fileURLToPath(location.replace(/[?#].*$/, ''));
-  } catch {
-    return undefined;
   }
 }
