@@ -32,6 +32,12 @@ const PURGE_BATCH = 64;
 /** The HTTP versions an upstream answers in: a stored answer's Via says which. */
 const VERSIONS = new Set(['1.0', '1.1', '2']);
 
+/** A purge under way: the keys it covers (all without a prefix), and the writes begun since, by file, each with whether it is in place. */
+interface Purging {
+  prefix: string | undefined;
+  since: Map<string, Promise<boolean>>;
+}
+
 /**
  * A route's stored answers on disk, shared by the workers (`routes[].cache.dir`), in a
  * subdirectory of its own (routeDirName), so that two routes naming one `dir` purge and bound
@@ -64,7 +70,7 @@ export class DiskStore {
   /** The removals under way in the background (removeLater), by key: a read of the key waits for its removal. */
   readonly #removing = new Map<string, Promise<void>>();
   /** The purges under way (their prefix: all without one): a read of a key they cover is a miss. */
-  readonly #purging = new Set<{ prefix: string | undefined }>();
+  readonly #purging = new Set<Purging>();
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, grants: CacheGrants) {
     this.#dir = join(dir, routeDirName(route));
@@ -169,6 +175,9 @@ export class DiskStore {
       .then(() => (cancelled() ? removed(file) : true))
       .catch(() => removed(tmp));
     pending.done = placed.then(() => {});
+    // An answer stored after a purge began is not of those it removes: its file stays (once in place).
+    for (const purge of this.#purging)
+      if (purge.prefix === undefined || keyMatches(answer.key, purge.prefix)) purge.since.set(file, placed);
     return (
       placed
         // Scanned once the file is there, so that it counts too.
@@ -237,18 +246,21 @@ export class DiskStore {
    */
   purge(prefix?: string): Promise<Set<string>> {
     const writes = this.#cancel((key) => prefix === undefined || keyMatches(key, prefix));
-    const purge = { prefix };
+    const purge: Purging = { prefix, since: new Map() };
     this.#purging.add(purge);
     // Over once the cancelled writes are too: one caught in its rename removes its file after.
-    return Promise.all([this.#purgeFiles(prefix), ...writes])
+    return Promise.all([this.#purgeFiles(purge), ...writes])
       .then(([removed]) => removed)
       .finally(() => this.#purging.delete(purge));
   }
 
-  async #purgeFiles(prefix: string | undefined): Promise<Set<string>> {
+  async #purgeFiles({ prefix, since }: Purging): Promise<Set<string>> {
     const removed = new Set<string>();
     const purgeOne = async (name: string): Promise<void> => {
       const file = join(this.#dir, name);
+      // Stored since the purge began: kept once in place; if it failed, what is there is older.
+      const later = since.get(file);
+      if (later !== undefined && (await later)) return;
       if (prefix !== undefined) {
         const key = await keyOf(file);
         if (key === undefined || !keyMatches(key, prefix)) return;

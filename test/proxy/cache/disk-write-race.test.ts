@@ -35,14 +35,17 @@ for (const [what, drop] of [
     const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
     const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, originOnly(60_000));
     void store.write(answer(KEY, 'the page before the purge'));
-    drop(store);
+    const dropped = drop(store);
     void store.write(answer(LATER, 'another page'));
     const names = () => readdirSync(join(dir, 'pages'));
     await waitUntil(
       'both writes over',
       () => existsSync(store.fileOf(LATER)) && !names().some((n) => n.endsWith('.tmp')),
     );
+    // A purge's sweep may list the directory after the later write is in place: it leaves it.
+    await dropped;
     assert.equal(existsSync(store.fileOf(KEY)), false, 'the purged answer is not on disk');
+    assert.equal(existsSync(store.fileOf(LATER)), true, 'the answer stored after is on disk');
     assert.equal(await store.read(KEY), undefined);
     assert.equal((await store.read(LATER))?.body.toString(), 'another page');
   });
@@ -74,4 +77,19 @@ test("a read right after the key's removal never finds the answer a write under 
   }
   assert.deepEqual(found, [], 'reads that found the removed answer');
   assert.equal(existsSync(store.fileOf(KEY)), false);
+});
+
+test('answers stored while a purge sweeps the directory stay: it removes what was stored before it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, originOnly(60_000));
+  const keys = Array.from({ length: 1000 }, (_, i) => `a.test /pages/${i} http`);
+  for (const key of keys) await store.write(answer(key, 'before the purge'));
+  const purged = store.purge();
+  // Twenty of them stored again while the sweep goes through a thousand files, batch by batch.
+  const again = keys.filter((_, i) => i % 50 === 0);
+  await Promise.all(again.map((key) => store.write(answer(key, 'after the purge'))));
+  await purged;
+  const left = readdirSync(join(dir, 'pages')).length;
+  assert.equal(left, again.length, 'files left: the answers stored after the purge began');
+  for (const key of again) assert.equal((await store.read(key))?.body.toString(), 'after the purge');
 });
