@@ -15,6 +15,7 @@ import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
 import { bypassesStore, cacheRequestOf } from './cache-request.ts';
 import {
+  type ForwardReason,
   forwardedStatus,
   hitStatus,
   revalidatedStatus,
@@ -22,6 +23,8 @@ import {
   staleStatus,
 } from './cache-status.ts';
 import { deliveryOf } from './delivery.ts';
+import type { DiskStore } from './disk-store.ts';
+import type { LockTaken } from './fill-lock.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
 import { refreshExchange } from './refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
@@ -102,24 +105,11 @@ export class CacheRun extends PassingRun {
     const disk = cache.disk;
     if (stored === undefined && disk !== undefined && !this.#diskRead) {
       this.#diskRead = true;
-      // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
-      const since = performance.now();
-      const again = (
-        found: StoredAnswer | undefined,
-      ): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> => {
-        if (found !== undefined && cache.get(key) === undefined) cache.set(found, true, since);
-        // The client left meanwhile: nothing goes on (the session finds its response closed).
-        return this.request.closed ? undefined : this.#lookup(waited);
-      };
       return (
-        disk
-          .read(key)
-          .then(again, () => again(undefined))
-          // A bug must cost one request a 500, never the process (as in the session's run).
-          .catch(
-            (err) =>
-              new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err }),
-          )
+        this.#fromDisk(disk, key)
+          // The client left meanwhile: nothing goes on (the session finds its response closed).
+          .then(() => (this.request.closed ? undefined : this.#lookup(waited)))
+          .catch(cacheBug)
       );
     }
     const reuse = stored?.reuse(request);
@@ -146,19 +136,87 @@ export class CacheRun extends PassingRun {
       this.#validating = stored;
       this.#sent?.addFields(validatorsOf(stored, request));
     }
-    // The first miss of a key fetches it, the others wait for it (for another, if its client leaves).
+    // The first miss of a key fetches it, the others wait for it (for another, if its client
+    // leaves); in every worker, when they share a disk: the first of its first misses.
     if (this.request.head.method === 'GET' && cache.fillOf(key) === undefined) {
       this.#endFill = cache.startFill(key);
       this.#filling = true;
+      if (disk !== undefined && !waited) return this.#fillAcross(disk, reason).catch(cacheBug);
     }
     return this.forward(reason);
   }
 
-  /** The key's fetch starts here (those meanwhile get the stale answer too), made by a request of the gateway's own. */
+  /**
+   * Reads the key's answer the workers share into memory, unless another request put one there
+   * meanwhile; `fetched`: another worker's fetch of it just ended, and what it wrote replaces
+   * what this worker held (the stale answer it refreshed or revalidated).
+   */
+  async #fromDisk(disk: DiskStore, key: string, fetched = false): Promise<void> {
+    const { cache } = this.route;
+    // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
+    const since = performance.now();
+    const found = await disk.read(key).catch(() => undefined);
+    if (found !== undefined && (fetched || cache.get(key) === undefined)) cache.set(found, true, since);
+  }
+
+  /**
+   * This worker's fetch of the key, as the workers' one (fill-lock.ts): it goes upstream holding
+   * the key's lock, let go once the answer is written; or, another worker fetching it, it waits
+   * for that (within lock_timeout) and reads what that stored: a fresh answer is a hit
+   * (`collapsed`) for it and this worker's requests that waited on it; else it fetches for them.
+   */
+  async #fillAcross(disk: DiskStore, reason: ForwardReason): Promise<BeforeAttemptsVerdict> {
+    const key = this.#key as string;
+    const taken = await disk.locks.take(key);
+    if (this.request.closed) return this.#let(disk, key, taken);
+    if (taken === 'taken' && this.#endFill !== undefined)
+      this.#endFill = disk.locks.releasing(key, this.#endFill);
+    if (taken !== 'held') return this.forward(reason);
+    if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
+    const over = await disk.locks.released(key, this.#lockEnd, () => this.request.closed);
+    // lock_timeout passed: it goes upstream itself, still the fetch its worker's requests wait on.
+    if (!over) return this.request.closed ? undefined : this.forward(reason);
+    await this.#fromDisk(disk, key, true);
+    if (this.request.closed) return undefined;
+    // Nothing fresh came of it (it failed, or its answer is not kept): this worker's requests
+    // wait on this one's own fetch, which they share as they would have the other's.
+    if (this.route.cache.get(key)?.reuse(this.#request as CacheRequest) !== 'fresh')
+      return this.forward(reason);
+    const end = this.#endFill;
+    this.#filling = false;
+    this.#endFill = undefined;
+    end?.(undefined);
+    return this.#lookup(true);
+  }
+
+  /** Its client left while it took the key's lock: the lock goes (the fill's end, at the close, wakes a waiting one). */
+  #let(disk: DiskStore, key: string, taken: LockTaken): undefined {
+    if (taken === 'taken') disk.locks.release(key);
+    return undefined;
+  }
+
+  /**
+   * The key's fetch starts here (those meanwhile get the stale answer too), made by a request of
+   * the gateway's own; in one worker of those sharing a disk: the others, finding its lock, wait
+   * for it and read what it brought, their stale answer given meanwhile.
+   */
   #refresh(key: string): void {
-    const done = this.route.cache.startFill(key);
+    const { cache } = this.route;
+    let done = cache.startFill(key);
     const { head, record, listener } = this.request;
-    this.route.background(listener, refreshExchange(head, done, record.upstream));
+    const exchange = refreshExchange(head, () => done(), record.upstream);
+    const disk = cache.disk;
+    if (disk === undefined) return this.route.background(listener, exchange);
+    disk.locks
+      .take(key)
+      .then(async (taken) => {
+        if (taken === 'taken') done = disk.locks.releasing(key, done);
+        if (taken !== 'held') return this.route.background(listener, exchange);
+        await disk.locks.released(key, Date.now() + cache.config.lockTimeout, () => false);
+        await this.#fromDisk(disk, key, true);
+        done();
+      })
+      .catch(() => done());
   }
 
   /**
@@ -360,4 +418,9 @@ export class CacheRun extends PassingRun {
     if (this.#filling) this.#endFill?.(this.#fetchEnd ?? (finished ? undefined : 'lead'));
     super.onEnd(record, finished);
   }
+}
+
+/** A bug must cost one request a 500, never the process (as in the session's run). */
+function cacheBug(err: unknown): Failure {
+  return new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import CachePolicy from 'http-cache-semantics';
 import { caseless } from './directive-case.ts';
 import { keyOf, readBounded } from './disk-files.ts';
+import { FillLocks } from './fill-lock.ts';
 import type { CacheGrants } from './freshness.ts';
 import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
@@ -71,6 +72,8 @@ export class DiskStore {
   readonly #removing = new Map<string, Promise<void>>();
   /** The purges under way (their prefix: all without one): a read of a key they cover is a miss. */
   readonly #purging = new Set<Purging>();
+  /** One fetch of a key for every worker sharing the directory (fill-lock.ts). */
+  readonly locks = new FillLocks(this);
 
   constructor(dir: string, route: string, maxDisk: number, maxEntry: number, grants: CacheGrants) {
     this.#dir = join(dir, routeDirName(route));
@@ -93,6 +96,14 @@ export class DiskStore {
 
   #file(key: string): string {
     return join(this.#dir, entryName(this.#route, key));
+  }
+
+  /** The end of the key's writes under way (a fill's lock goes once they are over: fill-lock.ts). */
+  writesOf(key: string): Promise<void> {
+    const ends: Promise<void>[] = [];
+    for (const pending of this.#pending.values())
+      if (pending.key === key && pending.done !== undefined) ends.push(pending.done);
+    return Promise.all(ends).then(() => {});
   }
 
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */

@@ -1,6 +1,7 @@
 /**
- * Whose a workers' cache folder is (workers-store.ts), so that the folder of a gateway gone can be
- * told from a live one's with certainty. A primary killed (SIGKILL, the OOM killer) never removes
+ * Whose a workers' cache folder is (workers-store.ts), or a key's fetch lock in one (fill-lock.ts),
+ * so that the folder of a gateway gone, or a lock of a worker gone, can be told from a live one's
+ * with certainty. A primary killed (SIGKILL, the OOM killer) never removes
  * its folder; a crash loop under a supervisor then fills a container's 64 MiB /dev/shm, after
  * which answers silently stop being shared. The next primary removes such a folder only when its
  * owner is certainly not running.
@@ -21,7 +22,10 @@ const { readFileSync, readlinkSync } = process.getBuiltinModule('node:fs');
 export const STORE_PREFIX = 'candor-cache-';
 
 /** A folder's name with its owner: `candor-cache-PID-START-PIDNS-TIMENS-` and mkdtemp's six characters. */
-const OWNED = /^candor-cache-(\d+)-(\d+)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
+const OWNED = /^candor-cache-(\d+-\d+-\d+-\d+)-[A-Za-z0-9]{6}$/;
+
+/** An owner as it is written: `PID-START-PIDNS-TIMENS`. */
+const TOKEN = /^(\d+)-(\d+)-(\d+)-(\d+)$/;
 
 /** The primary a folder's name records. */
 export interface StoreOwner {
@@ -35,15 +39,27 @@ export interface StoreOwner {
 
 /** The prefix of this process's folder: its owner written in, or the bare prefix where /proc cannot tell it. */
 export function ownedPrefix(): string {
+  const token = ownerToken();
+  return token === undefined ? STORE_PREFIX : `${STORE_PREFIX}${token}-`;
+}
+
+/** This process as an owner is written (`PID-START-PIDNS-TIMENS`); undefined where /proc cannot tell it. */
+export function ownerToken(): string | undefined {
   const start = processFacts(process.pid)?.start;
   const spaces = namespaces();
-  if (start === undefined || spaces === undefined) return STORE_PREFIX;
-  return `${STORE_PREFIX}${process.pid}-${start}-${spaces.pid}-${spaces.time}-`;
+  if (start === undefined || spaces === undefined) return undefined;
+  return `${process.pid}-${start}-${spaces.pid}-${spaces.time}`;
 }
 
 /** The owner a folder's name records; undefined for another name, or a folder made without one. */
 export function ownerOf(name: string): StoreOwner | undefined {
   const owned = OWNED.exec(name);
+  return owned === null ? undefined : ownerOfToken(owned[1]);
+}
+
+/** The owner written as `ownerToken` writes it; undefined for anything else. */
+export function ownerOfToken(token: string): StoreOwner | undefined {
+  const owned = TOKEN.exec(token);
   if (owned === null) return undefined;
   return { pid: Number(owned[1]), start: owned[2], pidNs: owned[3], timeNs: owned[4] };
 }

@@ -1,0 +1,106 @@
+/**
+ * Request coalescing across the workers of a real `candor serve --workers 2` (their shared
+ * folder, fill-lock.ts): concurrent misses of one key make one upstream request whichever
+ * worker each reaches, and a stale-while-revalidate window starts one refresh. Each worker
+ * coalesced its own requests alone: two workers, two fetches.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../helpers/http-client.ts';
+import { startServe } from '../helpers/serve-process.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+/** An origin that answers each GET after `delayMs`, counting them; `fields` by the count. */
+async function slowOrigin(delayMs: number, fields: (n: number) => Record<string, string>) {
+  const seen = { gets: 0 };
+  const origin = http.createServer((req, res) => {
+    const n = ++seen.gets;
+    req.resume();
+    setTimeout(
+      () => res.writeHead(200, { 'content-type': 'text/plain', ...fields(n) }).end(`v${n}`),
+      delayMs,
+    );
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  return { origin, seen, url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}` };
+}
+
+async function serveTwoWorkers(originUrl: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-collapse-'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${originUrl}
+`,
+  );
+  return startServe(path, 2);
+}
+
+test('concurrent misses of one key in both workers make one upstream request; each gets its answer', async (t) => {
+  const { origin, seen, url } = await slowOrigin(400, () => ({ 'cache-control': 'max-age=600' }));
+  t.after(() => origin.close());
+  const serve = await serveTwoWorkers(url);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  // Twenty clients at once, each on a connection of its own: the workers take them in turn.
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => request(base, { path: '/pages/doc', headers: { host: 'pages.test' } })),
+  );
+  assert.deepEqual(
+    answers.map((a) => [a.status, a.text]),
+    answers.map(() => [200, 'v1']),
+  );
+  assert.equal(seen.gets, 1, 'upstream requests for twenty concurrent misses');
+  const statuses = answers.map((a) => String(a.headers['cache-status']));
+  assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1, statuses.join('\n'));
+  assert.equal(
+    statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length,
+    19,
+    statuses.join('\n'),
+  );
+});
+
+test('a stale answer both workers give within stale-while-revalidate is refreshed once; then both give the new one', async (t) => {
+  const { origin, seen, url } = await slowOrigin(400, () => ({
+    'cache-control': 'max-age=1, stale-while-revalidate=600',
+  }));
+  t.after(() => origin.close());
+  const serve = await serveTwoWorkers(url);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  const page = { path: '/pages/doc', headers: { host: 'pages.test' } };
+  assert.equal((await request(base, page)).text, 'v1');
+  // Past its second of freshness (Age counts whole seconds): stale, within its window.
+  await waitUntil(
+    'stale',
+    async () => /fwd=stale/.test(String((await request(base, page)).headers['cache-status'])),
+    5000,
+  );
+  // While the one refresh is under way (the origin takes 400 ms), twenty more, in both workers.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => request(base, page)));
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    answers.map(() => 200),
+  );
+  await waitUntil('refreshed in both workers', async () => {
+    const again = await Promise.all(Array.from({ length: 6 }, () => request(base, page)));
+    return again.every((a) => a.text === 'v2');
+  });
+  assert.equal(seen.gets, 2, 'upstream requests: the first fetch and one refresh');
+});
