@@ -100,7 +100,7 @@ export class FleetCanary {
     const member = canary.gateways.includes(this.#name);
     if (canary.phase === 'running') {
       if (before?.revision !== canary.revision || before.phase !== 'running') this.#begin(canary);
-      if (member) this.#source.takeCanary(canary);
+      if (member) this.#takeIfNamed(canary);
       return;
     }
     this.#quiet();
@@ -116,6 +116,26 @@ export class FleetCanary {
     if (canary.phase === 'promoted') this.#logger.info(fields, line);
     else this.#logger.warn(fields, line);
     if (member && canary.phase === 'rolled_back') this.#leave(canary, 250);
+  }
+
+  /**
+   * The canary names this gateway's name: its revision is applied here if this gateway holds the
+   * name (another of the same name, holding it, is the one the canary's pusher chose from the list).
+   */
+  #takeIfNamed(canary: Canary): void {
+    this.#holdsName().then(
+      (held) => {
+        const now = this.#canary;
+        if (held && !this.#stopped && now?.revision === canary.revision && now.phase === 'running')
+          this.#source.takeCanary(canary);
+      },
+      () => {},
+    );
+  }
+
+  /** Whether this gateway holds its name in the fleet's list (gateway-lease.ts); true before it has a lease. */
+  #holdsName(): Promise<boolean> {
+    return this.#source.lease?.holdsName() ?? Promise.resolve(true);
   }
 
   /**
@@ -168,6 +188,8 @@ export class FleetCanary {
   /** The counts since the last call join this gateway's total while it runs its side's revision, and the total is written. */
   async #writeCounts(canary: Canary): Promise<void> {
     const taken = await this.#counts();
+    // Another live gateway of this name counts under it: this one's counts would replace its.
+    if (!(await this.#holdsName())) return;
     const revision = this.#source.revision;
     const wanted = canary.gateways.includes(this.#name) ? canary.revision : canary.from;
     // Counted only while it runs its side's revision; from zero when it begins to.
@@ -191,7 +213,8 @@ export class FleetCanary {
   /** This gateway judges if it holds the judge's key (taken when free, bound to its lease). */
   async #leads(): Promise<boolean> {
     const lease = this.#source.lease;
-    if (lease === undefined) return false;
+    // The judge's key holds a name: two gateways of one name would each take it for theirs.
+    if (lease === undefined || !(await lease.holdsName())) return false;
     const key = canaryJudgeKey(this.#key);
     return lease.withLease(async (id) => {
       const taken = await this.#client.putIf(

@@ -77,6 +77,16 @@ export class GatewayLease {
   }
 
   /**
+   * Whether this gateway holds its name (no other live gateway's record is under it), as the
+   * record's latest write or renewal found, once the writes asked for before are over: a
+   * gateway that does not is no member of a canary naming it, and counts and judges none.
+   */
+  async holdsName(): Promise<boolean> {
+    await this.#queue;
+    return this.#nameTakenBy === undefined;
+  }
+
+  /**
    * `work` with this gateway's lease (taken if there is none), in the order of the record's
    * writes: a key bound to it (a canary's counts, the judge's name) goes when the gateway does.
    * Rejects when etcd does not answer, or the gateway stopped.

@@ -2,7 +2,8 @@
  * Two gateways given one name (as two on one host without `local.name` are: the host's): the
  * first keeps its record in the fleet's list, the second says the name is held, by whom, and
  * stays out of the list while serving; the second stopping takes nothing of the first's; the
- * first stopping frees the name, and the second takes it.
+ * first stopping frees the name, and the second takes it. A config canary naming it runs on the
+ * first alone: the second is in neither the list nor its canaries.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ const origins = new NamedOrigins();
 
 before(async () => {
   etcd = await startEtcd();
-  await origins.start(['one']);
+  await origins.start(['one', 'two']);
 });
 after(async () => {
   await closeAll(etcd, ...origins.servers);
@@ -93,5 +94,70 @@ test("a second gateway of the same name keeps out of the list, takes nothing of 
   } finally {
     await b.serve?.stop();
     await a.serve?.stop();
+  }
+});
+
+test('a config canary naming a name two gateways were given runs on the one that holds it, not on the other', async () => {
+  const [held, other, rest] = await Promise.all(
+    ['held', 'other', 'rest'].map((side) => {
+      mkdirSync(join(dir, side));
+      // The canary takes the first live gateway by name: edge-a.
+      return fleetBootstrap(join(dir, side), side === 'rest' ? 'edge-z' : 'edge-a', [etcd.endpoint]);
+    }),
+  );
+  const file = join(dir, 'canary-one.yaml');
+  writeFileSync(file, documentTo(origins.url.one));
+  assert.equal((await candor(['config', 'push', file, '--config', held.bootstrap])).code, 0);
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  const listed = async () => (await client.range(gatewaysPrefix(FLEET_KEY), { prefix: true })).kvs.length;
+  await serveGateway(held);
+  await serveGateway(rest);
+  try {
+    const deadline = Date.now() + 15_000;
+    while ((await listed()) < 2) {
+      assert.ok(Date.now() < deadline, 'both names listed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await serveGateway(other);
+    await other.serve?.waitForLines(
+      'gateway name "edge-a" is held by another live gateway (' +
+        `127.0.0.1:${held.serve?.port}, pid ${held.serve?.child.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+      1,
+      10_000,
+    );
+    const two = join(dir, 'canary-two.yaml');
+    writeFileSync(two, documentTo(origins.url.two));
+    const pushed = await candor([
+      'config',
+      'push',
+      two,
+      '--config',
+      held.bootstrap,
+      '--canary',
+      '1',
+      '--no-wait',
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(
+      pushed.stdout,
+      /pushed as canary revision \d+ on edge-a; every other gateway keeps revision \d+/,
+    );
+    const body = async (gateway: typeof held) =>
+      (await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })).text;
+    const ran = Date.now() + 15_000;
+    while ((await body(held)) !== 'two') {
+      assert.ok(Date.now() < ran, 'the holder runs the canary');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A moment for the other to take it, were it going to (the holder took it within this).
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await body(other), 'one', 'the gateway not holding the name runs no canary');
+    assert.equal(await body(rest), 'one');
+    assert.equal(
+      other.serve?.lines.some((line) => /applied as a canary/.test(String(line.msg))),
+      false,
+    );
+  } finally {
+    await Promise.all([held.serve?.stop(), other.serve?.stop(), rest.serve?.stop()]);
   }
 });
