@@ -27,7 +27,12 @@ import {
   type HealthMetrics,
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
-import { createUpstream, type StrayBytes, type Upstream } from '../../upstream/targets/upstream.ts';
+import {
+  createUpstream,
+  type StrayBytes,
+  type Upstream,
+  type UpstreamNews,
+} from '../../upstream/targets/upstream.ts';
 import type { Announcement, ClusterLink } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 import {
@@ -57,8 +62,8 @@ export interface LiveRuntime extends Runtime {
   readonly admission: Admission;
   /** IP lists, CORS and authentication, per route (their stages hold them: stage-builders.ts), and the auth hops they share. */
   readonly access: Access;
-  /** Tells of upstream connections closed for stray bytes, at most a line a second: kept across reloads, as the pools are. */
-  readonly strayBytes: (event: StrayBytes) => void;
+  /** Tells of upstream connections closed for stray bytes (at most a line a second), and of idle closes learned: kept across reloads, as the pools are. */
+  readonly upstreamNews: UpstreamNews;
   /** The gateway's overflow is the spool's disk: a reload's space counts on the previous one's bytes. */
   readonly spool: SpoolSpace;
 }
@@ -90,11 +95,11 @@ export function createRuntime(
   /** Stages the program gives a route, after Candor's own (GatewayOptions.stages). */
   given?: GivenStages,
 ): LiveRuntime {
-  const strayBytes = previous?.strayBytes ?? strayBytesLine(logger);
+  const upstreamNews = previous?.upstreamNews ?? upstreamNewsLines(logger);
   const { upstreams, checks } = liveUpstreams(
     config,
     changes,
-    strayBytes,
+    upstreamNews,
     logger,
     healthCounts,
     previous,
@@ -130,7 +135,7 @@ export function createRuntime(
     spool: spoolSpace(config, logger, metrics, previous),
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
-    strayBytes,
+    upstreamNews,
     trust,
     access,
     admission: admissionOf(config, changes, previous, link, store),
@@ -269,13 +274,20 @@ export function routeSplits(
  * and right, so its own line says nothing, and this is the only trace of why the connection was
  * not reused. The first of a quiet spell at once, then at most one a second with how many since.
  */
-function strayBytesLine(logger: Logger): (event: StrayBytes) => void {
-  return reportEverySecond((last: StrayBytes, count) =>
-    logger.warn(
-      { upstream: last.upstream, target: last.target, bytes: last.bytes, connections: count },
-      'upstream sent bytes past its response: connection closed, not reused',
+function upstreamNewsLines(logger: Logger): UpstreamNews {
+  return {
+    strayBytes: reportEverySecond((last: StrayBytes, count) =>
+      logger.warn(
+        { upstream: last.upstream, target: last.target, bytes: last.bytes, connections: count },
+        'upstream sent bytes past its response: connection closed, not reused',
+      ),
     ),
-  );
+    idleCloseLearned: ({ upstream, target, idleMs, limitMs }) =>
+      logger.warn(
+        { upstream, target, idle_close_ms: Math.round(idleMs), kept_ms: Math.round(limitMs) },
+        `upstream closes idle connections after about ${Math.round(idleMs)} ms without saying so (no Keep-Alive: timeout): idle connections to it are kept ${Math.round(limitMs)} ms at most for the next 5 minutes; set pool.idle_timeout below its own`,
+      ),
+  };
 }
 
 /**
@@ -286,7 +298,7 @@ function strayBytesLine(logger: Logger): (event: StrayBytes) => void {
 function liveUpstreams(
   config: GatewayConfig,
   changes: RuntimeChanges,
-  strayBytes: LiveRuntime['strayBytes'],
+  news: UpstreamNews,
   logger: Logger,
   healthCounts: HealthMetrics,
   previous: LiveRuntime | undefined,
@@ -294,7 +306,7 @@ function liveUpstreams(
 ): { upstreams: Map<string, Upstream>; checks: Map<string, ActiveChecks> } {
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), strayBytes));
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news));
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
   const checks = link

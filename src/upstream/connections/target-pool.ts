@@ -20,6 +20,11 @@ export interface PoolOptions {
   readonly maxStreams: number;
   /** HTTP/1.1 only: bytes past a complete response closed a connection (connection-setup.ts, ConnectionOptions). */
   readonly strayBytes?: (target: string, bytes: number) => void;
+  /**
+   * HTTP/1.1 only: the target was found closing idle connections after about `idleMs` without
+   * saying so; they are now kept at most `limitMs` (idle-limit.ts's IdleCloseLearning).
+   */
+  readonly idleCloseLearned?: (target: string, idleMs: number, limitMs: number) => void;
 }
 
 /** The connections to one target, whichever protocol they speak: what an exchange, a reload and the status page use. */

@@ -51,6 +51,7 @@ const NEVER = 2_147_483_647;
 const THROWAWAY: ConnectionOwner = {
   release: (connection) => connection.destroy(),
   discard: () => {},
+  idleClosed: () => {},
 };
 
 /** The same for an HTTP/2 probe: its session carries one stream and goes with the socket. */

@@ -63,22 +63,34 @@ export interface StrayBytes {
   readonly bytes: number;
 }
 
+/** A target found closing idle HTTP/1.1 connections after about `idleMs`, unsaid: they are now kept `limitMs` at most. */
+export interface IdleCloseLearned {
+  readonly upstream: string;
+  /** The target's host[:port]. */
+  readonly target: string;
+  readonly idleMs: number;
+  readonly limitMs: number;
+}
+
+/** What an upstream's connections tell the gateway's log (runtime.ts writes the lines). */
+export interface UpstreamNews {
+  strayBytes(event: StrayBytes): void;
+  idleCloseLearned(event: IdleCloseLearned): void;
+}
+
 /**
  * Builds an upstream from its config. With `previous` (a reload kept the upstream's name),
  * every target still named — matched by its origin, scheme://host:port, so "http://a" and
  * "http://a:80" are one target — keeps its state object: pool and connections, health-check
  * verdict, ejection, admin state (unless the upstream's protocol changed). The upstream keeps its circuit, retry budget, in-flight
  * and pending counts, held requests and panic state. Pools of targets no longer named are retired (see
- * ConnectionPool.retire): requests of the older snapshot finish on them. `strayBytes` hears of
- * an HTTP/1.1 connection closed for bytes its target sent past a complete response.
+ * ConnectionPool.retire): requests of the older snapshot finish on them. `news` hears of an
+ * HTTP/1.1 connection closed for bytes its target sent past a complete response, and of a
+ * target found closing idle connections sooner than it said.
  */
-export function createUpstream(
-  config: UpstreamConfig,
-  previous?: Upstream,
-  strayBytes?: (event: StrayBytes) => void,
-): Upstream {
+export function createUpstream(config: UpstreamConfig, previous?: Upstream, news?: UpstreamNews): Upstream {
   const connect = connectorOf(config);
-  const targets = buildTargets(config, previous, connect, poolOptionsOf(config, strayBytes));
+  const targets = buildTargets(config, previous, connect, poolOptionsOf(config, news));
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
@@ -134,10 +146,8 @@ function connectorOf(config: UpstreamConfig): Connector {
   });
 }
 
-function poolOptionsOf(
-  config: UpstreamConfig,
-  strayBytes: ((event: StrayBytes) => void) | undefined,
-): PoolOptions {
+function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): PoolOptions {
+  const upstream = config.name;
   return {
     maxConnections: config.pool.maxConnections,
     maxStreams: config.pool.maxStreams,
@@ -148,8 +158,9 @@ function poolOptionsOf(
       read: config.timeouts.read,
     },
     maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-    strayBytes:
-      strayBytes && ((target: string, bytes: number) => strayBytes({ upstream: config.name, target, bytes })),
+    strayBytes: news && ((target, bytes) => news.strayBytes({ upstream, target, bytes })),
+    idleCloseLearned:
+      news && ((target, idleMs, limitMs) => news.idleCloseLearned({ upstream, target, idleMs, limitMs })),
   };
 }
 

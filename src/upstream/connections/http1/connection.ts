@@ -25,6 +25,8 @@ import { upstreamHeadOf } from './upstream-head.ts';
 export interface ConnectionOwner {
   release(connection: UpstreamConnection): void;
   discard(connection: UpstreamConnection): void;
+  /** The upstream closed this connection after `idleMs` parked idle (idle-limit.ts's IdleCloseLearning hears it). */
+  idleClosed(connection: UpstreamConnection, idleMs: number): void;
 }
 
 /**
@@ -76,6 +78,8 @@ export class UpstreamConnection
   private downstreamPaused = false;
   /** Its reads are views of a buffer the next read overwrites (direct-reads.ts): what is kept of one is copied. */
   private readonly directReads: boolean;
+  /** When it was last parked in the pool (performance.now()); 0: never. */
+  private parkedAt = 0;
 
   constructor(socket: Socket, connectMs: number, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
@@ -339,9 +343,19 @@ export class UpstreamConnection
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
-  /** Parked in the pool: closed after idleLimit unless a request takes it first. */
-  park(): void {
-    this.clocks.idle.setIn(this.idleLimit);
+  /**
+   * Parked in the pool: closed after idleLimit unless a request takes it first, or sooner when
+   * the upstream is known to close idle connections sooner (`learned`: IdleCloseLearning's).
+   */
+  park(learned = Number.POSITIVE_INFINITY): void {
+    const now = performance.now();
+    this.parkedAt = now;
+    this.clocks.idle.setIn(Math.min(this.idleLimit, learned), now);
+  }
+
+  closedIdle(): void {
+    if (this.parkedAt > 0) this.owner.idleClosed(this, performance.now() - this.parkedAt);
+    this.destroy();
   }
 
   /**

@@ -5,6 +5,7 @@ import type { PoolOptions, PoolWaiter, TargetPool } from '../target-pool.ts';
 import { WaiterQueue } from '../waiter-queue.ts';
 import { type ConnectionOwner, UpstreamConnection } from './connection.ts';
 import type { ConnectionOptions } from './connection-setup.ts';
+import { IdleCloseLearning } from './idle-limit.ts';
 
 /**
  * The connections to one target: idle ones reused most-recent first (the others age out
@@ -41,6 +42,8 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   /** Connections open or opening (busy + idle + connecting). */
   private open = 0;
   private connecting = 0;
+  /** The upstream's idle timeout, learned from the idle connections it closes when it says none. */
+  private readonly learning = new IdleCloseLearning();
 
   constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
     this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
@@ -105,7 +108,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       // a second answer to the last request, arriving in the next read, would reach the waiter
       // as its own. Parked until the loop has polled the socket once more, bytes arriving
       // meanwhile close it (onSocketData with no exchange). Only queued requests pay the wait.
-      connection.park();
+      connection.park(this.learning.limit(performance.now()));
       this.fresh.add(connection);
       if (!this.coolingArmed) {
         this.coolingArmed = true;
@@ -116,8 +119,14 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
-    connection.park();
+    connection.park(this.learning.limit(performance.now()));
     this.idle.push(connection);
+  }
+
+  idleClosed(_connection: UpstreamConnection, idleMs: number): void {
+    const { options } = this;
+    const learned = this.learning.heard(idleMs, options.idleTimeout, performance.now());
+    if (learned !== undefined) options.idleCloseLearned?.(options.authority, learned.idleMs, learned.limitMs);
   }
 
   /** A check phase: the settled connections go on, the fresh ones settle. */

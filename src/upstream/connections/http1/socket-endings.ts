@@ -29,6 +29,8 @@ export interface EndingConnection {
   writeRefused(): boolean;
   /** The connection leaves its pool, for good. */
   leavePool(): void;
+  /** The upstream closed it with no exchange on it: destroyed, its pool told how long it was idle. */
+  closedIdle(): void;
 }
 
 export class SocketEndings {
@@ -89,7 +91,7 @@ export class SocketEndings {
     // socket stays undestroyed until its own FIN has gone out (a turn of the loop or more), and
     // a request taking it from the pool meanwhile is written after the upstream's FIN: it fails
     // unsent, and a POST is not retried (the failure says the request may have been sent).
-    if (stage === 'none') return this.#connection.destroy();
+    if (stage === 'none') return this.#connection.closedIdle();
     // The response is whole, only the decoder is still at work: this is not a cut.
     if (stage === 'tail') return;
     const state = this.#parser.finish();
