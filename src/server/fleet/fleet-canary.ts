@@ -123,7 +123,7 @@ export class FleetCanary {
    * name (another of the same name, holding it, is the one the canary's pusher chose from the list).
    */
   #takeIfNamed(canary: Canary): void {
-    this.#holdsName().then(
+    this.#nameIsMine().then(
       (held) => {
         const now = this.#canary;
         if (held && !this.#stopped && now?.revision === canary.revision && now.phase === 'running')
@@ -134,8 +134,8 @@ export class FleetCanary {
   }
 
   /** Whether this gateway holds its name in the fleet's list (gateway-lease.ts); true before it has a lease. */
-  #holdsName(): Promise<boolean> {
-    return this.#source.lease?.holdsName() ?? Promise.resolve(true);
+  #nameIsMine(): Promise<boolean> {
+    return this.#source.lease?.nameIsMine() ?? Promise.resolve(true);
   }
 
   /**
@@ -189,7 +189,7 @@ export class FleetCanary {
   async #writeCounts(canary: Canary): Promise<void> {
     const taken = await this.#counts();
     // Another live gateway of this name counts under it: this one's counts would replace its.
-    if (!(await this.#holdsName())) return;
+    if (!(await this.#nameIsMine())) return;
     const revision = this.#source.revision;
     const wanted = canary.gateways.includes(this.#name) ? canary.revision : canary.from;
     // Counted only while it runs its side's revision; from zero when it begins to.
@@ -214,7 +214,7 @@ export class FleetCanary {
   async #leads(): Promise<boolean> {
     const lease = this.#source.lease;
     // The judge's key holds a name: two gateways of one name would each take it for theirs.
-    if (lease === undefined || !(await lease.holdsName())) return false;
+    if (lease === undefined || !(await lease.nameIsMine())) return false;
     const key = canaryJudgeKey(this.#key);
     return lease.withLease(async (id) => {
       const taken = await this.#client.putIf(

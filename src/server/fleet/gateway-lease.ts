@@ -81,7 +81,7 @@ export class GatewayLease {
    * record's latest write or renewal found, once the writes asked for before are over: a
    * gateway that does not is no member of a canary naming it, and counts and judges none.
    */
-  async holdsName(): Promise<boolean> {
+  async nameIsMine(): Promise<boolean> {
     await this.#queue;
     return this.#nameTakenBy === undefined;
   }
