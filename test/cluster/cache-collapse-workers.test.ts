@@ -104,3 +104,53 @@ test('a stale answer both workers give within stale-while-revalidate is refreshe
   });
   assert.equal(seen.gets, 2, 'upstream requests: the first fetch and one refresh');
 });
+
+test("one fetch that fails is every worker's failure: concurrent misses of a key whose upstream never answers make one upstream request", async (t) => {
+  const seen = { gets: 0 };
+  const origin = http.createServer((req) => {
+    seen.gets++;
+    req.resume();
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-collapse-'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: edge-1
+listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(origin.address() as AddressInfo).port}
+    timeouts: { response: 1s }
+    retries: { attempts: 1 }
+`,
+  );
+  const serve = await startServe(path, 2);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, () => request(base, { path: '/pages/doc', headers: { host: 'pages.test' } })),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    answers.map(() => 504),
+  );
+  assert.equal(seen.gets, 1, 'upstream requests for twelve concurrent misses');
+  const statuses = answers.map((a) => String(a.headers['cache-status']));
+  assert.equal(
+    statuses.filter((s) => s === 'edge-1; fwd=uri-miss; collapsed').length,
+    11,
+    statuses.join('\n'),
+  );
+});

@@ -24,6 +24,7 @@ import {
 } from './cache-status.ts';
 import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
+import { endNote, endOfNote } from './fill-end-note.ts';
 import type { LockTaken } from './fill-lock.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
 import { refreshExchange } from './refresh-exchange.ts';
@@ -132,16 +133,15 @@ export class CacheRun extends PassingRun {
       if (woken !== undefined) return woken;
     }
     const reason = forwardReason(stored, request);
-    if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
-      this.#validating = stored;
-      this.#sent?.addFields(validatorsOf(stored, request));
-    }
+    this.#validate(stored, reason, request);
     // The first miss of a key fetches it, the others wait for it (for another, if its client
     // leaves); in every worker, when they share a disk: the first of its first misses.
     if (this.request.head.method === 'GET' && cache.fillOf(key) === undefined) {
       this.#endFill = cache.startFill(key);
       this.#filling = true;
-      if (disk !== undefined && !waited) return this.#fillAcross(disk, reason).catch(cacheBug);
+      // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.
+      if (disk !== undefined && !waited && !onlyIfCached(this.request.fields, refresh))
+        return this.#fillAcross(disk).catch(cacheBug);
     }
     return this.forward(reason);
   }
@@ -161,32 +161,57 @@ export class CacheRun extends PassingRun {
 
   /**
    * This worker's fetch of the key, as the workers' one (fill-lock.ts): it goes upstream holding
-   * the key's lock, let go once the answer is written; or, another worker fetching it, it waits
-   * for that (within lock_timeout) and reads what that stored: a fresh answer is a hit
-   * (`collapsed`) for it and this worker's requests that waited on it; else it fetches for them.
+   * the key's lock, let go once the answer (or its failure) is written; or, another worker
+   * fetching it, it waits for that (within lock_timeout) and reads what that stored: a fresh
+   * answer is a hit (`collapsed`) for it and this worker's requests that waited on it, that
+   * fetch's failure theirs too; else (an answer not kept) it fetches for them.
    */
-  async #fillAcross(disk: DiskStore, reason: ForwardReason): Promise<BeforeAttemptsVerdict> {
+  async #fillAcross(disk: DiskStore): Promise<BeforeAttemptsVerdict> {
     const key = this.#key as string;
-    const taken = await disk.locks.take(key);
+    const request = this.#request as CacheRequest;
+    const { cache } = this.route;
+    const since = Date.now();
+    if (this.#lockEnd === 0) this.#lockEnd = since + cache.config.lockTimeout;
+    const taken = await disk.locks.take(key, cache.config.lockTimeout);
     if (this.request.closed) return this.#let(disk, key, taken);
     if (taken === 'taken' && this.#endFill !== undefined)
-      this.#endFill = disk.locks.releasing(key, this.#endFill);
-    if (taken !== 'held') return this.forward(reason);
-    if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
+      this.#endFill = disk.locks.releasing(key, this.#endFill, endNote);
+    if (taken !== 'held') return this.forward(forwardReason(cache.get(key), request));
     const over = await disk.locks.released(key, this.#lockEnd, () => this.request.closed);
-    // lock_timeout passed: it goes upstream itself, still the fetch its worker's requests wait on.
-    if (!over) return this.request.closed ? undefined : this.forward(reason);
-    await this.#fromDisk(disk, key, true);
     if (this.request.closed) return undefined;
-    // Nothing fresh came of it (it failed, or its answer is not kept): this worker's requests
-    // wait on this one's own fetch, which they share as they would have the other's.
-    if (this.route.cache.get(key)?.reuse(this.#request as CacheRequest) !== 'fresh')
-      return this.forward(reason);
+    // lock_timeout passed: it goes upstream itself, still the fetch its worker's requests wait on.
+    if (!over) return this.#forwardAgain();
+    const note = await disk.locks.endedSince(key, since);
+    const failed = note === undefined ? undefined : endOfNote(note);
+    if (failed === undefined) await this.#fromDisk(disk, key, true);
+    if (this.request.closed) return undefined;
+    if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
     const end = this.#endFill;
     this.#filling = false;
     this.#endFill = undefined;
-    end?.(undefined);
-    return this.#lookup(true);
+    end?.(failed);
+    return failed === undefined ? this.#lookup(true) : this.#woken(failed);
+  }
+
+  /**
+   * Goes upstream after waiting for another worker's fetch, with what is stored now: the reason
+   * it gives (another variant: `vary-miss`) and, for a stale answer, its validators, unless
+   * sent already.
+   */
+  #forwardAgain(): BeforeAttemptsVerdict {
+    const stored = this.route.cache.get(this.#key as string);
+    const request = this.#request as CacheRequest;
+    const reason = forwardReason(stored, request);
+    if (this.#validating === undefined) this.#validate(stored, reason, request);
+    return this.forward(reason);
+  }
+
+  /** Sends the stored answer's validators when the request goes upstream for a stale one (or its own wish to), unless it asks conditionally itself. */
+  #validate(stored: StoredAnswer | undefined, reason: ForwardReason, request: CacheRequest): void {
+    if (stored !== undefined && (reason === 'stale' || reason === 'request') && !conditional(request)) {
+      this.#validating = stored;
+      this.#sent?.addFields(validatorsOf(stored, request));
+    }
   }
 
   /** Its client left while it took the key's lock: the lock goes (the fill's end, at the close, wakes a waiting one). */
@@ -208,9 +233,9 @@ export class CacheRun extends PassingRun {
     const disk = cache.disk;
     if (disk === undefined) return this.route.background(listener, exchange);
     disk.locks
-      .take(key)
+      .take(key, cache.config.lockTimeout)
       .then(async (taken) => {
-        if (taken === 'taken') done = disk.locks.releasing(key, done);
+        if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
         if (taken !== 'held') return this.route.background(listener, exchange);
         await disk.locks.released(key, Date.now() + cache.config.lockTimeout, () => false);
         await this.#fromDisk(disk, key, true);

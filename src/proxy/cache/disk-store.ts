@@ -15,8 +15,12 @@ import { SHARED, StoredAnswer } from './stored-answer.ts';
 const MAX_HEAD_LINE = 1024 * 1024;
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
-/** A temporary file of a write (`<file>.<pid>.<n>.tmp`): renamed when the write is whole. */
-const TMP_NAME = /^[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
+/**
+ * A temporary file of a write (`<file>.<pid>.<n>.tmp`: renamed when the write is whole), of a
+ * fill lock's making (`<file>.lock.<pid>.<n>`), or a fetch's failure told to the other workers
+ * (`<file>.ended`, fill-lock.ts): a minute old, of no use to anyone.
+ */
+const TMP_NAME = /^[0-9a-f]{64}(\.\d+\.\d+\.tmp|\.lock\.\d+\.\d+|\.ended(\.\d+\.\d+)?)$/;
 /**
  * A temporary file this old is no write under way (one of at most max_entry bytes takes far
  * less): its worker died before the rename (a crash, a kill, a shutdown with a write in flight).

@@ -1,4 +1,4 @@
-import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { ownerGone, ownerOfToken, ownerToken } from './store-owner.ts';
 
 /**
@@ -7,13 +7,6 @@ import { ownerGone, ownerOfToken, ownerToken } from './store-owner.ts';
  * every 500 ms); one look a key a worker, whatever the number waiting (the others wait in memory).
  */
 const LOOK_EVERY_MS = 20;
-
-/**
- * A lock this old is let go whoever holds it: a fetch of a storable answer (at most `max_entry`)
- * outlasting ten minutes is a hung one. Only for an owner /proc cannot judge (not Linux, another
- * pid namespace): a dead one's lock goes at the next miss of its key.
- */
-const ABANDONED_MS = 10 * 60_000;
 
 /** What taking a key's lock came to: this worker fetches; another process does; or no lock can be had here (fetch alone). */
 export type LockTaken = 'taken' | 'held' | 'none';
@@ -27,20 +20,26 @@ export interface LockedStore {
 /**
  * One fetch of a key for every worker (request coalescing across processes, as nginx's
  * proxy_cache_lock is across its workers): the miss that comes first in any worker takes the
- * key's lock in the folder the workers share (a file made with O_EXCL beside the answer's,
- * holding its owner's pid and start time), fetches, and lets go of the lock once the answer is
- * written there; a miss of the key in another worker meanwhile waits for the lock to go (within
- * its `lock_timeout`), then reads what was stored. Within a worker, one request per key deals
- * with the lock: the others wait for it in memory (answer-cache.ts's Fill).
+ * key's lock in the folder the workers share (a file beside the answer's, `….lock`, holding its
+ * owner's pid and start time, linked into place whole: never seen empty), fetches, and lets go
+ * of the lock once the answer is written there, or once its failure is (`….ended`, for the
+ * others to answer with, as a worker's own waiting requests do); a miss of the key in another
+ * worker meanwhile waits for the lock to go (within its `lock_timeout`), then reads what was
+ * stored. Within a worker, one request per key deals with the lock: the others wait for it in
+ * memory (answer-cache.ts's Fill).
  *
- * A lock is a hint, never a guarantee: one its owner left (killed mid-fetch) is taken over at
- * the next miss of its key; a follower past its `lock_timeout` fetches alone; a folder where no
- * lock can be made (read-only, full) fetches alone. The worst a lost lock costs is a fetch more.
+ * A lock is a hint, never a guarantee: one its owner left (killed mid-fetch: gone, by /proc) or
+ * older than the taker's `lock_timeout` (past which nobody waits for it anyway) is taken over; a
+ * follower past its `lock_timeout` fetches alone; a folder where no lock can be made (read-only,
+ * full) fetches alone. The worst a lost lock costs is a fetch more.
  */
 export class FillLocks {
   readonly #store: LockedStore;
   /** Who this process is, written into each lock it takes; computed at its first. */
   #token: string | undefined;
+  /** The locks this process holds, by key: the inode each was made as (a release removes its own, not a later taker's). */
+  readonly #held = new Map<string, number>();
+  #made = 0;
 
   constructor(store: LockedStore) {
     this.#store = store;
@@ -50,42 +49,75 @@ export class FillLocks {
     return `${this.#store.fileOf(key)}.lock`;
   }
 
-  /** Takes the key's lock: `taken` (release it once the fetch is over), `held` by another, `none` (fetch without). */
-  async take(key: string): Promise<LockTaken> {
+  /**
+   * Takes the key's lock: `taken` (release it once the fetch is over), `held` by another,
+   * `none` (fetch without). A lock older than `staleMs` (the taker's lock_timeout) is taken over.
+   */
+  async take(key: string, staleMs: number): Promise<LockTaken> {
     const lock = this.#lockOf(key);
     this.#token ??= ownerToken() ?? `${process.pid}`;
-    for (let tries = 0; tries < 2; tries++) {
-      try {
-        await writeFile(lock, this.#token, { flag: 'wx', mode: 0o600 });
-        return 'taken';
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return 'none';
-      }
-      // Held: by a live fetch, or left by a process gone, whose lock goes (and this one tries once more).
-      const held = await holder(lock);
-      if (held === 'live') return 'held';
-      if (held === 'abandoned') await unlink(lock).catch(() => {});
+    // Written whole under a name of this process's, then linked into place: link fails if a lock is there.
+    const made = `${lock}.${process.pid}.${this.#made++}`;
+    try {
+      await writeFile(made, this.#token, { mode: 0o600 });
+    } catch {
+      await unlink(made).catch(() => {});
+      return 'none';
     }
-    return 'held';
+    try {
+      for (let tries = 0; tries < 2; tries++) {
+        try {
+          await link(made, lock);
+          this.#held.set(key, (await stat(made)).ino);
+          return 'taken';
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return 'none';
+        }
+        // Held: by a live fetch, or left by a process gone (its lock goes, and this one tries once more).
+        if (!(await this.#takenOver(lock, staleMs))) return 'held';
+      }
+      return 'held';
+    } finally {
+      await unlink(made).catch(() => {});
+    }
   }
 
-  /** Lets go of the key's lock once its writes under way are over (the answer in place for the others to read). */
-  release(key: string): void {
+  /**
+   * Lets go of the key's lock once its writes under way are over (the answer in place for the
+   * others to read); `ended`: how the fetch failed, written for them first (endedSince).
+   */
+  release(key: string, ended?: string): void {
     const lock = this.#lockOf(key);
+    const ino = this.#held.get(key);
+    this.#held.delete(key);
+    const file = this.#store.fileOf(key);
+    const done = async () => {
+      if (ended !== undefined) {
+        const made = `${file}.ended.${process.pid}.${this.#made++}`;
+        await writeFile(made, JSON.stringify({ at: Date.now(), ended }), { mode: 0o600 });
+        await rename(made, `${file}.ended`).catch(() => unlink(made));
+      }
+      // Its own lock only: one taken over from it (past the taker's lock_timeout) is the taker's.
+      if (ino !== undefined && (await stat(lock)).ino === ino) await unlink(lock);
+    };
     void this.#store
       .writesOf(key)
-      .then(() => unlink(lock))
+      .then(done)
       .catch(() => {});
   }
 
-  /** `end` (a fetch's end), which lets go of the key's lock too, the first time it is called. */
-  releasing<A extends unknown[]>(key: string, end: (...args: A) => void): (...args: A) => void {
+  /** `end` (a fetch's end), which lets go of the key's lock too, the first time it is called, with `ended(end)` its failure if any. */
+  releasing<E>(
+    key: string,
+    end: (end?: E) => void,
+    ended: (end?: E) => string | undefined,
+  ): (end?: E) => void {
     let held = true;
-    return (...args) => {
-      end(...args);
+    return (value) => {
+      end(value);
       if (!held) return;
       held = false;
-      this.release(key);
+      this.release(key, ended(value));
     };
   }
 
@@ -104,19 +136,47 @@ export class FillLocks {
       await new Promise((resolve) => setTimeout(resolve, Math.min(LOOK_EVERY_MS, left)));
     }
   }
-}
 
-/**
- * Who holds the lock: a live fetch; nobody now (`gone`: its fetch ended meanwhile); or an owner
- * certainly gone (store-owner.ts), or one older than any fetch (`abandoned`: its lock goes).
- */
-async function holder(lock: string): Promise<'live' | 'gone' | 'abandoned'> {
-  const [text, facts] = await Promise.all([
-    readFile(lock, 'latin1').catch(() => undefined),
-    stat(lock).catch(() => undefined),
-  ]);
-  if (text === undefined || facts === undefined) return 'gone';
-  const owner = ownerOfToken(text);
-  if (owner !== undefined && ownerGone(owner)) return 'abandoned';
-  return Date.now() - facts.mtimeMs > ABANDONED_MS ? 'abandoned' : 'live';
+  /** How the key's fetch that ended after `since` (Date.now()'s) failed, as its leader wrote it; undefined: it did not (or said nothing). */
+  async endedSince(key: string, since: number): Promise<string | undefined> {
+    const text = await readFile(`${this.#store.fileOf(key)}.ended`, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    try {
+      const note = JSON.parse(text) as { at?: unknown; ended?: unknown };
+      return typeof note.at === 'number' && note.at >= since && typeof note.ended === 'string'
+        ? note.ended
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether the lock there was abandoned and is now out of the way: its owner certainly gone
+   * (store-owner.ts), or older than `staleMs`. Moved aside first, then removed only if what was
+   * moved is the lock judged (another taker may have replaced it meanwhile: put back then).
+   */
+  async #takenOver(lock: string, staleMs: number): Promise<boolean> {
+    const [text, facts] = await Promise.all([
+      readFile(lock, 'latin1').catch(() => undefined),
+      stat(lock).catch(() => undefined),
+    ]);
+    // Gone meanwhile: its fetch is over, try again.
+    if (text === undefined || facts === undefined) return true;
+    const owner = ownerOfToken(text);
+    const abandoned = (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
+    if (!abandoned) return false;
+    const aside = `${lock}.${process.pid}.${this.#made++}`;
+    if (
+      !(await rename(lock, aside).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
+    const moved = await stat(aside).catch(() => undefined);
+    if (moved !== undefined && moved.ino !== facts.ino) await link(aside, lock).catch(() => {});
+    await unlink(aside).catch(() => {});
+    return true;
+  }
 }
