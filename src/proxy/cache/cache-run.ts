@@ -11,6 +11,7 @@ import type {
   StageRequest,
   UpstreamAnswerHead,
 } from '../stages/stage.ts';
+import { readShared, refreshOnce } from './across-workers.ts';
 import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
 import { bypassesStore, cacheRequestOf } from './cache-request.ts';
@@ -25,9 +26,7 @@ import {
 import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
-import type { LockTaken } from './fill-lock.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
-import { refreshExchange } from './refresh-exchange.ts';
 import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
 
@@ -107,7 +106,7 @@ export class CacheRun extends PassingRun {
     if (stored === undefined && disk !== undefined && !this.#diskRead) {
       this.#diskRead = true;
       return (
-        this.#fromDisk(disk, key)
+        readShared(cache, disk, key)
           // The client left meanwhile: nothing goes on (the session finds its response closed).
           .then(() => (this.request.closed ? undefined : this.#lookup(waited)))
           .catch(cacheBug)
@@ -122,7 +121,7 @@ export class CacheRun extends PassingRun {
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
-        if (cache.fillOf(key) === undefined) this.#refresh(key);
+        if (cache.fillOf(key) === undefined) refreshOnce(this.route, this.request, key);
         return this.#give(stored, revalidatingStatus(this.route.gateway, stored.ttl()), 'stale');
       }
     }
@@ -147,19 +146,6 @@ export class CacheRun extends PassingRun {
   }
 
   /**
-   * Reads the key's answer the workers share into memory, unless another request put one there
-   * meanwhile; `fetched`: another worker's fetch of it just ended, and what it wrote replaces
-   * what this worker held (the stale answer it refreshed or revalidated).
-   */
-  async #fromDisk(disk: DiskStore, key: string, fetched = false): Promise<void> {
-    const { cache } = this.route;
-    // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
-    const since = performance.now();
-    const found = await disk.read(key).catch(() => undefined);
-    if (found !== undefined && (fetched || cache.get(key) === undefined)) cache.set(found, true, since);
-  }
-
-  /**
    * This worker's fetch of the key, as the workers' one (fill-lock.ts): it goes upstream holding
    * the key's lock, let go once the answer (or its failure) is written; or, another worker
    * fetching it, it waits for that (within lock_timeout) and reads what that stored: a fresh
@@ -173,7 +159,11 @@ export class CacheRun extends PassingRun {
     const since = Date.now();
     if (this.#lockEnd === 0) this.#lockEnd = since + cache.config.lockTimeout;
     const taken = await disk.locks.take(key, cache.config.lockTimeout);
-    if (this.request.closed) return this.#let(disk, key, taken);
+    // Its client left meanwhile: the lock goes (the fill's end, at the close, wakes a waiting one).
+    if (this.request.closed) {
+      if (taken === 'taken') disk.locks.release(key);
+      return undefined;
+    }
     if (taken === 'taken' && this.#endFill !== undefined)
       this.#endFill = disk.locks.releasing(key, this.#endFill, endNote);
     if (taken !== 'held') return this.forward(forwardReason(cache.get(key), request));
@@ -183,7 +173,7 @@ export class CacheRun extends PassingRun {
     if (!over) return this.#forwardAgain();
     const note = await disk.locks.endedSince(key, since);
     const failed = note === undefined ? undefined : endOfNote(note);
-    if (failed === undefined) await this.#fromDisk(disk, key, true);
+    if (failed === undefined) await readShared(cache, disk, key, true);
     if (this.request.closed) return undefined;
     if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
     const end = this.#endFill;
@@ -212,36 +202,6 @@ export class CacheRun extends PassingRun {
       this.#validating = stored;
       this.#sent?.addFields(validatorsOf(stored, request));
     }
-  }
-
-  /** Its client left while it took the key's lock: the lock goes (the fill's end, at the close, wakes a waiting one). */
-  #let(disk: DiskStore, key: string, taken: LockTaken): undefined {
-    if (taken === 'taken') disk.locks.release(key);
-    return undefined;
-  }
-
-  /**
-   * The key's fetch starts here (those meanwhile get the stale answer too), made by a request of
-   * the gateway's own; in one worker of those sharing a disk: the others, finding its lock, wait
-   * for it and read what it brought, their stale answer given meanwhile.
-   */
-  #refresh(key: string): void {
-    const { cache } = this.route;
-    let done = cache.startFill(key);
-    const { head, record, listener } = this.request;
-    const exchange = refreshExchange(head, () => done(), record.upstream);
-    const disk = cache.disk;
-    if (disk === undefined) return this.route.background(listener, exchange);
-    disk.locks
-      .take(key, cache.config.lockTimeout)
-      .then(async (taken) => {
-        if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
-        if (taken !== 'held') return this.route.background(listener, exchange);
-        await disk.locks.released(key, Date.now() + cache.config.lockTimeout, () => false);
-        await this.#fromDisk(disk, key, true);
-        done();
-      })
-      .catch(() => done());
   }
 
   /**

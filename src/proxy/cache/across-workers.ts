@@ -1,0 +1,47 @@
+import type { StageRequest } from '../stages/stage.ts';
+import type { AnswerCache } from './answer-cache.ts';
+import type { DiskStore } from './disk-store.ts';
+import type { CachedRoute } from './passing-run.ts';
+import { refreshExchange } from './refresh-exchange.ts';
+
+/**
+ * Reads the key's answer the workers share into memory, unless another request put one there
+ * meanwhile; `fetched`: another worker's fetch of it just ended, and what it wrote replaces
+ * what this worker held (the stale answer it refreshed or revalidated).
+ */
+export async function readShared(
+  cache: AnswerCache,
+  disk: DiskStore,
+  key: string,
+  fetched = false,
+): Promise<void> {
+  // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
+  const since = performance.now();
+  const found = await disk.read(key).catch(() => undefined);
+  if (found !== undefined && (fetched || cache.get(key) === undefined)) cache.set(found, true, since);
+}
+
+/**
+ * The key's background refresh (stale-while-revalidate) starts here, made by a request of the
+ * gateway's own from `request`, the key's fetch meanwhile (its others get the stale answer too);
+ * once for the workers sharing a disk (fill-lock.ts): those finding its lock wait for it and read
+ * what it brought, their stale answer given meanwhile.
+ */
+export function refreshOnce(route: CachedRoute, request: StageRequest, key: string): void {
+  const { cache } = route;
+  let done = cache.startFill(key);
+  const { head, record, listener } = request;
+  const exchange = refreshExchange(head, () => done(), record.upstream);
+  const disk = cache.disk;
+  if (disk === undefined) return route.background(listener, exchange);
+  disk.locks
+    .take(key, cache.config.lockTimeout)
+    .then(async (taken) => {
+      if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
+      if (taken !== 'held') return route.background(listener, exchange);
+      await disk.locks.released(key, Date.now() + cache.config.lockTimeout, () => false);
+      await readShared(cache, disk, key, true);
+      done();
+    })
+    .catch(() => done());
+}
