@@ -1,6 +1,9 @@
+import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
+
 /**
  * How long an idle connection to an HTTP/1.1 upstream may be kept for its next request: the
- * pool's idle_timeout, or less when the upstream said it closes sooner (`Keep-Alive: timeout=N`).
+ * pool's idle_timeout, or less when the upstream said it closes sooner (`Keep-Alive: timeout=N`)
+ * or was found to (IdleCloseLearning).
  * A request written as the upstream closes the connection is lost, and a POST cannot be
  * retried (502 not_idempotent): the gateway must let go of the connection first.
  */
@@ -54,6 +57,11 @@ export class IdleCloseLearning {
   /** The longest an idle connection is kept now, past which the upstream is known to close it; Infinity: nothing learned. */
   limit(now: number): number {
     return now < this.#until ? this.#limitMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** The same, reading the clock only when something was learned (a pool parks a connection a request). */
+  limitNow(): number {
+    return this.#until === 0 ? Number.POSITIVE_INFINITY : this.limit(performance.now());
   }
 
   /**

@@ -108,7 +108,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       // a second answer to the last request, arriving in the next read, would reach the waiter
       // as its own. Parked until the loop has polled the socket once more, bytes arriving
       // meanwhile close it (onSocketData with no exchange). Only queued requests pay the wait.
-      connection.park(this.learning.limit(performance.now()));
+      connection.park(this.learning.limitNow());
       this.fresh.add(connection);
       if (!this.coolingArmed) {
         this.coolingArmed = true;
@@ -119,7 +119,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
-    connection.park(this.learning.limit(performance.now()));
+    connection.park(this.learning.limitNow());
     this.idle.push(connection);
   }
 
