@@ -32,6 +32,8 @@ export class GatewayLease {
   readonly #onNameTaken: (holder: GatewayRecord | undefined) => void;
   /** Another live gateway's record holds this name: this one writes none until it is gone. */
   #nameTakenBy: GatewayRecord | undefined;
+  /** A read of the name's record has succeeded (with etcd away at the start, whose it is is unknown). */
+  #nameKnown = false;
 
   constructor(
     client: EtcdClient,
@@ -78,12 +80,13 @@ export class GatewayLease {
 
   /**
    * Whether this gateway holds its name (no other live gateway's record is under it), as the
-   * record's latest write or renewal found, once the writes asked for before are over: a
-   * gateway that does not is no member of a canary naming it, and counts and judges none.
+   * record's latest write or renewal found, once the writes asked for before are over; false
+   * until one has read it (etcd away since the start). A gateway that does not is no member of
+   * a canary naming it (the canary's next look asks again), and counts and judges none.
    */
   async nameIsMine(): Promise<boolean> {
     await this.#queue;
-    return this.#nameTakenBy === undefined;
+    return this.#nameKnown && this.#nameTakenBy === undefined;
   }
 
   /**
@@ -125,6 +128,7 @@ export class GatewayLease {
     const kv = (await this.#client.range(this.#key)).kvs[0];
     const holder = kv === undefined ? undefined : readJson<GatewayRecord>(kv.value);
     const taken = holder !== undefined && holder.address !== this.#record.address ? holder : undefined;
+    this.#nameKnown = true;
     if ((taken === undefined) !== (this.#nameTakenBy === undefined)) this.#onNameTaken(taken);
     this.#nameTakenBy = taken;
     if (kv === undefined) this.#dirty = true;

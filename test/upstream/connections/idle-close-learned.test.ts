@@ -4,7 +4,7 @@
  * timeout from two such closes that agree, says so once, and retires idle connections before
  * it (idle-limit.ts's IdleCloseLearning), so a POST is no longer written on a connection the
  * upstream is closing (a 502 `not_idempotent` no retry may fix). A real node:http upstream
- * closing at 600 ms; retries off, so a stale connection would show as the client's 502.
+ * closing at 1.5 s; retries off, so a stale connection would show as the client's 502.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 test('two idle closes that agree teach the upstream idle timeout: said once, and an idle connection is retired before it', async (t) => {
-  const upstream = await startIdleCloser({ idleMs: 600, announce: false });
+  const upstream = await startIdleCloser({ idleMs: 1500, announce: false });
   const gw = await startTestGateway(`name: edge-1
 routes:
   - match: { path: / }
@@ -54,15 +54,19 @@ upstreams:
   assert.equal(line.target, new URL(upstream.url).host);
   const idle = line.idle_close_ms as number;
   const kept = line.kept_ms as number;
-  assert.ok(idle >= 590 && idle < 900, `idle_close_ms ${idle}`);
+  assert.ok(idle >= 1490 && idle < 2500, `idle_close_ms ${idle}`);
   assert.ok(Math.abs(kept - (idle - idle / 4)) <= 1, `kept_ms ${kept} for ${idle}`);
   assert.equal(
     line.msg,
     `upstream closes idle connections after about ${idle} ms without saying so (no Keep-Alive: timeout): idle connections to it are kept ${kept} ms at most for the next 5 minutes; set pool.idle_timeout below its own`,
   );
-  // Idle 540 ms: under the upstream's 600, past what is kept now: the POST goes on a new connection.
+  // Idle past what is kept now, under the upstream's 1.5 s: the POST goes on a new connection.
   assert.deepEqual(await post('p3'), { status: 200, connection: 3 });
-  await sleep(540);
+  assert.ok(
+    kept + 100 < 1450,
+    `kept_ms ${kept} leaves no room under the upstream's 1500 (a loop lagging by ${idle - 1500} ms)`,
+  );
+  await sleep(kept + 100);
   assert.deepEqual(await post('p4'), { status: 200, connection: 4 });
   assert.equal((await gw.logFor('p4')).reused, false);
   // Within what is kept, the connection is reused.
@@ -78,9 +82,15 @@ test('what teaches an idle timeout and what does not', () => {
   const KEPT = 30_000;
   // One restart closing every idle connection at once (ages all over): nothing.
   const restart = new IdleCloseLearning();
-  for (const [i, idle] of [1200, 800, 15_000, 900, 3].entries())
+  for (const [i, idle] of [1200, 1300, 15_000, 1250, 3].entries())
     assert.equal(restart.heard(idle, KEPT, 10_000 + i), undefined);
   assert.equal(restart.limit(10_100), Number.POSITIVE_INFINITY);
+  // Closes soon after a response (a cap on requests, a recycled worker): no idle timeout is that short.
+  const soon = new IdleCloseLearning();
+  assert.equal(soon.heard(3, KEPT, 0), undefined);
+  assert.equal(soon.heard(3, KEPT, 5000), undefined);
+  assert.equal(soon.heard(900, KEPT, 9000), undefined);
+  assert.equal(soon.heard(900, KEPT, 12_000), undefined);
   // Two that disagree: nothing.
   const apart = new IdleCloseLearning();
   assert.equal(apart.heard(5000, KEPT, 0), undefined);
@@ -88,17 +98,28 @@ test('what teaches an idle timeout and what does not', () => {
   // Two that agree, at moments apart: the shorter less a quarter (at most a second).
   const uvicorn = new IdleCloseLearning();
   assert.equal(uvicorn.heard(5020, KEPT, 0), undefined);
-  assert.deepEqual(uvicorn.heard(5004, KEPT, 9000), { idleMs: 5004, limitMs: 4004 });
+  assert.deepEqual(uvicorn.heard(5004, KEPT, 9000), { idleMs: 5004, limitMs: 4004, news: true });
   assert.equal(uvicorn.limit(9001), 4004);
-  const quick = new IdleCloseLearning();
-  quick.heard(200, KEPT, 0);
-  assert.deepEqual(quick.heard(180, KEPT, 400), { idleMs: 180, limitMs: 135 });
+  const gunicorn = new IdleCloseLearning();
+  gunicorn.heard(2000, KEPT, 0);
+  assert.deepEqual(gunicorn.heard(1990, KEPT, 3000), { idleMs: 1990, limitMs: 1492.5, news: true });
   // Only ever shorter, and never above the pool's own idle_timeout.
-  assert.equal(quick.heard(190, KEPT, 800), undefined);
+  assert.equal(gunicorn.heard(1995, KEPT, 6000), undefined);
   const longer = new IdleCloseLearning();
   longer.heard(3000, 2000, 0);
   assert.equal(longer.heard(3000, 2000, 5000), undefined);
-  // Forgotten after five minutes: kept as long as the pool says again, until closes teach it anew.
+  // A close waiting for another longer than a learned limit lasts agrees with none.
+  const stale = new IdleCloseLearning();
+  stale.heard(5000, KEPT, 0);
+  assert.equal(stale.heard(5000, KEPT, 5 * 60_000 + 1), undefined);
+  // Forgotten after five minutes: kept as long as the pool says again, until closes teach it
+  // anew, which is no news to say when it is as it was.
   assert.equal(uvicorn.limit(9000 + 5 * 60_000 - 1), 4004);
   assert.equal(uvicorn.limit(9000 + 5 * 60_000), Number.POSITIVE_INFINITY);
+  assert.equal(uvicorn.limitNow(), Number.POSITIVE_INFINITY);
+  const later = 9000 + 5 * 60_000;
+  assert.equal(uvicorn.heard(5010, KEPT, later + 1000), undefined);
+  assert.deepEqual(uvicorn.heard(5001, KEPT, later + 7000), { idleMs: 5001, limitMs: 4001, news: false });
+  assert.deepEqual(uvicorn.heard(2500, KEPT, later + 9000), undefined, 'disagrees with the one before');
+  assert.deepEqual(uvicorn.heard(2400, KEPT, later + 12_000), { idleMs: 2400, limitMs: 1800, news: true });
 });

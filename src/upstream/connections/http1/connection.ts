@@ -353,9 +353,18 @@ export class UpstreamConnection
     this.clocks.idle.setIn(Math.min(this.idleLimit, learned), now);
   }
 
+  /** The upstream ended it while idle: its pool hears how long, if it had carried a request (a first request's timeout is not an idle one). */
   closedIdle(): void {
-    if (this.parkedAt > 0) this.owner.idleClosed(this, performance.now() - this.parkedAt);
+    if (this.parkedAt > 0 && this.requests > 0)
+      this.owner.idleClosed(this, performance.now() - this.parkedAt);
     this.destroy();
+  }
+
+  /** Parked: kept `limit` ms at most from when it was parked (a limit learned meanwhile), closed now if past it. */
+  keepIdleAtMost(limit: number, now: number): void {
+    const left = this.parkedAt + Math.min(this.idleLimit, limit) - now;
+    if (left <= 0) this.destroy();
+    else this.clocks.idle.setIn(left, now);
   }
 
   /**

@@ -34,53 +34,75 @@ export function idleLimit(idleTimeout: number, hintSeconds: number): number {
 const ONE_EVENT_MS = 50;
 /** Two idle closes agree when the shorter idle is at least this share of the longer. */
 const AGREE = 0.75;
-/** A learned limit lasts this long: then forgotten, so that an upstream whose idle timeout grew is kept as long again. */
+/**
+ * An idle close shorter than this teaches nothing: no server's idle timeout is that short (the
+ * quick ones are gunicorn's 2 s and uvicorn's 5 s), while a connection an upstream ends soon
+ * after its response for another reason (a cap on its requests, a worker recycled, a restart)
+ * would teach a limit that turns keep-alive off.
+ */
+const SHORTEST_IDLE_MS = 1000;
+/** A learned limit, and a close waiting for one to agree with it, last this long: then forgotten, so that an upstream whose idle timeout grew is kept as long again. */
 const LEARNED_FOR_MS = 5 * 60_000;
+
+/** What a close taught: the idle it is learned from (the shorter of the two that agree), the limit, and whether that is news to say (first learned, or moved by more than a quarter). */
+export interface IdleLesson {
+  readonly idleMs: number;
+  readonly limitMs: number;
+  readonly news: boolean;
+}
 
 /**
  * An upstream's idle timeout learned from the connections it closes while they are idle, for
  * one that does not say it (no `Keep-Alive: timeout=N`, as uvicorn, gunicorn, Tomcat and Puma
  * send none, with idle timeouts of 2 to 20 s, under the pool's 30 s). Each such close is a race
  * the gateway can lose: a request written on the connection at that moment is lost, and one
- * that is not idempotent is a 502 no retry may fix. Learned once two closes agree (the shorter
- * idle at least AGREE of the longer) at moments apart: one restart closing every connection at
- * once teaches nothing. The limit is then the shorter idle less a quarter (at most
- * HINT_MARGIN_MS), the margin a hint gets, for five minutes; the pool's idle_timeout otherwise.
+ * that is not idempotent is a 502 no retry may fix. Learned once two closes of at least
+ * SHORTEST_IDLE_MS agree (the shorter idle at least AGREE of the longer) at moments apart: one
+ * restart closing every connection at once teaches nothing. The limit is then the shorter idle
+ * less a quarter (at most HINT_MARGIN_MS), the margin a hint gets, for five minutes; the pool's
+ * idle_timeout otherwise.
  */
 export class IdleCloseLearning {
   /** The idle close heard last, waiting for one that agrees: how long idle, and when (performance.now()). */
   #heard: { idleMs: number; at: number } | undefined;
-  /** The limit learned, and until when it holds. */
+  /** The limit learned, and until when it holds (0: nothing holds). */
   #limitMs = Number.POSITIVE_INFINITY;
   #until = 0;
+  /** The limit last said (IdleLesson.news). */
+  #said: number | undefined;
 
   /** The longest an idle connection is kept now, past which the upstream is known to close it; Infinity: nothing learned. */
   limit(now: number): number {
-    return now < this.#until ? this.#limitMs : Number.POSITIVE_INFINITY;
+    if (now < this.#until) return this.#limitMs;
+    this.#until = 0;
+    return Number.POSITIVE_INFINITY;
   }
 
-  /** The same, reading the clock only when something was learned (a pool parks a connection a request). */
+  /** The same, reading the clock only while something learned holds (a pool parks a connection a request). */
   limitNow(): number {
     return this.#until === 0 ? Number.POSITIVE_INFINITY : this.limit(performance.now());
   }
 
   /**
-   * The upstream closed a connection that was idle `idleMs` (its FIN, no request out): the
-   * limit it teaches and the idle it is learned from (the shorter of the two closes), when this
-   * close agrees with the one before and shortens what is kept (`keptMs`: the pool's
-   * idle_timeout); undefined when it teaches nothing new.
+   * The upstream closed a connection that was idle `idleMs` (its FIN, no request out): what it
+   * teaches, when this close agrees with the one before and shortens what is kept (`keptMs`: the
+   * pool's idle_timeout); undefined when it teaches nothing new.
    */
-  heard(idleMs: number, keptMs: number, now: number): { idleMs: number; limitMs: number } | undefined {
+  heard(idleMs: number, keptMs: number, now: number): IdleLesson | undefined {
+    if (idleMs < SHORTEST_IDLE_MS) return undefined;
     const before = this.#heard;
     this.#heard = { idleMs, at: now };
-    if (before === undefined || now - before.at < ONE_EVENT_MS) return undefined;
+    if (before === undefined || now - before.at < ONE_EVENT_MS || now - before.at > LEARNED_FOR_MS)
+      return undefined;
     const [shorter, longer] = idleMs < before.idleMs ? [idleMs, before.idleMs] : [before.idleMs, idleMs];
     if (shorter < AGREE * longer) return undefined;
-    const limit = Math.max(0, shorter - Math.min(HINT_MARGIN_MS, shorter / 4));
-    const current = this.limit(now);
-    if (limit >= Math.min(current, keptMs)) return undefined;
+    const limit = shorter - Math.min(HINT_MARGIN_MS, shorter / 4);
+    if (limit >= Math.min(this.limit(now), keptMs)) return undefined;
     this.#limitMs = limit;
     this.#until = now + LEARNED_FOR_MS;
-    return { idleMs: shorter, limitMs: limit };
+    const said = this.#said;
+    const news = said === undefined || Math.abs(limit - said) > said / 4;
+    if (news) this.#said = limit;
+    return { idleMs: shorter, limitMs: limit, news };
   }
 }

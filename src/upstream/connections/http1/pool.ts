@@ -123,10 +123,16 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     this.idle.push(connection);
   }
 
-  idleClosed(_connection: UpstreamConnection, idleMs: number): void {
+  idleClosed(connection: UpstreamConnection, idleMs: number): void {
+    // Parked in the list: not one settling after its response, which the upstream may end for another reason.
+    if (!this.idle.includes(connection)) return;
     const { options } = this;
-    const learned = this.learning.heard(idleMs, options.idleTimeout, performance.now());
-    if (learned !== undefined) options.idleCloseLearned?.(options.authority, learned.idleMs, learned.limitMs);
+    const now = performance.now();
+    const learned = this.learning.heard(idleMs, options.idleTimeout, now);
+    if (learned === undefined) return;
+    // Those parked before it was learned go by it too: past it, handed out, they would meet the upstream's close.
+    for (const parked of this.idle) parked.keepIdleAtMost(learned.limitMs, now);
+    if (learned.news) options.idleCloseLearned?.(options.authority, learned.idleMs, learned.limitMs);
   }
 
   /** A check phase: the settled connections go on, the fresh ones settle. */
