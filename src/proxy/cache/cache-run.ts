@@ -192,7 +192,14 @@ export class CacheRun extends PassingRun {
     const stored = this.route.cache.get(this.#key as string);
     const request = this.#request as CacheRequest;
     const reason = forwardReason(stored, request);
-    if (this.#validating === undefined) this.#validate(stored, reason, request);
+    const validating = this.#validating;
+    if (validating === undefined) this.#validate(stored, reason, request);
+    // The same answer read again from the disk: its 304 confirms the copy held now, not the one it replaced.
+    else if (
+      stored !== undefined &&
+      sameFields(validatorsOf(stored, request), validatorsOf(validating, request))
+    )
+      this.#validating = stored;
     return this.forward(reason);
   }
 
@@ -408,4 +415,9 @@ export class CacheRun extends PassingRun {
 /** A bug must cost one request a 500, never the process (as in the session's run). */
 function cacheBug(err: unknown): Failure {
   return new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err });
+}
+
+/** Whether two field lists say the same (the validators of two copies of one answer). */
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((field, i) => field === b[i]);
 }

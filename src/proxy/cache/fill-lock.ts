@@ -39,6 +39,8 @@ export class FillLocks {
   #token: string | undefined;
   /** The locks this process holds, by key: the inode each was made as (a release removes its own, not a later taker's). */
   readonly #held = new Map<string, number>();
+  /** The releases of this process under way, by key (each waits for its answer's write): a take of the key waits for its own. */
+  readonly #releasing = new Map<string, Promise<void>>();
   #made = 0;
 
   constructor(store: LockedStore) {
@@ -55,6 +57,8 @@ export class FillLocks {
    */
   async take(key: string, staleMs: number): Promise<LockTaken> {
     const lock = this.#lockOf(key);
+    // This process's last fetch of the key still lets go of it (its answer being written): not another's to wait for.
+    await this.#releasing.get(key);
     this.#token ??= ownerToken() ?? `${process.pid}`;
     // Written whole under a name of this process's, then linked into place: link fails if a lock is there.
     const made = `${lock}.${process.pid}.${this.#made++}`;
@@ -100,10 +104,14 @@ export class FillLocks {
       // Its own lock only: one taken over from it (past the taker's lock_timeout) is the taker's.
       if (ino !== undefined && (await stat(lock)).ino === ino) await unlink(lock);
     };
-    void this.#store
+    const released: Promise<void> = this.#store
       .writesOf(key)
       .then(done)
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => {
+        if (this.#releasing.get(key) === released) this.#releasing.delete(key);
+      });
+    this.#releasing.set(key, released);
   }
 
   /** `end` (a fetch's end), which lets go of the key's lock too, the first time it is called, with `ended(end)` its failure if any. */

@@ -104,3 +104,17 @@ test('where no lock can be made (the folder gone), each fetches alone', async ()
   const dir = join(mkdtempSync(join(tmpdir(), 'candor-fill-lock-')), 'gone');
   assert.equal(await new FillLocks(storeIn(dir)).take('a', 60_000), 'none');
 });
+
+test("a worker's next fetch of a key waits for its last one's lock to go (its answer still being written), not as another's", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+  let written = () => {};
+  const writes = new Promise<void>((resolve) => {
+    written = resolve;
+  });
+  const locks = new FillLocks(storeIn(dir, writes));
+  assert.equal(await locks.take('a', 60_000), 'taken');
+  locks.release('a');
+  const next = locks.take('a', 60_000);
+  setTimeout(written, 50);
+  assert.equal(await next, 'taken');
+});
