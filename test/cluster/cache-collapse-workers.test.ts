@@ -30,7 +30,8 @@ async function slowOrigin(delayMs: number, fields: (n: number) => Record<string,
   return { origin, seen, url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}` };
 }
 
-async function serveTwoWorkers(originUrl: string) {
+/** `candor serve --workers 2` with one cached route to the origin; `upstream`: more of the upstream's fields. */
+async function serveTwoWorkers(originUrl: string, upstream = '') {
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-collapse-'));
   const path = join(dir, 'candor.yaml');
   writeFileSync(
@@ -47,7 +48,7 @@ upstreams:
   app:
     targets:
       - url: ${originUrl}
-`,
+${upstream}`,
   );
   return startServe(path, 2);
 }
@@ -116,27 +117,10 @@ test("one fetch that fails is every worker's failure: concurrent misses of a key
     origin.closeAllConnections();
     origin.close();
   });
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-collapse-'));
-  const path = join(dir, 'candor.yaml');
-  writeFileSync(
-    path,
-    `name: edge-1
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: http://127.0.0.1:${(origin.address() as AddressInfo).port}
-    timeouts: { response: 1s }
-    retries: { attempts: 1 }
-`,
+  const serve = await serveTwoWorkers(
+    `http://127.0.0.1:${(origin.address() as AddressInfo).port}`,
+    '    timeouts: { response: 1s }\n    retries: { attempts: 1 }\n',
   );
-  const serve = await startServe(path, 2);
   t.after(() => serve.stop());
   const base = `http://127.0.0.1:${serve.port}`;
   const answers = await Promise.all(
