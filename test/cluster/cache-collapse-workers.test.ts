@@ -54,7 +54,7 @@ ${upstream}`,
 }
 
 test('concurrent misses of one key in both workers make one upstream request; each gets its answer', async (t) => {
-  const { origin, seen, url } = await slowOrigin(400, () => ({ 'cache-control': 'max-age=600' }));
+  const { origin, seen, url } = await slowOrigin(1000, () => ({ 'cache-control': 'max-age=600' }));
   t.after(() => origin.close());
   const serve = await serveTwoWorkers(url);
   t.after(() => serve.stop());
@@ -70,16 +70,22 @@ test('concurrent misses of one key in both workers make one upstream request; ea
   assert.equal(seen.gets, 1, 'upstream requests for twenty concurrent misses');
   const statuses = answers.map((a) => String(a.headers['cache-status']));
   assert.equal(statuses.filter((s) => s === 'edge-1; fwd=uri-miss').length, 1, statuses.join('\n'));
+  // The others waited for it (collapsed), or, on a loaded machine, came once it was stored (a hit).
   assert.equal(
-    statuses.filter((s) => /^edge-1; hit; ttl=\d+; collapsed$/.test(s)).length,
+    statuses.filter((s) => /^edge-1; hit; ttl=\d+(; collapsed)?$/.test(s)).length,
     19,
+    statuses.join('\n'),
+  );
+  assert.ok(
+    statuses.some((s) => s.endsWith('; collapsed')),
     statuses.join('\n'),
   );
 });
 
 test('a stale answer both workers give within stale-while-revalidate is refreshed once; then both give the new one', async (t) => {
-  const { origin, seen, url } = await slowOrigin(400, () => ({
-    'cache-control': 'max-age=1, stale-while-revalidate=600',
+  // The first answer stale after a second; the refresh's fresh for the rest of the test.
+  const { origin, seen, url } = await slowOrigin(400, (n) => ({
+    'cache-control': n === 1 ? 'max-age=1, stale-while-revalidate=600' : 'max-age=600',
   }));
   t.after(() => origin.close());
   const serve = await serveTwoWorkers(url);
