@@ -57,8 +57,10 @@ export class FillLocks {
    */
   async take(key: string, staleMs: number): Promise<LockTaken> {
     const lock = this.#lockOf(key);
-    // This process's last fetch of the key still lets go of it (its answer being written): not another's to wait for.
-    await this.#releasing.get(key);
+    // This process's last fetch of the key still lets go of it (its answer being written): not
+    // another's to wait for. Within `staleMs`: a write that hangs (a stuck disk) holds no request longer.
+    const releasing = this.#releasing.get(key);
+    if (releasing !== undefined) await within(releasing, staleMs);
     this.#token ??= ownerToken() ?? `${process.pid}`;
     // Written whole under a name of this process's, then linked into place: link fails if a lock is there.
     const made = `${lock}.${process.pid}.${this.#made++}`;
@@ -187,4 +189,11 @@ export class FillLocks {
     await unlink(aside).catch(() => {});
     return true;
   }
+}
+
+/** `promise`, or `ms` passing first, whichever comes first (the timer cleared either way). */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
