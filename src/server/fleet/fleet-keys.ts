@@ -103,6 +103,12 @@ export interface GatewayRecord {
   readonly name: string;
   /** Its listeners, host:port. */
   readonly address: string;
+  /**
+   * The machine it runs on (its hostname): with `address`, what tells a gateway's own record (a
+   * restart's) from another's, as two hosts listening on one address (`0.0.0.0:8080`) look alike
+   * by address alone. Absent in the records of earlier versions: their address alone is compared.
+   */
+  readonly host?: string;
   readonly version: string;
   readonly pid: number;
   /** The revision of the document it runs, and the loaded config's hash. */

@@ -108,6 +108,8 @@ export class FleetSource {
   #following: KeyFollowing | undefined;
   #lease: GatewayLease | undefined;
   readonly #address: string;
+  /** This machine's name, in the record beside the address (fleet-keys.ts's GatewayRecord.host). */
+  readonly #host = process.getBuiltinModule('node:os').hostname();
 
   constructor(start: FleetStart, hash: string, address: string, reload: ApplyReload, logger: Logger) {
     this.#start = start;
@@ -212,6 +214,7 @@ export class FleetSource {
     return {
       name: this.#start.bootstrap.name,
       address: this.#address,
+      host: this.#host,
       version: VERSION,
       pid: process.pid,
       revision,
@@ -233,8 +236,14 @@ export class FleetSource {
         `gateway name "${name}" is free again: this gateway is in the fleet's list`,
       );
     this.#logger.error(
-      { name, holder: holder.address, holder_pid: holder.pid, address: this.#address },
-      `gateway name "${name}" is held by another live gateway (${holder.address}, pid ${holder.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+      {
+        name,
+        holder: holder.address,
+        holder_host: holder.host,
+        holder_pid: holder.pid,
+        address: this.#address,
+      },
+      `gateway name "${name}" is held by another live gateway (${holder.address}${holder.host === undefined ? '' : ` on ${holder.host}`}, pid ${holder.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
     );
   }
 

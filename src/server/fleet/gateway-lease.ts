@@ -117,7 +117,8 @@ export class GatewayLease {
 
   /**
    * Whether this gateway may write its record: none is there, or the one there is its own (its
-   * listeners' address: written by this process, or by the same gateway before a restart).
+   * listeners' address on this host: written by this process, or by the same gateway before a
+   * restart).
    * Another live gateway's (two gateways given one name, as two on one host without
    * `local.name` are: the host's) is left as it is: written over, each would hide the other
    * from the fleet's list, and the one that stopped first would take the other's record with
@@ -127,7 +128,7 @@ export class GatewayLease {
   async #nameFree(): Promise<boolean> {
     const kv = (await this.#client.range(this.#key)).kvs[0];
     const holder = kv === undefined ? undefined : readJson<GatewayRecord>(kv.value);
-    const taken = holder !== undefined && holder.address !== this.#record.address ? holder : undefined;
+    const taken = holder !== undefined && !sameGateway(holder, this.#record) ? holder : undefined;
     this.#nameKnown = true;
     if ((taken === undefined) !== (this.#nameTakenBy === undefined)) this.#onNameTaken(taken);
     this.#nameTakenBy = taken;
@@ -170,4 +171,12 @@ export class GatewayLease {
       }
     });
   }
+}
+
+/**
+ * Whether a record under this gateway's name is its own: the same listeners' address on the same
+ * host. A record of an earlier version names no host: its address alone decides.
+ */
+function sameGateway(holder: GatewayRecord, mine: GatewayRecord): boolean {
+  return holder.address === mine.address && (holder.host === undefined || holder.host === mine.host);
 }

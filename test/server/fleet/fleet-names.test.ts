@@ -6,8 +6,8 @@
  * first alone: the second is in neither the list nor its canaries.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
@@ -23,6 +23,7 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-names-'));
 let etcd: EtcdProcess;
@@ -66,7 +67,7 @@ test("a second gateway of the same name keeps out of the list, takes nothing of 
   try {
     await b.serve?.waitForLines(
       'gateway name "edge-same" is held by another live gateway (' +
-        `127.0.0.1:${a.serve?.port}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+        `127.0.0.1:${a.serve?.port} on ${hostname()}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
       1,
       10_000,
     );
@@ -80,7 +81,7 @@ test("a second gateway of the same name keeps out of the list, takes nothing of 
     const second = b.serve?.child.pid;
     await b.serve?.waitForLines(
       'gateway name "edge-same" is held by another live gateway (' +
-        `127.0.0.1:${a.serve?.port}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+        `127.0.0.1:${a.serve?.port} on ${hostname()}, pid ${first}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
       1,
       10_000,
     );
@@ -94,6 +95,64 @@ test("a second gateway of the same name keeps out of the list, takes nothing of 
   } finally {
     await b.serve?.stop();
     await a.serve?.stop();
+  }
+});
+
+test("a record of the name with this gateway's address but another host's name is another gateway's: left as it is, until it is gone", async () => {
+  mkdirSync(join(dir, 'here'));
+  const here = await fleetBootstrap(join(dir, 'here'), 'edge-host', [etcd.endpoint]);
+  // Both listen on one address, as two hosts given 0.0.0.0:8080 do.
+  const port = await freePort();
+  writeFileSync(
+    here.bootstrap,
+    readFileSync(here.bootstrap, 'utf8').replace('127.0.0.1:0', `127.0.0.1:${port}`),
+  );
+  const file = join(dir, 'host-one.yaml');
+  writeFileSync(file, documentTo(origins.url.one));
+  assert.equal((await candor(['config', 'push', file, '--config', here.bootstrap])).code, 0);
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  const key = `${gatewaysPrefix(FLEET_KEY)}edge-host`;
+  const lease = await client.grantLease(60);
+  const theirs = {
+    name: 'edge-host',
+    address: `127.0.0.1:${port}`,
+    host: 'another-host',
+    version: '0.2.0',
+    pid: 4242,
+    revision: 1,
+    hash: 'x',
+    since: new Date().toISOString(),
+  };
+  await client.put(key, JSON.stringify(theirs), lease);
+  const record = async () => {
+    const kv = (await client.range(key)).kvs[0];
+    return kv === undefined ? undefined : (JSON.parse(kv.value) as { pid: number; host?: string });
+  };
+  await serveGateway(here);
+  try {
+    assert.equal(here.serve?.port, port);
+    await here.serve?.waitForLines(
+      `gateway name "edge-host" is held by another live gateway (127.0.0.1:${port} on another-host, pid 4242): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+      1,
+      10_000,
+    );
+    assert.deepEqual(await record(), theirs, 'not written over');
+    // The other host's gateway leaves: the name is free, and this one takes it, naming its host.
+    await client.revoke(lease);
+    await here.serve?.waitForLines(
+      'gateway name "edge-host" is free again: this gateway is in the fleet\'s list',
+      1,
+      10_000,
+    );
+    // Said as it is found free, written a moment after.
+    const deadline = Date.now() + 10_000;
+    while ((await record())?.pid !== here.serve?.child.pid) {
+      assert.ok(Date.now() < deadline, 'its record written');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await record())?.host, hostname());
+  } finally {
+    await here.serve?.stop();
   }
 });
 
@@ -121,7 +180,7 @@ test('a config canary naming a name two gateways were given runs on the one that
     await serveGateway(other);
     await other.serve?.waitForLines(
       'gateway name "edge-a" is held by another live gateway (' +
-        `127.0.0.1:${held.serve?.port}, pid ${held.serve?.child.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+        `127.0.0.1:${held.serve?.port} on ${hostname()}, pid ${held.serve?.child.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
       1,
       10_000,
     );

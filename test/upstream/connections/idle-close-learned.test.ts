@@ -79,6 +79,44 @@ upstreams:
   );
 });
 
+test('a connection parked before the timeout was learned is retired by it too, before the upstream closes it', async (t) => {
+  const upstream = await startIdleCloser({ idleMs: 2000, announce: false });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`);
+  t.after(async () => {
+    await upstream.close();
+    await gw.close();
+  });
+  // Three connections at once, parked at moments apart by their answers' delays: the upstream
+  // closes the first two (2 s idle, 100 ms apart), which teaches about 1.5 s; the third, parked
+  // 900 ms after the first, is then idle for some 1.2 s under a 30 s deadline of its own.
+  const answers = await Promise.all(
+    ['/c1', '/c2?delay=100', '/c3?delay=900'].map((path) => request(gw.url, { path })),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200],
+  );
+  const connectionOf = (path: string) =>
+    upstream.received.find((r) => r.path.startsWith(path))?.connection ?? 0;
+  assert.deepEqual(
+    new Set([connectionOf('/c1'), connectionOf('/c2'), connectionOf('/c3')]),
+    new Set([1, 2, 3]),
+  );
+  const third = upstream.connectionLog[connectionOf('/c3') - 1];
+  await waitUntil('learned', () => gw.logs.some((l) => l.msg.startsWith('upstream closes idle connections')));
+  // Retired by the gateway (its FIN) at about 900 + kept_ms, where its old deadline was 30 s
+  // away and the upstream's close comes at about 2,900 ms.
+  assert.equal(await third.ended, 'fin', 'closed by the gateway, not the upstream');
+});
+
 test('what teaches an idle timeout and what does not', () => {
   const KEPT = 30_000;
   // One restart closing every idle connection at once (ages all over): nothing.
