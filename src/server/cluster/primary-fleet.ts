@@ -2,7 +2,8 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { FleetCanary } from '../fleet/fleet-canary.ts';
-import type { FleetSource, FleetStart } from '../fleet/fleet-source.ts';
+import type { FleetSource } from '../fleet/fleet-source.ts';
+import type { FleetStart } from '../fleet/fleet-start.ts';
 import type { ClusterControl } from './cluster-control.ts';
 
 /** What a fleet's gateway follows once it serves; empty until then, and on a standalone one. */

@@ -1,4 +1,4 @@
-import type { FleetStart } from '../fleet/fleet-source.ts';
+import type { FleetStart } from '../fleet/fleet-start.ts';
 
 /** What `candor serve` tells the primary beside its config (primary.ts's runPrimary). */
 export interface PrimaryOptions {

@@ -6,42 +6,19 @@
  * good one; refused, the config before is written back and the refusal reported (revision,
  * position, field). etcd lost, the gateway serves on and says since when.
  */
-import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
-import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
+import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
+import type { Denied, FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease } from './gateway-lease.ts';
 import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
-
-/** What the gateway started on (fleet-start.ts). */
-export interface FleetStart {
-  readonly bootstrap: Bootstrap;
-  readonly client: EtcdClient;
-  /** The document and revision the gateway runs, and its author when known. */
-  readonly document: string;
-  readonly revision: number;
-  readonly author?: string;
-  /** The first revision not yet seen: watched from here (undefined: etcd not read, the key read first). */
-  readonly watchFrom?: number;
-  /** Set when the gateway started on its last good config because etcd could not be reached. */
-  readonly unreachableSince?: string;
-  /** Set when it started on its last good config because etcd refused it (a wrong password): since when, and etcd's words. */
-  readonly denied?: Denied;
-  /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
-  readonly refused?: RevisionRefused;
-}
-
-/** etcd answering and refusing this gateway (a wrong password, a user without the key): since when, and etcd's words. */
-interface Denied {
-  readonly since: string;
-  readonly why: string;
-}
+import { SourceReach } from './source-reach.ts';
 
 /** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
 interface Wanted {
@@ -50,12 +27,6 @@ interface Wanted {
   readonly author?: string;
   /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */
   readonly how: 'follow' | 'sync' | 'canary' | 'back';
-}
-
-export interface RevisionRefused {
-  readonly revision: number;
-  readonly at: string;
-  readonly problems: readonly ConfigProblem[];
 }
 
 /**
@@ -91,8 +62,7 @@ export class FleetSource {
   readonly #reload: ApplyReload;
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
-  #unreachableSince: string | undefined;
-  #denied: Denied | undefined;
+  readonly #reach: SourceReach;
   /**
    * Started on the last good config: its revision is a number read from disk, not one etcd gave,
    * so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
@@ -118,8 +88,7 @@ export class FleetSource {
     this.#address = address;
     const since = new Date().toISOString();
     this.#running = { revision: start.revision, document: start.document, author: start.author, hash, since };
-    this.#unreachableSince = start.unreachableSince;
-    this.#denied = start.denied;
+    this.#reach = new SourceReach(start.bootstrap.etcd.key, start, logger);
     this.#refused = start.refused;
     this.#onLastGood =
       start.unreachableSince !== undefined || start.refused !== undefined || start.denied !== undefined;
@@ -156,7 +125,7 @@ export class FleetSource {
         onValue: (kv, revision) => this.#seen(kv, revision),
         onReachable: (reachable, why, refused) => this.#reachable(reachable, why, refused === true),
       },
-      this.#unreachableSince === undefined && this.#denied === undefined,
+      this.#reach.reachable,
     );
   }
 
@@ -173,8 +142,8 @@ export class FleetSource {
 
   status(): SourceStatus {
     const { revision, author, since } = this.#running;
-    const unreachable = this.#unreachableSince;
-    const denied = this.#denied;
+    const reach = this.#reach;
+    const denied = reach.denied;
     return {
       kind: 'etcd',
       key: this.#start.bootstrap.etcd.key,
@@ -182,14 +151,9 @@ export class FleetSource {
       revision,
       author: author ?? null,
       since,
-      reachable: unreachable === undefined && denied === undefined,
-      unreachable_since: unreachable ?? null,
-      summary:
-        denied !== undefined
-          ? `etcd refuses this gateway since ${denied.since} (${denied.why}), running revision ${revision}`
-          : unreachable === undefined
-            ? `etcd reachable, running revision ${revision}`
-            : `source unreachable since ${unreachable}, running revision ${revision}`,
+      reachable: reach.reachable,
+      unreachable_since: reach.unreachableSince ?? null,
+      summary: reach.summary(revision),
       refused:
         this.#refused === undefined
           ? null
@@ -201,7 +165,8 @@ export class FleetSource {
   /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
   gauges(): readonly PrimaryGauge[] {
     const labels = { key: this.#start.bootstrap.etcd.key };
-    const since = this.#unreachableSince === undefined ? 0 : Date.parse(this.#unreachableSince) / 1000;
+    const away = this.#reach.unreachableSince;
+    const since = away === undefined ? 0 : Date.parse(away) / 1000;
     return [
       { metric: 'configSourceRevision', values: [{ value: this.#running.revision, labels }] },
       { metric: 'configSourceUnreachableSince', values: [{ value: since, labels }] },
@@ -223,7 +188,9 @@ export class FleetSource {
       ...(this.#refused === undefined
         ? {}
         : { refused: { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) } }),
-      ...(this.#unreachableSince === undefined ? {} : { unreachable_since: this.#unreachableSince }),
+      ...(this.#reach.unreachableSince === undefined
+        ? {}
+        : { unreachable_since: this.#reach.unreachableSince }),
     };
   }
 
@@ -248,35 +215,8 @@ export class FleetSource {
   }
 
   #reachable(reachable: boolean, why: string, refused: boolean): void {
-    const revision = this.#running.revision;
-    if (reachable) {
-      this.#logger.info(
-        {
-          source: this.#start.bootstrap.etcd.key,
-          revision,
-          was_unreachable_since: this.#unreachableSince,
-          was_refused_since: this.#denied?.since,
-        },
-        'config source reachable again',
-      );
-      this.#unreachableSince = undefined;
-      this.#denied = undefined;
-    } else if (refused) {
-      // etcd answers and refuses this gateway: a setting to fix, never taken for its absence.
-      if (this.#denied !== undefined) return;
-      this.#denied = { since: new Date().toISOString(), why };
-      this.#logger.warn(
-        { source: this.#start.bootstrap.etcd.key, revision, why },
-        `config source refuses this gateway: running revision ${revision}, serving on`,
-      );
-    } else {
-      this.#unreachableSince = new Date().toISOString();
-      this.#logger.warn(
-        { source: this.#start.bootstrap.etcd.key, revision, why },
-        `config source unreachable: running revision ${revision}, serving on`,
-      );
-    }
-    this.#lease?.update(this.#record());
+    if (this.#reach.heard(reachable, why, refused, this.#running.revision))
+      this.#lease?.update(this.#record());
   }
 
   #seen(kv: KeyValue | undefined, revision: number): void {

@@ -9,8 +9,38 @@ import { composeConfig, documentLabel, placeProblem } from '../../core/config/co
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
-import type { FleetStart } from './fleet-source.ts';
 import { lastGoodFile, readLastGood, writeRunning } from './last-good.ts';
+
+/** What the gateway started on: read here, followed from by fleet-source.ts. */
+export interface FleetStart {
+  readonly bootstrap: Bootstrap;
+  readonly client: EtcdClient;
+  /** The document and revision the gateway runs, and its author when known. */
+  readonly document: string;
+  readonly revision: number;
+  readonly author?: string;
+  /** The first revision not yet seen: watched from here (undefined: etcd not read, the key read first). */
+  readonly watchFrom?: number;
+  /** Set when the gateway started on its last good config because etcd could not be reached. */
+  readonly unreachableSince?: string;
+  /** Set when it started on its last good config because etcd refused it (a wrong password): since when, and etcd's words. */
+  readonly denied?: Denied;
+  /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
+  readonly refused?: RevisionRefused;
+}
+
+/** etcd answering and refusing this gateway (a wrong password, a user without the key): since when, and etcd's words. */
+export interface Denied {
+  readonly since: string;
+  readonly why: string;
+}
+
+/** A revision refused: which, when, and why (its problems, each at its file, line and field). */
+export interface RevisionRefused {
+  readonly revision: number;
+  readonly at: string;
+  readonly problems: readonly ConfigProblem[];
+}
 
 /** The client a bootstrap file names. */
 export function etcdClientOf(bootstrap: Bootstrap, timeoutMs?: number): EtcdClient {
