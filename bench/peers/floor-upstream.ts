@@ -154,13 +154,17 @@ class Upstream {
 function finish(x: Exchange, whole: boolean, error: string | undefined): void {
   const { record } = x;
   // Written as Candor's attempt loop writes it: a list of one (pushed, it took room for 17).
-  record.tries = withTry(record.tries, {
-    target: record.target as string,
-    status: record.status || undefined,
-    error,
-    stage: undefined,
-    ms: record.elapsed(),
-  });
+  record.tries = withTry(
+    record.tries,
+    {
+      target: record.target as string,
+      status: record.status || undefined,
+      error,
+      stage: undefined,
+      ms: record.elapsed(),
+    },
+    false,
+  );
   x.sink.end(whole);
   logRequest(logger, record);
   x.sink.over();

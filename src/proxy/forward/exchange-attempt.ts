@@ -39,6 +39,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
   protected localFailure: Failure | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
+  /** It ended queued behind a full pool (its queue wait or a deadline ran out there): nothing of it went upstream. */
+  private endedQueued = false;
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
   private releasePending: Release = noRelease;
@@ -99,6 +101,11 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
 
   peerPort(): number | undefined {
     return this.controller?.remotePort();
+  }
+
+  /** It ended in the pool's queue, never taken by a connection: no attempt for the log (attempt.ts's withTry). */
+  get endedInQueue(): boolean {
+    return this.endedQueued;
   }
 
   /** How far this attempt got. */
@@ -265,6 +272,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.localFailure = failure;
     if (this.controller) return this.controller.abort(failure);
     // Still waiting for a connection: leave the queue and answer now.
+    this.endedQueued = this.waitingFor === 'busy';
     this.target.pool.cancel(this);
     this.finish();
     this.owner.settled({ kind: 'failed', failure: failure.at('not_sent'), headRefused: false });

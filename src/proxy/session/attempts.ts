@@ -168,11 +168,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** The current attempt's outcome, told once (attempt.ts); the log gets its entry, the request its connection's reuse. */
   private settle(failure: Failure | undefined, status?: number, bodyToCome = false, at?: number): void {
-    const current = this.current;
-    const entry = current?.settle(failure, status, bodyToCome, at);
+    const entry = this.current?.settle(failure, status, bodyToCome, at);
     if (entry === undefined) return;
-    this.req.record.tries = withTry(this.req.record.tries, entry);
-    this.reused = (current as Attempt).exchange.connectionReused ?? this.reused;
+    const { exchange } = this.current as Attempt;
+    this.req.record.tries = withTry(this.req.record.tries, entry, exchange.endedInQueue);
+    this.reused = exchange.connectionReused ?? this.reused;
   }
 
   private attemptFailed(failure: Failure): void {

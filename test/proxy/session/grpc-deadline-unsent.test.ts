@@ -158,3 +158,25 @@ test("the client's grpc-timeout passing while the call waits for a target (hold)
     String(head['proxy-status']),
   );
 });
+
+test("the client's grpc-timeout passing while the call waits in a full pool's queue: DEADLINE_EXCEEDED, no attempt (nothing went upstream), its wait named", async () => {
+  // One session of one stream at most, taken by a call the upstream never answers.
+  const upstream = await keep(startH2(() => {}, { maxConcurrentStreams: 1 }));
+  const gw = await gatewayTo(
+    `{ url: "${upstream.url}" }`,
+    '    pool: { max_connections: 1, queue_timeout: 5s }\n    timeouts: { response: 10s }\n',
+  );
+  const first = call(gw.url, { 'grpc-timeout': '3S', 'x-request-id': 'in-flight' });
+  await upstream.waitForRequest(1);
+  const head = await call(gw.url, { 'grpc-timeout': '300m', 'x-request-id': 'queued' });
+  assert.equal(head[':status'], 200);
+  assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+  const line = await gw.logFor('queued');
+  assert.equal(line.status, 504);
+  assert.equal(line.error, 'client_deadline_connecting');
+  assert.equal(line.stage, 'not_sent');
+  assert.equal(line.attempts, 0, 'nothing went upstream');
+  assert.equal(typeof line.queued_ms, 'number');
+  assert.equal(upstream.received.length, 1, 'the queued call never reached the upstream');
+  await first;
+});
