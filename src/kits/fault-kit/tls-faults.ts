@@ -34,6 +34,8 @@ interface HttpsOptions {
   echo?: EchoServerOptions;
   /** The URL's scheme (default https); `http` makes the tls-on-plain-port fault. */
   scheme?: 'https' | 'http';
+  /** Milliseconds the handshake waits after the ClientHello arrives: a slow connect (a far or loaded server). */
+  handshakeDelayMs?: number;
 }
 
 function certificateFor(certificates: TestCertificates, which: ServerCertificate) {
@@ -83,7 +85,9 @@ export async function startHttpsEcho(options: HttpsOptions = {}): Promise<TlsFau
       record.captureBytes(chunk);
       socket.pause();
       socket.unshift(chunk);
-      https.emit('connection', socket);
+      const delay = options.handshakeDelayMs ?? 0;
+      if (delay === 0) https.emit('connection', socket);
+      else setTimeout(() => socket.destroyed || https.emit('connection', socket), delay);
     });
   });
   recorder.adopt(front);

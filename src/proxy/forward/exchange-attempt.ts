@@ -192,12 +192,17 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
 
   onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
     this.controller = controller;
-    this.record.connectMs = facts.connectMs;
     this.reused = facts.reused;
+    // The connect this request waited through: the whole of it, or for one handed a connection
+    // another began opening (its client gone), the part since it came: never more than its wait.
+    const connectMs = facts.reused
+      ? 0
+      : Math.min(facts.connectMs, Math.max(0, performance.now() - this.startedAt));
+    this.record.connectMs = connectMs;
     if (!facts.reused)
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
-    this.stopWaiting(facts.reused ? 0 : facts.connectMs);
+    this.stopWaiting(connectMs);
     const { body, bodyComplete } = this.client;
     if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) this.judgeRate(body);
   }
