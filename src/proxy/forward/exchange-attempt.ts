@@ -116,6 +116,14 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return this.queueTimer === undefined ? 'connect' : 'busy';
   }
 
+  /**
+   * It ended queued behind a full pool's busy connections, never given one (its client left, its
+   * queue wait or deadline ran out): nothing of it went upstream.
+   */
+  get endedInQueue(): boolean {
+    return this.controller === undefined && this.queueTimer !== undefined;
+  }
+
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
   get requestWaiting(): string | undefined {
     return this.controller?.requestWaiting();

@@ -150,11 +150,13 @@ export class Attempt implements AttemptOutcome {
 
 /**
  * The log's tries with this one after them: the first a list of one (pushed into the empty list,
- * it took room for 17). One whose wait in a full pool's queue ran out never went upstream: it is
- * no attempt, as when the queue was full at once (the line's queued_ms names the wait).
+ * it took room for 17). One that ended in a full pool's queue (its wait ran out, its client left
+ * or its deadline passed there) never went upstream: it is no attempt, as when the queue was full
+ * at once (the line's queued_ms names the wait).
  */
-export function withTry(tries: TryLine[], entry: TryLine): TryLine[] {
+export function withTry(tries: TryLine[], entry: TryLine, attempt?: Attempt): TryLine[] {
   if (entry.error === 'connection_limit_reached' && entry.stage === 'not_sent') return tries;
+  if (attempt?.exchange.endedInQueue === true) return tries;
   if (tries.length === 0) return [entry];
   tries.push(entry);
   return tries;

@@ -171,7 +171,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const current = this.current;
     const entry = current?.settle(failure, status, bodyToCome, at);
     if (entry === undefined) return;
-    this.req.record.tries = withTry(this.req.record.tries, entry);
+    this.req.record.tries = withTry(this.req.record.tries, entry, current);
     this.reused = (current as Attempt).exchange.connectionReused ?? this.reused;
   }
 
