@@ -249,7 +249,8 @@ function beforeHead(end: H2StreamEnd, reset: Reset): Failure {
     );
   }
   if (rstCode === 11) return enhanceYourCalm(end, reset);
-  if (code === 'ERR_HTTP2_ERROR' || rstCode === 1) {
+  // nghttp2 refused what came on the connection (a frame HTTP/2 forbids, a flood): the upstream broke HTTP/2.
+  if (code === 'ERR_HTTP2_ERROR') {
     const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
     return new Failure(
       'http_protocol_error',
@@ -260,6 +261,16 @@ function beforeHead(end: H2StreamEnd, reset: Reset): Failure {
       },
     );
   }
+  // A stream reset PROTOCOL_ERROR, no other sign: node:http2 resets so a head HTTP/2 forbids,
+  // and an upstream its own stream for a request it found malformed. Which side it was cannot be
+  // known, so both are named (calling the upstream's frames invalid when it sent none would be a
+  // statement never made); either is an HTTP/2 protocol error of the exchange.
+  if (rstCode === 1)
+    return new Failure(
+      'http_protocol_error',
+      `the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset (it found the request malformed), or node:http2 refusing a head HTTP/2 forbids (a connection-specific field, an upper-case name, no :status) ${after}`,
+      { stage: 'sent', cause },
+    );
   if (rst !== undefined) {
     return new Failure(
       'connection_terminated',

@@ -39,7 +39,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   /** A failure decided here (client gone, body too large, deadline) to report instead of the connection's. */
   protected localFailure: Failure | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
-  /** It ended queued behind a full pool (its queue wait or a deadline ran out there): nothing of it went upstream. */
+  /** Set where it ends still queued (cancel, abandon): endedInQueue. */
   private endedQueued = false;
   /** Counted in upstream.pending until a connection takes it. */
   private waiting = false;
@@ -103,11 +103,6 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return this.controller?.remotePort();
   }
 
-  /** It ended in the pool's queue, never taken by a connection: no attempt for the log (attempt.ts's withTry). */
-  get endedInQueue(): boolean {
-    return this.endedQueued;
-  }
-
   /** How far this attempt got. */
   get reached(): Stage {
     return this.stage;
@@ -121,6 +116,15 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   get waitingFor(): 'connect' | 'busy' | undefined {
     if (!this.waiting) return undefined;
     return this.queueTimer === undefined ? 'connect' : 'busy';
+  }
+
+  /**
+   * It ended queued behind a full pool's busy connections, never given one (its client left, its
+   * queue wait or deadline ran out): nothing of it went upstream. Not one whose connect, begun
+   * for it once it was first in the queue, failed: that one reached for the target.
+   */
+  get endedInQueue(): boolean {
+    return this.endedQueued;
   }
 
   /** What of the request its connection still holds for the upstream to take (ExchangeController.requestWaiting). */
@@ -291,6 +295,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     if (this.finished) return undefined;
     const gone = new Failure('client_closed', this.client.answer.leftHow, { stage: this.stage });
     const controller = this.controller;
+    this.endedQueued = controller === undefined && this.waitingFor === 'busy';
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();
     if (controller !== undefined) controller.abort(gone);

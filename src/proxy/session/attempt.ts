@@ -150,9 +150,9 @@ export class Attempt implements AttemptOutcome {
 
 /**
  * The log's tries with this one after them: the first a list of one (pushed into the empty list,
- * it took room for 17). One that ended in a full pool's queue (its wait ran out, or a deadline,
- * the client's gRPC one too, passed there) never went upstream: it is no attempt, as when the
- * queue was full at once (the line's queued_ms names the wait).
+ * it took room for 17). One that ended in a full pool's queue (its wait ran out, its client left
+ * or its deadline, the client's gRPC one too, passed there) never went upstream: it is no
+ * attempt, as when the queue was full at once (the line's queued_ms names the wait).
  */
 export function withTry(tries: TryLine[], entry: TryLine, endedInQueue: boolean): TryLine[] {
   if (endedInQueue) return tries;

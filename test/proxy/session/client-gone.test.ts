@@ -13,7 +13,16 @@ import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
-import { headerBlock, headers, RawH2Client, requestFields, windowUpdate } from '../accept/h2/h2-frames.ts';
+import {
+  ERROR,
+  FRAME,
+  frame,
+  headerBlock,
+  headers,
+  RawH2Client,
+  requestFields,
+  windowUpdate,
+} from '../accept/h2/h2-frames.ts';
 
 const HEAD =
   'POST /up HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\nx-request-id: up-1\r\n\r\n5\r\nhello\r\n';
@@ -367,6 +376,36 @@ test('an HTTP/2 client whose connection breaks HTTP/2 while its request is in fl
     await waitUntil('the bound line', () => gw.logs.some((l) => l.msg === 'HTTP/2 bound passed'));
     const bounds = gw.logs.filter((l) => l.msg === 'HTTP/2 bound passed').map((l) => l.bound);
     assert.deepEqual(bounds, ['protocol_error'], 'told as the protocol error it was, not a rapid reset');
+  } finally {
+    client.close();
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('an HTTP/2 client that closes its connection with a GOAWAY error code while its request is in flight: 499 naming its GOAWAY and code', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    {},
+    'http2: true',
+  );
+  const client = await RawH2Client.connect(gw.port);
+  try {
+    client.send(headers(1, headerBlock(requestFields('/slow', 'GET', [['x-request-id', 'goaway']]))));
+    while (upstream.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The client says the gateway broke HTTP/2 (PROTOCOL_ERROR), its TCP connection left open.
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32BE(ERROR.PROTOCOL_ERROR, 4);
+    client.send(frame(FRAME.GOAWAY, 0, 0, payload));
+    const line = await gw.logFor('goaway');
+    assert.deepEqual(
+      [line.status, line.error, line.client_aborted, line.stage],
+      [499, 'client_closed', true, 'sent'],
+    );
+    assert.equal(line.details, 'client closed the connection with GOAWAY PROTOCOL_ERROR');
   } finally {
     client.close();
     await gw.close();

@@ -378,7 +378,12 @@ describe('pool limits', () => {
     await waitUntil('/third queued', () => pool.stats().waiting === 3);
     gone.destroy();
     await waitUntil('/gone left the queue', () => pool.stats().waiting === 2);
-    assert.equal((await gw.logFor('gone')).status, 499);
+    const goneLine = await gw.logFor('gone');
+    assert.equal(goneLine.status, 499);
+    assert.equal(goneLine.stage, 'not_sent');
+    // It left from the queue: nothing went upstream, so no attempt, as for a queue wait run out.
+    assert.equal(goneLine.attempts, 0);
+    assert.equal(typeof goneLine.queued_ms, 'number');
     release();
     for (const [res, path] of [
       [await first, '/first'],

@@ -152,7 +152,14 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   get leftHow(): string {
     if (this.#breach !== undefined) return this.#breach;
     const code = this.#resetByClient;
-    return code === undefined ? CONNECTION_CLOSED : `client reset the stream (${h2ErrorName(code)})`;
+    if (code !== undefined) return `client reset the stream (${h2ErrorName(code)})`;
+    // node:http2 takes a session down with ERR_HTTP2_SESSION_ERROR only for a GOAWAY with an error
+    // code from the client: its word on why it left (a PROTOCOL_ERROR says the gateway broke HTTP/2).
+    const error = this.#stream.errored as (Error & { code?: string }) | null;
+    const goaway = error?.code === 'ERR_HTTP2_SESSION_ERROR' ? /(\d+)$/.exec(error.message)?.[1] : undefined;
+    return goaway === undefined
+      ? CONNECTION_CLOSED
+      : `${CONNECTION_CLOSED} with GOAWAY ${h2ErrorName(Number(goaway))}`;
   }
 
   /** Body bytes the stream holds that node:http2 has not yet sent on (its flow-control window or the socket). */

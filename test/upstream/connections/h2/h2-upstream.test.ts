@@ -557,6 +557,21 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     }
   });
 
+  test('a stream reset PROTOCOL_ERROR by the upstream before the head: 502 http_protocol_error that does not call its frames invalid', async () => {
+    // node:http2 resets a stream PROTOCOL_ERROR, with no other sign, for a head HTTP/2 forbids
+    // too: which side reset it cannot be known, so the details name both, never one of them alone.
+    const upstream = await keep(startH2((stream) => stream.close(h2.NGHTTP2_PROTOCOL_ERROR)));
+    const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+    const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': 'rst-protocol' } });
+    assertGatewayError(
+      res,
+      502,
+      'http_protocol_error',
+      /^the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset \(it found the request malformed\), or node:http2 refusing a head HTTP\/2 forbids \(a connection-specific field, an upper-case name, no :status\) after /,
+    );
+    assert.equal(upstream.received.length, 1);
+  });
+
   test('the connection dropped before the head: 502 connection_terminated, as on HTTP/1.1', async () => {
     const upstream = await keep(startH2(h2DropConnection));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
@@ -1054,7 +1069,14 @@ upstreams:
       const upstream = await keep(startH2Raw(answer));
       const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
       const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': name } });
-      assertGatewayError(res, 502, 'http_protocol_error', /^the upstream's answer is not valid HTTP\/2/);
+      assertGatewayError(
+        res,
+        502,
+        'http_protocol_error',
+        name === 'push'
+          ? /^the upstream's answer is not valid HTTP\/2 \(Protocol error\)/
+          : /^the stream was reset PROTOCOL_ERROR before the response head: .*node:http2 refusing a head HTTP\/2 forbids/,
+      );
       assert.equal((await gw.logFor(name)).shape, 'garbage', name);
     }
   });
