@@ -121,6 +121,9 @@ function rangeOf(
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
   if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const [first, last] = [asked[1], asked[2]];
+  // An empty file's one satisfiable range is a suffix of some length (§14.1.1): it is the whole
+  // file, of no bytes, which no Content-Range can name: the whole 200, never a 416.
+  if (size === 0 && first === '' && Number(last) > 0) return undefined;
   const start = first === '' ? Math.max(0, size - Number(last)) : Number(first);
   const end = first === '' || last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (first !== '' && last !== '' && Number(last) < start) return undefined;

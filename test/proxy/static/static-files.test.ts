@@ -28,6 +28,7 @@ before(async () => {
   writeFileSync(join(root, 'app.js.br'), 'BROTLI-BYTES');
   writeFileSync(join(root, 'app.js.gz'), 'GZIP-BYTES');
   writeFileSync(join(root, 'data.bin'), Buffer.from('0123456789'));
+  writeFileSync(join(root, 'empty.txt'), '');
   writeFileSync(join(root, '.env'), 'SECRET=1');
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
@@ -264,4 +265,14 @@ test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async (
   assert.equal(res.headers.allow, 'GET, HEAD');
   const del = await request(gw.url, { path: '/data.bin', method: 'DELETE' });
   assert.equal(del.status, 405);
+});
+
+test('an empty file: a suffix range is satisfiable (RFC 9110 §14.1.1) and gets the whole 200; bytes=0- is a 416', async () => {
+  const suffix = await request(gw.url, { path: '/empty.txt', headers: { range: 'bytes=-5' } });
+  assert.equal(suffix.status, 200);
+  assert.equal(suffix.headers['content-length'], '0');
+  assert.equal(suffix.headers['content-range'], undefined);
+  const from = await request(gw.url, { path: '/empty.txt', headers: { range: 'bytes=0-' } });
+  assert.equal(from.status, 416);
+  assert.equal(from.headers['content-range'], 'bytes */0');
 });
