@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -29,6 +29,9 @@ before(async () => {
   writeFileSync(join(root, 'app.js.gz'), 'GZIP-BYTES');
   writeFileSync(join(root, 'data.bin'), Buffer.from('0123456789'));
   writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, 'ahead.txt'), 'from a clock ahead');
+  // A file whose time is ahead of the gateway's clock (a build machine's skewed clock, a tar's).
+  utimesSync(join(root, 'ahead.txt'), new Date('2099-01-01T00:00:00Z'), new Date('2099-01-01T00:00:00Z'));
   writeFileSync(join(root, '.env'), 'SECRET=1');
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
@@ -275,4 +278,14 @@ test('an empty file: a suffix range is satisfiable (RFC 9110 §14.1.1) and gets 
   const from = await request(gw.url, { path: '/empty.txt', headers: { range: 'bytes=0-' } });
   assert.equal(from.status, 416);
   assert.equal(from.headers['content-range'], 'bytes */0');
+});
+
+test("a file's time ahead of the clock is sent as the answer's Date (RFC 9110 §8.8.2.1), never a Last-Modified in the future", async () => {
+  const res = await request(gw.url, { path: '/ahead.txt' });
+  assert.equal(res.status, 200);
+  const modified = Date.parse(String(res.headers['last-modified']));
+  assert.ok(
+    modified <= Date.parse(String(res.headers.date)),
+    `${res.headers['last-modified']} after ${res.headers.date}`,
+  );
 });
