@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import type { ContentCoding, RouteConfig, StaticConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
@@ -6,7 +5,7 @@ import { negotiateCoding } from '../forward/content-coding.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
 import { fileAnswer } from './file-answer.ts';
 import { type FilePath, filePathOf } from './file-path.ts';
-import { type NotOpened, type OpenedFile, openUnder } from './open-file.ts';
+import { type NotOpened, type OpenedFile, openUnder, realRoot } from './open-file.ts';
 
 /** The name a precompressed sibling has beside its file, by its coding. */
 const SIBLING: Readonly<Record<ContentCoding, string>> = { br: '.br', gzip: '.gz', zstd: '.zst' };
@@ -30,17 +29,9 @@ const OPEN_MS = 10_000;
 export function staticStage(route: RouteConfig): RouteStage | undefined {
   const config = route.static;
   if (config === undefined) return undefined;
-  let root: string | undefined;
-  try {
-    root = realpathSync(config.root);
-  } catch {
-    // Gone since the config was checked: every request is a 404 until it is back and reloaded.
-    root = undefined;
-  }
   const fallback = config.fallback === undefined ? undefined : filePathOf(config.fallback, '/');
   const site: Site = {
     config,
-    root,
     prefix: route.path,
     fallback: typeof fallback === 'object' && !(fallback instanceof Failure) ? fallback.segments : undefined,
   };
@@ -55,8 +46,6 @@ export function staticStage(route: RouteConfig): RouteStage | undefined {
 
 interface Site {
   readonly config: StaticConfig;
-  /** The root's real path; undefined when it could not be read. */
-  readonly root: string | undefined;
   readonly prefix: string;
   readonly fallback: readonly string[] | undefined;
 }
@@ -65,6 +54,8 @@ class StaticRun implements StageHooks {
   readonly #site: Site;
   readonly #request: StageRequest;
   readonly #files: OpenedFile[] = [];
+  /** The root's real path for this request (every file it opens is under the same one), asked at its first open. */
+  #root: Promise<string | undefined> | undefined;
   #ended = false;
 
   constructor(site: Site, request: StageRequest) {
@@ -132,7 +123,8 @@ class StaticRun implements StageHooks {
 
   /** Opens a file under root; kept to close at the request's end (at once, when it is over already). */
   async #open(segments: readonly string[]): Promise<OpenedFile | NotOpened> {
-    const root = this.#site.root;
+    this.#root ??= realRoot(this.#site.config.root);
+    const root = await this.#root;
     if (root === undefined) return 'missing';
     const opened = await openUnder(root, segments);
     if (typeof opened === 'string') return opened;

@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,6 +41,11 @@ before(async () => {
   writeFileSync(join(root, 'ahead.txt'), 'from a clock ahead');
   // A file whose time is ahead of the gateway's clock (a build machine's skewed clock, a tar's).
   utimesSync(join(root, 'ahead.txt'), new Date('2099-01-01T00:00:00Z'), new Date('2099-01-01T00:00:00Z'));
+  for (const release of ['release-1', 'release-2']) {
+    mkdirSync(join(dir, release));
+    writeFileSync(join(dir, release, 'version.txt'), release);
+  }
+  symlinkSync(join(dir, 'release-1'), join(dir, 'current'));
   writeFileSync(join(root, '.env'), 'SECRET=1');
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
@@ -40,6 +54,8 @@ before(async () => {
   execFileSync('mkfifo', [join(root, 'pipe')]);
   gw = await startTestGateway(`name: edge-1
 routes:
+  - match: { path: /release }
+    static: { root: ${dir}/current }
   - match: { path: /spa }
     static: { root: ${root}/app, fallback: /shell.html }
   - match: { path: /manual }
@@ -288,4 +304,16 @@ test("a file's time ahead of the clock is sent as the answer's Date (RFC 9110 §
     modified <= Date.parse(String(res.headers.date)),
     `${res.headers['last-modified']} after ${res.headers.date}`,
   );
+});
+
+test('a root that is a symbolic link is followed at each request: a release swapped in is served without a reload', async () => {
+  const first = await request(gw.url, { path: '/release/version.txt' });
+  assert.equal(first.text, 'release-1');
+  // The atomic swap a deploy makes (ln -s release-2 current.new && mv -T current.new current).
+  symlinkSync(join(dir, 'release-2'), join(dir, 'current.new'));
+  renameSync(join(dir, 'current.new'), join(dir, 'current'));
+  rmSync(join(dir, 'release-1'), { recursive: true });
+  const second = await request(gw.url, { path: '/release/version.txt' });
+  assert.equal(second.status, 200);
+  assert.equal(second.text, 'release-2');
 });
