@@ -21,8 +21,8 @@ const OPEN_MS = 10_000;
  * ever read (open-file.ts); a directory is answered with its `index` (a path to one without its
  * trailing `/` is sent there, 301, the route's own root too), never listed, and a path ending in
  * `/` names nothing else (a file so named is not there); a path no file answers gets the `fallback` file
- * (a single-page app's) or the gateway's 404, and so does a dotfile, a symbolic link leading out of
- * root, or any file that is not a regular one: one 404, which tells nothing of what is there.
+ * (a single-page app's) or the gateway's 404, and so does a symbolic link, or any file that is not a
+ * regular one; a dotfile is always the 404: one answer, which tells nothing of what is there.
  * The body streams from the file (a StreamedAnswer), and the files a request opened are closed at
  * its end (`onEnd`), whatever became of it.
  */
@@ -86,7 +86,9 @@ class StaticRun implements StageHooks {
     let opened = await this.#open(segments);
     if (opened === 'directory' && !asked.directory)
       return new OwnAnswer(301, ['location', `${path}/${query}`]);
-    if (opened === 'missing' && fallback !== undefined) {
+    // A name refused (a link) is one not there: a 404 where a missing name got the fallback
+    // would tell the client a link is there.
+    if ((opened === 'missing' || opened === 'outside') && fallback !== undefined) {
       segments = fallback;
       opened = await this.#open(segments);
     }

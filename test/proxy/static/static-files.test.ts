@@ -50,6 +50,9 @@ before(async () => {
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
   symlinkSync(outside, join(root, 'leak.txt'));
+  symlinkSync(outside, join(root, 'app', 'leak.txt'));
+  writeFileSync(join(root, 'app', 'other.html'), '<h1>other</h1>');
+  symlinkSync(join(root, 'app', 'other.html'), join(root, 'app', 'other-link.html'));
   symlinkSync(dir, join(root, 'up'));
   execFileSync('mkfifo', [join(root, 'pipe')]);
   gw = await startTestGateway(`name: edge-1
@@ -316,4 +319,17 @@ test('a root that is a symbolic link is followed at each request: a release swap
   const second = await request(gw.url, { path: '/release/version.txt' });
   assert.equal(second.status, 200);
   assert.equal(second.text, 'release-2');
+});
+
+test('behind a fallback, a symbolic link is answered as a name not there (the fallback), so no client can tell one is there', async () => {
+  const missing = await request(gw.url, { path: '/spa/nothing.txt' });
+  assert.equal(missing.status, 200);
+  assert.equal(missing.text, '<h1>spa</h1>');
+  // A link as the last name is never followed, one staying under root too (O_NOFOLLOW).
+  for (const path of ['/spa/leak.txt', '/spa/other-link.html']) {
+    const link = await request(gw.url, { path });
+    assert.equal(link.status, 200, path);
+    assert.equal(link.text, '<h1>spa</h1>', path);
+    assert.ok(!link.text.includes('outside root'), path);
+  }
 });
