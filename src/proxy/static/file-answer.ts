@@ -38,7 +38,9 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   const { stats } = file;
   const size = Number(stats.size);
   const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
-  const modified = new Date(Number(stats.mtimeMs)).toUTCString();
+  // A time ahead of the clock (a skewed build machine's, a tar's) is sent as now, as RFC 9110
+  // §8.8.2.1 requires: a Last-Modified in the future would meet every If-Modified-Since until then.
+  const modified = new Date(Math.min(Number(stats.mtimeMs), Date.now())).toUTCString();
   const validators = ['etag', etag, 'last-modified', modified];
   // The route's cache_control goes on 200, 206 and 304 alone: a 412 or 416 kept for a year by a
   // shared cache (`immutable`) would refuse every later request of it; they keep no-store.
@@ -121,6 +123,9 @@ function rangeOf(
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
   if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const [first, last] = [asked[1], asked[2]];
+  // An empty file's one satisfiable range is a suffix of some length (§14.1.1): it is the whole
+  // file, of no bytes, which no Content-Range can name: the whole 200, never a 416.
+  if (size === 0 && first === '' && Number(last) > 0) return undefined;
   const start = first === '' ? Math.max(0, size - Number(last)) : Number(first);
   const end = first === '' || last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (first !== '' && last !== '' && Number(last) < start) return undefined;

@@ -125,6 +125,27 @@ export async function openUnder(root: string, segments: readonly string[]): Prom
   }
 }
 
+/**
+ * The real path of a route's root, asked at each request: a root that is a symbolic link
+ * (`current -> releases/42`, swapped by a deploy) serves the release it names now, and a root
+ * made or put back after the config was loaded is served without a reload. Undefined when it is
+ * not there (every path under it is then not found); the gateway's own trouble is told as a
+ * file's would be (a 503 out of descriptors, a 500 naming any other error).
+ */
+export function realRoot(root: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) =>
+    realpath.native(root, (err, real) => {
+      if (!err) return resolve(real);
+      try {
+        notOpened(err);
+        resolve(undefined);
+      } catch (failure) {
+        reject(failure);
+      }
+    }),
+  );
+}
+
 /** Names a request may not open: nothing there, or nothing the gateway may read (told alike: 404). */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
 

@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import type { ContentCoding, RouteConfig, StaticConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
@@ -6,7 +5,7 @@ import { negotiateCoding } from '../forward/content-coding.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
 import { fileAnswer } from './file-answer.ts';
 import { type FilePath, filePathOf } from './file-path.ts';
-import { type NotOpened, type OpenedFile, openUnder } from './open-file.ts';
+import { type NotOpened, type OpenedFile, openUnder, realRoot } from './open-file.ts';
 
 /** The name a precompressed sibling has beside its file, by its coding. */
 const SIBLING: Readonly<Record<ContentCoding, string>> = { br: '.br', gzip: '.gz', zstd: '.zst' };
@@ -22,25 +21,17 @@ const OPEN_MS = 10_000;
  * ever read (open-file.ts); a directory is answered with its `index` (a path to one without its
  * trailing `/` is sent there, 301, the route's own root too), never listed, and a path ending in
  * `/` names nothing else (a file so named is not there); a path no file answers gets the `fallback` file
- * (a single-page app's) or the gateway's 404, and so does a dotfile, a symbolic link leading out of
- * root, or any file that is not a regular one: one 404, which tells nothing of what is there.
+ * (a single-page app's) or the gateway's 404, and so does a symbolic link, or any file that is not a
+ * regular one; a dotfile is always the 404: one answer, which tells nothing of what is there.
  * The body streams from the file (a StreamedAnswer), and the files a request opened are closed at
  * its end (`onEnd`), whatever became of it.
  */
 export function staticStage(route: RouteConfig): RouteStage | undefined {
   const config = route.static;
   if (config === undefined) return undefined;
-  let root: string | undefined;
-  try {
-    root = realpathSync(config.root);
-  } catch {
-    // Gone since the config was checked: every request is a 404 until it is back and reloaded.
-    root = undefined;
-  }
   const fallback = config.fallback === undefined ? undefined : filePathOf(config.fallback, '/');
   const site: Site = {
     config,
-    root,
     prefix: route.path,
     fallback: typeof fallback === 'object' && !(fallback instanceof Failure) ? fallback.segments : undefined,
   };
@@ -55,8 +46,6 @@ export function staticStage(route: RouteConfig): RouteStage | undefined {
 
 interface Site {
   readonly config: StaticConfig;
-  /** The root's real path; undefined when it could not be read. */
-  readonly root: string | undefined;
   readonly prefix: string;
   readonly fallback: readonly string[] | undefined;
 }
@@ -65,6 +54,8 @@ class StaticRun implements StageHooks {
   readonly #site: Site;
   readonly #request: StageRequest;
   readonly #files: OpenedFile[] = [];
+  /** The root's real path for this request (every file it opens is under the same one), asked at its first open. */
+  #root: Promise<string | undefined> | undefined;
   #ended = false;
 
   constructor(site: Site, request: StageRequest) {
@@ -95,7 +86,9 @@ class StaticRun implements StageHooks {
     let opened = await this.#open(segments);
     if (opened === 'directory' && !asked.directory)
       return new OwnAnswer(301, ['location', `${path}/${query}`]);
-    if (opened === 'missing' && fallback !== undefined) {
+    // A name refused (a link) is one not there: a 404 where a missing name got the fallback
+    // would tell the client a link is there.
+    if ((opened === 'missing' || opened === 'outside') && fallback !== undefined) {
       segments = fallback;
       opened = await this.#open(segments);
     }
@@ -132,7 +125,8 @@ class StaticRun implements StageHooks {
 
   /** Opens a file under root; kept to close at the request's end (at once, when it is over already). */
   async #open(segments: readonly string[]): Promise<OpenedFile | NotOpened> {
-    const root = this.#site.root;
+    this.#root ??= realRoot(this.#site.config.root);
+    const root = await this.#root;
     if (root === undefined) return 'missing';
     const opened = await openUnder(root, segments);
     if (typeof opened === 'string') return opened;

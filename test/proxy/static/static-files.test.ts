@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,14 +37,28 @@ before(async () => {
   writeFileSync(join(root, 'app.js.br'), 'BROTLI-BYTES');
   writeFileSync(join(root, 'app.js.gz'), 'GZIP-BYTES');
   writeFileSync(join(root, 'data.bin'), Buffer.from('0123456789'));
+  writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, 'ahead.txt'), 'from a clock ahead');
+  // A file whose time is ahead of the gateway's clock (a build machine's skewed clock, a tar's).
+  utimesSync(join(root, 'ahead.txt'), new Date('2099-01-01T00:00:00Z'), new Date('2099-01-01T00:00:00Z'));
+  for (const release of ['release-1', 'release-2']) {
+    mkdirSync(join(dir, release));
+    writeFileSync(join(dir, release, 'version.txt'), release);
+  }
+  symlinkSync(join(dir, 'release-1'), join(dir, 'current'));
   writeFileSync(join(root, '.env'), 'SECRET=1');
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
   symlinkSync(outside, join(root, 'leak.txt'));
+  symlinkSync(outside, join(root, 'app', 'leak.txt'));
+  writeFileSync(join(root, 'app', 'other.html'), '<h1>other</h1>');
+  symlinkSync(join(root, 'app', 'other.html'), join(root, 'app', 'other-link.html'));
   symlinkSync(dir, join(root, 'up'));
   execFileSync('mkfifo', [join(root, 'pipe')]);
   gw = await startTestGateway(`name: edge-1
 routes:
+  - match: { path: /release }
+    static: { root: ${dir}/current }
   - match: { path: /spa }
     static: { root: ${root}/app, fallback: /shell.html }
   - match: { path: /manual }
@@ -264,4 +287,49 @@ test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async (
   assert.equal(res.headers.allow, 'GET, HEAD');
   const del = await request(gw.url, { path: '/data.bin', method: 'DELETE' });
   assert.equal(del.status, 405);
+});
+
+test('an empty file: a suffix range is satisfiable (RFC 9110 §14.1.1) and gets the whole 200; bytes=0- is a 416', async () => {
+  const suffix = await request(gw.url, { path: '/empty.txt', headers: { range: 'bytes=-5' } });
+  assert.equal(suffix.status, 200);
+  assert.equal(suffix.headers['content-length'], '0');
+  assert.equal(suffix.headers['content-range'], undefined);
+  const from = await request(gw.url, { path: '/empty.txt', headers: { range: 'bytes=0-' } });
+  assert.equal(from.status, 416);
+  assert.equal(from.headers['content-range'], 'bytes */0');
+});
+
+test("a file's time ahead of the clock is sent as the answer's Date (RFC 9110 §8.8.2.1), never a Last-Modified in the future", async () => {
+  const res = await request(gw.url, { path: '/ahead.txt' });
+  assert.equal(res.status, 200);
+  const modified = Date.parse(String(res.headers['last-modified']));
+  assert.ok(
+    modified <= Date.parse(String(res.headers.date)),
+    `${res.headers['last-modified']} after ${res.headers.date}`,
+  );
+});
+
+test('a root that is a symbolic link is followed at each request: a release swapped in is served without a reload', async () => {
+  const first = await request(gw.url, { path: '/release/version.txt' });
+  assert.equal(first.text, 'release-1');
+  // The atomic swap a deploy makes (ln -s release-2 current.new && mv -T current.new current).
+  symlinkSync(join(dir, 'release-2'), join(dir, 'current.new'));
+  renameSync(join(dir, 'current.new'), join(dir, 'current'));
+  rmSync(join(dir, 'release-1'), { recursive: true });
+  const second = await request(gw.url, { path: '/release/version.txt' });
+  assert.equal(second.status, 200);
+  assert.equal(second.text, 'release-2');
+});
+
+test('behind a fallback, a symbolic link is answered as a name not there (the fallback), so no client can tell one is there', async () => {
+  const missing = await request(gw.url, { path: '/spa/nothing.txt' });
+  assert.equal(missing.status, 200);
+  assert.equal(missing.text, '<h1>spa</h1>');
+  // A link as the last name is never followed, one staying under root too (O_NOFOLLOW).
+  for (const path of ['/spa/leak.txt', '/spa/other-link.html']) {
+    const link = await request(gw.url, { path });
+    assert.equal(link.status, 200, path);
+    assert.equal(link.text, '<h1>spa</h1>', path);
+    assert.ok(!link.text.includes('outside root'), path);
+  }
 });
