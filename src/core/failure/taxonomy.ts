@@ -218,7 +218,9 @@ export const FAILURES = {
     shape: 'client',
     flag: 'DPE',
     retryAfter: false,
-    title: 'Bad request',
+    // One title for every status the type answers with (400, 405, 408, 413, 431, 501): RFC 9457
+    // §3.1.3's title names the problem's type, the same at each occurrence.
+    title: 'Request not accepted',
     explanation: 'the request could not be accepted as it was sent',
     fix: 'Fix the request as the detail says.',
     clientMayRetry: false,

@@ -287,6 +287,16 @@ test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async (
   assert.equal(res.headers.allow, 'GET, HEAD');
   const del = await request(gw.url, { path: '/data.bin', method: 'DELETE' });
   assert.equal(del.status, 405);
+  // The problem's title fits every status of its type (RFC 9457 §3.1.3): not "Bad request" on a 405.
+  const problem = await request(gw.url, {
+    path: '/data.bin',
+    method: 'PUT',
+    body: 'x',
+    headers: { accept: 'application/problem+json' },
+  });
+  assert.equal(problem.status, 405);
+  const body = JSON.parse(problem.text) as { title: string; status: number };
+  assert.deepEqual([body.status, body.title], [405, 'Request not accepted']);
 });
 
 test('an empty file: a suffix range is satisfiable (RFC 9110 §14.1.1) and gets the whole 200; bytes=0- is a 416', async () => {
