@@ -137,6 +137,10 @@ export function clientAdvice(failure: Failure): string {
     return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';
   if (failure.kind.shape === 'client')
     return 'Retrying the same request will fail the same way: change the request.';
+  // Nothing answers this URL here (no route, or no file under a static route's root): the URL,
+  // not the upstream, is the first thing to look at.
+  if (failure.type === 'destination_not_found')
+    return 'Retrying the same request will not help: check the URL, nothing here answers it.';
   // The limit is this client's own (its HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE).
   if (failure.type === 'client_header_list_size')
     return "Retrying will not help until this client takes a larger header list (its SETTINGS_MAX_HEADER_LIST_SIZE) or the answer's head shrinks.";

@@ -281,6 +281,21 @@ test('a FIFO under root is a 404 at once: opened without blocking, and no regula
   assert.equal(res.status, 404);
 });
 
+test('a path no file answers: a 404 saying so, whose advice is the URL (no upstream to fix)', async () => {
+  const res = await request(gw.url, {
+    path: '/nothing-here.txt',
+    headers: { accept: 'application/problem+json' },
+  });
+  assert.equal(res.status, 404);
+  const body = JSON.parse(res.text) as { title: string; advice: string; error: string };
+  assert.deepEqual(body.error, 'destination_not_found');
+  assert.equal(body.title, 'Not found');
+  assert.equal(
+    body.advice,
+    'Retrying the same request will not help: check the URL, nothing here answers it.',
+  );
+});
+
 test('only GET and HEAD: another method is a 405 with Allow: GET, HEAD', async () => {
   const res = await request(gw.url, { path: '/data.bin', method: 'POST', body: 'x' });
   assert.equal(res.status, 405);
