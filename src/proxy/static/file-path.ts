@@ -24,7 +24,7 @@ export type PathRefusal = Failure | 'hidden' | 'too_long';
  * it again as a file system would, so that no spelling the normal form let through (normalisation
  * off, `paths.normalize: false`; an encoded slash a route allowed) escapes: a decoded segment that
  * is `.` or `..`, or holds `/`, `\` or NUL is a 400; one that starts with `.` is hidden (a
- * dotfile: `.git`, `.env`).
+ * dotfile: `.git`, `.env`), but for `/.well-known/` on a route at `/`.
  */
 export function filePathOf(path: string, prefix: string): FilePath | PathRefusal {
   const rest = prefix === '/' ? path : path.slice(prefix.length);
@@ -46,7 +46,10 @@ export function filePathOf(path: string, prefix: string): FilePath | PathRefusal
     if (name === '.' || name === '..') return bad('a path segment is a dot-segment');
     if (/[/\\\0]/.test(name)) return bad('a path segment holds a slash, a backslash or NUL');
     if (Buffer.byteLength(name) > NAME_MAX) return 'too_long';
-    if (name.startsWith('.')) return 'hidden';
+    // RFC 8615's `/.well-known/` (security.txt, app links, a provider's metadata) is public by
+    // definition: served from a root mapped at `/`, its own dotfiles hidden all the same.
+    if (name.startsWith('.') && !(name === '.well-known' && segments.length === 0 && prefix === '/'))
+      return 'hidden';
     segments.push(name);
   }
   return { segments, directory };

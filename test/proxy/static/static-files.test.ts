@@ -47,6 +47,11 @@ before(async () => {
   }
   symlinkSync(join(dir, 'release-1'), join(dir, 'current'));
   writeFileSync(join(root, '.env'), 'SECRET=1');
+  mkdirSync(join(root, '.well-known'));
+  writeFileSync(join(root, '.well-known', 'security.txt'), 'Contact: mailto:security@example.com\n');
+  writeFileSync(join(root, '.well-known', '.secret'), 'SECRET=1');
+  mkdirSync(join(root, 'docs', '.well-known'));
+  writeFileSync(join(root, 'docs', '.well-known', 'security.txt'), 'SECRET=1');
   writeFileSync(join(root, 'app', 'shell.html'), '<h1>spa</h1>');
   writeFileSync(outside, 'outside root');
   symlinkSync(outside, join(root, 'leak.txt'));
@@ -274,6 +279,22 @@ test('no path leaves root: dotfiles, symlinks out of root, encoded dots and slas
     '/%00': 400,
     [`/${'a'.repeat(300)}`]: 404,
   });
+});
+
+test('/.well-known/ (RFC 8615) is served from a root mapped at /: its own dotfiles, and one deeper or on another route, stay hidden', async () => {
+  const res = await request(gw.url, { path: '/.well-known/security.txt' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+  assert.equal(res.text, 'Contact: mailto:security@example.com\n');
+  for (const path of [
+    '/.well-known/.secret',
+    '/docs/.well-known/security.txt',
+    '/manual/.well-known/security.txt',
+  ]) {
+    const hidden = await request(gw.url, { path });
+    assert.equal(hidden.status, 404, path);
+    assert.ok(!hidden.text.includes('SECRET=1'), path);
+  }
 });
 
 test('a FIFO under root is a 404 at once: opened without blocking, and no regular file', async () => {
