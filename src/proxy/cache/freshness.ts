@@ -72,7 +72,11 @@ export function originOnly(staleIfError: number): CacheGrants {
  * lifetime of its status where the origin gave none (or in place of the origin's, with
  * overrideOrigin), and its stale-while-revalidate where the answer names none and may be given
  * stale at all. Only the freshness is read from the copy this makes: the stored fields (what goes
- * out) stay as they came. The same policy when none of this applies.
+ * out) stay as they came. The same policy when none of this applies. An answer to a request with
+ * Authorization that a shared cache may keep for its `must-revalidate` or `s-maxage` (RFC 9111
+ * §3.5), which the copy may lack, is read as one the request's Authorization does not bar: the
+ * library would judge the copy unstorable, its freshness 0, and `max-age=60, must-revalidate`
+ * was never kept for such a request.
  */
 export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshness {
   const stored = policy.toObject();
@@ -106,7 +110,10 @@ export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshnes
     rescc['stale-while-revalidate'] = String(swr);
     changed = true;
   }
-  return { policy: changed ? CachePolicy.fromObject({ ...stored, resh, rescc }) : policy, bound };
+  // The library's `a`: the request had no Authorization (or, here, the origin allowed it).
+  const authorized = !stored.a && ('must-revalidate' in stored.rescc || 's-maxage' in stored.rescc);
+  if (!changed && !authorized) return { policy, bound };
+  return { policy: CachePolicy.fromObject({ ...stored, resh, rescc, a: stored.a || authorized }), bound };
 }
 
 /**
