@@ -328,17 +328,22 @@ export function cacheKey(authority: string, path: string, scheme: string, side?:
   return side === undefined ? key : `${key} ${side}`;
 }
 
-/** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */
+/**
+ * The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1),
+ * and a field absent from the one is absent from the other: `X-Foo:`, empty, is not no X-Foo.
+ */
 function varyMatches(policy: CachePolicy, request: CacheRequest): boolean {
   const stored = policy.toObject();
   const vary = stored.resh.vary;
   if (vary === undefined) return true;
   const names = (Array.isArray(vary) ? vary.join(',') : vary).toLowerCase().split(',');
+  const { headers } = request;
+  const reqh = stored.reqh ?? {};
   for (const raw of names) {
     const name = raw.trim();
     if (name === '') continue;
-    if (name === '*') return false;
-    if (String(stored.reqh?.[name] ?? '') !== String(request.headers[name] ?? '')) return false;
+    if (name === '*' || Object.hasOwn(reqh, name) !== Object.hasOwn(headers, name)) return false;
+    if (String(reqh[name] ?? '') !== String(headers[name] ?? '')) return false;
   }
   return true;
 }
