@@ -13,11 +13,24 @@ import type { CacheRequest } from './stored-answer.ts';
  * an answer that varies on the client's address, read by the upstream there, is no other
  * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
  */
-export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme: string): CacheRequest {
+export function cacheRequestOf(
+  sent: ForwardedRequest,
+  fields: FieldMap,
+  scheme: string,
+  asked: { readonly askedAt: number },
+): CacheRequest {
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
   const host = keyAuthority(sent.authority, scheme);
   const headers = { ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host };
-  return { method: 'GET', url: sent.path, headers };
+  return {
+    method: 'GET',
+    url: sent.path,
+    headers,
+    // Read when its answer comes: it may have waited on another request's fetch before it went.
+    get askedAt() {
+      return asked.askedAt;
+    },
+  };
 }
 
 /**

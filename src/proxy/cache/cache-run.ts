@@ -89,7 +89,7 @@ export class CacheRun extends PassingRun {
     const scheme = listener.protocol;
     const side = this.route.split === undefined ? undefined : sent.upstream;
     this.#key = cacheKey(sent.authority, sent.path, scheme, side);
-    this.#request = cacheRequestOf(sent, fields, scheme);
+    this.#request = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
     // A GET's range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (bypassesStore(fields, this.request.head.method)) return this.forward('bypass');

@@ -56,6 +56,8 @@ export class PassingRun implements StageHooks {
   protected status: string;
   /** The keys an unsafe method's success invalidates (invalidation.ts). */
   #invalidated: readonly string[] = [];
+  /** When the request last went upstream (ms since the epoch; 0: not yet): its answer's age counts from then. */
+  #askedAt = 0;
   readonly #reason: ForwardReason;
   readonly #detail: string | undefined;
 
@@ -92,7 +94,16 @@ export class PassingRun implements StageHooks {
   protected forward(reason: ForwardReason, detail?: string): Failure | undefined {
     if (onlyIfCached(this.request.fields, this.refresh)) return this.notStored();
     this.said(forwardedStatus(this.route.gateway, reason, detail), `fwd=${reason}`);
+    this.#askedAt = Date.now();
     return undefined;
+  }
+
+  /**
+   * When the request went upstream (ms since the epoch; 0: it has not): an upstream's Age counts
+   * from then, not from when its answer came (RFC 9111 §4.2.3), the time it took being part of it.
+   */
+  get askedAt(): number {
+    return this.#askedAt;
   }
 
   /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */

@@ -14,6 +14,8 @@ export interface CacheRequest {
   readonly url: string;
   /** The request's fields, by lowercase name; `host` is the one the route was matched by. */
   readonly headers: FieldMap;
+  /** When it went upstream (ms since the epoch; 0 or absent: unknown): its answer's age counts from then. */
+  readonly askedAt?: number;
 }
 
 /**
@@ -208,9 +210,27 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
   const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
-  return keepingVariedFields(
-    caseless(new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED)),
-  );
+  const made = new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED);
+  return keepingVariedFields(agedFromAsking(caseless(made), request.askedAt));
+}
+
+/**
+ * The policy with its age counted from `askedAt`, when the request went upstream, not from when
+ * the answer came (the library's): RFC 9111 §4.2.3's corrected_age_value is the Age the answer
+ * came with plus response_delay, so an answer an upstream took its time over is that much older
+ * (one that came with `Age: 9, max-age=10` after two seconds is stale, not fresh for one more).
+ */
+function agedFromAsking(policy: CachePolicy, askedAt = 0): CachePolicy {
+  const stored = policy.toObject();
+  if (askedAt <= 0 || askedAt >= stored.t) return policy;
+  // One without Date still has the time it came as its Date (RFC 9110 §6.6.1), not the asking's.
+  const resh = stored.resh.date === undefined ? withDate(stored.resh, stored.t) : stored.resh;
+  return CachePolicy.fromObject({ ...stored, resh, t: askedAt });
+}
+
+/** The fields with this time (ms since the epoch) as their Date; no prototype, as headersOf's. */
+function withDate(headers: CachePolicy.Headers, time: number): CachePolicy.Headers {
+  return Object.assign(Object.create(null), headers, { date: new Date(time).toUTCString() });
 }
 
 /**
