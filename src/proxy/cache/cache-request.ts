@@ -4,6 +4,7 @@ import type { ForwardedRequest } from '../stages/stage.ts';
 import { keyAuthority } from './key-authority.ts';
 import { onlyIfCached } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
+import { varyNormal } from './vary-fields.ts';
 
 /**
  * The request a route's cache compares stored answers with (RFC 9111 §4): a GET (a HEAD is
@@ -21,7 +22,8 @@ export function cacheRequestOf(
 ): CacheRequest {
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
   const host = keyAuthority(sent.authority, scheme);
-  const headers = { ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host };
+  // Vary compares the lists a variant is chosen by as their syntax reads them (vary-fields.ts).
+  const headers = varyNormal({ ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host });
   return {
     method: 'GET',
     url: sent.path,
