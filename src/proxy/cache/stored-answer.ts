@@ -1,6 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { withReadableAge } from './age-field.ts';
+import { unreadableAge, withReadableAge } from './age-field.ts';
 import { caseless, forbidsSharedStore } from './directive-case.ts';
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
@@ -171,6 +171,8 @@ export class StoredAnswer {
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
     // One without Date gets the time it came (§6.6.1: a recipient that caches it records that).
     headers.date = resh.date ?? new Date(t).toUTCString();
+    // An Age the upstream sent that is no number of seconds: the answer's time in the store.
+    if (unreadableAge(resh)) headers.age = String(Math.round(this.#fresh.policy.age()));
     // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
     // day is not sent; a warning the upstream made itself goes on.
     const warning = headers.warning;
