@@ -3,16 +3,23 @@ import { trimOws } from '../../core/ows.ts';
 
 /**
  * The fields with an Age the store can count from (RFC 9111 §5.1: delta-seconds, one value):
- * the first of several, none when it is no number of seconds. The library took `Age: -5` as
- * -5: the hit went out with `Age: -5`, fresh 5 s longer than the upstream's max-age said.
+ * the first of several. One whose first value is no number of seconds (`-5`, `soon`) stays as
+ * it came: it says nothing of how old the answer is, and the answer is stale (§5.1: a cache
+ * "SHOULD consider the response to be stale"; freshness.ts reads it so, unreadableAge), never
+ * fresh for its whole max-age, nor, as the library took `-5`, for 5 s longer than it says.
  */
 export function withReadableAge(headers: CachePolicy.Headers): CachePolicy.Headers {
   const age = headers.age;
   if (age === undefined) return headers;
   const first = trimOws(String(age).split(',')[0]);
-  if (first === age && /^\d+$/.test(first)) return headers;
+  if (first === age || !/^\d+$/.test(first)) return headers;
   const out: CachePolicy.Headers = Object.assign(Object.create(null), headers);
-  if (/^\d+$/.test(first)) out.age = first;
-  else delete out.age;
+  out.age = first;
   return out;
+}
+
+/** The stored fields have an Age that is no number of seconds (withReadableAge left it as it came). */
+export function unreadableAge(headers: CachePolicy.Headers): boolean {
+  const age = headers.age;
+  return age !== undefined && !/^\d+$/.test(String(age));
 }

@@ -4,6 +4,7 @@ import type { ForwardedRequest } from '../stages/stage.ts';
 import { keyAuthority } from './key-authority.ts';
 import { onlyIfCached } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
+import { varyNormal } from './vary-fields.ts';
 
 /**
  * The request a route's cache compares stored answers with (RFC 9111 §4): a GET (a HEAD is
@@ -13,11 +14,25 @@ import type { CacheRequest } from './stored-answer.ts';
  * an answer that varies on the client's address, read by the upstream there, is no other
  * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
  */
-export function cacheRequestOf(sent: ForwardedRequest, fields: FieldMap, scheme: string): CacheRequest {
+export function cacheRequestOf(
+  sent: ForwardedRequest,
+  fields: FieldMap,
+  scheme: string,
+  asked: { readonly askedAt: number },
+): CacheRequest {
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
   const host = keyAuthority(sent.authority, scheme);
-  const headers = { ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host };
-  return { method: 'GET', url: sent.path, headers };
+  // Vary compares the lists a variant is chosen by as their syntax reads them (vary-fields.ts).
+  const headers = varyNormal({ ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host });
+  return {
+    method: 'GET',
+    url: sent.path,
+    headers,
+    // Read when its answer comes: it may have waited on another request's fetch before it went.
+    get askedAt() {
+      return asked.askedAt;
+    },
+  };
 }
 
 /**

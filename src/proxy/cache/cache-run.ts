@@ -18,16 +18,22 @@ import { bypassesStore, cacheRequestOf } from './cache-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
-  hitStatus,
   revalidatedStatus,
   revalidatingStatus,
   staleStatus,
+  storedStatus,
 } from './cache-status.ts';
 import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
-import { conditional, forwardReason, onlyIfCached, validatorsOf } from './request-directives.ts';
+import {
+  conditional,
+  forwardReason,
+  onlyIfCached,
+  sameValidators,
+  validatorsOf,
+} from './request-directives.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
 
 /** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
@@ -66,6 +72,8 @@ export class CacheRun extends PassingRun {
   #lockEnd = 0;
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
+  /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
+  #waitedAs: ForwardReason = 'uri-miss';
   /**
    * The wait for another request's fetch under way (one at a time: #wait): the fetch it waits
    * for, its wake, its lock_timeout timer and how it is decided; let go when the response closes.
@@ -89,7 +97,7 @@ export class CacheRun extends PassingRun {
     const scheme = listener.protocol;
     const side = this.route.split === undefined ? undefined : sent.upstream;
     this.#key = cacheKey(sent.authority, sent.path, scheme, side);
-    this.#request = cacheRequestOf(sent, fields, scheme);
+    this.#request = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
     // A GET's range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (bypassesStore(fields, this.request.head.method)) return this.forward('bypass');
@@ -116,8 +124,8 @@ export class CacheRun extends PassingRun {
     // A background refresh is the key's fetch: it goes upstream (unless another request stored a fresh answer meanwhile).
     const { refresh } = this;
     if (stored !== undefined && reuse !== undefined) {
-      const hit = hitStatus(this.route.gateway, stored.ttl(), waited);
-      if (reuse === 'fresh') return this.#give(stored, hit, waited ? 'collapsed' : 'hit');
+      const given = storedStatus(this.route.gateway, stored.ttl(), waited ? this.#waitedAs : undefined);
+      if (reuse === 'fresh') return this.#give(stored, given, waited ? 'collapsed' : 'hit');
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
@@ -127,11 +135,12 @@ export class CacheRun extends PassingRun {
     }
     if (refresh !== undefined) this.#endFill = refresh;
     const fill = waited || refresh !== undefined ? undefined : cache.fillOf(key);
+    const reason = forwardReason(stored, request);
+    if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
       const woken = this.#wait(fill);
       if (woken !== undefined) return woken;
     }
-    const reason = forwardReason(stored, request);
     this.#validate(stored, reason, request);
     // The first miss of a key fetches it, the others wait for it (for another, if its client
     // leaves); in every worker, when they share a disk: the first of its first misses.
@@ -195,11 +204,7 @@ export class CacheRun extends PassingRun {
     const validating = this.#validating;
     if (validating === undefined) this.#validate(stored, reason, request);
     // The same answer read again from the disk: its 304 confirms the copy held now, not the one it replaced.
-    else if (
-      stored !== undefined &&
-      sameFields(validatorsOf(stored, request), validatorsOf(validating, request))
-    )
-      this.#validating = stored;
+    else if (stored !== undefined && sameValidators(stored, validating, request)) this.#validating = stored;
     return this.forward(reason);
   }
 
@@ -415,9 +420,4 @@ export class CacheRun extends PassingRun {
 /** A bug must cost one request a 500, never the process (as in the session's run). */
 function cacheBug(err: unknown): Failure {
   return new Failure('proxy_internal_error', 'internal error while reading the cache', { cause: err });
-}
-
-/** Whether two field lists say the same (the validators of two copies of one answer). */
-function sameFields(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((field, i) => field === b[i]);
 }

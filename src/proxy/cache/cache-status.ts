@@ -19,9 +19,16 @@ export function forwardedStatus(gateway: string, fwd: ForwardReason, detail?: st
     : `${gateway}; fwd=${fwd}; detail=${sfString(detail)}`;
 }
 
-/** `Cache-Status` for a stored answer given as it is: `edge-1; hit; ttl=42`. */
-export function hitStatus(gateway: string, ttl: number, collapsed = false): string {
-  return `${gateway}; hit; ttl=${ttl}${collapsed ? '; collapsed' : ''}`;
+/**
+ * `Cache-Status` for a stored answer given as it is: `edge-1; hit; ttl=42`; or, to a request that
+ * waited for another's fetch of its key (`collapsedFrom`: why it would have gone forward), what
+ * that fetch brought, which is no hit (RFC 9211 §2.1: a hit is "not forwarded") but a forward
+ * request collapsed with another (§2.6; §3's "miss that was collapsed with another request") —
+ * `edge-1; fwd=uri-miss; ttl=42; collapsed`.
+ */
+export function storedStatus(gateway: string, ttl: number, collapsedFrom?: ForwardReason): string {
+  if (collapsedFrom === undefined) return `${gateway}; hit; ttl=${ttl}`;
+  return `${gateway}; fwd=${collapsedFrom}; ttl=${ttl}; collapsed`;
 }
 
 /**

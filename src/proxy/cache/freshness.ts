@@ -1,5 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/route-config.ts';
+import { unreadableAge } from './age-field.ts';
 import { lowerDirectiveNames } from './directive-case.ts';
 
 /**
@@ -71,8 +72,13 @@ export function originOnly(staleIfError: number): CacheGrants {
  * HEURISTIC_CAP is read as that cap. What the route grants is read in too (`grants`): the
  * lifetime of its status where the origin gave none (or in place of the origin's, with
  * overrideOrigin), and its stale-while-revalidate where the answer names none and may be given
- * stale at all. Only the freshness is read from the copy this makes: the stored fields (what goes
- * out) stay as they came. The same policy when none of this applies.
+ * stale at all. An answer whose Age is no number of seconds is read as stale, and as old as its
+ * time in the store (RFC 9111 §5.1). Only the freshness is read from the copy this makes: the stored fields (what goes
+ * out) stay as they came. The same policy when none of this applies. An answer to a request with
+ * Authorization that a shared cache may keep for its `must-revalidate` or `s-maxage` (RFC 9111
+ * §3.5), which the copy may lack, is read as one the request's Authorization does not bar: the
+ * library would judge the copy unstorable, its freshness 0, and `max-age=60, must-revalidate`
+ * was never kept for such a request.
  */
 export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshness {
   const stored = policy.toObject();
@@ -101,12 +107,24 @@ export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshnes
     rescc['max-age'] = String(HEURISTIC_CAP);
     changed = true;
   }
+  // An Age that is no number of seconds: stale (RFC 9111 §5.1), as old as its time in the store.
+  if (unreadableAge(resh)) {
+    resh = { ...resh };
+    delete resh.age;
+    delete resh.expires;
+    delete rescc['s-maxage'];
+    rescc['max-age'] = '0';
+    changed = true;
+  }
   const swr = grants?.staleWhileRevalidate ?? 0;
   if (swr > 0 && !bound && !('stale-while-revalidate' in rescc)) {
     rescc['stale-while-revalidate'] = String(swr);
     changed = true;
   }
-  return { policy: changed ? CachePolicy.fromObject({ ...stored, resh, rescc }) : policy, bound };
+  // The library's `a`: the request had no Authorization (or, here, the origin allowed it).
+  const authorized = !stored.a && ('must-revalidate' in stored.rescc || 's-maxage' in stored.rescc);
+  if (!changed && !authorized) return { policy, bound };
+  return { policy: CachePolicy.fromObject({ ...stored, resh, rescc, a: stored.a || authorized }), bound };
 }
 
 /**

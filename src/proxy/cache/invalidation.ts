@@ -56,16 +56,60 @@ export function invalidates(method: string, fields: FieldMap): boolean {
  */
 export function invalidatedKeys(
   method: string,
-  target: { readonly authority: string; readonly upstreamPath: string },
+  target: InvalidatedTarget,
   scheme: string,
   sides: readonly SplitSide[] | undefined,
   fields: FieldMap,
 ): readonly string[] {
   if (!invalidates(method, fields)) return [];
+  return uriKeys(target, scheme, sides);
+}
+
+/** The keys a URI's stored answers may be under: each scheme's (http, https), on every side of a split. */
+function uriKeys(
+  target: InvalidatedTarget,
+  scheme: string,
+  sides: readonly SplitSide[] | undefined,
+): string[] {
   const { authority, upstreamPath } = target;
   const keys: string[] = [];
   for (const each of new Set([scheme, 'http', 'https']))
     if (sides === undefined) keys.push(cacheKey(authority, upstreamPath, each));
     else for (const side of sides) keys.push(cacheKey(authority, upstreamPath, each, side.upstream));
+  return keys;
+}
+
+/** A request's target as the upstream is told it: the authority the client addressed, the path it was given. */
+export interface InvalidatedTarget {
+  readonly authority: string;
+  readonly upstreamPath: string;
+}
+
+/**
+ * The keys of the URIs an unsafe request's answer names in `Location` and `Content-Location`
+ * (its `fields`), which RFC 9111 §4.4 lets a cache invalidate with the target URI: a POST's 201
+ * names the item it made, a PUT's answer the representation it changed. Each is read against
+ * the target URI (the path the upstream was given, in whose terms it answers), and one of
+ * another origin (scheme, host or port: §4.4's "MUST NOT") or that does not read invalidates
+ * nothing: an upstream's answer cannot empty another host's pages.
+ */
+export function namedKeys(
+  fields: readonly string[],
+  target: InvalidatedTarget,
+  scheme: string,
+  sides: readonly SplitSide[] | undefined,
+): readonly string[] {
+  const base = URL.parse(`${scheme}://${target.authority}${target.upstreamPath}`);
+  if (base === null) return [];
+  const keys: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i].toLowerCase();
+    if (name !== 'location' && name !== 'content-location') continue;
+    const named = URL.parse(fields[i + 1].trim(), base.href);
+    if (named === null || named.origin !== base.origin) continue;
+    keys.push(
+      ...uriKeys({ authority: target.authority, upstreamPath: named.pathname + named.search }, scheme, sides),
+    );
+  }
   return keys;
 }

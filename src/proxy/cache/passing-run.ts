@@ -13,7 +13,7 @@ import type {
 } from '../stages/stage.ts';
 import type { AnswerCache } from './answer-cache.ts';
 import { type ForwardReason, forwardedStatus } from './cache-status.ts';
-import { type CacheNews, invalidatedKeys } from './invalidation.ts';
+import { type CacheNews, type InvalidatedTarget, invalidatedKeys, namedKeys } from './invalidation.ts';
 import { refreshOf } from './refresh-exchange.ts';
 import { onlyIfCached } from './request-directives.ts';
 
@@ -56,6 +56,10 @@ export class PassingRun implements StageHooks {
   protected status: string;
   /** The keys an unsafe method's success invalidates (invalidation.ts). */
   #invalidated: readonly string[] = [];
+  /** An unsafe request's target, which the URIs its answer names are read against (namedKeys). */
+  #target: InvalidatedTarget | undefined;
+  /** When the request last went upstream (ms since the epoch; 0: not yet): its answer's age counts from then. */
+  #askedAt = 0;
   readonly #reason: ForwardReason;
   readonly #detail: string | undefined;
 
@@ -86,13 +90,23 @@ export class PassingRun implements StageHooks {
       this.route.split?.sides,
       fields,
     );
+    if (this.#invalidated.length > 0) this.#target = target;
   }
 
   /** The request goes upstream for `reason` (undefined), unless its client asked for a stored answer only. */
   protected forward(reason: ForwardReason, detail?: string): Failure | undefined {
     if (onlyIfCached(this.request.fields, this.refresh)) return this.notStored();
     this.said(forwardedStatus(this.route.gateway, reason, detail), `fwd=${reason}`);
+    this.#askedAt = Date.now();
     return undefined;
+  }
+
+  /**
+   * When the request went upstream (ms since the epoch; 0: it has not): an upstream's Age counts
+   * from then, not from when its answer came (RFC 9111 §4.2.3), the time it took being part of it.
+   */
+  get askedAt(): number {
+    return this.#askedAt;
   }
 
   /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */
@@ -109,8 +123,13 @@ export class PassingRun implements StageHooks {
     this.request.record.cache = result;
   }
 
+  /** An unsafe request's success: its target's stored answers go, and those of the URIs its answer names (namedKeys). */
   onRelayed(head: RelayedHead): BodyCopy | undefined {
-    if (head.status < 400) this.route.cache.invalidateAll(this.#invalidated, this.route.announce);
+    const target = this.#target;
+    if (head.status >= 400 || target === undefined) return undefined;
+    const { protocol } = this.request.listener;
+    const named = namedKeys(head.fields, target, protocol, this.route.split?.sides);
+    this.route.cache.invalidateAll([...this.#invalidated, ...named], this.route.announce);
     return undefined;
   }
 

@@ -54,3 +54,10 @@ export function validatorsOf(stored: StoredAnswer, request: CacheRequest): strin
   }
   return out;
 }
+
+/** Two copies of one answer (one read again from the disk) send the same validators for this request. */
+export function sameValidators(a: StoredAnswer, b: StoredAnswer, request: CacheRequest): boolean {
+  const mine = validatorsOf(a, request);
+  const theirs = validatorsOf(b, request);
+  return mine.length === theirs.length && mine.every((field, i) => field === theirs[i]);
+}

@@ -1,6 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { withReadableAge } from './age-field.ts';
+import { unreadableAge, withReadableAge } from './age-field.ts';
 import { caseless, forbidsSharedStore } from './directive-case.ts';
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
@@ -14,6 +14,8 @@ export interface CacheRequest {
   readonly url: string;
   /** The request's fields, by lowercase name; `host` is the one the route was matched by. */
   readonly headers: FieldMap;
+  /** When it went upstream (ms since the epoch; 0 or absent: unknown): its answer's age counts from then. */
+  readonly askedAt?: number;
 }
 
 /**
@@ -169,6 +171,8 @@ export class StoredAnswer {
     // sets Date to now, which would make a stored answer look new to a client that reads Date.
     // One without Date gets the time it came (§6.6.1: a recipient that caches it records that).
     headers.date = resh.date ?? new Date(t).toUTCString();
+    // An Age the upstream sent that is no number of seconds: the answer's time in the store.
+    if (unreadableAge(resh)) headers.age = String(Math.round(this.#fresh.policy.age()));
     // RFC 9111 obsoletes Warning (§5.5): the library's "113" for a heuristic freshness over a
     // day is not sent; a warning the upstream made itself goes on.
     const warning = headers.warning;
@@ -208,9 +212,27 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
   const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
-  return keepingVariedFields(
-    caseless(new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED)),
-  );
+  const made = new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED);
+  return keepingVariedFields(agedFromAsking(caseless(made), request.askedAt));
+}
+
+/**
+ * The policy with its age counted from `askedAt`, when the request went upstream, not from when
+ * the answer came (the library's): RFC 9111 §4.2.3's corrected_age_value is the Age the answer
+ * came with plus response_delay, so an answer an upstream took its time over is that much older
+ * (one that came with `Age: 9, max-age=10` after two seconds is stale, not fresh for one more).
+ */
+function agedFromAsking(policy: CachePolicy, askedAt = 0): CachePolicy {
+  const stored = policy.toObject();
+  if (askedAt <= 0 || askedAt >= stored.t) return policy;
+  // One without Date still has the time it came as its Date (RFC 9110 §6.6.1), not the asking's.
+  const resh = stored.resh.date === undefined ? withDate(stored.resh, stored.t) : stored.resh;
+  return CachePolicy.fromObject({ ...stored, resh, t: askedAt });
+}
+
+/** The fields with this time (ms since the epoch) as their Date; no prototype, as headersOf's. */
+function withDate(headers: CachePolicy.Headers, time: number): CachePolicy.Headers {
+  return Object.assign(Object.create(null), headers, { date: new Date(time).toUTCString() });
 }
 
 /**
@@ -328,17 +350,22 @@ export function cacheKey(authority: string, path: string, scheme: string, side?:
   return side === undefined ? key : `${key} ${side}`;
 }
 
-/** The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1). */
+/**
+ * The fields the stored answer's Vary names have the same values in this request (RFC 9111 §4.1),
+ * and a field absent from the one is absent from the other: `X-Foo:`, empty, is not no X-Foo.
+ */
 function varyMatches(policy: CachePolicy, request: CacheRequest): boolean {
   const stored = policy.toObject();
   const vary = stored.resh.vary;
   if (vary === undefined) return true;
   const names = (Array.isArray(vary) ? vary.join(',') : vary).toLowerCase().split(',');
+  const { headers } = request;
+  const reqh = stored.reqh ?? {};
   for (const raw of names) {
     const name = raw.trim();
     if (name === '') continue;
-    if (name === '*') return false;
-    if (String(stored.reqh?.[name] ?? '') !== String(request.headers[name] ?? '')) return false;
+    if (name === '*' || Object.hasOwn(reqh, name) !== Object.hasOwn(headers, name)) return false;
+    if (String(reqh[name] ?? '') !== String(headers[name] ?? '')) return false;
   }
   return true;
 }

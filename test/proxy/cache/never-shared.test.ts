@@ -62,15 +62,20 @@ for (const { what, fields, asked } of NEVER_STORED) {
   });
 }
 
-test('an answer to a request with Authorization that says public is stored: a hit', async () => {
-  const fields = ['Cache-Control', 'public, max-age=60'];
-  await withGateway({ status: 200, fields, body: 'for everyone' }, async (gw, origin) => {
-    await request(gw.url, { path: '/pages/p', headers: { authorization: 'Bearer alice' } });
-    const hit = await request(gw.url, { path: '/pages/p' });
-    assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
-    assert.equal(origin.heads.length, 1);
+// RFC 9111 §3.5: public, s-maxage and must-revalidate each let a shared cache keep an answer to a
+// request with Authorization (must-revalidate too, which the store's freshness reads without).
+for (const cacheControl of ['public, max-age=60', 'max-age=60, must-revalidate', 's-maxage=60']) {
+  test(`an answer to a request with Authorization that says ${cacheControl} is stored: a hit`, async () => {
+    const fields = ['Cache-Control', cacheControl];
+    await withGateway({ status: 200, fields, body: 'for everyone' }, async (gw, origin) => {
+      await request(gw.url, { path: '/pages/p', headers: { authorization: 'Bearer alice' } });
+      const hit = await request(gw.url, { path: '/pages/p', headers: { authorization: 'Bearer bob' } });
+      assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+      assert.equal(hit.text, 'for everyone');
+      assert.equal(origin.heads.length, 1);
+    });
   });
-});
+}
 
 test("a cookie on the upstream's 304 to a revalidation never goes into the stored answer", async () => {
   const answer = { status: 200, fields: ['Cache-Control', 'max-age=0', 'ETag', '"v1"'], body: 'page' };
