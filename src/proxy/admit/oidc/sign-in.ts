@@ -19,6 +19,8 @@ const FLOW_NAME_CHARS = 12;
  * browser's every request a 431 until they expired.
  */
 const MAX_FLOWS = 5;
+/** The authorization answer's error codes that say the provider failed, not that the user was refused. */
+const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 interface Flow {
@@ -208,6 +210,15 @@ export class SignIn {
     try {
       params = oauth.validateAuthResponse(server, this.#client, query, flow.s);
     } catch (err) {
+      // Its 500 and 503 said through the browser (RFC 6749 §4.1.2.1: a redirect carries no
+      // status): the provider failing, a 503 as its 5xx is, never the user's 401.
+      if (err instanceof oauth.AuthorizationResponseError && PROVIDER_DOWN.has(err.error))
+        return this.#issuer.failure(
+          new Failure('destination_unavailable', `it answered the sign-in with ${err.error}`, {
+            retryAfter: 1,
+          }),
+          'the authorization endpoint',
+        );
       if (err instanceof oauth.AuthorizationResponseError)
         return {
           refused: 401,
