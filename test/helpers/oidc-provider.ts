@@ -19,7 +19,7 @@ type ProviderClass = new (
 };
 
 /** How the provider's port answers: as the provider, or misbehaving as an outage does. */
-export type ProviderMode = 'ok' | 'hang' | 'garbage' | 'reset' | 'error';
+export type ProviderMode = 'ok' | 'hang' | 'garbage' | 'reset' | 'error' | 'client-refused';
 
 /**
  * A real OpenID provider (`oidc-provider`, OpenID Certified) on a loopback port, with its dev
@@ -54,6 +54,13 @@ export async function startProvider(): Promise<TestProvider> {
     if (mode === 'garbage')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{not json');
     if (mode === 'error') return void res.writeHead(500).end('down');
+    // The gateway's client secret wrong, as Keycloak says it: a 401 in OAuth's words, no challenge.
+    if (mode === 'client-refused')
+      return void res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(
+          '{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}',
+        );
     if (handler === undefined) return void res.writeHead(503).end();
     handler(req, res);
   };

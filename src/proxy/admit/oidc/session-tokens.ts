@@ -4,6 +4,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import type { Session } from './session.ts';
 import type { SignIn } from './sign-in.ts';
+import { tokenRefusal } from './token-refusal.ts';
 
 /** A session's life when the provider says nothing of its tokens' (no expires_in, no exp). */
 const DEFAULT_LIFE_MS = 5 * 60_000;
@@ -79,8 +80,10 @@ export class SessionTokens {
         oauth.processRefreshTokenResponse(server, this.#signIn.client, answer),
       );
     } catch (err) {
-      if (err instanceof oauth.ResponseBodyError && err.status < 500) return undefined;
-      return this.#issuer.failure(err, 'the token endpoint');
+      // A refresh token refused ends the session; the gateway's own client refused is the hop's failure.
+      const refusal = tokenRefusal(err);
+      if (refusal === 'grant') return undefined;
+      return this.#issuer.failure(refusal ?? err, 'the token endpoint');
     }
     let claims = session.c;
     if (tokens.id_token !== undefined) {

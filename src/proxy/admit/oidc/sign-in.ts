@@ -7,6 +7,7 @@ import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
+import { tokenRefusal } from './token-refusal.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
 export const FLOW_MS = 10 * 60_000;
@@ -250,7 +251,9 @@ export class SignIn {
           }),
         );
       } catch (err) {
-        if (err instanceof oauth.ResponseBodyError && err.status < 500)
+        const refusal = tokenRefusal(err);
+        if (refusal instanceof Failure) return this.#issuer.failure(refusal, 'the token endpoint');
+        if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
           return {
             refused: 401,
             details: `the identity provider refused the sign-in's code (${err.error})`,
