@@ -89,7 +89,6 @@ export class SessionTokens {
     if (tokens.id_token !== undefined) {
       const checked = await this.#signIn.checkIdToken(tokens.id_token);
       if (checked instanceof Failure) return checked;
-      if ('refused' in checked) return undefined;
       // The same user (Core §12.2): a renewed ID token naming another is no renewal of this session.
       if (checked.claims.sub !== session.c.sub) return undefined;
       claims = checked.claims;

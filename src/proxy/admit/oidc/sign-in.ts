@@ -2,6 +2,7 @@ import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
 import { cookieNamesStarting } from '../../../core/http1/cookie.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
@@ -263,16 +264,16 @@ export class SignIn {
       }
     exchanged.tokens = tokens;
     const checked = await this.checkIdToken(tokens.id_token as string);
-    if (checked instanceof Failure || 'refused' in checked) return checked;
+    if (checked instanceof Failure) return checked;
     return { claims: checked.claims, tokens, returnTo: flow.r };
   }
 
   /**
    * An ID token's signature and claims, by the JWT path's verifier (jwt-verify.ts) against the
    * provider's keys (a kid they lack asks for them again once); oauth4webapi checked its nonce,
-   * audience, issuer and times already. The keys not to be had is the hop's failure.
+   * audience, issuer and times already. The keys not to be had, or the token refused, is the hop's failure.
    */
-  async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | SignInRefusal | Failure> {
+  async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | Failure> {
     try {
       const jwks = await this.#issuer.jwks();
       let checked = verifyJwt(token, await jwks.keys(), this.#rules);
@@ -283,11 +284,13 @@ export class SignIn {
       }
       if ('invalid' in checked && checked.invalid === 'ERR_JWKS_INVALID') return jwks.unusableKey();
       if ('claims' in checked) return checked;
-      return {
-        refused: 401,
-        details: "the identity provider's ID token was not accepted",
-        note: `oidc id token ${checked.invalid}`,
-      };
+      // The token endpoint's own answer to the gateway, never a token the user brought: refused
+      // (an algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer
+      // the gateway cannot use, the hop's 502, not the user's 401.
+      return this.#issuer.failure(
+        unusableAnswer(`its ID token was not accepted (${checked.invalid})`),
+        'the token endpoint',
+      );
     } catch (err) {
       return this.#issuer.failure(err, 'the JWKS endpoint');
     }
