@@ -1,6 +1,8 @@
 import type { X509Certificate } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { ClientCertificateAuthConfig, ClientCertificateSan } from '../../core/config/types.ts';
 import { type ClientCertificate, NO_CERTIFICATE } from '../../core/net/client-certificate.ts';
+import { canonicalIPv6 } from '../../core/net/ip-address.ts';
 
 /** What a route's client-certificate rule made of a request's connection. */
 export type CertificateVerdict =
@@ -31,7 +33,9 @@ export class ClientCertificateAuth {
 
   constructor(config: ClientCertificateAuthConfig) {
     this.#subjects = new Set(config.subjects);
-    this.#sans = config.sans;
+    this.#sans = config.sans.map((san) =>
+      san.type === 'ip' ? { type: 'ip', value: ipText(san.value) } : san,
+    );
     this.#identity = config.identity;
   }
 
@@ -115,7 +119,19 @@ function subjectAltNames(certificate: X509Certificate): ClientCertificateSan[] {
   for (const entry of list.match(/[^,"]+(?:"(?:[^"\\]|\\.)*")?/g) ?? []) {
     const text = entry.trimStart();
     for (const [prefix, type] of SAN_PREFIXES)
-      if (text.startsWith(prefix)) out.push({ type, value: unquoted(text.slice(prefix.length)) });
+      if (text.startsWith(prefix)) {
+        const value = unquoted(text.slice(prefix.length));
+        out.push({ type, value: type === 'ip' ? ipText(value) : value });
+      }
   }
   return out;
+}
+
+/**
+ * An IP address as addresses are written (RFC 5952: an IPv6 one compressed, lower case): Node
+ * writes a certificate's IPv6 SAN in full and upper case (`2001:DB8:0:0:0:0:0:1`), so a rule
+ * naming `ip:2001:db8::1` never met it, and the user it named was spelled as no log or app does.
+ */
+function ipText(value: string): string {
+  return isIPv6(value) ? canonicalIPv6(value) : value;
 }
