@@ -6,8 +6,12 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
  * can be 16 KiB, Basic's user 4 KiB) is no one's, and the request goes on with no identity.
  */
 const MAX_IDENTITY = 256;
-/** What a request field can carry: printable ASCII (a UTF-8 name is logged, not sent). */
-const FIELD_VALUE = /^[\x20-\x7e]+$/;
+/**
+ * What a request field can carry as it is: printable ASCII (a UTF-8 name is logged, not sent),
+ * without a space at either end, which every HTTP parser takes off (RFC 9110 §5.5): sent, a
+ * token's `sub` or `preferred_username` of " admin" reached the app as the user "admin".
+ */
+const FIELD_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 /** The name an authentication admitted, if it is one the gateway will write: a string, not empty, bounded. */
 export function identityOf(value: unknown): string | undefined {

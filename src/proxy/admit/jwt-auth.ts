@@ -19,8 +19,11 @@ const MAX_REMEMBERED = 1024;
  * out of the set (a leaked one) stops its tokens within a minute, not at their `exp`.
  */
 const REMEMBERED_MS = 60_000;
-/** A claim sent upstream as a field must fit one: printable ASCII, bounded. */
-const FIELD_VALUE = /^[\x20-\x7e]{0,1024}$/;
+/**
+ * A claim sent upstream as a field must fit one as it is: printable ASCII, bounded, without a
+ * space at either end, which the upstream's parser takes off (" admin" would arrive as "admin").
+ */
+const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]{0,1022}[\x21-\x7e])?)?$/;
 
 /** A good token: its claims, and (once verify tags it) the token and whether it came from the cookie rather than Authorization. */
 export interface JwtGood {

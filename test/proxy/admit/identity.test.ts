@@ -156,6 +156,17 @@ upstreams:
     assert.equal('user' in number.line, false, 'a claim that is not a string names nobody');
   });
 
+  test("JWT: a name with a space at either end is logged, not sent: the upstream's parser trims it into another user's", async () => {
+    for (const sub of [' admin', 'admin ', '\tadmin']) {
+      const told = await through('/jwt', { authorization: `Bearer ${await sign({ sub })}` });
+      assert.equal(told.line.auth, 'allowed');
+      assert.equal(told.line.user, sub);
+      assert.equal(told.upstream['x-candor-user'], undefined, JSON.stringify(sub));
+    }
+    const inner = await through('/jwt', { authorization: `Bearer ${await sign({ sub: 'ada lovelace' })}` });
+    assert.equal(inner.upstream['x-candor-user'], 'ada lovelace');
+  });
+
   test("JWT with identity_claim: that claim is the user, and a plugin's request.identity; without identity_header the client's field passes as it is", async () => {
     const token = await sign({ sub: 'user-42', email: 'ann@example.com' });
     const { upstream, line, id } = await through('/email', { authorization: `Bearer ${token}` });
