@@ -235,8 +235,18 @@ export interface RouteStage {
 
 /** What the runner tells of a stage's failure (the log, the metrics). */
 export interface StageWatch {
-  /** A hook ran, and how long it took (ms); `failure` when it threw, rejected or overran. */
-  ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
+  /**
+   * A hook ran, and how long it took (ms); `failure` when it threw, rejected or overran, of the
+   * request whose id is `request`, which went on without the stage when `wentOn` (it fails open, or too late).
+   */
+  ran(
+    stage: string,
+    hook: StageHook,
+    ms: number,
+    failure?: Failure,
+    request?: string,
+    wentOn?: boolean,
+  ): void;
 }
 
 export type StageHook =
