@@ -165,6 +165,8 @@ test('every command that loads the config ends after its report, whatever timer 
 test('a module without a factory, or one that is not there, is refused', () => {
   const none = check('  good: { module: ./nodefault.mjs }');
   assert.match(none.stderr, /plugins\.good\.module: cannot load .*: its default export is not a function/);
+  // Candor's own refusal has no place in the plugin's code to name, and none in Candor's (its bin/candor.js).
+  assert.match(none.stderr, /its default export is not a function \(options, context\) => hooks\n/);
   const missing = check('  good: { module: ./nowhere.ts }');
   assert.match(missing.stderr, /plugins\.good\.module: cannot load .*nowhere\.ts/);
   const nopackage = check('  good: { module: candor-no-such-plugin }');
