@@ -126,16 +126,15 @@ class PluginRun implements StageHooks {
     if (record.answeredBy === `plugin:${this.#name}`) record.answeredBy = undefined;
   }
 
-  onEnd(record: RequestRecord): void {
+  /** Its promise goes to the runner (stage-end.ts): a rejection is its failure, told and counted as a throw. */
+  onEnd(record: RequestRecord): Promise<unknown> | undefined {
     this.#view.wentOn();
     const plugin = this.#plugin;
     const returned =
       plugin.onEnd === undefined
         ? undefined
         : callAsPlugin(this.#name, plugin.onEnd, plugin, recordOf(record));
-    // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
-    if (returned instanceof Promise)
-      returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
+    return returned instanceof Promise ? returned : undefined;
   }
 
   /**

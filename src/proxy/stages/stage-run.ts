@@ -22,6 +22,7 @@ import type {
   UpstreamAnswerHead,
   UpstreamChoice,
 } from './stage.ts';
+import { endStages } from './stage-end.ts';
 import { Overran, stageFailure, withDeadline } from './stage-failure.ts';
 
 /** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
@@ -256,18 +257,7 @@ export class StageRun {
 
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
   onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
-    for (let i = 0; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onEnd === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      try {
-        hooks.onEnd(record, finished);
-        if (!stage.trusted) this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
-      } catch (err) {
-        this.#failed(stage, 'onEnd', t0, err, true);
-      }
-    }
+    endStages(this.#stages, this.#hooks, this.#watch, record, finished);
   }
 
   /**

@@ -147,8 +147,9 @@ export interface StageHooks {
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink;
   editAnswer?(headers: readonly string[]): string[];
-  /** `finished`: the answer went out whole (false: cut, or the client left). */
-  onEnd?(record: RequestRecord, finished: boolean): void;
+  /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a stage that counts at once returns nothing
+  onEnd?(record: RequestRecord, finished: boolean): void | Promise<unknown>;
   /**
    * Before the first attempt, with what every attempt sends (after every stage's onRequest): go on
    * (undefined), answer in the upstream's place, or refuse it (a failure the request ends with, as

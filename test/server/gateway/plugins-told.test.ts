@@ -25,6 +25,8 @@ const observer: Plugin = (_options, context) => ({
 const counter: Plugin = () => ({
   onEnd(record) {
     if (record.path === '/end/throw') throw new Error('a count bug');
+    // An asynchronous count that fails: its rejection is its failure as a throw is, counted once.
+    if (record.path === '/end/reject') return Promise.reject(new Error('a late count bug'));
   },
 });
 
@@ -62,6 +64,7 @@ upstreams:
     ['/lax/throw', 'onRequest', 'proxy_internal_error', 'plugin:observer threw in onRequest'],
     ['/lax/hang', 'onRequest', 'proxy_internal_error', 'plugin:observer overran its 200 ms in onRequest'],
     ['/end/throw', 'onEnd', 'proxy_internal_error', 'plugin:counter threw in onEnd'],
+    ['/end/reject', 'onEnd', 'proxy_internal_error', 'plugin:counter threw in onEnd'],
   ] as const)
     test(`${path}: the app answers; a stage failed line names the plugin, ${hook}, ${error} and the request id`, async () => {
       const res = await request(gw.url, { path, timeoutMs: 5000 });
@@ -78,4 +81,9 @@ upstreams:
       if (details !== undefined) assert.equal(line.details, details);
       else assert.match(String(line.details), /connection refused/);
     });
+
+  test("/status counts the onEnd that threw and the one that rejected as the counter's failures, and no other", () => {
+    const counted = gw.gateway.status().plugins?.['plugin:counter'];
+    assert.equal(counted?.failures, 2);
+  });
 });
