@@ -14,10 +14,12 @@ export interface StackFrame {
 
 /** Candor's own source (its package's src folder), whichever folder a config is in. */
 const CANDOR_SRC = fileURLToPath(new URL('./../', import.meta.url));
+/** Its command's file (bin/candor.js, from src/core/ and dist/core/ alike): the frame under every await of the CLI. */
+const CANDOR_BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 
 /** Whether `file` is Candor's own source: never a plugin's code. */
 export function isCandorSource(file: string): boolean {
-  return file.startsWith(CANDOR_SRC);
+  return file.startsWith(CANDOR_SRC) || file.startsWith(CANDOR_BIN);
 }
 
 /**

@@ -120,6 +120,19 @@ export function optionProblems(
   // Nothing is no problem (PluginModule's type allows it); anything else but a list is the
   // validator's bug, which would otherwise pass every option unchecked.
   if (said === undefined || said === null) return [];
+  // A config is checked at once (its load waits for nothing of the plugin's): an async validate's
+  // promise is no answer, and what it comes to later (a rejection too) is no one's.
+  if (said instanceof Promise) {
+    said.catch(() => {});
+    return [
+      pluginProblem(
+        config,
+        name,
+        'options',
+        "the plugin's validate returned a promise: it must return its list of problems at once (not async)",
+      ),
+    ];
+  }
   if (!Array.isArray(said))
     return [
       pluginProblem(

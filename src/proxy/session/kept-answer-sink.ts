@@ -34,12 +34,18 @@ export class KeptAnswerSink extends InMemorySink {
 
   override write(chunk: Buffer): boolean {
     if (this.closed) return true;
-    if (this.flushedBytes + chunk.length > this.#maxBody) {
-      this.overflowed = true;
-      this.abort();
-      return true;
+    const room = this.#maxBody - this.flushedBytes;
+    if (chunk.length <= room) {
+      this.#chunks.push(chunk);
+      return super.write(chunk);
     }
-    this.#chunks.push(chunk);
-    return super.write(chunk);
+    // What fits is kept: an answer read cut is cut at maxBody exactly, not short of it by a chunk.
+    if (room > 0) {
+      this.#chunks.push(chunk.subarray(0, room));
+      super.write(chunk.subarray(0, room));
+    }
+    this.overflowed = true;
+    this.abort();
+    return true;
   }
 }

@@ -110,12 +110,14 @@ class PluginRun implements StageHooks {
         : callAsPlugin(this.#name, plugin.onResponse, plugin, answer, this.#view);
     if (returned instanceof Promise)
       return returned.then(
-        () => {
+        (settled) => {
+          noAnswerFromHeadHook(settled);
           if (!this.#abandoned) fields.commit();
           return undefined;
         },
         (err: unknown) => this.#rejected(err),
       );
+    noAnswerFromHeadHook(returned);
     fields.commit();
   }
 
@@ -126,16 +128,15 @@ class PluginRun implements StageHooks {
     if (record.answeredBy === `plugin:${this.#name}`) record.answeredBy = undefined;
   }
 
-  onEnd(record: RequestRecord): void {
+  /** Its promise goes to the runner (stage-end.ts): a rejection is its failure, told and counted as a throw. */
+  onEnd(record: RequestRecord): Promise<unknown> | undefined {
     this.#view.wentOn();
     const plugin = this.#plugin;
     const returned =
       plugin.onEnd === undefined
         ? undefined
         : callAsPlugin(this.#name, plugin.onEnd, plugin, recordOf(record));
-    // A rejection after the request is over is the plugin's, logged as an onEnd failure would be.
-    if (returned instanceof Promise)
-      returned.catch((err: unknown) => this.#view.log.error('onEnd rejected', { err: String(err) }));
+    return returned instanceof Promise ? returned : undefined;
   }
 
   /**
@@ -170,6 +171,20 @@ class PluginRun implements StageHooks {
     if (!this.#abandoned) this.#request.record.answeredBy = `plugin:${this.#name}`;
     return answer;
   }
+}
+
+/**
+ * What onResponse returned, for it only edits the answer's fields. An answer it returns (a
+ * Response, or `{ status }`: a 403 in place of the upstream's 200) would be dropped without a word
+ * and the upstream's sent as if the plugin had agreed: its bug, thrown (a 500 naming it). Any other
+ * value (a concise arrow's `map.set(…)`) is no answer meant, and ignored as before.
+ */
+function noAnswerFromHeadHook(returned: unknown): void {
+  const status = typeof returned === 'object' && returned !== null && 'status' in returned;
+  if (returned instanceof Response || (status && typeof returned.status === 'number'))
+    throw new Error(
+      'returned an answer from onResponse, which only edits response.headers: answer in onRequest instead',
+    );
 }
 
 /** What a plugin's onEnd reads of the log line's record. */

@@ -32,7 +32,7 @@ export class RouteStages {
         hooks = stage.start(request);
       } catch (err) {
         const failure = stageFailure(stage, 'start', err);
-        this.#watch.ran(stage.name, 'start', 0, failure);
+        this.#watch.ran(stage.name, 'start', 0, failure, request.record.id, stage.failOpen);
         if (stage.failOpen) continue;
         return failure;
       }

@@ -22,6 +22,7 @@ import type {
   UpstreamAnswerHead,
   UpstreamChoice,
 } from './stage.ts';
+import { endStages } from './stage-end.ts';
 import { Overran, stageFailure, withDeadline } from './stage-failure.ts';
 
 /** What the stages made of an upstream's head: relay it (undefined), ask again, or a stage's failure. */
@@ -123,7 +124,7 @@ export class StageRun {
       try {
         wrapped = hooks.wrapSink(wrapped, budget);
       } catch (err) {
-        this.#watch.ran(stage.name, 'wrapSink', 0, stageFailure(stage, 'wrapSink', err));
+        this.#failed(stage, 'wrapSink', performance.now(), err, true);
       }
     }
     return wrapped;
@@ -248,7 +249,7 @@ export class StageRun {
       } catch (err) {
         // Too late for a 500 (this is the answer being written): the answer goes without this edit.
         this.editFailure = stageFailure(stage, 'editAnswer', err);
-        this.#watch.ran(stage.name, 'editAnswer', 0, this.editFailure);
+        this.#watch.ran(stage.name, 'editAnswer', 0, this.editFailure, this.#request.record.id, true);
       }
     }
     return edited;
@@ -256,18 +257,7 @@ export class StageRun {
 
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
   onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
-    for (let i = 0; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      if (hooks?.onEnd === undefined) continue;
-      const stage = this.#stages[i];
-      const t0 = stage.trusted ? 0 : performance.now();
-      try {
-        hooks.onEnd(record, finished);
-        if (!stage.trusted) this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
-      } catch (err) {
-        this.#watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err));
-      }
-    }
+    endStages(this.#stages, this.#hooks, this.#watch, record, finished);
   }
 
   /**
@@ -357,7 +347,7 @@ export class StageRun {
         copy = hooks.onRelayed(head);
       } catch (err) {
         // Too late for a 500 (the head went downstream): the answer goes on without this stage's copy.
-        this.#watch.ran(stage.name, 'onRelayed', 0, stageFailure(stage, 'onRelayed', err));
+        this.#failed(stage, 'onRelayed', performance.now(), err, true);
       }
       if (copy === undefined) continue;
       copies ??= [];
@@ -387,11 +377,11 @@ export class StageRun {
     return undefined;
   }
 
-  /** A hook failed: told, and the request's failure unless the stage fails open (undefined: go on). */
-  #failed(stage: RouteStage, hook: StageHook, t0: number, err: unknown): Failure | undefined {
+  /** A hook failed: told, and the request's failure unless the stage fails open or the request `wentOn` (undefined: go on). */
+  #failed(stage: RouteStage, hook: StageHook, t0: number, err: unknown, wentOn = stage.failOpen) {
     const failure = stageFailure(stage, hook, err);
-    this.#watch.ran(stage.name, hook, performance.now() - t0, failure);
-    return stage.failOpen ? undefined : failure;
+    this.#watch.ran(stage.name, hook, performance.now() - t0, failure, this.#request.record.id, wentOn);
+    return wentOn ? undefined : failure;
   }
 }
 

@@ -147,8 +147,9 @@ export interface StageHooks {
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink;
   editAnswer?(headers: readonly string[]): string[];
-  /** `finished`: the answer went out whole (false: cut, or the client left). */
-  onEnd?(record: RequestRecord, finished: boolean): void;
+  /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a stage that counts at once returns nothing
+  onEnd?(record: RequestRecord, finished: boolean): void | Promise<unknown>;
   /**
    * Before the first attempt, with what every attempt sends (after every stage's onRequest): go on
    * (undefined), answer in the upstream's place, or refuse it (a failure the request ends with, as
@@ -235,8 +236,18 @@ export interface RouteStage {
 
 /** What the runner tells of a stage's failure (the log, the metrics). */
 export interface StageWatch {
-  /** A hook ran, and how long it took (ms); `failure` when it threw, rejected or overran. */
-  ran(stage: string, hook: StageHook, ms: number, failure: Failure | undefined): void;
+  /**
+   * A hook ran, and how long it took (ms); `failure` when it threw, rejected or overran, of the
+   * request whose id is `request`, which went on without the stage when `wentOn` (it fails open, or too late).
+   */
+  ran(
+    stage: string,
+    hook: StageHook,
+    ms: number,
+    failure?: Failure,
+    request?: string,
+    wentOn?: boolean,
+  ): void;
 }
 
 export type StageHook =

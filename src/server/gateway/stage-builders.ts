@@ -143,10 +143,14 @@ export function closingStages(
   ];
 }
 
-/** A stage's hooks told to the metrics, and its failures to the log (the stack there, never to the client). */
+/**
+ * A stage's hooks told to the metrics, and its failures to the log with the request's id (the stack
+ * there, never to the client): its bug always; a hop it called that failed when the request went on
+ * without it (`on_error: continue`), for the request's own line does not tell that one.
+ */
 export function stageWatch(logger: Logger, metrics: GatewayMetrics): StageWatch {
   return {
-    ran(stage, hook, ms, failure) {
+    ran(stage, hook, ms, failure, request, wentOn) {
       const result =
         failure === undefined
           ? 'ok'
@@ -156,8 +160,12 @@ export function stageWatch(logger: Logger, metrics: GatewayMetrics): StageWatch 
               ? 'overran'
               : 'threw';
       metrics.stageHook(stage, hook, result, ms / 1000);
-      if (failure !== undefined && failure.type === 'proxy_internal_error')
-        logger.error({ stage, hook, details: failure.details, err: failure.cause }, 'stage failed');
+      if (failure === undefined) return;
+      const bug = failure.type === 'proxy_internal_error';
+      if (!bug && wentOn !== true) return;
+      const told = { req_id: request, stage, hook, error: failure.type, details: failure.details };
+      if (bug) logger.error({ ...told, err: failure.cause }, 'stage failed');
+      else logger.warn({ ...told, next_hop: failure.nextHop }, 'stage failed');
     },
   };
 }

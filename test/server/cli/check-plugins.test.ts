@@ -27,6 +27,10 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'broken.ts'), 'export default () => ({ onRequest( });\n');
 writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+writeFileSync(
+  join(dir, 'async-validate.mjs'),
+  "export async function validate() { throw new Error('later'); }\nexport default () => ({});\n",
+);
 writeFileSync(join(dir, 'broken.mjs'), 'export default () => ({\n  onRequest( {\n});\n');
 // A module whose own file parses, but a helper it imports does not (at its line 3).
 writeFileSync(join(dir, 'helper-broken.mjs'), 'export const x = 1;\nexport const y = {\n  a: ,\n};\n');
@@ -165,6 +169,8 @@ test('every command that loads the config ends after its report, whatever timer 
 test('a module without a factory, or one that is not there, is refused', () => {
   const none = check('  good: { module: ./nodefault.mjs }');
   assert.match(none.stderr, /plugins\.good\.module: cannot load .*: its default export is not a function/);
+  // Candor's own refusal has no place in the plugin's code to name, and none in Candor's (its bin/candor.js).
+  assert.match(none.stderr, /its default export is not a function \(options, context\) => hooks\n/);
   const missing = check('  good: { module: ./nowhere.ts }');
   assert.match(missing.stderr, /plugins\.good\.module: cannot load .*nowhere\.ts/);
   const nopackage = check('  good: { module: candor-no-such-plugin }');
@@ -184,6 +190,16 @@ test("a validate that returns no list is the plugin's bug, refused at its option
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.good\.options: the plugin's validate returned 42, not a list of problems/,
   );
+});
+
+test("an async validate is the plugin's bug, named as such: its promise is no list of problems", () => {
+  const run = check('  good:\n    module: ./async-validate.mjs\n    options: { limit: 1 }');
+  assert.equal(run.status, 78);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.good\.options: the plugin's validate returned a promise: it must return its list of problems at once/,
+  );
+  assert.doesNotMatch(run.stderr, /later|unhandled/i);
 });
 
 test('a route naming a plugin the config lacks: did you mean', () => {

@@ -326,7 +326,7 @@ upstreams:
 
 async function waitForLine(serve: ServeProcess, id: string): Promise<Record<string, unknown>> {
   for (let i = 0; i < 50; i++) {
-    const line = serve.lines.find((l) => l.req_id === id);
+    const line = serve.lines.find((l) => l.msg === 'request' && l.req_id === id);
     if (line !== undefined) return line;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,0 +1,42 @@
+/**
+ * The end of a request's run of its stages (stage-run.ts): each stage's onEnd, whose failure is
+ * only told (the answer went), with the request's id. A stage that counts asynchronously (a
+ * plugin's async onEnd) is told once its promise settled: its rejection is its failure, as a throw.
+ */
+import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { RouteStage, StageHooks, StageWatch } from './stage.ts';
+import { stageFailure } from './stage-failure.ts';
+
+export function endStages(
+  stages: readonly RouteStage[],
+  started: readonly (StageHooks | undefined)[],
+  watch: StageWatch,
+  record: RequestRecord,
+  finished: boolean,
+): void {
+  for (let i = 0; i < started.length; i++) {
+    const hooks = started[i];
+    if (hooks?.onEnd === undefined) continue;
+    const stage = stages[i];
+    const t0 = stage.trusted ? 0 : performance.now();
+    const ok = () => {
+      if (!stage.trusted) watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
+    };
+    const failed = (err: unknown) =>
+      watch.ran(
+        stage.name,
+        'onEnd',
+        performance.now() - t0,
+        stageFailure(stage, 'onEnd', err),
+        record.id,
+        true,
+      );
+    try {
+      const ended: unknown = hooks.onEnd(record, finished);
+      if (ended instanceof Promise) ended.then(ok, failed);
+      else ok();
+    } catch (err) {
+      failed(err);
+    }
+  }
+}
