@@ -19,24 +19,33 @@ export function endStages(
     if (hooks?.onEnd === undefined) continue;
     const stage = stages[i];
     const t0 = stage.trusted ? 0 : performance.now();
-    const ok = () => {
-      if (!stage.trusted) watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
-    };
-    const failed = (err: unknown) =>
-      watch.ran(
-        stage.name,
-        'onEnd',
-        performance.now() - t0,
-        stageFailure(stage, 'onEnd', err),
-        record.id,
-        true,
-      );
+    let ended: unknown;
     try {
-      const ended: unknown = hooks.onEnd(record, finished);
-      if (ended instanceof Promise) ended.then(ok, failed);
-      else ok();
+      ended = hooks.onEnd(record, finished);
     } catch (err) {
-      failed(err);
+      endFailed(stage, watch, record, t0, err);
+      continue;
     }
+    // Closures only for a stage that ends asynchronously: a request's usual end makes none.
+    if (ended instanceof Promise)
+      ended.then(
+        () => endOk(stage, watch, t0),
+        (err: unknown) => endFailed(stage, watch, record, t0, err),
+      );
+    else endOk(stage, watch, t0);
   }
+}
+
+function endOk(stage: RouteStage, watch: StageWatch, t0: number): void {
+  if (!stage.trusted) watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
+}
+
+function endFailed(
+  stage: RouteStage,
+  watch: StageWatch,
+  record: RequestRecord,
+  t0: number,
+  err: unknown,
+): void {
+  watch.ran(stage.name, 'onEnd', performance.now() - t0, stageFailure(stage, 'onEnd', err), record.id, true);
 }
