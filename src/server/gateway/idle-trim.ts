@@ -59,21 +59,32 @@ function collector(): (options: { type: 'major'; flavor: 'last-resort' }) => voi
   return process.getBuiltinModule('node:vm').runInNewContext('gc');
 }
 
-/** A point to measure the CPU used since: the process's CPU time and its age then. */
+/**
+ * The CPU time of the main thread: what runs requests. The whole process's (`cpuUsage`) counts
+ * V8's helper threads too, and those go on sweeping for a while after a trim's collection: with
+ * a large heap, longer than a window, which then came out busy and the trim ran again for a load
+ * that was its own. (`threadCpuUsage` came in Node 22.19, the whole process's before it.)
+ */
+const threadCpu = (previous?: NodeJS.CpuUsage): NodeJS.CpuUsage =>
+  typeof process.threadCpuUsage === 'function'
+    ? process.threadCpuUsage(previous)
+    : process.cpuUsage(previous);
+
+/** A point to measure the CPU used since: the main thread's CPU time and the process's age then. */
 interface CpuMark {
   readonly cpu: NodeJS.CpuUsage;
   readonly uptime: number;
 }
 
-const cpuMark = (): CpuMark => ({ cpu: process.cpuUsage(), uptime: process.uptime() });
+const cpuMark = (): CpuMark => ({ cpu: threadCpu(), uptime: process.uptime() });
 
 /**
- * The share of the time since `mark` this process used a CPU for: what the event loop's
+ * The share of the time since `mark` the main thread used a CPU for: what the event loop's
  * utilisation tells about busy and idle, without node:perf_hooks, which the primary would load
  * for this alone (about half a MiB; test/server/cli/lean-processes.test.ts).
  */
 function cpuShare(mark: CpuMark): number {
-  const { user, system } = process.cpuUsage(mark.cpu);
+  const { user, system } = threadCpu(mark.cpu);
   const elapsedUs = (process.uptime() - mark.uptime) * 1e6;
   return elapsedUs <= 0 ? 0 : (user + system) / elapsedUs;
 }
@@ -92,10 +103,15 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
   let busy = true;
   let needed = 1;
   let quiet = 0;
+  // The window after a trim is judged neither busy nor quiet: the next check is due a window
+  // after the one that trimmed began, and the collection took part of that window, or more than
+  // all of it. What is left of it is too short to judge.
+  let settling = false;
   const timer = setInterval(() => {
     const share = cpuShare(last);
     last = cpuMark();
-    if (share > BUSY) {
+    if (settling) settling = false;
+    else if (share > BUSY) {
       busy = true;
       needed = quietWindows;
       quiet = 0;
@@ -107,6 +123,7 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
       // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
       // the trim run again (with 1 s windows it did, a second later).
       last = cpuMark();
+      settling = true;
     }
   }, windowMs);
   timer.unref();
