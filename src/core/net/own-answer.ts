@@ -52,5 +52,9 @@ export class StreamedAnswer extends OwnAnswer {
   }
 }
 
-/** An edit of an answer's fields ([name, value, …]), returning a new list: the route's response rules, its CORS fields. */
-export type AnswerEdit = (headers: readonly string[]) => string[];
+/**
+ * An edit of an answer's fields ([name, value, …]), returning a new list: the route's response
+ * rules, its CORS fields. `failed`: the answer is the gateway's error response for a failure, made
+ * by the gateway alone (not the upstream's, nor one a stage based on what it stored).
+ */
+export type AnswerEdit = (headers: readonly string[], failed?: boolean) => string[];

@@ -111,7 +111,7 @@ export class PassingRun implements StageHooks {
 
   /** only-if-cached, and nothing stored may answer: the gateway's own 504, the upstream not contacted. */
   protected notStored(): Failure {
-    this.said(`${this.route.gateway}; detail="only-if-cached"`, 'only-if-cached');
+    this.request.record.cache = 'only-if-cached'; // no Cache-Status: the 504 is the gateway's own (editAnswer)
     const details =
       'the client asked for a stored answer only (Cache-Control: only-if-cached), and none could be given';
     return new Failure('only_if_cached', details);
@@ -133,10 +133,16 @@ export class PassingRun implements StageHooks {
     return undefined;
   }
 
-  /** Every answer of the route says what the cache did (RFC 9211), after every other edit. */
-  editAnswer(headers: readonly string[]): string[] {
+  /**
+   * Every answer of the route says what the cache did (RFC 9211), after every other edit; but the
+   * gateway's error responses, which no cache made or stored (§2: an intermediary "SHOULD NOT
+   * append a Cache-Status member to responses that it generates locally, even if that
+   * intermediary contains a cache"): the 502 of an upstream down with nothing to stand in for it,
+   * only-if-cached's 504, a rate limit's 429. Proxy-Status says what happened to those.
+   */
+  editAnswer(headers: readonly string[], failed: boolean): string[] {
     const out = [...headers];
-    out.push('cache-status', this.status);
+    if (!failed) out.push('cache-status', this.status);
     return out;
   }
 

@@ -7,6 +7,7 @@ import { REASONS } from '../../core/failure/wording.ts';
 import { serializeAnswerHead } from '../../core/http1/answer-head.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 
 /** Methods Candor forwards; TRACE and CONNECT are answered 405 (RFC 9110 §15.5.6 requires Allow). */
 export const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -18,7 +19,7 @@ export interface ErrorAnswerFacts {
   /** The upstream as clients may see it (name, or address when exposed); absent before routing. */
   readonly nextHop: string | undefined;
   /** The route's response rules (every field but Proxy-Status and those keptOwn keeps is theirs to change); absent: none. */
-  readonly editHeaders?: (headers: readonly string[]) => string[];
+  readonly editHeaders?: AnswerEdit;
   readonly head: boolean;
   /** Close the client connection after answering (an unread request body, a broken stream). */
   readonly close: boolean;
@@ -127,7 +128,7 @@ export function buildErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): Err
   if (failure.status === 405) headers.push('allow', failure.allow ?? ALLOW);
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   if (facts.close) headers.push('connection', 'close');
-  const edited = facts.editHeaders?.(headers);
+  const edited = facts.editHeaders?.(headers, true);
   return { status: failure.status, headers: edited === undefined ? headers : keptOwn(edited, headers), body };
 }
 

@@ -48,7 +48,7 @@ export class StageRun {
   /** A stage not Candor's own meets the upstream's head: the gateway's fields are guarded around it. */
   readonly #guardHeads: boolean;
   /** editAnswer as a function of its own (the session's answer edit), made the first time it is asked for. */
-  #edit: ((headers: readonly string[]) => string[]) | undefined;
+  #edit: AnswerEdit | undefined;
   /** A failure of an answer edit (it cannot answer then): the request's log says so. */
   editFailure: Failure | undefined;
   /** The access stages are the first `#access` (their onRequest is onAccess's). */
@@ -105,9 +105,9 @@ export class StageRun {
   }
 
   /** Every answer's fields through the stages' edits, as one function (undefined: no stage edits answers). */
-  get answerEdit(): ((headers: readonly string[]) => string[]) | undefined {
+  get answerEdit(): AnswerEdit | undefined {
     if (!this.editsAnswers) return undefined;
-    this.#edit ??= (headers) => this.editAnswer(headers);
+    this.#edit ??= (headers, failed) => this.editAnswer(headers, failed === true);
     return this.#edit;
   }
 
@@ -238,14 +238,14 @@ export class StageRun {
   }
 
   /** Every answer's fields through each stage's edit, in order. */
-  editAnswer(headers: readonly string[]): string[] {
+  editAnswer(headers: readonly string[], failed = false): string[] {
     let edited = headers as string[];
     for (let i = 0; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
       if (hooks?.editAnswer === undefined) continue;
       const stage = this.#stages[i];
       try {
-        edited = hooks.editAnswer(edited);
+        edited = hooks.editAnswer(edited, failed);
       } catch (err) {
         // Too late for a 500 (this is the answer being written): the answer goes without this edit.
         this.editFailure = stageFailure(stage, 'editAnswer', err);

@@ -12,7 +12,8 @@
  *      answer (the upstream's answers only), or ask the upstream again, possibly after waiting;
  *   3. around the upstream's answer's body (`wrapSink`): the sink its bytes go through;
  *   4. on every answer's head (`editAnswer`): the fields of any answer, the upstream's, the
- *      gateway's own and its error responses alike (response header rules);
+ *      gateway's own and its error responses alike (response header rules), told which are the
+ *      error responses (the cache's Cache-Status stays off those);
  *   5. at the end (`onEnd`): count it, once the log line's record is whole.
  *
  * and, for a stage that may answer in the upstream's place (the response cache):
@@ -146,7 +147,8 @@ export interface StageHooks {
   onUpstreamHead?(head: UpstreamAnswerHead): HeadVerdict | void | Promise<HeadVerdict | void>;
   /** Around the response body of the upstream's answer (each attempt's): the sink it writes to (compression). */
   wrapSink?(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink;
-  editAnswer?(headers: readonly string[]): string[];
+  /** `failed`: the answer is the gateway's error response for a failure (AnswerEdit). */
+  editAnswer?(headers: readonly string[], failed: boolean): string[];
   /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a stage that counts at once returns nothing
   onEnd?(record: RequestRecord, finished: boolean): void | Promise<unknown>;

@@ -66,7 +66,7 @@ for (const [what, stored] of [
       );
       assert.equal(res.headers['cache-control'], 'no-store');
       assert.equal(res.headers['retry-after'], undefined);
-      assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+      assert.equal(res.headers['cache-status'], undefined, "the 504 is the gateway's own (RFC 9211 §2)");
       assert.equal(origin.heads.length, asked, 'the upstream was not contacted');
       // The error body says what the client can do: nothing is broken.
       assert.match(
@@ -117,7 +117,7 @@ upstreams:
     const res = await request(gw.url, { path: '/pages/home', headers: ONLY, timeoutMs: 20_000 });
     assert.equal(res.status, 504);
     assert.match(String(res.headers['proxy-status']), /^edge-1; error=proxy_internal_response; /);
-    assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+    assert.equal(res.headers['cache-status'], undefined, "the 504 is the gateway's own (RFC 9211 §2)");
     assert.equal(leadOver, false, 'answered while the fetch was still under way');
     assert.equal(origin.heads.length, 1, 'the upstream was not contacted again');
     const line = await gw.logFor('only');
@@ -167,7 +167,7 @@ test('only-if-cached with a Range and only a stale stored answer: still the 504,
     assert.equal((await request(gw.url, { path: '/pages/home' })).status, 200);
     const res = await request(gw.url, { path: '/pages/home', headers: { ...ONLY, range: 'bytes=0-5' } });
     assert.equal(res.status, 504);
-    assert.match(String(res.headers['cache-status']), /^edge-1; detail="only-if-cached"$/);
+    assert.equal(res.headers['cache-status'], undefined, "the 504 is the gateway's own (RFC 9211 §2)");
     assert.equal(origin.heads.length, 1);
   } finally {
     await gw.close();
