@@ -14,6 +14,7 @@ import { type Gateway, type GatewayOptions, startGateway as start } from './serv
 export type { ConfigProblem } from './core/config/config-error.ts';
 export type * from './core/config/types.ts';
 export type {
+  FetchedResponse,
   Plugin,
   PluginAnswer,
   PluginBodyOptions,

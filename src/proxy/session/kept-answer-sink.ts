@@ -23,7 +23,8 @@ export class KeptAnswerSink extends InMemorySink {
 
   /** The answer, once its head came (its body as far as it is kept). */
   answer(): ServiceAnswer {
-    return { status: this.status, headers: this.headers, body: Buffer.concat(this.#chunks) };
+    const body = Buffer.concat(this.#chunks);
+    return { status: this.status, headers: this.headers, body, cut: this.overflowed };
   }
 
   override sendHead(status: number, reason: string, headers: readonly string[]): void {

@@ -117,6 +117,15 @@ export interface PluginFetchInit {
   readonly request?: PluginRequest;
 }
 
+/**
+ * What `context.fetch` resolves with: a WHATWG Response, and whether its body came cut. A 2xx
+ * longer than 64 KiB comes cut there (`cut`: true, no `Content-Length`, the body its first 65536
+ * bytes); any other answer that long is the hop's failure.
+ */
+export interface FetchedResponse extends Response {
+  readonly cut: boolean;
+}
+
 /** What a plugin is given once per config load. */
 export interface PluginContext {
   /** The plugin's name in the config. */
@@ -128,7 +137,7 @@ export interface PluginContext {
    * auth hop asks its service: a GET, or `init.method` with `init.body` sent whole. Rejects with that hop's failure (502, 504 or 503 by its shape,
    * `next-hop` naming the upstream): rethrown from onRequest, it is the request's answer.
    */
-  fetch(upstream: string, path: string, init?: PluginFetchInit): Promise<Response>;
+  fetch(upstream: string, path: string, init?: PluginFetchInit): Promise<FetchedResponse>;
 }
 
 /** A plugin: its module's default export, called once per config load with its options. */

@@ -41,4 +41,6 @@ export interface ServiceAnswer {
   /** Flat [name, value, …]: the service's fields, hop-by-hop ones out, Via and X-Request-Id in (answer-headers.ts). */
   readonly headers: readonly string[];
   readonly body: Buffer;
+  /** The body is the first bytes of a longer one: a 2xx past the bound, told as it stands (auth-call.ts). */
+  readonly cut: boolean;
 }

@@ -14,7 +14,7 @@ import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { shownAs } from '../../proxy/admit/auth-hop.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-import type { PluginFetchInit } from '../../proxy/stages/plugin-api.ts';
+import type { FetchedResponse, PluginFetchInit } from '../../proxy/stages/plugin-api.ts';
 import { PluginRequestView } from '../../proxy/stages/plugin-request.ts';
 
 /** Statuses whose Response has no body (the Response constructor refuses one). */
@@ -26,7 +26,7 @@ export async function pluginFetch(
   path: string,
   init: PluginFetchInit = {},
   timeoutMs: number,
-): Promise<Response> {
+): Promise<FetchedResponse> {
   const upstream = runtime.upstreams.get(upstreamName);
   // The plugin's bug (a name the config does not have): a 500 naming it, not a hop's failure.
   if (upstream === undefined) throw new Error(`fetch: no upstream named '${upstreamName}' in the config`);
@@ -73,10 +73,20 @@ export async function pluginFetch(
     try {
       fields.append(answer.headers[i], answer.headers[i + 1]);
     } catch {}
-  return new Response(NO_BODY.has(answer.status) ? null : new Uint8Array(answer.body), {
-    status: answer.status,
-    headers: fields,
-  });
+  // A cut body is shorter than the service's Content-Length said: the plugin reads no length its body does not have.
+  if (answer.cut) fields.delete('content-length');
+  const read = NO_BODY.has(answer.status) ? null : new Uint8Array(answer.body);
+  return new FetchedAnswer(read, { status: answer.status, headers: fields }, answer.cut);
+}
+
+/** The Response a plugin's fetch resolves with, saying whether its body came cut (plugin-api.ts's FetchedResponse). */
+class FetchedAnswer extends Response implements FetchedResponse {
+  readonly cut: boolean;
+
+  constructor(body: Uint8Array | null, init: ResponseInit, cut: boolean) {
+    super(body, init);
+    this.cut = cut;
+  }
 }
 
 /** A method is a token (RFC 9110 §9.1); CONNECT and an upgrade are no call's. */
