@@ -198,6 +198,11 @@ export class AcmeClient {
     return { start, end, retryAfter: retryAfterOf(answer) };
   }
 
+  #forgetAccount(): void {
+    this.#account = undefined;
+    this.#kid = undefined;
+  }
+
   async #publicJwk(): Promise<JWK> {
     this.#jwk ??= await exportJWK(createPublicKey(this.#key));
     return this.#jwk;
@@ -238,9 +243,13 @@ export class AcmeClient {
         .sign(this.#key);
       const answer = await acmeRequest('POST', url, this.#http, JSON.stringify(jws), headers);
       this.#nonce = header(answer, 'replay-nonce') ?? undefined;
-      if (answer.status === 400 && attempt < NONCE_RETRIES) {
-        const problem = parseJson(answer);
-        if (problem?.type === 'urn:ietf:params:acme:error:badNonce') continue;
+      if (answer.status === 400) {
+        const type = parseJson(answer)?.type;
+        if (type === 'urn:ietf:params:acme:error:badNonce' && attempt < NONCE_RETRIES) continue;
+        // The CA lost or removed the account: this request fails with its problem, and the next
+        // account() finds or makes it again with the same key, instead of every order to come
+        // naming a URL the CA no longer knows until a restart.
+        if (type === 'urn:ietf:params:acme:error:accountDoesNotExist' && by === 'kid') this.#forgetAccount();
       }
       return answer;
     }
