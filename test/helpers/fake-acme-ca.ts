@@ -9,6 +9,10 @@ export interface FakeAnswer {
 }
 
 export interface FakeAcmeCaOptions {
+  /** The directory's answer (else 200 with the directory), with this Retry-After when given. */
+  readonly directory?: FakeAnswer & { readonly retryAfter?: string };
+  /** newNonce's answer, a status and Retry-After with no nonce (else 200 with one). */
+  readonly nonce?: { readonly status: number; readonly retryAfter: string };
   /** The new order's answer (else 201 with an order already authorized). */
   readonly newOrder?: FakeAnswer;
   /** The certificate download's answer (else 200 with `certificate`). */
@@ -51,11 +55,21 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
       finalize: `${base}/finalize/1`,
       ...(status === 'valid' ? { certificate: `${base}/cert/1` } : {}),
     });
-    res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
+    if (req.url !== '/nonce' || options.nonce === undefined)
+      res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
     req.resume();
     req.on('end', () => {
-      if (req.url === '/dir')
+      if (req.url === '/dir' && options.directory !== undefined) {
+        const { status, body, retryAfter } = options.directory;
+        res.writeHead(status, {
+          'content-type': 'application/problem+json',
+          ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
+        });
+        res.end(body);
+      } else if (req.url === '/dir')
         json(200, { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` });
+      else if (req.url === '/nonce' && options.nonce !== undefined)
+        res.writeHead(options.nonce.status, { 'retry-after': options.nonce.retryAfter }).end();
       else if (req.url === '/nonce') res.end();
       else if (req.url === '/acct') json(201, { status: 'valid' }, { location: `${base}/acct/1` });
       else if (req.url === '/order') {
