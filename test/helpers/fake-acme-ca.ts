@@ -9,6 +9,12 @@ export interface FakeAnswer {
 }
 
 export interface FakeAcmeCaOptions {
+  /** The directory's answer (else 200 with the directory), with this Retry-After when given. */
+  readonly directory?: FakeAnswer & { readonly retryAfter?: string };
+  /** A new order naming a certificate it replaces (RFC 9773 §5) is refused `alreadyReplaced`. */
+  readonly refuseReplaces?: boolean;
+  /** newNonce's answer, a status and Retry-After with no nonce (else 200 with one). */
+  readonly nonce?: { readonly status: number; readonly retryAfter: string };
   /** The new order's answer (else 201 with an order already authorized). */
   readonly newOrder?: FakeAnswer;
   /** The certificate download's answer (else 200 with `certificate`). */
@@ -24,6 +30,8 @@ export interface FakeAcmeCa {
   downloads(): number;
   /** How many times the order was read (polled) after its finalize. */
   orderReads(): number;
+  /** Each new order's `replaces` as sent (undefined: none), in order. */
+  replaces(): (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -37,6 +45,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
   const certs = testCertificates();
   let downloads = 0;
   let orderReads = 0;
+  const replaces: (string | undefined)[] = [];
   // Read once it listens: a request on a connection still open as close() runs finds no address.
   let port = 0;
   const server = https.createServer({ cert: certs.localhost.cert, key: certs.localhost.key }, (req, res) => {
@@ -51,15 +60,33 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
       finalize: `${base}/finalize/1`,
       ...(status === 'valid' ? { certificate: `${base}/cert/1` } : {}),
     });
-    res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
-    req.resume();
+    if (req.url !== '/nonce' || options.nonce === undefined)
+      res.setHeader('replay-nonce', `n${Math.random().toString(36).slice(2)}`);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      if (req.url === '/dir')
+      const payload = signedPayload(Buffer.concat(chunks).toString());
+      if (req.url === '/dir' && options.directory !== undefined) {
+        const { status, body, retryAfter } = options.directory;
+        res.writeHead(status, {
+          'content-type': 'application/problem+json',
+          ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
+        });
+        res.end(body);
+      } else if (req.url === '/dir')
         json(200, { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` });
+      else if (req.url === '/nonce' && options.nonce !== undefined)
+        res.writeHead(options.nonce.status, { 'retry-after': options.nonce.retryAfter }).end();
       else if (req.url === '/nonce') res.end();
       else if (req.url === '/acct') json(201, { status: 'valid' }, { location: `${base}/acct/1` });
       else if (req.url === '/order') {
-        if (options.newOrder === undefined) json(201, order('ready'), { location: `${base}/order/1` });
+        replaces.push(payload?.replaces);
+        if (options.refuseReplaces && payload?.replaces !== undefined)
+          json(409, {
+            type: 'urn:ietf:params:acme:error:alreadyReplaced',
+            detail: `${payload.replaces} was already replaced`,
+          });
+        else if (options.newOrder === undefined) json(201, order('ready'), { location: `${base}/order/1` });
         else
           res.writeHead(options.newOrder.status, { location: `${base}/order/1` }).end(options.newOrder.body);
       } else if (req.url === '/authz/1')
@@ -82,10 +109,21 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
     directory: `https://localhost:${port}/dir`,
     downloads: () => downloads,
     orderReads: () => orderReads,
+    replaces: () => [...replaces],
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** A signed request's payload (a flattened JWS), unverified: the fake CA trusts its one client. */
+function signedPayload(body: string): { replaces?: string } | undefined {
+  try {
+    const payload = JSON.parse(body).payload;
+    return payload ? JSON.parse(Buffer.from(payload, 'base64url').toString()) : undefined;
+  } catch {
+    return undefined;
+  }
 }

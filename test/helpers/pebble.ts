@@ -22,6 +22,8 @@ export interface Pebble {
   readonly dns: string;
   /** PEM of the root Pebble issues under (random per run): to verify an issued chain. */
   issuingRoot(): Promise<string>;
+  /** Pebble started again on the same ports, knowing nothing of before (as a CA that lost its accounts). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,17 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
     rmSync(dir, { recursive: true, force: true });
   };
   const dns = options.dnsServer ?? `127.0.0.1:${dnsPort}`;
+  const startCa = () =>
+    started(
+      'pebble',
+      ['-config', config, '-dnsserver', dns, '-strict=false'],
+      {
+        PEBBLE_VA_NOSLEEP: '1',
+        PEBBLE_AUTHZREUSE: '0',
+        PEBBLE_WFE_NONCEREJECT: String(options.nonceReject ?? 5),
+      },
+      /ACME directory available at/,
+    );
   try {
     if (options.dnsServer === undefined)
       children.push(
@@ -122,18 +135,7 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
           /Starting challenge servers|Creating TCP and UDP DNS-01 challenge server/,
         ),
       );
-    children.push(
-      await started(
-        'pebble',
-        ['-config', config, '-dnsserver', dns, '-strict=false'],
-        {
-          PEBBLE_VA_NOSLEEP: '1',
-          PEBBLE_AUTHZREUSE: '0',
-          PEBBLE_WFE_NONCEREJECT: String(options.nonceReject ?? 5),
-        },
-        /ACME directory available at/,
-      ),
-    );
+    children.push(await startCa());
   } catch (err) {
     await stop();
     throw err;
@@ -144,6 +146,15 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
     ca: certs.ca,
     dns,
     issuingRoot: () => fetchText(`https://127.0.0.1:${managementPort}/roots/0`, certs.ca),
+    restart: async () => {
+      const ca = children.pop() as ChildProcess;
+      await new Promise<void>((resolve) => {
+        if (ca.exitCode !== null || ca.signalCode !== null) return resolve();
+        ca.once('exit', () => resolve());
+        ca.kill('SIGKILL');
+      });
+      children.push(await startCa());
+    },
     stop,
   };
 }

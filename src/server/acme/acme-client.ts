@@ -74,6 +74,8 @@ export class AcmeClient {
     if (this.#directory) return this.#directory;
     const answer = await acmeRequest('GET', this.#directoryUrl, this.#http);
     const doc = parseJson(answer);
+    // A CA down for a while (503 with a Retry-After, a problem document) is not a wrong acme.directory.
+    if (answer.status >= 500 || answer.status === 429 || isProblem(doc)) throw refusal(answer);
     if (answer.status !== 200 || typeof doc?.newOrder !== 'string' || typeof doc?.newNonce !== 'string')
       throw new AcmeProblem(
         'candor:directory',
@@ -198,6 +200,11 @@ export class AcmeClient {
     return { start, end, retryAfter: retryAfterOf(answer) };
   }
 
+  #forgetAccount(): void {
+    this.#account = undefined;
+    this.#kid = undefined;
+  }
+
   async #publicJwk(): Promise<JWK> {
     this.#jwk ??= await exportJWK(createPublicKey(this.#key));
     return this.#jwk;
@@ -207,9 +214,18 @@ export class AcmeClient {
     const nonce = this.#nonce;
     this.#nonce = undefined;
     if (nonce) return nonce;
-    const answer = await acmeRequest('HEAD', (await this.directory()).newNonce, this.#http);
+    const { newNonce } = await this.directory();
+    const answer = await acmeRequest('HEAD', newNonce, this.#http);
     const fresh = header(answer, 'replay-nonce');
-    if (!fresh) throw new AcmeProblem('candor:nonce', 'newNonce gave no Replay-Nonce', answer.status);
+    // A HEAD has no problem document: its status, and when to come back (a CA down for a while).
+    if (!fresh)
+      throw new AcmeProblem(
+        'candor:nonce',
+        `newNonce ${newNonce} answered ${answer.status} with no Replay-Nonce`,
+        answer.status,
+        [],
+        retryAfterOf(answer),
+      );
     return fresh;
   }
 
@@ -238,9 +254,13 @@ export class AcmeClient {
         .sign(this.#key);
       const answer = await acmeRequest('POST', url, this.#http, JSON.stringify(jws), headers);
       this.#nonce = header(answer, 'replay-nonce') ?? undefined;
-      if (answer.status === 400 && attempt < NONCE_RETRIES) {
-        const problem = parseJson(answer);
-        if (problem?.type === 'urn:ietf:params:acme:error:badNonce') continue;
+      if (answer.status === 400) {
+        const type = parseJson(answer)?.type;
+        if (type === 'urn:ietf:params:acme:error:badNonce' && attempt < NONCE_RETRIES) continue;
+        // The CA lost or removed the account: this request fails with its problem, and the next
+        // account() finds or makes it again with the same key, instead of every order to come
+        // naming a URL the CA no longer knows until a restart.
+        if (type === 'urn:ietf:params:acme:error:accountDoesNotExist' && by === 'kid') this.#forgetAccount();
       }
       return answer;
     }
@@ -271,6 +291,11 @@ function checked<T>(doc: T | undefined, is: (doc: Partial<T>) => boolean, url: s
   if (typeof doc === 'object' && doc !== null && is(doc)) return doc;
   const what = is === isOrder ? 'order' : 'authorization';
   throw new AcmeProblem('candor:bad-answer', `${url} answered ${status} with no ACME ${what}`, status);
+}
+
+/** A problem document (RFC 7807): what a CA answers for any request it refuses. */
+function isProblem(doc: unknown): boolean {
+  return typeof (doc as { type?: unknown } | undefined)?.type === 'string';
 }
 
 function isOrder(doc: Partial<Omit<AcmeOrder, 'url'>>): boolean {

@@ -50,7 +50,7 @@ export async function orderCertificate(
   request: OrderRequest,
 ): Promise<string> {
   await client.account(request.email);
-  let order = await client.newOrder(request.names, request.replaces);
+  let order = await newOrder(client, request);
   for (const url of order.authorizations) await authorize(client, solver, url, request);
   order = await pollOrder(client, order, (o) => o.status !== 'pending', request);
   if (order.status !== 'ready') throw orderProblem(order, 'the order is not ready after its authorizations');
@@ -93,6 +93,20 @@ function servable(chain: string, request: OrderRequest): string {
       0,
     );
   return chain;
+}
+
+/**
+ * The order, naming the certificate it renews when the CA has ARI. A CA that counts that one
+ * replaced already (`alreadyReplaced`: an earlier order of it was finalized, and its certificate
+ * never landed here) is asked again without naming it: naming it in every try would fail each
+ * renewal until the certificate ends.
+ */
+async function newOrder(client: AcmeClient, request: OrderRequest): Promise<AcmeOrder> {
+  if (request.replaces === undefined) return client.newOrder(request.names);
+  return client.newOrder(request.names, request.replaces).catch((err: unknown) => {
+    if (!(err instanceof AcmeProblem) || err.kind !== 'alreadyReplaced') throw err;
+    return client.newOrder(request.names);
+  });
 }
 
 async function authorize(

@@ -35,9 +35,14 @@ export class AcmeProblem extends Error {
   static from(body: unknown, status: number, retryAfterMs?: number): AcmeProblem {
     const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const sub = Array.isArray(doc.subproblems) ? doc.subproblems : [];
+    const detail = typeof doc.detail === 'string' ? doc.detail : `the ACME server answered ${status}`;
+    // Where the account's holder must go (RFC 8555 §7.3.3: userActionRequired, new terms to
+    // agree to): what the operator has to do, told with the detail.
+    const instance =
+      typeof doc.instance === 'string' && /^https:\/\/\S+$/.test(doc.instance) ? doc.instance : undefined;
     return new AcmeProblem(
       typeof doc.type === 'string' ? doc.type : 'about:blank',
-      typeof doc.detail === 'string' ? doc.detail : `the ACME server answered ${status}`,
+      instance === undefined ? detail : `${detail} (see ${instance})`,
       status,
       sub.map((entry: Record<string, unknown>) => ({
         type: String(entry?.type ?? ''),

@@ -63,8 +63,10 @@ export class Dns01Solver {
       JSON.stringify({ record: change.name, zone: change.zone, value: change.value }),
     );
     await updateTxt(change, 'add').catch((err: Error) => {
-      // Refused (an rcode, or no key to sign with): not in the zone. Else (no answer) it may be.
+      // Refused (an rcode, or no key to sign with): not in the zone. Else (no answer) it may be,
+      // and cleanup removes it now, as for one added (a removal of what is not there changes nothing).
       if (NOT_ADDED.has(problemOf(err).type)) this.#journal?.setDnsRecord(id, undefined);
+      else this.#added.set(name, change);
       throw err;
     });
     this.#added.set(name, change);
