@@ -64,8 +64,8 @@ export class FleetSource {
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   readonly #reach: SourceReach;
   /**
-   * Started on the last good config: its revision is a number read from disk, not one etcd gave,
-   * so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
+   * Started on the last good config (or etcd's history went back: #historyLost): the running
+   * revision is not one this etcd gave, so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
    * from the document running (and its revision named when it is the same), whatever its number.
    */
   #onLastGood: boolean;
@@ -124,6 +124,7 @@ export class FleetSource {
       {
         onValue: (kv, revision) => this.#seen(kv, revision),
         onReachable: (reachable, why, refused) => this.#reachable(reachable, why, refused === true),
+        onHistoryLost: (seen, now) => this.#historyLost(seen, now),
       },
       this.#reach.reachable,
     );
@@ -217,6 +218,19 @@ export class FleetSource {
   #reachable(reachable: boolean, why: string, refused: boolean): void {
     if (this.#reach.heard(reachable, why, refused, this.#running.revision))
       this.#lease?.update(this.#record());
+  }
+
+  /**
+   * etcd's revisions began again below the ones seen (restored, rebuilt): the running revision's
+   * number means nothing to this etcd, so its value is taken as after a start on the last good
+   * config (#sync), and every write after it whatever its number.
+   */
+  #historyLost(seen: number, now: number): void {
+    this.#onLastGood = true;
+    this.#logger.warn(
+      { source: this.#start.bootstrap.etcd.key, seen, revision: now, running: this.#running.revision },
+      `etcd's revisions went back from ${seen} to ${now} (its data restored or lost): the key's value there is taken whatever its revision`,
+    );
   }
 
   #seen(kv: KeyValue | undefined, revision: number): void {
