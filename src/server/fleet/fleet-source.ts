@@ -13,6 +13,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
+import { appliedLine } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { Denied, FleetStart, RevisionRefused } from './fleet-start.ts';
@@ -34,7 +35,13 @@ interface Wanted {
  * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
  */
 export type ReloadAnswer =
-  | { readonly result: string; readonly config_hash: string; readonly problems?: readonly ConfigProblem[] }
+  | {
+      readonly result: string;
+      readonly config_hash: string;
+      readonly problems?: readonly ConfigProblem[];
+      /** The workers that did not confirm the swap, and why (an `incomplete` reload's). */
+      readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
+    }
   | { readonly result: string };
 
 /** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
@@ -353,7 +360,8 @@ export class FleetSource {
     if (how !== 'canary') this.#onLastGood = false;
     if (how !== 'canary')
       keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
-    this.#logger.info(
+    const line = appliedLine(revision, how, answer);
+    this.#logger[line.level](
       {
         source: bootstrap.etcd.key,
         revision,
@@ -362,11 +370,7 @@ export class FleetSource {
         result: answer.result,
         ...(how === 'follow' || how === 'sync' ? {} : { canary: how }),
       },
-      how === 'canary'
-        ? `config revision ${revision} applied as a canary`
-        : how === 'back'
-          ? `config revision ${revision} applied again: the canary rolled back`
-          : `config revision ${revision} applied`,
+      line.msg,
     );
     this.#lease?.update(this.#record());
   }
