@@ -24,6 +24,8 @@ export interface EtcdProcess {
   kill(): Promise<void>;
   /** Starts it again on the same ports and data. */
   start(): Promise<void>;
+  /** Kills it, removes its data and starts it again: a member restored empty, its revisions begun afresh. */
+  wipe(): Promise<void>;
   /** SIGSTOP: alive, its connections open, and silent (a hung member, a stalled VM). */
   freeze(): void;
   /** SIGCONT after freeze(). */
@@ -201,6 +203,11 @@ function member(
     endpoint,
     kill,
     start,
+    async wipe() {
+      await kill();
+      rmSync(join(dir, 'data'), { recursive: true, force: true });
+      await start();
+    },
     freeze: () => child?.kill('SIGSTOP'),
     thaw: () => child?.kill('SIGCONT'),
     async close() {

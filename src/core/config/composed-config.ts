@@ -23,8 +23,12 @@ export function composeConfig(
 ): { text: string; documentLines: number } | { problems: ConfigProblem[] } {
   // Read leniently, only to find its top-level keys: the full check comes with the load.
   const yaml = readYamlSource(document, {}, coerceExpanded, 'empty');
-  const top =
-    yaml.syntaxErrors.length === 0 && yaml.value !== null && typeof yaml.value === 'object' ? yaml.value : {};
+  // What only the document can be blamed for is told of it alone: composed with `local`, a
+  // document that does not parse or is no mapping makes the loader fail at local's lines, and
+  // the operator would be sent to a bootstrap file that has nothing wrong.
+  const unreadable = notAMapping(yaml, label);
+  if (unreadable.length > 0) return { problems: unreadable };
+  const top = yaml.value as object;
   const problems: ConfigProblem[] = LOCAL_SECTIONS.filter((section) => Object.hasOwn(top, section)).map(
     (section) => ({
       file: label,
@@ -46,6 +50,34 @@ export function composeConfig(
   const body = document.replace(/\s+$/, '');
   const documentLines = body === '' ? 0 : body.split('\n').length;
   return { text: `${body}\n${bootstrap.local.text}\n`, documentLines };
+}
+
+/** The document's syntax errors, or why it is no mapping of config fields (empty, a list, a scalar). */
+function notAMapping(yaml: ReturnType<typeof readYamlSource>, label: string): ConfigProblem[] {
+  if (yaml.syntaxErrors.length > 0)
+    return yaml.syntaxErrors.map((issue) => ({
+      file: label,
+      ...issue.position,
+      path: '',
+      message: issue.message,
+    }));
+  const value = yaml.value;
+  if (value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value)) return [];
+  const found =
+    value === null || value === undefined
+      ? 'it is empty'
+      : Array.isArray(value)
+        ? 'it is a list'
+        : `it is a ${typeof value}`;
+  return [
+    {
+      file: label,
+      line: 1,
+      column: 1,
+      path: '',
+      message: `a fleet's document is a config without its local parts, a mapping of fields (routes:, upstreams:, …); ${found}`,
+    },
+  ];
 }
 
 /** A problem of the composed file (`composedFile`), told where it was written. */

@@ -96,7 +96,7 @@ async function refreshFleet(etcd) {
 function renderFleet(fleet) {
   const behind = fleet.gateways.filter((g) => g.behind).length;
   $('fleet-summary').textContent =
-    `${fleet.key}: latest revision ${fleet.latest}, ${fleet.gateways.length} live gateway(s)${behind === 0 ? '' : `, ${behind} behind`}`;
+    `${fleet.key}: ${fleet.latest === 0 ? 'no config under the key (none pushed, or it was deleted: each gateway keeps what it runs)' : `latest revision ${fleet.latest}`}, ${fleet.gateways.length} live gateway(s)${behind === 0 ? '' : `, ${behind} behind`}`;
   const rows = fleet.gateways.map((g) =>
     el(
       'tr',

@@ -128,11 +128,13 @@ function wrongUse(
   return undefined;
 }
 
-/** `candor fleet status`: every gateway's revision; unclean when one is behind. */
+/** `candor fleet status`: every gateway's revision; unclean when one is behind, or live ones run what the key no longer holds. */
 async function statusCommand({ client, key, values }: FleetCall): Promise<number> {
   const status = await fleetStatus(client, key);
   process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : fleetLines(status));
-  return status.gateways.some((g) => g.behind) ? EXIT.unclean : EXIT.ok;
+  // Gateways that run a config the key no longer holds are no fleet in order either.
+  const keyEmptied = status.latest === 0 && status.gateways.length > 0;
+  return keyEmptied || status.gateways.some((g) => g.behind) ? EXIT.unclean : EXIT.ok;
 }
 
 /** `candor config push FILE`, as a canary with --canary N. */

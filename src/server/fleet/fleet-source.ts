@@ -13,6 +13,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
+import { appliedLine } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { Denied, FleetStart, RevisionRefused } from './fleet-start.ts';
@@ -34,7 +35,13 @@ interface Wanted {
  * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
  */
 export type ReloadAnswer =
-  | { readonly result: string; readonly config_hash: string; readonly problems?: readonly ConfigProblem[] }
+  | {
+      readonly result: string;
+      readonly config_hash: string;
+      readonly problems?: readonly ConfigProblem[];
+      /** The workers that did not confirm the swap, and why (an `incomplete` reload's). */
+      readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
+    }
   | { readonly result: string };
 
 /** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
@@ -64,8 +71,8 @@ export class FleetSource {
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   readonly #reach: SourceReach;
   /**
-   * Started on the last good config: its revision is a number read from disk, not one etcd gave,
-   * so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
+   * Started on the last good config (or etcd's history went back: #historyLost): the running
+   * revision is not one this etcd gave, so it decides nothing. Until a value from etcd runs, etcd's value is taken when it differs
    * from the document running (and its revision named when it is the same), whatever its number.
    */
   #onLastGood: boolean;
@@ -124,6 +131,7 @@ export class FleetSource {
       {
         onValue: (kv, revision) => this.#seen(kv, revision),
         onReachable: (reachable, why, refused) => this.#reachable(reachable, why, refused === true),
+        onHistoryLost: (seen, now) => this.#historyLost(seen, now),
       },
       this.#reach.reachable,
     );
@@ -217,6 +225,19 @@ export class FleetSource {
   #reachable(reachable: boolean, why: string, refused: boolean): void {
     if (this.#reach.heard(reachable, why, refused, this.#running.revision))
       this.#lease?.update(this.#record());
+  }
+
+  /**
+   * etcd's revisions began again below the ones seen (restored, rebuilt): the running revision's
+   * number means nothing to this etcd, so its value is taken as after a start on the last good
+   * config (#sync), and every write after it whatever its number.
+   */
+  #historyLost(seen: number, now: number): void {
+    this.#onLastGood = true;
+    this.#logger.warn(
+      { source: this.#start.bootstrap.etcd.key, seen, revision: now, running: this.#running.revision },
+      `etcd's revisions went back from ${seen} to ${now} (its data restored or lost): the key's value there is taken whatever its revision`,
+    );
   }
 
   #seen(kv: KeyValue | undefined, revision: number): void {
@@ -339,7 +360,8 @@ export class FleetSource {
     if (how !== 'canary') this.#onLastGood = false;
     if (how !== 'canary')
       keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
-    this.#logger.info(
+    const line = appliedLine(revision, how, answer);
+    this.#logger[line.level](
       {
         source: bootstrap.etcd.key,
         revision,
@@ -348,11 +370,7 @@ export class FleetSource {
         result: answer.result,
         ...(how === 'follow' || how === 'sync' ? {} : { canary: how }),
       },
-      how === 'canary'
-        ? `config revision ${revision} applied as a canary`
-        : how === 'back'
-          ? `config revision ${revision} applied again: the canary rolled back`
-          : `config revision ${revision} applied`,
+      line.msg,
     );
     this.#lease?.update(this.#record());
   }

@@ -38,7 +38,8 @@ export async function fleetStatus(client: EtcdClient, key: string): Promise<Flee
     .filter((record): record is GatewayRecord => record !== undefined && typeof record.name === 'string')
     .map((record) => ({
       ...record,
-      behind: record.revision !== latest && !onCanary(record),
+      // With no config under the key there is no revision to be behind: each keeps what it runs.
+      behind: latest !== 0 && record.revision !== latest && !onCanary(record),
       on_canary: onCanary(record),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -49,7 +50,11 @@ export async function fleetStatus(client: EtcdClient, key: string): Promise<Flee
 
 /** The fleet as lines for a terminal: one per gateway, the ones behind marked. */
 export function fleetLines(status: FleetStatus): string {
-  const head = `${status.key}: latest revision ${status.latest}, ${status.gateways.length} live gateway(s)\n`;
+  const revision =
+    status.latest === 0
+      ? 'no config under the key (none pushed, or it was deleted: each gateway keeps what it runs)'
+      : `latest revision ${status.latest}`;
+  const head = `${status.key}: ${revision}, ${status.gateways.length} live gateway(s)\n`;
   const rows = status.gateways.map((g) => {
     const state = g.behind
       ? `BEHIND: runs revision ${g.revision}`

@@ -25,8 +25,11 @@ export type WatchEvent =
 
 /** What a watch stream tells. */
 export interface WatchListener {
-  /** etcd created the watch (its first message): the stream is etcd's, not only a connection that answered. */
-  onCreated?(): void;
+  /**
+   * etcd created the watch (its first message): the stream is etcd's, not only a connection that
+   * answered. With the store's revision then: below one already seen, etcd's history went back.
+   */
+  onCreated?(headerRevision: number): void;
   /** Changes, in revision order. */
   onEvents(events: readonly WatchEvent[], headerRevision: number): void;
   /** etcd compacted past the revision asked for: the stream is closed; re-read from `compactRevision`. */
@@ -166,7 +169,7 @@ export class EtcdClient {
           return listener.onEnd(`etcd: ${error.message}`);
         }
         const result = (message.result ?? {}) as Record<string, unknown>;
-        if (result.created === true) listener.onCreated?.();
+        if (result.created === true) listener.onCreated?.(headerRevision(result));
         if (result.canceled === true) {
           done = true;
           const compact = num(result.compact_revision);

@@ -15,6 +15,12 @@ export interface KeyFollower {
    * client (a wrong password, a user without the key): no outage, a setting to fix.
    */
   onReachable(reachable: boolean, why: string, refused?: boolean): void;
+  /**
+   * etcd's revisions went back below `seen`, the newest one seen, to `now` (its data lost, a
+   * member rebuilt, a restore from an older snapshot): told before the key's value read afresh,
+   * which comes next whatever its revision, so that revision numbers from before decide nothing.
+   */
+  onHistoryLost?(seen: number, now: number): void;
 }
 
 /** Waits between two tries to open the watch again, doubling to the cap. */
@@ -125,18 +131,40 @@ export class KeyFollowing {
   /** The watch fell behind a compaction: what the key holds now, then watch on from there. */
   async #reread(): Promise<void> {
     try {
-      const read = await this.#client.range(this.#key);
-      if (this.#stopped) return;
-      const kv = read.kvs[0];
-      if (kv === undefined) this.#follower.onValue(undefined, read.revision);
-      else if (this.#next === undefined || kv.modRevision >= this.#next)
-        this.#follower.onValue(kv, kv.modRevision);
-      this.#next = read.revision + 1;
-      this.#found();
-      this.open();
+      this.#taken(await this.#client.range(this.#key));
     } catch (err) {
       this.#lost((err as Error).message, refusedBy(err));
     }
+  }
+
+  /**
+   * A watch created at a store revision below the newest one seen: a member lagging behind the
+   * one that gave it (its watch catches up on its own), or etcd's history gone back (data lost,
+   * a restore from an older snapshot), where a watch from a revision the store has not reached
+   * waits for it and every write to the new etcd would go unseen until its numbers passed the
+   * old ones. A read, which is linearizable, tells which; the watch is left open until it does
+   * (a read that fails says nothing: the watch itself tells of an outage).
+   */
+  async #checkHistory(seen: number, current: () => boolean, end: () => void): Promise<void> {
+    const read = await this.#client.range(this.#key).catch(() => undefined);
+    if (read === undefined || this.#stopped || !current() || read.revision >= seen) return;
+    end();
+    this.#taken(read);
+  }
+
+  /** What a read of the key found, given to the follower, then watch on from there. */
+  #taken(read: { revision: number; kvs: KeyValue[] }): void {
+    if (this.#stopped) return;
+    const kv = read.kvs[0];
+    const seen = this.#next === undefined ? undefined : this.#next - 1;
+    const wentBack = seen !== undefined && read.revision < seen;
+    if (wentBack) this.#follower.onHistoryLost?.(seen, read.revision);
+    if (kv === undefined) this.#follower.onValue(undefined, read.revision);
+    else if (this.#next === undefined || wentBack || kv.modRevision >= this.#next)
+      this.#follower.onValue(kv, kv.modRevision);
+    this.#next = read.revision + 1;
+    this.#found();
+    this.open();
   }
 
   open(): void {
@@ -159,8 +187,10 @@ export class KeyFollowing {
       .watch(this.#key, from, {
         // Reachable once etcd created the watch, not when a connection answered: what answers
         // there may be no etcd (a proxy's page), and would be taken for it again and again.
-        onCreated: () => {
-          if (!ended && !this.#stopped) this.#found();
+        onCreated: (storeRevision) => {
+          if (ended || this.#stopped) return;
+          this.#found();
+          if (storeRevision < from - 1) void this.#checkHistory(from - 1, () => !ended, end);
         },
         onEvents: (events) => {
           for (const event of events) {

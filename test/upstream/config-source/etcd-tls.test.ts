@@ -82,7 +82,10 @@ local:
   );
   const status = await candor(['fleet', 'status', '--config', bootstrap]);
   assert.equal(status.stderr, '');
-  assert.equal(status.stdout, '/tls/fleet: latest revision 0, 0 live gateway(s)\n');
+  assert.equal(
+    status.stdout,
+    '/tls/fleet: no config under the key (none pushed, or it was deleted: each gateway keeps what it runs), 0 live gateway(s)\n',
+  );
   assert.equal(status.code, 0);
   const bare = join(dir, 'bare.yaml');
   writeFileSync(

@@ -1,0 +1,110 @@
+/**
+ * etcd restored empty under a running gateway (its data lost, a member rebuilt, a restore from an
+ * older snapshot): etcd's revisions begin again from 1, below the one the gateway runs. The
+ * gateway must not wait for the new etcd's numbers to pass its old ones: the first push to the
+ * new etcd is applied, and what the gateway says of its revision is etcd's.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
+import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
+import {
+  candor,
+  documentTo,
+  type FleetGateway,
+  fleetBootstrap,
+  NamedOrigins,
+  serveGateway,
+  sourceOf,
+} from '../../helpers/fleet-gateways.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-wiped-'));
+let etcd: EtcdProcess;
+let gateway: FleetGateway;
+const origins = new NamedOrigins();
+
+async function push(name: string): Promise<number> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, documentTo(origins.url[name]));
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  return Number(/pushed as revision (\d+)/.exec(pushed.stdout)?.[1]);
+}
+
+/** Waits (bounded) until the gateway answers `body`; the last answer is asserted. */
+async function answers(body: string): Promise<void> {
+  let last = '';
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })
+      .then((a) => a.body.toString())
+      .catch((err: Error) => err.message);
+    if (last === body) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(last, body);
+}
+
+before(async () => {
+  etcd = await startEtcd();
+  await origins.start(['one', 'two', 'three']);
+  gateway = await fleetBootstrap(dir, 'gw-w', [etcd.endpoint]);
+  // Revisions well above what the new etcd will reach with one push.
+  const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+  for (let i = 0; i < 10; i++) await client.put('/unrelated', String(i));
+  await push('one');
+  await serveGateway(gateway);
+});
+
+after(async () => {
+  await closeAll(gateway?.serve, origins.servers, etcd);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('etcd wiped and started again: the first push to it is applied, and its revision is the one reported', async () => {
+  await answers('one');
+  const before = (await sourceOf(gateway)).revision as number;
+  assert.ok(before > 10);
+  await etcd.wipe();
+  const revision = await push('two');
+  assert.ok(revision < before, `the new etcd's revision ${revision} is below ${before}`);
+  await answers('two');
+  let source = await sourceOf(gateway);
+  for (const deadline = Date.now() + 10_000; source.revision !== revision && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    source = await sourceOf(gateway);
+  }
+  assert.equal(source.revision, revision);
+  assert.equal(source.summary, `etcd reachable, running revision ${revision}`);
+  // Said once, naming the revisions, and the fleet's list shows the gateway on etcd's revision.
+  const said = gateway.serve?.lines.filter((l) => String(l.msg).startsWith("etcd's revisions went back"));
+  assert.equal(said?.length, 1);
+  assert.match(
+    String(said?.[0].msg),
+    /^etcd's revisions went back from \d+ to \d+ \(its data restored or lost\): the key's value there is taken whatever its revision$/,
+  );
+  let status = await candor(['fleet', 'status', '--config', gateway.bootstrap, '--json']);
+  for (const deadline = Date.now() + 10_000; status.code !== 0 && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    status = await candor(['fleet', 'status', '--config', gateway.bootstrap, '--json']);
+  }
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  const fleet = JSON.parse(status.stdout) as {
+    latest: number;
+    gateways: { name: string; revision: number }[];
+  };
+  assert.equal(fleet.latest, revision);
+  assert.deepEqual(
+    fleet.gateways.map((g) => [g.name, g.revision]),
+    [['gw-w', revision]],
+  );
+  // And the next push after that one too.
+  const next = await push('three');
+  await answers('three');
+  assert.equal((await sourceOf(gateway)).revision, next);
+});
