@@ -99,14 +99,25 @@ export class Dns01Solver {
    * key. One that cannot be removed now stays listed, for the next start.
    */
   async removeLeftovers(): Promise<void> {
-    for (const [id, text] of this.#journal?.dnsRecords() ?? []) {
+    let listed: Map<string, string>;
+    try {
+      listed = this.#journal?.dnsRecords() ?? new Map();
+    } catch (err) {
+      // Started unawaited at start: a throw here would be an unhandled rejection, the process's end.
+      this.#logger.warn(
+        { err: (err as Error).message },
+        'DNS-01 records an earlier run left could not be listed: any it left stay in the zone',
+      );
+      return;
+    }
+    for (const [id, text] of listed) {
       const left = leftRecordOf(text);
-      if (left === undefined) {
-        this.#journal?.setDnsRecord(id, undefined);
-        continue;
-      }
-      const { record, zone, value } = left;
       try {
+        if (left === undefined) {
+          this.#journal?.setDnsRecord(id, undefined);
+          continue;
+        }
+        const { record, zone, value } = left;
         await updateTxt(
           { server: this.#config.server, key: this.#key(), zone, name: record, value },
           'delete',
@@ -115,7 +126,7 @@ export class Dns01Solver {
         this.#logger.info(left, 'DNS-01 record an earlier run left in the zone removed');
       } catch (err) {
         this.#logger.warn(
-          { ...left, err: problemOf(err).detail },
+          { ...left, entry: id, err: problemOf(err).detail },
           'DNS-01 record an earlier run left in the zone not removed: the next start tries again',
         );
       }

@@ -289,6 +289,31 @@ test('a record a killed gateway left in the zone is removed at the next start, b
   }
 });
 
+test('an entry of the list of records left that cannot be read is told at start, and the gateway runs on and orders', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  // A folder where the list keeps a record's file: reading it fails (EISDIR). Unawaited at
+  // start, that failure was an unhandled rejection, and the process ended.
+  mkdirSync(join(store, 'challenges/dns-01/odd.json'), { recursive: true });
+  const path = join(store, '..', 'odd-entry.yaml');
+  writeFileSync(path, config(store));
+  const serve = await startServe(path, 1);
+  try {
+    await serve.waitForLines(
+      'DNS-01 records an earlier run left could not be listed: any it left stay in the zone',
+      1,
+      20_000,
+    );
+    const told = serve.lines.find((l) => String(l.msg).startsWith('DNS-01 records an earlier run left'));
+    assert.match(String(told?.err), /EISDIR/);
+    await serve.waitForLines('certificate issued', 1, 60_000);
+    assert.equal(serve.child.exitCode, null, 'the gateway runs on');
+  } finally {
+    await serve.stop();
+  }
+});
+
 test('a DNS server that refuses the update (a wrong TSIG secret) is named with its rcode; the certificate in service is kept', {
   timeout: 120_000,
 }, async () => {
