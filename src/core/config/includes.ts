@@ -15,6 +15,7 @@ import type { FromEnvironment, UnsetVariable } from './env.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
+import { firstUndecodable, NOT_UTF8 } from './utf8.ts';
 import { type Position, readYamlSource } from './yaml-source.ts';
 
 /** What an included file may hold. */
@@ -220,24 +221,43 @@ class Inclusion implements Included {
 }
 
 function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
-  let text: string;
+  let bytes: Buffer;
   try {
     if (!statSync(absolute).isFile()) return { reason: 'not a file' };
     if (statSync(absolute).size > MAX_BYTES)
       return { reason: `more than ${MAX_BYTES / 1024 / 1024} MiB: no config is that large` };
-    text = readFileSync(absolute, 'utf8');
+    bytes = readFileSync(absolute);
   } catch (error) {
     return { reason: readErrorReason(error) };
   }
+  const text = bytes.toString('utf8');
   const yaml = readYamlSource(text, env, coerceExpanded, unset);
   const locate: Locate = (path, prefer) => yaml.locate(path, prefer);
-  const problems: IncludeProblem[] = [...yaml.syntaxErrors, ...yaml.valueErrors].map((issue) => ({
-    file: named,
-    path: issue.path,
-    locate: () => issue.position,
-    at: 'value' as const,
-    message: issue.message,
-  }));
+  // An included file saved as Latin-1 is refused as the main file is (load.ts), and first, so
+  // that its field's own check, which would quote the U+FFFD, does not speak for it.
+  const undecodable = firstUndecodable(bytes, text);
+  const notUtf8: IncludeProblem[] =
+    undecodable === undefined
+      ? []
+      : [
+          {
+            file: named,
+            path: yaml.fieldAt(undecodable.offset),
+            locate: () => yaml.positionAt(undecodable.offset),
+            at: 'value',
+            message: NOT_UTF8(undecodable.byte),
+          },
+        ];
+  const problems: IncludeProblem[] = [
+    ...notUtf8,
+    ...[...yaml.syntaxErrors, ...yaml.valueErrors].map((issue) => ({
+      file: named,
+      path: issue.path,
+      locate: () => issue.position,
+      at: 'value' as const,
+      message: issue.message,
+    })),
+  ];
   const variables = yaml.variables.map(({ name, path }) => ({ name, file: named, path }));
   const value = yaml.syntaxErrors.length === 0 && isMapping(yaml.value) ? yaml.value : undefined;
   if (yaml.syntaxErrors.length === 0 && value === undefined)
@@ -248,5 +268,5 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       at: 'value',
       message: 'an included file is a mapping with routes and/or upstreams',
     });
-  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: text.length };
+  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
 }
