@@ -131,12 +131,20 @@ class Inclusion implements Included {
     const patterns = from.value.include;
     if (patterns === undefined) return;
     if (!Array.isArray(patterns)) {
-      this.#problem(from, ['include'], 'expected a list of file names or globs, relative to this file');
+      this.#problem(
+        from,
+        ['include'],
+        `expected a list of file names or globs, relative to this file, got ${describeValue(patterns)}`,
+      );
       return;
     }
     patterns.forEach((pattern, index) => {
       if (typeof pattern !== 'string' || pattern === '') {
-        this.#problem(from, ['include', index], 'expected a file name or glob, relative to this file');
+        this.#problem(
+          from,
+          ['include', index],
+          `expected a file name or glob, relative to this file, got ${describeValue(pattern)}`,
+        );
         return;
       }
       // A config given as text ("<demo>") has no folder: its includes are the working directory's.

@@ -231,8 +231,11 @@ function problemList(
   const toProblem: ToProblem = (path, line, column, message, file = source) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
-    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
-    seen.add(`${file}\n${formatted}`);
+    // But an include pattern is one field for many files, each refused for its own reason (one a
+    // folder, one a cycle): told one a run, a conf.d/ of them took as many runs to see.
+    const key = path[0] === 'include' ? `${file}\n${formatted}\n${message}` : `${file}\n${formatted}`;
+    if (formatted !== '' && seen.has(key)) return;
+    seen.add(key);
     const unset = file === source ? unsetAt.get(formatted) : undefined;
     const said =
       unset === undefined

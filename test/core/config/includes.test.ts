@@ -187,6 +187,25 @@ test('a link is the file it points at: one back to the main file is a cycle, one
   ]);
 });
 
+// One problem per field hid all but the first file a pattern matched: a conf.d/ with a folder and a
+// link back in it took a run for each. An include list of the wrong shape quotes what it got, in an
+// included file too, where no schema speaks for it.
+test('each file a pattern matches that is refused is told, and an include of the wrong shape quotes what it got', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/*.yaml]'),
+    'conf.d/a-folder.yaml/x.yaml': 'routes: []\n',
+    'conf.d/more.yaml':
+      'include: shop.yaml\nroutes:\n  - { name: more, match: { path: /more }, upstream: app }\n',
+  });
+  const dir = join(path, '..');
+  symlinkSync('../candor.yaml', join(dir, 'conf.d/back.yaml'));
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[0]: cannot read ${join(dir, 'conf.d/a-folder.yaml')}: not a file`,
+    `candor.yaml:2 include[0]: ${join(dir, 'conf.d/back.yaml')} (a link to ${path}) includes itself (candor.yaml → back.yaml): an include may not come back to a file that includes it`,
+    'more.yaml:1 include: expected a list of file names or globs, relative to this file, got "shop.yaml"',
+  ]);
+});
+
 test("a variable an included file uses is expanded, and kept as the environment's so GET /config shows ${NAME}", async () => {
   const path = folder({
     'candor.yaml': MAIN('[auth.yaml]'),
