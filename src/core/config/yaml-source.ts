@@ -61,9 +61,11 @@ export function readYamlSource(
   // Keys written twice are found in the walk, which knows the field's path (the library's own
   // check names only a line) and compares keys as the config reads them: 8080 and "8080" alike.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  // A byte-order mark is no column an editor shows: counted, every place on line 1 was one too far.
+  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
+    return { line, column: line === 1 ? Math.max(1, col - bom) : col };
   };
   const positionOf = (node: Node | undefined): Position | undefined =>
     node?.range ? at(node.range[0]) : undefined;

@@ -107,3 +107,13 @@ test('a byte that is not UTF-8 in an included file is refused at its file, line 
     },
   ]);
 });
+
+// The parser counts a byte-order mark as a column: `listen: 5` was told at 1:10, its `5` being at 9.
+test('a byte-order mark is no column: a problem on line 1 is at the column an editor shows', async () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const text = 'listen: [{ address: 1 }]\nroutes: 5\n';
+  const places = (found: readonly ConfigProblem[]) => found.map((p) => `${p.line}:${p.column} ${p.path}`);
+  const expected = ['1:21 listen[0].address', '2:9 routes'];
+  assert.deepEqual(places(await problemsOfBytes(Buffer.from(text))), expected);
+  assert.deepEqual(places(await problemsOfBytes(Buffer.concat([bom, Buffer.from(text)]))), expected);
+});
