@@ -7,7 +7,7 @@
  * the main file's, and one written in an include is refused at its key.
  */
 
-import { globSync, readFileSync, statSync } from 'node:fs';
+import { globSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { coerceExpanded } from './coerce.ts';
 import { describeValue } from './describe-value.ts';
@@ -15,6 +15,7 @@ import type { FromEnvironment, UnsetVariable } from './env.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
+import { firstUndecodable, NOT_UTF8 } from './utf8.ts';
 import { type Position, readYamlSource } from './yaml-source.ts';
 
 /** What an included file may hold. */
@@ -53,6 +54,25 @@ export interface Included {
 type Locate = Written['locate'];
 
 /**
+ * A file on the include chain: its path as named (for messages) and the file it is. A link
+ * (conf.d/api.yaml → ../available/api.yaml, as sites-enabled/ is to nginx) is the file it
+ * points at: one to a file that includes it is a cycle, two to one file include it twice.
+ */
+interface Link {
+  readonly absolute: string;
+  readonly real: string;
+}
+
+function linkTo(absolute: string): Link {
+  try {
+    return { absolute, real: realpathSync(absolute) };
+  } catch {
+    // Not there, or a dangling link: reading it says so, in its words.
+    return { absolute, real: absolute };
+  }
+}
+
+/**
  * Reads the files `document.include` names (and those they include) and adds their routes and
  * upstreams to `document`, in place: the main file's routes first, then each file's in the
  * order its pattern and the sorted glob give them.
@@ -66,7 +86,7 @@ export function applyIncludes(
 ): Included {
   const inclusion = new Inclusion(source, env, unset);
   if (isMapping(document) && document.include !== undefined)
-    inclusion.walk(document, { file: source, value: document, locate }, [resolve(source)]);
+    inclusion.walk(document, { file: source, value: document, locate }, [linkTo(resolve(source))]);
   return inclusion;
 }
 
@@ -83,8 +103,8 @@ class Inclusion implements Included {
   readonly variables: { name: string; file: string; path: readonly PathSegment[] }[] = [];
   readonly #routeAt = new Map<number, Written>();
   readonly #upstreamAt = new Map<string, Written>();
-  /** Each file included so far (absolute) → the file that included it. */
-  readonly #files = new Map<string, string>();
+  /** Each file included so far (its real path) → the file that included it, and the name it gave it. */
+  readonly #files = new Map<string, { readonly by: string; readonly as: string }>();
   #bytes = 0;
   readonly #source: string;
   readonly #env: NodeJS.ProcessEnv;
@@ -106,17 +126,25 @@ class Inclusion implements Included {
     return at === undefined ? undefined : { ...at, path: [...at.path, ...path.slice(2)] };
   }
 
-  /** Includes what `from` names into `document`; `chain` is the files that led here (absolute). */
-  walk(document: Record<string, unknown>, from: Read, chain: readonly string[]): void {
+  /** Includes what `from` names into `document`; `chain` is the files that led here. */
+  walk(document: Record<string, unknown>, from: Read, chain: readonly Link[]): void {
     const patterns = from.value.include;
     if (patterns === undefined) return;
     if (!Array.isArray(patterns)) {
-      this.#problem(from, ['include'], 'expected a list of file names or globs, relative to this file');
+      this.#problem(
+        from,
+        ['include'],
+        `expected a list of file names or globs, relative to this file, got ${describeValue(patterns)}`,
+      );
       return;
     }
     patterns.forEach((pattern, index) => {
       if (typeof pattern !== 'string' || pattern === '') {
-        this.#problem(from, ['include', index], 'expected a file name or glob, relative to this file');
+        this.#problem(
+          from,
+          ['include', index],
+          `expected a file name or glob, relative to this file, got ${describeValue(pattern)}`,
+        );
         return;
       }
       // A config given as text ("<demo>") has no folder: its includes are the working directory's.
@@ -132,12 +160,13 @@ class Inclusion implements Included {
         // Named as the operator would open it: beside the including file as they named that one.
         const named = isAbsolute(pattern) ? match : join(dirname(from.file), match);
         const absolute = resolve(dir, match);
-        const refused = this.#refusal(named, absolute, chain);
+        const link = linkTo(absolute);
+        const refused = this.#refusal(named, link, chain);
         if (refused !== undefined) {
           this.#problem(from, ['include', index], refused);
           continue;
         }
-        this.#files.set(absolute, from.file);
+        this.#files.set(link.real, { by: from.file, as: named });
         const read = readIncluded(named, absolute, this.#env, this.#unset);
         if ('reason' in read) {
           this.#problem(from, ['include', index], `cannot read ${named}: ${read.reason}`);
@@ -150,18 +179,21 @@ class Inclusion implements Included {
         if (read.value === undefined) continue;
         const file = { file: named, value: read.value, locate: read.locate };
         this.#merge(document, file);
-        this.walk(document, file, [...chain, absolute]);
+        this.walk(document, file, [...chain, link]);
       }
     });
   }
 
-  /** Why the file at `absolute` may not be included here, if it may not. */
-  #refusal(named: string, absolute: string, chain: readonly string[]): string | undefined {
-    if (chain.includes(absolute))
-      return `${named} includes itself (${[...chain, absolute].map((f) => basename(f)).join(' → ')}): an include may not come back to a file that includes it`;
-    const by = this.#files.get(absolute);
-    if (by !== undefined)
-      return `${named} is included already (by ${by}): a file is included once, or its routes would be there twice`;
+  /** Why the file `link` names may not be included here, if it may not. */
+  #refusal(named: string, link: Link, chain: readonly Link[]): string | undefined {
+    const linked = link.real === link.absolute ? named : `${named} (a link to ${link.real})`;
+    if (chain.some((file) => file.real === link.real))
+      return `${linked} includes itself (${[...chain, link].map((f) => basename(f.absolute)).join(' → ')}): an include may not come back to a file that includes it`;
+    const first = this.#files.get(link.real);
+    if (first !== undefined) {
+      const as = first.as === named ? '' : ` as ${first.as}`;
+      return `${linked} is included already (by ${first.by}${as}): a file is included once, or its routes would be there twice`;
+    }
     if (this.#files.size >= MAX_FILES) return `more than ${MAX_FILES} included files: a glob too wide?`;
     if (this.#bytes > MAX_BYTES)
       return `the included files are more than ${MAX_BYTES / 1024 / 1024} MiB together: no config is that large`;
@@ -220,24 +252,43 @@ class Inclusion implements Included {
 }
 
 function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
-  let text: string;
+  let bytes: Buffer;
   try {
     if (!statSync(absolute).isFile()) return { reason: 'not a file' };
     if (statSync(absolute).size > MAX_BYTES)
       return { reason: `more than ${MAX_BYTES / 1024 / 1024} MiB: no config is that large` };
-    text = readFileSync(absolute, 'utf8');
+    bytes = readFileSync(absolute);
   } catch (error) {
     return { reason: readErrorReason(error) };
   }
+  const text = bytes.toString('utf8');
   const yaml = readYamlSource(text, env, coerceExpanded, unset);
   const locate: Locate = (path, prefer) => yaml.locate(path, prefer);
-  const problems: IncludeProblem[] = [...yaml.syntaxErrors, ...yaml.valueErrors].map((issue) => ({
-    file: named,
-    path: issue.path,
-    locate: () => issue.position,
-    at: 'value' as const,
-    message: issue.message,
-  }));
+  // An included file saved as Latin-1 is refused as the main file is (load.ts), and first, so
+  // that its field's own check, which would quote the U+FFFD, does not speak for it.
+  const undecodable = firstUndecodable(bytes, text);
+  const notUtf8: IncludeProblem[] =
+    undecodable === undefined
+      ? []
+      : [
+          {
+            file: named,
+            path: yaml.fieldAt(undecodable.offset),
+            locate: () => yaml.positionAt(undecodable.offset),
+            at: 'value',
+            message: NOT_UTF8(undecodable.byte),
+          },
+        ];
+  const problems: IncludeProblem[] = [
+    ...notUtf8,
+    ...[...yaml.syntaxErrors, ...yaml.valueErrors].map((issue) => ({
+      file: named,
+      path: issue.path,
+      locate: () => issue.position,
+      at: 'value' as const,
+      message: issue.message,
+    })),
+  ];
   const variables = yaml.variables.map(({ name, path }) => ({ name, file: named, path }));
   const value = yaml.syntaxErrors.length === 0 && isMapping(yaml.value) ? yaml.value : undefined;
   if (yaml.syntaxErrors.length === 0 && value === undefined)
@@ -248,5 +299,5 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       at: 'value',
       message: 'an included file is a mapping with routes and/or upstreams',
     });
-  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: text.length };
+  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
 }

@@ -29,7 +29,7 @@ import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
-import { firstUndecodable, type Undecodable } from './utf8.ts';
+import { firstUndecodable, NOT_UTF8, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
 import { fieldWarnings } from './warnings.ts';
 import { readYamlSource } from './yaml-source.ts';
@@ -183,13 +183,7 @@ function parseText(
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
     const { line, column } = yaml.positionAt(undecodable.offset);
-    const byte = `0x${undecodable.byte.toString(16).padStart(2, '0')}`;
-    toProblem(
-      yaml.fieldAt(undecodable.offset),
-      line,
-      column,
-      `the file is not UTF-8 here: byte ${byte} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8`,
-    );
+    toProblem(yaml.fieldAt(undecodable.offset), line, column, NOT_UTF8(undecodable.byte));
   }
   for (const issue of [...yaml.syntaxErrors, ...yaml.valueErrors]) {
     toProblem(issue.path, issue.position.line, issue.position.column, issue.message);
@@ -237,8 +231,11 @@ function problemList(
   const toProblem: ToProblem = (path, line, column, message, file = source) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
-    if (formatted !== '' && seen.has(`${file}\n${formatted}`)) return;
-    seen.add(`${file}\n${formatted}`);
+    // But an include pattern is one field for many files, each refused for its own reason (one a
+    // folder, one a cycle): told one a run, a conf.d/ of them took as many runs to see.
+    const key = path[0] === 'include' ? `${file}\n${formatted}\n${message}` : `${file}\n${formatted}`;
+    if (formatted !== '' && seen.has(key)) return;
+    seen.add(key);
     const unset = file === source ? unsetAt.get(formatted) : undefined;
     const said =
       unset === undefined

@@ -28,6 +28,10 @@ export function firstUndecodable(bytes: Buffer, text: string): Undecodable | und
   return undefined;
 }
 
+/** What a config file's first byte that is not UTF-8 is told as, at its line and field. */
+export const NOT_UTF8 = (byte: number): string =>
+  `the file is not UTF-8 here: byte 0x${byte.toString(16).padStart(2, '0')} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8`;
+
 /**
  * A file's text without the byte order mark some editors (Windows') write first: `Buffer.toString`
  * keeps it, JSON.parse refuses it (RFC 8259 §8.1 lets a parser ignore it), and an error page

@@ -61,9 +61,11 @@ export function readYamlSource(
   // Keys written twice are found in the walk, which knows the field's path (the library's own
   // check names only a line) and compares keys as the config reads them: 8080 and "8080" alike.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  // A byte-order mark is no column an editor shows: counted, every place on line 1 was one too far.
+  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
+    return { line, column: line === 1 ? Math.max(1, col - bom) : col };
   };
   const positionOf = (node: Node | undefined): Position | undefined =>
     node?.range ? at(node.range[0]) : undefined;
@@ -103,10 +105,10 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
     (error, i) =>
       error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
   );
-  const syntaxErrors = errors.map((error) => ({
+  const syntaxErrors = withUnquotedVariables(errors, text).map(({ pos, code, message }) => ({
     path: [],
-    position: at(error.pos[0]),
-    message: FRIENDLIER_SYNTAX_MESSAGES[error.code] ?? error.message,
+    position: at(pos),
+    message: FRIENDLIER_SYNTAX_MESSAGES[code] ?? message,
   }));
   // `%YAML 1.1` switches the parser to YAML 1.1's types: `insecure_skip_verify: yes` would be
   // true, `010` 8 and `1:30` 90, where the file is documented (and checked) as YAML 1.2.
@@ -118,6 +120,42 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
         'a config is read as YAML 1.2, and %YAML 1.1 would read it otherwise (yes, on and off as true or false, 010 as 8, 1:30 as 90): remove the directive',
     });
   return syntaxErrors;
+}
+
+/**
+ * A `${VAR}` written bare inside `[…]` or `{…}` (`targets: [{ url: ${URL} }]`, fine outside them)
+ * is YAML's `{` of a mapping to the parser, which said so in four or five messages of its own
+ * ("Unexpected flow-map-start at node end", "Flow sequence in block collection must be …") that
+ * never name the variable. Told as what it is instead, and the errors after it, which follow from
+ * it, are left out.
+ */
+function withUnquotedVariables(
+  errors: readonly {
+    readonly pos: readonly [number, number];
+    readonly code: string;
+    readonly message: string;
+  }[],
+  text: string,
+): { pos: number; code: string; message: string }[] {
+  const told: { pos: number; code: string; message: string }[] = [];
+  let derailedAt: number | undefined;
+  for (const { pos, code, message } of errors) {
+    const [start] = pos;
+    const variable =
+      text[start] === '{' && text[start - 1] === '$' ? /^\$\{[^}\s]*\}?/.exec(text.slice(start - 1)) : null;
+    if (variable !== null) {
+      // The value it is in, from its start on the line (`Bearer ${TOKEN}`, `http://api/${P}`), to quote whole.
+      const line = text.slice(text.lastIndexOf('\n', start - 1) + 1, start - 1);
+      const head = /(?:^|[,[{]|:[ \t])[ \t]*((?:[^,[\]{}:]|:(?![ \t]))*)$/.exec(line)?.[1] ?? '';
+      told.push({
+        pos: start - 1 - head.length,
+        code: 'UNQUOTED_VARIABLE',
+        message: `${variable[0]} inside [ ] or { } must be quoted ("${head}${variable[0]}"): bare, YAML reads its { as the start of a mapping`,
+      });
+      derailedAt ??= start;
+    } else if (derailedAt === undefined || start < derailedAt) told.push({ pos: start, code, message });
+  }
+  return told;
 }
 
 /** Where the value (or the key) at `path` is written, else the closest enclosing one's, else 1:1. */

@@ -120,6 +120,9 @@ function wrongUse(
     return `candor ${command} takes ${known.join(', ')}: candor ${command} ${known[0]} --config BOOTSTRAP`;
   if (values.config === undefined)
     return `candor ${command} ${verb} needs the bootstrap file that names the source: --config BOOTSTRAP`;
+  // Read as the working directory, told as a folder that is not there (main.ts's EMPTY_PATH).
+  if (values.config === '')
+    return 'the bootstrap file\'s path is empty (an unset variable in --config "$VAR"?)';
   const canaryFlag = ['canary', 'judge-window', 'judge-for', 'min-requests', 'no-wait'].find(
     (flag) => values[flag as keyof typeof values] !== undefined,
   );

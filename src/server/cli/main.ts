@@ -93,6 +93,7 @@ async function serveCommand(rest: readonly string[]): Promise<number> {
   });
   if (values.help) return await help();
   if (values['pid-file'] === '') return usage('--pid-file needs a path');
+  if (values.config === '') return usage(EMPTY_PATH);
   if (values.demo && values.config !== undefined)
     return usage('serve runs --config FILE or --demo, not both');
   // The demo shows two workers' state merged, without one worker per core on a big machine.
@@ -121,6 +122,7 @@ async function checkCommand(rest: readonly string[]): Promise<number> {
   const file = oneFile(values.config, positionals);
   if (file === undefined) return usage('candor check needs a config file: candor check FILE');
   if (file === null) return usage('candor check checks one config file: candor check FILE');
+  if (file === '') return usage(EMPTY_PATH);
   const { runCheck } = await import('./check.ts');
   return await runCheck(file, values['without-secrets'] ?? false);
 }
@@ -139,6 +141,7 @@ async function reloadCommand(rest: readonly string[]): Promise<number> {
     return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
   if (file === null)
     return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
+  if (file === '') return usage(EMPTY_PATH);
   return await (await import('./reload.ts')).runReload(file);
 }
 
@@ -152,10 +155,18 @@ async function purgeCommand(rest: readonly string[]): Promise<number> {
   if (values.help) return await help();
   if (values.config === undefined)
     return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
+  if (values.config === '') return usage(EMPTY_PATH);
   if (values.key !== undefined && values.route === undefined)
     return usage('candor purge --key purges within a route: add --route NAME');
   return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
 }
+
+/**
+ * An empty config path is read as the working directory (`resolve('')`), and was told as "cannot
+ * read config file /etc/candor: no such file", of a folder that is there. It is most often an
+ * unset variable (`--config "$CANDOR_CONFIG"`): said as that, a usage error.
+ */
+const EMPTY_PATH = 'the config file\'s path is empty (an unset variable in --config "$VAR"?)';
 
 /**
  * The one config file a command names, by `--config` or as its argument; null when it names more

@@ -212,3 +212,57 @@ test('${NAME} in a key is refused at the key, with any default; $${ and a lone $
     problem(11, 5, 'upstreams.api["${T:-timeouts}"]', KEY),
   ]);
 });
+
+// `targets: [{ url: ${URL} }]` was five of the YAML parser's messages ("Unexpected flow-map-start at
+// node end", "Flow sequence in block collection must be sufficiently indented and end with a ]", …),
+// none naming the variable: a bare ${ is YAML's { inside [ ] or { }, and only there.
+test('a bare ${VAR} inside [ ] or { } is told as one problem naming it and saying to quote it, the errors it caused left out', () => {
+  const text = `listen: [{ address: \${ADDR}, max_connections: \${MAX:-5} }]
+routes:
+  - upstream: api
+upstreams:
+  api: { targets: [{ url: \${URL} }] }
+`;
+  const env = { ADDR: '127.0.0.1:8080', URL: 'http://127.0.0.1:3001' };
+  assert.deepEqual(problemsOf(text, env), [
+    problem(
+      1,
+      21,
+      '',
+      '${ADDR} inside [ ] or { } must be quoted ("${ADDR}"): bare, YAML reads its { as the start of a mapping',
+    ),
+    problem(
+      1,
+      47,
+      '',
+      '${MAX:-5} inside [ ] or { } must be quoted ("${MAX:-5}"): bare, YAML reads its { as the start of a mapping',
+    ),
+    problem(
+      5,
+      27,
+      '',
+      '${URL} inside [ ] or { } must be quoted ("${URL}"): bare, YAML reads its { as the start of a mapping',
+    ),
+  ]);
+  // The value it is in is quoted whole.
+  const bearer = `listen: [{ address: 127.0.0.1:8080 }]
+routes:
+  - upstream: api
+    request_headers: { set: { Authorization: Bearer \${TOKEN} } }
+upstreams:
+  api: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`;
+  assert.deepEqual(problemsOf(bearer, { TOKEN: 'abcd' }), [
+    problem(
+      4,
+      46,
+      '',
+      '${TOKEN} inside [ ] or { } must be quoted ("Bearer ${TOKEN}"): bare, YAML reads its { as the start of a mapping',
+    ),
+  ]);
+  // Quoted, each is read as the value it names, a number where a number is expected.
+  const quoted = text.replace(/(\$\{[^}]*\})/g, '"$1"');
+  const config = parseConfig(quoted, SOURCE, env);
+  assert.equal(config.listen[0]?.maxConnections, 5);
+  assert.equal(config.upstreams.api?.targets[0]?.url, 'http://127.0.0.1:3001');
+});

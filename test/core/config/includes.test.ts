@@ -6,7 +6,7 @@
  * are refused, each at its key.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -163,6 +163,46 @@ test('a file two patterns match is included once, the second refused naming the 
   assert.deepEqual(await problems(path), [
     `candor.yaml:2 include[1]: ${join(dir, 'conf.d/a.yaml')} is included already (by ${path}): a file is included once, or its routes would be there twice`,
     `candor.yaml:2 include[2]: cannot read ${join(dir, 'conf.d/sub')}: not a file`,
+  ]);
+});
+
+// Files were told apart by path, not by what they are: a link back to the main file was read as
+// another file (its listen refused, its glob matching nothing beside the link, its routes shadowed),
+// and sites-enabled's links to sites-available/ included those files twice, told as shadowed routes.
+test('a link is the file it points at: one back to the main file is a cycle, one to a file included already is refused as twice', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/*.yaml, available/*.yaml]'),
+    'available/shop.yaml': 'routes:\n  - { name: shop, match: { path: /shop }, upstream: app }\n',
+  });
+  const dir = join(path, '..');
+  mkdirSync(join(dir, 'conf.d'));
+  symlinkSync('../available/shop.yaml', join(dir, 'conf.d/shop.yaml'));
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[1]: ${join(dir, 'available/shop.yaml')} is included already (by ${path} as ${join(dir, 'conf.d/shop.yaml')}): a file is included once, or its routes would be there twice`,
+  ]);
+  symlinkSync('../candor.yaml', join(dir, 'conf.d/back.yaml'));
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[0]: ${join(dir, 'conf.d/back.yaml')} (a link to ${path}) includes itself (candor.yaml → back.yaml): an include may not come back to a file that includes it`,
+    `candor.yaml:2 include[1]: ${join(dir, 'available/shop.yaml')} is included already (by ${path} as ${join(dir, 'conf.d/shop.yaml')}): a file is included once, or its routes would be there twice`,
+  ]);
+});
+
+// One problem per field hid all but the first file a pattern matched: a conf.d/ with a folder and a
+// link back in it took a run for each. An include list of the wrong shape quotes what it got, in an
+// included file too, where no schema speaks for it.
+test('each file a pattern matches that is refused is told, and an include of the wrong shape quotes what it got', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/*.yaml]'),
+    'conf.d/a-folder.yaml/x.yaml': 'routes: []\n',
+    'conf.d/more.yaml':
+      'include: shop.yaml\nroutes:\n  - { name: more, match: { path: /more }, upstream: app }\n',
+  });
+  const dir = join(path, '..');
+  symlinkSync('../candor.yaml', join(dir, 'conf.d/back.yaml'));
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[0]: cannot read ${join(dir, 'conf.d/a-folder.yaml')}: not a file`,
+    `candor.yaml:2 include[0]: ${join(dir, 'conf.d/back.yaml')} (a link to ${path}) includes itself (candor.yaml → back.yaml): an include may not come back to a file that includes it`,
+    'more.yaml:1 include: expected a list of file names or globs, relative to this file, got "shop.yaml"',
   ]);
 });
 

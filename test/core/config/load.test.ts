@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -370,6 +370,35 @@ test('a config file that cannot be read is one problem with no line', async () =
     ]);
     return true;
   });
+});
+
+// They were told as errno codes: "cannot read config file /etc/candor/candor.yaml: ENOTDIR".
+test('a path through a file, or a loop of links, is said in words, for the main file and an included one', async () => {
+  const file = join(dir, 'plain.yaml');
+  await writeFile(file, MINIMAL);
+  const loop = join(dir, 'loop-a.yaml');
+  await symlink(join(dir, 'loop-b.yaml'), loop);
+  await symlink(loop, join(dir, 'loop-b.yaml'));
+  const messages = async (path: string) => {
+    try {
+      await loadConfigFile(path, {});
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems.map((p) => p.message);
+    }
+    assert.fail('the config loaded');
+  };
+  assert.deepEqual(await messages(`${file}/`), [
+    `cannot read config file ${file}: a name on its path is a file, not a folder`,
+  ]);
+  assert.deepEqual(await messages(loop), [
+    `cannot read config file ${loop}: too many symbolic links on its path (links that point at each other?)`,
+  ]);
+  const main = join(dir, 'with-loop.yaml');
+  await writeFile(main, `include: [loop-a.yaml]\n${MINIMAL}`);
+  assert.deepEqual(await messages(main), [
+    `cannot read ${loop}: too many symbolic links on its path (links that point at each other?)`,
+  ]);
 });
 
 test('a file past 4 MiB is refused once that much is read, never read whole (/dev/zero has no end)', async () => {

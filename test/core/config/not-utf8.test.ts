@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -63,4 +63,57 @@ test('UTF-8 text, a byte-order mark and a U+FFFD written in the file itself are 
     await problemsOfBytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])),
     [],
   );
+});
+
+// An included file was read with replacement: the same Latin-1 letter that the main file refuses
+// went to clients as U+FFFD from conf.d/, or, in a comment, passed unseen.
+test('a byte that is not UTF-8 in an included file is refused at its file, line and field', async () => {
+  const included = join(dir, 'conf.d', 'shop.yaml');
+  await mkdir(join(dir, 'conf.d'), { recursive: true });
+  await writeFile(
+    included,
+    Buffer.concat([
+      Buffer.from('# caf'),
+      Buffer.from([0xe9]),
+      Buffer.from(
+        '\nupstreams:\n  shop:\n    targets: [{ url: "http://127.0.0.1:3002" }]\n    maintenance: { message: "Wartung l',
+      ),
+      Buffer.from([0xe4]),
+      Buffer.from('uft" }\n'),
+    ]),
+  );
+  const main = Buffer.from(`include: [conf.d/shop.yaml]\n${HEAD}${TARGETS}`);
+  assert.deepEqual(await problemsOfBytes(main), [
+    {
+      file: join(dir, 'conf.d', 'shop.yaml'),
+      line: 1,
+      column: 6,
+      path: '',
+      message:
+        'the file is not UTF-8 here: byte 0xe9 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
+    },
+  ]);
+  // The comment fixed, the value's byte is the one named, not quoted as "l\ufffduft".
+  const fixed = await readFile(included);
+  await writeFile(included, Buffer.concat([Buffer.from('# cafe'), fixed.subarray(6)]));
+  assert.deepEqual(await problemsOfBytes(main), [
+    {
+      file: join(dir, 'conf.d', 'shop.yaml'),
+      line: 5,
+      column: 39,
+      path: 'upstreams.shop.maintenance.message',
+      message:
+        'the file is not UTF-8 here: byte 0xe4 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
+    },
+  ]);
+});
+
+// The parser counts a byte-order mark as a column: `listen: 5` was told at 1:10, its `5` being at 9.
+test('a byte-order mark is no column: a problem on line 1 is at the column an editor shows', async () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const text = 'listen: [{ address: 1 }]\nroutes: 5\n';
+  const places = (found: readonly ConfigProblem[]) => found.map((p) => `${p.line}:${p.column} ${p.path}`);
+  const expected = ['1:21 listen[0].address', '2:9 routes'];
+  assert.deepEqual(places(await problemsOfBytes(Buffer.from(text))), expected);
+  assert.deepEqual(places(await problemsOfBytes(Buffer.concat([bom, Buffer.from(text)]))), expected);
 });

@@ -410,6 +410,29 @@ test('a command given two config files refuses with 64 instead of checking, relo
   }
 });
 
+// `--config "$CANDOR_CONFIG"` with the variable unset: the empty path was read as the working
+// directory and told as "cannot read config file /etc/candor: no such file", a folder that is there.
+test('an empty config path is a usage error saying so, exit 64, never a folder said to be missing', async () => {
+  for (const args of [
+    ['check', ''],
+    ['check', '--config', ''],
+    ['serve', '--config', ''],
+    ['reload', '--config', ''],
+    ['purge', '--config', ''],
+    ['config', 'history', '--config', ''],
+  ]) {
+    const result = await run(args);
+    assert.equal(result.code, 64, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    const file = args[0] === 'config' ? 'bootstrap file' : 'config file';
+    assert.equal(
+      result.stderr,
+      `candor: the ${file}'s path is empty (an unset variable in --config "$VAR"?)\nRun "candor --help" for usage.\n`,
+      args.join(' '),
+    );
+    assert.equal(result.stdout, '');
+  }
+});
+
 test('explain given a file it cannot read names it and says why, exit 64, never an errno line without the name', {
   skip: process.platform !== 'linux',
 }, async () => {
