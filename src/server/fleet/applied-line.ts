@@ -1,20 +1,43 @@
 /**
- * The log line of a revision a gateway applied: what it was applied as, and, when the reload was
- * incomplete, which workers did not confirm the swap. Said as applied (the primary runs it, and
- * a worker that answers late swaps to it) but at `warn`: until then those workers serve the
+ * A revision a gateway applies (fleet-source.ts): what it is, the reload that applies it and
+ * what that answers, and the log line of it applied: what it was applied as, and, when the reload
+ * was incomplete, which workers did not confirm the swap. Said as applied (the primary runs it,
+ * and a worker that answers late swaps to it) but at `warn`: until then those workers serve the
  * config before, which a plain "applied" at `info` would hide.
  */
-/** How a revision came to be applied (fleet-source.ts's Wanted.how). */
-type How = 'follow' | 'sync' | 'canary' | 'back';
+import type { ConfigProblem } from '../../core/config/config-error.ts';
+
+/** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
+export interface Wanted {
+  readonly document: string;
+  readonly revision: number;
+  readonly author?: string;
+  /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */
+  readonly how: 'follow' | 'sync' | 'canary' | 'back';
+}
+
+/**
+ * A reload's answer as far as the source reads it (cluster/reload-report.ts's ReloadReport: ok,
+ * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
+ */
+export type ReloadAnswer =
+  | {
+      readonly result: string;
+      readonly config_hash: string;
+      readonly problems?: readonly ConfigProblem[];
+      /** The workers that did not confirm the swap, and why (an `incomplete` reload's). */
+      readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
+    }
+  | { readonly result: string };
+
+/** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
+export type ApplyReload = (who: { revision: number; author: string }) => Promise<ReloadAnswer>;
 
 export function appliedLine(
   revision: number,
-  how: How,
-  /** The reload's answer (fleet-source.ts's ReloadAnswer), as far as this line reads it. */
-  answer: {
-    readonly result: string;
-    readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
-  },
+  how: Wanted['how'],
+  /** The reload's answer, as far as this line reads it. */
+  answer: ReloadAnswer,
 ): { level: 'info' | 'warn'; msg: string } {
   const what =
     how === 'canary'
@@ -22,7 +45,7 @@ export function appliedLine(
       : how === 'back'
         ? `config revision ${revision} applied again: the canary rolled back`
         : `config revision ${revision} applied`;
-  const failed = answer.workers?.failed ?? [];
+  const failed = ('workers' in answer ? answer.workers?.failed : undefined) ?? [];
   if (answer.result !== 'incomplete' || failed.length === 0) return { level: 'info', msg: what };
   const workers = failed.map(({ id, reason }) => `worker ${id} (${reason})`).join(', ');
   return {

@@ -13,56 +13,13 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
-import { appliedLine } from './applied-line.ts';
+import { type ApplyReload, appliedLine, type Wanted } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
-import type { Denied, FleetStart, RevisionRefused } from './fleet-start.ts';
-import { GatewayLease } from './gateway-lease.ts';
+import type { FleetStart, RevisionRefused } from './fleet-start.ts';
+import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
 import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
-import { SourceReach } from './source-reach.ts';
-
-/** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
-interface Wanted {
-  readonly document: string;
-  readonly revision: number;
-  readonly author?: string;
-  /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */
-  readonly how: 'follow' | 'sync' | 'canary' | 'back';
-}
-
-/**
- * A reload's answer as far as the source reads it (cluster/reload-report.ts's ReloadReport: ok,
- * incomplete or invalid with its problems; anything else, such as a drain, has no hash).
- */
-export type ReloadAnswer =
-  | {
-      readonly result: string;
-      readonly config_hash: string;
-      readonly problems?: readonly ConfigProblem[];
-      /** The workers that did not confirm the swap, and why (an `incomplete` reload's). */
-      readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
-    }
-  | { readonly result: string };
-
-/** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
-export type ApplyReload = (who: { revision: number; author: string }) => Promise<ReloadAnswer>;
-
-/** The source's state, as GET /status and the status page show it. */
-export interface SourceStatus {
-  readonly kind: 'etcd';
-  readonly key: string;
-  readonly endpoints: readonly string[];
-  readonly revision: number;
-  readonly author: string | null;
-  readonly since: string;
-  readonly reachable: boolean;
-  readonly unreachable_since: string | null;
-  /** One line: "etcd reachable, running revision 12" or "source unreachable since …, running revision 12". */
-  readonly summary: string;
-  readonly refused: { revision: number; at: string; problems: string[] } | null;
-  /** etcd refuses this gateway (a wrong password): no outage, a setting to fix; null while it does not. */
-  readonly denied: Denied | null;
-}
+import { SourceReach, type SourceStatus } from './source-reach.ts';
 
 export class FleetSource {
   readonly #start: FleetStart;
@@ -119,7 +76,7 @@ export class FleetSource {
       bootstrap.etcd.key,
       this.#record(),
       (why) => this.#following?.reopen(`the lease's renewal failed: ${why}`),
-      (holder) => this.#nameTaken(holder),
+      (holder) => toldNameTaken(this.#logger, this.#start.bootstrap.name, this.#address, holder),
     );
     this.#lease.start();
     // Started on the last good config with etcd away: the follower must know, so that the first
@@ -200,26 +157,6 @@ export class FleetSource {
         ? {}
         : { unreachable_since: this.#reach.unreachableSince }),
     };
-  }
-
-  /** Another live gateway holds this one's name (or no longer does): said, as the fleet's list cannot show both. */
-  #nameTaken(holder: GatewayRecord | undefined): void {
-    const { name } = this.#start.bootstrap;
-    if (holder === undefined)
-      return this.#logger.info(
-        { name },
-        `gateway name "${name}" is free again: this gateway is in the fleet's list`,
-      );
-    this.#logger.error(
-      {
-        name,
-        holder: holder.address,
-        holder_host: holder.host,
-        holder_pid: holder.pid,
-        address: this.#address,
-      },
-      `gateway name "${name}" is held by another live gateway (${holder.address}${holder.host === undefined ? '' : ` on ${holder.host}`}, pid ${holder.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
-    );
   }
 
   #reachable(reachable: boolean, why: string, refused: boolean): void {

@@ -4,6 +4,7 @@
  * dies (or loses etcd past the lease) drops out when the lease ends. A lease etcd let go while
  * it was away is taken anew when etcd answers again.
  */
+import type { Logger } from '../../observe/log/logger.ts';
 import type { EtcdClient } from '../../upstream/config-source/etcd-client.ts';
 import { EtcdError } from '../../upstream/config-source/etcd-transport.ts';
 import { type GatewayRecord, gatewaysPrefix, readJson } from './fleet-keys.ts';
@@ -179,4 +180,19 @@ export class GatewayLease {
  */
 function sameGateway(holder: GatewayRecord, mine: GatewayRecord): boolean {
   return holder.address === mine.address && (holder.host === undefined || holder.host === mine.host);
+}
+
+/** Another live gateway holds this one's name (or no longer does): said, as the fleet's list cannot show both. */
+export function toldNameTaken(
+  logger: Logger,
+  name: string,
+  address: string,
+  holder: GatewayRecord | undefined,
+): void {
+  if (holder === undefined)
+    return logger.info({ name }, `gateway name "${name}" is free again: this gateway is in the fleet's list`);
+  logger.error(
+    { name, holder: holder.address, holder_host: holder.host, holder_pid: holder.pid, address },
+    `gateway name "${name}" is held by another live gateway (${holder.address}${holder.host === undefined ? '' : ` on ${holder.host}`}, pid ${holder.pid}): this one serves on but stays out of the fleet's list and canaries until it is free; give each gateway its own local.name`,
+  );
 }

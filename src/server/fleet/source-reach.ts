@@ -7,6 +7,23 @@
 import type { Logger } from '../../observe/log/logger.ts';
 import type { Denied } from './fleet-start.ts';
 
+/** The source's state, as GET /status and the status page show it. */
+export interface SourceStatus {
+  readonly kind: 'etcd';
+  readonly key: string;
+  readonly endpoints: readonly string[];
+  readonly revision: number;
+  readonly author: string | null;
+  readonly since: string;
+  readonly reachable: boolean;
+  readonly unreachable_since: string | null;
+  /** One line: "etcd reachable, running revision 12" or "source unreachable since …, running revision 12". */
+  readonly summary: string;
+  readonly refused: { revision: number; at: string; problems: string[] } | null;
+  /** etcd refuses this gateway (a wrong password): no outage, a setting to fix; null while it does not. */
+  readonly denied: Denied | null;
+}
+
 export class SourceReach {
   readonly #key: string;
   readonly #logger: Logger;
