@@ -35,6 +35,8 @@ export interface TestProvider {
   modeAt: string | undefined;
   /** Requests the port received, by path (a count). */
   readonly asked: Map<string, number>;
+  /** Characters of a `pad` claim in the tokens it issues from now on (0: none): a user whose claims grew. */
+  pad: number;
   register(gatewayUrl: string, options?: { accessTokenTtl?: number }): Promise<void>;
   stop(): Promise<void>;
   resume(): Promise<void>;
@@ -44,7 +46,11 @@ export interface TestProvider {
 export async function startProvider(): Promise<TestProvider> {
   let handler: http.RequestListener | undefined;
   const asked = new Map<string, number>();
-  const state: { mode: ProviderMode; at: string | undefined } = { mode: 'ok', at: undefined };
+  const state: { mode: ProviderMode; at: string | undefined; pad: number } = {
+    mode: 'ok',
+    at: undefined,
+    pad: 0,
+  };
   const listener: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     asked.set(path, (asked.get(path) ?? 0) + 1);
@@ -81,6 +87,12 @@ export async function startProvider(): Promise<TestProvider> {
     set mode(mode: ProviderMode) {
       state.mode = mode;
     },
+    get pad() {
+      return state.pad;
+    },
+    set pad(pad: number) {
+      state.pad = pad;
+    },
     get modeAt() {
       return state.at;
     },
@@ -107,9 +119,10 @@ export async function startProvider(): Promise<TestProvider> {
             sub: id,
             email: `${id}@example.com`,
             groups: id === 'alice' ? ['staff'] : ['guests'],
+            ...(state.pad > 0 ? { pad: 'p'.repeat(state.pad) } : {}),
           }),
         }),
-        claims: { openid: ['sub'], email: ['email'], groups: ['groups'] },
+        claims: { openid: ['sub', 'pad'], email: ['email'], groups: ['groups'] },
         scopes: ['openid', 'email', 'groups', 'offline_access'],
         issueRefreshToken: () => true,
         // The scopes' claims in the ID token, as most providers put them (the gateway reads the ID token, not UserInfo).

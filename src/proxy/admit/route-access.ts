@@ -29,7 +29,7 @@ export interface OidcHops {
 }
 
 /** What the log's `auth` field says of a request the route's access rules looked at. */
-export type AccessNote = 'allowed' | `denied: ${string}` | `failed: ${string}`;
+export type AccessNote = 'allowed' | `allowed: ${string}` | `denied: ${string}` | `failed: ${string}`;
 
 /**
  * What the access rules decided: the note for the log, and the answer when the gateway makes
@@ -248,12 +248,11 @@ export class RouteAccess {
    * A request let in as `identity`: the log's user and, with `identity_header`, the upstream's
    * (the client's own copies of that field dropped, with a user or without).
    */
-  #admitted(edit: AnswerEdit | undefined, identity: string | undefined): AccessDecision {
+  #admitted(edit: AnswerEdit | undefined, identity: string | undefined, but?: string): AccessDecision {
     const header = this.#identityHeader;
     const requestEdit = header === undefined ? edit : identityEdit(header, identity, edit);
-    return identity === undefined
-      ? { note: 'allowed', requestEdit }
-      : { note: 'allowed', requestEdit, identity };
+    const note: AccessNote = but === undefined ? 'allowed' : `allowed: ${but}`;
+    return identity === undefined ? { note, requestEdit } : { note, requestEdit, identity };
   }
 
   /**
@@ -290,6 +289,7 @@ export class RouteAccess {
     return this.#admitted(
       this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
       verdict.identity,
+      verdict.but,
     );
   }
 

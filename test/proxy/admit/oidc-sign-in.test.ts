@@ -253,6 +253,38 @@ test('a session near its end is renewed with the refresh token, its new cookie o
   assert.ok(renewed.e > Date.now() + 60_000);
 });
 
+test('a renewed session too large for the cookies: the request goes on, and its line says the session was not kept', async () => {
+  const { browser } = await signedIn('erin');
+  const session = seal.open(browser.cookie('127.0.0.1', '_candor_session') as string) as Record<
+    string,
+    unknown
+  >;
+  const ending = await seal.seal({ ...session, a: Date.now() - 3600_000, e: Date.now() + 1000 });
+  // The user's claims grew at the provider: 20000 characters, more than four cookies hold.
+  provider.pad = 20_000;
+  try {
+    const res = await request(gw.url, {
+      path: '/grown',
+      headers: { cookie: `_candor_session=${ending}`, 'x-request-id': 'grown' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'hello erin');
+    assert.equal(
+      (res.headers['set-cookie'] ?? []).filter((c) => c.startsWith('_candor_session')).length,
+      0,
+      'no cookie could hold it',
+    );
+    const line = await gw.logFor('grown');
+    assert.equal(
+      line.auth,
+      'allowed: oidc session renewed, but too large for its cookies: not kept (auth.oidc.store keeps sessions in Redis)',
+    );
+    assert.equal(line.user, 'erin');
+  } finally {
+    provider.pad = 0;
+  }
+});
+
 test('the logout clears the session and goes through the provider’s end_session_endpoint', async () => {
   const { browser } = await signedIn('erin');
   const out = await browser.go(`${gw.url}/oauth2/sign_out`, () => true);

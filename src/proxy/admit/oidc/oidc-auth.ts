@@ -20,10 +20,19 @@ import { SignIn, type SignInRefusal } from './sign-in.ts';
 
 /** What the sign-in made of a request. */
 export type OidcVerdict =
-  | { readonly admitted: JWTPayload; readonly identity: string | undefined }
+  | {
+      readonly admitted: JWTPayload;
+      readonly identity: string | undefined;
+      /** What went wrong that did not keep the user out (the log's `auth: "allowed: …"`). */
+      readonly but?: string;
+    }
   | { readonly answer: OwnAnswer; readonly note: 'allowed' | `denied: ${string}` }
   | SignInRefusal
   | { readonly failed: Failure };
+
+/** The log's `auth` of a request whose renewed session its cookies could not hold. */
+const RENEWAL_NOT_KEPT =
+  'oidc session renewed, but too large for its cookies: not kept (auth.oidc.store keeps sessions in Redis)';
 
 /**
  * OpenID Connect sign-in at the edge for one route (`auth.oidc`): the browser without a session
@@ -150,7 +159,12 @@ export class OidcAuth {
     }
     const cookies = await this.#cookies(renewed, secure);
     if (Array.isArray(cookies)) setOnAnswer(request.headers, cookies);
-    return this.#admit(renewed);
+    const verdict = this.#admit(renewed);
+    // Renewed, and too large for the cookies even without its ID token: the browser keeps the
+    // session before, whose refresh token a provider that rotates them no longer takes (the user
+    // signed out at the next renewal). Said on the line of every request it happens to.
+    if (cookies === undefined && 'admitted' in verdict) return { ...verdict, but: RENEWAL_NOT_KEPT };
+    return verdict;
   }
 
   /** A session's claims judged by `allowed`, and its user named. */
