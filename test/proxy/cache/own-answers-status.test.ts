@@ -12,15 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
-
-/** A port nothing listens on: a server bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../../helpers/wait.ts';
 
 test("a cached route's 502 for an upstream down, nothing stored: Proxy-Status, no Cache-Status", async () => {
   const gw = await startTestGateway(`name: edge-1
@@ -33,7 +25,7 @@ upstreams:
   app:
     retries: { attempts: 1 }
     targets:
-      - url: http://127.0.0.1:${await closedPort()}
+      - url: http://127.0.0.1:${await freePort()}
 `);
   try {
     const res = await request(gw.url, { path: '/pages/a', headers: { 'x-request-id': 'down' } });
