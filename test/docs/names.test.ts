@@ -25,7 +25,8 @@ const RESPONSE_KEPT: Readonly<Record<string, string>> = {
   onResponseError: "the upstream contract's hooks are undici's, named as undici names them",
   onResponse: "the plugin API's hook (src/index.ts exports it): plugins are written against it",
   PluginResponse: 'the plugin API (src/index.ts exports it): plugins are written against it',
-  FetchedResponse: "the plugin API (src/index.ts exports it): fetch's Response, saying whether its body came cut",
+  FetchedResponse:
+    "the plugin API (src/index.ts exports it): fetch's Response, saying whether its body came cut",
 };
 
 /** Names with "hold", "held" or "holding": the hold feature's, each. */
