@@ -46,9 +46,11 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
   const stale = isStaleConnection(failure, ctx);
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
-  // The circuit would refuse the retry (the request's own failures may just have opened it):
-  // the client gets the failure its attempt met, not the circuit's 503 for a try never made.
-  if (ctx.upstream.circuit.stateAt(performance.now()) === 'open') return 'circuit_open';
+  // The circuit would refuse the retry (the request's own failures may just have opened it, or
+  // it is half-open with its probes out): the client gets the failure its attempt met, not the
+  // circuit's 503 for a try never made. Asked as the end of the backoff asks it: a retry decided
+  // only to be called off there was charged to the budget, a token spent on no retry.
+  if (!ctx.upstream.circuit.wouldAdmit(performance.now())) return 'circuit_open';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
   if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';

@@ -124,6 +124,16 @@ export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonl
 }
 
 /**
+ * Whether a retry's pick would find a target not tried yet: the balancer's own answer, so that
+ * with every target ejected (panic over ejections, `panic_threshold` above 0) the others count,
+ * as the pick takes them; hasUntriedTarget's "in rotation" leaves them out, and a GET reset on one
+ * was told there was "no other target to try" while a refused one went on to the next.
+ */
+export function retryFindsUntried(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
+  return upstream.balancer.inRotation(now).some((t) => !tried.includes(t));
+}
+
+/**
  * Why no target is in rotation, each target counted once, under the first reason isAvailable
  * stops at. The operator's (drained, disabled, weight 0) wins: nothing overrides it, not even
  * panic, so that target stays out whatever its health, and it is the one reason that is the

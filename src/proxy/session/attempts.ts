@@ -10,7 +10,7 @@ import { decideRetry, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
-import { hasUntriedTarget, NONE_TRIED, refusedBeforeBody, selectTarget } from '../select/select-target.ts';
+import { NONE_TRIED, refusedBeforeBody, retryFindsUntried, selectTarget } from '../select/select-target.ts';
 import type { StageAnswer } from '../stages/stage.ts';
 import { Attempt, type AttemptSinks, lastTryFailed, withTry } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
@@ -188,7 +188,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       attempts: this.tried.length,
       bodyReplayable: this.sends.body.kind !== 'stream' || failure.stage === 'not_sent',
       remaining: this.deadline.remaining(),
-      noFreshTarget: !hasUntriedTarget(upstream, performance.now(), this.tried),
+      noFreshTarget: !retryFindsUntried(upstream, performance.now(), this.tried),
       reusedConnection: this.reused === true, // the last connection any attempt had
     });
     if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);

@@ -39,6 +39,10 @@ export function recordOutcome(
     return undefined;
   }
   target.lastFailure = { type: (failure as Failure).type, at: now };
+  // A request sent before the ejection that fails while it lasts (a hang's other requests timing
+  // out in turn) is the fault the ejection was for, as in Envoy: counted again, it ejected the
+  // target anew, told once more and pushed its end on, for each straggler past the threshold.
+  if (target.ejectedUntil > now) return undefined;
   target.consecutiveFailures++;
   if (policy.consecutiveFailures === 0) return undefined;
   const probeFailed = target.ejectedUntil !== 0 && target.ejectedUntil <= now;
