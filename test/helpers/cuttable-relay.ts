@@ -19,6 +19,11 @@ export interface CuttableRelay {
    */
   holdAt(marker: string): Promise<void>;
   release(): void;
+  /**
+   * New connections go to `port` from now on; those open stay where they were: a failover behind
+   * one address (a DNS name or a virtual IP moved to the new primary).
+   */
+  moveTo(port: number): void;
   close(): Promise<void>;
 }
 
@@ -32,9 +37,10 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
   let cutMarker: { marker: string; left: number } | undefined;
   let hold: { marker: string; held: boolean; reached: () => void } | undefined;
   const waiting: (() => void)[] = [];
+  let target = port;
   const server = net.createServer((client) => {
     if (cut) return client.destroy();
-    const upstream = net.connect(port, '127.0.0.1');
+    const upstream = net.connect(target, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
@@ -78,6 +84,9 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
     release() {
       hold = undefined;
       for (const send of waiting.splice(0)) send();
+    },
+    moveTo(port) {
+      target = port;
     },
     close: () =>
       new Promise<void>((resolve) => {
