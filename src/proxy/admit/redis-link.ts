@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { answeredByReplica } from '../../core/net/redis-failover.ts';
 
 /**
  * One connection to a Redis a gateway keeps something in (the shared rate limits,
@@ -140,17 +141,6 @@ const QUIET_BEFORE_UP_MS = 1_000;
  * then every call failed; a stall this long is worth a new connection too.
  */
 const SILENT_BEFORE_RECONNECT_MS = 5_000;
-
-/**
- * A write answered READONLY: this connection reaches a replica, most often a primary demoted by
- * a failover behind the same address (Sentinel moving a DNS name or a virtual IP, a managed
- * Redis's primary endpoint). It keeps the connections it had and answers each write so, for
- * ever; a new connection reaches the new primary. The call itself still fails (1: reconnect,
- * nothing sent again): its caller decides at once, as for any failure.
- */
-export function answeredByReplica(err: Error): 1 | false {
-  return err.message.startsWith('READONLY') ? 1 : false;
-}
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 export function reconnectDelay(times: number): number {
