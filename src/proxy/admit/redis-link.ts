@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { answeredByReplica } from '../../core/net/redis-failover.ts';
+import { redisStalled } from '../../core/net/redis-stall.ts';
 
 /**
  * One connection to a Redis a gateway keeps something in (the shared rate limits,
@@ -65,19 +66,9 @@ export class RedisLink {
     return this.#since;
   }
 
-  /**
-   * Why no call should be sent now, or undefined. A Redis that stalls (a long fork, swap, a
-   * network that drops packets without a reset) keeps its connection: each call gives up after
-   * `timeout`, but ioredis keeps its command, to match the replies that may still come, so every
-   * request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at 5000
-   * requests a second). Past MAX_UNANSWERED the caller fails at once and nothing is sent.
-   */
+  /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
-    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
-    const unanswered = this.client.commandQueue.length + this.client.autoPipelineQueueSize;
-    return unanswered >= MAX_UNANSWERED
-      ? `${unanswered} calls sent and not answered: Redis is stalled`
-      : undefined;
+    return redisStalled(this.client);
   }
 
   /** A call was answered: up again, once QUIET_BEFORE_UP_MS passed without a failure. */
@@ -122,9 +113,6 @@ export class RedisLink {
 }
 
 export type RedisLinkState = 'connecting' | 'up' | 'down';
-
-/** Calls asked and not answered yet, at most (stalled()). */
-const MAX_UNANSWERED = 1024;
 
 /**
  * How long a Redis that failed a call must answer without another failure before it is told up
