@@ -130,6 +130,19 @@ const QUIET_BEFORE_UP_MS = 1_000;
  */
 const SILENT_BEFORE_RECONNECT_MS = 5_000;
 
+/**
+ * Why a call failed, in words an operator (and a client, in Proxy-Status) can read: Redis's own
+ * errors (READONLY, OOM, WRONGPASS…) as it wrote them, but ioredis's refusal to send on a
+ * connection not ready (with no offline queue) named for what it is, not for the option it cites.
+ */
+export function redisWhy(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message === NOT_WRITABLE ? 'no connection to it is open (it is being opened again)' : message;
+}
+
+/** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
+const NOT_WRITABLE = "Stream isn't writeable and enableOfflineQueue options is false";
+
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 export function reconnectDelay(times: number): number {
   const ceiling = Math.min(2_000, 50 * 2 ** Math.min(times, 6));

@@ -2,7 +2,7 @@
  * A Redis that answers but refuses: full (`maxmemory` with `noeviction`: OOM), or the password
  * wrong or missing (WRONGPASS, NOAUTH). Each is the store's failure as a silence is (`on_error`
  * decides), its `warn` line's `err` naming Redis's own word for it, and a full Redis that is given
- * room decides again.
+ * room decides again. A call before any connection is ready is told as that, in plain words.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -68,5 +68,17 @@ test('a wrong password is on_error’s, the line naming WRONGPASS; none at all, 
     } finally {
       await rates.close();
     }
+  }
+});
+
+test('a decision asked before any connection is ready is told so, not in the words of an ioredis option', async () => {
+  redis.pause();
+  const { rates, why } = ratesOn(redis.url);
+  try {
+    assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+    assert.equal(why(), 'no connection to it is open (it is being opened again)');
+  } finally {
+    redis.resume();
+    await rates.close();
   }
 });
