@@ -19,6 +19,16 @@ export interface CuttableRelay {
    */
   holdAt(marker: string): Promise<void>;
   release(): void;
+  /**
+   * New connections go to `port` from now on; those open stay where they were: a failover behind
+   * one address (a DNS name or a virtual IP moved to the new primary).
+   */
+  moveTo(port: number): void;
+  /**
+   * Every connection open now goes silent both ways, with no FIN and no RST, as a far end gone
+   * without a word (its host lost, a NAT that forgot the flow); new connections work.
+   */
+  silence(): void;
   close(): Promise<void>;
 }
 
@@ -32,15 +42,21 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
   let cutMarker: { marker: string; left: number } | undefined;
   let hold: { marker: string; held: boolean; reached: () => void } | undefined;
   const waiting: (() => void)[] = [];
+  let target = port;
+  const pairs = new Map<net.Socket, net.Socket>();
+  const silenced = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (cut) return client.destroy();
-    const upstream = net.connect(port, '127.0.0.1');
+    const upstream = net.connect(target, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       socket.on('error', () => {});
     }
+    pairs.set(client, upstream);
+    client.once('close', () => pairs.delete(client));
     client.on('data', (chunk: Buffer) => {
+      if (silenced.has(client)) return;
       if (cutMarker !== undefined && cutMarker.left > 0 && chunk.includes(cutMarker.marker)) {
         cutMarker.left--;
         client.destroy();
@@ -78,6 +94,15 @@ export async function cuttableRelay(port: number): Promise<CuttableRelay> {
     release() {
       hold = undefined;
       for (const send of waiting.splice(0)) send();
+    },
+    moveTo(port) {
+      target = port;
+    },
+    silence() {
+      for (const [client, upstream] of pairs) {
+        silenced.add(client);
+        upstream.unpipe(client);
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { answeredByReplica } from '../../core/net/redis-failover.ts';
+import { redisStalled } from '../../core/net/redis-stall.ts';
 
 /**
  * One connection to a Redis a gateway keeps something in (the shared rate limits,
@@ -45,6 +47,7 @@ export class RedisLink {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       retryStrategy: reconnectDelay,
+      reconnectOnError: answeredByReplica,
     });
     // Each connection's stream is new: what it sends, replies or not, says it is alive.
     this.client.on('connect', () => this.client.stream.on('data', this.#heard));
@@ -63,19 +66,9 @@ export class RedisLink {
     return this.#since;
   }
 
-  /**
-   * Why no call should be sent now, or undefined. A Redis that stalls (a long fork, swap, a
-   * network that drops packets without a reset) keeps its connection: each call gives up after
-   * `timeout`, but ioredis keeps its command, to match the replies that may still come, so every
-   * request added about 3 KiB for as long as the stall lasted (a gigabyte a minute at 5000
-   * requests a second). Past MAX_UNANSWERED the caller fails at once and nothing is sent.
-   */
+  /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
-    // Written and awaiting a reply, or waiting for this turn's pipeline to be written.
-    const unanswered = this.client.commandQueue.length + this.client.autoPipelineQueueSize;
-    return unanswered >= MAX_UNANSWERED
-      ? `${unanswered} calls sent and not answered: Redis is stalled`
-      : undefined;
+    return redisStalled(this.client);
   }
 
   /** A call was answered: up again, once QUIET_BEFORE_UP_MS passed without a failure. */
@@ -121,9 +114,6 @@ export class RedisLink {
 
 export type RedisLinkState = 'connecting' | 'up' | 'down';
 
-/** Calls asked and not answered yet, at most (stalled()). */
-const MAX_UNANSWERED = 1024;
-
 /**
  * How long a Redis that failed a call must answer without another failure before it is told up
  * again: one whose latency straddles `timeout` failed every other call, and each success and
@@ -139,6 +129,19 @@ const QUIET_BEFORE_UP_MS = 1_000;
  * then every call failed; a stall this long is worth a new connection too.
  */
 const SILENT_BEFORE_RECONNECT_MS = 5_000;
+
+/**
+ * Why a call failed, in words an operator (and a client, in Proxy-Status) can read: Redis's own
+ * errors (READONLY, OOM, WRONGPASS…) as it wrote them, but ioredis's refusal to send on a
+ * connection not ready (with no offline queue) named for what it is, not for the option it cites.
+ */
+export function redisWhy(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message === NOT_WRITABLE ? 'no connection to it is open (it is being opened again)' : message;
+}
+
+/** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
+const NOT_WRITABLE = "Stream isn't writeable and enableOfflineQueue options is false";
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 export function reconnectDelay(times: number): number {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type RateStoreVerdict, STORE_DENIED } from './rate-store-verdict.ts';
-import { RedisLink, type RedisLinkState } from './redis-link.ts';
+import { RedisLink, type RedisLinkState, redisWhy } from './redis-link.ts';
 
 /**
  * The token bucket as one atomic step in Redis: refill by the time since the bucket was last
@@ -115,7 +115,7 @@ export class RedisRates {
       this.#link.answered();
       return wait;
     } catch (err) {
-      return this.#fallback((err as Error).message);
+      return this.#fallback(redisWhy(err));
     }
   }
 

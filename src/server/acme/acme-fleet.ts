@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '../../core/config/types.ts';
 import { openFleetRedis } from '../../core/net/fleet-redis.ts';
+import { redisStalled } from '../../core/net/redis-stall.ts';
 import { directoryId, type HttpChallenge, httpChallengeOf } from './acme-store.ts';
 import { MAX_BACKOFF_MS } from './renewal.ts';
 
@@ -149,7 +150,7 @@ export class AcmeFleet {
   }
 
   async httpChallenge(token: string): Promise<HttpChallenge | undefined> {
-    const text = await this.#client.get(this.#key('http-01', token));
+    const text = await this.#lookup(this.#key('http-01', token));
     return text === null ? undefined : httpChallengeOf(text);
   }
 
@@ -161,7 +162,7 @@ export class AcmeFleet {
   }
 
   async alpnChallenge(name: string): Promise<string | undefined> {
-    return (await this.#client.get(this.#key('tls-alpn-01', name))) ?? undefined;
+    return (await this.#lookup(this.#key('tls-alpn-01', name))) ?? undefined;
   }
 
   async setAlpnChallenge(name: string, pem: string | undefined): Promise<void> {
@@ -170,6 +171,16 @@ export class AcmeFleet {
 
   close(): void {
     this.#client.disconnect();
+  }
+
+  /**
+   * A challenge's lookup, which any client's request or handshake makes: refused at once while
+   * Redis is stalled past its bound (redis-stall.ts), so asking fast cannot grow the queue.
+   */
+  async #lookup(key: string): Promise<string | null> {
+    const stalled = redisStalled(this.#client);
+    if (stalled !== undefined) throw new Error(stalled);
+    return await this.#client.get(key);
   }
 
   async #set(key: string, value: string | undefined): Promise<void> {

@@ -222,7 +222,7 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(
       res.headers['proxy-status'],
-      'edge-1; error=destination_unavailable; details="the session store did not answer: Stream isn\'t writeable and enableOfflineQueue options is false"; next-hop="store:redis"',
+      'edge-1; error=destination_unavailable; details="the session store did not answer: no connection to it is open (it is being opened again)"; next-hop="store:redis"',
     );
     assert.equal(JSON.parse(res.text).title, 'Session store unavailable');
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { OidcRedisConfig } from '../../../core/config/access-config.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { Logger } from '../../../observe/log/logger.ts';
-import { RedisLink, type RedisLinkState } from '../redis-link.ts';
+import { RedisLink, type RedisLinkState, redisWhy } from '../redis-link.ts';
 import { SESSION_STORE_HOP, type Session } from './session.ts';
 
 /** A new session's id: 32 random bytes, never guessed; the cookie carries it sealed. */
@@ -128,20 +128,16 @@ export interface SessionStoreStatus {
 
 /** Redis not answering as the hop's failure: unavailable, come back in a second. */
 function storeFailure(err: unknown): Failure {
-  return new Failure(
-    'destination_unavailable',
-    `the session store did not answer: ${(err as Error).message ?? String(err)}`,
-    {
-      retryAfter: 1,
-      nextHop: SESSION_STORE_HOP,
-      cause: err,
-      wording: {
-        title: 'Session store unavailable',
-        explanation:
-          'the Redis the signed-in sessions are kept in did not answer, so the session could not be read or written',
-      },
+  return new Failure('destination_unavailable', `the session store did not answer: ${redisWhy(err)}`, {
+    retryAfter: 1,
+    nextHop: SESSION_STORE_HOP,
+    cause: err,
+    wording: {
+      title: 'Session store unavailable',
+      explanation:
+        'the Redis the signed-in sessions are kept in did not answer, so the session could not be read or written',
     },
-  );
+  });
 }
 
 /** What Redis held, if it is a session (a key written by hand or by another program is none). */

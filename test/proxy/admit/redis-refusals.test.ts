@@ -1,0 +1,84 @@
+/**
+ * A Redis that answers but refuses: full (`maxmemory` with `noeviction`: OOM), or the password
+ * wrong or missing (WRONGPASS, NOAUTH). Each is the store's failure as a silence is (`on_error`
+ * decides), its `warn` line's `err` naming Redis's own word for it, and a full Redis that is given
+ * room decides again. A call before any connection is ready is told as that, in plain words.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+let redis: RedisProcess;
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(() => closeAll(redis));
+
+const limit = { rate: 1000, burst: 1000, key: { kind: 'client' }, ipv6Prefix: 64 } as const;
+
+function ratesOn(url: string) {
+  const lines: { msg: string; err?: string }[] = [];
+  const log = (fields: { err?: string }, msg: string) => lines.push({ msg, err: fields.err });
+  const rates = new RedisRates(
+    { url, onError: 'deny', timeout: 1000, prefix: 'rf:' },
+    { info: log, warn: log } as never,
+    { storeState: () => {}, storeFallback: () => {} },
+  );
+  const why = () => lines.find((l) => l.msg.startsWith('rate limit store unreachable'))?.err;
+  return { rates, lines, why };
+}
+
+test('a full Redis (noeviction) is on_error’s, the line naming OOM; given room, it decides again', async () => {
+  const { rates, why } = ratesOn(redis.url);
+  const admin = new Redis(redis.url);
+  try {
+    await waitUntil('connected', () => rates.status().state === 'up');
+    await admin.set('filler', 'x'.repeat(2_000_000));
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1mb');
+    assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+    assert.match(String(why()), /^OOM command not allowed when used memory > 'maxmemory'/);
+    assert.equal(rates.status().state, 'down');
+    await admin.config('SET', 'maxmemory', '0');
+    assert.equal(await rates.take('r', limit, 'k'), 0);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+    admin.disconnect();
+    await rates.close();
+  }
+});
+
+test('a wrong password is on_error’s, the line naming WRONGPASS; none at all, NOAUTH', async () => {
+  for (const [url, word] of [
+    [redis.url.replace('test-secret-password', 'not-the-password'), /^WRONGPASS /],
+    [`redis://127.0.0.1:${redis.port}`, /^NOAUTH /],
+  ] as const) {
+    const { rates, why } = ratesOn(url);
+    try {
+      await waitUntil('told down', () => why() !== undefined);
+      assert.match(String(why()), word);
+      assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+      assert.equal(rates.status().state, 'down');
+    } finally {
+      await rates.close();
+    }
+  }
+});
+
+test('a decision asked before any connection is ready is told so, not in the words of an ioredis option', async () => {
+  redis.pause();
+  const { rates, why } = ratesOn(redis.url);
+  try {
+    assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+    assert.equal(why(), 'no connection to it is open (it is being opened again)');
+  } finally {
+    redis.resume();
+    await rates.close();
+  }
+});
