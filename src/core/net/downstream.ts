@@ -165,7 +165,19 @@ export interface AnswerSink {
    * connection over. Returns the client's socket and the bytes it sent after its request head
    * (the new protocol's first); undefined when the client is gone.
    */
-  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined;
+  switchProtocols(reason: string, headers: readonly string[]): SwitchedConnection | undefined;
+}
+
+/** A client connection an upgrade handed over to a tunnel (AnswerSink.switchProtocols). */
+export interface SwitchedConnection {
+  readonly socket: Socket;
+  /** The bytes the client sent after its request head (the new protocol's first). */
+  readonly rest: Buffer;
+  /**
+   * What the new protocol says just before a drain's deadline cuts the connection, while its
+   * socket still writes (a WebSocket's Close frame): the server cuts, the tunnel knows the words.
+   */
+  beforeDrainCut(farewell: () => void): void;
 }
 
 /** What the server hands a session for each request. */

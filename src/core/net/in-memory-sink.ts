@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net';
-import { type AnswerSink, CONNECTION_CLOSED } from './downstream.ts';
+import { type AnswerSink, CONNECTION_CLOSED, type SwitchedConnection } from './downstream.ts';
 
 /**
  * A response sink with no client behind it, for an answer the gateway asked for itself (a stale
@@ -58,7 +57,7 @@ export class InMemorySink implements AnswerSink {
     else this.#closeCallbacks.push(callback);
   }
 
-  switchProtocols(): { socket: Socket; rest: Buffer } | undefined {
+  switchProtocols(): SwitchedConnection | undefined {
     return undefined;
   }
 

@@ -157,6 +157,13 @@ export const METRICS = {
     help: 'Config reloads, each counted once whatever the number of workers, by result: success (it went live) or failure (the file was refused, or a worker did not confirm the swap).',
     aggregator: 'sum',
   },
+  workerExits: {
+    name: 'candor_worker_exits_total',
+    type: 'counter',
+    labels: ['exit'],
+    help: 'Workers that died while the gateway ran (not in a drain), by exit: the signal that ended one (SIGKILL: the OOM killer, a kill -9) or its exit code; each is replaced, after a backoff in a crash loop. Counted by the primary.',
+    aggregator: 'sum',
+  },
   configInfo: {
     name: 'candor_config_info',
     type: 'gauge',

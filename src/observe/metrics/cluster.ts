@@ -47,8 +47,8 @@ interface Scrape {
  */
 export function clusterMetrics(
   serving: (worker: Worker) => boolean,
-  /** Gauges only the primary knows (a fleet's config source), added to the workers' merged. */
-  own: () => readonly PrimaryGauge[] = () => [],
+  /** Families only the primary knows (a fleet's config source, the workers that died), added to the workers' merged. */
+  own: () => readonly PrimaryFamily[] = () => [],
 ): () => Promise<Exposition> {
   const scrapes = new Map<number, Scrape>();
   /** Each live worker's last answer, by worker id. */
@@ -101,7 +101,7 @@ export function clusterMetrics(
           const registry = AggregatorRegistry.aggregate([
             ...live,
             departed,
-            [...primaryFamilies(), ...own().map(gaugeFamily)],
+            [...primaryFamilies(), ...own().map(primaryFamily)],
           ]);
           registry.metrics().then((text) => resolve({ contentType: registry.contentType, text }), reject);
         },
@@ -139,13 +139,17 @@ function primaryFamilies(): Family[] {
   ];
 }
 
-/** A gauge of the catalog with the primary's own values. */
-export interface PrimaryGauge {
-  readonly metric: 'configSourceRevision' | 'configSourceUnreachableSince' | 'configSourceRefusedRevision';
+/** A family of the catalog with the primary's own values: a gauge, or a counter only it keeps. */
+export interface PrimaryFamily {
+  readonly metric:
+    | 'configSourceRevision'
+    | 'configSourceUnreachableSince'
+    | 'configSourceRefusedRevision'
+    | 'workerExits';
   readonly values: readonly { readonly value: number; readonly labels: Readonly<Record<string, string>> }[];
 }
 
-function gaugeFamily({ metric, values }: PrimaryGauge): Family {
+function primaryFamily({ metric, values }: PrimaryFamily): Family {
   const { name, help, type, aggregator } = METRICS[metric];
   return {
     name,

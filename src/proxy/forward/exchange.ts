@@ -343,6 +343,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       },
       idleTimeout: this.upstream.config.timeouts.tunnelIdle,
       closed: () => this.finish(),
+      websocket: upgradeOf(head.headers).toLowerCase() === 'websocket',
+      beforeDrainCut: switched.beforeDrainCut,
     });
   }
 

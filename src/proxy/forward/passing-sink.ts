@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net';
-import type { AnswerSink, DrainCut } from '../../core/net/downstream.ts';
+import type { AnswerSink, DrainCut, SwitchedConnection } from '../../core/net/downstream.ts';
 import type { SendLimit } from '../../core/net/send-deadline.ts';
 
 /**
@@ -56,7 +55,7 @@ export abstract class PassingSink implements AnswerSink {
   onClose(callback: (finished: boolean) => void): void {
     this.inner.onClose(callback);
   }
-  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
+  switchProtocols(reason: string, headers: readonly string[]): SwitchedConnection | undefined {
     return this.inner.switchProtocols(reason, headers);
   }
 }

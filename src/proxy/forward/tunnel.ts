@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { isReset } from '../../core/failure/classify.ts';
+import { FrameBoundary, goingAwayFrame } from './ws-frames.ts';
 
 interface TunnelOptions {
   /** Bytes the upstream sent after its 101, in the same read. */
@@ -16,6 +17,10 @@ interface TunnelOptions {
   readonly idleTimeout: number;
   /** Both ends are closed. */
   readonly closed: () => void;
+  /** The upstream switched to WebSocket: a drain's deadline sends each side a Close frame before the cut. */
+  readonly websocket: boolean;
+  /** Where the tunnel leaves its last words for the drain's cut (SwitchedConnection.beforeDrainCut). */
+  readonly beforeDrainCut: (farewell: () => void) => void;
 }
 
 /**
@@ -78,8 +83,32 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     options.fromClientBytes(options.fromClient.length);
     upstream.write(options.fromClient);
   }
+  if (options.websocket) tellWhenCut(client, upstream, options);
   client.pipe(upstream);
   upstream.pipe(client);
+}
+
+/**
+ * A WebSocket tunnel the drain's deadline cuts says so first: each side gets a Close frame
+ * (1001, going away), where what it was sent ends between two frames and nothing of it waits
+ * unsent (the cut would drop the frame with them). Its client then reads a server that left,
+ * not the abnormal closure (1006) of a connection lost, and its app knows to reconnect elsewhere.
+ */
+function tellWhenCut(client: Socket, upstream: Socket, options: TunnelOptions): void {
+  const toClient = new FrameBoundary();
+  const toUpstream = new FrameBoundary();
+  toClient.feed(options.fromUpstream);
+  toUpstream.feed(options.fromClient);
+  upstream.on('data', (chunk: Buffer) => toClient.feed(chunk));
+  client.on('data', (chunk: Buffer) => toUpstream.feed(chunk));
+  options.beforeDrainCut(() => {
+    const tell = (side: Socket, boundary: FrameBoundary, masked: boolean) => {
+      if (boundary.atBoundary && side.writable && side.writableLength === 0)
+        side.write(goingAwayFrame(masked));
+    };
+    tell(client, toClient, false);
+    tell(upstream, toUpstream, true);
+  });
 }
 
 /** The protocol the upstream switched to, as its 101 names it. */

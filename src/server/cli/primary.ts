@@ -2,7 +2,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { spoolShareTooSmall } from '../../core/limits/spool-share.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
+import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
@@ -13,6 +13,7 @@ import { compileFor } from '../cluster/primary-compilers.ts';
 import type { FleetFollowing } from '../cluster/primary-fleet.ts';
 import { createPrimaryLogger } from '../cluster/primary-log.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
+import { workerExits } from '../cluster/worker-exits.ts';
 import { superviseWorkers } from '../cluster/workers.ts';
 import { trimWhenIdle } from '../gateway/idle-trim.ts';
 import { type PidFile, writePidFile } from './pid-file.ts';
@@ -67,7 +68,10 @@ async function supervise(
   // The workers that listen (GET /ready), and what a fleet's gateway follows once one serves.
   const listening = new Set<number>();
   const fleet: FleetFollowing = {};
-  const renderClusterMetrics = mergedMetrics(listening, () => fleet.source?.gauges() ?? []);
+  const renderClusterMetrics = mergedMetrics(listening, () => [
+    ...(fleet.source?.gauges() ?? []),
+    workerExits(),
+  ]);
   const canaries = gatewayCanaries(control, logger);
   const admin = new PrimaryAdmin(control, canaries, renderClusterMetrics, logger);
   try {
@@ -161,12 +165,12 @@ async function startGatewayWide(
  * Every worker's metrics, merged: prom-client (and what it loads) comes with the first
  * scrape, not with every primary, most of which are never scraped.
  */
-function mergedMetrics(listening: ReadonlySet<number>, gauges: () => readonly PrimaryGauge[]): RenderMetrics {
+function mergedMetrics(listening: ReadonlySet<number>, own: () => readonly PrimaryFamily[]): RenderMetrics {
   let renderMerged: RenderMetrics | undefined;
   return async () => {
     renderMerged ??= (await import('../../observe/metrics/cluster.ts')).clusterMetrics(
       (worker) => listening.has(worker.id),
-      gauges,
+      own,
     );
     return renderMerged();
   };

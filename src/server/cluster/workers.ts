@@ -18,6 +18,7 @@ import {
 } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
+import { countWorkerExit } from './worker-exits.ts';
 import { WORKER_V8_FLAGS } from './worker-flags.ts';
 
 /**
@@ -236,6 +237,7 @@ class Supervision {
 
   /** A worker died while the gateway runs: replaced, or the gateway stops if none could start. */
   #died(worker: Worker, code: number, signal: string, lived: number): void {
+    countWorkerExit(signal ?? code);
     // A worker that could not start (port in use, bad certificate) would fail again at once:
     // the gateway stops, unless it was a replacement and other workers serve. Those go on
     // (a certificate file missing for the moment of a renewal's move must not take them

@@ -10,7 +10,7 @@ import { composeConfig, documentLabel, placeProblem } from '../../core/config/co
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { PrimaryGauge } from '../../observe/metrics/cluster.ts';
+import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
 import { type ApplyReload, appliedLine, type Wanted } from './applied-line.ts';
@@ -128,7 +128,7 @@ export class FleetSource {
   }
 
   /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
-  gauges(): readonly PrimaryGauge[] {
+  gauges(): readonly PrimaryFamily[] {
     const labels = { key: this.#start.bootstrap.etcd.key };
     const away = this.#reach.unreachableSince;
     const since = away === undefined ? 0 : Date.parse(away) / 1000;

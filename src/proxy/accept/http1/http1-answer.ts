@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { serializeAnswerHead } from '../../../core/http1/answer-head.ts';
-import type { DrainCut } from '../../../core/net/downstream.ts';
+import type { DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
 import {
   type AnswerSink,
   CONNECTION_CLOSED,
@@ -337,7 +337,7 @@ export class Http1Answer
     this.#closed(false);
   }
 
-  switchProtocols(reason: string, headers: readonly string[]): { socket: Socket; rest: Buffer } | undefined {
+  switchProtocols(reason: string, headers: readonly string[]): SwitchedConnection | undefined {
     if (this.#over || this.#headSent || this.#socket.destroyed) return undefined;
     this.#headSent = true;
     this.#over = true;

@@ -17,6 +17,8 @@ export interface DrainedConnection {
   readonly quiet: boolean;
   /** The answer in progress, if any (Http1Answer). */
   readonly answer: ClosedAnswer | undefined;
+  /** A tunnel's last words (a WebSocket's Close frame), said before the deadline's cut. */
+  readonly farewell: (() => void) | undefined;
   /** The connection closes after the current response (saying `Connection: close` if it can). */
   closeAfterAnswer(): void;
   /** Closes the connection after what was written (a lingering close). */
@@ -52,6 +54,8 @@ export function closeWhenIdle(connection: DrainedConnection): void {
 
 /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
 export function cutByTheDrain(connection: DrainedConnection, why: DrainCut): void {
+  // A tunnel on it says goodbye first, while the socket still writes.
+  connection.farewell?.();
   const answer = connection.answer;
   if (answer !== undefined) {
     answer.cutByTheDrain(why);

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
-import type { DownstreamExchange } from '../../../core/net/downstream.ts';
+import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
 
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
@@ -80,7 +80,7 @@ export interface AnswerOwner {
    */
   answerAborted(reset: boolean): void;
   /** An upgrade's 101 went out: the connection leaves HTTP; its socket and the bytes read past the head. */
-  answerSwitched(): { socket: Socket; rest: Buffer };
+  answerSwitched(): SwitchedConnection;
   /** The bytes of the request being answered the connection has read (head and body, as they came). */
   readonly requestBytes: number;
   /** The route's limit on a chunked request body: the refusal's words when its chunk sizes already passed it. */

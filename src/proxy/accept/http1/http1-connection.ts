@@ -21,7 +21,7 @@
 import type { Socket } from 'node:net';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { readsAsStream, takeAcceptedReads } from '../../../core/net/direct-reads.ts';
-import type { DrainCut } from '../../../core/net/downstream.ts';
+import type { DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
@@ -156,7 +156,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     cutAnswer(this.socket, reset, this.encrypted);
   }
 
-  answerSwitched(): { socket: Socket; rest: Buffer } {
+  answerSwitched(): SwitchedConnection {
     this.exchange = undefined;
     return this.detach();
   }
@@ -205,11 +205,14 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     return this.exchange;
   }
 
+  /** What the tunnel an upgrade handed the socket to says before a drain's deadline cuts it. */
+  farewell: (() => void) | undefined = undefined;
+
   /**
    * An upgrade: the socket leaves HTTP. Returns it with the bytes read after the request's
    * head; nothing of this connection touches it again.
    */
-  detach(): { socket: Socket; rest: Buffer } {
+  detach(): SwitchedConnection {
     this.#leave();
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
@@ -218,7 +221,13 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     // (Read straight from the socket: its reads go to the tunnel as copies. Otherwise nothing to do.)
     readsAsStream(this.socket);
     this.resumeReading();
-    return { socket: this.socket, rest };
+    return {
+      socket: this.socket,
+      rest,
+      beforeDrainCut: (farewell) => {
+        this.farewell = farewell;
+      },
+    };
   }
 
   // ── the socket's end ─────────────────────────────────────────────────────────────

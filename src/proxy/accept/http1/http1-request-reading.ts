@@ -16,7 +16,7 @@ import type {
 import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { kept } from '../../../core/net/direct-reads.ts';
-import { servernameOf } from '../../../core/net/downstream.ts';
+import { type SwitchedConnection, servernameOf } from '../../../core/net/downstream.ts';
 import { Http1Answer } from './http1-answer.ts';
 import type { AnswerOwner, ConnectionState, Http1Handlers, Http1Settings } from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
@@ -101,7 +101,7 @@ export abstract class Http1RequestReading
   abstract answerFinished(close: boolean): void;
   abstract answerLeaving(): void;
   abstract answerAborted(reset: boolean): void;
-  abstract answerSwitched(): { socket: Socket; rest: Buffer };
+  abstract answerSwitched(): SwitchedConnection;
 
   // ── reading ──────────────────────────────────────────────────────────────────────
 

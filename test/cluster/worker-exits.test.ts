@@ -1,0 +1,57 @@
+/**
+ * A worker that dies is counted in candor_worker_exits_total, by the primary, by how it ended:
+ * a crash loop or an OOM killer at work shows in the metrics an alert reads, not in the log alone.
+ * On a real `candor serve --workers 2`, with a real SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { adminCall, startServe } from '../helpers/serve-process.ts';
+
+const TOKEN = 'worker-exits-token-abcdefgh';
+
+/** The sample lines of candor_worker_exits_total in the admin API's /metrics. */
+async function exitSamples(adminPort: number): Promise<{ text: string; samples: string[] }> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  return { text, samples: text.split('\n').filter((l) => l.startsWith('candor_worker_exits_total')) };
+}
+
+test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit="SIGKILL"}; none before', async () => {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-exits-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:\n  - address: 127.0.0.1:0\nadmin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n` +
+      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
+  );
+  const candor = await startServe(path, 2, { admin: true });
+  try {
+    const adminPort = candor.adminPort as number;
+    const before = await exitSamples(adminPort);
+    assert.match(before.text, /^# TYPE candor_worker_exits_total counter$/m);
+    assert.deepEqual(before.samples, []);
+
+    const status = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
+    const [first] = status.body.workers as { pid: number }[];
+    process.kill(first.pid, 'SIGKILL');
+    // Its replacement listens: the gateway has two workers again.
+    await candor.waitForLines('listening', 3, 15_000);
+
+    const after = await exitSamples(adminPort);
+    assert.deepEqual(after.samples, ['candor_worker_exits_total{exit="SIGKILL"} 1']);
+  } finally {
+    assert.equal(await candor.stop(), 0, candor.stderr());
+    await echo.close();
+  }
+});
