@@ -5,7 +5,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import { challengeSolver, OrderingAccount } from './acme-account.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
-import { orderCertificate } from './acme-order.ts';
+import { orderCertificate, orderWindowMs } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
 import type { AcmeStore } from './acme-store.ts';
 import { learnIssuers } from './ca-issuers.ts';
@@ -33,8 +33,6 @@ export interface AcmeManagerOwner {
   ordered(outcome: AcmeOrderOutcome): void;
 }
 
-/** An order must finish (every validation, the finalize, the download) within this. */
-const ORDER_DEADLINE_MS = 5 * 60_000;
 /** How often an expired certificate is told again. */
 const EXPIRED_WARNING_MS = 60_000;
 
@@ -188,6 +186,13 @@ export class AcmeManager {
     }
   }
 
+  /** The time an order of `name` may take (acme-order.ts's orderWindowMs): DNS-01's waits on top where it may be used. */
+  #orderMs(name: string): number {
+    const { dns01, challenges } = this.#config;
+    const dns = challenges.includes('dns-01') ? dns01?.propagationTimeout : undefined;
+    return orderWindowMs(certificateNames(name).length, dns);
+  }
+
   async #order(managed: Managed): Promise<void> {
     const { name } = managed;
     const renewing = managed.notAfter !== undefined;
@@ -211,7 +216,7 @@ export class AcmeManager {
         email: this.#config.email,
         certificateKey: privateKey,
         challenges: this.#config.challenges,
-        deadline: started + ORDER_DEADLINE_MS,
+        deadline: started + this.#orderMs(name),
         signal: this.#stopping.signal,
       });
       this.#stopping.signal.throwIfAborted();
@@ -239,8 +244,8 @@ export class AcmeManager {
     started: number,
   ): Promise<'adopted' | 'order' | 'alone'> {
     const when = {
-      deadline: started + ORDER_DEADLINE_MS,
-      lockMs: ORDER_DEADLINE_MS,
+      deadline: started + this.#orderMs(managed.name),
+      lockMs: this.#orderMs(managed.name),
       signal: this.#stopping.signal,
     };
     return fleetTurn(fleet, managed.name, when, () => adoptShared(managed, fleet, this.#adoption)).catch(

@@ -33,6 +33,21 @@ export interface OrderRequest {
   readonly signal?: AbortSignal;
 }
 
+/** An order must finish (every validation, the finalize, the download) within this, waits for DNS aside. */
+const ORDER_MS = 5 * 60_000;
+
+/**
+ * The time an order of `names` may take (its deadline, and a fleet's lock on it): five minutes,
+ * and with DNS-01 each authorization's wait for its record to be seen at every authoritative
+ * server (`propagationMs`, acme.dns01.propagation_timeout) on top. Those waits run one after the
+ * other, before the CA is asked: a wildcard and its apex, at the default two minutes each, took
+ * four of the five, and an order whose records were seen failed `candor:timeout` (its lock
+ * lapsing under it in a fleet, another gateway then ordering the same names).
+ */
+export function orderWindowMs(names: number, propagationMs: number | undefined): number {
+  return ORDER_MS + names * (propagationMs ?? 0);
+}
+
 /** How long to wait between polls when the CA gives no Retry-After; and the most it may ask for. */
 const POLL_MS = 1_000;
 const MAX_POLL_MS = 10_000;
