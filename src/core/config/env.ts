@@ -61,7 +61,7 @@ function readReference(text: string, at: number): Reference {
   const rest = name === undefined ? inside : inside.slice(name.length);
   if (name === undefined || (rest !== '' && !rest.startsWith(':-')))
     return {
-      message: `expected \${NAME} or \${NAME:-default} with NAME made of letters, digits and _, got "\${${inside}}"`,
+      message: `expected \${NAME} or \${NAME:-default} with NAME made of letters, digits and _, not starting with a digit, got "\${${inside}}"`,
     };
   return { name, fallback: rest === '' ? undefined : rest.slice(2), end: close + 1 };
 }

@@ -75,7 +75,12 @@ test('an unset variable without a default, or a malformed reference, is refused'
     ok: false,
     message: 'environment variable PORT is not set (set it, or give a default with ${PORT:-value})',
   });
-  assert.equal(interpolateEnv('${9X}', {}).ok, false);
+  // 9X is made of letters and digits: what is wrong with it is its first character.
+  assert.deepEqual(interpolateEnv('${9X}', {}), {
+    ok: false,
+    message:
+      'expected ${NAME} or ${NAME:-default} with NAME made of letters, digits and _, not starting with a digit, got "${9X}"',
+  });
   assert.equal(interpolateEnv('${PORT', {}).ok, false);
 });
 
