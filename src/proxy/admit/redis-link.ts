@@ -66,6 +66,17 @@ export class RedisLink {
     return this.#since;
   }
 
+  /**
+   * Why it went down, as its log line said it (Redis's own error: OOM, WRONGPASS, READONLY…; or
+   * no answer): /status shows it beside the state, which alone could not tell a full Redis from
+   * a wrong password. Undefined while it is not down.
+   */
+  get why(): string | undefined {
+    return this.#why;
+  }
+
+  #why: string | undefined;
+
   /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
     return redisStalled(this.client);
@@ -108,6 +119,7 @@ export class RedisLink {
     const was = this.#state;
     this.#state = state;
     this.#since = new Date().toISOString();
+    this.#why = state === 'down' ? why : undefined;
     this.#told(state, was, why);
   }
 }

@@ -54,6 +54,8 @@ export interface StoreStatus {
   readonly address: string;
   readonly state: RedisLinkState;
   readonly since: string;
+  /** Why it is down (RedisLink.why); absent while it is not. */
+  readonly reason?: string;
   readonly on_error: 'allow' | 'deny';
 }
 
@@ -131,6 +133,7 @@ export class RedisRates {
       address: this.#link.address,
       state: this.#link.state,
       since: this.#link.since,
+      ...(this.#link.why === undefined ? {} : { reason: this.#link.why }),
       on_error: this.config.onError,
     };
   }

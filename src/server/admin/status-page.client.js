@@ -226,7 +226,7 @@ function renderStatus(status) {
     ...(store
       ? [
           badge(store.state, store.state === 'up' ? 'closed' : 'open'),
-          ` ${store.address} since ${clock(store.since)}, ${store.workers_up} of ${answered} workers connected, on error: ${store.on_error}`,
+          ` ${store.address} since ${clock(store.since)}${store.reason ? ` (${store.reason})` : ''}, ${store.workers_up} of ${answered} workers connected, on error: ${store.on_error}`,
         ]
       : ['none (each gateway keeps its own rate limits)']),
   );
@@ -237,7 +237,7 @@ function renderStatus(status) {
     ...sessionStores.flatMap((s, i) => [
       ...(i === 0 ? [] : [el('br')]),
       badge(s.state, s.state === 'up' ? 'closed' : 'open'),
-      ` ${s.address} (${s.prefix}) since ${clock(s.since)}, ${s.workers_up} of ${answered} workers connected`,
+      ` ${s.address} (${s.prefix}) since ${clock(s.since)}${s.reason ? ` (${s.reason})` : ''}, ${s.workers_up} of ${answered} workers connected`,
     ]),
   );
 

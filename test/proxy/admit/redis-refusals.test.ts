@@ -45,8 +45,17 @@ test('a full Redis (noeviction) is on_error’s, the line naming OOM; given room
     assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
     assert.match(String(why()), /^OOM command not allowed when used memory > 'maxmemory'/);
     assert.equal(rates.status().state, 'down');
+    // /status says why, as the line does: a full Redis is not a wrong password.
+    assert.match(String(rates.status().reason), /^OOM command not allowed/);
     await admin.config('SET', 'maxmemory', '0');
     assert.equal(await rates.take('r', limit, 'k'), 0);
+    // Told up once its calls are answered for a second without a failure (redis-link.ts).
+    await waitUntil(
+      'told up again',
+      async () => (await rates.take('r', limit, 'k')) === 0 && rates.status().state === 'up',
+      10_000,
+    );
+    assert.equal(rates.status().reason, undefined);
   } finally {
     await admin.config('SET', 'maxmemory', '0');
     admin.disconnect();
@@ -65,6 +74,7 @@ test('a wrong password is on_error’s, the line naming WRONGPASS; none at all, 
       assert.match(String(why()), word);
       assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
       assert.equal(rates.status().state, 'down');
+      assert.match(String(rates.status().reason), word);
     } finally {
       await rates.close();
     }

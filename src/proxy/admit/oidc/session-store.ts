@@ -43,6 +43,7 @@ export class SessionStore {
       prefix: this.#prefix,
       state: this.#link.state,
       since: this.#link.since,
+      ...(this.#link.why === undefined ? {} : { reason: this.#link.why }),
     };
   }
 
@@ -124,6 +125,8 @@ export interface SessionStoreStatus {
   readonly prefix: string;
   readonly state: RedisLinkState;
   readonly since: string;
+  /** Why it is down (RedisLink.why); absent while it is not. */
+  readonly reason?: string;
 }
 
 /** Redis not answering as the hop's failure: unavailable, come back in a second. */
