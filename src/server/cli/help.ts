@@ -56,8 +56,9 @@ Usage:
                                push revision REV's document again (a new revision; --if-revision, --author too)
   candor fleet status --config BOOTSTRAP
                                every live gateway, the revision it runs, its last refusal; BEHIND marks one
-                               not on the latest revision (and the exit code is 1), CANARY one running a
-                               canary; the canary running or last ended, with its verdict
+                               not on the latest revision (and the exit code is 1; 1 too when the key holds
+                               no config while gateways run one), CANARY one running a canary; the canary
+                               running or last ended, with its verdict
         [--json]               as one JSON object
   candor diagnose TARGET       walk DNS, connect, TLS, response to a URL (or an upstream, with --config)
                                and say which hop fails and what fixes it; see candor diagnose --help
