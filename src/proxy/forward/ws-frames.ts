@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
+/** No header begun. */
+const NONE = Buffer.alloc(0);
+
 /** RFC 6455 §7.4.1: the endpoint is going away (a server going down). */
 const GOING_AWAY = 1001;
 
@@ -9,8 +12,8 @@ const GOING_AWAY = 1001;
  * Only the headers are read (2 to 14 bytes, then the payload's length is skipped).
  */
 export class FrameBoundary {
-  /** The header of the frame being read, while incomplete. */
-  #header: Buffer = Buffer.alloc(0);
+  /** The header of the frame being read, while incomplete (a copy: a chunk is not kept for it). */
+  #header: Buffer = NONE;
   /** Payload bytes of the current frame still to come. */
   #payloadLeft = 0;
 
@@ -28,14 +31,16 @@ export class FrameBoundary {
         continue;
       }
       // A header is 14 bytes at most: what is missing of it is in this chunk, or the chunk ends.
-      const header = Buffer.concat([this.#header, chunk.subarray(at, at + 14 - this.#header.length)]);
+      // Read in place unless one began in the chunk before (every frame passes here: no copy each).
+      const rest = chunk.subarray(at, at + 14 - this.#header.length);
+      const header = this.#header.length === 0 ? rest : Buffer.concat([this.#header, rest]);
       const parsed = headerOf(header);
       if (parsed === undefined) {
-        this.#header = header;
+        this.#header = Buffer.from(header);
         return;
       }
       at += parsed.size - this.#header.length;
-      this.#header = Buffer.alloc(0);
+      this.#header = NONE;
       this.#payloadLeft = parsed.payload;
     }
   }
