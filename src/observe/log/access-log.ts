@@ -66,6 +66,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['upstream_reset', (r) => r.upstreamReset],
   ['client_aborted', (r) => r.clientAborted],
   ['upgraded', (r) => r.upgraded || undefined],
+  ['tunnel_closed_by', (r) => r.tunnelClosedBy],
   ['acme', (r) => r.acme],
   ['interim_dropped', (r) => r.interimDropped || undefined],
   ['panic', (r) => r.panic || undefined],
@@ -303,7 +304,9 @@ function putTimes(r: RequestRecord, totalMs: number): void {
   putDuration(MEMBER.total_ms, totalMs);
   putFlag(UPSTREAM_RESET, r.upstreamReset);
   putFlag(CLIENT_ABORTED, r.clientAborted);
-  if (r.upgraded) putFlag(UPGRADED, true);
+  if (!r.upgraded) return;
+  putFlag(UPGRADED, true);
+  if (r.tunnelClosedBy !== undefined) putText(MEMBER.tunnel_closed_by, r.tunnelClosedBy);
 }
 
 /** The line's fields as an object (the README's reference of the line is checked against it). */

@@ -89,6 +89,11 @@ export class RequestRecord {
   bytesAfterEncoding = 0;
   clientAborted = false;
   upgraded = false;
+  /**
+   * Who closed an upgraded connection's tunnel: a side (its FIN, its reset or error), its
+   * silence past `timeouts.tunnel_idle`, or the drain's deadline; absent until it closes.
+   */
+  tunnelClosedBy: 'client' | 'upstream' | 'idle_timeout' | 'drain' | undefined;
   /** The gateway answered an ACME validation itself (`http-01`): no route, no upstream. */
   acme: string | undefined;
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */

@@ -332,15 +332,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
       fromClient: switched.rest,
-      fromClientBytes: (n) => {
-        record.tunnelBytesIn += n;
-      },
-      fromUpstreamBytes: (n) => {
-        record.bytesOut += n;
-      },
-      upstreamReset: () => {
-        record.upstreamReset = true;
-      },
+      record,
       idleTimeout: this.upstream.config.timeouts.tunnelIdle,
       closed: () => this.finish(),
       websocket: upgradeOf(head.headers).toLowerCase() === 'websocket',

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { isReset } from '../../core/failure/classify.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { FrameBoundary, goingAwayFrame } from './ws-frames.ts';
 
 interface TunnelOptions {
@@ -8,11 +9,12 @@ interface TunnelOptions {
   readonly fromUpstream: Buffer;
   /** Bytes the client sent after its request head (held until the upstream switched). */
   readonly fromClient: Buffer;
-  /** Bytes passed from the client to the upstream, and back: counted for the log line. */
-  readonly fromClientBytes: (n: number) => void;
-  readonly fromUpstreamBytes: (n: number) => void;
-  /** The upstream's side ended in a TCP reset. */
-  readonly upstreamReset: () => void;
+  /**
+   * The request's log record: the bytes passed each way (tunnelBytesIn, bytesOut), whether the
+   * upstream's side ended in a TCP reset, and who closed the tunnel (tunnelClosedBy), each
+   * written as soon as known (the client's close ends the line, maybe before the tunnel hears it).
+   */
+  readonly record: RequestRecord;
   /** Milliseconds without a byte either way after which both sides are closed. */
   readonly idleTimeout: number;
   /** Both ends are closed. */
@@ -22,6 +24,8 @@ interface TunnelOptions {
   /** Where the tunnel leaves its last words for the drain's cut (SwitchedConnection.beforeDrainCut). */
   readonly beforeDrainCut: (farewell: () => void) => void;
 }
+
+type TunnelCloser = NonNullable<RequestRecord['tunnelClosedBy']>;
 
 /**
  * The forward step of an upgrade, after the upstream's 101: a two-way pipe with backpressure
@@ -38,9 +42,19 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   let ended = false;
   // One side is gone and the other is being given what it sent: no byte keeps the tunnel open now.
   let closing = false;
+  const { record } = options;
+  // Who closed it: the first side that ended its half (FIN), failed or closed, else its silence
+  // or the drain's deadline. The first word wins (a side's close that follows its peer's, or the
+  // drain's cut of a tunnel half closed, is the end of the tunnel, not its cause).
+  const closedBy = (who: TunnelCloser) => {
+    record.tunnelClosedBy ??= who;
+  };
   // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound
   // (and so has the flush to a side that stopped reading once the other closed).
-  const idle = setTimeout(() => end(), options.idleTimeout);
+  const idle = setTimeout(() => {
+    closedBy('idle_timeout');
+    end();
+  }, options.idleTimeout);
   /** Both sides close; `broken`, the side that failed: the other is cut by a reset. */
   const end = (broken?: Socket) => {
     if (ended) return;
@@ -51,10 +65,12 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     upstream.destroy();
     options.closed();
   };
+  const sideOf = (side: Socket): TunnelCloser => (side === client ? 'client' : 'upstream');
   // A side closed after its FIN: its last bytes may still sit in the other side's write buffer
   // (a slow reader); destroying that side now would drop them. It is ended (FIN after the flush)
   // and the tunnel closes once it has flushed. A side closed without its FIN was cut: both go.
   const closed = (side: Socket, other: Socket) => () => {
+    closedBy(sideOf(side));
     if (!side.readableEnded || other.destroyed || other.writableFinished) return end();
     closing = true;
     other.once('finish', end);
@@ -62,53 +78,64 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   };
   client.on('data', (chunk: Buffer) => {
     if (!closing) idle.refresh();
-    options.fromClientBytes(chunk.length);
+    record.tunnelBytesIn += chunk.length;
   });
   upstream.on('data', (chunk: Buffer) => {
     if (!closing) idle.refresh();
-    options.fromUpstreamBytes(chunk.length);
+    record.bytesOut += chunk.length;
   });
   upstream.on('error', (err) => {
-    if (isReset(err)) options.upstreamReset();
+    if (isReset(err)) record.upstreamReset = true;
+    closedBy('upstream');
     end(upstream);
   });
-  client.on('error', () => end(client));
+  client.on('error', () => {
+    closedBy('client');
+    end(client);
+  });
+  client.once('end', () => closedBy('client'));
+  upstream.once('end', () => closedBy('upstream'));
   client.on('close', closed(client, upstream));
   upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {
-    options.fromUpstreamBytes(options.fromUpstream.length);
+    record.bytesOut += options.fromUpstream.length;
     client.write(options.fromUpstream);
   }
   if (options.fromClient.length > 0) {
-    options.fromClientBytes(options.fromClient.length);
+    record.tunnelBytesIn += options.fromClient.length;
     upstream.write(options.fromClient);
   }
-  if (options.websocket) tellWhenCut(client, upstream, options);
+  const farewell = options.websocket ? tellWhenCut(client, upstream, options) : undefined;
+  // The drain's deadline cuts the client's socket: the tunnel's end is the gateway's, said so
+  // before the close it makes reads as the client's.
+  options.beforeDrainCut(() => {
+    closedBy('drain');
+    farewell?.();
+  });
   client.pipe(upstream);
   upstream.pipe(client);
 }
 
 /**
- * A WebSocket tunnel the drain's deadline cuts says so first: each side gets a Close frame
+ * The words a WebSocket tunnel the drain's deadline cuts says first: each side gets a Close frame
  * (1001, going away), where what it was sent ends between two frames and nothing of it waits
  * unsent (the cut would drop the frame with them). Its client then reads a server that left,
  * not the abnormal closure (1006) of a connection lost, and its app knows to reconnect elsewhere.
  */
-function tellWhenCut(client: Socket, upstream: Socket, options: TunnelOptions): void {
+function tellWhenCut(client: Socket, upstream: Socket, options: TunnelOptions): () => void {
   const toClient = new FrameBoundary();
   const toUpstream = new FrameBoundary();
   toClient.feed(options.fromUpstream);
   toUpstream.feed(options.fromClient);
   upstream.on('data', (chunk: Buffer) => toClient.feed(chunk));
   client.on('data', (chunk: Buffer) => toUpstream.feed(chunk));
-  options.beforeDrainCut(() => {
-    const tell = (side: Socket, boundary: FrameBoundary, masked: boolean) => {
-      if (boundary.atBoundary && side.writable && side.writableLength === 0)
-        side.write(goingAwayFrame(masked));
-    };
+  const tell = (side: Socket, boundary: FrameBoundary, masked: boolean) => {
+    if (boundary.atBoundary && side.writable && side.writableLength === 0) side.write(goingAwayFrame(masked));
+  };
+  return () => {
     tell(client, toClient, false);
     tell(upstream, toUpstream, true);
-  });
+  };
 }
 
 /** The protocol the upstream switched to, as its 101 names it. */

@@ -1,7 +1,7 @@
 /**
  * How a tunnel ends (after the upstream's 101): a half-close either way is passed on, what one
  * side sent before it closed reaches the other, a reset reaches the other side as a reset, and
- * silence both ways is bounded by timeouts.tunnel_idle.
+ * silence both ways is bounded by timeouts.tunnel_idle. The log line says who closed it.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -42,6 +42,7 @@ test('a tunnel silent both ways for timeouts.tunnel_idle is closed on both sides
     const line = await gw.logFor('idle-1');
     assert.equal(line.status, 101);
     assert.equal(line.upgraded, true);
+    assert.equal(line.tunnel_closed_by, 'idle_timeout');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(upstreamClosed, true, 'the upstream side was closed too');
   } finally {
@@ -89,6 +90,7 @@ test("an upstream's last bytes before its FIN reach a client slower than it, the
     const line = await gw.logFor('tail-1');
     assert.equal(line.status, 101);
     assert.equal(line.bytes_out, tail.length);
+    assert.equal(line.tunnel_closed_by, 'upstream');
   } finally {
     await gw.close();
     await upstream.close();
@@ -125,6 +127,11 @@ test("an upstream's half-close is passed on, and what the client sends after it 
     assert.match(raw, /^HTTP\/1\.1 101 [\s\S]*\r\n\r\nserver-done$/);
     const line = await gw.logFor('half-up');
     assert.equal(line.status, 101);
+    assert.equal(
+      line.tunnel_closed_by,
+      'upstream',
+      'the upstream closed first: its FIN, then the client ended its side',
+    );
     assert.equal(upstreamRead, 'client-last', "the client's bytes after the upstream's FIN reached it");
   } finally {
     await gw.close();
@@ -162,6 +169,7 @@ test("a side's reset reaches the other side of the tunnel as a reset, never as a
       });
       const line = await gw.logFor(`reset-${resets}`);
       assert.equal(line.status, 101);
+      assert.equal(line.tunnel_closed_by, resets);
       if (resets === 'upstream') {
         assert.equal(clientSaw, 'ECONNRESET', 'the client read a reset');
         assert.equal(line.upstream_reset, true);
@@ -173,5 +181,30 @@ test("a side's reset reaches the other side of the tunnel as a reset, never as a
       await gw.close();
       await upstream.close();
     }
+  }
+});
+
+test("the client's FIN closes the tunnel: the line says the client closed it, though the upstream's close follows", async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    // It closes once the client's FIN reaches it: a close that follows, not the tunnel's cause.
+    c.socket.on('end', () => c.socket.end());
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.once('data', () => socket.end());
+      socket.on('close', () => resolve());
+      socket.on('error', () => {});
+      socket.write(`${UPGRADE}X-Request-Id: fin-client\r\n\r\n`);
+    });
+    const line = await gw.logFor('fin-client');
+    assert.equal(line.status, 101);
+    assert.equal(line.tunnel_closed_by, 'client');
+  } finally {
+    await gw.close();
+    await upstream.close();
   }
 });

@@ -88,6 +88,8 @@ test('SIGTERM: a WebSocket tunnel cut at drain.timeout gets a Close frame 1001 o
     const code = ((close[6] ^ close[2]) << 8) | (close[7] ^ close[3]);
     assert.equal(code, 1001);
     assert.equal((await candor.exited).code, 0, candor.stderr());
+    const line = candor.lines().find((l) => l.status === 101);
+    assert.equal(line?.tunnel_closed_by, 'drain', JSON.stringify(candor.lines()));
   } finally {
     await candor.cleanup();
     upstream.close();

@@ -222,6 +222,7 @@ test('SIGTERM: a half-open tunnel and a request its upstream never answers are c
     const tunnelLine = requestLine(candor, 'tunnel-1');
     assert.equal(tunnelLine?.status, 101);
     assert.equal(tunnelLine?.upgraded, true);
+    assert.equal(tunnelLine?.tunnel_closed_by, 'drain', 'the drain closed it, not the client it cut');
     // The client got no status line: the line says none (0), neither the 503 never written nor
     // the 499 of a client that left; the failure is the gateway's.
     const stuckLine = requestLine(candor, 'stuck-1');
