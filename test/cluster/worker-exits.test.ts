@@ -55,3 +55,50 @@ test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit=
     await echo.close();
   }
 });
+
+test('a crash loop: GET /status lists the replacement waiting out its backoff (whose worker, how it ended, when it starts), and none once it runs', async () => {
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-exits-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:\n  - address: 127.0.0.1:0\nadmin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n` +
+      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
+  );
+  const candor = await startServe(path, 1, { admin: true });
+  const status = async () =>
+    (await adminCall(candor.adminPort as number, 'GET', '/status', { token: TOKEN })).body;
+  try {
+    assert.deepEqual((await status()).workers_restarting, []);
+    // Each worker killed soon after it started: the backoff doubles from the second (0, 100,
+    // 200, 400, 800 ms, then 1.6 s: long enough to be read while it waits).
+    let killed = 0;
+    for (let kills = 1; kills <= 6; kills++) {
+      const [worker] = (await status()).workers as { pid: number }[];
+      killed = worker.pid;
+      process.kill(killed, 'SIGKILL');
+      await candor.waitForLines('worker exited: starting another', kills, 15_000);
+      if (kills < 6) await candor.waitForLines('listening', kills + 1, 20_000);
+    }
+    const exited = candor.lines.filter((l) => l.msg === 'worker exited: starting another').at(-1);
+    assert.equal(exited?.restart_in_ms, 1600);
+    const waiting = (await status()).workers_restarting as Record<string, unknown>[];
+    assert.equal(waiting.length, 1, JSON.stringify(waiting));
+    const [replacement] = waiting;
+    assert.deepEqual(replacement.replaces, { pid: killed, exit: 'SIGKILL' });
+    assert.equal(replacement.short_lived_in_a_row, 6);
+    // Due the backoff after the exit its line told (both stamped by the primary, in the same turn).
+    const due = Date.parse(String(replacement.starts_at)) - Date.parse(String(exited?.time));
+    assert.ok(
+      due >= 1590 && due <= 1610,
+      `starts_at ${replacement.starts_at}, the exit told at ${exited?.time}`,
+    );
+    await candor.waitForLines('listening', 7, 20_000);
+    assert.deepEqual((await status()).workers_restarting, []);
+  } finally {
+    assert.equal(await candor.stop(), 0, candor.stderr());
+    await echo.close();
+  }
+});

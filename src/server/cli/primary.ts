@@ -118,6 +118,9 @@ async function supervise(
       void fleet.source?.stop();
     },
     onReopenLogs: () => reopenLogFiles(logger),
+    onRestarting: (waiting) => {
+      control.restarting = waiting;
+    },
     logger,
   });
   stopTrimming();

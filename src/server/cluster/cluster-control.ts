@@ -19,6 +19,7 @@ import type { PurgeAnswer } from './cluster-purge.ts';
 import type { Caller, NotTheRunningFile, ReloadReport, WhileDraining } from './reload-report.ts';
 import type { MergedStatus } from './status-merge.ts';
 import { WORKER_ANSWER_MS, WorkerRequests } from './worker-requests.ts';
+import type { WorkerRestarting } from './workers.ts';
 
 /**
  * What answers the admin API's questions and purges, loaded with the first: a primary that is
@@ -346,9 +347,13 @@ export class ClusterControl {
     );
   }
 
-  /** Every worker's status, merged (status-merge.ts), and the certificates the primary orders. */
+  /** The replacements of dead workers waiting out their backoff (workers.ts); set by the primary. */
+  restarting: readonly WorkerRestarting[] = [];
+
+  /** Every worker's status, merged (status-merge.ts), the replacements waiting and the certificates the primary orders. */
   async status(): Promise<MergedStatus> {
-    return (await queries()).mergedStatus(this.#workers, this.certificates);
+    const merged = await (await queries()).mergedStatus(this.#workers, this.certificates);
+    return { ...merged, workers_restarting: this.restarting };
   }
 
   /** Every worker's answers per second and latest failures, merged (activity.ts); and how many workers answered. */

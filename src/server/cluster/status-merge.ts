@@ -9,6 +9,7 @@ import type {
   TargetStatus,
   UpstreamStatus,
 } from '../gateway/status.ts';
+import type { WorkerRestarting } from './workers.ts';
 
 /**
  * One view of the gateway from every worker's status. Each worker keeps its own targets'
@@ -39,7 +40,11 @@ export interface MergedStatus {
   /** Each plugin's counts, summed over the workers. */
   readonly plugins: Record<string, PluginStatus>;
   /** Each OIDC session store (by address and prefix): as the rate-limit store, the worst state, with how many are up. */
-  readonly session_stores: readonly MergedSessionStore[];
+  readonly session_stores: readonly MergedSessionStore[] /**
+   * Replacements of workers that died, waiting out the restart backoff (a crash loop): the
+   * primary's, not the workers'. Empty when none waits.
+   */;
+  readonly workers_restarting?: readonly WorkerRestarting[];
 }
 
 export type MergedStore = NonNullable<GatewayStatus['store']> & { readonly workers_up: number };

@@ -51,6 +51,16 @@ export function restartDelay(crashesInARow: number): number {
   return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** (crashesInARow - 2));
 }
 
+/** A worker's replacement waiting out its backoff (GET /status's `workers_restarting`). */
+export interface WorkerRestarting {
+  /** The worker that died: its pid, and its exit code or the signal that ended it. */
+  readonly replaces: { readonly pid: number | null; readonly exit: number | string };
+  /** Workers that died soon after they started, in a row, this one included: what the backoff doubles by. */
+  readonly short_lived_in_a_row: number;
+  /** When the replacement is forked (unless a drain begins first). */
+  readonly starts_at: string;
+}
+
 interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
@@ -69,6 +79,8 @@ interface SuperviseOptions {
    * there too (the JSON lines operators collect), not only on stderr.
    */
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** The replacements waiting out their backoff, each time they change (none: an empty list). */
+  readonly onRestarting?: (waiting: readonly WorkerRestarting[]) => void;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -110,7 +122,7 @@ class Supervision {
   /** Workers that died after a short life, in a row (any worker: a crash loop is the code's, not one slot's). */
   #crashesInARow = 0;
   /** Replacements waiting out their backoff: forked unless a drain begins first. */
-  readonly #waiting = new Set<NodeJS.Timeout>();
+  readonly #waiting = new Map<NodeJS.Timeout, WorkerRestarting>();
   /** Some worker has served since the start: a replacement that cannot start is no reason to stop the others. */
   #served = false;
   #backstop: NodeJS.Timeout | undefined;
@@ -181,11 +193,12 @@ class Supervision {
 
   #stopAll(action: 'drain' | 'drain-now'): void {
     this.#stopping = true;
-    for (const timer of this.#waiting) {
+    for (const timer of this.#waiting.keys()) {
       clearTimeout(timer);
       this.#alive--;
     }
     this.#waiting.clear();
+    this.#toldWaiting();
     if (this.#alive === 0) return this.#finish();
     this.#options.onDrain?.();
     this.#send(action);
@@ -275,10 +288,20 @@ class Supervision {
     this.#alive++;
     const timer = setTimeout(() => {
       this.#waiting.delete(timer);
+      this.#toldWaiting();
       this.#alive--;
       this.#fork();
     }, delay);
-    this.#waiting.add(timer);
+    this.#waiting.set(timer, {
+      replaces: { pid: worker.process.pid ?? null, exit: signal ?? code },
+      short_lived_in_a_row: this.#crashesInARow,
+      starts_at: new Date(Date.now() + delay).toISOString(),
+    });
+    this.#toldWaiting();
+  }
+
+  #toldWaiting(): void {
+    this.#options.onRestarting?.([...this.#waiting.values()]);
   }
 }
 

@@ -120,6 +120,7 @@ test('GET /status: every upstream and target with its state, merged from both wo
     'auth_hops',
     'plugins',
     'session_stores',
+    'workers_restarting',
   ]);
   assert.deepEqual(body.plugins, {}, 'no plugins: an empty table');
   assert.deepEqual(body.session_stores, [], 'no route keeps OIDC sessions in Redis: no session store');
