@@ -246,6 +246,8 @@ export class RequestSession implements AttemptsOwner {
     });
     const sent = writeErrorAnswer(answer, failure, facts); // unsent: reset, INTERNAL to gRPC
     if (record.grpc) toldGrpcStatus(record, sent ? grpcStatusOf(failure) : GRPC_CODES.INTERNAL);
+    // Not even its head could go (HTTP/2, past the client's header list size): the client got none.
+    if (!sent) record.status = NO_ANSWER;
   }
 
   /** The name clients may see for the next hop: the upstream's, or the target's address when exposed. */

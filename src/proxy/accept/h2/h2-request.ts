@@ -209,9 +209,32 @@ export function h2Refusal(
     if (field !== undefined) return refusal(field);
     if (name === 'host') host = raw[i + 1];
   }
-  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+  if (authority !== undefined && host !== undefined && !sameAuthority(authority, host, head.scheme))
     return { status: 400, code: 'ERR_HOST_MISMATCH', details: 'Host differs from :authority', inBody: false };
   return undefined;
+}
+
+/** The port a scheme's authority means when it names none (RFC 9110 §4.2). */
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { http: '80', https: '443' };
+
+/**
+ * Whether two authorities name the same one once normalized as RFC 9113 §8.3.1 asks (RFC 3986
+ * §6.2.2 and §6.2.3): the host's case, and a port that is empty or the scheme's default, do not
+ * count (`a.test`, `A.test:80` and `a.test:` are one authority for http). Anything else is
+ * compared as it came.
+ */
+function sameAuthority(a: string, b: string, scheme: string): boolean {
+  const normal = (authority: string): string => {
+    const lower = authority.toLowerCase();
+    // The host (a bracketed IP literal, whose colons are no port's) and what follows its last colon.
+    const parts = /^(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$/.exec(lower);
+    if (parts === null) return lower;
+    const port = parts[2];
+    return port === undefined || port === '' || port === DEFAULT_PORTS[scheme.toLowerCase()]
+      ? parts[1]
+      : lower;
+  };
+  return a === b || normal(a) === normal(b);
 }
 
 const refusal = (broken: RuleBreak): RequestParseError => ({ ...broken, inBody: false });

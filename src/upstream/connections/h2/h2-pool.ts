@@ -114,15 +114,22 @@ export class H2Pool implements TargetPool, H2SessionOwner {
     this.openMore();
   }
 
-  /** Opens sessions for the waiters that no session being opened will cover. */
+  /**
+   * Opens sessions for the waiters that no session being opened will cover: one waiting for its
+   * upstream's SETTINGS (carrying a stream until then) counts as one being opened, or each
+   * waiter of a burst on a cold pool would open a connection of its own.
+   */
   private openMore(): void {
     const { maxStreams, maxConnections } = this.options;
+    let opening = this.connecting;
+    for (const session of this.sessions) if (session.awaitingSettings) opening++;
     while (
       !this.queue.closing &&
-      this.queue.length > this.connecting * maxStreams &&
+      this.queue.length > opening * maxStreams &&
       this.sessions.length + this.connecting < maxConnections
     ) {
       this.connecting++;
+      opening++;
       this.openOne();
     }
   }

@@ -72,8 +72,11 @@ export class H2Session implements H2CallSession {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
       this.gone();
     });
-    this.session.once('remoteSettings', () => {
+    // Every SETTINGS, not the first alone: a later one may raise the bound on streams too.
+    this.session.on('remoteSettings', () => {
       this.prefaceCame = true;
+      // The streams its SETTINGS allow are free now: the waiters may take them.
+      if (this.isUp()) this.owner.streamEnded(this);
     });
     this.session.on('error', (err: NodeJS.ErrnoException) => {
       (this.end as { error?: NodeJS.ErrnoException }).error ??= err;
@@ -83,11 +86,22 @@ export class H2Session implements H2CallSession {
     this.session.unref();
   }
 
-  /** Streams this session may still open: the lower of the gateway's bound and the upstream's. */
+  /**
+   * Streams this session may still open: the lower of the gateway's bound and the upstream's.
+   * One until the upstream's SETTINGS came: a server that takes fewer streams at once than the
+   * gateway would send refuses those past its bound that reach it before its SETTINGS are known
+   * (REFUSED_STREAM, RFC 9113 §5.1.2), and a burst on a new connection was a burst of 502s.
+   */
   get free(): number {
     if (this.probing || this.ended || this.session.closed || this.session.destroyed) return 0;
+    if (!this.prefaceCame) return this.active === 0 ? 1 : 0;
     const remote = this.session.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
     return Math.max(0, Math.min(this.options.maxStreams, remote) - this.active);
+  }
+
+  /** Up, its upstream's SETTINGS not come yet: the streams it will take are not known. */
+  get awaitingSettings(): boolean {
+    return !this.prefaceCame && this.isUp();
   }
 
   get isEnded(): boolean {

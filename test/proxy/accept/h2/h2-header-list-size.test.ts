@@ -177,10 +177,16 @@ test("a client whose limit not even the gateway's answer fits: its stream is cut
     const line = await gw.logFor('nothing-fits');
     assert.equal(line.error, 'client_header_list_size');
     assert.equal(line.client_aborted, false);
+    assert.equal(
+      line.status,
+      0,
+      'the log says what the client got: no status line, as for any cut before a head',
+    );
     // Neither does a small answer's head (its Date and Via alone come near): cut, and logged as such.
     const small = await get(session, { ':path': '/small', 'x-request-id': 'small-but-not-enough' });
     assert.equal(small.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
-    assert.equal((await gw.logFor('small-but-not-enough')).error, 'client_header_list_size');
+    const smallLine = await gw.logFor('small-but-not-enough');
+    assert.deepEqual([smallLine.error, smallLine.status], ['client_header_list_size', 0]);
     // A gRPC call's Trailers-Only answer (RESOURCE_EXHAUSTED) does not fit either: the reset is
     // what its client reads, INTERNAL, and the log's grpc_status says so (it said 8).
     const grpc = await get(session, {
@@ -191,7 +197,10 @@ test("a client whose limit not even the gateway's answer fits: its stream is cut
     });
     assert.equal(grpc.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
     const grpcLine = await gw.logFor('grpc-nothing-fits');
-    assert.deepEqual([grpcLine.error, grpcLine.grpc_status], ['client_header_list_size', 13]);
+    assert.deepEqual(
+      [grpcLine.error, grpcLine.grpc_status, grpcLine.status],
+      ['client_header_list_size', 13, 0],
+    );
   } finally {
     session.destroy();
   }

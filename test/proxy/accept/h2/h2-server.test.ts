@@ -469,6 +469,41 @@ test('what the HTTP/1.1 parser refuses is refused here too: a long :path 414, a 
   }
 });
 
+test("a Host that names :authority's authority with its scheme's default port, or an empty one, is the same authority (RFC 9113 §8.3.1 normalizes by RFC 3986 §6.2.3): served, not a 400", async () => {
+  const fx = await startH2Fixture();
+  const client = http2.connect(`http://127.0.0.1:${fx.port}`);
+  try {
+    const same: [http2.OutgoingHttpHeaders, string][] = [
+      [{ ':authority': 'a.test', host: 'a.test:80' }, '/default-port'],
+      [{ ':authority': 'a.test:80', host: 'A.test' }, '/default-port-in-authority'],
+      [{ ':authority': 'a.test', host: 'a.test:' }, '/empty-port'],
+      [{ ':scheme': 'https', ':authority': 'a.test:443', host: 'a.test' }, '/https-default-port'],
+      [{ ':authority': '[::1]', host: '[::1]:80' }, '/ipv6-default-port'],
+    ];
+    for (const [fields, path] of same) {
+      const answer = await h2Request(client, { ':path': path, ...fields });
+      assert.equal(answer.status, 200, `${JSON.stringify(fields)} is one authority`);
+    }
+    const other: http2.OutgoingHttpHeaders[] = [
+      { ':authority': 'a.test', host: 'a.test:8080' },
+      { ':scheme': 'https', ':authority': 'a.test', host: 'a.test:80' },
+      { ':authority': '[::1]', host: '[::2]:80' },
+    ];
+    for (const fields of other) {
+      const answer = await h2Request(client, { ':path': '/other', ...fields });
+      assert.equal(answer.status, 400, `${JSON.stringify(fields)} are two authorities`);
+      assert.equal(answer.headers['x-refused'], 'ERR_HOST_MISMATCH');
+    }
+    assert.deepEqual(
+      fx.exchanges.map((e) => e.head.target),
+      same.map(([, path]) => path),
+    );
+  } finally {
+    client.close();
+    await fx.close();
+  }
+});
+
 test('a request with neither :authority nor Host is reset by nghttp2 (PROTOCOL_ERROR) before any exchange', async () => {
   const fx = await startH2Fixture();
   const raw = await RawH2Client.connect(fx.port);
