@@ -4,7 +4,8 @@
  * route's, made by its issuer for its client (OpenID Connect Core §3.1.3.7: the ID token's `iss`
  * and `aud`). One made through another is no session there, whatever the cookie opens to: a
  * user the staff app's provider (or the staff client's assignment) never let in is sent to sign
- * in, never passed on as a user.
+ * in, never passed on as a user. So with a sign-in's flow: one begun on another route is never
+ * completed here (RFC 9700 §4.4's mix-up).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -105,4 +106,41 @@ test('a session made through another provider, or another client of the same, is
   assert.deepEqual(seen.slice(before), [], 'nothing reached the app as mallory');
   // Its own route still takes it.
   assert.equal((await browser.go(`${gw.url}/shop`)).text, 'hello mallory');
+});
+
+test("a sign-in begun on another provider's route is not completed at this one's redirect path (a mix-up: its provider's code, the other's flow)", async () => {
+  // The victim begins a sign-in on the staff route: its flow cookie, state, nonce and PKCE
+  // challenge, which the staff route's provider (here, the one that turns on its users) learns.
+  const victim = new HttpBrowser();
+  const begun = await victim.go(`${gw.url}/staff/home`, () => true);
+  assert.equal(begun.status, 302);
+  const asked = new URL(begun.headers.location as string);
+  // That provider has the attacker get a code of the customers' provider for the attacker's own
+  // account, with the victim's state, nonce and challenge, and sends the victim to redeem it.
+  const attacker = new HttpBrowser();
+  const atGateway = (next: URL) => next.origin === gw.url;
+  const authorize = new URL(`${customers.issuer}/auth`);
+  for (const [name, value] of Object.entries({
+    client_id: CLIENT_ID,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: `${gw.url}/oauth2/callback`,
+    state: asked.searchParams.get('state') ?? '',
+    nonce: asked.searchParams.get('nonce') ?? '',
+    code_challenge: asked.searchParams.get('code_challenge') ?? '',
+    code_challenge_method: 'S256',
+  }))
+    authorize.searchParams.set(name, value);
+  const login = await attacker.go(authorize.href);
+  let back = await attacker.submit(login, { login: 'mallory', password: 'any' }, atGateway);
+  if (back.text.includes('name="prompt" value="consent"')) back = await attacker.submit(back, {}, atGateway);
+  const callback = new URL(back.headers.location as string, back.url);
+  assert.equal(callback.pathname, '/oauth2/callback');
+  const answer = await victim.go(callback.href, () => true);
+  assert.equal(
+    answer.status,
+    400,
+    `the victim is not signed in as the attacker: ${answer.status} ${answer.headers['set-cookie']} ${answer.text}`,
+  );
+  assert.equal(victim.cookie('127.0.0.1', '_candor_session'), undefined);
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
@@ -71,7 +72,11 @@ export class OidcAuth {
     this.#issuer = issuer;
     this.#store = store;
     this.#seal = new CookieSeal(secret, 'session');
-    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, 'flow'), clientSecret);
+    // A flow is its route's provider and client's: another route's (another provider, which
+    // learns the flow's state, nonce and challenge) never opens here, or its provider could
+    // have a victim redeem here a code it got for its own account (a mix-up, RFC 9700 §4.4).
+    const flowOf = createHash('sha256').update(`${config.issuer}\n${config.clientId}`).digest('base64url');
+    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
   }
