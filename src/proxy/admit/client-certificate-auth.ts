@@ -94,12 +94,55 @@ function unquoted(value: string): string {
   }
 }
 
-/** The subject's common name (its last CN, the most specific, as TLS libraries read it). */
+/**
+ * The subject's common name (its last CN, the most specific, as TLS libraries read it), as the
+ * certificate holds it. Node writes the subject one RDN a line, a multi-valued RDN's parts on
+ * one line joined by " + " (`OU=ops + CN=device-1`), and every value with RFC 2253's escapes
+ * (`CN=Smith\, John`, a `+` inside a value `\+`, a control byte `\0A`): a rule naming
+ * "Smith, John", or a CN in a multi-valued RDN, met neither, and the user was named by the
+ * escaped spelling.
+ */
 function commonName(certificate: X509Certificate): string | undefined {
   let found: string | undefined;
   for (const line of certificate.subject.split('\n'))
-    if (line.startsWith('CN=')) found = unquoted(line.slice(3));
+    for (const [type, value] of rdnParts(line)) if (type === 'CN') found = value;
   return found;
+}
+
+/**
+ * The parts (type, value unescaped) of one RDN as Node writes it: `TYPE=value`, joined by " + "
+ * where it is multi-valued. A `+` of a value is escaped, so only a bare one joins two parts.
+ */
+function rdnParts(line: string): [string, string][] {
+  const parts: [string, string][] = [];
+  let i = 0;
+  while (i < line.length) {
+    const eq = line.indexOf('=', i);
+    if (eq === -1) break;
+    const type = line.slice(i, eq);
+    let value = '';
+    i = eq + 1;
+    while (i < line.length) {
+      const c = line[i];
+      if (c === '\\' && i + 1 < line.length) {
+        const hex = line.slice(i + 1, i + 3);
+        if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+          value += String.fromCharCode(Number.parseInt(hex, 16));
+          i += 3;
+        } else {
+          value += line[i + 1];
+          i += 2;
+        }
+        continue;
+      }
+      if (line.startsWith(' + ', i)) break;
+      value += c;
+      i++;
+    }
+    parts.push([type, value]);
+    i += 3;
+  }
+  return parts;
 }
 
 /** Node's names of the SAN types a route may name. */

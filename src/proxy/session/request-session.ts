@@ -163,7 +163,9 @@ export class RequestSession implements AttemptsOwner {
 
   /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
   #startStages(routed: Routed): Failure | undefined {
-    const stages = this.#req.runtime.stages.get(routed.route.name)?.start(stageRequestOf(this.#req, routed));
+    const stages = this.#req.runtime.stages
+      .get(routed.route.name)
+      ?.start(stageRequestOf(this.#req, routed, () => this.#stages?.accessEdit));
     if (stages instanceof Failure) return stages;
     this.#stages = stages;
   }

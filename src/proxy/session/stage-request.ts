@@ -1,8 +1,11 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
+import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { forwardedClient } from '../../core/net/trust.ts';
 import type { Admitted } from '../admit/admit-request.ts';
+import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
 import type { StageRequest } from '../stages/stage.ts';
@@ -11,8 +14,12 @@ import type { SessionRequest } from './session-request.ts';
 import { StageBody } from './stage-body.ts';
 
 /** The request as its route's stages read it (stage.ts), made once the route is known. */
-export function stageRequestOf(req: SessionRequest, routed: Routed): StageRequest {
-  return new SessionStageRequest(req, routed);
+export function stageRequestOf(
+  req: SessionRequest,
+  routed: Routed,
+  accessEdit: () => AnswerEdit | undefined,
+): StageRequest {
+  return new SessionStageRequest(req, routed, accessEdit);
 }
 
 /** A StageRequest whose map of edits going upstream is made only by a stage that edits (most make none). */
@@ -32,8 +39,12 @@ class SessionStageRequest implements StageRequest {
   #body: StageBody | undefined;
   /** The client as trust_forwarded_from vouches for it: found by the first read (a walk of X-Forwarded-For). */
   #clientIp: string | undefined;
+  /** The access stages' edit, once they let the request in (the route's stage run holds it). */
+  readonly #accessEdit: () => AnswerEdit | undefined;
+  /** The fields as that edit left them: made by the first read past access (a plugin's `headers`). */
+  #admitted: FieldMap | undefined;
 
-  constructor(req: SessionRequest, routed: Routed) {
+  constructor(req: SessionRequest, routed: Routed, accessEdit: () => AnswerEdit | undefined) {
     const { head, fields, record, exchange } = req;
     this.#req = req;
     this.#routed = routed;
@@ -45,6 +56,16 @@ class SessionStageRequest implements StageRequest {
     this.path = routed.path;
     this.upstreamPath = typeof routed.upstreamPath === 'string' ? routed.upstreamPath : routed.path;
     this.listener = req.listener;
+    this.#accessEdit = accessEdit;
+  }
+
+  admittedFields(): FieldMap {
+    if (this.#admitted !== undefined) return this.#admitted;
+    const edit = this.#accessEdit();
+    // Before access decided (or without an edit) there is nothing to keep: the client's fields.
+    if (edit === undefined) return this.fields;
+    this.#admitted = fieldsAfterAccess(this.head.headers, this.fields, edit);
+    return this.#admitted;
   }
 
   get closed(): boolean {

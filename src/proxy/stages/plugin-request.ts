@@ -89,7 +89,9 @@ export class PluginRequestView implements PluginRequest {
   }
 
   get headers(): Headers {
-    this.#headers ??= snapshot(headersOfFields(this.#request.fields, this.#request.upstreamFields));
+    // What goes upstream as access left it: the identity field the gateway writes, never the
+    // client's forged copy of it (which access drops), nor a session cookie that stays here.
+    this.#headers ??= snapshot(headersOfFields(this.#request.admittedFields(), this.#request.upstreamFields));
     return this.#headers.headers;
   }
 

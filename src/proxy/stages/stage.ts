@@ -42,8 +42,15 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 /** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
 export interface StageRequest {
   readonly head: DownstreamHead;
-  /** The head's fields by lowercase name, as the client sent them (after the access stages' own edit). */
+  /** The head's fields by lowercase name, as the client sent them. */
   readonly fields: FieldMap;
+  /**
+   * The fields as the access stages' edit leaves them once they let the request in (the identity
+   * field the gateway writes, a JWT's claims in; the client's own copies of those, the session's
+   * cookies out; Authorization kept, as fields-after-access.ts keeps it): what a plugin reads as
+   * what goes upstream. Before access decided, `fields`.
+   */
+  admittedFields(): FieldMap;
   readonly record: RequestRecord;
   /** The host the request was routed by: lower-cased, without the port. */
   readonly host: string;

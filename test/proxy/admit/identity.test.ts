@@ -21,9 +21,12 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 
 /** What the plugin on /plugged saw as the request's identity, by request id. */
 const seen = new Map<string, string | undefined>();
+/** The identity field the plugin on /basic read in its request.headers (what goes upstream), by request id. */
+const seenField = new Map<string, (string | null)[]>();
 const whoami: Plugin = () => ({
   onRequest(request) {
     seen.set(request.id, request.identity);
+    seenField.set(request.id, [request.headers.get('x-candor-user'), request.headers.get('x_candor_user')]);
   },
 });
 
@@ -132,6 +135,11 @@ upstreams:
     assert.equal(upstream['x-candor-user'], 'alice');
     assert.equal(upstream.x_candor_user, undefined, "the client's _ spelling is dropped");
     assert.equal(upstream.authorization, undefined);
+    assert.deepEqual(
+      seenField.get(id),
+      ['alice', null],
+      "the plugin's request.headers hold the user told upstream, never the client's forged copies",
+    );
   });
 
   test('Basic: a UTF-8 user name is logged as it is, and not sent (no field carries it); the forged copies still go', async () => {
@@ -192,6 +200,7 @@ upstreams:
     );
     assert.equal(upstream['x-candor-user'], 'bob');
     assert.equal(upstream.x_candor_user, undefined);
+    assert.deepEqual(seenField.get(id), ['bob', null], "the plugin's headers are what goes upstream");
     assert.equal(
       upstream['x-auth-request-user'],
       'mallory',

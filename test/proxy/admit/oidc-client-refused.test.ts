@@ -88,7 +88,8 @@ test("the token endpoint's unauthorized_client at the sign-in is the hop's 502, 
 /** A session cookie of `alice` with a refresh token, its tokens ending at `ends` (Date.now()). */
 async function sessionEnding(ends: number): Promise<string> {
   const sealed = await new CookieSeal(COOKIE_SECRET, 'session').seal({
-    c: { sub: 'alice' },
+    // The ID token's claims as this route's provider issued them to its client.
+    c: { sub: 'alice', iss: provider.issuer, aud: CLIENT_ID },
     r: 'a refresh token',
     a: ends - 3_600_000,
     e: ends,

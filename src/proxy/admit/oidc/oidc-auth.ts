@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
@@ -71,7 +72,11 @@ export class OidcAuth {
     this.#issuer = issuer;
     this.#store = store;
     this.#seal = new CookieSeal(secret, 'session');
-    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, 'flow'), clientSecret);
+    // A flow is its route's provider and client's: another route's (another provider, which
+    // learns the flow's state, nonce and challenge) never opens here, or its provider could
+    // have a victim redeem here a code it got for its own account (a mix-up, RFC 9700 §4.4).
+    const flowOf = createHash('sha256').update(`${config.issuer}\n${config.clientId}`).digest('base64url');
+    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
   }
@@ -131,6 +136,8 @@ export class OidcAuth {
     id: string | undefined,
   ): OidcVerdict | Promise<OidcVerdict> {
     if (session === undefined) return this.#noSession(request, secure, why);
+    if (!this.#madeHere(session.c))
+      return this.#noSession(request, secure, 'session of another provider or client');
     const now = Date.now();
     // Renewed once a quarter of its life is left (at most a minute ahead): the user never meets its end.
     const renewAt = session.e - Math.min(60_000, (session.e - session.a) / 4);
@@ -165,6 +172,21 @@ export class OidcAuth {
     // signed out at the next renewal). Said on the line of every request it happens to.
     if (cookies === undefined && 'admitted' in verdict) return { ...verdict, but: RENEWAL_NOT_KEPT };
     return verdict;
+  }
+
+  /**
+   * Whether a session is this route's: its ID token issued by this route's provider to this
+   * route's client (OpenID Connect Core §3.1.3.7). Routes of other providers or clients seal
+   * theirs with the same secret (one variable for the gateway), and the cookie opens alike: one
+   * made there would let in a user this route's provider, or its client's assignment, never did.
+   */
+  #madeHere(claims: JWTPayload): boolean {
+    const { aud } = claims;
+    const clientId = this.#config.clientId;
+    return (
+      claims.iss === this.#config.issuer &&
+      (aud === clientId || (Array.isArray(aud) && aud.includes(clientId)))
+    );
   }
 
   /** A session's claims judged by `allowed`, and its user named. */

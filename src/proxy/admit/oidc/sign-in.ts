@@ -21,6 +21,12 @@ const FLOW_NAME_CHARS = 12;
  * browser's every request a 431 until they expired.
  */
 const MAX_FLOWS = 5;
+/**
+ * The most of a flow cookie, name, value and attributes: what every browser keeps (RFC 6265
+ * §6.1). Chromium drops a longer one whole, and the provider's answer then finds no sign-in under
+ * way: a page asked with a long query (a deep link) would be a 400 after every login.
+ */
+const MAX_FLOW_COOKIE = 4096;
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
 
@@ -138,24 +144,28 @@ export class SignIn {
         'the discovery document',
       );
     const verifier = oauth.generateRandomCodeVerifier();
-    const flow: Flow = {
-      s: oauth.generateRandomState(),
-      n: oauth.generateRandomNonce(),
-      v: verifier,
-      r: returnTo,
-      t: Date.now(),
-    };
+    const state = oauth.generateRandomState();
+    const nonce = oauth.generateRandomNonce();
+    const attributes = cookieAttributes(secure, FLOW_MS / 1000);
+    // Back to the page asked for; when its cookie would be too long for a browser to keep, to its
+    // path without the query, or to the root.
+    const query = returnTo.indexOf('?');
+    const returns = [returnTo, ...(query === -1 ? [] : [returnTo.slice(0, query)]), '/'];
+    let cookie = '';
+    for (const r of returns) {
+      const flow: Flow = { s: state, n: nonce, v: verifier, r, t: Date.now() };
+      cookie = `${this.flowCookie(state)}=${await this.#flowSeal.seal(flow)}${attributes}`;
+      if (cookie.length <= MAX_FLOW_COOKIE) break;
+    }
     const url = new URL(server.authorization_endpoint);
     url.searchParams.set('client_id', this.#config.clientId);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('scope', this.#config.scopes.join(' '));
     url.searchParams.set('redirect_uri', redirectUri);
-    url.searchParams.set('state', flow.s);
-    url.searchParams.set('nonce', flow.n);
+    url.searchParams.set('state', state);
+    url.searchParams.set('nonce', nonce);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
     url.searchParams.set('code_challenge_method', 'S256');
-    const attributes = cookieAttributes(secure, FLOW_MS / 1000);
-    const cookie = `${this.flowCookie(flow.s)}=${await this.#flowSeal.seal(flow)}${attributes}`;
     const fields = ['location', url.href, 'set-cookie', cookie, 'cache-control', 'no-store'];
     const flows = cookieNamesStarting(cookies, this.flowPrefix);
     for (const old of flows.slice(0, Math.max(0, flows.length - (MAX_FLOWS - 1))))
