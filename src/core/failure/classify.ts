@@ -12,21 +12,42 @@ import type { Stage } from './taxonomy.ts';
 
 export type ConnectPhase = 'dns' | 'tcp' | 'tls';
 
+/**
+ * Every code Node gives a certificate its verification refused (X509ErrorCode in its
+ * crypto_common.cc: OpenSSL's X509_V_ERR_* by name, UNSPECIFIED for one it has no name for; not
+ * OUT_OF_MEM, the verifier's own trouble), and the name check's. One left out was told as
+ * tls_protocol_error, a handshake gone wrong, where a chain longer than its root CA allows
+ * (PATH_LENGTH_EXCEEDED) is a certificate to fix.
+ */
 const CERTIFICATE_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
   'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
   'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
   'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
   'HOSTNAME_MISMATCH',
+  'UNSPECIFIED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 

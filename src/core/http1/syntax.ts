@@ -76,6 +76,16 @@ export function nameIs(name: string, lower: string): boolean {
   return true;
 }
 
+/**
+ * A request's own text (its path, its host) in a failure's details, as it is up to 256
+ * characters, then cut ("..."): the details go out in the gateway's answer (Proxy-Status), whose
+ * head a client must still read (Node's takes 16 KiB, gRPC suggests 8 KiB) when the path is as
+ * long as limits.uri_length lets it be. The log line has the whole path.
+ */
+export function clipped(s: string): string {
+  return s.length > 256 ? `${s.slice(0, 256)}...` : s;
+}
+
 /** A peer's text for a failure's details: short, printable ASCII only (it ends up in answers, headers and logs). */
 export function snippet(s: string): string {
   const cut = s.length > 40 ? `${s.slice(0, 40)}...` : s;

@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { clipped } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
@@ -65,7 +66,10 @@ export function routeRequest(
   const asked = { listener: listener.name, scheme: listener.protocol, method: head.method, headers: fields };
   const route = router.match(hostname, path, asked);
   if (!route)
-    return new Failure('destination_not_found', `no route for ${hostname || '(no host)'}${pathOnly(path)}`);
+    return new Failure(
+      'destination_not_found',
+      `no route for ${clipped(`${hostname || '(no host)'}${pathOnly(path)}`)}`,
+    );
   // A servlet container reads `/admin;x` as `/admin` (and `/api;x/admin` as `/api/admin`): a path
   // whose `;` parameters take it past the route its container would pick, and that route's
   // policy, is refused; one routed the same either way goes on as sent (`;jsessionid=…`).

@@ -1,5 +1,6 @@
 import type { ContentCoding, RouteConfig, StaticConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { clipped } from '../../core/http1/syntax.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { negotiateCoding } from '../forward/content-coding.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
@@ -152,7 +153,7 @@ function splitQuery(target: string): [string, string] {
 
 /** One 404 for every path the route does not serve, whatever the reason (nothing there, a dotfile, a link out of root). */
 function notFound(path: string): Failure {
-  return new Failure('destination_not_found', `no file for ${path}`, {
+  return new Failure('destination_not_found', `no file for ${clipped(path)}`, {
     wording: { title: 'Not found', explanation: "no file under the route's root answers this path" },
   });
 }

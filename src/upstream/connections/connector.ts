@@ -1,9 +1,9 @@
-import dns from 'node:dns';
 import net from 'node:net';
 import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { connectDirectReads } from '../../core/net/direct-reads.ts';
+import { sharedLookup } from './shared-lookup.ts';
 
 interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */
@@ -83,7 +83,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     };
 
     const lookup: net.LookupFunction = (host, lookupOptions, cb) => {
-      dns.lookup(host, lookupOptions, (err, address, family) => {
+      sharedLookup(host, lookupOptions, (err, address, family) => {
         if (err) return finish(classifyConnectError(err, 'dns', performance.now() - started));
         phase = 'tcp';
         (cb as (e: null, a: typeof address, f?: number) => void)(null, address, family);

@@ -1,5 +1,8 @@
 /** The gateway's own answers that need no misbehaving upstream: no route, a loop, exposure of addresses. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
@@ -97,5 +100,39 @@ test('a client that accepts only application/xhtml+xml gets the HTML error page'
     assert.match(res.text, /Upstream refused the connection/);
   } finally {
     await gw.close();
+  }
+});
+
+test("a long path's 404 quotes it cut short: the answer's head stays one a client reads (Node's takes 16 KiB)", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'candor-long-path-'));
+  const fault = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+limits: { uri_length: 32KiB }
+routes:
+  - { match: { path: /api }, upstream: app }
+  - { match: { path: /files }, static: { root: ${root} } }
+upstreams:
+  app: { targets: [{ url: ${fault.url} }] }
+`);
+  try {
+    const long = 'a'.repeat(20_000);
+    for (const [path, said] of [
+      [`/other/${long}?q=1`, `no route for 127.0.0.1/other/${'a'.repeat(240)}...`],
+      [`/files/${long}`, `no file for /files/${'a'.repeat(249)}...`],
+    ]) {
+      // node:http's client, as every Node app behind the gateway reads its answers.
+      const res = await request(gw.url, { path, headers: { accept: 'application/json' } });
+      assert.equal(res.status, 404);
+      assert.equal(
+        String(res.headers['proxy-status']),
+        `edge-1; error=destination_not_found; details="${said}"`,
+      );
+      assert.equal(JSON.parse(res.text).details, said);
+    }
+    assert.equal(fault.received.length, 0);
+  } finally {
+    await gw.close();
+    await fault.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });

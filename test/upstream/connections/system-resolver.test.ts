@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/own-resolver.ts');
+const BUSY_FIXTURE = join(import.meta.dirname, 'fixtures/busy-resolver.ts');
 
 /** Runs `command` with /etc/resolv.conf naming 127.0.0.1 only (no retries, 8 s per question: longer than a JWKS fetch's 5 s), loopback up. */
 function withOwnResolver(command: string): { status: number | null; stdout: string; stderr: string } {
@@ -65,4 +66,23 @@ test('a JWKS endpoint whose name lookup never ends is the hop’s 504 dns_timeou
     proxyStatus:
       'edge-1; error=dns_timeout; details="the JWKS endpoint: the name lookup did not finish within 5 s"; next-hop="auth:jwks"',
   });
+});
+
+test('a name never answered holds one of the resolver’s threads, not all of them: another upstream’s name still resolves', {
+  skip,
+}, () => {
+  // getaddrinfo runs on libuv's 4 threads: a lookup per connection to a name whose DNS never
+  // answers held all four, and a healthy upstream whose name answers at once got a 504
+  // dns_timeout naming it, its circuit and outlier detection charged for another's DNS.
+  const run = withOwnResolver(`UV_THREADPOOL_SIZE=4 exec "${process.execPath}" "${BUSY_FIXTURE}"`);
+  assert.equal(run.status, 0, run.stderr);
+  const { hang, good } = JSON.parse(run.stdout);
+  for (const answer of hang) {
+    assert.equal(answer.status, 504);
+    assert.equal(
+      answer.proxyStatus,
+      'edge-1; error=dns_timeout; details="name lookup not done after 300 ms"; next-hop="hang"',
+    );
+  }
+  assert.deepEqual(good, { status: 200 });
 });
