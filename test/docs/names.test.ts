@@ -57,6 +57,7 @@ const GATEWAY_MADE: ReadonlySet<string> = new Set([
   'ownFields',
   'keptOwn',
   'writeOwnBody',
+  'sendOwnAnswer',
   'ownCutOf',
   'OwnCall',
   'ownRoute',

@@ -30,7 +30,8 @@ export interface TryLine {
  * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path, auth and user;
  * the attempt loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at
  * the end the stage, the connection's reuse and held_ms; the exchange what the wire showed
- * (bytes out and through a tunnel, connect and first-byte times, resets, dropped interim answers).
+ * (bytes out, connect and first-byte times, resets, dropped interim answers); the tunnel after a
+ * 101 what the client sent through it and who closed it.
  */
 export class RequestRecord {
   readonly id: string;

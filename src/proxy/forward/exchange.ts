@@ -333,6 +333,12 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       fromUpstream: rest,
       fromClient: switched.rest,
       record,
+      fromUpstreamBytes: (n) => {
+        record.bytesOut += n;
+      },
+      upstreamReset: () => {
+        record.upstreamReset = true;
+      },
       idleTimeout: this.upstream.config.timeouts.tunnelIdle,
       closed: () => this.finish(),
       websocket: upgradeOf(head.headers).toLowerCase() === 'websocket',

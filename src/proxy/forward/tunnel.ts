@@ -10,11 +10,15 @@ interface TunnelOptions {
   /** Bytes the client sent after its request head (held until the upstream switched). */
   readonly fromClient: Buffer;
   /**
-   * The request's log record: the bytes passed each way (tunnelBytesIn, bytesOut), whether the
-   * upstream's side ended in a TCP reset, and who closed the tunnel (tunnelClosedBy), each
-   * written as soon as known (the client's close ends the line, maybe before the tunnel hears it).
+   * The request's log record: the bytes the client sent through the tunnel (tunnelBytesIn) and
+   * who closed it (tunnelClosedBy), written as soon as known (the client's close ends the line,
+   * maybe before the tunnel hears it).
    */
   readonly record: RequestRecord;
+  /** Bytes passed from the upstream to the client: counted for the log line. */
+  readonly fromUpstreamBytes: (n: number) => void;
+  /** The upstream's side ended in a TCP reset. */
+  readonly upstreamReset: () => void;
   /** Milliseconds without a byte either way after which both sides are closed. */
   readonly idleTimeout: number;
   /** Both ends are closed. */
@@ -82,10 +86,10 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   });
   upstream.on('data', (chunk: Buffer) => {
     if (!closing) idle.refresh();
-    record.bytesOut += chunk.length;
+    options.fromUpstreamBytes(chunk.length);
   });
   upstream.on('error', (err) => {
-    if (isReset(err)) record.upstreamReset = true;
+    if (isReset(err)) options.upstreamReset();
     closedBy('upstream');
     end(upstream);
   });
@@ -98,7 +102,7 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   client.on('close', closed(client, upstream));
   upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {
-    record.bytesOut += options.fromUpstream.length;
+    options.fromUpstreamBytes(options.fromUpstream.length);
     client.write(options.fromUpstream);
   }
   if (options.fromClient.length > 0) {

@@ -1,13 +1,46 @@
 /**
- * The body of an answer the gateway makes itself, once its head went out: a whole one written at
- * once, a streamed one (a static file: core/net/own-answer.ts's StreamedAnswer) as the client takes
- * it, with backpressure, so memory stays bounded whatever the file's size and the client's pace.
+ * An answer the gateway makes itself (a redirect, a CORS preflight, an auth service's refusal
+ * passed on, a static file): its head through the one head builder, then its body, a whole one
+ * written at once, a streamed one (a static file: core/net/own-answer.ts's StreamedAnswer) as
+ * the client takes it, with backpressure, so memory stays bounded whatever the file's size and
+ * the client's pace.
  */
 import type { Readable } from 'node:stream';
 import { Failure } from '../../core/failure/failure.ts';
+import { grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
+import { REASONS } from '../../core/failure/wording.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import { type OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
+import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
+
+/** Sends `answer`, the gateway's own, unless the client is gone; a head the client cannot take is the gateway's error answer. */
+export function sendOwnAnswer(req: SessionRequest, owner: AttemptsOwner, answer: OwnAnswer): void {
+  const { answer: sink, record, exchange } = req;
+  if (sink.closed) return;
+  // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
+  if (answer instanceof PassedOnAnswer) {
+    if (record.grpc) return owner.answer(answer.refusal);
+    owner.failed(answer.refusal);
+  }
+  owner.responded(answer.status);
+  // A body the client is still sending is not read: the connection closes after the answer.
+  const close = !exchange.bodyComplete;
+  const head = ownAnswerHead(answer, req.runtime, record.id, close, owner.answerEdit());
+  try {
+    sink.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
+  } catch (err) {
+    // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
+    if (err instanceof Failure) return owner.answer(err);
+    throw err;
+  }
+  // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
+  // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
+  if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
+  writeOwnBody(answer, req, (cut) => owner.answer(cut));
+}
 
 /** What the session is told when a streamed body cannot be sent whole: it cuts the transfer (its head is out). */
 export type CutBody = (failure: Failure) => void;

@@ -1,8 +1,7 @@
 import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
-import { grpcStatusOf, grpcStatusOfHttp, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
+import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import { REASONS } from '../../core/failure/wording.ts';
 import type { Release } from '../../core/limits/count.ts';
 import { type DownstreamExchange, type DrainCut, fieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
@@ -14,7 +13,6 @@ import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/error-answer.ts';
-import { ownAnswerHead, PassedOnAnswer } from '../decide/own-answer-head.ts';
 import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { RequestVerdict, StageAnswer } from '../stages/stage.ts';
@@ -22,7 +20,7 @@ import type { StageRun } from '../stages/stage-run.ts';
 import { Attempts } from './attempts.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
-import { writeOwnBody } from './own-body.ts';
+import { sendOwnAnswer } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
 import { recordOf, refusedRecordOf, serverSpanOf } from './record-of.ts';
 import { servedListener } from './request-scheme.ts';
@@ -163,6 +161,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
   #startStages(routed: Routed): Failure | undefined {
+    // (A route with no stages makes no StageRequest: the argument is not evaluated.)
     const stages = this.#req.runtime.stages
       .get(routed.route.name)
       ?.start(stageRequestOf(this.#req, routed, () => this.#stages?.accessEdit));
@@ -246,9 +245,10 @@ export class RequestSession implements AttemptsOwner {
       headRefused,
       bodyComplete: exchange.bodyComplete,
     });
-    const sent = writeErrorAnswer(answer, failure, facts); // unsent: reset, INTERNAL to gRPC
+    // Unsent (not even its head fits an HTTP/2 client's header list size): reset, INTERNAL to
+    // gRPC, and the log's status none, as the client got none.
+    const sent = writeErrorAnswer(answer, failure, facts);
     if (record.grpc) toldGrpcStatus(record, sent ? grpcStatusOf(failure) : GRPC_CODES.INTERNAL);
-    // Not even its head could go (HTTP/2, past the client's header list size): the client got none.
     if (!sent) record.status = NO_ANSWER;
   }
 
@@ -281,28 +281,7 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.acme = acme;
     if (answer instanceof Promise)
       return void answer.then((a) => (a instanceof Failure ? this.answer(a) : this.#ownAnswer(a, acme)));
-    const { answer: sink, record, exchange } = this.#req;
-    if (sink.closed) return;
-    // An auth service's refusal, passed on as it wrote it (ownFields: and Proxy-Status; gRPC: by its status).
-    if (answer instanceof PassedOnAnswer) {
-      if (record.grpc) return this.answer(answer.refusal);
-      this.failed(answer.refusal);
-    }
-    record.status = answer.status;
-    // A body the client is still sending is not read: the connection closes after the answer.
-    const close = !exchange.bodyComplete;
-    const head = ownAnswerHead(answer, this.#req.runtime, record.id, close, this.answerEdit());
-    try {
-      sink.sendHead(answer.status, REASONS[answer.status] ?? '', head, close);
-    } catch (err) {
-      // A head the client cannot take (an HTTP/2 client's header list size): the gateway's answer says so.
-      if (err instanceof Failure) return this.answer(err);
-      throw err;
-    }
-    // A gRPC client reads the answer by its HTTP status, as gRPC maps it (a redirect: UNKNOWN;
-    // a 200 that is no gRPC answer: UNKNOWN too): the log and the metric say so, as for an upstream's.
-    if (record.grpc) toldGrpcStatus(record, grpcStatusOfHttp(answer.status) ?? GRPC_CODES.UNKNOWN);
-    writeOwnBody(answer, this.#req, (cut) => this.answer(cut));
+    sendOwnAnswer(this.#req, this, answer);
   }
 
   // ── log ──────────────────────────────────────────────────────────────────────────
