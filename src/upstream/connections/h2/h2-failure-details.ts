@@ -1,4 +1,6 @@
 import type { ClientHttp2Stream } from 'node:http2';
+import { codeOf, ms } from '../../../core/failure/classify.ts';
+import { Failure } from '../../../core/failure/failure.ts';
 import { h2HeaderListSize } from './h2-headers.ts';
 
 /**
@@ -46,4 +48,32 @@ export function sentHeadSize(
     (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]),
   );
   return { size: h2HeaderListSize(sent), limit, fields: sent.length / 2 };
+}
+
+/**
+ * The failure of the requests that waited on a connection that ended, or was given up (`timedOut`:
+ * its first stream had no head within the response timeout), before its upstream's SETTINGS:
+ * none of theirs went out (`not_sent`, another target may take them), and a connection of their
+ * own to the same upstream would have met the same silence, one after another.
+ */
+export function unheardFailure(error: unknown, elapsed: number, timedOut: boolean): Failure {
+  const never = { stage: 'not_sent' as const, cause: error, unprocessed: true };
+  const after = `after ${ms(elapsed)}`;
+  if (timedOut)
+    return new Failure(
+      'http_response_timeout',
+      `no response head: the connection this request waited for had no HTTP/2 preface (SETTINGS) from the upstream ${after}, and was given up: no HTTP/2 server answered on that connection`,
+      never,
+    );
+  if (codeOf(error) === 'ERR_HTTP2_ERROR')
+    return new Failure(
+      'http_protocol_error',
+      `the upstream's answer on the connection this request waited for is not valid HTTP/2 (${(error as Error).message}) ${after}, and came before any HTTP/2 preface (SETTINGS)`,
+      never,
+    );
+  return new Failure(
+    'connection_terminated',
+    `the connection this request waited for closed ${after}, before the upstream sent its HTTP/2 preface (SETTINGS)`,
+    never,
+  );
 }

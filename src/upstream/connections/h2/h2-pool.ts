@@ -92,6 +92,9 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   sessionEnded(session: H2Session): void {
     const at = this.sessions.indexOf(session);
     if (at !== -1) this.sessions.splice(at, 1);
+    // The waiters it was to carry (those a session awaiting SETTINGS covers, openMore) hear why,
+    // as those of a connection that failed to open do: one each would meet the same upstream.
+    if (session.unheard !== undefined) this.queue.connectFailed(session.unheard, this.options.maxStreams);
     this.serve();
   }
 

@@ -6,6 +6,7 @@ import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call } from './h2-call.ts';
 import type { H2CallSession, SessionEnd } from './h2-call-session.ts';
+import { unheardFailure } from './h2-failure-details.ts';
 import { h2RequestHeaders, joinRepeatedHeaders } from './h2-headers.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
@@ -49,6 +50,15 @@ export class H2Session implements H2CallSession {
   private answeredAt = Number.NEGATIVE_INFINITY;
   /** The upstream's SETTINGS (its preface, RFC 9113 §3.4) came: an HTTP/2 server is there. */
   prefaceCame = false;
+  /**
+   * The connection ended, or was given up, before its upstream's SETTINGS: why, as the requests
+   * waiting on it hear it (the pool fails them with it, nothing of theirs was sent). Undefined
+   * when the gateway closed it itself (a reload, an idle close): its waiters go on waiting.
+   */
+  unheard: Failure | undefined;
+  private readonly openedAt = performance.now();
+  /** The gateway closed it (close(), destroy()): its end is not the upstream's. */
+  private closedHere = false;
 
   constructor(socket: Socket, connectMs: number, owner: H2SessionOwner, options: H2SessionOptions) {
     this.connectMs = connectMs;
@@ -81,7 +91,11 @@ export class H2Session implements H2CallSession {
     this.session.on('error', (err: NodeJS.ErrnoException) => {
       (this.end as { error?: NodeJS.ErrnoException }).error ??= err;
     });
-    this.session.on('close', () => this.gone());
+    this.session.on('close', () => {
+      if (!this.prefaceCame && !this.closedHere)
+        this.unheard ??= unheardFailure(this.end.error, performance.now() - this.openedAt, false);
+      this.gone();
+    });
     // An idle session must not keep the process alive; one carrying a request must (reserve()).
     this.session.unref();
   }
@@ -93,15 +107,19 @@ export class H2Session implements H2CallSession {
    * (REFUSED_STREAM, RFC 9113 §5.1.2), and a burst on a new connection was a burst of 502s.
    */
   get free(): number {
-    if (this.probing || this.ended || this.session.closed || this.session.destroyed) return 0;
+    if (this.probing || this.unheard !== undefined || !this.isUp()) return 0;
     if (!this.prefaceCame) return this.active === 0 ? 1 : 0;
     const remote = this.session.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
     return Math.max(0, Math.min(this.options.maxStreams, remote) - this.active);
   }
 
-  /** Up, its upstream's SETTINGS not come yet: the streams it will take are not known. */
+  /**
+   * Up, its upstream's SETTINGS not come yet: the streams it will take are not known. One given
+   * up (unheard), or whose socket failed, is still one until it has ended (the pool hears it):
+   * its waiters fail with it, none opens another meanwhile.
+   */
   get awaitingSettings(): boolean {
-    return !this.prefaceCame && this.isUp();
+    return !this.prefaceCame && !this.ended;
   }
 
   get isEnded(): boolean {
@@ -132,10 +150,18 @@ export class H2Session implements H2CallSession {
    * the answer it takes no new stream (another connection opens); no answer within the response
    * timeout, and it is closed (its streams end on their own timers). A connection that answered
    * within the last response timeout is alive: a slow handler costs no PING, and a gRPC server
-   * counts no PING strike for each of them.
+   * counts no PING strike for each of them. One whose upstream never sent its SETTINGS is given
+   * up at once (an HTTP/2 server sends them first, so no PING answer would come before them):
+   * the requests waiting on it fail with it now, not each after a connection of its own.
    */
   stalled(): void {
     const { head } = this.options.timeouts;
+    if (!this.prefaceCame && this.isUp()) {
+      this.unheard = unheardFailure(undefined, performance.now() - this.openedAt, true);
+      // After the stream's own failure (its caller aborts it next): the session's end is not its cause.
+      setImmediate(() => this.session.destroy());
+      return;
+    }
     if (this.probing || !this.isUp() || performance.now() - this.answeredAt < head) return;
     this.probing = true;
     const deadline = setTimeout(() => this.close(), head).unref();
@@ -219,11 +245,13 @@ export class H2Session implements H2CallSession {
 
   /** No new streams; the open ones finish. */
   close(): void {
+    this.closedHere ||= !this.ended;
     if (!this.session.closed) this.session.close();
     this.gone();
   }
 
   destroy(): void {
+    this.closedHere ||= !this.ended;
     this.session.destroy();
     this.gone();
   }
