@@ -9,7 +9,10 @@ import type { ClientCertificate } from '../../core/net/client-certificate.ts';
  * The fields in which a terminator that checked a client certificate passes it on: nginx's
  * `$ssl_client_*` set by hand (X-SSL-Client-*, X-Client-*), IIS ARR's X-ARR-ClientCert, Apache's
  * SSL_CLIENT_*, RFC 9440's Client-Cert, an AWS ALB's X-Amzn-Mtls-*, Envoy's
- * X-Forwarded-Client-Cert, Traefik's X-Forwarded-Tls-Client-Cert(-Info). An app behind it takes
+ * X-Forwarded-Client-Cert, Traefik's X-Forwarded-Tls-Client-Cert(-Info), a Google Cloud load
+ * balancer's mTLS custom headers (X-Client-Cert-Present, -Chain-Verified, -Subject-DN, -Hash,
+ * -Spiffe…: its operator names them, these are the names its documentation gives), Cloudflare's
+ * Cf-Client-Cert-Der-Base64 and -Sha256. An app behind it takes
  * a certificate there, and a `SUCCESS` verify, as the terminator's word, so a client's own would
  * be a login as whoever it names.
  */
@@ -25,7 +28,14 @@ const CERTIFICATE_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 /** Whole families, by their first words. */
-const CERTIFICATE_PREFIXES = ['x-ssl-client-', 'ssl-client-', 'x-amzn-mtls-', 'x-forwarded-tls-client-cert'];
+const CERTIFICATE_PREFIXES = [
+  'x-ssl-client-',
+  'ssl-client-',
+  'x-amzn-mtls-',
+  'x-forwarded-tls-client-cert',
+  'x-client-cert-',
+  'cf-client-cert-',
+];
 
 /** Every name and first words of a family above: what a quick filter of names needs to know of them. */
 export const CERTIFICATE_NAMES_AND_PREFIXES: readonly string[] = [

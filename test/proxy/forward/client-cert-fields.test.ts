@@ -1,7 +1,8 @@
 /**
  * The fields in which a TLS terminator in front tells an app the client's certificate
  * (X-SSL-Client-Cert, X-SSL-Client-Verify, X-SSL-Client-DN, X-Client-Cert, X-ARR-ClientCert,
- * SSL_CLIENT_CERT, RFC 9440's Client-Cert): an app behind such a terminator takes them as its
+ * SSL_CLIENT_CERT, RFC 9440's Client-Cert, a Google Cloud load balancer's X-Client-Cert-*,
+ * Cloudflare's Cf-Client-Cert-*): an app behind such a terminator takes them as its
  * word, so a client's own was a login as whoever it named. Candor checks no client certificate
  * and never writes them: a client's are dropped, in any spelling, over HTTP/1.1 and HTTP/2; a
  * proxy in `trust_forwarded_from` (the terminator in front) passes its own on, as it does
@@ -29,6 +30,24 @@ const FORGED: readonly (readonly [string, string])[] = [
   ['Client-Cert', ':Zm9yZ2Vk:'],
   ['Client-Cert-Chain', ':Zm9yZ2Vk:'],
   ['X-Amzn-Mtls-Clientcert-Subject', 'CN=admin'],
+  // A Google Cloud load balancer's mTLS custom headers, as its documentation names them.
+  ['X-Client-Cert-Present', 'true'],
+  ['X-Client-Cert-Chain-Verified', 'true'],
+  ['X-Client-Cert-Error', ''],
+  ['X-Client-Cert-Hash', 'Zm9yZ2Vk'],
+  ['X-Client-Cert-Subject-DN', 'Q049YWRtaW4='],
+  ['X-Client-Cert-Issuer-DN', 'Q049Q0E='],
+  ['X-Client-Cert-Serial-Number', '01'],
+  ['X-Client-Cert-Not-Before', 'Jan  1 00:00:00 2025 GMT'],
+  ['X-Client-Cert-Not-After', 'Jan  1 00:00:00 2035 GMT'],
+  ['X-Client-Cert-Spiffe', 'spiffe://example.org/admin'],
+  ['X-Client-Cert-Uri-Sans', 'spiffe://example.org/admin'],
+  ['X-Client-Cert-Dnsname-Sans', 'admin.example.org'],
+  ['X-Client-Cert-Leaf', 'Zm9yZ2Vk'],
+  ['X-Client-Cert-Chain', 'Zm9yZ2Vk'],
+  // Cloudflare's client_certificate_forwarding.
+  ['Cf-Client-Cert-Der-Base64', 'Zm9yZ2Vk'],
+  ['Cf-Client-Cert-Sha256', 'Zm9yZ2Vk'],
 ];
 /** The same fields spelled as a CGI-style server reads them. */
 const UNDERSCORED: readonly (readonly [string, string])[] = [
@@ -36,10 +55,12 @@ const UNDERSCORED: readonly (readonly [string, string])[] = [
   ['X_SSL_Client_Verify', 'SUCCESS'],
   ['X-SSL_Client-DN', 'CN=admin'],
   ['x_arr_clientcert', 'forged'],
+  ['X_Client_Cert_Present', 'true'],
+  ['cf_client_cert_sha256', 'Zm9yZ2Vk'],
 ];
 
 const isCertField = (name: string) =>
-  /^(x[-_]ssl[-_]client|x[-_]client[-_](cert|dn|verify)|x[-_]arr[-_]clientcert|ssl[-_]client|client[-_]cert|x-amzn-mtls)/i.test(
+  /^(x[-_]ssl[-_]client|x[-_]client[-_](cert|dn|verify)|x[-_]arr[-_]clientcert|ssl[-_]client|client[-_]cert|x-amzn-mtls|cf[-_]client[-_]cert)/i.test(
     name,
   );
 const head = (fields: readonly (readonly [string, string])[]) =>
