@@ -4,8 +4,7 @@
  * refused it, never tls_protocol_error (a handshake that went wrong), and nothing reaches it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,77 +12,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertGatewayError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
+import { makeChain } from '../helpers/openssl-chain.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
-
-const EXTENSIONS = `[intermediate]
-basicConstraints=critical,CA:TRUE
-keyUsage=critical,keyCertSign,cRLSign
-[leaf]
-basicConstraints=CA:FALSE
-subjectAltName=DNS:localhost
-extendedKeyUsage=serverAuth
-`;
-
-/**
- * A root CA that may sign no other CA (`pathlen:0`), an intermediate CA it signed all the same,
- * and a leaf for localhost the intermediate signed: a chain whose path is longer than its root allows.
- */
-function chainPastItsPathLength(dir: string): { root: string; chain: string; key: string } {
-  const openssl = (...args: string[]) =>
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(join(dir, 'ext.cnf'), EXTENSIONS);
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'root.key',
-    '-out',
-    'root.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=root',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE,pathlen:0',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-  for (const [name, issuer] of [
-    ['intermediate', 'root'],
-    ['leaf', 'intermediate'],
-  ]) {
-    const cn = name === 'leaf' ? 'localhost' : name;
-    openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.pem`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-set_serial',
-      String(name.length),
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-      '-extensions',
-      name,
-    );
-  }
-  const read = (file: string) => readFileSync(join(dir, file), 'utf8');
-  return {
-    root: join(dir, 'root.pem'),
-    chain: read('leaf.pem') + read('intermediate.pem'),
-    key: read('leaf.key'),
-  };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-chain-'));
 let server: https.Server;
@@ -91,7 +21,7 @@ let gw: TestGateway;
 const received: string[] = [];
 
 before(async () => {
-  const { root, chain, key } = chainPastItsPathLength(dir);
+  const { root, chain, key } = makeChain(dir, { rootPathLength: 0 });
   server = https.createServer({ cert: chain, key }, (req, res) => {
     received.push(req.url ?? '');
     res.end('ok');

@@ -11,6 +11,7 @@ import {
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { fieldValues } from './answer-reader.ts';
+import { chainRuleFix } from './certificate-advice.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -191,10 +192,16 @@ function certificateFix(context: ProbeContext, failure: Failure): string {
     return `the upstream's certificate (${cert.subject}) is valid only from ${cert.validFrom}. Check the clocks, or the certificate's dates.`;
   const name = `the upstream's certificate is for ${cert.subjectAltName || cert.subject}, not for "${cert.checkedName}". Use a certificate with that name, or set tls.servername to a name it covers.`;
   const trust = `not signed by a CA this machine trusts (${code}). Give the gateway that CA (tls.ca in the config; --ca here), or use a certificate from a trusted CA.`;
-  if (!cert.hostnameMatch || code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+  // A chain that breaks a rule of its CA (a path too long, a certificate not for servers) is not
+  // one whose CA is missing: giving the gateway the CA, done already, would change nothing.
+  const rule = chainRuleFix(code);
+  if (!cert.hostnameMatch || code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     // Node names the chain's fault alone when the name is wrong too: the fix says both, since
     // either one left is the same 502.
-    return code === '' || code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? name : `${name} It is also ${trust}`;
+    if (code === '' || code === 'ERR_TLS_CERT_ALTNAME_INVALID') return name;
+    return rule === undefined ? `${name} It is also ${trust}` : `${name} Its chain is refused too: ${rule}`;
+  }
+  if (rule !== undefined) return `the upstream's certificate (issued by ${cert.issuer}) is refused: ${rule}`;
   return `the upstream's certificate (issued by ${cert.issuer}) is ${trust}`;
 }
 
