@@ -14,6 +14,7 @@ import { blockOfLooseCidr } from './addresses.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
+import { sharedSessionCookies } from './oidc-cookie-warning.ts';
 import { plainHstsListener } from './plain-hsts.ts';
 import type { PathSegment } from './schema.ts';
 import type { GatewayConfig, RouteConfig, UpstreamConfig } from './types.ts';
@@ -39,6 +40,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       upstreamWarnings(config, name, upstream),
     ),
     ...config.routes.flatMap((route, index) => routeWarnings(config, route, index)),
+    ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),
   ];
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
