@@ -48,7 +48,7 @@ export interface App {
   start(): Promise<void>;
   /** The shutdown (once; later calls get the same promise). Exiting is the caller's, unless a signal started it. */
   shutdown(reason?: string): Promise<ShutdownReport>;
-  /** Brings a shutdown's deadline to now, as a second signal does: the delay ends, connections still open are cut. */
+  /** Brings a shutdown's deadline to now, as a second signal does: the delay ends, connections still open are cut. Nothing before a shutdown. */
   hurry(): void;
 }
 
@@ -113,8 +113,11 @@ export function createApp(options: AppOptions = {}): App {
       return stopping;
     },
     hurry(): void {
+      // Before a shutdown there is no deadline to bring forward: a stray call must not make a
+      // later shutdown's own deadline be logged as a second signal.
+      if (run.deadline === undefined) return;
       run.hurried = true;
-      run.deadline?.cancel();
+      run.deadline.cancel();
     },
   };
   return app;
