@@ -12,6 +12,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { runWithPropagation } from '../client/propagation.ts';
 import { ServerConnections } from './connections.ts';
+import { runListener } from './failed-request.ts';
 import { applyKeepAlive } from './keep-alive.ts';
 import type { AppState } from './lifecycle.ts';
 import { type AppOptions, type AppSettings, resolveAppOptions } from './options.ts';
@@ -93,7 +94,7 @@ export function createApp(options: AppOptions = {}): App {
     handle(listener: (req: IncomingMessage, res: ServerResponse) => unknown) {
       return (req: IncomingMessage, res: ServerResponse): void => {
         if (answerProbe(req, res, run.state, settings)) return;
-        runWithPropagation(propagationFromRequest(req), () => listener(req, res));
+        runWithPropagation(propagationFromRequest(req), () => runListener(listener, req, res, settings.log));
       };
     },
     attach<S extends Server>(server: S): S {
