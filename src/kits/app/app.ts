@@ -12,6 +12,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { runWithPropagation } from '../client/propagation.ts';
 import { ServerConnections } from './connections.ts';
+import { runListener } from './failed-request.ts';
 import { applyKeepAlive } from './keep-alive.ts';
 import type { AppState } from './lifecycle.ts';
 import { type AppOptions, type AppSettings, resolveAppOptions } from './options.ts';
@@ -48,7 +49,7 @@ export interface App {
   start(): Promise<void>;
   /** The shutdown (once; later calls get the same promise). Exiting is the caller's, unless a signal started it. */
   shutdown(reason?: string): Promise<ShutdownReport>;
-  /** Brings a shutdown's deadline to now, as a second signal does: the delay ends, connections still open are cut. */
+  /** Brings a shutdown's deadline to now, as a second signal does: the delay ends, connections still open are cut. Nothing before a shutdown. */
   hurry(): void;
 }
 
@@ -93,7 +94,7 @@ export function createApp(options: AppOptions = {}): App {
     handle(listener: (req: IncomingMessage, res: ServerResponse) => unknown) {
       return (req: IncomingMessage, res: ServerResponse): void => {
         if (answerProbe(req, res, run.state, settings)) return;
-        runWithPropagation(propagationFromRequest(req), () => listener(req, res));
+        runWithPropagation(propagationFromRequest(req), () => runListener(listener, req, res, settings.log));
       };
     },
     attach<S extends Server>(server: S): S {
@@ -113,8 +114,11 @@ export function createApp(options: AppOptions = {}): App {
       return stopping;
     },
     hurry(): void {
+      // Before a shutdown there is no deadline to bring forward: a stray call must not make a
+      // later shutdown's own deadline be logged as a second signal.
+      if (run.deadline === undefined) return;
       run.hurried = true;
-      run.deadline?.cancel();
+      run.deadline.cancel();
     },
   };
   return app;

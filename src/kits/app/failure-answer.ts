@@ -32,6 +32,30 @@ export interface FailureAnswer {
   readonly body: string;
 }
 
+/**
+ * Headers that describe the representation the app meant to send (RFC 9110 §8: its coding,
+ * language, location, range and validators; the file name it is saved under; its digests, RFC
+ * 9530), set before the call failed. The failure answer is another representation: kept, they
+ * would label it (a problem+json body "gzip", to be saved as "rates.csv", with the ETag and
+ * digest of a file never sent), or frame it twice (a Transfer-Encoding beside its Content-Length).
+ * What is not about it (CORS, cookies, security headers) stays.
+ */
+const REPRESENTATION_HEADERS = [
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-range',
+  'content-digest',
+  'repr-digest',
+  'digest',
+  'content-md5',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
+  'trailer',
+];
+
 /** The failure record an UpstreamError stands for, read from the failure table. */
 function failureOf(error: UpstreamError): Failure {
   if (error.code === 'UPSTREAM_UNREACHABLE' && error.cause instanceof Failure) return error.cause;
@@ -102,7 +126,8 @@ export function failureAnswer(
 
 /**
  * Answers `req` with the failure of a call made while serving it. Its request id is the one the
- * request came with (the gateway's), else a new one. Once the response's head has left, its
+ * request came with (the gateway's), else a new one. Headers the app set for the representation
+ * it meant to send (Content-Disposition, Content-Encoding, ETag…) are left out. Once the response's head has left, its
  * status cannot change: the response is cut, never finished as if whole.
  *
  * @example
@@ -126,6 +151,7 @@ export function answerFailure(
   }
   const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
   const answer = failureAnswer(error, { accept, requestId: propagationFromRequest(req).requestId }, options);
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
   res.writeHead(answer.status, answer.headers);
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

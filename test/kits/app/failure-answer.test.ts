@@ -47,6 +47,7 @@ before(async () => {
     api: createFetch({ attempts: 1 }),
     options: { name: 'shop', nextHop: 'rates-api' },
   });
+  calls.set('/export', { url: () => `${refusing.url}/rates.csv`, api: createFetch({ attempts: 1 }) });
   calls.set('/garbage', { url: () => `${garbage.url}/rates`, api: createFetch(quick) });
   calls.set('/slow', { url: () => `${blackhole.url}/rates`, api: createFetch({ deadline: 300 }) });
   calls.set('/circuit', {
@@ -59,9 +60,13 @@ before(async () => {
       kit.handle(async (req, res) => {
         const path = new URL(req.url ?? '/', 'http://app').pathname;
         const late = path === '/late';
+        const exporting = path === '/export';
         const call = calls.get(late ? '/refused' : path);
         if (call === undefined) return res.writeHead(404).end();
         if (late) res.writeHead(200, { 'content-type': 'text/plain' }).write('partial ');
+        // An export that names and describes the file it means to send before it calls (the
+        // head not sent yet), and says who may read it (a CORS header, set by a middleware).
+        if (exporting) for (const [name, value] of Object.entries(EXPORT_HEADERS)) res.setHeader(name, value);
         try {
           const answer = await call.api(call.url());
           res.end(await answer.text());
@@ -77,6 +82,18 @@ before(async () => {
 });
 
 after(() => closeAll(server, refusing, garbage, blackhole));
+
+/** What an export sets before its call: its representation's metadata, and a CORS header. */
+const EXPORT_HEADERS = {
+  'content-disposition': 'attachment; filename="rates.csv.gz"',
+  'content-encoding': 'gzip',
+  'content-language': 'de',
+  'content-location': '/export/rates.csv',
+  etag: '"rates-v7"',
+  'last-modified': 'Tue, 24 Nov 2026 08:00:00 GMT',
+  'repr-digest': 'sha-256=:RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=:',
+  'access-control-allow-origin': '*',
+};
 
 const ask = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
   fetch(`${appUrl}${path}`, { method, headers: { accept: 'application/json', ...headers } });
@@ -152,6 +169,24 @@ test('a HEAD gets the head alone', async () => {
   assert.equal(res.status, 502);
   assert.equal(readProxyStatus(res.headers.get('proxy-status') ?? undefined)?.error, 'connection_refused');
   assert.equal(await res.text(), '');
+});
+
+test('headers the app set for the representation it meant to send (its file name, coding, validators) are not on the failure answer', async () => {
+  const res = await ask('/export');
+  assert.equal(res.status, 502);
+  assert.equal(readProxyStatus(res.headers.get('proxy-status') ?? undefined)?.error, 'connection_refused');
+  for (const name of ['content-disposition', 'content-encoding', 'content-language', 'content-location'])
+    assert.equal(res.headers.get(name), null, name);
+  for (const name of ['etag', 'last-modified', 'repr-digest'])
+    assert.equal(res.headers.get(name), null, name);
+  assert.equal(
+    res.headers.get('access-control-allow-origin'),
+    '*',
+    'what is not about the representation stays',
+  );
+  assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  const problem = (await res.json()) as Record<string, unknown>;
+  assert.equal(problem.error, 'connection_refused', 'the body is the problem, read as it was written');
 });
 
 test('once the head has left, the status cannot change: the response is cut, never finished as if whole', async () => {

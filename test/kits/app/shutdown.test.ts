@@ -216,6 +216,36 @@ test('hurry() (a second signal) during the delay cuts at once; shutdown() twice 
   );
 });
 
+test('hurry() before any shutdown hurries none: a later one cuts at its deadline, logged as the deadline', async () => {
+  const events: AppEvent[] = [];
+  const held = heldHandler();
+  const { app, port, ready } = await serveApp(held.handler, {
+    host: '127.0.0.1',
+    shutdown: { delay: 0, timeout: 300 },
+    signals: [],
+    exit: false,
+    log: (event) => events.push(event),
+  });
+  await ready;
+  app.hurry(); // a stray call: no shutdown under way to bring forward
+  const hung = await rawConnection(port);
+  hung.send('/hang');
+  await waitUntil('the request reached the app', () => held.held.length === 1);
+  const report = await app.shutdown('test');
+  await hung.closed;
+  assert.equal(report.forced, 1);
+  assert.deepEqual(
+    events.map((e) => e.msg),
+    [
+      'ready',
+      'draining: not ready',
+      'draining: stopped accepting',
+      'draining: deadline, connections cut',
+      'stopped',
+    ],
+  );
+});
+
 test('over TLS (https.createServer) the request in flight at the stop finishes too, with Connection: close', async () => {
   const { localhost, ca } = testCertificates();
   const events: AppEvent[] = [];

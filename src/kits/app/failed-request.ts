@@ -1,0 +1,56 @@
+/**
+ * A request listener that threw, or an async one whose promise rejected: the app's bug, for that
+ * request alone. Left to Node, a rejection is unhandled and ends the process (and a throw is an
+ * uncaught exception): every request in flight would be cut, and the gateway would answer a 502
+ * for each. The request gets the 500 of a broken app when its head has not left; once it has,
+ * the response is cut, never finished as if whole. One log line says which request and why.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppEvent } from './options.ts';
+
+const BODY = 'Internal Server Error\n';
+
+/** Runs `listener`, answering its failure (a throw, a rejection) as the app's own bug. */
+export function runListener(
+  listener: (req: IncomingMessage, res: ServerResponse) => unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: (event: AppEvent) => void,
+): void {
+  const failed = (error: unknown) => answerBug(req, res, error, log);
+  let returned: unknown;
+  try {
+    returned = listener(req, res);
+  } catch (error) {
+    return failed(error);
+  }
+  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function')
+    (returned as PromiseLike<unknown>).then(undefined, failed);
+}
+
+function answerBug(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+  log: (event: AppEvent) => void,
+) {
+  const path = (req.url ?? '').split('?')[0];
+  log({
+    msg: 'request failed',
+    method: req.method,
+    path,
+    error: error instanceof Error ? error.message : String(error),
+  });
+  // A response already whole stays as it is (its connection may carry the next request).
+  if (res.writableEnded) return;
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(500, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(BODY),
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : BODY);
+}

@@ -1,0 +1,66 @@
+/**
+ * candor/app: a request listener that throws, or an async one that rejects (an app's bug, or the
+ * docs' own `if (!(error instanceof UpstreamError)) throw error`), fails that request alone: a 500
+ * when its head has not left, the response cut when it has, one log line. The process, and every
+ * other request in flight, goes on: an unhandled rejection would end the process, and the
+ * gateway would answer a 502 for each request the app was serving.
+ */
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { test } from 'node:test';
+import { type AppEvent, serveApp } from '../../../src/kits/app/index.ts';
+
+async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (req.url === '/async-bug') throw new Error('async bug');
+  if (req.url === '/late-bug') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' }).write('partial ');
+    await new Promise((resolve) => setImmediate(resolve));
+    throw new Error('late bug');
+  }
+  res.end('ok\n');
+}
+
+test('a listener that throws or rejects fails its request alone: 500, or cut once the head left; the app goes on', async () => {
+  const events: AppEvent[] = [];
+  const { app, port, ready } = await serveApp(
+    (req, res) => (req.url === '/sync-bug' ? listenerSync(req, res) : listener(req, res)),
+    {
+      host: '127.0.0.1',
+      shutdown: { delay: 0 },
+      signals: [],
+      exit: false,
+      log: (event) => events.push(event),
+    },
+  );
+  try {
+    await ready;
+    const base = `http://127.0.0.1:${port}`;
+    for (const path of ['/async-bug', '/sync-bug']) {
+      const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+      assert.equal(res.status, 500, path);
+      assert.equal(res.headers.get('cache-control'), 'no-store', path);
+      assert.equal(await res.text(), 'Internal Server Error\n', path);
+    }
+    const late = await fetch(`${base}/late-bug`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(late.status, 200);
+    await assert.rejects(late.text(), TypeError, 'cut, never finished as if whole');
+    const ok = await fetch(`${base}/ok`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(await ok.text(), 'ok\n', 'the app still serves');
+    assert.deepEqual(
+      events.filter((e) => e.msg === 'request failed').map((e) => [e.method, e.path, e.error]),
+      [
+        ['GET', '/async-bug', 'async bug'],
+        ['GET', '/sync-bug', 'sync bug'],
+        ['GET', '/late-bug', 'late bug'],
+      ],
+    );
+  } finally {
+    await app.shutdown('test');
+  }
+});
+
+/** A listener that throws at once, as a synchronous one does. */
+function listenerSync(_req: IncomingMessage, _res: ServerResponse): void {
+  throw new Error('sync bug');
+}
