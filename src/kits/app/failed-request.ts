@@ -6,6 +6,7 @@
  * the response is cut, never finished as if whole. One log line says which request and why.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dropRepresentationHeaders } from './failure-answer.ts';
 import type { AppEvent } from './options.ts';
 
 const BODY = 'Internal Server Error\n';
@@ -47,6 +48,8 @@ function answerBug(
     res.destroy();
     return;
   }
+  // Its headers for the answer it meant to send are not this one's (a 500 labelled gzip, saved as a file).
+  dropRepresentationHeaders(res);
   res.writeHead(500, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(BODY),

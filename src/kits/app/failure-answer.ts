@@ -56,6 +56,11 @@ const REPRESENTATION_HEADERS = [
   'trailer',
 ];
 
+/** Takes off what the app set for the representation it meant to send: the answer going out instead is another. */
+export function dropRepresentationHeaders(res: ServerResponse): void {
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+}
+
 /** The failure record an UpstreamError stands for, read from the failure table. */
 function failureOf(error: UpstreamError): Failure {
   if (error.code === 'UPSTREAM_UNREACHABLE' && error.cause instanceof Failure) return error.cause;
@@ -151,7 +156,7 @@ export function answerFailure(
   }
   const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
   const answer = failureAnswer(error, { accept, requestId: propagationFromRequest(req).requestId }, options);
-  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  dropRepresentationHeaders(res);
   res.writeHead(answer.status, answer.headers);
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

@@ -13,6 +13,14 @@ import { type AppEvent, serveApp } from '../../../src/kits/app/index.ts';
 async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
   if (req.url === '/async-bug') throw new Error('async bug');
+  if (req.url === '/labelled-bug') {
+    // Headers for the export it meant to send, set before its bug.
+    res.setHeader('content-encoding', 'gzip');
+    res.setHeader('content-disposition', 'attachment; filename="rates.csv.gz"');
+    res.setHeader('etag', '"v1"');
+    res.setHeader('access-control-allow-origin', '*');
+    throw new Error('labelled bug');
+  }
   if (req.url === '/late-bug') {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' }).write('partial ');
     await new Promise((resolve) => setImmediate(resolve));
@@ -42,6 +50,16 @@ test('a listener that throws or rejects fails its request alone: 500, or cut onc
       assert.equal(res.headers.get('cache-control'), 'no-store', path);
       assert.equal(await res.text(), 'Internal Server Error\n', path);
     }
+    const labelled = await fetch(`${base}/labelled-bug`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(labelled.status, 500);
+    assert.equal(await labelled.text(), 'Internal Server Error\n', 'readable: no content coding claimed');
+    for (const name of ['content-encoding', 'content-disposition', 'etag'])
+      assert.equal(labelled.headers.get(name), null, name);
+    assert.equal(
+      labelled.headers.get('access-control-allow-origin'),
+      '*',
+      'what is not about the representation stays',
+    );
     const late = await fetch(`${base}/late-bug`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(late.status, 200);
     await assert.rejects(late.text(), TypeError, 'cut, never finished as if whole');
@@ -52,6 +70,7 @@ test('a listener that throws or rejects fails its request alone: 500, or cut onc
       [
         ['GET', '/async-bug', 'async bug'],
         ['GET', '/sync-bug', 'sync bug'],
+        ['GET', '/labelled-bug', 'labelled bug'],
         ['GET', '/late-bug', 'late bug'],
       ],
     );
