@@ -29,9 +29,10 @@ export function scrape(port: number): Promise<{ status: number; contentType: str
   });
 }
 
-/** Scrapes until `done` holds (or 10 s pass: a worker may not answer yet), returning the last scrape. */
+/** Scrapes until `done` holds (or 30 s pass: a worker may not answer yet), returning the last scrape. */
 export async function scrapeUntil(port: number, done: (all: Sample[]) => boolean): Promise<Sample[]> {
-  const deadline = Date.now() + 10_000;
+  // A bound, not a schedule: two workers starting beside a loaded suite took over 10 s.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const all = await scrape(port).then(
       (r) => (r.status === 200 ? samples(r.text) : []),
