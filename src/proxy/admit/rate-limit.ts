@@ -93,13 +93,12 @@ export function rateLimitKey(
   trust: TrustList,
   identity: string | undefined,
 ): string {
-  // `u:` keeps a user named like an address, or like a header's value, out of that bucket.
-  if (config.key.kind === 'identity' && identity !== undefined)
-    return `u:${identity.length > MAX_KEY_LENGTH ? sha256(identity) : identity}`;
+  // `u` keeps a user named like an address, or like a header's value, out of that bucket.
+  if (config.key.kind === 'identity' && identity !== undefined) return keyOf('u', identity);
   if (config.key.kind === 'header') {
     const value = fields[config.key.name];
     const text = Array.isArray(value) ? value.join(', ') : value;
-    if (text) return `h:${text.length > MAX_KEY_LENGTH ? sha256(text) : text}`;
+    if (text) return keyOf('h', text);
   }
   // An IPv6 client picks its own addresses in the block it is handed (a /64, often a /56 or
   // a /48): keyed by the address alone, one host would take a fresh bucket per request.
@@ -119,12 +118,12 @@ export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfte
       : 'this client address';
   const whose =
     config.key.kind === 'identity'
-      ? key.startsWith('u:')
+      ? key.startsWith('u')
         ? 'this user'
         : `${address} (no user was admitted)`
       : config.key.kind !== 'header'
         ? address
-        : key.startsWith('h:')
+        : key.startsWith('h')
           ? `this ${config.key.name} value`
           : `${address} (it sent no ${config.key.name} value)`;
   return new Failure(
@@ -132,6 +131,15 @@ export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfte
     `over the rate limit of ${config.rate} ${config.rate === 1 ? 'request' : 'requests'} per second (burst ${config.burst}) for ${whose}`,
     { retryAfter },
   );
+}
+
+/**
+ * A user's or a header value's key: `u:alice` as it is, a long one by its hash after `#`
+ * (`u#…`). Both after `:`, a user named like another's hash (44 characters of base64) drew
+ * from that user's bucket and spent its tokens.
+ */
+function keyOf(kind: 'u' | 'h', text: string): string {
+  return text.length > MAX_KEY_LENGTH ? `${kind}#${sha256(text)}` : `${kind}:${text}`;
 }
 
 function sha256(text: string): string {

@@ -3,6 +3,7 @@
  * whatever address they come from, on real sockets; the loader refuses it where auth names nobody.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +77,44 @@ test('the loader refuses rate_limit.key: identity on a route without auth, or wh
     ),
     [],
   );
+});
+
+test('a user named like the hash of a long user name has a bucket of their own, not that user’s', async () => {
+  // A name past 64 characters is keyed by its SHA-256 (base64): a user whose name is that text
+  // drew from the same bucket, and one user's requests spent the other's tokens.
+  const long = 'carol'.padEnd(70, 'x');
+  const hashed = createHash('sha256').update(long).digest('base64');
+  const dir = mkdtempSync(join(tmpdir(), 'candor-identity-rate-'));
+  const users = join(dir, 'users.htpasswd');
+  writeFileSync(
+    users,
+    `${long}:${bcrypt.hashSync(`${long} pass`, 4)}\n${hashed}:${bcrypt.hashSync(`${hashed} pass`, 4)}\n`,
+  );
+  const echo = await startEcho();
+  const gw = await startTestGateway(`routes:
+  - name: api
+    match: { path: / }
+    upstream: app
+    auth: { basic: { users_file: ${users} } }
+    rate_limit: { rate: 0.01, burst: 1, key: identity }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    assert.equal((await request(gw.url, { headers: { authorization: basic(long) } })).status, 200);
+    const other = await request(gw.url, {
+      headers: { authorization: basic(hashed), 'x-request-id': 'hashed-name' },
+    });
+    assert.equal(other.status, 200, 'another user: a full bucket of their own');
+    assert.equal(echo.received.length, 2);
+    const again = await request(gw.url, { headers: { authorization: basic(long) } });
+    assert.equal(again.status, 429, 'the long-named user’s own bucket is spent');
+    assert.match(again.headers['proxy-status'] as string, /details="[^"]*for this user"/);
+    assert.equal(echo.received.length, 2, 'the refused request reached nobody');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
 });
