@@ -30,7 +30,7 @@ export class ClientLimits {
   connection(address: string): Release | Failure {
     const max = this.#limits()?.connections;
     if (max === undefined) return noRelease;
-    return takeClientSlot(this.#connections, clientKey(address), max, 'connections');
+    return takeClientSlot(this.#connections, clientKey(address), max, ['connection', 'connections']);
   }
 
   /**
@@ -44,7 +44,10 @@ export class ClientLimits {
     // a split and an isIP (some 60 bytes and a regular expression, HTTP/2 streams and HTTP/1.1
     // requests alike), for a count nobody takes.
     if (limits?.requests === undefined || limits.key === 'identity') return noRelease;
-    return takeClientSlot(this.#requests, clientKey(address), limits.requests, 'requests in flight');
+    return takeClientSlot(this.#requests, clientKey(address), limits.requests, [
+      'request in flight',
+      'requests in flight',
+    ]);
   }
 
   /** Addresses followed now, per table (for tests and the status page: the bound is kept). */

@@ -228,7 +228,7 @@ export class Admission {
       this.#clients,
       clientKey(request.clientAddress, request.identity),
       limits.requests,
-      'requests in flight',
+      ['request in flight', 'requests in flight'],
     );
     if (!(mine instanceof Failure)) return bothReleased(taken, mine);
     taken();

@@ -23,12 +23,15 @@ export function clientKey(address: string, identity?: string): string {
   return identity === undefined ? clientBlock(address) : `u:${identity}`;
 }
 
-/** Takes a slot of `table` for `key`; a Failure (429) when it holds `max` already. Without `max`, nothing is counted. */
+/**
+ * Takes a slot of `table` for `key`; a Failure (429) when it holds `max` already. Without `max`,
+ * nothing is counted. `what` names one slot and many (`['connection', 'connections']`).
+ */
 export function takeClientSlot(
   table: PerKeyCount,
   key: string,
   max: number | undefined,
-  what: string,
+  what: readonly [one: string, many: string],
 ): Release | Failure {
   if (max === undefined) return noRelease;
   const release = table.acquire(key, max);
@@ -40,7 +43,7 @@ export function takeClientSlot(
       : 'this client address';
   const details =
     table.count(key) >= max
-      ? `${who} holds ${max} ${what} already (limits.per_client)`
+      ? `${who} holds ${max} ${what[max === 1 ? 0 : 1]} already (limits.per_client)`
       : `the gateway follows ${MAX_CLIENTS} clients already (limits.per_client)`;
   return new Failure('http_request_denied', details, { retryAfter: RETRY_AFTER_S });
 }

@@ -99,7 +99,7 @@ test('past per_client.requests a request is answered 429 while the client has it
     await waitUntil('the refusal', refused.closed);
     assert.match(refused.received(), /^HTTP\/1\.1 429 /);
     assert.match(refused.received(), /\r\nretry-after: 1\r\n/i);
-    assert.match(refused.received(), /error=http_request_denied; details="[^"]*holds 1 requests in flight/i);
+    assert.match(refused.received(), /error=http_request_denied; details="[^"]*holds 1 request in flight/i);
     assert.deepEqual(seen, ['/slow']);
 
     hold?.();
@@ -192,7 +192,7 @@ test('HTTP/2: a stream past per_client.requests is answered 429, and the clientâ
     assert.equal(refused['retry-after'], '1');
     assert.match(
       String(refused['proxy-status']),
-      /error=http_request_denied; details="[^"]*holds 1 requests in flight/,
+      /error=http_request_denied; details="[^"]*holds 1 request in flight/,
     );
     hold?.();
     await slowEnded;
@@ -259,7 +259,7 @@ test("an IPv6 client is its /64: a connection from another address of the same /
     const rotated = from('2001:db8:1:2:dead:beef:0:7');
     await waitUntil('the rotated address closed', rotated.closed);
     assert.match(rotated.received(), /^HTTP\/1\.1 429 /);
-    assert.match(rotated.received(), /details="this client's IPv6 \/64 holds 1 connections already/);
+    assert.match(rotated.received(), /details="this client's IPv6 \/64 holds 1 connection already/);
     const next = from('2001:db8:1:3::1');
     await waitUntil('the next /64 answered', () => next.received().endsWith('ok'));
     assert.match(next.received(), /^HTTP\/1\.1 200 /);

@@ -58,7 +58,7 @@ upstreams:
     assert.equal(again.headers['retry-after'], '1');
     assert.match(
       again.headers['proxy-status'] as string,
-      /error=http_request_denied; details="this user holds 1 requests in flight already \(limits.per_client\)"/,
+      /error=http_request_denied; details="this user holds 1 request in flight already \(limits.per_client\)"/,
     );
     const bobHeld = request(gw.url, { path: '/api', headers: { authorization: basic('bob') } });
     await inFlight(2);
@@ -67,7 +67,7 @@ upstreams:
     await inFlight(3);
     const open = await request(gw.url, { path: '/open' });
     assert.equal(open.status, 429);
-    assert.match(open.headers['proxy-status'] as string, /details="this client address holds 1 requests/);
+    assert.match(open.headers['proxy-status'] as string, /details="this client address holds 1 request in flight/);
     for (const res of held) res.end('done');
     assert.deepEqual(
       (await Promise.all([aliceHeld, bobHeld, openHeld])).map((r) => r.status),
