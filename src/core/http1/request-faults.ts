@@ -53,6 +53,13 @@ export function requestLineBreak(line: string, proxyProtocol: boolean): RuleBrea
   return malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
 }
 
+/** A request line whose target, not ended yet, is already past `limits.uri_length`. */
+export const TARGET_TOO_LONG: RuleBreak = Object.freeze({
+  status: 414,
+  code: 'HPE_HEADER_OVERFLOW',
+  details: 'request target too long',
+});
+
 /** What a version not whole yet may still become: a prefix of `HTTP/d.d`. */
 const VERSION_SO_FAR = /^(?:H(?:T(?:T(?:P(?:\/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?$/;
 
@@ -72,8 +79,7 @@ export function partialLineBreak(
   if (space === -1) return line.length > LONGEST_METHOD ? methodBreak(line) : undefined;
   const targetEnd = line.indexOf(' ', space + 1);
   const target = (targetEnd === -1 ? line.length : targetEnd) - space - 1;
-  if (target > uriLength)
-    return { status: 414, code: 'HPE_HEADER_OVERFLOW', details: 'request target too long' };
+  if (target > uriLength) return TARGET_TOO_LONG;
   if (targetEnd === -1 || VERSION_SO_FAR.test(line.slice(targetEnd + 1))) return undefined;
   return requestLineBreak(line, proxyProtocol);
 }
