@@ -67,7 +67,10 @@ upstreams:
     await inFlight(3);
     const open = await request(gw.url, { path: '/open' });
     assert.equal(open.status, 429);
-    assert.match(open.headers['proxy-status'] as string, /details="this client address holds 1 request in flight/);
+    assert.match(
+      open.headers['proxy-status'] as string,
+      /details="this client address holds 1 request in flight/,
+    );
     for (const res of held) res.end('done');
     assert.deepEqual(
       (await Promise.all([aliceHeld, bobHeld, openHeld])).map((r) => r.status),
