@@ -24,7 +24,8 @@ async function exitSamples(adminPort: number): Promise<{ text: string; samples: 
   return { text, samples: text.split('\n').filter((l) => l.startsWith('candor_worker_exits_total')) };
 }
 
-test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit="SIGKILL"}; none before', async () => {
+/** An echo upstream, and a config in a folder of its own proxying to it, with the admin API on TOKEN. */
+async function echoConfig(): Promise<{ echo: Awaited<ReturnType<typeof startEcho>>; path: string }> {
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'candor-exits-'));
   const tokenFile = join(dir, 'token');
@@ -35,6 +36,11 @@ test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit=
     `listen:\n  - address: 127.0.0.1:0\nadmin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n` +
       `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
   );
+  return { echo, path };
+}
+
+test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit="SIGKILL"}; none before', async () => {
+  const { echo, path } = await echoConfig();
   const candor = await startServe(path, 2, { admin: true });
   try {
     const adminPort = candor.adminPort as number;
@@ -57,16 +63,7 @@ test('a worker killed with SIGKILL is counted in candor_worker_exits_total{exit=
 });
 
 test('a crash loop: GET /status lists the replacement waiting out its backoff (whose worker, how it ended, when it starts), and none once it runs', async () => {
-  const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-exits-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const path = join(dir, 'candor.yaml');
-  writeFileSync(
-    path,
-    `listen:\n  - address: 127.0.0.1:0\nadmin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n` +
-      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
-  );
+  const { echo, path } = await echoConfig();
   const candor = await startServe(path, 1, { admin: true });
   const status = async () =>
     (await adminCall(candor.adminPort as number, 'GET', '/status', { token: TOKEN })).body;
