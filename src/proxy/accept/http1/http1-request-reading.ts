@@ -274,7 +274,11 @@ export abstract class Http1RequestReading
     if (!this.parser.started && !this.#spoke) return void this.socket.destroy();
     if (!this.parser.started) return this.close();
     this.refused(
-      this.parser.abandon(408, 'ERR_HTTP_REQUEST_TIMEOUT', 'the request was not received in time'),
+      this.parser.abandon(
+        408,
+        'ERR_HTTP_REQUEST_TIMEOUT',
+        `the request was not received in time: its head not whole within ${this.settings.headerTimeout} ms (limits.header_timeout)`,
+      ),
     );
   }
 
