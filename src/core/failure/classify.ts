@@ -315,6 +315,13 @@ export function classifyRequestBodyError(err: NodeJS.ErrnoException, stage: Stag
   const status = (err as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500 && status !== 400)
     return new Failure('http_request_error', err.message, { status, stage });
+  // Candor's own HTTP/1.1 parser said what broke (an HPE_ code with its words, as a head's
+  // refusal says it): its words, not its code alone, whichever read brought the bad bytes.
+  if (err.code?.startsWith('HPE_') && err.message !== '' && err.message !== err.code)
+    return new Failure('http_request_error', `request body could not be read (${err.code}): ${err.message}`, {
+      status: 400,
+      stage,
+    });
   return new Failure('http_request_error', `request body could not be read (${err.code ?? err.message})`, {
     status: 400,
     stage,

@@ -32,7 +32,9 @@ test('a chunk size that breaks after the body started streaming is a 400 from th
     { raw: client.received, closed: client.closed },
     {
       status: 400,
-      details: /request body could not be read \(HPE_INVALID_CHUNK_SIZE\)/,
+      // What the parser said, as the same bytes in the head's read would say it.
+      details:
+        /request body could not be read \(HPE_INVALID_CHUNK_SIZE\): invalid chunked framing \(invalid chunk size "zz"\)/,
       requestId: 'broken-later',
     },
   );
