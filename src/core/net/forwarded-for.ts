@@ -54,3 +54,31 @@ function paramOf(pair: string, key: string): string | undefined {
   if (raw.length < 2 || raw.charCodeAt(0) !== 0x22 || raw.charCodeAt(raw.length - 1) !== 0x22) return raw;
   return raw.slice(1, -1).replace(/\\(.)/g, '$1');
 }
+
+/** "203.0.113.9:4711" and "[2001:db8::1]:4711" (some proxies write the client's port) as the address alone. */
+export function withoutPort(entry: string): string {
+  if (entry.startsWith('[')) {
+    const end = entry.indexOf(']');
+    return end === -1 ? entry : entry.slice(1, end);
+  }
+  const colon = entry.indexOf(':');
+  return colon !== -1 && colon === entry.lastIndexOf(':') ? entry.slice(0, colon) : entry;
+}
+
+/** What RFC 7239 §6 allows a node to be: an IPv4 or bracketed IPv6 address, `unknown` or an obfuscated name, a port after it. */
+const NODE = /^[A-Za-z0-9._:[\]-]+$/;
+
+/**
+ * A trusted proxy's `Forwarded` said as X-Forwarded-For's list, for the upstream of a proxy that
+ * wrote only `Forwarded` (RFC 7239): each element's node, its address alone (no brackets, no port),
+ * an obfuscated one (`_hidden`) or `unknown` as written; an element without `for=`, or whose node
+ * is no node (a quoted `for="a, b"` a client wrote, which would be two entries here), `unknown`.
+ * Apps that read X-Forwarded-For (Express, Django, Rails) then see the client the gateway judged.
+ *
+ * @example forwardedAsForList('for=192.0.2.60;proto=https, for="[2001:db8::7]:4711"') // '192.0.2.60, 2001:db8::7'
+ */
+export function forwardedAsForList(value: string): string {
+  return forwardedForNodes(value)
+    .map((node) => (NODE.test(node) ? withoutPort(node) : 'unknown'))
+    .join(', ');
+}

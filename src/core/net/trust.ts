@@ -2,7 +2,7 @@ import net from 'node:net';
 import { trimOws } from '../ows.ts';
 import { blockListOf } from './address-list.ts';
 import type { FieldMap } from './downstream.ts';
-import { forwardedForNodes, joinedLines } from './forwarded-for.ts';
+import { forwardedForNodes, joinedLines, withoutPort } from './forwarded-for.ts';
 import { unmapIPv4 } from './ip-address.ts';
 
 /** Which client addresses are proxies whose X-Forwarded-* headers we keep. Built once per config. */
@@ -73,14 +73,4 @@ function walk(peer: string, fields: FieldMap, trust: TrustList): string | { read
 /** Which field forwardedClient read the client from, for a log line that names it. */
 export function forwardedField(fields: FieldMap): string {
   return fields['x-forwarded-for'] === undefined ? 'Forwarded' : 'X-Forwarded-For';
-}
-
-/** "203.0.113.9:4711" and "[2001:db8::1]:4711" (some proxies write the client's port) as the address alone. */
-function withoutPort(entry: string): string {
-  if (entry.startsWith('[')) {
-    const end = entry.indexOf(']');
-    return end === -1 ? entry : entry.slice(1, end);
-  }
-  const colon = entry.indexOf(':');
-  return colon !== -1 && colon === entry.lastIndexOf(':') ? entry.slice(0, colon) : entry;
 }

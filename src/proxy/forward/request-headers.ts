@@ -2,6 +2,7 @@ import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import { forwardedAsForList } from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 import * as Kind from './client-field-kinds.ts';
@@ -237,13 +238,17 @@ function prepareHopFields(facts: ForwardFacts): number {
  * Forwarded, X-Forwarded-*, Via, the request id and trace.
  */
 function appendHopFields(facts: ForwardFacts, certificate: readonly string[], out: string[]): void {
-  const { forwardedFor, forwardedProto, via } = told;
+  const { forwardedFor, forwardedProto, forwarded, via } = told;
+  // A trusted proxy that wrote only Forwarded vouched for the client there: said in X-Forwarded-For
+  // too, as its proto= is in X-Forwarded-Proto, or an app reading X-Forwarded-For would take that
+  // proxy for the client (told.forwarded is a trusted proxy's alone).
+  const before = forwardedFor ?? (forwarded === undefined ? undefined : forwardedAsForList(forwarded));
   for (let i = 0; i < certificate.length; i += 2) put(out, certificate[i], certificate[i + 1]);
   if (hop.forwarded !== '') put(out, 'forwarded', hop.forwarded);
   put(
     out,
     'x-forwarded-for',
-    forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`,
+    before === undefined ? facts.clientAddress : `${before}, ${facts.clientAddress}`,
   );
   put(
     out,

@@ -146,3 +146,17 @@ test('each name this hop treats apart is told in any case, as it came; a name on
   const traced = buildUpstreamHeaders(['TRACESTATE', 'a=1'], { ...FACTS, keepTracestate: true });
   assert.deepEqual(traced.slice(2, 4), ['TRACESTATE', 'a=1']);
 });
+
+test("a trusted proxy that wrote only Forwarded: its for= nodes are X-Forwarded-For's entries before this hop's", () => {
+  const trusted = { ...FACTS, trusted: true };
+  const forwarded =
+    'for=1.1.1.1;proto=https, for="[2001:db8::7]:4711", for=_hidden, by=x, for="6.6.6.6, 7.7.7.7"';
+  const out = buildUpstreamHeaders(['Host', 'a.test', 'Forwarded', forwarded], trusted);
+  const xff = out.indexOf('x-forwarded-for');
+  assert.equal(out[xff + 1], '1.1.1.1, 2001:db8::7, _hidden, unknown, unknown, 10.0.0.1');
+  // Its X-Forwarded-For beside it is its word on the client, as before; an untrusted client's Forwarded is nobody's.
+  const both = buildUpstreamHeaders(['Forwarded', 'for=1.1.1.1', 'X-Forwarded-For', '2.2.2.2'], trusted);
+  assert.equal(both[both.indexOf('x-forwarded-for') + 1], '2.2.2.2, 10.0.0.1');
+  const untrusted = buildUpstreamHeaders(['Forwarded', 'for=1.1.1.1'], FACTS);
+  assert.equal(untrusted[untrusted.indexOf('x-forwarded-for') + 1], '10.0.0.1');
+});
