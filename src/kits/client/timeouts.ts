@@ -1,0 +1,15 @@
+/**
+ * The waits a call bounds below its deadline, as Envoy's per_try_timeout does: `attemptTimeout`,
+ * one attempt's wait for its response head (a hung attempt must not eat the whole deadline when
+ * a second try would be answered).
+ */
+import { Failure } from '../../core/failure/failure.ts';
+
+/** The abort reason of an attempt that `attemptTimeout` cut, told apart from the others by its class. */
+export class AttemptTimedOut extends Error {}
+
+/** What an attempt `attemptTimeout` cut met: the gateway's response timeout, the request sent. */
+export function attemptTimeoutFailure(timeoutMs: number): Failure {
+  const details = `no response head within the attemptTimeout of ${timeoutMs} ms`;
+  return new Failure('http_response_timeout', details, { stage: 'sent' });
+}
