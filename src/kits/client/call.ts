@@ -20,7 +20,7 @@ import type { Admission, OriginState } from './origin-state.ts';
 import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
-import { AttemptTimedOut, attemptTimeoutFailure } from './timeouts.ts';
+import { AttemptTimedOut, attemptTimeoutFailure, withBodyTimeout } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
@@ -121,7 +121,7 @@ class Call {
     const hops: Hops = { count: 0, url: this.#url };
     let answer: Response;
     try {
-      answer = await this.#send(hops);
+      answer = await this.#send(attempt, hops);
     } catch (err) {
       return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
     }
@@ -135,9 +135,9 @@ class Call {
 
   /**
    * Sends one attempt, following the redirects fetch would, and reads its framing as fetch would;
-   * `attemptTimeout` bounds its wait for the head.
+   * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came.
    */
-  async #send(hops: Hops): Promise<Response> {
+  async #send(attempt: number, hops: Hops): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
@@ -145,7 +145,7 @@ class Call {
     const headDeadline = new AbortController();
     const untilHead = () => headDeadline.abort(this.#deadline);
     this.#deadlineController.signal.addEventListener('abort', untilHead, { once: true });
-    const { attemptTimeout } = this.#config;
+    const { attemptTimeout, bodyTimeout } = this.#config;
     const attemptTimer =
       attemptTimeout === undefined
         ? undefined
@@ -168,7 +168,10 @@ class Call {
         : await send(target, attemptInit);
       const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
-      return framed;
+      if (bodyTimeout === undefined) return framed;
+      // The failed attempts before this one (each retried), for the error of a body that stalls.
+      const call = { method, url: this.#request.href, attempts: [...this.#reports], made: attempt };
+      return withBodyTimeout(framed, bodyTimeout, call);
     } finally {
       clearTimeout(attemptTimer);
       this.#deadlineController.signal.removeEventListener('abort', untilHead);

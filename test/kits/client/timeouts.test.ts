@@ -1,7 +1,9 @@
 /**
- * candor/client's waits below the call's deadline, against real node:net servers that
+ * candor/client's two waits below the call's deadline, against real node:net servers that
  * misbehave: `attemptTimeout` cuts one attempt that gets no response head (504
- * `http_response_timeout`, retried under the table's rules, so a second try that answers is made).
+ * `http_response_timeout`, retried under the table's rules, so a second try that answers is
+ * made), and `bodyTimeout` ends a read of a body that stalled after its head (the read rejects
+ * with UPSTREAM_BODY_TIMEOUT, `connection_read_timeout`, and the connection is destroyed).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -138,7 +140,7 @@ test('attemptTimeout: with an Idempotency-Key the hung POST is sent again, with 
   }
 });
 
-test('attemptTimeout is checked at createFetch', () => {
+test('attemptTimeout and bodyTimeout are checked at createFetch', () => {
   assert.throws(() => createFetch({ attemptTimeout: 0 }), {
     name: 'RangeError',
     message: /options\.attemptTimeout/,
@@ -147,4 +149,47 @@ test('attemptTimeout is checked at createFetch', () => {
     name: 'TypeError',
     message: /options\.attemptTimeout/,
   });
+  assert.throws(() => createFetch({ bodyTimeout: -1 }), {
+    name: 'RangeError',
+    message: /options\.bodyTimeout/,
+  });
+  assert.throws(() => createFetch({ bodyTimeout: Number.NaN }), {
+    name: 'TypeError',
+    message: /options\.bodyTimeout/,
+  });
+});
+
+test('bodyTimeout: a body that stalls after its head rejects the read and destroys the connection', async () => {
+  // The head and 10 of the 100 bytes it announces, then nothing.
+  const server = await startRaw((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n0123456789');
+  });
+  try {
+    const api = createFetch({ bodyTimeout: 200, deadline: 5_000 });
+    const res = await api(`${server.url}/download`);
+    assert.equal(res.status, 200);
+    const error = await within(res.text(), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_BODY_TIMEOUT');
+    assert.equal(error.type, 'connection_read_timeout');
+    assert.match(error.message, /GET http:\/\/127\.0\.0\.1:\d+\/download: /);
+    assert.match(error.message, /no body bytes within the bodyTimeout of 200 ms/);
+    assert.notEqual(await closed(server.sockets[0]), 'pending');
+    assert.deepEqual(server.requests, ['GET /download HTTP/1.1']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('bodyTimeout: a caller that reads late is not cut (only a read waiting on the server counts)', async () => {
+  const server = await startRaw((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nwhole.');
+  });
+  try {
+    const res = await createFetch({ bodyTimeout: 100 })(`${server.url}/`);
+    await sleep(300); // the caller is busy: nobody is waiting on the server
+    assert.equal(await within(res.text(), 5_000), 'whole.');
+  } finally {
+    await server.close();
+  }
 });
