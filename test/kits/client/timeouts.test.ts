@@ -193,3 +193,40 @@ test('bodyTimeout: a caller that reads late is not cut (only a read waiting on t
     await server.close();
   }
 });
+
+test('attemptTimeout: an attempt it cut is a failure for the circuit, as a hang is', async () => {
+  const server = await startRaw(() => {});
+  try {
+    const api = createFetch({
+      attempts: 1,
+      attemptTimeout: 100,
+      circuitBreaker: { failures: 1, openTime: 60_000 },
+    });
+    const first = await within(api(`${server.url}/`), 5_000);
+    assert.ok(first instanceof UpstreamError, `expected an UpstreamError, got ${String(first)}`);
+    assert.equal(first.type, 'http_response_timeout');
+    const second = await within(api(`${server.url}/`), 5_000);
+    assert.ok(second instanceof UpstreamError, `expected an UpstreamError, got ${String(second)}`);
+    assert.equal(second.code, 'UPSTREAM_CIRCUIT_OPEN');
+    assert.deepEqual(server.requests, ['GET / HTTP/1.1']);
+  } finally {
+    await server.close();
+  }
+});
+
+test("bodyTimeout: the caller's abort while a read waits rejects with the caller's reason, as fetch's", async () => {
+  const server = await startRaw((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789');
+  });
+  try {
+    const caller = new AbortController();
+    const res = await createFetch({ bodyTimeout: 60_000 })(`${server.url}/`, { signal: caller.signal });
+    const reading = within(res.text(), 5_000);
+    const reason = new Error('the caller left');
+    caller.abort(reason);
+    assert.equal(await reading, reason);
+    assert.notEqual(await closed(server.sockets[0]), 'pending');
+  } finally {
+    await server.close();
+  }
+});
