@@ -63,7 +63,12 @@ export function dropRepresentationHeaders(res: ServerResponse): void {
 
 /** The failure record an UpstreamError stands for, read from the failure table. */
 function failureOf(error: UpstreamError): Failure {
-  if (error.code === 'UPSTREAM_UNREACHABLE' && error.cause instanceof Failure) return error.cause;
+  // The client's own verdict, when it made one (the last attempt's, or the body's that stalled).
+  if (
+    (error.code === 'UPSTREAM_UNREACHABLE' || error.code === 'UPSTREAM_BODY_TIMEOUT') &&
+    error.cause instanceof Failure
+  )
+    return error.cause;
   const attempts = `${error.attempts.length} attempt${error.attempts.length === 1 ? '' : 's'}`;
   if (error.code === 'UPSTREAM_CIRCUIT_OPEN') {
     const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1_000) / 1_000));

@@ -20,6 +20,7 @@ import type { Admission, OriginState } from './origin-state.ts';
 import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
+import { AttemptTimedOut, attemptTimeoutFailure, withBodyTimeout } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
@@ -120,7 +121,7 @@ class Call {
     const hops: Hops = { count: 0, url: this.#url };
     let answer: Response;
     try {
-      answer = await this.#send(hops);
+      answer = await this.#send(attempt, hops);
     } catch (err) {
       return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
     }
@@ -132,8 +133,11 @@ class Call {
     return this.#failedAnswer(answer, attempt, admission, hops, performance.now() - attemptStart);
   }
 
-  /** Sends one attempt, following the redirects fetch would, and reads its framing as fetch would. */
-  async #send(hops: Hops): Promise<Response> {
+  /**
+   * Sends one attempt, following the redirects fetch would, and reads its framing as fetch would;
+   * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came.
+   */
+  async #send(attempt: number, hops: Hops): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
@@ -141,6 +145,11 @@ class Call {
     const headDeadline = new AbortController();
     const untilHead = () => headDeadline.abort(this.#deadline);
     this.#deadlineController.signal.addEventListener('abort', untilHead, { once: true });
+    const { attemptTimeout, bodyTimeout } = this.#config;
+    const attemptTimer =
+      attemptTimeout === undefined
+        ? undefined
+        : setTimeout(() => headDeadline.abort(new AttemptTimedOut()), attemptTimeout);
     const attemptSignal = callerSignal
       ? AbortSignal.any([callerSignal, headDeadline.signal])
       : headDeadline.signal;
@@ -159,8 +168,12 @@ class Call {
         : await send(target, attemptInit);
       const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
-      return framed;
+      if (bodyTimeout === undefined) return framed;
+      // The failed attempts before this one (each retried), for the error of a body that stalls.
+      const call = { method, url: this.#request.href, attempts: [...this.#reports], made: attempt };
+      return withBodyTimeout(framed, bodyTimeout, call);
     } finally {
+      clearTimeout(attemptTimer);
       this.#deadlineController.signal.removeEventListener('abort', untilHead);
     }
   }
@@ -198,12 +211,15 @@ class Call {
     // (a GET with a body, a bad header), which fetch would have thrown as well. So is a
     // redirect fetch would not follow: the origin answered, and the same request would meet
     // the same redirect (a loop sent again would triple its load); and a bad port, never tried.
-    if (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err)) {
+    const cut = err instanceof AttemptTimedOut;
+    if (!cut && (!(err instanceof Error) || err.cause === undefined || refusedRedirect(err))) {
       this.#origin.settle(admission, { abandoned: true });
       clearTimeout(this.#timer);
       throw withoutCredentials(err, url);
     }
-    let failure = classifyFetchError(err, elapsedMs);
+    let failure = cut
+      ? attemptTimeoutFailure(this.#config.attemptTimeout ?? 0)
+      : classifyFetchError(err, elapsedMs);
     // A server answered with a redirect: the request reached it, whatever the next hop met.
     if (hops.count > 0 && failure.stage === 'not_sent') failure = failure.at('sent');
     this.#lastFailure = failure;

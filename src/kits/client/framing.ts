@@ -31,15 +31,20 @@ export function readFraming(answer: Response, method: string): Response | TypeEr
   // HTTP's deflate is the zlib format, DecompressionStream's 'deflate' too.
   let body: ReadableStream<Uint8Array> = answer.body;
   for (const each of codings) body = body.pipeThrough(new DecompressionStream(each));
-  const decoded = new Response(body, {
+  return withBody(answer, body);
+}
+
+/** `answer` with another body: its status, fields, URL and `redirected` as fetch gave them. */
+export function withBody(answer: Response, body: ReadableStream<Uint8Array>): Response {
+  const made = new Response(body, {
     status: answer.status,
     statusText: answer.statusText,
     headers: answer.headers,
   });
   // A Response made here has no URL of its own: the one fetch's had, as it says after a redirect.
-  Object.defineProperties(decoded, {
+  Object.defineProperties(made, {
     url: { value: answer.url },
     redirected: { value: answer.redirected },
   });
-  return decoded;
+  return made;
 }

@@ -15,6 +15,22 @@ export interface ClientOptions {
    * (default 30 000). Past it the call fails with UPSTREAM_DEADLINE.
    */
   readonly deadline?: number;
+  /**
+   * Milliseconds one attempt waits for its response head (the redirects it follows included),
+   * within the deadline (default: none, the deadline alone bounds it). Past it the attempt is a
+   * 504 `http_response_timeout`, retried under the failure table's rules (a POST without an
+   * Idempotency-Key is not: it may have been processed). No default: a slow answer it cut would
+   * be sent again, and only the app knows how slow its API may legitimately be.
+   */
+  readonly attemptTimeout?: number;
+  /**
+   * Milliseconds a read of the response body waits for its next bytes (default: none; the global
+   * fetch's dispatcher gives up after 300 000 with a TypeError "terminated"). Past it the read
+   * rejects with an UpstreamError UPSTREAM_BODY_TIMEOUT (`connection_read_timeout`) and the
+   * connection is destroyed. Only a read waiting on the server counts: a caller that reads late
+   * is never cut. No default: a long poll or a stream of events may be silent for minutes.
+   */
+  readonly bodyTimeout?: number;
   /** Full-jitter exponential backoff between attempts, in milliseconds (default base 100, cap 2 000). */
   readonly backoff?: { readonly base?: number; readonly cap?: number };
   /** Per origin: retries at most `ratio` of calls over `window` ms, plus `minPerSecond` (default 0.2, 10 000, 3); false: no budget. */
@@ -52,6 +68,8 @@ export interface ClientConfig {
   readonly fetch: typeof fetch | undefined;
   readonly attempts: number;
   readonly deadline: number;
+  readonly attemptTimeout: number | undefined;
+  readonly bodyTimeout: number | undefined;
   readonly backoff: { readonly base: number; readonly cap: number };
   readonly budget: RetryBudgetConfig | undefined;
   readonly circuitBreaker: { readonly failures: number; readonly openTime: number } | undefined;
@@ -74,6 +92,11 @@ function number(
       `createFetch: options.${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`,
     );
   return value;
+}
+
+/** A timeout that is off unless given: 1 ms to setTimeout's largest. */
+function optional(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : number(name, value, 0, { min: 1, max: 2_147_483_647 });
 }
 
 function section(name: string, value: unknown): Record<string, unknown> {
@@ -109,6 +132,8 @@ export function resolveOptions(options: ClientOptions = {}): ClientConfig {
     fetch: options.fetch,
     attempts: number('attempts', options.attempts, D.attempts, { min: 1, max: 100, integer: true }),
     deadline: number('deadline', options.deadline, D.deadline, { min: 1, max: 2_147_483_647 }),
+    attemptTimeout: optional('attemptTimeout', options.attemptTimeout),
+    bodyTimeout: optional('bodyTimeout', options.bodyTimeout),
     backoff: { base, cap },
     budget: budget && {
       ratio: number('budget.ratio', budget.ratio, D.budget.ratio, { min: 0, max: 100 }),

@@ -2,12 +2,18 @@ import type { FailureType } from '../../core/failure/taxonomy.ts';
 import { type NoRetryReason, reasonText } from '../../core/retry/reasons.ts';
 import type { AttemptReport } from './attempt-report.ts';
 
-/** The ways a call of candor/client's fetch ends without a response, each with a stable code. */
+/**
+ * The ways a call of candor/client's fetch ends without a response, each with a stable code; and
+ * UPSTREAM_BODY_TIMEOUT, the one way a read of the body of the Response it gave is ended by the
+ * client (any other broken body is fetch's own TypeError "terminated").
+ */
 export const UPSTREAM_ERROR_CODES = {
   UPSTREAM_UNREACHABLE:
     'the last attempt got no response: the connection failed or broke, or what came was not HTTP',
   UPSTREAM_DEADLINE: 'the deadline passed before a response came (or a Retry-After pause reaches past it)',
   UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing (more) was sent",
+  UPSTREAM_BODY_TIMEOUT:
+    'the response came, but its body stalled past bodyTimeout: the read rejected, the connection was destroyed',
 } as const;
 
 export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
@@ -15,7 +21,8 @@ export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
 /**
  * A call that got no HTTP response. It carries every attempt, so one log line can tell the
  * whole truth: `${error.message}` names the method, URL, attempts, last failure type and why
- * it stopped. (A call that got an HTTP response, even a 502, resolves with that Response.)
+ * it stopped. (A call that got an HTTP response, even a 502, resolves with that Response; a
+ * read of its body that stalled past `bodyTimeout` rejects with one, UPSTREAM_BODY_TIMEOUT.)
  */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
@@ -43,10 +50,13 @@ export class UpstreamError extends Error {
       cause?: unknown;
       /** Why the retry the last attempt's report announced was not made after all (the circuit opened meanwhile…). */
       stoppedBy?: NoRetryReason;
+      /** Attempts made, when more than the failed ones (a body that stalled: the attempt that answered). */
+      made?: number;
     },
   ) {
     const last = init.attempts.at(-1);
-    const tried = `${init.attempts.length} attempt${init.attempts.length === 1 ? '' : 's'}`;
+    const made = init.made ?? init.attempts.length;
+    const tried = `${made} attempt${made === 1 ? '' : 's'}`;
     const what = [init.type ?? last?.type, init.detail ?? last?.detail].filter(Boolean).join(': ');
     const why = last?.retry ? init.stoppedBy && reasonText(init.stoppedBy) : last?.why;
     const stopped = why ? `; not retried: ${why}` : '';

@@ -236,3 +236,32 @@ test('a call that ends at once because the third party asked for a pause past it
     await paused.close();
   }
 });
+
+test("a body that stalled past the client's bodyTimeout: 504 connection_read_timeout, with the stall's own details", async () => {
+  let hits = 0;
+  const stalling = await listenOnLoopback((_req, res) => {
+    hits++;
+    // The first answer is a 503 the client retries; the second's body stops after 10 of 100 bytes.
+    if (hits === 1) res.writeHead(503).end('busy\n');
+    else res.writeHead(200, { 'content-length': '100' }).write('0123456789');
+  });
+  try {
+    const api = createFetch({ bodyTimeout: 100, backoff: { base: 1, cap: 2 } });
+    const res = await api(`${stalling.url}/eur`);
+    assert.equal(res.status, 200);
+    const error = await res.text().then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_BODY_TIMEOUT');
+    const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-9' }, { name: 'shop' });
+    assert.equal(answer.status, 504);
+    assert.equal(
+      answer.headers['proxy-status'],
+      `shop; error=connection_read_timeout; details="no body bytes within the bodyTimeout of 100 ms (after 10 bytes of the body)"; next-hop="127.0.0.1:${stalling.port}"`,
+    );
+  } finally {
+    await stalling.close();
+  }
+});
