@@ -190,6 +190,16 @@ for (const [label, answer, details] of [
     'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n',
     /101 Switching Protocols without an Upgrade field/,
   ],
+  [
+    'websocket without Connection: upgrade',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n',
+    /101 Switching Protocols without the upgrade option in Connection/,
+  ],
+  [
+    'websocket with Connection: keep-alive only',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n\r\n',
+    /101 Switching Protocols without the upgrade option in Connection/,
+  ],
 ] as const) {
   test(`a 101 to ${label} opens no tunnel: 502 http_protocol_error, and nothing after reaches the upstream (RFC 9110 §7.8)`, async () => {
     const upstream = await startRawFault(async (c) => {
