@@ -135,7 +135,8 @@ export class CorsPolicy {
       fields.push('access-control-expose-headers', this.#expose);
     return (headers) => {
       const out: string[] = [];
-      let varied = false;
+      // Every Vary field is one list (RFC 9110 §5.3): Origin (or *) in any of them is enough.
+      let varied = listsOrigin(headers);
       for (let i = 0; i < headers.length; i += 2) {
         const lower = headers[i].toLowerCase();
         if (ANSWER_FIELDS.has(lower)) continue;
@@ -144,8 +145,7 @@ export class CorsPolicy {
           varied = true;
           // An empty Vary (no member) takes Origin alone: ", Origin" would be an empty list
           // element, which RFC 9110 §5.6.1 forbids a sender to generate.
-          if (value.trim() === '') value = 'Origin';
-          else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(value)) value = `${value}, Origin`;
+          value = value.trim() === '' ? 'Origin' : `${value}, Origin`;
         }
         out.push(headers[i], value);
       }
@@ -162,6 +162,14 @@ export class CorsPolicy {
     if (credentials) fields.push('access-control-allow-credentials', 'true');
     return fields;
   }
+}
+
+/** Whether an answer's Vary fields already list Origin, or `*` (which covers it). */
+function listsOrigin(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'vary' && /(^|,)\s*(origin|\*)\s*(,|$)/i.test(headers[i + 1]))
+      return true;
+  return false;
 }
 
 /** A client's value for the log: bounded, quoted. */
