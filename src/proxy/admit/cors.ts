@@ -1,6 +1,7 @@
 import type { CorsConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { withoutListEnd } from '../../core/ows.ts';
 
 /** Longer than any origin a browser sends: an Origin past it is not one, and is not compared. */
 const MAX_ORIGIN = 512;
@@ -143,9 +144,10 @@ export class CorsPolicy {
         let value = headers[i + 1];
         if (lower === 'vary' && !varied) {
           varied = true;
-          // An empty Vary (no member) takes Origin alone: ", Origin" would be an empty list
-          // element, which RFC 9110 §5.6.1 forbids a sender to generate.
-          value = value.trim() === '' ? 'Origin' : `${value}, Origin`;
+          // An empty Vary (no member), or one ending in a comma, gets no empty member from this
+          // hop (RFC 9110 §5.6.1 forbids a sender to generate one): `Vary: ,` is `Origin`.
+          const own = withoutListEnd(value);
+          value = own === '' ? 'Origin' : `${own}, Origin`;
         }
         out.push(headers[i], value);
       }

@@ -55,8 +55,14 @@ for (const [label, fields, expected] of [
     'Vary: Accept-Encoding\r\nVary: Accept\r\n',
     ['Vary: Accept-Encoding, Origin', 'Vary: Accept'],
   ],
+  [
+    'the first ending in a comma',
+    'Vary: Accept-Encoding, \r\nVary: Accept\r\n',
+    ['Vary: Accept-Encoding, Origin', 'Vary: Accept'],
+  ],
+  ['the first only a comma', 'Vary: ,\r\nVary: Accept\r\n', ['Vary: Origin', 'Vary: Accept']],
 ] as const) {
-  test(`an upstream’s two Vary fields with ${label}: Origin listed once (RFC 9110 §5.3: one list)`, async () => {
+  test(`an upstream’s two Vary fields with ${label}: Origin listed once, beside no empty member (RFC 9110 §5.3, §5.6.1)`, async () => {
     const upstream = await startRawFault(async (connection) => {
       await connection.nextRequest();
       await connection.end(`HTTP/1.1 200 OK\r\n${fields}Content-Length: 2\r\nConnection: close\r\n\r\nok`);
