@@ -23,3 +23,14 @@ export function trimOws(s: string): string {
   while (end > start && isOws(s.charCodeAt(end - 1))) end--;
   return start === 0 && end === s.length ? s : s.slice(start, end);
 }
+
+/**
+ * A list field's value without the OWS and commas it ends in, so that a member this hop adds
+ * after it makes no empty one (RFC 9110 §5.6.1: a sender must not): `Vary: a, ` and `a` alike.
+ * A scan: a regex backtracks on a run of them.
+ */
+export function withoutListEnd(value: string): string {
+  let end = value.length;
+  while (end > 0 && (isOws(value.charCodeAt(end - 1)) || value.charCodeAt(end - 1) === 0x2c)) end--;
+  return value.slice(0, end);
+}

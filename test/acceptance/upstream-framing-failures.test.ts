@@ -30,6 +30,12 @@ const SCRIPTS: Record<string, Script> = {
     s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'),
   '/chunked-in-http10': (s) =>
     s.write('HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ngood\r\n0\r\n\r\n'),
+  // No body follows (a HEAD's answer, a 304), and the connection is offered for another request.
+  '/chunked-in-http10-bodyless': (s, req) =>
+    s.write(
+      `HTTP/1.0 ${req.head.startsWith('HEAD ') ? '200 OK' : '304 Not Modified'}\r\n` +
+        'Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n',
+    ),
   '/close-mid-chunk': (s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel'),
   '/reset-mid-body': (s) => {
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf');
@@ -169,6 +175,28 @@ describe('conflicting framing from the upstream (RFC 9112 §6.3)', () => {
       format: 'text',
     });
   });
+
+  for (const [method, status] of [
+    ['HEAD', 200],
+    ['GET', 304],
+  ] as const) {
+    test(`Transfer-Encoding in an HTTP/1.0 ${status} to ${method} (no body): relayed, and that connection closed after it (RFC 9112 §6.1)`, async () => {
+      const path = `/chunked-in-http10-bodyless?${method}`;
+      const res = await request(gw.url, { method, path });
+      assert.equal(res.status, status);
+      assert.equal(res.headers['proxy-status'], undefined);
+      assert.equal(res.headers['transfer-encoding'], undefined);
+      assert.equal(res.text, '');
+      // "…MUST treat the message as if the framing is faulty … and close the connection after
+      // processing the message": the upstream's keep-alive is not taken.
+      const next = await request(gw.url, { path: `/after-chunked-in-http10-bodyless-${method}` });
+      assert.equal(next.text, 'good');
+      assert.notEqual(
+        connectionsFor(`/after-chunked-in-http10-bodyless-${method}`)[0],
+        connectionsFor(path)[0],
+      );
+    });
+  }
 
   test('whitespace before a colon is removed before relaying (RFC 9112 §5.1), the length read as sent', async () => {
     const res = await request(gw.url, { path: '/space-before-colon' });

@@ -199,7 +199,12 @@ export class AnswerFramingFields implements AnswerFieldsSaid {
     // opens one request early, where the other reading risks a POST written to a socket being
     // closed (502 not_idempotent).
     const lastByMax = this.keepAliveMax !== -1 && this.keepAliveMax <= 1;
-    return this.framing !== 'close' && !this.close && !lastByMax && (minor === 1 || this.keepAliveToken);
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing, and the connection closes
+    // after the message. With a body frame() refused it; a bodyless answer is relayed, then closed.
+    const faulty = minor === 0 && this.te !== undefined;
+    return (
+      this.framing !== 'close' && !this.close && !lastByMax && !faulty && (minor === 1 || this.keepAliveToken)
+    );
   }
 }
 

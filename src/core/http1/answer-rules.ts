@@ -2,7 +2,7 @@
  * What a response's head may say about its body and its switch, as the strict response parser
  * (answer-parser.ts) reads it: Content-Length (a list of one value), Transfer-Encoding (the
  * codings under a final `chunked`), the one canonical Content-Length passed on, and whether a
- * 101 switches to a protocol the request offered. The request side's rules are request-rules.ts.
+ * 101 switches to a protocol the request offered, as a switch must be announced. The request side's rules are request-rules.ts.
  */
 import { isOws, nameIs, snippet, trimOws } from './syntax.ts';
 
@@ -98,29 +98,39 @@ export function normaliseContentLength(headers: string[], value: number): void {
 
 /**
  * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
- * switches to in an Upgrade field, each one the request offered (RFC 9110 §7.8). A switch to
- * anything else (h2c, which the gateway never offers) would hand the client a tunnel the
- * gateway cannot read. Protocols compare by name, case-insensitively.
+ * switches to in an Upgrade field, each one the request offered, and send that field with the
+ * `upgrade` option in Connection (RFC 9110 §7.8: MUSTs of the server). A switch to anything
+ * else (h2c, which the gateway never offers) would hand the client a tunnel the gateway cannot
+ * read; one without the option is a handshake a WebSocket client fails (RFC 6455 §4.1), which
+ * the gateway's own 101, always with `Connection: upgrade`, would make look whole. Protocols and
+ * options compare by name, case-insensitively.
  */
 export function switchRefusal(headers: readonly string[], offer: string): string | undefined {
-  const offered = protocolNames(offer);
+  const offered = listMembers(offer, true);
   let named = false;
+  let option = false;
   for (let i = 0; i < headers.length; i += 2) {
+    if (nameIs(headers[i], 'connection')) option ||= listMembers(headers[i + 1], false).includes('upgrade');
     if (!nameIs(headers[i], 'upgrade')) continue;
-    for (const name of protocolNames(headers[i + 1])) {
+    for (const name of listMembers(headers[i + 1], true)) {
       named = true;
       if (!offered.includes(name))
         return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
     }
   }
-  return named ? undefined : '101 Switching Protocols without an Upgrade field';
+  if (!named) return '101 Switching Protocols without an Upgrade field';
+  return option ? undefined : '101 Switching Protocols without the upgrade option in Connection';
 }
 
-/** The protocol names of an Upgrade field ("websocket, foo/2" → websocket, foo), lower-cased. */
-function protocolNames(value: string): string[] {
+/**
+ * The members of a list field, lower-cased: an Upgrade field's protocol names without their
+ * versions (`protocols`: "websocket, foo/2" → websocket, foo), or a Connection field's options.
+ */
+function listMembers(value: string, protocols: boolean): string[] {
   const names: string[] = [];
   for (const part of value.split(',')) {
-    const name = trimOws(part).split('/')[0].toLowerCase();
+    const member = trimOws(part).toLowerCase();
+    const name = protocols ? member.split('/')[0] : member;
     if (name !== '') names.push(name);
   }
   return names;

@@ -1,6 +1,7 @@
 import type { CorsConfig } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
+import { withoutListEnd } from '../../core/ows.ts';
 
 /** Longer than any origin a browser sends: an Origin past it is not one, and is not compared. */
 const MAX_ORIGIN = 512;
@@ -135,17 +136,18 @@ export class CorsPolicy {
       fields.push('access-control-expose-headers', this.#expose);
     return (headers) => {
       const out: string[] = [];
-      let varied = false;
+      // Every Vary field is one list (RFC 9110 §5.3): Origin (or *) in any of them is enough.
+      let varied = listsOrigin(headers);
       for (let i = 0; i < headers.length; i += 2) {
         const lower = headers[i].toLowerCase();
         if (ANSWER_FIELDS.has(lower)) continue;
         let value = headers[i + 1];
         if (lower === 'vary' && !varied) {
           varied = true;
-          // An empty Vary (no member) takes Origin alone: ", Origin" would be an empty list
-          // element, which RFC 9110 §5.6.1 forbids a sender to generate.
-          if (value.trim() === '') value = 'Origin';
-          else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(value)) value = `${value}, Origin`;
+          // An empty Vary (no member), or one ending in a comma, gets no empty member from this
+          // hop (RFC 9110 §5.6.1 forbids a sender to generate one): `Vary: ,` is `Origin`.
+          const own = withoutListEnd(value);
+          value = own === '' ? 'Origin' : `${own}, Origin`;
         }
         out.push(headers[i], value);
       }
@@ -162,6 +164,14 @@ export class CorsPolicy {
     if (credentials) fields.push('access-control-allow-credentials', 'true');
     return fields;
   }
+}
+
+/** Whether an answer's Vary fields already list Origin, or `*` (which covers it). */
+function listsOrigin(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'vary' && /(^|,)\s*(origin|\*)\s*(,|$)/i.test(headers[i + 1]))
+      return true;
+  return false;
 }
 
 /** A client's value for the log: bounded, quoted. */

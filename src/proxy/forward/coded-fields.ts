@@ -5,7 +5,7 @@
  */
 import type { ContentCoding } from '../../core/config/types.ts';
 import { joinedField } from '../../core/net/downstream.ts';
-import { isOws } from '../../core/ows.ts';
+import { withoutListEnd } from '../../core/ows.ts';
 
 const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
 
@@ -73,13 +73,6 @@ export function withVary(headers: readonly string[]): string[] {
     out[first + 1] = own === '' ? 'Accept-Encoding' : `${own}, Accept-Encoding`;
   }
   return out;
-}
-
-/** A list's value without the OWS and commas it ends in (a scan: a regex backtracks on a run of them). */
-function withoutListEnd(value: string): string {
-  let end = value.length;
-  while (end > 0 && (isOws(value.charCodeAt(end - 1)) || value.charCodeAt(end - 1) === 0x2c)) end--;
-  return value.slice(0, end);
 }
 
 export function hasField(headers: readonly string[], lowerName: string): boolean {

@@ -190,6 +190,16 @@ for (const [label, answer, details] of [
     'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n',
     /101 Switching Protocols without an Upgrade field/,
   ],
+  [
+    'websocket without Connection: upgrade',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n',
+    /101 Switching Protocols without the upgrade option in Connection/,
+  ],
+  [
+    'websocket with Connection: keep-alive only',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n\r\n',
+    /101 Switching Protocols without the upgrade option in Connection/,
+  ],
 ] as const) {
   test(`a 101 to ${label} opens no tunnel: 502 http_protocol_error, and nothing after reaches the upstream (RFC 9110 §7.8)`, async () => {
     const upstream = await startRawFault(async (c) => {
@@ -226,6 +236,37 @@ for (const [label, answer, details] of [
     }
   });
 }
+
+test('an offer made in two Upgrade fields is one list: the upstream gets both, and a 101 to the second opens the tunnel', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n');
+    c.socket.on('end', () => c.socket.end());
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo/2\r\nUpgrade: websocket\r\n' +
+        'X-Request-Id: two-offers\r\n\r\n',
+      300,
+    );
+    assert.match(raw, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    assert.match(raw, /\r\nupgrade: websocket\r\n/i);
+    const [seen] = upstream.received;
+    // Both offers reach the upstream, as the one field this hop owns.
+    assert.deepEqual(
+      seen.rawHeaders.filter(([name]) => name.toLowerCase() === 'upgrade').map(([, value]) => value),
+      ['foo/2, websocket'],
+    );
+    const line = await gw.logFor('two-offers');
+    assert.equal(line.status, 101);
+    assert.equal(line.upgraded, true);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
 
 test("a tunnel leaves its connection's place in the pool: pool.max_connections and max_pending do not count it", async () => {
   const upstream = await startRawFault(async (c) => {
