@@ -271,8 +271,12 @@ test('an offer made in two Upgrade fields is one list: the upstream gets both, a
 test("a tunnel leaves its connection's place in the pool: pool.max_connections and max_pending do not count it", async () => {
   const upstream = await startRawFault(async (c) => {
     const request = await c.nextRequest();
-    if (request.path === '/ws')
+    if (request.path === '/ws') {
+      // The tunnel's upstream ends its side when the gateway ends its own (as a WebSocket server
+      // does), so the gateway's close does not wait out its bound for a half-open tunnel.
+      c.socket.on('end', () => c.socket.end());
       return c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    }
     await c.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
   });
   const gw = await startTestGateway(
