@@ -77,7 +77,7 @@ export class OidcAuth {
     // learns the flow's state, nonce and challenge) never opens here, or its provider could
     // have a victim redeem here a code it got for its own account (a mix-up, RFC 9700 §4.4).
     const flowOf = createHash('sha256').update(`${config.issuer}\n${config.clientId}`).digest('base64url');
-    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret);
+    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret, store);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
   }
