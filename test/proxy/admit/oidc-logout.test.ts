@@ -6,7 +6,7 @@
  * client that says nothing of where it comes from (curl, oauth2-proxy's habit) sign out at once.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
@@ -15,10 +15,10 @@ import {
   CLIENT_SECRET,
   COOKIE_SECRET,
   HttpBrowser,
-  startProvider,
+  startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
@@ -28,18 +28,16 @@ let gw: TestGateway;
 let app: http.Server;
 
 before(async () => {
-  app = http.createServer((req, res) => res.end(`hello ${req.headers['x-user']}`));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  provider = await startProvider();
-  gw = await startTestGateway(
-    `routes:
+  ({ app, provider, gw } = await startSignIn(
+    (req, res) => res.end(`hello ${req.headers['x-user']}`),
+    (issuer, appUrl) => `routes:
   - name: app
     match: { path: / }
     upstream: app
     auth:
       identity_header: X-User
       oidc:
-        issuer: ${provider.issuer}
+        issuer: ${issuer}
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_TEST_CLIENT_SECRET
         post_logout_redirect: /bye
@@ -47,11 +45,10 @@ before(async () => {
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+      - url: ${appUrl}
 `,
     ENV,
-  );
-  await provider.register(gw.url);
+  ));
 });
 
 after(() => closeAll(gw, provider, app));
