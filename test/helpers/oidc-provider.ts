@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from './http-client.ts';
+import { startTestGateway, type TestGateway } from './test-gateway.ts';
 
 /** The client the gateway is registered as, and its secret (in the variable the config names). */
 export const CLIENT_ID = 'candor';
@@ -254,5 +255,41 @@ export class HttpBrowser {
       body = undefined;
     }
     throw new Error(`more than 20 redirects from ${start}`);
+  }
+}
+
+/** What an OpenID Connect test starts before its tests: the app, the provider, the gateway signing in at it. */
+export interface SignInSetup {
+  readonly app: http.Server;
+  readonly provider: TestProvider;
+  readonly gw: TestGateway;
+}
+
+/**
+ * Starts the app (`handler` on loopback) and the provider, then a gateway from the config `yaml`
+ * writes with the provider's issuer and the app's URL (`env`: the secrets' variables; `listener`:
+ * fields of its listener, as startTestGateway takes them), and registers the gateway's redirect
+ * URI at the provider.
+ */
+export async function startSignIn(
+  handler: http.RequestListener,
+  yaml: (issuer: string, appUrl: string) => string,
+  env: NodeJS.ProcessEnv,
+  listener = '',
+): Promise<SignInSetup> {
+  const app = http.createServer(handler);
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  let provider: TestProvider | undefined;
+  try {
+    provider = await startProvider();
+    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    const gw = await startTestGateway(yaml(provider.issuer, appUrl), env, listener);
+    await provider.register(gw.url);
+    return { app, provider, gw };
+  } catch (err) {
+    // The caller's after() has none of them to close: what was started is closed here.
+    app.close();
+    await provider?.close();
+    throw err;
   }
 }

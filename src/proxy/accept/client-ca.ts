@@ -17,23 +17,26 @@ export interface ClientCa {
   readonly rejectUnauthorized: boolean;
   /** The certificate the connection's client presented, as OpenSSL judged it. */
   judge(socket: tls.TLSSocket): ClientCertificate;
+  /** What it judges by (its mode, CAs and lists): equal for two that judge every certificate alike. */
+  readonly judgesBy: string;
 }
 
 export function loadClientCa(config: ClientCertificatesConfig): ClientCa {
   const ca = readFileSync(config.ca, 'latin1');
   const crl = config.crl === undefined ? undefined : readFileSync(config.crl, 'latin1');
   const authorities = certificatesIn(ca);
+  const judgesBy = createHash('sha256')
+    .update(`${config.mode}\n${ca}\n${crl ?? ''}`)
+    .digest('hex');
   return {
+    judgesBy,
     contextOptions: {
       ca,
       ...(crl === undefined ? {} : { crl }),
       // A session is resumed only where it was made under the same CAs and lists: a reload that
       // revokes a certificate, or trusts another CA, makes every client verify again (a
       // resumed session skips the verification it had).
-      sessionIdContext: createHash('sha256')
-        .update(`${config.mode}\n${ca}\n${crl ?? ''}`)
-        .digest('hex')
-        .slice(0, 32),
+      sessionIdContext: judgesBy.slice(0, 32),
     },
     rejectUnauthorized: config.mode === 'require',
     judge(socket) {

@@ -22,6 +22,7 @@ import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
 import { refuse, refusePlain } from './http1-refusals.ts';
+import { endJudgedConnections } from './judged-connections.ts';
 import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
 import { capPerClient, type ListenerFacts, type RequestHandlers } from './request-handlers.ts';
 import { type CertificateSource, createServerTls, type ServerTls } from './server-tls.ts';
@@ -146,7 +147,7 @@ export async function startListener(
       state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
       facts.name = next.name;
       accepting.setMaxConnections(next.maxConnections);
-      if (next.tls && serverTls) serverTls.reload(next.tls, server as TlsServer);
+      if (next.tls && serverTls?.reload(next.tls, server as TlsServer)) endJudgedConnections(own, h2?.server);
       updateInFlight(facts, next);
     },
     port: () => accepting.port(),

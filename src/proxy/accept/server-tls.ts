@@ -14,8 +14,12 @@ import { type ClientCa, loadClientCa } from './client-ca.ts';
  */
 export interface ServerTls {
   readonly options: tls.TlsOptions;
-  /** Reads the certificates and keys again (a renewed certificate under the same path) and serves them from now on. */
-  reload(config: ListenerTlsConfig, server: tls.Server): void;
+  /**
+   * Reads the certificates and keys again (a renewed certificate under the same path) and serves
+   * them from now on. True when the client CAs or revocation lists changed: the certificates of
+   * the connections open now were judged under the old ones (listener.ts ends those connections).
+   */
+  reload(config: ListenerTlsConfig, server: tls.Server): boolean;
   /**
    * Whether a request for `host` (no port) came on a connection whose SNI chose another
    * certificate than the one that names `host` (RFC 9110 §15.5.20: misdirected, 421). A host no
@@ -83,7 +87,9 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
       // Read by node:tls for each connection it accepts (setSecureContext leaves them alone).
       Object.assign(server, askFor(nextCa));
       table = nextTable;
+      const judgedAlike = clientCa?.judgesBy === nextCa?.judgesBy;
       clientCa = nextCa;
+      return !judgedAlike;
     },
     clientCertificate: (socket) => clientCa?.judge(socket),
     misdirected(servername, host) {

@@ -32,9 +32,17 @@ export class DecisionCache<V> {
    * cookie in from anywhere. And the scheme (`scheme`, the listener's, and a proxy's
    * X-Forwarded-Proto): a service that judges it (a session let in over https alone) had its
    * verdict for https let the same cookie in over http. A client's own X-Forwarded-* (dropped
-   * on the way to the service, unless its peer is trusted) only keys its verdicts apart.
+   * on the way to the service, unless its peer is trusted) only keys its verdicts apart. And the
+   * client certificate the service is told (`certificate`, its SHA-256 fingerprint; '' for none):
+   * a service that judges it had its verdict for one certificate let the same cookie in with another.
    */
-  keyOf(fields: FieldMap, host: string, client: string, scheme: string): string | undefined {
+  keyOf(
+    fields: FieldMap,
+    host: string,
+    client: string,
+    scheme: string,
+    certificate = '',
+  ): string | undefined {
     const { key } = this.#config;
     let text: string | undefined;
     if (key.kind === 'cookie') {
@@ -49,7 +57,7 @@ export class DecisionCache<V> {
       const value = fields[name];
       return Array.isArray(value) ? value.join(', ') : (value ?? '');
     };
-    const whence = `${client}\0${said('x-forwarded-for')}\0${said('forwarded')}`;
+    const whence = `${client}\0${said('x-forwarded-for')}\0${said('forwarded')}\0${certificate}`;
     // Joined by a NUL, which no field value, host or address holds.
     return createHash('sha256')
       .update(`${scheme}\0${said('x-forwarded-proto')}\0${host}\0${said('x-forwarded-host')}\0${whence}\0`)

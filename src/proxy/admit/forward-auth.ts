@@ -4,6 +4,7 @@ import { unusableAnswer } from '../../core/failure/unusable-answer.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
@@ -63,6 +64,8 @@ export interface ForwardFacts {
   readonly protocol: string;
   /** The client's request's trace: the service is asked as a part of it (its traceparent). */
   readonly trace: TraceContext;
+  /** The certificate the connection presented: the service decides by identity, so it is told a verified one. */
+  readonly clientCertificate?: ClientCertificate;
 }
 
 /**
@@ -126,7 +129,7 @@ export class ForwardAuth {
 
   verify(fields: FieldMap, facts: ForwardFacts): ForwardVerdict | Promise<ForwardVerdict> {
     const cache = this.#cache;
-    const key = cache?.keyOf(fields, facts.host, facts.clientAddress, facts.protocol);
+    const key = cache?.keyOf(fields, facts.host, facts.clientAddress, facts.protocol, toldCertificate(facts));
     if (cache === undefined || key === undefined) return this.#verify(fields, facts);
     const kept = cache.get(key, performance.now());
     if (kept !== undefined) return kept;
@@ -187,6 +190,7 @@ export class ForwardAuth {
           host: facts.host,
           protocol: facts.protocol,
           trace: facts.trace,
+          clientCertificate: facts.clientCertificate,
         },
       });
     } catch (err) {
@@ -270,4 +274,10 @@ function onlyField(answer: readonly string[], lowerName: string): string | undef
       value = answer[i + 1];
     }
   return value;
+}
+
+/** The fingerprint of the certificate the service is told (a verified one), '' for none: a kept decision is its own. */
+function toldCertificate(facts: ForwardFacts): string {
+  const judged = facts.clientCertificate;
+  return judged?.refused === undefined ? (judged?.certificate?.fingerprint256 ?? '') : '';
 }

@@ -82,6 +82,8 @@ class AuthCall implements AttemptsOwner {
       bodyLength: length,
       upgrade: false,
       expectContinue: false,
+      // The head builder tells the service a verified certificate, and drops the client's copies.
+      ...(client.clientCertificate === undefined ? {} : { clientCertificate: client.clientCertificate }),
     };
     const sink = this.#sink;
     // The client's trace, continued: the service's traceparent names this gateway's span of

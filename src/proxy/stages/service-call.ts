@@ -5,6 +5,7 @@
  */
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 
 /** The request the service gets, for one client's request (an auth service's GET by default). */
 export interface ServiceCall {
@@ -28,6 +29,12 @@ export interface ServiceCall {
     readonly host: string;
     readonly protocol: string;
     readonly trace: TraceContext;
+    /**
+     * The certificate the client's connection presented, where its listener asks for one: the
+     * service is told a verified one as the upstream is (RFC 9440's Client-Cert), and the client's
+     * own copies of such fields are dropped. A plugin's fetch carries none.
+     */
+    readonly clientCertificate?: ClientCertificate;
   };
   /** Default GET (a method that is not idempotent is retried only where it never reached the service). */
   readonly method?: string;

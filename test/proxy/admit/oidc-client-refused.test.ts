@@ -5,7 +5,7 @@
  * telling the user their sign-in was refused, nor a session ended at its renewal.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, afterEach, before, test } from 'node:test';
 import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -15,10 +15,10 @@ import {
   CLIENT_SECRET,
   COOKIE_SECRET,
   HttpBrowser,
-  startProvider,
+  startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_REFUSED_CLIENT_SECRET: CLIENT_SECRET, OIDC_REFUSED_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
@@ -29,32 +29,29 @@ let app: http.Server;
 const users: (string | undefined)[] = [];
 
 before(async () => {
-  app = http.createServer((req, res) => {
-    users.push(req.headers['x-user'] as string | undefined);
-    res.writeHead(200).end('app');
-  });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  provider = await startProvider();
-  gw = await startTestGateway(
-    `routes:
+  ({ app, provider, gw } = await startSignIn(
+    (req, res) => {
+      users.push(req.headers['x-user'] as string | undefined);
+      res.writeHead(200).end('app');
+    },
+    (issuer, appUrl) => `routes:
   - name: app
     match: { path: / }
     upstream: app
     auth:
       identity_header: X-User
       oidc:
-        issuer: ${provider.issuer}
+        issuer: ${issuer}
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_REFUSED_CLIENT_SECRET
         cookie: { secret_env: OIDC_REFUSED_COOKIE_SECRET }
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+      - url: ${appUrl}
 `,
     ENV,
-  );
-  await provider.register(gw.url);
+  ));
 });
 
 afterEach(() => {

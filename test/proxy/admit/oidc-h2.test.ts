@@ -4,7 +4,7 @@
  * with its new cookies on the HTTP/2 answer.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
@@ -14,10 +14,10 @@ import {
   CLIENT_SECRET,
   COOKIE_SECRET,
   HttpBrowser,
-  startProvider,
+  startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
@@ -27,18 +27,16 @@ let gw: TestGateway;
 let app: http.Server;
 
 before(async () => {
-  app = http.createServer((req, res) => res.writeHead(200).end(`hello ${req.headers['x-user']}`));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  provider = await startProvider();
-  gw = await startTestGateway(
-    `name: edge-1
+  ({ app, provider, gw } = await startSignIn(
+    (req, res) => res.writeHead(200).end(`hello ${req.headers['x-user']}`),
+    (issuer, appUrl) => `name: edge-1
 routes:
   - match: { path: / }
     upstream: app
     auth:
       identity_header: X-User
       oidc:
-        issuer: ${provider.issuer}
+        issuer: ${issuer}
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_TEST_CLIENT_SECRET
         scopes: [offline_access]
@@ -46,12 +44,11 @@ routes:
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+      - url: ${appUrl}
 `,
     ENV,
     'http2: true',
-  );
-  await provider.register(gw.url);
+  ));
 });
 after(() => closeAll(gw, provider, app));
 

@@ -4,7 +4,7 @@
  * carry a status), the provider failing, never a 401; `access_denied` is the user's refusal.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
@@ -13,10 +13,10 @@ import {
   CLIENT_SECRET,
   COOKIE_SECRET,
   HttpBrowser,
-  startProvider,
+  startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_ERR_CLIENT_SECRET: CLIENT_SECRET, OIDC_ERR_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
@@ -26,28 +26,25 @@ let gw: TestGateway;
 let app: http.Server;
 
 before(async () => {
-  app = http.createServer((_req, res) => res.writeHead(200).end('app'));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  provider = await startProvider();
-  gw = await startTestGateway(
-    `routes:
+  ({ app, provider, gw } = await startSignIn(
+    (_req, res) => res.writeHead(200).end('app'),
+    (issuer, appUrl) => `routes:
   - name: app
     match: { path: / }
     upstream: app
     auth:
       oidc:
-        issuer: ${provider.issuer}
+        issuer: ${issuer}
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_ERR_CLIENT_SECRET
         cookie: { secret_env: OIDC_ERR_COOKIE_SECRET }
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+      - url: ${appUrl}
 `,
     ENV,
-  );
-  await provider.register(gw.url);
+  ));
 });
 
 after(() => closeAll(gw, provider, app));

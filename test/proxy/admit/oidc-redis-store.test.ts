@@ -211,6 +211,36 @@ test('the logout deletes the session from Redis: a copy of the cookie is no long
   assert.equal(again.status, 401);
 });
 
+test('a sign-in’s answer replayed is refused by every worker: the answered states are kept in Redis', async () => {
+  const browser = new HttpBrowser();
+  const login = await browser.go(`${base}/orders`);
+  const consent = await browser.submit(login, { login: 'gina', password: 'any' });
+  const toCallback = (next: URL) => next.pathname === '/oauth2/callback';
+  const back = consent.text.includes('name="prompt" value="consent"')
+    ? await browser.submit(consent, {}, toCallback)
+    : consent;
+  const callback = new URL(String(back.headers.location));
+  assert.equal(callback.pathname, '/oauth2/callback', callback.href);
+  const cookie = browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').join('; ');
+  const answer = () =>
+    request(base, {
+      path: `${callback.pathname}${callback.search}`,
+      headers: { cookie, accept: 'text/html' },
+    });
+  const tokensAsked = provider.asked.get('/token') ?? 0;
+  const first = await answer();
+  assert.equal(first.status, 302, first.text.slice(0, 300));
+  assert.equal(first.headers.location, '/orders');
+  // Each on a connection of its own: the two workers both meet the replay.
+  for (let i = 0; i < 8; i++) {
+    const replayed = await answer();
+    assert.equal(replayed.status, 400, replayed.text.slice(0, 300));
+    assert.match(String(replayed.headers['proxy-status']), /details="the sign-in's state was used already"/);
+  }
+  // Never exchanged again: the provider would revoke the tokens its code gave (RFC 6749 §4.1.2).
+  assert.equal(provider.asked.get('/token'), tokensAsked + 1);
+});
+
 test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 401 nor a 500; back when it is', async () => {
   const browser = await signedIn('dave');
   const cookie = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;

@@ -5,7 +5,7 @@
  * refresh, the logout.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, test } from 'node:test';
 import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -15,7 +15,7 @@ import {
   CLIENT_SECRET,
   COOKIE_SECRET,
   HttpBrowser,
-  startProvider,
+  startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -36,21 +36,19 @@ const seen: {
 }[] = [];
 
 before(async () => {
-  app = http.createServer((req, res) => {
-    seen.push({
-      path: req.url ?? '',
-      user: req.headers['x-user'] as string | undefined,
-      cookie: req.headers.cookie,
-      authorization: req.headers.authorization,
-    });
-    res
-      .writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=600' })
-      .end(`hello ${req.headers['x-user']}`);
-  });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  provider = await startProvider();
-  gw = await startTestGateway(
-    `name: edge-1
+  ({ app, provider, gw } = await startSignIn(
+    (req, res) => {
+      seen.push({
+        path: req.url ?? '',
+        user: req.headers['x-user'] as string | undefined,
+        cookie: req.headers.cookie,
+        authorization: req.headers.authorization,
+      });
+      res
+        .writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=600' })
+        .end(`hello ${req.headers['x-user']}`);
+    },
+    (issuer, appUrl) => `name: edge-1
 routes:
   - name: app
     match: { path: / }
@@ -58,7 +56,7 @@ routes:
     auth:
       identity_header: X-User
       oidc:
-        issuer: ${provider.issuer}
+        issuer: ${issuer}
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_TEST_CLIENT_SECRET
         scopes: [email, groups, offline_access]
@@ -68,11 +66,10 @@ routes:
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(app.address() as { port: number }).port}
+      - url: ${appUrl}
 `,
     ENV,
-  );
-  await provider.register(gw.url);
+  ));
 });
 
 after(() => closeAll(gw, provider, app));

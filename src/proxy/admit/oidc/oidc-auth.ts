@@ -6,6 +6,7 @@ import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
+import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
 import type { Session, SignInRequest } from './session.ts';
 import {
   CookieSeal,
@@ -76,7 +77,7 @@ export class OidcAuth {
     // learns the flow's state, nonce and challenge) never opens here, or its provider could
     // have a victim redeem here a code it got for its own account (a mix-up, RFC 9700 §4.4).
     const flowOf = createHash('sha256').update(`${config.issuer}\n${config.clientId}`).digest('base64url');
-    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret);
+    this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret, store);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
   }
@@ -95,6 +96,11 @@ export class OidcAuth {
         new URLSearchParams(query === -1 ? '' : request.target.slice(query + 1)),
         secure,
       );
+    if (path === this.#config.logoutPath && logoutFromElsewhere(request, secure))
+      return {
+        answer: logoutConfirmation(this.#config.logoutPath),
+        note: 'denied: oidc logout from another site, confirmation asked',
+      };
     const sealed = readSealed(request.fields, this.#config.cookieName);
     const opened = sealed === undefined ? undefined : this.#seal.open(sealed);
     const why = sealed === undefined ? 'no session' : 'session cookie not accepted';

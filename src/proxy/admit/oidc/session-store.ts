@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { OidcRedisConfig } from '../../../core/config/access-config.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { Logger } from '../../../observe/log/logger.ts';
@@ -22,10 +22,13 @@ export function newSessionId(): string {
 export class SessionStore {
   readonly #link: RedisLink;
   readonly #prefix: string;
+  /** The answered sign-in states' keys: beside the sessions', never one of them. */
+  readonly #statePrefix: string;
   readonly #logger: Logger;
 
   constructor(config: OidcRedisConfig, logger: Logger) {
     this.#prefix = `${config.prefix}oidc:`;
+    this.#statePrefix = `${config.prefix}oidc-state:`;
     this.#logger = logger;
     this.#link = new RedisLink(
       config.url,
@@ -83,6 +86,35 @@ export class SessionStore {
     } catch (err) {
       return this.#failure(err);
     }
+  }
+
+  /**
+   * Takes a sign-in's `state` as answered until `until` (Date.now()), for every worker and gateway
+   * on this Redis (SET NX PX under its SHA-256): false when one took it already (a replay, which
+   * must not spend the code again: a provider revokes the tokens a code gave when it comes twice).
+   */
+  async spendState(state: string, until: number): Promise<boolean | Failure> {
+    const life = Math.max(1, Math.ceil(until - Date.now()));
+    try {
+      const set = await this.#call(() => this.#link.client.set(this.#stateKey(state), '1', 'PX', life, 'NX'));
+      return set === 'OK';
+    } catch (err) {
+      return this.#failure(err);
+    }
+  }
+
+  /** A state given back (its answer failed at the provider): the same answer may come again, to any worker. */
+  async giveBackState(state: string): Promise<void> {
+    try {
+      await this.#call(() => this.#link.client.del(this.#stateKey(state)));
+    } catch (err) {
+      // Then the retry meets a replay's 400 and signs in afresh: no worse than the provider's own one-use code.
+      this.#failure(err);
+    }
+  }
+
+  #stateKey(state: string): string {
+    return this.#statePrefix + createHash('sha256').update(state).digest('base64url');
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
+import type { SessionStore } from './session-store.ts';
 import { tokenRefusal } from './token-refusal.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
@@ -78,14 +79,18 @@ export class SignIn {
   readonly #client: oauth.Client;
   readonly #clientAuth: oauth.ClientAuth;
   readonly #rules: JwtRules;
+  /** With `store.redis`: the answered states shared by every worker (the issuer's are this process's). */
+  readonly #store: SessionStore | undefined;
 
   constructor(
     config: OidcAuthConfig,
     issuer: IssuerHop,
     flowSeal: CookieSeal,
     clientSecret: string | undefined,
+    store?: SessionStore,
   ) {
     this.#config = config;
+    this.#store = store;
     this.#issuer = issuer;
     this.#flowSeal = flowSeal;
     this.#client = oidcClientOf(config);
@@ -192,13 +197,25 @@ export class SignIn {
       );
     if (query.get('state') !== flow.s)
       return refusedState("the sign-in's state is not the one this browser was given", 'state mismatch');
+    const replayed = refusedState("the sign-in's state was used already", 'state replayed');
     const spent = this.#issuer.states.spend(flow.s, flow.t + FLOW_MS);
-    if (spent === false) return refusedState("the sign-in's state was used already", 'state replayed');
+    if (spent === false) return replayed;
+    // Then every worker's: a replay to another worker of this gateway, or another gateway, is one too.
+    const shared = await this.#store?.spendState(flow.s, flow.t + FLOW_MS);
+    if (shared instanceof Failure) {
+      // Redis not answering is the store's 503: the same answer may come again once it does.
+      this.#issuer.states.giveBack(flow.s, spent.redeemed);
+      return shared;
+    }
+    if (shared === false) return replayed;
     const exchanged: Exchanged = { tokens: spent.redeemed };
     const done = await this.#redeem(flow, query, redirectUri, exchanged);
     // The provider failed (down, slow, garbage): the client is told it may retry, and the same
     // answer again (a reload) is then no replay (sign-in-states.ts).
-    if (done instanceof Failure) this.#issuer.states.giveBack(flow.s, exchanged.tokens);
+    if (done instanceof Failure) {
+      this.#issuer.states.giveBack(flow.s, exchanged.tokens);
+      await this.#store?.giveBackState(flow.s);
+    }
     return done;
   }
 

@@ -1,0 +1,29 @@
+import type { Socket } from 'node:net';
+import { clientCertificateOf } from '../../core/net/client-certificate.ts';
+import type { H2Server } from './h2/h2-server.ts';
+import type { Http1Server } from './http1/http1-server.ts';
+
+/**
+ * A reload changed a listener's client CAs or revocation lists: the connections whose client
+ * presented a certificate had it judged under the old ones, once, in their handshake (OpenSSL
+ * judges no more), so a kept-alive connection of a certificate revoked since would go on passing.
+ * Each closes: an idle HTTP/1.1 connection now, without the drain's one more look for a request
+ * already in its buffer (that one would pass on the old verdict: its client retries it on a new
+ * connection, as a request on a kept-alive connection the server closed), a busy one after the
+ * answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2 one by
+ * GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused, and
+ * retried elsewhere). Its client's next connection is judged under the new ones.
+ */
+export function endJudgedConnections(http1: Http1Server, h2: H2Server | undefined): void {
+  // Copies: a connection may leave its list as it is told.
+  for (const connection of [...http1.connections.values()]) {
+    if (!presented(connection.socket)) continue;
+    if (connection.quiet) connection.close();
+    else connection.closeAfterAnswer();
+  }
+  for (const session of [...(h2?.sessions ?? [])]) if (presented(session.socket)) session.close();
+}
+
+function presented(socket: Socket): boolean {
+  return clientCertificateOf(socket)?.certificate !== undefined;
+}
