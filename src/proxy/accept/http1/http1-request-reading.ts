@@ -18,12 +18,19 @@ import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { kept } from '../../../core/net/direct-reads.ts';
 import { type SwitchedConnection, servernameOf } from '../../../core/net/downstream.ts';
 import { Http1Answer } from './http1-answer.ts';
-import type { AnswerOwner, ConnectionState, Http1Handlers, Http1Settings } from './http1-connection-setup.ts';
+import type {
+  AnswerOwner,
+  ConnectionState,
+  Http1Handlers,
+  Http1Settings,
+  UnservedWhy,
+} from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
 import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
 import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 import { TurnWrites } from './turn-writes.ts';
+import { wholeRequestsIn } from './unserved-requests.ts';
 
 export abstract class Http1RequestReading
   implements RequestParserHandler, AnswerOwner, TimedConnection, PipelinedConnection
@@ -170,6 +177,14 @@ export abstract class Http1RequestReading
     this.timeouts.disarm();
     this.connectionState = 'closing';
     this.#handlers.refused(this, error, this.head);
+  }
+
+  /** The requests pipelined behind one whose connection was cut (`why`): each read whole is told, never served. */
+  protected unserved(why: UnservedWhy): void {
+    const unserved = this.#handlers.unserved;
+    if (unserved === undefined || this.pipeline?.waiting !== true) return;
+    for (const request of wholeRequestsIn(this.pipeline.take(), this.settings))
+      unserved(this, request.head, request.bytes, why);
   }
 
   /** The route's body limit, for a chunked body (RequestParser.limitBody): the refusal's words when already past it. */
