@@ -24,6 +24,7 @@ export function refuse(
     remoteAddress: clientAddressOf(socket),
     encrypted: 'encrypted' in socket,
     bytesRead: connection.requestBytes,
+    startedAt: connection.headFrom,
     answer: (text) => connection.refuse(text),
   };
   if (head === undefined && isTlsHandshake(connection.refusedHead))

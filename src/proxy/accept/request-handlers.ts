@@ -34,6 +34,8 @@ export interface Refusal {
   readonly encrypted: boolean;
   /** The refused request's bytes read from the client (its head as far as it came, and any body). */
   readonly bytesRead: number;
+  /** When its head began arriving (performance.now()), if before the read that refused it: its log's total counts from there. */
+  readonly startedAt?: number;
   /** Writes the answer and closes the connection, lingering, with a deadline. */
   answer(text: string): void;
 }

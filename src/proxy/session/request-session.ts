@@ -93,7 +93,7 @@ export class RequestSession implements AttemptsOwner {
 
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
   static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
-    const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);
+    const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust, refusal.startedAt);
     record.failure = failure;
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;

@@ -48,6 +48,11 @@ export abstract class Http1RequestReading
   protected pipeline: Pipeline | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
   #requestBytes = 0;
+  /**
+   * When the head being read began arriving (performance.now()), noted once it did not come
+   * whole in its first read: a refusal's record (a 408 above all) counts its total from there.
+   */
+  #headFrom: number | undefined;
   protected body: BodyStream | undefined;
   protected exchange: Http1Answer | undefined;
   protected head: RequestHead | undefined;
@@ -93,6 +98,11 @@ export abstract class Http1RequestReading
   }
 
   /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
+  /** When the head being read began arriving, if it took more than one read (performance.now()). */
+  get headFrom(): number | undefined {
+    return this.#headFrom;
+  }
+
   get refusedHead(): string {
     return this.parser.refusedHead;
   }
@@ -116,6 +126,7 @@ export abstract class Http1RequestReading
   nextHead(): void {
     this.connectionState = 'head';
     this.#requestBytes = 0;
+    this.#headFrom = undefined;
     this.timeouts.head();
   }
 
@@ -138,6 +149,9 @@ export abstract class Http1RequestReading
       }
       return this.#failed(error);
     }
+    // A head begun and not whole: its start, for a refusal's total (most heads come in one read).
+    if (this.connectionState === 'head' && this.#headFrom === undefined && this.parser.started)
+      this.#headFrom = performance.now();
     const left = this.parser.leftover;
     if (left > 0) this.readAhead(chunk.subarray(chunk.length - left));
     if (ready !== undefined) this.#hand(ready);
