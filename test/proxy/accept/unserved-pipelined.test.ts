@@ -110,3 +110,32 @@ test('a request pipelined behind one its client left during is logged as the cli
     ],
   );
 });
+
+test('a request pipelined behind one that said Connection: close is not served and not logged: the client was told', async (t) => {
+  const upstream = await scriptedUpstream((socket) =>
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+  );
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  t.after(() => gw.close());
+
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  let received = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+    // Its answer read, the client resets during the gateway's lingering close.
+    if (received.endsWith('\r\n\r\nok')) socket.resetAndDestroy();
+  });
+  socket.write(FIRST.replace('Host: a\r\n', 'Host: a\r\nConnection: close\r\n') + SECOND);
+  await closed;
+  await gw.logFor('one');
+  // (The line of a second request would follow the first's within the same close.)
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(
+    gw.logs.filter((l) => l.msg === 'request').map((l) => l.client_req_id),
+    ['one'],
+  );
+  assert.equal(upstream.requests.length, 1);
+});

@@ -73,9 +73,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.socket.destroy();
   };
 
-  /** A reset (or any error) of the socket: the client is gone. */
+  /** A reset (or any error) of the socket: the client is gone (during our own close, after what we chose to serve). */
   readonly #onError = (): void => {
-    this.#cutBy ??= 'client_left';
+    if (!this.#closing) this.#cutBy ??= 'client_left';
     this.socket.destroy();
   };
 
