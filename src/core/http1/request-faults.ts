@@ -19,8 +19,27 @@ export function lineEndBreak(c: string): RuleBreak {
   );
 }
 
+/** A method's first bytes that are a token (all of it, when it is one). */
+const TOKEN_START = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]*/;
+
+/**
+ * A line whose method is already longer than any the gateway knows while its bytes are still a
+ * token: a 501, whatever follows (a head read as it comes is refused so at that byte, before
+ * the rest is there: the same bytes get the same answer however they are split). Undefined
+ * while the method may still be one the gateway knows, or stopped being a token before.
+ */
+export function overlongMethodBreak(line: string): RuleBreak | undefined {
+  const token = (TOKEN_START.exec(line) as RegExpExecArray)[0];
+  return token.length > LONGEST_METHOD ? methodBreak(token) : undefined;
+}
+
 /** The slow path for a request line known to be invalid: names its first fault. */
-export function requestLineBreak(line: string, proxyProtocol: boolean): RuleBreak {
+export function requestLineBreak(line: string, proxyProtocol: boolean, uriLength: number): RuleBreak {
+  // Its faults in the order its bytes come, as a line read as it comes is refused (at the byte
+  // each is known): a method past any known, then a target past the limit before any bare CR or LF.
+  const overlong = overlongMethodBreak(line);
+  if (overlong !== undefined) return overlong;
+  if (targetPastLimit(line, uriLength)) return TARGET_TOO_LONG;
   if (line.includes('\n')) return lineEndBreak('\n');
   if (line.includes('\r')) return lineEndBreak('\r');
   // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
@@ -60,6 +79,21 @@ export const TARGET_TOO_LONG: RuleBreak = Object.freeze({
   details: 'request target too long',
 });
 
+/**
+ * The line's target (after a method that is a token) passes `uriLength` before any bare CR or
+ * LF: a line read as it comes is refused with its 414 at that byte, whatever follows.
+ */
+function targetPastLimit(line: string, uriLength: number): boolean {
+  const space = line.indexOf(' ');
+  if (space <= 0 || !TOKEN.test(line.slice(0, space))) return false;
+  const targetEnd = line.indexOf(' ', space + 1);
+  if ((targetEnd === -1 ? line.length : targetEnd) - space - 1 <= uriLength) return false;
+  const past = space + uriLength + 1;
+  const cr = line.indexOf('\r');
+  const lf = line.indexOf('\n');
+  return (cr === -1 || cr > past) && (lf === -1 || lf > past);
+}
+
 /** What a version not whole yet may still become: a prefix of `HTTP/d.d`. */
 const VERSION_SO_FAR = /^(?:H(?:T(?:T(?:P(?:\/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?$/;
 
@@ -76,12 +110,13 @@ export function partialLineBreak(
   proxyProtocol: boolean,
 ): RuleBreak | undefined {
   const space = line.indexOf(' ');
-  if (space === -1) return line.length > LONGEST_METHOD ? methodBreak(line) : undefined;
+  // (A method past any known was refused before: PartialHeadCheck, overlongMethodBreak.)
+  if (space === -1) return undefined;
   const targetEnd = line.indexOf(' ', space + 1);
   const target = (targetEnd === -1 ? line.length : targetEnd) - space - 1;
   if (target > uriLength) return TARGET_TOO_LONG;
   if (targetEnd === -1 || VERSION_SO_FAR.test(line.slice(targetEnd + 1))) return undefined;
-  return requestLineBreak(line, proxyProtocol);
+  return requestLineBreak(line, proxyProtocol, uriLength);
 }
 
 /** A field line's fault, under llhttp's names for it. */
@@ -140,7 +175,9 @@ export function unendedLineBreak(
   // The method so far must be a token (the usual garbage, TLS to a plain port, fails at once).
   const space = acc.indexOf(0x20);
   const method = latin1(acc, 0, space === -1 ? acc.length : space);
-  if (method !== '' && !TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  // (A space first is an empty method: no byte after it can mend that.)
+  if (space === 0 || (method !== '' && !TOKEN.test(method)))
+    return malformed('HPE_INVALID_METHOD', 'invalid method');
   // A target past its limit, or a version gone wrong, is known before the line ends.
   const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
   return partialLineBreak(latin1(acc, 0, end), uriLength, proxyProtocol);

@@ -4,7 +4,7 @@
  */
 import type { RequestParserLimits } from './parsed-request.ts';
 import { requestLineBreak } from './request-faults.ts';
-import { methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
+import { LONGEST_METHOD, methodBreak, type RuleBreak, targetBreak } from './request-rules.ts';
 
 /**
  * method SP request-target SP HTTP-version: one space each (RFC 9112 §3), the target visible
@@ -23,13 +23,16 @@ export const lineParts = { method: '', target: '', minor: 1 as 0 | 1 };
 export function parseRequestLine(line: string, limits: RequestParserLimits): RuleBreak | undefined {
   // Tested, not matched (no match array a request): the line's shape once known, its parts
   // are where it says, the version in the last nine characters (" HTTP/d.d").
-  if (!REQUEST_LINE.test(line)) return requestLineBreak(line, limits.proxyProtocol === true);
+  if (!REQUEST_LINE.test(line))
+    return requestLineBreak(line, limits.proxyProtocol === true, limits.uriLength);
   const space = line.indexOf(' ');
   // The commonest method as the constant it is (llhttp hands node:http each method so): no string a request.
   const method = space === 3 && line.startsWith('GET') ? 'GET' : line.slice(0, space);
   const target = line.slice(space + 1, line.length - 9);
   const major = line[line.length - 3];
   const minor = line[line.length - 1];
+  // A method past any known is refused at its byte, before its version is there (request-faults.ts).
+  if (space > LONGEST_METHOD) return methodBreak(method);
   // RFC 9112 §2.3: a minor version above 1 (HTTP/1.2) is read as HTTP/1.1, the highest of its
   // major this parser implements (nginx and Go do the same); only another major is refused.
   if (major !== '1') return versionBreak(method, target, major, minor, limits.http2);

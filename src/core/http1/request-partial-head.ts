@@ -5,13 +5,29 @@
  */
 import { EndedLinesCheck } from './field-lines.ts';
 import type { RequestParserLimits } from './parsed-request.ts';
-import { fieldLineBreak, lineEndsBreak, TARGET_TOO_LONG, unendedLineBreak } from './request-faults.ts';
+import {
+  fieldLineBreak,
+  lineEndsBreak,
+  overlongMethodBreak,
+  TARGET_TOO_LONG,
+  unendedLineBreak,
+} from './request-faults.ts';
 import { parseRequestLine } from './request-line.ts';
-import type { RuleBreak } from './request-rules.ts';
+import { LONGEST_METHOD, type RuleBreak } from './request-rules.ts';
 import { CR, LF, latin1 } from './syntax.ts';
 
 /** A space, between a request line's method and target and between its target and version. */
 const SP = 0x20;
+
+/**
+ * The head so far, when its method is already longer than any the gateway knows while a token:
+ * its 501, naming the method as far as it came. Only its first bytes are looked at until then.
+ */
+function overlongMethod(acc: Buffer): RuleBreak | undefined {
+  if (overlongMethodBreak(latin1(acc, 0, Math.min(acc.length, LONGEST_METHOD + 1))) === undefined)
+    return undefined;
+  return overlongMethodBreak(latin1(acc, 0, acc.length));
+}
 
 export class PartialHeadCheck {
   /** The request line of the head being collected was checked (a bad one fails before the head ends). */
@@ -39,7 +55,13 @@ export class PartialHeadCheck {
   check(acc: Buffer, from: number, limits: RequestParserLimits): RuleBreak | undefined {
     let checkFrom = from > 0 ? from - 1 : 0;
     if (!this.#lineChecked) {
-      // In the order the bytes came: the request line's faults before those of later lines.
+      // In the order the bytes came: a method past any known is the line's first fault (its
+      // bytes are a token up to there: a bare CR or LF, or any other fault, comes after).
+      if (this.#methodEnd === -1) {
+        const overlong = overlongMethod(acc);
+        if (overlong !== undefined) return overlong;
+      }
+      // The request line's faults before those of later lines.
       // (The bytes before `from` held no LF: the line would have been checked.)
       const lf = acc.indexOf(LF, checkFrom);
       const lineEnd = lf === -1 ? acc.length : lf + 1;

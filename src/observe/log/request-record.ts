@@ -38,8 +38,12 @@ export class RequestRecord {
   /** The X-Request-Id an untrusted client sent, not adopted as `id` (logged as client_req_id). */
   clientRequestId: string | undefined = undefined;
   readonly trace: TraceContext;
-  /** Monotonic start, for durations. (The line's time is when it is written: access-log.ts.) */
-  readonly startedAt = performance.now();
+  /**
+   * Monotonic start, for durations: when the record is made, or when the request began arriving
+   * if that was before (a head refused after it was slow to come). (The line's time is when it is
+   * written: access-log.ts.)
+   */
+  readonly startedAt: number;
   readonly clientAddress: string;
   readonly method: string;
   readonly host: string;
@@ -147,7 +151,9 @@ export class RequestRecord {
     method: string,
     host: string,
     path: string,
+    startedAt = performance.now(),
   ) {
+    this.startedAt = startedAt;
     this.id = id;
     this.trace = trace;
     this.clientAddress = clientAddress;

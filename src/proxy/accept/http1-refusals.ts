@@ -4,11 +4,12 @@
  * listener (refusePlain). The handlers write the answer and its log line.
  */
 import type { Socket } from 'node:net';
-import { Failure } from '../../core/failure/failure.ts';
+import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/parsed-request.ts';
 import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
+import type { UnservedWhy } from './http1/http1-connection-setup.ts';
 import type { Refusal, RequestHandlers } from './request-handlers.ts';
 
 /** A refused request: the answer and its log line (the handlers'), then the connection closes. */
@@ -23,12 +24,45 @@ export function refuse(
     remoteAddress: clientAddressOf(socket),
     encrypted: 'encrypted' in socket,
     bytesRead: connection.requestBytes,
+    startedAt: connection.headFrom,
     answer: (text) => connection.refuse(text),
   };
   if (head === undefined && isTlsHandshake(connection.refusedHead))
     return handlers.refused(refusal, TLS_ON_PLAIN(), UNREAD);
   const info = head === undefined ? rawRequestInfo(connection.refusedHead) : requestInfo(head);
   handlers.refused(refusal, refusalFailure(error), info);
+}
+
+/**
+ * A request pipelined behind one whose connection was cut, read whole and never served: logged
+ * with why (unserved-requests.ts). Nothing of it reached an upstream, and no answer can go back.
+ */
+export function unserved(
+  handlers: RequestHandlers,
+  connection: Http1Connection,
+  head: RequestHead,
+  bytes: number,
+  why: UnservedWhy,
+): void {
+  const { socket } = connection;
+  handlers.unserved(
+    { remoteAddress: clientAddressOf(socket), encrypted: 'encrypted' in socket, bytesRead: bytes },
+    unservedFailure(why),
+    requestInfo(head),
+  );
+}
+
+function unservedFailure(why: UnservedWhy): Failure {
+  if (why === 'deadline' || why === 'signal') return drainCutFailure(why === 'signal');
+  if (why === 'client_left')
+    return new Failure(
+      'client_closed',
+      'the client closed the connection while the request pipelined before this one was answered',
+    );
+  return new Failure(
+    'proxy_internal_response',
+    'the answer to the request pipelined before this one was cut short, and the gateway closed the connection: this one was never sent',
+  );
 }
 
 /**

@@ -21,7 +21,7 @@ import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
-import { refuse, refusePlain } from './http1-refusals.ts';
+import { refuse, refusePlain, unserved } from './http1-refusals.ts';
 import { endJudgedConnections } from './judged-connections.ts';
 import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
 import { capPerClient, type ListenerFacts, type RequestHandlers } from './request-handlers.ts';
@@ -243,6 +243,9 @@ function http1Handlers(
     },
     refused(connection, error, head) {
       refuse(handlers, connection, error, head);
+    },
+    unserved(connection, head, bytes, why) {
+      unserved(handlers, connection, head, bytes, why);
     },
     ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
   };

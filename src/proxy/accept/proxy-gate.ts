@@ -68,8 +68,18 @@ export function createProxyGate(
         settle();
         socket.destroy();
       };
+      // From a source not listed, silence is no request (closed as the HTTP server closes one that
+      // never spoke); bytes that began a header and stopped are refused as any header of its is,
+      // saying so: closed in silence, an operator could not tell why its connections were closed.
       const timer = setTimeout(
-        () => (listed ? refuse('no PROXY header within the header timeout') : onGone()),
+        () =>
+          listed
+            ? refuse('no PROXY header within the header timeout')
+            : seen.length > 0
+              ? refuse(
+                  'a PROXY header not whole within the header timeout, from a source not in proxy_protocol.from',
+                )
+              : onGone(),
         timeoutMs(),
       );
       const onData = (chunk: Buffer) => {

@@ -34,8 +34,18 @@ export interface Refusal {
   readonly encrypted: boolean;
   /** The refused request's bytes read from the client (its head as far as it came, and any body). */
   readonly bytesRead: number;
+  /** When its head began arriving (performance.now()), if before the read that refused it: its log's total counts from there. */
+  readonly startedAt?: number;
   /** Writes the answer and closes the connection, lingering, with a deadline. */
   answer(text: string): void;
+}
+
+/** A request read whole and never served (pipelined behind one whose connection was cut): who sent it. */
+export interface Unserved {
+  readonly remoteAddress: string;
+  readonly encrypted: boolean;
+  /** The request's bytes, as the client sent them. */
+  readonly bytesRead: number;
 }
 
 /**
@@ -47,6 +57,11 @@ export interface RequestHandlers {
   request(exchange: DownstreamExchange, listener: ListenerFacts): void;
   /** The server's parser refused a request before there was an exchange (or its head did not come in time). */
   refused(refusal: Refusal, failure: Failure, info: RawRequestInfo): void;
+  /**
+   * A request read whole that was never served: the client pipelined it behind one whose
+   * connection was then cut (the answer's, the drain's, the client's leaving). Logged, not answered.
+   */
+  unserved(request: Unserved, failure: Failure, info: RawRequestInfo): void;
   /**
    * The server refused a request it has an exchange for (an HTTP/2 stream: the connection
    * carries others), to be answered on the exchange's sink.

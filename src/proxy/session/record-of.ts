@@ -66,6 +66,7 @@ export function refusedRecordOf(
   remoteAddress: string,
   info: RawRequestInfo,
   trust: TrustList,
+  startedAt?: number,
 ): RequestRecord {
   const clientAddress = unmapIPv4(remoteAddress);
   const ids = requestIdsFor(info.requestId, trust.has(clientAddress));
@@ -77,6 +78,7 @@ export function refusedRecordOf(
     loggedHost(info.host ?? ''),
     // The parser refused it: its target may be anything the head held (its 414 too).
     info.path.slice(0, LOGGED_TARGET_MAX),
+    startedAt,
   );
   record.clientRequestId = ids.clientId;
   record.protocol = info.protocol;

@@ -10,7 +10,7 @@ import { NO_ANSWER } from '../../observe/log/request-record.ts';
 import { startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
-import type { ListenerFacts, Refusal } from '../accept/request-handlers.ts';
+import type { ListenerFacts, Refusal, Unserved } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/error-answer.ts';
 import { addressedFields } from '../route/request-target.ts';
@@ -93,12 +93,26 @@ export class RequestSession implements AttemptsOwner {
 
   /** The server's parser refused a request before there was an exchange: answered, logged like any other. */
   static refused(runtime: Runtime, refusal: Refusal, failure: Failure, info: RawRequestInfo): void {
-    const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust);
+    const record = refusedRecordOf(refusal.remoteAddress, info, runtime.trust, refusal.startedAt);
     record.failure = failure;
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;
     refusal.answer(refusalAnswer(failure, runtime, record.id, info));
     const spans = startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http');
+    logPhase(runtime, record, spans);
+  }
+
+  /**
+   * A request read whole and never served (pipelined behind one whose connection was cut): its
+   * line says why, and the status the client got: none, or 499 when it was the one that left.
+   */
+  static unserved(runtime: Runtime, request: Unserved, failure: Failure, info: RawRequestInfo): void {
+    const record = refusedRecordOf(request.remoteAddress, info, runtime.trust);
+    record.failure = failure;
+    record.clientAborted = failure.type === 'client_closed';
+    record.status = record.clientAborted ? failure.status : NO_ANSWER;
+    record.bytesIn = request.bytesRead;
+    const spans = startServerSpan(runtime.tracing, record, undefined, request.encrypted ? 'https' : 'http');
     logPhase(runtime, record, spans);
   }
 

@@ -36,6 +36,7 @@ export function listenerHandlers(
       RequestSession.request(live, listener, exchange);
     },
     refused: (refusal, failure, info) => RequestSession.refused(current(), refusal, failure, info),
+    unserved: (request, failure, info) => RequestSession.unserved(current(), request, failure, info),
     refusedExchange: (exchange, failure, listener) =>
       RequestSession.refusedExchange(current(), listener, exchange, failure),
     limits: () => current().config.limits,

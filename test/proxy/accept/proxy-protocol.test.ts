@@ -334,6 +334,24 @@ describe('PROXY protocol: the header deadline and reloads', () => {
     assert.equal(line?.reason, 'no PROXY header within the header timeout');
   });
 
+  test('a source not listed whose PROXY header stalls half-way is refused, saying so (not closed in silence)', async () => {
+    const app = await echoHeaders();
+    const gw = await keep(
+      startTestGateway(
+        `${singleUpstream(app.url)}\nlimits: { header_timeout: 200ms }\n`,
+        {},
+        'proxy_protocol: { from: [10.0.0.0/8] }',
+      ),
+    );
+    const outcome = await exchange(gw.port, Buffer.from('PROXY TCP4 1.2.3.4'));
+    assert.deepEqual(outcome, { text: '', closed: true });
+    const line = gw.logs.find((l) => l.msg === 'PROXY protocol: connection refused');
+    assert.equal(
+      line?.reason,
+      'a PROXY header not whole within the header timeout, from a source not in proxy_protocol.from',
+    );
+  });
+
   test('the deadline counts from the connection, not from the last byte: a header sent a byte at a time is cut', async () => {
     const app = await echoHeaders();
     const gw = await keep(

@@ -81,7 +81,15 @@ test('pipelined small answers to a client that reads none: no line says whole th
   const got = wholeAnswers(Buffer.concat(chunks));
   assert.ok(got < REQUESTS, `the client's buffers filled (it got ${got} whole)`);
   assert.equal(loggedWhole, got, 'answers logged whole: exactly those the client got whole');
-  const cut = lines.filter((l) => l.error !== undefined);
+  // The requests read behind the cut one, never served, have a line each saying so (status 0).
+  const unserved = lines.filter((l) => l.status === 0);
+  assert.ok(
+    unserved.every(
+      (l) => l.error === 'proxy_internal_response' && l.stage === 'not_sent' && l.attempts === 0,
+    ),
+    'the requests behind the cut one are logged never sent',
+  );
+  const cut = lines.filter((l) => l.error !== undefined && l.status !== 0);
   assert.equal(cut.length, 1, 'one answer cut');
   assert.equal(cut[0].status, 200);
   assert.equal(cut[0].details, 'client took no response bytes for 500 ms (limits.send_timeout)');

@@ -8,6 +8,9 @@ import type { Socket } from 'node:net';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
 
+/** Why a connection closed with requests pipelined behind the one it was answering: who cut that answer. */
+export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal';
+
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
 export interface Http1Settings {
@@ -52,6 +55,11 @@ export interface Http1Handlers<Connection> {
    * written); `done` destroys what is left. Without it such a client is closed on unanswered.
    */
   plainOnTls?(tcp: Socket, done: () => void): void;
+  /**
+   * A request pipelined behind one whose connection was cut (`why`), read whole (its `bytes`)
+   * and never served: told for its log line once the connection has closed.
+   */
+  unserved?(connection: Connection, head: RequestHead, bytes: number, why: UnservedWhy): void;
 }
 
 /** What an answer (http1-answer.ts) is told of its request and its connection when it is made. */

@@ -26,7 +26,7 @@ import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
 import { closeWhenIdle, cutAnswer, cutByTheDrain, type DrainedConnection } from './http1-closing.ts';
-import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
+import type { Http1Handlers, Http1Settings, PriorKnowledge, UnservedWhy } from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
 
 export class Http1Connection extends Http1RequestReading implements DrainedConnection, OpenSlot {
@@ -40,6 +40,11 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
   /** Until the first bytes are in: where a connection that may be h2c goes (absent: HTTP/1.1 only). */
   #priorKnowledge: PriorKnowledge | undefined;
+  /**
+   * Who cut the connection under a request (its answer cut, the drain's deadline, the client's
+   * leaving): what the requests pipelined behind it, never served, are logged with at the close.
+   */
+  #cutBy: UnservedWhy | undefined;
 
   constructor(
     socket: Socket,
@@ -59,12 +64,18 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', this.#destroy);
+    socket.on('error', this.#onError);
     // Counted from the accept when a stage read the connection first (the PROXY gate).
     this.timeouts.head(firstHeadTime(socket, settings.headerTimeout));
   }
 
   readonly #destroy = (): void => {
+    this.socket.destroy();
+  };
+
+  /** A reset (or any error) of the socket: the client is gone (during our own close, after what we chose to serve). */
+  readonly #onError = (): void => {
+    if (!this.#closing) this.#cutBy ??= 'client_left';
     this.socket.destroy();
   };
 
@@ -152,6 +163,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   }
 
   answerAborted(reset: boolean): void {
+    this.#cutBy ??= 'answer_cut';
     this.exchange = undefined;
     cutAnswer(this.socket, reset, this.encrypted);
   }
@@ -191,6 +203,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
 
   /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
   cut(why: DrainCut): void {
+    this.#cutBy ??= why;
     cutByTheDrain(this, why);
   }
 
@@ -250,6 +263,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     if (state === 'closing' || state === 'idle' || state === 'head') return this.#destroy();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
+    this.#cutBy ??= 'client_left';
     if (!this.requestComplete)
       this.body?.fail('client closed the connection while sending the body', 'ECONNRESET');
     // An answer already under way is cut (never ended by our FIN: a body the close delimits
@@ -264,6 +278,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.exchange?.connectionClosed();
     if (!this.requestComplete && this.body !== undefined && !this.body.destroyed)
       this.body.fail('client closed the connection', 'ECONNRESET');
+    if (this.#cutBy !== undefined) this.unserved(this.#cutBy);
     this.#gone?.(this);
   };
 }

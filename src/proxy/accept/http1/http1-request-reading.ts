@@ -18,12 +18,19 @@ import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { kept } from '../../../core/net/direct-reads.ts';
 import { type SwitchedConnection, servernameOf } from '../../../core/net/downstream.ts';
 import { Http1Answer } from './http1-answer.ts';
-import type { AnswerOwner, ConnectionState, Http1Handlers, Http1Settings } from './http1-connection-setup.ts';
+import type {
+  AnswerOwner,
+  ConnectionState,
+  Http1Handlers,
+  Http1Settings,
+  UnservedWhy,
+} from './http1-connection-setup.ts';
 import { http1DownstreamHead } from './http1-downstream-head.ts';
 import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
 import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 import { TurnWrites } from './turn-writes.ts';
+import { wholeRequestsIn } from './unserved-requests.ts';
 
 export abstract class Http1RequestReading
   implements RequestParserHandler, AnswerOwner, TimedConnection, PipelinedConnection
@@ -41,6 +48,11 @@ export abstract class Http1RequestReading
   protected pipeline: Pipeline | undefined;
   /** Bytes of the request being read or answered that the parser took (read ahead for the next one aside). */
   #requestBytes = 0;
+  /**
+   * When the head being read began arriving (performance.now()), noted once it did not come
+   * whole in its first read: a refusal's record (a 408 above all) counts its total from there.
+   */
+  #headFrom: number | undefined;
   protected body: BodyStream | undefined;
   protected exchange: Http1Answer | undefined;
   protected head: RequestHead | undefined;
@@ -86,6 +98,11 @@ export abstract class Http1RequestReading
   }
 
   /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
+  /** When the head being read began arriving, if it took more than one read (performance.now()). */
+  get headFrom(): number | undefined {
+    return this.#headFrom;
+  }
+
   get refusedHead(): string {
     return this.parser.refusedHead;
   }
@@ -109,6 +126,7 @@ export abstract class Http1RequestReading
   nextHead(): void {
     this.connectionState = 'head';
     this.#requestBytes = 0;
+    this.#headFrom = undefined;
     this.timeouts.head();
   }
 
@@ -131,6 +149,9 @@ export abstract class Http1RequestReading
       }
       return this.#failed(error);
     }
+    // A head begun and not whole: its start, for a refusal's total (most heads come in one read).
+    if (this.connectionState === 'head' && this.#headFrom === undefined && this.parser.started)
+      this.#headFrom = performance.now();
     const left = this.parser.leftover;
     if (left > 0) this.readAhead(chunk.subarray(chunk.length - left));
     if (ready !== undefined) this.#hand(ready);
@@ -170,6 +191,14 @@ export abstract class Http1RequestReading
     this.timeouts.disarm();
     this.connectionState = 'closing';
     this.#handlers.refused(this, error, this.head);
+  }
+
+  /** The requests pipelined behind one whose connection was cut (`why`): each read whole is told, never served. */
+  protected unserved(why: UnservedWhy): void {
+    const unserved = this.#handlers.unserved;
+    if (unserved === undefined || this.pipeline?.waiting !== true) return;
+    for (const request of wholeRequestsIn(this.pipeline.take(), this.settings))
+      unserved(this, request.head, request.bytes, why);
   }
 
   /** The route's body limit, for a chunked body (RequestParser.limitBody): the refusal's words when already past it. */
