@@ -9,7 +9,8 @@ import type { RequestHead, RequestParseError } from '../../core/http1/parsed-req
 import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
-import type { UnservedWhy } from './http1/http1-connection-setup.ts';
+import type { UnservedRequest, UnservedWhy } from './http1/http1-connection-setup.ts';
+import { UNSERVED_LINES } from './http1/unserved-requests.ts';
 import type { Refusal, RequestHandlers } from './request-handlers.ts';
 
 /** A refused request: the answer and its log line (the handlers'), then the connection closes. */
@@ -40,14 +41,19 @@ export function refuse(
 export function unserved(
   handlers: RequestHandlers,
   connection: Http1Connection,
-  head: RequestHead,
-  bytes: number,
+  { head, bytes, untold }: UnservedRequest,
   why: UnservedWhy,
 ): void {
   const { socket } = connection;
+  const failure = unservedFailure(why);
   handlers.unserved(
     { remoteAddress: clientAddressOf(socket), encrypted: 'encrypted' in socket, bytesRead: bytes },
-    unservedFailure(why),
+    untold === undefined
+      ? failure
+      : new Failure(
+          failure.type,
+          `${failure.details}; ${untold} more read behind it, not served, have no line of their own (${UNSERVED_LINES} a connection)`,
+        ),
     requestInfo(head),
   );
 }

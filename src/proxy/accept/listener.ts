@@ -244,8 +244,8 @@ function http1Handlers(
     refused(connection, error, head) {
       refuse(handlers, connection, error, head);
     },
-    unserved(connection, head, bytes, why) {
-      unserved(handlers, connection, head, bytes, why);
+    unserved(connection, request, why) {
+      unserved(handlers, connection, request, why);
     },
     ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
   };

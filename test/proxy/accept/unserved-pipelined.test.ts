@@ -79,6 +79,32 @@ test('a request pipelined behind an answer the upstream cut is logged: status 0,
   assert.equal(gw.logs.filter((l) => l.msg === 'request').length, 2, 'the partial third head is no request');
 });
 
+test('a connection gives its unserved requests 32 lines at most, the last counting the rest', async (t) => {
+  const upstream = await scriptedUpstream((socket) =>
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf', () => socket.resetAndDestroy()),
+  );
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  t.after(() => gw.close());
+
+  // Fifty tiny requests behind the one whose answer is cut: served, each would have cost an upstream answer.
+  const behind = Array.from({ length: 50 }, (_, i) => `GET /b${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
+  await pipelined(gw.port, FIRST + behind);
+  await gw.logFor('one');
+  const unserved = async () => gw.logs.filter((l) => l.msg === 'request' && l.status === 0);
+  for (let i = 0; i < 100 && (await unserved()).length < 32; i++) await new Promise((r) => setTimeout(r, 20));
+  const lines = await unserved();
+  assert.deepEqual(
+    lines.map((l) => l.path),
+    Array.from({ length: 32 }, (_, i) => `/b${i}`),
+  );
+  assert.equal(
+    lines[31].details,
+    'the answer to the request pipelined before this one was cut short, and the gateway closed the connection: this one was never sent; 18 more read behind it, not served, have no line of their own (32 a connection)',
+  );
+  assert.equal(upstream.requests.length, 1);
+});
+
 test('a request pipelined behind one its client left during is logged as the client leaving: 499', async (t) => {
   // The first is never answered: the client resets while it waits.
   const upstream = await scriptedUpstream(() => {});

@@ -11,6 +11,14 @@ import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/d
 /** Why a connection closed with requests pipelined behind the one it was answering: who cut that answer. */
 export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal';
 
+/** A request read whole and not served: its head, and its bytes as the client sent them. */
+export interface UnservedRequest {
+  readonly head: RequestHead;
+  readonly bytes: number;
+  /** The requests read behind it that get no line of their own (the last told one's: unserved-requests.ts). */
+  readonly untold?: number;
+}
+
 export type ConnectionState = 'head' | 'body' | 'waiting' | 'writing' | 'idle' | 'closing' | 'closed';
 
 export interface Http1Settings {
@@ -59,7 +67,7 @@ export interface Http1Handlers<Connection> {
    * A request pipelined behind one whose connection was cut (`why`), read whole (its `bytes`)
    * and never served: told for its log line once the connection has closed.
    */
-  unserved?(connection: Connection, head: RequestHead, bytes: number, why: UnservedWhy): void;
+  unserved?(connection: Connection, request: UnservedRequest, why: UnservedWhy): void;
 }
 
 /** What an answer (http1-answer.ts) is told of its request and its connection when it is made. */

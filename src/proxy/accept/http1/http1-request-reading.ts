@@ -30,7 +30,7 @@ import { Pipeline, type PipelinedConnection } from './http1-pipeline.ts';
 import { Http1Timeouts, type TimedConnection } from './http1-timeouts.ts';
 import { BodyStream } from './request-body-stream.ts';
 import { TurnWrites } from './turn-writes.ts';
-import { wholeRequestsIn } from './unserved-requests.ts';
+import { toldUnserved, wholeRequestsIn } from './unserved-requests.ts';
 
 export abstract class Http1RequestReading
   implements RequestParserHandler, AnswerOwner, TimedConnection, PipelinedConnection
@@ -97,12 +97,12 @@ export abstract class Http1RequestReading
     return this.#requestBytes;
   }
 
-  /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
   /** When the head being read began arriving, if it took more than one read (performance.now()). */
   get headFrom(): number | undefined {
     return this.#headFrom;
   }
 
+  /** After a refusal: the refused head as far as it came (latin1), to name the request in the answer and the log. */
   get refusedHead(): string {
     return this.parser.refusedHead;
   }
@@ -197,8 +197,8 @@ export abstract class Http1RequestReading
   protected unserved(why: UnservedWhy): void {
     const unserved = this.#handlers.unserved;
     if (unserved === undefined || this.pipeline?.waiting !== true) return;
-    for (const request of wholeRequestsIn(this.pipeline.take(), this.settings))
-      unserved(this, request.head, request.bytes, why);
+    for (const request of toldUnserved(wholeRequestsIn(this.pipeline.take(), this.settings)))
+      unserved(this, request, why);
   }
 
   /** The route's body limit, for a chunked body (RequestParser.limitBody): the refusal's words when already past it. */

@@ -7,12 +7,22 @@
  */
 import type { RequestHead, RequestParserHandler } from '../../../core/http1/parsed-request.ts';
 import { RequestParser } from '../../../core/http1/request-parser.ts';
-import type { Http1Settings } from './http1-connection-setup.ts';
+import type { Http1Settings, UnservedRequest } from './http1-connection-setup.ts';
 
-/** A request read whole and not served: its head, and its bytes as the client sent them. */
-export interface UnservedRequest {
-  readonly head: RequestHead;
-  readonly bytes: number;
+/**
+ * The most unserved requests of one connection given a line each. A client can pipeline a few
+ * thousand tiny requests in the bytes read ahead and reset: served, each would have cost an
+ * upstream's answer (and met the route's limits); unserved, a line each would make the log
+ * the cheapest thing to flood. The last line told counts the rest.
+ */
+export const UNSERVED_LINES = 32;
+
+/** The unserved requests given a line: the first UNSERVED_LINES, the last of them counting those behind it. */
+export function toldUnserved(found: readonly UnservedRequest[]): readonly UnservedRequest[] {
+  if (found.length <= UNSERVED_LINES) return found;
+  const told = found.slice(0, UNSERVED_LINES);
+  told[UNSERVED_LINES - 1] = { ...told[UNSERVED_LINES - 1], untold: found.length - UNSERVED_LINES };
+  return told;
 }
 
 /**
