@@ -56,6 +56,12 @@ export interface DownstreamHead {
    * it; absent where the listener asks for none (`listen[].tls.client_certificates`).
    */
   readonly clientCertificate?: ClientCertificate;
+  /**
+   * When the head began arriving (performance.now()), for a head that did not come in one read
+   * (an HTTP/1.1 head dripped or split): the request's log counts its total from there, as
+   * nginx's `$request_time` counts from the first byte. Absent for most (their record's own start).
+   */
+  readonly startedAt?: number;
   /** Body framing as the client announced it: none, a length, or chunked (an unknown length). */
   readonly bodyLength: number | 'chunked' | undefined;
   /**

@@ -34,6 +34,7 @@ export function recordOf(
     // The host the request is routed by (an absolute-form target's authority: addressedFields).
     typeof host === 'string' ? loggedHost(host) : '',
     loggedTarget(head.target, uriLength),
+    head.startedAt,
   );
   record.clientRequestId = ids?.clientId;
   record.protocol = head.protocol;

@@ -22,6 +22,8 @@ export function http1DownstreamHead(
   remoteAddress: string,
   servername: string | undefined,
   encrypted: boolean,
+  /** When the head began arriving, if before the read that made it whole. */
+  startedAt: number | undefined,
 ): DownstreamHead {
   const hasBody = head.framing !== 'none';
   let expectContinue = false;
@@ -56,6 +58,7 @@ export function http1DownstreamHead(
   };
   // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
   if (servername !== undefined) downstream.servername = servername;
+  if (startedAt !== undefined) downstream.startedAt = startedAt;
   const certificate = clientCertificateOf(socket);
   if (certificate !== undefined) downstream.clientCertificate = certificate;
   return downstream;

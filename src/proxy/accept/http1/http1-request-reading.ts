@@ -149,7 +149,8 @@ export abstract class Http1RequestReading
       }
       return this.#failed(error);
     }
-    // A head begun and not whole: its start, for a refusal's total (most heads come in one read).
+    // A head begun and not whole: its start, for its request's total, or its refusal's (most
+    // heads come in one read).
     if (this.connectionState === 'head' && this.#headFrom === undefined && this.parser.started)
       this.#headFrom = performance.now();
     const left = this.parser.leftover;
@@ -261,6 +262,7 @@ export abstract class Http1RequestReading
       this.#remoteAddress,
       this.#servername,
       this.encrypted,
+      this.#headFrom,
     );
     this.#writes ??= new TurnWrites(this.socket);
     const answer = new Http1Answer(this.socket, this.#writes, this, downstream, body, {
