@@ -43,3 +43,21 @@ function readString(value: unknown, key: string): string | undefined {
 function primitive(value: unknown): string {
   return typeof value === 'bigint' || typeof value === 'symbol' ? `: ${String(value)}` : '';
 }
+
+/**
+ * What a thrown value says, for a line: an Error's message and stack, anything else's text
+ * (String()); never throwing, where String() of a null-prototype object or of a value whose
+ * toString throws would (in the worker's handler of errors nothing caught, the end of the worker).
+ */
+export function thrownText(err: unknown): { message: string; stack: string | undefined } {
+  if (err instanceof Error)
+    return {
+      message: readString(err, 'message') ?? 'an Error whose message cannot be read',
+      stack: readString(err, 'stack'),
+    };
+  try {
+    return { message: String(err), stack: undefined };
+  } catch {
+    return { message: `a thrown ${typeof err} that cannot be made text`, stack: readString(err, 'stack') };
+  }
+}
