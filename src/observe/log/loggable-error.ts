@@ -6,6 +6,7 @@
  * into its half. The value is kept when it can be written, or told by what of it can be read.
  */
 import pino from 'pino';
+import { readString } from '../../core/thrown-text.ts';
 
 /** `cause` when the log can write it as it is; else an Error saying what can be read of it. */
 export function loggableError(cause: unknown): unknown {
@@ -28,36 +29,7 @@ export function errorJson(cause: unknown): string {
   return JSON.stringify(pino.stdSerializers.err(loggableError(cause) as Error)) ?? 'null';
 }
 
-/** `value[key]` when it is a string and reading it does not throw. */
-function readString(value: unknown, key: string): string | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  try {
-    const read: unknown = (value as Record<string, unknown>)[key];
-    return typeof read === 'string' ? read : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A primitive's own text (a BigInt's digits, a symbol's description), for the message. */
 function primitive(value: unknown): string {
   return typeof value === 'bigint' || typeof value === 'symbol' ? `: ${String(value)}` : '';
-}
-
-/**
- * What a thrown value says, for a line: an Error's message and stack, anything else's text
- * (String()); never throwing, where String() of a null-prototype object or of a value whose
- * toString throws would (in the worker's handler of errors nothing caught, the end of the worker).
- */
-export function thrownText(err: unknown): { message: string; stack: string | undefined } {
-  if (err instanceof Error)
-    return {
-      message: readString(err, 'message') ?? 'an Error whose message cannot be read',
-      stack: readString(err, 'stack'),
-    };
-  try {
-    return { message: String(err), stack: undefined };
-  } catch {
-    return { message: `a thrown ${typeof err} that cannot be made text`, stack: readString(err, 'stack') };
-  }
 }

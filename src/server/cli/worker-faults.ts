@@ -15,7 +15,7 @@
  * as every hook is (a throw there is that request's named 500).
  */
 import { inspect } from 'node:util';
-import { thrownText } from '../../observe/log/loggable-error.ts';
+import { thrownText } from '../../core/thrown-text.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { pluginBehind } from '../gateway/plugin-faults.ts';
 

@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ConfigError } from '../../../src/core/config/config-error.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
@@ -102,6 +104,41 @@ upstreams:
     assert.equal((await gw.logFor(id)).status, 200);
     await waitUntil('a stage failed line for onEnd', () =>
       gw.logs.some((l) => l.msg === 'stage failed' && l.req_id === id && l.hook === 'onEnd'),
+    );
+  });
+});
+
+describe("a plugin's factory or close that throws a value String() cannot make text of", () => {
+  const yaml = `plugins:
+  bare: { module: /nonexistent/bare.ts }
+routes:
+  - { name: bare, match: { path: / }, upstream: app, plugins: [bare] }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:9 }] }
+`;
+  let gw: TestGateway | undefined;
+  after(async () => {
+    await gw?.close();
+  });
+
+  test('a factory that throws a null-prototype object: the start is refused at plugins.bare.module', async () => {
+    const bare: Plugin = () => {
+      throw Object.create(null);
+    };
+    await assert.rejects(startTestGateway(yaml, {}, '', { plugins: { bare } }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /plugins\.bare\.module: the plugin's factory threw/);
+      return true;
+    });
+  });
+
+  test("a close that rejects with one, at a reload: a 'plugin close threw' line names the plugin", async () => {
+    const bare: Plugin = () => ({ close: () => Promise.reject(Object.create(null)) });
+    gw = await startTestGateway(yaml, {}, '', { plugins: { bare } });
+    const logs = gw.logs;
+    await gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml}`, '<reload>', {}));
+    await waitUntil("the old instance's close told", () =>
+      logs.some((l) => l.msg === 'plugin close threw' && l.stage === 'plugin:bare'),
     );
   });
 });
