@@ -74,7 +74,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form, whose
-    // code a stack's frames are: import nothing of ours
+    // code a stack's frames are, what a thrown value says: import nothing of ours
     [
       'failure',
       'net',
@@ -88,6 +88,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
       'stats',
       'credential-names',
       'stack-frames',
+      'thrown-text',
     ],
     // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
     // and an HTTP-date read strictly (Retry-After, a client's conditionals)

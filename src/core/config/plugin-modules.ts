@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isCandorSource, stackFrames } from '../stack-frames.ts';
+import { thrownText } from '../thrown-text.ts';
 import type { ConfigProblem } from './config-error.ts';
 import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
@@ -162,16 +163,19 @@ export function optionProblems(
  * with the module files named as their author knows them (no version query: plugin-import.ts).
  */
 export function reasonOf(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+  // Read without throwing: a plugin may throw anything (String() of a null-prototype object throws).
+  const text = thrownText(err);
+  if (!(err instanceof Error)) return text.message;
+  const stack = text.stack ?? '';
   // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3"), and
   // plugin-import.ts puts a JavaScript module's there too.
-  const where = SYNTAX_PLACE.exec(err.stack ?? '');
-  const message = withoutVersion(err.message.split('\n')[0]);
+  const where = SYNTAX_PLACE.exec(stack);
+  const message = withoutVersion(text.message.split('\n')[0]);
   // Node strips TypeScript types only outside node_modules: say what to do about it.
   if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')
     return `${message} (a plugin installed as a package must be JavaScript; keep a TypeScript one beside the config)`;
   if (where !== null && err instanceof SyntaxError) return `${message} (at ${withoutVersion(where[1])})`;
-  const thrown = placeThrown(err.stack ?? '');
+  const thrown = placeThrown(stack);
   return thrown === undefined ? message : `${message} (at ${thrown})`;
 }
 

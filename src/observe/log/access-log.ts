@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { logMs as round } from './duration.ts';
 import { LineBatch } from './line-batch.ts';
 import {
@@ -14,6 +13,7 @@ import {
   RepeatedMembers,
   writeInto,
 } from './line-members.ts';
+import { errorJson } from './loggable-error.ts';
 import type { Logger } from './logger.ts';
 import { viewOf } from './logger.ts';
 import { grpcStatusRead, loggedUpstream, type RequestRecord } from './request-record.ts';
@@ -225,6 +225,8 @@ export function logRequest(
         : 'warn';
   const view = viewOf(logger);
   if (!view[level]) return;
+  // Written before the line opens: nothing may throw once it is, or the next line lands in its half.
+  const err = level === 'error' && failure?.cause !== undefined ? errorJson(failure.cause) : undefined;
   const sink = view.sink;
   let line: LineBatch;
   if (sink.openLine === undefined) {
@@ -234,8 +236,7 @@ export function logRequest(
   writeInto(line);
   putPiece(OPENING[level].bytes(logger, now));
   putMembers(record, totalMs);
-  if (level === 'error' && failure?.cause !== undefined)
-    putJson(ERR, JSON.stringify(pino.stdSerializers.err(failure.cause as Error)));
+  if (err !== undefined) putJson(ERR, err);
   putPiece(END);
   if (sink.closeLine !== undefined) sink.closeLine();
   else sink.write(OWN_LINE.take(false).toString());

@@ -55,11 +55,11 @@ export class StageBody {
     return new Promise<Buffer>((resolve, reject) => {
       const since = performance.now();
       this.#waitingSince = since;
-      const settle = (read: Buffer | Failure) => {
+      const settle = (read: Buffer | Error) => {
         if (this.#waitingSince === undefined) return;
         this.#waited += performance.now() - since;
         this.#waitingSince = undefined;
-        if (read instanceof Failure) {
+        if (read instanceof Error) {
           this.#reading = undefined;
           return reject(read);
         }
@@ -74,11 +74,16 @@ export class StageBody {
         settle,
       );
       if (cancel === undefined) return;
-      // The request is over first (the client left): the read is given up, and the stage told.
-      exchange.answer.onClose(() => {
+      // The request is over first: the read is given up, and the stage told why. Answered whole
+      // (a stage answered without waiting for the read it began), it was no client's leaving.
+      exchange.answer.onClose((finished) => {
         if (this.#waitingSince === undefined) return;
         cancel();
-        settle(new Failure('client_closed', 'the client left while its body was read'));
+        settle(
+          finished
+            ? new Error('the request was answered before its body was read')
+            : new Failure('client_closed', 'the client left while its body was read'),
+        );
       });
     });
   }

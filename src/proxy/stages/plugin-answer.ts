@@ -7,6 +7,7 @@
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { INVALID_VALUE } from '../../core/http1/syntax.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
+import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import type { PluginAnswer } from './plugin-api.ts';
 
 /** Bytes of a plugin's own answer's body: an answer, not a download (a plugin serves no files). */
@@ -47,10 +48,20 @@ function fieldsOf(headers: Headers): string[] {
   return fields;
 }
 
-/** `value`, a field a plugin wrote; thrown (its bug) when it holds a control character a Headers lets through (RFC 9110 §5.5). */
+/**
+ * `value`, a field a plugin wrote; thrown (its bug) when it holds a control character a Headers
+ * lets through (RFC 9110 §5.5), or when it is larger than a whole head the gateway takes from an
+ * upstream: no peer takes such a head (a client's parser overflows while the log said 200, an
+ * upstream answers 431 for a request its client never made too large).
+ */
 export function checkedFieldValue(name: string, value: string): string {
   if (INVALID_VALUE.test(value))
     throw new Error(`set the field ${name} to a value with a control character (RFC 9110 §5.5)`);
+  // A Headers value is a ByteString: its length is its bytes.
+  if (value.length > UPSTREAM_MAX_HEADER_SIZE)
+    throw new Error(
+      `set the field ${name} to a value of ${value.length} bytes, past the ${UPSTREAM_MAX_HEADER_SIZE} of a whole head the gateway takes`,
+    );
   return value;
 }
 

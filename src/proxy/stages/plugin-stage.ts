@@ -89,7 +89,7 @@ class PluginRun implements StageHooks {
     const returned =
       plugin.onRequest === undefined
         ? undefined
-        : callAsPlugin(this.#name, plugin.onRequest, plugin, this.#view);
+        : promised(callAsPlugin(this.#name, plugin.onRequest, plugin, this.#view));
     if (returned instanceof Promise)
       return returned.then(
         (settled) => this.#settled(settled),
@@ -107,7 +107,7 @@ class PluginRun implements StageHooks {
     const returned =
       plugin.onResponse === undefined
         ? undefined
-        : callAsPlugin(this.#name, plugin.onResponse, plugin, answer, this.#view);
+        : promised(callAsPlugin(this.#name, plugin.onResponse, plugin, answer, this.#view));
     if (returned instanceof Promise)
       return returned.then(
         (settled) => {
@@ -135,7 +135,7 @@ class PluginRun implements StageHooks {
     const returned =
       plugin.onEnd === undefined
         ? undefined
-        : callAsPlugin(this.#name, plugin.onEnd, plugin, recordOf(record));
+        : promised(callAsPlugin(this.#name, plugin.onEnd, plugin, recordOf(record)));
     return returned instanceof Promise ? returned : undefined;
   }
 
@@ -171,6 +171,19 @@ class PluginRun implements StageHooks {
     if (!this.#abandoned) this.#request.record.answeredBy = `plugin:${this.#name}`;
     return answer;
   }
+}
+
+/**
+ * What a hook returned, a thenable that is no Promise (a promise library's, a PromiseLike of the
+ * plugin's) made one: waited for, within the plugin's timeout, as a Promise is. Taken as it is,
+ * onRequest's was "no answer" and onResponse's ignored, its edits dropped without a word.
+ */
+function promised<T>(returned: T | Promise<T>): T | Promise<T> {
+  if (typeof returned !== 'object' || returned === null || returned instanceof Promise) return returned;
+  // A `then` getter that throws is the plugin's throw (the hook's caller guards it).
+  return typeof (returned as { then?: unknown }).then === 'function'
+    ? Promise.resolve(returned as unknown as PromiseLike<T>)
+    : returned;
 }
 
 /**

@@ -15,13 +15,14 @@
  * as every hook is (a throw there is that request's named 500).
  */
 import { inspect } from 'node:util';
+import { thrownText } from '../../core/thrown-text.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { pluginBehind } from '../gateway/plugin-faults.ts';
 
 /** Handles the worker's errors nothing caught from now on; the function returned stops it. */
 export function handleUncaught(logger: Logger): () => void {
   const onUncaught = (err: unknown, origin: NodeJS.UncaughtExceptionOrigin): void => {
-    const { message, stack } = err instanceof Error ? err : { message: String(err), stack: undefined };
+    const { message, stack } = thrownText(err);
     const plugin = pluginBehind(err, origin === 'uncaughtException');
     if (plugin !== undefined) {
       logger.error(

@@ -14,6 +14,7 @@ import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { shownAs } from '../../proxy/admit/auth-hop.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
+import { checkedFieldValue } from '../../proxy/stages/plugin-answer.ts';
 import type { FetchedResponse, PluginFetchInit } from '../../proxy/stages/plugin-api.ts';
 import { PluginRequestView } from '../../proxy/stages/plugin-request.ts';
 
@@ -32,12 +33,22 @@ export async function pluginFetch(
   if (upstream === undefined) throw new Error(`fetch: no upstream named '${upstreamName}' in the config`);
   if (!path.startsWith('/'))
     throw new Error(`fetch: the path must start with "/", got ${JSON.stringify(path)}`);
+  // CR LF in it (a query parameter the plugin decoded) would write fields of the client's choosing
+  // into the service's request head: a request target is visible ASCII (RFC 9112 §3.2).
+  if (!TARGET.test(path))
+    throw new Error(
+      `fetch: the path must be a request target (no space, control or non-ASCII character: percent-encode them), got ${JSON.stringify(path)}`,
+    );
+  const timeout = init.timeout ?? timeoutMs;
+  // Its slip, never the service's 504 (a deadline already past).
+  if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))
+    throw new Error(`fetch: timeout must be a positive number of milliseconds, got ${String(timeout)}`);
   const method = init.method === undefined ? 'GET' : init.method.toUpperCase();
   if (!TOKEN.test(method)) throw new Error(`fetch: ${JSON.stringify(init.method)} is no method`);
   const body = bodyOf(init.body);
   const headers: string[] = [];
   for (const [name, value] of new Headers(init.headers))
-    if (reservedHeaderProblem(name) === undefined) headers.push(name, value);
+    if (reservedHeaderProblem(name) === undefined) headers.push(name, checkedFieldValue(name, value));
   const from = init.request instanceof PluginRequestView ? init.request.stageRequest : undefined;
   const route = from === undefined ? undefined : runtime.config.routes.find((r) => r.name === from.route);
   const answer = await askAuthService(runtime, upstream, {
@@ -46,7 +57,7 @@ export async function pluginFetch(
     path,
     headers,
     own: [],
-    deadline: init.timeout ?? timeoutMs,
+    deadline: timeout,
     route: route ?? ownRoute(upstreamName),
     client:
       from === undefined
@@ -88,6 +99,9 @@ class FetchedAnswer extends Response implements FetchedResponse {
     this.cut = cut;
   }
 }
+
+/** A request target in origin form: visible ASCII only. */
+const TARGET = /^\/[\x21-\x7e]*$/;
 
 /** A method is a token (RFC 9110 §9.1); CONNECT and an upgrade are no call's. */
 const TOKEN = /^(?!CONNECT$)[!#$%&'*+\-.^_`|~0-9A-Z]+$/;

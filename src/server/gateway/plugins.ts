@@ -41,6 +41,50 @@ export interface PluginSet {
 /** The hooks a factory's object may have (plugin-api.ts's PluginHooks). */
 const HOOKS = ['onRequest', 'onResponse', 'onEnd', 'close'] as const satisfies readonly (keyof PluginHooks)[];
 
+/**
+ * How long a factory may take, as a module's top-level code may (plugin-import.ts): an
+ * asynchronous one that never settles would hold the start, or the reload and every later one
+ * (they run one after another), for ever.
+ */
+export const FACTORY_MS = 5000;
+
+/** A factory that did not settle in time. */
+class FactoryLate extends Error {}
+
+/**
+ * What the factory made (awaited: a promise, or any thenable), or FactoryLate past `ms`. Hooks it
+ * makes too late are no config's: their close() is called, so that what they opened is ended.
+ */
+async function settledWithin(name: string, made: unknown, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const settled = Promise.resolve(made);
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new FactoryLate(
+          `the plugin's factory did not settle within ${ms} ms (a promise that never settles?)`,
+        ),
+      );
+    }, ms);
+  });
+  settled.then(
+    (hooks) => {
+      if (late)
+        void Promise.resolve()
+          .then(() => asPlugin(name, () => (hooks as PluginHooks | null)?.close?.()))
+          .catch(() => {});
+    },
+    () => {},
+  );
+  try {
+    return await Promise.race([settled, overrun]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What a plugin's context is made of. */
 export interface PluginHost {
   readonly logger: Logger;
@@ -101,11 +145,11 @@ async function makePlugin(
   let hooks: PluginHooks;
   try {
     const context = contextOf(name, plugin, host, logger);
-    hooks = (await asPlugin(name, () => (loaded.factory as Plugin)(plugin.options, context))) as PluginHooks;
+    const made = asPlugin(name, () => (loaded.factory as Plugin)(plugin.options, context));
+    hooks = (await settledWithin(name, made, FACTORY_MS)) as PluginHooks;
   } catch (err) {
-    return {
-      problems: [pluginProblem(config, name, 'module', `the plugin's factory threw: ${reasonOf(err)}`)],
-    };
+    const why = err instanceof FactoryLate ? err.message : `the plugin's factory threw: ${reasonOf(err)}`;
+    return { problems: [pluginProblem(config, name, 'module', why)] };
   }
   if (typeof hooks !== 'object' || hooks === null)
     return { problems: [pluginProblem(config, name, 'module', 'the plugin returned no hooks object')] };

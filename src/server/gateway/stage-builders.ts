@@ -1,6 +1,7 @@
 import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { TrustList } from '../../core/net/trust.ts';
+import { loggableError } from '../../observe/log/loggable-error.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
@@ -164,7 +165,7 @@ export function stageWatch(logger: Logger, metrics: GatewayMetrics): StageWatch 
       const bug = failure.type === 'proxy_internal_error';
       if (!bug && wentOn !== true) return;
       const told = { req_id: request, stage, hook, error: failure.type, details: failure.details };
-      if (bug) logger.error({ ...told, err: failure.cause }, 'stage failed');
+      if (bug) logger.error({ ...told, err: loggableError(failure.cause) }, 'stage failed');
       else logger.warn({ ...told, next_hop: failure.nextHop }, 'stage failed');
     },
   };

@@ -34,6 +34,9 @@ export default (options, context) => ({
     if (request.path === '/left/helper-reject') laterReject();
     if (request.path === '/left/helper-timer') laterThrow();
     if (request.path === '/left/fetch') context.fetch('down', '/audit', { request });
+    // Values that are no Error, which String() cannot make text of.
+    if (request.path === '/left/bare-timer') setTimeout(() => { throw Object.create(null); }, 0);
+    if (request.path === '/left/odd-reject') Promise.reject({ toString() { throw new Error('no text'); } });
     if (request.path === '/left/chain') context.fetch('down', '/audit').then((answer) => answer.text());
   },
 });
@@ -169,6 +172,25 @@ upstreams:
     await waitUntil('the bystander logged', () =>
       linesOf('request').some((l) => l.path === '/held' && l.status === 200),
     );
+    assert.equal((await request(url(), { path: '/left/none' })).status, 200);
+    assert.deepEqual(
+      serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
+      [],
+      'no worker ended',
+    );
+    assert.equal(linesOf('listening').length, 1, 'the same worker served throughout');
+  });
+
+  test('an error that is no Error, which String() cannot write (a null-prototype object, a throwing toString), is told and the worker serves on', async () => {
+    const before = linesOf(STRAY).length;
+    for (const path of ['/left/bare-timer', '/left/odd-reject'])
+      assert.equal((await request(url(), { path })).status, 200, path);
+    await serve.waitForLines(STRAY, before + 2);
+    const told = linesOf(STRAY).slice(before);
+    assert.deepEqual(told.map((l) => [l.level, l.plugin, l.origin]).sort(), [
+      ['error', 'sloppy', 'uncaughtException'],
+      ['error', 'sloppy', 'unhandledRejection'],
+    ]);
     assert.equal((await request(url(), { path: '/left/none' })).status, 200);
     assert.deepEqual(
       serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
