@@ -50,6 +50,33 @@ function headersOfFields(fields: FieldMap, edits: ReadonlyMap<string, string | u
   return headers;
 }
 
+/**
+ * The request's query as a plugin reads it: a URLSearchParams whose changes throw (the plugin's
+ * bug, a 500 naming it). The query the upstream receives is the route's (normalised, rewritten);
+ * a change taken in silence and never sent would let a plugin believe it had, say, stripped a
+ * token from it.
+ */
+class ReadOnlyQuery extends URLSearchParams {
+  override append(): never {
+    return refuseEdit('append');
+  }
+  override delete(): never {
+    return refuseEdit('delete');
+  }
+  override set(): never {
+    return refuseEdit('set');
+  }
+  override sort(): never {
+    return refuseEdit('sort');
+  }
+}
+
+function refuseEdit(what: string): never {
+  throw new Error(
+    `request.query.${what}(): the query is read only (the route's rewrite decides what the upstream receives)`,
+  );
+}
+
 /** One request as one plugin sees it. */
 export class PluginRequestView implements PluginRequest {
   readonly #request: StageRequest;
@@ -83,7 +110,7 @@ export class PluginRequestView implements PluginRequest {
   get query(): URLSearchParams {
     if (this.#query === undefined) {
       const at = this.#request.upstreamPath.indexOf('?');
-      this.#query = new URLSearchParams(at === -1 ? '' : this.#request.upstreamPath.slice(at + 1));
+      this.#query = new ReadOnlyQuery(at === -1 ? '' : this.#request.upstreamPath.slice(at + 1));
     }
     return this.#query;
   }

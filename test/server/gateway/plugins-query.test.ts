@@ -1,0 +1,59 @@
+/**
+ * A plugin reads the request's query; it cannot change what the upstream receives (the route's
+ * rewrite decides that). A change was taken in silence and never sent: a plugin that deleted a
+ * token from it believed it had. Now the change throws, the plugin's bug, a 500 naming it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const reader: Plugin = () => ({
+  onRequest(request) {
+    request.headers.set('x-seen', request.query.getAll('a').join('+'));
+    if (request.path === '/strip') request.query.delete('token');
+  },
+});
+
+describe("a plugin's request.query", () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    gw = await startTestGateway(
+      `plugins:
+  reader: { module: /nonexistent/reader.ts }
+routes:
+  - { name: q, match: { path: / }, upstream: app, plugins: [reader] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`,
+      {},
+      '',
+      { plugins: { reader } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test('is read as the upstream receives it', async () => {
+    const res = await request(gw.url, { path: '/read?a=1&b=2&a=3' });
+    assert.equal(res.status, 200);
+    assert.equal(app.received.at(-1)?.headers['x-seen'], '1+3');
+  });
+
+  test("a change to it is the plugin's bug: a 500 naming it, nothing sent upstream", async () => {
+    const before = app.received.length;
+    const res = await request(gw.url, { path: '/strip?token=secret&a=1' });
+    assert.equal(res.status, 500);
+    assert.match(String(res.headers['proxy-status']), /details="plugin:reader threw in onRequest"/);
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.match(JSON.stringify(line), /request\.query\.delete\(\): the query is read only/);
+    assert.equal(app.received.length, before, 'the request with its token never went upstream');
+  });
+});
