@@ -140,12 +140,19 @@ export class AnswerCache {
    * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
    * that came `since` (performance.now()) before a purge or an invalidation of its key (or one read
    * from the disk since then) is not kept: fetched before it, it would put back what it removed (a
-   * page fixed upstream, its old copy served on).
+   * page fixed upstream, its old copy served on). The other workers are told (`announce`: a
+   * cluster worker's) once its file is in place: their copies in memory, older, go, and they read
+   * this one; else each gave its own on, the old page and the new in turn.
    */
-  set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
+  set(entry: StoredAnswer, fromDisk = false, since?: number, announce?: (news: CacheNews) => void): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
-    if (!fromDisk) this.disk?.write(entry);
+    const keys = [entry.key];
+    const told =
+      announce === undefined
+        ? undefined
+        : () => announce({ candor: 'cache-stored', route: this.#route, keys });
+    if (!fromDisk) this.disk?.write(entry, told);
     this.delete(entry.key);
     this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
@@ -333,6 +340,14 @@ export class AnswerCache {
       this.#dropped(key);
       this.disk?.removeLater(key);
     }
+  }
+
+  /**
+   * Another worker stored newer answers of these keys in the shared folder (CacheNews): the
+   * copies held here go from memory (the file stays), and the next request reads the new one.
+   */
+  storedElsewhere(keys: readonly string[]): void {
+    for (const key of keys) this.delete(key);
   }
 
   /** The fetch of this key in flight, if one is. */

@@ -337,7 +337,7 @@ export class CacheRun extends PassingRun {
     const stored = (body: Buffer | undefined) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
       // Not kept when a purge of its key came since the request did (AnswerCache.set).
-      if (answer !== undefined) cache.set(answer, false, since);
+      if (answer !== undefined) cache.set(answer, false, since, announce);
       else cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
     };
