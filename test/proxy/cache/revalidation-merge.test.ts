@@ -145,3 +145,35 @@ for (const directive of ['no-store', 'private']) {
     assert.equal((await gw.logFor('down')).cache, 'fwd=uri-miss', 'nothing stored');
   });
 }
+
+test('a 304 whose Last-Modified is another than the stored one (no ETag on either) updates nothing: the stored answer stays stale, its date as it was', async (t) => {
+  const stored = 'Tue, 01 Jan 2019 00:00:00 GMT';
+  // A file put back from an older copy: its date went back, and an origin comparing
+  // If-Modified-Since with `<=` answers 304 for what is another representation.
+  const older = 'Mon, 01 Jan 2018 00:00:00 GMT';
+  const conditionals: (string | undefined)[] = [];
+  const up = await listenOnLoopback((req, res) => {
+    const since = req.headers['if-modified-since'];
+    if (since === undefined) {
+      res.writeHead(200, { 'cache-control': 'max-age=0', 'last-modified': stored });
+      res.end('<p>home</p>');
+      return;
+    }
+    conditionals.push(since);
+    res.writeHead(304, { 'cache-control': 'max-age=60', 'last-modified': older });
+    res.end();
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/home' });
+  const res = await request(gw.url, { path: '/pages/home' });
+  assert.deepEqual(conditionals, [stored]);
+  assert.equal(res.status, 200);
+  assert.equal(res.text, '<p>home</p>');
+  assert.equal(res.headers['last-modified'], stored, 'the stored body keeps the date it came with');
+  assert.equal(res.headers['cache-control'], 'max-age=0');
+  assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=(0|-\d+)$/);
+  await request(gw.url, { path: '/pages/home' });
+  assert.equal(conditionals.length, 2, 'still stale: the next request revalidates again');
+});
