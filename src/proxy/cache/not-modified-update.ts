@@ -1,4 +1,5 @@
 import type CachePolicy from 'http-cache-semantics';
+import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { trimOws } from '../../core/ows.ts';
 import { opaque } from './conditional-hit.ts';
 
@@ -43,7 +44,11 @@ export function updatedFields(
   // No prototype: a field named `constructor` or `__proto__` is a field like any other.
   const out: CachePolicy.Headers = Object.create(null);
   for (const name of Object.keys(stored)) if (name !== 'age') out[name] = stored[name];
-  for (const name of Object.keys(notModified)) if (!NOT_UPDATED.has(name)) out[name] = notModified[name];
+  // The 304's hop-by-hop fields are its connection's (§3.1 stores none): its Connection would
+  // replace the stored one, and a field only the stored Connection named would reach clients.
+  const named = connectionNominated([notModified.connection ?? []].flat());
+  for (const name of Object.keys(notModified))
+    if (!NOT_UPDATED.has(name) && !isHopByHop(name) && !named?.has(name)) out[name] = notModified[name];
   return out;
 }
 
