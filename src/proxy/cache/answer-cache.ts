@@ -165,18 +165,24 @@ export class AnswerCache {
    * new fields take is counted, and the least recently used others go until the store fits
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
    * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
-   * and goes, here and on the shared disk (unless another answer took its key meanwhile). One
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile), and in
+   * the other workers (`announce`), whose copies would stand in for the next failure. One
    * still kept is written to the shared disk again: its file would otherwise hold the answer as
    * it was before the 304 (stale, its old fields) for the other workers and after a restart.
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
-  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
+  revalidated(
+    entry: StoredAnswer,
+    request: CacheRequest,
+    notModified: CachePolicy.Headers,
+    announce: ((news: CacheNews) => void) | undefined,
+  ): string[] {
     const before = entry.size;
     const updated = entry.revalidated(request, notModified);
     const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
     if (!entry.keepable()) {
-      if (held === undefined || held === entry) this.invalidate(entry.key);
+      if (held === undefined || held === entry) this.invalidateAll([entry.key], announce);
       return cookies;
     }
     if (held !== entry) return cookies;
@@ -193,13 +199,18 @@ export class AnswerCache {
    * validators are the stored ones, and goes (here and on the shared disk) when they, or its
    * length, are not: the resource changed, and the stored answer would be given as it was.
    */
-  headAnswered(key: string | undefined, request: CacheRequest | undefined, fields: readonly string[]): void {
+  headAnswered(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    fields: readonly string[],
+    announce: ((news: CacheNews) => void) | undefined,
+  ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request)) return;
     const head = headersOf(fields);
     const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
     if (verdict === 'stale') this.invalidate(stored.key);
-    else if (verdict === 'update') this.revalidated(stored, request, head);
+    else if (verdict === 'update') this.revalidated(stored, request, head, announce);
   }
 
   /**
@@ -212,12 +223,13 @@ export class AnswerCache {
     key: string | undefined,
     request: CacheRequest | undefined,
     fields: readonly string[],
+    announce: ((news: CacheNews) => void) | undefined,
   ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request)) return;
     const notModified = headersOf(fields);
     if (identifies(stored.policy.toObject().resh, notModified))
-      this.revalidated(stored, request, notModified);
+      this.revalidated(stored, request, notModified, announce);
   }
 
   /**
