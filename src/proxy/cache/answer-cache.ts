@@ -197,7 +197,8 @@ export class AnswerCache {
    * The upstream answered a HEAD of this key with a 200 (RFC 9111 §4.3.5): the stored GET answer
    * it could have been given from (the request's variant) is updated with its fields when its
    * validators are the stored ones, and goes (here and on the shared disk) when they, or its
-   * length, are not: the resource changed, and the stored answer would be given as it was.
+   * length, are not: the resource changed, and the stored answer would be given as it was (in the
+   * other workers too, `announce`: their copies are as old).
    */
   headAnswered(
     key: string | undefined,
@@ -209,7 +210,7 @@ export class AnswerCache {
     if (stored === undefined || request === undefined || !stored.matches(request)) return;
     const head = headersOf(fields);
     const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
-    if (verdict === 'stale') this.invalidate(stored.key);
+    if (verdict === 'stale') this.invalidateAll([stored.key], announce);
     else if (verdict === 'update') this.revalidated(stored, request, head, announce);
   }
 
