@@ -140,12 +140,19 @@ export class AnswerCache {
    * the upstream just gave (not `fromDisk`) goes to the shared directory too. One to a request
    * that came `since` (performance.now()) before a purge or an invalidation of its key (or one read
    * from the disk since then) is not kept: fetched before it, it would put back what it removed (a
-   * page fixed upstream, its old copy served on).
+   * page fixed upstream, its old copy served on). The other workers are told (`announce`: a
+   * cluster worker's) once its file is in place: their copies in memory, older, go, and they read
+   * this one; else each gave its own on, the old page and the new in turn.
    */
-  set(entry: StoredAnswer, fromDisk = false, since?: number): boolean {
+  set(entry: StoredAnswer, fromDisk = false, since?: number, announce?: (news: CacheNews) => void): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
-    if (!fromDisk) this.disk?.write(entry);
+    const keys = [entry.key];
+    const told =
+      announce === undefined
+        ? undefined
+        : () => announce({ candor: 'cache-stored', route: this.#route, keys });
+    if (!fromDisk) this.disk?.write(entry, told);
     this.delete(entry.key);
     this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
@@ -158,18 +165,24 @@ export class AnswerCache {
    * new fields take is counted, and the least recently used others go until the store fits
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
    * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
-   * and goes, here and on the shared disk (unless another answer took its key meanwhile). One
+   * and goes, here and on the shared disk (unless another answer took its key meanwhile), and in
+   * the other workers (`announce`), whose copies would stand in for the next failure. One
    * still kept is written to the shared disk again: its file would otherwise hold the answer as
    * it was before the 304 (stale, its old fields) for the other workers and after a restart.
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
-  revalidated(entry: StoredAnswer, request: CacheRequest, notModified: CachePolicy.Headers): string[] {
+  revalidated(
+    entry: StoredAnswer,
+    request: CacheRequest,
+    notModified: CachePolicy.Headers,
+    announce: ((news: CacheNews) => void) | undefined,
+  ): string[] {
     const before = entry.size;
     const updated = entry.revalidated(request, notModified);
     const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
     const held = this.#entries.get(entry.key);
     if (!entry.keepable()) {
-      if (held === undefined || held === entry) this.invalidate(entry.key);
+      if (held === undefined || held === entry) this.invalidateAll([entry.key], announce);
       return cookies;
     }
     if (held !== entry) return cookies;
@@ -184,15 +197,21 @@ export class AnswerCache {
    * The upstream answered a HEAD of this key with a 200 (RFC 9111 §4.3.5): the stored GET answer
    * it could have been given from (the request's variant) is updated with its fields when its
    * validators are the stored ones, and goes (here and on the shared disk) when they, or its
-   * length, are not: the resource changed, and the stored answer would be given as it was.
+   * length, are not: the resource changed, and the stored answer would be given as it was (in the
+   * other workers too, `announce`: their copies are as old).
    */
-  headAnswered(key: string | undefined, request: CacheRequest | undefined, fields: readonly string[]): void {
+  headAnswered(
+    key: string | undefined,
+    request: CacheRequest | undefined,
+    fields: readonly string[],
+    announce: ((news: CacheNews) => void) | undefined,
+  ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request)) return;
     const head = headersOf(fields);
     const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
-    if (verdict === 'stale') this.invalidate(stored.key);
-    else if (verdict === 'update') this.revalidated(stored, request, head);
+    if (verdict === 'stale') this.invalidateAll([stored.key], announce);
+    else if (verdict === 'update') this.revalidated(stored, request, head, announce);
   }
 
   /**
@@ -205,12 +224,13 @@ export class AnswerCache {
     key: string | undefined,
     request: CacheRequest | undefined,
     fields: readonly string[],
+    announce: ((news: CacheNews) => void) | undefined,
   ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request)) return;
     const notModified = headersOf(fields);
     if (identifies(stored.policy.toObject().resh, notModified))
-      this.revalidated(stored, request, notModified);
+      this.revalidated(stored, request, notModified, announce);
   }
 
   /**
@@ -333,6 +353,14 @@ export class AnswerCache {
       this.#dropped(key);
       this.disk?.removeLater(key);
     }
+  }
+
+  /**
+   * Another worker stored newer answers of these keys in the shared folder (CacheNews): the
+   * copies held here go from memory (the file stays), and the next request reads the new one.
+   */
+  storedElsewhere(keys: readonly string[]): void {
+    for (const key of keys) this.delete(key);
   }
 
   /** The fetch of this key in flight, if one is. */

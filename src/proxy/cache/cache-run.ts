@@ -273,13 +273,13 @@ export class CacheRun extends PassingRun {
     const { status, received: fields } = head;
     const request = this.#request;
     const validating = this.#validating;
-    const { cache } = this.route;
+    const { cache, announce } = this.route;
     // A 304 to the client's own validators goes to it as it is, and freshens the stored answer it names.
     const key = this.#keyOnItsSide();
-    if (status === 304 && validating === undefined) cache.notModifiedRelayed(key, request, fields);
+    if (status === 304 && validating === undefined) cache.notModifiedRelayed(key, request, fields, announce);
     if (status === 304 && validating !== undefined) {
       // One naming another representation updates nothing: the stored answer goes as it stands.
-      const cookies = cache.revalidated(validating, request as CacheRequest, headersOf(fields));
+      const cookies = cache.revalidated(validating, request as CacheRequest, headersOf(fields), announce);
       const answer: StageAnswer = {
         send: (out) => {
           this.#endFill?.(undefined);
@@ -321,7 +321,7 @@ export class CacheRun extends PassingRun {
     const key = this.#keyOnItsSide();
     const { config } = cache;
     const method = this.request.head.method;
-    if (method === 'HEAD' && status === 200) cache.headAnswered(key, request, fields);
+    if (method === 'HEAD' && status === 200) cache.headAnswered(key, request, fields, announce);
     const policy =
       request === undefined || method !== 'GET'
         ? undefined
@@ -337,7 +337,7 @@ export class CacheRun extends PassingRun {
     const stored = (body: Buffer | undefined) => {
       const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
       // Not kept when a purge of its key came since the request did (AnswerCache.set).
-      if (answer !== undefined) cache.set(answer, false, since);
+      if (answer !== undefined) cache.set(answer, false, since, announce);
       else cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
     };

@@ -155,8 +155,9 @@ export class DiskStore {
    * Writes the answer for the other workers (in the background); then keeps the directory under
    * max_disk. A removal or purge of its key before it is over cancels it: its rename would
    * otherwise bring back the answer just purged, for every worker and after a restart.
+   * `placed`: called once the file is in place, where another worker reading the key finds it.
    */
-  write(answer: StoredAnswer): Promise<void> {
+  write(answer: StoredAnswer, placed?: () => void): Promise<void> {
     const file = this.#file(answer.key);
     const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`;
     const head = JSON.stringify({
@@ -176,7 +177,7 @@ export class DiskStore {
     const cancelled = () => this.#cancelled.has(tmp);
     // Whether the file is in place, once it is (or is not: failed, or cancelled and removed).
     const bytes = Buffer.concat([Buffer.from(`${head}\n`), answer.body]);
-    const placed: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
+    const inPlace: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
       // The directory went (an operator's `rm -rf` to empty the cache): made again, not given up for the process's life.
       .catch((err: NodeJS.ErrnoException) =>
         err.code === 'ENOENT'
@@ -189,20 +190,21 @@ export class DiskStore {
       // Cancelled while it was renamed: what it renamed goes.
       .then(() => (cancelled() ? removed(file) : true))
       .catch(() => removed(tmp));
-    pending.done = placed.then(() => {});
+    pending.done = inPlace.then(() => {});
     // An answer stored after a purge began is not of those it removes: its file stays (once in place).
     for (const purge of this.#purging)
-      if (purge.prefix === undefined || keyMatches(answer.key, purge.prefix)) purge.since.set(file, placed);
-    return (
-      placed
+      if (purge.prefix === undefined || keyMatches(answer.key, purge.prefix)) purge.since.set(file, inPlace);
+    return inPlace
+      .then((there) => {
+        if (there) placed?.();
         // Scanned once the file is there, so that it counts too.
-        .then((there) => (there && scan ? this.#trim() : undefined))
-        .catch(() => {})
-        .finally(() => {
-          this.#pending.delete(tmp);
-          this.#cancelled.delete(tmp);
-        })
-    );
+        return there && scan ? this.#trim() : undefined;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.#pending.delete(tmp);
+        this.#cancelled.delete(tmp);
+      });
   }
 
   /** The writes under way of the keys `named` are cancelled; returns their ends (a rename under way removes its file after). */

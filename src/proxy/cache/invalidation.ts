@@ -5,10 +5,12 @@ import { cacheKey } from './stored-answer.ts';
 /**
  * News of one cluster worker for the others (through the primary): an unsafe request it
  * forwarded invalidated these keys of the route's store (its shared files, with `cache.dir`, are
- * gone already), so the others drop their copies in memory too, not only the worker that saw it.
+ * gone already), so the others drop their copies in memory too, not only the worker that saw it;
+ * or (`cache-stored`) it stored a new answer of these keys in the shared files, so the others drop
+ * their older copies in memory and read that one, not giving the old page on beside the new.
  */
 export interface CacheNews {
-  readonly candor: 'cache-invalidated';
+  readonly candor: 'cache-invalidated' | 'cache-stored';
   readonly route: string;
   readonly keys: readonly string[];
 }

@@ -1,4 +1,5 @@
 import type CachePolicy from 'http-cache-semantics';
+import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { trimOws } from '../../core/ows.ts';
 import { opaque } from './conditional-hit.ts';
 
@@ -20,8 +21,11 @@ const NOT_UPDATED = new Set([
  * §3.2, §4.3.4): each field the 304 carries replaces or joins the stored one, the others stay.
  * A 304 without validators confirms the answer whose validators were sent (the store keeps one
  * per key; RFC 9110 §15.4.5 does not ask a 304 for Last-Modified). Undefined when its ETag names
- * another representation than the stored one (§4.3.4: it updates no stored response). The
- * stored Age goes unless the 304 brings one: the answer is as old as the 304 from now on.
+ * another representation than the stored one, or, without an ETag, its Last-Modified another
+ * instant than the stored one's (§4.3.4: its validators correspond to no stored response, and
+ * it updates none; an origin comparing If-Modified-Since with `<=` answers 304 for a file put
+ * back with an older date, which the stored body is not). The stored Age goes unless the 304
+ * brings one: the answer is as old as the 304 from now on.
  */
 export function updatedFields(
   stored: CachePolicy.Headers,
@@ -35,10 +39,16 @@ export function updatedFields(
     opaque(trimOws(tag)) !== opaque(trimOws(newTag))
   )
     return undefined;
+  if (newTag === undefined && otherInstant(stored['last-modified'], notModified['last-modified']))
+    return undefined;
   // No prototype: a field named `constructor` or `__proto__` is a field like any other.
   const out: CachePolicy.Headers = Object.create(null);
   for (const name of Object.keys(stored)) if (name !== 'age') out[name] = stored[name];
-  for (const name of Object.keys(notModified)) if (!NOT_UPDATED.has(name)) out[name] = notModified[name];
+  // The 304's hop-by-hop fields are its connection's (§3.1 stores none): its Connection would
+  // replace the stored one, and a field only the stored Connection named would reach clients.
+  const named = connectionNominated([notModified.connection ?? []].flat());
+  for (const name of Object.keys(notModified))
+    if (!NOT_UPDATED.has(name) && !isHopByHop(name) && !named?.has(name)) out[name] = notModified[name];
   return out;
 }
 
@@ -58,4 +68,12 @@ export function identifies(stored: CachePolicy.Headers, notModified: CachePolicy
   if (held !== undefined || typeof modified !== 'string' || typeof storedModified !== 'string') return false;
   const at = Date.parse(modified);
   return !Number.isNaN(at) && at === Date.parse(storedModified);
+}
+
+/** Two Last-Modified fields that both read as dates, and name different instants. */
+function otherInstant(held: CachePolicy.Headers[string], given: CachePolicy.Headers[string]): boolean {
+  if (typeof held !== 'string' || typeof given !== 'string') return false;
+  const a = Date.parse(held);
+  const b = Date.parse(given);
+  return !Number.isNaN(a) && !Number.isNaN(b) && a !== b;
 }

@@ -70,6 +70,7 @@ export class GatewayWide {
         case 'circuit-opened':
         case 'circuit-closed':
         case 'cache-invalidated':
+        case 'cache-stored':
           // News for every other worker: the one that saw it has already acted.
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;

@@ -140,6 +140,7 @@ export class ClusterLink {
         this.onReloadCounted(message.result);
         return;
       case 'cache-invalidated':
+      case 'cache-stored':
         this.onCacheNews(message);
         return;
       case 'health':

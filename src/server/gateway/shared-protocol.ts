@@ -54,8 +54,16 @@ const TO_WORKER = new Set([
   'circuit-opened',
   'circuit-closed',
   'cache-invalidated',
+  'cache-stored',
 ]);
-const FROM_WORKER = new Set(['rate-ask', 'ejected', 'circuit-opened', 'circuit-closed', 'cache-invalidated']);
+const FROM_WORKER = new Set([
+  'rate-ask',
+  'ejected',
+  'circuit-opened',
+  'circuit-closed',
+  'cache-invalidated',
+  'cache-stored',
+]);
 
 export function isSharedToWorker(message: unknown): message is SharedToWorker {
   return (

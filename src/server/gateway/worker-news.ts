@@ -31,6 +31,11 @@ export function followLink(
     const upstream = runtime().upstreams.get(news.upstream);
     if (upstream !== undefined) applyAnnouncement(upstream, news, performance.now());
   };
-  // Another worker's unsafe request changed these resources: their answers held here go too.
-  link.onCacheNews = (news) => runtime().caches.get(news.route)?.invalidatedElsewhere(news.keys);
+  // Another worker's unsafe request changed these resources: their answers held here go too; or
+  // it stored newer answers of them in the shared folder: the copies held here go, read from there next.
+  link.onCacheNews = (news) => {
+    const cache = runtime().caches.get(news.route);
+    if (news.candor === 'cache-stored') cache?.storedElsewhere(news.keys);
+    else cache?.invalidatedElsewhere(news.keys);
+  };
 }

@@ -52,6 +52,7 @@ test("a 304's fields are counted: the store lets the least recently used go unti
     a,
     { method: 'GET', url: '/a', headers: { host: 'a.test' } },
     { 'x-build': 'x'.repeat(2500) },
+    undefined,
   );
   assert.ok(a.size > before + 2500, 'the new field counts');
   assert.equal(cache.get('b'), undefined, 'b, the least recently used, went');

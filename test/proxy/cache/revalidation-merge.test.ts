@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -145,3 +146,66 @@ for (const directive of ['no-store', 'private']) {
     assert.equal((await gw.logFor('down')).cache, 'fwd=uri-miss', 'nothing stored');
   });
 }
+
+test('a 304 whose Last-Modified is another than the stored one (no ETag on either) updates nothing: the stored answer stays stale, its date as it was', async (t) => {
+  const stored = 'Tue, 01 Jan 2019 00:00:00 GMT';
+  // A file put back from an older copy: its date went back, and an origin comparing
+  // If-Modified-Since with `<=` answers 304 for what is another representation.
+  const older = 'Mon, 01 Jan 2018 00:00:00 GMT';
+  const conditionals: (string | undefined)[] = [];
+  const up = await listenOnLoopback((req, res) => {
+    const since = req.headers['if-modified-since'];
+    if (since === undefined) {
+      res.writeHead(200, { 'cache-control': 'max-age=0', 'last-modified': stored });
+      res.end('<p>home</p>');
+      return;
+    }
+    conditionals.push(since);
+    res.writeHead(304, { 'cache-control': 'max-age=60', 'last-modified': older });
+    res.end();
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/home' });
+  const res = await request(gw.url, { path: '/pages/home' });
+  assert.deepEqual(conditionals, [stored]);
+  assert.equal(res.status, 200);
+  assert.equal(res.text, '<p>home</p>');
+  assert.equal(res.headers['last-modified'], stored, 'the stored body keeps the date it came with');
+  assert.equal(res.headers['cache-control'], 'max-age=0');
+  assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=(0|-\d+)$/);
+  await request(gw.url, { path: '/pages/home' });
+  assert.equal(conditionals.length, 2, 'still stale: the next request revalidates again');
+});
+
+test("a 304's Connection and the fields it names are not stored: the stored answer's own hop-by-hop field, which its Connection named, never reaches a client", async (t) => {
+  const answers = [
+    // X-Trace is this hop's alone (RFC 9110 §7.6.1): named by the 200's Connection.
+    'HTTP/1.1 200 OK\r\nCache-Control: max-age=0\r\nETag: "v1"\r\nConnection: x-trace\r\nX-Trace: 10.0.0.7\r\nContent-Length: 4\r\n\r\nhome',
+    'HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=60\r\nETag: "v1"\r\nConnection: keep-alive, x-hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 10.0.0.8\r\nX-Build: 42\r\n\r\n',
+  ];
+  const up = await scriptedUpstream((socket) => {
+    socket.write(answers.shift() ?? 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n');
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/pages/home' })).headers['x-trace'], undefined);
+  const revalidated = await request(gw.url, { path: '/pages/home' });
+  const hit = await request(gw.url, { path: '/pages/home' });
+  assert.equal(up.requests.length, 2);
+  assert.match(up.requests[1].head, /\r\nif-none-match: "v1"(\r\n|$)/i);
+  assert.match(
+    String(revalidated.headers['cache-status']),
+    /^edge-1; fwd=stale; fwd-status=304; ttl=(59|60)$/,
+  );
+  assert.match(String(hit.headers['cache-status']), /^edge-1; hit; ttl=(59|60)$/);
+  for (const res of [revalidated, hit]) {
+    assert.equal(res.text, 'home');
+    assert.equal(res.headers['x-trace'], undefined, "the 200's hop-by-hop field stays this hop's");
+    assert.equal(res.headers['x-hop'], undefined, "the 304's too");
+    assert.equal(res.headers['keep-alive'], undefined);
+    assert.equal(res.headers['x-build'], '42', 'an end-to-end field of the 304 joins the stored ones');
+  }
+});
