@@ -10,6 +10,24 @@ import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import type { PluginAnswer } from './plugin-api.ts';
 
+/**
+ * The bytes of an answer's `body`: a string (UTF-8) or a Uint8Array (a Buffer, any typed array's
+ * bytes). Anything else is the plugin's bug, said as such (an ArrayBuffer or a number made a
+ * TypeError of Buffer's that named neither the body nor what it should be).
+ */
+function bodyOf(body: unknown): Buffer | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === 'string') return Buffer.from(body);
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const what =
+    body instanceof ArrayBuffer
+      ? 'an ArrayBuffer (wrap it: new Uint8Array(buffer))'
+      : body === null
+        ? 'null'
+        : `a value of type ${typeof body}`;
+  throw new Error(`answered with a body that is ${what}: give a string or a Uint8Array`);
+}
+
 /** Bytes of a plugin's own answer's body: an answer, not a download (a plugin serves no files). */
 export const MAX_PLUGIN_ANSWER = 1024 * 1024;
 
@@ -24,12 +42,7 @@ export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnsw
     throw new Error(
       'returned something that is no answer: undefined to go on, a Response or { status, headers, body }',
     );
-  const body =
-    answered.body === undefined
-      ? undefined
-      : typeof answered.body === 'string'
-        ? Buffer.from(answered.body)
-        : Buffer.from(answered.body.buffer, answered.body.byteOffset, answered.body.byteLength);
+  const body = bodyOf(answered.body);
   if (body !== undefined && body.length > MAX_PLUGIN_ANSWER) throw tooLarge();
   return new OwnAnswer(statusOf(answered.status), fieldsOf(new Headers(answered.headers)), body);
 }
