@@ -40,13 +40,8 @@ export interface Refusal {
   answer(text: string): void;
 }
 
-/** A request read whole and never served (pipelined behind one whose connection was cut): who sent it. */
-export interface Unserved {
-  readonly remoteAddress: string;
-  readonly encrypted: boolean;
-  /** The request's bytes, as the client sent them. */
-  readonly bytesRead: number;
-}
+/** A request read whole and never served (pipelined behind one whose connection was cut): who sent it, and its bytes. */
+export type Unserved = Pick<Refusal, 'remoteAddress' | 'encrypted' | 'bytesRead'>;
 
 /**
  * Where the accept phase hands requests over (the composition root wires these to the
