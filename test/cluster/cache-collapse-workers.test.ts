@@ -5,14 +5,11 @@
  * coalesced its own requests alone: two workers, two fetches.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { serveCachedPages } from '../helpers/cached-pages.ts';
 import { request } from '../helpers/http-client.ts';
-import { startServe } from '../helpers/serve-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 /** An origin that answers each GET after `delayMs`, counting them; `fields` by the count. */
@@ -31,26 +28,8 @@ async function slowOrigin(delayMs: number, fields: (n: number) => Record<string,
 }
 
 /** `candor serve --workers 2` with one cached route to the origin; `upstream`: more of the upstream's fields. */
-async function serveTwoWorkers(originUrl: string, upstream = '') {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-collapse-'));
-  const path = join(dir, 'candor.yaml');
-  writeFileSync(
-    path,
-    `name: edge-1
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${originUrl}
-${upstream}`,
-  );
-  return startServe(path, 2);
+function serveTwoWorkers(originUrl: string, upstream = '') {
+  return serveCachedPages(originUrl, { upstream });
 }
 
 test('concurrent misses of one key in both workers make one upstream request; each gets its answer', async (t) => {

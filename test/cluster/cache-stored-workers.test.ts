@@ -7,14 +7,12 @@
  * response (RFC 9111 §4).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { serveCachedPages } from '../helpers/cached-pages.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../helpers/loopback-server.ts';
-import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import type { ServeProcess } from '../helpers/serve-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 let page = 'v1';
@@ -29,24 +27,7 @@ before(async () => {
     res.writeHead(200, { 'cache-control': 'max-age=600', etag: `"${page}"` });
     res.end(page);
   });
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-workers-replaced-')), 'candor.yaml');
-  writeFileSync(
-    path,
-    `name: edge
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${origin.url}
-`,
-  );
-  serve = await startServe(path, 2);
+  serve = await serveCachedPages(origin.url, { name: 'edge' });
   base = `http://127.0.0.1:${serve.port}`;
 });
 

@@ -6,14 +6,11 @@
  * representation (RFC 9111 §4.3.5: the stored page is no longer the resource's).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { serveCachedPages } from '../helpers/cached-pages.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { listenOnLoopback } from '../helpers/loopback-server.ts';
-import { startServe } from '../helpers/serve-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const cases = [
@@ -42,24 +39,7 @@ for (const { share, change } of cases) {
       const cc = mode === 'keep' ? 'max-age=10' : 'no-store';
       res.writeHead(304, { 'cache-control': cc, age: '20', etag: '"v1"' }).end();
     });
-    const path = join(mkdtempSync(join(tmpdir(), 'candor-cache-unkept-')), 'candor.yaml');
-    writeFileSync(
-      path,
-      `name: edge
-listen:
-  - address: 127.0.0.1:0
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: { workers_share: ${share} }
-upstreams:
-  app:
-    targets:
-      - url: ${origin.url}
-`,
-    );
-    const serve = await startServe(path, 2);
+    const serve = await serveCachedPages(origin.url, { name: 'edge', cache: `{ workers_share: ${share} }` });
     t.after(() => closeAll(serve, origin));
     const base = `http://127.0.0.1:${serve.port}`;
     const page = { path: '/pages/doc' };

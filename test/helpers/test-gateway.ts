@@ -7,6 +7,8 @@ import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/server/gateway/gateway.ts';
 import type { TargetPool } from '../../src/upstream/connections/target-pool.ts';
 
+export { cachedPages } from './cached-pages.ts';
+
 /**
  * A gateway keeps its canaries' verdicts in its state folder (state_dir, by default under
  * XDG_STATE_HOME): never the user's for a test, and one of its own for each gateway a test
@@ -134,21 +136,6 @@ upstreams:
       - url: ${url}
 ${options.upstream ?? ''}
 ${options.extra ?? ''}
-`;
-}
-
-/** The YAML for the route `pages` (path `/pages`) to one upstream with a response `cache` (`{}`: its defaults). */
-export function cachedPages(url: string, cache = '{}'): string {
-  return `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: ${cache}
-upstreams:
-  app:
-    targets:
-      - url: ${url}
 `;
 }
 
