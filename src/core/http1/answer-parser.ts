@@ -287,7 +287,7 @@ export class AnswerParser {
     const headers = this.parseFields(text, eol + 2, end);
     if (headers === undefined) return false;
     if (status === 101) {
-      const refused = switchRefusal(headers, this.upgradeOffer as string);
+      const refused = switchRefusal(headers, this.upgradeOffer as string, this.line.minor);
       if (refused !== undefined) return this.protocolError(refused);
     }
 

@@ -97,15 +97,19 @@ export function normaliseContentLength(headers: string[], value: number): void {
 }
 
 /**
- * Why a 101 may not open a tunnel, or undefined when it may: it must name the protocols it
- * switches to in an Upgrade field, each one the request offered, and send that field with the
- * `upgrade` option in Connection (RFC 9110 §7.8: MUSTs of the server). A switch to anything
+ * Why a 101 may not open a tunnel, or undefined when it may: it must come in HTTP/1.1 (`minor`:
+ * the status line's), name the protocols it switches to in an Upgrade field, each one the
+ * request offered, and send that field with the `upgrade` option in Connection (RFC 9110 §7.8:
+ * MUSTs of the server). Upgrade is HTTP/1.1's: an HTTP/1.0 server ignores the field (RFC 9110
+ * §7.8) and has no 1xx (§15.2), so its 101 switches nothing it understood, and the gateway's
+ * own 101, always HTTP/1.1, would pass it off as a whole handshake. A switch to anything
  * else (h2c, which the gateway never offers) would hand the client a tunnel the gateway cannot
  * read; one without the option is a handshake a WebSocket client fails (RFC 6455 §4.1), which
  * the gateway's own 101, always with `Connection: upgrade`, would make look whole. Protocols and
  * options compare by name, case-insensitively.
  */
-export function switchRefusal(headers: readonly string[], offer: string): string | undefined {
+export function switchRefusal(headers: readonly string[], offer: string, minor: number): string | undefined {
+  if (minor === 0) return "101 Switching Protocols in an HTTP/1.0 response (Upgrade is HTTP/1.1's)";
   const offered = listMembers(offer, true);
   let named = false;
   let option = false;

@@ -1,0 +1,72 @@
+/**
+ * The answers around a switch that RFC 9110 §7.8 pins: a 101 switches only an HTTP/1.1 exchange.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { rawRequest } from '../../helpers/http-client.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+const UPGRADE =
+  'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+for (const [label, offer, answer, details] of [
+  [
+    'an HTTP/1.0 101 (Upgrade is not HTTP/1.0, whose recipients ignore it)',
+    'websocket',
+    'HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n',
+    /101 Switching Protocols in an HTTP\/1\.0 response/,
+  ],
+] as const) {
+  test(`${label} opens no tunnel: 502 http_protocol_error, the upstream connection closed (RFC 9110 §7.8)`, async () => {
+    const upstream = await startRawFault(async (c) => {
+      await c.nextRequest();
+      await c.write(answer);
+    });
+    const gw = await startTestGateway(singleUpstream(upstream.url));
+    try {
+      const { raw, closed } = await rawRequest(
+        gw.port,
+        `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ${offer}\r\nX-Request-Id: up-refused\r\n\r\n` +
+          'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+      );
+      assert.match(raw, /^HTTP\/1\.1 502 /);
+      assert.match(
+        raw,
+        /\r\nproxy-status: edge-1; error=http_protocol_error; details="(?:[^"\\\r]|\\.)*"; next-hop="app"\r\n/,
+      );
+      assert.match(raw, details);
+      assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer only');
+      assert.equal(closed, true);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        upstream.received.map((r) => r.path),
+        ['/ws'],
+      );
+      const line = await gw.logFor('up-refused');
+      assert.equal(line.status, 502);
+      assert.equal(line.error, 'http_protocol_error');
+      assert.equal(line.upgraded, undefined);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+}
+
+test('an HTTP/1.1 101 to the offered websocket still opens the tunnel', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n');
+    c.socket.on('end', () => c.socket.end());
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const { raw } = await rawRequest(gw.port, `${UPGRADE}\r\n`, 300);
+    assert.match(raw, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
