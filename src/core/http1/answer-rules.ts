@@ -106,20 +106,21 @@ export function normaliseContentLength(headers: string[], value: number): void {
  * else (h2c, which the gateway never offers) would hand the client a tunnel the gateway cannot
  * read; one without the option is a handshake a WebSocket client fails (RFC 6455 §4.1), which
  * the gateway's own 101, always with `Connection: upgrade`, would make look whole. Protocols and
- * options compare by name, case-insensitively.
+ * options compare case-insensitively; a protocol's version too when both sides name one (`foo/2`
+ * to an offer of `foo/1` is a protocol the client did not list, RFC 9110 §7.8's MUST NOT).
  */
 export function switchRefusal(headers: readonly string[], offer: string, minor: number): string | undefined {
   if (minor === 0) return "101 Switching Protocols in an HTTP/1.0 response (Upgrade is HTTP/1.1's)";
-  const offered = listMembers(offer, true);
+  const offered = listMembers(offer);
   let named = false;
   let option = false;
   for (let i = 0; i < headers.length; i += 2) {
-    if (nameIs(headers[i], 'connection')) option ||= listMembers(headers[i + 1], false).includes('upgrade');
+    if (nameIs(headers[i], 'connection')) option ||= listMembers(headers[i + 1]).includes('upgrade');
     if (!nameIs(headers[i], 'upgrade')) continue;
-    for (const name of listMembers(headers[i + 1], true)) {
+    for (const protocol of listMembers(headers[i + 1])) {
       named = true;
-      if (!offered.includes(name))
-        return `101 Switching Protocols to ${snippet(name)}, which the request did not offer`;
+      if (!offered.some((offer) => sameProtocol(offer, protocol)))
+        return `101 Switching Protocols to ${snippet(protocol)}, which the request did not offer`;
     }
   }
   if (!named) return '101 Switching Protocols without an Upgrade field';
@@ -127,15 +128,25 @@ export function switchRefusal(headers: readonly string[], offer: string, minor: 
 }
 
 /**
- * The members of a list field, lower-cased: an Upgrade field's protocol names without their
- * versions (`protocols`: "websocket, foo/2" → websocket, foo), or a Connection field's options.
+ * Whether two lower-cased protocols (`name[/version]`) are one: the same name, and the same
+ * version unless one of them names none (an offer of `foo` takes any version of it, and a
+ * switch to `foo` contradicts no version offered).
  */
-function listMembers(value: string, protocols: boolean): string[] {
-  const names: string[] = [];
+function sameProtocol(offer: string, protocol: string): boolean {
+  if (offer === protocol) return true;
+  const offerSlash = offer.indexOf('/');
+  const slash = protocol.indexOf('/');
+  if (offerSlash !== -1 && slash !== -1) return false;
+  const offerName = offerSlash === -1 ? offer : offer.slice(0, offerSlash);
+  return offerName === (slash === -1 ? protocol : protocol.slice(0, slash));
+}
+
+/** The members of a list field (an Upgrade field's protocols, a Connection field's options), lower-cased. */
+function listMembers(value: string): string[] {
+  const members: string[] = [];
   for (const part of value.split(',')) {
     const member = trimOws(part).toLowerCase();
-    const name = protocols ? member.split('/')[0] : member;
-    if (name !== '') names.push(name);
+    if (member !== '') members.push(member);
   }
-  return names;
+  return members;
 }

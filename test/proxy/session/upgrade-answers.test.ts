@@ -1,11 +1,18 @@
 /**
- * The answers around a switch that RFC 9110 §7.8 pins: a 101 switches only an HTTP/1.1 exchange.
+ * The answers around a switch that RFC 9110 §7.8 pins: a 101 switches only an HTTP/1.1 exchange,
+ * to a protocol (and version, when both sides name one) the request offered.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+/** The head of a raw answer, its status line and field lines. */
+function headOf(raw: string): string {
+  const end = raw.indexOf('\r\n\r\n');
+  return end === -1 ? raw : raw.slice(0, end + 2);
+}
 
 const UPGRADE =
   'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
@@ -17,6 +24,12 @@ for (const [label, offer, answer, details] of [
     'websocket',
     'HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n',
     /101 Switching Protocols in an HTTP\/1\.0 response/,
+  ],
+  [
+    'a version of the protocol other than the one offered',
+    'foo/1',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo/2\r\nConnection: upgrade\r\n\r\n',
+    /101 Switching Protocols to \\"foo\/2\\", which the request did not offer/,
   ],
 ] as const) {
   test(`${label} opens no tunnel: 502 http_protocol_error, the upstream connection closed (RFC 9110 §7.8)`, async () => {
@@ -48,6 +61,38 @@ for (const [label, offer, answer, details] of [
       assert.equal(line.status, 502);
       assert.equal(line.error, 'http_protocol_error');
       assert.equal(line.upgraded, undefined);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+}
+
+for (const [label, offer, switched] of [
+  ['a protocol offered without a version, switched to with one', 'foo', 'foo/2'],
+  ['the offered version, its name in another case', 'foo/2, websocket', 'FOO/2'],
+  ['a protocol offered with a version, switched to without one', 'foo/2', 'foo'],
+] as const) {
+  test(`a 101 to ${label} opens the tunnel`, async () => {
+    const upstream = await startRawFault(async (c) => {
+      await c.nextRequest();
+      await c.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${switched}\r\nConnection: upgrade\r\n\r\n`,
+      );
+      c.socket.on('end', () => c.socket.end());
+    });
+    const gw = await startTestGateway(singleUpstream(upstream.url));
+    try {
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ${offer}\r\nX-Request-Id: up-taken\r\n\r\n`,
+        300,
+      );
+      assert.match(raw, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.match(headOf(raw), new RegExp(`\\r\\nupgrade: ${switched}\\r\\n`));
+      const line = await gw.logFor('up-taken');
+      assert.equal(line.status, 101);
+      assert.equal(line.upgraded, true);
     } finally {
       await gw.close();
       await upstream.close();
