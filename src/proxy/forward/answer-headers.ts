@@ -90,6 +90,22 @@ export function buildDownstreamHead(
 }
 
 /**
+ * A 426's Upgrade field, dropped as hop-by-hop with the others, said again in `head` (the
+ * downstream head buildDownstreamHead made of `raw`): RFC 9110 §15.5.22 makes it a MUST of a 426,
+ * the only word of what the client must upgrade to, and this hop forwards the upgrade the client
+ * then asks for (§7.6.1: a proxy removes or replaces such a field). Said as one list, all the
+ * upstream's lines joined; the HTTP/1.1 writer names it in Connection (§7.8), HTTP/2 has no
+ * Upgrade and drops it. Any other answer's Upgrade only advertises this hop's protocols: it stays.
+ */
+export function keepRequiredUpgrade(status: number, raw: readonly string[], head: string[]): void {
+  if (status !== 426) return;
+  let upgrade: string | undefined;
+  for (let i = 0; i < raw.length; i += 2)
+    if (nameIs(raw[i], 'upgrade')) upgrade = upgrade === undefined ? raw[i + 1] : `${upgrade}, ${raw[i + 1]}`;
+  if (upgrade !== undefined) head.push('upgrade', upgrade);
+}
+
+/**
  * A field's fate by its name as it came: names compared by length first, then letters, where
  * a lower-cased copy of each and its hash for Set lookups were 0.15 µs a request (perf: the
  * building 1.7 % of the floor's CPU before, 1.3 % after).

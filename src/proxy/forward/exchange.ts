@@ -12,7 +12,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
-import { buildDownstreamHead } from './answer-headers.ts';
+import { buildDownstreamHead, keepRequiredUpgrade } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
@@ -91,6 +91,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
         : undefined,
       this.trailersAllowed,
     );
+    keepRequiredUpgrade(statusCode, answer.headers, head);
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
     const stages = this.options.stages;
     if (stages?.readsUpstreamHeads) {

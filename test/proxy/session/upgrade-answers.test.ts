@@ -1,8 +1,10 @@
 /**
- * The answers around a switch that RFC 9110 §7.8 pins: a 101 switches only an HTTP/1.1 exchange,
- * to a protocol (and version, when both sides name one) the request offered.
+ * The answers around a switch that RFC 9110 §7.8 and §15.5.22 pin: a 426 tells the client what
+ * to upgrade to, and a 101 switches only an HTTP/1.1 exchange, to a protocol (and version, when
+ * both sides name one) the request offered.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
@@ -17,6 +19,104 @@ function headOf(raw: string): string {
 const UPGRADE =
   'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
   'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+test('a 426 from the upstream keeps its Upgrade field, announced in Connection: the client learns what to upgrade to (RFC 9110 §15.5.22)', async () => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write(
+        'HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Content-Length: 8\r\n\r\nupgrade!',
+      );
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    // A plain request, kept alive; then one that closes the connection.
+    for (const [id, close] of [
+      ['426-kept', false],
+      ['426-closed', true],
+    ] as const) {
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET /chat HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`,
+        300,
+      );
+      const head = headOf(raw);
+      assert.match(head, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+      assert.match(head, /\r\nupgrade: websocket\r\n/i);
+      assert.equal(head.match(/\r\nupgrade:/gi)?.length, 1, 'one Upgrade field');
+      assert.equal(head.match(/\r\nconnection:/gi)?.length, 1, 'one Connection field');
+      assert.match(
+        head,
+        close ? /\r\nconnection: upgrade, close\r\n/ : /\r\nconnection: upgrade, keep-alive\r\n/,
+      );
+      assert.match(raw, /\r\n\r\nupgrade!$/);
+      assert.equal((await gw.logFor(id)).status, 426);
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('a 426 whose Upgrade comes in two lines says them as one list; an HTTP/2 client gets the 426 without it (RFC 9113 §8.2.2)', async () => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write(
+        'HTTP/1.1 426 Upgrade Required\r\nUpgrade: foo/2\r\nConnection: upgrade\r\nUpgrade: websocket\r\n' +
+          'Content-Length: 0\r\n\r\n',
+      );
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
+  try {
+    const { raw } = await rawRequest(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const head = headOf(raw);
+    assert.match(head, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    assert.match(head, /\r\nupgrade: foo\/2, websocket\r\n/);
+    assert.match(head, /\r\nconnection: upgrade, close\r\n/);
+    const session = http2.connect(gw.url);
+    try {
+      const answer = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        session.on('error', reject);
+        const stream = session.request({ ':path': '/' });
+        stream.on('response', (fields) => {
+          stream.resume();
+          stream.on('end', () => resolve(fields));
+        });
+        stream.on('error', reject);
+      });
+      assert.equal(answer[':status'], 426);
+      assert.equal(answer.upgrade, undefined);
+      assert.equal(answer.connection, undefined);
+    } finally {
+      session.close();
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test('an Upgrade field on an answer other than a 426 or a 101 stays with its hop', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write('HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 2\r\n\r\nok');
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const { raw } = await rawRequest(gw.port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 300);
+    const head = headOf(raw);
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.doesNotMatch(head, /upgrade/i);
+    assert.match(head, /\r\nconnection: close\r\n/);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
 
 for (const [label, offer, answer, details] of [
   [

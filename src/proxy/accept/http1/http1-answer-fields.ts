@@ -48,10 +48,11 @@ export function lastChunk(trailers: readonly string[] | undefined): string {
   return `${last}\r\n`;
 }
 
-/** fieldsSaid's bits: the head has a Date, a Content-Length, a Connection field. */
+/** fieldsSaid's bits: the head has a Date, a Content-Length, a Connection, an Upgrade field. */
 export const SAID_DATE = 1;
 export const SAID_LENGTH = 2;
 export const SAID_CONNECTION = 4;
+export const SAID_UPGRADE = 8;
 
 /**
  * Which of the three fields this hop reads a head has (SAID_*), in one pass: names compared as
@@ -65,6 +66,7 @@ export function fieldsSaid(headers: readonly string[]): number {
     if (nameIs(name, 'date')) said |= SAID_DATE;
     else if (nameIs(name, 'connection')) said |= SAID_CONNECTION;
     else if (nameIs(name, 'content-length')) said |= SAID_LENGTH;
+    else if (nameIs(name, 'upgrade')) said |= SAID_UPGRADE;
   }
   return said;
 }
@@ -73,7 +75,9 @@ export function fieldsSaid(headers: readonly string[]): number {
  * The connection's fate, for a head that does not say it: `close`, or as node:http said it,
  * clients (and the drain test's) read it here.
  */
-export function connectionLine(close: boolean, keepAliveSeconds: number): string {
+export function connectionLine(close: boolean, keepAliveSeconds: number, upgrade = false): string {
+  // RFC 9110 §7.8: a sender of Upgrade (a 426's) sends the upgrade option with it.
+  if (upgrade) return `connection: upgrade, ${connectionLine(close, keepAliveSeconds).slice(12)}`;
   if (close) return 'connection: close\r\n';
   return keepAliveSeconds > 0 ? keepAliveLines(keepAliveSeconds) : 'connection: keep-alive\r\n';
 }

@@ -26,6 +26,7 @@ import {
   SAID_CONNECTION,
   SAID_DATE,
   SAID_LENGTH,
+  SAID_UPGRADE,
   withoutLength,
 } from './http1-answer-fields.ts';
 import { Http1AnswerListeners } from './http1-answer-listeners.ts';
@@ -190,7 +191,8 @@ export class Http1Answer
     // RFC 9112 §9.3: a proxy must not keep a connection to an HTTP/1.0 client persistent.
     if (this.#versionMinor === 0) this.#close = true;
     // (A gateway-made head may say it already: said once.)
-    if ((said & SAID_CONNECTION) === 0) after += connectionLine(this.#close, this.#keepAliveSeconds);
+    if ((said & SAID_CONNECTION) === 0)
+      after += connectionLine(this.#close, this.#keepAliveSeconds, (said & SAID_UPGRADE) !== 0);
     const text = serializeAnswerHead(status, reason, fields, before, after);
     this.#headSent = true;
     this.#owner.answerStarted();
