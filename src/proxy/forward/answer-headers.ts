@@ -99,10 +99,19 @@ export function buildDownstreamHead(
  */
 export function keepRequiredUpgrade(status: number, raw: readonly string[], head: string[]): void {
   if (status !== 426) return;
-  let upgrade: string | undefined;
+  const upgrade = upgradeOf(raw);
+  if (upgrade !== '') head.push('upgrade', upgrade);
+}
+
+/**
+ * The protocols an upstream's answer names in Upgrade (a 101's: those it switched to), its lines
+ * joined as one list (RFC 9110 §5.3): a 101 split over two lines switches to both, in that order.
+ */
+export function upgradeOf(raw: readonly string[]): string {
+  let upgrade = '';
   for (let i = 0; i < raw.length; i += 2)
-    if (nameIs(raw[i], 'upgrade')) upgrade = upgrade === undefined ? raw[i + 1] : `${upgrade}, ${raw[i + 1]}`;
-  if (upgrade !== undefined) head.push('upgrade', upgrade);
+    if (nameIs(raw[i], 'upgrade')) upgrade = upgrade === '' ? raw[i + 1] : `${upgrade}, ${raw[i + 1]}`;
+  return upgrade;
 }
 
 /**

@@ -12,7 +12,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
-import { buildDownstreamHead, keepRequiredUpgrade } from './answer-headers.ts';
+import { buildDownstreamHead, keepRequiredUpgrade, upgradeOf } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
@@ -20,7 +20,7 @@ import { respondedWith } from './exchange-outcome.ts';
 import { InterimAnswers } from './interim-answers.ts';
 import { PausedAnswer, spentController } from './paused-answer.ts';
 import { filterTrailers } from './trailer-fields.ts';
-import { openTunnel, upgradeOf } from './tunnel.ts';
+import { openTunnel } from './tunnel.ts';
 
 /**
  * The forward phase: one attempt against one target, on a connection from the target's

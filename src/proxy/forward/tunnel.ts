@@ -142,13 +142,6 @@ function tellWhenCut(client: Socket, upstream: Socket, options: TunnelOptions): 
   };
 }
 
-/** The protocol the upstream switched to, as its 101 names it. */
-export function upgradeOf(headers: readonly string[]): string {
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() === 'upgrade') return headers[i + 1];
-  return '';
-}
-
 /**
  * The other side of one that broke (a reset, an error): what it carried ends in a reset, as a
  * response body the close delimits does, since a FIN would tell its peer the stream ended

@@ -200,6 +200,31 @@ for (const [label, offer, switched] of [
   });
 }
 
+test('a 101 whose Upgrade comes in two lines says them downstream as one list, not its first line alone', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo/2\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    c.socket.on('end', () => c.socket.end());
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo/2, websocket\r\n\r\n',
+      300,
+    );
+    const head = headOf(raw);
+    assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    assert.match(head, /\r\nupgrade: foo\/2, websocket\r\n$/);
+    assert.equal(head.match(/\r\nupgrade:/gi)?.length, 1, 'one Upgrade field');
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('an HTTP/1.1 101 to the offered websocket still opens the tunnel', async () => {
   const upstream = await startRawFault(async (c) => {
     await c.nextRequest();
