@@ -181,6 +181,30 @@ export class PluginRequestView implements PluginRequest {
     this.#wentOn = true;
   }
 
+  /**
+   * The request went upstream (onResponse met its answer): what the plugin changes of its fields
+   * from now on is measured against them as they went (not against what a failed or overrun
+   * onRequest left uncommitted).
+   */
+  wentUpstream(): void {
+    if (this.#headers !== undefined) this.#headers = snapshot(this.#headers.headers);
+  }
+
+  /**
+   * Thrown (the plugin's bug) when it changed the request's fields after the request went
+   * upstream: the change would be dropped without a word and the plugin believe the upstream had
+   * it, as a change of the read-only query would.
+   */
+  refuseLateEdits(hook: string): void {
+    const seen = this.#headers;
+    if (seen === undefined) return;
+    const late = [...changes(seen).keys()];
+    if (late.length > 0)
+      throw new Error(
+        `changed request.headers (${late.join(', ')}) in ${hook}, after the request went upstream: change them in onRequest`,
+      );
+  }
+
   /** What the plugin changed of the request's fields goes upstream (stage-request.ts keeps Candor's own out of reach). */
   commitHeaders(): void {
     const seen = this.#headers;
