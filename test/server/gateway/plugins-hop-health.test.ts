@@ -3,7 +3,8 @@
  * that hop's failure (502 `connection_refused`, `next-hop="svc"`), but the route's upstream did
  * answer, every time. Its health is not that hop's: its circuit stays closed and its target in
  * rotation, so the next request, which needs no service, is the upstream's 200, never a 503
- * saying "the circuit of app is open after repeated failures (the last: connection_refused)".
+ * saying "the circuit of app is open after repeated failures (the last: connection_refused)";
+ * and /metrics counts each of its attempts as the answer it was, not as a refusal.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
+import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 const audit: Plugin = (_options, context) => ({
   async onResponse(_response, request) {
@@ -27,7 +29,9 @@ describe("a plugin's hop that fails in onResponse is not the route's upstream's 
     app = await startEcho();
     const nobody = await freePort();
     gw = await startTestGateway(
-      `plugins:
+      `metrics:
+  listen: 127.0.0.1:0
+plugins:
   audit: { module: /nonexistent/audit.ts }
 routes:
   - { name: audited, match: { path: / }, upstream: app, plugins: [audit] }
@@ -63,5 +67,21 @@ upstreams:
     assert.equal(res.status, 200);
     assert.equal(res.headers['proxy-status'], undefined);
     assert.equal(app.received.length - atApp, 5);
+    // Each of the five attempts on the upstream's target had its answer's head: none was refused.
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const target = new URL(app.url).origin;
+    const attempts = (outcome: string) =>
+      [true, false].reduce(
+        (sum, reused) =>
+          sum +
+          (sampleValue(all, 'candor_upstream_attempts_total', {
+            upstream: 'app',
+            target,
+            outcome,
+            reused_connection: String(reused),
+          }) ?? 0),
+        0,
+      );
+    assert.deepEqual([attempts('response'), attempts('connection_refused')], [5, 0]);
   });
 });
