@@ -127,9 +127,13 @@ export class Failure extends Error {
     return this.clientsTurn || CLIENTS_DOING.has(this.type);
   }
 
-  /** Says something of the target that failed (one of the four upstream shapes, not the client's doing). */
+  /**
+   * Says something of the target that failed (one of the four upstream shapes, not the client's
+   * doing). Another hop's failure (`nextHop`: a plugin's fetch let out of onResponse, after the
+   * target answered) says nothing of it: that hop's own attempts told its health already.
+   */
   get faultsTarget(): boolean {
-    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsDoing;
+    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsDoing && this.nextHop === undefined;
   }
 
   /** True when some of the request may have reached the upstream. */

@@ -58,7 +58,28 @@ function fieldsOf(headers: Headers): string[] {
   const fields: string[] = [];
   for (const [name, value] of headers)
     if (reservedHeaderProblem(name) === undefined) fields.push(name, checkedFieldValue(name, value));
+  checkedHeadBytes(0, headBytes(headers));
   return fields;
+}
+
+/** The bytes the field lines of `fields` take in a head (`name: value` and CR LF each). */
+export function headBytes(fields: Iterable<readonly [string, string]>): number {
+  let bytes = 0;
+  for (const [name, value] of fields) bytes += name.length + value.length + 4;
+  return bytes;
+}
+
+/**
+ * Thrown (the plugin's bug) when the fields a plugin wrote took a head of `before` bytes past a
+ * whole head the gateway takes: each value within the bound, many of them add up to a head no
+ * peer takes either. A head past it before the plugin's changes (a client's, under a raised
+ * `limits.header_size`) is not its doing.
+ */
+export function checkedHeadBytes(before: number, after: number): void {
+  if (after > UPSTREAM_MAX_HEADER_SIZE && before <= UPSTREAM_MAX_HEADER_SIZE)
+    throw new Error(
+      `set fields that make a head of ${after} bytes, past the ${UPSTREAM_MAX_HEADER_SIZE} of a whole head the gateway takes`,
+    );
 }
 
 /**

@@ -5,7 +5,7 @@
  * plugin reads `headers` (a plugin that does not pays nothing for it).
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { checkedFieldValue } from './plugin-answer.ts';
+import { checkedFieldValue, checkedHeadBytes, headBytes } from './plugin-answer.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import { handOver } from './plugin-promise.ts';
 import { asGateway } from './plugin-scope.ts';
@@ -15,22 +15,26 @@ import type { StageRequest } from './stage.ts';
 interface Snapshot {
   readonly headers: Headers;
   readonly before: ReadonlyMap<string, string>;
+  /** The bytes its fields took in a head, before the hook's changes. */
+  readonly bytes: number;
 }
 
 function snapshot(headers: Headers): Snapshot {
-  return { headers, before: new Map(headers) };
+  return { headers, before: new Map(headers), bytes: headBytes(headers) };
 }
 
 /**
  * The fields a hook set (name → value) and deleted (name → undefined). A value it set with a
  * control character (RFC 9110 §5.5: a Headers refuses only NUL, CR and LF) is its bug, thrown:
- * a strict peer would refuse the head, and an HTTP/2 client's stream be reset.
+ * a strict peer would refuse the head, and an HTTP/2 client's stream be reset. So are values
+ * that, each within its bound, make the head past a whole one (plugin-answer.ts).
  */
-function changes({ headers, before }: Snapshot): Map<string, string | undefined> {
+function changes({ headers, before, bytes }: Snapshot): Map<string, string | undefined> {
   const changed = new Map<string, string | undefined>();
   for (const [name, value] of headers)
     if (before.get(name) !== value) changed.set(name, checkedFieldValue(name, value));
   for (const name of before.keys()) if (!headers.has(name)) changed.set(name, undefined);
+  if (changed.size > 0) checkedHeadBytes(bytes, headBytes(headers));
   return changed;
 }
 
@@ -175,6 +179,30 @@ export class PluginRequestView implements PluginRequest {
   /** The request went on past this plugin's onRequest (or it has none): its body is the upstream's from now on. */
   wentOn(): void {
     this.#wentOn = true;
+  }
+
+  /**
+   * The request went upstream (onResponse met its answer): what the plugin changes of its fields
+   * from now on is measured against them as they went (not against what a failed or overrun
+   * onRequest left uncommitted).
+   */
+  wentUpstream(): void {
+    if (this.#headers !== undefined) this.#headers = snapshot(this.#headers.headers);
+  }
+
+  /**
+   * Thrown (the plugin's bug) when it changed the request's fields after the request went
+   * upstream: the change would be dropped without a word and the plugin believe the upstream had
+   * it, as a change of the read-only query would.
+   */
+  refuseLateEdits(hook: string): void {
+    const seen = this.#headers;
+    if (seen === undefined) return;
+    const late = [...changes(seen).keys()];
+    if (late.length > 0)
+      throw new Error(
+        `changed request.headers (${late.join(', ')}) in ${hook}, after the request went upstream: change them in onRequest`,
+      );
   }
 
   /** What the plugin changed of the request's fields goes upstream (stage-request.ts keeps Candor's own out of reach). */

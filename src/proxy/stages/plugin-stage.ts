@@ -100,24 +100,29 @@ class PluginRun implements StageHooks {
 
   /** Its edits of the answer's fields are written back once it returned, or once its promise resolved. */
   onUpstreamHead(head: UpstreamAnswerHead): undefined | Promise<undefined> {
-    this.#view.wentOn();
+    const view = this.#view;
+    view.wentOn();
+    view.wentUpstream();
     const fields = new AnswerHeaders(head.headers);
     const plugin = this.#plugin;
     const answer = { status: head.status, headers: fields.headers };
     const returned =
       plugin.onResponse === undefined
         ? undefined
-        : promised(callAsPlugin(this.#name, plugin.onResponse, plugin, answer, this.#view));
+        : promised(callAsPlugin(this.#name, plugin.onResponse, plugin, answer, view));
     if (returned instanceof Promise)
       return returned.then(
         (settled) => {
           noAnswerFromHeadHook(settled);
-          if (!this.#abandoned) fields.commit();
+          if (this.#abandoned) return undefined;
+          view.refuseLateEdits('onResponse');
+          fields.commit();
           return undefined;
         },
         (err: unknown) => this.#rejected(err),
       );
     noAnswerFromHeadHook(returned);
+    view.refuseLateEdits('onResponse');
     fields.commit();
   }
 

@@ -14,7 +14,7 @@ import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import { shownAs } from '../../proxy/admit/auth-hop.ts';
 import { askAuthService } from '../../proxy/session/auth-call.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
-import { checkedFieldValue } from '../../proxy/stages/plugin-answer.ts';
+import { checkedFieldValue, checkedHeadBytes, headBytes } from '../../proxy/stages/plugin-answer.ts';
 import type { FetchedResponse, PluginFetchInit } from '../../proxy/stages/plugin-api.ts';
 import { PluginRequestView } from '../../proxy/stages/plugin-request.ts';
 
@@ -47,8 +47,10 @@ export async function pluginFetch(
   if (!TOKEN.test(method)) throw new Error(`fetch: ${JSON.stringify(init.method)} is no method`);
   const body = bodyOf(init.body);
   const headers: string[] = [];
-  for (const [name, value] of new Headers(init.headers))
+  const given = new Headers(init.headers);
+  for (const [name, value] of given)
     if (reservedHeaderProblem(name) === undefined) headers.push(name, checkedFieldValue(name, value));
+  checkedHeadBytes(0, headBytes(given));
   const from = init.request instanceof PluginRequestView ? init.request.stageRequest : undefined;
   const route = from === undefined ? undefined : runtime.config.routes.find((r) => r.name === from.route);
   const answer = await askAuthService(runtime, upstream, {

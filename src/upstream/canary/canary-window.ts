@@ -185,7 +185,8 @@ export class GatewayWindow implements AttemptCounter {
  * four shapes (as its shape), the gateway's refusal for want of a target (`gateway`), each as
  * −1 − its index in CANARY_COUNTS; an answer as twice its latency's bucket, plus one for a
  * 500–599. The client's own doings (it left, its deadline) judge nobody, nor do the gateway's
- * own (out of descriptors or ports: proxy_resources_exhausted), its target never asked.
+ * own (out of descriptors or ports: proxy_resources_exhausted), its target never asked, nor
+ * another hop's (a plugin's fetch: `nextHop`), which the side's answer came before.
  */
 function outcomeCode(
   failure: Failure | undefined,
@@ -194,7 +195,7 @@ function outcomeCode(
 ): number | undefined {
   if (failure === undefined)
     return 2 * bucketOf(ms) + (status !== undefined && status >= 500 && status <= 599 ? 1 : 0);
-  if (failure.clientsDoing) return undefined;
+  if (failure.clientsDoing || failure.nextHop !== undefined) return undefined;
   const shape = failure.kind.shape;
   if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
     return -1 - CANARY_COUNTS.indexOf(shape);
