@@ -120,6 +120,13 @@ export function classifyFetchError(
       stage: 'sent',
       cause,
     });
+  // undici's own wait for the next body bytes (its dispatcher's bodyTimeout) ran out: a stall,
+  // the slow shape, never a connection lost.
+  if (code === 'UND_ERR_BODY_TIMEOUT')
+    return new Failure('connection_read_timeout', `no body bytes in time (${code}) after ${ms(elapsed)}`, {
+      stage: 'head_received',
+      cause,
+    });
   if (code !== '') {
     // A socket's read or write failed: the connection was made, so whatever the code says it was
     // lost, never "not made" (ETIMEDOUT is TCP giving up on a peer gone silent, EHOSTUNREACH an

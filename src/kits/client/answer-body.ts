@@ -43,8 +43,9 @@ function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall):
 }
 
 /**
- * What a read of a body that broke rejects with: the failure classified as the gateway's, whose
- * cause is what the read met (fetch's TypeError "terminated", its own cause undici's error).
+ * What a read of a body that broke (or that the fetch dispatcher's own bodyTimeout ended)
+ * rejects with: the failure classified as the gateway's, whose cause is what the read met
+ * (fetch's TypeError "terminated", its own cause undici's error).
  */
 function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): UpstreamError {
   const found = classifyFetchError(err, performance.now() - call.sentAt, 'head_received');
@@ -52,7 +53,10 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): Upstre
     stage: found.stage,
     cause: err,
   });
-  return new UpstreamError('UPSTREAM_BODY_INCOMPLETE', {
+  // The dispatcher's own bodyTimeout is a stall, as the client's.
+  const code =
+    cause.type === 'connection_read_timeout' ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_BODY_INCOMPLETE';
+  return new UpstreamError(code, {
     ...call,
     type: cause.type,
     detail: cause.details,

@@ -169,3 +169,37 @@ test('a whole body, chunked or not, is read as it came', async () => {
     await origin.close();
   }
 });
+
+/**
+ * An Agent of the undici that runs the global fetch, with its own `bodyTimeout`. undici keeps its
+ * global dispatcher under this symbol for other copies of itself to find (its setGlobalDispatcher),
+ * the one way to reach Node's own without a dependency.
+ */
+async function dispatcherWithBodyTimeout(ms: number): Promise<object> {
+  await fetch('data:,').then((res) => res.text()); // the global dispatcher is made at the first fetch
+  const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
+  const Agent = (global as { constructor: new (options: { bodyTimeout: number }) => object }).constructor;
+  return new Agent({ bodyTimeout: ms });
+}
+
+test("a body the fetch dispatcher's own bodyTimeout ends: UPSTREAM_BODY_TIMEOUT, connection_read_timeout (a stall, not a cut)", async () => {
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    await connection.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789');
+  });
+  const dispatcher = await dispatcherWithBodyTimeout(100);
+  try {
+    const api = createFetch({
+      fetch: (input, init) => fetch(input, { ...init, dispatcher } as RequestInit),
+    });
+    const res = await api(`${origin.url}/`);
+    const error = await within(res.text(), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_BODY_TIMEOUT');
+    assert.equal(error.type, 'connection_read_timeout');
+    assert.match(error.message, /\(UND_ERR_BODY_TIMEOUT\).*, after 10 bytes of the body/);
+  } finally {
+    await (dispatcher as { close(): Promise<void> }).close();
+    await origin.close();
+  }
+});
