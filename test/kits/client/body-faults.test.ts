@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -30,6 +31,17 @@ function startBrokenChunks(rest: string): Promise<Fault> {
     await connection.write(rest);
   });
 }
+
+/** A 200 under Transfer-Encoding "gzip, chunked" whose one chunk is `body`, then the last chunk. */
+function startGzipChunked(body: Buffer): Promise<Fault> {
+  return startRawFault(async (connection) => {
+    await readRequest(connection);
+    const head = `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${body.length.toString(16)}\r\n`;
+    await connection.write(Buffer.concat([Buffer.from(head), body, Buffer.from('\r\n0\r\n\r\n')]));
+  });
+}
+
+const gzipped = gzipSync('a body under a transfer coding\n'.repeat(40));
 
 const cases: [string, () => Promise<Fault>, string, RegExp][] = [
   [
@@ -67,6 +79,31 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     () => startBrokenChunks('zz\r\nxx\r\n'),
     'http_response_transfer_coding',
     /Invalid character in chunk size/,
+  ],
+  // The gateway undoes "gzip, chunked" and calls a body that does not undo garbage (transfer-decoder.ts).
+  [
+    'under Transfer-Encoding "gzip, chunked" that is not gzip',
+    () => startGzipChunked(Buffer.from('not gzip at all')),
+    'http_response_transfer_coding',
+    /invalid gzip transfer coding: /,
+  ],
+  [
+    'under Transfer-Encoding "gzip, chunked" reset (RST) part way: a cut, not the coding',
+    () =>
+      startRawFault(async (connection) => {
+        await readRequest(connection);
+        const head = `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${gzipped.length.toString(16)}\r\n`;
+        await connection.write(Buffer.concat([Buffer.from(head), gzipped.subarray(0, 20)]));
+        await connection.reset();
+      }),
+    'http_response_incomplete',
+    /response body cut short: connection reset \(ECONNRESET\)/,
+  ],
+  [
+    'under Transfer-Encoding "gzip, chunked" with bytes after the gzip stream',
+    () => startGzipChunked(Buffer.concat([gzipped, Buffer.from('junk')])),
+    'http_response_transfer_coding',
+    /invalid gzip transfer coding: /,
   ],
 ];
 
