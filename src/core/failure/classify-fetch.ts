@@ -67,6 +67,10 @@ const DECODING_ERROR = /^(Z_[A-Z_]+|ERR__ERROR_[A-Z0-9_]+|ZSTD_error_\w+)$/;
 /** The finer type of an HTTP parser error, from llhttp's reason ("Invalid character in chunk size"). */
 function parserErrorType(message: string): FailureType {
   if (/content-length/i.test(message)) return 'http_response_content_length';
+  // A bare LF ending a chunk-size line (its size, or an extension after it) is a line ending
+  // HTTP does not allow, the protocol error the gateway's chunk decoder calls it; one after a
+  // chunk's data is a chunk not ended, the coding's.
+  if (/Missing expected CR after chunk (size|extension)/i.test(message)) return 'http_protocol_error';
   if (/chunk|transfer-encoding/i.test(message)) return 'http_response_transfer_coding';
   return 'http_protocol_error';
 }

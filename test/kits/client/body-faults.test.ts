@@ -80,6 +80,26 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     'http_response_transfer_coding',
     /Invalid character in chunk size/,
   ],
+  // The gateway's chunk decoder calls a bare LF ending a chunk-size line (its size, or an
+  // extension after it) a protocol error, one after chunk data a transfer coding's (chunked-decoder.ts).
+  [
+    'chunked, then a chunk size ended by a bare LF',
+    () => startBrokenChunks('5\nabcde\r\n0\r\n\r\n'),
+    'http_protocol_error',
+    /Missing expected CR after chunk size/,
+  ],
+  [
+    'chunked, then a chunk extension ended by a bare LF',
+    () => startBrokenChunks('5;a=b\nabcde\r\n0\r\n\r\n'),
+    'http_protocol_error',
+    /Missing expected CR after chunk extension value/,
+  ],
+  [
+    'chunked, then chunk data ended by a bare LF',
+    () => startBrokenChunks('5\r\nabcde\n0\r\n\r\n'),
+    'http_response_transfer_coding',
+    /Missing expected CR after chunk data/,
+  ],
   // The gateway undoes "gzip, chunked" and calls a body that does not undo garbage (transfer-decoder.ts).
   [
     'under Transfer-Encoding "gzip, chunked" that is not gzip',
