@@ -67,6 +67,10 @@ const DECODING_ERROR = /^(Z_[A-Z_]+|ERR__ERROR_[A-Z0-9_]+|ZSTD_error_\w+)$/;
 /** The finer type of an HTTP parser error, from llhttp's reason ("Invalid character in chunk size"). */
 function parserErrorType(message: string): FailureType {
   if (/content-length/i.test(message)) return 'http_response_content_length';
+  // A bare LF ending a chunk-size line (its size, or an extension after it) is a line ending
+  // HTTP does not allow, the protocol error the gateway's chunk decoder calls it; one after a
+  // chunk's data is a chunk not ended, the coding's.
+  if (/Missing expected CR after chunk (size|extension)/i.test(message)) return 'http_protocol_error';
   if (/chunk|transfer-encoding/i.test(message)) return 'http_response_transfer_coding';
   return 'http_protocol_error';
 }
@@ -118,6 +122,13 @@ export function classifyFetchError(
   if (code === 'UND_ERR_HEADERS_TIMEOUT')
     return new Failure('http_response_timeout', `no response head in time (${code}) after ${ms(elapsed)}`, {
       stage: 'sent',
+      cause,
+    });
+  // undici's own wait for the next body bytes (its dispatcher's bodyTimeout) ran out: a stall,
+  // the slow shape, never a connection lost.
+  if (code === 'UND_ERR_BODY_TIMEOUT')
+    return new Failure('connection_read_timeout', `no body bytes in time (${code}) after ${ms(elapsed)}`, {
+      stage: 'head_received',
       cause,
     });
   if (code !== '') {

@@ -63,9 +63,11 @@ export function dropRepresentationHeaders(res: ServerResponse): void {
 
 /** The failure record an UpstreamError stands for, read from the failure table. */
 function failureOf(error: UpstreamError): Failure {
-  // The client's own verdict, when it made one (the last attempt's, or the body's that stalled).
+  // The client's own verdict, when it made one (the last attempt's, or the body's that stalled or broke).
   if (
-    (error.code === 'UPSTREAM_UNREACHABLE' || error.code === 'UPSTREAM_BODY_TIMEOUT') &&
+    (error.code === 'UPSTREAM_UNREACHABLE' ||
+      error.code === 'UPSTREAM_BODY_TIMEOUT' ||
+      error.code === 'UPSTREAM_BODY_INCOMPLETE') &&
     error.cause instanceof Failure
   )
     return error.cause;

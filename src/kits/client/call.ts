@@ -11,6 +11,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
 import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
+import { withAnswerBody } from './answer-body.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
 import { readFraming } from './framing.ts';
@@ -20,7 +21,7 @@ import type { Admission, OriginState } from './origin-state.ts';
 import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
-import { AttemptTimedOut, attemptTimeoutFailure, withBodyTimeout } from './timeouts.ts';
+import { AttemptTimedOut, attemptTimeoutFailure } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
@@ -135,13 +136,15 @@ class Call {
 
   /**
    * Sends one attempt, following the redirects fetch would, and reads its framing as fetch would;
-   * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came.
+   * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came,
+   * and a body that breaks is told by its failure (answer-body.ts).
    */
   async #send(attempt: number, hops: Hops): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
     // caller's abort reaches the body too, as with fetch.
+    const sentAt = performance.now();
     const headDeadline = new AbortController();
     const untilHead = () => headDeadline.abort(this.#deadline);
     this.#deadlineController.signal.addEventListener('abort', untilHead, { once: true });
@@ -168,10 +171,16 @@ class Call {
         : await send(target, attemptInit);
       const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
-      if (bodyTimeout === undefined) return framed;
-      // The failed attempts before this one (each retried), for the error of a body that stalls.
-      const call = { method, url: this.#request.href, attempts: [...this.#reports], made: attempt };
-      return withBodyTimeout(framed, bodyTimeout, call);
+      // The failed attempts before this one (each retried), for the error of a body that breaks.
+      const call = {
+        method,
+        url: this.#request.href,
+        attempts: [...this.#reports],
+        made: attempt,
+        sentAt,
+        callerSignal,
+      };
+      return withAnswerBody(framed, call, bodyTimeout);
     } finally {
       clearTimeout(attemptTimer);
       this.#deadlineController.signal.removeEventListener('abort', untilHead);

@@ -6,7 +6,7 @@
  *   until the close and handed over still compressed, as if plain; `identity` or `chunked,
  *   chunked` as if valid. The client calls each what the gateway calls it, never a 200;
  * - one it takes (`gzip, chunked`, `deflate, chunked`) is undone here, as the gateway undoes it:
- *   fetch gave the compressed bytes as the body.
+ *   fetch gave the compressed bytes as the body; a body that does not undo is garbage too.
  */
 import { transferCodings } from '../../core/http1/answer-rules.ts';
 
@@ -28,10 +28,56 @@ export function readFraming(answer: Response, method: string): Response | TypeEr
     return new TypeError('fetch failed', { cause });
   }
   if (codings.length === 0 || answer.body === null) return answer;
+  // fetch's own error passes through the decoders as it is: any other is theirs.
+  let fetchError: unknown;
+  const read = answer.body.getReader();
+  let body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await read.read().catch((err: unknown) => {
+          fetchError = err;
+          throw err;
+        });
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel: (reason) => read.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
   // HTTP's deflate is the zlib format, DecompressionStream's 'deflate' too.
-  let body: ReadableStream<Uint8Array> = answer.body;
   for (const each of codings) body = body.pipeThrough(new DecompressionStream(each));
-  return withBody(answer, body);
+  const decoded = body.getReader();
+  return withBody(
+    answer,
+    new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const next = await decoded.read().catch((err: unknown) => {
+            throw err === fetchError ? err : undecodable(codings.join(', '), err);
+          });
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel: (reason) => decoded.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    ),
+  );
+}
+
+/**
+ * A body that does not undo as its transfer coding says: garbage, `http_response_transfer_coding`,
+ * as the gateway's decoder calls it (transfer-decoder.ts), in fetch's shape for a body that broke.
+ */
+function undecodable(coding: string, err: unknown): TypeError {
+  // node:zlib's error under DecompressionStream may say only its code (Z_DATA_ERROR).
+  const why = (err as Error | null)?.message || String((err as { code?: unknown } | null)?.code ?? err);
+  const cause = Object.assign(new Error(`invalid ${coding} transfer coding: ${why}`), {
+    code: REFUSED_TRANSFER_CODING,
+    cause: err,
+  });
+  return new TypeError('terminated', { cause });
 }
 
 /** `answer` with another body: its status, fields, URL and `redirected` as fetch gave them. */

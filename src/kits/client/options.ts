@@ -25,7 +25,7 @@ export interface ClientOptions {
   readonly attemptTimeout?: number;
   /**
    * Milliseconds a read of the response body waits for its next bytes (default: none; the global
-   * fetch's dispatcher gives up after 300 000 with a TypeError "terminated"). Past it the read
+   * fetch's dispatcher gives up after 300 000, an UPSTREAM_BODY_TIMEOUT too). Past it the read
    * rejects with an UpstreamError UPSTREAM_BODY_TIMEOUT (`connection_read_timeout`) and the
    * connection is destroyed. Only a read waiting on the server counts: a caller that reads late
    * is never cut. No default: a long poll or a stream of events may be silent for minutes.

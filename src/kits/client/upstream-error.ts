@@ -4,8 +4,8 @@ import type { AttemptReport } from './attempt-report.ts';
 
 /**
  * The ways a call of candor/client's fetch ends without a response, each with a stable code; and
- * UPSTREAM_BODY_TIMEOUT, the one way a read of the body of the Response it gave is ended by the
- * client (any other broken body is fetch's own TypeError "terminated").
+ * UPSTREAM_BODY_TIMEOUT and UPSTREAM_BODY_INCOMPLETE, the ways a read of the body of the Response
+ * it gave fails (answer-body.ts).
  */
 export const UPSTREAM_ERROR_CODES = {
   UPSTREAM_UNREACHABLE:
@@ -14,6 +14,8 @@ export const UPSTREAM_ERROR_CODES = {
   UPSTREAM_CIRCUIT_OPEN: "the origin's circuit is open: the call failed fast, nothing (more) was sent",
   UPSTREAM_BODY_TIMEOUT:
     'the response came, but its body stalled past bodyTimeout: the read rejected, the connection was destroyed',
+  UPSTREAM_BODY_INCOMPLETE:
+    'the response came, but its body broke off: the connection was reset or closed before its end, or its framing or coding was not valid',
 } as const;
 
 export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
@@ -22,7 +24,8 @@ export type UpstreamErrorCode = keyof typeof UPSTREAM_ERROR_CODES;
  * A call that got no HTTP response. It carries every attempt, so one log line can tell the
  * whole truth: `${error.message}` names the method, URL, attempts, last failure type and why
  * it stopped. (A call that got an HTTP response, even a 502, resolves with that Response; a
- * read of its body that stalled past `bodyTimeout` rejects with one, UPSTREAM_BODY_TIMEOUT.)
+ * read of its body that stalled past `bodyTimeout` rejects with one, UPSTREAM_BODY_TIMEOUT, a
+ * read of a body cut short or garbled with one, UPSTREAM_BODY_INCOMPLETE.)
  */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
@@ -50,7 +53,7 @@ export class UpstreamError extends Error {
       cause?: unknown;
       /** Why the retry the last attempt's report announced was not made after all (the circuit opened meanwhile…). */
       stoppedBy?: NoRetryReason;
-      /** Attempts made, when more than the failed ones (a body that stalled: the attempt that answered). */
+      /** Attempts made, when more than the failed ones (a body that stalled or broke: the attempt that answered). */
       made?: number;
     },
   ) {

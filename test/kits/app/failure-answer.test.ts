@@ -265,3 +265,35 @@ test("a body that stalled past the client's bodyTimeout: 504 connection_read_tim
     await stalling.close();
   }
 });
+
+test("a body cut mid-way after a retried 503: 502 http_response_incomplete, with the cut's own details", async () => {
+  let hits = 0;
+  const cutting = await listenOnLoopback((req, res) => {
+    hits++;
+    // The first answer is a 503 the client retries; the second's body is reset after 10 of 100 bytes.
+    if (hits === 1) res.writeHead(503).end('busy\n');
+    else
+      res.writeHead(200, { 'content-length': '100' }).write('0123456789', () => req.socket.resetAndDestroy());
+  });
+  try {
+    const api = createFetch({ backoff: { base: 1, cap: 2 } });
+    const res = await api(`${cutting.url}/eur`);
+    assert.equal(res.status, 200);
+    const error = await res.text().then(
+      () => assert.fail('resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof UpstreamError);
+    assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+    const answer = failureAnswer(error, { accept: 'text/plain', requestId: 'r-9' }, { name: 'shop' });
+    assert.equal(answer.status, 502);
+    assert.match(
+      answer.headers['proxy-status'] ?? '',
+      new RegExp(
+        `^shop; error=http_response_incomplete; details="response body cut short: connection reset \\(ECONNRESET\\) after [\\d.]+ ms, after 10 bytes of the body"; next-hop="127\\.0\\.0\\.1:${cutting.port}"$`,
+      ),
+    );
+  } finally {
+    await cutting.close();
+  }
+});

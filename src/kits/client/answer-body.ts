@@ -1,0 +1,108 @@
+/**
+ * The body of the Response a call gave, read under the client's verdicts. The call ends at the
+ * head, so what befalls the body afterwards would reach the caller as fetch's bare TypeError
+ * "terminated", a fault no table names: here a body cut short (reset, closed before its
+ * Content-Length or last chunk) is `http_response_incomplete` and one whose chunk framing or
+ * coding is not valid is garbage, as the gateway's own connections call them; with
+ * `bodyTimeout` a body that stalls is `connection_read_timeout`. Each rejects the read with an
+ * UpstreamError that keeps its Failure, whose cause is fetch's error.
+ */
+import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
+import { Failure } from '../../core/failure/failure.ts';
+import type { AttemptReport } from './attempt-report.ts';
+import { withBody } from './framing.ts';
+import { UpstreamError } from './upstream-error.ts';
+
+/** The call whose body a read waits for: its request, its failed attempts, the attempt that answered. */
+export interface AnsweredCall {
+  readonly method: string;
+  readonly url: string;
+  readonly attempts: readonly AttemptReport[];
+  readonly made: number;
+  /** When the attempt that answered was sent (performance.now()): a cut's "after … ms", as the gateway counts. */
+  readonly sentAt: number;
+  /** The caller's own signal: its abort is the caller's reason, never a failure of the upstream. */
+  readonly callerSignal: AbortSignal | null | undefined;
+}
+
+const ofBody = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'} of the body`;
+
+/** What a body read that stalled rejects with, `bytes` of the body read before it. */
+function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall): UpstreamError {
+  const cause = new Failure(
+    'connection_read_timeout',
+    `no body bytes within the bodyTimeout of ${timeoutMs} ms (after ${ofBody(bytes)})`,
+    { stage: 'head_received' },
+  );
+  return new UpstreamError('UPSTREAM_BODY_TIMEOUT', {
+    ...call,
+    type: cause.type,
+    detail: cause.details,
+    cause,
+  });
+}
+
+/**
+ * What a read of a body that broke (or that the fetch dispatcher's own bodyTimeout ended)
+ * rejects with: the failure classified as the gateway's, whose cause is what the read met
+ * (fetch's TypeError "terminated", its own cause undici's error).
+ */
+function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): UpstreamError {
+  const found = classifyFetchError(err, performance.now() - call.sentAt, 'head_received');
+  const cause = new Failure(found.type, `${found.details}, after ${ofBody(bytes)}`, {
+    stage: found.stage,
+    cause: err,
+  });
+  // The dispatcher's own bodyTimeout is a stall, as the client's.
+  const code =
+    cause.type === 'connection_read_timeout' ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_BODY_INCOMPLETE';
+  return new UpstreamError(code, {
+    ...call,
+    type: cause.type,
+    detail: cause.details,
+    cause,
+  });
+}
+
+/**
+ * `answer` whose body reads reject with the client's verdicts. With `timeoutMs`, each read waits
+ * at most that for the next bytes: past it the read rejects with an UPSTREAM_BODY_TIMEOUT and
+ * fetch's body is cancelled, which destroys its connection (one holding the unread rest of a
+ * body cannot serve another request). The timer runs only while a read waits (highWaterMark 0:
+ * nothing is pulled ahead), so a caller that reads late is never cut for its own slowness.
+ */
+export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?: number): Response {
+  if (answer.body === null) return answer;
+  const reader = answer.body.getReader();
+  let bytes = 0;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'stalled'>((resolve) => {
+          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs, 'stalled');
+        });
+        try {
+          const next = await Promise.race([reader.read(), timedOut]);
+          if (next === 'stalled') {
+            const error = bodyTimeoutError(timeoutMs ?? 0, bytes, call);
+            controller.error(error);
+            reader.cancel(error).catch(() => {});
+          } else if (next.done) controller.close();
+          else {
+            bytes += next.value.byteLength;
+            controller.enqueue(next.value);
+          }
+        } catch (err) {
+          // The caller's abort is its own reason, as fetch's; anything else broke the body.
+          controller.error(call.callerSignal?.aborted ? err : bodyBrokeError(err, bytes, call));
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  return withBody(answer, body);
+}
