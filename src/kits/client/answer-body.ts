@@ -79,11 +79,17 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
     {
       async pull(controller) {
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'stalled'>((resolve) => {
-          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs, 'stalled');
-        });
         try {
-          const next = await Promise.race([reader.read(), timedOut]);
+          // Without a bodyTimeout a read is the read alone, no race against a wait that never ends.
+          const next =
+            timeoutMs === undefined
+              ? await reader.read()
+              : await Promise.race([
+                  reader.read(),
+                  new Promise<'stalled'>((resolve) => {
+                    timer = setTimeout(resolve, timeoutMs, 'stalled');
+                  }),
+                ]);
           if (next === 'stalled') {
             const error = bodyTimeoutError(timeoutMs ?? 0, bytes, call);
             controller.error(error);
