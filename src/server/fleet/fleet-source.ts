@@ -13,7 +13,7 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
-import { type ApplyReload, appliedLine, type Wanted } from './applied-line.ts';
+import { type ApplyReload, appliedLine, type Wanted, workersRefused } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
@@ -291,6 +291,12 @@ export class FleetSource {
       );
       this.#writeBack();
       return this.#refuse(revision, problems);
+    }
+    // Every worker refused it, not for the document: the config before runs on (workersRefused).
+    const refusals = workersRefused(answer, label);
+    if (refusals !== undefined) {
+      this.#writeBack();
+      return this.#refuse(revision, refusals);
     }
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
