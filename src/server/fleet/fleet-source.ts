@@ -55,7 +55,10 @@ export class FleetSource {
     this.#reach = new SourceReach(start.bootstrap.etcd.key, start, logger);
     this.#refused = start.refused;
     this.#onLastGood =
-      start.unreachableSince !== undefined || start.refused !== undefined || start.denied !== undefined;
+      start.unreachableSince !== undefined ||
+      start.refused !== undefined ||
+      start.denied !== undefined ||
+      start.keyEmpty === true;
     // Started on etcd's revision (not on a last good one kept from before): that one is good now.
     if (!this.#onLastGood)
       keepLastGood(start.bootstrap.state, {
