@@ -18,7 +18,7 @@ import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
-import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
+import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
 export class FleetSource {
@@ -304,8 +304,12 @@ export class FleetSource {
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
     if (how !== 'canary') this.#onLastGood = false;
-    if (how !== 'canary')
-      keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
+    // A state folder that cannot keep it (full, damaged) changes nothing of what runs: said, never taken for the revision not applied.
+    const unkept =
+      how === 'canary'
+        ? undefined
+        : keptOrWhy(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
+    if (unkept !== undefined) this.#logger.error({ source: bootstrap.etcd.key, revision }, unkept);
     const line = appliedLine(revision, how, answer);
     this.#logger[line.level](
       {
