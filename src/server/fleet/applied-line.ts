@@ -57,9 +57,10 @@ export function appliedLine(
 }
 
 /**
- * The problems of a revision every worker refused, not all for the document (a file it names gone
- * when a worker read it, a worker's exit), each worker's reason at the revision: the primary went
- * back to the config before, so nothing runs it. Undefined when the reload was not so.
+ * The problems of a revision every worker refused, not all for the document (a file it names
+ * gone when a worker read it: an error, not a problem of the config), each worker's reason at
+ * the revision: the primary went back to the config before, so nothing runs it. Undefined when
+ * the reload was not so.
  */
 export function workersRefused(answer: ReloadAnswer, label: string): ConfigProblem[] | undefined {
   if (!('reverted' in answer) || answer.reverted !== true) return undefined;
