@@ -45,17 +45,19 @@ export async function runFleetServe(
     if (!(err instanceof ConfigError)) throw err;
     const problems = err.problems.map((p) => placeStartProblem(p, first));
     const { start } = first;
-    // Already the last good config: with etcd away none is usable (69, as with none); with its
-    // revision refused, the config is what stops the start (78).
-    if (start.unreachableSince !== undefined || start.refused !== undefined) {
+    // Already the last good config: with etcd away, refusing this gateway (a wrong password) or
+    // its key empty, none is usable (69, as with none); with its revision refused, the config is
+    // what stops the start (78). Never read again as if it were etcd's revision refused.
+    const startedOnLastGood =
+      start.unreachableSince !== undefined ||
+      start.denied !== undefined ||
+      start.refused !== undefined ||
+      start.keyEmpty === true;
+    if (startedOnLastGood) {
       // etcd's refused revision first, as when the start found it so.
       if (start.refused !== undefined)
         process.stderr.write(`${formatConfigProblems(start.refused.problems)}\n`);
-      return lastGoodRefused(
-        problems,
-        first,
-        start.unreachableSince !== undefined ? EXIT.unavailable : EXIT.config,
-      );
+      return lastGoodRefused(problems, first, start.refused === undefined ? EXIT.unavailable : EXIT.config);
     }
     // etcd's revision refused as a whole config: the last good one, if there is one, and the refusal said.
     const fallback =

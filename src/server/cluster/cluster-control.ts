@@ -261,6 +261,7 @@ export class ClusterControl {
       config_hash: configHash(this.#config),
       workers: { confirmed, failed },
       ...(outcome === undefined ? {} : { outcome }),
+      ...(this.#config === previous && failed.length > 0 ? { reverted: true } : {}),
     };
     this.#lastReload = report;
     this.onReloaded(report.result);

@@ -32,6 +32,13 @@ export interface ReloadReport {
   /** Workers that swapped, and those that did not confirm (with why). */
   readonly workers: { readonly confirmed: number[]; readonly failed: { id: number; reason: string }[] };
   readonly outcome?: ReloadOutcome;
+  /**
+   * An incomplete reload no worker swapped to and none still may: each answered a refusal, not
+   * all for the file (a worker's error; one that exited or did not answer may yet run it, so is
+   * never this). The primary went back to the config before, which every worker runs: a caller
+   * that applies a file (the fleet's source) must not take it as applied.
+   */
+  readonly reverted?: true;
 }
 
 /**

@@ -27,6 +27,8 @@ export type ReloadAnswer =
       readonly problems?: readonly ConfigProblem[];
       /** The workers that did not confirm the swap, and why (an `incomplete` reload's). */
       readonly workers?: { readonly failed: readonly { id: number; reason: string }[] };
+      /** No worker swapped and none may: the config before runs on (ReloadReport.reverted). */
+      readonly reverted?: true;
     }
   | { readonly result: string };
 
@@ -52,4 +54,21 @@ export function appliedLine(
     level: 'warn',
     msg: `${what}, but not by every worker yet: ${workers} did not confirm the swap, and serves the config before until it does`,
   };
+}
+
+/**
+ * The problems of a revision every worker refused, not all for the document (a file it names
+ * gone when a worker read it: an error, not a problem of the config), each worker's reason at
+ * the revision: the primary went back to the config before, so nothing runs it. Undefined when
+ * the reload was not so.
+ */
+export function workersRefused(answer: ReloadAnswer, label: string): ConfigProblem[] | undefined {
+  if (!('reverted' in answer) || answer.reverted !== true) return undefined;
+  return (answer.workers?.failed ?? []).map(({ id, reason }) => ({
+    file: label,
+    line: 0,
+    column: 0,
+    path: '',
+    message: `worker ${id}: ${reason}`,
+  }));
 }

@@ -13,12 +13,12 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
-import { type ApplyReload, appliedLine, type Wanted } from './applied-line.ts';
+import { type ApplyReload, appliedLine, type Wanted, workersRefused } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
-import { keepLastGood, runningFile, writeRunning } from './last-good.ts';
+import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
 export class FleetSource {
@@ -55,7 +55,10 @@ export class FleetSource {
     this.#reach = new SourceReach(start.bootstrap.etcd.key, start, logger);
     this.#refused = start.refused;
     this.#onLastGood =
-      start.unreachableSince !== undefined || start.refused !== undefined || start.denied !== undefined;
+      start.unreachableSince !== undefined ||
+      start.refused !== undefined ||
+      start.denied !== undefined ||
+      start.keyEmpty === true;
     // Started on etcd's revision (not on a last good one kept from before): that one is good now.
     if (!this.#onLastGood)
       keepLastGood(start.bootstrap.state, {
@@ -292,11 +295,21 @@ export class FleetSource {
       this.#writeBack();
       return this.#refuse(revision, problems);
     }
+    // Every worker refused it, not for the document: the config before runs on (workersRefused).
+    const refusals = workersRefused(answer, label);
+    if (refusals !== undefined) {
+      this.#writeBack();
+      return this.#refuse(revision, refusals);
+    }
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
     if (how !== 'canary') this.#onLastGood = false;
-    if (how !== 'canary')
-      keepLastGood(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
+    // A state folder that cannot keep it (full, damaged) changes nothing of what runs: said, never taken for the revision not applied.
+    const unkept =
+      how === 'canary'
+        ? undefined
+        : keptOrWhy(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
+    if (unkept !== undefined) this.#logger.error({ source: bootstrap.etcd.key, revision }, unkept);
     const line = appliedLine(revision, how, answer);
     this.#logger[line.level](
       {

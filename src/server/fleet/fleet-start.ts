@@ -27,6 +27,8 @@ export interface FleetStart {
   readonly denied?: Denied;
   /** Set when the revision under the key at start was refused (the gateway started on its last good one). */
   readonly refused?: RevisionRefused;
+  /** Set when the key held nothing at start (etcd wiped, the key deleted): the gateway started on its last good one. */
+  readonly keyEmpty?: true;
 }
 
 /** etcd answering and refusing this gateway (a wrong password, a user without the key): since when, and etcd's words. */
@@ -86,10 +88,14 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
         ? { author: record.author }
         : {}),
     };
-    if (kv === undefined)
-      return {
-        problem: `etcd holds no config at ${key}: push one first (candor config push FILE --config ${bootstrap.file})`,
-      };
+    if (kv === undefined) {
+      const empty = `etcd holds no config at ${key}`;
+      // Emptied (etcd wiped, the key deleted) under a fleet that ran: a gateway with a last good
+      // config starts on it, as the running ones serve on theirs; the first push is applied.
+      if (readLastGood(bootstrap.state) !== undefined)
+        return onLastGood(bootstrap, client, doc.revision + 1, { empty });
+      return { problem: `${empty}: push one first (candor config push FILE --config ${bootstrap.file})` };
+    }
     const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision));
     if ('text' in composed) {
       const file = writeRunning(bootstrap.state, composed.text);
@@ -136,6 +142,8 @@ export function onLastGood(
    * `deniedBy`: etcd's own refusal of this gateway, when that was why.
    */
   why: {
+    /** Why etcd's value was not taken: the key holds none ("etcd holds no config at KEY"). */
+    empty?: string;
     unreachable?: string;
     deniedBy?: string;
     refused?: { revision: number; problems: readonly ConfigProblem[] };
@@ -145,7 +153,7 @@ export function onLastGood(
   const what =
     why.refused !== undefined
       ? `revision ${why.refused.revision} under ${bootstrap.etcd.key} is refused`
-      : (why.unreachable ?? 'etcd cannot be read');
+      : (why.empty ?? why.unreachable ?? 'etcd cannot be read');
   const config = why.refused === undefined ? {} : ({ config: true } as const);
   // A last good that cannot be trusted is as good as none: the gateway does not start on it.
   if (good !== undefined && 'unusable' in good)
@@ -186,6 +194,7 @@ export function onLastGood(
         ? {}
         : { unreachableSince: at }),
     ...(why.refused === undefined ? {} : { refused: { ...why.refused, at } }),
+    ...(why.empty === undefined ? {} : { keyEmpty: true }),
   };
   return {
     file,

@@ -55,6 +55,16 @@ export function keepLastGood(state: string, good: LastGood): void {
   writeWhole(join(state, 'last-good.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
+/** Keeps `good` as the last good config; undefined when kept, else the line that says it was not. */
+export function keptOrWhy(state: string, good: LastGood): string | undefined {
+  try {
+    keepLastGood(state, good);
+    return undefined;
+  } catch (err) {
+    return `the last good config could not be kept: ${(err as Error).message}; revision ${good.revision} runs, but a start while etcd cannot be read does not start on it`;
+  }
+}
+
 /** The last good document's file, named in what a start that cannot use it says. */
 export function lastGoodFile(state: string): string {
   return join(state, 'last-good.yaml');

@@ -6,6 +6,7 @@
  * (docs/fleet.md: "a wrong password is refused at once, … never taken for etcd being away").
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,4 +95,33 @@ test('a wrong password is said as etcd refusing the gateway, not as etcd unreach
   assert.match(metrics.text, /^candor_config_source_unreachable_since_seconds\{key="\/candor\/config"\} 0$/m);
   // It serves on, on its last good config.
   assert.equal((await request(`http://127.0.0.1:${gateway.serve.port}`, { path: '/' })).text, 'one');
+});
+
+test('a wrong password and a last good config this gateway refuses: not started, saying etcd refused it, not that its revision is refused', async () => {
+  await gateway.serve?.stop();
+  gateway.serve = undefined;
+  const yaml = join(gateway.state, 'last-good.yaml');
+  const json = join(gateway.state, 'last-good.json');
+  const refused = 'routes:\n  - name: all\n    match: { path: / }\n    upstream: nowhere\n';
+  writeFileSync(yaml, refused);
+  writeFileSync(
+    json,
+    JSON.stringify({
+      ...JSON.parse(readFileSync(json, 'utf8')),
+      document_hash: `sha256:${createHash('sha256').update(refused).digest('hex')}`,
+    }),
+  );
+  const served = await candor(['serve', '--workers', '1', '--config', gateway.bootstrap], {
+    ETCD_PASSWORD: 'nope',
+    XDG_STATE_HOME: dir,
+  });
+  assert.equal(served.code, 69, served.stderr);
+  assert.match(served.stderr, /routes\[0\]\.upstream: .*nowhere/);
+  assert.doesNotMatch(served.stderr, /is refused/);
+  assert.match(
+    served.stderr,
+    new RegExp(
+      `\ncandor: could not start: etcd refused this gateway \\(.*authentication failed.*\\), and the last good config in ${yaml} cannot be used: it fails validation \\(above\\)\n$`,
+    ),
+  );
 });
