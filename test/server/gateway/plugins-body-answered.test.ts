@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const FORGOTTEN = 'body() failed and the plugin never took its failure (no await, no catch)';
@@ -25,19 +25,7 @@ describe('a plugin that starts a body read and answers before it ended', () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  hasty: { module: /nonexistent/hasty.ts }
-routes:
-  - { name: hasty, match: { path: / }, upstream: app, plugins: [hasty] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      '',
-      { plugins: { hasty } },
-    );
+    ({ app, gw } = await startPluginGateway('hasty', hasty));
   });
   after(async () => {
     await gw?.close();

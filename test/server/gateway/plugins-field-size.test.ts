@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const HUGE = 'a'.repeat(1024 * 1024);
 const FAIR = 'b'.repeat(8 * 1024);
@@ -32,19 +32,7 @@ describe('a plugin that writes a field value larger than a whole head', () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  big: { module: /nonexistent/big.ts }
-routes:
-  - { name: big, match: { path: / }, upstream: app, plugins: [big] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      '',
-      { plugins: { big } },
-    );
+    ({ app, gw } = await startPluginGateway('big', big));
   });
   after(async () => {
     await gw?.close();

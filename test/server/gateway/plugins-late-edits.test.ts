@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const late: Plugin = () => ({
   onRequest(request) {
@@ -32,19 +32,7 @@ describe('an onResponse that changes request.headers', () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  late: { module: /nonexistent/late.ts }
-routes:
-  - { name: late, match: { path: / }, upstream: app, plugins: [late] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      '',
-      { plugins: { late } },
-    );
+    ({ app, gw } = await startPluginGateway('late', late));
   });
   after(async () => {
     await gw?.close();

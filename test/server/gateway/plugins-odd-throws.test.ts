@@ -10,9 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -55,19 +55,7 @@ describe('a plugin that throws a value the log cannot write as it is', () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  odd: { module: /nonexistent/odd.ts }
-routes:
-  - { name: odd, match: { path: / }, upstream: app, plugins: [odd] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      '',
-      { plugins: { odd } },
-    );
+    ({ app, gw } = await startPluginGateway('odd', odd));
   });
   after(async () => {
     await gw?.close();

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const reader: Plugin = () => ({
   onRequest(request) {
@@ -25,19 +25,7 @@ describe("a plugin's request.query", () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  reader: { module: /nonexistent/reader.ts }
-routes:
-  - { name: q, match: { path: / }, upstream: app, plugins: [reader] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      '',
-      { plugins: { reader } },
-    );
+    ({ app, gw } = await startPluginGateway('reader', reader));
   });
   after(async () => {
     await gw?.close();
