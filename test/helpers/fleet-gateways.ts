@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { request } from './http-client.ts';
 import { adminCall, type ServeProcess, startServe } from './serve-process.ts';
 import { freePort } from './wait.ts';
 
@@ -107,3 +109,34 @@ upstreams:
     targets:
       - url: ${url}
 `;
+
+/**
+ * `candor config push` of documentTo(`url`) (written as `dir`/`name`.yaml) through `gateway`'s
+ * bootstrap, by alice; asserted to succeed; the revision it was pushed as.
+ */
+export async function pushDocument(
+  gateway: FleetGateway,
+  dir: string,
+  name: string,
+  url: string,
+): Promise<number> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, documentTo(url));
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  return Number(/revision (\d+)/.exec(pushed.stdout + pushed.stderr)?.[1]);
+}
+
+/** Waits (20 s at most) until `gateway` answers GET / with `body` (a NamedOrigins origin's name); the last answer asserted. */
+export async function answersWith(gateway: FleetGateway, body: string): Promise<void> {
+  let last = '';
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).then(
+      (answer) => answer.body.toString(),
+      (err: Error) => err.message,
+    );
+    if (last === body) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(last, body, `${gateway.name} answers`);
+}

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
+  answersWith,
   candor,
   documentTo,
   type FleetGateway,
@@ -78,20 +79,6 @@ async function fleetJson(): Promise<{
   return JSON.parse(status.stdout);
 }
 
-/** Waits (bounded) until `gateway` answers `body`. */
-async function answers(gateway: FleetGateway, body: string): Promise<void> {
-  let last = '';
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })
-      .then((a) => a.body.toString())
-      .catch((err: Error) => err.message);
-    if (last === body) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(last, body, `${gateway.name} answers`);
-}
-
 before(async () => {
   etcd = await startEtcd();
   await origins.start(['one', 'two']);
@@ -112,7 +99,7 @@ before(async () => {
   const deadline = Date.now() + 15_000;
   while ((await fleetJson()).gateways.length < 3 && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));
-  for (const gateway of gateways) await answers(gateway, 'one');
+  for (const gateway of gateways) await answersWith(gateway, 'one');
 });
 
 /** Each gateway's serve process, as far as the setup got. */
@@ -137,7 +124,7 @@ test('a canary whose route points at a closed port is rolled back on its gateway
     ...JUDGING,
   ]);
   // gw-a, first by name, ran it: its answers turn to the closed port's 502 and back.
-  await answers(gateways[0], 'one');
+  await answersWith(gateways[0], 'one');
   const seen = await load.stop();
   assert.equal(pushed.code, 1, pushed.stderr);
   assert.match(
@@ -197,7 +184,7 @@ test('a healthy canary holds for the time named and then every gateway takes it'
     '1',
     ...JUDGING,
   ]);
-  for (const gateway of gateways) await answers(gateway, 'two');
+  for (const gateway of gateways) await answersWith(gateway, 'two');
   const seen = await load.stop();
   assert.equal(pushed.code, 0, `${pushed.stdout}${pushed.stderr}`);
   assert.match(pushed.stdout, /PROMOTED at look 4\/4: held for 4000 ms, no metric worse: status_5xx 0\/\d+/);
@@ -232,7 +219,7 @@ test('a canary gateway that dies fails the canary: rolled back when its lease en
     '--no-wait',
   ]);
   assert.equal(pushed.code, 0, pushed.stderr);
-  await answers(gateways[0], 'one');
+  await answersWith(gateways[0], 'one');
   const killed = gateways[0].serve?.child;
   // Gone from here on: after() must not wait for this one's exit (it came already).
   gateways[0].serve = undefined;

@@ -6,7 +6,7 @@
  * said so, never the gateway's end.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +15,12 @@ import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
-  candor,
-  documentTo,
+  answersWith,
   FLEET_KEY,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
+  pushDocument,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
@@ -41,12 +41,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function push(gateway: FleetGateway, name: string): Promise<void> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, documentTo(origins.url[name]));
-  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
-  assert.equal(pushed.code, 0, pushed.stderr);
-}
+const push = (gateway: FleetGateway, name: string) => pushDocument(gateway, dir, name, origins.url[name]);
 
 /** Waits (`ms` at most) until the gateway's `config.etcd.summary` matches. */
 async function summarySays(gateway: FleetGateway, pattern: RegExp, ms = 20_000): Promise<void> {
@@ -59,26 +54,12 @@ async function summarySays(gateway: FleetGateway, pattern: RegExp, ms = 20_000):
   assert.match(summary, pattern);
 }
 
-/** Waits (15 s at most) until the gateway's listener answers `body`. */
-async function answers(gateway: FleetGateway, body: string): Promise<void> {
-  let last = '';
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && last !== body) {
-    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).then(
-      (answer) => answer.body.toString(),
-      (err: Error) => err.message,
-    );
-    if (last !== body) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(last, body);
-}
-
 test('a frozen etcd is said unreachable (the lease renewal finds it; the watch alone never would); thawed, reachable again and a push is taken', async () => {
   const gateway = await fleetBootstrap(dir, 'edge-frozen', [etcd.endpoint]);
   await push(gateway, 'one');
   await serveGateway(gateway);
   try {
-    await answers(gateway, 'one');
+    await answersWith(gateway, 'one');
     await summarySays(gateway, /^etcd reachable, running revision \d+$/);
     etcd.freeze();
     await summarySays(gateway, /^source unreachable since \S+, running revision \d+$/);
@@ -87,11 +68,11 @@ test('a frozen etcd is said unreachable (the lease renewal finds it; the watch a
       String(lost?.why),
       /^the lease's renewal failed: etcd unreachable \(.*no answer in \d+ ms\)$/,
     );
-    await answers(gateway, 'one');
+    await answersWith(gateway, 'one');
     etcd.thaw();
     await summarySays(gateway, /^etcd reachable, running revision \d+$/);
     await push(gateway, 'two');
-    await answers(gateway, 'two');
+    await answersWith(gateway, 'two');
   } finally {
     etcd.thaw();
     await gateway.serve?.stop();
@@ -127,7 +108,7 @@ test("an endpoint whose watch sends a line that is not etcd's JSON: the watch is
   await push(gateway, 'three');
   await serveGateway(gateway);
   try {
-    await answers(gateway, 'three');
+    await answersWith(gateway, 'three');
     await summarySays(gateway, /^source unreachable since \S+, running revision \d+$/);
     const lost = gateway.serve?.lines.find((l) => String(l.msg).startsWith('config source unreachable'));
     assert.equal(
@@ -136,7 +117,7 @@ test("an endpoint whose watch sends a line that is not etcd's JSON: the watch is
     );
     // Still serving, a while after: the primary did not end.
     await new Promise((r) => setTimeout(r, 1000));
-    await answers(gateway, 'three');
+    await answersWith(gateway, 'three');
   } finally {
     await gateway.serve?.stop();
     relay.closeAllConnections();

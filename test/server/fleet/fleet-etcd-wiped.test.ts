@@ -5,22 +5,22 @@
  * new etcd is applied, and what the gateway says of its revision is etcd's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
+  answersWith,
   candor,
-  documentTo,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
+  pushDocument,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
-import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-wiped-'));
@@ -28,27 +28,9 @@ let etcd: EtcdProcess;
 let gateway: FleetGateway;
 const origins = new NamedOrigins();
 
-async function push(name: string): Promise<number> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, documentTo(origins.url[name]));
-  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
-  assert.equal(pushed.code, 0, pushed.stderr);
-  return Number(/pushed as revision (\d+)/.exec(pushed.stdout)?.[1]);
-}
+const push = (name: string) => pushDocument(gateway, dir, name, origins.url[name]);
 
-/** Waits (bounded) until the gateway answers `body`; the last answer is asserted. */
-async function answers(body: string): Promise<void> {
-  let last = '';
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })
-      .then((a) => a.body.toString())
-      .catch((err: Error) => err.message);
-    if (last === body) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(last, body);
-}
+const answers = (body: string) => answersWith(gateway, body);
 
 before(async () => {
   etcd = await startEtcd();

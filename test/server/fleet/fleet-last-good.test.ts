@@ -14,12 +14,13 @@ import { after, before, test } from 'node:test';
 import { type CuttableRelay, cuttableRelay } from '../../helpers/cuttable-relay.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
+  answersWith,
   candor,
-  documentTo,
   FLEET_TOKEN,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
+  pushDocument,
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
@@ -35,29 +36,9 @@ let latest = 0;
 const origins = new NamedOrigins();
 const originUrl = origins.url;
 
-/** Pushes the fleet's document (one route to the origin named): the revision etcd gave it. */
-async function push(name: string): Promise<number> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, documentTo(originUrl[name]));
-  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap, '--author', 'alice']);
-  assert.equal(pushed.code, 0, pushed.stderr);
-  return Number(/revision (\d+)/.exec(pushed.stdout + pushed.stderr)?.[1]);
-}
+const push = (name: string) => pushDocument(gateway, dir, name, originUrl[name]);
 
-/** Waits (15 s at most) until the gateway's listener answers `body`. */
-async function answers(body: string): Promise<void> {
-  let last = '';
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' }).then(
-      (answer) => answer.body.toString(),
-      (err: Error) => err.message,
-    );
-    if (last === body) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(last, body, 'the gateway answers');
-}
+const answers = (body: string) => answersWith(gateway, body);
 
 async function metric(name: string): Promise<string | undefined> {
   const metrics = await request(`http://127.0.0.1:${gateway.adminPort}`, {
