@@ -60,6 +60,11 @@ export function unserved(
 
 function unservedFailure(why: UnservedWhy): Failure {
   if (why === 'deadline' || why === 'signal') return drainCutFailure(why === 'signal');
+  if (why === 'drain')
+    return new Failure(
+      'proxy_internal_response',
+      'the gateway was shutting down: it closed the connection after answering the request pipelined before this one, and this one was never sent',
+    );
   if (why === 'client_left')
     return new Failure(
       'client_closed',

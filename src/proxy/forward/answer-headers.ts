@@ -1,7 +1,7 @@
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
-import { nameIs } from '../../core/http1/syntax.ts';
+import { listMembers, nameIs } from '../../core/http1/syntax.ts';
 
 /** What becomes of an upstream's field downstream (fateOf). */
 const PASSED = 0;
@@ -112,6 +112,19 @@ export function upgradeOf(raw: readonly string[]): string {
   for (let i = 0; i < raw.length; i += 2)
     if (nameIs(raw[i], 'upgrade')) upgrade = upgrade === '' ? raw[i + 1] : `${upgrade}, ${raw[i + 1]}`;
   return upgrade;
+}
+
+/**
+ * Whether a 101 that switched to `upgrade` (upgradeOf's list) left the connection speaking
+ * WebSocket, with or without a version: its lowest layer, the first protocol named (RFC 9110
+ * §7.8: layer-ascending order). In `foo/2, websocket` WebSocket rides inside foo/2, whose bytes
+ * a WebSocket frame of the gateway's would break.
+ */
+export function speaksWebSocket(upgrade: string): boolean {
+  const lowest = listMembers(upgrade)[0];
+  if (lowest === undefined) return false;
+  const slash = lowest.indexOf('/');
+  return (slash === -1 ? lowest : lowest.slice(0, slash)) === 'websocket';
 }
 
 /**

@@ -12,7 +12,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
-import { buildDownstreamHead, keepRequiredUpgrade, upgradeOf } from './answer-headers.ts';
+import { buildDownstreamHead, keepRequiredUpgrade, speaksWebSocket, upgradeOf } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
@@ -315,7 +315,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
     const headers = buildDownstreamHead(head.headers, record.id, this.answerVia(head), undefined, false);
-    headers.push('connection', 'upgrade', 'upgrade', upgradeOf(head.headers));
+    const switchedTo = upgradeOf(head.headers);
+    headers.push('connection', 'upgrade', 'upgrade', switchedTo);
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
     if (switched === undefined) {
       upstream.destroy();
@@ -342,7 +343,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       },
       idleTimeout: this.upstream.config.timeouts.tunnelIdle,
       closed: () => this.finish(),
-      websocket: upgradeOf(head.headers).toLowerCase() === 'websocket',
+      websocket: speaksWebSocket(switchedTo),
       beforeDrainCut: switched.beforeDrainCut,
     });
   }

@@ -24,6 +24,13 @@ export class InterimAnswers {
 
   /** One to pass on, with this hop's Via entry for it. */
   relay(head: UpstreamHead, via: string): void {
+    // HTTP/1.0 has no 1xx (RFC 9110 §15.2): such a head is no interim answer its server meant,
+    // and relayed it would be said in this hop's HTTP/1.1. Read past (it has no body even in
+    // HTTP/1.0, RFC 1945 §7.2), it is ignored, as RFC 1945 §9.1 lets a recipient.
+    if (head.version === '1.0') {
+      this.#record.interimDropped++;
+      return;
+    }
     // An upstream sending 1xx in a loop would otherwise grow the client's buffer without bound.
     if (this.#count >= MAX_INTERIM.count || this.#bytes >= MAX_INTERIM.bytes) {
       this.#record.interimDropped++;

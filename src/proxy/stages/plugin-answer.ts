@@ -34,9 +34,10 @@ export const MAX_PLUGIN_ANSWER = 1024 * 1024;
 /** `answered` as an OwnAnswer; a promise when its body is a stream to read. Throws (the plugin's bug) when it is no answer. */
 export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnswer> {
   if (answered instanceof Response) {
-    const fields = fieldsOf(answered.headers);
-    if (answered.body === null) return new OwnAnswer(statusOf(answered.status), fields);
-    return readBounded(answered.body).then((body) => new OwnAnswer(statusOf(answered.status), fields, body));
+    const status = statusOf(answered.status);
+    const fields = fieldsOf(answered.headers, status);
+    if (answered.body === null) return new OwnAnswer(status, fields);
+    return readBounded(answered.body).then((body) => new OwnAnswer(status, fields, body));
   }
   if (typeof answered !== 'object' || answered === null || typeof answered.status !== 'number')
     throw new Error(
@@ -44,7 +45,8 @@ export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnsw
     );
   const body = bodyOf(answered.body);
   if (body !== undefined && body.length > MAX_PLUGIN_ANSWER) throw tooLarge();
-  return new OwnAnswer(statusOf(answered.status), fieldsOf(new Headers(answered.headers)), body);
+  const status = statusOf(answered.status);
+  return new OwnAnswer(status, fieldsOf(new Headers(answered.headers), status), body);
 }
 
 /** A status a client may be given as a final answer (a plugin's 1xx or 600 is its bug). */
@@ -54,10 +56,16 @@ function statusOf(status: number): number {
   return status;
 }
 
-function fieldsOf(headers: Headers): string[] {
+/**
+ * The fields a plugin's answer keeps: none the gateway writes itself, but a 426's Upgrade (its
+ * lines one list, as Headers joins them), which RFC 9110 §15.5.22 makes a MUST of it, as an
+ * upstream's 426 keeps it (keepRequiredUpgrade); the HTTP/1.1 writer names it in Connection.
+ */
+function fieldsOf(headers: Headers, status: number): string[] {
   const fields: string[] = [];
   for (const [name, value] of headers)
-    if (reservedHeaderProblem(name) === undefined) fields.push(name, checkedFieldValue(name, value));
+    if (reservedHeaderProblem(name) === undefined || (status === 426 && name === 'upgrade'))
+      fields.push(name, checkedFieldValue(name, value));
   checkedHeadBytes(0, headBytes(headers));
   return fields;
 }

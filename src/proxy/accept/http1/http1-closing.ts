@@ -19,8 +19,8 @@ export interface DrainedConnection {
   readonly answer: ClosedAnswer | undefined;
   /** A tunnel's last words (a WebSocket's Close frame), said before the deadline's cut. */
   readonly farewell: (() => void) | undefined;
-  /** The connection closes after the current response (saying `Connection: close` if it can). */
-  closeAfterAnswer(): void;
+  /** The drain's: the connection closes after the current response (saying `Connection: close` if it can). */
+  drainAfterAnswer(): void;
   /** Closes the connection after what was written (a lingering close). */
   close(): void;
 }
@@ -40,7 +40,7 @@ export interface ClosedAnswer {
  * answered (saying close), not dropped with the connection after the client sent it.
  */
 export function closeWhenIdle(connection: DrainedConnection): void {
-  connection.closeAfterAnswer();
+  connection.drainAfterAnswer();
   if (!connection.quiet) return;
   // One more look first: a request already in the socket's buffer when the drain began (sent
   // before the client could know) is read by the next poll of the event loop, which runs

@@ -8,8 +8,11 @@ import type { Socket } from 'node:net';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
 
-/** Why a connection closed with requests pipelined behind the one it was answering: who cut that answer. */
-export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal';
+/**
+ * Why a connection closed with requests pipelined behind the one it was answering: who cut that
+ * answer, or the drain that closed the connection once it was given (`drain`).
+ */
+export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | 'drain';
 
 /** A request read whole and not served: its head, and its bytes as the client sent them. */
 export interface UnservedRequest {

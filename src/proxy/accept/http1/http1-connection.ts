@@ -45,6 +45,8 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
    * leaving): what the requests pipelined behind it, never served, are logged with at the close.
    */
   #cutBy: UnservedWhy | undefined;
+  /** A drain asked for the close after the answer (drainAfterAnswer), not the request or its answer. */
+  #drained = false;
 
   constructor(
     socket: Socket,
@@ -136,11 +138,18 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   }
 
   answerFinished(close: boolean): void {
+    const keptAlive = this.head?.keepAlive === true && !this.head.upgrade;
     this.exchange = undefined;
     this.body = undefined;
     this.head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
-    if (close || this.afterAnswer || !this.requestComplete) return this.close();
+    if (close || this.afterAnswer || !this.requestComplete) {
+      // The drain closes a connection its client meant to keep: the requests it pipelined
+      // behind this one were read, and are told at the close as never served (a client that
+      // said close sent nothing meant to be served after it).
+      if (this.#drained && keptAlive && this.requestComplete) this.#cutBy ??= 'drain';
+      return this.close();
+    }
     this.parser.next();
     this.connectionState = 'idle';
     this.timeouts.nextRequest();
@@ -194,6 +203,12 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.#priorKnowledge = undefined;
     this.resumeReading();
     lingeringClose(this.socket, this.timeouts, this.settings.sendTimeout ?? 0, this.#destroy);
+  }
+
+  /** A drain: the connection closes after the current response (saying `Connection: close` if it can). */
+  drainAfterAnswer(): void {
+    this.#drained = true;
+    this.closeAfterAnswer();
   }
 
   /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */

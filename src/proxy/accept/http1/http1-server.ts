@@ -70,7 +70,7 @@ export function createHttp1Server(
   let draining = false;
   const add = (connection: Http1Connection) => {
     connections.add(connection);
-    if (draining) connection.closeAfterAnswer();
+    if (draining) connection.drainAfterAnswer();
   };
   const accept = (socket: Socket) =>
     add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
@@ -112,7 +112,7 @@ export function createHttp1Server(
     acceptPlain,
     closeAfterAnswers() {
       draining = true;
-      for (const connection of connections.values()) connection.closeAfterAnswer();
+      for (const connection of connections.values()) connection.drainAfterAnswer();
     },
     closeWhenIdle() {
       draining = true;
