@@ -7,10 +7,11 @@ import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../src/proxy/stages/plugin-api.ts';
 import { startTestGateway, type TestGateway } from './test-gateway.ts';
 
-/** `name`'s route through `plugin` to a new echo upstream; the caller closes both. */
+/** `name`'s route through `plugin` to a new echo upstream (`listener`: the listener's extra YAML, startTestGateway's); the caller closes both. */
 export async function startPluginGateway(
   name: string,
   plugin: Plugin,
+  listener = '',
 ): Promise<{ readonly app: Fault; readonly gw: TestGateway }> {
   const app = await startEcho();
   try {
@@ -23,7 +24,7 @@ upstreams:
   app: { targets: [{ url: ${app.url} }] }
 `,
       {},
-      '',
+      listener,
       { plugins: { [name]: plugin } },
     );
     return { app, gw };

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const gatekeeper: Plugin = () => ({
   onRequest(request) {
@@ -36,19 +36,7 @@ describe("a plugin's own 426", () => {
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    app = await startEcho();
-    gw = await startTestGateway(
-      `plugins:
-  gatekeeper: { module: /nonexistent/gatekeeper.ts }
-routes:
-  - { name: g, match: { path: / }, upstream: app, plugins: [gatekeeper] }
-upstreams:
-  app: { targets: [{ url: ${app.url} }] }
-`,
-      {},
-      'http2: true',
-      { plugins: { gatekeeper } },
-    );
+    ({ app, gw } = await startPluginGateway('gatekeeper', gatekeeper, 'http2: true'));
   });
   after(async () => {
     await gw?.close();
