@@ -4,7 +4,7 @@
  * codings under a final `chunked`), the one canonical Content-Length passed on, and whether a
  * 101 switches to a protocol the request offered, as a switch must be announced. The request side's rules are request-rules.ts.
  */
-import { isOws, nameIs, snippet, trimOws } from './syntax.ts';
+import { isOws, listMembers, nameIs, snippet, trimOws } from './syntax.ts';
 
 /** The transfer codings Candor undoes itself (zlib's): `x-gzip` is read as `gzip` (RFC 9110 §8.4.1.3). */
 export type DecodableCoding = 'gzip' | 'deflate';
@@ -139,14 +139,4 @@ function sameProtocol(offer: string, protocol: string): boolean {
   if (offerSlash !== -1 && slash !== -1) return false;
   const offerName = offerSlash === -1 ? offer : offer.slice(0, offerSlash);
   return offerName === (slash === -1 ? protocol : protocol.slice(0, slash));
-}
-
-/** The members of a list field (an Upgrade field's protocols, a Connection field's options), lower-cased. */
-function listMembers(value: string): string[] {
-  const members: string[] = [];
-  for (const part of value.split(',')) {
-    const member = trimOws(part).toLowerCase();
-    if (member !== '') members.push(member);
-  }
-  return members;
 }
