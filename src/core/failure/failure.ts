@@ -52,6 +52,8 @@ interface FailureInit {
   readonly clientsTurn?: boolean;
   /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
   readonly wording?: FailureWording;
+  /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
+  readonly receivedStatus?: number;
 }
 
 /**
@@ -77,6 +79,12 @@ export class Failure extends Error {
   readonly clientsTurn: boolean;
   /** The words given in place of the kind's, carried by every copy of this failure. */
   readonly wording: FailureWording | undefined;
+  /**
+   * The status of the answer the route's upstream gave before the gateway failed on it (a
+   * plugin's onResponse threw, or let out its hop's failure): the attempt got its response, and
+   * the client is told which (Proxy-Status `received-status`, RFC 9209 §2.1.2).
+   */
+  readonly receivedStatus: number | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -109,6 +117,7 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.wording = init.wording;
+    this.receivedStatus = init.receivedStatus;
   }
 
   /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
@@ -176,6 +185,27 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       wording: this.wording,
+      ...(this.receivedStatus === undefined ? {} : { receivedStatus: this.receivedStatus }),
+    });
+  }
+
+  /**
+   * The same failure at `head_received`, after the route's upstream answered with `status`: a
+   * route stage failed on that answer (exchange.ts).
+   */
+  afterAnswer(status: number): Failure {
+    return new Failure(this.type, this.details, {
+      stage: 'head_received',
+      status: this.status,
+      params: this.params,
+      retryAfter: this.retryAfter,
+      cause: this.cause,
+      final: !this.clientMayRetry && this.kind.clientMayRetry,
+      ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
+      ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
+      clientsTurn: this.clientsTurn,
+      wording: this.wording,
+      receivedStatus: status,
     });
   }
 }

@@ -119,10 +119,13 @@ export class Attempt implements AttemptOutcome {
       measure.attemptFailed(target, failure, startedAt, now, exchange.headOwedSince(startedAt));
     else measure.responding(target, status as number, startedAt, now, exchange.streamedWholeAt);
     settleClientSpan(spans, failure, status, exchange);
+    // The gateway failed on the answer (a plugin's onResponse): the attempt's entry is that answer,
+    // its status; the failure is the line's own.
+    const received = failure?.receivedStatus;
     return {
       target,
-      status,
-      error: failure?.type,
+      status: status ?? received,
+      error: received === undefined ? failure?.type : undefined,
       stage: failure?.stage,
       ms: Math.round((now - startedAt) * 100) / 100,
     };

@@ -1,0 +1,97 @@
+/**
+ * A plugin fails in onResponse, after the route's upstream answered. What the gateway says of
+ * it must not hide that answer nor blame the upstream for the plugin's failure:
+ * - a plugin's bug is a 500 whose Proxy-Status carries the status received from the upstream
+ *   (RFC 9209 §2.1.2 `received-status`: an upstream's 503 is not hidden behind the 500), whose
+ *   body says the upstream answered (never "the upstream was not at fault" of a 503), and whose
+ *   log line lists the attempt with that status;
+ * - the upstream's attempt is counted as the response it was (candor_upstream_attempts_total
+ *   `outcome="response"`, its duration under its status with no error type), for a bug as for a
+ *   hop the plugin's `context.fetch` asked that failed;
+ * - a hop's failure let out after the upstream answered is not flagged UF (the upstream's
+ *   connection failure) beside `upstream: "app"`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const failing: Plugin = (_options, context) => ({
+  async onResponse(_response, request) {
+    if (request.path === '/threw') throw new Error('a bug after the upstream answered');
+    if (request.path === '/hop') await context.fetch('svc', '/audit', { request });
+  },
+});
+
+describe('a plugin that fails in onResponse says what the upstream answered, and blames it for nothing', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  let target: string;
+  before(async () => {
+    app = await startEcho();
+    target = new URL(app.url).origin;
+    const nobody = await freePort();
+    gw = await startTestGateway(
+      `metrics:
+  listen: 127.0.0.1:0
+plugins:
+  failing: { module: /nonexistent/failing.ts }
+routes:
+  - { name: r, match: { path: / }, upstream: app, plugins: [failing] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+  svc: { targets: [{ url: "http://127.0.0.1:${nobody}" }] }
+`,
+      {},
+      '',
+      { plugins: { failing } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test("a bug on the upstream's 503: a 500 with received-status=503, its body and log line saying the upstream answered", async () => {
+    const res = await request(gw.url, {
+      path: '/threw?status=503&retry_after=7',
+      headers: { accept: 'application/problem+json' },
+      timeoutMs: 5000,
+    });
+    assert.equal(res.status, 500);
+    assert.equal(
+      res.headers['proxy-status'],
+      'candor; error=proxy_internal_error; received-status=503; details="plugin:failing threw in onResponse"; next-hop="app"',
+    );
+    const problem = JSON.parse(res.body.toString());
+    assert.equal(problem.status, 500);
+    assert.doesNotMatch(problem.detail, /not at fault/);
+    assert.equal(
+      problem.detail,
+      'The gateway "candor" hit an internal error on the answer of the upstream "app" (its status 503): the upstream answered, the gateway failed on its answer.',
+    );
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.deepEqual(
+      [line.status, line.error, line.attempts, line.tries],
+      [
+        500,
+        'proxy_internal_error',
+        1,
+        [{ target, status: 503, stage: 'head_received', ms: (line.tries as { ms: number }[])[0].ms }],
+      ],
+    );
+  });
+
+  test('a bug on any answer: received-status is its status', async () => {
+    const res = await request(gw.url, { path: '/threw', timeoutMs: 5000 });
+    assert.equal(res.status, 500);
+    assert.equal(
+      res.headers['proxy-status'],
+      'candor; error=proxy_internal_error; received-status=200; details="plugin:failing threw in onResponse"; next-hop="app"',
+    );
+  });
+});
