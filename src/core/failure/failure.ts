@@ -56,6 +56,9 @@ interface FailureInit {
   readonly receivedStatus?: number;
 }
 
+/** The log's flag of a plugin's hop that failed after the route's upstream answered (Failure.flag). */
+const PLUGIN_HOP_FAILED = 'PHF';
+
 /**
  * One classified failure: the record every later phase reads (status, Proxy-Status, error
  * body, log line, retry decision). It is an Error so it can travel through abort paths and
@@ -120,8 +123,14 @@ export class Failure extends Error {
     this.receivedStatus = init.receivedStatus;
   }
 
-  /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
+  /**
+   * The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an
+   * access rule's), or PHF for a plugin's hop that failed after the route's upstream answered.
+   */
   get flag(): string {
+    // A hop's failure let out after the route's upstream answered (a plugin's fetch in onResponse):
+    // its kind's flag (UF, the upstream's connection failed) beside the line's `upstream` blamed it.
+    if (this.nextHop !== undefined && this.receivedStatus !== undefined) return PLUGIN_HOP_FAILED;
     const kind: FailureKind = this.kind;
     const final = !this.clientMayRetry && kind.clientMayRetry;
     return (final ? kind.finalFlag : undefined) ?? kind.flag;

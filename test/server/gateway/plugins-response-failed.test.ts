@@ -19,6 +19,7 @@ import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
+import { type Sample, samples, scrape } from '../../observe/metrics/scrape.ts';
 
 const failing: Plugin = (_options, context) => ({
   async onResponse(_response, request) {
@@ -26,6 +27,13 @@ const failing: Plugin = (_options, context) => ({
     if (request.path === '/hop') await context.fetch('svc', '/audit', { request });
   },
 });
+
+/** The sum of the samples named `name` whose labels include `labels`. */
+function sum(all: Sample[], name: string, labels: Record<string, string>): number {
+  return all
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((total, s) => total + s.value, 0);
+}
 
 describe('a plugin that fails in onResponse says what the upstream answered, and blames it for nothing', () => {
   let app: Fault;
@@ -92,6 +100,27 @@ upstreams:
     assert.equal(
       res.headers['proxy-status'],
       'candor; error=proxy_internal_error; received-status=200; details="plugin:failing threw in onResponse"; next-hop="app"',
+    );
+  });
+
+  test("a hop's failure after the upstream answered: not flagged as the upstream's, its attempt's duration a response's", async () => {
+    const before = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const res = await request(gw.url, { path: '/hop', timeoutMs: 5000 });
+    assert.equal(res.status, 502);
+    const line = await gw.logFor(String(res.headers['x-request-id']));
+    assert.deepEqual([line.upstream, line.plugin_hop, line.error], ['app', 'svc', 'connection_refused']);
+    // UF says the upstream's connection failed: beside `upstream: "app"`, app's fault.
+    assert.equal(line.flag, 'PHF');
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const durations = (labels: Record<string, string>) =>
+      sum(all, 'http_client_request_duration_seconds_count', { upstream: 'app', target, ...labels }) -
+      sum(before, 'http_client_request_duration_seconds_count', { upstream: 'app', target, ...labels });
+    assert.deepEqual(
+      [
+        durations({ http_response_status_code: '200', error_type: '' }),
+        durations({ error_type: 'connection_refused' }),
+      ],
+      [1, 0],
     );
   });
 });
