@@ -123,4 +123,27 @@ upstreams:
       [1, 0],
     );
   });
+
+  test("a bug on the upstream's answer: its attempt counted as the response it was", async () => {
+    const before = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const res = await request(gw.url, { path: '/threw', timeoutMs: 5000 });
+    assert.equal(res.status, 500);
+    await gw.logFor(String(res.headers['x-request-id']));
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const grown = (name: string, labels: Record<string, string>) =>
+      sum(all, name, { upstream: 'app', target, ...labels }) -
+      sum(before, name, { upstream: 'app', target, ...labels });
+    assert.deepEqual(
+      [
+        grown('candor_upstream_attempts_total', { outcome: 'response' }),
+        grown('candor_upstream_attempts_total', { outcome: 'proxy_internal_error' }),
+        grown('http_client_request_duration_seconds_count', {
+          http_response_status_code: '200',
+          error_type: '',
+        }),
+        grown('http_client_request_duration_seconds_count', { error_type: 'proxy_internal_error' }),
+      ],
+      [1, 0, 1, 0],
+    );
+  });
 });
