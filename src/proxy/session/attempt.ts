@@ -112,7 +112,10 @@ export class Attempt implements AttemptOutcome {
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     reportOutcome(runtime, this, now);
-    if (this.#retry) measure.retryOver(failure?.type ?? 'response');
+    // A failure after the target's answer (receivedStatus: a plugin's onResponse) is the request's: the retry got a response.
+    const received = failure?.receivedStatus;
+    if (this.#retry)
+      measure.retryOver(failure === undefined || received !== undefined ? 'response' : failure.type);
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
     if (failure !== undefined)
@@ -121,7 +124,6 @@ export class Attempt implements AttemptOutcome {
     settleClientSpan(spans, failure, status, exchange);
     // The gateway failed on the answer (a plugin's onResponse): the attempt's entry is that answer,
     // its status; the failure is the line's own.
-    const received = failure?.receivedStatus;
     return {
       target,
       status: status ?? received,

@@ -147,3 +147,45 @@ upstreams:
     );
   });
 });
+
+describe("a retry answered, on whose answer a plugin's onResponse threw", () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    app = await startEcho();
+    const nobody = await freePort();
+    gw = await startTestGateway(
+      `metrics:
+  listen: 127.0.0.1:0
+plugins:
+  failing: { module: /nonexistent/failing.ts }
+routes:
+  - { name: r, match: { path: / }, upstream: app, plugins: [failing] }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:${nobody}" }, { url: ${app.url} }]
+    outlier_detection: { consecutive_failures: 0 }
+`,
+      {},
+      '',
+      { plugins: { failing } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  test("candor_retries_total's result is the response it got", async () => {
+    // Round robin over two targets: half the requests meet the refusing one first, and are retried.
+    for (let i = 0; i < 4; i++) {
+      const res = await request(gw.url, { path: '/threw', timeoutMs: 5000 });
+      assert.equal(res.status, 500, `request ${i + 1}`);
+      await gw.logFor(String(res.headers['x-request-id']));
+    }
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const retries = (result: string) =>
+      sum(all, 'candor_retries_total', { upstream: 'app', reason: 'connection_refused', result });
+    assert.deepEqual([retries('response'), retries('proxy_internal_error')], [2, 0]);
+  });
+});
