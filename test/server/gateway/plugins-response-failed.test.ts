@@ -107,6 +107,11 @@ upstreams:
     const before = samples((await scrape(gw.gateway.metricsPort() as number)).text);
     const res = await request(gw.url, { path: '/hop', timeoutMs: 5000 });
     assert.equal(res.status, 502);
+    // Its next hop is the service, which gave no status: no received-status (app's 200 is in the log's tries).
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^candor; error=connection_refused; details="[^"]*"; next-hop="svc"$/,
+    );
     const line = await gw.logFor(String(res.headers['x-request-id']));
     assert.deepEqual([line.upstream, line.plugin_hop, line.error], ['app', 'svc', 'connection_refused']);
     // UF says the upstream's connection failed: beside `upstream: "app"`, app's fault.
