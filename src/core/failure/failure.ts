@@ -52,7 +52,12 @@ interface FailureInit {
   readonly clientsTurn?: boolean;
   /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
   readonly wording?: FailureWording;
+  /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
+  readonly receivedStatus?: number;
 }
+
+/** The log's flag of a plugin's hop that failed after the route's upstream answered (Failure.flag). */
+const PLUGIN_HOP_FAILED = 'PHF';
 
 /**
  * One classified failure: the record every later phase reads (status, Proxy-Status, error
@@ -77,6 +82,12 @@ export class Failure extends Error {
   readonly clientsTurn: boolean;
   /** The words given in place of the kind's, carried by every copy of this failure. */
   readonly wording: FailureWording | undefined;
+  /**
+   * The status of the answer the route's upstream gave before the gateway failed on it (a
+   * plugin's onResponse threw, or let out its hop's failure): the attempt got its response, and
+   * the client is told which (Proxy-Status `received-status`, RFC 9209 §2.1.2).
+   */
+  readonly receivedStatus: number | undefined;
 
   constructor(type: FailureType, details: string, init: FailureInit = {}) {
     // A failure is a verdict about a peer, not a bug: where in Candor it was built says
@@ -109,10 +120,17 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.wording = init.wording;
+    this.receivedStatus = init.receivedStatus;
   }
 
-  /** The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an access rule's). */
+  /**
+   * The short code for logs: the kind's, or its `finalFlag` for a refusal no retry turns around (an
+   * access rule's), or PHF for a plugin's hop that failed after the route's upstream answered.
+   */
   get flag(): string {
+    // A hop's failure let out after the route's upstream answered (a plugin's fetch in onResponse):
+    // its kind's flag (UF, the upstream's connection failed) beside the line's `upstream` blamed it.
+    if (this.nextHop !== undefined && this.receivedStatus !== undefined) return PLUGIN_HOP_FAILED;
     const kind: FailureKind = this.kind;
     const final = !this.clientMayRetry && kind.clientMayRetry;
     return (final ? kind.finalFlag : undefined) ?? kind.flag;
@@ -176,6 +194,27 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       wording: this.wording,
+      ...(this.receivedStatus === undefined ? {} : { receivedStatus: this.receivedStatus }),
+    });
+  }
+
+  /**
+   * The same failure at `head_received`, after the route's upstream answered with `status`: a
+   * route stage failed on that answer (exchange.ts).
+   */
+  afterAnswer(status: number): Failure {
+    return new Failure(this.type, this.details, {
+      stage: 'head_received',
+      status: this.status,
+      params: this.params,
+      retryAfter: this.retryAfter,
+      cause: this.cause,
+      final: !this.clientMayRetry && this.kind.clientMayRetry,
+      ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
+      ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
+      clientsTurn: this.clientsTurn,
+      wording: this.wording,
+      receivedStatus: status,
     });
   }
 }

@@ -78,8 +78,12 @@ export function describeFailure(ctx: ErrorBodyContext): string {
   const shape = failure.kind.shape;
   if (shape === 'client')
     return `The gateway "${proxyName}" could not accept this request: ${failure.details}.`;
-  if (shape === 'internal')
+  if (shape === 'internal') {
+    // It failed on the upstream's answer (a plugin's onResponse): the upstream answered, whatever its status.
+    if (failure.receivedStatus !== undefined)
+      return `The gateway "${proxyName}" hit an internal error on the answer of the upstream "${nextHop ?? 'unknown'}" (its status ${failure.receivedStatus}): the upstream answered, the gateway failed on its answer.`;
     return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
+  }
   if (shape === 'gateway') {
     const about = nextHop ? ` for the upstream "${nextHop}"` : '';
     // The details are the gateway's own words (a maintenance message, which limit was hit),
@@ -98,7 +102,9 @@ function minimalDescription(ctx: ErrorBodyContext): string {
   const shape = failure.kind.shape;
   if (shape === 'client') return `The gateway "${proxyName}" could not accept this request.`;
   if (shape === 'internal')
-    return `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`;
+    return failure.receivedStatus === undefined
+      ? `The gateway "${proxyName}" hit an internal error; the upstream was not at fault.`
+      : `The gateway "${proxyName}" hit an internal error on its upstream's answer (its status ${failure.receivedStatus}).`;
   if (shape === 'gateway')
     return `The gateway "${proxyName}" answered on its own: ${failure.kind.explanation}.`;
   if (failure.clientsDoing)

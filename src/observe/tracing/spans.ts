@@ -224,13 +224,21 @@ export function settleClientSpan(
   const port = peer.peerPort() ?? (typeof cause?.port === 'number' ? cause.port : undefined);
   if (address !== undefined) client.setAttribute(ATTR_NETWORK_PEER_ADDRESS, address);
   if (port !== undefined) client.setAttribute(ATTR_NETWORK_PEER_PORT, port);
+  // A failure after the target's answer (a plugin's onResponse) is the request's, not this
+  // attempt's: the span says the answer it got, and ends with the attempt.
+  const received = failure?.receivedStatus;
   if (failure !== undefined) {
-    failed(client, failure);
+    if (received === undefined) failed(client, failure);
+    else answered(client, received);
     client.end(now());
     spans.client = undefined;
     return;
   }
-  if (status === undefined) return;
+  if (status !== undefined) answered(client, status);
+}
+
+/** An attempt's span got an answer with this status. */
+function answered(client: Span, status: number): void {
   client.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // For a client, 4xx and 5xx are errors (the conventions' span status rules).
   if (status >= 400) {

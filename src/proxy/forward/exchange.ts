@@ -174,7 +174,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // Finished first: the connection's report of the abort (onResponseError) finds the attempt over.
     this.finish();
     if (verdict instanceof Failure) {
-      const failure = verdict.at('head_received');
+      // The upstream answered: the failure says with what (its received-status), its attempt a response.
+      const failure = verdict.afterAnswer(status);
       controller.abort(failure);
       this.owner.settled({ kind: 'failed', failure, headRefused: false });
       return true;

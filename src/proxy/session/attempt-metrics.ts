@@ -100,7 +100,7 @@ export class AttemptMetrics {
   }
 
   /**
-   * An attempt ended without an answer: its duration. On a canary route, a client that left (or
+   * An attempt ended without an answer (or with one the gateway failed on): its duration. On a canary route, a client that left (or
    * whose own deadline passed) while the whole request was out and its answer's head awaited
    * judges no failure of the target's, but the answer came no sooner than that wait: a latency
    * sample of it. Left out, a canary that hangs past its clients' patience showed only the
@@ -118,7 +118,11 @@ export class AttemptMetrics {
     const waited = failure.clientsDoing && failure.stage === 'sent' && waitedSince !== undefined;
     if (!this.#held)
       this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
-    this.#measured(target, undefined, failure.type, startedAt, now);
+    // The target answered and the gateway failed on its answer (a plugin's onResponse): its
+    // duration is a response's, by its status; the failure is the request's (candor_responses_total).
+    const received = failure.receivedStatus;
+    if (received !== undefined) this.#measured(target, received, '', startedAt, now);
+    else this.#measured(target, undefined, failure.type, startedAt, now);
   }
 
   /**

@@ -112,17 +112,22 @@ export class Attempt implements AttemptOutcome {
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     reportOutcome(runtime, this, now);
-    if (this.#retry) measure.retryOver(failure?.type ?? 'response');
+    // A failure after the target's answer (receivedStatus: a plugin's onResponse) is the request's: the retry got a response.
+    const received = failure?.receivedStatus;
+    if (this.#retry)
+      measure.retryOver(failure === undefined || received !== undefined ? 'response' : failure.type);
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
     if (failure !== undefined)
       measure.attemptFailed(target, failure, startedAt, now, exchange.headOwedSince(startedAt));
     else measure.responding(target, status as number, startedAt, now, exchange.streamedWholeAt);
     settleClientSpan(spans, failure, status, exchange);
+    // The gateway failed on the answer (a plugin's onResponse): the attempt's entry is that answer,
+    // its status; the failure is the line's own.
     return {
       target,
-      status,
-      error: failure?.type,
+      status: status ?? received,
+      error: received === undefined ? failure?.type : undefined,
       stage: failure?.stage,
       ms: Math.round((now - startedAt) * 100) / 100,
     };

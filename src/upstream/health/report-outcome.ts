@@ -65,8 +65,9 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   const origin = target.config.origin;
   outcome.releaseTargetProbe();
   if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
-  // Another hop's failure (a plugin's fetch let out of onResponse) came after this target's answer.
-  const answered = failure === undefined || failure.nextHop !== undefined;
+  // A failure after this target's answer (a plugin's onResponse threw, or let out its fetch's
+  // failure: receivedStatus) leaves the attempt what it was, a response.
+  const answered = failure === undefined || failure.receivedStatus !== undefined;
   metrics.attempted(upstream.name, origin, answered ? 'response' : failure.type, outcome.reused);
   const fault = isTargetFault(failure);
   // An answer whose body is still to come ends no run of the circuit's failures yet, as for

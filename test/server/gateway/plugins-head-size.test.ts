@@ -90,7 +90,7 @@ upstreams:
       assert.equal(res.status, 500);
       assert.equal(
         res.headers['proxy-status'],
-        `candor; error=proxy_internal_error; details="plugin:${plugin} threw in ${hook}"; next-hop="app"`,
+        `candor; error=proxy_internal_error; ${hook === 'onResponse' ? 'received-status=200; ' : ''}details="plugin:${plugin} threw in ${hook}"; next-hop="app"`,
       );
       assert.equal(app.received.length - atApp, upstream);
       assert.equal(svc.received.length, atSvc);

@@ -45,7 +45,7 @@ describe('an onResponse that changes request.headers', () => {
       assert.equal(res.status, 500);
       assert.equal(
         res.headers['proxy-status'],
-        'candor; error=proxy_internal_error; details="plugin:late threw in onResponse"; next-hop="app"',
+        'candor; error=proxy_internal_error; received-status=200; details="plugin:late threw in onResponse"; next-hop="app"',
       );
       const line = await gw.logFor(String(res.headers['x-request-id']));
       assert.match(

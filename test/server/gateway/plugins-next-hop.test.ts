@@ -71,7 +71,7 @@ upstreams:
       assert.equal(res.status, 500);
       assert.equal(
         res.headers['proxy-status'],
-        `candor; error=proxy_internal_error; details="plugin:bug threw in onResponse"; next-hop="${expose ? app.url : 'app'}"`,
+        `candor; error=proxy_internal_error; received-status=200; details="plugin:bug threw in onResponse"; next-hop="${expose ? app.url : 'app'}"`,
       );
       assert.equal(app.received.length - atApp, 1);
       const line = await gw.logFor(String(res.headers['x-request-id']));

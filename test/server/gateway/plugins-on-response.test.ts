@@ -52,7 +52,7 @@ upstreams:
       assert.equal(res.status, 500);
       assert.match(
         String(res.headers['proxy-status']),
-        /^candor; error=proxy_internal_error; details="plugin:guard threw in onResponse"/,
+        /^candor; error=proxy_internal_error; received-status=200; details="plugin:guard threw in onResponse"/,
       );
       assert.equal(res.headers['x-guarded'], undefined);
       const line = await gw.logFor(String(res.headers['x-request-id']));

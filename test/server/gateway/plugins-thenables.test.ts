@@ -87,7 +87,7 @@ upstreams:
     assert.equal(res.status, 500);
     assert.equal(
       res.headers['proxy-status'],
-      'candor; error=proxy_internal_error; details="plugin:lazy overran its 300 ms in onResponse"; next-hop="app"',
+      'candor; error=proxy_internal_error; received-status=200; details="plugin:lazy overran its 300 ms in onResponse"; next-hop="app"',
     );
   });
 });
