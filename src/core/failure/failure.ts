@@ -182,20 +182,7 @@ export class Failure extends Error {
     // RFC 9113 §8.7: a request the server says it never processed may be sent again, whatever
     // its method, however much of it had been written.
     if (stage === this.stage || this.unprocessed) return this;
-    return new Failure(this.type, this.details, {
-      stage,
-      status: this.status,
-      params: this.params,
-      retryAfter: this.retryAfter,
-      cause: this.cause,
-      unprocessed: this.unprocessed,
-      final: !this.clientMayRetry && this.kind.clientMayRetry,
-      ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
-      ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
-      clientsTurn: this.clientsTurn,
-      wording: this.wording,
-      ...(this.receivedStatus === undefined ? {} : { receivedStatus: this.receivedStatus }),
-    });
+    return this.#copied(stage, this.receivedStatus);
   }
 
   /**
@@ -203,8 +190,13 @@ export class Failure extends Error {
    * route stage failed on that answer (exchange.ts).
    */
   afterAnswer(status: number): Failure {
+    return this.#copied('head_received', status);
+  }
+
+  /** This failure's facts at `stage`, with `receivedStatus` (never an unprocessed one: at() keeps those). */
+  #copied(stage: Stage, receivedStatus: number | undefined): Failure {
     return new Failure(this.type, this.details, {
-      stage: 'head_received',
+      stage,
       status: this.status,
       params: this.params,
       retryAfter: this.retryAfter,
@@ -214,7 +206,7 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       wording: this.wording,
-      receivedStatus: status,
+      ...(receivedStatus === undefined ? {} : { receivedStatus }),
     });
   }
 }
