@@ -28,6 +28,7 @@ import {
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
 import {
+  connectorOf,
   createUpstream,
   type StrayBytes,
   type Upstream,
@@ -304,9 +305,12 @@ function liveUpstreams(
   previous: LiveRuntime | undefined,
   link: ClusterLink | undefined,
 ): { upstreams: Map<string, Upstream>; checks: Map<string, ActiveChecks> } {
+  // Every upstream's files read first: one that fails (gone since the config was checked) refuses
+  // the reload before any upstream of the running runtime is changed (targets kept take new settings).
+  const connectors = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, connectorOf(u)]));
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news));
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news, connectors.get(name)));
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
   const checks = link

@@ -1,0 +1,100 @@
+/**
+ * A reload refused late: the new config's runtime cannot be built (an upstream's TLS CA, there
+ * when the file was checked, gone when the runtime reads it; the new config's plugin factory, which
+ * runs between the two, removes it). The reload is refused whole: the old config serves on as it
+ * was (its plugins open, its status its own), the listener the refused config added is not left
+ * open, and the plugins made for it are closed. Before, the gateway was left half swapped: the new
+ * plugins in place (and never closed), the added listener open and unused, the old plugins kept
+ * by nothing.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+test('a reload whose runtime cannot be built is refused whole: the old config serves on, nothing of the new is left open', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const up = await startEcho();
+  const closed: string[] = [];
+  // Each instance says which config made it, in its answers and when it is closed.
+  const tagging =
+    (tag: string): Plugin =>
+    () => ({
+      onResponse(response) {
+        response.headers.set('x-made-for', tag);
+      },
+      close() {
+        closed.push(tag);
+      },
+    });
+  const takes: Plugin = (options) => {
+    rmSync(String((options as { path: string }).path), { force: true });
+    return tagging('new')(options, undefined as never);
+  };
+  const yaml = (plugin: string, upstream: string, weight = 1) => `name: edge-1
+plugins:
+  ${plugin}: { module: /nonexistent/${plugin}.mjs${plugin === 'takes' ? `, options: { path: ${join(dir, 'ca.pem')} }` : ''} }
+routes:
+  - { name: all, match: { path: / }, upstream: app, plugins: [${plugin}] }
+upstreams:
+  app:
+    targets: [{ url: "${up.url}", weight: ${weight} }]
+${upstream}`;
+  const gw = await startTestGateway(yaml('old', ''), {}, '', {
+    plugins: { old: tagging('old'), takes },
+  });
+  try {
+    const hash = gw.gateway.configHash();
+    assert.equal((await request(gw.url)).headers['x-made-for'], 'old');
+    copyFileSync(testCertificates().caPath, join(dir, 'ca.pem'));
+    const added = await freePort();
+    const refused = parseConfig(
+      `listen:\n  - address: 127.0.0.1:0\n  - address: 127.0.0.1:${added}\n${yaml(
+        'takes',
+        `  secure:\n    targets: [{ url: "${up.url}" }]\n    tls: { ca: ${join(dir, 'ca.pem')} }\n`,
+        5,
+      )}`,
+      '<test>',
+      {},
+    );
+    await assert.rejects(gw.gateway.reload(refused), /ENOENT.*ca\.pem/);
+
+    const res = await request(gw.url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-made-for'], 'old', 'the old config’s plugin serves on');
+    assert.equal(gw.gateway.configHash(), hash);
+    assert.equal(gw.gateway.status().config_hash, hash);
+    assert.deepEqual(Object.keys(gw.gateway.status().plugins ?? {}), ['plugin:old']);
+    assert.equal(
+      gw.gateway.runtime().upstreams.get('app')?.targets[0].config.weight,
+      1,
+      'the running upstream’s target keeps its weight',
+    );
+    assert.equal(gw.gateway.listeners.length, 1);
+    await assert.rejects(
+      request(`http://127.0.0.1:${added}`),
+      /ECONNREFUSED/,
+      'the refused config’s listener is not open',
+    );
+    assert.deepEqual(closed, ['new'], 'the plugin made for the refused config is closed, the old one is not');
+
+    // The next reload swaps as any does: the old config's plugin closes then.
+    await gw.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml('old', '')}`, '<test>', {}),
+    );
+    assert.equal((await request(gw.url)).headers['x-made-for'], 'old');
+    assert.deepEqual(closed, ['new', 'old']);
+  } finally {
+    await gw.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
