@@ -39,6 +39,8 @@ export class FleetSource {
   /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
   #pending: Wanted | undefined;
   #applying = false;
+  /** The revision being applied now (taken off #pending as its apply began). */
+  #inApply: Wanted | undefined;
   /** The latest canary rolled back: not applied if it comes late, left if it runs. */
   #endedCanary: number | undefined;
   #following: KeyFollowing | undefined;
@@ -213,7 +215,9 @@ export class FleetSource {
   takeCanary(canary: Canary): void {
     const revision = canary.revision;
     if (revision === this.#endedCanary || this.#running.revision === revision) return;
+    // Already coming, or being applied now (a canary record written again meanwhile: a look).
     if (this.#pending?.revision === revision) return;
+    if (this.#inApply?.how === 'canary' && this.#inApply.revision === revision) return;
     this.#want({ document: canary.document, revision, author: canary.author, how: 'canary' });
   }
 
@@ -279,9 +283,13 @@ export class FleetSource {
             : wanted.how === 'canary'
               ? wanted.revision !== ended
               : this.#running.revision === ended);
-        if (apply) await this.#apply(wanted);
+        if (!apply) continue;
+        this.#inApply = wanted;
+        await this.#apply(wanted);
+        this.#inApply = undefined;
       }
     } finally {
+      this.#inApply = undefined;
       this.#applying = false;
     }
   }

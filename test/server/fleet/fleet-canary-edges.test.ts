@@ -2,10 +2,11 @@
  * A config canary's edges on one gateway, its canary record written straight to a real etcd
  * (Debian's etcd-server) as `candor config push --canary` and the judge write it: a canary rolled
  * back while the config key is deleted still takes its gateway off the canary, back to the last
- * good config it ran (saying so).
+ * good config it ran (saying so); a canary record written again (the judge's look) while its
+ * gateway is applying it is applied once, not queued again behind itself.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -98,4 +99,34 @@ test('a canary rolled back while the config key is deleted: its gateway goes bac
   await answers('one');
   assert.equal((await sourceOf(gateway)).revision, first);
   assert.equal(lines(back).length, 1);
+});
+
+test('a canary record written again while its gateway applies it is applied once', async () => {
+  const main = await client.put(FLEET_KEY, documentTo(origins.url.one));
+  await gateway.serve?.waitForLines(`config revision ${main} applied`, 1, 15_000);
+  // The canary's plugin module says when it is imported (its reload under way), then takes a while.
+  const marker = join(dir, 'importing');
+  const plugin = join(dir, 'slow.mjs');
+  writeFileSync(
+    plugin,
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'x');\n` +
+      'await new Promise((r) => setTimeout(r, 1500));\nexport default () => ({});\n',
+  );
+  const document = `plugins:\n  slow: { module: ${plugin} }\n${documentTo(origins.url.three).replace(
+    'upstream: app',
+    'upstream: app\n    plugins: [slow]',
+  )}`;
+  const revision = await client.put(CANARY_KEY, canary(document, main));
+  for (const deadline = Date.now() + 15_000; !existsSync(marker); ) {
+    assert.ok(Date.now() < deadline, 'the canary’s reload began');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // The judge's look, say: the same canary written again while this gateway applies it.
+  await client.put(CANARY_KEY, canary(document, main, { revision, last_look: 'a look' }));
+  const applied = `config revision ${revision} applied as a canary`;
+  await gateway.serve?.waitForLines(applied, 1, 15_000);
+  await answers('three');
+  // A second application would follow the first at once: it is given the time of one.
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.equal(lines(applied).length, 1);
 });
