@@ -8,10 +8,12 @@
  * by nothing.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -95,6 +97,68 @@ ${upstream}`;
   } finally {
     await gw.close();
     await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload refused as its routes’ access is built leaves the upstreams it would drop serving as they were', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const app = await startEcho();
+  const gone = await startEcho();
+  const users = join(dir, 'users');
+  writeFileSync(users, `alice:${bcrypt.hashSync('s3cret', 4)}\n`);
+  // The factory runs after the file was checked and before the runtime reads it.
+  const takes: Plugin = (options) => {
+    rmSync(String((options as { path: string }).path), { force: true });
+    return {};
+  };
+  const routes = `name: edge-1
+routes:
+  - { name: gone, match: { path: /gone }, upstream: gone }
+  - { name: all, match: { path: / }, upstream: app }
+upstreams:
+  app: { targets: [{ url: "${app.url}" }] }
+  gone: { targets: [{ url: "${gone.url}" }] }
+`;
+  const gw = await startTestGateway(routes, {}, '', { plugins: { takes } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string) =>
+    new Promise<number>((resolve, reject) =>
+      http
+        .get(`${gw.url}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject),
+    );
+  try {
+    assert.equal(await get('/gone'), 200);
+    const refused = parseConfig(
+      `listen:\n  - address: 127.0.0.1:0\nname: edge-1
+plugins:
+  takes: { module: /nonexistent/takes.mjs, options: { path: ${users} } }
+routes:
+  - name: all
+    match: { path: / }
+    upstream: app
+    plugins: [takes]
+    auth:
+      basic: { users_file: ${users} }
+upstreams:
+  app: { targets: [{ url: "${app.url}" }] }
+`,
+      '<test>',
+      {},
+    );
+    await assert.rejects(gw.gateway.reload(refused), /ENOENT.*users/);
+    assert.equal(await get('/gone'), 200);
+    assert.equal(await get('/gone'), 200);
+    assert.equal(gone.connections, 1, 'the upstream the refused config drops keeps its pooled connection');
+  } finally {
+    agent.destroy();
+    await gw.close();
+    await app.close();
+    await gone.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
