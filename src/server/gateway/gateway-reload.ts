@@ -14,7 +14,7 @@ import {
   pluginsOf,
   runtimeOn,
 } from './gateway-parts.ts';
-import { openAdded, swapListeners } from './reload-listeners.ts';
+import { openAdded, prepareKept, swapListeners } from './reload-listeners.ts';
 import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, unchangeableProblems } from './reload-plan.ts';
 import type { LiveRuntime } from './runtime.ts';
@@ -83,7 +83,10 @@ export async function reloadGateway(
   // The new runtime's stages are the new plugins' (parts.givenStages reads them there).
   live.plugins = nextPlugins;
   let runtime: LiveRuntime;
+  let kept: (() => void)[];
   try {
+    // The kept listeners' certificates read again (a renewed one under the same path).
+    kept = prepareKept(live.listeners, plan, next);
     // Built on the DNS answers in force now: one may have come while the listeners opened.
     runtime = runtimeOn(parts, { store, https }, parts.mine(file), previous);
   } catch (err) {
@@ -126,7 +129,7 @@ export async function reloadGateway(
   await live.canaries?.sync(file);
   // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
   if (options.logger === undefined) logger.level = next.log.level;
-  swapListeners(live.listeners, live.closingListeners, plan, opened, next, logger);
+  swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
   // The replaced plugins end once the swap is done (requests in flight on them may still call them meanwhile).
   void oldPlugins?.close(PLUGIN_CLOSE_MS);
   const outcome = reloadOutcome(live.hash, plan, before, next, dropped);

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,7 +18,9 @@ import bcrypt from 'bcryptjs';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { startGateway } from '../../../src/server/gateway/gateway.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -159,6 +162,73 @@ upstreams:
     await gw.close();
     await app.close();
     await gone.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload whose kept TLS listener’s key cannot be read again is refused whole, not reported refused while it serves', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const up = await startEcho();
+  const certs = testCertificates();
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  copyFileSync(certs.localhost.certPath, cert);
+  copyFileSync(certs.localhost.keyPath, key);
+  const closed: string[] = [];
+  const tagging =
+    (tag: string): Plugin =>
+    () => ({
+      onResponse(response) {
+        response.headers.set('x-made-for', tag);
+      },
+      close() {
+        closed.push(tag);
+      },
+    });
+  // The factory runs after the file was checked and before the listener reads it again.
+  const takes: Plugin = (options) => {
+    rmSync(String((options as { path: string }).path), { force: true });
+    return tagging('new')(options, undefined as never);
+  };
+  const config = (plugin: string) =>
+    parseConfig(
+      `listen:\n  - address: 127.0.0.1:0\n    tls: { cert: ${cert}, key: ${key} }\nname: edge-1
+plugins:
+  ${plugin}: { module: /nonexistent/${plugin}.mjs, options: { path: ${key} } }
+routes:
+  - { name: all, match: { path: / }, upstream: app, plugins: [${plugin}] }
+upstreams:
+  app: { targets: [{ url: "${up.url}" }] }
+`,
+      '<test>',
+      {},
+    );
+  const gateway = await startGateway(config('old'), {
+    logger: createLoggerOn({ write: () => true }, 'silent', 'edge'),
+    plugins: { old: tagging('old'), takes },
+  });
+  const get = () =>
+    new Promise<http.IncomingMessage>((resolve, reject) =>
+      https
+        .get(
+          { port: gateway.listeners[0].port(), host: '127.0.0.1', rejectUnauthorized: false, agent: false },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res));
+          },
+        )
+        .on('error', reject),
+    );
+  try {
+    const hash = gateway.configHash();
+    assert.equal((await get()).headers['x-made-for'], 'old');
+    await assert.rejects(gateway.reload(config('takes')), /ENOENT.*key\.pem/);
+    assert.equal((await get()).headers['x-made-for'], 'old', 'the old config serves on');
+    assert.equal(gateway.configHash(), hash);
+    assert.deepEqual(closed, ['new']);
+  } finally {
+    await gateway.close();
+    await up.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
