@@ -54,9 +54,11 @@ export interface Listener {
    * under the same path is the usual reason to reload) and serves every handshake from now on; the header
    * and keep-alive timeouts apply to new connections and `max_in_flight` to new requests. The
    * header size limit, TLS on or off, HTTP/2 on or off and (while it serves HTTP/2) the
-   * HTTP/2 bounds cannot change on a live socket: reload-plan.ts refuses those reloads.
+   * HTTP/2 bounds cannot change on a live socket: reload-plan.ts refuses those reloads. The
+   * files are read here, and what cannot be (gone since the config was checked) throws with
+   * nothing changed; the function returned puts it all in force (it cannot fail).
    */
-  update(config: ListenerConfig, limits: DownstreamLimits): void;
+  prepareUpdate(config: ListenerConfig, limits: DownstreamLimits): () => void;
   close(): Promise<void>;
   /**
    * A drain began (its delay still serves): each HTTP/1.1 answer from now on says
@@ -141,14 +143,17 @@ export async function startListener(
       return state.current;
     },
     server,
-    update(next, limits) {
-      state.current = next;
-      applyLimits(live, limits);
-      state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
-      facts.name = next.name;
-      accepting.setMaxConnections(next.maxConnections);
-      if (next.tls && serverTls?.reload(next.tls, server as TlsServer)) endJudgedConnections(own, h2?.server);
-      updateInFlight(facts, next);
+    prepareUpdate(next, limits) {
+      const tlsInForce = next.tls && serverTls?.prepare(next.tls, server as TlsServer);
+      return () => {
+        state.current = next;
+        applyLimits(live, limits);
+        state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
+        facts.name = next.name;
+        accepting.setMaxConnections(next.maxConnections);
+        if (tlsInForce?.()) endJudgedConnections(own, h2?.server);
+        updateInFlight(facts, next);
+      };
     },
     port: () => accepting.port(),
     connections: () => accepting.connections(),

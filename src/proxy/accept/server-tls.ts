@@ -10,16 +10,17 @@ import { type ClientCa, loadClientCa } from './client-ca.ts';
  * each carries (its DNS subject alternative names, else its common name; `*.example.com`
  * covers one label), and the lowest protocol version. Any TLS server can use it (node:https
  * today, Candor's own server on node:tls alike): `options` go to the server's constructor,
- * `reload` re-reads every file for the handshakes that follow.
+ * `prepare` re-reads every file for the handshakes that follow.
  */
 export interface ServerTls {
   readonly options: tls.TlsOptions;
   /**
-   * Reads the certificates and keys again (a renewed certificate under the same path) and serves
-   * them from now on. True when the client CAs or revocation lists changed: the certificates of
-   * the connections open now were judged under the old ones (listener.ts ends those connections).
+   * Reads the certificates and keys again (a renewed certificate under the same path): what can
+   * fail (a file gone, a pair that does not match) throws here, and nothing changed. The function
+   * returned serves them from now on; true when the client CAs or revocation lists changed: the
+   * certificates of the connections open now were judged under the old ones (listener.ts ends those connections).
    */
-  reload(config: ListenerTlsConfig, server: tls.Server): boolean;
+  prepare(config: ListenerTlsConfig, server: tls.Server): () => boolean;
   /**
    * Whether a request for `host` (no port) came on a connection whose SNI chose another
    * certificate than the one that names `host` (RFC 9110 §15.5.20: misdirected, 421). A host no
@@ -80,16 +81,21 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
   };
   return {
     options: { ...contextOptions(config.cert, config.key, table.shared), ...askFor(clientCa), SNICallback },
-    reload(next, server) {
+    prepare(next, server) {
       const nextCa = next.clientCertificates && loadClientCa(next.clientCertificates);
       const nextTable = sniTable(next, nextCa);
-      server.setSecureContext(contextOptions(next.cert, next.key, nextTable.shared));
-      // Read by node:tls for each connection it accepts (setSecureContext leaves them alone).
-      Object.assign(server, askFor(nextCa));
-      table = nextTable;
-      const judgedAlike = clientCa?.judgesBy === nextCa?.judgesBy;
-      clientCa = nextCa;
-      return !judgedAlike;
+      const options = contextOptions(next.cert, next.key, nextTable.shared);
+      // Made once here so that a pair that does not match throws now, before anything changed.
+      tls.createSecureContext(options);
+      return () => {
+        server.setSecureContext(options);
+        // Read by node:tls for each connection it accepts (setSecureContext leaves them alone).
+        Object.assign(server, askFor(nextCa));
+        table = nextTable;
+        const judgedAlike = clientCa?.judgesBy === nextCa?.judgesBy;
+        clientCa = nextCa;
+        return !judgedAlike;
+      };
     },
     clientCertificate: (socket) => clientCa?.judge(socket),
     misdirected(servername, host) {

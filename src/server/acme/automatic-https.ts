@@ -58,6 +58,16 @@ export function answerableAcme(config: GatewayConfig, acme: AcmeConfig): AcmeCon
   return challenges.length === 0 ? acme : { ...acme, challenges };
 }
 
+/** Whether `next` orders what `before` did, where and how (a reload then keeps automatic HTTPS as it runs). */
+export function sameHttps(before: GatewayConfig, next: GatewayConfig): boolean {
+  // A plain listener added or taken away changes the challenges (answerable) as acme would.
+  return (
+    JSON.stringify(before.acme && answerableAcme(before, before.acme)) ===
+      JSON.stringify(next.acme && answerableAcme(next, next.acme)) &&
+    JSON.stringify(acmeNames(before)) === JSON.stringify(acmeNames(next))
+  );
+}
+
 /**
  * A reload that changes what is ordered (the names, or where and how) starts automatic HTTPS
  * anew on the new config: what the store holds is read again, nothing is ordered twice.
@@ -69,12 +79,7 @@ export function replaceHttps(
   create: () => AutomaticHttps | undefined,
   start = true,
 ): AutomaticHttps | undefined {
-  // A plain listener added or taken away changes the challenges (answerable) as acme would.
-  const same =
-    JSON.stringify(before.acme && answerableAcme(before, before.acme)) ===
-      JSON.stringify(next.acme && answerableAcme(next, next.acme)) &&
-    JSON.stringify(acmeNames(before)) === JSON.stringify(acmeNames(next));
-  if (same) return current;
+  if (sameHttps(before, next)) return current;
   current?.stop();
   const replaced = create();
   if (start) replaced?.start();

@@ -14,6 +14,8 @@ export interface Wanted {
   readonly author?: string;
   /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */
   readonly how: 'follow' | 'sync' | 'canary' | 'back';
+  /** A way back from a canary when the config key held nothing (deleted): the last good config's revision. */
+  readonly keyEmpty?: true;
 }
 
 /**
@@ -37,7 +39,7 @@ export type ApplyReload = (who: { revision: number; author: string }) => Promise
 
 export function appliedLine(
   revision: number,
-  how: Wanted['how'],
+  how: Wanted['how'] | 'back from an empty key',
   /** The reload's answer, as far as this line reads it. */
   answer: ReloadAnswer,
 ): { level: 'info' | 'warn'; msg: string } {
@@ -46,7 +48,9 @@ export function appliedLine(
       ? `config revision ${revision} applied as a canary`
       : how === 'back'
         ? `config revision ${revision} applied again: the canary rolled back`
-        : `config revision ${revision} applied`;
+        : how === 'back from an empty key'
+          ? `config revision ${revision} applied again: the canary rolled back and the config key holds nothing, so the last good config runs`
+          : `config revision ${revision} applied`;
   const failed = ('workers' in answer ? answer.workers?.failed : undefined) ?? [];
   if (answer.result !== 'incomplete' || failed.length === 0) return { level: 'info', msg: what };
   const workers = failed.map(({ id, reason }) => `worker ${id} (${reason})`).join(', ');

@@ -26,6 +26,8 @@ export class FleetSource {
   readonly #reload: ApplyReload;
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
+  /** The latest revision run that was not a canary's: where a canary goes back to when the config key holds nothing. */
+  #lastGood: { revision: number; document: string; author?: string };
   readonly #reach: SourceReach;
   /**
    * Started on the last good config (or etcd's history went back: #historyLost): the running
@@ -37,6 +39,8 @@ export class FleetSource {
   /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
   #pending: Wanted | undefined;
   #applying = false;
+  /** The revision being applied now (taken off #pending as its apply began). */
+  #inApply: Wanted | undefined;
   /** The latest canary rolled back: not applied if it comes late, left if it runs. */
   #endedCanary: number | undefined;
   #following: KeyFollowing | undefined;
@@ -52,6 +56,7 @@ export class FleetSource {
     this.#address = address;
     const since = new Date().toISOString();
     this.#running = { revision: start.revision, document: start.document, author: start.author, hash, since };
+    this.#lastGood = this.#running;
     this.#reach = new SourceReach(start.bootstrap.etcd.key, start, logger);
     this.#refused = start.refused;
     this.#onLastGood =
@@ -210,7 +215,9 @@ export class FleetSource {
   takeCanary(canary: Canary): void {
     const revision = canary.revision;
     if (revision === this.#endedCanary || this.#running.revision === revision) return;
+    // Already coming, or being applied now (a canary record written again meanwhile: a look).
     if (this.#pending?.revision === revision) return;
+    if (this.#inApply?.how === 'canary' && this.#inApply.revision === revision) return;
     this.#want({ document: canary.document, revision, author: canary.author, how: 'canary' });
   }
 
@@ -224,7 +231,16 @@ export class FleetSource {
     if (this.#pending?.revision === canary.revision) this.#pending = undefined;
     if (this.#running.revision !== canary.revision && !this.#applying) return;
     const kv = (await this.#start.client.range(this.#start.bootstrap.etcd.key)).kvs[0];
-    if (kv !== undefined) this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
+    if (kv !== undefined) return this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
+    // The key deleted meanwhile: nothing the fleet runs to go back to but the last good config.
+    const { document, revision, author } = this.#lastGood;
+    this.#want({
+      document,
+      revision,
+      ...(author === undefined ? {} : { author }),
+      how: 'back',
+      keyEmpty: true,
+    });
   }
 
   /** The revision running now. */
@@ -267,9 +283,13 @@ export class FleetSource {
             : wanted.how === 'canary'
               ? wanted.revision !== ended
               : this.#running.revision === ended);
-        if (apply) await this.#apply(wanted);
+        if (!apply) continue;
+        this.#inApply = wanted;
+        await this.#apply(wanted);
+        this.#inApply = undefined;
       }
     } finally {
+      this.#inApply = undefined;
       this.#applying = false;
     }
   }
@@ -303,14 +323,17 @@ export class FleetSource {
     }
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
-    if (how !== 'canary') this.#onLastGood = false;
+    if (how !== 'canary') {
+      this.#onLastGood = false;
+      this.#lastGood = { revision, document, author };
+    }
     // A state folder that cannot keep it (full, damaged) changes nothing of what runs: said, never taken for the revision not applied.
     const unkept =
       how === 'canary'
         ? undefined
         : keptOrWhy(bootstrap.state, { document, revision, hash: answer.config_hash, at: since, author });
     if (unkept !== undefined) this.#logger.error({ source: bootstrap.etcd.key, revision }, unkept);
-    const line = appliedLine(revision, how, answer);
+    const line = appliedLine(revision, wanted.keyEmpty ? 'back from an empty key' : how, answer);
     this.#logger[line.level](
       {
         source: bootstrap.etcd.key,

@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import { loadOidc } from '../../proxy/admit/access.ts';
 import type { Discoveries } from '../../upstream/discovery/discoveries.ts';
-import { loadAutomaticHttps, replaceHttps } from '../acme/automatic-https.ts';
+import { acmeNames, loadAutomaticHttps, sameHttps } from '../acme/automatic-https.ts';
 import type { Drain } from './drain.ts';
 import {
   type GatewayLive,
@@ -14,9 +14,10 @@ import {
   pluginsOf,
   runtimeOn,
 } from './gateway-parts.ts';
-import { openAdded, swapListeners } from './reload-listeners.ts';
+import { openAdded, prepareKept, swapListeners } from './reload-listeners.ts';
 import { type ReloadOutcome, reloadOutcome } from './reload-outcome.ts';
 import { planListeners, reloadChanges, unchangeableProblems } from './reload-plan.ts';
+import type { LiveRuntime } from './runtime.ts';
 
 /**
  * A reload asked of a gateway whose drain began: nothing read, nothing changed. Not a problem of
@@ -38,7 +39,8 @@ export interface ReloadScope {
 
 /**
  * Swaps in `file` (see Gateway.reload): everything that can fail first, while nothing has
- * changed; then the new state, the runtime built on it, and the listeners swapped.
+ * changed (the new runtime last: if it cannot be built, what was made for it is closed); then the
+ * new state and runtime in place, and the listeners swapped.
  */
 export async function reloadGateway(
   parts: GatewayParts,
@@ -67,14 +69,44 @@ export async function reloadGateway(
     await nextPlugins?.close(PLUGIN_CLOSE_MS);
     throw err;
   });
-  const oldPlugins = live.plugins;
-  live.plugins = nextPlugins;
-  const dropped = changes.prune(next);
   const previous = live.runtime;
-  if (JSON.stringify(next.store) !== JSON.stringify(previous.config.store)) {
-    void live.store?.close();
-    live.store = parts.storeOf(next);
+  // The new runtime is built before anything the gateway holds is replaced: building it can
+  // still fail (a TLS file gone since the config was checked), and the old config then serves
+  // on whole, what was made for the new one closed.
+  const storeChanged = JSON.stringify(next.store) !== JSON.stringify(previous.config.store);
+  const store = storeChanged ? parts.storeOf(next) : live.store;
+  const httpsChanged = !sameHttps(previous.config, next);
+  const https = httpsChanged ? parts.httpsOf(next) : live.https;
+  const changesBefore = changes.saved();
+  const dropped = changes.prune(next);
+  const oldPlugins = live.plugins;
+  // The new runtime's stages are the new plugins' (parts.givenStages reads them there).
+  live.plugins = nextPlugins;
+  let runtime: LiveRuntime;
+  let kept: (() => void)[];
+  try {
+    // The kept listeners' certificates read again (a renewed one under the same path).
+    kept = prepareKept(live.listeners, plan, next);
+    // Built on the DNS answers in force now: one may have come while the listeners opened.
+    runtime = runtimeOn(parts, { store, https }, parts.mine(file), previous);
+  } catch (err) {
+    live.plugins = oldPlugins;
+    changesBefore.restore();
+    if (storeChanged) void store?.close();
+    if (httpsChanged) {
+      https?.stop();
+      metrics.acmeNames(acmeNames(previous.config));
+    }
+    await Promise.all([...opened.map((l) => l.close()), nextPlugins?.close(PLUGIN_CLOSE_MS)]);
+    throw err;
   }
+  if (storeChanged) void live.store?.close();
+  live.store = store;
+  if (httpsChanged) {
+    live.https?.stop();
+    https?.start();
+  }
+  live.https = https;
   if (parts.link === undefined)
     parts.timeline.record({
       kind: 'reload',
@@ -83,11 +115,9 @@ export async function reloadGateway(
       ...reloadChanges(live.whole, file),
     });
   live.whole = file;
-  scope.discoveries?.update(file);
-  live.https = replaceHttps(live.https, previous.config, next, () => parts.httpsOf(next));
-  // Built on the DNS answers in force now: one may have come while the listeners opened.
-  live.runtime = runtimeOn(parts, live, parts.mine(file), previous);
+  live.runtime = runtime;
   live.hash = configHash(file);
+  scope.discoveries?.update(file);
   metrics.configLoaded(file);
   metrics.canaryRoutes(
     new Set(
@@ -99,7 +129,7 @@ export async function reloadGateway(
   await live.canaries?.sync(file);
   // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
   if (options.logger === undefined) logger.level = next.log.level;
-  swapListeners(live.listeners, live.closingListeners, plan, opened, next, logger);
+  swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
   // The replaced plugins end once the swap is done (requests in flight on them may still call them meanwhile).
   void oldPlugins?.close(PLUGIN_CLOSE_MS);
   const outcome = reloadOutcome(live.hash, plan, before, next, dropped);

@@ -39,20 +39,39 @@ export async function openAdded(
 }
 
 /**
+ * The kept listeners' new settings, their files read (a TLS certificate gone since the config
+ * was checked throws, nothing changed); each function returned puts one in force.
+ */
+export function prepareKept(
+  listeners: readonly Listener[],
+  plan: ListenerPlan,
+  next: GatewayConfig,
+): (() => void)[] {
+  const updates: (() => void)[] = [];
+  for (const { after } of plan.kept) {
+    const update = listeners
+      .find((l) => listenerKey(l.config) === listenerKey(after))
+      ?.prepareUpdate(after, next.limits);
+    if (update !== undefined) updates.push(update);
+  }
+  return updates;
+}
+
+/**
  * Swaps `listeners` (the gateway's, changed in place) to `plan`: the kept ones take `next`'s
- * settings, the removed ones go to `closingListeners` until their last connection closed, the
- * `opened` ones join.
+ * settings (`kept`, prepareKept's), the removed ones go to `closingListeners` until their last
+ * connection closed, the `opened` ones join.
  */
 export function swapListeners(
   listeners: Listener[],
   closingListeners: Set<Listener>,
   plan: ListenerPlan,
   opened: readonly Listener[],
-  next: GatewayConfig,
+  kept: readonly (() => void)[],
   logger: Logger,
+  next: GatewayConfig,
 ): void {
-  for (const { after } of plan.kept)
-    listeners.find((l) => listenerKey(l.config) === listenerKey(after))?.update(after, next.limits);
+  for (const update of kept) update();
   const removed = new Set(plan.removed.map(listenerKey));
   const closing = listeners.filter((l) => removed.has(listenerKey(l.config)));
   for (const l of closing) listeners.splice(listeners.indexOf(l), 1);

@@ -186,6 +186,20 @@ export class RuntimeChanges {
     }
   }
 
+  /** The changes in force now, to put back when what dropped some (a reload's prune) was refused after all. */
+  saved(): { restore(): void } {
+    const targets = new Map(this.#targets);
+    const routes = new Map(this.#routes);
+    const splits = new Map(this.#splits);
+    return {
+      restore: () => {
+        refill(this.#targets, targets);
+        refill(this.#routes, routes);
+        refill(this.#splits, splits);
+      },
+    };
+  }
+
   /** Drops the changes whose target or route the config no longer names; returns what was dropped, for the log. */
   prune(config: GatewayConfig): string[] {
     const dropped: string[] = [];
@@ -276,4 +290,9 @@ export function weightProblem(sides: readonly SplitSide[]): ChangeProblem | unde
         detail: `expected a whole number from 0 to 1000, got ${JSON.stringify(side.weight)}`,
       };
   return undefined;
+}
+
+function refill<K, V>(map: Map<K, V>, from: ReadonlyMap<K, V>): void {
+  map.clear();
+  for (const [key, value] of from) map.set(key, value);
 }

@@ -28,6 +28,7 @@ import {
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
 import {
+  connectorOf,
   createUpstream,
   type StrayBytes,
   type Upstream,
@@ -96,15 +97,7 @@ export function createRuntime(
   given?: GivenStages,
 ): LiveRuntime {
   const upstreamNews = previous?.upstreamNews ?? upstreamNewsLines(logger);
-  const { upstreams, checks } = liveUpstreams(
-    config,
-    changes,
-    upstreamNews,
-    logger,
-    healthCounts,
-    previous,
-    link,
-  );
+  const upstreams = liveUpstreams(config, changes, upstreamNews, previous, link);
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
   const trust = createTrustList(config.trustForwardedFrom);
@@ -116,18 +109,26 @@ export function createRuntime(
   const background = (listener: StageListener, exchange: DownstreamExchange) =>
     RequestSession.request(runtime as LiveRuntime, listener, exchange);
   const cacheFacts = cacheFactsOf(config, router, metrics, splits, background, link);
+  const stages = buildRouteStages(
+    config,
+    logger,
+    metrics,
+    candorStages(trust, access, splits),
+    given,
+    closingStages(caches, cacheFacts),
+  );
+  // What the previous runtime runs is changed only now, once nothing above can throw (a reload
+  // refused then leaves it as it was): its checks carried on or stopped, its dropped upstreams retired.
+  // In a cluster the checks are the primary's: the verdicts were taken instead.
+  const checks = link
+    ? new Map<string, ActiveChecks>()
+    : runChecks(upstreams, previous, logger, healthCounts);
+  if (previous) retireRemoved(previous, upstreams);
   runtime = {
     config,
     name: config.name,
     router,
-    stages: buildRouteStages(
-      config,
-      logger,
-      metrics,
-      candorStages(trust, access, splits),
-      given,
-      closingStages(caches, cacheFacts),
-    ),
+    stages,
     splits,
     gatewayCounts: previous?.gatewayCounts ?? new GatewayWindow(),
     upstreams,
@@ -292,28 +293,24 @@ function upstreamNewsLines(logger: Logger): UpstreamNews {
 
 /**
  * The config's upstreams made live, each on the previous one of its name (a reload), the runtime
- * changes applied; their health checks (none here in a cluster: the primary's verdicts are taken
- * instead); the upstreams no longer named retired.
+ * changes applied (in a cluster, the primary's verdicts taken). Every upstream's files are read
+ * first: one that fails (gone since the config was checked) refuses the reload before any
+ * upstream of the running runtime is changed (the targets it keeps take new settings).
  */
 function liveUpstreams(
   config: GatewayConfig,
   changes: RuntimeChanges,
   news: UpstreamNews,
-  logger: Logger,
-  healthCounts: HealthMetrics,
   previous: LiveRuntime | undefined,
   link: ClusterLink | undefined,
-): { upstreams: Map<string, Upstream>; checks: Map<string, ActiveChecks> } {
+): Map<string, Upstream> {
+  const connectors = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, connectorOf(u)]));
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
-    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news));
+    upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news, connectors.get(name)));
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
-  const checks = link
-    ? new Map<string, ActiveChecks>()
-    : runChecks(upstreams, previous, logger, healthCounts);
-  if (previous) retireRemoved(previous, upstreams);
-  return { upstreams, checks };
+  return upstreams;
 }
 
 /** What the cache's stages of this config are given: its names, its splits, the cluster's news, the refresh's start. */

@@ -88,8 +88,13 @@ export interface UpstreamNews {
  * HTTP/1.1 connection closed for bytes its target sent past a complete response, and of a
  * target found closing idle connections sooner than it said.
  */
-export function createUpstream(config: UpstreamConfig, previous?: Upstream, news?: UpstreamNews): Upstream {
-  const connect = connectorOf(config);
+export function createUpstream(
+  config: UpstreamConfig,
+  previous?: Upstream,
+  news?: UpstreamNews,
+  /** Made beforehand (connectorOf), so that its files are read before any upstream changes. */
+  connect = connectorOf(config),
+): Upstream {
   const targets = buildTargets(config, previous, connect, poolOptionsOf(config, news));
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
@@ -128,8 +133,11 @@ export function createUpstream(config: UpstreamConfig, previous?: Upstream, news
   return upstream;
 }
 
-/** The connector of the upstream's targets: its connect timeout, its TLS (CA, client certificate, ALPN). */
-function connectorOf(config: UpstreamConfig): Connector {
+/**
+ * The connector of the upstream's targets: its connect timeout, its TLS (CA, client certificate,
+ * ALPN). It reads their files, so it can throw (a file gone since the config was checked).
+ */
+export function connectorOf(config: UpstreamConfig): Connector {
   const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
   return createConnector({
     timeout: config.timeouts.connect,
