@@ -215,6 +215,8 @@ export class FleetSource {
   takeCanary(canary: Canary): void {
     const revision = canary.revision;
     if (revision === this.#endedCanary || this.#running.revision === revision) return;
+    // Refused here already: a record written again (a look) brings the same document, refused again.
+    if (this.#refused?.revision === revision) return;
     // Already coming, or being applied now (a canary record written again meanwhile: a look).
     if (this.#pending?.revision === revision) return;
     if (this.#inApply?.how === 'canary' && this.#inApply.revision === revision) return;

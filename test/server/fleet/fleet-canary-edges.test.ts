@@ -3,7 +3,8 @@
  * (Debian's etcd-server) as `candor config push --canary` and the judge write it: a canary rolled
  * back while the config key is deleted still takes its gateway off the canary, back to the last
  * good config it ran (saying so); a canary record written again (the judge's look) while its
- * gateway is applying it is applied once, not queued again behind itself.
+ * gateway is applying it is applied once, not queued again behind itself; and a canary its
+ * gateway refused is not applied (and refused) again each time its record is written.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -129,4 +130,19 @@ test('a canary record written again while its gateway applies it is applied once
   // A second application would follow the first at once: it is given the time of one.
   await new Promise((r) => setTimeout(r, 4000));
   assert.equal(lines(applied).length, 1);
+});
+
+test('a canary its gateway refused is not tried again when its record is written again', async () => {
+  const main = await client.put(FLEET_KEY, documentTo(origins.url.one));
+  await gateway.serve?.waitForLines(`config revision ${main} applied`, 1, 15_000);
+  const document = `bogus_field: 1\n${documentTo(origins.url.two)}`;
+  const revision = await client.put(CANARY_KEY, canary(document, main));
+  const refused = `config revision ${revision} refused: the running config (revision ${main}) stays`;
+  await gateway.serve?.waitForLines(refused, 1, 15_000);
+  // The judge's look, say, before it rolls the refused canary back.
+  await client.put(CANARY_KEY, canary(document, main, { revision, last_look: 'a look' }));
+  // A second refusal would follow the record at once: it is given the time of one.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(lines(refused).length, 1);
+  await answers('one');
 });
