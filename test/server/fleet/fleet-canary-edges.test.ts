@@ -15,6 +15,7 @@ import type { CanaryRecord } from '../../../src/server/fleet/fleet-keys.ts';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
+  answersWith,
   documentTo,
   FLEET_KEY,
   type FleetGateway,
@@ -23,7 +24,6 @@ import {
   serveGateway,
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
-import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-canary-edges-'));
@@ -63,18 +63,7 @@ const canary = (document: string, from: number, more: Partial<CanaryRecord> = {}
     ...more,
   } satisfies CanaryRecord);
 
-/** Waits (15 s at most) until the gateway answers `body`. */
-async function answers(body: string): Promise<void> {
-  let last = '';
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-    last = await request(`http://127.0.0.1:${gateway.serve?.port}`, { path: '/' })
-      .then((a) => a.body.toString())
-      .catch((err: Error) => err.message);
-    if (last === body) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(last, body);
-}
+const answers = (body: string) => answersWith(gateway, body);
 
 const lines = (msg: string) => (gateway.serve?.lines ?? []).filter((l) => l.msg === msg);
 
