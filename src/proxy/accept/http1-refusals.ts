@@ -65,6 +65,11 @@ function unservedFailure(why: UnservedWhy): Failure {
       'proxy_internal_response',
       'the gateway was shutting down: it closed the connection after answering the request pipelined before this one, and this one was never sent',
     );
+  if (why === 'client_certificates')
+    return new Failure(
+      'proxy_internal_response',
+      "a reload changed the listener's client_certificates: the gateway closed the connection, judged under the old ones, after answering the request pipelined before this one, and this one was never sent",
+    );
   if (why === 'client_left')
     return new Failure(
       'client_closed',

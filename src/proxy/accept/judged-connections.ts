@@ -19,7 +19,8 @@ export function endJudgedConnections(http1: Http1Server, h2: H2Server | undefine
   for (const connection of [...http1.connections.values()]) {
     if (!presented(connection.socket)) continue;
     if (connection.quiet) connection.close();
-    else connection.closeAfterAnswer();
+    // (The requests its client pipelined behind the answer get their lines at the close.)
+    else connection.endAfterAnswer('client_certificates');
   }
   for (const session of [...(h2?.sessions ?? [])]) if (presented(session.socket)) session.close();
 }

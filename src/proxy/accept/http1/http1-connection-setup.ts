@@ -9,10 +9,17 @@ import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-
 import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
 
 /**
- * Why a connection closed with requests pipelined behind the one it was answering: who cut that
- * answer, or the drain that closed the connection once it was given (`drain`).
+ * Why the gateway closes a connection its client meant to keep once the answer in flight is
+ * given: a drain (`drain`), or a reload that changed the client certificates its client's was
+ * judged under (`client_certificates`: judged-connections.ts).
  */
-export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | 'drain';
+export type EndedFor = 'drain' | 'client_certificates';
+
+/**
+ * Why a connection closed with requests pipelined behind the one it was answering: who cut that
+ * answer, or why the gateway closed the connection once it was given (EndedFor).
+ */
+export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | EndedFor;
 
 /** A request read whole and not served: its head, and its bytes as the client sent them. */
 export interface UnservedRequest {

@@ -26,7 +26,13 @@ import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
 import { closeWhenIdle, cutAnswer, cutByTheDrain, type DrainedConnection } from './http1-closing.ts';
-import type { Http1Handlers, Http1Settings, PriorKnowledge, UnservedWhy } from './http1-connection-setup.ts';
+import type {
+  EndedFor,
+  Http1Handlers,
+  Http1Settings,
+  PriorKnowledge,
+  UnservedWhy,
+} from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
 
 export class Http1Connection extends Http1RequestReading implements DrainedConnection, OpenSlot {
@@ -45,8 +51,8 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
    * leaving): what the requests pipelined behind it, never served, are logged with at the close.
    */
   #cutBy: UnservedWhy | undefined;
-  /** A drain asked for the close after the answer (drainAfterAnswer), not the request or its answer. */
-  #drained = false;
+  /** Why the gateway asked for the close after the answer (endAfterAnswer), not the request or its answer. */
+  #endedFor: EndedFor | undefined;
 
   constructor(
     socket: Socket,
@@ -144,10 +150,10 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
     if (close || this.afterAnswer || !this.requestComplete) {
-      // The drain closes a connection its client meant to keep: the requests it pipelined
-      // behind this one were read, and are told at the close as never served (a client that
-      // said close sent nothing meant to be served after it).
-      if (this.#drained && keptAlive && this.requestComplete) this.#cutBy ??= 'drain';
+      // The gateway closes a connection its client meant to keep (a drain, a reload's new client
+      // certificates): the requests it pipelined behind this one were read, and are told at the
+      // close as never served (a client that said close sent nothing meant to be served after it).
+      if (this.#endedFor !== undefined && keptAlive && this.requestComplete) this.#cutBy ??= this.#endedFor;
       return this.close();
     }
     this.parser.next();
@@ -207,7 +213,15 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
 
   /** A drain: the connection closes after the current response (saying `Connection: close` if it can). */
   drainAfterAnswer(): void {
-    this.#drained = true;
+    this.endAfterAnswer('drain');
+  }
+
+  /**
+   * The gateway ends the connection, for `why`, after the current response (saying `Connection:
+   * close` if it can): the requests pipelined behind it are told, never served, at the close.
+   */
+  endAfterAnswer(why: EndedFor): void {
+    this.#endedFor ??= why;
     this.closeAfterAnswer();
   }
 
