@@ -96,8 +96,12 @@ export interface Http1AnswerFacts {
 export interface AnswerOwner {
   /** The final head is going out. */
   answerStarted(): void;
-  /** The whole response is on the socket; `close`: the connection must close after it. */
-  answerFinished(close: boolean): void;
+  /**
+   * The whole response is on the socket; `close`: the connection must close after it; `doubted`:
+   * its writer chose that close for a request read whole, whose stream it does not trust (a 400:
+   * what the client sent after it may be its body, not requests).
+   */
+  answerFinished(close: boolean, doubted: boolean): void;
   /** The response ended, its rest still leaving for a client behind (answerFinished once it took it). */
   answerLeaving(): void;
   /**

@@ -143,8 +143,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
       this.connectionState = 'writing';
   }
 
-  answerFinished(close: boolean): void {
+  answerFinished(close: boolean, doubted: boolean): void {
     const keptAlive = this.head?.keepAlive === true && !this.head.upgrade;
+    const endedFor = this.#endedFor;
     this.exchange = undefined;
     this.body = undefined;
     this.head = undefined;
@@ -152,8 +153,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     if (close || this.afterAnswer || !this.requestComplete) {
       // The gateway closes a connection its client meant to keep (a drain, a reload's new client
       // certificates): the requests it pipelined behind this one were read, and are told at the
-      // close as never served (a client that said close sent nothing meant to be served after it).
-      if (this.#endedFor !== undefined && keptAlive && this.requestComplete) this.#cutBy ??= this.#endedFor;
+      // close as never served. A client that said close sent nothing meant to be served after
+      // it; behind an answer that doubts the stream it may be a body (a 400's).
+      if (endedFor !== undefined && keptAlive && this.requestComplete && !doubted) this.#cutBy ??= endedFor;
       return this.close();
     }
     this.parser.next();
