@@ -145,16 +145,16 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
 
   answerFinished(close: boolean, doubted: boolean): void {
     const keptAlive = this.head?.keepAlive === true && !this.head.upgrade;
-    const endedFor = this.#endedFor;
+    const endedFor = this.#endedFor ?? (this.head?.versionMinor === 0 ? 'http10' : undefined);
     this.exchange = undefined;
     this.body = undefined;
     this.head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
     if (close || this.afterAnswer || !this.requestComplete) {
       // The gateway closes a connection its client meant to keep (a drain, a reload's new client
-      // certificates): the requests it pipelined behind this one were read, and are told at the
-      // close as never served. A client that said close sent nothing meant to be served after
-      // it; behind an answer that doubts the stream it may be a body (a 400's).
+      // certificates, HTTP/1.0): the requests it pipelined behind this one were read, and are
+      // told at the close as never served. A client that said close sent nothing meant to be
+      // served after it; behind an answer that doubts the stream it may be a body (a 400's).
       if (endedFor !== undefined && keptAlive && this.requestComplete && !doubted) this.#cutBy ??= endedFor;
       return this.close();
     }

@@ -1,6 +1,7 @@
 /**
  * The closes the gateway chooses after an answer, and what it tells of the requests pipelined
- * behind it, read whole and never served: a drain tells them (`drain`); behind an answer whose
+ * behind it, read whole and never served: an HTTP/1.0 client's connection, never kept for a
+ * second request, tells them (`http10`), as a drain does (`drain`); behind an answer whose
  * writer closes because it doubts the stream (a 400: what follows may be its body), nothing is
  * told as a request.
  */
@@ -59,7 +60,30 @@ async function serve(
   return { handed, unserved, received: c.received };
 }
 
+const http10 = (path: string) => `GET ${path} HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`;
 const http11 = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+test('an HTTP/1.0 client that asked for keep-alive: its connection closes after one answer, and those pipelined behind are told (http10)', async (t) => {
+  const { handed, unserved, received } = await serve(t, http10('/1') + http10('/2') + http10('/3'), {
+    closeAnswer: false,
+    drain: false,
+  });
+  assert.deepEqual(handed, ['/1']);
+  assert.match(received, /^HTTP\/1\.1 200 X\r\n[\s\S]*\r\nconnection: close\r\n\r\nok$/);
+  assert.deepEqual(unserved, [
+    ['/2', 'http10'],
+    ['/3', 'http10'],
+  ]);
+});
+
+test('an HTTP/1.0 client whose answer its writer closed (a 400): nothing behind it is told as a request', async (t) => {
+  const { handed, unserved } = await serve(t, http10('/1') + http10('/2'), {
+    closeAnswer: true,
+    drain: false,
+  });
+  assert.deepEqual(handed, ['/1']);
+  assert.deepEqual(unserved, []);
+});
 
 test('a drain behind an answer its writer closed (a 400): nothing behind it is told as a request', async (t) => {
   const { handed, unserved } = await serve(t, http11('/1') + http11('/2'), {
