@@ -65,6 +65,11 @@ function unservedFailure(why: UnservedWhy): Failure {
       'proxy_internal_response',
       'the gateway was shutting down: it closed the connection after answering the request pipelined before this one, and this one was never sent',
     );
+  if (why === 'listener_removed')
+    return new Failure(
+      'proxy_internal_response',
+      'a reload removed the listener: the gateway closed the connection after answering the request pipelined before this one, and this one was never sent',
+    );
   if (why === 'client_certificates')
     return new Failure(
       'proxy_internal_response',

@@ -213,11 +213,6 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     lingeringClose(this.socket, this.timeouts, this.settings.sendTimeout ?? 0, this.#destroy);
   }
 
-  /** A drain: the connection closes after the current response (saying `Connection: close` if it can). */
-  drainAfterAnswer(): void {
-    this.endAfterAnswer('drain');
-  }
-
   /**
    * The gateway ends the connection, for `why`, after the current response (saying `Connection:
    * close` if it can): the requests pipelined behind it are told, never served, at the close.
@@ -227,9 +222,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.closeAfterAnswer();
   }
 
-  /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */
-  closeWhenIdle(): void {
-    closeWhenIdle(this);
+  /** A drain (or its listener removed): an idle connection closes at once (after one more look), a busy one after its response. */
+  closeWhenIdle(why: EndedFor = 'drain'): void {
+    closeWhenIdle(this, why);
   }
 
   /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
