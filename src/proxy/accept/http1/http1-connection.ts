@@ -222,6 +222,20 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.closeAfterAnswer();
   }
 
+  /** Idle between requests, those its client pipelined read and waiting their turn. */
+  get betweenRequests(): boolean {
+    return this.connectionState === 'idle' && this.pipeline?.waiting === true;
+  }
+
+  /**
+   * The gateway ends the connection now, for `why`, after what was written: the requests read
+   * and waiting their turn are told, never served, at the close.
+   */
+  endNow(why: EndedFor): void {
+    this.#cutBy ??= why;
+    this.close();
+  }
+
   /** A drain (or its listener removed): an idle connection closes at once (after one more look), a busy one after its response. */
   closeWhenIdle(why: EndedFor = 'drain'): void {
     closeWhenIdle(this, why);
