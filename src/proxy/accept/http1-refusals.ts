@@ -65,6 +65,21 @@ function unservedFailure(why: UnservedWhy): Failure {
       'proxy_internal_response',
       'the gateway was shutting down: it closed the connection after answering the request pipelined before this one, and this one was never sent',
     );
+  if (why === 'listener_removed')
+    return new Failure(
+      'proxy_internal_response',
+      'a reload removed the listener: the gateway closed the connection after answering the request pipelined before this one, and this one was never sent',
+    );
+  if (why === 'client_certificates')
+    return new Failure(
+      'proxy_internal_response',
+      "a reload changed the listener's client_certificates: the gateway closed the connection, judged under the old ones, after answering the request pipelined before this one, and this one was never sent",
+    );
+  if (why === 'http10')
+    return new Failure(
+      'proxy_internal_response',
+      "the gateway keeps no HTTP/1.0 client's connection open (RFC 9112 §9.3.1): it closed it after answering the request pipelined before this one, and this one was never sent",
+    );
   if (why === 'client_left')
     return new Failure(
       'client_closed',

@@ -59,7 +59,8 @@ export interface Listener {
    * nothing changed; the function returned puts it all in force (it cannot fail).
    */
   prepareUpdate(config: ListenerConfig, limits: DownstreamLimits): () => void;
-  close(): Promise<void>;
+  /** Stops accepting and closes its connections as stopAccepting does; `listener_removed`: a reload took it out. */
+  close(why?: 'drain' | 'listener_removed'): Promise<void>;
   /**
    * A drain began (its delay still serves): each HTTP/1.1 answer from now on says
    * `Connection: close` and its connection closes after it, so kept-alive clients move off.
@@ -131,10 +132,10 @@ export async function startListener(
     SOCKET_OPTIONS,
     config.maxConnections,
   );
-  const closed = () => {
+  const closed = (why: 'drain' | 'listener_removed' = 'drain') => {
     // Resolves when the last connection has closed (node:net waits for them).
     const done = accepting.close();
-    own.closeWhenIdle();
+    own.closeWhenIdle(why);
     h2?.closeWhenIdle();
     return done;
   };
@@ -158,7 +159,7 @@ export async function startListener(
     port: () => accepting.port(),
     connections: () => accepting.connections(),
     close: closed,
-    stopAccepting: closed,
+    stopAccepting: () => closed(),
     closeAfterAnswers: () => own.closeAfterAnswers(),
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
     // (the TCP count is every connection, HTTP/2 ones included).

@@ -100,7 +100,7 @@ export class Drain {
  * the same deadline (a tunnel on it must not outlive the listener by `tunnel_idle`).
  */
 export async function closeListener(listener: Listener, timeout: number): Promise<void> {
-  const closed = listener.close().then(() => 'closed' as const);
+  const closed = listener.close('listener_removed').then(() => 'closed' as const);
   if ((await Promise.race([closed, wait(timeout)])) === 'closed') return;
   listener.cutConnections('deadline');
   await Promise.race([closed, wait(CLOSE_GRACE_MS)]);

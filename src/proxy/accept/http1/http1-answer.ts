@@ -59,6 +59,8 @@ export class Http1Answer
   #chunked = false;
   /** No length and not chunked (an HTTP/1.0 client's): the close ends the body. */
   #closeDelimited = false;
+  /** Its writer closes after a request read whole: what the client sent after it is in doubt (error-answer.ts). */
+  #doubted = false;
   #bodyless = false;
   #bodyComplete = false;
   #cutByDrain: DrainCut | undefined = undefined;
@@ -166,6 +168,7 @@ export class Http1Answer
     // closes after it), and the answer says so (RFC 9110 §10.1.1), lest the client send its
     // next request into the close.
     if (close || !this.#bodyComplete) this.#close = true;
+    if (close && this.#bodyComplete) this.#doubted = true;
     this.#chunked = false;
     this.#closeDelimited = false;
     this.#bodyless = this.#headRequest || status === 204 || status === 304;
@@ -319,7 +322,7 @@ export class Http1Answer
     if (this.closedOnce) return;
     this.#leaving = false;
     this.markFinished();
-    this.#owner.answerFinished(this.#close);
+    this.#owner.answerFinished(this.#close, this.#doubted);
     this.#closed(true);
   }
 

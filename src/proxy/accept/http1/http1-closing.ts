@@ -9,6 +9,7 @@
 
 import type { Socket } from 'node:net';
 import type { DrainCut } from '../../../core/net/downstream.ts';
+import type { EndedFor } from './http1-connection-setup.ts';
 
 /** What a drain sees of a connection, and asks of it. */
 export interface DrainedConnection {
@@ -19,8 +20,8 @@ export interface DrainedConnection {
   readonly answer: ClosedAnswer | undefined;
   /** A tunnel's last words (a WebSocket's Close frame), said before the deadline's cut. */
   readonly farewell: (() => void) | undefined;
-  /** The drain's: the connection closes after the current response (saying `Connection: close` if it can). */
-  drainAfterAnswer(): void;
+  /** The connection closes, for `why`, after the current response (saying `Connection: close` if it can). */
+  endAfterAnswer(why: EndedFor): void;
   /** Closes the connection after what was written (a lingering close). */
   close(): void;
 }
@@ -39,8 +40,8 @@ export interface ClosedAnswer {
  * until its turn comes for a pipelined request already read is busy: that request is
  * answered (saying close), not dropped with the connection after the client sent it.
  */
-export function closeWhenIdle(connection: DrainedConnection): void {
-  connection.drainAfterAnswer();
+export function closeWhenIdle(connection: DrainedConnection, why: EndedFor): void {
+  connection.endAfterAnswer(why);
   if (!connection.quiet) return;
   // One more look first: a request already in the socket's buffer when the drain began (sent
   // before the client could know) is read by the next poll of the event loop, which runs

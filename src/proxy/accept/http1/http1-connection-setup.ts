@@ -9,10 +9,18 @@ import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-
 import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
 
 /**
- * Why a connection closed with requests pipelined behind the one it was answering: who cut that
- * answer, or the drain that closed the connection once it was given (`drain`).
+ * Why the gateway closes a connection its client meant to keep once the answer in flight is
+ * given: a drain (`drain`), a reload that removed its listener (`listener_removed`) or changed the client certificates its client's was
+ * judged under (`client_certificates`: judged-connections.ts), or the client's HTTP/1.0, whose
+ * connection a proxy keeps for no second request (`http10`: RFC 9112 §9.3.1).
  */
-export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | 'drain';
+export type EndedFor = 'drain' | 'listener_removed' | 'client_certificates' | 'http10';
+
+/**
+ * Why a connection closed with requests pipelined behind the one it was answering: who cut that
+ * answer, or why the gateway closed the connection once it was given (EndedFor).
+ */
+export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | EndedFor;
 
 /** A request read whole and not served: its head, and its bytes as the client sent them. */
 export interface UnservedRequest {
@@ -89,8 +97,12 @@ export interface Http1AnswerFacts {
 export interface AnswerOwner {
   /** The final head is going out. */
   answerStarted(): void;
-  /** The whole response is on the socket; `close`: the connection must close after it. */
-  answerFinished(close: boolean): void;
+  /**
+   * The whole response is on the socket; `close`: the connection must close after it; `doubted`:
+   * its writer chose that close for a request read whole, whose stream it does not trust (a 400:
+   * what the client sent after it may be its body, not requests).
+   */
+  answerFinished(close: boolean, doubted: boolean): void;
   /** The response ended, its rest still leaving for a client behind (answerFinished once it took it). */
   answerLeaving(): void;
   /**

@@ -26,7 +26,13 @@ import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
 import { closeWhenIdle, cutAnswer, cutByTheDrain, type DrainedConnection } from './http1-closing.ts';
-import type { Http1Handlers, Http1Settings, PriorKnowledge, UnservedWhy } from './http1-connection-setup.ts';
+import type {
+  EndedFor,
+  Http1Handlers,
+  Http1Settings,
+  PriorKnowledge,
+  UnservedWhy,
+} from './http1-connection-setup.ts';
 import { Http1RequestReading } from './http1-request-reading.ts';
 
 export class Http1Connection extends Http1RequestReading implements DrainedConnection, OpenSlot {
@@ -45,8 +51,8 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
    * leaving): what the requests pipelined behind it, never served, are logged with at the close.
    */
   #cutBy: UnservedWhy | undefined;
-  /** A drain asked for the close after the answer (drainAfterAnswer), not the request or its answer. */
-  #drained = false;
+  /** Why the gateway asked for the close after the answer (endAfterAnswer), not the request or its answer. */
+  #endedFor: EndedFor | undefined;
 
   constructor(
     socket: Socket,
@@ -137,17 +143,19 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
       this.connectionState = 'writing';
   }
 
-  answerFinished(close: boolean): void {
+  answerFinished(close: boolean, doubted: boolean): void {
     const keptAlive = this.head?.keepAlive === true && !this.head.upgrade;
+    const endedFor = this.#endedFor ?? (this.head?.versionMinor === 0 ? 'http10' : undefined);
     this.exchange = undefined;
     this.body = undefined;
     this.head = undefined;
     // A body not read whole cannot be told from the next request: the connection closes.
     if (close || this.afterAnswer || !this.requestComplete) {
-      // The drain closes a connection its client meant to keep: the requests it pipelined
-      // behind this one were read, and are told at the close as never served (a client that
-      // said close sent nothing meant to be served after it).
-      if (this.#drained && keptAlive && this.requestComplete) this.#cutBy ??= 'drain';
+      // The gateway closes a connection its client meant to keep (a drain, a reload's new client
+      // certificates, HTTP/1.0): the requests it pipelined behind this one were read, and are
+      // told at the close as never served. A client that said close sent nothing meant to be
+      // served after it; behind an answer that doubts the stream it may be a body (a 400's).
+      if (endedFor !== undefined && keptAlive && this.requestComplete && !doubted) this.#cutBy ??= endedFor;
       return this.close();
     }
     this.parser.next();
@@ -205,15 +213,32 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     lingeringClose(this.socket, this.timeouts, this.settings.sendTimeout ?? 0, this.#destroy);
   }
 
-  /** A drain: the connection closes after the current response (saying `Connection: close` if it can). */
-  drainAfterAnswer(): void {
-    this.#drained = true;
+  /**
+   * The gateway ends the connection, for `why`, after the current response (saying `Connection:
+   * close` if it can): the requests pipelined behind it are told, never served, at the close.
+   */
+  endAfterAnswer(why: EndedFor): void {
+    this.#endedFor ??= why;
     this.closeAfterAnswer();
   }
 
-  /** A drain: an idle connection closes at once (after one more look), a busy one after its response. */
-  closeWhenIdle(): void {
-    closeWhenIdle(this);
+  /** Idle between requests, those its client pipelined read and waiting their turn. */
+  get betweenRequests(): boolean {
+    return this.connectionState === 'idle' && this.pipeline?.waiting === true;
+  }
+
+  /**
+   * The gateway ends the connection now, for `why`, after what was written: the requests read
+   * and waiting their turn are told, never served, at the close.
+   */
+  endNow(why: EndedFor): void {
+    this.#cutBy ??= why;
+    this.close();
+  }
+
+  /** A drain (or its listener removed): an idle connection closes at once (after one more look), a busy one after its response. */
+  closeWhenIdle(why: EndedFor = 'drain'): void {
+    closeWhenIdle(this, why);
   }
 
   /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */

@@ -115,7 +115,7 @@ export abstract class Http1RequestReading
   // What the connection's other side does (http1-connection.ts).
   abstract close(): void;
   abstract answerStarted(): void;
-  abstract answerFinished(close: boolean): void;
+  abstract answerFinished(close: boolean, doubted: boolean): void;
   abstract answerLeaving(): void;
   abstract answerAborted(reset: boolean): void;
   abstract answerSwitched(): SwitchedConnection;

@@ -15,7 +15,7 @@ import { OpenList } from '../open-list.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
 import { Http1Connection } from './http1-connection.ts';
-import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
+import type { EndedFor, Http1Handlers, Http1Settings, PriorKnowledge } from './http1-connection-setup.ts';
 
 /**
  * How the server makes its TCP sockets, and every acceptor of its listener (acceptors.ts).
@@ -37,8 +37,11 @@ export interface Http1Server {
   acceptPlain(socket: Socket): void;
   /** A drain began: every connection, and each one accepted from now on, closes after its next response. */
   closeAfterAnswers(): void;
-  /** A drain's first step: stop accepting; idle connections close now, busy ones after their response. */
-  closeWhenIdle(): void;
+  /**
+   * A drain's first step (or its listener removed by a reload: `why`): stop accepting; idle
+   * connections close now, busy ones after their response.
+   */
+  closeWhenIdle(why?: EndedFor): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
   destroyAll(why: DrainCut): number;
 }
@@ -66,11 +69,11 @@ export function createHttp1Server(
   const connections = new OpenList<Http1Connection>();
   // Told by the connection itself when its socket closes: no listener and no closure per connection.
   const forget = (connection: Http1Connection) => connections.delete(connection);
-  /** A drain began: a connection that comes out of its TLS handshake or PROXY header now is served once. */
-  let draining = false;
+  /** A drain began (or why else): a connection that comes out of its TLS handshake or PROXY header now is served once. */
+  let draining: EndedFor | undefined;
   const add = (connection: Http1Connection) => {
     connections.add(connection);
-    if (draining) connection.drainAfterAnswer();
+    if (draining !== undefined) connection.endAfterAnswer(draining);
   };
   const accept = (socket: Socket) =>
     add(new Http1Connection(socket, settings(), handlers, tls !== undefined, forget));
@@ -111,14 +114,14 @@ export function createHttp1Server(
     accept,
     acceptPlain,
     closeAfterAnswers() {
-      draining = true;
-      for (const connection of connections.values()) connection.drainAfterAnswer();
+      draining ??= 'drain';
+      for (const connection of connections.values()) connection.endAfterAnswer('drain');
     },
-    closeWhenIdle() {
-      draining = true;
+    closeWhenIdle(why = 'drain') {
+      draining ??= why;
       server.close();
       // A copy: a connection may leave the list as it is told.
-      for (const connection of [...connections.values()]) connection.closeWhenIdle();
+      for (const connection of [...connections.values()]) connection.closeWhenIdle(why);
       for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
     destroyAll(why) {
