@@ -70,8 +70,10 @@ export async function startServe(
     for (const waiter of waiters) waiter();
   });
   try {
-    await waitForLines('listening', workers, 15_000);
-    if (options.admin) await waitForLines('admin API listening', 1, 15_000);
+    // Bounds, not timings: a loaded run (four test files on two cores) has seen a second worker
+    // listen more than 15 s after the first.
+    await waitForLines('listening', workers, 30_000);
+    if (options.admin) await waitForLines('admin API listening', 1, 30_000);
   } catch (err) {
     // A serve that did not start in time is not left running: its pipes would hold the test
     // file's process (and the whole run) open after the failure.
