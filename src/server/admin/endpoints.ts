@@ -209,6 +209,15 @@ async function reload({ control }: Admin, request: AdminRequest): Promise<AdminA
       `the reload of ${report.file} was refused whole: each problem names a part that cannot be applied; nothing changed, the running config stays`,
       { reload: report },
     );
+  // Every worker answered the swap with an error (not the file's problem) and the primary went
+  // back: nothing changed anywhere, no swap is left half done.
+  if (report.reverted === true)
+    return problem(
+      503,
+      'Reload refused by the workers',
+      `every worker failed to swap to ${report.file} (each one's reason in reload.workers.failed): nothing changed, the running config stays`,
+      { reload: report },
+    );
   return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
 }
 

@@ -13,6 +13,8 @@ interface ReloadAnswer {
   readonly config_hash?: string;
   readonly problems?: ConfigProblem[];
   readonly workers?: { confirmed: number[]; failed: { id: number; reason: string }[] };
+  /** Every worker failed to swap and the primary went back (ReloadReport.reverted). */
+  readonly reverted?: true;
   readonly running_file?: string;
 }
 
@@ -74,6 +76,13 @@ export async function runReload(file: string): Promise<number> {
       `${formatConfigProblems(report.problems)}\nreload of ${report.file ?? named} refused: nothing changed, the running config stays\n`,
     );
     return EXIT.config;
+  }
+  if (report?.result === 'incomplete' && report.reverted === true) {
+    const failed = report.workers?.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
+    process.stderr.write(
+      `candor: reload of ${report.file ?? named} refused by every worker (${failed}): nothing changed, the running config stays\n`,
+    );
+    return EXIT.unavailable;
   }
   if (report?.result === 'incomplete') {
     const swapped = report.workers?.confirmed ?? [];

@@ -274,6 +274,8 @@ export class ClusterControl {
       workers: report.workers,
     };
     if (failed.length === 0) this.#logger.info({ ...fields, ...outcome }, 'config reloaded');
+    else if (report.reverted === true)
+      this.#logger.error(fields, 'reload refused: every worker failed to swap, the running config stays');
     else this.#logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
     return report;
   }

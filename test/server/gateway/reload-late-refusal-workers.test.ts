@@ -68,6 +68,8 @@ export default (options) => {
     assert.equal(reload.status, 503);
     assert.match(reload.text, /ENOENT.*ca\.pem/);
     assert.equal((reload.body.reload as Record<string, unknown>).reverted, true);
+    assert.equal(reload.body.title, 'Reload refused by the workers');
+    await serve.waitForLines('reload refused: every worker failed to swap, the running config stays', 1);
 
     assert.equal((await request(`http://127.0.0.1:${serve.port}`)).status, 200);
     assert.deepEqual(await hashes(), [hash, hash]);
