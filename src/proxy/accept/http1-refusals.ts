@@ -9,7 +9,7 @@ import type { RequestHead, RequestParseError } from '../../core/http1/parsed-req
 import { clientAddressOf, clientBytesRead } from '../../core/net/client-address.ts';
 import { type RawRequestInfo, rawRequestInfo, refusalFailure, requestInfo } from './client-error.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
-import type { UnservedRequest, UnservedWhy } from './http1/http1-connection-setup.ts';
+import type { EndedFor, UnservedRequest, UnservedWhy } from './http1/http1-connection-setup.ts';
 import { UNSERVED_LINES } from './http1/unserved-requests.ts';
 import type { Refusal, RequestHandlers } from './request-handlers.ts';
 
@@ -58,27 +58,24 @@ export function unserved(
   );
 }
 
+/**
+ * Why the gateway closed a kept-alive connection once its answer was given (EndedFor), said
+ * before what befell each request read behind that answer.
+ */
+const ENDED_FOR: Readonly<Record<EndedFor, string>> = {
+  drain: 'the gateway was shutting down: it closed the connection',
+  listener_removed: 'a reload removed the listener: the gateway closed the connection',
+  client_certificates:
+    "a reload changed the listener's client_certificates: the gateway closed the connection, judged under the old ones,",
+  http10: "the gateway keeps no HTTP/1.0 client's connection open (RFC 9112 §9.3.1): it closed it",
+};
+
 function unservedFailure(why: UnservedWhy): Failure {
   if (why === 'deadline' || why === 'signal') return drainCutFailure(why === 'signal');
-  if (why === 'drain')
+  if (why !== 'client_left' && why !== 'answer_cut')
     return new Failure(
       'proxy_internal_response',
-      'the gateway was shutting down: it closed the connection after answering the request pipelined before this one, and this one was never sent',
-    );
-  if (why === 'listener_removed')
-    return new Failure(
-      'proxy_internal_response',
-      'a reload removed the listener: the gateway closed the connection after answering the request pipelined before this one, and this one was never sent',
-    );
-  if (why === 'client_certificates')
-    return new Failure(
-      'proxy_internal_response',
-      "a reload changed the listener's client_certificates: the gateway closed the connection, judged under the old ones, after answering the request pipelined before this one, and this one was never sent",
-    );
-  if (why === 'http10')
-    return new Failure(
-      'proxy_internal_response',
-      "the gateway keeps no HTTP/1.0 client's connection open (RFC 9112 §9.3.1): it closed it after answering the request pipelined before this one, and this one was never sent",
+      `${ENDED_FOR[why]} after answering the request pipelined before this one, and this one was never sent`,
     );
   if (why === 'client_left')
     return new Failure(
