@@ -68,6 +68,8 @@ const ENDED_FOR: Readonly<Record<EndedFor, string>> = {
   client_certificates:
     "a reload changed the listener's client_certificates: the gateway closed the connection, judged under the old ones,",
   http10: "the gateway keeps no HTTP/1.0 client's connection open (RFC 9112 §9.3.1): it closed it",
+  answered_early:
+    "the answer began before the request's body was whole, so it said close: the gateway closed the connection",
 };
 
 function unservedFailure(why: UnservedWhy): Failure {

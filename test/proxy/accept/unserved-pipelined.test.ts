@@ -165,3 +165,70 @@ test('a request pipelined behind one that said Connection: close is not served a
   );
   assert.equal(upstream.requests.length, 1);
 });
+
+test('a request pipelined behind an upload answered before its body ended, the body then whole, is logged: never sent', async (t) => {
+  // The upstream answers the upload's head at once with half its body, the rest once the
+  // upload came whole: the gateway's answer began before the request's body was read, so it
+  // says close, and the request the client sent behind the body is never served.
+  const sockets = new Set<net.Socket>();
+  const heads: string[] = [];
+  const upstream = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      if (heads.length === 0) {
+        heads.push(text.slice(0, end));
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nea');
+      }
+      if (text.length - end - 4 === 10) socket.write('rl');
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    upstream.close();
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - upstream: app\n    request_buffering: false\nupstreams:\n  app:\n    retries: { attempts: 1 }\n    targets:\n      - url: http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\n`,
+  );
+  t.after(() => gw.close());
+
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  let received = '';
+  const closed = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), 3000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const headCame = new Promise<void>(
+    (resolve) =>
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        if (received.includes('\r\n\r\n')) resolve();
+      }) && closed.then(resolve),
+  );
+  socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nX-Request-Id: one\r\nContent-Length: 10\r\n\r\naaaaa');
+  await headCame;
+  socket.write(`bbbbb${SECOND}`);
+  await closed;
+
+  assert.match(received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(received, /\r\nconnection: close\r\n/i);
+  assert.ok(received.endsWith('\r\n\r\nearl'), received);
+  const first = await gw.logFor('one');
+  assert.equal(first.status, 200);
+  const second = await gw.logFor('two');
+  assert.deepEqual(
+    [second.status, second.error, second.stage, second.path, second.attempts],
+    [0, 'proxy_internal_response', 'not_sent', '/second', 0],
+  );
+  assert.match(String(second.details), /before the request's body was whole/);
+  assert.equal(heads.length, 1, 'nothing but the upload reached the upstream');
+});

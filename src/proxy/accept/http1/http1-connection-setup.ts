@@ -12,9 +12,11 @@ import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/d
  * Why the gateway closes a connection its client meant to keep once the answer in flight is
  * given: a drain (`drain`), a reload that removed its listener (`listener_removed`) or changed the client certificates its client's was
  * judged under (`client_certificates`: judged-connections.ts), or the client's HTTP/1.0, whose
- * connection a proxy keeps for no second request (`http10`: RFC 9112 §9.3.1).
+ * connection a proxy keeps for no second request (`http10`: RFC 9112 §9.3.1), or an answer begun
+ * before the request's body was whole (`answered_early`: its rest could not be told from the
+ * next request, so the answer said close; a client may have sent more behind the body by then).
  */
-export type EndedFor = 'drain' | 'listener_removed' | 'client_certificates' | 'http10';
+export type EndedFor = 'drain' | 'listener_removed' | 'client_certificates' | 'http10' | 'answered_early';
 
 /**
  * Why a connection closed with requests pipelined behind the one it was answering: who cut that

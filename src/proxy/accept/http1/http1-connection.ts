@@ -139,6 +139,9 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   // ── the response's side ──────────────────────────────────────────────────────────
 
   answerStarted(): void {
+    // Begun before the request's body was whole, the answer says close (Http1Answer.sendHead):
+    // what the client sends behind the body, once it is whole, is never served.
+    if (this.connectionState === 'body') this.#endedFor ??= 'answered_early';
     if (this.connectionState === 'body' || this.connectionState === 'waiting')
       this.connectionState = 'writing';
   }
