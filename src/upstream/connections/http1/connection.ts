@@ -124,7 +124,7 @@ export class UpstreamConnection
   writeRefused(): boolean {
     if (!this.out.keepsOpen || this.handler === null) return false;
     // The rest of the body has nowhere to go, and the connection can carry no other request.
-    this.out.stop();
+    this.out.refused();
     this.reusable = false;
     // Its answer, if it sent one, is bounded by the response's clock, as after a body sent whole.
     if (this.stage === 'head') this.clocks.sent();

@@ -148,6 +148,19 @@ export class RequestOut {
     return this.#pump !== undefined && !this.#socket.destroyed;
   }
 
+  /**
+   * The upstream refused a write of the client's body (keepOpenOnWriteError): the body stops, and
+   * the socket reads on to its own end. Node marked its read side failed with the write (it fails
+   * both sides of a socket at once), and a failed side emits no 'end': the end a reset leaves
+   * once what came before it is read, or the upstream's FIN, would go unheard, and the exchange
+   * would wait for its clock: a reset before the head answered 504 http_response_timeout, one
+   * under the body logged as a stall. The read side has not failed; only the write did.
+   */
+  refused(): void {
+    this.stop();
+    (this.#socket as unknown as { _readableState: { errored: Error | null } })._readableState.errored = null;
+  }
+
   /** Detaches the client's body from the connection (a no-op when none is streaming). */
   stop(): void {
     if (this.#pump === undefined) return;
