@@ -14,7 +14,7 @@ export interface StoredPart {
 /**
  * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
  * past the body's end a 416; undefined (the whole 200) for none, several ranges, another unit, a
- * range that does not read, or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
+ * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
  * fresh answer meets one only with only-if-cached (else it goes upstream: cache-request.ts's
  * passedOn); a stale one standing in for a failed upstream does: it gave the whole body to a
  * client that asked for its last bytes (a download resumed, a video sought).
@@ -32,10 +32,13 @@ export function storedPart(
   if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const length = body.length;
   const [first, last] = [asked[1], asked[2]];
+  // An empty body's one satisfiable range is a suffix of some length (RFC 9110 §14.1.1): it is
+  // the whole body, of no bytes, which no Content-Range can name: the whole 200, never a 416.
+  if (length === 0 && first === '' && Number(last) > 0) return undefined;
   const start = first === '' ? Math.max(0, length - Number(last)) : Number(first);
   const end = first === '' || last === '' ? length - 1 : Math.min(Number(last), length - 1);
   if (first !== '' && last !== '' && Number(last) < start) return undefined;
-  // Past the end, or a suffix of 0 bytes (or of an empty body): nothing of it can be sent.
+  // Past the end, or a suffix of 0 bytes: nothing of it can be sent.
   if (start >= length || end < start)
     return {
       status: 416,
