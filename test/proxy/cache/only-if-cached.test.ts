@@ -139,6 +139,13 @@ upstreams:
  */
 for (const [what, fields, status, body, extra] of [
   ['Range: bytes=0-5', { range: 'bytes=0-5' }, 206, 'stored', { 'content-range': 'bytes 0-5/11' }],
+  [
+    'Range: bytes=20-30, 40- (none satisfiable)',
+    { range: 'bytes=20-30, 40-' },
+    416,
+    '',
+    { 'content-range': 'bytes */11' },
+  ],
   ['If-None-Match of the stored tag', { 'if-none-match': '"v1"' }, 304, '', { etag: '"v1"' }],
   ['If-Match of another tag', { 'if-match': '"v0"' }, 412, '', { 'content-length': '0' }],
   ['If-Match of the stored tag', { 'if-match': '"v1"' }, 200, 'stored page', {}],
