@@ -33,12 +33,7 @@ export function updatedFields(
 ): CachePolicy.Headers | undefined {
   const tag = stored.etag;
   const newTag = notModified.etag;
-  if (
-    typeof tag === 'string' &&
-    typeof newTag === 'string' &&
-    opaque(trimOws(tag)) !== opaque(trimOws(newTag))
-  )
-    return undefined;
+  if (typeof newTag === 'string' && !namedBy(tag, newTag)) return undefined;
   if (newTag === undefined && otherInstant(stored['last-modified'], notModified['last-modified']))
     return undefined;
   // No prototype: a field named `constructor` or `__proto__` is a field like any other.
@@ -54,20 +49,33 @@ export function updatedFields(
 
 /**
  * Whether a 304 the cache did not ask for (one to a client's own validators, relayed to it)
- * identifies this stored answer (RFC 9111 §4.3.4): its ETag is the stored one's (weak comparison),
+ * identifies this stored answer (RFC 9111 §4.3.4): its ETag names the stored one (namedBy),
  * or, neither having one, its Last-Modified names the stored one's instant. A 304 without
  * validators identifies none: the client's validators may be of a copy the store never held.
  */
 export function identifies(stored: CachePolicy.Headers, notModified: CachePolicy.Headers): boolean {
   const tag = notModified.etag;
   const held = stored.etag;
-  if (typeof tag === 'string')
-    return typeof held === 'string' && opaque(trimOws(tag)) === opaque(trimOws(held));
+  if (typeof tag === 'string') return typeof held === 'string' && namedBy(held, tag);
   const modified = notModified['last-modified'];
   const storedModified = stored['last-modified'];
   if (held !== undefined || typeof modified !== 'string' || typeof storedModified !== 'string') return false;
   const at = Date.parse(modified);
   return !Number.isNaN(at) && at === Date.parse(storedModified);
+}
+
+/**
+ * Whether a 304's ETag names the stored answer's (RFC 9111 §4.3.4): a strong one, only a stored
+ * answer with that same strong tag (a stored `W/"x"` is not the representation `"x"` names); a
+ * weak one, a stored tag it matches weakly. A stored answer without an ETag holds a validator of
+ * another kind (its Last-Modified) or none: a 304 with an ETag does not contradict it (updatedFields
+ * keeps one answer per key, whose validators were the ones sent).
+ */
+function namedBy(held: CachePolicy.Headers[string], given: string): boolean {
+  if (typeof held !== 'string') return true;
+  const a = trimOws(held);
+  const b = trimOws(given);
+  return b.startsWith('W/') ? opaque(a) === opaque(b) : a === b;
 }
 
 /** Two Last-Modified fields that both read as dates, and name different instants. */

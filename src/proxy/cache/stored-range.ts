@@ -13,8 +13,9 @@ export interface StoredPart {
 
 /**
  * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
- * past the body's end a 416; undefined (the whole 200) for none, several ranges, another unit, a
- * range that does not read, or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
+ * past the body's end a 416, and so are several none of which it has (noneSatisfiable); undefined
+ * (the whole 200) for none, several ranges, another unit, a
+ * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
  * fresh answer meets one only with only-if-cached (else it goes upstream: cache-request.ts's
  * passedOn); a stale one standing in for a failed upstream does: it gave the whole body to a
  * client that asked for its last bytes (a download resumed, a video sought).
@@ -28,26 +29,58 @@ export function storedPart(
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(String(ifRange), fields)) return undefined;
-  const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
-  if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
   const length = body.length;
+  const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
+  if (asked === null || (asked[1] === '' && asked[2] === ''))
+    return noneSatisfiable(range, length) ? unsatisfiable(fields, length) : undefined;
   const [first, last] = [asked[1], asked[2]];
+  // An empty body's one satisfiable range is a suffix of some length (RFC 9110 §14.1.1): it is
+  // the whole body, of no bytes, which no Content-Range can name: the whole 200, never a 416.
+  if (length === 0 && first === '' && Number(last) > 0) return undefined;
   const start = first === '' ? Math.max(0, length - Number(last)) : Number(first);
   const end = first === '' || last === '' ? length - 1 : Math.min(Number(last), length - 1);
   if (first !== '' && last !== '' && Number(last) < start) return undefined;
-  // Past the end, or a suffix of 0 bytes (or of an empty body): nothing of it can be sent.
-  if (start >= length || end < start)
-    return {
-      status: 416,
-      reason: 'Range Not Satisfiable',
-      fields: [...emptyAnswerFields(fields), 'content-range', `bytes */${length}`],
-      body: undefined,
-    };
+  // Past the end, or a suffix of 0 bytes: nothing of it can be sent.
+  if (start >= length || end < start) return unsatisfiable(fields, length);
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2)
     if (fields[i].toLowerCase() !== 'content-length') out.push(fields[i], fields[i + 1]);
   out.push('content-range', `bytes ${start}-${end}/${length}`, 'content-length', String(end - start + 1));
   return { status: 206, reason: 'Partial Content', fields: out, body: body.subarray(start, end + 1) };
+}
+
+/** The 416 made of a stored answer: no body, its length in Content-Range (RFC 9110 §15.5.17). */
+function unsatisfiable(fields: readonly string[], length: number): StoredPart {
+  return {
+    status: 416,
+    reason: 'Range Not Satisfiable',
+    fields: [...emptyAnswerFields(fields), 'content-range', `bytes */${length}`],
+    body: undefined,
+  };
+}
+
+/**
+ * A Range of several byte ranges none of which a body of `size` bytes has (RFC 9110 §14.1.1: no
+ * first-pos under its length, no suffix of non-zero length): §14.2 asks for a 416 then, as nginx
+ * and Caddy answer, where the whole 200 would send a client that asked for nothing of it the
+ * whole body. False for a set that does not read (another unit, a range whose last is before its
+ * first), which is ignored as one is, and for one satisfiable range among them.
+ */
+export function noneSatisfiable(range: string, size: number): boolean {
+  const set = /^bytes=(.*)$/i.exec(range);
+  if (set === null) return false;
+  let specs = 0;
+  for (const element of set[1].split(',')) {
+    const spec = element.trim();
+    if (spec === '') continue;
+    const asked = /^(\d*)-(\d*)$/.exec(spec);
+    if (asked === null || (asked[1] === '' && asked[2] === '')) return false;
+    const [first, last] = asked.slice(1);
+    if (first !== '' && last !== '' && Number(last) < Number(first)) return false;
+    specs++;
+    if (first === '' ? Number(last) > 0 : Number(first) < size) return false;
+  }
+  return specs > 0;
 }
 
 /**

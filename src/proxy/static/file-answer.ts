@@ -1,8 +1,9 @@
 /**
  * The answer a static route makes of an opened file: its validators (a strong ETag of its inode,
  * size and modification time to the nanosecond; Last-Modified), the client's preconditions met
- * (RFC 9110 §13.2.2: 412, 304), one byte range (§14.2: 206, 416; several ranges, or an If-Range
- * the file fails, get the whole 200, as §14.2 allows), and its body streamed from the file.
+ * (RFC 9110 §13.2.2: 412, 304), one byte range (§14.2: 206, 416; several ranges none of which
+ * the file has, 416; several others, or an If-Range the file fails, get the whole 200, as §14.2
+ * allows), and its body streamed from the file.
  */
 import { createReadStream } from 'node:fs';
 import type { ContentCoding } from '../../core/config/types.ts';
@@ -10,6 +11,7 @@ import { httpDate } from '../../core/http-date.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { notModified, preconditionFailed } from '../cache/conditional-hit.ts';
+import { noneSatisfiable } from '../cache/stored-range.ts';
 import { mediaTypeOf } from './media-types.ts';
 import type { OpenedFile } from './open-file.ts';
 
@@ -106,8 +108,9 @@ function streamed(
 }
 
 /**
- * The one byte range a GET asks for (the grammar stored-range.ts reads): undefined for none,
- * several, another unit, one that does not read, or an If-Range the file fails (§13.1.5: the
+ * The one byte range a GET asks for (the grammar stored-range.ts reads): 'unsatisfiable' for one
+ * past the end, or several none of which the file has (noneSatisfiable); undefined for none,
+ * several others, another unit, one that does not read, or an If-Range the file fails (§13.1.5: the
  * strong ETag exactly, or the Last-Modified exactly when it is at least a second old, §8.8.2.2).
  */
 function rangeOf(
@@ -121,7 +124,8 @@ function rangeOf(
   const ifRange = request['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(String(ifRange).trim(), etag, modifiedMs)) return undefined;
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
-  if (asked === null || (asked[1] === '' && asked[2] === '')) return undefined;
+  if (asked === null || (asked[1] === '' && asked[2] === ''))
+    return noneSatisfiable(range, size) ? 'unsatisfiable' : undefined;
   const [first, last] = [asked[1], asked[2]];
   // An empty file's one satisfiable range is a suffix of some length (§14.1.1): it is the whole
   // file, of no bytes, which no Content-Range can name: the whole 200, never a 416.

@@ -85,8 +85,10 @@ class StaticRun implements StageHooks {
     // directory is sent to its `/` (its index page's relative links resolve under it).
     let segments = asked.directory ? [...asked.segments, config.index] : asked.segments;
     let opened = await this.#open(segments);
+    // One `/` at its start: a path that begins `//` (merge_slashes off) names the same directory
+    // (empty segments are none), and `//name/` would be a network-path reference to the host `name`.
     if (opened === 'directory' && !asked.directory)
-      return new OwnAnswer(301, ['location', `${path}/${query}`]);
+      return new OwnAnswer(301, ['location', `${path.replace(/^\/+/, '/')}/${query}`]);
     // A name refused (a link) is one not there: a 404 where a missing name got the fallback
     // would tell the client a link is there.
     if ((opened === 'missing' || opened === 'outside') && fallback !== undefined) {

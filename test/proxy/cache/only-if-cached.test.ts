@@ -139,6 +139,13 @@ upstreams:
  */
 for (const [what, fields, status, body, extra] of [
   ['Range: bytes=0-5', { range: 'bytes=0-5' }, 206, 'stored', { 'content-range': 'bytes 0-5/11' }],
+  [
+    'Range: bytes=20-30, 40- (none satisfiable)',
+    { range: 'bytes=20-30, 40-' },
+    416,
+    '',
+    { 'content-range': 'bytes */11' },
+  ],
   ['If-None-Match of the stored tag', { 'if-none-match': '"v1"' }, 304, '', { etag: '"v1"' }],
   ['If-Match of another tag', { 'if-match': '"v0"' }, 412, '', { 'content-length': '0' }],
   ['If-Match of the stored tag', { 'if-match': '"v1"' }, 200, 'stored page', {}],
@@ -169,6 +176,41 @@ test('only-if-cached with a Range and only a stale stored answer: still the 504,
     assert.equal(res.status, 504);
     assert.equal(res.headers['cache-status'], undefined, "the 504 is the gateway's own (RFC 9211 §2)");
     assert.equal(origin.heads.length, 1);
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
+test('only-if-cached with a suffix Range on a stored empty 200: the whole 200 (RFC 9110 §14.1.1: a suffix of non-zero length is satisfiable), never a 416', async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=60', 'ETag', '"e"'],
+    body: '',
+  });
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: {}
+upstreams:
+  app:
+    targets:
+      - url: ${origin.url}
+`);
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/empty' })).status, 200);
+    const suffix = await request(gw.url, { path: '/pages/empty', headers: { ...ONLY, range: 'bytes=-5' } });
+    assert.equal(suffix.status, 200);
+    assert.equal(suffix.headers['content-length'], '0');
+    assert.equal(suffix.headers['content-range'], undefined);
+    assert.match(String(suffix.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+    // bytes=0- asks for a first byte an empty body has not: unsatisfiable, as for a static file.
+    const first = await request(gw.url, { path: '/pages/empty', headers: { ...ONLY, range: 'bytes=0-' } });
+    assert.equal(first.status, 416);
+    assert.equal(first.headers['content-range'], 'bytes */0');
+    assert.equal(origin.heads.length, 1, 'the upstream was not contacted again');
   } finally {
     await gw.close();
     await origin.stop();

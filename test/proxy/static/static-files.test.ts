@@ -158,6 +158,14 @@ test('one range is a 206; past the end a 416; If-Range with another tag the whol
   assert.equal(other.text, '0123456789');
   const several = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=0-0,2-2' } });
   assert.equal(several.status, 200);
+  // Several ranges none of which is satisfiable: the 416 RFC 9110 §14.2 asks for (as nginx and
+  // Caddy answer), not the whole body; one satisfiable among them, the whole 200 as above.
+  const nonePast = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=10-19, 30-, -0' } });
+  assert.equal(nonePast.status, 416);
+  assert.equal(nonePast.headers['content-range'], 'bytes */10');
+  assert.equal(nonePast.text, '');
+  const onePast = await request(gw.url, { path: '/data.bin', headers: { range: 'bytes=10-19,0-1' } });
+  assert.equal(onePast.status, 200);
 });
 
 test("a HEAD's Range is ignored (RFC 9110 §14.2: GET's alone): the whole 200 head, its length the file's", async () => {
