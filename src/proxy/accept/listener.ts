@@ -114,7 +114,7 @@ export async function startListener(
     undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
-      admitConnection(socket, handlers.clients, overLimit, serverTls);
+      if (!admitConnection(socket, handlers.clients, overLimit, serverTls)) return;
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);
@@ -259,14 +259,15 @@ function http1Handlers(
 
 /**
  * A connection accepted (its TLS handshake done, whatever protocol it speaks): counted against
- * its client's limit, and its client certificate judged once for every request on it.
+ * its client's limit, and its client certificate judged once for every request on it; false
+ * when it was closed instead.
  */
 function admitConnection(
   socket: Socket,
   clients: RequestHandlers['clients'],
   overLimit: WeakMap<Socket, Failure>,
   serverTls: ServerTls | undefined,
-): void {
+): boolean {
   // One past its client's limit (its PROXY header's client, behind a balancer) is served only
   // to be told so (a silent close reads as a network fault).
   const slot = clients.connection(clientAddressOf(socket));
@@ -275,7 +276,14 @@ function admitConnection(
   else if (slot !== noRelease) socket.once('close', slot);
   // The certificate the client presented, judged once for every request on the connection.
   const judged = serverTls?.clientCertificate(socket as TLSSocket);
-  if (judged !== undefined) markClientCertificate(socket, judged);
+  if (judged === undefined) return true;
+  markClientCertificate(socket, judged);
+  // A listener that requires a good certificate lets no connection in without one: one refused
+  // here, after a handshake OpenSSL let through (a resumed session whose certificate expired
+  // since: client-ca.ts), is closed as the handshake would have been refused.
+  if (judged.refused === undefined || !serverTls?.requiresCertificate()) return true;
+  socket.destroy();
+  return false;
 }
 
 /** The PROXY protocol's gate of a listener that takes it (undefined otherwise), from whom a reload says. */
