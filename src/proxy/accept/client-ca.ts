@@ -44,9 +44,25 @@ export function loadClientCa(config: ClientCertificatesConfig): ClientCa {
       if (certificate === undefined) return { certificate, refused: NO_CERTIFICATE, chain: [] };
       if (!socket.authorized)
         return { certificate, refused: String(socket.authorizationError ?? 'UNVERIFIED'), chain: [] };
-      return { certificate, refused: undefined, chain: issuersOf(certificate, authorities) };
+      const chain = issuersOf(certificate, authorities);
+      // A resumed session carries the verdict of the handshake that made it, which OpenSSL does
+      // not make again: a certificate that expired since (a session lives minutes, a short-lived
+      // certificate as little) would pass on it. Its dates are read again at each connection.
+      const stale = socket.isSessionReused() ? outOfDate([certificate, ...chain]) : undefined;
+      if (stale !== undefined) return { certificate, refused: stale, chain: [] };
+      return { certificate, refused: undefined, chain };
     },
   };
+}
+
+/** OpenSSL's word for the first of `certificates` not valid now (CERT_HAS_EXPIRED, CERT_NOT_YET_VALID), or undefined. */
+function outOfDate(certificates: readonly X509Certificate[]): string | undefined {
+  const now = Date.now();
+  for (const certificate of certificates) {
+    if (certificate.validToDate.getTime() < now) return 'CERT_HAS_EXPIRED';
+    if (certificate.validFromDate.getTime() > now) return 'CERT_NOT_YET_VALID';
+  }
+  return undefined;
 }
 
 function certificatesIn(pem: string): X509Certificate[] {

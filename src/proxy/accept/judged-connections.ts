@@ -32,3 +32,32 @@ export function endJudgedConnections(http1: Http1Server, h2: H2Server | undefine
 function presented(socket: Socket): boolean {
   return clientCertificateOf(socket)?.certificate !== undefined;
 }
+
+/**
+ * Which client CAs and revocation lists (by a count of their changes) were in force when each TCP
+ * connection of a TLS listener was accepted. A handshake a reload met under way goes on in the
+ * secure context it began with, and OpenSSL judges its certificate by that context's (old) lists
+ * when the client's certificate comes, after the reload: endJudgedConnections never saw it (it
+ * was no connection yet), so it would be served on the old list's verdict. Read once its
+ * handshake is done (listener.ts closes it then).
+ */
+export class TrustEpochs {
+  #now = 0;
+  readonly #atAccept = new WeakMap<Socket, number>();
+
+  /** A TCP connection accepted (before node:tls makes its TLS socket). */
+  accepted(tcp: Socket): void {
+    this.#atAccept.set(tcp, this.#now);
+  }
+
+  /** A reload changed the client CAs or revocation lists. */
+  changed(): void {
+    this.#now++;
+  }
+
+  /** Whether `tcp` was accepted before the last change (undefined: not known, a socket not seen here). */
+  before(tcp: Socket | undefined): boolean {
+    const at = tcp === undefined ? undefined : this.#atAccept.get(tcp);
+    return at !== undefined && at !== this.#now;
+  }
+}

@@ -22,7 +22,7 @@ import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
 import { refuse, refusePlain, unserved } from './http1-refusals.ts';
-import { endJudgedConnections } from './judged-connections.ts';
+import { endJudgedConnections, TrustEpochs } from './judged-connections.ts';
 import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
 import { capPerClient, type ListenerFacts, type RequestHandlers } from './request-handlers.ts';
 import { type CertificateSource, createServerTls, type ServerTls } from './server-tls.ts';
@@ -114,7 +114,7 @@ export async function startListener(
     undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
-      admitConnection(socket, handlers.clients, overLimit, serverTls);
+      if (!admitConnection(socket, handlers.clients, overLimit, serverTls, underOldTrust)) return;
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);
@@ -124,6 +124,10 @@ export async function startListener(
     serverTls ? undefined : priorKnowledgeOf(h2, acceptHttp1),
   );
   const { server } = own;
+  const trust = serverTls === undefined ? undefined : new TrustEpochs();
+  // First, before node:tls wraps the TCP socket in a TLS one.
+  if (trust !== undefined) server.prependListener('connection', (tcp: Socket) => trust.accepted(tcp));
+  const underOldTrust = (socket: Socket) => trust?.before(own.tcpUnder(socket as TLSSocket)) ?? false;
   reportDrops(server, (count) => handlers.dropped(state.current, count));
   // Each worker on sockets of its own where the kernel can balance them (listen-options.ts).
   const accepting = await listenFor(
@@ -152,7 +156,10 @@ export async function startListener(
         state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
         facts.name = next.name;
         accepting.setMaxConnections(next.maxConnections);
-        if (tlsInForce?.()) endJudgedConnections(own, h2?.server);
+        if (tlsInForce?.()) {
+          trust?.changed();
+          endJudgedConnections(own, h2?.server);
+        }
         updateInFlight(facts, next);
       };
     },
@@ -259,14 +266,16 @@ function http1Handlers(
 
 /**
  * A connection accepted (its TLS handshake done, whatever protocol it speaks): counted against
- * its client's limit, and its client certificate judged once for every request on it.
+ * its client's limit, and its client certificate judged once for every request on it; false
+ * when it was closed instead.
  */
 function admitConnection(
   socket: Socket,
   clients: RequestHandlers['clients'],
   overLimit: WeakMap<Socket, Failure>,
   serverTls: ServerTls | undefined,
-): void {
+  underOldTrust: (socket: Socket) => boolean,
+): boolean {
   // One past its client's limit (its PROXY header's client, behind a balancer) is served only
   // to be told so (a silent close reads as a network fault).
   const slot = clients.connection(clientAddressOf(socket));
@@ -275,7 +284,18 @@ function admitConnection(
   else if (slot !== noRelease) socket.once('close', slot);
   // The certificate the client presented, judged once for every request on the connection.
   const judged = serverTls?.clientCertificate(socket as TLSSocket);
-  if (judged !== undefined) markClientCertificate(socket, judged);
+  if (judged === undefined) return true;
+  markClientCertificate(socket, judged);
+  // A certificate judged by the lists a reload replaced while its handshake was under way
+  // (judged-connections.ts): closed as the connections judged before the reload were, its
+  // client's next connection judged under the new lists. And a listener that requires a good
+  // certificate lets no connection in without one: one refused here, after a handshake OpenSSL
+  // let through (a resumed session whose certificate expired since: client-ca.ts), is closed as
+  // the handshake would have been refused.
+  const stale = judged.certificate !== undefined && underOldTrust(socket);
+  if (!stale && (judged.refused === undefined || !serverTls?.requiresCertificate())) return true;
+  socket.destroy();
+  return false;
 }
 
 /** The PROXY protocol's gate of a listener that takes it (undefined otherwise), from whom a reload says. */

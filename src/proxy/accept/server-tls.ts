@@ -34,6 +34,8 @@ export interface ServerTls {
    * on a listener without `client_certificates`.
    */
   clientCertificate(socket: tls.TLSSocket): ClientCertificate | undefined;
+  /** Whether the listener's client certificates are `mode: require` (no connection without a good one). */
+  requiresCertificate(): boolean;
 }
 
 /** A certificate's names: exact ones, and wildcards by the part after "*.". */
@@ -98,6 +100,7 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
       };
     },
     clientCertificate: (socket) => clientCa?.judge(socket),
+    requiresCertificate: () => clientCa?.rejectUnauthorized ?? false,
     misdirected(servername, host) {
       if (table.allowMisdirected) return false;
       const wanted = pick(host) ?? certificateNaming(table, host);

@@ -1,10 +1,17 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import type { JwsAlgorithm } from './jws-algorithms.ts';
 
-/** The key a token's header chose, ready for `crypto.verify`; or why there is none (jose's names, as the log shows them). */
-export type KeyChoice =
-  | { readonly key: KeyObject | VerifyKeyObjectInput; readonly rsaBits: number | undefined }
-  | { readonly invalid: string };
+/** One key ready for `crypto.verify`, with an RSA key's modulus. */
+export interface ChosenKey {
+  readonly key: KeyObject | VerifyKeyObjectInput;
+  readonly rsaBits: number | undefined;
+}
+
+/**
+ * The keys a token's header chose, in the set's order (more than one only for a header whose
+ * `kid` does not single one out); or why there is none (jose's names, as the log shows them).
+ */
+export type KeyChoice = { readonly keys: readonly ChosenKey[] } | { readonly invalid: string };
 
 /** One JWK of the set: the members a token's header is matched against, and the key, imported once. */
 interface Member {
@@ -18,15 +25,14 @@ interface Member {
   readonly key: KeyObject | undefined;
   /** An RSA key's modulus, read once (a KeyObject's details are made anew at each read). */
   readonly rsaBits: number | undefined;
-  /** The key argument of `crypto.verify` for each algorithm it served, made once. */
-  readonly inputs: Map<string, KeyObject | VerifyKeyObjectInput>;
+  /** The key argument of `crypto.verify` for each algorithm it served, made once (as a choice of this key alone). */
+  readonly inputs: Map<string, { readonly keys: readonly ChosenKey[] }>;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const NO_MATCHING_KEY = { invalid: 'ERR_JWKS_NO_MATCHING_KEY' } as const;
-const MULTIPLE_MATCHING_KEYS = { invalid: 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' } as const;
 const UNUSABLE_KEY = { invalid: 'ERR_JWKS_INVALID' } as const;
 
 /**
@@ -36,7 +42,12 @@ const UNUSABLE_KEY = { invalid: 'ERR_JWKS_INVALID' } as const;
  * whose `kid` is the header's (any, when the header has none), whose `kty` and `crv` fit the
  * algorithm, whose `alg` is the token's when the JWK has one, whose `use` is `sig` and whose
  * `key_ops` include `verify` when present; none is ERR_JWKS_NO_MATCHING_KEY (the caller may fetch
- * the set again), more than one ERR_JWKS_MULTIPLE_MATCHING_KEYS.
+ * the set again). More than one are all given, for the token to be tried against each: an issuer
+ * that puts no `kid` in its tokens (RFC 7515 §4.1.4 makes it optional) publishes its next key
+ * beside the current one while tokens of both are alive, and refusing the token there (jose's
+ * ERR_JWKS_MULTIPLE_MATCHING_KEYS, which Candor gave before) refused every user during every
+ * rotation. A candidate whose key cannot be used is passed over, as jose's iterator of those
+ * candidates passes it over.
  */
 export class JwkSet {
   /** Members by their kid (a token naming one looks only there). */
@@ -57,24 +68,38 @@ export class JwkSet {
 
   /** The key for a token signed with `algorithm` whose header names `kid` (undefined: none named). */
   choose(algorithm: JwsAlgorithm, kid: unknown): KeyChoice {
-    let found: Member | undefined;
     if (kid !== undefined && typeof kid !== 'string') return NO_MATCHING_KEY;
     const members = kid === undefined ? this.#byKty.get(algorithm.kty) : this.#byKid.get(kid);
+    let found: Member | undefined;
+    let more: ChosenKey[] | undefined;
+    let unusable = false;
     for (const member of members ?? []) {
       if (!fits(member, algorithm)) continue;
-      if (found !== undefined) return MULTIPLE_MATCHING_KEYS;
-      found = member;
+      if (member.key === undefined) {
+        unusable = true;
+        continue;
+      }
+      if (found === undefined) {
+        found = member;
+        continue;
+      }
+      more ??= [...inputOf(found, algorithm).keys];
+      more.push(...inputOf(member, algorithm).keys);
     }
-    if (found === undefined) return NO_MATCHING_KEY;
-    const key = found.key;
-    if (key === undefined) return UNUSABLE_KEY;
-    let input = found.inputs.get(algorithm.name);
-    if (input === undefined) {
-      input = algorithm.keyInput(key);
-      found.inputs.set(algorithm.name, input);
-    }
-    return { key: input, rsaBits: found.rsaBits };
+    if (more !== undefined) return { keys: more };
+    if (found !== undefined) return inputOf(found, algorithm);
+    return unusable ? UNUSABLE_KEY : NO_MATCHING_KEY;
   }
+}
+
+/** The member's key as `crypto.verify` takes it for `algorithm`, made once. */
+function inputOf(member: Member, algorithm: JwsAlgorithm): { readonly keys: readonly ChosenKey[] } {
+  let input = member.inputs.get(algorithm.name);
+  if (input === undefined) {
+    input = { keys: [{ key: algorithm.keyInput(member.key as KeyObject), rsaBits: member.rsaBits }] };
+    member.inputs.set(algorithm.name, input);
+  }
+  return input;
 }
 
 function push(index: Map<unknown, Member[]>, at: unknown, member: Member): void {

@@ -54,7 +54,7 @@ const NON_ASCII = /[^\x00-\x7f]/;
  *
  * In jose's order: three segments; the protected header a JSON object; `crit` naming only
  * what is understood (`b64`, RFC 7515 §4.1.11, and `b64: false` is never a JWT, RFC 7797 §7);
- * `alg` one the route allows; the key chosen by kid and alg; the signature; then the claims
+ * `alg` one the route allows; the keys chosen by kid and alg; the signature by one of them; then the claims
  * set a JSON object; the header's `typ` one the route accepts (RFC 8725 §3.11: another kind of
  * token the issuer signs with the same key, an ID token, a logout token, a DPoP proof, is no
  * access token; jose's check of its `typ` option, which takes one value); `iss` and `aud` as
@@ -92,15 +92,24 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
   if (NON_ASCII.test(token)) return JWS_INVALID;
   const signature = fromBase64url(token.slice(second + 1));
   if (signature === undefined) return JWS_INVALID;
-  if (algorithm.minRsaBits !== undefined && (chosen.rsaBits ?? 0) < algorithm.minRsaBits) return JWT_INVALID;
   const readable = algorithm.toOpenSsl === undefined ? signature : algorithm.toOpenSsl(signature);
+  const signed = Buffer.from(token.slice(0, second), 'latin1');
+  // Each key the header leaves possible, in turn (a kid-less token in a rotation: jwk-set.ts);
+  // an RSA key too small for the algorithm is none the token may be good by.
   let good = false;
-  if (readable !== undefined)
-    try {
-      good = verify(algorithm.digest, Buffer.from(token.slice(0, second), 'latin1'), chosen.key, readable);
-    } catch {
-      // A signature OpenSSL cannot read is not a good one.
-    }
+  let tried = false;
+  for (const { key, rsaBits } of chosen.keys) {
+    if (algorithm.minRsaBits !== undefined && (rsaBits ?? 0) < algorithm.minRsaBits) continue;
+    tried = true;
+    if (readable !== undefined)
+      try {
+        good = verify(algorithm.digest, signed, key, readable);
+      } catch {
+        // A signature OpenSSL cannot read is not a good one.
+      }
+    if (good) break;
+  }
+  if (!tried) return JWT_INVALID;
   if (!good) return SIGNATURE_FAILED;
   const payload = fromBase64url(token.slice(first + 1, second));
   if (payload === undefined) return JWS_INVALID;

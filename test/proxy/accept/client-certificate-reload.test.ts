@@ -3,10 +3,13 @@
  * certificate was judged under the old ones: OpenSSL verified it once, in the handshake, so a
  * kept-alive connection (HTTP/1.1) or session (HTTP/2) of a certificate revoked since would go on
  * passing. Each closes once its request in flight is answered (an idle one at once, HTTP/2 by
- * GOAWAY); its client's next connection is judged under the new list.
+ * GOAWAY); its client's next connection is judged under the new list. A handshake the reload
+ * met under way (judged by the old list, in the context it began with) is closed as it ends.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -159,5 +162,69 @@ test('HTTP/2: a session of a certificate revoked by a reload is told GOAWAY, and
     assert.equal(app.received.length, reached);
   } finally {
     session.destroy();
+  }
+});
+
+test('a handshake under way across the reload that revokes its certificate is not judged by the old list', async () => {
+  const who = clients.issue('frank');
+  const raw = net.connect(gw.port, '127.0.0.1');
+  raw.on('error', () => {});
+  const closed = new Promise((resolve) => raw.once('close', resolve));
+  await new Promise((resolve) => raw.once('connect', resolve));
+  // The client's second flight (its certificate, its proof, its Finished: TLS 1.3) held until
+  // the reload: the server made the connection, and chose its context, before it.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let writes = 0;
+  const gated = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      if (writes++ === 0) return void raw.write(chunk, callback);
+      void released.then(() => raw.write(chunk, callback));
+    },
+  });
+  let flightHeld!: () => void;
+  const held = new Promise<void>((resolve) => {
+    flightHeld = resolve;
+  });
+  raw.on('data', (chunk: Buffer) => {
+    gated.push(chunk);
+    // The server's flight came (its CertificateRequest with it): the client answers next.
+    flightHeld();
+  });
+  raw.once('close', () => gated.push(null));
+  const socket = tls.connect({
+    socket: gated as unknown as net.Socket,
+    servername: 'localhost',
+    ca: server.ca,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: ['http/1.1'],
+    ...who,
+  });
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
+  socket.once('secureConnect', () =>
+    socket.write('GET /secure HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n'),
+  );
+  try {
+    const reached = app.received.length;
+    await held;
+    clients.revoke('frank');
+    await gw.gateway.reload(parseConfig(config(), '<test>', {}));
+    release();
+    // Bounded: a connection left open fails the test rather than hanging it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
+    assert.doesNotMatch(text, /HTTP\/1\.1 200 /, `served on the old list's verdict: ${text}`);
+    assert.equal(app.received.length, reached);
+  } finally {
+    socket.destroy();
+    raw.destroy();
   }
 });

@@ -207,7 +207,7 @@ interface Answer {
   readonly reused?: boolean;
 }
 
-type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'mallory' | undefined;
+type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'mallory' | undefined;
 
 const SPOOFED = {
   'client-cert': ':AAAA:',
@@ -400,6 +400,41 @@ test('a resumed TLS session keeps its certificate: the second connection is let 
     }
   } finally {
     agent.destroy();
+  }
+});
+
+/** A certificate time (openssl's GeneralizedTime) `ms` from now, to the second. */
+const certificateTime = (ms: number) =>
+  `${new Date(Date.now() + ms).toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+
+test('a TLS session resumed after its certificate expired: the certificate is judged again (403 on optional, no connection on require)', async () => {
+  const port = serve?.port ?? 0;
+  // CN dave: a subject /secure allows; good for a few seconds.
+  issue('erin', 'dave', 'email:erin@example.com', 'root', GOOD_FROM, certificateTime(4000));
+  const expires = new X509Certificate(readFileSync(join(dir, 'erin.pem'))).validToDate.getTime();
+  const optional = new https.Agent({ keepAlive: false, ...credentials('erin') });
+  const strict = new https.Agent({ keepAlive: false, ...credentials('erin') });
+  try {
+    assert.equal((await overHttp1(port, '/secure', 'erin', optional)).status, 200);
+    assert.equal((await overHttp1(requirePort, '/open', 'erin', strict)).status, 200);
+    // Past its notAfter (OpenSSL's clock reads whole seconds).
+    while (Date.now() <= expires + 1000) await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = app.received.length;
+    const answer = await overHttp1(port, '/secure', 'erin', optional);
+    assert.equal(answer.reused, true, 'the session was resumed');
+    assert.equal(answer.status, 403);
+    assert.equal(
+      JSON.parse(answer.body).detail,
+      refusedFor('the client certificate was not accepted: it has expired'),
+    );
+    await assert.rejects(
+      overHttp1(requirePort, '/open', 'erin', strict),
+      'a require listener lets no request in',
+    );
+    assert.equal(app.received.length, before, 'nothing reached the upstream');
+  } finally {
+    optional.destroy();
+    strict.destroy();
   }
 });
 

@@ -1,6 +1,7 @@
 /**
  * Differential test of Candor's synchronous JWT check (jwt-verify.ts, keys from jwk-set.ts)
- * against jose's `jwtVerify` with `createLocalJWKSet`, which it replaced: tokens signed by RS256,
+ * against jose's `jwtVerify` with `createLocalJWKSet`, which it replaced (each candidate tried when
+ * several keys fit, as jose's documentation does it): tokens signed by RS256,
  * PS256, ES256, ES384 and EdDSA keys are mutated (header fields, alg, kid, crit and b64, claims,
  * signature bytes, base64url padding and whitespace, extra dots, non-base64url characters) and
  * re-signed or not; both must make the same decision, with the same claims when they accept,
@@ -379,17 +380,54 @@ function tokenOf(base: Base, c: Case): string {
 }
 
 async function jose(token: string, set: ReturnType<typeof createLocalJWKSet>, c: Case): Promise<JwtCheck> {
+  const options = {
+    algorithms: [...c.algorithms],
+    ...(c.issuer ? { issuer: ISSUER } : {}),
+    ...(c.audiences === undefined ? {} : { audience: [...c.audiences] }),
+    clockTolerance: c.clockSkew / 1000,
+    ...(c.requireExp ? { requiredClaims: ['exp'] } : {}),
+    ...(c.typ === undefined ? {} : { typ: c.typ }),
+  };
   try {
-    const { payload } = await jwtVerify(token, set, {
-      algorithms: [...c.algorithms],
-      ...(c.issuer ? { issuer: ISSUER } : {}),
-      ...(c.audiences === undefined ? {} : { audience: [...c.audiences] }),
-      clockTolerance: c.clockSkew / 1000,
-      ...(c.requireExp ? { requiredClaims: ['exp'] } : {}),
-      ...(c.typ === undefined ? {} : { typ: c.typ }),
-    });
+    const { payload } = await jwtVerify(token, set, options);
     return { claims: payload };
   } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS')
+      return eachCandidate(token, err as AsyncIterable<Parameters<typeof jwtVerify>[1] & object>, options);
+    return joseRefusal(err);
+  }
+}
+
+/**
+ * Each key of jose's JWKSMultipleMatchingKeys tried in turn, as jose's documentation of that
+ * error does it: a signature failure or a key too small (jose's TypeError) goes on to the next;
+ * any other refusal is the token's (its signature was good). None good: the signature failed,
+ * or, when no key could be tried, the key's refusal.
+ */
+async function eachCandidate(
+  token: string,
+  candidates: AsyncIterable<Parameters<typeof jwtVerify>[1] & object>,
+  options: Parameters<typeof jwtVerify>[2],
+): Promise<JwtCheck> {
+  let signatureTried = false;
+  let any = false;
+  for await (const key of candidates) {
+    any = true;
+    try {
+      const { payload } = await jwtVerify(token, key, options);
+      return { claims: payload };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') signatureTried = true;
+      else if (code !== undefined) return joseRefusal(err);
+    }
+  }
+  if (signatureTried) return { invalid: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' };
+  return { invalid: any ? 'ERR_JWT_INVALID' : 'ERR_JWKS_INVALID' };
+}
+
+function joseRefusal(err: unknown): JwtCheck {
+  {
     // As jwt-auth.ts named jose's failures for the log, with the claim jose names (jwt-verify.ts's NO_EXP and kin).
     const { code, claim, reason } = err as { code?: unknown; claim?: unknown; reason?: unknown };
     const which =

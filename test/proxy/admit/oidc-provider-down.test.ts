@@ -250,6 +250,42 @@ test("the provider's keys slow when the browser comes back: 504 within the route
   }
 });
 
+test('the keys failing after the code was exchanged, the same answer retried at another worker (another process, its memory apart): signed in with the tokens had, the code not spent again', async () => {
+  const provider = await startProvider();
+  // The same config in another process's memory: what a second worker of `candor serve` is
+  // (started first: the provider knows the redirect URI registered last, the first one's).
+  const other = await gatewayOn(provider);
+  const gw = await gatewayOn(provider);
+  try {
+    const back = await backFromProvider(gw, 'erin');
+    provider.mode = 'reset';
+    provider.modeAt = '/jwks';
+    const res = await assertHopFailure(gw, back.path, back.flow, 502, 'connection_terminated');
+    assert.equal(provider.asked.get('/token'), 1);
+    provider.mode = 'ok';
+    // The browser's retry, with the cookies that answer left it, lands on the other worker (the
+    // same host: the redirect URI the code was given for).
+    const jar = new Map(
+      [back.flow, ...(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0])].map((c) => [
+        c.slice(0, c.indexOf('=')),
+        c,
+      ]),
+    );
+    const retry = await request(other.url, {
+      path: back.path,
+      headers: { accept: 'text/html', host: new URL(gw.url).host, cookie: [...jar.values()].join('; ') },
+    });
+    assert.equal(retry.status, 302, retry.text);
+    assert.ok(
+      (retry.headers['set-cookie'] ?? []).some((c) => c.startsWith('_candor_session=')),
+      String(retry.headers['set-cookie']),
+    );
+    assert.equal(provider.asked.get('/token'), 1, 'the code was exchanged once');
+  } finally {
+    await closeAll(gw, other, provider);
+  }
+});
+
 test('a provider answering garbage opens its circuit as its 5xx do: five failures in a row, then 503 with Retry-After, the provider not asked', async () => {
   const provider = await startProvider();
   provider.mode = 'garbage';

@@ -44,6 +44,8 @@ export interface Http1Server {
   closeWhenIdle(why?: EndedFor): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
   destroyAll(why: DrainCut): number;
+  /** Over TLS, the TCP connection under a TLS socket (as node:tls accepted it), while it is open. */
+  tcpUnder(socket: TLSSocket): Socket | undefined;
 }
 
 /**
@@ -132,6 +134,7 @@ export function createHttp1Server(
       for (const socket of tcp) socket.destroy();
       return count;
     },
+    tcpUnder: (socket) => underTls?.under(socket),
   };
 }
 

@@ -240,7 +240,10 @@ export class OidcAuth {
     const state = query.get('state') ?? '';
     const flowCookie = this.#signIn.flowCookie(state);
     const flow = /^[\w-]{12,}$/.test(state) ? readSealed(request.fields, flowCookie) : undefined;
-    const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure));
+    const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure), {
+      secure,
+      set: (cookie) => setOnAnswer(request.headers, [cookie]),
+    });
     if (done instanceof Failure) return { failed: done };
     if ('refused' in done) return done;
     const refused = this.#notAllowed(done.claims);

@@ -39,6 +39,12 @@ interface Flow {
   readonly v: string;
   readonly r: string;
   readonly t: number;
+  /**
+   * The tokens its code was exchanged for, when the sign-in then failed at the provider (its
+   * keys): the retry, at whichever worker or gateway, finishes with them and does not spend the
+   * code again (a provider refuses a code's second use, and may revoke what the first gave).
+   */
+  readonly k?: oauth.TokenEndpointResponse;
 }
 
 /** Tokens the code was exchanged for, the ID token checked: what the session is made of. */
@@ -188,6 +194,7 @@ export class SignIn {
     sealedFlow: string | undefined,
     query: URLSearchParams,
     redirectUri: string,
+    carry: { readonly secure: boolean; set(cookie: string): void },
   ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
     const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
     if (!isFlow(flow) || Date.now() - flow.t > FLOW_MS)
@@ -208,13 +215,21 @@ export class SignIn {
       return shared;
     }
     if (shared === false) return replayed;
-    const exchanged: Exchanged = { tokens: spent.redeemed };
+    const exchanged: Exchanged = { tokens: spent.redeemed ?? (isObject(flow.k) ? flow.k : undefined) };
     const done = await this.#redeem(flow, query, redirectUri, exchanged);
     // The provider failed (down, slow, garbage): the client is told it may retry, and the same
     // answer again (a reload) is then no replay (sign-in-states.ts).
     if (done instanceof Failure) {
       this.#issuer.states.giveBack(flow.s, exchanged.tokens);
       await this.#store?.giveBackState(flow.s);
+      // The retry may come to another worker (or gateway), which this one's memory is not:
+      // the browser keeps the tokens had, sealed in its flow cookie, for whichever it reaches.
+      if (exchanged.tokens !== undefined && flow.k === undefined) {
+        const left = Math.ceil((flow.t + FLOW_MS - Date.now()) / 1000);
+        const sealed = await this.#flowSeal.seal({ ...flow, k: sessionPart(exchanged.tokens) });
+        const cookie = `${this.flowCookie(flow.s)}=${sealed}${cookieAttributes(carry.secure, left)}`;
+        if (left > 0 && cookie.length <= MAX_FLOW_COOKIE) carry.set(cookie);
+      }
     }
     return done;
   }
@@ -326,6 +341,19 @@ export class SignIn {
 
 function refusedState(details: string, note: string): SignInRefusal {
   return { refused: 400, details, note: `oidc ${note}` };
+}
+
+/**
+ * What a session is made of of the tokens (session-tokens.ts's sessionOf): the access token, a
+ * provider's JWT of a few kilobytes, is none of it, and would outgrow the flow cookie.
+ */
+function sessionPart(tokens: oauth.TokenEndpointResponse): oauth.TokenEndpointResponse {
+  const { token_type, id_token, refresh_token, expires_in } = tokens;
+  return { access_token: '', token_type, id_token, refresh_token, expires_in };
+}
+
+function isObject(value: unknown): value is oauth.TokenEndpointResponse {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isFlow(value: Record<string, unknown> | undefined): value is Record<string, unknown> & Flow {
