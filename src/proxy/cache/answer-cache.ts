@@ -147,22 +147,17 @@ export class AnswerCache {
   set(entry: StoredAnswer, fromDisk = false, since?: number, announce?: (news: CacheNews) => void): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
-    if (!fromDisk) this.disk?.write(entry, this.#toldStored(entry.key, announce));
+    const keys = [entry.key];
+    const told =
+      announce === undefined
+        ? undefined
+        : () => announce({ candor: 'cache-stored', route: this.#route, keys });
+    if (!fromDisk) this.disk?.write(entry, told);
     this.delete(entry.key);
     this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
     this.#bytes += entry.size;
     return true;
-  }
-
-  /**
-   * What tells the other workers (`announce`: a cluster worker's) that the key's file holds a newer
-   * answer, once it is in place: their copies in memory go, and they read this one.
-   */
-  #toldStored(key: string, announce: ((news: CacheNews) => void) | undefined): (() => void) | undefined {
-    return announce === undefined
-      ? undefined
-      : () => announce({ candor: 'cache-stored', route: this.#route, keys: [key] });
   }
 
   /**
@@ -173,9 +168,7 @@ export class AnswerCache {
    * and goes, here and on the shared disk (unless another answer took its key meanwhile), and in
    * the other workers (`announce`), whose copies would stand in for the next failure. One
    * still kept is written to the shared disk again: its file would otherwise hold the answer as
-   * it was before the 304 (stale, its old fields) for the other workers and after a restart, and
-   * they are told (`announce`), or each kept its stale copy in memory and went upstream for a page
-   * the gateway held fresh (its failure given, with that upstream down).
+   * it was before the 304 (stale, its old fields) for the other workers and after a restart.
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
   revalidated(
@@ -195,7 +188,7 @@ export class AnswerCache {
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
-    else if (updated) this.disk?.write(entry, this.#toldStored(entry.key, announce));
+    else if (updated) this.disk?.write(entry);
     this.#evictFor(0, entry.key);
     return cookies;
   }
