@@ -1,3 +1,4 @@
+import type { DrainCut } from '../net/downstream.ts';
 import {
   CLIENTS_DOING,
   FAILURES,
@@ -229,12 +230,14 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
  * never the client leaving (a 499), and why: its deadline passed, or (`signalled`) a second
  * signal ended it at once. `stage`: how far its attempt had got, when it had one.
  */
-export function drainCutFailure(signalled: boolean, stage?: Stage): Failure {
-  return new Failure(
-    'proxy_internal_response',
-    signalled
-      ? 'the gateway was shutting down and a second signal ended its drain at once: it closed the connection'
-      : 'the gateway was shutting down and its drain deadline passed: it closed the connection',
-    stage === undefined ? undefined : { stage },
-  );
+export function drainCutFailure(why: DrainCut, stage?: Stage): Failure {
+  return new Failure('proxy_internal_response', DRAIN_CUT[why], stage === undefined ? undefined : { stage });
 }
+
+const DRAIN_CUT: Readonly<Record<DrainCut, string>> = {
+  signal:
+    'the gateway was shutting down and a second signal ended its drain at once: it closed the connection',
+  deadline: 'the gateway was shutting down and its drain deadline passed: it closed the connection',
+  listener_deadline:
+    "a reload removed the connection's listener and the drain deadline passed: the gateway closed the connection",
+};

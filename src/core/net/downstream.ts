@@ -13,8 +13,11 @@ import type { ClientCertificate } from './client-certificate.ts';
 import { lowerFieldName } from './field-names.ts';
 import type { SendLimit } from './send-deadline.ts';
 
-/** Why a drain cut the connections still open: its deadline passed, or a second signal ended it at once. */
-export type DrainCut = 'deadline' | 'signal';
+/**
+ * Why a drain cut the connections still open: its deadline passed, or a second signal ended it at
+ * once, or the deadline of a listener a reload removed passed (the gateway itself runs on).
+ */
+export type DrainCut = 'deadline' | 'signal' | 'listener_deadline';
 
 /** Told once when an exchange is over: `finished`, whether its answer went whole. */
 export type CloseListener = (finished: boolean) => void;

@@ -73,7 +73,7 @@ const ENDED_FOR: Readonly<Record<EndedFor, string>> = {
 };
 
 function unservedFailure(why: UnservedWhy): Failure {
-  if (why === 'deadline' || why === 'signal') return drainCutFailure(why === 'signal');
+  if (why === 'deadline' || why === 'signal' || why === 'listener_deadline') return drainCutFailure(why);
   if (why !== 'client_left' && why !== 'answer_cut')
     return new Failure(
       'proxy_internal_response',

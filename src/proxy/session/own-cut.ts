@@ -60,7 +60,7 @@ export function attemptCutOf(
   gone: Failure | undefined,
 ): Failure | undefined {
   if (answer.cutByDrain !== undefined)
-    return drainCutFailure(answer.cutByDrain === 'signal', gone?.stage ?? 'body_streaming');
+    return drainCutFailure(answer.cutByDrain, gone?.stage ?? 'body_streaming');
   if (record.failure === undefined && answer.cutBySend !== undefined)
     return sendTimeoutFailure(answer.cutBySend);
   return undefined;

@@ -330,7 +330,7 @@ export class RequestSession implements AttemptsOwner {
   #cutByDrain(why: DrainCut): void {
     const { record, answer } = this.#req;
     record.clientAborted = false;
-    record.failure = drainCutFailure(why === 'signal');
+    record.failure = drainCutFailure(why);
     if (!answer.headSent) record.status = NO_ANSWER;
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }

@@ -102,7 +102,7 @@ export class Drain {
 export async function closeListener(listener: Listener, timeout: number): Promise<void> {
   const closed = listener.close('listener_removed').then(() => 'closed' as const);
   if ((await Promise.race([closed, wait(timeout)])) === 'closed') return;
-  listener.cutConnections('deadline');
+  listener.cutConnections('listener_deadline');
   await Promise.race([closed, wait(CLOSE_GRACE_MS)]);
 }
 

@@ -205,3 +205,43 @@ test('close() right after a reload removed a listener still waits for its reques
     await silent.close();
   }
 });
+
+test("a request a reload's removed listener cut at drain.timeout says so, not that the gateway was shutting down", async () => {
+  const silent = await startBlackhole();
+  const stalled = await startHeadThenStall();
+  const rest =
+    `routes:\n  - match: { path: /silent }\n    upstream: silent\n  - upstream: stalled\n` +
+    `upstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\n  stalled:\n    targets:\n      - url: ${stalled.url}\n` +
+    'drain: { timeout: 1s }\n';
+  const gateway = await startTestGateway(rest);
+  const spare = await startTestGateway(rest);
+  await spare.close();
+  try {
+    const before = await sendGet(gateway.port, '/silent', 'removed-before-head', '');
+    const during = await sendGet(gateway.port, '/stalled', 'removed-in-body', 'xxxxxxxxxx');
+    while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
+    // The gateway runs on, on the spare's port; only the listener these two came on goes.
+    await gateway.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
+    );
+    await within(gone(before), GENEROUS_MS, 'the removed listener cutting the request before its head');
+    await within(gone(during), GENEROUS_MS, 'the removed listener cutting the request in its body');
+    const details =
+      "a reload removed the connection's listener and the drain deadline passed: the gateway closed the connection";
+    for (const [id, status] of [
+      ['removed-before-head', 0],
+      ['removed-in-body', 200],
+    ] as const) {
+      const line = await gateway.logFor(id);
+      assert.deepEqual(
+        [line.status, line.error, line.details],
+        [status, 'proxy_internal_response', details],
+        id,
+      );
+    }
+  } finally {
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    await silent.close();
+    await stalled.close();
+  }
+});

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
-import type { DownstreamExchange, SwitchedConnection } from '../../../core/net/downstream.ts';
+import type { DownstreamExchange, DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
 
 /**
  * Why the gateway closes a connection its client meant to keep once the answer in flight is
@@ -22,7 +22,7 @@ export type EndedFor = 'drain' | 'listener_removed' | 'client_certificates' | 'h
  * Why a connection closed with requests pipelined behind the one it was answering: who cut that
  * answer, or why the gateway closed the connection once it was given (EndedFor).
  */
-export type UnservedWhy = 'answer_cut' | 'client_left' | 'deadline' | 'signal' | EndedFor;
+export type UnservedWhy = 'answer_cut' | 'client_left' | DrainCut | EndedFor;
 
 /** A request read whole and not served: its head, and its bytes as the client sent them. */
 export interface UnservedRequest {
