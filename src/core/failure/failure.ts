@@ -1,4 +1,3 @@
-import type { DrainCut } from '../net/downstream.ts';
 import {
   CLIENTS_DOING,
   FAILURES,
@@ -230,6 +229,9 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
  * never the client leaving (a 499), and why: its deadline passed, or (`signalled`) a second
  * signal ended it at once. `stage`: how far its attempt had got, when it had one.
  */
+/** Why a drain cut a connection: core/net's DrainCut, spelled here (a peer module, not imported). */
+type DrainCut = 'deadline' | 'signal' | 'listener_deadline';
+
 export function drainCutFailure(why: DrainCut, stage?: Stage): Failure {
   return new Failure('proxy_internal_response', DRAIN_CUT[why], stage === undefined ? undefined : { stage });
 }
