@@ -12,12 +12,14 @@ import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-async function setUp(cacheControl: string) {
-  const origin = await startMoodyOrigin({
-    status: 200,
+async function setUp(
+  cacheControl: string,
+  answer = {
     fields: ['Cache-Control', cacheControl, 'ETag', '"v1"', 'Last-Modified', 'Mon, 01 Jan 2024 00:00:00 GMT'],
     body: 'stored page',
-  });
+  },
+) {
+  const origin = await startMoodyOrigin({ status: 200, ...answer });
   const gw = await startTestGateway(`name: edge-1
 routes:
   - name: pages
@@ -183,22 +185,10 @@ test('only-if-cached with a Range and only a stale stored answer: still the 504,
 });
 
 test('only-if-cached with a suffix Range on a stored empty 200: the whole 200 (RFC 9110 §14.1.1: a suffix of non-zero length is satisfiable), never a 416', async () => {
-  const origin = await startMoodyOrigin({
-    status: 200,
+  const { origin, gw } = await setUp('max-age=60', {
     fields: ['Cache-Control', 'max-age=60', 'ETag', '"e"'],
     body: '',
   });
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: {}
-upstreams:
-  app:
-    targets:
-      - url: ${origin.url}
-`);
   try {
     assert.equal((await request(gw.url, { path: '/pages/empty' })).status, 200);
     const suffix = await request(gw.url, { path: '/pages/empty', headers: { ...ONLY, range: 'bytes=-5' } });
