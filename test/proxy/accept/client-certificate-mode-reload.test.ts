@@ -88,12 +88,19 @@ async function within(closed: Promise<void>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-for (const [from, label] of [
-  [withMode('optional'), 'optional to require'],
-  [undefined, 'none to require'],
+// Thunks: the client CA is made in before().
+for (const [from, to, label] of [
+  [() => withMode('optional'), () => withMode('require'), 'optional to require'],
+  [() => undefined, () => withMode('require'), 'none to require'],
+  // `mode` left out is `require` (its default).
+  [
+    () => withMode('optional'),
+    () => `{ ca: ${clients.ca}, crl: ${clients.crl} }`,
+    'optional to mode left out',
+  ],
 ] as const) {
   test(`HTTP/1.1 (${label}): a kept-alive connection made without a certificate is closed, not served again`, async (t) => {
-    const gw = await startGatewayFromText(config(from));
+    const gw = await startGatewayFromText(config(from()));
     t.after(() => gw.close());
     const { socket, seen, closed } = await connectWithout(gw.port);
     t.after(() => socket.destroy());
@@ -101,7 +108,7 @@ for (const [from, label] of [
     await waitUntil('the first answer', () => seen.text.endsWith('ok'));
     assert.match(seen.text, /^HTTP\/1\.1 200 /);
     const reached = upstream.requests.length;
-    await gw.gateway.reload(parseConfig(config(withMode('require')), '<test>', {}));
+    await gw.gateway.reload(parseConfig(config(to()), '<test>', {}));
     seen.text = '';
     if (!socket.destroyed) socket.write(request('/again', `again-${label}`));
     await within(closed, 3000);
