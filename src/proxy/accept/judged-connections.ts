@@ -9,13 +9,13 @@ import type { Http1Server } from './http1/http1-server.ts';
  * judges no more), so a kept-alive connection of a certificate revoked since would go on passing.
  * With `requiresCertificate` (the new config's `mode: require`) those made without one go too:
  * the new config would have refused their handshake, and a route open to any connection of this
- * listener would go on serving them. Each closes: an idle HTTP/1.1 connection now, without the drain's one more look for a request
- * already in its buffer (that one would pass on the old verdict: its client retries it on a new
- * connection, as a request on a kept-alive connection the server closed), nor those already read
- * waiting their turn (each logged, never sent), a busy one after the
- * answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2 one by
- * GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused, and
- * retried elsewhere). Its client's next connection is judged under the new ones.
+ * listener would go on serving them. Each closes: an idle HTTP/1.1 connection now, without the
+ * drain's one more look for a request already in its buffer (that one would pass on the old
+ * verdict: its client retries it on a new connection, as a request on a kept-alive connection the
+ * server closed), nor those already read waiting their turn (each logged, never sent), a busy one
+ * after the answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2
+ * one by GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused,
+ * and retried elsewhere). Its client's next connection is judged under the new ones.
  */
 export function endJudgedConnections(
   http1: Http1Server,
