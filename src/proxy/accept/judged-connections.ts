@@ -7,18 +7,25 @@ import type { Http1Server } from './http1/http1-server.ts';
  * A reload changed a listener's client CAs or revocation lists: the connections whose client
  * presented a certificate had it judged under the old ones, once, in their handshake (OpenSSL
  * judges no more), so a kept-alive connection of a certificate revoked since would go on passing.
- * Each closes: an idle HTTP/1.1 connection now, without the drain's one more look for a request
- * already in its buffer (that one would pass on the old verdict: its client retries it on a new
- * connection, as a request on a kept-alive connection the server closed), nor those already read
- * waiting their turn (each logged, never sent), a busy one after the
- * answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2 one by
- * GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused, and
- * retried elsewhere). Its client's next connection is judged under the new ones.
+ * With `requiresCertificate` (the new config's `mode: require`) those made without one go too:
+ * the new config would have refused their handshake, and a route open to any connection of this
+ * listener would go on serving them. Each closes: an idle HTTP/1.1 connection now, without the
+ * drain's one more look for a request already in its buffer (that one would pass on the old
+ * verdict: its client retries it on a new connection, as a request on a kept-alive connection the
+ * server closed), nor those already read waiting their turn (each logged, never sent), a busy one
+ * after the answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2
+ * one by GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused,
+ * and retried elsewhere). Its client's next connection is judged under the new ones.
  */
-export function endJudgedConnections(http1: Http1Server, h2: H2Server | undefined): void {
+export function endJudgedConnections(
+  http1: Http1Server,
+  h2: H2Server | undefined,
+  requiresCertificate: boolean,
+): void {
+  const judged = (socket: Socket) => requiresCertificate || presented(socket);
   // Copies: a connection may leave its list as it is told.
   for (const connection of [...http1.connections.values()]) {
-    if (!presented(connection.socket)) continue;
+    if (!judged(connection.socket)) continue;
     if (connection.quiet) connection.close();
     // Between requests, those its client pipelined waiting their turn (read, on the old verdict,
     // the answer before them still leaving): none is served; each gets its line at the close.
@@ -26,7 +33,7 @@ export function endJudgedConnections(http1: Http1Server, h2: H2Server | undefine
     // (The requests its client pipelined behind the answer get their lines at the close.)
     else connection.endAfterAnswer('client_certificates');
   }
-  for (const session of [...(h2?.sessions ?? [])]) if (presented(session.socket)) session.close();
+  for (const session of [...(h2?.sessions ?? [])]) if (judged(session.socket)) session.close();
 }
 
 function presented(socket: Socket): boolean {

@@ -158,7 +158,7 @@ export async function startListener(
         accepting.setMaxConnections(next.maxConnections);
         if (tlsInForce?.()) {
           trust?.changed();
-          endJudgedConnections(own, h2?.server);
+          endJudgedConnections(own, h2?.server, serverTls?.requiresCertificate() ?? false);
         }
         updateInFlight(facts, next);
       };

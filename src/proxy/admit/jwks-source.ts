@@ -31,8 +31,9 @@ function freshFor(cacheControl: string | null): number | undefined {
 
 /**
  * A JSON Web Key Set fetched from its URL: kept as long as its Cache-Control says (within
- * [minRefresh, 24 h]), fetched again for a kid it lacks at most once per minRefresh (a client
- * sending made-up kids cannot make the gateway hammer the endpoint), one fetch at a time. A
+ * [minRefresh, 24 h]), fetched again for a token's key it lacks (an unknown kid; no kid, and no
+ * key verifies it) at most once per minRefresh (a client sending made-up kids or forged
+ * signatures cannot make the gateway hammer the endpoint), one fetch at a time. A
  * fetch failing after a good one keeps the last good keys (logged); failing with none yet, it
  * is the auth hop's failure, classified like an upstream's (502, 504, 503 by its shape).
  */
@@ -110,12 +111,13 @@ export class RemoteJwks {
   }
 
   /**
-   * A token named a kid the keys lack: the fetch under way, else a new one, unless one was made
-   * within minRefresh (undefined: the keys at hand are the endpoint's latest word). A fetch that
-   * failed, now or within minRefresh, is that failure: the keys that might hold the kid could
-   * not be had, which is the hop's failure, not the token's.
+   * A token's key is not among the keys at hand (a kid they lack; no kid, and none verifies it):
+   * the fetch under way, else a new one, unless one was made within minRefresh (undefined: the
+   * keys at hand are the endpoint's latest word), so a flood of bad tokens is one fetch. A fetch
+   * that failed, now or within minRefresh, is that failure: the keys that might hold the token's
+   * could not be had, which is the hop's failure, not the token's.
    */
-  async unknownKid(): Promise<JwkSet | Failure | undefined> {
+  async lackingKey(): Promise<JwkSet | Failure | undefined> {
     if (this.#fetching === undefined && performance.now() - this.#lastFetch < this.#minRefresh)
       return this.#failure;
     const set = await this.#refresh();

@@ -8,7 +8,7 @@ import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
-import { type JwtCheck, type JwtRules, keylessRefusal, verifyJwt } from './jwt-verify.ts';
+import { type JwtCheck, type JwtRules, keylessRefusal, newerKeysMayVerify, verifyJwt } from './jwt-verify.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
 const MAX_TOKEN = 16 * 1024;
@@ -119,10 +119,11 @@ export class JwtAuth {
   }
 
   /**
-   * The token checked against `keys`; a kid they lack (the issuer may have rotated its keys since
-   * they were fetched) asks the JWKS endpoint again, at most once per check (`mayRefresh`). That
-   * ask failing is the hop's failure (502/503/504), never a 401: an outage logs nobody out; and
-   * so is a key the endpoint published that cannot check a signature.
+   * The token checked against `keys`; a kid they lack, or no kid and no key of them that verifies
+   * it (the issuer may have rotated its keys since they were fetched), asks the JWKS endpoint
+   * again, at most once per check (`mayRefresh`) and per jwks_min_refresh. That ask failing is
+   * the hop's failure (502/503/504), never a 401: an outage logs nobody out; and so is a key the
+   * endpoint published that cannot check a signature.
    */
   #check(token: string, key: string, keys: JwkSet, mayRefresh: boolean): JwtVerdict | Promise<JwtVerdict> {
     const checked: JwtCheck = verifyJwt(token, keys, this.#rules);
@@ -133,11 +134,12 @@ export class JwtAuth {
     const remote = this.#remote;
     if (remote !== undefined && checked.invalid === 'ERR_JWKS_INVALID')
       return { failed: remote.unusableKey() };
-    if (!mayRefresh || remote === undefined || checked.invalid !== 'ERR_JWKS_NO_MATCHING_KEY') return checked;
-    // No key for it at hand: one its claims refuse is the client's 401 whatever the endpoint says.
+    if (!mayRefresh || remote === undefined || !newerKeysMayVerify(token, checked)) return checked;
+    // No key for it at hand: one its claims refuse is the client's 401 whatever the endpoint says
+    // (a bad signature still named as one: jose checks the signature before the claims).
     const refused = keylessRefusal(token, this.#rules);
-    if (refused !== undefined) return refused;
-    return remote.unknownKid().then(
+    if (refused !== undefined) return checked.invalid === 'ERR_JWKS_NO_MATCHING_KEY' ? refused : checked;
+    return remote.lackingKey().then(
       (fresh) =>
         fresh === undefined
           ? checked

@@ -120,6 +120,21 @@ export function verifyJwt(token: string, keys: JwkSet, rules: JwtRules): JwtChec
 }
 
 /**
+ * Whether the key set fetched again could make good a token `checked` refused: its `kid` is not
+ * in the set, or it names none and no key of the set verified its signature (an issuer that puts
+ * no kid in its tokens signing with a key it published after the set was fetched: for it, that is
+ * all a rotation looks like). A kid the set holds whose key refuses the signature is the token's
+ * own fault, asked of nobody.
+ */
+export function newerKeysMayVerify(token: string, checked: JwtCheck): boolean {
+  if (!('invalid' in checked)) return false;
+  if (checked.invalid === 'ERR_JWKS_NO_MATCHING_KEY') return true;
+  if (checked.invalid !== SIGNATURE_FAILED.invalid) return false;
+  // The header read before (a signature is checked only once it is a JSON object).
+  return jsonObject(token.slice(0, token.indexOf('.')))?.kid === undefined;
+}
+
+/**
  * Why no key could make this token good, read before its signature is checked (where the keys
  * are yet to be fetched): not a compact JWS, an `alg` or `crit` the rules refuse, or a claims
  * set or `typ` they refuse (expired, another issuer or audience, a logout token); undefined when

@@ -320,7 +320,7 @@ export class SignIn {
       const jwks = await this.#issuer.jwks();
       let checked = verifyJwt(token, await jwks.keys(), this.#rules);
       if ('invalid' in checked && checked.invalid === 'ERR_JWKS_NO_MATCHING_KEY') {
-        const fresh = await jwks.unknownKid();
+        const fresh = await jwks.lackingKey();
         if (fresh instanceof Failure) return this.#issuer.failure(fresh, 'the JWKS endpoint');
         if (fresh !== undefined) checked = verifyJwt(token, fresh, this.#rules);
       }

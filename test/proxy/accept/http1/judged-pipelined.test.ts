@@ -90,7 +90,7 @@ test('client certificates changed between pipelined requests: none served on the
   );
   for (let i = 0; i < 500 && !ended; i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(ended, 'the first answer was given');
-  endJudgedConnections(server, undefined);
+  endJudgedConnections(server, undefined, false);
   c.resume();
   await closed;
   assert.deepEqual(handed, ['/1']);
