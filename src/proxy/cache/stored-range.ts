@@ -15,10 +15,9 @@ export interface StoredPart {
  * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
  * past the body's end a 416, and so are several none of which it has (noneSatisfiable); undefined
  * (the whole 200) for none, several ranges, another unit, a
- * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
- * fresh answer meets one only with only-if-cached (else it goes upstream: cache-request.ts's
- * passedOn); a stale one standing in for a failed upstream does: it gave the whole body to a
- * client that asked for its last bytes (a download resumed, a video sought).
+ * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows.
+ * Every stored 200 a GET is given meets it (a hit, a revalidated or stale one): a resumed
+ * download or a video seek need not reach the origin, as with nginx's proxy_cache.
  */
 export function storedPart(
   request: FieldMap,
