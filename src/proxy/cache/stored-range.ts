@@ -43,10 +43,18 @@ export function storedPart(
   if (start >= length || end < start) return unsatisfiable(fields, length);
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2)
-    if (fields[i].toLowerCase() !== 'content-length') out.push(fields[i], fields[i + 1]);
+    if (!OF_THE_WHOLE_BODY.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
   out.push('content-range', `bytes ${start}-${end}/${length}`, 'content-length', String(end - start + 1));
   return { status: 206, reason: 'Partial Content', fields: out, body: body.subarray(start, end + 1) };
 }
+
+/**
+ * The stored 200's fields that speak of its whole body as the message's content, false of a 206's
+ * part: its length, and its digests of the content (RFC 9530 §2's Content-Digest, Content-MD5),
+ * which a client checking them would find the part fails. Repr-Digest and RFC 3230's Digest are
+ * of the representation, the same whole body the part is of (RFC 9530 §3): they stay.
+ */
+const OF_THE_WHOLE_BODY = new Set(['content-length', 'content-digest', 'content-md5']);
 
 /** The 416 made of a stored answer: no body, its length in Content-Range (RFC 9110 §15.5.17). */
 function unsatisfiable(fields: readonly string[], length: number): StoredPart {

@@ -7,6 +7,7 @@
  * compressed, never identity bytes to splice into it.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -226,4 +227,36 @@ test('nothing stored: the Range goes upstream as the client sent it (fwd=uri-mis
     { path: '/pages/file', range: 'bytes=0-3', ifRange: undefined },
     { path: '/pages/file', range: undefined, ifRange: undefined },
   ]);
+});
+
+test("a 206 cut from a stored 200 carries no digest of the whole body as its content's (Content-Digest, Content-MD5); Repr-Digest, of the representation, stays", async () => {
+  const sha = createHash('sha256').update(BODY).digest('base64');
+  const md5 = createHash('md5').update(BODY).digest('base64');
+  let asked = 0;
+  const upstream = await keep(
+    listenOnLoopback((_req, res) => {
+      asked++;
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'max-age=600',
+        etag: '"v1"',
+        'content-digest': `sha-256=:${sha}:`,
+        'repr-digest': `sha-256=:${sha}:`,
+        'content-md5': md5,
+        'content-length': SIZE,
+      });
+      res.end(BODY);
+    }),
+  );
+  const gw = await keep(startTestGateway(routes(upstream.url)));
+  const whole = await request(gw.url, { path: '/pages/blob' });
+  assert.equal(whole.headers['content-digest'], `sha-256=:${sha}:`);
+  const part = await request(gw.url, { path: '/pages/blob', headers: { range: 'bytes=0-9' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '0123456789');
+  assert.equal(part.headers['content-digest'], undefined, "the whole body's digest is not the part's");
+  assert.equal(part.headers['content-md5'], undefined);
+  assert.equal(part.headers['repr-digest'], `sha-256=:${sha}:`);
+  assert.match(String(part.headers['cache-status']), HIT);
+  assert.equal(asked, 1);
 });
