@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
@@ -259,4 +260,41 @@ test("a 206 cut from a stored 200 carries no digest of the whole body as its con
   assert.equal(part.headers['repr-digest'], `sha-256=:${sha}:`);
   assert.match(String(part.headers['cache-status']), HIT);
   assert.equal(asked, 1);
+});
+
+test('HTTP/2: a fresh stored 200 answers a Range with its 206, from the store', async () => {
+  const seen: Seen[] = [];
+  const upstream = await origin(seen);
+  const gw = await keep(startTestGateway(routes(upstream.url), {}, 'http2: true'));
+  assert.equal((await request(gw.url, { path: '/pages/file' })).status, 200);
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const part = await new Promise<{ head: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/pages/file', range: 'bytes=-3' });
+      const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+      let head: http2.IncomingHttpHeaders = {};
+      let body = '';
+      stream.on('response', (h) => {
+        head = h;
+      });
+      stream.setEncoding('latin1');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      stream.on('error', () => {});
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve({ head, body });
+      });
+      stream.end();
+    });
+    assert.equal(part.head[':status'], 206);
+    assert.equal(part.body, 'hij');
+    assert.equal(part.head['content-range'], 'bytes 1997-1999/2000');
+    assert.match(String(part.head['cache-status']), HIT);
+  } finally {
+    session.destroy();
+  }
+  assert.equal(seen.length, 1);
 });
