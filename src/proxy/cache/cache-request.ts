@@ -36,20 +36,26 @@ export function cacheRequestOf(
 }
 
 /**
- * The request goes upstream whatever is stored: a GET's range (the store keeps whole answers), or a
- * precondition a stored 200 would not evaluate, If-Match or If-Unmodified-Since (a 412 when one
- * fails, RFC 9110 §13.2.1: a hit ignored it, and a client's lost update got a 200 of the page).
- * Not with only-if-cached (RFC 9111 §5.2.1.7: a stored answer or a 504): a fresh stored answer
- * meets them itself (delivery.ts: a 206, a 412), as a stale one standing in does. A HEAD's Range
- * is no range: §14.2 defines range handling for GET alone and a server "MUST ignore" it on
- * another method, so a HEAD with one is answered from the store as one without (the whole 200's
- * head, as a static route answers it).
+ * The request goes upstream whatever is stored: a precondition a stored 200 would not evaluate,
+ * If-Match or If-Unmodified-Since (a 412 when one fails, RFC 9110 §13.2.1: a hit ignored it, and a
+ * client's lost update got a 200 of the page). Not with only-if-cached (RFC 9111 §5.2.1.7: a stored
+ * answer or a 504): a fresh stored answer meets them itself (delivery.ts: a 412), as a stale one
+ * standing in does. A GET's Range is met by the stored answer it may be given (delivery.ts: a 206,
+ * a 416, or the whole 200 RFC 9110 §14.2 allows), as nginx's proxy_cache and a static file meet
+ * it: a resumed download or a video seek need not reach the origin.
  */
-export function bypassesStore(fields: FieldMap, method: string): boolean {
+export function bypassesStore(fields: FieldMap): boolean {
   return (
-    ((fields.range !== undefined && method === 'GET') ||
-      fields['if-match'] !== undefined ||
-      fields['if-unmodified-since'] !== undefined) &&
+    (fields['if-match'] !== undefined || fields['if-unmodified-since'] !== undefined) &&
     !onlyIfCached(fields, undefined)
   );
+}
+
+/**
+ * A GET's Range that goes upstream does not fetch its key for others (it waits for a fetch under
+ * way, as any request does): the upstream's 206 is not kept, and the requests that waited for it
+ * would then all go upstream at once.
+ */
+export function asksForPart(fields: FieldMap, method: string): boolean {
+  return fields.range !== undefined && method === 'GET';
 }

@@ -14,7 +14,7 @@ import type {
 import { readShared, refreshOnce } from './across-workers.ts';
 import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
-import { bypassesStore, cacheRequestOf } from './cache-request.ts';
+import { asksForPart, bypassesStore, cacheRequestOf } from './cache-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -99,8 +99,8 @@ export class CacheRun extends PassingRun {
     this.#key = cacheKey(sent.authority, sent.path, scheme, side);
     this.#request = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
-    // A GET's range, If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
-    if (bypassesStore(fields, this.request.head.method)) return this.forward('bypass');
+    // If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
+    if (bypassesStore(fields)) return this.forward('bypass');
     return this.#lookup(false);
   }
 
@@ -144,7 +144,8 @@ export class CacheRun extends PassingRun {
     this.#validate(stored, reason, request);
     // The first miss of a key fetches it, the others wait for it (for another, if its client
     // leaves); in every worker, when they share a disk: the first of its first misses.
-    if (this.request.head.method === 'GET' && cache.fillOf(key) === undefined) {
+    const { method } = this.request.head;
+    if (method === 'GET' && !asksForPart(this.request.fields, method) && cache.fillOf(key) === undefined) {
       this.#endFill = cache.startFill(key);
       this.#filling = true;
       // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.

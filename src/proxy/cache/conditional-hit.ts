@@ -30,7 +30,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
 /**
  * A client's If-Match or If-Unmodified-Since that a stored 2xx fails (RFC 9110 §13.2.2, steps 1
  * and 2): the origin would answer 412. A fresh stored answer meets them only with
- * only-if-cached (else they go upstream: cache-request.ts's passedOn); a stale one
+ * only-if-cached (else they go upstream: cache-request.ts's bypassesStore); a stale one
  * standing in for a failed upstream does, and gave its 200: a client's lost update took the page
  * it meant to replace for the current one.
  * If-Match compares strongly (§13.1.1: a weak tag matches nothing; `*`, any stored answer);

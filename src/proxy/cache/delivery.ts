@@ -115,8 +115,8 @@ function preconditionFailedOf(kept: readonly string[]): StoredPart {
 
 /**
  * The part of a stored 200 a GET's Range asks for (stored-range.ts), when no 304 answers it first.
- * Only a stale answer standing in for a failed upstream, or one given to only-if-cached, meets a
- * Range, If-Match or If-Unmodified-Since: otherwise they go upstream (cache-request.ts's passedOn).
+ * If-Match and If-Unmodified-Since meet only a stale answer standing in for a failed upstream, or
+ * one given to only-if-cached: otherwise they go upstream (cache-request.ts's bypassesStore).
  */
 function partOf(
   asked: DeliveredTo,

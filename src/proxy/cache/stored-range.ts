@@ -15,10 +15,9 @@ export interface StoredPart {
  * A GET's Range met by a stored 200 (RFC 9110 §14.2): one byte range is a 206 of those bytes, one
  * past the body's end a 416, and so are several none of which it has (noneSatisfiable); undefined
  * (the whole 200) for none, several ranges, another unit, a
- * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows. A
- * fresh answer meets one only with only-if-cached (else it goes upstream: cache-request.ts's
- * passedOn); a stale one standing in for a failed upstream does: it gave the whole body to a
- * client that asked for its last bytes (a download resumed, a video sought).
+ * range that does not read, a suffix of an empty body (§14.1.1), or an If-Range the stored answer fails (§13.1.5), as §14.2 allows.
+ * Every stored 200 a GET is given meets it (a hit, a revalidated or stale one): a resumed
+ * download or a video seek need not reach the origin, as with nginx's proxy_cache.
  */
 export function storedPart(
   request: FieldMap,
@@ -44,10 +43,18 @@ export function storedPart(
   if (start >= length || end < start) return unsatisfiable(fields, length);
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2)
-    if (fields[i].toLowerCase() !== 'content-length') out.push(fields[i], fields[i + 1]);
+    if (!OF_THE_WHOLE_BODY.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
   out.push('content-range', `bytes ${start}-${end}/${length}`, 'content-length', String(end - start + 1));
   return { status: 206, reason: 'Partial Content', fields: out, body: body.subarray(start, end + 1) };
 }
+
+/**
+ * The stored 200's fields that speak of its whole body as the message's content, false of a 206's
+ * part: its length, and its digests of the content (RFC 9530 §2's Content-Digest, Content-MD5),
+ * which a client checking them would find the part fails. Repr-Digest and RFC 3230's Digest are
+ * of the representation, the same whole body the part is of (RFC 9530 §3): they stay.
+ */
+const OF_THE_WHOLE_BODY = new Set(['content-length', 'content-digest', 'content-md5']);
 
 /** The 416 made of a stored answer: no body, its length in Content-Range (RFC 9110 §15.5.17). */
 function unsatisfiable(fields: readonly string[], length: number): StoredPart {

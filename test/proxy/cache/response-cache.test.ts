@@ -311,13 +311,18 @@ test("a stored answer an upstream 304 confirmed is counted as the gateway's 200,
   });
 });
 
-test('a request a cache does not answer is forwarded and says why: method, bypass (a range), request (no-cache)', async () => {
+test('a request a cache does not answer is forwarded and says why: method, bypass (If-Match), request (no-cache); a range is a hit', async () => {
   await withGateway(FRESH, async (gw, origin) => {
     await request(gw.url, { path: '/pages/m' });
+    // A GET's range is met by the fresh stored answer (fresh-range.test.ts): no upstream.
+    const range = await request(gw.url, { path: '/pages/m', headers: { range: 'bytes=0-1' } });
+    assert.equal(range.status, 206);
+    assert.equal(range.text, 'fr');
+    assert.match(String(range.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
     const post = await request(gw.url, { method: 'POST', path: '/pages/m', body: 'x' });
     assert.equal(post.headers['cache-status'], 'edge-1; fwd=method');
-    const range = await request(gw.url, { path: '/pages/m', headers: { range: 'bytes=0-1' } });
-    assert.equal(range.headers['cache-status'], 'edge-1; fwd=bypass');
+    const ifMatch = await request(gw.url, { path: '/pages/m', headers: { 'if-match': '"x"' } });
+    assert.equal(ifMatch.headers['cache-status'], 'edge-1; fwd=bypass');
     const noCache = await request(gw.url, { path: '/pages/m', headers: { 'cache-control': 'no-cache' } });
     assert.equal(noCache.headers['cache-status'], 'edge-1; fwd=request');
     assert.equal(origin.heads.length, 4);

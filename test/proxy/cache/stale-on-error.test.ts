@@ -187,14 +187,16 @@ test('stale_if_error: 0s gives nothing stale, whatever the answer says', async (
   }
 });
 
-test('a Range request goes upstream, and when that fails the stored answer stands in for it: the part asked for, a 206, saying why', async () => {
+test('a Range request a stale stored answer cannot meet goes upstream with its validators, and when that fails the stored answer stands in for it: the part asked for, a 206, saying why', async () => {
   const origin = await startMoodyOrigin(STALE_NOW);
   const gw = await startTestGateway(config(origin.url));
   try {
     await request(gw.url, { path: '/pages/home' });
     const ranged = await request(gw.url, { path: '/pages/home', headers: { range: 'bytes=0-5' } });
-    assert.equal(ranged.headers['cache-status'], 'edge-1; fwd=bypass');
-    assert.equal(origin.heads.length, 2, 'a range goes upstream');
+    assert.equal(ranged.headers['cache-status'], 'edge-1; fwd=stale');
+    assert.equal(origin.heads.length, 2, 'a range a stale answer cannot meet goes upstream');
+    assert.match(origin.heads[1], /\r\nrange: bytes=0-5\r\n/i);
+    assert.match(origin.heads[1], /\r\nif-none-match: "v1"(\r\n|$)/i);
     await origin.stop();
     const stale = await request(gw.url, { path: '/pages/home', headers: { range: 'bytes=0-5' } });
     assert.equal(stale.status, 206);

@@ -208,9 +208,17 @@ test("the route's cache: a stored answer cut for If-Range: <Last-Modified> goes 
   assert.deepEqual(plain.body, TEXT.subarray(1000));
   assert.equal(seen.length, 2, 'every answer after the first two from the store');
 
-  // Without only-if-cached the Range goes upstream (RFC 9111 §3.4 leaves it to the origin): its
-  // part is not relayed either.
-  const fetched = await get1(`${gw.url}/file.txt`, { 'accept-encoding': 'gzip', ...RESUME });
+  // Without only-if-cached too, a fresh stored answer meets the Range itself: whole, compressed.
+  const fresh = await get1(`${gw.url}/file.txt`, { 'accept-encoding': 'gzip', ...RESUME });
+  assert.equal(fresh.status, 200);
+  assert.equal(fresh.headers['content-encoding'], 'gzip');
+  assert.match(String(fresh.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
+  assert.deepEqual(gunzipSync(fresh.body), TEXT);
+  assert.equal(seen.length, 2, 'a fresh stored answer meets the Range without the upstream');
+
+  // Nothing stored, the Range goes upstream (RFC 9111 §3.4 leaves it to the origin): its part is
+  // not relayed either.
+  const fetched = await get1(`${gw.url}/other.txt`, { 'accept-encoding': 'gzip', ...RESUME });
   assert.equal(fetched.status, 200);
   assert.equal(fetched.headers['content-encoding'], 'gzip');
   assert.deepEqual(gunzipSync(fetched.body), TEXT);
