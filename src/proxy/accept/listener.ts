@@ -114,6 +114,10 @@ export async function startListener(
     undefined,
     serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
     (socket) => {
+      // No renegotiation a TLS 1.2 client asks for: each is a full handshake the server pays for,
+      // as often as the client likes on one connection, and the door of the splicing attacks
+      // (CVE-2009-3555). nginx refuses it too; node:http2 already does. (TLS 1.3 has none.)
+      if (serverTls !== undefined) (socket as TLSSocket).disableRenegotiation();
       if (!admitConnection(socket, handlers.clients, overLimit, serverTls, underOldTrust)) return;
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
