@@ -56,7 +56,7 @@ ${own}upstreams:
     // patient writes the one key the default has: it takes nothing.
     assert.match(check.stdout, /\nroute defaults taken:\n {2}routes\[0\] "quick": timeouts\n$/);
 
-    serve = await startServe(path, 1);
+    serve = await startServe(path, 2); // each worker builds the route's timeouts from the config it is sent
     const base = `http://127.0.0.1:${serve.port}`;
     const [quick, patient] = await Promise.all([
       request(base, { path: '/quick/x' }),
