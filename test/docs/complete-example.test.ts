@@ -97,7 +97,10 @@ test(`${EXAMPLE} uses every field of the config schema`, () => {
   );
 });
 
-/** Every route but the first, which writes response_headers of its own, takes the example's default. */
+/**
+ * Every route but the first, which writes response_headers and every timeout of its own, takes the
+ * example's default header rules; those that forward (all but FORWARD_NOTHING) its timeouts too.
+ */
 const DEFAULTED = [
   'api-v1-writes',
   'api-v1-canary',
@@ -116,6 +119,8 @@ const DEFAULTED = [
   'billing',
   'status', // conf.d/status.yaml's, included
 ];
+/** Redirects and static files: no timeouts to take. */
+const FORWARD_NOTHING = new Set(['http-to-https', 'old-docs', 'admin-tls', 'site']);
 
 test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => {
   const result = spawnSync(process.execPath, [join(ROOT, 'bin/candor.js'), 'check', EXAMPLE], {
@@ -133,7 +138,7 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 17 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers\n`).join('')}`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 17 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers${FORWARD_NOTHING.has(name) ? '' : ', timeouts'}\n`).join('')}`,
   );
   assert.equal(result.status, 0);
 });

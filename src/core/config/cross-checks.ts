@@ -19,6 +19,7 @@ import { checkPlugins } from './plugin-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { checkRouteNames } from './route-names.ts';
+import { checkRouteTimeouts } from './route-timeout-checks.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
@@ -47,6 +48,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document, report);
   checkTimeoutOrder(upstreams, report);
+  checkRouteTimeouts(document.routes, upstreams, report);
   checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkStreamsOnHttp1(upstreams, warn);

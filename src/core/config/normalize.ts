@@ -12,6 +12,7 @@ import { toAcme } from './normalize-acme.ts';
 import { toStore } from './normalize-fleet.ts';
 import { durationMs, sizeBytes, toLimits } from './normalize-limits.ts';
 import { toPlugins } from './normalize-plugins.ts';
+import { toRouteTimeouts } from './normalize-route-timeouts.ts';
 import { toConditions, toHeaderRules, toRedirect, toRewrite } from './normalize-routing.ts';
 import { toMaintenance, toUpstream } from './normalize-upstream.ts';
 import { parseRateKey } from './policy-values.ts';
@@ -51,7 +52,14 @@ export function toGatewayConfig(raw: RawConfig, source: string, baseDir: string)
     source,
     listen: raw.listen.map((listener) => toListener(listener, baseDir)),
     routes: raw.routes.map((route, index) =>
-      toRoute(route, index, baseDir, authUpstreams, renamed.get(index)),
+      toRoute(
+        route,
+        index,
+        baseDir,
+        authUpstreams,
+        renamed.get(index),
+        toRouteTimeouts(route.timeouts, upstreams, raw.upstreams),
+      ),
     ),
     upstreams,
     ...(raw.plugins === undefined ? {} : { plugins: toPlugins(raw.plugins, baseDir) }),
@@ -192,6 +200,8 @@ function toRoute(
   baseDir: string,
   authUpstreams: AuthUpstreams,
   renamed: string | undefined,
+  /** Its timeouts over each upstream's (normalize-route-timeouts.ts): built with the upstreams. */
+  timeouts: RouteConfig['timeouts'],
 ): RouteConfig {
   const host = raw.match?.host === undefined ? undefined : accepted(parseRouteHost(raw.match.host));
   const path = accepted(parseRoutePath(raw.match?.path ?? DEFAULTS.route.path));
@@ -225,6 +235,7 @@ function toRoute(
     requestBuffering: raw.request_buffering ?? DEFAULTS.route.requestBuffering,
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     ...(raw.maintenance === undefined ? {} : { maintenance: toMaintenance(raw.maintenance) }),
+    ...optional('timeouts', timeouts),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: toRateLimit(raw.rate_limit) }),
     retryIdempotencyKey: raw.retry_idempotency_key ?? DEFAULTS.route.retryIdempotencyKey,
     ...(raw.compression === undefined ? {} : { compression: toCompression(raw.compression) }),

@@ -7,7 +7,7 @@
 import type { RouteAccessConfig } from './access-config.ts';
 import type { CANARY_METRICS } from './canary-metrics.ts';
 import type { HashKey, TemplatePart } from './routing-values.ts';
-import type { MaintenanceConfig } from './upstream-config.ts';
+import type { MaintenanceConfig, RouteTimeouts } from './upstream-config.ts';
 
 /** A content coding Candor can apply to a response. */
 export type ContentCoding = 'zstd' | 'br' | 'gzip';
@@ -84,6 +84,12 @@ export interface RouteConfig {
   readonly maxInFlightOf?: number;
   /** Maintenance mode: every request gets 503 proxy_internal_response with this message. */
   readonly maintenance?: MaintenanceConfig;
+  /**
+   * The route's `timeouts` over each upstream's, by upstream name (every upstream of the config:
+   * a split or canary may send the route's requests to any); absent: the route writes none, and
+   * its requests run on their upstream's.
+   */
+  readonly timeouts?: Readonly<Record<string, RouteTimeouts>>;
   /** Per-client token bucket: beyond it, 429 http_request_denied. */
   readonly rateLimit?: RateLimitConfig;
   /** Compress responses the client accepts compressed (proxy/forward/compressing-sink.ts); absent: off. */

@@ -15,6 +15,7 @@ const FORWARDING_ONLY = [
   'retry_idempotency_key',
   'cache',
   'compression',
+  'timeouts',
 ] as const;
 
 export function checkRoutes(

@@ -12,7 +12,7 @@ import { SPLIT_FIELDS } from './schema-canary.ts';
 import { count, durationField, filePath, flag, mapping, sizeField } from './schema-kit.ts';
 import { ROUTE_PLUGIN_FIELDS } from './schema-plugins.ts';
 import { MATCH_FIELDS, ROUTE_POLICY_FIELDS } from './schema-routing.ts';
-import { Maintenance } from './schema-upstream.ts';
+import { Maintenance, Timeouts } from './schema-upstream.ts';
 
 /** The slowest rate_limit.rate: its wait, 1 / rate seconds, stays a plain number (10^6 s) in Retry-After. */
 const MIN_RATE = 0.000001;
@@ -67,6 +67,8 @@ export const Route = mapping(
     request_buffering: flag(),
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     maintenance: Maintenance,
+    // Over its upstream's, key by key, for this route's requests only (normalize-route-timeouts.ts).
+    timeouts: Timeouts,
     rate_limit: Type.Optional(
       mapping(
         {
@@ -189,7 +191,8 @@ export const RouteDefaults = Type.Optional(
       cors: Route.properties.cors,
       limits: Route.properties.limits,
       rate_limit: Route.properties.rate_limit,
+      timeouts: Route.properties.timeouts,
     },
-    'a mapping of route fields every route takes where it has none of its own: request_headers, response_headers, compression, cache, cors, limits and/or rate_limit',
+    'a mapping of route fields every route takes where it has none of its own: request_headers, response_headers, compression, cache, cors, limits, rate_limit and/or timeouts',
   ),
 );

@@ -30,6 +30,24 @@ export const Maintenance = Type.Optional(
   ),
 );
 
+/**
+ * An upstream's timeouts, and a route's (`routes[].timeouts`, `route_defaults.timeouts`): each key
+ * a route writes takes the place of its upstream's for that route's requests.
+ */
+export const Timeouts = Type.Optional(
+  mapping(
+    {
+      connect: durationField(),
+      response: durationField(),
+      read: durationField(),
+      total: durationField(),
+      total_includes_body: flag(),
+      tunnel_idle: durationField(),
+    },
+    'a mapping of timeouts',
+  ),
+);
+
 /** The failure types a retry can help with: the upstream's, not the client's or the gateway's own. */
 const RETRYABLE_TYPES = Object.entries(FAILURES)
   .filter(([, kind]) => TARGET_FAULT_SHAPES.has(kind.shape))
@@ -151,19 +169,7 @@ export const Upstream = mapping(
       ),
     ),
     maintenance: Maintenance,
-    timeouts: Type.Optional(
-      mapping(
-        {
-          connect: durationField(),
-          response: durationField(),
-          read: durationField(),
-          total: durationField(),
-          total_includes_body: flag(),
-          tunnel_idle: durationField(),
-        },
-        'a mapping of timeouts',
-      ),
-    ),
+    timeouts: Timeouts,
     tls: Type.Optional(
       mapping(
         {

@@ -68,9 +68,11 @@ export type {
   OutlierDetectionConfig,
   PoolConfig,
   RetryConfig,
+  RouteTimeouts,
   TargetConfig,
   UpstreamConfig,
   UpstreamProtocol,
+  UpstreamTimeouts,
 } from './upstream-config.ts';
 
 export interface GatewayConfig {

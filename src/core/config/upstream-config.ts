@@ -128,7 +128,7 @@ export interface TargetConfig {
   readonly weight: number;
 }
 
-interface UpstreamTimeouts {
+export interface UpstreamTimeouts {
   /** DNS lookup plus TCP (and TLS) connect. */
   readonly connect: number;
   /** From the request written to the response head received. */
@@ -144,6 +144,18 @@ interface UpstreamTimeouts {
   readonly totalIncludesBody: boolean;
   /** Longest silence, both ways, of an upgraded connection (a WebSocket tunnel) before it is closed. */
   readonly tunnelIdle: number;
+}
+
+/**
+ * What a route's requests to one upstream run on when the route writes `timeouts` (or takes
+ * `route_defaults.timeouts`): each key the route's where it wrote one, else the upstream's.
+ */
+export interface RouteTimeouts extends UpstreamTimeouts {
+  /**
+   * Each attempt's clocks on its connection, in place of the pool's: the head clock the shorter of
+   * the per-try timeout and `response` (as the pool's, upstream.ts), the read clock `read`.
+   */
+  readonly exchange: { readonly head: number; readonly read: number };
 }
 
 interface UpstreamTlsConfig {

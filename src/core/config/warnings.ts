@@ -16,6 +16,7 @@ import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import { sharedSessionCookies } from './oidc-cookie-warning.ts';
 import { plainHstsListener } from './plain-hsts.ts';
+import { routeTimeoutWarnings } from './route-timeout-warnings.ts';
 import type { PathSegment } from './schema.ts';
 import type { GatewayConfig, RouteConfig, UpstreamConfig } from './types.ts';
 import { formatDuration } from './units.ts';
@@ -40,6 +41,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       upstreamWarnings(config, name, upstream),
     ),
     ...config.routes.flatMap((route, index) => routeWarnings(config, route, index)),
+    ...routeTimeoutWarnings(config),
     ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),
   ];

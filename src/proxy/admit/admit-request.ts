@@ -1,4 +1,4 @@
-import type { RouteConfig, TargetConfig } from '../../core/config/types.ts';
+import type { RouteConfig, TargetConfig, UpstreamTimeouts } from '../../core/config/types.ts';
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
@@ -32,6 +32,20 @@ export interface Admitted {
    * upstream (a split's side: stage.ts's upstreamsNow); absent: nowhere else.
    */
   readonly elsewhere?: Elsewhere;
+  /**
+   * A call the gateway makes itself (the auth hop, a plugin's fetch) for a request of `route`: it
+   * runs on its service's upstream's timeouts, not the route's (those are its own requests').
+   */
+  readonly ownCall?: true;
+}
+
+/**
+ * The timeouts the request runs on at its upstream: its route's over the upstream's, merged when
+ * the config was built (RouteConfig.timeouts), else the upstream's own.
+ */
+export function timeoutsOf(admitted: Pick<Admitted, 'route' | 'upstream' | 'ownCall'>): UpstreamTimeouts {
+  const own = admitted.upstream.config.timeouts;
+  return admitted.ownCall ? own : (admitted.route.timeouts?.[admitted.upstream.name] ?? own);
 }
 
 /** What the hold asks of the stages that chose a request's upstream (stage-run.ts's StageRun). */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
+import type { RouteTimeouts } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
 import { Count, noRelease, type Release, type Taken } from '../../core/limits/count.ts';
@@ -33,6 +34,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   protected readonly upstream: Upstream;
   protected readonly owner: ExchangeOwner;
   protected readonly options: ExchangeOptions;
+  /** Its route's timeouts over its upstream's (RouteConfig.timeouts); undefined: the upstream's own. */
+  protected readonly timeouts: RouteTimeouts | undefined;
   protected controller: ExchangeController | undefined;
   protected stage: Stage = 'not_sent';
   protected finished = false;
@@ -83,6 +86,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.target = target;
     this.owner = owner;
     this.options = options;
+    this.timeouts = options.routeTimeouts?.[upstream.name];
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
   }
 
@@ -163,13 +167,18 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
+  /** A connection opened for this attempt is dialled with its route's connect bound (undefined: the upstream's). */
+  get connectTimeout(): number | undefined {
+    return this.timeouts?.connect;
+  }
+
   onConnection(connection: Dispatcher): void {
     const { client, options } = this;
     const { deadline } = options;
     // Without a streamed body or a deadline to tell, the options are the request as the
     // connection reads it (no copy).
     if (options.body.kind !== 'stream' && deadline === undefined)
-      return connection.dispatch(options as ExchangeRequest, this);
+      return connection.dispatch(options as ExchangeRequest, this, this.timeouts?.exchange);
     const body: RequestBody =
       options.body.kind !== 'stream'
         ? options.body
@@ -187,6 +196,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
         wholeAtLength: options.wholeAtLength,
       },
       this,
+      this.timeouts?.exchange,
     );
   }
 

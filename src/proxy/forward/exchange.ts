@@ -342,7 +342,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       upstreamReset: () => {
         record.upstreamReset = true;
       },
-      idleTimeout: this.upstream.config.timeouts.tunnelIdle,
+      idleTimeout: (this.timeouts ?? this.upstream.config.timeouts).tunnelIdle,
       closed: () => this.finish(),
       websocket: speaksWebSocket(switchedTo),
       beforeDrainCut: switched.beforeDrainCut,

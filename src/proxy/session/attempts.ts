@@ -5,7 +5,7 @@ import { Count, type Release, type Taken } from '../../core/limits/count.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import type { Admitted } from '../admit/admit-request.ts';
+import { type Admitted, timeoutsOf } from '../admit/admit-request.ts';
 import { decideRetry, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
@@ -71,9 +71,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.measure = new AttemptMetrics(runtime, upstream.name, head.method, admitted.window);
     this.sinks = { runtime, spans, measure: this.measure };
     this.sends = upstreamRequestOf(req, owner, admitted);
-    const { balancer, hashKey, timeouts } = upstream.config;
+    const { balancer, hashKey } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
-    this.deadline = new TotalDeadline(timeouts, record, fields, this, own);
+    this.deadline = new TotalDeadline(timeoutsOf(admitted), record, fields, this, own);
     this.own = own;
   }
 

@@ -118,6 +118,7 @@ class AuthCall implements AttemptsOwner {
       targetHost: (target: TargetConfig) => serviceHost(upstream.config.healthCheck, target),
       // After the sifting of the client's fields (forward/request-headers.ts): the gateway's own.
       requestEdit: (headers: readonly string[]) => [...headers, ...call.own],
+      ownCall: true as const,
     };
     this.#attempts = new Attempts(this.#req, this, admitted, {
       deadlineMs: call.deadline,

@@ -2,7 +2,7 @@ import type { HoldConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
-import { type Admitted, goesTo } from '../admit/admit-request.ts';
+import { type Admitted, goesTo, timeoutsOf } from '../admit/admit-request.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { OwnCall } from './attempts-owner.ts';
 import { otherUpstreams, upstreamAway } from './hold-elsewhere.ts';
@@ -104,7 +104,7 @@ export class RequestHold {
     this.#owner = owner;
     this.#measure = measure;
     this.#config = config;
-    this.#total = admitted.upstream.config.timeouts.total;
+    this.#total = timeoutsOf(admitted).total;
   }
 
   /** Milliseconds the request waited for a target in all (the record's `heldMs`); undefined: it never waited. */

@@ -31,7 +31,8 @@ export interface ConnectTarget {
 /** Called once: with a classified Failure, or with the connected (and, for https, handshaken) socket. */
 type ConnectCallback = (err: Failure | null, socket: net.Socket | null) => void;
 
-export type Connector = (target: ConnectTarget, callback: ConnectCallback) => net.Socket;
+/** `timeout`: this connection's DNS + TCP + TLS bound, in place of the connector's (a route's own `timeouts.connect`). */
+export type Connector = (target: ConnectTarget, callback: ConnectCallback, timeout?: number) => net.Socket;
 
 /** An `h2` upstream whose TLS server did not select h2 by ALPN (for the gateway and `candor diagnose` alike). */
 export function alpnNotH2(selected: string | false | null | undefined, elapsed: number): Failure {
@@ -63,7 +64,7 @@ export function selfConnectFailure(socket: net.Socket, elapsed: number): Failure
  */
 export function createConnector(options: ConnectorOptions): Connector {
   const sessions = new Map<string, Buffer>();
-  return function connect({ hostname, protocol, port }, callback) {
+  return function connect({ hostname, protocol, port }, callback, timeout = options.timeout) {
     const started = performance.now();
     let phase: ConnectPhase = net.isIP(hostname) ? 'tcp' : 'dns';
     let settled = false;
@@ -138,8 +139,8 @@ export function createConnector(options: ConnectorOptions): Connector {
     const timer = setTimeout(() => {
       const type = phase === 'dns' ? 'dns_timeout' : 'connection_timeout';
       const what = phase === 'dns' ? 'name lookup' : phase === 'tls' ? 'TLS handshake' : 'TCP connect';
-      finish(new Failure(type, `${what} not done after ${options.timeout} ms`));
-    }, options.timeout);
+      finish(new Failure(type, `${what} not done after ${timeout} ms`));
+    }, timeout);
 
     return socket;
   };

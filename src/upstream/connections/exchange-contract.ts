@@ -123,5 +123,9 @@ export interface ExchangeHandler {
 
 /** What a pool hands a waiter: an HTTP/1.1 connection, or a stream slot on an HTTP/2 one. */
 export interface Dispatcher {
-  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void;
+  /**
+   * `clocks`: this exchange's head and read clocks in place of the connection's (the pool's, its
+   * upstream's): its route's own `timeouts`. Undefined: the connection's.
+   */
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void;
 }

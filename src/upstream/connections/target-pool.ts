@@ -7,6 +7,8 @@ export interface PoolWaiter {
   onConnection(connection: Dispatcher): void;
   /** Opening a connection failed (refused, DNS, TLS, timeout): classified, nothing was sent. */
   onConnectFailure(failure: Failure): void;
+  /** A connection opened for this waiter is dialled with this bound (its route's `timeouts.connect`); undefined: the connector's. */
+  readonly connectTimeout?: number;
 }
 
 export interface PoolOptions {

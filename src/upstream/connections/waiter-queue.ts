@@ -47,6 +47,11 @@ export class WaiterQueue {
     if (at !== -1) this.#waiting.splice(at, 1);
   }
 
+  /** The waiter `index` places from the front (the first a connection being opened now would serve), left in the queue. */
+  at(index: number): PoolWaiter | undefined {
+    return this.#waiting[index];
+  }
+
   /** The waiter served next, out of the queue. */
   next(): PoolWaiter | undefined {
     return this.#waiting.shift();

@@ -64,13 +64,13 @@ test('a problem in a default is told once, at route_defaults, its line and field
   const problems = problemsOf(
     config(`  cors: { origins: [bad] }
   compression: { encodings: [lzma] }
-  timeouts: { read: 5s }
+  retries: { attempts: 2 }
 `),
   ).map((p) => `${p.line} ${p.path}: ${p.message.slice(0, 40)}`);
   assert.deepEqual(problems, [
     '4 route_defaults.cors.origins[0]: expected an origin in lower case like ht',
     '5 route_defaults.compression.encodings[0]: expected one of zstd, br, gzip, got "lzm',
-    "6 route_defaults.timeouts: unknown field 'timeouts' (known fields: ",
+    "6 route_defaults.retries: unknown field 'retries' (known fields: r",
   ]);
 });
 

@@ -35,11 +35,14 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].static.root',
     'routes[].static.precompressed',
     'acme.dns01.tsig.secret_env',
+    'routes[].timeouts.response',
+    'route_defaults.timeouts.connect',
   ]) {
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  assert.equal(CONFIG_FIELD_PATHS.length, 381);
+  // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each.
+  assert.equal(CONFIG_FIELD_PATHS.length, 395);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

@@ -131,13 +131,15 @@ export class H2Pool implements TargetPool, H2SessionOwner {
       this.queue.length > opening * maxStreams &&
       this.sessions.length + this.connecting < maxConnections
     ) {
+      // Dialled for the first waiter no session being opened covers: with its connect bound.
+      const waiter = this.queue.at(opening * maxStreams);
       this.connecting++;
       opening++;
-      this.openOne();
+      this.openOne(waiter?.connectTimeout);
     }
   }
 
-  private openOne(): void {
+  private openOne(timeout: number | undefined): void {
     const started = performance.now();
     const options: H2SessionOptions = {
       scheme: this.scheme,
@@ -147,21 +149,25 @@ export class H2Pool implements TargetPool, H2SessionOwner {
       idleTimeout: this.options.idleTimeout,
       maxHeaderSize: this.options.maxHeaderSize,
     };
-    this.connect(this.target, (err, socket) => {
-      this.connecting--;
-      if (err !== null || socket === null) {
-        // The waiters this session was to carry hear why (each would have waited on it);
-        // the others keep waiting for a session of their own.
-        this.queue.connectFailed(err, options.maxStreams);
-        this.openMore();
-        return;
-      }
-      if (this.queue.closing) {
-        socket.destroy();
-        return;
-      }
-      this.sessions.push(new H2Session(socket, performance.now() - started, this, options));
-      this.serve();
-    });
+    this.connect(
+      this.target,
+      (err, socket) => {
+        this.connecting--;
+        if (err !== null || socket === null) {
+          // The waiters this session was to carry hear why (each would have waited on it);
+          // the others keep waiting for a session of their own.
+          this.queue.connectFailed(err, options.maxStreams);
+          this.openMore();
+          return;
+        }
+        if (this.queue.closing) {
+          socket.destroy();
+          return;
+        }
+        this.sessions.push(new H2Session(socket, performance.now() - started, this, options));
+        this.serve();
+      },
+      timeout,
+    );
   }
 }

@@ -183,13 +183,13 @@ export class H2Session implements H2CallSession {
   reserve(): H2StreamSlot {
     if (this.active++ === 0) this.session.ref();
     clearTimeout(this.idleTimer);
-    return { dispatch: (request, handler) => this.dispatch(request, handler) };
+    return { dispatch: (request, handler, clocks) => this.dispatch(request, handler, clocks) };
   }
 
-  private dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
+  private dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void {
     const reused = this.requests > 0;
     this.requests++;
-    const call = new H2Call(this, handler, request, this.options.timeouts, () => this.callEnded());
+    const call = new H2Call(this, handler, request, clocks ?? this.options.timeouts, () => this.callEnded());
     if (request.upgrade === true) {
       // An HTTP/1.1 upgrade has no HTTP/2 form here (RFC 8441's extended CONNECT is another
       // matter). Refused before the request starts: nothing of it went out, and its log says
@@ -266,5 +266,5 @@ export class H2Session implements H2CallSession {
 
 /** A reserved stream slot: the "connection" the pool hands an exchange. */
 export interface H2StreamSlot {
-  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void;
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void;
 }

@@ -33,7 +33,8 @@ export interface ClockedConnection {
 
 export class ConnectionClocks {
   readonly #connection: ClockedConnection;
-  readonly #timeouts: ConnectionTimeouts;
+  /** The exchange in progress's: the pool's, or its route's (Dispatcher.dispatch's `clocks`), set at each dispatch. */
+  timeouts: ConnectionTimeouts;
   readonly head = new MovingDeadline(() => this.#headDue());
   /** Set again at every read of a body: the connection holds it as a field of its own too. */
   readonly read = new MovingDeadline(() => this.#readDue());
@@ -44,13 +45,13 @@ export class ConnectionClocks {
 
   constructor(connection: ClockedConnection, timeouts: ConnectionTimeouts) {
     this.#connection = connection;
-    this.#timeouts = timeouts;
+    this.timeouts = timeouts;
   }
 
   /** The request is all out: the head clock runs from here (a client's slow upload is not the upstream's wait). */
   sent(now = performance.now()): void {
     this.sentAt = now;
-    this.head.setIn(this.#timeouts.head, now);
+    this.head.setIn(this.timeouts.head, now);
   }
 
   /** The connection is gone: every clock's timer let go (a pending one would hold it until it fired). */
@@ -83,7 +84,7 @@ export class ConnectionClocks {
       return;
     // All of the body is in: what remains is the decoder's work, not the upstream's silence.
     if (connection.stage === 'tail' || connection.socket.isPaused()) return;
-    connection.abort(bodyStalled(this.#timeouts.read, this.startedAt));
+    connection.abort(bodyStalled(this.timeouts.read, this.startedAt));
   };
 
   #idleDue(): void {

@@ -55,7 +55,10 @@ export class UpstreamConnection
   private readonly idleTimeout: number;
   private readonly owner: ConnectionOwner;
   private readonly parser: AnswerParser;
-  private readonly timeouts: ConnectionTimeouts;
+  /** The pool's clocks; an exchange may bring its own (its route's: Dispatcher.dispatch's `clocks`). */
+  private readonly poolTimeouts: ConnectionTimeouts;
+  /** The clocks of the exchange in progress. */
+  private timeouts: ConnectionTimeouts;
   private handler: ExchangeHandler | null = null;
   private head: AnswerHead | null = null;
   /** A 101 arrived: once the read that carried it is parsed, the socket goes to the handler. */
@@ -85,6 +88,7 @@ export class UpstreamConnection
     this.socket = socket;
     this.connectMs = connectMs;
     this.owner = owner;
+    this.poolTimeouts = options.timeouts;
     this.timeouts = options.timeouts;
     this.idleTimeout = options.idleTimeout;
     this.idleLimit = options.idleTimeout;
@@ -153,10 +157,12 @@ export class UpstreamConnection
 
   // ── the request ──────────────────────────────────────────────────────────────────
 
-  dispatch(request: ExchangeRequest, handler: ExchangeHandler): void {
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void {
     this.handler = handler;
     this.head = null;
     this.reusable = false;
+    this.timeouts = clocks ?? this.poolTimeouts;
+    this.clocks.timeouts = this.timeouts;
     this.endings.exchangeStarts();
     const startedAt = performance.now();
     this.clocks.startedAt = startedAt;

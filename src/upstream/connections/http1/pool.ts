@@ -197,28 +197,34 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
       this.open < this.options.maxConnections &&
       !this.queue.closing
     ) {
+      // Dialled for the first waiter no connection being opened covers: with its connect bound.
+      const waiter = this.queue.at(this.connecting);
       this.open++;
       this.connecting++;
-      this.openOne();
+      this.openOne(waiter?.connectTimeout);
     }
   }
 
-  private openOne(): void {
+  private openOne(timeout: number | undefined): void {
     const started = performance.now();
     const generation = this.generation;
-    this.connect(this.target, (err, socket) => {
-      this.connecting--;
-      if (err !== null || socket === null) {
-        this.open--;
-        // The oldest waiter hears why; the others keep waiting for connections of their own.
-        this.queue.connectFailed(err, 1);
-        this.openMore();
-        return;
-      }
-      const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
-      this.all.add(connection);
-      if (generation !== this.generation) this.outdated.add(connection);
-      this.release(connection);
-    });
+    this.connect(
+      this.target,
+      (err, socket) => {
+        this.connecting--;
+        if (err !== null || socket === null) {
+          this.open--;
+          // The oldest waiter hears why; the others keep waiting for connections of their own.
+          this.queue.connectFailed(err, 1);
+          this.openMore();
+          return;
+        }
+        const connection = new UpstreamConnection(socket, performance.now() - started, this, this.options);
+        this.all.add(connection);
+        if (generation !== this.generation) this.outdated.add(connection);
+        this.release(connection);
+      },
+      timeout,
+    );
   }
 }
