@@ -230,6 +230,10 @@ export interface DownstreamExchange {
 
 /** A request a route's stage made itself, not a client (DownstreamExchange.background). */
 export interface BackgroundRequest {
+  /** What it is, as its log line's `background` says (`refresh`: a stored answer's stale-while-revalidate refresh). */
+  readonly kind: string;
+  /** The id of the client's request it was made from (its log line's `for_req_id`): no client sent this one. */
+  readonly madeFor: string;
   /**
    * The upstream it goes to, in place of one a stage would choose for a client's request (a
    * split's side: the one whose stored answer it refreshes); undefined: chosen as a client's is.

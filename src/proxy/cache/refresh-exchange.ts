@@ -34,11 +34,13 @@ const NOT_CARRIED = new Set([
  * cache run stores it, or a 304 refreshes the stored one). `done` ends the key's fetch, which
  * other requests for the key wait on meanwhile: called when the refresh is over, whatever happened.
  * `side`: the upstream the client's request went to, which a split route's refresh goes to too
- * (the stored answer it refreshes is that side's). A background request to the core
+ * (the stored answer it refreshes is that side's); `madeFor`: that request's id, which the
+ * refresh's log line names (no client sent the refresh). A background request to the core
  * (DownstreamExchange.background), whose note only the cache reads (refreshOf).
  */
 export function refreshExchange(
   of: DownstreamHead,
+  madeFor: string,
   done: () => void,
   side: string | undefined,
 ): DownstreamExchange {
@@ -69,7 +71,7 @@ export function refreshExchange(
     bodyComplete: true,
     bytesRead: 0,
     answer,
-    background: { upstream: side, note: new RefreshNote(done) },
+    background: { kind: 'refresh', madeFor, upstream: side, note: new RefreshNote(done) },
   };
 }
 
