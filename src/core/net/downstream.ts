@@ -104,6 +104,12 @@ export interface AnswerSink {
    */
   readonly malformedBody?: string;
   /**
+   * A sink with no client behind it (a background request's, in-memory-sink.ts): the gateway
+   * dropped the answer itself, and what and why (`refresh: …`), the words of its failure
+   * (droppedFailure), never a client's leaving. Absent: it did not.
+   */
+  readonly dropped?: string;
+  /**
    * How the client left, in the words of its client_closed failure: its connection closed, or
    * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
    */
