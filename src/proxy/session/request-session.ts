@@ -54,7 +54,7 @@ export class RequestSession implements AttemptsOwner {
     const { head, answer } = exchange;
     const fields = addressedFields(fieldMap(head.headers), head.target);
     const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
-    // A request the gateway made itself: its line says so, and for whose request (no client sent it).
+    // A request the gateway made itself: its line and span say so, and for whose request (no client sent it).
     if (exchange.background !== undefined) {
       record.background = exchange.background.kind;
       record.backgroundFor = exchange.background.madeFor;
