@@ -225,6 +225,15 @@ export function sendTimeoutFailure(limit: { readonly ms: number; readonly field:
 }
 
 /**
+ * What the log says of an answer the gateway dropped itself, with no client behind it (a
+ * background refresh's answer it would not keep: AnswerSink.dropped), and `why`: the gateway's
+ * decision, never a client leaving (a 499). `stage`: how far its attempt had got.
+ */
+export function droppedFailure(why: string, stage: Stage = 'body_streaming'): Failure {
+  return new Failure('proxy_internal_response', `the gateway dropped its background ${why}`, { stage });
+}
+
+/**
  * What the log says of a request whose connection the gateway's drain closed: its own cut,
  * never the client leaving (a 499), and why: its deadline passed, or (`signalled`) a second
  * signal ended it at once. `stage`: how far its attempt had got, when it had one.

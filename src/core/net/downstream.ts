@@ -104,6 +104,12 @@ export interface AnswerSink {
    */
   readonly malformedBody?: string;
   /**
+   * A sink with no client behind it (a background request's, in-memory-sink.ts): the gateway
+   * dropped the answer itself, and what and why (`refresh: …`), the words of its failure
+   * (droppedFailure), never a client's leaving. Absent: it did not.
+   */
+  readonly dropped?: string;
+  /**
    * How the client left, in the words of its client_closed failure: its connection closed, or
    * (HTTP/2) it reset this one stream, with the reset's code, on a connection still up.
    */
@@ -230,6 +236,10 @@ export interface DownstreamExchange {
 
 /** A request a route's stage made itself, not a client (DownstreamExchange.background). */
 export interface BackgroundRequest {
+  /** What it is, as its log line's `background` says (`refresh`: a stored answer's stale-while-revalidate refresh). */
+  readonly kind: string;
+  /** The id of the client's request it was made from (its log line's `for_req_id`): no client sent this one. */
+  readonly madeFor: string;
   /**
    * The upstream it goes to, in place of one a stage would choose for a client's request (a
    * split's side: the one whose stored answer it refreshes); undefined: chosen as a client's is.

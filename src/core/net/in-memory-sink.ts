@@ -15,6 +15,8 @@ export class InMemorySink implements AnswerSink {
   readonly leftHow = CONNECTION_CLOSED;
   readonly pendingBytes = 0;
   flushedBytes = 0;
+  /** The gateway dropped the answer (drop): what and why; the log names it, not a client's leaving. */
+  dropped: string | undefined;
   readonly #closeCallbacks: ((finished: boolean) => void)[] = [];
 
   sendContinue(): void {}
@@ -50,6 +52,16 @@ export class InMemorySink implements AnswerSink {
   abort(): void {
     if (this.closed) return;
     this.#close(false);
+  }
+
+  /**
+   * The gateway will not use what comes (a refresh's answer it will not keep): closed unfinished,
+   * so the upstream is read no further, and `why` (what it was, and why) is what its log says.
+   */
+  drop(why: string): void {
+    if (this.closed) return;
+    this.dropped = why;
+    this.abort();
   }
 
   onClose(callback: (finished: boolean) => void): void {

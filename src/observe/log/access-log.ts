@@ -16,7 +16,7 @@ import {
 import { errorJson } from './loggable-error.ts';
 import type { Logger } from './logger.ts';
 import { viewOf } from './logger.ts';
-import { grpcStatusRead, loggedUpstream, type RequestRecord } from './request-record.ts';
+import { grpcStatusRead, loggedClient, loggedUpstream, type RequestRecord } from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
@@ -29,8 +29,10 @@ const optional = (ms: number | undefined) => (ms === undefined ? undefined : rou
 const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown]> = [
   ['req_id', (r) => r.id],
   ['client_req_id', (r) => r.clientRequestId],
+  ['background', (r) => r.background],
+  ['for_req_id', (r) => r.backgroundFor],
   ['trace_id', (r) => r.trace.traceId],
-  ['client', (r) => r.clientAddress],
+  ['client', loggedClient],
   ['method', (r) => r.method],
   ['host', (r) => r.host],
   ['path', (r) => r.path],
@@ -251,8 +253,10 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   const { failure, trace } = r;
   putText(MEMBER.req_id, r.id);
   if (r.clientRequestId !== undefined) putText(MEMBER.client_req_id, r.clientRequestId);
+  if (r.background !== undefined) putText(MEMBER.background, r.background);
+  if (r.backgroundFor !== undefined) putText(MEMBER.for_req_id, r.backgroundFor);
   if (trace.traceId !== undefined) putText(MEMBER.trace_id, trace.traceId);
-  WHO.put(r.clientAddress, r.method);
+  WHO.put(loggedClient(r), r.method);
   HOST.put(r.host);
   putText(MEMBER.path, r.path);
   if (r.upstreamPath !== undefined) putText(MEMBER.upstream_path, r.upstreamPath);

@@ -37,6 +37,14 @@ export class RequestRecord {
   readonly id: string;
   /** The X-Request-Id an untrusted client sent, not adopted as `id` (logged as client_req_id). */
   clientRequestId: string | undefined = undefined;
+  /**
+   * A request the gateway made itself, not a client (a stored answer's refresh): what it is
+   * (`refresh`), logged as `background`, with no `client`: `clientAddress` is the address of the
+   * client it was made from, which judges it as that one (access rules, a hash key), but never sent it.
+   */
+  background: string | undefined = undefined;
+  /** With `background`: the id of the client's request it was made from (`for_req_id`). */
+  backgroundFor: string | undefined = undefined;
   readonly trace: TraceContext;
   /**
    * Monotonic start, for durations: when the record is made, or when the request began arriving
@@ -165,6 +173,11 @@ export class RequestRecord {
   elapsed(): number {
     return performance.now() - this.startedAt;
   }
+}
+
+/** The `client` the log line names: none for a request the gateway made itself (`background`), which no client sent. */
+export function loggedClient(record: RequestRecord): string | undefined {
+  return record.background === undefined ? record.clientAddress : undefined;
 }
 
 /**

@@ -45,6 +45,8 @@ const TRACE_FLAGS_SAMPLED: TraceFlags.SAMPLED = 1;
 
 /** Candor's own attributes, beside the conventions' (the access log's names, under `candor.`). */
 const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
+const ATTR_CANDOR_BACKGROUND = 'candor.background';
+const ATTR_CANDOR_FOR_REQUEST_ID = 'candor.for_request_id';
 const ATTR_CANDOR_ROUTE = 'candor.route';
 const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
 const ATTR_CANDOR_STAGE = 'candor.stage';
@@ -129,10 +131,16 @@ export function startServerSpan(
     [ATTR_HTTP_REQUEST_METHOD]: method,
     [ATTR_URL_SCHEME]: scheme,
     [ATTR_URL_PATH]: pathOf(record.path),
-    [ATTR_CLIENT_ADDRESS]: record.clientAddress,
-    [ATTR_NETWORK_PEER_ADDRESS]: record.clientAddress,
     [ATTR_CANDOR_REQUEST_ID]: record.id,
   };
+  // A request the gateway made itself (a stored answer's refresh) has no peer: it says what it is, and for whom.
+  if (record.background === undefined) {
+    attributes[ATTR_CLIENT_ADDRESS] = record.clientAddress;
+    attributes[ATTR_NETWORK_PEER_ADDRESS] = record.clientAddress;
+  } else {
+    attributes[ATTR_CANDOR_BACKGROUND] = record.background;
+    if (record.backgroundFor !== undefined) attributes[ATTR_CANDOR_FOR_REQUEST_ID] = record.backgroundFor;
+  }
   if (!known) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = record.method;
   if (host !== '') {
     attributes[ATTR_SERVER_ADDRESS] = host;

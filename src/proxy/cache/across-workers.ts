@@ -31,7 +31,7 @@ export function refreshOnce(route: CachedRoute, request: StageRequest, key: stri
   const { cache } = route;
   let done = cache.startFill(key);
   const { head, record, listener } = request;
-  const exchange = refreshExchange(head, () => done(), record.upstream);
+  const exchange = refreshExchange(head, record.id, () => done(), record.upstream);
   const disk = cache.disk;
   if (disk === undefined) return route.background(listener, exchange);
   disk.locks

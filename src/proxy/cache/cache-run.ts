@@ -27,6 +27,7 @@ import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
+import { dropRefresh, unkeptRefresh } from './refresh-exchange.ts';
 import {
   conditional,
   forwardReason,
@@ -332,7 +333,8 @@ export class CacheRun extends PassingRun {
     if (policy === undefined || key === undefined) {
       if (method === 'GET' || status !== 200) cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
-      return undefined;
+      // A refresh's answer not kept is nobody's: read no further than max_entry.
+      return unkeptRefresh(this.request, status, fields, config.maxEntry);
     }
     const since = this.request.record.startedAt;
     const stored = (body: Buffer | undefined) => {
@@ -341,6 +343,12 @@ export class CacheRun extends PassingRun {
       if (answer !== undefined) cache.set(answer, false, since, announce);
       else cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
+      // Its copy dropped as it passed max_entry (or the room copies share): a refresh's is read no further.
+      if (body === undefined)
+        dropRefresh(
+          this.request,
+          `its body passed what the cache may hold of it (max_entry, ${config.maxEntry} bytes, or max_size's room for copies in flight)`,
+        );
     };
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
     const copy = boundedCopy(config.maxEntry, stored, cache.copies);

@@ -36,6 +36,9 @@ export abstract class PassingSink implements AnswerSink {
   get cutBySend(): SendLimit | undefined {
     return this.inner.cutBySend;
   }
+  get dropped(): string | undefined {
+    return this.inner.dropped;
+  }
   get flushedBytes(): number {
     return this.inner.flushedBytes;
   }

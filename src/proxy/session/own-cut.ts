@@ -2,7 +2,7 @@
  * A response its downstream sink cut after its head, with nobody relaying to hear it: the
  * gateway's own cut, which the log names, never the client's leaving (a 499).
  */
-import { drainCutFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
+import { drainCutFailure, droppedFailure, Failure, sendTimeoutFailure } from '../../core/failure/failure.ts';
 import { toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
@@ -16,6 +16,9 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
  */
 export function ownCutOf(record: RequestRecord, answer: AnswerSink, finished: boolean): Failure | undefined {
   if (finished || record.upgraded) return undefined;
+  // Nobody behind it: the gateway dropped the answer itself (a refresh's it would not keep).
+  if (answer.dropped !== undefined)
+    return droppedFailure(answer.dropped, answer.headSent ? 'body_streaming' : 'head_received');
   const malformed = answer.malformedBody;
   if (malformed !== undefined) {
     // Nothing could answer it (nghttp2 reset the stream): the client's malformed request, as
@@ -50,7 +53,7 @@ export function answerNeverLeft(record: RequestRecord, answer: AnswerSink, finis
 
 /**
  * The gateway's own cut of a response whose attempt still ran, for that attempt's try, never
- * the client leaving: its drain deadline (at the stage the attempt had reached: `gone`'s, or its
+ * the client leaving: an answer it dropped (a background refresh's it would not keep), its drain deadline (at the stage the attempt had reached: `gone`'s, or its
  * body's once its exchange was over), or the send deadline of a client that read nothing, with
  * no exchange watching to hear it (over, or never held up). Undefined: the client left.
  */
@@ -61,6 +64,7 @@ export function attemptCutOf(
 ): Failure | undefined {
   if (answer.cutByDrain !== undefined)
     return drainCutFailure(answer.cutByDrain, gone?.stage ?? 'body_streaming');
+  if (answer.dropped !== undefined) return droppedFailure(answer.dropped, gone?.stage);
   if (record.failure === undefined && answer.cutBySend !== undefined)
     return sendTimeoutFailure(answer.cutBySend);
   return undefined;

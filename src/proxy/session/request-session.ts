@@ -54,6 +54,11 @@ export class RequestSession implements AttemptsOwner {
     const { head, answer } = exchange;
     const fields = addressedFields(fieldMap(head.headers), head.target);
     const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
+    // A request the gateway made itself: its line and span say so, and for whose request (no client sent it).
+    if (exchange.background !== undefined) {
+      record.background = exchange.background.kind;
+      record.backgroundFor = exchange.background.madeFor;
+    }
     const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
     const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
     this.#req = { runtime, listener: served, exchange, head, fields, answer, record, spans };

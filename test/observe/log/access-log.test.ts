@@ -278,6 +278,8 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
     host: text,
     path: text,
     clientRequestId: maybe(text),
+    background: maybe(text),
+    backgroundFor: maybe(text),
     upstreamPath: maybe(text),
     protocol: maybe(text),
     route: maybe(text),
