@@ -65,21 +65,26 @@ upstreams:
     targets: [{ url: ${url} }]
 `;
 
+/** Both routes' slow requests at once: the fast route's the 504 of its own response timeout, the plain route's the upstream's 200. */
+async function fastTimesOutPlainWaits(url: string): Promise<void> {
+  const [fast, plain] = await Promise.all([
+    request(url, { path: '/fast/slow', headers: { 'x-request-id': 'fast' } }),
+    request(url, { path: '/plain/slow', headers: { 'x-request-id': 'plain' } }),
+  ]);
+  assert.equal(fast.status, 504);
+  assert.match(String(fast.headers['proxy-status']), TIMED_OUT);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.text, 'slow but whole');
+}
+
 test("two routes on one slow upstream: the one with timeouts.response 500ms answers 504, the other waits for the upstream's 200", {
   timeout: 30_000,
 }, async () => {
   const upstream = await slowUpstream();
   const gw = await startTestGateway(twoRoutes(upstream.url, '    timeouts: { response: 500ms }\n'));
   try {
-    const [fast, plain] = await Promise.all([
-      request(gw.url, { path: '/fast/slow', headers: { 'x-request-id': 'fast' } }),
-      request(gw.url, { path: '/plain/slow', headers: { 'x-request-id': 'plain' } }),
-    ]);
-    assert.equal(fast.status, 504);
-    assert.match(String(fast.headers['proxy-status']), TIMED_OUT);
+    await fastTimesOutPlainWaits(gw.url);
     assert.equal((await gw.logFor('fast')).error, 'http_response_timeout');
-    assert.equal(plain.status, 200);
-    assert.equal(plain.text, 'slow but whole');
     // Both reached the upstream, through its one pool.
     assert.deepEqual(upstream.paths.sort(), ['/fast/slow', '/plain/slow']);
   } finally {
@@ -171,14 +176,7 @@ test("route_defaults.timeouts is every route's, and a route's own key overrides 
     ),
   );
   try {
-    const [fast, plain] = await Promise.all([
-      request(gw.url, { path: '/fast/slow' }),
-      request(gw.url, { path: '/plain/slow' }),
-    ]);
-    assert.equal(fast.status, 504);
-    assert.match(String(fast.headers['proxy-status']), TIMED_OUT);
-    assert.equal(plain.status, 200);
-    assert.equal(plain.text, 'slow but whole');
+    await fastTimesOutPlainWaits(gw.url);
   } finally {
     await gw.close();
     await upstream.close();
@@ -233,14 +231,7 @@ test("over HTTP/2 (h2c) too: each stream runs on its own route's response timeou
     ),
   );
   try {
-    const [fast, plain] = await Promise.all([
-      request(gw.url, { path: '/fast/slow' }),
-      request(gw.url, { path: '/plain/slow' }),
-    ]);
-    assert.equal(fast.status, 504);
-    assert.match(String(fast.headers['proxy-status']), TIMED_OUT);
-    assert.equal(plain.status, 200);
-    assert.equal(plain.text, 'slow but whole');
+    await fastTimesOutPlainWaits(gw.url);
   } finally {
     await gw.close();
     for (const timer of timers) clearTimeout(timer);
