@@ -68,7 +68,7 @@ function timeoutOf(
   fallback: number,
 ): Timeout | undefined {
   for (const [mapping, route, whose] of [
-    [own, true, 'this route'],
+    [own, true, 'the route'],
     [theirs, false, 'the upstream'],
   ] as const) {
     const written = mapping[key];

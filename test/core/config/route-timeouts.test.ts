@@ -109,8 +109,8 @@ test("a route's total below the response timeout it runs on is refused at the ro
     ),
   ).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.deepEqual(problems, [
-    "8 routes[0].timeouts.total: timeouts.total (1s, this route's) must be at least timeouts.response (5s, the upstream's) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
-    "12 routes[1].timeouts.response: timeouts.total (1m, the default) must be at least timeouts.response (90s, this route's) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
+    "8 routes[0].timeouts.total: timeouts.total (1s, the route's) must be at least timeouts.response (5s, the upstream's) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
+    "12 routes[1].timeouts.response: timeouts.total (1m, the default) must be at least timeouts.response (90s, the route's) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
   ]);
 });
 
