@@ -29,7 +29,7 @@ test("a background refresh's server span names it the gateway's own, with no cli
   await request(gw.url, { path: '/pages/t' });
   await request(gw.url, { path: '/pages/t', headers: { 'x-request-id': 'stale-one' } });
   const client = await gw.logFor('stale-one');
-  await waitUntil('the refresh is logged', () => gw.logs.some((l) => l.background === 'refresh'), 5000);
+  await waitUntil('the refresh is logged', () => gw.logs.some((l) => l.background === 'refresh'), 15_000);
   const refresh = gw.logs.find((l) => l.background === 'refresh') as Record<string, unknown>;
   // Closing the gateway flushes its spans.
   await close();

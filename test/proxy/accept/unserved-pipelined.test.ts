@@ -201,7 +201,7 @@ test('a request pipelined behind an upload answered before its body ended, the b
   socket.on('error', () => {});
   let received = '';
   const closed = new Promise<void>((resolve) => {
-    const timer = setTimeout(() => socket.destroy(), 3000);
+    const timer = setTimeout(() => socket.destroy(), 15_000);
     socket.on('close', () => {
       clearTimeout(timer);
       resolve();

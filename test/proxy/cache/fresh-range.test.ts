@@ -272,7 +272,7 @@ test('HTTP/2: a fresh stored 200 answers a Range with its 206, from the store', 
   try {
     const part = await new Promise<{ head: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
       const stream = session.request({ ':path': '/pages/file', range: 'bytes=-3' });
-      const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+      const timer = setTimeout(() => reject(new Error('no answer within 15 s')), 15_000);
       let head: http2.IncomingHttpHeaders = {};
       let body = '';
       stream.on('response', (h) => {

@@ -28,7 +28,7 @@ test("a background refresh's log line names it the gateway's own, and the client
   assert.equal(client.client, '127.0.0.1');
   assert.equal(client.client_req_id, 'from-the-client');
   assert.equal(client.background, undefined);
-  await waitUntil('the refresh is logged', () => gw.logs.some((l) => l.cache === 'fwd=stale'), 5000);
+  await waitUntil('the refresh is logged', () => gw.logs.some((l) => l.cache === 'fwd=stale'), 15_000);
   const refresh = gw.logs.find((l) => l.cache === 'fwd=stale') as Record<string, unknown>;
   assert.equal(refresh.background, 'refresh');
   assert.equal(refresh.for_req_id, client.req_id);
