@@ -1,4 +1,4 @@
-import type { RouteConfig, TargetConfig, UpstreamTimeouts } from '../../core/config/types.ts';
+import type { RouteConfig, RouteTimeouts, TargetConfig, UpstreamTimeouts } from '../../core/config/types.ts';
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
@@ -40,12 +40,20 @@ export interface Admitted {
 }
 
 /**
- * The timeouts the request runs on at its upstream: its route's over the upstream's, merged when
- * the config was built (RouteConfig.timeouts), else the upstream's own.
+ * The route's timeouts over its upstream's, merged when the config was built
+ * (RouteConfig.timeouts): undefined for a route that writes none, and for a call of the gateway's
+ * own, which runs on its service's upstream's. Read at each attempt: a held request may have moved
+ * to another upstream (Attempts.tryAgain).
  */
+export function routeTimeoutsOf(
+  admitted: Pick<Admitted, 'route' | 'upstream' | 'ownCall'>,
+): RouteTimeouts | undefined {
+  return admitted.ownCall ? undefined : admitted.route.timeouts?.[admitted.upstream.name];
+}
+
+/** The timeouts the request runs on at its upstream: its route's (routeTimeoutsOf), else the upstream's own. */
 export function timeoutsOf(admitted: Pick<Admitted, 'route' | 'upstream' | 'ownCall'>): UpstreamTimeouts {
-  const own = admitted.upstream.config.timeouts;
-  return admitted.ownCall ? own : (admitted.route.timeouts?.[admitted.upstream.name] ?? own);
+  return routeTimeoutsOf(admitted) ?? admitted.upstream.config.timeouts;
 }
 
 /** What the hold asks of the stages that chose a request's upstream (stage-run.ts's StageRun). */

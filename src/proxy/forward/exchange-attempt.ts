@@ -79,6 +79,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     target: Target,
     owner: ExchangeOwner,
     options: ExchangeOptions,
+    timeouts?: RouteTimeouts,
   ) {
     this.client = client;
     this.record = record;
@@ -86,7 +87,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.target = target;
     this.owner = owner;
     this.options = options;
-    this.timeouts = options.routeTimeouts?.[upstream.name];
+    this.timeouts = timeouts;
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
   }
 

@@ -2,7 +2,6 @@
  * What an attempt's exchange is given (exchange.ts): the request as every attempt sends it, made
  * once a request (upstream-request.ts), with the route's limits and sinks; and its bounds.
  */
-import type { RouteConfig } from '../../core/config/types.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 import type { AnswerRelays } from './answer-relay.ts';
@@ -58,6 +57,4 @@ export interface ExchangeOptions extends BackpressureBounds {
   readonly stages: StageRun | undefined;
   /** Where the connect time and the time to first byte are counted. */
   readonly metrics: GatewayMetrics;
-  /** The route's timeouts over each upstream's, by name (RouteConfig.timeouts); undefined: the upstream's own. */
-  readonly routeTimeouts: RouteConfig['timeouts'];
 }

@@ -50,8 +50,6 @@ interface Destination {
   readonly requestEdit?: AnswerEdit;
   /** Its retry settings: a body a retry may send again is read whole first. */
   readonly upstream: { readonly config: { readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'> } };
-  /** A call the gateway makes itself: its upstream's timeouts, not the route's. */
-  readonly ownCall?: true;
 }
 
 /**
@@ -284,8 +282,6 @@ export class UpstreamRequest {
       metrics,
       overflow: this.#gateway.spool,
       readerMemory: this.#gateway.readerMemory,
-      // A call of the gateway's own runs on its service's upstream's (Admitted.ownCall).
-      routeTimeouts: this.#to.ownCall ? undefined : route.timeouts,
     };
   }
 }

@@ -5,7 +5,7 @@ import { Count, type Release, type Taken } from '../../core/limits/count.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import { type Admitted, timeoutsOf } from '../admit/admit-request.ts';
+import { type Admitted, routeTimeoutsOf, timeoutsOf } from '../admit/admit-request.ts';
 import { decideRetry, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
@@ -124,10 +124,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The log says when a key did not go to its own target (and which that was).
     req.record.hashHome = selection.hashHome?.config.origin;
     const retry = req.record.tries.length > 0;
-    // With tracing on, each attempt is a span of its own: the upstream's parent.
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
-    const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options);
+    const timeouts = routeTimeoutsOf(admitted); // at this upstream: a held request may have moved
+    const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options, timeouts);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
     exchange.start(now);
   }
