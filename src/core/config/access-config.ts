@@ -70,6 +70,11 @@ export interface JwtAuthConfig {
   readonly types: readonly string[];
   /** Milliseconds: the least time between two fetches of the JWKS (an unknown kid asks for one). */
   readonly jwksMinRefresh: number;
+  /**
+   * RFC 8705 §3 (bound_tokens): `check` a token's `cnf` confirmation against the connection's client
+   * certificate when it has one, `require` one, or `ignore` it (jwt-binding.ts).
+   */
+  readonly boundTokens: 'check' | 'require' | 'ignore';
   /** A cookie the token may come in, when Authorization has no Bearer token. */
   readonly cookie?: string;
   /** Claim → request field the upstream reads it in (the client's own copy of that field removed). */

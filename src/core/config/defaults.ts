@@ -140,6 +140,8 @@ export const DEFAULTS = {
     // A plain JWT (or none said) and RFC 9068's access token: what issuers mark access tokens with.
     jwtTypes: ['JWT', 'at+jwt'],
     jwksMinRefresh: '30s',
+    // What RFC 8705 §3 asks of a resource server: a bound token only with its certificate, others as before.
+    boundTokens: 'check',
     forwardTimeout: '5s',
     forwardSendHeaders: ['Authorization', 'Cookie'],
     forwardPath: '/',

@@ -150,6 +150,7 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
     requireExp: raw.require_exp ?? DEFAULTS.auth.requireExp,
     types: [...new Set((raw.types ?? DEFAULTS.auth.jwtTypes).map(normalTyp))],
     jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
+    boundTokens: raw.bound_tokens ?? DEFAULTS.auth.boundTokens,
     ...(raw.cookie === undefined ? {} : { cookie: raw.cookie }),
     claimsToHeaders: Object.entries(raw.claims_to_headers ?? {}).map(([claim, header]) => ({
       claim,

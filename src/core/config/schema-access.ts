@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { FORMAT } from './formats.ts';
 import { ClientCertificateAuth } from './schema-client-certificates.ts';
 import { OidcStore } from './schema-fleet.ts';
-import { count, durationField, filePath, flag, mapping } from './schema-kit.ts';
+import { count, durationField, filePath, flag, mapping, oneOf } from './schema-kit.ts';
 
 const addressList = (what: string) =>
   Type.Optional(
@@ -115,6 +115,8 @@ const Jwt = mapping(
       ),
     ),
     jwks_min_refresh: durationField(),
+    // RFC 8705 §3's certificate-bound tokens: check a token's cnf x5t#S256 when it has one, require one, or not look.
+    bound_tokens: oneOf(['check', 'require', 'ignore']),
     cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
     claims_to_headers: Type.Optional(
       Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
@@ -125,7 +127,7 @@ const Jwt = mapping(
       Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
     ),
   },
-  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, require_exp, types, jwks_min_refresh, cookie, claims_to_headers and identity_claim',
+  'a mapping with jwks_url or keys_file, issuer, audiences, algorithms, clock_skew, require_exp, types, jwks_min_refresh, bound_tokens, cookie, claims_to_headers and identity_claim',
 );
 
 const Forward = mapping(

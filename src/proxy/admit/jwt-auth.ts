@@ -5,9 +5,11 @@ import type { JwtAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
+import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
+import { type BindingRefusal, bindingRefusal } from './jwt-binding.ts';
 import { type JwtCheck, type JwtRules, keylessRefusal, newerKeysMayVerify, verifyJwt } from './jwt-verify.ts';
 
 /** Longer than any token worth verifying: past it the field is not read. */
@@ -32,11 +34,15 @@ export interface JwtGood {
   readonly token?: string;
 }
 
-/** What the token said: a good token, or why it is not good (for the log), or the auth hop's failure. */
+/**
+ * What the token said: a good token, or why it is not good (for the log; a binding's refusal
+ * also says what the client is told), or the auth hop's failure.
+ */
 export type JwtVerdict =
   | JwtGood
   | { readonly missing: string }
   | { readonly invalid: string }
+  | BindingRefusal
   | { readonly failed: Failure };
 
 /**
@@ -75,7 +81,8 @@ export class JwtAuth {
     };
   }
 
-  verify(fields: FieldMap): JwtVerdict | Promise<JwtVerdict> {
+  /** `certificate`: the connection's client certificate, which a bound token must be used with (jwt-binding.ts). */
+  verify(fields: FieldMap, certificate?: ClientCertificate): JwtVerdict | Promise<JwtVerdict> {
     const authorization = fields.authorization;
     // A token was sent, too long to be read: a bad one (RFC 6750 §3.1 invalid_token), not none.
     if (
@@ -90,8 +97,16 @@ export class JwtAuth {
     // The token checked and where it came from: only it goes upstream as a credential (claimFields).
     const fromCookie = bearer === undefined;
     const verdict = this.#verify(token);
+    // The binding after the signature (a forged token's cnf says nothing) and on every request,
+    // a remembered token's too: the token is the same on another connection, its binding is not.
     const tagged = (v: JwtVerdict): JwtVerdict =>
-      'claims' in v ? { claims: v.claims, fromCookie, token } : v;
+      'claims' in v
+        ? (bindingRefusal(v.claims, certificate, this.#config.boundTokens) ?? {
+            claims: v.claims,
+            fromCookie,
+            token,
+          })
+        : v;
     return verdict instanceof Promise ? verdict.then(tagged) : tagged(verdict);
   }
 

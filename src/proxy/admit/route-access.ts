@@ -216,7 +216,7 @@ export class RouteAccess {
     }
     const jwt = this.#jwt;
     if (jwt !== undefined) {
-      const verdict = jwt.verify(request.fields);
+      const verdict = jwt.verify(request.fields, request.clientCertificate);
       return verdict instanceof Promise
         ? verdict.then((v) => this.#jwtDecision(jwt, v))
         : this.#jwtDecision(jwt, verdict);
@@ -303,13 +303,19 @@ export class RouteAccess {
       };
     if ('missing' in verdict)
       return refusal(401, 'this route needs a bearer token', `jwt ${verdict.missing}`, 'Bearer');
-    if ('invalid' in verdict)
+    if ('invalid' in verdict) {
+      // A binding's refusal says why (RFC 6750 §3's error_description): a client that left its
+      // certificate out can mend that, and the token is one it sent.
+      const details = 'details' in verdict ? verdict.details : undefined;
       return refusal(
         401,
-        'the bearer token was not accepted',
+        details ?? 'the bearer token was not accepted',
         `jwt ${verdict.invalid}`,
-        'Bearer error="invalid_token"',
+        details === undefined
+          ? 'Bearer error="invalid_token"'
+          : `Bearer error="invalid_token", error_description="${details}"`,
       );
+    }
     const claims = jwt.claimFields(verdict);
     // forward_authorization passes on the bearer token checked; a token from the cookie leaves
     // whatever the client's Authorization says (unchecked) behind.

@@ -229,6 +229,7 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     requireExp: true,
     types: ['application/jwt', 'application/at+jwt'],
     jwksMinRefresh: 30_000,
+    boundTokens: 'check',
     claimsToHeaders: [{ claim: 'sub', header: 'X-User-Id' }],
     identityClaim: 'sub',
   });
@@ -422,6 +423,24 @@ test('auth.jwt.types: media types, compared in their normal form (lower case, ap
     () => types(', types: ["at jwt"]'),
     /routes\[0\]\.auth\.jwt\.types\[0\]: expected a media type like at\+jwt or JWT/,
   );
+});
+
+test('auth.jwt.bound_tokens: check (RFC 8705 §3, a bound token checked when it is one) by default, require or ignore; anything else refused at its line', () => {
+  const text = (value: string) =>
+    withRoute(`    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [a]${value} } }\n`);
+  const mode = (value: string) =>
+    parseConfig(text(value), SOURCE, {}).routes[0].access?.auth?.jwt?.boundTokens;
+  assert.equal(mode(''), 'check');
+  assert.equal(mode(', bound_tokens: require'), 'require');
+  assert.equal(mode(', bound_tokens: ignore'), 'ignore');
+  const problems = problemsOf(text(', bound_tokens: always'));
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `${problems[0]?.line} routes[0].auth.jwt.bound_tokens: expected one of check, require, ignore, got "always"`,
+    ],
+  );
+  assert.ok((problems[0]?.line ?? 0) > 0);
 });
 
 test('auth.identity_header is held to the same bound, and the identity sources read as written (lower-case field names, sub by default)', () => {

@@ -29,6 +29,7 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'routes[].canary.latency_p99_factor',
     'routes[].canary.baseline_max_failed_percent',
     'routes[].auth.jwt.require_exp',
+    'routes[].auth.jwt.bound_tokens',
     'routes[].auth.oidc.cookie.secret_env',
     'routes[].auth.oidc.store.redis.url',
     'state_dir',
@@ -41,8 +42,8 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each.
-  assert.equal(CONFIG_FIELD_PATHS.length, 395);
+  // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each, and routes[].auth.jwt.bound_tokens.
+  assert.equal(CONFIG_FIELD_PATHS.length, 396);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {
