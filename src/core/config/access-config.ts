@@ -113,6 +113,8 @@ export interface OidcAuthConfig {
   readonly clockSkew: number;
   /** Milliseconds for one call to the provider (discovery, token, keys). */
   readonly timeout: number;
+  /** Milliseconds: the least time between two fetches of the provider's keys (a key they lack asks for one), as auth.jwt's. */
+  readonly jwksMinRefresh: number;
   /** Sessions kept in Redis, the cookie carrying only their id; absent: the whole session in the cookie. */
   readonly store?: { readonly redis: OidcRedisConfig };
 }

@@ -179,6 +179,7 @@ function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAu
     algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
     clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
     timeout: ms(raw.timeout ?? fallback.timeout),
+    jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
     ...(raw.store === undefined
       ? {}
       : {

@@ -249,9 +249,10 @@ const Oidc = mapping(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
     timeout: durationField(),
+    jwks_min_refresh: durationField(),
     store: OidcStore,
   },
-  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew, timeout and store',
+  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew, timeout, jwks_min_refresh and store',
 );
 
 const Auth = mapping(

@@ -144,13 +144,14 @@ export class Access {
     const oidc = (config: OidcAuthConfig): OidcAuth => {
       if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');
       const { IssuerHop, OidcAuth } = oidcModules;
-      const key = `${config.timeout} ${config.issuer}`;
+      const key = `${config.timeout} ${config.jwksMinRefresh} ${config.issuer}`;
       let issuer =
         this.#issuers.get(key) ?? (previous === undefined ? undefined : previous.#issuers.get(key));
       issuer ??= new IssuerHop(
         config.issuer,
         new AuthHopHealth(`auth:${new URL(config.issuer).host}`, 'oidc'),
         config.timeout,
+        config.jwksMinRefresh,
         logger,
       );
       this.#issuers.set(key, issuer);

@@ -35,6 +35,7 @@ test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT
     algorithms: ['RS256', 'ES256'],
     clockSkew: 30_000,
     timeout: 5000,
+    jwksMinRefresh: 30_000,
   });
   const set = parseConfig(
     route('/', '        scopes: [email, openid]\n        allowed: { groups: [staff, ops] }\n'),
@@ -45,6 +46,15 @@ test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT
   assert.deepEqual(set.routes[0].access?.auth?.oidc?.allowed, [
     { claim: 'groups', values: ['staff', 'ops'] },
   ]);
+});
+
+test('auth.oidc.jwks_min_refresh: the least time between two fetches of the provider’s keys, 30s as auth.jwt’s by default', () => {
+  const config = parseConfig(route('/', '        jwks_min_refresh: 1ms\n'), SOURCE, ENV);
+  assert.equal(config.routes[0].access?.auth?.oidc?.jwksMinRefresh, 1);
+  assert.deepEqual(
+    problemsOf(route('/', '        jwks_min_refresh: soon\n'), ENV).map((p) => `${p.line} ${p.path}`),
+    ['12 routes[0].auth.oidc.jwks_min_refresh'],
+  );
 });
 
 test('the secrets’ variables must be set, the cookie’s long enough; --without-secrets lets them be absent', () => {

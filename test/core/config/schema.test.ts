@@ -42,8 +42,9 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     assert.ok(CONFIG_FIELD_PATHS.includes(path), path);
   }
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
-  // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each, and routes[].auth.jwt.bound_tokens.
-  assert.equal(CONFIG_FIELD_PATHS.length, 396);
+  // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each, routes[].auth.jwt.bound_tokens
+  // and routes[].auth.oidc.jwks_min_refresh.
+  assert.equal(CONFIG_FIELD_PATHS.length, 397);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

@@ -12,8 +12,8 @@ import { SignInStates } from './sign-in-states.ts';
 
 /** The discovery document is asked for again after this; a failure then keeps the last good one. */
 const DISCOVERY_TTL_MS = 60 * 60_000;
-/** The least time between two fetches of the provider's keys (an unknown kid asks for one). */
-const JWKS_MIN_REFRESH_MS = 30_000;
+/** A failed discovery with a good document at hand is tried again after this (the keys' default least interval). */
+const DISCOVERY_RETRY_MS = 30_000;
 /**
  * A sign-in begins only with the provider heard from within this long: the browser sent to a
  * provider that is down would meet the browser's own error page instead of being told so.
@@ -41,6 +41,8 @@ export class IssuerHop {
   readonly issuer: URL;
   readonly health: AuthHopHealth;
   readonly #timeout: number;
+  /** The least time between two fetches of the provider's keys (a key they lack asks for one): `jwks_min_refresh`. */
+  readonly #jwksMinRefresh: number;
   readonly #logger: Logger;
   readonly #circuit: Circuit = createCircuit(CIRCUIT);
   #server: oauth.AuthorizationServer | undefined;
@@ -60,10 +62,17 @@ export class IssuerHop {
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
-  constructor(issuer: string, health: AuthHopHealth, timeout: number, logger: Logger) {
+  constructor(
+    issuer: string,
+    health: AuthHopHealth,
+    timeout: number,
+    jwksMinRefresh: number,
+    logger: Logger,
+  ) {
     this.issuer = new URL(issuer);
     this.health = health;
     this.#timeout = timeout;
+    this.#jwksMinRefresh = jwksMinRefresh;
     this.#logger = logger;
   }
 
@@ -122,7 +131,7 @@ export class IssuerHop {
         'the discovery document',
       );
     if (this.#jwks?.url !== uri) {
-      const next = new RemoteJwks(uri, this.health, JWKS_MIN_REFRESH_MS, this.#logger, this.#timeout);
+      const next = new RemoteJwks(uri, this.health, this.#jwksMinRefresh, this.#logger, this.#timeout);
       if (this.#jwks !== undefined) next.adopt(this.#jwks);
       this.#jwks = next;
     }
@@ -179,8 +188,8 @@ export class IssuerHop {
       this.health.failed(failure);
       this.#lastFailure = failure;
       if (this.#server === undefined) throw failure;
-      // The last good document stays; asked again after the keys' least interval.
-      this.#freshUntil = performance.now() + JWKS_MIN_REFRESH_MS;
+      // The last good document stays; asked again after DISCOVERY_RETRY_MS.
+      this.#freshUntil = performance.now() + DISCOVERY_RETRY_MS;
       this.#logger.warn(
         { hop: this.health.name, error: failure.type, details: failure.details },
         'OpenID discovery failed: keeping the last good document',
