@@ -5,7 +5,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
 import { cookieNamesStarting } from '../../../core/http1/cookie.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
-import { type JwtRules, verifyJwt } from '../jwt-verify.ts';
+import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 import type { SessionStore } from './session-store.ts';
@@ -312,14 +312,17 @@ export class SignIn {
 
   /**
    * An ID token's signature and claims, by the JWT path's verifier (jwt-verify.ts) against the
-   * provider's keys (a kid they lack asks for them again once); oauth4webapi checked its nonce,
+   * provider's keys (a kid they lack, or no kid that none of them verifies, asks for them again
+   * once, within jwks_min_refresh); oauth4webapi checked its nonce,
    * audience, issuer and times already. The keys not to be had, or the token refused, is the hop's failure.
    */
   async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | Failure> {
     try {
       const jwks = await this.#issuer.jwks();
       let checked = verifyJwt(token, await jwks.keys(), this.#rules);
-      if ('invalid' in checked && checked.invalid === 'ERR_JWKS_NO_MATCHING_KEY') {
+      // A kid the keys lack, or no kid and none of them verifies it (a provider that names no
+      // keys, signing with one published since they were fetched): asked for again, as auth.jwt does.
+      if (newerKeysMayVerify(token, checked)) {
         const fresh = await jwks.lackingKey();
         if (fresh instanceof Failure) return this.#issuer.failure(fresh, 'the JWKS endpoint');
         if (fresh !== undefined) checked = verifyJwt(token, fresh, this.#rules);
