@@ -144,16 +144,19 @@ export class Access {
     const oidc = (config: OidcAuthConfig): OidcAuth => {
       if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');
       const { IssuerHop, OidcAuth } = oidcModules;
-      const key = `${config.timeout} ${config.jwksMinRefresh} ${config.issuer}`;
-      let issuer =
-        this.#issuers.get(key) ?? (previous === undefined ? undefined : previous.#issuers.get(key));
+      const key = `${config.timeout} ${config.issuer}`;
+      const shared = this.#issuers.get(key);
+      let issuer = shared ?? (previous === undefined ? undefined : previous.#issuers.get(key));
       issuer ??= new IssuerHop(
         config.issuer,
         new AuthHopHealth(`auth:${new URL(config.issuer).host}`, 'oidc'),
         config.timeout,
-        config.jwksMinRefresh,
         logger,
       );
+      // Not a part of the key: a reload that changes it keeps the hop (its document, keys and
+      // answered states); the routes of one snapshot sharing a provider take the shortest.
+      issuer.jwksMinRefresh =
+        shared === undefined ? config.jwksMinRefresh : Math.min(shared.jwksMinRefresh, config.jwksMinRefresh);
       this.#issuers.set(key, issuer);
       return new OidcAuth(config, issuer, process.env, this.#sessionStore(config, logger, previous));
     };

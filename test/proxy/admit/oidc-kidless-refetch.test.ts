@@ -4,16 +4,19 @@
  * none of its tokens; as for `auth.jwt` (jwt-kidless-refetch.test.ts), that asks for the keys
  * again (within `jwks_min_refresh`), and the sign-in goes through, instead of every sign-in being
  * the hop's 502 until the keys' max-age ran out. oidc-provider always writes a `kid`, so the
- * provider here is a small one of its own: discovery, keys, a token endpoint.
+ * provider here is a small one of its own: discovery, keys, a token endpoint. A reload that
+ * changes `jwks_min_refresh` keeps the provider's hop (its discovery document, keys, answered
+ * states) and takes the new interval.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, HttpBrowser } from '../../helpers/oidc-provider.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_KIDLESS_CLIENT_SECRET: CLIENT_SECRET, OIDC_KIDLESS_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
@@ -37,14 +40,42 @@ let issuer = '';
 let provider: http.Server;
 let app: http.Server;
 let gw: TestGateway;
-const keys = { published: [] as JWK[], signer: undefined as Signer | undefined, fetches: 0, nonce: '' };
+const keys = {
+  published: [] as JWK[],
+  signer: undefined as Signer | undefined,
+  fetches: 0,
+  discoveries: 0,
+  nonce: '',
+};
+let appPort = 0;
+
+const config = (minRefresh: string) => `listen:
+  - address: 127.0.0.1:0
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+    auth:
+      oidc:
+        issuer: ${issuer}
+        client_id: ${CLIENT_ID}
+        client_secret_env: OIDC_KIDLESS_CLIENT_SECRET
+        cookie: { secret_env: OIDC_KIDLESS_COOKIE_SECRET }
+        algorithms: [RS256]
+        jwks_min_refresh: ${minRefresh}
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${appPort}
+`;
 
 before(async () => {
   provider = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (value: unknown, headers: http.OutgoingHttpHeaders = {}) =>
       res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
-    if (path === '/.well-known/openid-configuration')
+    if (path === '/.well-known/openid-configuration') {
+      keys.discoveries++;
       return json({
         issuer,
         authorization_endpoint: `${issuer}/auth`,
@@ -54,6 +85,7 @@ before(async () => {
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
       });
+    }
     if (path === '/jwks') {
       keys.fetches++;
       return json({ keys: keys.published }, { 'cache-control': 'max-age=300' });
@@ -71,27 +103,8 @@ before(async () => {
   });
   issuer = `http://127.0.0.1:${await listenLoopback(provider)}`;
   app = http.createServer((_req, res) => res.writeHead(200).end('app'));
-  const appPort = await listenLoopback(app);
-  gw = await startTestGateway(
-    `routes:
-  - name: app
-    match: { path: / }
-    upstream: app
-    auth:
-      oidc:
-        issuer: ${issuer}
-        client_id: ${CLIENT_ID}
-        client_secret_env: OIDC_KIDLESS_CLIENT_SECRET
-        cookie: { secret_env: OIDC_KIDLESS_COOKIE_SECRET }
-        algorithms: [RS256]
-        jwks_min_refresh: 1ms
-upstreams:
-  app:
-    targets:
-      - url: http://127.0.0.1:${appPort}
-`,
-    ENV,
-  );
+  appPort = await listenLoopback(app);
+  gw = await startGatewayFromText(config('1ms'), ENV);
 });
 
 after(() => closeAll(gw, provider, app));
@@ -131,4 +144,17 @@ test('an ID token without kid, signed by a key the provider published since its 
     'candor; error=http_protocol_error; details="the token endpoint: its ID token was not accepted (ERR_JWS_SIGNATURE_VERIFICATION_FAILED)"; next-hop="auth:oidc"',
   );
   assert.ok(keys.fetches <= 3);
+});
+
+test('a reload that changes jwks_min_refresh keeps the provider’s hop and takes the new interval', async () => {
+  const discoveries = keys.discoveries;
+  const fetches = keys.fetches;
+  await gw.gateway.reload(parseConfig(config('1h'), '<reload>', ENV));
+  const third = await kidlessSigner('2026-12');
+  keys.published = [...keys.published, third.jwk];
+  keys.signer = third;
+  // The keys were fetched within the hour: not again, so this rotation waits for their max-age.
+  assert.equal((await signIn()).status, 502);
+  assert.equal(keys.fetches, fetches);
+  assert.equal(keys.discoveries, discoveries, 'the discovery document kept');
 });

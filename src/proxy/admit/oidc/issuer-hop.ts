@@ -41,8 +41,13 @@ export class IssuerHop {
   readonly issuer: URL;
   readonly health: AuthHopHealth;
   readonly #timeout: number;
-  /** The least time between two fetches of the provider's keys (a key they lack asks for one): `jwks_min_refresh`. */
-  readonly #jwksMinRefresh: number;
+  /**
+   * The least time between two fetches of the provider's keys (a key they lack asks for one):
+   * `jwks_min_refresh`, set by the routes (access.ts) and taken by the next `jwks()`.
+   */
+  jwksMinRefresh = 30_000;
+  /** The interval the key set at hand was made with. */
+  #jwksBuiltWith = 0;
   readonly #logger: Logger;
   readonly #circuit: Circuit = createCircuit(CIRCUIT);
   #server: oauth.AuthorizationServer | undefined;
@@ -62,17 +67,10 @@ export class IssuerHop {
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
-  constructor(
-    issuer: string,
-    health: AuthHopHealth,
-    timeout: number,
-    jwksMinRefresh: number,
-    logger: Logger,
-  ) {
+  constructor(issuer: string, health: AuthHopHealth, timeout: number, logger: Logger) {
     this.issuer = new URL(issuer);
     this.health = health;
     this.#timeout = timeout;
-    this.#jwksMinRefresh = jwksMinRefresh;
     this.#logger = logger;
   }
 
@@ -130,10 +128,12 @@ export class IssuerHop {
         unusableAnswer('its discovery document names no jwks_uri'),
         'the discovery document',
       );
-    if (this.#jwks?.url !== uri) {
-      const next = new RemoteJwks(uri, this.health, this.#jwksMinRefresh, this.#logger, this.#timeout);
+    // A new URL, or a reload's new interval: the keys at hand, their due time and last fetch kept.
+    if (this.#jwks?.url !== uri || this.#jwksBuiltWith !== this.jwksMinRefresh) {
+      const next = new RemoteJwks(uri, this.health, this.jwksMinRefresh, this.#logger, this.#timeout);
       if (this.#jwks !== undefined) next.adopt(this.#jwks);
       this.#jwks = next;
+      this.#jwksBuiltWith = this.jwksMinRefresh;
     }
     return this.#jwks;
   }
