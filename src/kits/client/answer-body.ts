@@ -2,14 +2,17 @@
  * The body of the Response a call gave, read under the client's verdicts. The call ends at the
  * head, so what befalls the body afterwards would reach the caller as fetch's bare TypeError
  * "terminated", a fault no table names: here a body cut short (reset, closed before its
- * Content-Length or last chunk) is `http_response_incomplete` and one whose chunk framing or
+ * Content-Length or last chunk, or delimited by the connection's close and ended by a reset,
+ * which fetch reads as whole) is `http_response_incomplete` and one whose chunk framing or
  * coding is not valid is garbage, as the gateway's own connections call them; with
  * `bodyTimeout` a body that stalls is `connection_read_timeout`. Each rejects the read with an
  * UpstreamError that keeps its Failure, whose cause is fetch's error.
  */
+import { ms } from '../../core/failure/classify.ts';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { AttemptReport } from './attempt-report.ts';
+import type { AttemptConnection } from './connection-end.ts';
 import { withBody } from './framing.ts';
 import { UpstreamError } from './upstream-error.ts';
 
@@ -23,6 +26,8 @@ export interface AnsweredCall {
   readonly sentAt: number;
   /** The caller's own signal: its abort is the caller's reason, never a failure of the upstream. */
   readonly callerSignal: AbortSignal | null | undefined;
+  /** How the connection under the response ended, where fetch's undici told it (connection-end.ts). */
+  readonly connection?: AttemptConnection;
 }
 
 const ofBody = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'} of the body`;
@@ -65,6 +70,31 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): Upstre
 }
 
 /**
+ * What the read that found the end of a body delimited by the connection's close (RFC 9112 §6.3
+ * item 8) rejects with when a reset, not a FIN, ended it: nothing tells a body cut short from a
+ * whole one then, and fetch took the reset for the end.
+ */
+function closeDelimitedResetError(bytes: number, call: AnsweredCall): UpstreamError {
+  const after = ms(performance.now() - call.sentAt);
+  const cause = new Failure(
+    'http_response_incomplete',
+    `response body cut short: connection reset (ECONNRESET) where only the connection's close ends the body (no Content-Length, not chunked): it may be cut anywhere, after ${after}, after ${ofBody(bytes)}`,
+    { stage: 'head_received' },
+  );
+  return new UpstreamError('UPSTREAM_BODY_INCOMPLETE', {
+    ...call,
+    type: cause.type,
+    detail: cause.details,
+    cause,
+  });
+}
+
+/** A body the connection's close ends (neither Content-Length nor Transfer-Encoding). */
+function closeDelimited(answer: Response): boolean {
+  return !answer.headers.has('content-length') && !answer.headers.has('transfer-encoding');
+}
+
+/**
  * `answer` whose body reads reject with the client's verdicts. With `timeoutMs`, each read waits
  * at most that for the next bytes: past it the read rejects with an UPSTREAM_BODY_TIMEOUT and
  * fetch's body is cancelled, which destroys its connection (one holding the unread rest of a
@@ -94,8 +124,11 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
             const error = bodyTimeoutError(timeoutMs ?? 0, bytes, call);
             controller.error(error);
             reader.cancel(error).catch(() => {});
-          } else if (next.done) controller.close();
-          else {
+          } else if (next.done) {
+            if (call.connection?.end === 'reset' && closeDelimited(answer))
+              controller.error(closeDelimitedResetError(bytes, call));
+            else controller.close();
+          } else {
             bytes += next.value.byteLength;
             controller.enqueue(next.value);
           }

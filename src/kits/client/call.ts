@@ -14,6 +14,7 @@ import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { withAnswerBody } from './answer-body.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
+import { AttemptConnection, watchingConnection } from './connection-end.ts';
 import { readFraming } from './framing.ts';
 import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import type { ClientConfig } from './options.ts';
@@ -166,9 +167,10 @@ class Call {
       const send = this.#config.fetch ?? globalThis.fetch;
       const target = input instanceof Request ? input.clone() : this.#url;
       if (follow) attemptInit.redirect = 'manual';
-      const answer = follow
-        ? await sendFollowing(send, target, attemptInit, redirectable, hops)
-        : await send(target, attemptInit);
+      const connection = new AttemptConnection();
+      const answer = await watchingConnection(connection, () =>
+        follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
+      );
       const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
       // The failed attempts before this one (each retried), for the error of a body that breaks.
@@ -179,6 +181,7 @@ class Call {
         made: attempt,
         sentAt,
         callerSignal,
+        connection,
       };
       return withAnswerBody(framed, call, bodyTimeout);
     } finally {

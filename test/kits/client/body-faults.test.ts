@@ -14,7 +14,12 @@ import { Failure } from '../../../src/core/failure/failure.ts';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import { startCloseMidBody, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
+import {
+  startCloseDelimited,
+  startCloseDelimitedThenReset,
+  startCloseMidBody,
+  startResetMidBody,
+} from '../../../src/kits/fault-kit/reset-faults.ts';
 
 /** `promise`'s value or rejection, or 'pending' after `ms`: a read that never ends fails the test, not hangs it. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | unknown> {
@@ -153,6 +158,44 @@ for (const [what, start, type, detail] of cases) {
       // Nothing is sent again: the caller has the head, and read part of the body.
       assert.deepEqual(reports, []);
       assert.equal(origin.received.length, 1);
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+// RFC 9112 §6.3 item 8: a body with neither Content-Length nor chunked ends with the connection.
+// A FIN ends it whole; an RST may have cut it anywhere, and undici (without keep-alive) takes
+// the reset as the end of the message: the read resolved as if the body were complete.
+for (const version of ['1.0', '1.1'] as const) {
+  test(`a close-delimited body (HTTP/${version}) ended by a reset, not a FIN: its read rejects with UPSTREAM_BODY_INCOMPLETE`, async () => {
+    const origin = await startCloseDelimitedThenReset({ version });
+    try {
+      const reports: AttemptReport[] = [];
+      const res = await createFetch({ onAttemptFailed: (r) => reports.push(r) })(`${origin.url}/download`);
+      assert.equal(res.status, 200);
+      const error = await within(res.text(), 5_000);
+      assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+      assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+      assert.equal(error.type, 'http_response_incomplete');
+      assert.match(
+        error.message,
+        /response body cut short: connection reset \(ECONNRESET\) where only the connection's close ends the body \(no Content-Length, not chunked\): it may be cut anywhere, after [\d.]+ ms, after 1000 bytes of the body/,
+      );
+      assert.ok(error.cause instanceof Failure);
+      assert.equal(error.cause.stage, 'head_received');
+      assert.deepEqual(reports, []);
+      assert.equal(origin.received.length, 1);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test(`a close-delimited body (HTTP/${version}) ended by a FIN is whole`, async () => {
+    const origin = await startCloseDelimited({ version, body: 'all of it' });
+    try {
+      const res = await createFetch()(`${origin.url}/`);
+      assert.equal(await within(res.text(), 5_000), 'all of it');
     } finally {
       await origin.close();
     }
