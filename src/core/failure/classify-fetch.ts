@@ -95,6 +95,24 @@ export function classifyFetchError(
     cause = cause.errors[0] ?? cause;
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return lengthMismatch(cause, stage, elapsed);
+  // llhttp's "Invalid EOF state": undici ended the parse at the connection's end (a close or, on
+  // an answer without keep-alive, a reset) where the message could not end, inside a chunked
+  // body. A cut, never garbage: every byte that came was valid HTTP.
+  if (
+    (cause as Error | null)?.name === 'HTTPParserError' &&
+    /Invalid EOF state/.test((cause as Error).message)
+  )
+    return stage === 'head_received'
+      ? new Failure(
+          'http_response_incomplete',
+          `response body cut short: the connection ended before the body's end (Invalid EOF state) after ${ms(elapsed)}`,
+          { stage, cause },
+        )
+      : new Failure(
+          'connection_terminated',
+          `the connection ended in the middle of the response (Invalid EOF state) after ${ms(elapsed)}`,
+          { stage, cause },
+        );
   const garbage =
     (cause as Error | null)?.name === 'HTTPParserError'
       ? parserErrorType((cause as Error).message)

@@ -8,11 +8,11 @@
  * `bodyTimeout` a body that stalls is `connection_read_timeout`. Each rejects the read with an
  * UpstreamError that keeps its Failure, whose cause is fetch's error.
  */
-import { ms } from '../../core/failure/classify.ts';
+import { codeOf, ms } from '../../core/failure/classify.ts';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { AttemptReport } from './attempt-report.ts';
-import type { AttemptConnection } from './connection-end.ts';
+import type { AttemptConnection, ConnectionEnd } from './connection-end.ts';
 import { withBody } from './framing.ts';
 import { UpstreamError } from './upstream-error.ts';
 
@@ -50,14 +50,21 @@ function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall):
 /**
  * What a read of a body that broke (or that the fetch dispatcher's own bodyTimeout ended)
  * rejects with: the failure classified as the gateway's, whose cause is what the read met
- * (fetch's TypeError "terminated", its own cause undici's error).
+ * (fetch's TypeError "terminated", its own cause undici's error). A cut says how the connection
+ * ended, as the gateway's connections say it (connection-ended.ts): a clean close is the upstream
+ * closing it before the body's end, never a connection "lost"; a reset is a reset.
  */
-function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): UpstreamError {
-  const found = classifyFetchError(err, performance.now() - call.sentAt, 'head_received');
-  const cause = new Failure(found.type, `${found.details}, after ${ofBody(bytes)}`, {
-    stage: found.stage,
-    cause: err,
-  });
+function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall, answer: Response): UpstreamError {
+  const elapsed = performance.now() - call.sentAt;
+  const found = classifyFetchError(err, elapsed, 'head_received');
+  const how = found.type === 'http_response_incomplete' ? cutBy(err, call) : undefined;
+  const details =
+    how === 'closed'
+      ? `response body cut short: the upstream closed the connection before the body's end (${bodyRead(bytes, answer)}) after ${ms(elapsed)}`
+      : how === 'reset'
+        ? `response body cut short: connection reset (ECONNRESET) after ${ms(elapsed)}, after ${ofBody(bytes)}`
+        : `${found.details}, after ${ofBody(bytes)}`;
+  const cause = new Failure(found.type, details, { stage: found.stage, cause: err });
   // The dispatcher's own bodyTimeout is a stall, as the client's.
   const code =
     cause.type === 'connection_read_timeout' ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_BODY_INCOMPLETE';
@@ -67,6 +74,32 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): Upstre
     detail: cause.details,
     cause,
   });
+}
+
+/**
+ * How the connection that cut a body ended: as undici's channels told it (connection-end.ts),
+ * else as fetch's error says it (undici's "other side closed" is a FIN on a kept-alive one).
+ */
+function cutBy(err: unknown, call: AnsweredCall): ConnectionEnd | undefined {
+  if (call.connection?.end !== undefined) return call.connection.end;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const code = codeOf(cause);
+  if (code === 'ECONNRESET') return 'reset';
+  if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed') return 'closed';
+  return undefined;
+}
+
+/** The bytes of a cut body read, against what its framing announced. */
+function bodyRead(bytes: number, answer: Response): string {
+  const length = answer.headers.get('content-length');
+  if (length === null)
+    return /chunked/i.test(answer.headers.get('transfer-encoding') ?? '')
+      ? `${bytes} byte${bytes === 1 ? '' : 's'}, no last chunk`
+      : `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  // fetch undoes a Content-Encoding: the bytes read are not those the Content-Length counts.
+  return answer.headers.has('content-encoding')
+    ? `${bytes} bytes decoded, of a Content-Length of ${length}`
+    : `${bytes} of ${length} bytes`;
 }
 
 /**
@@ -134,7 +167,7 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
           }
         } catch (err) {
           // The caller's abort is its own reason, as fetch's; anything else broke the body.
-          controller.error(call.callerSignal?.aborted ? err : bodyBrokeError(err, bytes, call));
+          controller.error(call.callerSignal?.aborted ? err : bodyBrokeError(err, bytes, call, answer));
         } finally {
           clearTimeout(timer);
         }
