@@ -28,6 +28,18 @@ export interface AnsweredCall {
   readonly callerSignal: AbortSignal | null | undefined;
   /** How the connection under the response ended, where fetch's undici told it (connection-end.ts). */
   readonly connection?: AttemptConnection;
+  /**
+   * Told once how the body ended: read whole, failed (cut, stalled, garbage), or left by the
+   * caller (cancelled, or its abort): for the origin's circuit.
+   */
+  readonly bodyEnded?: (end: BodyEnd) => void;
+}
+
+export type BodyEnd = 'whole' | 'failed' | 'left';
+
+/** How the body of the attempt that answered settles the origin's circuit, once the call knows it was a success. */
+export interface BodyVerdict {
+  settle?: (failed: boolean) => void;
 }
 
 const ofBody = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'} of the body`;
@@ -138,6 +150,16 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
   if (answer.body === null) return answer;
   const reader = answer.body.getReader();
   let bytes = 0;
+  let told = false;
+  const ended = (end: BodyEnd) => {
+    if (told) return;
+    told = true;
+    call.bodyEnded?.(end);
+  };
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown, end: BodyEnd) => {
+    controller.error(error);
+    ended(end);
+  };
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -155,24 +177,31 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
                 ]);
           if (next === 'stalled') {
             const error = bodyTimeoutError(timeoutMs ?? 0, bytes, call);
-            controller.error(error);
+            fail(controller, error, 'failed');
             reader.cancel(error).catch(() => {});
           } else if (next.done) {
             if (call.connection?.end === 'reset' && closeDelimited(answer))
-              controller.error(closeDelimitedResetError(bytes, call));
-            else controller.close();
+              fail(controller, closeDelimitedResetError(bytes, call), 'failed');
+            else {
+              controller.close();
+              ended('whole');
+            }
           } else {
             bytes += next.value.byteLength;
             controller.enqueue(next.value);
           }
         } catch (err) {
           // The caller's abort is its own reason, as fetch's; anything else broke the body.
-          controller.error(call.callerSignal?.aborted ? err : bodyBrokeError(err, bytes, call, answer));
+          if (call.callerSignal?.aborted) fail(controller, err, 'left');
+          else fail(controller, bodyBrokeError(err, bytes, call, answer), 'failed');
         } finally {
           clearTimeout(timer);
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        ended('left');
+        return reader.cancel(reason);
+      },
     },
     { highWaterMark: 0 },
   );

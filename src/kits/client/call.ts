@@ -11,7 +11,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
 import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { withAnswerBody } from './answer-body.ts';
+import { type BodyEnd, type BodyVerdict, withAnswerBody } from './answer-body.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
 import { AttemptConnection, watchingConnection } from './connection-end.ts';
@@ -121,14 +121,22 @@ class Call {
   async #attempt(attempt: number, admission: Admission & { kind: 'go' }): Promise<Response | undefined> {
     const attemptStart = performance.now();
     const hops: Hops = { count: 0, url: this.#url };
+    const body: BodyVerdict = {};
     let answer: Response;
     try {
-      answer = await this.#send(attempt, hops);
+      answer = await this.#send(attempt, hops, body);
     } catch (err) {
       return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
     }
     if (!isFailedStatus(answer.status)) {
-      this.#origin.settle(admission, {});
+      // Its body may still break: the origin's success waits for it (origin-state.ts). A body
+      // from another origin a redirect led to is that origin's.
+      const bodyToCome =
+        answer.body !== null &&
+        answer.headers.get('content-length') !== '0' &&
+        hops.url.origin === this.#url.origin;
+      this.#origin.settle(admission, { bodyToCome });
+      if (bodyToCome) body.settle = (failed) => this.#origin.settleBody(admission, failed);
       clearTimeout(this.#timer);
       return answer;
     }
@@ -140,7 +148,7 @@ class Call {
    * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came,
    * and a body that breaks is told by its failure (answer-body.ts).
    */
-  async #send(attempt: number, hops: Hops): Promise<Response> {
+  async #send(attempt: number, hops: Hops, verdict: BodyVerdict): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
@@ -182,6 +190,10 @@ class Call {
         sentAt,
         callerSignal,
         connection,
+        // A caller's cancel or abort is no verdict on the origin.
+        bodyEnded: (end: BodyEnd) => {
+          if (end !== 'left') verdict.settle?.(end === 'failed');
+        },
       };
       return withAnswerBody(framed, call, bodyTimeout);
     } finally {
