@@ -13,6 +13,8 @@ const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['UND_ERR_HEADERS_OVERFLOW', 'http_response_header_section_size'],
   // candor/client's own, for a Transfer-Encoding fetch reads and the gateway refuses (kits/client/framing.ts).
   ['ERR_CANDOR_TRANSFER_CODING', 'http_response_transfer_coding'],
+  // candor/client's own, for a status code past 599 fetch takes and the gateway's parser refuses.
+  ['ERR_CANDOR_STATUS_CODE', 'http_protocol_error'],
 ]);
 
 /**
