@@ -151,6 +151,20 @@ export function classifyFetchError(
       stage: 'head_received',
       cause,
     });
+  // undici's "other side closed": the upstream's clean close (FIN), no connection lost (the
+  // gateway's words, connection-ended.ts). undici does not say whether part of a head had come.
+  if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed')
+    return stage === 'sent'
+      ? new Failure(
+          'connection_terminated',
+          `connection closed by the upstream before the response head was whole after ${ms(elapsed)}`,
+          { stage, cause },
+        )
+      : new Failure(
+          'http_response_incomplete',
+          `response body cut short: connection closed by the upstream after ${ms(elapsed)}`,
+          { stage, cause },
+        );
   if (code !== '') {
     // A socket's read or write failed: the connection was made, so whatever the code says it was
     // lost, never "not made" (ETIMEDOUT is TCP giving up on a peer gone silent, EHOSTUNREACH an

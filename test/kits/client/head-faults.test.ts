@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startCloseBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
 
 /** `promise`'s value or rejection, or 'pending' after `ms`: a call that never ends fails the test, not hangs it. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | unknown> {
@@ -22,6 +23,24 @@ function answering(bytes: string): Promise<Fault> {
     await connection.write(bytes);
   });
 }
+
+test('a clean close (FIN) before any byte of an answer: connection_terminated, worded as the close it was', async () => {
+  const origin = await startCloseBeforeHead();
+  try {
+    const api = createFetch({ attempts: 1 });
+    const error = await within(api(`${origin.url}/`), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+    assert.equal(error.type, 'connection_terminated');
+    assert.match(
+      error.message,
+      /connection_terminated: connection closed by the upstream before the response head was whole after [\d.]+ ms/,
+    );
+    assert.doesNotMatch(error.message, /connection lost/);
+  } finally {
+    await origin.close();
+  }
+});
 
 for (const status of ['600', '999']) {
   test(`a status code ${status}, past 599: the garbage the gateway calls it, never a RangeError of the client's`, async () => {
