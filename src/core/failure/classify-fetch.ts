@@ -50,6 +50,11 @@ function lengthMismatch(cause: unknown, stage: 'sent' | 'head_received', elapsed
  * their codes being shared with other faults; what else those codes say stays what it was.
  */
 function refusedStatus(code: string, message: string): string | undefined {
+  // undici's "bad response" to a request in flight: a 100 Continue, which fetch never asks for
+  // (no Expect) and does not read past, though RFC 9110 §15.2 lets it come. Told "connection
+  // lost", a GET went again to meet the same 100.
+  if (code === 'UND_ERR_SOCKET' && message === 'bad response')
+    return 'a 100 Continue no Expect asked for, which fetch (undici) does not read past';
   if (code === 'ERR_ASSERTION' && /\bstatusCode >= 100\b/.test(message)) return 'a status code below 100';
   if (
     (code === 'UND_ERR_SOCKET' && message === 'bad upgrade') ||

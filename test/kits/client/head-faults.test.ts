@@ -42,6 +42,31 @@ test('a clean close (FIN) before any byte of an answer: connection_terminated, w
   }
 });
 
+test('a 100 Continue the request did not ask for (fetch cannot read past it): said so, and not sent again to meet it again', async () => {
+  const origin = await answering(
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+  );
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+    const error = await within(api(`${origin.url}/`), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+    assert.equal(error.type, 'http_protocol_error');
+    assert.match(
+      error.message,
+      /a 100 Continue no Expect asked for, which fetch \(undici\) does not read past \(UND_ERR_SOCKET\)/,
+    );
+    assert.deepEqual(
+      reports.map((r) => [r.type, r.retry]),
+      [['http_protocol_error', false]],
+    );
+    assert.equal(origin.received.length, 1);
+  } finally {
+    await origin.close();
+  }
+});
+
 for (const status of ['600', '999']) {
   test(`a status code ${status}, past 599: the garbage the gateway calls it, never a RangeError of the client's`, async () => {
     const origin = await answering(`HTTP/1.1 ${status} Odd\r\ncontent-length: 2\r\n\r\nok`);
