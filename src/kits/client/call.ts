@@ -22,7 +22,7 @@ import type { Admission, OriginState } from './origin-state.ts';
 import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
-import { AttemptTimedOut, attemptTimeoutFailure } from './timeouts.ts';
+import { AttemptTimedOut, attemptConnectTimeoutFailure, attemptTimeoutFailure } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
@@ -122,11 +122,12 @@ class Call {
     const attemptStart = performance.now();
     const hops: Hops = { count: 0, url: this.#url };
     const body: BodyVerdict = {};
+    const connection = new AttemptConnection();
     let answer: Response;
     try {
-      answer = await this.#send(attempt, hops, body);
+      answer = await this.#send(attempt, hops, body, connection);
     } catch (err) {
-      return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
+      return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart, connection);
     }
     if (!isFailedStatus(answer.status)) {
       // Its body may still break: the origin's success waits for it (origin-state.ts). A body
@@ -148,7 +149,12 @@ class Call {
    * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came,
    * and a body that breaks is told by its failure (answer-body.ts).
    */
-  async #send(attempt: number, hops: Hops, verdict: BodyVerdict): Promise<Response> {
+  async #send(
+    attempt: number,
+    hops: Hops,
+    verdict: BodyVerdict,
+    connection: AttemptConnection,
+  ): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
@@ -175,7 +181,6 @@ class Call {
       const send = this.#config.fetch ?? globalThis.fetch;
       const target = input instanceof Request ? input.clone() : this.#url;
       if (follow) attemptInit.redirect = 'manual';
-      const connection = new AttemptConnection();
       const answer = await watchingConnection(connection, () =>
         follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
       );
@@ -209,6 +214,7 @@ class Call {
     admission: Admission & { kind: 'go' },
     hops: Hops,
     elapsedMs: number,
+    connection: AttemptConnection,
   ): Promise<Response | undefined> {
     const { method, href } = this.#request;
     const url = this.#url;
@@ -241,9 +247,14 @@ class Call {
       clearTimeout(this.#timer);
       throw withoutCredentials(err, url);
     }
-    let failure = cut
-      ? attemptTimeoutFailure(this.#config.attemptTimeout ?? 0)
-      : classifyFetchError(err, elapsedMs);
+    // Cut before undici wrote any request of it (and undici tells, connection-end.ts): the
+    // connection was still being made, nothing was sent.
+    const connecting = cut && connection.seen && !connection.written;
+    let failure = !cut
+      ? classifyFetchError(err, elapsedMs)
+      : connecting
+        ? attemptConnectTimeoutFailure(this.#config.attemptTimeout ?? 0)
+        : attemptTimeoutFailure(this.#config.attemptTimeout ?? 0);
     // A server answered with a redirect: the request reached it, whatever the next hop met.
     if (hops.count > 0 && failure.stage === 'not_sent') failure = failure.at('sent');
     this.#lastFailure = failure;

@@ -1,6 +1,7 @@
 /**
  * How the connection under an attempt's response stood when its body ended: reset (an RST), closed
- * (the upstream's FIN), or neither (the body ended by its own framing on a live connection).
+ * (the upstream's FIN), or neither (the body ended by its own framing on a live connection); and
+ * whether the attempt's request was written at all (a cut before it: the connect hung).
  *
  * fetch does not say, and where it matters it hides it: on a response without keep-alive
  * (`Connection: close`, HTTP/1.0) undici takes a reset as the end of the message, so a body
@@ -20,6 +21,10 @@ export type ConnectionEnd = 'reset' | 'closed';
 
 /** One attempt's requests (a redirect's hops among them), and how the answering one's connection ended. */
 export class AttemptConnection {
+  /** undici told of a request of this attempt: the channels speak, what they did not say did not happen. */
+  seen = false;
+  /** A request head of this attempt was written to a connection (`sendHeaders`): it may have reached the origin. */
+  written = false;
   /** The request whose head came last: the one whose response the attempt gives. */
   answering: object | undefined;
   /** How its connection stood when its body ended (undefined: not ended yet, or neither). */
@@ -37,11 +42,16 @@ function watchRequests(): void {
   watching = true;
   subscribe('undici:request:create', (message) => {
     const attempt = attempts.getStore();
-    if (attempt !== undefined) attemptOf.set((message as { request: object }).request, attempt);
+    if (attempt === undefined) return;
+    attempt.seen = true;
+    attemptOf.set((message as { request: object }).request, attempt);
   });
   subscribe('undici:client:sendHeaders', (message) => {
     const { request, socket } = message as { request: object; socket: Socket };
-    if (attemptOf.has(request)) socketOf.set(request, socket);
+    const attempt = attemptOf.get(request);
+    if (attempt === undefined) return;
+    attempt.written = true;
+    socketOf.set(request, socket);
   });
   subscribe('undici:request:headers', (message) => {
     const { request } = message as { request: object };
