@@ -13,6 +13,8 @@ const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['UND_ERR_HEADERS_OVERFLOW', 'http_response_header_section_size'],
   // candor/client's own, for a Transfer-Encoding fetch reads and the gateway refuses (kits/client/framing.ts).
   ['ERR_CANDOR_TRANSFER_CODING', 'http_response_transfer_coding'],
+  // candor/client's own, for a status code past 599 fetch takes and the gateway's parser refuses.
+  ['ERR_CANDOR_STATUS_CODE', 'http_protocol_error'],
 ]);
 
 /**
@@ -48,6 +50,11 @@ function lengthMismatch(cause: unknown, stage: 'sent' | 'head_received', elapsed
  * their codes being shared with other faults; what else those codes say stays what it was.
  */
 function refusedStatus(code: string, message: string): string | undefined {
+  // undici's "bad response" to a request in flight: a 100 Continue, which fetch never asks for
+  // (no Expect) and does not read past, though RFC 9110 §15.2 lets it come. Told "connection
+  // lost", a GET went again to meet the same 100.
+  if (code === 'UND_ERR_SOCKET' && message === 'bad response')
+    return 'a 100 Continue no Expect asked for, which fetch (undici) does not read past';
   if (code === 'ERR_ASSERTION' && /\bstatusCode >= 100\b/.test(message)) return 'a status code below 100';
   if (
     (code === 'UND_ERR_SOCKET' && message === 'bad upgrade') ||
@@ -95,6 +102,24 @@ export function classifyFetchError(
     cause = cause.errors[0] ?? cause;
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return lengthMismatch(cause, stage, elapsed);
+  // llhttp's "Invalid EOF state": undici ended the parse at the connection's end (a close or, on
+  // an answer without keep-alive, a reset) where the message could not end, inside a chunked
+  // body. A cut, never garbage: every byte that came was valid HTTP.
+  if (
+    (cause as Error | null)?.name === 'HTTPParserError' &&
+    /Invalid EOF state/.test((cause as Error).message)
+  )
+    return stage === 'head_received'
+      ? new Failure(
+          'http_response_incomplete',
+          `response body cut short: the connection ended before the body's end (Invalid EOF state) after ${ms(elapsed)}`,
+          { stage, cause },
+        )
+      : new Failure(
+          'connection_terminated',
+          `the connection ended in the middle of the response (Invalid EOF state) after ${ms(elapsed)}`,
+          { stage, cause },
+        );
   const garbage =
     (cause as Error | null)?.name === 'HTTPParserError'
       ? parserErrorType((cause as Error).message)
@@ -131,6 +156,20 @@ export function classifyFetchError(
       stage: 'head_received',
       cause,
     });
+  // undici's "other side closed": the upstream's clean close (FIN), no connection lost (the
+  // gateway's words, connection-ended.ts). undici does not say whether part of a head had come.
+  if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed')
+    return stage === 'sent'
+      ? new Failure(
+          'connection_terminated',
+          `connection closed by the upstream before the response head was whole after ${ms(elapsed)}`,
+          { stage, cause },
+        )
+      : new Failure(
+          'http_response_incomplete',
+          `response body cut short: connection closed by the upstream after ${ms(elapsed)}`,
+          { stage, cause },
+        );
   if (code !== '') {
     // A socket's read or write failed: the connection was made, so whatever the code says it was
     // lost, never "not made" (ETIMEDOUT is TCP giving up on a peer gone silent, EHOSTUNREACH an

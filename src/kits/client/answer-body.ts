@@ -2,14 +2,17 @@
  * The body of the Response a call gave, read under the client's verdicts. The call ends at the
  * head, so what befalls the body afterwards would reach the caller as fetch's bare TypeError
  * "terminated", a fault no table names: here a body cut short (reset, closed before its
- * Content-Length or last chunk) is `http_response_incomplete` and one whose chunk framing or
+ * Content-Length or last chunk, or delimited by the connection's close and ended by a reset,
+ * which fetch reads as whole) is `http_response_incomplete` and one whose chunk framing or
  * coding is not valid is garbage, as the gateway's own connections call them; with
  * `bodyTimeout` a body that stalls is `connection_read_timeout`. Each rejects the read with an
  * UpstreamError that keeps its Failure, whose cause is fetch's error.
  */
+import { codeOf, ms } from '../../core/failure/classify.ts';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { AttemptReport } from './attempt-report.ts';
+import type { AttemptConnection, ConnectionEnd } from './connection-end.ts';
 import { withBody } from './framing.ts';
 import { UpstreamError } from './upstream-error.ts';
 
@@ -23,6 +26,20 @@ export interface AnsweredCall {
   readonly sentAt: number;
   /** The caller's own signal: its abort is the caller's reason, never a failure of the upstream. */
   readonly callerSignal: AbortSignal | null | undefined;
+  /** How the connection under the response ended, where fetch's undici told it (connection-end.ts). */
+  readonly connection?: AttemptConnection;
+  /**
+   * Told once how the body ended: read whole, failed (cut, stalled, garbage), or left by the
+   * caller (cancelled, or its abort): for the origin's circuit.
+   */
+  readonly bodyEnded?: (end: BodyEnd) => void;
+}
+
+export type BodyEnd = 'whole' | 'failed' | 'left';
+
+/** How the body of the attempt that answered settles the origin's circuit, once the call knows it was a success. */
+export interface BodyVerdict {
+  settle?: (failed: boolean) => void;
 }
 
 const ofBody = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'} of the body`;
@@ -45,14 +62,21 @@ function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall):
 /**
  * What a read of a body that broke (or that the fetch dispatcher's own bodyTimeout ended)
  * rejects with: the failure classified as the gateway's, whose cause is what the read met
- * (fetch's TypeError "terminated", its own cause undici's error).
+ * (fetch's TypeError "terminated", its own cause undici's error). A cut says how the connection
+ * ended, as the gateway's connections say it (connection-ended.ts): a clean close is the upstream
+ * closing it before the body's end, never a connection "lost"; a reset is a reset.
  */
-function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): UpstreamError {
-  const found = classifyFetchError(err, performance.now() - call.sentAt, 'head_received');
-  const cause = new Failure(found.type, `${found.details}, after ${ofBody(bytes)}`, {
-    stage: found.stage,
-    cause: err,
-  });
+function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall, answer: Response): UpstreamError {
+  const elapsed = performance.now() - call.sentAt;
+  const found = classifyFetchError(err, elapsed, 'head_received');
+  const how = found.type === 'http_response_incomplete' ? cutBy(err, call) : undefined;
+  const details =
+    how === 'closed'
+      ? `response body cut short: the upstream closed the connection before the body's end (${bodyRead(bytes, answer)}) after ${ms(elapsed)}`
+      : how === 'reset'
+        ? `response body cut short: connection reset (ECONNRESET) after ${ms(elapsed)}, after ${ofBody(bytes)}`
+        : `${found.details}, after ${ofBody(bytes)}`;
+  const cause = new Failure(found.type, details, { stage: found.stage, cause: err });
   // The dispatcher's own bodyTimeout is a stall, as the client's.
   const code =
     cause.type === 'connection_read_timeout' ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_BODY_INCOMPLETE';
@@ -62,6 +86,57 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall): Upstre
     detail: cause.details,
     cause,
   });
+}
+
+/**
+ * How the connection that cut a body ended: as undici's channels told it (connection-end.ts),
+ * else as fetch's error says it (undici's "other side closed" is a FIN on a kept-alive one).
+ */
+function cutBy(err: unknown, call: AnsweredCall): ConnectionEnd | undefined {
+  if (call.connection?.end !== undefined) return call.connection.end;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const code = codeOf(cause);
+  if (code === 'ECONNRESET') return 'reset';
+  if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed') return 'closed';
+  return undefined;
+}
+
+/** The bytes of a cut body read, against what its framing announced. */
+function bodyRead(bytes: number, answer: Response): string {
+  const length = answer.headers.get('content-length');
+  if (length === null)
+    return /chunked/i.test(answer.headers.get('transfer-encoding') ?? '')
+      ? `${bytes} byte${bytes === 1 ? '' : 's'}, no last chunk`
+      : `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  // fetch undoes a Content-Encoding: the bytes read are not those the Content-Length counts.
+  return answer.headers.has('content-encoding')
+    ? `${bytes} bytes decoded, of a Content-Length of ${length}`
+    : `${bytes} of ${length} bytes`;
+}
+
+/**
+ * What the read that found the end of a body delimited by the connection's close (RFC 9112 §6.3
+ * item 8) rejects with when a reset, not a FIN, ended it: nothing tells a body cut short from a
+ * whole one then, and fetch took the reset for the end.
+ */
+function closeDelimitedResetError(bytes: number, call: AnsweredCall): UpstreamError {
+  const after = ms(performance.now() - call.sentAt);
+  const cause = new Failure(
+    'http_response_incomplete',
+    `response body cut short: connection reset (ECONNRESET) where only the connection's close ends the body (no Content-Length, not chunked): it may be cut anywhere, after ${after}, after ${ofBody(bytes)}`,
+    { stage: 'head_received' },
+  );
+  return new UpstreamError('UPSTREAM_BODY_INCOMPLETE', {
+    ...call,
+    type: cause.type,
+    detail: cause.details,
+    cause,
+  });
+}
+
+/** A body the connection's close ends (neither Content-Length nor Transfer-Encoding). */
+function closeDelimited(answer: Response): boolean {
+  return !answer.headers.has('content-length') && !answer.headers.has('transfer-encoding');
 }
 
 /**
@@ -75,6 +150,16 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
   if (answer.body === null) return answer;
   const reader = answer.body.getReader();
   let bytes = 0;
+  let told = false;
+  const ended = (end: BodyEnd) => {
+    if (told) return;
+    told = true;
+    call.bodyEnded?.(end);
+  };
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown, end: BodyEnd) => {
+    controller.error(error);
+    ended(end);
+  };
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -92,21 +177,31 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
                 ]);
           if (next === 'stalled') {
             const error = bodyTimeoutError(timeoutMs ?? 0, bytes, call);
-            controller.error(error);
+            fail(controller, error, 'failed');
             reader.cancel(error).catch(() => {});
-          } else if (next.done) controller.close();
-          else {
+          } else if (next.done) {
+            if (call.connection?.end === 'reset' && closeDelimited(answer))
+              fail(controller, closeDelimitedResetError(bytes, call), 'failed');
+            else {
+              controller.close();
+              ended('whole');
+            }
+          } else {
             bytes += next.value.byteLength;
             controller.enqueue(next.value);
           }
         } catch (err) {
           // The caller's abort is its own reason, as fetch's; anything else broke the body.
-          controller.error(call.callerSignal?.aborted ? err : bodyBrokeError(err, bytes, call));
+          if (call.callerSignal?.aborted) fail(controller, err, 'left');
+          else fail(controller, bodyBrokeError(err, bytes, call, answer), 'failed');
         } finally {
           clearTimeout(timer);
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        ended('left');
+        return reader.cancel(reason);
+      },
     },
     { highWaterMark: 0 },
   );

@@ -11,9 +11,10 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
 import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { withAnswerBody } from './answer-body.ts';
+import { type BodyEnd, type BodyVerdict, withAnswerBody } from './answer-body.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
+import { AttemptConnection, watchingConnection } from './connection-end.ts';
 import { readFraming } from './framing.ts';
 import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import type { ClientConfig } from './options.ts';
@@ -21,7 +22,7 @@ import type { Admission, OriginState } from './origin-state.ts';
 import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
-import { AttemptTimedOut, attemptTimeoutFailure } from './timeouts.ts';
+import { AttemptTimedOut, attemptConnectTimeoutFailure, attemptTimeoutFailure } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
 
 /** Calls `url` through `origin`'s state, retrying what the failure table and the limits allow. */
@@ -120,14 +121,23 @@ class Call {
   async #attempt(attempt: number, admission: Admission & { kind: 'go' }): Promise<Response | undefined> {
     const attemptStart = performance.now();
     const hops: Hops = { count: 0, url: this.#url };
+    const body: BodyVerdict = {};
+    const connection = new AttemptConnection();
     let answer: Response;
     try {
-      answer = await this.#send(attempt, hops);
+      answer = await this.#send(attempt, hops, body, connection);
     } catch (err) {
-      return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart);
+      return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart, connection);
     }
     if (!isFailedStatus(answer.status)) {
-      this.#origin.settle(admission, {});
+      // Its body may still break: the origin's success waits for it (origin-state.ts). A body
+      // from another origin a redirect led to is that origin's.
+      const bodyToCome =
+        answer.body !== null &&
+        answer.headers.get('content-length') !== '0' &&
+        hops.url.origin === this.#url.origin;
+      this.#origin.settle(admission, { bodyToCome });
+      if (bodyToCome) body.settle = (failed) => this.#origin.settleBody(admission, failed);
       clearTimeout(this.#timer);
       return answer;
     }
@@ -139,7 +149,12 @@ class Call {
    * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came,
    * and a body that breaks is told by its failure (answer-body.ts).
    */
-  async #send(attempt: number, hops: Hops): Promise<Response> {
+  async #send(
+    attempt: number,
+    hops: Hops,
+    verdict: BodyVerdict,
+    connection: AttemptConnection,
+  ): Promise<Response> {
     const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
     // The deadline ends the wait for this attempt's head, not its body: a response the call
     // later gives up with (its deadline passing in a wait) must still be readable. The
@@ -166,9 +181,9 @@ class Call {
       const send = this.#config.fetch ?? globalThis.fetch;
       const target = input instanceof Request ? input.clone() : this.#url;
       if (follow) attemptInit.redirect = 'manual';
-      const answer = follow
-        ? await sendFollowing(send, target, attemptInit, redirectable, hops)
-        : await send(target, attemptInit);
+      const answer = await watchingConnection(connection, () =>
+        follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
+      );
       const framed = readFraming(answer, method);
       if (framed instanceof TypeError) throw framed;
       // The failed attempts before this one (each retried), for the error of a body that breaks.
@@ -179,6 +194,11 @@ class Call {
         made: attempt,
         sentAt,
         callerSignal,
+        connection,
+        // A caller's cancel or abort is no verdict on the origin.
+        bodyEnded: (end: BodyEnd) => {
+          if (end !== 'left') verdict.settle?.(end === 'failed');
+        },
       };
       return withAnswerBody(framed, call, bodyTimeout);
     } finally {
@@ -194,6 +214,7 @@ class Call {
     admission: Admission & { kind: 'go' },
     hops: Hops,
     elapsedMs: number,
+    connection: AttemptConnection,
   ): Promise<Response | undefined> {
     const { method, href } = this.#request;
     const url = this.#url;
@@ -226,9 +247,14 @@ class Call {
       clearTimeout(this.#timer);
       throw withoutCredentials(err, url);
     }
-    let failure = cut
-      ? attemptTimeoutFailure(this.#config.attemptTimeout ?? 0)
-      : classifyFetchError(err, elapsedMs);
+    // Cut before undici wrote any request of it (and undici tells, connection-end.ts): the
+    // connection was still being made, nothing was sent.
+    const connecting = cut && connection.seen && !connection.written;
+    let failure = !cut
+      ? classifyFetchError(err, elapsedMs)
+      : connecting
+        ? attemptConnectTimeoutFailure(this.#config.attemptTimeout ?? 0)
+        : attemptTimeoutFailure(this.#config.attemptTimeout ?? 0);
     // A server answered with a redirect: the request reached it, whatever the next hop met.
     if (hops.count > 0 && failure.stage === 'not_sent') failure = failure.at('sent');
     this.#lastFailure = failure;

@@ -14,11 +14,25 @@ import { transferCodings } from '../../core/http1/answer-rules.ts';
 export const REFUSED_TRANSFER_CODING = 'ERR_CANDOR_TRANSFER_CODING';
 
 /**
+ * The code classify-fetch.ts reads as `http_protocol_error`: a status code past 599, which fetch
+ * takes (its Response then is one no Response constructor may make) and the gateway's parser
+ * refuses (status-line.ts). RFC 9110 §15 has none; told garbage, never a RangeError of the client's.
+ */
+export const REFUSED_STATUS = 'ERR_CANDOR_STATUS_CODE';
+
+/**
  * The response with its transfer codings undone, or fetch's kind of failure ("fetch failed", the
- * reason as cause) for one whose framing the gateway refuses, its body cancelled. A response
+ * reason as cause) for one whose framing or status code the gateway refuses, its body cancelled. A response
  * without a body (to a HEAD, a 204, a 304) has nothing to frame, whatever its fields say.
  */
 export function readFraming(answer: Response, method: string): Response | TypeError {
+  if (answer.status > 599) {
+    answer.body?.cancel().catch(() => {});
+    const cause = Object.assign(new Error(`status code ${answer.status} out of range`), {
+      code: REFUSED_STATUS,
+    });
+    return new TypeError('fetch failed', { cause });
+  }
   const coding = answer.headers.get('transfer-encoding');
   if (coding === null || method === 'HEAD' || answer.status === 204 || answer.status === 304) return answer;
   const codings = transferCodings(coding);

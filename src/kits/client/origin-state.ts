@@ -58,6 +58,13 @@ export interface Settlement {
    * alone, none on the upstream it names.
    */
   readonly local?: boolean;
+  /**
+   * A success whose body is still to come: it ends no run of failures yet (settleBody judges it
+   * when the body ends), or each head would wipe the count the last broken body made, and an
+   * origin that cuts every body short after a 200 head never opened its circuit. A half-open
+   * probe is judged at its head, as the gateway's: a long body must not hold the only probe slot.
+   */
+  readonly bodyToCome?: boolean;
 }
 
 /** Upstreams behind one gateway, and paths of one origin, whose scope is remembered. */
@@ -134,7 +141,7 @@ export class OriginState {
         // The answer's own scope, or an unnamed success (it went through every scope it passed).
         // A Retry-After is the origin managing its load, not failing: the pause does what an
         // open circuit would, to the announced time instead of a guessed one.
-        circuit?.record(now, failed, circuitProbe);
+        if (failed || circuitProbe || outcome.bodyToCome !== true) circuit?.record(now, failed, circuitProbe);
       } else if (scope === this.#origin) {
         // The answer was about an upstream behind the gateway: the gateway itself answered.
         circuit?.record(now, false, circuitProbe);
@@ -147,6 +154,17 @@ export class OriginState {
       named.circuit?.record(now, true, false);
     if (outcome.pauseMs !== undefined) (named ?? this.#origin).pause.extend(now, outcome.pauseMs);
     for (const pause of admission.pauseProbes) pause.answered(abandoned);
+  }
+
+  /**
+   * The body of a success settled with `bodyToCome` ended: read whole, the success its head
+   * deferred; broken (cut, stalled, garbage), a failure of the origin's, as a failed head
+   * without a next-hop is. Once per call; never for a body the caller cancelled (no verdict).
+   */
+  settleBody(admission: Admission & { kind: 'go' }, failed: boolean): void {
+    const now = performance.now();
+    for (const { scope } of admission.passed)
+      if (!failed || scope === this.#origin) scope.circuit?.record(now, failed, false);
   }
 
   /** The scopes a call to `path` goes through: the origin's, and its upstream's when one is known. */

@@ -86,6 +86,9 @@ export async function sendFollowing(
       if (hops.count > 0) Object.defineProperty(answer, 'redirected', { value: true });
       return answer;
     }
+    // The redirect's own answer is nobody's, followed or refused: its connection goes now, not
+    // when the garbage collector finds a body left unread.
+    answer.body?.cancel().catch(() => {});
     const next = URL.parse(location, hops.url.href);
     if (next === null) throw refusal('redirect location is not a URL');
     if (next.protocol !== 'http:' && next.protocol !== 'https:')
@@ -96,7 +99,6 @@ export async function sendFollowing(
     if (next.username !== '' || next.password !== '') throw refusal('redirect location includes credentials');
     if (answer.status !== 303 && hasBody && !request.replayable)
       throw refusal('a 307 or 308 redirect cannot be followed with a stream body: it was sent once');
-    answer.body?.cancel().catch(() => {});
     const status = answer.status;
     if (
       ((status === 301 || status === 302) && method === 'POST') ||

@@ -14,3 +14,13 @@ export function attemptTimeoutFailure(timeoutMs: number): Failure {
   const details = `no response head within the attemptTimeout of ${timeoutMs} ms`;
   return new Failure('http_response_timeout', details, { stage: 'sent' });
 }
+
+/**
+ * What an attempt `attemptTimeout` cut before any of its request was written met: its connection
+ * was still being made (the TCP connect or the TLS handshake hung), the gateway's connect timeout.
+ * Nothing was sent: any method may go again.
+ */
+export function attemptConnectTimeoutFailure(timeoutMs: number): Failure {
+  const details = `no connection within the attemptTimeout of ${timeoutMs} ms (the TCP connect or the TLS handshake did not finish)`;
+  return new Failure('connection_timeout', details, { stage: 'not_sent' });
+}

@@ -14,7 +14,12 @@ import { Failure } from '../../../src/core/failure/failure.ts';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import { startCloseMidBody, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
+import {
+  startCloseDelimited,
+  startCloseDelimitedThenReset,
+  startCloseMidBody,
+  startResetMidBody,
+} from '../../../src/kits/fault-kit/reset-faults.ts';
 
 /** `promise`'s value or rejection, or 'pending' after `ms`: a read that never ends fails the test, not hangs it. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | unknown> {
@@ -50,23 +55,44 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     'http_response_incomplete',
     /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
   ],
+  // A clean FIN is not a connection lost: the upstream closed it before the body's end (the
+  // gateway's own words keep a close and a reset apart, connection-ended.ts). Without keep-alive
+  // (Connection: close) undici hides a reset behind a close: the client still tells them apart.
   [
     'closed (FIN) after 100 of its Content-Length of 1000 bytes',
     () => startCloseMidBody(),
     'http_response_incomplete',
-    /response body cut short: .* after [\d.]+ ms, after 100 bytes of the body/,
+    /response body cut short: the upstream closed the connection before the body's end \(100 of 1000 bytes\) after [\d.]+ ms\)/,
   ],
   [
     'closed (FIN) after 100 of its Content-Length of 1000 bytes, with Connection: close',
     () => startCloseMidBody({ connectionClose: true }),
     'http_response_incomplete',
-    /response body cut short: the connection closed before the Content-Length's bytes came/,
+    /response body cut short: the upstream closed the connection before the body's end \(100 of 1000 bytes\) after [\d.]+ ms\)/,
+  ],
+  [
+    'reset (RST) after 100 of its Content-Length of 1000 bytes, with Connection: close',
+    () => startResetMidBody({ connectionClose: true }),
+    'http_response_incomplete',
+    /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
   ],
   [
     'chunked, closed (FIN) without its last chunk',
     () => startCloseMidBody({ framing: 'chunked' }),
     'http_response_incomplete',
-    /response body cut short: .* after 100 bytes of the body/,
+    /response body cut short: the upstream closed the connection before the body's end \(100 bytes, no last chunk\) after [\d.]+ ms\)/,
+  ],
+  [
+    'chunked, closed (FIN) without its last chunk, with Connection: close',
+    () => startCloseMidBody({ framing: 'chunked', connectionClose: true }),
+    'http_response_incomplete',
+    /response body cut short: the upstream closed the connection before the body's end \(100 bytes, no last chunk\) after [\d.]+ ms\)/,
+  ],
+  [
+    'chunked, reset (RST) without its last chunk, with Connection: close',
+    () => startResetMidBody({ framing: 'chunked', connectionClose: true }),
+    'http_response_incomplete',
+    /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
   ],
   [
     'chunked, reset (RST) without its last chunk',
@@ -144,6 +170,7 @@ for (const [what, start, type, detail] of cases) {
         /^GET http:\/\/127\.0\.0\.1:\d+\/download: the response came, but its body /,
       );
       assert.match(error.message, detail);
+      assert.doesNotMatch(error.message, /connection lost/);
       assert.ok(error.cause instanceof Failure, 'the Failure is its cause');
       assert.equal(error.cause.type, type);
       // fetch's own error, kept under the verdict, with undici's under it.
@@ -153,6 +180,44 @@ for (const [what, start, type, detail] of cases) {
       // Nothing is sent again: the caller has the head, and read part of the body.
       assert.deepEqual(reports, []);
       assert.equal(origin.received.length, 1);
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+// RFC 9112 §6.3 item 8: a body with neither Content-Length nor chunked ends with the connection.
+// A FIN ends it whole; an RST may have cut it anywhere, and undici (without keep-alive) takes
+// the reset as the end of the message: the read resolved as if the body were complete.
+for (const version of ['1.0', '1.1'] as const) {
+  test(`a close-delimited body (HTTP/${version}) ended by a reset, not a FIN: its read rejects with UPSTREAM_BODY_INCOMPLETE`, async () => {
+    const origin = await startCloseDelimitedThenReset({ version });
+    try {
+      const reports: AttemptReport[] = [];
+      const res = await createFetch({ onAttemptFailed: (r) => reports.push(r) })(`${origin.url}/download`);
+      assert.equal(res.status, 200);
+      const error = await within(res.text(), 5_000);
+      assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+      assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+      assert.equal(error.type, 'http_response_incomplete');
+      assert.match(
+        error.message,
+        /response body cut short: connection reset \(ECONNRESET\) where only the connection's close ends the body \(no Content-Length, not chunked\): it may be cut anywhere, after [\d.]+ ms, after 1000 bytes of the body/,
+      );
+      assert.ok(error.cause instanceof Failure);
+      assert.equal(error.cause.stage, 'head_received');
+      assert.deepEqual(reports, []);
+      assert.equal(origin.received.length, 1);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test(`a close-delimited body (HTTP/${version}) ended by a FIN is whole`, async () => {
+    const origin = await startCloseDelimited({ version, body: 'all of it' });
+    try {
+      const res = await createFetch()(`${origin.url}/`);
+      assert.equal(await within(res.text(), 5_000), 'all of it');
     } finally {
       await origin.close();
     }

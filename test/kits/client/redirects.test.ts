@@ -9,7 +9,9 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 
@@ -299,3 +301,33 @@ test("a URL of another scheme is fetch's own call, made once: file: and ws: are 
   assert.equal(await (await api('data:,hello')).text(), 'hello');
   assert.deepEqual(reports, [], 'no attempt failed: none was a connection');
 });
+
+// A redirect the client will not follow ends the call, and its answer is nobody's: its body is
+// cancelled, as every followed hop's is, so its connection goes (one that holds the unread rest
+// of a body serves no other request), not kept until the garbage collector finds it.
+for (const [what, location] of [
+  ['to a scheme that is not http(s)', 'ftp://files.example/x'],
+  ['to a location that is not a URL', 'http://[::1'],
+] as const) {
+  test(`a redirect ${what}, its body still coming: the call ends with fetch's refusal and the connection is let go`, async () => {
+    const origin = await startRawFault(async (connection) => {
+      await readRequest(connection);
+      await connection.write(
+        `HTTP/1.1 302 Found\r\nlocation: ${location}\r\ncontent-length: 1000\r\n\r\nmoved...`,
+      );
+    });
+    try {
+      const error = await createFetch()(`${origin.url}/old`).then(
+        () => assert.fail('resolved'),
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof TypeError && !(error instanceof UpstreamError));
+      const connection = await origin.waitForConnection(1);
+      const ended = await Promise.race([connection.ended, sleep(5_000, 'still open' as const)]);
+      assert.notEqual(ended, 'still open');
+      assert.equal(origin.received.length, 1);
+    } finally {
+      await origin.close();
+    }
+  });
+}

@@ -11,6 +11,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 
 /** A raw server running `script` on its nth connection (1-based), with every request head it read. */
 interface RawServer {
@@ -228,5 +229,41 @@ test("bodyTimeout: the caller's abort while a read waits rejects with the caller
     assert.notEqual(await closed(server.sockets[0]), 'pending');
   } finally {
     await server.close();
+  }
+});
+
+// A connect that hangs (the listener's backlog full: the kernel drops the SYN) sent nothing: the
+// table's connection_timeout, which any method may take again, as the gateway's connect timeout
+// is. Told "no response head", a POST that never left was never sent again.
+test('attemptTimeout: an attempt cut while its connection was still being made is connection_timeout, nothing sent, and a POST goes again', async () => {
+  const unaccepting = await startUnaccepting();
+  try {
+    const reports: AttemptReport[] = [];
+    const api = createFetch({
+      attempts: 2,
+      attemptTimeout: 150,
+      backoff: { base: 1, cap: 2 },
+      onAttemptFailed: (r) => reports.push(r),
+    });
+    const error = await within(
+      api(`${unaccepting.url}/orders`, { method: 'POST', body: '{"sku":42}' }),
+      5_000,
+    );
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+    assert.equal(error.type, 'connection_timeout');
+    assert.deepEqual(
+      reports.map((r) => [r.type, r.reason]),
+      [
+        ['connection_timeout', 'not_sent'],
+        ['connection_timeout', 'attempts'],
+      ],
+    );
+    assert.match(
+      reports[0].detail ?? '',
+      /^no connection within the attemptTimeout of 150 ms \(the TCP connect or the TLS handshake did not finish\)$/,
+    );
+  } finally {
+    await unaccepting.close();
   }
 });
