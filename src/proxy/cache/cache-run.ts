@@ -14,7 +14,7 @@ import type {
 import { readShared, refreshOnce } from './across-workers.ts';
 import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
-import { asksForPart, bypassesStore, cacheRequestOf } from './cache-request.ts';
+import { asksForPart, bypassesStore, cacheRequestOf, fetchesWhole } from './cache-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -27,7 +27,7 @@ import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
-import { dropRefresh, unkeptRefresh } from './refresh-exchange.ts';
+import { dropRefresh, failedFetch, unkeptRefresh } from './refresh-exchange.ts';
 import {
   conditional,
   forwardReason,
@@ -140,6 +140,14 @@ export class CacheRun extends PassingRun {
     if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
       const woken = this.#wait(fill);
+      if (woken !== undefined) return woken;
+    }
+    // A Range that finds nothing stored: the whole answer is fetched to be stored (nginx's
+    // proxy_cache does so), and this request waits for it to be given its part from the store.
+    if (!waited && refresh === undefined && fill === undefined && fetchesWhole(this.request, reason)) {
+      refreshOnce(this.route, this.request, key, 'fill');
+      const started = cache.fillOf(key);
+      const woken = started === undefined ? undefined : this.#wait(started);
       if (woken !== undefined) return woken;
     }
     this.#validate(stored, reason, request);
@@ -371,8 +379,10 @@ export class CacheRun extends PassingRun {
    */
   onFailure(failure: Failure): StageAnswer | undefined {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsDoing || this.refresh) return undefined;
+    if (shape === 'client' || shape === 'internal' || failure.clientsDoing) return undefined;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return undefined;
+    // A background fetch answers nobody: a fill's failure is the Range's that waits on it.
+    if (this.refresh) return void failedFetch(this.request, failure);
     this.#fetchEnd = failure;
     const stored = this.#staleAnswer();
     if (stored === undefined) return undefined;

@@ -209,27 +209,6 @@ test('a stale stored 200 met by a Range is revalidated with its validators: the 
   ]);
 });
 
-test('nothing stored: the Range goes upstream as the client sent it (fwd=uri-miss), its 206 relayed and not kept; the next whole answer stored is then met', async () => {
-  const seen: Seen[] = [];
-  const upstream = await origin(seen);
-  const gw = await keep(startTestGateway(routes(upstream.url)));
-  const missed = await request(gw.url, { path: '/pages/file', headers: { range: 'bytes=0-3' } });
-  assert.equal(missed.status, 206);
-  assert.equal(missed.text, '0123');
-  assert.equal(missed.headers['content-range'], 'bytes 0-3/2000');
-  assert.equal(missed.headers['cache-status'], 'edge-1; fwd=uri-miss');
-  const whole = await request(gw.url, { path: '/pages/file' });
-  assert.equal(whole.status, 200);
-  assert.equal(whole.headers['cache-status'], 'edge-1; fwd=uri-miss', 'the 206 was not kept');
-  const hit = await request(gw.url, { path: '/pages/file', headers: { range: 'bytes=0-3' } });
-  assert.equal(hit.status, 206);
-  assert.match(String(hit.headers['cache-status']), HIT);
-  assert.deepEqual(seen, [
-    { path: '/pages/file', range: 'bytes=0-3', ifRange: undefined },
-    { path: '/pages/file', range: undefined, ifRange: undefined },
-  ]);
-});
-
 test("a 206 cut from a stored 200 carries no digest of the whole body as its content's (Content-Digest, Content-MD5); Repr-Digest, of the representation, stays", async () => {
   const sha = createHash('sha256').update(BODY).digest('base64');
   const md5 = createHash('md5').update(BODY).digest('base64');

@@ -1,0 +1,395 @@
+/**
+ * A GET's Range that finds nothing stored of its variant (a miss): the cache asks the upstream
+ * for the whole answer (no Range, no If-Range), as nginx's proxy_cache does, stores it, and gives
+ * the client its part from the store (a 206, a 416, the whole 200). An answer it will not keep
+ * (`no-store`, `private`, past `max_entry`) is dropped unread past `max_entry`, and the client's
+ * Range then goes upstream as sent; a whole fetch that fails is the waiting client's failure too.
+ */
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { request } from '../../helpers/http-client.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const keep = closeAfterAll();
+const BODY = Buffer.from('0123456789abcdefghij'.repeat(100));
+const SIZE = BODY.length;
+const MODIFIED = 'Tue, 03 Nov 2026 10:00:00 GMT';
+/** A body past the routes' max_entry, larger than the sockets' buffers: its transfer can be seen cut. */
+const BIG = 32 * 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 0x78);
+
+interface Seen {
+  readonly method: string;
+  readonly path: string;
+  readonly range: string | undefined;
+  readonly ifRange: string | undefined;
+}
+
+/** How a big answer went out: the bytes written, and whether all of them went. */
+interface Sent {
+  written: number;
+  whole: boolean;
+  closed: boolean;
+}
+
+/**
+ * An origin as a file server is (ETag, Last-Modified, one byte range honoured, If-Range permitting),
+ * with paths that misbehave: `no-store`, `private`, `big` (32 MiB, `chunked` without Content-Length),
+ * `reset` (the connection dies before the head), `hang` (no head), `down` (its own 503).
+ */
+async function origin(seen: Seen[], sent: Sent[] = []) {
+  return keep(
+    listenOnLoopback((req: http.IncomingMessage, res: http.ServerResponse) => {
+      const url = req.url ?? '';
+      const range = req.headers.range;
+      const ifRange = req.headers['if-range'] as string | undefined;
+      seen.push({ method: req.method ?? '', path: url, range, ifRange });
+      if (url.includes('reset')) return void req.socket.destroy();
+      if (url.includes('hang')) return;
+      if (url.includes('down')) {
+        res.writeHead(503, { 'content-length': '4', 'retry-after': '5' });
+        return void res.end('down');
+      }
+      const control = url.includes('no-store')
+        ? 'no-store'
+        : url.includes('private')
+          ? 'private'
+          : 'max-age=600';
+      const fields = {
+        'content-type': url.includes('video') ? 'video/mp4' : 'text/plain',
+        'cache-control': control,
+        etag: '"v1"',
+        'last-modified': MODIFIED,
+        'accept-ranges': 'bytes',
+      };
+      if (url.includes('big')) return bigAnswer(res, range, fields, sent, !url.includes('chunked'));
+      const one = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
+      if (one !== null && (ifRange === undefined || ifRange === '"v1"')) {
+        const start = Number(one[1]);
+        const end = one[2] === '' ? SIZE - 1 : Math.min(Number(one[2]), SIZE - 1);
+        res.writeHead(206, { ...fields, 'content-range': `bytes ${start}-${end}/${SIZE}` });
+        return void res.end(BODY.subarray(start, end + 1));
+      }
+      res.writeHead(200, { ...fields, 'content-length': SIZE });
+      res.end(BODY);
+    }),
+  );
+}
+
+/** 32 MiB of `x`, written as the socket takes it (a Range's part at once): what went is counted. */
+function bigAnswer(
+  res: http.ServerResponse,
+  range: string | undefined,
+  fields: Record<string, string>,
+  sent: Sent[],
+  withLength: boolean,
+): void {
+  const one = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+  if (one !== null) {
+    const [start, end] = [Number(one[1]), Number(one[2])];
+    res.writeHead(206, { ...fields, 'content-range': `bytes ${start}-${end}/${BIG}` });
+    return void res.end(Buffer.alloc(end - start + 1, 0x78));
+  }
+  const s: Sent = { written: 0, whole: false, closed: false };
+  sent.push(s);
+  res.writeHead(200, withLength ? { ...fields, 'content-length': String(BIG) } : fields);
+  res.on('finish', () => {
+    s.whole = true;
+  });
+  res.on('close', () => {
+    s.closed = true;
+  });
+  const pump = (): void => {
+    while (!res.destroyed && s.written < BIG) {
+      s.written += CHUNK.length;
+      const more = res.write(CHUNK);
+      if (s.written >= BIG) return void res.end();
+      if (!more) return void res.once('drain', pump);
+    }
+  };
+  pump();
+}
+
+const gateway = (url: string, cache = '{}', upstream = '') =>
+  keep(startTestGateway(cachedPages(url, cache, 'edge-1', upstream)));
+const MISS = /^edge-1; fwd=uri-miss; ttl=\d+; collapsed$/;
+const HIT = /^edge-1; hit; ttl=\d+$/;
+const WHOLE = (path: string): Seen => ({ method: 'GET', path, range: undefined, ifRange: undefined });
+
+test('a Range that finds nothing stored: the whole answer is fetched once (no Range, no If-Range), stored, and the client given its 206 of it; a plain GET then hits', async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  const part = await request(gw.url, {
+    path: '/pages/file',
+    headers: { range: 'bytes=5-9', 'x-request-id': 'range-miss' },
+  });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '56789');
+  assert.equal(part.headers['content-range'], 'bytes 5-9/2000');
+  assert.equal(part.headers['content-length'], '5');
+  assert.equal(part.headers.etag, '"v1"');
+  assert.match(String(part.headers['cache-status']), MISS);
+  const line = await gw.logFor('range-miss');
+  assert.equal(line.cache, 'collapsed');
+  assert.equal(line.attempts, 0, "the client's request made no attempt of its own");
+  await waitUntil('the whole fetch is logged', () => gw.logs.some((l) => l.background === 'fill'));
+  const fill = gw.logs.find((l) => l.background === 'fill') as Record<string, unknown>;
+  assert.equal(fill.for_req_id, line.req_id);
+  assert.equal(fill.status, 200);
+  assert.equal(fill.error, undefined);
+  const whole = await request(gw.url, { path: '/pages/file' });
+  assert.equal(whole.status, 200);
+  assert.deepEqual(whole.body, BODY);
+  assert.match(String(whole.headers['cache-status']), HIT);
+  assert.deepEqual(seen, [WHOLE('/pages/file')]);
+});
+
+test('a Range miss of a suffix, one past the end, several ranges, If-Range: each from the stored whole answer (206, 416, the whole 200)', async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  const cases: [string, Record<string, string>, number, string | undefined, Buffer][] = [
+    ['/pages/suffix', { range: 'bytes=-4' }, 206, 'bytes 1996-1999/2000', Buffer.from('ghij')],
+    ['/pages/past', { range: 'bytes=2000-' }, 416, 'bytes */2000', Buffer.alloc(0)],
+    ['/pages/several', { range: 'bytes=0-1,5-6' }, 200, undefined, BODY],
+    ['/pages/tagged', { range: 'bytes=0-3', 'if-range': '"v1"' }, 206, 'bytes 0-3/2000', Buffer.from('0123')],
+    [
+      '/pages/dated',
+      { range: 'bytes=0-3', 'if-range': MODIFIED },
+      206,
+      'bytes 0-3/2000',
+      Buffer.from('0123'),
+    ],
+    ['/pages/retagged', { range: 'bytes=0-3', 'if-range': '"v0"' }, 200, undefined, BODY],
+  ];
+  for (const [path, headers, status, contentRange, body] of cases) {
+    const got = await request(gw.url, { path, headers });
+    assert.equal(got.status, status, path);
+    assert.deepEqual(got.body, body, path);
+    assert.equal(got.headers['content-range'], contentRange, path);
+    assert.match(String(got.headers['cache-status']), MISS, path);
+  }
+  assert.deepEqual(
+    seen,
+    cases.map(([path]) => WHOLE(path)),
+  );
+});
+
+test('concurrent Range misses of one key: one whole fetch upstream, each client its own part', async () => {
+  const seen: Seen[] = [];
+  let answer: (() => void) | undefined;
+  const held = new Promise<void>((resolve) => {
+    answer = resolve;
+  });
+  const up = await keep(
+    listenOnLoopback(async (req, res) => {
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        range: req.headers.range,
+        ifRange: undefined,
+      });
+      await held;
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': SIZE });
+      res.end(BODY);
+    }),
+  );
+  const gw = await gateway(up.url);
+  const parts = [0, 100, 200, 300, 400].map((start) =>
+    request(gw.url, { path: '/pages/clip', headers: { range: `bytes=${start}-${start + 9}` } }),
+  );
+  // The whole fetch reached the upstream; the others' requests are given a moment to arrive and wait.
+  await waitUntil('the whole fetch reached the upstream', () => seen.length === 1);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  answer?.();
+  const got = await Promise.all(parts);
+  got.forEach((part, i) => {
+    const start = i * 100;
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-range'], `bytes ${start}-${start + 9}/2000`);
+    assert.deepEqual(part.body, BODY.subarray(start, start + 10));
+  });
+  assert.deepEqual(seen, [{ method: 'GET', path: '/pages/clip', range: undefined, ifRange: undefined }]);
+});
+
+test('a Range miss whose answer is not kept (no-store, private): the whole fetch ends, and the Range goes upstream as sent, its 206 relayed', async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  for (const path of ['/pages/no-store', '/pages/private']) {
+    const part = await request(gw.url, { path, headers: { range: 'bytes=0-3', 'if-range': '"v1"' } });
+    assert.equal(part.status, 206, path);
+    assert.equal(part.text, '0123', path);
+    assert.equal(part.headers['content-range'], 'bytes 0-3/2000', path);
+    assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss', path);
+  }
+  assert.deepEqual(seen, [
+    WHOLE('/pages/no-store'),
+    { method: 'GET', path: '/pages/no-store', range: 'bytes=0-3', ifRange: '"v1"' },
+    WHOLE('/pages/private'),
+    { method: 'GET', path: '/pages/private', range: 'bytes=0-3', ifRange: '"v1"' },
+  ]);
+});
+
+test("a Range with the client's own Cache-Control: no-store fetches nothing whole: it goes upstream as sent", async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  const part = await request(gw.url, {
+    path: '/pages/file',
+    headers: { range: 'bytes=0-3', 'cache-control': 'no-store' },
+  });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '0123');
+  assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  assert.deepEqual(seen, [{ method: 'GET', path: '/pages/file', range: 'bytes=0-3', ifRange: undefined }]);
+});
+
+for (const [name, path, why] of [
+  [
+    'its Content-Length over max_entry',
+    '/pages/big',
+    /^the gateway dropped its background fetch of a Range's whole answer: its answer's Content-Length \(33554432 bytes\) is over the cache's max_entry \(65536 bytes\)$/,
+  ],
+  [
+    'a chunked body passing max_entry',
+    '/pages/big-chunked',
+    /^the gateway dropped its background fetch of a Range's whole answer: its body passed what the cache may hold of it \(max_entry, 65536 bytes/,
+  ],
+  [
+    'no-store, a chunked body passing max_entry',
+    '/pages/big-chunked-no-store',
+    /^the gateway dropped its background fetch of a Range's whole answer: its 200 is not kept \(Cache-Control: no-store\), and its body passed max_entry \(65536 bytes\)$/,
+  ],
+] as const) {
+  test(`a Range miss whose whole answer is too big to keep (${name}): the whole fetch is dropped unread, logged as the gateway's, and the Range goes upstream`, async () => {
+    const seen: Seen[] = [];
+    const sent: Sent[] = [];
+    const gw = await gateway((await origin(seen, sent)).url, '{ max_entry: 64KiB }');
+    const part = await request(gw.url, { path, headers: { range: 'bytes=5-9', 'x-request-id': 'seek' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.text, 'xxxxx');
+    assert.equal(part.headers['content-range'], `bytes 5-9/${BIG}`);
+    assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.deepEqual(seen, [WHOLE(path), { method: 'GET', path, range: 'bytes=5-9', ifRange: undefined }]);
+    await waitUntil('the upstream saw the whole fetch close', () => sent[0]?.closed === true, 10_000);
+    assert.equal(sent[0].whole, false, 'the whole answer was not read to its end');
+    await waitUntil('the whole fetch is logged', () => gw.logs.some((l) => l.background === 'fill'));
+    const line = gw.logs.find((l) => l.background === 'fill') as Record<string, unknown>;
+    assert.equal(line.for_req_id, (await gw.logFor('seek')).req_id);
+    assert.equal(line.error, 'proxy_internal_response');
+    assert.match(String(line.details), why);
+    assert.equal(line.client_aborted, false);
+    assert.ok((line.bytes_out as number) < BIG, `read ${line.bytes_out} bytes of ${BIG}`);
+  });
+}
+
+test('a Range miss whose whole fetch fails (reset, no head in time): the client gets that failure, by the table, and the upstream is asked once', async () => {
+  const seen: Seen[] = [];
+  const up = await origin(seen);
+  const gw = await gateway(up.url, '{}', '    timeouts: { response: 400ms }\n    retries: { attempts: 1 }\n');
+  const reset = await request(gw.url, { path: '/pages/reset', headers: { range: 'bytes=0-3' } });
+  assert.equal(reset.status, 502);
+  assert.match(String(reset.headers['proxy-status']), /^edge-1; error=connection_terminated; /);
+  assert.equal(reset.headers['cache-status'], undefined);
+  const slow = await request(gw.url, { path: '/pages/hang', headers: { range: 'bytes=0-3' } });
+  assert.equal(slow.status, 504);
+  assert.match(String(slow.headers['proxy-status']), /^edge-1; error=http_response_timeout; /);
+  assert.deepEqual(seen, [WHOLE('/pages/reset'), WHOLE('/pages/hang')]);
+});
+
+test("a Range miss whose whole fetch the upstream answers with its own 503: the Range goes upstream as sent, and the upstream's 503 is relayed", async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  const down = await request(gw.url, { path: '/pages/down', headers: { range: 'bytes=0-3' } });
+  assert.equal(down.status, 503);
+  assert.equal(down.text, 'down');
+  assert.equal(down.headers['retry-after'], '5');
+  assert.equal(down.headers['proxy-status'], 'edge-1; received-status=503; next-hop="app"');
+  assert.deepEqual(seen, [
+    WHOLE('/pages/down'),
+    { method: 'GET', path: '/pages/down', range: 'bytes=0-3', ifRange: undefined },
+  ]);
+});
+
+test('nothing fetched whole for a HEAD with Range, nor for only-if-cached (its 504)', async () => {
+  const seen: Seen[] = [];
+  const gw = await gateway((await origin(seen)).url);
+  const head = await request(gw.url, {
+    method: 'HEAD',
+    path: '/pages/file',
+    headers: { range: 'bytes=0-3' },
+  });
+  assert.equal(head.status, 206, "the upstream's answer to the HEAD, relayed");
+  assert.equal(head.body.length, 0);
+  const only = await request(gw.url, {
+    path: '/pages/other',
+    headers: { range: 'bytes=0-3', 'cache-control': 'only-if-cached' },
+  });
+  assert.equal(only.status, 504);
+  assert.match(String(only.headers['proxy-status']), /error=/);
+  assert.deepEqual(seen, [{ method: 'HEAD', path: '/pages/file', range: 'bytes=0-3', ifRange: undefined }]);
+});
+
+test('a compressing route: a Range miss stores the identity answer; a 206 of its bytes, or the whole answer compressed to a client that may hold a compressed copy', async () => {
+  const seen: Seen[] = [];
+  const up = await origin(seen);
+  const gw = await keep(
+    startTestGateway(cachedPages(up.url).replace('    cache: {}', '    cache: {}\n    compression: {}')),
+  );
+  const gzip = { 'accept-encoding': 'gzip' };
+  const part = await request(gw.url, { path: '/pages/file', headers: { ...gzip, range: 'bytes=0-9' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-encoding'], undefined);
+  assert.equal(part.headers['content-range'], 'bytes 0-9/2000');
+  assert.equal(part.text, '0123456789');
+  assert.equal(part.headers.vary, 'Accept-Encoding');
+  const resumed = await request(gw.url, {
+    path: '/pages/resumed',
+    headers: { ...gzip, range: 'bytes=1000-', 'if-range': MODIFIED },
+  });
+  assert.equal(resumed.status, 200);
+  assert.equal(resumed.headers['content-encoding'], 'gzip');
+  assert.deepEqual(gunzipSync(resumed.body), BODY);
+  assert.match(String(resumed.headers['cache-status']), MISS);
+  assert.deepEqual(seen, [WHOLE('/pages/file'), WHOLE('/pages/resumed')]);
+});
+
+test('a whole fetch slower than lock_timeout: the Range stops waiting and goes upstream as sent; the whole answer, once in, is stored', async () => {
+  const seen: Seen[] = [];
+  let finish: (() => void) | undefined;
+  const up = await keep(
+    listenOnLoopback((req, res) => {
+      const range = req.headers.range;
+      seen.push({ method: req.method ?? '', path: req.url ?? '', range, ifRange: undefined });
+      const fields = { 'cache-control': 'max-age=600', etag: '"v1"' };
+      if (range === 'bytes=0-3') {
+        res.writeHead(206, { ...fields, 'content-range': 'bytes 0-3/2000', 'content-length': '4' });
+        return void res.end(BODY.subarray(0, 4));
+      }
+      // The head and a first part at once, the rest held until the test lets it go.
+      res.writeHead(200, { ...fields, 'content-length': SIZE });
+      res.write(BODY.subarray(0, 10));
+      finish = () => res.end(BODY.subarray(10));
+    }),
+  );
+  const gw = await gateway(up.url, '{ lock_timeout: 300ms }');
+  const part = await request(gw.url, { path: '/pages/slow-body', headers: { range: 'bytes=0-3' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '0123');
+  assert.equal(part.headers['content-range'], 'bytes 0-3/2000');
+  assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  assert.deepEqual(seen, [
+    WHOLE('/pages/slow-body'),
+    { method: 'GET', path: '/pages/slow-body', range: 'bytes=0-3', ifRange: undefined },
+  ]);
+  finish?.();
+  await waitUntil('the whole fetch is logged', () => gw.logs.some((l) => l.background === 'fill'));
+  const hit = await request(gw.url, { path: '/pages/slow-body', headers: { range: 'bytes=-3' } });
+  assert.equal(hit.status, 206);
+  assert.equal(hit.text, 'hij');
+  assert.match(String(hit.headers['cache-status']), HIT);
+  assert.equal(seen.length, 2);
+});
