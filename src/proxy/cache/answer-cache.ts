@@ -9,6 +9,7 @@ import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
 import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer.ts';
+import { UnkeptKeys } from './unkept-keys.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -91,6 +92,8 @@ export class AnswerCache {
   };
   /** The answers the workers share on disk (`cache.dir`, or the gateway's workers' folder); undefined without either. */
   readonly disk: DiskStore | undefined;
+  /** The keys a Range's whole fetch did not keep: their Ranges go as sent a while (unkept-keys.ts). */
+  readonly unkept = new UnkeptKeys();
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
   readonly #route: string;
   /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */

@@ -110,6 +110,12 @@ class RefreshNote {
   }
 }
 
+/** This request is a fill: the whole answer fetched for a Range that found nothing stored. */
+export function isFill(request: StageRequest): boolean {
+  const note = request.background?.note;
+  return note instanceof RefreshNote && note.kind === 'fill';
+}
+
 /**
  * A fill's attempts ended with `failure`: the Range waiting on it is answered with it (as a request
  * waiting on another's fetch is), rather than try a failing upstream again after the route's

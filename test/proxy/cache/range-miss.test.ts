@@ -393,3 +393,28 @@ test('a whole fetch slower than lock_timeout: the Range stops waiting and goes u
   assert.match(String(hit.headers['cache-status']), HIT);
   assert.equal(seen.length, 2);
 });
+
+test('a key whose whole answer was not kept is not fetched whole again for the next Ranges (for a while, as Varnish remembers a hit-for-miss): they go as sent', async () => {
+  const seen: Seen[] = [];
+  const sent: Sent[] = [];
+  const gw = await gateway((await origin(seen, sent)).url, '{ max_entry: 64KiB }');
+  for (const path of ['/pages/no-store', '/pages/big']) {
+    for (const range of ['bytes=0-3', 'bytes=5-9', 'bytes=10-12']) {
+      const part = await request(gw.url, { path, headers: { range } });
+      assert.equal(part.status, 206, `${path} ${range}`);
+      assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss', `${path} ${range}`);
+    }
+  }
+  const ranged = (path: string, range: string): Seen => ({ method: 'GET', path, range, ifRange: undefined });
+  assert.deepEqual(seen, [
+    WHOLE('/pages/no-store'),
+    ranged('/pages/no-store', 'bytes=0-3'),
+    ranged('/pages/no-store', 'bytes=5-9'),
+    ranged('/pages/no-store', 'bytes=10-12'),
+    WHOLE('/pages/big'),
+    ranged('/pages/big', 'bytes=0-3'),
+    ranged('/pages/big', 'bytes=5-9'),
+    ranged('/pages/big', 'bytes=10-12'),
+  ]);
+  assert.equal(sent.length, 1, 'one whole fetch of the big answer began');
+});
