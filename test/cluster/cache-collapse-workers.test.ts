@@ -122,3 +122,31 @@ test("one fetch that fails is every worker's failure: concurrent misses of a key
   const caches = serve.lines.filter((l) => l.msg === 'request').map((l) => String(l.cache));
   assert.equal(caches.filter((c) => c === 'fwd=uri-miss; collapsed').length, 11, caches.join('\n'));
 });
+
+test('concurrent Range misses of one key in both workers make one whole fetch upstream, without Range; each client gets its part', async (t) => {
+  const ranges: (string | undefined)[] = [];
+  const origin = http.createServer((req, res) => {
+    ranges.push(req.headers.range);
+    req.resume();
+    setTimeout(
+      () => res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '10' }).end('0123456789'),
+      1000,
+    );
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => origin.close());
+  const serve = await serveTwoWorkers(`http://127.0.0.1:${(origin.address() as AddressInfo).port}`);
+  t.after(() => serve.stop());
+  const base = `http://127.0.0.1:${serve.port}`;
+  const parts = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      request(base, { path: '/pages/clip', headers: { host: 'pages.test', range: `bytes=${i}-${i}` } }),
+    ),
+  );
+  parts.forEach((part, i) => {
+    assert.equal(part.status, 206, `part ${i}`);
+    assert.equal(part.text, String(i));
+    assert.equal(part.headers['content-range'], `bytes ${i}-${i}/10`);
+  });
+  assert.deepEqual(ranges, [undefined], 'one whole fetch for ten Range misses in two workers');
+});

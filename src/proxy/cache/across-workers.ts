@@ -2,7 +2,7 @@ import type { StageRequest } from '../stages/stage.ts';
 import type { AnswerCache } from './answer-cache.ts';
 import type { DiskStore } from './disk-store.ts';
 import type { CachedRoute } from './passing-run.ts';
-import { refreshExchange } from './refresh-exchange.ts';
+import { type BackgroundFetch, refreshExchange } from './refresh-exchange.ts';
 
 /**
  * Reads the key's answer the workers share into memory, unless another request put one there
@@ -25,13 +25,19 @@ export async function readShared(
  * The key's background refresh (stale-while-revalidate) starts here, made by a request of the
  * gateway's own from `request`, the key's fetch meanwhile (its others get the stale answer too);
  * once for the workers sharing a disk (fill-lock.ts): those finding its lock wait for it and read
- * what it brought, their stale answer given meanwhile.
+ * what it brought, their stale answer given meanwhile. A `fill` (a Range's whole answer) starts
+ * the same way; the requests waiting on it learn how it failed (refresh-exchange.ts's failedFetch).
  */
-export function refreshOnce(route: CachedRoute, request: StageRequest, key: string): void {
+export function refreshOnce(
+  route: CachedRoute,
+  request: StageRequest,
+  key: string,
+  kind: BackgroundFetch = 'refresh',
+): void {
   const { cache } = route;
   let done = cache.startFill(key);
   const { head, record, listener } = request;
-  const exchange = refreshExchange(head, record.id, () => done(), record.upstream);
+  const exchange = refreshExchange(head, record.id, (end) => done(end), record.upstream, kind);
   const disk = cache.disk;
   if (disk === undefined) return route.background(listener, exchange);
   disk.locks

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { firstField } from '../../core/net/downstream.ts';
 import { DiskStore } from './disk-store.ts';
 import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
@@ -9,6 +10,7 @@ import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
 import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer.ts';
+import { UnkeptKeys } from './unkept-keys.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -91,6 +93,8 @@ export class AnswerCache {
   };
   /** The answers the workers share on disk (`cache.dir`, or the gateway's workers' folder); undefined without either. */
   readonly disk: DiskStore | undefined;
+  /** The keys a Range's whole fetch did not keep: their Ranges go as sent a while (unkept-keys.ts). */
+  readonly unkept = new UnkeptKeys();
   /** The route's name: what names an answer across the workers (purge-tally.ts's entryName). */
   readonly #route: string;
   /** The latest purges (when, on performance.now()'s clock, and under what prefix: all without one). */
@@ -235,8 +239,8 @@ export class AnswerCache {
 
   /**
    * The upstream gave a GET of this key a full answer that is not kept (`no-store`, `private`, a
-   * cookie, a body past max_entry) and that speaks of the resource: a 2xx or 3xx (a part or a 304
-   * aside), a 404 or 410. The stale answer stored for the request's variant is no longer the
+   * cookie, a body past max_entry) and that speaks of the resource: a 2xx or 3xx (a 304 aside, and
+   * a part without a validator), a 404 or 410. The stale answer stored for the request's variant is no longer the
    * resource's (RFC 9111 §4.3.3: none of the stored answers is suitable) and goes, here and on the
    * shared disk, and in the other workers (`announce`), whose copies of it are as old: else it
    * stood in for the next failure, a page the origin had replaced or deleted given as a 200. A
@@ -252,7 +256,14 @@ export class AnswerCache {
   ): void {
     const stored = key === undefined ? undefined : this.#entries.get(key);
     if (stored === undefined || request === undefined || !stored.matches(request) || stored.fresh()) return;
-    if (!SUPERSEDING.has(status) && (status < 200 || status >= 400 || status === 206 || status === 304))
+    // A part speaks of the resource when it names its validator: another one is another representation.
+    const part =
+      status === 206 && (firstField(fields, 'etag') ?? firstField(fields, 'last-modified')) !== undefined;
+    if (
+      !SUPERSEDING.has(status) &&
+      !part &&
+      (status < 200 || status >= 400 || status === 206 || status === 304)
+    )
       return;
     if (!identifies(stored.policy.toObject().resh, headersOf(fields)))
       this.invalidateAll([stored.key], announce);

@@ -1,6 +1,7 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
-import type { ForwardedRequest } from '../stages/stage.ts';
+import type { ForwardedRequest, StageRequest } from '../stages/stage.ts';
+import type { ForwardReason } from './cache-status.ts';
 import { keyAuthority } from './key-authority.ts';
 import { onlyIfCached } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
@@ -54,8 +55,28 @@ export function bypassesStore(fields: FieldMap): boolean {
 /**
  * A GET's Range that goes upstream does not fetch its key for others (it waits for a fetch under
  * way, as any request does): the upstream's 206 is not kept, and the requests that waited for it
- * would then all go upstream at once.
+ * would then all go upstream at once. Nothing stored, its key is fetched whole instead (fetchesWhole).
  */
 export function asksForPart(fields: FieldMap, method: string): boolean {
   return fields.range !== undefined && method === 'GET';
 }
+
+/**
+ * A GET's Range that finds no stored answer of its variant: the whole answer is fetched in the
+ * background, without Range and If-Range (refresh-exchange.ts), stored, and the part cut from it
+ * (stored-range.ts), as nginx's proxy_cache does: a resumed download or a video seek of a file
+ * not yet stored fills the store. Not for only-if-cached (its 504, RFC 9111 §5.2.1.7), nor for a
+ * request that says `no-store` (§5.2.1.5: nothing of its answer may be stored): those go as sent.
+ */
+export function fetchesWhole(request: StageRequest, reason: ForwardReason): boolean {
+  const { fields, head } = request;
+  return (
+    (reason === 'uri-miss' || reason === 'vary-miss') &&
+    asksForPart(fields, head.method) &&
+    !onlyIfCached(fields, undefined) &&
+    !NO_STORE.test(String(fields['cache-control'] ?? ''))
+  );
+}
+
+/** `no-store` as a directive of its own (not a part of an extension's name). */
+const NO_STORE = /(^|[\s,])no-store([\s,=]|$)/i;

@@ -14,7 +14,7 @@ import type {
 import { readShared, refreshOnce } from './across-workers.ts';
 import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
-import { asksForPart, bypassesStore, cacheRequestOf } from './cache-request.ts';
+import { asksForPart, bypassesStore, cacheRequestOf, fetchesWhole } from './cache-request.ts';
 import {
   type ForwardReason,
   forwardedStatus,
@@ -27,7 +27,7 @@ import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
-import { dropRefresh, unkeptRefresh } from './refresh-exchange.ts';
+import { dropRefresh, failedFetch, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
   conditional,
   forwardReason,
@@ -140,6 +140,15 @@ export class CacheRun extends PassingRun {
     if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
       const woken = this.#wait(fill);
+      if (woken !== undefined) return woken;
+    }
+    // A Range that finds nothing stored: the whole answer is fetched to be stored (nginx's
+    // proxy_cache does so), and this request waits for it to be given its part from the store.
+    const whole = fetchesWhole(this.request, reason) && !cache.unkept.has(key);
+    if (!waited && refresh === undefined && fill === undefined && whole) {
+      refreshOnce(this.route, this.request, key, 'fill');
+      const started = cache.fillOf(key);
+      const woken = started === undefined ? undefined : this.#wait(started);
       if (woken !== undefined) return woken;
     }
     this.#validate(stored, reason, request);
@@ -332,6 +341,7 @@ export class CacheRun extends PassingRun {
     // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
     if (policy === undefined || key === undefined) {
       if (method === 'GET' || status !== 200) cache.superseded(key, request, status, fields, announce);
+      if (status === 200 && key !== undefined && isFill(this.request)) cache.unkept.note(key);
       this.#endFill?.(undefined);
       // A refresh's answer not kept is nobody's: read no further than max_entry.
       return unkeptRefresh(this.request, status, fields, config.maxEntry);
@@ -344,6 +354,7 @@ export class CacheRun extends PassingRun {
       else cache.superseded(key, request, status, fields, announce);
       this.#endFill?.(undefined);
       // Its copy dropped as it passed max_entry (or the room copies share): a refresh's is read no further.
+      if (body === undefined && isFill(this.request)) cache.unkept.note(key);
       if (body === undefined)
         dropRefresh(
           this.request,
@@ -371,8 +382,10 @@ export class CacheRun extends PassingRun {
    */
   onFailure(failure: Failure): StageAnswer | undefined {
     const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsDoing || this.refresh) return undefined;
+    if (shape === 'client' || shape === 'internal' || failure.clientsDoing) return undefined;
     if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return undefined;
+    // A background fetch answers nobody: a fill's failure is the Range's that waits on it.
+    if (this.refresh) return void failedFetch(this.request, failure);
     this.#fetchEnd = failure;
     const stored = this.#staleAnswer();
     if (stored === undefined) return undefined;

@@ -11,7 +11,7 @@ import type {
   StageListener,
   StageRequest,
 } from '../stages/stage.ts';
-import type { AnswerCache } from './answer-cache.ts';
+import type { AnswerCache, FillEnd } from './answer-cache.ts';
 import { type ForwardReason, forwardedStatus } from './cache-status.ts';
 import { type CacheNews, type InvalidatedTarget, invalidatedKeys, namedKeys } from './invalidation.ts';
 import { refreshOf } from './refresh-exchange.ts';
@@ -50,8 +50,8 @@ export interface CachedRoute {
 export class PassingRun implements StageHooks {
   protected readonly route: CachedRoute;
   protected readonly request: StageRequest;
-  /** A background refresh's `done` (refresh-exchange.ts); undefined: a client's request. */
-  protected readonly refresh: (() => void) | undefined;
+  /** A background fetch's `done` (refresh-exchange.ts: a refresh's, a fill's); undefined: a client's request. */
+  protected readonly refresh: ((end?: FillEnd) => void) | undefined;
   /** The Cache-Status of what goes out now (forwarded until the cache gives an answer of its own). */
   protected status: string;
   /** The keys an unsafe method's success invalidates (invalidation.ts). */

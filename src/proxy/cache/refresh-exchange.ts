@@ -1,6 +1,21 @@
+import type { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { InMemorySink } from '../../core/net/in-memory-sink.ts';
 import type { BodyCopy, StageRequest } from '../stages/stage.ts';
+import type { FillEnd } from './answer-cache.ts';
+
+/**
+ * What the gateway fetches in the background, as its log line's `background` says: `refresh`, a
+ * stale answer's (stale-while-revalidate); `fill`, the whole answer a GET's Range found nothing
+ * stored of (cache-run.ts), which that request waits for and is given its part of.
+ */
+export type BackgroundFetch = 'refresh' | 'fill';
+
+/** How the log's `the gateway dropped its background …` names each, when its answer is not kept. */
+const NAMED: Record<BackgroundFetch, string> = {
+  refresh: 'refresh',
+  fill: "fetch of a Range's whole answer",
+};
 
 /**
  * Fields of the client's request a refresh does not carry: its own validators and range (the
@@ -36,13 +51,15 @@ const NOT_CARRIED = new Set([
  * `side`: the upstream the client's request went to, which a split route's refresh goes to too
  * (the stored answer it refreshes is that side's); `madeFor`: that request's id, which the
  * refresh's log line names (no client sent the refresh). A background request to the core
- * (DownstreamExchange.background), whose note only the cache reads (refreshOf).
+ * (DownstreamExchange.background), whose note only the cache reads (refreshOf). A `fill` is made
+ * the same way: its `done` is told how it failed (failedFetch), which the Range waiting on it shares.
  */
 export function refreshExchange(
   of: DownstreamHead,
   madeFor: string,
-  done: () => void,
+  done: (end?: FillEnd) => void,
   side: string | undefined,
+  kind: BackgroundFetch = 'refresh',
 ): DownstreamExchange {
   const headers: string[] = [];
   for (let i = 0; i < of.headers.length; i += 2)
@@ -63,7 +80,8 @@ export function refreshExchange(
   };
   // Nobody reads it: every write is taken at once and let go, and the end closes it.
   const answer = new InMemorySink();
-  answer.onClose(() => done());
+  const note = new RefreshNote(done, answer, kind);
+  answer.onClose(() => done(note.failed));
   // The gateway's own request: nothing of it was read from a client.
   return {
     head,
@@ -71,23 +89,45 @@ export function refreshExchange(
     bodyComplete: true,
     bytesRead: 0,
     answer,
-    background: { kind: 'refresh', madeFor, upstream: side, note: new RefreshNote(done, answer) },
+    background: { kind, madeFor, upstream: side, note },
   };
 }
 
-/** What a refresh's request carries for the cache stage that meets it: the end of the key's fetch it is, and its sink. */
+/**
+ * What a background fetch's request carries for the cache stage that meets it: the end of the
+ * key's fetch it is, its sink, what it is, and (a fill's) the failure its attempts ended with.
+ */
 class RefreshNote {
-  readonly done: () => void;
+  readonly done: (end?: FillEnd) => void;
   readonly answer: InMemorySink;
+  readonly kind: BackgroundFetch;
+  failed: Failure | undefined;
 
-  constructor(done: () => void, answer: InMemorySink) {
+  constructor(done: (end?: FillEnd) => void, answer: InMemorySink, kind: BackgroundFetch) {
     this.done = done;
     this.answer = answer;
+    this.kind = kind;
   }
 }
 
-/** The `done` of the refresh this request is (refreshExchange's); undefined: a client's request, or another stage's. */
-export function refreshOf(request: StageRequest): (() => void) | undefined {
+/** This request is a fill: the whole answer fetched for a Range that found nothing stored. */
+export function isFill(request: StageRequest): boolean {
+  const note = request.background?.note;
+  return note instanceof RefreshNote && note.kind === 'fill';
+}
+
+/**
+ * A fill's attempts ended with `failure`: the Range waiting on it is answered with it (as a request
+ * waiting on another's fetch is), rather than try a failing upstream again after the route's
+ * timeouts ran once. A refresh's waiters look again, as before. Nothing for a client's request.
+ */
+export function failedFetch(request: StageRequest, failure: Failure): void {
+  const note = request.background?.note;
+  if (note instanceof RefreshNote && note.kind === 'fill') note.failed = failure;
+}
+
+/** The `done` of the background fetch this request is (refreshExchange's); undefined: a client's request, or another stage's. */
+export function refreshOf(request: StageRequest): ((end?: FillEnd) => void) | undefined {
   const note = request.background?.note;
   return note instanceof RefreshNote ? note.done : undefined;
 }
@@ -100,7 +140,7 @@ export function refreshOf(request: StageRequest): (() => void) | undefined {
  */
 export function dropRefresh(request: StageRequest, why: string): void {
   const note = request.background?.note;
-  if (note instanceof RefreshNote) queueMicrotask(() => note.answer.drop(`refresh: ${why}`));
+  if (note instanceof RefreshNote) queueMicrotask(() => note.answer.drop(`${NAMED[note.kind]}: ${why}`));
 }
 
 /**
