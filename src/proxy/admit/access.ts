@@ -88,7 +88,7 @@ export class Access {
   readonly #forwardHealth = new Map<string, AuthHopView>();
   /** Each JWKS host's record, by its name: the key sets it serves (one per URL) are one hop, as Proxy-Status names them. */
   readonly #jwksHealth = new Map<string, AuthHopHealth>();
-  /** Each OpenID provider, by its issuer and call timeout: its discovery document, keys and circuit, kept across reloads. */
+  /** Each OpenID provider, by its issuer: its discovery document, keys, circuit and answered states, kept across reloads. */
   readonly #issuers = new Map<string, IssuerHop>();
   /** Each Redis sessions are kept in, by its URL, timeout and prefix: one connection for the routes that name it, kept across reloads. */
   readonly #sessionStores = new Map<string, SessionStore>();
@@ -144,17 +144,19 @@ export class Access {
     const oidc = (config: OidcAuthConfig): OidcAuth => {
       if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');
       const { IssuerHop, OidcAuth } = oidcModules;
-      const key = `${config.timeout} ${config.issuer}`;
+      const key = config.issuer;
       const shared = this.#issuers.get(key);
       let issuer = shared ?? (previous === undefined ? undefined : previous.#issuers.get(key));
       issuer ??= new IssuerHop(
         config.issuer,
         new AuthHopHealth(`auth:${new URL(config.issuer).host}`, 'oidc'),
-        config.timeout,
         logger,
       );
-      // Not a part of the key: a reload that changes it keeps the hop (its document, keys and
-      // answered states); the routes of one snapshot sharing a provider take the shortest.
+      // Not parts of the key: a reload that changes them keeps the hop (its document, keys and
+      // the answered states that refuse a replayed callback). The routes of one snapshot sharing
+      // a provider share its calls: the longest timeout (none is cut before its own), the
+      // shortest key interval.
+      issuer.timeout = shared === undefined ? config.timeout : Math.max(shared.timeout, config.timeout);
       issuer.jwksMinRefresh =
         shared === undefined ? config.jwksMinRefresh : Math.min(shared.jwksMinRefresh, config.jwksMinRefresh);
       this.#issuers.set(key, issuer);

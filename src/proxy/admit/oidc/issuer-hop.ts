@@ -40,14 +40,19 @@ const CIRCUIT = { consecutiveFailures: 5, openTime: 10_000, halfOpenRequests: 1 
 export class IssuerHop {
   readonly issuer: URL;
   readonly health: AuthHopHealth;
-  readonly #timeout: number;
+  /**
+   * One call to the provider, its body included: `timeout`, set by the routes (access.ts) and
+   * taken by the next call. A setting, not a part of the hop's identity: a reload that changes it
+   * keeps the hop, and with it the answered states that refuse a replayed callback.
+   */
+  timeout = 5_000;
   /**
    * The least time between two fetches of the provider's keys (a key they lack asks for one):
    * `jwks_min_refresh`, set by the routes (access.ts) and taken by the next `jwks()`.
    */
   jwksMinRefresh = 30_000;
-  /** The interval the key set at hand was made with. */
-  #jwksBuiltWith = 0;
+  /** The interval and timeout the key set at hand was made with. */
+  #jwksBuiltWith = '';
   readonly #logger: Logger;
   readonly #circuit: Circuit = createCircuit(CIRCUIT);
   #server: oauth.AuthorizationServer | undefined;
@@ -67,10 +72,9 @@ export class IssuerHop {
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
-  constructor(issuer: string, health: AuthHopHealth, timeout: number, logger: Logger) {
+  constructor(issuer: string, health: AuthHopHealth, logger: Logger) {
     this.issuer = new URL(issuer);
     this.health = health;
-    this.#timeout = timeout;
     this.#logger = logger;
   }
 
@@ -128,12 +132,13 @@ export class IssuerHop {
         unusableAnswer('its discovery document names no jwks_uri'),
         'the discovery document',
       );
-    // A new URL, or a reload's new interval: the keys at hand, their due time and last fetch kept.
-    if (this.#jwks?.url !== uri || this.#jwksBuiltWith !== this.jwksMinRefresh) {
-      const next = new RemoteJwks(uri, this.health, this.jwksMinRefresh, this.#logger, this.#timeout);
+    // A new URL, or a reload's new interval or timeout: the keys at hand, their due time and last fetch kept.
+    const settings = `${this.jwksMinRefresh} ${this.timeout}`;
+    if (this.#jwks?.url !== uri || this.#jwksBuiltWith !== settings) {
+      const next = new RemoteJwks(uri, this.health, this.jwksMinRefresh, this.#logger, this.timeout);
       if (this.#jwks !== undefined) next.adopt(this.#jwks);
       this.#jwks = next;
-      this.#jwksBuiltWith = this.jwksMinRefresh;
+      this.#jwksBuiltWith = settings;
     }
     return this.#jwks;
   }
@@ -163,7 +168,7 @@ export class IssuerHop {
   failure(err: unknown, what: string): Failure {
     if (err instanceof Failure)
       return err.nextHop === this.health.name ? err : authHopFailure(err, this.health.name, what);
-    return authHopFailure(bodyFailure(err, this.#timeout), this.health.name, what);
+    return authHopFailure(bodyFailure(err, this.timeout), this.health.name, what);
   }
 
   #discover(): Promise<oauth.AuthorizationServer> {
@@ -214,7 +219,7 @@ export class IssuerHop {
       );
     let answer: Response;
     try {
-      answer = await callAuthHop(url, init, this.#timeout);
+      answer = await callAuthHop(url, init, this.timeout);
     } catch (err) {
       this.#circuit.record(performance.now(), true, admitted.probe);
       throw err;
