@@ -1,11 +1,12 @@
 /**
  * Checks of client certificates (mutual TLS) that span fields or read files: a revocation list
- * OpenSSL can load, and a route that requires a certificate reachable on a listener that asks
- * for one.
+ * OpenSSL can load, a route that requires a certificate reachable on a listener that asks for
+ * one, and a route that checks certificate-bound tokens reachable on one too.
  */
 
 import { createSecureContext } from 'node:tls';
-import { itemsOf, mappingAt } from './raw-access.ts';
+import { type ListenerFact, routeListeners } from './listener-checks.ts';
+import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 
 /**
@@ -41,4 +42,48 @@ export function checkClientCertificateRoutes(listen: unknown, routes: unknown, r
         ['routes', index, 'auth', 'client_certificate'],
         'no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates',
       );
+}
+
+/** What a route's written `bound_tokens` refuses where no certificate can be had, and the way out. */
+const UNBOUND_OUTCOME = {
+  require:
+    'every token is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: check',
+  check:
+    'every token bound to one (cnf x5t#S256) is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: ignore where a proxy in front checks the binding',
+} as const;
+
+/**
+ * A route whose `auth.jwt.bound_tokens` is written `require` or `check` where no listener it can
+ * be reached on asks for a client certificate: a bound token (RFC 8705 §3) needs the certificate
+ * it names, verified by the listener, so every one is refused, and under `require` every token.
+ * A warning, not a problem: a listener may be given its `client_certificates` later, and until
+ * then the 401 says why. The default `check`, written nowhere, is not told: a gateway without
+ * mutual TLS whose tokens are not bound has nothing to change.
+ */
+export function warnBoundTokenRoutes(
+  listen: unknown,
+  routes: unknown,
+  listeners: readonly ListenerFact[],
+  warn: Report,
+): void {
+  const raw = new Map(itemsOf(listen));
+  const asks = (listener: ListenerFact) =>
+    mappingAt(mappingAt(raw.get(listener.index), 'tls'), 'client_certificates') !== undefined;
+  for (const [index, route] of itemsOf(routes)) {
+    const mode = stringAt(mappingAt(mappingAt(route, 'auth'), 'jwt'), 'bound_tokens');
+    if (mode !== 'require' && mode !== 'check') continue;
+    // Names and schemes that match no listener are routeListeners' problems, told by checkRoutes.
+    const reachable = routeListeners(
+      route,
+      (...path) => ['routes', index, ...path],
+      listeners,
+      () => {},
+    );
+    if (reachable.length === 0 || reachable.some(asks)) continue;
+    const names = [...new Set(reachable.map((listener) => listener.name))].join(', ');
+    warn(
+      ['routes', index, 'auth', 'jwt', 'bound_tokens'],
+      `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates): ${UNBOUND_OUTCOME[mode]}`,
+    );
+  }
 }

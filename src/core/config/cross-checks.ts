@@ -9,7 +9,7 @@
 import { checkAccess } from './access-checks.ts';
 import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
-import { checkClientCertificateRoutes } from './client-certificate-checks.ts';
+import { checkClientCertificateRoutes, warnBoundTokenRoutes } from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
@@ -40,6 +40,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);
   checkClientCertificateRoutes(document.listen, document.routes, report);
+  warnBoundTokenRoutes(document.listen, document.routes, listeners, warn);
   checkCaches(document.routes, report);
   checkPlugins(document.plugins, document.routes, report);
   checkMergedPaths(document.paths, document.routes, report);
