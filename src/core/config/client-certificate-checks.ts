@@ -27,21 +27,64 @@ export function crlProblem(text: string): string | undefined {
 
 /**
  * A route with `auth.client_certificate` on a gateway none of whose listeners asks for a
- * certificate would refuse every request (403): a mistake to say at load, not at the first
- * request. (A route reachable on some listeners that ask and some that do not is fine: the
- * others' requests get the 403, which says why.)
+ * certificate, or reached (by its `match.listener`, `match.scheme`) only on listeners that ask for
+ * none, would refuse every request (403): a mistake to say at load, not at the first request. (A
+ * route reachable on some listeners that ask and some that do not is fine: the others' requests
+ * get the 403, which says why.)
  */
-export function checkClientCertificateRoutes(listen: unknown, routes: unknown, report: Report): void {
-  const asked = itemsOf(listen).some(
-    ([, listener]) => mappingAt(mappingAt(listener, 'tls'), 'client_certificates') !== undefined,
-  );
-  if (asked) return;
-  for (const [index, route] of itemsOf(routes))
-    if (mappingAt(mappingAt(route, 'auth'), 'client_certificate') !== undefined)
+export function checkClientCertificateRoutes(
+  listen: unknown,
+  routes: unknown,
+  listeners: readonly ListenerFact[],
+  report: Report,
+): void {
+  const asks = askingListeners(listen);
+  const asked = itemsOf(listen).some(([index]) => asks({ index }));
+  for (const [index, route] of itemsOf(routes)) {
+    if (mappingAt(mappingAt(route, 'auth'), 'client_certificate') === undefined) continue;
+    const field = ['routes', index, 'auth', 'client_certificate'];
+    if (!asked) {
       report(
-        ['routes', index, 'auth', 'client_certificate'],
+        field,
         'no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates',
       );
+      continue;
+    }
+    const names = namesIfNoneAsks(route, index, listeners, asks);
+    if (names !== undefined)
+      report(
+        field,
+        `no listener this route is reached on (${names}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`,
+      );
+  }
+}
+
+/** Whether a listener (by its index in `listen`) asks clients for a certificate. */
+function askingListeners(listen: unknown): (listener: { readonly index: number }) => boolean {
+  const raw = new Map(itemsOf(listen));
+  return (listener) =>
+    mappingAt(mappingAt(raw.get(listener.index), 'tls'), 'client_certificates') !== undefined;
+}
+
+/**
+ * The names of the listeners the route is reached on, when there are some and none of them asks
+ * for a certificate; else undefined. Names and schemes that match no listener are
+ * routeListeners' problems, told by checkRoutes.
+ */
+function namesIfNoneAsks(
+  route: Record<string, unknown>,
+  index: number,
+  listeners: readonly ListenerFact[],
+  asks: (listener: ListenerFact) => boolean,
+): string | undefined {
+  const reachable = routeListeners(
+    route,
+    (...path) => ['routes', index, ...path],
+    listeners,
+    () => {},
+  );
+  if (reachable.length === 0 || reachable.some(asks)) return undefined;
+  return [...new Set(reachable.map((listener) => listener.name))].join(', ');
 }
 
 /** What a route's written `bound_tokens` refuses where no certificate can be had, and the way out. */
@@ -66,21 +109,12 @@ export function warnBoundTokenRoutes(
   listeners: readonly ListenerFact[],
   warn: Report,
 ): void {
-  const raw = new Map(itemsOf(listen));
-  const asks = (listener: ListenerFact) =>
-    mappingAt(mappingAt(raw.get(listener.index), 'tls'), 'client_certificates') !== undefined;
+  const asks = askingListeners(listen);
   for (const [index, route] of itemsOf(routes)) {
     const mode = stringAt(mappingAt(mappingAt(route, 'auth'), 'jwt'), 'bound_tokens');
     if (mode !== 'require' && mode !== 'check') continue;
-    // Names and schemes that match no listener are routeListeners' problems, told by checkRoutes.
-    const reachable = routeListeners(
-      route,
-      (...path) => ['routes', index, ...path],
-      listeners,
-      () => {},
-    );
-    if (reachable.length === 0 || reachable.some(asks)) continue;
-    const names = [...new Set(reachable.map((listener) => listener.name))].join(', ');
+    const names = namesIfNoneAsks(route, index, listeners, asks);
+    if (names === undefined) continue;
     warn(
       ['routes', index, 'auth', 'jwt', 'bound_tokens'],
       `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates): ${UNBOUND_OUTCOME[mode]}`,

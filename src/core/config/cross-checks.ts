@@ -39,7 +39,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);
-  checkClientCertificateRoutes(document.listen, document.routes, report);
+  checkClientCertificateRoutes(document.listen, document.routes, listeners, report);
   warnBoundTokenRoutes(document.listen, document.routes, listeners, warn);
   checkCaches(document.routes, report);
   checkPlugins(document.plugins, document.routes, report);

@@ -92,6 +92,39 @@ test('a route that needs a certificate where no listener asks for one, a SAN or 
   ]);
 });
 
+test('a route that needs a certificate reached only on listeners that ask for none (match.listener, match.scheme): refused, naming them', () => {
+  const text = (match: string) => `listen:
+  - name: mtls
+    address: 127.0.0.1:8443
+    tls:
+      cert: ${certs.localhost.certPath}
+      key: ${certs.localhost.keyPath}
+${ASKS}  - name: public
+    address: 127.0.0.1:8444
+    tls:
+      cert: ${certs.localhost.certPath}
+      key: ${certs.localhost.keyPath}
+  - name: plain
+    address: 127.0.0.1:8080
+routes:
+  - match: ${match}
+    upstream: api
+    auth: { client_certificate: {} }
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  const refusal = (listeners: string) =>
+    `routes[0].auth.client_certificate: no listener this route is reached on (${listeners}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`;
+  const problems = (match: string) => problemsOf(text(match)).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems('{ listener: [public, plain] }'), [refusal('public, plain')]);
+  assert.deepEqual(problems('{ scheme: http }'), [refusal('plain')]);
+  // Reached on a listener that asks too: its requests pass, the others' get the 403 that says why.
+  assert.doesNotThrow(() => parseConfig(text('{ listener: [public, mtls] }'), SOURCE, {}));
+  assert.doesNotThrow(() => parseConfig(text('{ path: / }'), SOURCE, {}));
+});
+
 test('client_certificate goes alone or with one other way; two others are still refused', () => {
   const users = join(certs.dir, 'users.htpasswd');
   writeFileSync(
