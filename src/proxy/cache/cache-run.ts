@@ -12,7 +12,6 @@ import type {
   UpstreamAnswerHead,
 } from '../stages/stage.ts';
 import { readShared, refreshOnce } from './across-workers.ts';
-import type { Fill, FillEnd } from './answer-cache.ts';
 import { boundedCopy } from './body-copy.ts';
 import { asksForPart, bypassesStore, cacheRequestOf, fetchesWhole } from './cache-request.ts';
 import {
@@ -25,6 +24,7 @@ import {
 } from './cache-status.ts';
 import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
+import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { type CachedRoute, PassingRun } from './passing-run.ts';
 import { dropRefresh, failedFetch, isFill, unkeptRefresh } from './refresh-exchange.ts';

@@ -1,6 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../core/failure/taxonomy.ts';
-import type { FillEnd } from './answer-cache.ts';
+import type { FillEnd } from './fill.ts';
 
 /**
  * How a key's fetch failed, written for the other workers waiting on it (fill-lock.ts's

@@ -26,7 +26,7 @@ export interface LockedStore {
  * others to answer with, as a worker's own waiting requests do); a miss of the key in another
  * worker meanwhile waits for the lock to go (within its `lock_timeout`), then reads what was
  * stored. Within a worker, one request per key deals with the lock: the others wait for it in
- * memory (answer-cache.ts's Fill).
+ * memory (fill.ts's Fill).
  *
  * A lock is a hint, never a guarantee: one its owner left (killed mid-fetch: gone, by /proc) or
  * older than the taker's `lock_timeout` (past which nobody waits for it anyway) is taken over; a

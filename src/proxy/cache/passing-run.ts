@@ -11,8 +11,9 @@ import type {
   StageListener,
   StageRequest,
 } from '../stages/stage.ts';
-import type { AnswerCache, FillEnd } from './answer-cache.ts';
+import type { AnswerCache } from './answer-cache.ts';
 import { type ForwardReason, forwardedStatus } from './cache-status.ts';
+import type { FillEnd } from './fill.ts';
 import { type CacheNews, type InvalidatedTarget, invalidatedKeys, namedKeys } from './invalidation.ts';
 import { refreshOf } from './refresh-exchange.ts';
 import { onlyIfCached } from './request-directives.ts';

@@ -2,7 +2,7 @@ import type { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead } from '../../core/net/downstream.ts';
 import { InMemorySink } from '../../core/net/in-memory-sink.ts';
 import type { BodyCopy, StageRequest } from '../stages/stage.ts';
-import type { FillEnd } from './answer-cache.ts';
+import type { FillEnd } from './fill.ts';
 
 /**
  * What the gateway fetches in the background, as its log line's `background` says: `refresh`, a
