@@ -1,7 +1,21 @@
+import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterControl } from '../cluster/cluster-control.ts';
 import type { Caller } from '../cluster/reload-report.ts';
 import type { RuntimeChange } from '../gateway/runtime-changes.ts';
+import type { AdminRequest } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
+
+/** What every handler answers over: the cluster primary's control, and the canaries if any. */
+export interface Admin {
+  readonly control: ClusterControl;
+  readonly canaries: Pick<Canaries, 'status' | 'act' | 'byHand'> | undefined;
+}
+
+export type Handler = (admin: Admin, request: AdminRequest) => AdminAnswer | Promise<AdminAnswer>;
+
+export function caller(request: AdminRequest): Caller {
+  return { via: 'admin', who: request.who };
+}
 
 /** A runtime change made through the cluster primary's control, as the admin API answers it. */
 export async function applied(

@@ -7,27 +7,13 @@ import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import { OPERATOR_ACTIONS, type OperatorWord } from '../canary/operator-actions.ts';
 import type { ClusterControl } from '../cluster/cluster-control.ts';
-import type { Caller } from '../cluster/reload-report.ts';
 import { probeAnswer } from '../gateway/probes.ts';
 import type { AdminRequest, AdminRoute } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
+import { routeMaintenance, routeSplit, targetState, targetWeights } from './change-endpoints.ts';
 import { configView } from './config-view.ts';
-import { applied, objectBody, stringField, weightedList } from './endpoint-fields.ts';
+import { type Admin, caller, type Handler, objectBody, stringField } from './endpoint-fields.ts';
 import { purgeAnswer, purgeSelection } from './purge-answer.ts';
-
-/**
- * The longest maintenance `retry_after`, in seconds: the config's (a duration of at most 596h,
- * core/config/formats.ts; not imported from there: it would load the schema into the primary).
- */
-const LONGEST_RETRY_AFTER = 596 * 3600;
-
-/** What every handler answers over: the cluster primary's control, and the canaries if any. */
-interface Admin {
-  readonly control: ClusterControl;
-  readonly canaries: Pick<Canaries, 'status' | 'act' | 'byHand'> | undefined;
-}
-
-type Handler = (admin: Admin, request: AdminRequest) => AdminAnswer | Promise<AdminAnswer>;
 
 /** The admin API's endpoints over the cluster primary's control (README "Admin API" shows each). */
 export function adminEndpoints(
@@ -62,10 +48,6 @@ export function adminEndpoints(
     route('DELETE', '/cache', cachePurge),
     route('PUT', '/routes/maintenance', routeMaintenance),
   ];
-}
-
-function caller(request: AdminRequest): Caller {
-  return { via: 'admin', who: request.who };
 }
 
 function probe({ control }: Admin, which: 'live' | 'ready'): AdminAnswer {
@@ -221,74 +203,6 @@ async function reload({ control }: Admin, request: AdminRequest): Promise<AdminA
   return problem(503, 'Reload incomplete', 'some workers did not confirm the swap', { reload: report });
 }
 
-function targetState(state: 'draining' | 'disabled' | 'enabled'): Handler {
-  return async ({ control }, request) => {
-    const parsed = objectBody(request.body);
-    if ('refused' in parsed) return parsed.refused;
-    const body = parsed.fields;
-    const upstream = stringField(body, 'upstream');
-    if (typeof upstream !== 'string') return upstream;
-    const target = stringField(body, 'target');
-    if (typeof target !== 'string') return target;
-    return applied(control, { kind: 'target_state', upstream, target, state }, caller(request));
-  };
-}
-
-async function targetWeights({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
-  if ('refused' in parsed) return parsed.refused;
-  const body = parsed.fields;
-  const upstream = stringField(body, 'upstream');
-  if (typeof upstream !== 'string') return upstream;
-  const weights = weightedList(body, 'weights', 'target', 'a target URL');
-  if (!Array.isArray(weights)) return weights;
-  return applied(
-    control,
-    {
-      kind: 'weights',
-      upstream,
-      weights: weights.map(({ name, weight }) => ({ target: name, weight })),
-    },
-    caller(request),
-  );
-}
-
-/** A route's split (or its canary's share, by hand): { route, sides: [{ upstream, weight }] }. */
-async function routeSplit({ control, canaries }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
-  if ('refused' in parsed) return parsed.refused;
-  const body = parsed.fields;
-  const route = stringField(body, 'route');
-  if (typeof route !== 'string') return route;
-  const sides = weightedList(body, 'sides', 'upstream', 'an upstream name');
-  if (!Array.isArray(sides)) return sides;
-  const named = new Set<string>();
-  for (const [index, side] of sides.entries()) {
-    if (named.has(side.name)) return badField(`sides[${index}].upstream`, `"${side.name}" is named twice`);
-    named.add(side.name);
-  }
-  const answer = await applied(
-    control,
-    { kind: 'split', route, sides: sides.map(({ name, weight }) => ({ upstream: name, weight })) },
-    caller(request),
-  );
-  // A canary's share set by hand pauses it there (its status then tells the truth); in a
-  // fleet it is answered once the fleet's Redis took that state, as the canary's actions are.
-  const now = control.changes.find((c) => c.kind === 'split' && c.route === route);
-  if (answer.status !== 200 || now?.kind !== 'split' || canaries === undefined) return answer;
-  const hand = await canaries.byHand(route, now.sides, `admin ${request.who}`);
-  if (hand === undefined) return answer;
-  if ('moved' in hand) return problem(409, 'Conflict', hand.moved, { field: 'route', canary: hand.status });
-  if ('unshared' in hand)
-    return problem(
-      503,
-      'Canary not shared',
-      `the weights are in force on this gateway only: the fleet's store did not answer (${hand.unshared}); they are written to it once it answers, unless the fleet's canary changed meanwhile`,
-      { ...(answer.body as object), canary: hand.status },
-    );
-  return { status: 200, body: { ...(answer.body as object), canary: hand.status } };
-}
-
 function canaryStatus({ canaries }: Admin): AdminAnswer {
   return { status: 200, body: { canaries: canaries?.status() ?? [] } };
 }
@@ -325,45 +239,6 @@ async function cachePurge({ control }: Admin, request: AdminRequest): Promise<Ad
   const result = await control.purge({ route, key }, caller(request), wait);
   if ('problem' in result) return badField(result.problem.field, result.problem.detail);
   return purgeAnswer({ route: route ?? null, key: key ?? null }, result);
-}
-
-async function routeMaintenance({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
-  if ('refused' in parsed) return parsed.refused;
-  const body = parsed.fields;
-  const route = stringField(body, 'route');
-  if (typeof route !== 'string') return route;
-  if (typeof body.enabled !== 'boolean') return badField('enabled', 'expected true or false');
-  if (
-    body.message !== undefined &&
-    (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
-  )
-    return badField('message', 'expected a message of 1 to 500 characters');
-  // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
-  // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
-  const retryAfter = body.retry_after;
-  if (
-    retryAfter !== undefined &&
-    (typeof retryAfter !== 'number' ||
-      !Number.isInteger(retryAfter) ||
-      retryAfter < 1 ||
-      retryAfter > LONGEST_RETRY_AFTER)
-  )
-    return badField(
-      'retry_after',
-      `expected whole seconds, from 1 to ${LONGEST_RETRY_AFTER} (596h, as routes[].maintenance.retry_after)`,
-    );
-  return applied(
-    control,
-    {
-      kind: 'maintenance',
-      route,
-      enabled: body.enabled,
-      ...(body.message === undefined ? {} : { message: body.message as string }),
-      ...(retryAfter === undefined ? {} : { retryAfter: retryAfter as number }),
-    },
-    caller(request),
-  );
 }
 
 /**
