@@ -1,5 +1,4 @@
 import { Failure } from '../../core/failure/failure.ts';
-import { failureProxyStatus, receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
   BeforeAttemptsVerdict,
@@ -19,15 +18,13 @@ import {
   forwardedStatus,
   revalidatedStatus,
   revalidatingStatus,
-  staleStatus,
   storedStatus,
 } from './cache-status.ts';
-import { deliveryOf } from './delivery.ts';
 import type { DiskStore } from './disk-store.ts';
 import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
-import { type CachedRoute, PassingRun } from './passing-run.ts';
-import { dropRefresh, failedFetch, isFill, unkeptRefresh } from './refresh-exchange.ts';
+import type { CachedRoute } from './passing-run.ts';
+import { dropRefresh, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
   conditional,
   forwardReason,
@@ -35,17 +32,8 @@ import {
   sameValidators,
   validatorsOf,
 } from './request-directives.ts';
+import { STALE_FOR_STATUS, StaleOnErrorRun } from './stale-on-error.ts';
 import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
-
-/** The upstream's own statuses a stored answer may stand in for (RFC 5861 §4: 500, 502, 503, 504). */
-const STALE_FOR_STATUS = new Set([500, 502, 503, 504]);
-
-/** The gateway's own 503s a stored answer may stand in for: nothing could be tried (no target, a full pool, no descriptor or port). */
-const STALE_FOR_GATEWAY = new Set([
-  'destination_unavailable',
-  'connection_limit_reached',
-  'proxy_resources_exhausted',
-]);
 
 /**
  * A GET's or a HEAD's way through its route's cache (RFC 9111, with http-cache-semantics for the
@@ -56,19 +44,13 @@ const STALE_FOR_GATEWAY = new Set([
  * answer within its stale-if-error window is given instead, saying so (Cache-Status fwd=stale,
  * Proxy-Status naming the failure: onUpstreamHead for its 5xx, onFailure for the gateway's).
  */
-export class CacheRun extends PassingRun {
-  #key: string | undefined;
-  #request: CacheRequest | undefined;
+export class CacheRun extends StaleOnErrorRun {
   /** What every attempt sends (onForward's), where the stored answer's validators go. */
   #sent: ForwardedRequest | undefined;
   /** The stored answer validators were sent for (a 304 confirms it). */
   #validating: StoredAnswer | undefined;
-  /** Ends the key's fetch this request makes for the others waiting on it (or a refresh's done). */
-  #endFill: ((end?: FillEnd) => void) | undefined;
   /** This request started its key's fetch: it ends it when its response closes, whatever happened. */
   #filling = false;
-  /** How this request's fetch failed, for those waiting on it (set where a failure is answered). */
-  #fetchEnd: FillEnd;
   /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
   #lockEnd = 0;
   /** The shared disk was read for this request's key (once). */
@@ -97,8 +79,8 @@ export class CacheRun extends PassingRun {
     // The scheme the upstream is told: the listener's, or a trusted proxy's word (request-scheme.ts).
     const scheme = listener.protocol;
     const side = this.route.split === undefined ? undefined : sent.upstream;
-    this.#key = cacheKey(sent.authority, sent.path, scheme, side);
-    this.#request = cacheRequestOf(sent, fields, scheme, this);
+    this.key = cacheKey(sent.authority, sent.path, scheme, side);
+    this.cacheRequest = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
     // If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (bypassesStore(fields)) return this.forward('bypass');
@@ -106,8 +88,8 @@ export class CacheRun extends PassingRun {
   }
 
   #lookup(waited: boolean): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
-    const key = this.#key as string;
-    const request = this.#request as CacheRequest;
+    const key = this.key as string;
+    const request = this.cacheRequest as CacheRequest;
     const { cache } = this.route;
     const stored = cache.get(key);
     // A miss in memory may be on the disk the workers share: read once, then look again.
@@ -126,15 +108,15 @@ export class CacheRun extends PassingRun {
     const { refresh } = this;
     if (stored !== undefined && reuse !== undefined) {
       const given = storedStatus(this.route.gateway, stored.ttl(), waited ? this.#waitedAs : undefined);
-      if (reuse === 'fresh') return this.#give(stored, given, waited ? 'collapsed' : 'hit');
+      if (reuse === 'fresh') return this.give(stored, given, waited ? 'collapsed' : 'hit');
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
         if (cache.fillOf(key) === undefined) refreshOnce(this.route, this.request, key);
-        return this.#give(stored, revalidatingStatus(this.route.gateway, stored.ttl()), 'stale');
+        return this.give(stored, revalidatingStatus(this.route.gateway, stored.ttl()), 'stale');
       }
     }
-    if (refresh !== undefined) this.#endFill = refresh;
+    if (refresh !== undefined) this.endFill = refresh;
     const fill = waited || refresh !== undefined ? undefined : cache.fillOf(key);
     const reason = forwardReason(stored, request);
     if (!waited) this.#waitedAs = reason;
@@ -156,7 +138,7 @@ export class CacheRun extends PassingRun {
     // leaves); in every worker, when they share a disk: the first of its first misses.
     const { method } = this.request.head;
     if (method === 'GET' && !asksForPart(this.request.fields, method) && cache.fillOf(key) === undefined) {
-      this.#endFill = cache.startFill(key);
+      this.endFill = cache.startFill(key);
       this.#filling = true;
       // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.
       if (disk !== undefined && !waited && !onlyIfCached(this.request.fields, refresh))
@@ -173,8 +155,8 @@ export class CacheRun extends PassingRun {
    * fetch's failure theirs too; else (an answer not kept) it fetches for them.
    */
   async #fillAcross(disk: DiskStore): Promise<BeforeAttemptsVerdict> {
-    const key = this.#key as string;
-    const request = this.#request as CacheRequest;
+    const key = this.key as string;
+    const request = this.cacheRequest as CacheRequest;
     const { cache } = this.route;
     const since = Date.now();
     if (this.#lockEnd === 0) this.#lockEnd = since + cache.config.lockTimeout;
@@ -184,8 +166,8 @@ export class CacheRun extends PassingRun {
       if (taken === 'taken') disk.locks.release(key);
       return undefined;
     }
-    if (taken === 'taken' && this.#endFill !== undefined)
-      this.#endFill = disk.locks.releasing(key, this.#endFill, endNote);
+    if (taken === 'taken' && this.endFill !== undefined)
+      this.endFill = disk.locks.releasing(key, this.endFill, endNote);
     if (taken !== 'held') return this.forward(forwardReason(cache.get(key), request));
     const over = await disk.locks.released(key, this.#lockEnd, () => this.request.closed);
     if (this.request.closed) return undefined;
@@ -196,9 +178,9 @@ export class CacheRun extends PassingRun {
     if (failed === undefined) await readShared(cache, disk, key, true);
     if (this.request.closed) return undefined;
     if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
-    const end = this.#endFill;
+    const end = this.endFill;
     this.#filling = false;
-    this.#endFill = undefined;
+    this.endFill = undefined;
     end?.(failed);
     return failed === undefined ? this.#lookup(true) : this.#woken(failed);
   }
@@ -209,8 +191,8 @@ export class CacheRun extends PassingRun {
    * sent already.
    */
   #forwardAgain(): BeforeAttemptsVerdict {
-    const stored = this.route.cache.get(this.#key as string);
-    const request = this.#request as CacheRequest;
+    const stored = this.route.cache.get(this.key as string);
+    const request = this.cacheRequest as CacheRequest;
     const reason = forwardReason(stored, request);
     const validating = this.#validating;
     if (validating === undefined) this.#validate(stored, reason, request);
@@ -268,11 +250,11 @@ export class CacheRun extends PassingRun {
   /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
   #woken(end: FillEnd): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
     if (end === undefined || end === 'lead') return this.#lookup(end === undefined);
-    const stored = this.route.cache.get(this.#key as string);
-    const reason = forwardReason(stored, this.#request as CacheRequest);
+    const stored = this.route.cache.get(this.key as string);
+    const reason = forwardReason(stored, this.cacheRequest as CacheRequest);
     this.said(`${forwardedStatus(this.route.gateway, reason)}; collapsed`, `fwd=${reason}; collapsed`);
     if (end instanceof Failure) return end;
-    return this.#staleFor(end) ?? this.#lookup(true);
+    return this.staleFor(end) ?? this.#lookup(true);
   }
 
   // ── on the upstream's answer ─────────────────────────────────────────────────────
@@ -280,9 +262,9 @@ export class CacheRun extends PassingRun {
   /** The upstream's head, before anything went downstream: a stored answer in its place (its 5xx), or the one its 304 confirmed. */
   onUpstreamHead(head: UpstreamAnswerHead): HeadVerdict {
     // An earlier failure this request waited out (a hold) is not how its fetch ended.
-    this.#fetchEnd = undefined;
+    this.fetchEnd = undefined;
     const { status, received: fields } = head;
-    const request = this.#request;
+    const request = this.cacheRequest;
     const validating = this.#validating;
     const { cache, announce } = this.route;
     // A 304 to the client's own validators goes to it as it is, and freshens the stored answer it names.
@@ -293,34 +275,16 @@ export class CacheRun extends PassingRun {
       const cookies = cache.revalidated(validating, request as CacheRequest, headersOf(fields), announce);
       const answer: StageAnswer = {
         send: (out) => {
-          this.#endFill?.(undefined);
+          this.endFill?.(undefined);
           const said = revalidatedStatus(this.status, validating.ttl());
-          this.#give(validating, said, 'revalidated', undefined, cookies).send(out);
+          this.give(validating, said, 'revalidated', undefined, cookies).send(out);
         },
       };
       return { answer };
     }
     if (!STALE_FOR_STATUS.has(status) || this.refresh) return undefined;
-    const stale = this.#staleFor(status);
+    const stale = this.staleFor(status);
     return stale === undefined ? undefined : { answer: stale };
-  }
-
-  /** The stored answer standing in for the upstream's own 5xx; undefined when none may. */
-  #staleFor(status: number): StageAnswer | undefined {
-    const stored = this.#staleAnswer();
-    if (stored === undefined) return undefined;
-    this.#fetchEnd = status;
-    const { gateway, minimalErrors } = this.route;
-    return {
-      send: (out) =>
-        this.#giveStale(
-          stored,
-          `upstream_${status}`,
-          staleStatus(gateway, status, stored.ttl(), undefined),
-          // errors.detail: minimal keeps the upstream's name out, as on the answers it relays.
-          receivedStatusProxyStatus(gateway, status, minimalErrors ? undefined : (out.nextHop() as string)),
-        ).send(out),
-    };
   }
 
   /** The upstream's head went downstream: where its body is copied to be stored; undefined when it will not be. */
@@ -328,7 +292,7 @@ export class CacheRun extends PassingRun {
     super.onRelayed(head);
     const { status, reason, fields, version } = head;
     const { cache, announce } = this.route;
-    const request = this.#request;
+    const request = this.cacheRequest;
     const key = this.#keyOnItsSide();
     const { config } = cache;
     const method = this.request.head.method;
@@ -342,7 +306,7 @@ export class CacheRun extends PassingRun {
     if (policy === undefined || key === undefined) {
       if (method === 'GET' || status !== 200) cache.superseded(key, request, status, fields, announce);
       if (status === 200 && key !== undefined && isFill(this.request)) cache.unkept.note(key);
-      this.#endFill?.(undefined);
+      this.endFill?.(undefined);
       // A refresh's answer not kept is nobody's: read no further than max_entry.
       return unkeptRefresh(this.request, status, fields, config.maxEntry);
     }
@@ -352,7 +316,7 @@ export class CacheRun extends PassingRun {
       // Not kept when a purge of its key came since the request did (AnswerCache.set).
       if (answer !== undefined) cache.set(answer, false, since, announce);
       else cache.superseded(key, request, status, fields, announce);
-      this.#endFill?.(undefined);
+      this.endFill?.(undefined);
       // Its copy dropped as it passed max_entry (or the room copies share): a refresh's is read no further.
       if (body === undefined && isFill(this.request)) cache.unkept.note(key);
       if (body === undefined)
@@ -369,72 +333,13 @@ export class CacheRun extends PassingRun {
 
   /** The key this request's answer may be kept under (StoredAnswer.keyOnItsSide: a split route's side). */
   #keyOnItsSide(): string | undefined {
-    return StoredAnswer.keyOnItsSide(this.#key, this.route.split !== undefined, this.request.record.upstream);
-  }
-
-  // ── stale on error ───────────────────────────────────────────────────────────────
-
-  /**
-   * The attempts end (or would wait for a target) with this failure: a stored answer within its
-   * stale-if-error window goes out instead, with Age, Cache-Status fwd=stale and Proxy-Status
-   * naming the failure. Undefined when none may, the failure is the client's own, or a background
-   * refresh, which answers nobody, failed.
-   */
-  onFailure(failure: Failure): StageAnswer | undefined {
-    const shape = failure.kind.shape;
-    if (shape === 'client' || shape === 'internal' || failure.clientsDoing) return undefined;
-    if (shape === 'gateway' && !STALE_FOR_GATEWAY.has(failure.type)) return undefined;
-    // A background fetch answers nobody: a fill's failure is the Range's that waits on it.
-    if (this.refresh) return void failedFetch(this.request, failure);
-    this.#fetchEnd = failure;
-    const stored = this.#staleAnswer();
-    if (stored === undefined) return undefined;
-    const { gateway, minimalErrors } = this.route;
-    return {
-      send: (out) =>
-        this.#giveStale(
-          stored,
-          failure.type,
-          staleStatus(gateway, failure.status, stored.ttl(), failure.type),
-          failureProxyStatus(gateway, failure, out.nextHop(), minimalErrors),
-        ).send(out),
-    };
-  }
-
-  /** The stored answer that may stand in for a failed upstream now (the latest: another request may have stored it). */
-  #staleAnswer(): StoredAnswer | undefined {
-    const key = this.#key;
-    const request = this.#request;
-    if (key === undefined || request === undefined || this.request.record.grpc) return undefined;
-    const stored = this.route.cache.get(key);
-    return stored?.servableOnError(request) ? stored : undefined;
-  }
-
-  #giveStale(stored: StoredAnswer, cause: string, status: string, proxyStatus: string): StageAnswer {
-    this.request.record.staleCause = cause;
-    this.route.metrics.cacheStale(this.route.name, cause);
-    this.#endFill?.(this.#fetchEnd);
-    return this.#give(stored, status, 'stale', proxyStatus);
-  }
-
-  /** A stored answer goes out: through the one head builder, Age up to date, this answer's Cache-Status. */
-  #give(
-    stored: StoredAnswer,
-    status: string,
-    result: string,
-    proxy?: string,
-    cookies?: string[],
-  ): StageAnswer {
-    this.said(status, result);
-    const { head, fields, record } = this.request;
-    const background = this.request.background !== undefined;
-    return deliveryOf({ head, fields, record, background }, this.route.compression, stored, proxy, cookies);
+    return StoredAnswer.keyOnItsSide(this.key, this.route.split !== undefined, this.request.record.upstream);
   }
 
   override onEnd(record: RequestRecord, finished: boolean): void {
     this.#stopWaiting();
     this.#release?.();
-    if (this.#filling) this.#endFill?.(this.#fetchEnd ?? (finished ? undefined : 'lead'));
+    if (this.#filling) this.endFill?.(this.fetchEnd ?? (finished ? undefined : 'lead'));
     super.onEnd(record, finished);
   }
 }
