@@ -95,7 +95,7 @@ const UNUSED_IN_PRIMARY = [
 ];
 /**
  * Not in a primary never reloaded: what reads the file for a reload and the workers' answers
- * to it, loaded with the first reload (cluster-control.ts).
+ * to it, loaded with the first reload (cluster-reloads.ts).
  */
 const UNTIL_A_RELOAD = [
   /\/src\/server\/cluster\/(reload-read|reload-report)\.ts$/,
