@@ -11,16 +11,16 @@ import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
 import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { type BodyEnd, type BodyVerdict, withAnswerBody } from './answer-body.ts';
+import type { BodyVerdict } from './answer-body.ts';
 import { type AttemptReport, attemptReport } from './attempt-report.ts';
 import { type CallRequest, type ClientRequestInit, readCallRequest } from './call-request.ts';
-import { AttemptConnection, watchingConnection } from './connection-end.ts';
-import { readFraming } from './framing.ts';
+import { AttemptConnection } from './connection-end.ts';
 import { type CallLimits, nextAttempt } from './next-attempt.ts';
 import type { ClientConfig } from './options.ts';
 import type { Admission, OriginState } from './origin-state.ts';
-import { type Hops, refusedRedirect, sendFollowing } from './redirects.ts';
+import { type Hops, refusedRedirect } from './redirects.ts';
 import { classifyFetchError, isFailedStatus, stageOf } from './retry-rules.ts';
+import { type SendingCall, sendAttempt } from './send-attempt.ts';
 import { shownUrl, withoutCredentials } from './shown-url.ts';
 import { AttemptTimedOut, attemptConnectTimeoutFailure, attemptTimeoutFailure } from './timeouts.ts';
 import { UpstreamError, type UpstreamErrorCode } from './upstream-error.ts';
@@ -61,6 +61,8 @@ class Call {
   /** The last failed attempt: its response (held until the next attempt goes), or its connection failure. */
   #lastAnswer: Response | undefined;
   #lastFailure: Failure | undefined;
+  /** What each attempt reads of the call (send-attempt.ts). */
+  readonly #sending: SendingCall;
 
   constructor(config: ClientConfig, origin: OriginState, url: URL, request: CallRequest) {
     this.#config = config;
@@ -76,6 +78,14 @@ class Call {
       : this.#deadlineController.signal;
     this.#deadlineAt = performance.now() + config.deadline;
     this.#limits = { config, origin, facts: request.facts, deadlineAt: this.#deadlineAt };
+    this.#sending = {
+      config,
+      request,
+      url,
+      deadline: this.#deadline,
+      deadlineSignal: this.#deadlineController.signal,
+      reports: this.#reports,
+    };
   }
 
   async run(): Promise<Response> {
@@ -125,7 +135,7 @@ class Call {
     const connection = new AttemptConnection();
     let answer: Response;
     try {
-      answer = await this.#send(attempt, hops, body, connection);
+      answer = await sendAttempt(this.#sending, attempt, hops, body, connection);
     } catch (err) {
       return this.#noAnswer(err, attempt, admission, hops, performance.now() - attemptStart, connection);
     }
@@ -142,69 +152,6 @@ class Call {
       return answer;
     }
     return this.#failedAnswer(answer, attempt, admission, hops, performance.now() - attemptStart);
-  }
-
-  /**
-   * Sends one attempt, following the redirects fetch would, and reads its framing as fetch would;
-   * `attemptTimeout` bounds its wait for the head, `bodyTimeout` each read of the body that came,
-   * and a body that breaks is told by its failure (answer-body.ts).
-   */
-  async #send(
-    attempt: number,
-    hops: Hops,
-    verdict: BodyVerdict,
-    connection: AttemptConnection,
-  ): Promise<Response> {
-    const { input, init, method, headers, body, callerSignal, follow, redirectable } = this.#request;
-    // The deadline ends the wait for this attempt's head, not its body: a response the call
-    // later gives up with (its deadline passing in a wait) must still be readable. The
-    // caller's abort reaches the body too, as with fetch.
-    const sentAt = performance.now();
-    const headDeadline = new AbortController();
-    const untilHead = () => headDeadline.abort(this.#deadline);
-    this.#deadlineController.signal.addEventListener('abort', untilHead, { once: true });
-    const { attemptTimeout, bodyTimeout } = this.#config;
-    const attemptTimer =
-      attemptTimeout === undefined
-        ? undefined
-        : setTimeout(() => headDeadline.abort(new AttemptTimedOut()), attemptTimeout);
-    const attemptSignal = callerSignal
-      ? AbortSignal.any([callerSignal, headDeadline.signal])
-      : headDeadline.signal;
-    try {
-      const attemptInit = { ...init, method, headers, signal: attemptSignal } as RequestInit & {
-        duplex?: 'half';
-      };
-      if (init.body === undefined || init.body === null) delete attemptInit.body;
-      else attemptInit.body = body.take();
-      if (body.streamed) attemptInit.duplex = 'half';
-      const send = this.#config.fetch ?? globalThis.fetch;
-      const target = input instanceof Request ? input.clone() : this.#url;
-      if (follow) attemptInit.redirect = 'manual';
-      const answer = await watchingConnection(connection, () =>
-        follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
-      );
-      const framed = readFraming(answer, method);
-      if (framed instanceof TypeError) throw framed;
-      // The failed attempts before this one (each retried), for the error of a body that breaks.
-      const call = {
-        method,
-        url: this.#request.href,
-        attempts: [...this.#reports],
-        made: attempt,
-        sentAt,
-        callerSignal,
-        connection,
-        // A caller's cancel or abort is no verdict on the origin.
-        bodyEnded: (end: BodyEnd) => {
-          if (end !== 'left') verdict.settle?.(end === 'failed');
-        },
-      };
-      return withAnswerBody(framed, call, bodyTimeout);
-    } finally {
-      clearTimeout(attemptTimer);
-      this.#deadlineController.signal.removeEventListener('abort', untilHead);
-    }
   }
 
   /** An attempt that got no response: the call's end, or undefined once the wait before the next is over. */
