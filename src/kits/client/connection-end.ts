@@ -8,19 +8,19 @@
  * delimited by the close (RFC 9112 §6.3 item 8: no Content-Length, not chunked) that a reset cut
  * reads as whole and complete, and one with a Content-Length says "closed" where it was reset.
  * Node's fetch tells each request's life on undici's diagnostics channels: an attempt's requests
- * are those created in its async context (auth-hop.ts reads them the same way), the one that
+ * are those created in its async context (core/net/fetch-watch.ts), the one that
  * answered is the last whose head came, and its socket is the one `sendHeaders` named. When that
  * request ends (whole or not), its socket says how the connection stood. A `fetch` of the
- * caller's that is no undici publishes nothing: the end stays unknown.
+ * caller's that is no undici publishes nothing: the end stays unknown. The attempt's fetch runs
+ * under `watchingFetch` (send-attempt.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { subscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
+import type { FetchWatcher } from '../../core/net/fetch-watch.ts';
 
 export type ConnectionEnd = 'reset' | 'closed';
 
 /** One attempt's requests (a redirect's hops among them), and how the answering one's connection ended. */
-export class AttemptConnection {
+export class AttemptConnection implements FetchWatcher {
   /** undici told of a request of this attempt: the channels speak, what they did not say did not happen. */
   seen = false;
   /** A request head of this attempt was written to a connection (`sendHeaders`): it may have reached the origin. */
@@ -29,55 +29,30 @@ export class AttemptConnection {
   answering: object | undefined;
   /** How its connection stood when its body ended (undefined: not ended yet, or neither). */
   end: ConnectionEnd | undefined;
-}
+  /** Each request's connection, as `sendHeaders` named it. */
+  readonly #socketOf = new WeakMap<object, Socket>();
 
-const attempts = new AsyncLocalStorage<AttemptConnection>();
-const attemptOf = new WeakMap<object, AttemptConnection>();
-const socketOf = new WeakMap<object, Socket>();
-let watching = false;
+  created(): void {
+    this.seen = true;
+  }
 
-/** Subscribes on the first call, not at import: a process that never calls hears nothing. */
-function watchRequests(): void {
-  if (watching) return;
-  watching = true;
-  subscribe('undici:request:create', (message) => {
-    const attempt = attempts.getStore();
-    if (attempt === undefined) return;
-    attempt.seen = true;
-    attemptOf.set((message as { request: object }).request, attempt);
-  });
-  subscribe('undici:client:sendHeaders', (message) => {
-    const { request, socket } = message as { request: object; socket: Socket };
-    const attempt = attemptOf.get(request);
-    if (attempt === undefined) return;
-    attempt.written = true;
-    socketOf.set(request, socket);
-  });
-  subscribe('undici:request:headers', (message) => {
-    const { request } = message as { request: object };
-    const attempt = attemptOf.get(request);
-    if (attempt !== undefined) attempt.answering = request;
-  });
-  // Published as the request ends, before fetch hears of it: the socket is as the end found it
-  // (a reset that came later, after a body ended whole, is not what ended it).
-  const ended = (message: unknown) => {
-    const { request } = message as { request: object };
-    const attempt = attemptOf.get(request);
-    if (attempt === undefined || attempt.answering !== request) return;
-    attempt.end = endOf(socketOf.get(request));
-  };
-  subscribe('undici:request:trailers', ended);
-  subscribe('undici:request:error', ended);
+  headWritten(request: object, socket: Socket): void {
+    this.written = true;
+    this.#socketOf.set(request, socket);
+  }
+
+  headCame(request: object): void {
+    this.answering = request;
+  }
+
+  /** Told as the request ends, before fetch hears of it: the socket is as the end found it (a reset that came later, after a body ended whole, is not what ended it). */
+  ended(request: object): void {
+    if (this.answering === request) this.end = endOf(this.#socketOf.get(request));
+  }
 }
 
 function endOf(socket: Socket | undefined): ConnectionEnd | undefined {
   if (socket === undefined) return undefined;
   if ((socket.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET') return 'reset';
   return socket.readableEnded ? 'closed' : undefined;
-}
-
-/** Runs `send` (one attempt's fetch, its redirects followed) with `attempt` learning how its connection ends. */
-export function watchingConnection<T>(attempt: AttemptConnection, send: () => T): T {
-  watchRequests();
-  return attempts.run(attempt, send);
 }

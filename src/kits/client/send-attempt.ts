@@ -5,10 +5,11 @@
  * the call (call.ts), which admits each attempt, judges what it brought back and waits between
  * them: this is what one attempt does on the wire, the same for the first and the tenth.
  */
+import { watchingFetch } from '../../core/net/fetch-watch.ts';
 import { type BodyEnd, type BodyVerdict, withAnswerBody } from './answer-body.ts';
 import type { AttemptReport } from './attempt-report.ts';
 import type { CallRequest } from './call-request.ts';
-import { type AttemptConnection, watchingConnection } from './connection-end.ts';
+import type { AttemptConnection } from './connection-end.ts';
 import { readFraming } from './framing.ts';
 import type { ClientConfig } from './options.ts';
 import { type Hops, sendFollowing } from './redirects.ts';
@@ -65,7 +66,7 @@ export async function sendAttempt(
     const send = sending.config.fetch ?? globalThis.fetch;
     const target = input instanceof Request ? input.clone() : sending.url;
     if (follow) attemptInit.redirect = 'manual';
-    const answer = await watchingConnection(connection, () =>
+    const answer = await watchingFetch(connection, () =>
       follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
     );
     const framed = readFraming(answer, method);

@@ -1,55 +1,37 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { subscribe } from 'node:diagnostics_channel';
 import { isIP, type Socket } from 'node:net';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatusMembers } from '../../core/failure/proxy-status.ts';
+import { type FetchWatcher, watchingFetch } from '../../core/net/fetch-watch.ts';
 
 /**
  * One call to an auth hop: how far the name lookup of a socket it opened got (unknown: it opened
  * none, it waits for one another call opens), and whether its request was written (undici's
- * `sendHeaders`).
+ * `sendHeaders`), as fetch-watch.ts tells them. A time limit that ran out before the request was
+ * written ran out connecting (the name lookup, the TCP connect, the TLS handshake), not waiting
+ * for an answer: "no answer" would send whoever reads it to a slow service instead of an
+ * unreachable one. A socket that never emitted `lookup` ran out in the name lookup (dns_timeout),
+ * not in the TCP connect.
  */
-interface HopCall {
+class HopCall implements FetchWatcher {
   lookup: 'unknown' | 'pending' | 'done';
-  written: boolean;
-}
+  written = false;
 
-/**
- * Which calls got as far as writing their request. Node's fetch tells each request's life on
- * undici's diagnostics channels: a call's request is the one created in the call's own async
- * context, its head written when `sendHeaders` names it. A time limit that ran out before then
- * ran out connecting (the name lookup, the TCP connect, the TLS handshake), not waiting for an
- * answer: "no answer" would send whoever reads it to a slow service instead of an unreachable one.
- * Its sockets are told on `net.client.socket` in that context too: one that never emitted
- * `lookup` ran out in the name lookup (dns_timeout), not in the TCP connect.
- */
-const calls = new AsyncLocalStorage<HopCall>();
-const callOf = new WeakMap<object, HopCall>();
-let watching = false;
+  constructor(lookup: 'unknown' | 'done') {
+    this.lookup = lookup;
+  }
 
-/** Subscribes on the first call, not at import: a process that asks no auth hop hears nothing. */
-function watchRequests(): void {
-  if (watching) return;
-  watching = true;
-  subscribe('undici:request:create', (message) => {
-    const call = calls.getStore();
-    if (call !== undefined) callOf.set((message as { request: object }).request, call);
-  });
-  subscribe('net.client.socket', (message) => {
-    const call = calls.getStore();
-    if (call === undefined) return;
-    const { socket } = message as { socket: Socket };
-    if (call.lookup === 'done') return;
-    call.lookup = 'pending';
+  socketOpened(socket: Socket): void {
+    if (this.lookup === 'done') return;
+    this.lookup = 'pending';
     socket.once('lookup', () => {
-      call.lookup = 'done';
+      this.lookup = 'done';
     });
-  });
-  subscribe('undici:client:sendHeaders', (message) => {
-    const call = callOf.get((message as { request: object }).request);
-    if (call !== undefined) call.written = true;
-  });
+  }
+
+  headWritten(): void {
+    this.written = true;
+  }
 }
 
 /**
@@ -59,13 +41,12 @@ function watchRequests(): void {
  * hop's in Proxy-Status (`next-hop="auth:NAME"`): never the route's upstream, never a 401.
  */
 export async function callAuthHop(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
-  watchRequests();
   // An address needs no lookup (the socket emits no `lookup` for one).
   const address = isIP(new URL(url).hostname.replace(/^\[|\]$/g, '')) !== 0;
-  const call: HopCall = { lookup: address ? 'done' : 'unknown', written: false };
+  const call = new HopCall(address ? 'done' : 'unknown');
   const started = performance.now();
   try {
-    return await calls.run(call, () =>
+    return await watchingFetch(call, () =>
       fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }),
     );
   } catch (err) {
