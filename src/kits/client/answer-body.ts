@@ -42,7 +42,8 @@ export interface BodyVerdict {
   settle?: (failed: boolean) => void;
 }
 
-const ofBody = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'} of the body`;
+const byteCount = (bytes: number) => `${bytes} byte${bytes === 1 ? '' : 's'}`;
+const ofBody = (bytes: number) => `${byteCount(bytes)} of the body`;
 
 /** What a body read that stalled rejects with, `bytes` of the body read before it. */
 function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall): UpstreamError {
@@ -106,8 +107,8 @@ function bodyRead(bytes: number, answer: Response): string {
   const length = answer.headers.get('content-length');
   if (length === null)
     return /chunked/i.test(answer.headers.get('transfer-encoding') ?? '')
-      ? `${bytes} byte${bytes === 1 ? '' : 's'}, no last chunk`
-      : `${bytes} byte${bytes === 1 ? '' : 's'}`;
+      ? `${byteCount(bytes)}, no last chunk`
+      : byteCount(bytes);
   // fetch undoes a Content-Encoding: the bytes read are not those the Content-Length counts.
   return answer.headers.has('content-encoding')
     ? `${bytes} bytes decoded, of a Content-Length of ${length}`
