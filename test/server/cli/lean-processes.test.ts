@@ -30,6 +30,12 @@ const NEVER = [
   /\/node_modules\/prom-client\/index\.js$/,
   /^node:http$/,
   /^node:http2$/,
+  // However they come: the global fetch's classes (Response, Headers…) load undici, and undici
+  // node:http and node:http2, some 5 MiB of a worker (a class extending Response at a module's
+  // top did, for every worker).
+  /^builtin:http$/,
+  /^builtin:http2$/,
+  /^builtin:internal\/deps\/undici\/undici$/,
 ];
 /**
  * Not in the primary either: the config's reader and schema, the request path, and
