@@ -48,14 +48,28 @@ export interface PebbleOptions {
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   for (let attempt = 1; ; attempt++) {
     const pebble = await startPebbleOnce(options);
-    const answered = await Promise.all([fetchText(pebble.directory, pebble.ca), pebble.issuingRoot()]).then(
-      () => undefined,
-      (err: Error) => err,
-    );
+    const answered = await answers(pebble);
     if (answered === undefined) return pebble;
     await pebble.stop();
     if (attempt === 3)
       throw new Error(`pebble did not answer on its ports, three times: ${answered.message}`);
+  }
+}
+
+/**
+ * Whether Pebble answers on its ports: undefined once it does, else the last error after 3 s.
+ * Pebble prints that its directory is available before its listeners accept (a connection right
+ * after the line may be refused), so a refusal is asked again until then.
+ */
+async function answers(pebble: Pebble): Promise<Error | undefined> {
+  const deadline = Date.now() + 3_000;
+  for (;;) {
+    const error = await Promise.all([fetchText(pebble.directory, pebble.ca), pebble.issuingRoot()]).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    if (error === undefined || Date.now() > deadline) return error;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

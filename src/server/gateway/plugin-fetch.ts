@@ -89,7 +89,7 @@ export async function pluginFetch(
   // A cut body is shorter than the service's Content-Length said: the plugin reads no length its body does not have.
   if (answer.cut) fields.delete('content-length');
   const read = NO_BODY.has(answer.status) ? null : new Uint8Array(answer.body);
-  return fetchedResponse(new Response(read, { status: answer.status, headers: fields }), answer.cut);
+  return fetchedAnswer(new Response(read, { status: answer.status, headers: fields }), answer.cut);
 }
 
 /**
@@ -98,7 +98,7 @@ export async function pluginFetch(
  * module's top reads the global `Response`, which loads undici, node:http and node:http2 into
  * every worker that imports this module (some 5 MiB), plugins or none.
  */
-function fetchedResponse(response: Response, cut: boolean): FetchedResponse {
+function fetchedAnswer(response: Response, cut: boolean): FetchedResponse {
   return Object.defineProperty(response, 'cut', { value: cut, enumerable: true }) as FetchedResponse;
 }
 
