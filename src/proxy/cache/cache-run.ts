@@ -305,7 +305,9 @@ export class CacheRun extends StaleOnErrorRun {
     // HEAD's too, whose status is its GET's (RFC 9110 §9.3.2; a HEAD's 200 is headAnswered's; another method has no key).
     if (policy === undefined || key === undefined) {
       if (method === 'GET' || status !== 200) cache.superseded(key, request, status, fields, announce);
-      if (status === 200 && key !== undefined && isFill(this.request)) cache.unkept.note(key);
+      // A 206 to it (sent without Range, RFC 9110 §15.3.7): an origin of parts only, not asked twice a Range.
+      if ((status === 200 || status === 206) && key !== undefined && isFill(this.request))
+        cache.unkept.note(key);
       this.endFill?.(undefined);
       // A refresh's answer not kept is nobody's: read no further than max_entry.
       return unkeptRefresh(this.request, status, fields, config.maxEntry);

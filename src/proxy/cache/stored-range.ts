@@ -52,9 +52,11 @@ export function storedPart(
  * The stored 200's fields that speak of its whole body as the message's content, false of a 206's
  * part: its length, and its digests of the content (RFC 9530 §2's Content-Digest, Content-MD5),
  * which a client checking them would find the part fails. Repr-Digest and RFC 3230's Digest are
- * of the representation, the same whole body the part is of (RFC 9530 §3): they stay.
+ * of the representation, the same whole body the part is of (RFC 9530 §3): they stay. And a
+ * Content-Range a lax origin put on its 200 (meaningless there, RFC 9110 §14.4): kept, the 206
+ * would name two parts, the origin's and its own.
  */
-const OF_THE_WHOLE_BODY = new Set(['content-length', 'content-digest', 'content-md5']);
+const OF_THE_WHOLE_BODY = new Set(['content-length', 'content-digest', 'content-md5', 'content-range']);
 
 /** The 416 made of a stored answer: no body, its length in Content-Range (RFC 9110 §15.5.17). */
 function unsatisfiable(fields: readonly string[], length: number): StoredPart {
