@@ -8,7 +8,6 @@
  */
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
-import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
@@ -25,6 +24,7 @@ import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
 import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
+import { gatewayRecord, type RunningState, sourceGauges, sourceStatus } from './running-view.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
 export class FleetSource {
@@ -129,57 +129,25 @@ export class FleetSource {
   #stopping: Promise<void> | undefined;
 
   status(): SourceStatus {
-    const { revision, author, since } = this.#running;
-    const reach = this.#reach;
-    const denied = reach.denied;
-    return {
-      kind: 'etcd',
-      key: this.#start.bootstrap.etcd.key,
-      endpoints: this.#start.bootstrap.etcd.endpoints,
-      revision,
-      author: author ?? null,
-      since,
-      reachable: reach.reachable,
-      unreachable_since: reach.unreachableSince ?? null,
-      summary: reach.summary(revision),
-      refused:
-        this.#refused === undefined
-          ? null
-          : { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) },
-      denied: denied ?? null,
-    };
+    return sourceStatus(this.#view());
   }
 
-  /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
+  /** The source's gauges, for the primary's /metrics. */
   gauges(): readonly PrimaryFamily[] {
-    const labels = { key: this.#start.bootstrap.etcd.key };
-    const away = this.#reach.unreachableSince;
-    const since = away === undefined ? 0 : Date.parse(away) / 1000;
-    return [
-      { metric: 'configSourceRevision', values: [{ value: this.#running.revision, labels }] },
-      { metric: 'configSourceUnreachableSince', values: [{ value: since, labels }] },
-      { metric: 'configSourceRefusedRevision', values: [{ value: this.#refused?.revision ?? 0, labels }] },
-    ];
+    return sourceGauges(this.#view());
   }
 
   #record(): GatewayRecord {
-    const { revision, hash, since } = this.#running;
-    return {
+    return gatewayRecord(this.#view(), {
       name: this.#start.bootstrap.name,
       address: this.#address,
       host: this.#host,
-      version: VERSION,
-      pid: process.pid,
-      revision,
-      hash,
-      since,
-      ...(this.#refused === undefined
-        ? {}
-        : { refused: { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) } }),
-      ...(this.#reach.unreachableSince === undefined
-        ? {}
-        : { unreachable_since: this.#reach.unreachableSince }),
-    };
+    });
+  }
+
+  #view(): RunningState {
+    const { key, endpoints } = this.#start.bootstrap.etcd;
+    return { key, endpoints, running: this.#running, refused: this.#refused, reach: this.#reach };
   }
 
   #reachable(reachable: boolean, why: string, refused: boolean): void {
