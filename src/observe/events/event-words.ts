@@ -14,6 +14,8 @@ export function describeEvent(event: GatewayEvent): string {
       ];
       const pushed =
         event.revision === undefined ? '' : ` of etcd revision ${event.revision} by ${event.author}`;
+      if (event.same_document === true)
+        return `etcd revision ${event.revision} by ${event.author}: the document running already (${event.config_hash}), nothing reloaded`;
       return `reload ${event.config_hash}${pushed}${parts.length === 0 ? ' (nothing routed changed)' : ` (${parts.join('; ')})`}`;
     }
     case 'admin': {

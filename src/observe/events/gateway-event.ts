@@ -37,6 +37,11 @@ export interface ReloadEvent extends EventBase {
   /** A push taken from etcd: its revision and author. */
   readonly revision?: number;
   readonly author?: string;
+  /**
+   * A revision that holds the document running already (pushed again, rolled back to): taken
+   * without a reload, since nothing would change; in the timeline as every push is.
+   */
+  readonly same_document?: true;
   readonly routes: NameChanges;
   readonly upstreams: NameChanges;
   /** Of the upstreams changed, those whose written targets moved. */

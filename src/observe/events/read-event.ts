@@ -44,6 +44,7 @@ export function readEvent(value: unknown): GatewayEvent | undefined {
         ...(typeof value.revision === 'number' && Number.isSafeInteger(value.revision) && text(value.author)
           ? { revision: value.revision, author: value.author }
           : {}),
+        ...(value.same_document === true ? { same_document: true } : {}),
         routes,
         upstreams,
         targets,

@@ -38,6 +38,21 @@ export async function followSource(
     address,
     (pushed) =>
       control.reload({ via: 'etcd', who: `etcd revision ${pushed.revision} by ${pushed.author}`, pushed }),
+    // Every push is in the timeline, one of the document running too (nothing reloaded for it).
+    ({ revision, author, config_hash }) => {
+      const none = { added: [], removed: [], changed: [] };
+      control.timeline.record({
+        kind: 'reload',
+        via: 'etcd',
+        config_hash,
+        revision,
+        author,
+        same_document: true,
+        routes: none,
+        upstreams: none,
+        targets: {},
+      });
+    },
     logger,
   );
   into.source = source;

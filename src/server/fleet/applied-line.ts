@@ -37,6 +37,9 @@ export type ReloadAnswer =
 /** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
 export type ApplyReload = (who: { revision: number; author: string }) => Promise<ReloadAnswer>;
 
+/** What records a revision taken without a reload (the document running already) in the deploy timeline. */
+export type NoteRevision = (taken: { revision: number; author: string; config_hash: string }) => void;
+
 export function appliedLine(
   revision: number,
   how: Wanted['how'] | 'back from an empty key',

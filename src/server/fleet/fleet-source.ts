@@ -8,22 +8,29 @@
  */
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
-import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { KeyValue } from '../../upstream/config-source/etcd-client.ts';
 import { type KeyFollowing, startFollowing } from '../../upstream/config-source/key-watch.ts';
-import { type ApplyReload, appliedLine, type Wanted, workersRefused } from './applied-line.ts';
+import {
+  type ApplyReload,
+  appliedLine,
+  type NoteRevision,
+  type Wanted,
+  workersRefused,
+} from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
 import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
 import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
+import { gatewayRecord, type RunningState, sourceGauges, sourceStatus } from './running-view.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
 export class FleetSource {
   readonly #start: FleetStart;
   readonly #reload: ApplyReload;
+  readonly #note: NoteRevision;
   readonly #logger: Logger;
   #running: { revision: number; document: string; author?: string; hash: string; since: string };
   /** The latest revision run that was not a canary's: where a canary goes back to when the config key holds nothing. */
@@ -49,9 +56,17 @@ export class FleetSource {
   /** This machine's name, in the record beside the address (fleet-keys.ts's GatewayRecord.host). */
   readonly #host = process.getBuiltinModule('node:os').hostname();
 
-  constructor(start: FleetStart, hash: string, address: string, reload: ApplyReload, logger: Logger) {
+  constructor(
+    start: FleetStart,
+    hash: string,
+    address: string,
+    reload: ApplyReload,
+    note: NoteRevision,
+    logger: Logger,
+  ) {
     this.#start = start;
     this.#reload = reload;
+    this.#note = note;
     this.#logger = logger;
     this.#address = address;
     const since = new Date().toISOString();
@@ -114,57 +129,25 @@ export class FleetSource {
   #stopping: Promise<void> | undefined;
 
   status(): SourceStatus {
-    const { revision, author, since } = this.#running;
-    const reach = this.#reach;
-    const denied = reach.denied;
-    return {
-      kind: 'etcd',
-      key: this.#start.bootstrap.etcd.key,
-      endpoints: this.#start.bootstrap.etcd.endpoints,
-      revision,
-      author: author ?? null,
-      since,
-      reachable: reach.reachable,
-      unreachable_since: reach.unreachableSince ?? null,
-      summary: reach.summary(revision),
-      refused:
-        this.#refused === undefined
-          ? null
-          : { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) },
-      denied: denied ?? null,
-    };
+    return sourceStatus(this.#view());
   }
 
-  /** The source's gauges, for the primary's /metrics (observe/metrics/cluster.ts adds them). */
+  /** The source's gauges, for the primary's /metrics. */
   gauges(): readonly PrimaryFamily[] {
-    const labels = { key: this.#start.bootstrap.etcd.key };
-    const away = this.#reach.unreachableSince;
-    const since = away === undefined ? 0 : Date.parse(away) / 1000;
-    return [
-      { metric: 'configSourceRevision', values: [{ value: this.#running.revision, labels }] },
-      { metric: 'configSourceUnreachableSince', values: [{ value: since, labels }] },
-      { metric: 'configSourceRefusedRevision', values: [{ value: this.#refused?.revision ?? 0, labels }] },
-    ];
+    return sourceGauges(this.#view());
   }
 
   #record(): GatewayRecord {
-    const { revision, hash, since } = this.#running;
-    return {
+    return gatewayRecord(this.#view(), {
       name: this.#start.bootstrap.name,
       address: this.#address,
       host: this.#host,
-      version: VERSION,
-      pid: process.pid,
-      revision,
-      hash,
-      since,
-      ...(this.#refused === undefined
-        ? {}
-        : { refused: { ...this.#refused, problems: this.#refused.problems.map(formatConfigProblem) } }),
-      ...(this.#reach.unreachableSince === undefined
-        ? {}
-        : { unreachable_since: this.#reach.unreachableSince }),
-    };
+    });
+  }
+
+  #view(): RunningState {
+    const { key, endpoints } = this.#start.bootstrap.etcd;
+    return { key, endpoints, running: this.#running, refused: this.#refused, reach: this.#reach };
   }
 
   #reachable(reachable: boolean, why: string, refused: boolean): void {
@@ -199,13 +182,9 @@ export class FleetSource {
     this.#want({ document: kv.value, revision, how: 'follow' });
   }
 
-  /** etcd's value after a start on the last good config: applied if it is another document, else only its revision taken. */
+  /** etcd's value after a start on the last good config: applied if it is another document, else only its revision taken (#apply). */
   #sync(kv: KeyValue): void {
-    if (kv.value !== this.#running.document)
-      return this.#want({ document: kv.value, revision: kv.modRevision, how: 'sync' });
-    this.#onLastGood = false;
-    this.#running = { ...this.#running, revision: kv.modRevision };
-    this.#lease?.update(this.#record());
+    this.#want({ document: kv.value, revision: kv.modRevision, how: 'sync' });
   }
 
   /**
@@ -303,6 +282,7 @@ export class FleetSource {
       wanted.author ??
       (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
       'unknown (no push record)';
+    if (document === this.#running.document) return this.#sameDocument(wanted, author);
     const label = documentLabel(bootstrap.etcd.key, revision);
     const composed = composeConfig(document, bootstrap, label);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
@@ -346,6 +326,32 @@ export class FleetSource {
         ...(how === 'follow' || how === 'sync' ? {} : { canary: how }),
       },
       line.msg,
+    );
+    this.#lease?.update(this.#record());
+  }
+
+  /**
+   * A revision of the document running (pushed again, rolled back to, pushed while this gateway
+   * ran its last good copy): nothing to reload, but it is the revision running now, named in
+   * /status, the metrics and the record, and kept on disk with it, so that neither the fleet's
+   * status nor a restart takes the gateway for one behind.
+   */
+  #sameDocument(wanted: Wanted, author: string): void {
+    const { bootstrap } = this.#start;
+    const { revision, document, how } = wanted;
+    const { hash } = this.#running;
+    const since = new Date().toISOString();
+    this.#running = { revision, document, author, hash, since };
+    if (how !== 'canary') {
+      this.#onLastGood = false;
+      this.#lastGood = { revision, document, author };
+      const unkept = keptOrWhy(bootstrap.state, { document, revision, hash, at: since, author });
+      if (unkept !== undefined) this.#logger.error({ source: bootstrap.etcd.key, revision }, unkept);
+    }
+    this.#note({ revision, author, config_hash: hash });
+    this.#logger.info(
+      { source: bootstrap.etcd.key, revision, author, config_hash: hash },
+      `config revision ${revision} taken: it holds the document running already, so nothing was reloaded`,
     );
     this.#lease?.update(this.#record());
   }

@@ -43,6 +43,21 @@ test('every kind of change in words', () => {
         kind: 'reload',
         at,
         config_hash: 'sha256:0123456789abcdef',
+        via: 'etcd',
+        revision: 43,
+        author: 'alice',
+        same_document: true,
+        routes: none,
+        upstreams: none,
+        targets: {},
+      },
+      'etcd revision 43 by alice: the document running already (sha256:0123456789abcdef), nothing reloaded',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
         via: 'admin',
         routes: none,
         upstreams: none,
@@ -170,4 +185,8 @@ test("a fleet's reload read back from its log line keeps its revision and author
   assert.deepEqual(readEvent(JSON.parse(JSON.stringify(line))), line);
   const { revision: _revision, author: _author, ...plain } = line;
   assert.deepEqual(readEvent({ ...line, revision: '42' }), plain);
+  // A revision of the document running, taken without a reload, is read back as one.
+  const same = { ...line, same_document: true };
+  assert.deepEqual(readEvent(JSON.parse(JSON.stringify(same))), same);
+  assert.deepEqual(readEvent({ ...line, same_document: 'yes' }), line);
 });

@@ -198,6 +198,9 @@ test('a healthy canary holds for the time named and then every gateway takes it'
     after.gateways.map((g) => [g.name, g.revision, g.behind]),
     gateways.map((g) => [g.name, after.latest, false]),
   );
+  // The canary's gateway runs that document already: it takes the promoted revision without a reload.
+  const taken = `config revision ${after.latest} taken: it holds the document running already, so nothing was reloaded`;
+  await Promise.any(gateways.map((g) => g.serve?.waitForLines(taken, 1, 10_000)));
   // The promotion is a push of its own in the history, by the canary's author.
   const history = await candor(['config', 'history', '--config', gateways[0].bootstrap, '--json']);
   assert.equal(JSON.parse(history.stdout).entries[0].revision, after.latest);
