@@ -28,6 +28,11 @@ const MAX_FLOWS = 5;
  * way: a page asked with a long query (a deep link) would be a 400 after every login.
  */
 const MAX_FLOW_COOKIE = 4096;
+/** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
+const UNREADABLE_ANSWER = refusedState(
+  'the answer from the identity provider is not one to read',
+  'bad authorization answer',
+);
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
 
@@ -269,12 +274,11 @@ export class SignIn {
           details: `the identity provider refused the sign-in (${err.error})`,
           note: `oidc provider said ${err.error}`,
         };
-      return {
-        refused: 400,
-        details: 'the answer from the identity provider is not one to read',
-        note: 'oidc bad authorization answer',
-      };
+      return UNREADABLE_ANSWER;
     }
+    // oauth4webapi leaves a missing code to the token request, whose complaint would read as the
+    // provider's garbage (a 502 naming it): an answer without one is the browser's to mend.
+    if (!params.get('code')) return UNREADABLE_ANSWER;
     let tokens = exchanged.tokens;
     if (tokens === undefined)
       try {
