@@ -89,15 +89,22 @@ for (const error of ['access_denied', 'login_required', 'consent_required', 'int
     assert.equal(line.auth, `denied: oidc provider said ${error}`);
   });
 
-test('an answer with its state but no code is the browser’s 400, not the provider’s 502', async () => {
-  const { state, cookie } = await begun();
-  const asked = provider.asked.get('/token') ?? 0;
-  const res = await callback({ state, iss: provider.issuer }, cookie);
-  assert.equal(res.status, 400, res.text);
-  assert.match(res.headers['proxy-status'] as string, /^candor; error=http_request_error; /);
-  assert.equal(provider.asked.get('/token') ?? 0, asked);
-  const line = await gw.logFor(res.headers['x-request-id'] as string);
-  assert.equal(line.auth, 'denied: oidc bad authorization answer');
+test('an answer with its state but no code, or two, is the browser’s 400, not the provider’s 502', async () => {
+  for (const codes of [[], ['a', 'b']]) {
+    const { state, cookie } = await begun();
+    const asked = provider.asked.get('/token') ?? 0;
+    const query = new URLSearchParams({ state, iss: provider.issuer });
+    for (const code of codes) query.append('code', code);
+    const res = await request(gw.url, {
+      path: `/oauth2/callback?${query}`,
+      headers: { accept: 'text/html', cookie },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.headers['proxy-status'] as string, /^candor; error=http_request_error; /);
+    assert.equal(provider.asked.get('/token') ?? 0, asked);
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.auth, 'denied: oidc bad authorization answer');
+  }
 });
 
 test('a state this browser was not given, and another browser’s flow cookie, are 400: the token endpoint never asked', async () => {

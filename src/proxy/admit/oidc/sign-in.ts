@@ -276,9 +276,10 @@ export class SignIn {
         };
       return UNREADABLE_ANSWER;
     }
-    // oauth4webapi leaves a missing code to the token request, whose complaint would read as the
-    // provider's garbage (a 502 naming it): an answer without one is the browser's to mend.
-    if (!params.get('code')) return UNREADABLE_ANSWER;
+    // oauth4webapi leaves the code to the token request, whose complaint of none (or two) would
+    // read as the provider's garbage, a 502 naming it: such an answer is the browser's to mend.
+    const codes = params.getAll('code');
+    if (codes.length !== 1 || codes[0] === '') return UNREADABLE_ANSWER;
     let tokens = exchanged.tokens;
     if (tokens === undefined)
       try {
