@@ -1,10 +1,10 @@
 /**
  * The provider's answer at the redirect path, taken apart as an outsider would send it (OpenID
  * Connect Core §3.1.2.5–6, RFC 6749 §4.1.2, RFC 9207): the user's refusal and `login_required`
- * a 401 saying so, an answer without its code, a state this browser was not given, another
+ * a 401 saying so, an answer without its code (or with two), a state this browser was not given, another
  * browser's flow cookie, an `iss` that is not the provider's, a code the provider no longer
  * takes (`invalid_grant`); and the logout without a session, a session cookie truncated, sealed
- * with another key, or split with a part missing.
+ * with another key, or split with a part missing, a refresh token the provider no longer takes.
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -190,4 +190,38 @@ test('a session cookie truncated, sealed with another key, or split with a part 
     assert.equal(res.status, 401, parts.slice(0, 30));
   }
   assert.equal(reached, before);
+});
+
+test('a refresh token the provider refuses (invalid_grant) ends the session: a program gets 401, a browser a fresh sign-in', async () => {
+  const browser = new HttpBrowser();
+  const page = await browser.signIn(await browser.go(`${gw.url}/`), 'bob');
+  assert.equal(page.text, 'hello bob');
+  const seal = new CookieSeal(COOKIE_SECRET, 'session');
+  const session = seal.open(browser.cookie('127.0.0.1', '_candor_session') as string) as Record<
+    string,
+    unknown
+  >;
+  // Its tokens a second from their end, its refresh token one the provider never issued (revoked).
+  const ending = await seal.seal({
+    ...session,
+    r: 'a-revoked-refresh-token',
+    a: Date.now() - 3600_000,
+    e: Date.now() + 1000,
+  });
+  const before = reached;
+  const api = await request(gw.url, { path: '/renew', headers: { cookie: `_candor_session=${ending}` } });
+  assert.equal(api.status, 401, api.text);
+  assert.equal(api.headers['www-authenticate'], 'Bearer');
+  const html = await request(gw.url, {
+    path: '/renew',
+    headers: { accept: 'text/html', cookie: `_candor_session=${ending}` },
+  });
+  assert.equal(html.status, 302);
+  assert.ok(String(html.headers.location).startsWith(`${provider.issuer}/auth?`));
+  assert.equal(reached, before);
+  const lines = await Promise.all([api, html].map((r) => gw.logFor(r.headers['x-request-id'] as string)));
+  assert.deepEqual(
+    lines.map((l) => l.auth),
+    ['denied: oidc session refresh refused', 'denied: oidc session refresh refused, sign-in begun'],
+  );
 });
