@@ -4,7 +4,8 @@
  * client, an `azp` naming another client, an `exp` gone by, a signature its published key did not
  * make, an `iss` not the provider's. Each is the token endpoint's own answer to the gateway, which
  * no user brought: the hop's 502 `http_protocol_error` naming what was wrong (as the docs say),
- * never a 401, a 500 or a session; the app never reached. The same provider's good token signs in.
+ * never a 401, a 500 or a session; the app never reached; the provider's row on the status page
+ * counting it. The same provider's good token signs in.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -121,6 +122,11 @@ function claims(nonce: string, changes: Record<string, unknown> = {}): Record<st
   return all;
 }
 
+/** The provider's row of the gateway's status (`GET /status`'s `auth_hops`). */
+function row() {
+  return gw.gateway.status().auth_hops[`auth:${new URL(issuer).host}`];
+}
+
 /** A browser's sign-in through the provider: the gateway's answer at the redirect path. */
 async function signIn() {
   const browser = new HttpBrowser();
@@ -173,6 +179,7 @@ for (const [what, make, named] of cases)
     assert.equal((await signIn()).status, 302);
     next = make;
     const before = reached;
+    const failed = row().counts.failed;
     const back = await signIn();
     assert.equal(back.status, 502, back.text.slice(0, 300));
     const proxyStatus = back.headers['proxy-status'] as string;
@@ -184,4 +191,7 @@ for (const [what, make, named] of cases)
     const line = await gw.logFor(back.headers['x-request-id'] as string);
     assert.equal(line.auth, 'failed: http_protocol_error');
     assert.equal(reached, before);
+    // The provider's row on the status page counts it, as its last failure.
+    assert.equal(row().counts.failed, failed + 1);
+    assert.match(String(row().last_failure?.details), /^the token endpoint: /);
   });

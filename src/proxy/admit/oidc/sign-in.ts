@@ -300,14 +300,14 @@ export class SignIn {
         );
       } catch (err) {
         const refusal = tokenRefusal(err);
-        if (refusal instanceof Failure) return this.#issuer.failure(refusal, 'the token endpoint');
+        if (refusal instanceof Failure) return this.#issuer.tokenEndpointFailure(refusal);
         if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
           return {
             refused: 401,
             details: `the identity provider refused the sign-in's code (${err.error})`,
             note: `oidc token endpoint said ${err.error}`,
           };
-        return this.#issuer.failure(err, 'the token endpoint');
+        return this.#issuer.tokenEndpointFailure(err);
       }
     exchanged.tokens = tokens;
     const checked = await this.checkIdToken(tokens.id_token as string);
@@ -337,9 +337,8 @@ export class SignIn {
       // The token endpoint's own answer to the gateway, never a token the user brought: refused
       // (an algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer
       // the gateway cannot use, the hop's 502, not the user's 401.
-      return this.#issuer.failure(
+      return this.#issuer.tokenEndpointFailure(
         unusableAnswer(`its ID token was not accepted (${checked.invalid})`),
-        'the token endpoint',
       );
     } catch (err) {
       return this.#issuer.failure(err, 'the JWKS endpoint');
