@@ -171,6 +171,18 @@ export class IssuerHop {
     return authHopFailure(bodyFailure(err, this.timeout), this.health.name, what);
   }
 
+  /**
+   * `err` at the token endpoint (a sign-in's code, a renewal, the ID token it answered) as the
+   * hop's failure, counted on its row: the discovery document and the keys count theirs where
+   * they are fetched, so a failure already the hop's (one of theirs, passed on) is not counted again.
+   */
+  tokenEndpointFailure(err: unknown): Failure {
+    if (err instanceof Failure && err.nextHop === this.health.name) return err;
+    const failure = this.failure(err, 'the token endpoint');
+    this.health.failed(failure);
+    return failure;
+  }
+
   #discover(): Promise<oauth.AuthorizationServer> {
     this.#discovering ??= this.#fetchDiscovery().finally(() => {
       this.#discovering = undefined;

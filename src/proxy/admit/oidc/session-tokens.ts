@@ -83,7 +83,7 @@ export class SessionTokens {
       // A refresh token refused ends the session; the gateway's own client refused is the hop's failure.
       const refusal = tokenRefusal(err);
       if (refusal === 'grant') return undefined;
-      return this.#issuer.failure(refusal ?? err, 'the token endpoint');
+      return this.#issuer.tokenEndpointFailure(refusal ?? err);
     }
     let claims = session.c;
     if (tokens.id_token !== undefined) {

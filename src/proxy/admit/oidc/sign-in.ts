@@ -28,6 +28,11 @@ const MAX_FLOWS = 5;
  * way: a page asked with a long query (a deep link) would be a 400 after every login.
  */
 const MAX_FLOW_COOKIE = 4096;
+/** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
+const UNREADABLE_ANSWER = refusedState(
+  'the answer from the identity provider is not one to read',
+  'bad authorization answer',
+);
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
 
@@ -269,12 +274,12 @@ export class SignIn {
           details: `the identity provider refused the sign-in (${err.error})`,
           note: `oidc provider said ${err.error}`,
         };
-      return {
-        refused: 400,
-        details: 'the answer from the identity provider is not one to read',
-        note: 'oidc bad authorization answer',
-      };
+      return UNREADABLE_ANSWER;
     }
+    // oauth4webapi leaves the code to the token request, whose complaint of none (or two) would
+    // read as the provider's garbage, a 502 naming it: such an answer is the browser's to mend.
+    const codes = params.getAll('code');
+    if (codes.length !== 1 || codes[0] === '') return UNREADABLE_ANSWER;
     let tokens = exchanged.tokens;
     if (tokens === undefined)
       try {
@@ -295,14 +300,14 @@ export class SignIn {
         );
       } catch (err) {
         const refusal = tokenRefusal(err);
-        if (refusal instanceof Failure) return this.#issuer.failure(refusal, 'the token endpoint');
+        if (refusal instanceof Failure) return this.#issuer.tokenEndpointFailure(refusal);
         if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
           return {
             refused: 401,
             details: `the identity provider refused the sign-in's code (${err.error})`,
             note: `oidc token endpoint said ${err.error}`,
           };
-        return this.#issuer.failure(err, 'the token endpoint');
+        return this.#issuer.tokenEndpointFailure(err);
       }
     exchanged.tokens = tokens;
     const checked = await this.checkIdToken(tokens.id_token as string);
@@ -332,9 +337,8 @@ export class SignIn {
       // The token endpoint's own answer to the gateway, never a token the user brought: refused
       // (an algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer
       // the gateway cannot use, the hop's 502, not the user's 401.
-      return this.#issuer.failure(
+      return this.#issuer.tokenEndpointFailure(
         unusableAnswer(`its ID token was not accepted (${checked.invalid})`),
-        'the token endpoint',
       );
     } catch (err) {
       return this.#issuer.failure(err, 'the JWKS endpoint');

@@ -1,0 +1,227 @@
+/**
+ * The provider's answer at the redirect path, taken apart as an outsider would send it (OpenID
+ * Connect Core §3.1.2.5–6, RFC 6749 §4.1.2, RFC 9207): the user's refusal and `login_required`
+ * a 401 saying so, an answer without its code (or with two), a state this browser was not given, another
+ * browser's flow cookie, an `iss` that is not the provider's, a code the provider no longer
+ * takes (`invalid_grant`); and the logout without a session, a session cookie truncated, sealed
+ * with another key, or split with a part missing, a refresh token the provider no longer takes.
+ */
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { after, before, test } from 'node:test';
+import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
+import { request } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  COOKIE_SECRET,
+  HttpBrowser,
+  startSignIn,
+  type TestProvider,
+} from '../../helpers/oidc-provider.ts';
+import type { TestGateway } from '../../helpers/test-gateway.ts';
+
+const ENV = { OIDC_EDGE_CLIENT_SECRET: CLIENT_SECRET, OIDC_EDGE_COOKIE_SECRET: COOKIE_SECRET };
+Object.assign(process.env, ENV);
+
+let provider: TestProvider;
+let gw: TestGateway;
+let app: http.Server;
+let reached = 0;
+
+before(async () => {
+  ({ app, provider, gw } = await startSignIn(
+    (req, res) => {
+      reached++;
+      res.end(`hello ${req.headers['x-user']}`);
+    },
+    (issuer, appUrl) => `routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+    auth:
+      identity_header: X-User
+      oidc:
+        issuer: ${issuer}
+        client_id: ${CLIENT_ID}
+        client_secret_env: OIDC_EDGE_CLIENT_SECRET
+        post_logout_redirect: /bye
+        cookie: { secret_env: OIDC_EDGE_COOKIE_SECRET }
+upstreams:
+  app:
+    targets:
+      - url: ${appUrl}
+`,
+    ENV,
+  ));
+});
+
+after(() => closeAll(gw, provider, app));
+
+/** A sign-in begun by a fresh browser: its state and its flow cookie, as a Cookie field. */
+async function begun(): Promise<{ state: string; cookie: string }> {
+  const browser = new HttpBrowser();
+  const first = await browser.go(`${gw.url}/page`, () => true);
+  assert.equal(first.status, 302);
+  const state = new URL(first.headers.location as string).searchParams.get('state') as string;
+  return { state, cookie: browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').join('; ') };
+}
+
+/** The gateway's answer to the provider's answer `params`, sent with `cookie`, as a browser asks. */
+async function callback(params: Record<string, string>, cookie: string) {
+  return request(gw.url, {
+    path: `/oauth2/callback?${new URLSearchParams(params)}`,
+    headers: { accept: 'text/html', cookie },
+  });
+}
+
+for (const error of ['access_denied', 'login_required', 'consent_required', 'interaction_required'])
+  test(`the provider's ${error} is the sign-in's 401, its page and the log line saying so`, async () => {
+    const { state, cookie } = await begun();
+    const res = await callback({ error, state, iss: provider.issuer }, cookie);
+    assert.equal(res.status, 401, res.text);
+    assert.match(res.headers['content-type'] as string, /^text\/html/);
+    assert.ok(res.text.includes(`the identity provider refused the sign-in (${error})`), res.text);
+    assert.equal(res.headers.location, undefined);
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.status, 401);
+    assert.equal(line.auth, `denied: oidc provider said ${error}`);
+  });
+
+test('an answer with its state but no code, or two, is the browser’s 400, not the provider’s 502', async () => {
+  for (const codes of [[], ['a', 'b']]) {
+    const { state, cookie } = await begun();
+    const asked = provider.asked.get('/token') ?? 0;
+    const query = new URLSearchParams({ state, iss: provider.issuer });
+    for (const code of codes) query.append('code', code);
+    const res = await request(gw.url, {
+      path: `/oauth2/callback?${query}`,
+      headers: { accept: 'text/html', cookie },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.headers['proxy-status'] as string, /^candor; error=http_request_error; /);
+    assert.equal(provider.asked.get('/token') ?? 0, asked);
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.auth, 'denied: oidc bad authorization answer');
+  }
+});
+
+test('a state this browser was not given, and another browser’s flow cookie, are 400: the token endpoint never asked', async () => {
+  const mine = await begun();
+  const theirs = await begun();
+  const asked = provider.asked.get('/token') ?? 0;
+  const unknown = await callback({ code: 'x', state: 'A'.repeat(43), iss: provider.issuer }, mine.cookie);
+  assert.equal(unknown.status, 400);
+  // Their state with my cookie, and their cookie renamed to the name of my state.
+  const crossed = await callback({ code: 'x', state: theirs.state, iss: provider.issuer }, mine.cookie);
+  assert.equal(crossed.status, 400);
+  const renamed = `${mine.cookie.slice(0, mine.cookie.indexOf('='))}${theirs.cookie.slice(theirs.cookie.indexOf('='))}`;
+  const swapped = await callback({ code: 'x', state: mine.state, iss: provider.issuer }, renamed);
+  assert.equal(swapped.status, 400);
+  assert.match(swapped.text, /not the one this browser was given/);
+  assert.equal(provider.asked.get('/token') ?? 0, asked);
+  const lines = await Promise.all(
+    [unknown, crossed, swapped].map((r) => gw.logFor(r.headers['x-request-id'] as string)),
+  );
+  assert.deepEqual(
+    lines.map((l) => l.auth),
+    ['denied: oidc no flow', 'denied: oidc no flow', 'denied: oidc state mismatch'],
+  );
+});
+
+test('an iss that is not the provider’s, or none where it advertises them (RFC 9207), is refused before the code is spent', async () => {
+  for (const iss of ['http://127.0.0.1:1', undefined]) {
+    const { state, cookie } = await begun();
+    const asked = provider.asked.get('/token') ?? 0;
+    const res = await callback({ code: 'x', state, ...(iss === undefined ? {} : { iss }) }, cookie);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(provider.asked.get('/token') ?? 0, asked);
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.auth, 'denied: oidc bad authorization answer');
+  }
+});
+
+test('a code the provider no longer takes (invalid_grant) is a 401, and the page asked again begins a fresh sign-in', async () => {
+  const { state, cookie } = await begun();
+  const res = await callback({ code: 'a-code-never-issued', state, iss: provider.issuer }, cookie);
+  assert.equal(res.status, 401, res.text);
+  assert.match(res.text, /refused the sign-in&#39;s code \(invalid_grant\)/);
+  const line = await gw.logFor(res.headers['x-request-id'] as string);
+  assert.equal(line.auth, 'denied: oidc token endpoint said invalid_grant');
+  const again = await request(gw.url, { path: '/page', headers: { accept: 'text/html', cookie } });
+  assert.equal(again.status, 302);
+  assert.ok(String(again.headers.location).startsWith(`${provider.issuer}/auth?`));
+});
+
+test('the logout without a session clears the cookies and goes to the provider’s logout, without a hint', async () => {
+  const res = await request(gw.url, { path: '/oauth2/sign_out', headers: { accept: 'text/html' } });
+  assert.equal(res.status, 302);
+  const location = new URL(res.headers.location as string);
+  assert.equal(location.origin, provider.issuer);
+  assert.equal(location.searchParams.get('id_token_hint'), null);
+  assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${gw.url}/bye`);
+  assert.ok((res.headers['set-cookie'] ?? []).some((c) => /^_candor_session=;/.test(c)));
+});
+
+test('a session cookie truncated, sealed with another key, or split with a part missing is no session', async () => {
+  const browser = new HttpBrowser();
+  const page = await browser.signIn(await browser.go(`${gw.url}/`), 'alice');
+  assert.equal(page.text, 'hello alice');
+  const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;
+  const mine = new CookieSeal(COOKIE_SECRET, 'session');
+  const other = new CookieSeal('another gateway’s session secret, 32+ characters', 'session');
+  const opened = mine.open(cookie) as Record<string, unknown>;
+  const foreign = await other.seal(opened);
+  const before = reached;
+  for (const value of [cookie.slice(0, -10), cookie.slice(0, cookie.length / 2), foreign, '', 'x.y.z.w.v']) {
+    const res = await request(gw.url, { path: '/x', headers: { cookie: `_candor_session=${value}` } });
+    assert.equal(res.status, 401, value.slice(0, 20));
+    assert.equal(res.headers['www-authenticate'], 'Bearer');
+  }
+  // Split in two, each half sent alone as its numbered part.
+  const half = Math.floor(cookie.length / 2);
+  for (const parts of [
+    `_candor_session.1=${cookie.slice(0, half)}`,
+    `_candor_session.2=${cookie.slice(half)}`,
+    `_candor_session.1=${cookie.slice(0, half)}; _candor_session.3=${cookie.slice(half)}`,
+  ]) {
+    const res = await request(gw.url, { path: '/x', headers: { cookie: parts } });
+    assert.equal(res.status, 401, parts.slice(0, 30));
+  }
+  assert.equal(reached, before);
+});
+
+test('a refresh token the provider refuses (invalid_grant) ends the session: a program gets 401, a browser a fresh sign-in', async () => {
+  const browser = new HttpBrowser();
+  const page = await browser.signIn(await browser.go(`${gw.url}/`), 'bob');
+  assert.equal(page.text, 'hello bob');
+  const seal = new CookieSeal(COOKIE_SECRET, 'session');
+  const session = seal.open(browser.cookie('127.0.0.1', '_candor_session') as string) as Record<
+    string,
+    unknown
+  >;
+  // Its tokens a second from their end, its refresh token one the provider never issued (revoked).
+  const ending = await seal.seal({
+    ...session,
+    r: 'a-revoked-refresh-token',
+    a: Date.now() - 3600_000,
+    e: Date.now() + 1000,
+  });
+  const before = reached;
+  const api = await request(gw.url, { path: '/renew', headers: { cookie: `_candor_session=${ending}` } });
+  assert.equal(api.status, 401, api.text);
+  assert.equal(api.headers['www-authenticate'], 'Bearer');
+  const html = await request(gw.url, {
+    path: '/renew',
+    headers: { accept: 'text/html', cookie: `_candor_session=${ending}` },
+  });
+  assert.equal(html.status, 302);
+  assert.ok(String(html.headers.location).startsWith(`${provider.issuer}/auth?`));
+  assert.equal(reached, before);
+  const lines = await Promise.all([api, html].map((r) => gw.logFor(r.headers['x-request-id'] as string)));
+  assert.deepEqual(
+    lines.map((l) => l.auth),
+    ['denied: oidc session refresh refused', 'denied: oidc session refresh refused, sign-in begun'],
+  );
+});
