@@ -5,6 +5,7 @@ import type {
   RouteConfig,
 } from '../../core/config/types.ts';
 import type { TrustList } from '../../core/net/trust.ts';
+import type { Circuit } from '../../core/retry/circuit.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createUpstream, type Upstream } from '../../upstream/targets/upstream.ts';
 import type { ServiceCall } from '../stages/service-call.ts';
@@ -72,6 +73,8 @@ export async function loadOidc(routes: readonly RouteConfig[]): Promise<void> {
 export interface AuthHopView {
   readonly health: AuthHopHealth;
   readonly upstream: Upstream | undefined;
+  /** The circuit its calls go through: its upstream's, or an OpenID provider's own; a JWKS endpoint has none. */
+  readonly circuit: Circuit | undefined;
 }
 
 /**
@@ -137,7 +140,7 @@ export class Access {
         this.#forwardHealth.get(name)?.health ??
         (previous === undefined ? undefined : previous.#forwardHealth.get(name)?.health) ??
         new AuthHopHealth(name, 'forward');
-      this.#forwardHealth.set(name, { health, upstream });
+      this.#forwardHealth.set(name, { health, upstream, circuit: upstream.circuit });
       const shown = shownForwardHop(config, hops.exposeAddresses);
       return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health);
     };
@@ -233,8 +236,16 @@ export class Access {
   authHops(): AuthHopView[] {
     return [
       ...this.#forwardHealth.values(),
-      ...[...this.#jwksHealth.values()].map((health) => ({ health, upstream: undefined })),
-      ...[...this.#issuers.values()].map((issuer) => ({ health: issuer.health, upstream: undefined })),
+      ...[...this.#jwksHealth.values()].map((health) => ({
+        health,
+        upstream: undefined,
+        circuit: undefined,
+      })),
+      ...[...this.#issuers.values()].map((issuer) => ({
+        health: issuer.health,
+        upstream: undefined,
+        circuit: issuer.circuit,
+      })),
     ];
   }
 

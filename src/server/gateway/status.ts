@@ -193,8 +193,8 @@ export function gatewayStatus(
  */
 function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthHopStatus> {
   const hops: Record<string, AuthHopStatus> = {};
-  for (const { health, upstream } of runtime.access.authHops()) {
-    const state = upstream?.circuit.stateAt(now);
+  for (const { health, upstream, circuit } of runtime.access.authHops()) {
+    const state = circuit?.stateAt(now);
     const last = health.lastFailure;
     const seen = hops[health.name];
     if (seen !== undefined) {
@@ -218,9 +218,9 @@ function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthH
       kind: health.kind,
       upstream: upstream?.name ?? null,
       circuit:
-        upstream === undefined || state === undefined
+        circuit === undefined || state === undefined
           ? null
-          : { state, open_until: state === 'open' ? wallClock(upstream.circuit.openUntil) : null },
+          : { state, open_until: state === 'open' ? wallClock(circuit.openUntil) : null },
       counts: { ...health.counts },
       last_failure:
         last === undefined ? null : { type: last.type, details: last.details, at: wallClock(last.at) },

@@ -116,3 +116,23 @@ test('a renewal the token endpoint fails is counted on the provider’s row, the
   assert.equal(after.last_failure?.type, 'destination_unavailable');
   assert.match(String(after.last_failure?.details), /^the token endpoint: /);
 });
+
+// Last: it leaves the provider's circuit open.
+test('the provider’s row shows its own circuit: closed, then open after five failures in a row, until when', async () => {
+  assert.deepEqual(row().circuit, { state: 'closed', open_until: null });
+  provider.mode = 'error';
+  provider.modeAt = '/token';
+  try {
+    for (let i = 0; i < 5; i++) {
+      const browser = new HttpBrowser();
+      const back = await browser.signIn(await browser.go(`${gw.url}/page`), 'carol');
+      assert.equal(back.status, 503, back.text.slice(0, 300));
+    }
+  } finally {
+    provider.mode = 'ok';
+    provider.modeAt = undefined;
+  }
+  const circuit = row().circuit;
+  assert.equal(circuit?.state, 'open', JSON.stringify(circuit));
+  assert.ok(Date.parse(String(circuit?.open_until)) > Date.now(), JSON.stringify(circuit));
+});

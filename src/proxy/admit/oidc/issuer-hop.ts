@@ -55,6 +55,11 @@ export class IssuerHop {
   #jwksBuiltWith = '';
   readonly #logger: Logger;
   readonly #circuit: Circuit = createCircuit(CIRCUIT);
+
+  /** The provider's circuit, for the status page's row (read only there). */
+  get circuit(): Circuit {
+    return this.#circuit;
+  }
   #server: oauth.AuthorizationServer | undefined;
   #freshUntil = 0;
   /** When the discovery document was last had (performance.now()). */
