@@ -429,6 +429,12 @@ test('130 clients that ask for 8 MiB and read nothing: 5 legitimate GETs get 200
   const upstream = await bigUpstreamProcess();
   t.after(() => upstream.stop());
   const dir = await spoolDir(t);
+  const readers: ReturnType<typeof nonReader>[] = [];
+  // Hooks run in the order they are added: the readers go before the gateway's close, which
+  // would wait for them until send_timeout (30 s).
+  t.after(() => {
+    for (const r of readers) r.socket.destroy();
+  });
   // A pool of 8 and send_timeout's default (30 s): without the spool, every 8 non-readers hold
   // every upstream connection for 30 s, the upstream never gets to send them all here, and a GET
   // waits behind them (with the issue's pool and queue, 5 of 5 were 503 connection_limit_reached).
@@ -452,10 +458,7 @@ upstreams:
   // Warm: every module loaded before the baseline.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
   const before = await settledArrayBuffers(256 * KiB);
-  const readers = Array.from({ length: CLIENTS }, (_, i) => nonReader(gw.port, `reader-${i}`));
-  t.after(() => {
-    for (const r of readers) r.socket.destroy();
-  });
+  readers.push(...Array.from({ length: CLIENTS }, (_, i) => nonReader(gw.port, `reader-${i}`)));
   // The upstream wrote every answer whole: its connections are free, the answers on disk
   // (less what the client sockets took).
   const { spool } = gw.gateway.runtime();

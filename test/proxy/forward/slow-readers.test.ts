@@ -97,9 +97,11 @@ upstreams:
       - url: ${upstream.url}
     pool: { max_connections: 1, queue_timeout: 1s }
 `);
-  t.after(() => gw.close());
   const reader = nonReader(gw.port, 'whole');
+  // Hooks run in the order they are added: the reader goes before the gateway's close, which
+  // would wait for it until send_timeout (30 s).
   t.after(() => reader.destroy());
+  t.after(() => gw.close());
   await waitUntil('the upstream wrote the whole response', () => upstream.state.bigStarted === 1, 3000);
   await waitUntil('the upstream response is over', () => upstream.state.bigOpen === 0, 3000);
   const res = await request(gw.url, { path: '/ok' });

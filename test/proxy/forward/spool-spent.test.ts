@@ -31,6 +31,12 @@ test('40 readers that read nothing against a spool of 1 MiB: past it, each holds
     res.end(BIG);
   });
   t.after(() => upstream.close());
+  const sockets: net.Socket[] = [];
+  // Hooks run in the order they are added: the readers go before the gateway's close, which
+  // would wait for them until send_timeout (30 s).
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+  });
   const gw = await startTestGateway(`name: edge-1
 limits:
   spool_dir: ${dir}
@@ -49,16 +55,13 @@ upstreams:
   // Warm: every module loaded before the baseline.
   assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
   const before = await settledArrayBuffers();
-  const sockets = Array.from({ length: READERS }, () => {
+  for (let i = 0; i < READERS; i++) {
     const socket = net.connect(gw.port, '127.0.0.1');
     socket.on('error', () => {});
     socket.pause();
     socket.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
-    return socket;
-  });
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-  });
+    sockets.push(socket);
+  }
   await waitUntil('every reader answered', () => asked === READERS);
   const held = (await settledArrayBuffers()) - before;
   t.diagnostic(`${Math.round(held / READERS / KiB)} KiB a reader`);

@@ -20,7 +20,7 @@ let gw: CanaryGateway;
 before(async () => {
   // Never judged (too few requests): only max_duration can end it.
   gw = await startCanaryGateway(
-    'steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 4s',
+    'steps: [10], step_interval: 1s, check_interval: 250ms, min_requests: 100000, max_duration: 3s',
   );
   await gw.serve.waitForLines('canary step', 1);
 });
@@ -47,8 +47,8 @@ test('a canary paused past max_duration and started again runs on from its step,
   const paused = await gw.call('POST', '/canary/pause', { route: 'api' });
   assert.equal(paused.status, 200);
   assert.equal((paused.body.canary as Record<string, unknown>).phase, 'paused');
-  // Paused longer than max_duration.
-  await new Promise((resolve) => setTimeout(resolve, 5000));
+  // Paused longer than max_duration (3 s).
+  await new Promise((resolve) => setTimeout(resolve, 3500));
   const resumedAt = Date.now();
   const started = await gw.call('POST', '/canary/start', { route: 'api' });
   assert.equal(started.status, 200);

@@ -16,12 +16,19 @@ import { test } from 'node:test';
 const FIXTURE = join(import.meta.dirname, 'fixtures/own-resolver.ts');
 const BUSY_FIXTURE = join(import.meta.dirname, 'fixtures/busy-resolver.ts');
 
-/** Runs `command` with /etc/resolv.conf naming 127.0.0.1 only (no retries, 8 s per question: longer than a JWKS fetch's 5 s), loopback up. */
-function withOwnResolver(command: string): { status: number | null; stdout: string; stderr: string } {
+/**
+ * Runs `command` with /etc/resolv.conf naming 127.0.0.1 only (no retries, `timeout` seconds per
+ * question: 8 by default, longer than a JWKS fetch's 5 s), loopback up. A lookup never answered
+ * holds its thread, and the command's exit, that long.
+ */
+function withOwnResolver(
+  command: string,
+  timeout = 8,
+): { status: number | null; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'candor-resolv-'));
   try {
     const conf = join(dir, 'resolv.conf');
-    writeFileSync(conf, 'nameserver 127.0.0.1\noptions timeout:8 attempts:1\n');
+    writeFileSync(conf, `nameserver 127.0.0.1\noptions timeout:${timeout} attempts:1\n`);
     const setup = `ip link set lo up && mount --bind "${conf}" /etc/resolv.conf`;
     const run = spawnSync('unshare', ['-mn', 'sh', '-c', `${setup} && ${command}`], {
       encoding: 'utf8',
@@ -74,7 +81,9 @@ test('a name never answered holds one of the resolver’s threads, not all of th
   // getaddrinfo runs on libuv's 4 threads: a lookup per connection to a name whose DNS never
   // answers held all four, and a healthy upstream whose name answers at once got a 504
   // dns_timeout naming it, its circuit and outlier detection charged for another's DNS.
-  const run = withOwnResolver(`UV_THREADPOOL_SIZE=4 exec "${process.execPath}" "${BUSY_FIXTURE}"`);
+  // Lookups given 4 s: /good is asked once the six have failed (their 300 ms connect timeout),
+  // and its own 2 s connect timeout ends before lookups holding all four threads would free one.
+  const run = withOwnResolver(`UV_THREADPOOL_SIZE=4 exec "${process.execPath}" "${BUSY_FIXTURE}"`, 4);
   assert.equal(run.status, 0, run.stderr);
   const { hang, good } = JSON.parse(run.stdout);
   for (const answer of hang) {
