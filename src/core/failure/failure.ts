@@ -50,6 +50,13 @@ interface FailureInit {
    * client's last message, the client's side still open. Judged against no target (clientsDoing).
    */
   readonly clientsTurn?: boolean;
+  /**
+   * The deadline that ended it mid-body was the gRPC call's own as its upstream was told it
+   * (grpc-timeout: `timeouts.total`, shorter than the client's, which alone makes the total run
+   * past the head): an upstream still answering then kept to the call as asked. Judged against
+   * no target (clientsDoing), as the client's own deadline is not.
+   */
+  readonly callsDeadline?: boolean;
   /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
   readonly wording?: FailureWording;
   /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
@@ -80,6 +87,7 @@ export class Failure extends Error {
   readonly allow: string | undefined;
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
+  readonly callsDeadline: boolean;
   /** The words given in place of the kind's, carried by every copy of this failure. */
   readonly wording: FailureWording | undefined;
   /**
@@ -119,6 +127,7 @@ export class Failure extends Error {
     this.allow = init.allow;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
+    this.callsDeadline = init.callsDeadline === true;
     this.wording = init.wording;
     this.receivedStatus = init.receivedStatus;
   }
@@ -140,9 +149,12 @@ export class Failure extends Error {
     return this.kind.shape;
   }
 
-  /** The client's own doing (it left, its deadline passed, its turn to speak): never judged against a target. */
+  /**
+   * The client's own doing (it left, its deadline passed, its turn to speak, its call's deadline
+   * as told upstream passed mid-body): never judged against a target.
+   */
   get clientsDoing(): boolean {
-    return this.clientsTurn || CLIENTS_DOING.has(this.type);
+    return this.clientsTurn || this.callsDeadline || CLIENTS_DOING.has(this.type);
   }
 
   /**
@@ -205,6 +217,7 @@ export class Failure extends Error {
       ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
+      callsDeadline: this.callsDeadline,
       wording: this.wording,
       ...(receivedStatus === undefined ? {} : { receivedStatus }),
     });

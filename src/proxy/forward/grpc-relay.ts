@@ -12,6 +12,8 @@ import {
   toldGrpcStatus,
 } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
+import { parseContentLength } from '../../core/http1/answer-rules.ts';
+import { nameIs } from '../../core/http1/syntax.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { AnswerRelay, AnswerRelays } from './answer-relay.ts';
@@ -29,6 +31,10 @@ export class GrpcRelay implements AnswerRelay {
   readonly #messages: boolean;
   /** Its messages as they go to the client, from the head's sending on: a cut at a boundary can end with its status. */
   #bounds: GrpcMessageBounds | undefined;
+  /** The body's length its head announced (Content-Length), which the client holds the stream to; -1 when none. */
+  readonly #announced: number;
+  /** The body's bytes sent to the client so far. */
+  #sent = 0;
 
   /**
    * A gRPC upstream's Trailers-Only answer has its status in the head; an answer that is not a
@@ -37,6 +43,7 @@ export class GrpcRelay implements AnswerRelay {
    */
   constructor(status: number, headers: readonly string[], record: RequestRecord) {
     this.#messages = isGrpcAnswer(status, headers);
+    this.#announced = this.#messages ? announcedLength(headers) : -1;
     this.#byHttp =
       grpcStatusOfHttp(status) ?? (status === 200 && !this.#messages ? GRPC_CODES.UNKNOWN : undefined);
     record.upstreamGrpcStatus = grpcStatusIn(headers) ?? this.#byHttp;
@@ -49,6 +56,7 @@ export class GrpcRelay implements AnswerRelay {
 
   feed(chunk: Buffer): void {
     this.#bounds?.feed(chunk);
+    this.#sent += chunk.length;
   }
 
   /**
@@ -99,7 +107,9 @@ export class GrpcRelay implements AnswerRelay {
    * in its trailers, which a gRPC client reads as plainly as a reset, and which says how it
    * failed (grpc-cut.ts); true when it did. Inside a message, or with a rest still held past the
    * sink (`asSent` false: a spool's, a compressor's), it is reset, and the client reads
-   * INTERNAL: the log says what the client read. `minimal`: errors.detail minimal.
+   * INTERNAL: the log says what the client read. So is one short of the Content-Length its head
+   * announced: trailers would end the stream short of it, which the client's HTTP/2 layer refuses
+   * as malformed (RFC 9113 §8.1.1), resetting it unread. `minimal`: errors.detail minimal.
    */
   endCut(
     failure: Failure,
@@ -109,7 +119,8 @@ export class GrpcRelay implements AnswerRelay {
     minimal: boolean,
   ): boolean {
     if (this.#bounds === undefined || sink.closed) return false;
-    if (!this.#bounds.atBoundary || !asSent) {
+    const short = this.#announced >= 0 && this.#sent < this.#announced;
+    if (!this.#bounds.atBoundary || !asSent || short) {
       toldGrpcStatus(record, GRPC_CODES.INTERNAL);
       return false;
     }
@@ -148,4 +159,12 @@ function grpcStatusIn(fields: readonly string[]): number | undefined {
       return /^[0-9]{1,3}$/.test(value) && code <= GRPC_CODES.UNAUTHENTICATED ? code : GRPC_CODES.UNKNOWN;
     }
   return undefined;
+}
+
+/** The Content-Length among flat fields (one canonical value, as the head builder leaves it), or -1. */
+function announcedLength(fields: readonly string[]): number {
+  for (let i = 0; i < fields.length; i += 2)
+    if (fields[i].length === 14 && nameIs(fields[i], 'content-length'))
+      return parseContentLength(fields[i + 1]);
+  return -1;
 }

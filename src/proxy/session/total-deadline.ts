@@ -270,11 +270,14 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         `no connection made within the ${this.#name}`,
         { stage: reached },
       );
+    // A gRPC call's deadline was told upstream in its grpc-timeout (the total here, when shorter
+    // than the client's): an upstream still answering when it passed kept to the call as asked, and
+    // a long stream (a watch) cut at it would otherwise eject a healthy target at every call.
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',
         `${this.#name} reached while streaming the body`,
-        { stage: reached },
+        { stage: reached, callsDeadline: this.#clientSent },
       );
     const noHead = noHeadDetails(`within the ${this.#name}`, attempt?.headSoFar);
     return new Failure(

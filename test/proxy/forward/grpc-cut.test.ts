@@ -41,6 +41,17 @@ before(async () => {
   const twoMessages = Buffer.concat([message('item 1'), message('item 2')]);
   faults.dropped = await startH2(cutAfter(twoMessages, 'drop'));
   faults.stalled = await startH2(cutAfter(twoMessages));
+  // A head announcing both messages' length (a content-length gRPC does not need, but may get),
+  // and the first message alone before the drop: a boundary, short of that length.
+  faults.announced = await startH2((stream) => {
+    stream.on('data', () => {});
+    stream.respond({
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'content-length': String(twoMessages.length),
+    });
+    stream.write(message('item 1'), () => setTimeout(() => stream.session?.socket?.destroy(), 30));
+  });
   faults.midMessage = await startH2(
     cutAfter(Buffer.concat([message('item 1'), message('item 2').subarray(0, 8)]), 'drop'),
   );
@@ -137,6 +148,20 @@ test('cut inside a message: the stream is reset (never a message cut short and a
   assert.match(status.details, /RST_STREAM with code 2/);
   await new Promise((resolve) => setTimeout(resolve, 100));
   const line = gw!.logs.find((l) => l.msg === 'request' && l.path === '/midMessage.Svc/List');
+  assert.ok(line, 'logged');
+  assert.equal(line.error, 'http_response_incomplete');
+  assert.equal(line.grpc_status, grpc.status.INTERNAL);
+});
+
+test('cut at a message boundary short of the content-length its head announced: reset, never ended (the client would refuse an end short of it), and the log says the INTERNAL the client reads', async () => {
+  const { items, status } = await list('/announced.Svc/List');
+  assert.deepEqual(items, ['item 1']);
+  // Trailers there would end the stream short of its content-length: malformed (RFC 9113
+  // §8.1.1), which the client's HTTP/2 layer resets PROTOCOL_ERROR, never reading them.
+  assert.equal(status.code, grpc.status.INTERNAL);
+  assert.match(status.details, /RST_STREAM with code 2/);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const line = gw!.logs.find((l) => l.msg === 'request' && l.path === '/announced.Svc/List');
   assert.ok(line, 'logged');
   assert.equal(line.error, 'http_response_incomplete');
   assert.equal(line.grpc_status, grpc.status.INTERNAL);

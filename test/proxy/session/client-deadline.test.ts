@@ -247,3 +247,41 @@ test("the client's deadline passing while the upstream connect is still under wa
     session.destroy();
   }
 });
+
+test('timeouts.total passing mid-body of a call whose client set a longer grpc-timeout: DEADLINE_EXCEEDED in trailers, and the streaming target is not judged', async () => {
+  // A server-streaming call (a watch) whose upstream sends a message every 50 ms. The client's
+  // grpc-timeout is longer than the upstream's total, so the call's deadline is the total, told
+  // upstream: an upstream still streaming when it passes kept to the call as asked, not a stall.
+  const streaming = await keep(
+    startH2((stream) => {
+      stream.resume();
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      const each = setInterval(() => {
+        if (stream.destroyed || stream.closed) clearInterval(each);
+        else stream.write(message);
+      }, 50);
+    }),
+  );
+  const { gw, session } = await strictGateway(
+    'watch',
+    streaming.url,
+    '    timeouts: { response: 300ms, total: 400ms }\n',
+  );
+  try {
+    const r = await call(session, { 'grpc-timeout': '10S', 'x-request-id': 'total-mid-body' });
+    assert.equal(r.headers[':status'], 200, "the upstream's head went downstream");
+    assert.equal(r.trailers?.['grpc-status'], '4', 'the call ends DEADLINE_EXCEEDED, never as if whole');
+    const line = await gw.logFor('total-mid-body');
+    assert.equal(line.error, 'connection_read_timeout');
+    assert.equal(line.stage, 'body_streaming');
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+    );
+    const upstream = gw.gateway.runtime().upstreams.get('watch');
+    assert.equal(upstream?.circuit.stateAt(performance.now()), 'closed');
+    assert.equal(upstream?.targets[0].isEjected(performance.now()), false);
+  } finally {
+    session.destroy();
+  }
+});

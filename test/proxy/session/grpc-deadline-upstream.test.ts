@@ -133,16 +133,21 @@ test("the gateway's total timeout caps the deadline told upstream; a call withou
     assert.equal((await call(session, {}))[':status'], 200);
     assert.equal((await upstream.waitForRequest(2)).headers['grpc-timeout'], undefined);
 
-    // Off the grammar: not the gateway's deadline, and passed on as it came (a gRPC server ignores it too).
-    assert.equal((await call(session, { 'grpc-timeout': '1.5S' }))[':status'], 200);
-    assert.equal((await upstream.waitForRequest(3)).headers['grpc-timeout'], '1.5S');
+    // Off the grammar (a fraction, a unit gRPC has not, 9 digits, a sign): not the gateway's
+    // deadline, and passed on as it came, for the upstream's gRPC server to judge (grpc-go and
+    // grpc-js refuse the call, INTERNAL), as it would without the gateway.
+    const offGrammar = ['1.5S', '1x', '123456789S', '-1S'];
+    for (const [i, value] of offGrammar.entries()) {
+      assert.equal((await call(session, { 'grpc-timeout': value }))[':status'], 200, value);
+      assert.equal((await upstream.waitForRequest(3 + i)).headers['grpc-timeout'], value);
+    }
   } finally {
     session.destroy();
   }
   // Not a gRPC call (HTTP/1.1): grpc-timeout is just a field, passed on as it came.
   const r = await request(gw.url, { path: '/plain', headers: { 'grpc-timeout': '1H' } });
   assert.equal(r.status, 200);
-  assert.equal((await upstream.waitForRequest(4)).headers['grpc-timeout'], '1H');
+  assert.equal((await upstream.waitForRequest(7)).headers['grpc-timeout'], '1H');
 });
 
 // gRPC sends one grpc-timeout. Two (an intermediary that added its own) are held to the shorter,
