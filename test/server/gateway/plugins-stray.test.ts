@@ -43,6 +43,7 @@ export default (options, context) => ({
       setTimeout(() => process.exit(3), 0);
       return new Promise((ok) => setTimeout(ok, 50));
     }
+    if (request.path === '/left/exit-job') Promise.resolve().then(() => process.exit(4));
   },
 });
 `;
@@ -212,17 +213,19 @@ upstreams:
     await waitUntil('the bystander held upstream', () => holding.length === 1);
     // Its own request waits on the hook past the timer: answered, as the hook went on.
     assert.equal((await request(url(), { path: '/left/exit-timer' })).status, 200);
-    await serve.waitForLines(STRAY, before + 1);
-    const [told] = linesOf(STRAY).slice(before);
+    // And from a promise job it left: a rejection nothing handled.
+    assert.equal((await request(url(), { path: '/left/exit-job' })).status, 200);
+    await serve.waitForLines(STRAY, before + 2);
+    const told = linesOf(STRAY).slice(before);
     assert.deepEqual(
-      [told.level, told.plugin, told.module, told.origin, told.err],
-      [
+      told.map((l) => [l.level, l.plugin, l.module, l.origin, l.err]),
+      [3, 4].map((code) => [
         'error',
         'sloppy',
         join(dir, 'sloppy.mjs'),
-        'uncaughtException',
-        "called process.exit(3): a plugin may not end the gateway's process",
-      ],
+        code === 3 ? 'uncaughtException' : 'unhandledRejection',
+        `called process.exit(${code}): a plugin may not end the gateway's process`,
+      ]),
     );
     for (const res of holding.splice(0)) res.end('held answer');
     assert.equal((await bystander).text, 'held answer');
