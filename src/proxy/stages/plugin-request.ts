@@ -127,7 +127,8 @@ export class PluginRequestView implements PluginRequest {
   }
 
   get client(): { readonly address: string } {
-    return { address: this.#request.record.clientAddress };
+    // Frozen, as the request's own fields are getters: an address a plugin sets would go nowhere.
+    return Object.freeze({ address: this.#request.record.clientAddress });
   }
 
   get route(): string {

@@ -57,8 +57,14 @@ export function refuseExitInPlugins(): void {
   nodeExit = exit;
   process.exit = function exitUnlessPlugin(code?: number | string | null): never {
     const plugin = scope.getStore();
-    if (plugin !== undefined)
-      throw new Error(`called process.exit(${code ?? ''}): a plugin may not end the gateway's process`);
-    return exit.call(process, code);
+    if (plugin === undefined) return exit.call(process, code);
+    const refused = new Error(
+      `called process.exit(${code ?? ''}): a plugin may not end the gateway's process`,
+    );
+    // Its stack starts at the plugin's call: this guard's frame, Candor's file, would make one
+    // thrown from a timer of the plugin's read as the gateway's own bug (plugin-faults.ts), and
+    // end the worker with every request in flight on it, the very end the guard refuses.
+    Error.captureStackTrace(refused, exitUnlessPlugin);
+    throw refused;
   } as typeof process.exit;
 }

@@ -105,7 +105,9 @@ class PluginRun implements StageHooks {
     view.wentUpstream();
     const fields = new AnswerHeaders(head.headers);
     const plugin = this.#plugin;
-    const answer = { status: head.status, headers: fields.headers };
+    // Frozen: a plugin's code is strict and its types unchecked, so `response.status = 503` throws
+    // (its bug, a 500 naming it) rather than be dropped while the upstream's status goes.
+    const answer = Object.freeze({ status: head.status, headers: fields.headers });
     const returned =
       plugin.onResponse === undefined
         ? undefined

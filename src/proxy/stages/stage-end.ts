@@ -1,11 +1,12 @@
 /**
  * The end of a request's run of its stages (stage-run.ts): each stage's onEnd, whose failure is
  * only told (the answer went), with the request's id. A stage that counts asynchronously (a
- * plugin's async onEnd) is told once its promise settled: its rejection is its failure, as a throw.
+ * plugin's async onEnd) is told once its promise settled: its rejection is its failure, as a throw;
+ * past the stage's timeoutMs, an overrun.
  */
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RouteStage, StageHooks, StageWatch } from './stage.ts';
-import { stageFailure } from './stage-failure.ts';
+import { stageFailure, withDeadline } from './stage-failure.ts';
 
 export function endStages(
   stages: readonly RouteStage[],
@@ -27,8 +28,10 @@ export function endStages(
       continue;
     }
     // Closures only for a stage that ends asynchronously: a request's usual end makes none.
+    // Bounded as its other hooks are: one that never settles is told and counted as an overrun
+    // (it held nothing of the answer, which went), never left untold.
     if (ended instanceof Promise)
-      ended.then(
+      (Number.isFinite(stage.timeoutMs) ? withDeadline(ended, stage.timeoutMs) : ended).then(
         () => endOk(stage, watch, t0),
         (err: unknown) => endFailed(stage, watch, record, t0, err),
       );

@@ -23,8 +23,19 @@ export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): 
   if (err instanceof Failure) return err;
   const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
   return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
-    cause: err,
+    cause: err === undefined ? thrownUndefined() : err,
   });
+}
+
+/**
+ * The cause of `throw undefined` (or a promise rejected with nothing): an undefined cause is no
+ * cause to the log, whose lines would say the stage threw and not what.
+ */
+function thrownUndefined(): Error {
+  const told = new Error('threw undefined (`throw undefined`, or a promise rejected with no value)');
+  // No stack: this module's would point at the gateway, not at the stage's code.
+  told.stack = undefined;
+  return told;
 }
 
 /**

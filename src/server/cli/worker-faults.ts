@@ -17,6 +17,7 @@
 import { inspect } from 'node:util';
 import { thrownText } from '../../core/thrown-text.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import { asGateway } from '../../proxy/stages/plugin-scope.ts';
 import { pluginBehind } from '../gateway/plugin-faults.ts';
 
 /** Handles the worker's errors nothing caught from now on; the function returned stops it. */
@@ -39,9 +40,10 @@ export function handleUncaught(logger: Logger): () => void {
       'worker crashed: its connections were cut, the requests in flight on them without their log lines',
     );
     // Node's own end of an error nothing caught, which a listener takes over: the error on
-    // stderr, exit code 1.
+    // stderr, exit code 1. The gateway's exit, outside the scope of the plugin whose timer or
+    // promise may have raised it: there, the guard against a plugin's exit would refuse it.
     process.stderr.write(`${inspect(err)}\n`);
-    process.exit(1);
+    asGateway(() => process.exit(1));
   };
   process.on('uncaughtException', onUncaught);
   return () => process.off('uncaughtException', onUncaught);

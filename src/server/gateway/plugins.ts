@@ -152,7 +152,16 @@ async function makePlugin(
     return { problems: [pluginProblem(config, name, 'module', why)] };
   }
   if (typeof hooks !== 'object' || hooks === null)
-    return { problems: [pluginProblem(config, name, 'module', 'the plugin returned no hooks object')] };
+    return {
+      problems: [
+        pluginProblem(
+          config,
+          name,
+          'module',
+          `the plugin's factory returned ${describeValue(hooks)}, not an object of hooks`,
+        ),
+      ],
+    };
   // A hook that is no function would be a 500 on every request it meets: refused here, at load.
   const notCallable = HOOKS.find((hook) => hooks[hook] !== undefined && typeof hooks[hook] !== 'function');
   if (notCallable !== undefined)

@@ -183,6 +183,27 @@ test('hooks that are no functions refuse the start at plugins.NAME.module, namin
   }
 });
 
+test('a factory that returns no object of hooks refuses the start at plugins.NAME.module, saying what it returned', async () => {
+  const app = await startEcho();
+  try {
+    for (const [made, said] of [
+      [5, '5'],
+      [undefined, 'nothing'],
+      ['hooks', '"hooks"'],
+    ] as const)
+      await assert.rejects(
+        startTestGateway(yaml(app.url, 'four'), {}, '', { plugins: { tagger: (() => made) as never } }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.includes(
+            `plugins.tagger.module: the plugin's factory returned ${said}, not an object of hooks`,
+          ),
+      );
+  } finally {
+    await app.close();
+  }
+});
+
 describe('plugins and DNS discovery', () => {
   test('a DNS answer rebuilds the routes on the same plugin instances: made once per config load', async () => {
     const app = await startEcho();

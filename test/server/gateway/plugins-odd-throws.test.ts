@@ -62,7 +62,7 @@ describe('a plugin that throws a value the log cannot write as it is', () => {
     await app?.close();
   });
 
-  for (const what of ['circular', 'bigint', 'error-circular', 'getter'])
+  for (const what of ['circular', 'bigint', 'error-circular', 'getter', 'undefined'])
     test(`onRequest throws ${what}: a 500 naming the plugin, its stage failed line and its access line`, async () => {
       const res = await request(gw.url, { path: `/req/${what}`, timeoutMs: 5000 });
       assert.equal(res.status, 500);
@@ -79,6 +79,8 @@ describe('a plugin that throws a value the log cannot write as it is', () => {
       assert.notEqual(access.err, undefined);
       const told = gw.logs.find((l) => l.msg === 'stage failed' && l.req_id === id);
       assert.deepEqual([told?.stage, told?.hook], ['plugin:odd', 'onRequest']);
+      // Even `throw undefined` is told: the line says what was thrown, not nothing.
+      assert.notEqual(told?.err, undefined);
       // The next request's line is a line of its own (none was left half-written).
       const next = await request(gw.url, { path: '/fine', timeoutMs: 5000 });
       assert.equal(next.status, 200);

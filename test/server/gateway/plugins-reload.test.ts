@@ -2,8 +2,9 @@
  * A reload of a `candor serve` with two workers whose plugin's module file was edited in place
  * (the same path, the config unchanged): the new code runs in every worker, by the admin API's
  * reload and by SIGHUP; a file left as it was is not imported again (its top-level code ran
- * once); a factory that throws on the new code refuses the reload at `plugins.NAME.module`, and
- * the code before serves on. Node keeps each module it imported by URL: before the module's URL
+ * once); a factory that throws on the new code, or a module that gives no plugin (no default
+ * export, no function, no hooks, a hook that is no function, a syntax error), refuses the reload at
+ * `plugins.NAME.module`, and the code before serves on. Node keeps each module it imported by URL: before the module's URL
  * carried its content's hash, the old code ran on and the reload said "ok".
  */
 import assert from 'node:assert/strict';
@@ -104,6 +105,39 @@ upstreams:
       [['plugins.ver.module', `the plugin's factory threw: factory boom (at ${plugin()}:1)`]],
     );
     assert.deepEqual([...(await bothWorkers()).values()], ['v2 loads=2', 'v2 loads=2']);
+  });
+
+  test('a module that gives no plugin refuses the reload, each said at plugins.ver.module; the code before serves on', async () => {
+    const cannotLoad = `cannot load ${plugin()}: `;
+    const notAFactory = `${cannotLoad}its default export is not a function (options, context) => hooks`;
+    for (const [code, said] of [
+      [
+        'export default () => 5;\n',
+        (m: string) => m === "the plugin's factory returned 5, not an object of hooks",
+      ],
+      [
+        "export default () => ({ onRequest: 'nope' });\n",
+        (m: string) => m === `the plugin's hook onRequest is "nope", not a function`,
+      ],
+      ['export const plugin = () => ({});\n', (m: string) => m === notAFactory],
+      ['export default { onRequest() {} };\n', (m: string) => m === notAFactory],
+      // Its file and line, from the check the reload makes first.
+      [
+        'export default () => ({ onRequest( });\n',
+        (m: string) => m.startsWith(cannotLoad) && m.endsWith(`(at ${plugin()}:1)`),
+      ],
+    ] as const) {
+      writeFileSync(plugin(), code);
+      const refused = await reload();
+      assert.equal(refused.status, 400, refused.text);
+      const problems = (refused.body.reload as { problems: { path: string; message: string }[] }).problems;
+      assert.deepEqual(
+        problems.map((p) => p.path),
+        ['plugins.ver.module'],
+      );
+      assert.ok(said(problems[0].message), problems[0].message);
+      assert.deepEqual([...(await bothWorkers()).values()], ['v2 loads=2', 'v2 loads=2']);
+    }
   });
 
   test('SIGHUP after an edit runs the new code too', async () => {

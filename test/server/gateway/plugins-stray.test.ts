@@ -1,6 +1,6 @@
 /**
  * The worker never dies of a plugin (issue 57), through `candor serve`: a plugin that leaves a
- * rejection nothing handles, throws from a timer it set, or forgets a `context.fetch` to a service
+ * rejection nothing handles, throws from a timer it set (or calls process.exit there), or forgets a `context.fetch` to a service
  * that is down (no await, no catch) is logged naming it, and the worker goes on: a request in
  * flight on another route meanwhile gets its answer and its log line, and the same worker serves
  * the next one. (A worker's own bug still ends it: worker-restart.test.ts.)
@@ -38,6 +38,12 @@ export default (options, context) => ({
     if (request.path === '/left/bare-timer') setTimeout(() => { throw Object.create(null); }, 0);
     if (request.path === '/left/odd-reject') Promise.reject({ toString() { throw new Error('no text'); } });
     if (request.path === '/left/chain') context.fetch('down', '/audit').then((answer) => answer.text());
+    // process.exit from a timer it set, while its own request still waits on it.
+    if (request.path === '/left/exit-timer') {
+      setTimeout(() => process.exit(3), 0);
+      return new Promise((ok) => setTimeout(ok, 50));
+    }
+    if (request.path === '/left/exit-job') Promise.resolve().then(() => process.exit(4));
   },
 });
 `;
@@ -191,6 +197,38 @@ upstreams:
       ['error', 'sloppy', 'uncaughtException'],
       ['error', 'sloppy', 'unhandledRejection'],
     ]);
+    assert.equal((await request(url(), { path: '/left/none' })).status, 200);
+    assert.deepEqual(
+      serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
+      [],
+      'no worker ended',
+    );
+    assert.equal(linesOf('listening').length, 1, 'the same worker served throughout');
+  });
+
+  test("process.exit called from a plugin's timer is its error, told as such: the worker serves on, the requests in flight answered", async () => {
+    const before = linesOf(STRAY).length;
+    holding.splice(0); // the first test's, answered
+    const bystander = request(url(), { path: '/held' });
+    await waitUntil('the bystander held upstream', () => holding.length === 1);
+    // Its own request waits on the hook past the timer: answered, as the hook went on.
+    assert.equal((await request(url(), { path: '/left/exit-timer' })).status, 200);
+    // And from a promise job it left: a rejection nothing handled.
+    assert.equal((await request(url(), { path: '/left/exit-job' })).status, 200);
+    await serve.waitForLines(STRAY, before + 2);
+    const told = linesOf(STRAY).slice(before);
+    assert.deepEqual(
+      told.map((l) => [l.level, l.plugin, l.module, l.origin, l.err]),
+      [3, 4].map((code) => [
+        'error',
+        'sloppy',
+        join(dir, 'sloppy.mjs'),
+        code === 3 ? 'uncaughtException' : 'unhandledRejection',
+        `called process.exit(${code}): a plugin may not end the gateway's process`,
+      ]),
+    );
+    for (const res of holding.splice(0)) res.end('held answer');
+    assert.equal((await bystander).text, 'held answer');
     assert.equal((await request(url(), { path: '/left/none' })).status, 200);
     assert.deepEqual(
       serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),

@@ -1,7 +1,7 @@
 /**
  * A plugin's failure that is not its request's answer is still told, and told of that request:
  * under `on_error: continue` the request goes on without it (a bug, an overrun, a hop it called
- * that failed), and an `onEnd` failure comes after the answer; each is a `stage failed` line
+ * that failed), and an `onEnd` failure (a throw, a rejection, an overrun) comes after the answer; each is a `stage failed` line
  * naming the plugin, the hook and the request's id, on real sockets.
  */
 import assert from 'node:assert/strict';
@@ -27,6 +27,8 @@ const counter: Plugin = () => ({
     if (record.path === '/end/throw') throw new Error('a count bug');
     // An asynchronous count that fails: its rejection is its failure as a throw is, counted once.
     if (record.path === '/end/reject') return Promise.reject(new Error('a late count bug'));
+    // One that never settles: past its timeout it is told and counted as an overrun, as any hook's.
+    if (record.path === '/end/hang') return new Promise(() => {});
   },
 });
 
@@ -40,7 +42,7 @@ describe("a plugin's failure the request went on without is logged with the requ
     gw = await startTestGateway(
       `plugins:
   observer: { module: /nonexistent/observer.ts, timeout: 200ms, on_error: continue }
-  counter: { module: /nonexistent/counter.ts }
+  counter: { module: /nonexistent/counter.ts, timeout: 200ms }
 routes:
   - { name: lax, match: { path: /lax }, upstream: app, plugins: [observer] }
   - { name: end, match: { path: /end }, upstream: app, plugins: [counter] }
@@ -65,6 +67,7 @@ upstreams:
     ['/lax/hang', 'onRequest', 'proxy_internal_error', 'plugin:observer overran its 200 ms in onRequest'],
     ['/end/throw', 'onEnd', 'proxy_internal_error', 'plugin:counter threw in onEnd'],
     ['/end/reject', 'onEnd', 'proxy_internal_error', 'plugin:counter threw in onEnd'],
+    ['/end/hang', 'onEnd', 'proxy_internal_error', 'plugin:counter overran its 200 ms in onEnd'],
   ] as const)
     test(`${path}: the app answers; a stage failed line names the plugin, ${hook}, ${error} and the request id`, async () => {
       const res = await request(gw.url, { path, timeoutMs: 5000 });
@@ -82,8 +85,8 @@ upstreams:
       else assert.match(String(line.details), /connection refused/);
     });
 
-  test("/status counts the onEnd that threw and the one that rejected as the counter's failures, and no other", () => {
+  test("/status counts the onEnd that threw and the one that rejected as the counter's failures, and no other; the one that hung as its overrun", () => {
     const counted = gw.gateway.status().plugins?.['plugin:counter'];
-    assert.equal(counted?.failures, 2);
+    assert.deepEqual([counted?.failures, counted?.overruns], [2, 1]);
   });
 });
