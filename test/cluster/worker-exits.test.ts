@@ -86,10 +86,12 @@ test('a crash loop: GET /status lists the replacement waiting out its backoff (w
     const [replacement] = waiting;
     assert.deepEqual(replacement.replaces, { pid: killed, exit: 'SIGKILL' });
     assert.equal(replacement.short_lived_in_a_row, 6);
-    // Due the backoff after the exit its line told (both stamped by the primary, in the same turn).
+    // Due the backoff after the exit its line told: both stamped by the primary in the same turn,
+    // but around the writes of its lines to pipes, which a loaded machine's reader may leave full
+    // (26 ms once): well within a backoff step either way (800 ms before it, 3.2 s after).
     const due = Date.parse(String(replacement.starts_at)) - Date.parse(String(exited?.time));
     assert.ok(
-      due >= 1590 && due <= 1610,
+      due >= 1400 && due <= 1800,
       `starts_at ${replacement.starts_at}, the exit told at ${exited?.time}`,
     );
     await candor.waitForLines('listening', 7, 20_000);
