@@ -41,6 +41,11 @@ export function renderErrorPage(ctx: ErrorBodyContext): string {
       ? ''
       : `<span class="link${upstreamFailed ? ' bad' : ''}">${upstreamFailed ? '✕' : '→'}</span>` +
         `<span class="hop${upstreamFailed ? ' bad' : ''}">${escapeHtml(nextHop)}</span>`);
+  // A path of this host (the sign-in's own, checked where it was read): never another site's.
+  const again =
+    failure.signInAgain === undefined
+      ? ''
+      : `\n<p><a href="${escapeHtml(failure.signInAgain)}">Sign in again</a></p>`;
   const retryAfter =
     failure.retryAfter === undefined ? '' : `<dt>Retry after</dt><dd>${failure.retryAfter} s</dd>`;
   return `<!doctype html>
@@ -51,7 +56,7 @@ export function renderErrorPage(ctx: ErrorBodyContext): string {
 <h1><span class="code">${failure.status}</span> ${escapeHtml(reason)}</h1>
 <p><strong>${escapeHtml(failure.kind.title)}.</strong> ${escapeHtml(describeFailure(ctx))}</p>
 <div class="hops" aria-label="where it failed">${hops}</div>
-<p>${escapeHtml(clientAdvice(failure))}</p>
+<p>${escapeHtml(clientAdvice(failure))}</p>${again}
 <dl><dt>Error</dt><dd>${failure.type} (${shape})</dd>${retryAfter}<dt>Request id</dt><dd>${escapeHtml(requestId)}</dd></dl>
 <p style="font-size:.85rem;color:#667085">Quote the request id when you report this; it finds the gateway's log line.</p>
 </main></body></html>

@@ -41,6 +41,12 @@ interface FailureInit {
   readonly final?: boolean;
   /** The WWW-Authenticate challenge of a 401 (RFC 9110 §11.6.1). */
   readonly challenge?: string;
+  /**
+   * A sign-in the identity provider declined or did not complete: the path of this host (the
+   * page first asked for) whose request begins a new one. A person in a browser has no
+   * credentials to send again as a challenge asks; what they can do is try the sign-in again.
+   */
+  readonly signInAgain?: string;
   /** A 405's Allow (§15.5.6), where the methods allowed are fewer than those Candor forwards (a static route's GET, HEAD). */
   readonly allow?: string;
   /** The hop that failed when it is not the route's upstream (an auth hop: "auth:idp.example.com"). */
@@ -84,6 +90,7 @@ export class Failure extends Error {
   /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
   readonly clientMayRetry: boolean;
   readonly challenge: string | undefined;
+  readonly signInAgain: string | undefined;
   readonly allow: string | undefined;
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
@@ -124,6 +131,7 @@ export class Failure extends Error {
     this.clientMayRetry =
       init.final === true ? false : this.kind.clientMayRetry || this.status === 408 || this.status === 421;
     this.challenge = init.challenge;
+    this.signInAgain = init.signInAgain;
     this.allow = init.allow;
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
@@ -215,6 +223,7 @@ export class Failure extends Error {
       cause: this.cause,
       final: !this.clientMayRetry && this.kind.clientMayRetry,
       ...(this.challenge === undefined ? {} : { challenge: this.challenge }),
+      ...(this.signInAgain === undefined ? {} : { signInAgain: this.signInAgain }),
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       callsDeadline: this.callsDeadline,

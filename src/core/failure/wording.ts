@@ -135,6 +135,10 @@ export function clientAdvice(failure: Failure): string {
     return failure.reachedUpstream
       ? `${RETRY_LATER} The upstream had the request and may have acted on it: repeat it only if that is safe (an idempotent method such as GET, or an Idempotency-Key).`
       : RETRY_LATER;
+  // A sign-in declined at the identity provider: its 401 carries a challenge (RFC 9110 §15.5.2
+  // asks one of every 401), but a person in a browser has no credentials to send; they may sign in again.
+  if (failure.signInAgain !== undefined)
+    return `Nothing was signed in. To try again, ask for ${failure.signInAgain}: it begins a new sign-in.`;
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
   if (failure.challenge !== undefined)
     return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';

@@ -73,13 +73,20 @@ export interface AccessRequest {
 const ALLOWED: AccessDecision = { note: 'allowed' };
 
 /** A refusal: the client learns what kind, the log (the note) which rule. */
-function refusal(status: 401 | 403, details: string, note: string, challenge?: string): AccessDecision {
+function refusal(
+  status: 401 | 403,
+  details: string,
+  note: string,
+  challenge?: string,
+  signInAgain?: string,
+): AccessDecision {
   return {
     note: `denied: ${note}`,
     answer: new Failure('http_request_denied', details, {
       status,
       final: true,
       ...(challenge === undefined ? {} : { challenge }),
+      ...(signInAgain === undefined ? {} : { signInAgain }),
     }),
   };
 }
@@ -279,6 +286,7 @@ export class RouteAccess {
           verdict.details,
           verdict.note,
           verdict.refused === 401 ? 'Bearer' : undefined,
+          verdict.signInAgain,
         );
       return {
         note: `denied: ${verdict.note}`,

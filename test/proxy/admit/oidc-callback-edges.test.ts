@@ -1,12 +1,14 @@
 /**
  * The provider's answer at the redirect path, taken apart as an outsider would send it (OpenID
  * Connect Core §3.1.2.5–6, RFC 6749 §4.1.2, RFC 9207): the user's refusal and `login_required`
- * a 401 saying so, an answer without its code (or with two), a state this browser was not given, another
+ * a 401 saying so, with a link back to the page asked for and the flow cookie cleared; an
+ * answer without its code (or with two), a state this browser was not given, another
  * browser's flow cookie, an `iss` that is not the provider's, a code the provider no longer
  * takes (`invalid_grant`); and the logout without a session, a session cookie truncated, sealed
  * with another key, or split with a part missing, a refresh token the provider no longer takes.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { after, before, test } from 'node:test';
 import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
@@ -59,35 +61,87 @@ upstreams:
 
 after(() => closeAll(gw, provider, app));
 
-/** A sign-in begun by a fresh browser: its state and its flow cookie, as a Cookie field. */
-async function begun(): Promise<{ state: string; cookie: string }> {
+/** A sign-in begun by a fresh browser at `page`: its state and its flow cookie, as a Cookie field. */
+async function begun(page = '/page'): Promise<{ state: string; cookie: string }> {
   const browser = new HttpBrowser();
-  const first = await browser.go(`${gw.url}/page`, () => true);
+  const first = await browser.go(`${gw.url}${page}`, () => true);
   assert.equal(first.status, 302);
   const state = new URL(first.headers.location as string).searchParams.get('state') as string;
   return { state, cookie: browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').join('; ') };
 }
 
-/** The gateway's answer to the provider's answer `params`, sent with `cookie`, as a browser asks. */
-async function callback(params: Record<string, string>, cookie: string) {
+/** The gateway's answer to the provider's answer `params`, sent with `cookie`, as a browser asks (or `accept`). */
+async function callback(params: Record<string, string>, cookie: string, accept = 'text/html') {
   return request(gw.url, {
     path: `/oauth2/callback?${new URLSearchParams(params)}`,
-    headers: { accept: 'text/html', cookie },
+    headers: { accept, cookie },
   });
 }
 
+/** The Set-Cookie fields of `res` that clear the cookie named `name`. */
+function cleared(res: { headers: http.IncomingHttpHeaders }, name: string): string[] {
+  const fields = res.headers['set-cookie'] ?? [];
+  return fields.filter((field) => field.startsWith(`${name}=;`) && /; Max-Age=0(;|$)/.test(field));
+}
+
 for (const error of ['access_denied', 'login_required', 'consent_required', 'interaction_required'])
-  test(`the provider's ${error} is the sign-in's 401, its page and the log line saying so`, async () => {
-    const { state, cookie } = await begun();
+  test(`the provider's ${error} is the sign-in's 401: the page says it was declined, links to the page asked for, and clears the flow cookie`, async () => {
+    const { state, cookie } = await begun('/page?tab=2&x=1');
+    const flowCookie = cookie.slice(0, cookie.indexOf('='));
     const res = await callback({ error, state, iss: provider.issuer }, cookie);
     assert.equal(res.status, 401, res.text);
     assert.match(res.headers['content-type'] as string, /^text\/html/);
-    assert.ok(res.text.includes(`the identity provider refused the sign-in (${error})`), res.text);
+    assert.ok(
+      res.text.includes(`the sign-in was declined or not completed at the identity provider (${error})`),
+      res.text,
+    );
+    // The way back: the page first asked for, a path of this host, its query's & escaped in the attribute.
+    assert.ok(res.text.includes('<a href="/page?tab=2&amp;x=1">Sign in again</a>'), res.text);
+    assert.ok(!res.text.includes('valid credentials'), res.text);
     assert.equal(res.headers.location, undefined);
+    assert.equal(cleared(res, flowCookie).length, 1, String(res.headers['set-cookie']));
+    assert.match(res.headers['cache-control'] as string, /no-store/);
     const line = await gw.logFor(res.headers['x-request-id'] as string);
     assert.equal(line.status, 401);
     assert.equal(line.auth, `denied: oidc provider said ${error}`);
   });
+
+test('a declined sign-in told to a program is the same 401 in problem+json, its advice naming the path to ask again', async () => {
+  const { state, cookie } = await begun('/reports');
+  const res = await callback(
+    { error: 'access_denied', state, iss: provider.issuer },
+    cookie,
+    'application/json',
+  );
+  assert.equal(res.status, 401, res.text);
+  assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+  const problem = JSON.parse(res.text);
+  assert.equal(problem.error, 'http_request_denied');
+  assert.equal(problem.retryable, false);
+  assert.equal(
+    problem.details,
+    'the sign-in was declined or not completed at the identity provider (access_denied)',
+  );
+  assert.match(
+    problem.advice,
+    /^Nothing was signed in\. To try again, ask for \/reports: it begins a new sign-in\.$/,
+  );
+});
+
+test('a declined sign-in whose flow names no path of this host links to the root, never elsewhere', async () => {
+  // A flow sealed with the gateway's key (as only it can) whose path is another host's: the link never follows it.
+  const flowKey = createHash('sha256').update(`${provider.issuer}\n${CLIENT_ID}`).digest('base64url');
+  const seal = new CookieSeal(COOKIE_SECRET, `flow ${flowKey}`);
+  for (const r of ['//evil.example/x', '/\\evil.example/x', 'https://evil.example/']) {
+    const state = randomBytes(32).toString('base64url');
+    const flow = { s: state, n: 'n', v: 'v'.repeat(43), r, t: Date.now() };
+    const cookie = `_candor_session_flow_${state.slice(0, 12)}=${await seal.seal(flow)}`;
+    const res = await callback({ error: 'access_denied', state, iss: provider.issuer }, cookie);
+    assert.equal(res.status, 401, res.text);
+    assert.ok(res.text.includes('<a href="/">Sign in again</a>'), res.text);
+    assert.ok(!res.text.includes('evil.example'), res.text);
+  }
+});
 
 test('an answer with its state but no code, or two, is the browser’s 400, not the provider’s 502', async () => {
   for (const codes of [[], ['a', 'b']]) {

@@ -6,6 +6,7 @@ import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
+import { localPath } from './local-path.ts';
 import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
 import type { Session, SignInRequest } from './session.ts';
 import {
@@ -259,8 +260,7 @@ export class OidcAuth {
       };
     const attributes = cookieAttributes(secure);
     // Back where the sign-in began: a path of this host only (the flow's own, sealed), never elsewhere.
-    const location = done.returnTo.startsWith('/') && !done.returnTo.startsWith('//') ? done.returnTo : '/';
-    const headers = ['location', location, 'cache-control', 'no-store'];
+    const headers = ['location', localPath(done.returnTo), 'cache-control', 'no-store'];
     for (const cookie of cookies) headers.push('set-cookie', cookie);
     headers.push('set-cookie', `${flowCookie}=; Max-Age=0${attributes}`);
     return { answer: new OwnAnswer(302, headers), note: 'allowed' };

@@ -7,6 +7,7 @@ import { cookieNamesStarting } from '../../../core/http1/cookie.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
+import { localPath } from './local-path.ts';
 import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 import type { SessionStore } from './session-store.ts';
 import { tokenRefusal } from './token-refusal.ts';
@@ -35,6 +36,17 @@ const UNREADABLE_ANSWER = refusedState(
 );
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
+/**
+ * The codes that say the user declined (or the provider denied them), or the sign-in stopped
+ * short of what it needed of them (OpenID Connect Core §3.1.2.6): a person's to try again, not
+ * the gateway's configuration to fix (as `invalid_scope` or `unauthorized_client` would be).
+ */
+const NOT_COMPLETED = new Set([
+  'access_denied',
+  'login_required',
+  'consent_required',
+  'interaction_required',
+]);
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 interface Flow {
@@ -68,6 +80,8 @@ export interface SignInRefusal {
   readonly refused: 400 | 401 | 403;
   readonly details: string;
   readonly note: string;
+  /** The path of this host whose request begins a new sign-in, for one the provider declined. */
+  readonly signInAgain?: string;
 }
 
 /** The provider's client as oauth4webapi knows it: its id and the clock skew its checks tolerate. */
@@ -222,6 +236,10 @@ export class SignIn {
     if (shared === false) return replayed;
     const exchanged: Exchanged = { tokens: spent.redeemed ?? (isObject(flow.k) ? flow.k : undefined) };
     const done = await this.#redeem(flow, query, redirectUri, exchanged);
+    // Refused with its state spent: the flow can never finish, and its cookie goes now rather
+    // than in ten minutes (one of the few a browser keeps under way: MAX_FLOWS).
+    if (!(done instanceof Failure) && 'refused' in done)
+      carry.set(`${this.flowCookie(flow.s)}=${cookieAttributes(carry.secure, 0)}`);
     // The provider failed (down, slow, garbage): the client is told it may retry, and the same
     // answer again (a reload) is then no replay (sign-in-states.ts).
     if (done instanceof Failure) {
@@ -268,6 +286,13 @@ export class SignIn {
           }),
           'the authorization endpoint',
         );
+      if (err instanceof oauth.AuthorizationResponseError && NOT_COMPLETED.has(err.error))
+        return {
+          refused: 401,
+          details: `the sign-in was declined or not completed at the identity provider (${err.error})`,
+          note: `oidc provider said ${err.error}`,
+          signInAgain: localPath(flow.r),
+        };
       if (err instanceof oauth.AuthorizationResponseError)
         return {
           refused: 401,
