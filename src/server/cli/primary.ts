@@ -97,7 +97,7 @@ async function supervise(
     canariesStarted: false,
   };
   const stopReloading = reloadOnSignals(supervised);
-  const metricsListener = await serveMetrics(config, renderClusterMetrics);
+  const metricsListener = await serveMetrics(path, config, renderClusterMetrics);
   if (metricsListener === 'failed') {
     await admin.close();
     return EXIT.unavailable;
@@ -230,6 +230,7 @@ function gatewayCanaries(control: ClusterControl, logger: Logger): Canaries {
  * reason written) when it cannot listen.
  */
 async function serveMetrics(
+  path: string,
   config: GatewayConfig,
   render: RenderMetrics,
 ): Promise<{ close(): Promise<void> } | undefined | 'failed'> {
@@ -245,9 +246,18 @@ async function serveMetrics(
       createHostCheck(config.metrics.host, config.metrics.allowedHosts),
     );
   } catch (err) {
-    process.stderr.write(
-      `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,
-    );
+    // At its field, as an address the probe found taken is said (metrics.listen is not probed
+    // before the start: only the primary listens there, without SO_REUSEPORT, so its own listen
+    // fails as the probe would). Who holds it is asked after the fact.
+    const { host, port, address } = config.metrics;
+    const { addressTakenMessage, probeAddress } = await import('../../core/net/address-probe.ts');
+    const taken = await probeAddress(host, port);
+    const message =
+      taken === undefined
+        ? `cannot listen on ${address}: ${(err as Error).message}`
+        : addressTakenMessage(taken);
+    const at = { file: path, ...fieldPosition(config, 'metrics.listen'), path: 'metrics.listen', message };
+    process.stderr.write(`candor: could not start: ${formatConfigProblem(at)}\n`);
     return 'failed';
   }
 }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -75,3 +76,34 @@ for (const [module, why] of [
     assert.ok(stderr.startsWith(`candor: could not start: ${path}:5:5  plugins.bad.module: `), stderr);
     assert.match(stderr, why);
   });
+
+test('a metrics.listen another process holds stops serve at its file, line and field, exit 69', async () => {
+  const holder = net.createServer();
+  await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+  const { port } = holder.address() as net.AddressInfo;
+  try {
+    const path = join(dir, 'metrics-taken.yaml');
+    writeFileSync(
+      path,
+      `listen:
+  - address: 127.0.0.1:0
+metrics:
+  listen: 127.0.0.1:${port}
+routes:
+  - upstream: app
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:9 }] }
+`,
+    );
+    const { code, stderr } = await serveExpectingExit(path);
+    assert.equal(code, 69, stderr);
+    assert.ok(
+      stderr.startsWith(
+        `candor: could not start: ${path}:4:3  metrics.listen: cannot listen on 127.0.0.1:${port}: address in use (EADDRINUSE)`,
+      ),
+      stderr,
+    );
+  } finally {
+    holder.close();
+  }
+});
