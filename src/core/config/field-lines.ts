@@ -14,10 +14,11 @@ import type { Position } from './yaml-source.ts';
 export type FieldLines = Readonly<Record<string, Position>>;
 
 /**
- * The sections a reload may refuse a change in, walked this deep: only these, so that a
- * config of many routes costs the primary nothing for them.
+ * The sections a reload may refuse a change in, or a start refuse after the load (a plugin's
+ * factory, the ACME store), walked this deep: only these, so that a config of many routes costs
+ * the primary nothing for them.
  */
-const SECTIONS = ['listen', 'admin', 'limits', 'metrics', 'tracing', 'log', 'plugins'] as const;
+const SECTIONS = ['listen', 'admin', 'limits', 'metrics', 'tracing', 'log', 'plugins', 'acme'] as const;
 const DEPTH = 3;
 
 /** Each config's field lines, as configHash keeps its hash (a config is frozen: its fields cannot move). */

@@ -36,9 +36,14 @@ import { servableCertificate } from './servable-certificate.ts';
  * file where one of the store's own folders belongs, a folder changed since).
  */
 export class AcmeStorageError extends Error {
+  /** What is wrong, without the field: a start refusal says it at the field's line (primary.ts). */
+  readonly reason: string;
+
   constructor(root: string, cause: Error) {
-    super(`acme.storage: cannot keep certificates in ${JSON.stringify(root)}: ${cause.message}`, { cause });
+    const reason = `cannot keep certificates in ${JSON.stringify(root)}: ${cause.message}`;
+    super(`acme.storage: ${reason}`, { cause });
     this.name = 'AcmeStorageError';
+    this.reason = reason;
   }
 }
 

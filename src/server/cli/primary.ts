@@ -1,3 +1,5 @@
+import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
+import { fieldPosition } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { spoolShareTooSmall } from '../../core/limits/spool-share.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
@@ -63,7 +65,7 @@ async function supervise(
   const spool = spoolShareTooSmall(config.limits.spool.maxTotal, workers);
   if (spool !== undefined) logger.warn({ field: 'limits.spool.max_total', workers }, spool);
   const control = new ClusterControl(path, config, logger);
-  const wide = await startGatewayWide(config, workers, logger, control);
+  const wide = await startGatewayWide(path, config, workers, logger, control);
   if (wide === undefined) return EXIT.unavailable;
   // The workers that listen (GET /ready), and what a fleet's gateway follows once one serves.
   const listening = new Set<number>();
@@ -95,7 +97,7 @@ async function supervise(
     canariesStarted: false,
   };
   const stopReloading = reloadOnSignals(supervised);
-  const metricsListener = await serveMetrics(config, renderClusterMetrics);
+  const metricsListener = await serveMetrics(path, config, renderClusterMetrics);
   if (metricsListener === 'failed') {
     await admin.close();
     return EXIT.unavailable;
@@ -141,6 +143,7 @@ async function supervise(
  * Undefined (the reason written) when it cannot start.
  */
 async function startGatewayWide(
+  path: string,
   config: GatewayConfig,
   workers: number,
   logger: Logger,
@@ -154,7 +157,9 @@ async function startGatewayWide(
     // (Imported here: only a config with `acme` loads the ACME modules, and this one threw.)
     const { AcmeStorageError } = await import('../acme/acme-store.ts');
     if (!(err instanceof AcmeStorageError)) throw err;
-    process.stderr.write(`candor: could not start: ${err.message}\n`);
+    process.stderr.write(
+      `candor: could not start: ${formatConfigProblem(storageProblem(path, config, err))}\n`,
+    );
     return undefined;
   }
   control.startWith = (worker) => wide.startOf(worker);
@@ -162,6 +167,20 @@ async function startGatewayWide(
   control.withDiscovered = (found) => wide.withDiscovered(found);
   control.certificates = () => wide.certificates();
   return wide;
+}
+
+/**
+ * The store's refusal at the field that chose its folder, as `candor check` says a folder it
+ * cannot write: `acme.storage` (or `acme`, the storage left to its default), else the listener
+ * that orders.
+ */
+function storageProblem(file: string, config: GatewayConfig, err: { reason: string }): ConfigProblem {
+  const ordering = config.listen.findIndex((listener) => listener.tls?.acme !== undefined);
+  const written = fieldPosition(config, 'acme.storage');
+  if (written.line > 0 || ordering < 0)
+    return { file, ...written, path: 'acme.storage', message: err.reason };
+  const path = `listen[${ordering}].tls.acme`;
+  return { file, ...fieldPosition(config, path), path, message: `acme.storage: ${err.reason}` };
 }
 
 /**
@@ -211,6 +230,7 @@ function gatewayCanaries(control: ClusterControl, logger: Logger): Canaries {
  * reason written) when it cannot listen.
  */
 async function serveMetrics(
+  path: string,
   config: GatewayConfig,
   render: RenderMetrics,
 ): Promise<{ close(): Promise<void> } | undefined | 'failed'> {
@@ -226,9 +246,18 @@ async function serveMetrics(
       createHostCheck(config.metrics.host, config.metrics.allowedHosts),
     );
   } catch (err) {
-    process.stderr.write(
-      `candor: could not serve metrics on ${config.metrics.address}: ${(err as Error).message}\n`,
-    );
+    // At its field, as an address the probe found taken is said (metrics.listen is not probed
+    // before the start: only the primary listens there, without SO_REUSEPORT, so its own listen
+    // fails as the probe would). Who holds it is asked after the fact.
+    const { host, port, address } = config.metrics;
+    const { addressTakenMessage, probeAddress } = await import('../../core/net/address-probe.ts');
+    const taken = await probeAddress(host, port);
+    const message =
+      taken === undefined
+        ? `cannot listen on ${address}: ${(err as Error).message}`
+        : addressTakenMessage(taken);
+    const at = { file: path, ...fieldPosition(config, 'metrics.listen'), path: 'metrics.listen', message };
+    process.stderr.write(`candor: could not start: ${formatConfigProblem(at)}\n`);
     return 'failed';
   }
 }

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:cluster';
+import { keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
@@ -75,6 +76,7 @@ export class ClusterControl extends ClusterReloads {
       candor: 'start',
       config: this.config,
       changes: this.changes,
+      lines: keptFieldLines(this.config),
       ...this.startWith(worker),
     };
     worker.send(start);

@@ -42,6 +42,8 @@ export type ToWorker =
       readonly health: readonly HealthVerdict[];
       /** The primary's latest DNS answers for discovered upstreams: the targets to start on. */
       readonly discovered?: readonly DiscoveryReport[];
+      /** Where its fields are written (field-lines.ts): a refusal of the start (a plugin's factory) names its line. */
+      readonly lines?: FieldLines;
     }
   /** With where its fields are written (field-lines.ts), for a refusal's line. */
   | {

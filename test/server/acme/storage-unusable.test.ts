@@ -3,7 +3,7 @@
  * died with a stack trace (ENOTDIR, EACCES) and exit 1. Now `check` names the file, line and
  * field (exit 78, as every config problem), `serve` refuses the config the same way, and what
  * only opening the store finds (a file where one of its own folders belongs) is `candor: could
- * not start: acme.storage: …` and exit 69 (unavailable), with no stack trace.
+ * not start: FILE:LINE:COLUMN  acme.storage: …` and exit 69 (unavailable), with no stack trace.
  *
  * Tests run as root, whom permission bits do not stop: each folder is made unusable for real,
  * with a file where a folder belongs. The ACME directory is a closed port: nothing is ordered.
@@ -106,7 +106,7 @@ test('candor serve: the same storage is refused before anything starts, as cando
   assert.doesNotMatch(run.output, /\n\s+at /, 'no stack trace');
 });
 
-test("candor serve: a file where one of the store's own folders belongs names the field and folder, exit 69, no stack trace", async () => {
+test("candor serve: a file where one of the store's own folders belongs names the file, line, field and folder, exit 69, no stack trace", async () => {
   const store = join(dir, 'store');
   mkdirSync(store);
   writeFileSync(join(store, 'accounts'), 'not a folder\n');
@@ -117,7 +117,7 @@ test("candor serve: a file where one of the store's own folders belongs names th
   assert.match(
     run.output,
     new RegExp(
-      `^candor: could not start: acme\\.storage: cannot keep certificates in "${store.replace(/[./]/g, '\\$&')}": EEXIST`,
+      `^candor: could not start: ${path.replace(/[./]/g, '\\$&')}:7:3  acme\\.storage: cannot keep certificates in "${store.replace(/[./]/g, '\\$&')}": EEXIST`,
       'm',
     ),
   );
