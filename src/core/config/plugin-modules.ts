@@ -162,6 +162,12 @@ export function optionProblems(
  * An error's message, its first line (a module's syntax error names its file and line there),
  * with the module files named as their author knows them (no version query: plugin-import.ts).
  */
+/**
+ * Node's "Cannot find module … imported from FILE", FILE being Candor's own importer: a path inside
+ * the gateway, which tells the plugin's author nothing (their config's field and module are said).
+ */
+const CANDORS_IMPORTER = / imported from \S+\/core\/config\/plugin-import\.ts$/;
+
 export function reasonOf(err: unknown): string {
   // Read without throwing: a plugin may throw anything (String() of a null-prototype object throws).
   const text = thrownText(err);
@@ -170,7 +176,7 @@ export function reasonOf(err: unknown): string {
   // Node puts the file and line of a syntax error first in its stack ("/path/x.ts:3"), and
   // plugin-import.ts puts a JavaScript module's there too.
   const where = SYNTAX_PLACE.exec(stack);
-  const message = withoutVersion(text.message.split('\n')[0]);
+  const message = withoutVersion(text.message.split('\n')[0]).replace(CANDORS_IMPORTER, '');
   // Node strips TypeScript types only outside node_modules: say what to do about it.
   if ((err as NodeJS.ErrnoException).code === 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING')
     return `${message} (a plugin installed as a package must be JavaScript; keep a TypeScript one beside the config)`;

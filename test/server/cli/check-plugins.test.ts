@@ -90,6 +90,25 @@ test('a config whose plugins load and take their options passes', () => {
   assert.match(run.stdout, /ok/);
 });
 
+test('a module or package not found is named as the config wrote it, not by the gateway file that imported it', () => {
+  const run = check('  good: { module: ./good.ts }\n  gone:\n    module: ./gone.ts', '[good, gone]');
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(
+    run.stderr,
+    /candor\.yaml:6:\d+ +plugins\.gone\.module: cannot load \S*gone\.ts: Cannot find module '\S*gone\.ts'\n/,
+  );
+  const package_ = check(
+    '  good: { module: ./good.ts }\n  gone:\n    module: candor-plugin-never-installed',
+    '[good, gone]',
+  );
+  assert.equal(package_.status, 78, package_.stderr);
+  assert.match(
+    package_.stderr,
+    /plugins\.gone\.module: cannot load candor-plugin-never-installed: Cannot find package 'candor-plugin-never-installed'\n/,
+  );
+  assert.doesNotMatch(run.stderr + package_.stderr, /plugin-import\.ts/);
+});
+
 test('a module that does not load is named with its file, line and field', () => {
   const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./broken.ts', '[good, bad]');
   assert.equal(run.status, 78, run.stderr);
