@@ -238,7 +238,10 @@ class Supervision {
     // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
     // primary's exit says so to its supervisor (systemd marks the unit failed).
     else if (code !== EXIT.ok) {
-      if (!this.#killed.has(worker.process.pid))
+      // One refused at its start as the worker that stopped the gateway was (the same config,
+      // met before the stop reached it) held nothing to cut: its refusal is said already.
+      const refusedAlike = code === this.#exitCode && (code === EXIT.unavailable || code === EXIT.config);
+      if (!this.#killed.has(worker.process.pid) && !refusedAlike)
         this.#options.logger.error(
           { pid: worker.process.pid, exit: signal ?? code },
           'worker did not end its drain cleanly',

@@ -43,9 +43,12 @@ upstreams:
 }
 
 /** `candor serve` that should not start: its exit code and stderr, or a failure once it listens. */
-function serveExpectingExit(path: string): Promise<{ code: number | null; stderr: string }> {
+function serveExpectingExit(
+  path: string,
+  workers = 1,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', path], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -60,7 +63,7 @@ function serveExpectingExit(path: string): Promise<{ code: number | null; stderr
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.on('exit', (code) => resolve({ code, stderr, stdout }));
   });
 }
 
@@ -106,4 +109,12 @@ upstreams:
   } finally {
     holder.close();
   }
+});
+
+test('with two workers refused alike, the primary says the start failed, not that the other worker drained badly', async () => {
+  const path = withPlugin('throws-two', './throws.mjs');
+  const { code, stderr, stdout } = await serveExpectingExit(path, 2);
+  assert.equal(code, 69, stderr);
+  assert.match(stdout, /"msg":"a worker could not start: the gateway stops"/);
+  assert.doesNotMatch(stdout, /did not end its drain cleanly/);
 });
