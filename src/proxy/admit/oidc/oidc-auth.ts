@@ -5,6 +5,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
+import type { SignInRefusal } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
 import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
@@ -19,7 +20,7 @@ import {
 } from './session-cookie.ts';
 import { newSessionId, type SessionStore } from './session-store.ts';
 import { SessionTokens } from './session-tokens.ts';
-import { SignIn, type SignInRefusal } from './sign-in.ts';
+import { SignIn } from './sign-in.ts';
 
 /** What the sign-in made of a request. */
 export type OidcVerdict =

@@ -1,0 +1,226 @@
+/**
+ * The sign-in's reading of the provider's answer at the redirect path (OpenID Connect Core
+ * §3.1.2.5 to §3.1.3): the authorization answer checked, its code exchanged at the token
+ * endpoint, the ID token checked against the provider's keys; and the refusals of an answer that
+ * is none to read, that the provider declined or whose code it refused. SignIn (sign-in.ts) extends it with
+ * the flow's two legs and their cookies: one object per provider, split in two files, not in two
+ * objects; how an answer is read reads apart from how a sign-in begins and keeps its flow.
+ */
+import type { JWTPayload } from 'jose';
+import * as oauth from 'oauth4webapi';
+import type { OidcAuthConfig } from '../../../core/config/types.ts';
+import { Failure } from '../../../core/failure/failure.ts';
+import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
+import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
+import type { IssuerHop } from './issuer-hop.ts';
+import { localPath } from './local-path.ts';
+import { tokenRefusal } from './token-refusal.ts';
+
+/** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
+const UNREADABLE_ANSWER = refusedState(
+  'the answer from the identity provider is not one to read',
+  'bad authorization answer',
+);
+/** The authorization answer's error codes that say the provider failed, not that the user was refused. */
+const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
+/**
+ * The codes that say the user declined (or the provider denied them), or the sign-in stopped
+ * short of what it needed of them (OpenID Connect Core §3.1.2.6): a person's to try again, not
+ * the gateway's configuration to fix (as `invalid_scope` or `unauthorized_client` would be).
+ */
+const NOT_COMPLETED = new Set([
+  'access_denied',
+  'login_required',
+  'consent_required',
+  'interaction_required',
+]);
+
+/** What the sign-in cookie holds between the redirect to the provider and its answer. */
+export interface Flow {
+  /** state, nonce, PKCE code verifier, the path to return to, and when it began (Date.now()). */
+  readonly s: string;
+  readonly n: string;
+  readonly v: string;
+  readonly r: string;
+  readonly t: number;
+  /**
+   * The tokens its code was exchanged for, when the sign-in then failed at the provider (its
+   * keys): the retry, at whichever worker or gateway, finishes with them and does not spend the
+   * code again (a provider refuses a code's second use, and may revoke what the first gave).
+   */
+  readonly k?: oauth.TokenEndpointResponse;
+}
+
+/** Tokens the code was exchanged for, the ID token checked: what the session is made of. */
+export interface SignedIn {
+  readonly claims: JWTPayload;
+  readonly tokens: oauth.TokenEndpointResponse;
+}
+
+/** The tokens an answer's code was exchanged for, once it was. */
+export interface Exchanged {
+  tokens: oauth.TokenEndpointResponse | undefined;
+}
+
+/** A request's refusal by the sign-in: its status, what the client is told, and the log's note. */
+export interface SignInRefusal {
+  readonly refused: 400 | 401 | 403;
+  readonly details: string;
+  readonly note: string;
+  /** The path of this host whose request begins a new sign-in, for one the provider declined. */
+  readonly signInAgain?: string;
+}
+
+/** The provider's client as oauth4webapi knows it: its id and the clock skew its checks tolerate. */
+export function oidcClientOf(config: OidcAuthConfig): oauth.Client {
+  return { client_id: config.clientId, [oauth.clockTolerance]: Math.ceil(config.clockSkew / 1000) };
+}
+
+/**
+ * The half of SignIn (sign-in.ts) that reads the provider's answer: the client it is, the code's
+ * redemption and the ID token's check (which a session's refresh uses too: session-tokens.ts).
+ */
+export abstract class AuthorizationAnswerReading {
+  protected readonly issuer: IssuerHop;
+  readonly #client: oauth.Client;
+  readonly #clientAuth: oauth.ClientAuth;
+  readonly #rules: JwtRules;
+
+  constructor(config: OidcAuthConfig, issuer: IssuerHop, clientSecret: string | undefined) {
+    this.issuer = issuer;
+    this.#client = oidcClientOf(config);
+    this.#clientAuth = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret);
+    this.#rules = {
+      algorithms: new Set(config.algorithms),
+      issuer: config.issuer,
+      audiences: [config.clientId],
+      clockSkew: config.clockSkew,
+      requireExp: true,
+    };
+  }
+
+  get client(): oauth.Client {
+    return this.#client;
+  }
+
+  get clientAuth(): oauth.ClientAuth {
+    return this.#clientAuth;
+  }
+
+  /**
+   * The answer's code exchanged for tokens (into `exchanged`, unless a failed try of the same
+   * answer had), the ID token checked.
+   */
+  protected async redeem(
+    flow: Flow,
+    query: URLSearchParams,
+    redirectUri: string,
+    exchanged: Exchanged,
+  ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
+    let server: oauth.AuthorizationServer;
+    try {
+      server = await this.issuer.discovery();
+    } catch (err) {
+      return this.issuer.failure(err, 'the discovery document');
+    }
+    let params: URLSearchParams;
+    try {
+      params = oauth.validateAuthResponse(server, this.#client, query, flow.s);
+    } catch (err) {
+      // Its 500 and 503 said through the browser (RFC 6749 §4.1.2.1: a redirect carries no
+      // status): the provider failing, a 503 as its 5xx is, never the user's 401.
+      if (err instanceof oauth.AuthorizationResponseError && PROVIDER_DOWN.has(err.error))
+        return this.issuer.failure(
+          new Failure('destination_unavailable', `it answered the sign-in with ${err.error}`, {
+            retryAfter: 1,
+          }),
+          'the authorization endpoint',
+        );
+      if (err instanceof oauth.AuthorizationResponseError && NOT_COMPLETED.has(err.error))
+        return {
+          refused: 401,
+          details: `the sign-in was declined or not completed at the identity provider (${err.error})`,
+          note: `oidc provider said ${err.error}`,
+          signInAgain: localPath(flow.r),
+        };
+      if (err instanceof oauth.AuthorizationResponseError)
+        return {
+          refused: 401,
+          details: `the identity provider refused the sign-in (${err.error})`,
+          note: `oidc provider said ${err.error}`,
+        };
+      return UNREADABLE_ANSWER;
+    }
+    // oauth4webapi leaves the code to the token request, whose complaint of none (or two) would
+    // read as the provider's garbage, a 502 naming it: such an answer is the browser's to mend.
+    const codes = params.getAll('code');
+    if (codes.length !== 1 || codes[0] === '') return UNREADABLE_ANSWER;
+    let tokens = exchanged.tokens;
+    if (tokens === undefined)
+      try {
+        const answer = await oauth.authorizationCodeGrantRequest(
+          server,
+          this.#client,
+          this.#clientAuth,
+          params,
+          redirectUri,
+          flow.v,
+          this.issuer.options,
+        );
+        tokens = await this.issuer.read(answer, () =>
+          oauth.processAuthorizationCodeResponse(server, this.#client, answer, {
+            expectedNonce: flow.n,
+            requireIdToken: true,
+          }),
+        );
+      } catch (err) {
+        const refusal = tokenRefusal(err);
+        if (refusal instanceof Failure) return this.issuer.tokenEndpointFailure(refusal);
+        if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
+          return {
+            refused: 401,
+            details: `the identity provider refused the sign-in's code (${err.error})`,
+            note: `oidc token endpoint said ${err.error}`,
+          };
+        return this.issuer.tokenEndpointFailure(err);
+      }
+    exchanged.tokens = tokens;
+    const checked = await this.checkIdToken(tokens.id_token as string);
+    if (checked instanceof Failure) return checked;
+    return { claims: checked.claims, tokens, returnTo: flow.r };
+  }
+
+  /**
+   * An ID token's signature and claims, by the JWT path's verifier (jwt-verify.ts) against the
+   * provider's keys (a kid they lack, or no kid that none of them verifies, asks for them again
+   * once, within jwks_min_refresh); oauth4webapi checked its nonce,
+   * audience, issuer and times already. The keys not to be had, or the token refused, is the hop's failure.
+   */
+  async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | Failure> {
+    try {
+      const jwks = await this.issuer.jwks();
+      let checked = verifyJwt(token, await jwks.keys(), this.#rules);
+      // A kid the keys lack, or no kid and none of them verifies it (a provider that names no
+      // keys, signing with one published since they were fetched): asked for again, as auth.jwt does.
+      if (newerKeysMayVerify(token, checked)) {
+        const fresh = await jwks.lackingKey();
+        if (fresh instanceof Failure) return this.issuer.failure(fresh, 'the JWKS endpoint');
+        if (fresh !== undefined) checked = verifyJwt(token, fresh, this.#rules);
+      }
+      if ('invalid' in checked && checked.invalid === 'ERR_JWKS_INVALID') return jwks.unusableKey();
+      if ('claims' in checked) return checked;
+      // The token endpoint's own answer to the gateway, never a token the user brought: refused
+      // (an algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer
+      // the gateway cannot use, the hop's 502, not the user's 401.
+      return this.issuer.tokenEndpointFailure(
+        unusableAnswer(`its ID token was not accepted (${checked.invalid})`),
+      );
+    } catch (err) {
+      return this.issuer.failure(err, 'the JWKS endpoint');
+    }
+  }
+}
+
+export function refusedState(details: string, note: string): SignInRefusal {
+  return { refused: 400, details, note: `oidc ${note}` };
+}
