@@ -66,11 +66,13 @@ upstreams:
       - url: ${upstream.url}
     pool: { max_connections: 8, queue_timeout: 1s }
 `);
-  t.after(() => gw.close());
   const attackers = Array.from({ length: 12 }, () => dripUpload(gw.port, 5_000));
+  // Hooks run in the order they are added: the uploads go before the gateway's close, which
+  // would wait for their bodies until body_read_timeout's default (10 s) cut them.
   t.after(() => {
     for (const a of attackers) a.stop();
   });
+  t.after(() => gw.close());
   // Each upload's head and first byte are in; a gateway that streamed them would have handed
   // the upstream their heads by now.
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -133,13 +133,15 @@ test("an HTTP/2 client's upload past timeouts.total: its 408 too, no target judg
   const upstream = await listenOnLoopback((req, res) => countBody(req, (text) => res.end(text)));
   t.after(() => upstream.close());
   const edge = await startTestGateway(edgeConfig(upstream.url, '600ms'), {}, 'http2: true');
-  t.after(() => edge.close());
   const upload = h2Upload(
     edge.url,
     { ':method': 'POST', ':path': '/up', 'content-length': String(SIZE), 'x-request-id': 'h2-slow' },
     SLOWLY,
   );
+  // Hooks run in the order they are added: the upload goes before the gateway's close, which
+  // would wait LINGER_MS (2 s) for its session.
   t.after(() => upload.stop());
+  t.after(() => edge.close());
   const head = await upload.response;
   assert.equal(head[':status'], 408);
   assert.match(
