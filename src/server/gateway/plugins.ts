@@ -124,6 +124,8 @@ async function makePlugin(
   host: PluginHost,
 ): Promise<{ stage: RouteStage } | { problems: ConfigProblem[] }> {
   const given = host.given?.[name];
+  // Every refusal of the module or its factory is said at the plugin's `module` field.
+  const atModule = (why: string) => ({ problems: [pluginProblem(config, name, 'module', why)] });
   let loaded: LoadedPluginModule;
   if (given !== undefined)
     // A program's factory takes the config's options as written, as a module's does.
@@ -133,9 +135,7 @@ async function makePlugin(
       // Its top-level code is the plugin's too (its process.exit refused, its stray errors its own).
       loaded = await asPlugin(name, () => importPluginModule(plugin.module, dirname(config.source)));
     } catch (err) {
-      return {
-        problems: [pluginProblem(config, name, 'module', `cannot load ${plugin.module}: ${reasonOf(err)}`)],
-      };
+      return atModule(`cannot load ${plugin.module}: ${reasonOf(err)}`);
     }
   // Its code's errors that nothing caught are told as its own, and the worker goes on (plugin-faults.ts).
   if (loaded.url !== undefined) rememberPluginModule(name, loaded.url);
@@ -149,32 +149,16 @@ async function makePlugin(
     hooks = (await settledWithin(name, made, FACTORY_MS)) as PluginHooks;
   } catch (err) {
     const why = err instanceof FactoryLate ? err.message : `the plugin's factory threw: ${reasonOf(err)}`;
-    return { problems: [pluginProblem(config, name, 'module', why)] };
+    return atModule(why);
   }
   if (typeof hooks !== 'object' || hooks === null)
-    return {
-      problems: [
-        pluginProblem(
-          config,
-          name,
-          'module',
-          `the plugin's factory returned ${describeValue(hooks)}, not an object of hooks`,
-        ),
-      ],
-    };
+    return atModule(`the plugin's factory returned ${describeValue(hooks)}, not an object of hooks`);
   // A hook that is no function would be a 500 on every request it meets: refused here, at load.
   const notCallable = HOOKS.find((hook) => hooks[hook] !== undefined && typeof hooks[hook] !== 'function');
   if (notCallable !== undefined)
-    return {
-      problems: [
-        pluginProblem(
-          config,
-          name,
-          'module',
-          `the plugin's hook ${notCallable} is ${describeValue(hooks[notCallable])}, not a function`,
-        ),
-      ],
-    };
+    return atModule(
+      `the plugin's hook ${notCallable} is ${describeValue(hooks[notCallable])}, not a function`,
+    );
   return {
     stage: pluginStage(name, hooks, {
       timeoutMs: plugin.timeout,
