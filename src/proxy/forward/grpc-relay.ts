@@ -13,8 +13,7 @@ import {
 } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { parseContentLength } from '../../core/http1/answer-rules.ts';
-import { nameIs } from '../../core/http1/syntax.ts';
-import type { AnswerSink } from '../../core/net/downstream.ts';
+import { type AnswerSink, firstField } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { AnswerRelay, AnswerRelays } from './answer-relay.ts';
 import { GrpcMessageBounds, isGrpcAnswer } from './grpc-cut.ts';
@@ -163,8 +162,6 @@ function grpcStatusIn(fields: readonly string[]): number | undefined {
 
 /** The Content-Length among flat fields (one canonical value, as the head builder leaves it), or -1. */
 function announcedLength(fields: readonly string[]): number {
-  for (let i = 0; i < fields.length; i += 2)
-    if (fields[i].length === 14 && nameIs(fields[i], 'content-length'))
-      return parseContentLength(fields[i + 1]);
-  return -1;
+  const length = firstField(fields, 'content-length');
+  return length === undefined ? -1 : parseContentLength(length);
 }
