@@ -40,3 +40,64 @@ for (const [what, fields] of [
     }
   });
 }
+
+/**
+ * Every form RFC 9110 §10.2.3 and §5.6.7 give Retry-After, through a real server: delay-seconds,
+ * an HTTP-date in each of the three forms a recipient MUST accept (a date already past asks for
+ * no wait: 0), and text that is none of them (read as no Retry-After: absent, never NaN, never a
+ * wait it did not ask for). A delay past the deadline ends the call with the 503, its wait said.
+ */
+for (const [what, value, reason, wait] of [
+  ['delay-seconds', '60', 'retry_after_past_deadline', 60_000],
+  ['delay-seconds 0', '0', 'idempotent', 0],
+  ['an IMF-fixdate already past', 'Sun, 06 Nov 1994 08:49:37 GMT', 'idempotent', 0],
+  ['an obsolete RFC 850 date already past', 'Sunday, 06-Nov-94 08:49:37 GMT', 'idempotent', 0],
+  ['an obsolete asctime date already past', 'Sun Nov  6 08:49:37 1994', 'idempotent', 0],
+  ['an IMF-fixdate far ahead', 'Fri, 31 Dec 9999 23:59:59 GMT', 'retry_after_past_max_pause', 2 ** 31 * 1000],
+  ['a date that is no date (31 Nov)', 'Thu, 31 Nov 2030 08:49:37 GMT', 'idempotent', undefined],
+  ['a fraction', '1.5', 'idempotent', undefined],
+  ['a negative delay', '-5', 'idempotent', undefined],
+  ['seconds with a unit', '5 seconds', 'idempotent', undefined],
+  ['a list with garbage in it', '5, soon', 'idempotent', undefined],
+  [
+    'a list of dates',
+    'Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT',
+    'idempotent',
+    undefined,
+  ],
+  ['an empty value', '', 'idempotent', undefined],
+  ['a list of delays', '5, 10', 'retry_after_past_deadline', 10_000],
+] as const) {
+  test(`Retry-After as ${what} (${JSON.stringify(value)}): read as ${wait === undefined ? 'absent' : `${wait} ms`}`, async () => {
+    let sent = 0;
+    const origin = await startRawFault(async (connection) => {
+      for (;;) {
+        await readRequest(connection);
+        // The second attempt (a retry) gets its 200: the wait before it was the delay read.
+        const answer =
+          sent++ === 0
+            ? `HTTP/1.1 503 Service Unavailable\r\nretry-after: ${value}\r\ncontent-length: 5\r\n\r\nlater`
+            : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+        await connection.write(answer);
+      }
+    });
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({
+        deadline: 3_000,
+        attempts: 2,
+        backoff: { base: 1, cap: 2 },
+        onAttemptFailed: (r) => reports.push(r),
+      });
+      const res = await api(`${origin.url}/later`);
+      assert.equal(reports.length, 1);
+      assert.equal(reports[0].retryAfterMs, wait);
+      assert.ok(!Number.isNaN(reports[0].retryAfterMs), 'never NaN');
+      assert.equal(reports[0].reason, reason);
+      assert.equal(res.status, reason === 'idempotent' ? 200 : 503);
+      assert.equal(origin.received.length, reason === 'idempotent' ? 2 : 1);
+    } finally {
+      await origin.close();
+    }
+  });
+}
