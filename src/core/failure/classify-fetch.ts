@@ -15,6 +15,8 @@ const GARBAGE_CODES: ReadonlyMap<string, FailureType> = new Map([
   ['ERR_CANDOR_TRANSFER_CODING', 'http_response_transfer_coding'],
   // candor/client's own, for a status code past 599 fetch takes and the gateway's parser refuses.
   ['ERR_CANDOR_STATUS_CODE', 'http_protocol_error'],
+  // candor/client's own, for a status line of an HTTP version other than 1.x, which fetch reads as HTTP/1.
+  ['ERR_CANDOR_HTTP_VERSION', 'http_protocol_error'],
 ]);
 
 /**

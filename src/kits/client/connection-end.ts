@@ -31,6 +31,8 @@ export class AttemptConnection implements FetchWatcher {
   end: ConnectionEnd | undefined;
   /** Each request's connection, as `sendHeaders` named it. */
   readonly #socketOf = new WeakMap<object, Socket>();
+  /** The HTTP version each request's status line named ("1.1", "2.0"), as its connection's first bytes said it. */
+  readonly #versionOf = new WeakMap<object, string>();
 
   created(): void {
     this.seen = true;
@@ -39,6 +41,14 @@ export class AttemptConnection implements FetchWatcher {
   headWritten(request: object, socket: Socket): void {
     this.written = true;
     this.#socketOf.set(request, socket);
+    // An HTTP/2 connection's bytes are frames: no status line to read.
+    if ((socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2')
+      watchStatusVersion(socket, (version) => this.#versionOf.set(request, version));
+  }
+
+  /** The HTTP version the answering request's status line named, where its connection's bytes were seen. */
+  get version(): string | undefined {
+    return this.answering === undefined ? undefined : this.#versionOf.get(this.answering);
   }
 
   headCame(request: object): void {
@@ -50,6 +60,28 @@ export class AttemptConnection implements FetchWatcher {
     if (this.answering === request) this.end = endOf(this.#socketOf.get(request));
   }
 }
+
+/**
+ * Tells `seen` the version the first status line on `socket` names, from its first bytes (a
+ * request's answer starts at the first bytes after its head was written: undici sends one
+ * request at a time on a connection). undici reads the socket itself ('readable'): a 'data'
+ * listener beside it is told each chunk undici reads, before its parser has it, and changes
+ * nothing of its flow. fetch does not say the version, and undici takes `HTTP/2.0` as HTTP/1.
+ */
+function watchStatusVersion(socket: Socket, seen: (version: string) => void): void {
+  let first = '';
+  const onData = (chunk: Buffer) => {
+    first += chunk.toString('latin1', 0, STATUS_VERSION_BYTES - first.length);
+    if (first.length < STATUS_VERSION_BYTES) return;
+    socket.off('data', onData);
+    const version = /^HTTP\/(\d\.\d)$/.exec(first)?.[1];
+    if (version !== undefined) seen(version);
+  };
+  socket.on('data', onData);
+}
+
+/** The bytes of a status line's version: `HTTP/1.1`. */
+const STATUS_VERSION_BYTES = 8;
 
 function endOf(socket: Socket | undefined): ConnectionEnd | undefined {
   if (socket === undefined) return undefined;

@@ -21,11 +21,27 @@ export const REFUSED_TRANSFER_CODING = 'ERR_CANDOR_TRANSFER_CODING';
 export const REFUSED_STATUS = 'ERR_CANDOR_STATUS_CODE';
 
 /**
+ * The code classify-fetch.ts reads as `http_protocol_error`: a status line naming an HTTP version
+ * other than 1.x (RFC 9112 §2.3: an HTTP/1 connection carries HTTP/1 messages; HTTP/2 is never
+ * text, HTTP/0.9 had no status line), which fetch reads as HTTP/1 and the gateway's parser refuses
+ * (status-line.ts).
+ */
+export const REFUSED_VERSION = 'ERR_CANDOR_HTTP_VERSION';
+
+/**
  * The response with its transfer codings undone, or fetch's kind of failure ("fetch failed", the
- * reason as cause) for one whose framing or status code the gateway refuses, its body cancelled. A response
+ * reason as cause) for one whose framing, status code or HTTP version (`version`, its status
+ * line's, where known) the gateway refuses, its body cancelled. A response
  * without a body (to a HEAD, a 204, a 304) has nothing to frame, whatever its fields say.
  */
-export function readFraming(answer: Response, method: string): Response | TypeError {
+export function readFraming(answer: Response, method: string, version?: string): Response | TypeError {
+  if (version !== undefined && !version.startsWith('1.')) {
+    answer.body?.cancel().catch(() => {});
+    const cause = Object.assign(new Error(`unsupported HTTP version "HTTP/${version}"`), {
+      code: REFUSED_VERSION,
+    });
+    return new TypeError('fetch failed', { cause });
+  }
   if (answer.status > 599) {
     answer.body?.cancel().catch(() => {});
     const cause = Object.assign(new Error(`status code ${answer.status} out of range`), {

@@ -69,7 +69,7 @@ export async function sendAttempt(
     const answer = await watchingFetch(connection, () =>
       follow ? sendFollowing(send, target, attemptInit, redirectable, hops) : send(target, attemptInit),
     );
-    const framed = readFraming(answer, method);
+    const framed = readFraming(answer, method, connection.version);
     if (framed instanceof TypeError) throw framed;
     // The failed attempts before this one (each retried), for the error of a body that breaks.
     const call = {

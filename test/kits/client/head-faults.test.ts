@@ -88,3 +88,53 @@ for (const status of ['600', '999']) {
     }
   });
 }
+
+// RFC 9112 §2.3: an HTTP/1 connection carries HTTP/1.x messages. A status line that names
+// another major version (HTTP/2 is framed in binary, never in text; HTTP/0.9 had no status line)
+// is no HTTP/1 answer: refused as the gateway's parser refuses it (status-line.ts), its
+// connection not used again. fetch (undici) took `HTTP/2.0 200` and `HTTP/0.9 200` as 200s.
+for (const version of ['2.0', '0.9']) {
+  test(`a status line "HTTP/${version} 200 OK" from an HTTP/1 peer: http_protocol_error, never a 200`, async () => {
+    // Every answer on a connection after its first is HTTP/1.1: one used again would be read.
+    const origin = await startRawFault(async (connection) => {
+      for (let line = `HTTP/${version} 200 OK`; ; line = 'HTTP/1.1 200 OK') {
+        await readRequest(connection);
+        await connection.write(`${line}\r\ncontent-length: 2\r\n\r\nok`);
+      }
+    });
+    try {
+      const reports: AttemptReport[] = [];
+      const api = createFetch({ backoff: { base: 1, cap: 2 }, onAttemptFailed: (r) => reports.push(r) });
+      const error = await within(api(`${origin.url}/`), 5_000);
+      assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+      assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
+      assert.equal(error.type, 'http_protocol_error');
+      assert.match(
+        error.message,
+        new RegExp(`http_protocol_error: unsupported HTTP version "HTTP/${version.replace('.', '\\.')}"`),
+      );
+      assert.deepEqual(
+        reports.map((r) => [r.type, r.retry]),
+        [['http_protocol_error', false]],
+      );
+      assert.equal(origin.received.length, 1);
+      // Its connection is not used again (undici keeps alive no answer of a version but 1.1): the next call opens another.
+      await within(api(`${origin.url}/again`), 5_000);
+      assert.equal(origin.received.length, 2);
+      assert.equal(origin.connections, 2);
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+test('a status line "HTTP/1.0 200 OK" is an HTTP/1 answer, read as it came', async () => {
+  const origin = await answering('HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  try {
+    const res = await createFetch()(`${origin.url}/`);
+    assert.equal(res.status, 200);
+    assert.equal(await within(res.text(), 5_000), 'ok');
+  } finally {
+    await origin.close();
+  }
+});
