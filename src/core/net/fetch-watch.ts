@@ -4,7 +4,7 @@
  * nothing was sent), whether a socket's name lookup finished, how the connection stood when the
  * answering request ended. undici tells each request's life on its diagnostics channels: a call's
  * requests are those created in the call's async context (a redirect's hops among them), each
- * followed by the socket `sendHeaders` names, its answer's head and its end; the sockets the call
+ * followed by the socket `sendHeaders` names, its answer's head, its body's bytes and its end; the sockets the call
  * opens are told on `net.client.socket` in that context too. Read by the auth hops
  * (proxy/admit/auth-hop.ts) and candor/client (kits/client/connection-end.ts).
  *
@@ -24,8 +24,10 @@ export interface FetchWatcher {
   socketOpened?(socket: Socket): void;
   /** A request's head was written to `socket`: it may have reached the server. */
   headWritten?(request: object, socket: Socket): void;
-  /** A request's answer head came. */
-  headCame?(request: object): void;
+  /** A request's answer head came, with its raw fields (`[name, value, …]`). */
+  headCame?(request: object, fields: readonly Buffer[]): void;
+  /** Bytes of a request's answer body, as the connection gave them (its transfer coding undone, not its content coding). */
+  bodyChunk?(request: object, chunk: Buffer): void;
   /** A request ended, whole (its trailers) or not (an error): told before fetch hears of it. */
   ended?(request: object): void;
 }
@@ -52,8 +54,12 @@ function subscribeOnce(): void {
     watcherOf.get(request)?.headWritten?.(request, socket);
   });
   subscribe('undici:request:headers', (message) => {
-    const { request } = message as { request: object };
-    watcherOf.get(request)?.headCame?.(request);
+    const { request, response } = message as { request: object; response: { headers: Buffer[] } };
+    watcherOf.get(request)?.headCame?.(request, response.headers);
+  });
+  subscribe('undici:request:bodyChunkReceived', (message) => {
+    const { request, chunk } = message as { request: object; chunk: Buffer };
+    watcherOf.get(request)?.bodyChunk?.(request, chunk);
   });
   const ended = (message: unknown) => {
     const { request } = message as { request: object };

@@ -4,7 +4,8 @@
  * "terminated", a fault no table names: here a body cut short (reset, closed before its
  * Content-Length or last chunk, or delimited by the connection's close and ended by a reset,
  * which fetch reads as whole) is `http_response_incomplete` and one whose chunk framing or
- * coding is not valid is garbage, as the gateway's own connections call them; with
+ * coding is not valid is garbage (a content coding that ends before its end among them, which
+ * fetch reads as a short body: coding-check.ts), as the gateway's own connections call them; with
  * `bodyTimeout` a body that stalls is `connection_read_timeout`. Each rejects the read with an
  * UpstreamError that keeps its Failure, whose cause is fetch's error.
  */
@@ -71,11 +72,12 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall, answer:
   const elapsed = performance.now() - call.sentAt;
   const found = classifyFetchError(err, elapsed, 'head_received');
   const how = found.type === 'http_response_incomplete' ? cutBy(err, call) : undefined;
+  const read = bodyRead(bytes, answer, call.connection);
   const details =
     how === 'closed'
-      ? `response body cut short: the upstream closed the connection before the body's end (${bodyRead(bytes, answer)}) after ${ms(elapsed)}`
+      ? `response body cut short: the upstream closed the connection before the body's end (${read}) after ${ms(elapsed)}`
       : how === 'reset'
-        ? `response body cut short: connection reset (ECONNRESET) after ${ms(elapsed)}, after ${ofBody(bytes)}`
+        ? `response body cut short: connection reset (ECONNRESET) before the body's end (${read}) after ${ms(elapsed)}`
         : `${found.details}, after ${ofBody(bytes)}`;
   const cause = new Failure(found.type, details, { stage: found.stage, cause: err });
   // The dispatcher's own bodyTimeout is a stall, as the client's.
@@ -102,17 +104,49 @@ function cutBy(err: unknown, call: AnsweredCall): ConnectionEnd | undefined {
   return undefined;
 }
 
-/** The bytes of a cut body read, against what its framing announced. */
-function bodyRead(bytes: number, answer: Response): string {
+/**
+ * The bytes of a cut body that came, against what its framing announced: as the connection gave
+ * them where undici told them (connection-end.ts), else as read (`bytes`, after fetch undid any
+ * Content-Encoding: not those the Content-Length counts).
+ */
+function bodyRead(bytes: number, answer: Response, connection: AttemptConnection | undefined): string {
   const length = answer.headers.get('content-length');
+  const coded = answer.headers.has('content-encoding');
+  const known = connection?.answering !== undefined;
+  const came = known ? (connection as AttemptConnection).bodyBytes : bytes;
+  const decoded = coded && known ? `, ${bytes} decoded` : '';
   if (length === null)
     return /chunked/i.test(answer.headers.get('transfer-encoding') ?? '')
-      ? `${byteCount(bytes)}, no last chunk`
-      : byteCount(bytes);
-  // fetch undoes a Content-Encoding: the bytes read are not those the Content-Length counts.
-  return answer.headers.has('content-encoding')
+      ? `${byteCount(came)}, no last chunk${decoded}`
+      : `${byteCount(came)}${decoded}`;
+  return coded && !known
     ? `${bytes} bytes decoded, of a Content-Length of ${length}`
-    : `${bytes} of ${length} bytes`;
+    : `${came} of ${length} bytes${decoded}`;
+}
+
+/**
+ * What the read that found the end of a body whose content coding did not end whole rejects
+ * with: the message came whole, its content did not (coding-check.ts). Garbage, as a body that
+ * does not decode as its Content-Encoding says is to classify-fetch.ts: the same again if sent again.
+ */
+function codingBrokeError(
+  coding: string,
+  err: Error & { code?: unknown },
+  bytes: number,
+  call: AnsweredCall,
+): UpstreamError {
+  const after = ms(performance.now() - call.sentAt);
+  const details =
+    err.code === 'Z_BUF_ERROR'
+      ? `its body's ${coding} coding ends before its end (${err.message}): the message came whole, its content did not, after ${after}, ${bytes} bytes decoded`
+      : `its body does not decode as its Content-Encoding says (${String(err.code ?? err.message)}) after ${after}, ${bytes} bytes decoded`;
+  const cause = new Failure('http_protocol_error', details, { stage: 'head_received', cause: err });
+  return new UpstreamError('UPSTREAM_BODY_INCOMPLETE', {
+    ...call,
+    type: cause.type,
+    detail: cause.details,
+    cause,
+  });
 }
 
 /**
@@ -155,6 +189,7 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
   const ended = (end: BodyEnd) => {
     if (told) return;
     told = true;
+    if (end !== 'whole') call.connection?.coding?.drop();
     call.bodyEnded?.(end);
   };
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown, end: BodyEnd) => {
@@ -181,8 +216,12 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
             fail(controller, error, 'failed');
             reader.cancel(error).catch(() => {});
           } else if (next.done) {
+            const coding = call.connection?.coding;
+            const broken = await coding?.end();
             if (call.connection?.end === 'reset' && closeDelimited(answer))
               fail(controller, closeDelimitedResetError(bytes, call), 'failed');
+            else if (coding !== undefined && broken !== undefined)
+              fail(controller, codingBrokeError(coding.coding, broken, bytes, call), 'failed');
             else {
               controller.close();
               ended('whole');

@@ -1,7 +1,9 @@
 /**
  * How the connection under an attempt's response stood when its body ended: reset (an RST), closed
  * (the upstream's FIN), or neither (the body ended by its own framing on a live connection); and
- * whether the attempt's request was written at all (a cut before it: the connect hung).
+ * whether the attempt's request was written at all (a cut before it: the connect hung); the
+ * HTTP version its status line named, its body's bytes as they came off the connection, and
+ * whether its content coding ended whole (coding-check.ts).
  *
  * fetch does not say, and where it matters it hides it: on a response without keep-alive
  * (`Connection: close`, HTTP/1.0) undici takes a reset as the end of the message, so a body
@@ -16,6 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FetchWatcher } from '../../core/net/fetch-watch.ts';
+import { type CodingCheck, codingCheckFor } from './coding-check.ts';
 
 export type ConnectionEnd = 'reset' | 'closed';
 
@@ -29,6 +32,10 @@ export class AttemptConnection implements FetchWatcher {
   answering: object | undefined;
   /** How its connection stood when its body ended (undefined: not ended yet, or neither). */
   end: ConnectionEnd | undefined;
+  /** The bytes of its body that came off the connection, its transfer coding undone (not its content coding). */
+  bodyBytes = 0;
+  /** Whether its body's content coding ends whole, for one fetch undoes (coding-check.ts). */
+  coding: CodingCheck | undefined;
   /** Each request's connection, as `sendHeaders` named it. */
   readonly #socketOf = new WeakMap<object, Socket>();
   /** The HTTP version each request's status line named ("1.1", "2.0"), as its connection's first bytes said it. */
@@ -51,8 +58,18 @@ export class AttemptConnection implements FetchWatcher {
     return this.answering === undefined ? undefined : this.#versionOf.get(this.answering);
   }
 
-  headCame(request: object): void {
+  headCame(request: object, fields: readonly Buffer[]): void {
     this.answering = request;
+    this.bodyBytes = 0;
+    this.coding?.drop();
+    this.coding = codingCheckFor(fields);
+  }
+
+  /** Told before fetch has the bytes: a read that finds the body's end finds them all counted. */
+  bodyChunk(request: object, chunk: Buffer): void {
+    if (this.answering !== request) return;
+    this.bodyBytes += chunk.byteLength;
+    this.coding?.write(chunk);
   }
 
   /** Told as the request ends, before fetch hears of it: the socket is as the end found it (a reset that came later, after a body ended whole, is not what ended it). */

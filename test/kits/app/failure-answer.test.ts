@@ -290,7 +290,7 @@ test("a body cut mid-way after a retried 503: 502 http_response_incomplete, with
     assert.match(
       answer.headers['proxy-status'] ?? '',
       new RegExp(
-        `^shop; error=http_response_incomplete; details="response body cut short: connection reset \\(ECONNRESET\\) after [\\d.]+ ms, after 10 bytes of the body"; next-hop="127\\.0\\.0\\.1:${cutting.port}"$`,
+        `^shop; error=http_response_incomplete; details="response body cut short: connection reset \\(ECONNRESET\\) before the body's end \\(10 of 100 bytes\\) after [\\d.]+ ms"; next-hop="127\\.0\\.0\\.1:${cutting.port}"$`,
       ),
     );
   } finally {

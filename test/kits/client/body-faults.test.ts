@@ -53,7 +53,7 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     'reset (RST) after 100 of its Content-Length of 1000 bytes',
     () => startResetMidBody(),
     'http_response_incomplete',
-    /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
+    /response body cut short: connection reset \(ECONNRESET\) before the body's end \(100 of 1000 bytes\) after [\d.]+ ms\)/,
   ],
   // A clean FIN is not a connection lost: the upstream closed it before the body's end (the
   // gateway's own words keep a close and a reset apart, connection-ended.ts). Without keep-alive
@@ -74,7 +74,7 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     'reset (RST) after 100 of its Content-Length of 1000 bytes, with Connection: close',
     () => startResetMidBody({ connectionClose: true }),
     'http_response_incomplete',
-    /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
+    /response body cut short: connection reset \(ECONNRESET\) before the body's end \(100 of 1000 bytes\) after [\d.]+ ms\)/,
   ],
   [
     'chunked, closed (FIN) without its last chunk',
@@ -92,13 +92,13 @@ const cases: [string, () => Promise<Fault>, string, RegExp][] = [
     'chunked, reset (RST) without its last chunk, with Connection: close',
     () => startResetMidBody({ framing: 'chunked', connectionClose: true }),
     'http_response_incomplete',
-    /response body cut short: connection reset \(ECONNRESET\) after [\d.]+ ms, after 100 bytes of the body/,
+    /response body cut short: connection reset \(ECONNRESET\) before the body's end \(100 bytes, no last chunk\) after [\d.]+ ms\)/,
   ],
   [
     'chunked, reset (RST) without its last chunk',
     () => startResetMidBody({ framing: 'chunked' }),
     'http_response_incomplete',
-    /response body cut short: connection reset \(ECONNRESET\)/,
+    /response body cut short: connection reset \(ECONNRESET\) before the body's end \(100 bytes, no last chunk\) after [\d.]+ ms\)/,
   ],
   [
     'chunked, then a chunk size that is not hex',
