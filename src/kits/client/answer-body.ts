@@ -12,6 +12,7 @@
 import { codeOf, ms } from '../../core/failure/classify.ts';
 import { classifyFetchError } from '../../core/failure/classify-fetch.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { FailureType } from '../../core/failure/taxonomy.ts';
 import type { AttemptReport } from './attempt-report.ts';
 import type { AttemptConnection, ConnectionEnd } from './connection-end.ts';
 import { withBody } from './framing.ts';
@@ -126,21 +127,36 @@ function bodyRead(bytes: number, answer: Response, connection: AttemptConnection
 
 /**
  * What the read that found the end of a body whose content coding did not end whole rejects
- * with: the message came whole, its content did not (coding-check.ts). Garbage, as a body that
- * does not decode as its Content-Encoding says is to classify-fetch.ts: the same again if sent again.
+ * with (coding-check.ts): the message came whole, its content did not. Garbage, as a body that
+ * does not decode as its Content-Encoding says is to classify-fetch.ts: the same again if sent
+ * again. But a body only the connection's close ends was cut by that close.
  */
 function codingBrokeError(
   coding: string,
   err: Error & { code?: unknown },
   bytes: number,
   call: AnsweredCall,
+  answer: Response,
 ): UpstreamError {
   const after = ms(performance.now() - call.sentAt);
-  const details =
-    err.code === 'Z_BUF_ERROR'
-      ? `its body's ${coding} coding ends before its end (${err.message}): the message came whole, its content did not, after ${after}, ${bytes} bytes decoded`
-      : `its body does not decode as its Content-Encoding says (${String(err.code ?? err.message)}) after ${after}, ${bytes} bytes decoded`;
-  const cause = new Failure('http_protocol_error', details, { stage: 'head_received', cause: err });
+  const cut = err.code === 'Z_BUF_ERROR';
+  // Where only the close ends the body, a coding cut short is what a close before its end looks like.
+  const [type, details]: [FailureType, string] =
+    cut && closeDelimited(answer)
+      ? [
+          'http_response_incomplete',
+          `response body cut short: its ${coding} coding ends before its end (${err.message}) where only the connection's close ends the body (no Content-Length, not chunked): the connection closed before it, after ${after}, ${bodyRead(bytes, answer, call.connection)}`,
+        ]
+      : cut
+        ? [
+            'http_protocol_error',
+            `its body's ${coding} coding ends before its end (${err.message}): the message came whole, its content did not, after ${after}, ${bytes} bytes decoded`,
+          ]
+        : [
+            'http_protocol_error',
+            `its body does not decode as its Content-Encoding says (${String(err.code ?? err.message)}) after ${after}, ${bytes} bytes decoded`,
+          ];
+  const cause = new Failure(type, details, { stage: 'head_received', cause: err });
   return new UpstreamError('UPSTREAM_BODY_INCOMPLETE', {
     ...call,
     type: cause.type,
@@ -221,7 +237,7 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
             if (call.connection?.end === 'reset' && closeDelimited(answer))
               fail(controller, closeDelimitedResetError(bytes, call), 'failed');
             else if (coding !== undefined && broken !== undefined)
-              fail(controller, codingBrokeError(coding.coding, broken, bytes, call), 'failed');
+              fail(controller, codingBrokeError(coding.coding, broken, bytes, call, answer), 'failed');
             else {
               controller.close();
               ended('whole');

@@ -143,3 +143,29 @@ test('a gzip body whose connection closes before its Content-Length: the cut, it
     await origin.close();
   }
 });
+
+// RFC 9112 §6.3 item 8: a body with neither Content-Length nor chunked ends with the connection,
+// so a coding that ends before its end there is what a close before the body's end looks like:
+// the cut it is, never a message "whole" whose content was not.
+test('a gzip stream cut in half in a body only the close ends: a cut, http_response_incomplete', async () => {
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    const head = 'HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\nconnection: close\r\n\r\n';
+    await connection.end(Buffer.concat([Buffer.from(head), half(coded.gzip)]));
+  });
+  try {
+    const res = await createFetch()(`${origin.url}/`);
+    const error = await within(res.text(), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error).slice(0, 80)}`);
+    assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+    assert.equal(error.type, 'http_response_incomplete');
+    assert.match(
+      error.message,
+      new RegExp(
+        `response body cut short: its gzip coding ends before its end \\(unexpected end of file\\) where only the connection's close ends the body \\(no Content-Length, not chunked\\): the connection closed before it, after [\\d.]+ ms, ${half(coded.gzip).length} bytes, \\d+ decoded\\)`,
+      ),
+    );
+  } finally {
+    await origin.close();
+  }
+});
