@@ -114,7 +114,7 @@ function bodyRead(bytes: number, answer: Response, connection: AttemptConnection
   const length = answer.headers.get('content-length');
   const coded = answer.headers.has('content-encoding');
   const known = connection?.answering !== undefined;
-  const came = known ? (connection as AttemptConnection).bodyBytes : bytes;
+  const came = connection?.answering !== undefined ? connection.bodyBytes : bytes;
   const decoded = coded && known ? `, ${bytes} decoded` : '';
   if (length === null)
     return /chunked/i.test(answer.headers.get('transfer-encoding') ?? '')
