@@ -6,7 +6,7 @@
  * `http_protocol_error` naming what was wrong (as the docs say), never a 401, a 500 or a session;
  * the app never reached; the provider's row on the status page counting it, and five in a row
  * opening its circuit, whichever check refused them (oauth4webapi's or the gateway's signature
- * check). A `nonce` not the sign-in's, or none, says the code was another sign-in's, which the
+ * check), at a sign-in's return or a renewal. A `nonce` not the sign-in's, or none, says the code was another sign-in's, which the
  * browser brought: its 400, counted neither on the row nor on the circuit. The same provider's
  * good token signs in.
  */
@@ -15,6 +15,8 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
+import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, HttpBrowser } from '../../helpers/oidc-provider.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -293,3 +295,35 @@ for (const [what, make] of [
       await fresh.close();
     }
   });
+
+test("five renewals in a row whose ID token has a bad signature open the provider's circuit too", async () => {
+  const fresh = await gateway();
+  try {
+    next = (n) => ({ claims: claims(n, { nonce: undefined }), key: strangerKey });
+    const seal = new CookieSeal(COOKIE_SECRET, 'session');
+    /** A session past its end, with a refresh token: its next request must renew it. */
+    const ended = (i: number) =>
+      seal.seal({
+        c: claims('', { nonce: undefined }),
+        r: `refresh-${i}`,
+        a: Date.now() - 3600_000,
+        e: Date.now() - 1000,
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await request(fresh.url, {
+        path: '/page',
+        headers: { cookie: `_candor_session=${await ended(i)}` },
+      });
+      statuses.push(res.status);
+      if (i === 5)
+        assert.match(
+          res.headers['proxy-status'] as string,
+          /^candor; error=destination_unavailable; details="the token endpoint: its circuit is open after 5 failures in a row"; next-hop="auth:oidc"$/,
+        );
+    }
+    assert.deepEqual(statuses, [502, 502, 502, 502, 502, 503]);
+  } finally {
+    await fresh.close();
+  }
+});
