@@ -20,6 +20,8 @@ export const PLACEHOLDERS = {
   explanation: 'the plain-words sentence on which hop failed and how',
   advice: 'what the client may do next',
   proxy: "the gateway's name",
+  sign_in_again:
+    'for a sign-in the identity provider declined, the path of this host that begins a new one (empty otherwise)',
 } as const;
 
 type Placeholder = keyof typeof PLACEHOLDERS;
@@ -116,6 +118,9 @@ export function renderPageTemplate(template: string, ctx: ErrorBodyContext): str
         return clientAdvice(failure);
       case 'proxy':
         return ctx.proxyName;
+      // A path of this host (the sign-in's own, checked where it was read): never another site's.
+      case 'sign_in_again':
+        return failure.signInAgain ?? '';
     }
   };
   // A name the template may not use was refused at load (templateProblems): none reaches here.

@@ -1,17 +1,22 @@
 /**
  * ID tokens a provider should never sign, from a small provider of the test's own (oidc-provider
- * signs none of them): a `nonce` not the sign-in's, none at all, an `aud` not the gateway's
- * client, an `azp` naming another client, an `exp` gone by, a signature its published key did not
- * make, an `iss` not the provider's. Each is the token endpoint's own answer to the gateway, which
- * no user brought: the hop's 502 `http_protocol_error` naming what was wrong (as the docs say),
- * never a 401, a 500 or a session; the app never reached; the provider's row on the status page
- * counting it. The same provider's good token signs in.
+ * signs none of them): an `aud` not the gateway's client, an `azp` naming another client, an
+ * `exp` gone by, a signature its published key did not make, an `iss` not the provider's. Each is
+ * the token endpoint's own answer to the gateway, which no user brought: the hop's 502
+ * `http_protocol_error` naming what was wrong (as the docs say), never a 401, a 500 or a session;
+ * the app never reached; the provider's row on the status page counting it, and five in a row
+ * opening its circuit, whichever check refused them (oauth4webapi's or the gateway's signature
+ * check), at a sign-in's return or a renewal. A `nonce` not the sign-in's, or none, says the code was another sign-in's, which the
+ * browser brought: its 400, counted neither on the row nor on the circuit. The same provider's
+ * good token signs in.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
+import { CookieSeal } from '../../../src/proxy/admit/oidc/session-cookie.ts';
+import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, HttpBrowser } from '../../helpers/oidc-provider.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -39,7 +44,6 @@ before(async () => {
   key = pair.privateKey;
   jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   strangerKey = (await generateKeyPair('RS256')).privateKey;
-  let nonce = '';
   provider = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', issuer);
     const json = (value: unknown) =>
@@ -55,18 +59,22 @@ before(async () => {
         id_token_signing_alg_values_supported: ['RS256'],
       });
     if (url.pathname === '/jwks') return json({ keys: [jwk] });
-    // The authorization endpoint: straight back with a code, as a provider whose user is signed in.
+    // The authorization endpoint: straight back with a code, as a provider whose user is signed
+    // in; the code names the sign-in's nonce (sign-ins answered out of order each get their own).
     if (url.pathname === '/auth') {
-      nonce = url.searchParams.get('nonce') ?? '';
       const back = new URL(url.searchParams.get('redirect_uri') ?? '');
-      back.searchParams.set('code', 'a-code');
+      back.searchParams.set('code', `code.${url.searchParams.get('nonce') ?? ''}`);
       back.searchParams.set('state', url.searchParams.get('state') ?? '');
       return void res.writeHead(302, { location: back.href }).end();
     }
     if (url.pathname === '/token' && req.method === 'POST') {
-      req.resume();
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
       req.on('end', async () => {
-        const made = next(nonce);
+        const made = next((new URLSearchParams(body).get('code') ?? '').slice('code.'.length));
         const idToken = await new SignJWT(made.claims)
           .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
           .sign(made.key);
@@ -81,8 +89,15 @@ before(async () => {
     reached++;
     res.end('app');
   });
-  const appPort = await listenLoopback(app);
-  gw = await startGatewayFromText(
+  appPort = await listenLoopback(app);
+  gw = await gateway();
+});
+
+let appPort = 0;
+
+/** A gateway signing in at the provider: its own hop, its own circuit. */
+function gateway(): Promise<TestGateway> {
+  return startGatewayFromText(
     `listen:
   - address: 127.0.0.1:0
 routes:
@@ -102,7 +117,7 @@ upstreams:
 `,
     ENV,
   );
-});
+}
 
 after(() => closeAll(gw, provider, app));
 
@@ -127,10 +142,10 @@ function row() {
   return gw.gateway.status().auth_hops[`auth:${new URL(issuer).host}`];
 }
 
-/** A browser's sign-in through the provider: the gateway's answer at the redirect path. */
-async function signIn() {
+/** A browser's sign-in through the provider: the gateway's (`at`'s) answer at the redirect path. */
+async function signIn(at = gw) {
   const browser = new HttpBrowser();
-  return browser.go(`${gw.url}/page`, (url) => url.pathname === '/page');
+  return browser.go(`${at.url}/page`, (url) => url.pathname === '/page');
 }
 
 test('a good ID token from this provider signs in (the control)', async () => {
@@ -140,9 +155,66 @@ test('a good ID token from this provider signs in (the control)', async () => {
   assert.equal(back.headers.location, '/page');
 });
 
+/** An ID token made for another sign-in than the browser's: its nonce another, or none. */
+const otherSignIns: [string, (nonce: string) => { claims: Record<string, unknown>; key: Key }][] = [
+  ['a nonce not the sign-in’s', (n) => ({ claims: claims(n, { nonce: `${n}x` }), key })],
+  ['no nonce', (n) => ({ claims: claims(n, { nonce: undefined }), key })],
+];
+
+for (const [what, make] of otherSignIns)
+  test(`an ID token with ${what} is the browser's 400 (its code was another sign-in's), not the provider's failure`, async () => {
+    next = make;
+    const before = reached;
+    const failed = row().counts.failed;
+    const back = await signIn();
+    assert.equal(back.status, 400, back.text.slice(0, 300));
+    assert.equal(
+      back.headers['proxy-status'],
+      "candor; error=http_request_error; details=\"the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)\"",
+    );
+    assert.ok(
+      (back.headers['set-cookie'] ?? []).some((c) =>
+        /^_candor_session_flow_[\w-]{12}=; .*Max-Age=0$/.test(c),
+      ),
+      String(back.headers['set-cookie']),
+    );
+    assert.ok(!(back.headers['set-cookie'] ?? []).some((c) => c.startsWith('_candor_session=')));
+    const line = await gw.logFor(back.headers['x-request-id'] as string);
+    assert.equal(line.auth, 'denied: oidc nonce mismatch');
+    assert.equal(reached, before);
+    assert.equal(row().counts.failed, failed);
+  });
+
+/**
+ * `count` sign-ins begun at `at`, each taken to the provider's answer, then those answers brought
+ * back one after another: the gateway's answers at the redirect path. Begun first, so that no
+ * discovery asked as a sign-in begins (a success of the provider's) comes between them.
+ */
+async function answersInARow(at: TestGateway, count: number) {
+  const begun = [];
+  for (let i = 0; i < count; i++) {
+    const browser = new HttpBrowser();
+    const toCallback = await browser.go(`${at.url}/page`, (url) => url.pathname === '/oauth2/callback');
+    assert.equal(toCallback.status, 302);
+    begun.push({ browser, callback: new URL(toCallback.headers.location as string, toCallback.url).href });
+  }
+  const answers = [];
+  for (const { browser, callback } of begun)
+    answers.push(await browser.go(callback, (url) => url.pathname === '/page'));
+  return answers;
+}
+
+test('ID tokens of other sign-ins in a row do not open the provider’s circuit: a browser cannot shut sign-in for all', async () => {
+  next = (nonce) => ({ claims: claims(nonce, { nonce: `${nonce}x` }), key });
+  for (const answer of await answersInARow(gw, 6))
+    assert.equal(answer.status, 400, answer.text.slice(0, 300));
+  next = (nonce) => ({ claims: claims(nonce), key });
+  const back = await signIn();
+  assert.equal(back.status, 302, back.text.slice(0, 300));
+  assert.equal(back.headers.location, '/page');
+});
+
 const cases: [string, (nonce: string) => { claims: Record<string, unknown>; key: Key }, RegExp][] = [
-  ['a nonce not the sign-in’s', (n) => ({ claims: claims(n, { nonce: `${n}x` }), key }), /\\"nonce\\"/],
-  ['no nonce', (n) => ({ claims: claims(n, { nonce: undefined }), key }), /\\"nonce\\"/],
   ['an aud not the client', (n) => ({ claims: claims(n, { aud: 'another-client' }), key }), /\\"aud\\"/],
   [
     'an azp naming another client',
@@ -195,3 +267,63 @@ for (const [what, make, named] of cases)
     assert.equal(row().counts.failed, failed + 1);
     assert.match(String(row().last_failure?.details), /^the token endpoint: /);
   });
+
+/**
+ * Five ID tokens in a row the gateway cannot use open the provider's circuit, whichever check
+ * refused them: oauth4webapi's (`aud`) or the gateway's own signature check. The token endpoint
+ * answered them to the gateway over its own connection: the provider failing, as its garbage is.
+ */
+for (const [what, make] of [
+  ['an aud not the client', (n: string) => ({ claims: claims(n, { aud: 'another-client' }), key })],
+  ['a signature its published key did not make', (n: string) => ({ claims: claims(n), key: strangerKey })],
+] as const)
+  test(`five ID tokens in a row with ${what} open the provider's circuit: the next sign-in is told at once`, async () => {
+    const fresh = await gateway();
+    try {
+      next = make;
+      for (const answer of await answersInARow(fresh, 5))
+        assert.equal(answer.status, 502, answer.text.slice(0, 300));
+      next = (nonce) => ({ claims: claims(nonce), key });
+      const back = await signIn(fresh);
+      assert.equal(back.status, 503, back.text.slice(0, 300));
+      assert.match(
+        back.headers['proxy-status'] as string,
+        /^candor; error=destination_unavailable; details="[^"]*its circuit is open after 5 failures in a row"; next-hop="auth:oidc"$/,
+      );
+      assert.ok(Number(back.headers['retry-after']) >= 1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+test("five renewals in a row whose ID token has a bad signature open the provider's circuit too", async () => {
+  const fresh = await gateway();
+  try {
+    next = (n) => ({ claims: claims(n, { nonce: undefined }), key: strangerKey });
+    const seal = new CookieSeal(COOKIE_SECRET, 'session');
+    /** A session past its end, with a refresh token: its next request must renew it. */
+    const ended = (i: number) =>
+      seal.seal({
+        c: claims('', { nonce: undefined }),
+        r: `refresh-${i}`,
+        a: Date.now() - 3600_000,
+        e: Date.now() - 1000,
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await request(fresh.url, {
+        path: '/page',
+        headers: { cookie: `_candor_session=${await ended(i)}` },
+      });
+      statuses.push(res.status);
+      if (i === 5)
+        assert.match(
+          res.headers['proxy-status'] as string,
+          /^candor; error=destination_unavailable; details="the token endpoint: its circuit is open after 5 failures in a row"; next-hop="auth:oidc"$/,
+        );
+    }
+    assert.deepEqual(statuses, [502, 502, 502, 502, 502, 503]);
+  } finally {
+    await fresh.close();
+  }
+});

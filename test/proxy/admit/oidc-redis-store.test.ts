@@ -241,6 +241,37 @@ test('a sign-in’s answer replayed is refused by every worker: the answered sta
   assert.equal(provider.asked.get('/token'), tokensAsked + 1);
 });
 
+test('a session Redis would not write is the store’s failure, and the same answer again signs in: its state given back, its code not spent twice', async () => {
+  const browser = new HttpBrowser();
+  const login = await browser.go(`${base}/orders`);
+  const consent = await browser.submit(login, { login: 'hana', password: 'any' });
+  const toCallback = (next: URL) => next.pathname === '/oauth2/callback';
+  const back = consent.text.includes('name="prompt" value="consent"')
+    ? await browser.submit(consent, {}, toCallback)
+    : consent;
+  const callback = new URL(String(back.headers.location));
+  assert.equal(callback.pathname, '/oauth2/callback', callback.href);
+  const tokensAsked = provider.asked.get('/token') ?? 0;
+  // The answered states may still be written and deleted; a session may not (NOPERM).
+  await keys.call('ACL', 'SETUSER', 'default', 'resetkeys', '~edge:oidc-state:*');
+  let failed: Awaited<ReturnType<HttpBrowser['go']>>;
+  try {
+    failed = await browser.go(callback.href, () => true);
+  } finally {
+    await keys.call('ACL', 'SETUSER', 'default', 'resetkeys', '~*');
+  }
+  assert.ok(failed.status >= 500, `${failed.status} ${failed.text.slice(0, 300)}`);
+  assert.match(String(failed.headers['proxy-status']), /; next-hop="store:redis"$/);
+  assert.equal(browser.cookie('127.0.0.1', '_candor_session'), undefined);
+  assert.equal(browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').length, 1);
+  const retried = await browser.go(callback.href, () => true);
+  assert.equal(retried.status, 302, retried.text.slice(0, 300));
+  assert.equal(retried.headers.location, '/orders');
+  assert.ok(browser.cookie('127.0.0.1', '_candor_session'));
+  assert.equal(browser.cookiesStarting('127.0.0.1', '_candor_session_flow_').length, 0);
+  assert.equal(provider.asked.get('/token'), tokensAsked + 1, 'the code was exchanged once');
+});
+
 test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 401 nor a 500; back when it is', async () => {
   const browser = await signedIn('dave');
   const cookie = `_candor_session=${browser.cookie('127.0.0.1', '_candor_session')}`;

@@ -14,12 +14,17 @@ import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
-import { tokenRefusal } from './token-refusal.ts';
+import { ofAnotherSignIn, tokenRefusal } from './token-refusal.ts';
 
 /** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
 const UNREADABLE_ANSWER = refusedState(
   'the answer from the identity provider is not one to read',
   'bad authorization answer',
+);
+/** An ID token whose nonce is not the sign-in's: its code was another sign-in's (token-refusal.ts's ofAnotherSignIn). */
+const ANOTHER_SIGN_INS_CODE = refusedState(
+  "the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)",
+  'nonce mismatch',
 );
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
@@ -155,8 +160,8 @@ export abstract class AuthorizationAnswerReading {
     // read as the provider's garbage, a 502 naming it: such an answer is the browser's to mend.
     const codes = params.getAll('code');
     if (codes.length !== 1 || codes[0] === '') return UNREADABLE_ANSWER;
-    let tokens = exchanged.tokens;
-    if (tokens === undefined)
+    let checked: { readonly claims: JWTPayload } | Failure | undefined;
+    if (exchanged.tokens === undefined)
       try {
         const answer = await oauth.authorizationCodeGrantRequest(
           server,
@@ -167,13 +172,14 @@ export abstract class AuthorizationAnswerReading {
           flow.v,
           this.issuer.options,
         );
-        tokens = await this.issuer.read(answer, () =>
+        const process = () =>
           oauth.processAuthorizationCodeResponse(server, this.#client, answer, {
             expectedNonce: flow.n,
             requireIdToken: true,
-          }),
-        );
+          });
+        checked = await this.readTokens(answer, process, exchanged, flow.n);
       } catch (err) {
+        if (ofAnotherSignIn(err, flow.n)) return ANOTHER_SIGN_INS_CODE;
         const refusal = tokenRefusal(err);
         if (refusal instanceof Failure) return this.issuer.tokenEndpointFailure(refusal);
         if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
@@ -184,10 +190,44 @@ export abstract class AuthorizationAnswerReading {
           };
         return this.issuer.tokenEndpointFailure(err);
       }
-    exchanged.tokens = tokens;
-    const checked = await this.checkIdToken(tokens.id_token as string);
+    const tokens = exchanged.tokens as oauth.TokenEndpointResponse;
+    // A retry of an answer whose keys failed: its tokens were had, nothing asked of the token endpoint.
+    checked ??= await this.checkIdToken(tokens.id_token as string);
     if (checked instanceof Failure) return checked;
     return { claims: checked.claims, tokens, returnTo: flow.r };
+  }
+
+  /**
+   * The token endpoint's answer read by oauth4webapi (`process`, into `exchanged`) and its ID
+   * token checked, judged as one answer on the provider's circuit (issuer-hop.ts's `read`): the
+   * token endpoint hands its ID token to the gateway over the gateway's own connection, so one
+   * the gateway cannot use is the provider failing, whichever check refused it: oauth4webapi's
+   * (`aud`, `iss`, `exp`) or the gateway's own (its signature, its algorithm). Five in a row open
+   * the circuit, as its garbage does. An ID token of another sign-in (its nonce not `nonce`:
+   * ofAnotherSignIn) is the client's and counts as the provider answering. The keys not to be had
+   * are theirs to count (jwks-source.ts): that answer's check is returned, not thrown; undefined
+   * when the answer has no ID token (a renewal's may not). Throws what `process` threw, and the
+   * ID token refused as the hop's failure, counted on its row.
+   */
+  async readTokens(
+    answer: Response,
+    process: () => Promise<oauth.TokenEndpointResponse>,
+    exchanged: Exchanged,
+    nonce?: string,
+  ): Promise<{ readonly claims: JWTPayload } | Failure | undefined> {
+    return this.issuer.read(
+      answer,
+      async () => {
+        const tokens = await process();
+        // Kept before the check: a retry after the keys failed does not spend the code again.
+        exchanged.tokens = tokens;
+        if (tokens.id_token === undefined) return undefined;
+        const checked = await this.#verifyIdToken(tokens.id_token);
+        if ('refused' in checked) throw this.#refusedIdToken(checked.refused);
+        return checked;
+      },
+      nonce === undefined ? undefined : (err) => ofAnotherSignIn(err, nonce),
+    );
   }
 
   /**
@@ -197,6 +237,14 @@ export abstract class AuthorizationAnswerReading {
    * audience, issuer and times already. The keys not to be had, or the token refused, is the hop's failure.
    */
   async checkIdToken(token: string): Promise<{ readonly claims: JWTPayload } | Failure> {
+    const checked = await this.#verifyIdToken(token);
+    return 'refused' in checked ? this.#refusedIdToken(checked.refused) : checked;
+  }
+
+  /** An ID token checked: its claims, the code of its refusal, or the keys' failure (the hop's, counted where they are fetched). */
+  async #verifyIdToken(
+    token: string,
+  ): Promise<{ readonly claims: JWTPayload } | { readonly refused: string } | Failure> {
     try {
       const jwks = await this.issuer.jwks();
       let checked = verifyJwt(token, await jwks.keys(), this.#rules);
@@ -209,15 +257,19 @@ export abstract class AuthorizationAnswerReading {
       }
       if ('invalid' in checked && checked.invalid === 'ERR_JWKS_INVALID') return jwks.unusableKey();
       if ('claims' in checked) return checked;
-      // The token endpoint's own answer to the gateway, never a token the user brought: refused
-      // (an algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer
-      // the gateway cannot use, the hop's 502, not the user's 401.
-      return this.issuer.tokenEndpointFailure(
-        unusableAnswer(`its ID token was not accepted (${checked.invalid})`),
-      );
+      return { refused: checked.invalid };
     } catch (err) {
       return this.issuer.failure(err, 'the JWKS endpoint');
     }
+  }
+
+  /**
+   * The token endpoint's own answer to the gateway, never a token the user brought: refused (an
+   * algorithm not in `algorithms`, a key its set lacks, a bad signature), it is an answer the
+   * gateway cannot use, the hop's 502, not the user's 401.
+   */
+  #refusedIdToken(code: string): Failure {
+    return this.issuer.tokenEndpointFailure(unusableAnswer(`its ID token was not accepted (${code})`));
   }
 }
 

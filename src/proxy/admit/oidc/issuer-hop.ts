@@ -153,9 +153,10 @@ export class IssuerHop {
    * call went: an answer it refuses (not JSON, a member missing, a 404 page) is the provider's
    * garbage, a failure as its 5xx is (five in a row open the circuit); a refusal in the
    * provider's own words (a token endpoint's 400 `invalid_grant`: oauth4webapi's
-   * ResponseBodyError) is the provider answering.
+   * ResponseBodyError) is the provider answering, and so is what `sound` says of the error (the
+   * answer as it should be to what the client brought: an ID token of another sign-in's code).
    */
-  async read<T>(answer: Response, read: () => Promise<T>): Promise<T> {
+  async read<T>(answer: Response, read: () => Promise<T>, sound?: (err: unknown) => boolean): Promise<T> {
     const probe = this.#unread.get(answer);
     this.#unread.delete(answer);
     try {
@@ -163,7 +164,7 @@ export class IssuerHop {
       if (probe !== undefined) this.#circuit.record(performance.now(), false, probe);
       return value;
     } catch (err) {
-      const refused = err instanceof oauth.ResponseBodyError && err.status < 500;
+      const refused = (err instanceof oauth.ResponseBodyError && err.status < 500) || sound?.(err) === true;
       if (probe !== undefined) this.#circuit.record(performance.now(), !refused, probe);
       throw err;
     }

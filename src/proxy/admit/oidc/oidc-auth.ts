@@ -5,7 +5,7 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
-import type { SignInRefusal } from './authorization-answer.ts';
+import type { SignedIn, SignInRefusal } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
 import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
@@ -242,29 +242,38 @@ export class OidcAuth {
     const state = query.get('state') ?? '';
     const flowCookie = this.#signIn.flowCookie(state);
     const flow = /^[\w-]{12,}$/.test(state) ? readSealed(request.fields, flowCookie) : undefined;
-    const done = await this.#signIn.complete(flow, query, this.#redirectUri(request, secure), {
-      secure,
-      set: (cookie) => setOnAnswer(request.headers, [cookie]),
-    });
+    const done = await this.#signIn.complete(
+      flow,
+      query,
+      this.#redirectUri(request, secure),
+      { secure, set: (cookie) => setOnAnswer(request.headers, [cookie]) },
+      (signedIn) => this.#signedIn(signedIn, secure),
+    );
     if (done instanceof Failure) return { failed: done };
-    if ('refused' in done) return done;
+    if (done instanceof OwnAnswer) return { answer: done, note: 'allowed' };
+    return done;
+  }
+
+  /** A user signed in at the provider: `allowed` asked, the session made and sent back to the page asked for. */
+  async #signedIn(
+    done: SignedIn & { readonly returnTo: string },
+    secure: boolean,
+  ): Promise<OwnAnswer | SignInRefusal | Failure> {
     const refused = this.#notAllowed(done.claims);
     if (refused !== undefined) return refused;
     const session = this.#tokens.sessionOf(done.claims, done.tokens, done.tokens.id_token, undefined);
     const cookies = await this.#cookies(session, secure);
-    if (cookies instanceof Failure) return { failed: cookies };
+    if (cookies instanceof Failure) return cookies;
     if (cookies === undefined)
       return {
         refused: 403,
         details: "the signed-in user's session is too large for cookies",
         note: 'oidc session too large',
       };
-    const attributes = cookieAttributes(secure);
     // Back where the sign-in began: a path of this host only (the flow's own, sealed), never elsewhere.
     const headers = ['location', localPath(done.returnTo), 'cache-control', 'no-store'];
     for (const cookie of cookies) headers.push('set-cookie', cookie);
-    headers.push('set-cookie', `${flowCookie}=; Max-Age=0${attributes}`);
-    return { answer: new OwnAnswer(302, headers), note: 'allowed' };
+    return new OwnAnswer(302, headers);
   }
 
   /**

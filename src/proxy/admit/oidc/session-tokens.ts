@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Failure } from '../../../core/failure/failure.ts';
+import type { Exchanged } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import type { Session } from './session.ts';
 import type { SignIn } from './sign-in.ts';
@@ -66,7 +67,8 @@ export class SessionTokens {
   }
 
   async #renew(session: Session, token: string): Promise<Session | Failure | undefined> {
-    let tokens: oauth.TokenEndpointResponse;
+    const exchanged: Exchanged = { tokens: undefined };
+    let checked: { readonly claims: JWTPayload } | Failure | undefined;
     try {
       const server = await this.#issuer.discovery();
       const answer = await oauth.refreshTokenGrantRequest(
@@ -76,8 +78,11 @@ export class SessionTokens {
         token,
         this.#issuer.options,
       );
-      tokens = await this.#issuer.read(answer, () =>
-        oauth.processRefreshTokenResponse(server, this.#signIn.client, answer),
+      // Its ID token checked as part of the answer: one refused counts on the provider's circuit.
+      checked = await this.#signIn.readTokens(
+        answer,
+        () => oauth.processRefreshTokenResponse(server, this.#signIn.client, answer),
+        exchanged,
       );
     } catch (err) {
       // A refresh token refused ends the session; the gateway's own client refused is the hop's failure.
@@ -85,10 +90,10 @@ export class SessionTokens {
       if (refusal === 'grant') return undefined;
       return this.#issuer.tokenEndpointFailure(refusal ?? err);
     }
+    const tokens = exchanged.tokens as oauth.TokenEndpointResponse;
     let claims = session.c;
-    if (tokens.id_token !== undefined) {
-      const checked = await this.#signIn.checkIdToken(tokens.id_token);
-      if (checked instanceof Failure) return checked;
+    if (checked instanceof Failure) return checked;
+    if (checked !== undefined) {
       // The same user (Core §12.2): a renewed ID token naming another is no renewal of this session.
       if (checked.claims.sub !== session.c.sub) return undefined;
       claims = checked.claims;

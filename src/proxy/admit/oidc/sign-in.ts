@@ -75,6 +75,11 @@ export class SignIn extends AuthorizationAnswerReading {
     return `${this.flowPrefix}${state.slice(0, FLOW_NAME_CHARS)}`;
   }
 
+  /** The Set-Cookie that clears the flow cookie of the sign-in whose state is `state`. */
+  clearFlow(state: string, secure: boolean): string {
+    return `${this.flowCookie(state)}=${cookieAttributes(secure, 0)}`;
+  }
+
   /**
    * The redirect to the provider's authorization endpoint, for a browser that has no session,
    * back to `returnTo` once signed in. The provider down with no discovery document at hand is
@@ -129,16 +134,19 @@ export class SignIn extends AuthorizationAnswerReading {
 
   /**
    * The provider's answer at the redirect path: the flow the cookie sealed, its state matched and
-   * spent, the code exchanged, the ID token checked. A refusal is the sign-in's (400 for a state
-   * that is not this browser's or was used, 401 for the provider refusing the user or the
-   * code); the provider failing is the hop's failure.
+   * spent, the code exchanged, the ID token checked, and what `finish` makes of the user signed in
+   * (the session's 302, or its refusal). A refusal is the sign-in's (400 for a state that is not
+   * this browser's or was used, 401 for the provider refusing the user or the code, `finish`'s
+   * 403); the provider (or `finish`'s session store) failing is the hop's failure, and the same
+   * answer may come again.
    */
-  async complete(
+  async complete<Done extends object>(
     sealedFlow: string | undefined,
     query: URLSearchParams,
     redirectUri: string,
     carry: { readonly secure: boolean; set(cookie: string): void },
-  ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
+    finish: (signedIn: SignedIn & { readonly returnTo: string }) => Promise<Done | SignInRefusal | Failure>,
+  ): Promise<Done | SignInRefusal | Failure> {
     const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
     if (!isFlow(flow) || Date.now() - flow.t > FLOW_MS)
       return refusedState(
@@ -159,13 +167,13 @@ export class SignIn extends AuthorizationAnswerReading {
     }
     if (shared === false) return replayed;
     const exchanged: Exchanged = { tokens: spent.redeemed ?? (isObject(flow.k) ? flow.k : undefined) };
-    const done = await this.redeem(flow, query, redirectUri, exchanged);
-    // Refused with its state spent: the flow can never finish, and its cookie goes now rather
-    // than in ten minutes (one of the few a browser keeps under way: MAX_FLOWS).
-    if (!(done instanceof Failure) && 'refused' in done)
-      carry.set(`${this.flowCookie(flow.s)}=${cookieAttributes(carry.secure, 0)}`);
-    // The provider failed (down, slow, garbage): the client is told it may retry, and the same
-    // answer again (a reload) is then no replay (sign-in-states.ts).
+    const redeemed = await this.redeem(flow, query, redirectUri, exchanged);
+    const done = redeemed instanceof Failure || 'refused' in redeemed ? redeemed : await finish(redeemed);
+    // Answered, signed in or refused, with its state spent: the flow can never finish, and its
+    // cookie goes now rather than in ten minutes (one of the few a browser keeps under way: MAX_FLOWS).
+    if (!(done instanceof Failure)) carry.set(this.clearFlow(flow.s, carry.secure));
+    // The provider failed (down, slow, garbage), or the session store did: the client is told it
+    // may retry, and the same answer again (a reload) is then no replay (sign-in-states.ts).
     if (done instanceof Failure) {
       this.issuer.states.giveBack(flow.s, exchanged.tokens);
       await this.#store?.giveBackState(flow.s);

@@ -18,3 +18,19 @@ export function tokenRefusal(err: unknown): 'grant' | Failure | undefined {
     `it refused the gateway's client (${err.status}, ${JSON.stringify(err.error).slice(0, 66)}): check client_id and client_secret_env with the provider`,
   );
 }
+
+/**
+ * Whether oauth4webapi refused an ID token whose `nonce` is not `nonce` (another, or none),
+ * whatever else it refused first: the code it was exchanged for was issued for another
+ * authorization request than this browser's sign-in, a code the browser (or an attacker through
+ * it) brought to the redirect path. The provider answered the code it was given as it should:
+ * the browser's 400, never the provider's failure, nor a count on its circuit, which a client
+ * could otherwise open for every user. Read from the claims oauth4webapi gives with its refusal.
+ */
+export function ofAnotherSignIn(err: unknown, nonce: string): boolean {
+  if (!(err instanceof oauth.OperationProcessingError)) return false;
+  const cause: unknown = err.cause;
+  if (typeof cause !== 'object' || cause === null || !('claims' in cause)) return false;
+  const claims: unknown = cause.claims;
+  return typeof claims === 'object' && claims !== null && (claims as { nonce?: unknown }).nonce !== nonce;
+}
