@@ -155,23 +155,39 @@ test('a good ID token from this provider signs in (the control)', async () => {
   assert.equal(back.headers.location, '/page');
 });
 
-/** An ID token made for another sign-in than the browser's: its nonce another, or none. */
-const otherSignIns: [string, (nonce: string) => { claims: Record<string, unknown>; key: Key }][] = [
-  ['a nonce not the sign-in’s', (n) => ({ claims: claims(n, { nonce: `${n}x` }), key })],
-  ['no nonce', (n) => ({ claims: claims(n, { nonce: undefined }), key })],
+/**
+ * An ID token made for another sign-in than the browser's: its nonce another, or none (which a
+ * provider leaving out the nonce it was sent makes too, and the answer says so), with the
+ * gateway's Proxy-Status details and log note.
+ */
+const otherSignIns: [
+  string,
+  (nonce: string) => { claims: Record<string, unknown>; key: Key },
+  details: string,
+  note: string,
+][] = [
+  [
+    'a nonce not the sign-in’s',
+    (n) => ({ claims: claims(n, { nonce: `${n}x` }), key }),
+    "the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)",
+    'denied: oidc nonce mismatch',
+  ],
+  [
+    'no nonce',
+    (n) => ({ claims: claims(n, { nonce: undefined }), key }),
+    "the sign-in's ID token carries no nonce: its code was not issued for this browser's sign-in, or the provider leaves out the nonce it is sent",
+    'denied: oidc nonce missing',
+  ],
 ];
 
-for (const [what, make] of otherSignIns)
+for (const [what, make, details, note] of otherSignIns)
   test(`an ID token with ${what} is the browser's 400 (its code was another sign-in's), not the provider's failure`, async () => {
     next = make;
     const before = reached;
     const failed = row().counts.failed;
     const back = await signIn();
     assert.equal(back.status, 400, back.text.slice(0, 300));
-    assert.equal(
-      back.headers['proxy-status'],
-      "candor; error=http_request_error; details=\"the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)\"",
-    );
+    assert.equal(back.headers['proxy-status'], `candor; error=http_request_error; details="${details}"`);
     assert.ok(
       (back.headers['set-cookie'] ?? []).some((c) =>
         /^_candor_session_flow_[\w-]{12}=; .*Max-Age=0$/.test(c),
@@ -180,7 +196,7 @@ for (const [what, make] of otherSignIns)
     );
     assert.ok(!(back.headers['set-cookie'] ?? []).some((c) => c.startsWith('_candor_session=')));
     const line = await gw.logFor(back.headers['x-request-id'] as string);
-    assert.equal(line.auth, 'denied: oidc nonce mismatch');
+    assert.equal(line.auth, note);
     assert.equal(reached, before);
     assert.equal(row().counts.failed, failed);
   });

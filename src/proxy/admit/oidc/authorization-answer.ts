@@ -14,18 +14,26 @@ import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
-import { ofAnotherSignIn, tokenRefusal } from './token-refusal.ts';
+import { nonceRefused, tokenRefusal } from './token-refusal.ts';
 
 /** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
 const UNREADABLE_ANSWER = refusedState(
   'the answer from the identity provider is not one to read',
   'bad authorization answer',
 );
-/** An ID token whose nonce is not the sign-in's: its code was another sign-in's (token-refusal.ts's ofAnotherSignIn). */
-const ANOTHER_SIGN_INS_CODE = refusedState(
-  "the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)",
-  'nonce mismatch',
-);
+/** An ID token whose nonce is not the sign-in's, by what it says instead (token-refusal.ts's nonceRefused). */
+const NONCE_REFUSED = {
+  /** Its code was another sign-in's. */
+  another: refusedState(
+    "the sign-in's code was not issued for this browser's sign-in (its ID token's nonce is another's)",
+    'nonce mismatch',
+  ),
+  /** Another sign-in's code, or a provider that leaves out the nonce it was sent: the operator's log tells which, by how often. */
+  none: refusedState(
+    "the sign-in's ID token carries no nonce: its code was not issued for this browser's sign-in, or the provider leaves out the nonce it is sent",
+    'nonce missing',
+  ),
+} as const;
 /** The authorization answer's error codes that say the provider failed, not that the user was refused. */
 const PROVIDER_DOWN = new Set(['server_error', 'temporarily_unavailable']);
 /**
@@ -179,7 +187,8 @@ export abstract class AuthorizationAnswerReading {
           });
         checked = await this.readTokens(answer, process, exchanged, flow.n);
       } catch (err) {
-        if (ofAnotherSignIn(err, flow.n)) return ANOTHER_SIGN_INS_CODE;
+        const nonce = nonceRefused(err, flow.n);
+        if (nonce !== undefined) return NONCE_REFUSED[nonce];
         const refusal = tokenRefusal(err);
         if (refusal instanceof Failure) return this.issuer.tokenEndpointFailure(refusal);
         if (refusal === 'grant' && err instanceof oauth.ResponseBodyError)
@@ -204,7 +213,7 @@ export abstract class AuthorizationAnswerReading {
    * the gateway cannot use is the provider failing, whichever check refused it: oauth4webapi's
    * (`aud`, `iss`, `exp`) or the gateway's own (its signature, its algorithm). Five in a row open
    * the circuit, as its garbage does. An ID token of another sign-in (its nonce not `nonce`:
-   * ofAnotherSignIn) is the client's and counts as the provider answering. The keys not to be had
+   * nonceRefused) is the client's and counts as the provider answering. The keys not to be had
    * are theirs to count (jwks-source.ts): that answer's check is returned, not thrown; undefined
    * when the answer has no ID token (a renewal's may not). Throws what `process` threw, and the
    * ID token refused as the hop's failure, counted on its row.
@@ -226,7 +235,7 @@ export abstract class AuthorizationAnswerReading {
         if ('refused' in checked) throw this.#refusedIdToken(checked.refused);
         return checked;
       },
-      nonce === undefined ? undefined : (err) => ofAnotherSignIn(err, nonce),
+      nonce === undefined ? undefined : (err) => nonceRefused(err, nonce) !== undefined,
     );
   }
 

@@ -20,17 +20,22 @@ export function tokenRefusal(err: unknown): 'grant' | Failure | undefined {
 }
 
 /**
- * Whether oauth4webapi refused an ID token whose `nonce` is not `nonce` (another, or none),
- * whatever else it refused first: the code it was exchanged for was issued for another
- * authorization request than this browser's sign-in, a code the browser (or an attacker through
- * it) brought to the redirect path. The provider answered the code it was given as it should:
- * the browser's 400, never the provider's failure, nor a count on its circuit, which a client
- * could otherwise open for every user. Read from the claims oauth4webapi gives with its refusal.
+ * Whether oauth4webapi refused an ID token whose `nonce` is not `nonce`, whatever else it refused
+ * first: `'another'` (it names another sign-in's) or `'none'` (it names none); undefined for any
+ * other refusal. The code it was exchanged for was issued for another authorization request than
+ * this browser's sign-in, a code the browser (or an attacker through it) brought to the redirect
+ * path; or, for `'none'`, the provider leaves out the nonce it was sent (OpenID Connect Core
+ * §3.1.2.1 says it must not), which the gateway cannot tell from the first. Either way the
+ * browser's 400, never the provider's failure, nor a count on its circuit, which a client could
+ * otherwise open for every user. Read from the claims oauth4webapi gives with its refusal.
  */
-export function ofAnotherSignIn(err: unknown, nonce: string): boolean {
-  if (!(err instanceof oauth.OperationProcessingError)) return false;
+export function nonceRefused(err: unknown, nonce: string): 'another' | 'none' | undefined {
+  if (!(err instanceof oauth.OperationProcessingError)) return undefined;
   const cause: unknown = err.cause;
-  if (typeof cause !== 'object' || cause === null || !('claims' in cause)) return false;
+  if (typeof cause !== 'object' || cause === null || !('claims' in cause)) return undefined;
   const claims: unknown = cause.claims;
-  return typeof claims === 'object' && claims !== null && (claims as { nonce?: unknown }).nonce !== nonce;
+  if (typeof claims !== 'object' || claims === null) return undefined;
+  const said = (claims as { nonce?: unknown }).nonce;
+  if (said === nonce) return undefined;
+  return said === undefined ? 'none' : 'another';
 }
