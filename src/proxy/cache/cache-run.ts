@@ -82,6 +82,8 @@ export class CacheRun extends StaleOnErrorRun {
     this.key = cacheKey(sent.authority, sent.path, scheme, side);
     this.cacheRequest = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
+    // A HEAD's Range means nothing (RFC 9110 §14.2): its miss, as its hit, is the whole answer's head.
+    if (this.request.head.method === 'HEAD') sent.dropFields(['range', 'if-range']);
     // If-Match, If-Unmodified-Since go upstream; a whole stored answer may stand in if it fails.
     if (bypassesStore(fields)) return this.forward('bypass');
     return this.#lookup(false);

@@ -1,6 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { unreadableAge, withReadableAge } from './age-field.ts';
+import { agedFromAsking, unreadableAge, withDate, withReadableAge } from './age-field.ts';
 import { caseless, forbidsSharedStore } from './directive-case.ts';
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { keyAuthority } from './key-authority.ts';
@@ -91,7 +91,10 @@ export class StoredAnswer {
    * updated when the 304 names another representation (false).
    */
   revalidated(request: CacheRequest, notModified: CachePolicy.Headers): boolean {
-    const fields = updatedFields(this.#policy.toObject().resh, notModified);
+    // One without Date is dated when it came (RFC 9110 §6.6.1), as an answer is: else the stored
+    // Date, old, would stay, and the answer it renews would be as old as before (§4.2.3's apparent age).
+    const dated = notModified.date === undefined ? withDate(notModified, Date.now()) : notModified;
+    const fields = updatedFields(this.#policy.toObject().resh, dated);
     if (fields === undefined) return false;
     this.#policy = policyFrom(request, this.status, fields);
     this.#size = sizeOf(this.body, this.#policy);
@@ -214,25 +217,6 @@ function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.
   const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
   const made = new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED);
   return keepingVariedFields(agedFromAsking(caseless(made), request.askedAt));
-}
-
-/**
- * The policy with its age counted from `askedAt`, when the request went upstream, not from when
- * the answer came (the library's): RFC 9111 §4.2.3's corrected_age_value is the Age the answer
- * came with plus response_delay, so an answer an upstream took its time over is that much older
- * (one that came with `Age: 9, max-age=10` after two seconds is stale, not fresh for one more).
- */
-function agedFromAsking(policy: CachePolicy, askedAt = 0): CachePolicy {
-  const stored = policy.toObject();
-  if (askedAt <= 0 || askedAt >= stored.t) return policy;
-  // One without Date still has the time it came as its Date (RFC 9110 §6.6.1), not the asking's.
-  const resh = stored.resh.date === undefined ? withDate(stored.resh, stored.t) : stored.resh;
-  return CachePolicy.fromObject({ ...stored, resh, t: askedAt });
-}
-
-/** The fields with this time (ms since the epoch) as their Date; no prototype, as headersOf's. */
-function withDate(headers: CachePolicy.Headers, time: number): CachePolicy.Headers {
-  return Object.assign(Object.create(null), headers, { date: new Date(time).toUTCString() });
 }
 
 /**

@@ -18,6 +18,7 @@ import { type BackpressuredExchange, ClientBackpressure } from './client-backpre
 import { ExchangeAttempt } from './exchange-attempt.ts';
 import { respondedWith } from './exchange-outcome.ts';
 import { InterimAnswers } from './interim-answers.ts';
+import { partialRefusal } from './partial-answer.ts';
 import { PausedAnswer, spentController } from './paused-answer.ts';
 import { filterTrailers } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
@@ -72,9 +73,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const now = performance.now(); // one reading for the first byte, the request's and the attempt's
     record.ttfbMs = now - record.startedAt;
     this.firstByte(now);
-    // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field
-    // announcing them in any other response is a lie); HTTP/2 frames them itself, after any body
-    // or none (gRPC's status lives there).
+    // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field announcing
+    // them in any other is a lie); HTTP/2 frames them itself, after any body or none (gRPC's status).
     this.trailersAllowed =
       request.method !== 'HEAD' &&
       statusCode !== 204 &&
@@ -92,6 +92,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       this.trailersAllowed,
     );
     keepRequiredUpgrade(statusCode, answer.headers, head);
+    if (statusCode === 206 && this.stagesTook(controller, statusCode, partialRefusal(answer))) return;
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
     const stages = this.options.stages;
     if (stages?.readsUpstreamHeads) {

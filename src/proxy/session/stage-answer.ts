@@ -80,5 +80,6 @@ function forwardedOf(admitted: Admitted, sends: UpstreamRequest): ForwardedReque
     path: admitted.upstreamPath,
     headers: sends.headers,
     addFields: (fields) => sends.addFields(fields),
+    dropFields: (names) => sends.askAgainWithout(names),
   };
 }

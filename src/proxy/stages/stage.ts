@@ -314,6 +314,8 @@ export interface ForwardedRequest {
   readonly headers: readonly string[];
   /** Fields every attempt sends after those (a stored answer's validators). */
   addFields(fields: readonly string[]): void;
+  /** Every attempt goes without these fields (lowercase names): a HEAD's Range on a cached route. */
+  dropFields(names: readonly string[]): void;
 }
 
 /** How a stage settles a request before the first attempt: go on (undefined), answer it, or end it with a failure. */

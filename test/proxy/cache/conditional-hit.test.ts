@@ -149,7 +149,8 @@ test('on a compressing route: the weak ETag the compressed 200 carried gets a 30
 });
 
 test('If-Modified-Since on a stored answer without Last-Modified is read against its Date (RFC 9111 §4.3.2): 304 at or after it, the full 200 before', async () => {
-  const sent = 'Tue, 24 Nov 2026 10:00:00 GMT';
+  // Sent now: a Date long past would make the answer that old, and stale (RFC 9111 §4.2.3).
+  const sent = new Date().toUTCString();
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60', 'Date', sent, 'Content-Type', 'text/html'],
@@ -166,7 +167,7 @@ test('If-Modified-Since on a stored answer without Last-Modified is read against
     assert.match(String(same.headers['cache-status']), /^edge-1; hit; ttl=\d+$/);
     const before = await request(gw.url, {
       path: '/pages/home',
-      headers: { 'if-modified-since': 'Mon, 23 Nov 2026 10:00:00 GMT' },
+      headers: { 'if-modified-since': new Date(Date.parse(sent) - 86_400_000).toUTCString() },
     });
     assert.equal(before.status, 200);
     assert.equal(before.text, BODY);
