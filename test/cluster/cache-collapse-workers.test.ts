@@ -72,12 +72,20 @@ test('a stale answer both workers give within stale-while-revalidate is refreshe
   const base = `http://127.0.0.1:${serve.port}`;
   const page = { path: '/pages/doc', headers: { host: 'pages.test' } };
   assert.equal((await request(base, page)).text, 'v1');
-  // Past its second of freshness (Age counts whole seconds): stale, within its window.
+  // Past its second of freshness (Age counts whole seconds): stale, within its window. What each
+  // ask was answered with is kept for the failure's message (it flaked once, not understood).
+  const asked: string[] = [];
   await waitUntil(
     'stale',
-    async () => /fwd=stale/.test(String((await request(base, page)).headers['cache-status'])),
+    async () => {
+      const answer = await request(base, page);
+      asked.push(`${answer.text} age=${answer.headers.age} ${answer.headers['cache-status']}`);
+      return /fwd=stale/.test(String(answer.headers['cache-status']));
+    },
     5000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; answers, in order:\n${asked.join('\n')}\nupstream GETs: ${seen.gets}`);
+  });
   // While the one refresh is under way (the origin takes 400 ms), twenty more, in both workers.
   const answers = await Promise.all(Array.from({ length: 20 }, () => request(base, page)));
   assert.deepEqual(
