@@ -42,7 +42,18 @@ export function shownJwksHop(config: JwtAuthConfig, exposeAddresses: boolean): s
 
 /** The same for an OpenID provider, whose only name is its issuer's `HOST:PORT`: else `auth:oidc`. */
 export function shownOidcHop(config: OidcAuthConfig, exposeAddresses: boolean): string {
-  return exposeAddresses ? `auth:${new URL(config.issuer).host}` : 'auth:oidc';
+  return exposeAddresses ? oidcHopName(config.issuer) : 'auth:oidc';
+}
+
+/**
+ * An OpenID provider's hop name: `auth:HOST`, and its path where it has one. Providers on one host
+ * told apart by their paths (Keycloak's realms, a tenant's issuer) are hops of their own, each
+ * failing, counted and opening its circuit on its own: by their host alone they were one row, a
+ * failing realm's failures summed under a working one's closed circuit.
+ */
+export function oidcHopName(issuer: string): string {
+  const url = new URL(issuer);
+  return `auth:${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /**
@@ -150,11 +161,7 @@ export class Access {
       const key = config.issuer;
       const shared = this.#issuers.get(key);
       let issuer = shared ?? (previous === undefined ? undefined : previous.#issuers.get(key));
-      issuer ??= new IssuerHop(
-        config.issuer,
-        new AuthHopHealth(`auth:${new URL(config.issuer).host}`, 'oidc'),
-        logger,
-      );
+      issuer ??= new IssuerHop(config.issuer, new AuthHopHealth(oidcHopName(config.issuer), 'oidc'), logger);
       // Not parts of the key: a reload that changes them keeps the hop (its document, keys and
       // the answered states that refuse a replayed callback). The routes of one snapshot sharing
       // a provider share its calls: the longest timeout (none is cut before its own), the

@@ -29,7 +29,7 @@ const HEARD_MS = 1000;
 const CIRCUIT = { consecutiveFailures: 5, openTime: 10_000, halfOpenRequests: 1 };
 
 /**
- * One OpenID provider as an auth hop (`auth:HOST` on the status page, `auth:oidc` to clients
+ * One OpenID provider as an auth hop (`auth:HOST` and its path on the status page, `auth:oidc` to clients
  * unless addresses are exposed): its discovery document (OpenID Connect Discovery 1.0), kept
  * and refreshed with the last good one kept through an outage, its keys (the JWT path's
  * RemoteJwks, from the document's jwks_uri), and every call to it through Candor's auth-hop
