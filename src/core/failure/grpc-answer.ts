@@ -135,6 +135,20 @@ export function grpcStatusFields(failure: Failure, requestId: string, minimal: b
   ];
 }
 
+/**
+ * The trailers that end a gRPC answer the gateway cut after its head (grpc-cut.ts): its status,
+ * and the Proxy-Status every gateway-made failure carries (RFC 9209 §2 names trailers as a place
+ * for it, after a head that could not say it). Never added to an upstream's own trailers.
+ */
+export function grpcCutTrailers(failure: Failure, facts: GrpcAnswerFacts): string[] {
+  const minimal = facts.minimal === true;
+  return [
+    ...grpcStatusFields(failure, facts.requestId, minimal),
+    'proxy-status',
+    failureProxyStatus(facts.proxyName, failure, facts.nextHop, minimal),
+  ];
+}
+
 /** The Trailers-Only answer for a failure the gateway made. */
 export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcAnswer {
   const headers = [

@@ -8,6 +8,15 @@ import type { Failure } from '../../core/failure/failure.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 
+/**
+ * Who names a failure the gateway ends an answer with: this gateway (Proxy-Status's member) and
+ * the next hop (undefined: errors.detail minimal, so no details and no next hop either).
+ */
+export interface CutBy {
+  readonly proxyName: string;
+  readonly nextHop: string | undefined;
+}
+
 /** What reads the answers of one protocol (ExchangeOptions.relays). */
 export interface AnswerRelays {
   /** The upstream's answer's head came (before any route stage met it): its relay. */
@@ -33,15 +42,9 @@ export interface AnswerRelay {
   /**
    * The answer is cut after its head: true when the relay ended it itself (with the protocol's
    * word for the failure), false when the sink is to abort it. `asSent`: the client's bytes are
-   * the upstream's as they came (no overflow, no recoding); `minimal`: errors.detail minimal.
+   * the upstream's as they came (no overflow, no recoding); `by`: who names the failure.
    */
-  endCut(
-    failure: Failure,
-    record: RequestRecord,
-    sink: AnswerSink,
-    asSent: boolean,
-    minimal: boolean,
-  ): boolean;
+  endCut(failure: Failure, record: RequestRecord, sink: AnswerSink, asSent: boolean, by: CutBy): boolean;
   /**
    * The failure a stall after the head is told as (the upstream went silent): `clientsTurn` when
    * the upstream had answered the client's last message and the client had not ended its side.

@@ -383,8 +383,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       relayed === undefined ? cut : relayed.stalled(cut, !this.clientSpokeLast && !this.client.bodyComplete);
     this.owner.bodyOver(failure);
     const asSent = this.backpressure?.overflowing !== true && sink.recoded !== true;
-    // No next hop in the options: errors.detail minimal, whose message has no details either.
-    if (relayed?.endCut(failure, this.record, sink, asSent, this.options.nextHop === undefined)) return;
+    // The options name this gateway and the next hop (none: errors.detail minimal).
+    if (relayed?.endCut(failure, this.record, sink, asSent, this.options)) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     sink.abort();
   }

@@ -6,7 +6,7 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 import {
-  grpcStatusFields,
+  grpcCutTrailers,
   grpcStatusOf,
   grpcStatusOfHttp,
   toldGrpcStatus,
@@ -15,7 +15,7 @@ import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { parseContentLength } from '../../core/http1/answer-rules.ts';
 import { type AnswerSink, firstField } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
-import type { AnswerRelay, AnswerRelays } from './answer-relay.ts';
+import type { AnswerRelay, AnswerRelays, CutBy } from './answer-relay.ts';
 import { GrpcMessageBounds, isGrpcAnswer } from './grpc-cut.ts';
 
 /** A gRPC call's answers, read as they pass (ExchangeOptions.relays for a gRPC call). */
@@ -108,15 +108,9 @@ export class GrpcRelay implements AnswerRelay {
    * sink (`asSent` false: a spool's, a compressor's), it is reset, and the client reads
    * INTERNAL: the log says what the client read. So is one short of the Content-Length its head
    * announced: trailers would end the stream short of it, which the client's HTTP/2 layer refuses
-   * as malformed (RFC 9113 §8.1.1), resetting it unread. `minimal`: errors.detail minimal.
+   * as malformed (RFC 9113 §8.1.1), resetting it unread. Its trailers carry the gateway's Proxy-Status (`by`).
    */
-  endCut(
-    failure: Failure,
-    record: RequestRecord,
-    sink: AnswerSink,
-    asSent: boolean,
-    minimal: boolean,
-  ): boolean {
+  endCut(failure: Failure, record: RequestRecord, sink: AnswerSink, asSent: boolean, by: CutBy): boolean {
     if (this.#bounds === undefined || sink.closed) return false;
     const short = this.#announced >= 0 && this.#sent < this.#announced;
     if (!this.#bounds.atBoundary || !asSent || short) {
@@ -124,7 +118,10 @@ export class GrpcRelay implements AnswerRelay {
       return false;
     }
     toldGrpcStatus(record, grpcStatusOf(failure));
-    sink.end(grpcStatusFields(failure, record.id, minimal));
+    const { proxyName, nextHop } = by;
+    sink.end(
+      grpcCutTrailers(failure, { proxyName, requestId: record.id, nextHop, minimal: nextHop === undefined }),
+    );
     return true;
   }
 

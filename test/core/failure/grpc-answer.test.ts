@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import {
   buildGrpcAnswer,
+  grpcCutTrailers,
   grpcStatusOf,
   isGrpcContentType,
   percentDecodeGrpcMessage,
@@ -126,6 +127,33 @@ describe('the Trailers-Only answer', () => {
     assert.equal(statusOf(new Failure('destination_not_found', 'no route for /pkg.Svc/Call')), '12');
     assert.equal(statusOf(new Failure('http_response_timeout', 'no response head after 2000 ms')), '4');
     assert.equal(statusOf(new Failure('destination_unavailable', 'every target ejected')), '14');
+  });
+});
+
+describe('the trailers of an answer cut after its head', () => {
+  const cut = new Failure('http_response_incomplete', 'response body cut short: connection reset');
+
+  test("its status, message and the gateway's Proxy-Status: nothing a head says (no content-type, no cache-control)", () => {
+    assert.deepEqual(grpcCutTrailers(cut, { proxyName: 'edge-1', requestId: 'req-8', nextHop: 'orders' }), [
+      'grpc-status',
+      '14',
+      'grpc-message',
+      'http_response_incomplete: response body cut short: connection reset (request id req-8)',
+      'proxy-status',
+      'edge-1; error=http_response_incomplete; details="response body cut short: connection reset"; next-hop="orders"',
+    ]);
+  });
+
+  test('errors.detail minimal: no details and no next hop, in grpc-message or Proxy-Status', () => {
+    const facts = { proxyName: 'edge-1', requestId: 'req-9', nextHop: undefined, minimal: true };
+    assert.deepEqual(grpcCutTrailers(cut, facts), [
+      'grpc-status',
+      '14',
+      'grpc-message',
+      'http_response_incomplete (request id req-9)',
+      'proxy-status',
+      'edge-1; error=http_response_incomplete',
+    ]);
   });
 });
 

@@ -114,6 +114,10 @@ test('the upstream dropped after whole messages: they arrive, then UNAVAILABLE n
   assert.equal(line.status, 200);
   assert.equal(line.error, 'http_response_incomplete');
   assert.equal(line.grpc_status, grpc.status.UNAVAILABLE);
+  // The trailers are the gateway's own error: they carry its Proxy-Status, as its Trailers-Only answer does.
+  assert.deepEqual(status.metadata.get('proxy-status'), [
+    `edge-1; error=http_response_incomplete; details="${line.details}"; next-hop="dropped"`,
+  ]);
   // candor explain reads it as the gateway's status, not the upstream's (whose head was a 200).
   const read = candorReader.read(JSON.stringify(line));
   assert.deepEqual(read && 'grpc' in read ? read.grpc : undefined, { status: 14, producedBy: 'proxy' });
@@ -139,6 +143,9 @@ test('the upstream stalled after whole messages: DEADLINE_EXCEEDED naming connec
   );
   assert.equal(line.error, 'connection_read_timeout');
   assert.equal(line.grpc_status, grpc.status.DEADLINE_EXCEEDED);
+  assert.deepEqual(status.metadata.get('proxy-status'), [
+    `edge-1; error=connection_read_timeout; details="${line.details}"; next-hop="stalled"`,
+  ]);
 });
 
 test('cut inside a message: the stream is reset (never a message cut short and a status), the client reads INTERNAL, and so does the log', async () => {

@@ -202,6 +202,8 @@ test('a server-streaming call through the gateway: every message, then OK', asyn
   stream.on('error', () => {});
   assert.equal(status.code, grpc.status.OK);
   assert.deepEqual(items, ['item 1', 'item 2', 'item 3']);
+  // The upstream's own trailers, passed on: the gateway adds its Proxy-Status only to those it makes.
+  assert.deepEqual(status.metadata.get('proxy-status'), []);
 });
 
 test('a bidirectional call whose client waits for each answer before its next message: every answer, then OK (the body streams, never read whole first)', async () => {
