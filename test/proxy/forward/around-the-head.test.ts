@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawUntil } from '../../helpers/http-client.ts';
+import { closeAll } from '../../helpers/keep.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const FINAL = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
@@ -56,10 +57,7 @@ before(async () => {
   );
 });
 
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
+after(() => closeAll(gw, upstream));
 
 /**
  * `method path` and then `GET /next-…` on one client connection: everything the client read
