@@ -103,8 +103,7 @@ export function isServing(message: unknown): message is ServingMessage {
 /**
  * A worker could not start (a plugin's factory threw, a certificate unreadable): why, for the
  * primary to say once for the gateway, where the operator wrote it (a fleet's problem at the etcd
- * key and the document's line, not at the file composed from it). Each worker said it itself:
- * as many copies as workers, a fleet's at the composed file.
+ * key and the document's line, not at the file composed from it), never once per worker.
  */
 export interface StartRefusedMessage {
   readonly candor: 'start_refused';
