@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { formatConfigProblems } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -9,7 +10,7 @@ import type { GatewayWide } from '../cluster/gateway-wide.ts';
 import { compileFor } from '../cluster/primary-compilers.ts';
 import { type FleetFollowing, followSource } from '../cluster/primary-fleet.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
-import { isServing } from '../gateway/ipc-protocol.ts';
+import { isServing, isStartRefused } from '../gateway/ipc-protocol.ts';
 import type { PrimaryAdmin } from './primary-admin.ts';
 import { startLine } from './start-line.ts';
 
@@ -102,15 +103,38 @@ export function watchWorkers(s: Supervised): () => void {
     s.canariesStarted = true;
     s.canaries.sync(control.config);
   };
+  const onRefused = tellStartRefusals(options);
   cluster.on('message', onServing);
   cluster.on('message', onListening);
   cluster.on('exit', onExit);
   cluster.on('message', startCanaries);
+  cluster.on('message', onRefused);
   return () => {
+    cluster.off('message', onRefused);
     cluster.off('message', onServing);
     cluster.off('message', onListening);
     cluster.off('exit', onExit);
     cluster.off('message', startCanaries);
+  };
+}
+
+/**
+ * A worker's refusal to start, said once however many workers meet it (the same config), a
+ * fleet's at the etcd key and the document's own line (options.fleet.place), not at the file the
+ * gateway composed; another reason (a replacement worker's, later) is said when it comes.
+ */
+function tellStartRefusals(options: PrimaryOptions): (worker: Worker, message: unknown) => void {
+  let said = '';
+  return (_worker, message) => {
+    if (!isStartRefused(message)) return;
+    const place = options.fleet?.place;
+    const why =
+      message.problems === undefined
+        ? message.message
+        : formatConfigProblems(place === undefined ? message.problems : message.problems.map(place));
+    if (why === said) return;
+    said = why;
+    process.stderr.write(`candor: could not start: ${why}\n`);
   };
 }
 

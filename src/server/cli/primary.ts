@@ -102,8 +102,17 @@ async function supervise(
     await admin.close();
     return EXIT.unavailable;
   }
+  // etcd's revision refused at the start: its problems on the log's line too (key, revision,
+  // line, field), not only on stderr, which a supervisor may keep apart from the log.
+  const refusedAtStart = options.fleet?.start.refused?.problems.map(formatConfigProblem);
   for (const note of options.fleet?.notes ?? [])
-    logger.warn({ source: options.fleet?.start.bootstrap.etcd.key }, note);
+    logger.warn(
+      {
+        source: options.fleet?.start.bootstrap.etcd.key,
+        ...(refusedAtStart === undefined ? {} : { problems: refusedAtStart }),
+      },
+      note,
+    );
   const stopWatching = watchWorkers(supervised);
   // What starting (the modules, the forks) or a burst of admin calls and scrapes grew is given
   // back once it is over: supervising needs little of it.

@@ -66,8 +66,14 @@ export async function runFleetServe(
             refused: { revision: start.revision, problems },
           })
         : undefined;
-    if (fallback === undefined || 'problem' in fallback) {
+    if (fallback === undefined) {
       process.stderr.write(`${formatConfigProblems(problems)}\n`);
+      return EXIT.config;
+    }
+    // No last good config to start on (or none usable): said, with the revision's problems, as a
+    // document refused before its load is (prepareFleetStart), never the problems alone.
+    if ('problem' in fallback) {
+      process.stderr.write(`candor: could not start: ${fallback.problem}\n`);
       return EXIT.config;
     }
     process.stderr.write(`${formatConfigProblems(problems)}\n`);
@@ -92,9 +98,14 @@ export async function runFleetServe(
       );
     return EXIT.unavailable;
   }
+  const started = prepared;
   return (await import('./primary.ts')).runPrimary(prepared.file, loaded.config, workers, {
     pidFile,
-    fleet: { start: prepared.start, notes: prepared.notes },
+    fleet: {
+      start: prepared.start,
+      notes: prepared.notes,
+      place: (problem) => placeStartProblem(problem, started),
+    },
   });
 }
 

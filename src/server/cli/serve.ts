@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
-import type { ServingMessage } from '../gateway/ipc-protocol.ts';
+import type { ServingMessage, StartRefusedMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
 
 interface ServeOptions {
@@ -120,7 +120,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       gateway = await starting;
     } catch (err) {
       stopServing();
-      process.stderr.write(`candor: could not start: ${(err as Error).message}\n`);
+      await tellPrimaryRefused(err as Error);
       return EXIT.unavailable;
     }
     // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
@@ -150,6 +150,24 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   // gateway alive: the log is flushed, and the exit handler writes any line left.
   setTimeout(() => process.exit(EXIT.ok), 2_000).unref();
   return EXIT.ok;
+}
+
+/**
+ * Why this worker could not start, sent to its primary, which says it once for the gateway (every
+ * worker meets the same config) and places a fleet's problems in the etcd document; written here
+ * only when there is no primary to send it to.
+ */
+async function tellPrimaryRefused(err: Error): Promise<void> {
+  const refused: StartRefusedMessage = {
+    candor: 'start_refused',
+    message: err.message,
+    ...(err instanceof ConfigError ? { problems: err.problems } : {}),
+  };
+  const sent = await new Promise<boolean>((done) => {
+    if (process.send === undefined || !process.connected) return done(false);
+    process.send(refused, undefined, {}, (failed) => done(failed === null || failed === undefined));
+  });
+  if (!sent) process.stderr.write(`candor: could not start: ${err.message}\n`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ConfigProblem } from '../../core/config/config-error.ts';
 import type { FleetStart } from '../fleet/fleet-start.ts';
 
 /** What `candor serve` tells the primary beside its config (primary.ts's runPrimary). */
@@ -12,5 +13,10 @@ export interface PrimaryOptions {
   /** `--pid-file`: where to write this process's pid while it runs. */
   readonly pidFile?: string;
   /** A fleet's gateway: the etcd source it started on (serve-fleet.ts), followed from there. */
-  readonly fleet?: { readonly start: FleetStart; readonly notes: readonly string[] };
+  readonly fleet?: {
+    readonly start: FleetStart;
+    readonly notes: readonly string[];
+    /** A problem of the composed file told where it was written: the etcd document's line, or the bootstrap's. */
+    readonly place: (problem: ConfigProblem) => ConfigProblem;
+  };
 }

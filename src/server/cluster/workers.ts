@@ -179,7 +179,10 @@ class Supervision {
     this.#bornAt.set(worker.id, process.uptime() * 1000);
     // A send to a worker that just died fails with EPIPE as an 'error' event: without a
     // listener it would take the primary (and every other worker) down. Its 'exit' follows.
-    worker.on('error', (err) => {
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      // A send that met the worker already gone (one that could not start) is no news: its
+      // exit says what happened, and a line per such send only buried the refusal said before.
+      if (err.code === 'EPIPE' && !worker.isConnected()) return;
       process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
     });
     this.#options.onFork(worker);

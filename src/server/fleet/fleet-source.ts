@@ -42,6 +42,11 @@ export class FleetSource {
    * from the document running (and its revision named when it is the same), whatever its number.
    */
   #onLastGood: boolean;
+  /**
+   * The latest revision refused, while it is the newest seen: a revision seen after it that runs
+   * (applied, or taken as the document running) makes it history, said in the log, and no longer
+   * in /status, the metrics or the record, where it would be read as the gateway's state now.
+   */
   #refused: RevisionRefused | undefined;
   /** The newest revision seen (or a canary's, or the way back from one) not yet applied or refused: only the newest is worth applying. */
   #pending: Wanted | undefined;
@@ -305,6 +310,7 @@ export class FleetSource {
     }
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash: answer.config_hash, since };
+    this.#refused = undefined;
     if (how !== 'canary') {
       this.#onLastGood = false;
       this.#lastGood = { revision, document, author };
@@ -342,6 +348,7 @@ export class FleetSource {
     const { hash } = this.#running;
     const since = new Date().toISOString();
     this.#running = { revision, document, author, hash, since };
+    this.#refused = undefined;
     if (how !== 'canary') {
       this.#onLastGood = false;
       this.#lastGood = { revision, document, author };

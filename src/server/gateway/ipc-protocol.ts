@@ -100,6 +100,26 @@ export function isServing(message: unknown): message is ServingMessage {
   );
 }
 
+/**
+ * A worker could not start (a plugin's factory threw, a certificate unreadable): why, for the
+ * primary to say once for the gateway, where the operator wrote it (a fleet's problem at the etcd
+ * key and the document's line, not at the file composed from it), never once per worker.
+ */
+export interface StartRefusedMessage {
+  readonly candor: 'start_refused';
+  readonly message: string;
+  /** A config's problems (a ConfigError's), each at its file, line and field. */
+  readonly problems?: readonly ConfigProblem[];
+}
+
+export function isStartRefused(message: unknown): message is StartRefusedMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { candor?: unknown }).candor === 'start_refused'
+  );
+}
+
 export function isToWorker(message: unknown): message is ToWorker {
   return typeof message === 'object' && message !== null && 'candor' in message;
 }

@@ -117,4 +117,10 @@ test('with two workers refused alike, the primary says the start failed, not tha
   assert.equal(code, 69, stderr);
   assert.match(stdout, /"msg":"a worker could not start: the gateway stops"/);
   assert.doesNotMatch(stdout, /did not end its drain cleanly/);
+  // Said once for the gateway, not once per worker.
+  assert.equal(
+    stderr.split('\n').filter((line) => line.startsWith('candor: could not start: ')).length,
+    1,
+    stderr,
+  );
 });

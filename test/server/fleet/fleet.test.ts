@@ -272,7 +272,8 @@ test('etcd stopped: the gateways serve on and say so; one restarted starts on it
   );
   assert.ok(since > Date.now() / 1000 - 60 && since <= Date.now() / 1000, text);
   assert.match(text, new RegExp(`^candor_config_source_revision\\{key="/candor/config"\\} ${running}$`, 'm'));
-  assert.match(text, /^candor_config_source_refused_revision\{key="\/candor\/config"\} [1-9]\d*$/m);
+  // The revision refused by the first test is past: the pushes and the rollback after it ran.
+  assert.match(text, /^candor_config_source_refused_revision\{key="\/candor\/config"\} 0$/m);
   const c = gateways[2];
   await c.serve?.stop();
   await serveGateway(c);
