@@ -8,6 +8,9 @@
  */
 import type { PluginResponse } from './plugin-api.ts';
 
+/** How console.log and util.inspect ask an object what to show of it. */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
 /**
  * Gives each getter of `proto` that has no setter one that throws: set once, when the module that
  * defines the class loads, so a request pays nothing for it. `owner`: the name the plugin knows
@@ -42,9 +45,13 @@ export class ReadOnlyClient {
     return this.#address;
   }
 
-  /** What a plugin that logs it sees (a getter is the prototype's, which JSON leaves out). */
+  /** What a plugin that logs it sees (a getter is the prototype's, which JSON and console.log leave out). */
   toJSON(): { address: string } {
     return { address: this.#address };
+  }
+
+  [INSPECT](): { address: string } {
+    return this.toJSON();
   }
 }
 refuseAssignments(ReadOnlyClient.prototype, 'request.client');
@@ -70,6 +77,10 @@ export class ReadOnlyAnswerHead implements PluginResponse {
 
   toJSON(): { status: number; headers: Headers } {
     return { status: this.#status, headers: this.#headers };
+  }
+
+  [INSPECT](): { status: number; headers: Headers } {
+    return this.toJSON();
   }
 }
 refuseAssignments(ReadOnlyAnswerHead.prototype, 'response');
