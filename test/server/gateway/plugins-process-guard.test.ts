@@ -5,7 +5,9 @@
  * cluster worker's `kill()` (a worker cut from its primary ends) are its bug, as `process.exit`
  * is (plugins-serve.test.ts, plugins-stray.test.ts): a 500 naming the plugin and its hook, or,
  * from a timer it set, its stray error logged naming it; a request in flight on another route is
- * answered and the same worker serves on. Signal 0 (is the process there?) goes through.
+ * answered and the same worker serves on. Signal 0 (is the process there?) goes through. And a
+ * sloppy CommonJS plugin's assignment of what it reads only, made from a timer, throws from a
+ * setter whose frame is not the gateway's: the plugin's stray error, not the worker's own bug.
  * (`process.kill(0)` and `process.kill(-1)`, the gateway's group and every process the user may
  * signal, are refused by the same rule but never tried here: a guard broken by a later change
  * would signal the test runner and its neighbours.)
@@ -43,6 +45,14 @@ export default () => ({
 });
 `;
 
+/** A CommonJS plugin (sloppy code) that assigns what it reads only, from a timer it set: plugins-frozen.test.ts's, late. */
+const LAX = `module.exports = () => ({
+  onResponse(response) {
+    setTimeout(() => { response.status = 503; }, 0);
+  },
+});
+`;
+
 const STRAY = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
 
 describe('a plugin that tries to end its worker, through candor serve', () => {
@@ -59,15 +69,18 @@ describe('a plugin that tries to end its worker, through candor serve', () => {
     held = http.createServer((_req, res) => holding.push(res));
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
     await writeFile(join(dir, 'ender.mjs'), ENDER);
+    await writeFile(join(dir, 'lax.cjs'), LAX);
     await writeFile(
       join(dir, 'candor.yaml'),
       `listen:
   - address: 127.0.0.1:0
 plugins:
   ender: { module: ./ender.mjs }
+  lax: { module: ./lax.cjs }
 routes:
   - { name: held, match: { path: /held }, upstream: held }
   - { name: end, match: { path: /end }, upstream: app, plugins: [ender] }
+  - { name: lax, match: { path: /lax }, upstream: app, plugins: [lax] }
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   held: { targets: [{ url: http://127.0.0.1:${(held.address() as { port: number }).port} }] }
@@ -144,6 +157,25 @@ upstreams:
       ],
     );
     assert.equal((await request(url(), { path: '/end/none' })).status, 200);
+    noWorkerEnded();
+  });
+
+  test("a sloppy plugin's assignment of response.status from a timer is its stray error, logged naming it (the setter's frame is none of the gateway's): the worker serves on", async () => {
+    const before = linesOf(STRAY).length;
+    assert.equal((await request(url(), { path: '/lax' })).status, 200);
+    await serve.waitForLines(STRAY, before + 1);
+    const [told] = linesOf(STRAY).slice(before);
+    assert.deepEqual(
+      [told.level, told.plugin, told.module, told.origin, told.err],
+      [
+        'error',
+        'lax',
+        join(dir, 'lax.cjs'),
+        'uncaughtException',
+        'assigned response.status, which a plugin reads only',
+      ],
+    );
+    assert.equal((await request(url(), { path: '/lax' })).status, 200);
     noWorkerEnded();
   });
 
