@@ -87,21 +87,42 @@ export async function checkPluginModules(config: GatewayConfig, baseDir: string)
 }
 
 /**
- * A module imported to be checked, `process.exit` refused while its top-level code runs: a
- * module that ends the process as it loads is a module that cannot load, said at its field.
- * It ended `candor check` with nothing said and exit 0 ("ok" by its code), and the loader of a
- * reload without an answer. (The gateway's workers refuse it in any plugin's code: plugin-scope.ts.)
+ * A module imported to be checked, the calls that end the process refused while its top-level
+ * code runs (`process.exit`, `reallyExit`, `abort`, a `kill` of this process or of the gateway
+ * that forked it): a module that ends the process as it loads is a module that cannot load, said
+ * at its field. It ended `candor check` with nothing said and exit 0 ("ok" by its code), or
+ * aborted it, the loader of a reload without an answer, or drained the gateway (its primary
+ * signalled by the reload's check). (The gateway's workers refuse them in any plugin's code:
+ * plugin-process-guard.ts.)
  */
 async function importRefusingExit(module: string, baseDir: string): Promise<LoadedPluginModule> {
-  const exit = process.exit;
-  process.exit = ((code?: number | string | null) => {
-    throw new Error(`its top-level code called process.exit(${code ?? ''})`);
-  }) as typeof process.exit;
+  const ending = process as typeof process & { reallyExit: (code?: number) => never };
+  const { exit, reallyExit, abort, kill } = ending;
+  const refuse = (call: string): never => {
+    throw new Error(`its top-level code called ${call}`);
+  };
+  ending.exit = (code) => refuse(`process.exit(${code ?? ''})`);
+  ending.reallyExit = (code) => refuse(`process.reallyExit(${code ?? ''})`);
+  ending.abort = () => refuse('process.abort()');
+  ending.kill = (pid, signal) =>
+    signal !== 0 && isTheCheckOrItsGateway(Number(pid))
+      ? refuse(`process.kill(${pid}, ${signal ?? 'SIGTERM'})`)
+      : kill.call(process, pid, signal);
   try {
     return await importPluginModule(module, baseDir);
   } finally {
-    process.exit = exit;
+    Object.assign(ending, { exit, reallyExit, abort, kill });
   }
+}
+
+/**
+ * Whether kill(2) given `pid` signals this process (its pid, 0 its group, -1 every process it may
+ * signal, its pid negated the group it leads) or, when the gateway forked it to check a reload's
+ * config (an IPC channel: load-worker.ts), the primary that waits on its answer.
+ */
+function isTheCheckOrItsGateway(pid: number): boolean {
+  if (pid === 0 || pid === -1 || Math.abs(pid) === process.pid) return true;
+  return process.channel !== undefined && Math.abs(pid) === process.ppid;
 }
 
 /** What the module's `validate` says of the options, each at its option's field. */

@@ -116,11 +116,15 @@ export class AttemptMetrics {
     waitedSince?: number,
   ): void {
     const waited = failure.clientsDoing && failure.stage === 'sent' && waitedSince !== undefined;
-    if (!this.#held)
-      this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
-    // The target answered and the gateway failed on its answer (a plugin's onResponse): its
-    // duration is a response's, by its status; the failure is the request's (candor_responses_total).
+    // The target answered and the gateway failed on its answer (a plugin's onResponse threw, or
+    // let out its own hop's failure): the failure is the route's plugin's, no side's of a canary,
+    // but the answer it came after is the side's, counted as it came (its status, its latency),
+    // or a plugin that chokes on a canary's 503s hid them from the judge. Its duration is a
+    // response's, by its status; the failure is the request's (candor_responses_total).
     const received = failure.receivedStatus;
+    if (!this.#held)
+      if (received !== undefined) this.#count(undefined, received, now - startedAt);
+      else this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
     if (received !== undefined) this.#measured(target, received, '', startedAt, now);
     else this.#measured(target, undefined, failure.type, startedAt, now);
   }

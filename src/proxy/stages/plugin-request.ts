@@ -8,6 +8,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 import { checkedFieldValue, checkedHeadBytes, headBytes } from './plugin-answer.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import { handOver } from './plugin-promise.ts';
+import { ReadOnlyClient, refuseAssignments } from './plugin-read-only.ts';
 import { asGateway } from './plugin-scope.ts';
 import type { StageRequest } from './stage.ts';
 
@@ -127,8 +128,7 @@ export class PluginRequestView implements PluginRequest {
   }
 
   get client(): { readonly address: string } {
-    // Frozen, as the request's own fields are getters: an address a plugin sets would go nowhere.
-    return Object.freeze({ address: this.#request.record.clientAddress });
+    return new ReadOnlyClient(this.#request.record.clientAddress);
   }
 
   get route(): string {
@@ -214,6 +214,9 @@ export class PluginRequestView implements PluginRequest {
     this.#headers = snapshot(seen.headers);
   }
 }
+
+// `request.method = 'DELETE'` throws in a sloppy CommonJS plugin too (plugin-read-only.ts).
+refuseAssignments(PluginRequestView.prototype, 'request');
 
 /** The upstream answer's fields ([name, value, …]) as a Headers, and the plugin's changes written back in place. */
 export class AnswerHeaders {

@@ -40,31 +40,3 @@ export function asGateway<R>(work: () => R): R {
 export function pluginInScope(): string | undefined {
   return scope.getStore();
 }
-
-/** process.exit as Node made it, before refuseExitInPlugins. */
-let nodeExit: typeof process.exit | undefined;
-
-/**
- * From now on, `process.exit` called by a plugin's code (its module's top level, its factory,
- * hooks, timers, `close`) throws instead: the plugin's bug, told as any it throws (a 500 naming
- * it, a module that cannot load, a `close` that failed), never the end of a worker and of every
- * request in flight on it, nor a `candor check` that says nothing and exits 0. Anything else's
- * call ends the process as Node's does. Once a process; no cost to a request.
- */
-export function refuseExitInPlugins(): void {
-  if (nodeExit !== undefined) return;
-  const exit = process.exit;
-  nodeExit = exit;
-  process.exit = function exitUnlessPlugin(code?: number | string | null): never {
-    const plugin = scope.getStore();
-    if (plugin === undefined) return exit.call(process, code);
-    const refused = new Error(
-      `called process.exit(${code ?? ''}): a plugin may not end the gateway's process`,
-    );
-    // Its stack starts at the plugin's call: this guard's frame, Candor's file, would make one
-    // thrown from a timer of the plugin's read as the gateway's own bug (plugin-faults.ts), and
-    // end the worker with every request in flight on it, the very end the guard refuses.
-    Error.captureStackTrace(refused, exitUnlessPlugin);
-    throw refused;
-  } as typeof process.exit;
-}

@@ -10,6 +10,7 @@ import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { loggedUpstream, type RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
+import { ReadOnlyAnswerHead } from './plugin-read-only.ts';
 import { AnswerHeaders, PluginRequestView } from './plugin-request.ts';
 import { asPlugin, callAsPlugin } from './plugin-scope.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest, UpstreamAnswerHead } from './stage.ts';
@@ -105,9 +106,9 @@ class PluginRun implements StageHooks {
     view.wentUpstream();
     const fields = new AnswerHeaders(head.headers);
     const plugin = this.#plugin;
-    // Frozen: a plugin's code is strict and its types unchecked, so `response.status = 503` throws
-    // (its bug, a 500 naming it) rather than be dropped while the upstream's status goes.
-    const answer = Object.freeze({ status: head.status, headers: fields.headers });
+    // Its types unchecked, `response.status = 503` throws (its bug, a 500 naming it), in sloppy
+    // code too, rather than be dropped while the upstream's status goes (plugin-read-only.ts).
+    const answer = new ReadOnlyAnswerHead(head.status, fields.headers);
     const returned =
       plugin.onResponse === undefined
         ? undefined

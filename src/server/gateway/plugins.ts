@@ -21,8 +21,9 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
+import { guardProcessFromPlugins } from '../../proxy/stages/plugin-process-guard.ts';
 import { handOver } from '../../proxy/stages/plugin-promise.ts';
-import { asGateway, asPlugin, refuseExitInPlugins } from '../../proxy/stages/plugin-scope.ts';
+import { asGateway, asPlugin } from '../../proxy/stages/plugin-scope.ts';
 import { pluginStage } from '../../proxy/stages/plugin-stage.ts';
 import type { RouteStage } from '../../proxy/stages/stage.ts';
 import { rememberPluginModule } from './plugin-faults.ts';
@@ -98,7 +99,7 @@ export interface PluginHost {
 export async function loadPlugins(config: GatewayConfig, host: PluginHost): Promise<PluginSet | undefined> {
   const plugins = Object.entries(config.plugins ?? {});
   if (plugins.length === 0) return undefined;
-  refuseExitInPlugins();
+  guardProcessFromPlugins();
   const stages = new Map<string, RouteStage>();
   const problems: ConfigProblem[] = [];
   for (const [name, plugin] of plugins) {

@@ -58,6 +58,10 @@ writeFileSync(
 );
 // A module whose top-level code ends the process.
 writeFileSync(join(dir, 'exits.mjs'), 'process.exit(0);\nexport default () => ({});\n');
+// Modules whose top-level code ends the process by the other calls Node gives.
+writeFileSync(join(dir, 'aborts.mjs'), 'process.abort();\nexport default () => ({});\n');
+writeFileSync(join(dir, 'kills.mjs'), "process.kill(process.pid, 'SIGKILL');\nexport default () => ({});\n");
+writeFileSync(join(dir, 'really-exits.mjs'), 'process.reallyExit(0);\nexport default () => ({});\n');
 // A good module that starts a timer at import (a refresh every minute).
 writeFileSync(join(dir, 'ticking.mjs'), 'setInterval(() => {}, 60_000);\nexport default () => ({});\n');
 
@@ -164,6 +168,23 @@ test('a module whose top-level code calls process.exit cannot load: refused at i
     run.stderr,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*exits\.mjs: its top-level code called process\.exit\(0\)/,
   );
+});
+
+test('a module whose top-level code calls process.abort, kills its own process or calls process.reallyExit cannot load: refused at its field', () => {
+  for (const [file, call] of [
+    ['aborts.mjs', 'process\\.abort\\(\\)'],
+    ['kills.mjs', 'process\\.kill\\(\\d+, SIGKILL\\)'],
+    ['really-exits.mjs', 'process\\.reallyExit\\(0\\)'],
+  ]) {
+    const run = check(`  good: { module: ./good.ts }\n  bad:\n    module: ./${file}`, '[good, bad]');
+    assert.equal(run.status, 78, `${file}: ${run.stderr}`);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `candor\\.yaml:6:\\d+ +plugins\\.bad\\.module: cannot load \\S*${file}: its top-level code called ${call}`,
+      ),
+    );
+  }
 });
 
 test('a module that leaves a timer running passes, and the check ends after its report', () => {

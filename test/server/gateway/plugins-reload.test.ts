@@ -140,6 +140,24 @@ upstreams:
     }
   });
 
+  test("a module whose top-level code signals the gateway's primary refuses the reload at plugins.ver.module: the check's process is refused it, the gateway serves on", async () => {
+    // Run first by the reload's check, in a process of its own whose parent is the primary.
+    writeFileSync(plugin(), "process.kill(process.ppid, 'SIGTERM');\nexport default () => ({});\n");
+    const refused = await reload();
+    assert.equal(refused.status, 400, refused.text);
+    const problems = (refused.body.reload as { problems: { path: string; message: string }[] }).problems;
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.message.replace(/\(\d+, /, '(PID, ')]),
+      [
+        [
+          'plugins.ver.module',
+          `cannot load ${plugin()}: its top-level code called process.kill(PID, SIGTERM) (at ${plugin()}:1)`,
+        ],
+      ],
+    );
+    assert.deepEqual([...(await bothWorkers()).values()], ['v2 loads=2', 'v2 loads=2']);
+  });
+
   test('SIGHUP after an edit runs the new code too', async () => {
     writeFileSync(plugin(), version('3'));
     const reloads = serve.lines.filter((l) => l.msg === 'config reloaded').length;

@@ -3,7 +3,8 @@
  * let out of onResponse, answers the request as that service's 502 (`next-hop="svc"`) after the
  * side drawn had answered 200. The side's window counted it as that side's `unreachable`, so a
  * plugin's dependency down rolled back a healthy canary (or passed a bad one, landing on the
- * baseline). Another hop's failure counts on neither side.
+ * baseline). Another hop's failure counts on neither side; the side's answer it came after counts
+ * as it came.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -61,4 +62,7 @@ upstreams:
   const taken = split()?.window?.take() as WindowCounts;
   const failures = (side: WindowCounts['canary']) => side.unreachable + side.gateway;
   assert.deepEqual([failures(taken.canary), failures(taken.baseline)], [0, 0]);
+  // The sides' 200s it came after count as they came (plugin-throws.test.ts).
+  assert.equal(taken.canary.requests + taken.baseline.requests, 12);
+  assert.deepEqual([taken.canary.status_5xx, taken.baseline.status_5xx], [0, 0]);
 });
