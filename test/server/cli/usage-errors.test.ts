@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { DIAGNOSE_HELP } from '../../../src/server/cli/diagnose.ts';
 import { EXPLAIN_HELP } from '../../../src/server/cli/explain.ts';
 import { HELP } from '../../../src/server/cli/help.ts';
@@ -71,4 +73,28 @@ test('candor help COMMAND is that command’s help; an unknown one is refused', 
   assert.deepEqual(await run(['help', 'explain']), { code: 0, stdout: EXPLAIN_HELP, stderr: '' });
   assert.deepEqual(await run(['help', 'check']), { code: 0, stdout: HELP, stderr: '' });
   assert.deepEqual(await run(['help', 'frobnicate']), refused('candor: unknown command "frobnicate"'));
+});
+
+test("candor fleet and candor config given a gateway's config for --config say it is no bootstrap file, before reading it as one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-usage-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'gateway.yaml');
+  writeFileSync(config, 'listen: [{ address: 127.0.0.1:8080 }]\nroutes: []\nupstreams: {}\n');
+  const bootstrap = join(dir, 'bootstrap.yaml');
+  writeFileSync(
+    bootstrap,
+    'source:\n  etcd: { endpoints: [http://127.0.0.1:9], key: /candor/config }\nstate: /tmp\n',
+  );
+  const notBootstrap = `${config} has no source: it is a gateway's config, not a fleet's bootstrap file (source: { etcd: … }; docs/fleet.md)`;
+  assert.deepEqual(
+    await run(['fleet', 'status', '--config', config]),
+    refused(`candor fleet status: --config ${notBootstrap}`),
+  );
+  // The two files the other way round: the bootstrap is --config, the file pushed the argument.
+  assert.deepEqual(
+    await run(['config', 'push', bootstrap, '--config', config]),
+    refused(
+      `candor config push: --config ${notBootstrap}; the bootstrap is --config, the file pushed the argument`,
+    ),
+  );
 });
