@@ -147,6 +147,25 @@ upstreams:
   ]);
 });
 
+// A required field misspelt is one mistake: the did-you-mean at the misspelling says it all, and
+// "missing required field" at the mapping above it (a line the user did not get wrong) is left out.
+test('a required field misspelt is told once, at the misspelling, not as missing too', () => {
+  const text = `listen:
+  - adress: 127.0.0.1:8080
+routes:
+  - match: { path: /v1 }
+    upstrem: api
+upstreams:
+  api:
+    tragets: [{ url: http://127.0.0.1:3001 }]
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(2, 5, 'listen[0].adress', "unknown field 'adress' (did you mean 'address'?)"),
+    problem(5, 5, 'routes[0].upstrem', "unknown field 'upstrem' (did you mean 'upstream'?)"),
+    problem(8, 5, 'upstreams.api.tragets', "unknown field 'tragets' (did you mean 'targets'?)"),
+  ]);
+});
+
 test('a missing top-level section is reported at the start of the document', () => {
   assert.deepEqual(problemsOf('name: edge-1\nlisten:\n  - address: 127.0.0.1:8080\n'), [
     problem(1, 1, 'routes', "missing required field 'routes'"),
