@@ -4,9 +4,11 @@
  * exactly as `candor check` validates a file). A problem the loader finds is told where it was
  * written: in the document (at the key and revision) or in the bootstrap file's `local`.
  */
+
 import { type Bootstrap, LOCAL_SECTIONS } from './bootstrap-file.ts';
 import { coerceExpanded } from './coerce.ts';
 import type { ConfigProblem } from './config-error.ts';
+import { formatPath } from './config-path.ts';
 import { readYamlSource } from './yaml-source.ts';
 
 /** How a revision of the document is named in a problem: `etcd:/candor/config@42`. */
@@ -58,7 +60,7 @@ function notAMapping(yaml: ReturnType<typeof readYamlSource>, label: string): Co
     return yaml.syntaxErrors.map((issue) => ({
       file: label,
       ...issue.position,
-      path: '',
+      path: formatPath(issue.path),
       message: issue.message,
     }));
   const value = yaml.value;

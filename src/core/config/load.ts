@@ -19,6 +19,7 @@ import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { applyIncludes, type Included } from './includes.ts';
 import { byFileAndLine, placesOf, routesAsWritten, warningsTo } from './merged-places.ts';
+import { withoutMisspeltRequired } from './misspelt-required.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
@@ -198,7 +199,7 @@ function parseText(
     checkDocument(yaml.value, baseDir, env, secrets, report, warn);
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems.sort(byFileAndLine(source)));
+    throw new ConfigError(withoutMisspeltRequired(problems).sort(byFileAndLine(source)));
   }
   const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
   const config = deepFreeze(fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment });

@@ -9,6 +9,7 @@
 import { type Document, LineCounter, type Node, parseDocument } from 'yaml';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
+import { unclosedAt, unclosedMessage } from './unclosed.ts';
 import {
   type Coerce,
   DocumentWalk,
@@ -105,11 +106,20 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
     (error, i) =>
       error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
   );
-  const syntaxErrors = withUnquotedVariables(errors, text).map(({ pos, code, message }) => ({
-    path: [],
-    position: at(pos),
-    message: FRIENDLIER_SYNTAX_MESSAGES[code] ?? message,
+  const told = withUnquotedVariables(errors, text).map((error) => ({
+    ...error,
+    open: unclosedAt(doc, error.code, error.message, error.pos),
   }));
+  // A quote left open takes the `]` and `}` after it into its value: the brackets it swallowed
+  // are left open at the same place, which follows from the quote and is not told again.
+  const quoteEnds = new Set(told.filter(({ open }) => open?.kind === 'quote').map(({ pos }) => pos));
+  const syntaxErrors = told
+    .filter(({ open, pos }) => open?.kind !== 'bracket' || !quoteEnds.has(pos))
+    .map(({ pos, code, message, open }) =>
+      open === undefined
+        ? { path: [], position: at(pos), message: FRIENDLIER_SYNTAX_MESSAGES[code] ?? message }
+        : { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) },
+    );
   // `%YAML 1.1` switches the parser to YAML 1.1's types: `insecure_skip_verify: yes` would be
   // true, `010` 8 and `1:30` 90, where the file is documented (and checked) as YAML 1.2.
   if (doc.directives?.yaml.version === '1.1')

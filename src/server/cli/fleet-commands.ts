@@ -2,8 +2,10 @@
  * The fleet's commands, each given the bootstrap file that names the source: `candor config
  * push FILE | history | rollback REV`, `candor fleet status`.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
+import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../core/config/config-error.ts';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
@@ -53,6 +55,16 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
   const [verb, ...args] = positionals;
   const wrong = wrongUse(command, verb, values);
   if (wrong !== undefined) return usage(wrong);
+  // A gateway's config given for the bootstrap was told as a dozen problems of a bootstrap file
+  // (listen, routes: unknown fields; source, state, local: missing), naming no mix-up.
+  const config = values.config as string;
+  if (isFile(config) && !isBootstrapFile(config)) {
+    const swapped = verb === 'push' && args[0] !== undefined && isBootstrapFile(args[0]);
+    return usage(
+      `--config ${config} has no source: it is a gateway's config, not a fleet's bootstrap file (source: { etcd: … }; docs/fleet.md)${swapped ? '; the bootstrap is --config, the file pushed the argument' : ''}`,
+      `candor ${command} ${verb}`,
+    );
+  }
   const ifRevision = values['if-revision'] === undefined ? undefined : Number(values['if-revision']);
   if (ifRevision !== undefined && !(Number.isSafeInteger(ifRevision) && ifRevision >= 0))
     return usage(`--if-revision must be a revision (a whole number), got "${values['if-revision']}"`);
@@ -301,7 +313,12 @@ function told(result: PushResult, key: string): number {
   return EXIT.unavailable;
 }
 
-function usage(message: string): number {
-  process.stderr.write(`candor: ${message}\nRun "candor --help" for usage.\n`);
+function usage(message: string, who = 'candor'): number {
+  process.stderr.write(`${who}: ${message}\nRun "candor --help" for usage.\n`);
   return EXIT.usage;
+}
+
+/** A file that is there to read (a path that is not is left to the bootstrap's reader to tell). */
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 }

@@ -66,7 +66,7 @@ Usage:
                                ${READERS.length} formats (and any nginx log_format with --nginx-conf):
 ${explainFormats(' '.repeat(31))}
                                see candor explain --help
-  candor --help | --version
+  candor --help | --version | help COMMAND  (COMMAND's help: candor help diagnose)
 
 Exit codes: 0 ok, 1 serve stopped but a worker had to be killed past its drain, 64 bad command line,
 65 a log explain cannot read, 69 could not start (port in use...) or, for reload and purge, the admin

@@ -33,32 +33,58 @@ export const OPTIONS = {
 /** The `candor` command line: serve returns its exit code; every other command ends the process with its own. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined || command === '--help' || command === '-h') {
     await printHelp();
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  // `candor help diagnose` is `candor diagnose --help`: said as git and npm say it.
+  if (command === 'help') return await main(rest.length === 0 ? ['--help'] : [rest[0], '--help']);
   if (command === '--version' || command === '-v') {
     process.stdout.write(`candor ${VERSION}\n`);
     return EXIT.ok;
   }
-  if (command === 'serve') return await withUsage(() => serveCommand(rest));
+  if (command === 'serve') return await withUsage(command, () => serveCommand(rest));
   // Every other command reports and ends: the config's plugin modules ran their top-level code
   // in this process (check, reload, purge, diagnose load the config), and a timer one started (a
   // refresh every minute) or a top-level await refused past its deadline would keep it running
   // after its report. The report is out (both streams drained): the command ends there.
-  const code = await withUsage(() => oneShot(command, rest));
+  const code = await withUsage(command, () => oneShot(command, rest));
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
   process.exit(code);
 }
 
-/** `run`, with a command line parseArgs refused told as a usage error. */
-async function withUsage(run: () => Promise<number>): Promise<number> {
+/** `run`, with a command line parseArgs refused told as a usage error of `command`. */
+async function withUsage(command: string, run: () => Promise<number>): Promise<number> {
   try {
     return await run();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
-      return usage((err as Error).message);
-    throw err;
+    const said = parseArgsRefusal(err as NodeJS.ErrnoException);
+    if (said === undefined) throw err;
+    return usage(said, command, OWN_HELP.has(command) ? `candor ${command} --help` : undefined);
+  }
+}
+
+/** The commands with a --help of their own (the others' is `candor --help`). */
+const OWN_HELP = new Set(['diagnose', 'explain']);
+
+/**
+ * What parseArgs refused, in this CLI's words. Its own text is written for a program's author:
+ * an unknown option came with a hint about `--` that ended on an unclosed quote, and a
+ * positional with "This command does not take positional arguments", which names no way out.
+ */
+function parseArgsRefusal(err: NodeJS.ErrnoException): string | undefined {
+  const quoted = /'([^']*)'/.exec(err.message)?.[1];
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${quoted}'`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return err.message.endsWith('argument missing')
+        ? `option '${quoted}' needs a value`
+        : err.message.replace(/^Option/, 'option');
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${quoted}' (it takes none: a config file is --config FILE)`;
+    default:
+      return err.code?.startsWith('ERR_PARSE_ARGS') ? err.message : undefined;
   }
 }
 
@@ -190,7 +216,8 @@ async function help(): Promise<number> {
   return EXIT.ok;
 }
 
-function usage(message: string): number {
-  process.stderr.write(`candor: ${message}\nRun "candor --help" for usage.\n`);
+function usage(message: string, command?: string, help = 'candor --help'): number {
+  const who = command === undefined ? 'candor' : `candor ${command}`;
+  process.stderr.write(`${who}: ${message}\nRun "${help}" for usage.\n`);
   return EXIT.usage;
 }

@@ -147,6 +147,25 @@ upstreams:
   ]);
 });
 
+// A required field misspelt is one mistake: the did-you-mean at the misspelling says it all, and
+// "missing required field" at the mapping above it (a line the user did not get wrong) is left out.
+test('a required field misspelt is told once, at the misspelling, not as missing too', () => {
+  const text = `listen:
+  - adress: 127.0.0.1:8080
+routes:
+  - match: { path: /v1 }
+    upstrem: api
+upstreams:
+  api:
+    tragets: [{ url: http://127.0.0.1:3001 }]
+`;
+  assert.deepEqual(problemsOf(text), [
+    problem(2, 5, 'listen[0].adress', "unknown field 'adress' (did you mean 'address'?)"),
+    problem(5, 5, 'routes[0].upstrem', "unknown field 'upstrem' (did you mean 'upstream'?)"),
+    problem(8, 5, 'upstreams.api.tragets', "unknown field 'tragets' (did you mean 'targets'?)"),
+  ]);
+});
+
 test('a missing top-level section is reported at the start of the document', () => {
   assert.deepEqual(problemsOf('name: edge-1\nlisten:\n  - address: 127.0.0.1:8080\n'), [
     problem(1, 1, 'routes', "missing required field 'routes'"),
@@ -547,11 +566,68 @@ test('an enum value outside its set lists the allowed values', () => {
 test('a YAML syntax error is reported with its line, like any other problem', () => {
   const text = `listen:
   - address: 127.0.0.1:8080
+routes: []
+upstreams: {}
+ bad: indent
+`;
+  assert.deepEqual(problemsOf(text), [problem(5, 1, '', 'All mapping items must start at the same column')]);
+});
+
+// The parser tells a quote or a [ / { left open where it gave up: the end of the file, or the next
+// line at the key's indentation, a line with nothing wrong on it. Said where it was opened instead,
+// naming the field, as any other problem.
+test('a quote left open is told where it opens, at its field', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
 routes:
   - upstream: "api
 upstreams: {}
 `;
-  assert.deepEqual(problemsOf(text), [problem(6, 1, '', 'Missing closing "quote')]);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      15,
+      'routes[0].upstream',
+      'this " has no closing " (the value runs on to the end of the file, line 6)',
+    ),
+  ]);
+});
+
+test('a [ or { left open is told where it opens, at its field, not at the next line', () => {
+  const seq = `listen:
+  - address: 127.0.0.1:8080
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:3001" }
+routes:
+  - { upstream: app, match: { path: / } }
+`;
+  assert.deepEqual(problemsOf(seq), [
+    problem(
+      5,
+      14,
+      'upstreams.app.targets',
+      'this [ has no closing ] before line 6: close it, or indent the lines it holds past its key',
+    ),
+  ]);
+  const map = `listen:
+  - address: 127.0.0.1:8080
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:3001" }]
+routes:
+  - upstream: app
+    match: { path: /
+  - upstream: app
+`;
+  assert.deepEqual(problemsOf(map), [
+    problem(
+      8,
+      12,
+      'routes[0].match',
+      'this { has no closing } before line 9: close it, or indent the lines it holds past its key',
+    ),
+  ]);
 });
 
 test('a key written twice is refused at the second, naming its field and the line of the first', () => {

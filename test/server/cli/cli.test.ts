@@ -1,11 +1,11 @@
 /** The `candor` command as a real child process: exit codes, output, serve and drain. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { READERS } from '../../../src/kits/explain/detect-format.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -14,6 +14,7 @@ import { startServe } from '../../helpers/serve-process.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

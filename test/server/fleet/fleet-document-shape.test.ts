@@ -66,7 +66,9 @@ test('a value under the key that does not parse or is no mapping is refused at t
     ['just a string', (at) => [`${at}:1:1  ${MAPPING}; it is a string`]],
     [
       'routes: [\n',
-      (at) => [`${at}:2:1  Flow sequence in block collection must be sufficiently indented and end with a ]`],
+      (at) => [
+        `${at}:1:9  routes: this [ has no closing ] before line 2: close it, or indent the lines it holds past its key`,
+      ],
     ],
   ];
   for (const [value, expected] of cases) {
