@@ -2,6 +2,7 @@
  * createFetch's options, their defaults (here and nowhere else) and their checks: a bad value
  * is a TypeError or RangeError naming the option, at createFetch, never a surprise later.
  */
+import { didYouMean } from '../../core/config/did-you-mean.ts';
 import type { AttemptReport } from './attempt-report.ts';
 import type { RetryBudgetConfig } from './window-retry-budget.ts';
 
@@ -99,19 +100,59 @@ function optional(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : number(name, value, 0, { min: 1, max: 2_147_483_647 });
 }
 
-function section(name: string, value: unknown): Record<string, unknown> {
+function section(name: keyof typeof SECTIONS, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TypeError(
       `createFetch: options.${name} must be an object${name === 'backoff' ? '' : ' or false'}`,
     );
+  knownOnly(`options.${name}`, value as Record<string, unknown>, SECTIONS[name]);
   return value as Record<string, unknown>;
+}
+
+/** The options createFetch reads, and those of each of its sections. */
+const OPTIONS = [
+  'fetch',
+  'attempts',
+  'deadline',
+  'attemptTimeout',
+  'bodyTimeout',
+  'backoff',
+  'budget',
+  'circuitBreaker',
+  'maxPause',
+  'idempotencyKey',
+  'onAttemptFailed',
+] as const satisfies readonly (keyof ClientOptions)[];
+const SECTIONS = {
+  backoff: ['base', 'cap'],
+  budget: ['ratio', 'window', 'minPerSecond'],
+  circuitBreaker: ['failures', 'openTime'],
+} as const;
+
+/**
+ * Refuses an option createFetch does not read: TypeScript catches one, plain JavaScript does not,
+ * and `{ retries: 0 }` meant to turn retries off ran three attempts without a word.
+ */
+function knownOnly(where: string, given: Record<string, unknown>, known: readonly string[]): void {
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue;
+    const near = didYouMean(name, known);
+    const hint =
+      name === 'retries'
+        ? 'attempts counts the tries in all, the first among them: attempts: 1 sends no retry'
+        : near === undefined
+          ? `it takes ${known.join(', ')}`
+          : `did you mean '${near}'?`;
+    throw new TypeError(`createFetch: ${where} has no option '${name}' (${hint})`);
+  }
 }
 
 /** The options with every default filled in, checked. */
 export function resolveOptions(options: ClientOptions = {}): ClientConfig {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('createFetch: options must be an object');
+  knownOnly('options', options as Record<string, unknown>, OPTIONS);
   const D = CLIENT_DEFAULTS;
   if (options.fetch !== undefined && typeof options.fetch !== 'function')
     throw new TypeError('createFetch: options.fetch must be a function');

@@ -335,6 +335,30 @@ describe('options', () => {
     assert.throws(() => createFetch({ circuitBreaker: { failures: 1.5 } }), { name: 'RangeError' });
     assert.throws(() => createFetch({ onAttemptFailed: 'log' as never }), { name: 'TypeError' });
   });
+
+  test('an option it does not read is a TypeError naming it, not ignored (plain JavaScript has no type check)', () => {
+    // `retries: 0`, meant to send no retry, ran three attempts without a word.
+    assert.throws(() => createFetch({ retries: 0 } as never), {
+      name: 'TypeError',
+      message:
+        "createFetch: options has no option 'retries' (attempts counts the tries in all, the first among them: attempts: 1 sends no retry)",
+    });
+    assert.throws(() => createFetch({ attempt: 2 } as never), {
+      name: 'TypeError',
+      message: "createFetch: options has no option 'attempt' (did you mean 'attempts'?)",
+    });
+    assert.throws(() => createFetch({ backoff: { maximum: 100 } } as never), {
+      name: 'TypeError',
+      message: "createFetch: options.backoff has no option 'maximum' (it takes base, cap)",
+    });
+    assert.throws(() => createFetch({ circuitBreaker: { failure: 3 } } as never), {
+      name: 'TypeError',
+      message: "createFetch: options.circuitBreaker has no option 'failure' (did you mean 'failures'?)",
+    });
+    assert.doesNotThrow(() =>
+      createFetch({ attempts: 1, backoff: { base: 1 }, budget: false, circuitBreaker: { openTime: 10 } }),
+    );
+  });
 });
 
 test('idempotencyKey: every method that is not idempotent gets a key (POST, PATCH, a LOCK), the idempotent ones none', async () => {
