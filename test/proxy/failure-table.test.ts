@@ -61,6 +61,7 @@ describe("the gateway's own rows of the failure table, the whole contract each",
   let held: Fault;
   let refusing: Fault;
   let queued: Fault;
+  let mute: Fault;
   let dns: DnsServer;
   let gw: TestGateway;
   let perClient: TestGateway;
@@ -69,12 +70,19 @@ describe("the gateway's own rows of the failure table, the whole contract each",
       throw new Error('a bug in the plugin');
     },
   });
+  /** Asks its service (`options.upstream`) before the request goes on; a failed call is that hop's failure. */
+  const asker: Plugin<{ upstream: string }> = (options, context) => ({
+    async onRequest(request) {
+      await context.fetch(options.upstream, '/verdict', { request });
+    },
+  });
 
   before(async () => {
-    [app, held, refusing, queued, dns] = await Promise.all([
+    [app, held, refusing, queued, mute, dns] = await Promise.all([
       startEcho(),
       startBlackhole(),
       startRefusing(),
+      startBlackhole(),
       startBlackhole(),
       startDnsServer(),
     ]);
@@ -88,6 +96,8 @@ describe("the gateway's own rows of the failure table, the whole contract each",
       `name: edge-1
 plugins:
   thrower: { module: /nonexistent/thrower.ts }
+  asks-down: { module: /nonexistent/asker.ts, options: { upstream: service_down } }
+  asks-slow: { module: /nonexistent/asker.ts, options: { upstream: service_slow }, timeout: 5s }
 routes:
   - { name: shed, match: { path: /shed }, upstream: held, max_in_flight: 1 }
   - { name: down, match: { path: /down }, upstream: app, maintenance: { retry_after: 2m } }
@@ -101,6 +111,8 @@ routes:
   - { name: fails, match: { path: /fails }, upstream: fails }
   - { name: silent, match: { path: /silent }, upstream: silent }
   - { name: sick, match: { path: /sick }, upstream: sick }
+  - { name: asks-down, match: { path: /asks-down }, upstream: app, plugins: [asks-down] }
+  - { name: asks-slow, match: { path: /asks-slow }, upstream: app, plugins: [asks-slow] }
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   held: { targets: [{ url: ${held.url} }], timeouts: { response: 30s } }
@@ -114,10 +126,12 @@ upstreams:
     targets: [{ url: ${refusing.url} }]
     health_check: { interval: 50ms, timeout: 1s, rise: 2, fall: 2 }
     panic_threshold: 0
+  service_down: { targets: [{ url: ${refusing.url} }], retries: { attempts: 1 } }
+  service_slow: { targets: [{ url: ${mute.url} }], timeouts: { response: 300ms }, retries: { attempts: 1 } }
 `,
       {},
       '',
-      { plugins: { thrower } },
+      { plugins: { thrower, 'asks-down': asker, 'asks-slow': asker } },
     );
     perClient = await startTestGateway(
       `name: edge-1
@@ -131,7 +145,7 @@ upstreams:
 `,
     );
   });
-  after(() => closeAll(gw, perClient, app, held, refusing, queued, dns));
+  after(() => closeAll(gw, perClient, app, held, refusing, queued, mute, dns));
   const discoveryFailure = (name: string) => gw.gateway.status().upstreams[name]?.discovery?.failure;
 
   const rows = (): Row[] => [
@@ -246,6 +260,16 @@ upstreams:
         nextHop: 'app',
         retryAfter: null,
       },
+    },
+    {
+      name: 'a service a plugin calls refused: 502 connection_refused naming that service',
+      path: '/asks-down',
+      expected: { status: 502, error: 'connection_refused', nextHop: 'service_down', retryAfter: null },
+    },
+    {
+      name: 'a service a plugin calls never answered: 504 http_response_timeout naming that service',
+      path: '/asks-slow',
+      expected: { status: 504, error: 'http_response_timeout', nextHop: 'service_slow', retryAfter: null },
     },
   ];
 
