@@ -1,10 +1,12 @@
 /**
- * The gateway's own decisions in DESIGN.md's failure table, each held to the whole contract at
- * once (assertGatewayError): the exact status and Proxy-Status (error, details, next hop or none),
- * Cache-Control: no-store, the request id in the header and the body, Retry-After exactly where
- * the table says, and the negotiated body (each row in one of the three forms, in turn). The
- * upstream's failures are held to it in test/core/failure/failure-table.sockets.test.ts; these
- * are the rows whose own tests check only a part of it.
+ * The gateway's own decisions in DESIGN.md's failure table (and the failures of the hops it asks
+ * on a request's behalf: DNS, a pool, an auth service, a plugin's service), each held to the
+ * whole contract at once (assertGatewayError): the exact status and Proxy-Status (error, details,
+ * next hop or none), Cache-Control: no-store, the request id in the header and the body,
+ * Retry-After exactly where the table says, and the negotiated body (each row in one of the three
+ * forms, over HTTP/1.1 and over HTTP/2). The upstream's failures are held to it in
+ * test/core/failure/failure-table*.sockets.test.ts; these are the rows whose own tests check only
+ * a part of it.
  */
 
 import assert from 'node:assert/strict';
@@ -20,7 +22,7 @@ import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Plugin } from '../../src/proxy/stages/plugin-api.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { assertGatewayError, type ExpectedError, onlyLogLine } from '../helpers/gateway-error.ts';
-import { request } from '../helpers/http-client.ts';
+import { h2Get, request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -130,7 +132,7 @@ upstreams:
   service_slow: { targets: [{ url: ${mute.url} }], timeouts: { response: 300ms }, retries: { attempts: 1 } }
 `,
       {},
-      '',
+      'http2: true',
       { plugins: { thrower, 'asks-down': asker, 'asks-slow': asker } },
     );
     perClient = await startTestGateway(
@@ -275,15 +277,20 @@ upstreams:
 
   const received = () => app.received.length;
   for (const [i, row] of rows().entries()) {
-    for (const format of i === 0 ? FORMATS : [FORMATS[i % FORMATS.length]]) {
-      test(`${row.name} (${format})`, async () => {
+    // Each row in one form over HTTP/1.1 (the first in all three), and in the next form over HTTP/2.
+    const runs = [
+      ...(i === 0 ? FORMATS : [FORMATS[i % FORMATS.length]]).map((format) => ({ format, h2: false })),
+      { format: FORMATS[(i + 1) % FORMATS.length], h2: true },
+    ];
+    for (const { format, h2 } of runs) {
+      test(`${row.name} (${h2 ? 'HTTP/2, ' : ''}${format})`, async () => {
         const undo = (await row.setUp?.()) ?? (() => {});
         const before = received();
         try {
-          const res = await request(gw.url, {
-            path: row.path,
-            headers: { ...row.headers, accept: ACCEPT[format] },
-          });
+          const headers = { ...row.headers, accept: ACCEPT[format] };
+          const res = h2
+            ? await h2Get(gw.url, row.path, headers)
+            : await request(gw.url, { path: row.path, headers });
           const id = assertGatewayError(res, { ...row.expected, format });
           if (row.proxyStatus) assert.match(String(res.headers['proxy-status']), row.proxyStatus);
           for (const [name, value] of Object.entries(row.fields ?? {}))
