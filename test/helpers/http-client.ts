@@ -175,6 +175,33 @@ export function rawUntil(
   });
 }
 
+/** A GET of `path` over HTTP/2 (h2c, prior knowledge) on a session of its own, read whole: what `request` gives, for the same checks. */
+export function h2Get(
+  url: string,
+  path: string,
+  fields: http.OutgoingHttpHeaders,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url);
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ...fields });
+    let head: http2.IncomingHttpHeaders = {};
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => {
+      head = h;
+    });
+    stream.on('data', (c: string) => {
+      text += c;
+    });
+    stream.on('error', reject);
+    stream.on('end', () => {
+      session.close();
+      resolve({ status: Number(head[':status']), headers: head as http.IncomingHttpHeaders, text });
+    });
+  });
+}
+
 /**
  * The status of a GET of `path` over HTTP/2, on a session of its own (`options`: TLS trust), its
  * body read to the end; `fields` ([name, value, …]) go as separate lines, a repeated name too.
