@@ -56,6 +56,8 @@ interface Row {
   readonly proxyStatus?: RegExp;
   /** Fields the answer must carry besides the contract's. */
   readonly fields?: Record<string, string>;
+  /** What the body's advice to the client says, in every form. */
+  readonly advice?: string;
 }
 
 describe("the gateway's own rows of the failure table, the whole contract each", () => {
@@ -235,11 +237,15 @@ upstreams:
       headers: { via: '1.1 cdn, 1.1 edge-1' },
       // Refused as it arrives, before any route names an upstream.
       expected: { status: 502, error: 'proxy_loop_detected', nextHop: null, retryAfter: null },
+      // Not the upstream's to fix: it was never asked.
+      advice:
+        'Retrying will not help until the configuration is fixed: the request came back to this gateway',
     },
     {
       name: "the client's address denied: 403 http_request_denied, no next hop, no Retry-After",
       path: '/denied',
       expected: { status: 403, error: 'http_request_denied', nextHop: null, retryAfter: null },
+      advice: 'rules do not let this request through',
     },
     {
       name: 'no credentials: 401 with WWW-Authenticate, no Retry-After',
@@ -293,6 +299,7 @@ upstreams:
             : await request(gw.url, { path: row.path, headers });
           const id = assertGatewayError(res, { ...row.expected, format });
           if (row.proxyStatus) assert.match(String(res.headers['proxy-status']), row.proxyStatus);
+          if (row.advice) assert.ok(res.text.includes(row.advice), res.text);
           for (const [name, value] of Object.entries(row.fields ?? {}))
             assert.equal(res.headers[name], value, name);
           const line = await onlyLogLine(gw, id);

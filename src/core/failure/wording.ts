@@ -142,6 +142,13 @@ export function clientAdvice(failure: Failure): string {
   // RFC 9110 §15.5.2: a 401 with its challenge; credentials, not the configuration, are what it lacks.
   if (failure.challenge !== undefined)
     return 'Send the request again with valid credentials, as the WWW-Authenticate challenge asks.';
+  // The gateway's own rules refused this client (its address, certificate or identity not among
+  // those allowed: a 403): nothing is broken, and nothing the upstream does would change it.
+  if (failure.type === 'http_request_denied')
+    return "Retrying will not help: this gateway's rules do not let this request through (the client's address, certificate or identity is not among those allowed). Ask the site's operator if it should be.";
+  // Neither the upstream nor the client: a route, or a proxy behind the gateway, sends the request back to it.
+  if (failure.type === 'proxy_loop_detected')
+    return 'Retrying will not help until the configuration is fixed: the request came back to this gateway (its own name was already in Via), so a route or a proxy behind it points back at it.';
   // RFC 9111 §5.2.1.7: nothing is broken; the client chose not to reach the upstream.
   if (failure.type === 'only_if_cached')
     return 'Nothing is stored for this request yet: ask without only-if-cached to reach the upstream.';
