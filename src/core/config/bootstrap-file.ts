@@ -11,6 +11,7 @@ import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
+import { unknownFieldMessage } from './did-you-mean.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
 import { readYamlSource } from './yaml-source.ts';
@@ -183,8 +184,7 @@ function unknownKeys(
   report: (path: readonly PathSegment[], message: string, at?: 'value' | 'key') => void,
 ): void {
   for (const key of Object.keys(map))
-    if (!known.includes(key))
-      report([...at, key], `unknown field '${key}' (known fields: ${known.join(', ')})`, 'key');
+    if (!known.includes(key)) report([...at, key], unknownFieldMessage(key, known), 'key');
 }
 
 function readTls(

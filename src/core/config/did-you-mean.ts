@@ -16,6 +16,14 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return best;
 }
 
+/** An unknown field, and the one meant where one is near (else the fields there are). */
+export function unknownFieldMessage(field: string, known: readonly string[]): string {
+  const suggestion = didYouMean(field, known);
+  const hint =
+    suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
+  return `unknown field '${field}' (${hint})`;
+}
+
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
   for (let i = 1; i <= a.length; i++) {

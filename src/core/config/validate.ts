@@ -7,7 +7,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { describeValue } from './describe-value.ts';
-import { didYouMean } from './did-you-mean.ts';
+import { unknownFieldMessage } from './did-you-mean.ts';
 import { FORMAT_PROBLEMS } from './formats.ts';
 import type { Report } from './report.ts';
 import { ConfigSchema, type PathSegment } from './schema.ts';
@@ -42,13 +42,6 @@ export function checkSchema(value: unknown, report: Report): void {
         report(path, expectedMessage(error));
     }
   }
-}
-
-function unknownFieldMessage(field: string, known: readonly string[]): string {
-  const suggestion = didYouMean(field, known);
-  const hint =
-    suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
-  return `unknown field '${field}' (${hint})`;
 }
 
 function unknownUnionKey(error: ValueError): { key: string; known: string[] } | undefined {

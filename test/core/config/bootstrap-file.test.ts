@@ -85,7 +85,7 @@ local:
     `${path}:4:10  source.etcd.key: expected a key like /candor/config (it starts with /, and the fleet's own keys go under it), got "candor/config"`,
     `${path}:5:15  source.etcd.password: the password comes from the environment: write password: \${ETCD_PASSWORD}`,
     `${path}:5:15  source.etcd.password: a password without a username: add username`,
-    `${path}:6:5  source.etcd.tsl: unknown field 'tsl' (known fields: endpoints, key, tls, username, password)`,
+    `${path}:6:5  source.etcd.tsl: unknown field 'tsl' (did you mean 'tls'?)`,
     `${path}:7:8  state: expected the path of a folder where this gateway keeps the config it runs (e.g. /var/lib/candor)`,
     `${path}:10:3  local.routes: unknown field 'routes' (known fields: name, listen, admin, metrics)`,
   ]);
