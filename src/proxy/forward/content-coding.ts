@@ -23,8 +23,7 @@ export function negotiateCoding(
     for (const param of params) {
       const [key, value] = param.split('=');
       if (key?.trim().toLowerCase() !== 'q') continue;
-      const parsed = Number(value?.trim());
-      q = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 0;
+      q = qvalue(value?.trim());
     }
     // "x-gzip" is gzip (RFC 9110 §8.4.1.3).
     weights.set(coding === 'x-gzip' ? 'gzip' : coding, q);
@@ -44,6 +43,15 @@ export function negotiateCoding(
   // §12.5.3: "*" matches every coding not listed, "identity" (no coding) among them).
   const identity = weights.get('identity') ?? any;
   return identity !== undefined && identity > bestQ ? undefined : best;
+}
+
+/**
+ * A qvalue's weight (RFC 9110 §12.4.2: 0 to 1, at most three decimals), or 0 for one that is
+ * not: `q=2`, `q=abc`, `q=0x1` refuse their coding rather than be read at a weight guessed for
+ * them. Identity is always there to send, so an unreadable preference costs bytes, never a body.
+ */
+function qvalue(text: string | undefined): number {
+  return text !== undefined && /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(text) ? Number(text) : 0;
 }
 
 /** What of the request and response decides whether a response may be compressed. */
