@@ -63,6 +63,7 @@ const GATEWAY_MADE: ReadonlySet<string> = new Set([
   'ownRoute',
   'ownTypeWithoutError',
   'traefikOwn',
+  'ownError',
 ]);
 
 /** src/ file names with "hold" (the hold feature's) or "own" (the gateway's own answers). */

@@ -11,3 +11,12 @@ import type { Failure } from './failure.ts';
 export interface AttemptCounter {
   record(upstream: string, failure: Failure | undefined, status: number | undefined, ms: number): void;
 }
+
+/**
+ * The gateway's own counts (a fleet's config canary): every attempt, as AttemptCounter, and every
+ * request the gateway itself answered with its own error (`ownError`), which made none it could
+ * count: a plugin's throw, a gateway bug. Told once a request, by the session's log phase.
+ */
+export interface GatewayCounter extends AttemptCounter {
+  ownError(): void;
+}

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
-import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
+import type { GatewayCounter } from '../../core/failure/attempt-counter.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -35,10 +35,11 @@ export interface Runtime {
   /** The gateway's metrics: they outlive a reload, like the listeners. */
   readonly metrics: GatewayMetrics;
   /**
-   * Every attempt's outcome, whatever its route: what the session tells of each (the server's
-   * counts of the gateway as a whole, which a fleet's config canary reads); it outlives a reload.
+   * Every attempt's outcome, whatever its route, and every request answered with the gateway's
+   * own error: what the session tells of each (the server's counts of the gateway as a whole,
+   * which a fleet's config canary reads); it outlives a reload.
    */
-  readonly gatewayCounts: AttemptCounter;
+  readonly gatewayCounts: GatewayCounter;
   /** Span export (the gateway's, shared by every snapshot); undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
   /** Via entries for HTTP/1.0, HTTP/1.1 and HTTP/2 clients, built once. */

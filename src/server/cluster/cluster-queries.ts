@@ -11,9 +11,9 @@ import { type ActivityReport, mergeActivity } from '../../observe/metrics/activi
 import {
   addSide,
   emptySide,
-  isSide,
   mergeWindows,
   type SideCounts,
+  sideOf,
   type WindowCounts,
 } from '../../upstream/canary/canary-window.ts';
 import type { CertificateStatus } from '../acme/acme-manager.ts';
@@ -87,7 +87,9 @@ export async function mergedCanaryWindow(
 export async function addedGatewayCounts(workers: WorkerRequests): Promise<SideCounts> {
   const answers = await workers.askAll((id) => ({ candor: 'gateway_counts', id }));
   const total = emptySide();
-  for (const { answer } of answers)
-    if (answer?.candor === 'gateway_counts' && isSide(answer.counts)) addSide(total, answer.counts);
+  for (const { answer } of answers) {
+    const counts = answer?.candor === 'gateway_counts' ? sideOf(answer.counts) : undefined;
+    if (counts !== undefined) addSide(total, counts);
+  }
   return total;
 }

@@ -8,15 +8,14 @@
  */
 
 import { DEFAULTS } from '../../core/config/defaults.ts';
-import type { CanaryConfig } from '../../core/config/types.ts';
 import {
   addSide,
   emptyWindow,
-  isSide,
   type SideCounts,
+  sideOf,
   type WindowCounts,
 } from '../../upstream/canary/canary-window.ts';
-import { formatP, type MetricVerdict } from '../../upstream/canary/judge.ts';
+import { formatP, type JudgeSettings, type MetricVerdict } from '../../upstream/canary/judge.ts';
 import { StepLooks } from '../../upstream/canary/step-looks.ts';
 import type { Canary, CountsRecord, GatewayRecord } from './fleet-keys.ts';
 
@@ -31,8 +30,13 @@ export type Decision =
       readonly looks?: number;
     };
 
-/** The route canaries' settings, but for the window and the time the push names. */
-export function judgeConfig(canary: Canary): CanaryConfig {
+/**
+ * The route canaries' settings, but for the window and the time the push names, and one metric
+ * more: `gateway_error`, the requests a gateway answered with its own 500 (a plugin threw or
+ * overran, a gateway bug). A route's plugins are neither side of a route canary; of a config
+ * canary they are what is judged, and a request they fail made no attempt the rest count.
+ */
+export function judgeConfig(canary: Canary): JudgeSettings {
   const d = DEFAULTS.canary;
   return {
     upstream: '',
@@ -41,7 +45,7 @@ export function judgeConfig(canary: Canary): CanaryConfig {
     checkInterval: canary.window_ms,
     minRequests: canary.min_requests,
     maxDuration: canary.judge_for_ms,
-    compare: d.compare,
+    compare: [...d.compare, 'gateway_error'],
     confidence: d.confidence,
     latencyMargin: d.latencyMargin,
     latencyP99Factor: d.latencyP99Factor,
@@ -53,7 +57,7 @@ export function judgeConfig(canary: Canary): CanaryConfig {
 
 export class CanaryJudge {
   readonly revision: number;
-  readonly #config: CanaryConfig;
+  readonly #config: JudgeSettings;
   readonly #looks: StepLooks;
   /** Each gateway's total at the last look, with its process: the next look takes what it has more. */
   readonly #last = new Map<string, { pid: number; total: SideCounts }>();
@@ -144,17 +148,18 @@ export class CanaryJudge {
   #taken(canary: Canary, counts: readonly CountsRecord[]): WindowCounts {
     const window = emptyWindow();
     for (const record of counts) {
-      if (record.canary !== canary.revision || !isSide(record.total)) continue;
+      const total = record.canary === canary.revision ? sideOf(record.total) : undefined;
+      if (total === undefined) continue;
       const onCanary = canary.gateways.includes(record.gateway);
       // Counted while running what its side runs: a gateway of the rest that is behind is no baseline.
       if (record.revision !== (onCanary ? canary.revision : canary.from)) continue;
       const side = onCanary ? window.canary : window.baseline;
       const last = this.#last.get(record.gateway);
-      addSide(side, record.total);
+      addSide(side, total);
       // The same process with more counted: only what it has more is new (a new process begins again).
-      if (last !== undefined && last.pid === record.pid && last.total.requests <= record.total.requests)
+      if (last !== undefined && last.pid === record.pid && last.total.requests <= total.requests)
         addSide(side, last.total, -1);
-      this.#last.set(record.gateway, { pid: record.pid, total: record.total });
+      this.#last.set(record.gateway, { pid: record.pid, total });
     }
     return window;
   }
@@ -168,6 +173,7 @@ const GLOSS: Readonly<Record<string, string>> = {
   garbage: 'garbage (502: an answer that is not HTTP)',
   status_5xx: "status_5xx (the upstreams' own 5xx)",
   gateway: 'gateway (503: no healthy target left, or its pool full)',
+  gateway_error: "gateway_error (500: the gateway's own error, a plugin's throw or overrun)",
 };
 
 /** The worse metric in one line: what it counts, its figures on both sides and how sure. */

@@ -1,9 +1,21 @@
-import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
+import type { AttemptCounter, GatewayCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { addTally, bucketOf, emptyTally, isTally } from './latency-tally.ts';
 
-/** What a canary's verdict counts per side; each a two-proportion test against `requests`. */
-export const CANARY_COUNTS = ['unreachable', 'slow', 'reset', 'garbage', 'status_5xx', 'gateway'] as const;
+/**
+ * What a canary's verdict counts per side; each a two-proportion test against `requests`.
+ * `gateway_error` only a fleet's config canary counts (GatewayWindow.ownError): a route's
+ * canary leaves it at 0, its route's plugins being neither side's.
+ */
+export const CANARY_COUNTS = [
+  'unreachable',
+  'slow',
+  'reset',
+  'garbage',
+  'status_5xx',
+  'gateway',
+  'gateway_error',
+] as const;
 export type CanaryCount = (typeof CANARY_COUNTS)[number];
 
 /**
@@ -24,6 +36,8 @@ export interface SideCounts {
   garbage: number;
   status_5xx: number;
   gateway: number;
+  /** Requests the gateway answered with its own error (a 500 `proxy_internal_error`): a config canary's alone. */
+  gateway_error: number;
   /** Milliseconds to the response head of every response, tallied on the fixed grid of latency-tally.ts. */
   latency: number[];
   /**
@@ -49,6 +63,7 @@ export function emptySide(): SideCounts {
     garbage: 0,
     status_5xx: 0,
     gateway: 0,
+    gateway_error: 0,
     latency: emptyTally(),
   };
 }
@@ -154,9 +169,11 @@ export class CanaryWindow {
  * Every attempt of one gateway process, whatever its route or upstream, as one side: a fleet's
  * config canary compares its canary gateways' attempts with the other gateways'
  * (server/fleet/fleet-canary.ts), each counted as a canary route counts its sides (outcomeCode),
- * so the one judge (judge.ts) reads both alike. The runtime carries it across reloads.
+ * so the one judge (judge.ts) reads both alike. And every request the gateway answered with its
+ * own error (ownError): what a config canary judges is the config, its plugins included, and a
+ * plugin that throws makes no attempt to count. The runtime carries it across reloads.
  */
-export class GatewayWindow implements AttemptCounter {
+export class GatewayWindow implements GatewayCounter {
   #side: SideCounts = emptySide();
   /**
    * Counting only once a fleet asked for the counts (its first `take`): a gateway that is no
@@ -169,6 +186,17 @@ export class GatewayWindow implements AttemptCounter {
     if (!this.#counting) return;
     const code = outcomeCode(failure, status, ms);
     if (code !== undefined) countOutcome(this.#side, code, 1);
+  }
+
+  /**
+   * A request the gateway answered with its own error, a 500 `proxy_internal_error` (a plugin
+   * threw or overran its time, a gateway bug): one outcome counted, as an attempt's is, told once
+   * a request by its log phase (proxy/session/log-phase.ts).
+   */
+  ownError(): void {
+    if (!this.#counting) return;
+    this.#side.requests++;
+    this.#side.gateway_error++;
   }
 
   /** The counts so far (none before the first ask), and a new window begins. */
@@ -248,13 +276,24 @@ export function addSide(into: SideCounts, from: SideCounts, by: 1 | -1 = 1): voi
 export function windowOf(value: unknown): WindowCounts | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { baseline, canary } = value as Record<string, unknown>;
-  return isSide(baseline) && isSide(canary) ? { baseline, canary } : undefined;
+  const b = sideOf(baseline);
+  const c = sideOf(canary);
+  return b !== undefined && c !== undefined ? { baseline: b, canary: c } : undefined;
 }
 
-/** Whether a value another process sent is one side's counts (every count a whole number, the latency a tally). */
-export function isSide(value: unknown): value is SideCounts {
-  if (typeof value !== 'object' || value === null) return false;
+/** Counts an older gateway's side lacks (it counted none of them): read as 0. */
+const NEWER_COUNTS: ReadonlySet<string> = new Set<CanaryCount>(['gateway_error']);
+
+/**
+ * A value another process sent (a worker, a gateway through etcd or Redis) as one side's counts,
+ * or undefined when it is not one: every count a whole number, the latency a tally. A count newer
+ * than its sender (NEWER_COUNTS) is set to 0 in it, so a fleet part-way through an upgrade judges on.
+ */
+export function sideOf(value: unknown): SideCounts | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
   const side = value as Record<string, unknown>;
   const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-  return whole(side.requests) && CANARY_COUNTS.every((c) => whole(side[c])) && isTally(side.latency);
+  for (const count of NEWER_COUNTS) if (side[count] === undefined) side[count] = 0;
+  const counts = whole(side.requests) && CANARY_COUNTS.every((c) => whole(side[c]));
+  return counts && isTally(side.latency) ? (side as unknown as SideCounts) : undefined;
 }

@@ -4,9 +4,18 @@ import { rankWorseTallied } from '../../core/stats/mann-whitney.ts';
 import { CANARY_COUNTS, type SideCounts, type WindowCounts } from './canary-window.ts';
 import { BUCKET_VALUES, tallied, talliedAbove, tallyMedian, tallyQuantile } from './latency-tally.ts';
 
+/**
+ * What a judge may compare: a route canary's metrics (`canary.compare`), and `gateway_error`,
+ * which only a fleet's config canary counts (canary-window.ts's GatewayWindow) and compares.
+ */
+export type JudgedMetric = CanaryMetric | 'gateway_error';
+
+/** A canary's settings as the judge reads them: a route's (CanaryConfig), or a config canary's with its own metrics. */
+export type JudgeSettings = Omit<CanaryConfig, 'compare'> & { readonly compare: readonly JudgedMetric[] };
+
 /** One metric compared: both sides' figures as a person reads them, and the test's p-value. */
 export interface MetricVerdict {
-  readonly metric: CanaryMetric;
+  readonly metric: JudgedMetric;
   readonly canary: string;
   readonly baseline: string;
   readonly p: number;
@@ -46,7 +55,7 @@ export type Judgement =
  */
 export function judgeWindow(
   window: WindowCounts,
-  config: CanaryConfig,
+  config: JudgeSettings,
   alpha = 1 - config.confidence,
 ): Judgement {
   const { canary, baseline } = window;
@@ -80,12 +89,12 @@ export function formatP(p: number): string {
   return p < 1e-12 ? 'p < 1e-12' : `p = ${p.toPrecision(4)}`;
 }
 
-function isLatency(metric: CanaryMetric): boolean {
+function isLatency(metric: JudgedMetric): boolean {
   return metric === 'latency' || metric === 'latency_p99';
 }
 
 function countVerdict(
-  metric: Exclude<CanaryMetric, 'latency' | 'latency_p99'>,
+  metric: Exclude<JudgedMetric, 'latency' | 'latency_p99'>,
   canary: SideCounts,
   baseline: SideCounts,
   alpha: number,
@@ -133,7 +142,7 @@ function latencyVerdict(
 function tailVerdict(
   canary: SideCounts,
   baseline: SideCounts,
-  config: CanaryConfig,
+  config: JudgeSettings,
   alpha: number,
 ): MetricVerdict {
   // Each grid read a bounded number of times, whatever the answers (look-cost.test.ts).

@@ -1,6 +1,5 @@
-import type { CanaryConfig } from '../../core/config/types.ts';
 import { addWindow, emptyWindow, type WindowCounts } from './canary-window.ts';
-import { type Judgement, judgeWindow } from './judge.ts';
+import { type Judgement, type JudgeSettings, judgeWindow } from './judge.ts';
 
 /** What one look at a step came to. */
 export interface Look {
@@ -31,7 +30,7 @@ export interface Look {
  * Bonferroni needs no such model, and a canary that is really worse is far past either.)
  */
 export class StepLooks {
-  readonly #config: CanaryConfig;
+  readonly #config: JudgeSettings;
   readonly planned: number;
   #made = 0;
   /**
@@ -44,7 +43,7 @@ export class StepLooks {
   /** The keys the step counted, in whichever process, each with its request (key-votes.ts). */
   readonly keys = new Map<number, number>();
 
-  constructor(config: CanaryConfig) {
+  constructor(config: JudgeSettings) {
     this.#config = config;
     this.planned = plannedLooks(config);
   }
@@ -69,6 +68,6 @@ export class StepLooks {
 }
 
 /** A step's looks: one each check_interval, the last at or after its step_interval. */
-export function plannedLooks(config: CanaryConfig): number {
+export function plannedLooks(config: Pick<JudgeSettings, 'stepInterval' | 'checkInterval'>): number {
   return Math.max(1, Math.ceil(config.stepInterval / config.checkInterval));
 }

@@ -3,7 +3,9 @@
  * the look that finds every canary gateway running it; each gateway's total taken as what it has more since the
  * last look (a new process from zero); worse rolls back at that look with the one line; a
  * canary gateway gone, restarted or refusing fails it; held to the end, promoted. And each
- * gateway's own count (GatewayWindow) of every attempt, whatever its upstream.
+ * gateway's own count (GatewayWindow) of every attempt, whatever its upstream, and of every
+ * request it answered with its own 500 (gateway_error, judged like the others; an older
+ * gateway's total without it read as none).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -151,4 +153,48 @@ test("a gateway's window counts every attempt whatever its upstream, by shape, o
     { requests: 3, unreachable: 1, status_5xx: 1 },
   );
   assert.equal(window.take().requests, 0);
+});
+
+test("the gateway's own 500s are counted once asked, and a canary with more of them is rolled back naming gateway_error", () => {
+  const window = new GatewayWindow();
+  window.ownError();
+  assert.equal(window.take().requests, 0, 'nothing is counted before a fleet asks');
+  window.ownError();
+  window.record('a', undefined, 200, 5);
+  const taken = window.take();
+  assert.deepEqual(
+    { requests: taken.requests, gateway_error: taken.gateway_error, status_5xx: taken.status_5xx },
+    { requests: 2, gateway_error: 1, status_5xx: 0 },
+  );
+
+  const judge = new CanaryJudge(CANARY);
+  judge.look(CANARY, running, []);
+  // Half the canary's requests were its own 500s (no attempt made); its answers are as good as the rest's.
+  const failing = side(30, 0);
+  failing.requests += 30;
+  failing.gateway_error = 30;
+  const decision = judge.look(CANARY, running, [
+    counts('gw-a', 12, failing),
+    counts('gw-b', 10, side(60, 0)),
+  ]);
+  assert.equal(decision.kind, 'rollback');
+  assert.match(
+    decision.kind === 'rollback' ? decision.verdict : '',
+    /^gateway_error \(500: the gateway's own error, a plugin's throw or overrun\) 30\/60 \(50\.00%\) on the canary vs 0\/60 \(0\.00%\) on the rest \(p [<=] /,
+  );
+});
+
+test("an older gateway's total without gateway_error is read as none, not dropped", () => {
+  const judge = new CanaryJudge(CANARY);
+  judge.look(CANARY, running, []);
+  const { gateway_error: _, ...older } = side(30, 0);
+  const decision = judge.look(CANARY, running, [
+    counts('gw-a', 12, side(30, 0)),
+    { ...counts('gw-b', 10, side(0, 0)), total: older },
+  ]);
+  assert.equal(decision.kind, 'looked');
+  assert.match(
+    decision.kind === 'looked' ? decision.line : '',
+    /^no worse so far: status_5xx 0\/30 \(0\.00%\) vs 0\/30 /,
+  );
 });

@@ -2,8 +2,10 @@
  * A config pushed as a canary (`candor config push --canary 1`) to three `candor serve`
  * gateways on a real etcd (Debian's etcd-server), under steady traffic to each: one whose route
  * points at a closed port is rolled back on its gateway within two judging windows, saying which
- * metric and figures, while the other two never take it; a healthy one reaches all three; one
- * whose gateway dies is rolled back (the gateway gone counts as a failed canary).
+ * metric and figures, while the other two never take it; one adding a plugin whose onRequest
+ * throws (on every other request) is rolled back on the gateway's own 500s (gateway_error),
+ * which make no upstream attempt; a healthy one reaches all three; one whose gateway dies is
+ * rolled back (the gateway gone counts as a failed canary).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -170,6 +172,51 @@ test('a canary whose route points at a closed port is rolled back on its gateway
     );
   assert.ok(logged(gateways[0], /^config revision \d+ applied again: the canary rolled back$/));
   for (const gateway of gateways.slice(1)) assert.ok(!logged(gateway, /applied as a canary/), gateway.name);
+});
+
+test("a canary adding a plugin whose onRequest throws on every other request is rolled back on the gateway's own 500s, which make no upstream attempt", async () => {
+  const before = await fleetJson();
+  // Half its requests are the gateway's own 500 and never reach the upstream; the other half
+  // are answered as before: counted by their attempts alone, the canary looked as good as the
+  // rest and was promoted.
+  const plugin = writeDocument(
+    'throws.mjs',
+    "let n = 0;\nexport default () => ({ onRequest() { if (++n % 2 === 0) throw new Error('bad config'); } });\n",
+  );
+  const document = `plugins:\n  throws: { module: ${plugin} }\n${documentTo(originUrl.one).replace(
+    'upstream: app',
+    'upstream: app\n    plugins: [throws]',
+  )}`;
+  // Its half of 200s says 'one' too: gw-a is back when it says so in its log, not when it answers.
+  const back = `config revision ${before.latest} applied again: the canary rolled back`;
+  const backs = gateways[0].serve?.lines.filter((line) => line.msg === back).length ?? 0;
+  const load = traffic();
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('throws.yaml', document),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    ...JUDGING,
+  ]);
+  const seen = await load.stop();
+  assert.ok(
+    (seen.get('gw-a')?.get('500') ?? 0) > 0,
+    `gw-a answered ${JSON.stringify([...(seen.get('gw-a') ?? [])])}`,
+  );
+  assert.equal(pushed.code, 1, `${pushed.stdout}${pushed.stderr}`);
+  assert.match(
+    pushed.stdout,
+    /ROLLED BACK at look [12]\/4: gateway_error \(500: the gateway's own error, a plugin's throw or overrun\) \d+\/\d+ \(\d+\.\d\d%\) on the canary vs 0\/\d+ \(0\.00%\) on the rest \(p [<=] /,
+  );
+  for (const name of ['gw-b', 'gw-c'])
+    assert.deepEqual([...(seen.get(name)?.keys() ?? [])], ['one'], `${name} never took the canary`);
+  const after = await fleetJson();
+  assert.equal((after.canary as { phase: string }).phase, 'rolled_back');
+  assert.equal(after.latest, before.latest);
+  await gateways[0].serve?.waitForLines(back, backs + 1, 15_000);
 });
 
 test('a healthy canary holds for the time named and then every gateway takes it', async () => {
