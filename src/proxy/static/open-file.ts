@@ -197,9 +197,9 @@ function notOpened(err: NodeJS.ErrnoException): NotOpened {
   );
 }
 
-/** Whether a real path is root or a name under it. */
+/** Whether a real path is root or a name under it (a root of `/` ends in its separator already). */
 function isUnder(root: string, where: string | undefined): boolean {
-  return where !== undefined && (where === root || where.startsWith(root + sep));
+  return where !== undefined && (where === root || where.startsWith(root.endsWith(sep) ? root : root + sep));
 }
 
 /** Where the opened file really is: its descriptor's real path, or the name's when it is the same file. */

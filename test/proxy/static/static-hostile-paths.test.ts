@@ -4,7 +4,8 @@
  * plain, encoded in either case, half encoded, double encoded, backslashes, NUL, overlong UTF-8,
  * an absolute-form target), dotfiles, a directory's redirect (the query kept, never to another
  * host), a symbolic link to a directory, the methods and the conditionals (RFC 9110 §13.2.2's
- * order), and names with spaces, `%` and non-ASCII letters asked by their percent-encoding.
+ * order), names with spaces, `%` and non-ASCII letters asked by their percent-encoding, and a
+ * root that is `/` itself.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -244,4 +245,19 @@ test('names with a space, a `%` and a non-ASCII letter are reached by their perc
   }
   // The raw bytes of a non-ASCII name are no request-target (RFC 9112 §3.2): a 400.
   assert.equal((await send('/caf\u00e9.txt')).status, 400);
+});
+
+test("a root that is the file system's own `/` serves the files under it (every real path is under `/`)", async (t) => {
+  const whole = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: /fs }
+    static: { root: / }
+`);
+  t.after(() => whole.close());
+  const res = await rawRequest(
+    whole.port,
+    `GET /fs${join(root, 'docs', 'a.txt')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+  );
+  assert.equal(res.status, 200, res.raw);
+  assert.ok(res.raw.endsWith('\r\n\r\nA'), res.raw);
 });
