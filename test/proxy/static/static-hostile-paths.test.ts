@@ -34,6 +34,9 @@ before(async () => {
   writeFileSync(join(root, 'with space.txt'), 'SPACE');
   writeFileSync(join(root, '100%.txt'), 'PERCENT');
   writeFileSync(join(root, 'café.txt'), 'CAFE');
+  writeFileSync(join(root, 'what?.txt'), 'QUESTION');
+  writeFileSync(join(root, 'a#b.txt'), 'HASH');
+  writeFileSync(join(root, 'a+b.txt'), 'PLUS');
   writeFileSync(join(root, '%2e%2e'), 'LITERAL');
   writeFileSync(join(root, 'notes.unknownext'), 'U');
   writeFileSync(join(root, 'PAGE.HTML'), 'P');
@@ -209,6 +212,8 @@ test('conditionals in RFC 9110 §13.2.2 order: If-None-Match (weak compare, list
     ['If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n', 200],
     // §13.2.2 step 4: not modified since a date ahead of it (a client's clock ahead) is 304.
     ['If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n', 304],
+    // §5.6.7: the obsolete forms are read as well.
+    [`If-Modified-Since: ${asctime(modified)}\r\n`, 304],
     // §13.1.3: a value that is no HTTP-date, or more than one, is ignored.
     ['If-Modified-Since: yesterday\r\n', 200],
     [`If-Modified-Since: ${modified}, ${modified}\r\n`, 200],
@@ -235,6 +240,9 @@ test('names with a space, a `%` and a non-ASCII letter are reached by their perc
     ['/100%25.txt', 'PERCENT', 'text/plain; charset=utf-8'],
     ['/caf%C3%A9.txt', 'CAFE', 'text/plain; charset=utf-8'],
     ['/caf%c3%a9.txt', 'CAFE', 'text/plain; charset=utf-8'],
+    ['/what%3F.txt', 'QUESTION', 'text/plain; charset=utf-8'],
+    ['/a%23b.txt', 'HASH', 'text/plain; charset=utf-8'],
+    ['/a+b.txt', 'PLUS', 'text/plain; charset=utf-8'],
     ['/notes.unknownext', 'U', 'application/octet-stream'],
     ['/PAGE.HTML', 'P', 'text/html; charset=utf-8'],
   ]) {
@@ -243,8 +251,10 @@ test('names with a space, a `%` and a non-ASCII letter are reached by their perc
     assert.equal(field(res, 'content-type'), type, target);
     assert.equal(field(res, 'x-content-type-options'), 'nosniff', target);
   }
-  // The raw bytes of a non-ASCII name are no request-target (RFC 9112 §3.2): a 400.
-  assert.equal((await send('/caf\u00e9.txt')).status, 400);
+  // The raw bytes of a non-ASCII name are no request-target (RFC 9112 §3.2), a `%` not followed
+  // by two hex digits no percent-encoding, and Latin-1's `%E9` no UTF-8: each a 400.
+  for (const target of ['/caf\u00e9.txt', '/100%.txt', '/caf%E9.txt'])
+    assert.equal((await send(target)).status, 400, target);
 });
 
 test("a root that is the file system's own `/` serves the files under it (every real path is under `/`)", async (t) => {
@@ -261,3 +271,9 @@ routes:
   assert.equal(res.status, 200, res.raw);
   assert.ok(res.raw.endsWith('\r\n\r\nA'), res.raw);
 });
+
+/** An IMF-fixdate (`Sat, 28 Nov 2026 02:47:15 GMT`) in asctime's form (`Sat Nov 28 02:47:15 2026`). */
+function asctime(date: string): string {
+  const [, day, dd, month, year, time] = /^(\w{3}), (\d{2}) (\w{3}) (\d{4}) (\S+) GMT$/.exec(date) ?? [];
+  return `${day} ${month} ${dd.replace(/^0/, ' ')} ${time} ${year}`;
+}
