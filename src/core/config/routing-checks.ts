@@ -129,11 +129,21 @@ function checkStatic(
         'key',
       );
   // The fallback is read as a request's path is: a dot-segment or a dotfile would never be served.
-  const fallback = stringAt(mappingAt(route, 'static'), 'fallback');
+  const files = mappingAt(route, 'static');
+  const fallback = stringAt(files, 'fallback');
   if (fallback?.split('/').some((segment) => segment.startsWith('.')))
     report(
       at('static', 'fallback'),
       `expected a file under root without dot-segments or dotfiles, got ${JSON.stringify(fallback)}`,
+    );
+  // The index is joined to a directory's names after the request's path was read: `..` would name
+  // the directory above (refused at the open as outside root, every directory a 404), and a
+  // dotfile (`.htpasswd`) would be served as every directory's page where its own path is hidden.
+  const index = stringAt(files, 'index');
+  if (index?.startsWith('.'))
+    report(
+      at('static', 'index'),
+      `expected a file name that is no dot-segment or dotfile, got ${JSON.stringify(index)}`,
     );
 }
 

@@ -101,21 +101,21 @@ export async function openUnder(root: string, segments: readonly string[]): Prom
       open(path, FLAGS, (err, opened) => (err ? reject(err) : resolve(opened))),
     );
   } catch (err) {
-    return notOpened(err as NodeJS.ErrnoException);
+    const why = notOpened(err as NodeJS.ErrnoException);
+    return why === 'outside' ? linkedDirectory(root, path) : why;
   }
   try {
     const stats = await new Promise<BigIntStats>((resolve, reject) =>
       fstat(fd, { bigint: true }, (err, facts) => (err ? reject(err) : resolve(facts))),
     );
     const where = await placeOf(fd, path, stats);
-    const refused: NotOpened | undefined =
-      where === undefined || (where !== root && !where.startsWith(root + sep))
-        ? 'outside'
-        : stats.isDirectory()
-          ? 'directory'
-          : stats.isFile()
-            ? undefined
-            : 'missing';
+    const refused: NotOpened | undefined = !isUnder(root, where)
+      ? 'outside'
+      : stats.isDirectory()
+        ? 'directory'
+        : stats.isFile()
+          ? undefined
+          : 'missing';
     if (refused === undefined) return new OpenedFile(fd, stats);
     close(fd, ignored);
     return refused;
@@ -123,6 +123,31 @@ export async function openUnder(root: string, segments: readonly string[]): Prom
     close(fd, ignored);
     throw err;
   }
+}
+
+/**
+ * A symbolic link as the last name (refused by O_NOFOLLOW) that names a directory under root is
+ * that directory (`latest -> v2`): its files are served through it already (a link on the way is
+ * followed, and the descriptor checked), so its own name is sent to its `/` as any directory's,
+ * not a 404 beside a 200 for `latest/`. Opened as a directory (O_DIRECTORY: a link to a file
+ * fails, and stays refused) and asked where it is, as a file is; anything else stays `outside`.
+ */
+function linkedDirectory(root: string, path: string): Promise<NotOpened> {
+  return new Promise((resolve) =>
+    open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NONBLOCK, (err, fd) => {
+      if (err) return resolve('outside');
+      fstat(fd, { bigint: true }, (failed, stats) => {
+        if (failed) {
+          close(fd, ignored);
+          return resolve('outside');
+        }
+        placeOf(fd, path, stats).then((where) => {
+          close(fd, ignored);
+          resolve(isUnder(root, where) ? 'directory' : 'outside');
+        });
+      });
+    }),
+  );
 }
 
 /**
@@ -170,6 +195,11 @@ function notOpened(err: NodeJS.ErrnoException): NotOpened {
       cause: err,
     },
   );
+}
+
+/** Whether a real path is root or a name under it (a root of `/` ends in its separator already). */
+function isUnder(root: string, where: string | undefined): boolean {
+  return where !== undefined && (where === root || where.startsWith(root.endsWith(sep) ? root : root + sep));
 }
 
 /** Where the opened file really is: its descriptor's real path, or the name's when it is the same file. */

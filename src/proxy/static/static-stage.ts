@@ -22,7 +22,8 @@ const OPEN_MS = 10_000;
  * ever read (open-file.ts); a directory is answered with its `index` (a path to one without its
  * trailing `/` is sent there, 301, the route's own root too), never listed, and a path ending in
  * `/` names nothing else (a file so named is not there); a path no file answers gets the `fallback` file
- * (a single-page app's) or the gateway's 404, and so does a symbolic link, or any file that is not a
+ * (a single-page app's) or the gateway's 404, and so does a symbolic link (but one to a directory
+ * under root, which is that directory), or any file that is not a
  * regular one; a dotfile is always the 404: one answer, which tells nothing of what is there.
  * The body streams from the file (a StreamedAnswer), and the files a request opened are closed at
  * its end (`onEnd`), whatever became of it.

@@ -87,3 +87,22 @@ test('a static root that is no directory, an index with a slash, a fallback not 
     'routes[3].static.fallback',
   ]);
 });
+
+test('an index that is a dot-segment or a dotfile is refused: it would name the directory above, or a file a path may not', () => {
+  const problems = problemsOf(
+    withRoutes(`  - match: { path: /a }
+    static: { root: ${dir}, index: .. }
+  - match: { path: /b }
+    static: { root: ${dir}, index: . }
+  - match: { path: /c }
+    static: { root: ${dir}, index: .htpasswd }
+  - match: { path: /d }
+    static: { root: ${dir}, index: home.html }
+`),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    'routes[0].static.index: expected a file name that is no dot-segment or dotfile, got ".."',
+    'routes[1].static.index: expected a file name that is no dot-segment or dotfile, got "."',
+    'routes[2].static.index: expected a file name that is no dot-segment or dotfile, got ".htpasswd"',
+  ]);
+});

@@ -1,9 +1,9 @@
 /**
  * routes[].static when the file changes under the gateway: a file truncated while it is sent is
  * cut, never finished as whole (the client never gets its Content-Length, the log says
- * http_response_incomplete); a file removed while sent is read whole from its open descriptor
- * (the bytes its head described); a file or directory swapped for a symbolic link out of root, at
- * any moment, never has a byte of the outside file read.
+ * http_response_incomplete); a file removed while sent, or one a new file is renamed over, is
+ * read whole from its open descriptor (the bytes its head described); a file or directory swapped
+ * for a symbolic link out of root, at any moment, never has a byte of the outside file read.
  */
 import assert from 'node:assert/strict';
 import {
@@ -99,6 +99,22 @@ test('a file removed while it is sent is sent whole from its open descriptor: th
   const line = await gw.logFor('gone-1');
   assert.equal(line.error, undefined, JSON.stringify(line));
   assert.equal((await request(gw.url, { path: '/gone.bin' })).status, 404);
+});
+
+test('a file replaced while it is sent (a new inode renamed over its name, as a deploy writes) is sent whole from its open descriptor; the next request gets the new file', async () => {
+  writeFileSync(join(root, 'swap.bin'), Buffer.alloc(SIZE, 3));
+  const before = await request(gw.url, { path: '/swap.bin', method: 'HEAD' });
+  const got = await slowGet('/swap.bin', 'swap-1', () => {
+    writeFileSync(join(dir, 'swap.new'), Buffer.alloc(SIZE / 2, 4));
+    renameSync(join(dir, 'swap.new'), join(root, 'swap.bin'));
+  });
+  assert.match(got.head, new RegExp(`content-length: ${SIZE}`, 'i'));
+  assert.equal(got.bodyBytes, SIZE);
+  const line = await gw.logFor('swap-1');
+  assert.equal(line.error, undefined, JSON.stringify(line));
+  const after = await request(gw.url, { path: '/swap.bin', method: 'HEAD' });
+  assert.equal(after.headers['content-length'], String(SIZE / 2));
+  assert.notEqual(after.headers.etag, before.headers.etag);
 });
 
 test('a file rewritten in place while it is sent is cut at its last bytes (its time changed)', async () => {
