@@ -27,7 +27,8 @@ before(async () => {
 });
 
 after(async () => {
-  redis.resume();
+  // A test that failed while Redis was stopped: it must not stay stopped for the next file.
+  redis?.resume();
   await closeAll(open, redis, echo);
 });
 
@@ -72,16 +73,30 @@ async function untilShared(g: TestGateway): Promise<void> {
   );
 }
 
-function assertStoreDenied(res: Awaited<ReturnType<typeof get>>): void {
+/**
+ * on_error deny's 503, its details naming the store's failure (`why`, as Proxy-Status quotes it),
+ * and the request's own log line naming it too: the store's warn line is written once an outage.
+ */
+async function assertStoreDenied(
+  g: TestGateway,
+  res: Awaited<ReturnType<typeof get>>,
+  why: RegExp,
+): Promise<void> {
   assert.equal(res.status, 503);
   assert.equal(JSON.parse(res.text).error, 'proxy_internal_response');
   assert.equal(res.headers['retry-after'], '1');
   assert.equal(res.headers['cache-control'], 'no-store');
-  assert.match(
-    String(res.headers['proxy-status']),
-    /^edge; error=proxy_internal_response; details="the rate limit store did not answer, and store.redis.on_error is deny"; next-hop="app"$/,
+  const line = await g.logFor(String(res.headers['x-request-id']));
+  assert.equal(line.status, 503);
+  const details = String(line.details);
+  const named = /^the rate limit store could not decide \((.+)\), and store\.redis\.on_error is deny$/.exec(
+    details,
   );
-  assert.ok(res.headers['x-request-id'], 'the request id');
+  assert.match(String(named?.[1]), why);
+  assert.equal(
+    res.headers['proxy-status'],
+    `edge; error=proxy_internal_response; details=${JSON.stringify(details)}; next-hop="app"`,
+  );
 }
 
 test('while Redis decides, the 429: Retry-After the whole seconds to the next token, Proxy-Status, no-store, the request id', async () => {
@@ -124,7 +139,11 @@ test('Redis absent when the gateway starts: on_error decides at once, the line n
   const deny = await gateway('deny');
   const allow = await gateway('allow');
   try {
-    assertStoreDenied(await get(deny, 'start'));
+    await assertStoreDenied(
+      deny,
+      await get(deny, 'start'),
+      /^no connection to it is open \(it is being opened again\)$/,
+    );
     assert.equal((await get(allow, 'start')).status, 200);
     for (const g of [deny, allow]) {
       await waitUntil('told down', () => storeLines(g, 'rate limit store unreachable').length === 1);
@@ -163,7 +182,7 @@ test('Redis stalled (SIGSTOP): each request decided by on_error within `timeout`
   redis.pause();
   try {
     // The client waits 5 s at most (get): the gateway's own bound is store.redis.timeout.
-    assertStoreDenied(await get(deny, 'stall'));
+    await assertStoreDenied(deny, await get(deny, 'stall'), /^Command timed out$/);
     assert.equal((await get(allow, 'stall')).status, 200);
     for (const g of [deny, allow]) {
       const [line] = storeLines(g, 'rate limit store unreachable');
@@ -198,7 +217,11 @@ test('Redis full (maxmemory, noeviction): deny answers 503, the line and /status
     await admin.set('filler', 'x'.repeat(2_000_000));
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await admin.config('SET', 'maxmemory', '1mb');
-    assertStoreDenied(await get(g, 'full'));
+    await assertStoreDenied(
+      g,
+      await get(g, 'full'),
+      /^OOM command not allowed when used memory > 'maxmemory'/,
+    );
     assert.match(String(storeLines(g, 'rate limit store unreachable')[0].err), /^OOM /);
     assert.match(String(g.gateway.status().store?.reason), /^OOM /);
     await admin.config('SET', 'maxmemory', '0');
