@@ -236,3 +236,44 @@ test('Redis full (maxmemory, noeviction): deny answers 503, the line and /status
     admin.disconnect();
   }
 });
+
+test('a requirepass the gateway does not know: deny answers 503, /status names WRONGPASS; Redis given that password, shared again', async () => {
+  const wrong = 'a-password-rotated-early';
+  const g = await startTestGateway(`
+name: edge
+store:
+  redis: { url: "${redis.url.replace('test-secret-password', wrong)}", on_error: deny, timeout: 300ms }
+routes:
+  - name: limited
+    upstream: app
+    rate_limit: { rate: 0.1, burst: 2, key: "header:x-key" }
+upstreams:
+  app:
+    targets: [{ url: ${echo.url} }]
+`);
+  open.push(g);
+  await waitUntil('told down', () => storeLines(g, 'rate limit store unreachable').length === 1);
+  assert.match(String(storeLines(g, 'rate limit store unreachable')[0].err), /^WRONGPASS /);
+  assert.match(String(g.gateway.status().store?.reason), /^WRONGPASS /);
+  assert.equal(JSON.stringify(g.gateway.status()).includes(wrong), false, 'no password shown');
+  await assertStoreDenied(
+    g,
+    await get(g, 'pass'),
+    /^no connection to it is open \(it is being opened again\)$/,
+  );
+  await metric(g, /candor_store_up\{store="redis"\} 0/);
+  // The rotation finished on Redis's side: the gateway's reconnections succeed, no reload.
+  const admin = new Redis(redis.url);
+  try {
+    await admin.config('SET', 'requirepass', wrong);
+    await waitUntil('connected', () => g.gateway.status().store?.state === 'up', 15_000);
+    assert.equal(storeLines(g, 'rate limit store reachable: limits shared again').length, 1);
+    assert.deepEqual(
+      [(await get(g, 'rotated')).status, (await get(g, 'rotated')).status, (await get(g, 'rotated')).status],
+      [200, 200, 429],
+    );
+  } finally {
+    await admin.config('SET', 'requirepass', 'test-secret-password');
+    admin.disconnect();
+  }
+});
