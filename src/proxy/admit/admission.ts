@@ -14,7 +14,7 @@ import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { bothReleased, takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
 import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
-import { STORE_DENIED, storeDeniedFailure } from './rate-store-verdict.ts';
+import { storeDeniedFailure } from './rate-store-verdict.ts';
 import type { RedisRates } from './redis-rates.ts';
 
 /**
@@ -193,8 +193,8 @@ export class Admission {
     return store
       .take(request.route.name, limit, key)
       .then((answer) =>
-        answer === STORE_DENIED
-          ? storeDeniedFailure()
+        typeof answer !== 'number'
+          ? storeDeniedFailure(answer)
           : answer > 0
             ? rateLimitFailure(limit, key, answer)
             : this.#slots(request, inFlight),

@@ -5,18 +5,28 @@
  */
 import { Failure } from '../../core/failure/failure.ts';
 
-/** What a request gets from the store when Redis did not answer: `store.redis.on_error`. */
-export const STORE_DENIED = 'store-denied';
-export type RateStoreVerdict = number | typeof STORE_DENIED;
+/**
+ * What a request gets from the store when Redis did not decide and `store.redis.on_error` is
+ * deny: why it did not, in the words of redisWhy (redis-link.ts), for the request's own answer
+ * and log line (the store's warn line is written once per outage, and names its first failure).
+ */
+export interface StoreDenied {
+  readonly storeDenied: string;
+}
+
+/** 0: pass; n > 0: whole seconds until the key's next token; or the store's failure, denied. */
+export type RateStoreVerdict = number | StoreDenied;
 
 /**
- * The answer to a rate-limited request while the store does not answer and on_error is deny:
+ * The answer to a rate-limited request while the store does not decide and on_error is deny:
  * the gateway's own refusal, not the client's rate (a 429 would say the client sent too much).
+ * The details name the store's failure (a timeout, Redis's OOM, READONLY…): redisWhy's words
+ * hold no address and no password, as the session store's 503 already shows them.
  */
-export function storeDeniedFailure(): Failure {
+export function storeDeniedFailure(denied: StoreDenied): Failure {
   return new Failure(
     'proxy_internal_response',
-    'the rate limit store did not answer, and store.redis.on_error is deny',
+    `the rate limit store could not decide (${denied.storeDenied}), and store.redis.on_error is deny`,
     { retryAfter: 1 },
   );
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RateLimitConfig, RedisStoreConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { type RateStoreVerdict, STORE_DENIED } from './rate-store-verdict.ts';
+import type { RateStoreVerdict } from './rate-store-verdict.ts';
 import { RedisLink, type RedisLinkState, redisWhy } from './redis-link.ts';
 
 /**
@@ -103,8 +103,8 @@ export class RedisRates {
   }
 
   /**
-   * 0: pass; n > 0: whole seconds until the key's next token; STORE_DENIED: Redis did not
-   * answer (or answered something that is not a decision) and on_error is deny.
+   * 0: pass; n > 0: whole seconds until the key's next token; `{ storeDenied: why }`: Redis did
+   * not answer (or answered something that is not a decision) and on_error is deny.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
     const stalled = this.#link.stalled();
@@ -124,7 +124,7 @@ export class RedisRates {
   #fallback(why: string): RateStoreVerdict {
     this.#link.failed(why);
     this.#counts.storeFallback(this.config.onError);
-    return this.config.onError === 'allow' ? 0 : STORE_DENIED;
+    return this.config.onError === 'allow' ? 0 : { storeDenied: why };
   }
 
   status(): StoreStatus {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
+import type { RateStoreVerdict } from '../../../src/proxy/admit/rate-store-verdict.ts';
 import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
@@ -19,6 +20,12 @@ before(async () => {
 });
 
 after(() => closeAll(redis));
+
+/** The store's failure a denied verdict names (rate-store-verdict.ts). */
+function denial(verdict: RateStoreVerdict): string {
+  assert.equal(typeof verdict, 'object', `denied, not ${verdict}`);
+  return (verdict as { storeDenied: string }).storeDenied;
+}
 
 const limit = { rate: 1000, burst: 1000, key: { kind: 'client' }, ipv6Prefix: 64 } as const;
 
@@ -42,7 +49,7 @@ test('a full Redis (noeviction) is on_error’s, the line naming OOM; given room
     await admin.set('filler', 'x'.repeat(2_000_000));
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await admin.config('SET', 'maxmemory', '1mb');
-    assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+    assert.match(denial(await rates.take('r', limit, 'k')), /^OOM command not allowed/);
     assert.match(String(why()), /^OOM command not allowed when used memory > 'maxmemory'/);
     assert.equal(rates.status().state, 'down');
     // /status says why, as the line does: a full Redis is not a wrong password.
@@ -72,7 +79,9 @@ test('a wrong password is on_error’s, the line naming WRONGPASS; none at all, 
     try {
       await waitUntil('told down', () => why() !== undefined);
       assert.match(String(why()), word);
-      assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+      assert.deepEqual(await rates.take('r', limit, 'k'), {
+        storeDenied: 'no connection to it is open (it is being opened again)',
+      });
       assert.equal(rates.status().state, 'down');
       assert.match(String(rates.status().reason), word);
     } finally {
@@ -85,7 +94,9 @@ test('a decision asked before any connection is ready is told so, not in the wor
   redis.pause();
   const { rates, why } = ratesOn(redis.url);
   try {
-    assert.equal(await rates.take('r', limit, 'k'), 'store-denied');
+    assert.deepEqual(await rates.take('r', limit, 'k'), {
+      storeDenied: 'no connection to it is open (it is being opened again)',
+    });
     assert.equal(why(), 'no connection to it is open (it is being opened again)');
   } finally {
     redis.resume();
