@@ -91,8 +91,9 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
       'thrown-text',
     ],
     // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
-    // and an HTTP-date read strictly (Retry-After, a client's conditionals)
-    ['ows', 'http-date'],
+    // an HTTP-date read strictly (Retry-After, a client's conditionals), and a name mistyped's
+    // nearest (the config's fields, candor/client's options)
+    ['ows', 'http-date', 'did-you-mean'],
   ],
 };
 

@@ -1,7 +1,7 @@
 /** Checks of a route's access fields that span more than one of them. */
 
+import { didYouMean } from '../did-you-mean.ts';
 import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
-import { didYouMean } from './did-you-mean.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { reservedHeaderProblem } from './routing-values.ts';

@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
+import { unknownFieldMessage } from '../did-you-mean.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
-import { unknownFieldMessage } from './did-you-mean.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
 import { readYamlSource } from './yaml-source.ts';

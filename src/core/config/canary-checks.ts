@@ -4,9 +4,9 @@
  * and climbs (a last step of 100 being its promotion); a hash_key has a split or a canary to keep users on one side of.
  */
 
+import { didYouMean } from '../did-you-mean.ts';
 import { judgedSteps, PROMOTION_SHARE } from './canary-promotion.ts';
 import { DEFAULTS } from './defaults.ts';
-import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { formatDuration, parseDuration } from './units.ts';

@@ -6,12 +6,12 @@
  * for the next deploy.
  */
 
+import { didYouMean } from '../did-you-mean.ts';
 import { checkAccess } from './access-checks.ts';
 import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { checkClientCertificateRoutes, warnBoundTokenRoutes } from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
-import { didYouMean } from './did-you-mean.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';

@@ -7,10 +7,10 @@
  */
 
 import { isIP } from 'node:net';
+import { didYouMean } from '../did-you-mean.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { parseListenAddress } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
-import { didYouMean } from './did-you-mean.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import type { PathSegment } from './schema.ts';

@@ -1,4 +1,4 @@
-import { didYouMean } from './did-you-mean.ts';
+import { didYouMean } from '../did-you-mean.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { isMapping, itemsOf } from './raw-access.ts';
 import type { Report } from './report.ts';

@@ -6,9 +6,9 @@
  */
 
 import { RE2JS } from 're2js';
+import { didYouMean } from '../did-you-mean.ts';
 import type { Parsed } from './addresses.ts';
 import { describeValue } from './describe-value.ts';
-import { didYouMean } from './did-you-mean.ts';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -6,8 +6,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { unknownFieldMessage } from '../did-you-mean.ts';
 import { describeValue } from './describe-value.ts';
-import { unknownFieldMessage } from './did-you-mean.ts';
 import { FORMAT_PROBLEMS } from './formats.ts';
 import type { Report } from './report.ts';
 import { ConfigSchema, type PathSegment } from './schema.ts';

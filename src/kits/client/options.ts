@@ -2,7 +2,7 @@
  * createFetch's options, their defaults (here and nowhere else) and their checks: a bad value
  * is a TypeError or RangeError naming the option, at createFetch, never a surprise later.
  */
-import { didYouMean } from '../../core/config/did-you-mean.ts';
+import { didYouMean } from '../../core/did-you-mean.ts';
 import type { AttemptReport } from './attempt-report.ts';
 import type { RetryBudgetConfig } from './window-retry-budget.ts';
 

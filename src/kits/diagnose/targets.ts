@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { DEFAULTS } from '../../core/config/defaults.ts';
-import { didYouMean } from '../../core/config/did-you-mean.ts';
 import { caProblem, unreadableReason } from '../../core/config/file-checks.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import type { GatewayConfig, UpstreamConfig, UpstreamProtocol } from '../../core/config/types.ts';
+import { didYouMean } from '../../core/did-you-mean.ts';
 import { VERSION } from '../../core/version.ts';
 import { type ProbePlan, serverNameOf } from './plan.ts';
 

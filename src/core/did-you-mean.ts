@@ -1,5 +1,6 @@
 /**
- * Suggestions for typos in field and upstream names: "timeout" → "timeouts".
+ * Suggestions for typos in names: a config's fields and upstreams ("timeout" → "timeouts"), and
+ * candor/client's options (so the kit, which holds nothing of the config, has it too).
  */
 
 /** The closest of `candidates` to a mistyped `word`, if one is close enough to be a likely typo. */
