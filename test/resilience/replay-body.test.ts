@@ -99,14 +99,18 @@ function startResetMidUpload(upTo: number) {
 test('an upload cut by a reset mid-body: a streamed body is never sent again, a buffered one goes whole to the next target', async () => {
   const size = 8 * 1024 * 1024; // more than loopback's socket buffers hold: the gateway is still writing
   const upload = Buffer.alloc(size, 'u');
-  for (const [buffering, retried] of [
-    [false, false],
-    [true, true],
+  // A route that streams, one that reads whole bodies but not one past its buffer, one that
+  // reads it whole, announced or chunked.
+  for (const [buffering, buffer, chunked, retried] of [
+    [false, '16MiB', false, false],
+    [true, '1MiB', false, false],
+    [true, '16MiB', false, true],
+    [true, '16MiB', true, true],
   ] as const) {
     const cutting = await startResetMidUpload(64 * 1024);
     const healthy = await startEcho();
     const gw = await startTestGateway(`name: edge-1
-routes: [{ upstream: app, request_buffering: ${buffering}, limits: { buffer: 16MiB } }]
+routes: [{ upstream: app, request_buffering: ${buffering}, limits: { buffer: ${buffer} } }]
 upstreams:
   app:
     balancer: round_robin
@@ -115,24 +119,25 @@ upstreams:
     retries: { attempts: 2, replay_body: 64KiB }
 `);
     try {
-      const id = `upload-${buffering}`;
+      const id = `upload-${buffering}-${buffer}-${chunked}`;
+      const framing = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(size) };
       const res = await request(gw.url, {
         method: 'PUT',
         path: '/big',
         body: upload,
-        headers: { 'x-request-id': id, 'content-length': String(size) },
+        headers: { 'x-request-id': id, ...framing },
       });
       assert.equal(cutting.received.length, 1);
-      assert.ok(cutting.received[0].bodyLength < size, 'the first target got part of it');
+      assert.ok(cutting.received[0].bodyLength < size, `${id}: the first target got part of it`);
       const line = await gw.logFor(id);
       if (retried) {
-        assert.equal(res.status, 200);
+        assert.equal(res.status, 200, id);
         assert.equal(healthy.received.length, 1);
         assert.equal(healthy.received[0].bodyLength, size, 'the next target got it whole');
         assert.ok(healthy.received[0].body.equals(upload));
         assert.equal(line.attempts, 2);
       } else {
-        assert.equal(res.status, 502);
+        assert.equal(res.status, 502, id);
         assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_terminated; /);
         assert.equal(healthy.received.length, 0, 'nothing reached the next target');
         assert.deepEqual([line.attempts, line.retry_skipped], [1, 'body_not_replayable']);
