@@ -59,6 +59,42 @@ test('after a reset once the request was sent: DELETE, OPTIONS and a GET with a 
   }
 });
 
+test('a POST with Idempotency-Key, on a route that allows its retry: the next target gets the same key and body', async () => {
+  const resetting = await startResetBeforeHead();
+  const healthy = await startEcho();
+  const gw = await startTestGateway(
+    pool(
+      [resetting.url, healthy.url],
+      '    outlier_detection: { consecutive_failures: 0 }\n',
+      '\n    retry_idempotency_key: true',
+    ),
+  );
+  try {
+    const res = await request(gw.url, {
+      method: 'POST',
+      path: '/pay',
+      body: '{"amount":5}',
+      headers: { 'idempotency-key': 'pay-7', 'x-request-id': 'keyed' },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      [...resetting.received, ...healthy.received].map((r) => [
+        r.headers['idempotency-key'],
+        r.body.toString(),
+      ]),
+      [
+        ['pay-7', '{"amount":5}'],
+        ['pay-7', '{"amount":5}'],
+      ],
+      'the same operation, named the same way, twice',
+    );
+    assert.equal((await gw.logFor('keyed')).attempts, 2);
+  } finally {
+    await gw.close();
+    await closeAll(resetting, healthy);
+  }
+});
+
 test('a POST that never reached the upstream goes to another target, its streamed body whole: refused, or its connect timed out', async () => {
   const size = 4 * 1024 * 1024; // past replay_body and limits.buffer: it streams
   const upload = Buffer.alloc(size, 'p');
