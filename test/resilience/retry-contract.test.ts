@@ -5,8 +5,10 @@
  * count or an exact field.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.ts';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { startRefusing, startUnaccepting } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
@@ -187,6 +189,61 @@ test('the retry budget: a storm of resets after sending adds at most ratio × re
         `^candor_retries_total\\{upstream="app",reason="connection_terminated",result="connection_terminated"\\} ${retried}$`,
         'm',
       ),
+    );
+  } finally {
+    await gw.close();
+    await closeAll(...targets);
+  }
+});
+
+test('the keep-alive race is not charged to the budget: an upstream that resets every reused connection is asked at most attempts times a request', async () => {
+  // Answers the first request of each connection, reads the second and resets: from the gateway's
+  // side, the keep-alive race every time a pooled connection is reused.
+  const breaksReused = () =>
+    startRawFault(async (connection) => {
+      await readRequest(connection);
+      await connection.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      await readRequest(connection);
+      await connection.reset(0);
+    });
+  const targets = await Promise.all([breaksReused(), breaksReused()]);
+  const gw = await startTestGateway(
+    pool(
+      targets.map((t) => t.url),
+      `    outlier_detection: { consecutive_failures: 0 }
+    circuit_breaker: { consecutive_failures: 0 }
+    retries: { attempts: 2, budget: { ratio: 0.2, min_concurrent: 3, min_per_second: 0 } }
+`,
+    ),
+  );
+  try {
+    const total = 200;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    let sent = 0;
+    const get = () =>
+      new Promise<void>((resolve, reject) => {
+        http
+          .get(`${gw.url}/reused/${++sent}`, { agent }, (res) => res.resume().on('end', resolve))
+          .on('error', reject);
+      });
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (sent < total) await get();
+      }),
+    );
+    agent.destroy();
+    const lines = gw.logs.filter((l) => l.msg === 'request');
+    const retried = lines.filter((l) => l.attempts === 2).length;
+    const reached = targets.reduce((sum, t) => sum + t.received.length, 0);
+    console.log(
+      `reused connections reset: ${total} requests, ${retried} retried, ${reached} attempts reached the upstream`,
+    );
+    assert.equal(reached, total + retried);
+    assert.ok(reached <= total * 2, 'attempts bound it: one more try a request');
+    assert.equal(
+      lines.filter((l) => l.retry_skipped === 'budget').length,
+      0,
+      'the budget refused none: the race is not charged to it',
     );
   } finally {
     await gw.close();
