@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { startRawFault } from '../../src/kits/fault-kit/raw-server.ts';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
@@ -77,4 +78,73 @@ test('a body the route reads whole anyway (request_buffering) is sent again what
   assert.equal(res.status, 200);
   assert.equal(line.attempts, 2);
   assert.equal(echo.received.slice(before)[0]?.bodyLength, 4096);
+});
+
+/** Reads `upTo` bytes of the upload (head included), then resets: an upload cut in its middle. */
+function startResetMidUpload(upTo: number) {
+  return startRawFault(
+    async (connection) => {
+      let taken = 0;
+      while (taken < upTo) {
+        const chunk = connection.read(upTo - taken);
+        if (chunk === null) await new Promise((resolve) => connection.socket.once('readable', resolve));
+        else taken += chunk.length;
+      }
+      await connection.reset(0);
+    },
+    { manualRead: true },
+  );
+}
+
+test('an upload cut by a reset mid-body: a streamed body is never sent again, a buffered one goes whole to the next target', async () => {
+  const size = 8 * 1024 * 1024; // more than loopback's socket buffers hold: the gateway is still writing
+  const upload = Buffer.alloc(size, 'u');
+  // A route that streams, one that reads whole bodies but not one past its buffer, one that
+  // reads it whole, announced or chunked.
+  for (const [buffering, buffer, chunked, retried] of [
+    [false, '16MiB', false, false],
+    [true, '1MiB', false, false],
+    [true, '16MiB', false, true],
+    [true, '16MiB', true, true],
+  ] as const) {
+    const cutting = await startResetMidUpload(64 * 1024);
+    const healthy = await startEcho();
+    const gw = await startTestGateway(`name: edge-1
+routes: [{ upstream: app, request_buffering: ${buffering}, limits: { buffer: ${buffer} } }]
+upstreams:
+  app:
+    balancer: round_robin
+    targets: [{ url: "${cutting.url}" }, { url: "${healthy.url}" }]
+    outlier_detection: { consecutive_failures: 0 }
+    retries: { attempts: 2, replay_body: 64KiB }
+`);
+    try {
+      const id = `upload-${buffering}-${buffer}-${chunked}`;
+      const framing = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(size) };
+      const res = await request(gw.url, {
+        method: 'PUT',
+        path: '/big',
+        body: upload,
+        headers: { 'x-request-id': id, ...framing },
+      });
+      assert.equal(cutting.received.length, 1);
+      assert.ok(cutting.received[0].bodyLength < size, `${id}: the first target got part of it`);
+      const line = await gw.logFor(id);
+      if (retried) {
+        assert.equal(res.status, 200, id);
+        assert.equal(healthy.received.length, 1);
+        assert.equal(healthy.received[0].bodyLength, size, 'the next target got it whole');
+        assert.ok(healthy.received[0].body.equals(upload));
+        assert.equal(line.attempts, 2);
+      } else {
+        assert.equal(res.status, 502, id);
+        assert.match(String(res.headers['proxy-status']), /^edge-1; error=connection_terminated; /);
+        assert.equal(healthy.received.length, 0, 'nothing reached the next target');
+        assert.deepEqual([line.attempts, line.retry_skipped], [1, 'body_not_replayable']);
+      }
+    } finally {
+      await gw.close();
+      await closeAll(cutting, healthy);
+    }
+  }
 });
