@@ -27,17 +27,35 @@ commonName = supplied
 basicConstraints = CA:false
 extendedKeyUsage = clientAuth
 subjectAltName = email:$ENV::CN@example.com
+[named]
+basicConstraints = CA:false
+extendedKeyUsage = clientAuth
+subjectAltName = $ENV::SAN
+[bare]
+basicConstraints = CA:false
+extendedKeyUsage = clientAuth
 `;
+
+/** What a certificate is issued with besides its CN: by default SAN email:CN@example.com, good for two days from now. */
+export interface IssueOptions {
+  /** Its files' name (`name`.pem, `name`.key), when the CN is no file name; the CN by default. */
+  readonly name?: string;
+  /** Its SANs in openssl's syntax (`DNS:a.example,URI:spiffe://…`); empty: no SAN extension at all. */
+  readonly san?: string;
+  /** Its dates as openssl's GeneralizedTime (`20250101000000Z`). */
+  readonly startDate?: string;
+  readonly endDate?: string;
+}
 
 export interface ClientCa {
   /** The CA's certificate (a listener's `ca`). */
   readonly ca: string;
   /** Its revocation list (a listener's `crl`). */
   readonly crl: string;
-  /** Issues a certificate for CN=`cn` (and SAN email:`cn`@example.com): what a client presents. */
-  issue(cn: string): { readonly cert: Buffer; readonly key: Buffer };
-  /** The DER of `cn`'s certificate as RFC 9440's Client-Cert carries it (`:base64:`). */
-  der(cn: string): string;
+  /** Issues a certificate for CN=`cn` (and SAN email:`cn`@example.com, unless `options` say): what a client presents. */
+  issue(cn: string, options?: IssueOptions): { readonly cert: Buffer; readonly key: Buffer };
+  /** The DER of `name`'s certificate as RFC 9440's Client-Cert carries it (`:base64:`). */
+  der(name: string): string;
   /** Revokes `cn`'s certificate and writes the CRL again. */
   revoke(cn: string): void;
   remove(): void;
@@ -45,11 +63,11 @@ export interface ClientCa {
 
 export function makeClientCa(): ClientCa {
   const dir = mkdtempSync(join(tmpdir(), 'candor-client-ca-'));
-  const openssl = (args: string[], cn = 'none') =>
+  const openssl = (args: string[], cn = 'none', san = 'none') =>
     execFileSync('openssl', args, {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CN: cn },
+      env: { ...process.env, CN: cn, SAN: san },
     });
   mkdirSync(join(dir, 'db'));
   writeFileSync(join(dir, 'db', 'index.txt'), '');
@@ -79,25 +97,31 @@ export function makeClientCa(): ClientCa {
   return {
     ca: join(dir, 'ca.pem'),
     crl: join(dir, 'crl.pem'),
-    issue(cn) {
-      openssl(['req', '-new', ...ec, '-subj', `/CN=${cn}`, '-keyout', `${cn}.key`, '-out', `${cn}.csr`]);
+    issue(cn, options = {}) {
+      const name = options.name ?? cn;
+      const subject = `/CN=${cn.replaceAll('/', '\\/')}`;
+      const extensions = options.san === undefined ? 'leaf' : options.san === '' ? 'bare' : 'named';
+      const dates =
+        options.startDate === undefined && options.endDate === undefined
+          ? ['-days', '2']
+          : [
+              '-startdate',
+              options.startDate ?? '20250101000000Z',
+              '-enddate',
+              options.endDate ?? '20991231000000Z',
+            ];
+      openssl(['req', '-new', ...ec, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
       openssl(
-        ['ca', '-config', 'ca.cnf', '-batch', '-notext', '-cert', 'ca.pem', '-keyfile', 'ca.key'].concat([
-          '-days',
-          '2',
-          '-extensions',
-          'leaf',
-          '-in',
-          `${cn}.csr`,
-          '-out',
-          `${cn}.pem`,
-        ]),
+        ['ca', '-config', 'ca.cnf', '-batch', '-notext', '-cert', 'ca.pem', '-keyfile', 'ca.key']
+          .concat(dates)
+          .concat(['-extensions', extensions, '-in', `${name}.csr`, '-out', `${name}.pem`]),
         cn,
+        options.san,
       );
-      return { cert: readFileSync(join(dir, `${cn}.pem`)), key: readFileSync(join(dir, `${cn}.key`)) };
+      return { cert: readFileSync(join(dir, `${name}.pem`)), key: readFileSync(join(dir, `${name}.key`)) };
     },
-    der(cn) {
-      return `:${new X509Certificate(readFileSync(join(dir, `${cn}.pem`))).raw.toString('base64')}:`;
+    der(name) {
+      return `:${new X509Certificate(readFileSync(join(dir, `${name}.pem`))).raw.toString('base64')}:`;
     },
     revoke(cn) {
       openssl(['ca', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-revoke', `${cn}.pem`]);
