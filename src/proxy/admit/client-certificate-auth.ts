@@ -33,9 +33,7 @@ export class ClientCertificateAuth {
 
   constructor(config: ClientCertificateAuthConfig) {
     this.#subjects = new Set(config.subjects);
-    this.#sans = config.sans.map((san) =>
-      san.type === 'ip' ? { type: 'ip', value: ipText(san.value) } : san,
-    );
+    this.#sans = config.sans.map((san) => ({ type: san.type, value: comparable(san) }));
     this.#identity = config.identity;
   }
 
@@ -66,13 +64,10 @@ export class ClientCertificateAuth {
 
   #allows(cn: string | undefined, sans: readonly ClientCertificateSan[]): boolean {
     if (cn !== undefined && this.#subjects.has(cn)) return true;
-    return sans.some((san) =>
-      this.#sans.some(
-        (allowed) =>
-          allowed.type === san.type &&
-          (san.type === 'dns' ? san.value.toLowerCase() === allowed.value : san.value === allowed.value),
-      ),
-    );
+    return sans.some((san) => {
+      const value = comparable(san);
+      return this.#sans.some((allowed) => allowed.type === san.type && value === allowed.value);
+    });
   }
 }
 
@@ -168,6 +163,20 @@ function subjectAltNames(certificate: X509Certificate): ClientCertificateSan[] {
       }
   }
   return out;
+}
+
+/**
+ * A SAN as two spellings of one name compare equal: a DNS name without case (the rule's is
+ * lower-cased by the config), an email address's host part without case and its local part
+ * exactly (RFC 5280 §7.5: `ops@Example.COM` is `ops@example.com`, `OPS@example.com` may be
+ * another mailbox), an IP address in its RFC 5952 form (ipText), a URI (a SPIFFE ID) exactly.
+ */
+function comparable(san: ClientCertificateSan): string {
+  if (san.type === 'dns') return san.value.toLowerCase();
+  if (san.type === 'ip') return ipText(san.value);
+  if (san.type !== 'email') return san.value;
+  const at = san.value.lastIndexOf('@');
+  return at === -1 ? san.value : san.value.slice(0, at + 1) + san.value.slice(at + 1).toLowerCase();
 }
 
 /**

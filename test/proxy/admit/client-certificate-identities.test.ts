@@ -48,6 +48,7 @@ before(async () => {
   });
   pairs.email = clients.issue('ops', { name: 'email', san: 'email:ops@example.com' });
   pairs.emailLocalCase = clients.issue('ops', { name: 'email-local-case', san: 'email:OPS@example.com' });
+  pairs.emailDomainCase = clients.issue('ops', { name: 'email-domain-case', san: 'email:ops@Example.COM' });
   pairs.smith = clients.issue('Smith, John', { name: 'smith', san: '' });
   pairs.bare = clients.issue('bare', { name: 'bare', san: '' });
   pairs.notYet = clients.issue('alice', { name: 'not-yet', startDate: '20990101000000Z' });
@@ -92,7 +93,7 @@ routes:
   - match: { path: /email }
     upstream: app
     auth:
-      client_certificate: { sans: ["email:ops@example.com"], identity: san:email }
+      client_certificate: { sans: ["email:ops@EXAMPLE.com"], identity: san:email }
       identity_header: X-User
   - match: { path: /subject }
     upstream: app
@@ -240,6 +241,8 @@ for (const [path, who, status, user] of [
   ['/spiffe', 'spiffeDeeper', 403, undefined],
   ['/email', 'email', 200, 'ops@example.com'],
   ['/email', 'emailLocalCase', 403, undefined],
+  // RFC 5280 §7.5: an rfc822Name's host part is compared without case, its local part exactly.
+  ['/email', 'emailDomainCase', 200, 'ops@Example.COM'],
   ['/subject', 'smith', 200, undefined],
   ['/subject', 'bare', 200, undefined],
   ['/dns', 'bare', 403, undefined],
