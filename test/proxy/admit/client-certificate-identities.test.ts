@@ -4,7 +4,7 @@
  * without the leaf and in order, every client copy dropped, on a connection without a
  * certificate too), a route's SAN and subject rules (DNS SANs by any case, a SPIFFE URI SAN, an
  * email SAN, a CN with a comma, a certificate with no SAN at all), a certificate not valid yet
- * (403, the log naming why), and TLS sessions resumed by their `session` (TLS 1.2 and 1.3, HTTP/2
+ * (403, the log naming why, over HTTP/2 too), and TLS sessions resumed by their `session` (TLS 1.2 and 1.3, HTTP/2
  * too) carrying the certificate to the route's check and to Client-Cert.
  */
 import assert from 'node:assert/strict';
@@ -324,3 +324,51 @@ test('HTTP/2: a resumed session keeps its certificate too', async () => {
     session.close();
   }
 });
+
+/** One HTTP/2 request on a new session: its status and body. */
+function askOverHttp2(path: string, who: Pair | undefined): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://localhost:${gw.port}`, {
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: server.ca,
+      ...who,
+    });
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, accept: 'text/plain' });
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+    });
+    stream.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    stream.on('end', () => {
+      session.close();
+      resolve({ status, body });
+    });
+    stream.on('error', reject);
+  });
+}
+
+for (const [who, says, note] of [
+  [undefined, 'this route needs a client certificate, and the connection sent none', 'no certificate'],
+  ['notYet', 'the client certificate was not accepted: it is not valid yet', 'CERT_NOT_YET_VALID'],
+] as const)
+  test(`HTTP/2, ${who ?? 'no'} certificate: 403 that says so (no TLS alert), the log naming ${note}`, async () => {
+    const before = app.received.length;
+    const logged = gw.logs.length;
+    const answer = await askOverHttp2('/secure', who === undefined ? undefined : pairs[who]);
+    assert.equal(answer.status, 403);
+    assert.match(answer.body, new RegExp(says));
+    assert.equal(app.received.length, before);
+    const denied = () =>
+      gw.logs
+        .slice(logged)
+        .find((l) => l.msg === 'request' && l.auth === `denied: client certificate: ${note}`);
+    for (let i = 0; i < 50 && denied() === undefined; i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(denied()?.protocol, 'HTTP/2');
+  });

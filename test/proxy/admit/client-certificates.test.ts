@@ -207,7 +207,7 @@ interface Answer {
   readonly reused?: boolean;
 }
 
-type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'mallory' | undefined;
+type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'frank' | 'mallory' | undefined;
 
 const SPOOFED = {
   'client-cert': ':AAAA:',
@@ -446,6 +446,23 @@ test('a reload reads the CRL again: a certificate revoked since is refused', asy
   serve?.child.kill('SIGHUP');
   await serve?.waitForLines('config swapped', 1, 10_000);
   const answer = await overHttp1(port, '/secure', 'dave');
+  assert.equal(answer.status, 403);
+  assert.equal(
+    JSON.parse(answer.body).detail,
+    refusedFor('the client certificate was not accepted: it has been revoked'),
+  );
+});
+
+test('POST /reload reads the CRL again too: a certificate revoked since is refused on a new connection', async () => {
+  const port = serve?.port ?? 0;
+  // CN dave: a subject /secure allows.
+  issue('frank', 'dave', 'email:frank@example.com', 'root', GOOD_FROM, GOOD_TO);
+  assert.equal((await overHttp1(port, '/secure', 'frank')).status, 200);
+  revoke('frank');
+  const swapped = serve?.lines.filter((l) => l.msg === 'config swapped').length ?? 0;
+  assert.equal((await adminCall(adminPort, 'POST', '/reload', { token: TOKEN })).status, 200);
+  await serve?.waitForLines('config swapped', swapped + 1, 10_000);
+  const answer = await overHttp1(port, '/secure', 'frank');
   assert.equal(answer.status, 403);
   assert.equal(
     JSON.parse(answer.body).detail,
