@@ -33,6 +33,11 @@ export function send(res: ServerResponse, answer: AdminAnswer): void {
     'cache-control': 'no-store',
     // A problem's detail quotes what the request sent: read as its type only.
     'x-content-type-options': 'nosniff',
+    // No answer of the admin API is a page to put in another site's frame (a reload button
+    // under a decoy, a JSON answer read by a frame's tricks): CSP for today's browsers, the
+    // older header for the rest. An answer with a policy of its own (the status page's) gives it.
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
     ...answer.headers,
   });
   res.end(text);

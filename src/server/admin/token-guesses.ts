@@ -9,8 +9,8 @@ import { clientBlock } from '../../core/net/client-block.ts';
 /**
  * Wrong admin tokens a client may send: ten at once, then one every six seconds (ten a minute).
  * A token of 32 random characters is not found at that rate, nor at any rate a listener can
- * answer; the bound is there so that a guesser is seen and slowed, and a leaked short token
- * (`candor check` warns under 32 characters) is not tried at thousands a second.
+ * answer; the bound is there so that a guesser is seen and slowed, and a short token (the loader
+ * refuses one under 16 characters, admin-checks.ts) is not tried at thousands a second.
  */
 export const ADMIN_TOKEN_GUESSES: BucketShape = { rate: 10 / 60, burst: 10 };
 /** Clients whose wrong tokens are remembered: the oldest is forgotten past this many. */
