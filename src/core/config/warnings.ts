@@ -9,6 +9,7 @@ import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_DOING, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
+import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
@@ -44,6 +45,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     ...routeTimeoutWarnings(config),
     ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),
+    ...adminWarnings(config),
   ];
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
@@ -60,6 +62,21 @@ function pageWarnings(config: GatewayConfig): FieldWarning[] {
       message: `${JSON.stringify(config.errors.pageFiles.html)} has no {{request_id}}: a client sees no id to quote, and its report cannot be found in the log (the X-Request-Id header still carries it)`,
     });
   return warnings;
+}
+
+/**
+ * An admin listener beyond loopback: never a default (admin.listen's is 127.0.0.1), so what was
+ * written; `serve` warns of it at start too, and `candor check` says it before it is deployed.
+ */
+function adminWarnings(config: GatewayConfig): FieldWarning[] {
+  const { admin } = config;
+  if (admin === undefined || isLoopbackHost(admin.host)) return [];
+  return [
+    {
+      path: ['admin', 'listen'],
+      message: `${admin.address} is beyond loopback: whoever reaches it with the token controls the gateway (reloads, drains, purges, canaries); keep it on 127.0.0.1, or where only operators can reach it`,
+    },
+  ];
 }
 
 /** trust_forwarded_from entries that trust too much, or more than they read as. */

@@ -1,4 +1,5 @@
 import type { AdminConfig } from '../../core/config/types.ts';
+import { isLoopbackHost } from '../../core/net/loopback-host.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import type { AdminRoute, AdminServer } from '../admin/admin-server.ts';
@@ -85,10 +86,8 @@ export class PrimaryAdmin {
       logger: this.#logger,
     });
     this.#admin = { server, config: wanted };
-    const loopback =
-      wanted.host === 'localhost' ||
-      (process.getBuiltinModule('node:net').isIP(wanted.host) !== 0 && /^(127\.|::1$)/.test(wanted.host));
-    if (loopback) this.#logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
+    if (isLoopbackHost(wanted.host))
+      this.#logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
     else
       this.#logger.warn(
         { admin: `${wanted.host}:${server.port()}` },

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { configWarnings } from '../../../src/core/config/warnings.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
@@ -195,7 +196,7 @@ test('every admin answer says: not framed, not sniffed, not stored; the page als
   }
 });
 
-test('the admin listener is loopback unless written otherwise, and never without a token', () => {
+test('the admin listener is loopback unless written otherwise, never without a token, and `candor check` warns of one beyond loopback', () => {
   const config = (admin: string, env: Record<string, string> = {}) =>
     parseConfig(
       `name: x\nlisten:\n  - address: 127.0.0.1:0\nadmin: ${admin}\nroutes:\n  - name: web\n    upstream: app\nupstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:9" }]\n`,
@@ -214,6 +215,14 @@ test('the admin listener is loopback unless written otherwise, and never without
     /admin\.token_env: the environment variable T is not set/,
   );
   assert.throws(() => config('{ listen: "0.0.0.0:9901", token_env: T }', { T: 'short' }), /admin\.token_env/);
+  const beyond = (listen: string) =>
+    configWarnings(config(`{ listen: "${listen}", token_env: T }`, { T: TOKEN }));
+  for (const listen of ['0.0.0.0:9901', '[::]:9901', '10.1.2.3:9901'])
+    assert.deepEqual(beyond(listen), [
+      `admin.listen: ${listen} is beyond loopback: whoever reaches it with the token controls the gateway (reloads, drains, purges, canaries); keep it on 127.0.0.1, or where only operators can reach it`,
+    ]);
+  for (const listen of ['127.0.0.1:9901', '127.0.0.2:9901', '[::1]:9901', 'localhost:9901'])
+    assert.deepEqual(beyond(listen), [], listen);
 });
 
 test('bad input: a huge body, a wrong method, malformed JSON, an unknown path are each a 4xx naming it, and the gateway lives on', async () => {
