@@ -208,3 +208,42 @@ test("the client's FIN closes the tunnel: the line says the client closed it, th
     await upstream.close();
   }
 });
+
+test("a client's closing handshake (Close frame, then FIN) gets the upstream's Close frame back before the tunnel ends", async () => {
+  // RFC 6455 §5.5.1, §7.1.1: the client's Close, masked; the server answers with its own, then closes TCP first.
+  const clientClose = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
+  const serverClose = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+  let upstreamGot = Buffer.alloc(0);
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    c.socket.on('data', (d: Buffer) => {
+      upstreamGot = Buffer.concat([upstreamGot, d]);
+    });
+    // Answers once the client's FIN came: the client's half is closed, its read side still open.
+    c.socket.on('end', () => c.socket.end(serverClose));
+    await c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    const afterHead = await new Promise<Buffer>((resolve) => {
+      const socket = net.connect({ port: gw.port, host: '127.0.0.1', allowHalfOpen: true });
+      let raw = Buffer.alloc(0);
+      socket.on('data', (d: Buffer) => {
+        const first = raw.length === 0;
+        raw = Buffer.concat([raw, d]);
+        if (first) socket.end(clientClose);
+      });
+      socket.on('end', () => resolve(raw.subarray(raw.indexOf('\r\n\r\n') + 4)));
+      socket.on('error', () => {});
+      socket.write(`${UPGRADE}X-Request-Id: closing-handshake\r\n\r\n`);
+    });
+    assert.deepEqual(afterHead, serverClose);
+    assert.deepEqual(upstreamGot, clientClose);
+    const line = await gw.logFor('closing-handshake');
+    assert.equal(line.tunnel_closed_by, 'client');
+    assert.equal(line.bytes_out, serverClose.length);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
