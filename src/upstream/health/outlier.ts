@@ -109,6 +109,18 @@ function mayEject(upstream: Upstream, now: number): boolean {
     Math.floor((targets.length * upstream.config.outlierDetection.maxEjectedPercent) / 100),
   );
   let ejected = 0;
-  for (const t of targets) if (t.ejectedUntil !== 0 && (t.isEjected(now) || t.isHalfOpen(now))) ejected++;
+  for (const t of targets) if (t.isEjected(now) || (t.isHalfOpen(now) && mayBeProbed(upstream, t))) ejected++;
   return ejected < allowed;
+}
+
+/**
+ * Whether a target whose ejection ran out can get the request that ends it (half-open). Until
+ * then it keeps its place in `max_ejected_percent`, or its probe failing would eject it again
+ * beside the one ejected meanwhile. A target the active checks (outside panic) or an operator
+ * took out gets no request: it would hold that place for as long as it stays out, and leave the
+ * next target that fails every request in rotation. Its time is over, as Envoy's would be.
+ */
+function mayBeProbed(upstream: Upstream, target: Target): boolean {
+  if (target.admin !== 'enabled' || target.weight === 0) return false;
+  return target.checkedHealthy || upstream.panic.active;
 }
