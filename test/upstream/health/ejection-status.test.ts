@@ -72,3 +72,37 @@ test("an upstream's 500s eject nothing; resets do, and /status shows the ejectio
     await upstream.fault.close();
   }
 });
+
+test('an ejection in a row lasts base_ejection_time × its count, never more than max_ejection_time', async () => {
+  const upstream = await startModal();
+  upstream.set('reset');
+  const gw = await startTestGateway(
+    singleUpstream(upstream.fault.url, {
+      upstream: `    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 100ms, max_ejection_time: 150ms }`,
+    }),
+  );
+  try {
+    const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+    assert.ok(target);
+    const ejections = () => gw.logs.filter((l) => l.msg === 'target ejected');
+    for (let i = 0; ejections().length < 3; i++) {
+      assert.ok(i < 200, JSON.stringify(ejections()));
+      // Its ejection over, the next request is its probe: a failure ejects it again.
+      while (target.isEjected(performance.now())) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal((await request(gw.url, { path: `/r${i}` })).status, 502);
+    }
+    assert.deepEqual(
+      ejections().map((l) => [l.ejections, l.for_ms]),
+      [
+        [1, 100],
+        [2, 150],
+        [3, 150],
+      ],
+    );
+    assert.equal(gw.logs.filter((l) => l.msg === 'target back in rotation').length, 0);
+  } finally {
+    await gw.close();
+    await upstream.fault.close();
+  }
+});
