@@ -47,7 +47,9 @@ export function recordOutcome(
   if (policy.consecutiveFailures === 0) return undefined;
   const probeFailed = target.ejectedUntil !== 0 && target.ejectedUntil <= now;
   if (!probeFailed && target.consecutiveFailures < policy.consecutiveFailures) return undefined;
-  if (!probeFailed && !mayEject(upstream, now)) return undefined;
+  // A failed probe ejects again only within the bound too: a target the checks kept out gave
+  // its place up (mayBeProbed), and another may have taken it meanwhile.
+  if (!mayEject(upstream, target, now)) return undefined;
   // Envoy's multiplier: each base_ejection_time the target stayed in rotation since it last came
   // back takes one ejection off, so a blip long after the last one is a first ejection again,
   // not the nth of a target's lifetime. A failed probe (back for one request) takes none off.
@@ -82,7 +84,7 @@ export function ejectedElsewhere(
   ejections: number,
 ): void {
   if (target.ejectedUntil >= now + forMs) return;
-  if (target.ejectedUntil === 0 && !mayEject(upstream, now)) return;
+  if (target.ejectedUntil === 0 && !mayEject(upstream, target, now)) return;
   target.ejectedUntil = now + forMs;
   target.ejections = Math.max(target.ejections, ejections);
   target.consecutiveFailures = 0;
@@ -102,14 +104,16 @@ export function unejectedByProbe(target: Target, now: number): boolean {
   return true;
 }
 
-function mayEject(upstream: Upstream, now: number): boolean {
+/** Whether `target` may be (or stay) ejected within `max_ejected_percent`, counting the others out. */
+function mayEject(upstream: Upstream, target: Target, now: number): boolean {
   const { targets } = upstream;
   const allowed = Math.max(
     1,
     Math.floor((targets.length * upstream.config.outlierDetection.maxEjectedPercent) / 100),
   );
   let ejected = 0;
-  for (const t of targets) if (t.isEjected(now) || (t.isHalfOpen(now) && mayBeProbed(upstream, t))) ejected++;
+  for (const t of targets)
+    if (t !== target && (t.isEjected(now) || (t.isHalfOpen(now) && mayBeProbed(upstream, t)))) ejected++;
   return ejected < allowed;
 }
 

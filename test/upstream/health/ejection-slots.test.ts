@@ -91,3 +91,61 @@ upstreams:
     await Promise.all([first.fault.close(), second.fault.close(), c.close(), d.close()]);
   }
 });
+
+test('such a target, back by its checks while another holds the slot, is not ejected again beside it when its probe request fails', async () => {
+  const first = await startBreakable();
+  const second = await startBreakable();
+  const [c, d] = [await startEcho(), await startEcho()];
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${first.fault.url}
+      - url: ${second.fault.url}
+      - url: ${c.url}
+      - url: ${d.url}
+    balancer: round_robin
+    retries: { attempts: 1 }
+    health_check: { path: /health, interval: 30ms, timeout: 1s, rise: 1, fall: 1 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 1s, max_ejected_percent: 25 }
+`);
+  try {
+    const targets = gw.gateway.runtime().upstreams.get('app')?.targets;
+    assert.ok(targets);
+    const [a, b] = targets;
+    const ejectedLines = (origin: string) =>
+      gw.logs.filter((l) => l.msg === 'target ejected' && l.target === origin).length;
+    first.breakData();
+    for (let i = 0; ejectedLines(first.fault.url) === 0; i++) {
+      assert.ok(i < 8, 'the first target ejected by a request it reset');
+      await request(gw.url, { path: `/a${i}` });
+    }
+    first.setHealth(503);
+    while (a.checkedHealthy || a.isEjected(performance.now())) await sleep(10);
+    second.breakData();
+    for (let i = 0; ejectedLines(second.fault.url) === 0; i++) {
+      assert.ok(i < 6, 'the second target ejected');
+      await request(gw.url, { path: `/b${i}` });
+    }
+    // The first passes its checks again: half-open, it takes a probe request, which it resets.
+    first.setHealth(200);
+    while (!a.checkedHealthy) await sleep(5);
+    const probed = first.fault.received.filter((r) => r.path.startsWith('/c')).length;
+    for (let i = 0; first.fault.received.filter((r) => r.path.startsWith('/c')).length === probed; i++) {
+      assert.ok(i < 6, 'the first target took its probe request');
+      await request(gw.url, { path: `/c${i}` });
+    }
+    assert.equal(
+      b.isEjected(performance.now()),
+      true,
+      'the second is still out: the test ran within its ejection',
+    );
+    assert.equal(ejectedLines(first.fault.url), 1, 'one slot in the pool, the second holds it');
+    assert.equal(a.isEjected(performance.now()), false);
+  } finally {
+    await gw.close();
+    await Promise.all([first.fault.close(), second.fault.close(), c.close(), d.close()]);
+  }
+});
