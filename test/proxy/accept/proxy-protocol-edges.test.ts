@@ -1,0 +1,299 @@
+/**
+ * listen[].proxy_protocol against the edges of HAProxy's spec, through a real gateway and raw
+ * sockets writing exact bytes: a v1 line sent a byte at a time, malformed v1 lines (refused
+ * at once, not at the timeout), v2's LOCAL, UNSPEC and UNIX (the peer stands), its TLVs (read
+ * past), a length that never arrives (cut at the header timeout) or past the bound, a header in
+ * the same write as a TLS ClientHello, and many slow headers at once.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { describe, test } from 'node:test';
+import tls from 'node:tls';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { closeAfterAll } from '../../helpers/keep.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { v2Header } from '../../helpers/proxy-header.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const keep = closeAfterAll();
+
+const echoHeaders = () =>
+  keep(
+    listenOnLoopback((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, ...req.headers }));
+    }),
+  );
+
+const GET = (id: string) =>
+  `GET /who HTTP/1.1\r\nHost: app\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`;
+
+/**
+ * Connects, writes each of `writes` (awaiting a turn of the event loop and the kernel between
+ * them, so each goes as its own segment), and reads until the gateway closes. `closed` is false
+ * when the gateway still held it after 5 s (the default header timeout is 10 s: a refusal
+ * that came at once is told from one that waited for the timeout).
+ */
+async function exchange(
+  port: number,
+  writes: (string | Buffer)[],
+): Promise<{ text: string; closed: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  await new Promise((resolve) => socket.once('connect', resolve));
+  for (const bytes of writes) {
+    if (closed) break;
+    await new Promise((resolve) => socket.write(bytes, resolve));
+    if (writes.length > 1) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const wasClosed = await Promise.race([
+    ended.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 5000);
+    }),
+  ]);
+  clearTimeout(timer);
+  socket.destroy();
+  return { text: Buffer.concat(chunks).toString('latin1'), closed: wasClosed };
+}
+
+function upstreamSaw(text: string): Record<string, string> {
+  assert.match(text, /^HTTP\/1\.1 200 /, text);
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+}
+
+const tcp4Body = (a: number[]) => Buffer.from([...a, 10, 0, 0, 1, 0xdc, 0x04, 0x01, 0xbb]);
+const tlv = (type: number, value: Buffer) =>
+  Buffer.concat([Buffer.from([type, value.length >> 8, value.length & 0xff]), value]);
+
+const refusals = (gw: TestGateway, since: number) =>
+  gw.logs.slice(since).filter((l) => l.msg === 'PROXY protocol: connection refused');
+
+describe('PROXY protocol edges from a listed source', () => {
+  let gw: TestGateway;
+  test('setup', async () => {
+    const app = await echoHeaders();
+    gw = await keep(startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [127.0.0.0/8] }'));
+  });
+
+  test('a v1 header and its request written a byte at a time: read whole, the client is the header’s', async () => {
+    const bytes = `PROXY TCP4 192.0.2.77 10.0.0.1 56324 443\r\n${GET('edge-bytewise')}`;
+    const outcome = await exchange(gw.port, [...bytes]);
+    assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '192.0.2.77');
+    assert.equal((await gw.logFor('edge-bytewise')).client, '192.0.2.77');
+  });
+
+  test('a v2 header written a byte at a time: read whole', async () => {
+    const header = v2Header(1, 0x11, tcp4Body([192, 0, 2, 78]));
+    const outcome = await exchange(gw.port, [
+      ...[...header].map((b) => Buffer.from([b])),
+      GET('edge-v2-bytewise'),
+    ]);
+    assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '192.0.2.78');
+  });
+
+  const served: [string, Buffer, string][] = [
+    // The spec: whatever follows UNKNOWN on its line is ignored; the connection's peer stands.
+    ['v1 UNKNOWN with addresses after it', Buffer.from('PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n'), '127.0.0.1'],
+    ['v1 at the bound, 107 bytes', Buffer.from(`PROXY UNKNOWN ${'x'.repeat(107 - 16)}\r\n`), '127.0.0.1'],
+    ['v1 ports 0 and 65535', Buffer.from('PROXY TCP4 192.0.2.5 10.0.0.1 0 65535\r\n'), '192.0.2.5'],
+    [
+      'v2 LOCAL with TCP4 addresses (a health check)',
+      v2Header(0, 0x11, tcp4Body([192, 0, 2, 9])),
+      '127.0.0.1',
+    ],
+    ['v2 PROXY with UNSPEC and a body', v2Header(1, 0x00, Buffer.from('ignored whole')), '127.0.0.1'],
+    ['v2 PROXY with UNIX stream addresses', v2Header(1, 0x31, Buffer.alloc(216, 0x61)), '127.0.0.1'],
+    [
+      'v2 TCP4 with AUTHORITY, SSL (sub-TLVs), NOOP and an unknown type',
+      v2Header(
+        1,
+        0x11,
+        Buffer.concat([
+          tcp4Body([192, 0, 2, 10]),
+          tlv(0x02, Buffer.from('api.example.com')),
+          tlv(
+            0x20,
+            Buffer.concat([
+              Buffer.from([0x07, 0, 0, 0, 0]),
+              tlv(0x21, Buffer.from('TLSv1.3')),
+              tlv(0x22, Buffer.from('CN')),
+            ]),
+          ),
+          tlv(0x04, Buffer.alloc(5)),
+          tlv(0xe7, Buffer.from('vendor')),
+        ]),
+      ),
+      '192.0.2.10',
+    ],
+  ];
+  for (const [name, header, client] of served) {
+    test(`${name}: served, the client ${client}`, async () => {
+      const id = `edge-${name.replace(/\W+/g, '-')}`;
+      const outcome = await exchange(gw.port, [Buffer.concat([header, Buffer.from(GET(id))])]);
+      assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], client);
+      assert.equal((await gw.logFor(id)).client, client);
+    });
+  }
+
+  const refused: [string, Buffer, RegExp][] = [
+    ['v1 with 256.1.1.1', Buffer.from('PROXY TCP4 256.1.1.1 10.0.0.1 1 2\r\n'), /not TCP4/],
+    ['v1 with port 65536', Buffer.from('PROXY TCP4 192.0.2.1 10.0.0.1 65536 2\r\n'), /invalid port/],
+    ['v1 with port -1', Buffer.from('PROXY TCP4 192.0.2.1 10.0.0.1 -1 2\r\n'), /invalid port/],
+    ['v1 with two spaces', Buffer.from('PROXY TCP4 192.0.2.1  10.0.0.1 1 2\r\n'), /five fields/],
+    ['v1 with a trailing space', Buffer.from('PROXY TCP4 192.0.2.1 10.0.0.1 1 2 \r\n'), /five fields/],
+    ['v1 ended by LF alone', Buffer.from('PROXY TCP4 192.0.2.1 10.0.0.1 1 2\n'), /bare LF/],
+    // An UNKNOWN line ended by a bare LF would otherwise swallow the request line after it.
+    ['v1 UNKNOWN ended by LF alone', Buffer.from('PROXY UNKNOWN x\n'), /bare LF/],
+    ['v1 of 108 bytes without CRLF', Buffer.from(`PROXY UNKNOWN ${'x'.repeat(94)}`), /longer than 107/],
+    [
+      'v2 version 1',
+      Buffer.from([...v2Header(1, 0x11, tcp4Body([1, 2, 3, 4]))].map((b, i) => (i === 12 ? 0x11 : b))),
+      /version 1/,
+    ],
+    ['v2 command 2', v2Header(2, 0x11, tcp4Body([1, 2, 3, 4])), /command 2/],
+    ['v2 length 65535', v2Header(1, 0x11, Buffer.alloc(65535)), /65535 bytes, past 2048/],
+    ['v2 UNIX body too short', v2Header(1, 0x31, Buffer.alloc(100)), /too short/],
+    [
+      'v2 TLV running past the header',
+      v2Header(1, 0x11, Buffer.concat([tcp4Body([1, 2, 3, 4]), Buffer.from([0x02, 0x00, 0x10, 0x61])])),
+      /runs past the header/,
+    ],
+  ];
+  for (const [name, header, reason] of refused) {
+    test(`${name}: refused at once, unanswered, nothing forwarded, the reason logged`, async () => {
+      const since = gw.logs.length;
+      const id = `edge-bad-${name.replace(/\W+/g, '-')}`;
+      const outcome = await exchange(gw.port, [Buffer.concat([header, Buffer.from(GET(id))])]);
+      assert.deepEqual(outcome, { text: '', closed: true });
+      await waitUntil(`a refusal logged with ${reason}`, () =>
+        refusals(gw, since).some((l) => reason.test(String(l.reason))),
+      );
+      assert.equal(gw.logs.filter((l) => l.req_id === id || l.client_req_id === id).length, 0);
+    });
+  }
+});
+
+test('a v2 length larger than what arrives: waited for up to limits.header_timeout, then closed and logged once', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `${singleUpstream(app.url)}\nlimits: { header_timeout: 300ms }\n`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const whole = v2Header(1, 0x11, Buffer.concat([tcp4Body([192, 0, 2, 1]), tlv(0xe0, Buffer.alloc(500))]));
+  const outcome = await exchange(gw.port, [whole.subarray(0, 100)]);
+  assert.deepEqual(outcome, { text: '', closed: true });
+  await waitUntil('the refusal logged', () => refusals(gw, 0).length > 0);
+  const lines = refusals(gw, 0);
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0].reason, 'no PROXY header within the header timeout');
+});
+
+test('many slow headers at once are all cut at the header timeout; the listener serves on', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `${singleUpstream(app.url)}\nlimits: { header_timeout: 300ms }\n`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const drip = 'PROXY TCP4 192.0.2.1 10.0.0.1 56324 443';
+  // A byte every 50 ms: 2 s for the whole line, against a deadline of 300 ms.
+  const trickle = async () => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    let over = false;
+    void closed.then(() => {
+      over = true;
+    });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    for (const byte of drip) {
+      if (over) break;
+      socket.write(byte);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await closed;
+    return over;
+  };
+  const cut = await Promise.all(Array.from({ length: 60 }, trickle));
+  assert.ok(cut.every(Boolean));
+  const outcome = await exchange(gw.port, [`PROXY TCP4 192.0.2.2 10.0.0.1 1 2\r\n${GET('edge-after-slow')}`]);
+  assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '192.0.2.2');
+  // Told at most once a second, each line counting the refusals since the last.
+  const lines = refusals(gw, 0);
+  assert.ok(lines.length >= 1 && lines.length < 60, `${lines.length} lines for 60 refusals`);
+});
+
+test('a PROXY header and the TLS ClientHello in one write: the handshake and the request go through', async () => {
+  const app = await echoHeaders();
+  const certs = testCertificates();
+  const gw = await keep(
+    startTestGateway(
+      singleUpstream(app.url),
+      {},
+      `tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n    proxy_protocol: { from: [127.0.0.1] }`,
+    ),
+  );
+  for (const [name, header] of [
+    ['v1', Buffer.from('PROXY TCP4 203.0.113.80 10.0.0.1 56324 443\r\n')],
+    ['v2', v2Header(1, 0x11, tcp4Body([203, 0, 113, 81]))],
+  ] as const) {
+    const raw = net.connect(gw.port, '127.0.0.1');
+    await new Promise((resolve) => raw.once('connect', resolve));
+    // A stream of our own under TLS, so its first write (the ClientHello) can carry the header.
+    let first = true;
+    const carrier = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        raw.write(first ? Buffer.concat([header, chunk]) : chunk, done);
+        first = false;
+      },
+      final(done) {
+        raw.end();
+        done();
+      },
+    });
+    raw.on('data', (c: Buffer) => carrier.push(c));
+    raw.on('end', () => carrier.push(null));
+    raw.on('error', (err) => carrier.destroy(err));
+    const socket = tls.connect({
+      socket: carrier,
+      servername: 'localhost',
+      ca: certs.ca,
+      ALPNProtocols: ['http/1.1'],
+    });
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    socket.write(GET(`edge-tls-${name}`));
+    await new Promise((resolve) => socket.on('end', resolve));
+    socket.destroy();
+    raw.destroy();
+    const client = name === 'v1' ? '203.0.113.80' : '203.0.113.81';
+    assert.equal(upstreamSaw(text)['x-forwarded-for'], client);
+    assert.equal((await gw.logFor(`edge-tls-${name}`)).client, client);
+  }
+});
