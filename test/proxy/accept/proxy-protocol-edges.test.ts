@@ -297,3 +297,53 @@ test('a PROXY header and the TLS ClientHello in one write: the handshake and the
     assert.equal((await gw.logFor(`edge-tls-${name}`)).client, client);
   }
 });
+
+test('an IPv6 client of the header: Forwarded writes it bracketed and quoted, allow/deny and the log read it; a mapped IPv4 one is the IPv4 client', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    deny: [192.0.2.0/24, "2001:db8:bad::/48"]
+upstreams:
+  app:
+    targets:
+      - url: ${app.url}
+`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const v2Tcp6 = (source: string) =>
+    v2Header(
+      1,
+      0x21,
+      Buffer.concat([Buffer.from(source, 'hex'), Buffer.alloc(16), Buffer.from([0xdc, 0x04, 0x01, 0xbb])]),
+    );
+  const served = await exchange(gw.port, [
+    Buffer.concat([v2Tcp6('20010db8000000000000000000000001'), Buffer.from(GET('edge-v6'))]),
+  ]);
+  const saw = upstreamSaw(served.text);
+  assert.equal(saw['x-forwarded-for'], '2001:db8::1');
+  assert.equal(saw.forwarded, 'for="[2001:db8::1]";host=app;proto=http');
+  assert.equal((await gw.logFor('edge-v6')).client, '2001:db8::1');
+  const denied6 = await exchange(gw.port, [
+    Buffer.concat([v2Tcp6('20010db80bad00000000000000000007'), Buffer.from(GET('edge-v6-deny'))]),
+  ]);
+  assert.match(denied6.text, /^HTTP\/1\.1 403 /);
+  assert.equal((await gw.logFor('edge-v6-deny')).client, '2001:db8:bad::7');
+  // A dual-stack balancer names an IPv4 client as TCP6 ::ffff:a.b.c.d: the same client as its TCP4 line.
+  const mapped = await exchange(gw.port, [
+    `PROXY TCP6 ::ffff:192.0.2.9 ::1 56324 443\r\n${GET('edge-mapped')}`,
+  ]);
+  assert.match(mapped.text, /^HTTP\/1\.1 403 /);
+  assert.equal((await gw.logFor('edge-mapped')).client, '192.0.2.9');
+  const mappedServed = await exchange(gw.port, [
+    `PROXY TCP6 ::ffff:198.51.100.9 ::1 56324 443\r\n${GET('edge-mapped-ok')}`,
+  ]);
+  const sawMapped = upstreamSaw(mappedServed.text);
+  assert.equal(sawMapped['x-forwarded-for'], '198.51.100.9');
+  assert.equal(sawMapped.forwarded, 'for=198.51.100.9;host=app;proto=http');
+});
