@@ -252,3 +252,19 @@ upstreams:
   assert.equal(sawMapped['x-forwarded-for'], '198.51.100.9');
   assert.equal(sawMapped.forwarded, 'for=198.51.100.9;host=app;proto=http');
 });
+
+test('a header from a source not in `from` is refused, unanswered, nothing forwarded, and logged with its peer', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [10.0.0.0/8] }'),
+  );
+  const outcome = await exchangeWrites(gw.port, [
+    `PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n${GET('edge-unlisted')}`,
+  ]);
+  assert.deepEqual(outcome, { text: '', closed: true });
+  await waitUntil('the refusal logged', () => refusals(gw, 0).length > 0);
+  const [line] = refusals(gw, 0);
+  assert.equal(line.client, '127.0.0.1');
+  assert.equal(line.reason, 'PROXY header from a source not in proxy_protocol.from');
+  assert.equal(gw.logs.filter((l) => l.msg === 'request').length, 0);
+});
