@@ -75,3 +75,43 @@ export function v2HeaderWithCrc32c(command: number, family: number, addresses: B
   header.writeUInt32BE(crc32cBitwise(header), header.length - 4);
   return header;
 }
+
+/**
+ * Connects, writes each of `writes` (awaiting a turn of the event loop and the kernel between
+ * them, so each goes as its own segment), and reads until the gateway closes. `closed` is false
+ * when the gateway still held it after 5 s (the default header timeout is 10 s: a refusal
+ * that came at once is told from one that waited for the timeout).
+ */
+export async function exchangeWrites(
+  port: number,
+  writes: (string | Buffer)[],
+): Promise<{ text: string; closed: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  await new Promise((resolve) => socket.once('connect', resolve));
+  for (const bytes of writes) {
+    if (closed) break;
+    await new Promise((resolve) => socket.write(bytes, resolve));
+    if (writes.length > 1) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const wasClosed = await Promise.race([
+    ended.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 5000);
+    }),
+  ]);
+  clearTimeout(timer);
+  socket.destroy();
+  return { text: Buffer.concat(chunks).toString('latin1'), closed: wasClosed };
+}

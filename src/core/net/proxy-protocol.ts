@@ -53,7 +53,8 @@ function invalid(reason: string): ProxyHeader {
 }
 
 function parseV1(bytes: Buffer): ProxyHeader {
-  const end = bytes.indexOf('\r\n', 0, 'latin1');
+  const end = lineEnd(bytes);
+  if (typeof end === 'string') return invalid(end);
   if (end === -1 || end + 2 > V1_MAX_LENGTH) {
     return bytes.length >= V1_MAX_LENGTH
       ? invalid(`v1 header longer than ${V1_MAX_LENGTH} bytes`)
@@ -75,6 +76,23 @@ function parseV1(bytes: Buffer): ProxyHeader {
   // In its canonical text, as v2's and a socket's own: `2001:DB8:0::7` would be another client
   // to a rate limit's key, per_client.connections and the hash balancer than `2001:db8::7`.
   return { kind: 'header', length, source: version === 6 ? canonicalIPv6(source) : source };
+}
+
+/**
+ * Where the v1 line's CRLF begins (-1: not here yet), or why the line is malformed: a CR or LF
+ * alone inside it. The spec ends the line with CRLF and nothing else; an UNKNOWN line, whose
+ * rest is ignored, ended by a bare LF would otherwise run on to the next CRLF and swallow the
+ * request line after it, which the HTTP parser (LF ends a line there too) reads as a request.
+ */
+function lineEnd(bytes: Buffer): number | string {
+  const scanned = Math.min(bytes.length, V1_MAX_LENGTH);
+  for (let at = V1_PREFIX.length; at < scanned; at++) {
+    if (bytes[at] === 0x0a) return 'v1 header with a bare LF in its line (it ends with CRLF)';
+    if (bytes[at] !== 0x0d) continue;
+    if (at + 1 === bytes.length) return -1;
+    return bytes[at + 1] === 0x0a ? at : 'v1 header with a bare CR in its line';
+  }
+  return -1;
 }
 
 /** Decimal 0-65535 without a leading zero, as the spec writes ports. */

@@ -58,6 +58,7 @@ export function createProxyGate(
         socket.removeListener('data', onData);
         socket.removeListener('end', onGone);
         socket.removeListener('error', onGone);
+        socket.removeListener('close', settle);
       };
       const refuse = (reason: string) => {
         settle();
@@ -114,6 +115,9 @@ export function createProxyGate(
       socket.on('data', onData);
       socket.once('end', onGone);
       socket.once('error', onGone);
+      // Closed by the gateway itself (a drain closes a silent connection, its deadline cuts the
+      // rest): no header is coming, and none was refused; the timer would tell of one later.
+      socket.once('close', settle);
     },
     adopt(socket) {
       const client = pending.get(peerKey(socket));

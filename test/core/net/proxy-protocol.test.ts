@@ -35,6 +35,7 @@ describe('PROXY protocol v1', () => {
   test('a prefix is incomplete; bytes that do not start like a header are absent', () => {
     assert.equal(parseProxyHeader(Buffer.from('PRO')).kind, 'incomplete');
     assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4')).kind, 'incomplete');
+    assert.equal(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r')).kind, 'incomplete');
     assert.equal(parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')).kind, 'absent');
     assert.equal(parseProxyHeader(Buffer.from([0x16, 0x03, 0x01])).kind, 'absent');
   });
@@ -47,6 +48,9 @@ describe('PROXY protocol v1', () => {
     ['a port with a leading zero', 'PROXY TCP4 1.2.3.4 10.0.0.1 01 2\r\n'],
     ['two spaces', 'PROXY TCP4  1.2.3.4 10.0.0.1 1 2\r\n'],
     ['a bare LF', 'PROXY TCP4 1.2.3.4 10.0.0.1 1 2\n\r\n'],
+    // Its rest is ignored, but not past a line's end: the request line after it is no part of it.
+    ['an UNKNOWN line ended by a bare LF', 'PROXY UNKNOWN x\nGET / HTTP/1.1\r\n'],
+    ['a bare CR', 'PROXY UNKNOWN x\ry\r\n'],
     // RFC 4291 text: a zone index names an interface of the balancer, never a client.
     ['an IPv6 zone index', 'PROXY TCP6 fe80::7%eth0 fe80::1 1 2\r\n'],
   ]) {
