@@ -1,7 +1,7 @@
 import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dropped-lines.ts';
 import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
 import { LineBatch } from './line-batch.ts';
-import { isRegularFile, nonBlockingSwitch, openLogFile } from './log-destination.ts';
+import { isRegularFile, nonBlockingSwitch, openLogFile, ownPipeDescriptor } from './log-destination.ts';
 
 /**
  * Milliseconds on a monotonic clock. Not performance.now(): the global `performance` loads
@@ -97,8 +97,10 @@ export class LineWriter {
   private readonly waiters = new FlushWaiters(() =>
     this.writing ? nowMs() - this.writeProgressAt : undefined,
   );
-  /** stdout or stderr on a pipe or socket: sets it non-blocking again (see nonBlockingSwitch). */
+  /** stdout or stderr on a socket (a pipe gets a descriptor of its own): sets it non-blocking again (see nonBlockingSwitch). */
   private readonly nonBlocking: (() => void) | undefined;
+  /** The descriptor the writer was given (1: stdout, 2: stderr), whichever it writes through. */
+  private readonly destination: number;
 
   /** `batchMs`: FILE_BATCH_MS unless a test needs it longer; `slowWriteMs`: SLOW_WRITE_MS unless a test needs every write slow. */
   constructor(
@@ -109,13 +111,18 @@ export class LineWriter {
     slowWriteMs = SLOW_WRITE_MS,
   ) {
     this.fd = fd;
+    this.destination = fd;
     this.batchMs = batchMs;
     this.slowWriteMs = slowWriteMs;
     this.maxBacklog = maxBacklog;
     this.gatewayName = gatewayName;
     this.isFile = isRegularFile(fd);
     this.direct = this.isFile;
-    if (!this.isFile) this.nonBlocking = nonBlockingSwitch(fd);
+    if (!this.isFile) {
+      const own = ownPipeDescriptor(fd);
+      if (own === undefined) this.nonBlocking = nonBlockingSwitch(fd);
+      else this.fd = own;
+    }
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
@@ -298,7 +305,7 @@ export class LineWriter {
 
   /** A write failed (not for a full pipe): the destination is left alone until its retry. */
   private refused(err: Error): void {
-    if (this.retryDelay === 0) sayRefusedOnStderr(this.fd, this.gatewayName, err);
+    if (this.retryDelay === 0) sayRefusedOnStderr(this.destination, this.gatewayName, err);
     this.retryDelay = this.retryDelay === 0 ? FIRST_RETRY_MS : Math.min(MAX_RETRY_MS, this.retryDelay * 2);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(this.retry, this.retryDelay).unref();

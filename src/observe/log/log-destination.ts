@@ -46,6 +46,27 @@ export function nonBlockingSwitch(fd: number): (() => void) | undefined {
 }
 
 /**
+ * stdout or stderr on a pipe: a descriptor of the writer's own, opened non-blocking through
+ * /proc/self/fd, a new open file description of the same pipe. The flag nonBlockingSwitch sets
+ * belongs to the description every process of the gateway shares, and each puts it back to
+ * blocking at its exit: a worker that exits between another's switch and its write left that
+ * write blocked on a full pipe (a thread-pool thread the exit joins, or the exit's own
+ * synchronous flush), and the drain waited for it until the worker was killed. On its own
+ * description the flag is this writer's alone. Undefined where none can be had (a socket, no
+ * /proc, a pipe whose reader is gone): the switch then.
+ */
+export function ownPipeDescriptor(fd: number): number | undefined {
+  if (fd !== 1 && fd !== 2) return undefined;
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return undefined;
+    const { O_WRONLY, O_NONBLOCK } = fs.constants;
+    return fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A log file opened for appending. A FIFO (a log shipper's named pipe) is opened blocking,
  * waiting for its reader as before, then again non-blocking for the writes, for the reason
  * nonBlockingSwitch gives: a reader that stops reading must not hold a thread, nor the exit.
