@@ -1,7 +1,7 @@
 import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dropped-lines.ts';
 import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
 import { LineBatch } from './line-batch.ts';
-import { isRegularFile, nonBlockingSwitch, openLogFile, ownPipeDescriptor } from './log-destination.ts';
+import { isRegularFile, nonBlockingSwitch, openLogFile, privatePipeDescriptor } from './log-destination.ts';
 
 /**
  * Milliseconds on a monotonic clock. Not performance.now(): the global `performance` loads
@@ -119,7 +119,7 @@ export class LineWriter {
     this.isFile = isRegularFile(fd);
     this.direct = this.isFile;
     if (!this.isFile) {
-      const own = ownPipeDescriptor(fd);
+      const own = privatePipeDescriptor(fd);
       if (own === undefined) this.nonBlocking = nonBlockingSwitch(fd);
       else this.fd = own;
     }

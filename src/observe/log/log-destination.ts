@@ -55,7 +55,7 @@ export function nonBlockingSwitch(fd: number): (() => void) | undefined {
  * description the flag is this writer's alone. Undefined where none can be had (a socket, no
  * /proc, a pipe whose reader is gone): the switch then.
  */
-export function ownPipeDescriptor(fd: number): number | undefined {
+export function privatePipeDescriptor(fd: number): number | undefined {
   if (fd !== 1 && fd !== 2) return undefined;
   try {
     if (!fs.fstatSync(fd).isFIFO()) return undefined;
