@@ -174,6 +174,16 @@ export class Failure extends Error {
     return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsDoing && this.nextHop === undefined;
   }
 
+  /**
+   * The route's upstream answered (receivedStatus) and the gateway failed on that answer (a
+   * plugin's onResponse threw, or let out its hop's failure): the attempt got its response, its
+   * target blameless. An answer the target itself got wrong (a 206 whose Content-Range does not
+   * fit: garbage, with the status it came with) is no response: the target's fault, counted as one.
+   */
+  get answeredFirst(): boolean {
+    return this.receivedStatus !== undefined && !this.faultsTarget;
+  }
+
   /** True when some of the request may have reached the upstream. */
   get reachedUpstream(): boolean {
     return this.stage !== 'not_sent';

@@ -234,7 +234,7 @@ export function settleClientSpan(
   if (port !== undefined) client.setAttribute(ATTR_NETWORK_PEER_PORT, port);
   // A failure after the target's answer (a plugin's onResponse) is the request's, not this
   // attempt's: the span says the answer it got, and ends with the attempt.
-  const received = failure?.receivedStatus;
+  const received = failure?.answeredFirst === true ? failure.receivedStatus : undefined;
   if (failure !== undefined) {
     if (received === undefined) failed(client, failure);
     else answered(client, received);

@@ -121,7 +121,7 @@ export class AttemptMetrics {
     // but the answer it came after is the side's, counted as it came (its status, its latency),
     // or a plugin that chokes on a canary's 503s hid them from the judge. Its duration is a
     // response's, by its status; the failure is the request's (candor_responses_total).
-    const received = failure.receivedStatus;
+    const received = failure.answeredFirst ? failure.receivedStatus : undefined;
     if (!this.#held)
       if (received !== undefined) this.#count(undefined, received, now - startedAt);
       else this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));

@@ -112,8 +112,8 @@ export class Attempt implements AttemptOutcome {
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     reportOutcome(runtime, this, now);
-    // A failure after the target's answer (receivedStatus: a plugin's onResponse) is the request's: the retry got a response.
-    const received = failure?.receivedStatus;
+    // A failure after the target's answer (a plugin's onResponse: answeredFirst) is the request's: the retry got a response.
+    const received = failure?.answeredFirst === true ? failure.receivedStatus : undefined;
     if (this.#retry)
       measure.retryOver(failure === undefined || received !== undefined ? 'response' : failure.type);
     // A target took a request: those waiting for one go (hold-queue.ts).

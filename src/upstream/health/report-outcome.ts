@@ -66,8 +66,8 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   outcome.releaseTargetProbe();
   if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
   // A failure after this target's answer (a plugin's onResponse threw, or let out its fetch's
-  // failure: receivedStatus) leaves the attempt what it was, a response.
-  const answered = failure === undefined || failure.receivedStatus !== undefined;
+  // failure: answeredFirst) leaves the attempt what it was, a response.
+  const answered = failure === undefined || failure.answeredFirst;
   metrics.attempted(upstream.name, origin, answered ? 'response' : failure.type, outcome.reused);
   const fault = isTargetFault(failure);
   // An answer whose body is still to come ends no run of the circuit's failures yet, as for

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+import { samples, scrape } from '../../observe/metrics/scrape.ts';
 
 /** An upstream answering every request with a 206 of these fields (raw) and a 10-byte body. */
 async function partsOf(fields: string, body = '0123456789') {
@@ -21,7 +22,9 @@ async function partsOf(fields: string, body = '0123456789') {
       await c.write(`HTTP/1.1 206 Partial Content\r\n${fields}\r\n${body}`);
     }
   });
-  const gw = await startTestGateway(singleUpstream(upstream.url));
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, { extra: 'metrics: { listen: 127.0.0.1:0 }' }),
+  );
   return { upstream, gw };
 }
 
@@ -64,6 +67,13 @@ for (const [name, fields, details] of [
       res.headers['proxy-status'],
       `edge-1; error=http_protocol_error; received-status=206; details=${JSON.stringify(details)}; next-hop="app"`,
     );
+    // The target's own bad answer: its attempt is garbage (counted against it), not a response
+    // the gateway failed on, as a plugin's failure after an answer is.
+    await gw.logFor(res.headers['x-request-id'] as string);
+    const attempts = samples((await scrape(gw.gateway.metricsPort() as number)).text)
+      .filter((s) => s.name === 'candor_upstream_attempts_total')
+      .map((s) => `${s.labels.outcome} ${s.value}`);
+    assert.deepEqual(attempts, ['http_protocol_error 1']);
   });
 }
 
