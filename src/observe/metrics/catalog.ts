@@ -269,6 +269,13 @@ export const METRICS = {
     help: 'Client connections closed as soon as they were accepted because the listener held its max_connections.',
     aggregator: 'sum',
   },
+  clientHandshakeFailures: {
+    name: 'candor_client_tls_handshake_failures_total',
+    type: 'counter',
+    labels: ['listener', 'reason'],
+    help: "Client TLS handshakes that failed, by reason: no_client_certificate, client_certificate_refused, client_alert (the client refused the gateway's certificate, most often), protocol, plain_http, timeout, closed.",
+    aggregator: 'sum',
+  },
   logLinesDropped: {
     name: 'candor_log_lines_dropped_total',
     type: 'counter',

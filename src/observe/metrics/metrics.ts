@@ -304,6 +304,11 @@ export class GatewayMetrics {
     this.#count('clientConnectionsDropped').cell(listener).value += count;
   }
 
+  /** Client TLS handshakes that failed on the listener, by why (handshake-failure.ts). */
+  handshakesFailed(listener: string, reason: string, count: number): void {
+    this.#count('clientHandshakeFailures').cell(listener, reason).value += count;
+  }
+
   /** The shared rate-limit store became reachable (up) or not. */
   storeState(up: boolean): void {
     this.#storeUp.set({ store: 'redis' }, up ? 1 : 0);

@@ -4,7 +4,7 @@ import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.t
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { clientAddressOf } from '../../core/net/client-address.ts';
-import { markClientCertificate } from '../../core/net/client-certificate.ts';
+import { markClientCertificate, NO_CERTIFICATE } from '../../core/net/client-certificate.ts';
 import type { DrainCut } from '../../core/net/downstream.ts';
 import { listenOptions } from '../../core/net/listen-options.ts';
 import { createTrustList, type TrustList } from '../../core/net/trust.ts';
@@ -18,6 +18,7 @@ import {
 } from './alpn-challenge-gate.ts';
 import type { ListenerH2 } from './h2/h2-listener.ts';
 import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
+import { type HandshakeFailure, handshakeFailureOf, reportHandshakeFailures } from './handshake-failure.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
 import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
@@ -100,7 +101,11 @@ export async function startListener(
   const live = liveSettings(config, handlers);
   /** Connections that came over their client's `per_client.connections`: each request on them gets the 429. */
   const overLimit = new WeakMap<Socket, Failure>();
-  const http1 = http1Handlers(handlers, facts, overLimit, serverTls);
+  // Every failed handshake counted and, a line a reason a second at most, told (handshake-failure.ts).
+  const handshakeFailed = reportHandshakeFailures((failure, count) =>
+    handlers.handshakeFailed(state.current, failure, count),
+  );
+  const http1 = http1Handlers(handlers, facts, overLimit, serverTls && handshakeFailed);
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
     ? (await import('./h2/h2-listener.ts')).startH2Listener(handlers, facts, () => state.current, overLimit)
@@ -118,7 +123,8 @@ export async function startListener(
       // as often as the client likes on one connection, and the door of the splicing attacks
       // (CVE-2009-3555). nginx refuses it too; node:http2 already does. (TLS 1.3 has none.)
       if (serverTls !== undefined) (socket as TLSSocket).disableRenegotiation();
-      if (!admitConnection(socket, handlers.clients, overLimit, serverTls, underOldTrust)) return;
+      if (!admitConnection(socket, handlers.clients, overLimit, serverTls, underOldTrust, handshakeFailed))
+        return;
       if (serverTls === undefined) own.acceptPlain(socket);
       else if (h2) h2.take(socket, acceptHttp1, true);
       else own.accept(socket);
@@ -128,6 +134,7 @@ export async function startListener(
     serverTls ? undefined : priorKnowledgeOf(h2, acceptHttp1),
   );
   const { server } = own;
+  own.noteClients(serverTls?.requiresCertificate() ?? false);
   const trust = serverTls === undefined ? undefined : new TrustEpochs();
   // First, before node:tls wraps the TCP socket in a TLS one.
   if (trust !== undefined) server.prependListener('connection', (tcp: Socket) => trust.accepted(tcp));
@@ -161,6 +168,7 @@ export async function startListener(
         facts.name = next.name;
         accepting.setMaxConnections(next.maxConnections);
         if (tlsInForce?.()) {
+          own.noteClients(serverTls?.requiresCertificate() ?? false);
           trust?.changed();
           endJudgedConnections(own, h2?.server, serverTls?.requiresCertificate() ?? false);
         }
@@ -250,7 +258,8 @@ function http1Handlers(
   handlers: RequestHandlers,
   facts: ListenerFacts,
   overLimit: WeakMap<Socket, Failure>,
-  serverTls: ServerTls | undefined,
+  /** Over TLS: where a failed handshake goes. */
+  handshakeFailed: ((failure: HandshakeFailure) => void) | undefined,
 ): Http1Handlers<Http1Connection> {
   return {
     request(exchange, connection) {
@@ -264,7 +273,11 @@ function http1Handlers(
     unserved(connection, request, why) {
       unserved(handlers, connection, request, why);
     },
-    ...(serverTls ? { plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done) } : {}),
+    ...(handshakeFailed && {
+      plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done),
+      handshakeFailed: (err: Error, socket: TLSSocket, client: string) =>
+        handshakeFailed(handshakeFailureOf(err, socket, client)),
+    }),
   };
 }
 
@@ -279,6 +292,7 @@ function admitConnection(
   overLimit: WeakMap<Socket, Failure>,
   serverTls: ServerTls | undefined,
   underOldTrust: (socket: Socket) => boolean,
+  handshakeFailed: (failure: HandshakeFailure) => void,
 ): boolean {
   // One past its client's limit (its PROXY header's client, behind a balancer) is served only
   // to be told so (a silent close reads as a network fault).
@@ -298,6 +312,13 @@ function admitConnection(
   // the handshake would have been refused.
   const stale = judged.certificate !== undefined && underOldTrust(socket);
   if (!stale && (judged.refused === undefined || !serverTls?.requiresCertificate())) return true;
+  if (!stale && judged.refused !== undefined)
+    handshakeFailed({
+      reason: judged.refused === NO_CERTIFICATE ? 'no_client_certificate' : 'client_certificate_refused',
+      detail: judged.refused,
+      client: clientAddressOf(socket),
+      servername: (socket as TLSSocket).servername || undefined,
+    });
   socket.destroy();
   return false;
 }

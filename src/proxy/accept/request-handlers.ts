@@ -3,6 +3,7 @@
  * is told of the listener, the handlers the composition root wires to the request session,
  * and the per-client count every request passes first.
  */
+
 import type { DownstreamLimits, ListenerConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
@@ -11,6 +12,7 @@ import type { InFlightLimit } from '../admit/in-flight-limit.ts';
 import type { RawRequestInfo } from './client-error.ts';
 import type { ClientLimits } from './client-limits.ts';
 import type { H2BoundEvent } from './h2/h2-bound.ts';
+import type { HandshakeFailure } from './handshake-failure.ts';
 import type { ProxyRefusal } from './proxy-gate.ts';
 
 /** What the request pipeline needs to know of the listener a request came in on. */
@@ -80,6 +82,11 @@ export interface RequestHandlers {
    * that follow within a second are told together, with how many and the last one.
    */
   proxyRefused(listener: ListenerConfig, refusal: ProxyRefusal, count: number): void;
+  /**
+   * TLS handshakes that failed (handshake-failure.ts), told as proxyRefused is, each reason
+   * apart: `count` how many of that reason since it was last told, `failure` the last one.
+   */
+  handshakeFailed(listener: ListenerConfig, failure: HandshakeFailure, count: number): void;
 }
 
 /**

@@ -58,6 +58,23 @@ export function listenerHandlers(
         { listener: listener.address, client: refusal.remoteAddress, reason: refusal.reason, refused: count },
         'PROXY protocol: connection refused',
       ),
+    handshakeFailed: (listener, failure, count) => {
+      metrics.handshakesFailed(listener.address, failure.reason, count);
+      // A client gone before its handshake ended is a port scan or a TCP check as often as not:
+      // counted, not told.
+      if (failure.reason === 'closed') return;
+      logger.info(
+        {
+          listener: listener.address,
+          client: failure.client || undefined,
+          sni: failure.servername,
+          reason: failure.reason,
+          details: failure.detail,
+          failed: count,
+        },
+        'TLS handshake failed',
+      );
+    },
     h2Bound: (listener, event) =>
       logger.warn(
         {

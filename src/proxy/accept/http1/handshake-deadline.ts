@@ -17,6 +17,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
+import { clientAddressOf } from '../../../core/net/client-address.ts';
 
 /** One TCP connection, and its handshake deadline while one is armed. */
 interface Watched {
@@ -26,6 +27,8 @@ interface Watched {
 
 export class TlsConnections {
   readonly #held = new Map<string, Watched>();
+  /** The clients of TLS sockets noted during their handshakes (noteClient). */
+  readonly #clients = new WeakMap<TLSSocket, string>();
 
   /** A TCP connection accepted: kept until it closes (again: nothing). */
   add(tcp: Socket): void {
@@ -51,6 +54,22 @@ export class TlsConnections {
     if (held === undefined) return;
     clearTimeout(held.deadline);
     held.deadline = undefined;
+  }
+
+  /**
+   * Notes the client of a TLS socket in its handshake, while the socket still knows it: Node
+   * closes a connection whose certificate a listener refuses before it says anything of it, and
+   * by then the socket has forgotten its peer.
+   */
+  noteClient(socket: TLSSocket): void {
+    if (this.#clients.has(socket)) return;
+    const client = clientAddressOf(this.under(socket) ?? socket);
+    if (client !== '') this.#clients.set(socket, client);
+  }
+
+  /** Its client, noted or still known ('' once neither). */
+  clientOf(socket: TLSSocket): string {
+    return this.#clients.get(socket) ?? clientAddressOf(this.under(socket) ?? socket);
   }
 
   /** The TCP connection under a TLS socket, while it is open. */

@@ -5,6 +5,7 @@
  * (http1-answer.ts) reports to it.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { RequestHead, RequestParseError } from '../../../core/http1/parsed-request.ts';
 import type { DownstreamExchange, DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
 
@@ -76,6 +77,11 @@ export interface Http1Handlers<Connection> {
    * written); `done` destroys what is left. Without it such a client is closed on unanswered.
    */
   plainOnTls?(tcp: Socket, done: () => void): void;
+  /**
+   * Over TLS, a client's handshake failed (node:tls's 'tlsClientError'): `socket` is the TLS
+   * socket, destroyed or about to be; `client` its client as the listener knows it.
+   */
+  handshakeFailed?(err: Error, socket: TLSSocket, client: string): void;
   /**
    * A request pipelined behind one whose connection was cut (`why`), read whole (its `bytes`)
    * and never served: told for its log line once the connection has closed.

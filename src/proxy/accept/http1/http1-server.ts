@@ -11,6 +11,7 @@ import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from
 import { markAcceptedAt } from '../../../core/net/accepted-at.ts';
 import type { DrainCut } from '../../../core/net/downstream.ts';
 import type { PreTlsStage } from '../alpn-challenge-gate.ts';
+import { PLAIN_HTTP } from '../handshake-failure.ts';
 import { OpenList } from '../open-list.ts';
 import type { ProxyGate } from '../proxy-gate.ts';
 import { TlsConnections } from './handshake-deadline.ts';
@@ -46,6 +47,12 @@ export interface Http1Server {
   destroyAll(why: DrainCut): number;
   /** Over TLS, the TCP connection under a TLS socket (as node:tls accepted it), while it is open. */
   tcpUnder(socket: TLSSocket): Socket | undefined;
+  /**
+   * Over TLS, whether each handshake's client is noted as it goes (TlsConnections.noteClient):
+   * on a listener that requires a client certificate, where Node closes a refused one without a
+   * word, so that its failure can name its client.
+   */
+  noteClients(on: boolean): void;
 }
 
 /**
@@ -101,6 +108,7 @@ export function createHttp1Server(
     add(new Http1Connection(socket, settings(), handlers, false, forget, handOff));
   const first = afterHandshake(take ?? accept, underTls, stages.length > 0, gate);
   const server = serverOf(tls, settings().headerTimeout, first);
+  const noteClient = (_line: Buffer, socket: TLSSocket) => underTls?.noteClient(socket);
   // Node only reports a handshake that failed or passed its timeout ('tlsClientError'): the
   // socket would stay open (a stalled ClientHello for good), holding a connection slot.
   if (underTls !== undefined)
@@ -135,6 +143,13 @@ export function createHttp1Server(
       return count;
     },
     tcpUnder: (socket) => underTls?.under(socket),
+    noteClients(on) {
+      if (underTls === undefined) return;
+      // node:tls's 'keylog' is the one event a server gives with the TLS socket during its
+      // handshake (its lines, secrets, are not kept); made only while a listener has it.
+      server.removeListener('keylog', noteClient);
+      if (on) server.on('keylog', noteClient);
+    },
   };
 }
 
@@ -235,12 +250,6 @@ function closeIfSilent(socket: Socket): void {
 }
 
 /**
- * What OpenSSL names a plain HTTP request where a ClientHello belonged, by its first bytes: a
- * method it knows (GET, POST, PUT, …), or CONNECT (a client taking the gateway for a proxy).
- */
-const PLAIN_HTTP = new Set(['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST']);
-
-/**
  * A handshake that failed (or passed its timeout) is destroyed, but for a plain HTTP request
  * sent to the TLS port (`http://` for `https://`, PLAIN_HTTP), where a client closed on
  * unanswered reads only an empty reply. Its TCP socket (under the TLS socket, as the server
@@ -253,6 +262,7 @@ function failedHandshake(
   connections: TlsConnections,
 ): void {
   const tcp = connections.under(socket);
+  handlers.handshakeFailed?.(err, socket, connections.clientOf(socket));
   if (
     !PLAIN_HTTP.has((err as NodeJS.ErrnoException).code ?? '') ||
     handlers.plainOnTls === undefined ||
