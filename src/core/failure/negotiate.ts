@@ -1,4 +1,5 @@
 import { trimOws } from '../ows.ts';
+import { qvalue } from '../qvalue.ts';
 
 /** Which error body a client gets, from its Accept header (RFC 9110 §12.5.1). */
 export type ErrorFormat = 'problem+json' | 'html' | 'text';
@@ -80,10 +81,8 @@ function qualityOf(target: string, accept: string): [number, number] {
     let rangeQ = 1;
     for (const param of params) {
       const [name = '', value] = param.split('=');
-      if (trimOws(name).toLowerCase() === 'q') {
-        const parsed = Number(value === undefined ? undefined : trimOws(value));
-        rangeQ = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 1;
-      }
+      // A q that is no qvalue refuses the range, as it refuses a coding (qvalue()).
+      if (trimOws(name).toLowerCase() === 'q') rangeQ = qvalue(value);
     }
     specificity = matched;
     q = rangeQ;

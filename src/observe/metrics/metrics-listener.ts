@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { answerMetrics, type RenderMetrics } from './exposition.ts';
+import { answerMetrics, OWN_FIELDS, type RenderMetrics } from './exposition.ts';
 
 export interface MetricsListener {
   /** The bound port (differs from the config when it asked for port 0). */
@@ -26,16 +26,18 @@ export async function startMetricsListener(
       res.writeHead(421, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        // It quotes the request's Host: read as text only.
-        'x-content-type-options': 'nosniff',
+        ...OWN_FIELDS,
       });
       res.end(body);
       return;
     }
     const path = (req.url ?? '').split('?')[0];
     if (path === '/metrics') return answerMetrics(req, res, render);
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '10' });
+    res.writeHead(404, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': '10',
+      ...OWN_FIELDS,
+    });
     res.end('not found\n');
   });
   await new Promise<void>((resolve, reject) => {

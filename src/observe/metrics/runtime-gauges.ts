@@ -72,8 +72,7 @@ function registerUpstreamGauges(registry: Registry, upstreams: () => Iterable<Up
       for (const upstream of upstreams()) {
         states(upstream.name, '', upstream.circuit.stateAt(now));
         for (const target of upstream.targets) {
-          const state = target.isEjected(now) ? 'open' : target.isHalfOpen(now) ? 'half_open' : 'closed';
-          states(upstream.name, target.config.origin, state);
+          states(upstream.name, target.config.origin, target.ejectionState(now));
         }
       }
     },

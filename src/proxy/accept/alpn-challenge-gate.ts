@@ -30,6 +30,7 @@ export function createAlpnChallengeGate(lookup: AlpnChallengeLookup, timeoutMs: 
         socket.removeListener('data', onData);
         socket.removeListener('end', onGone);
         socket.removeListener('error', onGone);
+        socket.removeListener('close', settle);
       };
       const onGone = () => {
         settle();
@@ -65,6 +66,9 @@ export function createAlpnChallengeGate(lookup: AlpnChallengeLookup, timeoutMs: 
       socket.on('data', onData);
       socket.once('end', onGone);
       socket.once('error', onGone);
+      // Closed by the gateway itself (a drain, the connection limit): no hello is coming, and
+      // the timer would hold the socket until its timeout for nothing.
+      socket.once('close', settle);
       // Behind the PROXY gate the socket comes paused (the bytes after its header put back):
       // a 'data' listener alone would not start it, and the handshake would wait for nothing.
       socket.resume();

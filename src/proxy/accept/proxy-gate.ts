@@ -56,8 +56,8 @@ export function createProxyGate(
       const settle = () => {
         clearTimeout(timer);
         socket.removeListener('data', onData);
-        socket.removeListener('end', onGone);
-        socket.removeListener('error', onGone);
+        socket.removeListener('end', onEnded);
+        socket.removeListener('error', onEnded);
         socket.removeListener('close', settle);
       };
       const refuse = (reason: string) => {
@@ -69,6 +69,15 @@ export function createProxyGate(
         settle();
         socket.destroy();
       };
+      // The peer ended (or reset) its connection: after nothing, a balancer's health check, gone
+      // in silence; halfway through a header, refused as the header timeout refuses one, saying
+      // so: a balancer that crashes mid-header, or a middlebox that cuts it, is told from a check.
+      const onEnded = () =>
+        seen.length > 0
+          ? refuse(
+              `a PROXY header cut short: the connection ended after ${seen.length} bytes of it, from a source ${listed ? 'in' : 'not in'} proxy_protocol.from`,
+            )
+          : onGone();
       // From a source not listed, silence is no request (closed as the HTTP server closes one that
       // never spoke); bytes that began a header and stopped are refused as any header of its is,
       // saying so: closed in silence, an operator could not tell why its connections were closed.
@@ -113,8 +122,8 @@ export function createProxyGate(
         pass(socket);
       };
       socket.on('data', onData);
-      socket.once('end', onGone);
-      socket.once('error', onGone);
+      socket.once('end', onEnded);
+      socket.once('error', onEnded);
       // Closed by the gateway itself (a drain closes a silent connection, its deadline cuts the
       // rest): no header is coming, and none was refused; the timer would tell of one later.
       socket.once('close', settle);

@@ -6,6 +6,7 @@
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { joinedField } from '../../core/net/downstream.ts';
+import { qvalue } from '../../core/qvalue.ts';
 import { hasField } from './coded-fields.ts';
 
 /** The first of `offered` the client accepts (q > 0, by name or by `*`), else undefined. */
@@ -23,7 +24,7 @@ export function negotiateCoding(
     for (const param of params) {
       const [key, value] = param.split('=');
       if (key?.trim().toLowerCase() !== 'q') continue;
-      q = qvalue(value?.trim());
+      q = qvalue(value);
     }
     // "x-gzip" is gzip (RFC 9110 §8.4.1.3).
     weights.set(coding === 'x-gzip' ? 'gzip' : coding, q);
@@ -43,15 +44,6 @@ export function negotiateCoding(
   // §12.5.3: "*" matches every coding not listed, "identity" (no coding) among them).
   const identity = weights.get('identity') ?? any;
   return identity !== undefined && identity > bestQ ? undefined : best;
-}
-
-/**
- * A qvalue's weight (RFC 9110 §12.4.2: 0 to 1, at most three decimals), or 0 for one that is
- * not: `q=2`, `q=abc`, `q=0x1` refuse their coding rather than be read at a weight guessed for
- * them. Identity is always there to send, so an unreadable preference costs bytes, never a body.
- */
-function qvalue(text: string | undefined): number {
-  return text !== undefined && /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(text) ? Number(text) : 0;
 }
 
 /** What of the request and response decides whether a response may be compressed. */

@@ -179,13 +179,16 @@ const later = (a: string | null, b: string | null) => (a === null ? b : b === nu
 const latest = <T extends { at: string } | null>(a: T, b: T): T =>
   a === null ? b : b === null ? a : a.at >= b.at ? a : b;
 
+/** The worse of two workers' circuits (open over half-open over closed), the later end at a tie. */
+function worstCircuit(a: UpstreamStatus['circuit'], b: UpstreamStatus['circuit']): UpstreamStatus['circuit'] {
+  return CIRCUIT_ORDER[b.state] > CIRCUIT_ORDER[a.state]
+    ? b
+    : { state: a.state, open_until: later(a.open_until, b.open_until) };
+}
+
 function mergeUpstream(a: MergedUpstream, b: UpstreamStatus): MergedUpstream {
-  const circuit =
-    CIRCUIT_ORDER[b.circuit.state] > CIRCUIT_ORDER[a.circuit.state]
-      ? b.circuit
-      : { state: a.circuit.state, open_until: later(a.circuit.open_until, b.circuit.open_until) };
   return {
-    circuit,
+    circuit: worstCircuit(a.circuit, b.circuit),
     panic: a.panic || b.panic,
     in_flight: a.in_flight + b.in_flight,
     pending: a.pending + b.pending,
@@ -217,6 +220,7 @@ function mergeTarget(a: MergedTarget, b: TargetStatus): MergedTarget {
     ...a,
     health: a.health === b.health ? a.health : 'mixed',
     last_check: latest(a.last_check, b.last_check),
+    circuit: worstCircuit(a.circuit, b.circuit),
     ejected: a.ejected || b.ejected,
     ejected_until: later(a.ejected_until, b.ejected_until),
     ejections: Math.max(a.ejections, b.ejections),

@@ -92,6 +92,9 @@ export interface TargetStatus {
     readonly status: number | null;
     readonly failure: string | null;
   } | null;
+  /** Its ejection as a circuit (candor_circuit_state's): `half_open` once its time ran out, until its probe. */
+  readonly circuit: { readonly state: CircuitState; readonly open_until: string | null };
+  /** While `circuit.state` is `open`: its ejection's time is not over. */
   readonly ejected: boolean;
   readonly ejected_until: string | null;
   readonly ejections: number;
@@ -284,6 +287,10 @@ function upstreamStatus(
                 status: probe.status ?? null,
                 failure: probe.failure?.type ?? null,
               },
+        circuit: {
+          state: target.ejectionState(now),
+          open_until: ejected ? wallClock(target.ejectedUntil) : null,
+        },
         ejected,
         ejected_until: ejected ? wallClock(target.ejectedUntil) : null,
         ejections: target.ejections,

@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { FailureType, Shape } from '../../core/failure/taxonomy.ts';
 import { Count } from '../../core/limits/count.ts';
+import type { CircuitState } from '../../core/retry/circuit.ts';
 
 export type AdminTargetState = 'enabled' | 'draining' | 'disabled';
 
@@ -81,6 +82,15 @@ export class TargetState {
   /** The ejection ran out but no request has succeeded since: it takes probes only. */
   isHalfOpen(now: number): boolean {
     return this.ejectedUntil !== 0 && this.ejectedUntil <= now;
+  }
+
+  /**
+   * Its ejection as a circuit's state: `open` while ejected, `half_open` once that ran out and
+   * until a request (its probe) or a passing check ends it, else `closed`. What `/status` and
+   * `candor_circuit_state` both say of the target.
+   */
+  ejectionState(now: number): CircuitState {
+    return this.isEjected(now) ? 'open' : this.isHalfOpen(now) ? 'half_open' : 'closed';
   }
 }
 

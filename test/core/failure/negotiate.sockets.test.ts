@@ -87,3 +87,32 @@ upstreams:
     await gw.close();
   }
 });
+
+test('a q that is not a qvalue refuses its media range, as it refuses a content coding', () => {
+  // RFC 9110 §12.4.2: 0 to 1, at most three decimals. Each was read as 1 (`q=2` clamped,
+  // `q=abc` defaulted, `q=0x1` read by Number()), so problem+json won its tie with HTML.
+  for (const q of ['2', '1.5', '0x1', 'abc', '1.0001', '', '-1'])
+    assert.equal(negotiateErrorFormat(`application/problem+json;q=${q}, text/html`), 'html', q);
+  assert.equal(negotiateErrorFormat('application/problem+json;q=1.000, text/html;q=0.999'), 'problem+json');
+  assert.equal(negotiateErrorFormat('text/html;q=1.'), 'html');
+  assert.equal(negotiateErrorFormat('text/html;q=2'), 'text');
+});
+
+test("a gateway's 502 to an Accept whose problem+json has q=2 is the HTML page", async () => {
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - { match: { path: /api }, upstream: app }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:1 }] }
+`);
+  try {
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET /api HTTP/1.1\r\nHost: gw.test\r\nAccept: application/problem+json;q=2, text/html\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 502 /);
+    assert.match(raw, /\r\ncontent-type: text\/html; charset=utf-8\r\n/);
+  } finally {
+    await gw.close();
+  }
+});

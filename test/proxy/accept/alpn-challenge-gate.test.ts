@@ -67,3 +67,40 @@ test('a client that resets while its validation is looked up costs its connectio
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(passed.length, 0);
 });
+
+test('a connection closed elsewhere while its hello is awaited (a drain, the connection limit) lets go of it at once', async () => {
+  // Its timer and listeners stayed until the hello timeout (10 s by default), holding the
+  // socket; the PROXY gate lets go on 'close', and so does this one now.
+  const gate = createAlpnChallengeGate(
+    () => undefined,
+    () => 600_000,
+  );
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  const { server, socket, client } = await new Promise<{
+    server: net.Server;
+    socket: net.Socket;
+    client: net.Socket;
+  }>((resolve) => {
+    const server = net.createServer((socket) => resolve({ server, socket, client }));
+    let client!: net.Socket;
+    server.listen(0, '127.0.0.1', () => {
+      client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      client.on('error', () => {});
+    });
+  });
+  try {
+    const before = timers();
+    const listeners = () => ['data', 'end', 'error', 'close'].map((event) => socket.listenerCount(event));
+    const own = listeners();
+    gate.admit(socket, () => assert.fail('passed on without a hello'));
+    assert.equal(timers(), before + 1, 'the hello timeout is armed');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.destroy();
+    await closed;
+    assert.equal(timers(), before, 'the hello timeout is cleared');
+    assert.deepEqual(listeners(), own, "the gate's listeners are gone");
+  } finally {
+    client.destroy();
+    server.close();
+  }
+});

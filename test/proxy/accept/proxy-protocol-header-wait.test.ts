@@ -113,3 +113,46 @@ test('a connection the gateway closes while it waits for the header (a drain, a 
   await new Promise((resolve) => setTimeout(resolve, 600));
   assert.deepEqual(refusals(gw, 0), []);
 });
+
+test('a source in proxy_protocol.from that ends its connection halfway through its header is refused and logged, naming it', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(`${singleUpstream(app.url)}\n`, {}, 'proxy_protocol: { from: [127.0.0.1] }'),
+  );
+  // A v1 header cut short (its balancer crashed, a middlebox cut it): closed in silence, an
+  // operator could not tell its connections from a health check's, which sends nothing at all.
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.end('PROXY TCP4 192.0.2.1 ');
+  await closed;
+  await waitUntil('the refusal logged', () => refusals(gw, 0).length > 0);
+  const lines = refusals(gw, 0);
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0].client, '127.0.0.1');
+  assert.equal(
+    lines[0].reason,
+    'a PROXY header cut short: the connection ended after 21 bytes of it, from a source in proxy_protocol.from',
+  );
+  assert.equal(lines[0].level, 'warn');
+});
+
+test("a source in proxy_protocol.from that opens and closes without a byte (a balancer's health check) is no refusal", async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(`${singleUpstream(app.url)}\n`, {}, 'proxy_protocol: { from: [127.0.0.1] }'),
+  );
+  const before = gw.logs.length;
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.end();
+  await closed;
+  // A request after it: its line is written after anything the closed connection made.
+  const outcome = await exchangeWrites(gw.port, [
+    'PROXY TCP4 192.0.2.1 10.0.0.1 56324 443\r\n',
+    GET('after'),
+  ]);
+  assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '192.0.2.1');
+  assert.deepEqual(refusals(gw, before), []);
+});

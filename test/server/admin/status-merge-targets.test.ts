@@ -7,7 +7,12 @@ import { test } from 'node:test';
 import { mergeStatuses } from '../../../src/server/cluster/status-merge.ts';
 import type { GatewayStatus, TargetStatus } from '../../../src/server/gateway/status.ts';
 
-function target(url: string, inFlight: number): TargetStatus {
+function target(
+  url: string,
+  inFlight: number,
+  circuit: TargetStatus['circuit']['state'] = 'closed',
+): TargetStatus {
+  const until = circuit === 'open' ? '2026-11-28T05:00:00.000Z' : null;
   return {
     url,
     weight: 1,
@@ -15,8 +20,9 @@ function target(url: string, inFlight: number): TargetStatus {
     admin: 'enabled',
     health: 'unchecked',
     last_check: null,
-    ejected: false,
-    ejected_until: null,
+    circuit: { state: circuit, open_until: until },
+    ejected: circuit === 'open',
+    ejected_until: until,
     ejections: 0,
     in_flight: inFlight,
     last_failure: null,
@@ -61,4 +67,21 @@ test('a target one worker has and another not is in the merged status, with that
       ['http://10.0.0.2:80', 3, 1, 0],
     ],
   );
+});
+
+test("a target's circuit is the worst of the workers': a probe pending in one is half_open, an ejection in one open", () => {
+  const merged = (...states: TargetStatus['circuit']['state'][]) =>
+    mergeStatuses(
+      states.map((state, i) => ({
+        worker: i + 1,
+        pid: 11 + i,
+        status: worker([target('http://10.0.0.1:80', 0, state)]),
+      })),
+    ).upstreams.app.targets[0];
+  assert.deepEqual(merged('closed', 'half_open').circuit, { state: 'half_open', open_until: null });
+  assert.deepEqual(merged('half_open', 'closed').circuit, { state: 'half_open', open_until: null });
+  const open = merged('half_open', 'open', 'closed');
+  assert.deepEqual(open.circuit, { state: 'open', open_until: '2026-11-28T05:00:00.000Z' });
+  assert.equal(open.ejected, true);
+  assert.equal(open.workers_ejecting, 1);
 });

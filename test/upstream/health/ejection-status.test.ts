@@ -2,7 +2,8 @@
  * What passive ejection judges and how it is shown, through a real gateway: an upstream's own
  * 5xx answers eject nothing (docs/configuration.md: "never the upstream's own statuses"), its
  * resets do, and /status shows the ejected target with the reason and end its log line gives,
- * then clears both once the target is back.
+ * its circuit half_open once that end passed and until its probe (as candor_circuit_state), then
+ * clears them once the target is back.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -57,15 +58,21 @@ test("an upstream's 500s eject nothing; resets do, and /status shows the ejectio
     assert.equal(seen.last_failure?.type, ejected[0].reason);
     assert.equal(seen.last_failure?.type, 'connection_terminated');
     assert.equal(seen.ejections, 1);
+    assert.deepEqual(seen.circuit, { state: 'open', open_until: seen.ejected_until });
 
     // Back once its time ran out: the next request is its probe, and its success returns it.
     upstream.set('ok');
     const target = gw.gateway.runtime().upstreams.get('app')?.targets[0];
     while (target?.isEjected(performance.now())) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Its time over, its probe not yet come: no longer ejected, not yet back (candor_circuit_state's half_open).
+    const pending = status();
+    assert.equal(pending.ejected, false);
+    assert.deepEqual(pending.circuit, { state: 'half_open', open_until: null });
     assert.equal((await request(gw.url, { path: '/back' })).status, 200);
     assert.equal(gw.logs.filter((l) => l.msg === 'target back in rotation').length, 1);
     assert.equal(status().ejected, false);
     assert.equal(status().ejected_until, null);
+    assert.deepEqual(status().circuit, { state: 'closed', open_until: null });
     assert.equal(status().ejections, 1, 'the count of ejections in a row stays, for the next one');
   } finally {
     await gw.close();
