@@ -98,7 +98,9 @@ export class RedisRates {
     this.config = config;
     this.#logger = logger;
     this.#counts = counts;
-    this.#link = new RedisLink(config.url, config.timeout, (state, was, why) => this.#told(state, was, why));
+    this.#link = new RedisLink(config.url, config.timeout, (state, was, why, first) =>
+      this.#told(state, was, why, first),
+    );
     this.#link.client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
   }
 
@@ -148,11 +150,12 @@ export class RedisRates {
   }
 
   /** A change of the store's state (RedisLink), once: counted and logged. */
-  #told(state: 'up' | 'down', was: RedisLinkState, why: string): void {
+  #told(state: 'up' | 'down', was: RedisLinkState, why: string, first: boolean): void {
     this.#counts.storeState(state === 'up');
-    // The first connection is not a recovery: "again" is for a store that was down.
-    if (state === 'up' && was === 'connecting')
-      this.#logger.info({ store: this.#link.address }, 'rate limit store connected: limits shared');
+    // The first contact is not a recovery, even after failed tries (Redis absent at the start):
+    // "again" is for limits that were shared once.
+    if (state === 'up' && first)
+      this.#logger.info({ store: this.#link.address, was }, 'rate limit store connected: limits shared');
     else if (state === 'up')
       this.#logger.info(
         { store: this.#link.address, was },

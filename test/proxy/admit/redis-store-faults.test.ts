@@ -163,7 +163,14 @@ test('Redis absent when the gateway starts: on_error decides at once, the line n
   }
   for (const g of [deny, allow]) {
     await waitUntil('connected', () => g.gateway.status().store?.state === 'up', 15_000);
-    assert.equal(storeLines(g, 'rate limit store reachable: limits shared again').length, 1);
+    // Reached for the first time: the limits were never shared before, so not "again".
+    assert.deepEqual(
+      storeLines(g, 'rate limit store').map((l) => [l.msg, l.was]),
+      [
+        [storeLines(g, 'rate limit store unreachable')[0].msg, undefined],
+        ['rate limit store connected: limits shared', 'down'],
+      ],
+    );
     assert.equal(g.gateway.status().store?.reason, undefined);
     await metric(g, /candor_store_up\{store="redis"\} 1/);
   }
@@ -237,7 +244,7 @@ test('Redis full (maxmemory, noeviction): deny answers 503, the line and /status
   }
 });
 
-test('a requirepass the gateway does not know: deny answers 503, /status names WRONGPASS; Redis given that password, shared again', async () => {
+test('a requirepass the gateway does not know: deny answers 503, /status names WRONGPASS; Redis given that password, shared (for the first time: not "again")', async () => {
   const wrong = 'a-password-rotated-early';
   const g = await startTestGateway(`
 name: edge
@@ -267,7 +274,8 @@ upstreams:
   try {
     await admin.config('SET', 'requirepass', wrong);
     await waitUntil('connected', () => g.gateway.status().store?.state === 'up', 15_000);
-    assert.equal(storeLines(g, 'rate limit store reachable: limits shared again').length, 1);
+    assert.equal(storeLines(g, 'rate limit store connected: limits shared').length, 1);
+    assert.equal(storeLines(g, 'rate limit store reachable').length, 0);
     assert.deepEqual(
       [(await get(g, 'rotated')).status, (await get(g, 'rotated')).status, (await get(g, 'rotated')).status],
       [200, 200, 429],
