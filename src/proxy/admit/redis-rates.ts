@@ -105,8 +105,9 @@ export class RedisRates {
   }
 
   /**
-   * 0: pass; n > 0: whole seconds until the key's next token; `{ storeDenied: why }`: Redis did
-   * not answer (or answered something that is not a decision) and on_error is deny.
+   * 0: pass; n > 0: whole seconds until the key's next token; `{ storeDenied: why }` or
+   * `{ storeAllowed: why }`: Redis did not answer (or answered something that is not a decision)
+   * and on_error is deny, or allow.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
     const stalled = this.#link.stalled();
@@ -126,7 +127,7 @@ export class RedisRates {
   #fallback(why: string): RateStoreVerdict {
     this.#link.failed(why);
     this.#counts.storeFallback(this.config.onError);
-    return this.config.onError === 'allow' ? 0 : { storeDenied: why };
+    return this.config.onError === 'allow' ? { storeAllowed: why } : { storeDenied: why };
   }
 
   status(): StoreStatus {

@@ -285,3 +285,27 @@ upstreams:
     admin.disconnect();
   }
 });
+
+test('on_error allow: the line of a request let through unchecked says so (rate_limit_unchecked, the why); one Redis decided has no such field', async () => {
+  const g = await gateway('allow');
+  await waitUntil('connected', () => g.gateway.status().store?.state === 'up');
+  const decided = await get(g, 'checked');
+  assert.equal(decided.status, 200);
+  const checkedLine = await g.logFor(String(decided.headers['x-request-id']));
+  assert.equal('rate_limit_unchecked' in checkedLine, false);
+  await redis.kill();
+  try {
+    const letThrough = await get(g, 'unchecked');
+    assert.equal(letThrough.status, 200);
+    const line = await g.logFor(String(letThrough.headers['x-request-id']));
+    assert.equal(line.status, 200);
+    assert.match(
+      String(line.rate_limit_unchecked),
+      /^(no connection to it is open|Connection is closed|.*ECONNREFUSED)/,
+    );
+    assert.equal(line.error, undefined);
+  } finally {
+    await redis.start();
+  }
+  await untilShared(g);
+});
