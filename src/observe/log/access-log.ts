@@ -80,6 +80,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['retry_skipped', (r) => r.retrySkipped],
   ['held_ms', (r) => optional(r.heldMs)],
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
+  ['rate_limit_unchecked', (r) => r.rateLimitUnchecked],
 ];
 
 /** Where the line is built for a sink that takes strings (a test's capture). */
@@ -298,6 +299,7 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (r.retrySkipped !== undefined) putText(MEMBER.retry_skipped, r.retrySkipped);
   if (r.heldMs !== undefined) putDuration(MEMBER.held_ms, r.heldMs);
   if (r.spooled !== undefined && r.spooled !== 0) putCount(MEMBER.spooled, r.spooled);
+  if (r.rateLimitUnchecked !== undefined) putText(MEMBER.rate_limit_unchecked, r.rateLimitUnchecked);
 }
 
 /** From queued_ms to upgraded: the exchange's times and how it ended. */

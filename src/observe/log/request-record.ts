@@ -27,7 +27,8 @@ export interface TryLine {
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
  * (test/proxy/session/one-writer.test.ts holds it to that): the session writes status, failure,
- * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path, auth and user;
+ * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path, auth and user
+ * (the admission a rate limit its store left unchecked);
  * the attempt loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at
  * the end the stage, the connection's reuse and held_ms; the exchange what the wire showed
  * (bytes out, connect and first-byte times, resets, dropped interim answers); the tunnel after a
@@ -151,6 +152,11 @@ export class RequestRecord {
   heldMs: number | undefined;
   /** Response bytes that reached the client through a spool file (`limits.spool`); absent: none did. */
   spooled: number | undefined;
+  /**
+   * The route's rate limit was not checked: its store did not decide and `on_error: allow` let the
+   * request through; why, in the store's words (redisWhy). Absent whenever a limit was checked.
+   */
+  rateLimitUnchecked: string | undefined;
 
   constructor(
     id: string,

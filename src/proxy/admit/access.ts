@@ -106,6 +106,8 @@ export class Access {
   readonly #issuers = new Map<string, IssuerHop>();
   /** Each Redis sessions are kept in, by its URL, timeout and prefix: one connection for the routes that name it, kept across reloads. */
   readonly #sessionStores = new Map<string, SessionStore>();
+  /** The previous snapshot's session stores this one no longer names: closed by closeDropped(). */
+  readonly #droppedStores: SessionStore[] = [];
 
   /**
    * With `previous` (a reload), a JWKS URL still named keeps its fetched keys: a reload while
@@ -192,7 +194,16 @@ export class Access {
     for (const [name, old] of previous === undefined ? [] : previous.#ownUpstreams)
       if (!this.#ownUpstreams.has(name)) for (const target of old.targets) target.pool.retire();
     for (const [key, old] of previous === undefined ? [] : previous.#sessionStores)
-      if (!this.#sessionStores.has(key)) old.close();
+      if (!this.#sessionStores.has(key)) this.#droppedStores.push(old);
+  }
+
+  /**
+   * Closes the session stores the previous snapshot had and this one does not name: once the
+   * previous snapshot's requests have ended (the reload calls it then: retired-snapshots.ts), not
+   * when this one is built, while they may still read a session in them.
+   */
+  closeDropped(): void {
+    for (const store of this.#droppedStores.splice(0)) store.close();
   }
 
   /** The session store of an OpenID Connect route with `store.redis`: the one this or the last snapshot opened for the same Redis, or a new one. */

@@ -9,6 +9,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { PerKeyCount } from '../../core/limits/per-key-count.ts';
 import { sliceOf, type WorkerShare } from '../../core/limits/worker-share.ts';
 import type { TrustList } from '../../core/net/trust.ts';
+import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { clientKey, MAX_CLIENTS, takeClientSlot } from './client-slots.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { bothReleased, takeSlots } from './load-shedding.ts';
@@ -60,6 +61,9 @@ interface SharedRates {
 
 /** Maintenance set at run time for a route (by name): a mode, null for off, undefined for the config's. */
 type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefined;
+
+/** Where a request's limit left unchecked is told: its log record (request-record.ts). */
+type UncheckedLimits = Pick<RequestRecord, 'rateLimitUnchecked'>;
 
 /** What the slots a request takes are counted by: its listener, its client, who its auth admitted. */
 interface SlotsRequest {
@@ -155,6 +159,8 @@ export class Admission {
     readonly ownRefresh?: boolean;
     /** Who the route's auth admitted (the log's `user`): a `rate_limit.key: identity` bucket's. */
     readonly identity?: string;
+    /** The request's log record: a limit the store left unchecked (on_error allow) is told there. */
+    readonly record?: UncheckedLimits;
   }): Release | Failure | Promise<Release | Failure> {
     const { route, upstream, fields } = request;
     const maintenance = this.maintenance(route, upstream);
@@ -185,20 +191,19 @@ export class Admission {
 
   #askStore(
     store: RedisRates,
-    request: SlotsRequest & { readonly route: RouteConfig },
+    request: SlotsRequest & { readonly route: RouteConfig; readonly record?: UncheckedLimits },
     limit: RateLimitConfig,
     key: string,
     inFlight: InFlightLimit | undefined,
   ): Promise<Release | Failure> {
-    return store
-      .take(request.route.name, limit, key)
-      .then((answer) =>
-        typeof answer !== 'number'
-          ? storeDeniedFailure(answer)
-          : answer > 0
-            ? rateLimitFailure(limit, key, answer)
-            : this.#slots(request, inFlight),
-      );
+    return store.take(request.route.name, limit, key).then((answer) => {
+      if (typeof answer === 'number')
+        return answer > 0 ? rateLimitFailure(limit, key, answer) : this.#slots(request, inFlight);
+      if ('storeDenied' in answer) return storeDeniedFailure(answer);
+      // Let through by on_error allow: its line says its limit was not checked, and why.
+      if (request.record !== undefined) request.record.rateLimitUnchecked = answer.storeAllowed;
+      return this.#slots(request, inFlight);
+    });
   }
 
   #askShared(

@@ -234,6 +234,7 @@ function pastAccess(
     listener: listener.inFlight,
     ownRefresh: request.exchange?.background !== undefined,
     identity: record.user,
+    record,
   });
   // The stage that chose the upstream says where else the request may go while it waits for a target.
   const elsewhere = side === undefined ? undefined : stages;

@@ -14,8 +14,17 @@ export interface StoreDenied {
   readonly storeDenied: string;
 }
 
-/** 0: pass; n > 0: whole seconds until the key's next token; or the store's failure, denied. */
-export type RateStoreVerdict = number | StoreDenied;
+/**
+ * What a request gets when Redis did not decide and on_error is allow: let through, its limit not
+ * checked, and why (redisWhy's words), for its log line (`rate_limit_unchecked`): a 200 that no
+ * limit was asked about must not read as one the shared bucket let through.
+ */
+export interface StoreAllowed {
+  readonly storeAllowed: string;
+}
+
+/** 0: pass; n > 0: whole seconds until the key's next token; or the store's failure, denied or let through unchecked. */
+export type RateStoreVerdict = number | StoreDenied | StoreAllowed;
 
 /**
  * The answer to a rate-limited request while the store does not decide and on_error is deny:

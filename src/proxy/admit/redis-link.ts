@@ -14,8 +14,10 @@ export class RedisLink {
   readonly client: Redis;
   /** The URL's scheme and host: never its password. */
   readonly address: string;
-  readonly #told: (state: 'up' | 'down', was: RedisLinkState, why: string) => void;
+  readonly #told: RedisLinkTold;
   #state: RedisLinkState = 'connecting';
+  /** It has been up once: an up after that is a recovery, the first is not (it may follow downs: Redis absent at the start). */
+  #reached = false;
   #since = new Date().toISOString();
   /** When a call last failed (performance.now()). */
   #failedAt = Number.NEGATIVE_INFINITY;
@@ -29,12 +31,7 @@ export class RedisLink {
   };
 
   /** `told`: each change of state, once (the caller's log line and count); never after close(). */
-  constructor(
-    url: string,
-    timeout: number,
-    told: (state: 'up' | 'down', was: RedisLinkState, why: string) => void,
-    connectionName?: string,
-  ) {
+  constructor(url: string, timeout: number, told: RedisLinkTold, connectionName?: string) {
     const { protocol, host } = new URL(url);
     this.address = `${protocol}//${host}`;
     this.#told = told;
@@ -120,11 +117,20 @@ export class RedisLink {
     this.#state = state;
     this.#since = new Date().toISOString();
     this.#why = state === 'down' ? why : undefined;
-    this.#told(state, was, why);
+    const first = state === 'up' && !this.#reached;
+    if (state === 'up') this.#reached = true;
+    this.#told(state, was, why, first);
   }
 }
 
 export type RedisLinkState = 'connecting' | 'up' | 'down';
+
+/**
+ * A change of a link's state, for its owner's log line and count: `was` the state it left, `why`
+ * a down's reason, `first` an up that is the first contact (the store was never reached before,
+ * whether it was connecting or down: nothing was shared until now, so nothing is shared "again").
+ */
+export type RedisLinkTold = (state: 'up' | 'down', was: RedisLinkState, why: string, first: boolean) => void;
 
 /**
  * How long a Redis that failed a call must answer without another failure before it is told up

@@ -98,13 +98,16 @@ export class RedisRates {
     this.config = config;
     this.#logger = logger;
     this.#counts = counts;
-    this.#link = new RedisLink(config.url, config.timeout, (state, was, why) => this.#told(state, was, why));
+    this.#link = new RedisLink(config.url, config.timeout, (state, was, why, first) =>
+      this.#told(state, was, why, first),
+    );
     this.#link.client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
   }
 
   /**
-   * 0: pass; n > 0: whole seconds until the key's next token; `{ storeDenied: why }`: Redis did
-   * not answer (or answered something that is not a decision) and on_error is deny.
+   * 0: pass; n > 0: whole seconds until the key's next token; `{ storeDenied: why }` or
+   * `{ storeAllowed: why }`: Redis did not answer (or answered something that is not a decision)
+   * and on_error is deny, or allow.
    */
   async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
     const stalled = this.#link.stalled();
@@ -124,7 +127,7 @@ export class RedisRates {
   #fallback(why: string): RateStoreVerdict {
     this.#link.failed(why);
     this.#counts.storeFallback(this.config.onError);
-    return this.config.onError === 'allow' ? 0 : { storeDenied: why };
+    return this.config.onError === 'allow' ? { storeAllowed: why } : { storeDenied: why };
   }
 
   status(): StoreStatus {
@@ -148,11 +151,12 @@ export class RedisRates {
   }
 
   /** A change of the store's state (RedisLink), once: counted and logged. */
-  #told(state: 'up' | 'down', was: RedisLinkState, why: string): void {
+  #told(state: 'up' | 'down', was: RedisLinkState, why: string, first: boolean): void {
     this.#counts.storeState(state === 'up');
-    // The first connection is not a recovery: "again" is for a store that was down.
-    if (state === 'up' && was === 'connecting')
-      this.#logger.info({ store: this.#link.address }, 'rate limit store connected: limits shared');
+    // The first contact is not a recovery, even after failed tries (Redis absent at the start):
+    // "again" is for limits that were shared once.
+    if (state === 'up' && first)
+      this.#logger.info({ store: this.#link.address, was }, 'rate limit store connected: limits shared');
     else if (state === 'up')
       this.#logger.info(
         { store: this.#link.address, was },

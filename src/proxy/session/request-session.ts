@@ -2,10 +2,9 @@ import { drainCutFailure, Failure } from '../../core/failure/failure.ts';
 import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts';
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import type { Release } from '../../core/limits/count.ts';
+import { Count, type Release, type Taken } from '../../core/limits/count.ts';
 import { type DownstreamExchange, type DrainCut, fieldMap } from '../../core/net/downstream.ts';
-import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { OwnAnswer } from '../../core/net/own-answer.ts';
+import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { NO_ANSWER } from '../../observe/log/request-record.ts';
 import { startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
@@ -48,7 +47,7 @@ export class RequestSession implements AttemptsOwner {
   #release: Release | undefined;
   /** The accept phase refused the request: whatever it sent after its head cannot be trusted. */
   #refusedAtAccept = false;
-  #logged = false;
+  #onSnapshot: Taken | undefined; // its place in its snapshot's Runtime.requests until its line (undefined: logged)
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
     const { head, answer } = exchange;
@@ -62,6 +61,7 @@ export class RequestSession implements AttemptsOwner {
     const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
     const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
     this.#req = { runtime, listener: served, exchange, head, fields, answer, record, spans };
+    this.#onSnapshot = runtime.requests.take();
     answer.onClose(this.#onClose);
   }
 
@@ -341,8 +341,8 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #log(finished: boolean): void {
-    if (this.#logged) return;
-    this.#logged = true;
+    if (this.#onSnapshot === undefined) return;
+    this.#onSnapshot = Count.giveBack(this.#onSnapshot);
     this.#req.runtime.lastLogged = this;
     this.#stages?.onEnd(this.#req.record, finished);
     logPhase(this.#req.runtime, this.#req.record, this.#req.spans);

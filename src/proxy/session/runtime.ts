@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { GatewayCounter } from '../../core/failure/attempt-counter.ts';
+import type { Count } from '../../core/limits/count.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -59,5 +60,11 @@ export interface Runtime {
    * (idle-trim.ts). Nothing reads it, and it goes with its snapshot (a reload, a gateway closed).
    */
   lastLogged: object | undefined;
+  /**
+   * The requests that began on this snapshot and are not yet logged (each session takes its
+   * place when it is made, gives it back when its line is written): what a reload replaced is
+   * closed once they have ended (retired-snapshots.ts), not under them.
+   */
+  readonly requests: Count;
   close(): Promise<void>;
 }

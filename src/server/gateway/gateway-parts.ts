@@ -24,6 +24,7 @@ import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { loadPlugins, type PluginSet } from './plugins.ts';
+import { RetiredSnapshots } from './retired-snapshots.ts';
 import { createRuntime, type LiveRuntime } from './runtime.ts';
 import { RuntimeChanges } from './runtime-changes.ts';
 import type { GivenStages } from './stage-builders.ts';
@@ -74,6 +75,8 @@ export interface GatewayLive {
    * (a worker exits once drained, and would cut them unlogged).
    */
   readonly closingListeners: Set<Listener>;
+  /** The snapshots reloads replaced while their requests end, and the stores closed after them. */
+  readonly retired: RetiredSnapshots;
 }
 
 /** A runtime on `config`, with everything the gateway holds now (`previous`: the one it replaces). */
@@ -154,6 +157,7 @@ export async function buildGateway(
     metricsListener: undefined,
     listeners: [],
     closingListeners: new Set(),
+    retired: new RetiredSnapshots(),
   } as Omit<GatewayLive, 'runtime'> as GatewayLive;
   // The listeners ask through this, so a reload that replaces `https` reaches the ones it keeps.
   const ordered: OrderedCertificateSource = {

@@ -100,7 +100,14 @@ export async function reloadGateway(
     await Promise.all([...opened.map((l) => l.close()), nextPlugins?.close(PLUGIN_CLOSE_MS)]);
     throw err;
   }
-  if (storeChanged) void live.store?.close();
+  // What only the replaced snapshot names (its rate limit store, its session stores) is closed
+  // once its requests have ended: each may still reach its limit or session check on it.
+  const oldStore = storeChanged ? live.store : undefined;
+  live.retired.retire(
+    previous,
+    [() => void oldStore?.close(), () => runtime.access.closeDropped()],
+    next.drain.timeout,
+  );
   live.store = store;
   if (httpsChanged) {
     live.https?.stop();

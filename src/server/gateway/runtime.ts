@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { Count } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import { createTrustList, type TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -147,6 +148,7 @@ export function createRuntime(
     via11: `1.1 ${config.name}`,
     via2: `2 ${config.name}`,
     lastLogged: undefined,
+    requests: new Count(),
     ...(link ? { announce: (news: Announcement | CacheNews) => link.announce(news) } : {}),
     ...(acme ? { acme } : {}),
     async close() {

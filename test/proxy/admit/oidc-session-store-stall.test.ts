@@ -65,3 +65,29 @@ test('a stalled Redis holds at most 1024 session calls: the rest are the storeâ€
     admin.disconnect();
   }
 });
+
+test('a session store whose Redis was down at its start says "connected" when it first answers, "again" only after it was', async () => {
+  const told: string[] = [];
+  const logger = {
+    info: (_fields: unknown, msg: string) => told.push(msg),
+    warn: (_fields: unknown, msg: string) => told.push(msg),
+  };
+  await redis.kill();
+  const store = new SessionStore({ url: redis.url, timeout: 200, prefix: 'first:' }, logger as never);
+  try {
+    await waitUntil('told down', () => store.status().state === 'down');
+    await redis.start();
+    await waitUntil('connected', () => store.status().state === 'up', 15_000);
+    assert.deepEqual(told, [
+      'OIDC session store unreachable: sign-ins and signed-in requests are answered 503 until it answers',
+      'OIDC session store connected',
+    ]);
+    await redis.kill();
+    await waitUntil('down again', () => store.status().state === 'down');
+    await redis.start();
+    await waitUntil('up again', () => store.status().state === 'up', 15_000);
+    assert.equal(told.at(-1), 'OIDC session store reachable: sign-ins served again');
+  } finally {
+    store.close();
+  }
+});

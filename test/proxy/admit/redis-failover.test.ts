@@ -62,7 +62,10 @@ test('rate limits: READONLY from a primary made a replica is named, and the next
     assert.equal(await rates.take('r', limit, 'k'), 0);
     await failOver();
     const denied = await rates.take('r', limit, 'k');
-    assert.match(typeof denied === 'object' ? denied.storeDenied : String(denied), /^READONLY /);
+    assert.match(
+      typeof denied === 'object' && 'storeDenied' in denied ? denied.storeDenied : String(denied),
+      /^READONLY /,
+    );
     const down = lines.find((l) => l.msg.startsWith('rate limit store unreachable'));
     assert.match(String(down?.err), /^READONLY /);
     // Before, the old connection stayed and every decision was on_error's until a restart.

@@ -163,7 +163,14 @@ test('Redis absent when the gateway starts: on_error decides at once, the line n
   }
   for (const g of [deny, allow]) {
     await waitUntil('connected', () => g.gateway.status().store?.state === 'up', 15_000);
-    assert.equal(storeLines(g, 'rate limit store reachable: limits shared again').length, 1);
+    // Reached for the first time: the limits were never shared before, so not "again".
+    assert.deepEqual(
+      storeLines(g, 'rate limit store').map((l) => [l.msg, l.was]),
+      [
+        [storeLines(g, 'rate limit store unreachable')[0].msg, undefined],
+        ['rate limit store connected: limits shared', 'down'],
+      ],
+    );
     assert.equal(g.gateway.status().store?.reason, undefined);
     await metric(g, /candor_store_up\{store="redis"\} 1/);
   }
@@ -237,7 +244,7 @@ test('Redis full (maxmemory, noeviction): deny answers 503, the line and /status
   }
 });
 
-test('a requirepass the gateway does not know: deny answers 503, /status names WRONGPASS; Redis given that password, shared again', async () => {
+test('a requirepass the gateway does not know: deny answers 503, /status names WRONGPASS; Redis given that password, shared (for the first time: not "again")', async () => {
   const wrong = 'a-password-rotated-early';
   const g = await startTestGateway(`
 name: edge
@@ -267,7 +274,8 @@ upstreams:
   try {
     await admin.config('SET', 'requirepass', wrong);
     await waitUntil('connected', () => g.gateway.status().store?.state === 'up', 15_000);
-    assert.equal(storeLines(g, 'rate limit store reachable: limits shared again').length, 1);
+    assert.equal(storeLines(g, 'rate limit store connected: limits shared').length, 1);
+    assert.equal(storeLines(g, 'rate limit store reachable').length, 0);
     assert.deepEqual(
       [(await get(g, 'rotated')).status, (await get(g, 'rotated')).status, (await get(g, 'rotated')).status],
       [200, 200, 429],
@@ -276,4 +284,28 @@ upstreams:
     await admin.config('SET', 'requirepass', 'test-secret-password');
     admin.disconnect();
   }
+});
+
+test('on_error allow: the line of a request let through unchecked says so (rate_limit_unchecked, the why); one Redis decided has no such field', async () => {
+  const g = await gateway('allow');
+  await waitUntil('connected', () => g.gateway.status().store?.state === 'up');
+  const decided = await get(g, 'checked');
+  assert.equal(decided.status, 200);
+  const checkedLine = await g.logFor(String(decided.headers['x-request-id']));
+  assert.equal('rate_limit_unchecked' in checkedLine, false);
+  await redis.kill();
+  try {
+    const letThrough = await get(g, 'unchecked');
+    assert.equal(letThrough.status, 200);
+    const line = await g.logFor(String(letThrough.headers['x-request-id']));
+    assert.equal(line.status, 200);
+    assert.match(
+      String(line.rate_limit_unchecked),
+      /^(no connection to it is open|Connection is closed|.*ECONNREFUSED)/,
+    );
+    assert.equal(line.error, undefined);
+  } finally {
+    await redis.start();
+  }
+  await untilShared(g);
 });

@@ -33,7 +33,7 @@ export class SessionStore {
     this.#link = new RedisLink(
       config.url,
       config.timeout,
-      (state, was, why) => this.#told(state, was, why),
+      (state, was, why, first) => this.#told(state, was, why, first),
       'candor-oidc-sessions',
     );
   }
@@ -137,9 +137,10 @@ export class SessionStore {
   }
 
   /** A change of the store's state (RedisLink), once: logged. */
-  #told(state: 'up' | 'down', was: RedisLinkState, why: string): void {
+  #told(state: 'up' | 'down', was: RedisLinkState, why: string, first: boolean): void {
     const store = this.#link.address;
-    if (state === 'up' && was === 'connecting') this.#logger.info({ store }, 'OIDC session store connected');
+    // The first contact is none of "again", even after failed tries (Redis absent at the start).
+    if (state === 'up' && first) this.#logger.info({ store, was }, 'OIDC session store connected');
     else if (state === 'up')
       this.#logger.info({ store, was }, 'OIDC session store reachable: sign-ins served again');
     else
