@@ -23,6 +23,8 @@ import {
 import type { DiskStore } from './disk-store.ts';
 import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
+import { followedPart } from './fill-follow.ts';
+import { type FillStream, streamedCopy, streamOf } from './fill-stream.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { dropRefresh, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
@@ -67,6 +69,15 @@ export class CacheRun extends StaleOnErrorRun {
   #decide: ((verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void) | undefined;
   /** The room of this request's body copy, given back when the response closes (a body cut short). */
   #release: (() => void) | undefined;
+  /** A Range's fill: its answer as it streams in, for the Ranges waiting on it (cut if it stops short). */
+  #stream: FillStream | undefined;
+  /** A Range waiting on a fill hears its head here: it is answered from it as it streams, if it can be (fill-follow.ts). */
+  readonly #headed = (stream: FillStream): void => {
+    const answer = this.#followed(stream);
+    if (answer === undefined || this.request.closed) return;
+    this.#stopWaiting();
+    this.#decide?.(answer);
+  };
 
   constructor(route: CachedRoute, request: StageRequest) {
     super(route, request, 'bypass');
@@ -225,7 +236,12 @@ export class CacheRun extends StaleOnErrorRun {
       const decide = this.#decide;
       if (!this.request.closed) decide?.(this.#woken(end));
     };
+    // A Range is answered from the fill as it streams in, once its head is there (now, or when it comes).
+    const ranged = asksForPart(this.request.fields, this.request.head.method);
+    const now = ranged && fill.stream !== undefined ? this.#followed(fill.stream) : undefined;
+    if (now !== undefined) return Promise.resolve(now);
     if (!fill.wait(this.#wake)) return undefined;
+    if (ranged) fill.waitHead(this.#headed);
     this.#waiting = fill;
     if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
     // The run is the timer's argument: no closure a wait.
@@ -245,8 +261,17 @@ export class CacheRun extends StaleOnErrorRun {
   /** The wait under way (if any) ends here: off its fetch's waiters, its timer cleared. */
   #stopWaiting(): void {
     clearTimeout(this.#lockTimer);
-    if (this.#wake !== undefined) this.#waiting?.unwait(this.#wake);
+    if (this.#wake !== undefined) this.#waiting?.unwait(this.#wake, this.#headed);
     this.#waiting = undefined;
+  }
+
+  /** The Range's part of a fill as it streams (its Cache-Status said), or undefined: it waits for the whole. */
+  #followed(stream: FillStream): StageAnswer | undefined {
+    const { head, fields, record } = this.request;
+    const answer = followedPart({ head, fields, record, background: false }, this.route.compression, stream);
+    if (answer === undefined) return undefined;
+    this.said(storedStatus(this.route.gateway, stream.head.ttl(), this.#waitedAs), 'collapsed');
+    return answer;
   }
 
   /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
@@ -323,6 +348,7 @@ export class CacheRun extends StaleOnErrorRun {
       this.endFill?.(undefined);
       // Its copy dropped as it passed max_entry (or the room copies share): a refresh's is read no further.
       if (body === undefined && isFill(this.request)) cache.unkept.note(key);
+      if (body === undefined) this.#stream?.cut('its body passed what the cache may hold of it');
       if (body === undefined)
         dropRefresh(
           this.request,
@@ -332,7 +358,10 @@ export class CacheRun extends StaleOnErrorRun {
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
     const copy = boundedCopy(config.maxEntry, stored, cache.copies);
     this.#release = copy.release;
-    return copy;
+    // A Range's fill: the Ranges waiting on it are given their parts as it streams in (fill-follow.ts).
+    const stream = isFill(this.request) ? streamOf(cache.fillOf(key), key, policy, head, config) : undefined;
+    this.#stream = stream;
+    return stream === undefined ? copy : streamedCopy(copy, stream);
   }
 
   /** The key this request's answer may be kept under (StoredAnswer.keyOnItsSide: a split route's side). */
@@ -343,6 +372,10 @@ export class CacheRun extends StaleOnErrorRun {
   override onEnd(record: RequestRecord, finished: boolean): void {
     this.#stopWaiting();
     this.#release?.();
+    // Stopped short of its whole body (a whole one told its stream already): its followers are cut.
+    this.#stream?.cut(
+      `its fetch ended ${record.failure === undefined ? 'early' : `with ${record.failure.type}`}`,
+    );
     if (this.#filling) this.endFill?.(this.fetchEnd ?? (finished ? undefined : 'lead'));
     super.onEnd(record, finished);
   }
