@@ -267,6 +267,8 @@ export class CacheRun extends StaleOnErrorRun {
 
   /** The Range's part of a fill as it streams (its Cache-Status said), or undefined: it waits for the whole. */
   #followed(stream: FillStream): StageAnswer | undefined {
+    // Another variant's (Vary), or one this request may not be given fresh (its no-cache): it waits, and looks again.
+    if (stream.head.reuse(this.cacheRequest as CacheRequest) !== 'fresh') return undefined;
     const { head, fields, record } = this.request;
     const answer = followedPart({ head, fields, record, background: false }, this.route.compression, stream);
     if (answer === undefined) return undefined;

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
@@ -210,6 +211,81 @@ test('a whole answer without Content-Length (chunked): its length is known only 
   assert.match(String(part.headers['cache-status']), MISS);
   assert.deepEqual(part.body, BODY.subarray(10, 20));
   assert.deepEqual(seen, [WHOLE('/pages/chunked')]);
+});
+
+test("a Range of another variant (Vary) coming while a fill streams is not given the fill's bytes: it waits for it, then goes upstream", async () => {
+  const seen: { language: string | undefined; range: string | undefined }[] = [];
+  let finish: (() => void) | undefined;
+  const up = await keep(
+    listenOnLoopback((req, res) => {
+      const language = req.headers['accept-language'] as string | undefined;
+      const range = req.headers.range;
+      seen.push({ language, range });
+      const fill = language === 'fr' ? 'f' : 'e';
+      const fields = { 'cache-control': 'max-age=600', vary: 'Accept-Language' };
+      if (range !== undefined) {
+        res.writeHead(206, { ...fields, 'content-range': `bytes 0-9/${LENGTH}`, 'content-length': 10 });
+        return void res.end(fill.repeat(10));
+      }
+      // The fr whole answer waits for the test after its first part; another comes at once.
+      res.writeHead(200, { ...fields, 'content-length': LENGTH });
+      if (language !== 'fr') return void res.end(fill.repeat(LENGTH));
+      res.write(fill.repeat(FIRST));
+      finish = () => res.end(fill.repeat(LENGTH - FIRST));
+    }),
+  );
+  const gw = await gateway(up.url);
+  const fr = await request(gw.url, {
+    path: '/pages/hello',
+    headers: { 'accept-language': 'fr', range: 'bytes=0-9' },
+    timeoutMs: 5000,
+  });
+  assert.equal(fr.text, 'f'.repeat(10));
+  const asked = request(gw.url, {
+    path: '/pages/hello',
+    headers: { 'accept-language': 'en', range: 'bytes=0-9' },
+    timeoutMs: 5000,
+  });
+  // Given a moment to arrive and wait on the fr fill (had it come after, it would fetch its own whole answer).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  finish?.();
+  const en = await asked;
+  assert.equal(en.status, 206);
+  assert.equal(en.text, 'e'.repeat(10));
+  assert.equal(en.headers['content-range'], `bytes 0-9/${LENGTH}`);
+  assert.match(String(en.headers['cache-status']), /^edge-1; fwd=vary-miss/);
+  assert.deepEqual(seen[0], { language: 'fr', range: undefined });
+  assert.equal(seen.length, 2);
+  assert.equal(seen[1].language, 'en');
+});
+
+test('HTTP/2: the whole fetch cut after the 206 head went resets the stream (INTERNAL_ERROR), never ends it', async () => {
+  const seen: Seen[] = [];
+  const up = await pausedOrigin(seen);
+  const gw = await keep(
+    startTestGateway(cachedPages(up.url, '{ lock_timeout: 60s, max_entry: 8MiB }'), {}, 'http2: true'),
+  );
+  const session = http2.connect(gw.url);
+  session.on('error', () => {});
+  try {
+    const stream = session.request({ ':path': '/pages/h2-cut', range: `bytes=0-${FIRST * 2 - 1}` });
+    stream.on('error', () => {});
+    let got = 0;
+    stream.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+    });
+    const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+    assert.ok(up.waiting, 'the head came while the upstream still holds the rest of the body');
+    assert.equal(head[':status'], 206);
+    assert.equal(head['content-range'], `bytes 0-${FIRST * 2 - 1}/${LENGTH}`);
+    up.reset();
+    await new Promise((resolve) => stream.on('close', resolve));
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    assert.ok(got < FIRST * 2);
+  } finally {
+    session.destroy();
+  }
+  assert.deepEqual(seen, [WHOLE('/pages/h2-cut')]);
 });
 
 /** A GET whose head is seen when it comes, apart from its body (which may be cut). */
