@@ -25,6 +25,7 @@ import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
 import { followedPart } from './fill-follow.ts';
 import { type FillStream, streamedCopy, streamOf } from './fill-stream.ts';
+import { FillWait } from './fill-wait.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { dropRefresh, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
@@ -40,7 +41,8 @@ import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from
 /**
  * A GET's or a HEAD's way through its route's cache (RFC 9111, with http-cache-semantics for the
  * semantics), as the cache stage's hooks: a fresh stored answer is given at once (no upstream, no
- * attempt: onForward); concurrent misses of one key wait for the first one's fetch (coalescing);
+ * attempt: onForward); concurrent misses of one key wait for the first one's fetch (coalescing:
+ * fill-wait.ts), a Range only for its whole answer's head, then given its part as it streams in (fill-follow.ts);
  * a stale answer is revalidated with its validators; the upstream's answer is copied as it
  * streams to the client and stored when whole (onRelayed); and when the upstream fails, a stored
  * answer within its stale-if-error window is given instead, saying so (Cache-Status fwd=stale,
@@ -59,25 +61,12 @@ export class CacheRun extends StaleOnErrorRun {
   #diskRead = false;
   /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
   #waitedAs: ForwardReason = 'uri-miss';
-  /**
-   * The wait for another request's fetch under way (one at a time: #wait): the fetch it waits
-   * for, its wake, its lock_timeout timer and how it is decided; let go when the response closes.
-   */
-  #waiting: Fill | undefined;
-  #wake: ((end: FillEnd) => void) | undefined;
-  #lockTimer: NodeJS.Timeout | undefined;
-  #decide: ((verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void) | undefined;
+  /** Its wait for another request's fetch (fill-wait.ts), made at its first; let go when the response closes. */
+  #wait: FillWait | undefined;
   /** The room of this request's body copy, given back when the response closes (a body cut short). */
   #release: (() => void) | undefined;
   /** A Range's fill: its answer as it streams in, for the Ranges waiting on it (cut if it stops short). */
   #stream: FillStream | undefined;
-  /** A Range waiting on a fill hears its head here: it is answered from it as it streams, if it can be (fill-follow.ts). */
-  readonly #headed = (stream: FillStream): void => {
-    const answer = this.#followed(stream);
-    if (answer === undefined || this.request.closed) return;
-    this.#stopWaiting();
-    this.#decide?.(answer);
-  };
 
   constructor(route: CachedRoute, request: StageRequest) {
     super(route, request, 'bypass');
@@ -134,7 +123,7 @@ export class CacheRun extends StaleOnErrorRun {
     const reason = forwardReason(stored, request);
     if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
-      const woken = this.#wait(fill);
+      const woken = this.#waitFor(fill);
       if (woken !== undefined) return woken;
     }
     // A Range that finds nothing stored: the whole answer is fetched to be stored (nginx's
@@ -143,7 +132,7 @@ export class CacheRun extends StaleOnErrorRun {
     if (!waited && refresh === undefined && fill === undefined && whole) {
       refreshOnce(this.route, this.request, key, 'fill');
       const started = cache.fillOf(key);
-      const woken = started === undefined ? undefined : this.#wait(started);
+      const woken = started === undefined ? undefined : this.#waitFor(started);
       if (woken !== undefined) return woken;
     }
     this.#validate(stored, reason, request);
@@ -222,47 +211,16 @@ export class CacheRun extends StaleOnErrorRun {
     }
   }
 
-  /**
-   * Waits for the fetch under way (bounded by lock_timeout and the client's patience); undefined
-   * when it cannot. Its state is the run's own fields (a request waits for one fetch at a time):
-   * a wait makes its wake and its promise, no closure to let it go.
-   */
-  #wait(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
-    // The wake is made once a request, for its first wait (a second one follows a lead that left).
-    this.#wake ??= (end) => {
-      clearTimeout(this.#lockTimer);
-      this.#waiting = undefined;
-      // This wait's own decide: looking again may begin another wait, whose promise this one's settles to.
-      const decide = this.#decide;
-      if (!this.request.closed) decide?.(this.#woken(end));
-    };
-    // A Range is answered from the fill as it streams in, once its head is there (now, or when it comes).
-    const ranged = asksForPart(this.request.fields, this.request.head.method);
-    const now = ranged && fill.stream !== undefined ? this.#followed(fill.stream) : undefined;
-    if (now !== undefined) return Promise.resolve(now);
-    if (!fill.wait(this.#wake)) return undefined;
-    if (ranged) fill.waitHead(this.#headed);
-    this.#waiting = fill;
+  /** Waits for the fetch under way (fill-wait.ts), within lock_timeout from its first wait; undefined when it cannot. */
+  #waitFor(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
     if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
-    // The run is the timer's argument: no closure a wait.
-    this.#lockTimer = setTimeout(CacheRun.#timedOut, this.#lockEnd - Date.now(), this);
-    return new Promise<BeforeAttemptsVerdict>((resolve) => {
-      this.#decide = resolve;
+    this.#wait ??= new FillWait({
+      closed: () => this.request.closed,
+      woken: (end) => this.#woken(end),
+      timedOut: () => this.#lookup(true),
+      followed: (stream) => this.#followed(stream),
     });
-  }
-
-  /** lock_timeout passed before the fetch waited for was over: it stops waiting and looks again. */
-  static #timedOut(run: CacheRun): void {
-    run.#stopWaiting();
-    const decide = run.#decide;
-    if (!run.request.closed) decide?.(run.#lookup(true));
-  }
-
-  /** The wait under way (if any) ends here: off its fetch's waiters, its timer cleared. */
-  #stopWaiting(): void {
-    clearTimeout(this.#lockTimer);
-    if (this.#wake !== undefined) this.#waiting?.unwait(this.#wake, this.#headed);
-    this.#waiting = undefined;
+    return this.#wait.wait(fill, this.#lockEnd, asksForPart(this.request.fields, this.request.head.method));
   }
 
   /** The Range's part of a fill as it streams (its Cache-Status said), or undefined: it waits for the whole. */
@@ -372,7 +330,7 @@ export class CacheRun extends StaleOnErrorRun {
   }
 
   override onEnd(record: RequestRecord, finished: boolean): void {
-    this.#stopWaiting();
+    this.#wait?.stop();
     this.#release?.();
     // Stopped short of its whole body (a whole one told its stream already): its followers are cut.
     this.#stream?.cut(
