@@ -301,6 +301,8 @@ export class CacheRun extends StaleOnErrorRun {
     }
     const since = this.request.record.startedAt;
     const stored = (body: Buffer | undefined) => {
+      // Its followers finish from the body kept, told before anyone may be given it.
+      if (body !== undefined) this.#stream?.whole(body);
       const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
       // Not kept when a purge of its key came since the request did (AnswerCache.set).
       if (answer !== undefined) cache.set(answer, false, since, announce);

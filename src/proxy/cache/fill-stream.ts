@@ -77,8 +77,13 @@ export class FillStream {
     this.#tell('more');
   }
 
-  /** The body came whole (the store has it now): followers finish from what is held. */
-  whole(): void {
+  /**
+   * The body came whole, as `body` (the copy the store keeps): followers finish from it, so a slow
+   * client's part holds the stored body, not the chunks it was made of as well.
+   */
+  whole(body: Buffer): void {
+    if (this.#ended !== undefined) return;
+    if (body.length === this.#size) this.#chunks.splice(0, this.#chunks.length, body);
     this.#end('whole');
   }
 
@@ -123,16 +128,13 @@ export function streamOf(
   return stream;
 }
 
-/** `copy`, whose chunks `stream` holds too, told before the copy is stored that the body is whole. */
+/** `copy`, whose chunks `stream` holds too (its end, with the whole body, is the copy's: cache-run.ts). */
 export function streamedCopy(copy: BodyCopy, stream: FillStream): BodyCopy {
   return {
     add: (chunk) => {
       stream.add(chunk);
       copy.add(chunk);
     },
-    end: () => {
-      stream.whole();
-      copy.end();
-    },
+    end: () => copy.end(),
   };
 }
