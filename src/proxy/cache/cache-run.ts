@@ -23,6 +23,9 @@ import {
 import type { DiskStore } from './disk-store.ts';
 import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
+import { followedPart } from './fill-follow.ts';
+import { type FillStream, streamedCopy, streamOf } from './fill-stream.ts';
+import { FillWait } from './fill-wait.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { dropRefresh, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
@@ -38,7 +41,8 @@ import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from
 /**
  * A GET's or a HEAD's way through its route's cache (RFC 9111, with http-cache-semantics for the
  * semantics), as the cache stage's hooks: a fresh stored answer is given at once (no upstream, no
- * attempt: onForward); concurrent misses of one key wait for the first one's fetch (coalescing);
+ * attempt: onForward); concurrent misses of one key wait for the first one's fetch (coalescing:
+ * fill-wait.ts), a Range only for its whole answer's head, then given its part as it streams in (fill-follow.ts);
  * a stale answer is revalidated with its validators; the upstream's answer is copied as it
  * streams to the client and stored when whole (onRelayed); and when the upstream fails, a stored
  * answer within its stale-if-error window is given instead, saying so (Cache-Status fwd=stale,
@@ -57,16 +61,12 @@ export class CacheRun extends StaleOnErrorRun {
   #diskRead = false;
   /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
   #waitedAs: ForwardReason = 'uri-miss';
-  /**
-   * The wait for another request's fetch under way (one at a time: #wait): the fetch it waits
-   * for, its wake, its lock_timeout timer and how it is decided; let go when the response closes.
-   */
-  #waiting: Fill | undefined;
-  #wake: ((end: FillEnd) => void) | undefined;
-  #lockTimer: NodeJS.Timeout | undefined;
-  #decide: ((verdict: BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict>) => void) | undefined;
+  /** Its wait for another request's fetch (fill-wait.ts), made at its first; let go when the response closes. */
+  #wait: FillWait | undefined;
   /** The room of this request's body copy, given back when the response closes (a body cut short). */
   #release: (() => void) | undefined;
+  /** A Range's fill: its answer as it streams in, for the Ranges waiting on it (cut if it stops short). */
+  #stream: FillStream | undefined;
 
   constructor(route: CachedRoute, request: StageRequest) {
     super(route, request, 'bypass');
@@ -123,7 +123,7 @@ export class CacheRun extends StaleOnErrorRun {
     const reason = forwardReason(stored, request);
     if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
-      const woken = this.#wait(fill);
+      const woken = this.#waitFor(fill);
       if (woken !== undefined) return woken;
     }
     // A Range that finds nothing stored: the whole answer is fetched to be stored (nginx's
@@ -132,7 +132,7 @@ export class CacheRun extends StaleOnErrorRun {
     if (!waited && refresh === undefined && fill === undefined && whole) {
       refreshOnce(this.route, this.request, key, 'fill');
       const started = cache.fillOf(key);
-      const woken = started === undefined ? undefined : this.#wait(started);
+      const woken = started === undefined ? undefined : this.#waitFor(started);
       if (woken !== undefined) return woken;
     }
     this.#validate(stored, reason, request);
@@ -211,42 +211,27 @@ export class CacheRun extends StaleOnErrorRun {
     }
   }
 
-  /**
-   * Waits for the fetch under way (bounded by lock_timeout and the client's patience); undefined
-   * when it cannot. Its state is the run's own fields (a request waits for one fetch at a time):
-   * a wait makes its wake and its promise, no closure to let it go.
-   */
-  #wait(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
-    // The wake is made once a request, for its first wait (a second one follows a lead that left).
-    this.#wake ??= (end) => {
-      clearTimeout(this.#lockTimer);
-      this.#waiting = undefined;
-      // This wait's own decide: looking again may begin another wait, whose promise this one's settles to.
-      const decide = this.#decide;
-      if (!this.request.closed) decide?.(this.#woken(end));
-    };
-    if (!fill.wait(this.#wake)) return undefined;
-    this.#waiting = fill;
+  /** Waits for the fetch under way (fill-wait.ts), within lock_timeout from its first wait; undefined when it cannot. */
+  #waitFor(fill: Fill): Promise<BeforeAttemptsVerdict> | undefined {
     if (this.#lockEnd === 0) this.#lockEnd = Date.now() + this.route.cache.config.lockTimeout;
-    // The run is the timer's argument: no closure a wait.
-    this.#lockTimer = setTimeout(CacheRun.#timedOut, this.#lockEnd - Date.now(), this);
-    return new Promise<BeforeAttemptsVerdict>((resolve) => {
-      this.#decide = resolve;
+    this.#wait ??= new FillWait({
+      closed: () => this.request.closed,
+      woken: (end) => this.#woken(end),
+      timedOut: () => this.#lookup(true),
+      followed: (stream) => this.#followed(stream),
     });
+    return this.#wait.wait(fill, this.#lockEnd, asksForPart(this.request.fields, this.request.head.method));
   }
 
-  /** lock_timeout passed before the fetch waited for was over: it stops waiting and looks again. */
-  static #timedOut(run: CacheRun): void {
-    run.#stopWaiting();
-    const decide = run.#decide;
-    if (!run.request.closed) decide?.(run.#lookup(true));
-  }
-
-  /** The wait under way (if any) ends here: off its fetch's waiters, its timer cleared. */
-  #stopWaiting(): void {
-    clearTimeout(this.#lockTimer);
-    if (this.#wake !== undefined) this.#waiting?.unwait(this.#wake);
-    this.#waiting = undefined;
+  /** The Range's part of a fill as it streams (its Cache-Status said), or undefined: it waits for the whole. */
+  #followed(stream: FillStream): StageAnswer | undefined {
+    // Another variant's (Vary), or one this request may not be given fresh (its no-cache): it waits, and looks again.
+    if (stream.head.reuse(this.cacheRequest as CacheRequest) !== 'fresh') return undefined;
+    const { head, fields, record } = this.request;
+    const answer = followedPart({ head, fields, record, background: false }, this.route.compression, stream);
+    if (answer === undefined) return undefined;
+    this.said(storedStatus(this.route.gateway, stream.head.ttl(), this.#waitedAs), 'collapsed');
+    return answer;
   }
 
   /** The fetch waited for is over: look again; its client left (one waiting fetches); or its failure is this one's too. */
@@ -316,6 +301,8 @@ export class CacheRun extends StaleOnErrorRun {
     }
     const since = this.request.record.startedAt;
     const stored = (body: Buffer | undefined) => {
+      // Its followers finish from the body kept, told before anyone may be given it.
+      if (body !== undefined) this.#stream?.whole(body);
       const answer = body && new StoredAnswer(key, policy, status, reason, body, config, version);
       // Not kept when a purge of its key came since the request did (AnswerCache.set).
       if (answer !== undefined) cache.set(answer, false, since, announce);
@@ -323,6 +310,7 @@ export class CacheRun extends StaleOnErrorRun {
       this.endFill?.(undefined);
       // Its copy dropped as it passed max_entry (or the room copies share): a refresh's is read no further.
       if (body === undefined && isFill(this.request)) cache.unkept.note(key);
+      if (body === undefined) this.#stream?.cut('its body passed what the cache may hold of it');
       if (body === undefined)
         dropRefresh(
           this.request,
@@ -332,7 +320,10 @@ export class CacheRun extends StaleOnErrorRun {
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
     const copy = boundedCopy(config.maxEntry, stored, cache.copies);
     this.#release = copy.release;
-    return copy;
+    // A Range's fill: the Ranges waiting on it are given their parts as it streams in (fill-follow.ts).
+    const stream = isFill(this.request) ? streamOf(cache.fillOf(key), key, policy, head, config) : undefined;
+    this.#stream = stream;
+    return stream === undefined ? copy : streamedCopy(copy, stream);
   }
 
   /** The key this request's answer may be kept under (StoredAnswer.keyOnItsSide: a split route's side). */
@@ -341,8 +332,12 @@ export class CacheRun extends StaleOnErrorRun {
   }
 
   override onEnd(record: RequestRecord, finished: boolean): void {
-    this.#stopWaiting();
+    this.#wait?.stop();
     this.#release?.();
+    // Stopped short of its whole body (a whole one told its stream already): its followers are cut.
+    this.#stream?.cut(
+      `its fetch ended ${record.failure === undefined ? 'early' : `with ${record.failure.type}`}`,
+    );
     if (this.#filling) this.endFill?.(this.fetchEnd ?? (finished ? undefined : 'lead'));
     super.onEnd(record, finished);
   }

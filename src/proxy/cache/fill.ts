@@ -4,6 +4,7 @@
  * (answer-cache.ts), which only keeps each key's fill; the run (cache-run.ts) waits on it.
  */
 import type { Failure } from '../../core/failure/failure.ts';
+import type { FillStream } from './fill-stream.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -23,6 +24,27 @@ export type FillEnd = Failure | number | 'lead' | undefined;
  */
 export class Fill {
   readonly #waiters = new Set<(end: FillEnd) => void>();
+  /** Those waiting for the answer's head as it streams (a Range's: fill-follow.ts). */
+  readonly #heads = new Set<(stream: FillStream) => void>();
+  /** A Range's fill whose answer will be kept, as it streams in (undefined: none, or not yet). */
+  #stream: FillStream | undefined;
+
+  get stream(): FillStream | undefined {
+    return this.#stream;
+  }
+
+  /** Calls `headed` once the answer streams in to be kept (its head and length known), unless over first. `unwait` stops it. */
+  waitHead(headed: (stream: FillStream) => void): void {
+    this.#heads.add(headed);
+  }
+
+  /** The fill's answer will be kept and streams in: those waiting for its head hear it (each in a microtask of its own). */
+  streams(stream: FillStream): void {
+    this.#stream = stream;
+    const heads = [...this.#heads];
+    this.#heads.clear();
+    for (const headed of heads) queueMicrotask(() => headed(stream));
+  }
 
   /** Calls `wake` once the fetch is over; false when it cannot (too many wait). `unwait` stops it. */
   wait(wake: (end: FillEnd) => void): boolean {
@@ -32,8 +54,9 @@ export class Fill {
   }
 
   /** `wake` stops waiting (the client left, the wait timed out); nothing when it is not waiting. */
-  unwait(wake: (end: FillEnd) => void): void {
+  unwait(wake: (end: FillEnd) => void, headed?: (stream: FillStream) => void): void {
     this.#waiters.delete(wake);
+    if (headed !== undefined) this.#heads.delete(headed);
   }
 
   /**
@@ -43,6 +66,7 @@ export class Fill {
   over(end: FillEnd): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
+    this.#heads.clear();
     for (const wake of waiters) queueMicrotask(() => wake(end));
   }
 }

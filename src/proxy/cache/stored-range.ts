@@ -24,11 +24,27 @@ export function storedPart(
   fields: readonly string[],
   body: Buffer,
 ): StoredPart | undefined {
+  const part = rangeOf(request, fields, body.length);
+  if (part === undefined) return undefined;
+  const { status, reason, fields: out, first, last } = part;
+  return { status, reason, fields: out, body: last < first ? undefined : body.subarray(first, last + 1) };
+}
+
+/** The answer a Range makes of a 200 of `length` bytes (storedPart): its bytes `first` to `last`, none for a 416 (last < first). */
+export interface RangePart {
+  readonly status: number;
+  readonly reason: string;
+  readonly fields: string[];
+  readonly first: number;
+  readonly last: number;
+}
+
+/** storedPart's judgement from the body's length alone (a body still streaming in: fill-follow.ts). */
+export function rangeOf(request: FieldMap, fields: readonly string[], length: number): RangePart | undefined {
   const range = request.range;
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(String(ifRange), fields)) return undefined;
-  const length = body.length;
   const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
   if (asked === null || (asked[1] === '' && asked[2] === ''))
     return noneSatisfiable(range, length) ? unsatisfiable(fields, length) : undefined;
@@ -45,7 +61,7 @@ export function storedPart(
   for (let i = 0; i < fields.length; i += 2)
     if (!OF_THE_WHOLE_BODY.has(fields[i].toLowerCase())) out.push(fields[i], fields[i + 1]);
   out.push('content-range', `bytes ${start}-${end}/${length}`, 'content-length', String(end - start + 1));
-  return { status: 206, reason: 'Partial Content', fields: out, body: body.subarray(start, end + 1) };
+  return { status: 206, reason: 'Partial Content', fields: out, first: start, last: end };
 }
 
 /**
@@ -59,12 +75,13 @@ export function storedPart(
 const OF_THE_WHOLE_BODY = new Set(['content-length', 'content-digest', 'content-md5', 'content-range']);
 
 /** The 416 made of a stored answer: no body, its length in Content-Range (RFC 9110 §15.5.17). */
-function unsatisfiable(fields: readonly string[], length: number): StoredPart {
+function unsatisfiable(fields: readonly string[], length: number): RangePart {
   return {
     status: 416,
     reason: 'Range Not Satisfiable',
     fields: [...emptyAnswerFields(fields), 'content-range', `bytes */${length}`],
-    body: undefined,
+    first: 0,
+    last: -1,
   };
 }
 

@@ -31,6 +31,10 @@ export function sendStageAnswer(req: SessionRequest, owner: AttemptsOwner, answe
       return edit === undefined ? built : edit(built);
     },
     refused: (failure) => owner.answer(failure),
+    cut: (failure) => {
+      owner.failed(failure);
+      sink.abort();
+    },
   });
 }
 

@@ -349,6 +349,11 @@ export interface AnswerOut {
   head(fields: readonly string[], version: string, proxyStatus: string | undefined): string[];
   /** The sink refused the head (an HTTP/2 client's header list size): the gateway's error response says so instead. */
   refused(failure: Failure): void;
+  /**
+   * After the head went, the body cannot be given whole (what it streamed from failed): the
+   * request ends with `failure` and the client sees its answer cut, as a relayed body cut short is.
+   */
+  cut(failure: Failure): void;
 }
 
 /** The upstream's head as it went downstream: its status, reason, its own fields (as it sent them) and the HTTP version it answered in. */

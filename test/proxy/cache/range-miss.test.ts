@@ -1,8 +1,9 @@
 /**
  * A GET's Range that finds nothing stored of its variant (a miss): the cache asks the upstream
  * for the whole answer (no Range, no If-Range), as nginx's proxy_cache does, stores it, and gives
- * the client its part from the store (a 206, a 416, the whole 200); a whole fetch that fails is
- * the waiting client's failure too, one slower than lock_timeout lets its Range go as sent.
+ * the client its part from the store (a 206, a 416, the whole 200), or as it streams in
+ * (range-miss-streaming.test.ts); a whole fetch that fails is the waiting client's failure too,
+ * one whose head is slower than lock_timeout lets its Range go as sent.
  * Answers not kept: range-miss-unkept.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -198,7 +199,7 @@ test('a compressing route: a Range miss stores the identity answer; a 206 of its
   assert.deepEqual(seen, [WHOLE('/pages/file'), WHOLE('/pages/resumed')]);
 });
 
-test('a whole fetch slower than lock_timeout: the Range stops waiting and goes upstream as sent; the whole answer, once in, is stored', async () => {
+test('a whole fetch whose head is slower than lock_timeout: the Range stops waiting and goes upstream as sent; the whole answer, once in, is stored', async () => {
   const seen: Seen[] = [];
   let finish: (() => void) | undefined;
   const up = await keep(
@@ -210,8 +211,50 @@ test('a whole fetch slower than lock_timeout: the Range stops waiting and goes u
         res.writeHead(206, { ...fields, 'content-range': 'bytes 0-3/2000', 'content-length': '4' });
         return void res.end(BODY.subarray(0, 4));
       }
+      // The whole answer's head held until the test lets it go.
+      finish = () => {
+        res.writeHead(200, { ...fields, 'content-length': SIZE });
+        res.end(BODY);
+      };
+    }),
+  );
+  const gw = await gateway(up.url, '{ lock_timeout: 300ms }');
+  const part = await request(gw.url, { path: '/pages/slow-head', headers: { range: 'bytes=0-3' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.text, '0123');
+  assert.equal(part.headers['content-range'], 'bytes 0-3/2000');
+  assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss');
+  // Both reached the upstream; on a loaded machine the whole fetch's connection may come second.
+  assert.deepEqual(
+    [...seen].sort((a, b) => String(a.range).localeCompare(String(b.range))),
+    [
+      { method: 'GET', path: '/pages/slow-head', range: 'bytes=0-3', ifRange: undefined },
+      WHOLE('/pages/slow-head'),
+    ],
+  );
+  await waitUntil('the whole fetch is under way', () => finish !== undefined);
+  finish?.();
+  await waitUntil('the whole fetch is logged', () => gw.logs.some((l) => l.background === 'fill'));
+  const hit = await request(gw.url, { path: '/pages/slow-head', headers: { range: 'bytes=-3' } });
+  assert.equal(hit.status, 206);
+  assert.equal(hit.text, 'hij');
+  assert.match(String(hit.headers['cache-status']), HIT);
+  assert.equal(seen.length, 2);
+});
+
+test('a whole fetch whose head came in time and whose body is slower than lock_timeout: the Range is given its part as it streams in (range-miss-streaming.test.ts), nothing goes upstream twice', async () => {
+  const seen: Seen[] = [];
+  let finish: (() => void) | undefined;
+  const up = await keep(
+    listenOnLoopback((req, res) => {
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        range: req.headers.range,
+        ifRange: undefined,
+      });
       // The head and a first part at once, the rest held until the test lets it go.
-      res.writeHead(200, { ...fields, 'content-length': SIZE });
+      res.writeHead(200, { 'cache-control': 'max-age=600', etag: '"v1"', 'content-length': SIZE });
       res.write(BODY.subarray(0, 10));
       finish = () => res.end(BODY.subarray(10));
     }),
@@ -221,23 +264,15 @@ test('a whole fetch slower than lock_timeout: the Range stops waiting and goes u
   assert.equal(part.status, 206);
   assert.equal(part.text, '0123');
   assert.equal(part.headers['content-range'], 'bytes 0-3/2000');
-  assert.equal(part.headers['cache-status'], 'edge-1; fwd=uri-miss');
-  // Both reached the upstream; on a loaded machine the whole fetch's connection may come second.
-  assert.deepEqual(
-    [...seen].sort((a, b) => String(a.range).localeCompare(String(b.range))),
-    [
-      { method: 'GET', path: '/pages/slow-body', range: 'bytes=0-3', ifRange: undefined },
-      WHOLE('/pages/slow-body'),
-    ],
-  );
-  await waitUntil('the whole fetch is under way', () => finish !== undefined);
+  assert.match(String(part.headers['cache-status']), MISS);
+  assert.deepEqual(seen, [WHOLE('/pages/slow-body')]);
   finish?.();
   await waitUntil('the whole fetch is logged', () => gw.logs.some((l) => l.background === 'fill'));
   const hit = await request(gw.url, { path: '/pages/slow-body', headers: { range: 'bytes=-3' } });
   assert.equal(hit.status, 206);
   assert.equal(hit.text, 'hij');
   assert.match(String(hit.headers['cache-status']), HIT);
-  assert.equal(seen.length, 2);
+  assert.deepEqual(seen, [WHOLE('/pages/slow-body')]);
 });
 
 test('HTTP/2: a Range miss is fetched whole, stored, and the client given its 206 of it', async () => {
