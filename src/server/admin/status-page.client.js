@@ -491,7 +491,10 @@ function renderUpstream(name, upstream) {
           ` until ${clock(t.ejected_until)}`,
           t.workers_ejecting > 1 ? ` (${t.workers_ejecting} workers)` : '',
         )
-      : 'no';
+      : t.circuit?.state === 'half_open'
+        ? // Its ejection ran out: its next request (or a passing check) is the probe that ends it.
+          el('span', {}, badge('half_open'), ' until its next request passes')
+        : 'no';
     const check = t.last_check
       ? `${t.last_check.ok ? 'ok' : (t.last_check.failure ?? `status ${t.last_check.status}`)} at ${clock(t.last_check.at)}`
       : '';
