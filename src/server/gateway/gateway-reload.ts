@@ -100,12 +100,17 @@ export async function reloadGateway(
     await Promise.all([...opened.map((l) => l.close()), nextPlugins?.close(PLUGIN_CLOSE_MS)]);
     throw err;
   }
-  // What only the replaced snapshot names (its rate limit store, its session stores) is closed
-  // once its requests have ended: each may still reach its limit or session check on it.
+  // What only the replaced snapshot names (its rate limit store, its session stores, its plugins'
+  // instances) is closed once its requests have ended: each may still reach its limit or session
+  // check on it, or a hook (onResponse, onEnd) of a plugin whose close() released what it needs.
   const oldStore = storeChanged ? live.store : undefined;
   live.retired.retire(
     previous,
-    [() => void oldStore?.close(), () => runtime.access.closeDropped()],
+    [
+      () => void oldStore?.close(),
+      () => runtime.access.closeDropped(),
+      () => oldPlugins?.close(PLUGIN_CLOSE_MS),
+    ],
     next.drain.timeout,
   );
   live.store = store;
@@ -137,8 +142,6 @@ export async function reloadGateway(
   // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
   if (options.logger === undefined) logger.level = next.log.level;
   swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
-  // The replaced plugins end once the swap is done (requests in flight on them may still call them meanwhile).
-  void oldPlugins?.close(PLUGIN_CLOSE_MS);
   const outcome = reloadOutcome(live.hash, plan, before, next, dropped);
   for (const what of dropped)
     logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');

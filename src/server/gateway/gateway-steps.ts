@@ -176,7 +176,7 @@ export function drainer(
       live.canaries?.close();
       live.https?.stop();
       discoveries?.stop();
-      live.retired.closeNow();
+      await live.retired.closeNow();
       await live.store?.close();
       await live.runtime.close();
       await live.plugins?.close(PLUGIN_CLOSE_MS);

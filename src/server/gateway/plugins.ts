@@ -4,7 +4,8 @@
  * same plugins), each instance made a stage (plugin-stage.ts) that the routes naming it run, in
  * their order, after Candor's own. A module that does not load, or a factory that throws, refuses
  * the config whole, at `plugins.NAME.module` with its line. A reload makes new instances; the old
- * ones are given `close()` with a bounded time once the new config is live.
+ * ones are given `close()` with a bounded time once the old config's requests have ended (their
+ * later hooks still call them), by drain.timeout at most (retired-snapshots.ts).
  */
 import { dirname } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
@@ -35,7 +36,7 @@ export type GivenPlugin = Plugin<never> | PluginHooks;
 /** The plugins of one loaded config, made once: what each route runs, and their end. */
 export interface PluginSet {
   stagesFor(route: RouteConfig): readonly RouteStage[];
-  /** Each instance's close(), `ms` at most each (a reload replaced the config). */
+  /** Each instance's close(), `ms` at most each (a reload replaced the config, or refused it, or the gateway stops). */
   close(ms: number): Promise<void>;
 }
 

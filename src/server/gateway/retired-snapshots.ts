@@ -4,7 +4,8 @@ import type { Runtime } from '../../proxy/session/runtime.ts';
 const LOOK_MS = 100;
 
 interface WaitingClose {
-  readonly close: () => void;
+  /** What it returns (a plugin's close(): a promise) is waited for by closeNow only. */
+  readonly close: () => unknown;
   /** The snapshots whose requests may still use what it closes. */
   readonly snapshots: readonly Runtime[];
   /** performance.now() past which it closes whatever is in flight. */
@@ -14,11 +15,13 @@ interface WaitingClose {
 /**
  * The snapshots reloads replaced while requests that began on them are in flight (each ends on
  * the snapshot it began with), and what the new config no longer names that they may still use:
- * a Redis store (the rate limits', an OpenID Connect route's sessions). Closed at the swap, a
- * request still before its check met a closed client (a 503 under on_error deny, a limit not
- * checked under allow); closed here once every request of the snapshots retired so far has ended
- * (Runtime.requests), or at `bound` after its reload whatever is in flight (a stuck request or a
- * tunnel must not keep a connection for ever), as a removed listener's connections are.
+ * a Redis store (the rate limits', an OpenID Connect route's sessions), the plugins' instances.
+ * Closed at the swap, a request still before its check met a closed client (a 503 under on_error
+ * deny, a limit not checked under allow), a plugin's later hook what its close() had released (a
+ * 500 naming the plugin, the reload's fault); closed here once every request of the snapshots
+ * retired so far has ended (Runtime.requests), or at `bound` after its reload whatever is in
+ * flight (a stuck request or a tunnel must not keep a connection for ever), as a removed
+ * listener's connections are.
  */
 export class RetiredSnapshots {
   /** Replaced snapshots with requests in flight when last looked at, each with its deadline. */
@@ -27,7 +30,7 @@ export class RetiredSnapshots {
   #timer: NodeJS.Timeout | undefined;
 
   /** `snapshot` was replaced; `closes` run once its requests (and older ones') have ended, `bound` ms at most. */
-  retire(snapshot: Runtime, closes: readonly (() => void)[], bound: number): void {
+  retire(snapshot: Runtime, closes: readonly (() => unknown)[], bound: number): void {
     const deadline = performance.now() + bound;
     this.#snapshots.set(snapshot, deadline);
     const snapshots = [...this.#snapshots.keys()];
@@ -35,12 +38,15 @@ export class RetiredSnapshots {
     this.#look();
   }
 
-  /** The gateway stops (its drain has ended the requests): every close still waiting runs now. */
-  closeNow(): void {
+  /**
+   * The gateway stops (its drain has ended the requests): every close still waiting runs now,
+   * its end waited for (a plugin's close() is bounded by its caller), as the live ones' are.
+   */
+  async closeNow(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#snapshots.clear();
-    for (const { close } of this.#closes.splice(0)) close();
+    await Promise.all(this.#closes.splice(0).map(({ close }) => close()));
   }
 
   readonly #look = (): void => {
