@@ -4,6 +4,7 @@ import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { authorityFault, TARGET } from '../../core/http1/request-rules.ts';
 import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
@@ -160,6 +161,15 @@ function diagnoseOptions(
   };
   if (options.path !== undefined && !options.path.startsWith('/'))
     throw new TargetError(`--path must start with "/", got "${options.path}"`);
+  // The probe writes these as given: a request line or a Host the gateway refuses from any client
+  // (request-rules.ts) is none it ever sends, and the upstream's 400 to it was judged healthy.
+  if (options.path !== undefined && !TARGET.test(options.path))
+    throw new TargetError(
+      `--path "${options.path}" is not a request target the gateway sends (visible ASCII only): percent-encode a space as %20, and a character past ASCII`,
+    );
+  const badHost = options.host === undefined ? undefined : authorityFault(options.host);
+  if (badHost !== undefined)
+    throw new TargetError(`--host "${options.host}" is not a host[:port] (${badHost})`);
   if (options.method !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(options.method))
     throw new TargetError(`--method "${options.method}" is not a method name`);
   return options;

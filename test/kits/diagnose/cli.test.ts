@@ -198,3 +198,37 @@ test('a timeout past the longest a timer waits (596h, as in the config) is refus
     );
   }
 });
+
+// `--path '/a b'` wrote "GET /a b HTTP/1.1": the upstream's 400 to a request line the gateway
+// never sends was judged "none needed", exit 0. `--host 'a b'` wrote "Host: a b", a Host the
+// gateway refuses from any client. A TARGET on port 0 was probed on port 80, its heading still
+// saying :0. Each is the command line's fault: 64, and nothing reaches the target.
+test('a --path or --host the gateway would never send, and a port 0, are refused with 64 before any probe', async () => {
+  const echoed = echo.received.length;
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['--path', '/a b', `${echo.url}/`],
+      /^candor: --path "\/a b" is not a request target the gateway sends \(visible ASCII only\): percent-encode a space as %20, and a character past ASCII\n/,
+    ],
+    [['--path', '/caf\u00e9', `${echo.url}/`], /^candor: --path "\/caf\u00e9" is not a request target/],
+    [
+      ['--host', 'a b', `${echo.url}/`],
+      /^candor: --host "a b" is not a host\[:port\] \(not a host\[:port\]\)\n/,
+    ],
+    [
+      ['--host', 'x.example:99999', `${echo.url}/`],
+      /^candor: --host "x\.example:99999" is not a host\[:port\] \(port out of range\)\n/,
+    ],
+    [
+      ['http://127.0.0.1:0/'],
+      /^candor: TARGET "http:\/\/127\.0\.0\.1:0\/" names port 0, which is no port to connect to\n/,
+    ],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  results.forEach(({ code, stdout, stderr }, i) => {
+    assert.equal(code, 64, `${cases[i][0].join(' ')}: ${stdout}`);
+    assert.equal(stdout, '');
+    assert.match(stderr, cases[i][1]);
+  });
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
+});
