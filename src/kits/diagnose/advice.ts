@@ -89,7 +89,11 @@ function answerFix(context: ProbeContext, failure: Failure): string {
       // HTTP one (Redis closes on a request's `Host:` line, taking it for an attack): say both.
       return `the upstream ${how} the connection after taking the request, without an answer: it is crashing or restarting, or what listens on ${where} does not speak HTTP (a database, a cache, a broker: Redis, for one, hangs up on an HTTP request without a word). Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart, and check which service listens on port ${plan.port}.`;
     }
-    case 'http_protocol_error':
+    case 'http_protocol_error': {
+      // An HTTP server, not "something else on that port": its 1xx heads (InterimHeads) never end.
+      const flood = /^(\d+) interim \(1xx\) responses and no final one/.exec(failure.details);
+      if (flood)
+        return `the upstream sent ${flood[1]} interim (1xx) answers and no final one, past the gateway's response head limit (32 KiB): it speaks HTTP, but never ends its 103 Early Hints or 100 Continue. Fix it to send its final answer after them; look in its own logs${requestIdText(context)}.`;
       if (found?.what.startsWith('an HTTP server with'))
         return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;
       if (found?.what === 'a raw stack trace')
@@ -100,6 +104,7 @@ function answerFix(context: ProbeContext, failure: Failure): string {
         return `an HTML page comes back with no status line or headers (${sent(found.evidence)}): a captive portal or an HTTP/0.9 server answers, not your app. Check what intercepts the connection, or what listens on that port.`;
       if (found) return `${elsewhere} Point the target at the HTTP service's port, or move that service.`;
       return failure.kind.fix;
+    }
     case 'http_response_header_section_size': {
       const largest = context.largestField;
       // A field the read stopped inside is longer than what came of it: say so, not a size it lacks.

@@ -86,6 +86,12 @@ for (const [name, final] of [
       },
     );
     assert.equal(report.exitCode, 2);
+    assert.match(
+      report.targets[0].verdict.fix,
+      new RegExp(
+        `^the upstream sent ${heads} interim \\(1xx\\) answers and no final one, past the gateway's response head limit \\(32 KiB\\): it speaks HTTP, but never ends`,
+      ),
+    );
   });
 
 test("a banner's escape sequences, past its first 16 characters, are printed escaped, text and --json", async () => {

@@ -17,6 +17,7 @@ import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import {
   h2Answer,
   h2Hang,
+  h2InterimFlood,
   h2RequireHttp1,
   h2ResetAfterHead,
   h2ResetBeforeHead,
@@ -291,6 +292,21 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
         'verdict: the upstream answers 204 → Candor passes it through\n',
         'fix: none needed: the upstream answers as an HTTP server should.\n',
       ].join(''),
+    );
+  });
+
+  // The gateway's 502 for it is right (http_protocol_error, the 32 KiB head limit), but the fix was
+  // the taxonomy's generic one, "Check what is listening on the target port: it may be another
+  // service": it is the HTTP server the target should be, never ending its interim answers.
+  test('interim answers without end and no final one: 502 http_protocol_error, and a fix that names the flood', async () => {
+    const upstream = await keep(startH2(h2InterimFlood));
+    const { report, target } = await run({ target: `${upstream.url}/`, protocol: 'h2c' });
+    assert.equal(report.exitCode, 2);
+    assert.equal(target.verdict.failure?.type, 'http_protocol_error');
+    assert.equal(target.verdict.status, 502);
+    assert.match(
+      target.verdict.fix,
+      /^the upstream sent \d+ interim \(1xx\) answers and no final one, past the gateway's response head limit \(32 KiB\): it speaks HTTP, but never ends its 103 Early Hints or 100 Continue\. Fix it to send its final answer after them; look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\)\.$/,
     );
   });
 
