@@ -78,6 +78,9 @@ function answerFix(context: ProbeContext, failure: Failure): string {
         field === 'timeouts.response'
           ? 'the response timeout'
           : "the upstream's retries.per_try_timeout, each attempt's wait";
+      const interim = /, only (\d+) interim \(1xx\) answers?/.exec(failure.details);
+      if (interim)
+        return `the upstream took the request and sent ${interim[1]} interim (1xx) ${interim[1] === '1' ? 'answer' : 'answers'}, but no final response head in ${plan.timeouts.answer} ms (${which}): it is alive, and stuck or slow in its handler. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
       return `the upstream took the request but sent no response head in ${plan.timeouts.answer} ms (${which}): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
     }
     case 'connection_terminated': {
