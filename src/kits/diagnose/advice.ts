@@ -183,6 +183,13 @@ function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
     /closed the HTTP\/2 connection \(GOAWAY (\w+), last stream \d+\) before the response head/.exec(details);
   if (closed)
     return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
+  if (/stream was reset PROTOCOL_ERROR before the response head/.test(details))
+    return `the upstream speaks HTTP/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP/2's rules (no :status or one that is no number, a connection-specific field, an upper-case name), or it found the request malformed. Look in its own logs${requestIdText(context)} for this request, and at the code that writes its response head.`;
+  // Its SETTINGS came: an HTTP/2 server, not another service, cut the connection without a word.
+  if (failure.type === 'connection_terminated' && context.h2Settings === true) {
+    const how = /reset|ECONNRESET/.test(details) ? 'reset' : 'closed';
+    return `the upstream ${how} its HTTP/2 connection, without a GOAWAY, after taking the request and before an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+  }
   if (failure.type === 'http_response_timeout' && context.h2Settings === false) {
     const speaks = context.plan.httpVersion === 'h2c' ? 'HTTP/2 in the clear (h2c)' : 'HTTP/2';
     return `the target took the connection but never answered the HTTP/2 connection preface (no SETTINGS frame in ${context.plan.timeouts.answer} ms): it does not speak ${speaks}, or it is stuck. Check what serves this port; if it speaks HTTP/1.1, set the upstream's protocol to http1.`;
