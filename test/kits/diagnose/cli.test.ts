@@ -63,7 +63,8 @@ test('a refused port: one line per step, the verdict and the fix, exit 2, no col
   assert.equal(result.code, 2);
   assert.equal(result.stderr, '');
   const lines = result.stdout.trimEnd().split('\n');
-  assert.equal(lines[0], `candor diagnose ${refused.url}/`);
+  // The bounds said before the wait: a silent upstream holds the probe up to its response timeout.
+  assert.equal(lines[0], `candor diagnose ${refused.url}/ (timeouts: connect 2000 ms, response 30000 ms)`);
   assert.equal(lines[1], '  ✓ dns      127.0.0.1 (IP literal, no lookup)');
   assert.match(lines[2], /^ {2}✗ connect {2}connection refused \(ECONNREFUSED\) after \d+(\.\d)? ms$/);
   assert.equal(lines[3], 'verdict: unreachable / connection_refused → Candor answers 502');
