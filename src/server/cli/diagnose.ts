@@ -218,6 +218,12 @@ function parseHeader(text: string): [string, string] {
     throw new TargetError(`--header "${text}" is not "Name: value"`);
   if (name.toLowerCase() === 'host')
     throw new TargetError('set the Host header with --host HOST, not --header');
+  // A length or coding with no body behind it: a healthy upstream waits for the body and is
+  // judged too slow (504), or reads the next bytes as it.
+  if (/^(content-length|transfer-encoding)$/i.test(name))
+    throw new TargetError(
+      `--header ${name}: the probe sends no body, so it frames none itself (Content-Length: 0 on a POST, PUT or PATCH); a ${name} of yours would promise one that never comes`,
+    );
   const value = trimOws(text.slice(colon + 1));
   // A CR or LF would write a field of its own into the probe: a head the gateway never sends.
   if (INVALID_VALUE.test(value))

@@ -233,3 +233,19 @@ test('a --path or --host the gateway would never send, and a port 0, are refused
   });
   assert.equal(echo.received.length, echoed, 'nothing reached the target');
 });
+
+// The probe sends no body: `-H 'Content-Length: 5'` promised five bytes that never came, so a
+// healthy upstream waited for them and was judged "too slow or stuck" (504, exit 2).
+test('a -H Content-Length or Transfer-Encoding is refused with 64: the probe sends no body to frame', async () => {
+  const echoed = echo.received.length;
+  for (const field of ['Content-Length: 5', 'transfer-encoding: chunked']) {
+    const { code, stdout, stderr } = await run(['-X', 'POST', '-H', field, `${echo.url}/`]);
+    assert.equal(code, 64, stdout);
+    const name = field.slice(0, field.indexOf(':'));
+    assert.equal(
+      stderr,
+      `candor: --header ${name}: the probe sends no body, so it frames none itself (Content-Length: 0 on a POST, PUT or PATCH); a ${name} of yours would promise one that never comes\nRun "candor diagnose --help" for usage.\n`,
+    );
+  }
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
+});
