@@ -10,7 +10,7 @@ import {
   readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { fieldValues } from './answer-reader.ts';
+import { fieldValues, INTERIM_FLOOD } from './answer-reader.ts';
 import { chainRuleFix } from './certificate-advice.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
@@ -94,7 +94,7 @@ function answerFix(context: ProbeContext, failure: Failure): string {
     }
     case 'http_protocol_error': {
       // An HTTP server, not "something else on that port": its 1xx heads (InterimHeads) never end.
-      const flood = /^(\d+) interim \(1xx\) responses and no final one/.exec(failure.details);
+      const flood = INTERIM_FLOOD.exec(failure.details);
       if (flood)
         return `the upstream sent ${flood[1]} interim (1xx) answers and no final one, past the gateway's response head limit (32 KiB): it speaks HTTP, but never ends its 103 Early Hints or 100 Continue. Fix it to send its final answer after them; look in its own logs${requestIdText(context)}.`;
       if (found?.what.startsWith('an HTTP server with'))
