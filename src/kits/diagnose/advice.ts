@@ -10,7 +10,7 @@ import {
   readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
-import { fieldValues } from './answer-reader.ts';
+import { fieldValues, INTERIM_FLOOD } from './answer-reader.ts';
 import { chainRuleFix } from './certificate-advice.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
@@ -78,6 +78,9 @@ function answerFix(context: ProbeContext, failure: Failure): string {
         field === 'timeouts.response'
           ? 'the response timeout'
           : "the upstream's retries.per_try_timeout, each attempt's wait";
+      const interim = /, only (\d+) interim \(1xx\) answers?/.exec(failure.details);
+      if (interim)
+        return `the upstream took the request and sent ${interim[1]} interim (1xx) ${interim[1] === '1' ? 'answer' : 'answers'}, but no final response head in ${plan.timeouts.answer} ms (${which}): it is alive, and stuck or slow in its handler. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
       return `the upstream took the request but sent no response head in ${plan.timeouts.answer} ms (${which}): it is too slow or stuck. Find what it waits on (a slow query, a lock, CPU); raise ${field} only if the work is legitimately that slow.`;
     }
     case 'connection_terminated': {
@@ -89,7 +92,11 @@ function answerFix(context: ProbeContext, failure: Failure): string {
       // HTTP one (Redis closes on a request's `Host:` line, taking it for an attack): say both.
       return `the upstream ${how} the connection after taking the request, without an answer: it is crashing or restarting, or what listens on ${where} does not speak HTTP (a database, a cache, a broker: Redis, for one, hangs up on an HTTP request without a word). Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart, and check which service listens on port ${plan.port}.`;
     }
-    case 'http_protocol_error':
+    case 'http_protocol_error': {
+      // An HTTP server, not "something else on that port": its 1xx heads (InterimHeads) never end.
+      const flood = INTERIM_FLOOD.exec(failure.details);
+      if (flood)
+        return `the upstream sent ${flood[1]} interim (1xx) answers and no final one, past the gateway's response head limit (32 KiB): it speaks HTTP, but never ends its 103 Early Hints or 100 Continue. Fix it to send its final answer after them; look in its own logs${requestIdText(context)}.`;
       if (found?.what.startsWith('an HTTP server with'))
         return `the upstream speaks HTTP, but its response head is invalid (${failure.details}: "${context.badLine ?? found.evidence}"). Fix the response head it writes.`;
       if (found?.what === 'a raw stack trace')
@@ -100,6 +107,7 @@ function answerFix(context: ProbeContext, failure: Failure): string {
         return `an HTML page comes back with no status line or headers (${sent(found.evidence)}): a captive portal or an HTTP/0.9 server answers, not your app. Check what intercepts the connection, or what listens on that port.`;
       if (found) return `${elsewhere} Point the target at the HTTP service's port, or move that service.`;
       return failure.kind.fix;
+    }
     case 'http_response_header_section_size': {
       const largest = context.largestField;
       // A field the read stopped inside is longer than what came of it: say so, not a size it lacks.
@@ -175,6 +183,13 @@ function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
     /closed the HTTP\/2 connection \(GOAWAY (\w+), last stream \d+\) before the response head/.exec(details);
   if (closed)
     return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
+  if (/stream was reset PROTOCOL_ERROR before the response head/.test(details))
+    return `the upstream speaks HTTP/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP/2's rules (no :status or one that is no number, a connection-specific field, an upper-case name), or it found the request malformed. Look in its own logs${requestIdText(context)} for this request, and at the code that writes its response head.`;
+  // Its SETTINGS came: an HTTP/2 server, not another service, cut the connection without a word.
+  if (failure.type === 'connection_terminated' && context.h2Settings === true) {
+    const how = /reset|ECONNRESET/.test(details) ? 'reset' : 'closed';
+    return `the upstream ${how} its HTTP/2 connection, without a GOAWAY, after taking the request and before an answer: it is crashing or restarting. Look in its own logs${requestIdText(context)} for a crash, an OOM kill or a restart.`;
+  }
   if (failure.type === 'http_response_timeout' && context.h2Settings === false) {
     const speaks = context.plan.httpVersion === 'h2c' ? 'HTTP/2 in the clear (h2c)' : 'HTTP/2';
     return `the target took the connection but never answered the HTTP/2 connection preface (no SETTINGS frame in ${context.plan.timeouts.answer} ms): it does not speak ${speaks}, or it is stuck. Check what serves this port; if it speaks HTTP/1.1, set the upstream's protocol to http1.`;

@@ -168,6 +168,12 @@ const kib = (bytes: number) =>
   bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
 
 /**
+ * The gateway's refusal of interim heads past the response head limit (InterimHeads, in
+ * src/core/limits/interim-heads.ts), its count first: no note then says it reads on.
+ */
+export const INTERIM_FLOOD = /^(\d+) interim \(1xx\) responses and no final one/;
+
+/**
  * A note when the server sent more interim (1xx) answers than the gateway relays. `bytes`
  * undefined: an HTTP/2 probe, whose HEADERS frames node:http2 decodes without saying their size.
  */

@@ -16,7 +16,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import { H2Session } from '../../upstream/connections/h2/h2-session.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
-import { headerNotes, interimNote } from './answer-reader.ts';
+import { headerNotes, INTERIM_FLOOD, interimNote } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
 import { formatMs, since } from './plan.ts';
 import { buildRequest } from './request.ts';
@@ -174,7 +174,8 @@ class ProbeStream implements ExchangeHandler {
     const context = this.#context;
     this.#over = true;
     this.#session.destroy();
-    const notes = interimNote({ count: this.#interimCount });
+    // Refused past the head limit, the gateway reads on no more: the note would say it does.
+    const notes = INTERIM_FLOOD.test(failure.details) ? [] : interimNote({ count: this.#interimCount });
     const notHttp2 = failure.type === 'http_protocol_error' || failure.type === 'connection_terminated';
     if (!context.h2Settings && notHttp2 && context.address !== undefined) {
       const found = await tryPreface(this.#plan, context.address, this.#secondLookMs);

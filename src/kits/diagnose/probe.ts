@@ -7,7 +7,7 @@ import { formatSize } from '../../core/config/units.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { type Identification, printableBytes } from '../../core/http1/impostors.ts';
 import { upstreamHeadOf } from '../../upstream/connections/http1/upstream-head.ts';
-import { headerNotes, headerPairs, interimNote } from './answer-reader.ts';
+import { headerNotes, headerPairs, INTERIM_FLOOD, interimNote } from './answer-reader.ts';
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
@@ -176,7 +176,8 @@ async function noHead(run: Run, read: HeadRead, writtenAt: number, interim: stri
     ok: false,
     ms: since(writtenAt),
     summary: `${failure.details}${firstByte}`,
-    notes: [...(shown === undefined ? [] : [shown]), ...interim],
+    // Refused past the head limit, the gateway reads on no more: the note would say it does.
+    notes: [...(shown === undefined ? [] : [shown]), ...(INTERIM_FLOOD.test(failure.details) ? [] : interim)],
     facts: {
       informational: read.informational,
       ttfbMs: read.ttfbMs,

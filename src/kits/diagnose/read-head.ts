@@ -8,6 +8,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { type Identification, identify, printableBytes } from '../../core/http1/impostors.ts';
 import type { AnswerHead } from '../../core/http1/parsed-answer.ts';
+import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { connectionEnded } from '../../upstream/connections/http1/connection-ended.ts';
 import { AnswerReader } from './answer-reader.ts';
 import { formatMs, since } from './plan.ts';
@@ -60,11 +61,11 @@ export async function readHead(
   for (;;) {
     const event = await feed.next(writtenAt + timeoutMs - performance.now());
     if (event.kind === 'timeout') {
-      const got = reader.received.length;
-      const what = got === 0 ? 'no response head' : `response head incomplete (${got} bytes)`;
-      return failed(
-        new Failure('http_response_timeout', `${what} after ${formatMs(since(writtenAt))}`, stage),
-      );
+      // In the gateway's words (exchange-timers.ts): interim answers that came say the upstream
+      // is alive, stuck in its handler, not silent. `received` holds no interim head's bytes.
+      const so = { interim: reader.interim.count, partial: reader.received.length };
+      const details = noHeadDetails(`after ${formatMs(since(writtenAt))}`, so);
+      return failed(new Failure('http_response_timeout', details, stage));
     }
     if (event.kind !== 'data') {
       const err = event.kind === 'error' ? event.err : undefined;

@@ -58,9 +58,12 @@ export function createTextPrinter(write: (text: string) => void, options: TextOp
 export function headingFor(options: DiagnoseOptions, plans: readonly ProbePlan[]): string {
   const direct = plans.filter((plan) => !plan.viaGateway);
   const [first] = direct;
-  if (first === undefined || isUrl(options.target)) return options.target;
+  if (first === undefined) return options.target;
+  // The bounds, said before the wait: a silent upstream holds the probe up to them.
+  const { timeouts } = first;
+  const bounds = `timeouts: connect ${timeouts.connect} ms, response ${timeouts.answer} ms`;
+  if (isUrl(options.target)) return `${options.target} (${bounds})`;
   const host = options.host === undefined ? '' : `, Host ${options.host}`;
   const targets = `${direct.length} target${direct.length === 1 ? '' : 's'}`;
-  const { timeouts } = first;
-  return `${options.target} (${targets} in ${options.config?.source}; ${first.method} ${first.path}${host}; timeouts: connect ${timeouts.connect} ms, response ${timeouts.answer} ms)`;
+  return `${options.target} (${targets} in ${options.config?.source}; ${first.method} ${first.path}${host}; ${bounds})`;
 }

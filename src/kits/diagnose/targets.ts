@@ -72,6 +72,10 @@ function parseEndpoint(text: string, what: string): Endpoint {
       `${what} "${url.href}" must not carry user:password@: they would not be sent (nor can a gateway's target carry them); send -H 'Authorization: …' instead`,
     );
   }
+  // The URL parser takes `:0`; a connect to it fails at once (EADDRNOTAVAIL), and the port left
+  // out of the probe's address was read as the scheme's default: port 80 probed under ":0".
+  if (url.port === '0')
+    throw new TargetError(`${what} "${text}" names port 0, which is no port to connect to`);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   return {

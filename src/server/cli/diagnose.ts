@@ -4,6 +4,7 @@ import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
 import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { authorityFault, TARGET } from '../../core/http1/request-rules.ts';
 import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
@@ -160,6 +161,15 @@ function diagnoseOptions(
   };
   if (options.path !== undefined && !options.path.startsWith('/'))
     throw new TargetError(`--path must start with "/", got "${options.path}"`);
+  // The probe writes these as given: a request line or a Host the gateway refuses from any client
+  // (request-rules.ts) is none it ever sends, and the upstream's 400 to it was judged healthy.
+  if (options.path !== undefined && !TARGET.test(options.path))
+    throw new TargetError(
+      `--path "${options.path}" is not a request target the gateway sends (visible ASCII only): percent-encode a space as %20, and a character past ASCII`,
+    );
+  const badHost = options.host === undefined ? undefined : authorityFault(options.host);
+  if (badHost !== undefined)
+    throw new TargetError(`--host "${options.host}" is not a host[:port] (${badHost})`);
   if (options.method !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(options.method))
     throw new TargetError(`--method "${options.method}" is not a method name`);
   return options;
@@ -208,6 +218,12 @@ function parseHeader(text: string): [string, string] {
     throw new TargetError(`--header "${text}" is not "Name: value"`);
   if (name.toLowerCase() === 'host')
     throw new TargetError('set the Host header with --host HOST, not --header');
+  // A length or coding with no body behind it: a healthy upstream waits for the body and is
+  // judged too slow (504), or reads the next bytes as it.
+  if (/^(content-length|transfer-encoding)$/i.test(name))
+    throw new TargetError(
+      `--header ${name}: the probe sends no body, so it frames none itself (Content-Length: 0 on a POST, PUT or PATCH); a ${name} of yours would promise one that never comes`,
+    );
   const value = trimOws(text.slice(colon + 1));
   // A CR or LF would write a field of its own into the probe: a head the gateway never sends.
   if (INVALID_VALUE.test(value))

@@ -74,7 +74,16 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     return usage('candor explain needs at least one log file: candor explain LOG...');
   // Each file named, read or not, is there: a clear word and its name, never an errno line
   // without it ("EISDIR: illegal operation on a directory, read").
-  for (const path of [...positionals, values.deploys, values['nginx-conf'], values['haproxy-conf']]) {
+  const named: Array<[string, string | undefined]> = [
+    ...positionals.map((path): [string, string] => ['a LOG given', path]),
+    ['--deploys', values.deploys],
+    ['--nginx-conf', values['nginx-conf']],
+    ['--haproxy-conf', values['haproxy-conf']],
+  ];
+  // `candor explain "$LOG"` with LOG unset: "cannot read : no such file" named nothing.
+  const empty = named.find(([, path]) => path === '');
+  if (empty !== undefined) return usage(`${empty[0]} is "", no file name (a shell variable left empty?)`);
+  for (const [, path] of named) {
     const problem = path === undefined ? undefined : unreadableFile(path);
     if (problem !== undefined) return usage(`cannot read ${path}: ${problem}`);
   }

@@ -63,7 +63,8 @@ test('a refused port: one line per step, the verdict and the fix, exit 2, no col
   assert.equal(result.code, 2);
   assert.equal(result.stderr, '');
   const lines = result.stdout.trimEnd().split('\n');
-  assert.equal(lines[0], `candor diagnose ${refused.url}/`);
+  // The bounds said before the wait: a silent upstream holds the probe up to its response timeout.
+  assert.equal(lines[0], `candor diagnose ${refused.url}/ (timeouts: connect 2000 ms, response 30000 ms)`);
   assert.equal(lines[1], '  ✓ dns      127.0.0.1 (IP literal, no lookup)');
   assert.match(lines[2], /^ {2}✗ connect {2}connection refused \(ECONNREFUSED\) after \d+(\.\d)? ms$/);
   assert.equal(lines[3], 'verdict: unreachable / connection_refused → Candor answers 502');
@@ -197,4 +198,54 @@ test('a timeout past the longest a timer waits (596h, as in the config) is refus
       `candor: ${option} is longer than 596h, the longest a timer waits; got "9999999s"\nRun "candor diagnose --help" for usage.\n`,
     );
   }
+});
+
+// `--path '/a b'` wrote "GET /a b HTTP/1.1": the upstream's 400 to a request line the gateway
+// never sends was judged "none needed", exit 0. `--host 'a b'` wrote "Host: a b", a Host the
+// gateway refuses from any client. A TARGET on port 0 was probed on port 80, its heading still
+// saying :0. Each is the command line's fault: 64, and nothing reaches the target.
+test('a --path or --host the gateway would never send, and a port 0, are refused with 64 before any probe', async () => {
+  const echoed = echo.received.length;
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['--path', '/a b', `${echo.url}/`],
+      /^candor: --path "\/a b" is not a request target the gateway sends \(visible ASCII only\): percent-encode a space as %20, and a character past ASCII\n/,
+    ],
+    [['--path', '/caf\u00e9', `${echo.url}/`], /^candor: --path "\/caf\u00e9" is not a request target/],
+    [
+      ['--host', 'a b', `${echo.url}/`],
+      /^candor: --host "a b" is not a host\[:port\] \(not a host\[:port\]\)\n/,
+    ],
+    [
+      ['--host', 'x.example:99999', `${echo.url}/`],
+      /^candor: --host "x\.example:99999" is not a host\[:port\] \(port out of range\)\n/,
+    ],
+    [
+      ['http://127.0.0.1:0/'],
+      /^candor: TARGET "http:\/\/127\.0\.0\.1:0\/" names port 0, which is no port to connect to\n/,
+    ],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  results.forEach(({ code, stdout, stderr }, i) => {
+    assert.equal(code, 64, `${cases[i][0].join(' ')}: ${stdout}`);
+    assert.equal(stdout, '');
+    assert.match(stderr, cases[i][1]);
+  });
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
+});
+
+// The probe sends no body: `-H 'Content-Length: 5'` promised five bytes that never came, so a
+// healthy upstream waited for them and was judged "too slow or stuck" (504, exit 2).
+test('a -H Content-Length or Transfer-Encoding is refused with 64: the probe sends no body to frame', async () => {
+  const echoed = echo.received.length;
+  for (const field of ['Content-Length: 5', 'transfer-encoding: chunked']) {
+    const { code, stdout, stderr } = await run(['-X', 'POST', '-H', field, `${echo.url}/`]);
+    assert.equal(code, 64, stdout);
+    const name = field.slice(0, field.indexOf(':'));
+    assert.equal(
+      stderr,
+      `candor: --header ${name}: the probe sends no body, so it frames none itself (Content-Length: 0 on a POST, PUT or PATCH); a ${name} of yours would promise one that never comes\nRun "candor diagnose --help" for usage.\n`,
+    );
+  }
+  assert.equal(echo.received.length, echoed, 'nothing reached the target');
 });

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { MAX_INTERIM } from '../../../src/proxy/forward/exchange-options.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 const faults: Fault[] = [];
@@ -86,6 +88,15 @@ for (const [name, final] of [
       },
     );
     assert.equal(report.exitCode, 2);
+    // Its note said the gateway reads on "until its response timeout": it gives up at the limit.
+    const response = report.targets[0].steps.at(-1);
+    assert.doesNotMatch(response?.notes.join('\n') ?? '', /reading on until its response timeout/);
+    assert.match(
+      report.targets[0].verdict.fix,
+      new RegExp(
+        `^the upstream sent ${heads} interim \\(1xx\\) answers and no final one, past the gateway's response head limit \\(32 KiB\\): it speaks HTTP, but never ends`,
+      ),
+    );
   });
 
 test("a banner's escape sequences, past its first 16 characters, are printed escaped, text and --json", async () => {
@@ -119,3 +130,42 @@ test("a header value's C1 bytes (a CSI) are printed escaped", async () => {
   assert.doesNotMatch(text.stdout, TERMINAL_CONTROLS);
   assert.match(text.stdout, /X-Evil: a\\x9b2Jb\n/);
 });
+
+// A few interim answers, then silence: the gateway's 504 says "no final response head after …,
+// only 3 interim (1xx) answers", an upstream alive and stuck in its handler. Over HTTP/1.1 the
+// probe said "no response head" and the fix "sent no response head": a silent upstream.
+for (const protocol of ['http1', 'h2c'] as const)
+  test(`${protocol}: three interim answers, then silence: the head timeout counts them, as the gateway's 504 does`, async () => {
+    const fault =
+      protocol === 'http1'
+        ? await startRawFault(async (connection) => {
+            await readRequest(connection);
+            await connection.write(EARLY_HINTS.repeat(3));
+          })
+        : await startH2((stream) => {
+            for (let i = 0; i < 3; i++) stream.additionalHeaders({ ':status': 103 });
+          });
+    faults.push(fault);
+    const upstream = `    protocol: ${protocol}\n    timeouts: { response: 300ms }\n    retries: { attempts: 1 }`;
+    const gw = await startTestGateway(singleUpstream(fault.url, { upstream }));
+    after(() => gw.close());
+    const answered = await fetch(gw.url);
+    assert.equal(answered.status, 504);
+    assert.match(
+      answered.headers.get('proxy-status') ?? '',
+      /error=http_response_timeout; details="no final response head after \d+ ms, only 3 interim \(1xx\) answers"/,
+    );
+    const report = await diagnose({ target: fault.url, protocol, answerTimeout: 300 });
+    const { verdict } = report.targets[0];
+    assert.equal(report.exitCode, 2);
+    assert.equal(verdict.failure?.type, 'http_response_timeout');
+    assert.equal(verdict.status, 504);
+    assert.match(
+      verdict.failure?.details ?? '',
+      /^no final response head after \d+ ms, only 3 interim \(1xx\) answers$/,
+    );
+    assert.equal(
+      verdict.fix,
+      'the upstream took the request and sent 3 interim (1xx) answers, but no final response head in 300 ms (the response timeout): it is alive, and stuck or slow in its handler. Find what it waits on (a slow query, a lock, CPU); raise timeouts.response only if the work is legitimately that slow.',
+    );
+  });

@@ -17,11 +17,14 @@ import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import {
   h2Answer,
   h2Hang,
+  h2InterimFlood,
   h2RequireHttp1,
   h2ResetAfterHead,
   h2ResetBeforeHead,
+  h2ResetConnection,
   startH2,
   startH2GoawayFirst,
+  startH2RawStatus,
 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { startHttpsEcho } from '../../../src/kits/fault-kit/tls-faults.ts';
@@ -291,6 +294,46 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
         'verdict: the upstream answers 204 → Candor passes it through\n',
         'fix: none needed: the upstream answers as an HTTP server should.\n',
       ].join(''),
+    );
+  });
+
+  // The gateway's 502 for it is right (http_protocol_error, the 32 KiB head limit), but the fix was
+  // the taxonomy's generic one, "Check what is listening on the target port: it may be another
+  // service": it is the HTTP server the target should be, never ending its interim answers.
+  test('interim answers without end and no final one: 502 http_protocol_error, and a fix that names the flood', async () => {
+    const upstream = await keep(startH2(h2InterimFlood));
+    const { report, target, text } = await run({ target: `${upstream.url}/`, protocol: 'h2c' });
+    assert.equal(report.exitCode, 2);
+    // Its note said the gateway reads on "until its response timeout": it gives up at the limit.
+    assert.doesNotMatch(text, /reading on until its response timeout/);
+    assert.equal(target.verdict.failure?.type, 'http_protocol_error');
+    assert.equal(target.verdict.status, 502);
+    assert.match(
+      target.verdict.fix,
+      /^the upstream sent \d+ interim \(1xx\) answers and no final one, past the gateway's response head limit \(32 KiB\): it speaks HTTP, but never ends its 103 Early Hints or 100 Continue\. Fix it to send its final answer after them; look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\)\.$/,
+    );
+  });
+
+  // Both fixes sent the operator to look for another service on the port ("Check what is
+  // listening on the target port", "does not speak HTTP (a database, a cache…)"), though the
+  // target had answered the HTTP/2 preface with its SETTINGS: it is the HTTP/2 server.
+  test('a head HTTP/2 forbids (a :status that is no number): 502 http_protocol_error, and a fix for an HTTP/2 server', async () => {
+    const upstream = await keep(startH2RawStatus('abc'));
+    const { target } = await run({ target: `${upstream.url}/`, protocol: 'h2c' });
+    assert.equal(target.verdict.failure?.type, 'http_protocol_error');
+    assert.match(
+      target.verdict.fix,
+      /^the upstream speaks HTTP\/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP\/2's rules \(no :status or one that is no number, a connection-specific field, an upper-case name\), or it found the request malformed\. Look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\) for this request, and at the code that writes its response head\.$/,
+    );
+  });
+
+  test('an HTTP/2 connection cut (TCP reset, no GOAWAY) before the head: 502 connection_terminated, no word of another service', async () => {
+    const upstream = await keep(startH2(h2ResetConnection));
+    const { target } = await run({ target: `${upstream.url}/`, protocol: 'h2c' });
+    assert.equal(target.verdict.failure?.type, 'connection_terminated');
+    assert.match(
+      target.verdict.fix,
+      /^the upstream (reset|closed) its HTTP\/2 connection, without a GOAWAY, after taking the request and before an answer: it is crashing or restarting\. Look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\) for a crash, an OOM kill or a restart\.$/,
     );
   });
 

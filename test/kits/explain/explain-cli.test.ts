@@ -159,6 +159,17 @@ test('usage errors exit 64 with a message; a log in no format explain reads exit
   assert.match(deploys.stderr, /line 1: expected an ISO-8601 time/);
 });
 
+// `candor explain "$LOG"` with LOG unset said "cannot read : no such file", naming nothing.
+test('an empty argument where a file goes exits 64 saying which one is empty', async () => {
+  const empty = await runExplain(['']);
+  assert.equal(empty.code, 64);
+  assert.match(empty.stderr, /^candor: a LOG given is "", no file name \(a shell variable left empty\?\)\n/);
+  const deploys = await runExplain(['--deploys', '', fixture('candor.log')]);
+  assert.equal(deploys.code, 64);
+  assert.match(deploys.stderr, /^candor: --deploys is "", no file name \(a shell variable left empty\?\)\n/);
+  assert.equal(empty.stdout + deploys.stdout, '');
+});
+
 test('--format reads a file as the named format, skipping detection', async () => {
   const { code, stdout } = await runExplain([
     '--json',
