@@ -44,7 +44,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(
     `candor: Node ${process.versions.node} is too old: Candor needs Node >= 22.18 (Node 24 LTS recommended).\n${how.join('\n')}\n`,
   );
-  process.exit(70); // EXIT.oldNode (src/server/cli/exit-codes.ts)
+  process.exit(70); // EXIT.software (src/server/cluster/exit-codes.ts)
 }
 // The cluster primary of `candor serve` runs without V8's compilers and GC threads (the same flags
 // as PRIMARY_V8_FLAGS in src/server/cli/primary-compilers.ts, which says why). They cannot be

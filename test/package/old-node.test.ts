@@ -35,7 +35,7 @@ test('the installed package on Node 20 names the Node it needs and how to get on
     join(installed, 'bin/candor.js'),
     ['serve', '--config', 'candor.yaml'],
   );
-  assert.equal(code, EXIT.oldNode);
+  assert.equal(code, EXIT.software);
   assert.equal(stdout, '');
   assert.match(stderr, /^candor: Node 20\.11\.0 is too old: Candor needs Node >= 22\.18/);
   assert.match(stderr, /nvm install 24 && nvm use 24/);
@@ -48,7 +48,7 @@ test('a checkout on Node 20 points to its npm scripts, which run the Node 24 it 
   const { code, stderr } = run(process.execPath, ['--import', OLD], join(ROOT, 'bin/candor.js'), [
     '--version',
   ]);
-  assert.equal(code, EXIT.oldNode);
+  assert.equal(code, EXIT.software);
   assert.match(stderr, /Candor needs Node >= 22\.18/);
   assert.match(stderr, /npx candor --version/);
 });
@@ -64,7 +64,7 @@ test('on a real old Node (when the machine has one), the same words', (t) => {
     return;
   }
   const { code, stderr } = run(system, [], join(installed, 'bin/candor.js'), ['check', 'candor.yaml']);
-  assert.equal(code, EXIT.oldNode);
+  assert.equal(code, EXIT.software);
   assert.match(stderr, new RegExp(`^candor: Node ${version.slice(1).replaceAll('.', '\\.')} is too old`));
   assert.match(stderr, /npx -p node@24 candor check candor\.yaml/);
 });

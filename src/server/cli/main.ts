@@ -48,7 +48,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   // in this process (check, reload, purge, diagnose load the config), and a timer one started (a
   // refresh every minute) or a top-level await refused past its deadline would keep it running
   // after its report. The report is out (both streams drained): the command ends there.
-  const code = await withUsage(command, () => oneShot(command, rest));
+  // A crash is no verdict: diagnose's 1 says the target answered a 5xx of its own, and a
+  // readiness script must not read a bug (or a throw a config's plugin module left in a timer)
+  // as that. Node's default for an uncaught exception is that 1.
+  const crashed = (err: unknown) => {
+    const said = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`candor ${command}: internal error (exit ${EXIT.software}): ${said}\n`);
+    process.exit(EXIT.software);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
+  const code = await withUsage(command, () => oneShot(command, rest)).catch(crashed);
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
   process.exit(code);
 }

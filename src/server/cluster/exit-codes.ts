@@ -19,8 +19,11 @@ export const EXIT = {
    */
   unavailable: 69,
   /**
-   * The Node running `candor` is older than 22.18 (EX_SOFTWARE). Written as the number in
-   * bin/candor.js, which must run on that Node before any TypeScript loads.
+   * Candor could not run as software (EX_SOFTWARE): the Node running `candor` is older than 22.18
+   * (written as the number in bin/candor.js, which must run on that Node before any TypeScript
+   * loads); or a command other than serve failed in itself, an exception nothing caught (a bug,
+   * or one a config's plugin module threw outside its hooks), its stack printed. Never 1, which
+   * `candor diagnose` gives a target's own 5xx.
    */
-  oldNode: 70,
+  software: 70,
 } as const;
