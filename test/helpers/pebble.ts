@@ -154,7 +154,7 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
     await stop();
     throw err;
   }
-  return {
+  const pebble: Pebble = {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caPath: certs.caPath,
     ca: certs.ca,
@@ -168,9 +168,14 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
         ca.kill('SIGKILL');
       });
       children.push(await startCa());
+      // Its line comes before its listeners accept: an order right after it was refused (under
+      // the whole suite's load), where the test meant the CA's own word on a forgotten account.
+      const error = await answers(pebble);
+      if (error !== undefined) throw new Error(`pebble did not answer after its restart: ${error.message}`);
     },
     stop,
   };
+  return pebble;
 }
 
 /** Spawns `command` and resolves once its output matches `ready` (10 s at most). */

@@ -69,7 +69,7 @@ test('an account the CA no longer knows fails one order with its problem; the ne
     () => assert.fail('the CA forgot the account: the order cannot go through on its URL'),
     (err: unknown) => err,
   );
-  assert.ok(refused instanceof AcmeProblem);
+  assert.ok(refused instanceof AcmeProblem, `refused for another reason: ${String(refused)}`);
   assert.equal(refused.type, 'urn:ietf:params:acme:error:accountDoesNotExist');
 
   assert.equal((await order(client, 'second.shop.test')).subjectAltName, 'DNS:second.shop.test');

@@ -154,7 +154,8 @@ test('a reload then a storm: GET /events shows the reload and the health transit
     assert.deepEqual(since.events[0]?.kind, 'health');
     assert.ok(!since.events.some((e) => e.kind === 'reload' || e.kind === 'admin'));
     const ms = await events(`?since=${Date.parse(reloadEvent.at)}`);
-    assert.deepEqual(ms.events, since.events);
+    // Asked later: the revived target's return to health may have come between the two reads.
+    assert.deepEqual(ms.events.slice(0, since.events.length), since.events);
     const bad = await admin('GET', '/events?since=yesterday');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'since');
