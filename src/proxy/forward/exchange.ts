@@ -333,6 +333,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     }
     this.owner.settled({ kind: 'tunnelled', status: 101 });
     this.releaseTunnel = this.target.tunnels.acquire();
+    const timeouts = this.timeouts ?? this.upstream.config.timeouts;
     openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
       fromClient: switched.rest,
@@ -343,7 +344,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       upstreamReset: () => {
         record.upstreamReset = true;
       },
-      idleTimeout: (this.timeouts ?? this.upstream.config.timeouts).tunnelIdle,
+      idleTimeout: timeouts.tunnelIdle,
+      halfClosedTimeout: timeouts.tunnelHalfClosed,
       closed: () => this.finish(),
       websocket: speaksWebSocket(switchedTo),
       beforeDrainCut: switched.beforeDrainCut,
