@@ -333,7 +333,6 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     }
     this.owner.settled({ kind: 'tunnelled', status: 101 });
     this.releaseTunnel = this.target.tunnels.acquire();
-    const timeouts = this.timeouts ?? this.upstream.config.timeouts;
     openTunnel(switched.socket, upstream, {
       fromUpstream: rest,
       fromClient: switched.rest,
@@ -344,8 +343,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       upstreamReset: () => {
         record.upstreamReset = true;
       },
-      idleTimeout: timeouts.tunnelIdle,
-      halfClosedTimeout: timeouts.tunnelHalfClosed,
+      timeouts: this.timeouts ?? this.upstream.config.timeouts,
       closed: () => this.finish(),
       websocket: speaksWebSocket(switchedTo),
       beforeDrainCut: switched.beforeDrainCut,

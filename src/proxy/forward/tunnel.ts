@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { UpstreamTimeouts } from '../../core/config/types.ts';
 import { isReset } from '../../core/failure/classify.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { FrameBoundary, goingAwayFrame } from './ws-frames.ts';
@@ -19,10 +20,12 @@ interface TunnelOptions {
   readonly fromUpstreamBytes: (n: number) => void;
   /** The upstream's side ended in a TCP reset. */
   readonly upstreamReset: () => void;
-  /** Milliseconds without a byte either way after which both sides are closed. */
-  readonly idleTimeout: number;
-  /** The same bound once a side has ended its half (FIN), when shorter than idleTimeout. */
-  readonly halfClosedTimeout: number;
+  /**
+   * The route's (else the upstream's): tunnelIdle, milliseconds without a byte either way after
+   * which both sides are closed; tunnelHalfClosed, the same once a side has ended its half (FIN),
+   * when shorter.
+   */
+  readonly timeouts: Pick<UpstreamTimeouts, 'tunnelIdle' | 'tunnelHalfClosed'>;
   /** Both ends are closed. */
   readonly closed: () => void;
   /** The upstream switched to WebSocket: a drain's deadline sends each side a Close frame before the cut. */
@@ -61,7 +64,8 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     closedBy('idle_timeout');
     end();
   };
-  let idle = setTimeout(silent, options.idleTimeout);
+  const { tunnelIdle, tunnelHalfClosed } = options.timeouts;
+  let idle = setTimeout(silent, tunnelIdle);
   // A side's FIN: WebSocket has no use for a half-close, the other side is expected to close
   // soon (a closed tab behind an upstream that ignores the FIN would hold both sockets for the
   // idle bound). From the first FIN the silence allowed is the half-closed bound, the smaller
@@ -69,10 +73,10 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   // stays the side whose FIN came first (the first word).
   let halfClosed = false;
   const halfClose = () => {
-    if (halfClosed || ended || options.halfClosedTimeout >= options.idleTimeout) return;
+    if (halfClosed || ended || tunnelHalfClosed >= tunnelIdle) return;
     halfClosed = true;
     clearTimeout(idle);
-    idle = setTimeout(silent, options.halfClosedTimeout);
+    idle = setTimeout(silent, tunnelHalfClosed);
   };
   /** Both sides close; `broken`, the side that failed: the other is cut by a reset. */
   const end = (broken?: Socket) => {
