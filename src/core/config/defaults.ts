@@ -171,7 +171,9 @@ export const DEFAULTS = {
       maxStreams: 100,
     },
     hashKey: 'client',
-    // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often).
+    // A tunnel silent for an hour both ways is abandoned (WebSocket clients ping far more often);
+    // one a side has half-closed, after 30 s (HAProxy's client-fin / server-fin: WebSocket has no
+    // use for a half-close, the other side is expected to close soon).
     // The total deadline bounds the wait for the answer; a body that keeps moving is bounded by `read`
     // between reads (nginx has no overall cap): a long download or long poll is not cut mid-body.
     timeouts: {
@@ -181,6 +183,7 @@ export const DEFAULTS = {
       total: 60_000,
       totalIncludesBody: false,
       tunnelIdle: 3_600_000,
+      tunnelHalfClosed: 30_000,
     },
     tls: { insecureSkipVerify: false },
     slowStart: 0,

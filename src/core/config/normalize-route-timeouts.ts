@@ -37,6 +37,7 @@ export function toRouteTimeouts(
       total: durationMs(raw.total, own.total),
       totalIncludesBody: raw.total_includes_body ?? own.totalIncludesBody,
       tunnelIdle: durationMs(raw.tunnel_idle, own.tunnelIdle),
+      tunnelHalfClosed: durationMs(raw.tunnel_half_closed, own.tunnelHalfClosed),
       exchange: { head: Math.min(perTry, response), read },
     };
   }

@@ -51,6 +51,7 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
       total: durationMs(timeouts.total, fallback.timeouts.total),
       totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
       tunnelIdle: durationMs(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),
+      tunnelHalfClosed: durationMs(timeouts.tunnel_half_closed, fallback.timeouts.tunnelHalfClosed),
     },
     tls: {
       ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),

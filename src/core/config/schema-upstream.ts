@@ -43,6 +43,7 @@ export const Timeouts = Type.Optional(
       total: durationField(),
       total_includes_body: flag(),
       tunnel_idle: durationField(),
+      tunnel_half_closed: durationField(),
     },
     'a mapping of timeouts',
   ),

@@ -144,6 +144,11 @@ export interface UpstreamTimeouts {
   readonly totalIncludesBody: boolean;
   /** Longest silence, both ways, of an upgraded connection (a WebSocket tunnel) before it is closed. */
   readonly tunnelIdle: number;
+  /**
+   * Longest silence of a tunnel once a side has ended its half (FIN), when shorter than
+   * tunnelIdle: the other side is expected to close soon, and bytes it still sends refresh it.
+   */
+  readonly tunnelHalfClosed: number;
 }
 
 /**

@@ -105,7 +105,8 @@ export class RequestRecord {
   upgraded = false;
   /**
    * Who closed an upgraded connection's tunnel: a side (its FIN, its reset or error), its
-   * silence past `timeouts.tunnel_idle`, or the drain's deadline; absent until it closes.
+   * silence past `timeouts.tunnel_idle` (past `tunnel_half_closed` after a side's FIN is that
+   * side's close), or the drain's deadline; absent until it closes.
    */
   tunnelClosedBy: 'client' | 'upstream' | 'idle_timeout' | 'drain' | undefined;
   /** The gateway answered an ACME validation itself (`http-01`): no route, no upstream. */

@@ -343,7 +343,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       upstreamReset: () => {
         record.upstreamReset = true;
       },
-      idleTimeout: (this.timeouts ?? this.upstream.config.timeouts).tunnelIdle,
+      timeouts: this.timeouts ?? this.upstream.config.timeouts,
       closed: () => this.finish(),
       websocket: speaksWebSocket(switchedTo),
       beforeDrainCut: switched.beforeDrainCut,

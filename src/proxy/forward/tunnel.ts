@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { UpstreamTimeouts } from '../../core/config/types.ts';
 import { isReset } from '../../core/failure/classify.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { FrameBoundary, goingAwayFrame } from './ws-frames.ts';
@@ -19,8 +20,12 @@ interface TunnelOptions {
   readonly fromUpstreamBytes: (n: number) => void;
   /** The upstream's side ended in a TCP reset. */
   readonly upstreamReset: () => void;
-  /** Milliseconds without a byte either way after which both sides are closed. */
-  readonly idleTimeout: number;
+  /**
+   * The route's (else the upstream's): tunnelIdle, milliseconds without a byte either way after
+   * which both sides are closed; tunnelHalfClosed, the same once a side has ended its half (FIN),
+   * when shorter.
+   */
+  readonly timeouts: Pick<UpstreamTimeouts, 'tunnelIdle' | 'tunnelHalfClosed'>;
   /** Both ends are closed. */
   readonly closed: () => void;
   /** The upstream switched to WebSocket: a drain's deadline sends each side a Close frame before the cut. */
@@ -34,7 +39,7 @@ type TunnelCloser = NonNullable<RequestRecord['tunnelClosedBy']>;
 /**
  * The forward step of an upgrade, after the upstream's 101: a two-way pipe with backpressure
  * both ways (each side's buffer is bounded by its stream's high-water mark). A side that ends
- * its half ends the other's; a side that fails, or closes without having ended its half (cut),
+ * its half ends the other's, and shortens the silence allowed; a side that fails, or closes without having ended its half (cut),
  * closes both; a side that closes after its FIN closes both once what it sent is flushed.
  */
 export function openTunnel(client: Socket, upstream: Socket, options: TunnelOptions): void {
@@ -55,10 +60,24 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
   };
   // A tunnel nobody uses holds two sockets and a file descriptor each: silence has a bound
   // (and so has the flush to a side that stopped reading once the other closed).
-  const idle = setTimeout(() => {
+  const silent = () => {
     closedBy('idle_timeout');
     end();
-  }, options.idleTimeout);
+  };
+  const { tunnelIdle, tunnelHalfClosed } = options.timeouts;
+  let idle = setTimeout(silent, tunnelIdle);
+  // A side's FIN: WebSocket has no use for a half-close, the other side is expected to close
+  // soon (a closed tab behind an upstream that ignores the FIN would hold both sockets for the
+  // idle bound). From the first FIN the silence allowed is the half-closed bound, the smaller
+  // of the two; bytes the other side still sends refresh it. Should it pass, the cause logged
+  // stays the side whose FIN came first (the first word).
+  let halfClosed = false;
+  const halfClose = () => {
+    if (halfClosed || ended || tunnelHalfClosed >= tunnelIdle) return;
+    halfClosed = true;
+    clearTimeout(idle);
+    idle = setTimeout(silent, tunnelHalfClosed);
+  };
   /** Both sides close; `broken`, the side that failed: the other is cut by a reset. */
   const end = (broken?: Socket) => {
     if (ended) return;
@@ -97,8 +116,14 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     closedBy('client');
     end(client);
   });
-  client.once('end', () => closedBy('client'));
-  upstream.once('end', () => closedBy('upstream'));
+  client.once('end', () => {
+    closedBy('client');
+    halfClose();
+  });
+  upstream.once('end', () => {
+    closedBy('upstream');
+    halfClose();
+  });
   client.on('close', closed(client, upstream));
   upstream.on('close', closed(upstream, client));
   if (options.fromUpstream.length > 0) {

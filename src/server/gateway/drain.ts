@@ -18,7 +18,7 @@ const CLOSE_GRACE_MS = 1_000;
  *
  * `now()` (a second SIGTERM or SIGINT) skips to step 4. The library's `close()` runs the same
  * drain without step 2: no close waits past `timeout`, whatever a connection does (a tunnel
- * half-closed by one side and never by the other would otherwise hold it for `tunnel_idle`).
+ * whose sides keep talking would otherwise hold it as long as they do).
  */
 export class Drain {
   /** The listeners to drain, read when it runs: a reload may have added some, and removed some still closing. */

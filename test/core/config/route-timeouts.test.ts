@@ -24,7 +24,7 @@ test("a route's timeouts replace its upstream's key by key, for its own requests
       `  - name: fast
     match: { path: /fast }
     upstream: api
-    timeouts: { response: 500ms, tunnel_idle: 1m }
+    timeouts: { response: 500ms, tunnel_idle: 1m, tunnel_half_closed: 5s }
   - name: plain
     match: { path: /plain }
     upstream: api
@@ -41,6 +41,7 @@ test("a route's timeouts replace its upstream's key by key, for its own requests
     total: 40_000,
     totalIncludesBody: false,
     tunnelIdle: 60_000,
+    tunnelHalfClosed: 5000,
     // No per_try_timeout written: each attempt's wait for its head is the route's response timeout.
     exchange: { head: 500, read: 10_000 },
   });
@@ -157,4 +158,27 @@ test("a route's timeouts that leave its upstream's per-try timeout or hold nothi
       "4 routes[0].timeouts.total: 2s is not above upstream 'api's hold.timeout (5s): a request",
     ],
   );
+});
+
+test('tunnel_half_closed is a duration at each level; one above tunnel_idle is allowed (the smaller applies)', () => {
+  const loaded = parseConfig(
+    config(
+      '  - { match: { path: /a }, upstream: api }\n',
+      '    timeouts: { tunnel_idle: 1m, tunnel_half_closed: 2m }\n',
+    ),
+    SOURCE,
+  );
+  assert.equal(loaded.upstreams.api.timeouts.tunnelHalfClosed, 120_000);
+  const problems = problemsOf(
+    config(
+      '  - { match: { path: /a }, upstream: api, timeouts: { tunnel_half_closed: soon } }\n',
+      '    timeouts: { tunnel_half_closed: -1s }\n',
+      '  timeouts: { tunnel_half_closed: 3 parsecs }\n',
+    ),
+  ).map((p) => p.path);
+  assert.deepEqual(problems.sort(), [
+    'route_defaults.timeouts.tunnel_half_closed',
+    'routes[0].timeouts.tunnel_half_closed',
+    'upstreams.api.timeouts.tunnel_half_closed',
+  ]);
 });
