@@ -570,7 +570,14 @@ routes: []
 upstreams: {}
  bad: indent
 `;
-  assert.deepEqual(problemsOf(text), [problem(5, 1, '', 'All mapping items must start at the same column')]);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      5,
+      1,
+      'upstreams',
+      'this line is indented unlike the fields above it (line 4): the fields of one mapping start at one column',
+    ),
+  ]);
 });
 
 // The parser tells a quote or a [ / { left open where it gave up: the end of the file, or the next

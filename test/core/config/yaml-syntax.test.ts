@@ -1,0 +1,102 @@
+/**
+ * A YAML syntax error is a config problem as any other: its line, the field it is in, and what to
+ * do, in words. The parser's own messages ("Tabs are not allowed as indentation", "Nested mappings
+ * are not allowed in compact mappings") named no field, and one mistake was often two or three of
+ * them on one line.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { problem, problemsOf } from './config-fixture.ts';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+
+const LISTEN = 'listen:\n  - address: 127.0.0.1:8080\n';
+const UPSTREAMS = 'upstreams:\n  api:\n    targets:\n      - url: http://127.0.0.1:3001\n';
+/** A config whose routes are `routes` (its lines from line 4). */
+const withRoutes = (routes: string) => `${LISTEN}routes:\n${routes}${UPSTREAMS}`;
+
+const TAB = 'a tab indents this line: YAML indents with spaces only';
+
+test('a tab as indentation is told at its line, in the field it is under', () => {
+  assert.deepEqual(problemsOf(`listen:\n\t- address: 127.0.0.1:8080\nroutes: []\n`), [
+    problem(2, 1, 'listen', TAB),
+  ]);
+  assert.deepEqual(
+    problemsOf(
+      withRoutes('  - name: r1\n    upstream: api\n    response_headers:\n      set:\n\t    X-A: b\n'),
+    ),
+    [problem(8, 1, 'routes[0].response_headers', TAB)],
+  );
+});
+
+test('a value holding ": ", or followed by a line indented deeper, is told once, at the value', () => {
+  const message =
+    'this value reads as a mapping: quote a value that holds ": " ("a: b"), and indent the next field as this one';
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1: x\n    upstream: api\n')), [
+    problem(4, 11, 'routes[0].name', message),
+  ]);
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n     upstream: api\n')), [
+    problem(4, 11, 'routes[0].name', message),
+  ]);
+});
+
+test('a field indented unlike the fields above it is told once, at its line', () => {
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n    upstream: api\n  bad\n')), [
+    problem(
+      6,
+      1,
+      'routes',
+      'this line is indented unlike the fields above it (line 5): the fields of one mapping start at one column',
+    ),
+  ]);
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n   upstream: api\n')), [
+    problem(
+      5,
+      1,
+      'routes[0]',
+      'this line is indented less than the fields above it and has no "- " of its own: indent it as they are, or start a list item with "- "',
+    ),
+  ]);
+});
+
+test('a list item among fields is told at its line, naming the mapping it is in', () => {
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n    upstream: api\n    - x\n')), [
+    problem(
+      6,
+      1,
+      'routes[0]',
+      'a list item ("- …") among fields: write its field above it ("field:", the items below it)',
+    ),
+  ]);
+});
+
+test('text after a value is over, and a reserved first character, name the value', () => {
+  assert.deepEqual(problemsOf(withRoutes("  - name: 'it's'\n    upstream: api\n")), [
+    problem(
+      4,
+      15,
+      'routes[0].name',
+      `text after the value's end: a quote closed early ('it''s' inside '…', or "it's"), or words after a closing ] or }`,
+    ),
+  ]);
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n    upstream: @api\n')), [
+    problem(
+      5,
+      15,
+      'routes[0].upstream',
+      'a value cannot start with @ (kept by YAML for later use): quote it ("@…")',
+    ),
+  ]);
+});
+
+test('candor check prints it at the file, line and field, and exits 78', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-yaml-syntax-')), 'candor.yaml');
+  writeFileSync(file, `listen:\n\t- address: 127.0.0.1:8080\nroutes: []\n`);
+  const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
+  assert.equal(run.status, 78);
+  assert.equal(run.stderr, `${file}:2:1  listen: ${TAB}\n1 problem in ${file}\n`);
+});
