@@ -141,16 +141,22 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
 /**
  * The first error of each line: the parser often tells one mistake two or three ways at one place
  * (a value running into a mapping is also a key over two lines, a stray word also a key without a
- * value), each after the first a consequence of it.
+ * value), each after the first a consequence of it. And the first token the parser could not place
+ * at all (a stray `]`): it reads nothing after it, and told each line that follows as another.
  */
-function oneALine<Told extends { pos: number; code: string; open?: unknown }>(
+function oneALine<Told extends { pos: number; code: string; message: string; open?: unknown }>(
   errors: readonly Told[],
   at: (offset: number) => Position,
 ): Told[] {
   const lines = new Set<number>();
-  return errors.filter(({ pos, code, open }) => {
+  let lost = false;
+  return errors.filter(({ pos, code, message, open }) => {
     // Each bare variable, each opening left open, is a mistake of its own.
     if (code === 'UNQUOTED_VARIABLE' || open !== undefined) return true;
+    if (/ token in YAML stream/.test(message)) {
+      if (lost) return false;
+      lost = true;
+    }
     const { line } = at(pos);
     return !lines.has(line) && lines.add(line);
   });

@@ -47,6 +47,19 @@ const PLAIN_WORDS: readonly (readonly [RegExp, (match: RegExpExecArray, above: n
       `text after the value's end: a quote closed early ('it''s' inside '…', or "it's"), or words after a closing ] or }`,
   ],
   [
+    /^Unexpected flow-(seq|map)-end token in YAML stream/,
+    ([, kind]) =>
+      kind === 'seq'
+        ? 'this ] closes nothing: remove it, or write the [ it was meant to close'
+        : 'this } closes nothing: remove it, or write the { it was meant to close',
+  ],
+  [
+    /^Block collections are not allowed within flow collections/,
+    () =>
+      'a ": " inside { } or [ ] that is no field of its own: part the fields with "," ({ a: 1, b: 2 }), or quote a value that holds ": "',
+  ],
+  [/^Unexpected , in flow/, () => 'a "," with no entry before it: remove it'],
+  [
     /^Plain value cannot start with reserved character (.)/,
     ([, char]) => `a value cannot start with ${char} (kept by YAML for later use): quote it ("${char}…")`,
   ],

@@ -100,3 +100,36 @@ test('candor check prints it at the file, line and field, and exits 78', () => {
   assert.equal(run.status, 78);
   assert.equal(run.stderr, `${file}:2:1  listen: ${TAB}\n1 problem in ${file}\n`);
 });
+
+test('a ] or } that closes nothing is told once: the lines after it, left unread, are not each a problem', () => {
+  assert.deepEqual(problemsOf(withRoutes('  - name: r1\n    upstream: api\n    methods: [GET, POST]]\n')), [
+    problem(
+      6,
+      25,
+      'routes[0].methods',
+      'this ] closes nothing: remove it, or write the [ it was meant to close',
+    ),
+  ]);
+  assert.deepEqual(
+    problemsOf(`${LISTEN}}\n${withRoutes('  - name: r1\n    upstream: api\n').slice(LISTEN.length)}`),
+    [problem(3, 1, '', 'this } closes nothing: remove it, or write the { it was meant to close')],
+  );
+});
+
+test('fields in { } or [ ] not parted by a ",", and an entry left empty, are told at the value', () => {
+  assert.deepEqual(
+    problemsOf(withRoutes('  - name: r1\n    upstream: api\n    match: { path: /x host: a }\n')),
+    [
+      problem(
+        6,
+        20,
+        'routes[0].match.path',
+        'a ": " inside { } or [ ] that is no field of its own: part the fields with "," ({ a: 1, b: 2 }), or quote a value that holds ": "',
+      ),
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(withRoutes('  - name: r1\n    upstream: api\n    match: { methods: [GET,, POST] }\n')),
+    [problem(6, 28, 'routes[0].match.methods', 'a "," with no entry before it: remove it')],
+  );
+});
