@@ -40,7 +40,7 @@ export function unclosedAt(
     found = {
       kind: quote ? 'quote' : 'bracket',
       offset: node.range[0],
-      path: nodePathOf([...ancestors, node]),
+      path: pathOf([...ancestors, node]),
       opener,
       closer,
     };
@@ -62,7 +62,7 @@ function isOpenedValue(node: unknown, quote: string | undefined): node is Node {
 }
 
 /** The config path of the last of `chain` (the document, then each node, pair and value to it). */
-export function nodePathOf(chain: readonly unknown[]): PathSegment[] {
+function pathOf(chain: readonly unknown[]): PathSegment[] {
   const path: PathSegment[] = [];
   for (const [i, node] of chain.entries()) {
     if (isPair(node) && isScalar(node.key)) path.push(node.key.value as PathSegment);

@@ -5,9 +5,8 @@
  * on one line (a value running into a mapping is also "Implicit keys need to be on a single line").
  */
 
-import { type Document, isPair, isScalar, isSeq, type Node, visit } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, type Node } from 'yaml';
 import type { PathSegment } from './schema.ts';
-import { nodePathOf } from './unclosed.ts';
 import type { Position } from './yaml-walk.ts';
 
 /** What each parser message means here; the parser's own words where none is known. */
@@ -74,66 +73,109 @@ export function plainSyntaxMessage(message: string, above: number): string {
   return message;
 }
 
-/** A place where a field starts: its key, or a block list item's "- ". */
+/** Where a field starts (its key, or a block list item's "- "), and the field it is written in. */
 interface Anchor {
   readonly offset: number;
-  readonly position: Position;
+  readonly column: number;
   readonly path: readonly PathSegment[];
+  /** Index of the anchor of the field around it; -1 for none. */
+  readonly parent: number;
+}
+
+/** A value's text, and the value around it. */
+interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly path: readonly PathSegment[];
+  readonly parent: number;
 }
 
 /**
  * Where the parser errors of one document are: for an error inside a value (mid-line, as text
  * after a closing quote), that value's field; for one about a whole line (its indentation, a tab),
  * the field the line is written under, by indentation (the AST of a broken line is no guide).
+ * `above` is the line of the nearest field above the error's line (0: none). The document is
+ * indexed once, when first asked: a 4 MiB file of broken lines is thousands of errors.
  */
 export function syntaxPlaces(
   doc: Document.Parsed,
   text: string,
   at: (offset: number) => Position,
 ): (offset: number) => { path: readonly PathSegment[]; above: number } {
-  const anchors: Anchor[] = [];
-  const values: { range: readonly [number, number, number]; path: readonly PathSegment[] }[] = [];
-  visit(doc, (key, node, ancestors) => {
-    if (key === 'key' || node === null || isPair(node)) {
-      if (isPair(node) && isScalar(node.key) && node.key.range) {
-        const offset = node.key.range[0];
-        anchors.push({ offset, position: at(offset), path: nodePathOf([...ancestors, node]) });
-      }
-      return;
-    }
-    const range = (node as Node).range;
-    if (!range) return;
-    const path = nodePathOf([...ancestors, node]);
-    values.push({ range, path });
-    const parent = ancestors.at(-1);
-    if (isSeq(parent) && !parent.flow) {
-      // Its "- ", spaces between (an item the parser made of a line without one has none).
-      const dash = text.lastIndexOf('-', range[0]);
-      if (dash >= 0 && /^[ \t]*$/.test(text.slice(dash + 1, range[0])))
-        anchors.push({ offset: dash, position: at(dash), path });
-    }
-  });
-  anchors.sort((a, b) => a.offset - b.offset);
+  let index: { anchors: Anchor[]; spans: Span[] } | undefined;
   return (offset) => {
-    const position = at(offset);
+    index ??= indexOf(doc, text, at);
+    const { anchors, spans } = index;
     const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-    const indent = /^[ \t]*/.exec(text.slice(lineStart))?.[0].length ?? 0;
-    const above = anchors.filter((anchor) => anchor.position.line < position.line).at(-1);
+    let indent = 0;
+    while (text[lineStart + indent] === ' ' || text[lineStart + indent] === '\t') indent++;
+    const last = lastBefore(anchors, (anchor) => anchor.offset, lineStart);
+    const above = last < 0 ? 0 : at(anchors[last].offset).line;
     if (offset - lineStart > indent) {
-      // Mid-line: the innermost value that holds it.
-      let found: readonly PathSegment[] = [];
-      let span = Number.POSITIVE_INFINITY;
-      for (const { range, path } of values)
-        if (range[0] <= offset && offset <= range[2] && range[2] - range[0] < span) {
-          found = path;
-          span = range[2] - range[0];
-        }
-      return { path: found, above: above?.position.line ?? 0 };
+      // Mid-line: the innermost value that holds it, among the last to start before it and those around that.
+      let i = lastBefore(spans, (span) => span.start, offset + 1);
+      while (i >= 0 && spans[i].end < offset) i = spans[i].parent;
+      return { path: i < 0 ? [] : spans[i].path, above };
     }
     // At the line's indentation: the last field above it that starts left of it.
-    const under = anchors.filter(
-      (anchor) => anchor.position.line < position.line && anchor.position.column <= indent,
-    );
-    return { path: under.at(-1)?.path ?? [], above: above?.position.line ?? 0 };
+    let i = last;
+    while (i >= 0 && anchors[i].column > indent) i = anchors[i].parent;
+    return { path: i < 0 ? [] : anchors[i].path, above };
   };
+}
+
+/**
+ * The anchors and spans of a document, each list in the order it is written (a walk, not
+ * recursion: a document may nest deep; each entry made as the walk reaches it, so in order).
+ */
+function indexOf(
+  doc: Document.Parsed,
+  text: string,
+  at: (offset: number) => Position,
+): { anchors: Anchor[]; spans: Span[] } {
+  const anchors: Anchor[] = [];
+  const spans: Span[] = [];
+  /** A value to visit: `starts` is where its field is written (its key, its "- "), if it has one of its own. */
+  type Visit = { node: unknown; path: PathSegment[]; starts: number; around: number; inside: number };
+  const stack: Visit[] = [{ node: doc.contents, path: [], starts: -1, around: -1, inside: -1 }];
+  while (stack.length > 0) {
+    const { node, path, starts, around: outer, inside } = stack.pop() as Visit;
+    const around =
+      starts < 0
+        ? outer
+        : anchors.push({ offset: starts, column: at(starts).column, path, parent: outer }) - 1;
+    const range = (node as Node | null)?.range;
+    if (!range) continue;
+    const span = spans.push({ start: range[0], end: range[2], path, parent: inside }) - 1;
+    const children: Visit[] = [];
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key) || !pair.key.range) continue;
+        const child = [...path, pair.key.value as PathSegment];
+        children.push({ node: pair.value, path: child, starts: pair.key.range[0], around, inside: span });
+      }
+    } else if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) {
+        const start = (item as Node | null)?.range?.[0];
+        // A block item's "- ", spaces between (an item the parser made of a line without one has none).
+        const dash = start === undefined || node.flow ? -1 : text.lastIndexOf('-', start);
+        const own = dash >= 0 && /^[ \t]*$/.test(text.slice(dash + 1, start));
+        children.push({ node: item, path: [...path, i], starts: own ? dash : -1, around, inside: span });
+      }
+    }
+    stack.push(...children.reverse());
+  }
+  return { anchors, spans };
+}
+
+/** The index of the last of `sorted` whose key is below `bound`; -1 for none. */
+function lastBefore<T>(sorted: readonly T[], key: (item: T) => number, bound: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (key(sorted[middle]) < bound) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
 }

@@ -53,6 +53,18 @@ test('a field indented unlike the fields above it is told once, at its line', ()
       'this line is indented unlike the fields above it (line 5): the fields of one mapping start at one column',
     ),
   ]);
+  // The field above is the nearest one written above, however deep (here match.path, not match).
+  assert.deepEqual(
+    problemsOf(withRoutes('  - name: r1\n    match:\n      path: /x\n     host: a\n    upstream: api\n')),
+    [
+      problem(
+        7,
+        1,
+        'routes[0].match',
+        'this line is indented unlike the fields above it (line 6): the fields of one mapping start at one column',
+      ),
+    ],
+  );
   assert.deepEqual(problemsOf(withRoutes('  - name: r1\n   upstream: api\n')), [
     problem(
       5,
