@@ -158,8 +158,9 @@ function indexOf(
       for (const [i, item] of node.items.entries()) {
         const start = (item as Node | null)?.range?.[0];
         // A block item's "- ", spaces between (an item the parser made of a line without one has none).
-        const dash = start === undefined || node.flow ? -1 : text.lastIndexOf('-', start);
-        const own = dash >= 0 && /^[ \t]*$/.test(text.slice(dash + 1, start));
+        let dash = start === undefined || node.flow ? -1 : start - 1;
+        while (dash >= 0 && (text[dash] === ' ' || text[dash] === '\t')) dash--;
+        const own = dash >= 0 && text[dash] === '-';
         children.push({ node: item, path: [...path, i], starts: own ? dash : -1, around, inside: span });
       }
     }
