@@ -16,6 +16,8 @@ const HOSTNAME =
   /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 const BRACKETED_PORT = /^\[([^\]]+)\](?::(\d+))?$/;
 const HOST_PORT = /^([^:[\]]+)(?::(\d+))?$/;
+/** A host and something after its colon that is no port: `:70000`, `:http`. */
+const NOT_A_PORT = /^(?:\[[^\]]+\]|[^:[\]]+):([^:]+)$/;
 
 function isHostname(text: string): boolean {
   return text.length <= 253 && (isIP(text) === 4 || HOSTNAME.test(text));
@@ -30,7 +32,7 @@ function isPort(text: string | undefined): text is string {
  * port. Port 0 is allowed: the system picks a free port, which tests rely on.
  */
 export function parseListenAddress(text: string): Parsed<{ host: string; port: number }> {
-  const expected = `expected host:port like 127.0.0.1:8080 or [::1]:8080, got ${describeValue(text)}`;
+  const expected = `expected host:port like 127.0.0.1:8080 or [::1]:8080, got ${describeValue(text)}${portProblem(text)}`;
   const bracketed = BRACKETED_PORT.exec(text);
   if (bracketed) {
     if (isIP(bracketed[1]) !== 6)
@@ -42,6 +44,18 @@ export function parseListenAddress(text: string): Parsed<{ host: string; port: n
   const plain = HOST_PORT.exec(text);
   if (!plain || !isHostname(plain[1]) || !isPort(plain[2])) return { problem: expected };
   return { value: { host: plain[1], port: Number(plain[2]) } };
+}
+
+/** Why the part after a host's colon is no port, to say after the value; "" when it is one or there is none. */
+function portProblem(text: string): string {
+  const port = NOT_A_PORT.exec(text)?.[1];
+  if (port === undefined || isPort(port)) return '';
+  // A listen() takes a number: a service name (`http`) is looked up nowhere. The part is not quoted
+  // (the value may be a variable's, told as `${ADDR}`).
+  if (/^\d+$/.test(port)) return ' (a port is a number from 0 to 65535)';
+  return /^[A-Za-z][A-Za-z0-9-]*$/.test(port)
+    ? ' (a port is a number from 0 to 65535, not a service name)'
+    : '';
 }
 
 interface ParsedTarget {

@@ -297,7 +297,7 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       path: [],
       locate,
       at: 'value',
-      message: 'an included file is a mapping with routes and/or upstreams',
+      message: `expected a mapping with routes and/or upstreams, got ${describeValue(yaml.value)}`,
     });
   return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
 }

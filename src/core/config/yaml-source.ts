@@ -10,6 +10,7 @@ import { type Document, LineCounter, type Node, parseDocument } from 'yaml';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
 import { unclosedAt, unclosedMessage } from './unclosed.ts';
+import { plainSyntaxMessage, syntaxPlaces } from './yaml-syntax.ts';
 import {
   type Coerce,
   DocumentWalk,
@@ -113,13 +114,18 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
   // A quote left open takes the `]` and `}` after it into its value: the brackets it swallowed
   // are left open at the same place, which follows from the quote and is not told again.
   const quoteEnds = new Set(told.filter(({ open }) => open?.kind === 'quote').map(({ pos }) => pos));
-  const syntaxErrors = told
+  const placeOf = syntaxPlaces(doc, text, at);
+  const syntaxErrors = oneALine(told, at)
     .filter(({ open, pos }) => open?.kind !== 'bracket' || !quoteEnds.has(pos))
-    .map(({ pos, code, message, open }) =>
-      open === undefined
-        ? { path: [], position: at(pos), message: FRIENDLIER_SYNTAX_MESSAGES[code] ?? message }
-        : { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) },
-    );
+    .map(({ pos, code, message, open }): SourceIssue => {
+      if (open !== undefined)
+        return { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) };
+      // A bare variable names itself and the value to quote; past it the parser's tree is derailed.
+      const friendlier = code === 'UNQUOTED_VARIABLE' ? message : FRIENDLIER_SYNTAX_MESSAGES[code];
+      if (friendlier !== undefined) return { path: [], position: at(pos), message: friendlier };
+      const { path, above } = placeOf(pos);
+      return { path, position: at(pos), message: plainSyntaxMessage(message, above) };
+    });
   // `%YAML 1.1` switches the parser to YAML 1.1's types: `insecure_skip_verify: yes` would be
   // true, `010` 8 and `1:30` 90, where the file is documented (and checked) as YAML 1.2.
   if (doc.directives?.yaml.version === '1.1')
@@ -130,6 +136,30 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
         'a config is read as YAML 1.2, and %YAML 1.1 would read it otherwise (yes, on and off as true or false, 010 as 8, 1:30 as 90): remove the directive',
     });
   return syntaxErrors;
+}
+
+/**
+ * The first error of each line: the parser often tells one mistake two or three ways at one place
+ * (a value running into a mapping is also a key over two lines, a stray word also a key without a
+ * value), each after the first a consequence of it. And the first token the parser could not place
+ * at all (a stray `]`): it reads nothing after it, and told each line that follows as another.
+ */
+function oneALine<Told extends { pos: number; code: string; message: string; open?: unknown }>(
+  errors: readonly Told[],
+  at: (offset: number) => Position,
+): Told[] {
+  const lines = new Set<number>();
+  let lost = false;
+  return errors.filter(({ pos, code, message, open }) => {
+    // Each bare variable, each opening left open, is a mistake of its own.
+    if (code === 'UNQUOTED_VARIABLE' || open !== undefined) return true;
+    if (/ token in YAML stream/.test(message)) {
+      if (lost) return false;
+      lost = true;
+    }
+    const { line } = at(pos);
+    return !lines.has(line) && lines.add(line);
+  });
 }
 
 /**

@@ -288,13 +288,15 @@ test('a trusted proxy entry that is not an address or CIDR block is refused', ()
   ]);
 });
 
-test('a listen address without a port, or an IPv6 one without brackets, is refused; so is a duplicate', () => {
+test('a listen address without a port, with one that is no port, or an IPv6 one without brackets, is refused; so is a duplicate', () => {
   const text = `listen:
   - address: localhost
   - address: ::1:8080
   - address: 127.0.0.1:8080
   - address: 127.0.0.1:8080
   - address: 127.0.0.1:70000
+  - address: localhost:http
+  - address: "[::1]:99999"
 ${UPSTREAM_AND_ROUTE}`;
   const expected = 'expected host:port like 127.0.0.1:8080 or [::1]:8080, got';
   assert.deepEqual(problemsOf(text), [
@@ -311,7 +313,14 @@ ${UPSTREAM_AND_ROUTE}`;
       'listen[3].address',
       'duplicate listen address 127.0.0.1:8080 (already used by listen[2])',
     ),
-    problem(6, 14, 'listen[4].address', `${expected} "127.0.0.1:70000"`),
+    problem(6, 14, 'listen[4].address', `${expected} "127.0.0.1:70000" (a port is a number from 0 to 65535)`),
+    problem(
+      7,
+      14,
+      'listen[5].address',
+      `${expected} "localhost:http" (a port is a number from 0 to 65535, not a service name)`,
+    ),
+    problem(8, 14, 'listen[6].address', `${expected} "[::1]:99999" (a port is a number from 0 to 65535)`),
   ]);
 });
 
@@ -570,7 +579,14 @@ routes: []
 upstreams: {}
  bad: indent
 `;
-  assert.deepEqual(problemsOf(text), [problem(5, 1, '', 'All mapping items must start at the same column')]);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      5,
+      1,
+      'upstreams',
+      'this line is indented unlike the fields above it (line 4): the fields of one mapping start at one column',
+    ),
+  ]);
 });
 
 // The parser tells a quote or a [ / { left open where it gave up: the end of the file, or the next

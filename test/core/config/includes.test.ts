@@ -232,3 +232,27 @@ test('routes in an included file that are no list (a `-` forgotten, a string, no
     ]);
   }
 });
+
+test('an included file that is no mapping (empty, a list, a word) is refused saying what it is', async () => {
+  for (const [text, got] of [
+    ['', 'nothing'],
+    ['# routes moved to api.yaml\n', 'nothing'],
+    ['- name: a\n', 'a list'],
+    ['routes\n', '"routes"'],
+  ] as const) {
+    const path = folder({ 'candor.yaml': MAIN('[more.yaml]'), 'more.yaml': text });
+    assert.deepEqual(await problems(path), [
+      `more.yaml:1 : expected a mapping with routes and/or upstreams, got ${got}`,
+    ]);
+  }
+});
+
+test('a YAML syntax error in an included file is told in that file, at its line and field', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[more.yaml]'),
+    'more.yaml': 'routes:\n  - name: more\n\tupstream: app\n',
+  });
+  assert.deepEqual(await problems(path), [
+    'more.yaml:3 routes: a tab indents this line: YAML indents with spaces only',
+  ]);
+});

@@ -1,0 +1,111 @@
+/**
+ * Bad input of each kind, each told as an operator needs it: the line, the field and what to do,
+ * never a crash nor a parser's or validator's own words. One row a case; the rows pin what an
+ * audit (2026-11) found already right, beside the tests of the cases it fixed (yaml-syntax.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
+
+const LISTEN = 'listen:\n  - address: 127.0.0.1:8080\n';
+const ROUTE = 'routes:\n  - name: r1\n    upstream: api\n';
+const UPSTREAM = 'upstreams:\n  api:\n    targets:\n      - url: http://127.0.0.1:3001\n';
+/** MINIMAL-like, with `line` (a field of upstream api, four spaces in) at line 10. */
+const withUpstreamField = (line: string) => `${LISTEN}${ROUTE}${UPSTREAM}    ${line}\n`;
+/** With `line` (a field of route r1, four spaces in) at line 6. */
+const withRouteField = (line: string) => `${LISTEN}${ROUTE}    ${line}\n${UPSTREAM}`;
+
+const DURATION = 'expected a duration like 250ms, 5s or 1m, got';
+const DOCUMENT = 'expected a mapping with listen, routes and upstreams, got';
+
+const CASES: readonly (readonly [string, string, readonly [number, number, string, string]])[] = [
+  ['a document that is a list', '- a\n- b\n', [1, 1, '', `${DOCUMENT} a list`]],
+  ['a document that is a word', 'hello\n', [1, 1, '', `${DOCUMENT} "hello"`]],
+  ['a file of comments alone', '# nothing yet\n', [1, 1, '', `${DOCUMENT} nothing`]],
+  [
+    'a byte-order mark: columns on line 1 as an editor shows them',
+    `\uFEFFlisten: [{ address: "127.0.0.1:99999" }]\n${ROUTE}${UPSTREAM}`,
+    [
+      1,
+      21,
+      'listen[0].address',
+      'expected host:port like 127.0.0.1:8080 or [::1]:8080, got "127.0.0.1:99999" (a port is a number from 0 to 65535)',
+    ],
+  ],
+  [
+    'CRLF line ends: lines counted as an editor counts them',
+    withUpstreamField('timeouts: { connect: fast }').replaceAll('\n', '\r\n'),
+    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "fast"`],
+  ],
+  [
+    'a negative duration',
+    withUpstreamField('timeouts: { connect: -1s }'),
+    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "-1s"`],
+  ],
+  [
+    'a duration with a space',
+    withUpstreamField('timeouts: { connect: 10 s }'),
+    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "10 s"`],
+  ],
+  [
+    'a duration of two dots',
+    withUpstreamField('timeouts: { connect: 1.5.2s }'),
+    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "1.5.2s"`],
+  ],
+  [
+    'a size with a space',
+    withRouteField('limits: { body: 1 MiB }'),
+    [6, 21, 'routes[0].limits.body', 'expected a size like 512, 8KiB or 10MiB, got "1 MiB"'],
+  ],
+  [
+    'a word where a number is',
+    withUpstreamField('retries: { attempts: many }'),
+    [
+      10,
+      26,
+      'upstreams.api.retries.attempts',
+      'expected attempts in all, a whole number from 1 to 10, got "many"',
+    ],
+  ],
+  [
+    'a target URL without a scheme',
+    MINIMAL.replace('http://127.0.0.1:3001', '127.0.0.1:3001'),
+    [
+      8,
+      14,
+      'upstreams.api.targets[0].url',
+      'expected a URL like http://127.0.0.1:3001, got "127.0.0.1:3001"',
+    ],
+  ],
+  [
+    'a target URL with credentials',
+    MINIMAL.replace('http://127.0.0.1:3001', 'http://bob:pw@127.0.0.1:3001'),
+    [
+      8,
+      14,
+      'upstreams.api.targets[0].url',
+      'expected a URL without credentials, got "http://bob:pw@127.0.0.1:3001"',
+    ],
+  ],
+  [
+    'a pattern that does not compile',
+    withRouteField("rewrite: { regex: '^/(a', replace: /x }"),
+    [
+      6,
+      23,
+      'routes[0].rewrite.regex',
+      'expected a pattern in RE2 syntax (linear-time: no backreferences or lookarounds), got "^/(a": missing closing ): `^/(a`',
+    ],
+  ],
+  [
+    'an alias inside the value it names',
+    `${LISTEN}routes:\n  - &r\n    name: r1\n    upstream: api\n    rate_limit: *r\n${UPSTREAM}`,
+    [7, 17, 'routes[0].rate_limit', 'alias *r refers to the value that contains it'],
+  ],
+];
+
+for (const [what, text, [line, column, path, message]] of CASES) {
+  test(`${what}: told at its line and field`, () => {
+    assert.deepEqual(problemsOf(text), [problem(line, column, path, message)]);
+  });
+}
