@@ -10,8 +10,14 @@ import type { PathSegment } from './schema.ts';
 import type { GatewayConfig } from './types.ts';
 import type { Position } from './yaml-source.ts';
 
+/**
+ * Where a field's key is written: its line and column, and its file when that is not the main
+ * one (a plugin an included file defines: includes.ts).
+ */
+export type WrittenAt = Position & { readonly file?: string };
+
 /** A field ("listen[0].tls") → where its key is written. */
-export type FieldLines = Readonly<Record<string, Position>>;
+export type FieldLines = Readonly<Record<string, WrittenAt>>;
 
 /**
  * The sections a reload may refuse a change in, or a start refuse after the load (a plugin's
@@ -27,9 +33,9 @@ const kept = new WeakMap<GatewayConfig, FieldLines>();
 /** The field lines of the sections reload-plan.ts judges, from the file's plain value and its locator. */
 export function fieldLinesOf(
   value: unknown,
-  locate: (path: readonly PathSegment[], prefer: 'key') => Position,
+  locate: (path: readonly PathSegment[], prefer: 'key') => WrittenAt,
 ): FieldLines {
-  const lines: Record<string, Position> = {};
+  const lines: Record<string, WrittenAt> = {};
   const walk = (at: unknown, path: PathSegment[]) => {
     lines[formatPath(path)] = locate(path, 'key');
     if (path.length >= DEPTH || at === null || typeof at !== 'object') return;
@@ -52,10 +58,11 @@ export function keptFieldLines(config: GatewayConfig): FieldLines | undefined {
 }
 
 /**
- * Where `field` is written in the file `config` came from: the field's key, else the closest
- * enclosing field's (a field the new file leaves out), else nowhere (line 0: the file).
+ * Where `field` is written in the file `config` came from (or the included file that writes it):
+ * the field's key, else the closest enclosing field's (a field the new file leaves out), else
+ * nowhere (line 0: the file).
  */
-export function fieldPosition(config: GatewayConfig, field: string): Position {
+export function fieldPosition(config: GatewayConfig, field: string): WrittenAt {
   const lines = kept.get(config);
   let at = field;
   while (lines !== undefined) {

@@ -1,10 +1,10 @@
 /**
- * `include:` other YAML files (globs, relative to the file that includes them) whose `routes` and
- * `upstreams` join the config, as nginx's `include conf.d/*.conf`. Each file is read on its own,
- * so a problem in it names that file, its line and its field (`routes[0].upstream` as that file
- * writes it), never the merged config's place for it. An include holds routes, upstreams and
- * includes of its own only: listeners, the admin API and the rest of the gateway's singletons are
- * the main file's, and one written in an include is refused at its key.
+ * `include:` other YAML files (globs, relative to the file that includes them) whose `routes`,
+ * `upstreams` and `plugins` join the config, as nginx's `include conf.d/*.conf`. Each file is read
+ * on its own, so a problem in it names that file, its line and its field (`routes[0].upstream` as
+ * that file writes it), never the merged config's place for it. An include holds routes,
+ * upstreams, plugins and includes of its own only: listeners, the admin API and the rest of the
+ * gateway's singletons are the main file's, and one written in an include is refused at its key.
  */
 
 import { globSync, readFileSync, realpathSync, statSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { coerceExpanded } from './coerce.ts';
 import { describeValue } from './describe-value.ts';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
+import { isModulePath } from './normalize-plugins.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
@@ -19,7 +20,13 @@ import { firstUndecodable, NOT_UTF8 } from './utf8.ts';
 import { type Position, readYamlSource } from './yaml-source.ts';
 
 /** What an included file may hold. */
-const INCLUDABLE = new Set(['routes', 'upstreams', 'include']);
+const INCLUDABLE = new Set(['routes', 'upstreams', 'plugins', 'include']);
+/** The mappings by name an included file adds to: one namespace each, the whole config's. */
+const NAMED = {
+  upstreams: { noun: 'upstream', one: 'an upstream' },
+  plugins: { noun: 'plugin', one: 'a plugin' },
+} as const;
+type Named = keyof typeof NAMED;
 /** A config split in a few dozen files is already many; past this, something globbed too wide. */
 const MAX_FILES = 256;
 /** As load.ts bounds the main file, the included files together. */
@@ -102,7 +109,8 @@ class Inclusion implements Included {
   readonly fromEnvironment: FromEnvironment[] = [];
   readonly variables: { name: string; file: string; path: readonly PathSegment[] }[] = [];
   readonly #routeAt = new Map<number, Written>();
-  readonly #upstreamAt = new Map<string, Written>();
+  /** Where each upstream and plugin an included file defines is written, by name. */
+  readonly #namedAt: Record<Named, Map<string, Written>> = { upstreams: new Map(), plugins: new Map() };
   /** Each file included so far (its real path) → the file that included it, and the name it gave it. */
   readonly #files = new Map<string, { readonly by: string; readonly as: string }>();
   #bytes = 0;
@@ -120,8 +128,8 @@ class Inclusion implements Included {
     const at =
       path[0] === 'routes' && typeof path[1] === 'number'
         ? this.#routeAt.get(path[1])
-        : path[0] === 'upstreams' && typeof path[1] === 'string'
-          ? this.#upstreamAt.get(path[1])
+        : (path[0] === 'upstreams' || path[0] === 'plugins') && typeof path[1] === 'string'
+          ? this.#namedAt[path[0]].get(path[1])
           : undefined;
     return at === undefined ? undefined : { ...at, path: [...at.path, ...path.slice(2)] };
   }
@@ -200,17 +208,17 @@ class Inclusion implements Included {
     return undefined;
   }
 
-  /** Adds the routes and upstreams of `from` to `document`, keeping where each is written. */
+  /** Adds the routes, upstreams and plugins of `from` to `document`, keeping where each is written. */
   #merge(document: Record<string, unknown>, from: Read): void {
     for (const key of Object.keys(from.value))
       if (!INCLUDABLE.has(key))
         this.#problem(
           from,
           [key],
-          `an included file holds routes, upstreams and include only: ${key} is the main file's (${this.#source})`,
+          `an included file holds routes, upstreams, plugins and include only: ${key} is the main file's (${this.#source})`,
           'key',
         );
-    const { routes, upstreams } = from.value;
+    const { routes } = from.value;
     // Not a list (a `-` forgotten, a mapping, null): refused at its place, as in the main file,
     // never its routes left out without a word.
     if (routes !== undefined && !Array.isArray(routes))
@@ -223,32 +231,54 @@ class Inclusion implements Included {
         all.push(route);
       });
     }
-    if (upstreams === undefined) return;
-    if (!isMapping(upstreams)) {
-      this.#problem(from, ['upstreams'], 'expected a mapping of upstreams, by name');
+    this.#mergeNamed(document, from, 'upstreams');
+    this.#mergeNamed(document, from, 'plugins');
+  }
+
+  /** Adds the upstreams (or plugins) of `from` to `document`'s: a name written in two files is refused in the later. */
+  #mergeNamed(document: Record<string, unknown>, from: Read, key: Named): void {
+    const named = from.value[key];
+    const { noun, one } = NAMED[key];
+    if (named === undefined) return;
+    if (!isMapping(named)) {
+      this.#problem(from, [key], `expected a mapping of ${key}, by name`);
       return;
     }
-    if (!isMapping(document.upstreams)) document.upstreams = Object.create(null);
-    const all = document.upstreams as Record<string, unknown>;
-    for (const [name, upstream] of Object.entries(upstreams)) {
-      const there = this.#upstreamAt.get(name)?.file ?? (name in all ? this.#source : undefined);
+    if (!isMapping(document[key])) document[key] = Object.create(null);
+    const all = document[key] as Record<string, unknown>;
+    const at = this.#namedAt[key];
+    for (const [name, value] of Object.entries(named)) {
+      const there = at.get(name)?.file ?? (name in all ? this.#source : undefined);
       if (there !== undefined) {
         this.#problem(
           from,
-          ['upstreams', name],
-          `upstream '${name}' is defined in ${there} too: an upstream has one name in the whole config`,
+          [key, name],
+          `${noun} '${name}' is defined in ${there} too: ${one} has one name in the whole config`,
           'key',
         );
         continue;
       }
-      this.#upstreamAt.set(name, { file: from.file, path: ['upstreams', name], locate: from.locate });
-      all[name] = upstream;
+      at.set(name, { file: from.file, path: [key, name], locate: from.locate });
+      all[name] = key === 'plugins' ? besideItsFile(value, from.file) : value;
     }
   }
 
   #problem(from: Read, path: PathSegment[], message: string, at: 'value' | 'key' = 'value'): void {
     this.problems.push({ file: from.file, path, locate: from.locate, at, message });
   }
+}
+
+/**
+ * A plugin as an included file writes it, its module path taken from that file's folder (a
+ * team's folder ships its plugin beside its routes): made absolute here, where the file is known,
+ * and so taken as it is when the config is built (normalize-plugins.ts).
+ */
+function besideItsFile(plugin: unknown, file: string): unknown {
+  if (!isMapping(plugin) || typeof plugin.module !== 'string' || !isModulePath(plugin.module)) return plugin;
+  // A mapping as the YAML reader makes them (no prototype: a `constructor` key is a key).
+  return Object.assign(Object.create(null), plugin, {
+    module: resolve(dirname(resolve(file)), plugin.module),
+  });
 }
 
 function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
@@ -297,7 +327,7 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       path: [],
       locate,
       at: 'value',
-      message: `expected a mapping with routes and/or upstreams, got ${describeValue(yaml.value)}`,
+      message: `expected a mapping with routes, upstreams and/or plugins, got ${describeValue(yaml.value)}`,
     });
   return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
 }

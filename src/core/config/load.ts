@@ -156,7 +156,7 @@ function parseText(
   // `${REDIS_PASSWORD}`): an unset one is empty, listed as not set, and named where its field fails.
   const lenient = secrets === 'may-be-absent';
   const yaml = readYamlSource(text, env, coerceExpanded, lenient ? 'empty' : 'refuse');
-  // The included files' routes and upstreams join the document before any check, each problem
+  // The included files' routes, upstreams and plugins join the document before any check, each problem
   // in one told in its own file (included.writtenIn).
   const included = applyIncludes(
     yaml.syntaxErrors.length === 0 ? yaml.value : undefined,
@@ -203,7 +203,15 @@ function parseText(
   }
   const normalized = toGatewayConfig(yaml.value as RawConfig, label ? source : resolve(source), baseDir);
   const config = deepFreeze(fromEnvironment.length === 0 ? normalized : { ...normalized, fromEnvironment });
-  keepFieldLines(config, fieldLinesOf(yaml.value, yaml.locate));
+  // A field an included file writes (its plugin) is kept at its own file and line.
+  keepFieldLines(
+    config,
+    fieldLinesOf(yaml.value, (path, prefer) => {
+      const written = included.writtenIn(path);
+      if (written === undefined) return yaml.locate(path, prefer);
+      return { file: written.file, ...written.locate(written.path, prefer) };
+    }),
+  );
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
     for (const { path, message } of fieldWarnings(config)) toWarning(path, message, 'key');

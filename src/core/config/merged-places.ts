@@ -1,6 +1,6 @@
 /**
  * Where a field of the checked document is written. The document checked is the main file with
- * its includes' routes and upstreams joined (includes.ts) and the route defaults given
+ * its includes' routes, upstreams and plugins joined (includes.ts) and the route defaults given
  * (route-defaults.ts); a problem or warning is told at the file, field and line that write it.
  */
 

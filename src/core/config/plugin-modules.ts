@@ -66,8 +66,9 @@ export function pluginProblem(
   message: string,
 ): ConfigProblem {
   const path = `plugins.${name}.${field}`;
-  const { line, column } = fieldPosition(config, path);
-  return { file: config.source, line, column, path, message };
+  // An included file's plugin is said in that file (includes.ts), as its other problems are.
+  const { file = config.source, line, column } = fieldPosition(config, path);
+  return { file, line, column, path, message };
 }
 
 /** Each plugin's module imported and its options checked: the problems found (none: every plugin loads). */

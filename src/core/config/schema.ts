@@ -66,7 +66,7 @@ export const ConfigSchema = mapping(
     listen: Type.Array(Listener, { minItems: 1, expected: 'a list of at least one listener' }),
     routes: Type.Array(Route, { minItems: 1, expected: 'a list of at least one route' }),
     route_defaults: RouteDefaults,
-    // Read before the schema runs (includes.ts): their routes and upstreams are in the document by then.
+    // Read before the schema runs (includes.ts): their routes, upstreams and plugins are in the document by then.
     include: Type.Optional(
       Type.Array(Type.String({ minLength: 1, expected: 'a file name or glob, relative to this file' }), {
         expected: 'a list of file names or globs, relative to this file',

@@ -147,7 +147,7 @@ upstreams:
       }),
     ),
     [
-      `extra.yaml:1 listen: an included file holds routes, upstreams and include only: listen is the main file's (${join(root, String(made - 1), 'candor.yaml')})`,
+      `extra.yaml:1 listen: an included file holds routes, upstreams, plugins and include only: listen is the main file's (${join(root, String(made - 1), 'candor.yaml')})`,
       `extra.yaml:3 upstreams.app: upstream 'app' is defined in ${join(root, String(made - 1), 'candor.yaml')} too: an upstream has one name in the whole config`,
     ],
   );
@@ -242,7 +242,7 @@ test('an included file that is no mapping (empty, a list, a word) is refused say
   ] as const) {
     const path = folder({ 'candor.yaml': MAIN('[more.yaml]'), 'more.yaml': text });
     assert.deepEqual(await problems(path), [
-      `more.yaml:1 : expected a mapping with routes and/or upstreams, got ${got}`,
+      `more.yaml:1 : expected a mapping with routes, upstreams and/or plugins, got ${got}`,
     ]);
   }
 });

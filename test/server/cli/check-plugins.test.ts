@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -246,4 +246,38 @@ test('a route naming a plugin the config lacks: did you mean', () => {
   const run = check('  good: { module: ./good.ts }', '[god]');
   assert.equal(run.status, 78);
   assert.match(run.stderr, /routes\[0\]\.plugins\[0\]: no plugin named 'god' \(did you mean 'good'\?\)/);
+});
+
+test("an included file's plugin: its module taken from that file's folder, a broken one named at that file's line", () => {
+  const team = join(dir, 'team');
+  mkdirSync(team, { recursive: true });
+  writeFileSync(join(team, 'tag.mjs'), 'export default () => ({});\n');
+  writeFileSync(join(team, 'broken.mjs'), 'export default () => ({\n  onRequest( {\n});\n');
+  const file = join(dir, 'with-include.yaml');
+  const run = (module: string) => {
+    writeFileSync(
+      join(team, 'routes.yaml'),
+      `plugins:\n  tag:\n    module: ${module}\nroutes:\n  - { match: { path: /team }, upstream: app, plugins: [tag] }\n`,
+    );
+    writeFileSync(
+      file,
+      `listen: [{ address: 127.0.0.1:0 }]
+include: [team/routes.yaml]
+routes:
+  - { match: { path: / }, upstream: app, plugins: [tag] }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:9 }] }
+`,
+    );
+    return spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8', timeout: 20_000 });
+  };
+  const good = run('./tag.mjs');
+  assert.equal(good.status, 0, good.stderr);
+  assert.match(good.stdout, /ok/);
+  const broken = run('./broken.mjs');
+  assert.equal(broken.status, 78, broken.stderr);
+  assert.match(
+    broken.stderr,
+    /team\/routes\.yaml:3:\d+ +plugins\.tag\.module: cannot load \S*team\/broken\.mjs: Unexpected token ';' \(at \S*team\/broken\.mjs:3\)/,
+  );
 });
