@@ -183,3 +183,14 @@ test("the docs' example is what explain prints", async () => {
   assert.equal(code, 0);
   assert.equal(stdout, block[2]);
 });
+
+test('a pasted value cannot drive the terminal: control characters are printed escaped; a bare name says no error', async () => {
+  const { code, stdout } = await runExplain([
+    '--proxy-status',
+    'cdn, "edge\x1b]0;x\x07"; error=connection_refused; details="a\x1b[2Jb"',
+  ]);
+  assert.equal(code, 0);
+  assert.doesNotMatch(stdout, /\x1b/);
+  assert.match(stdout, /written by edge\\x1b\]0;x\\x07 /);
+  assert.match(stdout, /^ {2}cdn names no error: nothing failed at this hop$/m);
+});
