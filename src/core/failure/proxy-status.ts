@@ -86,35 +86,60 @@ export interface ProxyStatusMember {
   readonly details?: string;
   readonly receivedStatus?: number;
   readonly nextHop?: string;
+  /** The resolver's answer to a dns_error, and a tls_alert_received's alert: as Candor writes them. */
+  readonly rcode?: string;
+  readonly alertId?: number;
+  readonly alertMessage?: string;
 }
 
 /**
- * Splits on commas outside quoted strings; undefined when the value cannot be read: a string
- * left open (it swallows the rest), or a member with no name, or a name with a space in it
- * (`edge error=x`, `; error=x`). RFC 9651 §4.2 has such a field ignored whole, and a guess at
+ * Splits on commas outside quoted strings; a problem instead when the value cannot be read: a
+ * string left open (it swallows the rest), or a member with no name, or a name with a space in
+ * it (`edge error=x`, `; error=x`). RFC 9651 §4.2 has such a field ignored whole, and a guess at
  * it (`details="cut` read as `cu`, an empty proxy name) would be a statement never made. The
- * rest is read leniently, as before: spaces around `;`, bytes past ASCII in a name.
+ * rest is read leniently, as before: spaces around `;`, bytes past ASCII in a name. The problem
+ * says where (`candor explain --proxy-status` quotes it to whoever pasted the value).
  */
-function members(value: string): string[] | undefined {
+function split(value: string): { members: string[] } | { problem: string } {
   const out: string[] = [];
   let current = '';
-  let quoted = false;
+  let opened = -1;
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
-    if (quoted && c === '\\') {
+    if (opened >= 0 && c === '\\') {
       current += c + (value[i + 1] ?? '');
       i++;
       continue;
     }
-    if (c === '"') quoted = !quoted;
-    if (c === ',' && !quoted) {
+    if (c === '"') opened = opened >= 0 ? -1 : i;
+    if (c === ',' && opened < 0) {
       out.push(trimOws(current));
       current = '';
     } else current += c;
   }
   if (trimOws(current) !== '') out.push(trimOws(current));
-  if (quoted || out.length === 0) return undefined;
-  return out.every((member) => MEMBER_NAME.test(member)) ? out : undefined;
+  if (opened >= 0) return { problem: `a string opened at character ${opened + 1} is never closed` };
+  if (out.length === 0) return { problem: 'it has no member' };
+  const nameless = out.findIndex((member) => !MEMBER_NAME.test(member));
+  if (nameless < 0) return { members: out };
+  const name = /^[^;=]*/.exec(out[nameless])?.[0].trim() ?? '';
+  return {
+    problem:
+      name === '' || name.includes('"')
+        ? `member ${nameless + 1} has no name: ${JSON.stringify(out[nameless].slice(0, 60))}`
+        : `member ${nameless + 1}'s name ${JSON.stringify(name.slice(0, 60))} has a space in it`,
+  };
+}
+
+function members(value: string): string[] | undefined {
+  const read = split(value);
+  return 'members' in read ? read.members : undefined;
+}
+
+/** Why a Proxy-Status value cannot be read, and where; undefined when it can be. */
+export function proxyStatusProblem(value: string): string | undefined {
+  const read = split(value);
+  return 'problem' in read ? read.problem : undefined;
 }
 
 /** A member's name: an sf-string, or a run with no space, quote, comma, `;` or `=` (a token, leniently). */
@@ -134,6 +159,7 @@ function readMember(text: string): ProxyStatusMember {
   const error = params.get('error');
   const received = params.get('received-status');
   const receivedStatus = received === undefined ? undefined : Number(received);
+  const alertId = Number(params.get('alert-id'));
   return {
     proxy,
     error: error !== undefined && Object.hasOwn(FAILURES, error) ? (error as FailureType) : undefined,
@@ -141,6 +167,9 @@ function readMember(text: string): ProxyStatusMember {
     details: params.get('details'),
     receivedStatus: Number.isInteger(receivedStatus) ? receivedStatus : undefined,
     nextHop: params.get('next-hop'),
+    ...(params.has('rcode') ? { rcode: params.get('rcode') } : {}),
+    ...(Number.isInteger(alertId) && params.has('alert-id') ? { alertId } : {}),
+    ...(params.has('alert-message') ? { alertMessage: params.get('alert-message') } : {}),
   };
 }
 

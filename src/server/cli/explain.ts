@@ -23,12 +23,23 @@ import {
 import { renderText } from '../../kits/explain/render-text.ts';
 import { buildReport } from '../../kits/explain/report.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { runExplainValue } from './explain-value.ts';
 
 export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
+       candor explain [--json] --proxy-status 'VALUE'
+       candor explain [--json] --error TYPE [--error TYPE...]
 
 Reads access and error logs (plain or gzipped; the format is detected per file) and tells
 the story of their 5xx. A file of which fewer than 90% of the lines are in its format is
 refused (exit 65), never reported on in part.
+
+Without logs, explains a Proxy-Status value (RFC 9209) as a 502 carried it, member by member,
+the first written nearest the origin: which proxy, its error type in plain words, the status
+and shape, whether a retry may help, what the next hop names; or error types by name.
+
+  --proxy-status 'VALUE'  the value, or whole "Proxy-Status: …" lines as curl -i shows them;
+                    one that cannot be read exits 65, saying where
+  --error TYPE      an error type (RFC 9209's, Candor's own, or another proxy's: unknown)
 
   --json            the report as JSON, for machines
   --deploys FILE    deploy times, one a line: ISO-8601 time, then an optional label
@@ -53,6 +64,8 @@ export const EXPLAIN_OPTIONS = {
   'nginx-conf': { type: 'string' },
   'haproxy-conf': { type: 'string' },
   'log-format': { type: 'string' },
+  'proxy-status': { type: 'string' },
+  error: { type: 'string', multiple: true },
   // Hidden: time and peak memory on stderr, for the 1 GB measurement.
   stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -69,6 +82,21 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(EXPLAIN_HELP);
     return EXIT.ok;
+  }
+  if (values['proxy-status'] !== undefined || values.error !== undefined) {
+    const logOptions = ['deploys', 'bucket', 'format', 'nginx-conf', 'haproxy-conf', 'log-format'] as const;
+    return runExplainValue(
+      {
+        proxyStatus: values['proxy-status'],
+        errors: values.error,
+        json: values.json === true,
+        logArgs: [
+          ...logOptions.filter((name) => values[name] !== undefined).map((name) => `--${name}`),
+          ...positionals,
+        ],
+      },
+      usage,
+    );
   }
   if (positionals.length === 0)
     return usage('candor explain needs at least one log file: candor explain LOG...');

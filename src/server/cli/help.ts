@@ -66,10 +66,12 @@ Usage:
                                ${READERS.length} formats (and any nginx log_format with --nginx-conf):
 ${explainFormats(' '.repeat(31))}
                                see candor explain --help
+  candor explain --proxy-status 'VALUE' | --error TYPE
+                               a 502's Proxy-Status, hop by hop, or an error type, in plain words
   candor --help | --version | help COMMAND  (COMMAND's help: candor help diagnose)
 
 Exit codes: 0 ok, 1 serve stopped but a worker had to be killed past its drain, 64 bad command line,
-65 a log explain cannot read, 69 could not start (port in use...) or, for reload and purge, the admin
+65 a log or Proxy-Status explain cannot read, 69 could not start (port in use...) or, for reload and purge, the admin
 API could not be reached or did not do it (for config and fleet: etcd could not be reached, or a push
 found the key moved), 70 Node older than 22.18, 78 invalid config; diagnose
 also 1 and 2 of its own (see candor diagnose --help).

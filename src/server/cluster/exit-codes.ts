@@ -8,7 +8,10 @@ export const EXIT = {
   unclean: 1,
   /** The command line was wrong. */
   usage: 64,
-  /** A log given to `explain` is not in a format it reads, or too little of it is (EX_DATAERR). */
+  /**
+   * A log given to `explain` is not in a format it reads, or too little of it is; a
+   * `--proxy-status` value it cannot read (EX_DATAERR).
+   */
   data: 65,
   /** The config file is invalid. */
   config: 78,

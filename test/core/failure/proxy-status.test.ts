@@ -116,3 +116,11 @@ test('every failure writes a registered RFC 9209 type in Proxy-Status (or none),
     assert.equal(written ?? null, proxyStatusType(type));
   }
 });
+
+test("RFC 9209's registry is the failure table's registered types and the ones Candor never writes, each once", async () => {
+  const { OTHER_REGISTERED_TYPES } = await import('../../../src/core/failure/registered-types.ts');
+  const written = new Set(FAILURE_TYPES.map(proxyStatusType).filter((type) => type !== null));
+  const others = Object.keys(OTHER_REGISTERED_TYPES);
+  for (const type of others) assert.ok(!written.has(type), `${type} is written by Candor`);
+  assert.deepEqual(new Set([...written, ...others]), RFC_9209_TYPES);
+});
