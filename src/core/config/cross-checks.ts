@@ -12,6 +12,7 @@ import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { checkClientCertificateRoutes, warnBoundTokenRoutes } from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
+import { describeValue } from './describe-value.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';
@@ -64,7 +65,7 @@ function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, repo
     if (!NAME_PATTERN.test(name)) {
       report(
         ['upstreams', name],
-        `expected an upstream name of ${NAME_CHARS}, got ${JSON.stringify(name)}`,
+        `expected an upstream name of ${NAME_CHARS}, got ${describeValue(name)}`,
         'key',
       );
     }
