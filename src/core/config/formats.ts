@@ -38,6 +38,10 @@ export const NAME_EXPECTED = `a name of ${NAME_CHARS}`;
 const ROUTE_NAME_PATTERN = /^[^\p{Cc}\p{Z}\s\u202a-\u202e\u2066-\u2069]+$/u;
 export const ROUTE_NAME_EXPECTED = 'a route name of visible characters (no spaces or control characters)';
 
+/** `match.path`: routes match a path by prefix alone, and one written as a mapping is most often a pattern. */
+export const PATH_PREFIX_EXPECTED =
+  'a path prefix starting with "/" like /v1 (a path is matched by prefix only: match.path takes no pattern, glob or exact form)';
+
 export const DURATION_EXPECTED = 'a duration like 250ms, 5s or 1m';
 export const SIZE_EXPECTED = 'a size like 512, 8KiB or 10MiB';
 export const HEADER_SIZE_EXPECTED = `a size from ${formatSize(HEADER_SIZE_RANGE.min)} to ${formatSize(HEADER_SIZE_RANGE.max)} like 32KiB`;

@@ -6,7 +6,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
-import { FORMAT, ROUTE_NAME_EXPECTED } from './formats.ts';
+import { FORMAT, PATH_PREFIX_EXPECTED, ROUTE_NAME_EXPECTED } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { SPLIT_FIELDS } from './schema-canary.ts';
 import { count, durationField, filePath, flag, mapping, sizeField } from './schema-kit.ts';
@@ -51,7 +51,8 @@ export const Route = mapping(
             }),
           ),
           path: Type.Optional(
-            Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+            // Said whole for a value that is no string ({ regex: … }): no field matches a path by pattern.
+            Type.String({ format: FORMAT.routePath, expected: PATH_PREFIX_EXPECTED }),
           ),
           ...MATCH_FIELDS,
         },

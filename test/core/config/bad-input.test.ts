@@ -19,6 +19,8 @@ const withRouteField = (line: string) => `${LISTEN}${ROUTE}    ${line}\n${UPSTRE
 const DURATION = 'expected a duration like 250ms, 5s or 1m, got';
 const DOCUMENT = 'expected a mapping with listen, routes and upstreams, got';
 const ROUTE_NAME = 'expected a route name of visible characters (no spaces or control characters), got';
+const PATH_PREFIX =
+  'a path prefix starting with "/" like /v1 (a path is matched by prefix only: match.path takes no pattern, glob or exact form)';
 /** MINIMAL-like, with route r1's name written as `name` (at line 4, column 11). */
 const routeNamed = (name: string) => `${LISTEN}routes:\n  - name: ${name}\n    upstream: api\n${UPSTREAM}`;
 
@@ -140,6 +142,11 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     'a listener name holding a NUL: told as a listener name',
     `listen:\n  - address: 127.0.0.1:8080\n    name: "l\\0"\n${ROUTE}${UPSTREAM}`,
     [3, 11, 'listen[0].name', `expected a listener name of ${NAME_CHARS}, got "l\\u0000"`],
+  ],
+  [
+    'a path given a pattern: paths are matched by prefix',
+    withRouteField('match: { path: { regex: "^/a" } }'),
+    [6, 20, 'routes[0].match.path', `expected ${PATH_PREFIX}, got a mapping`],
   ],
   [
     'an alias inside the value it names',
