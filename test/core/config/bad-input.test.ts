@@ -149,6 +149,26 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     [6, 20, 'routes[0].match.path', `expected ${PATH_PREFIX}, got a mapping`],
   ],
   [
+    'an alias used before its anchor',
+    `${LISTEN}routes:\n  - name: r1\n    upstream: api\n    timeouts: *t\n  - name: r2\n    match: { path: /b }\n    upstream: api\n    timeouts: &t { response: 5s }\n${UPSTREAM}`,
+    [
+      6,
+      15,
+      'routes[0].timeouts',
+      'alias *t is defined only after this line, at line 10: an alias can only name an anchor (&t) written above it; move the anchored value up',
+    ],
+  ],
+  [
+    'an alias used before its anchor on a block mapping: the line the anchor is written on',
+    `${LISTEN}routes:\n  - name: r1\n    upstream: api\n    timeouts: *t\n  - name: r2\n    match: { path: /b }\n    upstream: api\n    timeouts: &t\n      response: 5s\n${UPSTREAM}`,
+    [
+      6,
+      15,
+      'routes[0].timeouts',
+      'alias *t is defined only after this line, at line 10: an alias can only name an anchor (&t) written above it; move the anchored value up',
+    ],
+  ],
+  [
     'an alias inside the value it names',
     `${LISTEN}routes:\n  - &r\n    name: r1\n    upstream: api\n    rate_limit: *r\n${UPSTREAM}`,
     [7, 17, 'routes[0].rate_limit', 'alias *r refers to the value that contains it'],
