@@ -12,19 +12,28 @@ import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import { checkClientCertificateRoutes, warnBoundTokenRoutes } from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
+import { describeValue } from './describe-value.ts';
 import { checkDiscovery } from './fleet-checks.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { checkDuplicateListeners, checkListenerNames, listenerFacts } from './listener-checks.ts';
 import { checkPlugins } from './plugin-checks.ts';
 import { entriesOf, isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
-import type { Report } from './report.ts';
+import type { Report, WrittenElsewhere } from './report.ts';
 import { checkRouteNames } from './route-names.ts';
 import { checkRouteTimeouts } from './route-timeout-checks.ts';
 import { checkRoutes, checkUpstreamRouting } from './routing-checks.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
-/** `warn` is told what is allowed but likely not meant (a route that gets only some of its requests). */
-export function checkCrossFields(document: unknown, report: Report, warn: Report = () => {}): void {
+/**
+ * `warn` is told what is allowed but likely not meant (a route that gets only some of its
+ * requests); `elsewhere` says where a route's field it took from route_defaults is written.
+ */
+export function checkCrossFields(
+  document: unknown,
+  report: Report,
+  warn: Report = () => {},
+  elsewhere: WrittenElsewhere = () => undefined,
+): void {
   if (!isMapping(document)) return;
   // None written (a gateway whose routes all redirect): every upstream a route names is unknown.
   // Undefined only for a section that is no mapping, which the schema reports.
@@ -49,7 +58,7 @@ export function checkCrossFields(document: unknown, report: Report, warn: Report
   checkUpstreamRouting(upstreams, report);
   checkDuplicateListeners(document, report);
   checkTimeoutOrder(upstreams, report);
-  checkRouteTimeouts(document.routes, upstreams, report);
+  checkRouteTimeouts(document.routes, upstreams, report, elsewhere);
   checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkStreamsOnHttp1(upstreams, warn);
@@ -64,7 +73,7 @@ function checkUpstreamNames(upstreams: Record<string, unknown> | undefined, repo
     if (!NAME_PATTERN.test(name)) {
       report(
         ['upstreams', name],
-        `expected an upstream name of ${NAME_CHARS}, got ${JSON.stringify(name)}`,
+        `expected an upstream name of ${NAME_CHARS}, got ${describeValue(name)}`,
         'key',
       );
     }

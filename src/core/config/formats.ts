@@ -29,6 +29,19 @@ export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._:-]*$/;
 export const NAME_CHARS = "letters, digits, '.', '_', '-' or ':', starting with a letter";
 export const NAME_EXPECTED = `a name of ${NAME_CHARS}`;
 
+/**
+ * A route's name goes into no header, but into log lines, metric labels, the status page and the
+ * admin API, and is typed back (`PUT /routes/maintenance`, a purge): anything a terminal does not
+ * show as itself is refused — control characters (C0, DEL, C1), bidirectional overrides, and
+ * whitespace, which its default `<host><path>` never holds either. Other Unicode is kept.
+ */
+const ROUTE_NAME_PATTERN = /^[^\p{Cc}\p{Z}\s\u202a-\u202e\u2066-\u2069]+$/u;
+export const ROUTE_NAME_EXPECTED = 'a route name of visible characters (no spaces or control characters)';
+
+/** `match.path`: routes match a path by prefix alone, and one written as a mapping is most often a pattern. */
+export const PATH_PREFIX_EXPECTED =
+  'a path prefix starting with "/" like /v1 (a path is matched by prefix only: match.path takes no pattern, glob or exact form)';
+
 export const DURATION_EXPECTED = 'a duration like 250ms, 5s or 1m';
 export const SIZE_EXPECTED = 'a size like 512, 8KiB or 10MiB';
 export const HEADER_SIZE_EXPECTED = `a size from ${formatSize(HEADER_SIZE_RANGE.min)} to ${formatSize(HEADER_SIZE_RANGE.max)} like 32KiB`;
@@ -113,6 +126,7 @@ function messageProblem(text: string): string | undefined {
 
 export const FORMAT = {
   name: 'candor.name',
+  routeName: 'candor.route-name',
   duration: 'candor.duration',
   span: 'candor.span',
   delay: 'candor.delay',
@@ -135,8 +149,8 @@ export const FORMAT = {
 } as const;
 
 export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string | undefined>> = {
-  [FORMAT.name]: (text) =>
-    NAME_PATTERN.test(text) ? undefined : `expected ${NAME_EXPECTED}, got ${describeValue(text)}`,
+  [FORMAT.routeName]: (text) =>
+    ROUTE_NAME_PATTERN.test(text) ? undefined : `expected ${ROUTE_NAME_EXPECTED}, got ${describeValue(text)}`,
   [FORMAT.duration]: durationProblem,
   [FORMAT.span]: spanProblem,
   [FORMAT.delay]: delayProblem,
@@ -162,3 +176,5 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
 for (const [name, problem] of Object.entries(FORMAT_PROBLEMS)) {
   FormatRegistry.Set(name, (text) => problem(text) === undefined);
 }
+// No message of its own: each field's `expected` says which name it is (a listener's, a plugin's).
+FormatRegistry.Set(FORMAT.name, (text) => NAME_PATTERN.test(text));

@@ -18,13 +18,13 @@ import { fieldLinesOf, keepFieldLines } from './field-lines.ts';
 import { checkFiles } from './file-checks.ts';
 import { deepFreeze } from './freeze.ts';
 import { applyIncludes, type Included } from './includes.ts';
-import { byFileAndLine, placesOf, routesAsWritten, warningsTo } from './merged-places.ts';
+import { byFileAndLine, placesOf, routesAsWritten, takenFrom, warningsTo } from './merged-places.ts';
 import { withoutMisspeltRequired } from './misspelt-required.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { readErrorReason } from './read-error.ts';
-import type { Report } from './report.ts';
+import type { Report, WrittenElsewhere } from './report.ts';
 import { applyRouteDefaults } from './route-defaults.ts';
 import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
@@ -196,7 +196,8 @@ function parseText(
     };
     const warn: Report = (field, message, at = 'value') =>
       toWarning(field, message, at === 'parent' ? 'key' : at);
-    checkDocument(yaml.value, baseDir, env, secrets, report, warn);
+    const checks: DocumentChecks = { report, warn, elsewhere: takenFrom(taken, placeOf) };
+    checkDocument(yaml.value, baseDir, env, secrets, checks);
   }
   if (problems.length > 0) {
     throw new ConfigError(withoutMisspeltRequired(problems).sort(byFileAndLine(source)));
@@ -255,17 +256,23 @@ function problemList(
   return { problems, toProblem };
 }
 
+/** Where the checks tell problems and warnings, and how they name a field a route took from route_defaults. */
+interface DocumentChecks {
+  readonly report: Report;
+  readonly warn: Report;
+  readonly elsewhere: WrittenElsewhere;
+}
+
 /** Every check of a document whose YAML parsed: its schema, fields against each other, the files and secrets it names. */
 function checkDocument(
   document: unknown,
   baseDir: string,
   env: NodeJS.ProcessEnv,
   secrets: SecretPresence,
-  report: Report,
-  warn: Report,
+  { report, warn, elsewhere }: DocumentChecks,
 ): void {
   checkSchema(document, report);
-  checkCrossFields(document, report, warn);
+  checkCrossFields(document, report, warn, elsewhere);
   checkFiles(document, baseDir, report, secrets);
   checkAcme(document, baseDir, report);
   checkDns01(document, env, report, secrets);

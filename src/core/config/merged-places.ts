@@ -7,6 +7,7 @@
 import type { ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
 import type { Included } from './includes.ts';
+import type { WrittenElsewhere } from './report.ts';
 import { type DefaultsTaken, writtenAt } from './route-defaults.ts';
 import type { PathSegment } from './schema.ts';
 import type { Position } from './yaml-source.ts';
@@ -33,6 +34,15 @@ export function placesOf(
     const { file, path, locate: inFile } = written ?? { file: source, path: merged, locate };
     const position = at === 'parent' ? inFile(path.slice(0, -1), 'key') : inFile(path, at);
     return { file, path, position };
+  };
+}
+
+/** Names a route's field it took from route_defaults where it is written: `route_defaults.timeouts.response at line 5`. */
+export function takenFrom(taken: DefaultsTaken, placeOf: ReturnType<typeof placesOf>): WrittenElsewhere {
+  return (field) => {
+    if (writtenAt(taken, field) === field) return undefined;
+    const { path, position } = placeOf(field, 'value');
+    return `${formatPath(path)} at line ${position.line}`;
   };
 }
 

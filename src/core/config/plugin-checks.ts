@@ -1,4 +1,5 @@
 import { didYouMean } from '../did-you-mean.ts';
+import { describeValue } from './describe-value.ts';
 import { NAME_CHARS, NAME_PATTERN } from './formats.ts';
 import { isMapping, itemsOf } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -8,11 +9,7 @@ export function checkPlugins(plugins: unknown, routes: unknown, report: Report):
   const defined = isMapping(plugins) ? Object.keys(plugins) : [];
   for (const name of defined)
     if (!NAME_PATTERN.test(name))
-      report(
-        ['plugins', name],
-        `expected a plugin name of ${NAME_CHARS}, got ${JSON.stringify(name)}`,
-        'key',
-      );
+      report(['plugins', name], `expected a plugin name of ${NAME_CHARS}, got ${describeValue(name)}`, 'key');
   for (const [index, route] of itemsOf(routes)) {
     const named = route.plugins;
     if (!Array.isArray(named)) continue;

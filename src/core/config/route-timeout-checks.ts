@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from './defaults.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
-import type { Report } from './report.ts';
+import type { Report, WrittenElsewhere } from './report.ts';
 import { formatDuration, parseDuration } from './units.ts';
 
 /** A timeout and where it comes from: the route's own (or its default's), or the upstream's. */
@@ -20,6 +20,7 @@ export function checkRouteTimeouts(
   routes: unknown,
   upstreams: Record<string, unknown> | undefined,
   report: Report,
+  elsewhere: WrittenElsewhere,
 ): void {
   for (const [index, route] of itemsOf(routes)) {
     const own = mappingAt(route, 'timeouts');
@@ -30,8 +31,11 @@ export function checkRouteTimeouts(
       const theirs = upstream.timeouts === undefined ? {} : mappingAt(upstream, 'timeouts');
       if (theirs === undefined) continue;
       const fallback = DEFAULTS.upstream.timeouts;
-      const total = timeoutOf(own, theirs, 'total', fallback.total);
-      const answer = timeoutOf(own, theirs, 'response', fallback.response);
+      // A key the route took from route_defaults is named there: "the route's" would send the
+      // reader to a route that does not write it.
+      const whose = (key: string) => elsewhere(['routes', index, 'timeouts', key]) ?? "the route's";
+      const total = timeoutOf(own, theirs, 'total', fallback.total, whose('total'));
+      const answer = timeoutOf(own, theirs, 'response', fallback.response, whose('response'));
       if (total === undefined || answer === undefined || total.ms >= answer.ms) continue;
       if (!total.route && !answer.route) continue; // the upstream's own: told at the upstream
       // The route's field: total when it wrote total, else the response it wrote.
@@ -66,15 +70,16 @@ function timeoutOf(
   theirs: Record<string, unknown>,
   key: string,
   fallback: number,
+  routes: string,
 ): Timeout | undefined {
   for (const [mapping, route, whose] of [
-    [own, true, 'the route'],
-    [theirs, false, 'the upstream'],
+    [own, true, routes],
+    [theirs, false, "the upstream's"],
   ] as const) {
     const written = mapping[key];
     if (written === undefined) continue;
     const ms = typeof written === 'string' ? parseDuration(written) : undefined;
-    return ms === undefined ? undefined : { ms, text: `${written}, ${whose}'s`, route };
+    return ms === undefined ? undefined : { ms, text: `${written}, ${whose}`, route };
   }
   return { ms: fallback, text: `${formatDuration(fallback)}, the default`, route: false };
 }

@@ -6,7 +6,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
-import { FORMAT } from './formats.ts';
+import { FORMAT, PATH_PREFIX_EXPECTED, ROUTE_NAME_EXPECTED } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { SPLIT_FIELDS } from './schema-canary.ts';
 import { count, durationField, filePath, flag, mapping, sizeField } from './schema-kit.ts';
@@ -40,7 +40,7 @@ function mediaTypes(options: { minItems?: number; expected: string }) {
 
 export const Route = mapping(
   {
-    name: Type.Optional(Type.String({ minLength: 1, expected: 'a route name' })),
+    name: Type.Optional(Type.String({ format: FORMAT.routeName, expected: ROUTE_NAME_EXPECTED })),
     match: Type.Optional(
       mapping(
         {
@@ -51,7 +51,8 @@ export const Route = mapping(
             }),
           ),
           path: Type.Optional(
-            Type.String({ format: FORMAT.routePath, expected: 'a path prefix starting with "/"' }),
+            // Said whole for a value that is no string ({ regex: … }): no field matches a path by pattern.
+            Type.String({ format: FORMAT.routePath, expected: PATH_PREFIX_EXPECTED }),
           ),
           ...MATCH_FIELDS,
         },

@@ -6,7 +6,7 @@
  * that `${VAR}` is expanded on each scalar string after parsing (see env.ts).
  */
 
-import { type Document, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
 import { unclosedAt, unclosedMessage } from './unclosed.ts';
@@ -72,7 +72,7 @@ export function readYamlSource(
   const positionOf = (node: Node | undefined): Position | undefined =>
     node?.range ? at(node.range[0]) : undefined;
   const syntaxErrors = syntaxErrorsOf(doc, text, at);
-  const walk = new DocumentWalk(doc, positionOf, env, coerce, unset);
+  const walk = new DocumentWalk(doc, positionOf, env, coerce, unset, laterAnchor(doc, text, at));
   let value: unknown;
   if (syntaxErrors.length === 0) {
     try {
@@ -97,6 +97,29 @@ export function readYamlSource(
     locate: (path, prefer = 'value') => locate(nodes, positionOf, path, prefer),
     positionAt: at,
     fieldAt: (offset) => fieldAt(nodes, offset),
+  };
+}
+
+/**
+ * Where the anchor `&name` is first written after `offset`: YAML reads an alias as the anchor
+ * above it only, so one written below is the reason an alias is "not defined".
+ */
+function laterAnchor(doc: Document, text: string, at: (offset: number) => Position) {
+  return (name: string, offset: number): Position | undefined => {
+    let start: number | undefined;
+    visit(doc, {
+      Node(_, node) {
+        if (node.anchor !== name || node.range === undefined || node.range === null) return;
+        if (node.range[0] < offset) return;
+        start = node.range[0];
+        return visit.BREAK;
+      },
+    });
+    if (start === undefined) return undefined;
+    // A node's range starts at its content: its `&name` is written before it, on the key's line
+    // for a block mapping or list (`base: &base` then the fields under it).
+    const anchor = text.lastIndexOf(`&${name}`, start);
+    return at(anchor >= offset ? anchor : start);
   };
 }
 

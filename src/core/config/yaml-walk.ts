@@ -79,6 +79,8 @@ export class DocumentWalk {
   #values = 0;
   /** The alias written in the document's own text whose expansion is being walked, if any. */
   #outerAlias: Alias | undefined;
+  /** Where an anchor of this name is written after an offset, if it is. */
+  readonly #laterAnchor: (name: string, offset: number) => Position | undefined;
 
   constructor(
     doc: Document,
@@ -86,12 +88,14 @@ export class DocumentWalk {
     env: NodeJS.ProcessEnv,
     coerce: Coerce,
     unset: UnsetVariable,
+    laterAnchor: (name: string, offset: number) => Position | undefined,
   ) {
     this.#doc = doc;
     this.#positionOf = positionOf;
     this.#env = env;
     this.#coerce = coerce;
     this.#unset = unset;
+    this.#laterAnchor = laterAnchor;
   }
 
   /** The plain value of `node`, at `path`; throws Overgrown when aliases make too much of it. */
@@ -133,11 +137,20 @@ export class DocumentWalk {
     // The usual way here is a wildcard host written unquoted: YAML reads "*.example.com" as an alias.
     const message =
       target === undefined
-        ? `alias ${written} is not defined (to write a value starting with "*", quote it: "${written}")`
+        ? this.#undefinedAlias(node)
         : `alias ${written} refers to the value that contains it`;
     this.valueErrors.push({ path, position: this.#positionOf(node)!, message });
     // Stand in with the text as written, so later checks see a value rather than a hole.
     return written;
+  }
+
+  /** An alias no anchor above it names: one written below (YAML reads only those above), or none at all. */
+  #undefinedAlias(node: Alias): string {
+    const written = `*${node.source}`;
+    const later = node.range ? this.#laterAnchor(node.source, node.range[0]) : undefined;
+    if (later !== undefined)
+      return `alias ${written} is defined only after this line, at line ${later.line}: an alias can only name an anchor (&${node.source}) written above it; move the anchored value up`;
+    return `alias ${written} is not defined (to write a value starting with "*", quote it: "${written}")`;
   }
 
   #mapping(node: YAMLMap, path: PathSegment[]): Record<string, unknown> {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { NAME_CHARS } from '../../../src/core/config/formats.ts';
 import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
 
 const LISTEN = 'listen:\n  - address: 127.0.0.1:8080\n';
@@ -17,6 +18,11 @@ const withRouteField = (line: string) => `${LISTEN}${ROUTE}    ${line}\n${UPSTRE
 
 const DURATION = 'expected a duration like 250ms, 5s or 1m, got';
 const DOCUMENT = 'expected a mapping with listen, routes and upstreams, got';
+const ROUTE_NAME = 'expected a route name of visible characters (no spaces or control characters), got';
+const PATH_PREFIX =
+  'a path prefix starting with "/" like /v1 (a path is matched by prefix only: match.path takes no pattern, glob or exact form)';
+/** MINIMAL-like, with route r1's name written as `name` (at line 4, column 11). */
+const routeNamed = (name: string) => `${LISTEN}routes:\n  - name: ${name}\n    upstream: api\n${UPSTREAM}`;
 
 const CASES: readonly (readonly [string, string, readonly [number, number, string, string]])[] = [
   ['a document that is a list', '- a\n- b\n', [1, 1, '', `${DOCUMENT} a list`]],
@@ -95,6 +101,71 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
       23,
       'routes[0].rewrite.regex',
       'expected a pattern in RE2 syntax (linear-time: no backreferences or lookarounds), got "^/(a": missing closing ): `^/(a`',
+    ],
+  ],
+  [
+    'a route name holding a newline',
+    routeNamed('"r\\n1"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\n1"`],
+  ],
+  [
+    'a route name holding a BEL',
+    routeNamed('"edge\\a"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "edge\\u0007"`],
+  ],
+  [
+    'a route name holding a DEL',
+    routeNamed('"r\\x7f1"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u007f1"`],
+  ],
+  [
+    'a route name holding a C1 control',
+    routeNamed('"r\\x851"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u00851"`],
+  ],
+  [
+    'a route name holding a bidirectional override',
+    routeNamed('"r\\u202e1"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u202e1"`],
+  ],
+  [
+    'a route name holding a space',
+    routeNamed('"my route"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "my route"`],
+  ],
+  [
+    'an upstream name holding a DEL: escaped in the field and in the message',
+    `${LISTEN}routes:\n  - upstream: "a\\x7fb"\nupstreams:\n  "a\\x7fb":\n    targets:\n      - url: http://127.0.0.1:3001\n`,
+    [6, 3, 'upstreams["a\\u007fb"]', `expected an upstream name of ${NAME_CHARS}, got "a\\u007fb"`],
+  ],
+  [
+    'a listener name holding a NUL: told as a listener name',
+    `listen:\n  - address: 127.0.0.1:8080\n    name: "l\\0"\n${ROUTE}${UPSTREAM}`,
+    [3, 11, 'listen[0].name', `expected a listener name of ${NAME_CHARS}, got "l\\u0000"`],
+  ],
+  [
+    'a path given a pattern: paths are matched by prefix',
+    withRouteField('match: { path: { regex: "^/a" } }'),
+    [6, 20, 'routes[0].match.path', `expected ${PATH_PREFIX}, got a mapping`],
+  ],
+  [
+    'an alias used before its anchor',
+    `${LISTEN}routes:\n  - name: r1\n    upstream: api\n    timeouts: *t\n  - name: r2\n    match: { path: /b }\n    upstream: api\n    timeouts: &t { response: 5s }\n${UPSTREAM}`,
+    [
+      6,
+      15,
+      'routes[0].timeouts',
+      'alias *t is defined only after this line, at line 10: an alias can only name an anchor (&t) written above it; move the anchored value up',
+    ],
+  ],
+  [
+    'an alias used before its anchor on a block mapping: the line the anchor is written on',
+    `${LISTEN}routes:\n  - name: r1\n    upstream: api\n    timeouts: *t\n  - name: r2\n    match: { path: /b }\n    upstream: api\n    timeouts: &t\n      response: 5s\n${UPSTREAM}`,
+    [
+      6,
+      15,
+      'routes[0].timeouts',
+      'alias *t is defined only after this line, at line 10: an alias can only name an anchor (&t) written above it; move the anchored value up',
     ],
   ],
   [

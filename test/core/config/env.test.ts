@@ -58,15 +58,16 @@ test('a value from the environment is only ever a value, never YAML structure', 
   const text = `listen:
   - address: 127.0.0.1:0
 routes:
-  - name: \${ROUTE_NAME}
-    upstream: api
+  - upstream: api
+    maintenance:
+      message: \${MESSAGE}
 upstreams:
   api:
     targets:
       - url: http://127.0.0.1:3001
 `;
-  const config = parseConfig(text, SOURCE, { ROUTE_NAME: 'x\nlog: { level: trace }' });
-  assert.equal(config.routes[0].name, 'x\nlog: { level: trace }');
+  const config = parseConfig(text, SOURCE, { MESSAGE: 'x\nlog: { level: trace }' });
+  assert.equal(config.routes[0].maintenance?.message, 'x\nlog: { level: trace }');
   assert.equal(config.log.level, 'info');
 });
 

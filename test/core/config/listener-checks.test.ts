@@ -45,9 +45,9 @@ test('a listener is named by its address unless it has a name; names are unique'
   );
   assert.deepEqual(lines(problemsOf(text)), [
     "6 listen[2].name: duplicate listener name 'public' (already the name of listen[0]; a listener without a name is named by its address)",
-    `7 listen[3].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:8080"`,
-    `9 listen[5].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "9lives"`,
-    `10 listen[6].name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:9002"`,
+    `7 listen[3].name: expected a listener name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:8080"`,
+    `9 listen[5].name: expected a listener name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "9lives"`,
+    `10 listen[6].name: expected a listener name of letters, digits, '.', '_', '-' or ':', starting with a letter, got "127.0.0.1:9002"`,
   ]);
 });
 

@@ -115,6 +115,19 @@ test("a route's total below the response timeout it runs on is refused at the ro
   ]);
 });
 
+test("a route's total below the response it took from route_defaults names route_defaults and its line", () => {
+  const problems = problemsOf(
+    config(
+      '  - { match: { path: /a }, upstream: api, timeouts: { total: 10s } }\n',
+      '',
+      '  timeouts:\n    response: 30s\n',
+    ),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "7 routes[0].timeouts.total: timeouts.total (10s, the route's) must be at least timeouts.response (30s, route_defaults.timeouts.response at line 5) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
+  ]);
+});
+
 test('a default total below a response timeout is told once, at route_defaults and its line', () => {
   const problems = problemsOf(
     config(
@@ -124,8 +137,10 @@ test('a default total below a response timeout is told once, at route_defaults a
       '',
       '  timeouts: { total: 10s }\n',
     ),
-  ).map((p) => `${p.line} ${p.path}`);
-  assert.deepEqual(problems, ['4 route_defaults.timeouts.total']);
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "4 route_defaults.timeouts.total: timeouts.total (10s, route_defaults.timeouts.total at line 4) must be at least timeouts.response (30s, the default) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
+  ]);
 });
 
 test('a route that redirects or serves files refuses timeouts: it forwards nothing', () => {

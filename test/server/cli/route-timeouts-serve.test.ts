@@ -77,7 +77,7 @@ ${own}upstreams:
     assert.match(
       refused.stderr,
       new RegExp(
-        `${bad.replaceAll('.', '\\.')}:14:\\d+ {2}routes\\[1\\]\\.timeouts\\.total: timeouts\\.total \\(100ms, the route's\\) must be at least timeouts\\.response \\(500ms, the route's\\)`,
+        `${bad.replaceAll('.', '\\.')}:14:\\d+ {2}routes\\[1\\]\\.timeouts\\.total: timeouts\\.total \\(100ms, the route's\\) must be at least timeouts\\.response \\(500ms, route_defaults\\.timeouts\\.response at line 5\\)`,
       ),
     );
   } finally {
