@@ -33,10 +33,13 @@ export const NAME_EXPECTED = `a name of ${NAME_CHARS}`;
  * A route's name goes into no header, but into log lines, metric labels, the status page and the
  * admin API, and is typed back (`PUT /routes/maintenance`, a purge): anything a terminal does not
  * show as itself is refused — control characters (C0, DEL, C1), bidirectional overrides, and
- * whitespace, which its default `<host><path>` never holds either. Other Unicode is kept.
+ * whitespace but one space between words ("public api" reads as written; a tab, a newline, a
+ * space at an end or two in a row do not). Other Unicode is kept.
  */
-const ROUTE_NAME_PATTERN = /^[^\p{Cc}\p{Z}\s\u202a-\u202e\u2066-\u2069]+$/u;
-export const ROUTE_NAME_EXPECTED = 'a route name of visible characters (no spaces or control characters)';
+const ROUTE_NAME_PATTERN =
+  /^[^\p{Cc}\p{Z}\s\u202a-\u202e\u2066-\u2069]+(?: [^\p{Cc}\p{Z}\s\u202a-\u202e\u2066-\u2069]+)*$/u;
+export const ROUTE_NAME_EXPECTED =
+  'a route name of visible characters (no control characters; one space at most between words)';
 
 /** `match.path`: routes match a path by prefix alone, and one written as a mapping is most often a pattern. */
 export const PATH_PREFIX_EXPECTED =

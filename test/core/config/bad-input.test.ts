@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NAME_CHARS } from '../../../src/core/config/formats.ts';
-import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { MINIMAL, problem, problemsOf, SOURCE } from './config-fixture.ts';
 
 const LISTEN = 'listen:\n  - address: 127.0.0.1:8080\n';
 const ROUTE = 'routes:\n  - name: r1\n    upstream: api\n';
@@ -18,7 +19,8 @@ const withRouteField = (line: string) => `${LISTEN}${ROUTE}    ${line}\n${UPSTRE
 
 const DURATION = 'expected a duration like 250ms, 5s or 1m, got';
 const DOCUMENT = 'expected a mapping with listen, routes and upstreams, got';
-const ROUTE_NAME = 'expected a route name of visible characters (no spaces or control characters), got';
+const ROUTE_NAME =
+  'expected a route name of visible characters (no control characters; one space at most between words), got';
 const PATH_PREFIX =
   'a path prefix starting with "/" like /v1 (a path is matched by prefix only: match.path takes no pattern, glob or exact form)';
 /** MINIMAL-like, with route r1's name written as `name` (at line 4, column 11). */
@@ -129,9 +131,14 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u202e1"`],
   ],
   [
-    'a route name holding a space',
-    routeNamed('"my route"'),
-    [4, 11, 'routes[0].name', `${ROUTE_NAME} "my route"`],
+    'a route name holding two spaces in a row',
+    routeNamed('"my  route"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "my  route"`],
+  ],
+  [
+    'a route name ending in a space',
+    routeNamed('"my route "'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "my route "`],
   ],
   [
     'an upstream name holding a DEL: escaped in the field and in the message',
@@ -180,3 +187,11 @@ for (const [what, text, [line, column, path, message]] of CASES) {
     assert.deepEqual(problemsOf(text), [problem(line, column, path, message)]);
   });
 }
+
+test('a route name of words with one space between, of letters beyond ASCII or of a path, loads', () => {
+  for (const name of ['"public api"', 'café', 'api.example.com/v1#2'])
+    assert.equal(
+      parseConfig(routeNamed(name), SOURCE, {}).routes[0].name,
+      JSON.parse(`"${name.replace(/^"|"$/g, '')}"`),
+    );
+});
