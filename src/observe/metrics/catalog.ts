@@ -136,6 +136,13 @@ export const METRICS = {
     help: 'Times passive health (outlier detection) took a target out of rotation.',
     aggregator: 'sum',
   },
+  returns: {
+    name: 'candor_target_returns_total',
+    type: 'counter',
+    labels: ['upstream', 'target', 'by'],
+    help: 'Ejections that ended, each once whatever the number of workers, by what ended it: request (a request succeeded once the ejection ran out) or check (an active health check passed while requests waited for the upstream).',
+    aggregator: 'sum',
+  },
   healthChecks: {
     name: 'candor_health_checks_total',
     type: 'counter',

@@ -281,6 +281,11 @@ export class GatewayMetrics {
     this.#count('ejections').cell(upstream, target).value++;
   }
 
+  /** An ejection ended (report-outcome.ts, tellReturn): counted once per ejection, by `by`. */
+  returned(upstream: string, target: string, by: 'request' | 'check'): void {
+    this.#count('returns').cell(upstream, target, by).value++;
+  }
+
   connected(upstream: string, target: string, seconds: number): void {
     this.#connect.cell(upstream, target).observe(seconds);
   }

@@ -5,7 +5,7 @@ import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Tracing } from '../../observe/tracing/spans.ts';
-import type { Announcement } from '../../upstream/health/report-outcome.ts';
+import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { AcmeChallenges } from '../accept/acme-challenge.ts';
 import type { Admission } from '../admit/admission.ts';
@@ -49,9 +49,10 @@ export interface Runtime {
   readonly via2: string;
   /**
    * A cluster worker tells the others (through the primary) of a target it ejected or a
-   * circuit it opened, so each does not learn of a dead target on its own; absent in-process.
+   * circuit it opened, so each does not learn of a dead target on its own, and tells the primary
+   * of an ejection it ended (counted once for the gateway); absent in-process.
    */
-  readonly announce?: (news: Announcement) => void;
+  readonly announce?: (news: Announcement | ReturnNews) => void;
   /** HTTP-01 answers, when the gateway orders certificates (the gateway's: it outlives snapshots). */
   readonly acme?: AcmeChallenges;
   /**

@@ -17,12 +17,14 @@ import { targetMoves } from '../gateway/reload-plan.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
 import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
+import { EjectionReturns } from './ejection-returns.ts';
 
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
  * worker's (README, "Limits across workers and gateways"): the rate limits' buckets, the one set of health checks,
- * the one DNS discovery, each worker's slice of the split limits, and the relay of ejections,
- * open circuits and cache invalidations between workers. Each of these is loaded and made by the first config that
+ * the one DNS discovery, each worker's slice of the split limits, the relay of ejections,
+ * open circuits and cache invalidations between workers, and which ends of an ejection are
+ * counted (ejection-returns.ts). Each of these is loaded and made by the first config that
  * uses it (at start or by a reload), not by every primary: the health checks alone bring the
  * upstream connections' modules, automatic HTTPS jose and node:https, megabytes of memory
  * in a process that most configs never ask for them.
@@ -48,6 +50,8 @@ export class GatewayWide {
   readonly #logger: Logger;
 
   readonly #timeline: Timeline;
+  /** Which workers' returns of ejected targets are counted: one per ejection. */
+  readonly #returns = new EjectionReturns();
 
   /** Made by start(), with the parts the first config needs. */
   private constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
@@ -66,7 +70,17 @@ export class GatewayWide {
           if (from.isConnected()) from.send(answer);
           return;
         }
+        case 'returned': {
+          // Told to the primary alone: an ejection's first return is counted, by the worker that ended it.
+          if (!this.#returns.returned(message.upstream, message.origin) || !from.isConnected()) return;
+          const counted: SharedToWorker = { ...message, candor: 'return-counted' };
+          from.send(counted);
+          return;
+        }
         case 'ejected':
+          this.#returns.ejected(message.upstream, message.origin);
+          for (const worker of this.#live()) if (worker !== from) worker.send(message);
+          return;
         case 'circuit-opened':
         case 'circuit-closed':
         case 'cache-invalidated':

@@ -1,7 +1,7 @@
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
-import type { Announcement } from '../../upstream/health/report-outcome.ts';
+import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
 import {
   type DiscoveryReport,
   type HealthVerdict,
@@ -26,7 +26,7 @@ const RATE_ANSWER_MS = 50;
  */
 const MAX_UNWRITTEN_ASKS = 256;
 
-export type { Announcement } from '../../upstream/health/report-outcome.ts';
+export type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
 
 /**
  * A cluster worker's end of the shared limits (shared-protocol.ts): its share of the split
@@ -58,6 +58,8 @@ export class ClusterLink {
   onAcmeOrdered: (outcome: AcmeOrderOutcome) => void = () => {};
   /** Set by the gateway: a reload of the primary's ended, and this worker counts it. */
   onReloadCounted: (result: 'success' | 'failure') => void = () => {};
+  /** Set by the gateway: an ejection this worker ended was the first return of it, and this worker counts it. */
+  onReturnCounted: (news: Omit<ReturnNews, 'candor'>) => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
@@ -102,8 +104,8 @@ export class ClusterLink {
     });
   }
 
-  /** Tells the primary, for the other workers, of an ejection, an open circuit or an invalidation here. */
-  announce(news: Announcement | CacheNews): void {
+  /** Tells the primary, for the other workers, of an ejection, an open circuit or an invalidation here; or, for itself, of a return. */
+  announce(news: Announcement | ReturnNews | CacheNews): void {
     this.#send(news);
   }
 
@@ -138,6 +140,9 @@ export class ClusterLink {
         return;
       case 'reload-counted':
         this.onReloadCounted(message.result);
+        return;
+      case 'return-counted':
+        this.onReturnCounted(message);
         return;
       case 'cache-invalidated':
       case 'cache-stored':

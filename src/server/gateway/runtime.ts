@@ -35,7 +35,7 @@ import {
   type Upstream,
   type UpstreamNews,
 } from '../../upstream/targets/upstream.ts';
-import type { Announcement, ClusterLink } from './cluster-link.ts';
+import type { Announcement, ClusterLink, ReturnNews } from './cluster-link.ts';
 import type { RuntimeChanges } from './runtime-changes.ts';
 import {
   buildRouteStages,
@@ -56,7 +56,7 @@ export interface LiveRuntime extends Runtime {
    */
   readonly splits: ReadonlyMap<string, RouteSplit>;
   /** As Runtime's, and of the stored answers an unsafe request invalidated, so no other worker gives them again. */
-  readonly announce?: (news: Announcement | CacheNews) => void;
+  readonly announce?: (news: Announcement | ReturnNews | CacheNews) => void;
   /** Every attempt's outcome, whatever its route, for a fleet's config canary (taken by the worker channel): it outlives a reload. */
   readonly gatewayCounts: GatewayWindow;
   /** Each upstream's running health checks, by upstream name: a reload updates them in place. */
@@ -149,7 +149,7 @@ export function createRuntime(
     via2: `2 ${config.name}`,
     lastLogged: undefined,
     requests: new Count(),
-    ...(link ? { announce: (news: Announcement | CacheNews) => link.announce(news) } : {}),
+    ...(link ? { announce: (news: Announcement | ReturnNews | CacheNews) => link.announce(news) } : {}),
     ...(acme ? { acme } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));

@@ -2,7 +2,7 @@ import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
-import type { Announcement } from '../../upstream/health/report-outcome.ts';
+import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
 
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
 export type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
@@ -35,12 +35,15 @@ export type SharedToWorker =
   | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
   /** A reload the primary ran (swapped, or refused before any worker saw it): sent to the one worker that counts it. */
   | { readonly candor: 'reload-counted'; readonly result: 'success' | 'failure' }
+  /** The first return of an ejection a worker told (ReturnNews): sent back to that worker, which counts it. */
+  | (Omit<ReturnNews, 'candor'> & { readonly candor: 'return-counted' })
   | Announcement
   | CacheNews;
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
   | Announcement
+  | ReturnNews
   | CacheNews;
 
 const TO_WORKER = new Set([
@@ -50,6 +53,7 @@ const TO_WORKER = new Set([
   'acme-issued',
   'acme-ordered',
   'reload-counted',
+  'return-counted',
   'ejected',
   'circuit-opened',
   'circuit-closed',
@@ -59,6 +63,7 @@ const TO_WORKER = new Set([
 const FROM_WORKER = new Set([
   'rate-ask',
   'ejected',
+  'returned',
   'circuit-opened',
   'circuit-closed',
   'cache-invalidated',

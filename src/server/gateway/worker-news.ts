@@ -8,7 +8,7 @@
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { applyVerdicts } from '../../upstream/health/active-checks.ts';
-import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
+import { applyAnnouncement, type ReturnNews } from '../../upstream/health/report-outcome.ts';
 import type { AutomaticHttps } from '../acme/automatic-https.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import type { LiveRuntime } from './runtime.ts';
@@ -24,8 +24,11 @@ export function followLink(
   link.onAcmeIssued = (name) => https()?.issued(name);
   link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
   link.onReloadCounted = (result) => metrics.reloaded(result);
+  link.onReturnCounted = ({ upstream, origin, by }) => metrics.returned(upstream, origin, by);
+  // A verdict that ends an ejection here tells the primary, which has its first return counted.
+  const returns = { metrics, logger, announce: (news: ReturnNews) => link.announce(news) };
   link.onHealth = (verdicts, count) =>
-    applyVerdicts(runtime().upstreams, verdicts, performance.now(), count ? metrics : undefined, logger);
+    applyVerdicts(runtime().upstreams, verdicts, performance.now(), count ? metrics : undefined, returns);
   // Another worker ejected a target or opened a circuit: so does this one, for the time left.
   link.onAnnouncement = (news) => {
     const upstream = runtime().upstreams.get(news.upstream);

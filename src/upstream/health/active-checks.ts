@@ -4,6 +4,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import { unejectedByProbe } from './outlier.ts';
 import { type ProbeResult, type RunningProbe, startProbe } from './probe.ts';
+import { type ReturnSinks, tellReturn } from './report-outcome.ts';
 
 export type { ProbeFailure, ProbeResult } from './probe.ts';
 
@@ -32,7 +33,7 @@ export interface HealthVerdict {
 }
 
 /** What the checks count: a cluster primary, which keeps no registry, counts nothing here (see applyVerdict). */
-export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition'>;
+export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransition' | 'returned'>;
 
 /** One target's probe loop. */
 interface TargetLoop {
@@ -148,7 +149,7 @@ class ProbeLoops implements ActiveChecks {
     record(current, target, loop.counts, result, this.#logger, this.#metrics);
     this.#onRecorded(current, target, result);
     this.#schedule(target, loop, current.config.healthCheck?.interval ?? check.interval);
-    if (result.ok) heldMayGo(current, target, result.at, this.#logger);
+    if (result.ok) heldMayGo(current, target, result.at, { metrics: this.#metrics, logger: this.#logger });
   }
 
   /**
@@ -178,14 +179,10 @@ function stopLoop(loop: TargetLoop): Promise<void> {
  * is not picked, and they wait again, asking for the next probe at once), and the target's
  * ejection ends if it had one (outlier.ts, unejectedByProbe).
  */
-function heldMayGo(upstream: Upstream, target: Target, now: number, logger?: Logger): void {
+function heldMayGo(upstream: Upstream, target: Target, now: number, returns?: ReturnSinks): void {
   if (!upstream.hold.wanted) return;
-  // Its ejection was logged (report-outcome.ts): so is its end, as when a request's success ends it.
-  if (unejectedByProbe(target, now))
-    logger?.info(
-      { upstream: upstream.name, target: target.config.origin, ejections: target.ejections },
-      'target back in rotation',
-    );
+  // Its ejection was logged and counted (report-outcome.ts): so is its end, as when a request's success ends it.
+  if (unejectedByProbe(target, now) && returns !== undefined) tellReturn(returns, upstream, target, 'check');
   upstream.hold.targetBack();
 }
 
@@ -253,7 +250,8 @@ function record(
  * judged, and this applies its verdict to the worker's own TargetState, the way record()
  * would have: a target back in rotation goes through slow start from now, the panic state is
  * re-read. The primary logged the transition; `metrics` is given to the one worker that
- * counts the probe, so the merged counters count it once. Times are this process's own.
+ * counts the probe, so the merged counters count it once. `returns`: where an ejection the
+ * verdict ends is told (every worker's, through the primary). Times are this process's own.
  */
 export function applyVerdict(
   upstream: Upstream,
@@ -261,7 +259,7 @@ export function applyVerdict(
   verdict: Pick<HealthVerdict, 'healthy' | 'result' | 'ageMs'>,
   now: number,
   metrics: HealthMetrics | undefined,
-  logger?: Logger,
+  returns?: ReturnSinks,
 ): void {
   const fields = { upstream: upstream.name, target: target.config.origin };
   if (verdict.result !== undefined) {
@@ -275,7 +273,7 @@ export function applyVerdict(
   // Requests in this upstream's line, or watching it from another side's (heldMayGo reads both).
   const held = verdict.result?.ok === true && upstream.hold.wanted;
   if (target.checkedHealthy === verdict.healthy) {
-    if (held) heldMayGo(upstream, target, now, logger);
+    if (held) heldMayGo(upstream, target, now, returns);
     return;
   }
   target.checkedHealthy = verdict.healthy;
@@ -284,7 +282,7 @@ export function applyVerdict(
   if (verdict.result !== undefined)
     metrics?.healthTransition(fields.upstream, fields.target, verdict.healthy ? 'healthy' : 'unhealthy');
   upstream.panic.update(upstream.targets, now);
-  if (held) heldMayGo(upstream, target, now, logger);
+  if (held) heldMayGo(upstream, target, now, returns);
 }
 
 /**
@@ -297,12 +295,12 @@ export function applyVerdicts(
   verdicts: readonly HealthVerdict[],
   now: number,
   metrics: HealthMetrics | undefined,
-  logger?: Logger,
+  returns?: ReturnSinks,
 ): void {
   for (const verdict of verdicts) {
     const upstream = upstreams.get(verdict.upstream);
     const target = upstream?.targets.find((t) => t.config.origin === verdict.origin);
-    if (upstream && target) applyVerdict(upstream, target, verdict, now, metrics, logger);
+    if (upstream && target) applyVerdict(upstream, target, verdict, now, metrics, returns);
   }
 }
 

@@ -14,7 +14,7 @@ import { type OnTransition, tellingTransitions } from './transitions.ts';
 type Publish = (verdicts: HealthVerdict[], probe: boolean) => void;
 
 /** The primary keeps no metrics registry: the counts are made by a worker (see applyVerdict). */
-const UNCOUNTED = { healthChecked() {}, healthTransition() {} };
+const UNCOUNTED = { healthChecked() {}, healthTransition() {}, returned() {} };
 
 /**
  * The active health checks of a whole `candor serve`, run once by the cluster primary: with

@@ -20,13 +20,39 @@ export type Announcement =
     }
   | CircuitNews;
 
+/**
+ * What ended a target's ejection: `request`, a request's success once it ran out (its half-open
+ * probe); `check`, an active health check that passed while requests waited for the upstream
+ * (outlier.ts, unejectedByProbe).
+ */
+export type ReturnedBy = 'request' | 'check';
+
+/**
+ * A cluster worker ended an ejection, told to the primary alone (not relayed): every worker ends
+ * the ejection it was told of on its own, and the primary has the first return of each counted.
+ */
+export interface ReturnNews {
+  readonly candor: 'returned';
+  readonly upstream: string;
+  readonly origin: string;
+  readonly by: ReturnedBy;
+}
+
+/** Where a return is told: the log, and its count (in a cluster, through the primary). */
+export interface ReturnSinks {
+  readonly metrics: Pick<GatewayMetrics, 'returned'>;
+  readonly logger: Logger;
+  /** A cluster worker's line to the primary; absent in-process. */
+  readonly announce?: (news: ReturnNews) => void;
+}
+
 /** Where an outcome is told besides the upstream's own state. */
-export interface OutcomeSinks {
+export interface OutcomeSinks extends ReturnSinks {
   readonly metrics: GatewayMetrics;
   /** An ejection and a return are logged, once each, by the process that saw them. */
   readonly logger: Logger;
   /** A cluster worker's line to the others (through the primary); absent in-process. */
-  readonly announce?: (news: Announcement) => void;
+  readonly announce?: (news: Announcement | ReturnNews) => void;
 }
 
 /** One attempt against one target, as it ended. */
@@ -124,11 +150,24 @@ function judge(
 ): void {
   const change = recordOutcome(upstream, target, failure, now, bodyToCome);
   if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
-  else if (change === 'returned')
-    sinks.logger.info(
-      { upstream: upstream.name, target: target.config.origin, ejections: target.ejections },
-      'target back in rotation',
-    );
+  else if (change === 'returned') tellReturn(sinks, upstream, target, 'request');
+}
+
+/**
+ * A target's ejection ended here: logged by this process, counted once for the gateway. In a
+ * cluster an ejection is counted by the worker that made it, and told to the others, which end
+ * it each on its own: counted by each, one return would read as N. So a worker tells the primary,
+ * which has the first return of each ejection counted (gateway-wide.ts) and drops the others.
+ */
+export function tellReturn(sinks: ReturnSinks, upstream: Upstream, target: Target, by: ReturnedBy): void {
+  const origin = target.config.origin;
+  sinks.logger.info(
+    { upstream: upstream.name, target: origin, ejections: target.ejections },
+    'target back in rotation',
+  );
+  if (sinks.announce !== undefined)
+    sinks.announce({ candor: 'returned', upstream: upstream.name, origin, by });
+  else sinks.metrics.returned(upstream.name, origin, by);
 }
 
 function ejected(

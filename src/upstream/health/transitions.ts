@@ -22,6 +22,7 @@ export function tellingTransitions(
 ): HealthMetrics {
   return {
     healthChecked: (...args) => counts.healthChecked(...args),
+    returned: (...args) => counts.returned(...args),
     healthTransition(upstream, target, state) {
       counts.healthTransition(upstream, target, state);
       const failure = upstreams()
