@@ -11,10 +11,16 @@ export type DnsRecord =
       readonly priority?: number;
       readonly weight?: number;
       readonly ttl: number;
-    };
+    }
+  /** An alias, answered to a question of any type; `name`: the owner, when not the question's (a chain's next link). */
+  | { readonly type: 'CNAME'; readonly target: string; readonly ttl: number; readonly name?: string };
 
-/** What a name answers: its records (none: an empty NOERROR answer), a failure code, or nothing ever (`silent`). */
-export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain' | 'silent';
+/**
+ * What a name answers: its records (none: an empty NOERROR answer), a failure code, nothing
+ * ever (`silent`), or over UDP an empty answer with the TC bit (`truncated`: "ask again over
+ * TCP", where this server has no listener).
+ */
+export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain' | 'silent' | 'truncated';
 
 export interface DnsServer {
   /** `127.0.0.1:port`, as `resolvers:` takes it. */
@@ -26,8 +32,8 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-const TYPES = { A: 1, AAAA: 28, SRV: 33 } as const;
-const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV' };
+const TYPES = { A: 1, AAAA: 28, SRV: 33, CNAME: 5 } as const;
+const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV', 5: 'CNAME' };
 
 /**
  * An authoritative DNS server on loopback UDP for tests, written on node:dgram: it answers A,
@@ -66,11 +72,12 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
   if (found === 'silent') return undefined;
   const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
   const records: readonly DnsRecord[] =
-    typeof found === 'object' ? found.filter((r) => TYPES[r.type] === qtype) : [];
+    typeof found === 'object' ? found.filter((r) => r.type === 'CNAME' || TYPES[r.type] === qtype) : [];
   const head = Buffer.alloc(12);
   head.writeUInt16BE(id, 0);
   // QR, authoritative, the question's RD, recursion available, and the code.
-  head.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode, 2);
+  const truncated = found === 'truncated' ? 0x0200 : 0;
+  head.writeUInt16BE(0x8000 | 0x0400 | truncated | (flags & 0x0100) | 0x0080 | rcode, 2);
   head.writeUInt16BE(1, 4);
   head.writeUInt16BE(records.length, 6);
   return Buffer.concat([head, question, ...records.map(encodeRecord)]);
@@ -78,7 +85,8 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
 
 function encodeRecord(record: DnsRecord): Buffer {
   let data: Buffer;
-  if (record.type === 'SRV') {
+  if (record.type === 'CNAME') data = encodeName(record.target);
+  else if (record.type === 'SRV') {
     const fixed = Buffer.alloc(6);
     fixed.writeUInt16BE(record.priority ?? 0, 0);
     fixed.writeUInt16BE(record.weight ?? 1, 2);
@@ -86,14 +94,15 @@ function encodeRecord(record: DnsRecord): Buffer {
     data = Buffer.concat([fixed, encodeName(record.target)]);
   } else if (record.type === 'A') data = Buffer.from(record.address.split('.').map(Number));
   else data = ipv6Bytes(record.address);
-  const fixed = Buffer.alloc(12);
-  // The owner name: a pointer to the question's name, at offset 12.
-  fixed.writeUInt16BE(0xc00c, 0);
-  fixed.writeUInt16BE(TYPES[record.type], 2);
-  fixed.writeUInt16BE(1, 4);
-  fixed.writeUInt32BE(record.ttl, 6);
-  fixed.writeUInt16BE(data.length, 10);
-  return Buffer.concat([fixed, data]);
+  // The owner name: a pointer to the question's name, at offset 12, or a name of its own.
+  const owner =
+    'name' in record && record.name !== undefined ? encodeName(record.name) : Buffer.from([0xc0, 0x0c]);
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(TYPES[record.type], 0);
+  fixed.writeUInt16BE(1, 2);
+  fixed.writeUInt32BE(record.ttl, 4);
+  fixed.writeUInt16BE(data.length, 8);
+  return Buffer.concat([owner, fixed, data]);
 }
 
 function encodeName(name: string): Buffer {
