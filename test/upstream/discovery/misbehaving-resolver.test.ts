@@ -136,3 +136,25 @@ test('a reload that asks another name, which fails too, says so: the line names 
     () => g.gateway.status().upstreams.api.discovery?.failure === 'ENOTFOUND',
   );
 });
+
+test('an answer of TTL 0 is asked again after min_ttl, not at once; a TTL past 2^31 s waits max_ttl (no timer overflow)', async () => {
+  for (const [name, ttl, bound] of [
+    ['zero.test', 0, 'min_ttl: 10m, max_ttl: 20m'],
+    ['huge.test', 0xffffffff, 'max_ttl: 10m'],
+  ] as const) {
+    dns.set(name, [{ type: 'A', address: '127.0.0.1', ttl }]);
+    const g = await startTestGateway(`
+routes:
+  - upstream: api
+upstreams:
+  api:
+    discovery: { dns: ${name}, port: ${port}, resolvers: [${dns.address}], ${bound} }
+`);
+    open.push(g);
+    await waitUntil(`${name} answered`, () => origins(g).length === 1);
+    // Requests through the gateway turn its event loop many times: a question asked again
+    // at once (setTimeout 0, or a delay past 2^31 - 1 ms, which Node makes 1 ms) would show.
+    for (let i = 0; i < 20; i++) assert.equal((await request(g.url)).status, 200);
+    assert.equal(askedOf(name), 1);
+  }
+});
