@@ -17,10 +17,23 @@ export type DnsRecord =
 
 /**
  * What a name answers: its records (none: an empty NOERROR answer), a failure code, nothing
- * ever (`silent`), or over UDP an empty answer with the TC bit (`truncated`: "ask again over
- * TCP", where this server has no listener).
+ * ever (`silent`), over UDP an empty answer with the TC bit (`truncated`: "ask again over
+ * TCP", where this server has no listener), or forged answers (`forged`).
  */
-export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain' | 'silent' | 'truncated';
+export type DnsAnswer =
+  | readonly DnsRecord[]
+  | 'servfail'
+  | 'nxdomain'
+  | 'silent'
+  | 'truncated'
+  | {
+      /**
+       * Forged answers only, giving this IPv4 address: one of another question ID, one of
+       * another name than asked (what an off-path spoofer guessing would send); the true
+       * answer never comes.
+       */
+      readonly forged: string;
+    };
 
 export interface DnsServer {
   /** `127.0.0.1:port`, as `resolvers:` takes it. */
@@ -45,8 +58,7 @@ export async function startDnsServer(port = 0): Promise<DnsServer> {
   const table = new Map<string, DnsAnswer>();
   const questions: string[] = [];
   socket.on('message', (packet, peer) => {
-    const reply = answer(packet, table, questions);
-    if (reply) socket.send(reply, peer.port, peer.address);
+    for (const reply of answer(packet, table, questions)) socket.send(reply, peer.port, peer.address);
   });
   // `port` 53: the system resolver's own port, in a namespace whose resolv.conf names 127.0.0.1.
   await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
@@ -58,26 +70,42 @@ export async function startDnsServer(port = 0): Promise<DnsServer> {
   };
 }
 
-function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string[]): Buffer | undefined {
-  if (packet.length < 12) return undefined;
+function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string[]): Buffer[] {
+  if (packet.length < 12) return [];
   const id = packet.readUInt16BE(0);
   const flags = packet.readUInt16BE(2);
-  if (flags & 0x8000 || packet.readUInt16BE(4) !== 1) return undefined;
+  if (flags & 0x8000 || packet.readUInt16BE(4) !== 1) return [];
   const { name, end } = readName(packet, 12);
-  if (end + 4 > packet.length) return undefined;
+  if (end + 4 > packet.length) return [];
   const qtype = packet.readUInt16BE(end);
   const question = packet.subarray(12, end + 4);
   questions.push(`${name} ${NAMES[qtype] ?? qtype}`);
   const found = table.get(name.toLowerCase());
-  if (found === 'silent') return undefined;
+  if (found === 'silent') return [];
+  if (typeof found === 'object' && 'forged' in found) {
+    const record: DnsRecord = { type: 'A', address: found.forged, ttl: 30 };
+    const otherName = Buffer.concat([encodeName(`x${name}`), question.subarray(question.length - 4)]);
+    return [reply((id + 1) & 0xffff, flags, 0, question, [record]), reply(id, flags, 0, otherName, [record])];
+  }
   const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
   const records: readonly DnsRecord[] =
     typeof found === 'object' ? found.filter((r) => r.type === 'CNAME' || TYPES[r.type] === qtype) : [];
+  // The TC bit: "ask again over TCP".
+  const truncated = found === 'truncated' ? 0x0200 : 0;
+  return [reply(id, flags, rcode | truncated, question, records)];
+}
+
+/** An answer: QR, authoritative, the question's RD, recursion available, and `bits` (the code, TC). */
+function reply(
+  id: number,
+  flags: number,
+  bits: number,
+  question: Buffer,
+  records: readonly DnsRecord[],
+): Buffer {
   const head = Buffer.alloc(12);
   head.writeUInt16BE(id, 0);
-  // QR, authoritative, the question's RD, recursion available, and the code.
-  const truncated = found === 'truncated' ? 0x0200 : 0;
-  head.writeUInt16BE(0x8000 | 0x0400 | truncated | (flags & 0x0100) | 0x0080 | rcode, 2);
+  head.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | bits, 2);
   head.writeUInt16BE(1, 4);
   head.writeUInt16BE(records.length, 6);
   return Buffer.concat([head, question, ...records.map(encodeRecord)]);

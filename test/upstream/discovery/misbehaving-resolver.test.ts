@@ -158,3 +158,21 @@ upstreams:
     assert.equal(askedOf(name), 1);
   }
 });
+
+test('forged answers (another question ID, another name) are not taken: the question times out, the last good set stays', async () => {
+  dns.set('forged.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
+  const g = await gatewayOn('forged.test');
+  await waitUntil('the true answer applied', () => origins(g).length === 1);
+  dns.set('forged.test', { forged: '127.0.0.2' });
+  await waitUntil(
+    'the question timed out',
+    () => g.gateway.status().upstreams.api.discovery?.failure === 'ETIMEOUT',
+    15_000,
+  );
+  assert.deepEqual(origins(g), [`http://127.0.0.1:${port}`]);
+  assert.equal((await request(g.url)).text, '127.0.0.1');
+  assert.equal(
+    g.logs.some((l) => l.msg === 'discovered targets changed' && String(l.targets).includes('127.0.0.2')),
+    false,
+  );
+});
