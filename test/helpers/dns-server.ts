@@ -11,10 +11,29 @@ export type DnsRecord =
       readonly priority?: number;
       readonly weight?: number;
       readonly ttl: number;
-    };
+    }
+  /** An alias, answered to a question of any type; `name`: the owner, when not the question's (a chain's next link). */
+  | { readonly type: 'CNAME'; readonly target: string; readonly ttl: number; readonly name?: string };
 
-/** What a name answers: its records (none: an empty NOERROR answer), a failure code, or nothing ever (`silent`). */
-export type DnsAnswer = readonly DnsRecord[] | 'servfail' | 'nxdomain' | 'silent';
+/**
+ * What a name answers: its records (none: an empty NOERROR answer), a failure code, nothing
+ * ever (`silent`), over UDP an empty answer with the TC bit (`truncated`: "ask again over
+ * TCP", where this server has no listener), or forged answers (`forged`).
+ */
+export type DnsAnswer =
+  | readonly DnsRecord[]
+  | 'servfail'
+  | 'nxdomain'
+  | 'silent'
+  | 'truncated'
+  | {
+      /**
+       * Forged answers only, giving this IPv4 address: one of another question ID, one of
+       * another name than asked (what an off-path spoofer guessing would send); the true
+       * answer never comes.
+       */
+      readonly forged: string;
+    };
 
 export interface DnsServer {
   /** `127.0.0.1:port`, as `resolvers:` takes it. */
@@ -26,8 +45,8 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-const TYPES = { A: 1, AAAA: 28, SRV: 33 } as const;
-const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV' };
+const TYPES = { A: 1, AAAA: 28, SRV: 33, CNAME: 5 } as const;
+const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV', 5: 'CNAME' };
 
 /**
  * An authoritative DNS server on loopback UDP for tests, written on node:dgram: it answers A,
@@ -39,8 +58,7 @@ export async function startDnsServer(port = 0): Promise<DnsServer> {
   const table = new Map<string, DnsAnswer>();
   const questions: string[] = [];
   socket.on('message', (packet, peer) => {
-    const reply = answer(packet, table, questions);
-    if (reply) socket.send(reply, peer.port, peer.address);
+    for (const reply of answer(packet, table, questions)) socket.send(reply, peer.port, peer.address);
   });
   // `port` 53: the system resolver's own port, in a namespace whose resolv.conf names 127.0.0.1.
   await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
@@ -52,25 +70,42 @@ export async function startDnsServer(port = 0): Promise<DnsServer> {
   };
 }
 
-function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string[]): Buffer | undefined {
-  if (packet.length < 12) return undefined;
+function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string[]): Buffer[] {
+  if (packet.length < 12) return [];
   const id = packet.readUInt16BE(0);
   const flags = packet.readUInt16BE(2);
-  if (flags & 0x8000 || packet.readUInt16BE(4) !== 1) return undefined;
+  if (flags & 0x8000 || packet.readUInt16BE(4) !== 1) return [];
   const { name, end } = readName(packet, 12);
-  if (end + 4 > packet.length) return undefined;
+  if (end + 4 > packet.length) return [];
   const qtype = packet.readUInt16BE(end);
   const question = packet.subarray(12, end + 4);
   questions.push(`${name} ${NAMES[qtype] ?? qtype}`);
   const found = table.get(name.toLowerCase());
-  if (found === 'silent') return undefined;
+  if (found === 'silent') return [];
+  if (typeof found === 'object' && 'forged' in found) {
+    const record: DnsRecord = { type: 'A', address: found.forged, ttl: 30 };
+    const otherName = Buffer.concat([encodeName(`x${name}`), question.subarray(question.length - 4)]);
+    return [reply((id + 1) & 0xffff, flags, 0, question, [record]), reply(id, flags, 0, otherName, [record])];
+  }
   const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
   const records: readonly DnsRecord[] =
-    typeof found === 'object' ? found.filter((r) => TYPES[r.type] === qtype) : [];
+    typeof found === 'object' ? found.filter((r) => r.type === 'CNAME' || TYPES[r.type] === qtype) : [];
+  // The TC bit: "ask again over TCP".
+  const truncated = found === 'truncated' ? 0x0200 : 0;
+  return [reply(id, flags, rcode | truncated, question, records)];
+}
+
+/** An answer: QR, authoritative, the question's RD, recursion available, and `bits` (the code, TC). */
+function reply(
+  id: number,
+  flags: number,
+  bits: number,
+  question: Buffer,
+  records: readonly DnsRecord[],
+): Buffer {
   const head = Buffer.alloc(12);
   head.writeUInt16BE(id, 0);
-  // QR, authoritative, the question's RD, recursion available, and the code.
-  head.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode, 2);
+  head.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | bits, 2);
   head.writeUInt16BE(1, 4);
   head.writeUInt16BE(records.length, 6);
   return Buffer.concat([head, question, ...records.map(encodeRecord)]);
@@ -78,7 +113,8 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
 
 function encodeRecord(record: DnsRecord): Buffer {
   let data: Buffer;
-  if (record.type === 'SRV') {
+  if (record.type === 'CNAME') data = encodeName(record.target);
+  else if (record.type === 'SRV') {
     const fixed = Buffer.alloc(6);
     fixed.writeUInt16BE(record.priority ?? 0, 0);
     fixed.writeUInt16BE(record.weight ?? 1, 2);
@@ -86,14 +122,15 @@ function encodeRecord(record: DnsRecord): Buffer {
     data = Buffer.concat([fixed, encodeName(record.target)]);
   } else if (record.type === 'A') data = Buffer.from(record.address.split('.').map(Number));
   else data = ipv6Bytes(record.address);
-  const fixed = Buffer.alloc(12);
-  // The owner name: a pointer to the question's name, at offset 12.
-  fixed.writeUInt16BE(0xc00c, 0);
-  fixed.writeUInt16BE(TYPES[record.type], 2);
-  fixed.writeUInt16BE(1, 4);
-  fixed.writeUInt32BE(record.ttl, 6);
-  fixed.writeUInt16BE(data.length, 10);
-  return Buffer.concat([fixed, data]);
+  // The owner name: a pointer to the question's name, at offset 12, or a name of its own.
+  const owner =
+    'name' in record && record.name !== undefined ? encodeName(record.name) : Buffer.from([0xc0, 0x0c]);
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(TYPES[record.type], 0);
+  fixed.writeUInt16BE(1, 2);
+  fixed.writeUInt32BE(record.ttl, 4);
+  fixed.writeUInt16BE(data.length, 8);
+  return Buffer.concat([owner, fixed, data]);
 }
 
 function encodeName(name: string): Buffer {

@@ -1,7 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, GatewayConfig } from '../../core/config/types.ts';
 import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
-import { askDns } from '../../upstream/discovery/dns-answer.ts';
+import { askDns, type DnsAnswer } from '../../upstream/discovery/dns-answer.ts';
 import { createTargetCheck, gatewayListeners } from '../../upstream/discovery/refused-targets.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 
@@ -30,7 +30,7 @@ export async function discoverForDiagnose(
     );
     if (answer.targets.length === 0)
       return {
-        failure: `DNS ${asked}: no record`,
+        failure: `DNS ${asked}: ${answer.refused.length > 0 ? `every record refused as a target: ${named(answer.refused)}` : 'no record'}`,
         answered: gatewayAnswer(name, discovery, answer.refused.length > 0 ? 'EBADRECORD' : 'empty'),
       };
     const targets = answer.targets.map((t) => (t.weight === 1 ? t.url : `${t.url} (weight ${t.weight})`));
@@ -44,7 +44,7 @@ export async function discoverForDiagnose(
     };
     return {
       config: withDiscovered(config, new Map([[name, report]])),
-      said: `DNS ${asked}: ${targets.join(', ')}${ttl}`,
+      said: `DNS ${asked}: ${targets.join(', ')}${ttl}${leftOut(answer)}`,
     };
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).message;
@@ -53,6 +53,25 @@ export async function discoverForDiagnose(
       answered: gatewayAnswer(name, discovery, code === 'ENODATA' ? 'empty' : code),
     };
   }
+}
+
+/** Records named in a line at most, as the gateway's own `warn` line names them. */
+const MAX_NAMED = 10;
+
+/** "0.0.0.0 (an unspecified address), …": the records the gateway would leave out, each with why. */
+function named(refused: DnsAnswer['refused']): string {
+  const shown = refused.slice(0, MAX_NAMED).map((r) => `${r.record} (${r.why})`);
+  const more = refused.length - shown.length;
+  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+/** What the gateway would leave out of an answer it takes: its refused records, and those past max_targets. */
+function leftOut(answer: DnsAnswer): string {
+  const parts = [
+    ...(answer.refused.length > 0 ? [named(answer.refused)] : []),
+    ...(answer.cut > 0 ? [`${answer.cut} past max_targets`] : []),
+  ];
+  return parts.length === 0 ? '' : `; left out: ${parts.join(', ')}`;
 }
 
 /** "502 dns_error rcode NXDOMAIN": the answer a request would get from the gateway. */

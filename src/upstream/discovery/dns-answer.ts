@@ -7,7 +7,7 @@ import type { TargetCheck } from './refused-targets.ts';
 export interface DnsAnswer {
   readonly targets: readonly TargetConfig[];
   readonly ttl: number | undefined;
-  /** Records left out, each with why: unusable (SRV target ".", port 0) or pointing where targets may not be. */
+  /** Records left out, each with why (in order of the record's text): unusable (SRV target ".", port 0) or pointing where targets may not be. */
   readonly refused: readonly RefusedRecord[];
   /** Targets beyond `max_targets`, left out (the last ones in order of origin). */
   readonly cut: number;
@@ -68,6 +68,9 @@ export async function askDns(
   }
   const targets = dedupe(candidates);
   const cut = Math.max(0, targets.length - config.maxTargets);
+  // In order of the record's text, as the targets are in order of origin: a resolver that
+  // rotates its records (BIND's cyclic order, CoreDNS's loadbalance) gives the same answer.
+  refused.sort((a, b) => byText(a.record, b.record));
   return { targets: cut > 0 ? targets.slice(0, config.maxTargets) : targets, ttl, refused, cut };
 }
 
@@ -83,9 +86,20 @@ function target(url: string, weight: number): TargetConfig | string {
   return { url, ...parsed.value, weight };
 }
 
-/** One target per origin (an answer may repeat an address): the first record's weight. */
+/**
+ * One target per origin (an answer may repeat an address, an SRV answer a name and port), of
+ * the largest weight named: not the first record's, which a resolver rotating its records
+ * would change at every question, and every change rebuilds the upstream.
+ */
 function dedupe(targets: readonly TargetConfig[]): TargetConfig[] {
   const seen = new Map<string, TargetConfig>();
-  for (const t of targets) if (!seen.has(t.origin)) seen.set(t.origin, t);
-  return [...seen.values()].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+  for (const t of targets) {
+    const had = seen.get(t.origin);
+    if (had === undefined || t.weight > had.weight) seen.set(t.origin, t);
+  }
+  return [...seen.values()].sort((a, b) => byText(a.origin, b.origin));
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -48,6 +48,12 @@ export class DnsDiscovery {
   #report: DiscoveryReport;
   /** What the last answer left out, as logged: a line is written when it changes, not at every question. */
   #leftOut = '';
+  /**
+   * Whether this runner has written its `warn` line for the failures it is in: not the kept
+   * report's `failure`, which a reload's runner inherits from a question it never asked
+   * (another name, other resolvers) and would otherwise keep its own failures unlogged.
+   */
+  #toldFailing = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -131,6 +137,7 @@ export class DnsDiscovery {
         resolved_at: now,
         failure: null,
       };
+      this.#toldFailing = false;
       if (answer.ttl !== undefined)
         next = Math.min(this.config.maxTtl, Math.max(this.config.minTtl, answer.ttl * 1000));
     } catch (err) {
@@ -138,7 +145,7 @@ export class DnsDiscovery {
       const code = (err as { code?: string }).code ?? 'error';
       outcome = code === 'ENODATA' ? 'empty' : 'error';
       const failure = outcome === 'empty' ? 'empty' : code;
-      if (this.#report.failure === null)
+      if (!this.#toldFailing)
         this.#logger.warn(
           {
             upstream: this.#upstream,
@@ -151,6 +158,7 @@ export class DnsDiscovery {
           'discovery failed: the last good targets are kept',
         );
       this.#report = { ...this.#report, failure };
+      this.#toldFailing = true;
     }
     this.#onReport(this.#report, outcome);
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#ask(), next).unref();

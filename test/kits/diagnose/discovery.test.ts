@@ -45,12 +45,24 @@ before(async () => {
     { type: 'A', address: '127.0.0.2', ttl: 30 },
   ]);
   dns.set('none.test', []);
+  dns.set('meta.test', [
+    { type: 'A', address: '169.254.169.254', ttl: 30 },
+    { type: 'A', address: '0.0.0.0', ttl: 30 },
+  ]);
+  dns.set('mixed.test', [
+    { type: 'A', address: '169.254.169.254', ttl: 30 },
+    { type: 'A', address: '127.0.0.1', ttl: 30 },
+  ]);
   config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
     `listen: [{ address: 127.0.0.1:0 }]
-routes: [{ upstream: app }, { upstream: none, match: { path: /none } }]
+routes: [{ upstream: app }, { upstream: none, match: { path: /none } }, { upstream: meta, match: { path: /meta } }, { upstream: mixed, match: { path: /mixed } }]
 upstreams:
+  meta:
+    discovery: { dns: meta.test, port: ${port}, resolvers: [${dns.address}] }
+  mixed:
+    discovery: { dns: mixed.test, port: ${port}, resolvers: [${dns.address}] }
   app:
     discovery: { dns: app.test, port: ${port}, resolvers: [${dns.address}] }
   none:
@@ -84,5 +96,25 @@ test('an empty answer: nothing to probe, said with the 502 the gateway would giv
   assert.equal(
     stderr,
     `candor: upstream "none" has no target to probe: DNS A none.test at ${dns.address}: no record (the gateway would answer 502 dns_error rcode NOERROR until DNS answers)\n`,
+  );
+});
+
+test('an answer whose every record the gateway refuses is said so, each record with why, not "no record" (exit 2)', async () => {
+  const { code, stdout, stderr } = await run(['meta', '--config', config]);
+  assert.equal(code, 2);
+  assert.equal(stdout, '');
+  assert.equal(
+    stderr,
+    `candor: upstream "meta" has no target to probe: DNS A meta.test at ${dns.address}: every record refused as a target: 0.0.0.0 (an unspecified address), 169.254.169.254 (a link-local address (the cloud metadata service lives there)) (the gateway would answer 503 destination_unavailable until DNS answers)\n`,
+  );
+});
+
+test('the records left out of an answer are named beside the targets probed', async () => {
+  const port = new URL(echo.url).port;
+  const { code, stderr } = await run(['mixed', '--config', config]);
+  assert.equal(code, 0);
+  assert.equal(
+    stderr,
+    `DNS A mixed.test at ${dns.address}: http://127.0.0.1:${port}, TTL 30s; left out: 169.254.169.254 (a link-local address (the cloud metadata service lives there))\n`,
   );
 });

@@ -79,3 +79,23 @@ test('an empty answer and a missing name reject with the resolver code', async (
   await assert.rejects(askDns(resolver, config('empty.test', 'A', 80)), { code: 'ENODATA' });
   await assert.rejects(askDns(resolver, config('missing.test', 'A', 80)), { code: 'ENOTFOUND' });
 });
+
+test('a target named twice (same name and port) is one target, of the larger weight, in whatever order the records come', async () => {
+  const records = [
+    { type: 'SRV' as const, target: 'a.twice.test', port: 3001, priority: 10, weight: 2, ttl: 30 },
+    { type: 'SRV' as const, target: 'a.twice.test', port: 3001, priority: 10, weight: 7, ttl: 30 },
+    { type: 'SRV' as const, target: 'b.twice.test', port: 3001, priority: 10, weight: 1, ttl: 30 },
+  ];
+  const weights = [];
+  // A resolver that rotates its records must not change the set at every question.
+  for (const order of [records, [...records].reverse()]) {
+    dns.set('_http._tcp.twice.test', order);
+    const answer = await askDns(resolver, config('_http._tcp.twice.test', 'SRV'));
+    weights.push(answer.targets.map((t) => [t.url, t.weight]));
+  }
+  const expected = [
+    ['http://a.twice.test:3001', 7],
+    ['http://b.twice.test:3001', 1],
+  ];
+  assert.deepEqual(weights, [expected, expected]);
+});

@@ -107,6 +107,37 @@ upstreams:
   );
 });
 
+test('records a resolver rotates (round-robin order) are one left-out line, not one a question', async () => {
+  const records = [
+    { type: 'A' as const, address: '127.0.0.1', ttl: 30 },
+    { type: 'A' as const, address: '169.254.169.254', ttl: 30 },
+    { type: 'A' as const, address: '0.0.0.0', ttl: 30 },
+  ];
+  dns.set('rotating.test', records);
+  const g = await startTestGateway(`
+routes:
+  - upstream: api
+upstreams:
+  api:
+    discovery: { dns: rotating.test, port: ${echoPort()}, resolvers: [${dns.address}], interval: 100ms, min_ttl: 100ms, max_ttl: 100ms }
+`);
+  open.push(g);
+  await waitUntil('discovered', () => g.logs.some((l) => l.msg === 'discovered targets changed'));
+  // As BIND's cyclic rrset-order and CoreDNS's loadbalance do: each answer starts one record later.
+  for (let turn = 1; turn <= 3; turn++) {
+    dns.set('rotating.test', [...records.slice(turn % 3), ...records.slice(0, turn % 3)]);
+    const asked = dns.questions.length;
+    await waitUntil('asked again', () => dns.questions.length >= asked + 1);
+  }
+  const leftOut = g.logs.filter((l) => l.msg === 'discovery left records out: the others are used');
+  assert.equal(leftOut.length, 1);
+  assert.deepEqual(
+    (leftOut[0].refused as { record: string }[]).map((r) => r.record),
+    ['0.0.0.0', '169.254.169.254'],
+  );
+  assert.equal(g.logs.filter((l) => l.msg === 'discovered targets changed').length, 1);
+});
+
 test('A: 0.0.0.0, link-local and the metadata service are refused by default; allow opens them', async () => {
   dns.set('risky.test', [
     { type: 'A', address: '169.254.169.254', ttl: 30 },
@@ -123,11 +154,12 @@ test('A: 0.0.0.0, link-local and the metadata service are refused by default; al
   );
   assert.deepEqual(
     answer.refused.map((r) => [r.record, r.why]),
+    // In order of the record's text, whatever order the answer gave them in.
     [
-      ['169.254.169.254', 'a link-local address (the cloud metadata service lives there)'],
       ['0.0.0.0', 'an unspecified address'],
-      ['169.254.10.1', 'a link-local address (the cloud metadata service lives there)'],
       ['100.100.100.200', 'a cloud metadata address'],
+      ['169.254.10.1', 'a link-local address (the cloud metadata service lives there)'],
+      ['169.254.169.254', 'a link-local address (the cloud metadata service lives there)'],
     ],
   );
   const opened = await askDns(
