@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 
 /** Debian's Chromium, driven by playwright-core (which downloads no browser). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -35,4 +35,25 @@ export async function launchChromium(
     ],
     timeout: 30_000,
   });
+}
+
+/**
+ * The admin listener's status page in `browser`, signed in with `token` and showing its data:
+ * the page, and the script errors it raises from then on (a test ends by finding none).
+ */
+export async function openStatusPage(
+  browser: BrowserContext,
+  adminPort: number,
+  token: string,
+): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(15_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`http://127.0.0.1:${adminPort}/`);
+  await page.locator('#auth').waitFor({ state: 'visible' });
+  await page.fill('#token', token);
+  await page.click('#token-submit');
+  await page.locator('#data').waitFor({ state: 'visible' });
+  return { page, pageErrors };
 }

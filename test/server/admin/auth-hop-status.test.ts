@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
-import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -109,15 +109,7 @@ upstreams:
     if (noChromium) return;
     const browser = await launchChromium(join(dir, 'chromium-profile'));
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      page.setDefaultTimeout(15_000);
-      const pageErrors: string[] = [];
-      page.on('pageerror', (err) => pageErrors.push(err.message));
-      await page.goto(`http://127.0.0.1:${adminPort}/`);
-      await page.locator('#auth').waitFor({ state: 'visible' });
-      await page.fill('#token', TOKEN);
-      await page.click('#token-submit');
-      await page.locator('#data').waitFor({ state: 'visible' });
+      const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
       const row = page.locator('tr[data-auth-hop="auth:authsvc"]');
       await row.waitFor({ state: 'visible' });
       assert.equal(await row.locator('td.circuit .badge').textContent(), 'open');

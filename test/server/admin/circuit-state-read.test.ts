@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
-import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -91,15 +91,7 @@ upstreams:
     assert.equal(await metric('half_open'), 1);
     assert.equal(await metric('closed'), 0);
 
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(15_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(`http://127.0.0.1:${adminPort}/`);
-    await page.locator('#auth').waitFor({ state: 'visible' });
-    await page.fill('#token', TOKEN);
-    await page.click('#token-submit');
-    await page.locator('#data').waitFor({ state: 'visible' });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
     const head = page.locator('div.upstream[data-upstream="app"] h3');
     assert.equal(await head.locator('.badge').first().textContent(), 'half_open');
     assert.doesNotMatch((await head.textContent()) ?? '', /open until/);

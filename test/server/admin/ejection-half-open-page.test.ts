@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
-import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -67,15 +67,7 @@ upstreams:
     assert.equal(after.ejected, false);
     assert.equal(after.circuit.state, 'half_open');
 
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(15_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(`http://127.0.0.1:${adminPort}/`);
-    await page.locator('#auth').waitFor({ state: 'visible' });
-    await page.fill('#token', TOKEN);
-    await page.click('#token-submit');
-    await page.locator('#data').waitFor({ state: 'visible' });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
     const cell = page.locator(`tr[data-target^="${upstream.url}"] td.ejected`);
     assert.equal(await cell.locator('.badge').textContent(), 'half_open');
     assert.match((await cell.textContent()) ?? '', /until its next request passes$/);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
@@ -33,15 +33,7 @@ test('the status page: a reload is a marker on the failure chart and a row of th
   const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });
   try {
     serve = await startServe(path, 2, { admin: true });
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(15_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(`http://127.0.0.1:${adminPort}/`);
-    await page.locator('#auth').waitFor({ state: 'visible' });
-    await page.fill('#token', TOKEN);
-    await page.click('#token-submit');
-    await page.locator('#data').waitFor({ state: 'visible' });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
     // No answer yet: the chart's peak is 0 a second, not the 1 its bars are scaled by.
     await page.locator('#series td.empty').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#chart svg > text').last().textContent(), 'peak 0/s');
