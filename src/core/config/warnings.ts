@@ -161,6 +161,12 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
   for (const list of ['allow', 'deny'] as const)
     for (const [at, entry] of (route.access?.[list] ?? []).entries())
       warnings.push(...looseCidr(['routes', index, list, at], entry));
+  const pattern = patternSegment(route.path);
+  if (pattern !== undefined)
+    warnings.push({
+      path: ['routes', index, 'match', 'path'],
+      message: `${JSON.stringify(route.path)}: match.path is a prefix taken as written, so "${pattern}" is those characters, not a pattern, and the route takes none of the paths it meant; write the fixed part, ${JSON.stringify(fixedPart(route.path, pattern))}, which takes every path under it`,
+    });
   const forward = route.access?.auth?.forward;
   if (forward !== undefined && !forward.shared)
     for (const target of forward.upstream.targets)
@@ -302,4 +308,23 @@ const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
  */
 function neverRetried(type: FailureType): boolean {
   return AFTER_HEAD_ONLY.has(type) || CLIENTS_DOING.has(type);
+}
+
+/**
+ * A segment of a route's path written as another router's pattern: a glob (`*`, `**`, `v1*`), a
+ * named parameter (`:id`, Express's and Gin's), a template (`{id}`, OpenAPI's and Spring's, `<id>`,
+ * Flask's). `match.path` is a prefix taken as written, so the route matches none of the paths meant.
+ */
+function patternSegment(path: string): string | undefined {
+  return path
+    .split('/')
+    .find(
+      (segment) =>
+        segment.includes('*') || /^:[A-Za-z_]\w*$/.test(segment) || /^(\{.*\}|<.*>)$/.test(segment),
+    );
+}
+
+/** The path up to the segment that is a pattern, ending in "/". */
+function fixedPart(path: string, segment: string): string {
+  return path.slice(0, path.indexOf(`/${segment}`) + 1);
 }
