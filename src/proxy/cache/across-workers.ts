@@ -40,6 +40,8 @@ export function refreshOnce(
   const exchange = refreshExchange(head, record.id, (end) => done(end), record.upstream, kind);
   const disk = cache.disk;
   if (disk === undefined) return route.background(listener, exchange);
+  // The request deciding it may end before the lock is had: the fetch holds its snapshot meanwhile.
+  const release = route.keepRuntime();
   disk.locks
     .take(key, cache.config.lockTimeout)
     .then(async (taken) => {
@@ -49,5 +51,6 @@ export function refreshOnce(
       await readShared(cache, disk, key, true);
       done();
     })
-    .catch(() => done());
+    .catch(() => done())
+    .finally(release);
 }

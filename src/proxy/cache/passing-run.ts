@@ -1,5 +1,6 @@
 import type { CompressionConfig, SplitSide } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import type { Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
@@ -40,6 +41,12 @@ export interface CachedRoute {
   readonly announce: ((news: CacheNews) => void) | undefined;
   /** Runs a request the gateway makes itself (a stored answer's refresh) on `listener`, as a client's. */
   background(listener: StageListener, exchange: DownstreamExchange): void;
+  /**
+   * Holds the config's runtime (its stores, its plugins) open until the release: a fetch the
+   * gateway starts later, after a disk lock, holds it from when it was decided, as the request
+   * that decided it held it (a reload in between must not close what the fetch will use).
+   */
+  keepRuntime(): Release;
 }
 
 /**

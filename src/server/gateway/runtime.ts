@@ -109,7 +109,8 @@ export function createRuntime(
   // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
   const background = (listener: StageListener, exchange: DownstreamExchange) =>
     RequestSession.request(runtime as LiveRuntime, listener, exchange);
-  const cacheFacts = cacheFactsOf(config, router, metrics, splits, background, link);
+  const keepRuntime = () => (runtime as LiveRuntime).requests.acquire();
+  const cacheFacts = cacheFactsOf(config, router, metrics, splits, { background, keepRuntime }, link);
   const stages = buildRouteStages(
     config,
     logger,
@@ -321,7 +322,7 @@ function cacheFactsOf(
   router: Router,
   metrics: GatewayMetrics,
   splits: LiveRuntime['splits'],
-  background: CacheFacts['background'],
+  { background, keepRuntime }: Pick<CacheFacts, 'background' | 'keepRuntime'>,
   link: ClusterLink | undefined,
 ): CacheFacts {
   return {
@@ -333,6 +334,7 @@ function cacheFactsOf(
     splits,
     announce: link ? (news: CacheNews) => link.announce(news) : undefined,
     background,
+    keepRuntime,
   };
 }
 

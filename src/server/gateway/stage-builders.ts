@@ -1,4 +1,5 @@
 import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
+import type { Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import { loggableError } from '../../observe/log/loggable-error.ts';
@@ -112,6 +113,8 @@ export interface CacheFacts {
   readonly announce: ((news: CacheNews) => void) | undefined;
   /** Runs a request the gateway makes itself (a stored answer's refresh), on this config's runtime. */
   background(listener: StageListener, exchange: DownstreamExchange): void;
+  /** Holds this config's runtime from retiring (its stores closing) until the release. */
+  keepRuntime(): Release;
 }
 
 /**
@@ -138,6 +141,7 @@ export function closingStages(
         split: facts.splits.get(route.name),
         announce: facts.announce,
         background: facts.background,
+        keepRuntime: facts.keepRuntime,
       });
     },
     (route) => readRouteStage(route, { ...facts, caches }),
