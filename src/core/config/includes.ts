@@ -27,6 +27,13 @@ const NAMED = {
   plugins: { noun: 'plugin', one: 'a plugin' },
 } as const;
 type Named = keyof typeof NAMED;
+/**
+ * Why an included file that holds nothing (empty, every line a comment) is refused rather than
+ * read as adding nothing, and what to write instead: a file truncated by a failed write or a
+ * template rendered empty would drop its routes without a word, as a glob matching no file would.
+ */
+const EMPTY_HINT =
+  ' (a file emptied by mistake would drop its routes without a word: to keep an include that adds nothing, write `routes: []`)';
 /** A config split in a few dozen files is already many; past this, something globbed too wide. */
 const MAX_FILES = 256;
 /** As load.ts bounds the main file, the included files together. */
@@ -327,7 +334,9 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
       path: [],
       locate,
       at: 'value',
-      message: `expected a mapping with routes, upstreams and/or plugins, got ${describeValue(yaml.value)}`,
+      message: `expected a mapping with routes, upstreams and/or plugins, got ${describeValue(yaml.value)}${
+        yaml.value === null || yaml.value === undefined ? EMPTY_HINT : ''
+      }`,
     });
   return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
 }

@@ -233,10 +233,12 @@ test('routes in an included file that are no list (a `-` forgotten, a string, no
   }
 });
 
-test('an included file that is no mapping (empty, a list, a word) is refused saying what it is', async () => {
+test('an included file that is no mapping (empty, a list, a word) is refused saying what it is; `routes: []` adds nothing', async () => {
+  const emptied =
+    'nothing (a file emptied by mistake would drop its routes without a word: to keep an include that adds nothing, write `routes: []`)';
   for (const [text, got] of [
-    ['', 'nothing'],
-    ['# routes moved to api.yaml\n', 'nothing'],
+    ['', emptied],
+    ['# routes moved to api.yaml\n', emptied],
     ['- name: a\n', 'a list'],
     ['routes\n', '"routes"'],
   ] as const) {
@@ -245,6 +247,14 @@ test('an included file that is no mapping (empty, a list, a word) is refused say
       `more.yaml:1 : expected a mapping with routes, upstreams and/or plugins, got ${got}`,
     ]);
   }
+  const kept = folder({
+    'candor.yaml': MAIN('[more.yaml]'),
+    'more.yaml': '# the API moved to api.yaml\nroutes: []\n',
+  });
+  assert.deepEqual(
+    (await loadConfigFile(kept, {})).routes.map((r) => r.name),
+    ['main'],
+  );
 });
 
 test('a YAML syntax error in an included file is told in that file, at its line and field', async () => {
