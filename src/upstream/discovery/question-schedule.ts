@@ -1,3 +1,4 @@
+import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import type { DiscoveryConfig } from '../../core/config/types.ts';
 import { spread } from '../../core/retry/backoff.ts';
 
@@ -21,7 +22,8 @@ const MAX_DOUBLINGS = 30;
  * for an answer without a TTL (SRV).
  */
 export function afterAnswer(config: Schedule, ttl: number | undefined, random = Math.random): number {
-  if (ttl === undefined) return spread(config.interval, ANSWERED_SPREAD, random);
+  // An interval near the longest a timer waits, spread past it, would fire after 1 ms: a loop.
+  if (ttl === undefined) return Math.min(LONGEST_TIMER_MS, spread(config.interval, ANSWERED_SPREAD, random));
   const held = Math.min(config.maxTtl, Math.max(config.minTtl, ttl * 1000));
   return Math.min(config.maxTtl, Math.max(config.minTtl, spread(held, ANSWERED_SPREAD, random)));
 }

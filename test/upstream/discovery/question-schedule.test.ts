@@ -53,3 +53,9 @@ test('an answer without a TTL (SRV) is asked again every interval, spread ±10 %
   assert.equal(afterAnswer(config, undefined, lowest), 4_500);
   assert.equal(Math.round(afterAnswer(config, undefined, highest)), 5_500);
 });
+
+test('a spread never takes a delay past the longest a timer waits (an interval of 596h stays a wait, not 1 ms)', () => {
+  const longest = { interval: 596 * 3_600_000, minTtl: 1_000, maxTtl: 60_000 };
+  assert.equal(afterAnswer(longest, undefined, highest), 596 * 3_600_000);
+  assert.equal(afterFailure(longest, 1, highest), 596 * 3_600_000);
+});
