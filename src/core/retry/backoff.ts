@@ -9,3 +9,12 @@ export function backoffDelay(
   const cap = Math.min(policy.backoffMax, policy.backoffBase * 2 ** (retry - 1));
   return Math.random() * cap;
 }
+
+/**
+ * `ms` spread uniformly by ±`by` of itself (0.2: 80–120 %), `random` giving the draw in [0, 1):
+ * for a schedule that must keep its order of size, where full jitter could come back at once,
+ * while many clients started together still drift apart.
+ */
+export function spread(ms: number, by: number, random: () => number = Math.random): number {
+  return ms * (1 - by + 2 * by * random());
+}

@@ -2,6 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { askDns, type DnsAnswer } from './dns-answer.ts';
+import { afterAnswer, afterFailure } from './question-schedule.ts';
 import { createTargetCheck, type GatewayListener, type TargetCheck } from './refused-targets.ts';
 
 /** One question's wait for its answer, and how many times it is sent (node:dns's options). */
@@ -34,9 +35,11 @@ export type OnDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome) =
 /**
  * Follows one upstream's DNS name: asks, hands each outcome to `onReport`, and asks again
  * when the answer's TTL runs out (held between `min_ttl` and `max_ttl`), every `interval`
- * for an answer that carries no TTL (SRV) and after a failure. A failed or empty answer never
- * empties the upstream: the last good set is kept (a `warn` line when it starts failing, an
- * `info` line when it answers again; each failure is an outcome the owner counts).
+ * for an answer that carries no TTL (SRV), and after a failure `interval` doubled at each
+ * failure in a row up to `max_ttl` (question-schedule.ts: each delay spread, so that gateways
+ * started together do not ask in step). A failed or empty answer never empties the upstream:
+ * the last good set is kept (a `warn` line when it starts failing and when its reason changes,
+ * an `info` line when it answers again; each failure is an outcome the owner counts).
  */
 export class DnsDiscovery {
   readonly #upstream: string;
@@ -49,12 +52,15 @@ export class DnsDiscovery {
   /** What the last answer left out, as logged: a line is written when it changes, not at every question. */
   #leftOut = '';
   /**
-   * Whether this runner has written its `warn` line for the failures it is in: not the kept
-   * report's `failure`, which a reload's runner inherits from a question it never asked
+   * The failure this runner's last `warn` line told, while it lasts (null: none told): not the
+   * kept report's `failure`, which a reload's runner inherits from a question it never asked
    * (another name, other resolvers) and would otherwise keep its own failures unlogged.
    */
-  #toldFailing = false;
+  #toldFailure: string | null = null;
+  /** Failed or empty answers in a row: what the backoff doubles on (a reload's runner starts at 0). */
+  #failures = 0;
   #timer: NodeJS.Timeout | undefined;
+  #nextIn: number | undefined;
   #stopped = false;
 
   /**
@@ -91,6 +97,11 @@ export class DnsDiscovery {
     return this.#report;
   }
 
+  /** The wait before the question now scheduled (ms; undefined before the first outcome): a test reads the schedule here, never on a clock. */
+  get nextQuestionIn(): number | undefined {
+    return this.#nextIn;
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
@@ -99,7 +110,7 @@ export class DnsDiscovery {
 
   async #ask(): Promise<void> {
     const { dns, type } = this.config;
-    let next = this.config.interval;
+    let next: number;
     let outcome: DiscoveryOutcome;
     try {
       const answer = await askDns(this.#resolver, this.config, this.#check);
@@ -113,7 +124,10 @@ export class DnsDiscovery {
       const changed = key(answer.targets) !== key(before.targets) || before.changed_at === null;
       outcome = changed ? 'changed' : 'same';
       if (before.failure !== null)
-        this.#logger.info({ upstream: this.#upstream, dns, type }, 'discovery answering again');
+        this.#logger.info(
+          { upstream: this.#upstream, dns, type, failed_questions: this.#failures },
+          'discovery answering again',
+        );
       if (changed) {
         const was = new Set(before.targets.map((t) => t.origin));
         const is = new Set(answer.targets.map((t) => t.origin));
@@ -137,31 +151,38 @@ export class DnsDiscovery {
         resolved_at: now,
         failure: null,
       };
-      this.#toldFailing = false;
-      if (answer.ttl !== undefined)
-        next = Math.min(this.config.maxTtl, Math.max(this.config.minTtl, answer.ttl * 1000));
+      this.#toldFailure = null;
+      this.#failures = 0;
+      next = afterAnswer(this.config, answer.ttl);
     } catch (err) {
       if (this.#stopped) return;
       const code = (err as { code?: string }).code ?? 'error';
       outcome = code === 'ENODATA' ? 'empty' : 'error';
       const failure = outcome === 'empty' ? 'empty' : code;
-      if (!this.#toldFailing)
+      // Told when it starts and when its reason changes (NXDOMAIN, then timeouts: the resolver
+      // itself went), not at every question.
+      if (failure !== this.#toldFailure)
         this.#logger.warn(
           {
             upstream: this.#upstream,
             dns,
             type,
             failure,
+            was: this.#toldFailure,
             err: (err as Error).message,
             kept: this.#report.targets.map((t) => t.url),
           },
           'discovery failed: the last good targets are kept',
         );
       this.#report = { ...this.#report, failure };
-      this.#toldFailing = true;
+      this.#toldFailure = failure;
+      this.#failures++;
+      next = afterFailure(this.config, this.#failures);
     }
+    // Scheduled before the owner hears: an owner that stops the runner then clears this timer.
+    this.#nextIn = next;
+    this.#timer = setTimeout(() => void this.#ask(), next).unref();
     this.#onReport(this.#report, outcome);
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#ask(), next).unref();
   }
 
   /** A `warn` line naming the records an answer left out, when they differ from the last answer's. */

@@ -30,8 +30,10 @@ before(async () => {
   await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
   app = await startEcho();
   const port = new URL(app.url).port;
+  // max_ttl 1s: a failing name is asked again within a second however long it has failed (the
+  // backoff's cap), so that the answer a test then gives is seen soon.
   const at = (name: string, resolver = dns.address) =>
-    `    discovery: { dns: ${name}, port: ${port}, resolvers: ["${resolver}"], interval: 200ms }\n`;
+    `    discovery: { dns: ${name}, port: ${port}, resolvers: ["${resolver}"], interval: 200ms, max_ttl: 1s }\n`;
   gw = await startTestGateway(`name: edge-1
 routes:
   - { match: { path: /missing }, upstream: missing }
@@ -144,10 +146,10 @@ routes:
   - { match: { path: /never }, upstream: never }
 upstreams:
   later:
-    discovery: { dns: later.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+    discovery: { dns: later.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms, max_ttl: 1s }
     hold: { timeout: 10s }
   never:
-    discovery: { dns: never.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms }
+    discovery: { dns: never.test, port: ${port}, resolvers: ["${dns.address}"], interval: 200ms, max_ttl: 1s }
     hold: { timeout: 300ms }
 `);
   try {

@@ -1,0 +1,133 @@
+/**
+ * A discovery runner against a real DNS server on loopback that keeps failing: it asks again
+ * later and later (interval doubled at each failure in a row, up to max_ttl, spread ±20 %),
+ * the first answer starts it over, and a failure whose reason changes is told again. The
+ * delay is read from the runner's schedule (`nextQuestionIn`), never timed.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
+import { type DiscoveryOutcome, DnsDiscovery } from '../../../src/upstream/discovery/dns-discovery.ts';
+import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
+import { closeAll } from '../../helpers/keep.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+let dns: DnsServer;
+const runners: DnsDiscovery[] = [];
+before(async () => {
+  dns = await startDnsServer();
+});
+after(async () => {
+  for (const runner of runners) runner.stop();
+  await closeAll(dns);
+});
+
+type Line = Record<string, unknown>;
+
+/** A runner on `name` (interval 40 ms, max_ttl 400 ms), with what it reported, scheduled and logged. */
+function follow(name: string) {
+  const config: DiscoveryConfig = {
+    dns: name,
+    type: 'A',
+    port: 8080,
+    scheme: 'http',
+    resolvers: [dns.address],
+    interval: 40,
+    minTtl: 10,
+    maxTtl: 400,
+    allow: [],
+    maxTargets: 512,
+  };
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  const seen: { outcome: DiscoveryOutcome; failure: string | null; next: number | undefined }[] = [];
+  const runner: DnsDiscovery = new DnsDiscovery(
+    'api',
+    config,
+    createLoggerOn(sink, 'info', 'test'),
+    (report, outcome) => seen.push({ outcome, failure: report.failure, next: runner.nextQuestionIn }),
+  );
+  runners.push(runner);
+  const failedLines = () => lines.filter((l) => l.msg === 'discovery failed: the last good targets are kept');
+  return { runner, seen, lines, failedLines };
+}
+
+const within = (value: number | undefined, low: number, high: number) =>
+  assert.ok(value !== undefined && value >= low && value <= high, `${value} not within ${low}…${high}`);
+
+test('failures in a row are asked again later and later, up to max_ttl, spread ±20 %; one line while the reason stays', async () => {
+  dns.set('down.test', 'servfail');
+  const { seen, failedLines } = follow('down.test');
+  await waitUntil('six failed questions', () => seen.length >= 6, 10_000);
+  const next = seen.map((s) => s.next);
+  within(next[0], 32, 48);
+  within(next[1], 64, 96);
+  within(next[2], 128, 192);
+  within(next[3], 256, 384);
+  // 640 ms is past max_ttl: max_ttl, spread below it (the re-asks keep drifting apart there).
+  within(next[4], 320, 400);
+  within(next[5], 320, 400);
+  assert.deepEqual(
+    seen.slice(0, 6).map((s) => s.failure),
+    Array(6).fill('ESERVFAIL'),
+  );
+  assert.equal(failedLines().length, 1);
+});
+
+test('a failure whose reason changes is told again (with the reason it had); the answer that comes back is told once and starts the backoff over', async () => {
+  dns.set('flaky.test', 'nxdomain');
+  const { seen, lines, failedLines } = follow('flaky.test');
+  await waitUntil('three failed questions', () => seen.length >= 3, 10_000);
+  dns.set('flaky.test', 'servfail');
+  await waitUntil('a SERVFAIL', () => seen.at(-1)?.failure === 'ESERVFAIL', 10_000);
+  dns.set('flaky.test', []);
+  await waitUntil('an empty answer', () => seen.at(-1)?.failure === 'empty', 10_000);
+  const failuresBefore = seen.length;
+  dns.set('flaky.test', [{ type: 'A', address: '10.0.0.1', ttl: 30 }]);
+  await waitUntil('answering', () => seen.at(-1)?.outcome === 'changed', 10_000);
+  // A TTL of 30 s is held to max_ttl; its spread never goes past it.
+  within(seen.at(-1)?.next, 360, 400);
+  assert.deepEqual(
+    failedLines().map((l) => [l.failure, l.was]),
+    [
+      ['ENOTFOUND', null],
+      ['ESERVFAIL', 'ENOTFOUND'],
+      ['empty', 'ESERVFAIL'],
+    ],
+  );
+  const again = lines.filter((l) => l.msg === 'discovery answering again');
+  assert.equal(again.length, 1);
+  assert.equal(again[0].failed_questions, failuresBefore);
+
+  dns.set('flaky.test', 'servfail');
+  await waitUntil('failing again', () => seen.at(-1)?.failure === 'ESERVFAIL', 10_000);
+  within(seen.at(-1)?.next, 32, 48);
+  assert.equal(failedLines().length, 4);
+  assert.equal(failedLines()[3].was, null);
+});
+
+test('a runner that takes over a failing set (a reload that changed discovery) starts its backoff fresh', async () => {
+  dns.set('reload.test', 'servfail');
+  const first = follow('reload.test');
+  await waitUntil('four failed questions', () => first.seen.length >= 4, 10_000);
+  first.runner.stop();
+  const seen: (number | undefined)[] = [];
+  const runner: DnsDiscovery = new DnsDiscovery(
+    'api',
+    { ...first.runner.config, interval: 50 },
+    createLoggerOn(new Writable({ write: (_c, _e, cb) => cb() }), 'info', 'test'),
+    () => seen.push(runner.nextQuestionIn),
+    [],
+    first.runner.report,
+  );
+  runners.push(runner);
+  await waitUntil('its first question failed', () => seen.length >= 1, 10_000);
+  within(seen[0], 40, 60);
+});
