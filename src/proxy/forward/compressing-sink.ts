@@ -51,7 +51,7 @@ export interface CompressionRecord {
 
 export class CompressingSink extends PassingSink {
   readonly #config: CompressionConfig;
-  readonly #request: DownstreamHead;
+  #request: DownstreamHead;
   readonly #record: CompressionRecord;
   /** The client connection's budget (HTTP/2), which the compressor counts against; none for HTTP/1.1. */
   readonly #budget: BufferBudget | undefined;
@@ -79,6 +79,14 @@ export class CompressingSink extends PassingSink {
     this.#request = request;
     this.#record = record;
     this.#budget = budget;
+  }
+
+  /**
+   * From now on the answer is judged as one to `request` (the same without its Range): the whole
+   * 200 a resume got at its first try (compression-stage.ts), before its head comes here.
+   */
+  judgeAs(request: DownstreamHead): void {
+    this.#request = request;
   }
 
   get headSent(): boolean {
