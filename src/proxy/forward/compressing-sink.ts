@@ -111,7 +111,7 @@ export class CompressingSink extends PassingSink {
   }
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
-    const facts = codingFacts(request.headers, status, headers);
+    const facts = codingFacts(request, status, headers);
     const coding = codingFor(facts, request.headers, this.#config);
     if (coding === undefined) {
       const weak = weakNotModified(facts, request.headers, this.#config);
@@ -157,7 +157,7 @@ export class CompressingSink extends PassingSink {
     const requestHeaders = this.#request.headers;
     const compressed =
       clientTag(requestHeaders, headers) === 'weak' ||
-      codingFor(codingFacts(requestHeaders, 200, ok), requestHeaders, this.#config) !== undefined;
+      codingFor(codingFacts(this.#request, 200, ok), requestHeaders, this.#config) !== undefined;
     this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
   }
 
