@@ -42,10 +42,18 @@ function weak(etag: string): string {
   return etag.startsWith('W/') ? etag : `W/${etag}`;
 }
 
-/** The fields with their ETag made weak. */
-export function weakEtag(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
+/**
+ * A 304's fields once the 200 it stands for is (or its client's copy was) in a coding: its ETag
+ * weak, as that 200's, and none of the digests of the identity bytes an origin may send on a 304
+ * to guide a cache's update (RFC 9110 §15.4.5): its client's cache would put them on its copy.
+ */
+export function codedNotModified(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    if (DIGESTS.has(name)) continue;
+    out.push(headers[i], name === 'etag' ? weak(headers[i + 1]) : headers[i + 1]);
+  }
   return out;
 }
 

@@ -31,10 +31,10 @@ import type { BufferBudget } from '../../core/net/buffer-budget.ts';
 import type { AnswerSink, DownstreamHead } from '../../core/net/downstream.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
 import {
+  codedNotModified,
   compressedFields,
   hasField,
   isEventStream,
-  weakEtag,
   withoutDigests,
   withVary,
 } from './coded-fields.ts';
@@ -115,7 +115,7 @@ export class CompressingSink extends PassingSink {
     const coding = codingFor(facts, request.headers, this.#config);
     if (coding === undefined) {
       const weak = weakNotModified(facts, request.headers, this.#config);
-      this.inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
+      this.inner.sendHead(status, reason, withVary(weak ? codedNotModified(headers) : headers), close);
       return;
     }
     // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
@@ -158,7 +158,12 @@ export class CompressingSink extends PassingSink {
     const compressed =
       clientTag(requestHeaders, headers) === 'weak' ||
       codingFor(codingFacts(this.#request, 200, ok), requestHeaders, this.#config) !== undefined;
-    this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+    this.inner.sendHead(
+      304,
+      'Not Modified',
+      withVary(compressed ? codedNotModified(headers) : headers),
+      close,
+    );
   }
 
   /**
