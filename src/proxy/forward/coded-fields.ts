@@ -43,15 +43,17 @@ function weak(etag: string): string {
 }
 
 /**
- * A 304's fields once the 200 it stands for is (or its client's copy was) in a coding: its ETag
- * weak, as that 200's, and none of the digests of the identity bytes an origin may send on a 304
- * to guide a cache's update (RFC 9110 §15.4.5): its client's cache would put them on its copy.
+ * A 304's fields once the 200 it stands for is (or its client's copy was) in a coding: those of
+ * that 200 (compressedFields), its ETag weak, and none of what an origin may send on a 304 of the
+ * identity body (RFC 9110 §15.4.5: to guide a cache's update, which would put them on the
+ * client's compressed copy): its digests, its Accept-Ranges, and its Content-Length (§8.6: only
+ * the 200's, which a compressed one has none of).
  */
 export function codedNotModified(headers: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i].toLowerCase();
-    if (DIGESTS.has(name)) continue;
+    if (DIGESTS.has(name) || name === 'accept-ranges' || name === 'content-length') continue;
     out.push(headers[i], name === 'etag' ? weak(headers[i + 1]) : headers[i + 1]);
   }
   return out;
