@@ -81,10 +81,7 @@ export class CompressingSink extends PassingSink {
     this.#budget = budget;
   }
 
-  /**
-   * From now on the answer is judged as one to `request` (the same without its Range): the whole
-   * 200 a resume got at its first try (compression-stage.ts), before its head comes here.
-   */
+  /** The answer is judged as one to `request`, its Range dropped: a resume's whole 200 (compression-stage.ts). */
   judgeAs(request: DownstreamHead): void {
     this.#request = request;
   }
@@ -158,12 +155,8 @@ export class CompressingSink extends PassingSink {
     const compressed =
       clientTag(requestHeaders, headers) === 'weak' ||
       codingFor(codingFacts(this.#request, 200, ok), requestHeaders, this.#config) !== undefined;
-    this.inner.sendHead(
-      304,
-      'Not Modified',
-      withVary(compressed ? codedNotModified(headers) : headers),
-      close,
-    );
+    const fields = compressed ? codedNotModified(headers) : headers;
+    this.inner.sendHead(304, 'Not Modified', withVary(fields), close);
   }
 
   /**
