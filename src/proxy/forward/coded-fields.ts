@@ -42,10 +42,20 @@ function weak(etag: string): string {
   return etag.startsWith('W/') ? etag : `W/${etag}`;
 }
 
-/** The fields with their ETag made weak. */
-export function weakEtag(headers: readonly string[]): string[] {
-  const out = headers.slice();
-  for (let i = 0; i < out.length; i += 2) if (out[i].toLowerCase() === 'etag') out[i + 1] = weak(out[i + 1]);
+/**
+ * A 304's fields once the 200 it stands for is (or its client's copy was) in a coding: those of
+ * that 200 (compressedFields), its ETag weak, and none of what an origin may send on a 304 of the
+ * identity body (RFC 9110 §15.4.5: to guide a cache's update, which would put them on the
+ * client's compressed copy): its digests, its Accept-Ranges, and its Content-Length (§8.6: only
+ * the 200's, which a compressed one has none of).
+ */
+export function codedNotModified(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase();
+    if (DIGESTS.has(name) || name === 'accept-ranges' || name === 'content-length') continue;
+    out.push(headers[i], name === 'etag' ? weak(headers[i + 1]) : headers[i + 1]);
+  }
   return out;
 }
 

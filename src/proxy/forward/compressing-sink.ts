@@ -31,10 +31,10 @@ import type { BufferBudget } from '../../core/net/buffer-budget.ts';
 import type { AnswerSink, DownstreamHead } from '../../core/net/downstream.ts';
 import { atTurnEnd } from '../../core/net/turn-end.ts';
 import {
+  codedNotModified,
   compressedFields,
   hasField,
   isEventStream,
-  weakEtag,
   withoutDigests,
   withVary,
 } from './coded-fields.ts';
@@ -51,7 +51,7 @@ export interface CompressionRecord {
 
 export class CompressingSink extends PassingSink {
   readonly #config: CompressionConfig;
-  readonly #request: DownstreamHead;
+  #request: DownstreamHead;
   readonly #record: CompressionRecord;
   /** The client connection's budget (HTTP/2), which the compressor counts against; none for HTTP/1.1. */
   readonly #budget: BufferBudget | undefined;
@@ -81,6 +81,11 @@ export class CompressingSink extends PassingSink {
     this.#budget = budget;
   }
 
+  /** The answer is judged as one to `request`, its Range dropped: a resume's whole 200 (compression-stage.ts). */
+  judgeAs(request: DownstreamHead): void {
+    this.#request = request;
+  }
+
   get headSent(): boolean {
     return this.#held !== undefined || this.inner.headSent;
   }
@@ -103,11 +108,11 @@ export class CompressingSink extends PassingSink {
   }
   sendHead(status: number, reason: string, headers: readonly string[], close?: boolean): void {
     const request = this.#request;
-    const facts = codingFacts(request.headers, status, headers);
+    const facts = codingFacts(request, status, headers);
     const coding = codingFor(facts, request.headers, this.#config);
     if (coding === undefined) {
       const weak = weakNotModified(facts, request.headers, this.#config);
-      this.inner.sendHead(status, reason, withVary(weak ? weakEtag(headers) : headers), close);
+      this.inner.sendHead(status, reason, withVary(weak ? codedNotModified(headers) : headers), close);
       return;
     }
     // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
@@ -149,8 +154,9 @@ export class CompressingSink extends PassingSink {
     const requestHeaders = this.#request.headers;
     const compressed =
       clientTag(requestHeaders, headers) === 'weak' ||
-      codingFor(codingFacts(requestHeaders, 200, ok), requestHeaders, this.#config) !== undefined;
-    this.inner.sendHead(304, 'Not Modified', withVary(compressed ? weakEtag(headers) : headers), close);
+      codingFor(codingFacts(this.#request, 200, ok), requestHeaders, this.#config) !== undefined;
+    const fields = compressed ? codedNotModified(headers) : headers;
+    this.inner.sendHead(304, 'Not Modified', withVary(fields), close);
   }
 
   /**

@@ -12,7 +12,9 @@ const WHOLE = ['range', 'if-range'];
  * through a compressing sink (compressing-sink.ts decides by the answer's type, size and the
  * client's Accept-Encoding), and a part (206) this client may splice into a compressed copy is
  * not relayed: the whole answer is asked for at once, without the client's Range and If-Range
- * (content-coding.ts's partForCodedCopy), and judged as one to a request without a Range.
+ * (content-coding.ts's partForCodedCopy), and judged as one to a request without a Range. A
+ * whole 200 that came instead (the If-Range no longer matched, or the upstream ignores Range) is
+ * that answer already: judged so as it is, never asked for twice.
  */
 export function compressionStage(route: RouteConfig): RouteStage | undefined {
   const config = route.compression;
@@ -35,6 +37,8 @@ class CompressionRun {
   #head: ConstructorParameters<typeof CompressingSink>[2];
   readonly #record: ConstructorParameters<typeof CompressingSink>[3];
   #askedWhole = false;
+  /** The sink of the attempt under way (wrapSink comes first, with the attempt). */
+  #sink: CompressingSink | undefined;
 
   constructor(
     config: CompressionConfig,
@@ -50,9 +54,13 @@ class CompressionRun {
     // Range is a GET's (RFC 9110 §14.2): another method's 206 is not asked again (a POST would be sent twice).
     if (this.#askedWhole || this.#head.method !== 'GET') return undefined;
     if (!partForCodedCopy(this.#head.headers, answer.status, answer.headers, this.#config)) return undefined;
-    this.#askedWhole = true;
-    // Asked whole, the answer is judged as one to a request without a Range.
+    // Asked whole, or whole already, the answer is judged as one to a request without a Range.
     this.#head = { ...this.#head, headers: withoutRange(this.#head.headers) };
+    if (answer.status === 200 && this.#sink !== undefined) {
+      this.#sink.judgeAs(this.#head);
+      return undefined;
+    }
+    this.#askedWhole = true;
     return { askAgainWithout: WHOLE };
   }
 
@@ -60,6 +68,7 @@ class CompressionRun {
     sink: ConstructorParameters<typeof CompressingSink>[0],
     budget: ConstructorParameters<typeof CompressingSink>[4],
   ) {
-    return new CompressingSink(sink, this.#config, this.#head, this.#record, budget);
+    this.#sink = new CompressingSink(sink, this.#config, this.#head, this.#record, budget);
+    return this.#sink;
   }
 }

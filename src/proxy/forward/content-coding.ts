@@ -5,7 +5,7 @@
  */
 import type { CompressionConfig, ContentCoding } from '../../core/config/types.ts';
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
-import { joinedField } from '../../core/net/downstream.ts';
+import { type DownstreamHead, joinedField } from '../../core/net/downstream.ts';
 import { qvalue } from '../../core/qvalue.ts';
 import { hasField } from './coded-fields.ts';
 
@@ -49,7 +49,7 @@ export function negotiateCoding(
 /** What of the request and response decides whether a response may be compressed. */
 export interface CodingFacts {
   readonly status: number;
-  /** The request asked for a range. */
+  /** The request asked for a range: a GET did (RFC 9110 §14.2: another method's Range is ignored). */
   readonly range: boolean;
   /** The request's Cache-Control says no-transform. */
   readonly noTransform: boolean;
@@ -59,15 +59,17 @@ export interface CodingFacts {
   readonly headers: readonly string[];
 }
 
-/** The facts of a response of `status` with `headers` to a request with `requestHeaders`. */
+/** The facts of a response of `status` with `headers` to `request`. */
 export function codingFacts(
-  requestHeaders: readonly string[],
+  request: Pick<DownstreamHead, 'method' | 'headers'>,
   status: number,
   headers: readonly string[],
 ): CodingFacts {
+  const requestHeaders = request.headers;
   return {
     status,
-    range: hasField(requestHeaders, 'range'),
+    // A HEAD's Range too: its answer has its GET's fields, the GET without the Range it ignores.
+    range: request.method === 'GET' && hasField(requestHeaders, 'range'),
     headers,
     noTransform: forbidsTransform(joinedField(requestHeaders, 'cache-control')),
     credentialed: credentialed(requestHeaders, headers),
@@ -121,7 +123,7 @@ export function weakNotModified(
 
 /**
  * Whether this response may be compressed at all: never a 1xx, 204, 205, 206 or 304, an answer
- * to a Range request, a body already encoded, `Cache-Control: no-transform` (the response's or
+ * to a GET's Range request, a body already encoded, `Cache-Control: no-transform` (the response's or
  * the request's), a media type not in `types` or a gRPC one, one of `skip_credentialed` when the
  * answer is credentialed, or a Content-Length of 0 or under `min_size` (an
  * empty body compressed is a body: a 205 may have none, RFC 9110 §15.3.6). A HEAD's answer is

@@ -91,3 +91,53 @@ upstreams:
   // No body went through a compressor: the log says no coding.
   assert.equal((await gw.logFor('head-1')).encoding, undefined);
 });
+
+test("a Range on a HEAD or a POST is ignored (RFC 9110 §14.2: range handling is a GET's): its answer is judged as without one", async () => {
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      req.resume();
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': TEXT.length,
+        etag: '"v1"',
+        ...(req.url === '/cached' ? { 'cache-control': 'max-age=60' } : {}),
+      });
+      res.end(req.method === 'HEAD' ? undefined : TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: /cached }
+    upstream: app
+    cache: {}
+    compression: {}
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  const ranged = { 'accept-encoding': 'gzip', range: 'bytes=0-9' };
+  for (const path of ['/text', '/cached']) {
+    const get = await fields(gw, path, { 'accept-encoding': 'gzip' }, 'GET');
+    assert.equal(get.headers['content-encoding'], 'gzip');
+    // Fetched, then (for /cached) from the stored GET.
+    for (const round of [1, 2]) {
+      const head = await fields(gw, path, ranged, 'HEAD');
+      assert.equal(head.status, 200, `${path} HEAD ${round}`);
+      assert.deepEqual(
+        head.headers,
+        get.headers,
+        `${path} HEAD ${round}: the fields of the GET without Range`,
+      );
+    }
+  }
+  const post = await fields(gw, '/text', ranged, 'POST');
+  assert.equal(post.status, 200);
+  assert.equal(post.headers['content-encoding'], 'gzip', "a POST's answer is compressed, its Range ignored");
+  assert.equal(post.headers.etag, 'W/"v1"');
+});

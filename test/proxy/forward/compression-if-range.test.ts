@@ -227,3 +227,27 @@ test("the route's cache: a stored answer cut for If-Range: <Last-Modified> goes 
     [[undefined, undefined]],
   );
 });
+
+test('a resume whose If-Range no longer matches: the 200 that came is compressed, the upstream asked once', async () => {
+  const seen: { path: string; range: unknown; ifRange: unknown }[] = [];
+  const upstream = await origin(seen);
+  const gw = await keep(startTestGateway(config(upstream.url)));
+  // The file changed since the client's copy (an older Last-Modified): the origin sends it whole.
+  const stale = { range: 'bytes=1000-', 'if-range': 'Mon, 02 Nov 2026 10:00:00 GMT' };
+  const whole = await get1(`${gw.url}/file.txt`, {
+    'accept-encoding': 'gzip',
+    'x-request-id': 'changed',
+    ...stale,
+  });
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers['content-encoding'], 'gzip');
+  assert.deepEqual(gunzipSync(whole.body), TEXT);
+  assert.deepEqual(
+    seen.map(({ range, ifRange }) => [range, ifRange]),
+    [[stale.range, stale['if-range']]],
+    'the whole answer came the first time: never asked for again',
+  );
+  const line = await gw.logFor('changed');
+  assert.equal(line.encoding, 'gzip');
+  assert.equal(line.tries, undefined, 'one try: the log has no list of them');
+});

@@ -108,3 +108,59 @@ upstreams:
   // If-Range with that copy's bytes spliced to the identity body's.
   assert.equal(again.headers.etag, 'W/"z1"');
 });
+
+test("a 304 that stands for a compressed 200 carries none of the upstream's digests, Accept-Ranges or Content-Length of the identity body: its client's cache would put them on its compressed copy", async () => {
+  const digest = 'sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:';
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      // An origin that sends its digests on every answer, a 304 too (to guide a cache's update).
+      const digests = {
+        'repr-digest': digest,
+        'content-digest': digest,
+        'content-md5': 'XrY7u+Ae7tCTyyK7j1rNww==',
+      };
+      if (req.headers['if-none-match'] !== undefined) {
+        // Its 200's Content-Length and Accept-Ranges too (RFC 9110 §8.6 allows the one).
+        res.writeHead(304, {
+          etag: '"d1"',
+          'accept-ranges': 'bytes',
+          'content-length': BODY.length,
+          ...digests,
+        });
+        return res.end();
+      }
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        etag: '"d1"',
+        'content-length': BODY.length,
+        ...digests,
+      });
+      res.end(BODY);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`routes:
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+`),
+  );
+  const first = await get(`${gw.url}/page`, { 'accept-encoding': 'gzip' });
+  assert.equal(first.headers['content-encoding'], 'gzip');
+  assert.equal(first.headers['repr-digest'], undefined);
+  const again = await get(`${gw.url}/page`, { 'accept-encoding': 'gzip', 'if-none-match': 'W/"d1"' });
+  assert.equal(again.statusCode, 304);
+  assert.equal(again.headers.etag, 'W/"d1"');
+  for (const name of ['repr-digest', 'content-digest', 'content-md5', 'accept-ranges', 'content-length'])
+    assert.equal(again.headers[name], undefined, `${name}: of the identity body`);
+  // A client that takes no coding holds the identity body: its 304 keeps them, and its strong tag.
+  const plain = await get(`${gw.url}/page`, { 'if-none-match': '"d1"' });
+  assert.equal(plain.statusCode, 304);
+  assert.equal(plain.headers.etag, '"d1"');
+  assert.equal(plain.headers['repr-digest'], digest);
+  assert.equal(plain.headers['content-length'], String(BODY.length));
+  assert.equal(plain.headers['accept-ranges'], 'bytes');
+});
