@@ -2,13 +2,15 @@
  * Target priorities against real upstreams on loopback: a primary on a closed port, or failing
  * its health check, sends requests to the backups (`priority: 1`, nginx's `backup`), and they
  * go back to the primaries as soon as those pass again. Panic with tiers: healthy backups take
- * the traffic; with every tier failing its checks, the primaries get it.
+ * the traffic; with every tier failing its checks, the primaries get it. An SRV answer's higher
+ * priority, asked of a real DNS server on loopback, is such a backup tier.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import type { Upstream } from '../../../src/upstream/targets/upstream.ts';
+import { startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -125,5 +127,48 @@ upstreams:
   } finally {
     await gw.close();
     await Promise.all(servers.map((s) => s.fault.close()));
+  }
+});
+
+test('SRV with two priorities: the higher one is the backup tier, used while the lower fails its check', async () => {
+  const [primary, backup] = await Promise.all([startSwitch('primary', 500), startSwitch('backup')]);
+  const dns = await startDnsServer();
+  const portOf = (s: { fault: Fault }) => Number(new URL(s.fault.url).port);
+  dns.set('_http._tcp.tiers.test', [
+    { type: 'SRV', target: '127.0.0.1', port: portOf(backup), priority: 20, weight: 1, ttl: 30 },
+    { type: 'SRV', target: '127.0.0.1', port: portOf(primary), priority: 10, weight: 1, ttl: 30 },
+  ]);
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    discovery: { dns: _http._tcp.tiers.test, type: SRV, resolvers: [${dns.address}], interval: 100ms }
+    health_check: { path: /health, interval: 50ms, timeout: 1s, rise: 1, fall: 1 }
+    outlier_detection: { consecutive_failures: 0 }
+    retries: { attempts: 1 }
+`);
+  try {
+    await waitUntil('discovered, the primary failing', () => {
+      const targets = gw.gateway.runtime().upstreams.get('app')?.targets ?? [];
+      return targets.length === 2 && targets.some((t) => !t.checkedHealthy);
+    });
+    assert.deepEqual(
+      upstreamOf(gw).targets.map((t) => [t.config.url, t.config.priority]),
+      [
+        [backup.fault.url, 20],
+        [primary.fault.url, 10],
+      ].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    );
+    assert.deepEqual(await bodies(gw, 2), ['200 backup', '200 backup']);
+    assert.equal(dataRequests(primary.fault), 0);
+
+    primary.set(200);
+    await waitUntil('the primary passing', () => upstreamOf(gw).targets.every((t) => t.checkedHealthy));
+    assert.deepEqual(await bodies(gw, 2), ['200 primary', '200 primary']);
+    assert.equal(dataRequests(backup.fault), 2);
+  } finally {
+    await gw.close();
+    await Promise.all([primary.fault.close(), backup.fault.close(), dns.close()]);
   }
 });
