@@ -93,7 +93,7 @@ function createRoundRobin<T extends TargetState>(tiers: Tiers<T>, policy: Balanc
       if (best) credit.set(best, (credit.get(best) ?? 0) - total);
       return best;
     },
-    inRotation: (now) => candidates(tiers, now, policy, undefined),
+    inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
 }
 
@@ -116,7 +116,7 @@ function createLeastConn<T extends TargetState>(tiers: Tiers<T>, policy: Balance
       next = (next + 1) % Math.max(1, pool.length);
       return best;
     },
-    inRotation: (now) => candidates(tiers, now, policy, undefined),
+    inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
 }
 

@@ -70,7 +70,7 @@ export function createHashBalancer<T extends TargetState>(
       }
       return undefined;
     },
-    inRotation: (now) => candidates(now, undefined),
+    inRotation: (now, exclude) => candidates(now, exclude),
     home(key) {
       const { points, owners } = current(0);
       if (points.length === 0) return undefined;

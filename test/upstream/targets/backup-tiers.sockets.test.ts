@@ -78,6 +78,33 @@ upstreams:
   }
 });
 
+test('a GET reset by the one primary after it was sent is retried on the backup, not told there is no other target', async () => {
+  const primary = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    connection.socket.resetAndDestroy();
+  });
+  const backup = await startSwitch('backup');
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${primary.url}
+      - { url: ${backup.fault.url}, priority: 1 }
+    outlier_detection: { consecutive_failures: 0 }
+    retries: { attempts: 2 }
+`);
+  try {
+    assert.deepEqual(await bodies(gw, 2), ['200 backup', '200 backup']);
+    assert.equal(primary.received.length, 2, 'each tried on the primary first');
+    assert.equal(dataRequests(backup.fault), 2);
+  } finally {
+    await gw.close();
+    await Promise.all([primary.close(), backup.fault.close()]);
+  }
+});
+
 test('two tiers of two: the primaries failing their checks send traffic to both backups, and it comes back', async () => {
   const servers = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startSwitch(name)));
   const [a, b, c, d] = servers;
