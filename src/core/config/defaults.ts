@@ -158,7 +158,7 @@ export const DEFAULTS = {
       storeTimeout: '1s',
     },
   },
-  target: { weight: 1 },
+  target: { weight: 1, priority: 0 },
   upstream: {
     balancer: 'round_robin',
     protocol: 'http1',

@@ -132,7 +132,12 @@ function toRetries(raw: NonNullable<RawUpstream['retries']>, answerTimeout: numb
 }
 
 function toTarget(raw: RawTarget): TargetConfig {
-  return { url: raw.url, ...accepted(parseTargetUrl(raw.url)), weight: raw.weight ?? DEFAULTS.target.weight };
+  return {
+    url: raw.url,
+    ...accepted(parseTargetUrl(raw.url)),
+    weight: raw.weight ?? DEFAULTS.target.weight,
+    priority: raw.priority ?? DEFAULTS.target.priority,
+  };
 }
 
 /** A route's or an upstream's maintenance answer (the one shape both take). */

@@ -58,6 +58,9 @@ const Target = mapping(
   {
     url: Type.String({ format: FORMAT.targetUrl, expected: 'a URL like http://127.0.0.1:3001' }),
     weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, expected: 'an integer from 1 to 1000' })),
+    priority: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 65535, expected: 'an integer from 0 to 65535' }),
+    ),
   },
   'a mapping with a url',
 );

@@ -126,6 +126,8 @@ export interface TargetConfig {
   /** scheme://host:port, the key of its connection pool. */
   readonly origin: string;
   readonly weight: number;
+  /** Lower is preferred (as SRV's): the balancer uses the lowest priority that has a target in rotation; 0 by default. */
+  readonly priority: number;
 }
 
 export interface UpstreamTimeouts {

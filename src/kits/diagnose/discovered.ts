@@ -33,7 +33,14 @@ export async function discoverForDiagnose(
         failure: `DNS ${asked}: ${answer.refused.length > 0 ? `every record refused as a target: ${named(answer.refused)}` : 'no record'}`,
         answered: gatewayAnswer(name, discovery, answer.refused.length > 0 ? 'EBADRECORD' : 'empty'),
       };
-    const targets = answer.targets.map((t) => (t.weight === 1 ? t.url : `${t.url} (weight ${t.weight})`));
+    const targets = answer.targets.map((t) => {
+      const said = [
+        t.weight === 1 ? '' : `weight ${t.weight}`,
+        t.priority === 0 ? '' : `priority ${t.priority}`,
+      ];
+      const notes = said.filter((s) => s !== '').join(', ');
+      return notes === '' ? t.url : `${t.url} (${notes})`;
+    });
     const ttl = answer.ttl === undefined ? '' : `, TTL ${answer.ttl}s`;
     const report = {
       upstream: name,

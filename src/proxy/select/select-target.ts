@@ -127,10 +127,11 @@ export function hasUntriedTarget(upstream: Upstream, now: number, tried: readonl
  * Whether a retry's pick would find a target not tried yet: the balancer's own answer, so that
  * with every target ejected (panic over ejections, `panic_threshold` above 0) the others count,
  * as the pick takes them; hasUntriedTarget's "in rotation" leaves them out, and a GET reset on one
- * was told there was "no other target to try" while a refused one went on to the next.
+ * was told there was "no other target to try" while a refused one went on to the next. Asked with
+ * `tried`, so that a backup tier counts once every target of the tier in use was tried.
  */
 export function retryFindsUntried(upstream: Upstream, now: number, tried: readonly Target[]): boolean {
-  return upstream.balancer.inRotation(now).some((t) => !tried.includes(t));
+  return upstream.balancer.inRotation(now, tried).some((t) => !tried.includes(t));
 }
 
 /**

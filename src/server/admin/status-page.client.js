@@ -499,8 +499,8 @@ function renderUpstream(name, upstream) {
       ? `${t.last_check.ok ? 'ok' : (t.last_check.failure ?? `status ${t.last_check.status}`)} at ${clock(t.last_check.at)}`
       : '';
     const failure = t.last_failure ? `${t.last_failure.type} at ${clock(t.last_failure.at)}` : '';
-    const weight =
-      t.weight === t.config_weight ? String(t.weight) : `${t.weight} (config ${t.config_weight})`;
+    // A backup tier is named where it is one (priority above 0), as the config writes it.
+    const weight = `${t.weight === t.config_weight ? String(t.weight) : `${t.weight} (config ${t.config_weight})`}${t.priority ? `, priority ${t.priority}` : ''}`;
     const act = (label, action, disabled) =>
       el(
         'button',

@@ -82,6 +82,8 @@ export interface TargetStatus {
   /** The weight the balancer uses (the admin API's, else the config's). */
   readonly weight: number;
   readonly config_weight: number;
+  /** Its tier: lower is preferred, the next one takes requests only when every target of the lower ones is out. */
+  readonly priority: number;
   readonly admin: 'enabled' | 'draining' | 'disabled';
   /** The active checks' verdict: unchecked without a health_check. */
   readonly health: 'healthy' | 'unhealthy' | 'unchecked';
@@ -275,6 +277,7 @@ function upstreamStatus(
         url: target.config.url,
         weight: target.weight,
         config_weight: target.config.weight,
+        priority: target.config.priority,
         admin: target.admin,
         health: !checked ? 'unchecked' : target.checkedHealthy ? 'healthy' : 'unhealthy',
         last_check:

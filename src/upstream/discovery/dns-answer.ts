@@ -9,7 +9,7 @@ export interface DnsAnswer {
   readonly ttl: number | undefined;
   /** Records left out, each with why (in order of the record's text): unusable (SRV target ".", port 0) or pointing where targets may not be. */
   readonly refused: readonly RefusedRecord[];
-  /** Targets beyond `max_targets`, left out (the last ones in order of origin). */
+  /** Targets beyond `max_targets`, left out: those of the highest priorities first, then the last in order of origin. */
   readonly cut: number;
 }
 
@@ -25,8 +25,9 @@ const MAX_WEIGHT = 1000;
 /**
  * Asks the configured resolvers for the upstream's name and turns the answer into targets:
  * an A or AAAA answer gives one target per address on the configured port; an SRV answer,
- * one per record of the lowest priority (RFC 2782: the others are fallbacks), with its port
- * and its weight. The answer's smallest TTL is how long it holds. node:dns says no TTL for
+ * one per record, with its port, its weight and its priority (RFC 2782: a higher priority is
+ * a fallback, which the balancer uses only when every target of the lower ones is out; see
+ * targets/tiers.ts). The answer's smallest TTL is how long it holds. node:dns says no TTL for
  * SRV records: `ttl` is undefined then, and the owner asks again every `interval`.
  *
  * A record that cannot be a target (an SRV record's "." target, which says "no service",
@@ -43,10 +44,12 @@ export async function askDns(
   const scheme = config.scheme;
   const refused: RefusedRecord[] = [];
   const candidates: TargetConfig[] = [];
-  const consider = (record: string, host: string, port: number, weight: number) => {
+  const consider = (record: string, host: string, port: number, weight: number, priority = 0) => {
     // Port 0 is no port: URL parsing would take it.
     const made =
-      port > 0 ? target(`${scheme}://${hostPart(host)}:${port}`, weight) : 'unusable record: port 0';
+      port > 0
+        ? target(`${scheme}://${hostPart(host)}:${port}`, weight, priority)
+        : 'unusable record: port 0';
     const why = typeof made === 'string' ? made : check(made.hostname, made.port);
     if (why !== undefined) refused.push({ record, why });
     else candidates.push(made as TargetConfig);
@@ -54,10 +57,14 @@ export async function askDns(
   let ttl: number | undefined;
   if (config.type === 'SRV') {
     const records = await resolver.resolveSrv(config.dns);
-    const lowest = Math.min(...records.map((r) => r.priority));
     for (const r of records)
-      if (r.priority === lowest)
-        consider(`${r.name || '.'} ${r.port}`, r.name, r.port, Math.min(MAX_WEIGHT, Math.max(1, r.weight)));
+      consider(
+        `${r.name || '.'} ${r.port}`,
+        r.name,
+        r.port,
+        Math.min(MAX_WEIGHT, Math.max(1, r.weight)),
+        r.priority,
+      );
   } else {
     const records =
       config.type === 'AAAA'
@@ -71,7 +78,7 @@ export async function askDns(
   // In order of the record's text, as the targets are in order of origin: a resolver that
   // rotates its records (BIND's cyclic order, CoreDNS's loadbalance) gives the same answer.
   refused.sort((a, b) => byText(a.record, b.record));
-  return { targets: cut > 0 ? targets.slice(0, config.maxTargets) : targets, ttl, refused, cut };
+  return { targets: cut > 0 ? kept(targets, config.maxTargets) : targets, ttl, refused, cut };
 }
 
 function hostPart(host: string): string {
@@ -80,22 +87,32 @@ function hostPart(host: string): string {
 }
 
 /** The target a record names, or why it names none. */
-function target(url: string, weight: number): TargetConfig | string {
+function target(url: string, weight: number, priority: number): TargetConfig | string {
   const parsed = parseTargetUrl(url);
   if ('problem' in parsed) return `unusable record: ${parsed.problem}`;
-  return { url, ...parsed.value, weight };
+  return { url, ...parsed.value, weight, priority };
+}
+
+/** The first `max` targets by priority (the fallbacks are cut first), then by origin; in order of origin. */
+function kept(targets: readonly TargetConfig[], max: number): TargetConfig[] {
+  const preferred = [...targets].sort((a, b) => a.priority - b.priority || byText(a.origin, b.origin));
+  return preferred.slice(0, max).sort((a, b) => byText(a.origin, b.origin));
 }
 
 /**
  * One target per origin (an answer may repeat an address, an SRV answer a name and port), of
- * the largest weight named: not the first record's, which a resolver rotating its records
+ * the lowest priority named and, in it, the largest weight: not the first record's, which a resolver rotating its records
  * would change at every question, and every change rebuilds the upstream.
  */
 function dedupe(targets: readonly TargetConfig[]): TargetConfig[] {
   const seen = new Map<string, TargetConfig>();
   for (const t of targets) {
     const had = seen.get(t.origin);
-    if (had === undefined || t.weight > had.weight) seen.set(t.origin, t);
+    const better =
+      had === undefined ||
+      t.priority < had.priority ||
+      (t.priority === had.priority && t.weight > had.weight);
+    if (better) seen.set(t.origin, t);
   }
   return [...seen.values()].sort((a, b) => byText(a.origin, b.origin));
 }

@@ -15,8 +15,12 @@ export interface Balancer<T extends TargetState = TargetState> {
    * `exclude`. `key` is the request's hash key (read by the hash balancer only).
    */
   pick(now: number, exclude?: readonly T[], key?: string): T | undefined;
-  /** The targets a first pick now may choose from, nothing picked (no credit spent, no probe slot taken): none, and pick() finds none. */
-  inRotation(now: number): readonly T[];
+  /**
+   * The targets a first pick now may choose from, nothing picked (no credit spent, no probe slot
+   * taken): none, and pick() finds none. With `exclude`, those a retry's pick would choose from:
+   * untried ones first, of the next tier when the tier in use was all tried (tiers.ts).
+   */
+  inRotation(now: number, exclude?: readonly T[]): readonly T[];
   /** The hash balancer's: the key's own target, where it goes while that target is in rotation. */
   home?(key: string): T | undefined;
 }

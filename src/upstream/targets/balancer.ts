@@ -1,7 +1,8 @@
 import type { BalancerKind } from '../../core/config/types.ts';
 import type { Balancer } from './balancer-contract.ts';
 import { createHashBalancer } from './hash-ring.ts';
-import { effectiveWeight, isAvailable, isOnlyEjected, type TargetState } from './target-state.ts';
+import { effectiveWeight, isAvailable, type TargetState } from './target-state.ts';
+import { type Tiers, tierCandidates, tiersOf } from './tiers.ts';
 
 export type { Balancer } from './balancer-contract.ts';
 export { TargetState } from './target-state.ts';
@@ -26,40 +27,47 @@ export const BALANCER_KINDS = [
   'hash',
 ] as const satisfies readonly BalancerKind[];
 
-/** The targets a pick may choose from: available ones, preferring those not tried yet. */
+/**
+ * The targets a pick may choose from: those in rotation of the lowest tier that has one (see
+ * tiers.ts), preferring those not tried yet.
+ */
 function candidates<T extends TargetState>(
-  targets: readonly T[],
+  tiers: Tiers<T>,
   now: number,
   policy: BalancerPolicy,
   exclude: readonly T[] | undefined,
 ): T[] {
-  const panic = policy.panic?.active ?? false;
+  const first = tiers.first;
+  // With tiers, the fast path judges the lowest by its checks: in panic, a tier failing them
+  // may have to give way to a later one that passes (tierCandidates decides).
+  const panic = (policy.panic?.active ?? false) && first === tiers.all;
   let all = true;
-  for (let i = 0; i < targets.length && all; i++)
-    all = isAvailable(targets[i], now, policy.halfOpenProbes, panic);
-  const nothingExcluded = !exclude || exclude.length === 0;
-  // The common case allocates nothing: every target in rotation, first attempt. (The filters
-  // are another function's: their closures' context, made on entry, was 65 bytes a request.)
-  if (all && nothingExcluded) return targets as T[];
-  return narrowed(targets, now, policy, panic, all, nothingExcluded ? undefined : exclude);
+  for (let i = 0; i < first.length && all; i++)
+    all = isAvailable(first[i], now, policy.halfOpenProbes, panic);
+  // The common case allocates nothing: every target of the lowest tier in rotation, first
+  // attempt. (The filters are another function's: their closures' context, made on entry,
+  // was 65 bytes a request.)
+  if (all && (!exclude || exclude.length === 0)) return first as T[];
+  return narrowed(tiers, now, policy, exclude);
 }
 
 /** candidates() when a target is out of rotation or one was tried already. */
 function narrowed<T extends TargetState>(
-  targets: readonly T[],
+  tiers: Tiers<T>,
   now: number,
   policy: BalancerPolicy,
-  panic: boolean,
-  all: boolean,
   exclude: readonly T[] | undefined,
 ): T[] {
-  const available = (t: T) => isAvailable(t, now, policy.halfOpenProbes, panic);
-  let inRotation = all ? (targets as T[]) : targets.filter(available);
-  if (inRotation.length === 0 && (policy.panic?.threshold ?? 0) > 0)
-    inRotation = targets.filter((t) => isOnlyEjected(t, now, panic));
-  if (exclude === undefined) return inRotation;
-  const fresh = inRotation.filter((t) => !exclude.includes(t));
-  return fresh.length > 0 ? fresh : inRotation;
+  return tierCandidates(
+    tiers,
+    now,
+    {
+      halfOpenProbes: policy.halfOpenProbes,
+      panic: policy.panic?.active ?? false,
+      threshold: policy.panic?.threshold ?? 0,
+    },
+    exclude !== undefined && exclude.length > 0 ? exclude : undefined,
+  );
 }
 
 /**
@@ -67,11 +75,11 @@ function narrowed<T extends TargetState>(
  * richest wins and pays the total): spreads a 3:1 weighting as a,a,b,a rather than a,a,a,b.
  * Weights are read per pick, so slow start and ejections take effect at once.
  */
-function createRoundRobin<T extends TargetState>(targets: readonly T[], policy: BalancerPolicy): Balancer<T> {
-  const credit = new Map<T, number>(targets.map((t) => [t, 0]));
+function createRoundRobin<T extends TargetState>(tiers: Tiers<T>, policy: BalancerPolicy): Balancer<T> {
+  const credit = new Map<T, number>(tiers.all.map((t) => [t, 0]));
   return {
     pick(now, exclude) {
-      const pool = candidates(targets, now, policy, exclude);
+      const pool = candidates(tiers, now, policy, exclude);
       if (pool.length <= 1) return pool[0];
       let best: T | undefined;
       let total = 0;
@@ -85,16 +93,16 @@ function createRoundRobin<T extends TargetState>(targets: readonly T[], policy: 
       if (best) credit.set(best, (credit.get(best) ?? 0) - total);
       return best;
     },
-    inRotation: (now) => candidates(targets, now, policy, undefined),
+    inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
 }
 
 /** Fewest in-flight requests relative to (effective) weight; ties go round robin so idle pools still spread. */
-function createLeastConn<T extends TargetState>(targets: readonly T[], policy: BalancerPolicy): Balancer<T> {
+function createLeastConn<T extends TargetState>(tiers: Tiers<T>, policy: BalancerPolicy): Balancer<T> {
   let next = 0;
   return {
     pick(now, exclude) {
-      const pool = candidates(targets, now, policy, exclude);
+      const pool = candidates(tiers, now, policy, exclude);
       let best: T | undefined;
       let bestLoad = Number.POSITIVE_INFINITY;
       for (let n = 0; n < pool.length; n++) {
@@ -108,7 +116,7 @@ function createLeastConn<T extends TargetState>(targets: readonly T[], policy: B
       next = (next + 1) % Math.max(1, pool.length);
       return best;
     },
-    inRotation: (now) => candidates(targets, now, policy, undefined),
+    inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
 }
 
@@ -117,7 +125,8 @@ export function createBalancer<T extends TargetState>(
   targets: readonly T[],
   policy: BalancerPolicy = { slowStart: 0, halfOpenProbes: 1 },
 ): Balancer<T> {
+  const tiers = tiersOf(targets);
   if (kind === 'hash')
-    return createHashBalancer(targets, (now, exclude) => candidates(targets, now, policy, exclude));
-  return kind === 'least_conn' ? createLeastConn(targets, policy) : createRoundRobin(targets, policy);
+    return createHashBalancer(tiers, (now, exclude) => candidates(tiers, now, policy, exclude));
+  return kind === 'least_conn' ? createLeastConn(tiers, policy) : createRoundRobin(tiers, policy);
 }

@@ -1,5 +1,6 @@
 import type { Balancer } from './balancer-contract.ts';
 import type { TargetState } from './target-state.ts';
+import type { Tiers } from './tiers.ts';
 
 /** Points on the ring per unit of weight: enough for an even spread (about ±15% at equal weights, as ketama), few enough to build at each reload. */
 const POINTS_PER_WEIGHT = 160;
@@ -21,7 +22,7 @@ const OWNER_SLOTS = 2 ** 20;
  * owners on the ring; every other key stays where it was.
  */
 export interface HashBalancer<T extends TargetState> extends Balancer<T> {
-  /** The key's own target, whatever its state: where it goes when every target is in rotation. */
+  /** The key's own target in the lowest tier, whatever its state: where it goes when every target of that tier is in rotation. */
   home(key: string): T | undefined;
 }
 
@@ -34,29 +35,34 @@ interface Ring {
 }
 
 export function createHashBalancer<T extends TargetState>(
-  targets: readonly T[],
-  /** The targets a pick may choose from (in rotation, untried first): `targets` itself when that is all of them. */
+  tiers: Tiers<T>,
+  /** The targets a pick may choose from (in rotation, untried first, of one tier): that tier's own list when that is all of it. */
   candidates: (now: number, exclude: readonly T[] | undefined) => readonly T[],
 ): HashBalancer<T> {
-  let ring = buildRing(targets);
-  const current = (): Ring => {
+  // A ring per tier: a key keeps its target within the tier it uses, whatever the others do.
+  const rings = tiers.list.map((tier) => buildRing(tier));
+  const current = (index: number): Ring => {
+    const targets = tiers.list[index];
+    const ring = rings[index];
     // A weight of 0 takes a target out of rotation (skipped below); any other change re-weighs it.
     for (let i = 0; i < targets.length; i++) {
       const weight = targets[i].weight;
       if (weight !== 0 && weight !== ring.weights[i]) {
-        ring = buildRing(targets);
+        rings[index] = buildRing(targets);
         break;
       }
     }
-    return ring;
+    return rings[index];
   };
   return {
     pick(now, exclude, key = '') {
       const pool = candidates(now, exclude);
       if (pool.length === 0) return undefined;
-      const { points, owners } = current();
+      const index = tiers.list.length === 1 ? 0 : tiers.list.findIndex((tier) => tier.includes(pool[0]));
+      const targets = tiers.list[index];
+      const { points, owners } = current(index);
       const start = firstPointAtOrAfter(points, hash32(key));
-      // Every target available and none excluded (the common case): the key's home, directly.
+      // Every target of the tier available and none excluded (the common case): the key's home, directly.
       if (pool === targets) return targets[owners[start % points.length]];
       for (let step = 0; step < points.length; step++) {
         const target = targets[owners[(start + step) % points.length]];
@@ -64,11 +70,11 @@ export function createHashBalancer<T extends TargetState>(
       }
       return undefined;
     },
-    inRotation: (now) => candidates(now, undefined),
+    inRotation: (now, exclude) => candidates(now, exclude),
     home(key) {
-      const { points, owners } = current();
+      const { points, owners } = current(0);
       if (points.length === 0) return undefined;
-      return targets[owners[firstPointAtOrAfter(points, hash32(key)) % points.length]];
+      return tiers.first[owners[firstPointAtOrAfter(points, hash32(key)) % points.length]];
     },
   };
 }

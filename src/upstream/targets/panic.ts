@@ -1,4 +1,5 @@
 import type { TargetState } from './target-state.ts';
+import { healthyEnough, tiersOf } from './tiers.ts';
 
 /** What a re-evaluation changed, for the one log line per transition. */
 type PanicTransition = 'entered' | 'left';
@@ -14,6 +15,9 @@ type PanicTransition = 'entered' | 'left';
  * real requests, not a probe: a target they took out failed actual traffic. Ejection has its
  * own bound (`max_ejected_percent`, but always one target), and when it leaves no target at
  * all the balancer falls back on the ejected ones (isOnlyEjected, with a threshold above 0).
+ *
+ * With target priorities the threshold is judged per tier (tiers.ts): the upstream is in panic
+ * only when every tier is below it.
  *
  * The state changes only when a target's check verdict does (see health/active-checks.ts),
  * never per request, so entering and leaving are each logged once.
@@ -38,10 +42,14 @@ export class Panic {
     return this.#since;
   }
 
-  /** Re-reads the targets' check verdicts; returns the transition this made, if any. */
+  /**
+   * Re-reads the targets' check verdicts; returns the transition this made, if any. With
+   * priorities, the threshold holds per tier and the upstream panics only when every tier is
+   * below it: a tier of healthy backups takes the traffic instead (see tiers.ts).
+   */
   update(targets: readonly TargetState[], now: number): PanicTransition | undefined {
-    const passing = targets.filter((t) => t.checkedHealthy).length;
-    const panic = passing * 100 < this.threshold * targets.length;
+    const panic =
+      targets.length > 0 && !tiersOf(targets).list.some((tier) => healthyEnough(tier, this.threshold));
     if (panic === this.#active) return undefined;
     this.#active = panic;
     this.#since = panic ? now : undefined;

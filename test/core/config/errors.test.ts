@@ -271,6 +271,19 @@ test('a target weight out of range is refused', () => {
   ]);
 });
 
+test('a target priority out of range is refused', () => {
+  const text = withUpstream(`    targets:
+      - url: http://127.0.0.1:3001
+        priority: -1
+      - url: http://127.0.0.1:3002
+        priority: 65536
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(9, 19, 'upstreams.api.targets[0].priority', 'expected an integer from 0 to 65535, got -1'),
+    problem(11, 19, 'upstreams.api.targets[1].priority', 'expected an integer from 0 to 65535, got 65536'),
+  ]);
+});
+
 test('a trusted proxy entry that is not an address or CIDR block is refused', () => {
   const text = withUpstream(`${TARGET}trust_forwarded_from:
   - 10.0.0.0/33

@@ -53,12 +53,18 @@ before(async () => {
     { type: 'A', address: '169.254.169.254', ttl: 30 },
     { type: 'A', address: '127.0.0.1', ttl: 30 },
   ]);
+  dns.set('_http._tcp.tiers.test', [
+    { type: 'SRV', target: '127.0.0.2', port: Number(port), priority: 20, weight: 3, ttl: 30 },
+    { type: 'SRV', target: '127.0.0.1', port: Number(port), priority: 10, weight: 1, ttl: 30 },
+  ]);
   config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
     `listen: [{ address: 127.0.0.1:0 }]
-routes: [{ upstream: app }, { upstream: none, match: { path: /none } }, { upstream: meta, match: { path: /meta } }, { upstream: mixed, match: { path: /mixed } }]
+routes: [{ upstream: app }, { upstream: none, match: { path: /none } }, { upstream: meta, match: { path: /meta } }, { upstream: mixed, match: { path: /mixed } }, { upstream: tiers, match: { path: /tiers } }]
 upstreams:
+  tiers:
+    discovery: { dns: _http._tcp.tiers.test, type: SRV, resolvers: [${dns.address}] }
   meta:
     discovery: { dns: meta.test, port: ${port}, resolvers: [${dns.address}] }
   mixed:
@@ -116,5 +122,20 @@ test('the records left out of an answer are named beside the targets probed', as
   assert.equal(
     stderr,
     `DNS A mixed.test at ${dns.address}: http://127.0.0.1:${port}, TTL 30s; left out: 169.254.169.254 (a link-local address (the cloud metadata service lives there))\n`,
+  );
+});
+
+test('an SRV answer’s targets are named with their weight and priority where not the default', async () => {
+  const port = new URL(echo.url).port;
+  const { code, stdout, stderr } = await run(['tiers', '--config', config, '--json']);
+  assert.equal(code, 2, 'the backup on 127.0.0.2 refuses: probed as every target is');
+  assert.equal(
+    stderr,
+    `DNS SRV _http._tcp.tiers.test at ${dns.address}: http://127.0.0.1:${port} (priority 10), http://127.0.0.2:${port} (weight 3, priority 20)\n`,
+  );
+  const report = JSON.parse(stdout) as { targets: { verdict: { outcome: string } }[] };
+  assert.deepEqual(
+    report.targets.map((t) => t.verdict.outcome),
+    ['ok', 'failure'],
   );
 });

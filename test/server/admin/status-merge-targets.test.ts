@@ -17,6 +17,7 @@ function target(
     url,
     weight: 1,
     config_weight: 1,
+    priority: 0,
     admin: 'enabled',
     health: 'unchecked',
     last_check: null,

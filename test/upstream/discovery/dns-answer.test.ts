@@ -54,7 +54,7 @@ test('AAAA: addresses in brackets in the URL, bare as the host name', async () =
   );
 });
 
-test('SRV: the lowest priority only, each record with its own port and weight (0 counts as 1, above 1000 as 1000)', async () => {
+test('SRV: every priority, each record with its own port, weight (0 counts as 1, above 1000 as 1000) and priority', async () => {
   dns.set('_http._tcp.api.test', [
     { type: 'SRV', target: 'a.api.test', port: 3001, priority: 10, weight: 3, ttl: 30 },
     { type: 'SRV', target: 'b.api.test', port: 3002, priority: 10, weight: 0, ttl: 30 },
@@ -63,15 +63,37 @@ test('SRV: the lowest priority only, each record with its own port and weight (0
   ]);
   const answer = await askDns(resolver, config('_http._tcp.api.test', 'SRV'));
   assert.deepEqual(
-    answer.targets.map((t) => [t.url, t.weight]),
+    answer.targets.map((t) => [t.url, t.weight, t.priority]),
     [
-      ['http://a.api.test:3001', 3],
-      ['http://b.api.test:3002', 1],
-      ['http://c.api.test:3003', 1000],
+      ['http://a.api.test:3001', 3, 10],
+      ['http://b.api.test:3002', 1, 10],
+      ['http://backup.api.test:3004', 1, 20],
+      ['http://c.api.test:3003', 1000, 10],
     ],
   );
   // Node's resolver gives no TTL for SRV: the owner asks again every `interval`.
   assert.equal(answer.ttl, undefined);
+});
+
+test('SRV: max_targets cuts the highest priorities first; a name and port under two priorities is one target, of the lower', async () => {
+  dns.set('_http._tcp.tiers.test', [
+    { type: 'SRV', target: 'z.tiers.test', port: 3001, priority: 1, weight: 1, ttl: 30 },
+    { type: 'SRV', target: 'y.tiers.test', port: 3001, priority: 1, weight: 1, ttl: 30 },
+    { type: 'SRV', target: 'a.tiers.test', port: 3001, priority: 2, weight: 9, ttl: 30 },
+    { type: 'SRV', target: 'b.tiers.test', port: 3001, priority: 3, weight: 1, ttl: 30 },
+    { type: 'SRV', target: 'y.tiers.test', port: 3001, priority: 3, weight: 9, ttl: 30 },
+  ]);
+  const answer = await askDns(resolver, { ...config('_http._tcp.tiers.test', 'SRV'), maxTargets: 3 });
+  assert.deepEqual(
+    answer.targets.map((t) => [t.url, t.weight, t.priority]),
+    [
+      ['http://a.tiers.test:3001', 9, 2],
+      ['http://y.tiers.test:3001', 1, 1],
+      ['http://z.tiers.test:3001', 1, 1],
+    ],
+    'b (priority 3) cut, not a, first in order of origin',
+  );
+  assert.equal(answer.cut, 1);
 });
 
 test('an empty answer and a missing name reject with the resolver code', async () => {
