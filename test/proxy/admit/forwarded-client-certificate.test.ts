@@ -2,16 +2,19 @@
  * `listen[].client_certificates_from: forwarded`: behind a TLS terminator that checked the
  * client's certificate (RFC 9440), the certificate it passes in `Client-Cert` is the request's,
  * from a proxy in `trust_forwarded_from` only. Through a real gateway on a plain listener, the
- * proxy played by this process from 127.0.0.1 (trusted) and a client from 127.0.0.2 (not).
+ * proxy played by this process from 127.0.0.1 (trusted) and a client from 127.0.0.2 (not), over
+ * HTTP/1.1 and HTTP/2 (h2c), and a reload that turns it off on the kept listener.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { type ClientCa, makeClientCa } from '../../helpers/client-ca.ts';
+import { h2Get } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -24,22 +27,27 @@ before(async () => {
   clients.issue('alice');
   clients.issue('mallory');
   app = await startEcho();
-  gw = await startGatewayFromText(`listen:
+  gw = await startGatewayFromText(
+    config('forwarded', '    auth: { client_certificate: { subjects: [alice] }, identity_header: X-User }\n'),
+  );
+});
+
+/** The gateway's config: its listener's client_certificates_from, and /secure's auth line. */
+const config = (from: string, auth: string) => `listen:
   - address: 127.0.0.1:0
-    client_certificates_from: forwarded
+    http2: true
+    client_certificates_from: ${from}
 trust_forwarded_from: [127.0.0.1]
 routes:
   - match: { path: /secure }
     upstream: app
-    auth: { client_certificate: { subjects: [alice] }, identity_header: X-User }
-  - match: { path: /open }
+${auth}  - match: { path: /open }
     upstream: app
 upstreams:
   app:
     targets:
       - url: ${app.url}
-`);
-});
+`;
 
 after(async () => {
   await closeAll(gw, app);
@@ -160,4 +168,32 @@ test('a client not in trust_forwarded_from with an unreadable Client-Cert is not
   const answer = await ask('/open', ['Client-Cert', 'garbage'], '127.0.0.2');
   assert.equal(answer.status, 200);
   assert.deepEqual(received('client-cert'), []);
+});
+
+test('over HTTP/2 alike: the trusted proxy’s Client-Cert lets in its subject, and the upstream gets Candor’s', async () => {
+  const allowed = await h2Get(gw.url, '/secure', {
+    'client-cert': clients.der('alice'),
+    accept: 'text/plain',
+  });
+  assert.equal(allowed.status, 200);
+  assert.deepEqual(received('client-cert'), [clients.der('alice')]);
+  assert.deepEqual(received('x-user'), ['alice']);
+  const refused = await h2Get(gw.url, '/secure', {
+    'client-cert': clients.der('mallory'),
+    accept: 'text/plain',
+  });
+  assert.equal(refused.status, 403);
+  const unread = await h2Get(gw.url, '/open', { 'client-cert': ':AAAA:', accept: 'text/plain' });
+  assert.equal(unread.status, 400);
+  assert.match(unread.text, /the forwarded Client-Cert holds no X\.509 certificate/);
+});
+
+// Last: it changes the gateway's config.
+test('a reload to client_certificates_from: handshake takes effect on the kept listener: the trusted proxy’s fields go on as its own, unread', async () => {
+  const outcome = await gw.gateway.reload(parseConfig(config('handshake', ''), '<test>', {}));
+  assert.deepEqual(outcome.listeners, { kept: 1, added: [], removed: [] });
+  const answer = await ask('/open', ['Client-Cert', ':AAAA:', 'X-SSL-Client-Verify', 'SUCCESS']);
+  assert.equal(answer.status, 200);
+  assert.deepEqual(received('client-cert'), [':AAAA:']);
+  assert.deepEqual(received('x-ssl-client-verify'), ['SUCCESS']);
 });
