@@ -64,19 +64,19 @@ function forwardedCertificate(fields: FieldMap): ClientCertificate {
   const chain = fields['client-cert-chain'];
   if (cert === undefined)
     // RFC 9440 §2.3: Client-Cert-Chain must not appear unless Client-Cert is also present.
-    return chain === undefined ? NONE : refused('the forwarded Client-Cert-Chain without Client-Cert');
+    return chain === undefined ? NONE : unreadable('a forwarded Client-Cert-Chain without Client-Cert');
   // Two Client-Cert fields were joined into a list (fieldMap), which is no one item: refused too.
   const leaf = typeof cert === 'string' ? byteSequences(cert) : undefined;
   if (leaf?.length !== 1)
-    return refused('the forwarded Client-Cert is not one byte sequence (RFC 9440 §2.2: :base64 DER:)');
+    return unreadable('the forwarded Client-Cert is not one byte sequence (RFC 9440 §2.2: :base64 DER:)');
   const issuers = chain === undefined ? [] : typeof chain === 'string' ? byteSequences(chain) : undefined;
   if (issuers === undefined)
-    return refused('the forwarded Client-Cert-Chain is not a list of byte sequences (RFC 9440 §2.3)');
+    return unreadable('the forwarded Client-Cert-Chain is not a list of byte sequences (RFC 9440 §2.3)');
   const certificate = x509(leaf[0]);
-  if (certificate === undefined) return refused('the forwarded Client-Cert holds no X.509 certificate');
+  if (certificate === undefined) return unreadable('the forwarded Client-Cert holds no X.509 certificate');
   const read = issuers.map(x509);
   if (read.includes(undefined))
-    return refused('the forwarded Client-Cert-Chain holds something that is no X.509 certificate');
+    return unreadable('the forwarded Client-Cert-Chain holds something that is no X.509 certificate');
   return { certificate, refused: undefined, chain: read as X509Certificate[] };
 }
 
@@ -103,6 +103,6 @@ function x509(der: Buffer): X509Certificate | undefined {
 }
 
 /** None, and why: the 400's words. */
-function refused(details: string): ClientCertificate {
+function unreadable(details: string): ClientCertificate {
   return { ...NONE, unreadable: details };
 }
