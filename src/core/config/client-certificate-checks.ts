@@ -79,7 +79,7 @@ export function checkClientCertificateRoutes(
     if (names !== undefined)
       report(
         field,
-        `no listener this route is reached on (${names}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`,
+        `no listener this route is reached on (${names}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them (or client_certificates_from: forwarded behind a TLS terminator that checks them)`,
       );
   }
 }
@@ -150,7 +150,7 @@ export function warnBoundTokenRoutes(
     if (names === undefined) continue;
     warn(
       ['routes', index, 'auth', 'jwt', 'bound_tokens'],
-      `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates): ${UNBOUND_OUTCOME[mode]}`,
+      `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates, or client_certificates_from: forwarded): ${UNBOUND_OUTCOME[mode]}`,
     );
   }
 }

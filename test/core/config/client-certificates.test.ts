@@ -116,7 +116,7 @@ upstreams:
       - url: http://127.0.0.1:3001
 `;
   const refusal = (listeners: string) =>
-    `routes[0].auth.client_certificate: no listener this route is reached on (${listeners}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`;
+    `routes[0].auth.client_certificate: no listener this route is reached on (${listeners}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them (or client_certificates_from: forwarded behind a TLS terminator that checks them)`;
   const problems = (match: string) => problemsOf(text(match)).map((p) => `${p.path}: ${p.message}`);
   assert.deepEqual(problems('{ listener: [public, plain] }'), [refusal('public, plain')]);
   assert.deepEqual(problems('{ scheme: http }'), [refusal('plain')]);
