@@ -215,13 +215,13 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.failure = failure;
   }
 
-  /** The client left early: before any answer 499, and `client_closed` unless an attempt cut short said why. */
+  /** The client left early: before any answer 499; after its head (the status kept), cut at body_streaming, its upstream's part whole or not. */
   clientLeft(): void {
-    const { record } = this.#req;
+    const { record, answer } = this.#req;
     record.clientAborted = true;
-    if (record.status !== 0) return;
-    record.status = FAILURES.client_closed.status;
-    record.failure ??= new Failure('client_closed', this.#req.answer.leftHow);
+    const stage = record.status === 0 ? undefined : 'body_streaming';
+    if (stage === undefined) record.status = FAILURES.client_closed.status;
+    record.failure ??= new Failure('client_closed', answer.leftHow, { stage }); // unless an attempt cut short said why
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */
