@@ -2,7 +2,7 @@ import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import { forwardedAsForList } from '../../core/net/forwarded-for.ts';
+import { forwardedAsForList, forwardedParams } from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 import * as Kind from './client-field-kinds.ts';
@@ -228,7 +228,15 @@ function prepareHopFields(facts: ForwardFacts): number {
       : facts.trusted
         ? ''
         : forwardedElement(facts);
-  hop.forwardedHost = forwardedHost === undefined ? facts.host : lastEntry(forwardedHost);
+  // The host its client asked for, which apps build links from: a trusted proxy's X-Forwarded-Host,
+  // or, from one that wrote only Forwarded, its last element's host= (as its proto= is told in
+  // X-Forwarded-Proto); else the Host this hop sends.
+  hop.forwardedHost =
+    forwardedHost !== undefined
+      ? lastEntry(forwardedHost)
+      : forwarded !== undefined
+        ? forwardedParams(forwarded, 'host=').at(-1) || facts.host
+        : facts.host;
   // X-Forwarded-For and -Proto, Via, X-Request-Id and traceparent always.
   return 5 + (hop.forwarded === '' ? 0 : 1) + (hop.forwardedHost === '' ? 0 : 1);
 }

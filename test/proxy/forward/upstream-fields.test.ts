@@ -160,3 +160,29 @@ test("a trusted proxy that wrote only Forwarded: its for= nodes are X-Forwarded-
   const untrusted = buildUpstreamHeaders(['Forwarded', 'for=1.1.1.1'], FACTS);
   assert.equal(untrusted[untrusted.indexOf('x-forwarded-for') + 1], '10.0.0.1');
 });
+
+test("a trusted proxy that wrote only Forwarded: its last element's host= is X-Forwarded-Host, as its proto= is X-Forwarded-Proto", () => {
+  const trusted = { ...FACTS, trusted: true };
+  const hostOf = (raw: string[], facts = trusted) => {
+    const out = buildUpstreamHeaders(raw, facts);
+    return out[out.indexOf('x-forwarded-host') + 1];
+  };
+  // The host its client asked for, which apps build links from: not the Host the proxy sent (its own name for the upstream).
+  assert.equal(
+    hostOf([
+      'Host',
+      'a.test',
+      'Forwarded',
+      'for=1.1.1.1;host=evil.test, for=2.2.2.2;host="shop.example:8443";proto=https',
+    ]),
+    'shop.example:8443',
+  );
+  // An element without host= says none: the Host stands.
+  assert.equal(hostOf(['Host', 'a.test', 'Forwarded', 'for=1.1.1.1;host=x.test, for=2.2.2.2']), 'a.test');
+  // Its X-Forwarded-Host beside it is its word, as before; an untrusted client's Forwarded is nobody's.
+  assert.equal(
+    hostOf(['Host', 'a.test', 'Forwarded', 'host=x.test', 'X-Forwarded-Host', 'y.test']),
+    'y.test',
+  );
+  assert.equal(hostOf(['Host', 'a.test', 'Forwarded', 'host=x.test'], FACTS), 'a.test');
+});
