@@ -177,6 +177,19 @@ export function startServerSpan(
 }
 
 /**
+ * The request found its route: the server span is named for it (`GET /items/*`), its prefix
+ * being the template every path under it shares. Named here, not at the first attempt, so
+ * that what the route answers itself (a 429, a redirect, a stored answer, a file) is filed
+ * under the same low-cardinality name as what it forwards.
+ */
+export function routeServerSpan(spans: RequestSpans | undefined, routePath: string): void {
+  if (spans === undefined) return;
+  const route = routePath === '/' ? '/*' : `${routePath}/*`;
+  spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
+  if (spans.method !== '_OTHER') spans.server.updateName(`${spans.method} ${route}`);
+}
+
+/**
  * An attempt's client span, started now as a child of the server span. Returns the
  * `traceparent` the attempt sends upstream: this span is the upstream's parent.
  */
@@ -185,15 +198,8 @@ export function startClientSpan(
   upstream: string,
   target: TargetConfig,
   path: string,
-  routePath: string,
 ): string | undefined {
   if (spans === undefined) return undefined;
-  if (spans.attempts === 0) {
-    // The route is known once an attempt starts: its prefix is the template every path under it shares.
-    const route = routePath === '/' ? '/*' : `${routePath}/*`;
-    spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
-    if (spans.method !== '_OTHER') spans.server.updateName(`${spans.method} ${route}`);
-  }
   spans.client?.end(now());
   const attributes: Record<string, string | number> = {
     [ATTR_HTTP_REQUEST_METHOD]: spans.method,

@@ -1,3 +1,4 @@
+import type { RouteConfig } from '../../core/config/route-config.ts';
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { newRequestId, requestIdsFor } from '../../core/ids/ids.ts';
@@ -7,7 +8,12 @@ import { unmapIPv4 } from '../../core/net/ip-address.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
-import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
+import {
+  type RequestSpans,
+  routeServerSpan,
+  startServerSpan,
+  type Tracing,
+} from '../../observe/tracing/spans.ts';
 import { LOGGED_TARGET_MAX, loggedHost, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
 
 /**
@@ -60,6 +66,15 @@ export function serverSpanOf(
     { httpVersion, userAgent: typeof agent === 'string' ? agent : undefined },
     protocol,
   );
+}
+
+/** The request found its route: its log line and its server span say which. */
+export function routedAs(
+  req: { readonly record: RequestRecord; readonly spans: RequestSpans | undefined },
+  route: RouteConfig,
+): void {
+  req.record.route = route.name;
+  routeServerSpan(req.spans, route.path);
 }
 
 /** The record of a request the server's parser refused, from the little it could read of it. */
