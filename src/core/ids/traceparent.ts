@@ -57,6 +57,24 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
 }
 
 /**
+ * The same trace, not recorded: its sampled flag off, the other flags kept. For a trace whose
+ * server span the tracer's sampler dropped (`tracing.sample_ratio`): a hop told it was sampled
+ * would record its own spans under a parent no collector gets.
+ */
+export function notSampled(trace: TraceContext): TraceContext {
+  const { traceId, spanId, traceparent, continued, parentId } = trace;
+  const flags = Number.parseInt(traceparent.slice(53, 55), 16) & ~FLAG_SAMPLED;
+  return {
+    traceId,
+    spanId,
+    traceparent: `${traceparent.slice(0, 53)}${flags.toString(16).padStart(2, '0')}`,
+    continued,
+    parentId,
+    sampled: false,
+  };
+}
+
+/**
  * The flags this hop sends on: the sampled flag and Level 2's random flag as the client sent
  * them, every other bit zero. W3C Trace Context §3.2.2.5: the other flags are reserved and
  * "vendors MUST set those to zero" (a later version's header, continued as version 00, may

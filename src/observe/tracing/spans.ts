@@ -13,7 +13,7 @@ import type { Context, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer } from
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import type { TraceContext } from '../../core/ids/traceparent.ts';
+import { notSampled, type TraceContext } from '../../core/ids/traceparent.ts';
 import type { RequestRecord } from '../log/request-record.ts';
 
 const CLIENT_CLOSED = FAILURES.client_closed.status;
@@ -173,6 +173,10 @@ export function startServerSpan(
   } finally {
     tracing.next = undefined;
   }
+  // The sampler follows a client's flag, but draws for a trace that starts here: what it drew
+  // is what every hop is told (the auth service's call reads record.trace, not a client span).
+  if (ids.sampled && (server.spanContext().traceFlags & TRACE_FLAGS_SAMPLED) === 0)
+    record.trace = notSampled(ids);
   return new RequestSpans(tracing, server, method);
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requestIdsFor } from '../../../src/core/ids/ids.ts';
-import { continueOrStartTrace } from '../../../src/core/ids/traceparent.ts';
+import { continueOrStartTrace, notSampled } from '../../../src/core/ids/traceparent.ts';
 
 test('a valid traceparent is continued with a fresh span id', () => {
   const trace = continueOrStartTrace('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00');
@@ -33,6 +33,20 @@ test('the flags go on as version 00 defines them: sampled and random kept, the r
   // A later version's header is continued as version 00: its flags held to version 00's.
   assert.equal(continueOrStartTrace(`01-${id}-f5-more`).traceparent.slice(-3), '-01');
   assert.equal(continueOrStartTrace(`00-${id}-08`).sampled, false);
+});
+
+test('a trace not recorded: the sampled flag off, the ids and the random flag kept', () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+  const continued = continueOrStartTrace(`00-${id}-03`);
+  const dropped = notSampled(continued);
+  assert.equal(dropped.traceparent, `${continued.traceparent.slice(0, -2)}02`);
+  assert.deepEqual(
+    [dropped.traceId, dropped.spanId, dropped.parentId, dropped.continued, dropped.sampled],
+    [continued.traceId, continued.spanId, continued.parentId, true, false],
+  );
+  const started = continueOrStartTrace(undefined);
+  assert.equal(notSampled(started).traceparent, `${started.traceparent.slice(0, -2)}00`);
+  assert.equal(notSampled(started).spanId, started.spanId);
 });
 
 test('invalid traceparents start a new trace', () => {
