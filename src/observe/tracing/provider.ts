@@ -104,7 +104,7 @@ class ReportingExporter implements SpanExporter {
         this.#dropping = false;
       } else {
         if (!this.#failing)
-          this.#logger.warn({ error: result.error?.message, spans: spans.length }, 'trace export failed');
+          this.#logger.warn({ ...refusal(result.error), spans: spans.length }, 'trace export failed');
         this.#failing = true;
         this.#lost += spans.length;
       }
@@ -119,6 +119,23 @@ class ReportingExporter implements SpanExporter {
   forceFlush(): Promise<void> {
     return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
+}
+
+/** The longest part of a collector's answer a log line keeps (a proxy's error page may be long). */
+const MAX_REASON_LENGTH = 200;
+
+/**
+ * What a failed export's error says, for its log line. A collector's answer is an error with
+ * the HTTP status in `code` and the answer's body in `data` (the exporter's OTLPExporterError,
+ * read by its shape: the package is the SDK's, not ours); its message alone is the status's
+ * reason phrase ("Found", "Bad Request"), which does not say a redirect was not followed or
+ * why a collector refused the spans.
+ */
+function refusal(error: Error | undefined): { error?: string; status?: number; reason?: string } {
+  const { code, data } = (error ?? {}) as { code?: unknown; data?: unknown };
+  if (typeof code !== 'number') return { error: error?.message };
+  const reason = typeof data === 'string' && data !== '' ? data.slice(0, MAX_REASON_LENGTH) : undefined;
+  return { error: error?.message, status: code, ...(reason === undefined ? {} : { reason }) };
 }
 
 /**
