@@ -12,11 +12,17 @@ import type * as OtelApi from '@opentelemetry/api';
 import type { Context, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer } from '@opentelemetry/api';
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { grpcCodeName } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { notSampled, type TraceContext } from '../../core/ids/traceparent.ts';
-import type { RequestRecord } from '../log/request-record.ts';
+import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 
 const CLIENT_CLOSED = FAILURES.client_closed.status;
+/**
+ * The gRPC codes that make a server span an error (the gRPC conventions): the server's fault.
+ * The others (NOT_FOUND, PERMISSION_DENIED, …) are the caller's, as an HTTP 4xx is.
+ */
+const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
 /** The OpenTelemetry HTTP semantic conventions' attribute names used here (stable since v1.23). */
 const ATTR_CLIENT_ADDRESS = 'client.address';
@@ -29,6 +35,8 @@ const ATTR_HTTP_ROUTE = 'http.route';
 const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
 const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
 const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
+/** The gRPC conventions' (the name Jaeger's and Tempo's users search by; the newer `rpc.status_code` is still experimental). */
+const ATTR_RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code';
 const ATTR_SERVER_ADDRESS = 'server.address';
 const ATTR_SERVER_PORT = 'server.port';
 const ATTR_URL_FULL = 'url.full';
@@ -273,6 +281,12 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   if (client !== undefined) {
     // The attempt whose head went downstream: a body that broke later is its failure too.
     if (failure !== undefined && record.stage === 'body_streaming') failed(client, failure);
+    // A gRPC call's failure comes as an HTTP 200: its status is in the trailers, any but OK an error for a client.
+    const grpc = record.upstreamGrpcStatus;
+    if (grpc !== undefined) {
+      client.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, grpc);
+      if (grpc !== 0 && failure === undefined) grpcFailed(client, grpc);
+    }
     client.end(now());
     spans.client = undefined;
   }
@@ -281,6 +295,8 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   // 499 (client_closed's) is the log's name for "the client left before an answer": nothing was sent.
   const answered = status > 0 && !(record.clientAborted && status === CLIENT_CLOSED);
   if (answered) server.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  const grpc = grpcStatusRead(record);
+  if (grpc !== undefined) server.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, grpc);
   if (failure !== undefined) {
     // Every failure keeps its RFC 9209 token, a 4xx of Candor's too: error.type says who
     // produced the answer and why. The span's status follows the conventions: for a
@@ -292,8 +308,13 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   } else if (status >= 500) {
     server.setAttribute(ATTR_ERROR_TYPE, String(status));
     server.setStatus({ code: STATUS_ERROR });
-  }
+  } else if (grpc !== undefined && GRPC_SERVER_ERRORS.has(grpc)) grpcFailed(server, grpc);
   server.end(now());
+}
+
+function grpcFailed(span: Span, code: number): void {
+  span.setAttribute(ATTR_ERROR_TYPE, grpcCodeName(code));
+  span.setStatus({ code: STATUS_ERROR });
 }
 
 function failed(span: Span, failure: Failure): void {
