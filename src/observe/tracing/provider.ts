@@ -3,7 +3,7 @@
  * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
-import { type Context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -59,7 +59,7 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
   const tracer = provider.getTracer('candor', VERSION);
   return Object.assign(tracing, {
     tracer,
-    api: { ROOT_CONTEXT, trace },
+    api: { ROOT_CONTEXT, trace, createTraceState },
     // A last export that fails is already in the log (ReportingExporter): it must not fail
     // the gateway's close, which has more to flush after it.
     shutdown: () => provider.shutdown().catch(() => {}),

@@ -58,12 +58,17 @@ export function serverSpanOf(
   protocol: string,
 ): RequestSpans | undefined {
   if (tracing === undefined) return undefined;
-  const agent = fields['user-agent'];
+  const { 'user-agent': agent, tracestate } = fields;
   const httpVersion = head.protocol === 'HTTP/2' ? '2' : `${head.versionMajor}.${head.versionMinor}`;
   return startServerSpan(
     tracing,
     record,
-    { httpVersion, userAgent: typeof agent === 'string' ? agent : undefined },
+    {
+      httpVersion,
+      userAgent: typeof agent === 'string' ? agent : undefined,
+      // A repeated tracestate is one list, its lines joined in order (fieldMap).
+      tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+    },
     protocol,
   );
 }
