@@ -14,7 +14,11 @@ export interface TraceContext {
   readonly sampled: boolean;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/**
+ * A later version's fields after the flags are its own, but never hold a comma: a comma is two
+ * traceparent lines joined as one list (fieldMap), and the parent is not to be guessed between them.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[^,]*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 /** The two trace flags defined (W3C Trace Context Level 1's sampled, Level 2's random trace id). */

@@ -58,6 +58,9 @@ test('invalid traceparents start a new trace', () => {
     'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
     '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
     '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+    // Two traceparent lines, joined as one list (fieldMap): which one is the parent is not to be guessed.
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01',
+    'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later, cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01',
   ]) {
     const trace = continueOrStartTrace(bad);
     assert.equal(trace.continued, false, String(bad));
