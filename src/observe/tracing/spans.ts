@@ -110,6 +110,8 @@ export function startServerSpan(
   req:
     | {
         readonly httpVersion: string;
+        /** The client behind the trusted proxies, if they name one (the peer when there are none). */
+        readonly client: string | undefined;
         readonly userAgent: string | undefined;
         readonly tracestate: string | undefined;
       }
@@ -128,7 +130,9 @@ export function startServerSpan(
   };
   // A request the gateway made itself (a stored answer's refresh) has no peer: it says what it is, and for whom.
   if (record.background === undefined) {
-    attributes[ATTR_CLIENT_ADDRESS] = record.clientAddress;
+    // The client behind a load balancer, beside the balancer the connection came from.
+    const client = req === undefined ? record.clientAddress : req.client;
+    if (client !== undefined) attributes[ATTR_CLIENT_ADDRESS] = client;
     attributes[ATTR_NETWORK_PEER_ADDRESS] = record.clientAddress;
   } else {
     attributes[ATTR_CANDOR_BACKGROUND] = record.background;

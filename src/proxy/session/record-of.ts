@@ -5,7 +5,7 @@ import { newRequestId, requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { unmapIPv4 } from '../../core/net/ip-address.ts';
-import type { TrustList } from '../../core/net/trust.ts';
+import { type TrustList, vouchedClient } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
 import {
@@ -51,7 +51,7 @@ export function recordOf(
 
 /** The request's server span, when tracing is on (its HTTP version and user agent from the head). */
 export function serverSpanOf(
-  tracing: Tracing | undefined,
+  { tracing, trust }: { readonly tracing: Tracing | undefined; readonly trust: TrustList },
   record: RequestRecord,
   head: DownstreamHead,
   fields: FieldMap,
@@ -65,6 +65,8 @@ export function serverSpanOf(
     record,
     {
       httpVersion,
+      // Behind trusted proxies, the client they vouch for (the conventions' client.address); read only when traced.
+      client: vouchedClient(record.clientAddress, fields, trust),
       userAgent: typeof agent === 'string' ? agent : undefined,
       // A repeated tracestate is one list, its lines joined in order (fieldMap).
       tracestate: typeof tracestate === 'string' ? tracestate : undefined,

@@ -59,7 +59,7 @@ export class RequestSession implements AttemptsOwner {
       record.backgroundFor = exchange.background.madeFor;
     }
     const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
-    const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
+    const spans = serverSpanOf(runtime, record, head, fields, served.protocol);
     this.#req = { runtime, listener: served, exchange, head, fields, answer, record, spans };
     this.#onSnapshot = runtime.requests.take();
     answer.onClose(this.#onClose);
