@@ -191,7 +191,8 @@ export function routeServerSpan(spans: RequestSpans | undefined, routePath: stri
   if (spans === undefined) return;
   const route = routePath === '/' ? '/*' : `${routePath}/*`;
   spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
-  if (spans.method !== '_OTHER') spans.server.updateName(`${spans.method} ${route}`);
+  // The conventions' `{method} {target}`, `HTTP` standing for a method they do not list.
+  spans.server.updateName(`${spans.method === '_OTHER' ? 'HTTP' : spans.method} ${route}`);
 }
 
 /**

@@ -11,7 +11,7 @@ import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { KIND, STATUS, startCollector } from './collector.ts';
 
-test('a 429 and a redirect of a route: their server spans name the route; a 404 with no route stays `GET`', async () => {
+test('a 429 and a redirect of a route: their server spans name the route (`HTTP` for an unlisted method); a 404 with no route stays `GET`', async () => {
   const collector = await startCollector();
   const echo = await startEcho();
   const gw = await startTestGateway(`name: edge-1
@@ -37,7 +37,14 @@ tracing:
     assert.equal((await ask('/items/2', 'own-2')).status, 429);
     assert.equal((await ask('/old/3', 'own-3')).status, 301);
     assert.equal((await ask('/nowhere/4', 'own-4')).status, 404);
-    for (const id of ['own-1', 'own-2', 'own-3', 'own-4']) await gw.logFor(id);
+    // A method the conventions do not list: `HTTP` stands for it, before the route as after.
+    const purge = await request(gw.url, {
+      method: 'PURGE',
+      path: '/old/5',
+      headers: { 'x-request-id': 'own-5' },
+    });
+    assert.equal(purge.status, 308);
+    for (const id of ['own-1', 'own-2', 'own-3', 'own-4', 'own-5']) await gw.logFor(id);
   } finally {
     await gw.close();
     await echo.close();
@@ -62,6 +69,12 @@ tracing:
   assert.equal(redirected.name, 'GET /old/*');
   assert.equal(redirected.attributes['http.route'], '/old/*');
   assert.equal(redirected.attributes['http.response.status_code'], 301);
+  const other = server('own-5');
+  assert.equal(other.name, 'HTTP /old/*');
+  assert.deepEqual(
+    [other.attributes['http.request.method'], other.attributes['http.request.method_original']],
+    ['_OTHER', 'PURGE'],
+  );
   const unrouted = server('own-4');
   assert.equal(unrouted.name, 'GET');
   assert.equal(unrouted.attributes['http.route'], undefined);
