@@ -1,7 +1,8 @@
 /**
  * Checks of client certificates (mutual TLS) that span fields or read files: a revocation list
- * OpenSSL can load, a route that requires a certificate reachable on a listener that asks for
- * one, and a route that checks certificate-bound tokens reachable on one too.
+ * OpenSSL can load, a listener that takes them forwarded from a proxy it can trust, a route that
+ * requires a certificate reachable on a listener that asks for one (or takes one forwarded), and
+ * a route that checks certificate-bound tokens reachable on one too.
  */
 
 import { createSecureContext } from 'node:tls';
@@ -26,6 +27,30 @@ export function crlProblem(text: string): string | undefined {
 }
 
 /**
+ * `listen[].client_certificates_from: forwarded` where it can take nothing, or where it would say
+ * the opposite of the listener's own `tls.client_certificates`: with no `trust_forwarded_from`
+ * every request's certificate would be none, and with the listener asking clients for one in
+ * their handshakes there would be two certificates for one request, and no rule for which is
+ * the client's.
+ */
+export function checkForwardedCertificates(listen: unknown, trusted: boolean, report: Report): void {
+  for (const [index, listener] of itemsOf(listen)) {
+    if (stringAt(listener, 'client_certificates_from') !== 'forwarded') continue;
+    const field = ['listen', index, 'client_certificates_from'];
+    if (!trusted)
+      report(
+        field,
+        'forwarded, but trust_forwarded_from lists no proxy to take a Client-Cert from, so no request would have a certificate: list the TLS terminator in front in trust_forwarded_from',
+      );
+    if (mappingAt(mappingAt(listener, 'tls'), 'client_certificates') !== undefined)
+      report(
+        field,
+        "forwarded, but this listener asks clients for certificates in its own handshakes too (tls.client_certificates): a request's certificate is either the handshake's or the proxy's, so remove one of them",
+      );
+  }
+}
+
+/**
  * A route with `auth.client_certificate` on a gateway none of whose listeners asks for a
  * certificate, or reached (by its `match.listener`, `match.scheme`) only on listeners that ask for
  * none, would refuse every request (403): a mistake to say at load, not at the first request. (A
@@ -46,7 +71,7 @@ export function checkClientCertificateRoutes(
     if (!asked) {
       report(
         field,
-        'no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates',
+        'no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates (or client_certificates_from: forwarded behind a TLS terminator that checks them)',
       );
       continue;
     }
@@ -54,16 +79,24 @@ export function checkClientCertificateRoutes(
     if (names !== undefined)
       report(
         field,
-        `no listener this route is reached on (${names}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`,
+        `no listener this route is reached on (${names}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them (or client_certificates_from: forwarded behind a TLS terminator that checks them)`,
       );
   }
 }
 
-/** Whether a listener (by its index in `listen`) asks clients for a certificate. */
+/**
+ * Whether a listener (by its index in `listen`) asks clients for a certificate, in its handshakes
+ * or through the proxy in front (`client_certificates_from: forwarded`).
+ */
 function askingListeners(listen: unknown): (listener: { readonly index: number }) => boolean {
   const raw = new Map(itemsOf(listen));
-  return (listener) =>
-    mappingAt(mappingAt(raw.get(listener.index), 'tls'), 'client_certificates') !== undefined;
+  return (listener) => {
+    const written = raw.get(listener.index);
+    return (
+      mappingAt(mappingAt(written, 'tls'), 'client_certificates') !== undefined ||
+      stringAt(written, 'client_certificates_from') === 'forwarded'
+    );
+  };
 }
 
 /**
@@ -117,7 +150,7 @@ export function warnBoundTokenRoutes(
     if (names === undefined) continue;
     warn(
       ['routes', index, 'auth', 'jwt', 'bound_tokens'],
-      `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates): ${UNBOUND_OUTCOME[mode]}`,
+      `${mode}, but no listener this route is reached on (${names}) asks clients for a certificate (listen[].tls.client_certificates, or client_certificates_from: forwarded): ${UNBOUND_OUTCOME[mode]}`,
     );
   }
 }

@@ -10,7 +10,11 @@ import { didYouMean } from '../did-you-mean.ts';
 import { checkAccess } from './access-checks.ts';
 import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
-import { checkClientCertificateRoutes, warnBoundTokenRoutes } from './client-certificate-checks.ts';
+import {
+  checkClientCertificateRoutes,
+  checkForwardedCertificates,
+  warnBoundTokenRoutes,
+} from './client-certificate-checks.ts';
 import { DEFAULTS } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
 import { checkDiscovery } from './fleet-checks.ts';
@@ -48,6 +52,7 @@ export function checkCrossFields(
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
   checkAccess(document.routes, upstreams, report);
+  checkForwardedCertificates(document.listen, trusted, report);
   checkClientCertificateRoutes(document.listen, document.routes, listeners, report);
   warnBoundTokenRoutes(document.listen, document.routes, listeners, warn);
   checkCaches(document.routes, report);

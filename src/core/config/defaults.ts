@@ -21,6 +21,8 @@ export const DEFAULTS = {
     allowMisdirected: false,
     // The safe side: a listener that asks for certificates lets in no connection without a good one.
     clientCertificateMode: 'require',
+    // Only the listener's own handshake: a forwarded certificate is believed only where it is said.
+    clientCertificatesFrom: 'handshake',
   },
   perClientKey: 'address',
   acme: {

@@ -29,6 +29,13 @@ export interface ListenerConfig {
    */
   readonly http2: boolean;
   /**
+   * Where a request's client certificate comes from: `handshake`, the listener's own TLS
+   * (`tls.client_certificates`); `forwarded`, the RFC 9440 `Client-Cert` (and
+   * `Client-Cert-Chain`) of a TLS terminator in `trust_forwarded_from`, which verified it
+   * (proxy/accept/forwarded-certificate.ts).
+   */
+  readonly clientCertificatesFrom: 'handshake' | 'forwarded';
+  /**
    * PROXY protocol (v1, v2) from TCP load balancers at these addresses or CIDR blocks: their
    * connections must open with a header, whose client then stands for the peer; anyone
    * else's must not (proxy/accept/proxy-gate.ts).

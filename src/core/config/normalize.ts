@@ -161,6 +161,7 @@ function toListener(raw: RawListener, baseDir: string): ListenerConfig {
     ...(raw.max_in_flight === undefined ? {} : { maxInFlight: raw.max_in_flight }),
     maxConnections: raw.max_connections ?? DEFAULTS.listener.maxConnections,
     http2: raw.http2 ?? false,
+    clientCertificatesFrom: raw.client_certificates_from ?? DEFAULTS.listener.clientCertificatesFrom,
     ...(raw.proxy_protocol === undefined ? {} : { proxyProtocol: { from: raw.proxy_protocol.from } }),
   };
   if (raw.tls === undefined) return listener;

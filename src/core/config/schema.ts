@@ -42,6 +42,9 @@ const Listener = mapping(
     max_in_flight: count(1, 10_000_000, 'requests in flight'),
     max_connections: count(1, 10_000_000, 'open client connections'),
     http2: flag(),
+    // Where a request's client certificate comes from: this listener's TLS handshake, or the
+    // RFC 9440 Client-Cert of a TLS terminator in trust_forwarded_from (forwarded-certificate.ts).
+    client_certificates_from: oneOf(['handshake', 'forwarded']),
     proxy_protocol: Type.Optional(
       mapping(
         {

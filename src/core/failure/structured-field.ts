@@ -1,6 +1,6 @@
 /**
  * The few RFC 8941 structured-field serialisations Proxy-Status needs, and the one check of a
- * List another hop wrote. By hand keeps the hot path free of a general-purpose library.
+ * List another hop wrote (and the parameters pattern a reader of another field's items needs). By hand keeps the hot path free of a general-purpose library.
  */
 
 const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/;
@@ -10,7 +10,8 @@ const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/;
 const BARE_ITEM =
   '(?:-?\\d{1,15}(?:\\.\\d{1,3})?|"(?:[ !#-\\[\\]-~]|\\\\["\\\\])*"|[A-Za-z*][A-Za-z0-9:/!#$%&\'*+\\-.^_`|~]*' +
   '|:[A-Za-z0-9+/=]*:|\\?[01]|@-?\\d{1,15}|%"(?:[ !#$&-~]|%[0-9a-f]{2})*")';
-const PARAMETERS = `(?:; *[a-z*][a-z0-9_\\-.*]*(?:=${BARE_ITEM})?)*`;
+/** An item's parameters (RFC 9651 §3.1.2), none or more, as a regular expression's source. */
+export const PARAMETERS = `(?:; *[a-z*][a-z0-9_\\-.*]*(?:=${BARE_ITEM})?)*`;
 // An inner list's spaces after "(" and before ")" belong to one repetition each: written as
 // `\( *(?:items)? *\)`, a run of spaces could be split between the two `*` in as many ways as it
 // is long, and an upstream's `(` then 32 KiB of spaces took seconds of the worker's loop.

@@ -23,6 +23,12 @@ export interface ClientCertificate {
    * (RFC 9440's Client-Cert-Chain); empty for a certificate not verified.
    */
   readonly chain: readonly X509Certificate[];
+  /**
+   * What a proxy in `trust_forwarded_from` sent in Client-Cert (or Client-Cert-Chain) that could
+   * not be read, in the words of the 400 the accept phase answers it with; absent for every other
+   * (proxy/accept/forwarded-certificate.ts).
+   */
+  readonly unreadable?: string;
 }
 
 const CLIENT_CERTIFICATE = Symbol('candor.clientCertificate');

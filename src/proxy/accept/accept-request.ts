@@ -5,6 +5,7 @@ import { hasBody } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { isLoop } from '../route/request-target.ts';
 import { type AcmeChallenges, acmeChallenge } from './acme-challenge.ts';
+import { forwardedCertificateRefusal } from './forwarded-certificate.ts';
 import { OPTIONS_ANSWER } from './options-answer.ts';
 import { checkRequest, maxForwardsSpent } from './request-checks.ts';
 
@@ -12,7 +13,7 @@ import { checkRequest, maxForwardsSpent } from './request-checks.ts';
 export type Accepted =
   /** Refused: whatever the client sent after its head cannot be trusted (the connection closes after the answer). */
   | { readonly refused: Failure }
-  /** A request that already passed through this gateway: answered with this failure. */
+  /** A sound request answered with this failure (a loop, an unreadable forwarded certificate): the connection goes on. */
   | { readonly failed: Failure }
   /** Answered by the gateway itself, with no route: an ACME validation (`acme` names it), `OPTIONS *`. */
   | { readonly answer: OwnAnswer | Promise<OwnAnswer | Failure>; readonly acme?: string }
@@ -21,7 +22,8 @@ export type Accepted =
 /**
  * The accept phase, in order: an upgrade with a body (its body could not be framed once the
  * connection is handed over), what the server's parser lets through that a careful server must
- * refuse (request-checks.ts), ACME's HTTP-01 validation on a plain listener, `OPTIONS *` (in
+ * refuse (request-checks.ts), a client certificate a trusted proxy forwarded unreadable
+ * (forwarded-certificate.ts), ACME's HTTP-01 validation on a plain listener, `OPTIONS *` (in
  * either form) and an OPTIONS whose Max-Forwards is spent (RFC 9110 §9.3.7, §7.6.2: answered
  * by their recipient, Candor), and a loop (a `Via` naming this gateway).
  */
@@ -43,6 +45,9 @@ export function acceptRequest(
     };
   const refused = checkRequest(head, fields, gateway.config.limits);
   if (refused) return { refused };
+  // Sound framing, a body that can be read past: the connection goes on after this 400.
+  const unreadable = forwardedCertificateRefusal(head);
+  if (unreadable) return { failed: unreadable };
   const challenge = acmeChallenge(gateway.acme, head, fields);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };
   if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(fields)))

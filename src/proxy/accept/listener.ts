@@ -166,6 +166,7 @@ export async function startListener(
         applyLimits(live, limits);
         state.proxyFrom = createTrustList(next.proxyProtocol?.from ?? []);
         facts.name = next.name;
+        facts.clientCertificatesFrom = certificatesFrom(next);
         accepting.setMaxConnections(next.maxConnections);
         if (tlsInForce?.()) {
           own.noteClients(serverTls?.requiresCertificate() ?? false);
@@ -211,7 +212,13 @@ function listenerFacts(config: ListenerConfig, serverTls: ServerTls | undefined)
         ? undefined
         : new InFlightLimit(config.maxInFlight, `the listener ${config.address}`, config.maxInFlightOf),
     ...(serverTls ? { misdirected: serverTls.misdirected } : {}),
+    clientCertificatesFrom: certificatesFrom(config),
   };
+}
+
+/** Where its requests' client certificates come from, when not their handshakes (ListenerFacts). */
+function certificatesFrom(config: ListenerConfig): ListenerFacts['clientCertificatesFrom'] {
+  return config.clientCertificatesFrom === 'forwarded' ? 'forwarded' : undefined;
 }
 
 /** A reload's `max_in_flight`: the count goes on (requests holding slots are still running); only the bound changes. */

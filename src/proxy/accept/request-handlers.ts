@@ -26,6 +26,11 @@ export interface ListenerFacts {
    * certificate than the one naming `host` (421); absent on a plain listener.
    */
   readonly misdirected?: (servername: string | undefined, host: string) => boolean;
+  /**
+   * `forwarded`: a request's client certificate is the one a proxy in `trust_forwarded_from`
+   * passes in Client-Cert (forwarded-certificate.ts); absent: its connection's handshake's.
+   */
+  readonly clientCertificatesFrom?: 'forwarded';
   /** The listener's load-shedding count (`max_in_flight`), when it has one. */
   readonly inFlight?: InFlightLimit;
 }

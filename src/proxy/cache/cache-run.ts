@@ -26,6 +26,7 @@ import { endNote, endOfNote } from './fill-end-note.ts';
 import { followedPart } from './fill-follow.ts';
 import { type FillStream, streamedCopy, streamOf } from './fill-stream.ts';
 import { FillWait } from './fill-wait.ts';
+import { forwardedKeyPart } from './forwarded-key.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { dropRefresh, isFill, unkeptRefresh } from './refresh-exchange.ts';
 import {
@@ -79,7 +80,13 @@ export class CacheRun extends StaleOnErrorRun {
     // The scheme the upstream is told: the listener's, or a trusted proxy's word (request-scheme.ts).
     const scheme = listener.protocol;
     const side = this.route.split === undefined ? undefined : sent.upstream;
-    this.key = cacheKey(sent.authority, sent.path, scheme, side);
+    this.key = cacheKey(
+      sent.authority,
+      sent.path,
+      scheme,
+      side,
+      forwardedKeyPart(sent.headers, sent.authority, scheme),
+    );
     this.cacheRequest = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
     // A HEAD's Range means nothing (RFC 9110 §14.2): its miss, as its hit, is the whole answer's head.

@@ -73,18 +73,24 @@ function uriKeys(
   scheme: string,
   sides: readonly SplitSide[] | undefined,
 ): string[] {
-  const { authority, upstreamPath } = target;
+  const { authority, upstreamPath, forwarded } = target;
   const keys: string[] = [];
   for (const each of new Set([scheme, 'http', 'https']))
-    if (sides === undefined) keys.push(cacheKey(authority, upstreamPath, each));
-    else for (const side of sides) keys.push(cacheKey(authority, upstreamPath, each, side.upstream));
+    if (sides === undefined) keys.push(cacheKey(authority, upstreamPath, each, undefined, forwarded));
+    else
+      for (const side of sides) keys.push(cacheKey(authority, upstreamPath, each, side.upstream, forwarded));
   return keys;
 }
 
-/** A request's target as the upstream is told it: the authority the client addressed, the path it was given. */
+/**
+ * A request's target as the upstream is told it: the authority the client addressed, the path it
+ * was given, and what a trusted proxy said of its host, port and prefix (forwarded-key.ts): a
+ * POST through it invalidates the page of the site it named.
+ */
 export interface InvalidatedTarget {
   readonly authority: string;
   readonly upstreamPath: string;
+  readonly forwarded?: string;
 }
 
 /**
@@ -109,9 +115,7 @@ export function namedKeys(
     if (name !== 'location' && name !== 'content-location') continue;
     const named = URL.parse(fields[i + 1].trim(), base.href);
     if (named === null || named.origin !== base.origin) continue;
-    keys.push(
-      ...uriKeys({ authority: target.authority, upstreamPath: named.pathname + named.search }, scheme, sides),
-    );
+    keys.push(...uriKeys({ ...target, upstreamPath: named.pathname + named.search }, scheme, sides));
   }
   return keys;
 }

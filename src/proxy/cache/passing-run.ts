@@ -15,6 +15,7 @@ import type {
 import type { AnswerCache } from './answer-cache.ts';
 import { type ForwardReason, forwardedStatus } from './cache-status.ts';
 import type { FillEnd } from './fill.ts';
+import { forwardedKeyPart } from './forwarded-key.ts';
 import { type CacheNews, type InvalidatedTarget, invalidatedKeys, namedKeys } from './invalidation.ts';
 import { refreshOf } from './refresh-exchange.ts';
 import { onlyIfCached } from './request-directives.ts';
@@ -90,7 +91,8 @@ export class PassingRun implements StageHooks {
   /** The keys this request invalidates if its upstream answers under 400 (an unsafe method's: none for a safe one). */
   protected invalidatedBy(sent: ForwardedRequest): void {
     const { head, fields, listener } = this.request;
-    const target = { authority: sent.authority, upstreamPath: sent.path };
+    const forwarded = forwardedKeyPart(sent.headers, sent.authority, listener.protocol);
+    const target = { authority: sent.authority, upstreamPath: sent.path, forwarded };
     this.#invalidated = invalidatedKeys(
       head.method,
       target,

@@ -4,8 +4,9 @@ import { rewrittenPath } from '../route/request-path.ts';
 import { hostnameOf } from '../route/request-target.ts';
 import { upstreamPath } from '../route/rewrite.ts';
 import type { Router } from '../route/router.ts';
-import type { RouteStage, StageRequest } from '../stages/stage.ts';
+import type { ForwardedRequest, RouteStage, StageRequest } from '../stages/stage.ts';
 import type { AnswerCache } from './answer-cache.ts';
+import { forwardedKeyPart } from './forwarded-key.ts';
 import { type CacheNews, invalidatedKeys, invalidates } from './invalidation.ts';
 import type { CachedRoute } from './passing-run.ts';
 
@@ -41,7 +42,7 @@ export function readRouteStage(route: RouteConfig, reads: ReadRoutes): RouteStag
       let invalidate: (() => void) | undefined;
       return {
         onForward(sent) {
-          invalidate = invalidationOf(request, sent.authority, reads);
+          invalidate = invalidationOf(request, sent, reads);
           return undefined;
         },
         onRelayed(head) {
@@ -62,9 +63,10 @@ function otherCaches(own: string, caches: ReadonlyMap<string, AnswerCache>): boo
 /** What to run once the upstream answered under 400; undefined when no other route's cache serves a GET of the target. */
 function invalidationOf(
   request: StageRequest,
-  authority: string,
+  sent: ForwardedRequest,
   reads: ReadRoutes,
 ): (() => void) | undefined {
+  const { authority } = sent;
   const { head, fields, listener, path: routed } = request;
   const asked = { listener: listener.name, scheme: listener.protocol, method: 'GET', headers: fields };
   const route = reads.router.match(hostnameOf(authority), routed, asked);
@@ -73,7 +75,8 @@ function invalidationOf(
   if (cache === undefined) return undefined;
   const path = rewrittenPath(routed, upstreamPath(route, routed), reads.paths);
   if (path instanceof Failure) return undefined;
-  const target = { authority, upstreamPath: path };
+  const forwarded = forwardedKeyPart(sent.headers, authority, listener.protocol);
+  const target = { authority, upstreamPath: path, forwarded };
   const keys = invalidatedKeys(
     head.method,
     target,

@@ -11,7 +11,11 @@ import { CERTIFICATE_NAMES_AND_PREFIXES, isClientCertificateField } from './clie
  * The fields besides X-Forwarded-* in which a proxy in front speaks of the client. Its address:
  * nginx's realip module and many apps read X-Real-IP; CDNs write True-Client-IP (Akamai,
  * Cloudflare Enterprise), CF-Connecting-IP and Fastly-Client-IP, load balancers X-Client-IP and
- * X-Cluster-Client-IP, and apps behind them take each as the client. (Its TLS client
+ * X-Cluster-Client-IP, and apps behind them take each as the client. The host and scheme it
+ * asked for, in other proxies' spellings: X-Original-Host (Azure Application Gateway, IIS ARR),
+ * X-Host, X-HTTP-Host-Override, X-Url-Scheme, Front-End-Https (Microsoft's `on`), which
+ * frameworks and their middleware take for Host and the scheme when building links and redirects
+ * (a client's would poison a cache keyed by the Host it did send). (Its TLS client
  * certificate's fields: client-cert-fields.ts.) One set, one lookup a field.
  */
 const PROXYS_FIELDS: ReadonlySet<string> = new Set([
@@ -21,6 +25,11 @@ const PROXYS_FIELDS: ReadonlySet<string> = new Set([
   'true-client-ip',
   'cf-connecting-ip',
   'fastly-client-ip',
+  'x-original-host',
+  'x-host',
+  'x-http-host-override',
+  'x-url-scheme',
+  'front-end-https',
 ]);
 
 /**

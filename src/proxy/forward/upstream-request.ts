@@ -1,6 +1,11 @@
 import type { DownstreamLimits, RetryConfig, RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import { type DownstreamExchange, type FieldMap, hasBody } from '../../core/net/downstream.ts';
+import {
+  type DownstreamExchange,
+  type DownstreamHead,
+  type FieldMap,
+  hasBody,
+} from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -92,6 +97,11 @@ export class UpstreamRequest {
 
   constructor(
     client: DownstreamExchange,
+    /**
+     * The request's head as the session reads it: the client's, with the certificate a trusted
+     * proxy forwarded in place of the connection's (forwarded-certificate.ts).
+     */
+    head: DownstreamHead,
     fields: FieldMap,
     record: RequestRecord,
     gateway: GatewayFacts,
@@ -109,7 +119,6 @@ export class UpstreamRequest {
     this.#stages = stages;
     this.#bodyInHand = session.bodyInHand();
     this.#grpc = record.grpc;
-    const { head } = client;
     this.#via = head.versionMinor === 0 ? gateway.via10 : gateway.via11;
     const headers = buildUpstreamHeaders(head.headers, {
       clientAddress: record.clientAddress,

@@ -3,7 +3,7 @@ import { grpcStatusOf, toldGrpcStatus } from '../../core/failure/grpc-answer.ts'
 import { GRPC_CODES } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { Count, type Release, type Taken } from '../../core/limits/count.ts';
-import { type DownstreamExchange, type DrainCut, fieldMap } from '../../core/net/downstream.ts';
+import type { DownstreamExchange, DrainCut } from '../../core/net/downstream.ts';
 import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { NO_ANSWER } from '../../observe/log/request-record.ts';
 import { startServerSpan } from '../../observe/tracing/spans.ts';
@@ -12,7 +12,6 @@ import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal, Unserved } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/error-answer.ts';
-import { addressedFields } from '../route/request-target.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { RequestVerdict, StageAnswer } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';
@@ -21,10 +20,9 @@ import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
 import { sendOwnAnswer } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
-import { recordOf, refusedRecordOf, routedAs, serverSpanOf } from './record-of.ts';
-import { servedListener } from './request-scheme.ts';
+import { refusedRecordOf, routedAs } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
-import type { SessionRequest } from './session-request.ts';
+import { type SessionRequest, sessionRequestOf } from './session-request.ts';
 import { sendStageAnswer, startAttempts } from './stage-answer.ts';
 import { stageRequestOf, unanswered, withStageEdits } from './stage-request.ts';
 
@@ -50,19 +48,9 @@ export class RequestSession implements AttemptsOwner {
   #onSnapshot: Taken | undefined; // its place in its snapshot's Runtime.requests until its line (undefined: logged)
 
   private constructor(runtime: Runtime, listener: ListenerFacts, exchange: DownstreamExchange) {
-    const { head, answer } = exchange;
-    const fields = addressedFields(fieldMap(head.headers), head.target);
-    const record = recordOf(head, fields, runtime.trust, runtime.config.limits.uriLength);
-    // A request the gateway made itself: its line and span say so, and for whose request (no client sent it).
-    if (exchange.background !== undefined) {
-      record.background = exchange.background.kind;
-      record.backgroundFor = exchange.background.madeFor;
-    }
-    const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
-    const spans = serverSpanOf(runtime, record, head, fields, served.protocol);
-    this.#req = { runtime, listener: served, exchange, head, fields, answer, record, spans };
+    this.#req = sessionRequestOf(runtime, listener, exchange);
     this.#onSnapshot = runtime.requests.take();
-    answer.onClose(this.#onClose);
+    exchange.answer.onClose(this.#onClose);
   }
 
   /** A request the server parsed, an upgrade (or CONNECT) alike (a tunnel after a 101, or relayed like any response). */
@@ -227,13 +215,13 @@ export class RequestSession implements AttemptsOwner {
     this.#req.record.failure = failure;
   }
 
-  /** The client left early: before any answer 499, and `client_closed` unless an attempt cut short said why. */
+  /** The client left early: before any answer 499; after its head (the status kept), cut at body_streaming, its upstream's part whole or not. */
   clientLeft(): void {
-    const { record } = this.#req;
+    const { record, answer } = this.#req;
     record.clientAborted = true;
-    if (record.status !== 0) return;
-    record.status = FAILURES.client_closed.status;
-    record.failure ??= new Failure('client_closed', this.#req.answer.leftHow);
+    const stage = record.status === 0 ? undefined : 'body_streaming';
+    if (stage === undefined) record.status = FAILURES.client_closed.status;
+    record.failure ??= new Failure('client_closed', answer.leftHow, { stage }); // unless an attempt cut short said why
   }
 
   /** The upstream switched protocols and the tunnel is up: the request's slots go back, the connection lives on. */

@@ -14,6 +14,6 @@ export function upstreamRequestOf(
   owner: AttemptsOwner,
   admitted: Admitted,
 ): UpstreamRequest {
-  const { runtime, exchange, fields, record, listener } = req;
-  return new UpstreamRequest(exchange, fields, record, runtime, admitted, listener.protocol, owner);
+  const { runtime, exchange, head, fields, record, listener } = req;
+  return new UpstreamRequest(exchange, head, fields, record, runtime, admitted, listener.protocol, owner);
 }

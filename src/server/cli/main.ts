@@ -33,6 +33,10 @@ export const OPTIONS = {
 /** The `candor` command line: serve returns its exit code; every other command ends the process with its own. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // A reader that left (`candor explain app.log | head`, a pager quit) closed the pipe: the rest
+  // of the report goes nowhere, and the command still ends with its own code, not as a crash.
+  // serve's stdout is its log, whose destination answers for itself.
+  if (command !== 'serve') process.stdout.on('error', readerGone);
   if (command === undefined || command === '--help' || command === '-h') {
     await printHelp();
     return command === undefined ? EXIT.usage : EXIT.ok;
@@ -61,6 +65,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const code = await withUsage(command, () => oneShot(command, rest)).catch(crashed);
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
   process.exit(code);
+}
+
+/** Stdout's errors: a closed pipe (EPIPE) is the reader's choice; any other is the command's failure. */
+function readerGone(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
 }
 
 /** `run`, with a command line parseArgs refused told as a usage error of `command`. */

@@ -162,7 +162,7 @@ function judge(
 export function tellReturn(sinks: ReturnSinks, upstream: Upstream, target: Target, by: ReturnedBy): void {
   const origin = target.config.origin;
   sinks.logger.info(
-    { upstream: upstream.name, target: origin, ejections: target.ejections },
+    { upstream: upstream.name, target: origin, ejections: target.ejections, by },
     'target back in rotation',
   );
   if (sinks.announce !== undefined)

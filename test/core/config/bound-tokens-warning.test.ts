@@ -54,9 +54,9 @@ function warningsOf(text: string): string[] {
 }
 
 const REQUIRE =
-  'require, but no listener this route is reached on (public, plain) asks clients for a certificate (listen[].tls.client_certificates): every token is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: check';
+  'require, but no listener this route is reached on (public, plain) asks clients for a certificate (listen[].tls.client_certificates, or client_certificates_from: forwarded): every token is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: check';
 const CHECK =
-  'check, but no listener this route is reached on (public) asks clients for a certificate (listen[].tls.client_certificates): every token bound to one (cnf x5t#S256) is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: ignore where a proxy in front checks the binding';
+  'check, but no listener this route is reached on (public) asks clients for a certificate (listen[].tls.client_certificates, or client_certificates_from: forwarded): every token bound to one (cnf x5t#S256) is refused (401 invalid_token); set client_certificates on one of them, or bound_tokens: ignore where a proxy in front checks the binding';
 
 test('bound_tokens require or check on a route no listener of which asks for a certificate: warned at the field’s line', () => {
   assert.deepEqual(

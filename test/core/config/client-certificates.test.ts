@@ -80,7 +80,7 @@ test('a route that needs a certificate where no listener asks for one, a SAN or 
       (p) => `${p.path}: ${p.message}`,
     ),
     [
-      'routes[0].auth.client_certificate: no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates',
+      'routes[0].auth.client_certificate: no listener asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates (or client_certificates_from: forwarded behind a TLS terminator that checks them)',
     ],
   );
   const wrong = problemsOf(
@@ -116,7 +116,7 @@ upstreams:
       - url: http://127.0.0.1:3001
 `;
   const refusal = (listeners: string) =>
-    `routes[0].auth.client_certificate: no listener this route is reached on (${listeners}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them`;
+    `routes[0].auth.client_certificate: no listener this route is reached on (${listeners}) asks clients for a certificate, so every request would be refused: set listen[].tls.client_certificates on one of them (or client_certificates_from: forwarded behind a TLS terminator that checks them)`;
   const problems = (match: string) => problemsOf(text(match)).map((p) => `${p.path}: ${p.message}`);
   assert.deepEqual(problems('{ listener: [public, plain] }'), [refusal('public, plain')]);
   assert.deepEqual(problems('{ scheme: http }'), [refusal('plain')]);
@@ -147,5 +147,38 @@ test('client_certificate goes alone or with one other way; two others are still 
     [
       'routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
     ],
+  );
+});
+
+test('client_certificates_from: forwarded is a listener that asks for certificates, from a trusted proxy only: without trust_forwarded_from, or beside tls.client_certificates, refused', () => {
+  const text = (trust: string, tls: string) => `listen:
+  - address: 127.0.0.1:8443
+    client_certificates_from: forwarded
+${tls}${trust}routes:
+  - upstream: api
+    auth: { client_certificate: { subjects: [alice] } }
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  const trusted = 'trust_forwarded_from: [10.0.0.5]\n';
+  const parsed = parseConfig(text(trusted, ''), SOURCE, {});
+  assert.equal(parsed.listen[0].clientCertificatesFrom, 'forwarded');
+  const own = parseConfig(config(ASKS, ''), SOURCE, {});
+  assert.equal(own.listen[0].clientCertificatesFrom, 'handshake');
+  assert.deepEqual(
+    problemsOf(text('', '')).map((p) => `${p.path}: ${p.message}`),
+    [
+      'listen[0].client_certificates_from: forwarded, but trust_forwarded_from lists no proxy to take a Client-Cert from, so no request would have a certificate: list the TLS terminator in front in trust_forwarded_from',
+    ],
+  );
+  const both = `    tls:
+      cert: ${certs.localhost.certPath}
+      key: ${certs.localhost.keyPath}
+${ASKS}`;
+  assert.deepEqual(
+    problemsOf(text(trusted, both)).map((p) => p.path),
+    ['listen[0].client_certificates_from'],
   );
 });

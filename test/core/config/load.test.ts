@@ -86,6 +86,7 @@ test('every field of a full config is read, converted to runtime units and resol
         port: 9000,
         maxConnections: 10_000,
         http2: false,
+        clientCertificatesFrom: 'handshake',
       },
       {
         name: '[::1]:8443',
@@ -94,6 +95,7 @@ test('every field of a full config is read, converted to runtime units and resol
         port: 8443,
         maxConnections: 10_000,
         http2: true,
+        clientCertificatesFrom: 'handshake',
         tls: {
           cert: join(dir, 'tls/cert.pem'),
           key: join(dir, 'tls/key.pem'),
@@ -255,6 +257,7 @@ test('a minimal config gets every default', () => {
         port: 8080,
         maxConnections: 10_000,
         http2: false,
+        clientCertificatesFrom: 'handshake',
       },
     ],
     routes: [

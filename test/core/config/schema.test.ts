@@ -16,6 +16,7 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
     'trust_forwarded_from',
     'limits.keep_alive_timeout',
     'listen[].http2',
+    'listen[].client_certificates_from',
     'limits.http2.max_client_resets',
     'log.destination',
     'metrics.listen',
@@ -45,7 +46,7 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
   // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each, routes[].auth.jwt.bound_tokens
   // and routes[].auth.oidc.jwks_min_refresh; timeouts.tunnel_half_closed at its three levels.
-  assert.equal(CONFIG_FIELD_PATHS.length, 401);
+  assert.equal(CONFIG_FIELD_PATHS.length, 402);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

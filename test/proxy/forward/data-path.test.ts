@@ -89,7 +89,7 @@ describe('the data path', () => {
     assert.equal(seen.host, 'shop.example:8080', 'the Host is preserved');
   });
 
-  test("an untrusted client's other statements of who and where it is (X-Real-IP, True-Client-IP, X-Forwarded-Port, -Ssl, -Prefix…) do not reach the upstream", async () => {
+  test("an untrusted client's other statements of who and where it is (X-Real-IP, True-Client-IP, X-Forwarded-Port, -Ssl, -Prefix, X-Original-Host, X-Url-Scheme…) do not reach the upstream", async () => {
     // Frameworks read these as a proxy's word (Rack's X-Forwarded-Ssl makes the request https,
     // Spring's and Werkzeug's X-Forwarded-Prefix and -Port build its URLs, nginx's realip module
     // and many apps take X-Real-IP as the client): only a proxy in trust_forwarded_from may say them.
@@ -107,6 +107,11 @@ describe('the data path', () => {
       'x-forwarded-server': 'evil.example',
       'x-forwarded-uri': '/admin',
       'x-forwarded-method': 'GET',
+      'x-original-host': 'evil.example',
+      'x-host': 'evil.example',
+      'x-http-host-override': 'evil.example',
+      'x-url-scheme': 'https',
+      'front-end-https': 'on',
     };
     const res = await request(gw.url, {
       path: '/forged',

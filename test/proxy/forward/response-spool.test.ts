@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
@@ -33,6 +33,7 @@ function body(size = SIZE): Buffer {
   return out;
 }
 const BIG = body();
+const BIG_DIGEST = createHash('sha256').update(BIG).digest('base64');
 
 /**
  * GET /big: BIG (or /cut: half of it, then the connection is destroyed); anything else: "ok".
@@ -51,6 +52,14 @@ async function startUpstream() {
     if (req.url === '/big') {
       res.writeHead(200, { 'content-length': BIG.length, 'content-type': 'application/octet-stream' });
       res.end(BIG);
+      return;
+    }
+    if (req.url === '/trailed') {
+      // Chunked, with a trailer that can only go once the last byte has.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: 'x-digest' });
+      for (let at = 0; at < BIG.length; at += MiB) res.write(BIG.subarray(at, at + MiB));
+      res.addTrailers({ 'x-digest': BIG_DIGEST });
+      res.end();
       return;
     }
     if (req.url === '/cut') {
@@ -175,6 +184,57 @@ test('a client that reads nothing does not hold the upstream connection: the nex
   assert.match(metrics, /candor_spooled_responses_total\{route="[^"]*"\} 1\n/);
   assert.match(metrics, /\ncandor_spool_bytes 0\n/);
   assert.match(metrics, new RegExp(`candor_spooled_bytes_total\\{route="[^"]*"\\} ${line.spooled}\\n`));
+});
+
+test('a chunked answer with a trailer, spooled for a client that reads nothing until the upstream is done: every byte in order, then the trailer, and the upstream connection freed first', async (t) => {
+  const upstream = await startUpstream();
+  t.after(() => upstream.close());
+  const dir = await spoolDir(t);
+  const gw = await startTestGateway(gatewayConfig(upstream.url, dir));
+  t.after(() => gw.close());
+  const socket = net.connect(gw.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.pause();
+  socket.write(
+    'GET /trailed HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nX-Request-Id: trailed\r\nConnection: close\r\n\r\n',
+  );
+  await waitUntil('the upstream sent the whole body', () => upstream.seen[0]?.finished === true, 10_000);
+  assert.equal((await request(gw.url, { path: '/ok' })).status, 200);
+  assert.deepEqual(
+    upstream.seen.map((s) => s.socket),
+    [1, 1],
+    'the pool had its connection back while the client had read nothing',
+  );
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.resume();
+  await once(socket, 'close');
+  const raw = Buffer.concat(chunks);
+  const headEnd = raw.indexOf('\r\n\r\n');
+  assert.match(raw.subarray(0, headEnd).toString(), /\r\ntransfer-encoding: chunked\r\n/i);
+  // De-chunked by hand: a chunk lost, doubled or cut shows in the sizes or the bytes.
+  const parts: Buffer[] = [];
+  let at = headEnd + 4;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', at);
+    const size = Number.parseInt(raw.subarray(at, eol).toString(), 16);
+    at = eol + 2;
+    if (size === 0) break;
+    parts.push(raw.subarray(at, at + size));
+    assert.equal(raw.subarray(at + size, at + size + 2).toString(), '\r\n');
+    at += size + 2;
+  }
+  assert.ok(Buffer.concat(parts).equals(BIG), 'every byte, in order');
+  assert.equal(
+    raw.subarray(at).toString(),
+    `x-digest: ${BIG_DIGEST}\r\n\r\n`,
+    'the trailer, after the last byte',
+  );
+  const line = await gw.logFor('trailed');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+  assert.ok(typeof line.spooled === 'number' && line.spooled > 0, JSON.stringify(line));
+  await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
 });
 
 test('an HTTP/2 client whose stream window stays shut does not hold the upstream connection either', async (t) => {
@@ -337,8 +397,12 @@ test('a client that leaves while its response is spooled: the file goes at once,
   assert.equal(gw.gateway.runtime().spool.overflowBytes > 0, true);
   slow.socket.destroy();
   const line = await gw.logFor('leaves');
-  assert.equal(line.status, 200);
-  assert.equal(line.client_aborted, true);
+  // The upstream's part was whole; the client's was cut by its leaving, and the line says so as it
+  // does for a client that leaves while the upstream still sends (not a 200 with no word of it).
+  assert.deepEqual(
+    [line.status, line.client_aborted, line.error, line.flag, line.stage, line.details],
+    [200, true, 'client_closed', 'CC', 'body_streaming', 'client closed the connection'],
+  );
   await waitUntil('the spool file is closed', () => gw.gateway.runtime().spool.overflowBytes === 0);
   assert.deepEqual(await openFilesIn(dir), []);
   // The client's leaving cost the upstream nothing: its connection serves the next request still.

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -288,6 +289,51 @@ test('a client that leaves while its request waits gives its place back at once,
     assert.equal((await next).status, 200);
     assert.deepEqual(seen, ['/next'], 'the request whose client left was never sent');
   } finally {
+    await edge.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('an HTTP/2 client that resets its held stream (CANCEL): its place goes at once, it is logged 499, and it never reaches the upstream; the connection serves on', async () => {
+  const port = await freePort();
+  const edge = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { upstream: '    hold: { timeout: 30s, max_requests: 1 }\n' }),
+    {},
+    'http2: true',
+  );
+  const seen: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.end('back');
+  });
+  const client = http2.connect(edge.url);
+  client.on('error', () => {});
+  try {
+    const leaving = client.request({ ':path': '/leaves', 'x-request-id': 'h2-leaves' });
+    leaving.on('error', () => {});
+    await waitUntil('held', () => held(edge) === 1);
+    leaving.close(http2.constants.NGHTTP2_CANCEL);
+    const line = await edge.logFor('h2-leaves');
+    assert.deepEqual(
+      [line.status, line.error, line.details, line.client_aborted],
+      [499, 'client_closed', 'client reset the stream (CANCEL)', true],
+    );
+    assert.ok((line.held_ms as number) > 0);
+    assert.equal(held(edge), 0);
+    // Its place is free: the next stream on the same connection waits in it, and goes once the target is back.
+    const next = client.request({ ':path': '/next' });
+    const status = new Promise<unknown>((resolve, reject) => {
+      next.on('response', (head) => resolve(head[':status']));
+      next.on('error', reject);
+    });
+    next.resume();
+    await waitUntil('the next one held', () => held(edge) === 1);
+    await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
+    assert.equal(await status, 200);
+    assert.deepEqual(seen, ['/next'], 'the stream the client reset was never sent');
+  } finally {
+    client.close();
     await edge.close();
     upstream.closeAllConnections();
     await new Promise((resolve) => upstream.close(resolve));

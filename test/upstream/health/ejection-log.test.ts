@@ -50,6 +50,7 @@ test('an ejection is logged with its target, reason and end, and so is the retur
     assert.equal(back[0].target, origin);
     assert.equal(back[0].upstream, 'app');
     assert.equal(back[0].ejections, 1);
+    assert.equal(back[0].by, 'request', 'a request ended it');
   } finally {
     await gw.close();
     await upstream.close();

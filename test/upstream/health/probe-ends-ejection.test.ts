@@ -38,8 +38,8 @@ test('an ejection a passing probe ends for held requests is logged as a return',
     const back = edge.logs.filter((l) => l.msg === 'target back in rotation');
     assert.equal(back.length, 1, JSON.stringify(edge.logs));
     assert.deepEqual(
-      [back[0].level, back[0].upstream, back[0].target, back[0].ejections],
-      ['info', 'app', `http://127.0.0.1:${port}`, 1],
+      [back[0].level, back[0].upstream, back[0].target, back[0].ejections, back[0].by],
+      ['info', 'app', `http://127.0.0.1:${port}`, 1, 'check'],
     );
   } finally {
     await edge.close();
