@@ -52,3 +52,8 @@ export function grpcStatusText(code: number): string {
   const name = GRPC_CODE_NAMES[code];
   return name === undefined ? String(code) : `${code} ${name}`;
 }
+
+/** "UNAVAILABLE"; a code gRPC does not define is its number. */
+export function grpcCodeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? String(code);
+}

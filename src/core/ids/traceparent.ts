@@ -14,7 +14,11 @@ export interface TraceContext {
   readonly sampled: boolean;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/**
+ * A later version's fields after the flags are its own, but never hold a comma: a comma is two
+ * traceparent lines joined as one list (fieldMap), and the parent is not to be guessed between them.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[^,]*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 /** The two trace flags defined (W3C Trace Context Level 1's sampled, Level 2's random trace id). */
@@ -54,6 +58,24 @@ export function continueOrStartTrace(header: string | undefined): TraceContext {
     };
   }
   return new StartedTrace(newTraceparent());
+}
+
+/**
+ * The same trace, not recorded: its sampled flag off, the other flags kept. For a trace whose
+ * server span the tracer's sampler dropped (`tracing.sample_ratio`): a hop told it was sampled
+ * would record its own spans under a parent no collector gets.
+ */
+export function notSampled(trace: TraceContext): TraceContext {
+  const { traceId, spanId, traceparent, continued, parentId } = trace;
+  const flags = Number.parseInt(traceparent.slice(53, 55), 16) & ~FLAG_SAMPLED;
+  return {
+    traceId,
+    spanId,
+    traceparent: `${traceparent.slice(0, 53)}${flags.toString(16).padStart(2, '0')}`,
+    continued,
+    parentId,
+    sampled: false,
+  };
 }
 
 /**

@@ -46,7 +46,12 @@ export class RequestRecord {
   background: string | undefined = undefined;
   /** With `background`: the id of the client's request it was made from (`for_req_id`). */
   backgroundFor: string | undefined = undefined;
-  readonly trace: TraceContext;
+  /**
+   * The request's trace context, as the client's traceparent made it; the server span's start
+   * (spans.ts) turns its sampled flag off where the tracer's sampler did not record a trace that
+   * started here, so that every hop told of it (the upstream, an auth service) is told the same.
+   */
+  trace: TraceContext;
   /**
    * Monotonic start, for durations: when the record is made, or when the request began arriving
    * if that was before (a head refused after it was slow to come). (The line's time is when it is

@@ -3,7 +3,7 @@
  * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
-import { type Context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -59,7 +59,7 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
   const tracer = provider.getTracer('candor', VERSION);
   return Object.assign(tracing, {
     tracer,
-    api: { ROOT_CONTEXT, trace },
+    api: { ROOT_CONTEXT, trace, createTraceState },
     // A last export that fails is already in the log (ReportingExporter): it must not fail
     // the gateway's close, which has more to flush after it.
     shutdown: () => provider.shutdown().catch(() => {}),
@@ -104,7 +104,7 @@ class ReportingExporter implements SpanExporter {
         this.#dropping = false;
       } else {
         if (!this.#failing)
-          this.#logger.warn({ error: result.error?.message, spans: spans.length }, 'trace export failed');
+          this.#logger.warn({ ...refusal(result.error), spans: spans.length }, 'trace export failed');
         this.#failing = true;
         this.#lost += spans.length;
       }
@@ -119,6 +119,23 @@ class ReportingExporter implements SpanExporter {
   forceFlush(): Promise<void> {
     return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
+}
+
+/** The longest part of a collector's answer a log line keeps (a proxy's error page may be long). */
+const MAX_REASON_LENGTH = 200;
+
+/**
+ * What a failed export's error says, for its log line. A collector's answer is an error with
+ * the HTTP status in `code` and the answer's body in `data` (the exporter's OTLPExporterError,
+ * read by its shape: the package is the SDK's, not ours); its message alone is the status's
+ * reason phrase ("Found", "Bad Request"), which does not say a redirect was not followed or
+ * why a collector refused the spans.
+ */
+function refusal(error: Error | undefined): { error?: string; status?: number; reason?: string } {
+  const { code, data } = (error ?? {}) as { code?: unknown; data?: unknown };
+  if (typeof code !== 'number') return { error: error?.message };
+  const reason = typeof data === 'string' && data !== '' ? data.slice(0, MAX_REASON_LENGTH) : undefined;
+  return { error: error?.message, status: code, ...(reason === undefined ? {} : { reason }) };
 }
 
 /**

@@ -4,52 +4,52 @@
  * its child. Every function here takes what the session holds, `undefined` when tracing is
  * off, and then returns at once: the request path pays one comparison per hook, and the
  * SDK is not even loaded (provider.ts is imported only when the config asks for tracing).
- * Nor is the OpenTelemetry API: only its types are named here, the two context functions
- * come with the provider (Tracing.api), and the conventions' names and the API's numbers
- * are written out below, each checked against the API's own types.
+ * Nor is the OpenTelemetry API: only its types are named here, its context functions come
+ * with the provider (Tracing.api), and the conventions' names and the API's numbers are
+ * written out in conventions.ts.
  */
 import type * as OtelApi from '@opentelemetry/api';
-import type { Context, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer } from '@opentelemetry/api';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { grpcCodeName } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import type { TraceContext } from '../../core/ids/traceparent.ts';
-import type { RequestRecord } from '../log/request-record.ts';
+import { notSampled, type TraceContext } from '../../core/ids/traceparent.ts';
+import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
+import {
+  ATTR_CANDOR_BACKGROUND,
+  ATTR_CANDOR_FOR_REQUEST_ID,
+  ATTR_CANDOR_REQUEST_ID,
+  ATTR_CANDOR_ROUTE,
+  ATTR_CANDOR_STAGE,
+  ATTR_CANDOR_UPSTREAM,
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_RPC_GRPC_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+  GRPC_SERVER_ERRORS,
+  KNOWN_METHODS,
+  SPAN_KIND_CLIENT,
+  SPAN_KIND_SERVER,
+  STATUS_ERROR,
+  TRACE_FLAGS_NONE,
+  TRACE_FLAGS_SAMPLED,
+} from './conventions.ts';
 
 const CLIENT_CLOSED = FAILURES.client_closed.status;
-
-/** The OpenTelemetry HTTP semantic conventions' attribute names used here (stable since v1.23). */
-const ATTR_CLIENT_ADDRESS = 'client.address';
-const ATTR_ERROR_TYPE = 'error.type';
-const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
-const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
-const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
-const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
-const ATTR_HTTP_ROUTE = 'http.route';
-const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
-const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
-const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
-const ATTR_SERVER_ADDRESS = 'server.address';
-const ATTR_SERVER_PORT = 'server.port';
-const ATTR_URL_FULL = 'url.full';
-const ATTR_URL_PATH = 'url.path';
-const ATTR_URL_SCHEME = 'url.scheme';
-const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
-
-/** The API's enum values used here, typed by its declarations (a wrong number does not compile). */
-const SPAN_KIND_SERVER: SpanKind.SERVER = 1;
-const SPAN_KIND_CLIENT: SpanKind.CLIENT = 2;
-const STATUS_ERROR: SpanStatusCode.ERROR = 2;
-const TRACE_FLAGS_NONE: TraceFlags.NONE = 0;
-const TRACE_FLAGS_SAMPLED: TraceFlags.SAMPLED = 1;
-
-/** Candor's own attributes, beside the conventions' (the access log's names, under `candor.`). */
-const ATTR_CANDOR_REQUEST_ID = 'candor.request_id';
-const ATTR_CANDOR_BACKGROUND = 'candor.background';
-const ATTR_CANDOR_FOR_REQUEST_ID = 'candor.for_request_id';
-const ATTR_CANDOR_ROUTE = 'candor.route';
-const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
-const ATTR_CANDOR_STAGE = 'candor.stage';
 
 /**
  * Every time given to the SDK is read from one monotonic clock, in epoch milliseconds with
@@ -63,7 +63,7 @@ const now = (): number => timeOrigin + performance.now();
 export interface Tracing {
   readonly tracer: Tracer;
   /** The API's root context and span functions, from the provider (this module loads no OpenTelemetry code). */
-  readonly api: Pick<typeof OtelApi, 'ROOT_CONTEXT' | 'trace'>;
+  readonly api: Pick<typeof OtelApi, 'ROOT_CONTEXT' | 'trace' | 'createTraceState'>;
   /**
    * The ids the next span started takes, set around the start of a server span only: that
    * span is the one Candor drew ids for (record.trace), and a trace that starts here must
@@ -100,19 +100,6 @@ export class RequestSpans {
   }
 }
 
-/** RFC 9110's methods plus PATCH: the conventions' list; any other is `_OTHER`, its name kept aside. */
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
-
 /**
  * The request's server span, started now. `req` is absent for a request the server's parser
  * refused (there is only the record); `scheme` is how the client reached the listener.
@@ -120,7 +107,15 @@ const KNOWN_METHODS = new Set([
 export function startServerSpan(
   tracing: Tracing | undefined,
   record: RequestRecord,
-  req: { readonly httpVersion: string; readonly userAgent: string | undefined } | undefined,
+  req:
+    | {
+        readonly httpVersion: string;
+        /** The client behind the trusted proxies, if they name one (the peer when there are none). */
+        readonly client: string | undefined;
+        readonly userAgent: string | undefined;
+        readonly tracestate: string | undefined;
+      }
+    | undefined,
   scheme: string,
 ): RequestSpans | undefined {
   if (tracing === undefined) return undefined;
@@ -135,7 +130,9 @@ export function startServerSpan(
   };
   // A request the gateway made itself (a stored answer's refresh) has no peer: it says what it is, and for whom.
   if (record.background === undefined) {
-    attributes[ATTR_CLIENT_ADDRESS] = record.clientAddress;
+    // The client behind a load balancer, beside the balancer the connection came from.
+    const client = req === undefined ? record.clientAddress : req.client;
+    if (client !== undefined) attributes[ATTR_CLIENT_ADDRESS] = client;
     attributes[ATTR_NETWORK_PEER_ADDRESS] = record.clientAddress;
   } else {
     attributes[ATTR_CANDOR_BACKGROUND] = record.background;
@@ -152,7 +149,10 @@ export function startServerSpan(
   }
   const { trace: ids } = record;
   // The client's span is the parent; without one the trace starts here.
-  const { ROOT_CONTEXT, trace } = tracing.api;
+  const { ROOT_CONTEXT, trace, createTraceState } = tracing.api;
+  // Its tracestate too, which every span under it carries (the API parses it: at most 32
+  // members, malformed ones left out, the whole dropped past 512 characters).
+  const state = req?.tracestate;
   const parent =
     ids.parentId === undefined
       ? ROOT_CONTEXT
@@ -161,6 +161,7 @@ export function startServerSpan(
           spanId: ids.parentId,
           traceFlags: ids.sampled ? TRACE_FLAGS_SAMPLED : TRACE_FLAGS_NONE,
           isRemote: true,
+          ...(state === undefined ? {} : { traceState: createTraceState(state) }),
         });
   tracing.next = ids;
   let server: Span;
@@ -173,7 +174,25 @@ export function startServerSpan(
   } finally {
     tracing.next = undefined;
   }
+  // The sampler follows a client's flag, but draws for a trace that starts here: what it drew
+  // is what every hop is told (the auth service's call reads record.trace, not a client span).
+  if (ids.sampled && (server.spanContext().traceFlags & TRACE_FLAGS_SAMPLED) === 0)
+    record.trace = notSampled(ids);
   return new RequestSpans(tracing, server, method);
+}
+
+/**
+ * The request found its route: the server span is named for it (`GET /items/*`), its prefix
+ * being the template every path under it shares. Named here, not at the first attempt, so
+ * that what the route answers itself (a 429, a redirect, a stored answer, a file) is filed
+ * under the same low-cardinality name as what it forwards.
+ */
+export function routeServerSpan(spans: RequestSpans | undefined, routePath: string): void {
+  if (spans === undefined) return;
+  const route = routePath === '/' ? '/*' : `${routePath}/*`;
+  spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
+  // The conventions' `{method} {target}`, `HTTP` standing for a method they do not list.
+  spans.server.updateName(`${spans.method === '_OTHER' ? 'HTTP' : spans.method} ${route}`);
 }
 
 /**
@@ -185,15 +204,8 @@ export function startClientSpan(
   upstream: string,
   target: TargetConfig,
   path: string,
-  routePath: string,
 ): string | undefined {
   if (spans === undefined) return undefined;
-  if (spans.attempts === 0) {
-    // The route is known once an attempt starts: its prefix is the template every path under it shares.
-    const route = routePath === '/' ? '/*' : `${routePath}/*`;
-    spans.server.setAttribute(ATTR_HTTP_ROUTE, route);
-    if (spans.method !== '_OTHER') spans.server.updateName(`${spans.method} ${route}`);
-  }
   spans.client?.end(now());
   const attributes: Record<string, string | number> = {
     [ATTR_HTTP_REQUEST_METHOD]: spans.method,
@@ -263,6 +275,12 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   if (client !== undefined) {
     // The attempt whose head went downstream: a body that broke later is its failure too.
     if (failure !== undefined && record.stage === 'body_streaming') failed(client, failure);
+    // A gRPC call's failure comes as an HTTP 200: its status is in the trailers, any but OK an error for a client.
+    const grpc = record.upstreamGrpcStatus;
+    if (grpc !== undefined) {
+      client.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, grpc);
+      if (grpc !== 0 && failure === undefined) grpcFailed(client, grpc);
+    }
     client.end(now());
     spans.client = undefined;
   }
@@ -271,6 +289,8 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   // 499 (client_closed's) is the log's name for "the client left before an answer": nothing was sent.
   const answered = status > 0 && !(record.clientAborted && status === CLIENT_CLOSED);
   if (answered) server.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  const grpc = grpcStatusRead(record);
+  if (grpc !== undefined) server.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, grpc);
   if (failure !== undefined) {
     // Every failure keeps its RFC 9209 token, a 4xx of Candor's too: error.type says who
     // produced the answer and why. The span's status follows the conventions: for a
@@ -282,8 +302,13 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   } else if (status >= 500) {
     server.setAttribute(ATTR_ERROR_TYPE, String(status));
     server.setStatus({ code: STATUS_ERROR });
-  }
+  } else if (grpc !== undefined && GRPC_SERVER_ERRORS.has(grpc)) grpcFailed(server, grpc);
   server.end(now());
+}
+
+function grpcFailed(span: Span, code: number): void {
+  span.setAttribute(ATTR_ERROR_TYPE, grpcCodeName(code));
+  span.setStatus({ code: STATUS_ERROR });
 }
 
 function failed(span: Span, failure: Failure): void {

@@ -36,6 +36,8 @@ const NOT_SENT = new Set([
   'expect',
   'x-forwarded-method',
   'x-forwarded-uri',
+  // The trace context goes whole, named or not (below).
+  'tracestate',
   ...PROXYS_WORDS,
 ]);
 
@@ -174,6 +176,10 @@ export class ForwardAuth {
       if (value === undefined || nominated?.has(name)) continue;
       for (const line of Array.isArray(value) ? value : [value]) headers.push(name, line);
     }
+    // The service is asked as a part of the client's trace: the gateway's traceparent (the head
+    // builder's) goes with the client's tracestate, which it keeps only for a continued trace.
+    const state = fields.tracestate;
+    if (typeof state === 'string' && nominated?.has('tracestate') !== true) headers.push('tracestate', state);
     // The hop writes -For, -Host and -Proto from the client's facts (after a trusted peer's), as for any request it forwards.
     const own = ['x-forwarded-method', facts.method, 'x-forwarded-uri', facts.target];
     let answer: ServiceAnswer;

@@ -110,7 +110,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start(now)) return this.totalDeadlinePassed();
     const { admitted, sends, req, owner, deadline } = this;
-    const { upstream, route } = admitted;
+    const { upstream } = admitted;
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
       if (last && selection.type === 'destination_unavailable') return this.skipRetry('no_target', last);
@@ -124,7 +124,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The log says when a key did not go to its own target (and which that was).
     req.record.hashHome = selection.hashHome?.config.origin;
     const retry = req.record.tries.length > 0;
-    const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path, route.path);
+    const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path);
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
     const timeouts = routeTimeoutsOf(admitted); // at this upstream: a held request may have moved
     const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options, timeouts);

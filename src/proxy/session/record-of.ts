@@ -1,13 +1,19 @@
+import type { RouteConfig } from '../../core/config/route-config.ts';
 import { isGrpcContentType } from '../../core/failure/grpc-answer.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { newRequestId, requestIdsFor } from '../../core/ids/ids.ts';
 import { continueOrStartTrace } from '../../core/ids/traceparent.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { unmapIPv4 } from '../../core/net/ip-address.ts';
-import type { TrustList } from '../../core/net/trust.ts';
+import { type TrustList, vouchedClient } from '../../core/net/trust.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
 import type { Origin } from '../../observe/metrics/catalog.ts';
-import { type RequestSpans, startServerSpan, type Tracing } from '../../observe/tracing/spans.ts';
+import {
+  type RequestSpans,
+  routeServerSpan,
+  startServerSpan,
+  type Tracing,
+} from '../../observe/tracing/spans.ts';
 import { LOGGED_TARGET_MAX, loggedHost, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
 
 /**
@@ -45,21 +51,37 @@ export function recordOf(
 
 /** The request's server span, when tracing is on (its HTTP version and user agent from the head). */
 export function serverSpanOf(
-  tracing: Tracing | undefined,
+  { tracing, trust }: { readonly tracing: Tracing | undefined; readonly trust: TrustList },
   record: RequestRecord,
   head: DownstreamHead,
   fields: FieldMap,
   protocol: string,
 ): RequestSpans | undefined {
   if (tracing === undefined) return undefined;
-  const agent = fields['user-agent'];
+  const { 'user-agent': agent, tracestate } = fields;
   const httpVersion = head.protocol === 'HTTP/2' ? '2' : `${head.versionMajor}.${head.versionMinor}`;
   return startServerSpan(
     tracing,
     record,
-    { httpVersion, userAgent: typeof agent === 'string' ? agent : undefined },
+    {
+      httpVersion,
+      // Behind trusted proxies, the client they vouch for (the conventions' client.address); read only when traced.
+      client: vouchedClient(record.clientAddress, fields, trust),
+      userAgent: typeof agent === 'string' ? agent : undefined,
+      // A repeated tracestate is one list, its lines joined in order (fieldMap).
+      tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+    },
     protocol,
   );
+}
+
+/** The request found its route: its log line and its server span say which. */
+export function routedAs(
+  req: { readonly record: RequestRecord; readonly spans: RequestSpans | undefined },
+  route: RouteConfig,
+): void {
+  req.record.route = route.name;
+  routeServerSpan(req.spans, route.path);
 }
 
 /** The record of a request the server's parser refused, from the little it could read of it. */

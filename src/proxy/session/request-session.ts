@@ -20,7 +20,7 @@ import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
 import { sendOwnAnswer } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
-import { refusedRecordOf } from './record-of.ts';
+import { refusedRecordOf, routedAs } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, sessionRequestOf } from './session-request.ts';
 import { sendStageAnswer, startAttempts } from './stage-answer.ts';
@@ -129,7 +129,7 @@ export class RequestSession implements AttemptsOwner {
   }
 
   #phases(): void {
-    const { runtime, head, fields, listener, record } = this.#req;
+    const { runtime, head, fields, listener } = this.#req;
     // accept (accept-request.ts): refused, or answered by the gateway itself, or on to routing.
     const accepted = acceptRequest(runtime, head, fields);
     if (accepted !== undefined) {
@@ -140,7 +140,7 @@ export class RequestSession implements AttemptsOwner {
     // route (route-request.ts): the route's response rules apply to every answer from here on.
     const routed = routeRequest(runtime.router, runtime.config.paths, listener, head, fields);
     if (routed instanceof Failure) return this.answer(routed);
-    record.route = routed.route.name;
+    routedAs(this.#req, routed.route);
     const stageBug = this.#startStages(routed);
     if (stageBug !== undefined) return this.answer(stageBug);
     if (routed.refused !== undefined) return this.answer(routed.refused);

@@ -52,6 +52,6 @@ export function sessionRequestOf(
   }
   const head = withForwardedCertificate(listener, exchange.head, record.clientAddress, fields, runtime.trust);
   const served = servedListener(listener, record.clientAddress, fields, runtime.trust);
-  const spans = serverSpanOf(runtime.tracing, record, head, fields, served.protocol);
+  const spans = serverSpanOf(runtime, record, head, fields, served.protocol);
   return { runtime, listener: served, exchange, head, fields, answer, record, spans };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requestIdsFor } from '../../../src/core/ids/ids.ts';
-import { continueOrStartTrace } from '../../../src/core/ids/traceparent.ts';
+import { continueOrStartTrace, notSampled } from '../../../src/core/ids/traceparent.ts';
 
 test('a valid traceparent is continued with a fresh span id', () => {
   const trace = continueOrStartTrace('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00');
@@ -35,6 +35,20 @@ test('the flags go on as version 00 defines them: sampled and random kept, the r
   assert.equal(continueOrStartTrace(`00-${id}-08`).sampled, false);
 });
 
+test('a trace not recorded: the sampled flag off, the ids and the random flag kept', () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+  const continued = continueOrStartTrace(`00-${id}-03`);
+  const dropped = notSampled(continued);
+  assert.equal(dropped.traceparent, `${continued.traceparent.slice(0, -2)}02`);
+  assert.deepEqual(
+    [dropped.traceId, dropped.spanId, dropped.parentId, dropped.continued, dropped.sampled],
+    [continued.traceId, continued.spanId, continued.parentId, true, false],
+  );
+  const started = continueOrStartTrace(undefined);
+  assert.equal(notSampled(started).traceparent, `${started.traceparent.slice(0, -2)}00`);
+  assert.equal(notSampled(started).spanId, started.spanId);
+});
+
 test('invalid traceparents start a new trace', () => {
   for (const bad of [
     undefined,
@@ -44,6 +58,9 @@ test('invalid traceparents start a new trace', () => {
     'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
     '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
     '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+    // Two traceparent lines, joined as one list (fieldMap): which one is the parent is not to be guessed.
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01',
+    'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later, cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01',
   ]) {
     const trace = continueOrStartTrace(bad);
     assert.equal(trace.continued, false, String(bad));

@@ -16,6 +16,8 @@ export interface ExportedSpan {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
+  /** The span's W3C tracestate, as its context held it (absent when empty). */
+  readonly traceState: string | undefined;
   readonly name: string;
   readonly kind: number;
   readonly start: bigint;
@@ -76,6 +78,7 @@ export async function startCollector(refuse = false) {
               traceId: span.traceId,
               spanId: span.spanId,
               parentSpanId: span.parentSpanId || undefined,
+              traceState: span.traceState || undefined,
               name: span.name,
               kind: span.kind,
               start: BigInt(span.startTimeUnixNano),
