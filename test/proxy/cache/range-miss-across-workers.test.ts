@@ -29,13 +29,13 @@ async function twoWorkers(url: string) {
   const one = await keep(startTestGateway(cachedPages(url, cache)));
   const two = await keep(startTestGateway(cachedPages(url, cache)));
   // The key names the authority: the same Host in both, as two workers on one listener see it.
-  return { one, two, host: new URL(one.url).host };
+  return { one, two, dir, host: new URL(one.url).host };
 }
 
 test("a Range miss in another worker follows the fetching worker's file: its 206 and bytes while the upstream still holds the rest", async () => {
   const seen: Seen[] = [];
   const up = await pausedOrigin(seen, keep);
-  const { one, two, host } = await twoWorkers(up.url);
+  const { one, two, dir, host } = await twoWorkers(up.url);
   // The first worker's Range starts the whole fetch, and holds the key's lock.
   const first = await request(one.url, {
     path: '/pages/clip',
@@ -78,6 +78,9 @@ test("a Range miss in another worker follows the fetching worker's file: its 206
     return HIT.test(String(hit.headers['cache-status'])) && hit.body.equals(BODY.subarray(LENGTH - 10));
   });
   assert.deepEqual(seen, [WHOLE('/pages/clip')]);
+  // The growing file went once the fetch was over: only the stored answer's is left.
+  await waitUntil('the lock let go', () => readdirSync(join(dir, 'pages')).length === 1);
+  assert.match(readdirSync(join(dir, 'pages'))[0], /^[0-9a-f]{64}$/);
 });
 
 test("the fetching worker's upstream cut mid-body: the other worker's client sees its answer cut, never a short one that looks whole", async () => {
