@@ -45,11 +45,16 @@ export function shareFill(disk: DiskStore | undefined, stream: FillStream | unde
   disk.locks.releaseAfter(key, writeFill(fillFileOf(disk.fileOf(key)), lock, stream));
 }
 
-/** Writes the stream's head, then its bytes as they come, until it ends (whole or cut); then the file goes. */
+/**
+ * Writes the stream's head, then its bytes as they come, until it ends; then the file goes. One
+ * that stops short (the stream cut, a write failed) is emptied first: its followers, who hold it
+ * open, see it shrink and cut their answers, at once, whatever name it has by then.
+ */
 async function writeFill(path: string, lock: number, stream: FillStream): Promise<void> {
   const made = `${path}.${process.pid}.${fills++}`;
   let handle: FileHandle | undefined;
   let ino: number | undefined;
+  let at = 0;
   try {
     handle = await open(made, 'wx', 0o600);
     ino = (await handle.stat()).ino;
@@ -57,20 +62,19 @@ async function writeFill(path: string, lock: number, stream: FillStream): Promis
     await handle.write(head, 0, head.length, 0);
     // In place with its head whole: a follower never reads half a head line.
     await rename(made, path);
-    let at = 0;
     for (;;) {
       for (const bytes of stream.bytes(at, stream.length - 1)) {
         await handle.write(bytes, 0, bytes.length, head.length + at);
         at += bytes.length;
       }
-      // Cut: written no further (its followers see the file go short). Whole: all of it is there.
-      if (typeof stream.ended === 'object' || at >= stream.length) return;
+      if (at >= stream.length || typeof stream.ended === 'object') return;
       if (stream.ended !== undefined && at >= stream.size) return;
       if (at === stream.size) await more(stream);
     }
   } catch {
-    // Not written (a full disk): the file goes, and its followers' answers are cut.
+    // Not written (a full disk): emptied and removed below, as a cut one.
   } finally {
+    if (at < stream.length) await handle?.truncate(0).catch(() => {});
     await handle?.close().catch(() => {});
     await unlink(made).catch(() => {});
     // Its own file only: one a later taker of the lock put in its place is that one's.
@@ -101,8 +105,8 @@ export interface FollowBounds {
  * Follows another worker's fill of the key (its lock held) into `fill`'s stream: its file looked
  * for until it is there (the other's head said the answer will be kept), the lock goes (nothing
  * to follow: its end is read from the store), or lock_timeout passes; then read as it grows. The
- * stream is whole once the file has the answer's length; cut when the file stops short of it (the
- * file removed: its writer stopped; the lock's owner gone) or nothing comes for lock_timeout.
+ * stream is whole once the file has the answer's length; cut when its writer stops short (the
+ * file emptied, the lock's owner gone) or nothing comes for lock_timeout.
  * Resolves once the file is followed to its end, or was not found.
  */
 export async function followFillFile(
@@ -123,7 +127,7 @@ export async function followFillFile(
     await sleep(LOOK_EVERY_MS);
   }
   try {
-    await readGrowing(path, lock.owner, opened, fill, bounds.lockTimeout);
+    await readGrowing(lock.owner, opened, fill, bounds.lockTimeout);
   } catch {
     // A read that failed (EIO): its followers' answers are cut, never left waiting.
     opened.stream.cut('its fill file could not be read');
@@ -169,11 +173,11 @@ async function openFill(
 
 /**
  * Reads the file as it grows into its stream (told to `fill`'s Ranges), until whole or cut. Its
- * writer's end is the file's removal (fill over, or failed), or its `owner` gone (killed): not the
- * lock's, which another worker may take over past its lock_timeout while the writer goes on.
+ * writer's failure is the file emptied (writeFill), or its `owner` gone (killed): not the lock
+ * going, nor the file's name (another worker may take the lock over past its lock_timeout, and
+ * put its own file in this one's place, while this one's writer goes on).
  */
 async function readGrowing(
-  path: string,
   owner: StoreOwner | undefined,
   { handle, stream, body }: Opened,
   fill: Fill,
@@ -182,10 +186,11 @@ async function readGrowing(
   fill.streams(stream);
   let quietSince = Date.now();
   for (;;) {
-    // Whether it is still written to, asked before the read: what was written before it ended is read now.
-    const writing = (await sameFile(path, handle)) && (owner === undefined || !ownerGone(owner));
+    // Asked before the read: what a worker killed meanwhile wrote before it died is read now.
+    const alive = owner === undefined || !ownerGone(owner);
     const before = stream.size;
     const there = (await handle.stat()).size - body;
+    if (there < before) return stream.cut('the worker fetching it stopped short (its fill file was emptied)');
     while (stream.size < Math.min(there, stream.length)) {
       const chunk = Buffer.allocUnsafe(
         Math.min(READ_AT_MOST, there - stream.size, stream.length - stream.size),
@@ -196,8 +201,7 @@ async function readGrowing(
     }
     if (stream.size >= stream.length) return stream.whole();
     if (stream.size > before) quietSince = Date.now();
-    if (!writing)
-      return stream.cut('the worker fetching it stopped short (its fill file ended before its length)');
+    if (!alive) return stream.cut('the worker fetching it is gone (killed before its fill file was whole)');
     if (Date.now() - quietSince >= lockTimeout)
       return stream.cut(`the worker fetching it wrote nothing more for lock_timeout (${lockTimeout} ms)`);
     await sleep(LOOK_EVERY_MS);
@@ -209,12 +213,6 @@ async function stillLocked(disk: DiskStore, key: string, ino: number): Promise<b
   const now = await disk.locks.lockNow(key);
   if (now === undefined || now.ino !== ino) return false;
   return now.owner === undefined || !ownerGone(now.owner);
-}
-
-/** Whether the file at `path` is still the one open (its writer removes it once over). */
-async function sameFile(path: string, handle: FileHandle): Promise<boolean> {
-  const [there, open] = await Promise.all([stat(path).catch(() => undefined), handle.stat()]);
-  return there !== undefined && there.ino === open.ino;
 }
 
 function sleep(ms: number): Promise<void> {
