@@ -1,6 +1,7 @@
 import type { StageRequest } from '../stages/stage.ts';
 import type { AnswerCache } from './answer-cache.ts';
 import type { DiskStore } from './disk-store.ts';
+import { followFillFile } from './fill-file.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { type BackgroundFetch, refreshExchange } from './refresh-exchange.ts';
 
@@ -26,7 +27,8 @@ export async function readShared(
  * gateway's own from `request`, the key's fetch meanwhile (its others get the stale answer too);
  * once for the workers sharing a disk (fill-lock.ts): those finding its lock wait for it and read
  * what it brought, their stale answer given meanwhile. A `fill` (a Range's whole answer) starts
- * the same way; the requests waiting on it learn how it failed (refresh-exchange.ts's failedFetch).
+ * the same way; the requests waiting on it learn how it failed (refresh-exchange.ts's failedFetch),
+ * and follow another worker's as it streams in (fill-file.ts).
  */
 export function refreshOnce(
   route: CachedRoute,
@@ -36,6 +38,7 @@ export function refreshOnce(
 ): void {
   const { cache } = route;
   let done = cache.startFill(key);
+  const fill = kind === 'fill' ? cache.fillOf(key) : undefined;
   const { head, record, listener } = request;
   const exchange = refreshExchange(head, record.id, (end) => done(end), record.upstream, kind);
   const disk = cache.disk;
@@ -47,6 +50,14 @@ export function refreshOnce(
     .then(async (taken) => {
       if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
       if (taken !== 'held') return route.background(listener, exchange);
+      // A Range's fill: the Ranges here follow the other worker's as it streams in, not once stored.
+      const { config } = cache;
+      if (fill !== undefined)
+        await followFillFile(disk, key, fill, {
+          lockTimeout: config.lockTimeout,
+          maxEntry: config.maxEntry,
+          grants: config,
+        });
       await disk.locks.released(key, Date.now() + cache.config.lockTimeout, () => false);
       await readShared(cache, disk, key, true);
       done();

@@ -23,6 +23,7 @@ import {
 import type { DiskStore } from './disk-store.ts';
 import type { Fill, FillEnd } from './fill.ts';
 import { endNote, endOfNote } from './fill-end-note.ts';
+import { shareFill } from './fill-file.ts';
 import { followedPart } from './fill-follow.ts';
 import { type FillStream, streamedCopy, streamOf } from './fill-stream.ts';
 import { FillWait } from './fill-wait.ts';
@@ -327,9 +328,10 @@ export class CacheRun extends StaleOnErrorRun {
     // Within the room the route's copies in flight share; a body cut short gives back its part at the close.
     const copy = boundedCopy(config.maxEntry, stored, cache.copies);
     this.#release = copy.release;
-    // A Range's fill: the Ranges waiting on it are given their parts as it streams in (fill-follow.ts).
+    // A Range's fill: the Ranges waiting on it are given their parts as it streams in (fill-follow.ts), in the other workers too (fill-file.ts).
     const stream = isFill(this.request) ? streamOf(cache.fillOf(key), key, policy, head, config) : undefined;
     this.#stream = stream;
+    shareFill(cache.disk, stream);
     return stream === undefined ? copy : streamedCopy(copy, stream);
   }
 

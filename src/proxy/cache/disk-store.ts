@@ -2,25 +2,23 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import CachePolicy from 'http-cache-semantics';
-import { caseless } from './directive-case.ts';
 import { keyOf, readBounded } from './disk-files.ts';
 import { FillLocks } from './fill-lock.ts';
 import type { CacheGrants } from './freshness.ts';
 import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
-import { SHARED, StoredAnswer } from './stored-answer.ts';
+import type { StoredAnswer } from './stored-answer.ts';
+import { answerOfHead, headLine, headOf, MAX_HEAD_LINE } from './stored-head.ts';
 
-/** A file's first line longer than this is not one of ours: it is not read further. */
-const MAX_HEAD_LINE = 1024 * 1024;
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
 /**
  * A temporary file of a write (`<file>.<pid>.<n>.tmp`: renamed when the write is whole), of a
- * fill lock's making (`<file>.lock.<pid>.<n>`), or a fetch's failure told to the other workers
- * (`<file>.ended`, fill-lock.ts): a minute old, of no use to anyone.
+ * fill lock's making (`<file>.lock.<pid>.<n>`), a fetch's failure told to the other workers
+ * (`<file>.ended`, fill-lock.ts), or a Range's fill as it streams in (`<file>.fill`, fill-file.ts:
+ * written to as its bytes come, so one a minute old is a killed worker's): of no use to anyone.
  */
-const TMP_NAME = /^[0-9a-f]{64}(\.\d+\.\d+\.tmp|\.lock\.\d+\.\d+|\.ended(\.\d+\.\d+)?)$/;
+const TMP_NAME = /^[0-9a-f]{64}(\.\d+\.\d+\.tmp|\.lock\.\d+\.\d+|\.(ended|fill)(\.\d+\.\d+)?)$/;
 /**
  * A temporary file this old is no write under way (one of at most max_entry bytes takes far
  * less): its worker died before the rename (a crash, a kill, a shutdown with a write in flight).
@@ -33,9 +31,6 @@ const SCAN_EVERY = 64;
 
 /** The files a purge reads and removes at once (DiskStore.purge). */
 const PURGE_BATCH = 64;
-
-/** The HTTP versions an upstream answers in: a stored answer's Via says which. */
-const VERSIONS = new Set(['1.0', '1.1', '2']);
 
 /** A purge under way: the keys it covers (all without a prefix), and the writes begun since, by file, each with whether it is in place. */
 interface Purging {
@@ -122,27 +117,15 @@ export class DiskStore {
     const file = this.#file(key);
     const bytes = await readBounded(file, this.#maxFile).catch(() => undefined);
     if (bytes === undefined) return undefined;
-    const end = bytes.indexOf(10);
-    if (end === -1 || end > MAX_HEAD_LINE) return undefined;
+    const found = headOf(bytes);
+    if (found === undefined) return undefined;
+    const { head } = found;
+    // A body cut short (a disk that filled, a copy) or changed is never served as whole.
+    const body = bytes.subarray(found.body);
+    if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
     try {
-      const head = JSON.parse(bytes.subarray(0, end).toString('utf8'));
-      if (head.key !== key || typeof head.status !== 'number' || typeof head.reason !== 'string')
-        return undefined;
-      // A body cut short (a disk that filled, a copy) or changed is never served as whole.
-      const body = bytes.subarray(end + 1);
-      if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
-      // A file written before `immutable` stopped adding freshness (stored-answer.ts's SHARED) has the library's 24 h.
-      const policy = caseless(CachePolicy.fromObject({ ...head.policy, imm: SHARED.immutableMinTimeToLive }));
-      const answer = new StoredAnswer(
-        key,
-        policy,
-        head.status,
-        head.reason,
-        body,
-        this.#grants,
-        // Written before the version was kept: an answer of HTTP/1.1, as most are.
-        typeof head.version === 'string' && VERSIONS.has(head.version) ? head.version : '1.1',
-      );
+      const answer = answerOfHead(head, key, body, this.#grants);
+      if (answer === undefined) return undefined;
       const now = new Date();
       utimes(file, now, now).catch(() => {});
       return answer;
@@ -160,15 +143,7 @@ export class DiskStore {
   write(answer: StoredAnswer, placed?: () => void): Promise<void> {
     const file = this.#file(answer.key);
     const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`;
-    const head = JSON.stringify({
-      key: answer.key,
-      status: answer.status,
-      reason: answer.reason,
-      version: answer.version,
-      policy: answer.policy.toObject(),
-      length: answer.body.length,
-      digest: digestOf(answer.body),
-    });
+    const head = headLine(answer, { length: answer.body.length, digest: digestOf(answer.body) });
     this.#written += answer.size;
     const scan = ++this.#writes % SCAN_EVERY === 0 || this.#written > this.#maxDisk / 10;
     if (scan) this.#written = 0;

@@ -1,5 +1,5 @@
 import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { ownerGone, ownerOfToken, ownerToken } from './store-owner.ts';
+import { ownerGone, ownerOfToken, ownerToken, type StoreOwner } from './store-owner.ts';
 
 /**
  * How often a worker waiting for another's fetch looks whether its lock is gone. A follower's
@@ -41,6 +41,8 @@ export class FillLocks {
   readonly #held = new Map<string, number>();
   /** The releases of this process under way, by key (each waits for its answer's write): a take of the key waits for its own. */
   readonly #releasing = new Map<string, Promise<void>>();
+  /** Work a held lock goes only after, by key (its fill's file written: fill-file.ts). */
+  readonly #releaseAfter = new Map<string, Promise<void>>();
   #made = 0;
 
   constructor(store: LockedStore) {
@@ -96,6 +98,8 @@ export class FillLocks {
     const lock = this.#lockOf(key);
     const ino = this.#held.get(key);
     this.#held.delete(key);
+    const after = this.#releaseAfter.get(key);
+    this.#releaseAfter.delete(key);
     const file = this.#store.fileOf(key);
     const done = async () => {
       if (ended !== undefined) {
@@ -106,14 +110,37 @@ export class FillLocks {
       // Its own lock only: one taken over from it (past the taker's lock_timeout) is the taker's.
       if (ino !== undefined && (await stat(lock)).ino === ino) await unlink(lock);
     };
-    const released: Promise<void> = this.#store
-      .writesOf(key)
+    const released: Promise<void> = Promise.all([this.#store.writesOf(key), after])
       .then(done)
       .catch(() => {})
       .finally(() => {
         if (this.#releasing.get(key) === released) this.#releasing.delete(key);
       });
     this.#releasing.set(key, released);
+  }
+
+  /** The key's lock this process holds, as the inode it was made as (what its fill's file names: fill-file.ts); undefined: none held. */
+  lockInode(key: string): number | undefined {
+    return this.#held.get(key);
+  }
+
+  /** The key's lock, held by this process, goes only once `work` is over too (its release waits for it). */
+  releaseAfter(key: string, work: Promise<void>): void {
+    if (this.#held.has(key)) this.#releaseAfter.set(key, work);
+  }
+
+  /**
+   * Who holds the key's lock now, by any process: its inode and owner (undefined when its token
+   * is not one store-owner.ts reads, or it is not written yet); undefined: nobody.
+   */
+  async lockNow(key: string): Promise<{ ino: number; owner: StoreOwner | undefined } | undefined> {
+    const lock = this.#lockOf(key);
+    const [facts, text] = await Promise.all([
+      stat(lock).catch(() => undefined),
+      readFile(lock, 'latin1').catch(() => undefined),
+    ]);
+    if (facts === undefined || text === undefined) return undefined;
+    return { ino: facts.ino, owner: ownerOfToken(text) };
   }
 
   /** `end` (a fetch's end), which lets go of the key's lock too, the first time it is called, with `ended(end)` its failure if any. */

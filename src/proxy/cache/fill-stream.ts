@@ -79,11 +79,12 @@ export class FillStream {
 
   /**
    * The body came whole, as `body` (the copy the store keeps): followers finish from it, so a slow
-   * client's part holds the stored body, not the chunks it was made of as well.
+   * client's part holds the stored body, not the chunks it was made of as well. Without one (read
+   * off another worker's fill: fill-file.ts), from the chunks.
    */
-  whole(body: Buffer): void {
+  whole(body?: Buffer): void {
     if (this.#ended !== undefined) return;
-    if (body.length === this.#size) this.#chunks.splice(0, this.#chunks.length, body);
+    if (body?.length === this.#size) this.#chunks.splice(0, this.#chunks.length, body);
     this.#end('whole');
   }
 

@@ -5,57 +5,18 @@
  * while it waits. The rest of a Range miss: range-miss.test.ts, range-miss-unkept.test.ts.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { BODY, FIRST, LENGTH, pausedOrigin as paused, streamed } from '../../helpers/paused-origin.ts';
 import { HIT, MISS, type Seen, WHOLE } from '../../helpers/ranged-origin.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
-/** Large enough that the whole answer is many socket writes; within the route's max_entry. */
-const LENGTH = 4 * 1024 * 1024;
-const BODY = Buffer.alloc(LENGTH);
-for (let i = 0; i < LENGTH; i++) BODY[i] = 0x30 + (i % 10);
-/** What the upstream sends at once, before it waits. */
-const FIRST = 64 * 1024;
-
-/**
- * An origin whose whole answer (a 200, kept 10 minutes, with Content-Length) sends its head and
- * FIRST bytes, then waits for `go` (the rest) or `reset` (its connection destroyed mid-body).
- */
-async function pausedOrigin(seen: Seen[]) {
-  let paused: http.ServerResponse | undefined;
-  const up = await keep(
-    listenOnLoopback((req, res) => {
-      seen.push({
-        method: req.method ?? '',
-        path: req.url ?? '',
-        range: req.headers.range,
-        ifRange: undefined,
-      });
-      res.writeHead(200, {
-        'cache-control': 'max-age=600',
-        etag: '"v1"',
-        'content-type': 'video/mp4',
-        'content-length': LENGTH,
-      });
-      res.write(BODY.subarray(0, FIRST));
-      paused = res;
-    }),
-  );
-  return {
-    url: up.url,
-    get waiting() {
-      return paused !== undefined && !paused.writableEnded && !paused.destroyed;
-    },
-    go: () => paused?.end(BODY.subarray(FIRST)),
-    reset: () => paused?.socket?.destroy(),
-  };
-}
+const pausedOrigin = (seen: Seen[]) => paused(seen, keep);
 
 const gateway = (url: string) =>
   keep(startTestGateway(cachedPages(url, '{ lock_timeout: 60s, max_entry: 8MiB }', 'edge-1', '')));
@@ -287,27 +248,3 @@ test('HTTP/2: the whole fetch cut after the 206 head went resets the stream (INT
   }
   assert.deepEqual(seen, [WHOLE('/pages/h2-cut')]);
 });
-
-/** A GET whose head is seen when it comes, apart from its body (which may be cut). */
-function streamed(base: string, path: string, headers: http.OutgoingHttpHeaders) {
-  const req = http.request(new URL(path, base), { headers, agent: false });
-  const timer = setTimeout(() => req.destroy(new Error(`${path}: not over after 5 s`)), 5000);
-  const head = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req.on('response', resolve);
-    req.on('error', reject);
-  });
-  const body = head.then(
-    (res) =>
-      new Promise<{ body: Buffer; complete: boolean }>((resolve) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', () => {});
-        res.on('close', () => {
-          clearTimeout(timer);
-          resolve({ body: Buffer.concat(chunks), complete: res.complete });
-        });
-      }),
-  );
-  req.end();
-  return { head, body };
-}

@@ -1,0 +1,55 @@
+import CachePolicy from 'http-cache-semantics';
+import { caseless } from './directive-case.ts';
+import type { CacheGrants } from './freshness.ts';
+import { SHARED, StoredAnswer } from './stored-answer.ts';
+
+/** A file's first line longer than this is not one of ours: it is not read further. */
+export const MAX_HEAD_LINE = 1024 * 1024;
+
+/** The HTTP versions an upstream answers in: a stored answer's Via says which. */
+const VERSIONS = new Set(['1.0', '1.1', '2']);
+
+/**
+ * The first line of a file of `cache.dir` holding an answer, a stored one (disk-store.ts) or a
+ * fill's as it streams in (fill-file.ts): the answer without its body (the key first: keyOf
+ * reads it off the start), then `more`, what the file's kind adds (the body's length and digest,
+ * the lock it is written under).
+ */
+export function headLine(answer: StoredAnswer, more: Record<string, unknown>): string {
+  const { key, status, reason, version } = answer;
+  return JSON.stringify({ key, status, reason, version, policy: answer.policy.toObject(), ...more });
+}
+
+/** The answer a first line (parsed) names, with `body`; undefined when it is not one of ours for `key`. */
+export function answerOfHead(
+  head: Record<string, unknown>,
+  key: string,
+  body: Buffer,
+  grants: CacheGrants,
+): StoredAnswer | undefined {
+  const { status, reason, version } = head;
+  if (head.key !== key || typeof status !== 'number' || typeof reason !== 'string') return undefined;
+  if (typeof head.policy !== 'object' || head.policy === null) return undefined;
+  // A file written before `immutable` stopped adding freshness (stored-answer.ts's SHARED) has the library's 24 h.
+  const policy = caseless(
+    CachePolicy.fromObject({
+      ...(head.policy as CachePolicy.CachePolicyObject),
+      imm: SHARED.immutableMinTimeToLive,
+    }),
+  );
+  // Written before the version was kept: an answer of HTTP/1.1, as most are.
+  const kept = typeof version === 'string' && VERSIONS.has(version) ? version : '1.1';
+  return new StoredAnswer(key, policy, status, reason, body, grants, kept);
+}
+
+/** The parsed first line of `bytes` (a file's start) and where its body starts; undefined: none there, or not JSON. */
+export function headOf(bytes: Buffer): { head: Record<string, unknown>; body: number } | undefined {
+  const end = bytes.indexOf(10);
+  if (end === -1 || end > MAX_HEAD_LINE) return undefined;
+  try {
+    const head = JSON.parse(bytes.subarray(0, end).toString('utf8'));
+    return typeof head === 'object' && head !== null ? { head, body: end + 1 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
