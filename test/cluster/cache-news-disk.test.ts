@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
-import { cacheKey } from '../../src/proxy/cache/stored-answer.ts';
+import { cacheKey } from '../../src/proxy/cache/cache-key.ts';
 import { ClusterLink } from '../../src/server/gateway/cluster-link.ts';
 import { startGateway } from '../../src/server/gateway/gateway.ts';
 import { request } from '../helpers/http-client.ts';

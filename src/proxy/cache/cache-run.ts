@@ -12,6 +12,7 @@ import type {
 } from '../stages/stage.ts';
 import { readShared, refreshOnce } from './across-workers.ts';
 import { boundedCopy } from './body-copy.ts';
+import { cacheKey } from './cache-key.ts';
 import { asksForPart, bypassesStore, cacheRequestOf, fetchesWhole } from './cache-request.ts';
 import {
   type ForwardReason,
@@ -38,7 +39,7 @@ import {
   validatorsOf,
 } from './request-directives.ts';
 import { STALE_FOR_STATUS, StaleOnErrorRun } from './stale-on-error.ts';
-import { type CacheRequest, cacheKey, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
+import { type CacheRequest, headersOf, keptPolicy, StoredAnswer } from './stored-answer.ts';
 
 /**
  * A GET's or a HEAD's way through its route's cache (RFC 9111, with http-cache-semantics for the
@@ -81,13 +82,8 @@ export class CacheRun extends StaleOnErrorRun {
     // The scheme the upstream is told: the listener's, or a trusted proxy's word (request-scheme.ts).
     const scheme = listener.protocol;
     const side = this.route.split === undefined ? undefined : sent.upstream;
-    this.key = cacheKey(
-      sent.authority,
-      sent.path,
-      scheme,
-      side,
-      forwardedKeyPart(sent.headers, sent.authority, scheme),
-    );
+    const forwarded = forwardedKeyPart(sent.headers, sent.authority, scheme);
+    this.key = cacheKey(sent.authority, sent.path, scheme, side, forwarded);
     this.cacheRequest = cacheRequestOf(sent, fields, scheme, this);
     this.#sent = sent;
     // A HEAD's Range means nothing (RFC 9110 §14.2): its miss, as its hit, is the whole answer's head.

@@ -1,6 +1,6 @@
 import type { SplitSide } from '../../core/config/types.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { cacheKey } from './stored-answer.ts';
+import { cacheKey } from './cache-key.ts';
 
 /**
  * News of one cluster worker for the others (through the primary): an unsafe request it

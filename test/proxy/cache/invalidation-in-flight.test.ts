@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cacheKey } from '../../../src/proxy/cache/stored-answer.ts';
+import { cacheKey } from '../../../src/proxy/cache/cache-key.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
