@@ -22,7 +22,7 @@ import { describeValue } from './describe-value.ts';
 import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
-import { formatSize, parseDuration, parseSize } from './units.ts';
+import { formatSize, LONGEST_TIMER_MS, parseDuration, parseSize } from './units.ts';
 
 /** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._:-]*$/;
@@ -52,13 +52,6 @@ export const HEADER_SIZE_EXPECTED = `a size from ${formatSize(HEADER_SIZE_RANGE.
 function problemOf<T>(parsed: Parsed<T>): string | undefined {
   return 'problem' in parsed ? parsed.problem : undefined;
 }
-
-/**
- * The longest duration a timer can wait: Node's timers hold 2^31 - 1 ms (about 24.8 days), and
- * one asked for longer fires after 1 ms, which for a timeout re-armed until its due time is a
- * loop of timers a request. 596h is the whole hours under it.
- */
-export const LONGEST_TIMER_MS = 596 * 3_600_000;
 
 function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);

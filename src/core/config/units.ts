@@ -28,6 +28,13 @@ export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
 
 /**
+ * The longest duration a timer can wait: Node's timers hold 2^31 - 1 ms (about 24.8 days), and
+ * one asked for longer fires after 1 ms, which for a timeout re-armed until its due time is a
+ * loop of timers a request. 596h is the whole hours under it.
+ */
+export const LONGEST_TIMER_MS = 596 * 3_600_000;
+
+/**
  * Milliseconds in a duration like "250ms", "5s", "1.5m" or "1h" (rounded to whole ms),
  * or undefined when the text is not one.
  *

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
-import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
 import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts';
-import { parseDuration, parseSize } from '../../core/config/units.ts';
+import { LONGEST_TIMER_MS, parseDuration, parseSize } from '../../core/config/units.ts';
 import { authorityFault, TARGET } from '../../core/http1/request-rules.ts';
 import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
 import { printableJson } from '../../core/printable.ts';

@@ -1,5 +1,5 @@
-import { LONGEST_TIMER_MS } from '../../core/config/formats.ts';
 import type { DiscoveryConfig } from '../../core/config/types.ts';
+import { LONGEST_TIMER_MS } from '../../core/config/units.ts';
 import { spread } from '../../core/retry/backoff.ts';
 
 type Schedule = Pick<DiscoveryConfig, 'interval' | 'minTtl' | 'maxTtl'>;
