@@ -59,6 +59,18 @@ export interface FetchSpan {
 }
 
 /**
+ * The call's fields with its trace context: the span's traceparent (the provider's spans hang
+ * under it) and the client's tracestate, which the span carries for a continued trace.
+ */
+export function tracedFields(call: FetchSpan, fields: RequestInit['headers']): Headers {
+  const out = new Headers(fields);
+  out.set('traceparent', call.traceparent);
+  const state = call.span.spanContext().traceState?.serialize();
+  if (state !== undefined && state !== '') out.set('tracestate', state);
+  return out;
+}
+
+/**
  * A span for a call made by fetch (callAuthHop: no attempt loop, one attempt), started now
  * under `request`'s server span. Its `url.full` is the URL without its query, as an attempt's
  * (spans.ts: queries carry tokens, and traces travel further than logs).
