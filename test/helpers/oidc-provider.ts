@@ -36,6 +36,8 @@ export interface TestProvider {
   modeAt: string | undefined;
   /** Requests the port received, by path (a count). */
   readonly asked: Map<string, number>;
+  /** The trace context the last request to each path came with (`traceparent`, `tracestate`). */
+  readonly traced: Map<string, { traceparent?: string; tracestate?: string }>;
   /** Characters of a `pad` claim in the tokens it issues from now on (0: none): a user whose claims grew. */
   pad: number;
   register(gatewayUrl: string, options?: { accessTokenTtl?: number }): Promise<void>;
@@ -47,6 +49,7 @@ export interface TestProvider {
 export async function startProvider(): Promise<TestProvider> {
   let handler: http.RequestListener | undefined;
   const asked = new Map<string, number>();
+  const traced = new Map<string, { traceparent?: string; tracestate?: string }>();
   const state: { mode: ProviderMode; at: string | undefined; pad: number } = {
     mode: 'ok',
     at: undefined,
@@ -55,6 +58,9 @@ export async function startProvider(): Promise<TestProvider> {
   const listener: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     asked.set(path, (asked.get(path) ?? 0) + 1);
+    const { traceparent, tracestate } = req.headers;
+    const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(',') : value);
+    traced.set(path, { traceparent: one(traceparent), tracestate: one(tracestate) });
     const mode = state.at === undefined || path.startsWith(state.at) ? state.mode : 'ok';
     if (mode === 'hang') return;
     if (mode === 'reset') return void req.socket.destroy();
@@ -82,6 +88,7 @@ export async function startProvider(): Promise<TestProvider> {
   return {
     issuer,
     asked,
+    traced,
     get mode() {
       return state.mode;
     },

@@ -41,6 +41,8 @@ export const ATTR_CANDOR_FOR_REQUEST_ID = 'candor.for_request_id';
 export const ATTR_CANDOR_ROUTE = 'candor.route';
 export const ATTR_CANDOR_UPSTREAM = 'candor.upstream';
 export const ATTR_CANDOR_STAGE = 'candor.stage';
+/** The hop a call of the gateway's own went to, as Proxy-Status's next-hop names it (`auth:NAME`, an OpenID provider's `auth:HOST`; a plugin's fetch, `plugin:NAME`). */
+export const ATTR_CANDOR_HOP = 'candor.hop';
 
 /** RFC 9110's methods plus PATCH: the conventions' list; any other is `_OTHER`, its name kept aside. */
 export const KNOWN_METHODS = new Set([

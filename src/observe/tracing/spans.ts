@@ -19,6 +19,7 @@ import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 import {
   ATTR_CANDOR_BACKGROUND,
   ATTR_CANDOR_FOR_REQUEST_ID,
+  ATTR_CANDOR_HOP,
   ATTR_CANDOR_REQUEST_ID,
   ATTR_CANDOR_ROUTE,
   ATTR_CANDOR_STAGE,
@@ -57,7 +58,7 @@ const CLIENT_CLOSED = FAILURES.client_closed.status;
  * milliseconds) and so places a child up to a millisecond outside its parent.
  */
 const timeOrigin = performance.timeOrigin;
-const now = (): number => timeOrigin + performance.now();
+export const now = (): number => timeOrigin + performance.now();
 
 /** A running tracer provider, as the request path sees it (provider.ts makes one). */
 export interface Tracing {
@@ -81,22 +82,29 @@ interface PeerSource {
   peerPort(): number | undefined;
 }
 
-/** One request's spans: its server span and the client span of the attempt still open. */
+/**
+ * One request's spans: its server span and the client span of the attempt still open. A call
+ * the gateway makes for the request (call-spans.ts) has its own, under the same server span,
+ * with `hop` naming it.
+ */
 export class RequestSpans {
   readonly tracing: Tracing;
   readonly server: Span;
   readonly context: Context;
   /** The method as the conventions name it (`_OTHER` for one they do not know), for the client spans. */
   readonly method: string;
+  /** The hop a call of the gateway's own goes to (`auth:NAME`, `plugin:NAME`: Proxy-Status's words); undefined for the request's upstream. */
+  readonly hop: string | undefined;
   /** The attempt in progress, or the one whose response is streaming down. */
   client: Span | undefined;
   attempts = 0;
 
-  constructor(tracing: Tracing, server: Span, method: string) {
+  constructor(tracing: Tracing, server: Span, method: string, hop?: string) {
     this.tracing = tracing;
     this.server = server;
     this.context = tracing.api.trace.setSpan(tracing.api.ROOT_CONTEXT, server);
     this.method = method;
+    this.hop = hop;
   }
 }
 
@@ -215,6 +223,7 @@ export function startClientSpan(
     [ATTR_CANDOR_UPSTREAM]: upstream,
   };
   if (spans.attempts > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = spans.attempts;
+  if (spans.hop !== undefined) attributes[ATTR_CANDOR_HOP] = spans.hop;
   spans.attempts++;
   const client = spans.tracing.tracer.startSpan(
     spans.method === '_OTHER' ? 'HTTP' : spans.method,
@@ -258,7 +267,7 @@ export function settleClientSpan(
 }
 
 /** An attempt's span got an answer with this status. */
-function answered(client: Span, status: number): void {
+export function answered(client: Span, status: number): void {
   client.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // For a client, 4xx and 5xx are errors (the conventions' span status rules).
   if (status >= 400) {
@@ -311,7 +320,7 @@ function grpcFailed(span: Span, code: number): void {
   span.setStatus({ code: STATUS_ERROR });
 }
 
-function failed(span: Span, failure: Failure): void {
+export function failed(span: Span, failure: Failure): void {
   span.setAttribute(ATTR_ERROR_TYPE, failure.type);
   span.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
   span.setStatus({ code: STATUS_ERROR, message: failure.message });

@@ -46,6 +46,7 @@ class AccessRun implements StageHooks {
       fields,
       headers: head.headers,
       trace: record.trace,
+      spans: this.#request.spans,
       clientCertificate: head.clientCertificate,
     });
     return decided instanceof Promise ? decided.then((d) => this.#decided(d)) : this.#decided(decided);

@@ -7,6 +7,7 @@ import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
+import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
 import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
 import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
@@ -66,6 +67,8 @@ export interface ForwardFacts {
   readonly protocol: string;
   /** The client's request's trace: the service is asked as a part of it (its traceparent). */
   readonly trace: TraceContext;
+  /** The request's spans: each attempt of the call is a span of theirs (undefined when tracing is off). */
+  readonly spans?: RequestSpans;
   /** The certificate the connection presented: the service decides by identity, so it is told a verified one. */
   readonly clientCertificate?: ClientCertificate;
 }
@@ -190,12 +193,14 @@ export class ForwardAuth {
         own,
         deadline: config.timeout,
         route: this.#route,
+        hop: this.hop,
         client: {
           requestId: facts.requestId,
           address: facts.clientAddress,
           host: facts.host,
           protocol: facts.protocol,
           trace: facts.trace,
+          spans: facts.spans,
           clientCertificate: facts.clientCertificate,
         },
       });

@@ -10,6 +10,7 @@ import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
+import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import { shownAs } from './auth-hop.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
 import { ClientCertificateAuth } from './client-certificate-auth.ts';
@@ -65,6 +66,8 @@ export interface AccessRequest {
   readonly headers: readonly string[];
   /** The request's trace (RequestRecord.trace): forward auth's call is a part of it. */
   readonly trace: TraceContext;
+  /** The request's spans, the parent of forward auth's (undefined when tracing is off). */
+  readonly spans?: RequestSpans;
   /** The certificate the connection's client presented, where its listener asks for one. */
   readonly clientCertificate?: ClientCertificate;
 }

@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
 import { RequestRecord } from '../../observe/log/request-record.ts';
+import { callSpansOf, endCallSpans } from '../../observe/tracing/call-spans.ts';
 import { serviceHost } from '../../upstream/health/probe.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
@@ -87,7 +88,8 @@ class AuthCall implements AttemptsOwner {
     };
     const sink = this.#sink;
     // The client's trace, continued: the service's traceparent names this gateway's span of
-    // the client's request as its parent, so the call is found in the trace of the request it let in.
+    // the client's request as its parent (traced, the attempt's own span under it), so the call
+    // is found in the trace of the request it let in.
     const record = new RequestRecord(
       client.requestId,
       client.trace,
@@ -104,7 +106,9 @@ class AuthCall implements AttemptsOwner {
       fields: fieldMap(head.headers),
       answer: sink,
       record,
-      spans: undefined,
+      // Each attempt its own client span under the request's server span, named for the hop:
+      // the traceparent it sends is that span's, so the service's own spans hang under it.
+      spans: callSpansOf(client.spans, method, call.hop),
     };
     const admitted = {
       // Its retry rule and limits: none of its stages meets the call (stageRun), its rules and compression are the client's.
@@ -189,6 +193,8 @@ class AuthCall implements AttemptsOwner {
   #tell(outcome: ServiceAnswer | Failure): void {
     if (this.#told) return;
     this.#told = true;
+    // A failure the attempts ended with is on its attempt's span already; the body's is told here.
+    endCallSpans(this.#req.spans, outcome instanceof Failure ? outcome : undefined);
     if (outcome instanceof Failure) this.#reject(outcome);
     else this.#resolve(outcome);
   }

@@ -27,6 +27,7 @@ class SessionStageRequest implements StageRequest {
   readonly head: StageRequest['head'];
   readonly fields: StageRequest['fields'];
   readonly record: StageRequest['record'];
+  readonly spans: StageRequest['spans'];
   readonly background: StageRequest['background'];
   readonly route: string;
   readonly path: string;
@@ -51,6 +52,7 @@ class SessionStageRequest implements StageRequest {
     this.head = head;
     this.fields = fields;
     this.record = record;
+    this.spans = req.spans;
     this.background = exchange.background;
     this.route = routed.route.name;
     this.path = routed.path;

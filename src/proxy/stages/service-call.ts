@@ -6,6 +6,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import type { RequestSpans } from '../../observe/tracing/spans.ts';
 
 /** The request the service gets, for one client's request (an auth service's GET by default). */
 export interface ServiceCall {
@@ -22,6 +23,8 @@ export interface ServiceCall {
   readonly deadline: number;
   /** The route the request is for (its retry rule and limits). */
   readonly route: RouteConfig;
+  /** The hop as the call's spans name it (`candor.hop`): `auth:NAME`, `plugin:NAME`. */
+  readonly hop: string;
   /** The client's request, whose facts the hop writes as for any request (X-Forwarded-For, -Host, -Proto, X-Request-Id). */
   readonly client: {
     readonly requestId: string;
@@ -29,6 +32,8 @@ export interface ServiceCall {
     readonly host: string;
     readonly protocol: string;
     readonly trace: TraceContext;
+    /** The request's spans (undefined when tracing is off, or for a call outside any request): each attempt's span is their server span's child. */
+    readonly spans?: RequestSpans;
     /**
      * The certificate the client's connection presented, where its listener asks for one: the
      * service is told a verified one as the upstream is (RFC 9440's Client-Cert), and the client's

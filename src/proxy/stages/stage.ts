@@ -38,6 +38,7 @@ import type { BufferBudget } from '../../core/net/buffer-budget.ts';
 import type { AnswerSink, BackgroundRequest, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import type { RequestSpans } from '../../observe/tracing/spans.ts';
 
 /** What a stage reads of one request (and, through `upstreamFields`, what it may change of what goes upstream). */
 export interface StageRequest {
@@ -52,6 +53,8 @@ export interface StageRequest {
    */
   admittedFields(): FieldMap;
   readonly record: RequestRecord;
+  /** The request's spans, under which the calls the gateway makes for it are traced; undefined when tracing is off. */
+  readonly spans?: RequestSpans;
   /** The host the request was routed by: lower-cased, without the port. */
   readonly host: string;
   /** The request's id (X-Request-Id upstream, the log's `id`). */

@@ -21,8 +21,10 @@ import { PluginRequestView } from '../../proxy/stages/plugin-request.ts';
 /** Statuses whose Response has no body (the Response constructor refuses one). */
 const NO_BODY = new Set([204, 205, 304]);
 
+/** `plugin` names the plugin that calls (its spans' `candor.hop`, `plugin:NAME`). */
 export async function pluginFetch(
   runtime: Runtime,
+  plugin: string,
   upstreamName: string,
   path: string,
   init: PluginFetchInit = {},
@@ -53,6 +55,10 @@ export async function pluginFetch(
   checkedHeadBytes(0, headBytes(given));
   const from = init.request instanceof PluginRequestView ? init.request.stageRequest : undefined;
   const route = from === undefined ? undefined : runtime.config.routes.find((r) => r.name === from.route);
+  // The client's tracestate goes with its trace, as to the upstream: the head builder keeps it
+  // for a continued trace only (a plugin cannot set it: it is the gateway's field).
+  const state = from?.fields.tracestate;
+  if (typeof state === 'string') headers.push('tracestate', state);
   const answer = await askAuthService(runtime, upstream, {
     method,
     body,
@@ -61,6 +67,7 @@ export async function pluginFetch(
     own: [],
     deadline: timeout,
     route: route ?? ownRoute(upstreamName),
+    hop: `plugin:${plugin}`,
     client:
       from === undefined
         ? {
@@ -76,6 +83,7 @@ export async function pluginFetch(
             host: from.record.host,
             protocol: from.head.encrypted ? 'https' : 'http',
             trace: from.record.trace,
+            spans: from.spans,
           },
     // The hop's failure names the hop (not the route's upstream, which the request never reached).
   }).catch((err: unknown) => {

@@ -189,7 +189,7 @@ function contextOf(
     // failure is told once, naming the plugin and the hop (plugin-promise.ts).
     fetch: (upstream, path, init) =>
       handOver(
-        asGateway(() => pluginFetch(host.runtime(), upstream, path, init, plugin.timeout)),
+        asGateway(() => pluginFetch(host.runtime(), name, upstream, path, init, plugin.timeout)),
         { plugin: name, what: `fetch ${upstream}` },
         (err) =>
           logger.warn(

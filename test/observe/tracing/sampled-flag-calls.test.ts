@@ -36,9 +36,11 @@ for (const ratio of [0, 1]) {
     assert.equal(auth.slice(3, 35), upstream.slice(3, 35), 'one trace');
     if (ratio === 0) assert.equal(collector.spans.length, 0);
     else {
-      // The auth call's parent is the request's server span (the call has no span of its own).
+      // The auth service's parent is the call's own span, the request's server span's child (forward-auth-spans.test.ts).
       const server = collector.spans.find((s) => s.kind === 2);
-      assert.equal(auth.slice(36, 52), server?.spanId);
+      const call = collector.spans.find((s) => s.spanId === auth.slice(36, 52));
+      assert.equal(call?.parentSpanId, server?.spanId);
+      assert.equal(call?.attributes['candor.hop'], `auth:${service.host}`);
     }
   });
 }

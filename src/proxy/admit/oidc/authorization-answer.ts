@@ -11,6 +11,7 @@ import * as oauth from 'oauth4webapi';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
+import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
@@ -129,6 +130,7 @@ export abstract class AuthorizationAnswerReading {
     query: URLSearchParams,
     redirectUri: string,
     exchanged: Exchanged,
+    spans: RequestSpans | undefined,
   ): Promise<(SignedIn & { readonly returnTo: string }) | SignInRefusal | Failure> {
     let server: oauth.AuthorizationServer;
     try {
@@ -178,7 +180,7 @@ export abstract class AuthorizationAnswerReading {
           params,
           redirectUri,
           flow.v,
-          this.issuer.options,
+          this.issuer.optionsFor(spans),
         );
         const process = () =>
           oauth.processAuthorizationCodeResponse(server, this.#client, answer, {

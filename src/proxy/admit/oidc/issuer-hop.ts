@@ -4,6 +4,13 @@ import { Failure } from '../../../core/failure/failure.ts';
 import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
 import { type Circuit, createCircuit } from '../../../core/retry/circuit.ts';
 import type { Logger } from '../../../observe/log/logger.ts';
+import {
+  endFetchSpan,
+  type FetchSpan,
+  startFetchSpan,
+  tracedFields,
+} from '../../../observe/tracing/call-spans.ts';
+import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import { authHopFailure, callAuthHop, hopLooping, hopUnavailable, timedOut } from '../auth-hop.ts';
 import type { AuthHopHealth } from '../auth-hop-health.ts';
 import type { JwkSet } from '../jwk-set.ts';
@@ -74,6 +81,8 @@ export class IssuerHop {
    * not what was asked for is the provider's garbage.
    */
   readonly #unread = new WeakMap<Response, boolean>();
+  /** The spans of the traced answers not yet read: a call is over once its body is (call-spans.ts). */
+  readonly #spans = new WeakMap<Response, FetchSpan>();
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
 
@@ -85,9 +94,21 @@ export class IssuerHop {
 
   /** What oauth4webapi is told of every call: through the hop, and http allowed where the issuer is http (a loopback provider). */
   get options(): { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean } {
+    return this.optionsFor(undefined);
+  }
+
+  /**
+   * The same for a call made for one request (the token endpoint's): traced as a span of its own
+   * under `spans`' server span. The discovery document and the keys are the provider's, fetched
+   * once for every request (and refreshed behind them): they have none.
+   */
+  optionsFor(spans: RequestSpans | undefined): {
+    [oauth.customFetch]: typeof fetch;
+    [oauth.allowInsecureRequests]: boolean;
+  } {
     return {
       [oauth.customFetch]: (url: string | URL | Request, init?: RequestInit) =>
-        this.#call(String(url), init ?? {}),
+        this.#call(String(url), init ?? {}, spans),
       [oauth.allowInsecureRequests]: this.issuer.protocol === 'http:',
     } as { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean };
   }
@@ -159,13 +180,18 @@ export class IssuerHop {
   async read<T>(answer: Response, read: () => Promise<T>, sound?: (err: unknown) => boolean): Promise<T> {
     const probe = this.#unread.get(answer);
     this.#unread.delete(answer);
+    const span = this.#spans.get(answer);
+    this.#spans.delete(answer);
     try {
       const value = await read();
       if (probe !== undefined) this.#circuit.record(performance.now(), false, probe);
+      endFetchSpan(span, answer.status);
       return value;
     } catch (err) {
       const refused = (err instanceof oauth.ResponseBodyError && err.status < 500) || sound?.(err) === true;
       if (probe !== undefined) this.#circuit.record(performance.now(), !refused, probe);
+      // A refusal in the provider's words is its answer; anything else, the hop's failure (its garbage, its body cut or slow).
+      endFetchSpan(span, refused ? answer.status : this.failure(err, 'its answer'));
       throw err;
     }
   }
@@ -226,7 +252,7 @@ export class IssuerHop {
    * loop it tells of) are its unavailability, thrown as the hop's; any other answer is
    * oauth4webapi's to read (a token endpoint's 400 invalid_grant is the sign-in's, not the hop's).
    */
-  async #call(url: string, init: RequestInit): Promise<Response> {
+  async #call(url: string, init: RequestInit, spans: RequestSpans | undefined): Promise<Response> {
     const now = performance.now();
     const admitted = this.#circuit.admit(now);
     if (!admitted.allowed)
@@ -235,19 +261,27 @@ export class IssuerHop {
         `its circuit is open after ${CIRCUIT.consecutiveFailures} failures in a row`,
         { retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)) },
       );
+    const span = startFetchSpan(spans, init.method ?? 'GET', new URL(url), this.health.name);
     let answer: Response;
     try {
-      answer = await callAuthHop(url, init, this.timeout);
+      answer = await callAuthHop(
+        url,
+        span === undefined ? init : { ...init, headers: tracedFields(span, init.headers) },
+        this.timeout,
+      );
     } catch (err) {
       this.#circuit.record(performance.now(), true, admitted.probe);
+      endFetchSpan(span, this.failure(err, 'the call'));
       throw err;
     }
     const down = answer.status >= 500 || answer.status === 429;
     if (!down) {
       this.#unread.set(answer, admitted.probe);
+      if (span !== undefined) this.#spans.set(answer, span);
       return answer;
     }
     this.#circuit.record(performance.now(), true, admitted.probe);
+    endFetchSpan(span, answer.status);
     void answer.body?.cancel();
     throw (
       hopLooping(answer.status, answer.headers.get('proxy-status') ?? undefined) ??

@@ -162,7 +162,7 @@ export class OidcAuth {
     id: string | undefined,
   ): Promise<OidcVerdict> {
     const now = Date.now();
-    const renewed = await this.#tokens.refresh(session);
+    const renewed = await this.#tokens.refresh(session, request.spans);
     if (renewed instanceof Failure)
       // The provider down: a session still good goes on with what it has; one past its end waits for it.
       return now < session.e ? this.#admit(session) : { failed: renewed };
@@ -246,7 +246,7 @@ export class OidcAuth {
       flow,
       query,
       this.#redirectUri(request, secure),
-      { secure, set: (cookie) => setOnAnswer(request.headers, [cookie]) },
+      { secure, set: (cookie) => setOnAnswer(request.headers, [cookie]), spans: request.spans },
       (signedIn) => this.#signedIn(signedIn, secure),
     );
     if (done instanceof Failure) return { failed: done };

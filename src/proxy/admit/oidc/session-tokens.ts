@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Failure } from '../../../core/failure/failure.ts';
+import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import type { Exchanged } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import type { Session } from './session.ts';
@@ -54,19 +55,24 @@ export class SessionTokens {
    * The session renewed; undefined when the provider refused its refresh token (revoked, expired:
    * the session is over); the hop's Failure when the provider could not be asked.
    */
-  refresh(session: Session): Promise<Session | Failure | undefined> {
+  refresh(session: Session, spans: RequestSpans | undefined): Promise<Session | Failure | undefined> {
     const token = session.r as string;
     const kept = this.#renewed.get(token);
     if (kept !== undefined && kept.until > Date.now()) return Promise.resolve(kept.session);
     let renewing = this.#renewing.get(token);
     if (renewing === undefined) {
-      renewing = this.#renew(session, token).finally(() => this.#renewing.delete(token));
+      renewing = this.#renew(session, token, spans).finally(() => this.#renewing.delete(token));
       this.#renewing.set(token, renewing);
     }
     return renewing;
   }
 
-  async #renew(session: Session, token: string): Promise<Session | Failure | undefined> {
+  /** `spans`: the request that asked first (a renewal is one call for the requests that wait for it). */
+  async #renew(
+    session: Session,
+    token: string,
+    spans: RequestSpans | undefined,
+  ): Promise<Session | Failure | undefined> {
     const exchanged: Exchanged = { tokens: undefined };
     let checked: { readonly claims: JWTPayload } | Failure | undefined;
     try {
@@ -76,7 +82,7 @@ export class SessionTokens {
         this.#signIn.client,
         this.#signIn.clientAuth,
         token,
-        this.#issuer.options,
+        this.#issuer.optionsFor(spans),
       );
       // Its ID token checked as part of the answer: one refused counts on the provider's circuit.
       checked = await this.#signIn.readTokens(

@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { FieldMap } from '../../../core/net/downstream.ts';
+import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 
 /**
  * The next hop Proxy-Status names when the session store (session-store.ts) fails: no address, as
@@ -31,4 +32,6 @@ export interface SignInRequest {
   readonly fields: FieldMap;
   /** The head's fields as sent: the key the renewed session's cookies are kept by until the answer. */
   readonly headers: readonly string[];
+  /** The request's spans: its calls to the token endpoint are traced under them (undefined when tracing is off). */
+  readonly spans?: RequestSpans;
 }

@@ -3,6 +3,7 @@ import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { cookieNamesStarting } from '../../../core/http1/cookie.ts';
 import { OwnAnswer } from '../../../core/net/own-answer.ts';
+import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import {
   AuthorizationAnswerReading,
   type Exchanged,
@@ -144,7 +145,7 @@ export class SignIn extends AuthorizationAnswerReading {
     sealedFlow: string | undefined,
     query: URLSearchParams,
     redirectUri: string,
-    carry: { readonly secure: boolean; set(cookie: string): void },
+    carry: { readonly secure: boolean; set(cookie: string): void; readonly spans?: RequestSpans },
     finish: (signedIn: SignedIn & { readonly returnTo: string }) => Promise<Done | SignInRefusal | Failure>,
   ): Promise<Done | SignInRefusal | Failure> {
     const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
@@ -167,7 +168,7 @@ export class SignIn extends AuthorizationAnswerReading {
     }
     if (shared === false) return replayed;
     const exchanged: Exchanged = { tokens: spent.redeemed ?? (isObject(flow.k) ? flow.k : undefined) };
-    const redeemed = await this.redeem(flow, query, redirectUri, exchanged);
+    const redeemed = await this.redeem(flow, query, redirectUri, exchanged, carry.spans);
     const done = redeemed instanceof Failure || 'refused' in redeemed ? redeemed : await finish(redeemed);
     // Answered, signed in or refused, with its state spent: the flow can never finish, and its
     // cookie goes now rather than in ten minutes (one of the few a browser keeps under way: MAX_FLOWS).
