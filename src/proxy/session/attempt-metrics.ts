@@ -107,6 +107,8 @@ export class AttemptMetrics {
    * answers that came in time, as fast as the baseline's (clients-give-up.test.ts). `waitedSince`:
    * since when the upstream owed the head (Exchange.headOwedSince; undefined while a body that
    * streams from the client was still going out: the client's pace, not the target's).
+   * `endedInQueue`: it never left a full pool's queue: no attempt's duration, as the log lists
+   * no try for it.
    */
   attemptFailed(
     target: string,
@@ -114,6 +116,7 @@ export class AttemptMetrics {
     startedAt: number,
     now: number,
     waitedSince?: number,
+    endedInQueue = false,
   ): void {
     const waited = failure.clientsDoing && failure.stage === 'sent' && waitedSince !== undefined;
     // The target answered and the gateway failed on its answer (a plugin's onResponse threw, or
@@ -125,6 +128,7 @@ export class AttemptMetrics {
     if (!this.#held)
       if (received !== undefined) this.#count(undefined, received, now - startedAt);
       else this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
+    if (endedInQueue) return;
     if (received !== undefined) this.#measured(target, received, '', startedAt, now);
     else this.#measured(target, undefined, failure.type, startedAt, now);
   }

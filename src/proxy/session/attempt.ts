@@ -80,6 +80,9 @@ export class Attempt implements AttemptOutcome {
   get reused(): boolean {
     return this.exchange.connectionReused === true;
   }
+  get endedInQueue(): boolean {
+    return this.exchange.endedInQueue;
+  }
   get releaseTargetProbe(): Release {
     return this.selection.releaseProbe;
   }
@@ -119,7 +122,14 @@ export class Attempt implements AttemptOutcome {
     // A target took a request: those waiting for one go (hold-queue.ts).
     if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
     if (failure !== undefined)
-      measure.attemptFailed(target, failure, startedAt, now, exchange.headOwedSince(startedAt));
+      measure.attemptFailed(
+        target,
+        failure,
+        startedAt,
+        now,
+        exchange.headOwedSince(startedAt),
+        exchange.endedInQueue,
+      );
     else measure.responding(target, status as number, startedAt, now, exchange.streamedWholeAt);
     settleClientSpan(spans, failure, status, exchange);
     // The gateway failed on the answer (a plugin's onResponse): the attempt's entry is that answer,

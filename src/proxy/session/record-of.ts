@@ -110,7 +110,7 @@ export function refusedRecordOf(
 
 /**
  * Who made the answer the request ended with: the gateway when a route stage answered in the
- * upstream's place; the upstream when its head went downstream (the last attempt has its status);
+ * upstream's place or failed on its answer; the upstream when its head went downstream (the last attempt has its status);
  * the client when it left before any answer; else the gateway. Read off the record, which already
  * says it: nothing is re-derived.
  */
@@ -118,6 +118,9 @@ export function originOf(record: RequestRecord): Origin {
   // A stage's answer in place of the upstream's (a stored answer: a hit, stale for its failure, or
   // one its 304 confirmed: the upstream sent no 200, and its 304 is no answer the client got).
   if (record.stageAnswered) return 'gateway';
+  // A stage failed on the upstream's answer (a plugin's onResponse threw): its head never went
+  // out, the gateway's error did, though the try lists the status the upstream sent.
+  if (record.failure?.receivedStatus !== undefined) return 'gateway';
   const last = record.tries[record.tries.length - 1];
   if (last !== undefined && last.status !== undefined) return 'upstream';
   if (record.clientAborted && (record.status === FAILURES.client_closed.status || record.status === 0))

@@ -70,6 +70,11 @@ export interface AttemptOutcome {
   readonly judged: boolean;
   /** The attempt went on a kept-alive connection (a metrics label). */
   readonly reused: boolean;
+  /**
+   * It ended in a full pool's queue, never given a connection: nothing of it went upstream, so
+   * it is no attempt in the metrics, as in the log's `attempts` (a full queue's refusal at once is none either).
+   */
+  readonly endedInQueue: boolean;
   /** The target's half-open probe slot the selection took (a no-op release when not a probe). */
   readonly releaseTargetProbe: Release;
   /** The attempt went as the circuit's half-open probe. */
@@ -94,7 +99,8 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   // A failure after this target's answer (a plugin's onResponse threw, or let out its fetch's
   // failure: answeredFirst) leaves the attempt what it was, a response.
   const answered = failure === undefined || failure.answeredFirst;
-  metrics.attempted(upstream.name, origin, answered ? 'response' : failure.type, outcome.reused);
+  if (!outcome.endedInQueue)
+    metrics.attempted(upstream.name, origin, answered ? 'response' : failure.type, outcome.reused);
   const fault = isTargetFault(failure);
   // An answer whose body is still to come ends no run of the circuit's failures yet, as for
   // ejection: its body may break too (reportWholeBody and reportBodyFailure judge it then), and
