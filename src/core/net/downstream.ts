@@ -104,6 +104,13 @@ export interface AnswerSink {
    */
   readonly malformedBody?: string;
   /**
+   * HTTP/2: the whole answer had gone to the stream (its END_STREAM) before the stream was reset
+   * (the client's cancel, or nghttp2's reset of its body short of its content-length, sent after
+   * its answer came): the client has it whole, although the stream did not end clean and so the
+   * response is not `finished`. Absent: not so.
+   */
+  readonly wholeBeforeReset?: boolean;
+  /**
    * A sink with no client behind it (a background request's, in-memory-sink.ts): the gateway
    * dropped the answer itself, and what and why (`refresh: …`), the words of its failure
    * (droppedFailure), never a client's leaving. Absent: it did not.

@@ -337,7 +337,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (gone !== undefined) this.dropped(failure as Failure);
     // (After the drop: an attempt whose head had gone downstream was settled then, its try written.)
     if (failure) this.stage = ownCut === undefined ? failure.stage : lastTryFailed(record, failure);
-    else if (cut && answer.headSent) this.stage = 'body_streaming'; // whole from the upstream, the client's copy cut
+    else if (cut && answer.headSent && !answer.wholeBeforeReset) this.stage = 'body_streaming'; // the client's copy cut
     if (current === undefined) this.measure.retryOver('client_closed'); // a retry in backoff will not run
     this.stopReading?.();
     this.finishTimers();

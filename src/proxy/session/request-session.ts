@@ -219,6 +219,7 @@ export class RequestSession implements AttemptsOwner {
   clientLeft(): void {
     const { record, answer } = this.#req;
     record.clientAborted = true;
+    if (answer.wholeBeforeReset) return; // it has its answer: what it did after cut nothing
     const stage = record.status === 0 ? undefined : 'body_streaming';
     if (stage === undefined) record.status = FAILURES.client_closed.status;
     record.failure ??= new Failure('client_closed', answer.leftHow, { stage }); // unless an attempt cut short said why

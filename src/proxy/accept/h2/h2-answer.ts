@@ -81,6 +81,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   /** The request's body, once it has one (h2-server.ts): a reset for its short END_STREAM is nghttp2's, not the client's. */
   requestBody: { readonly endedShort: string | undefined } | undefined;
   #malformedBody: string | undefined;
+  #wholeBeforeReset = false;
   /** Body bytes given to the stream. */
   #written = 0;
   /**
@@ -147,6 +148,10 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
 
   get malformedBody(): string | undefined {
     return this.#malformedBody;
+  }
+
+  get wholeBeforeReset(): boolean {
+    return this.#wholeBeforeReset;
   }
 
   get leftHow(): string {
@@ -390,6 +395,8 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     // nghttp2's own reset of a request whose END_STREAM came short of its content-length.
     // (Not once a whole answer had gone on a live stream: the client has it, whatever it sent after.)
     this.#malformedBody = this.#finished && this.#headOut ? undefined : this.requestBody?.endedShort;
+    // Its END_STREAM handed over before the reset: the client has the answer whole.
+    this.#wholeBeforeReset = this.#finished && this.#headOut && !clean && this.#stream.writableFinished;
     // An answer made once the stream was reset (the 400 of a malformed body, which nghttp2 reset
     // first) never left: the client got no status line, and headSent says so to the log.
     if (!this.#headOut && !this.#cut && !clean) this.#headSent = false;
