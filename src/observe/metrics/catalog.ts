@@ -266,7 +266,7 @@ export const METRICS = {
     name: 'candor_upstream_requests_held',
     type: 'gauge',
     labels: ['upstream'],
-    help: 'Requests waiting for a target of the upstream to come back (its hold): none could take them.',
+    help: 'Requests in line waiting for a target of the upstream to come back (its hold): not one woken and trying a target again.',
     aggregator: 'sum',
   },
   clientConnectionsDropped: {

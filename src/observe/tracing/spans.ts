@@ -80,6 +80,8 @@ export interface Tracing {
 interface PeerSource {
   peerAddress(): string | undefined;
   peerPort(): number | undefined;
+  /** It ended still queued behind a full pool's busy connections: nothing of it went to the target. */
+  readonly endedInQueue: boolean;
 }
 
 /**
@@ -247,6 +249,15 @@ export function settleClientSpan(
 ): void {
   const client = spans?.client;
   if (spans === undefined || client === undefined) return;
+  // Never out of a full pool's queue, it is no attempt (the log's `attempts`, the metrics): a
+  // client span would name a target that never got the request. The span is let go unended, and
+  // so never exported (a processor takes a span when it ends); its traceparent was never sent.
+  // The server span says what happened (error.type connection_limit_reached, or client_closed).
+  if (peer.endedInQueue) {
+    spans.client = undefined;
+    spans.attempts--;
+    return;
+  }
   // A refused connect has no socket to ask; its error names the address it tried.
   const cause = failure?.cause as { address?: unknown; port?: unknown } | undefined;
   const address = peer.peerAddress() ?? (typeof cause?.address === 'string' ? cause.address : undefined);
