@@ -1,0 +1,83 @@
+/**
+ * What a reload changes in an upstream it keeps (docs/operations.md, "Reload": a kept target
+ * keeps its pool and health, with the new settings applied): a real gateway started with one
+ * value, reloaded with another, the next request (or probe) meeting the new one.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
+import { poolOf, singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+
+const reload = (gw: TestGateway, yaml: string) =>
+  gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:0\n${yaml}`, '<test>', {}));
+
+/** Polls `done` each few milliseconds (the test's own timeout bounds it). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+test("pool.max_connections lowered by a reload bounds the kept target's requests in flight at once", async () => {
+  const app = await startEcho();
+  const yaml = (max: number) =>
+    singleUpstream(app.url, { upstream: `    pool: { max_connections: ${max} }` });
+  const gw = await startTestGateway(yaml(2));
+  try {
+    // Two requests at once open two connections, which stay idle in the kept pool.
+    const both = await Promise.all([
+      request(gw.url, { path: '/?delay=100' }),
+      request(gw.url, { path: '/?delay=100' }),
+    ]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+    );
+    assert.equal(app.connections, 2);
+    await until(() => poolOf(gw).stats().idle === 2);
+
+    await reload(gw, yaml(1));
+    const first = request(gw.url, { path: '/?delay=300' });
+    const second = request(gw.url, { path: '/second' });
+    await until(() => app.received.length >= 3);
+    assert.deepEqual(poolOf(gw).stats(), { open: 1, idle: 0, waiting: 1 }, 'one at a time: the second waits');
+    assert.deepEqual([(await first).status, (await second).status], [200, 200]);
+    assert.deepEqual(
+      app.received.map((r) => r.path).slice(2),
+      ['/?delay=300', '/second'],
+      'the second reached the target only after the first',
+    );
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});
+
+test('timeouts.response and health_check.path changed by a reload govern the next request and probe', async () => {
+  const app = await startEcho();
+  const yaml = (response: string, path: string) =>
+    singleUpstream(app.url, {
+      upstream: `    timeouts: { response: ${response} }
+    health_check: { path: ${path}, interval: 50ms }`,
+    });
+  const gw = await startTestGateway(yaml('5s', '/first-probe'));
+  try {
+    await until(() => app.received.some((r) => r.path === '/first-probe'));
+    assert.equal((await request(gw.url, { path: '/?delay=300' })).status, 200);
+
+    await reload(gw, yaml('100ms', '/second-probe'));
+    const late = await request(gw.url, { path: '/?delay=300' });
+    assert.equal(late.status, 504, 'the new response timeout');
+    assert.match(String(late.headers['proxy-status']), /error=http_response_timeout/);
+    await until(() => app.received.some((r) => r.path === '/second-probe'));
+    const probed = app.received.filter((r) => r.path.endsWith('-probe')).map((r) => r.path);
+    const switched = probed.indexOf('/second-probe');
+    assert.ok(
+      probed.slice(switched).every((p) => p === '/second-probe'),
+      'after the first probe on the new path, none on the old',
+    );
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});
