@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { h2Answer, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { poolOf, singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -76,6 +77,31 @@ test('timeouts.response and health_check.path changed by a reload govern the nex
       probed.slice(switched).every((p) => p === '/second-probe'),
       'after the first probe on the new path, none on the old',
     );
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});
+
+test('pool.max_connections lowered by a reload closes the h2c sessions past it', async () => {
+  const app = await startH2(h2Answer);
+  const yaml = (max: number) =>
+    singleUpstream(app.url, {
+      upstream: `    protocol: h2c\n    pool: { max_connections: ${max}, max_streams: 1 }`,
+    });
+  const gw = await startTestGateway(yaml(2));
+  try {
+    const both = await Promise.all([request(gw.url, { path: '/a' }), request(gw.url, { path: '/b' })]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+    );
+    assert.equal(poolOf(gw).stats().open, 2, 'one session a stream: two sessions');
+
+    await reload(gw, yaml(1));
+    assert.equal(poolOf(gw).stats().open, 1, 'the session past the new bound closed');
+    assert.equal((await request(gw.url, { path: '/c' })).status, 200);
+    assert.equal(poolOf(gw).stats().open, 1);
   } finally {
     await gw.close();
     await app.close();
