@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const reload = (gw: TestGateway, yaml: string) =>
@@ -180,6 +181,53 @@ upstreams:
       'the cors the reload removed is gone',
     );
     assert.equal(client.sockets(), 1, 'one client connection throughout');
+  } finally {
+    client.close();
+    await gw.close();
+    await app.close();
+  }
+});
+
+test("a kept route's redirect, static root and timeouts follow the reload; a request in flight ends on its own", async () => {
+  const app = await startEcho();
+  const one = mkdtempSync(join(tmpdir(), 'candor-reload-root-'));
+  const two = mkdtempSync(join(tmpdir(), 'candor-reload-root-'));
+  writeFileSync(join(one, 'page.txt'), 'one');
+  writeFileSync(join(two, 'page.txt'), 'two');
+  const yaml = (location: string, root: string, response: string) => `name: edge-1
+routes:
+  - name: moved
+    match: { path: /moved }
+    redirect: { location: "${location}" }
+  - name: files
+    match: { path: /files }
+    static: { root: ${root} }
+  - name: app
+    match: { path: / }
+    upstream: app
+    timeouts: { response: ${response} }
+upstreams:
+  app:
+    targets: [{ url: "${app.url}" }]
+`;
+  const gw = await startTestGateway(yaml('https://one.example/', one, '5s'));
+  const client = keptAlive(gw.url);
+  try {
+    assert.equal((await client.get('/moved')).headers.location, 'https://one.example/');
+    assert.equal((await client.get('/files/page.txt')).body, 'one');
+    const inFlight = request(gw.url, { path: '/?delay=300' });
+    while (app.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await reload(gw, yaml('https://two.example/', two, '100ms'));
+    assert.equal((await client.get('/moved')).headers.location, 'https://two.example/');
+    assert.equal((await client.get('/files/page.txt')).body, 'two');
+    const late = await client.get('/?delay=300');
+    assert.equal(late.status, 504, "the route's new response timeout");
+    assert.equal(
+      (await inFlight).status,
+      200,
+      'the request begun before the reload keeps the 5 s it began with',
+    );
   } finally {
     client.close();
     await gw.close();

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { h2Answer, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { request } from '../../helpers/http-client.ts';
 import { poolOf, singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -105,5 +106,47 @@ test('pool.max_connections lowered by a reload closes the h2c sessions past it',
   } finally {
     await gw.close();
     await app.close();
+  }
+});
+
+test('retries.attempts, balancer and hash_key changed by a reload govern the next requests', async () => {
+  const flaky = await startSwitchable();
+  const good = await startEcho();
+  flaky.setMode('reset');
+  const yaml = (extra: string) => `name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: "${flaky.url}" }, { url: "${good.url}" }]
+${extra}
+`;
+  const gw = await startTestGateway(yaml('    retries: { attempts: 1 }'));
+  const four = async (headers: Record<string, string> = {}) => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await request(gw.url, { path: `/${i}`, headers })).status);
+    return statuses;
+  };
+  try {
+    assert.deepEqual(await four(), [502, 200, 502, 200], 'round robin, no retry');
+
+    await reload(gw, yaml('    retries: { attempts: 2 }'));
+    assert.deepEqual(await four(), [200, 200, 200, 200], 'each reset retried on the other target');
+
+    flaky.setMode('ok');
+    await reload(gw, yaml('    retries: { attempts: 1 }\n    balancer: hash\n    hash_key: header:x-user'));
+    const before = good.received.length;
+    const flakyBefore = flaky.accepted.ok.length;
+    assert.deepEqual(await four({ 'x-user': 'ann' }), [200, 200, 200, 200]);
+    const onGood = good.received.length - before;
+    assert.ok(
+      onGood === 4 || (onGood === 0 && flaky.accepted.ok.length > flakyBefore),
+      `one key, one target (good got ${onGood} of 4)`,
+    );
+  } finally {
+    await gw.close();
+    await flaky.close();
+    await good.close();
   }
 });
