@@ -15,7 +15,7 @@ import {
 } from './line-members.ts';
 import { errorJson } from './loggable-error.ts';
 import type { Logger } from './logger.ts';
-import { viewOf } from './logger.ts';
+import { type LoggerView, viewOf } from './logger.ts';
 import { grpcStatusRead, loggedClient, loggedUpstream, type RequestRecord } from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
@@ -153,14 +153,15 @@ function listedTries(
 type Level = 'info' | 'warn' | 'error';
 
 /**
- * A level's lines up to their members, `{"level":…,"time":…` and a logger's bindings (e.g.
- * `,"gateway":"edge-1"`), as bytes made once per millisecond (the time's ISO text is the
- * logger's own lines' format) for the last logger that wrote that level: a busy worker writes
- * some 30 lines a millisecond.
+ * A level's lines up to their members, `{"level":…,"time":…`, the gateway's name
+ * (`,"gateway":"edge-1"`) and a logger's bindings, as bytes made once per millisecond (the
+ * time's ISO text is the logger's own lines' format) for the last logger that wrote that level:
+ * a busy worker writes some 30 lines a millisecond.
  */
 class Opening {
   readonly #start: string;
   #logger: Logger | undefined;
+  #gateway: string | undefined;
   #at = 0;
   #bytes: Uint8Array = new Uint8Array(0);
 
@@ -168,12 +169,17 @@ class Opening {
     this.#start = `{"level":"${level}","time":"`;
   }
 
-  /** The opening for a line of `logger`'s at `now` (Date.now()). */
-  bytes(logger: Logger, now: number): Uint8Array {
-    if (now !== this.#at || logger !== this.#logger) {
+  /** The opening for a line of `logger`'s (`view` its view) at `now` (Date.now()). */
+  bytes(logger: Logger, view: LoggerView, now: number): Uint8Array {
+    // The name a reload may have changed (renameGateway), read from the view's box: no lookup on the logger.
+    const gateway = view.gateway?.name;
+    if (now !== this.#at || logger !== this.#logger || gateway !== this.#gateway) {
       this.#at = now;
       this.#logger = logger;
-      this.#bytes = Buffer.from(`${this.#start}${new Date(now).toISOString()}"${bindingsOf(logger)}`);
+      this.#gateway = gateway;
+      const named = gateway === undefined ? '' : `,"gateway":${JSON.stringify(gateway)}`;
+      const opening = `${this.#start}${new Date(now).toISOString()}"${named}${bindingsOf(logger)}`;
+      this.#bytes = Buffer.from(opening);
     }
     return this.#bytes;
   }
@@ -184,7 +190,7 @@ const OPENING: Readonly<Record<Level, Opening>> = {
   error: new Opening('error'),
 };
 
-/** Each logger's bindings as members, `,"gateway":"edge-1"`, worked out once. */
+/** Each logger's bindings as members (a child's `,"plugin":"p"`; none for the gateway's own), worked out once. */
 const bindingsText = new WeakMap<Logger, string>();
 function bindingsOf(logger: Logger): string {
   let text = bindingsText.get(logger);
@@ -237,7 +243,7 @@ export function logRequest(
     line.openLine();
   } else line = sink.openLine();
   writeInto(line);
-  putPiece(OPENING[level].bytes(logger, now));
+  putPiece(OPENING[level].bytes(logger, view, now));
   putMembers(record, totalMs);
   if (err !== undefined) putJson(ERR, err);
   putPiece(END);

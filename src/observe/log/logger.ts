@@ -19,8 +19,17 @@ export interface LineSink {
 /** The key of a logger's sink: Candor's own symbol, set by the functions below. */
 export const LINE_SINK: unique symbol = Symbol('candor.lineSink');
 
+/**
+ * The key of the gateway's name a logger writes in each line (`gateway`): a box, not a binding,
+ * so that a reload that renames the gateway renames its lines (renameGateway).
+ */
+export const GATEWAY_NAME: unique symbol = Symbol('candor.gatewayName');
+
 /** The gateway's logger: pino for its event lines, and the sink those lines and the access log's go to. */
-export type Logger = pino.Logger & { readonly [LINE_SINK]: LineSink };
+export type Logger = pino.Logger & {
+  readonly [LINE_SINK]: LineSink;
+  readonly [GATEWAY_NAME]?: { name: string };
+};
 
 /**
  * The gateway's logger: NDJSON through a batching writer on the config's destination
@@ -35,16 +44,25 @@ export function createLogger(config: LogConfig, gatewayName: string): Logger {
  * carries the level's name, an ISO time and the gateway's name.
  */
 export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewayName: string): Logger {
+  const gateway = { name: gatewayName };
   const logger = pino(
     {
       level,
-      base: { gateway: gatewayName },
+      // Read at each line (pino's bindings are fixed once made): written where `base` put it.
+      base: undefined,
+      mixin: () => ({ gateway: gateway.name }),
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     sink,
   );
-  return Object.assign(logger, { [LINE_SINK]: sink });
+  return Object.assign(logger, { [LINE_SINK]: sink, [GATEWAY_NAME]: gateway });
+}
+
+/** A reload's new `name`: the `gateway` field of `logger`'s next lines, its children's and the access log's. */
+export function renameGateway(logger: Logger, name: string): void {
+  const gateway = logger[GATEWAY_NAME];
+  if (gateway !== undefined) gateway.name = name;
 }
 
 /**
@@ -55,12 +73,15 @@ export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewa
  */
 export class LoggerView {
   readonly sink: LineSink;
+  /** The gateway's name in the lines, a box a reload renames (renameGateway). */
+  readonly gateway: { name: string } | undefined;
   info = false;
   warn = false;
   error = false;
 
   constructor(logger: Logger) {
     this.sink = logger[LINE_SINK];
+    this.gateway = logger[GATEWAY_NAME];
     this.#read(logger);
     // (A child logger's listeners may be its parent's: a view read again for nothing is still right.)
     logger.on('level-change', () => this.#read(logger));

@@ -79,8 +79,8 @@ export interface Listener {
 
 /**
  * The accept phase: Candor's own HTTP/1.1 server (http1-server.ts) on node:net or node:tls,
- * with the downstream limits applied, wired to the request handler. The limits are read per
- * connection, so a reload takes effect for new connections.
+ * with the downstream limits applied, wired to the request handler. A reload changes the limits
+ * in place (liveSettings), so they take effect for the next request of every connection.
  *
  * With `http2`, its HTTP/2 server (h2-server.ts) takes the connections that speak it: on TLS
  * those whose ALPN chose `h2`, on a plain port those that open with the connection preface

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { formatConfigProblems } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
-import type { Logger } from '../../observe/log/logger.ts';
+import { type Logger, renameGateway } from '../../observe/log/logger.ts';
 import type { AdminServer } from '../admin/admin-server.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterControl } from '../cluster/cluster-control.ts';
@@ -46,6 +46,7 @@ export function reloadOnSignals(s: Supervised): () => void {
     if (s.canariesStarted) canaries.sync(control.config);
     // The primary's own events (reloads, admin calls, health) follow the new log.level too.
     logger.level = control.config.log.level;
+    renameGateway(logger, control.config.name);
     setImmediate(() =>
       admin.sync(control.config.admin).catch((err: Error) =>
         // A new admin address that cannot be bound leaves the API closed; the gateway goes on.

@@ -1,6 +1,6 @@
 import type { LogConfig } from '../../core/config/types.ts';
 import { openLogWriter } from '../../observe/log/log-writers.ts';
-import type { Logger } from '../../observe/log/logger.ts';
+import { GATEWAY_NAME, type Logger } from '../../observe/log/logger.ts';
 
 /**
  * The cluster primary's event lines, written as pino writes the workers' (logger.ts), byte for
@@ -34,7 +34,7 @@ export interface EventSink {
 
 /** A logger writing to `writer` from `level` up (set `level` to change it). */
 export function eventLogger(writer: EventSink, level: Level, gatewayName: string): Logger {
-  const base = `,"gateway":${JSON.stringify(gatewayName)}`;
+  const gateway = { name: gatewayName };
   let threshold: number = LEVELS[level];
   let current: Level = level;
   const at =
@@ -48,12 +48,14 @@ export function eventLogger(writer: EventSink, level: Level, gatewayName: string
         fields = { err: first };
         msg ??= first.message;
       } else if (typeof first === 'object' && first !== null) fields = first;
-      let line = `{"level":"${name}","time":"${new Date().toISOString()}"${base}`;
+      let line = `{"level":"${name}","time":"${new Date().toISOString()}","gateway":${JSON.stringify(gateway.name)}`;
       if (fields !== undefined) line += fieldsJson(fields);
       if (typeof msg === 'string') line += `,"msg":${JSON.stringify(msg)}`;
       writer.write(`${line}}\n`);
     };
   const logger = {
+    // A reload's new `name` (renameGateway).
+    [GATEWAY_NAME]: gateway,
     trace: at('trace'),
     debug: at('debug'),
     info: at('info'),

@@ -2,6 +2,7 @@ import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { renameGateway } from '../../observe/log/logger.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import { loadOidc } from '../../proxy/admit/access.ts';
 import type { Discoveries } from '../../upstream/discovery/discoveries.ts';
@@ -141,6 +142,8 @@ export async function reloadGateway(
   await live.canaries?.sync(file);
   // A logger handed in (tests) keeps its own level; the config's is for the one it describes.
   if (options.logger === undefined) logger.level = next.log.level;
+  // The name is the config's whoever made the logger: its lines say which gateway wrote them.
+  renameGateway(logger, next.name);
   swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
   const outcome = reloadOutcome(live.hash, plan, before, next, dropped);
   for (const what of dropped)

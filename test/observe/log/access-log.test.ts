@@ -337,7 +337,7 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
       const expected = JSON.stringify({
         level,
         time: '2026-11-23T18:00:00.007Z',
-        ...logger.bindings(),
+        gateway: 'edge "1"',
         ...lineFields(r),
         ...(level === 'error' && cause !== undefined ? { err: pino.stdSerializers.err(cause as Error) } : {}),
         msg: 'request',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { createLoggerOn, type Logger } from '../../../src/observe/log/logger.ts';
+import { createLoggerOn, type Logger, renameGateway } from '../../../src/observe/log/logger.ts';
 import { eventLogger } from '../../../src/server/cluster/primary-log.ts';
 
 /** The lines each logger writes for the same calls, at the same instant. */
@@ -79,4 +79,17 @@ test('a value JSON cannot write (circular, a BigInt) is a placeholder in the lin
   assert.equal(line.big, '[unserializable]');
   assert.equal(line.ok, 'yes');
   assert.equal(line.msg, 'still written');
+});
+
+test("a reload's new name is the gateway field of the next lines, the primary's as pino's", () => {
+  const { pino, primary } = linesOf((logger) => {
+    logger.info('before');
+    renameGateway(logger, 'edge-2');
+    logger.info({ plugin: 'p' }, 'after');
+  });
+  assert.deepEqual(primary, pino);
+  assert.deepEqual(
+    pino.map((line) => JSON.parse(line).gateway),
+    ['edge "1"', 'edge-2'],
+  );
 });

@@ -59,11 +59,20 @@ export class H2Pool implements TargetPool, H2SessionOwner {
     };
   }
 
-  /** As ConnectionPool.reconfigure: with `fresh`, the open sessions finish their streams and close. */
+  /**
+   * As ConnectionPool.reconfigure: with `fresh`, the open sessions finish their streams and close;
+   * those past a lower max_connections too.
+   */
   reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void {
     this.connect = connect;
     this.options = options;
     if (fresh) for (const session of [...this.sessions]) session.close();
+    // A lower max_connections bounds the next streams too: the sessions past it (the idlest
+    // first) take no new stream and close once theirs are answered (node:http2's close).
+    const surplus = this.sessions.length - options.maxConnections;
+    if (surplus > 0)
+      for (const session of [...this.sessions].sort((a, b) => a.active - b.active).slice(0, surplus))
+        session.close();
     this.serve();
   }
 

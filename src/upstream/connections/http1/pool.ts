@@ -78,6 +78,10 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   reconfigure(connect: Connector, options: PoolOptions, fresh: boolean): void {
     this.connect = connect;
     this.options = { ...options, authority: this.options.authority };
+    // A lower max_connections bounds the next requests too: the idle connections past it (the
+    // least recently used) close now, the busy ones after their exchange (release, cooled).
+    const surplus = Math.min(this.idle.length, this.open - options.maxConnections);
+    for (const connection of this.idle.splice(0, Math.max(0, surplus))) connection.destroy();
     if (!fresh) return this.openMore();
     this.generation++;
     for (const connection of this.all) this.outdated.add(connection);
@@ -102,7 +106,7 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   // ── the connections' side ────────────────────────────────────────────────────────
 
   release(connection: UpstreamConnection): void {
-    if (this.queue.closing || this.outdated.has(connection)) return connection.destroy();
+    if (this.queue.closing || this.outdated.has(connection) || this.overBound()) return connection.destroy();
     if (this.queue.length > 0 && connection.requests > 0) {
       // A connection that just carried a response is not handed to a waiting request at once:
       // a second answer to the last request, arriving in the next read, would reach the waiter
@@ -147,12 +151,17 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
 
   private cooled(connection: UpstreamConnection): void {
     if (!this.all.has(connection)) return; // discarded meanwhile
-    if (this.queue.closing || this.outdated.has(connection) || connection.closing)
+    if (this.queue.closing || this.outdated.has(connection) || connection.closing || this.overBound())
       return connection.destroy();
     const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
     this.idle.push(connection);
+  }
+
+  /** More connections open than a reload's lower max_connections allows: the one coming back closes. */
+  private overBound(): boolean {
+    return this.open > this.options.maxConnections;
   }
 
   discard(connection: UpstreamConnection): void {
