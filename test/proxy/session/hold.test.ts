@@ -103,7 +103,14 @@ test('the requests held are a gauge per upstream, candor_upstream_requests_held:
     assert.equal(await heldNow(), 0);
     const waiting = [1, 2].map((n) => request(edge.url, { path: `/${n}`, timeoutMs: 30_000 }));
     await waitUntil('both held', () => held(edge) === 2);
-    assert.equal(await heldNow(), 2);
+    // A held request woken to try the target again is out of line for that try (the gauge's
+    // row says so): a scrape in that moment reads 1, the next one 2.
+    let seen = await heldNow();
+    for (let i = 0; i < 20 && seen !== 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      seen = await heldNow();
+    }
+    assert.equal(seen, 2);
     await new Promise<void>((resolve) => upstream.listen(port, '127.0.0.1', resolve));
     assert.deepEqual(
       (await Promise.all(waiting)).map((r) => r.status),
