@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
+import { GATEWAY_NAME } from './gateway-name.ts';
 import type { LineBatch } from './line-batch.ts';
 import { openLogWriter } from './log-writers.ts';
 
@@ -18,12 +19,6 @@ export interface LineSink {
 
 /** The key of a logger's sink: Candor's own symbol, set by the functions below. */
 export const LINE_SINK: unique symbol = Symbol('candor.lineSink');
-
-/**
- * The key of the gateway's name a logger writes in each line (`gateway`): a box, not a binding,
- * so that a reload that renames the gateway renames its lines (renameGateway).
- */
-export const GATEWAY_NAME: unique symbol = Symbol('candor.gatewayName');
 
 /** The gateway's logger: pino for its event lines, and the sink those lines and the access log's go to. */
 export type Logger = pino.Logger & {
@@ -57,12 +52,6 @@ export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewa
     sink,
   );
   return Object.assign(logger, { [LINE_SINK]: sink, [GATEWAY_NAME]: gateway });
-}
-
-/** A reload's new `name`: the `gateway` field of `logger`'s next lines, its children's and the access log's. */
-export function renameGateway(logger: Logger, name: string): void {
-  const gateway = logger[GATEWAY_NAME];
-  if (gateway !== undefined) gateway.name = name;
 }
 
 /**

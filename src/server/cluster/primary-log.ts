@@ -1,6 +1,7 @@
 import type { LogConfig } from '../../core/config/types.ts';
+import { GATEWAY_NAME } from '../../observe/log/gateway-name.ts';
 import { openLogWriter } from '../../observe/log/log-writers.ts';
-import { GATEWAY_NAME, type Logger } from '../../observe/log/logger.ts';
+import type { Logger } from '../../observe/log/logger.ts';
 
 /**
  * The cluster primary's event lines, written as pino writes the workers' (logger.ts), byte for

@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keepFieldLines, keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
-import { renameGateway } from '../../observe/log/logger.ts';
+import { renameGateway } from '../../observe/log/gateway-name.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import { loadOidc } from '../../proxy/admit/access.ts';
 import type { Discoveries } from '../../upstream/discovery/discoveries.ts';

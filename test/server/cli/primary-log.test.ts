@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { createLoggerOn, type Logger, renameGateway } from '../../../src/observe/log/logger.ts';
+import { renameGateway } from '../../../src/observe/log/gateway-name.ts';
+import { createLoggerOn, type Logger } from '../../../src/observe/log/logger.ts';
 import { eventLogger } from '../../../src/server/cluster/primary-log.ts';
 
 /** The lines each logger writes for the same calls, at the same instant. */
