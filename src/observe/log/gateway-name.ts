@@ -4,6 +4,14 @@
  * and renames them too.
  */
 
+/**
+ * The box itself: made once a process's logger is made, shared by that logger and the writer it
+ * writes through (whose own lines, the dropped-lines notice and the stderr one, carry it too).
+ */
+export interface GatewayName {
+  name: string;
+}
+
 /** The key of the gateway's name a logger writes in each line: a box, not a binding, so that a reload renames its lines. */
 export const GATEWAY_NAME: unique symbol = Symbol('candor.gatewayName');
 

@@ -1,5 +1,6 @@
 import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dropped-lines.ts';
 import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
+import type { GatewayName } from './gateway-name.ts';
 import { LineBatch } from './line-batch.ts';
 import { isRegularFile, nonBlockingSwitch, openLogFile, privatePipeDescriptor } from './log-destination.ts';
 
@@ -67,7 +68,8 @@ export class LineWriter {
   /** Descriptors replaced by reopen() while an asynchronous write may still use them. */
   private retired: number[] = [];
   private readonly maxBacklog: number;
-  private readonly gatewayName: string;
+  /** The gateway's name in the writer's own lines: its logger's box, which a reload renames. */
+  private readonly gateway: Readonly<GatewayName>;
   /** A regular file: written synchronously, once per event-loop turn (unless it was slow). */
   private readonly isFile: boolean;
   private direct: boolean;
@@ -106,7 +108,7 @@ export class LineWriter {
   constructor(
     fd: number,
     maxBacklog: number,
-    gatewayName: string,
+    gateway: Readonly<GatewayName>,
     batchMs = FILE_BATCH_MS,
     slowWriteMs = SLOW_WRITE_MS,
   ) {
@@ -115,7 +117,7 @@ export class LineWriter {
     this.batchMs = batchMs;
     this.slowWriteMs = slowWriteMs;
     this.maxBacklog = maxBacklog;
-    this.gatewayName = gatewayName;
+    this.gateway = gateway;
     this.isFile = isRegularFile(fd);
     this.direct = this.isFile;
     if (!this.isFile) {
@@ -129,11 +131,11 @@ export class LineWriter {
   static open(
     file: string,
     maxBacklog: number,
-    gatewayName: string,
+    gateway: Readonly<GatewayName>,
     batchMs = FILE_BATCH_MS,
     slowWriteMs = SLOW_WRITE_MS,
   ): LineWriter {
-    const writer = new LineWriter(openLogFile(file), maxBacklog, gatewayName, batchMs, slowWriteMs);
+    const writer = new LineWriter(openLogFile(file), maxBacklog, gateway, batchMs, slowWriteMs);
     writer.file = file;
     return writer;
   }
@@ -305,7 +307,7 @@ export class LineWriter {
 
   /** A write failed (not for a full pipe): the destination is left alone until its retry. */
   private refused(err: Error): void {
-    if (this.retryDelay === 0) sayRefusedOnStderr(this.destination, this.gatewayName, err);
+    if (this.retryDelay === 0) sayRefusedOnStderr(this.destination, this.gateway.name, err);
     this.retryDelay = this.retryDelay === 0 ? FIRST_RETRY_MS : Math.min(MAX_RETRY_MS, this.retryDelay * 2);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(this.retry, this.retryDelay).unref();
@@ -342,7 +344,7 @@ export class LineWriter {
   /** What is queued, as one write's bytes; `held`: an asynchronous write's (LineBatch.take). */
   private takeQueued(held: boolean): Buffer {
     if (this.dropped > 0) {
-      this.queue.add(droppedLinesNotice(this.gatewayName, this.dropped));
+      this.queue.add(droppedLinesNotice(this.gateway.name, this.dropped));
       this.dropped = 0;
     }
     const bytes = this.queue.take(held);

@@ -1,4 +1,5 @@
 import type { LogConfig } from '../../core/config/types.ts';
+import type { GatewayName } from './gateway-name.ts';
 import { LineWriter } from './line-writer.ts';
 
 /**
@@ -24,13 +25,17 @@ function flushAll(): void {
 /**
  * A batching writer (line-writer.ts) on the config's destination: a file gets one write per
  * event-loop turn, a pipe is written asynchronously so a slow reader never blocks the request
- * path, and neither grows memory without bound. Flushed when the process exits.
+ * path, and neither grows memory without bound. Flushed when the process exits. `gateway`: the
+ * box of its logger's lines, so that the writer's own lines follow a reload's rename too.
  */
-export function openLogWriter(destination: LogConfig['destination'], gatewayName: string): LineWriter {
+export function openLogWriter(
+  destination: LogConfig['destination'],
+  gateway: Readonly<GatewayName>,
+): LineWriter {
   const writer =
     destination === 'stdout' || destination === 'stderr'
-      ? new LineWriter(destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gatewayName)
-      : LineWriter.open(destination, MAX_BACKLOG, gatewayName);
+      ? new LineWriter(destination === 'stdout' ? 1 : 2, MAX_BACKLOG, gateway)
+      : LineWriter.open(destination, MAX_BACKLOG, gateway);
   if (writers.size === 0) process.once('exit', flushAll);
   writers.add(writer);
   return writer;

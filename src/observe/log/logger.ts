@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
-import { GATEWAY_NAME } from './gateway-name.ts';
+import { GATEWAY_NAME, type GatewayName } from './gateway-name.ts';
 import type { LineBatch } from './line-batch.ts';
 import { openLogWriter } from './log-writers.ts';
 
@@ -31,15 +31,22 @@ export type Logger = pino.Logger & {
  * (log-writers.ts). `flush()` before exit keeps the last lines.
  */
 export function createLogger(config: LogConfig, gatewayName: string): Logger {
-  return createLoggerOn(openLogWriter(config.destination, gatewayName), config.level, gatewayName);
+  // One box for the logger's lines and the writer's own (renameGateway renames both).
+  const gateway = { name: gatewayName };
+  return createLoggerOn(openLogWriter(config.destination, gateway), config.level, gateway);
 }
 
 /**
  * A logger writing NDJSON lines to `sink` (a LineWriter, or a test's capture): every line
- * carries the level's name, an ISO time and the gateway's name.
+ * carries the level's name, an ISO time and the gateway's name (`gatewayName`: a box shared with
+ * the sink, or the name to put in one of the logger's own).
  */
-export function createLoggerOn(sink: LineSink, level: LogConfig['level'], gatewayName: string): Logger {
-  const gateway = { name: gatewayName };
+export function createLoggerOn(
+  sink: LineSink,
+  level: LogConfig['level'],
+  gatewayName: string | GatewayName,
+): Logger {
+  const gateway = typeof gatewayName === 'string' ? { name: gatewayName } : gatewayName;
   const logger = pino(
     {
       level,

@@ -1,5 +1,5 @@
 import type { LogConfig } from '../../core/config/types.ts';
-import { GATEWAY_NAME } from '../../observe/log/gateway-name.ts';
+import { GATEWAY_NAME, type GatewayName } from '../../observe/log/gateway-name.ts';
 import { openLogWriter } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 
@@ -24,7 +24,9 @@ type Level = keyof typeof LEVELS;
  * opened as a worker's is (log-writers.ts); SIGUSR1 reopens its file with reopenLogFiles.
  */
 export function createPrimaryLogger(config: LogConfig, gatewayName: string): Logger {
-  return eventLogger(openLogWriter(config.destination, gatewayName), config.level, gatewayName);
+  // One box for the logger's lines and the writer's own (renameGateway renames both).
+  const gateway = { name: gatewayName };
+  return eventLogger(openLogWriter(config.destination, gateway), config.level, gateway);
 }
 
 /** Where the lines go: a LineWriter, or a test's capture. */
@@ -33,9 +35,12 @@ export interface EventSink {
   flush(callback?: (err?: Error) => void): void;
 }
 
-/** A logger writing to `writer` from `level` up (set `level` to change it). */
-export function eventLogger(writer: EventSink, level: Level, gatewayName: string): Logger {
-  const gateway = { name: gatewayName };
+/**
+ * A logger writing to `writer` from `level` up (set `level` to change it); `gatewayName`: a box
+ * shared with the writer, or the name to put in one of the logger's own.
+ */
+export function eventLogger(writer: EventSink, level: Level, gatewayName: string | GatewayName): Logger {
+  const gateway = typeof gatewayName === 'string' ? { name: gatewayName } : gatewayName;
   let threshold: number = LEVELS[level];
   let current: Level = level;
   const at =

@@ -42,7 +42,7 @@ function bothWays(gateway: string, write: (logger: ReturnType<typeof createLogge
   const file = tempFile();
   const fd = fs.openSync(file, 'a');
   try {
-    const writer = new LineWriter(fd, 1 << 20, gateway);
+    const writer = new LineWriter(fd, 1 << 20, { name: gateway });
     write(createLoggerOn(writer, 'info', gateway));
     writer.flushSync();
     return { expected: strings.join(''), written: fs.readFileSync(file, 'utf8') };
@@ -101,7 +101,7 @@ test('whatever the path holds, the line built in the batch is the string sink’
 
 test('lines built in the batch past the backlog are dropped whole, counted, and the count is written', () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 2000, 'edge');
+  const writer = LineWriter.open(file, 2000, { name: 'edge' });
   const logger = createLoggerOn(writer, 'info', 'edge');
   // The turn's write comes after this loop: the backlog fills.
   for (let i = 0; i < 20; i++) logRequest(logger, record(`/n/${i}`));

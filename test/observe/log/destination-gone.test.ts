@@ -120,7 +120,7 @@ test('a FIFO whose reader left and came back: the batch is lost and counted, lat
   execFileSync('mkfifo', [fifo]);
   const firstReader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const writeFd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
+  const writer = new LineWriter(writeFd, 1 << 20, { name: 'edge-1' });
   writer.write('{"n":1}\n');
   await new Promise<void>((resolve) => writer.flush(() => resolve()));
   const buffer = Buffer.alloc(1 << 16);

@@ -34,7 +34,7 @@ const flushed = (writer: LineWriter) => new Promise<void>((resolve) => writer.fl
 
 test('every line reaches the file, in order, and flush waits for the last one', async () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   for (let i = 0; i < 5000; i++) assert.equal(writer.write(`{"n":${i}}\n`), true);
   await flushed(writer);
   const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
@@ -46,7 +46,7 @@ test('beyond the backlog lines are dropped, counted, and the count is written on
   const file = tempFile();
   const line = `${'x'.repeat(98)}\n`;
   // Room for 10 lines until the end of the turn writes them.
-  const writer = LineWriter.open(file, 1000, 'edge-1');
+  const writer = LineWriter.open(file, 1000, { name: 'edge-1' });
   const accepted = Array.from({ length: 30 }, () => writer.write(line)).filter(Boolean).length;
   await flushed(writer);
   writer.write(line);
@@ -62,7 +62,7 @@ test('beyond the backlog lines are dropped, counted, and the count is written on
 
 test('flushSync writes what is queued (the last lines before exit)', () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   writer.write('first\n');
   writer.write('second\n');
   writer.flushSync();
@@ -71,7 +71,7 @@ test('flushSync writes what is queued (the last lines before exit)', () => {
 
 test('a file gets the lines of one event-loop turn in one write, by the end of that turn', async () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   writer.write('a\n');
   writer.write('b\n');
   assert.equal(fs.readFileSync(file, 'utf8'), '', 'nothing is written in the middle of the turn');
@@ -82,7 +82,7 @@ test('a file gets the lines of one event-loop turn in one write, by the end of t
 test('a turn soon after a write leaves its lines to the next write: a turn each is not a write each', async () => {
   const file = tempFile();
   // A batch time no loaded machine can pass between two turns: the deferral is certain.
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1', 60_000);
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' }, 60_000);
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   writer.write('a\n');
   await turn();
@@ -100,7 +100,7 @@ test('a file sent to the asynchronous path by a slow write is batched there too:
   const file = tempFile();
   // Every write counts as slow (the first sends the file to the thread pool for 30 s), and a
   // batch time no loaded machine can pass: the deferral is certain.
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1', 60_000, -1);
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' }, 60_000, -1);
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   writer.write('a\n');
   await turn();
@@ -130,7 +130,7 @@ test('every line reaches the file as its UTF-8, through batches that outgrow the
   for (const slowWriteMs of [20_000, -1]) {
     const file = tempFile();
     // -1: every write counts as slow, and the file goes to the thread pool after the first.
-    const writer = LineWriter.open(file, 1 << 24, 'edge-1', 0, slowWriteMs);
+    const writer = LineWriter.open(file, 1 << 24, { name: 'edge-1' }, 0, slowWriteMs);
     let expected = '';
     for (let turn = 0; turn < 3; turn++) {
       for (let i = 0; i < 1000 * (turn + 1); i++) {
@@ -146,7 +146,7 @@ test('every line reaches the file as its UTF-8, through batches that outgrow the
 
 test('lines left to the batch are written by its timer, with no turn or flush to carry them', async () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   writer.write('a\n');
   await new Promise((resolve) => setImmediate(resolve));
   writer.write('b\n');
@@ -163,7 +163,7 @@ test('lines left to the batch are written by its timer, with no turn or flush to
 
 test('a pipe is written through the asynchronous path, every line in order', () =>
   withFifo(async (readFd, writeFd) => {
-    const writer = new LineWriter(writeFd, 1 << 20, 'edge-1');
+    const writer = new LineWriter(writeFd, 1 << 20, { name: 'edge-1' });
     // Under 4 KiB: the smallest pipe buffer Linux gives, so nothing waits for a reader.
     for (let i = 0; i < 300; i++) writer.write(`{"n":${i}}\n`);
     await flushed(writer);
@@ -176,7 +176,7 @@ test('a pipe is written through the asynchronous path, every line in order', () 
 
 test('lines that come while a write waits on a full pipe go after its bytes, which they leave as they are', () =>
   withFifo(async (readFd, writeFd) => {
-    const writer = new LineWriter(writeFd, 1 << 24, 'edge-1');
+    const writer = new LineWriter(writeFd, 1 << 24, { name: 'edge-1' });
     const line = (i: number) => `{"n":${i},"s":"${'x'.repeat(1000)}"}\n`;
     // 300 KiB: past what the pipe holds (64 KiB on Linux), so the write waits for the reader.
     for (let i = 0; i < 300; i++) writer.write(line(i));
@@ -213,7 +213,7 @@ test("a flush awaited at a process's end over a stdout pipe nobody reads ends in
     const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');
     // The cluster primary's last step: its log flushed, awaited, with nothing else keeping the loop.
     const script = `import { LineWriter } from ${JSON.stringify(writerModule)};
-const writer = new LineWriter(1, 1 << 22, 'edge-1');
+const writer = new LineWriter(1, 1 << 22, { name: 'edge-1' });
 for (let i = 0; i < 256; i++) writer.write('x'.repeat(1023) + '\\n');
 const err = await new Promise((resolve) => writer.flush(resolve));
 process.stderr.write(String(err?.message));`;
@@ -228,7 +228,7 @@ process.stderr.write(String(err?.message));`;
 
 test('reopen() after a mv rotation: lines queued before it stay in the old file, later ones start a fresh file', async () => {
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   writer.write('{"n":1}\n');
   await flushed(writer);
   fs.renameSync(file, `${file}.1`);
@@ -241,9 +241,9 @@ test('reopen() after a mv rotation: lines queued before it stay in the old file,
 });
 
 test('reopen() does nothing for stdout, and keeps writing to the old file when the path cannot be opened', () => {
-  assert.equal(new LineWriter(1, 1 << 20, 'edge-1').reopen(), undefined);
+  assert.equal(new LineWriter(1, 1 << 20, { name: 'edge-1' }).reopen(), undefined);
   const file = tempFile();
-  const writer = LineWriter.open(file, 1 << 20, 'edge-1');
+  const writer = LineWriter.open(file, 1 << 20, { name: 'edge-1' });
   fs.renameSync(file, `${file}.1`);
   // A directory where the file was: open(2) fails with EISDIR.
   fs.mkdirSync(file);
