@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../../core/config/types.ts';
@@ -38,7 +39,7 @@ export interface Upstream {
   /** Whether too few targets pass their health checks for the checks to be believed (see panic.ts). */
   readonly panic: Panic;
   /** Opens a classified connection to a target (the pools use it; so do upgrades, which leave the pools). */
-  readonly connect: Connector;
+  readonly connect: UpstreamConnector;
   /** Requests in flight to this upstream, first attempts and retries alike (the retry budget's base). */
   readonly inFlight: Count;
   /** Attempts dispatched that wait for a connection (bounded by pool.max_pending). */
@@ -93,7 +94,7 @@ export function createUpstream(
   previous?: Upstream,
   news?: UpstreamNews,
   /** Made beforehand (connectorOf), so that its files are read before any upstream changes. */
-  connect = connectorOf(config),
+  connect: UpstreamConnector = connectorOf(config),
 ): Upstream {
   const targets = buildTargets(config, previous, connect, poolOptionsOf(config, news));
   const inFlight = previous?.inFlight ?? new Count();
@@ -134,24 +135,41 @@ export function createUpstream(
 }
 
 /**
+ * A connector, with a digest of the TLS files it was made of (`tls.ca`, `cert`, `key`, as read):
+ * a reload compares it as it compares their paths. A file replaced under its path (a renewed
+ * client certificate, a CA no longer trusted) changes what an open connection carries as much.
+ */
+export type UpstreamConnector = Connector & { readonly tlsFiles: string };
+
+/**
  * The connector of the upstream's targets: its connect timeout, its TLS (CA, client certificate,
  * ALPN). It reads their files, so it can throw (a file gone since the config was checked).
  */
-export function connectorOf(config: UpstreamConfig): Connector {
+export function connectorOf(config: UpstreamConfig): UpstreamConnector {
   const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
-  return createConnector({
+  // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
+  const cert = config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert);
+  const key = config.tls.key === undefined ? undefined : readFileSync(config.tls.key);
+  const connector = createConnector({
     timeout: config.timeouts.connect,
     // A configured CA is trusted in addition to the system's roots, not instead of them.
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
     alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
-    // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
-    cert: config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert),
-    key: config.tls.key === undefined ? undefined : readFileSync(config.tls.key),
+    cert,
+    key,
     // h2c's socket is node:http2's to read.
     directReads: config.protocol === 'http1',
   });
+  return Object.assign(connector, { tlsFiles: filesDigest([ca, cert, key]) });
+}
+
+/** One digest of the files (each one's length first, so that no two lists of files make one). */
+function filesDigest(files: readonly (Buffer | undefined)[]): string {
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(file === undefined ? '-;' : `${file.length};`).update(file ?? '');
+  return hash.digest('base64');
 }
 
 function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): PoolOptions {
@@ -179,11 +197,14 @@ function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): 
 function buildTargets(
   config: UpstreamConfig,
   previous: Upstream | undefined,
-  connect: Connector,
+  connect: UpstreamConnector,
   poolOptions: PoolOptions,
 ): Target[] {
-  // Open connections carry their timeouts and TLS session: when those change, they are not reused.
-  const fresh = previous !== undefined && connectionSettingsChanged(previous.config, config);
+  // Open connections carry their timeouts and TLS session: when those change (the TLS files'
+  // content too, replaced under the same paths), they are not reused.
+  const fresh =
+    previous !== undefined &&
+    (connectionSettingsChanged(previous.config, config) || previous.connect.tlsFiles !== connect.tlsFiles);
   // A change of protocol starts every target afresh: its pool speaks the old protocol, and its
   // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
   // HTTP/1.1 must not stay out once the config says h2c).
