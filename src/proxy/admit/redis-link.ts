@@ -15,6 +15,8 @@ export class RedisLink {
   /** The URL's scheme and host: never its password. */
   readonly address: string;
   readonly #told: RedisLinkTold;
+  /** ioredis's bound on making a connection (its `connectTimeout`). */
+  readonly #connectTimeout: number;
   #state: RedisLinkState = 'connecting';
   /** It has been up once: an up after that is a recovery, the first is not (it may follow downs: Redis absent at the start). */
   #reached = false;
@@ -35,10 +37,11 @@ export class RedisLink {
     const { protocol, host } = new URL(url);
     this.address = `${protocol}//${host}`;
     this.#told = told;
+    this.#connectTimeout = Math.max(1_000, timeout);
     this.client = new Redis(url, {
       ...(connectionName === undefined ? {} : { connectionName }),
       commandTimeout: timeout,
-      connectTimeout: Math.max(1_000, timeout),
+      connectTimeout: this.#connectTimeout,
       enableAutoPipelining: true,
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
@@ -56,6 +59,27 @@ export class RedisLink {
 
   get state(): RedisLinkState {
     return this.#state;
+  }
+
+  /**
+   * Resolves once the first connection is ready or known down (refused, a wrong password, its
+   * connectTimeout passed), or after SETTLE_MAX_MS; at once when that is known already. Calls
+   * made before it are refused (no offline queue): what waits for it is decided by Redis, not by
+   * `on_error`.
+   */
+  settled(): Promise<void> {
+    if (this.#state !== 'connecting') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(bound);
+        for (const event of ['ready', 'error', 'close']) this.client.off(event, done);
+        resolve();
+      };
+      for (const event of ['ready', 'error', 'close']) this.client.once(event, done);
+      // ioredis tells each of those. Bounded also under the 5 s a cluster's primary gives each
+      // worker to confirm a reload, whatever the connectTimeout (a long `timeout`).
+      const bound = setTimeout(done, Math.min(this.#connectTimeout, SETTLE_MAX_MS));
+    });
   }
 
   /** When the state last changed (a wall-clock ISO string, as /status shows times). */
@@ -131,6 +155,9 @@ export type RedisLinkState = 'connecting' | 'up' | 'down';
  * whether it was connecting or down: nothing was shared until now, so nothing is shared "again").
  */
 export type RedisLinkTold = (state: 'up' | 'down', was: RedisLinkState, why: string, first: boolean) => void;
+
+/** The longest settled() waits for a first connection (a reload's, before its swap). */
+const SETTLE_MAX_MS = 2_000;
 
 /**
  * How long a Redis that failed a call must answer without another failure before it is told up

@@ -141,6 +141,11 @@ export class RedisRates {
     };
   }
 
+  /** Once its first connection is ready or known down (RedisLink.settled): a reload swaps to a new store then. */
+  settled(): Promise<void> {
+    return this.#link.settled();
+  }
+
   async close(): Promise<void> {
     this.#link.close();
   }

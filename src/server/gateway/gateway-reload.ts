@@ -76,6 +76,10 @@ export async function reloadGateway(
   // on whole, what was made for the new one closed.
   const storeChanged = JSON.stringify(next.store) !== JSON.stringify(previous.config.store);
   const store = storeChanged ? parts.storeOf(next) : live.store;
+  // Another Redis (or its settings): its connection made before the swap. Calls are not queued
+  // while it connects, so the new snapshot's first rate-limited requests would meet `on_error`
+  // (refused, or let through unlimited) though both servers answer.
+  if (storeChanged) await store?.settled();
   const httpsChanged = !sameHttps(previous.config, next);
   const https = httpsChanged ? parts.httpsOf(next) : live.https;
   const changesBefore = changes.saved();
