@@ -78,6 +78,25 @@ test("tls.cert replaced under the same path: after a reload the kept target's ne
   );
 });
 
+test("tls.servername changed by a reload: the kept target's next request is verified for the new name", async (t) => {
+  const app = await startHttpsEcho();
+  t.after(() => app.close());
+  const yaml = (name: string) => config(app.url, `    tls: { ca: ${app.caPath}, servername: ${name} }\n`);
+  const gw = await startTestGateway(yaml('localhost'));
+  t.after(() => gw.close());
+  assert.equal((await request(gw.url, { path: '/1' })).status, 200);
+
+  // The target's certificate names localhost, not this.
+  await reload(gw, yaml('other.example'));
+  const res = await request(gw.url, { path: '/2' });
+  assert.equal(res.status, 502);
+  assert.match(String(res.headers['proxy-status']), /^edge-1; error=tls_certificate_error; /);
+  assert.deepEqual(
+    app.received.map((r) => r.path),
+    ['/1'],
+  );
+});
+
 test('pool.idle_timeout lowered by a reload: the idle connection is closed, the next one is closed after the new idle time', async (t) => {
   const app = await startEcho();
   t.after(() => app.close());
