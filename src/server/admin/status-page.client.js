@@ -131,12 +131,38 @@ function renderFleet(fleet) {
     : '';
 }
 
+/**
+ * One look at a time. A refresh asked for while a look is under way (an action's, after its
+ * answer) waits for that look and runs in place of its timer: else each such call would start a
+ * polling loop of its own, beside the timer's, and every later action one more.
+ */
+let looking = false;
+let lookAgain = false;
+
 async function refresh() {
   clearTimeout(timer);
-  if (token === '') {
-    askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
+  if (looking) {
+    lookAgain = true;
     return;
   }
+  looking = true;
+  const goOn = await look();
+  looking = false;
+  if (lookAgain) {
+    lookAgain = false;
+    return refresh();
+  }
+  if (goOn) timer = setTimeout(refresh, POLL_MS);
+}
+
+/** Reads the gateway's state and shows it: false when the page waits for a token instead. */
+async function look() {
+  if (token === '') {
+    askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
+    return false;
+  }
+  // The token the answers are for: one changed meanwhile ("Change token") has its own look.
+  const asked = token;
   try {
     // The changes of the chart's window, with a minute to spare for a clock apart from the gateway's.
     const since = Date.now() - (WINDOW_S + 60) * 1000;
@@ -146,6 +172,7 @@ async function refresh() {
       call('GET', `/events?since=${since}`),
       call('GET', '/canary'),
     ]);
+    if (token !== asked) return false;
     $('data').hidden = false;
     $('auth').hidden = true;
     renderStatus(status);
@@ -157,11 +184,11 @@ async function refresh() {
   } catch (err) {
     if (err instanceof Unauthorized) {
       askForToken(`The admin API refused the token (401: ${err.message}). Enter the admin token.`, true);
-      return;
+      return false;
     }
     showNotice(`Could not read the gateway's state: ${err.message}. Retrying…`, 'error', 'unreachable');
   }
-  timer = setTimeout(refresh, POLL_MS);
+  return true;
 }
 
 function showNotice(text, kind, tag = '') {
@@ -209,18 +236,43 @@ function sourceText(config) {
   ];
 }
 
+/** The last reload as `last_reload` has it: a refused one red, with why, and the workers that did not swap. */
+function reloadText(reload) {
+  if (reload === null) return ['none since start'];
+  const when = ` at ${clock(reload.at)} via ${reload.via} (${reload.who})`;
+  if (reload.result === 'ok') return [`ok${when}`];
+  const [first, ...more] = reload.problems ?? [];
+  const why = first
+    ? `: ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path ? `${first.path}: ` : ''}${first.message}${more.length > 0 ? ` (and ${more.length} more)` : ''}`
+    : '';
+  const failed = reload.workers.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
+  const stays = reload.result === 'invalid' || reload.reverted ? '; the running config stays' : '';
+  return [badge(reload.result, 'open'), `${when}${why}${failed ? `; not swapped by ${failed}` : ''}${stays}`];
+}
+
+/**
+ * The workers that answered, and those replacing workers that died while they wait out the
+ * restart backoff (`workers_restarting`: `workers` lists one fewer until then), in red.
+ */
+function workersText(status, answered) {
+  const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
+  const counted = `${answered} of ${status.workers.length} answered${draining}`;
+  const waiting = status.workers_restarting ?? [];
+  if (waiting.length === 0) return [counted];
+  const each = waiting.map(
+    (w) =>
+      `worker ${w.replaces.pid ?? '?'} ${typeof w.replaces.exit === 'number' ? `exited with code ${w.replaces.exit}` : `ended by ${w.replaces.exit}`} (${w.short_lived_in_a_row} short-lived in a row), replaced at ${clock(w.starts_at)}`,
+  );
+  return [badge('restarting', 'open'), ` ${counted}; ${waiting.length} restarting: ${each.join('; ')}`];
+}
+
 function renderStatus(status) {
   $('gateway-name').textContent = status.gateway;
   $('config-hash').textContent = `${status.config.hash ?? '?'} (version ${status.config.version})`;
   $('config-source').replaceChildren(...sourceText(status.config));
-  const reload = status.last_reload;
-  $('last-reload').textContent =
-    reload === null
-      ? 'none since start'
-      : `${reload.result} at ${clock(reload.at)} via ${reload.via} (${reload.who})`;
+  $('last-reload').replaceChildren(...reloadText(status.last_reload));
   const answered = status.workers.filter((w) => w.answered).length;
-  const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
-  $('workers').textContent = `${answered} of ${status.workers.length} answered${draining}`;
+  $('workers').replaceChildren(...workersText(status, answered));
   const store = status.store;
   $('store').replaceChildren(
     ...(store

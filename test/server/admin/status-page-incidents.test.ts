@@ -1,0 +1,185 @@
+/**
+ * The status page against GET /status in the states of an incident, in a real browser (Debian's
+ * Chromium, driven by playwright-core) against a real `candor serve`: a reload refused says why,
+ * as `last_reload` does; a worker that died and waits out its restart backoff is shown, as
+ * `workers_restarting` lists it; and the page polls once at a time, whatever its buttons do.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Route } from 'playwright-core';
+import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
+
+const TOKEN = 'status-page-incidents-token-0123456789';
+
+/** A folder with the token file and a config proxying `/` to `target`, the admin API on `adminPort`. */
+function gatewayDir(adminPort: number, target: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-page-incidents-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  const text = (upstream: string) => `listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
+routes:
+  - { name: app, match: { path: / }, upstream: ${upstream} }
+upstreams:
+  app: { targets: [{ url: ${target} }] }
+`;
+  writeFileSync(path, text('app'));
+  return { dir, path, text };
+}
+
+test('a reload refused: the page says so as last_reload does, its problem and all', {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path, text } = gatewayDir(adminPort, echo.url);
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 2, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    writeFileSync(path, text('nowhere'));
+    const reload = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
+    assert.equal(reload.status, 400, reload.text);
+    const status = (await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).body;
+    const last = status.last_reload as {
+      result: string;
+      problems: { path: string; line: number; message: string }[];
+    };
+    assert.equal(last.result, 'invalid');
+    const [problem] = last.problems;
+    assert.equal(problem.path, 'routes[0].upstream');
+
+    const shown = page.locator('#last-reload');
+    await page.locator('#last-reload .badge').waitFor();
+    assert.equal(await shown.locator('.badge').textContent(), 'invalid');
+    assert.equal(await shown.locator('.badge').getAttribute('class'), 'badge open');
+    const words = (await shown.textContent()) ?? '';
+    assert.ok(
+      words.endsWith(`: line ${problem.line}, ${problem.path}: ${problem.message}; the running config stays`),
+      words,
+    );
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker that died waits out its restart backoff: the page lists it, as workers_restarting does', {
+  timeout: 90_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    const status = async () => (await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).body;
+    // Every text the Workers line takes, kept in the page: the wait is over in 1.6 s.
+    await page.evaluate(`
+      window.seen = [];
+      const workers = document.getElementById('workers');
+      new MutationObserver(() => window.seen.push(workers.textContent)).observe(workers, {
+        childList: true, subtree: true, characterData: true,
+      });
+    `);
+    // Each worker killed soon after it started: from the sixth, the replacement waits 1.6 s,
+    // long enough to be read (test/cluster/worker-exits.test.ts).
+    let killed = 0;
+    for (let kills = 1; kills <= 6; kills++) {
+      const [worker] = (await status()).workers as { pid: number }[];
+      killed = worker.pid;
+      process.kill(killed, 'SIGKILL');
+      await serve.waitForLines('worker exited: starting another', kills, 15_000);
+      if (kills < 6) await serve.waitForLines('listening', kills + 1, 20_000);
+    }
+    // The replacement of the sixth worker killed (those before waited shorter).
+    const handle = await page.waitForFunction(() =>
+      (globalThis as unknown as { seen: string[] }).seen.find((text) => text.includes('(6 short-lived')),
+    );
+    const text = String(await handle.jsonValue());
+    assert.ok(
+      text.includes(`1 restarting: worker ${killed} ended by SIGKILL (6 short-lived in a row), replaced at `),
+      text,
+    );
+    assert.ok(text.startsWith('restarting 0 of 0 answered; '), text);
+    await serve.waitForLines('listening', 7, 20_000);
+    await page.locator('#workers', { hasText: /^1 of 1 answered$/ }).waitFor();
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one look at a time: an action taken while a look is under way does not start a second polling loop', {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 2, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    // The page's GET /status calls are held in the browser until let go (a slow network): the
+    // real answers, late. The most ever asked at once is counted.
+    const held: Route[] = [];
+    let asked = 0;
+    let most = 0;
+    let answered = 0;
+    await page.route('**/status', async (route) => {
+      asked++;
+      most = Math.max(most, asked - answered);
+      held.push(route);
+    });
+    const letGo = async () => {
+      for (const route of held.splice(0)) {
+        const response = await route.fetch();
+        answered++;
+        await route.fulfill({ response });
+      }
+    };
+    // A look is under way (its /status held) when the operator drains the target.
+    while (asked === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const row = page.locator(`tr[data-target^="${echo.url}"]`);
+    await row.locator('button[data-action="drain"]').click();
+    await page.click('#confirm-ok');
+    await page.locator('#notice.done').waitFor({ state: 'visible' });
+    // Each look let go in turn: the page keeps polling, and shows the drain.
+    for (let looks = 0; looks < 4; looks++) {
+      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await letGo();
+    }
+    await row.locator('td.admin').getByText('draining', { exact: true }).waitFor();
+    assert.equal(most, 1, 'never two looks at once');
+    await page.unroute('**/status');
+    await letGo();
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
