@@ -5,7 +5,7 @@
  * `workers_restarting` lists it; and the page polls once at a time, whatever its buttons do.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ import type { Route } from 'playwright-core';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
+import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -176,6 +177,116 @@ test('one look at a time: an action taken while a look is under way does not sta
     await page.unroute('**/status');
     await letGo();
     assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the worst first: the page opens on what GET /status says is wrong, gateway, upstreams, targets, then maintenance', {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const refused = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  // A second upstream whose one target refuses every connection: its checks fail and one
+  // failure ejects it, for longer than the test.
+  writeFileSync(
+    path,
+    `${readFileSync(path, 'utf8')}  gone:
+    targets: [{ url: "http://127.0.0.1:${refused}" }]
+    health_check: { path: /health, interval: 300ms, timeout: 300ms, rise: 1, fall: 1 }
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }
+    retries: { attempts: 1 }
+`.replace('routes:\n', 'routes:\n  - { name: down, match: { path: /down }, upstream: gone }\n'),
+  );
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    assert.equal((await request(`http://127.0.0.1:${serve.port}`, { path: '/down' })).status, 502);
+    const maintenance = await adminCall(adminPort, 'PUT', '/routes/maintenance', {
+      token: TOKEN,
+      body: { route: 'app', enabled: true },
+    });
+    assert.equal(maintenance.status, 200, maintenance.text);
+    const expected = [
+      'upstream gone: panic (requests go to targets failing their checks)',
+      'upstream gone: 1 of 1 targets ejected',
+      'upstream gone: 1 of 1 targets failing their health checks',
+      'route app: in maintenance (admin)',
+    ];
+    const items = page.locator('#attention li');
+    await page.locator('#attention li', { hasText: 'in maintenance' }).waitFor();
+    assert.deepEqual(await items.allTextContents(), expected);
+    // What the list says is what GET /status says.
+    const status = (await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).body as {
+      upstreams: Record<string, { panic: boolean; targets: { ejected: boolean; health: string }[] }>;
+      routes: Record<string, { maintenance: { active: boolean; source: string } }>;
+    };
+    const gone = status.upstreams.gone;
+    assert.equal(gone.panic, true);
+    assert.deepEqual(
+      gone.targets.map((t) => [t.ejected, t.health]),
+      [[true, 'unhealthy']],
+    );
+    assert.deepEqual(status.routes.app.maintenance, { active: true, source: 'admin' });
+    assert.equal(status.upstreams.app.panic, false);
+    // The list stands above every other section of the page.
+    const first = await page.locator('#data > section:not([hidden])').first().getAttribute('id');
+    assert.equal(first, 'attention-section');
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the page's console stays clean: the browser's own ask for /favicon.ico is no 401 (nor an `admin unauthorized` line)", {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const console: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning')
+        console.push(`${message.text()} ${message.location().url}`);
+    });
+    const { page: shown, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    assert.equal(shown, page);
+    // The browser asks for the icon once the page has loaded (an ask playwright does not see):
+    // three looks later it has its answer.
+    let looks = 0;
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/status') looks++;
+    });
+    while (looks < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    await page.locator('#upstreams tr[data-target]').waitFor();
+    assert.deepEqual(console, []);
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(
+      serve.lines.filter((line) => line.msg === 'admin unauthorized'),
+      [],
+      'no warn line for a page load',
+    );
+    const res = await fetch(`http://127.0.0.1:${adminPort}/favicon.ico`);
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(await res.text(), '');
   } finally {
     await browser.close();
     await serve?.stop();
