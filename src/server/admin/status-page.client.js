@@ -25,7 +25,17 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const badge = (text, kind = text) => el('span', { class: `badge ${kind}` }, text);
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+/**
+ * A time in the viewer's zone: alone when it is of the viewer's today, else with its date (a
+ * reload, or a store down, since the day before is not read as today's).
+ */
+function clock(iso) {
+  if (!iso) return '';
+  const at = new Date(iso);
+  return at.toDateString() === new Date().toDateString()
+    ? at.toLocaleTimeString()
+    : at.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+}
 const date = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
 class Unauthorized extends Error {}

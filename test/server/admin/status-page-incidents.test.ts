@@ -294,3 +294,41 @@ test("the page's console stays clean: the browser's own ask for /favicon.ico is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a time of another day than the viewer's today says its date: a reload of two days ago is not read as today's", {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const reload = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
+    assert.equal(reload.status, 200, reload.text);
+    // The viewer's clock two days on: the reload was the day before yesterday, to the page.
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.clock.install({ time: Date.now() + 2 * 86_400_000 });
+    const { pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    const shown = page.locator('#last-reload', { hasText: /^ok at / });
+    await shown.waitFor();
+    const at = String((reload.body as { at: string }).at);
+    // The date and time as the viewer's browser writes them, in its own zone.
+    const expected = await page.evaluate(
+      (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }),
+      at,
+    );
+    assert.match(
+      (await shown.textContent()) ?? '',
+      new RegExp(`^ok at ${expected.replace(/[/.]/g, '\\$&')} via admin`),
+    );
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
