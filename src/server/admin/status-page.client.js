@@ -185,11 +185,13 @@ async function look() {
     if (token !== asked) return false;
     $('data').hidden = false;
     $('auth').hidden = true;
+    const focused = focusedButton();
     renderStatus(status);
     await refreshFleet(status.config.etcd);
     renderActivity(activity, events.events);
     renderCanaries(canary.canaries);
     renderAttention(troubles(status, canary.canaries));
+    focusAgain(focused);
     $('updated').textContent = new Date().toLocaleTimeString();
     if ($('notice').dataset.kind === 'unreachable') showNotice('', '');
   } catch (err) {
@@ -200,6 +202,30 @@ async function look() {
     showNotice(`Could not read the gateway's state: ${err.message}. Retrying…`, 'error', 'unreachable');
   }
   return true;
+}
+
+/**
+ * The button the operator is on (keyboard focus), named by what it acts on: a look redraws its
+ * table, and the focus went to the page's body every second. Matched by attributes, not by a
+ * selector: target URLs and route names are any text.
+ */
+function focusedButton() {
+  const button = document.activeElement;
+  const owner = button?.dataset?.action ? button.closest('[data-target], [data-route]') : null;
+  if (!owner) return undefined;
+  return { action: button.dataset.action, tag: owner.tagName, ...owner.dataset };
+}
+
+function focusAgain(was) {
+  if (was === undefined || (document.activeElement?.isConnected && document.activeElement !== document.body))
+    return;
+  const { action, tag, ...owned } = was;
+  for (const button of document.querySelectorAll(`#data button[data-action="${action}"]`)) {
+    const owner = button.closest('[data-target], [data-route]');
+    if (owner?.tagName !== tag) continue;
+    const same = Object.entries(owned).every(([name, value]) => owner.dataset[name] === value);
+    if (same) return button.focus();
+  }
 }
 
 function showNotice(text, kind, tag = '') {

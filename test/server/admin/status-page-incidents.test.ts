@@ -2,11 +2,11 @@
  * The status page against GET /status in the states of an incident, in a real browser (Debian's
  * Chromium, driven by playwright-core) against a real `candor serve`: a reload refused says why,
  * as `last_reload` does; a worker that died and waits out its restart backoff is shown, as
- * `workers_restarting` lists it; and the page polls once at a time, whatever its buttons do.
+ * `workers_restarting` lists it; the page opens on what is wrong, the worst first; and it polls
+ * once at a time, whatever its buttons do.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Route } from 'playwright-core';
@@ -16,26 +16,7 @@ import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromi
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
-
-const TOKEN = 'status-page-incidents-token-0123456789';
-
-/** A folder with the token file and a config proxying `/` to `target`, the admin API on `adminPort`. */
-function gatewayDir(adminPort: number, target: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-incidents-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const path = join(dir, 'candor.yaml');
-  const text = (upstream: string) => `listen:
-  - address: 127.0.0.1:0
-admin: { listen: "127.0.0.1:${adminPort}", token_file: ${tokenFile} }
-routes:
-  - { name: app, match: { path: / }, upstream: ${upstream} }
-upstreams:
-  app: { targets: [{ url: ${target} }] }
-`;
-  writeFileSync(path, text('app'));
-  return { dir, path, text };
-}
+import { gatewayDir, TOKEN } from './page-gateway-fixture.ts';
 
 test('a reload refused: the page says so as last_reload does, its problem and all', {
   timeout: 60_000,
@@ -240,90 +221,6 @@ test('the worst first: the page opens on what GET /status says is wrong, gateway
     // The list stands above every other section of the page.
     const first = await page.locator('#data > section:not([hidden])').first().getAttribute('id');
     assert.equal(first, 'attention-section');
-    assert.deepEqual(pageErrors, []);
-  } finally {
-    await browser.close();
-    await serve?.stop();
-    await echo.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test("the page's console stays clean: the browser's own ask for /favicon.ico is no 401 (nor an `admin unauthorized` line)", {
-  timeout: 60_000,
-  skip: noChromium,
-}, async () => {
-  const echo: Fault = await startEcho();
-  const adminPort = await freePort();
-  const { dir, path } = gatewayDir(adminPort, echo.url);
-  let serve: ServeProcess | undefined;
-  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
-  try {
-    serve = await startServe(path, 1, { admin: true });
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    const console: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning')
-        console.push(`${message.text()} ${message.location().url}`);
-    });
-    const { page: shown, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
-    assert.equal(shown, page);
-    // The browser asks for the icon once the page has loaded (an ask playwright does not see):
-    // three looks later it has its answer.
-    let looks = 0;
-    page.on('request', (r) => {
-      if (new URL(r.url()).pathname === '/status') looks++;
-    });
-    while (looks < 3) await new Promise((resolve) => setTimeout(resolve, 50));
-    await page.locator('#upstreams tr[data-target]').waitFor();
-    assert.deepEqual(console, []);
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(
-      serve.lines.filter((line) => line.msg === 'admin unauthorized'),
-      [],
-      'no warn line for a page load',
-    );
-    const res = await fetch(`http://127.0.0.1:${adminPort}/favicon.ico`);
-    assert.equal(res.status, 204);
-    assert.equal(res.headers.get('cache-control'), 'no-store');
-    assert.equal(await res.text(), '');
-  } finally {
-    await browser.close();
-    await serve?.stop();
-    await echo.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test("a time of another day than the viewer's today says its date: a reload of two days ago is not read as today's", {
-  timeout: 60_000,
-  skip: noChromium,
-}, async () => {
-  const echo: Fault = await startEcho();
-  const adminPort = await freePort();
-  const { dir, path } = gatewayDir(adminPort, echo.url);
-  let serve: ServeProcess | undefined;
-  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
-  try {
-    serve = await startServe(path, 1, { admin: true });
-    const reload = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
-    assert.equal(reload.status, 200, reload.text);
-    // The viewer's clock two days on: the reload was the day before yesterday, to the page.
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    await page.clock.install({ time: Date.now() + 2 * 86_400_000 });
-    const { pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
-    const shown = page.locator('#last-reload', { hasText: /^ok at / });
-    await shown.waitFor();
-    const at = String((reload.body as { at: string }).at);
-    // The date and time as the viewer's browser writes them, in its own zone.
-    const expected = await page.evaluate(
-      (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }),
-      at,
-    );
-    assert.match(
-      (await shown.textContent()) ?? '',
-      new RegExp(`^ok at ${expected.replace(/[/.]/g, '\\$&')} via admin`),
-    );
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
