@@ -5,7 +5,7 @@
  * on a button across the looks that redraw its table.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -125,6 +125,43 @@ test("a button the operator is on keeps the focus across the page's looks, which
     while (looks < from + 3) await new Promise((resolve) => setTimeout(resolve, 50));
     await page.locator(`tr[data-target="${echo.url}"]`).waitFor();
     assert.deepEqual(await focused(), ['drain', echo.url]);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("text from the config stays text and in the page's width: a route named with markup, unicode and no break", {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, echo.url);
+  const names = ['<script>alert(1)</script>', `ünïcødé-${'x'.repeat(200)}`];
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8').replace(
+      'routes:\n',
+      `routes:\n${names.map((name, i) => `  - { name: ${JSON.stringify(name)}, match: { path: /r${i} }, upstream: app }\n`).join('')}`,
+    ),
+  );
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    const rows = page.locator('#routes tbody tr');
+    await page.locator('#routes tbody tr[data-route="app"]').waitFor();
+    assert.deepEqual(await rows.locator('td:first-child').allTextContents(), [...names, 'app']);
+    assert.equal(await page.locator('#routes script').count(), 0, 'a name is no markup');
+    // The table keeps to the page's width: a name with no place to break wraps anywhere.
+    const table = await page.locator('#routes').boundingBox();
+    const section = await page.locator('#upstreams').boundingBox();
+    assert.ok(table && section && table.width <= section.width, JSON.stringify({ table, section }));
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
