@@ -665,7 +665,14 @@ function renderUpstream(name, upstream) {
       el('td', { class: 'health', 'data-health': t.health }, badge(t.health)),
       el('td', { class: 'ejected' }, ejected),
       el('td', { class: 'weight' }, weight),
-      el('td', { class: 'in-flight' }, String(t.in_flight)),
+      // Its pool full: the requests waiting for one of its connections (the upstream's `pending` is their sum).
+      el(
+        'td',
+        { class: 'in-flight' },
+        t.pool?.waiting > 0
+          ? `${t.in_flight} (${t.pool.waiting} waiting for a connection, ${t.pool.open} open)`
+          : String(t.in_flight),
+      ),
       el('td', { class: 'check' }, check),
       el('td', { class: 'last-failure' }, failure),
       el(

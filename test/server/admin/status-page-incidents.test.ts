@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Route } from 'playwright-core';
@@ -226,6 +228,55 @@ test('the worst first: the page opens on what GET /status says is wrong, gateway
     await browser.close();
     await serve?.stop();
     await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a target's pool full: the requests waiting for one of its connections are on its row, as its pool in GET /status", {
+  timeout: 60_000,
+  skip: noChromium,
+}, async () => {
+  // An upstream that takes requests and never answers them: its one connection stays busy.
+  const silent = http.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const target = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const adminPort = await freePort();
+  const { dir, path } = gatewayDir(adminPort, target);
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8').replace(
+      `app: { targets: [{ url: ${target} }] }`,
+      `app: { targets: [{ url: ${target} }], pool: { max_connections: 1, max_pending: 5, queue_timeout: 30s } }\ndrain: { delay: 0s, timeout: 1s }`,
+    ),
+  );
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 900 });
+  const sent: Promise<unknown>[] = [];
+  try {
+    serve = await startServe(path, 1, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    for (let i = 0; i < 3; i++)
+      sent.push(
+        request(`http://127.0.0.1:${serve.port}`, { path: `/${i}`, timeoutMs: 40_000 }).catch(() => {}),
+      );
+    const cell = page.locator(`tr[data-target="${target}"] td.in-flight`);
+    await page.locator(`tr[data-target="${target}"] td.in-flight`, { hasText: 'waiting' }).waitFor();
+    const status = (await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).body as {
+      upstreams: Record<
+        string,
+        { targets: { in_flight: number; pool: { open: number; waiting: number } }[] }
+      >;
+    };
+    const [t] = status.upstreams.app.targets;
+    assert.deepEqual([t.in_flight, t.pool.open, t.pool.waiting], [3, 1, 2]);
+    assert.equal(await cell.textContent(), '3 (2 waiting for a connection, 1 open)');
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    silent.closeAllConnections();
+    silent.close();
+    await Promise.all(sent);
     rmSync(dir, { recursive: true, force: true });
   }
 });
