@@ -25,7 +25,17 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const badge = (text, kind = text) => el('span', { class: `badge ${kind}` }, text);
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+/**
+ * A time in the viewer's zone: alone when it is of the viewer's today, else with its date (a
+ * reload, or a store down, since the day before is not read as today's).
+ */
+function clock(iso) {
+  if (!iso) return '';
+  const at = new Date(iso);
+  return at.toDateString() === new Date().toDateString()
+    ? at.toLocaleTimeString()
+    : at.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+}
 const date = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
 class Unauthorized extends Error {}
@@ -131,12 +141,38 @@ function renderFleet(fleet) {
     : '';
 }
 
+/**
+ * One look at a time. A refresh asked for while a look is under way (an action's, after its
+ * answer) waits for that look and runs in place of its timer: else each such call would start a
+ * polling loop of its own, beside the timer's, and every later action one more.
+ */
+let looking = false;
+let lookAgain = false;
+
 async function refresh() {
   clearTimeout(timer);
-  if (token === '') {
-    askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
+  if (looking) {
+    lookAgain = true;
     return;
   }
+  looking = true;
+  const goOn = await look();
+  looking = false;
+  if (lookAgain) {
+    lookAgain = false;
+    return refresh();
+  }
+  if (goOn) timer = setTimeout(refresh, POLL_MS);
+}
+
+/** Reads the gateway's state and shows it: false when the page waits for a token instead. */
+async function look() {
+  if (token === '') {
+    askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
+    return false;
+  }
+  // The token the answers are for: one changed meanwhile ("Change token") has its own look.
+  const asked = token;
   try {
     // The changes of the chart's window, with a minute to spare for a clock apart from the gateway's.
     const since = Date.now() - (WINDOW_S + 60) * 1000;
@@ -146,22 +182,50 @@ async function refresh() {
       call('GET', `/events?since=${since}`),
       call('GET', '/canary'),
     ]);
+    if (token !== asked) return false;
     $('data').hidden = false;
     $('auth').hidden = true;
+    const focused = focusedButton();
     renderStatus(status);
     await refreshFleet(status.config.etcd);
     renderActivity(activity, events.events);
     renderCanaries(canary.canaries);
+    renderAttention(troubles(status, canary.canaries));
+    focusAgain(focused);
     $('updated').textContent = new Date().toLocaleTimeString();
     if ($('notice').dataset.kind === 'unreachable') showNotice('', '');
   } catch (err) {
     if (err instanceof Unauthorized) {
       askForToken(`The admin API refused the token (401: ${err.message}). Enter the admin token.`, true);
-      return;
+      return false;
     }
     showNotice(`Could not read the gateway's state: ${err.message}. Retrying…`, 'error', 'unreachable');
   }
-  timer = setTimeout(refresh, POLL_MS);
+  return true;
+}
+
+/**
+ * The button the operator is on (keyboard focus), named by what it acts on: a look redraws its
+ * table, and the focus went to the page's body every second. Matched by attributes, not by a
+ * selector: target URLs and route names are any text.
+ */
+function focusedButton() {
+  const button = document.activeElement;
+  const owner = button?.dataset?.action ? button.closest('[data-target], [data-route]') : null;
+  if (!owner) return undefined;
+  return { action: button.dataset.action, tag: owner.tagName, ...owner.dataset };
+}
+
+function focusAgain(was) {
+  if (was === undefined || (document.activeElement?.isConnected && document.activeElement !== document.body))
+    return;
+  const { action, tag, ...owned } = was;
+  for (const button of document.querySelectorAll(`#data button[data-action="${action}"]`)) {
+    const owner = button.closest('[data-target], [data-route]');
+    if (owner?.tagName !== tag) continue;
+    const same = Object.entries(owned).every(([name, value]) => owner.dataset[name] === value);
+    if (same) return button.focus();
+  }
 }
 
 function showNotice(text, kind, tag = '') {
@@ -209,18 +273,104 @@ function sourceText(config) {
   ];
 }
 
+// ── what needs attention, the worst first ──────────────────────────────────────
+
+/**
+ * What GET /status says is wrong, each as [rank, words]: a lower rank is worse. The gateway
+ * itself first (workers gone, a reload refused, a store down), then whole upstreams (circuit
+ * open, panic), then targets out of rotation by their own failure (an operator's drain is no
+ * trouble), then what is deliberate or partial (maintenance, a canary stopped).
+ */
+function troubles(status, canaries) {
+  const found = [];
+  const add = (rank, words) => found.push([rank, words]);
+  const gone = status.workers.filter((w) => !w.answered).length;
+  if (gone > 0) add(0, `${gone} of ${status.workers.length} workers did not answer`);
+  for (const w of status.workers_restarting ?? [])
+    add(0, `worker ${w.replaces.pid ?? '?'} died: its replacement starts at ${clock(w.starts_at)}`);
+  if (status.workers.some((w) => w.draining)) add(0, 'the gateway is draining (shutting down)');
+  const reload = status.last_reload;
+  if (reload !== null && reload.result !== 'ok')
+    add(1, `the last reload, at ${clock(reload.at)}, was ${reload.result}`);
+  if (status.config.etcd && !status.config.etcd.reachable)
+    add(1, `etcd ${status.config.etcd.key} unreachable`);
+  if (status.store && status.store.state !== 'up')
+    add(
+      1,
+      `rate-limit store ${status.store.address} ${status.store.state} (on error: ${status.store.on_error})`,
+    );
+  for (const s of status.session_stores ?? [])
+    if (s.state !== 'up') add(1, `session store ${s.address} ${s.state}`);
+  for (const [name, u] of Object.entries(status.upstreams)) {
+    if (u.circuit.state !== 'closed') add(2, `upstream ${name}: circuit ${u.circuit.state}`);
+    if (u.panic) add(2, `upstream ${name}: panic (requests go to targets failing their checks)`);
+    if (u.discovery?.failure)
+      add(3, `upstream ${name}: DNS failing (${u.discovery.failure}), last good set kept`);
+    const count = (test) => u.targets.filter(test).length;
+    const ejected = count((t) => t.ejected);
+    const unhealthy = count((t) => t.health === 'unhealthy');
+    const halfOpen = count((t) => !t.ejected && t.circuit?.state === 'half_open');
+    const of = ` of ${u.targets.length} targets`;
+    if (ejected > 0) add(3, `upstream ${name}: ${ejected}${of} ejected`);
+    if (unhealthy > 0) add(3, `upstream ${name}: ${unhealthy}${of} failing their health checks`);
+    if (halfOpen > 0) add(4, `upstream ${name}: ${halfOpen}${of} half-open (on probation)`);
+  }
+  for (const [name, hop] of Object.entries(status.auth_hops ?? {}))
+    if (hop.circuit && hop.circuit.state !== 'closed')
+      add(2, `auth hop ${name}: circuit ${hop.circuit.state}`);
+  for (const c of status.certificates ?? [])
+    if (c.state === 'expired' || c.state === 'missing') add(2, `certificate ${c.names[0]}: ${c.state}`);
+  for (const c of canaries)
+    if (c.phase === 'rolled_back' || c.phase === 'held')
+      add(4, `canary of route ${c.route}: ${c.phase.replace('_', ' ')}`);
+  for (const [name, route] of Object.entries(status.routes))
+    if (route.maintenance.active) add(5, `route ${name}: in maintenance (${route.maintenance.source})`);
+  // Stable: within a rank, in the order GET /status lists them.
+  return found.sort(([a], [b]) => a - b).map(([, words]) => words);
+}
+
+function renderAttention(lines) {
+  $('attention-section').hidden = lines.length === 0;
+  $('attention').replaceChildren(...lines.map((words) => el('li', {}, words)));
+}
+
+/** The last reload as `last_reload` has it: a refused one red, with why, and the workers that did not swap. */
+function reloadText(reload) {
+  if (reload === null) return ['none since start'];
+  const when = ` at ${clock(reload.at)} via ${reload.via} (${reload.who})`;
+  if (reload.result === 'ok') return [`ok${when}`];
+  const [first, ...more] = reload.problems ?? [];
+  const why = first
+    ? `: ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path ? `${first.path}: ` : ''}${first.message}${more.length > 0 ? ` (and ${more.length} more)` : ''}`
+    : '';
+  const failed = reload.workers.failed.map((w) => `worker ${w.id}: ${w.reason}`).join('; ');
+  const stays = reload.result === 'invalid' || reload.reverted ? '; the running config stays' : '';
+  return [badge(reload.result, 'open'), `${when}${why}${failed ? `; not swapped by ${failed}` : ''}${stays}`];
+}
+
+/**
+ * The workers that answered, and those replacing workers that died while they wait out the
+ * restart backoff (`workers_restarting`: `workers` lists one fewer until then), in red.
+ */
+function workersText(status, answered) {
+  const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
+  const counted = `${answered} of ${status.workers.length} answered${draining}`;
+  const waiting = status.workers_restarting ?? [];
+  if (waiting.length === 0) return [counted];
+  const each = waiting.map(
+    (w) =>
+      `worker ${w.replaces.pid ?? '?'} ${typeof w.replaces.exit === 'number' ? `exited with code ${w.replaces.exit}` : `ended by ${w.replaces.exit}`} (${w.short_lived_in_a_row} short-lived in a row), replaced at ${clock(w.starts_at)}`,
+  );
+  return [badge('restarting', 'open'), ` ${counted}; ${waiting.length} restarting: ${each.join('; ')}`];
+}
+
 function renderStatus(status) {
   $('gateway-name').textContent = status.gateway;
   $('config-hash').textContent = `${status.config.hash ?? '?'} (version ${status.config.version})`;
   $('config-source').replaceChildren(...sourceText(status.config));
-  const reload = status.last_reload;
-  $('last-reload').textContent =
-    reload === null
-      ? 'none since start'
-      : `${reload.result} at ${clock(reload.at)} via ${reload.via} (${reload.who})`;
+  $('last-reload').replaceChildren(...reloadText(status.last_reload));
   const answered = status.workers.filter((w) => w.answered).length;
-  const draining = status.workers.some((w) => w.draining) ? ', draining' : '';
-  $('workers').textContent = `${answered} of ${status.workers.length} answered${draining}`;
+  $('workers').replaceChildren(...workersText(status, answered));
   const store = status.store;
   $('store').replaceChildren(
     ...(store
@@ -515,7 +665,14 @@ function renderUpstream(name, upstream) {
       el('td', { class: 'health', 'data-health': t.health }, badge(t.health)),
       el('td', { class: 'ejected' }, ejected),
       el('td', { class: 'weight' }, weight),
-      el('td', { class: 'in-flight' }, String(t.in_flight)),
+      // Its pool full: the requests waiting for one of its connections (the upstream's `pending` is their sum).
+      el(
+        'td',
+        { class: 'in-flight' },
+        t.pool?.waiting > 0
+          ? `${t.in_flight} (${t.pool.waiting} waiting for a connection, ${t.pool.open} open)`
+          : String(t.in_flight),
+      ),
       el('td', { class: 'check' }, check),
       el('td', { class: 'last-failure' }, failure),
       el(
