@@ -147,7 +147,15 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     packedFiles.includes('dist/server/demo/demo.yaml'),
     'the demo config the code reads is in the package',
   );
-  for (const file of ['status-page.html', 'status-page.css', 'status-page.client.js', 'status-page.js'])
+  const pageModules = readdirSync(join(ROOT, 'src/server/admin/status-page')).map((m) => `status-page/${m}`);
+  assert.ok(pageModules.length > 0);
+  for (const file of [
+    'status-page.html',
+    'status-page.css',
+    'status-page.client.js',
+    'status-page.js',
+    ...pageModules,
+  ])
     assert.ok(
       packedFiles.includes(`dist/server/admin/${file}`),
       `the status page's ${file} is in the package`,

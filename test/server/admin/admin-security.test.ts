@@ -177,11 +177,24 @@ test('every admin answer says: not framed, not sniffed, not stored; the page als
   // neither file puts the token in a URL.
   assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>/i);
   assert.doesNotMatch(page.text, /\son[a-z]+\s*=/i);
-  const script = (await call('GET', '/status-page.js')).text;
-  assert.doesNotMatch(script + page.text, /[?&](access_)?token=/);
+  // The script and every module it imports, as the browser follows them (each served open).
+  const modules = new Map<string, ClientResponse>([
+    ['/status-page.js', await call('GET', '/status-page.js')],
+  ]);
+  for (const [path, res] of modules) {
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8', path);
+    for (const [, imported] of res.text.matchAll(/^import [^;]+ from '(\.[^']+)';$/gm)) {
+      const next = new URL(imported as string, `http://page${path}`).pathname;
+      if (!modules.has(next)) modules.set(next, await call('GET', next));
+    }
+  }
+  assert.ok(modules.size > 5, `the script's modules: ${[...modules.keys()].join(', ')}`);
+  const scripts = [...modules.values()].map((res) => res.text).join('\n');
+  assert.doesNotMatch(scripts + page.text, /[?&](access_)?token=/);
   const answers: [string, ClientResponse][] = [
     ['the page', page],
-    ['its script', await call('GET', '/status-page.js')],
+    ...[...modules].map(([path, res]): [string, ClientResponse] => [`its script ${path}`, res]),
     ['a read', await call('GET', '/config', { authorization: `Bearer ${TOKEN}` })],
     ['the metrics', await call('GET', '/metrics', { authorization: `Bearer ${TOKEN}` })],
     ['a 401', await call('GET', '/status')],
