@@ -16,7 +16,11 @@ import { CR, HEX, isOws, isValueByte, LF, latin1, snippet, TCHAR } from './synta
 
 /** Longest chunk-size line (size and extensions, without the CRLF): llhttp has no bound, Candor names one. */
 export const MAX_CHUNK_LINE = 4096;
-/** 13 hex digits is 2^52: any chunk size that fits stays a safe integer. */
+/**
+ * 13 significant hex digits is 2^52: any chunk size that fits stays a safe integer. Leading zeros
+ * do not count (chunk-size is 1*HEXDIG, and a fixed-width writer pads: nginx and HAProxy read
+ * `0000000000000005`); the line's own bound keeps a run of them finite.
+ */
 const MAX_CHUNK_DIGITS = 13;
 
 /** What was wrong with a chunked body; `ChunkedDecoder.faultDetails` says it in words. */
@@ -218,9 +222,11 @@ export class ChunkedDecoder {
     if (end - start > MAX_CHUNK_LINE) return this.#tooLong();
     let size = 0;
     let i = start;
+    let significant = start;
     for (; i < end; i++) {
       const v = HEX[line[i]];
       if (v < 0) break;
+      if (size === 0 && v === 0) significant = i + 1;
       size = size * 16 + v;
     }
     if (i < end) {
@@ -229,7 +235,7 @@ export class ChunkedDecoder {
       while (semi < end && isOws(line[semi])) semi++;
       if (semi === end || line[semi] !== 0x3b) i = start;
     }
-    if (i === start || i - start > MAX_CHUNK_DIGITS)
+    if (i === start || i - significant > MAX_CHUNK_DIGITS)
       return this.#failed('size', `invalid chunk size ${snippet(latin1(line, start, end))}`);
     if (i < end && !isChunkExt(line, i, end))
       return this.#failed(

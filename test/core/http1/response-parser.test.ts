@@ -970,17 +970,17 @@ describe('chunked bodies', () => {
     );
   });
 
-  test('chunk sizes: at most 13 hex digits', () => {
+  test('chunk sizes: at most 13 significant hex digits, leading zeros not counted', () => {
     const r = ok(chunked('0000000000005\r\nhello\r\n0\r\n\r\n'));
     assert.equal(r.body, 'hello');
     const big = ok(chunked('fffffffffffff\r\nabc'));
     assert.equal(big.body, 'abc');
     assert.equal(big.parser.finish(), 'body');
-    assert.match(
-      fails('http_response_transfer_coding', chunked('00000000000005\r\nhello\r\n0\r\n\r\n')),
-      /invalid chunk size/,
-    );
-    fails('http_response_transfer_coding', chunked('10000000000000\r\n'));
+    // A fixed-width writer's padding (nginx and HAProxy read it; it used to be refused).
+    assert.equal(ok(chunked('00000000000005\r\nhello\r\n0000000000000000\r\n\r\n')).body, 'hello');
+    assert.equal(ok(chunked(`${'0'.repeat(100)}fffffffffffff\r\nabc`)).body, 'abc');
+    assert.match(fails('http_response_transfer_coding', chunked('10000000000000\r\n')), /invalid chunk size/);
+    fails('http_response_transfer_coding', chunked('0010000000000000\r\n'));
   });
 
   const badSizes: [string, string][] = [
