@@ -55,21 +55,46 @@ export function requestLineBreak(line: string, proxyProtocol: boolean, uriLength
     );
   const space = line.indexOf(' ');
   const method = space === -1 ? line : line.slice(0, space);
-  if (!TOKEN.test(method)) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  if (!TOKEN.test(method)) return invalidMethod(method);
   const rest = line.slice(space + 1);
+  // Whitespace where RFC 9112 §3 puts one SP is named as such: the parts around it are sound,
+  // and "invalid request target" sent a client looking for a fault in its path.
+  if (rest.charCodeAt(0) === 0x20)
+    return malformed('HPE_INVALID_URL', 'more than one space between the method and the target');
   const targetEnd = rest.indexOf(' ');
   if (space === -1 || targetEnd === -1) {
     // `GET /` and nothing more: an HTTP/0.9 request (RFC 9112 §2.3 has no such thing any more).
     if (space !== -1 && TARGET.test(rest))
       return { status: 400, code: 'HPE_INVALID_VERSION', details: 'HTTP/0.9 requests are not accepted' };
-    return malformed('HPE_INVALID_URL', 'invalid request target');
+    return rest.includes('\t') && TARGET.test(rest.slice(0, rest.indexOf('\t')))
+      ? malformed('HPE_INVALID_URL', TAB_IN_LINE)
+      : malformed('HPE_INVALID_URL', 'invalid request target');
   }
   const target = rest.slice(0, targetEnd);
-  if (target === '' || !TARGET.test(target)) return malformed('HPE_INVALID_URL', 'invalid request target');
+  if (!TARGET.test(target)) return malformed('HPE_INVALID_URL', 'invalid request target');
   const version = rest.slice(targetEnd + 1);
+  if (version.charCodeAt(0) === 0x20)
+    return malformed('HPE_INVALID_VERSION', 'more than one space between the target and the version');
+  if (VERSION_THEN_WHITESPACE.test(version))
+    return malformed('HPE_INVALID_VERSION', 'whitespace after the HTTP version');
   // A space inside the target leaves a version that is no version: the target is at fault.
   if (version.includes(' ')) return malformed('HPE_INVALID_URL', 'invalid request target');
   return malformed('HPE_INVALID_VERSION', 'invalid HTTP version');
+}
+
+/** What a tab between the request line's parts is told (nginx and HAProxy take it as a space; a hop behind them may not). */
+const TAB_IN_LINE = 'a tab in the request line (its parts are separated by one space)';
+
+/** A version followed by spaces or tabs before the line's end. */
+const VERSION_THEN_WHITESPACE = /^HTTP\/[0-9]\.[0-9][ \t]+$/;
+
+/** A method that is not a token: a tab where its space belongs is named, any other byte is an invalid method. */
+function invalidMethod(method: string): RuleBreak {
+  const token = (TOKEN_START.exec(method) as RegExpExecArray)[0];
+  return malformed(
+    'HPE_INVALID_METHOD',
+    method.charCodeAt(token.length) === 0x09 ? TAB_IN_LINE : 'invalid method',
+  );
 }
 
 /** A request line whose target, not ended yet, is already past `limits.uri_length`. */
@@ -176,8 +201,8 @@ export function unendedLineBreak(
   const space = acc.indexOf(0x20);
   const method = latin1(acc, 0, space === -1 ? acc.length : space);
   // (A space first is an empty method: no byte after it can mend that.)
-  if (space === 0 || (method !== '' && !TOKEN.test(method)))
-    return malformed('HPE_INVALID_METHOD', 'invalid method');
+  if (space === 0) return malformed('HPE_INVALID_METHOD', 'invalid method');
+  if (method !== '' && !TOKEN.test(method)) return invalidMethod(method);
   // A target past its limit, or a version gone wrong, is known before the line ends.
   const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
   return partialLineBreak(latin1(acc, 0, end), uriLength, proxyProtocol);
