@@ -39,7 +39,7 @@ export function requestLineBreak(line: string, proxyProtocol: boolean, uriLength
   // each is known): a method past any known, then a target past the limit before any bare CR or LF.
   const overlong = overlongMethodBreak(line);
   if (overlong !== undefined) return overlong;
-  if (targetPastLimit(line, uriLength)) return TARGET_TOO_LONG;
+  if (targetPastLimit(line, uriLength)) return targetTooLong(uriLength);
   if (line.includes('\n')) return lineEndBreak('\n');
   if (line.includes('\r')) return lineEndBreak('\r');
   // A TCP load balancer's PROXY protocol header where a request line belongs, the usual slip
@@ -97,12 +97,18 @@ function invalidMethod(method: string): RuleBreak {
   );
 }
 
-/** A request line whose target, not ended yet, is already past `limits.uri_length`. */
-export const TARGET_TOO_LONG: RuleBreak = Object.freeze({
-  status: 414,
-  code: 'HPE_HEADER_OVERFLOW',
-  details: 'request target too long',
-});
+/**
+ * A request line whose target, not ended yet, is already past `limits.uri_length`: named with
+ * the limit, as a target read whole is (request-checks.ts), so that a client and an operator
+ * see which bound to mind whether the line came in one read or in many.
+ */
+export function targetTooLong(uriLength: number): RuleBreak {
+  return {
+    status: 414,
+    code: 'HPE_HEADER_OVERFLOW',
+    details: `request target over the limit of ${uriLength} bytes (limits.uri_length)`,
+  };
+}
 
 /**
  * The line's target (after a method that is a token) passes `uriLength` before any bare CR or
@@ -139,7 +145,7 @@ export function partialLineBreak(
   if (space === -1) return undefined;
   const targetEnd = line.indexOf(' ', space + 1);
   const target = (targetEnd === -1 ? line.length : targetEnd) - space - 1;
-  if (target > uriLength) return TARGET_TOO_LONG;
+  if (target > uriLength) return targetTooLong(uriLength);
   if (targetEnd === -1 || VERSION_SO_FAR.test(line.slice(targetEnd + 1))) return undefined;
   return requestLineBreak(line, proxyProtocol, uriLength);
 }
@@ -217,9 +223,17 @@ export function headTooLargeBreak(acc: Buffer, len: number, uriLength: number): 
   const first = acc.indexOf(0x20);
   const last = lineEnd === -1 ? -1 : acc.lastIndexOf(0x20, lineEnd);
   const target = first !== -1 && first < last ? last - first - 1 : lineEnd;
-  return lineEnd === -1 || target > uriLength
-    ? { status: 414, code: 'HPE_HEADER_OVERFLOW', details: 'request target too long' }
-    : { status: 431, code: 'HPE_HEADER_OVERFLOW', details: 'request header section too large' };
+  // A line that never ended: its target is what follows the method, as far as it came.
+  const targetSoFar = lineEnd === -1 ? len - first - 1 : target;
+  if (targetSoFar > uriLength) return targetTooLong(uriLength);
+  // (A uri_length raised past header_size: the line outgrew the head before its target did.)
+  if (lineEnd === -1)
+    return {
+      status: 414,
+      code: 'HPE_HEADER_OVERFLOW',
+      details: 'request line longer than limits.header_size',
+    };
+  return { status: 431, code: 'HPE_HEADER_OVERFLOW', details: 'request header section too large' };
 }
 
 /** A chunked body's fault (after the decoder's step returned -1), under llhttp's names for it. */
