@@ -9,7 +9,7 @@ import {
   fieldLineBreak,
   lineEndsBreak,
   overlongMethodBreak,
-  TARGET_TOO_LONG,
+  targetTooLong,
   unendedLineBreak,
 } from './request-faults.ts';
 import { parseRequestLine } from './request-line.ts';
@@ -93,7 +93,7 @@ export class PartialHeadCheck {
       if (acc.indexOf(SP, Math.max(from, methodEnd + 1)) === -1) {
         // A CR last may be the line's end: not the target's.
         const end = acc[acc.length - 1] === CR ? acc.length - 1 : acc.length;
-        return end - methodEnd - 1 > limits.uriLength ? TARGET_TOO_LONG : undefined;
+        return end - methodEnd - 1 > limits.uriLength ? targetTooLong(limits.uriLength) : undefined;
       }
       // The target ended: what follows is a version (a few bytes), checked with the whole line.
       this.#methodEnd = -1;

@@ -26,7 +26,10 @@ export function checkRequest(
   if (req.method === 'CONNECT') return bad(405, 'CONNECT is not supported: this is a reverse proxy');
   const url = req.target;
   if (url.length > limits.uriLength) {
-    return bad(414, `request target is ${url.length} bytes, over the limit of ${limits.uriLength}`);
+    return bad(
+      414,
+      `request target of ${url.length} bytes, over the limit of ${limits.uriLength} bytes (limits.uri_length)`,
+    );
   }
   if (url === '*') {
     if (req.method !== 'OPTIONS') return bad(400, 'the asterisk request target is only valid with OPTIONS');

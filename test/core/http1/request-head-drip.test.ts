@@ -86,7 +86,10 @@ test('a long field value dripped byte by byte is looked at a bounded number of t
 
 test('dripped, a target past the limit is still its 414 as soon as it is, and a bad version its 400', () => {
   const limits: RequestParserLimits = { headerSize: 4096, uriLength: 100 };
-  assert.equal(drip(`GET /${'a'.repeat(200)}`, limits), '414 request target too long');
+  assert.equal(
+    drip(`GET /${'a'.repeat(200)}`, limits),
+    '414 request target over the limit of 100 bytes (limits.uri_length)',
+  );
   assert.equal(drip(`GET /${'a'.repeat(99)} HTTP/1.1\r\nHost: x\r\n\r\n`, limits), 'complete');
   assert.equal(
     drip('GET /a HTTX', limits),
@@ -97,4 +100,9 @@ test('dripped, a target past the limit is still its 414 as soon as it is, and a 
     '400 malformed request (HPE_INVALID_VERSION: invalid HTTP version)',
   );
   assert.equal(drip('GET\x00', limits), '400 malformed request (HPE_INVALID_METHOD: invalid method)');
+  // A uri_length above header_size: the line outgrows the head first, and that is the limit named.
+  assert.equal(
+    drip(`GET /${'a'.repeat(200)}`, { headerSize: 100, uriLength: 1000 }),
+    '414 request line longer than limits.header_size',
+  );
 });

@@ -176,7 +176,13 @@ export function h2Refusal(
   if (method !== undefined) return refusal(method);
   const target = head.target;
   if (target.length > limits.uriLength)
-    return { status: 414, code: 'ERR_URI_TOO_LONG', details: 'request target too long', inBody: false };
+    return {
+      status: 414,
+      code: 'ERR_URI_TOO_LONG',
+      // As HTTP/1.1's (request-checks.ts): the length and the limit to raise.
+      details: `request target of ${target.length} bytes, over the limit of ${limits.uriLength} bytes (limits.uri_length)`,
+      inBody: false,
+    };
   // CONNECT has neither :scheme nor :path (its target is :authority): the accept checks answer it 405.
   if (head.method !== 'CONNECT') {
     const scheme = head.scheme.toLowerCase();

@@ -304,7 +304,11 @@ describe('h2c with prior knowledge beside HTTP/1.1 on a plain listener with http
     try {
       const long = await h2Request(session, { ':path': `/ok/${'a'.repeat(9000)}` });
       assert.equal(long.headers[':status'], 414);
-      assert.match(String(long.headers['proxy-status']), /^edge-1; error=http_request_error; details="/);
+      // Worded as an HTTP/1.1 414 is: the length and the limit to raise.
+      assert.equal(
+        String(long.headers['proxy-status']),
+        'edge-1; error=http_request_error; details="request target of 9004 bytes, over the limit of 8192 bytes (limits.uri_length)"',
+      );
       const line = await gw!.logFor(String(long.headers['x-request-id']));
       assert.equal(line.status, 414);
       assert.equal(line.protocol, 'HTTP/2');
