@@ -215,7 +215,11 @@ export function unendedLineBreak(
 }
 
 /** A head past the head limit (acc, its first `len` bytes): its target too long (414), or its fields (431). */
-export function headTooLargeBreak(acc: Buffer, len: number, uriLength: number): RuleBreak {
+export function headTooLargeBreak(
+  acc: Buffer,
+  len: number,
+  { uriLength, headerSize }: { readonly uriLength: number; readonly headerSize: number },
+): RuleBreak {
   const lineEnd = acc.subarray(0, len).indexOf(LF);
   // A request line that never ended, or a target longer than the target limit: the target is
   // the fault. (The target, between the line's first and last spaces: not the whole line,
@@ -233,7 +237,12 @@ export function headTooLargeBreak(acc: Buffer, len: number, uriLength: number): 
       code: 'HPE_HEADER_OVERFLOW',
       details: 'request line longer than limits.header_size',
     };
-  return { status: 431, code: 'HPE_HEADER_OVERFLOW', details: 'request header section too large' };
+  // Named with its limit, as the 414's: the bound a client must keep under and an operator may raise.
+  return {
+    status: 431,
+    code: 'HPE_HEADER_OVERFLOW',
+    details: `request header section too large: over the limit of ${headerSize} bytes (limits.header_size)`,
+  };
 }
 
 /** A chunked body's fault (after the decoder's step returned -1), under llhttp's names for it. */

@@ -242,9 +242,7 @@ export class RequestParser {
     // is when the rest comes in a later read), not the size the client would be told to cut.
     if (end === -1)
       return this.#checkPartialHead(old)
-        ? this.#broken(
-            headTooLargeBreak(this.#section.bytes as Buffer, this.#section.length, this.#limits.uriLength),
-          )
+        ? this.#broken(headTooLargeBreak(this.#section.bytes as Buffer, this.#section.length, this.#limits))
         : -1;
     if (end === 0) return this.#checkPartialHead(old) ? data.length : -1;
     const text = latin1(this.#section.bytes as Buffer, 0, end - 2);

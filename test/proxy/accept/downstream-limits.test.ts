@@ -32,7 +32,7 @@ test('a header section over limits.header_size is a 431, closed', async (t) => {
   );
   await assertClientError(f, answer, {
     status: 431,
-    details: /header section too large/,
+    details: /^request header section too large: over the limit of 4096 bytes \(limits\.header_size\)$/,
     requestId: 'big-head',
     json: true,
   });
