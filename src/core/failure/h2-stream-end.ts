@@ -71,6 +71,24 @@ const NODE_H2_DEFAULT_FIELDS = 128;
  * once acknowledged, its count of fields), as it does for a head; which side reset it cannot be
  * known, so both are named (a gRPC server's large trailers, `grpc-status-details-bin`, get here).
  */
+/**
+ * node:http2 closes a session whose peer sent more invalid frames than it takes (1,000 by default,
+ * `maxSessionInvalidFrames`: empty DATA frames without END_STREAM, frames on a closed stream), the
+ * flood of CVE-2019-9518, and resets its streams INTERNAL_ERROR: a code of its own, not the
+ * upstream's. The upstream broke HTTP/2 (garbage), as with a PING or SETTINGS flood nghttp2 refuses.
+ */
+const INVALID_FRAMES = 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES';
+
+function invalidFramesFlood(stage: 'sent' | 'body_streaming', { after, cause }: Reset): Failure {
+  const what = stage === 'sent' ? "the upstream's answer" : 'response body';
+  const flood = 'too many invalid HTTP/2 frames (empty DATA frames, frames on a closed stream)';
+  return new Failure(
+    'http_protocol_error',
+    `${what} is not valid HTTP/2: ${flood}, a flood node:http2 refuses by closing the connection ${after}`,
+    { stage, cause },
+  );
+}
+
 const CALM_AFTER_HEAD =
   "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields";
 
@@ -121,7 +139,8 @@ function readReset(end: H2StreamEnd): Reset {
   // as on HTTP/1.1.
   const socketFailed =
     rstCode === 2 && end.sessionUp !== true && code !== '' && !code.startsWith('ERR_HTTP2_');
-  const own = rstCode === undefined || rstCode === 0 || rstCode === 8 || socketFailed;
+  const own =
+    rstCode === undefined || rstCode === 0 || rstCode === 8 || socketFailed || code === INVALID_FRAMES;
   return {
     after: `after ${ms(end.elapsed)}`,
     cause: end.error ?? undefined,
@@ -144,6 +163,7 @@ function afterHead(end: H2StreamEnd, reset: Reset): Failure {
   // DATA past it (RFC 9113 §8.1.1: an end short of it is a reset, below; a bodyless answer is
   // whole at its head and its DATA never read). Without one, the breach is not known.
   const body = end.body;
+  if (code === INVALID_FRAMES) return invalidFramesFlood('body_streaming', reset);
   if (code === 'ERR_HTTP2_ERROR') {
     const breach =
       body?.announced !== undefined
@@ -249,6 +269,7 @@ function beforeHead(end: H2StreamEnd, reset: Reset): Failure {
     );
   }
   if (rstCode === 11) return enhanceYourCalm(end, reset);
+  if (code === INVALID_FRAMES) return invalidFramesFlood('sent', reset);
   // nghttp2 refused what came on the connection (a frame HTTP/2 forbids, a flood): the upstream broke HTTP/2.
   if (code === 'ERR_HTTP2_ERROR') {
     const message = (end.error as Error | undefined)?.message ?? 'PROTOCOL_ERROR';
