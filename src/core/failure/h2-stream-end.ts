@@ -66,12 +66,6 @@ export interface H2StreamEnd {
 const NODE_H2_DEFAULT_FIELDS = 128;
 
 /**
- * A stream reset ENHANCE_YOUR_CALM after its head: node:http2 resets one with that code, no
- * other sign, for a trailer section past the gateway's bound (its SETTINGS' header list size
- * once acknowledged, its count of fields), as it does for a head; which side reset it cannot be
- * known, so both are named (a gRPC server's large trailers, `grpc-status-details-bin`, get here).
- */
-/**
  * node:http2 closes a session whose peer sent more invalid frames than it takes (1,000 by default,
  * `maxSessionInvalidFrames`: empty DATA frames without END_STREAM, frames on a closed stream), the
  * flood of CVE-2019-9518, and resets its streams INTERNAL_ERROR: a code of its own, not the
@@ -89,6 +83,12 @@ function invalidFramesFlood(stage: 'sent' | 'body_streaming', { after, cause }: 
   );
 }
 
+/**
+ * A stream reset ENHANCE_YOUR_CALM after its head: node:http2 resets one with that code, no
+ * other sign, for a trailer section past the gateway's bound (its SETTINGS' header list size
+ * once acknowledged, its count of fields), as it does for a head; which side reset it cannot be
+ * known, so both are named (a gRPC server's large trailers, `grpc-status-details-bin`, get here).
+ */
 const CALM_AFTER_HEAD =
   "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields";
 
