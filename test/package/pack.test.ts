@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { docsSection } from '../helpers/docs-text.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 import { APP_CONSUMER, CLIENT_CONSUMER, CONSUMER, MISUSE } from '../helpers/packed-consumers.ts';
@@ -467,14 +468,12 @@ test('a TypeScript consumer type-checks against the shipped declarations (nodene
     problems: ['1 routes', '2 listen[0].address'],
   });
   // candor/client from the installed package: the propagated request id reaches the upstream.
-  const refused = http.createServer();
-  await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', resolve));
-  const refusedUrl = `http://127.0.0.1:${(refused.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => refused.close(() => resolve()));
+  // Not a port the system picked and let go: another test file's listen(0) may be given it.
+  const refused = await startRefusing();
   const client = await run(process.execPath, ['client-consumer.ts'], app, {
     timeout: 30_000,
-    env: { ...childEnv, UPSTREAM_URL: upstream.url, REFUSED_URL: refusedUrl },
-  });
+    env: { ...childEnv, UPSTREAM_URL: upstream.url, REFUSED_URL: refused.url },
+  }).finally(() => refused.close());
   assert.equal(client.code, 0, `the client consumer ran:\n${client.stderr}`);
   assert.deepEqual(JSON.parse(client.stdout), {
     status: 200,

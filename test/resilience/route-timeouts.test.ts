@@ -15,8 +15,16 @@ import { type LoopbackServer, listenOnLoopback } from '../helpers/loopback-serve
 import { startTestGateway } from '../helpers/test-gateway.ts';
 
 /**
- * An upstream whose `/slow` answers its head after 2 s, whose `/stall` sends its head and a first
- * piece, then nothing for 2 s; anything else at once. Every request's path is kept.
+ * How long the slow upstreams hold back: twice the longest route timeout cut against it (500 ms).
+ * The upstream runs in the gateway's process, and its timer starts after the gateway's (which
+ * starts when the request goes upstream) and ends later: the gateway's fires first however
+ * loaded the machine is. Longer only made every test wait.
+ */
+const SLOW_MS = 1000;
+
+/**
+ * An upstream whose `/slow` answers its head after SLOW_MS, whose `/stall` sends its head and a
+ * first piece, then nothing for SLOW_MS; anything else at once. Every request's path is kept.
  */
 async function slowUpstream(): Promise<LoopbackServer & { paths: string[] }> {
   const paths: string[] = [];
@@ -25,7 +33,7 @@ async function slowUpstream(): Promise<LoopbackServer & { paths: string[] }> {
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (!res.destroyed) done();
-    }, 2000);
+    }, SLOW_MS);
     timers.add(timer);
   };
   const server = await listenOnLoopback((req, res) => {
@@ -101,7 +109,7 @@ test("a pooled connection carries each request's own clocks, whichever route's r
   try {
     // The fast route's quick answer leaves its connection idle in the pool...
     assert.equal((await request(gw.url, { path: '/fast/quick' })).status, 200);
-    // ...and the plain route's slow request on it waits the upstream's 30 s, not the 500 ms.
+    // ...and the plain route's slow request on it waits for the upstream's answer, not the 500 ms.
     const plain = await request(gw.url, { path: '/plain/slow', headers: { 'x-request-id': 'plain' } });
     assert.equal(plain.status, 200);
     assert.equal((await gw.logFor('plain')).reused, true);
@@ -219,7 +227,7 @@ test("over HTTP/2 (h2c) too: each stream runs on its own route's response timeou
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (!res.stream.destroyed) res.end('slow but whole');
-    }, 2000);
+    }, SLOW_MS);
     timers.add(timer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { v2Header, v2HeaderWithCrc32c } from '../../helpers/proxy-header.ts';
-import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { singleUpstream, startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
@@ -58,7 +58,13 @@ describe('a PROXY v2 header with a CRC32C TLV', () => {
         res.end(String(req.headers['x-forwarded-for']));
       }),
     );
-    gw = await keep(startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [127.0.0.1] }'));
+    // The first listener for the headers read, then one for each damaged one at the end: a
+    // listener tells its refusals at most once a second (report-every-second.ts), so on one
+    // listener each damaged header waited up to a second for its line.
+    const listeners = ['read', ...refused.map((_, i) => `refused-${i}`)].map(
+      (name) => `  - address: 127.0.0.1:0\n    name: ${name}\n    proxy_protocol: { from: [127.0.0.1] }\n`,
+    );
+    gw = await keep(startGatewayFromText(`listen:\n${listeners.join('')}${singleUpstream(app.url)}`));
   });
 
   for (const [name, header, client] of [
@@ -80,7 +86,7 @@ describe('a PROXY v2 header with a CRC32C TLV', () => {
     bytes[at] ^= xor;
     return bytes;
   };
-  for (const [name, header, reason] of [
+  const refused = [
     // A source address damaged on the way: 198.51.100.9 read as 198.51.100.8.
     ['a source address byte flipped', damaged(16 + 3, 0x01), /CRC32C/],
     ['a destination port byte flipped', damaged(16 + 10, 0x80), /CRC32C/],
@@ -90,12 +96,15 @@ describe('a PROXY v2 header with a CRC32C TLV', () => {
       v2Header(1, 0x11, Buffer.concat([TCP4, Buffer.from([0x03, 0x00, 0x02, 0x12, 0x34])])),
       /CRC32C TLV of 2 bytes/,
     ],
-  ] as const) {
+  ] as const;
+  for (const [index, [name, header, reason]] of refused.entries()) {
     test(`${name}: refused, closed unanswered, the reason logged, nothing forwarded`, async () => {
       const seen = gw.logs.length;
-      const text = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET('crc-bad'))]));
+      const port = gw.gateway.listeners[index + 1].port();
+      const text = await exchange(port, Buffer.concat([header, Buffer.from(GET('crc-bad'))]));
       assert.equal(text, '');
-      // Refusals are told at most once a second, each line with the last one's reason.
+      // Refusals are told at most once a second, each line with the last one's reason: this
+      // listener's first.
       await waitUntil(`a refusal logged with ${reason}`, () =>
         gw.logs
           .slice(seen)

@@ -14,7 +14,12 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { exchangeWrites, v2Header } from '../../helpers/proxy-header.ts';
-import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import {
+  singleUpstream,
+  startGatewayFromText,
+  startTestGateway,
+  type TestGateway,
+} from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
@@ -46,7 +51,13 @@ describe('PROXY protocol edges from a listed source', () => {
   let gw: TestGateway;
   test('setup', async () => {
     const app = await echoHeaders();
-    gw = await keep(startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [127.0.0.0/8] }'));
+    // The first listener for the cases served, then one for each refusal below: a listener tells
+    // its refusals at most once a second (report-every-second.ts), so on one listener each case
+    // after the first waited up to a second for its line.
+    const listeners = ['served', ...refused.map((_, i) => `refused-${i}`)].map(
+      (name) => `  - address: 127.0.0.1:0\n    name: ${name}\n    proxy_protocol: { from: [127.0.0.0/8] }\n`,
+    );
+    gw = await keep(startGatewayFromText(`listen:\n${listeners.join('')}${singleUpstream(app.url)}`));
   });
 
   test('a v1 header and its request written a byte at a time: read whole, the client is the header’s', async () => {
@@ -133,11 +144,12 @@ describe('PROXY protocol edges from a listed source', () => {
       /runs past the header/,
     ],
   ];
-  for (const [name, header, reason] of refused) {
+  for (const [index, [name, header, reason]] of refused.entries()) {
     test(`${name}: refused at once, unanswered, nothing forwarded, the reason logged`, async () => {
       const since = gw.logs.length;
       const id = `edge-bad-${name.replace(/\W+/g, '-')}`;
-      const outcome = await exchangeWrites(gw.port, [Buffer.concat([header, Buffer.from(GET(id))])]);
+      const port = gw.gateway.listeners[index + 1].port();
+      const outcome = await exchangeWrites(port, [Buffer.concat([header, Buffer.from(GET(id))])]);
       assert.deepEqual(outcome, { text: '', closed: true });
       await waitUntil(`a refusal logged with ${reason}`, () =>
         refusals(gw, since).some((l) => reason.test(String(l.reason))),

@@ -83,13 +83,14 @@ describe('PROXY protocol from a listed source', () => {
   let gw: TestGateway;
   test('setup', async () => {
     const app = await echoHeaders();
-    gw = await keep(
-      startTestGateway(
-        singleUpstream(app.url),
-        {},
-        'proxy_protocol: { from: [127.0.0.0/8] }\n    http2: true',
-      ),
+    // The first listener for the cases below, then one for each of the hostile ones at the end:
+    // a listener tells its refusals at most once a second (report-every-second.ts), so on one
+    // listener each hostile case waited up to a second for its line.
+    const listeners = ['listed', ...hostile.map((_, i) => `hostile-${i}`)].map(
+      (name) =>
+        `  - address: 127.0.0.1:0\n    name: ${name}\n    proxy_protocol: { from: [127.0.0.0/8] }\n    http2: true\n`,
     );
+    gw = await keep(startGatewayFromText(`listen:\n${listeners.join('')}${singleUpstream(app.url)}`));
   });
 
   const cases: [string, Buffer, string][] = [
@@ -185,7 +186,7 @@ describe('PROXY protocol from a listed source', () => {
     assert.deepEqual(outcome, { text: '', closed: true });
   });
 
-  for (const [name, header, reason] of [
+  const hostile = [
     ['a v1 zone index', Buffer.from('PROXY TCP6 fe80::7%eth0 fe80::1 1 2\r\n'), /not TCP6/],
     [
       'a v2 version 3',
@@ -200,12 +201,15 @@ describe('PROXY protocol from a listed source', () => {
       v2Header(1, 0x11, Buffer.concat([tcp4Body([1, 2, 3, 4]), Buffer.from([0xea, 0x01, 0x00, 0x41])])),
       /TLV \(type 0xea\) of 256 bytes that runs past the header/,
     ],
-  ] as const) {
+  ] as const;
+  for (const [index, [name, header, reason]] of hostile.entries()) {
     test(`hostile bytes from a listed source, refused unanswered with the reason logged: ${name}`, async () => {
       const seen = gw.logs.length;
-      const outcome = await exchange(gw.port, Buffer.concat([header, Buffer.from(GET('pp-hostile'))]));
+      const port = gw.gateway.listeners[index + 1].port();
+      const outcome = await exchange(port, Buffer.concat([header, Buffer.from(GET('pp-hostile'))]));
       assert.deepEqual(outcome, { text: '', closed: true });
-      // Refusals are told at most once a second, each line with the last one's reason.
+      // Refusals are told at most once a second, each line with the last one's reason: this
+      // listener's first.
       await waitUntil(`a refusal logged with ${reason}`, () =>
         gw.logs
           .slice(seen)

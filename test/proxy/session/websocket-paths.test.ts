@@ -10,6 +10,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 
@@ -142,10 +143,9 @@ test('an upstream that never answers the upgrade is a 504 at timeouts.response, 
 });
 
 test('a target that refuses the connection: the upgrade, never sent, is retried to the next target, which switches', async () => {
-  const closed = net.createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const refusedPort = (closed.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  // Not a port the system picked and let go: another test file's listen(0) may be given it.
+  const refusing = await startRefusing();
+  const refusedPort = refusing.port;
   const upstream = await echoingUpstream();
   const gw = await startTestGateway(`name: edge-1
 routes:
@@ -185,6 +185,7 @@ upstreams:
   } finally {
     await gw.close();
     await upstream.close();
+    await refusing.close();
   }
 });
 

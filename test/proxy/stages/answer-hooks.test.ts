@@ -7,11 +7,11 @@
  * downstream, logged while the answer goes on).
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { RouteStage, StageAnswer, StageHooks } from '../../../src/proxy/stages/stage.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
@@ -114,14 +114,13 @@ function stagesFor(): RouteStage[] {
 describe('the stage contract: answering in the upstream place', () => {
   let app: Fault;
   let gw: TestGateway;
-  let deadPort = 0;
+  let dead: Fault;
   before(async () => {
     app = await startEcho();
-    // A port nothing listens on: the upstream refuses the connection.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    deadPort = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    // An upstream that refuses the connection, on a port no other process's listen(0) is given:
+    // one of the system's picks, closed, was now and then another test file's server under the
+    // whole suite, which answered (a 101, a 200) where a refusal was asserted.
+    dead = await startRefusing();
     const config = `routes:
   - name: answering
     match: { path: /a }
@@ -133,12 +132,12 @@ upstreams:
   app:
     targets: [{ url: ${app.url} }]
   down:
-    targets: [{ url: http://127.0.0.1:${deadPort} }]
+    targets: [{ url: ${dead.url} }]
     retries: { attempts: 1 }
 `;
     gw = await startTestGateway(config, {}, '', { stages: stagesFor });
   });
-  after(() => closeAll(gw, app));
+  after(() => closeAll(gw, app, dead));
 
   test('before the first attempt each stage meets what every attempt sends, after every onRequest; what it adds goes upstream', async () => {
     seen.length = 0;

@@ -6,23 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { adminCall, childPids, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'unconfirmed-reload-token-0123456789';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test('a reload no worker confirmed in time: the answer is 503 incomplete, and the admin API then tells the config the worker runs once it wakes', async (t) => {
   const echo = await startEcho();

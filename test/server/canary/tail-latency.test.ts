@@ -25,12 +25,16 @@ before(async () => {
 
 after(() => closeAll(stable, next));
 
-async function judged(canarySlowMs: number) {
+/**
+ * The canary at 50 % under 200 requests a second, judged once a second until its step of
+ * `stepInterval` ends. A rollback is found at the look that shows it; a promotion waits the step out.
+ */
+async function judged(canarySlowMs: number, stepInterval: string) {
   next.slowMs = canarySlowMs;
   const gw = await startGatewayFromText(`name: tail
 listen:
   - address: 127.0.0.1:0
-${canaryRoutes('steps: [50], step_interval: 8s, check_interval: 1s, min_requests: 100', stable.url, next.url)}`);
+${canaryRoutes(`steps: [50], step_interval: ${stepInterval}, check_interval: 1s, min_requests: 100`, stable.url, next.url)}`);
   const canary = () => gw.gateway.canaries()[0];
   const load = await paceLoad(gw.url, 200, () => canary()?.phase !== 'running', 20_000);
   const ended = canary();
@@ -41,7 +45,8 @@ ${canaryRoutes('steps: [50], step_interval: 8s, check_interval: 1s, min_requests
 test('a canary with the same median and a p99 five times the baseline is rolled back on latency_p99', {
   timeout: 90_000,
 }, async () => {
-  const { ended, logs } = await judged(300);
+  // A step of 8 s: room for the looks that find the tail, about 800 answers a side.
+  const { ended, logs } = await judged(300, '8s');
   assert.equal(ended.phase, 'rolled_back', ended.reason ?? '');
   assert.equal(ended.failed_metric, 'latency_p99');
   const [worse] = logs.filter((l) => l.msg === 'canary worse');
@@ -68,7 +73,9 @@ test('a canary with the same median and a p99 five times the baseline is rolled 
 });
 
 test('a canary whose tail is the baseline’s is promoted', { timeout: 90_000 }, async () => {
-  const { ended } = await judged(60);
+  // Both sides alike, so no look may call the canary worse, whatever the step's length (each look
+  // spends its share of the confidence): 4 s, some 400 answers a side, four times min_requests.
+  const { ended } = await judged(60, '4s');
   assert.equal(ended.phase, 'promoted', ended.reason ?? '');
   const tail = ended.last_verdict?.metrics.find((m) => m.metric === 'latency_p99');
   assert.equal(tail?.worse, false);

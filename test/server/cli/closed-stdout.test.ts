@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const BIN = join(ROOT, 'bin/candor.js');
@@ -30,10 +30,9 @@ async function withReaderGone(args: readonly string[]): Promise<{ code: number |
 }
 
 test('check, explain and diagnose keep their own exit code when stdout’s reader left', async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as { port: number }).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  // Not a port the system picked and let go: another test file's listen(0) may be given it.
+  const refusing = await startRefusing();
+  const port = refusing.port;
 
   const cases: [readonly string[], number][] = [
     [['check', '--without-secrets', 'deploy/candor.yaml'], 0],
@@ -43,9 +42,13 @@ test('check, explain and diagnose keep their own exit code when stdout’s reade
     [['diagnose', '--help'], 0],
     [['diagnose', `http://127.0.0.1:${port}/`], 2],
   ];
-  for (const [args, expected] of cases) {
-    const { code, stderr } = await withReaderGone(args);
-    assert.equal(code, expected, `candor ${args.join(' ')}: ${stderr}`);
-    assert.doesNotMatch(stderr, /internal error|EPIPE/, `candor ${args.join(' ')}`);
+  try {
+    for (const [args, expected] of cases) {
+      const { code, stderr } = await withReaderGone(args);
+      assert.equal(code, expected, `candor ${args.join(' ')}: ${stderr}`);
+      assert.doesNotMatch(stderr, /internal error|EPIPE/, `candor ${args.join(' ')}`);
+    }
+  } finally {
+    await refusing.close();
   }
 });

@@ -13,19 +13,12 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { rawUntil, request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../../docs/examples/plugins');
-
-/** A loopback port nothing listens on (refused). */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 function jwt(claims: Record<string, unknown>): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -40,6 +33,7 @@ describe('plugins through candor serve', () => {
   let unhurried: http.Server;
   let serve: ServeProcess;
   let metricsPort: number;
+  let down: Fault;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'candor-plugins-'));
@@ -56,8 +50,10 @@ describe('plugins through candor serve', () => {
     await new Promise<void>((r) => checks.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const portOf = (s: http.Server) => (s.address() as { port: number }).port;
-    const closed = await closedPort();
-    metricsPort = await closedPort();
+    // A refusing upstream and the metrics port, neither a port the system's listen(0) gives out:
+    // one of its picks, closed, can be another test file's server by the time it is used.
+    down = await startRefusing();
+    metricsPort = await freePort();
     const module = (file: string) => `./${relative(dir, join(EXAMPLES, file))}`;
     await writeFile(
       join(dir, 'bug.mjs'),
@@ -92,7 +88,7 @@ routes:
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   checks: { targets: [{ url: http://127.0.0.1:${portOf(checks)} }] }
-  down: { targets: [{ url: http://127.0.0.1:${closed} }] }
+  down: { targets: [{ url: ${down.url} }] }
   slow: { targets: [{ url: http://127.0.0.1:${portOf(slow)} }], timeouts: { response: 300ms } }
   unhurried: { targets: [{ url: http://127.0.0.1:${portOf(unhurried)} }] }
 `;
@@ -102,6 +98,7 @@ upstreams:
   after(async () => {
     await serve?.stop();
     await app?.close();
+    await down?.close();
     checks?.close();
     slow?.closeAllConnections();
     slow?.close();
