@@ -15,8 +15,6 @@ import { type Sample, sampleValue, scrapeUntil } from './scrape.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
-/** A port nothing listens on right now (the system's pick, released at once). */
-
 const sum = (all: readonly Sample[], name: string) =>
   all.filter((s) => s.name === name).reduce((total, s) => total + s.value, 0);
 
