@@ -19,7 +19,7 @@ import type { OpenList } from '../open-list.ts';
 import type { H2Answer } from './h2-answer.ts';
 import type { H2Bound, H2Logger } from './h2-bound.ts';
 import type { H2Limits } from './h2-limits.ts';
-import { nghttp2Refusal } from './h2-refusals.ts';
+import { goawayCodeFor, nghttp2Refusal } from './h2-refusals.ts';
 import type { H2ConnectionFacts } from './h2-request.ts';
 import { WindowCount } from './window-count.ts';
 
@@ -124,6 +124,12 @@ export class H2Guard {
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
     });
     session.on('error', (error: Error & { errno?: number; code?: string }) => this.#sessionError(error));
+    // node:http2 destroys a session nghttp2 failed, or one past its own bounds, with destroy(error)
+    // and no code, which says GOAWAY INTERNAL_ERROR; the code that says why is given instead
+    // (its destroy(null) and destroy(code) keep their meaning).
+    const destroy = session.destroy.bind(session);
+    session.destroy = (error?: Error, code?: number) =>
+      destroy(error, code ?? (error instanceof Error ? goawayCodeFor(error) : undefined));
   }
 
   /**

@@ -214,8 +214,8 @@ test('CONTINUATION without end: a header block that never ends gets GOAWAY, logg
     for (let i = 0; i < 100 && !client.closed; i++)
       client.send(frame(FRAME.CONTINUATION, 0, 1, headerBlock([[`x-c${i}`, 'v']])));
     const goaway = await client.goaway();
-    // nghttp2 says INTERNAL_ERROR for a header block with too many CONTINUATION frames.
-    assert.equal(goawayCode(goaway), ERROR.INTERNAL_ERROR);
+    // A flood, said as one (nginx's code for it): not node:http2's INTERNAL_ERROR, "the server broke".
+    assert.equal(goawayCode(goaway), ERROR.ENHANCE_YOUR_CALM);
     await client.untilClosed();
     assert.equal(fx.logged[0]?.bound, 'continuation_flood');
     assert.equal(fx.exchanges.length, 0);
@@ -295,7 +295,7 @@ test('request rate per connection: past the bound the stream is refused and GOAW
   });
 });
 
-test('invalid frames: malformed requests are reset (PROTOCOL_ERROR) up to the bound; the next closes the connection (GOAWAY INTERNAL_ERROR), logged', async () => {
+test('invalid frames: malformed requests are reset (PROTOCOL_ERROR) up to the bound; the next closes the connection (GOAWAY ENHANCE_YOUR_CALM), logged', async () => {
   await withRaw({ maxInvalidFrames: 3 }, ok, async (client, fx) => {
     // A connection-specific field makes a request malformed (RFC 9113 §8.2.2): nghttp2 resets it.
     const malformed = (id: number) =>
@@ -308,17 +308,17 @@ test('invalid frames: malformed requests are reset (PROTOCOL_ERROR) up to the bo
     assert.equal(client.closed, false);
     assert.equal(fx.logged.length, 0);
     client.send(malformed(7));
-    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    assert.equal(goawayCode(await client.goaway()), ERROR.ENHANCE_YOUR_CALM);
     await client.untilClosed();
     assert.equal(fx.exchanges.length, 0);
     assert.equal(fx.logged.length, 1);
     assert.equal(fx.logged[0].bound, 'invalid_frames');
-    assert.equal(fx.logged[0].code, 'INTERNAL_ERROR');
+    assert.equal(fx.logged[0].code, 'ENHANCE_YOUR_CALM');
     assert.equal(fx.logged[0].details, 'more than 3 invalid frames (malformed requests, empty DATA frames)');
   });
 });
 
-test('invalid frames: empty DATA frames without END_STREAM count too; past the bound, GOAWAY INTERNAL_ERROR, logged', async () => {
+test('invalid frames: empty DATA frames without END_STREAM count too; past the bound, GOAWAY ENHANCE_YOUR_CALM, logged', async () => {
   await withRaw({ maxInvalidFrames: 3 }, hang, async (client, fx) => {
     client.send(headers(1, headerBlock(requestFields('/upload', 'POST')), { endStream: false }));
     for (let i = 0; i < 3; i++) client.send(frame(FRAME.DATA, 0, 1));
@@ -327,7 +327,7 @@ test('invalid frames: empty DATA frames without END_STREAM count too; past the b
     await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
     assert.equal(fx.logged.length, 0);
     client.send(frame(FRAME.DATA, 0, 1));
-    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    assert.equal(goawayCode(await client.goaway()), ERROR.ENHANCE_YOUR_CALM);
     await client.untilClosed();
     assert.equal(fx.logged[0]?.bound, 'invalid_frames');
   });
@@ -390,7 +390,7 @@ test('session memory: while a connection holds max_session_memory, new streams a
   );
 });
 
-test('rejected streams: past max_rejected_streams refused in a row, the connection is closed (GOAWAY INTERNAL_ERROR), logged', async () => {
+test('rejected streams: past max_rejected_streams refused in a row, the connection is closed (GOAWAY ENHANCE_YOUR_CALM), logged', async () => {
   await withRaw(
     { maxSessionMemory: 1024 * 1024, maxRejectedStreams: 3 },
     sixtyFourKiB,
@@ -406,11 +406,11 @@ test('rejected streams: past max_rejected_streams refused in a row, the connecti
       }
       assert.equal(fx.logged.length, 0);
       client.send(headers(id, headerBlock(requestFields(`/${id}`))));
-      assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+      assert.equal(goawayCode(await client.goaway()), ERROR.ENHANCE_YOUR_CALM);
       await client.untilClosed();
       assert.equal(fx.logged.length, 1);
       assert.equal(fx.logged[0].bound, 'rejected_streams');
-      assert.equal(fx.logged[0].code, 'INTERNAL_ERROR');
+      assert.equal(fx.logged[0].code, 'ENHANCE_YOUR_CALM');
       assert.match(fx.logged[0].details, /more than 3 new streams refused in a row/);
     },
     [[SETTING.INITIAL_WINDOW_SIZE, 0]],
@@ -445,7 +445,7 @@ test('rejected streams: streams reset within one read are held by node:http2 unt
     client.send(ping());
     await client.waitFor((f) => f.type === FRAME.PING && f.flags === 1);
     client.send(openAndReset(40));
-    assert.equal(goawayCode(await client.goaway()), ERROR.INTERNAL_ERROR);
+    assert.equal(goawayCode(await client.goaway()), ERROR.ENHANCE_YOUR_CALM);
     await client.untilClosed();
     assert.equal(fx.logged[0]?.bound, 'rejected_streams');
   });

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { H2_PREFACE, prefaceVerdict } from '../../../../src/proxy/accept/h2/h2-preface.ts';
 import { startH2Fixture } from './h2-fixture.ts';
-import { FRAME, settings } from './h2-frames.ts';
+import { ERROR, FRAME, settings } from './h2-frames.ts';
 
 test('the verdict: h2 on the whole preface, HTTP/1.1 at the first byte that differs, none while a prefix matches', () => {
   assert.equal(prefaceVerdict(H2_PREFACE), 'h2');
@@ -58,6 +59,37 @@ test('HTTP/1.1 a byte at a time: the bytes read to decide are put back for the H
     await ended;
     assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
     assert.match(answer, /"method":"PATCH","target":"\/p"/);
+  } finally {
+    socket.destroy();
+    await fx.close();
+  }
+});
+
+test('TLS with h2 chosen by ALPN, then an HTTP/1.1 request where the preface belongs: GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4), not INTERNAL_ERROR', async () => {
+  const fx = await startH2Fixture({ tls: true });
+  const socket = tls.connect({
+    port: fx.port,
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ca: fx.ca,
+    ALPNProtocols: ['h2'],
+  });
+  try {
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    assert.equal(socket.alpnProtocol, 'h2');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    const bytes = Buffer.concat(received);
+    // The frames sent: the server's SETTINGS, then its GOAWAY.
+    const frames: { type: number; payload: Buffer }[] = [];
+    for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3))
+      frames.push({ type: bytes[at + 3], payload: bytes.subarray(at + 9, at + 9 + bytes.readUIntBE(at, 3)) });
+    const goaway = frames.find((f) => f.type === FRAME.GOAWAY);
+    assert.ok(goaway, 'a GOAWAY came');
+    assert.equal(goaway.payload.readUInt32BE(4), ERROR.PROTOCOL_ERROR);
+    assert.equal(fx.exchanges.length, 0);
   } finally {
     socket.destroy();
     await fx.close();

@@ -285,6 +285,10 @@ describe('a body past its content-length over HTTP/2', () => {
       );
       const session = http2.connect(gw.url);
       session.on('error', () => {});
+      let goaway: number | undefined;
+      session.on('goaway', (code) => {
+        goaway = code;
+      });
       try {
         const stream = session.request({
           ':method': 'POST',
@@ -301,6 +305,8 @@ describe('a body past its content-length over HTTP/2', () => {
         await new Promise((resolve) => stream.on('close', resolve));
         const line = await gw.logFor('h2-long-body');
         assert.equal(line.status, 0, 'nghttp2 closed the connection: the client got no status line');
+        // The client's own breach, said as one (RFC 9113 §8.1.1): not node:http2's INTERNAL_ERROR.
+        assert.equal(goaway, http2.constants.NGHTTP2_PROTOCOL_ERROR);
         assert.equal(line.error, 'http_request_error');
         assert.equal(line.protocol, 'HTTP/2');
         assert.equal(line.client, '127.0.0.1');
