@@ -105,8 +105,12 @@ export class H2Guard {
     this.#requests = new WindowCount(limits.maxRequests, window);
     this.#idle = setTimeout(this.#onIdle, limits.idleTimeout).unref();
     // Until its SETTINGS end its preface, a client has the time a request head has: a TLS client
-    // that chose h2 and says nothing would hold its connection for the whole idle timeout.
-    const preface = setTimeout(() => session.destroy(), prefaceTimeout).unref();
+    // that chose h2 and says nothing would hold its connection for the whole idle timeout. Its
+    // GOAWAY says SETTINGS_TIMEOUT (ours went unacknowledged, RFC 9113 §6.5.3), not NO_ERROR.
+    const preface = setTimeout(
+      () => session.destroy(new Error('no SETTINGS in time'), constants.NGHTTP2_SETTINGS_TIMEOUT),
+      prefaceTimeout,
+    ).unref();
     session.once('remoteSettings', () => clearTimeout(preface));
     session.once('close', () => {
       clearTimeout(this.#idle);

@@ -173,7 +173,7 @@ test('a plain connection that sends nothing is closed at the preface deadline', 
 
 // After ALPN chose h2 (or the h2c preface was read), a client that said nothing more was held
 // until the idle timeout (75 s), where an HTTP/1.1 connection has limits.header_timeout.
-test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no SETTINGS is closed at limits.header_timeout, not kept to the idle timeout', async () => {
+test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no SETTINGS is closed at limits.header_timeout (GOAWAY SETTINGS_TIMEOUT), not kept to the idle timeout', async () => {
   for (const tls of [true, false]) {
     const fx = await startH2Fixture({ tls, headerTimeoutMs: 200 });
     try {
@@ -187,7 +187,8 @@ test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no 
           })
         : net.connect(fx.port, '127.0.0.1', () => socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
       socket.on('error', () => {});
-      socket.resume();
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
       // The idle timeout (75 s) is far past this wait: only the header timeout closes it in time.
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`still open after 10 s (tls: ${tls})`)), 10_000);
@@ -197,6 +198,12 @@ test('a connection that opens HTTP/2 (ALPN h2, or the h2c preface) and sends no 
         });
       });
       assert.equal(fx.exchanges.length, 0);
+      // Not NO_ERROR, a shutdown with nothing wrong: our SETTINGS went unacknowledged (RFC 9113 §6.5.3).
+      const bytes = Buffer.concat(received);
+      let goaway: number | undefined;
+      for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3))
+        if (bytes[at + 3] === FRAME.GOAWAY) goaway = bytes.readUInt32BE(at + 13);
+      assert.equal(goaway, ERROR.SETTINGS_TIMEOUT, `tls: ${tls}`);
     } finally {
       await fx.close();
     }
