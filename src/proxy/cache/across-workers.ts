@@ -4,6 +4,7 @@ import type { DiskStore } from './disk-store.ts';
 import { followFillFile } from './fill-file.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { type BackgroundFetch, refreshExchange } from './refresh-exchange.ts';
+import type { CacheRequest } from './stored-answer.ts';
 
 /**
  * Reads the key's answer the workers share into memory, unless another request put one there
@@ -20,6 +21,24 @@ export async function readShared(
   const since = performance.now();
   const found = await disk.read(key).catch(() => undefined);
   if (found !== undefined && (fetched || cache.get(key) === undefined)) cache.set(found, true, since);
+}
+
+/**
+ * Whether another worker stored a fresh answer of the key after this one looked in the shared
+ * folder and found none, and before it took the key's lock: that worker's fetch ended between the
+ * two (its lock gone), so the lock was free, and this miss would fetch again what was just stored
+ * (seen under load: two fetches upstream of one key, the second worker's request right after the
+ * first's answer). Read again once, where nothing was stored at the look.
+ */
+export async function storedMeanwhile(
+  cache: AnswerCache,
+  disk: DiskStore,
+  key: string,
+  request: CacheRequest,
+): Promise<boolean> {
+  if (cache.get(key) !== undefined) return false;
+  await readShared(cache, disk, key);
+  return cache.get(key)?.reuse(request) === 'fresh';
 }
 
 /**

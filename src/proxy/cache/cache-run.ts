@@ -10,7 +10,7 @@ import type {
   StageRequest,
   UpstreamAnswerHead,
 } from '../stages/stage.ts';
-import { readShared, refreshOnce } from './across-workers.ts';
+import { readShared, refreshOnce, storedMeanwhile } from './across-workers.ts';
 import { boundedCopy } from './body-copy.ts';
 import { cacheKey } from './cache-key.ts';
 import { asksForPart, bypassesStore, cacheRequestOf, fetchesWhole } from './cache-request.ts';
@@ -174,6 +174,8 @@ export class CacheRun extends StaleOnErrorRun {
     }
     if (taken === 'taken' && this.endFill !== undefined)
       this.endFill = disk.locks.releasing(key, this.endFill, endNote);
+    if (taken === 'taken' && (await storedMeanwhile(cache, disk, key, request)))
+      return this.request.closed ? undefined : this.#endWait(undefined);
     if (taken !== 'held') return this.forward(forwardReason(cache.get(key), request));
     const over = await disk.locks.released(key, this.#lockEnd, () => this.request.closed);
     if (this.request.closed) return undefined;
@@ -184,6 +186,11 @@ export class CacheRun extends StaleOnErrorRun {
     if (failed === undefined) await readShared(cache, disk, key, true);
     if (this.request.closed) return undefined;
     if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
+    return this.#endWait(failed);
+  }
+
+  /** Another worker's fetch ended (`failed`: how, if it did): this worker's lets go, its requests answered from what it brought. */
+  #endWait(failed: FillEnd | undefined): BeforeAttemptsVerdict | Promise<BeforeAttemptsVerdict> {
     const end = this.endFill;
     this.#filling = false;
     this.endFill = undefined;

@@ -64,10 +64,15 @@ test('a purge while a file of cache.dir is read: what the read found is not put 
   await waitUntil('the answer written to the directory', () => written().length === 1);
   // As after a restart, or in another worker: nothing in memory, the file on disk.
   assert.ok(cache.delete(cacheKey(new URL(gw.url).host, '/pages/a', 'http')));
-  // The read ends (the file's answer in hand), and is held there until the purge is over.
+  // The lookup's read ends (the file's answer in hand), and is held there until the purge is
+  // over; a later read (the miss's, once it holds the key's lock) is not held.
   const held: (() => void)[] = [];
   const read = disk.read.bind(disk);
-  disk.read = (key) => read(key).then((found) => new Promise((done) => held.push(() => done(found))));
+  let reads = 0;
+  disk.read = (key) => {
+    const first = reads++ === 0;
+    return read(key).then((found) => (first ? new Promise((done) => held.push(() => done(found))) : found));
+  };
   const again = request(gw.url, { path: '/pages/a' });
   await waitUntil('the file read', () => held.length === 1);
   version = 2;

@@ -1,0 +1,60 @@
+/**
+ * Two workers sharing cache.dir: a miss looks in the folder, finds nothing, and takes the key's
+ * lock; another worker's fetch of the key may have ended between the two (its answer written, its
+ * lock gone), and the miss would fetch again what was just stored (the whole suite once saw two
+ * fetches of one page behind `candor serve --workers 2`: test/cluster/cache-stored-workers.test.ts).
+ * Once the lock is had, the folder is read again where nothing was stored at the look.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { storedMeanwhile } from '../../../src/proxy/cache/across-workers.ts';
+import { AnswerCache } from '../../../src/proxy/cache/answer-cache.ts';
+import { originOnly } from '../../../src/proxy/cache/freshness.ts';
+import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+
+const config = {
+  maxSize: 1 << 20,
+  maxEntry: 1 << 16,
+  lockTimeout: 5_000,
+  workersShare: true,
+  ...originOnly(60_000),
+};
+const KEY = 'a.test /pages/home http';
+const request = { method: 'GET', url: '/pages/home', headers: { host: 'a.test' } };
+
+const answer = (body: string, maxAge: number) =>
+  new StoredAnswer(
+    KEY,
+    policyOf(request, 200, ['Cache-Control', `max-age=${maxAge}`]),
+    200,
+    'OK',
+    Buffer.from(body),
+    config,
+  );
+
+/** Two workers' caches of one route on one folder. */
+function workers(): [AnswerCache, AnswerCache] {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-meanwhile-'));
+  return [new AnswerCache(config, 'pages', dir), new AnswerCache(config, 'pages', dir)];
+}
+
+test("a fresh answer another worker wrote after this one's look is found, not fetched again", async () => {
+  const [first, second] = workers();
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false, 'nothing stored yet');
+  await first.disk!.write(answer('v1', 600));
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), true);
+  assert.equal(second.get(KEY)?.body.toString(), 'v1', 'read into this worker');
+});
+
+test('a stale answer written meanwhile is no reason not to fetch; nor does a worker that held the key read again', async () => {
+  const [first, second] = workers();
+  await first.disk!.write(answer('stale', 0));
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false, 'stale: fetched');
+  // This worker holds the key (its stale answer): its look was no miss, the fetch is a revalidation.
+  await first.disk!.write(answer('v2', 600));
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false);
+  assert.equal(second.get(KEY)?.body.toString(), 'stale', 'not read again');
+});
