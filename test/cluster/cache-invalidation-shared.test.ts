@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { freePort } from '../helpers/wait.ts';
 
 test('a PUT through one worker drops the stored answer in every worker: none gives the old one again', async (t) => {
   let version = 1;
@@ -71,7 +72,10 @@ test('a stale answer one worker learns was deleted (a 404 no-store to its revali
     if (gone) return res.writeHead(404, { 'cache-control': 'no-store' }).end('no such page');
     res.writeHead(200, { 'cache-control': 'max-age=0, stale-if-error=600', etag: '"v1"' }).end('v1');
   });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  // Closed mid-test, each request after is the gateway's 502: on a port no other test file's
+  // listen(0) is given meanwhile (a server of its there would answer instead).
+  const originPort = await freePort();
+  await new Promise<void>((resolve) => origin.listen(originPort, '127.0.0.1', resolve));
   t.after(() => origin.close());
   const dir = mkdtempSync(join(tmpdir(), 'candor-cache-superseded-'));
   const path = join(dir, 'candor.yaml');
@@ -89,7 +93,7 @@ routes:
 upstreams:
   app:
     targets:
-      - url: http://127.0.0.1:${(origin.address() as AddressInfo).port}
+      - url: http://127.0.0.1:${originPort}
 `,
   );
   const serve = await startServe(path, 2);

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -22,6 +21,7 @@ import { EXIT } from '../../src/server/cluster/exit-codes.ts';
 import { startGateway } from '../../src/server/gateway/gateway.ts';
 import { probeAt } from '../../src/server/gateway/probes.ts';
 import { SIGNAL_ACTIONS } from '../../src/server/gateway/signals.ts';
+import { freePort } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -428,8 +428,10 @@ test('Dockerfile: the HEALTHCHECK script passes on 200 and fails on 503 or no an
     asked.push(req.url ?? '');
     res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  // Closed for the last check (nothing listening): on a port no other test file's listen(0) is
+  // given meanwhile, whose server could answer 200 there.
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   // The script runs unchanged; only its fetch is pointed at this server instead of port 9901.
   const redirect = `const f = globalThis.fetch; globalThis.fetch = (u, o) => { const x = new URL(u); x.host = '127.0.0.1:${port}'; return f(x, o); };`;
   const check = () =>

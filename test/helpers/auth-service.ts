@@ -20,13 +20,20 @@ export interface AuthService {
   close(): Promise<void>;
 }
 
-/** An auth service that answers each request as `answer` does (a handler that never answers hangs). */
-export async function startAuthService(answer: http.RequestListener): Promise<AuthService> {
+/**
+ * An auth service that answers each request as `answer` does (a handler that never answers
+ * hangs), on `port` (a test that closes it to have it refuse names a freePort()) or the system's pick.
+ */
+export async function startAuthService(answer: http.RequestListener, port = 0): Promise<AuthService> {
   const asked: http.IncomingHttpHeaders[] = [];
-  const server = await listenOnLoopback((req, res) => {
-    asked.push(req.headers);
-    answer(req, res);
-  });
+  const server = await listenOnLoopback(
+    (req, res) => {
+      asked.push(req.headers);
+      answer(req, res);
+    },
+    '127.0.0.1',
+    port,
+  );
   return {
     asked,
     url: `${server.url}/check`,

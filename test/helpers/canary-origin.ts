@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { freePort } from './wait.ts';
 
 /** A version of an app on loopback for canary tests: it answers 200, resets every Nth request, or answers late. */
 export interface CanaryOrigin {
@@ -48,8 +48,10 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     else answer();
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  // A canary closed mid-test must stay refused: not a port a listen(0) picked, which another test
+  // file's server may be given as soon as this one lets it go.
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const origin: CanaryOrigin = {
     url: `http://127.0.0.1:${port}`,
     name,

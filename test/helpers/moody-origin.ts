@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { freePort } from './wait.ts';
 
 /** How the origin meets the next requests: it answers, or it fails in one of the four shapes (or says 503). */
 export type Mood = 'ok' | 'status_503' | 'hang' | 'reset' | 'garbage' | 'cut';
@@ -74,8 +75,10 @@ export async function startMoodyOrigin(answer: MoodyOrigin['answer']): Promise<M
     if (origin.delayMs === 0) socket.write(out);
     else setTimeout(() => socket.write(out), origin.delayMs);
   };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  // Once stopped it must stay refused: not a port a listen(0) picked, which another test file's
+  // server may be given as soon as this one lets it go.
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const origin: MoodyOrigin = {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from './http-client.ts';
 import { startTestGateway, type TestGateway } from './test-gateway.ts';
+import { freePort } from './wait.ts';
 
 /** The client the gateway is registered as, and its secret (in the variable the config names). */
 export const CLIENT_ID = 'candor';
@@ -78,8 +79,10 @@ export async function startProvider(): Promise<TestProvider> {
     handler(req, res);
   };
   let server = http.createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  // A port that stays the provider's while it is stopped (refused, then resumed on): not one a
+  // listen(0) picked, which another test file's server may be given while the provider is down.
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${port}`;
   const stop = async () => {
     server.closeAllConnections();

@@ -263,11 +263,11 @@ export class FaultRecorder {
   }
 }
 
-/** Listens on 127.0.0.1, a random port; resolves with the port. */
-export function listenLoopback(server: Server): Promise<number> {
+/** Listens on 127.0.0.1, on `port` or one the system picks (0); resolves with the port. */
+export function listenLoopback(server: Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

@@ -32,6 +32,11 @@ export interface EchoBody {
 }
 
 export interface EchoServerOptions {
+  /**
+   * The port to listen on (default: one the system picks). A test that closes the echo to have
+   * it refuse names one no other process is given meanwhile, as the system's pick, let go, may be.
+   */
+  port?: number;
   /** Node's `server.keepAliveTimeout` (default 5000 ms). */
   keepAliveTimeout?: number;
   /** Node's `server.keepAliveTimeoutBuffer` (Node ≥ 24.6; default 1000 ms): extra grace before the close. */
@@ -75,7 +80,7 @@ export async function startEcho(options: EchoServerOptions = {}): Promise<Fault>
   serveEcho(server, recorder, options);
   server.on('connection', (socket) => recorder.track(socket));
   recorder.adopt(server);
-  const port = await listenLoopback(server);
+  const port = await listenLoopback(server, options.port);
   return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
 

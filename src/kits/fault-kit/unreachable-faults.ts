@@ -24,10 +24,17 @@ export const UNROUTABLE_URL = 'http://255.255.255.255:80';
 const LOW_PORT_TRIES = 32;
 const LOW_PORT_TRY_MS = 250;
 
+/**
+ * Low ports given to refusing faults of this process that are not closed yet: two faults a test
+ * holds at once are two targets, never one port drawn twice.
+ */
+const lowPortsHeld = new Set<number>();
+
 /** A loopback port below 1024 that refuses a connection now; undefined when none tried did. */
 async function refusedLowPort(): Promise<number | undefined> {
   for (let i = 0; i < LOW_PORT_TRIES; i++) {
     const port = 1 + Math.floor(Math.random() * 1023);
+    if (lowPortsHeld.has(port)) continue;
     // fetch() refuses these before connecting ("bad port"): a fault its clients could not reach.
     // Nor a scheme's default (80, 443): its URL is written without the port (`http://127.0.0.1`),
     // so the fault's url and the origin a gateway logs for it would differ.
@@ -76,7 +83,14 @@ function tryPort(port: number): Promise<'refused' | 'listening' | 'silent'> {
  */
 export async function startRefusing(): Promise<Fault> {
   const low = await refusedLowPort();
-  if (low !== undefined) return new FaultRecorder().handle(`http://127.0.0.1:${low}`, low);
+  if (low !== undefined) {
+    lowPortsHeld.add(low);
+    const recorder = new FaultRecorder();
+    recorder.onClose(() => {
+      lowPortsHeld.delete(low);
+    });
+    return recorder.handle(`http://127.0.0.1:${low}`, low);
+  }
   let took: (socket: Socket) => void = () => {};
   const taken = new Promise<Socket>((resolve) => {
     took = resolve;

@@ -29,3 +29,15 @@ test('startRefusing never hands out a port fetch() blocks: fetch meets a refusal
     await fault.close();
   }
 });
+
+test('refusing faults held at once are each on a port of their own, which is free to be drawn again once closed', async () => {
+  // Drawn at random from under 1024: 60 at once would share one with a chance above 85 %.
+  const faults = [];
+  try {
+    for (let i = 0; i < 60; i++) faults.push(await startRefusing());
+    const ports = faults.map((fault) => fault.port);
+    assert.equal(new Set(ports).size, ports.length, `a port handed out twice: ${ports.join(' ')}`);
+  } finally {
+    await Promise.all(faults.map((fault) => fault.close()));
+  }
+});

@@ -11,6 +11,7 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { METRICS } from '../../../src/observe/metrics/catalog.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 import { named, type Sample, samples, sampleValue, scrape } from './scrape.ts';
 
 const gateway = (targets: string[], extra = '') =>
@@ -206,7 +207,8 @@ test('a retry made (refused, then answered) and one skipped (a POST the upstream
 });
 
 test('a health transition: probes fail, the target goes unhealthy, the gauges follow', async () => {
-  const echo = await startEcho();
+  // Closed mid-test to refuse: on a port no other test file's listen(0) is given meanwhile.
+  const echo = await startEcho({ port: await freePort() });
   const target = new URL(echo.url).origin;
   const gw = await gateway(
     [echo.url],

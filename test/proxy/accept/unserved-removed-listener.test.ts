@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
-import { waitUntil } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const request = (path: string, id: string) =>
   `GET ${path} HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`;
@@ -24,9 +24,9 @@ test('a reload removing a listener: requests pipelined behind the answer its con
   const rest = `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\ndrain: { timeout: 10s }\n`;
   const gw = await startTestGateway(rest);
   t.after(() => gw.close());
-  // A port free for the listener that replaces the first.
-  const spare = await startTestGateway(rest);
-  await spare.close();
+  // A port free for the listener that replaces the first: not one a listen(0) picked and let go,
+  // which another test file's server may be given meanwhile.
+  const spare = await freePort();
 
   const socket = net.connect(gw.port, '127.0.0.1');
   socket.on('error', () => {});
@@ -38,9 +38,7 @@ test('a reload removing a listener: requests pipelined behind the answer its con
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.write(request('/a', 'a') + request('/b', 'b'));
   await waitUntil('the first request reached the upstream', () => answer !== undefined);
-  await gw.gateway.reload(
-    parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
-  );
+  await gw.gateway.reload(parseConfig(`listen:\n  - address: 127.0.0.1:${spare}\n${rest}`, '<test>', {}));
   (answer as () => void)();
   await closed;
 

@@ -12,6 +12,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { startJsonNotHttp } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import { startResetBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 
@@ -224,8 +225,8 @@ test("the upstream's retry rule: a reset before the answer is tried again on the
 });
 
 test("an auth service's upstream that holds requests does not hold the hop's: a refused call is answered at once", async () => {
-  const service = await startSwitchable();
-  await service.close();
+  // Not a port the system picked and let go: another test file's listen(0) may be given it.
+  const service = await startRefusing();
   const { gw, close } = await startAuthStage(
     namedConfig(service.url, '    hold: { timeout: 30s }\n    retries: { attempts: 1 }\n'),
   );
@@ -239,7 +240,7 @@ test("an auth service's upstream that holds requests does not hold the hop's: a 
     const line = await gw.logFor('h-1');
     assert.equal(line.auth, 'failed: connection_refused');
   } finally {
-    await close();
+    await close(service);
   }
 });
 

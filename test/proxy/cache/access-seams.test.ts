@@ -196,10 +196,14 @@ upstreams:
 });
 
 test('a stored answer behind forward auth: a refused client never gets it, and the auth hop failing is its 502, never a stale answer', async () => {
-  const service = await startAuthService((req, res) => {
-    if (req.headers.cookie === 'session=ok') return res.writeHead(204).end();
-    res.writeHead(401, { 'www-authenticate': 'Cookie' }).end();
-  });
+  // Closed mid-test to refuse: on a port no other test file's listen(0) is given meanwhile.
+  const service = await startAuthService(
+    (req, res) => {
+      if (req.headers.cookie === 'session=ok') return res.writeHead(204).end();
+      res.writeHead(401, { 'www-authenticate': 'Cookie' }).end();
+    },
+    await freePort(),
+  );
   const fields = ['Content-Type', 'text/plain', 'Cache-Control', 'public, max-age=60, stale-if-error=60'];
   const origin = await startMoodyOrigin({ status: 200, fields, body: 'members only' });
   const gw = await startTestGateway(`name: edge-1

@@ -15,7 +15,7 @@ import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
-import { waitUntil } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const STORED = {
   'content-type': 'text/html; charset=utf-8',
@@ -32,16 +32,22 @@ async function origin(
   cache = '{}',
 ) {
   const conditionals: http.IncomingHttpHeaders[] = [];
-  const up = await listenOnLoopback((req, res) => {
-    if (req.headers['if-none-match'] === undefined) {
-      res.writeHead(200, STORED);
-      res.end('<p>home</p>');
-      return;
-    }
-    conditionals.push(req.headers);
-    res.writeHead(304, notModified);
-    res.end();
-  });
+  // Closed mid-test to refuse: on a port no other test file's listen(0) is given meanwhile.
+  const at = await freePort();
+  const up = await listenOnLoopback(
+    (req, res) => {
+      if (req.headers['if-none-match'] === undefined) {
+        res.writeHead(200, STORED);
+        res.end('<p>home</p>');
+        return;
+      }
+      conditionals.push(req.headers);
+      res.writeHead(304, notModified);
+      res.end();
+    },
+    '127.0.0.1',
+    at,
+  );
   t.after(() => up.close());
   const gw = await startTestGateway(cachedPages(up.url, cache));
   t.after(() => gw.close());

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 type Answer = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -40,8 +40,10 @@ async function origin(): Promise<{
     state.seen.push(req.headers);
     state.answer(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Stopped mid-test to refuse: on a port no other test file's listen(0) is given meanwhile.
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${port}`;
   return state;
 }
 

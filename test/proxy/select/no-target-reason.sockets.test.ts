@@ -6,16 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
-
-/** A port that refuses: a server opened and closed again. */
-async function refusingUrl(): Promise<string> {
-  const gone = await startEcho();
-  await gone.close();
-  return gone.url;
-}
 
 function upstreamOf(gw: TestGateway) {
   const upstream = gw.gateway.runtime().upstreams.get('app');
@@ -35,7 +28,10 @@ const proxyStatus = (details: string) =>
   `edge-1; error=destination_unavailable; details="${details}"; next-hop="app"`;
 
 test('a drained target failing its health checks is counted once, as drained', async () => {
-  const [a, b] = [await refusingUrl(), await refusingUrl()];
+  // Refusing ports that stay refused: a port the system picked and let go may be another test
+  // file's server by the time the checks reach it.
+  const refusing = [await startRefusing(), await startRefusing()];
+  const [a, b] = refusing.map((fault) => fault.url);
   const gw = await startTestGateway(`name: edge-1
 routes:
   - upstream: app
@@ -61,11 +57,13 @@ upstreams:
     );
   } finally {
     await gw.close();
+    await Promise.all(refusing.map((fault) => fault.close()));
   }
 });
 
 test('a drained target that was ejected is counted once, as drained', async () => {
-  const a = await refusingUrl();
+  const refusing = await startRefusing();
+  const a = refusing.url;
   const gw = await startTestGateway(`name: edge-1
 routes:
   - upstream: app
@@ -88,5 +86,6 @@ upstreams:
     );
   } finally {
     await gw.close();
+    await refusing.close();
   }
 });

@@ -10,11 +10,13 @@ import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 test("an untrusted client's X-Request-Id is not adopted: a new id everywhere, the client's logged as client_req_id", async () => {
-  const echo = await startEcho();
+  // Closed mid-test to refuse: on a port no other test file's listen(0) is given meanwhile.
+  const echo = await startEcho({ port: await freePort() });
   // The test client is on loopback, which this gateway does not trust.
   const gw = await startTestGateway(
     singleUpstream(echo.url, { extra: 'trust_forwarded_from: [10.0.0.0/8]' }),

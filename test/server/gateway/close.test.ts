@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startBlackhole, startHeadThenStall } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { freePort } from '../../helpers/wait.ts';
 
 /** Far above `drain.timeout` plus its grace, far below `tunnel_idle`: close() must resolve before it. */
 const GENEROUS_MS = 20_000;
@@ -119,13 +120,14 @@ test('a listener a reload removed cuts its tunnel at drain.timeout, as a drain w
   const upstream = await startSilentTunnelUpstream();
   const rest = `routes:\n  - upstream: ws\nupstreams:\n  ws:\n    targets:\n      - url: ${upstream.url}\ndrain: { timeout: 1s }\n`;
   const gateway = await startTestGateway(`${rest}`, {}, '');
-  const second = await startTestGateway(rest);
+  // The port the reload moves the gateway to: not one a gateway's listen(0) picked and let go,
+  // which another test file's server may be given meanwhile.
+  const second = await freePort();
   try {
-    // The second listener is the first gateway's too once reloaded: the first's port is dropped.
-    await second.close();
+    // The second listener is the first gateway's once reloaded: the first's port is dropped.
     const tunnel = await openTunnel(gateway.port);
     await gateway.gateway.reload(
-      parseConfig(`listen:\n  - address: 127.0.0.1:${second.port}\n${rest}`, '<test>', {}),
+      parseConfig(`listen:\n  - address: 127.0.0.1:${second}\n${rest}`, '<test>', {}),
     );
     await within(gone(tunnel.socket), GENEROUS_MS, "the removed listener's tunnel going");
     await within(gone(upstream.sockets[0]), GENEROUS_MS, "the tunnel's upstream connection going");
@@ -186,14 +188,14 @@ test('close() right after a reload removed a listener still waits for its reques
   const silent = await startBlackhole();
   const rest = `routes:\n  - upstream: silent\nupstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\ndrain: { timeout: 1s }\n`;
   const gateway = await startTestGateway(rest);
-  const spare = await startTestGateway(rest);
-  await spare.close();
+  // The port the reload moves the gateway to (not one a listen(0) picked and let go).
+  const spare = await freePort();
   try {
     const client = await sendGet(gateway.port, '/', 'on-removed', '');
     while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
     // Its listener is removed (the spare's port replaces it): it closes once its request ends.
     await gateway.gateway.reload(
-      parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
+      parseConfig(`listen:\n  - address: 127.0.0.1:${spare}\n${rest}`, '<test>', {}),
     );
     await within(gateway.close(), GENEROUS_MS, 'close()');
     // Drained, the gateway had cut it and written its line: a worker exits once drained, and
@@ -214,15 +216,15 @@ test("a request a reload's removed listener cut at drain.timeout says so, not th
     `upstreams:\n  silent:\n    targets:\n      - url: ${silent.url}\n  stalled:\n    targets:\n      - url: ${stalled.url}\n` +
     'drain: { timeout: 1s }\n';
   const gateway = await startTestGateway(rest);
-  const spare = await startTestGateway(rest);
-  await spare.close();
+  // The port the reload moves the gateway to (not one a listen(0) picked and let go).
+  const spare = await freePort();
   try {
     const before = await sendGet(gateway.port, '/silent', 'removed-before-head', '');
     const during = await sendGet(gateway.port, '/stalled', 'removed-in-body', 'xxxxxxxxxx');
     while (silent.received.length === 0) await new Promise((r) => setTimeout(r, 10));
     // The gateway runs on, on the spare's port; only the listener these two came on goes.
     await gateway.gateway.reload(
-      parseConfig(`listen:\n  - address: 127.0.0.1:${spare.port}\n${rest}`, '<test>', {}),
+      parseConfig(`listen:\n  - address: 127.0.0.1:${spare}\n${rest}`, '<test>', {}),
     );
     await within(gone(before), GENEROUS_MS, 'the removed listener cutting the request before its head');
     await within(gone(during), GENEROUS_MS, 'the removed listener cutting the request in its body');

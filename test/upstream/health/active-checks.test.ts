@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
-import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { startRefusing, startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Target } from '../../../src/upstream/targets/upstream.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -85,8 +85,8 @@ async function burst(gw: TestGateway, n: number): Promise<void> {
 }
 
 test('a refusing target goes out of rotation after `fall` probes, named connection_refused', async () => {
-  const [alive, dead] = [await startEcho(), await startEcho()];
-  await dead.close(); // its port now refuses
+  // Not a port the system picked and let go: another test file's listen(0) may be given it.
+  const [alive, dead] = [await startEcho(), await startRefusing()];
   const gw = await startTestGateway(config([alive.url, dead.url], `path: /health, ${CHECK}`));
   try {
     const [up, down] = targetsOf(gw);
@@ -119,12 +119,12 @@ test('a refusing target goes out of rotation after `fall` probes, named connecti
   } finally {
     await gw.close();
     await alive.close();
+    await dead.close();
   }
 });
 
 test('with every target failing its checks and panic off, the answer is 503 destination_unavailable', async () => {
-  const dead = await startEcho();
-  await dead.close();
+  const dead = await startRefusing();
   const gw = await startTestGateway(
     config([dead.url], `path: /health, ${CHECK}`, '    panic_threshold: 0\n'),
   );
@@ -137,12 +137,12 @@ test('with every target failing its checks and panic off, the answer is 503 dest
     assert.equal(res.headers['retry-after'], '1');
   } finally {
     await gw.close();
+    await dead.close();
   }
 });
 
 test('with every target out through its checks, Retry-After is the time until the next probe (due an interval after the last ended), not the whole interval', async () => {
-  const dead = await startEcho();
-  await dead.close();
+  const dead = await startRefusing();
   const gw = await startTestGateway(
     config(
       [dead.url],
@@ -169,6 +169,7 @@ test('with every target out through its checks, Retry-After is the time until th
     assert.ok(said < 20, String(said));
   } finally {
     await gw.close();
+    await dead.close();
   }
 });
 
