@@ -1,3 +1,4 @@
+import { certificateProblem } from './certificate-words.ts';
 import { Failure } from './failure.ts';
 import type { Stage } from './taxonomy.ts';
 
@@ -11,45 +12,6 @@ import type { Stage } from './taxonomy.ts';
  */
 
 export type ConnectPhase = 'dns' | 'tcp' | 'tls';
-
-/**
- * Every code Node gives a certificate its verification refused (X509ErrorCode in its
- * crypto_common.cc: OpenSSL's X509_V_ERR_* by name, UNSPECIFIED for one it has no name for; not
- * OUT_OF_MEM, the verifier's own trouble), and the name check's. One left out was told as
- * tls_protocol_error, a handshake gone wrong, where a chain longer than its root CA allows
- * (PATH_LENGTH_EXCEEDED) is a certificate to fix.
- */
-const CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_CRL',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CRL_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CRL_NOT_YET_VALID',
-  'CRL_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
-  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'HOSTNAME_MISMATCH',
-  'UNSPECIFIED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /** TLS alert descriptions (RFC 8446 §6) by the name OpenSSL puts in its error codes. */
 const TLS_ALERTS: Readonly<Record<string, number>> = {
@@ -245,11 +207,21 @@ function tlsHandshakeFailure(
   after: string,
   init: { cause: unknown },
 ): Failure | undefined {
-  if (CERTIFICATE_CODES.has(code)) {
-    return new Failure('tls_certificate_error', `certificate rejected (${code}) ${after}`, init);
-  }
+  const problem = certificateProblem(err, code);
+  if (problem !== undefined)
+    return new Failure('tls_certificate_error', `certificate rejected: ${problem} ${after}`, init);
   const alert = tlsAlertFailure(err, after);
   if (alert !== undefined) return alert;
+  // Node names a FIN before the handshake ended ECONNRESET too, without the read that a reset
+  // failed in (its syscall): told apart, as nginx's "peer closed connection in SSL handshake".
+  if (phase === 'tls' && code === 'ECONNRESET')
+    return new Failure(
+      'tls_protocol_error',
+      (err as NodeJS.ErrnoException).syscall === undefined
+        ? `TLS handshake failed: the upstream closed the connection before the handshake was done (it may refuse the SNI name, or speak no TLS) ${after}`
+        : `TLS handshake failed: the upstream reset the connection during the handshake (${code}) ${after}`,
+      init,
+    );
   // OpenSSL's words for a first record whose version bytes are no TLS version's: what came back
   // was not TLS at all, most often a plain HTTP server's 400 to the ClientHello.
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
