@@ -45,7 +45,7 @@ test('a chain longer than its root CA allows (PATH_LENGTH_EXCEEDED): 502 tls_cer
     status: 502,
     error: 'tls_certificate_error',
     details:
-      /^certificate rejected: its chain is longer than its CA allows \(pathlen\) \(PATH_LENGTH_EXCEEDED\) after [\d.]+ ms$/,
+      /^certificate rejected: its chain is longer than its CA's path length allows \(PATH_LENGTH_EXCEEDED\) after [\d.]+ ms$/,
     nextHop: 'app',
     retryAfter: null,
     format: 'problem+json',

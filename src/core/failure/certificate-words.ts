@@ -22,7 +22,7 @@ const CERTIFICATE_WORDS: Readonly<Record<string, string>> = {
   UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: "its issuer's public key could not be read",
   CERT_SIGNATURE_FAILURE: 'its signature does not verify',
   CRL_SIGNATURE_FAILURE: "a revocation list's signature does not verify",
-  CERT_NOT_YET_VALID: 'it is not valid yet (its start date is in the future: a clock off?)',
+  CERT_NOT_YET_VALID: 'it is not valid yet: its start date is ahead of the clock',
   CERT_HAS_EXPIRED: 'it has expired',
   CRL_NOT_YET_VALID: 'a revocation list is not valid yet',
   CRL_HAS_EXPIRED: 'a revocation list has expired',
@@ -41,8 +41,8 @@ const CERTIFICATE_WORDS: Readonly<Record<string, string>> = {
   CERT_CHAIN_TOO_LONG: 'its chain is too long',
   CERT_REVOKED: 'it is revoked',
   INVALID_CA: 'a certificate of its chain signs others without being a CA',
-  PATH_LENGTH_EXCEEDED: 'its chain is longer than its CA allows (pathlen)',
-  INVALID_PURPOSE: 'it is not for a TLS server (its extended key usage)',
+  PATH_LENGTH_EXCEEDED: "its chain is longer than its CA's path length allows",
+  INVALID_PURPOSE: 'its extended key usage is not for a TLS server',
   CERT_UNTRUSTED: 'its root is not trusted for a TLS server',
   CERT_REJECTED: 'its root is marked to refuse a TLS server',
   HOSTNAME_MISMATCH: 'it is not for the name the gateway asked for',
@@ -54,7 +54,7 @@ const CERTIFICATE_WORDS: Readonly<Record<string, string>> = {
 const UNSPECIFIED_WORDS: Readonly<Record<string, string>> = {
   'EE certificate key too weak': 'its key is too weak',
   'CA certificate key too weak': "its CA's key is too weak",
-  'CA signature digest algorithm too weak': 'its signature uses a digest too weak (SHA-1, MD5)',
+  'CA signature digest algorithm too weak': 'it is signed with too weak a digest, as SHA-1 or MD5',
 };
 
 /** The DNS names a certificate's SAN list (or else its CN) names, at most three of them. */
