@@ -94,6 +94,9 @@ before(async () => {
     routes += `  - match: { path: /${name} }\n    upstream: ${name}\n`;
     upstreams += `  ${name}:\n    targets: [{ url: "https://localhost:${port}" }]\n    tls: { ca: ${certificates.caPath} }\n`;
   }
+  // An IP-literal target sends no SNI and is checked against its address, which details never say.
+  routes += '  - match: { path: /byAddress }\n    upstream: byAddress\n';
+  upstreams += `  byAddress:\n    targets: [{ url: "https://127.0.0.1:${ports.wrongName}" }]\n    tls: { ca: ${certificates.caPath} }\n`;
   gw = await startTestGateway(`name: edge-1\n${routes}${upstreams}`);
 });
 
@@ -133,6 +136,14 @@ test('a certificate for another name: the details say the name asked for and the
     '/wrongName',
     'tls_certificate_error',
     /^certificate rejected: it is for other\.example, not for localhost \(ERR_TLS_CERT_ALTNAME_INVALID\) after [\d.]+ ms$/,
+  );
+});
+
+test('a certificate that does not name an IP-literal target: the details say its names, not the address', async () => {
+  await refused(
+    '/byAddress',
+    'tls_certificate_error',
+    /^certificate rejected: it is for other\.example, not for the target's address \(ERR_TLS_CERT_ALTNAME_INVALID\) after [\d.]+ ms$/,
   );
 });
 
