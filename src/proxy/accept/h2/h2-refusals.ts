@@ -46,7 +46,7 @@ export function goawayCodeFor(error: SessionError): number | undefined {
   return undefined;
 }
 
-/** A bound nghttp2 enforced on its own; `code`: the GOAWAY's, undefined when nghttp2 chose it. */
+/** A bound nghttp2 enforced on its own; `code`: the GOAWAY's (goawayCodeFor's, where the gateway gives it), undefined when nghttp2 chose it. */
 export interface Nghttp2Refusal {
   readonly bound: H2Bound;
   readonly code: number | undefined;
@@ -66,17 +66,17 @@ export function nghttp2Refusal(
   if (error.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES')
     return {
       bound: 'invalid_frames',
-      code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+      code: goawayCodeFor(error),
       details: `more than ${limits.maxInvalidFrames} invalid frames (malformed requests, empty DATA frames)`,
     };
   // Only nghttp2's own refusals: a socket error (the client reset the connection) is no bound.
   if (error.code !== 'ERR_HTTP2_ERROR') return undefined;
   if (error.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
-    return { bound: 'continuation_flood', code: constants.NGHTTP2_ENHANCE_YOUR_CALM, details: error.message };
+    return { bound: 'continuation_flood', code: goawayCodeFor(error), details: error.message };
   if (error.errno === NGHTTP2_ERR_CALLBACK_FAILURE)
     return {
       bound: 'rejected_streams',
-      code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+      code: goawayCodeFor(error),
       details: `more than ${limits.maxRejectedStreams} new streams refused in a row (past max_session_memory, or while max_concurrent_streams were still held)`,
     };
   if (openStreams >= limits.maxConcurrentStreams)
