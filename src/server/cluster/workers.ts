@@ -182,7 +182,9 @@ class Supervision {
     worker.on('error', (err: NodeJS.ErrnoException) => {
       // A send that met the worker already gone (one that could not start) is no news: its
       // exit says what happened, and a line per such send only buried the refusal said before.
-      if (err.code === 'EPIPE' && !worker.isConnected()) return;
+      // The channel can break before the primary has seen the disconnect, so isConnected() may
+      // still say true here: the code alone decides.
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
       process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
     });
     this.#options.onFork(worker);
