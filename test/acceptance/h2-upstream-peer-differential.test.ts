@@ -13,6 +13,7 @@ import {
   scriptedH2Upstream,
 } from '../helpers/scripted-h2-upstream.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { FLAG, FRAME, frame, headerBlock, headers } from '../proxy/accept/h2/h2-frames.ts';
 
 const opened: (TestGateway | ScriptedH2Upstream)[] = [];
@@ -83,5 +84,36 @@ describe('an upstream flooding empty DATA frames (CVE-2019-9518)', () => {
     assert.equal(next.text, 'ok');
     assert.equal(upstream.connections(), 2);
     assert.deepEqual(upstream.streams, [1, 1]);
+  });
+});
+
+describe('a flood of empty DATA frames on one stream, another waiting for its head', () => {
+  // The flood closes the whole connection (node:http2's invalid-frame bound is the session's):
+  // the stream that had no head yet ends before it, with the same error, and is told the same
+  // way: garbage from the upstream (502), not a reset it never sent nor a connection it closed.
+  test('the waiting request is a 502 http_protocol_error naming the flood, stage sent', async () => {
+    let first = 0;
+    const { gw, upstream } = await behind((socket, id) => {
+      if (first === 0) {
+        first = id;
+        return;
+      }
+      const frames = [headers(first, headerBlock([[':status', '200']]), { endStream: false })];
+      for (let i = 0; i < 2000; i++) frames.push(frame(FRAME.DATA, 0, first));
+      socket.write(Buffer.concat(frames));
+    });
+    const flooded = request(gw.url, { path: '/flooded' });
+    await waitUntil('the first stream opened', () => upstream.streams.length === 1);
+    const waiting = await request(gw.url, { path: '/waiting' });
+    assert.equal(waiting.status, 502);
+    assert.match(String(waiting.headers['proxy-status']), /error=http_protocol_error/);
+    assert.match(String(waiting.headers['proxy-status']), /invalid HTTP\/2 frames/);
+    assert.equal((await flooded).aborted, true);
+    const lines = [await gw.accessLine(1), await gw.accessLine(2)];
+    const line = lines.find((l) => l.path === '/waiting');
+    assert.equal(line?.error, 'http_protocol_error');
+    assert.equal(line?.stage, 'sent');
+    assert.doesNotMatch(String(line?.details), /reset by the upstream|closed the HTTP\/2 connection/);
+    assert.deepEqual(upstream.streams, [1, 3]);
   });
 });
