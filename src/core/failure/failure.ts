@@ -196,15 +196,7 @@ export class Failure extends Error {
    */
   spent(stage: Stage): Failure {
     if (!this.unprocessed) return this.at(stage);
-    return new Failure(this.type, this.details, {
-      stage,
-      status: this.status,
-      params: this.params,
-      retryAfter: this.retryAfter,
-      cause: this.cause,
-      unprocessed: true,
-      wording: this.wording,
-    });
+    return this.#copied(stage, this.receivedStatus, true);
   }
 
   /** The same failure, seen at a later stage (a connection error noticed after bytes were written). */
@@ -223,8 +215,11 @@ export class Failure extends Error {
     return this.#copied('head_received', status);
   }
 
-  /** This failure's facts at `stage`, with `receivedStatus` (never an unprocessed one: at() keeps those). */
-  #copied(stage: Stage, receivedStatus: number | undefined): Failure {
+  /**
+   * This failure's facts at `stage`, with `receivedStatus`; `unprocessed` only for spent() (at()
+   * keeps an unprocessed one as it is).
+   */
+  #copied(stage: Stage, receivedStatus: number | undefined, unprocessed = false): Failure {
     return new Failure(this.type, this.details, {
       stage,
       status: this.status,
@@ -238,6 +233,7 @@ export class Failure extends Error {
       clientsTurn: this.clientsTurn,
       callsDeadline: this.callsDeadline,
       wording: this.wording,
+      ...(unprocessed ? { unprocessed } : {}),
       ...(receivedStatus === undefined ? {} : { receivedStatus }),
     });
   }

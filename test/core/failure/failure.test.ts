@@ -28,6 +28,15 @@ test('spent(): an unprocessed failure (a TLS alert refusing the handshake) whose
   assert.equal(spent.unprocessed, true);
   assert.equal(spent.type, 'tls_alert_received');
   assert.deepEqual(spent.params, { alertId: 116, alertMessage: 'certificate_required' });
+  // Every other fact goes with it: a final failure stays final, its next hop named.
+  const named = new Failure('connection_terminated', 'GOAWAY before processing', {
+    unprocessed: true,
+    final: true,
+    nextHop: 'auth:sso',
+  }).spent('sent');
+  assert.equal(named.clientMayRetry, false);
+  assert.equal(named.nextHop, 'auth:sso');
+  assert.equal(named.unprocessed, true);
   const plain = new Failure('connection_terminated', 'reset');
   assert.equal(plain.spent('sent').stage, 'sent');
 });
