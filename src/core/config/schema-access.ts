@@ -71,6 +71,20 @@ export const JWT_ALGORITHMS = [
   'Ed25519',
 ] as const;
 
+/** A list of JWT_ALGORITHMS, for a JWT route's tokens and an OpenID Connect route's ID tokens alike. */
+const signatureAlgorithms = (expected: string) =>
+  Type.Optional(
+    Type.Array(
+      Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
+        Type.Union(
+          JWT_ALGORITHMS.map((name) => Type.Literal(name)),
+          { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
+        ),
+      ),
+      { minItems: 1, expected },
+    ),
+  );
+
 const Jwt = mapping(
   {
     jwks_url: Type.Optional(
@@ -87,17 +101,7 @@ const Jwt = mapping(
         expected: 'a list of audiences (aud), one of which a token must name',
       }),
     ),
-    algorithms: Type.Optional(
-      Type.Array(
-        Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
-          Type.Union(
-            JWT_ALGORITHMS.map((name) => Type.Literal(name)),
-            { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
-          ),
-        ),
-        { minItems: 1, expected: 'a list of signature algorithms like [RS256, ES256]' },
-      ),
-    ),
+    algorithms: signatureAlgorithms('a list of signature algorithms like [RS256, ES256]'),
     // 0s: no tolerance at all (the issuer's and the gateway's clocks are one).
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
@@ -234,17 +238,7 @@ const Oidc = mapping(
     identity_claim: Type.Optional(
       Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
     ),
-    algorithms: Type.Optional(
-      Type.Array(
-        Type.Unsafe<(typeof JWT_ALGORITHMS)[number]>(
-          Type.Union(
-            JWT_ALGORITHMS.map((name) => Type.Literal(name)),
-            { expected: `one of ${JWT_ALGORITHMS.join(', ')} (never none, never HMAC)` },
-          ),
-        ),
-        { minItems: 1, expected: 'a list of ID token signature algorithms like [RS256, ES256]' },
-      ),
-    ),
+    algorithms: signatureAlgorithms('a list of ID token signature algorithms like [RS256, ES256]'),
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
     ),
