@@ -197,7 +197,20 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer): 
  * frame by frame, since node:http2 picks the last stream id itself. No request is recorded:
  * none was processed.
  */
-export async function startH2GoawayFirst(): Promise<Fault> {
+export function startH2GoawayFirst(): Promise<Fault> {
+  const goaway = Buffer.alloc(8); // last stream id 0, NO_ERROR
+  return startAfterPreface(() => [
+    frame(0x4, 0, 0, Buffer.alloc(0)),
+    frame(0x4, 0x1, 0, Buffer.alloc(0)),
+    frame(0x7, 0, 0, goaway),
+  ]);
+}
+
+/**
+ * An h2c server that reads each connection's preface and then writes what `frames()` gives,
+ * once, recording every byte it read.
+ */
+async function startAfterPreface(frames: () => Buffer[]): Promise<Fault> {
   const recorder = new FaultRecorder();
   const server = createNetServer((socket) => {
     const record = recorder.track(socket);
@@ -207,14 +220,7 @@ export async function startH2GoawayFirst(): Promise<Fault> {
       if (seen.length >= PREFACE.length) return;
       seen = Buffer.concat([seen, chunk]);
       if (seen.length < PREFACE.length) return;
-      const goaway = Buffer.alloc(8); // last stream id 0, NO_ERROR
-      socket.write(
-        Buffer.concat([
-          frame(0x4, 0, 0, Buffer.alloc(0)),
-          frame(0x4, 0x1, 0, Buffer.alloc(0)),
-          frame(0x7, 0, 0, goaway),
-        ]),
-      );
+      socket.write(Buffer.concat(frames()));
     });
   });
   recorder.adopt(server);
@@ -252,57 +258,45 @@ export interface H2RawAnswer {
  * never send (a head whose values hold bytes a field may not hold, a body reset with NO_ERROR
  * instead of ended), written frame by frame. Each connection answers its stream 1 once.
  */
-export async function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
-  const recorder = new FaultRecorder();
-  const server = createNetServer((socket) => {
-    const record = recorder.track(socket);
-    let seen = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      record.captureBytes(chunk);
-      if (seen.length >= PREFACE.length) return;
-      seen = Buffer.concat([seen, chunk]);
-      if (seen.length < PREFACE.length) return;
-      const data = answer.data ?? [];
-      const block = Buffer.concat(answer.head.map(([name, value]) => hpackLiteral(name, value)));
-      const frames = [frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x4, 0x1, 0, Buffer.alloc(0))];
-      if (answer.push) {
-        const promised = Buffer.from([0, 0, 0, 2]);
-        const request = [':method GET', ':scheme http', ':authority a', ':path /pushed'].map((f) =>
-          hpackLiteral(...(f.split(' ') as [string, string])),
-        );
-        frames.push(frame(0x5, 0x4, 1, Buffer.concat([promised, ...request]))); // PUSH_PROMISE, END_HEADERS
-      }
-      frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
-      data.forEach((piece, i) => {
-        const last =
-          i === data.length - 1 &&
-          answer.reset === undefined &&
-          answer.trailers === undefined &&
-          answer.goaway === undefined &&
-          answer.unended !== true;
-        frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
-      });
-      if (answer.trailers !== undefined) {
-        const trailers = Buffer.concat(answer.trailers.map(([name, value]) => hpackLiteral(name, value)));
-        frames.push(frame(0x1, 0x4 | 0x1, 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
-      }
-      if (answer.reset !== undefined) {
-        const code = Buffer.alloc(4);
-        code.writeUInt32BE(answer.reset, 0);
-        frames.push(frame(0x3, 0, 1, code));
-      }
-      if (answer.goaway !== undefined) {
-        const goaway = Buffer.alloc(8);
-        goaway.writeUInt32BE(answer.goaway.lastStreamId, 0);
-        goaway.writeUInt32BE(answer.goaway.code, 4);
-        frames.push(frame(0x7, 0, 0, goaway));
-      }
-      socket.write(Buffer.concat(frames));
+export function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
+  return startAfterPreface(() => {
+    const data = answer.data ?? [];
+    const block = Buffer.concat(answer.head.map(([name, value]) => hpackLiteral(name, value)));
+    const frames = [frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x4, 0x1, 0, Buffer.alloc(0))];
+    if (answer.push) {
+      const promised = Buffer.from([0, 0, 0, 2]);
+      const request = [':method GET', ':scheme http', ':authority a', ':path /pushed'].map((f) =>
+        hpackLiteral(...(f.split(' ') as [string, string])),
+      );
+      frames.push(frame(0x5, 0x4, 1, Buffer.concat([promised, ...request]))); // PUSH_PROMISE, END_HEADERS
+    }
+    frames.push(frame(0x1, 0x4 | (data.length === 0 ? 0x1 : 0), 1, block)); // HEADERS, END_HEADERS
+    data.forEach((piece, i) => {
+      const last =
+        i === data.length - 1 &&
+        answer.reset === undefined &&
+        answer.trailers === undefined &&
+        answer.goaway === undefined &&
+        answer.unended !== true;
+      frames.push(frame(0x0, last ? 0x1 : 0, 1, Buffer.from(piece, 'latin1')));
     });
+    if (answer.trailers !== undefined) {
+      const trailers = Buffer.concat(answer.trailers.map(([name, value]) => hpackLiteral(name, value)));
+      frames.push(frame(0x1, 0x4 | 0x1, 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
+    }
+    if (answer.reset !== undefined) {
+      const code = Buffer.alloc(4);
+      code.writeUInt32BE(answer.reset, 0);
+      frames.push(frame(0x3, 0, 1, code));
+    }
+    if (answer.goaway !== undefined) {
+      const goaway = Buffer.alloc(8);
+      goaway.writeUInt32BE(answer.goaway.lastStreamId, 0);
+      goaway.writeUInt32BE(answer.goaway.code, 4);
+      frames.push(frame(0x7, 0, 0, goaway));
+    }
+    return frames;
   });
-  recorder.adopt(server);
-  const port = await listenLoopback(server);
-  return recorder.handle(`http://127.0.0.1:${port}`, port);
 }
 
 /**
