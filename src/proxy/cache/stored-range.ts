@@ -1,4 +1,5 @@
 import { httpDate } from '../../core/http-date.ts';
+import { trimOws } from '../../core/http1/syntax.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { firstField } from '../../core/net/downstream.ts';
 import { emptyAnswerFields } from './conditional-hit.ts';
@@ -45,10 +46,9 @@ export function rangeOf(request: FieldMap, fields: readonly string[], length: nu
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(String(ifRange), fields)) return undefined;
-  const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
-  if (asked === null || (asked[1] === '' && asked[2] === ''))
-    return noneSatisfiable(range, length) ? unsatisfiable(fields, length) : undefined;
-  const [first, last] = [asked[1], asked[2]];
+  const asked = loneRangeSpec(range);
+  if (asked === undefined) return noneSatisfiable(range, length) ? unsatisfiable(fields, length) : undefined;
+  const [first, last] = asked;
   // An empty body's one satisfiable range is a suffix of some length (RFC 9110 §14.1.1): it is
   // the whole body, of no bytes, which no Content-Range can name: the whole 200, never a 416.
   if (length === 0 && first === '' && Number(last) > 0) return undefined;
@@ -93,12 +93,10 @@ function unsatisfiable(fields: readonly string[], length: number): RangePart {
  * first), which is ignored as one is, and for one satisfiable range among them.
  */
 export function noneSatisfiable(range: string, size: number): boolean {
-  const set = /^bytes=(.*)$/i.exec(range);
-  if (set === null) return false;
+  const set = rangeSpecs(range);
+  if (set === undefined) return false;
   let specs = 0;
-  for (const element of set[1].split(',')) {
-    const spec = element.trim();
-    if (spec === '') continue;
+  for (const spec of set) {
     const asked = /^(\d*)-(\d*)$/.exec(spec);
     if (asked === null || (asked[1] === '' && asked[2] === '')) return false;
     const [first, last] = asked.slice(1);
@@ -107,6 +105,29 @@ export function noneSatisfiable(range: string, size: number): boolean {
     if (first === '' ? Number(last) > 0 : Number(first) < size) return false;
   }
   return specs > 0;
+}
+
+/**
+ * The first-pos and last-pos (either may be empty) of a byte-range set that holds one range-spec,
+ * its empty list elements dropped: `bytes=0-99,` is `bytes=0-99` (RFC 9110 §5.6.1, a recipient
+ * must accept them). Undefined for another unit, several specs or none, or one that does not
+ * read (`bytes=-`, `bytes=abc`).
+ */
+export function loneRangeSpec(range: string): [first: string, last: string] | undefined {
+  const specs = rangeSpecs(range);
+  if (specs === undefined || specs.length !== 1) return undefined;
+  const asked = /^(\d*)-(\d*)$/.exec(specs[0]);
+  return asked === null || (asked[1] === '' && asked[2] === '') ? undefined : [asked[1], asked[2]];
+}
+
+/** The range-specs of a `bytes=` Range, without OWS, empty list elements dropped; undefined for another unit. */
+function rangeSpecs(range: string): string[] | undefined {
+  const set = /^bytes=(.*)$/i.exec(range);
+  if (set === null) return undefined;
+  return set[1]
+    .split(',')
+    .map((element) => trimOws(element))
+    .filter((spec) => spec !== '');
 }
 
 /**

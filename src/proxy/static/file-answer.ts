@@ -11,7 +11,7 @@ import { httpDate } from '../../core/http-date.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { notModified, preconditionFailed } from '../cache/conditional-hit.ts';
-import { noneSatisfiable } from '../cache/stored-range.ts';
+import { loneRangeSpec, noneSatisfiable } from '../cache/stored-range.ts';
 import { mediaTypeOf } from './media-types.ts';
 import type { OpenedFile } from './open-file.ts';
 
@@ -108,10 +108,11 @@ function streamed(
 }
 
 /**
- * The one byte range a GET asks for (the grammar stored-range.ts reads): 'unsatisfiable' for one
- * past the end, or several none of which the file has (noneSatisfiable); undefined for none,
- * several others, another unit, one that does not read, or an If-Range the file fails (§13.1.5: the
- * strong ETag exactly, or the Last-Modified exactly when it is at least a second old, §8.8.2.2).
+ * The one byte range a GET asks for (the grammar stored-range.ts reads, empty list elements
+ * dropped): 'unsatisfiable' for one past the end, or several none of which the file has
+ * (noneSatisfiable); undefined for none, several others, another unit, one that does not read, or
+ * an If-Range the file fails (§13.1.5: the strong ETag exactly, or the Last-Modified exactly when
+ * it is at least a second old, §8.8.2.2).
  */
 function rangeOf(
   request: FieldMap,
@@ -123,10 +124,9 @@ function rangeOf(
   if (typeof range !== 'string') return undefined;
   const ifRange = request['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(String(ifRange).trim(), etag, modifiedMs)) return undefined;
-  const asked = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i.exec(range);
-  if (asked === null || (asked[1] === '' && asked[2] === ''))
-    return noneSatisfiable(range, size) ? 'unsatisfiable' : undefined;
-  const [first, last] = [asked[1], asked[2]];
+  const asked = loneRangeSpec(range);
+  if (asked === undefined) return noneSatisfiable(range, size) ? 'unsatisfiable' : undefined;
+  const [first, last] = asked;
   // An empty file's one satisfiable range is a suffix of some length (§14.1.1): it is the whole
   // file, of no bytes, which no Content-Range can name: the whole 200, never a 416.
   if (size === 0 && first === '' && Number(last) > 0) return undefined;

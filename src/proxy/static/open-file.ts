@@ -171,8 +171,12 @@ export function realRoot(root: string): Promise<string | undefined> {
   );
 }
 
-/** Names a request may not open: nothing there, or nothing the gateway may read (told alike: 404). */
-const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
+/**
+ * Names a request may not open: nothing there, nothing the gateway may read, or no regular file
+ * that open(2) refuses before any fstat could say so (ENXIO: a Unix socket, or a device file with
+ * no device behind it; ENODEV alike), told as a FIFO is: a 404, never the gateway's own trouble.
+ */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR', 'ENXIO', 'ENODEV']);
 
 /**
  * Why a file could not be opened, as the request's answer: a name the route does not serve (a

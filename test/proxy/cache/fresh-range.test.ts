@@ -102,6 +102,8 @@ test('a fresh stored 200 answers one byte range with a 206 of its bytes, from th
     [{ range: 'bytes=1990-' }, 'bytes 1990-1999/2000', 'abcdefghij'],
     [{ range: 'bytes=-4' }, 'bytes 1996-1999/2000', 'ghij'],
     [{ range: 'bytes=1995-5000' }, 'bytes 1995-1999/2000', 'fghij'],
+    // Empty list elements are none (RFC 9110 §5.6.1): one range, as a static file's.
+    [{ range: 'bytes=0-5, ,' }, 'bytes 0-5/2000', '012345'],
     [{ range: 'bytes=10-12', 'if-range': '"v1"' }, 'bytes 10-12/2000', 'abc'],
     [{ range: 'bytes=10-12', 'if-range': MODIFIED }, 'bytes 10-12/2000', 'abc'],
   ];

@@ -113,3 +113,20 @@ test("a Range with Accept-Encoding where a precompressed sibling is chosen: a 20
   assert.equal(identity.headers['content-encoding'], undefined);
   assert.equal(identity.headers['content-range'], `bytes 0-3/${SIZE}`);
 });
+
+test('a range set with empty list elements (RFC 9110 §5.6.1: a recipient must accept them) is the one range it holds: the 206, or the 416 past the end', async () => {
+  const cases: [string, number, string, Buffer][] = [
+    ['bytes=0-1,', 206, `bytes 0-1/${SIZE}`, BODY.subarray(0, 2)],
+    ['bytes=, 0-1', 206, `bytes 0-1/${SIZE}`, BODY.subarray(0, 2)],
+    ['bytes=0-1 , ,', 206, `bytes 0-1/${SIZE}`, BODY.subarray(0, 2)],
+    ['bytes=,-5', 206, `bytes ${SIZE - 5}-${SIZE - 1}/${SIZE}`, BODY.subarray(SIZE - 5)],
+    [`bytes=${SIZE}-,`, 416, `bytes */${SIZE}`, Buffer.alloc(0)],
+  ];
+  for (const [range, status, contentRange, body] of cases) {
+    const got = await request(gw.url, { path: '/file.bin', headers: { range } });
+    assert.equal(got.status, status, range);
+    assert.equal(got.headers['content-range'], contentRange, range);
+    assert.equal(got.headers['content-length'], String(body.length), range);
+    assert.deepEqual(got.body, body, range);
+  }
+});
