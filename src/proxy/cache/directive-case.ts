@@ -58,10 +58,20 @@ function firstOfEach(value: string): Record<string, string> {
             .trim()
             .replace(/^"|"$/g, '');
     // The library's `true` for a directive without an argument, which its type calls a string.
-    out[name] = argument === '' ? (true as unknown as string) : argument;
+    if (argument === '') out[name] = true as unknown as string;
+    else out[name] = DELTA_SECONDS.has(name) && !/^\d+$/.test(argument) ? '0' : argument;
   }
   return out;
 }
+
+/**
+ * The directives whose argument is a number of seconds (RFC 9111 §1.2.2: digits, nothing else).
+ * The library reads them with parseInt, so `max-age=60abc` was 60 and `1e3` 1: freshness the
+ * origin never wrote. One that does not read grants none (§4.2.1 encourages taking "invalid
+ * freshness information" as stale), its directive still there (an `s-maxage` still binds).
+ * `stale-if-error` is read apart (stored-answer.ts): one that names no number leaves the route's cap.
+ */
+const DELTA_SECONDS = new Set(['max-age', 's-maxage', 'stale-while-revalidate']);
 
 function lowered(cc: Record<string, string>): Record<string, string> {
   // No prototype: a directive named `__proto__` is a directive, not the object's prototype.

@@ -25,6 +25,14 @@ for (const [said, asked, next, upstream] of [
   ['max-age=60, private=""', {}, 'edge-1; fwd=uri-miss', 2],
   ['max-age=60, Private=', {}, 'edge-1; fwd=uri-miss', 2],
   ['max-age=60, no-cache', {}, 'edge-1; fwd=uri-miss', 2],
+  // A delta-seconds is digits (RFC 9111 §1.2.2); one that is not gives no freshness (§4.2.1:
+  // caches "are encouraged to consider responses that have invalid freshness information" stale),
+  // where the library's parseInt read `60abc` as 60 and `1e3` as 1. Quoted is the same number (§5.2).
+  ['max-age=60abc', {}, 'edge-1; fwd=stale', 2],
+  ['max-age=1e3', {}, 'edge-1; fwd=stale', 2],
+  ['max-age=+60', {}, 'edge-1; fwd=stale', 2],
+  ['s-maxage=60s, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age="60"', {}, 'edge-1; hit; ttl=60', 1],
   ['max-age=60, no-cache=""', {}, 'edge-1; fwd=uri-miss', 2],
 ] as const) {
   test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
