@@ -34,28 +34,44 @@ export function forbidsSharedStore(fields: readonly string[]): boolean {
   }
   if (raw === undefined) return false;
   const directives = firstOfEach(raw);
-  // Truthy as the library tests them (storable()): an empty argument, `private=""`, forbids nothing.
-  return Boolean(directives.private) || Boolean(directives['no-store']);
+  return 'private' in directives || 'no-store' in directives;
 }
 
-/** Cache-Control's directives as the library parses them (a quoted argument unquoted), by lowercase name, the first of each. */
+/**
+ * Cache-Control's directives as the library parses them (a quoted argument unquoted), by
+ * lowercase name, the first of each. An empty argument (`no-store=""`, `private=`) is read as
+ * none: the library tests a directive by its truth, and read as `''` an upstream's
+ * `no-store=""` was kept and given to everyone, its `private=""` too, where the directive is
+ * there all the same (RFC 9111 §4.2.1: the most restrictive reading; nginx keeps neither).
+ */
 function firstOfEach(value: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const part of value.trim().split(',')) {
     const at = part.indexOf('=');
     const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
     if (Object.hasOwn(out, name)) continue;
-    // The library's `true` for a directive without an argument, which its type calls a string.
-    out[name] =
+    const argument =
       at === -1
-        ? (true as unknown as string)
+        ? ''
         : part
             .slice(at + 1)
             .trim()
             .replace(/^"|"$/g, '');
+    // The library's `true` for a directive without an argument, which its type calls a string.
+    if (argument === '') out[name] = true as unknown as string;
+    else out[name] = DELTA_SECONDS.has(name) && !/^\d+$/.test(argument) ? '0' : argument;
   }
   return out;
 }
+
+/**
+ * The directives whose argument is a number of seconds (RFC 9111 §1.2.2: digits, nothing else).
+ * The library reads them with parseInt, so `max-age=60abc` was 60 and `1e3` 1: freshness the
+ * origin never wrote. One that does not read grants none (§4.2.1 encourages taking "invalid
+ * freshness information" as stale), its directive still there (an `s-maxage` still binds).
+ * `stale-if-error` is read apart (stored-answer.ts): one that names no number leaves the route's cap.
+ */
+const DELTA_SECONDS = new Set(['max-age', 's-maxage', 'stale-while-revalidate']);
 
 function lowered(cc: Record<string, string>): Record<string, string> {
   // No prototype: a directive named `__proto__` is a directive, not the object's prototype.

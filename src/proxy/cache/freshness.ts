@@ -135,11 +135,32 @@ export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshnes
  * library allows of no-cache, of proxy-revalidate and of s-maxage.
  */
 export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Request): Reuse {
-  const verdict = policy.evaluateRequest(honouredFields(request));
+  const honoured = honouredFields(request);
+  const verdict = policy.evaluateRequest(honoured);
   if (verdict.response === undefined) return undefined;
   if (verdict.revalidation === undefined) return bound && policy.stale() ? undefined : 'fresh';
-  return bound ? undefined : 'while-revalidating';
+  return bound || boundsStaleness(honoured) ? undefined : 'while-revalidating';
 }
+
+/**
+ * The client says how stale an answer it takes: `max-stale=N` (§5.2.1.2: "by no more than" N,
+ * which the library has already found this one past), or `max-age` (§5.2.1.1: "unless the
+ * max-stale request directive is also present, the client does not wish to receive a stale
+ * response"). The library gave such a client the answer within stale-while-revalidate all the
+ * same: RFC 5861 §3 lets the cache serve stale, not overrule the client that refuses it.
+ */
+function boundsStaleness(request: CachePolicy.Request): boolean {
+  const cc = request.headers['cache-control'];
+  if (cc === undefined) return false;
+  const text = String(cc);
+  // A max-stale without a number takes any staleness, with a max-age beside it or not.
+  if (MAX_STALE_BOUNDED.test(text)) return true;
+  return MAX_AGE.test(text) && !MAX_STALE.test(text);
+}
+
+const MAX_STALE_BOUNDED = /(?:^|[\s,])max-stale\s*=/i;
+const MAX_STALE = /(?:^|[\s,])max-stale\b/i;
+const MAX_AGE = /(?:^|[\s,])max-age\b/i;
 
 /**
  * The request as the store's policy reads it: its Pragma ignored when it has Cache-Control

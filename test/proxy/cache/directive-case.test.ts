@@ -16,9 +16,24 @@ for (const [said, asked, next, upstream] of [
   // A directive given twice counts as its first (RFC 9111 §4.2.1), whatever its spelling.
   ['max-age=0, max-age=60', {}, 'edge-1; fwd=stale', 2],
   ['max-age=60, MAX-AGE=0', {}, 'edge-1; hit; ttl=60', 1],
-  // An argument does not lift the directive; an empty one says nothing (as the library reads it).
+  // An argument does not lift the directive, an empty one no more than another (RFC 9111
+  // §4.2.1: the most restrictive reading; nginx's too): `no-store` takes none, and `private=""`
+  // or `no-cache=""` name no field, which leaves the directive, not nothing.
   ['max-age=60, Private=set-cookie', {}, 'edge-1; fwd=uri-miss', 2],
-  ['max-age=60, no-store=""', {}, 'edge-1; hit; ttl=60', 1],
+  ['max-age=60, no-store=""', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60, no-store=', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60, private=""', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60, Private=', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60, no-cache', {}, 'edge-1; fwd=uri-miss', 2],
+  // A delta-seconds is digits (RFC 9111 §1.2.2); one that is not gives no freshness (§4.2.1:
+  // caches "are encouraged to consider responses that have invalid freshness information" stale),
+  // where the library's parseInt read `60abc` as 60 and `1e3` as 1. Quoted is the same number (§5.2).
+  ['max-age=60abc', {}, 'edge-1; fwd=stale', 2],
+  ['max-age=1e3', {}, 'edge-1; fwd=stale', 2],
+  ['max-age=+60', {}, 'edge-1; fwd=stale', 2],
+  ['s-maxage=60s, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age="60"', {}, 'edge-1; hit; ttl=60', 1],
+  ['max-age=60, no-cache=""', {}, 'edge-1; fwd=uri-miss', 2],
 ] as const) {
   test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
     const { again, upstream: asks } = await cachedTwice(['Cache-Control', said], asked, "alice's page");

@@ -172,3 +172,36 @@ test('with cache.stale_if_error: 0s an answer is still given within its own stal
   assert.equal(failed.text, 'down');
   assert.match(String(failed.headers['cache-status']), /^edge-1; fwd=uri-miss$/);
 });
+
+test("a client's max-stale=N the answer is past, or its max-age, refuses it stale within stale-while-revalidate: revalidated first (RFC 9111 §5.2.1.1, §5.2.1.2)", async (t) => {
+  // 30 s stale on arrival (its Age), within its window of ten minutes.
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-while-revalidate=600', 'Age', '30', 'ETag', '"v1"'],
+    body: 'page v1',
+  });
+  t.after(() => origin.stop());
+  origin.notModifiedFor = '"v1"';
+  const gw = await startTestGateway(CONFIG(origin.url));
+  t.after(() => gw.close());
+  await request(gw.url, { path: '/pages/c' });
+  // A max-stale it is within takes it as it is: no refresh.
+  const within = await request(gw.url, { path: '/pages/c', headers: { 'cache-control': 'max-stale=60' } });
+  assert.match(String(within.headers['cache-status']), /^edge-1; hit; ttl=-3\d$/);
+  assert.equal(origin.heads.length, 1);
+  for (const [asked, upstream] of [
+    ['max-stale=10', 2],
+    ['max-age=100', 3],
+  ] as const) {
+    const res = await request(gw.url, { path: '/pages/c', headers: { 'cache-control': asked } });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'page v1');
+    assert.match(String(res.headers['cache-status']), /^edge-1; fwd=stale; fwd-status=304; ttl=-3\d$/, asked);
+    assert.equal(origin.heads.length, upstream, `${asked}: the client waited for the revalidation`);
+    assert.match(origin.heads[upstream - 1], /^if-none-match: "v1"$/im);
+  }
+  // Without either, it is given stale and refreshed behind it.
+  const plain = await request(gw.url, { path: '/pages/c' });
+  assert.match(String(plain.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-3\d$/);
+  await waitUntil('the refresh reached the upstream', () => origin.heads.length === 4, 5000);
+});
