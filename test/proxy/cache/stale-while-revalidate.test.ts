@@ -200,6 +200,14 @@ test("a client's max-stale=N the answer is past, or its max-age, refuses it stal
     assert.equal(origin.heads.length, upstream, `${asked}: the client waited for the revalidation`);
     assert.match(origin.heads[upstream - 1], /^if-none-match: "v1"$/im);
   }
+  // A max-age beside a max-stale of no number takes any staleness (§5.2.1.1): given as it is.
+  const any = await request(gw.url, {
+    path: '/pages/c',
+    headers: { 'cache-control': 'max-age=100, max-stale' },
+  });
+  assert.equal(any.text, 'page v1');
+  assert.match(String(any.headers['cache-status']), /^edge-1; hit; /);
+  assert.equal(origin.heads.length, 3, 'no revalidation before the answer');
   // Without either, it is given stale and refreshed behind it.
   const plain = await request(gw.url, { path: '/pages/c' });
   assert.match(String(plain.headers['cache-status']), /^edge-1; hit; fwd=stale; ttl=-3\d$/);
