@@ -272,3 +272,36 @@ for (const [label, upgrade] of [
     }
   });
 }
+
+test('an offer with empty members (an empty Upgrade line beside another, `, websocket ,`) reaches the upstream without them, and so does the 101 the client (RFC 9110 §5.6.1)', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: ,\r\nUpgrade: websocket ,\r\nConnection: upgrade\r\n\r\n',
+    );
+    c.socket.on('end', () => c.socket.end());
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    for (const [n, upgrade] of [
+      [1, 'Upgrade: \r\nUpgrade: WebSocket\r\n'],
+      [2, 'Upgrade: , WebSocket ,\r\n'],
+    ] as const) {
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n${upgrade}\r\n`,
+        300,
+      );
+      assert.match(raw, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.match(headOf(raw), /\r\nupgrade: websocket\r\n$/);
+      const seen = await upstream.waitForRequest(n);
+      assert.deepEqual(
+        seen.rawHeaders.filter(([name]) => name.toLowerCase() === 'upgrade').map(([, value]) => value),
+        ['WebSocket'],
+      );
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
