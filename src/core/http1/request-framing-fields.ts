@@ -16,7 +16,11 @@ export class RequestFramingFields {
   te: string | undefined = undefined;
   close = false;
   keepAliveToken = false;
-  /** `upgrade` among the Connection options, and an Upgrade field: both make an upgrade request. */
+  /**
+   * `upgrade` among the Connection options, and an Upgrade field naming a protocol: both make an
+   * upgrade request. An empty Upgrade (or one of empty members) offers nothing to switch to: the
+   * request is a plain one, and its Upgrade goes no further than any hop-by-hop field.
+   */
   upgradeToken = false;
   upgradeField = false;
 
@@ -40,7 +44,7 @@ export class RequestFramingFields {
       const name = headers[i];
       switch (name.length) {
         case 7:
-          if (nameIs(name, 'upgrade')) this.upgradeField = true;
+          if (nameIs(name, 'upgrade')) this.upgradeField ||= listMembers(headers[i + 1]).length > 0;
           break;
         case 10:
           if (nameIs(name, 'connection')) {

@@ -32,6 +32,20 @@ for (let c = 0; c < 6; c++) {
 
 export { isOws, trimOws } from '../ows.ts';
 
+/**
+ * A list field's value as this hop sends it on: its members as they came (case kept), without
+ * OWS and without the empty ones a sender MUST NOT generate (RFC 9110 §5.6.1.1), which an empty
+ * line beside another (`Upgrade: ` and `Upgrade: websocket`, joined) would make.
+ */
+export function listValue(value: string): string {
+  let out = '';
+  for (const part of value.split(',')) {
+    const member = trimOws(part);
+    if (member !== '') out = out === '' ? member : `${out}, ${member}`;
+  }
+  return out;
+}
+
 /** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 export function listMembers(value: string): string[] {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import { appendSfMember } from '../../core/failure/structured-field.ts';
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
-import { listMembers, nameIs } from '../../core/http1/syntax.ts';
+import { listMembers, listValue, nameIs } from '../../core/http1/syntax.ts';
 
 /** What becomes of an upstream's field downstream (fateOf). */
 const PASSED = 0;
@@ -105,13 +105,14 @@ export function keepRequiredUpgrade(status: number, raw: readonly string[], head
 
 /**
  * The protocols an upstream's answer names in Upgrade (a 101's: those it switched to), its lines
- * joined as one list (RFC 9110 §5.3): a 101 split over two lines switches to both, in that order.
+ * joined as one list (RFC 9110 §5.3): a 101 split over two lines switches to both, in that order
+ * (an empty line adds no empty member).
  */
 export function upgradeOf(raw: readonly string[]): string {
   let upgrade = '';
   for (let i = 0; i < raw.length; i += 2)
     if (nameIs(raw[i], 'upgrade')) upgrade = upgrade === '' ? raw[i + 1] : `${upgrade}, ${raw[i + 1]}`;
-  return upgrade;
+  return listValue(upgrade);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DownstreamLimits, RetryConfig, RouteConfig, TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { listValue } from '../../core/http1/syntax.ts';
 import {
   type DownstreamExchange,
   type DownstreamHead,
@@ -138,7 +139,8 @@ export class UpstreamRequest {
     const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
     this.#headers = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
-    if (head.upgrade) this.#headers.push('connection', 'upgrade', 'upgrade', String(fields.upgrade ?? ''));
+    if (head.upgrade)
+      this.#headers.push('connection', 'upgrade', 'upgrade', listValue(String(fields.upgrade ?? '')));
   }
 
   /** The path the upstream sees. */

@@ -240,3 +240,68 @@ test('an HTTP/1.1 101 to the offered websocket still opens the tunnel', async ()
     await upstream.close();
   }
 });
+
+for (const [label, upgrade] of [
+  ['an empty Upgrade field', 'Upgrade: \r\n'],
+  ['an Upgrade field of empty list members', 'Upgrade: , ,\r\n'],
+] as const) {
+  test(`${label} offers no protocol: the request goes on as a plain one, with no Upgrade and no upgrade option (RFC 9110 §7.8)`, async () => {
+    const upstream = await startRawFault(async (c) => {
+      await c.nextRequest();
+      await c.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nplain');
+      c.socket.end();
+    });
+    const gw = await startTestGateway(singleUpstream(upstream.url));
+    try {
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n${upgrade}X-Request-Id: up-empty\r\n\r\n`,
+        300,
+      );
+      assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(raw, /\r\n\r\nplain$/);
+      const seen = await upstream.waitForRequest(1);
+      assert.equal(seen.headers.upgrade, undefined, 'no Upgrade reached the upstream');
+      assert.doesNotMatch(String(seen.headers.connection ?? ''), /upgrade/i);
+      const line = await gw.logFor('up-empty');
+      assert.equal(line.status, 200);
+      assert.equal(line.upgraded, undefined);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+}
+
+test('an offer with empty members (an empty Upgrade line beside another, `, websocket ,`) reaches the upstream without them, and so does the 101 the client (RFC 9110 §5.6.1)', async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+    await c.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: ,\r\nUpgrade: websocket ,\r\nConnection: upgrade\r\n\r\n',
+    );
+    c.socket.on('end', () => c.socket.end());
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url));
+  try {
+    for (const [n, upgrade] of [
+      [1, 'Upgrade: \r\nUpgrade: WebSocket\r\n'],
+      [2, 'Upgrade: , WebSocket ,\r\n'],
+    ] as const) {
+      const { raw } = await rawRequest(
+        gw.port,
+        `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n${upgrade}\r\n`,
+        300,
+      );
+      assert.match(raw, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.match(headOf(raw), /\r\nupgrade: websocket\r\n$/);
+      const seen = await upstream.waitForRequest(n);
+      assert.deepEqual(
+        seen.rawHeaders.filter(([name]) => name.toLowerCase() === 'upgrade').map(([, value]) => value),
+        ['WebSocket'],
+      );
+    }
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
