@@ -8,8 +8,10 @@ import { trimOws } from '../ows.ts';
 
 /**
  * Each element's `for=` node, in order, unquoted (`"[2001:db8::1]:4711"` → `[2001:db8::1]:4711`);
- * '' for an element without one. A value whose quoted-string never ends gives a last '' (the
- * element its proxy wrote cannot be read), so nothing left of it is taken for that proxy's word.
+ * '' for an element without one, or with two (RFC 7239 §4: a parameter MUST NOT occur twice in an
+ * element; read as either, the client would be whichever one a parser picks). A value whose
+ * quoted-string never ends gives a last '' (the element its proxy wrote cannot be read), so
+ * nothing left of it is taken for that proxy's word.
  *
  * @example forwardedForNodes('for=192.0.2.60;proto=http, for="[2001:db8::7]";by=_x') // ['192.0.2.60', '[2001:db8::7]']
  */
@@ -24,7 +26,20 @@ export const joinedLines = (value: string | readonly string[]): string =>
 /** Each element's value of the parameter `key` (its name, lower-case, and `=`), as forwardedForNodes reads `for=`. */
 export function forwardedParams(value: string, key: string): string[] {
   const nodes: string[] = [];
-  let node = '';
+  // The element's value of `key` so far (undefined: none yet), and whether it came twice.
+  let node: string | undefined;
+  let twice = false;
+  const pair = (from: number, to?: number) => {
+    const found = paramOf(value.slice(from, to), key);
+    if (found === undefined) return;
+    twice ||= node !== undefined;
+    node = found;
+  };
+  const element = () => {
+    nodes.push(twice ? '' : (node ?? ''));
+    node = undefined;
+    twice = false;
+  };
   let start = 0;
   let quoted = false;
   for (let i = 0; i < value.length; i++) {
@@ -34,16 +49,41 @@ export function forwardedParams(value: string, key: string): string[] {
       else if (c === 0x22 /* " */) quoted = false;
     } else if (c === 0x22) quoted = true;
     else if (c === 0x3b /* ; */ || c === 0x2c /* , */) {
-      node = paramOf(value.slice(start, i), key) ?? node;
+      pair(start, i);
       start = i + 1;
-      if (c === 0x2c) {
-        nodes.push(node);
-        node = '';
-      }
+      if (c === 0x2c) element();
     }
   }
-  nodes.push(quoted ? '' : (paramOf(value.slice(start), key) ?? node));
+  if (quoted) nodes.push('');
+  else {
+    pair(start);
+    element();
+  }
   return nodes;
+}
+
+/**
+ * A trusted proxy's Forwarded as it goes on, this hop's element appended after it: as written,
+ * but for an element whose quoted-string never ends (`for="`, a client's, which HAProxy and nginx
+ * pass on untouched), said `for=unknown`. Left open, it would swallow the element appended after
+ * it: an upstream reading the last element, this hop's, would read the client's parameters
+ * instead (`x="` joined with `, for=…;proto=http` is one element, its `for=` the client's).
+ *
+ * @example closedElements('for=192.0.2.1, for="[2001:db8::7]') // 'for=192.0.2.1, for=unknown'
+ */
+export function closedElements(value: string): string {
+  let element = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c /* , */) element = i + 1;
+  }
+  if (!quoted) return value;
+  return element === 0 ? 'for=unknown' : `${value.slice(0, element).trimEnd()} for=unknown`;
 }
 
 /** A pair's value when it is `key` (`for=`, the name in any case), unquoted; undefined for any other pair. */
