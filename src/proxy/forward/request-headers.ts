@@ -258,15 +258,11 @@ function appendHopFields(facts: ForwardFacts, certificate: readonly string[], ou
     'x-forwarded-for',
     before === undefined ? facts.clientAddress : `${before}, ${facts.clientAddress}`,
   );
-  put(
-    out,
-    'x-forwarded-proto',
-    // The scheme a trusted proxy states is the request's (request-scheme.ts), routed and cached by:
-    // told as such, never a list whose first entry (what Express and Django read) its client wrote.
-    forwardedProto === undefined || protoStated(forwardedProto) !== undefined
-      ? facts.protocol
-      : forwardedProto,
-  );
+  // The scheme a trusted proxy states is the request's (request-scheme.ts), routed and cached by:
+  // told as such. One that states none (`wss`) goes as its own last word alone: never a list
+  // whose first entry (what Express and Django read) its client wrote, `https, wss` for an http request.
+  const word = forwardedProto === undefined ? '' : lastEntry(forwardedProto);
+  put(out, 'x-forwarded-proto', word === '' || protoStated(word) !== undefined ? facts.protocol : word);
   if (hop.forwardedHost !== '') put(out, 'x-forwarded-host', hop.forwardedHost);
   put(out, 'via', via === undefined ? facts.via : `${via}, ${facts.via}`);
   put(out, 'x-request-id', facts.requestId);

@@ -8,6 +8,9 @@
  *   instead (`x="` then `, for=127.0.0.1;…` is one element, its for= and proto= the client's).
  * - A parameter twice in one element (RFC 7239 §4: MUST NOT) was read as its last: the client a
  *   trusted proxy named was whichever of two a parser picks, here the one the lists judged.
+ * - An X-Forwarded-Proto list whose last entry states no scheme (`https, wss`) went on whole: the
+ *   request was routed and cached as the listener's http, while Express and Django, which read a
+ *   list's first entry, the client's, took it for https.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -133,4 +136,15 @@ upstreams:
     assert.deepEqual(fieldsOf(head, 'x-forwarded-proto'), ['http']);
     assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), ['192.0.2.1, 127.0.0.1']);
   });
+
+  for (const [proto, told] of [
+    ['https, wss', 'wss'],
+    ['https, ', 'http'],
+    ['https,gopher', 'gopher'],
+  ] as const)
+    test(`X-Forwarded-Proto: ${proto} states no scheme: the upstream is told the proxy's last word alone (${told}), never the client's https first`, async () => {
+      const id = `proto-${proto.replace(/\W+/g, '-')}`;
+      assert.equal(await send(gw.port, '/', id, `X-Forwarded-Proto: ${proto}\r\n`), 200);
+      assert.deepEqual(fieldsOf(headOf(id), 'x-forwarded-proto'), [told]);
+    });
 });
