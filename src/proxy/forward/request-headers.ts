@@ -2,7 +2,7 @@ import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import { closedElements, forwardedAsForList, forwardedParams } from '../../core/net/forwarded-for.ts';
+import { forwardedAsForList, forwardedParams, readableElements } from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 import * as Kind from './client-field-kinds.ts';
@@ -224,7 +224,7 @@ function prepareHopFields(facts: ForwardFacts): number {
   // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
   hop.forwarded =
     forwarded !== undefined
-      ? `${closedElements(forwarded)}, ${forwardedElement(facts)}`
+      ? `${readableElements(forwarded)}, ${forwardedElement(facts)}`
       : facts.trusted
         ? ''
         : forwardedElement(facts);

@@ -6,8 +6,10 @@
  * - A quoted-string left open swallowed this hop's own element, appended after it: an upstream
  *   that reads the last element (the right one, this hop's) read the client's parameters there
  *   instead (`x="` then `, for=127.0.0.1;…` is one element, its for= and proto= the client's).
- * - A parameter twice in one element (RFC 7239 §4: MUST NOT) was read as its last: the client a
- *   trusted proxy named was whichever of two a parser picks, here the one the lists judged.
+ * - A parameter twice in one element (RFC 7239 §4: MUST NOT) was read as its last, and went on
+ *   as sent: the client (or host, or scheme) a trusted proxy named was whichever of two a parser
+ *   picks, here the one the lists judged. The element now names nothing, and goes on as
+ *   `for=unknown`.
  * - An X-Forwarded-Proto list whose last entry states no scheme (`https, wss`) went on whole: the
  *   request was routed and cached as the listener's http, while Express and Django, which read a
  *   list's first entry, the client's, took it for https.
@@ -118,13 +120,22 @@ upstreams:
     const status = await send(gw.port, '/', 'twice-open', 'Forwarded: for=198.51.100.1;For=6.6.6.6\r\n');
     assert.equal(status, 200);
     const head = headOf('twice-open');
-    assert.deepEqual(fieldsOf(head, 'forwarded'), [
-      'for=198.51.100.1;For=6.6.6.6, for=127.0.0.1;host=app;proto=http',
-    ]);
+    assert.deepEqual(fieldsOf(head, 'forwarded'), ['for=unknown, for=127.0.0.1;host=app;proto=http']);
     assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), ['unknown, 127.0.0.1']);
   });
 
-  test('proto= twice in one element states no scheme: the request is the listener’s http', async () => {
+  test('host= twice in one element: neither goes on, as X-Forwarded-Host nor in Forwarded (an app would build its links from either, unkeyed by the cache)', async () => {
+    const fields = 'Forwarded: for=192.0.2.1, for=192.0.2.2;host=a.example;host=evil.example\r\n';
+    assert.equal(await send(gw.port, '/', 'twice-host', fields), 200);
+    const head = headOf('twice-host');
+    assert.deepEqual(fieldsOf(head, 'forwarded'), [
+      'for=192.0.2.1, for=unknown, for=127.0.0.1;host=app;proto=http',
+    ]);
+    assert.deepEqual(fieldsOf(head, 'x-forwarded-host'), ['app']);
+    assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), ['192.0.2.1, unknown, 127.0.0.1']);
+  });
+
+  test('proto= twice in one element states no scheme: the request is the listener’s http, the element unknown', async () => {
     const status = await send(
       gw.port,
       '/',
@@ -134,7 +145,9 @@ upstreams:
     assert.equal(status, 200);
     const head = headOf('twice-proto');
     assert.deepEqual(fieldsOf(head, 'x-forwarded-proto'), ['http']);
-    assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), ['192.0.2.1, 127.0.0.1']);
+    // The element is malformed as a whole (RFC 7239 §4): its for= is no more its proxy's word.
+    assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), ['unknown, 127.0.0.1']);
+    assert.deepEqual(fieldsOf(head, 'forwarded'), ['for=unknown, for=127.0.0.1;host=app;proto=http']);
   });
 
   for (const [proto, told] of [
