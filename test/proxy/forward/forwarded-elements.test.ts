@@ -10,6 +10,8 @@
  *   as sent: the client (or host, or scheme) a trusted proxy named was whichever of two a parser
  *   picks, here the one the lists judged. The element now names nothing, and goes on as
  *   `for=unknown`.
+ * - `{client_ip}` where a trusted hop's own entry names no address was that proxy's address: a
+ *   rule's `X-Real-IP` told the upstream the request came from inside. It is `unknown` now.
  * - An X-Forwarded-Proto list whose last entry states no scheme (`https, wss`) went on whole: the
  *   request was routed and cached as the listener's http, while Express and Django, which read a
  *   list's first entry, the client's, took it for https.
@@ -59,6 +61,9 @@ routes:
   - match: { path: /staff }
     upstream: app
     allow: [6.6.6.0/24, 198.51.100.0/24]
+  - match: { path: /real }
+    upstream: app
+    request_headers: { set: { X-Real-IP: "{client_ip}" } }
   - match: { path: / }
     upstream: app
 upstreams:
@@ -160,4 +165,35 @@ upstreams:
       assert.equal(await send(gw.port, '/', id, `X-Forwarded-Proto: ${proto}\r\n`), 200);
       assert.deepEqual(fieldsOf(headOf(id), 'x-forwarded-proto'), [told]);
     });
+
+  // A client that makes its proxy's own word unreadable (HAProxy's `option forwarded` adds its own
+  // line after the client's) is nobody known: never the trusted proxy, whose address an upstream's
+  // own allow list may hold, in the X-Real-IP a rule writes from {client_ip}.
+  for (const [name, fields, forwardedFor] of [
+    [
+      "an open quote that swallows the proxy's Forwarded line",
+      'Forwarded: for="\r\nForwarded: for=203.0.113.9\r\n',
+      'unknown, 127.0.0.1',
+    ],
+    [
+      "the proxy's X-Forwarded-For entry that is no address",
+      'X-Forwarded-For: 010.0.0.1\r\n',
+      '010.0.0.1, 127.0.0.1',
+    ],
+  ] as const)
+    test(`{client_ip} after ${name}: unknown, as the lists judge it, never the proxy`, async () => {
+      const id = `real-${name.replace(/\W+/g, '-')}`;
+      assert.equal(await send(gw.port, '/real', id, fields), 200);
+      const head = headOf(id);
+      assert.deepEqual(fieldsOf(head, 'x-real-ip'), ['unknown']);
+      assert.deepEqual(fieldsOf(head, 'x-forwarded-for'), [forwardedFor]);
+    });
+
+  test('{client_ip} behind a trusted proxy that names its client: that client', async () => {
+    assert.equal(
+      await send(gw.port, '/real', 'real-named', 'X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n'),
+      200,
+    );
+    assert.deepEqual(fieldsOf(headOf('real-named'), 'x-real-ip'), ['203.0.113.7']);
+  });
 });
