@@ -8,8 +8,10 @@ import { trimOws } from '../ows.ts';
 
 /**
  * Each element's `for=` node, in order, unquoted (`"[2001:db8::1]:4711"` → `[2001:db8::1]:4711`);
- * '' for an element without one. A value whose quoted-string never ends gives a last '' (the
- * element its proxy wrote cannot be read), so nothing left of it is taken for that proxy's word.
+ * '' for an element without one, or one that cannot be read (a parameter twice: RFC 7239 §4 says
+ * it MUST NOT be, and read as either value the client would be whichever a parser picks). A
+ * value whose quoted-string never ends gives a last '' (the element its proxy wrote cannot be
+ * read), so nothing left of it is taken for that proxy's word.
  *
  * @example forwardedForNodes('for=192.0.2.60;proto=http, for="[2001:db8::7]";by=_x') // ['192.0.2.60', '[2001:db8::7]']
  */
@@ -24,8 +26,64 @@ export const joinedLines = (value: string | readonly string[]): string =>
 /** Each element's value of the parameter `key` (its name, lower-case, and `=`), as forwardedForNodes reads `for=`. */
 export function forwardedParams(value: string, key: string): string[] {
   const nodes: string[] = [];
-  let node = '';
+  eachElement(value, (pairs) => {
+    let node = '';
+    for (const pair of pairs ?? []) node = paramOf(pair, key) ?? node;
+    nodes.push(node);
+  });
+  return nodes;
+}
+
+/**
+ * A trusted proxy's Forwarded as it goes on, this hop's element appended after it: as written,
+ * but for an element that cannot be read, said `for=unknown`. One whose quoted-string never ends
+ * (`for="`, a client's, which HAProxy and nginx pass on untouched) would swallow the element
+ * appended after it: an upstream reading the last element, this hop's, would read the client's
+ * parameters instead (`x="` joined with `, for=…;proto=http` is one element, its `for=` the
+ * client's). One with a parameter twice would be read as either value (its `host=`, the one an
+ * app builds its links from, unkeyed by the cache, forwarded-key.ts).
+ *
+ * @example readableElements('for=192.0.2.1, for="[2001:db8::7]') // 'for=192.0.2.1, for=unknown'
+ */
+export function readableElements(value: string): string {
+  const elements: string[] = [];
+  let changed = false;
+  eachElement(value, (pairs, text) => {
+    changed ||= pairs === undefined;
+    elements.push(pairs === undefined ? 'for=unknown' : trimOws(text));
+  });
+  return changed ? elements.join(', ') : value;
+}
+
+/**
+ * Calls `element` with each element of a Forwarded value, in order: its pairs (`name=value`, as
+ * written), undefined when it cannot be read (its quoted-string never ends, the value's last; a
+ * parameter's name twice), and its text. One pass; a comma or semicolon inside a quoted-string
+ * (`host="a,b"`) splits nothing.
+ */
+function eachElement(value: string, element: (pairs: string[] | undefined, text: string) => void): void {
+  let pairs: string[] = [];
+  let names = '';
+  let twice = false;
+  let from = 0;
   let start = 0;
+  const pair = (to: number) => {
+    const text = value.slice(start, to);
+    pairs.push(text);
+    const equals = text.indexOf('=');
+    const name = trimOws(equals === -1 ? text : text.slice(0, equals)).toLowerCase();
+    if (name === '') return;
+    // Names are tokens (no `;`): `;name;` is found only as a whole name.
+    twice ||= names.includes(`;${name};`);
+    names += `;${name};`;
+  };
+  const end = (to: number, open: boolean) => {
+    element(open || twice ? undefined : pairs, value.slice(from, to));
+    pairs = [];
+    names = '';
+    twice = false;
+    from = to + 1;
+  };
   let quoted = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -34,16 +92,13 @@ export function forwardedParams(value: string, key: string): string[] {
       else if (c === 0x22 /* " */) quoted = false;
     } else if (c === 0x22) quoted = true;
     else if (c === 0x3b /* ; */ || c === 0x2c /* , */) {
-      node = paramOf(value.slice(start, i), key) ?? node;
+      pair(i);
       start = i + 1;
-      if (c === 0x2c) {
-        nodes.push(node);
-        node = '';
-      }
+      if (c === 0x2c) end(i, false);
     }
   }
-  nodes.push(quoted ? '' : (paramOf(value.slice(start), key) ?? node));
-  return nodes;
+  if (!quoted) pair(value.length);
+  end(value.length, quoted);
 }
 
 /** A pair's value when it is `key` (`for=`, the name in any case), unquoted; undefined for any other pair. */

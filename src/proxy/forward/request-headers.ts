@@ -2,7 +2,7 @@ import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import { forwardedAsForList, forwardedParams } from '../../core/net/forwarded-for.ts';
+import { forwardedAsForList, forwardedParams, readableElements } from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 import * as Kind from './client-field-kinds.ts';
@@ -224,7 +224,7 @@ function prepareHopFields(facts: ForwardFacts): number {
   // prefer Forwarded (Rack, Spring) as the client's, an https client's request as http.
   hop.forwarded =
     forwarded !== undefined
-      ? `${forwarded}, ${forwardedElement(facts)}`
+      ? `${readableElements(forwarded)}, ${forwardedElement(facts)}`
       : facts.trusted
         ? ''
         : forwardedElement(facts);
@@ -258,15 +258,11 @@ function appendHopFields(facts: ForwardFacts, certificate: readonly string[], ou
     'x-forwarded-for',
     before === undefined ? facts.clientAddress : `${before}, ${facts.clientAddress}`,
   );
-  put(
-    out,
-    'x-forwarded-proto',
-    // The scheme a trusted proxy states is the request's (request-scheme.ts), routed and cached by:
-    // told as such, never a list whose first entry (what Express and Django read) its client wrote.
-    forwardedProto === undefined || protoStated(forwardedProto) !== undefined
-      ? facts.protocol
-      : forwardedProto,
-  );
+  // The scheme a trusted proxy states is the request's (request-scheme.ts), routed and cached by:
+  // told as such. One that states none (`wss`) goes as its own last word alone: never a list
+  // whose first entry (what Express and Django read) its client wrote, `https, wss` for an http request.
+  const word = forwardedProto === undefined ? '' : lastEntry(forwardedProto);
+  put(out, 'x-forwarded-proto', word === '' || protoStated(word) !== undefined ? facts.protocol : word);
   if (hop.forwardedHost !== '') put(out, 'x-forwarded-host', hop.forwardedHost);
   put(out, 'via', via === undefined ? facts.via : `${via}, ${facts.via}`);
   put(out, 'x-request-id', facts.requestId);

@@ -3,7 +3,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import { forwardedClient } from '../../core/net/trust.ts';
+import { vouchedClient } from '../../core/net/trust.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import { hostnameOf } from '../route/request-target.ts';
@@ -85,7 +85,11 @@ class SessionStageRequest implements StageRequest {
 
   /** Found once: the header rules read it for the request's fields and again for each answer's. */
   get clientIp(): string {
-    this.#clientIp ??= forwardedClient(this.record.clientAddress, this.fields, this.#req.runtime.trust);
+    // `unknown` (RFC 7239's word) where a trusted hop's own entry names no address: the lists
+    // refuse that client, and the proxy's own address in its place (what rate limits key it by)
+    // would tell an upstream that reads {client_ip} the request came from inside.
+    this.#clientIp ??=
+      vouchedClient(this.record.clientAddress, this.fields, this.#req.runtime.trust) ?? 'unknown';
     return this.#clientIp;
   }
 

@@ -60,8 +60,9 @@ export interface StageRequest {
   /** The request's id (X-Request-Id upstream, the log's `id`). */
   readonly requestId: string;
   /**
-   * The client as the gateway judges it (IP lists, rate limits): behind proxies in
-   * `trust_forwarded_from`, the one they vouch for (as nginx's realip makes `$remote_addr`).
+   * The client as the gateway's IP lists judge it: behind proxies in `trust_forwarded_from`, the
+   * one they vouch for (as nginx's realip makes `$remote_addr`); `unknown` when a trusted hop's
+   * own entry names no address (`unknown`, `_hidden`, garbage), never that proxy's own address.
    */
   readonly clientIp: string;
   /**
