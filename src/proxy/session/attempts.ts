@@ -52,6 +52,8 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly measure: AttemptMetrics;
   /** Waiting for a target to come back, when none can take the request (the upstream's `hold`): made when one could not. */
   private hold: RequestHold | undefined;
+  /** The total deadline passed during a try the hold woke it for, before the try reached anyone: the hold's answer. */
+  private heldAnswer: Failure | undefined;
   /** A call the gateway makes itself (the auth hop): its own deadline, and it never holds. */
   private readonly own: OwnCall | undefined;
   /** start() ran: before, a route stage may have answered, and there is nothing to end. */
@@ -291,6 +293,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No target took it: a route stage's answer at once (beats one after `hold.timeout`), else held if it may, else answered. */
   private endOrWait(failure: Failure): void {
+    if (this.heldAnswer !== undefined) return this.end(this.heldAnswer);
     const instead = this.owner.stageRun()?.onFailure(failure);
     if (instead !== undefined) return this.endWith(failure, instead);
     this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
@@ -315,9 +318,13 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const { current, deadline } = this;
-    // Its cancel comes back as its failure, answered (no retry: past the deadline), or mid-body as its body's.
-    if (current)
+    // Its cancel comes back as its failure, answered (no retry: past the deadline), or mid-body as
+    // its body's; a try a held request was woken for, still connecting, is answered as the hold's.
+    if (current) {
+      const { reached, waitingFor } = current.exchange;
+      this.heldAnswer = this.hold?.deadlinePassedTrying(deadline, reached, waitingFor === 'busy');
       return current.exchange.cancel(deadline.failureAt(current.exchange, this.sends.waitsForClient));
+    }
     // Nothing under way: in backoff (the retry will not run), held, or before the first attempt.
     const tries = this.req.record.tries.length;
     const idle = this.backoff?.deadlinePassed(deadline, tries) ?? this.hold?.deadlinePassed(deadline, tries);

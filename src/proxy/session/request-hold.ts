@@ -84,6 +84,8 @@ export class RequestHold {
   #seq: number | undefined;
   #heldMs = 0;
   #waited = false;
+  /** The failure it last waited after: what a deadline passing during the try it was woken for names. */
+  #last: Failure | undefined;
   #waiting:
     | { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure; watched: Upstream[] }
     | undefined;
@@ -189,11 +191,30 @@ export class RequestHold {
         tries,
       );
     this.cancel();
+    return this.#totalPassed(waiting.last);
+  }
+
+  /**
+   * The request's total deadline passed during a try it was woken from its wait for, before that
+   * try reached anyone (its connection still being made: `reached` not_sent, `queued` false): it
+   * is the hold's still, and its answer the hold's 503 naming that deadline, not a connect timeout
+   * of a try begun a moment before (a woken try and the deadline in one turn of a busy process).
+   * Undefined when it never waited, or for a deadline the client chose (the attempt's own answer).
+   */
+  deadlinePassedTrying(deadline: IdleDeadline, reached: string, queued: boolean): Failure | undefined {
+    const last = this.#last;
+    if (last === undefined || this.#waiting !== undefined || deadline.byClient) return undefined;
+    if (reached !== 'not_sent' || queued) return undefined;
+    this.cancel();
+    return this.#totalPassed(last);
+  }
+
+  #totalPassed(last: Failure): Failure {
     // One woken that met the full pool waits behind it: the pool's 503, as a queue wait's.
-    if (waiting.last.type === 'connection_limit_reached') return waiting.last;
+    if (last.type === 'connection_limit_reached') return last;
     return this.#unavailable(
-      `no target of "${name}" took the request within timeouts.total (${this.#total} ms)`,
-      waiting.last,
+      `no target of "${this.#upstream.name}" took the request within timeouts.total (${this.#total} ms)`,
+      last,
     );
   }
 
@@ -243,6 +264,7 @@ export class RequestHold {
     for (const other of waiting.watched) other.hold.unwatch(this.#nudge);
     this.#heldMs += performance.now() - waiting.since;
     this.#waited = true;
+    this.#last = waiting.last;
   }
 
   #timedOut(hold: HoldConfig, last: Failure): Failure {
