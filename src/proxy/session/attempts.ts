@@ -52,8 +52,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly measure: AttemptMetrics;
   /** Waiting for a target to come back, when none can take the request (the upstream's `hold`): made when one could not. */
   private hold: RequestHold | undefined;
-  /** The total deadline passed during a try the hold woke it for, before the try reached anyone: the hold's answer. */
-  private heldAnswer: Failure | undefined;
   /** A call the gateway makes itself (the auth hop): its own deadline, and it never holds. */
   private readonly own: OwnCall | undefined;
   /** start() ran: before, a route stage may have answered, and there is nothing to end. */
@@ -123,8 +121,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.tried = this.tried.length === 0 ? [target] : [...this.tried, target];
     req.record.target = target.config.origin;
     if (selection.panic) req.record.panic = true;
-    // The log says when a key did not go to its own target (and which that was).
-    req.record.hashHome = selection.hashHome?.config.origin;
+    req.record.hashHome = selection.hashHome?.config.origin; // a key not on its own target: the log says which
     const retry = req.record.tries.length > 0;
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path);
     const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
@@ -206,8 +203,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     // The circuit opened meanwhile (or half-open, probes out), or no target is left (attempt(last)): the client gets its attempt's failure.
     else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt(last);
     else this.skipRetry('circuit_open', last);
-    // No exchange started (no time, no target, circuit open): release the retry slot.
-    if (this.current === undefined) this.retrySlot?.();
+    if (this.current === undefined) this.retrySlot?.(); // none started (no time, no target, circuit open)
   }
 
   private responded(status: number, at?: number): void {
@@ -293,7 +289,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No target took it: a route stage's answer at once (beats one after `hold.timeout`), else held if it may, else answered. */
   private endOrWait(failure: Failure): void {
-    if (this.heldAnswer !== undefined) return this.end(this.heldAnswer);
     const instead = this.owner.stageRun()?.onFailure(failure);
     if (instead !== undefined) return this.endWith(failure, instead);
     this.hold ??= holdOf(this.admitted, this.own, this.req, this, this.measure);
@@ -318,11 +313,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   /** The request's total deadline passed (TotalDeadline's owner). */
   totalDeadlinePassed(): void {
     const { current, deadline } = this;
-    // Its cancel comes back as its failure, answered (no retry: past the deadline), or mid-body as
-    // its body's; a try a held request was woken for, still connecting, is answered as the hold's.
+    // Its cancel comes back as its failure, answered (no retry: past the deadline), or mid-body as its body's.
     if (current) {
-      const { reached, waitingFor } = current.exchange;
-      this.heldAnswer = this.hold?.deadlinePassedTrying(deadline, reached, waitingFor === 'busy');
+      this.hold?.deadlinePassedTrying(deadline, current.exchange); // a woken try still connecting: the hold's
       return current.exchange.cancel(deadline.failureAt(current.exchange, this.sends.waitsForClient));
     }
     // Nothing under way: in backoff (the retry will not run), held, or before the first attempt.

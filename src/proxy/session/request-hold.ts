@@ -86,6 +86,8 @@ export class RequestHold {
   #waited = false;
   /** The failure it last waited after: what a deadline passing during the try it was woken for names. */
   #last: Failure | undefined;
+  /** That deadline passed (deadlinePassedTrying): the answer to the try's failure. */
+  #deadlineAnswer: Failure | undefined;
   #waiting:
     | { entry: HeldRequest; since: number; timer: NodeJS.Timeout; last: Failure; watched: Upstream[] }
     | undefined;
@@ -121,6 +123,7 @@ export class RequestHold {
    */
   wait(failure: Failure, bodyBytes: number | undefined): Failure | undefined {
     const hold = this.#config;
+    if (this.#deadlineAnswer !== undefined) return this.#deadlineAnswer;
     if (this.#waiting !== undefined) return failure;
     // Woken with every other request held, it met a pool they fill (past max_connections and
     // max_pending): the hold's own surge, not the upstream's answer; it waits again in its place
@@ -196,17 +199,20 @@ export class RequestHold {
 
   /**
    * The request's total deadline passed during a try it was woken from its wait for, before that
-   * try reached anyone (its connection still being made: `reached` not_sent, `queued` false): it
-   * is the hold's still, and its answer the hold's 503 naming that deadline, not a connect timeout
-   * of a try begun a moment before (a woken try and the deadline in one turn of a busy process).
-   * Undefined when it never waited, or for a deadline the client chose (the attempt's own answer).
+   * try reached anyone (its connection still being made, not queued behind a full pool): it is
+   * the hold's still, and the try's failure, when it comes back to wait(), is answered with the
+   * hold's 503 naming that deadline, not a connect timeout of a try begun a moment before (a
+   * woken try and the deadline in one turn of a busy process). Not for a request that never
+   * waited, nor a deadline the client chose (the attempt's own answer).
    */
-  deadlinePassedTrying(deadline: IdleDeadline, reached: string, queued: boolean): Failure | undefined {
+  deadlinePassedTrying(
+    deadline: IdleDeadline,
+    attempt: { reached: string; waitingFor: string | undefined },
+  ): void {
     const last = this.#last;
-    if (last === undefined || this.#waiting !== undefined || deadline.byClient) return undefined;
-    if (reached !== 'not_sent' || queued) return undefined;
-    this.cancel();
-    return this.#totalPassed(last);
+    if (last === undefined || this.#waiting !== undefined || deadline.byClient) return;
+    if (attempt.reached === 'not_sent' && attempt.waitingFor !== 'busy')
+      this.#deadlineAnswer = this.#totalPassed(last);
   }
 
   #totalPassed(last: Failure): Failure {
