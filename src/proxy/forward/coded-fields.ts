@@ -24,7 +24,7 @@ export function compressedFields(headers: readonly string[], coding: ContentCodi
     // checks them would take the compressed body for a corrupt one.
     if (DIGESTS.has(name)) continue;
     // RFC 9110 §8.8.1: another representation, so at most weakly the same.
-    out.push(headers[i], name === 'etag' ? weak(value) : value);
+    pushCoded(out, headers[i], name, value);
   }
   out.push('content-encoding', coding);
   return out;
@@ -38,8 +38,18 @@ export function withoutDigests(fields: readonly string[]): string[] {
   return out;
 }
 
-function weak(etag: string): string {
-  return etag.startsWith('W/') ? etag : `W/${etag}`;
+/** An entity-tag (RFC 9110 §8.8.3): quoted, `W/` (case-sensitive) before it when weak. */
+const ENTITY_TAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
+
+/**
+ * A field of the identity body's answer onto `out` as a coded body's answer has it: an ETag made
+ * weak, or left off when it is no entity-tag (`abc`, `w/"abc"`): `W/` before it makes no weak
+ * tag, and the value kept as it came would name the compressed body as the identity one.
+ */
+function pushCoded(out: string[], rawName: string, name: string, value: string): void {
+  const tag = value.trim();
+  if (name !== 'etag') out.push(rawName, value);
+  else if (ENTITY_TAG.test(tag)) out.push(rawName, tag.startsWith('W/') ? tag : `W/${tag}`);
 }
 
 /**
@@ -54,7 +64,7 @@ export function codedNotModified(headers: readonly string[]): string[] {
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i].toLowerCase();
     if (DIGESTS.has(name) || name === 'accept-ranges' || name === 'content-length') continue;
-    out.push(headers[i], name === 'etag' ? weak(headers[i + 1]) : headers[i + 1]);
+    pushCoded(out, headers[i], name, headers[i + 1]);
   }
   return out;
 }

@@ -101,3 +101,64 @@ upstreams:
   assert.equal(line.error, 'http_response_incomplete');
   assert.equal(line.encoding, 'br');
 });
+
+test('an ETag that is no entity-tag is left off a compressed answer (its GET, HEAD and 304), not made "W/abc"', async () => {
+  // RFC 9110 §8.8.3: an entity-tag is quoted. `W/` before a bare `abc` is no weak tag either, and
+  // the field kept as it came would say the compressed body is the identity one.
+  const tags: Record<string, string> = { '/bare': 'abc', '/lower-weak': 'w/"abc"', '/quoted': '"abc"' };
+  const seen: string[] = [];
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      const path = req.url ?? '/';
+      seen.push(`${req.method} ${path}`);
+      if (req.headers['if-none-match'] !== undefined) {
+        res.writeHead(304, { 'content-type': 'text/plain', etag: tags[path] });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', etag: tags[path], 'content-length': TEXT.length });
+      res.end(req.method === 'HEAD' ? undefined : TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  for (const [path, expected] of [
+    ['/bare', undefined],
+    ['/lower-weak', undefined],
+    ['/quoted', 'W/"abc"'],
+  ] as const) {
+    const r = await get(gw, path, { 'accept-encoding': 'gzip' });
+    assert.equal(r.headers['content-encoding'], 'gzip', path);
+    assert.equal(r.headers.etag, expected, path);
+    assert.equal(zlib.gunzipSync(r.body).toString(), TEXT, path);
+    const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(
+        `${gw.url}${path}`,
+        { method: 'HEAD', headers: { 'accept-encoding': 'gzip' } },
+        resolve,
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    head.resume();
+    assert.equal(head.headers['content-encoding'], 'gzip', `HEAD ${path}`);
+    assert.equal(head.headers.etag, expected, `HEAD ${path}`);
+    const notModified = await get(gw, path, { 'accept-encoding': 'gzip', 'if-none-match': 'W/"abc"' });
+    assert.equal(notModified.headers.etag, expected, `304 ${path}`);
+    // Without a coding the tag is the upstream's, as it came.
+    const plain = await get(gw, path, {});
+    assert.equal(plain.headers.etag, tags[path], `identity ${path}`);
+    assert.equal(plain.body.toString(), TEXT, `identity ${path}`);
+  }
+  assert.equal(seen.length, 12);
+});
