@@ -4,8 +4,8 @@
  * waiting in the gateway's socket. That connection cannot carry another request (it would queue
  * behind bytes the upstream never takes, and be answered 504 as if the upstream were slow): the
  * next request goes on a new connection, and the upstream never sees it after a cut body.
- * nginx and HAProxy open a new connection there too. (A body the kernel took whole, sent but not
- * read, cannot be told from one read: such an upstream is on its own, as behind nginx.)
+ * nginx and HAProxy open a new connection there too. (A body the kernel took whole, sent but never
+ * read, cannot be seen from Node: the body here is larger than loopback's buffers hold.)
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
