@@ -261,8 +261,10 @@ export class UpstreamConnection
     const handler = this.handler;
     if (handler === null) return;
     // A response that ends while the request body is still going out leaves the upstream
-    // expecting the rest: this connection cannot carry another request.
-    if (this.out.sending) {
+    // expecting the rest: this connection cannot carry another request. So does one whose body
+    // was all handed to the socket but not taken (an early answer, then no more reads): the
+    // next request would wait behind bytes the upstream may never read.
+    if (this.out.sending || this.socket.writableLength > 0) {
       this.out.stop();
       this.reusable = false;
     }
