@@ -11,6 +11,20 @@ import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
+/** A gateway whose one route compresses (the defaults) what `url` answers. */
+function compressingGateway(url: string) {
+  return startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`);
+}
+
 const keep = closeAfterAll();
 const TEXT = 'The fields decide what may be compressed. '.repeat(60);
 
@@ -59,18 +73,7 @@ test("the upstream's Content-Type, Content-Encoding and Cache-Control decide, ca
       res.end(TEXT);
     }),
   );
-  const gw = await keep(
-    startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-    compression: {}
-upstreams:
-  app:
-    targets:
-      - url: ${upstream.url}
-`),
-  );
+  const gw = await keep(compressingGateway(upstream.url));
   for (const [path, expected] of [
     // No type: nothing says it is text.
     ['/no-type', undefined],
@@ -120,18 +123,7 @@ test('an ETag that is no entity-tag is left off a compressed answer (its GET, HE
       res.end(req.method === 'HEAD' ? undefined : TEXT);
     }),
   );
-  const gw = await keep(
-    startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-    compression: {}
-upstreams:
-  app:
-    targets:
-      - url: ${upstream.url}
-`),
-  );
+  const gw = await keep(compressingGateway(upstream.url));
   for (const [path, expected] of [
     ['/bare', undefined],
     ['/lower-weak', undefined],
