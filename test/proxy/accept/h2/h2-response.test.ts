@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { test } from 'node:test';
 import { startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
 import { singleUpstream, startTestGateway } from '../../../helpers/test-gateway.ts';
@@ -100,4 +101,63 @@ test('a response head that repeats a field node:http2 takes once reaches an HTTP
     assert.equal(line.status, 200);
     assert.equal(line.error, undefined);
   }
+});
+
+// RFC 9110 §7.6.1: a proxy removes "any header or trailer field(s)" a Connection field names.
+// The head's were removed; a trailer of the same name reached the client (as HAProxy relays it).
+test('a trailer field the answer head names in Connection is hop-by-hop: it reaches neither an HTTP/2 nor an HTTP/1.1 client', async (t) => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write(
+        'HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: head\r\ntransfer-encoding: chunked\r\n\r\n' +
+          '2\r\nok\r\n0\r\nX-Hop: secret\r\nx-hop: again\r\nX-Keep: 2\r\n\r\n',
+      );
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
+  t.after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const seen = await new Promise<{
+    head: http2.IncomingHttpHeaders;
+    body: string;
+    trailers: http2.IncomingHttpHeaders;
+  }>((resolve, reject) => {
+    const session = http2.connect(gw.url);
+    session.on('error', reject);
+    const stream = session.request({ ':path': '/', te: 'trailers' });
+    let head: http2.IncomingHttpHeaders = {};
+    let body = '';
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      head = h;
+    });
+    stream.on('trailers', (h) => {
+      trailers = h;
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    stream.on('error', reject);
+    stream.on('close', () => {
+      session.close();
+      resolve({ head, body, trailers });
+    });
+  });
+  assert.equal(seen.head[':status'], 200);
+  assert.equal(seen.head['x-hop'], undefined);
+  assert.equal(seen.body, 'ok');
+  assert.deepEqual(Object.fromEntries(Object.entries(seen.trailers)), { 'x-keep': '2' });
+
+  const h1 = net.connect(gw.port, '127.0.0.1');
+  h1.write('GET / HTTP/1.1\r\nHost: example.test\r\nTE: trailers\r\nConnection: close\r\n\r\n');
+  let raw = '';
+  h1.setEncoding('latin1');
+  for await (const chunk of h1) raw += chunk;
+  assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.doesNotMatch(raw, /x-hop/i);
+  assert.match(raw, /\r\n2\r\nok\r\n0\r\nX-Keep: 2\r\n\r\n$/);
 });
