@@ -161,3 +161,67 @@ test('a trailer field the answer head names in Connection is hop-by-hop: it reac
   assert.doesNotMatch(raw, /x-hop/i);
   assert.match(raw, /\r\n2\r\nok\r\n0\r\nX-Keep: 2\r\n\r\n$/);
 });
+
+// RFC 9110 §8.6: no 1xx carries Content-Length. Relayed, it made the 103 a malformed answer to
+// an HTTP/2 client (RFC 9113 §8.1.1), which reset the stream: the 200 behind it never arrived
+// (nginx and HAProxy relay it too). HTTP/1.1's writer already left it out; pinned beside.
+test("an interim answer's Content-Length is not relayed: the 103 and the 200 behind it reach an HTTP/2 and an HTTP/1.1 client", async (t) => {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write(
+        'HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nLink: </a.css>; rel=preload\r\n\r\n' +
+          'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      );
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
+  t.after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const seen = await new Promise<{
+    interim: http2.IncomingHttpHeaders[];
+    status: unknown;
+    body: string;
+    rstCode: number | undefined;
+  }>((resolve, reject) => {
+    const session = http2.connect(gw.url);
+    session.on('error', reject);
+    const stream = session.request({ ':path': '/' });
+    const interim: http2.IncomingHttpHeaders[] = [];
+    let status: unknown;
+    let body = '';
+    stream.on('headers', (h) => interim.push(h));
+    stream.on('response', (h) => {
+      status = h[':status'];
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      session.close();
+      resolve({ interim, status, body, rstCode: stream.rstCode });
+    });
+  });
+  assert.equal(seen.rstCode, 0);
+  assert.equal(seen.interim.length, 1);
+  assert.equal(seen.interim[0][':status'], 103);
+  assert.equal(seen.interim[0].link, '</a.css>; rel=preload');
+  assert.equal(seen.interim[0]['content-length'], undefined);
+  assert.equal(seen.status, 200);
+  assert.equal(seen.body, 'ok');
+
+  const h1 = net.connect(gw.port, '127.0.0.1');
+  h1.write('GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
+  let raw = '';
+  h1.setEncoding('latin1');
+  for await (const chunk of h1) raw += chunk;
+  const [early, final] = raw.split(/(?=HTTP\/1\.1 200 )/);
+  assert.match(early, /^HTTP\/1\.1 103 Early Hints\r\n/);
+  assert.match(early, /\r\nLink: <\/a\.css>; rel=preload\r\n/i);
+  assert.doesNotMatch(early, /content-length/i);
+  assert.match(final, /\r\n\r\nok$/);
+});
