@@ -76,6 +76,20 @@ export function transferCodings(value: string): DecodableCoding[] | string {
   return decode;
 }
 
+/**
+ * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
+ * §8.6; over HTTP/2 a 1xx with one is a malformed answer, RFC 9113 §8.1.1), which an upstream
+ * may have sent; the same list when it has none (the usual case).
+ */
+export function withoutLength(headers: readonly string[]): readonly string[] {
+  let kept: string[] | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (nameIs(headers[i], 'content-length')) kept ??= headers.slice(0, i);
+    else kept?.push(headers[i], headers[i + 1]);
+  }
+  return kept ?? headers;
+}
+
 /** Leaves one Content-Length field, where the first was, holding the value in canonical form. */
 export function normaliseContentLength(headers: string[], value: number): void {
   let kept = false;

@@ -35,6 +35,9 @@ const NAMES: readonly (readonly [string, number])[] = [
   ['traceparent', DROP],
   // Answered by this hop (100-continue), not sent on.
   ['expect', DROP],
+  // A request's trailers are read and never sent on (HTTP/2's and a chunked HTTP/1.1 body's
+  // alike), so the field announcing them would tell the upstream of a section that never comes.
+  ['trailer', DROP],
   // IIS, Symfony, Laravel (and Spring behind IIS) take these as the request's real path: a
   // client's would have the upstream serve `/admin` for the `/public` this hop routed and judged
   // (auth, allow/deny). Dropped from trusted proxies too: their trust is in who the client is,

@@ -20,7 +20,7 @@ import { respondedWith } from './exchange-outcome.ts';
 import { InterimAnswers } from './interim-answers.ts';
 import { partialRefusal } from './partial-answer.ts';
 import { PausedAnswer, spentController } from './paused-answer.ts';
-import { filterTrailers } from './trailer-fields.ts';
+import { filterTrailers, trailersReach } from './trailer-fields.ts';
 import { openTunnel } from './tunnel.ts';
 
 /**
@@ -38,8 +38,11 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     : this.client.answer;
   /** The interim (1xx) answers passed on, once one came (interim-answers.ts). */
   private interim: InterimAnswers | undefined;
-  /** The downstream response can carry the upstream's trailers (set with the head). */
-  private trailersAllowed = false;
+  /**
+   * The upstream's answer head when the downstream response can carry its trailers (set with the
+   * head), else undefined: its Connection names trailer fields too (trailer-fields.ts).
+   */
+  private trailersHead: readonly string[] | undefined;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
   private headRefused = false;
   /** The body's copy a route stage keeps (bounded, kept only when the body ends whole). */
@@ -73,14 +76,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const now = performance.now(); // one reading for the first byte, the request's and the attempt's
     record.ttfbMs = now - record.startedAt;
     this.firstByte(now);
-    // Trailers reach an HTTP/1.1 client only in a chunked response with a body (a Trailer field announcing
-    // them in any other is a lie); HTTP/2 frames them itself, after any body or none (gRPC's status).
-    this.trailersAllowed =
-      request.method !== 'HEAD' &&
-      statusCode !== 204 &&
-      statusCode !== 304 &&
-      (request.protocol === 'HTTP/2' ||
-        (request.versionMinor === 1 && answer.hasBody && answer.bodyLength === undefined));
+    this.trailersHead = trailersReach(request, answer) ? answer.headers : undefined;
     this.relayed = this.options.relays?.relay(statusCode, answer.headers, record);
     const head = buildDownstreamHead(
       answer.headers,
@@ -89,7 +85,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       statusCode >= 500
         ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
         : undefined,
-      this.trailersAllowed,
+      this.trailersHead !== undefined,
     );
     keepRequiredUpgrade(statusCode, answer.headers, head);
     if (statusCode === 206 && this.stagesTook(controller, statusCode, partialRefusal(answer))) return;
@@ -288,7 +284,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       held.trailers = trailers;
       return this.spend(controller);
     }
-    const kept = trailers !== undefined && this.trailersAllowed ? filterTrailers(trailers) : undefined;
+    const head = this.trailersHead;
+    const kept = trailers !== undefined && head !== undefined ? filterTrailers(trailers, head) : undefined;
     this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and an

@@ -7,12 +7,17 @@
  * A recipient acts on those from the head; the same names arriving after the body would either
  * be ignored or, worse, be merged by a client or cache that trusts them (§6.5.2 forbids merging
  * unless a field's definition allows it). So they are dropped here, with the hop-by-hop fields
- * (§7.6.1), which describe the upstream's connection and never cross a hop in any section.
+ * (§7.6.1), which describe the upstream's connection and never cross a hop in any section,
+ * and with the fields the answer head's Connection names: §7.6.1 has a proxy remove "any header
+ * or trailer field(s)" so named, and the head's were removed already (answer-headers.ts).
  *
  * A deny list, not an allow list: extension trailers (Server-Timing, grpc-status, digests) are
  * what trailers are for, and Candor cannot know every definition that permits them.
  */
-import { isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
+import { nameIs } from '../../core/http1/syntax.ts';
+import type { DownstreamHead } from '../../core/net/downstream.ts';
+import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
 
 const NOT_IN_TRAILERS = new Set([
   // Message framing (RFC 9112 §6): the body is already framed and over.
@@ -57,13 +62,42 @@ const NOT_IN_TRAILERS = new Set([
   'content-range',
 ]);
 
-/** The fields of a trailer section (flat [name, value, …]) that may be forwarded, in order. */
-export function filterTrailers(raw: readonly string[]): string[] {
+/**
+ * Whether the client's response can carry the upstream's trailers: an HTTP/1.1 client's only in a
+ * chunked response with a body (a Trailer field announcing them in any other is a lie); HTTP/2
+ * frames them itself, after any body or none (gRPC's status).
+ */
+export function trailersReach(
+  request: Pick<DownstreamHead, 'method' | 'protocol' | 'versionMinor'>,
+  answer: Pick<UpstreamHead, 'status' | 'hasBody' | 'bodyLength'>,
+): boolean {
+  return (
+    request.method !== 'HEAD' &&
+    answer.status !== 204 &&
+    answer.status !== 304 &&
+    (request.protocol === 'HTTP/2' ||
+      (request.versionMinor === 1 && answer.hasBody && answer.bodyLength === undefined))
+  );
+}
+
+/**
+ * The fields of a trailer section (flat [name, value, …]) that may be forwarded, in order;
+ * `head` is the answer's head as it came (flat too), for the names its Connection gave.
+ */
+export function filterTrailers(raw: readonly string[], head: readonly string[] = []): string[] {
   const out: string[] = [];
+  const nominated = raw.length === 0 ? undefined : connectionNominated(connectionValues(head));
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i].toLowerCase();
-    if (NOT_IN_TRAILERS.has(lower) || isHopByHop(lower)) continue;
+    if (NOT_IN_TRAILERS.has(lower) || isHopByHop(lower) || nominated?.has(lower)) continue;
     out.push(raw[i], raw[i + 1]);
   }
   return out;
+}
+
+/** The values of a head's Connection fields (flat [name, value, …]), in order. */
+function connectionValues(head: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < head.length; i += 2) if (nameIs(head[i], 'connection')) values.push(head[i + 1]);
+  return values;
 }

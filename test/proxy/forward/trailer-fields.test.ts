@@ -66,3 +66,9 @@ test('the input is not changed; an empty section stays empty', () => {
   assert.deepEqual(filterTrailers(raw), ['X-A', '1']);
   assert.deepEqual(filterTrailers([]), []);
 });
+
+test("the fields the head's Connection names are dropped from the trailers too, in any case (RFC 9110 §7.6.1)", () => {
+  const head = ['Connection', 'keep-alive', 'connection', 'X-Hop, close', 'Transfer-Encoding', 'chunked'];
+  assert.deepEqual(filterTrailers(['x-hop', '1', 'X-HOP', '2', 'X-Keep', '3'], head), ['X-Keep', '3']);
+  assert.deepEqual(filterTrailers(['x-hop', '1'], ['X-Hop', 'a']), ['x-hop', '1']);
+});

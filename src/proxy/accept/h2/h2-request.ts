@@ -118,6 +118,22 @@ export function h2RequestHead(
   return head;
 }
 
+/**
+ * The fields of a header list as `max_header_fields` counts them: the `cookie` crumbs as one, the
+ * field they are joined into (RFC 9113 §8.2.3 lets a client split Cookie for compression, and
+ * browsers do), so that a request is not refused over HTTP/2 for cookies it sends over HTTP/1.1
+ * on one line. The header list size still counts each crumb.
+ */
+function fieldCount(raw: readonly string[]): number {
+  let count = 0;
+  let cookie = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === 'cookie') cookie = true;
+    else count++;
+  }
+  return cookie ? count + 1 : count;
+}
+
 /** The length of h2RequestHead's field list for `raw`: Host, every field but the pseudo-fields, Host and Cookie, and the Cookie joined. */
 function keptLength(raw: readonly string[]): number {
   let length = 2;
@@ -165,7 +181,7 @@ export function h2Refusal(
     };
   // node:http2 lets a few more through (h2-limits.ts) so that this one is answered, as the
   // HTTP/1.1 parser answers too many fields.
-  if (raw.length / 2 > limits.maxHeaderFields)
+  if (raw.length / 2 > limits.maxHeaderFields && fieldCount(raw) > limits.maxHeaderFields)
     return {
       status: 431,
       code: 'HPE_HEADER_OVERFLOW',

@@ -4,6 +4,7 @@
  * into the sink (a refusal of the head or the trailers cuts the stream there, a refused interim is dropped).
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { withoutLength } from '../../../core/http1/answer-rules.ts';
 import { h2Fields, headerListSize, joinRepeatedFields } from './h2-answer-fields.ts';
 
 /** respond()'s options (node:http2 reads them and keeps nothing): one object each, not one a response. */
@@ -50,7 +51,9 @@ export function sendInterimHead(
   try {
     const fields: OutgoingHttpHeaders = Object.create(null);
     fields[':status'] = status;
-    stream.additionalHeaders(h2Fields(headers, fields));
+    // No Content-Length (RFC 9110 §8.6): a 1xx with one is a malformed answer (RFC 9113 §8.1.1),
+    // which the client resets, the final answer behind it lost with it.
+    stream.additionalHeaders(h2Fields(withoutLength(headers), fields));
     return true;
   } catch {
     // An interim head node:http2 will not send is dropped: it is only a hint.

@@ -14,19 +14,6 @@ export function dateFieldLine(): string {
   return dateLine;
 }
 
-/**
- * The fields without Content-Length, for the heads that must not carry one (1xx, 204: RFC 9110
- * §8.6), which an upstream may have sent; the same list when it has none (the usual case).
- */
-export function withoutLength(headers: readonly string[]): readonly string[] {
-  let kept: string[] | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (nameIs(headers[i], 'content-length')) kept ??= headers.slice(0, i);
-    else kept?.push(headers[i], headers[i + 1]);
-  }
-  return kept ?? headers;
-}
-
 let keepAliveSeconds = -1;
 let keepAliveText = '';
 /** `connection: keep-alive` and its timeout, as field lines: made once for a listener's setting. */

@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { serializeAnswerHead } from '../../../core/http1/answer-head.ts';
+import { withoutLength } from '../../../core/http1/answer-rules.ts';
 import type { DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
 import {
   type AnswerSink,
@@ -27,7 +28,6 @@ import {
   SAID_DATE,
   SAID_LENGTH,
   SAID_UPGRADE,
-  withoutLength,
 } from './http1-answer-fields.ts';
 import { Http1AnswerListeners } from './http1-answer-listeners.ts';
 import type { AnswerOwner, Http1AnswerFacts } from './http1-connection-setup.ts';

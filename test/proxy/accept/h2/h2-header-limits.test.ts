@@ -100,6 +100,32 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
     }
   });
 
+  // RFC 9113 §8.2.3: a client may split Cookie into a field per cookie-pair, for HPACK's sake
+  // (browsers do); they are one field, joined for HTTP/1.1. Counted each, a browser with more
+  // cookies than max_header_fields got a 431 over HTTP/2 that the same request over HTTP/1.1,
+  // one Cookie line, never got (nginx and HAProxy forward it).
+  test('cookie crumbs count as the one Cookie field they are joined into: past max_header_fields split, forwarded whole', async () => {
+    const session = http2.connect(gw.url);
+    session.on('error', () => {});
+    try {
+      const crumbs = Array.from({ length: 20 }, (_, i) => `c${i}=v`);
+      const answer = await ask(session, {
+        ':path': '/crumbs',
+        'x-request-id': 'h2-cookie-crumbs',
+        cookie: crumbs,
+      });
+      assert.equal(answer.rstCode, 0, 'answered, never reset');
+      assert.equal(answer.headers[':status'], 200);
+      const seen = JSON.parse(answer.body) as { rawHeaders: [string, string][] };
+      assert.deepEqual(
+        seen.rawHeaders.filter(([name]) => name.toLowerCase() === 'cookie'),
+        [['cookie', crumbs.join('; ')]],
+      );
+    } finally {
+      session.destroy();
+    }
+  });
+
   // gRPC's own servers answer metadata larger than they accept with RESOURCE_EXHAUSTED (as a
   // message too large): the gateway's 431 is told so, not as INTERNAL (a bug of the server's).
   test('a gRPC request past max_header_fields: grpc-status 8 RESOURCE_EXHAUSTED, logged so', async () => {
