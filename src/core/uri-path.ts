@@ -166,14 +166,18 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
 /**
  * The path as a servlet container (Tomcat, Jetty, Spring) reads it: each segment without its
  * `;` parameters (`/admin;x=1/list` is `/admin/list` to it, `/admin;jsessionid=1` is
- * `/admin`); the query, if any, as it is. An encoded `%3B` is data to it, and stays.
+ * `/admin`), then the runs of `/` merged, as Tomcat's normalisation and Spring's path helper
+ * merge them: a segment of parameters alone leaves an empty one, and `/;x/admin` is their
+ * `/admin`, not the `//admin` no route's prefix takes. The query, if any, as it is. An
+ * encoded `%3B` is data to it, and stays.
  *
  * @example withoutParameters('/admin;x=1/list?a=;b') // '/admin/list?a=;b'
+ * @example withoutParameters('/;jsessionid=1/admin') // '/admin'
  */
 export function withoutParameters(path: string): string {
   const q = path.indexOf('?');
   const pathPart = q === -1 ? path : path.slice(0, q);
-  return pathPart.replace(/;[^/]*/g, '') + (q === -1 ? '' : path.slice(q));
+  return pathPart.replace(/;[^/]*/g, '').replace(/\/{2,}/g, '/') + (q === -1 ? '' : path.slice(q));
 }
 
 /**

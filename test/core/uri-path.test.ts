@@ -129,6 +129,9 @@ test('";" parameters are flagged, and withoutParameters reads the path as a serv
   assert.equal(withoutParameters('/admin;x=1/list;y'), '/admin/list');
   assert.equal(withoutParameters('/api;/admin?a=;b'), '/api/admin?a=;b');
   assert.equal(withoutParameters('/a%3Bb/c'), '/a%3Bb/c');
+  // A segment of parameters alone leaves an empty one, which Tomcat and Spring merge away.
+  assert.equal(withoutParameters('/;x/admin'), '/admin');
+  assert.equal(withoutParameters('/api/;x=1/admin?a=//b'), '/api/admin?a=//b');
 });
 
 test('hasDotSegment sees "." and ".." segments, plain or encoded', () => {
