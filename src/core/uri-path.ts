@@ -181,6 +181,33 @@ export function withoutParameters(path: string): string {
 }
 
 /**
+ * An escape of a character a segment may also hold as it is (RFC 3986 §3.3's pchar: `:`, `@`
+ * and the sub-delims), but `;`: `%40`, `%3A`, `%2B`… in either case.
+ */
+const ESCAPED_PCHARS = /%(?:2[146-9A-C]|3[AD]|40)/gi;
+
+/**
+ * The path as a server that decodes it before it routes reads it (nginx's locations, Express,
+ * Rails, Django): each escape of a character a segment may hold as it is decoded (`/%40admin`
+ * is its `/@admin`). RFC 3986 §2.2 keeps the two apart (a reserved character and its escape
+ * may mean different things: `%3A` can be data where `:` ends a name), so the normal form
+ * does too, and the router asks both readings. `;` stays escaped (a servlet container's
+ * parameters are withoutParameters' reading, `%3B` data to it), and so do `%2F`, `%3F`, `%23`
+ * and `%25`, which would make another segment, a query, a fragment or another escape of it.
+ * The query, if any, as it is.
+ *
+ * @example withEscapesDecoded('/%40admin/c%2b%2B?q=%40') // '/@admin/c++?q=%40'
+ */
+export function withEscapesDecoded(path: string): string {
+  const q = path.indexOf('?');
+  const pathPart = q === -1 ? path : path.slice(0, q);
+  const decoded = pathPart.replace(ESCAPED_PCHARS, (escaped) =>
+    String.fromCharCode(Number.parseInt(escaped.slice(1), 16)),
+  );
+  return decoded + (q === -1 ? '' : path.slice(q));
+}
+
+/**
  * Whether a segment is "." or ".." followed by `;` parameters (the dots as sent or encoded):
  * Tomcat, Jetty and Spring drop a segment's parameters before they resolve it, so `..;x` leaves
  * where it points for them, past a router that saw a name (RFC 3986 has no such rule).
