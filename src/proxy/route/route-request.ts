@@ -81,9 +81,14 @@ export function routeRequest(
     );
   // RFC 3986 §2.2 keeps `/%40admin` apart from `/@admin`, and so does the router; a server that
   // decodes its path before it reads it (nginx's locations, Express, Rails) does not: a path its
-  // escapes take past the route that reading picks, and that route's policy, is refused.
+  // escapes take past the route that reading picks, and that route's policy, is refused. A
+  // servlet container drops the parameters first (`/%40admin;x` is its `/@admin`).
   const decoded = path.includes('%') ? withEscapesDecoded(path) : path;
-  if (decoded !== path && router.match(hostname, decoded, asked) !== route)
+  if (
+    decoded !== path &&
+    (router.match(hostname, decoded, asked) !== route ||
+      (normal.parameters && router.match(hostname, withoutParameters(decoded), asked) !== route))
+  )
     return new Failure(
       'http_request_error',
       'the path\'s escapes (such as %40 for "@") make it another route\'s path to a server that decodes them',
