@@ -166,14 +166,45 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
 /**
  * The path as a servlet container (Tomcat, Jetty, Spring) reads it: each segment without its
  * `;` parameters (`/admin;x=1/list` is `/admin/list` to it, `/admin;jsessionid=1` is
- * `/admin`); the query, if any, as it is. An encoded `%3B` is data to it, and stays.
+ * `/admin`), then the runs of `/` merged, as Tomcat's normalisation and Spring's path helper
+ * merge them: a segment of parameters alone leaves an empty one, and `/;x/admin` is their
+ * `/admin`, not the `//admin` no route's prefix takes. The query, if any, as it is. An
+ * encoded `%3B` is data to it, and stays.
  *
  * @example withoutParameters('/admin;x=1/list?a=;b') // '/admin/list?a=;b'
+ * @example withoutParameters('/;jsessionid=1/admin') // '/admin'
  */
 export function withoutParameters(path: string): string {
   const q = path.indexOf('?');
   const pathPart = q === -1 ? path : path.slice(0, q);
-  return pathPart.replace(/;[^/]*/g, '') + (q === -1 ? '' : path.slice(q));
+  return pathPart.replace(/;[^/]*/g, '').replace(/\/{2,}/g, '/') + (q === -1 ? '' : path.slice(q));
+}
+
+/**
+ * An escape of a character a segment may also hold as it is (RFC 3986 §3.3's pchar: `:`, `@`
+ * and the sub-delims), but `;`: `%40`, `%3A`, `%2B`… in either case.
+ */
+const ESCAPED_PCHARS = /%(?:2[146-9A-C]|3[AD]|40)/gi;
+
+/**
+ * The path as a server that decodes it before it routes reads it (nginx's locations, Express,
+ * Rails, Django): each escape of a character a segment may hold as it is decoded (`/%40admin`
+ * is its `/@admin`). RFC 3986 §2.2 keeps the two apart (a reserved character and its escape
+ * may mean different things: `%3A` can be data where `:` ends a name), so the normal form
+ * does too, and the router asks both readings. `;` stays escaped (a servlet container's
+ * parameters are withoutParameters' reading, `%3B` data to it), and so do `%2F`, `%3F`, `%23`
+ * and `%25`, which would make another segment, a query, a fragment or another escape of it.
+ * The query, if any, as it is.
+ *
+ * @example withEscapesDecoded('/%40admin/c%2b%2B?q=%40') // '/@admin/c++?q=%40'
+ */
+export function withEscapesDecoded(path: string): string {
+  const q = path.indexOf('?');
+  const pathPart = q === -1 ? path : path.slice(0, q);
+  const decoded = pathPart.replace(ESCAPED_PCHARS, (escaped) =>
+    String.fromCharCode(Number.parseInt(escaped.slice(1), 16)),
+  );
+  return decoded + (q === -1 ? '' : path.slice(q));
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   hasDotSegment,
   normalizePath,
   type PathOptions,
+  withEscapesDecoded,
   withoutParameters,
 } from '../../src/core/uri-path.ts';
 import { rewriteEscapes, routedPath } from '../../src/proxy/route/request-path.ts';
@@ -129,6 +130,17 @@ test('";" parameters are flagged, and withoutParameters reads the path as a serv
   assert.equal(withoutParameters('/admin;x=1/list;y'), '/admin/list');
   assert.equal(withoutParameters('/api;/admin?a=;b'), '/api/admin?a=;b');
   assert.equal(withoutParameters('/a%3Bb/c'), '/a%3Bb/c');
+  // A segment of parameters alone leaves an empty one, which Tomcat and Spring merge away.
+  assert.equal(withoutParameters('/;x/admin'), '/admin');
+  assert.equal(withoutParameters('/api/;x=1/admin?a=//b'), '/api/admin?a=//b');
+});
+
+test('withEscapesDecoded reads the path as a server that decodes it: the escapes of pchars, but ";"', () => {
+  assert.equal(withEscapesDecoded('/%40admin/c%2b%2B/x%3Ay'), '/@admin/c++/x:y');
+  assert.equal(withEscapesDecoded('/%21%24%26%27%28%29%2A%2C%3D'), "/!$&'()*,=");
+  // Another segment, a query, a fragment, an escape, a parameter or a byte a path cannot hold: kept.
+  assert.equal(withEscapesDecoded('/a%2Fb%3Fc%23d%25e%3Bf%20g%22'), '/a%2Fb%3Fc%23d%25e%3Bf%20g%22');
+  assert.equal(withEscapesDecoded('/a?q=%40'), '/a?q=%40');
 });
 
 test('hasDotSegment sees "." and ".." segments, plain or encoded', () => {

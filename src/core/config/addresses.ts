@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { canonicalIPv6, ipv6Groups } from '../net/ip-address.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
-import { normalizePath } from '../uri-path.ts';
+import { normalizePath, withEscapesDecoded } from '../uri-path.ts';
 import { describeValue } from './describe-value.ts';
 
 export type Parsed<T> = { readonly value: T } | { readonly problem: string };
@@ -175,6 +175,23 @@ export function parseRoutePath(text: string): Parsed<string> {
     };
   }
   return { value: text.replace(/\/+$/, '') || '/' };
+}
+
+/**
+ * A route's `match.path`: a route path (parseRoutePath) written with the characters a segment
+ * may hold as they are, not their escapes (`/@admin`, not `/%40admin`): a request could spell
+ * it either way, and a server that decodes its path reads both as the one route, so the router
+ * refuses a path whose two spellings it would route apart (withEscapesDecoded). Written
+ * escaped, the route's own spelling would be refused.
+ */
+export function parseMatchPath(text: string): Parsed<string> {
+  const parsed = parseRoutePath(text);
+  if ('problem' in parsed) return parsed;
+  const decoded = withEscapesDecoded(text);
+  if (decoded === text) return parsed;
+  return {
+    problem: `expected a path prefix with the characters themselves, not their escapes (a server that decodes the path reads them alike, and a request could spell it either way), got ${describeValue(text)}: write ${describeValue(decoded)}`,
+  };
 }
 
 /** "10.0.0.1", "10.0.0.0/8", "::1" or "fd00::/8": a proxy address whose forwarding headers we trust. */

@@ -52,7 +52,7 @@ export const Route = mapping(
           ),
           path: Type.Optional(
             // Said whole for a value that is no string ({ regex: … }): no field matches a path by pattern.
-            Type.String({ format: FORMAT.routePath, expected: PATH_PREFIX_EXPECTED }),
+            Type.String({ format: FORMAT.matchPath, expected: PATH_PREFIX_EXPECTED }),
           ),
           ...MATCH_FIELDS,
         },

@@ -3,7 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { clipped } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
-import { type PathOptions, withoutParameters } from '../../core/uri-path.ts';
+import { type PathOptions, withEscapesDecoded, withoutParameters } from '../../core/uri-path.ts';
 import { lastValuesFirst, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
@@ -77,6 +77,21 @@ export function routeRequest(
     return new Failure(
       'http_request_error',
       'the path\'s ";" parameters make it another route\'s path to a server that drops them (a servlet container)',
+      { status: 400 },
+    );
+  // RFC 3986 §2.2 keeps `/%40admin` apart from `/@admin`, and so does the router; a server that
+  // decodes its path before it reads it (nginx's locations, Express, Rails) does not: a path its
+  // escapes take past the route that reading picks, and that route's policy, is refused. A
+  // servlet container drops the parameters first (`/%40admin;x` is its `/@admin`).
+  const decoded = path.includes('%') ? withEscapesDecoded(path) : path;
+  if (
+    decoded !== path &&
+    (router.match(hostname, decoded, asked) !== route ||
+      (normal.parameters && router.match(hostname, withoutParameters(decoded), asked) !== route))
+  )
+    return new Failure(
+      'http_request_error',
+      'the path\'s escapes (such as %40 for "@") make it another route\'s path to a server that decodes them',
       { status: 400 },
     );
   // A query giving a tested name twice: a server that reads its last value (PHP, Rails) would

@@ -878,6 +878,30 @@ ${TARGET}`;
   );
 });
 
+test('a route path with an escape a segment may hold as it is (%40 for "@") is refused, with the form to write', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: /%40admin }
+    upstream: api
+  - match: { path: "/v1/jobs%3Apurge" }
+    upstream: api
+  - match: { path: /docs/c++ }
+    upstream: api
+    rewrite: { prefix: /docs/c%2B%2B }
+upstreams:
+  api:
+${TARGET}`;
+  // A request spelled as the file writes it would be refused: a server that decodes its path
+  // reads it as the route written with the characters themselves, another route to the router.
+  const decodedForm = (got: string, write: string) =>
+    `expected a path prefix with the characters themselves, not their escapes (a server that decodes the path reads them alike, and a request could spell it either way), got "${got}": write "${write}"`;
+  assert.deepEqual(problemsOf(text), [
+    problem(4, 20, 'routes[0].match.path', decodedForm('/%40admin', '/@admin')),
+    problem(6, 20, 'routes[1].match.path', decodedForm('/v1/jobs%3Apurge', '/v1/jobs:purge')),
+  ]);
+});
+
 // A value past 32 bits passed the check and threw at the first HTTP/2 connection, taking the
 // process down (node:http2's RangeError ERR_HTTP2_INVALID_SETTING_VALUE).
 test('an HTTP/2 bound sent in SETTINGS holds in 32 bits, or the config is refused where it says so', () => {

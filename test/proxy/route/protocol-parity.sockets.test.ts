@@ -153,6 +153,19 @@ const CASES: readonly [string, string, Outcome][] = [
   ['/%252e%252e/admin', 'www.example', passed('/%252e%252e/admin www.example')],
   ['/a\\..\\admin', 'www.example', { status: 400, proxyStatus: unsafe('a backslash'), upstream: undefined }],
   ['/a%00', 'www.example', { status: 400, proxyStatus: unsafe('an encoded NUL (%00)'), upstream: undefined }],
+  // A segment of ";" parameters alone: "/admin" to a servlet container, which merges the "//" it leaves.
+  [
+    '/;jsessionid=1/admin',
+    'www.example',
+    {
+      status: 400,
+      proxyStatus: refused(
+        'the path\'s ";" parameters make it another route\'s path to a server that drops them (a servlet container)',
+      ),
+      upstream: undefined,
+    },
+  ],
+  ['/x/;jsessionid=1/y', 'www.example', passed('/x/;jsessionid=1/y www.example')],
   [
     '/%c0%af/admin',
     'www.example',
