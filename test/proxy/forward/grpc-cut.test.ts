@@ -2,15 +2,19 @@
  * A gRPC response cut after its head (README, the gRPC table): gRPC carries its status in the
  * trailers, so a response cut at a message boundary ends with the failure's `grpc-status` and
  * `grpc-message` (UNAVAILABLE for a reset, DEADLINE_EXCEEDED for a stall), never as if whole;
- * one cut inside a message is reset, which a gRPC client reads as INTERNAL. The log's
- * `grpc_status` is what the client read. A @grpc/grpc-js client, a node:http2 upstream.
+ * one cut inside a message is reset, which a gRPC client reads as INTERNAL, whether the upstream's
+ * connection dropped or it reset the stream alone (RST_STREAM, its connection up). The log's
+ * `grpc_status` is what the client read. A @grpc/grpc-js client, a node:http2 upstream (a raw one
+ * for a stream reset alone).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { candorReader } from '../../../src/kits/explain/readers/candor-reader.ts';
 import { type H2Behaviour, type H2Fault, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import { scriptedH2Upstream } from '../../helpers/scripted-h2-upstream.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { ERROR, FRAME, frame, headerBlock, headers, rstStream } from '../accept/h2/h2-frames.ts';
 
 const identity = (value: Buffer) => value;
 
@@ -33,7 +37,25 @@ function cutAfter(sent: Buffer, then?: 'drop'): H2Behaviour {
   };
 }
 
-const faults: Record<string, H2Fault> = {};
+/**
+ * Written frame by frame (node:http2's close() ends a stream before resetting it): a gRPC head,
+ * `sent` in one DATA frame, then RST_STREAM INTERNAL_ERROR on that stream alone, its connection
+ * kept up.
+ */
+function resetAfter(sent: Buffer) {
+  return scriptedH2Upstream((socket, stream) => {
+    const head = headerBlock([
+      [':status', '200'],
+      ['content-type', 'application/grpc'],
+    ]);
+    socket.write(
+      Buffer.concat([headers(stream, head, { endStream: false }), frame(FRAME.DATA, 0, stream, sent)]),
+    );
+    setTimeout(() => socket.write(rstStream(stream, ERROR.INTERNAL_ERROR)), 30);
+  });
+}
+
+const faults: Record<string, Pick<H2Fault, 'url' | 'close'>> = {};
 let gw: TestGateway | undefined;
 let client: grpc.Client | undefined;
 
@@ -55,6 +77,10 @@ before(async () => {
   faults.midMessage = await startH2(
     cutAfter(Buffer.concat([message('item 1'), message('item 2').subarray(0, 8)]), 'drop'),
   );
+  faults.resetMidMessage = await resetAfter(
+    Buffer.concat([message('item 1'), message('item 2').subarray(0, 8)]),
+  );
+  faults.resetAtBoundary = await resetAfter(twoMessages);
   const upstreams = Object.entries(faults)
     .map(
       ([name, fault]) =>
@@ -172,4 +198,26 @@ test('cut at a message boundary short of the content-length its head announced: 
   assert.ok(line, 'logged');
   assert.equal(line.error, 'http_response_incomplete');
   assert.equal(line.grpc_status, grpc.status.INTERNAL);
+});
+
+test('the upstream reset the stream alone inside a message (its connection up): the client stream is reset too, and reads INTERNAL', async () => {
+  const { items, status } = await list('/resetMidMessage.Svc/List');
+  assert.deepEqual(items, ['item 1']);
+  assert.equal(status.code, grpc.status.INTERNAL, status.details);
+  assert.match(status.details, /RST_STREAM with code 2/);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const line = gw!.logs.find((l) => l.msg === 'request' && l.path === '/resetMidMessage.Svc/List');
+  assert.ok(line, 'logged');
+  assert.equal(line.grpc_status, grpc.status.INTERNAL);
+});
+
+test("the upstream reset the stream alone after whole messages: they arrive, then UNAVAILABLE with the gateway's Proxy-Status", async () => {
+  const { items, status } = await list('/resetAtBoundary.Svc/List');
+  assert.deepEqual(items, ['item 1', 'item 2']);
+  assert.equal(status.code, grpc.status.UNAVAILABLE, status.details);
+  const line = await lineOf(status, String(status.details.split(':')[0]), /INTERNAL_ERROR/);
+  assert.equal(line.grpc_status, grpc.status.UNAVAILABLE);
+  assert.deepEqual(status.metadata.get('proxy-status'), [
+    `edge-1; error=${line.error}; details="${line.details}"; next-hop="resetAtBoundary"`,
+  ]);
 });
