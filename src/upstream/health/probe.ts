@@ -47,6 +47,15 @@ export function startProbe(
 /** The probe's timer bounds the whole exchange: the connection's own timers never fire first. */
 const NEVER = 2_147_483_647;
 
+/**
+ * How much of an answer's body a probe reads. Within it, the body must come whole (a body cut
+ * short or stalled is a broken answer, as for a request); past it, the status alone decides and
+ * the connection is closed: a health endpoint that answers a 100 MB dump or streams forever
+ * would otherwise cost its whole body every interval (HAProxy judges a check on what one
+ * buffer holds, too).
+ */
+const BODY_READ_LIMIT = 64 * 1024;
+
 /** A probe's connection carries one request and is closed: there is no pool to go back to. */
 const THROWAWAY: ConnectionOwner = {
   release: (connection) => connection.destroy(),
@@ -65,6 +74,7 @@ class Probe implements ExchangeHandler {
   private readonly timer: NodeJS.Timeout;
   private stage: ProbeStage = 'connecting';
   private status: number | undefined;
+  private bodyBytes = 0;
   private settled = false;
   private resolve!: (result: ProbeResult) => void;
 
@@ -138,11 +148,18 @@ class Probe implements ExchangeHandler {
     this.status = head.status;
   }
 
-  onResponseData(): void {
-    // The body only has to arrive whole; what it says is the status's business.
+  onResponseData(_controller: ExchangeController, chunk: Buffer): void {
+    // What the body says is the status's business: it only has to arrive whole, up to the bound.
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > BODY_READ_LIMIT) this.judge();
   }
 
   onResponseEnd(): void {
+    this.judge();
+  }
+
+  /** The verdict of the answer's status (settling closes the connection, whatever of the body is left). */
+  private judge(): void {
     const status = this.status as number;
     if (this.check.expectStatus.some(([low, high]) => status >= low && status <= high)) {
       this.settle({ ok: true, at: performance.now(), ms: this.elapsed(), status });

@@ -95,8 +95,21 @@ export class TargetState {
 }
 
 /**
+ * Whether panic may set aside this target's failing checks. Panic distrusts a health path (a
+ * dependency of its own, a wrong path, a deploy that broke only the probe), not the network:
+ * a probe that could not even reach the target (refused, unroutable, its name or TLS refused) met
+ * what a request to it would meet, so panic sending requests there only turns the gateway's
+ * 503 into one 502 per request. A connect the probe's own `timeout` cut short is not that
+ * proof: a request may wait longer for its connection.
+ */
+function checksMayBeWrong(target: TargetState): boolean {
+  const failure = target.lastProbe?.failure;
+  return failure?.shape !== 'unreachable' || failure.type === 'connection_timeout';
+}
+
+/**
  * Whether the balancer may send this request to the target now. In panic (see panic.ts) the
- * health checks' verdict is ignored; ejection never is.
+ * health checks' verdict is ignored (unless they found it unreachable); ejection never is.
  */
 export function isAvailable(
   target: TargetState,
@@ -106,7 +119,7 @@ export function isAvailable(
 ): boolean {
   // An operator's decision is never overridden, not even by panic.
   if (target.admin !== 'enabled' || target.weight === 0) return false;
-  if (!target.checkedHealthy && !panic) return false;
+  if (!target.checkedHealthy && !(panic && checksMayBeWrong(target))) return false;
   if (target.isEjected(now)) return false;
   if (target.isHalfOpen(now)) return target.probes.count < halfOpenProbes;
   return true;
@@ -122,7 +135,7 @@ export function isAvailable(
  */
 export function isOnlyEjected(target: TargetState, now: number, panic = false): boolean {
   if (target.admin !== 'enabled' || target.weight === 0) return false;
-  if (!target.checkedHealthy && !panic) return false;
+  if (!target.checkedHealthy && !(panic && checksMayBeWrong(target))) return false;
   return target.isEjected(now) || target.isHalfOpen(now);
 }
 

@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import type { Route } from 'playwright-core';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { startResetBeforeHead } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
@@ -174,14 +175,16 @@ test('the worst first: the page opens on what GET /status says is wrong, gateway
 }, async () => {
   const echo: Fault = await startEcho();
   const adminPort = await freePort();
-  const refused = await freePort();
+  // It takes connections and resets each request: a refused one would keep panic from sending
+  // it the request that ejects it (panic-unreachable.test.ts).
+  const resetting = await startResetBeforeHead();
   const { dir, path } = gatewayDir(adminPort, echo.url);
-  // A second upstream whose one target refuses every connection: its checks fail and one
+  // A second upstream whose one target resets every request: its checks fail and one
   // failure ejects it, for longer than the test.
   writeFileSync(
     path,
     `${readFileSync(path, 'utf8')}  gone:
-    targets: [{ url: "http://127.0.0.1:${refused}" }]
+    targets: [{ url: "${resetting.url}" }]
     health_check: { path: /health, interval: 300ms, timeout: 300ms, rise: 1, fall: 1 }
     outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }
     retries: { attempts: 1 }
@@ -228,6 +231,7 @@ test('the worst first: the page opens on what GET /status says is wrong, gateway
     await browser.close();
     await serve?.stop();
     await echo.close();
+    await resetting.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
