@@ -243,9 +243,12 @@ function authHopsStatus(runtime: LiveRuntime, now: number): Record<string, AuthH
  */
 function pickedInPanic(upstream: Upstream, now: number): boolean {
   const { panic, targets } = upstream;
-  if (panic.active) return true;
-  if (panic.threshold === 0) return false;
   const probes = upstream.config.circuitBreaker.halfOpenRequests;
+  // In panic, but no target a request could go to: none its probe could reach (target-state.ts),
+  // so the requests are answered 503, not sent to targets failing their checks.
+  if (panic.active)
+    return targets.some((t) => isAvailable(t, now, probes, true) || isOnlyEjected(t, now, true));
+  if (panic.threshold === 0) return false;
   return !targets.some((t) => isAvailable(t, now, probes)) && targets.some((t) => isOnlyEjected(t, now));
 }
 

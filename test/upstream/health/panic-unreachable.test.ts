@@ -50,6 +50,9 @@ test('every target refusing connections: 503 destination_unavailable with Retry-
       assert.match(String(res.headers['proxy-status']), /2 failing health checks/);
       assert.ok(res.headers['retry-after'], 'a Retry-After');
     }
+    // Nor does GET /status say requests go to targets failing their checks: none goes anywhere.
+    assert.equal(upstream.panic.active, true);
+    assert.equal(gw.gateway.status().upstreams.app.panic, false);
   } finally {
     await gw.close();
     await Promise.all([a.close(), b.close()]);
@@ -73,6 +76,7 @@ test('in panic, a target whose probe was refused takes no request; the one faili
     const statuses = [];
     for (let i = 0; i < 6; i++) statuses.push((await request(gw.url, { path: `/y${i}` })).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+    assert.equal(gw.gateway.status().upstreams.app.panic, true);
     assert.equal(serving.received.filter((r) => !r.path.startsWith('/health')).length, 6);
   } finally {
     await gw.close();
