@@ -40,8 +40,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
   private readonly sinks: AttemptSinks;
-  /** A retry waiting out its backoff, and the failure it is for (made by each retry). */
-  private backoff: RetryBackoff | undefined;
+  private backoff: RetryBackoff | undefined; // a retry waiting out its backoff (each retry makes one)
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
   /** Stops the read of a body being buffered (the client left meanwhile). */
@@ -193,7 +192,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoff = new RetryBackoff(failure, verdict.delay, this);
+    this.backoff = new RetryBackoff(failure, verdict.delay, this, this.backoff?.waitedMs);
   }
 
   /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
@@ -345,6 +344,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     record.stage = this.stage;
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;
+    record.backoffMs = this.backoff?.waitedMs;
     return failure;
   }
 }
