@@ -55,7 +55,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly own: OwnCall | undefined;
   /** start() ran: before, a route stage may have answered, and there is nothing to end. */
   private started = false;
-  /** Held here alone, written to the record once at the end: how far the request got, and whether the last connection was reused. */
+  /** Held here alone, written to the record once at the end: how far the request got, and whether the last attempt's connection was reused. */
   private stage: Stage | undefined;
   private reused: boolean | undefined;
   /** The sink refused a head an upstream sent (defence in depth): the answer closes the connection. */
@@ -170,7 +170,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (entry === undefined) return;
     const { exchange } = this.current as Attempt;
     this.req.record.tries = withTry(this.req.record.tries, entry, exchange.endedInQueue);
-    this.reused = exchange.connectionReused ?? this.reused;
+    this.reused = exchange.connectionReused; // the last attempt's: the line's `reused` is of its `target`
   }
 
   private attemptFailed(failure: Failure): void {
@@ -187,7 +187,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       bodyReplayable: this.sends.body.kind !== 'stream' || failure.stage === 'not_sent',
       remaining: this.deadline.remaining(),
       noFreshTarget: !retryFindsUntried(upstream, performance.now(), this.tried),
-      reusedConnection: this.reused === true, // the last connection any attempt had
+      reusedConnection: this.reused === true, // the failed attempt's connection (none: not reused)
     });
     if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);
     this.measure.retrying(failure.type);
