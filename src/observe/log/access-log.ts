@@ -79,6 +79,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['tries', listedTries],
   ['retry_skipped', (r) => r.retrySkipped],
   ['held_ms', (r) => optional(r.heldMs)],
+  ['backoff_ms', (r) => optional(r.backoffMs)],
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
   ['rate_limit_unchecked', (r) => r.rateLimitUnchecked],
 ];
@@ -304,6 +305,7 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (listed !== undefined) putJson(MEMBER.tries, JSON.stringify(listed));
   if (r.retrySkipped !== undefined) putText(MEMBER.retry_skipped, r.retrySkipped);
   if (r.heldMs !== undefined) putDuration(MEMBER.held_ms, r.heldMs);
+  if (r.backoffMs !== undefined) putDuration(MEMBER.backoff_ms, r.backoffMs);
   if (r.spooled !== undefined && r.spooled !== 0) putCount(MEMBER.spooled, r.spooled);
   if (r.rateLimitUnchecked !== undefined) putText(MEMBER.rate_limit_unchecked, r.rateLimitUnchecked);
 }

@@ -30,7 +30,7 @@ export interface TryLine {
  * client_aborted, upgraded, the route and bytes_in; admit the upstream, upstream path, auth and user
  * (the admission a rate limit its store left unchecked);
  * the attempt loop (attempts.ts) the target, tries, retry_skipped, panic, hash_home, and once at
- * the end the stage, the connection's reuse and held_ms; the exchange what the wire showed
+ * the end the stage, the connection's reuse, held_ms and backoff_ms; the exchange what the wire showed
  * (bytes out, connect and first-byte times, resets, dropped interim answers); the tunnel after a
  * 101 what the client sent through it and who closed it.
  */
@@ -156,6 +156,8 @@ export class RequestRecord {
   retrySkipped: RetrySkip | undefined;
   /** Milliseconds the request waited for a target to come back (upstream `hold`); absent: it never waited. */
   heldMs: number | undefined;
+  /** Milliseconds its retries waited out their backoffs, all added; absent: no retry was decided. */
+  backoffMs: number | undefined;
   /** Response bytes that reached the client through a spool file (`limits.spool`); absent: none did. */
   spooled: number | undefined;
   /**

@@ -154,6 +154,9 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   start(now = performance.now()): void {
     const { upstream } = this;
     this.startedAt = now;
+    // The line's connect_ms is the attempt its target names: an earlier attempt's connect is not
+    // this one's, which may open none (refused, its wait in the queue run out). `tries` has each.
+    this.record.connectMs = undefined;
     // Beyond the pool's connections the attempt waits in the pool's queue: bounded in time here.
     // Bound, not an arrow: an arrow here made every start() allocate the context it captures.
     if (poolFull(this.target))

@@ -40,8 +40,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
   private readonly sinks: AttemptSinks;
-  /** A retry waiting out its backoff, and the failure it is for (made by each retry). */
-  private backoff: RetryBackoff | undefined;
+  private backoff: RetryBackoff | undefined; // a retry waiting out its backoff (each retry makes one)
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
   /** Stops the read of a body being buffered (the client left meanwhile). */
@@ -56,7 +55,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly own: OwnCall | undefined;
   /** start() ran: before, a route stage may have answered, and there is nothing to end. */
   private started = false;
-  /** Held here alone, written to the record once at the end: how far the request got, and whether the last connection was reused. */
+  /** Held here alone, written to the record once at the end: how far the request got, and whether the last attempt's connection was reused. */
   private stage: Stage | undefined;
   private reused: boolean | undefined;
   /** The sink refused a head an upstream sent (defence in depth): the answer closes the connection. */
@@ -171,7 +170,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (entry === undefined) return;
     const { exchange } = this.current as Attempt;
     this.req.record.tries = withTry(this.req.record.tries, entry, exchange.endedInQueue);
-    this.reused = exchange.connectionReused ?? this.reused;
+    this.reused = exchange.connectionReused; // the last attempt's: the line's `reused` is of its `target`
   }
 
   private attemptFailed(failure: Failure): void {
@@ -188,12 +187,12 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       bodyReplayable: this.sends.body.kind !== 'stream' || failure.stage === 'not_sent',
       remaining: this.deadline.remaining(),
       noFreshTarget: !retryFindsUntried(upstream, performance.now(), this.tried),
-      reusedConnection: this.reused === true, // the last connection any attempt had
+      reusedConnection: this.reused === true, // the failed attempt's connection (none: not reused)
     });
     if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoff = new RetryBackoff(failure, verdict.delay, this);
+    this.backoff = new RetryBackoff(failure, verdict.delay, this, this.backoff?.waitedMs);
   }
 
   /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
@@ -345,6 +344,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     record.stage = this.stage;
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;
+    record.backoffMs = this.backoff?.waitedMs;
     return failure;
   }
 }

@@ -47,9 +47,9 @@ test("the record's status is written by the request session alone", () => {
   assert.deepEqual([...(recordWriters().get('status') ?? [])], ['src/proxy/session/request-session.ts']);
 });
 
-test("the request's stage, its connection's reuse and its time held are the attempt loop's, written by it alone", () => {
+test("the request's stage, its connection's reuse, its time held and its backoffs are the attempt loop's, written by it alone", () => {
   const writers = recordWriters();
-  for (const field of ['stage', 'reusedConnection', 'heldMs', 'tries'])
+  for (const field of ['stage', 'reusedConnection', 'heldMs', 'backoffMs', 'tries'])
     assert.deepEqual([...(writers.get(field) ?? [])], ['src/proxy/session/attempts.ts'], field);
 });
 
