@@ -56,9 +56,13 @@ function grpcOf(entry: Record<string, unknown>, status: number): RequestLine['gr
   return { status: code, producedBy: byGateway ? 'proxy' : 'upstream' };
 }
 
-/** A wait with the time the request was held (upstreams.*.hold) taken out. */
-function withoutHold(waitMs: number | undefined, heldMs: number | undefined): number | undefined {
-  return waitMs === undefined || heldMs === undefined ? waitMs : Math.max(0, waitMs - heldMs);
+/**
+ * A wait with the time the request waited on no upstream taken out: held for a target to come
+ * back (`held_ms`, upstreams.*.hold) and its retries' backoffs (`backoff_ms`).
+ */
+function withoutIdleWaits(waitMs: number | undefined, entry: Record<string, unknown>): number | undefined {
+  const idle = (finite(entry.held_ms) ?? 0) + (finite(entry.backoff_ms) ?? 0);
+  return waitMs === undefined ? waitMs : Math.max(0, waitMs - idle);
 }
 
 /** "no response head within the client's grpc-timeout of 150 ms" (or "no connection made within…"): the client's deadline, 150. */
@@ -159,13 +163,13 @@ export const candorReader: LogReader = {
       retriedOmitted: omitted.length > 0 ? omitted : undefined,
       // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
       // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
-      // else the total. A held request's wait for a target to come back (held_ms) is no wait on
-      // the upstream either.
+      // else the total. A held request's wait for a target to come back (held_ms) and its
+      // retries' backoffs (backoff_ms) are no wait on the upstream either.
       waitMs: slowFailure
         ? ownLast
           ? finite(tries[tries.length - 1]?.ms)
-          : withoutHold(finite(entry.total_ms), finite(entry.held_ms))
-        : withoutHold(finite(entry.ttfb_ms), finite(entry.held_ms)),
+          : withoutIdleWaits(finite(entry.total_ms), entry)
+        : withoutIdleWaits(finite(entry.ttfb_ms), entry),
       clientAborted: entry.client_aborted === true || entry.client_aborted === 'true' || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
