@@ -45,7 +45,6 @@ const HOLD_FEATURE: ReadonlySet<string> = new Set([
   'holding',
   'toHold',
   'heldMayGo',
-  'withoutHold',
 ]);
 
 /** Names with "own": what the gateway makes itself (an answer, its head, fields and body, a cut, a call, a route). */
