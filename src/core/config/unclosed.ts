@@ -67,8 +67,9 @@ function openingsOf(doc: Document.Parsed): Map<string, Opening> {
       : (node as { flow?: boolean } | null)?.flow === true
         ? 'flow'
         : undefined;
-    const range = (node as Node).range;
-    if (kind !== undefined && range) openings.set(`${kind} ${range[1]}`, { node: node as Node, ancestors });
+    // An empty value (`key:` alone) is visited as null.
+    const range = kind === undefined ? undefined : (node as Node).range;
+    if (range) openings.set(`${kind} ${range[1]}`, { node: node as Node, ancestors });
   });
   return openings;
 }
