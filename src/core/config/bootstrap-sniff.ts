@@ -5,14 +5,24 @@
  * an ES module would load fs/promises into the primary with it (lean-processes.test.ts).
  */
 export function isBootstrapFile(file: string): boolean {
+  const fs = process.getBuiltinModule('node:fs');
+  let fd: number | undefined;
   try {
-    return /^source\s*:/m.test(
-      process
-        .getBuiltinModule('node:fs')
-        .readFileSync(file, 'utf8')
-        .slice(0, 64 * 1024),
-    );
+    fd = fs.openSync(file, 'r');
+    // Only the head is looked at, so only the head is read: a file without end (`candor check
+    // /dev/zero`) read whole before it was cut never came back, where the reader that follows
+    // refuses it at its size bound.
+    const head = Buffer.alloc(SNIFFED_BYTES);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < head.length; length += read)
+      read = fs.readSync(fd, head, length, head.length - length, null);
+    return /^source\s*:/m.test(head.toString('utf8', 0, length));
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
+
+/** A bootstrap file is a few lines; a config that names `source:` past this is no bootstrap file. */
+const SNIFFED_BYTES = 64 * 1024;

@@ -7,11 +7,12 @@
  * gateway's singletons are the main file's, and one written in an include is refused at its key.
  */
 
-import { globSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { coerceExpanded } from './coerce.ts';
 import { describeValue } from './describe-value.ts';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
+import { matchesOf } from './include-glob.ts';
 import { isModulePath } from './normalize-plugins.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
@@ -164,7 +165,12 @@ class Inclusion implements Included {
       }
       // A config given as text ("<demo>") has no folder: its includes are the working directory's.
       const dir = /^<.*>$/.test(from.file) ? process.cwd() : dirname(resolve(from.file));
-      const matches = globSync(pattern, { cwd: dir }).sort();
+      const found = matchesOf(pattern, dir);
+      if ('refused' in found) {
+        this.#problem(from, ['include', index], found.refused);
+        return;
+      }
+      const { matches } = found;
       if (matches.length === 0)
         this.#problem(
           from,

@@ -20,32 +20,58 @@ interface Unclosed {
 }
 
 /**
- * The value a parser error at `at` is about when that error is one of an opening never closed:
- * the innermost quoted scalar or `[ ]`/`{ }` whose text runs up to where the parser gave up.
+ * For the parser errors of `doc`, the value each is about when it is one of an opening never
+ * closed: the innermost quoted scalar or `[ ]`/`{ }` whose text runs up to where the parser gave up.
+ * The document is looked through once, for all of them: a file of thousands of `[` left open has
+ * an error for each, and looking through it again for each took minutes.
  */
-export function unclosedAt(
+export function unclosedIn(
   doc: Document.Parsed,
-  code: string,
-  message: string,
-  at: number,
-): Unclosed | undefined {
-  const quote = code === 'MISSING_CHAR' && /^Missing closing (["'])quote$/.exec(message)?.[1];
-  const flow = code === 'BAD_INDENT' && /^Flow (?:sequence|map) in block collection/.test(message);
-  if (!quote && !flow) return undefined;
-  let found: Unclosed | undefined;
-  visit(doc, (_, node, ancestors) => {
-    if (!isOpenedValue(node, quote || undefined) || node.range?.[1] !== at) return;
-    const opener = quote || (isSeq(node) ? '[' : '{');
+): (code: string, message: string, at: number) => Unclosed | undefined {
+  let openings: Map<string, Opening> | undefined;
+  return (code, message, at) => {
+    const quote = code === 'MISSING_CHAR' && /^Missing closing (["'])quote$/.exec(message)?.[1];
+    const flow = code === 'BAD_INDENT' && /^Flow (?:sequence|map) in block collection/.test(message);
+    if (!quote && !flow) return undefined;
+    openings ??= openingsOf(doc);
+    const found = openings.get(`${quote || 'flow'} ${at}`);
+    if (found === undefined) return undefined;
+    const opener = quote || (isSeq(found.node) ? '[' : '{');
     const closer = opener === '[' ? ']' : opener === '{' ? '}' : opener;
-    found = {
-      kind: quote ? 'quote' : 'bracket',
-      offset: node.range[0],
-      path: pathOf([...ancestors, node]),
+    const kind = quote ? 'quote' : 'bracket';
+    return {
+      kind,
+      offset: found.node.range![0],
+      path: pathOf([...found.ancestors, found.node]),
       opener,
       closer,
     };
+  };
+}
+
+/** A quoted scalar or flow collection, with what leads to it from the document. */
+interface Opening {
+  readonly node: Node;
+  readonly ancestors: readonly unknown[];
+}
+
+/**
+ * Each quoted scalar and flow collection by its kind (`"`, `'` or `flow`) and the offset where it
+ * ends. Of those ending at one place (each `[` of `[[[` left open), the innermost: visited last.
+ */
+function openingsOf(doc: Document.Parsed): Map<string, Opening> {
+  const openings = new Map<string, Opening>();
+  visit(doc, (_, node, ancestors) => {
+    const kind = isScalar(node)
+      ? { QUOTE_DOUBLE: '"', QUOTE_SINGLE: "'" }[node.type as string]
+      : (node as { flow?: boolean } | null)?.flow === true
+        ? 'flow'
+        : undefined;
+    // An empty value (`key:` alone) is visited as null.
+    const range = kind === undefined ? undefined : (node as Node).range;
+    if (range) openings.set(`${kind} ${range[1]}`, { node: node as Node, ancestors });
   });
-  return found;
+  return openings;
 }
 
 /** What to do about it; `line` is where the parser gave up. */
@@ -53,12 +79,6 @@ export function unclosedMessage({ kind, opener, closer }: Unclosed, line: number
   return kind === 'bracket'
     ? `this ${opener} has no closing ${closer} before line ${line}: close it, or indent the lines it holds past its key`
     : `this ${opener} has no closing ${closer} (the value runs on to the end of the file, line ${line})`;
-}
-
-function isOpenedValue(node: unknown, quote: string | undefined): node is Node {
-  if (quote !== undefined)
-    return isScalar(node) && node.type === (quote === '"' ? 'QUOTE_DOUBLE' : 'QUOTE_SINGLE');
-  return (node as { flow?: boolean } | null)?.flow === true;
 }
 
 /** The config path of the last of `chain` (the document, then each node, pair and value to it). */

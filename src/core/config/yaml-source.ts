@@ -9,7 +9,7 @@
 import { type Document, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
 import type { PathSegment } from './schema.ts';
-import { unclosedAt, unclosedMessage } from './unclosed.ts';
+import { unclosedIn, unclosedMessage } from './unclosed.ts';
 import { plainSyntaxMessage, syntaxPlaces } from './yaml-syntax.ts';
 import {
   type Coerce,
@@ -130,9 +130,10 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
     (error, i) =>
       error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
   );
+  const unclosedAt = unclosedIn(doc);
   const told = withUnquotedVariables(errors, text).map((error) => ({
     ...error,
-    open: unclosedAt(doc, error.code, error.message, error.pos),
+    open: unclosedAt(error.code, error.message, error.pos),
   }));
   // A quote left open takes the `]` and `}` after it into its value: the brackets it swallowed
   // are left open at the same place, which follows from the quote and is not told again.

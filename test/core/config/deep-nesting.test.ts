@@ -36,3 +36,24 @@ test('candor check exits 78 with it', () => {
     new RegExp(`^${file}:1:\\d+  ${DEEP.replace(/[[{(")]/g, '\\$&')}\\n1 problem in ${file}\\n$`),
   );
 });
+
+// Each of the parser's errors about a "[" left open looked through the whole document for its
+// opening (and through the fields above it for its path): 20,000 lines of `kN: [a` (200 KB) took
+// minutes, a reload holding the primary all that while. A child still running after a minute is
+// killed, and fails the test.
+test('20,000 "[" left open: candor check exits 78 with each opening, and returns', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'candor-deep-')), 'candor.yaml');
+  writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `k${i}: [a\n`).join(''));
+  const run = spawnSync(process.execPath, [BIN, 'check', file], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  assert.equal(run.status, 78, run.stderr);
+  const lines = run.stderr.split('\n');
+  assert.equal(
+    lines[0],
+    `${file}:1:5  k0: this [ has no closing ] before line 2: close it, or indent the lines it holds past its key`,
+  );
+  assert.equal(lines.at(-2), `20000 problems in ${file}`);
+});

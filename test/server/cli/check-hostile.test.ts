@@ -1,0 +1,86 @@
+/**
+ * `candor check` (the CLI, a real child process) on the worst files the config fuzz tests
+ * (test/core/config/fuzz-*.test.ts) led to: an alias bomb, nesting past the parser's stack, NUL
+ * and bytes that are no UTF-8, a file past the size bound, an endless one (/dev/zero), a folder.
+ * Each exits 78 (EXIT.config) with the problem list on stderr, one `FILE[:line:column]  …` line
+ * each and the count, never a stack; none hangs (a child left running is killed and fails its case).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+const BIN = join(import.meta.dirname, '../../../bin/candor.js');
+const dir = mkdtempSync(join(tmpdir(), 'candor-check-hostile-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `candor check FILE`; a child still running after a minute is killed (its code then null). */
+function check(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'check', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Nine aliases to a list of nine, nine levels deep: 387 million values if expanded. */
+const aliasBomb = () => {
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++)
+    lines.push(
+      `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
+  return `${lines.join('\n')}\nlisten: *a9\n`;
+};
+
+const CASES: readonly (readonly [string, () => string, RegExp])[] = [
+  ['an alias bomb', () => write('bomb.yaml', aliasBomb()), /more than 1000 aliases to resolve/],
+  ['100,000 "["', () => write('deep.yaml', `listen: ${'['.repeat(100_000)}\n`), /nested too deeply to read/],
+  [
+    'a NUL and a byte that is no UTF-8',
+    () => write('nul.yaml', Buffer.from('listen:\0\n  - \xff\n', 'latin1')),
+    /not UTF-8 here: byte 0xff/,
+  ],
+  [
+    'a file past 4 MiB',
+    () => write('big.yaml', `name: "${'x'.repeat(5 * 1024 * 1024)}"\n`),
+    /more than 4 MiB/,
+  ],
+  ['/dev/zero, which has no end', () => '/dev/zero', /more than 4 MiB/],
+  ['a folder', () => dir, /is a directory/],
+];
+
+function write(name: string, text: string | Buffer): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+for (const [name, make, message] of CASES)
+  test(`check on ${name}: exit 78, the problems on stderr, no stack`, async () => {
+    const file = make();
+    const { code, stdout, stderr } = await check(file);
+    assert.equal(code, 78, stderr);
+    assert.equal(stdout, '');
+    assert.match(stderr, message);
+    const lines = stderr.trimEnd().split('\n');
+    assert.match(lines.at(-1)!, /^\d+ problems? in /);
+    assert.ok(lines.at(-1)!.endsWith(` in ${file}`), lines.at(-1));
+    for (const line of lines.slice(0, -1))
+      assert.ok(line.startsWith(`${file}:`) || line.startsWith(`${file}  `), line);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  });
