@@ -137,6 +137,6 @@ test('a template reads as its parts, the environment only ever giving text, or i
           );
       },
     ),
-    { seed: SEED, numRuns: runs(300) },
+    { seed: SEED, numRuns: runs(120) },
   );
 });

@@ -244,7 +244,7 @@ for (const [name, seed] of Object.entries(SEEDS))
         writeFileSync(MAIN, mutations.reduce(mutate, Buffer.from(seed)));
         assertConfigOrTold(await outcomeOf(MAIN, ENV), MAIN);
       }),
-      { seed: SEED, numRuns: runs(name === 'complete' ? 150 : 300) },
+      { seed: SEED, numRuns: runs(name === 'complete' ? 60 : 120) },
     );
   });
 
