@@ -7,9 +7,25 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { startRawFault } from '../../../../src/kits/fault-kit/raw-server.ts';
-import { singleUpstream, startTestGateway } from '../../../helpers/test-gateway.ts';
+import { singleUpstream, startTestGateway, type TestGateway } from '../../../helpers/test-gateway.ts';
+
+/** A gateway with HTTP/2 on, in front of an upstream that writes `answer` to each request (closed after the test). */
+async function gatewayOver(t: TestContext, answer: string): Promise<TestGateway> {
+  const upstream = await startRawFault(async (c) => {
+    for (;;) {
+      await c.nextRequest();
+      await c.write(answer);
+    }
+  });
+  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
+  t.after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  return gw;
+}
 
 test('trailers and interim fields named like Object properties reach an HTTP/2 client as the upstream sent them', async (t) => {
   const upstream = await startRawFault(async (c) => {
@@ -106,20 +122,11 @@ test('a response head that repeats a field node:http2 takes once reaches an HTTP
 // RFC 9110 §7.6.1: a proxy removes "any header or trailer field(s)" a Connection field names.
 // The head's were removed; a trailer of the same name reached the client (as HAProxy relays it).
 test('a trailer field the answer head names in Connection is hop-by-hop: it reaches neither an HTTP/2 nor an HTTP/1.1 client', async (t) => {
-  const upstream = await startRawFault(async (c) => {
-    for (;;) {
-      await c.nextRequest();
-      await c.write(
-        'HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: head\r\ntransfer-encoding: chunked\r\n\r\n' +
-          '2\r\nok\r\n0\r\nX-Hop: secret\r\nx-hop: again\r\nX-Keep: 2\r\n\r\n',
-      );
-    }
-  });
-  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
-  t.after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const gw = await gatewayOver(
+    t,
+    'HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: head\r\ntransfer-encoding: chunked\r\n\r\n' +
+      '2\r\nok\r\n0\r\nX-Hop: secret\r\nx-hop: again\r\nX-Keep: 2\r\n\r\n',
+  );
   const seen = await new Promise<{
     head: http2.IncomingHttpHeaders;
     body: string;
@@ -166,20 +173,11 @@ test('a trailer field the answer head names in Connection is hop-by-hop: it reac
 // an HTTP/2 client (RFC 9113 §8.1.1), which reset the stream: the 200 behind it never arrived
 // (nginx and HAProxy relay it too). HTTP/1.1's writer already left it out; pinned beside.
 test("an interim answer's Content-Length is not relayed: the 103 and the 200 behind it reach an HTTP/2 and an HTTP/1.1 client", async (t) => {
-  const upstream = await startRawFault(async (c) => {
-    for (;;) {
-      await c.nextRequest();
-      await c.write(
-        'HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nLink: </a.css>; rel=preload\r\n\r\n' +
-          'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
-      );
-    }
-  });
-  const gw = await startTestGateway(singleUpstream(upstream.url), {}, 'http2: true');
-  t.after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const gw = await gatewayOver(
+    t,
+    'HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nLink: </a.css>; rel=preload\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  );
   const seen = await new Promise<{
     interim: http2.IncomingHttpHeaders[];
     status: unknown;
