@@ -9,18 +9,23 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-test('the backoff between two attempts is in the line, beside the attempts it separates', async () => {
-  const refusing = await startRefusing();
-  const gw = await startTestGateway(`name: edge-1
+/** A gateway whose one upstream refuses every connection, retried as `retries` says. */
+function refusedWith(url: string, retries: string) {
+  return startTestGateway(`name: edge-1
 routes:
   - match: { path: / }
     upstream: app
 upstreams:
   app:
     targets:
-      - url: ${refusing.url}
-    retries: { attempts: 3, backoff: { base: 40ms, max: 40ms } }
+      - url: ${url}
+    retries: ${retries}
 `);
+}
+
+test('the backoff between two attempts is in the line, beside the attempts it separates', async () => {
+  const refusing = await startRefusing();
+  const gw = await refusedWith(refusing.url, '{ attempts: 3, backoff: { base: 40ms, max: 40ms } }');
   try {
     const res = await request(gw.url, { path: '/x' });
     assert.equal(res.status, 502);
@@ -42,16 +47,7 @@ upstreams:
 
 test('a request that was not retried has no backoff_ms', async () => {
   const refusing = await startRefusing();
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    targets:
-      - url: ${refusing.url}
-    retries: { attempts: 1 }
-`);
+  const gw = await refusedWith(refusing.url, '{ attempts: 1 }');
   try {
     assert.equal((await request(gw.url, { path: '/x' })).status, 502);
     const line = await gw.accessLine(1);
