@@ -195,6 +195,11 @@ upstreams:
   const child = spawn(process.execPath, [bin, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Kept whole: when the exit is not 0, what the gateway said of it is the only clue.
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   try {
     const base = `http://127.0.0.1:${port}`;
     await stalled(child);
@@ -204,7 +209,7 @@ upstreams:
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
     const [code] = await exited;
-    if (code !== 0) process.stderr.write(child.stderr?.read()?.toString() ?? '');
+    if (code !== 0) process.stderr.write(`the gateway's stderr:\n${stderr}\n`);
     return code;
   } finally {
     child.kill('SIGKILL');
