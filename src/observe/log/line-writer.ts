@@ -87,6 +87,8 @@ export class LineWriter {
   private writing = false;
   /** When the write in flight was issued, or last wrote part of its batch (nowMs()). */
   private writeProgressAt = 0;
+  /** When a pipe's or socket's write(2) now in the thread pool was issued (nowMs()); undefined between writes (an EAGAIN's wait). */
+  private inKernelSince: number | undefined;
   private dropped = 0;
   /** Every line dropped since the writer was made (candor_log_lines_dropped_total). */
   private droppedTotal = 0;
@@ -125,6 +127,32 @@ export class LineWriter {
       if (own === undefined) this.nonBlocking = nonBlockingSwitch(fd);
       else this.fd = own;
     }
+    // At once, not at the first line: see keepNonBlocking.
+    this.nonBlocking?.();
+  }
+
+  /**
+   * Sets stdout or stderr on a socket non-blocking again (nothing for any other destination).
+   * Every child started with the descriptor as its stdio is made blocking by libuv between its
+   * fork and its exec, and a Node child takes the flag it starts with as the one to put back at
+   * its exit: the cluster primary calls this when a worker has been forked, so that the worker
+   * starts with the flag set and leaves it set when it ends, instead of making the description
+   * blocking under the other workers' writes (a write begun then blocks its thread for as long as
+   * the reader does not read).
+   */
+  keepNonBlocking(): void {
+    this.nonBlocking?.();
+  }
+
+  /**
+   * How long the write(2) in the thread pool has been in the kernel (ms), undefined while none
+   * is. A non-blocking write returns at once; one there for STALL_MS is blocked, because another
+   * process made the shared description blocking between this writer's switch and its write,
+   * and its reader does not read. libuv joins its thread-pool threads when the process exits:
+   * such a process cannot end by itself (end-process.ts ends it past the write).
+   */
+  get inKernelFor(): number | undefined {
+    return this.inKernelSince === undefined ? undefined : nowMs() - this.inKernelSince;
   }
 
   /** Opens (appending, creating its folder) the file a writer writes to. */
@@ -291,6 +319,8 @@ export class LineWriter {
     const carried = this.dropped;
     const bytes = this.takeQueued(false);
     let offset = 0;
+    // (A sibling's exit or fork may have made the shared description blocking since the last write.)
+    this.nonBlocking?.();
     try {
       while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset);
     } catch (err) {
@@ -363,7 +393,10 @@ export class LineWriter {
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
   private writeBytes(fd: number, bytes: Buffer, offset: number, carried: number): void {
     this.nonBlocking?.();
+    // (A file's write returns, however slow the disk: only a pipe's or socket's can wait for ever.)
+    if (!this.isFile) this.inKernelSince = nowMs();
     fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+      this.inKernelSince = undefined;
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
         setTimeout(() => this.writeBytes(fd, bytes, offset, carried), 5).unref();

@@ -66,3 +66,18 @@ export function reopenLogFiles(logger: {
     else logger.info({ file: reopened.file }, 'reopened the log file');
   }
 }
+
+/** After a child was started with this process's stdout and stderr (LineWriter.keepNonBlocking). */
+export function keepStdioNonBlocking(): void {
+  for (const writer of writers) writer.keepNonBlocking();
+}
+
+/** How long the longest write(2) of this process's writers has been in the kernel (LineWriter.inKernelFor). */
+export function logWriteInKernelFor(): number | undefined {
+  let longest: number | undefined;
+  for (const writer of writers) {
+    const ms = writer.inKernelFor;
+    if (ms !== undefined && (longest === undefined || ms > longest)) longest = ms;
+  }
+  return longest;
+}

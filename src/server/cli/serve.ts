@@ -9,6 +9,7 @@ import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { ServingMessage, StartRefusedMessage } from '../gateway/ipc-protocol.ts';
 import { type ActionInbox, listenForActions } from '../gateway/signals.ts';
+import { endOnceDone } from './end-process.ts';
 
 interface ServeOptions {
   readonly config: string | undefined;
@@ -21,6 +22,11 @@ interface ServeOptions {
 
 /** `candor serve`: run until SIGINT/SIGTERM, then drain and exit 0. */
 export async function runServe(options: ServeOptions): Promise<number> {
+  // The primary, a worker, the demo's or a fleet's: each ends here once its work is done.
+  return endOnceDone(await serve(options));
+}
+
+async function serve(options: ServeOptions): Promise<number> {
   if (cluster.isWorker) {
     // Listening for the primary's actions (drain, reopen the log) from the first moment: one
     // sent while the worker starts would otherwise be lost.
@@ -146,9 +152,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   } finally {
     inbox.close();
   }
-  // Whatever still holds the event loop (it should be nothing) must not keep a drained
-  // gateway alive: the log is flushed, and the exit handler writes any line left.
-  setTimeout(() => process.exit(EXIT.ok), 2_000).unref();
+  // Whatever still holds the event loop must not keep a drained gateway alive: endOnceDone.
   return EXIT.ok;
 }
 

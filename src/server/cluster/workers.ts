@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
 import { listeningInodes } from '../../core/net/socket-tables.ts';
+import { keepStdioNonBlocking } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import {
   makeWorkersStore,
@@ -174,6 +175,9 @@ class Supervision {
   #fork(): void {
     this.#alive++;
     const worker = cluster.fork(this.#env);
+    // The fork made the stdout and stderr every process shares blocking (LineWriter.keepNonBlocking):
+    // set again before the worker's Node reads the flag it will put back at its exit.
+    keepStdioNonBlocking();
     // process.uptime(), not performance.now(): the global `performance` loads node:perf_hooks,
     // half a MiB of a primary that needs no other part of it.
     this.#bornAt.set(worker.id, process.uptime() * 1000);
