@@ -7,7 +7,7 @@
  */
 import type { Failure } from './failure.ts';
 import { GRPC_CODES, type GrpcCode } from './grpc-codes.ts';
-import { failureProxyStatus } from './proxy-status.ts';
+import { failureProxyStatus, proxyStatusType } from './proxy-status.ts';
 
 export interface GrpcAnswerFacts {
   readonly proxyName: string;
@@ -119,10 +119,16 @@ export function percentDecodeGrpcMessage(text: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** The grpc-message text: the RFC 9209 type first (what a client branches on), the details, the id to quote. */
+/**
+ * The grpc-message text: the RFC 9209 type first, as Proxy-Status names it (what a client
+ * branches on: DESIGN.md), then a type of Candor's own that is a case of it (`client_deadline`,
+ * the client's own grpc-timeout, is an `http_response_timeout`), the details, the id to quote.
+ */
 function grpcMessage(failure: Failure, requestId: string, minimal: boolean): string {
+  const registered = proxyStatusType(failure.type) ?? failure.type;
+  const own = registered === failure.type ? '' : ` (${failure.type})`;
   const details = failure.details && !minimal ? `: ${failure.details}` : '';
-  return `${failure.type}${details} (request id ${requestId})`;
+  return `${registered}${own}${details} (request id ${requestId})`;
 }
 
 /** `grpc-status` and `grpc-message` for a failure: a Trailers-Only answer's, or the trailers that end a response cut after its head. */

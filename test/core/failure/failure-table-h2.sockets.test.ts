@@ -128,7 +128,10 @@ describe('the failure table over HTTP/2 and to a gRPC client', () => {
       assert.notEqual(callId, id);
       assert.match(
         percentDecodeGrpcMessage(String(g['grpc-message'])),
-        new RegExp(`^${row.error}: .+ \\(request id ${callId}\\)$`),
+        // DESIGN: the RFC 9209 type Proxy-Status names first, then Candor's finer one where it has one.
+        new RegExp(
+          `^${registered}${registered === row.error ? '' : ` \\(${row.error}\\)`}: .+ \\(request id ${callId}\\)$`,
+        ),
       );
       assert.match(String(g['proxy-status']), proxyStatus);
       assert.equal(g['cache-control'], 'no-store');

@@ -172,7 +172,7 @@ upstreams:
         r.headers['proxy-status'],
         `edge-1; error=${type}; details="${details}"; next-hop="orders"`,
       );
-      assert.match(String(r.headers['grpc-message']), new RegExp(`^${line.error}: `));
+      assert.match(String(r.headers['grpc-message']), new RegExp(`^${type} \\(${line.error}\\): `));
     }
     assert.deepEqual(
       gw.logs.filter((l) => l.msg === 'target ejected'),

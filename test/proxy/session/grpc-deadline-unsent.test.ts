@@ -86,7 +86,7 @@ test('grpc-timeout 0m: DEADLINE_EXCEEDED at once, the upstream never contacted, 
     );
     assert.equal(
       percentDecodeGrpcMessage(String(head['grpc-message'])),
-      `client_deadline_connecting: ${details} (request id ${head['x-request-id']})`,
+      `connection_timeout (client_deadline_connecting): ${details} (request id ${head['x-request-id']})`,
     );
     const line = await gw.logFor(id);
     assert.equal(line.status, 504);

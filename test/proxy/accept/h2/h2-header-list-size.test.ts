@@ -157,7 +157,10 @@ test('a gRPC client gets RESOURCE_EXHAUSTED in a Trailers-Only answer', async ()
     assert.equal(r.rstCode, 0);
     assert.equal(r.headers[':status'], 200);
     assert.equal(r.headers['grpc-status'], '8');
-    assert.match(String(r.headers['grpc-message']), /^client_header_list_size: the 200 response head is /);
+    assert.match(
+      String(r.headers['grpc-message']),
+      /^http_response_header_section_size \(client_header_list_size\): the 200 response head is /,
+    );
     const line = await gw.logFor('grpc-too-big');
     assert.equal(line.error, 'client_header_list_size');
     assert.equal(line.grpc_status, 8);
