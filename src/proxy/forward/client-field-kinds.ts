@@ -48,6 +48,10 @@ const NAMES: readonly (readonly [string, number])[] = [
   // libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and kin): the app's calls out
   // would go through the client's server.
   ['proxy', DROP],
+  // Proxy credentials are for the proxy that asked for them (RFC 9110 §11.7.2): this one never
+  // asks (no 407), and the app behind it is no proxy. A client that takes the gateway for its
+  // forward proxy (`curl -x gateway --proxy-user`) would hand the app its proxy password.
+  ['proxy-authorization', DROP],
 ];
 
 /** The names by their length: a name is compared, letter by letter, with those of its length only. */

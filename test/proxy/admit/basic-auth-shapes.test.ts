@@ -86,7 +86,7 @@ test('the scheme in any case, spaces around the credentials, each hash and name 
       // The user ends at the first colon (RFC 7617 §2): the password keeps the rest.
       `Authorization: Basic ${b64('colon:pa:ss:wd')}\r\n`,
       `Authorization: Basic ${b64('zoë:ü')}\r\n`,
-      // A Proxy-Authorization beside it is another hop's, not read here.
+      // A Proxy-Authorization beside it is not read here (and not sent on: request-headers.test.ts).
       `Authorization: Basic ${b64('bob:bpw')}\r\nProxy-Authorization: Basic ${b64('carol:s5pw')}\r\n`,
     ];
     for (const fields of good) {

@@ -194,6 +194,28 @@ describe('a Proxy field (httpoxy)', () => {
   });
 });
 
+describe('a Proxy-Authorization field', () => {
+  // RFC 9110 §11.7.2: proxy credentials are for the proxy that asked for them. This one never
+  // does (it sends no 407), and the app behind it is no proxy: `curl -x gateway --proxy-user`
+  // handed the user's proxy password to the app.
+  test('never reaches the upstream, in any case, absolute-form as a client of a forward proxy sends it', async (t) => {
+    const { fault, gw } = await gatewayAndUpstream(t);
+    const text = await rawUntil(
+      gw.port,
+      `GET http://x/a HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic dTpwcm94eS1wYXNzd29yZA==\r\nproxy-authorization: Basic dTpw\r\nX-Custom: kept\r\n\r\n`,
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const got = await fault.waitForRequest(1);
+    assert.equal(got.path, '/a');
+    assert.deepEqual(
+      got.rawHeaders.filter(([name]) => name.toLowerCase() === 'proxy-authorization'),
+      [],
+    );
+    assert.equal(got.headers['x-custom'], 'kept');
+  });
+});
+
 describe('a path-override field (X-Original-URL, X-Rewrite-URL)', () => {
   // IIS, Symfony and Laravel serve the path these name over the request line's: the gateway
   // routed and judged /public while the upstream would serve /admin (auth and allow/deny bypassed).
