@@ -180,6 +180,25 @@ export function withoutParameters(path: string): string {
   return pathPart.replace(/;[^/]*/g, '').replace(/\/{2,}/g, '/') + (q === -1 ? '' : path.slice(q));
 }
 
+/** A segment's trailing dots and escaped spaces, after a character of its name (not a segment of dots alone). */
+const TRAILING_DOTS_AND_SPACES = /(?<!\/|\.|%20)(?:\.|%20)+(?=\/|$)/gi;
+
+/**
+ * The path as Windows reads it (IIS, or any server that hands the path to NTFS): each segment
+ * ends before its trailing dots and spaces, so `/admin.` and `/admin%20` are its `/admin`. A
+ * segment of dots alone (`...`) is left as it is. The query, if any, as it is. Undefined when no
+ * segment ends so (the reading is the path itself): only looked for in a path with a `.` or `%`.
+ *
+ * @example windowsReading('/admin.%20./x?q=a.') // '/admin/x?q=a.'
+ */
+export function windowsReading(path: string): string | undefined {
+  const q = path.indexOf('?');
+  const pathPart = q === -1 ? path : path.slice(0, q);
+  if (!pathPart.includes('.') && !pathPart.includes('%')) return undefined;
+  const read = pathPart.replace(TRAILING_DOTS_AND_SPACES, '');
+  return read === pathPart ? undefined : read + (q === -1 ? '' : path.slice(q));
+}
+
 /**
  * An escape of a character a segment may also hold as it is (RFC 3986 §3.3's pchar: `:`, `@`
  * and the sub-delims), but `;`: `%40`, `%3A`, `%2B`… in either case.

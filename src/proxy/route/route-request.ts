@@ -3,7 +3,12 @@ import { Failure } from '../../core/failure/failure.ts';
 import { clipped } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
-import { type PathOptions, withEscapesDecoded, withoutParameters } from '../../core/uri-path.ts';
+import {
+  type PathOptions,
+  windowsReading,
+  withEscapesDecoded,
+  withoutParameters,
+} from '../../core/uri-path.ts';
 import { lastValuesFirst, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
@@ -94,6 +99,18 @@ export function routeRequest(
       'the path\'s escapes (such as %40 for "@") make it another route\'s path to a server that decodes them',
       { status: 400 },
     );
+  // Windows (IIS, a server that hands the path to NTFS) ends a segment before its trailing dots
+  // and spaces: a path they take past the route that reading picks (`/admin.` to the catch-all,
+  // IIS's `/admin`), and past that route's policy, is refused. A servlet container's reading too.
+  if (
+    windowsRoutesApart(router, hostname, path, asked, route) ||
+    (normal.parameters && windowsRoutesApart(router, hostname, withoutParameters(path), asked, route))
+  )
+    return new Failure(
+      'http_request_error',
+      "a path segment's trailing dots or spaces make it another route's path to a server that drops them (Windows: IIS)",
+      { status: 400 },
+    );
   // A query giving a tested name twice: a server that reads its last value (PHP, Rails) would
   // act as another route's request than the first value, which the conditions read, routed
   // (`?debug=0&debug=1` past a `debug: "1"` route's policy). Only looked at when a route tests the query.
@@ -138,6 +155,18 @@ export function routeRequest(
 function pathOnly(path: string): string {
   const q = path.indexOf('?');
   return q === -1 ? path : path.slice(0, q);
+}
+
+/** Whether Windows's reading of `path` (windowsReading) picks another route than `route`. */
+function windowsRoutesApart(
+  router: Router,
+  hostname: string,
+  path: string,
+  asked: RouteRequest,
+  route: RouteConfig,
+): boolean {
+  const windows = windowsReading(path);
+  return windows !== undefined && router.match(hostname, windows, asked) !== route;
 }
 
 /** Whether reading each repeated tested field as its first line, or its last, picks another route than `route`. */
