@@ -10,6 +10,7 @@ import type { RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/st
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
+import { repeatedKeyField } from './rate-limit.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
@@ -159,6 +160,11 @@ function accessed(
     route.rateLimit?.key.kind === 'header' || (route.hashKey !== undefined && route.hashKey.kind !== 'client')
       ? fieldsAfterAccess(request.head.headers, request.fields, requestEdit)
       : request.fields;
+  if (route.rateLimit?.key.kind === 'header') {
+    const lines = requestEdit === undefined ? request.head.headers : requestEdit(request.head.headers);
+    const repeated = repeatedKeyField(route.rateLimit, lines);
+    if (repeated !== undefined) return repeated;
+  }
   return pastAccess(gateway, listener, keyed, request.record, routed, stages, request, requestEdit);
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RateLimitConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
 import { clientBlock } from '../../core/net/client-block.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
@@ -103,6 +104,30 @@ export function rateLimitKey(
   // An IPv6 client picks its own addresses in the block it is handed (a /64, often a /56 or
   // a /48): keyed by the address alone, one host would take a fresh bucket per request.
   return `a:${clientBlock(forwardedClient(peer, fields, trust), config.ipv6Prefix)}`;
+}
+
+/**
+ * A 400 for a request that sends a `header:NAME` key's field on more than one line (`lines`: the
+ * fields as they go upstream, access's edit made). The field is one value (an API key), and which
+ * line the upstream reads is its own choice (Go's Header.Get and nginx the first, others the last,
+ * node:http all joined): keyed by the lines joined, a client made a fresh bucket with each made-up
+ * second line (or `X_Api_Key` one) while the upstream still read its spent key. One line with a
+ * comma is one value.
+ */
+export function repeatedKeyField(config: RateLimitConfig, lines: readonly string[]): Failure | undefined {
+  if (config.key.kind !== 'header') return undefined;
+  const name = config.key.name;
+  // `X_Api_Key` is the same field to a CGI-style app (cgi-spelling.ts), a line like any other.
+  const spelling = cgiSpelling(name);
+  let count = 0;
+  for (let i = 0; i < lines.length; i += 2)
+    if (lines[i].length === name.length && cgiSpelling(lines[i].toLowerCase()) === spelling) count++;
+  if (count < 2) return undefined;
+  return new Failure(
+    'http_request_error',
+    `the rate limit's key field ${name} came on ${count} lines: which one the upstream reads is its own choice`,
+    { status: 400 },
+  );
 }
 
 /**
