@@ -107,22 +107,25 @@ export function rateLimitKey(
 }
 
 /**
- * A 400 for a request that sends a `header:NAME` key's field on more than one line (`lines`: the
- * fields as they go upstream, access's edit made). The field is one value (an API key), and which
- * line the upstream reads is its own choice (Go's Header.Get and nginx the first, others the last,
- * node:http all joined): keyed by the lines joined, a client made a fresh bucket with each made-up
- * second line (or `X_Api_Key` one) while the upstream still read its spent key. One line with a
- * comma is one value.
+ * A `header:NAME` key's field as the upstream will read it, from `lines` (the fields as they go
+ * upstream, access's edit made): its one line's value in any spelling, `X_Api_Key` too, which a
+ * CGI-style app (PHP, WSGI, Rack: cgi-spelling.ts) reads as X-Api-Key; undefined when there is
+ * none. A 400 when it comes on more than one line: the field is one value (an API key), and which
+ * line the upstream reads is its own choice (Go's Header.Get and nginx the first, others the
+ * last, node:http all joined). Keyed by the lines joined, a client made a fresh bucket with each
+ * made-up second line, and keyed by its address when it sent only `X_Api_Key`, while the
+ * upstream still read its spent key. One line holding a comma is one value.
  */
-export function repeatedKeyField(config: RateLimitConfig, lines: readonly string[]): Failure | undefined {
-  if (config.key.kind !== 'header') return undefined;
-  const name = config.key.name;
-  // `X_Api_Key` is the same field to a CGI-style app (cgi-spelling.ts), a line like any other.
+export function keyFieldOf(name: string, lines: readonly string[]): string | undefined | Failure {
   const spelling = cgiSpelling(name);
+  let value: string | undefined;
   let count = 0;
-  for (let i = 0; i < lines.length; i += 2)
-    if (lines[i].length === name.length && cgiSpelling(lines[i].toLowerCase()) === spelling) count++;
-  if (count < 2) return undefined;
+  for (let i = 0; i < lines.length; i += 2) {
+    if (lines[i].length !== name.length || cgiSpelling(lines[i].toLowerCase()) !== spelling) continue;
+    value = lines[i + 1];
+    count++;
+  }
+  if (count < 2) return value;
   return new Failure(
     'http_request_error',
     `the rate limit's key field ${name} came on ${count} lines: which one the upstream reads is its own choice`,

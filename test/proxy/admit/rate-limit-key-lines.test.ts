@@ -58,3 +58,24 @@ test('key header:X-Api-Key sent on two lines is refused 400, never a fresh bucke
     await echo.close();
   }
 });
+
+test("key header:X-Api-Key sent only as X_Api_Key, which a CGI-style app reads as X-Api-Key, draws from that value's bucket", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(config(echo.url));
+  try {
+    for (let i = 0; i < 2; i++)
+      assert.equal((await request(gw.url, { headers: { 'x-api-key': 'k1' } })).status, 200);
+    const spelled = `GET / HTTP/1.1\r\nHost: a\r\nX_Api_Key: k1\r\nConnection: close\r\n\r\n`;
+    const answer = await rawRequest(gw.port, spelled);
+    assert.equal(answer.status, 429, answer.raw);
+    assert.match(answer.raw, /\r\nretry-after: \d+\r\n/i);
+    assert.match(answer.raw, /for this x-api-key value"/);
+    assert.equal(echo.received.length, 2, 'the spent key reached the upstream no third time');
+    // Another value in that spelling is its own bucket, not the client address's.
+    assert.equal((await rawRequest(gw.port, spelled.replace('k1', 'k2'))).status, 200);
+    assert.equal((await request(gw.url)).status, 200, "the client address's bucket is untouched");
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
