@@ -10,6 +10,7 @@ import type { RequestVerdict, StagedVerdict, UpstreamChoice } from '../stages/st
 import type { Admission } from './admission.ts';
 import { fieldsAfterAccess } from './fields-after-access.ts';
 import type { InFlightLimit, Release } from './in-flight-limit.ts';
+import { keyFieldOf } from './rate-limit.ts';
 
 /** A request that passed accept, route and admit: where it goes and as what. The target is picked per attempt. */
 export interface Admitted {
@@ -159,7 +160,19 @@ function accessed(
     route.rateLimit?.key.kind === 'header' || (route.hashKey !== undefined && route.hashKey.kind !== 'client')
       ? fieldsAfterAccess(request.head.headers, request.fields, requestEdit)
       : request.fields;
-  return pastAccess(gateway, listener, keyed, request.record, routed, stages, request, requestEdit);
+  const key = route.rateLimit?.key;
+  if (key?.kind !== 'header')
+    return pastAccess(gateway, listener, keyed, request.record, routed, stages, request, requestEdit);
+  const lines = requestEdit === undefined ? request.head.headers : requestEdit(request.head.headers);
+  const value = keyFieldOf(key.name, lines);
+  if (value instanceof Failure) return value;
+  // Sent only as `X_Api_Key`: the bucket is that value's, as the upstream reads it, not the address's.
+  // A field the map holds stays as it is there (Host: an absolute-form target's authority).
+  const fields =
+    value === undefined || keyed[key.name] !== undefined
+      ? keyed
+      : Object.assign(Object.create(null), keyed, { [key.name]: value });
+  return pastAccess(gateway, listener, fields, request.record, routed, stages, request, requestEdit);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RateLimitConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
 import { clientBlock } from '../../core/net/client-block.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
@@ -103,6 +104,33 @@ export function rateLimitKey(
   // An IPv6 client picks its own addresses in the block it is handed (a /64, often a /56 or
   // a /48): keyed by the address alone, one host would take a fresh bucket per request.
   return `a:${clientBlock(forwardedClient(peer, fields, trust), config.ipv6Prefix)}`;
+}
+
+/**
+ * A `header:NAME` key's field as the upstream will read it, from `lines` (the fields as they go
+ * upstream, access's edit made): its one line's value in any spelling, `X_Api_Key` too, which a
+ * CGI-style app (PHP, WSGI, Rack: cgi-spelling.ts) reads as X-Api-Key; undefined when there is
+ * none. A 400 when it comes on more than one line: the field is one value (an API key), and which
+ * line the upstream reads is its own choice (Go's Header.Get and nginx the first, others the
+ * last, node:http all joined). Keyed by the lines joined, a client made a fresh bucket with each
+ * made-up second line, and keyed by its address when it sent only `X_Api_Key`, while the
+ * upstream still read its spent key. One line holding a comma is one value.
+ */
+export function keyFieldOf(name: string, lines: readonly string[]): string | undefined | Failure {
+  const spelling = cgiSpelling(name);
+  let value: string | undefined;
+  let count = 0;
+  for (let i = 0; i < lines.length; i += 2) {
+    if (lines[i].length !== name.length || cgiSpelling(lines[i].toLowerCase()) !== spelling) continue;
+    value = lines[i + 1];
+    count++;
+  }
+  if (count < 2) return value;
+  return new Failure(
+    'http_request_error',
+    `the rate limit's key field ${name} came on ${count} lines: which one the upstream reads is its own choice`,
+    { status: 400 },
+  );
 }
 
 /**
