@@ -13,13 +13,18 @@ import { varyNormal } from './vary-fields.ts';
  * upstream gets (`sent`: what every attempt sends), Vary being matched on them (§4.1): auth's and the
  * route's rules', never the client's own copies, and this hop's own (X-Forwarded-For, Forwarded:
  * an answer that varies on the client's address, read by the upstream there, is no other
- * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it).
+ * client's). The client's Authorization stays (fieldsAfterAccess: §3.5 reads it), and a request
+ * the route's authentication let in is `authenticated` whatever it proved itself with (a session
+ * cookie, a JWT from a cookie, a client certificate, forward auth): §3.5 reads it as one with
+ * Authorization. The gateway did the sign-in, so the app may not know a shared cache stands
+ * before it: its `max-age=60` page of one user was stored and given to the next.
  */
 export function cacheRequestOf(
   sent: ForwardedRequest,
   fields: FieldMap,
   scheme: string,
   asked: { readonly askedAt: number },
+  authenticated: boolean,
 ): CacheRequest {
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
   const host = keyAuthority(sent.authority, scheme);
@@ -29,6 +34,7 @@ export function cacheRequestOf(
     method: 'GET',
     url: sent.path,
     headers,
+    authenticated,
     // Read when its answer comes: it may have waited on another request's fetch before it went.
     get askedAt() {
       return asked.askedAt;

@@ -84,7 +84,7 @@ export class CacheRun extends StaleOnErrorRun {
     const side = this.route.split === undefined ? undefined : sent.upstream;
     const forwarded = forwardedKeyPart(sent.headers, sent.authority, scheme);
     this.key = cacheKey(sent.authority, sent.path, scheme, side, forwarded);
-    this.cacheRequest = cacheRequestOf(sent, fields, scheme, this);
+    this.cacheRequest = cacheRequestOf(sent, fields, scheme, this, this.route.authenticates);
     this.#sent = sent;
     // A HEAD's Range means nothing (RFC 9110 §14.2): its miss, as its hit, is the whole answer's head.
     if (this.request.head.method === 'HEAD') sent.dropFields(['range', 'if-range']);

@@ -36,6 +36,12 @@ export interface CachedRoute {
     cacheLookup(route: string, result: string): void;
     cacheStale(route: string, cause: string): void;
   };
+  /**
+   * The route's authentication (`auth`) let in every request the cache meets: each is one user's,
+   * read as a request with Authorization (RFC 9111 §3.5), whatever it proved itself with
+   * (cache-request.ts).
+   */
+  readonly authenticates: boolean;
   /** The route's split (or canary), when it has one: each side keeps its own answers. */
   readonly split: { readonly sides: readonly SplitSide[] } | undefined;
   /** Tells the other workers of the keys an unsafe request invalidated; undefined in-process. */

@@ -15,6 +15,8 @@ export interface CacheRequest {
   readonly headers: FieldMap;
   /** When it went upstream (ms since the epoch; 0 or absent: unknown): its answer's age counts from then. */
   readonly askedAt?: number;
+  /** The route's authentication let it in, by whatever means (cache-request.ts): one with Authorization to §3.5. */
+  readonly authenticated?: boolean;
 }
 
 /**
@@ -215,7 +217,10 @@ export function policyOf(request: CacheRequest, status: number, fields: readonly
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
   const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
   const made = new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED);
-  return keepingVariedFields(agedFromAsking(caseless(made), request.askedAt));
+  // Authenticated, it is read as a request with Authorization (the library's `a`: none), kept only
+  // as §3.5 allows (freshness.ts reads the allowance); its fields stay its own, which Vary compares.
+  const read = request.authenticated ? CachePolicy.fromObject({ ...made.toObject(), a: false }) : made;
+  return keepingVariedFields(agedFromAsking(caseless(read), request.askedAt));
 }
 
 /**

@@ -135,6 +135,7 @@ export function closingStages(
         name: route.name,
         cache,
         compression: route.compression,
+        authenticates: route.access?.auth !== undefined,
         gateway: facts.name,
         minimalErrors: facts.minimalErrors,
         metrics: facts.metrics,

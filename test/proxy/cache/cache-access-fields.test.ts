@@ -79,14 +79,19 @@ async function get(path: string, headers: Record<string, string>) {
 }
 
 test("forward auth's copied field is what Vary compares: bob, with no X-User-Id or alice's forged, never gets alice's answer", async () => {
-  const alice = await get('/forward/account', { cookie: 'session=a' });
+  // A request forward auth let in is an authenticated one (RFC 9111 §3.5): stored only as `public`
+  // allows (signed-in-requests.test.ts), and then per user, as its Vary says.
+  const alice = await get('/forward/account?public', { cookie: 'session=a' });
   assert.equal(alice.body, 'account of alice');
-  assert.equal((await get('/forward/account', { cookie: 'session=a' })).cacheStatus, 'edge-1; hit; ttl=60');
+  assert.equal(
+    (await get('/forward/account?public', { cookie: 'session=a' })).cacheStatus,
+    'edge-1; hit; ttl=60',
+  );
 
-  const bob = await get('/forward/account', { cookie: 'session=b' });
+  const bob = await get('/forward/account?public', { cookie: 'session=b' });
   assert.equal(bob.status, 200);
   assert.equal(bob.body, 'account of bob');
-  const forged = await get('/forward/account', { cookie: 'session=b', 'x-user-id': 'alice' });
+  const forged = await get('/forward/account?public', { cookie: 'session=b', 'x-user-id': 'alice' });
   assert.equal(forged.body, 'account of bob');
   assert.match(forged.cacheStatus, /^edge-1; hit/, "bob's own answer, stored for him");
 });
