@@ -99,7 +99,7 @@ async function serverOf(side: Side, repo: string): Promise<net.Server> {
     const facts = {
       remoteAddress: '127.0.0.1',
       encrypted: false,
-      servername: undefined,
+      sni: {},
       clientCertificate: undefined,
     };
     const head = h2RequestHead(

@@ -64,7 +64,7 @@ function onStream(stream: ServerHttp2Stream, _headers: unknown, flags: number, r
   const facts = {
     remoteAddress: socket?.remoteAddress ?? '',
     encrypted: TLS_CERT !== undefined,
-    servername: undefined,
+    sni: {},
     clientCertificate: undefined,
   };
   const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;

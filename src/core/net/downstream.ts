@@ -55,6 +55,14 @@ export interface DownstreamHead {
    */
   readonly servername?: string;
   /**
+   * The connection resumed a TLS 1.2 session, for which node:tls reports no server name (OpenSSL
+   * keeps none in the session, and runs no SNI callback when it resumes one): `servername` is
+   * absent though the client may have sent one, and the certificate the session was made under
+   * is not known. Not read as "no SNI" (the default certificate's), which made every such
+   * connection to a host of another certificate misdirected (421).
+   */
+  readonly servernameUnknown?: true;
+  /**
    * The certificate the client presented in its connection's handshake, as the listener judged
    * it; absent where the listener asks for none (`listen[].tls.client_certificates`).
    */
@@ -256,10 +264,24 @@ export interface BackgroundRequest {
   readonly note: unknown;
 }
 
-/** The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a handshake without one. */
-export function servernameOf(socket: Socket | undefined): { servername?: string } {
-  const name = (socket as Partial<TLSSocket> | undefined)?.servername;
-  return typeof name === 'string' && name !== '' ? { servername: name.toLowerCase() } : {};
+/** What a head carries of its connection's SNI (DownstreamHead's `servername`, `servernameUnknown`). */
+export interface ConnectionSni {
+  readonly servername?: string;
+  readonly servernameUnknown?: true;
+}
+
+/**
+ * The SNI of a TLS socket's handshake, as a head carries it: nothing for a plain socket or a
+ * handshake without one; `servernameUnknown` for a resumed TLS 1.2 session, where node:tls
+ * cannot say.
+ */
+export function servernameOf(socket: Socket | undefined): ConnectionSni {
+  const tls = socket as Partial<TLSSocket> | undefined;
+  const name = tls?.servername;
+  if (typeof name === 'string' && name !== '') return { servername: name.toLowerCase() };
+  return tls?.isSessionReused?.() === true && tls.getProtocol?.() === 'TLSv1.2'
+    ? { servernameUnknown: true }
+    : {};
 }
 
 /** Whether the request carries a body to forward (announced length above zero, or chunked). */

@@ -17,7 +17,7 @@ import {
   type PreTlsStage,
 } from './alpn-challenge-gate.ts';
 import type { ListenerH2 } from './h2/h2-listener.ts';
-import { H2_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
+import { H2_ALPN_PROTOCOLS, HTTP1_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2-preface.ts';
 import { type HandshakeFailure, handshakeFailureOf, reportHandshakeFailures } from './handshake-failure.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
@@ -117,7 +117,9 @@ export async function startListener(
     http1,
     // max_connections: bounded where the connections are accepted, across every socket (acceptors.ts).
     undefined,
-    serverTls ? { ...serverTls.options, ...(h2 ? { ALPNProtocols: H2_ALPN_PROTOCOLS } : {}) } : undefined,
+    serverTls
+      ? { ...serverTls.options, ALPNProtocols: h2 ? H2_ALPN_PROTOCOLS : HTTP1_ALPN_PROTOCOLS }
+      : undefined,
     (socket) => {
       // No renegotiation a TLS 1.2 client asks for: each is a full handshake the server pays for,
       // as often as the client likes on one connection, and the door of the splicing attacks

@@ -62,7 +62,12 @@ export function routeRequest(
   const hostname = hostnameOf(authority);
   // Before routing: the host's own connection may route it elsewhere (another listener's
   // certificate, another gateway behind the same address), so this one must not answer for it.
-  if (head.encrypted && listener.misdirected?.(head.servername, hostname) === true) {
+  // A resumed TLS 1.2 session's certificate is not known (servernameUnknown): not judged.
+  if (
+    head.encrypted &&
+    head.servernameUnknown !== true &&
+    listener.misdirected?.(head.servername, hostname) === true
+  ) {
     return new Failure(
       'misdirected_request',
       `${hostname} is served under another certificate than the one this connection's TLS server name (${head.servername ?? 'none'}) chose: send it on a connection of its own`,

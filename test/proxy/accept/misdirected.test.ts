@@ -54,6 +54,55 @@ function overHttp1(
   });
 }
 
+/**
+ * Two connections with this SNI and TLS version, the second resuming the first's session (a
+ * ticket): the second one's answer to a request for `host`, and whether it was resumed.
+ */
+async function resumedOverHttp1(
+  port: number,
+  servername: string,
+  host: string,
+  version: tls.SecureVersion,
+): Promise<{ status: number; resumed: boolean }> {
+  const once = (session: Buffer | undefined) =>
+    new Promise<{ status: number; resumed: boolean; session: Buffer | undefined }>((resolve, reject) => {
+      let ticket: Buffer | undefined;
+      const socket = tls.connect(
+        {
+          port,
+          host: '127.0.0.1',
+          servername,
+          minVersion: version,
+          maxVersion: version,
+          rejectUnauthorized: false,
+          session,
+        },
+        () => socket.write(`GET /where HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      );
+      const resumed = () => socket.isSessionReused();
+      let text = '';
+      let wasResumed = false;
+      socket.once('secureConnect', () => {
+        wasResumed = resumed();
+      });
+      socket.on('session', (next) => {
+        ticket = next;
+      });
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => {
+        text += chunk;
+      });
+      socket.on('end', () =>
+        resolve({ status: Number(text.split(' ')[1]), resumed: wasResumed, session: ticket }),
+      );
+      socket.on('error', reject);
+    });
+  const first = await once(undefined);
+  assert.ok(first.session, 'the first connection got a session ticket');
+  const { status, resumed } = await once(first.session);
+  return { status, resumed };
+}
+
 /** One HTTP/2 request on a connection made for `servername`, for `authority`. */
 function overHttp2(port: number, servername: string, authority: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -174,6 +223,28 @@ upstreams:
     assert.equal((await overHttp2(strict, 'www.example.com', 'api.example.com')).status, 200);
     assert.equal((await overHttp1(strict, 'api.example.com', 'elsewhere.test')).status, 200);
     assert.equal(app.received.at(-1)?.headers.host, 'elsewhere.test');
+  });
+
+  // OpenSSL runs no SNI callback for a resumed TLS 1.2 session, and node:tls then reports no
+  // server name: read as "no SNI", every resumed connection of a host served by another
+  // certificate than the default one was a 421. Which certificate the session was made under is
+  // not known either, so such a connection is not judged; TLS 1.3 reports its SNI and is.
+  test('a connection that resumes a TLS 1.2 session is served for its host; TLS 1.3 resumed is still judged', async () => {
+    const before = app.received.length;
+    assert.deepEqual(await resumedOverHttp1(strict, 'api.example.com', 'api.example.com', 'TLSv1.2'), {
+      status: 200,
+      resumed: true,
+    });
+    assert.equal(app.received.length, before + 2);
+    assert.equal(app.received.at(-1)?.headers.host, 'api.example.com');
+    assert.deepEqual(await resumedOverHttp1(strict, 'api.example.com', 'api.example.com', 'TLSv1.3'), {
+      status: 200,
+      resumed: true,
+    });
+    assert.deepEqual(await resumedOverHttp1(strict, 'api.example.com', 'www.example.com', 'TLSv1.3'), {
+      status: 421,
+      resumed: true,
+    });
   });
 
   test('tls.allow_misdirected lets it through', async () => {

@@ -194,7 +194,7 @@ export class H2Guard {
       // Taken as the session began: a stream can come after nghttp2 closed the connection for it.
       remoteAddress: this.#remoteAddress,
       encrypted: this.#session.encrypted === true,
-      servername: servernameOf(socket).servername,
+      sni: servernameOf(socket),
       clientCertificate: clientCertificateOf(socket),
     };
     return this.#facts;

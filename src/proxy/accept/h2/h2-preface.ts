@@ -12,6 +12,12 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 
 /** The ALPN protocols a TLS listener with HTTP/2 offers, in order of preference. */
 export const H2_ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+/**
+ * What a TLS listener without HTTP/2 offers: said, not left out, so a client that offers only
+ * `h2` gets the `no_application_protocol` alert (RFC 7301 §3.2) instead of a handshake after
+ * which it speaks HTTP/2 to an HTTP/1.1 server, as with nginx.
+ */
+export const HTTP1_ALPN_PROTOCOLS = ['http/1.1'];
 
 export interface ProtocolTakers {
   h2(socket: Socket): void;

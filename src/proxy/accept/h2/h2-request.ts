@@ -10,7 +10,7 @@ import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
 import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../core/http1/request-rules.ts';
 import { snippet } from '../../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../../core/net/client-certificate.ts';
-import type { DownstreamHead } from '../../../core/net/downstream.ts';
+import type { ConnectionSni, DownstreamHead } from '../../../core/net/downstream.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
 
 /**
@@ -30,8 +30,8 @@ export interface H2DownstreamHead extends DownstreamHead {
 export interface H2ConnectionFacts {
   readonly remoteAddress: string;
   readonly encrypted: boolean;
-  /** The connection's SNI (lower-cased), when it is TLS and the client sent one. */
-  readonly servername: string | undefined;
+  /** The connection's SNI (lower-cased), when it is TLS and the client sent one (servernameOf). */
+  readonly sni: ConnectionSni;
   /** The certificate its client presented, where the listener asks for one. */
   readonly clientCertificate: ClientCertificate | undefined;
 }
@@ -113,7 +113,8 @@ export function h2RequestHead(
     expectContinue,
   };
   // Absent, not undefined, on a connection without one (as the HTTP/1.1 head has it).
-  if (connection.servername !== undefined) head.servername = connection.servername;
+  if (connection.sni.servername !== undefined) head.servername = connection.sni.servername;
+  if (connection.sni.servernameUnknown === true) head.servernameUnknown = true;
   if (connection.clientCertificate !== undefined) head.clientCertificate = connection.clientCertificate;
   return head;
 }

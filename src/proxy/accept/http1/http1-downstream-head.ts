@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { RequestHead } from '../../../core/http1/parsed-request.ts';
 import { nameIs, trimOws } from '../../../core/http1/syntax.ts';
 import { clientCertificateOf } from '../../../core/net/client-certificate.ts';
-import type { DownstreamHead } from '../../../core/net/downstream.ts';
+import type { ConnectionSni, DownstreamHead } from '../../../core/net/downstream.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
 
 /** A head as it is put together (DownstreamHead, writable). */
@@ -14,13 +14,13 @@ type HeadDraft = { -readonly [K in keyof DownstreamHead]: DownstreamHead[K] };
 
 /**
  * The head of a request parsed on `socket`, whose client is at `remoteAddress` and asked for
- * `servername` (TLS only), read once per connection by the caller.
+ * `sni` (TLS only), read once per connection by the caller.
  */
 export function http1DownstreamHead(
   head: RequestHead,
   socket: Socket,
   remoteAddress: string,
-  servername: string | undefined,
+  sni: ConnectionSni,
   encrypted: boolean,
   /** When the head began arriving, if before the read that made it whole. */
   startedAt: number | undefined,
@@ -57,7 +57,8 @@ export function http1DownstreamHead(
     expectContinue,
   };
   // Only a TLS connection's heads have one (not a spread: the head keeps one shape).
-  if (servername !== undefined) downstream.servername = servername;
+  if (sni.servername !== undefined) downstream.servername = sni.servername;
+  if (sni.servernameUnknown === true) downstream.servernameUnknown = true;
   if (startedAt !== undefined) downstream.startedAt = startedAt;
   const certificate = clientCertificateOf(socket);
   if (certificate !== undefined) downstream.clientCertificate = certificate;

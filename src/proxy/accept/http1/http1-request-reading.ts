@@ -16,7 +16,7 @@ import type {
 import { RequestParser } from '../../../core/http1/request-parser.ts';
 import { clientAddressOf } from '../../../core/net/client-address.ts';
 import { kept } from '../../../core/net/direct-reads.ts';
-import { type SwitchedConnection, servernameOf } from '../../../core/net/downstream.ts';
+import { type ConnectionSni, type SwitchedConnection, servernameOf } from '../../../core/net/downstream.ts';
 import { Http1Answer } from './http1-answer.ts';
 import type {
   AnswerOwner,
@@ -69,7 +69,7 @@ export abstract class Http1RequestReading
    * server name: facts of the connection, read at its first request, not again at every one.
    */
   #remoteAddress: string | undefined;
-  #servername: string | undefined;
+  #sni: ConnectionSni = {};
   /** Its answers' writes, gathered until the turn's end (made at the first request, kept for the next). */
   #writes: TurnWrites | undefined;
 
@@ -254,13 +254,13 @@ export abstract class Http1RequestReading
     this.body = body;
     if (this.#remoteAddress === undefined) {
       this.#remoteAddress = clientAddressOf(this.socket);
-      this.#servername = servernameOf(this.socket).servername;
+      this.#sni = servernameOf(this.socket);
     }
     const downstream = http1DownstreamHead(
       head,
       this.socket,
       this.#remoteAddress,
-      this.#servername,
+      this.#sni,
       this.encrypted,
       this.#headFrom,
     );
