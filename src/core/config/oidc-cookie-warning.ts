@@ -6,8 +6,13 @@
  * time, each sign-in pushing out the other's session. Told by `candor check` (warnings.ts).
  */
 import type { OidcAuthConfig } from './access-config.ts';
+import { plainListenerOf } from './plain-listener.ts';
 import type { RouteConfig } from './route-config.ts';
 import type { PathSegment } from './schema.ts';
+import type { GatewayConfig } from './types.ts';
+
+/** The cookie-name prefixes a browser keeps only from a secure origin, set with Secure (RFC 6265bis §4.1.3, matched case-insensitively). */
+const SECURE_ONLY = /^__(host|secure)-/i;
 
 interface OidcRoute {
   readonly index: number;
@@ -55,4 +60,24 @@ function mayShareHost(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined || a === b) return true;
   const under = (wild: string, host: string) => wild.startsWith('*.') && host.endsWith(wild.slice(1));
   return under(a, b) || under(b, a);
+}
+
+/**
+ * A session cookie named `__Host-…` or `__Secure-…` on a route that answers over plain http: the
+ * gateway sets Secure only on answers over TLS (session-cookie.ts), so there a browser keeps
+ * neither the flow cookie nor the session, and no sign-in can finish.
+ */
+export function plainPrefixedCookie(
+  config: GatewayConfig,
+  route: RouteConfig,
+  index: number,
+): { path: readonly PathSegment[]; message: string } | undefined {
+  const name = route.access?.auth?.oidc?.cookieName;
+  if (name === undefined || !SECURE_ONLY.test(name)) return undefined;
+  const plain = plainListenerOf(config, route);
+  if (plain === undefined) return undefined;
+  return {
+    path: ['routes', index, 'auth', 'oidc', 'cookie', 'name'],
+    message: `"${name}" is kept by a browser only when set with Secure (RFC 6265bis §4.1.3), which the gateway sets only on answers over TLS, and this route answers over plain http too (listener '${plain}'): there no sign-in can finish (its flow cookie is never kept); bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
+  };
 }

@@ -15,7 +15,7 @@ import { blockOfLooseCidr } from './addresses.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
-import { sharedSessionCookies } from './oidc-cookie-warning.ts';
+import { plainPrefixedCookie, sharedSessionCookies } from './oidc-cookie-warning.ts';
 import { plainHstsListener } from './plain-hsts.ts';
 import { routeTimeoutWarnings } from './route-timeout-warnings.ts';
 import type { PathSegment } from './schema.ts';
@@ -208,6 +208,8 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
       path: ['routes', index, 'response_headers'],
       message: `Strict-Transport-Security goes out on answers over plain http too (listener '${hsts}'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
     });
+  const prefixed = plainPrefixedCookie(config, route, index);
+  if (prefixed !== undefined) warnings.push(prefixed);
   const methods = route.conditions?.methods;
   // The cache stores and serves the answers to GET and HEAD only (fwd=method for the rest).
   if (route.cache !== undefined && methods !== undefined && !methods.some((m) => m === 'GET' || m === 'HEAD'))

@@ -210,8 +210,13 @@ export class ForwardAuth {
     const { status } = answer;
     if (status >= 200 && status < 300) {
       const from = config.identityFrom;
-      const identity = from === undefined ? undefined : identityOf(onlyField(answer.headers, from));
-      const allowed = this.#copy(answer.headers);
+      const named = from === undefined ? undefined : onlyField(answer.headers, from);
+      const identity = identityOf(named);
+      // The field on two lines names two users, whom the log tells as nobody: the app is told none either.
+      const allowed = this.#copy(
+        answer.headers,
+        from !== undefined && named === undefined ? from : undefined,
+      );
       return identity === undefined ? { allowed } : { allowed, identity };
     }
     if (PASSED_ON.has(status) || REDIRECTS.has(status)) return { refused: passedOnAnswer(answer) };
@@ -236,11 +241,15 @@ export class ForwardAuth {
     return authHopFailure(failure, this.#shownHop, 'the auth service');
   }
 
-  /** The upstream request's edit: every copied field removed, then the service's values. */
-  #copy(answer: readonly string[]): AnswerEdit {
+  /**
+   * The upstream request's edit: every copied field removed, then the service's values, but for
+   * `nobody` (the `identity_from` field when it named no one user).
+   */
+  #copy(answer: readonly string[], nobody: string | undefined): AnswerEdit {
     const names = new Set(this.#config.copyHeaders);
     const added: string[] = [];
     for (const name of names) {
+      if (name === nobody) continue;
       const value = joinedField(answer, name);
       if (value !== undefined && FIELD_VALUE.test(value)) added.push(name, value);
     }

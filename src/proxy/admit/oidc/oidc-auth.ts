@@ -291,7 +291,10 @@ export class OidcAuth {
       const url = new URL(end);
       url.searchParams.set('client_id', this.#config.clientId);
       url.searchParams.set('post_logout_redirect_uri', after);
-      if (session?.i !== undefined) url.searchParams.set('id_token_hint', session.i);
+      // Only an ID token this provider issued to this client: another route's session (its
+      // provider another, under the same cookie name) is cleared, its token never handed over.
+      if (session?.i !== undefined && this.#madeHere(session.c))
+        url.searchParams.set('id_token_hint', session.i);
       location = url.href;
     }
     const headers = ['location', location, 'cache-control', 'no-store'];
