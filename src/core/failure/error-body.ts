@@ -6,7 +6,18 @@ import { clientAdvice, describeFailure, type ErrorBodyContext, REASONS } from '.
 export interface ErrorBody {
   readonly contentType: string;
   readonly body: string;
+  /** The Content-Security-Policy the body is sent with (the gateway's own HTML page only). */
+  readonly policy?: string;
 }
+
+/**
+ * What the gateway's own page may do in a browser: show its inline style, nothing else. It
+ * quotes a client's path and an upstream's words (escaped, error-page.ts); should an escape
+ * ever miss, the page still runs no script and loads nothing (OWASP's defence in depth). An
+ * operator's template gets none: it may load its own stylesheet, images or script.
+ */
+export const ERROR_PAGE_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /** An operator's own pages (errors.pages): the HTML template, members added to problem+json. */
 export interface ErrorPages {
@@ -22,7 +33,9 @@ export function renderErrorBody(format: ErrorFormat, ctx: ErrorBodyContext, page
     const html = pages?.html;
     return {
       contentType: 'text/html; charset=utf-8',
-      body: html === undefined ? renderErrorPage(ctx) : renderPageTemplate(html, ctx),
+      ...(html === undefined
+        ? { body: renderErrorPage(ctx), policy: ERROR_PAGE_POLICY }
+        : { body: renderPageTemplate(html, ctx) }),
     };
   }
   return { contentType: 'text/plain; charset=utf-8', body: plainText(ctx) };

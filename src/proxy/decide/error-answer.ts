@@ -124,6 +124,7 @@ export function buildErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): Err
     'x-content-type-options',
     'nosniff',
   ];
+  if (body.policy !== undefined) headers.push('content-security-policy', body.policy);
   if (failure.retryAfter !== undefined) headers.push('retry-after', String(failure.retryAfter));
   if (failure.status === 405) headers.push('allow', failure.allow ?? ALLOW);
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
