@@ -132,6 +132,8 @@ export function failureAnswer(
     vary: 'Accept',
     'x-content-type-options': 'nosniff',
   };
+  // The gateway's own page's policy (error-body.ts): it quotes the third party's words too.
+  if (body.policy !== undefined) headers['content-security-policy'] = body.policy;
   if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
   return { status: failure.status, headers, body: body.body };
 }

@@ -210,6 +210,23 @@ test("an UpstreamError without the kit's own failure record (another copy of the
   );
 });
 
+test("the kit's HTML page goes with the gateway's Content-Security-Policy (it quotes the third party's words); the others with none", () => {
+  const error = new UpstreamError('UPSTREAM_UNREACHABLE', {
+    method: 'GET',
+    url: 'http://rates.example:8080/eur',
+    type: 'connection_refused',
+    attempts: [],
+  });
+  const html = failureAnswer(error, { accept: 'text/html', requestId: 'r-7' }, { name: 'shop' });
+  assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+  assert.equal(
+    html.headers['content-security-policy'],
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+  );
+  const json = failureAnswer(error, { accept: 'application/json', requestId: 'r-7' }, { name: 'shop' });
+  assert.equal(json.headers['content-security-policy'], undefined);
+});
+
 test('a call that ends at once because the third party asked for a pause past its deadline: 503 with the Retry-After that is left, not a 504', async () => {
   let hits = 0;
   const paused = await listenOnLoopback((_req, res) => {
