@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
@@ -21,6 +23,9 @@ import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
 const TIMEOUT_MS = 300;
+
+// gc(), to see that nothing holds a request's objects once it ended.
+setFlagsFromString('--expose-gc');
 
 /** A value every trap of which throws. */
 const trapped = new Proxy(
@@ -62,6 +67,8 @@ const later = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, 
 
 const pulled = { bytes: 0 };
 const late: { edited?: boolean } = {};
+/** The request views the plugin was given, held weakly: the gateway must let them go. */
+const held: WeakRef<object>[] = [];
 
 /** What onRequest does, by its path. */
 const onRequest: Record<string, (r: PluginRequest) => unknown> = {
@@ -145,6 +152,15 @@ const onRequest: Record<string, (r: PluginRequest) => unknown> = {
     new Response('x', { headers: { 'x-request-id': 'forged', 'proxy-status': 'forged' } }),
   '/answer/stream-error': () => new Response(erroringMidway()),
   '/answer/gigabyte': () => new Response(lazyBytes(1024 ** 3, pulled)),
+  '/answer/stream-never': () => new Response(new ReadableStream({ pull: never })),
+  '/answer/block': () => {
+    const end = performance.now() + TIMEOUT_MS + 300;
+    while (performance.now() < end);
+    return { status: 418 };
+  },
+  '/held': (r) => {
+    held.push(new WeakRef(r));
+  },
   '/edit/crlf': (r) => {
     r.headers.set('x-bad', 'a\r\nb');
   },
@@ -198,7 +214,8 @@ const onRequest: Record<string, (r: PluginRequest) => unknown> = {
     r.headers.set('x-did', execFileSync('echo', ['spawned']).toString().trim());
   },
   '/fetch/refused': (r) => ctx.fetch('refused', '/', { request: r }),
-  '/fetch/silent': (r) => ctx.fetch('silent', '/', { request: r }),
+  // Its own deadline within the hook's: at the default (the hook's timeout) the two race (docs/hostile-peers.md).
+  '/fetch/silent': (r) => ctx.fetch('silent', '/', { request: r, timeout: TIMEOUT_MS / 2 }),
   '/fetch/garbage': (r) => ctx.fetch('garbage', '/', { request: r }),
 };
 
@@ -226,6 +243,10 @@ const onResponse: Record<string, (res: { status: number; headers: Headers }, r: 
   '/down/answer': () => new Response('instead', { status: 403 }),
   '/down/body-after': async (_res, r) => {
     await r.body();
+  },
+  '/down/block': () => {
+    const end = performance.now() + TIMEOUT_MS + 300;
+    while (performance.now() < end);
   },
   '/down/late-edit': async (res) => {
     await later(TIMEOUT_MS + 200);
@@ -351,6 +372,35 @@ upstreams:
 
   test('onRequest that blocks the event loop past its time: a 500 naming the overrun', () =>
     named500('/block', /details="plugin:hostile overran its 300 ms in onRequest"/));
+
+  test('an answer whose body never ends: a 500 naming the overrun', () =>
+    named500('/answer/stream-never', /details="plugin:hostile overran its 300 ms in onRequest"/));
+
+  test('an answer returned after blocking the loop past its time: the overrun, not the answer', async () => {
+    await named500('/answer/block', /details="plugin:hostile overran its 300 ms in onRequest"/);
+    const line = gw.logs.findLast((l) => l.path === '/answer/block' && l.status === 500);
+    assert.equal(line?.answered_by, undefined);
+  });
+
+  test('onResponse that blocks the event loop past its time: a 500 naming the overrun', () =>
+    named500('/down/block', /details="plugin:hostile overran its 300 ms in onResponse"/, 'onUpstreamHead'));
+
+  test('the gateway keeps no request the plugin saw once it ended (but what its pooled upstream connections began under)', async () => {
+    const n = 100;
+    for (let i = 0; i < n; i++)
+      assert.equal((await request(gw.url, { path: '/held', timeoutMs: 5000 })).status, 200);
+    const gc = runInNewContext('gc') as () => void;
+    const kept = (): number => held.filter((r) => r.deref() !== undefined).length;
+    // A deref keeps its target for the rest of its job: gc() runs only in a job that made none.
+    for (let i = 0; i < 20; i++) {
+      await later(50);
+      gc();
+      await later(50);
+      if (kept() <= app.connections) break;
+    }
+    // Not one a request: at most one a connection to the upstream, kept while that connection lives.
+    assert.ok(kept() <= app.connections, `${kept()} of ${n} kept, ${app.connections} upstream connections`);
+  });
 
   test('onRequest that resolves past its time and edits the request then: its edit goes nowhere', async () => {
     await named500('/late/edit', /overran its 300 ms in onRequest/);
