@@ -17,7 +17,8 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Plugin, PluginAnswer, PluginRequest } from '../../../src/proxy/stages/plugin-api.ts';
-import { type ClientResponse, rawRequest, request } from '../../helpers/http-client.ts';
+import { type ClientResponse, h2Get, rawRequest, request } from '../../helpers/http-client.ts';
+import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
@@ -382,6 +383,17 @@ upstreams:
     assert.equal(line?.answered_by, undefined);
   });
 
+  test('a request on another connection while a hook blocks the loop: held meanwhile, then served', async () => {
+    const blocked = request(gw.url, { path: '/block', timeoutMs: 5000 });
+    // Sent once the gateway has the blocking request (its connection is already open).
+    await later(20);
+    const other = request(gw.url, { path: '/fine', timeoutMs: 5000 });
+    const [b, o] = await Promise.all([blocked, other]);
+    assert.equal(b.status, 500);
+    assert.equal(o.status, 200);
+    assert.equal((await gw.logFor(String(o.headers['x-request-id']))).status, 200);
+  });
+
   test('onResponse that blocks the event loop past its time: a 500 naming the overrun', () =>
     named500('/down/block', /details="plugin:hostile overran its 300 ms in onResponse"/, 'onUpstreamHead'));
 
@@ -575,4 +587,57 @@ upstreams:
     assert.ok((threw ?? 0) >= 20, `threw ${threw}`);
     assert.ok((overran ?? 0) >= 3, `overran ${overran}`);
   });
+});
+
+/** Connection-specific fields, which an HTTP/2 message must not carry (RFC 9113 §8.2.2). */
+const HOP_BY_HOP = {
+  connection: 'close',
+  'keep-alive': 'timeout=5',
+  upgrade: 'h2c',
+  te: 'gzip',
+  'transfer-encoding': 'chunked',
+  'proxy-connection': 'keep-alive',
+  'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA',
+};
+
+const hopByHop: Plugin = () => ({
+  onRequest(r) {
+    if (r.path === '/answer') return new Response('mine', { headers: HOP_BY_HOP });
+    if (r.path === '/answer-426')
+      return new Response('mine', { status: 426, headers: { upgrade: 'websocket' } });
+    if (r.path === '/request')
+      for (const [name, value] of Object.entries(HOP_BY_HOP)) r.headers.set(name, value);
+  },
+  onResponse(res, r) {
+    if (r.path === '/response')
+      for (const [name, value] of Object.entries(HOP_BY_HOP)) res.headers.set(name, value);
+  },
+});
+
+describe('a plugin that writes connection-specific fields, to an HTTP/2 client', () => {
+  let app: Fault;
+  let gw: TestGateway;
+  before(async () => {
+    ({ app, gw } = await startPluginGateway('hop', hopByHop, 'http2: true'));
+  });
+  after(async () => {
+    await gw?.close();
+    await app?.close();
+  });
+
+  for (const [path, status] of [
+    ['/answer', 200],
+    ['/answer-426', 426],
+    ['/request', 200],
+    ['/response', 200],
+  ] as const)
+    test(`${path}: none of them on the stream (node:http2 would refuse the head), none upstream`, async () => {
+      const res = await h2Get(gw.url, path, {});
+      assert.equal(res.status, status);
+      for (const name of Object.keys(HOP_BY_HOP)) assert.equal(res.headers[name], undefined, name);
+      const got = app.received.find((r) => r.path === path);
+      if (got !== undefined)
+        for (const name of Object.keys(HOP_BY_HOP).filter((n) => n !== 'connection'))
+          assert.equal(got.headers[name], undefined, `${name} upstream`);
+    });
 });
