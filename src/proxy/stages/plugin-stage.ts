@@ -10,6 +10,7 @@ import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import { loggedUpstream, type RequestRecord } from '../../observe/log/request-record.ts';
 import { ownAnswerOf } from './plugin-answer.ts';
 import type { PluginAnswer, PluginHooks, PluginLogger, PluginRecord } from './plugin-api.ts';
+import { handedTo } from './plugin-promise.ts';
 import { ReadOnlyAnswerHead } from './plugin-read-only.ts';
 import { AnswerHeaders, PluginRequestView } from './plugin-request.ts';
 import { asPlugin, callAsPlugin } from './plugin-scope.ts';
@@ -87,10 +88,15 @@ class PluginRun implements StageHooks {
 
   onRequest(): RequestVerdict | Promise<RequestVerdict> {
     const plugin = this.#plugin;
-    const returned =
-      plugin.onRequest === undefined
-        ? undefined
-        : promised(callAsPlugin(this.#name, plugin.onRequest, plugin, this.#view));
+    let returned: ReturnType<NonNullable<PluginHooks['onRequest']>> | undefined;
+    try {
+      returned =
+        plugin.onRequest === undefined
+          ? undefined
+          : promised(callAsPlugin(this.#name, plugin.onRequest, plugin, this.#view));
+    } catch (err) {
+      throw unforged(err);
+    }
     if (returned instanceof Promise)
       return returned.then(
         (settled) => this.#settled(settled),
@@ -109,10 +115,15 @@ class PluginRun implements StageHooks {
     // Its types unchecked, `response.status = 503` throws (its bug, a 500 naming it), in sloppy
     // code too, rather than be dropped while the upstream's status goes (plugin-read-only.ts).
     const answer = new ReadOnlyAnswerHead(head.status, fields.headers);
-    const returned =
-      plugin.onResponse === undefined
-        ? undefined
-        : promised(callAsPlugin(this.#name, plugin.onResponse, plugin, answer, view));
+    let returned: unknown;
+    try {
+      returned =
+        plugin.onResponse === undefined
+          ? undefined
+          : promised(callAsPlugin(this.#name, plugin.onResponse, plugin, answer, view));
+    } catch (err) {
+      throw unforged(err);
+    }
     if (returned instanceof Promise)
       return returned.then(
         (settled) => {
@@ -153,7 +164,8 @@ class PluginRun implements StageHooks {
    * open, or it came past the hook's time) is named by the log line as that hop's, never as the
    * route's upstream's. (A fetch's failure comes by a promise: a hook that threw at once had none.)
    */
-  #rejected(err: unknown): never {
+  #rejected(thrown: unknown): never {
+    const err = unforged(thrown);
     if (err instanceof Failure && err.nextHop !== undefined && !this.#failOpen && !this.#abandoned)
       this.#request.record.pluginHop = err.nextHop;
     throw err;
@@ -171,7 +183,10 @@ class PluginRun implements StageHooks {
     const answer = ownAnswerOf(returned);
     if (!(answer instanceof Promise)) return this.#answered(answer);
     // Its body is read first: one that never ends, or fails, is no answer of the plugin's.
-    return answer.then((read) => this.#answered(read));
+    return answer.then(
+      (read) => this.#answered(read),
+      (err: unknown) => this.#rejected(err),
+    );
   }
 
   /** The plugin's answer, its own in the log line (unless it came too late to be the request's). */
@@ -179,6 +194,29 @@ class PluginRun implements StageHooks {
     if (!this.#abandoned) this.#request.record.answeredBy = `plugin:${this.#name}`;
     return answer;
   }
+}
+
+/**
+ * What a plugin threw, unless it is a failure of the taxonomy it made itself (Candor's Failure
+ * imported, `new Failure('connection_refused')`): told as it is, that would be the gateway's word
+ * that the route's upstream refused or had no target, blamed on a hop that did nothing (DESIGN: a
+ * plugin cannot change what the gateway says of a failure). Only the failures the gateway handed
+ * it (its fetch's, its body()'s: plugin-promise.ts) are a hop's or the client's; any other is its bug.
+ */
+function unforged(err: unknown): unknown {
+  let forged: boolean;
+  try {
+    forged = err instanceof Failure && handedTo(err) === undefined;
+  } catch {
+    // A value whose reading throws (a Proxy): stageFailure says so.
+    return err;
+  }
+  return forged
+    ? new Error(
+        `threw a failure of its own making (${(err as Failure).type}): only fetch's and body()'s failures are told as theirs`,
+        { cause: err },
+      )
+    : err;
 }
 
 /**

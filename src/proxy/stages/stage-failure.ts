@@ -19,12 +19,31 @@ export class Overran extends Error {
  * the hook (the client reads no more: the error and its stack go to the log, as the failure's cause).
  */
 export function stageFailure(stage: RouteStage, hook: StageHook, err: unknown): Failure {
+  const readable = readableThrow(err);
   // A stage may refuse with a failure of the taxonomy on purpose (a hop's outage): that is its verdict, not a bug.
-  if (err instanceof Failure) return err;
-  const what = err instanceof Overran ? `overran its ${err.ms} ms` : 'threw';
+  if (readable instanceof Failure) return readable;
+  const what = readable instanceof Overran ? `overran its ${readable.ms} ms` : 'threw';
   return new Failure('proxy_internal_error', `${stage.name} ${what} in ${stage.hookNames?.[hook] ?? hook}`, {
-    cause: err === undefined ? thrownUndefined() : err,
+    cause: readable === undefined ? thrownUndefined() : readable,
   });
+}
+
+/**
+ * What a stage threw, as the gateway can read it: a value whose every reading throws (a Proxy
+ * whose traps throw: even `instanceof` asks its prototype) would throw again here, out of the
+ * guard, and be told as the gateway's own bug (a 500 naming no stage). Said for what it is.
+ */
+function readableThrow(err: unknown): unknown {
+  try {
+    void (err instanceof Failure);
+    return err;
+  } catch (reading) {
+    const told = new Error(
+      `threw a value that cannot be read (reading it threw: ${reading instanceof Error ? reading.message : 'a non-Error'})`,
+    );
+    told.stack = undefined;
+    return told;
+  }
 }
 
 /**

@@ -296,7 +296,18 @@ export class StageRun {
       }
       // A method apart: this loop makes no closure for a stage that does not wait.
       if (verdict instanceof Promise) return this.#waited(verdict, hook, i, arg, t0, end);
-      if (!stage.trusted) this.#watch.ran(stage.name, hook, performance.now() - t0, undefined);
+      if (!stage.trusted) {
+        const ms = performance.now() - t0;
+        // A hook that held the event loop past its time and returned (a busy loop, a sync read of
+        // a large file) overran as one that awaited would have: every request of the worker waited on it.
+        if (ms >= stage.timeoutMs) {
+          hooks.abandon?.();
+          const failed = this.#failed(stage, hook, t0, new Overran(stage.timeoutMs));
+          if (failed !== undefined) return failed;
+          continue;
+        }
+        this.#watch.ran(stage.name, hook, ms, undefined);
+      }
       if (verdict !== undefined) return verdict;
     }
     // A stage began reading the body and went on without waiting for it: the request goes on once
