@@ -215,8 +215,9 @@ const onRequest: Record<string, (r: PluginRequest) => unknown> = {
     r.headers.set('x-did', execFileSync('echo', ['spawned']).toString().trim());
   },
   '/fetch/refused': (r) => ctx.fetch('refused', '/', { request: r }),
-  // Its own deadline within the hook's: at the default (the hook's timeout) the two race (docs/hostile-peers.md).
   '/fetch/silent': (r) => ctx.fetch('silent', '/', { request: r, timeout: TIMEOUT_MS / 2 }),
+  // At the default deadline, which ends before the hook's own: the service's 504, never the hook's overrun.
+  '/fetch/silent-default': (r) => ctx.fetch('silent', '/', { request: r }),
   '/fetch/garbage': (r) => ctx.fetch('garbage', '/', { request: r }),
 };
 
@@ -515,6 +516,7 @@ upstreams:
   for (const [path, type, status] of [
     ['/fetch/refused', 'connection_refused', 502],
     ['/fetch/silent', 'connection_timeout', 504],
+    ['/fetch/silent-default', 'connection_timeout', 504],
     ['/fetch/garbage', 'http_protocol_error', 502],
   ] as const)
     test(`a service that is ${path.split('/')[2]}: ${status} naming it as the next hop`, async () => {
