@@ -67,15 +67,24 @@ function bodyTimeoutError(timeoutMs: number, bytes: number, call: AnsweredCall):
  * rejects with: the failure classified as the gateway's, whose cause is what the read met
  * (fetch's TypeError "terminated", its own cause undici's error). A cut says how the connection
  * ended, as the gateway's connections say it (connection-ended.ts): a clean close is the upstream
- * closing it before the body's end, never a connection "lost"; a reset is a reset.
+ * closing it before the body's end, never a connection "lost"; a reset is a reset. With how the
+ * body's end counts for the origin: a close after every announced byte is fetch's cut, not its.
  */
-function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall, answer: Response): UpstreamError {
+function bodyBroke(
+  err: unknown,
+  bytes: number,
+  call: AnsweredCall,
+  answer: Response,
+): [UpstreamError, BodyEnd] {
   const elapsed = performance.now() - call.sentAt;
   const found = classifyFetchError(err, elapsed, 'head_received');
   const how = found.type === 'http_response_incomplete' ? cutBy(err, call) : undefined;
   const read = bodyRead(bytes, answer, call.connection);
-  const details =
-    how === 'closed'
+  // A body the upstream sent whole, that fetch itself cut, is no verdict on the upstream.
+  const fetchCut = how === 'closed' && cameWhole(answer, call.connection);
+  const details = fetchCut
+    ? `response body cut short by fetch: every byte of its Content-Length came (${read}), then the connection closed while fetch (undici) was still decoding them, and it ended the body there (other side closed), after ${ms(elapsed)}`
+    : how === 'closed'
       ? `response body cut short: the upstream closed the connection before the body's end (${read}) after ${ms(elapsed)}`
       : how === 'reset'
         ? `response body cut short: connection reset (ECONNRESET) before the body's end (${read}) after ${ms(elapsed)}`
@@ -84,12 +93,8 @@ function bodyBrokeError(err: unknown, bytes: number, call: AnsweredCall, answer:
   // The dispatcher's own bodyTimeout is a stall, as the client's.
   const code =
     cause.type === 'connection_read_timeout' ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_BODY_INCOMPLETE';
-  return new UpstreamError(code, {
-    ...call,
-    type: cause.type,
-    detail: cause.details,
-    cause,
-  });
+  const error = new UpstreamError(code, { ...call, type: cause.type, detail: cause.details, cause });
+  return [error, fetchCut ? 'left' : 'failed'];
 }
 
 /**
@@ -103,6 +108,17 @@ function cutBy(err: unknown, call: AnsweredCall): ConnectionEnd | undefined {
   if (code === 'ECONNRESET') return 'reset';
   if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed') return 'closed';
   return undefined;
+}
+
+/**
+ * Whether every byte a body's Content-Length announced came on the wire (undici told them,
+ * connection-end.ts): a cut then is fetch's, not the upstream's. undici's parser, held back by a
+ * Content-Encoding decoder that is behind (a body that inflates a thousandfold), takes the
+ * connection's FIN that follows the last byte for a body cut short.
+ */
+function cameWhole(answer: Response, connection: AttemptConnection | undefined): boolean {
+  const length = answer.headers.get('content-length');
+  return connection?.answering !== undefined && length !== null && Number(length) === connection.bodyBytes;
 }
 
 /**
@@ -249,7 +265,10 @@ export function withAnswerBody(answer: Response, call: AnsweredCall, timeoutMs?:
         } catch (err) {
           // The caller's abort is its own reason, as fetch's; anything else broke the body.
           if (call.callerSignal?.aborted) fail(controller, err, 'left');
-          else fail(controller, bodyBrokeError(err, bytes, call, answer), 'failed');
+          else {
+            const [error, end] = bodyBroke(err, bytes, call, answer);
+            fail(controller, error, end);
+          }
         } finally {
           clearTimeout(timer);
         }

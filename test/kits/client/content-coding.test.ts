@@ -169,3 +169,49 @@ test('a gzip stream cut in half in a body only the close ends: a cut, http_respo
     await origin.close();
   }
 });
+
+test('a whole gzip body whose connection closes while fetch still decodes it is told as fetch cutting it, not as the upstream, and opens no circuit', async () => {
+  // 256 MiB of zeros in some 250 KiB of gzip, the connection closed (FIN) right after its last
+  // byte. undici's parser, held back by a decoder that is behind, takes the FIN for a body cut
+  // short ("other side closed") though every byte its Content-Length announced came.
+  const bomb = gzipSync(Buffer.alloc(256 << 20));
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    await connection.end(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: ${bomb.length}\r\n\r\n`),
+        bomb,
+      ]),
+    );
+  });
+  try {
+    const api = createFetch({ attempts: 1, circuitBreaker: { failures: 1, openTime: 60_000 } });
+    const res = await api(`${origin.url}/download`);
+    let decoded = 0;
+    let error: unknown;
+    try {
+      for await (const chunk of res.body ?? []) decoded += chunk.byteLength;
+    } catch (err) {
+      error = err;
+    }
+    // A fetch that reads it whole is right too; one that does not must say what happened.
+    if (error !== undefined) {
+      assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+      assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+      assert.doesNotMatch(error.message, /closed the connection before the body's end/);
+      assert.match(
+        error.message,
+        new RegExp(
+          `every byte of its Content-Length came \\(${bomb.length} of ${bomb.length} bytes, ${decoded} decoded\\)`,
+        ),
+      );
+    } else assert.equal(decoded, 256 << 20);
+    // The upstream sent all it announced: the circuit (of one failure) stays closed.
+    const again = await api(`${origin.url}/download`);
+    assert.equal(again.status, 200);
+    await again.body?.cancel();
+    assert.equal(origin.received.length, 2);
+  } finally {
+    await origin.close();
+  }
+});
