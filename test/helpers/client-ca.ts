@@ -1,7 +1,8 @@
 /**
  * A CA of client certificates made with the openssl command line, in a folder of its own: it
  * issues certificates for `clientAuth`, revokes them, and writes its CRL (`crl.pem`, written at
- * once, empty), for a TLS listener's `client_certificates: { ca, crl }`.
+ * once, empty), for a TLS listener's `client_certificates: { ca, crl }`; or server certificates
+ * for an upstream's `tls: { ca, crl }`.
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -34,6 +35,10 @@ subjectAltName = $ENV::SAN
 [bare]
 basicConstraints = CA:false
 extendedKeyUsage = clientAuth
+[server]
+basicConstraints = CA:false
+extendedKeyUsage = serverAuth
+subjectAltName = $ENV::SAN
 `;
 
 /** What a certificate is issued with besides its CN: by default SAN email:CN@example.com, good for two days from now. */
@@ -45,6 +50,8 @@ export interface IssueOptions {
   /** Its dates as openssl's GeneralizedTime (`20250101000000Z`). */
   readonly startDate?: string;
   readonly endDate?: string;
+  /** A TLS server's certificate (`serverAuth`, SAN `san`): what an upstream presents, with the CRL of this CA. */
+  readonly server?: boolean;
 }
 
 export interface ClientCa {
@@ -100,7 +107,13 @@ export function makeClientCa(): ClientCa {
     issue(cn, options = {}) {
       const name = options.name ?? cn;
       const subject = `/CN=${cn.replaceAll('/', '\\/')}`;
-      const extensions = options.san === undefined ? 'leaf' : options.san === '' ? 'bare' : 'named';
+      const extensions = options.server
+        ? 'server'
+        : options.san === undefined
+          ? 'leaf'
+          : options.san === ''
+            ? 'bare'
+            : 'named';
       const dates =
         options.startDate === undefined && options.endDate === undefined
           ? ['-days', '2']

@@ -78,6 +78,13 @@ export function checkFiles(
       if (problem !== undefined)
         report(['upstreams', name, 'tls', 'ca'], `${JSON.stringify(file)} ${problem}`);
     }
+    // A list OpenSSL cannot load would fail every handshake with the upstream, or none.
+    if (checkFile(tls, 'crl', ['upstreams', name, 'tls', 'crl'], baseDir, report)) {
+      const file = resolve(baseDir, stringAt(tls, 'crl') as string);
+      const problem = crlProblem(readFileSync(file, 'latin1'));
+      if (problem !== undefined)
+        report(['upstreams', name, 'tls', 'crl'], `${JSON.stringify(file)} ${problem}`);
+    }
     checkPair(tls, ['upstreams', name, 'tls'], baseDir, report, secrets);
   }
 }

@@ -55,6 +55,7 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
     },
     tls: {
       ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
+      ...(tls.crl === undefined ? {} : { crl: resolve(baseDir, tls.crl) }),
       ...(tls.servername === undefined ? {} : { servername: tls.servername }),
       insecureSkipVerify: tls.insecure_skip_verify ?? fallback.tls.insecureSkipVerify,
       ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert) }),

@@ -178,6 +178,9 @@ export const Upstream = mapping(
       mapping(
         {
           ca: Type.Optional(filePath('a PEM file of CA certificates')),
+          crl: Type.Optional(
+            filePath('a PEM file of certificate revocation lists (one per CA in the chain)'),
+          ),
           servername: Type.Optional(Type.String({ minLength: 1, expected: 'a host name' })),
           insecure_skip_verify: flag(),
           ...UPSTREAM_TLS_FIELDS,

@@ -168,6 +168,8 @@ export interface RouteTimeouts extends UpstreamTimeouts {
 interface UpstreamTlsConfig {
   /** PEM file(s) of CAs to trust in addition to (not instead of) the system store. */
   readonly ca?: string;
+  /** PEM file of revocation lists, one from each CA of the upstream's chain: a revoked certificate is refused. */
+  readonly crl?: string;
   /** SNI and certificate name to check; default: the target's hostname. */
   readonly servername?: string;
   /** Skip certificate verification (never in production; logged at startup). */

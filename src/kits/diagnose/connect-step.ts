@@ -52,6 +52,7 @@ function openSocket(plan: ProbePlan, addresses: readonly LookupAddress[]): net.S
           lookup,
           servername: plan.tls.servername,
           ca: plan.tls.ca,
+          crl: plan.tls.crl,
           cert: plan.tls.cert,
           key: plan.tls.key,
           rejectUnauthorized: false,

@@ -24,6 +24,8 @@ interface ProbeTimeouts {
 interface ProbeTls {
   /** PEM of the CAs to trust (the system's roots included), or undefined for the default store. */
   readonly ca?: string;
+  /** PEM revocation lists (the upstream's `tls.crl`): a revoked certificate is told as the gateway meets it. */
+  readonly crl?: string;
   /**
    * The TLS server name sent (SNI) and the name the certificate is checked against; undefined:
    * none is sent, and the certificate is checked against the address (serverNameOf).

@@ -214,6 +214,7 @@ function planFor(
           ? serverNameOf(host)
           : (upstream.tls.servername ?? serverNameOf(endpoint.authority)),
       insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
+      ...(upstream?.tls.crl === undefined ? {} : { crl: readTlsFile(upstream.tls.crl, 'revocation list') }),
       ...(upstream?.tls.cert === undefined || upstream.tls.key === undefined
         ? {}
         : {

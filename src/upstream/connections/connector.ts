@@ -9,6 +9,11 @@ interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */
   readonly timeout: number;
   readonly ca?: string | Buffer;
+  /**
+   * PEM revocation lists: OpenSSL then wants one from every CA of the upstream's chain (Node
+   * sets CRL_CHECK_ALL), and refuses a revoked certificate (CERT_REVOKED) or a CA without one.
+   */
+  readonly crl?: string | Buffer;
   readonly servername?: string;
   readonly rejectUnauthorized: boolean;
   /** The one protocol offered by ALPN on TLS connections; a server that selects another is refused (default http/1.1). */
@@ -103,6 +108,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         servername: name,
         lookup,
         ca: options.ca,
+        crl: options.crl,
         rejectUnauthorized: options.rejectUnauthorized,
         cert: options.cert,
         key: options.key,

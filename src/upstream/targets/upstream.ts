@@ -135,7 +135,7 @@ export function createUpstream(
 }
 
 /**
- * A connector, with a digest of the TLS files it was made of (`tls.ca`, `cert`, `key`, as read):
+ * A connector, with a digest of the TLS files it was made of (`tls.ca`, `crl`, `cert`, `key`, as read):
  * a reload compares it as it compares their paths. A file replaced under its path (a renewed
  * client certificate, a CA no longer trusted) changes what an open connection carries as much.
  */
@@ -147,6 +147,8 @@ export type UpstreamConnector = Connector & { readonly tlsFiles: string };
  */
 export function connectorOf(config: UpstreamConfig): UpstreamConnector {
   const ca = config.tls.ca === undefined ? undefined : readFileSync(config.tls.ca);
+  // Read at each (re)build too: a list published anew is taken by a reload.
+  const crl = config.tls.crl === undefined ? undefined : readFileSync(config.tls.crl);
   // Read at each (re)build, as the CA is: a reload picks up a renewed client certificate.
   const cert = config.tls.cert === undefined ? undefined : readFileSync(config.tls.cert);
   const key = config.tls.key === undefined ? undefined : readFileSync(config.tls.key);
@@ -154,6 +156,7 @@ export function connectorOf(config: UpstreamConfig): UpstreamConnector {
     timeout: config.timeouts.connect,
     // A configured CA is trusted in addition to the system's roots, not instead of them.
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
+    crl,
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
     alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',
@@ -162,7 +165,7 @@ export function connectorOf(config: UpstreamConfig): UpstreamConnector {
     // h2c's socket is node:http2's to read.
     directReads: config.protocol === 'http1',
   });
-  return Object.assign(connector, { tlsFiles: filesDigest([ca, cert, key]) });
+  return Object.assign(connector, { tlsFiles: filesDigest([ca, crl, cert, key]) });
 }
 
 /** One digest of the files (each one's length first, so that no two lists of files make one). */
