@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DiskFailures, type DiskTell } from './disk-failures.ts';
 import { keyOf, readBounded } from './disk-files.ts';
 import { FillLocks } from './fill-lock.ts';
 import type { CacheGrants } from './freshness.ts';
@@ -73,9 +74,18 @@ export class DiskStore {
   readonly #purging = new Set<Purging>();
   /** One fetch of a key for every worker sharing the directory (fill-lock.ts). */
   readonly locks = new FillLocks(this);
+  readonly #failures: DiskFailures;
 
-  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, grants: CacheGrants) {
+  constructor(
+    dir: string,
+    route: string,
+    maxDisk: number,
+    maxEntry: number,
+    grants: CacheGrants,
+    tell?: DiskTell,
+  ) {
     this.#dir = join(dir, routeDirName(route));
+    this.#failures = new DiskFailures(tell, this.#dir, route);
     this.#route = route;
     this.#maxDisk = maxDisk;
     this.#maxFile = MAX_HEAD_LINE + 1 + maxEntry;
@@ -150,6 +160,7 @@ export class DiskStore {
     const pending: { key: string; done?: Promise<void> } = { key: answer.key };
     this.#pending.set(tmp, pending);
     const cancelled = () => this.#cancelled.has(tmp);
+    const cancel = new Error('cancelled');
     // Whether the file is in place, once it is (or is not: failed, or cancelled and removed).
     const bytes = Buffer.concat([Buffer.from(`${head}\n`), answer.body]);
     const inPlace: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
@@ -161,10 +172,14 @@ export class DiskStore {
             )
           : Promise.reject(err),
       )
-      .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
+      .then(() => (cancelled() ? Promise.reject(cancel) : rename(tmp, file)))
       // Cancelled while it was renamed: what it renamed goes.
       .then(() => (cancelled() ? removed(file) : true))
-      .catch(() => removed(tmp));
+      .catch((err: Error) => {
+        // Not written (a full disk, a folder turned read-only): the answer is served and kept in memory all the same.
+        if (err !== cancel) this.#failures.writeFailed(err);
+        return removed(tmp);
+      });
     pending.done = inPlace.then(() => {});
     // An answer stored after a purge began is not of those it removes: its file stays (once in place).
     for (const purge of this.#purging)
