@@ -14,7 +14,7 @@ import type { TestContext } from 'node:test';
 export function smallDisk(t: TestContext, size: string): string | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'candor-disk-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     t.skip(`mount is not permitted here (root needed for a real tmpfs): ${String(err).split('\n')[0]}`);
