@@ -1,0 +1,96 @@
+/**
+ * What a cache folder on a failing disk (faulty-disk.ts) does to the answers served from it when
+ * the upstream fails too (stale-if-error), and to a Range whose whole answer cannot be kept: a
+ * stored copy is the stale answer only when it is whole and its own; else the upstream's failure
+ * is told as it is. Two gateways on one folder stand in for two workers.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { fillUp, smallDisk } from '../../helpers/faulty-disk.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
+
+const config = (url: string, dir: string) => `name: edge-1
+routes:
+  - name: pages
+    match: { path: /pages }
+    upstream: app
+    cache: { dir: ${dir}, max_disk: 10MiB, stale_if_error: 60s }
+upstreams:
+  app:
+    targets:
+      - url: ${url}
+`;
+const host = { host: 'pages.test' };
+const storedIn = (dir: string) => readdirSync(join(dir, 'pages')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+
+async function setUp(t: TestContext) {
+  const dir = smallDisk(t, '256k');
+  if (dir === undefined) return undefined;
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60', 'ETag', '"v1"'],
+    body: 'stored answer',
+  });
+  t.after(() => origin.stop());
+  const gateways: TestGateway[] = [];
+  t.after(() => Promise.all(gateways.map((gw) => gw.close())));
+  const gateway = async () => {
+    const gw = await startTestGateway(config(origin.url, dir));
+    gateways.push(gw);
+    return gw;
+  };
+  return { dir, origin, gateway };
+}
+
+for (const [shape, spoil] of [
+  ['whole', () => {}],
+  ['cut to half', (file: string) => truncateSync(file, Math.floor(readFileSync(file).length / 2))],
+  ['removed', (file: string) => rmSync(file)],
+] as [string, (file: string) => void][])
+  test(`the upstream down and the stored file ${shape}: ${shape === 'whole' ? 'the stale answer, said so' : 'the 502 of the upstream, never the spoiled copy'}`, async (t) => {
+    const set = await setUp(t);
+    if (set === undefined) return;
+    const { dir, origin, gateway } = set;
+    const one = await gateway();
+    assert.equal((await request(one.url, { path: '/pages/a', headers: host })).status, 200);
+    await waitUntil('the answer written', () => storedIn(dir).length === 1);
+    spoil(join(dir, 'pages', storedIn(dir)[0]));
+    origin.mood = 'reset';
+    const two = await gateway();
+    const got = await request(two.url, { path: '/pages/a', headers: host });
+    if (shape === 'whole') {
+      assert.equal(got.status, 200);
+      assert.equal(got.text, 'stored answer');
+      assert.match(String(got.headers['cache-status']), /fwd=stale/);
+      return;
+    }
+    assert.equal(got.status, 502);
+    assert.match(
+      String(got.headers['proxy-status']),
+      /connection_terminated|http_response_incomplete|connection_refused/,
+    );
+    assert.doesNotMatch(got.text, /stored answer/);
+  });
+
+test('the disk full and the upstream then down: the answer kept in memory is still the stale one, from the worker that fetched it', async (t) => {
+  const set = await setUp(t);
+  if (set === undefined) return;
+  const { dir, origin, gateway } = set;
+  mkdirSync(join(dir, 'pages'));
+  fillUp(dir);
+  const one = await gateway();
+  assert.equal((await request(one.url, { path: '/pages/a', headers: host })).status, 200);
+  origin.mood = 'reset';
+  const stale = await request(one.url, { path: '/pages/a', headers: host });
+  assert.equal(stale.status, 200);
+  assert.equal(stale.text, 'stored answer');
+  assert.match(String(stale.headers['cache-status']), /fwd=stale/);
+  // Another worker has nothing on the disk to stand in: the upstream's failure, as it is.
+  const two = await gateway();
+  assert.equal((await request(two.url, { path: '/pages/a', headers: host })).status, 502);
+});
