@@ -9,7 +9,7 @@ import type { CacheGrants } from './freshness.ts';
 import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
 import type { StoredAnswer } from './stored-answer.ts';
-import { answerOfHead, headLine, headOf, MAX_HEAD_LINE } from './stored-head.ts';
+import { answerOfFile, digestOf, headLine, MAX_HEAD_LINE } from './stored-head.ts';
 
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
@@ -125,23 +125,22 @@ export class DiskStore {
     for (const purge of this.#purging)
       if (purge.prefix === undefined || keyMatches(key, purge.prefix)) return;
     const file = this.#file(key);
-    const bytes = await readBounded(file, this.#maxFile).catch(() => undefined);
-    if (bytes === undefined) return undefined;
-    const found = headOf(bytes);
-    if (found === undefined) return undefined;
-    const { head } = found;
-    // A body cut short (a disk that filled, a copy) or changed is never served as whole.
-    const body = bytes.subarray(found.body);
-    if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
+    let bytes: Buffer | undefined;
     try {
-      const answer = answerOfHead(head, key, body, this.#grants);
-      if (answer === undefined) return undefined;
-      const now = new Date();
-      utimes(file, now, now).catch(() => {});
-      return answer;
-    } catch {
+      bytes = await readBounded(file, this.#maxFile);
+    } catch (err) {
+      // None stored is no news; a file that cannot be read (EIO, EACCES) is.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.#failures.notUsed(file, (err as Error).message);
       return undefined;
     }
+    if (bytes === undefined)
+      return this.#failures.notUsed(file, 'not a regular file, or larger than max_entry allows');
+    const answer = answerOfFile(bytes, key, this.#grants);
+    if (typeof answer === 'string') return this.#failures.notUsed(file, answer);
+    const now = new Date();
+    utimes(file, now, now).catch(() => {});
+    return answer;
   }
 
   /**
@@ -349,9 +348,4 @@ function removed(file: string): Promise<false> {
     () => false,
     () => false,
   );
-}
-
-/** What a file's first line says of its body, so that a body cut or changed since is known. */
-function digestOf(body: Buffer): string {
-  return createHash('sha256').update(body).digest('base64');
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import CachePolicy from 'http-cache-semantics';
 import { TOKEN } from '../../core/http1/syntax.ts';
 import { caseless } from './directive-case.ts';
@@ -22,6 +23,30 @@ const VERSIONS = new Set(['1.0', '1.1', '2']);
 export function headLine(answer: StoredAnswer, more: Record<string, unknown>): string {
   const { key, status, reason, version } = answer;
   return JSON.stringify({ key, status, reason, version, policy: answer.policy.toObject(), ...more });
+}
+
+/**
+ * The answer a stored file's bytes hold for `key`, or why they hold none: a file cut short (a disk
+ * that filled, a copy), its body or its first line changed since (a bit flipped, an edit), is
+ * never served as whole.
+ */
+export function answerOfFile(bytes: Buffer, key: string, grants: CacheGrants): StoredAnswer | string {
+  const found = headOf(bytes);
+  if (found === undefined) return 'its first line is not one of ours';
+  const { head } = found;
+  const body = bytes.subarray(found.body);
+  if (head.length !== body.length || head.digest !== digestOf(body))
+    return 'its body is cut or changed: not the length and digest its first line says';
+  try {
+    return answerOfHead(head, key, body, grants) ?? `its first line is not a well-formed answer of the key`;
+  } catch (err) {
+    return `its first line's policy cannot be read (${(err as Error).message})`;
+  }
+}
+
+/** What a file's first line says of its body, so that a body cut or changed since is known. */
+export function digestOf(body: Buffer): string {
+  return createHash('sha256').update(body).digest('base64');
 }
 
 /** The answer a first line (parsed) names, with `body`; undefined when it is not one of ours for `key`. */

@@ -300,4 +300,11 @@ for (const [shape, corrupt] of corruptions)
     }
     assert.equal(got.headers['cache-status'], 'edge-1; fwd=uri-miss');
     assert.equal(origin.heads.length, 2, 'fetched anew');
+    // Told once, naming the file and why.
+    const told = two.logs.filter((l) => l.msg === 'cache file not used');
+    assert.equal(told.length, 1);
+    assert.equal(told[0].level, 'warn');
+    assert.equal(told[0].route, 'pages');
+    assert.equal(told[0].file, file);
+    assert.equal(typeof told[0].details, 'string');
   });
