@@ -1,16 +1,21 @@
 /**
  * What a cache folder on a failing disk (faulty-disk.ts) does to the answers served from it when
- * the upstream fails too (stale-if-error), and to a Range whose whole answer cannot be kept: a
+ * the upstream fails too (stale-if-error), to a Range whose whole answer cannot be kept, and to a
+ * client reading an answer whose file goes meanwhile: a
  * stored copy is the stale answer only when it is whole and its own; else the upstream's failure
  * is told as it is. Two gateways on one folder stand in for two workers.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { cachedPages } from '../../helpers/cached-pages.ts';
 import { fillUp, smallDisk } from '../../helpers/faulty-disk.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { BODY, rangedOrigin, type Seen } from '../../helpers/ranged-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -93,4 +98,80 @@ test('the disk full and the upstream then down: the answer kept in memory is sti
   // Another worker has nothing on the disk to stand in: the upstream's failure, as it is.
   const two = await gateway();
   assert.equal((await request(two.url, { path: '/pages/a', headers: host })).status, 502);
+});
+
+test('Ranges on a full disk, in two workers at once: each gets its own bytes, 206, and nothing is left in the folder', async (t) => {
+  const dir = smallDisk(t, '256k');
+  if (dir === undefined) return;
+  const seen: Seen[] = [];
+  const origin = await rangedOrigin(seen);
+  t.after(() => origin.close());
+  mkdirSync(join(dir, 'pages'));
+  fillUp(dir);
+  const cache = `{ dir: ${dir}, lock_timeout: 5s }`;
+  const one = await startTestGateway(cachedPages(origin.url, cache));
+  t.after(() => one.close());
+  const two = await startTestGateway(cachedPages(origin.url, cache));
+  t.after(() => two.close());
+  const authority = new URL(one.url).host;
+  const [a, b] = await Promise.all([
+    request(one.url, { path: '/pages/clip', headers: { range: 'bytes=0-9' }, timeoutMs: 5000 }),
+    request(two.url, {
+      path: '/pages/clip',
+      headers: { host: authority, range: 'bytes=100-199' },
+      timeoutMs: 5000,
+    }),
+  ]);
+  assert.equal(a.status, 206);
+  assert.deepEqual(a.body, BODY.subarray(0, 10));
+  assert.equal(b.status, 206);
+  assert.deepEqual(b.body, BODY.subarray(100, 200));
+  // The writes that failed remove what they made (once over: they run after the answers).
+  await waitUntil('no file left', () => readdirSync(join(dir, 'pages')).length === 0);
+});
+
+test('a stored file removed while another worker sends it to a client that reads slowly: the client gets it whole, the next worker fetches anew', async (t) => {
+  const dir = smallDisk(t, '4m');
+  if (dir === undefined) return;
+  const big = 'z'.repeat(900 * 1024);
+  const origin = await startMoodyOrigin({ status: 200, fields: ['Cache-Control', 'max-age=60'], body: big });
+  t.after(() => origin.stop());
+  const gateways: TestGateway[] = [];
+  t.after(() => Promise.all(gateways.map((gw) => gw.close())));
+  const gateway = async () => {
+    const gw = await startTestGateway(
+      cachedPages(origin.url, `{ dir: ${dir}, max_entry: 1MiB, max_disk: 10MiB }`),
+    );
+    gateways.push(gw);
+    return gw;
+  };
+  const one = await gateway();
+  assert.equal((await request(one.url, { path: '/pages/a', headers: host })).text.length, big.length);
+  await waitUntil('the answer written', () => storedIn(dir).length === 1);
+  const file = join(dir, 'pages', storedIn(dir)[0]);
+  const two = await gateway();
+  const socket = net.connect(two.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    // The head is here: the rest waits, unread, while the file goes.
+    if (Buffer.concat(chunks).includes('\r\n\r\n')) socket.pause();
+  });
+  socket.write('GET /pages/a HTTP/1.1\r\nHost: pages.test\r\nConnection: close\r\n\r\n');
+  await waitUntil('the head read', () => Buffer.concat(chunks).includes('\r\n\r\n'));
+  rmSync(file);
+  socket.removeAllListeners('data');
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = once(socket, 'close');
+  socket.resume();
+  await closed;
+  const whole = Buffer.concat(chunks).toString('latin1');
+  assert.match(whole, /^HTTP\/1\.1 200 /);
+  assert.match(whole, /cache-status: edge-1; hit/i);
+  assert.equal(whole.slice(whole.indexOf('\r\n\r\n') + 4), big);
+  const three = await gateway();
+  const anew = await request(three.url, { path: '/pages/a', headers: host });
+  assert.equal(anew.text, big);
+  assert.equal(anew.headers['cache-status'], 'edge-1; fwd=uri-miss');
 });

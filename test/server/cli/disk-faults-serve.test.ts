@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fillUp, freeUp, readOnly, smallDisk } from '../../helpers/faulty-disk.ts';
@@ -136,4 +136,38 @@ test('a reload whose config file was cut mid-write: refused naming the file, the
   serve.child.kill('SIGHUP');
   await serve.waitForLines('config swapped', 1, 10_000);
   assert.equal((await request(url, { path: '/' })).text, 'ok');
+});
+
+/** Every regular file under `dir`. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+test("Node's compile cache on a disk that fails: full, read-only, or its files overwritten with garbage, the gateway starts and answers", async (t) => {
+  const disk = smallDisk(t, '8m');
+  if (disk === undefined) return;
+  const cache = join(disk, 'compile-cache');
+  const config = await configIn(t, disk);
+  const serveOnce = async (shape: string) => {
+    const serve = await startServe(config, 1, { env: { NODE_COMPILE_CACHE: cache } });
+    try {
+      const got = await request(`http://127.0.0.1:${serve.port}`, { path: '/' });
+      assert.equal(got.text, 'ok', shape);
+    } finally {
+      assert.equal(await serve.stop(), 0, `${shape}: a clean exit`);
+    }
+  };
+  await serveOnce('a cold cache');
+  const files = filesUnder(cache);
+  assert.ok(files.length > 0, 'the cache was written');
+  for (const file of files) writeFileSync(file, Buffer.alloc(readFileSync(file).length, 0x5a));
+  await serveOnce('its files garbage');
+  rmSync(cache, { recursive: true, force: true });
+  fillUp(disk);
+  await serveOnce('a full disk');
+  freeUp(disk);
+  readOnly(t, disk);
+  await serveOnce('a read-only disk');
 });
