@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
  * A file of the gateway's own state (a canary's verdict kept across restarts, ACME's keys and
- * certificates), read whole and
+ * certificates, a fleet's last good config), read whole and
  * synchronously as it is needed, but never waited on nor read without end: opened without
  * blocking, so a FIFO put in its place is not waited on for a writer (a plain readFileSync held
  * the process there for good), and taken only when it is a regular file of at most `max` bytes
