@@ -74,7 +74,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form, whose
-    // code a stack's frames are, what a thrown value says: import nothing of ours
+    // code a stack's frames are, what a thrown value says, a state file read without waiting: import nothing of ours
     [
       'failure',
       'net',
@@ -89,6 +89,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
       'credential-names',
       'stack-frames',
       'thrown-text',
+      'state-file',
     ],
     // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
     // an HTTP-date read strictly (Retry-After, a client's conditionals), and a name mistyped's

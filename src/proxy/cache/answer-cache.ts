@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/types.ts';
 import { firstField } from '../../core/net/downstream.ts';
+import type { DiskTell } from './disk-failures.ts';
 import { DiskStore } from './disk-store.ts';
 import { Fill, type FillEnd } from './fill.ts';
 import { headVerdict } from './head-update.ts';
@@ -66,14 +67,14 @@ export class AnswerCache {
    * `workersDir`: the folder every worker of the gateway shares (workers-store.ts), where a route
    * without a `cache.dir` of its own keeps its answers, bounded by its max_size.
    */
-  constructor(config: CacheConfig, route: string, workersDir?: string) {
+  constructor(config: CacheConfig, route: string, workersDir?: string, tell?: DiskTell) {
     this.config = config;
     this.#route = route;
     const dir = config.dir ?? workersDir;
     this.disk =
       dir === undefined
         ? undefined
-        : new DiskStore(dir, route, config.maxDisk ?? config.maxSize, config.maxEntry, config);
+        : new DiskStore(dir, route, config.maxDisk ?? config.maxSize, config.maxEntry, config, tell);
   }
 
   get bytes(): number {

@@ -29,6 +29,22 @@ export async function readBounded(file: string, maxFile: number): Promise<Buffer
   }
 }
 
+/** The largest lock token or fetch-end note one of ours is (fill-lock.ts): a larger file is not one. */
+const MAX_NOTE = 64 * 1024;
+
+/**
+ * A small file's text (a fetch lock's token, a fetch's end note: fill-lock.ts); undefined when it
+ * is gone, cannot be read, or is no regular file of at most MAX_NOTE bytes. Never waits: a FIFO in
+ * its place held a thread of the pool every file operation of the worker shares until a writer
+ * came (five of them stopped the worker), and /dev/zero was read without end.
+ */
+export function readNote(file: string): Promise<string | undefined> {
+  return readBounded(file, MAX_NOTE).then(
+    (bytes) => bytes?.toString('latin1'),
+    () => undefined,
+  );
+}
+
 /** The key a file holds, read off the start of its first line (the key is written first, and short). */
 export async function keyOf(file: string): Promise<string | undefined> {
   try {

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DiskFailures, type DiskTell } from './disk-failures.ts';
 import { keyOf, readBounded } from './disk-files.ts';
 import { FillLocks } from './fill-lock.ts';
 import type { CacheGrants } from './freshness.ts';
 import { keyMatches } from './key-authority.ts';
 import { entryName } from './purge-tally.ts';
 import type { StoredAnswer } from './stored-answer.ts';
-import { answerOfHead, headLine, headOf, MAX_HEAD_LINE } from './stored-head.ts';
+import { answerOfFile, digestOf, headLine, MAX_HEAD_LINE } from './stored-head.ts';
 
 /** A stored answer's file: the hash of its route and key (a temporary one has a suffix). */
 const FILE_NAME = /^[0-9a-f]{64}$/;
@@ -73,9 +74,18 @@ export class DiskStore {
   readonly #purging = new Set<Purging>();
   /** One fetch of a key for every worker sharing the directory (fill-lock.ts). */
   readonly locks = new FillLocks(this);
+  readonly #failures: DiskFailures;
 
-  constructor(dir: string, route: string, maxDisk: number, maxEntry: number, grants: CacheGrants) {
+  constructor(
+    dir: string,
+    route: string,
+    maxDisk: number,
+    maxEntry: number,
+    grants: CacheGrants,
+    tell?: DiskTell,
+  ) {
     this.#dir = join(dir, routeDirName(route));
+    this.#failures = new DiskFailures(tell, this.#dir, route);
     this.#route = route;
     this.#maxDisk = maxDisk;
     this.#maxFile = MAX_HEAD_LINE + 1 + maxEntry;
@@ -115,23 +125,22 @@ export class DiskStore {
     for (const purge of this.#purging)
       if (purge.prefix === undefined || keyMatches(key, purge.prefix)) return;
     const file = this.#file(key);
-    const bytes = await readBounded(file, this.#maxFile).catch(() => undefined);
-    if (bytes === undefined) return undefined;
-    const found = headOf(bytes);
-    if (found === undefined) return undefined;
-    const { head } = found;
-    // A body cut short (a disk that filled, a copy) or changed is never served as whole.
-    const body = bytes.subarray(found.body);
-    if (head.length !== body.length || head.digest !== digestOf(body)) return undefined;
+    let bytes: Buffer | undefined;
     try {
-      const answer = answerOfHead(head, key, body, this.#grants);
-      if (answer === undefined) return undefined;
-      const now = new Date();
-      utimes(file, now, now).catch(() => {});
-      return answer;
-    } catch {
+      bytes = await readBounded(file, this.#maxFile);
+    } catch (err) {
+      // None stored is no news; a file that cannot be read (EIO, EACCES) is.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.#failures.notUsed(file, (err as Error).message);
       return undefined;
     }
+    if (bytes === undefined)
+      return this.#failures.notUsed(file, 'not a regular file, or larger than max_entry allows');
+    const answer = answerOfFile(bytes, key, this.#grants);
+    if (typeof answer === 'string') return this.#failures.notUsed(file, answer);
+    const now = new Date();
+    utimes(file, now, now).catch(() => {});
+    return answer;
   }
 
   /**
@@ -150,6 +159,7 @@ export class DiskStore {
     const pending: { key: string; done?: Promise<void> } = { key: answer.key };
     this.#pending.set(tmp, pending);
     const cancelled = () => this.#cancelled.has(tmp);
+    const cancel = new Error('cancelled');
     // Whether the file is in place, once it is (or is not: failed, or cancelled and removed).
     const bytes = Buffer.concat([Buffer.from(`${head}\n`), answer.body]);
     const inPlace: Promise<boolean> = writeFile(tmp, bytes, { mode: 0o600 })
@@ -161,10 +171,14 @@ export class DiskStore {
             )
           : Promise.reject(err),
       )
-      .then(() => (cancelled() ? Promise.reject(new Error('cancelled')) : rename(tmp, file)))
+      .then(() => (cancelled() ? Promise.reject(cancel) : rename(tmp, file)))
       // Cancelled while it was renamed: what it renamed goes.
       .then(() => (cancelled() ? removed(file) : true))
-      .catch(() => removed(tmp));
+      .catch((err: Error) => {
+        // Not written (a full disk, a folder turned read-only): the answer is served and kept in memory all the same.
+        if (err !== cancel) this.#failures.writeFailed(err);
+        return removed(tmp);
+      });
     pending.done = inPlace.then(() => {});
     // An answer stored after a purge began is not of those it removes: its file stays (once in place).
     for (const purge of this.#purging)
@@ -334,9 +348,4 @@ function removed(file: string): Promise<false> {
     () => false,
     () => false,
   );
-}
-
-/** What a file's first line says of its body, so that a body cut or changed since is known. */
-function digestOf(body: Buffer): string {
-  return createHash('sha256').update(body).digest('base64');
 }

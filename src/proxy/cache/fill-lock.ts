@@ -1,4 +1,5 @@
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readNote } from './disk-files.ts';
 import { ownerGone, ownerOfToken, ownerToken, type StoreOwner } from './store-owner.ts';
 
 /**
@@ -135,10 +136,7 @@ export class FillLocks {
    */
   async lockNow(key: string): Promise<{ ino: number; owner: StoreOwner | undefined } | undefined> {
     const lock = this.#lockOf(key);
-    const [facts, text] = await Promise.all([
-      stat(lock).catch(() => undefined),
-      readFile(lock, 'latin1').catch(() => undefined),
-    ]);
+    const [facts, text] = await Promise.all([stat(lock).catch(() => undefined), readNote(lock)]);
     if (facts === undefined || text === undefined) return undefined;
     return { ino: facts.ino, owner: ownerOfToken(text) };
   }
@@ -176,10 +174,13 @@ export class FillLocks {
 
   /** How the key's fetch that ended after `since` (Date.now()'s) failed, as its leader wrote it; undefined: it did not (or said nothing). */
   async endedSince(key: string, since: number): Promise<string | undefined> {
-    const text = await readFile(`${this.#store.fileOf(key)}.ended`, 'utf8').catch(() => undefined);
+    const text = await readNote(`${this.#store.fileOf(key)}.ended`);
     if (text === undefined) return undefined;
     try {
-      const note = JSON.parse(text) as { at?: unknown; ended?: unknown };
+      const note = JSON.parse(Buffer.from(text, 'latin1').toString('utf8')) as {
+        at?: unknown;
+        ended?: unknown;
+      };
       return typeof note.at === 'number' && note.at >= since && typeof note.ended === 'string'
         ? note.ended
         : undefined;
@@ -194,14 +195,13 @@ export class FillLocks {
    * moved is the lock judged (another taker may have replaced it meanwhile: put back then).
    */
   async #takenOver(lock: string, staleMs: number): Promise<boolean> {
-    const [text, facts] = await Promise.all([
-      readFile(lock, 'latin1').catch(() => undefined),
-      stat(lock).catch(() => undefined),
-    ]);
+    const [text, facts] = await Promise.all([readNote(lock), stat(lock).catch(() => undefined)]);
     // Gone meanwhile: its fetch is over, try again.
-    if (text === undefined || facts === undefined) return true;
-    const owner = ownerOfToken(text);
-    const abandoned = (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
+    if (facts === undefined) return true;
+    const owner = text === undefined ? undefined : ownerOfToken(text);
+    // One that is no lock of ours (a FIFO, a device, a file that cannot be read) is no fetch's: out of the way too.
+    const abandoned =
+      text === undefined || (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
     if (!abandoned) return false;
     const aside = `${lock}.${process.pid}.${this.#made++}`;
     if (

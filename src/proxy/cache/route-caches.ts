@@ -1,5 +1,6 @@
 import type { CacheConfig, RouteConfig } from '../../core/config/types.ts';
 import { AnswerCache } from './answer-cache.ts';
+import type { DiskTell } from './disk-failures.ts';
 import { workersStoreDir } from './workers-store.ts';
 
 /**
@@ -7,11 +8,12 @@ import { workersStoreDir } from './workers-store.ts';
  * route keeps its name and its cache settings (as it keeps an upstream's pools); a route whose
  * cache changed starts empty, and one no longer named lets its answers go. A route without a
  * `cache.dir` of its own keeps its answers in the folder every worker shares (`workersDir`:
- * workers-store.ts) when the gateway runs several.
+ * workers-store.ts) when the gateway runs several. A write its folder refused goes to `tell`.
  */
 export function routeCaches(
   routes: readonly RouteConfig[],
   previous: ReadonlyMap<string, AnswerCache> | undefined,
+  tell?: DiskTell,
   workersDir = workersStoreDir(),
 ): ReadonlyMap<string, AnswerCache> {
   const caches = new Map<string, AnswerCache>();
@@ -22,7 +24,7 @@ export function routeCaches(
       route.name,
       old !== undefined && sameSettings(old.config, route.cache)
         ? old
-        : new AnswerCache(route.cache, route.name, route.cache.workersShare ? workersDir : undefined),
+        : new AnswerCache(route.cache, route.name, route.cache.workersShare ? workersDir : undefined, tell),
     );
   }
   return caches;

@@ -5,14 +5,17 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { readStateFile } from '../../core/state-file.ts';
 import type { CaIssuers } from './ca-issuers.ts';
 import { servableCertificate } from './servable-certificate.ts';
+
+/** The largest file of the store read: a chain and key, a challenge, a few KiB each. */
+const MAX_STORED = 1024 * 1024;
 
 /**
  * `acme.storage`, the folder that holds what automatic HTTPS must not lose (so that a restart
@@ -260,7 +263,8 @@ export class AcmeStore {
 
   #read(path: string): string | undefined {
     try {
-      return readFileSync(path, 'utf8');
+      // Without waiting: a FIFO in a key's place held the process for good (state-file.ts).
+      return readStateFile(path, MAX_STORED);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readStateFile } from '../../core/state-file.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type FleetState, stateOf } from './canary-fleet.ts';
 import { type Run, sharedState } from './canary-run.ts';
+
+/** The largest verdict file read: one is a few hundred bytes. */
+const MAX_VERDICT = 1024 * 1024;
 
 /**
  * The verdict of each canary, kept on disk so that a restart does not start again from its
@@ -28,7 +32,7 @@ export class KeptVerdicts {
   read(run: Run): FleetState | undefined {
     let text: string;
     try {
-      text = readFileSync(this.#file(run.route), 'utf8');
+      text = readStateFile(this.#file(run.route), MAX_VERDICT);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
         this.#logger.warn(

@@ -16,11 +16,14 @@ export interface PidFile {
 /** Writes `pid\n` to `path` whole (a reader never sees half a number); throws what fs throws. */
 export function writePidFile(path: string, pid: number = process.pid): PidFile {
   const temporary = `${path}.${pid}.tmp`;
-  writeFileSync(temporary, `${pid}\n`, { mode: 0o644 });
   try {
+    writeFileSync(temporary, `${pid}\n`, { mode: 0o644 });
     renameSync(temporary, path);
   } catch (err) {
-    unlinkSync(temporary);
+    // Made but not written (a full disk makes the file, then refuses its bytes): not left behind.
+    try {
+      unlinkSync(temporary);
+    } catch {}
     throw err;
   }
   let removed = false;

@@ -5,8 +5,9 @@
  * reached. Each file is written whole to a temporary name and renamed over the old one, so a
  * crash mid-write leaves the previous file, never half of one.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readStateFile } from '../../core/state-file.ts';
 
 /** What the gateway last ran and confirmed: the document under the key at `revision`. */
 export interface LastGood {
@@ -70,6 +71,9 @@ export function lastGoodFile(state: string): string {
   return join(state, 'last-good.yaml');
 }
 
+/** The largest last good file read: a fleet's document is far less (etcd keeps a value under 1.5 MiB by default). */
+const MAX_KEPT = 64 * 1024 * 1024;
+
 /**
  * The last good document; undefined when there is none (a first start); or why the one there
  * cannot be used: a record that does not parse, or a document whose bytes are not those the
@@ -83,8 +87,9 @@ export function readLastGood(state: string): LastGood | { readonly unusable: str
   let record: Partial<LastGoodRecord>;
   let document: string;
   try {
-    record = JSON.parse(readFileSync(jsonFile, 'utf8')) as Partial<LastGoodRecord>;
-    document = readFileSync(yamlFile, 'utf8');
+    // Without waiting, bounded: a FIFO in their place held the start for good (state-file.ts).
+    record = JSON.parse(readStateFile(jsonFile, MAX_KEPT)) as Partial<LastGoodRecord>;
+    document = readStateFile(yamlFile, MAX_KEPT);
   } catch (err) {
     return { unusable: (err as Error).message };
   }

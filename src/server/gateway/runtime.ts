@@ -104,7 +104,10 @@ export function createRuntime(
   const trust = createTrustList(config.trustForwardedFrom);
   const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
   const splits = routeSplits(config, changes, previous?.splits);
-  const caches = routeCaches(config.routes, previous?.caches);
+  const caches = routeCaches(config.routes, previous?.caches, {
+    writeFailed: (err, dir, route) => logger.warn({ route, dir, details: err.message }, 'cache write failed'),
+    notUsed: (file, why, route) => logger.warn({ route, file, details: why }, 'cache file not used'),
+  });
   const router = createRouter(config.routes);
   // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.
   const background = (listener: StageListener, exchange: DownstreamExchange) =>

@@ -4,9 +4,10 @@
  * the file to look at, never as "the ACME server could not be reached".
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
@@ -102,6 +103,44 @@ test('an account key that cannot be read does not stop the gateway: it serves, a
     assert.equal(error?.type, 'candor:account-key');
     assert.ok(
       error?.detail.startsWith(`${keyFile}: the stored ACME account key cannot be used (EISDIR`),
+      error?.detail,
+    );
+  } finally {
+    await gw.close();
+    await ca.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an account key that is a FIFO nobody writes does not stop the gateway: it serves, and the order fails naming the file', {
+  timeout: 30_000,
+}, async () => {
+  const ca = await startFakeAcmeCa({});
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const store = join(dir, 'acme');
+  const keyFile = new AcmeStore(store).accountKeyFile(ca.directory);
+  mkdirSync(dirname(keyFile), { recursive: true });
+  // Before, its read waited for a writer: the process stood still, its listeners never served.
+  execFileSync('mkfifo', [keyFile]);
+  const upstream = await listenOnLoopback((_req, res) => res.end('app\n'));
+  const ports = { http: await freePort(), tls: await freePort() };
+  const gw = await startGatewayFromText(
+    config('fifo.shop.test', ports, ca.directory, testCertificates().caPath, store).replace(
+      'http://127.0.0.1:9',
+      upstream.url,
+    ),
+  );
+  try {
+    const answer = await fetch(`http://127.0.0.1:${ports.http}/`);
+    assert.equal(answer.status, 200);
+    await waitUntil('the order failed', () => lastError(gw) !== undefined);
+    const error = lastError(gw);
+    assert.equal(error?.type, 'candor:account-key');
+    assert.ok(
+      error?.detail.startsWith(
+        `${keyFile}: the stored ACME account key cannot be used (${keyFile} is not a regular file)`,
+      ),
       error?.detail,
     );
   } finally {

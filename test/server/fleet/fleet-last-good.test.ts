@@ -6,6 +6,7 @@
  * a revision in its record that etcd never gave does not keep etcd's revisions out.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,34 @@ test('a last good document edited, damaged or emptied since it was kept is not s
       );
     }
   } finally {
+    writeFileSync(yaml, kept);
+    relay.mend();
+  }
+});
+
+test('a last good document that is a FIFO nobody writes (or a link to /dev/zero) is not started on, nor waited on: exit 69, naming the file', async () => {
+  const yaml = join(gateway.state, 'last-good.yaml');
+  const kept = readFileSync(yaml, 'utf8');
+  relay.cut();
+  try {
+    for (const make of [
+      ['mkfifo', yaml],
+      ['ln', '-s', '/dev/zero', yaml],
+    ]) {
+      rmSync(yaml, { force: true });
+      execFileSync(make[0], make.slice(1));
+      const served = await candor(['serve', '--workers', '1', '--config', gateway.bootstrap], {
+        XDG_STATE_HOME: dir,
+      });
+      // Before, the read waited for a writer (or read /dev/zero without end) until the process was killed.
+      assert.equal(served.code, 69, served.stderr);
+      assert.match(
+        served.stderr,
+        new RegExp(`the last good config in ${yaml} cannot be used: ${yaml} is not a regular file\n$`),
+      );
+    }
+  } finally {
+    rmSync(yaml, { force: true });
     writeFileSync(yaml, kept);
     relay.mend();
   }

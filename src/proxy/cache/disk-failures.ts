@@ -1,0 +1,50 @@
+/**
+ * What a route's cache folder tells the operator when it takes no more (a full disk, a folder
+ * turned read-only or immutable): the answer is served all the same, from memory, and kept there
+ * (disk-store.ts), as nginx's proxy_cache serves one uncached and logs `crit`; and when a file
+ * of it is not read as an answer (cut, changed, not a file: a miss, fetched anew). The operator
+ * hears of each at most once in WRITE_FAILURE_NOTICE_MS however many answers meet the disk, with
+ * the route, the folder or file, and the system's word (ENOSPC, EROFS, EPERM) or why.
+ */
+
+/** At most one notice of each in this long (spool-space.ts's bound for the spool's own failed writes). */
+const WRITE_FAILURE_NOTICE_MS = 60_000;
+
+/** Where a failed write is told (the gateway's log). */
+export interface DiskTell {
+  writeFailed(error: Error, dir: string, route: string): void;
+  /** A stored file that is not read as an answer (cut, changed, not a file): a miss, fetched anew. */
+  notUsed(file: string, why: string, route: string): void;
+}
+
+/** A route's failed writes, told at most once a minute. */
+export class DiskFailures {
+  readonly #tell: DiskTell | undefined;
+  readonly #dir: string;
+  readonly #route: string;
+  #toldAt = Number.NEGATIVE_INFINITY;
+  #notUsedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(tell: DiskTell | undefined, dir: string, route: string) {
+    this.#tell = tell;
+    this.#dir = dir;
+    this.#route = route;
+  }
+
+  /** A write of the route's folder failed: its answer was not stored there. */
+  writeFailed(error: Error): void {
+    const now = performance.now();
+    if (this.#tell === undefined || now - this.#toldAt < WRITE_FAILURE_NOTICE_MS) return;
+    this.#toldAt = now;
+    this.#tell.writeFailed(error, this.#dir, this.#route);
+  }
+
+  /** A stored file was not one of ours whole (undefined: the read's answer, a miss). */
+  notUsed(file: string, why: string): undefined {
+    const now = performance.now();
+    if (this.#tell === undefined || now - this.#notUsedAt < WRITE_FAILURE_NOTICE_MS) return undefined;
+    this.#notUsedAt = now;
+    this.#tell.notUsed(file, why, this.#route);
+    return undefined;
+  }
+}
