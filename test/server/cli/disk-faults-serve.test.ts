@@ -128,7 +128,8 @@ test('a reload whose config file was cut mid-write: refused naming the file, the
   serve.child.kill('SIGHUP');
   await serve.waitForLines('reload refused: the config is invalid; the running config stays', 1);
   const line = serve.lines.find((l) => String(l.msg).startsWith('reload refused'));
-  assert.equal((line?.problems as { file: string }[])[0].file, config);
+  assert.ok(line !== undefined, 'the reload refused line');
+  assert.equal((line.problems as { file: string }[])[0].file, config);
   assert.equal((await request(url, { path: '/' })).text, 'ok');
   // Then the disk turns read-only with the file whole: reading it is all a reload needs.
   writeFileSync(config, whole);
