@@ -3,7 +3,7 @@
  * an in-process gateway (test-gateway.ts), and a real `candor serve --workers N` on it (the
  * cluster's shared store). Light: it imports no gateway module, as a test of a child process needs none.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ServeProcess, startServe } from './serve-process.ts';
@@ -36,3 +36,15 @@ export function serveCachedPages(
   writeFileSync(path, `listen:\n  - address: 127.0.0.1:0\n${pages}`);
   return startServe(path, options.workers ?? 2);
 }
+
+/** Every file of the route's folder under a `cache.dir` (temporary ones too); none when the folder is not there. */
+export function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(join(dir, 'pages'));
+  } catch {
+    return [];
+  }
+}
+
+/** The route's stored answers in a `cache.dir` (each file named by its hash alone). */
+export const storedIn = (dir: string): string[] => namesIn(dir).filter((name) => /^[0-9a-f]{64}$/.test(name));

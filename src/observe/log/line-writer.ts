@@ -128,7 +128,7 @@ export class LineWriter {
       else this.fd = own;
     }
     // At once, not at the first line: see keepNonBlocking.
-    this.nonBlocking?.();
+    this.keepNonBlocking();
   }
 
   /**

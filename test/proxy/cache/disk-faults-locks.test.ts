@@ -7,28 +7,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { cachedPages, storedIn } from '../../helpers/cached-pages.ts';
 import { smallDisk } from '../../helpers/faulty-disk.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const config = (url: string, dir: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: { dir: ${dir}, max_disk: 10MiB, lock_timeout: 2s }
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+const config = (url: string, dir: string) =>
+  cachedPages(url, `{ dir: ${dir}, max_disk: 10MiB, lock_timeout: 2s }`);
 const host = { host: 'pages.test' };
-const storedIn = (dir: string) => readdirSync(join(dir, 'pages')).filter((n) => /^[0-9a-f]{64}$/.test(n));
 
 async function setUp(t: TestContext) {
   const dir = smallDisk(t, '1m');

@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node
 import net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { cachedPages } from '../../helpers/cached-pages.ts';
+import { cachedPages, storedIn } from '../../helpers/cached-pages.ts';
 import { fillUp, smallDisk } from '../../helpers/faulty-disk.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
@@ -19,19 +19,9 @@ import { BODY, rangedOrigin, type Seen } from '../../helpers/ranged-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const config = (url: string, dir: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: { dir: ${dir}, max_disk: 10MiB, stale_if_error: 60s }
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+const config = (url: string, dir: string) =>
+  cachedPages(url, `{ dir: ${dir}, max_disk: 10MiB, stale_if_error: 60s }`);
 const host = { host: 'pages.test' };
-const storedIn = (dir: string) => readdirSync(join(dir, 'pages')).filter((n) => /^[0-9a-f]{64}$/.test(n));
 
 async function setUp(t: TestContext) {
   const dir = smallDisk(t, '256k');

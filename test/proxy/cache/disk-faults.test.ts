@@ -7,37 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { cachedPages, namesIn, storedIn } from '../../helpers/cached-pages.ts';
 import { fillUp, freeUp, readOnly, smallDisk, writable } from '../../helpers/faulty-disk.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const config = (url: string, dir: string) => `name: edge-1
-routes:
-  - name: pages
-    match: { path: /pages }
-    upstream: app
-    cache: { dir: ${dir}, max_disk: 10MiB, max_entry: 1MiB }
-upstreams:
-  app:
-    targets:
-      - url: ${url}
-`;
+const config = (url: string, dir: string) =>
+  cachedPages(url, `{ dir: ${dir}, max_disk: 10MiB, max_entry: 1MiB }`);
 
 const host = { host: 'pages.test' };
 /** The route's stored answers, and every other file of its folder (temporary ones). */
-const namesIn = (dir: string) => {
-  try {
-    return readdirSync(join(dir, 'pages'));
-  } catch {
-    return [];
-  }
-};
-const filesIn = (dir: string) => namesIn(dir).filter((name) => /^[0-9a-f]{64}$/.test(name));
 
 async function setUp(t: TestContext, size = '256k', body = 'stored answer') {
   const dir = smallDisk(t, size);
@@ -56,11 +40,11 @@ async function setUp(t: TestContext, size = '256k', body = 'stored answer') {
 
 /** A first gateway stores /pages/a on the disk; returns its file. */
 async function stored(dir: string, gw: TestGateway, path = '/pages/a'): Promise<string> {
-  const before = new Set(filesIn(dir));
+  const before = new Set(storedIn(dir));
   const first = await request(gw.url, { path, headers: host });
   assert.equal(first.status, 200);
-  await waitUntil('the answer written to the folder', () => filesIn(dir).some((f) => !before.has(f)));
-  return join(dir, 'pages', filesIn(dir).find((f) => !before.has(f)) as string);
+  await waitUntil('the answer written to the folder', () => storedIn(dir).some((f) => !before.has(f)));
+  return join(dir, 'pages', storedIn(dir).find((f) => !before.has(f)) as string);
 }
 
 test('a full disk from the start: every answer whole and uncached on disk, no temporary file left, and a write once there is room again', async (t) => {
