@@ -43,10 +43,13 @@ export function forbidsSharedStore(fields: readonly string[]): boolean {
  * none: the library tests a directive by its truth, and read as `''` an upstream's
  * `no-store=""` was kept and given to everyone, its `private=""` too, where the directive is
  * there all the same (RFC 9111 §4.2.1: the most restrictive reading; nginx keeps neither).
+ * A `;` parts directives as a `,` does: `private; max-age=0` is a common slip, which the library
+ * read as one directive `private; max-age` (and `max-age=60;private` as a max-age that is no
+ * number), so one user's page was kept to stand in for a 5xx for everyone; nginx finds the word.
  */
 function firstOfEach(value: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
-  for (const part of value.trim().split(',')) {
+  for (const part of value.trim().split(/[,;]/)) {
     const at = part.indexOf('=');
     const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
     if (Object.hasOwn(out, name)) continue;

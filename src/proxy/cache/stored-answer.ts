@@ -323,7 +323,34 @@ export function keptPolicy(
   if (status === 206 || forbidsSharedStore(fields)) return undefined;
   const policy = policyOf(request, status, fields);
   if (!mayKeep(freshnessOf(policy, grants).policy)) return undefined;
+  if (oneUsersUnsaid(request, status, policy, grants)) return undefined;
   return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;
+}
+
+/**
+ * An answer to a request with a Cookie that nobody gave a lifetime: neither the origin (no
+ * `max-age`, `s-maxage`, `Expires`, nor `public`) nor the route (`lifetimes` for its status), and
+ * that does not vary on the Cookie. It is likely one user's page from an app that marks it for no
+ * cache, never thinking one stands in front (Django, Flask, Express and Go send none by default):
+ * kept, it was the next user's, at once when its Last-Modified made it heuristically fresh, or in
+ * place of the upstream's 5xx (stale_if_error). RFC 9111 lets a cache decline to store (§3) and
+ * makes the heuristic a MAY (§4.2.2); nginx's proxy_cache keeps no answer without an explicit
+ * lifetime, and Varnish passes a request with a Cookie.
+ */
+function oneUsersUnsaid(
+  request: CacheRequest,
+  status: number,
+  policy: CachePolicy,
+  grants: CacheGrants,
+): boolean {
+  if (request.headers.cookie === undefined || grants.lifetimes[status] !== undefined) return false;
+  const { resh, rescc } = policy.toObject();
+  if ('max-age' in rescc || 's-maxage' in rescc || 'public' in rescc || resh.expires !== undefined)
+    return false;
+  return !String(resh.vary ?? '')
+    .toLowerCase()
+    .split(',')
+    .some((name) => name.trim() === 'cookie');
 }
 
 /**

@@ -34,6 +34,13 @@ for (const [said, asked, next, upstream] of [
   ['s-maxage=60s, max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
   ['max-age="60"', {}, 'edge-1; hit; ttl=60', 1],
   ['max-age=60, no-cache=""', {}, 'edge-1; fwd=uri-miss', 2],
+  // A `;` where a `,` belongs (a common slip: `private; max-age=0`) still says `private` or
+  // `no-store`, as nginx reads it (it finds the word anywhere): the library read one directive,
+  // `private; max-age` or `max-age` of `60;private`, and kept one user's page, stale at once, to
+  // stand in for the upstream's next 5xx for every user.
+  ['max-age=60; private', {}, 'edge-1; fwd=uri-miss', 2],
+  ['private;max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60;No-Store', {}, 'edge-1; fwd=uri-miss', 2],
 ] as const) {
   test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
     const { again, upstream: asks } = await cachedTwice(['Cache-Control', said], asked, "alice's page");
