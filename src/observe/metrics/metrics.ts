@@ -12,6 +12,7 @@ import {
   type HistogramCell,
   histogramFamily,
 } from './cells.ts';
+import { EventLoopWatch } from './event-loop.ts';
 import type { Exposition } from './exposition.ts';
 import { methodLabel } from './method-label.ts';
 import { Gauge, Registry } from './prom.ts';
@@ -69,13 +70,15 @@ export class GatewayMetrics {
   /** The sides each canary route's share was last shown for, so that a side or route gone is unshown. */
   readonly #canarySides = new Map<string, readonly string[]>();
   #source: MetricsSource | undefined;
+  /** How this process's event loop keeps up, watched while the config has `metrics`. */
+  readonly #loop = new EventLoopWatch();
 
   constructor() {
     const registry = this.registry;
     for (const key of Object.keys(METRICS) as (keyof typeof METRICS)[]) {
       const spec: MetricSpec = METRICS[key];
-      // The log's drops are counted by its writer, and read from it when scraped.
-      if (spec.type !== 'counter' || key === 'logLinesDropped') continue;
+      // The log's drops are counted by its writer and the CPU time by the process: read when scraped.
+      if (spec.type !== 'counter' || key === 'logLinesDropped' || key === 'cpuSeconds') continue;
       const family = counterFamily(spec.labels);
       this.#counters.set(key as CounterKey, family);
       new CellCounter(spec, family, registry, this.#departedOf(spec, family));
@@ -104,7 +107,7 @@ export class GatewayMetrics {
       METRICS.configSourceRefusedRevision,
     ])
       new Gauge(promOptions(spec, registry));
-    registerRuntimeGauges(registry, () => this.#source);
+    registerRuntimeGauges(registry, () => this.#source, this.#loop);
     // Shown at 0 before the first reload, so that a rate() over them works from the start.
     this.#count('configReloads').cell('success');
     this.#count('configReloads').cell('failure');
@@ -339,6 +342,7 @@ export class GatewayMetrics {
   configLoaded(config: GatewayConfig): void {
     this.#configInfo.reset();
     this.#configInfo.set({ name: config.name, hash: configHash(config) }, 1);
+    this.#loop.watch(config.metrics !== undefined);
   }
 
   /**

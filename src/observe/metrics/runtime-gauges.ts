@@ -6,6 +6,7 @@
  */
 import { METRICS, type MetricSpec } from './catalog.ts';
 import { promOptions } from './cell-metrics.ts';
+import type { EventLoopReading, EventLoopWatch } from './event-loop.ts';
 import { Counter, Gauge, type Registry } from './prom.ts';
 
 /**
@@ -49,10 +50,18 @@ interface ListenerGauge {
   connections(): Promise<number>;
 }
 
-/** Registers the gauges in `registry`; each reads `source()` when scraped (undefined until the gateway runs). */
-export function registerRuntimeGauges(registry: Registry, source: () => MetricsSource | undefined): void {
+/**
+ * Registers the gauges in `registry`; each reads `source()` when scraped (undefined until the
+ * gateway runs), the event loop's `loop`.
+ */
+export function registerRuntimeGauges(
+  registry: Registry,
+  source: () => MetricsSource | undefined,
+  loop: EventLoopWatch,
+): void {
   registerUpstreamGauges(registry, () => source()?.upstreams() ?? []);
   registerProcessGauges(registry, source);
+  registerLoopGauges(registry, loop);
 }
 
 /** Each target's health, ejection and circuit; each upstream's retry budget and requests in flight, pending and held. */
@@ -138,6 +147,55 @@ function registerProcessGauges(registry: Registry, source: () => MetricsSource |
       this.reset();
       for (const listener of source()?.listeners() ?? [])
         this.set({ listener: listener.address }, await listener.connections());
+    },
+  });
+}
+
+/**
+ * The event loop's delay and busy share since the previous scrape (event-loop.ts: one reading
+ * for the three, taken by the first collected; prom-client collects a registry's metrics in
+ * the order they were registered), the process's resident memory and CPU time. A process not
+ * watching its loop (no `metrics` in its config) shows no delay nor busy share rather than a 0
+ * it did not measure.
+ */
+function registerLoopGauges(registry: Registry, loop: EventLoopWatch): void {
+  let reading: EventLoopReading | undefined;
+  const shown = (gauge: Gauge, value: number | undefined) => {
+    gauge.reset();
+    if (value === undefined) gauge.remove();
+    else gauge.set(value);
+  };
+  new Gauge({
+    ...promOptions(METRICS.eventLoopDelayP99, registry),
+    collect() {
+      reading = loop.read();
+      shown(this, reading?.delayP99);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.eventLoopDelayMax, registry),
+    collect() {
+      shown(this, reading?.delayMax);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.eventLoopUtilization, registry),
+    collect() {
+      shown(this, reading?.utilization);
+    },
+  });
+  new Gauge({
+    ...promOptions(METRICS.residentMemory, registry),
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Counter({
+    ...promOptions(METRICS.cpuSeconds, registry),
+    collect() {
+      const { user, system } = process.cpuUsage();
+      this.reset();
+      this.inc((user + system) / 1e6);
     },
   });
 }
