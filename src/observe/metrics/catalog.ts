@@ -115,6 +115,13 @@ export const METRICS = {
     help: "Stored answers given in place of a failed upstream (stale-if-error), by the failure's type (connection_refused, destination_unavailable…) or the upstream's own status (upstream_503).",
     aggregator: 'sum',
   },
+  cacheDiskFailures: {
+    name: 'candor_cache_disk_failures_total',
+    type: 'counter',
+    labels: ['route', 'kind'],
+    help: "A route's cache folder failing it: write, an answer not stored there (a full disk, a folder turned read-only) but served and kept in memory; unread, a read of a stored file that was no answer (cut, changed, not a file), fetched anew. The log says the first of each kind a minute.",
+    aggregator: 'sum',
+  },
   spooledAnswers: {
     name: 'candor_spooled_responses_total',
     type: 'counter',

@@ -231,6 +231,11 @@ export class GatewayMetrics {
     this.#count('cacheStale').cell(route, cause).value++;
   }
 
+  /** A route's cache folder failed it (disk-failures.ts): an answer not written there, or a stored file not read. */
+  cacheDiskFailure(route: string, kind: 'write' | 'unread'): void {
+    this.#count('cacheDiskFailures').cell(route, kind).value++;
+  }
+
   /** The stored answers a route's cache gave in place of a failed upstream, by cause (for the status page). */
   staleAnswers(route: string): Record<string, number> {
     const counts: Record<string, number> = {};

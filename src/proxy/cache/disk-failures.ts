@@ -4,7 +4,8 @@
  * (disk-store.ts), as nginx's proxy_cache serves one uncached and logs `crit`; and when a file
  * of it is not read as an answer (cut, changed, not a file: a miss, fetched anew). The operator
  * hears of each at most once in WRITE_FAILURE_NOTICE_MS however many answers meet the disk, with
- * the route, the folder or file, and the system's word (ENOSPC, EROFS, EPERM) or why.
+ * the route, the folder or file, and the system's word (ENOSPC, EROFS, EPERM) or why; the metric
+ * counts every one (how many answers a full disk kept out, not only that it was full).
  */
 
 /** At most one notice of each in this long (spool-space.ts's bound for the spool's own failed writes). */
@@ -15,6 +16,8 @@ export interface DiskTell {
   writeFailed(error: Error, dir: string, route: string): void;
   /** A stored file that is not read as an answer (cut, changed, not a file): a miss, fetched anew. */
   notUsed(file: string, why: string, route: string): void;
+  /** Each failure, as it comes (the two above are told at most once a minute). */
+  counted(kind: 'write' | 'unread', route: string): void;
 }
 
 /** A route's failed writes, told at most once a minute. */
@@ -33,6 +36,7 @@ export class DiskFailures {
 
   /** A write of the route's folder failed: its answer was not stored there. */
   writeFailed(error: Error): void {
+    this.#tell?.counted('write', this.#route);
     const now = performance.now();
     if (this.#tell === undefined || now - this.#toldAt < WRITE_FAILURE_NOTICE_MS) return;
     this.#toldAt = now;
@@ -41,6 +45,7 @@ export class DiskFailures {
 
   /** A stored file was not one of ours whole (undefined: the read's answer, a miss). */
   notUsed(file: string, why: string): undefined {
+    this.#tell?.counted('unread', this.#route);
     const now = performance.now();
     if (this.#tell === undefined || now - this.#notUsedAt < WRITE_FAILURE_NOTICE_MS) return undefined;
     this.#notUsedAt = now;

@@ -107,6 +107,7 @@ export function createRuntime(
   const caches = routeCaches(config.routes, previous?.caches, {
     writeFailed: (err, dir, route) => logger.warn({ route, dir, details: err.message }, 'cache write failed'),
     notUsed: (file, why, route) => logger.warn({ route, file, details: why }, 'cache file not used'),
+    counted: (kind, route) => metrics.cacheDiskFailure(route, kind),
   });
   const router = createRouter(config.routes);
   // A stored answer's refresh runs as a request of its own, on this runtime and the listener of the request it refreshes for.

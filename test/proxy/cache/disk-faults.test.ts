@@ -16,6 +16,7 @@ import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
+import { samples, sampleValue } from '../../observe/metrics/scrape.ts';
 
 const config = (url: string, dir: string) =>
   cachedPages(url, `{ dir: ${dir}, max_disk: 10MiB, max_entry: 1MiB }`);
@@ -36,6 +37,12 @@ async function setUp(t: TestContext, size = '256k', body = 'stored answer') {
     return gw;
   };
   return { dir, origin, gateway };
+}
+
+/** candor_cache_disk_failures_total of the route, for this kind, as the gateway's scrape has it. */
+async function diskFailures(gw: TestGateway, kind: 'write' | 'unread'): Promise<number | undefined> {
+  const all = samples((await gw.gateway.metrics.exposition()).text);
+  return sampleValue(all, 'candor_cache_disk_failures_total', { route: 'pages', kind });
 }
 
 /** A first gateway stores /pages/a on the disk; returns its file. */
@@ -115,6 +122,8 @@ test('a read-only cache folder from the start: the gateway starts, answers whole
   assert.equal(told.length, 1, 'said once, not per answer');
   assert.match(String(told[0].details), /EROFS|ENOENT/);
   assert.equal(origin.heads.length, 3);
+  // Counted per answer kept out, though told once.
+  await waitUntil('each failed write counted', async () => (await diskFailures(one, 'write')) === 3);
 });
 
 test('a cache folder that turns read-only at run time: its answers are still read, new ones served uncached, and written again once writable', async (t) => {
@@ -291,4 +300,6 @@ for (const [shape, corrupt] of corruptions)
     assert.equal(told[0].route, 'pages');
     assert.equal(told[0].file, file);
     assert.equal(typeof told[0].details, 'string');
+    // Counted at each read of it (a miss reads the key again once it holds the fill's lock).
+    assert.ok(((await diskFailures(two, 'unread')) ?? 0) >= 1);
   });
