@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { refuseUnselectedDatabase } from '../../core/net/redis-database.ts';
 import { answeredByReplica } from '../../core/net/redis-failover.ts';
 import { redisStalled } from '../../core/net/redis-stall.ts';
 
@@ -54,6 +55,7 @@ export class RedisLink {
     this.client.on('ready', () => this.#set('up', ''));
     // Without an 'error' listener ioredis prints every reconnection failure itself.
     this.client.on('error', (err: Error) => this.#set('down', err.message));
+    refuseUnselectedDatabase(this.client);
     this.client.on('close', () => this.#set('down', 'connection closed'));
   }
 
