@@ -138,7 +138,14 @@ export class RedisLink {
   }
 
   #set(state: 'up' | 'down', why: string): void {
-    if (this.#closed || state === this.#state) return;
+    if (this.#closed) return;
+    if (state === this.#state) {
+      // Down for a reason that names no cause (the connection closed, none open yet: a Redis
+      // restarted with a password, a maxclients reached, killed): the first reconnection
+      // refused says which, and /status shows that while the outage lasts (no line more).
+      if (state === 'down' && namesNoCause(this.#why) && !namesNoCause(why)) this.#why = why;
+      return;
+    }
     const was = this.#state;
     this.#state = state;
     this.#since = new Date().toISOString();
@@ -184,11 +191,19 @@ const SILENT_BEFORE_RECONNECT_MS = 5_000;
  */
 export function redisWhy(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message === NOT_WRITABLE ? 'no connection to it is open (it is being opened again)' : message;
+  return message === NOT_WRITABLE ? NOT_OPEN : message;
 }
 
 /** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
 const NOT_WRITABLE = "Stream isn't writeable and enableOfflineQueue options is false";
+
+/** How redisWhy says NOT_WRITABLE. */
+const NOT_OPEN = 'no connection to it is open (it is being opened again)';
+
+/** A down's reason that says only that a connection is gone or not ready (a caller may put words before it), not why. */
+function namesNoCause(why: string | undefined): boolean {
+  return why === undefined || why === 'connection closed' || why.endsWith(NOT_OPEN);
+}
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 export function reconnectDelay(times: number): number {
