@@ -187,11 +187,18 @@ const SILENT_BEFORE_RECONNECT_MS = 5_000;
 /**
  * Why a call failed, in words an operator (and a client, in Proxy-Status) can read: Redis's own
  * errors (READONLY, OOM, WRONGPASS…) as it wrote them, but ioredis's refusal to send on a
- * connection not ready (with no offline queue) named for what it is, not for the option it cites.
+ * connection not ready (with no offline queue) named for what it is, not for the option it cites,
+ * and a cluster's redirection without the address it names (another node's, inside the network:
+ * a client sees these words, and no internal address is shown it without
+ * `errors.expose_upstream_address`).
  */
 export function redisWhy(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message === NOT_WRITABLE ? NOT_OPEN : message;
+  if (message === NOT_WRITABLE) return NOT_OPEN;
+  const redirected = /^(MOVED|ASK) (\d+) /.exec(message);
+  return redirected === null
+    ? message
+    : `${redirected[1]} ${redirected[2]}: Redis is a cluster node, and another node serves this key's slot (the store takes one Redis, not a cluster)`;
 }
 
 /** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
