@@ -18,6 +18,8 @@ export class RedisLink {
   readonly #told: RedisLinkTold;
   /** ioredis's bound on making a connection (its `connectTimeout`). */
   readonly #connectTimeout: number;
+  /** The longest a call waits (`timeout`): within(). */
+  readonly #timeout: number;
   #state: RedisLinkState = 'connecting';
   /** It has been up once: an up after that is a recovery, the first is not (it may follow downs: Redis absent at the start). */
   #reached = false;
@@ -39,6 +41,7 @@ export class RedisLink {
     this.address = `${protocol}//${host}`;
     this.#told = told;
     this.#connectTimeout = Math.max(1_000, timeout);
+    this.#timeout = timeout;
     this.client = new Redis(url, {
       ...(connectionName === undefined ? {} : { connectionName }),
       commandTimeout: timeout,
@@ -99,6 +102,22 @@ export class RedisLink {
   }
 
   #why: string | undefined;
+
+  /**
+   * `call` failed ("Command timed out", ioredis's words) once `timeout` has passed since it was
+   * asked, answered or not. ioredis's commandTimeout counts from when the command is written,
+   * and auto-pipelining writes the calls of one turn only once the previous turn's pipeline has
+   * its replies: against a stalled Redis, a call asked while a pipeline waited was written only
+   * when that one timed out, and waited up to twice `timeout`. Its command stays in ioredis's
+   * queue, to match a reply that may still come (stalled() counts it).
+   */
+  within<T>(call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.#timeout);
+    });
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+  }
 
   /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
@@ -203,6 +222,9 @@ export function redisWhy(err: unknown): string {
 
 /** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
 const NOT_WRITABLE = "Stream isn't writeable and enableOfflineQueue options is false";
+
+/** What ioredis says of a call its commandTimeout ended, and within() of one its own bound ended. */
+const TIMED_OUT = 'Command timed out';
 
 /** How redisWhy says NOT_WRITABLE. */
 const NOT_OPEN = 'no connection to it is open (it is being opened again)';
