@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { refuseUnselectedDatabase } from './redis-database.ts';
 import { answeredByReplica } from './redis-failover.ts';
 
 /**
@@ -21,6 +22,7 @@ export async function openFleetRedis(config: { readonly url: string }, name?: st
     reconnectOnError: answeredByReplica,
   });
   client.on('error', () => {});
+  refuseUnselectedDatabase(client);
   reopenWhenSilent(client);
   return client;
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { refuseUnselectedDatabase } from '../../core/net/redis-database.ts';
 import { answeredByReplica } from '../../core/net/redis-failover.ts';
 import { redisStalled } from '../../core/net/redis-stall.ts';
 
@@ -17,6 +18,8 @@ export class RedisLink {
   readonly #told: RedisLinkTold;
   /** ioredis's bound on making a connection (its `connectTimeout`). */
   readonly #connectTimeout: number;
+  /** The longest a call waits (`timeout`): within(). */
+  readonly #timeout: number;
   #state: RedisLinkState = 'connecting';
   /** It has been up once: an up after that is a recovery, the first is not (it may follow downs: Redis absent at the start). */
   #reached = false;
@@ -38,6 +41,7 @@ export class RedisLink {
     this.address = `${protocol}//${host}`;
     this.#told = told;
     this.#connectTimeout = Math.max(1_000, timeout);
+    this.#timeout = timeout;
     this.client = new Redis(url, {
       ...(connectionName === undefined ? {} : { connectionName }),
       commandTimeout: timeout,
@@ -54,6 +58,7 @@ export class RedisLink {
     this.client.on('ready', () => this.#set('up', ''));
     // Without an 'error' listener ioredis prints every reconnection failure itself.
     this.client.on('error', (err: Error) => this.#set('down', err.message));
+    refuseUnselectedDatabase(this.client);
     this.client.on('close', () => this.#set('down', 'connection closed'));
   }
 
@@ -98,6 +103,22 @@ export class RedisLink {
 
   #why: string | undefined;
 
+  /**
+   * `call` failed ("Command timed out", ioredis's words) once `timeout` has passed since it was
+   * asked, answered or not. ioredis's commandTimeout counts from when the command is written,
+   * and auto-pipelining writes the calls of one turn only once the previous turn's pipeline has
+   * its replies: against a stalled Redis, a call asked while a pipeline waited was written only
+   * when that one timed out, and waited up to twice `timeout`. Its command stays in ioredis's
+   * queue, to match a reply that may still come (stalled() counts it).
+   */
+  within<T>(call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.#timeout);
+    });
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
     return redisStalled(this.client);
@@ -136,7 +157,14 @@ export class RedisLink {
   }
 
   #set(state: 'up' | 'down', why: string): void {
-    if (this.#closed || state === this.#state) return;
+    if (this.#closed) return;
+    if (state === this.#state) {
+      // Down for a reason that names no cause (the connection closed, none open yet: a Redis
+      // restarted with a password, a maxclients reached, killed): the first reconnection
+      // refused says which, and /status shows that while the outage lasts (no line more).
+      if (state === 'down' && namesNoCause(this.#why) && !namesNoCause(why)) this.#why = why;
+      return;
+    }
     const was = this.#state;
     this.#state = state;
     this.#since = new Date().toISOString();
@@ -178,15 +206,33 @@ const SILENT_BEFORE_RECONNECT_MS = 5_000;
 /**
  * Why a call failed, in words an operator (and a client, in Proxy-Status) can read: Redis's own
  * errors (READONLY, OOM, WRONGPASS…) as it wrote them, but ioredis's refusal to send on a
- * connection not ready (with no offline queue) named for what it is, not for the option it cites.
+ * connection not ready (with no offline queue) named for what it is, not for the option it cites,
+ * and a cluster's redirection without the address it names (another node's, inside the network:
+ * a client sees these words, and no internal address is shown it without
+ * `errors.expose_upstream_address`).
  */
 export function redisWhy(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message === NOT_WRITABLE ? 'no connection to it is open (it is being opened again)' : message;
+  if (message === NOT_WRITABLE) return NOT_OPEN;
+  const redirected = /^(MOVED|ASK) (\d+) /.exec(message);
+  return redirected === null
+    ? message
+    : `${redirected[1]} ${redirected[2]}: Redis is a cluster node, and another node serves this key's slot (the store takes one Redis, not a cluster)`;
 }
 
 /** What ioredis says of a call on a connection not ready, with enableOfflineQueue false. */
 const NOT_WRITABLE = "Stream isn't writeable and enableOfflineQueue options is false";
+
+/** What ioredis says of a call its commandTimeout ended, and within() of one its own bound ended. */
+const TIMED_OUT = 'Command timed out';
+
+/** How redisWhy says NOT_WRITABLE. */
+const NOT_OPEN = 'no connection to it is open (it is being opened again)';
+
+/** A down's reason that says only that a connection is gone or not ready (a caller may put words before it), not why. */
+function namesNoCause(why: string | undefined): boolean {
+  return why === undefined || why === 'connection closed' || why.endsWith(NOT_OPEN);
+}
 
 /** Reconnection: 50 ms doubling to 2 s, with jitter, for ever (a gateway outlives a Redis restart). */
 export function reconnectDelay(times: number): number {

@@ -115,7 +115,7 @@ export class RedisRates {
     try {
       const bucket = this.#key(route, key);
       const client = this.#link.client as Redis & WithTake;
-      const reply: unknown = await client.candorTakeToken(bucket, limit.rate, limit.burst);
+      const reply: unknown = await this.#link.within(client.candorTakeToken(bucket, limit.rate, limit.burst));
       const wait = toDecision(reply, limit);
       this.#link.answered();
       return wait;

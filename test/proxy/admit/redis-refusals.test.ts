@@ -103,3 +103,42 @@ test('a decision asked before any connection is ready is told so, not in the wor
     await rates.close();
   }
 });
+
+test('refused at every reconnection after its connection was closed (a new password, maxclients): /status names the refusal, not the close', async () => {
+  const { rates, lines } = ratesOn(redis.url);
+  const downs = () => lines.filter((l) => l.msg.startsWith('rate limit store unreachable'));
+  const admin = new Redis(redis.url);
+  const kickOut = () => admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  try {
+    for (const [refuse, word, undo] of [
+      [
+        () => admin.config('SET', 'requirepass', 'another'),
+        /^WRONGPASS /,
+        () => admin.config('SET', 'requirepass', 'test-secret-password'),
+      ],
+      [
+        () => admin.config('SET', 'maxclients', '1'),
+        // Redis writes its refusal and closes: read before the close, or the handshake written
+        // after it reset (a socket's word, still not the close's).
+        /^(ERR max number of clients reached|read ECONNRESET|write (EPIPE|ECONNRESET))$/,
+        () => admin.config('SET', 'maxclients', '10000'),
+      ],
+    ] as const) {
+      await waitUntil(
+        'up',
+        async () => (await rates.take('r', limit, 'k')) === 0 && rates.status().state === 'up',
+        10_000,
+      );
+      await refuse();
+      await kickOut();
+      await waitUntil('the refusal named', () => word.test(String(rates.status().reason)));
+      assert.equal(rates.status().state, 'down');
+      // The line, written once as the connection closed, says so: the outage's first word.
+      assert.equal(downs().at(-1)?.err, 'connection closed');
+      await undo();
+    }
+  } finally {
+    admin.disconnect();
+    await rates.close();
+  }
+});

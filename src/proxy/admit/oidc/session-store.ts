@@ -125,7 +125,7 @@ export class SessionStore {
   async #call<T>(call: () => Promise<T>): Promise<T> {
     const stalled = this.#link.stalled();
     if (stalled !== undefined) throw new Error(stalled);
-    const answer = await call();
+    const answer = await this.#link.within(call());
     this.#link.answered();
     return answer;
   }
