@@ -10,6 +10,7 @@ import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../co
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
+import { firstUndecodable } from '../../core/config/utf8.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import {
@@ -164,24 +165,28 @@ async function pushCommand({
 }: FleetCall): Promise<number> {
   if (args.length !== 1)
     return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
-  let document: string;
+  let bytes: Buffer;
   try {
-    document = await readFile(args[0], 'utf8');
+    bytes = await readFile(args[0]);
   } catch (err) {
     process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
     return EXIT.config;
   }
+  // Checked as bytes: read as text, a Latin-1 byte would be pushed as U+FFFD, never the file's.
+  const document = bytes.toString('utf8');
+  const undecodable = firstUndecodable(bytes, document);
+  const options = {
+    expected: ifRevision,
+    label: args[0],
+    ...(undecodable === undefined ? {} : { undecodable }),
+  };
   if (values.canary !== undefined) {
     const plan = canaryPlan(values);
     if (typeof plan === 'string') return usage(plan);
-    const options = { expected: ifRevision, label: args[0] };
     const result = await pushCanary(client, bootstrap, document, author, plan, options);
     return toldCanary(result, client, key, values['no-wait'] === true);
   }
-  return told(
-    await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
-    key,
-  );
+  return told(await pushDocument(client, bootstrap, document, author, options), key);
 }
 
 /** `candor config history`: the revisions pushed, newest first. */
@@ -227,6 +232,7 @@ async function rollbackCommand({
     await pushDocument(client, bootstrap, old.document, author, {
       expected: ifRevision,
       rollbackOf: revision,
+      ...(old.undecodable === undefined ? {} : { undecodable: old.undecodable }),
     }),
     key,
   );

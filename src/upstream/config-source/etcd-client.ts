@@ -3,6 +3,7 @@
  * carries them base64), revisions as numbers (it carries int64 as strings; a revision stays far
  * below 2^53).
  */
+import { firstUndecodable, type Undecodable } from '../../core/config/utf8.ts';
 import { type EtcdOptions, EtcdTransport, errorOf } from './etcd-transport.ts';
 
 export { EtcdError, type EtcdOptions } from './etcd-transport.ts';
@@ -11,6 +12,11 @@ export { EtcdError, type EtcdOptions } from './etcd-transport.ts';
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
+  /**
+   * Where the value's bytes stop being UTF-8 (`value` holds U+FFFD there): etcd keeps any bytes,
+   * and a config's must be UTF-8 (composed-config.ts refuses it at that place).
+   */
+  readonly undecodable?: Undecodable;
   /** The revision of the write that made this value. */
   readonly modRevision: number;
   readonly createRevision: number;
@@ -58,9 +64,13 @@ function prefixEnd(prefix: string): string {
 }
 
 function toKeyValue(kv: Record<string, unknown>): KeyValue {
+  const bytes = Buffer.from(String(kv.value ?? ''), 'base64');
+  const value = bytes.toString('utf8');
+  const undecodable = firstUndecodable(bytes, value);
   return {
     key: text(kv.key),
-    value: text(kv.value),
+    value,
+    ...(undecodable === undefined ? {} : { undecodable }),
     modRevision: num(kv.mod_revision),
     createRevision: num(kv.create_revision),
     version: num(kv.version),
