@@ -40,8 +40,11 @@ export interface WatchListener {
   onEvents(events: readonly WatchEvent[], headerRevision: number): void;
   /** etcd compacted past the revision asked for: the stream is closed; re-read from `compactRevision`. */
   onCompacted(compactRevision: number): void;
-  /** The stream ended (etcd stopped, the connection cut, the watch canceled), with why. */
-  onEnd(why: string): void;
+  /**
+   * The stream ended (etcd stopped, the connection cut, the watch canceled), with why;
+   * `refused`: etcd answered and refused this client the key (its permission revoked).
+   */
+  onEnd(why: string, refused?: boolean): void;
 }
 
 /** A compare of a transaction: the key's last write (`mod`) or its count of writes (`version`). */
@@ -176,18 +179,19 @@ export class EtcdClient {
         const error = errorOf(message);
         if (error !== undefined) {
           done = true;
-          return listener.onEnd(`etcd: ${error.message}`);
+          return listener.onEnd(`etcd: ${error.message}`, deniedBy(error.message, error.code));
         }
         const result = (message.result ?? {}) as Record<string, unknown>;
-        if (result.created === true) listener.onCreated?.(headerRevision(result));
         if (result.canceled === true) {
           done = true;
           const compact = num(result.compact_revision);
           if (compact > 0) return listener.onCompacted(compact);
-          return listener.onEnd(
-            `etcd canceled the watch: ${String(result.cancel_reason ?? 'no reason given')}`,
-          );
+          // A watch on a key the user may no longer read is answered created and canceled in one
+          // message: no watch was made, and etcd refuses this client, which is no outage.
+          const reason = String(result.cancel_reason ?? 'no reason given');
+          return listener.onEnd(`etcd canceled the watch: ${reason}`, deniedBy(reason));
         }
+        if (result.created === true) listener.onCreated?.(headerRevision(result));
         const events = Array.isArray(result.events) ? (result.events as unknown[]) : [];
         if (events.length === 0) return;
         const read = events.map(watchEvent);
@@ -215,6 +219,11 @@ function watchEvent(event: unknown): WatchEvent | undefined {
   return type === 'DELETE'
     ? { type: 'delete', key: read.key, revision: read.modRevision }
     : { type: 'put', kv: read };
+}
+
+/** etcd's PermissionDenied (gRPC code 7), by its code or, in a watch's cancel_reason, its words. */
+function deniedBy(message: string, code?: number): boolean {
+  return code === 7 || /permission denied/i.test(message);
 }
 
 function headerRevision(answer: Record<string, unknown>): number {
