@@ -9,6 +9,7 @@ import { type Bootstrap, LOCAL_SECTIONS } from './bootstrap-file.ts';
 import { coerceExpanded } from './coerce.ts';
 import type { ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
+import { MAX_CONFIG_BYTES, TOO_LARGE_WORDS } from './load.ts';
 import { DOCUMENT_NOT_UTF8, type Undecodable } from './utf8.ts';
 import { readYamlSource } from './yaml-source.ts';
 
@@ -30,6 +31,20 @@ export function composeConfig(
    */
   undecodable?: Undecodable,
 ): { text: string; documentLines: number } | { problems: ConfigProblem[] } {
+  // Past the bound the loader keeps for a file, refused before it is read: read whole here (in a
+  // gateway's primary, which signals and etcd's watch wait on), 10 MB of list items take seconds.
+  if (Buffer.byteLength(document) > MAX_CONFIG_BYTES)
+    return {
+      problems: [
+        {
+          file: label,
+          line: 0,
+          column: 0,
+          path: '',
+          message: `the document is more than ${TOO_LARGE_WORDS}`,
+        },
+      ],
+    };
   // Read leniently, only to find its top-level keys: the full check comes with the load.
   const yaml = readYamlSource(document, {}, coerceExpanded, 'empty');
   if (undecodable !== undefined)

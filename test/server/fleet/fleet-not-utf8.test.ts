@@ -86,3 +86,17 @@ test('candor config push of a file that is not UTF-8: refused at its byte, exit 
   );
   assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, before);
 });
+
+test('candor config push of a document past 4 MiB: refused at the file as candor check refuses it, exit 78, nothing sent', async () => {
+  const file = join(dir, 'large.yaml');
+  // Valid YAML, 5 MiB of comments: a log or a dump pushed by mistake.
+  writeFileSync(file, documentTo(origins.url.two) + `# ${'x'.repeat(1021)}\n`.repeat(5 * 1024));
+  const before = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  assert.equal(pushed.code, 78, pushed.stderr);
+  assert.equal(
+    pushed.stderr,
+    `${file}  the document is more than 4 MiB: no config is that large (one using every field is a few KiB)\n1 problem in ${file}\nnot pushed: the fleet keeps its config\n`,
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, before);
+});
