@@ -9,6 +9,8 @@ import { type Bootstrap, LOCAL_SECTIONS } from './bootstrap-file.ts';
 import { coerceExpanded } from './coerce.ts';
 import type { ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
+import { MAX_CONFIG_BYTES, TOO_LARGE_WORDS } from './load.ts';
+import { DOCUMENT_NOT_UTF8, type Undecodable } from './utf8.ts';
 import { readYamlSource } from './yaml-source.ts';
 
 /** How a revision of the document is named in a problem: `etcd:/candor/config@42`. */
@@ -22,9 +24,40 @@ export function composeConfig(
   bootstrap: Bootstrap,
   /** How the document is named in a problem: documentLabel's, or the file a push reads it from. */
   label: string,
+  /**
+   * Where the document's bytes stopped being UTF-8 (etcd's value, or the file pushed, decoded
+   * with U+FFFD in its place): refused there, as the loader refuses such a file, never run with
+   * the byte replaced. The composed file is UTF-8, so the loader would not see it.
+   */
+  undecodable?: Undecodable,
 ): { text: string; documentLines: number } | { problems: ConfigProblem[] } {
+  // Past the bound the loader keeps for a file, refused before it is read: read whole here (in a
+  // gateway's primary, which signals and etcd's watch wait on), 10 MB of list items take seconds.
+  if (Buffer.byteLength(document) > MAX_CONFIG_BYTES)
+    return {
+      problems: [
+        {
+          file: label,
+          line: 0,
+          column: 0,
+          path: '',
+          message: `the document is more than ${TOO_LARGE_WORDS}`,
+        },
+      ],
+    };
   // Read leniently, only to find its top-level keys: the full check comes with the load.
   const yaml = readYamlSource(document, {}, coerceExpanded, 'empty');
+  if (undecodable !== undefined)
+    return {
+      problems: [
+        {
+          file: label,
+          ...yaml.positionAt(undecodable.offset),
+          path: formatPath(yaml.fieldAt(undecodable.offset)),
+          message: DOCUMENT_NOT_UTF8(undecodable.byte),
+        },
+      ],
+    };
   // What only the document can be blamed for is told of it alone: composed with `local`, a
   // document that does not parse or is no mapping makes the loader fail at local's lines, and
   // the operator would be sent to a bootstrap file that has nothing wrong.

@@ -76,10 +76,7 @@ export async function loadConfigFile(
   try {
     bytes = await readConfigBytes(path);
   } catch (error) {
-    const reason =
-      error === TOO_LARGE
-        ? `more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: no config is that large (one using every field is a few KiB)`
-        : readErrorReason(error);
+    const reason = error === TOO_LARGE ? `more than ${TOO_LARGE_WORDS}` : readErrorReason(error);
     throw new ConfigError([
       {
         file: path,
@@ -104,7 +101,9 @@ export async function loadConfigFile(
  * A config is a few KiB: past this bound a file is something else (/dev/zero, a log named by
  * mistake), refused once the bound is read rather than read whole (/dev/zero has no end).
  */
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Why a text past MAX_CONFIG_BYTES is refused, after "more than". */
+export const TOO_LARGE_WORDS = `${MAX_CONFIG_BYTES / 1024 / 1024} MiB: no config is that large (one using every field is a few KiB)`;
 const TOO_LARGE = new Error('config file too large');
 
 async function readConfigBytes(path: string): Promise<Buffer> {

@@ -33,6 +33,13 @@ export const NOT_UTF8 = (byte: number): string =>
   `the file is not UTF-8 here: byte 0x${byte.toString(16).padStart(2, '0')} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8`;
 
 /**
+ * What a fleet's document's first byte that is not UTF-8 is told as (its value under the etcd
+ * key, or the file pushed), at its line and field: the same refusal a config file gets.
+ */
+export const DOCUMENT_NOT_UTF8 = (byte: number): string =>
+  `the document is not UTF-8 here: byte 0x${byte.toString(16).padStart(2, '0')} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save it as UTF-8 and push it again`;
+
+/**
  * A file's text without the byte order mark some editors (Windows') write first: `Buffer.toString`
  * keeps it, JSON.parse refuses it (RFC 8259 §8.1 lets a parser ignore it), and an error page
  * would send it as the body's first character.

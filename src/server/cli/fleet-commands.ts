@@ -10,6 +10,8 @@ import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../co
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
+import { firstUndecodable } from '../../core/config/utf8.ts';
+import { printable, printableJson } from '../../core/printable.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import {
@@ -30,6 +32,15 @@ import { etcdClientOf } from '../fleet/fleet-start.ts';
 import { fleetLines, fleetStatus } from '../fleet/fleet-status.ts';
 
 const { parseArgs } = process.getBuiltinModule('node:util');
+
+/**
+ * What these commands print holds what etcd holds (a gateway's record, a push's author, etcd's
+ * own words), which anyone with the fleet's role may write: written to the terminal with its
+ * control characters escaped (core/printable.ts), so that no record sets the window's title,
+ * the clipboard, or rewrites the lines the operator reads.
+ */
+const say = (text: string) => process.stdout.write(printable(text));
+const tell = (text: string) => process.stderr.write(printable(text));
 
 /** A config canary's looks, one every 10 s, for 5 minutes, unless the push says otherwise. */
 const CANARY_WINDOW_MS = 10_000;
@@ -71,7 +82,7 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
   try {
     // wrongUse has told a call without --config.
     const bootstrap = readBootstrap(values.config as string);
-    for (const warning of bootstrap.warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
+    for (const warning of bootstrap.warnings) tell(`${formatConfigWarning(warning)}\n`);
     const fleet: FleetCall = {
       values,
       args,
@@ -93,11 +104,11 @@ export async function runFleetCommand(command: 'config' | 'fleet', argv: readonl
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${formatConfigProblems(err.problems)}\n`);
+      tell(`${formatConfigProblems(err.problems)}\n`);
       return EXIT.config;
     }
     if (err instanceof EtcdError) {
-      process.stderr.write(`candor: ${err.message}\n`);
+      tell(`candor: ${err.message}\n`);
       return EXIT.unavailable;
     }
     throw err;
@@ -146,7 +157,8 @@ function wrongUse(
 /** `candor fleet status`: every gateway's revision; unclean when one is behind, or live ones run what the key no longer holds. */
 async function statusCommand({ client, key, values }: FleetCall): Promise<number> {
   const status = await fleetStatus(client, key);
-  process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : fleetLines(status));
+  if (values.json) process.stdout.write(`${printableJson(JSON.stringify(status))}\n`);
+  else say(fleetLines(status));
   // Gateways that run a config the key no longer holds are no fleet in order either.
   const keyEmptied = status.latest === 0 && status.gateways.length > 0;
   return keyEmptied || status.gateways.some((g) => g.behind) ? EXIT.unclean : EXIT.ok;
@@ -164,24 +176,28 @@ async function pushCommand({
 }: FleetCall): Promise<number> {
   if (args.length !== 1)
     return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
-  let document: string;
+  let bytes: Buffer;
   try {
-    document = await readFile(args[0], 'utf8');
+    bytes = await readFile(args[0]);
   } catch (err) {
-    process.stderr.write(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
+    tell(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
     return EXIT.config;
   }
+  // Checked as bytes: read as text, a Latin-1 byte would be pushed as U+FFFD, never the file's.
+  const document = bytes.toString('utf8');
+  const undecodable = firstUndecodable(bytes, document);
+  const options = {
+    expected: ifRevision,
+    label: args[0],
+    ...(undecodable === undefined ? {} : { undecodable }),
+  };
   if (values.canary !== undefined) {
     const plan = canaryPlan(values);
     if (typeof plan === 'string') return usage(plan);
-    const options = { expected: ifRevision, label: args[0] };
     const result = await pushCanary(client, bootstrap, document, author, plan, options);
     return toldCanary(result, client, key, values['no-wait'] === true);
   }
-  return told(
-    await pushDocument(client, bootstrap, document, author, { expected: ifRevision, label: args[0] }),
-    key,
-  );
+  return told(await pushDocument(client, bootstrap, document, author, options), key);
 }
 
 /** `candor config history`: the revisions pushed, newest first. */
@@ -191,16 +207,17 @@ async function historyCommand({ values, client, key }: FleetCall): Promise<numbe
     return usage(`--limit must be a count, got "${values.limit}"`);
   const { entries, compactedBefore } = await configHistory(client, key, limit);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null })}\n`);
+    process.stdout.write(
+      `${printableJson(JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null }))}\n`,
+    );
     return EXIT.ok;
   }
   for (const e of entries)
-    process.stdout.write(
+    say(
       `${e.revision}  ${e.at}  ${e.author}  ${e.bytes} bytes${e.rollbackOf === undefined ? '' : `  (rollback to ${e.rollbackOf})`}\n`,
     );
-  if (entries.length === 0) process.stdout.write(`${key}: no config pushed yet\n`);
-  if (compactedBefore !== undefined)
-    process.stdout.write(`(older revisions compacted away before ${compactedBefore + 1})\n`);
+  if (entries.length === 0) say(`${key}: no config pushed yet\n`);
+  if (compactedBefore !== undefined) say(`(older revisions compacted away before ${compactedBefore + 1})\n`);
   return EXIT.ok;
 }
 
@@ -220,13 +237,14 @@ async function rollbackCommand({
     );
   const old = await documentAt(client, key, revision);
   if ('problem' in old) {
-    process.stderr.write(`candor: ${old.problem}\n`);
+    tell(`candor: ${old.problem}\n`);
     return EXIT.data;
   }
   return told(
     await pushDocument(client, bootstrap, old.document, author, {
       expected: ifRevision,
       rollbackOf: revision,
+      ...(old.undecodable === undefined ? {} : { undecodable: old.undecodable }),
     }),
     key,
   );
@@ -265,13 +283,13 @@ async function toldCanary(
 ): Promise<number> {
   if (!('canary' in result)) {
     if ('refused' in result) {
-      process.stderr.write(`candor: not pushed: ${result.refused}\n`);
+      tell(`candor: not pushed: ${result.refused}\n`);
       return EXIT.unavailable;
     }
     return told(result, key);
   }
   const canary = result.canary;
-  process.stdout.write(
+  say(
     `${key}: pushed as canary revision ${canary.revision} on ${canary.gateways.join(', ')}; every other gateway keeps revision ${canary.from}; judged every ${canary.window_ms} ms for ${canary.judge_for_ms} ms\n`,
   );
   if (noWait) return EXIT.ok;
@@ -279,42 +297,40 @@ async function toldCanary(
   const until = Date.now() + 3 * canary.judge_for_ms + 60_000;
   const ended = await canaryVerdict(client, key, canary, until);
   if (ended === undefined) {
-    process.stdout.write(
+    say(
       `${key}: canary revision ${canary.revision} still judged; the gateways go on without this command (candor fleet status shows it)\n`,
     );
     return EXIT.unclean;
   }
-  process.stdout.write(`${key}: ${canaryLine(ended)}\n`);
+  say(`${key}: ${canaryLine(ended)}\n`);
   return ended.phase === 'promoted' ? EXIT.ok : EXIT.unclean;
 }
 
 /** A push's outcome on the terminal; its exit code. */
 function told(result: PushResult, key: string): number {
   if ('pushed' in result) {
-    process.stdout.write(`${key}: pushed as revision ${result.pushed} (over revision ${result.from})\n`);
+    say(`${key}: pushed as revision ${result.pushed} (over revision ${result.from})\n`);
     return EXIT.ok;
   }
   if ('problems' in result) {
-    process.stderr.write(
-      `${formatConfigProblems(result.problems)}\nnot pushed: the fleet keeps its config\n`,
-    );
+    tell(`${formatConfigProblems(result.problems)}\nnot pushed: the fleet keeps its config\n`);
     return EXIT.config;
   }
   if ('canaryRunning' in result) {
-    process.stderr.write(
+    tell(
       `candor: not pushed: a config canary is under way (${canaryLine(result.canaryRunning)}); push again once it is judged (candor fleet status)\n`,
     );
     return EXIT.unavailable;
   }
   const { expected, now, author, at } = result.conflict;
-  process.stderr.write(
+  tell(
     `candor: not pushed: ${key} moved since revision ${expected}: revision ${now} was pushed by ${author} at ${at}; read it (candor config history) and push again over it (--if-revision ${now})\n`,
   );
   return EXIT.unavailable;
 }
 
 function usage(message: string, who = 'candor'): number {
-  process.stderr.write(`${who}: ${message}\nRun "candor --help" for usage.\n`);
+  tell(`${who}: ${message}\nRun "candor --help" for usage.\n`);
   return EXIT.usage;
 }
 

@@ -6,10 +6,13 @@
  * config before, which a plain "applied" at `info` would hide.
  */
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { Undecodable } from '../../core/config/utf8.ts';
 
 /** A revision to apply: one the key followed brought, a canary's, or the key's again after a canary. */
 export interface Wanted {
   readonly document: string;
+  /** Where etcd's value stops being UTF-8: refused there (composed-config.ts). */
+  readonly undecodable?: Undecodable;
   readonly revision: number;
   readonly author?: string;
   /** `sync`: etcd's value, first seen after a start on the last good config, taken whatever its number. */

@@ -9,6 +9,7 @@
 import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { documentLabel } from '../../core/config/composed-config.ts';
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { Undecodable } from '../../core/config/utf8.ts';
 import type { EtcdClient } from '../../upstream/config-source/etcd-client.ts';
 import { refusedBy, unchangedCanary, validateDocument } from './config-push.ts';
 import {
@@ -47,7 +48,7 @@ export async function pushCanary(
   document: string,
   author: string,
   plan: CanaryPlan,
-  options: { expected?: number; label?: string } = {},
+  options: { expected?: number; label?: string; undecodable?: Undecodable } = {},
 ): Promise<CanaryPushResult> {
   const { key } = bootstrap.etcd;
   const [main, current, records] = await Promise.all([
@@ -62,7 +63,12 @@ export async function pushCanary(
     return {
       refused: `${key} holds no config yet: a canary needs one to compare with (push the first without --canary)`,
     };
-  const problems = validateDocument(document, bootstrap, options.label ?? documentLabel(key, expected + 1));
+  const problems = validateDocument(
+    document,
+    bootstrap,
+    options.label ?? documentLabel(key, expected + 1),
+    options.undecodable,
+  );
   if (problems.length > 0) return { problems };
   const live = records.kvs
     .map((kv) => readJson<GatewayRecord>(kv.value)?.name)

@@ -9,6 +9,7 @@ import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { parseConfig } from '../../core/config/load.ts';
+import type { Undecodable } from '../../core/config/utf8.ts';
 import {
   type Compare,
   type EtcdClient,
@@ -36,8 +37,14 @@ export type PushResult =
  * Validates `document` against this bootstrap's local section, as `candor check` validates a
  * file (secrets that live on the gateways, such as the admin token's variable, may be absent here).
  */
-export function validateDocument(document: string, bootstrap: Bootstrap, label: string): ConfigProblem[] {
-  const composed = composeConfig(document, bootstrap, label);
+export function validateDocument(
+  document: string,
+  bootstrap: Bootstrap,
+  label: string,
+  /** Where the file's (or revision's) bytes stop being UTF-8: refused there, as `candor check` refuses it. */
+  undecodable?: Undecodable,
+): ConfigProblem[] {
+  const composed = composeConfig(document, bootstrap, label, undecodable);
   if ('problems' in composed) return composed.problems;
   // Read as if it were the state folder's file: a relative path in it is taken from there, as on a gateway.
   const file = join(bootstrap.state, 'config.yaml');
@@ -59,7 +66,7 @@ export async function pushDocument(
   bootstrap: Bootstrap,
   document: string,
   author: string,
-  options: { expected?: number; rollbackOf?: number; label?: string } = {},
+  options: { expected?: number; rollbackOf?: number; label?: string; undecodable?: Undecodable } = {},
 ): Promise<PushResult> {
   const { key } = bootstrap.etcd;
   const expected = options.expected ?? (await client.range(key)).kvs[0]?.modRevision ?? 0;
@@ -67,7 +74,12 @@ export async function pushDocument(
   const running = canaryOf(canary.kvs[0]);
   if (running?.phase === 'running') return { canaryRunning: running };
   // A problem is told in the file pushed (or, for a rollback, the revision it takes up again).
-  const problems = validateDocument(document, bootstrap, options.label ?? documentLabel(key, expected + 1));
+  const problems = validateDocument(
+    document,
+    bootstrap,
+    options.label ?? documentLabel(key, expected + 1),
+    options.undecodable,
+  );
   if (problems.length > 0) return { problems };
   const record: PushRecord = {
     author,
@@ -188,7 +200,7 @@ export async function documentAt(
   client: EtcdClient,
   key: string,
   revision: number,
-): Promise<{ document: string } | { problem: string }> {
+): Promise<{ document: string; undecodable?: Undecodable } | { problem: string }> {
   try {
     const kv = (await client.range(key, { revision })).kvs[0];
     if (kv === undefined) return { problem: `${key} held nothing at revision ${revision}` };
@@ -196,7 +208,7 @@ export async function documentAt(
       return {
         problem: `revision ${revision} did not write ${key}: the document then was revision ${kv.modRevision}'s (see candor config history)`,
       };
-    return { document: kv.value };
+    return { document: kv.value, ...(kv.undecodable === undefined ? {} : { undecodable: kv.undecodable }) };
   } catch (err) {
     if (err instanceof EtcdError && err.kind === 'compacted')
       return { problem: `revision ${revision} is compacted away: etcd no longer holds it` };

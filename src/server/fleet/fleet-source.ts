@@ -184,12 +184,12 @@ export class FleetSource {
     if (this.#onLastGood) return this.#sync(kv);
     // Never back to an older revision than the one running (a watch replayed after a reconnect).
     if (kv.modRevision <= this.#running.revision || kv.modRevision <= (this.#pending?.revision ?? 0)) return;
-    this.#want({ document: kv.value, revision, how: 'follow' });
+    this.#want({ document: kv.value, ...undecodableOf(kv), revision, how: 'follow' });
   }
 
   /** etcd's value after a start on the last good config: applied if it is another document, else only its revision taken (#apply). */
   #sync(kv: KeyValue): void {
-    this.#want({ document: kv.value, revision: kv.modRevision, how: 'sync' });
+    this.#want({ document: kv.value, ...undecodableOf(kv), revision: kv.modRevision, how: 'sync' });
   }
 
   /**
@@ -217,7 +217,8 @@ export class FleetSource {
     if (this.#pending?.revision === canary.revision) this.#pending = undefined;
     if (this.#running.revision !== canary.revision && !this.#applying) return;
     const kv = (await this.#start.client.range(this.#start.bootstrap.etcd.key)).kvs[0];
-    if (kv !== undefined) return this.#want({ document: kv.value, revision: kv.modRevision, how: 'back' });
+    if (kv !== undefined)
+      return this.#want({ document: kv.value, ...undecodableOf(kv), revision: kv.modRevision, how: 'back' });
     // The key deleted meanwhile: nothing the fleet runs to go back to but the last good config.
     const { document, revision, author } = this.#lastGood;
     this.#want({
@@ -287,9 +288,11 @@ export class FleetSource {
       wanted.author ??
       (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
       'unknown (no push record)';
-    if (document === this.#running.document) return this.#sameDocument(wanted, author);
+    // Bytes that are not UTF-8 are never the document running, whatever they decode to.
+    if (document === this.#running.document && wanted.undecodable === undefined)
+      return this.#sameDocument(wanted, author);
     const label = documentLabel(bootstrap.etcd.key, revision);
-    const composed = composeConfig(document, bootstrap, label);
+    const composed = composeConfig(document, bootstrap, label, wanted.undecodable);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
     const file = writeRunning(bootstrap.state, composed.text);
     const answer = await this.#reload({ revision, author });
@@ -392,4 +395,9 @@ export class FleetSource {
   get file(): string {
     return runningFile(this.#start.bootstrap.state);
   }
+}
+
+/** A value's place where it stops being UTF-8, as a Wanted's field (none when it is UTF-8). */
+function undecodableOf(kv: KeyValue): Pick<Wanted, 'undecodable'> {
+  return kv.undecodable === undefined ? {} : { undecodable: kv.undecodable };
 }

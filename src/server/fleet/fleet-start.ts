@@ -96,7 +96,7 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
         return onLastGood(bootstrap, client, doc.revision + 1, { empty });
       return { problem: `${empty}: push one first (candor config push FILE --config ${bootstrap.file})` };
     }
-    const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision));
+    const composed = composeConfig(kv.value, bootstrap, documentLabel(key, kv.modRevision), kv.undecodable);
     if ('text' in composed) {
       const file = writeRunning(bootstrap.state, composed.text);
       const start: FleetStart = {

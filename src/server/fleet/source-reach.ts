@@ -72,12 +72,16 @@ export class SourceReach {
       this.#denied = undefined;
     } else if (refused) {
       if (this.#denied !== undefined) return false;
+      // etcd answers: refusing is no outage, so no longer unreachable since.
+      this.#unreachableSince = undefined;
       this.#denied = { since: new Date().toISOString(), why };
       this.#logger.warn(
         { source, revision, why },
         `config source refuses this gateway: running revision ${revision}, serving on`,
       );
     } else {
+      if (this.#unreachableSince !== undefined && this.#denied === undefined) return false;
+      this.#denied = undefined;
       this.#unreachableSince = new Date().toISOString();
       this.#logger.warn(
         { source, revision, why },

@@ -3,6 +3,7 @@
  * carries them base64), revisions as numbers (it carries int64 as strings; a revision stays far
  * below 2^53).
  */
+import { firstUndecodable, type Undecodable } from '../../core/config/utf8.ts';
 import { type EtcdOptions, EtcdTransport, errorOf } from './etcd-transport.ts';
 
 export { EtcdError, type EtcdOptions } from './etcd-transport.ts';
@@ -11,6 +12,11 @@ export { EtcdError, type EtcdOptions } from './etcd-transport.ts';
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
+  /**
+   * Where the value's bytes stop being UTF-8 (`value` holds U+FFFD there): etcd keeps any bytes,
+   * and a config's must be UTF-8 (composed-config.ts refuses it at that place).
+   */
+  readonly undecodable?: Undecodable;
   /** The revision of the write that made this value. */
   readonly modRevision: number;
   readonly createRevision: number;
@@ -34,8 +40,11 @@ export interface WatchListener {
   onEvents(events: readonly WatchEvent[], headerRevision: number): void;
   /** etcd compacted past the revision asked for: the stream is closed; re-read from `compactRevision`. */
   onCompacted(compactRevision: number): void;
-  /** The stream ended (etcd stopped, the connection cut, the watch canceled), with why. */
-  onEnd(why: string): void;
+  /**
+   * The stream ended (etcd stopped, the connection cut, the watch canceled), with why;
+   * `refused`: etcd answered and refused this client the key (its permission revoked).
+   */
+  onEnd(why: string, refused?: boolean): void;
 }
 
 /** A compare of a transaction: the key's last write (`mod`) or its count of writes (`version`). */
@@ -58,9 +67,13 @@ function prefixEnd(prefix: string): string {
 }
 
 function toKeyValue(kv: Record<string, unknown>): KeyValue {
+  const bytes = Buffer.from(String(kv.value ?? ''), 'base64');
+  const value = bytes.toString('utf8');
+  const undecodable = firstUndecodable(bytes, value);
   return {
     key: text(kv.key),
-    value: text(kv.value),
+    value,
+    ...(undecodable === undefined ? {} : { undecodable }),
     modRevision: num(kv.mod_revision),
     createRevision: num(kv.create_revision),
     version: num(kv.version),
@@ -166,18 +179,19 @@ export class EtcdClient {
         const error = errorOf(message);
         if (error !== undefined) {
           done = true;
-          return listener.onEnd(`etcd: ${error.message}`);
+          return listener.onEnd(`etcd: ${error.message}`, deniedBy(error.message, error.code));
         }
         const result = (message.result ?? {}) as Record<string, unknown>;
-        if (result.created === true) listener.onCreated?.(headerRevision(result));
         if (result.canceled === true) {
           done = true;
           const compact = num(result.compact_revision);
           if (compact > 0) return listener.onCompacted(compact);
-          return listener.onEnd(
-            `etcd canceled the watch: ${String(result.cancel_reason ?? 'no reason given')}`,
-          );
+          // A watch on a key the user may no longer read is answered created and canceled in one
+          // message: no watch was made, and etcd refuses this client, which is no outage.
+          const reason = String(result.cancel_reason ?? 'no reason given');
+          return listener.onEnd(`etcd canceled the watch: ${reason}`, deniedBy(reason));
         }
+        if (result.created === true) listener.onCreated?.(headerRevision(result));
         const events = Array.isArray(result.events) ? (result.events as unknown[]) : [];
         if (events.length === 0) return;
         const read = events.map(watchEvent);
@@ -205,6 +219,11 @@ function watchEvent(event: unknown): WatchEvent | undefined {
   return type === 'DELETE'
     ? { type: 'delete', key: read.key, revision: read.modRevision }
     : { type: 'put', kv: read };
+}
+
+/** etcd's PermissionDenied (gRPC code 7), by its code or, in a watch's cancel_reason, its words. */
+function deniedBy(message: string, code?: number): boolean {
+  return code === 7 || /permission denied/i.test(message);
 }
 
 function headerRevision(answer: Record<string, unknown>): number {

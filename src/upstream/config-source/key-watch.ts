@@ -74,6 +74,8 @@ export class KeyFollowing {
   #wait = RETRY_FIRST_MS;
   /** What the follower was last told (or, before the first open, what it holds already). */
   #reachable: boolean;
+  /** Told unreachable as refused (etcd answers and refuses this client), not as away. */
+  #refused = false;
 
   constructor(
     client: EtcdClient,
@@ -112,8 +114,10 @@ export class KeyFollowing {
   #lost(why: string, refused = false): void {
     this.#stopWatch = undefined;
     if (this.#stopped) return;
-    if (this.#reachable) {
+    // Said when it changes: reachable to lost, or etcd away to etcd refusing (and back).
+    if (this.#reachable || this.#refused !== refused) {
       this.#reachable = false;
+      this.#refused = refused;
       this.#follower.onReachable(false, why, refused);
     }
     this.#timer = setTimeout(() => this.open(), this.#wait);
@@ -124,6 +128,7 @@ export class KeyFollowing {
     this.#wait = RETRY_FIRST_MS;
     if (!this.#reachable) {
       this.#reachable = true;
+      this.#refused = false;
       this.#follower.onReachable(true, 'watch open again');
     }
   }
@@ -204,9 +209,9 @@ export class KeyFollowing {
           end();
           if (!this.#stopped) void this.#reread();
         },
-        onEnd: (why) => {
+        onEnd: (why, refused) => {
           end();
-          this.#lost(why);
+          this.#lost(why, refused === true);
         },
       })
       .then(

@@ -10,10 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
+import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   candor,
   documentTo,
+  FLEET_KEY,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
@@ -64,4 +67,51 @@ test('purge and diagnose with the bootstrap file read the config the gateway run
   const diagnosed = await candor(['diagnose', 'app', '--config', gateway.bootstrap]);
   assert.doesNotMatch(diagnosed.stderr, /missing required field|unknown field/);
   assert.equal(diagnosed.code, 0, diagnosed.stdout + diagnosed.stderr);
+});
+
+test("fleet status and config history print what etcd holds with its control characters escaped: a record's text never drives the terminal", async () => {
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  // Anyone with the fleet's role may write under the prefix: a gateway's record, a push's author.
+  const title = '\x1b]0;owned\x07';
+  await client.put(
+    `${gatewaysPrefix(FLEET_KEY)}evil`,
+    JSON.stringify({
+      name: `evil${title}`,
+      address: '127.0.0.1:1',
+      version: '\u202e0.2.0',
+      pid: 1,
+      revision: 1,
+      hash: 'sha256:0',
+      since: '2026-11-28T00:00:00.000Z',
+    }),
+  );
+  const file = join(dir, 'again.yaml');
+  writeFileSync(file, `${documentTo(origins.url.one)}# again\n`);
+  const pushed = await candor([
+    'config',
+    'push',
+    file,
+    '--config',
+    gateway.bootstrap,
+    '--author',
+    `mallory${title}`,
+  ]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const status = await candor(['fleet', 'status', '--config', gateway.bootstrap]);
+  const history = await candor(['config', 'history', '--config', gateway.bootstrap]);
+  for (const printed of [status.stdout, history.stdout])
+    assert.doesNotMatch(printed, /[\x1b\x07\u202e]/, JSON.stringify(printed));
+  assert.match(
+    status.stdout,
+    /^ {2}evil\\x1b\]0;owned\\x07 {2}127\.0\.0\.1:1 {2}candor \\u202e0\.2\.0 {2}BEHIND/m,
+  );
+  assert.match(history.stdout, / {2}mallory\\x1b\]0;owned\\x07 {2}/);
+  // JSON stays JSON, the same text once parsed.
+  const json = await candor(['fleet', 'status', '--json', '--config', gateway.bootstrap]);
+  assert.doesNotMatch(json.stdout, /[\x1b\x07\u202e]/);
+  const names = (JSON.parse(json.stdout) as { gateways: { name: string; version: string }[] }).gateways;
+  assert.deepEqual(
+    names.filter((g) => g.name.startsWith('evil')).map((g) => [g.name, g.version]),
+    [[`evil${title}`, '\u202e0.2.0']],
+  );
 });
