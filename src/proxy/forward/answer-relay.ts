@@ -40,6 +40,13 @@ export interface AnswerRelay {
     record: RequestRecord,
   ): void;
   /**
+   * The upstream ended the answer properly (its trailers, or its body's end: `trailers` undefined),
+   * but where the protocol reads it as cut short (inside a gRPC message): the failure to tell, and
+   * the answer is cut as one that failed after its head; undefined when it ended whole.
+   * `elapsedMs`: the request's time so far, for the details.
+   */
+  endedInside(trailers: string[] | undefined, elapsedMs: number): Failure | undefined;
+  /**
    * The answer is cut after its head: true when the relay ended it itself (with the protocol's
    * word for the failure), false when the sink is to abort it. `asSent`: the client's bytes are
    * the upstream's as they came (no overflow, no recoding); `by`: who names the failure.

@@ -287,6 +287,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const head = this.trailersHead;
     const kept = trailers !== undefined && head !== undefined ? filterTrailers(trailers, head) : undefined;
     this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
+    // Whole to HTTP, cut short inside a gRPC message: failed after the head (its connection goes on).
+    const inside = this.relayed?.endedInside(trailers, this.record.elapsed());
+    if (inside !== undefined) return this.failAfterHead(inside);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and an
     // overflowed rest reaches the client from where it waits.

@@ -20,6 +20,10 @@ export class GrpcMessageBounds {
   #length = 0;
   /** Bytes of the current message still to come. */
   #messageLeft = 0;
+  /** The current message's length, as its prefix announced it. */
+  #messageLength = 0;
+  /** Messages begun (their prefix's first byte came). */
+  #begun = 0;
 
   feed(chunk: Buffer): void {
     let at = 0;
@@ -33,8 +37,10 @@ export class GrpcMessageBounds {
       const byte = chunk[at++];
       // The first byte is the compressed flag; the four after it, the length.
       if (this.#prefixLeft < 5) this.#length = this.#length * 256 + byte;
+      else this.#begun++;
       if (--this.#prefixLeft === 0) {
         this.#messageLeft = this.#length;
+        this.#messageLength = this.#length;
         this.#length = 0;
         this.#prefixLeft = 5;
       }
@@ -44,6 +50,18 @@ export class GrpcMessageBounds {
   /** Every message begun has been sent whole (none begun counts). */
   get atBoundary(): boolean {
     return this.#prefixLeft === 5 && this.#messageLeft === 0;
+  }
+
+  /**
+   * Where in a message the body stands, for a failure's details ("gRPC message 2, after 40 of its
+   * 100 bytes"); undefined at a boundary.
+   */
+  get inside(): string | undefined {
+    if (this.#messageLeft > 0)
+      return `gRPC message ${this.#begun}, after ${this.#messageLength - this.#messageLeft} of its ${this.#messageLength} bytes`;
+    if (this.#prefixLeft < 5)
+      return `gRPC message ${this.#begun}, after ${5 - this.#prefixLeft} of the 5 bytes of its length prefix`;
+    return undefined;
   }
 }
 

@@ -4,6 +4,7 @@
  * ends (grpc-cut.ts). Made only for a gRPC call's answer (the record says gRPC): a plain request
  * pays nothing for it.
  */
+import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import {
   grpcCutTrailers,
@@ -99,6 +100,33 @@ export class GrpcRelay implements AnswerRelay {
     if (kept !== undefined && kept.length > 0) return GRPC_CODES.UNKNOWN;
     if (headOnly) return inHead ?? GRPC_CODES.UNKNOWN;
     return GRPC_CODES.INTERNAL;
+  }
+
+  /**
+   * The upstream ended its answer properly, but inside a message: relayed so, the client's gRPC
+   * library reads a message cut short (grpc-go: INTERNAL, "unexpected EOF"; grpc-js drops it, a
+   * unary call reading UNIMPLEMENTED, a streaming one the trailers' OK) while the log would say
+   * the upstream's status. It is cut instead, as one that failed after its head (endCut resets it
+   * inside a message: INTERNAL), whatever its trailers said: DESIGN's rule, never finished as if
+   * whole. `http_response_incomplete`: the body its content type frames is short (RFC 9209).
+   */
+  endedInside(trailers: string[] | undefined, elapsedMs: number): Failure | undefined {
+    const where = this.#bounds?.inside;
+    if (where === undefined) return undefined;
+    const status = trailers === undefined ? undefined : firstField(trailers, 'grpc-status');
+    const how =
+      trailers === undefined
+        ? 'at the end of its body, without trailers'
+        : status === undefined
+          ? 'with trailers without grpc-status'
+          : /^[0-9]{1,3}$/.test(status)
+            ? `with trailers saying grpc-status ${status}`
+            : 'with trailers whose grpc-status is no code'; // the upstream's words stay out of the log
+    return new Failure(
+      'http_response_incomplete',
+      `response body cut short: the upstream ended the answer inside ${where}, ${how}, after ${ms(elapsedMs)}`,
+      { stage: 'body_streaming' },
+    );
   }
 
   /**
