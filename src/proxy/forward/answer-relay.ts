@@ -41,11 +41,12 @@ export interface AnswerRelay {
   ): void;
   /**
    * The upstream ended the answer properly (its trailers, or its body's end: `trailers` undefined),
-   * but where the protocol reads it as cut short (inside a gRPC message): the failure to tell, and
-   * the answer is cut as one that failed after its head; undefined when it ended whole.
+   * but in a way its client cannot read as it came (inside a gRPC message, trailers whose
+   * grpc-status lines disagree): the failure to tell, and the answer is cut as one that failed
+   * after its head; undefined when it ended whole.
    * `elapsedMs`: the request's time so far, for the details.
    */
-  endedInside(trailers: string[] | undefined, elapsedMs: number): Failure | undefined;
+  endedAmiss(trailers: string[] | undefined, elapsedMs: number): Failure | undefined;
   /**
    * The answer is cut after its head: true when the relay ended it itself (with the protocol's
    * word for the failure), false when the sink is to abort it. `asSent`: the client's bytes are

@@ -287,9 +287,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const head = this.trailersHead;
     const kept = trailers !== undefined && head !== undefined ? filterTrailers(trailers, head) : undefined;
     this.relayed?.ended(trailers, kept, this.sink.headPending === true, this.record);
-    // Whole to HTTP, cut short inside a gRPC message: failed after the head (its connection goes on).
-    const inside = this.relayed?.endedInside(trailers, this.record.elapsed());
-    if (inside !== undefined) return this.failAfterHead(inside);
+    // Whole to HTTP, amiss to gRPC (a message cut short): failed after the head (its connection goes on).
+    const amiss = this.relayed?.endedAmiss(trailers, this.record.elapsed());
+    if (amiss !== undefined) return this.failAfterHead(amiss);
     this.copy?.end();
     // The upstream sent everything: its connection goes back to the pool now (finish), and an
     // overflowed rest reaches the client from where it waits.

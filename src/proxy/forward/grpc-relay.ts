@@ -70,6 +70,9 @@ export class GrpcRelay implements AnswerRelay {
     headPending: boolean,
     record: RequestRecord,
   ): void {
+    // The same status said twice reaches the client once: node:http2 would join them ("0, 0"),
+    // which grpc-js reads as no status (UNKNOWN). Disagreeing ones are endedAmiss's.
+    if (kept !== undefined) dropRepeatedStatus(kept);
     record.upstreamGrpcStatus = this.#endedStatus(
       trailers,
       kept,
@@ -103,25 +106,28 @@ export class GrpcRelay implements AnswerRelay {
   }
 
   /**
-   * The upstream ended its answer properly, but inside a message: relayed so, the client's gRPC
-   * library reads a message cut short (grpc-go: INTERNAL, "unexpected EOF"; grpc-js drops it, a
-   * unary call reading UNIMPLEMENTED, a streaming one the trailers' OK) while the log would say
-   * the upstream's status. It is cut instead, as one that failed after its head (endCut resets it
-   * inside a message: INTERNAL), whatever its trailers said: DESIGN's rule, never finished as if
-   * whole. `http_response_incomplete`: the body its content type frames is short (RFC 9209).
+   * The upstream ended its answer properly, but in a way its client cannot read as it came; the
+   * answer is then cut, as one that failed after its head, whatever its trailers said (DESIGN's
+   * rule: never finished as if whole), and the failure says why:
+   * - Inside a message: the client's gRPC library reads a message cut short (grpc-go: INTERNAL,
+   *   "unexpected EOF"; grpc-js drops it, a unary call reading UNIMPLEMENTED, a streaming one the
+   *   trailers' OK) while the log would say the upstream's status. endCut resets it: INTERNAL.
+   *   `http_response_incomplete`: the body its content type frames is short (RFC 9209).
+   * - Trailers whose `grpc-status` lines disagree (`0` and `13`): which one a client reads is its
+   *   library's guess (grpc-go the last, grpc-js neither: UNKNOWN; the log would say the first).
+   *   Garbage from the upstream, `http_protocol_error`, as conflicting Content-Lengths are; at a
+   *   message boundary endCut ends the stream with the gateway's own status (UNAVAILABLE).
    */
-  endedInside(trailers: string[] | undefined, elapsedMs: number): Failure | undefined {
+  endedAmiss(trailers: string[] | undefined, elapsedMs: number): Failure | undefined {
     const where = this.#bounds?.inside;
-    if (where === undefined) return undefined;
+    if (where === undefined) return conflictingStatus(trailers, elapsedMs);
     const status = trailers === undefined ? undefined : firstField(trailers, 'grpc-status');
     const how =
       trailers === undefined
         ? 'at the end of its body, without trailers'
         : status === undefined
           ? 'with trailers without grpc-status'
-          : /^[0-9]{1,3}$/.test(status)
-            ? `with trailers saying grpc-status ${status}`
-            : 'with trailers whose grpc-status is no code'; // the upstream's words stay out of the log
+          : `with trailers saying grpc-status ${shownCode(status)}`;
     return new Failure(
       'http_response_incomplete',
       `response body cut short: the upstream ended the answer inside ${where}, ${how}, after ${ms(elapsedMs)}`,
@@ -183,6 +189,40 @@ function grpcStatusIn(fields: readonly string[]): number | undefined {
       return /^[0-9]{1,3}$/.test(value) && code <= GRPC_CODES.UNAUTHENTICATED ? code : GRPC_CODES.UNKNOWN;
     }
   return undefined;
+}
+
+/** A grpc-status value as the log shows it: a code of 1 to 3 digits; the upstream's other words stay out. */
+function shownCode(value: string): string {
+  return /^[0-9]{1,3}$/.test(value) ? value : '(no code)';
+}
+
+/** Trailers whose grpc-status lines disagree: the failure that tells it; undefined when they agree (or are one). */
+function conflictingStatus(trailers: string[] | undefined, elapsedMs: number): Failure | undefined {
+  if (trailers === undefined) return undefined;
+  const said: string[] = [];
+  for (let i = 0; i < trailers.length; i += 2)
+    if (trailers[i].length === 11 && trailers[i].toLowerCase() === 'grpc-status') said.push(trailers[i + 1]);
+  if (said.every((value) => value === said[0])) return undefined;
+  return new Failure(
+    'http_protocol_error',
+    `the upstream's trailers say grpc-status ${said.length} times, not alike (${said.map(shownCode).join(', ')}): its client would read one of them or none, after ${ms(elapsedMs)}`,
+    { stage: 'body_streaming' },
+  );
+}
+
+/** Removes from flat fields every grpc-status line after the first (those left agree with it). */
+function dropRepeatedStatus(fields: string[]): void {
+  let seen = false;
+  for (let i = 0; i < fields.length; ) {
+    if (fields[i].length === 11 && fields[i].toLowerCase() === 'grpc-status') {
+      if (seen) {
+        fields.splice(i, 2);
+        continue;
+      }
+      seen = true;
+    }
+    i += 2;
+  }
 }
 
 /** The Content-Length among flat fields (one canonical value, as the head builder leaves it), or -1. */

@@ -36,7 +36,12 @@ const cutShort = Buffer.concat([message('item 1'), Buffer.from([0, 0, 0, 0, 100]
  * A gRPC head of `type`, `body` in one DATA frame, then trailers `grpc-status: 0` or (`dataEnds`)
  * END_STREAM on that DATA frame: the stream ends properly, its connection kept up.
  */
-function answering(body: Buffer, how: 'trailers' | 'dataEnds', type = 'application/grpc') {
+function answering(
+  body: Buffer,
+  how: 'trailers' | 'dataEnds',
+  type = 'application/grpc',
+  trailers: [string, string][] = [['grpc-status', '0']],
+) {
   return scriptedH2Upstream((socket, stream) => {
     const head = headerBlock([
       [':status', '200'],
@@ -50,7 +55,7 @@ function answering(body: Buffer, how: 'trailers' | 'dataEnds', type = 'applicati
       ]),
     );
     // Apart from the head and the body: the head has gone downstream by then.
-    if (!ends) setTimeout(() => socket.write(headers(stream, headerBlock([['grpc-status', '0']]))), 30);
+    if (!ends) setTimeout(() => socket.write(headers(stream, headerBlock(trailers))), 30);
   });
 }
 
@@ -67,6 +72,16 @@ before(async () => {
   h2.whole = await answering(Buffer.concat([message('item 1'), message('item 2')]), 'trailers');
   h2.wholeDataEnds = await answering(Buffer.concat([message('item 1'), message('item 2')]), 'dataEnds');
   h2.json = await answering(cutShort, 'trailers', 'application/json');
+  // Whole messages, then trailers saying grpc-status twice: not alike, and alike.
+  const both = Buffer.concat([message('item 1'), message('item 2')]);
+  h2.twice = await answering(both, 'trailers', 'application/grpc', [
+    ['grpc-status', '0'],
+    ['grpc-status', '13'],
+  ]);
+  h2.twiceSame = await answering(both, 'trailers', 'application/grpc', [
+    ['grpc-status', '0'],
+    ['grpc-status', '0'],
+  ]);
   // An HTTP/1.1 upstream (a gRPC call from an HTTP/2 client): chunked, then its trailer section.
   h1 = await scriptedUpstream((socket) => {
     socket.write(
@@ -209,6 +224,28 @@ for (const name of ['whole', 'wholeDataEnds'])
       assert.equal(line.grpc_status, grpc.status.INTERNAL);
     }
   });
+
+test("trailers whose grpc-status lines disagree (0, then 13): cut as garbage after the head, the gateway's own status ends the stream, the log says which values", async () => {
+  const { items, status } = await list('/twice.Svc/List');
+  assert.deepEqual(items, ['item 1', 'item 2']);
+  // At a message boundary: ended with the failure's status (grpc-cut.ts), not the upstream's either.
+  assert.equal(status.code, grpc.status.UNAVAILABLE, status.details);
+  const line = await lineOf('/twice.Svc/List');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, 'http_protocol_error');
+  assert.equal(line.stage, 'body_streaming');
+  assert.match(String(line.details), /^the upstream's trailers say grpc-status 2 times, not alike \(0, 13\)/);
+  assert.equal(line.grpc_status, grpc.status.UNAVAILABLE);
+});
+
+test('trailers saying grpc-status 0 twice: the client reads one 0 (not "0, 0", no code to grpc-js), no error', async () => {
+  const { items, status } = await list('/twiceSame.Svc/List');
+  assert.deepEqual(items, ['item 1', 'item 2']);
+  assert.equal(status.code, grpc.status.OK, status.details);
+  const line = await lineOf('/twiceSame.Svc/List');
+  assert.equal(line.error, undefined);
+  assert.equal(line.grpc_status, grpc.status.OK);
+});
 
 test('a 200 that is no gRPC answer (application/json), whatever its bytes: relayed as it came, no error', async () => {
   const { status } = await list('/json.Svc/List');
