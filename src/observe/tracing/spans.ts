@@ -178,7 +178,7 @@ export function startServerSpan(
   const { ROOT_CONTEXT, trace, createTraceState } = tracing.api;
   // Its tracestate too, which every span under it carries (the API parses it: at most 32
   // members, malformed ones left out, the whole dropped past 512 characters).
-  const state = req?.tracestate;
+  const state = req?.tracestate === undefined ? undefined : firstMembers(req.tracestate);
   const parent =
     ids.parentId === undefined
       ? ROOT_CONTEXT
@@ -205,6 +205,28 @@ export function startServerSpan(
   if (ids.sampled && (server.spanContext().traceFlags & TRACE_FLAGS_SAMPLED) === 0)
     record.trace = notSampled(ids);
   return new RequestSpans(tracing, server, method, randomFlag(record.trace));
+}
+
+/** W3C Trace Context §3.3.1.1: a tracestate holds at most 32 list members. */
+const TRACESTATE_MEMBERS = 32;
+
+/**
+ * A tracestate cut to its first 32 list members (the empty ones a list may hold not counted),
+ * before the API parses it. Given more, @opentelemetry/api 1.9's TraceState keeps the first 32
+ * and writes them out last first (its parse stores the members in reverse, and its cut reverses
+ * them again): the spans, and the calls told the span's tracestate (an OpenID provider's), had
+ * the list reversed, where its order says which vendor wrote last (§3.3.1: the leftmost).
+ */
+function firstMembers(tracestate: string): string {
+  const members = tracestate.split(',');
+  if (members.length <= TRACESTATE_MEMBERS) return tracestate;
+  const kept: string[] = [];
+  for (const member of members) {
+    if (member.trim() === '') continue;
+    kept.push(member);
+    if (kept.length === TRACESTATE_MEMBERS) break;
+  }
+  return kept.join(',');
 }
 
 /**

@@ -3,13 +3,14 @@
  * auth service and the collector are told. W3C Trace Context: a traceparent the gateway cannot
  * read (version ff, uppercase hex, a zero id, two of them) starts a trace of its own; a later
  * version's is read as version 00 reads it; the flags go on as version 00 defines them, Level 2's
- * random flag included (what the gateway sends with tracing off: traceparent.ts).
+ * random flag included (what the gateway sends with tracing off: traceparent.ts); a tracestate
+ * keeps its order, its leftmost member the one a vendor added last (§3.3.1).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startCollector } from './collector.ts';
+import { KIND, startCollector } from './collector.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -48,4 +49,17 @@ test('with tracing on, the random flag goes on to the upstream and the auth serv
   const expected = ['client-03', 'client-03', 'new-01', 'new-01', 'new-01', 'new-01'];
   assert.deepEqual(upstream.map(told), expected);
   assert.deepEqual(auth.map(told), expected);
+});
+
+test("a tracestate of 40 members goes upstream as it came; the spans carry its first 32, in the client's order", async () => {
+  const members = Array.from({ length: 40 }, (_, i) => `k${i}=v${i}`);
+  const { upstream, spans } = await traced([
+    { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: members.join(',') },
+  ]);
+  assert.equal(upstream[0].tracestate, members.join(','));
+  const server = spans.find((s) => s.kind === KIND.server);
+  assert.equal(server?.parentSpanId, PARENT);
+  const calls = spans.filter((s) => s.kind === KIND.client && s.parentSpanId === server?.spanId);
+  assert.equal(calls.length, 2, 'the auth call and the attempt');
+  for (const span of [server, ...calls]) assert.equal(span?.traceState, members.slice(0, 32).join(','));
 });
