@@ -51,7 +51,9 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
     host: firstField(head.headers, 'host'),
     // A list over several lines is one (RFC 9110 §5.3), as a routed request's error reads it.
     accept: joinedField(head.headers, 'accept'),
-    requestId: firstField(head.headers, 'x-request-id'),
+    // Its lines joined, as a routed request's fields read them (fieldMap): two ids are no one id
+    // (isSafeRequestId refuses the list), where the first would be adopted from a trusted proxy.
+    requestId: joinedField(head.headers, 'x-request-id'),
     protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
   };
 }
@@ -64,7 +66,7 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     path: requestLine?.[2] ?? '',
     host: headerIn(raw, 'host'),
     accept: listIn(raw, 'accept'),
-    requestId: headerIn(raw, 'x-request-id'),
+    requestId: listIn(raw, 'x-request-id'),
     // A request line that came whole names its version, even when what follows was refused
     // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
     protocol: protocolOf(/^\S+ \S+ HTTP\/1\.([0-9])\r?\n/.exec(raw)?.[1]),
