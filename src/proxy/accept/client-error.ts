@@ -60,9 +60,11 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
 
 /** A head as far as it came (latin1), refused before it parsed: read for what it names. */
 export function rawRequestInfo(raw: string): RawRequestInfo {
-  const requestLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (\S+)/.exec(raw);
+  const requestLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+)/.exec(raw);
   return {
-    method: requestLine?.[1] ?? '',
+    // Whatever its length (a 501's method past any the gateway knows): a method of 33 characters
+    // or more read as none, and the line lost its path too. Kept as a target past the limit is.
+    method: requestLine?.[1]?.slice(0, LOGGED_TARGET_MAX) ?? '',
     path: requestLine?.[2] ?? '',
     host: headerIn(raw, 'host'),
     accept: listIn(raw, 'accept'),
