@@ -78,6 +78,11 @@ export function notSampled(trace: TraceContext): TraceContext {
   };
 }
 
+/** The trace's Level 2 random flag, as the traceparent this hop sends carries it: FLAG_RANDOM or 0. */
+export function randomFlag(trace: TraceContext): number {
+  return Number.parseInt(trace.traceparent.slice(53, 55), 16) & FLAG_RANDOM;
+}
+
 /**
  * The flags this hop sends on: the sampled flag and Level 2's random flag as the client sent
  * them, every other bit zero. W3C Trace Context §3.2.2.5: the other flags are reserved and

@@ -17,9 +17,8 @@ import {
   ATTR_URL_FULL,
   KNOWN_METHODS,
   SPAN_KIND_CLIENT,
-  TRACE_FLAGS_SAMPLED,
 } from './conventions.ts';
-import { answered, failed, now, RequestSpans } from './spans.ts';
+import { answered, failed, now, RequestSpans, traceparentOf } from './spans.ts';
 
 /** The conventions' name of a method (`_OTHER` for one they do not list). */
 function conventionalMethod(method: string): string {
@@ -37,7 +36,7 @@ export function callSpansOf(
   hop: string,
 ): RequestSpans | undefined {
   if (request === undefined) return undefined;
-  return new RequestSpans(request.tracing, request.server, conventionalMethod(method), hop);
+  return new RequestSpans(request.tracing, request.server, conventionalMethod(method), request.random, hop);
 }
 
 /**
@@ -99,9 +98,7 @@ export function startFetchSpan(
     },
     request.context,
   );
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  const flags = (traceFlags & TRACE_FLAGS_SAMPLED) === 0 ? '00' : '01';
-  return { span, traceparent: `00-${traceId}-${spanId}-${flags}` };
+  return { span, traceparent: traceparentOf(span, request) };
 }
 
 /**

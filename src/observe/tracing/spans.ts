@@ -14,7 +14,7 @@ import type { TargetConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import { grpcCodeName } from '../../core/failure/grpc-codes.ts';
 import { FAILURES } from '../../core/failure/taxonomy.ts';
-import { notSampled, type TraceContext } from '../../core/ids/traceparent.ts';
+import { notSampled, randomFlag, type TraceContext } from '../../core/ids/traceparent.ts';
 import { grpcStatusRead, type RequestRecord } from '../log/request-record.ts';
 import {
   ATTR_CANDOR_BACKGROUND,
@@ -97,17 +97,33 @@ export class RequestSpans {
   readonly method: string;
   /** The hop a call of the gateway's own goes to (`auth:NAME`, `plugin:NAME`: Proxy-Status's words); undefined for the request's upstream. */
   readonly hop: string | undefined;
+  /**
+   * The client's Level 2 random flag (0 or FLAG_RANDOM): the SDK makes each span's flags anew,
+   * the sampled bit alone, and the traceparent each span sends carries it on as the request's
+   * own traceparent does with tracing off (traceparent.ts).
+   */
+  readonly random: number;
   /** The attempt in progress, or the one whose response is streaming down. */
   client: Span | undefined;
   attempts = 0;
 
-  constructor(tracing: Tracing, server: Span, method: string, hop?: string) {
+  constructor(tracing: Tracing, server: Span, method: string, random: number, hop?: string) {
     this.tracing = tracing;
     this.server = server;
     this.context = tracing.api.trace.setSpan(tracing.api.ROOT_CONTEXT, server);
     this.method = method;
+    this.random = random;
     this.hop = hop;
   }
+}
+
+/**
+ * The `traceparent` a span of the request's sends (the upstream's or a call's parent): its ids,
+ * its sampled bit, and the client's random flag. The flags' other bits stay zero (§3.2.2.5).
+ */
+export function traceparentOf(span: Span, spans: RequestSpans): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-0${((traceFlags & TRACE_FLAGS_SAMPLED) | spans.random).toString(16)}`;
 }
 
 /**
@@ -162,7 +178,7 @@ export function startServerSpan(
   const { ROOT_CONTEXT, trace, createTraceState } = tracing.api;
   // Its tracestate too, which every span under it carries (the API parses it: at most 32
   // members, malformed ones left out, the whole dropped past 512 characters).
-  const state = req?.tracestate;
+  const state = req?.tracestate === undefined ? undefined : firstMembers(req.tracestate);
   const parent =
     ids.parentId === undefined
       ? ROOT_CONTEXT
@@ -188,7 +204,29 @@ export function startServerSpan(
   // is what every hop is told (the auth service's call reads record.trace, not a client span).
   if (ids.sampled && (server.spanContext().traceFlags & TRACE_FLAGS_SAMPLED) === 0)
     record.trace = notSampled(ids);
-  return new RequestSpans(tracing, server, method);
+  return new RequestSpans(tracing, server, method, randomFlag(record.trace));
+}
+
+/** W3C Trace Context §3.3.1.1: a tracestate holds at most 32 list members. */
+const TRACESTATE_MEMBERS = 32;
+
+/**
+ * A tracestate cut to its first 32 list members (the empty ones a list may hold not counted),
+ * before the API parses it. Given more, @opentelemetry/api 1.9's TraceState keeps the first 32
+ * and writes them out last first (its parse stores the members in reverse, and its cut reverses
+ * them again): the spans, and the calls told the span's tracestate (an OpenID provider's), had
+ * the list reversed, where its order says which vendor wrote last (§3.3.1: the leftmost).
+ */
+function firstMembers(tracestate: string): string {
+  const members = tracestate.split(',');
+  if (members.length <= TRACESTATE_MEMBERS) return tracestate;
+  const kept: string[] = [];
+  for (const member of members) {
+    if (member.trim() === '') continue;
+    kept.push(member);
+    if (kept.length === TRACESTATE_MEMBERS) break;
+  }
+  return kept.join(',');
 }
 
 /**
@@ -233,8 +271,7 @@ export function startClientSpan(
     spans.context,
   );
   spans.client = client;
-  const { traceId, spanId, traceFlags } = client.spanContext();
-  return `00-${traceId}-${spanId}-${(traceFlags & TRACE_FLAGS_SAMPLED) === 0 ? '00' : '01'}`;
+  return traceparentOf(client, spans);
 }
 
 /**

@@ -51,20 +51,24 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
     host: firstField(head.headers, 'host'),
     // A list over several lines is one (RFC 9110 §5.3), as a routed request's error reads it.
     accept: joinedField(head.headers, 'accept'),
-    requestId: firstField(head.headers, 'x-request-id'),
+    // Its lines joined, as a routed request's fields read them (fieldMap): two ids are no one id
+    // (isSafeRequestId refuses the list), where the first would be adopted from a trusted proxy.
+    requestId: joinedField(head.headers, 'x-request-id'),
     protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
   };
 }
 
 /** A head as far as it came (latin1), refused before it parsed: read for what it names. */
 export function rawRequestInfo(raw: string): RawRequestInfo {
-  const requestLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (\S+)/.exec(raw);
+  const requestLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+)/.exec(raw);
   return {
-    method: requestLine?.[1] ?? '',
+    // Whatever its length (a 501's method past any the gateway knows): a method of 33 characters
+    // or more read as none, and the line lost its path too. Kept as a target past the limit is.
+    method: requestLine?.[1]?.slice(0, LOGGED_TARGET_MAX) ?? '',
     path: requestLine?.[2] ?? '',
     host: headerIn(raw, 'host'),
     accept: listIn(raw, 'accept'),
-    requestId: headerIn(raw, 'x-request-id'),
+    requestId: listIn(raw, 'x-request-id'),
     // A request line that came whole names its version, even when what follows was refused
     // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
     protocol: protocolOf(/^\S+ \S+ HTTP\/1\.([0-9])\r?\n/.exec(raw)?.[1]),

@@ -1,7 +1,8 @@
 /**
  * Every reachable row of DESIGN.md's failure table, through a real gateway to a real
- * misbehaving upstream: exact status, Proxy-Status, negotiated body, log line, and what
- * the upstream received.
+ * misbehaving upstream: exact status, Proxy-Status, negotiated body, log line, the metrics
+ * (the request counted once, under the log line's status and error), and what the upstream
+ * received.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import { FAILURES, type FailureType } from '../../../src/core/failure/taxonomy.t
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { samples, scrape } from '../../observe/metrics/scrape.ts';
 import { quick, ROWS, type Row } from './failure-rows.ts';
 
 const ACCEPTS = ['application/json', 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', '*/*'] as const;
@@ -25,7 +27,10 @@ describe('the failure table', () => {
       const fault = (await row.start()) as Fault;
       cleanups.push(() => fault.close());
       const gw: TestGateway = await startTestGateway(
-        singleUpstream(fault.url, { upstream: row.upstreamYaml?.(fault) ?? quick }),
+        singleUpstream(fault.url, {
+          upstream: row.upstreamYaml?.(fault) ?? quick,
+          extra: 'metrics:\n  listen: 127.0.0.1:0',
+        }),
       );
       cleanups.push(() => gw.close());
       const accept = ACCEPTS[i % ACCEPTS.length];
@@ -66,6 +71,20 @@ describe('the failure table', () => {
       assert.equal(line.path, '/orders/42?x=1');
       assert.equal(line.level, 'warn');
       assert.equal(typeof line.total_ms, 'number');
+      // The metrics count the request once, with the line's status and error.
+      const counted = samples((await scrape(gw.gateway.metricsPort() as number)).text)
+        .filter(
+          (s) =>
+            s.name === 'candor_responses_total' || s.name === 'http_server_request_duration_seconds_count',
+        )
+        .map(
+          (s) =>
+            `${s.name} ${s.labels.code ?? s.labels.http_response_status_code} ${s.labels.error_type} ${s.value}`,
+        );
+      assert.deepEqual(counted, [
+        `candor_responses_total ${row.status} ${row.error} 1`,
+        `http_server_request_duration_seconds_count ${row.status} ${row.error} 1`,
+      ]);
       const target = new URL(fault.url);
       assert.equal(line.target, `${target.protocol}//${target.hostname}:${target.port || 80}`);
 

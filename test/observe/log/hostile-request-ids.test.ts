@@ -1,0 +1,105 @@
+/**
+ * A client's X-Request-Id as hostile clients send it: what the log line says (`req_id`,
+ * `client_req_id`), what goes upstream and what the client gets back. An id is adopted only from
+ * a trusted proxy, and only when it is one safe value. X-Request-Id is one value, so two lines of
+ * it name no request (nginx 1.22 reads the first, HAProxy's `req.hdr` the last): a new id, for a
+ * request the parser refused as for one it routed.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rawRequest } from '../../helpers/http-client.ts';
+import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
+import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+interface Told {
+  readonly status: number;
+  /** The X-Request-Id the client got back. */
+  readonly back: string | undefined;
+  /** The one the upstream got (undefined: nothing went upstream). */
+  readonly upstream: string | undefined;
+  readonly reqId: unknown;
+  readonly clientReqId: unknown;
+}
+
+/** Each request head sent on a connection of its own, to a gateway that trusts the client or not. */
+async function told(trusted: boolean, heads: readonly string[]): Promise<Told[]> {
+  const origin = await scriptedUpstream((socket) =>
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'),
+  );
+  const gw = await startTestGateway(
+    singleUpstream(origin.url, { extra: trusted ? 'trust_forwarded_from: [127.0.0.1]' : '' }),
+  );
+  const out: Told[] = [];
+  try {
+    for (const [i, head] of heads.entries()) {
+      const asked = origin.requests.length;
+      const { raw, status } = await rawRequest(gw.port, `${head}\r\nconnection: close\r\n\r\n`);
+      const line = await gw.accessLine(i + 1);
+      const upstreamHead = origin.requests[asked]?.head;
+      out.push({
+        status,
+        back: /\r\nx-request-id: ([^\r]*)/i.exec(raw)?.[1],
+        upstream:
+          upstreamHead === undefined ? undefined : /\r\nx-request-id: ([^\r]*)/i.exec(upstreamHead)?.[1],
+        reqId: line.req_id,
+        clientReqId: line.client_req_id,
+      });
+    }
+    return out;
+  } finally {
+    await gw.close();
+    await origin.close();
+  }
+}
+
+const TWICE = 'x-request-id: first-1\r\nx-request-id: second-2';
+/** A field name with a space: the parser refuses the head (400), after reading the ids. */
+const REFUSED = 'bad name: x';
+
+test('from a trusted proxy: one safe id is the request id; two lines, a list, 1 KiB or an empty one are not, routed or refused', async () => {
+  const [one, twice, twiceRefused, comma, long, empty] = await told(true, [
+    'GET / HTTP/1.1\r\nhost: a\r\nx-request-id: edge-42',
+    `GET / HTTP/1.1\r\nhost: a\r\n${TWICE}`,
+    `GET / HTTP/1.1\r\nhost: a\r\n${TWICE}\r\n${REFUSED}`,
+    'GET / HTTP/1.1\r\nhost: a\r\nx-request-id: a,b',
+    `GET / HTTP/1.1\r\nhost: a\r\nx-request-id: ${'r'.repeat(1024)}`,
+    'GET / HTTP/1.1\r\nhost: a\r\nx-request-id: ',
+  ]);
+  assert.deepEqual(one, {
+    status: 200,
+    back: 'edge-42',
+    upstream: 'edge-42',
+    reqId: 'edge-42',
+    clientReqId: undefined,
+  });
+  for (const [name, t] of Object.entries({ twice, twiceRefused, comma, long, empty })) {
+    assert.match(String(t.reqId), UUID, name);
+    assert.equal(t.back, t.reqId, name);
+    assert.equal(t.clientReqId, undefined, name);
+    assert.equal(t.upstream, name === 'twiceRefused' ? undefined : t.reqId, name);
+  }
+  assert.equal(twiceRefused.status, 400);
+});
+
+test('from an untrusted client: a safe id is logged beside a new one, never sent on; two lines are logged as neither, routed or refused', async () => {
+  const [one, twice, twiceRefused] = await told(false, [
+    'GET / HTTP/1.1\r\nhost: a\r\nx-request-id: edge-42',
+    `GET / HTTP/1.1\r\nhost: a\r\n${TWICE}`,
+    `GET / HTTP/1.1\r\nhost: a\r\n${TWICE}\r\n${REFUSED}`,
+  ]);
+  assert.match(String(one.reqId), UUID);
+  assert.deepEqual(one, {
+    status: 200,
+    back: one.reqId,
+    upstream: one.reqId,
+    reqId: one.reqId,
+    clientReqId: 'edge-42',
+  });
+  for (const [name, t] of Object.entries({ twice, twiceRefused })) {
+    assert.match(String(t.reqId), UUID, name);
+    assert.equal(t.back, t.reqId, name);
+    assert.equal(t.clientReqId, undefined, name);
+  }
+});
