@@ -202,6 +202,11 @@ function notOpened(err: NodeJS.ErrnoException): NotOpened {
     throw new Failure('proxy_resources_exhausted', `a static file could not be opened (${err.code})`, {
       retryAfter: 1,
       cause: err,
+      // The kind's own words are of an upstream connection: a static route has no upstream.
+      wording: {
+        title: 'Gateway out of file descriptors',
+        explanation: 'the gateway could not open the file: it ran out of its own file descriptors',
+      },
     });
   throw new Failure(
     'proxy_internal_error',

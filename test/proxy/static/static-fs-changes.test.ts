@@ -3,7 +3,9 @@
  * a file rewritten in place and its time put back (`cp -p`, `rsync --inplace -t`, a reproducible
  * build's fixed SOURCE_DATE_EPOCH time) is told by its change time (ctime, which no one can set):
  * while it is sent, the transfer is cut; between two requests, its ETag is another (no 304, no
- * 206 of the new bytes under the old tag).
+ * 206 of the new bytes under the old tag). And the gateway out of descriptors when it opens a
+ * file: a 503 that says so (never a word of an upstream the route does not have), then served
+ * again once descriptors are back.
  */
 import assert from 'node:assert/strict';
 import {
@@ -16,10 +18,12 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { exhaustDescriptors, get } from '../../helpers/descriptors.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -120,4 +124,35 @@ test('a file rewritten in place between two requests, of the same size and time,
   });
   assert.equal(resumed.status, 200);
   assert.equal(resumed.text, 'version-B');
+});
+
+test('out of file descriptors when it opens a file: a 503 with Retry-After that names the file, not an upstream; served again once descriptors are back', async () => {
+  writeFileSync(join(root, 'page.txt'), 'page');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.equal((await get(gw.url, '/page.txt', agent)).status, 200);
+    const release = exhaustDescriptors();
+    let out: Awaited<ReturnType<typeof get>>;
+    try {
+      out = await get(gw.url, '/page.txt', agent, { 'x-request-id': 'emfile-1' });
+    } finally {
+      release();
+    }
+    assert.equal(out.status, 503);
+    assert.equal(out.headers['retry-after'], '1');
+    assert.equal(
+      out.headers['proxy-status'],
+      'edge-1; error=connection_limit_reached; details="a static file could not be opened (EMFILE)"',
+    );
+    assert.match(out.text, /^503 Service Unavailable: Gateway out of file descriptors\n/);
+    assert.match(out.text, /the gateway could not open the file: it ran out of its own file descriptors/);
+    assert.doesNotMatch(out.text, /upstream/);
+    const line = await gw.logFor('emfile-1');
+    assert.equal(line.error, 'proxy_resources_exhausted');
+    const again = await get(gw.url, '/page.txt', agent);
+    assert.equal(again.status, 200);
+    assert.equal(again.text, 'page');
+  } finally {
+    agent.destroy();
+  }
 });
