@@ -106,8 +106,9 @@ function streamed(
       ? undefined
       : createReadStream('', { fd: file.fd, start, end, autoClose: false });
   if (stream !== undefined) file.readBy(stream);
-  // The file read whole is the file told: its inode, size and time again after the read (an edit
-  // in place, a truncation and growth back, a rename over it all show).
+  // The file read whole is the file told: its inode, size and times again after the read (an edit
+  // in place, a truncation and growth back, its time put back or not, all show; a rename over its
+  // name leaves the descriptor's bytes as they were, sent whole).
   return new StreamedAnswer(status, fields, length, stream, () => file.unchanged());
 }
 
