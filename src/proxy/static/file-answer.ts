@@ -1,6 +1,6 @@
 /**
  * The answer a static route makes of an opened file: its validators (a strong ETag of its inode,
- * size and modification time to the nanosecond; Last-Modified), the client's preconditions met
+ * size and change time to the nanosecond; Last-Modified), the client's preconditions met
  * (RFC 9110 §13.2.2: 412, 304), one byte range (§14.2: 206, 416; several ranges none of which
  * the file has, 416; several others, or an If-Range the file fails, get the whole 200, as §14.2
  * allows), and its body streamed from the file.
@@ -39,7 +39,11 @@ const READ_WHOLE = 16 * 1024;
 export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<OwnAnswer> {
   const { stats } = file;
   const size = Number(stats.size);
-  const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
+  // The change time, not the modification time: it moves whenever that one does, and when an
+  // edit in place puts that one back (`cp -p`, a reproducible build's fixed time), so new bytes of
+  // the same size never pass for the old (a 304, an If-Range's 206 of them). A chmod or a link
+  // moves it too: a client then gets the same bytes again once, never wrong ones.
+  const etag = `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.ctimeNs.toString(16)}"`;
   // A time ahead of the clock (a skewed build machine's, a tar's) is sent as now, as RFC 9110
   // §8.8.2.1 requires: a Last-Modified in the future would meet every If-Modified-Since until then.
   const modified = new Date(Math.min(Number(stats.mtimeMs), Date.now())).toUTCString();
@@ -102,8 +106,9 @@ function streamed(
       ? undefined
       : createReadStream('', { fd: file.fd, start, end, autoClose: false });
   if (stream !== undefined) file.readBy(stream);
-  // The file read whole is the file told: its inode, size and time again after the read (an edit
-  // in place, a truncation and growth back, a rename over it all show).
+  // The file read whole is the file told: its inode, size and times again after the read (an edit
+  // in place, a truncation and growth back, its time put back or not, all show; a rename over its
+  // name leaves the descriptor's bytes as they were, sent whole).
   return new StreamedAnswer(status, fields, length, stream, () => file.unchanged());
 }
 

@@ -46,11 +46,22 @@ export class OpenedFile {
     return this.#call((done) => read(this.fd, into, 0, length, position, done));
   }
 
-  /** Whether the file is still the one opened: its inode, size and time (an edit in place, a truncation, a rename over it show). */
+  /**
+   * Whether the file is still the one opened: its inode, size and modification time (an edit in
+   * place, a truncation show), and its change time: an edit whose modification time was
+   * put back (`cp -p`, `rsync --inplace -t`, a reproducible build's fixed time) moves it, and no
+   * one can set it. Unless its links changed: the name removed, or a deploy's rename over it,
+   * moves it too, and leaves the bytes on the descriptor as they were (sent whole).
+   */
   async unchanged(): Promise<boolean> {
     const now = await this.restat();
     const { stats } = this;
-    return now.size === stats.size && now.mtimeNs === stats.mtimeNs && now.ino === stats.ino;
+    return (
+      now.size === stats.size &&
+      now.mtimeNs === stats.mtimeNs &&
+      now.ino === stats.ino &&
+      (now.ctimeNs === stats.ctimeNs || now.nlink !== stats.nlink)
+    );
   }
 
   /** One call on the descriptor, counted so that a close waits for its end (the number is never another's under it). */
@@ -191,6 +202,11 @@ function notOpened(err: NodeJS.ErrnoException): NotOpened {
     throw new Failure('proxy_resources_exhausted', `a static file could not be opened (${err.code})`, {
       retryAfter: 1,
       cause: err,
+      // The kind's own words are of an upstream connection: a static route has no upstream.
+      wording: {
+        title: 'Gateway out of file descriptors',
+        explanation: 'the gateway could not open the file: it ran out of its own file descriptors',
+      },
     });
   throw new Failure(
     'proxy_internal_error',
