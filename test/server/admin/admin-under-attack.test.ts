@@ -1,0 +1,139 @@
+/**
+ * The admin API under attack (docs/hostile-peers.md "The admin API under attack"), on the real
+ * endpoints over the primary's control and a real socket. A maintenance message is held to the
+ * config's rule (no ESC, CR, NUL or bidi override for a client's terminal to obey). And what
+ * was right already, pinned: a body's `__proto__` pollutes
+ * nothing, names are matched as written (NFC and NFD, a trailing space), changes sent together
+ * are applied one at a time and the last one answered is the one in force.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { createLoggerOn } from '../../../src/observe/log/logger.ts';
+import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
+import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
+import { ClusterControl } from '../../../src/server/cluster/cluster-control.ts';
+import { adminCall } from '../../helpers/serve-process.ts';
+
+const TOKEN = 'admin-attack-token-0123456789abcdef';
+const lines: Record<string, unknown>[] = [];
+let server: AdminServer;
+let control: ClusterControl;
+
+before(async () => {
+  const config = parseConfig(
+    'name: attack\nlisten:\n  - address: 127.0.0.1:0\nroutes:\n' +
+      '  - name: web\n    upstream: app\n' +
+      '  - name: "caf\u00e9"\n    match: { path: /cafe }\n    upstream: app\n' +
+      'upstreams:\n  app:\n    targets: [{ url: "http://127.0.0.1:9" }]\n',
+    '<test>',
+    {},
+  );
+  const logger = createLoggerOn(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    }),
+    'info',
+    'attack',
+  );
+  control = new ClusterControl('<test>', config, logger);
+  control.serving = true;
+  server = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    token: TOKEN,
+    allowedHosts: [],
+    routes: adminEndpoints(control),
+    logger,
+  });
+});
+
+after(() => server?.close());
+
+const maintenance = (body: unknown) =>
+  adminCall(server.port(), 'PUT', '/routes/maintenance', { token: TOKEN, body });
+
+test('a maintenance message the config would refuse (ESC, CR, NUL, a bidi override) is a 400 naming it: clients would get it raw', async () => {
+  for (const [message, code, at] of [
+    ['\u001b[2J\u001b[31mhacked', '001B', 1],
+    ['Back soon\r\nSet-Cookie: a=1', '000D', 10],
+    ['a\u0000b', '0000', 2],
+    ['Back at \u202enoon', '202E', 9],
+  ] as const) {
+    const { status, body } = await maintenance({ route: 'web', enabled: true, message });
+    assert.equal(status, 400, JSON.stringify(message));
+    assert.equal(body.field, 'message');
+    assert.match(
+      String(body.detail),
+      new RegExp(
+        `^message: expected a message without control characters but tab and newline .*U\\+${code} at character ${at} of `,
+      ),
+    );
+  }
+  assert.deepEqual(control.changes, [], 'nothing was applied');
+  // Tab and newline are the config's too, and a message of 500 astral characters' halves.
+  const kept = await maintenance({ route: 'web', enabled: false, message: 'Back\tat noon.\nSorry.' });
+  assert.equal(kept.status, 200, kept.text);
+});
+
+test('a body\'s "__proto__" or "constructor" pollutes nothing: a later body without "enabled" is still refused', async () => {
+  for (const body of [
+    '{"__proto__":{"enabled":true,"polluted":1},"route":"web","enabled":false}',
+    '{"constructor":{"prototype":{"enabled":true,"polluted":1}},"route":"web","enabled":false}',
+  ]) {
+    const answer = await adminCall(server.port(), 'PUT', '/routes/maintenance', {
+      token: TOKEN,
+      rawBody: body,
+    });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.body.applied, { kind: 'maintenance', route: 'web', enabled: false });
+  }
+  assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+  const later = await maintenance({ route: 'web' });
+  assert.equal(later.status, 400);
+  assert.equal(later.body.field, 'enabled');
+  for (const name of ['__proto__', 'constructor', 'toString']) {
+    const answer = await adminCall(server.port(), 'POST', '/targets/drain', {
+      token: TOKEN,
+      body: { upstream: name, target: 'http://127.0.0.1:9' },
+    });
+    assert.equal(answer.status, 400, name);
+    assert.equal(answer.body.detail, `upstream: no upstream named "${name}"`);
+  }
+});
+
+test('a route name is matched as written: NFD for NFC, a trailing space, another case are no route', async () => {
+  for (const route of ['cafe\u0301', 'web ', 'WEB']) {
+    const answer = await maintenance({ route, enabled: true });
+    assert.equal(answer.status, 400, JSON.stringify(route));
+    assert.equal(answer.body.field, 'route');
+  }
+  assert.equal((await maintenance({ route: 'caf\u00e9', enabled: false })).status, 200);
+});
+
+test('changes sent together are applied one at a time, in the order taken: the last answered is in force, each on the timeline', async () => {
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      maintenance({ route: 'web', enabled: i % 2 === 0, message: `m${i}` }),
+    ),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(8).fill(200),
+  );
+  const changes = lines.filter((l) => l.msg === 'admin change').slice(-8);
+  const last = changes.at(-1)?.change as { enabled: boolean; message?: string };
+  const inForce = control.changes.find((c) => c.kind === 'maintenance' && c.route === 'web');
+  assert.deepEqual(
+    inForce,
+    last.enabled
+      ? { kind: 'maintenance', route: 'web', enabled: true, message: last.message, retryAfter: 300 }
+      : { kind: 'maintenance', route: 'web', enabled: false },
+  );
+  const { events } = await control.events();
+  assert.equal(events.filter((e) => e.kind === 'admin').length >= 8, true);
+});
