@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
-import { type AdminAnswer, problem, send } from './answer.ts';
+import { type AdminAnswer, badField, problem, send } from './answer.ts';
 import { bearerMatches } from './token.ts';
 import { TokenGuesses } from './token-guesses.ts';
 
@@ -24,6 +24,13 @@ export interface AdminRoute {
   readonly path: string;
   /** Answered without the token: only the probes, which say nothing but live/ready. */
   readonly open?: boolean;
+  /**
+   * A write that reads its query (DELETE /cache, which refuses what it does not read itself).
+   * Any other write is refused a query: its fields are its body's, and a parameter dropped
+   * unread would change what the caller did not ask (`POST /reload?file=OTHER` reloaded the
+   * running file). A read ignores what it does not read: it changes nothing.
+   */
+  readonly query?: true;
   handle(request: AdminRequest): AdminAnswer | Promise<AdminAnswer>;
 }
 
@@ -144,6 +151,16 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   if (route === undefined) {
     req.resume();
     const answer = noRoute(samePath, method, url.pathname);
+    logger.info({ ...fields, status: answer.status }, 'admin request');
+    return send(res, answer);
+  }
+  const unread = route.method === 'GET' || route.query ? undefined : url.searchParams.keys().next().value;
+  if (unread !== undefined) {
+    req.resume();
+    const answer = badField(
+      unread,
+      `${method} ${url.pathname} reads no query: its fields are a JSON body's (nothing was changed)`,
+    );
     logger.info({ ...fields, status: answer.status }, 'admin request');
     return send(res, answer);
   }

@@ -1,10 +1,11 @@
 /**
  * The admin API under attack (docs/hostile-peers.md "The admin API under attack"), on the real
  * endpoints over the primary's control and a real socket. A maintenance message is held to the
- * config's rule (no ESC, CR, NUL or bidi override for a client's terminal to obey). And what
- * was right already, pinned: a body's `__proto__` pollutes
- * nothing, names are matched as written (NFC and NFD, a trailing space), changes sent together
- * are applied one at a time and the last one answered is the one in force.
+ * config's rule (no ESC, CR, NUL or bidi override for a client's terminal to obey); a write's
+ * query is never dropped unread (`POST /reload?file=OTHER` reloaded the running file). And
+ * what was right already, pinned: a body's `__proto__` pollutes nothing, names are matched as
+ * written (NFC and NFD, a trailing space), changes sent together are applied one at a time and
+ * the last one answered is the one in force.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -78,6 +79,35 @@ test('a maintenance message the config would refuse (ESC, CR, NUL, a bidi overri
   // Tab and newline are the config's too, and a message of 500 astral characters' halves.
   const kept = await maintenance({ route: 'web', enabled: false, message: 'Back\tat noon.\nSorry.' });
   assert.equal(kept.status, 200, kept.text);
+});
+
+test("a write's query is read or refused, never dropped: POST /reload?file=OTHER reloaded the running file", async () => {
+  const changesBefore = control.changes;
+  let reloads = 0;
+  const reload = control.reload.bind(control);
+  control.reload = (...args: Parameters<typeof reload>) => {
+    reloads++;
+    return reload(...args);
+  };
+  for (const [method, path, body] of [
+    ['POST', '/reload?file=/etc/candor/other.yaml', undefined],
+    ['PUT', '/routes/maintenance?enabled=true', { route: 'web', enabled: false }],
+    ['POST', '/targets/drain?target=http://127.0.0.1:9', { upstream: 'app', target: 'http://127.0.0.1:9' }],
+  ] as const) {
+    const answer = await adminCall(server.port(), method, path, { token: TOKEN, body });
+    const name = new URL(path, 'http://x').searchParams.keys().next().value;
+    assert.equal(answer.status, 400, `${method} ${path}: ${answer.text}`);
+    assert.equal(answer.body.field, name);
+    assert.equal(
+      answer.body.detail,
+      `${name}: ${method} ${path.split('?')[0]} reads no query: its fields are a JSON body's (nothing was changed)`,
+    );
+  }
+  assert.equal(reloads, 0, 'no reload was made');
+  assert.deepEqual(control.changes, changesBefore, 'no change was made');
+  // A read ignores what it does not read (a cache-buster's ?_=1), as it changes nothing.
+  const events = await adminCall(server.port(), 'GET', '/events?_=1', { token: TOKEN });
+  assert.equal(events.status, 200);
 });
 
 test('a body\'s "__proto__" or "constructor" pollutes nothing: a later body without "enabled" is still refused', async () => {
