@@ -131,8 +131,21 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
     routes.get(`${method} ${url.pathname}`) ??
     (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
   const fields = { who, method, path: url.pathname };
-  if (!gate.hosts.allows(req.headers.host)) {
-    const host = String(req.headers.host).slice(0, 200);
+  // One authority per request (RFC 9112 §3.2): node:http keeps the first of two Hosts, and the
+  // check would pass on it while another reader of the request took the second.
+  if (req.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'host').length > 1) {
+    logger.warn(fields, 'admin bad request: more than one Host');
+    req.resume();
+    return send(
+      res,
+      problem(400, 'Bad request', 'the request has more than one Host header (RFC 9112 §3.2)'),
+    );
+  }
+  // The authority is the target's when it is absolute (RFC 9112 §3.2.2: the Host beside it is
+  // ignored), which is what the request names; only origin-form leaves it to Host.
+  const authority = req.url?.startsWith('/') ? req.headers.host : url.host;
+  if (!gate.hosts.allows(authority)) {
+    const host = String(authority).slice(0, 200);
     logger.warn({ ...fields, host }, 'admin misdirected');
     req.resume();
     return send(res, misdirected(gate.hosts, host));

@@ -2,10 +2,11 @@
  * The admin API under attack (docs/hostile-peers.md "The admin API under attack"), on the real
  * endpoints over the primary's control and a real socket. A maintenance message is held to the
  * config's rule (no ESC, CR, NUL or bidi override for a client's terminal to obey); a write's
- * query is never dropped unread (`POST /reload?file=OTHER` reloaded the running file). And
- * what was right already, pinned: a body's `__proto__` pollutes nothing, names are matched as
- * written (NFC and NFD, a trailing space), changes sent together are applied one at a time and
- * the last one answered is the one in force.
+ * query is never dropped unread (`POST /reload?file=OTHER` reloaded the running file); the
+ * authority checked is the one the request names (an absolute-form target's, not a Host beside
+ * it; two Hosts are a 400). And what was right already, pinned: a body's `__proto__` pollutes
+ * nothing, names are matched as written (NFC and NFD, a trailing space), changes sent together
+ * are applied one at a time and the last one answered is the one in force.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -15,6 +16,7 @@ import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type AdminServer, startAdminServer } from '../../../src/server/admin/admin-server.ts';
 import { adminEndpoints } from '../../../src/server/admin/endpoints.ts';
 import { ClusterControl } from '../../../src/server/cluster/cluster-control.ts';
+import { rawRequest } from '../../helpers/http-client.ts';
 import { adminCall } from '../../helpers/serve-process.ts';
 
 const TOKEN = 'admin-attack-token-0123456789abcdef';
@@ -108,6 +110,27 @@ test("a write's query is read or refused, never dropped: POST /reload?file=OTHER
   // A read ignores what it does not read (a cache-buster's ?_=1), as it changes nothing.
   const events = await adminCall(server.port(), 'GET', '/events?_=1', { token: TOKEN });
   assert.equal(events.status, 200);
+});
+
+test("the authority checked is the request's: an absolute-form target's (RFC 9112 §3.2.2), and two Hosts are a 400 (§3.2)", async () => {
+  const auth = `Authorization: Bearer ${TOKEN}\r\n`;
+  const absolute = await rawRequest(
+    server.port(),
+    `GET http://evil.example/status HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Connection: close\r\n\r\n`,
+  );
+  assert.equal(absolute.status, 421, absolute.raw);
+  assert.match(absolute.raw, /not for Host \\"evil\.example\\"/);
+  const own = await rawRequest(
+    server.port(),
+    `GET http://127.0.0.1:${server.port()}/status HTTP/1.1\r\nHost: evil.example\r\n${auth}Connection: close\r\n\r\n`,
+  );
+  assert.equal(own.status, 200, own.raw.slice(0, 300));
+  const two = await rawRequest(
+    server.port(),
+    `GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+  );
+  assert.equal(two.status, 400, two.raw);
+  assert.match(two.raw, /more than one Host/);
 });
 
 test('a body\'s "__proto__" or "constructor" pollutes nothing: a later body without "enabled" is still refused', async () => {
