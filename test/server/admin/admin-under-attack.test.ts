@@ -6,9 +6,11 @@
  * authority checked is the one the request names (an absolute-form target's, not a Host beside
  * it; two Hosts are a 400). And what was right already, pinned: a body's `__proto__` pollutes
  * nothing, names are matched as written (NFC and NFD, a trailing space), changes sent together
- * are applied one at a time and the last one answered is the one in force.
+ * are applied one at a time and the last one answered is the one in force. A connection that
+ * pipelines past the bound is closed: its answers were held in the primary until it read them.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -189,4 +191,37 @@ test('changes sent together are applied one at a time, in the order taken: the l
   );
   const { events } = await control.events();
   assert.equal(events.filter((e) => e.kind === 'admin').length >= 8, true);
+});
+
+test('a connection that pipelines requests past the bound is closed, the rest unanswered: 2,000 in one write held 2,000 answers in the primary', async () => {
+  const refused = () => lines.filter((l) => l.msg === 'admin unauthorized').length;
+  const before = refused();
+  // What curl, the CLI and browsers never send: requests one after the other on one connection
+  // without waiting for an answer. Without the token: this needs no right at all.
+  const one = 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+  const last = 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
+  const exchange = await rawRequest(server.port(), one.repeat(1999) + last, 5000);
+  assert.ok(exchange.closed, 'the connection is closed');
+  const answered = refused() - before;
+  assert.ok(answered <= 8, `${answered} requests were answered on one connection`);
+  assert.equal(
+    lines.filter((l) => l.msg === 'admin connection closed: too many requests pipelined').length,
+    1,
+  );
+  // A client that waits for each answer is never refused, however many it sends on one connection.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set<unknown>();
+  for (let i = 0; i < 20; i++) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: server.port(), path: '/live', agent }, (res) => {
+        sockets.add(res.socket);
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 200, `request ${i + 1} on one connection`);
+  }
+  assert.equal(sockets.size, 1, 'all on one connection');
+  agent.destroy();
 });
