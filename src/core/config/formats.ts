@@ -21,6 +21,7 @@ import {
 import { HEADER_SIZE_RANGE } from './defaults.ts';
 import { describeValue } from './describe-value.ts';
 import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
+import { messageProblem } from './message-text.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
 import { formatSize, LONGEST_TIMER_MS, parseDuration, parseSize } from './units.ts';
@@ -103,22 +104,6 @@ function headerSizeProblem(value: string | number): string | undefined {
     return `expected ${HEADER_SIZE_EXPECTED}, got ${describeValue(value)}`;
   }
   return undefined;
-}
-
-/**
- * Control characters an answer's body would carry raw: a terminal showing it (curl, a log
- * viewer) obeys ESC and C1 sequences, a carriage return rewrites the line, a bidirectional
- * override reorders what is read, and NUL ends the text for C readers. Tab and newline are
- * kept: a plain-text or HTML body lays them out, JSON escapes them, Proxy-Status writes them `?`.
- */
-const MESSAGE_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
-
-/** Text an operator writes for clients to read (a maintenance message). */
-function messageProblem(text: string): string | undefined {
-  const found = MESSAGE_CONTROL.exec(text);
-  if (found === null) return undefined;
-  const code = found[0].charCodeAt(0).toString(16).padStart(4, '0');
-  return `expected a message without control characters but tab and newline (a client's terminal would obey them), got U+${code.toUpperCase()} at character ${found.index + 1} of ${describeValue(text)}`;
 }
 
 export const FORMAT = {

@@ -1,7 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
-import { type AdminAnswer, problem, send } from './answer.ts';
+import { type AdminAnswer, badField, problem, send } from './answer.ts';
 import { bearerMatches } from './token.ts';
 import { TokenGuesses } from './token-guesses.ts';
 
@@ -24,6 +25,13 @@ export interface AdminRoute {
   readonly path: string;
   /** Answered without the token: only the probes, which say nothing but live/ready. */
   readonly open?: boolean;
+  /**
+   * A write that reads its query (DELETE /cache, which refuses what it does not read itself).
+   * Any other write is refused a query: its fields are its body's, and a parameter dropped
+   * unread would change what the caller did not ask (`POST /reload?file=OTHER` reloaded the
+   * running file). A read ignores what it does not read: it changes nothing.
+   */
+  readonly query?: true;
   handle(request: AdminRequest): AdminAnswer | Promise<AdminAnswer>;
 }
 
@@ -77,7 +85,9 @@ export async function startAdminServer(options: {
   };
   const mount = (route: AdminRoute) => gate.routes.set(`${route.method} ${route.path}`, route);
   for (const route of options.routes) mount(route);
-  const server = http.createServer((req, res) => answerAdmin(gate, req, res));
+  const server = http.createServer((req, res) => {
+    if (!pipelineRefused(req, res, gate.logger)) void answerAdmin(gate, req, res);
+  });
   await listen(server, options.port, options.host);
   return {
     mount,
@@ -93,6 +103,42 @@ export async function startAdminServer(options: {
     },
     close: () => closeServer(server),
   };
+}
+
+/**
+ * Requests one connection may have waiting for their answers. node:http parses every request of
+ * what it read and answers each at once, queueing the answers behind the first until the client
+ * reads: 2,000 `GET /` in one 80 KB write, never read, held 2,000 answers (10 MB) in the primary,
+ * and twenty such connections took it from 70 MB to 400 MB with no token at all, the status page's
+ * files being open (with the token, `GET /events`' 100 KB answers, the probes went unanswered).
+ * nginx and HAProxy read a connection's next request once the last is answered; curl, the CLI and
+ * browsers never pipeline. Past this many the connection is closed, the rest unanswered (a client
+ * that pipelines must be ready to send them again, RFC 9112 §9.3.2), and no more of it is read.
+ */
+const MAX_PIPELINED = 8;
+
+/** An admin connection, with the count of its requests that wait for their answers to be written. */
+type AdminSocket = Socket & { adminWaiting?: number };
+
+/** Whether this request is one too many on its connection (which is then closed): see MAX_PIPELINED. */
+function pipelineRefused(req: IncomingMessage, res: ServerResponse, logger: Logger): boolean {
+  const socket: AdminSocket = req.socket;
+  // The rest of what was read with a request past the bound: nothing more is answered.
+  if (socket.destroyed) return true;
+  const count = (socket.adminWaiting ?? 0) + 1;
+  if (count > MAX_PIPELINED) {
+    logger.warn(
+      { who: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, pipelined: count },
+      'admin connection closed: too many requests pipelined',
+    );
+    socket.destroy();
+    return true;
+  }
+  socket.adminWaiting = count;
+  res.once('close', () => {
+    socket.adminWaiting = (socket.adminWaiting ?? 1) - 1;
+  });
+  return false;
 }
 
 /** What every admin request is checked against: a reload replaces the token and the hosts. */
@@ -124,8 +170,21 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
     routes.get(`${method} ${url.pathname}`) ??
     (method === 'HEAD' ? routes.get(`GET ${url.pathname}`) : undefined);
   const fields = { who, method, path: url.pathname };
-  if (!gate.hosts.allows(req.headers.host)) {
-    const host = String(req.headers.host).slice(0, 200);
+  // One authority per request (RFC 9112 §3.2): node:http keeps the first of two Hosts, and the
+  // check would pass on it while another reader of the request took the second.
+  if (req.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'host').length > 1) {
+    logger.warn(fields, 'admin bad request: more than one Host');
+    req.resume();
+    return send(
+      res,
+      problem(400, 'Bad request', 'the request has more than one Host header (RFC 9112 §3.2)'),
+    );
+  }
+  // The authority is the target's when it is absolute (RFC 9112 §3.2.2: the Host beside it is
+  // ignored), which is what the request names; only origin-form leaves it to Host.
+  const authority = req.url?.startsWith('/') ? req.headers.host : url.host;
+  if (!gate.hosts.allows(authority)) {
+    const host = String(authority).slice(0, 200);
     logger.warn({ ...fields, host }, 'admin misdirected');
     req.resume();
     return send(res, misdirected(gate.hosts, host));
@@ -144,6 +203,16 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   if (route === undefined) {
     req.resume();
     const answer = noRoute(samePath, method, url.pathname);
+    logger.info({ ...fields, status: answer.status }, 'admin request');
+    return send(res, answer);
+  }
+  const unread = route.method === 'GET' || route.query ? undefined : url.searchParams.keys().next().value;
+  if (unread !== undefined) {
+    req.resume();
+    const answer = badField(
+      unread,
+      `${method} ${url.pathname} reads no query: its fields are a JSON body's (nothing was changed)`,
+    );
     logger.info({ ...fields, status: answer.status }, 'admin request');
     return send(res, answer);
   }

@@ -5,6 +5,7 @@
  * applied). Apart from endpoints.ts, which lists every endpoint and answers the reads, the
  * reload and the purge: these are the ones that change what the workers run until a reload.
  */
+import { messageProblem } from '../../core/config/message-text.ts';
 import type { AdminRequest } from './admin-server.ts';
 import { type AdminAnswer, badField, problem } from './answer.ts';
 import {
@@ -103,6 +104,10 @@ export async function routeMaintenance({ control }: Admin, request: AdminRequest
     (typeof body.message !== 'string' || body.message.length === 0 || body.message.length > 500)
   )
     return badField('message', 'expected a message of 1 to 500 characters');
+  // The config's rule for the same text: clients get it raw in the 503's body (an ESC sequence
+  // their terminal obeys, a CR that rewrites the line), so what a file may not say, a call may not.
+  const unsendable = typeof body.message === 'string' ? messageProblem(body.message) : undefined;
+  if (unsendable !== undefined) return badField('message', unsendable);
   // Bounded as the config's own retry_after: past it (1e21) the number is no longer written
   // in digits, and `Retry-After: 1e+21` is no delay-seconds (RFC 9110 §10.2.3).
   const retryAfter = body.retry_after;

@@ -45,7 +45,7 @@ export function adminEndpoints(
     ...[...OPERATOR_ACTIONS, 'abort' as const].map((action) =>
       route('POST', `/canary/${action}`, canaryAction(action)),
     ),
-    route('DELETE', '/cache', cachePurge),
+    { ...route('DELETE', '/cache', cachePurge), query: true },
     route('PUT', '/routes/maintenance', routeMaintenance),
   ];
 }
