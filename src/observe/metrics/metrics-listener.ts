@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
+import type { Logger } from '../log/logger.ts';
 import { answerMetrics, OWN_FIELDS, type RenderMetrics } from './exposition.ts';
 
 export interface MetricsListener {
@@ -13,13 +15,17 @@ export interface MetricsListener {
  * of `allowed_hosts` is a 421, before anything: a page whose name its attacker made resolve to
  * this address (DNS rebinding) sends its own name, and would read the scrape otherwise. `hosts`
  * is the admin listener's check (server/gateway/host-check.ts) on this listener's address.
+ * A connection with more than a few requests waiting for their answers is closed (each scrape
+ * asks every worker: core/net/pipelined-requests.ts), `pipelineClosed` told.
  */
 export async function startMetricsListener(
   address: { readonly host: string; readonly port: number },
   render: RenderMetrics,
   hosts: { allows(hostHeader: string | undefined): boolean; describe(): string },
+  pipelineClosed: (who: string, pipelined: number) => void,
 ): Promise<MetricsListener> {
   const server = http.createServer((req, res) => {
+    if (pipelineRefused(req, res, pipelineClosed)) return;
     if (!hosts.allows(req.headers.host)) {
       req.resume();
       const body = `the metrics listener answers for ${hosts.describe()}, not for Host ${JSON.stringify(String(req.headers.host).slice(0, 200))}: add it to metrics.allowed_hosts if it is this gateway's name\n`;
@@ -58,4 +64,12 @@ export async function startMetricsListener(
         server.closeAllConnections();
       }),
   };
+}
+
+/** How the metrics listener's closing of a connection that pipelined too many scrapes is logged. */
+export function metricsPipelineClosed(
+  logger: Pick<Logger, 'warn'>,
+): (who: string, pipelined: number) => void {
+  return (who, pipelined) =>
+    logger.warn({ who, pipelined }, 'metrics connection closed: too many requests pipelined');
 }

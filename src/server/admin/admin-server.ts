@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, badField, problem, send } from './answer.ts';
@@ -86,7 +86,9 @@ export async function startAdminServer(options: {
   const mount = (route: AdminRoute) => gate.routes.set(`${route.method} ${route.path}`, route);
   for (const route of options.routes) mount(route);
   const server = http.createServer((req, res) => {
-    if (!pipelineRefused(req, res, gate.logger)) void answerAdmin(gate, req, res);
+    const closed = (who: string, pipelined: number) =>
+      gate.logger.warn({ who, pipelined }, 'admin connection closed: too many requests pipelined');
+    if (!pipelineRefused(req, res, closed)) void answerAdmin(gate, req, res);
   });
   await listen(server, options.port, options.host);
   return {
@@ -103,42 +105,6 @@ export async function startAdminServer(options: {
     },
     close: () => closeServer(server),
   };
-}
-
-/**
- * Requests one connection may have waiting for their answers. node:http parses every request of
- * what it read and answers each at once, queueing the answers behind the first until the client
- * reads: 2,000 `GET /` in one 80 KB write, never read, held 2,000 answers (10 MB) in the primary,
- * and twenty such connections took it from 70 MB to 400 MB with no token at all, the status page's
- * files being open (with the token, `GET /events`' 100 KB answers, the probes went unanswered).
- * nginx and HAProxy read a connection's next request once the last is answered; curl, the CLI and
- * browsers never pipeline. Past this many the connection is closed, the rest unanswered (a client
- * that pipelines must be ready to send them again, RFC 9112 §9.3.2), and no more of it is read.
- */
-const MAX_PIPELINED = 8;
-
-/** An admin connection, with the count of its requests that wait for their answers to be written. */
-type AdminSocket = Socket & { adminWaiting?: number };
-
-/** Whether this request is one too many on its connection (which is then closed): see MAX_PIPELINED. */
-function pipelineRefused(req: IncomingMessage, res: ServerResponse, logger: Logger): boolean {
-  const socket: AdminSocket = req.socket;
-  // The rest of what was read with a request past the bound: nothing more is answered.
-  if (socket.destroyed) return true;
-  const count = (socket.adminWaiting ?? 0) + 1;
-  if (count > MAX_PIPELINED) {
-    logger.warn(
-      { who: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, pipelined: count },
-      'admin connection closed: too many requests pipelined',
-    );
-    socket.destroy();
-    return true;
-  }
-  socket.adminWaiting = count;
-  res.once('close', () => {
-    socket.adminWaiting = (socket.adminWaiting ?? 1) - 1;
-  });
-  return false;
 }
 
 /** What every admin request is checked against: a reload replaces the token and the hosts. */

@@ -97,7 +97,7 @@ async function supervise(
     canariesStarted: false,
   };
   const stopReloading = reloadOnSignals(supervised);
-  const metricsListener = await serveMetrics(path, config, renderClusterMetrics);
+  const metricsListener = await serveMetrics(path, config, renderClusterMetrics, logger);
   if (metricsListener === 'failed') {
     await admin.close();
     return EXIT.unavailable;
@@ -242,10 +242,11 @@ async function serveMetrics(
   path: string,
   config: GatewayConfig,
   render: RenderMetrics,
+  logger: Logger,
 ): Promise<{ close(): Promise<void> } | undefined | 'failed'> {
   if (config.metrics === undefined) return undefined;
   try {
-    const [{ startMetricsListener }, { createHostCheck }] = await Promise.all([
+    const [{ startMetricsListener, metricsPipelineClosed }, { createHostCheck }] = await Promise.all([
       import('../../observe/metrics/metrics-listener.ts'),
       import('../gateway/host-check.ts'),
     ]);
@@ -253,6 +254,7 @@ async function serveMetrics(
       config.metrics,
       render,
       createHostCheck(config.metrics.host, config.metrics.allowedHosts),
+      metricsPipelineClosed(logger),
     );
   } catch (err) {
     // At its field, as an address the probe found taken is said (metrics.listen is not probed

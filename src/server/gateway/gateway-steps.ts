@@ -101,11 +101,14 @@ export async function startListeners(
       live.listeners.push(await startListener(listen, handlers, parts.ordered));
     // node:http comes with it: a cluster worker, whose primary serves /metrics, never loads it.
     if (config.metrics !== undefined && options.serveMetrics !== false) {
-      const { startMetricsListener } = await import('../../observe/metrics/metrics-listener.ts');
+      const { startMetricsListener, metricsPipelineClosed } = await import(
+        '../../observe/metrics/metrics-listener.ts'
+      );
       live.metricsListener = await startMetricsListener(
         config.metrics,
         () => metrics.exposition(),
         createHostCheck(config.metrics.host, config.metrics.allowedHosts),
+        metricsPipelineClosed(parts.logger),
       );
     }
     // Loaded only in-process: a cluster worker never holds the controller nor its statistics.

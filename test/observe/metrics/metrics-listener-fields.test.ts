@@ -5,6 +5,7 @@
  * 405 and 503 had neither, its 200 only the first.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startMetricsListener } from '../../../src/observe/metrics/metrics-listener.ts';
 import { createHostCheck } from '../../../src/server/gateway/host-check.ts';
@@ -74,6 +75,7 @@ test('a scrape that fails is a 503 with no-store and nosniff: it quotes the fail
     { host: '127.0.0.1', port: 0 },
     () => Promise.reject(new Error('worker 2 did not answer in 5000 ms <script>')),
     createHostCheck('127.0.0.1', []),
+    () => {},
   );
   try {
     const { status, fields, raw } = await ask(listener.port(), 'GET', '/metrics');
@@ -84,6 +86,30 @@ test('a scrape that fails is a 503 with no-store and nosniff: it quotes the fail
       raw.endsWith('\r\n\r\nmetrics unavailable: worker 2 did not answer in 5000 ms <script>\n'),
       raw,
     );
+  } finally {
+    await listener.close();
+  }
+});
+
+test('a connection that pipelines scrapes without reading is closed past 8 waiting (each would ask every worker), and said', async () => {
+  const closed: number[] = [];
+  const listener = await startMetricsListener(
+    { host: '127.0.0.1', port: 0 },
+    async () => ({ contentType: 'text/plain; version=0.0.4', text: 'x 1\n' }),
+    createHostCheck('127.0.0.1', []),
+    (_who, pipelined) => closed.push(pipelined),
+  );
+  try {
+    const socket = connect(listener.port(), '127.0.0.1');
+    socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(20));
+    let raw = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      raw += chunk;
+    });
+    await new Promise((resolve) => socket.on('close', resolve));
+    const answered = raw.split('HTTP/1.1 200 ').length - 1;
+    assert.ok(answered <= 8, `${answered} scrapes answered`);
+    assert.deepEqual(closed, [9]);
   } finally {
     await listener.close();
   }
