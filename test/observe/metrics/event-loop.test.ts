@@ -11,18 +11,21 @@ import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { named, type Sample, samples, sampleValue, scrape } from './scrape.ts';
 
-let gw: TestGateway;
-let port: number;
-
-before(async () => {
-  gw = await startTestGateway(`
+/** A gateway that watches its loop: one with `metrics`. */
+const WATCHING = `
 metrics: { listen: 127.0.0.1:0 }
 routes:
   - upstream: app
 upstreams:
   app:
     targets: [{ url: http://127.0.0.1:9 }]
-`);
+`;
+
+let gw: TestGateway;
+let port: number;
+
+before(async () => {
+  gw = await startTestGateway(WATCHING);
   port = gw.gateway.metricsPort() as number;
 });
 
@@ -85,4 +88,18 @@ upstreams:
   } finally {
     await plain.close();
   }
+});
+
+test('a gateway closed stops watching its event loop: a program that starts and closes gateways keeps no timer of theirs', async () => {
+  const closed = await startTestGateway(WATCHING);
+  const watched = samples((await closed.gateway.metrics.exposition()).text);
+  assert.notEqual(sampleValue(watched, 'candor_event_loop_utilization', {}), undefined);
+  await closed.close();
+  const all = samples((await closed.gateway.metrics.exposition()).text);
+  for (const name of [
+    'candor_event_loop_delay_p99_seconds',
+    'candor_event_loop_delay_max_seconds',
+    'candor_event_loop_utilization',
+  ])
+    assert.equal(sampleValue(all, name, {}), undefined, named(all, name));
 });
