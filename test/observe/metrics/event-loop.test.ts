@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { EventLoopWatch } from '../../../src/observe/metrics/event-loop.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { named, type Sample, samples, sampleValue, scrape } from './scrape.ts';
@@ -102,4 +103,21 @@ test('a gateway closed stops watching its event loop: a program that starts and 
     'candor_event_loop_utilization',
   ])
     assert.equal(sampleValue(all, name, {}), undefined, named(all, name));
+});
+
+test('a stall that begins as a scrape ends is the next scrape longest delay: the reading forgets no interval', async () => {
+  const loop = new EventLoopWatch();
+  loop.watch(true);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    loop.read();
+    // At once, before the loop's timer runs again.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const longest = loop.read()?.delayMax ?? 0;
+    assert.ok(longest >= 0.25, `longest delay ${longest} s after a 300 ms stall`);
+  } finally {
+    loop.watch(false);
+  }
 });
