@@ -107,15 +107,24 @@ export const TOO_LARGE_WORDS = `${MAX_CONFIG_BYTES / 1024 / 1024} MiB: no config
 const TOO_LARGE = new Error('config file too large');
 
 async function readConfigBytes(path: string): Promise<Buffer> {
+  const bytes = await readBoundedBytes(path);
+  if (bytes.length > MAX_CONFIG_BYTES) throw TOO_LARGE;
+  return bytes;
+}
+
+/**
+ * A file's bytes, at most MAX_CONFIG_BYTES + 1 of them: one past the bound tells the reader
+ * (`candor config push`, composeConfig) to refuse it, without reading the rest.
+ */
+export async function readBoundedBytes(path: string): Promise<Buffer> {
   const file = await open(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
     let length = 0;
-    for (;;) {
+    while (length < buffer.length) {
       const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > MAX_CONFIG_BYTES) throw TOO_LARGE;
     }
     return buffer.subarray(0, length);
   } finally {

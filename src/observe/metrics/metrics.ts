@@ -350,6 +350,11 @@ export class GatewayMetrics {
     this.#loop.watch(config.metrics !== undefined);
   }
 
+  /** The gateway closed: its event loop is watched no more (the histogram's timer would outlive it in a program that goes on). */
+  closed(): void {
+    this.#loop.watch(false);
+  }
+
   /**
    * The names the config orders by ACME: their order counts are shown at 0, so that increase()
    * sees the first failure; a name the config no longer orders has no failures shown.

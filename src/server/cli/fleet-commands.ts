@@ -3,11 +3,11 @@
  * push FILE | history | rollback REV`, `candor fleet status`.
  */
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../core/config/config-error.ts';
 import { DEFAULTS } from '../../core/config/defaults.ts';
+import { readBoundedBytes } from '../../core/config/load.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
 import { firstUndecodable } from '../../core/config/utf8.ts';
@@ -178,7 +178,8 @@ async function pushCommand({
     return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
   let bytes: Buffer;
   try {
-    bytes = await readFile(args[0]);
+    // Bounded as `candor check` reads a file: a log named by mistake, /dev/zero, is not read whole.
+    bytes = await readBoundedBytes(args[0]);
   } catch (err) {
     tell(`candor: cannot read ${args[0]}: ${readErrorReason(err)}\n`);
     return EXIT.config;

@@ -175,6 +175,7 @@ export function drainer(
     if (drained === undefined) for (const upstream of live.runtime.upstreams.values()) upstream.hold.drain();
     drained ??= drain.run({ withDelay }).then(async () => {
       await live.metricsListener?.close();
+      parts.metrics.closed();
       live.closing = true;
       live.canaries?.close();
       live.https?.stop();

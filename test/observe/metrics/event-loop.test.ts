@@ -7,22 +7,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { EventLoopWatch } from '../../../src/observe/metrics/event-loop.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { named, type Sample, samples, sampleValue, scrape } from './scrape.ts';
 
-let gw: TestGateway;
-let port: number;
-
-before(async () => {
-  gw = await startTestGateway(`
+/** A gateway that watches its loop: one with `metrics`. */
+const WATCHING = `
 metrics: { listen: 127.0.0.1:0 }
 routes:
   - upstream: app
 upstreams:
   app:
     targets: [{ url: http://127.0.0.1:9 }]
-`);
+`;
+
+let gw: TestGateway;
+let port: number;
+
+before(async () => {
+  gw = await startTestGateway(WATCHING);
   port = gw.gateway.metricsPort() as number;
 });
 
@@ -84,5 +88,36 @@ upstreams:
       assert.equal(sampleValue(all, name, {}), undefined, named(all, name));
   } finally {
     await plain.close();
+  }
+});
+
+test('a gateway closed stops watching its event loop: a program that starts and closes gateways keeps no timer of theirs', async () => {
+  const closed = await startTestGateway(WATCHING);
+  const watched = samples((await closed.gateway.metrics.exposition()).text);
+  assert.notEqual(sampleValue(watched, 'candor_event_loop_utilization', {}), undefined);
+  await closed.close();
+  const all = samples((await closed.gateway.metrics.exposition()).text);
+  for (const name of [
+    'candor_event_loop_delay_p99_seconds',
+    'candor_event_loop_delay_max_seconds',
+    'candor_event_loop_utilization',
+  ])
+    assert.equal(sampleValue(all, name, {}), undefined, named(all, name));
+});
+
+test('a stall that begins as a scrape ends is the next scrape longest delay: the reading forgets no interval', async () => {
+  const loop = new EventLoopWatch();
+  loop.watch(true);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    loop.read();
+    // At once, before the loop's timer runs again.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const longest = loop.read()?.delayMax ?? 0;
+    assert.ok(longest >= 0.25, `longest delay ${longest} s after a 300 ms stall`);
+  } finally {
+    loop.watch(false);
   }
 });

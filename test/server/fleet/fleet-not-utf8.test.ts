@@ -5,7 +5,7 @@
  * "caf\ufffd" where its author wrote "café", or a push that stores bytes other than the file's).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -93,6 +93,22 @@ test('candor config push of a document past 4 MiB: refused at the file as candor
   writeFileSync(file, documentTo(origins.url.two) + `# ${'x'.repeat(1021)}\n`.repeat(5 * 1024));
   const before = (await client.range(FLEET_KEY)).kvs[0].modRevision;
   const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  assert.equal(pushed.code, 78, pushed.stderr);
+  assert.equal(
+    pushed.stderr,
+    `${file}  the document is more than 4 MiB: no config is that large (one using every field is a few KiB)\n1 problem in ${file}\nnot pushed: the fleet keeps its config\n`,
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, before);
+});
+
+test('candor config push of a file past what a string holds (a log named by mistake): refused past 4 MiB, read no further, exit 78', async () => {
+  const file = join(dir, 'huge.log');
+  // 600 MiB, sparse: read whole, its text would be past V8's longest string.
+  writeFileSync(file, '');
+  truncateSync(file, 600 * 1024 * 1024);
+  const before = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  rmSync(file);
   assert.equal(pushed.code, 78, pushed.stderr);
   assert.equal(
     pushed.stderr,
