@@ -48,7 +48,8 @@ export class EventLoopWatch {
     const now = performance.eventLoopUtilization();
     this.#busySince = now;
     // Each sample is the time between two runs of the timer (the first, from the previous
-    // reading): the interval asked, and how late it came on top. No sample yet (a scrape within the first interval): nothing late was seen.
+    // reading): the interval asked, and how late it came on top. No sample yet (a scrape within
+    // the first interval): nothing late was seen.
     const late = (ns: number) => Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000);
     const reading: EventLoopReading = {
       delayP99: delay.count === 0 ? 0 : late(delay.percentile(99)),
