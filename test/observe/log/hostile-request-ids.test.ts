@@ -6,6 +6,7 @@
  * request the parser refused as for one it routed.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
@@ -101,5 +102,40 @@ test('from an untrusted client: a safe id is logged beside a new one, never sent
     assert.match(String(t.reqId), UUID, name);
     assert.equal(t.back, t.reqId, name);
     assert.equal(t.clientReqId, undefined, name);
+  }
+});
+
+test('over HTTP/2, two x-request-id fields from a trusted proxy are no id either: a new one, sent on and back', async () => {
+  const origin = await scriptedUpstream((socket) =>
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'),
+  );
+  const gw = await startTestGateway(
+    singleUpstream(origin.url, { extra: 'trust_forwarded_from: [127.0.0.1]' }),
+    {},
+    'http2: true',
+  );
+  const session = http2.connect(gw.url);
+  try {
+    for (const [ids, adopted] of [
+      [['first-1', 'second-2'], false],
+      [['edge-42'], true],
+    ] as const) {
+      const stream = session.request({ ':path': '/', 'x-request-id': [...ids] });
+      stream.end();
+      const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+      stream.resume();
+      await new Promise((resolve) => stream.on('close', resolve));
+      const line = await gw.logFor(String(head['x-request-id']));
+      const upstreamHead = origin.requests.at(-1)?.head ?? '';
+      if (adopted) assert.equal(line.req_id, 'edge-42');
+      else assert.match(String(line.req_id), UUID);
+      assert.equal(head['x-request-id'], line.req_id);
+      assert.equal(/\r\nx-request-id: ([^\r]*)/i.exec(upstreamHead)?.[1], line.req_id);
+      assert.equal(line.client_req_id, undefined);
+    }
+  } finally {
+    session.close();
+    await gw.close();
+    await origin.close();
   }
 });
