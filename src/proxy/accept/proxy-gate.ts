@@ -48,7 +48,14 @@ export function createProxyGate(
   return {
     admit(socket, pass) {
       const acceptedAt = performance.now();
-      const peer = socket.remoteAddress ?? '';
+      // Reset before it was taken (a balancer's health check: HAProxy writes its header, then
+      // closes with a reset): no peer address is left to judge the header by, and no one to answer.
+      // Read as from a source not listed, every check was a refusal logged with an empty client.
+      if (socket.remoteAddress === undefined) {
+        socket.destroy();
+        return;
+      }
+      const peer = socket.remoteAddress;
       // As every request's line names it: an IPv4 peer of a dual-stack listener without ::ffff:.
       const named = unmapIPv4(peer);
       const listed = from.has(named);

@@ -46,6 +46,11 @@ describe('PROXY protocol v1', () => {
     ['a missing field', 'PROXY TCP4 1.2.3.4 10.0.0.1 1\r\n'],
     ['a port past 65535', 'PROXY TCP4 1.2.3.4 10.0.0.1 65536 2\r\n'],
     ['a port with a leading zero', 'PROXY TCP4 1.2.3.4 10.0.0.1 01 2\r\n'],
+    ['an empty port field', 'PROXY TCP4 1.2.3.4 10.0.0.1  2\r\n'],
+    // HAProxy 2.6 serves these as 0.1.1.1, 2.0.0.0 and 192.0.2.10: another client than written.
+    ['an octet past 255', 'PROXY TCP4 256.1.1.1 10.0.0.1 1 2\r\n'],
+    ['an address as one 32-bit number', 'PROXY TCP4 3221226002 10.0.0.1 1 2\r\n'],
+    ['an octet with leading zeros', 'PROXY TCP4 192.000.2.10 10.0.0.1 1 2\r\n'],
     ['two spaces', 'PROXY TCP4  1.2.3.4 10.0.0.1 1 2\r\n'],
     ['a bare LF', 'PROXY TCP4 1.2.3.4 10.0.0.1 1 2\n\r\n'],
     // Its rest is ignored, but not past a line's end: the request line after it is no part of it.
