@@ -63,7 +63,43 @@ function jsonTextFields(line: string): string[] {
   }
 }
 
-const fill = (piece: string, size: number) => piece.repeat(Math.ceil(size / piece.length));
+// Built once per piece and size, then shared by every line that repeats it: the lines are the
+// same, only not built again for each (building them took more time than reading them).
+const filled = new Map<string, string>();
+function fill(piece: string, size: number): string {
+  const key = `${size} ${piece}`;
+  let repeat = filled.get(key);
+  if (repeat === undefined) {
+    repeat = piece.repeat(Math.ceil(size / piece.length));
+    filled.set(key, repeat);
+  }
+  return repeat;
+}
+
+const quoted = new Map<string, string>();
+/** `JSON.stringify(fill(piece, size))`, once per piece and size. */
+function quotedFill(piece: string, size: number): string {
+  const key = `${size} ${piece}`;
+  let text = quoted.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(fill(piece, size));
+    quoted.set(key, text);
+  }
+  return text;
+}
+
+const MARK = '\u0000hostile-lines\u0000';
+/**
+ * `JSON.stringify({ ...JSON.parse(seed), [field]: fill(piece, size) })`, the same text, built by
+ * putting the repeat's JSON text where a mark stood instead of escaping the repeat again per line.
+ */
+function withField(seed: string, field: string, piece: string, size: number): string {
+  const [before, after, ...more] = JSON.stringify({ ...JSON.parse(seed), [field]: MARK }).split(
+    JSON.stringify(MARK),
+  );
+  if (after === undefined || more.length > 0) throw new Error(`the mark is not once in ${seed}`);
+  return before + quotedFill(piece, size) + after;
+}
 
 /** The adversarial lines for a format whose real lines are `lines`. */
 export function* adversarialLines(lines: readonly string[]): Generator<string> {
@@ -81,8 +117,7 @@ export function* adversarialLines(lines: readonly string[]): Generator<string> {
       // the repeat tries them all before it gives up.
       yield seed + fill(piece, SMALL) + ' "';
       // A JSON line with a piece repeated in each of its text fields (Caddy's msg, Envoy's flags...).
-      for (const field of jsonTextFields(seed))
-        yield JSON.stringify({ ...JSON.parse(seed), [field]: fill(piece, SMALL) });
+      for (const field of jsonTextFields(seed)) yield withField(seed, field, piece, SMALL);
     }
     // A line a reader accepts, whose last field is a MiB of the pieces that stress it most.
     for (const piece of [
@@ -94,8 +129,7 @@ export function* adversarialLines(lines: readonly string[]): Generator<string> {
       'recv() failed (1: ',
     ]) {
       yield seed + fill(piece, LARGE);
-      for (const field of jsonTextFields(seed))
-        yield JSON.stringify({ ...JSON.parse(seed), [field]: fill(piece, LARGE) });
+      for (const field of jsonTextFields(seed)) yield withField(seed, field, piece, LARGE);
     }
   }
 }
