@@ -119,8 +119,11 @@ export class Attempt implements AttemptOutcome {
     const received = failure?.answeredFirst === true ? failure.receivedStatus : undefined;
     if (this.#retry)
       measure.retryOver(failure === undefined || received !== undefined ? 'response' : failure.type);
-    // A target took a request: those waiting for one go (hold-queue.ts).
-    if (failure === undefined || failure.stage !== 'not_sent') upstream.hold.targetBack();
+    // A target answered: those waiting for one go (hold-queue.ts). A connection closed or timed
+    // out before any answer is no sign of one back (a front that accepts and closes, docker-proxy's
+    // with its container down): it would send every waiting request to the same close.
+    if (failure === undefined || failure.stage === 'head_received' || failure.stage === 'body_streaming')
+      upstream.hold.targetBack();
     if (failure !== undefined)
       measure.attemptFailed(
         target,

@@ -36,7 +36,7 @@ export type HoldRefusal = HoldClosed | 'max_requests' | 'max_body';
  * `lb_try_duration`). Kept by the upstream across reloads, as its counts are.
  *
  * They all go, in order, as soon as a target is seen taking requests again (`targetBack`: a
- * passing health check, or any request that reached a target); meanwhile the first of them
+ * passing health check, or any request a target answered); meanwhile the first of them
  * scouts every HOLD_SCOUT_MS, and a request held asks the health checks to probe now
  * (`probeNow`, at most once every HOLD_SCOUT_MS), not at their next interval. Each request keeps its own deadline
  * (request-hold.ts); the queue bounds how many wait and the bytes they keep.
