@@ -39,6 +39,11 @@ export type Stage =
   | 'head_received' // the response head arrived; nothing sent downstream yet
   | 'body_streaming'; // the response head went downstream: the status can no longer change
 
+/** The upstream's response head had come when it failed: a target answered (no retry; a hold's wait is over). */
+export function headCame(stage: Stage | undefined): boolean {
+  return stage === 'head_received' || stage === 'body_streaming';
+}
+
 export interface FailureKind {
   /** HTTP status Candor answers with (for `client` kinds, the usual one; the record may carry a finer 4xx). */
   readonly status: number;

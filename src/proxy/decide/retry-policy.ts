@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { headCame } from '../../core/failure/taxonomy.ts';
 import { backoffDelay } from '../../core/retry/backoff.ts';
 import { IDEMPOTENT_METHODS } from '../../core/retry/idempotent.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
@@ -35,7 +36,7 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   const policy = ctx.upstream.config.retries;
   if (ctx.attempts >= policy.attempts) return 'attempts';
   if (!policy.on.includes(failure.type)) return 'not_retryable';
-  if (failure.stage === 'head_received' || failure.stage === 'body_streaming') return 'after_head';
+  if (headCame(failure.stage)) return 'after_head';
   if (failure.stage === 'sent') {
     // One the upstream said it never processed could go again whatever its method: only its body, spent, keeps it.
     if (!failure.unprocessed && !isIdempotent(ctx.req, ctx.route)) return 'not_idempotent';

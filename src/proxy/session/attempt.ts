@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import type { Failure } from '../../core/failure/failure.ts';
-import type { Stage } from '../../core/failure/taxonomy.ts';
+import { headCame, type Stage } from '../../core/failure/taxonomy.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { RequestRecord, TryLine } from '../../observe/log/request-record.ts';
 import { type RequestSpans, settleClientSpan } from '../../observe/tracing/spans.ts';
@@ -122,8 +122,7 @@ export class Attempt implements AttemptOutcome {
     // A target answered: those waiting for one go (hold-queue.ts). A connection closed or timed
     // out before any answer is no sign of one back (a front that accepts and closes, docker-proxy's
     // with its container down): it would send every waiting request to the same close.
-    if (failure === undefined || failure.stage === 'head_received' || failure.stage === 'body_streaming')
-      upstream.hold.targetBack();
+    if (failure === undefined || headCame(failure.stage)) upstream.hold.targetBack();
     if (failure !== undefined)
       measure.attemptFailed(
         target,
