@@ -2,7 +2,15 @@ import { droppedLinesNotice, linesFrom, NEWLINE, sayRefusedOnStderr } from './dr
 import { FlushWaiters, STALL_MS } from './flush-waiters.ts';
 import type { GatewayName } from './gateway-name.ts';
 import { LineBatch } from './line-batch.ts';
-import { isRegularFile, nonBlockingSwitch, openLogFile, privatePipeDescriptor } from './log-destination.ts';
+import {
+  isFifo,
+  isRegularFile,
+  nonBlockingSwitch,
+  openLogFile,
+  privatePipeDescriptor,
+  wholeLinesEnd,
+  wholeWriteBytes,
+} from './log-destination.ts';
 
 /**
  * Milliseconds on a monotonic clock. Not performance.now(): the global `performance` loads
@@ -46,8 +54,13 @@ const TORN_LINE_END = Buffer.from('\n');
  *   (writeback throttling, a network file system) would stall every request: the file then
  *   goes the asynchronous way for 30 s before it is tried again, one write at a time, batched
  *   as the direct ones are (a write per request through the pool cost a request some 7 µs).
- * - A pipe or terminal (stdout to a collector) can block: there one asynchronous write at a
- *   time drains the queue, each write taking everything queued since the last.
+ * - A pipe on a descriptor of the writer's own, non-blocking (stdout to a collector, a named
+ *   pipe as the file: ownPipe), takes a turn's lines at its end as a file does, in pieces of
+ *   whole lines a pipe keeps whole beside the other processes' (log-destination.ts's
+ *   wholeWriteBytes); a full pipe is tried again 5 ms later.
+ * - A socket or terminal, whose blocking flag other processes share and may set under a write:
+ *   one asynchronous write at a time drains the queue, each taking what was queued since the
+ *   last (pieces of whole lines on a socket).
  *
  * Why not pino's own destination: it writes at most 16 KiB per round trip through the
  * thread pool, so a busy event loop caps the log at a few MB/s, and the lines behind the cap
@@ -105,6 +118,16 @@ export class LineWriter {
   private readonly nonBlocking: (() => void) | undefined;
   /** The descriptor the writer was given (1: stdout, 2: stderr), whichever it writes through. */
   private readonly destination: number;
+  /** The most one write carries, for its lines to arrive whole beside other processes' (wholeWriteBytes). */
+  private readonly wholeWrite: number;
+  /**
+   * A pipe on a descriptor of the writer's own, non-blocking (stdout's private one, a named pipe
+   * as the log file): written synchronously, a turn's lines at its end as a file is, in pieces
+   * of whole lines; a full pipe is tried again in 5 ms. Through the thread pool, as a shared
+   * description must be (its flag may be flipped to blocking under the write), each 4 KiB piece
+   * would cost a round trip: two to three times the CPU a line.
+   */
+  private ownPipe = false;
 
   /** `batchMs`: FILE_BATCH_MS unless a test needs it longer; `slowWriteMs`: SLOW_WRITE_MS unless a test needs every write slow. */
   constructor(
@@ -126,7 +149,9 @@ export class LineWriter {
       const own = privatePipeDescriptor(fd);
       if (own === undefined) this.nonBlocking = nonBlockingSwitch(fd);
       else this.fd = own;
+      this.ownPipe = own !== undefined;
     }
+    this.wholeWrite = wholeWriteBytes(this.fd);
     // At once, not at the first line: see keepNonBlocking.
     this.keepNonBlocking();
   }
@@ -165,6 +190,8 @@ export class LineWriter {
   ): LineWriter {
     const writer = new LineWriter(openLogFile(file), maxBacklog, gateway, batchMs, slowWriteMs);
     writer.file = file;
+    // A named pipe as the log file: openLogFile opened it non-blocking.
+    writer.ownPipe = isFifo(writer.fd);
     return writer;
   }
 
@@ -237,7 +264,7 @@ export class LineWriter {
   private queued(): void {
     // A destination that refused the last write waits for its retry: nothing to do until then.
     if (this.retryTimer !== undefined) return;
-    if (this.isFile) this.scheduleTurn();
+    if (this.isFile || this.ownPipe) this.scheduleTurn();
     else if (!this.writing) this.writeQueued();
   }
 
@@ -322,7 +349,8 @@ export class LineWriter {
     // (A sibling's exit or fork may have made the shared description blocking since the last write.)
     this.nonBlocking?.();
     try {
-      while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset);
+      while (offset < bytes.length)
+        offset += fs.writeSync(this.fd, bytes, offset, this.pieceEnd(bytes, offset) - offset);
     } catch (err) {
       // A log that cannot be written must not take the gateway down (or keep it from
       // exiting): what was not written is lost, and counted for the next line that can be.
@@ -390,39 +418,74 @@ export class LineWriter {
     this.writeBytes(this.fd, this.takeQueued(true), 0, carried);
   }
 
+  /**
+   * Where the next write of a batch ends: a file takes the whole batch (appended whole, as one
+   * write: O_APPEND), a pipe or socket pieces of whole lines (wholeWriteBytes says why).
+   */
+  private pieceEnd(bytes: Buffer, offset: number): number {
+    return this.isFile ? bytes.length : wholeLinesEnd(bytes, offset, this.wholeWrite);
+  }
+
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
   private writeBytes(fd: number, bytes: Buffer, offset: number, carried: number): void {
+    if (this.ownPipe) return this.writePieces(fd, bytes, offset, carried);
     this.nonBlocking?.();
     // (A file's write returns, however slow the disk: only a pipe's or socket's can wait for ever.)
     if (!this.isFile) this.inKernelSince = nowMs();
-    fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+    fs.write(fd, bytes, offset, this.pieceEnd(bytes, offset) - offset, null, (err, written) => {
       this.inKernelSince = undefined;
-      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
-        setTimeout(() => this.writeBytes(fd, bytes, offset, carried), 5).unref();
-        return;
-      }
-      // Any other error loses the rest of this batch: logging must never take the gateway down.
-      if (err) {
-        this.lost(bytes, offset, carried);
-        this.refused(err);
-      } else {
-        this.writeProgressAt = nowMs();
-        if (offset + written < bytes.length) return this.writeBytes(fd, bytes, offset + written, carried);
-        this.accepted();
-        // A pipe's next batch goes at once; a file's at its next turn, FILE_BATCH_MS after this one began.
-        if (!this.isFile && (this.queue.length > 0 || this.dropped > 0)) return this.writeQueued();
-      }
-      this.writing = false;
-      this.closeRetired();
-      // A file that was slow to write gets the synchronous path back once it has had a rest.
-      if (this.isFile && nowMs() >= this.directAgainAt) this.direct = true;
-      if (this.retryTimer === undefined && (this.queue.length > 0 || this.dropped > 0)) {
-        // A file's lines that came while it was written: the flush waiters wait on for them.
-        this.scheduleTurn();
-        return;
-      }
-      this.waiters.release();
+      this.wrote(fd, bytes, offset, carried, err, written ?? 0);
     });
+  }
+
+  /** A pipe of the writer's own (ownPipe): as many pieces as it takes now, each returning at once. */
+  private writePieces(fd: number, bytes: Buffer, offset: number, carried: number): void {
+    let written = 0;
+    try {
+      for (let at = offset; at < bytes.length; at = offset + written) {
+        written += fs.writeSync(fd, bytes, at, this.pieceEnd(bytes, at) - at);
+      }
+    } catch (err) {
+      return this.wrote(fd, bytes, offset, carried, err as Error, written);
+    }
+    this.wrote(fd, bytes, offset, carried, null, written);
+  }
+
+  /** A write of a batch's bytes from `offset` on is done: `written` of them went, then `err` if any. */
+  private wrote(
+    fd: number,
+    bytes: Buffer,
+    offset: number,
+    carried: number,
+    err: Error | null,
+    written: number,
+  ): void {
+    if (written > 0) this.writeProgressAt = nowMs();
+    const next = offset + written;
+    if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
+      // A non-blocking pipe (stdout to a slow reader) is full: try again shortly.
+      setTimeout(() => this.writeBytes(fd, bytes, next, carried), 5).unref();
+      return;
+    }
+    // Any other error loses the rest of this batch: logging must never take the gateway down.
+    if (err) {
+      this.lost(bytes, next, carried);
+      this.refused(err);
+    } else {
+      if (next < bytes.length) return this.writeBytes(fd, bytes, next, carried);
+      this.accepted();
+      // A pipe's next batch goes at once; a file's at its next turn, FILE_BATCH_MS after this one began.
+      if (!this.isFile && (this.queue.length > 0 || this.dropped > 0)) return this.writeQueued();
+    }
+    this.writing = false;
+    this.closeRetired();
+    // A file that was slow to write gets the synchronous path back once it has had a rest.
+    if (this.isFile && nowMs() >= this.directAgainAt) this.direct = true;
+    if (this.retryTimer === undefined && (this.queue.length > 0 || this.dropped > 0)) {
+      // A file's lines that came while it was written: the flush waiters wait on for them.
+      this.scheduleTurn();
+      return;
+    }
+    this.waiters.release();
   }
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { NEWLINE } from './dropped-lines.ts';
 
 // node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
 // fs/promises, its streams and readline as well, about 1 MiB of the cluster primary's memory
@@ -79,9 +80,62 @@ function openAppending(file: string): number {
     const nonBlocking = fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
     fs.closeSync(fd);
     return nonBlocking;
+  } catch (err) {
+    // Its reader left in between. Not the blocking descriptor: the writer writes a named pipe
+    // synchronously, sure that it never blocks (line-writer.ts).
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+/**
+ * PIPE_BUF: a pipe keeps a write of up to this many bytes whole (POSIX: all of it or, non-blocking
+ * and full, EAGAIN), but puts a larger one in as far as it has room, and another process's write
+ * lands before the rest. The workers and the primary write into the same stdout: two lines cut
+ * into each other, both lost to whatever parses them.
+ */
+const PIPE_WHOLE_BYTES = 4096;
+/**
+ * A Unix stream socket (journald's stdout) takes a write of up to 32 KiB as one buffer, whole or
+ * not at all (Linux: UNIX_SKB_FRAGS_SZ); a larger one goes in several, which other processes'
+ * writes can come between.
+ */
+const SOCKET_WHOLE_BYTES = 32 * 1024;
+
+/**
+ * The most one write to `fd` may carry for its lines to arrive whole beside other processes'
+ * writes to the same pipe or socket; Infinity for a file (O_APPEND puts each write whole at the
+ * end) or a device.
+ */
+export function wholeWriteBytes(fd: number): number {
+  try {
+    const stat = fs.fstatSync(fd);
+    if (stat.isFIFO()) return PIPE_WHOLE_BYTES;
+    if (stat.isSocket()) return SOCKET_WHOLE_BYTES;
   } catch {
-    // Its reader left in between: the blocking descriptor will do.
-    return fd;
+    // Not open: its writes will fail and be counted.
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Where the write of `bytes` from `offset` on ends for its lines to arrive whole: at the last
+ * line that fits in `most` bytes; a line longer than that goes in a write of its own (whole
+ * only if the pipe has room for it when it is written).
+ */
+export function wholeLinesEnd(bytes: Buffer, offset: number, most: number): number {
+  if (bytes.length - offset <= most) return bytes.length;
+  const lastNewline = bytes.lastIndexOf(NEWLINE, offset + most - 1);
+  if (lastNewline >= offset) return lastNewline + 1;
+  const newline = bytes.indexOf(NEWLINE, offset);
+  return newline === -1 ? bytes.length : newline + 1;
+}
+
+export function isFifo(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isFIFO();
+  } catch {
+    return false;
   }
 }
 
