@@ -1,14 +1,16 @@
 /**
  * Several processes writing their lines into one pipe (the workers and the primary of `candor
  * serve --workers N` into a stdout that is a pipe to a log shipper, or a named pipe as the log
- * file): every line arrives whole. A pipe keeps a write whole only up to PIPE_BUF (4 KiB) bytes;
- * a larger non-blocking write into a pipe with less room goes in part, and another process's
- * write lands before its rest: two lines cut into each other, both lost to whatever parses them.
+ * file) or one Unix socket (journald's stdout): every line arrives whole. A pipe keeps a write
+ * whole only up to PIPE_BUF (4 KiB) bytes, a Unix stream socket up to 32 KiB; a larger
+ * non-blocking write with less room goes in part, and another process's write lands before its
+ * rest: two lines cut into each other, both lost to whatever parses them.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -25,7 +27,10 @@ const padding = (writer: number, i: number) => ((i * 37 + writer * 101) % 2900) 
  * A process that queues LINES lines at once into a LineWriter on `fd` (1: its stdout, or a
  * named pipe's path), says so on its IPC channel, and exits once they are written.
  */
-function startWriter(id: number, destination: { stdout: number } | { fifo: string }): ChildProcess {
+function startWriter(
+  id: number,
+  destination: { stdout: number | net.Socket } | { fifo: string },
+): ChildProcess {
   const open =
     'stdout' in destination
       ? `new LineWriter(1, 1 << 24, { name: 'w' })`
@@ -115,4 +120,38 @@ test('processes sharing a stdout pipe: every line arrives whole, none cut by ano
 
 test('processes sharing a named pipe as their log file: every line arrives whole', async () => {
   assertWhole(await writeThroughFifo('fifo'));
+});
+
+test("processes sharing a Unix socket as stdout (journald's): every line arrives whole", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-shared-socket-'));
+  const server = net.createServer();
+  server.listen(path.join(dir, 'log.sock'));
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const writeEnd = net.connect(path.join(dir, 'log.sock'));
+  await once(writeEnd, 'connect');
+  const [readEnd] = (await accepted) as [net.Socket];
+  // Nothing is read until every writer has queued its lines: the socket fills and each waits.
+  readEnd.pause();
+  const children: ChildProcess[] = [];
+  try {
+    for (let id = 0; id < WRITERS; id++) children.push(startWriter(id, { stdout: writeEnd }));
+    await Promise.all(children.map((child) => once(child, 'message')));
+    const chunks: Buffer[] = [];
+    readEnd.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = once(readEnd, 'end');
+    readEnd.resume();
+    for (const [code] of await Promise.all(children.map((child) => once(child, 'exit'))))
+      assert.equal(code, 0);
+    // The writers are gone: this end is the socket's last writer.
+    writeEnd.end();
+    await ended;
+    assertWhole(Buffer.concat(chunks).toString('utf8'));
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    writeEnd.destroy();
+    readEnd.destroy();
+    server.close();
+    fs.rmSync(dir, { recursive: true });
+  }
 });
