@@ -1,12 +1,16 @@
 /**
  * `upstreams.*.discovery` when DNS misbehaves, on real sockets (docs/hostile-peers.md,
  * "Discovery when DNS misbehaves"): an SRV answer that swaps its priorities (a failover done
- * in DNS).
+ * in DNS); SRV targets that spell the metadata address as a number, or one name in two cases.
  */
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
+import { askDns } from '../../../src/upstream/discovery/dns-answer.ts';
+import { createTargetCheck } from '../../../src/upstream/discovery/refused-targets.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
@@ -75,5 +79,45 @@ upstreams:
     g.logs.filter((l) => l.msg === 'discovered targets changed').length,
     2,
     'the swap is a change, logged',
+  );
+});
+
+const srvConfig = (name: string): DiscoveryConfig => ({
+  dns: name,
+  type: 'SRV',
+  scheme: 'http',
+  resolvers: [dns.address],
+  interval: 5000,
+  minTtl: 1000,
+  maxTtl: 60000,
+  allow: [],
+  maxTargets: 512,
+});
+
+test('SRV targets that spell the metadata address as a number (decimal, hex, octal) are refused as it is; one name in two cases is one target', async () => {
+  const resolver = new Resolver({ timeout: 1000, tries: 1 });
+  resolver.setServers([dns.address]);
+  const name = '_http._tcp.spelled.test';
+  dns.set(name, [
+    ...['2852039166', '0xa9fea9fe', '0251.0376.0251.0376', '169.254.169.254.'].map((target) => ({
+      type: 'SRV' as const,
+      target,
+      port: 80,
+      ttl: 30,
+    })),
+    { type: 'SRV', target: 'API.Spelled.TEST.', port: 3001, weight: 5, ttl: 30 },
+    { type: 'SRV', target: 'api.spelled.test', port: 3001, weight: 2, ttl: 30 },
+  ]);
+  const answer = await askDns(resolver, srvConfig(name), createTargetCheck([], []));
+  assert.deepEqual(
+    answer.targets.map((t) => [t.origin, t.weight]),
+    [['http://api.spelled.test:3001', 5]],
+  );
+  assert.deepEqual(
+    answer.refused.map((r) => [r.record, r.why]),
+    ['0251.0376.0251.0376 80', '0xa9fea9fe 80', '169.254.169.254 80', '2852039166 80'].map((record) => [
+      record,
+      'a link-local address (the cloud metadata service lives there)',
+    ]),
   );
 });
