@@ -47,12 +47,25 @@ function parseDnsName(text: string): Parsed<string> {
   return { value: text };
 }
 
-/** A DNS server to ask, `host:port` (port 53 as written: `10.0.0.10:53`, `[fd00::a]:53`); an IP address, not a name. */
+/**
+ * A DNS server to ask, `host:port` (port 53 as written: `10.0.0.10:53`, `[fd00::a]:53`); an IP
+ * address, not a name. Not one node:dns cannot ask, which `check` would pass and every question
+ * then fail on: an IPv6 zone id (`[fe80::1%eth0]:53`: Node's `setServers` drops it, and a
+ * link-local address with no interface is refused, ECONNREFUSED), an unspecified address (its
+ * answers come from another address, which c-ares drops as forged: ETIMEOUT).
+ */
 function parseResolverAddress(text: string): Parsed<string> {
   const parsed = parseListenAddress(text);
+  const got = describeValue(text);
   if ('problem' in parsed || isIP(parsed.value.host) === 0 || parsed.value.port === 0)
+    return { problem: `expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got ${got}` };
+  if (parsed.value.host.includes('%'))
     return {
-      problem: `expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got ${describeValue(text)}`,
+      problem: `a DNS server's IPv6 zone id is dropped by Node's resolver (it would ask the address with no interface, and fail): give a global or unique-local address, got ${got}`,
+    };
+  if (parsed.value.host === '0.0.0.0' || parsed.value.host === '::')
+    return {
+      problem: `an unspecified address is no DNS server: its answers come from another address, and are dropped, got ${got}`,
     };
   return { value: text };
 }

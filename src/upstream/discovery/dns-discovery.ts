@@ -206,6 +206,11 @@ export class DnsDiscovery {
   }
 }
 
+/**
+ * What makes two answers one set: each target's origin, weight and priority. The priority too:
+ * an SRV answer that swaps two records' priorities (a failover done in DNS) changes nothing
+ * else, and read as the same set it was never applied.
+ */
 function key(targets: readonly TargetConfig[]): string {
-  return targets.map((t) => `${t.origin} ${t.weight}`).join(' ');
+  return targets.map((t) => `${t.origin} ${t.weight} ${t.priority}`).join(' ');
 }

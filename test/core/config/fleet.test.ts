@@ -153,3 +153,21 @@ test("a bad store URL's problem never quotes its password (it would reach the lo
     assert.ok(found.message.includes(`"${shown}"`), found.message);
   }
 });
+
+test('discovery.resolvers: an IPv6 zone id (node:dns drops it) and an unspecified address (no server answers from it) are refused', () => {
+  const text = `${HEAD}upstreams:
+  api:
+    discovery: { dns: api.internal, port: 80, resolvers: ["[fe80::1%eth0]:53", 0.0.0.0:53, "[::]:53", "[fe80::1]:53"] }
+`;
+  const at = (column: number, index: number, got: string, why: string) =>
+    problem(7, column, `upstreams.api.discovery.resolvers[${index}]`, `${why}, got ${got}`);
+  const zone =
+    "a DNS server's IPv6 zone id is dropped by Node's resolver (it would ask the address with no interface, and fail): give a global or unique-local address";
+  const unspecified =
+    'an unspecified address is no DNS server: its answers come from another address, and are dropped';
+  assert.deepEqual(problemsOf(text), [
+    at(59, 0, '"[fe80::1%eth0]:53"', zone),
+    at(80, 1, '"0.0.0.0:53"', unspecified),
+    at(92, 2, '"[::]:53"', unspecified),
+  ]);
+});
