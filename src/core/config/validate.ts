@@ -4,8 +4,10 @@
  */
 
 import type { TSchema } from '@sinclair/typebox';
-import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
-import { Value } from '@sinclair/typebox/value';
+// `Errors` from its own entry, not `Value.Errors` (the same function, re-exported): the `value`
+// entry loads all of TypeBox's value operations (cast, clean, diff, patch, hash…), 35 modules
+// more in every process that reads a config, none of them used.
+import { Errors, type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { unknownFieldMessage } from '../did-you-mean.ts';
 import { describeValue } from './describe-value.ts';
 import { FORMAT_PROBLEMS } from './formats.ts';
@@ -13,7 +15,7 @@ import type { Report } from './report.ts';
 import { ConfigSchema, type PathSegment } from './schema.ts';
 
 export function checkSchema(value: unknown, report: Report): void {
-  for (const error of Value.Errors(ConfigSchema, value)) {
+  for (const error of Errors(ConfigSchema, value)) {
     const path = pointerToPath(error.path, value);
     const field = String(path.at(-1));
     switch (error.type) {

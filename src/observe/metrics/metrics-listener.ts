@@ -1,7 +1,12 @@
-import http from 'node:http';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../log/logger.ts';
 import { answerMetrics, OWN_FIELDS, type RenderMetrics } from './exposition.ts';
+
+// node:http through process.getBuiltinModule, not an import: an ES module import of node:http
+// reads every export to build its namespace, and three of them (WebSocket, CloseEvent,
+// MessageEvent) load Node's whole bundled undici (nodejs/node#57649), ~55 ms of CPU and ~13 MB
+// resident in a bare process, into the cluster primary, which uses none of them.
+const http = process.getBuiltinModule('node:http');
 
 export interface MetricsListener {
   /** The bound port (differs from the config when it asked for port 0). */
