@@ -1,6 +1,7 @@
 /**
  * `candor check` (the CLI, a real child process) on the worst files the config fuzz tests
- * (test/core/config/fuzz-*.test.ts) led to: an alias bomb, nesting past the parser's stack, NUL
+ * (test/core/config/fuzz-*.test.ts) led to: an alias bomb, nesting past the parser's stack (opened
+ * or closed), NUL
  * and bytes that are no UTF-8, a file past the size bound, an endless one (/dev/zero), a folder.
  * Each exits 78 (EXIT.config) with the problem list on stderr, one `FILE[:line:column]  …` line
  * each and the count, never a stack; none hangs (a child left running is killed and fails its case).
@@ -50,6 +51,15 @@ const aliasBomb = () => {
 const CASES: readonly (readonly [string, () => string, RegExp])[] = [
   ['an alias bomb', () => write('bomb.yaml', aliasBomb()), /more than 1000 aliases to resolve/],
   ['100,000 "["', () => write('deep.yaml', `listen: ${'['.repeat(100_000)}\n`), /nested too deeply to read/],
+  [
+    '2,000 levels of indentation, then a line back at the left',
+    () =>
+      write(
+        'closing.yaml',
+        `${Array.from({ length: 2_000 }, (_, i) => `${' '.repeat(i)}k:\n`).join('')}routes: []\n`,
+      ),
+    /^\S+closing\.yaml:2000:2000 {2}values nested too deeply to read/,
+  ],
   [
     'a NUL and a byte that is no UTF-8',
     () => write('nul.yaml', Buffer.from('listen:\0\n  - \xff\n', 'latin1')),
