@@ -13,7 +13,7 @@ import { type SecretPresence, secretAbsent } from './secrets.ts';
 // node:fs through process.getBuiltinModule, not an import: imported as an ES module it loads
 // fs/promises, its streams and readline as well, about 1 MiB of the primary's memory
 // (test/server/cli/lean-processes.test.ts).
-const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { closeSync, constants, fstatSync, openSync, readFileSync } = process.getBuiltinModule('node:fs');
 
 /** Shorter tokens can be guessed by a patient client; 16 characters is the floor, not a recommendation. */
 const MIN_TOKEN_LENGTH = 16;
@@ -63,18 +63,26 @@ export function readAdminTokenSource(
 ): { readonly token: string } | { readonly problem: string } {
   let token: string;
   if ('file' in source) {
+    let fd: number | undefined;
     try {
-      const { mode } = statSync(source.file);
-      const exposed = exposedMode(mode);
+      // Opened without blocking and looked at before it is read: a FIFO (mode 600) named as the
+      // token file held `check` for ever, and the primary, which reads it again after each reload.
+      fd = openSync(source.file, constants.O_RDONLY | constants.O_NONBLOCK);
+      const facts = fstatSync(fd);
+      const exposed = exposedMode(facts.mode);
       if (exposed !== undefined) {
-        const octal = (mode & 0o777).toString(8).padStart(4, '0');
+        const octal = (facts.mode & 0o777).toString(8).padStart(4, '0');
         return {
           problem: `${JSON.stringify(source.file)} can be ${exposed} (mode ${octal}): whoever reads the token controls the gateway; make it its owner's only (chmod 600)`,
         };
       }
-      token = readFileSync(source.file, 'utf8').trim();
+      // As a file the config names is: a folder, a FIFO or a device (/dev/zero has no end) is none.
+      if (!facts.isFile()) return { problem: `cannot read ${JSON.stringify(source.file)}: not a file` };
+      token = readFileSync(fd, 'utf8').trim();
     } catch (error) {
       return { problem: `cannot read ${JSON.stringify(source.file)}: ${readErrorReason(error)}` };
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   } else {
     const value = env[source.env];

@@ -8,7 +8,11 @@ export function isBootstrapFile(file: string): boolean {
   const fs = process.getBuiltinModule('node:fs');
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
+    // Non-blocking: a FIFO nobody writes to held this open() for ever. Only a regular file is
+    // looked into: a pipe's head read here would be gone for the reader that follows, which
+    // refuses anything else by name (read-error.ts).
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.fstatSync(fd).isFile()) return false;
     // Only the head is looked at, so only the head is read: a file without end (`candor check
     // /dev/zero`) read whole before it was cut never came back, where the reader that follows
     // refuses it at its size bound.

@@ -4,6 +4,7 @@
  * is collected and thrown together as one ConfigError.
  */
 
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { checkAcme } from './acme-checks.ts';
@@ -23,7 +24,7 @@ import { withoutMisspeltRequired } from './misspelt-required.ts';
 import { toGatewayConfig } from './normalize.ts';
 import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
-import { readErrorReason } from './read-error.ts';
+import { NotRegularFile, readErrorReason } from './read-error.ts';
 import type { Report, WrittenElsewhere } from './report.ts';
 import { applyRouteDefaults } from './route-defaults.ts';
 import type { PathSegment, RawConfig } from './schema.ts';
@@ -117,8 +118,13 @@ async function readConfigBytes(path: string): Promise<Buffer> {
  * (`candor config push`, composeConfig) to refuse it, without reading the rest.
  */
 export async function readBoundedBytes(path: string): Promise<Buffer> {
-  const file = await open(path, 'r');
+  // Non-blocking, so that opening a FIFO returns rather than waits for a writer; what was opened
+  // is then looked at, not the name (which may be replaced meanwhile).
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    const stat = await file.stat();
+    // A folder is left to the read, which says "is a directory".
+    if (!stat.isFile() && !stat.isDirectory()) throw new NotRegularFile(stat);
     const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
     let length = 0;
     while (length < buffer.length) {

@@ -62,7 +62,17 @@ export function readYamlSource(
   const lineCounter = new LineCounter();
   // Keys written twice are found in the walk, which knows the field's path (the library's own
   // check names only a line) and compares keys as the config reads them: 8080 and "8080" alike.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  } catch (err) {
+    // The composer turns running out of stack into a RESOURCE_EXHAUSTION error, the parser before
+    // it does not: 2,000 levels of indentation, then a line back at the left, make it recurse once
+    // a level as it closes them, and that threw out of `check` (exit 70), `serve` (a stack) and a
+    // reload (a "config loader: RangeError" problem).
+    if (!outOfStack(err)) throw err;
+    return tooDeep(text);
+  }
   // A byte-order mark is no column an editor shows: counted, every place on line 1 was one too far.
   const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const at = (offset: number): Position => {
@@ -97,6 +107,39 @@ export function readYamlSource(
     locate: (path, prefer = 'value') => locate(nodes, positionOf, path, prefer),
     positionAt: at,
     fieldAt: (offset) => fieldAt(nodes, offset),
+  };
+}
+
+/** A RangeError "Maximum call stack size exceeded", or a regular expression's "Stack overflow". */
+function outOfStack(err: unknown): boolean {
+  return (
+    (err instanceof RangeError || err instanceof SyntaxError) &&
+    /call stack|stack overflow/i.test(err.message)
+  );
+}
+
+/**
+ * The document the parser could not finish, as one syntax error at its most indented line (the
+ * first of them): where the levels are, which a parser out of stack no longer knows.
+ */
+function tooDeep(text: string): YamlSource {
+  const lines = text.split('\n');
+  let deepest = 0;
+  let width = -1;
+  for (const [i, line] of lines.entries()) {
+    const indent = /^[ \t-]*/.exec(line)?.[0].length ?? 0;
+    if (indent > width) [deepest, width] = [i, indent];
+  }
+  const position = { line: deepest + 1, column: width + 1 };
+  return {
+    value: undefined,
+    syntaxErrors: [{ path: [], position, message: FRIENDLIER_SYNTAX_MESSAGES.RESOURCE_EXHAUSTION }],
+    valueErrors: [],
+    variables: [],
+    fromEnvironment: [],
+    locate: () => position,
+    positionAt: () => position,
+    fieldAt: () => [],
   };
 }
 

@@ -4,8 +4,8 @@
  * the gateway. `candor check` says the same, with the file, line and field.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -77,4 +77,28 @@ test('candor check prints it with the file, line and field, and exits 78', {
     result.stderr,
     new RegExp(`^${config.replaceAll('.', '\\.')}:4:\\d+ +admin\\.token_file: .*mode 0644`, 'm'),
   );
+});
+
+// A FIFO was read with readFileSync, which waits for a writer: `check` never returned, and the
+// primary, which reads the token again after each reload, would have stopped there. A child
+// still running after 30 s is killed (its status then null) and fails the case.
+test('a token file that is a FIFO or a folder, owner-only, is "not a file", never waited on', {
+  skip: process.platform === 'win32',
+}, () => {
+  const bin = join(import.meta.dirname, '../../../bin/candor.js');
+  for (const make of [
+    () => execFileSync('mkfifo', ['-m', '600', token]),
+    () => mkdirSync(token, { mode: 0o700 }),
+  ]) {
+    rmSync(token, { recursive: true, force: true });
+    make();
+    const result = spawnSync(process.execPath, [bin, 'check', config], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 78, result.stderr);
+    assert.equal(
+      result.stderr,
+      `${config}:4:15  admin.token_file: cannot read ${JSON.stringify(token)}: not a file\n1 problem in ${config}\n`,
+    );
+  }
+  rmSync(token, { recursive: true, force: true });
+  writeFileSync(token, 'a-token-of-thirty-two-characters\n');
 });

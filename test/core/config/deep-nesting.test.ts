@@ -26,6 +26,23 @@ test('flow or block nesting past the parser’s stack is one problem saying so, 
   }
 });
 
+// The composer catches running out of stack, the parser before it did not: 2,000 levels of
+// indentation (or of "- " on one line) followed by a line back at the left made it recurse once a
+// level as it closed them, and the RangeError came out of `check` as an internal error (exit 70).
+test('block nesting that closes past the parser’s stack is the same one problem, at its deepest line', () => {
+  const levels = Array.from({ length: 2_000 }, (_, i) => `${' '.repeat(i)}k:\n`).join('');
+  const dashes = `x:\n${'- '.repeat(10_000)}1\n`;
+  for (const [text, line, column] of [
+    [`${levels}routes: []\n`, 2_000, 2_000],
+    [`${dashes}routes: []\n`, 2, 20_001],
+  ] as const) {
+    const problems = problemsOf(text);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]?.message, DEEP);
+    assert.deepEqual([problems[0]?.line, problems[0]?.column, problems[0]?.path], [line, column, '']);
+  }
+});
+
 test('candor check exits 78 with it', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'candor-deep-')), 'candor.yaml');
   writeFileSync(file, `listen: ${'{a: '.repeat(20_000)}${'}'.repeat(20_000)}\n`);

@@ -4,17 +4,7 @@
  * on a file, nor pays its memory.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,9 +119,20 @@ test('the loading process probes the listeners it is asked to: one another proce
 });
 
 test('a SIGUSR1 that reaches the loading process (one sent to the whole process group during a reload) opens no inspector', async () => {
-  // A FIFO: the loader waits on it, reading, until this test writes the config.
-  const path = join(dir, 'fifo.yaml');
-  execFileSync('mkfifo', [path]);
+  // A plugin module whose import waits, its event loop running, until this test lets it go:
+  // the loader is alive and its JavaScript runs (Node has set up its signals) while the signal
+  // comes. (A config named as a FIFO, which held it before, is refused unread now.)
+  const started = join(dir, 'plugin-started');
+  const go = join(dir, 'plugin-go');
+  file(
+    'waiting-plugin.mjs',
+    `import { existsSync, writeFileSync } from 'node:fs';
+writeFileSync(${JSON.stringify(started)}, '');
+while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 10));
+export default () => ({});
+`,
+  );
+  const path = file('waiting.yaml', `${MINIMAL}plugins:\n  waiting: { module: ./waiting-plugin.mjs }\n`);
   // An inspector port of its own (not 9229, which other tests watch), inherited by the loader.
   const port = await freePort();
   const options = process.env.NODE_OPTIONS;
@@ -151,33 +152,14 @@ test('a SIGUSR1 that reaches the loading process (one sent to the whole process 
         return false; // gone meanwhile
       }
     });
-  await waitUntil('the loading process', () => loaders().length === 1);
-  const loader = loaders()[0];
-  // Only once it waits on the FIFO: its JavaScript runs, so Node has set up its signals. A
-  // SIGUSR1 that comes before (the process just spawned) meets the default action and ends it.
-  const waitsOnFifo = () =>
-    readdirSync(`/proc/${loader}/task`).some((task) => {
-      try {
-        return /wait_for_partner|fifo_open|pipe_/.test(
-          readFileSync(`/proc/${loader}/task/${task}/wchan`, 'utf8'),
-        );
-      } catch {
-        return false;
-      }
-    });
-  await waitUntil('the loading process waiting on the FIFO', waitsOnFifo);
+  await waitUntil('the loading process importing the plugin', () => existsSync(started));
+  const [loader] = loaders();
+  assert.ok(loader !== undefined, 'the loading process is there');
   process.kill(Number(loader), 'SIGUSR1');
   // Node opens it from a thread of its own, the loader's JavaScript blocked or not.
   await new Promise((r) => setTimeout(r, 300));
   const refused = await connectRefused(port);
-  // Never a blocking open: with its reader gone (a loader the signal ended), it would wait forever
-  // with the event loop held, past every test timeout (ENXIO says so at once instead).
-  const fifo = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-  writeSync(fifo, MINIMAL);
-  closeSync(fifo);
+  writeFileSync(go, '');
   assert.equal(refused, true, 'the loading process opened the inspector');
-  assert.deepEqual(
-    await load,
-    await loadConfigFile(file('same.yaml', MINIMAL), {}).then((c) => ({ ...c, source: path })),
-  );
+  assert.deepEqual(await load, await loadConfigFile(path, {}));
 });
