@@ -91,7 +91,7 @@ export function verifyAnswer(
   const expected = hmac(key, [u16(requestMac.length), requestMac, unsigned, fields]);
   const keys = expected.length === mac.length && timingSafeEqual(expected, mac);
   // An answer signed outside its fudge is a replay (RFC 8945 §5.2.3), however good its MAC.
-  const seconds = Math.round(Date.now() / 1000 - timeSigned);
+  const seconds = Math.floor(Date.now() / 1000) - timeSigned;
   if (keys && Math.abs(seconds) > fudge)
     return { error, verified: false, signed: true, late: { seconds, fudge } };
   return { error, verified: keys, signed: true };
