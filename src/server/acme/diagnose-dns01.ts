@@ -38,7 +38,7 @@ export async function dns01Step(
     return {
       step: { step: 'dns-01', ok: false, summary: `${record} TXT: ${problem.type}`, notes: [problem.detail] },
       verdict: `DNS-01's record for ${name} cannot be written and seen (${problem.type})`,
-      fix: FIXES[problem.type] ?? 'see the detail above',
+      fix: fixOf(problem.type, problem.detail),
     };
   } finally {
     await solver.cleanup(bare);
@@ -53,9 +53,19 @@ export async function dns01Step(
   };
 }
 
+/**
+ * The fix for a failure: by its type, but for a refusal whose TSIG error is the clock's
+ * (`NOTAUTH (TSIG BADTIME)`, as dns-update.ts words it), which no change of the key mends.
+ */
+function fixOf(type: string, detail: string): string {
+  if (type === 'candor:dns-refused' && detail.endsWith('(TSIG BADTIME)'))
+    return "this host's clock and the DNS server's are more than 5 minutes apart (TSIG's fudge, RFC 8945 §5.2.3): set both by NTP";
+  return FIXES[type] ?? 'see the detail above';
+}
+
 const FIXES: Record<string, string> = {
   'candor:dns-refused':
-    'let the key acme.dns01.tsig.name update the zone at the primary (its secret and algorithm as the server has them: BADSIG is another secret, BADKEY another name; NOTAUTH without one is a zone the server is not primary for)',
+    'let the key acme.dns01.tsig.name update the zone at the primary (its secret and algorithm as the server has them: BADSIG is another secret, BADKEY a name or an algorithm the server has no key of; NOTAUTH without one is a zone the server is not primary for)',
   'candor:dns-unreachable':
     'check acme.dns01.server: the primary, its port, and the route from this host to it',
   'candor:dns-timeout':

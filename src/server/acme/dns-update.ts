@@ -68,10 +68,14 @@ export async function updateTxt(change: TxtChange, action: 'add' | 'delete'): Pr
     );
   }
   if (!tsig.verified)
-    throw badAnswer(
-      label,
-      `its answer to ${what} is not signed with the key ${key.name}${tsig.signed ? ' (its MAC does not match)' : ''}`,
-    );
+    throw badAnswer(label, `its answer to ${what} is not signed with the key ${key.name}${unverified(tsig)}`);
+}
+
+/** Why a signed answer is not believed: another MAC, or the key's signed outside its fudge. */
+function unverified({ signed, late }: TsigVerdict): string {
+  if (late !== undefined)
+    return ` (signed ${Math.abs(late.seconds)} s ${late.seconds > 0 ? 'before' : 'after'} this host's clock, past its fudge of ${late.fudge} s: a replay, or clocks apart)`;
+  return signed ? ' (its MAC does not match)' : '';
 }
 
 /** An unsigned query (RFC 1035 §4.1.2) of `name`'s records of `type`, the answer as sent. */

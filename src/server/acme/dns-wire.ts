@@ -105,6 +105,8 @@ export interface DecodedMessage {
   readonly id: number;
   readonly rcode: number;
   readonly truncated: boolean;
+  /** The AA bit: the server answers from a zone of its own (not a referral, RFC 1035 §4.1.1). */
+  readonly authoritative: boolean;
   readonly answers: readonly DecodedRecord[];
   readonly authority: readonly DecodedRecord[];
   readonly additional: readonly DecodedRecord[];
@@ -145,6 +147,7 @@ export function decodeMessage(message: Buffer): DecodedMessage {
     id: message.readUInt16BE(0),
     rcode: flags & 0x0f,
     truncated: (flags & 0x0200) !== 0,
+    authoritative: (flags & 0x0400) !== 0,
     answers: sections[0] ?? [],
     authority: sections[1] ?? [],
     additional: sections[2] ?? [],

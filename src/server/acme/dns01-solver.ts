@@ -5,8 +5,9 @@ import type { Dns01Config } from '../../core/config/types.ts';
 import { AcmeProblem, problemOf } from './acme-problem.ts';
 import { DNS_EXCHANGE_MS, type DnsServer, serverLabel } from './dns-exchange.ts';
 import { query, type TxtChange, updateTxt } from './dns-update.ts';
-import { readName, sameName, TYPE, txtText } from './dns-wire.ts';
+import { readName, sameName, TYPE } from './dns-wire.ts';
 import type { TsigKey } from './tsig.ts';
+import { txtUnseen } from './txt-unseen.ts';
 
 /** How often the authoritative servers are asked again while the record is not seen at each. */
 const PROPAGATION_POLL_MS = 1_000;
@@ -157,7 +158,11 @@ export class Dns01Solver {
         // A server that does not answer holds the wait no longer than the time left.
         const left = Math.max(1, Math.min(DNS_EXCHANGE_MS, Math.ceil(deadline - performance.now())));
         const seen = await query(server, change.name, TYPE.TXT, this.#signal, left).then(
-          (answer) => answer.answers.some((r) => r.type === TYPE.TXT && txtText(r.data) === change.value),
+          (answer) => {
+            const why = txtUnseen(answer, change.name, change.value, change.zone);
+            if (why !== undefined) last.set(label, why);
+            return why === undefined;
+          },
           (err: Error) => {
             if (this.#signal?.aborted) throw err;
             last.set(label, problemOf(err).detail);

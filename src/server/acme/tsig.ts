@@ -49,6 +49,8 @@ export interface TsigVerdict {
   readonly error: number;
   readonly verified: boolean;
   readonly signed: boolean;
+  /** With the key's MAC but signed outside its fudge: how many seconds before this host's clock (negative: after), and the fudge. */
+  readonly late?: { readonly seconds: number; readonly fudge: number };
 }
 
 /**
@@ -87,10 +89,12 @@ export function verifyAnswer(
   unsigned.writeUInt16BE(unsigned.readUInt16BE(10) - 1, 10);
   const fields = variables(key, timeSigned, fudge, error, other);
   const expected = hmac(key, [u16(requestMac.length), requestMac, unsigned, fields]);
+  const keys = expected.length === mac.length && timingSafeEqual(expected, mac);
   // An answer signed outside its fudge is a replay (RFC 8945 §5.2.3), however good its MAC.
-  const fresh = Math.abs(Date.now() / 1000 - timeSigned) <= fudge;
-  const verified = fresh && expected.length === mac.length && timingSafeEqual(expected, mac);
-  return { error, verified, signed: true };
+  const seconds = Math.floor(Date.now() / 1000) - timeSigned;
+  if (keys && Math.abs(seconds) > fudge)
+    return { error, verified: false, signed: true, late: { seconds, fudge } };
+  return { error, verified: keys, signed: true };
 }
 
 /** RFC 8945 §4.3.3's TSIG variables: the key's name and algorithm in canonical form, the time, the error, other data. */

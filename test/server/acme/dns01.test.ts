@@ -337,6 +337,9 @@ test('a DNS server that refuses the update (a wrong TSIG secret) is named with i
     assert.equal((await handshake('a.example.test')).serial, serial, 'the old certificate still served');
     assert.equal((await handshake('example.test')).serial, serial);
     assert.equal(challengeRecords(), '');
+    const logged = JSON.stringify(gw.logs);
+    assert.ok(!logged.includes(knot.secret), 'the TSIG secret is in no log line');
+    assert.ok(!logged.includes(process.env.CANDOR_TEST_TSIG_WRONG as string), 'nor the wrong one');
   } finally {
     await gw.close();
   }
