@@ -14,6 +14,8 @@ export interface MoodyOrigin {
   readonly heads: string[];
   /** A good answer waits this long (ms) before it goes out: concurrent requests meet one in flight. */
   delayMs: number;
+  /** While set, a good answer waits for this promise (after delayMs): the test lets it go when its clients are all there. */
+  held: Promise<void> | undefined;
   /** Answers 304 (with the answer's fields, no body) when the request's If-None-Match names this ETag. */
   notModifiedFor: string | undefined;
   /** Stops listening and closes every connection: from now on, connecting is refused. */
@@ -72,8 +74,10 @@ export async function startMoodyOrigin(answer: MoodyOrigin['answer']): Promise<M
     let text = `HTTP/1.1 ${matched ? 304 : status} ${matched ? 'Not Modified' : 'OK'}\r\n`;
     for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
     const out = matched ? `${text}\r\n` : `${text}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    if (origin.delayMs === 0) socket.write(out);
-    else setTimeout(() => socket.write(out), origin.delayMs);
+    const held = origin.held;
+    const send = () => (held === undefined ? socket.write(out) : void held.then(() => socket.write(out)));
+    if (origin.delayMs === 0) send();
+    else setTimeout(send, origin.delayMs);
   };
   // Once stopped it must stay refused: not a port a listen(0) picked, which another test file's
   // server may be given as soon as this one lets it go.
@@ -87,6 +91,7 @@ export async function startMoodyOrigin(answer: MoodyOrigin['answer']): Promise<M
     heads: [],
     notModifiedFor: undefined,
     delayMs: 0,
+    held: undefined,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

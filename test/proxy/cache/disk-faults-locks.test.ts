@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { cachedPages, storedIn } from '../../helpers/cached-pages.ts';
@@ -46,7 +46,11 @@ async function fileOf(dir: string, gateway: () => Promise<TestGateway>, name: st
   const gw = await gateway();
   await request(gw.url, { path: `/pages/${name}`, headers: host });
   await waitUntil('stored', () => storedIn(dir).some((f) => !before.has(f)));
-  return join(dir, 'pages', storedIn(dir).find((f) => !before.has(f)) as string);
+  const file = join(dir, 'pages', storedIn(dir).find((f) => !before.has(f)) as string);
+  // Its fetch lock goes once the store is done, a moment after the file is there (on a loaded
+  // machine, after the test made its own in its place: mkfifo found it there).
+  await waitUntil('its fetch lock gone', () => !existsSync(`${file}.lock`));
+  return file;
 }
 
 for (const [shape, make] of [

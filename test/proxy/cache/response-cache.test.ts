@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
-import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { listenerConnections, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
 
@@ -89,10 +89,24 @@ test('a fresh stored answer is given without reaching the upstream: hit, with Ag
 
 test('100 concurrent misses of one key make one upstream request; the others wait and are given its answer', async () => {
   await withGateway(FRESH, async (gw, origin) => {
-    origin.delayMs = 300;
-    const answers = await Promise.all(
+    // The one fetch's answer waits until every client is there: on a loaded machine a fixed
+    // delay let the last ones come after it was stored (hits, not collapsed misses).
+    let release = () => {};
+    origin.held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const asked = Promise.all(
       Array.from({ length: 100 }, () => request(gw.url, { path: '/pages/busy', timeoutMs: 20_000 })),
     );
+    await waitUntil(
+      'the 100 clients connected, the one fetch at the origin',
+      async () => origin.heads.length === 1 && (await listenerConnections(gw)) === 100,
+      15_000,
+    );
+    // A moment for the last connections' heads to be read (each waits on the one fetch).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    const answers = await asked;
     assert.equal(origin.heads.length, 1, 'one upstream request for 100 misses');
     for (const answer of answers) {
       assert.equal(answer.status, 200);
