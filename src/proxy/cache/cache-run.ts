@@ -60,6 +60,8 @@ export class CacheRun extends StaleOnErrorRun {
   #filling = false;
   /** When this request stops waiting for another's fetch (lock_timeout from its first wait). */
   #lockEnd = 0;
+  /** It took over (or tried to) a lock whose worker was killed mid-fetch (#fillAcross): once. */
+  #tookOver = false;
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
   /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
@@ -179,6 +181,13 @@ export class CacheRun extends StaleOnErrorRun {
     if (taken !== 'held') return this.forward(forwardReason(cache.get(key), request));
     const over = await disk.locks.released(key, this.#lockEnd, () => this.request.closed);
     if (this.request.closed) return undefined;
+    // Its worker was killed mid-fetch: the lock taken over (by this worker or another), one fetch
+    // for all again; once only (a lock that cannot be moved aside is waited out no longer).
+    if (over === 'abandoned' && !this.#tookOver) {
+      this.#tookOver = true;
+      return this.#fillAcross(disk);
+    }
+    if (over === 'abandoned') return this.#forwardAgain();
     // lock_timeout passed: it goes upstream itself, still the fetch its worker's requests wait on.
     if (!over) return this.#forwardAgain();
     const note = await disk.locks.endedSince(key, since);

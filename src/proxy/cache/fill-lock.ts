@@ -157,17 +157,27 @@ export class FillLocks {
   }
 
   /**
-   * Resolves true once the key's lock is gone (its fetch over: look again), false when `until`
-   * (Date.now()'s) passes first or `gone()` says the request waiting left.
+   * Resolves true once the key's lock is gone (its fetch over: look again), `abandoned` once its
+   * owner is certainly gone (killed mid-fetch, by /proc: nobody will let go of it, take it over),
+   * false when `until` (Date.now()'s) passes first or `gone()` says the request waiting left.
    */
-  async released(key: string, until: number, gone: () => boolean): Promise<boolean> {
+  async released(key: string, until: number, gone: () => boolean): Promise<boolean | 'abandoned'> {
     const lock = this.#lockOf(key);
+    // Its owner, read once a lock: another may take a lock over (past its lock_timeout), alive.
+    let held: { ino: number; owner: StoreOwner | undefined } | undefined;
     for (;;) {
       const found = await stat(lock).catch((err: NodeJS.ErrnoException) => err.code);
       if (typeof found === 'string') return true;
       if (gone()) return false;
       const left = until - Date.now();
       if (left <= 0) return false;
+      // A worker killed mid-fetch lets go of nothing: its waiters waited out their lock_timeout
+      // (5 s by default), then went upstream each alone, as a Range following its file did not.
+      if (found !== undefined && held?.ino !== found.ino) {
+        const text = await readNote(lock);
+        held = { ino: found.ino, owner: text === undefined ? undefined : ownerOfToken(text) };
+      }
+      if (held?.owner !== undefined && ownerGone(held.owner)) return 'abandoned';
       await new Promise((resolve) => setTimeout(resolve, Math.min(LOOK_EVERY_MS, left)));
     }
   }
