@@ -60,13 +60,14 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
       exact.set(route.host, list);
     }
   }
-  const mostSpecific = (a: Entry, b: Entry) =>
-    b.prefix.length - a.prefix.length || b.count - a.count || a.route.index - b.route.index;
-  for (const list of exact.values()) list.sort(mostSpecific);
-  for (const group of wildcard) group.entries.sort(mostSpecific);
+  const exactLists = new Map([...exact].map(([host, entries]) => [host, new RouteList(entries)]));
   // Longer suffixes first: "*.eu.example.com" beats "*.example.com".
   wildcard.sort((a, b) => b.suffix.length - a.suffix.length);
-  anyHost.sort(mostSpecific);
+  const wildcardLists = wildcard.map((group) => ({
+    suffix: group.suffix,
+    list: new RouteList(group.entries),
+  }));
+  const anyHostList = new RouteList(anyHost);
 
   return {
     readsQuery: routes.some((route) => (route.conditions?.query.length ?? 0) > 0),
@@ -84,16 +85,84 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   };
 
   function first(host: string, path: string, req: RouteRequest): RouteConfig | undefined {
-    const exactEntries = exact.get(host);
-    const route = exactEntries && firstMatch(exactEntries, path, req);
+    const route = exactLists.get(host)?.first(path, req);
     if (route) return route;
-    for (const group of wildcard) {
+    for (const group of wildcardLists) {
       if (!host.endsWith(group.suffix)) continue;
-      const matched = firstMatch(group.entries, path, req);
+      const matched = group.list.first(path, req);
       if (matched) return matched;
     }
-    return firstMatch(anyHost, path, req);
+    return anyHostList.first(path, req);
   }
+}
+
+/** Past this many routes of one host, the routes whose prefix a path has are found by prefix, not tried one by one. */
+const SCAN_MAX = 16;
+
+/**
+ * One host's routes (or a wildcard's, or any host's), most specific first: the longest prefix,
+ * then the route testing more conditions, then file order. A few are tried one by one, which
+ * costs a request no allocation; many are found by prefix, each of the path's own prefixes
+ * (`/a/b/c`, `/a/b`, `/a`, `/`) looked up longest first: tried one by one, 8,000 routes of one
+ * API host cost a request 0.1 to 0.5 ms, and a request for a path no route has the most.
+ */
+class RouteList {
+  private readonly entries: readonly Entry[];
+  /** The routes by their prefix, each prefix's most specific first; only past SCAN_MAX routes. */
+  private readonly byPrefix: ReadonlyMap<string, readonly Entry[]> | undefined;
+
+  constructor(entries: Entry[]) {
+    entries.sort(
+      (a, b) => b.prefix.length - a.prefix.length || b.count - a.count || a.route.index - b.route.index,
+    );
+    this.entries = entries;
+    if (entries.length <= SCAN_MAX) return;
+    const byPrefix = new Map<string, Entry[]>();
+    for (const entry of entries) {
+      const same = byPrefix.get(entry.prefix);
+      if (same === undefined) byPrefix.set(entry.prefix, [entry]);
+      else same.push(entry);
+    }
+    this.byPrefix = byPrefix;
+  }
+
+  first(path: string, req: RouteRequest): RouteConfig | undefined {
+    // (Small, so that the runtime inlines it where a few routes are tried one by one.)
+    const byPrefix = this.byPrefix;
+    return byPrefix === undefined ? firstMatch(this.entries, path, req) : byPrefixFirst(byPrefix, path, req);
+  }
+}
+
+/** The first route of `byPrefix` for `path` and `req`: the path's own prefixes looked up, longest first. */
+function byPrefixFirst(
+  byPrefix: ReadonlyMap<string, readonly Entry[]>,
+  path: string,
+  req: RouteRequest,
+): RouteConfig | undefined {
+  // A route's prefix holds no `?` (config: match.path): it is the path up to its query, or
+  // that cut before one of its `/` (matchesPrefix's rule).
+  const query = path.indexOf('?');
+  const end = query === -1 ? path.length : query;
+  let root = false;
+  for (let cut = end; cut > 0; cut = path.lastIndexOf('/', cut - 1)) {
+    const prefix = cut === path.length ? path : path.slice(0, cut);
+    if (prefix === '/') root = true;
+    const route = firstPassing(byPrefix.get(prefix), path, req);
+    if (route) return route;
+  }
+  // `/` takes every path, one not beginning with `/` too (`*`).
+  return root ? undefined : firstPassing(byPrefix.get('/'), path, req);
+}
+
+/** The first of routes of one matching prefix whose conditions `req` meets. */
+function firstPassing(
+  entries: readonly Entry[] | undefined,
+  path: string,
+  req: RouteRequest,
+): RouteConfig | undefined {
+  if (entries === undefined) return undefined;
+  for (const entry of entries) if (entry.test === undefined || entry.test(req, path)) return entry.route;
+  return undefined;
 }
 
 /** The method a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) asks about. */

@@ -72,10 +72,7 @@ test('send_timeout, buffer_total and spool changed by a reload: a slow reader on
   // After: 16 KiB in memory for every slow reader together, a spool, a cut after 2 s of nothing
   // taken (time for the spool to take all 32 MiB first on a loaded machine: a cut before that
   // leaves the upstream's answer unfinished).
-  await reload(
-    gw,
-    config(app.url, '{ send_timeout: 2s, buffer_total: 16KiB, spool: { max_total: 64MiB } }'),
-  );
+  await reload(gw, config(app.url, '{ send_timeout: 2s, buffer_total: 16KiB, spool: { max_total: 64MiB } }'));
   client.socket.pause();
   client.socket.write('GET /big HTTP/1.1\r\nHost: a\r\nX-Request-Id: after\r\n\r\n');
   // Cut by the new send_timeout (under the old one, a minute: no line until then).
