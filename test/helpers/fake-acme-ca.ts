@@ -9,7 +9,7 @@ export interface FakeAnswer {
 }
 
 export interface FakeAcmeCaOptions {
-  /** The directory's answer (else 200 with the directory), with this Retry-After when given. */
+  /** The directory's answer (else 200 with the directory; `{base}` in it is the CA's URL), with this Retry-After when given. */
   readonly directory?: FakeAnswer & { readonly retryAfter?: string };
   /** A new order naming a certificate it replaces (RFC 9773 §5) is refused `alreadyReplaced`. */
   readonly refuseReplaces?: boolean;
@@ -75,7 +75,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
           'content-type': 'application/problem+json',
           ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
         });
-        res.end(body);
+        res.end(body.replaceAll('{base}', base));
       } else if (req.url === '/dir')
         json(200, { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` });
       else if (req.url === '/nonce' && options.nonce !== undefined)

@@ -226,3 +226,21 @@ test('a renewal whose leaf has already ended keeps the valid certificate, served
     /^the CA's certificate for ended\.shop\.test is not valid now \(from .+ to .+\)$/,
   );
 });
+
+test("a directory without newAccount is not an ACME directory, told as the CA's answer, not this gateway's failure", {
+  timeout: 30_000,
+}, async () => {
+  const body = JSON.stringify({ newNonce: '{base}/nonce', newOrder: '{base}/order' });
+  const run = await orderingFrom({ directory: { status: 200, body } }, 'dir.shop.test');
+  try {
+    await waitUntil('the order failed', () => failed(run.gw));
+    const [cert] = run.gw.gateway.status().certificates ?? [];
+    assert.equal(cert.last_error?.type, 'candor:directory', JSON.stringify(cert.last_error));
+    assert.match(
+      cert.last_error?.detail ?? '',
+      /^https:\/\/localhost:\d+\/dir is not an ACME directory \(status 200\)$/,
+    );
+  } finally {
+    await run.close();
+  }
+});
