@@ -9,7 +9,7 @@ export interface FakeAnswer {
 }
 
 export interface FakeAcmeCaOptions {
-  /** The directory's answer (else 200 with the directory), with this Retry-After when given. */
+  /** The directory's answer (else 200 with the directory; `{base}` in it is the CA's URL), with this Retry-After when given. */
   readonly directory?: FakeAnswer & { readonly retryAfter?: string };
   /** A new order naming a certificate it replaces (RFC 9773 §5) is refused `alreadyReplaced`. */
   readonly refuseReplaces?: boolean;
@@ -19,6 +19,8 @@ export interface FakeAcmeCaOptions {
   readonly newOrder?: FakeAnswer;
   /** The certificate download's answer (else 200 with `certificate`). */
   readonly certificate?: FakeAnswer;
+  /** The chain the download answers, made from the finalize's CSR (PEM): a CA that signs the request's key. */
+  readonly issue?: (csrPem: string) => string;
   /** The finalize leaves the order `processing` for good, each answer with this Retry-After. */
   readonly processing?: { readonly retryAfter: () => string };
 }
@@ -45,6 +47,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
   const certs = testCertificates();
   let downloads = 0;
   let orderReads = 0;
+  let csrPem = '';
   const replaces: (string | undefined)[] = [];
   // Read once it listens: a request on a connection still open as close() runs finds no address.
   let port = 0;
@@ -72,7 +75,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
           'content-type': 'application/problem+json',
           ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
         });
-        res.end(body);
+        res.end(body.replaceAll('{base}', base));
       } else if (req.url === '/dir')
         json(200, { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` });
       else if (req.url === '/nonce' && options.nonce !== undefined)
@@ -93,11 +96,19 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
         json(200, { status: 'valid', identifier: { type: 'dns', value: 'any' }, challenges: [] });
       else if (req.url === '/finalize/1' || req.url === '/order/1') {
         if (req.url === '/order/1') orderReads++;
+        if (req.url === '/finalize/1' && typeof payload?.csr === 'string')
+          csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from(payload.csr, 'base64url')
+            .toString('base64')
+            .match(/.{1,64}/g)
+            ?.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
         if (options.processing === undefined) json(200, order('valid'));
         else json(200, order('processing'), { 'retry-after': options.processing.retryAfter() });
       } else if (req.url === '/cert/1') {
         downloads++;
-        const answer = options.certificate ?? { status: 200, body: certs.localhost.cert };
+        const answer = options.certificate ?? {
+          status: 200,
+          body: options.issue === undefined ? certs.localhost.cert : options.issue(csrPem),
+        };
         res.writeHead(answer.status, { 'content-type': 'application/pem-certificate-chain' });
         res.end(answer.body);
       } else res.writeHead(404).end();
@@ -119,7 +130,7 @@ export async function startFakeAcmeCa(options: FakeAcmeCaOptions): Promise<FakeA
 }
 
 /** A signed request's payload (a flattened JWS), unverified: the fake CA trusts its one client. */
-function signedPayload(body: string): { replaces?: string } | undefined {
+function signedPayload(body: string): { replaces?: string; csr?: string } | undefined {
   try {
     const payload = JSON.parse(body).payload;
     return payload ? JSON.parse(Buffer.from(payload, 'base64url').toString()) : undefined;

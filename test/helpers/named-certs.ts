@@ -112,3 +112,38 @@ export function expiredCertificateFor(names: readonly string[]): CertificateFile
   const keyPath = join(dir, `${name}.key`);
   return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
+
+/**
+ * A certificate for the key of `csrPem` (a CA's answer to a finalize), signed by the fault kit's
+ * test CA, naming `names`, valid for `days` from now (-1: it ended a day before it began).
+ */
+export function signedRequest(csrPem: string, names: readonly string[], days: number): string {
+  const { dir } = testCertificates();
+  const name = `signed-${process.pid}-${++made}`;
+  writeFileSync(join(dir, `${name}.csr`), csrPem);
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\n`,
+  );
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-days',
+      String(days),
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    ],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return readFileSync(join(dir, `${name}.pem`), 'utf8');
+}

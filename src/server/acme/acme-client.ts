@@ -76,7 +76,9 @@ export class AcmeClient {
     const doc = parseJson(answer);
     // A CA down for a while (503 with a Retry-After, a problem document) is not a wrong acme.directory.
     if (answer.status >= 500 || answer.status === 429 || isProblem(doc)) throw refusal(answer);
-    if (answer.status !== 200 || typeof doc?.newOrder !== 'string' || typeof doc?.newNonce !== 'string')
+    // Each resource used must be a URL: one missing was requested as `undefined`, which
+    // node:https takes for https://localhost/ (a signed newAccount sent to whatever listens there).
+    if (answer.status !== 200 || !isDirectory(doc))
       throw new AcmeProblem(
         'candor:directory',
         `${this.#directoryUrl} is not an ACME directory (status ${answer.status})`,
@@ -291,6 +293,17 @@ function checked<T>(doc: T | undefined, is: (doc: Partial<T>) => boolean, url: s
   if (typeof doc === 'object' && doc !== null && is(doc)) return doc;
   const what = is === isOrder ? 'order' : 'authorization';
   throw new AcmeProblem('candor:bad-answer', `${url} answered ${status} with no ACME ${what}`, status);
+}
+
+/** A directory naming, as https URLs, the resources Candor uses (`renewalInfo` only when given). */
+function isDirectory(doc: Partial<Record<keyof AcmeDirectory, unknown>> | undefined): boolean {
+  const url = (value: unknown) => typeof value === 'string' && URL.parse(value)?.protocol === 'https:';
+  return (
+    url(doc?.newNonce) &&
+    url(doc?.newAccount) &&
+    url(doc?.newOrder) &&
+    (doc?.renewalInfo === undefined || url(doc.renewalInfo))
+  );
 }
 
 /** A problem document (RFC 7807): what a CA answers for any request it refuses. */

@@ -1,5 +1,6 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import type { AcmeChallengeType } from '../../core/config/listener-config.ts';
 import { certificateRequest } from '../../core/tls/csr.ts';
 import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
@@ -76,11 +77,16 @@ export async function orderCertificate(
   return servable(await client.certificate(order.certificate), request);
 }
 
+/** How far ahead of this clock a new leaf's notBefore may be: a CA's clock a little ahead. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 /**
  * The CA's chain, when it can serve what was ordered: its leaf parses, goes with the key the
- * request was signed with, and names every name. Anything else is the CA's failure, told as one:
- * saved, it would have been called issued, written over a renewal's still valid certificate, and
- * failed every handshake.
+ * request was signed with, names every name and is valid now, and the whole chain makes a TLS
+ * context with that key (each certificate after the leaf parses too). Anything else is the CA's
+ * failure, told as one: saved, it would have been called issued, written over a renewal's still
+ * valid certificate, and failed every handshake (an intermediate that is not one), or been
+ * served already ended.
  */
 function servable(chain: string, request: OrderRequest): string {
   const names = request.names.join(', ');
@@ -107,6 +113,25 @@ function servable(chain: string, request: OrderRequest): string {
       `the CA's certificate does not name ${missing.join(', ')} (it names ${leaf.subjectAltName ?? 'nothing'})`,
       0,
     );
+  const now = Date.now();
+  if (!(Date.parse(leaf.validTo) > now && Date.parse(leaf.validFrom) <= now + CLOCK_SKEW_MS))
+    throw new AcmeProblem(
+      'candor:bad-certificate',
+      `the CA's certificate for ${names} is not valid now (from ${leaf.validFrom} to ${leaf.validTo})`,
+      0,
+    );
+  try {
+    tls.createSecureContext({
+      cert: chain,
+      key: request.certificateKey.export({ type: 'pkcs8', format: 'pem' }),
+    });
+  } catch (err) {
+    throw new AcmeProblem(
+      'candor:bad-certificate',
+      `the CA's chain for ${names} cannot be served with its key (${(err as Error).message})`,
+      0,
+    );
+  }
   return chain;
 }
 

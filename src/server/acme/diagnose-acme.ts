@@ -3,6 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
+import { printable } from '../../core/printable.ts';
 import { acmeRequest } from './acme-http.ts';
 import { AcmeStore } from './acme-store.ts';
 import { answerableAcme } from './automatic-https.ts';
@@ -342,10 +343,14 @@ export function acmeDiagnosisText(diagnosis: AcmeDiagnosis, color: boolean): str
   const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const lines = [`${paint('1', 'candor diagnose --acme')} ${diagnosis.name}`];
   for (const step of diagnosis.steps) {
-    lines.push(`  ${step.ok ? paint('32', '✓') : paint('31', '✗')} ${step.step.padEnd(9)}${step.summary}`);
-    for (const note of step.notes) lines.push(`${' '.repeat(13)}${paint('2', note)}`);
+    // What the CA, a DNS server or port 80 said (a problem's detail, a Server field) is theirs:
+    // escaped, so the operator's terminal does not obey its control characters.
+    lines.push(
+      `  ${step.ok ? paint('32', '✓') : paint('31', '✗')} ${step.step.padEnd(9)}${printable(step.summary, true)}`,
+    );
+    for (const note of step.notes) lines.push(`${' '.repeat(13)}${paint('2', printable(note, true))}`);
   }
-  lines.push(`${paint(`1;${diagnosis.ok ? '32' : '31'}`, 'verdict:')} ${diagnosis.verdict}`);
+  lines.push(`${paint(`1;${diagnosis.ok ? '32' : '31'}`, 'verdict:')} ${printable(diagnosis.verdict, true)}`);
   lines.push(`${paint('1', 'fix:')} ${diagnosis.fix}`);
   return `${lines.join('\n')}\n`;
 }

@@ -19,7 +19,10 @@ export function renewalTime(
   // clients does not come at once. A window in the past (a revocation coming) means now. The
   // operator's renew_before still wins when it comes first.
   if (window !== undefined && window.end >= window.start) {
-    const chosen = window.start + Math.random() * (window.end - window.start);
+    // Yet never in the certificate's last twentieth (certmagic's emergency bound): a CA whose
+    // window runs past not_after (a bug, a clock a year off) would leave it to end unrenewed.
+    const latest = notAfter - (notAfter - notBefore) / 20;
+    const chosen = Math.min(latest, window.start + Math.random() * (window.end - window.start));
     return configured === undefined ? chosen : Math.min(chosen, configured);
   }
   return configured ?? notBefore + ((notAfter - notBefore) * 2) / 3;

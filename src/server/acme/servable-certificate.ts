@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { certificateNames } from './managed-name.ts';
 
 /**
@@ -16,7 +17,8 @@ export function namesMissing(leaf: X509Certificate, names: readonly string[]): s
 }
 
 /**
- * The leaf of `chain` when the chain and key can serve `name` by SNI: both parse, the key is
+ * The leaf of `chain` when the chain and key can serve `name` by SNI: both parse (every
+ * certificate of the chain), the key is
  * the certificate's, and the certificate names `name`. Throws saying which is wrong otherwise:
  * such a pair (damaged on disk, copied in by hand, put in the fleet's Redis by another hand)
  * would fail every handshake, or be another name's certificate served for this one.
@@ -27,6 +29,8 @@ export function servableCertificate(name: string, chain: string, key: string): X
   try {
     leaf = new X509Certificate(chain);
     matches = leaf.checkPrivateKey(createPrivateKey(key));
+    // The whole chain, as a handshake will load it: a damaged certificate after the leaf.
+    if (matches) tls.createSecureContext({ cert: chain, key });
   } catch (error) {
     throw new Error(`the certificate or key cannot be read: ${(error as Error).message}`);
   }

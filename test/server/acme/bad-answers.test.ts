@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import tls from 'node:tls';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { type FakeAcmeCaOptions, startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
-import { certificateFor } from '../../helpers/named-certs.ts';
+import { certificateFor, signedRequest } from '../../helpers/named-certs.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue } from '../../observe/metrics/scrape.ts';
@@ -160,6 +160,85 @@ test('an order the CA answers with no ACME order (an HTML page) is its bad answe
         error_type: 'candor:bad-answer',
       }),
       1,
+    );
+  } finally {
+    await run.close();
+  }
+});
+
+/** The certificate a handshake for `name` is served, by fingerprint. */
+function servedFingerprint(port: number, name: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = tls.connect(
+      { host: '127.0.0.1', port, servername: name, ca: testCertificates().ca },
+      () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
+/** A renewal from a CA answering `issue`: fails with `detail`, the held certificate kept on disk and served. */
+async function renewalRefused(
+  name: string,
+  issue: (csrPem: string) => string,
+  detail: RegExp,
+): Promise<void> {
+  const held = certificateFor([name]);
+  const run = await orderingFrom({ issue }, name, held);
+  try {
+    await waitUntil('the renewal failed', () => failed(run.gw));
+    const [cert] = run.gw.gateway.status().certificates ?? [];
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    assert.equal(cert.last_error?.type, 'candor:bad-certificate');
+    assert.match(cert.last_error?.detail ?? '', detail);
+    assert.equal(run.gw.logs.filter((l) => l.msg === 'certificate renewed').length, 0);
+    const stored = join(run.store, 'certificates', name);
+    assert.equal(readFileSync(join(stored, 'chain.pem'), 'utf8'), held.cert);
+    assert.equal(await servedFingerprint(run.tlsPort, name), new X509Certificate(held.cert).fingerprint256);
+  } finally {
+    await run.close();
+  }
+}
+
+test("a renewal whose chain's leaf is good but whose next certificate is not one keeps the valid certificate, served", {
+  timeout: 30_000,
+}, async () => {
+  // The leaf is for the request's key and names; the intermediate is damaged. Saved, it was
+  // written over the valid one, and every handshake for the name then failed (no context can
+  // be made of the chain), and again after a restart.
+  await renewalRefused(
+    'chain.shop.test',
+    (csr) =>
+      `${signedRequest(csr, ['chain.shop.test'], 60)}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`,
+    /^the CA's chain for chain\.shop\.test cannot be served with its key \(.+\)$/,
+  );
+});
+
+test('a renewal whose leaf has already ended keeps the valid certificate, served', {
+  timeout: 30_000,
+}, async () => {
+  await renewalRefused(
+    'ended.shop.test',
+    (csr) => signedRequest(csr, ['ended.shop.test'], -1),
+    /^the CA's certificate for ended\.shop\.test is not valid now \(from .+ to .+\)$/,
+  );
+});
+
+test("a directory without newAccount is not an ACME directory, told as the CA's answer, not this gateway's failure", {
+  timeout: 30_000,
+}, async () => {
+  const body = JSON.stringify({ newNonce: '{base}/nonce', newOrder: '{base}/order' });
+  const run = await orderingFrom({ directory: { status: 200, body } }, 'dir.shop.test');
+  try {
+    await waitUntil('the order failed', () => failed(run.gw));
+    const [cert] = run.gw.gateway.status().certificates ?? [];
+    assert.equal(cert.last_error?.type, 'candor:directory', JSON.stringify(cert.last_error));
+    assert.match(
+      cert.last_error?.detail ?? '',
+      /^https:\/\/localhost:\d+\/dir is not an ACME directory \(status 200\)$/,
     );
   } finally {
     await run.close();

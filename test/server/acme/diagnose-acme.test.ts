@@ -152,4 +152,26 @@ test('a name the config does not order, and the last failed order read from the 
   assert.deepEqual(stored.notes, [
     'last failure 2026-11-23T08:00:00.000Z: urn:ietf:params:acme:error:caa: CAA record forbids issuance',
   ]);
+  // The CA wrote the detail: its control characters are escaped for the terminal, not obeyed
+  // (a window title set, the screen cleared, a line rewritten by a CR).
+  writeFileSync(
+    join(dir, 'acme/certificates/diag.shop.test/last-error.json'),
+    JSON.stringify({
+      type: 'urn:ietf:params:acme:error:caa',
+      detail: 'CAA\u001b]0;pwned\u0007 record\r\u001b[2Jforbids',
+      at: '2026-11-23T08:00:00.000Z',
+    }),
+  );
+  const text = await diagnose([
+    '--acme',
+    'diag.shop.test',
+    '--config',
+    file,
+    '--dns-server',
+    pebble.dns,
+    '--http-port',
+    String(httpPort),
+  ]);
+  assert.doesNotMatch(text.stdout, /[\x00-\x09\x0b-\x1f]/);
+  assert.match(text.stdout, /caa: CAA\\x1b\]0;pwned\\x07 record\\x0d\\x1b\[2Jforbids\n/);
 });

@@ -20,6 +20,16 @@ test("the CA's window (ARI) decides when it offers one; renew_before still wins 
   assert.ok(past < 0, 'a window in the past: at once');
 });
 
+test("a window at or past the certificate's end (a CA's bug) renews in its last twentieth, not after it ends", () => {
+  // The CA's word alone left it to end unrenewed: a window a year off, or one that merely
+  // ends after not_after, renewed (at best) after every handshake had begun to fail.
+  assert.equal(renewalTime(0, 90 * DAY, undefined, { start: 365 * DAY, end: 366 * DAY }), 85.5 * DAY);
+  for (let i = 0; i < 100; i++) {
+    const at = renewalTime(0, 90 * DAY, undefined, { start: 80 * DAY, end: 100 * DAY });
+    assert.ok(at >= 80 * DAY && at <= 85.5 * DAY, `${at} inside the window, before the last twentieth`);
+  }
+});
+
 test('a failed order is tried again after a minute, doubling, at most every 6 hours', () => {
   assert.deepEqual([1, 2, 3, 4].map(retryDelay), [60_000, 120_000, 240_000, 480_000]);
   assert.equal(retryDelay(20), 6 * 3_600_000);
