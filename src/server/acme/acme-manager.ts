@@ -1,4 +1,4 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { AcmeConfig } from '../../core/config/types.ts';
 import { certificateId } from '../../core/tls/certificate-id.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -7,7 +7,7 @@ import { challengeSolver, OrderingAccount } from './acme-account.ts';
 import type { AcmeFleet } from './acme-fleet.ts';
 import { orderCertificate, orderWindowMs } from './acme-order.ts';
 import { AcmeProblem, problemLabel, problemOf } from './acme-problem.ts';
-import type { AcmeStore } from './acme-store.ts';
+import type { AcmeStore, StoredFailure } from './acme-store.ts';
 import { learnIssuers } from './ca-issuers.ts';
 import { Dns01Solver, forgetLeftovers } from './dns01-solver.ts';
 import { type AdoptionOwner, adoptShared, fleetTurn } from './fleet-turn.ts';
@@ -19,7 +19,7 @@ import {
   warnExpired,
   warnRenewingAtOnce,
 } from './managed-name.ts';
-import { retryDelay } from './renewal.ts';
+import { MAX_RETRY_MS, retryDelay } from './renewal.ts';
 import { RenewalPlan } from './renewal-plan.ts';
 import { tidyStore } from './store-tidy.ts';
 
@@ -47,6 +47,8 @@ const EXPIRED_WARNING_MS = 60_000;
  */
 export class AcmeManager {
   readonly #config: AcmeConfig;
+  /** The `acme` config's fingerprint, kept with a failed order: the same config's next start waits out its backoff. */
+  readonly #configPrint: string;
   readonly #store: AcmeStore;
   readonly #logger: Logger;
   readonly #owner: AcmeManagerOwner;
@@ -77,6 +79,7 @@ export class AcmeManager {
   ) {
     this.#fleet = fleet;
     this.#config = config;
+    this.#configPrint = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
     this.#store = store;
     this.#logger = logger;
     this.#owner = owner;
@@ -120,7 +123,8 @@ export class AcmeManager {
     const now = Date.now();
     for (const managed of this.#managed.values()) {
       this.#readStored(managed);
-      this.#renewals.plan(managed, managed.notAfter === undefined ? now : this.#renewals.renewalOf(managed));
+      const due = managed.notAfter === undefined ? now : this.#renewals.renewalOf(managed);
+      this.#renewals.plan(managed, Math.max(due, this.#lastRunRetry(managed, now)));
       if (managed.notAfter !== undefined) void this.#renewals.askRenewalInfo(managed);
     }
     warnExpired(this.#logger, this.#managed.values());
@@ -128,6 +132,37 @@ export class AcmeManager {
       () => warnExpired(this.#logger, this.#managed.values()),
       EXPIRED_WARNING_MS,
     ).unref();
+  }
+
+  /**
+   * When the last run's failed order of `managed` said to try again, if that is still to come
+   * and the config is the one that failed (a restart, a crash loop): its failures carried on, so
+   * the backoff goes on growing, and said once. 0 otherwise: a config changed since (the operator
+   * mended it) tries at once, as does a name whose store cannot be read.
+   */
+  #lastRunRetry(managed: Managed, now: number): number {
+    let last: StoredFailure | undefined;
+    try {
+      last = this.#store.lastError(managed.name);
+    } catch {
+      return 0;
+    }
+    const at = Date.parse(last?.retry_at ?? '');
+    if (last === undefined || last.config !== this.#configPrint || !(at > now)) return 0;
+    managed.failures = Number.isInteger(last.failures) ? Number(last.failures) : 1;
+    managed.lastError = { type: last.type, detail: last.detail, at: last.at };
+    // (A time past any backoff is no time this gateway set: a clock set back, a file edited.)
+    const retryAt = Math.min(at, now + MAX_RETRY_MS);
+    this.#logger.info(
+      {
+        acme: managed.name,
+        acme_error: last.type,
+        failures: managed.failures,
+        retry_at: new Date(retryAt).toISOString(),
+      },
+      "the last run's order failed with this config: the next waits out its backoff",
+    );
+    return retryAt;
   }
 
   /**
@@ -328,15 +363,21 @@ export class AcmeManager {
     managed.failures++;
     const problem = problemOf(err);
     managed.lastError = { type: problem.type, detail: problem.detail, at: new Date().toISOString() };
-    try {
-      this.#store.setLastError(name, managed.lastError);
-    } catch {
-      // kept for diagnose only: the log line below tells it anyway
-    }
     const retry = retryDelay(managed.failures, problem.retryAfterMs);
+    const retryAt = Date.now() + retry;
+    try {
+      this.#store.setLastError(name, {
+        ...managed.lastError,
+        failures: managed.failures,
+        retry_at: new Date(retryAt).toISOString(),
+        config: this.#configPrint,
+      });
+    } catch {
+      // kept for diagnose and the next start only: the log line below tells it anyway
+    }
     // The fleet waits for this gateway's retry rather than each gateway failing in turn.
     await locked
-      ?.failed(name, problem, Date.now() + retry)
+      ?.failed(name, problem, retryAt)
       .catch((e: Error) =>
         this.#logger.warn({ acme: name, err: e.message }, 'the failed order could not be told to the fleet'),
       );
@@ -358,7 +399,7 @@ export class AcmeManager {
     });
     // A renewal that fails keeps the certificate in service until it ends; the retry comes
     // sooner than the renewal would have.
-    this.#renewals.plan(managed, Date.now() + retry);
+    this.#renewals.plan(managed, retryAt);
   }
 
   /** What the CA's chain tells of its issuers and lifetimes (ca-issuers.ts): the fleet's certificates are checked against it. */

@@ -50,6 +50,22 @@ export class AcmeStorageError extends Error {
   }
 }
 
+/**
+ * A name's last failed order as the store keeps it: the CA's problem, when, and — for the next
+ * start of the same `acme` config — how many orders had failed in a row and when the next may
+ * go (a gateway restarted in a loop would otherwise ask the CA at every start: Let's Encrypt
+ * refuses a name for an hour after five failed validations).
+ */
+export interface StoredFailure {
+  readonly type: string;
+  readonly detail: string;
+  readonly at: string;
+  readonly failures?: number;
+  readonly retry_at?: string;
+  /** The fingerprint of the `acme` config that failed (acme-manager.ts): a changed one tries at once. */
+  readonly config?: string;
+}
+
 export class AcmeStore {
   readonly root: string;
   /**
@@ -160,13 +176,16 @@ export class AcmeStore {
     renameSync(join(dir, 'chain.next.pem'), join(dir, 'chain.pem'));
   }
 
-  /** The last failed order of `name`, kept for `candor diagnose --acme`; undefined once one succeeds. */
-  lastError(name: string): { type: string; detail: string; at: string } | undefined {
+  /**
+   * The last failed order of `name`, kept for `candor diagnose --acme` and for the next start
+   * (its backoff: StoredFailure); undefined once one succeeds.
+   */
+  lastError(name: string): StoredFailure | undefined {
     const text = this.#read(join(this.root, 'certificates', safeName(name), 'last-error.json'));
     return text === undefined ? undefined : JSON.parse(text);
   }
 
-  setLastError(name: string, error: { type: string; detail: string; at: string } | undefined): void {
+  setLastError(name: string, error: StoredFailure | undefined): void {
     const dir = join(this.root, 'certificates', safeName(name));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#set(join(dir, 'last-error.json'), error === undefined ? undefined : JSON.stringify(error));

@@ -39,6 +39,9 @@ export const MAX_BACKOFF_MS = 6 * 3_600_000;
  * validations); never before the CA said to come back (its Retry-After: a rate limit's end,
  * RFC 8555 §6.6), which a try sooner would only meet again.
  */
+/** The longest retryDelay gives. */
+export const MAX_RETRY_MS = Math.max(MAX_BACKOFF_MS, MAX_CA_WAIT_MS);
+
 export function retryDelay(failures: number, caRetryAfterMs = 0): number {
   const backoff = Math.min(MAX_BACKOFF_MS, 60_000 * 2 ** Math.max(0, failures - 1));
   return Math.max(backoff, Math.min(caRetryAfterMs, MAX_CA_WAIT_MS));

@@ -233,3 +233,64 @@ upstreams:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a restart with the same acme config waits out the last run's backoff (a crash loop asks the CA once); a changed config orders at once", {
+  timeout: 30_000,
+}, async () => {
+  const ca = await refusingCa();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-restart-'));
+  const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
+  const text = (more = '') => `listen:
+  - address: 127.0.0.1:${httpPort}
+  - address: 127.0.0.1:${tlsPort}
+    tls:
+      acme: { names: [looping.shop.test] }
+acme:
+  directory: ${ca.directory}
+  ca: ${testCertificates().caPath}
+  challenges: [http-01]
+  storage: ${join(dir, 'acme')}${more}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:1" }]
+`;
+  try {
+    const first = await startGatewayFromText(text());
+    await waitUntil('the order failed', () => (first.gateway.status().certificates ?? [])[0]?.failures === 1);
+    const retryAt = (first.gateway.status().certificates ?? [])[0]?.next_renewal;
+    await first.close();
+    assert.equal(ca.orders(), 1);
+
+    // The same config again (a restart, a crash loop): no order before the CA's hour is up.
+    const second = await startGatewayFromText(text());
+    try {
+      const line = second.logs.find(
+        (l) => l.acme === 'looping.shop.test' && /waits out its backoff/.test(l.msg),
+      );
+      assert.equal(line?.acme_error, 'urn:ietf:params:acme:error:rateLimited');
+      assert.equal(line?.failures, 1);
+      const [cert] = second.gateway.status().certificates ?? [];
+      assert.equal(cert.failures, 1);
+      assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:rateLimited');
+      assert.equal(Date.parse(cert.next_renewal ?? ''), Date.parse(retryAt ?? ''));
+      // A second's look (the first run's order went within it): nothing more asked of the CA.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(ca.orders(), 1, 'the restart did not order again');
+    } finally {
+      await second.close();
+    }
+
+    // The config changed (the operator mended something): ordered at once.
+    const third = await startGatewayFromText(text('\n  email: ops@shop.test'));
+    try {
+      await waitUntil('ordered again', () => ca.orders() === 2);
+    } finally {
+      await third.close();
+    }
+  } finally {
+    ca.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
