@@ -4,7 +4,7 @@
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
 import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
+import { type ExportResult, ExportResultCode, getNumberFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -39,7 +39,12 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
     generateTraceId: () => tracing.next?.traceId ?? randomHex(16),
     generateSpanId: () => tracing.next?.spanId ?? randomHex(8),
   };
-  const exporter = new ReportingExporter(new OTLPTraceExporter({ url: config.otlpEndpoint }), logger);
+  const timeoutMs = exportTimeoutMs();
+  const exporter = new ReportingExporter(
+    new OTLPTraceExporter({ url: config.otlpEndpoint, timeoutMillis: timeoutMs }),
+    logger,
+    timeoutMs,
+  );
   const provider = new BasicTracerProvider({
     resource: defaultResource().merge(
       resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: VERSION }),
@@ -67,6 +72,19 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
 }
 
 /**
+ * The exporter's timeout, read from the environment as the OTLP exporter reads it
+ * (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT`, else the spec's 10 s),
+ * and given to it: ReportingExporter holds every export to it whole.
+ */
+function exportTimeoutMs(): number {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
+    const value = getNumberFromEnv(name);
+    if (value !== undefined && Number.isFinite(value) && value > 0) return value;
+  }
+  return 10_000;
+}
+
+/**
  * The OTLP exporter, with its failures in the gateway's log: the SDK reports them only to
  * its own diagnostic logger, which nobody reads. One line when exports start failing and
  * one when they work again, with the spans lost meanwhile: a collector that is down for an
@@ -81,10 +99,14 @@ class ReportingExporter implements SpanExporter {
   #dropping = false;
   /** Recorded spans not yet handed to an export: the batch processor's queue, counted from outside. */
   waiting = 0;
+  readonly #timeoutMs: number;
+  /** Exports not yet ended, each ending at its deadline at the latest. */
+  readonly #pending = new Set<Promise<void>>();
 
-  constructor(inner: SpanExporter, logger: Logger) {
+  constructor(inner: SpanExporter, logger: Logger, timeoutMs: number) {
     this.#inner = inner;
     this.#logger = logger;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** A span the processor drops, its queue full (a collector that stalls, or load past its pace). */
@@ -96,28 +118,60 @@ class ReportingExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
     this.waiting -= spans.length;
-    this.#inner.export(spans, (result) => {
-      if (result.code === ExportResultCode.SUCCESS) {
-        if (this.#lost > 0) this.#logger.info({ lost_spans: this.#lost }, 'trace export works again');
-        this.#lost = 0;
-        this.#failing = false;
-        this.#dropping = false;
-      } else {
-        if (!this.#failing)
-          this.#logger.warn({ ...refusal(result.error), spans: spans.length }, 'trace export failed');
-        this.#failing = true;
-        this.#lost += spans.length;
-      }
-      done(result);
+    // The exporter's timeout is an idle one (the socket's): a collector that answers a byte at a
+    // time, or sends its head and then a body slower than the timeout, held an export for as long
+    // as it kept on, in no line of the log, its spans in no count, and the gateway's close waited
+    // for it (the exporter's shutdown awaits every export). An export ends at its timeout whole,
+    // as the OTLP exporter spec says and the Go and Java SDKs do; the request itself is left to
+    // the exporter (it has no way to cancel one), at most its concurrency limit of them.
+    let ended: () => void = () => {};
+    const pending = new Promise<void>((resolve) => {
+      ended = resolve;
     });
+    this.#pending.add(pending);
+    const end = (result: ExportResult) => {
+      if (!this.#pending.delete(pending)) return;
+      clearTimeout(timer);
+      ended();
+      this.#report(spans.length, result);
+      done(result);
+    };
+    const timer = setTimeout(
+      () =>
+        end({
+          code: ExportResultCode.FAILED,
+          error: new Error(`no whole answer from the collector within ${this.#timeoutMs} ms`),
+        }),
+      this.#timeoutMs,
+    );
+    this.#inner.export(spans, end);
   }
 
+  #report(count: number, result: ExportResult): void {
+    if (result.code === ExportResultCode.SUCCESS) {
+      if (this.#lost > 0) this.#logger.info({ lost_spans: this.#lost }, 'trace export works again');
+      this.#lost = 0;
+      this.#failing = false;
+      this.#dropping = false;
+    } else {
+      if (!this.#failing)
+        this.#logger.warn({ ...refusal(result.error), spans: count }, 'trace export failed');
+      this.#failing = true;
+      this.#lost += count;
+    }
+  }
+
+  /** The exporter's own, or, when an export it holds is past its deadline, as soon as every export ended. */
   shutdown(): Promise<void> {
-    return this.#inner.shutdown();
+    return Promise.race([this.#inner.shutdown(), this.#ended()]);
   }
 
   forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
+    return Promise.race([this.#inner.forceFlush?.() ?? Promise.resolve(), this.#ended()]);
+  }
+
+  #ended(): Promise<void> {
+    return Promise.all(this.#pending).then(() => {});
   }
 }
 
