@@ -12,6 +12,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { runWithPropagation } from '../client/propagation.ts';
 import { ServerConnections } from './connections.ts';
+import { messageOf } from './error-message.ts';
 import { runListener } from './failed-request.ts';
 import { applyKeepAlive } from './keep-alive.ts';
 import type { AppState } from './lifecycle.ts';
@@ -67,10 +68,6 @@ function after(ms: number): { promise: Promise<void>; cancel(): void } {
       done();
     },
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function createApp(options: AppOptions = {}): App {

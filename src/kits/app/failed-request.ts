@@ -6,6 +6,7 @@
  * the response is cut, never finished as if whole. One log line says which request and why.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { messageOf } from './error-message.ts';
 import { dropRepresentationHeaders } from './failure-answer.ts';
 import type { AppEvent } from './options.ts';
 
@@ -40,7 +41,7 @@ function answerBug(
     msg: 'request failed',
     method: req.method,
     path,
-    error: error instanceof Error ? error.message : String(error),
+    error: messageOf(error),
   });
   // A response already whole stays as it is (its connection may carry the next request).
   if (res.writableEnded) return;

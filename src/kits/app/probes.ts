@@ -15,6 +15,10 @@ interface ProbePaths {
 
 function pathOf(url: string | undefined): string {
   if (url === undefined) return '';
+  // The absolute form (`GET http://host/ready`), which a server must accept (RFC 9112 §3.2.2)
+  // and frameworks route by its path: read as the app would, or a catch-all route's 200 would
+  // answer the probe and hide a drain. `*` and anything else that is no URL is no probe.
+  if (!url.startsWith('/')) return URL.parse(url)?.pathname ?? '';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
 }

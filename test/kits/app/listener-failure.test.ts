@@ -83,3 +83,62 @@ test('a listener that throws or rejects fails its request alone: 500, or cut onc
 function listenerSync(_req: IncomingMessage, _res: ServerResponse): void {
   throw new Error('sync bug');
 }
+
+test('what cannot be read as text (an object without a prototype, a message getter that throws) fails its request alone too; a check and a hook that reject with one neither', async () => {
+  const events: AppEvent[] = [];
+  // `String()` of an object without a prototype throws (what querystring.parse gives is one).
+  const unreadable = () => Object.create(null) as unknown;
+  const badMessage = () => {
+    const error = new Error('hidden');
+    Object.defineProperty(error, 'message', {
+      get() {
+        throw new Error('no message');
+      },
+    });
+    return error;
+  };
+  let checks = 0;
+  const { app, port, ready } = await serveApp(
+    (req) => {
+      if (req.url === '/sync') throw unreadable();
+      if (req.url === '/async') return Promise.reject(unreadable());
+      if (req.url === '/getter') return Promise.reject(badMessage());
+      return undefined;
+    },
+    {
+      host: '127.0.0.1',
+      // The first check rejects with one: "not yet", as any rejection, then ready.
+      ready: () => (++checks === 1 ? Promise.reject(unreadable()) : true),
+      readyRetry: 10,
+      onShutdown: () => Promise.reject(unreadable()),
+      shutdown: { delay: 0 },
+      signals: [],
+      exit: false,
+      log: (event) => events.push(event),
+    },
+  );
+  let report: Awaited<ReturnType<typeof app.shutdown>> | undefined;
+  try {
+    await ready;
+    assert.equal(app.state, 'ready');
+    for (const path of ['/sync', '/async', '/getter']) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
+      assert.equal(res.status, 500, path);
+      assert.equal(await res.text(), 'Internal Server Error\n', path);
+    }
+  } finally {
+    report = await app.shutdown('test');
+  }
+  assert.equal(report.cleanupFailures, 1);
+  const unreadableWords = 'a thrown object that cannot be read as text';
+  assert.deepEqual(
+    events.filter((e) => e.msg === 'request failed').map((e) => [e.path, e.error]),
+    [
+      ['/sync', unreadableWords],
+      ['/async', unreadableWords],
+      ['/getter', unreadableWords],
+    ],
+  );
+  assert.equal(events.find((e) => e.msg === 'not ready yet')?.error, unreadableWords);
+  assert.equal(events.find((e) => e.msg === 'cleanup failed')?.error, unreadableWords);
+});

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { test } from 'node:test';
 import { type AppEvent, serveApp } from '../../../src/kits/app/index.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -176,4 +177,42 @@ test('a bad option is a clear error at createApp, not a surprise at the first de
   assert.throws(() => createApp({ onShutdown: ['close' as unknown as () => void] }), {
     message: 'candor/app: onShutdown must be a function or an array of functions',
   });
+});
+
+test('a probe in absolute form (RFC 9112 §3.2.2: a server must accept it) is the probe, not the app’s path: a catch-all 200 never hides a drain', async () => {
+  const { app, port, ready } = await serveApp((_req, res) => res.end('catch-all\n'), {
+    host: '127.0.0.1',
+    shutdown: { delay: 5_000, timeout: 10_000 },
+    signals: [],
+    exit: false,
+    log: false,
+  });
+  const ask = (target: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () =>
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => {
+        text += chunk;
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+  let stopping: ReturnType<typeof app.shutdown> | undefined;
+  try {
+    await ready;
+    stopping = app.shutdown('test');
+    const probe = await ask(`http://127.0.0.1:${port}/ready?from=probe`);
+    assert.match(probe, /^HTTP\/1\.1 503 /);
+    assert.match(probe, /\{"status":"not ready","state":"draining"\}\n$/);
+    assert.match(await ask('HTTP://APP/live'), /\{"status":"live","state":"draining"\}\n$/);
+    // Not a probe: another path, and what is no URL at all.
+    assert.match(await ask('http://app/ready/x'), /catch-all\n$/);
+    assert.match(await ask('*'), /catch-all\n$/);
+  } finally {
+    app.hurry();
+    await stopping;
+  }
 });

@@ -89,3 +89,33 @@ test('a second SIGINT during the delay cuts at once', async () => {
     await app.kill();
   }
 });
+
+test('two servers on the kit in one process (the app and its metrics port): SIGTERM exits once both are over, not when the idle one is', async () => {
+  const app = await startAppProcess({
+    APP_NAME: 'e',
+    APP_DELAY: '100',
+    APP_TIMEOUT: '20000',
+    APP_SECOND: '1',
+  });
+  try {
+    await app.waitFor('ready');
+    await app.waitFor('second: ready');
+    const busy = await rawConnection(app.port);
+    busy.send('/slow');
+    app.child.kill('SIGTERM');
+    // The second server has nothing in flight and is over first; the process waits for the app's.
+    const [slow] = await busy.responses(1);
+    assert.match(slow, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(slow, /\r\n\r\ne \/slow\n$/);
+    assert.equal(await app.exited, 0);
+    const done = events(app.lines).filter((l) => /(stopped|cleanup ran)$/.test(String(l.msg)));
+    assert.deepEqual(done.map((l) => l.msg).sort(), [
+      'cleanup ran',
+      'second: cleanup ran',
+      'second: stopped',
+      'stopped',
+    ]);
+  } finally {
+    await app.kill();
+  }
+});
