@@ -4,7 +4,7 @@
  * (formats.ts); the normaliser reads the same parsers.
  */
 
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { type Parsed, parseListenAddress } from './addresses.ts';
 import { describeValue } from './describe-value.ts';
 
@@ -47,6 +47,11 @@ function parseDnsName(text: string): Parsed<string> {
   return { value: text };
 }
 
+/** The unspecified address however it is written (`::`, `::0`, eight zero groups, `::ffff:0.0.0.0`). */
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addAddress('0.0.0.0');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
 /**
  * A DNS server to ask, `host:port` (port 53 as written: `10.0.0.10:53`, `[fd00::a]:53`); an IP
  * address, not a name. Not one node:dns cannot ask, which `check` would pass and every question
@@ -63,7 +68,7 @@ function parseResolverAddress(text: string): Parsed<string> {
     return {
       problem: `a DNS server's IPv6 zone id is dropped by Node's resolver (it would ask the address with no interface, and fail): give a global or unique-local address, got ${got}`,
     };
-  if (parsed.value.host === '0.0.0.0' || parsed.value.host === '::')
+  if (UNSPECIFIED.check(parsed.value.host, isIP(parsed.value.host) === 6 ? 'ipv6' : 'ipv4'))
     return {
       problem: `an unspecified address is no DNS server: its answers come from another address, and are dropped, got ${got}`,
     };

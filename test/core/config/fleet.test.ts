@@ -171,3 +171,18 @@ test('discovery.resolvers: an IPv6 zone id (node:dns drops it) and an unspecifie
     at(92, 2, '"[::]:53"', unspecified),
   ]);
 });
+
+test('discovery.resolvers: the unspecified address however it is spelt is refused (`::0`, eight zero groups, IPv4-mapped)', () => {
+  const text = `${HEAD}upstreams:
+  api:
+    discovery: { dns: api.internal, port: 80, resolvers: ["[::0]:53", "[0:0:0:0:0:0:0:0]:53", "[::ffff:0.0.0.0]:53", "[::1]:53"] }
+`;
+  const unspecified =
+    'an unspecified address is no DNS server: its answers come from another address, and are dropped';
+  assert.deepEqual(
+    problemsOf(text).map((p) => p.message),
+    ['"[::0]:53"', '"[0:0:0:0:0:0:0:0]:53"', '"[::ffff:0.0.0.0]:53"'].map(
+      (got) => `${unspecified}, got ${got}`,
+    ),
+  );
+});
