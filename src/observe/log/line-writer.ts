@@ -420,10 +420,11 @@ export class LineWriter {
 
   /**
    * Where the next write of a batch ends: a file takes the whole batch (appended whole, as one
-   * write: O_APPEND), a pipe or socket pieces of whole lines (wholeWriteBytes says why).
+   * write: O_APPEND; its wholeWrite is unbounded), a pipe or socket pieces of whole lines
+   * (wholeWriteBytes says why).
    */
   private pieceEnd(bytes: Buffer, offset: number): number {
-    return this.isFile ? bytes.length : wholeLinesEnd(bytes, offset, this.wholeWrite);
+    return wholeLinesEnd(bytes, offset, this.wholeWrite);
   }
 
   /** `fd` is fixed per batch: a batch begun before a reopen() ends in the file it began in. */
