@@ -88,8 +88,10 @@ test('send_timeout, buffer_total and spool changed by a reload: a slow reader on
 test('spool.max_response lowered by a reload: the next slow reader spools no more than it', async (t) => {
   const app = await startUpstream();
   t.after(() => app.close());
+  // A cut after 2 s of nothing taken: time for the spool to take all 32 MiB of the first /big on
+  // a loaded machine (a 300 ms cut left the upstream's answer unfinished in CI).
   const gw = await startTestGateway(
-    config(app.url, '{ send_timeout: 300ms, buffer_total: 16KiB }', '{ buffer: 16KiB }'),
+    config(app.url, '{ send_timeout: 2s, buffer_total: 16KiB }', '{ buffer: 16KiB }'),
   );
   t.after(() => gw.close());
   const first = await connection(gw.port);
@@ -106,7 +108,7 @@ test('spool.max_response lowered by a reload: the next slow reader spools no mor
     gw,
     config(
       app.url,
-      '{ send_timeout: 300ms, buffer_total: 16KiB, spool: { max_response: 256KiB } }',
+      '{ send_timeout: 2s, buffer_total: 16KiB, spool: { max_response: 256KiB } }',
       '{ buffer: 16KiB }',
     ),
   );
