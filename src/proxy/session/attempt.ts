@@ -45,6 +45,7 @@ export class Attempt implements AttemptOutcome {
   #failure: Failure | undefined = undefined;
   /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
   #bodyToCome = false;
+  readonly ejectedUntilAtSend: number;
 
   constructor(
     exchange: Exchange,
@@ -62,6 +63,7 @@ export class Attempt implements AttemptOutcome {
     this.retrySlot = retry ? retrySlot : undefined;
     this.#sinks = sinks;
     this.upstream = upstream;
+    this.ejectedUntilAtSend = selection.target.ejectedUntil;
   }
 
   // What AttemptOutcome reads of it, once settled (read-only: only the attempt's own steps change it).
@@ -154,7 +156,14 @@ export class Attempt implements AttemptOutcome {
     if (!this.#bodyToCome) return;
     this.#bodyToCome = false;
     if (failure.kind.shape === 'client' || failure.clientsDoing) return;
-    reportBodyFailure(this.#sinks.runtime, this.upstream, this.selection.target, failure, performance.now());
+    reportBodyFailure(
+      this.#sinks.runtime,
+      this.upstream,
+      this.selection.target,
+      failure,
+      performance.now(),
+      this.ejectedUntilAtSend,
+    );
   }
 
   /** Its answer's body came whole: the target's success is complete (a run of failures in a row ends, the circuit's too). */

@@ -83,6 +83,19 @@ export interface AttemptOutcome {
   readonly retrySlot: Release | undefined;
   /** An answer whose body is still to come: its success ends a run of failures only once the body is whole (reportWholeBody). */
   readonly bodyToCome: boolean;
+  /** The target's `ejectedUntil` when the attempt went: an ejection since is told by its change (sentBeforeEjection). */
+  readonly ejectedUntilAtSend: number;
+}
+
+/**
+ * The attempt went to its target before the ejection the target is in now (made since, by this
+ * worker or another): its failure is the fault that ejection already answers for. Counted toward
+ * the upstream's circuit too, one dead target's stragglers opened it for the healthy ones: a dead
+ * target's refusals come back faster than the others' answers, twenty "in a row" by completion.
+ * An attempt sent to a target already ejected (every target was: isOnlyEjected) counts as any.
+ */
+function sentBeforeEjection(target: Target, ejectedUntilAtSend: number, now: number): boolean {
+  return target.ejectedUntil > now && target.ejectedUntil !== ejectedUntilAtSend;
 }
 
 /**
@@ -94,6 +107,8 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   const { upstream, target, failure, judged } = outcome;
   const { metrics } = sinks;
   const origin = target.config.origin;
+  // Read before judge(): the failure that ejects the target is one of the circuit's own.
+  const straggler = sentBeforeEjection(target, outcome.ejectedUntilAtSend, now);
   outcome.releaseTargetProbe();
   if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
   // A failure after this target's answer (a plugin's onResponse threw, or let out its fetch's
@@ -108,7 +123,9 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   // cuts every body short never opened its circuit. A half-open probe is judged at its head: a
   // body that streams for minutes must not hold the circuit's only probe slot.
   const waitForBody = failure === undefined && outcome.bodyToCome && !outcome.circuitProbe;
-  if (judged && (fault || failure === undefined) && !waitForBody)
+  // A straggler's fault is its target's ejection's (sentBeforeEjection); a probe's is always the circuit's.
+  const ejectionsFault = fault && straggler && !outcome.circuitProbe;
+  if (judged && (fault || failure === undefined) && !waitForBody && !ejectionsFault)
     judgeCircuit(upstream.circuit, upstream.name, fault, outcome.circuitProbe, now, sinks.announce);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
@@ -124,9 +141,12 @@ export function reportBodyFailure(
   target: Target,
   failure: Failure,
   now: number,
+  ejectedUntilAtSend: number,
 ): void {
+  const straggler = sentBeforeEjection(target, ejectedUntilAtSend, now);
   judge(sinks, upstream, target, failure, now);
-  if (isTargetFault(failure)) judgeCircuit(upstream.circuit, upstream.name, true, false, now, sinks.announce);
+  if (isTargetFault(failure) && !straggler)
+    judgeCircuit(upstream.circuit, upstream.name, true, false, now, sinks.announce);
 }
 
 /**
