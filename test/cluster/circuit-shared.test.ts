@@ -70,6 +70,15 @@ upstreams:
     assert.equal(await circuit(metricsPort, 'half_open'), 0);
     const probes = serve.lines.filter((l) => l.msg === 'request' && l.path === '/probe' && l.status === 200);
     assert.equal(probes.length, 1, 'one probe closed the circuit of both workers');
+    // Each opening logged and counted by the worker that made it alone (the other, told, says
+    // nothing; both may have opened it on their own before the news came): as many lines as counts.
+    const opened = serve.lines.filter((l) => l.msg === 'circuit opened');
+    assert.ok(opened.length >= 1);
+    const opens = sampleValue(samples((await scrape(metricsPort)).text), 'candor_circuit_opens_total', {
+      upstream: 'app',
+    });
+    assert.equal(opens, opened.length);
+    assert.equal(serve.lines.filter((l) => l.msg === 'circuit closed').length, 1, 'closed by the one probe');
   } finally {
     await serve.stop();
     if (upstream) {

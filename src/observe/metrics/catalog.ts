@@ -143,6 +143,13 @@ export const METRICS = {
     help: 'Times passive health (outlier detection) took a target out of rotation.',
     aggregator: 'sum',
   },
+  circuitOpens: {
+    name: 'candor_circuit_opens_total',
+    type: 'counter',
+    labels: ['upstream'],
+    help: "Times the upstream's circuit breaker opened: by failures in a row, or again by a failed half-open probe; counted by the worker that opened it (the others, told, count nothing).",
+    aggregator: 'sum',
+  },
   returns: {
     name: 'candor_target_returns_total',
     type: 'counter',

@@ -289,6 +289,11 @@ export class GatewayMetrics {
     this.#count('ejections').cell(upstream, target).value++;
   }
 
+  /** The upstream's circuit opened here (upstream-circuit.ts, judgeCircuit); another worker's opening is its own count. */
+  circuitOpened(upstream: string): void {
+    this.#count('circuitOpens').cell(upstream).value++;
+  }
+
   /** An ejection ended (report-outcome.ts, tellReturn): counted once per ejection, by `by`. */
   returned(upstream: string, target: string, by: 'request' | 'check'): void {
     this.#count('returns').cell(upstream, target, by).value++;

@@ -1,4 +1,7 @@
+import type { FailureType } from '../../core/failure/taxonomy.ts';
 import { type Circuit, type CircuitBreakerConfig, createCircuit } from '../../core/retry/circuit.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 
 /**
  * News of a worker's circuit for the others of a cluster (through the primary): it opened, for
@@ -20,26 +23,54 @@ export function upstreamCircuit(previous: Circuit | undefined, config: CircuitBr
   return circuit;
 }
 
+/** Where a change of the circuit's is told: the log, its count, the other workers of a cluster. */
+export interface CircuitSinks {
+  readonly logger: Logger;
+  readonly metrics: Pick<GatewayMetrics, 'circuitOpened'>;
+  /** A cluster worker's line to the others (through the primary); absent in-process. */
+  readonly announce?: (news: CircuitNews) => void;
+}
+
 /**
- * An attempt's outcome the circuit is to judge (a fault of the upstream, or an answer): a change
- * it makes is told to the other workers, so each does not learn of it on its own.
+ * An attempt's outcome the circuit is to judge (a fault of the upstream, with its type, or an
+ * answer: undefined). A change it makes is logged and counted by this process alone, as an
+ * ejection is, and told to the other workers, which take it silently: one opening is one line,
+ * one count, whatever the number of workers. Without the line, the 503s of an open circuit were
+ * all an operator saw, each naming the circuit, none saying when or why it opened; a gauge
+ * scraped every 15 s misses an opening of 5 s.
  */
 export function judgeCircuit(
   circuit: Circuit,
   upstream: string,
-  fault: boolean,
+  fault: FailureType | undefined,
   probe: boolean,
   now: number,
-  announce: ((news: CircuitNews) => void) | undefined,
+  sinks: CircuitSinks,
 ): void {
   const openUntil = circuit.openUntil;
   const wasClosed = isClosed(circuit, now);
-  circuit.record(now, fault, probe);
+  circuit.record(now, fault !== undefined, probe);
   // Opened (or opened again by a failed probe) by this outcome.
-  if (circuit.openUntil > openUntil)
-    announce?.({ candor: 'circuit-opened', upstream, forMs: circuit.openUntil - now });
+  if (circuit.openUntil > openUntil) {
+    const forMs = circuit.openUntil - now;
+    sinks.metrics.circuitOpened(upstream);
+    sinks.logger.warn(
+      {
+        upstream,
+        reason: fault,
+        by: probe ? 'probe' : 'failures',
+        until: new Date(performance.timeOrigin + circuit.openUntil).toISOString(),
+        for_ms: Math.round(forMs),
+      },
+      'circuit opened',
+    );
+    sinks.announce?.({ candor: 'circuit-opened', upstream, forMs });
+  }
   // Closed by this probe's success: the other workers need not wait for probes of their own.
-  else if (!wasClosed && isClosed(circuit, now)) announce?.({ candor: 'circuit-closed', upstream });
+  else if (!wasClosed && isClosed(circuit, now)) {
+    sinks.logger.info({ upstream }, 'circuit closed');
+    sinks.announce?.({ candor: 'circuit-closed', upstream });
+  }
 }
 
 /** Another worker's news: this worker's circuit of the same upstream takes the same state. */

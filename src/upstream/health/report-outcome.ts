@@ -126,7 +126,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   // A straggler's fault is its target's ejection's (sentBeforeEjection); a probe's is always the circuit's.
   const ejectionsFault = fault && straggler && !outcome.circuitProbe;
   if (judged && (fault || failure === undefined) && !waitForBody && !ejectionsFault)
-    judgeCircuit(upstream.circuit, upstream.name, fault, outcome.circuitProbe, now, sinks.announce);
+    judgeCircuit(upstream.circuit, upstream.name, failure?.type, outcome.circuitProbe, now, sinks);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
 }
@@ -146,7 +146,7 @@ export function reportBodyFailure(
   const straggler = sentBeforeEjection(target, ejectedUntilAtSend, now);
   judge(sinks, upstream, target, failure, now);
   if (isTargetFault(failure) && !straggler)
-    judgeCircuit(upstream.circuit, upstream.name, true, false, now, sinks.announce);
+    judgeCircuit(upstream.circuit, upstream.name, failure.type, false, now, sinks);
 }
 
 /**
@@ -155,7 +155,7 @@ export function reportBodyFailure(
  */
 export function reportWholeBody(sinks: OutcomeSinks, upstream: Upstream, target: Target, now: number): void {
   recordWholeBody(target);
-  judgeCircuit(upstream.circuit, upstream.name, false, false, now, sinks.announce);
+  judgeCircuit(upstream.circuit, upstream.name, undefined, false, now, sinks);
 }
 
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */
