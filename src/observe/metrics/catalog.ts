@@ -143,6 +143,13 @@ export const METRICS = {
     help: 'Times passive health (outlier detection) took a target out of rotation.',
     aggregator: 'sum',
   },
+  traceSpans: {
+    name: 'candor_trace_spans_total',
+    type: 'counter',
+    labels: ['result'],
+    help: 'Spans recorded for export (tracing), by how they ended: exported (a collector took them), failed (their export failed or ran out of time: lost), dropped (the export queue was full: lost).',
+    aggregator: 'sum',
+  },
   circuitOpens: {
     name: 'candor_circuit_opens_total',
     type: 'counter',

@@ -289,6 +289,11 @@ export class GatewayMetrics {
     this.#count('ejections').cell(upstream, target).value++;
   }
 
+  /** Spans handed to the exporter (tracing/provider.ts), by how they ended; `failed` and `dropped` are lost. */
+  traceSpans(result: 'exported' | 'failed' | 'dropped', count: number): void {
+    this.#count('traceSpans').cell(result).value += count;
+  }
+
   /** The upstream's circuit opened here (upstream-circuit.ts, judgeCircuit); another worker's opening is its own count. */
   circuitOpened(upstream: string): void {
     this.#count('circuitOpens').cell(upstream).value++;

@@ -31,7 +31,12 @@ const MAX_QUEUE = 2048;
 /** The longest attribute value a span keeps (the SDK cuts longer ones): the log line has the whole path. */
 const MAX_ATTRIBUTE_LENGTH = 1024;
 
-export function startTracing(config: TracingConfig, logger: Logger): Tracing {
+/** Where an export's end is counted (`candor_trace_spans_total`: the gateway's metrics, a peer layer named by shape). */
+interface SpanCounts {
+  traceSpans(result: 'exported' | 'failed' | 'dropped', count: number): void;
+}
+
+export function startTracing(config: TracingConfig, logger: Logger, metrics: SpanCounts): Tracing {
   const tracing: { next: Tracing['next'] } = { next: undefined };
   // The ids a span takes: those Candor already chose for the request (see Tracing.next),
   // else fresh ones from the same pooled random source the request ids use.
@@ -39,10 +44,13 @@ export function startTracing(config: TracingConfig, logger: Logger): Tracing {
     generateTraceId: () => tracing.next?.traceId ?? randomHex(16),
     generateSpanId: () => tracing.next?.spanId ?? randomHex(8),
   };
+  // Each result shown from the start (at 0), so that the first loss is a rise a rate() sees.
+  for (const result of ['exported', 'failed', 'dropped'] as const) metrics.traceSpans(result, 0);
   const timeoutMs = exportTimeoutMs();
   const exporter = new ReportingExporter(
     new OTLPTraceExporter({ url: config.otlpEndpoint, timeoutMillis: timeoutMs }),
     logger,
+    metrics,
     timeoutMs,
   );
   const provider = new BasicTracerProvider({
@@ -88,11 +96,14 @@ function exportTimeoutMs(): number {
  * The OTLP exporter, with its failures in the gateway's log: the SDK reports them only to
  * its own diagnostic logger, which nobody reads. One line when exports start failing and
  * one when they work again, with the spans lost meanwhile: a collector that is down for an
- * hour is two lines, not one per batch.
+ * hour is two lines, not one per batch. Every span's end is counted too, exported or lost
+ * (`candor_trace_spans_total`): the lines alone said nothing of a collector that fails one
+ * export in ten, nor of the spans a worker lost when the gateway stopped while failing.
  */
 class ReportingExporter implements SpanExporter {
   readonly #inner: SpanExporter;
   readonly #logger: Logger;
+  readonly #metrics: SpanCounts;
   #lost = 0;
   /** Since the last export that worked: an export failed, spans were dropped (each said once). */
   #failing = false;
@@ -103,9 +114,10 @@ class ReportingExporter implements SpanExporter {
   /** Exports not yet ended, each ending at its deadline at the latest. */
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(inner: SpanExporter, logger: Logger, timeoutMs: number) {
+  constructor(inner: SpanExporter, logger: Logger, metrics: SpanCounts, timeoutMs: number) {
     this.#inner = inner;
     this.#logger = logger;
+    this.#metrics = metrics;
     this.#timeoutMs = timeoutMs;
   }
 
@@ -114,6 +126,7 @@ class ReportingExporter implements SpanExporter {
     if (!this.#dropping) this.#logger.warn({ queued: MAX_QUEUE }, 'trace export falls behind: spans dropped');
     this.#dropping = true;
     this.#lost++;
+    this.#metrics.traceSpans('dropped', 1);
   }
 
   export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
@@ -148,6 +161,7 @@ class ReportingExporter implements SpanExporter {
   }
 
   #report(count: number, result: ExportResult): void {
+    this.#metrics.traceSpans(result.code === ExportResultCode.SUCCESS ? 'exported' : 'failed', count);
     if (result.code === ExportResultCode.SUCCESS) {
       if (this.#lost > 0) this.#logger.info({ lost_spans: this.#lost }, 'trace export works again');
       this.#lost = 0;

@@ -136,7 +136,7 @@ export async function buildGateway(
   const tracing =
     config.tracing === undefined
       ? undefined
-      : (await import('../../observe/tracing/provider.ts')).startTracing(config.tracing, logger);
+      : (await import('../../observe/tracing/provider.ts')).startTracing(config.tracing, logger, metrics);
   const changes = new RuntimeChanges();
   for (const change of options.changes ?? [])
     if (RuntimeChanges.check(change, config) === undefined) changes.record(change);

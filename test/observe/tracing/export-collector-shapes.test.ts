@@ -12,6 +12,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { samples, sampleValue, scrape } from '../metrics/scrape.ts';
 import { gatewayYaml } from './collector.ts';
 
 // Read by the exporter and the batch processor when the gateway makes them (this file's own process).
@@ -33,9 +34,12 @@ const close = (server: Server) => new Promise<void>((resolve) => server.close(()
 test('a collector down, then back: one line when exports fail, one when they work again with the spans lost', async () => {
   const port = await freePort();
   const echo = await startEcho();
-  const gw = await startTestGateway(gatewayYaml([echo.url], `http://127.0.0.1:${port}/v1/traces`));
+  const gw = await startTestGateway(
+    `metrics:\n  listen: 127.0.0.1:0\n${gatewayYaml([echo.url], `http://127.0.0.1:${port}/v1/traces`)}`,
+  );
   let received = 0;
   let collector: Server | undefined;
+  const spans: Record<string, number | undefined> = {};
   try {
     for (let i = 0; i < 3; i++) assert.equal((await request(gw.url, { path: '/items' })).status, 200);
     await waitUntil('the export failed', () => gw.logs.some((l) => l.msg === 'trace export failed'), 10_000);
@@ -47,6 +51,10 @@ test('a collector down, then back: one line when exports fail, one when they wor
     await waitUntil('the export works again', () =>
       gw.logs.some((l) => l.msg === 'trace export works again'),
     );
+    // Every span's end counted, the lost ones with them: the lines say only when it changed.
+    const all = samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    for (const result of ['exported', 'failed', 'dropped'])
+      spans[result] = sampleValue(all, 'candor_trace_spans_total', { result });
   } finally {
     await gw.close();
     await echo.close();
@@ -60,6 +68,7 @@ test('a collector down, then back: one line when exports fail, one when they wor
   assert.equal(back[0].level, 'info');
   assert.equal(back[0].lost_spans, 6);
   assert.equal(received, 1);
+  assert.deepEqual(spans, { exported: 2, failed: 6, dropped: 0 });
 });
 
 for (const status of [301, 307, 308]) {
