@@ -82,8 +82,14 @@ export class FillLocks {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return 'none';
         }
-        // Held: by a live fetch, or left by a process gone (its lock goes, and this one tries once more).
-        if (!(await this.#takenOver(lock, staleMs))) return 'held';
+        // Held: by a live fetch, or left by a process gone (this one's put in its place, or, gone
+        // meanwhile, this one tries once more).
+        const over = await this.#takenOver(lock, made, staleMs);
+        if (typeof over === 'number') {
+          this.#held.set(key, over);
+          return 'taken';
+        }
+        if (!over) return 'held';
       }
       return 'held';
     } finally {
@@ -200,32 +206,80 @@ export class FillLocks {
   }
 
   /**
-   * Whether the lock there was abandoned and is now out of the way: its owner certainly gone
-   * (store-owner.ts), or older than `staleMs`. Moved aside first, then removed only if what was
-   * moved is the lock judged (another taker may have replaced it meanwhile: put back then).
+   * Whether the lock there was abandoned (its owner certainly gone, by store-owner.ts, or older
+   * than `staleMs`) and is now this process's, `made` renamed over it in one step: the inode it
+   * is; or, gone meanwhile, true (try again); false: a live fetch's. One taker at a time: the one
+   * that links the key's takeover marker (`….lock.takeover`, from `made`, as a lock is linked)
+   * judges the lock again under it. Two workers that both saw a dead owner (each looks every
+   * 20 ms) both took it over before (2 to 9 keys of 150 with three workers): the second judged
+   * the dead lock, then moved the first's new one aside (and back, or removed it: its read and its
+   * stat were of two locks); and a lock moved aside and not yet replaced was, to a waiter looking
+   * then, a fetch over, after which it fetched alone. A lock not abandoned costs no marker.
    */
-  async #takenOver(lock: string, staleMs: number): Promise<boolean> {
-    const [text, facts] = await Promise.all([readNote(lock), stat(lock).catch(() => undefined)]);
-    // Gone meanwhile: its fetch is over, try again.
-    if (facts === undefined) return true;
-    const owner = text === undefined ? undefined : ownerOfToken(text);
-    // One that is no lock of ours (a FIFO, a device, a file that cannot be read) is no fetch's: out of the way too.
-    const abandoned =
-      text === undefined || (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
-    if (!abandoned) return false;
-    const aside = `${lock}.${process.pid}.${this.#made++}`;
+  async #takenOver(lock: string, made: string, staleMs: number): Promise<boolean | number> {
+    const judged = await judge(lock, staleMs);
+    // Gone meanwhile (its fetch over: try again), or a live fetch's (wait for it).
+    if (typeof judged !== 'object') return judged === 'gone';
+    const marker = `${lock}.takeover`;
+    for (;;) {
+      const code = await link(made, marker).then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => err.code,
+      );
+      if (code === undefined) break;
+      if (code !== 'EEXIST') return false;
+      // Another's takeover under way (a few file operations): once over, the lock is judged
+      // again; a marker left by a taker killed in it goes as a dead lock does.
+      const other = await judge(marker, staleMs);
+      if (typeof other === 'object') await this.#movedAside(marker, other.ino);
+      else if (other === 'live') await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    try {
+      // Under the marker nobody else replaces an abandoned lock (its owner lets go of nothing),
+      // but one past `staleMs` whose owner lived: let go of, another's linked meanwhile (a hint).
+      const again = await judge(lock, staleMs);
+      if (typeof again !== 'object') return again === 'gone';
+      const { ino } = await stat(made);
+      await rename(made, lock);
+      return ino;
+    } catch {
+      return false;
+    } finally {
+      await unlink(marker).catch(() => {});
+    }
+  }
+
+  /**
+   * Moves the file there aside (a takeover marker left by a taker killed in it) and removes it if
+   * what was moved is the inode judged (another may have replaced it meanwhile: put back then).
+   */
+  async #movedAside(file: string, ino: number): Promise<void> {
+    const aside = `${file}.${process.pid}.${this.#made++}`;
     if (
-      !(await rename(lock, aside).then(
+      !(await rename(file, aside).then(
         () => true,
         () => false,
       ))
     )
-      return true;
+      return;
     const moved = await stat(aside).catch(() => undefined);
-    if (moved !== undefined && moved.ino !== facts.ino) await link(aside, lock).catch(() => {});
+    if (moved !== undefined && moved.ino !== ino) await link(aside, file).catch(() => {});
     await unlink(aside).catch(() => {});
-    return true;
   }
+}
+
+/**
+ * A lock (or takeover marker) as a taker sees it: `gone`; `live`; or abandoned, with the inode
+ * judged: its owner certainly gone, older than `staleMs`, or no lock of ours (a FIFO, a device,
+ * a file that cannot be read: no fetch's).
+ */
+async function judge(file: string, staleMs: number): Promise<'gone' | 'live' | { ino: number }> {
+  const [text, facts] = await Promise.all([readNote(file), stat(file).catch(() => undefined)]);
+  if (facts === undefined) return 'gone';
+  const owner = text === undefined ? undefined : ownerOfToken(text);
+  const abandoned =
+    text === undefined || (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
+  return abandoned ? { ino: facts.ino } : 'live';
 }
 
 /** `promise`, or `ms` passing first, whichever comes first (the timer cleared either way). */
