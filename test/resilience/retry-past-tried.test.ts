@@ -83,7 +83,25 @@ upstreams:
     assert.equal(answer.status, 200);
     assert.equal(line.panic, true); // b was taken out of its ejection for this request
     assert.equal(b.served(), 1);
-    assert.equal(gw.logs.filter((l) => l.msg === 'target ejected').length, 1);
+    // Its answer, to a request picked for it while ejected, ends its ejection as a probe's would: b
+    // holds max_ejected_percent's place no longer, and a's next refusal ejects a. Kept ejected, b
+    // left a taking every first try, a refusal and a retry each, until the budget said no (502s).
+    const back = gw.logs.filter((l) => l.msg === 'target back in rotation');
+    assert.deepEqual(
+      back.map((l) => [l.target, l.by]),
+      [[b.url, 'request']],
+    );
+    assert.equal((await request(gw.url, { method: 'POST', path: '/four', body: 'x' })).status, 200);
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected').map((l) => l.target),
+      [b.url, a.url],
+    );
+    for (const path of ['/five', '/six']) {
+      assert.equal((await request(gw.url, { method: 'POST', path, body: 'x' })).status, 200);
+    }
+    const five = await gw.accessLine(5);
+    const six = await gw.accessLine(6);
+    assert.deepEqual([five.target, five.tries, six.target, six.tries], [b.url, undefined, b.url, undefined]);
   } finally {
     await gw.close();
     await a.stop();
