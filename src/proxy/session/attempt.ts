@@ -46,6 +46,7 @@ export class Attempt implements AttemptOutcome {
   /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
   #bodyToCome = false;
   readonly ejectedUntilAtSend: number;
+  readonly sentEjected: boolean;
 
   constructor(
     exchange: Exchange,
@@ -64,6 +65,7 @@ export class Attempt implements AttemptOutcome {
     this.#sinks = sinks;
     this.upstream = upstream;
     this.ejectedUntilAtSend = selection.target.ejectedUntil;
+    this.sentEjected = selection.target.isEjected(startedAt);
   }
 
   // What AttemptOutcome reads of it, once settled (read-only: only the attempt's own steps change it).

@@ -24,6 +24,7 @@ export function recordOutcome(
   failure: Failure | undefined,
   now: number,
   bodyToCome = false,
+  sentEjected = false,
 ): OutlierChange {
   const policy = upstream.config.outlierDetection;
   if (!isTargetFault(failure)) {
@@ -31,7 +32,11 @@ export function recordOutcome(
     // (recordWholeBody ends it once it came whole), and a target that cuts every body short
     // would otherwise never be ejected, each head wiping the count its broken body had just made.
     if (!bodyToCome) target.consecutiveFailures = 0;
-    if (target.ejectedUntil !== 0 && target.ejectedUntil <= now) {
+    // A request sent to it while ejected (no target left but ejected ones, or a retry's: tiers.ts)
+    // is a probe as much as one sent once the time ran out: answered, the ejection is over. Kept,
+    // a target back from a restart held `max_ejected_percent`'s place while answering, and the
+    // refusing one beside it could not be ejected: it took every first try, each a retry.
+    if (target.ejectedUntil !== 0 && (target.ejectedUntil <= now || sentEjected)) {
       target.ejectedUntil = 0;
       target.inRotationSince = now;
       return 'returned';

@@ -22,7 +22,7 @@ export type Announcement =
 
 /**
  * What ended a target's ejection: `request`, a request's success once it ran out (its half-open
- * probe); `check`, an active health check that passed while requests waited for the upstream
+ * probe), or of one sent to it while ejected (recordOutcome); `check`, an active health check that passed while requests waited for the upstream
  * (outlier.ts, unejectedByProbe).
  */
 export type ReturnedBy = 'request' | 'check';
@@ -85,6 +85,8 @@ export interface AttemptOutcome {
   readonly bodyToCome: boolean;
   /** The target's `ejectedUntil` when the attempt went: an ejection since is told by its change (sentBeforeEjection). */
   readonly ejectedUntilAtSend: number;
+  /** The target was ejected (its time not over) when the attempt went to it: its answer ends that ejection (recordOutcome). */
+  readonly sentEjected: boolean;
 }
 
 /**
@@ -110,7 +112,9 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   // Read before judge(): the failure that ejects the target is one of the circuit's own.
   const straggler = sentBeforeEjection(target, outcome.ejectedUntilAtSend, now);
   outcome.releaseTargetProbe();
-  if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome);
+  // Only the ejection it was sent into: not one made since, by a request that went after it.
+  const sentEjected = outcome.sentEjected && target.ejectedUntil === outcome.ejectedUntilAtSend;
+  if (judged) judge(sinks, upstream, target, failure, now, outcome.bodyToCome, sentEjected);
   // A failure after this target's answer (a plugin's onResponse threw, or let out its fetch's
   // failure: answeredFirst) leaves the attempt what it was, a response.
   const answered = failure === undefined || failure.answeredFirst;
@@ -173,8 +177,9 @@ function judge(
   failure: Failure | undefined,
   now: number,
   bodyToCome = false,
+  sentEjected = false,
 ): void {
-  const change = recordOutcome(upstream, target, failure, now, bodyToCome);
+  const change = recordOutcome(upstream, target, failure, now, bodyToCome, sentEjected);
   if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
   else if (change === 'returned') tellReturn(sinks, upstream, target, 'request');
 }

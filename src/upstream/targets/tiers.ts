@@ -47,7 +47,8 @@ export interface TierPolicy {
  * The targets a pick may choose from when the fast path did not apply (a target of the lowest
  * tier out of rotation, a retry, tiers in panic): always of one tier, so a hash ring stays
  * consistent within it. A retry prefers the untried targets of the tier in use, then those of
- * the next tiers (nginx's next upstream reaches its backups), then the tried ones again.
+ * the next tiers (nginx's next upstream reaches its backups), then the untried ones out only by
+ * their ejection (with a threshold above 0), then the tried ones again.
  */
 export function tierCandidates<T extends TargetState>(
   tiers: Tiers<T>,
@@ -83,6 +84,15 @@ export function tierCandidates<T extends TargetState>(
   for (let i = at + 1; i < tiers.list.length; i++) {
     const next = inRotation(tiers.list[i], panic).filter((t) => !exclude.includes(t));
     if (next.length > 0) return next;
+  }
+  // Every target in rotation failed this request already: to the request, they are out as the
+  // ejected ones are, so an untried one out only by its ejection comes before them, as the
+  // ejected ones take a new request when none is in rotation. Else a target that holds
+  // `max_ejected_percent`'s place (ejected, back since) left the refusing one alone in rotation,
+  // and a refused retry went back to it (a rolling restart's second target: `tries` twice the same).
+  for (let i = 0; i < tiers.list.length && threshold > 0; i++) {
+    const ejected = tiers.list[i].filter((t) => isOnlyEjected(t, now, panic) && !exclude.includes(t));
+    if (ejected.length > 0) return ejected;
   }
   return chosen;
 }
