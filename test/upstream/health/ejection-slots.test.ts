@@ -85,7 +85,8 @@ upstreams:
       1,
       JSON.stringify(gw.logs.filter((l) => l.msg === 'target ejected')),
     );
-    assert.equal(b.isEjected(performance.now()), true);
+    // Ejected once (not still now: its 100 ms may have run out on a loaded machine since).
+    assert.equal(b.ejections, 1);
   } finally {
     await gw.close();
     await Promise.all([first.fault.close(), second.fault.close(), c.close(), d.close()]);
