@@ -66,9 +66,16 @@ test('a collector down, then back: one line when exports fail, one when they wor
   const back = gw.logs.filter((l) => l.msg === 'trace export works again');
   assert.equal(back.length, 1);
   assert.equal(back[0].level, 'info');
-  assert.equal(back[0].lost_spans, 6);
-  assert.equal(received, 1);
-  assert.deepEqual(spans, { exported: 2, failed: 6, dropped: 0 });
+  // Three requests' six spans while it was down (in one batch, or two on a loaded machine: the
+  // second then exported once it is back), the fourth request's two after: every span counted
+  // once, the lost ones as the line says.
+  assert.ok(Number(back[0].lost_spans) >= 2, String(back[0].lost_spans));
+  assert.ok(received >= 1);
+  assert.deepEqual(spans, {
+    exported: 8 - Number(back[0].lost_spans),
+    failed: back[0].lost_spans,
+    dropped: 0,
+  });
 });
 
 for (const status of [301, 307, 308]) {

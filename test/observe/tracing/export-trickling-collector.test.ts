@@ -71,6 +71,8 @@ for (const [shape, start] of Object.entries(SHAPES)) {
     assert.equal(failed.length, 1, 'said once');
     assert.equal(failed[0].level, 'warn');
     assert.equal(failed[0].error, 'no whole answer from the collector within 1000 ms');
-    assert.equal(failed[0].spans, 6);
+    // The first three requests' spans, two each: all in the first export, or (on a loaded machine,
+    // the batch timer firing between them) the first one or two requests' only.
+    assert.ok([2, 4, 6].includes(Number(failed[0].spans)), String(failed[0].spans));
   });
 }
