@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { canonicalIPv6, ipv6Groups } from '../net/ip-address.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { normalizePath, withEscapesDecoded } from '../uri-path.ts';
+import { aLabelAdvice } from './a-label.ts';
 import { describeValue } from './describe-value.ts';
 
 export type Parsed<T> = { readonly value: T } | { readonly problem: string };
@@ -135,7 +136,7 @@ export function parseOtlpEndpoint(text: string): Parsed<string> {
  * hostnameOf reads a request's.
  */
 export function parseRouteHost(text: string): Parsed<string> {
-  const expected = `expected a host name like api.example.com or *.example.com, got ${describeValue(text)}`;
+  const expected = `expected a host name like api.example.com or *.example.com, got ${describeValue(text)}${aLabelAdvice(text, (ascii) => !('problem' in parseRouteHost(ascii)))}`;
   const bracketed = BRACKETED_PORT.exec(text);
   if (bracketed) {
     if (isIP(bracketed[1]) !== 6 || (bracketed[2] !== undefined && !isPort(bracketed[2])))

@@ -9,6 +9,7 @@ import type { TSchema } from '@sinclair/typebox';
 // more in every process that reads a config, none of them used.
 import { Errors, type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { unknownFieldMessage } from '../did-you-mean.ts';
+import { aLabelAdvice } from './a-label.ts';
 import { describeValue } from './describe-value.ts';
 import { FORMAT_PROBLEMS } from './formats.ts';
 import type { Report } from './report.ts';
@@ -59,7 +60,11 @@ function unknownUnionKey(error: ValueError): { key: string; known: string[] } | 
 function expectedMessage(error: ValueError): string {
   const expected = (error.schema as TSchema & { expected?: string }).expected;
   // Every schema node carries `expected`; TypeBox's own wording is the fallback, never the plan.
-  return `expected ${expected ?? error.message.toLowerCase()}, got ${describeValue(error.value)}`;
+  const advice =
+    error.type === ValueErrorType.StringPattern
+      ? aLabelAdvice(error.value, (ascii) => new RegExp(error.schema.pattern).test(ascii))
+      : '';
+  return `expected ${expected ?? error.message.toLowerCase()}, got ${describeValue(error.value)}${advice}`;
 }
 
 /** "/routes/2/match/path" → ["routes", 2, "match", "path"], indexes as numbers where the value is a list. */

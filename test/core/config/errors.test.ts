@@ -517,6 +517,25 @@ ${TARGET}`;
   ]);
 });
 
+test('a route host in Unicode is refused with the A-label form its clients send in Host', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { host: "*.Bücher.example:8080" }
+    upstream: api
+upstreams:
+  api:
+${TARGET}`;
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      20,
+      'routes[0].match.host',
+      'expected a host name like api.example.com or *.example.com, got "*.Bücher.example:8080" (a name outside ASCII is written in its A-label form, as clients send it: "*.xn--bcher-kva.example:8080")',
+    ),
+  ]);
+});
+
 test('a TLS file that does not exist is reported where it is named, resolved against the config file', () => {
   const text = `listen:
   - address: 127.0.0.1:8443

@@ -1,7 +1,8 @@
 /** `acme` and `listen[].tls.acme` as `candor check` reads them: each wrong value named with its line. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { problemsOf, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+import { parseConfig } from '../../../src/core/config/load.ts';
+import { problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 const withAcme = (names: string, acme = 'acme: { storage: /tmp/candor-acme-test }') => `listen:
   - address: 127.0.0.1:80
@@ -35,4 +36,24 @@ test('the directory must be https, and renew_before above zero, each named with 
     ),
   ).map((p) => `${p.line} ${p.path}`);
   assert.deepEqual(problems, ['7 acme.directory', '8 acme.renew_before']);
+});
+
+test('a name written in Unicode is refused with its A-label form to write, as clients send it in SNI', () => {
+  const lines = (names: string) =>
+    problemsOf(withAcme(names)).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  const expected =
+    'expected a DNS name like www.example.com, or a wildcard like *.example.com (no IP address)';
+  assert.deepEqual(lines('bücher.test, "BÜCHER.test", 😀.test'), [
+    `5 listen[1].tls.acme.names[0]: ${expected}, got "bücher.test" (a name outside ASCII is written in its A-label form, as clients send it: "xn--bcher-kva.test")`,
+    `5 listen[1].tls.acme.names[1]: ${expected}, got "BÜCHER.test" (a name outside ASCII is written in its A-label form, as clients send it: "xn--bcher-kva.test")`,
+    `5 listen[1].tls.acme.names[2]: ${expected}, got "😀.test" (a name outside ASCII is written in its A-label form, as clients send it: "xn--e28h.test")`,
+  ]);
+  // No advice where the A-label would be refused too (a space is no name in any form), and none
+  // for a name already in ASCII; the A-label itself is taken.
+  assert.deepEqual(lines('"bü cher.test", "bad_name!.test"'), [
+    `5 listen[1].tls.acme.names[0]: ${expected}, got "bü cher.test"`,
+    `5 listen[1].tls.acme.names[1]: ${expected}, got "bad_name!.test"`,
+  ]);
+  const config = parseConfig(withAcme('xn--bcher-kva.test'), SOURCE, {});
+  assert.deepEqual(config.listen[1].tls?.acme?.names, ['xn--bcher-kva.test']);
 });
