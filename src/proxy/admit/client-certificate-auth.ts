@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import type { ClientCertificateAuthConfig, ClientCertificateSan } from '../../core/config/types.ts';
 import { type ClientCertificate, NO_CERTIFICATE } from '../../core/net/client-certificate.ts';
 import { canonicalIPv6 } from '../../core/net/ip-address.ts';
+import { identityOf } from './identity.ts';
 
 /** What a route's client-certificate rule made of a request's connection. */
 export type CertificateVerdict =
@@ -10,13 +11,27 @@ export type CertificateVerdict =
   /** `details`: what the client is told (its 403's); `note`: what the log says. */
   | { readonly refused: { readonly details: string; readonly note: string } };
 
-/** OpenSSL's verdicts a client can act on, in plain words; any other is "not trusted". */
+const UNTRUSTED = 'it is not issued by a certificate authority this gateway trusts';
+
+/**
+ * OpenSSL's verdicts a client can act on, in plain words; any other is "could not be verified".
+ * Not "not trusted" for them all: a certificate of the trusted CA issued for servers only
+ * (INVALID_PURPOSE) was told as another CA's, and its holder sent to look for the wrong one.
+ */
 const REASONS: Readonly<Record<string, string>> = {
   CERT_HAS_EXPIRED: 'it has expired',
   CERT_NOT_YET_VALID: 'it is not valid yet',
   CERT_REVOKED: 'it has been revoked',
   CRL_HAS_EXPIRED: "the gateway's revocation list for its issuer is out of date",
   UNABLE_TO_GET_CRL: 'the gateway has no revocation list for its issuer',
+  INVALID_PURPOSE: 'it is not issued for client authentication (its extended key usage)',
+  UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED,
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED,
+  CERT_UNTRUSTED: UNTRUSTED,
+  CERT_REJECTED: UNTRUSTED,
 };
 
 /**
@@ -47,8 +62,7 @@ export class ClientCertificateAuth {
     if (judged.refused === NO_CERTIFICATE || certificate === undefined)
       return refused('this route needs a client certificate, and the connection sent none', 'no certificate');
     if (judged.refused !== undefined) {
-      const reason =
-        REASONS[judged.refused] ?? 'it is not issued by a certificate authority this gateway trusts';
+      const reason = REASONS[judged.refused] ?? 'it could not be verified';
       return refused(`the client certificate was not accepted: ${reason}`, judged.refused);
     }
     const cn = commonName(certificate);
@@ -58,8 +72,13 @@ export class ClientCertificateAuth {
         'the client certificate is not one this route allows',
         `subject ${cn === undefined ? '(no CN)' : JSON.stringify(cn)} not allowed`,
       );
-    const identity = this.#identity === 'cn' ? cn : sans.find((san) => san.type === this.#identity)?.value;
-    return { identity };
+    // Bounded as every other way's user (identityOf): a CA writes a URI or DNS SAN of any length,
+    // and one of 3,000 bytes went upstream and into every log line as the user.
+    return {
+      identity: identityOf(
+        this.#identity === 'cn' ? cn : sans.find((san) => san.type === this.#identity)?.value,
+      ),
+    };
   }
 
   #allows(cn: string | undefined, sans: readonly ClientCertificateSan[]): boolean {
