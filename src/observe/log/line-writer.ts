@@ -198,14 +198,15 @@ export class LineWriter {
   /**
    * Opens the file again at its path (SIGUSR1, after logrotate moved it away): lines queued
    * so far go to the old file, later ones to a fresh one. A file that cannot be opened keeps
-   * the old one, and the error is returned. Does nothing for stdout and stderr.
+   * the old one, and the error is returned (a named pipe nobody reads now too: ENXIO, not a wait
+   * on the gateway's loop). Does nothing for stdout and stderr.
    */
   reopen(): { file: string } | { file: string; error: Error } | undefined {
     const file = this.file;
     if (file === undefined) return undefined;
     let fd: number;
     try {
-      fd = openLogFile(file);
+      fd = openLogFile(file, false);
     } catch (err) {
       return { file, error: err as Error };
     }

@@ -12,10 +12,23 @@ const fs = process.getBuiltinModule('node:fs');
  * once, when a writer is made or reopened, never per line.
  */
 
-/** Opens (appending, creating its folder) a log file: at the writer's start and at each reopen. */
-export function openLogFile(file: string): number {
+/**
+ * Opens (appending, creating its folder) a log file: at the writer's start and at each reopen.
+ * `waitForReader`: a named pipe without a reader is waited for (the start, as before); a reopen
+ * does not wait (ENXIO): it runs on the gateway's loop (SIGUSR1, logrotate's postrotate), and a
+ * log shipper down then held every request until it came back. The old descriptor stays.
+ */
+export function openLogFile(file: string, waitForReader = true): number {
   fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!waitForReader && isNamedPipe(file)) {
+    const { O_WRONLY, O_APPEND, O_NONBLOCK } = fs.constants;
+    return fs.openSync(file, O_WRONLY | O_APPEND | O_NONBLOCK);
+  }
   return openAppending(file);
+}
+
+function isNamedPipe(file: string): boolean {
+  return fs.statSync(file, { throwIfNoEntry: false })?.isFIFO() === true;
 }
 
 /**

@@ -240,6 +240,31 @@ test('reopen() after a mv rotation: lines queued before it stay in the old file,
   assert.equal(fs.readFileSync(file, 'utf8'), '{"n":3}\n');
 });
 
+test('reopen() of a named pipe whose reader is gone returns at once with the error, keeping the old descriptor', () => {
+  // SIGUSR1 (logrotate's postrotate) while the log shipper reading the pipe is down: open(2) for
+  // writing waited for a reader, the gateway's whole loop with it, until one came back.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-reopen-fifo-'));
+  const fifo = path.join(dir, 'access.log');
+  execFileSync('mkfifo', [fifo]);
+  const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');
+  const script = `import fs from 'node:fs';
+import { LineWriter } from ${JSON.stringify(writerModule)};
+const reader = fs.openSync(${JSON.stringify(fifo)}, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+const writer = LineWriter.open(${JSON.stringify(fifo)}, 1 << 20, { name: 'edge-1' });
+fs.closeSync(reader);
+const result = writer.reopen();
+process.stdout.write(JSON.stringify({ file: result?.file, error: result?.error?.code }));`;
+  try {
+    // Bounded: a reopen that waits for a reader never returns here.
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+    assert.equal(child.signal, null, 'reopen() waited for a reader');
+    assert.equal(child.stderr.toString(), '');
+    assert.deepEqual(JSON.parse(child.stdout.toString()), { file: fifo, error: 'ENXIO' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('reopen() does nothing for stdout, and keeps writing to the old file when the path cannot be opened', () => {
   assert.equal(new LineWriter(1, 1 << 20, { name: 'edge-1' }).reopen(), undefined);
   const file = tempFile();
