@@ -98,7 +98,7 @@ test('looks short of the canary answers past the step end share what is left: a 
   let tested = 0;
   let short = 0;
   let decided = 0;
-  for (let i = 1; i <= 40 && decided === 0; i++) {
+  for (let i = 1; i <= 80 && decided === 0; i++) {
     const look = looks.look(simulatedWindow(rng, 5, 1500, { baseline: DOWN, canary: DOWN }));
     const judged = look.judged;
     if (!judged.decided && judged.answers !== undefined && look.last) short++;
