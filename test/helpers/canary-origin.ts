@@ -21,6 +21,11 @@ export interface CanaryOrigin {
    * request that fails on every version (a bad input), which a client may send at will.
    */
   failOn: string;
+  /**
+   * Every Nth request but one (N - 1 of N; 0: none) is answered 503 at once, without `delayMs`: a
+   * dependency down that this version fails fast on (the error comes before any work was done).
+   */
+  fastErrorEvery: number;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,10 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     origin.received++;
     if (origin.failOn !== '' && req.headers[origin.failOn] !== undefined) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${name}: bad input`);
+      return;
+    }
+    if (origin.fastErrorEvery > 0 && origin.received % origin.fastErrorEvery !== 0) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end(`${name}: dependency down`);
       return;
     }
     if (origin.resetEvery > 0 && origin.received % origin.resetEvery === 0) {
@@ -62,6 +71,7 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     slowEvery: 0,
     slowMs: 0,
     failOn: '',
+    fastErrorEvery: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

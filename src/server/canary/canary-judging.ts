@@ -67,7 +67,7 @@ export class CanaryJudging extends CanarySteps {
     const short =
       answers === undefined
         ? undefined
-        : `the canary answered ${answers} of its ${judged.requests.canary} requests, ${run.config.minRequests} needed`;
+        : `the canary answered ${answers} of its ${judged.requests.canary} requests${judged.errors ? ` (and ${judged.errors} with a 5xx, which is no latency)` : ''}, ${run.config.minRequests} needed`;
     if (ranFor(run, performance.now()) >= run.config.maxDuration)
       return this.#failed(
         run,

@@ -38,7 +38,7 @@ export interface SideCounts {
   gateway: number;
   /** Requests the gateway answered with its own error (a 500 `proxy_internal_error`): a config canary's alone. */
   gateway_error: number;
-  /** Milliseconds to the response head of every response, tallied on the fixed grid of latency-tally.ts. */
+  /** Milliseconds to the response head of every response but a 500–599 (status_5xx), tallied on the fixed grid of latency-tally.ts. */
   latency: number[];
   /**
    * With a `hash_key`: the key (its hash), the counted request (a number drawn for it) and the
@@ -238,8 +238,11 @@ export function countOutcome(side: SideCounts, code: number, by: 1 | -1): void {
     side[CANARY_COUNTS[-1 - code]] += by;
     return;
   }
+  // An answer of 500–599 is a failure, not a latency: a fast error is no fast answer (a baseline
+  // whose dependency is down answers 503 at once, and its median was those, so a canary that
+  // answered was "slower": fast-errors.test.ts). It counts as status_5xx alone.
   if (code % 2 === 1) side.status_5xx += by;
-  side.latency[code >> 1] += by;
+  else side.latency[code >> 1] += by;
 }
 
 /** Windows of several processes (workers, gateways) as one: every count, and every bucket of the tallies, added. */

@@ -31,8 +31,10 @@ export type Judgement =
   | {
       readonly decided: false;
       readonly requests: { canary: number; baseline: number };
-      /** The canary's answers, when they, not the requests, are short. */
+      /** The canary's answers, when they, not the requests, are short (a 5xx is none: canary-window.ts). */
       readonly answers?: number;
+      /** With `answers`: the canary's answers of 500–599, counted as its status_5xx, not as latencies. */
+      readonly errors?: number;
     }
   | {
       readonly decided: true;
@@ -79,7 +81,7 @@ export function judgeWindow(
   // rank test finds nothing worse in none, and a pass on it would promote a canary that is down.
   const answers = tallied(canary.latency);
   if (worse === undefined && answers < config.minRequests && config.compare.some(isLatency))
-    return { decided: false, requests, answers };
+    return { decided: false, requests, answers, errors: canary.status_5xx };
   const baselineFailed = CANARY_COUNTS.reduce((n, count) => n + baseline[count], 0);
   return { decided: true, requests, metrics, worse, baselineFailed };
 }

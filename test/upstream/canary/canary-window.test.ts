@@ -60,9 +60,10 @@ test('each attempt is counted once, on its side, by its shape; the client leavin
       latency: undefined,
     },
   );
-  // One response: one count, in the bucket of 7 ms.
-  assert.equal(tallied(canary.latency), 1);
-  assert.equal(canary.latency[bucketOf(7)], 1);
+  // The 503 is a status_5xx, no latency: a fast error is no fast answer (fast-errors.test.ts).
+  assert.equal(tallied(canary.latency), 0);
+  assert.equal(tallied(baseline.latency), 1);
+  assert.equal(baseline.latency[bucketOf(4)], 1);
   assert.equal(baseline.requests, 1);
   assert.equal(window.take().canary.requests, 0, 'take() starts a new window');
 });
@@ -134,6 +135,7 @@ test('judge on latency alone: a canary that answered fewer than min_requests is 
     decided: false,
     requests: { canary: 60, baseline: 60 },
     answers: 0,
+    errors: 0,
   });
   // With the failure shapes compared too, its refusals decide at once: worse on unreachable.
   const all = judgeWindow(refused, CONFIG);

@@ -86,3 +86,26 @@ test("the step's counts grow look by look: a look judges the whole step so far",
   }
   assert.equal(looks.look(undefined).judged.requests.canary, requests, 'no window taken: the same counts');
 });
+
+test('looks short of the canary answers past the step end share what is left: a shared dependency down blames no canary by repetition', () => {
+  // Both sides fail alike (a dependency they share is down): the canary has its requests but few
+  // answers, so each look is tested for worse and cannot pass, past the step's end, look after
+  // look. Each taking all that was left gave chance a fresh try each time: the alphas tested
+  // added up to many times the step's budget (2.3 % of such canaries rolled back at 99 %).
+  const DOWN = { reset: 0.9, slow: 0.05, status5xx: 0.02, extraMs: 0 };
+  const rng = seeded(10);
+  const looks = new StepLooks(CONFIG);
+  let tested = 0;
+  let short = 0;
+  let decided = 0;
+  for (let i = 1; i <= 80 && decided === 0; i++) {
+    const look = looks.look(simulatedWindow(rng, 5, 1500, { baseline: DOWN, canary: DOWN }));
+    const judged = look.judged;
+    if (!judged.decided && judged.answers !== undefined && look.last) short++;
+    if (judged.decided || judged.answers !== undefined) tested += look.alpha;
+    if (judged.decided) decided = look.index;
+  }
+  assert.ok(short >= 5, `${short} looks past the step's end short of answers`);
+  assert.ok(decided > 4, 'decided in the end, past the step end');
+  assert.ok(tested <= BUDGET + 1e-15, `the looks tested at ${tested} in all, over the budget ${BUDGET}`);
+});
