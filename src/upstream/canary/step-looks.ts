@@ -60,16 +60,19 @@ export class StepLooks {
     const budget = 1 - this.#config.confidence;
     const last = this.#made >= this.planned;
     const left = budget - this.#spent;
-    let alpha = last ? left : budget / this.planned;
-    const judged = judgeWindow(this.#counts, this.#config, alpha);
-    // A look short of the canary's answers only (judge.ts) was tested for worse all the same, and
+    // A look short of the canary's answers only (judge.ts) is tested for worse all the same, and
     // cannot end the step: past its end such looks may come one after the other (both sides
-    // failing alike, a dependency they share down, until max_duration), and each taking all that
-    // was left gave chance a new try each time (12 times the budget tested in a step, 2.3 % of
-    // such canaries rolled back at 99 %). Each spends half of what is left instead, so they and
-    // the look that decides in the end add up to the budget, whatever their number. (Found no
-    // worse at all that was left, it is found no worse at half of it: no second judging.)
-    if (last && !judged.decided && judged.answers !== undefined) alpha = left / 2;
+    // failing alike, a dependency they share down, until max_duration), and each tested at all
+    // that was left gave chance a new try each time (12 times the budget tested in a step, 2.3 %
+    // of such canaries rolled back at 99 %). A look past the end is tested at half of what is left
+    // and, short, spends it; the one that decides is tested again at all that is left (a larger
+    // alpha finds worse where the smaller one did, so it still decides): together they are the budget.
+    let alpha = last ? left / 2 : budget / this.planned;
+    let judged = judgeWindow(this.#counts, this.#config, alpha);
+    if (last && judged.decided) {
+      alpha = left;
+      judged = judgeWindow(this.#counts, this.#config, alpha);
+    }
     if ((judged.decided || judged.answers !== undefined) && (!last || !judged.decided)) this.#spent += alpha;
     return { index: this.#made, planned: this.planned, last, alpha, judged };
   }
