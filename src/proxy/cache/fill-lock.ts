@@ -240,7 +240,12 @@ export class FillLocks {
       const again = await judge(lock, staleMs);
       if (typeof again !== 'object') return again === 'gone';
       const { ino } = await stat(made);
-      await rename(made, lock);
+      // A directory is not renamed over (EISDIR): moved aside, then this one linked in its place,
+      // which a fresh take linked there meanwhile keeps (EEXIST: held).
+      await rename(made, lock).catch(async () => {
+        await this.#movedAside(lock, again.ino);
+        await link(made, lock);
+      });
       return ino;
     } catch {
       return false;
@@ -250,8 +255,9 @@ export class FillLocks {
   }
 
   /**
-   * Moves the file there aside (a takeover marker left by a taker killed in it) and removes it if
-   * what was moved is the inode judged (another may have replaced it meanwhile: put back then).
+   * Moves the file there aside (a takeover marker left by a taker killed in it, a directory in a
+   * lock's place) and removes it if what was moved is the inode judged (another may have replaced
+   * it meanwhile: put back then).
    */
   async #movedAside(file: string, ino: number): Promise<void> {
     const aside = `${file}.${process.pid}.${this.#made++}`;

@@ -53,17 +53,21 @@ export function judgeCircuit(
   // Opened (or opened again by a failed probe) by this outcome.
   if (circuit.openUntil > openUntil) {
     const forMs = circuit.openUntil - now;
-    sinks.metrics.circuitOpened(upstream);
-    sinks.logger.warn(
-      {
-        upstream,
-        reason: fault,
-        by: probe ? 'probe' : 'failures',
-        until: new Date(performance.timeOrigin + circuit.openUntil).toISOString(),
-        for_ms: Math.round(forMs),
-      },
-      'circuit opened',
-    );
+    // Already open (another probe of the same half-open turn failed first, or another worker's
+    // news opened it while this one's probe was out): its time pushed on, no opening of its own.
+    if (openUntil <= now) {
+      sinks.metrics.circuitOpened(upstream);
+      sinks.logger.warn(
+        {
+          upstream,
+          reason: fault,
+          by: probe ? 'probe' : 'failures',
+          until: new Date(performance.timeOrigin + circuit.openUntil).toISOString(),
+          for_ms: Math.round(forMs),
+        },
+        'circuit opened',
+      );
+    }
     sinks.announce?.({ candor: 'circuit-opened', upstream, forMs });
   }
   // Closed by this probe's success: the other workers need not wait for probes of their own.

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -117,4 +117,22 @@ test("a worker's next fetch of a key waits for its last one's lock to go (its an
   const next = locks.take('a', 60_000);
   setTimeout(written, 50);
   assert.equal(await next, 'taken');
+});
+
+test('a directory where a lock or a takeover marker would be is out of the way as any file no lock of ours is', async (t) => {
+  const token = ownerToken();
+  if (token === undefined) return t.skip('no /proc here');
+  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+  const locks = new FillLocks(storeIn(dir));
+  mkdirSync(join(dir, 'a.lock'));
+  assert.equal(await locks.take('a', 60_000), 'taken');
+  // A taker killed between its marker's link and its unlink: the marker goes as its dead lock does.
+  const dead = token.replace(/^\d+/, String(2 ** 22 + 1));
+  writeFileSync(join(dir, 'b.lock'), dead);
+  writeFileSync(join(dir, 'b.lock.takeover'), dead);
+  assert.equal(await locks.take('b', 60_000), 'taken');
+  assert.equal(existsSync(join(dir, 'b.lock.takeover')), false);
+  writeFileSync(join(dir, 'c.lock'), dead);
+  mkdirSync(join(dir, 'c.lock.takeover'));
+  assert.equal(await locks.take('c', 60_000), 'taken');
 });

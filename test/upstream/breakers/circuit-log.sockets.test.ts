@@ -4,6 +4,7 @@
  * probe that closes it logs `circuit closed` (docs/resilience.md, "The upstream's circuit").
  */
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { request } from '../../helpers/http-client.ts';
@@ -77,5 +78,65 @@ upstreams:
   } finally {
     await gw.close();
     await upstream.close();
+  }
+});
+
+test('two half-open probes failing: the circuit opened again once, one line and one count, not one each', async () => {
+  // A target that holds each request until told, then cuts its connection.
+  const held: Socket[] = [];
+  const upstream = createServer((socket) => {
+    socket.on('error', () => {});
+    held.push(socket);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    for (const socket of held.splice(0)) socket.resetAndDestroy();
+  };
+  const gw = await startTestGateway(`name: edge-1
+metrics:
+  listen: 127.0.0.1:0
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
+    retries: { attempts: 1 }
+    outlier_detection: { consecutive_failures: 0 }
+    circuit_breaker: { consecutive_failures: 1, open_time: 200ms, half_open_requests: 2 }
+`);
+  try {
+    const circuit = gw.gateway.runtime().upstreams.get('app')?.circuit;
+    const opens = async () =>
+      sampleValue(
+        samples((await scrape(gw.gateway.metricsPort() as number)).text),
+        'candor_circuit_opens_total',
+        {
+          upstream: 'app',
+        },
+      );
+    const lines = () => gw.logs.filter((l) => l.msg === 'circuit opened');
+    const first = request(gw.url, { path: '/a' });
+    await waitUntil('the first request held', () => held.length === 1);
+    cut();
+    assert.equal((await first).status, 502);
+    assert.equal(await opens(), 1);
+
+    await waitUntil('half-open', () => circuit?.stateAt(performance.now()) === 'half_open');
+    const probes = [request(gw.url, { path: '/b' }), request(gw.url, { path: '/c' })];
+    await waitUntil('both probes held', () => held.length === 2);
+    cut();
+    assert.deepEqual(
+      (await Promise.all(probes)).map((got) => got.status),
+      [502, 502],
+    );
+    assert.deepEqual(
+      lines().map((l) => l.by),
+      ['failures', 'probe'],
+    );
+    assert.equal(await opens(), 2);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
