@@ -89,7 +89,8 @@ test('a canary 150 ms slower at the median is rolled back on latency', async () 
     const [worse] = gw.linesOf('canary worse');
     assert.equal(worse.metric, 'latency');
     assert.equal(worse.share, 10);
-    assert.match(String(worse.canary_figure), /^median 1[5-9]\d\.\d ms \(\d+ samples\)$/);
+    // At least its 150 ms (a loaded machine adds its own: 207.6 in one full run).
+    assert.match(String(worse.canary_figure), /^median (1[5-9]|[2-9]\d)\d\.\d ms \(\d+ samples\)$/);
     assert.equal(load.statuses[200], load.sent, 'slow, not failing');
   } finally {
     await gw.stop();
