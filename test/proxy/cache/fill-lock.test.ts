@@ -4,19 +4,26 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { FillLocks, type LockedStore } from '../../../src/proxy/cache/fill-lock.ts';
 import { ownerToken } from '../../../src/proxy/cache/store-owner.ts';
+
+/** A folder of the test's own, removed after it (the suite ran this file's hundreds of times). */
+function tempDir(t: TestContext, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 function storeIn(dir: string, writes: Promise<void> = Promise.resolve()): LockedStore {
   return { fileOf: (key) => join(dir, key), writesOf: () => writes };
 }
 
-test('one lock a key: the second taker finds it held until the first lets go, once its writes are over', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+test('one lock a key: the second taker finds it held until the first lets go, once its writes are over', async (t) => {
+  const dir = tempDir(t, 'candor-fill-lock-');
   let written = () => {};
   const writes = new Promise<void>((resolve) => {
     written = resolve;
@@ -35,8 +42,8 @@ test('one lock a key: the second taker finds it held until the first lets go, on
   assert.equal(await second.take('a', 60_000), 'taken');
 });
 
-test('a wait for a lock ends at its bound, or when the request waiting leaves', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+test('a wait for a lock ends at its bound, or when the request waiting leaves', async (t) => {
+  const dir = tempDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   assert.equal(await locks.take('a', 60_000), 'taken');
   assert.equal(await locks.released('a', Date.now() + 60, () => false), false);
@@ -46,7 +53,7 @@ test('a wait for a lock ends at its bound, or when the request waiting leaves', 
 test('a lock whose owner is gone (killed mid-fetch) is taken over; one /proc cannot judge is not, while young', async (t) => {
   const token = ownerToken();
   if (token === undefined) return t.skip('no /proc here');
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+  const dir = tempDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   // The same start time and namespaces, a pid no process has (Linux's pid_max is at most 2^22).
   writeFileSync(join(dir, 'a.lock'), token.replace(/^\d+/, String(2 ** 22 + 1)));
@@ -58,8 +65,8 @@ test('a lock whose owner is gone (killed mid-fetch) is taken over; one /proc can
   assert.equal(await locks.take('b', 20), 'taken');
 });
 
-test('a release removes its own lock, not one a later taker took over from it; a failure is written for those waiting', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+test('a release removes its own lock, not one a later taker took over from it; a failure is written for those waiting', async (t) => {
+  const dir = tempDir(t, 'candor-fill-lock-');
   const slow = new FillLocks(storeIn(dir));
   const later = new FillLocks(storeIn(dir));
   assert.equal(await slow.take('a', 60_000), 'taken');
@@ -97,16 +104,17 @@ test('a folder too full for a lock: each fetches alone, and nothing is left that
     assert.deepEqual(readdirSync(dir), ['filler']);
   } finally {
     execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('where no lock can be made (the folder gone), each fetches alone', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'candor-fill-lock-')), 'gone');
+test('where no lock can be made (the folder gone), each fetches alone', async (t) => {
+  const dir = join(tempDir(t, 'candor-fill-lock-'), 'gone');
   assert.equal(await new FillLocks(storeIn(dir)).take('a', 60_000), 'none');
 });
 
-test("a worker's next fetch of a key waits for its last one's lock to go (its answer still being written), not as another's", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+test("a worker's next fetch of a key waits for its last one's lock to go (its answer still being written), not as another's", async (t) => {
+  const dir = tempDir(t, 'candor-fill-lock-');
   let written = () => {};
   const writes = new Promise<void>((resolve) => {
     written = resolve;
@@ -122,7 +130,7 @@ test("a worker's next fetch of a key waits for its last one's lock to go (its an
 test('a directory where a lock or a takeover marker would be is out of the way as any file no lock of ours is', async (t) => {
   const token = ownerToken();
   if (token === undefined) return t.skip('no /proc here');
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-'));
+  const dir = tempDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   mkdirSync(join(dir, 'a.lock'));
   assert.equal(await locks.take('a', 60_000), 'taken');
