@@ -46,7 +46,6 @@ export class Attempt implements AttemptOutcome {
   /** Its answer's head counted as a success with the body still to come (bodyWhole, bodyFailed). */
   #bodyToCome = false;
   readonly ejectedUntilAtSend: number;
-  readonly sentEjected: boolean;
 
   constructor(
     exchange: Exchange,
@@ -65,7 +64,6 @@ export class Attempt implements AttemptOutcome {
     this.#sinks = sinks;
     this.upstream = upstream;
     this.ejectedUntilAtSend = selection.target.ejectedUntil;
-    this.sentEjected = selection.target.isEjected(startedAt);
   }
 
   // What AttemptOutcome reads of it, once settled (read-only: only the attempt's own steps change it).
@@ -92,6 +90,9 @@ export class Attempt implements AttemptOutcome {
   }
   get circuitProbe(): boolean {
     return this.selection.circuitProbe;
+  }
+  get sentEjected(): boolean {
+    return this.ejectedUntilAtSend > this.#startedAt;
   }
 
   /**

@@ -22,8 +22,8 @@ export type Announcement =
 
 /**
  * What ended a target's ejection: `request`, a request's success once it ran out (its half-open
- * probe), or of one sent to it while ejected (recordOutcome); `check`, an active health check that passed while requests waited for the upstream
- * (outlier.ts, unejectedByProbe).
+ * probe), or of one sent to it while ejected (recordOutcome); `check`, an active health check
+ * that passed while requests waited for the upstream (outlier.ts, unejectedByProbe).
  */
 export type ReturnedBy = 'request' | 'check';
 
@@ -85,7 +85,7 @@ export interface AttemptOutcome {
   readonly bodyToCome: boolean;
   /** The target's `ejectedUntil` when the attempt went: an ejection since is told by its change (sentBeforeEjection). */
   readonly ejectedUntilAtSend: number;
-  /** The target was ejected (its time not over) when the attempt went to it: its answer ends that ejection (recordOutcome). */
+  /** The target was ejected (its time not over) when the attempt went to it, as `ejectedUntilAtSend` says: its answer ends that ejection (recordOutcome). */
   readonly sentEjected: boolean;
 }
 
