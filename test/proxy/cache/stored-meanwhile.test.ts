@@ -3,7 +3,8 @@
  * lock; another worker's fetch of the key may have ended between the two (its answer written, its
  * lock gone), and the miss would fetch again what was just stored (the whole suite once saw two
  * fetches of one page behind `candor serve --workers 2`: test/cluster/cache-stored-workers.test.ts).
- * Once the lock is had, the folder is read again where nothing was stored at the look.
+ * Once the lock is had, the folder is read again where nothing was stored at the look; a fresh
+ * answer this worker was told of meanwhile is found as well.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -57,4 +58,11 @@ test('a stale answer written meanwhile is no reason not to fetch; nor does a wor
   await first.disk!.write(answer('v2', 600));
   assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false);
   assert.equal(second.get(KEY)?.body.toString(), 'stale', 'not read again');
+});
+
+test('a fresh answer this worker was told of while it took the lock is the answer, not fetched again', async () => {
+  const [, second] = workers();
+  // Another worker's fetch ended and its news (cache-stored) read the file in here meanwhile.
+  second.set(answer('told', 600), true);
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), true);
 });
