@@ -11,6 +11,11 @@ export interface CanaryOrigin {
   resetEvery: number;
   /** Every Nth request gets its head and a part of its body, then the connection closes (0: none). */
   cutBodyEvery: number;
+  /**
+   * Every Nth request gets its head and a part of its body at once, then nothing more: the
+   * connection stays open and silent until a side closes it (0: none).
+   */
+  stallBodyEvery: number;
   /** Each answer waits this long (ms). */
   delayMs: number;
   /** Every Nth answer waits `slowMs` more (0: none): a slow tail, the median untouched. */
@@ -51,6 +56,12 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
       res.write('partial', () => req.socket.destroy());
       return;
     }
+    if (origin.stallBodyEvery > 0 && origin.received % origin.stallBodyEvery === 0) {
+      // The head promises 100 bytes; 7 come at once, the rest never (a handler stuck mid-body).
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('partial');
+      return;
+    }
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
     const slow = origin.slowEvery > 0 && origin.received % origin.slowEvery === 0 ? origin.slowMs : 0;
     if (origin.delayMs + slow > 0) setTimeout(answer, origin.delayMs + slow);
@@ -67,6 +78,7 @@ export async function startCanaryOrigin(name: string): Promise<CanaryOrigin> {
     received: 0,
     resetEvery: 0,
     cutBodyEvery: 0,
+    stallBodyEvery: 0,
     delayMs: 0,
     slowEvery: 0,
     slowMs: 0,
@@ -145,4 +157,58 @@ export async function paceLoad(
   await Promise.all(inFlight);
   agent.destroy();
   return result;
+}
+
+/** What an impatient load saw: requests sent, answers read whole, clients that gave up. */
+export interface ImpatientResult {
+  sent: number;
+  answered: number;
+  gaveUp: number;
+}
+
+/**
+ * GETs at about `perSecond`, each given up (its socket destroyed) after `patienceMs` without the
+ * whole answer, until `stop()` says so or `max` were sent: clients that leave a request that
+ * hangs, before its head or mid-body. Resolves when every request is over.
+ */
+export async function impatientLoad(
+  url: string,
+  perSecond: number,
+  patienceMs: number,
+  stop: () => boolean,
+  max: number,
+): Promise<ImpatientResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const seen = { sent: 0, answered: 0, gaveUp: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(`${url}/`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          seen.answered++;
+          resolve();
+        });
+        res.on('error', () => resolve());
+      });
+      req.setTimeout(patienceMs, () => {
+        seen.gaveUp++;
+        req.destroy();
+      });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+    });
+  while (!stop() && seen.sent < max) {
+    for (let i = 0; i < Math.max(1, Math.round(perSecond / 50)) && inFlight.size < 64; i++) {
+      seen.sent++;
+      const p = one().then(() => {
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return seen;
 }

@@ -19,6 +19,16 @@ import { Gauge, Registry } from './prom.ts';
 import { type MetricsSource, registerRuntimeGauges } from './runtime-gauges.ts';
 
 /** One ACME order's end, as automatic HTTPS reports it (its error type already bounded). */
+/**
+ * A canary verdict as the workers count it (candor_canary_verdicts_total): `pass` (metric empty),
+ * `worse` (the metric that failed it) or `inconclusive` (metric empty: a step that passed while
+ * the baseline failed past baseline_max_failed_percent, paused).
+ */
+export interface CanaryVerdictCount {
+  readonly verdict: 'pass' | 'worse' | 'inconclusive';
+  readonly metric: string;
+}
+
 export interface AcmeOrderOutcome {
   readonly name: string;
   /** `adopted`: no order of this gateway's, another's certificate taken from the fleet (not counted; the failures end). */
@@ -172,8 +182,8 @@ export class GatewayMetrics {
     }
   }
 
-  /** The canary controller judged a step of this route (the metric that failed it; '' when it passed). */
-  canaryVerdict(route: string, verdict: 'pass' | 'worse', metric: string): void {
+  /** The canary controller judged a step of this route (the metric that failed it; '' when it passed or was inconclusive). */
+  canaryVerdict(route: string, verdict: CanaryVerdictCount['verdict'], metric: string): void {
     this.#count('canaryVerdicts').cell(route, verdict, metric).value++;
   }
 

@@ -92,6 +92,14 @@ export class ClientBackpressure implements OverflowOutlet {
     return this.#awaitingDrain || this.#overflowed?.pausesUpstream === true;
   }
 
+  /**
+   * The client has not taken everything written for it (a write waits for its drain, or the rest
+   * went through the overflow): what it waits for is its own reading as much as the upstream.
+   */
+  get behind(): boolean {
+    return this.#heldWrites > 0 || this.#overflowed !== undefined;
+  }
+
   /** The exchange's first write to the client was left waiting (it made this then): the upstream goes on, or waits. */
   leftWaiting(controller: ExchangeController): void {
     if (!this.backlogged()) this.#fellBehind(controller);

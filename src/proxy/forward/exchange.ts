@@ -49,8 +49,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   private copy: BodyCopy | undefined;
   /** The answer, held while a route stage decides on its head after waiting (paused-answer.ts). */
   private held: PausedAnswer | undefined;
-  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
-  private backpressure: ClientBackpressure | undefined;
+  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain; set here alone (read by attempts.ts). */
+  backpressure: ClientBackpressure | undefined;
   /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
   private relayed: AnswerRelay | undefined;
 

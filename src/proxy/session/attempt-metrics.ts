@@ -27,6 +27,8 @@ export class AttemptMetrics {
   #respondingStatus = 0;
   #respondingSince = 0;
   #respondingHeadMs = 0;
+  /** Where the answer's latency counts from: the attempt's start, or a streamed body's last byte out. */
+  #respondingFrom = 0;
 
   /** What counts each attempt on the upstream a stage chose (a canary's window: UpstreamChoice.window); undefined: none. */
   readonly #window: AttemptCounter | undefined;
@@ -143,18 +145,31 @@ export class AttemptMetrics {
     this.#respondingTarget = target;
     this.#respondingStatus = status;
     this.#respondingSince = startedAt;
-    this.#respondingHeadMs = now - (streamedWholeAt ?? startedAt);
+    this.#respondingFrom = streamedWholeAt ?? startedAt;
+    this.#respondingHeadMs = now - this.#respondingFrom;
   }
 
-  /** The response of the attempt that answered is over: whole (undefined), or cut with this failure. */
-  answerOver(cut: Failure | undefined, now = performance.now()): void {
+  /**
+   * The response of the attempt that answered is over: whole (undefined), or cut with this
+   * failure; its canary count is made here, at its end, never at its head. `upstreamOwed`: at a
+   * cut by the client, every byte the upstream had sent had gone out to it (the client was not
+   * behind): what it waited for was the upstream's next bytes.
+   */
+  answerOver(cut: Failure | undefined, now = performance.now(), upstreamOwed = false): void {
     const target = this.#respondingTarget;
     if (target === undefined) return;
     this.#respondingTarget = undefined;
-    // A body its target cut (a reset, a stall) is that failure on the canary's side; the client
-    // leaving, its own deadline, or the gateway's own cut (a spool's disk) says nothing of the
-    // target: the answer counts as it came.
-    this.#count(cut?.faultsTarget ? cut : undefined, this.#respondingStatus, this.#respondingHeadMs);
+    // A body its target cut (a reset, a stall past timeouts.read) is that failure on the canary's
+    // side; the client leaving, its own deadline, or the gateway's own cut (a spool's disk) says
+    // nothing of the target: the answer counts as it came, its latency its head's. But a client
+    // that gave up while the upstream owed the body's next bytes (a body that stalled, or crept,
+    // past its patience) waited that long for an answer whole no sooner: a latency sample of its
+    // wait, never a failure, as one that left before the head (attemptFailed). Counted at the
+    // head, a canary stalling half its bodies under timeouts.read passed as fast as its baseline
+    // (stalled-body.test.ts). A client behind on its reading left for its own pace: the head's.
+    const waited = cut?.clientsDoing === true && upstreamOwed;
+    const ms = waited ? now - this.#respondingFrom : this.#respondingHeadMs;
+    this.#count(cut?.faultsTarget ? cut : undefined, this.#respondingStatus, ms);
     this.#measured(target, this.#respondingStatus, cut?.type ?? '', this.#respondingSince, now);
   }
 

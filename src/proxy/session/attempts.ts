@@ -219,10 +219,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.owner.failed(this.dropped(failure));
   }
 
-  /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over. */
-  private dropped(failure: Failure): Failure {
+  /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over (`behind`: the client had not taken all the upstream sent, ClientBackpressure's). */
+  private dropped(failure: Failure, behind = this.current?.exchange.backpressure?.behind === true): Failure {
     this.settle(failure, undefined);
-    this.measure.answerOver(failure);
+    this.measure.answerOver(failure, performance.now(), !behind);
     return failure;
   }
 

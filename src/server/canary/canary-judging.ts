@@ -162,8 +162,10 @@ export class CanaryJudging extends CanarySteps {
    * A step that passed while the baseline failed more than baseline_max_failed_percent: the
    * canary pauses at its share (not moved on, not promoted, not rolled back: nothing shows it
    * worse), the reason says why; a `start` goes on from the step, judged on what comes from then.
+   * The share is sent again to carry the verdict to the workers' count (`inconclusive`), as a
+   * pause on a worse canary does: a dashboard on candor_canary_verdicts_total sees the pause.
    */
-  #inconclusive(run: Run, look: Look, failed: number, requests: number): void {
+  async #inconclusive(run: Run, look: Look, failed: number, requests: number): Promise<void> {
     const figure = `${failed}/${requests} (${((100 * failed) / requests).toFixed(2)}%)`;
     const reason = `inconclusive: the baseline failed ${figure} of its requests, more than baseline_max_failed_percent (${run.config.baselineMaxFailedPercent}%); a canary no worse than it is not shown healthy`;
     this.host.logger.warn(
@@ -183,6 +185,7 @@ export class CanaryJudging extends CanarySteps {
     toPhase(run, 'paused');
     run.reason = reason;
     run.failedMetric = null;
+    await this.host.setSides(run.route, sidesOf(run, run.share), { verdict: 'inconclusive', metric: '' });
     this.recordAction(
       run,
       'pause',

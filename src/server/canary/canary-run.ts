@@ -1,6 +1,7 @@
 import type { CanaryConfig, SplitSide } from '../../core/config/types.ts';
 import type { CanaryAction } from '../../observe/events/gateway-event.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { CanaryVerdictCount } from '../../observe/metrics/metrics.ts';
 import type { WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { Judgement, MetricVerdict } from '../../upstream/canary/judge.ts';
 import type { Look, StepLooks } from '../../upstream/canary/step-looks.ts';
@@ -15,11 +16,7 @@ export interface CanaryHost {
   /** The route's counts since the last call, every worker's (every gateway's, with a store) merged. */
   window(route: string): Promise<WindowCounts | undefined>;
   /** Gives the route's sides these weights in every worker; the verdict is for the workers' metric. */
-  setSides(
-    route: string,
-    sides: readonly SplitSide[],
-    verdict?: { verdict: 'pass' | 'worse'; metric: string },
-  ): Promise<void>;
+  setSides(route: string, sides: readonly SplitSide[], verdict?: CanaryVerdictCount): Promise<void>;
   readonly logger: Logger;
   readonly onEvent: CanaryEventSink;
 }

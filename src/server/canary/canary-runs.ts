@@ -1,3 +1,4 @@
+import type { CanaryVerdictCount } from '../../observe/metrics/metrics.ts';
 import type { CanaryFleet } from './canary-fleet.ts';
 import { type CanaryHost, type Run, sidesOf } from './canary-run.ts';
 import type { KeptVerdicts } from './kept-verdicts.ts';
@@ -21,11 +22,7 @@ export class CanaryRuns {
     this.host = host;
   }
 
-  protected async setShare(
-    run: Run,
-    share: number,
-    verdict?: { verdict: 'pass' | 'worse'; metric: string },
-  ): Promise<void> {
+  protected async setShare(run: Run, share: number, verdict?: CanaryVerdictCount): Promise<void> {
     // The share is the run's once the workers took it: refused (a reload took the route's split
     // away meanwhile), the status keeps telling the share they still have.
     await this.host.setSides(run.route, sidesOf(run, share), verdict);

@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import type { GatewayConfig, MaintenanceConfig, RouteConfig, SplitSide } from '../../core/config/types.ts';
 import type { AdminChange } from '../../observe/events/gateway-event.ts';
+import type { CanaryVerdictCount } from '../../observe/metrics/metrics.ts';
 import type { AdminTargetState } from '../../upstream/targets/target-state.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 
@@ -26,8 +27,8 @@ export type RuntimeChange =
       readonly kind: 'split';
       readonly route: string;
       readonly sides: readonly SplitSide[];
-      /** The canary controller's verdict that made the change, for the workers' metric; absent: an operator's. */
-      readonly verdict?: { readonly verdict: 'pass' | 'worse'; readonly metric: string };
+      /** The canary controller's verdict that made (or, a pause, carried) the change, for the workers' metric; absent: an operator's. */
+      readonly verdict?: CanaryVerdictCount;
     }
   | {
       readonly kind: 'maintenance';

@@ -8,52 +8,9 @@
  * both sides, no more on one side than the other while the two are alike.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
+import { impatientLoad } from '../../helpers/canary-origin.ts';
 import { startCanaryGateway } from './canary-fixture.ts';
-
-/** GETs at about `perSecond`, each given up (its socket destroyed) after `patienceMs`, until `stop()`. */
-async function impatientLoad(
-  url: string,
-  perSecond: number,
-  patienceMs: number,
-  stop: () => boolean,
-  max: number,
-) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const seen = { sent: 0, answered: 0, gaveUp: 0 };
-  const inFlight = new Set<Promise<void>>();
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = http.get(`${url}/`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          seen.answered++;
-          resolve();
-        });
-        res.on('error', () => resolve());
-      });
-      req.setTimeout(patienceMs, () => {
-        seen.gaveUp++;
-        req.destroy();
-      });
-      req.on('error', () => resolve());
-      req.on('close', () => resolve());
-    });
-  while (!stop() && seen.sent < max) {
-    for (let i = 0; i < Math.max(1, Math.round(perSecond / 50)) && inFlight.size < 64; i++) {
-      seen.sent++;
-      const p = one().then(() => {
-        inFlight.delete(p);
-      });
-      inFlight.add(p);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
-  return seen;
-}
 
 test('a canary that hangs half its requests past its clients’ patience is rolled back on latency, never promoted', async () => {
   const gw = await startCanaryGateway(
