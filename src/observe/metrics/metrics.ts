@@ -18,7 +18,6 @@ import { methodLabel } from './method-label.ts';
 import { Gauge, Registry } from './prom.ts';
 import { type MetricsSource, registerRuntimeGauges } from './runtime-gauges.ts';
 
-/** One ACME order's end, as automatic HTTPS reports it (its error type already bounded). */
 /**
  * A canary verdict as the workers count it (candor_canary_verdicts_total): `pass` (metric empty),
  * `worse` (the metric that failed it) or `inconclusive` (metric empty: a step that passed while
@@ -29,6 +28,7 @@ export interface CanaryVerdictCount {
   readonly metric: string;
 }
 
+/** One ACME order's end, as automatic HTTPS reports it (its error type already bounded). */
 export interface AcmeOrderOutcome {
   readonly name: string;
   /** `adopted`: no order of this gateway's, another's certificate taken from the fleet (not counted; the failures end). */
