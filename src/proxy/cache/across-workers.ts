@@ -24,13 +24,17 @@ export async function readShared(
 }
 
 /**
- * Whether another worker stored a fresh answer of the key after this one looked in the shared
- * folder and found none, and before it took the key's lock: that worker's fetch ended between the
- * two (its lock gone), so the lock was free, and this miss would fetch again what was just stored
- * (seen under load: two fetches upstream of one key, the second worker's request right after the
- * first's answer). Read again once, where nothing was stored at the look; a fresh answer held in
- * memory now came meanwhile too (the other worker's news of it, `cache-stored`, read in while the
- * lock was taken: a third fetch of a killed worker's key, one run in three of 80 keys).
+ * Whether another worker stored a fresh answer of the key after this one looked (in memory, then
+ * in the shared folder where memory had nothing) and before it took the key's lock: that worker's
+ * fetch ended between the two (its lock gone), so the lock was free, and this one would fetch
+ * again what was just stored (seen under load: two fetches upstream of one key, the second
+ * worker's request right after the first's answer). Where nothing was stored at the look, the
+ * folder is read again once; a fresh answer held in memory now came meanwhile too (the other
+ * worker's news of it, `cache-stored`, read in while the lock was taken: a third fetch of a killed
+ * worker's key, one run in three of 80 keys). Where a stale answer is held, the folder is read
+ * again too: another worker's revalidation of it may have ended meanwhile, and a 304's tells no
+ * other worker (a 200's news may still be on its way), so each worker holding the stale copy
+ * revalidated it once more itself (19 to 28 keys of 60 held by two workers, a burst after expiry).
  */
 export async function storedMeanwhile(
   cache: AnswerCache,
@@ -38,11 +42,27 @@ export async function storedMeanwhile(
   key: string,
   request: CacheRequest,
 ): Promise<boolean> {
-  // A stale one held at the look: the fetch is its revalidation, not a miss to read again for.
   const held = cache.get(key);
-  if (held !== undefined) return held.reuse(request) === 'fresh';
+  if (held !== undefined) return held.reuse(request) === 'fresh' || freshInFolder(cache, disk, key, request);
   await readShared(cache, disk, key);
   return cache.get(key)?.reuse(request) === 'fresh';
+}
+
+/**
+ * Whether the folder holds a fresh answer of the key, read in if so. Only a fresh one replaces the
+ * stale copy held: that copy's validators may be on their way upstream, and its 304 updates the
+ * copy held (AnswerCache.revalidated), not the same answer read in again.
+ */
+async function freshInFolder(
+  cache: AnswerCache,
+  disk: DiskStore,
+  key: string,
+  request: CacheRequest,
+): Promise<boolean> {
+  // A purge or an invalidation while the file is read: what it read is of before it (set refuses it).
+  const since = performance.now();
+  const found = await disk.read(key).catch(() => undefined);
+  return found?.reuse(request) === 'fresh' && cache.set(found, true, since);
 }
 
 /**
@@ -51,12 +71,14 @@ export async function storedMeanwhile(
  * once for the workers sharing a disk (fill-lock.ts): those finding its lock wait for it and read
  * what it brought, their stale answer given meanwhile. A `fill` (a Range's whole answer) starts
  * the same way; the requests waiting on it learn how it failed (refresh-exchange.ts's failedFetch),
- * and follow another worker's as it streams in (fill-file.ts).
+ * and follow another worker's as it streams in (fill-file.ts). Its lock had, what another worker
+ * stored meanwhile (storedMeanwhile, for `asked`: the request deciding it) is the answer, no fetch.
  */
 export function refreshOnce(
   route: CachedRoute,
   request: StageRequest,
   key: string,
+  asked: CacheRequest,
   kind: BackgroundFetch = 'refresh',
 ): void {
   const { cache } = route;
@@ -72,6 +94,8 @@ export function refreshOnce(
     .take(key, cache.config.lockTimeout)
     .then(async (taken) => {
       if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
+      // Another worker's refresh ended between this one's look and its lock (a 304's tells no other worker).
+      if (taken === 'taken' && (await storedMeanwhile(cache, disk, key, asked))) return done();
       if (taken !== 'held') return route.background(listener, exchange);
       // A Range's fill: the Ranges here follow the other worker's as it streams in, not once stored.
       const { config } = cache;

@@ -120,7 +120,7 @@ export class CacheRun extends StaleOnErrorRun {
       // Within stale-while-revalidate: given at once, and refreshed in the background, once
       // (none while a fetch of the key is under way: its answer is the refresh).
       if (refresh === undefined) {
-        if (cache.fillOf(key) === undefined) refreshOnce(this.route, this.request, key);
+        if (cache.fillOf(key) === undefined) refreshOnce(this.route, this.request, key, request);
         return this.give(stored, revalidatingStatus(this.route.gateway, stored.ttl()), 'stale');
       }
     }
@@ -136,7 +136,7 @@ export class CacheRun extends StaleOnErrorRun {
     // proxy_cache does so), and this request waits for it to be given its part from the store.
     const whole = fetchesWhole(this.request, reason) && !cache.unkept.has(key);
     if (!waited && refresh === undefined && fill === undefined && whole) {
-      refreshOnce(this.route, this.request, key, 'fill');
+      refreshOnce(this.route, this.request, key, request, 'fill');
       const started = cache.fillOf(key);
       const woken = started === undefined ? undefined : this.#waitFor(started);
       if (woken !== undefined) return woken;

@@ -26,7 +26,13 @@ test('a refresh waiting for the disk lock holds its snapshot until its request s
     started = resolve;
   });
   const route = {
-    cache: { startFill: () => () => {}, disk: { locks }, config: { lockTimeout: 5000 } },
+    cache: {
+      startFill: () => () => {},
+      // Nothing stored (another worker's answer meanwhile would be the refresh's: storedMeanwhile).
+      get: () => undefined,
+      disk: { locks, read: () => Promise.resolve(undefined) },
+      config: { lockTimeout: 5000 },
+    },
     background: () => {
       heldWhenStarted.push(snapshot.count);
       started();
@@ -42,7 +48,7 @@ test('a refresh waiting for the disk lock holds its snapshot until its request s
   } as unknown as DownstreamHead;
   const request = { head, record: { id: 'r1', upstream: 'app' }, listener: {} } as unknown as StageRequest;
 
-  refreshOnce(route, request, 'a');
+  refreshOnce(route, request, 'a', { method: 'GET', url: '/a', headers: { host: 'example.test' } });
   assert.equal(snapshot.count, 1, 'held from the refresh decided, before its lock is had');
   await start;
   assert.deepEqual(heldWhenStarted, [1], 'still held when its request starts (which holds it itself)');

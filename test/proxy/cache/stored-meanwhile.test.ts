@@ -50,14 +50,27 @@ test("a fresh answer another worker wrote after this one's look is found, not fe
   assert.equal(second.get(KEY)?.body.toString(), 'v1', 'read into this worker');
 });
 
-test('a stale answer written meanwhile is no reason not to fetch; nor does a worker that held the key read again', async () => {
+test('a stale answer written meanwhile is no reason not to fetch; a worker holding a stale one keeps it while the folder has no fresher', async () => {
   const [first, second] = workers();
   await first.disk!.write(answer('stale', 0));
   assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false, 'stale: fetched');
-  // This worker holds the key (its stale answer): its look was no miss, the fetch is a revalidation.
-  await first.disk!.write(answer('v2', 600));
+  // Held, and the folder's copy as stale: the fetch is its revalidation, and the copy held (whose
+  // validators it sends, and which its 304 updates) is not replaced by the same answer read again.
+  const held = second.get(KEY);
+  assert.ok(held !== undefined, 'held');
   assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false);
-  assert.equal(second.get(KEY)?.body.toString(), 'stale', 'not read again');
+  assert.equal(second.get(KEY), held, 'the copy held, not one read again');
+});
+
+test("a worker holding a stale answer finds the fresh one another worker's revalidation stored meanwhile, not fetched again", async () => {
+  // Both workers held the stale answer; the first revalidated it (a 304 tells no other worker of
+  // it, a 200's news may still be on its way) and let go of the lock just before the second took it.
+  const [first, second] = workers();
+  await first.disk!.write(answer('stale', 0));
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), false);
+  await first.disk!.write(answer('revalidated', 600));
+  assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), true);
+  assert.equal(second.get(KEY)?.body.toString(), 'revalidated', 'read into this worker');
 });
 
 test('a fresh answer this worker was told of while it took the lock is the answer, not fetched again', async () => {
