@@ -82,8 +82,9 @@ test('two workers, one Redis bucket: burst 3 lets exactly 3 of 16 through, which
     admin.disconnect();
   }
   for (const res of answers.slice(3)) {
-    // Burst spent at 0.01 a second: the next token is 100 s away (a moment less, rounded up).
-    assert.equal(res.headers['retry-after'], '100');
+    // Burst spent at 0.01 a second: the next token is 100 s away (a moment less, rounded up), or
+    // 99 once the 16 requests took over a second (a loaded machine's).
+    assert.match(String(res.headers['retry-after']), /^(?:100|99)$/);
     assert.equal(res.headers['cache-control'], 'no-store');
     assert.match(
       String(res.headers['proxy-status']),

@@ -109,11 +109,16 @@ export async function freePort(): Promise<number> {
   throw new Error('no loopback port this process has not handed out already, in 100 tries');
 }
 
-/** Resolves once `condition()` holds; throws naming `what` after `timeoutMs`. */
+/**
+ * Resolves once `condition()` holds; throws naming `what` after `timeoutMs`. The default bounds a
+ * wait for what comes in well under a second on a quiet machine: 15 s, as a loaded one (the
+ * suite six files at a time beside other jobs) took over 5 s to start a process and import a
+ * plugin, to answer 40 readers, to fail two starts of a replacement worker, each a red run.
+ */
 export async function waitUntil(
   what: string,
   condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
+  timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await condition())) {

@@ -56,6 +56,14 @@ export interface Row {
 
 export const trustKitCa = (fault: Fault) => `    tls: { ca: ${(fault as TlsFault).caPath} }\n`;
 export const quick = '    timeouts: { connect: 500ms, response: 300ms, read: 300ms, total: 5s }\n';
+/**
+ * A row's upstream fields: its own, else `quick` timeouts for a timeout's row (504) and roomy ones
+ * for the others, whose faults answer at once: on a loaded machine one took past 300 ms to close
+ * mid-head, and a 502's row got the 504 of its response timeout.
+ */
+export const upstreamOf = (row: Row, fault: Fault): string =>
+  row.upstreamYaml?.(fault) ??
+  (row.status === 504 ? quick : '    timeouts: { connect: 5s, response: 5s, read: 5s, total: 15s }\n');
 
 export const ROWS: readonly Row[] = [
   {

@@ -15,7 +15,7 @@ import { proxyStatusType } from '../../../src/core/failure/proxy-status.ts';
 import type { FailureType } from '../../../src/core/failure/taxonomy.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
-import { quick, ROWS } from './failure-rows.ts';
+import { ROWS, upstreamOf } from './failure-rows.ts';
 
 interface Answer {
   readonly headers: IncomingHttpHeaders;
@@ -66,7 +66,7 @@ describe('the failure table over HTTP/2 and to a gRPC client', () => {
       const fault = (await row.start()) as Fault;
       cleanups.push(() => fault.close());
       const gw = await startTestGateway(
-        singleUpstream(fault.url, { upstream: row.upstreamYaml?.(fault) ?? quick }),
+        singleUpstream(fault.url, { upstream: upstreamOf(row, fault) }),
         {},
         'http2: true',
       );

@@ -12,7 +12,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { request } from '../../helpers/http-client.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { samples, scrape } from '../../observe/metrics/scrape.ts';
-import { quick, ROWS, type Row } from './failure-rows.ts';
+import { ROWS, type Row, upstreamOf } from './failure-rows.ts';
 
 const ACCEPTS = ['application/json', 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', '*/*'] as const;
 
@@ -28,7 +28,7 @@ describe('the failure table', () => {
       cleanups.push(() => fault.close());
       const gw: TestGateway = await startTestGateway(
         singleUpstream(fault.url, {
-          upstream: row.upstreamYaml?.(fault) ?? quick,
+          upstream: upstreamOf(row, fault),
           extra: 'metrics:\n  listen: 127.0.0.1:0',
         }),
       );

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 /** A raw server running `script` on its nth connection (1-based), with every request head it read. */
 interface RawServer {
@@ -117,6 +118,9 @@ test('attemptTimeout: a POST whose attempt hangs is not sent again (it may have 
     assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
     assert.equal(error.type, 'http_response_timeout');
     assert.deepEqual(reports.map(brief), [[1, undefined, 'http_response_timeout', false, 'not_idempotent']]);
+    // Sent before its 200 ms passed, but read by the server's side of this process maybe after
+    // (a loaded machine's turn): the one POST is seen there, never a second.
+    await waitUntil('the POST at the server', () => server.requests.length > 0);
     assert.deepEqual(server.requests, ['POST /orders HTTP/1.1']);
   } finally {
     await server.close();

@@ -34,10 +34,12 @@ function statuses(responses: readonly ClientResponse[]): Record<number, number> 
   return counts;
 }
 
-test('rate 2 burst 5: of 12 quick requests 5 pass and 7 get 429 with Retry-After 1; later the bucket is full again', async () => {
+test('rate 1 burst 5: of 12 quick requests 5 pass and 7 get 429 with Retry-After 1; later the bucket is full again', async () => {
   const echo = await startEcho();
-  const gw = await startTestGateway(config(echo.url, '{ rate: 2, burst: 5 }'));
+  const gw = await startTestGateway(config(echo.url, '{ rate: 1, burst: 5 }'));
   try {
+    // A token a second: 12 requests sent at once are all in before the next (at 2 a second, a
+    // loaded machine's took over 500 ms, and a sixth passed).
     const first = await burst(gw.url, 12, { accept: 'application/json' });
     assert.deepEqual(statuses(first), { 200: 5, 429: 7 });
     assert.equal(echo.received.length, 5, 'only the admitted requests reached the upstream');
@@ -47,7 +49,7 @@ test('rate 2 burst 5: of 12 quick requests 5 pass and 7 get 429 with Retry-After
       assert.equal(res.headers['cache-control'], 'no-store');
       assert.equal(
         res.headers['proxy-status'],
-        'edge-1; error=http_request_denied; details="over the rate limit of 2 requests per second (burst 5) for this client address"; next-hop="app"',
+        'edge-1; error=http_request_denied; details="over the rate limit of 1 request per second (burst 5) for this client address"; next-hop="app"',
       );
       assert.equal(JSON.parse(res.text).error, 'http_request_denied');
     }
@@ -58,8 +60,8 @@ test('rate 2 burst 5: of 12 quick requests 5 pass and 7 get 429 with Retry-After
     assert.equal(line.error, 'http_request_denied');
     assert.equal(line.shape, 'gateway');
 
-    // A token every 500 ms (slow enough that a loaded machine still sends the 12 in time): full after 2.5 s.
-    await sleep(2600);
+    // A token a second: full again after 5 s.
+    await sleep(5100);
     const later = await burst(gw.url, 6);
     assert.deepEqual(statuses(later), { 200: 5, 429: 1 }, 'a full bucket again: 5 tokens, no more');
   } finally {

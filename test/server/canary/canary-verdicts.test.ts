@@ -15,9 +15,10 @@ test('a canary that resets 5 % of its requests at 200 requests a second is rolle
   // 10 % of 200 a second: the canary has 20 requests a second, a reset every 20th, and four
   // resets against none (80 requests, about 4 s) are what the exact test needs to be sure at a
   // sixth of the confidence. A step is 6 s, looked at every second: the rollback must come by
-  // the 12th look.
+  // the 12th look. min_requests 80: a step passes on no fewer (at 60, a loaded machine's pace gave
+  // the canary 60 to 79 requests and three resets by the step's end, and it passed to 30 %).
   const gw = await startCanaryGateway(
-    'steps: [10, 30], step_interval: 6s, check_interval: 1s, min_requests: 60',
+    'steps: [10, 30], step_interval: 6s, check_interval: 1s, min_requests: 80',
   );
   try {
     gw.next.resetEvery = 20;

@@ -12,7 +12,9 @@ import { startCanaryGateway } from './canary-fixture.ts';
 
 test('a canary that answers nothing, judged on latency alone, is never passed or promoted: max_duration rolls it back, saying it answered none', async () => {
   const gw = await startCanaryGateway(
-    'steps: [10, 30], step_interval: 2s, check_interval: 1s, min_requests: 20, max_duration: 4s, compare: [latency]',
+    // min_requests 5: a loaded machine's pace sent the canary 12 requests within max_duration,
+    // and too few requests, not too few answers, was the reason (at 20).
+    'steps: [10, 30], step_interval: 2s, check_interval: 1s, min_requests: 5, max_duration: 4s, compare: [latency]',
   );
   try {
     await gw.next.close();
@@ -30,7 +32,7 @@ test('a canary that answers nothing, judged on latency alone, is never passed or
     assert.equal(worse.action, 'rollback');
     assert.match(
       String(worse.reason),
-      /^too few answers to judge latency within max_duration: the canary answered 0 of its \d+ requests, 20 needed$/,
+      /^too few answers to judge latency within max_duration: the canary answered 0 of its \d+ requests, 5 needed$/,
     );
     // The verdict's line is written as the rollback begins: its state follows (a loaded machine shows the gap).
     let canary: Record<string, unknown> = {};

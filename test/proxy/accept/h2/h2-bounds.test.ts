@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DownstreamExchange } from '../../../../src/core/net/downstream.ts';
 import type { H2Limits } from '../../../../src/proxy/accept/h2/h2-limits.ts';
+import { waitUntil } from '../../../helpers/wait.ts';
 import { type H2Fixture, type Handle, startH2Fixture } from './h2-fixture.ts';
 import {
   ERROR,
@@ -461,11 +462,13 @@ test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and 
 });
 
 test('idle: a connection with a stream open is not idle; its timeout starts when the last stream closes', async () => {
-  await withRaw({ idleTimeout: 100 }, hang, async (client, fx) => {
+  // 500 ms: the stream must open within one idle timeout of the connection's start (at 100 ms a
+  // loaded machine's HEADERS came after it, the connection was closed idle, and this test hung).
+  await withRaw({ idleTimeout: 500 }, hang, async (client, fx) => {
     client.send(headers(1, headerBlock(requestFields('/slow'))));
-    while (fx.exchanges.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await waitUntil('the stream at the gateway', () => fx.exchanges.length > 0);
     // Several idle timeouts pass while the stream waits for its answer.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 1600));
     assert.equal(client.closed, false);
     assert.equal(client.frames.filter((f) => f.type === FRAME.GOAWAY).length, 0);
     const response = fx.exchanges[0].answer;
