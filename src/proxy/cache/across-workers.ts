@@ -4,6 +4,7 @@ import type { DiskStore } from './disk-store.ts';
 import { followFillFile } from './fill-file.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { type BackgroundFetch, refreshExchange } from './refresh-exchange.ts';
+import { asksUpstream } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
 
 /**
@@ -43,7 +44,12 @@ export async function storedMeanwhile(
   request: CacheRequest,
 ): Promise<boolean> {
   const held = cache.get(key);
-  if (held !== undefined) return held.reuse(request) === 'fresh' || freshInFolder(cache, disk, key, request);
+  if (held !== undefined)
+    // One asking the upstream itself (no-cache, max-age=0: a browser's reload) takes no stored
+    // answer, the folder's no more than the one held: not read, a whole body for nothing.
+    return (
+      held.reuse(request) === 'fresh' || (!asksUpstream(request) && freshInFolder(cache, disk, key, request))
+    );
   await readShared(cache, disk, key);
   return cache.get(key)?.reuse(request) === 'fresh';
 }

@@ -7,7 +7,7 @@
  * answer this worker was told of meanwhile is found as well.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -78,4 +78,25 @@ test('a fresh answer this worker was told of while it took the lock is the answe
   // Another worker's fetch ended and its news (cache-stored) read the file in here meanwhile.
   second.set(answer('told', 600), true);
   assert.equal(await storedMeanwhile(second, second.disk!, KEY, request), true);
+});
+
+test('a request that asks the upstream itself (no-cache, max-age=0) reads no file: nothing there could answer it', async () => {
+  // A browser's reload sends one of them: the answer held (fresh or stale) and the folder's copy
+  // alike are refused, so a read is a whole body off the disk for nothing, at every reload.
+  const dir = mkdtempSync(join(tmpdir(), 'candor-meanwhile-'));
+  let reads = 0;
+  const tell = { writeFailed() {}, notUsed() {}, counted: () => void reads++ };
+  const cache = new AnswerCache(config, 'pages', dir, tell);
+  cache.set(answer('held', 600), true);
+  // What is in the folder is not an answer: a read of it is counted (`unread`).
+  writeFileSync(cache.disk!.fileOf(KEY), 'not an answer');
+  for (const cc of ['no-cache', 'max-age=0']) {
+    const asking = { ...request, headers: { ...request.headers, 'cache-control': cc } };
+    assert.equal(await storedMeanwhile(cache, cache.disk!, KEY, asking), false, cc);
+  }
+  assert.equal(reads, 0, 'the folder was read');
+  // A plain request holding a stale answer does read it (another worker may have revalidated it).
+  cache.set(answer('stale', 0), true);
+  assert.equal(await storedMeanwhile(cache, cache.disk!, KEY, request), false);
+  assert.equal(reads, 1);
 });
