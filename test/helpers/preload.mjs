@@ -13,25 +13,8 @@
  *    (Linux) loses what was still buffered: the runner then counted fewer tests than ran, a
  *    failing test's name and error among what it could drop (nodejs/node#64833). Blocking writes
  *    are all out before the exit.
- * 3. One temporary folder for the run. The outermost process (`node --test` itself) makes it and
- *    points TMPDIR at it for every process below it (os.tmpdir() reads TMPDIR: the test files,
- *    the gateways and tools they start), and removes it at its exit: a run of the suite left some
- *    500 folders in /tmp (configs, certificates, caches, logs of tests that fail or are killed
- *    before their cleanup, and of gateways that write beside them). Open to every user, as /tmp
- *    is (sticky): a gateway a test runs as `nobody` makes its files there too.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import module from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 module.enableCompileCache?.();
 process.stdout._handle?.setBlocking?.(true);
-
-if (process.env.CANDOR_TEST_RUN_TMPDIR === undefined) {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-test-run-'));
-  chmodSync(dir, 0o1777);
-  process.env.CANDOR_TEST_RUN_TMPDIR = dir;
-  process.env.TMPDIR = dir;
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true, maxRetries: 2 }));
-}
