@@ -20,6 +20,16 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The gateways started here that still run: killed when the test file's process exits. A test past
+ * its timeout never reaches its `finally`, and with `--test-force-exit` its gateway ran on for good,
+ * its parent gone (one from a reload test, found an hour after its run).
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startServe(
   config: string,
   workers: number,
@@ -31,6 +41,7 @@ export async function startServe(
     // Its state folder (state_dir's default) its own: never the user's, nor another test's.
     env: { ...process.env, XDG_STATE_HOME: stateHome, ...options.env },
   });
+  running.add(child);
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let partial = '';
@@ -66,6 +77,7 @@ export async function startServe(
       check();
     });
   child.once('exit', () => {
+    running.delete(child);
     rmSync(stateHome, { recursive: true, force: true });
     for (const waiter of waiters) waiter();
   });
