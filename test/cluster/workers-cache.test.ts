@@ -8,12 +8,13 @@
  * gateway's start (never a live gateway's).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
+import { ended } from '../helpers/process-state.ts';
 import { childPids, startServe, workersCacheDir } from '../helpers/serve-process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -87,16 +88,6 @@ test('with two workers and no cache.dir, a stale page stands in for a down upstr
   }
 });
 
-/** Whether a process is over: no such pid, or a zombie whose exit is not collected yet. */
-function over(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
 test("the folder of a primary killed with SIGKILL is removed by the next gateway's start; a live gateway's is left", async (t) => {
   const origin = await startMoodyOrigin({
     status: 200,
@@ -117,7 +108,7 @@ test("the folder of a primary killed with SIGKILL is removed by the next gateway
   const exited = new Promise((resolve) => killed.child.once('exit', resolve));
   killed.child.kill('SIGKILL');
   await exited;
-  await waitUntil("the killed primary's workers exit", () => workers.every(over), 15_000);
+  await waitUntil("the killed primary's workers exit", () => workers.every((pid) => ended(pid)), 15_000);
   assert.ok(existsSync(join(killedDir, 'pages')), 'left behind: its primary never ran its removal');
 
   const next = await startServe(path, 2);

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { ended } from '../../helpers/process-state.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -34,14 +35,8 @@ upstreams:
   app: { targets: [{ url: "${upstream}" }] }
 `;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Runs still: an orphan's exit is collected when the machine's reaper gets to it (a zombie answers kill 0). */
+const alive = (pid: number): boolean => !ended(pid);
 
 /** `candor serve` under a shell that does not pass signals on, as npm runs it; the gateway's pid, and the shell. */
 async function underShell(name: string, env: NodeJS.ProcessEnv, upstream?: string) {

@@ -16,6 +16,7 @@ import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
 import { RESTART_BACKOFF, restartDelay } from '../../../src/server/cluster/workers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
+import { ended } from '../../helpers/process-state.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { startCandor, untilRefused } from './candor-process.ts';
@@ -178,14 +179,6 @@ test('the primary killed: its worker drains (stops accepting, answers its reques
     `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:${port}\n`,
   );
   const [worker] = candor.workers();
-  // Gone, or a zombie nobody reaped yet: either way it runs no more.
-  const ended = () => {
-    try {
-      return readFileSync(`/proc/${worker}/stat`, 'utf8').split(' ')[2] === 'Z';
-    } catch {
-      return true;
-    }
-  };
   try {
     const inFlight = request(`http://127.0.0.1:${candor.port}`, { path: '/slow' });
     await waitUntil('the request reached the upstream', () => received === 1);
@@ -195,11 +188,12 @@ test('the primary killed: its worker drains (stops accepting, answers its reques
     release();
     const res = await inFlight;
     assert.deepEqual([res.status, res.text], [200, 'finished']);
-    await waitUntil('the worker exited', ended);
+    // Gone, or a zombie nobody reaped yet: either way it runs no more.
+    await waitUntil('the worker exited', () => ended(worker));
     const line = candor.lines().find((l) => l.msg === 'request' && l.path === '/slow');
     assert.equal(line?.status, 200);
   } finally {
-    if (!ended()) process.kill(worker, 'SIGKILL');
+    if (!ended(worker)) process.kill(worker, 'SIGKILL');
     await candor.cleanup();
     upstream.closeAllConnections();
     upstream.close();
