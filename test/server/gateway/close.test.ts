@@ -137,6 +137,34 @@ test('a listener a reload removed cuts its tunnel at drain.timeout, as a drain w
   }
 });
 
+test("a WebSocket on a listener a reload removed gets the drain's Close 1001 at drain.timeout, and its line says drain", async () => {
+  const upstream = await startSilentTunnelUpstream();
+  const rest = `routes:\n  - upstream: ws\nupstreams:\n  ws:\n    targets:\n      - url: ${upstream.url}\ndrain: { timeout: 300ms }\n`;
+  const gateway = await startTestGateway(`${rest}`, {}, '');
+  const second = await freePort();
+  try {
+    const tunnel = await openTunnel(gateway.port);
+    let after = Buffer.alloc(0);
+    tunnel.socket.on('data', (chunk: Buffer) => {
+      after = Buffer.concat([after, chunk]);
+    });
+    // Its FIN (the socket is half-open: it closes only once it ends its own side).
+    const closed = new Promise((resolve) => tunnel.socket.once('end', resolve));
+    await gateway.gateway.reload(
+      parseConfig(`listen:\n  - address: 127.0.0.1:${second}\n${rest}`, '<test>', {}),
+    );
+    await within(closed, GENEROUS_MS, "the removed listener's tunnel going");
+    // Nothing relayed either way: both ends between frames, so the client is told 1001 (going away).
+    assert.equal(after.toString('hex'), '880203e9');
+    const line = gateway.logs.find((l) => l.msg === 'request');
+    assert.equal(line?.status, 101);
+    assert.equal(line?.tunnel_closed_by, 'drain');
+  } finally {
+    await within(gateway.close(), GENEROUS_MS, 'close()');
+    await upstream.close();
+  }
+});
+
 /** A GET through the gateway on a connection of its own; resolves once `until` is in what came back. */
 function sendGet(port: number, path: string, id: string, until: string): Promise<net.Socket> {
   const socket = net.connect(port, '127.0.0.1');
