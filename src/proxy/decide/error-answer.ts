@@ -178,8 +178,11 @@ export function writeErrorAnswer(sink: AnswerSink, failure: Failure, facts: Erro
   try {
     sink.sendHead(answer.status, REASONS[answer.status] ?? '', answer.headers, facts.close);
   } catch {
-    // Not even this answer's head can go (an HTTP/2 client whose header list size is smaller
-    // still): the response is cut, and the log names the failure it was for.
+    // This answer's head is more than the client takes (an HTTP/2 client's header list size):
+    // its details (a path no route claims, the head it could not pass on) are what grows it, so
+    // it goes without them, as errors.detail: minimal's, the type and the request id kept (the
+    // log keeps them). Not even that fitting, the response is cut, and the log names the failure.
+    if (facts.minimal !== true) return writeErrorAnswer(sink, failure, { ...facts, minimal: true });
     sink.abort();
     return false;
   }

@@ -116,3 +116,39 @@ upstreams:
     await gw.close();
   }
 });
+
+test("a media range's quoted parameter may hold commas and semicolons: its q is the range's own", () => {
+  // RFC 9110 §5.6.6: a parameter's value may be a quoted-string, and §12.5.1's ranges are split on
+  // the commas outside one. Split on every comma, `text/html;a="x,y";q=0` lost its q=0 (HTML was
+  // sent, refused), and `text/html;a="b;q=0"` read a q=0 out of the quoted value (HTML, asked at 1,
+  // lost to JSON at 0.5).
+  const cases: [string, string][] = [
+    ['text/html;foo="a,b";q=0, application/json;q=0.5', 'problem+json'],
+    ['text/html;foo="a;q=0", application/json;q=0.5', 'html'],
+    ['text/html;q=0;foo="x,y", application/json;q=0.5', 'problem+json'],
+    ['application/json;q=0.5, text/html;v="1,text/plain";q=0.4', 'problem+json'],
+    ['text/html;v="a\\"b,c";q=0, application/json;q=0.1', 'problem+json'],
+    // A quote never closed holds the rest of the field: what follows it is not read as ranges.
+    ['application/json;q=0.1, text/html;v="x, application/problem+json', 'html'],
+  ];
+  for (const [accept, expected] of cases) assert.equal(negotiateErrorFormat(accept), expected, accept);
+});
+
+test("a gateway's 404 to an Accept refusing HTML behind a quoted comma is not the HTML page", async () => {
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - { match: { path: /api }, upstream: app }
+upstreams:
+  app: { targets: [{ url: http://127.0.0.1:1 }] }
+`);
+  try {
+    const { raw } = await rawRequest(
+      gw.port,
+      'GET /nowhere HTTP/1.1\r\nHost: gw.test\r\nAccept: text/html;profile="a,b";q=0, application/json;q=0.5\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 404 /);
+    assert.match(raw, /\r\ncontent-type: application\/problem\+json\r\n/);
+  } finally {
+    await gw.close();
+  }
+});

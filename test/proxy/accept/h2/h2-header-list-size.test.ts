@@ -293,3 +293,30 @@ test("a trailer section larger than the client's header list size: the stream is
     session.close();
   }
 });
+
+// The gateway's own answer quotes what it met (a path no route claims, the head it could not pass
+// on), so its Proxy-Status may not fit a client that takes less than its details: its stream was
+// cut (INTERNAL_ERROR, the log's status 0) where the answer without them (errors.detail: minimal's,
+// the type and the request id kept) fits.
+test("the gateway's own answer that fits the client only without its details goes without them", async () => {
+  const upstream = await keep(startUpstream());
+  const gw = await gateway(upstream.url);
+  const session = await connect(gw.url, 700);
+  try {
+    const r = await get(session, {
+      ':path': '/big',
+      'x-request-id': 'details-left-out',
+      accept: 'text/plain',
+    });
+    assert.equal(r.rstCode, 0, 'the stream ended whole, never reset');
+    assert.equal(r.headers[':status'], 502);
+    assert.equal(r.headers['proxy-status'], 'edge-1; error=http_response_header_section_size');
+    assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)));
+    assert.match(r.body, /request id: [0-9a-f-]{36}\n$/);
+    const line = await gw.logFor('details-left-out');
+    assert.deepEqual([line.status, line.error], [502, 'client_header_list_size']);
+    assert.match(String(line.details), /more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of 700/);
+  } finally {
+    session.destroy();
+  }
+});
