@@ -251,6 +251,15 @@ function checkHeaderRules(
     // A request carries exactly one Host: it may be replaced, never added to or removed.
     else if (lower === 'host' && !(request && path.at(-2) === 'set'))
       report(path, 'host can only be set, in request_headers (a request carries exactly one)', where);
+    // An answer's Date is the moment it was made (RFC 9110 §6.6.1: the upstream's, or the
+    // gateway's for its own): a fixed value set on every answer is wrong on all of them, and one
+    // that is no HTTP-date breaks every cache's freshness arithmetic (`Date: x` was taken).
+    else if (lower === 'date' && !request && path.at(-2) !== 'remove')
+      report(
+        path,
+        "date is each answer's own moment (the upstream's, or Candor's): it can only be removed",
+        where,
+      );
   }
 }
 

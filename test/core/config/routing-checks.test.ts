@@ -62,15 +62,16 @@ test('a pattern RE2 cannot run in linear time is refused, with the reason', () =
   assert.match(problems[1].message, /unsupported Perl syntax: `\(\?=`/);
 });
 
-test('header rules may not touch what Candor writes, and may only set Host', () => {
+test("header rules may not touch what Candor writes, may only set Host, and may only remove an answer's Date", () => {
   const text = withRoutes(`  - upstream: api
     request_headers:
       set: { X-Forwarded-For: 1.2.3.4, Host: internal.example }
       add: { Host: other }
       remove: [Connection, X-Debug]
     response_headers:
-      set: { Proxy-Status: ok, X-Frame-Options: DENY }
+      set: { Proxy-Status: ok, X-Frame-Options: DENY, Date: x }
       add: { "Bad Name": x }
+      remove: [Date]
 `);
   assert.deepEqual(
     problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
@@ -79,6 +80,7 @@ test('header rules may not touch what Candor writes, and may only set Host', () 
       '7 routes[0].request_headers.add.Host: host can only be set, in request_headers (a request carries exactly one)',
       '8 routes[0].request_headers.remove[0]: connection is hop-by-hop: Candor writes it for each connection',
       "10 routes[0].response_headers.set.Proxy-Status: proxy-status is Candor's to write (framing, forwarding and tracing fields)",
+      "10 routes[0].response_headers.set.Date: date is each answer's own moment (the upstream's, or Candor's): it can only be removed",
       `11 routes[0].response_headers.add["Bad Name"]: expected a header name (letters, digits and !#$%&'*+.^_\`|~-), got "Bad Name"`,
     ],
   );
