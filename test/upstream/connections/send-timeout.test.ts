@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { test } from 'node:test';
+import { parseConfig } from '../../../src/core/config/load.ts';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { rawUpload, request } from '../../helpers/http-client.ts';
@@ -205,4 +206,29 @@ upstreams:
   } finally {
     session.destroy();
   }
+});
+
+test('timeouts.send changed by a reload governs the next request, on a connection the pool kept from before', async () => {
+  // The first request ever is answered, and its connection kept alive; every other is never read.
+  let answered = false;
+  const url = await netUpstream((socket) =>
+    socket.once('data', () => {
+      if (answered) return socket.pause();
+      answered = true;
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      socket.once('data', () => socket.pause());
+    }),
+  );
+  const yaml = (send: string) => edgeConfig(url, 'http1', send).replace('name: edge-1\n', '');
+  const gw = await keep(startTestGateway(`name: edge-1\n${yaml('20s')}`));
+  assert.equal((await request(gw.url, { path: '/first' })).status, 200);
+  await gw.gateway.reload(
+    parseConfig(`name: edge-1\nlisten:\n  - address: 127.0.0.1:0\n${yaml('500ms')}`, '<test>', {}),
+  );
+  const res = await request(gw.url, { method: 'POST', path: '/up', body: BODY, timeoutMs: 30_000 });
+  assert.equal(res.status, 504);
+  assert.match(
+    String(res.headers['proxy-status']),
+    /error=connection_write_timeout; details="request body stalled \(send timeout of 500 ms\)/,
+  );
 });
