@@ -23,6 +23,11 @@ export interface SendBound {
   readonly timeout: number;
   /** The bytes handed on that the upstream has not taken, and what keeps them ("its connection took no more"). */
   waiting(): { readonly bytes: number; readonly why: string };
+  /**
+   * The upstream's response head came: an answer before the body is all sent (RFC 9112 §9.5), and
+   * the rest of the body is no longer what it waits on. The response's own clocks bound it then.
+   */
+  answered(): boolean;
 }
 
 /** What the pump tells the connection that runs it. */
@@ -45,7 +50,7 @@ export interface BodyPumpEvents {
  * The send clock runs only while bytes wait on the upstream: from a write its connection or stream
  * did not take whole (backpressure) to its drain, and again from the next such write. Never while
  * the client's bytes are awaited (a slow uploader is the client's: its own bounds), nor once the
- * body is all out (the response clock's). Its timer is made at the first such write only: a body
+ * body is all out (the response clock's), nor once the upstream answered (its answer's). Its timer is made at the first such write only: a body
  * that flows never has one. Like the exchange's other clocks (exchange-timers.ts), it looks again
  * after the poll before it blames the upstream: a drain already in the socket wins.
  */
@@ -126,12 +131,12 @@ export class BodyPump {
   };
 
   private readonly onSendDue = (): void => {
-    if (this.running && this.blocked) setImmediate(this.confirmStall, this.blocks);
+    if (this.running && this.blocked && !this.bound.answered()) setImmediate(this.confirmStall, this.blocks);
   };
 
   /** After the poll: the same wait still unanswered (no drain came meanwhile, none since). */
   private readonly confirmStall = (wait: number): void => {
-    if (!this.running || !this.blocked || this.blocks !== wait) return;
+    if (!this.running || !this.blocked || this.blocks !== wait || this.bound.answered()) return;
     this.stop();
     this.events.stalled(sendStalled(this.bound.timeout, this.blockedAt, this.given, this.bound.waiting()));
   };

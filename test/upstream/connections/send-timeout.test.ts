@@ -232,3 +232,33 @@ test('timeouts.send changed by a reload governs the next request, on a connectio
     /error=connection_write_timeout; details="request body stalled \(send timeout of 500 ms\)/,
   );
 });
+
+test('an upstream that answers early and never reads the rest of the body: its answer streams on, the send clock is not its bound', async () => {
+  // RFC 9112 §9.5: an answer may come before the request's body is all sent. Once it has, the
+  // response's own clock (timeouts.read) bounds the exchange: the body left is not waited on.
+  const url = await netUpstream((socket) =>
+    socket.once('data', () => {
+      socket.pause();
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      let left = 6;
+      const timer = setInterval(() => {
+        socket.write(--left > 0 ? '1\r\nx\r\n' : '0\r\n\r\n');
+        if (left === 0) {
+          clearInterval(timer);
+          socket.destroy();
+        }
+      }, 200);
+      socket.on('close', () => clearInterval(timer));
+    }),
+  );
+  const gw = await keep(startTestGateway(edgeConfig(url)));
+  await request(gw.url, {
+    method: 'POST',
+    path: '/up',
+    headers: { 'x-request-id': 'early' },
+    body: BODY,
+  }).catch(() => undefined);
+  const line = await gw.logFor('early');
+  assert.equal(line.status, 200);
+  assert.equal(line.error, undefined);
+});

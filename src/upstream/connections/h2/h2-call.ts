@@ -125,7 +125,11 @@ export class H2Call implements ExchangeController {
         // A response that came first needs no clock for its head.
         if (this.handler === handler && this.head === null) this.headSent();
       },
-      { timeout: this.timeouts.send, waiting: () => bodyKept(this.stream) },
+      {
+        timeout: this.timeouts.send,
+        waiting: () => bodyKept(this.stream),
+        answered: () => this.head !== null,
+      },
     );
   }
 

@@ -140,7 +140,11 @@ export class RequestOut {
         // A response that came first (an early 413) needs no clock for its head.
         if (connection.current === handler && connection.stage === 'head') this.#clocks.sent();
       },
-      { timeout: this.#clocks.timeouts.send, waiting: () => keptBy(socket) },
+      {
+        timeout: this.#clocks.timeouts.send,
+        waiting: () => keptBy(socket),
+        answered: () => connection.stage !== 'head',
+      },
     );
   }
 
