@@ -182,6 +182,8 @@ export const DEFAULTS = {
       connect: 2_000,
       response: 30_000,
       read: 30_000,
+      // nginx's proxy_send_timeout is 60 s; as `read`, 30 s: an upstream taking none of a body for that long is stuck.
+      send: 30_000,
       total: 60_000,
       totalIncludesBody: false,
       tunnelIdle: 3_600_000,

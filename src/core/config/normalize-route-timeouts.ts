@@ -25,6 +25,7 @@ export function toRouteTimeouts(
     const own = upstream.timeouts;
     const response = durationMs(raw.response, own.response);
     const read = durationMs(raw.read, own.read);
+    const send = durationMs(raw.send, own.send);
     // A per-try timeout the upstream did not write is its response timeout: the route's, here.
     const perTry =
       rawUpstreams?.[name]?.retries?.per_try_timeout === undefined
@@ -34,11 +35,12 @@ export function toRouteTimeouts(
       connect: durationMs(raw.connect, own.connect),
       response,
       read,
+      send,
       total: durationMs(raw.total, own.total),
       totalIncludesBody: raw.total_includes_body ?? own.totalIncludesBody,
       tunnelIdle: durationMs(raw.tunnel_idle, own.tunnelIdle),
       tunnelHalfClosed: durationMs(raw.tunnel_half_closed, own.tunnelHalfClosed),
-      exchange: { head: Math.min(perTry, response), read },
+      exchange: { head: Math.min(perTry, response), read, send },
     };
   }
   return byUpstream;

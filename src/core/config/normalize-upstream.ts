@@ -48,6 +48,7 @@ export function toUpstream(name: string, raw: RawUpstream, baseDir: string): Ups
       connect: durationMs(timeouts.connect, fallback.timeouts.connect),
       response: durationMs(timeouts.response, fallback.timeouts.response),
       read: durationMs(timeouts.read, fallback.timeouts.read),
+      send: durationMs(timeouts.send, fallback.timeouts.send),
       total: durationMs(timeouts.total, fallback.timeouts.total),
       totalIncludesBody: timeouts.total_includes_body ?? fallback.timeouts.totalIncludesBody,
       tunnelIdle: durationMs(timeouts.tunnel_idle, fallback.timeouts.tunnelIdle),

@@ -40,6 +40,7 @@ export const Timeouts = Type.Optional(
       connect: durationField(),
       response: durationField(),
       read: durationField(),
+      send: durationField(),
       total: durationField(),
       total_includes_body: flag(),
       tunnel_idle: durationField(),

@@ -138,6 +138,11 @@ export interface UpstreamTimeouts {
   /** Longest silence between two body chunks of the response. */
   readonly read: number;
   /**
+   * Longest the upstream may take none of the request body bytes waiting for it (a write it did not
+   * take whole, until it drains): nginx's proxy_send_timeout. Never runs while the client's bytes are awaited.
+   */
+  readonly send: number;
+  /**
    * Every attempt, backoff and hold, from the first attempt to the response head (to the last
    * byte of the body with totalIncludesBody).
    */
@@ -160,9 +165,9 @@ export interface UpstreamTimeouts {
 export interface RouteTimeouts extends UpstreamTimeouts {
   /**
    * Each attempt's clocks on its connection, in place of the pool's: the head clock the shorter of
-   * the per-try timeout and `response` (as the pool's, upstream.ts), the read clock `read`.
+   * the per-try timeout and `response` (as the pool's, upstream.ts), the read clock `read`, the send clock `send`.
    */
-  readonly exchange: { readonly head: number; readonly read: number };
+  readonly exchange: { readonly head: number; readonly read: number; readonly send: number };
 }
 
 interface UpstreamTlsConfig {

@@ -148,7 +148,7 @@ function upstreamWarnings(config: GatewayConfig, name: string, upstream: Upstrea
   if (inert.length > 0)
     warnings.push({
       path: ['upstreams', name, 'retries', 'on'],
-      message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
+      message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or only while a streamed request body goes out (it cannot be sent again), or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
     });
   return warnings;
 }
@@ -304,12 +304,19 @@ const AFTER_HEAD_ONLY: ReadonlySet<FailureType> = new Set<FailureType>([
 ]);
 
 /**
+ * Failures that exist only while a request body streams from the client to the upstream (the
+ * body pump's send clock): a body taken from the client cannot be sent again, so the retry rule
+ * says `body_not_replayable` (or `not_idempotent` first).
+ */
+const STREAMED_BODY_ONLY: ReadonlySet<FailureType> = new Set<FailureType>(['connection_write_timeout']);
+
+/**
  * A failure type the retry rule (decide/retry-policy.ts) turns down whatever the list says:
- * one that comes only after the head went downstream, or the client's own (its deadline has
- * passed, or its limit refused an answer that came whole).
+ * one that comes only after the head went downstream, or only while a streamed body goes out,
+ * or the client's own (its deadline has passed, or its limit refused an answer that came whole).
  */
 function neverRetried(type: FailureType): boolean {
-  return AFTER_HEAD_ONLY.has(type) || CLIENTS_DOING.has(type);
+  return AFTER_HEAD_ONLY.has(type) || STREAMED_BODY_ONLY.has(type) || CLIENTS_DOING.has(type);
 }
 
 /**

@@ -21,13 +21,6 @@ export const OTHER_REGISTERED_TYPES: Readonly<Record<string, RegisteredKind>> = 
     title: "The next hop's address is not allowed",
     explanation: "the proxy's own policy forbids connecting to the address the next hop's name resolved to",
   },
-  connection_write_timeout: {
-    status: 504,
-    shape: 'slow',
-    title: 'Writing to the next hop timed out',
-    explanation:
-      'the next hop stopped taking the request (its bytes could not be written) for longer than the proxy waits',
-  },
   http_response_header_size: {
     status: 502,
     shape: 'garbage',

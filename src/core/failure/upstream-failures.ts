@@ -115,6 +115,20 @@ export const UPSTREAM_FAILURES = {
     clientMayRetry: true,
     furthestStage: 'sent',
   },
+  connection_write_timeout: {
+    // RFC 9209 §2.3.11: the next hop stopped taking what was written to it (timeouts.send, nginx's
+    // proxy_send_timeout): it reads no more of a streamed request body.
+    status: 504,
+    grpc: GRPC_CODES.DEADLINE_EXCEEDED,
+    shape: 'slow',
+    flag: 'UWT',
+    retryAfter: false,
+    title: 'Upstream stopped taking the request body',
+    explanation: 'the upstream stopped reading the request body for longer than the send timeout',
+    fix: 'Find what stops the upstream reading (an app that answers before it reads the body, a handler stuck before it reads, a full disk behind an upload); raise timeouts.send only if it legitimately pauses that long.',
+    clientMayRetry: true,
+    furthestStage: 'sent',
+  },
   connection_terminated: {
     status: 502,
     grpc: GRPC_CODES.UNAVAILABLE,

@@ -42,7 +42,7 @@ export function probeH2(
     {
       scheme: plan.protocol === 'https:' ? 'https' : 'http',
       authority: plan.host,
-      timeouts: { head: plan.timeouts.answer, read: plan.timeouts.read },
+      timeouts: { head: plan.timeouts.answer, read: plan.timeouts.read, send: plan.timeouts.read },
       maxStreams: 1,
       idleTimeout: 0,
       maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 import type { ExchangeHandler } from './exchange-contract.ts';
+import { sendStalled } from './exchange-timers.ts';
 
 /** Where a request body goes: an HTTP/1.1 socket (framed or not) or an HTTP/2 stream. */
 export interface BodyOut {
@@ -13,6 +14,22 @@ export interface BodyOut {
   off(event: 'drain', listener: () => void): unknown;
 }
 
+/**
+ * The send clock (`timeouts.send`): how long the upstream may take none of the body bytes that
+ * wait for it, and what holds them when it passes.
+ */
+export interface SendBound {
+  /** timeouts.send, in ms. */
+  readonly timeout: number;
+  /** The bytes handed on that the upstream has not taken, and what keeps them ("its connection took no more"). */
+  waiting(): { readonly bytes: number; readonly why: string };
+  /**
+   * The upstream's response head came: an answer before the body is all sent (RFC 9112 §9.5), and
+   * the rest of the body is no longer what it waits on. The response's own clocks bound it then.
+   */
+  answered(): boolean;
+}
+
 /** What the pump tells the connection that runs it. */
 export interface BodyPumpEvents {
   /** A piece is about to go out: false when the exchange ended on it (a body over its limit), and it does not. */
@@ -21,25 +38,44 @@ export interface BodyPumpEvents {
   sent(): void;
   /** The client's body broke (a reset, bad framing, its silence): its own error, to report as it is. */
   failed(err: Error): void;
+  /** The upstream took none of the body waiting for it within the send clock (the pump has stopped). */
+  stalled(failure: Failure): void;
 }
 
 /**
  * The client's request body, passed on with backpressure both ways: the same for both
  * protocols, which differ only in how a piece is framed (BodyOut). Runs until the body ends,
  * breaks, or the connection stops it.
+ *
+ * The send clock runs only while bytes wait on the upstream: from a write its connection or stream
+ * did not take whole (backpressure) to its drain, and again from the next such write. Never while
+ * the client's bytes are awaited (a slow uploader is the client's: its own bounds), nor once the
+ * body is all out (the response clock's), nor once the upstream answered (its answer's). Its timer is made at the first such write only: a body
+ * that flows never has one. Like the exchange's other clocks (exchange-timers.ts), it looks again
+ * after the poll before it blames the upstream: a drain already in the socket wins.
  */
 export class BodyPump {
   private readonly source: Readable;
   private readonly out: BodyOut;
   private readonly events: BodyPumpEvents;
+  private readonly bound: SendBound;
   private running = true;
+  /** Body bytes handed to the way out. */
+  private given = 0;
+  /** A write was not taken whole, and its drain has not come: the body waits on the upstream. */
+  private blocked = false;
+  /** How many times it has (the send clock's look after the poll tells a new wait from the one it timed). */
+  private blocks = 0;
+  private blockedAt = 0;
+  private sendTimer: NodeJS.Timeout | undefined;
   /** Bytes were taken from the client: the body cannot be sent again as it was. */
   taken = false;
 
-  constructor(source: Readable, out: BodyOut, events: BodyPumpEvents) {
+  constructor(source: Readable, out: BodyOut, events: BodyPumpEvents, bound: SendBound) {
     this.source = source;
     this.out = out;
     this.events = events;
+    this.bound = bound;
     source.on('data', this.onData);
     source.on('end', this.onEnd);
     source.on('error', this.onError);
@@ -63,6 +99,7 @@ export class BodyPump {
     source.off('end', this.onEnd);
     source.off('error', this.onError);
     this.out.off('drain', this.onDrain);
+    clearTimeout(this.sendTimer);
     // Untouched, the body may go to another attempt (a refused stream, a stale connection is
     // retried): it must not flow to no listener meanwhile.
     if (!this.taken) source.pause();
@@ -71,14 +108,37 @@ export class BodyPump {
   private readonly onData = (chunk: Buffer): void => {
     this.taken = true;
     if (!this.events.chunk(chunk) || !this.running) return;
+    this.given += chunk.length;
     if (!this.out.write(chunk)) {
       this.source.pause();
       this.out.once('drain', this.onDrain);
+      this.waitForUpstream();
     }
   };
 
+  /** The send clock starts: its timer made at the first wait, moved at each after it (refresh() re-arms one that fired). */
+  private waitForUpstream(): void {
+    this.blocked = true;
+    this.blocks++;
+    this.blockedAt = performance.now();
+    if (this.sendTimer === undefined) this.sendTimer = setTimeout(this.onSendDue, this.bound.timeout).unref();
+    else this.sendTimer.refresh();
+  }
+
   private readonly onDrain = (): void => {
+    this.blocked = false;
     if (this.running) this.source.resume();
+  };
+
+  private readonly onSendDue = (): void => {
+    if (this.running && this.blocked && !this.bound.answered()) setImmediate(this.confirmStall, this.blocks);
+  };
+
+  /** After the poll: the same wait still unanswered (no drain came meanwhile, none since). */
+  private readonly confirmStall = (wait: number): void => {
+    if (!this.running || !this.blocked || this.blocks !== wait || this.bound.answered()) return;
+    this.stop();
+    this.events.stalled(sendStalled(this.bound.timeout, this.blockedAt, this.given, this.bound.waiting()));
   };
 
   private readonly onEnd = (): void => {
@@ -108,20 +168,29 @@ export function pumpRequestBody(
   current: () => ExchangeHandler | null,
   abort: (failure: Failure) => void,
   sent: () => void,
+  bound: SendBound,
 ): BodyPump {
-  return new BodyPump(source, out, {
-    chunk: (chunk) => {
-      handler.onBodyChunk(chunk);
-      return current() === handler;
+  return new BodyPump(
+    source,
+    out,
+    {
+      chunk: (chunk) => {
+        handler.onBodyChunk(chunk);
+        return current() === handler;
+      },
+      sent: () => {
+        sent();
+        handler.onRequestSent();
+      },
+      failed: (err) => {
+        if (current() === handler) abort(requestBodyBroke(err));
+      },
+      stalled: (failure) => {
+        if (current() === handler) abort(failure);
+      },
     },
-    sent: () => {
-      sent();
-      handler.onRequestSent();
-    },
-    failed: (err) => {
-      if (current() === handler) abort(requestBodyBroke(err));
-    },
-  });
+    bound,
+  );
 }
 
 /**

@@ -66,6 +66,8 @@ export interface ConnectionTimeouts {
   readonly head: number;
   /** Longest silence between two pieces of the response body. */
   readonly read: number;
+  /** Longest the upstream may take none of the request body bytes waiting for it (timeouts.send). */
+  readonly send: number;
 }
 
 /** How the exchange steers the transfer in progress. */

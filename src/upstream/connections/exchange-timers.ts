@@ -1,7 +1,9 @@
 /**
- * The two clocks of an exchange on its connection, alike for both protocols: the head clock
- * (`timeouts.response`, from the request going out to the response head) and the read clock
- * (`timeouts.read`, the longest silence inside the response body).
+ * The clocks of an exchange on its connection, alike for both protocols: the head clock
+ * (`timeouts.response`, from the request going out to the response head), the read clock
+ * (`timeouts.read`, the longest silence inside the response body) and the send clock
+ * (`timeouts.send`, the longest the upstream takes none of a request body waiting for it:
+ * body-pump.ts).
  *
  * Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
  * long GC, a burst of work), an answer already waiting in the socket would lose to its timer.
@@ -42,4 +44,22 @@ export function noHeadDetails(when: string, so: HeadSoFar | undefined): string {
 export function bodyStalled(readTimeout: number, startedAt: number, why?: string): Failure {
   const details = `response body stalled (read timeout of ${readTimeout} ms) after ${ms(performance.now() - startedAt)}`;
   return new Failure('connection_read_timeout', why === undefined ? details : `${details}; ${why}`);
+}
+
+/**
+ * The upstream took none of the request body waiting for it within the send clock (body-pump.ts):
+ * `given` body bytes handed on since the body began, `waiting` of them not taken yet, and why.
+ */
+export function sendStalled(
+  sendTimeout: number,
+  blockedAt: number,
+  given: number,
+  waiting: { readonly bytes: number; readonly why: string },
+): Failure {
+  const sent = Math.max(0, given - waiting.bytes);
+  return new Failure(
+    'connection_write_timeout',
+    `request body stalled (send timeout of ${sendTimeout} ms): the upstream took none of it for ${ms(performance.now() - blockedAt)} (${sent} bytes sent, ${waiting.bytes} waiting: ${waiting.why})`,
+    { stage: 'sent' },
+  );
 }

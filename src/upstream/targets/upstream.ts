@@ -185,6 +185,7 @@ function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): 
       // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
       head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
       read: config.timeouts.read,
+      send: config.timeouts.send,
     },
     maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
     strayBytes: news && ((target, bytes) => news.strayBytes({ upstream, target, bytes })),
@@ -232,11 +233,12 @@ function buildTargets(
   return targets;
 }
 
-/** Settings an open connection already carries: its wait for a head, its read and idle timers, its TLS. */
+/** Settings an open connection already carries: its wait for a head, its read, send and idle timers, its TLS. */
 function connectionSettingsChanged(before: UpstreamConfig, after: UpstreamConfig): boolean {
   return (
     before.timeouts.response !== after.timeouts.response ||
     before.timeouts.read !== after.timeouts.read ||
+    before.timeouts.send !== after.timeouts.send ||
     before.retries.perTryTimeout !== after.retries.perTryTimeout ||
     before.pool.idleTimeout !== after.pool.idleTimeout ||
     before.pool.maxStreams !== after.pool.maxStreams ||

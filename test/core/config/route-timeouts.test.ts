@@ -38,12 +38,13 @@ test("a route's timeouts replace its upstream's key by key, for its own requests
     connect: 1000,
     response: 500,
     read: 10_000,
+    send: 30_000,
     total: 40_000,
     totalIncludesBody: false,
     tunnelIdle: 60_000,
     tunnelHalfClosed: 5000,
     // No per_try_timeout written: each attempt's wait for its head is the route's response timeout.
-    exchange: { head: 500, read: 10_000 },
+    exchange: { head: 500, read: 10_000, send: 30_000 },
   });
   assert.equal(plain.timeouts, undefined);
   // The upstream's own stay as they were: its pool, health checks and circuit are every route's.
@@ -58,7 +59,7 @@ test("an upstream's written per_try_timeout still bounds each attempt under a ro
     ),
     SOURCE,
   );
-  assert.deepEqual(loaded.routes[0].timeouts?.api.exchange, { head: 2000, read: 30_000 });
+  assert.deepEqual(loaded.routes[0].timeouts?.api.exchange, { head: 2000, read: 30_000, send: 30_000 });
 });
 
 test("route_defaults.timeouts is taken key by key: a route's own keys win, the default's others stay", () => {
@@ -195,5 +196,37 @@ test('tunnel_half_closed is a duration at each level; one above tunnel_idle is a
     'route_defaults.timeouts.tunnel_half_closed',
     'routes[0].timeouts.tunnel_half_closed',
     'upstreams.api.timeouts.tunnel_half_closed',
+  ]);
+});
+
+test("send is a duration at each level, its problems told at the field and line; a route's replaces its upstream's", () => {
+  const loaded = parseConfig(
+    config(
+      '  - { match: { path: /a }, upstream: api, timeouts: { send: 2s } }\n  - { match: { path: /b }, upstream: api }\n',
+      '    timeouts: { send: 5s }\n',
+      '  timeouts: { read: 9s }\n',
+    ),
+    SOURCE,
+  );
+  assert.equal(loaded.upstreams.api.timeouts.send, 5000);
+  assert.equal(loaded.routes[0].timeouts?.api.send, 2000);
+  assert.equal(loaded.routes[0].timeouts?.api.exchange.send, 2000);
+  // route_defaults.timeouts without send: the upstream's stays for the route that took it.
+  assert.equal(loaded.routes[1].timeouts?.api.exchange.send, 5000);
+  assert.equal(
+    parseConfig(config('  - { match: { path: /a }, upstream: api }\n'), SOURCE).upstreams.api.timeouts.send,
+    30_000,
+  );
+  const problems = problemsOf(
+    config(
+      '  - { match: { path: /a }, upstream: api, timeouts: { send: soon } }\n',
+      '    timeouts: { send: -1s }\n',
+      '  timeouts: { send: 3 parsecs }\n',
+    ),
+  );
+  assert.deepEqual(problems.map((p) => `${p.file}:${p.line} ${p.path}`).sort(), [
+    `${SOURCE}:11 upstreams.api.timeouts.send`,
+    `${SOURCE}:4 route_defaults.timeouts.send`,
+    `${SOURCE}:6 routes[0].timeouts.send`,
   ]);
 });

@@ -70,12 +70,16 @@ upstreams:
       retriesOn('connection_refused, http_response_incomplete, connection_read_timeout, client_deadline'),
     ),
     [
-      "upstreams.app.retries.on: http_response_incomplete, connection_read_timeout, client_deadline never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
+      "upstreams.app.retries.on: http_response_incomplete, connection_read_timeout, client_deadline never lead to a retry: they come after the response head went to the client, or only while a streamed request body goes out (it cannot be sent again), or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
     ],
   );
   // A trailer section past the bound comes after the head and the body: never retried either.
   assert.deepEqual(configWarnings(retriesOn('http_response_trailer_section_size')), [
-    "upstreams.app.retries.on: http_response_trailer_section_size never lead to a retry: they come after the response head went to the client, or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
+    "upstreams.app.retries.on: http_response_trailer_section_size never lead to a retry: they come after the response head went to the client, or only while a streamed request body goes out (it cannot be sent again), or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
+  ]);
+  // A send timeout comes only while a streamed body goes out, which cannot be sent again.
+  assert.deepEqual(configWarnings(retriesOn('connection_write_timeout')), [
+    "upstreams.app.retries.on: connection_write_timeout never lead to a retry: they come after the response head went to the client, or only while a streamed request body goes out (it cannot be sent again), or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing",
   ]);
   // The defaults, and a list of what can be retried, say nothing.
   assert.deepEqual(configWarnings(retriesOn('connection_refused, http_response_timeout')), []);

@@ -32,6 +32,7 @@ const EXPECTED: Record<FailureType, number> = {
   tls_certificate_error: 14,
   tls_alert_received: 14,
   http_response_timeout: 4,
+  connection_write_timeout: 4,
   connection_terminated: 14,
   http_response_incomplete: 14,
   connection_read_timeout: 4,

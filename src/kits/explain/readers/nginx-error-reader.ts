@@ -55,6 +55,11 @@ const RULES: readonly Rule[] = [
     / while reading upstream/,
     (m) => (m.input.includes('upstream timed out') ? 'connection_read_timeout' : undefined),
   ],
+  // proxy_send_timeout: the upstream took none of the request for that long (Candor's timeouts.send).
+  [
+    / while sending request to upstream/,
+    (m) => (m.input.includes('upstream timed out') ? 'connection_write_timeout' : undefined),
+  ],
   [/upstream timed out/, 'http_response_timeout'],
   // nginx's own resources ran out before the connect (no file descriptor: 24 EMFILE, 23 ENFILE;
   // no socket memory: 105 ENOBUFS), or the connect found no local port (99 EADDRNOTAVAIL), as

@@ -14,7 +14,7 @@ import type {
 } from '../exchange-contract.ts';
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import type { H2CallSession } from './h2-call-session.ts';
-import { bodyWaiting, noHeadReason, sentHeadSize } from './h2-failure-details.ts';
+import { bodyKept, bodyWaiting, noHeadReason, sentHeadSize } from './h2-failure-details.ts';
 import { h2AnswerHead, h2HeaderListSize, h2Trailers } from './h2-headers.ts';
 import { resetBeforeEnd } from './h2-reset-before-end.ts';
 
@@ -124,6 +124,11 @@ export class H2Call implements ExchangeController {
       () => {
         // A response that came first needs no clock for its head.
         if (this.handler === handler && this.head === null) this.headSent();
+      },
+      {
+        timeout: this.timeouts.send,
+        waiting: () => bodyKept(this.stream),
+        answered: () => this.head !== null,
       },
     );
   }

@@ -12,13 +12,22 @@ const NO_PREFACE =
   'the upstream never sent its HTTP/2 preface (SETTINGS): no HTTP/2 server answered on that connection';
 
 /**
+ * Body bytes node:http2 still holds for the stream, and what keeps them (bodyKept), as the
+ * failures that name them say it.
+ */
+export function bodyWaiting(stream: ClientHttp2Stream | undefined): string | undefined {
+  const { bytes, why } = bodyKept(stream);
+  if (bytes === 0) return undefined;
+  return `${bytes} bytes of the request body were still waiting for the upstream to take them (${why})`;
+}
+
+/**
  * Body bytes node:http2 still holds for the stream, and what keeps them: the connection's
  * flow-control window, the socket, or else (node:http2 does not show a stream's own window)
  * the stream's window.
  */
-export function bodyWaiting(stream: ClientHttp2Stream | undefined): string | undefined {
-  const left = stream === undefined || stream.destroyed ? 0 : stream.writableLength;
-  if (left === 0) return undefined;
+export function bodyKept(stream: ClientHttp2Stream | undefined): { bytes: number; why: string } {
+  const bytes = stream === undefined || stream.destroyed ? 0 : stream.writableLength;
   const session = stream?.session;
   const why =
     session?.state.remoteWindowSize === 0
@@ -26,7 +35,7 @@ export function bodyWaiting(stream: ClientHttp2Stream | undefined): string | und
       : (session?.socket?.writableLength ?? 0) > 0
         ? 'the connection to it took no more'
         : 'its HTTP/2 flow-control window stayed shut';
-  return `${left} bytes of the request body were still waiting for the upstream to take them (${why})`;
+  return { bytes, why };
 }
 
 /**

@@ -140,6 +140,11 @@ export class RequestOut {
         // A response that came first (an early 413) needs no clock for its head.
         if (connection.current === handler && connection.stage === 'head') this.#clocks.sent();
       },
+      {
+        timeout: this.#clocks.timeouts.send,
+        waiting: () => keptBy(socket),
+        answered: () => connection.stage !== 'head',
+      },
     );
   }
 
@@ -168,6 +173,11 @@ export class RequestOut {
     this.#pump = undefined;
     keepOpenOnWriteError(this.#socket, false);
   }
+}
+
+/** Bytes the socket still holds for the upstream (its kernel's buffers full: it reads no more), for the send clock's failure. */
+function keptBy(socket: Socket): { bytes: number; why: string } {
+  return { bytes: socket.destroyed ? 0 : socket.writableLength, why: 'its connection took no more' };
 }
 
 /**
