@@ -145,7 +145,8 @@ export interface PrimaryFamily {
     | 'configSourceRevision'
     | 'configSourceUnreachableSince'
     | 'configSourceRefusedRevision'
-    | 'workerExits';
+    | 'workerExits'
+    | 'canaryVerdicts';
   readonly values: readonly { readonly value: number; readonly labels: Readonly<Record<string, string>> }[];
 }
 

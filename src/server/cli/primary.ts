@@ -8,6 +8,7 @@ import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import { canaryVerdicts, countCanaryVerdict } from '../cluster/canary-verdicts.ts';
 import { ClusterControl } from '../cluster/cluster-control.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { GatewayWide } from '../cluster/gateway-wide.ts';
@@ -73,6 +74,7 @@ async function supervise(
   const renderClusterMetrics = mergedMetrics(listening, () => [
     ...(fleet.source?.gauges() ?? []),
     workerExits(),
+    canaryVerdicts(),
   ]);
   const canaries = gatewayCanaries(control, logger);
   const admin = new PrimaryAdmin(control, canaries, renderClusterMetrics, logger);
@@ -223,6 +225,7 @@ function gatewayCanaries(control: ClusterControl, logger: Logger): Canaries {
       // Refused (a reload took the route's split away while a step was judged): the controller
       // must not take the weights for set, as the in-process gateway's host throws alike.
       if ('problem' in applied) throw new Error(`${applied.problem.field}: ${applied.problem.detail}`);
+      if (verdict !== undefined) countCanaryVerdict(route, verdict);
     },
     logger,
     // Each step and action on the deploy timeline (GET /events, the status page, explain).
