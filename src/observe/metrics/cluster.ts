@@ -158,7 +158,8 @@ export interface PrimaryFamily {
     | 'configSourceUnreachableSince'
     | 'configSourceRefusedRevision'
     | 'workerExits'
-    | 'canaryVerdicts';
+    | 'canaryVerdicts'
+    | 'configReloads';
   readonly values: readonly { readonly value: number; readonly labels: Readonly<Record<string, string>> }[];
 }
 

@@ -8,11 +8,11 @@ import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
-import { canaryVerdicts, countCanaryVerdict } from '../cluster/canary-verdicts.ts';
 import { ClusterControl } from '../cluster/cluster-control.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { GatewayWide } from '../cluster/gateway-wide.ts';
 import { compileFor } from '../cluster/primary-compilers.ts';
+import { canaryVerdicts, configReloads, countCanaryVerdict } from '../cluster/primary-counts.ts';
 import type { FleetFollowing } from '../cluster/primary-fleet.ts';
 import { createPrimaryLogger } from '../cluster/primary-log.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
@@ -75,6 +75,7 @@ async function supervise(
     ...(fleet.source?.gauges() ?? []),
     workerExits(),
     canaryVerdicts(),
+    configReloads(),
   ]);
   const canaries = gatewayCanaries(control, logger);
   const admin = new PrimaryAdmin(control, canaries, renderClusterMetrics, logger);
