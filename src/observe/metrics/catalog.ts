@@ -378,8 +378,8 @@ export const METRICS = {
     name: 'candor_canary_verdicts_total',
     type: 'counter',
     labels: ['route', 'verdict', 'metric'],
-    help: 'Canary steps judged, by verdict: pass (the step moved on, metric empty), worse (the metric that failed it) or inconclusive (passed beside a baseline failing past baseline_max_failed_percent: paused, metric empty). Every worker counts the verdict the controller sent it: the largest count is the truth.',
-    aggregator: 'max',
+    help: 'Canary steps judged, by verdict: pass (the step moved on, metric empty), worse (the metric that failed it) or inconclusive (passed beside a baseline failing past baseline_max_failed_percent: paused, metric empty). Counted where the controller runs: with --workers, by the primary.',
+    aggregator: 'sum',
   },
   storeUp: {
     name: 'candor_store_up',

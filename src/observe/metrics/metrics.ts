@@ -39,6 +39,10 @@ export interface AcmeOrderOutcome {
   readonly failures: number;
 }
 
+/** The names and labels a plugin may count under, in each of its two metrics; past them, `_overflow`. */
+export const PLUGIN_SERIES = 1000;
+const OVERFLOW = ['_overflow', '_overflow'] as const;
+
 type CounterKey = {
   [K in keyof typeof METRICS]: (typeof METRICS)[K]['type'] extends 'counter' ? K : never;
 }[keyof typeof METRICS];
@@ -80,6 +84,9 @@ export class GatewayMetrics {
   /** The sides each canary route's share was last shown for, so that a side or route gone is unshown. */
   readonly #canarySides = new Map<string, readonly string[]>();
   #source: MetricsSource | undefined;
+  /** Each plugin's names and labels that have series, by plugin: bounded (pluginCount). */
+  readonly #pluginCounted = new Map<string, Set<string>>();
+  readonly #pluginObservedSeries = new Map<string, Set<string>>();
   /** How this process's event loop keeps up, watched while the config has `metrics`. */
   readonly #loop = new EventLoopWatch();
 
@@ -221,14 +228,42 @@ export class GatewayMetrics {
     this.#count('stageHookTime').cell(stage, hook).value += seconds;
   }
 
-  /** A plugin's own count (plugin-api.ts's metrics.count). */
-  pluginCount(plugin: string, name: string, label: string, by: number): void {
-    this.#count('pluginEvents').cell(plugin, name, label).value += by;
+  /**
+   * A plugin's own count (plugin-api.ts's metrics.count). False when its name and label were
+   * one past the plugin's PLUGIN_SERIES: counted under `_overflow` instead.
+   */
+  pluginCount(plugin: string, name: string, label: string, by: number): boolean {
+    const [n, l] = this.#pluginSeries(this.#pluginCounted, plugin, name, label);
+    this.#count('pluginEvents').cell(plugin, n, l).value += by;
+    return n === name;
   }
 
-  /** A plugin's own observation (plugin-api.ts's metrics.observe). */
-  pluginObserve(plugin: string, name: string, label: string, value: number): void {
-    this.#pluginObserved.cell(plugin, name, label).observe(value);
+  /** A plugin's own observation (plugin-api.ts's metrics.observe); false as pluginCount's. */
+  pluginObserve(plugin: string, name: string, label: string, value: number): boolean {
+    const [n, l] = this.#pluginSeries(this.#pluginObservedSeries, plugin, name, label);
+    this.#pluginObserved.cell(plugin, n, l).observe(value);
+    return n === name;
+  }
+
+  /**
+   * The name and label a plugin's call counts under: its own while the plugin has fewer than
+   * PLUGIN_SERIES of them in the metric, else `_overflow` (OpenTelemetry's cardinality limit).
+   * A plugin that takes a label from a request (a Host, a path, a user id) made a series of each,
+   * kept for the gateway's life in every worker and in every scrape.
+   */
+  #pluginSeries(
+    seen: Map<string, Set<string>>,
+    plugin: string,
+    name: string,
+    label: string,
+  ): readonly [string, string] {
+    const series = seen.get(plugin) ?? new Set<string>();
+    seen.set(plugin, series);
+    const key = `${name}\0${label}`;
+    if (series.has(key)) return [name, label];
+    if (series.size >= PLUGIN_SERIES) return OVERFLOW;
+    series.add(key);
+    return [name, label];
   }
 
   /** What a route's cache did for one request (the result its Cache-Status names). */

@@ -9,6 +9,7 @@ import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterControl } from '../cluster/cluster-control.ts';
 import type { GatewayWide } from '../cluster/gateway-wide.ts';
 import { compileFor } from '../cluster/primary-compilers.ts';
+import { countReload } from '../cluster/primary-counts.ts';
 import { type FleetFollowing, followSource } from '../cluster/primary-fleet.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
 import { isServing, isStartRefused } from '../gateway/ipc-protocol.ts';
@@ -55,7 +56,7 @@ export function reloadOnSignals(s: Supervised): () => void {
       ),
     );
   };
-  control.onReloaded = (result) => wide.reloadCounted(result === 'ok' ? 'success' : 'failure');
+  control.onReloaded = (result) => countReload(result === 'ok' ? 'success' : 'failure');
   const onHangup = () => void control.reload({ via: 'SIGHUP', who: 'signal' });
   process.on('SIGHUP', onHangup);
   // One that came while the gateway started (bin/candor.js kept it): its reload, now. A worker

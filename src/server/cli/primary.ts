@@ -12,6 +12,7 @@ import { ClusterControl } from '../cluster/cluster-control.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { GatewayWide } from '../cluster/gateway-wide.ts';
 import { compileFor } from '../cluster/primary-compilers.ts';
+import { canaryVerdicts, configReloads, countCanaryVerdict } from '../cluster/primary-counts.ts';
 import type { FleetFollowing } from '../cluster/primary-fleet.ts';
 import { createPrimaryLogger } from '../cluster/primary-log.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
@@ -73,6 +74,8 @@ async function supervise(
   const renderClusterMetrics = mergedMetrics(listening, () => [
     ...(fleet.source?.gauges() ?? []),
     workerExits(),
+    canaryVerdicts(),
+    configReloads(),
   ]);
   const canaries = gatewayCanaries(control, logger);
   const admin = new PrimaryAdmin(control, canaries, renderClusterMetrics, logger);
@@ -223,6 +226,7 @@ function gatewayCanaries(control: ClusterControl, logger: Logger): Canaries {
       // Refused (a reload took the route's split away while a step was judged): the controller
       // must not take the weights for set, as the in-process gateway's host throws alike.
       if ('problem' in applied) throw new Error(`${applied.problem.field}: ${applied.problem.detail}`);
+      if (verdict !== undefined) countCanaryVerdict(route, verdict);
     },
     logger,
     // Each step and action on the deploy timeline (GET /events, the status page, explain).

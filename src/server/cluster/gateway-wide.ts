@@ -148,12 +148,6 @@ export class GatewayWide {
     });
   }
 
-  /** A reload ended (swapped in every worker, or not): one worker counts it, so the merged metrics count it once. */
-  reloadCounted(result: 'success' | 'failure'): void {
-    const message: SharedToWorker = { candor: 'reload-counted', result };
-    this.#counter()?.send(message);
-  }
-
   /** A reload swapped the config in force. */
   configChanged(config: GatewayConfig): void {
     this.#applying = this.#applying

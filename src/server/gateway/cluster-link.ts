@@ -56,8 +56,6 @@ export class ClusterLink {
   onAcmeIssued: (name: string) => void = () => {};
   /** Set by the gateway: an order of the primary's ended, and this worker counts it. */
   onAcmeOrdered: (outcome: AcmeOrderOutcome) => void = () => {};
-  /** Set by the gateway: a reload of the primary's ended, and this worker counts it. */
-  onReloadCounted: (result: 'success' | 'failure') => void = () => {};
   /** Set by the gateway: an ejection this worker ended was the first return of it, and this worker counts it. */
   onReturnCounted: (news: Omit<ReturnNews, 'candor'>) => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
@@ -137,9 +135,6 @@ export class ClusterLink {
         return;
       case 'acme-ordered':
         this.onAcmeOrdered(message.outcome);
-        return;
-      case 'reload-counted':
-        this.onReloadCounted(message.result);
         return;
       case 'return-counted':
         this.onReturnCounted(message);

@@ -79,7 +79,8 @@ export function applyChange(
     for (const side of split?.sides ?? [])
       if (side.weight === 0) live.runtime.upstreams.get(side.upstream)?.hold.splitChanged();
     if (split?.window !== undefined) metrics.canaryShare(change.route, split.sides);
-    if (change.verdict !== undefined)
+    // In a cluster the primary, whose controller judged it, counts it (cluster/primary-counts.ts).
+    if (change.verdict !== undefined && parts.link === undefined)
       metrics.canaryVerdict(change.route, change.verdict.verdict, change.verdict.metric);
   }
 }

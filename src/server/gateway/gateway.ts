@@ -141,7 +141,7 @@ function gatewayFacade(parts: GatewayParts, live: GatewayLive, scope: ReloadScop
     changes,
     reload(next) {
       const done = reloading.then(() => reloadGateway(parts, live, scope, next));
-      // In a cluster the primary counts each reload once, refused files too (cluster-link.ts):
+      // In a cluster the primary counts each reload once, refused files too (primary-counts.ts):
       // every worker swapping would count one reload once per worker.
       if (link === undefined)
         done.then(

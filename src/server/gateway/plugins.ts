@@ -19,7 +19,7 @@ import {
 } from '../../core/config/plugin-modules.ts';
 import type { GatewayConfig, PluginConfig, RouteConfig } from '../../core/config/types.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
+import { type GatewayMetrics, PLUGIN_SERIES } from '../../observe/metrics/metrics.ts';
 import type { Runtime } from '../../proxy/session/runtime.ts';
 import type { Plugin, PluginContext, PluginHooks, PluginLogger } from '../../proxy/stages/plugin-api.ts';
 import { guardProcessFromPlugins } from '../../proxy/stages/plugin-process-guard.ts';
@@ -170,6 +170,54 @@ async function makePlugin(
   };
 }
 
+/**
+ * A plugin's `context.metrics`, its calls checked, as OpenTelemetry's API takes a wrong one: never
+ * thrown at (a count is no reason to fail a request), dropped, and said once a name. A count by a
+ * negative number made the counter go down (a reset to rate()), a string was concatenated to it
+ * ('2' made 12 of 1), NaN stayed for good, and a label that is no string (an object, a number)
+ * made a series per call with the same text: duplicates, which fail the whole scrape.
+ */
+function pluginMetrics(
+  plugin: string,
+  metrics: GatewayMetrics,
+  logger: Pick<Logger, 'warn'>,
+): PluginContext['metrics'] {
+  const told = new Set<string>();
+  const tell = (metric: string, problem: string, msg = 'a plugin metric call dropped') => {
+    if (told.has(metric) || told.size >= 100) return;
+    told.add(metric);
+    logger.warn({ metric, problem }, `${msg}: ${problem}`);
+  };
+  const overflowed = (metric: string) =>
+    tell(
+      '_overflow',
+      `past ${PLUGIN_SERIES} names and labels (${metric}): a label must come from a bounded set`,
+      'a plugin metric counted under name="_overflow"',
+    );
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  return {
+    count(metric, label = '', by = 1) {
+      const [m, l] = [text(metric), text(label)];
+      if (m === undefined || l === undefined)
+        return tell(m ?? typeof metric, 'its name and label must be strings');
+      if (typeof by !== 'number' || !Number.isFinite(by) || by < 0)
+        return tell(
+          m,
+          `count by ${typeof by === 'number' ? by : typeof by}: a count goes up by a finite number`,
+        );
+      if (!metrics.pluginCount(plugin, m, l, by)) overflowed(m);
+    },
+    observe(metric, value, label = '') {
+      const [m, l] = [text(metric), text(label)];
+      if (m === undefined || l === undefined)
+        return tell(m ?? typeof metric, 'its name and label must be strings');
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return tell(m, `observe ${typeof value === 'number' ? value : typeof value}: a finite number`);
+      if (!metrics.pluginObserve(plugin, m, l, value)) overflowed(m);
+    },
+  };
+}
+
 /** `logger`: the plugin's own (its name bound), which its stage's per-request loggers come from too. */
 function contextOf(
   name: string,
@@ -181,10 +229,7 @@ function contextOf(
   return {
     name,
     log: loggerOf(logger),
-    metrics: {
-      count: (metric, label = '', by = 1) => metrics.pluginCount(name, metric, label, by),
-      observe: (metric, value, label = '') => metrics.pluginObserve(name, metric, label, value),
-    },
+    metrics: pluginMetrics(name, metrics, logger),
     // A call the plugin forgets (no await, no catch) cannot end the worker when it fails: its
     // failure is told once, naming the plugin and the hop (plugin-promise.ts).
     fetch: (upstream, path, init) =>

@@ -27,7 +27,7 @@ export type RuntimeChange =
       readonly kind: 'split';
       readonly route: string;
       readonly sides: readonly SplitSide[];
-      /** The canary controller's verdict that made (or, a pause, carried) the change, for the workers' metric; absent: an operator's. */
+      /** The canary controller's verdict that made (or, a pause, carried) the change, counted by an in-process gateway (a cluster's primary counts its own); absent: an operator's. */
       readonly verdict?: CanaryVerdictCount;
     }
   | {

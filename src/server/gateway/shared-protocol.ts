@@ -33,8 +33,6 @@ export type SharedToWorker =
   | { readonly candor: 'acme-issued'; readonly name: string }
   /** An order of the primary's ended: sent to the one worker that counts it. */
   | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
-  /** A reload the primary ran (swapped, or refused before any worker saw it): sent to the one worker that counts it. */
-  | { readonly candor: 'reload-counted'; readonly result: 'success' | 'failure' }
   /** The first return of an ejection a worker told (ReturnNews): sent back to that worker, which counts it. */
   | (Omit<ReturnNews, 'candor'> & { readonly candor: 'return-counted' })
   | Announcement
@@ -52,7 +50,6 @@ const TO_WORKER = new Set([
   'rate-answer',
   'acme-issued',
   'acme-ordered',
-  'reload-counted',
   'return-counted',
   'ejected',
   'circuit-opened',

@@ -1,6 +1,6 @@
 /**
  * What a cluster worker does with what its link (cluster-link.ts) brings from the primary and
- * the other workers: certificates ordered and orders and reloads to count, health verdicts,
+ * the other workers: certificates ordered and orders to count, health verdicts,
  * ejections and open circuits, and the cache invalidations of another worker's unsafe requests.
  * Each is applied to the runtime live when it comes.
  */
@@ -23,7 +23,6 @@ export function followLink(
 ): void {
   link.onAcmeIssued = (name) => https()?.issued(name);
   link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
-  link.onReloadCounted = (result) => metrics.reloaded(result);
   link.onReturnCounted = ({ upstream, origin, by }) => metrics.returned(upstream, origin, by);
   // A verdict that ends an ejection here tells the primary, which has its first return counted.
   const returns = { metrics, logger, announce: (news: ReturnNews) => link.announce(news) };

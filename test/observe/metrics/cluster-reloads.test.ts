@@ -1,18 +1,19 @@
 /**
  * `candor_config_reloads_total` under `serve --workers 2` counts each reload once, whatever the
  * number of workers, and counts the refused ones: a file the primary refuses never reaches a
- * worker, and each worker counted its own swap, so one reload read 2 and a refused one 0.
+ * worker, and each worker counted its own swap, so one reload read 2 and a refused one 0. The
+ * primary counts them: one worker told to count each lost its count at its death.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
-import { freePort } from '../../helpers/wait.ts';
-import { samples, scrape } from './scrape.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { samples, sampleValue, scrape, scrapeUntil } from './scrape.ts';
 
 const keep = closeAfterAll();
 const TOKEN = 'reload-count-token-0123456789abcdef';
@@ -73,4 +74,25 @@ upstreams:
   assert.equal(refused.status, 400);
   assert.equal(await reloads(metricsPort, 'failure'), 1, 'the refused file is a failed reload');
   assert.equal(await reloads(metricsPort, 'success'), 1);
+
+  // A reload no scrape has seen yet, then each worker killed (SIGKILL) and replaced in turn: the
+  // primary counted it, so no worker's death takes it away (one worker counted it, and lost it).
+  writeFileSync(config, readFileSync(config, 'utf8').replace('no_such_field: 1\n', ''));
+  const again = await adminCall(adminPort, 'POST', '/reload', { token: TOKEN });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  const pid = serve.child.pid as number;
+  const workers = () =>
+    readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  // The reload's read of the file ran in a child of its own: gone before the workers are listed.
+  await waitUntil('the two workers alone', () => workers().length === 2);
+  for (const worker of workers()) {
+    process.kill(worker, 'SIGKILL');
+    await waitUntil('the worker replaced', () => workers().length === 2 && !workers().includes(worker));
+  }
+  const after = await scrapeUntil(metricsPort, (all) =>
+    all.some((s) => s.name === 'candor_worker_exits_total'),
+  );
+  assert.equal(sampleValue(after, 'candor_worker_exits_total', { exit: 'SIGKILL' }), 2);
+  assert.equal(sampleValue(after, 'candor_config_reloads_total', { result: 'success' }), 2);
+  assert.equal(sampleValue(after, 'candor_config_reloads_total', { result: 'failure' }), 1);
 });

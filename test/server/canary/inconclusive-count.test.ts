@@ -3,8 +3,8 @@
  * `baseline_max_failed_percent`) pauses the canary: the log, GET /canary and the timeline said
  * so, but candor_canary_verdicts_total had no `inconclusive`, and a dashboard on it saw nothing.
  * Now the pause carries its verdict to the workers as a rollback's and a pass's do, and with two
- * workers the primary reports it once (each worker counts the verdict it was sent; the largest
- * count is the truth), not once a worker. A real `candor serve --workers 2`; counts, never time.
+ * workers the primary reports it once (it counts the verdicts its controller sends), not once a
+ * worker. A real `candor serve --workers 2`; counts, never time.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
