@@ -58,7 +58,7 @@ export function codeOf(err: unknown): string {
  * none. Under TLS 1.3 the client finishes its side of the handshake first, so a server that
  * refuses it (no client certificate: certificate_required, 116) sends its alert after the
  * connection looked open, and the request may have been written: the alert is still what ended
- * it (RFC 9209 §2.3.11), whenever it comes and whatever the version. A server that ends the
+ * it (RFC 9209 §2.3.15), whenever it comes and whatever the version. A server that ends the
  * handshake with an alert never took the request (its application saw no byte of it), so the
  * record stays `not_sent` however far the bytes went, as for a refused stream.
  */

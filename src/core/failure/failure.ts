@@ -100,7 +100,7 @@ export class Failure extends Error {
   /**
    * The status of the answer the route's upstream gave before the gateway failed on it (a
    * plugin's onResponse threw, or let out its hop's failure): the attempt got its response, and
-   * the client is told which (Proxy-Status `received-status`, RFC 9209 §2.1.2).
+   * the client is told which (Proxy-Status `received-status`, RFC 9209 §2.1.4).
    */
   readonly receivedStatus: number | undefined;
 

@@ -26,7 +26,7 @@ export function failureProxyStatus(
   if (params.rcode !== undefined) member += `; rcode=${sfString(params.rcode)}`;
   if (params.alertId !== undefined) member += `; alert-id=${params.alertId}`;
   if (params.alertMessage !== undefined) member += `; alert-message=${sfString(params.alertMessage)}`;
-  // The status the next hop gave (RFC 9209 §2.1.2): the route's upstream's, when the gateway failed
+  // The status the next hop gave (RFC 9209 §2.1.4): the route's upstream's, when the gateway failed
   // on its answer; a failure naming a hop of its own (a plugin's fetch) got none from that hop.
   if (failure.receivedStatus !== undefined && failure.nextHop === undefined)
     member += `; received-status=${failure.receivedStatus}`;
