@@ -8,26 +8,14 @@
  * workers' exits. A real `candor serve --workers 2`, each worker killed with SIGKILL; counts, never time.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { paceLoad } from '../../helpers/canary-origin.ts';
+import { childPids } from '../../helpers/serve-process.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { named, sampleValue, scrapeUntil } from '../../observe/metrics/scrape.ts';
 import { startCanaryGateway } from './canary-fixture.ts';
 
 const PASS = { route: 'api', verdict: 'pass', metric: '' };
-
-function workerPids(primary: number): number[] {
-  try {
-    return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 test('a step passed after the worker was killed and replaced counts: candor_canary_verdicts_total{verdict="pass"} 2', async () => {
   const metricsPort = await freePort();
@@ -50,11 +38,11 @@ test('a step passed after the worker was killed and replaced counts: candor_cana
 
     // Each worker killed and replaced in turn (one always listening): both count from 0 now.
     const pid = gw.serve.child.pid as number;
-    for (const worker of workerPids(pid)) {
+    for (const worker of childPids(pid)) {
       process.kill(worker, 'SIGKILL');
       await gw.serve.waitForLines('listening', workers + ++replaced, 30_000);
     }
-    assert.equal(workerPids(pid).length, 2);
+    assert.equal(childPids(pid).length, 2);
     await paceLoad(gw.base, 100, () => passes() >= 2, 3000);
     assert.equal(passes(), 2);
     const second = await scrapeUntil(
