@@ -38,10 +38,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     : this.client.answer;
   /** The interim (1xx) answers passed on, once one came (interim-answers.ts). */
   private interim: InterimAnswers | undefined;
-  /**
-   * The upstream's answer head when the downstream response can carry its trailers (set with the
-   * head), else undefined: its Connection names trailer fields too (trailer-fields.ts).
-   */
+  /** The upstream's head when the response can carry its trailers (its Connection may name them: trailer-fields.ts). */
   private trailersHead: readonly string[] | undefined;
   /** The sink refused the upstream's head: the attempt's failure says so (ExchangeOutcome). */
   private headRefused = false;
@@ -49,8 +46,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   private copy: BodyCopy | undefined;
   /** The answer, held while a route stage decides on its head after waiting (paused-answer.ts). */
   private held: PausedAnswer | undefined;
-  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain; set here alone (read by attempts.ts). */
-  backpressure: ClientBackpressure | undefined;
+  /** The core's backpressure, once a write to the client was left waiting (client-backpressure.ts): the buffer, the overflow, the drain. */
+  private backpressure: ClientBackpressure | undefined;
   /** The answer as the protocol the request speaks reads it (answer-relay.ts: gRPC's); undefined: a plain request's. */
   private relayed: AnswerRelay | undefined;
 
@@ -60,12 +57,14 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     return head.version === '1.1' ? vias.via11 : head.version === '2' ? vias.via2 : vias.via10;
   }
 
-  /**
-   * The upstream is paused until the client takes what is held for it (past the buffer, with no
-   * overflow or past its bounds): what the response waits for now is the client, not the upstream.
-   */
+  /** The upstream paused until the client takes what is held for it (past the buffer and overflow): the client is waited on. */
   get waitsForReader(): boolean {
     return this.backpressure?.waitsForReader === true;
+  }
+
+  /** The client has not taken all the upstream sent (ClientBackpressure.behind): a cut then samples the client's wait. */
+  get clientBehind(): boolean {
+    return this.backpressure?.behind === true;
   }
 
   onResponseStart(controller: ExchangeController, answer: UpstreamHead): void {

@@ -24,10 +24,9 @@ import { TotalDeadline } from './total-deadline.ts';
 import { upstreamRequestOf } from './upstream-request-of.ts';
 
 /**
- * Select → forward → decide, repeated while a retry is safe and worth it: each attempt
- * picks a target (another one when it can), runs one Exchange, which reports how it settled
- * once (settled(), then bodyOver() for an answer's body), and its outcome goes to passive
- * health and the circuit breaker (attempt.ts). The request's total deadline spans every attempt.
+ * Select → forward → decide, repeated while a retry is safe and worth it: each attempt picks a target
+ * (another when it can) and runs one Exchange, which reports how it settled once (settled(), then
+ * bodyOver()); its outcome goes to passive health and the circuit (attempt.ts). One total deadline.
  */
 export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly req: SessionRequest;
@@ -219,8 +218,9 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.owner.failed(this.dropped(failure));
   }
 
-  /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over (`behind`: the client had not taken all the upstream sent, ClientBackpressure's). */
-  private dropped(failure: Failure, behind = this.current?.exchange.backpressure?.behind === true): Failure {
+  /** An attempt the client's leaving ended: its slots come back, counted once, judging nobody; a cut answer's response is over (the upstream owed bytes unless the client was behind). */
+  private dropped(failure: Failure): Failure {
+    const behind = this.current?.exchange.clientBehind === true;
     this.settle(failure, undefined);
     this.measure.answerOver(failure, performance.now(), !behind);
     return failure;
