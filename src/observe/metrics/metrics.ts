@@ -257,8 +257,11 @@ export class GatewayMetrics {
     name: string,
     label: string,
   ): readonly [string, string] {
-    const series = seen.get(plugin) ?? new Set<string>();
-    seen.set(plugin, series);
+    let series = seen.get(plugin);
+    if (series === undefined) {
+      series = new Set<string>();
+      seen.set(plugin, series);
+    }
     const key = `${name}\0${label}`;
     if (series.has(key)) return [name, label];
     if (series.size >= PLUGIN_SERIES) return OVERFLOW;
