@@ -169,9 +169,10 @@ export class CacheRun extends StaleOnErrorRun {
     const since = Date.now();
     if (this.#lockEnd === 0) this.#lockEnd = since + cache.config.lockTimeout;
     const taken = await disk.locks.take(key, cache.config.lockTimeout);
-    // Its client left meanwhile: the lock goes (the fill's end, at the close, wakes a waiting one).
+    // Its client left meanwhile: the lock goes (the fill's end, at the close, wakes a waiting
+    // one here), saying so to the other workers' waiting ones (one of them fetches).
     if (this.request.closed) {
-      if (taken === 'taken') disk.locks.release(key);
+      if (taken === 'taken') disk.locks.release(key, endNote('lead'));
       return undefined;
     }
     if (taken === 'taken' && this.endFill !== undefined)
@@ -192,6 +193,9 @@ export class CacheRun extends StaleOnErrorRun {
     if (!over) return this.#forwardAgain();
     const note = await disk.locks.endedSince(key, since);
     const failed = note === undefined ? undefined : endOfNote(note);
+    // Its leader's client left, the fetch dropped: the lock taken again (one of those waiting
+    // fetches, the others wait for it), not a fetch of each worker's; still within lock_timeout.
+    if (failed === 'lead') return this.#fillAcross(disk);
     if (failed === undefined) await readShared(cache, disk, key, true);
     if (this.request.closed) return undefined;
     if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
