@@ -56,6 +56,16 @@ describe('the failure table', () => {
       assert.match(id, /^[0-9a-f-]{36}$/);
       assert.equal(res.headers['retry-after'], undefined);
       assertBody(accept, res.headers['content-type'], res.text, row, id);
+      // Nor by the body, in any of its forms (DESIGN: details never carry a target's address
+      // unless the config allows it): the target's host and port (its name, for a named one) are
+      // nowhere in it. The request's own Host, the gateway's address, is quoted and may be.
+      const target = new URL(fault.url);
+      const address = target.port ? `${target.hostname}:${target.port}` : target.hostname;
+      assert.doesNotMatch(
+        res.text,
+        new RegExp(`${address.replace(/[.]/g, '\\.')}(?![\\d.])`),
+        'the target address is not in the body',
+      );
 
       const line = await gw.logFor(`row-${i}`);
       assert.equal(line.req_id, id);
@@ -85,7 +95,6 @@ describe('the failure table', () => {
         `candor_responses_total ${row.status} ${row.error} 1`,
         `http_server_request_duration_seconds_count ${row.status} ${row.error} 1`,
       ]);
-      const target = new URL(fault.url);
       assert.equal(line.target, `${target.protocol}//${target.hostname}:${target.port || 80}`);
 
       const received = fault.received ?? [];
