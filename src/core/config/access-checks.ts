@@ -147,15 +147,28 @@ function checkUpstreamFields(
   const copied = mappingAt(auth, 'forward')?.copy_headers;
   if (Array.isArray(copied))
     copied.forEach((name, i) => {
-      const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+      const problem = upstreamFieldProblem(name);
       if (problem !== undefined) report([...at, 'forward', 'copy_headers', i], problem);
     });
   const claims = mappingAt(mappingAt(auth, 'jwt'), 'claims_to_headers');
   for (const [claim, name] of Object.entries(claims ?? {})) {
-    const problem = typeof name === 'string' ? reservedHeaderProblem(name.toLowerCase()) : undefined;
+    const problem = upstreamFieldProblem(name);
     if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
   }
-  const identity = auth?.identity_header;
-  const problem = typeof identity === 'string' ? reservedHeaderProblem(identity.toLowerCase()) : undefined;
+  const problem = upstreamFieldProblem(auth?.identity_header);
   if (problem !== undefined) report([...at, 'identity_header'], problem);
+}
+
+/**
+ * Why an auth hop may not write the field `name` on the upstream request: the request rules'
+ * bound, and RFC 9440's two fields, which this hop writes itself for a certificate its listener
+ * verified, as byte sequences (`:base64 DER:`) an upstream parses: a user's name or a claim there
+ * would be read as a certificate that is none, or beside the one the gateway wrote.
+ */
+function upstreamFieldProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  const lower = name.toLowerCase();
+  if (lower === 'client-cert' || lower === 'client-cert-chain')
+    return `${lower} is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field`;
+  return reservedHeaderProblem(lower);
 }

@@ -459,6 +459,16 @@ test('auth.identity_header is held to the same bound, and the identity sources r
     SOURCE,
     {},
   );
+  // Nor RFC 9440's fields, which the gateway writes itself for a verified certificate (a byte sequence).
+  const certificate = problemsOf(
+    withRoute(`    auth:
+      forward: { url: "http://auth.internal:9000/check", identity_from: X-Auth-Request-User }
+      identity_header: Client-Cert
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(certificate, [
+    "7 routes[0].auth.identity_header: client-cert is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field",
+  ]);
   assert.equal(config.routes[0].access?.auth?.identityHeader, 'x-candor-user');
   assert.equal(config.routes[0].access?.auth?.forward?.identityFrom, 'x-auth-request-user');
 });
