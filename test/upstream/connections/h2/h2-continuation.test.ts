@@ -19,7 +19,7 @@ import { singleUpstream, startTestGateway } from '../../../helpers/test-gateway.
 const keep = closeAfterAll();
 const PREFACE = 24;
 
-function frame(type: number, flags: number, id: number, payload = Buffer.alloc(0)): Buffer {
+function frame(type: number, flags: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
   head[3] = type;
