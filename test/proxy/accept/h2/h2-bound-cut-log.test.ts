@@ -41,7 +41,7 @@ test('a PING flood while a request waits: its line names the ping_flood bound, n
   );
 });
 
-test('past 100 invalid frames while a request waits: its line names the invalid_frames bound', async () => {
+test('past 100 invalid frames (an upload of empty DATA frames) while a request waits: both lines name the invalid_frames bound', async () => {
   const { gw, upstream } = await gatewayToASilentUpstream();
   const client = await RawH2Client.connect(gw.port);
   after(() => client.close());
@@ -52,10 +52,12 @@ test('past 100 invalid frames while a request waits: its line names the invalid_
   client.send(Buffer.concat(Array.from({ length: 150 }, () => frame(FRAME.DATA, 0, 3))));
   await client.untilClosed();
   await waitUntil('both requests logged', () => requestLines(gw).length === 2);
+  const bound =
+    'the gateway closed the connection: its client passed an HTTP/2 bound (invalid_frames: more than 100 invalid frames (malformed requests, empty DATA frames))';
+  const uploading = requestLines(gw).find((line) => line.path === '/up');
+  assert.equal(uploading?.error, 'client_closed');
+  assert.equal(uploading?.details, `${bound} while sending the body`);
   const waiting = requestLines(gw).find((line) => line.path === '/wait');
   assert.equal(waiting?.error, 'client_closed');
-  assert.equal(
-    waiting?.details,
-    'the gateway closed the connection: its client passed an HTTP/2 bound (invalid_frames: more than 100 invalid frames (malformed requests, empty DATA frames))',
-  );
+  assert.equal(waiting?.details, bound);
 });
