@@ -11,6 +11,11 @@ export interface H2AnswerOwner<R> {
   sendTimeout(streamId: number): void;
   /** The largest header list the client takes (its SETTINGS_MAX_HEADER_LIST_SIZE; Infinity: it set none). */
   readonly clientHeaderListSize: number;
+  /**
+   * The words of a stream's end when the gateway closed its connection for a bound its client
+   * passed (`error`: what the stream was destroyed with); undefined: it did not.
+   */
+  closedFor(error: unknown): string | undefined;
   /** The client's connection is still open both ways (it neither ended nor dropped it). */
   readonly connectionUp: boolean;
 }

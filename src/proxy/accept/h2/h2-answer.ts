@@ -158,6 +158,9 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     if (this.#breach !== undefined) return this.#breach;
     const code = this.#resetByClient;
     if (code !== undefined) return `client reset the stream (${h2ErrorName(code)})`;
+    // Not the client's leaving either: the gateway closed its connection for a bound it passed.
+    const cut = this.#owner.closedFor(this.#stream.errored);
+    if (cut !== undefined) return cut;
     // node:http2 takes a session down with ERR_HTTP2_SESSION_ERROR only for a GOAWAY with an error
     // code from the client: its word on why it left (a PROTOCOL_ERROR says the gateway broke HTTP/2).
     const error = this.#stream.errored as (Error & { code?: string }) | null;

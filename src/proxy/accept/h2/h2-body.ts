@@ -39,6 +39,8 @@ export class H2Body extends Readable {
 
   /** Whether the client's connection is still up (H2Guard.connectionUp): a reset then is the client's own. */
   readonly #connectionUp: () => boolean;
+  /** Why the gateway closed the connection, when a bound its client passed did (H2Guard.closedFor). */
+  readonly #closedFor: (error: unknown) => string | undefined;
 
   /** `limits`: what a trailer section is held to, as a head (trailerRefusal). */
   constructor(
@@ -47,10 +49,12 @@ export class H2Body extends Readable {
     announced?: number,
     limits?: TrailerLimits,
     connectionUp: () => boolean = () => false,
+    closedFor: (error: unknown) => string | undefined = () => undefined,
   ) {
     super();
     this.#stream = stream;
     this.#connectionUp = connectionUp;
+    this.#closedFor = closedFor;
     this.#idleTimeout = idleTimeout;
     this.#announced = announced;
     // A session that never reads the body must not see the client's reset thrown at the process.
@@ -125,10 +129,11 @@ export class H2Body extends Readable {
     }
     // How the client left, for the log: its stream reset on a connection still up, with the
     // reset's code (node:http2 closes every stream CANCEL when the connection goes), else its
-    // connection closed (classifyRequestBodyError's default words).
+    // connection closed (classifyRequestBodyError's default words), unless the gateway closed it
+    // for a bound its client passed.
     const clientLeft = this.#connectionUp()
       ? `client reset the stream (${h2ErrorName(this.#stream.rstCode ?? constants.NGHTTP2_CANCEL)})`
-      : undefined;
+      : this.#closedFor(this.#stream.errored);
     this.destroy(
       Object.assign(new Error('the client left before the body ended'), { code: 'ECONNRESET', clientLeft }),
     );

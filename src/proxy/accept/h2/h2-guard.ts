@@ -64,6 +64,8 @@ export class H2Guard {
   clientHeaderListSize = Number.POSITIVE_INFINITY;
   /** The first reason told; nothing after it is (one line per connection). */
   #told: H2Bound | undefined;
+  /** The bound calm() closed the connection for, under the streams then open. */
+  #calmed: { readonly bound: H2Bound; readonly details: string } | undefined;
   /** What each stream's head says of the connection, read at its first stream. */
   #facts: H2ConnectionFacts | undefined;
   /**
@@ -276,8 +278,26 @@ export class H2Guard {
   calm(bound: H2Bound, details: string): void {
     if (this.#told !== undefined || this.#session.destroyed) return;
     this.#tell(bound, constants.NGHTTP2_ENHANCE_YOUR_CALM, details);
+    this.#calmed = { bound, details };
     // destroy() with an error sends GOAWAY with the given code (without one it says NO_ERROR).
     this.#session.destroy(new Error(details), constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /**
+   * Why the gateway closed the connection under a stream that closed unfinished, when a bound its
+   * client passed did (calm(), or nghttp2's own, named by the error node:http2 destroyed the
+   * stream with, which reaches the stream before the session's error reaches the guard):
+   * undefined when none did, and the client left. A stream error of nghttp2's (ERR_HTTP2_ERROR)
+   * is the client's breach, which its sink names first (protocolBreach).
+   */
+  closedFor(error: unknown): string | undefined {
+    const bound =
+      this.#calmed ??
+      (error instanceof Error ? nghttp2Refusal(error, this.#limits, this.openStreams) : undefined);
+    return (
+      bound &&
+      `the gateway closed the connection: its client passed an HTTP/2 bound (${bound.bound}: ${bound.details})`
+    );
   }
 
   /** `code`: the GOAWAY's, or undefined when nghttp2 chose it and node:http2 does not say. */

@@ -177,7 +177,14 @@ function onStream(
   const body =
     endStream || breach !== undefined
       ? undefined
-      : new H2Body(stream, handlers.bodyIdleTimeout?.(), announced, limits, () => guard.connectionUp);
+      : new H2Body(
+          stream,
+          handlers.bodyIdleTimeout?.(),
+          announced,
+          limits,
+          () => guard.connectionUp,
+          (error) => guard.closedFor(error),
+        );
   answer.requestBody = body;
   // A response complete before its request body was read (a 404 or a refusal, answered
   // before the body is wanted): node:http2 closes a stream only once its readable side has
