@@ -62,8 +62,11 @@ export const UPSTREAM_FAILURES = {
     flag: 'UCT',
     retryAfter: false,
     title: 'Connecting to the upstream timed out',
-    explanation: 'the TCP connection to the upstream was not established within the connect timeout',
-    fix: 'Check that the upstream host is up and that no firewall drops packets to its port.',
+    // The connect timeout bounds TCP and, for an https target, the TLS handshake after it: both are
+    // this type (details say which), so the words may not say TCP alone.
+    explanation:
+      'the connection to the upstream (TCP, and the TLS handshake for an https target) was not established within the connect timeout',
+    fix: 'Check that the upstream host is up and that no firewall drops packets to its port; for an https target whose TCP connect succeeded, that the port speaks TLS and is not too loaded to finish handshakes.',
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },

@@ -202,7 +202,13 @@ class Connecting {
       this.#emit({ step: 'tls', ok: true, ms, summary, notes, facts });
       return this.#finish({ socket });
     }
-    const failure = classifyConnectError({ code: verifyError }, 'tls', ms);
+    // A name refused is worded from the name checked and the certificate, as Node's check hands
+    // them to the gateway (tls.checkServerIdentity's error); authorizationError is a bare code.
+    const failure = classifyConnectError(
+      { code: verifyError, host: plan.tls.servername ?? plan.hostname, cert: tlsSocket.getPeerCertificate() },
+      'tls',
+      ms,
+    );
     if (plan.tls.insecureSkipVerify) {
       notes.push(
         `not verified (${verifyError}), accepted anyway: the upstream sets tls.insecure_skip_verify`,

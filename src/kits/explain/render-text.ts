@@ -30,9 +30,12 @@ function header(report: Report): string {
   return `candor explain: ${plural(report.requests, 'request')}${attempts}${span}\n${files}`;
 }
 
+/** A logged status as written: 0 (HAProxy's -1, no answer sent) "none", nginx's HTTP/0.9 "009". */
+const statusText = (status: number) => (status === 0 ? 'none' : status === 9 ? '009' : String(status));
+
 function statuses(report: Report): string {
   const rows = report.statuses.map((s) => [
-    s.status === 0 ? 'none' : s.status === 9 ? '009' : String(s.status),
+    statusText(s.status),
     String(s.count),
     percent(s.count, report.requests),
   ]);
@@ -44,7 +47,7 @@ function failures(report: Report): string {
   for (const shape of report.shapes) {
     rows.push([`${shape.shape}: ${shape.headline}`, String(shape.count), '', '', '']);
     for (const t of shape.types) {
-      const logged = t.loggedStatuses.map((s) => `${s.status === 9 ? '009' : s.status}×${s.count}`);
+      const logged = t.loggedStatuses.map((s) => `${statusText(s.status)}×${s.count}`);
       for (const g of t.grpcStatuses) logged.push(`gRPC ${grpcStatusText(g.status)}×${g.count}`);
       if (t.attempts > 0) logged.push(`attempt×${t.attempts}`);
       const where = t.upstreams.slice(0, 3).map((u) => `${u.upstream} (${u.count})`);

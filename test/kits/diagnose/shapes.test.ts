@@ -714,3 +714,41 @@ describe('diagnose and the gateway agree on the bytes parsers disagree about', (
     }
   });
 });
+
+describe("diagnose words a certificate's name as the gateway does", () => {
+  // Recorded in the walk of docs/hostile-peers.md ("candor explain and diagnose against nginx's
+  // and HAProxy's own lines"): against other.example's certificate, checked against localhost,
+  // the gateway said "it is for other.example, not for localhost" and diagnose's tls step "it
+  // is for no DNS name, not for the target's address": the refusal reached diagnose as a bare
+  // code, without the name checked and the certificate Node's check gives the gateway.
+  test('a certificate for another host: the same words in the gateway details and the tls step', async () => {
+    const fault = await startWrongHostCertificate();
+    const gw = await startTestGateway(
+      singleUpstream(fault.url, {
+        upstream: `    tls: { ca: ${fault.caPath}, servername: localhost }\n    retries: { attempts: 1 }\n`,
+      }),
+    );
+    try {
+      await request(gw.url, { path: '/', headers: { 'x-request-id': 'wrong-host' } });
+      const logged = await gw.logFor('wrong-host');
+      assert.equal(logged.error, 'tls_certificate_error');
+      assert.match(
+        String(logged.details),
+        /it is for other\.example, not for localhost \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+      );
+      const named = await diagnose({ target: fault.url, ca: fault.caPath, host: 'localhost' });
+      const tls = named.targets[0].steps.find((s) => s.step === 'tls');
+      assert.match(
+        tls?.summary ?? '',
+        /it is for other\.example, not for localhost \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+      );
+      // Checked against the target's IP (no name): said as the gateway says it, without the address.
+      const bare = await diagnose({ target: fault.url, ca: fault.caPath });
+      const bareTls = bare.targets[0].steps.find((s) => s.step === 'tls');
+      assert.match(bareTls?.summary ?? '', /it is for other\.example, not for the target's address/);
+    } finally {
+      await gw.close();
+      await fault.close();
+    }
+  });
+});

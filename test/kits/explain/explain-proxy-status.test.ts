@@ -198,3 +198,17 @@ test('a pasted value cannot drive the terminal: control characters are printed e
   assert.match(stdout, /written by edge\\x1b\]0;x\\x07 /);
   assert.match(stdout, /^ {2}cdn names no error: nothing failed at this hop$/m);
 });
+
+test('a connect timeout in the TLS handshake, as a Candor gateway wrote it, is not told as a TCP connect that never came', async () => {
+  // Recorded from Candor's own 504 (the walk of docs/hostile-peers.md, "candor explain and
+  // diagnose against nginx's and HAProxy's own lines"): an https target that takes the TCP
+  // connection and never answers the ClientHello, `timeouts: { connect: 1s }`.
+  const value =
+    'edge-1; error=connection_timeout; details="TLS handshake not done after 1000 ms"; next-hop="tlsstall"';
+  const { members } = await explained(['--proxy-status', value]);
+  const error = members[0].error as ExplainedType;
+  assert.equal(error.status, 504);
+  assert.match(error.meaning ?? '', /TLS handshake/);
+  assert.doesNotMatch(error.meaning ?? '', /^the TCP connection/);
+  assert.match(error.fix ?? '', /speaks TLS/);
+});

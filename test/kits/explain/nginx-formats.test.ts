@@ -209,6 +209,7 @@ test('a compiled format: braced variables, literal text, escaped quotes, lists o
     joinKey: '10.0.0.1 GET /a"b HTTP/1.1',
     requestId: undefined,
     waitMs: 12,
+    failure: undefined,
     clientAborted: undefined,
     producedBy: 'upstream', // a head came, with the status: the upstream's, unless the error log says otherwise
     attempts: 3,

@@ -123,9 +123,12 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
       const backend = fields.get('b');
       const server = fields.get('s');
       const state = fields.get('tsc') ?? fields.get('ts');
-      const failure = state === undefined ? undefined : haproxyFailure(state, status, server ?? '');
       const timer = (tag: string) => numberOf(fields.get(tag), hex.has(tag));
       const tr = timer('Tr');
+      const failure =
+        state === undefined
+          ? undefined
+          : haproxyFailure(state, status, server ?? '', tr === undefined ? undefined : tr >= 0);
       const waitMs =
         failure === 'http_response_timeout'
           ? timeoutWait(timer)

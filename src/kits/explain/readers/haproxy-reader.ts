@@ -14,19 +14,32 @@ const HTTPLOG =
 /**
  * The termination state's first two characters (why the session ended, and at which phase),
  * mapped onto the taxonomy. HAProxy cannot tell a refused connection from a failed TLS
- * handshake (both are SC); `<NOSRV>` means no server was up to try.
+ * handshake (both are SC); `<NOSRV>` means no server was up to try. `headCame` is whether the
+ * server's response head came (Tr ≥ 0; undefined when the format has no Tr): HAProxy's data
+ * phase begins with the request body, so a D with no head is the upload's, not the answer's
+ * (HAProxy 2.6, a server that reads none of a POST's body: `0/0/0/-1/1008 -1 … sD--`; one that
+ * resets under it: `SD--`; one that read it all and never answers: `sH--`).
  */
-export function haproxyFailure(state: string, status: number, server: string): FailureType | undefined {
+export function haproxyFailure(
+  state: string,
+  status: number,
+  server: string,
+  headCame?: boolean,
+): FailureType | undefined {
   const cause = state[0];
   const phase = state[1];
+  const upload = phase === 'D' && headCame === false;
   switch (cause) {
     case 'S':
       if (phase === 'C') return server === '<NOSRV>' ? 'destination_unavailable' : 'connection_refused';
+      if (upload) return 'connection_terminated';
       if (phase === 'D' || phase === 'L') return 'http_response_incomplete';
       if (phase === 'Q') return 'connection_limit_reached';
       return 'connection_terminated';
     case 's':
       if (phase === 'C') return 'connection_timeout';
+      // The server took none of the request body for `timeout server`: Candor's timeouts.send.
+      if (upload) return 'connection_write_timeout';
       if (phase === 'D' || phase === 'L') return 'connection_read_timeout';
       if (phase === 'Q') return 'connection_limit_reached';
       return 'http_response_timeout';
@@ -110,8 +123,8 @@ export const haproxyReader: LogReader = {
     const logged = +m[16];
     const status = logged < 0 ? 0 : logged;
     const state = m[17];
-    const failure = haproxyFailure(state, status, server);
     const tAnswer = +m[14];
+    const failure = haproxyFailure(state, status, server, tAnswer >= 0);
     const waitMs =
       failure === 'http_response_timeout'
         ? +m[15] - positive(+m[11]) - positive(+m[12]) - positive(+m[13])

@@ -1,7 +1,7 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord } from '../log-record.ts';
 import { parseCommonLogTime } from '../log-time.ts';
-import { listValues, nginxProducer, nginxUnescape } from './nginx-log-format.ts';
+import { listValues, nginxLineFailure, nginxProducer, nginxUnescape } from './nginx-log-format.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 // Anchored, and each repeat stops at a character it cannot hold (a space, "]", a quote): one
@@ -118,6 +118,7 @@ export const nginxAccessReader: LogReader = {
       // The error log writes the request line raw, the access log escaped: joined unescaped.
       joinKey: `${m[1]} ${nginxUnescape(m[3])}`,
       waitMs,
+      failure: nginxLineFailure(status, m[3]),
       clientAborted: status === 499 || undefined,
       producedBy: nginxProducer(
         status,

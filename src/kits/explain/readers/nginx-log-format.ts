@@ -210,6 +210,22 @@ export function nginxProducer(
   return 'upstream';
 }
 
+/**
+ * The failure an nginx access line names by itself: "009", which nginx logs when it passed an
+ * upstream's answer with no HTTP status line on as HTTP/0.9 (its error log: "upstream sent no
+ * valid HTTP/1.0 header"; nginx 1.22, an SSH banner, a JSON body or Redis's reply behind
+ * proxy_pass): the upstream did not speak HTTP, Candor's 502 http_protocol_error. A client's own
+ * HTTP/0.9 request ("GET /", no version) may be logged 009 too, so only one with a version.
+ */
+export function nginxLineFailure(
+  status: number,
+  request: string | undefined,
+): 'http_protocol_error' | undefined {
+  return status === 9 && (request === undefined || / HTTP\/\d/.test(request))
+    ? 'http_protocol_error'
+    : undefined;
+}
+
 /** The record of one line's fields (variable → value). */
 export function recordOfLine(
   fields: ReadonlyMap<string, string>,
@@ -238,6 +254,7 @@ export function recordOfLine(
       client !== undefined && line !== undefined ? `${client} ${unescaped(line, escaping)}` : undefined,
     requestId: id !== undefined && id !== '' && id !== '-' ? id : undefined,
     waitMs: seconds(fields.get('upstream_header_time')) ?? seconds(fields.get('upstream_response_time')),
+    failure: nginxLineFailure(status, line),
     clientAborted: status === 499 || undefined,
     producedBy: nginxProducer(
       status,
