@@ -99,9 +99,14 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
  * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too.
  */
 function isStaleConnection(failure: Failure, ctx: RetryContext): boolean {
+  return keepAliveRace(failure, ctx.reusedConnection, ctx.upstream);
+}
+
+/** isStaleConnection for one attempt's failure, its connection's reuse and its upstream: what the judge of the target reads too (attempt.ts). */
+export function keepAliveRace(failure: Failure, reusedConnection: boolean, upstream: Upstream): boolean {
   return (
-    ctx.reusedConnection &&
-    ctx.upstream.config.protocol === 'http1' &&
+    reusedConnection &&
+    upstream.config.protocol === 'http1' &&
     failure.type === 'connection_terminated' &&
     !failure.unprocessed
   );
