@@ -112,6 +112,20 @@ export function keepAliveRace(failure: Failure, reusedConnection: boolean, upstr
   );
 }
 
+/**
+ * A retry after the keep-alive race that goes to the same target asks for a new connection: the
+ * connections parked beside the one that died (a burst, an idle timeout that fires for all) may
+ * be as stale, and a retry that met the next one answered the client the 502 it was for.
+ */
+export function newConnectionAfter(
+  last: Failure | undefined,
+  reused: boolean | undefined,
+  upstream: Upstream,
+  sameTarget: boolean,
+): boolean {
+  return last !== undefined && sameTarget && keepAliveRace(last, reused === true, upstream);
+}
+
 function isIdempotent(
   req: { readonly method: string; readonly headers: Readonly<Record<string, string | string[] | undefined>> },
   route: RouteConfig,
