@@ -99,12 +99,31 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
  * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too.
  */
 function isStaleConnection(failure: Failure, ctx: RetryContext): boolean {
+  return keepAliveRace(failure, ctx.reusedConnection, ctx.upstream);
+}
+
+/** isStaleConnection for one attempt's failure, its connection's reuse and its upstream: what the judge of the target reads too (attempt.ts). */
+export function keepAliveRace(failure: Failure, reusedConnection: boolean, upstream: Upstream): boolean {
   return (
-    ctx.reusedConnection &&
-    ctx.upstream.config.protocol === 'http1' &&
+    reusedConnection &&
+    upstream.config.protocol === 'http1' &&
     failure.type === 'connection_terminated' &&
     !failure.unprocessed
   );
+}
+
+/**
+ * A retry after the keep-alive race that goes to the same target asks for a new connection: the
+ * connections parked beside the one that died (a burst, an idle timeout that fires for all) may
+ * be as stale, and a retry that met the next one answered the client the 502 it was for.
+ */
+export function newConnectionAfter(
+  last: Failure | undefined,
+  reused: boolean | undefined,
+  upstream: Upstream,
+  sameTarget: boolean,
+): boolean {
+  return last !== undefined && sameTarget && keepAliveRace(last, reused === true, upstream);
 }
 
 function isIdempotent(

@@ -150,9 +150,13 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     return this.reused;
   }
 
-  /** Asks the pool for a connection, at `now` (performance.now(): the attempt's start, read once by the attempt loop). */
-  start(now = performance.now()): void {
+  /** Takes no pooled connection that has carried a request (PoolWaiter): a retry after the keep-alive race. */
+  newConnection = false;
+
+  /** Asks the pool for a connection, at `now` (performance.now(): the attempt's start, read once by the attempt loop); `newConnection`: see its field. */
+  start(now = performance.now(), newConnection = false): void {
     const { upstream } = this;
+    this.newConnection = newConnection;
     this.startedAt = now;
     // The line's connect_ms is the attempt its target names: an earlier attempt's connect is not
     // this one's, which may open none (refused, its wait in the queue run out). `tries` has each.

@@ -11,6 +11,7 @@ import {
   reportWholeBody,
 } from '../../upstream/health/report-outcome.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { keepAliveRace } from '../decide/retry-policy.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
@@ -77,7 +78,12 @@ export class Attempt implements AttemptOutcome {
     return this.selection.target;
   }
   get judged(): boolean {
-    return this.#failure === undefined || this.#failure.faultsTarget;
+    const failure = this.#failure;
+    if (failure === undefined) return true;
+    // The keep-alive race (a pooled connection the upstream closed idle as the request went out)
+    // says nothing of the target, as it costs nothing of the retry budget: two of them ejected a
+    // target that answers every request on a new connection.
+    return failure.faultsTarget && !keepAliveRace(failure, this.reused, this.upstream);
   }
   get reused(): boolean {
     return this.exchange.connectionReused === true;

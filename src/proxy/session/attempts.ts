@@ -6,7 +6,7 @@ import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { type Admitted, routeTimeoutsOf, timeoutsOf } from '../admit/admit-request.ts';
-import { decideRetry, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
+import { decideRetry, newConnectionAfter, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
@@ -126,7 +126,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     const timeouts = routeTimeoutsOf(admitted); // at this upstream: a held request may have moved
     const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options, timeouts);
     this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
-    exchange.start(now);
+    exchange.start(now, newConnectionAfter(last, this.reused, upstream, this.tried.at(-2) === target));
   }
 
   // ── what the exchange reports ────────────────────────────────────────────────────

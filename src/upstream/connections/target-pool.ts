@@ -9,6 +9,11 @@ export interface PoolWaiter {
   onConnectFailure(failure: Failure): void;
   /** A connection opened for this waiter is dialled with this bound (its route's `timeouts.connect`); undefined: the connector's. */
   readonly connectTimeout?: number;
+  /**
+   * HTTP/1.1: no connection that has carried a request, but a new one (a retry after the
+   * keep-alive race: the connections parked beside the one that died may be as stale).
+   */
+  readonly newConnection?: boolean;
 }
 
 export interface PoolOptions {

@@ -52,7 +52,14 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
   }
 
   acquire(waiter: PoolWaiter, now?: number): void {
-    if (this.queue.join(waiter, this.takeIdle, now)) this.openMore();
+    if (waiter.newConnection !== true) {
+      if (this.queue.join(waiter, this.takeIdle, now)) this.openMore();
+      return;
+    }
+    // Its place is made by closing the oldest idle connection, when idle ones fill the bound
+    // (its discard opens the new one); else it waits as any other.
+    if (this.open >= this.options.maxConnections) this.idle.shift()?.destroy();
+    if (this.queue.join(waiter, none, now)) this.openMore();
   }
 
   cancel(waiter: PoolWaiter): void {
@@ -153,6 +160,8 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     if (!this.all.has(connection)) return; // discarded meanwhile
     if (this.queue.closing || this.outdated.has(connection) || connection.closing || this.overBound())
       return connection.destroy();
+    // The first waiter wants a new connection: this one closes, and its discard opens one.
+    if (this.queue.at(0)?.newConnection === true) return connection.destroy();
     const next = this.queue.next();
     if (next !== undefined) return next.onConnection(connection);
     if (this.retiring) return connection.destroy();
@@ -237,3 +246,6 @@ export class ConnectionPool implements ConnectionOwner, TargetPool {
     );
   }
 }
+
+/** What a waiter that wants a new connection takes from the idle ones: nothing. */
+const none = (): undefined => undefined;
