@@ -11,7 +11,6 @@ import {
   reportWholeBody,
 } from '../../upstream/health/report-outcome.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
-import { keepAliveRace } from '../decide/retry-policy.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
@@ -78,12 +77,7 @@ export class Attempt implements AttemptOutcome {
     return this.selection.target;
   }
   get judged(): boolean {
-    const failure = this.#failure;
-    if (failure === undefined) return true;
-    // The keep-alive race (a pooled connection the upstream closed idle as the request went out)
-    // says nothing of the target, as it costs nothing of the retry budget: two of them ejected a
-    // target that answers every request on a new connection.
-    return failure.faultsTarget && !keepAliveRace(failure, this.reused, this.upstream);
+    return this.#failure === undefined || this.#failure.faultsTarget;
   }
   get reused(): boolean {
     return this.exchange.connectionReused === true;
