@@ -178,10 +178,9 @@ class Connecting {
     const socket = this.#socket;
     const tlsSocket = socket as tls.TLSSocket;
     const ms = since(this.#started + this.#tcpMs);
-    const certificate = describeCertificate(
-      tlsSocket.getPeerCertificate(),
-      plan.tls.servername ?? plan.hostname,
-    );
+    const peer = tlsSocket.getPeerCertificate();
+    const checkedAs = plan.tls.servername ?? plan.hostname;
+    const certificate = describeCertificate(peer, checkedAs);
     const verifyError = tlsSocket.authorized ? undefined : String(tlsSocket.authorizationError);
     const facts = this.#tlsFacts({
       protocol: tlsSocket.getProtocol() ?? undefined,
@@ -204,11 +203,7 @@ class Connecting {
     }
     // A name refused is worded from the name checked and the certificate, as Node's check hands
     // them to the gateway (tls.checkServerIdentity's error); authorizationError is a bare code.
-    const failure = classifyConnectError(
-      { code: verifyError, host: plan.tls.servername ?? plan.hostname, cert: tlsSocket.getPeerCertificate() },
-      'tls',
-      ms,
-    );
+    const failure = classifyConnectError({ code: verifyError, host: checkedAs, cert: peer }, 'tls', ms);
     if (plan.tls.insecureSkipVerify) {
       notes.push(
         `not verified (${verifyError}), accepted anyway: the upstream sets tls.insecure_skip_verify`,

@@ -110,17 +110,17 @@ export class AnswerCache {
   set(entry: StoredAnswer, fromDisk = false, since?: number, announce?: (news: CacheNews) => void): boolean {
     if (entry.body.length > this.config.maxEntry || entry.size > this.config.maxSize) return false;
     if (since !== undefined && this.#purgedSince(entry.key, since)) return false;
-    const keys = [entry.key];
-    const told =
-      announce === undefined
-        ? undefined
-        : () => announce({ candor: 'cache-stored', route: this.#route, keys });
-    if (!fromDisk) this.disk?.write(entry, told);
+    if (!fromDisk) this.disk?.write(entry, this.#storedNews(entry.key, announce));
     this.delete(entry.key);
     this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
     this.#bytes += entry.size;
     return true;
+  }
+
+  /** What tells the other workers (`announce`: a cluster worker's) that the key's file is in place: `cache-stored`. */
+  #storedNews(key: string, announce: ((news: CacheNews) => void) | undefined): (() => void) | undefined {
+    return announce && (() => announce({ candor: 'cache-stored', route: this.#route, keys: [key] }));
   }
 
   /**
@@ -151,15 +151,11 @@ export class AnswerCache {
     }
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
+    if (entry.size > this.config.maxSize) this.delete(entry.key);
     // The other workers are told once the file is in place, as of a 200 stored (set): their stale
     // copies go, and they read this one, else each revalidated it again on its own where its lock
     // does not read the folder (a HEAD, a Range, only-if-cached's 504, stale-while-revalidate's stale copy).
-    const told =
-      announce === undefined
-        ? undefined
-        : () => announce({ candor: 'cache-stored', route: this.#route, keys: [entry.key] });
-    if (entry.size > this.config.maxSize) this.delete(entry.key);
-    else if (updated) this.disk?.write(entry, told);
+    else if (updated) this.disk?.write(entry, this.#storedNews(entry.key, announce));
     this.#evictFor(0, entry.key);
     return cookies;
   }

@@ -19,3 +19,6 @@ export interface H2AnswerOwner<R> {
   /** The client's connection is still open both ways (it neither ended nor dropped it). */
   readonly connectionUp: boolean;
 }
+
+/** What a request body (h2-body.ts) asks of its connection's guard: whose leaving cut it. */
+export type H2BodyOwner = Pick<H2AnswerOwner<unknown>, 'connectionUp' | 'closedFor'>;

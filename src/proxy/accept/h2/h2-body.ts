@@ -6,6 +6,7 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import { Readable } from 'node:stream';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
 import { trimOws } from '../../../core/http1/syntax.ts';
+import type { H2BodyOwner } from './h2-answer-owner.ts';
 import { protocolBreach } from './h2-request.ts';
 
 /**
@@ -37,24 +38,24 @@ export class H2Body extends Readable {
     return this.#received;
   }
 
-  /** Whether the client's connection is still up (H2Guard.connectionUp): a reset then is the client's own. */
-  readonly #connectionUp: () => boolean;
-  /** Why the gateway closed the connection, when a bound its client passed did (H2Guard.closedFor). */
-  readonly #closedFor: (error: unknown) => string | undefined;
+  /**
+   * The connection's guard: whether the client's connection is still up (a reset then is the
+   * client's own), and why the gateway closed it, when a bound its client passed did. The guard
+   * itself, not a closure of it made for each request.
+   */
+  readonly #owner: H2BodyOwner;
 
   /** `limits`: what a trailer section is held to, as a head (trailerRefusal). */
   constructor(
     stream: ServerHttp2Stream,
+    owner: H2BodyOwner,
     idleTimeout = 0,
     announced?: number,
     limits?: TrailerLimits,
-    connectionUp: () => boolean = () => false,
-    closedFor: (error: unknown) => string | undefined = () => undefined,
   ) {
     super();
     this.#stream = stream;
-    this.#connectionUp = connectionUp;
-    this.#closedFor = closedFor;
+    this.#owner = owner;
     this.#idleTimeout = idleTimeout;
     this.#announced = announced;
     // A session that never reads the body must not see the client's reset thrown at the process.
@@ -131,9 +132,9 @@ export class H2Body extends Readable {
     // reset's code (node:http2 closes every stream CANCEL when the connection goes), else its
     // connection closed (classifyRequestBodyError's default words), unless the gateway closed it
     // for a bound its client passed.
-    const clientLeft = this.#connectionUp()
+    const clientLeft = this.#owner.connectionUp
       ? `client reset the stream (${h2ErrorName(this.#stream.rstCode ?? constants.NGHTTP2_CANCEL)})`
-      : this.#closedFor(this.#stream.errored);
+      : this.#owner.closedFor(this.#stream.errored);
     this.destroy(
       Object.assign(new Error('the client left before the body ended'), { code: 'ECONNRESET', clientLeft }),
     );

@@ -177,14 +177,7 @@ function onStream(
   const body =
     endStream || breach !== undefined
       ? undefined
-      : new H2Body(
-          stream,
-          handlers.bodyIdleTimeout?.(),
-          announced,
-          limits,
-          () => guard.connectionUp,
-          (error) => guard.closedFor(error),
-        );
+      : new H2Body(stream, guard, handlers.bodyIdleTimeout?.(), announced, limits);
   answer.requestBody = body;
   // A response complete before its request body was read (a 404 or a refusal, answered
   // before the body is wanted): node:http2 closes a stream only once its readable side has
