@@ -1,12 +1,11 @@
 /**
  * A stale answer both workers of a real `candor serve --workers 2` hold, revalidated by one of
  * them (fill-lock.ts: one fetch of a key for every worker). The upstream's 304 freshens the copy
- * held by the worker that asked, and its file in the shared folder; the other worker, still holding
- * its stale copy before that worker's news of it (`cache-stored`) came, took the key's lock (free
- * again) and revalidated it once more itself: a conditional GET upstream a worker, where
+ * held by the worker that asked, and its file in the shared folder, but no news of it goes to the
+ * other worker (a 200's does: `cache-stored`); that one still held its stale copy, took the key's
+ * lock (free again) and revalidated it once more itself: a conditional GET upstream a worker, where
  * coalescing across workers means one. Once it has the lock, a worker holding a stale answer reads
  * the folder again, and the fresh answer there is its answer (across-workers.ts storedMeanwhile).
- * A 304's news reaching the other worker: cache-revalidated-news.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -33,9 +33,9 @@ export async function readShared(
  * folder is read again once; a fresh answer held in memory now came meanwhile too (the other
  * worker's news of it, `cache-stored`, read in while the lock was taken: a third fetch of a killed
  * worker's key, one run in three of 80 keys). Where a stale answer is held, the folder is read
- * again too: another worker's revalidation of it may have ended meanwhile, its news (a 200's or a
- * 304's, `cache-stored`) still on its way, so each worker holding the stale copy revalidated it
- * once more itself (19 to 28 keys of 60 held by two workers, a burst after expiry).
+ * again too: another worker's revalidation of it may have ended meanwhile, and a 304's tells no
+ * other worker (a 200's news may still be on its way), so each worker holding the stale copy
+ * revalidated it once more itself (19 to 28 keys of 60 held by two workers, a burst after expiry).
  */
 export async function storedMeanwhile(
   cache: AnswerCache,
@@ -100,7 +100,7 @@ export function refreshOnce(
     .take(key, cache.config.lockTimeout)
     .then(async (taken) => {
       if (taken === 'taken') done = disk.locks.releasing(key, done, () => undefined);
-      // Another worker's refresh ended between this one's look and its lock (its news may still be on its way).
+      // Another worker's refresh ended between this one's look and its lock (a 304's tells no other worker).
       if (taken === 'taken' && (await storedMeanwhile(cache, disk, key, asked))) return done();
       if (taken !== 'held') return route.background(listener, exchange);
       // A Range's fill: the Ranges here follow the other worker's as it streams in, not once stored.

@@ -131,8 +131,10 @@ export class AnswerCache {
    * and goes, here and on the shared disk (unless another answer took its key meanwhile), and in
    * the other workers (`announce`), whose copies would stand in for the next failure. One
    * still kept is written to the shared disk again: its file would otherwise hold the answer as
-   * it was before the 304 (stale, its old fields) for the other workers and after a restart; and
-   * the other workers are told, so that they drop their stale copies and read it.
+   * it was before the 304 (stale, its old fields) for the other workers and after a restart. No
+   * news of it goes to them (a 200's does, set): that write may land after another worker's
+   * invalidation of the key, and told, the others read back the page it had withdrawn
+   * (cache-unkept-workers.test.ts, a loaded machine).
    * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
    */
   revalidated(
@@ -152,10 +154,7 @@ export class AnswerCache {
     if (held !== entry) return cookies;
     this.#bytes += entry.size - before;
     if (entry.size > this.config.maxSize) this.delete(entry.key);
-    // The other workers are told once the file is in place, as of a 200 stored (set): their stale
-    // copies go, and they read this one, else each revalidated it again on its own where its lock
-    // does not read the folder (a HEAD, a Range, only-if-cached's 504, stale-while-revalidate's stale copy).
-    else if (updated) this.disk?.write(entry, this.#storedNews(entry.key, announce));
+    else if (updated) this.disk?.write(entry);
     this.#evictFor(0, entry.key);
     return cookies;
   }

@@ -45,7 +45,7 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   if (ctx.remaining <= 0) return 'deadline';
   // The same target again helps only when the request never got there or died with a stale
   // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
-  const stale = isStaleConnection(failure, ctx);
+  const stale = keepAliveRace(failure, ctx.reusedConnection, ctx.upstream);
   if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
   // The circuit would refuse the retry (the request's own failures may just have opened it, or
   // it is half-open with its probes out): the client gets the failure its attempt met, not the
@@ -87,7 +87,7 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
   // It would be answered by the deadline's 504: the client gets the failure that happened instead.
   if (delay >= ctx.remaining) return { skip: 'deadline' };
-  return { skip: undefined, delay, charged: !isStaleConnection(failure, ctx) };
+  return { skip: undefined, delay, charged: !keepAliveRace(failure, ctx.reusedConnection, ctx.upstream) };
 }
 
 /**
@@ -98,12 +98,7 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
  * bypassed); a session the upstream ends says so by GOAWAY, whose refusals (a stream it did not
  * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too.
  */
-function isStaleConnection(failure: Failure, ctx: RetryContext): boolean {
-  return keepAliveRace(failure, ctx.reusedConnection, ctx.upstream);
-}
-
-/** isStaleConnection for one attempt's failure, its connection's reuse and its upstream: what the judge of the target reads too (attempt.ts). */
-export function keepAliveRace(failure: Failure, reusedConnection: boolean, upstream: Upstream): boolean {
+function keepAliveRace(failure: Failure, reusedConnection: boolean, upstream: Upstream): boolean {
   return (
     reusedConnection &&
     upstream.config.protocol === 'http1' &&
