@@ -7,6 +7,7 @@ import {
   type Stage,
   TARGET_FAULT_SHAPES,
 } from './taxonomy.ts';
+import { VARIANTS, type VariantName } from './variants.ts';
 
 /** Extra RFC 9209 parameters some error types carry. */
 interface FailureParams {
@@ -16,9 +17,6 @@ interface FailureParams {
   readonly alertId?: number;
   readonly alertMessage?: string;
 }
-
-/** What an error body calls a failure, where its kind's words would be untrue of it. */
-export type FailureWording = Pick<FailureKind, 'title' | 'explanation'>;
 
 interface FailureInit {
   readonly stage?: Stage;
@@ -63,10 +61,18 @@ interface FailureInit {
    * no target (clientsDoing), as the client's own deadline is not.
    */
   readonly callsDeadline?: boolean;
-  /** The title and explanation the error bodies give, in place of the kind's (the kind's other facts stand). */
-  readonly wording?: FailureWording;
+  /** The case of its type whose explanation the error bodies give, in place of the kind's (variants.ts; its title and other facts stand). */
+  readonly variant?: VariantName;
   /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
   readonly receivedStatus?: number;
+}
+
+/** The kind of `type`, with the words of its `variant` (whose type must be `type`: a variant of another type is a bug). */
+function kindOf(type: FailureType, variant: VariantName | undefined): FailureKind {
+  if (variant === undefined) return FAILURES[type];
+  const words = VARIANTS[variant];
+  if (words.type !== type) throw new TypeError(`the variant ${variant} is of ${words.type}, not ${type}`);
+  return { ...FAILURES[type], explanation: words.explanation };
 }
 
 /** The log's flag of a plugin's hop that failed after the route's upstream answered (Failure.flag). */
@@ -95,8 +101,8 @@ export class Failure extends Error {
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
   readonly callsDeadline: boolean;
-  /** The words given in place of the kind's, carried by every copy of this failure. */
-  readonly wording: FailureWording | undefined;
+  /** The case of its type whose words are given in place of the kind's, carried by every copy of this failure. */
+  readonly variant: VariantName | undefined;
   /**
    * The status of the answer the route's upstream gave before the gateway failed on it (a
    * plugin's onResponse threw, or let out its hop's failure): the attempt got its response, and
@@ -117,7 +123,7 @@ export class Failure extends Error {
     }
     this.name = 'Failure';
     this.type = type;
-    this.kind = init.wording === undefined ? FAILURES[type] : { ...FAILURES[type], ...init.wording };
+    this.kind = kindOf(type, init.variant);
     this.status = init.status ?? this.kind.status;
     this.stage = init.stage ?? 'not_sent';
     this.details = details;
@@ -136,7 +142,7 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.callsDeadline = init.callsDeadline === true;
-    this.wording = init.wording;
+    this.variant = init.variant;
     this.receivedStatus = init.receivedStatus;
   }
 
@@ -232,7 +238,7 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       callsDeadline: this.callsDeadline,
-      wording: this.wording,
+      ...(this.variant === undefined ? {} : { variant: this.variant }),
       ...(unprocessed ? { unprocessed } : {}),
       ...(receivedStatus === undefined ? {} : { receivedStatus }),
     });

@@ -95,7 +95,8 @@ export const FAILURES = {
     shape: 'gateway',
     flag: 'UH',
     retryAfter: true,
-    title: 'No healthy upstream',
+    // One title for each case (RFC 9457 §3.1.3), an OIDC session store's too (variants.ts).
+    title: 'Upstream unavailable',
     // An auth hop's 5xx is one too (proxy/admit/auth-hop.ts): its answer is not passed on.
     explanation:
       'every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable',
@@ -128,7 +129,8 @@ export const FAILURES = {
     shape: 'gateway',
     flag: 'EXH',
     retryAfter: true,
-    title: 'Gateway out of connection resources',
+    // One title for each case (RFC 9457 §3.1.3), a static file's open too (variants.ts).
+    title: 'Gateway out of resources',
     explanation:
       'the gateway could not open a connection to the upstream: it ran out of its own file descriptors, local ports or socket memory',
     fix: "Raise the gateway's open-file limit (ulimit -n, systemd's LimitNOFILE), widen net.ipv4.ip_local_port_range or keep more connections alive for reuse; the upstream was not at fault.",
@@ -194,7 +196,8 @@ export const FAILURES = {
     shape: 'gateway',
     flag: 'NR',
     retryAfter: false,
-    title: 'No route for this address',
+    // One title for each case (RFC 9457 §3.1.3), a static route's path with no file too (variants.ts).
+    title: 'Nothing here answers this address',
     explanation: 'no route of the gateway matches this host and path',
     fix: 'Check the URL, or add a route for it to the gateway configuration.',
     clientMayRetry: false,

@@ -150,7 +150,8 @@ export const UPSTREAM_FAILURES = {
     shape: 'reset',
     flag: 'UI',
     retryAfter: false,
-    title: 'Upstream response was cut short',
+    // One title for each case (RFC 9457 §3.1.3), a file the gateway sends itself too (variants.ts).
+    title: 'Response was cut short',
     explanation: 'the upstream connection ended before the response body was complete',
     fix: "Look for a crash, an OOM kill or a restart in the upstream's own logs at this time.",
     clientMayRetry: true,
@@ -174,7 +175,8 @@ export const UPSTREAM_FAILURES = {
     shape: 'garbage',
     flag: 'UPE',
     retryAfter: false,
-    title: 'Upstream sent something that is not HTTP',
+    // One title for each case (RFC 9457 §3.1.3), an auth hop's good HTTP it cannot use too (variants.ts).
+    title: "Upstream's answer is not one the gateway can use",
     explanation: 'the upstream answered, but not with a valid HTTP response',
     fix: 'Check what is listening on the target port: it may be another service, or the app writes to the socket directly.',
     clientMayRetry: false,

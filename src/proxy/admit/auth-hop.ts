@@ -94,7 +94,7 @@ function withHop(failure: Failure, hop: string, details: string): Failure {
     ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
     nextHop: hop,
     cause: failure.cause,
-    wording: failure.wording,
+    ...(failure.variant === undefined ? {} : { variant: failure.variant }),
   });
 }
 

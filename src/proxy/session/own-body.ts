@@ -150,10 +150,7 @@ class StreamedBody {
       new Failure('http_response_incomplete', details, {
         stage: 'body_streaming',
         cause,
-        wording: {
-          title: 'Response was cut short',
-          explanation: 'the file being sent could not be read whole',
-        },
+        variant: 'own_file_cut',
       }),
     );
   }

@@ -182,7 +182,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       params: last.params,
       retryAfter: last.retryAfter,
       cause: last.cause,
-      wording: last.wording,
+      ...(last.variant === undefined ? {} : { variant: last.variant }),
     });
   }
 

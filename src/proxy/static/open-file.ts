@@ -203,10 +203,7 @@ function notOpened(err: NodeJS.ErrnoException): NotOpened {
       retryAfter: 1,
       cause: err,
       // The kind's own words are of an upstream connection: a static route has no upstream.
-      wording: {
-        title: 'Gateway out of file descriptors',
-        explanation: 'the gateway could not open the file: it ran out of its own file descriptors',
-      },
+      variant: 'static_file_descriptors',
     });
   throw new Failure(
     'proxy_internal_error',

@@ -157,6 +157,6 @@ function splitQuery(target: string): [string, string] {
 /** One 404 for every path the route does not serve, whatever the reason (nothing there, a dotfile, a link out of root). */
 function notFound(path: string): Failure {
   return new Failure('destination_not_found', `no file for ${clipped(path)}`, {
-    wording: { title: 'Not found', explanation: "no file under the route's root answers this path" },
+    variant: 'static_file_not_found',
   });
 }

@@ -285,7 +285,10 @@ test('Redis stopped: a signed-in request is the store’s 503 naming it, not a 4
       res.headers['proxy-status'],
       'edge-1; error=destination_unavailable; details="the session store did not answer: no connection to it is open (it is being opened again)"; next-hop="store:redis"',
     );
-    assert.equal(JSON.parse(res.text).title, 'Session store unavailable');
+    // The type's one title (RFC 9457 §3.1.3); the detail says which hop.
+    const problem = JSON.parse(res.text) as { title: string; detail: string };
+    assert.equal(problem.title, 'Upstream unavailable');
+    assert.match(problem.detail, /the Redis the signed-in sessions are kept in did not answer/);
   }
   // A sign-in ending while Redis is down cannot keep its session: told so, not signed in half-way.
   const late = new HttpBrowser();

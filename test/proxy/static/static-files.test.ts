@@ -316,9 +316,14 @@ test('a path no file answers: a 404 saying so, whose advice is the URL (no upstr
     headers: { accept: 'application/problem+json' },
   });
   assert.equal(res.status, 404);
-  const body = JSON.parse(res.text) as { title: string; advice: string; error: string };
+  const body = JSON.parse(res.text) as { title: string; detail: string; advice: string; error: string };
   assert.deepEqual(body.error, 'destination_not_found');
-  assert.equal(body.title, 'Not found');
+  // The type's one title, no route's as well (RFC 9457 §3.1.3); the detail says it is a file.
+  assert.equal(body.title, 'Nothing here answers this address');
+  assert.match(
+    body.detail,
+    /: no file under the route's root answers this path\. Details: no file for \/nothing-here\.txt\.$/,
+  );
   assert.equal(
     body.advice,
     'Retrying the same request will not help: check the URL, nothing here answers it.',

@@ -144,7 +144,7 @@ test('out of file descriptors when it opens a file: a 503 with Retry-After that 
       out.headers['proxy-status'],
       'edge-1; error=connection_limit_reached; details="a static file could not be opened (EMFILE)"',
     );
-    assert.match(out.text, /^503 Service Unavailable: Gateway out of file descriptors\n/);
+    assert.match(out.text, /^503 Service Unavailable: Gateway out of resources\n/);
     assert.match(out.text, /the gateway could not open the file: it ran out of its own file descriptors/);
     assert.doesNotMatch(out.text, /upstream/);
     const line = await gw.logFor('emfile-1');

@@ -168,11 +168,7 @@ function storeFailure(err: unknown): Failure {
     retryAfter: 1,
     nextHop: SESSION_STORE_HOP,
     cause: err,
-    wording: {
-      title: 'Session store unavailable',
-      explanation:
-        'the Redis the signed-in sessions are kept in did not answer, so the session could not be read or written',
-    },
+    variant: 'session_store_unavailable',
   });
 }
 

@@ -1,0 +1,50 @@
+/**
+ * The cases of a failure type where its kind's explanation would be untrue (a static route's 404
+ * has a route; a session store is no upstream's target), each with the explanation its error
+ * bodies give instead, in their detail. The title stays the type's: RFC 9457 §3.1.3 asks a
+ * problem type's title not to change from occurrence to occurrence, and clients that show it
+ * (or group by it) read one problem as one. Every such case is here, in one table, so that what a
+ * type can say is read from one place (test/core/failure/problem-titles.test.ts walks it).
+ */
+import type { FailureType } from './taxonomy.ts';
+
+interface Variant {
+  /** The failure type it is a case of: its status, Proxy-Status, retry rule and flag stay that type's. */
+  readonly type: FailureType;
+  /** In place of the kind's explanation: the detail's words (wording.ts describeFailure). */
+  readonly explanation: string;
+}
+
+export const VARIANTS = {
+  /** A static route's path with no file under its root (nothing there, a dotfile, a link out of root). */
+  static_file_not_found: {
+    type: 'destination_not_found',
+    explanation: "no file under the route's root answers this path",
+  },
+  /** A static route out of descriptors opening a file: the kind's own words are of an upstream connection. */
+  static_file_descriptors: {
+    type: 'proxy_resources_exhausted',
+    explanation: 'the gateway could not open the file: it ran out of its own file descriptors',
+  },
+  /** A file the gateway sends itself that could not be read whole (changed, unreadable): no upstream cut it. */
+  own_file_cut: {
+    type: 'http_response_incomplete',
+    explanation: 'the file being sent could not be read whole',
+  },
+  /** The Redis that OIDC sessions are kept in did not answer (oidc/session-store.ts). */
+  session_store_unavailable: {
+    type: 'destination_unavailable',
+    explanation:
+      'the Redis the signed-in sessions are kept in did not answer, so the session could not be read or written',
+  },
+  /**
+   * An auth hop's answer that is good HTTP but none the gateway can use (unusable-answer.ts): its
+   * type stays http_protocol_error (502, the garbage shape: DESIGN.md's table for an auth hop).
+   */
+  unusable_answer: {
+    type: 'http_protocol_error',
+    explanation: 'the upstream answered in HTTP, but not with an answer the gateway can use',
+  },
+} as const satisfies Readonly<Record<string, Variant>>;
+
+export type VariantName = keyof typeof VARIANTS;
