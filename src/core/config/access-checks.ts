@@ -4,7 +4,7 @@ import { didYouMean } from '../did-you-mean.ts';
 import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
-import { reservedHeaderProblem } from './routing-values.ts';
+import { clientCertFieldProblem, reservedHeaderProblem } from './routing-values.ts';
 
 export function checkAccess(
   routes: unknown,
@@ -161,14 +161,11 @@ function checkUpstreamFields(
 
 /**
  * Why an auth hop may not write the field `name` on the upstream request: the request rules'
- * bound, and RFC 9440's two fields, which this hop writes itself for a certificate its listener
- * verified, as byte sequences (`:base64 DER:`) an upstream parses: a user's name or a claim there
- * would be read as a certificate that is none, or beside the one the gateway wrote.
+ * bound, RFC 9440's two fields among it (clientCertFieldProblem: a user's name or a claim there
+ * would be read as a certificate that is none).
  */
 function upstreamFieldProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const lower = name.toLowerCase();
-  if (lower === 'client-cert' || lower === 'client-cert-chain')
-    return `${lower} is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field`;
-  return reservedHeaderProblem(lower);
+  return clientCertFieldProblem(lower) ?? reservedHeaderProblem(lower);
 }

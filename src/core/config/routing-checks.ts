@@ -4,7 +4,12 @@ import { checkLocationLoops } from './location-loops.ts';
 import { isMapping, itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { type Claim, checkShadows, claimOf } from './route-shadows.ts';
-import { compileLinearPattern, headerNameProblem, reservedHeaderProblem } from './routing-values.ts';
+import {
+  clientCertFieldProblem,
+  compileLinearPattern,
+  headerNameProblem,
+  reservedHeaderProblem,
+} from './routing-values.ts';
 import type { PathSegment } from './schema.ts';
 
 /** The fields that apply to what a route forwards: nothing, on a route that redirects or serves files. */
@@ -246,7 +251,14 @@ function checkHeaderRules(
     });
   for (const [name, path, where] of names) {
     const lower = name.toLowerCase();
-    const problem = headerNameProblem(name) ?? reservedHeaderProblem(lower);
+    const writes = path.at(-2) !== 'remove';
+    // What the upstream reads as the certificate the gateway verified: set or added, it would be
+    // read as one (or replace the gateway's: the rules run after it wrote its own); removed, the
+    // upstream is only not told. An answer's are no upstream's to read.
+    const problem =
+      headerNameProblem(name) ??
+      reservedHeaderProblem(lower) ??
+      (request && writes ? clientCertFieldProblem(lower) : undefined);
     if (problem !== undefined) report(path, problem, where);
     // A request carries exactly one Host: it may be replaced, never added to or removed.
     else if (lower === 'host' && !(request && path.at(-2) === 'set'))
@@ -254,7 +266,7 @@ function checkHeaderRules(
     // An answer's Date is the moment it was made (RFC 9110 §6.6.1: the upstream's, or the
     // gateway's for its own): a fixed value set on every answer is wrong on all of them, and one
     // that is no HTTP-date breaks every cache's freshness arithmetic (`Date: x` was taken).
-    else if (lower === 'date' && !request && path.at(-2) !== 'remove')
+    else if (lower === 'date' && !request && writes)
       report(
         path,
         "date is each answer's own moment (the upstream's, or Candor's): it can only be removed",

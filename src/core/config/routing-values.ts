@@ -48,6 +48,20 @@ const CANDOR_WRITTEN = new Set([
   'proxy-status',
 ]);
 
+/**
+ * Why config may not write the field on the upstream request (a route's request_headers set or
+ * add, an auth hop's identity_header, copy_headers or claims_to_headers): RFC 9440's two fields,
+ * which the gateway writes itself for a certificate its listener verified, as byte sequences
+ * (`:base64 DER:`) an upstream parses; a value written by config would be read as a certificate
+ * that is none, or beside (or in place of) the one the gateway wrote. Removing them is the
+ * operator's choice (an upstream not to be told the certificate).
+ */
+export function clientCertFieldProblem(lowerName: string): string | undefined {
+  if (lowerName === 'client-cert' || lowerName === 'client-cert-chain')
+    return `${lowerName} is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field`;
+  return undefined;
+}
+
 /** Why a header rule may not name this field, or undefined when it may. */
 export function reservedHeaderProblem(lowerName: string): string | undefined {
   if (HOP_BY_HOP.has(lowerName)) return `${lowerName} is hop-by-hop: Candor writes it for each connection`;

@@ -74,6 +74,16 @@ test('a problem in a default is told once, at route_defaults, its line and field
   ]);
 });
 
+test("a default's request rule writing RFC 9440's Client-Cert is refused once, at route_defaults", () => {
+  const problems = problemsOf(
+    config(`  request_headers: { set: { Client-Cert: ":Zm9yZ2Vk:" } }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "4 route_defaults.request_headers.set.Client-Cert: client-cert is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field",
+  ]);
+});
+
 test("a default's warning is told once, at route_defaults, not once for each route that took it", () => {
   const warnings: ConfigProblem[] = [];
   parseConfig(

@@ -86,6 +86,30 @@ test("header rules may not touch what Candor writes, may only set Host, and may 
   );
 });
 
+test("request header rules may not set or add RFC 9440's Client-Cert or Client-Cert-Chain, which Candor writes for a verified certificate; remove stays allowed, and an answer's are no upstream's", () => {
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { Client-Cert: ":Zm9yZ2Vk:" }
+      add: { client-cert-chain: ":Zm9yZ2Vk:" }
+      remove: [Client-Cert, Client-Cert-Chain]
+  - match: { path: /b }
+    upstream: api
+    request_headers:
+      remove: [client-cert]
+    response_headers:
+      set: { Client-Cert: ":Zm9v:" }
+`);
+  const certificate = (name: string) =>
+    `${name} is RFC 9440's, which Candor writes for a verified client certificate (its DER as :base64:): name another field`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `6 routes[0].request_headers.set.Client-Cert: ${certificate('client-cert')}`,
+      `7 routes[0].request_headers.add.client-cert-chain: ${certificate('client-cert-chain')}`,
+    ],
+  );
+});
+
 test('every hop-by-hop field of the HTTP/1.1 layer is refused by the header rules too', () => {
   for (const name of ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade'])
     assert.ok(isHopByHop(name) && reservedHeaderProblem(name) !== undefined, name);
