@@ -1,4 +1,4 @@
-import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
+import { clientCertFieldProblem, reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
@@ -132,12 +132,20 @@ class SessionStageRequest implements StageRequest {
 /**
  * The admitted request with the stages' edits of its fields on the way upstream, after the access
  * stages' own: a field Candor writes itself (hop-by-hop, forwarding, tracing, the request id) is
- * out of a stage's reach, as it is out of the route's header rules'.
+ * out of a stage's reach, as it is out of the route's header rules'; so is a value of RFC 9440's
+ * Client-Cert fields (read upstream as a verified certificate: the gateway's, or the trusted
+ * terminator's in front), which a stage may only delete.
  */
 export function withStageEdits(admitted: Admitted, stages: StageRun | undefined): Admitted {
   const edits = stages?.upstreamEdits;
   if (edits === undefined || edits.size === 0) return admitted;
-  const kept = new Map([...edits].filter(([name]) => reservedHeaderProblem(name) === undefined));
+  const kept = new Map(
+    [...edits].filter(
+      ([name, value]) =>
+        reservedHeaderProblem(name) === undefined &&
+        (value === undefined || clientCertFieldProblem(name) === undefined),
+    ),
+  );
   if (kept.size === 0) return admitted;
   const before = admitted.requestEdit;
   return {

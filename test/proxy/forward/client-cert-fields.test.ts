@@ -13,6 +13,7 @@ import http2 from 'node:http2';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { rawUntil } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
@@ -129,4 +130,50 @@ test('a proxy in trust_forwarded_from (the TLS terminator in front) passes its o
     seen.rawHeaders.filter(([name]) => isCertField(name)),
     FORGED.map(([name, value]) => [name, value]),
   );
+});
+
+test("a plugin's Client-Cert and Client-Cert-Chain are dropped (RFC 9440's, the gateway's to write), the trusted proxy's kept; deleting them is its choice", async () => {
+  const app = await keep(startEcho());
+  const certs: Plugin = () => ({
+    onRequest(request) {
+      if (request.path === '/set') {
+        request.headers.set('client-cert', ':cGx1Z2lu:');
+        request.headers.set('client-cert-chain', ':cGx1Z2lu:');
+      } else request.headers.delete('client-cert');
+    },
+  });
+  const yaml = `plugins:
+  certs: { module: /nonexistent/never-imported.ts }
+routes:
+  - { match: { path: / }, upstream: app, plugins: [certs] }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+trust_forwarded_from: [127.0.0.1]
+`;
+  const gw = await keep(startTestGateway(yaml, {}, '', { plugins: { certs } }));
+  const sent = 'Client-Cert: :ZnJvbnQ=:\r\nClient-Cert-Chain: :ZnJvbnQ=:\r\n';
+  for (const [path, expected] of [
+    [
+      '/set',
+      [
+        ['Client-Cert', ':ZnJvbnQ=:'],
+        ['Client-Cert-Chain', ':ZnJvbnQ=:'],
+      ],
+    ],
+    ['/delete', [['Client-Cert-Chain', ':ZnJvbnQ=:']]],
+  ] as const) {
+    const text = await rawUntil(
+      gw.port,
+      `GET ${path} HTTP/1.1\r\nHost: x\r\n${sent}Connection: close\r\n\r\n`,
+      answered,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    const seen = app.received.at(-1);
+    assert.ok(seen);
+    assert.deepEqual(
+      seen.rawHeaders.filter(([name]) => /^client-cert/i.test(name)),
+      expected.map(([name, value]) => [name, value]),
+      path,
+    );
+  }
 });
