@@ -197,7 +197,7 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
         : await route.handle({ who, body: body.value, query: url.searchParams });
   } catch (err) {
     logger.error({ ...fields, err: (err as Error).message }, 'admin endpoint failed');
-    answer = problem(500, 'Internal error', (err as Error).message);
+    answer = problem(500, 'Internal server error', (err as Error).message);
   }
   if (!route.open) logger.info({ ...fields, status: answer.status }, 'admin request');
   send(res, answer);
@@ -303,7 +303,7 @@ function requestUrl(target: string): URL | null {
  * is read.
  */
 const TOO_LARGE: AdminAnswer = {
-  ...problem(413, 'Body too large', `admin bodies are at most ${MAX_BODY} bytes`),
+  ...problem(413, 'Content too large', `admin bodies are at most ${MAX_BODY} bytes`),
   headers: { connection: 'close' },
 };
 

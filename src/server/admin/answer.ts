@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 
 /** What an admin handler answers: a status and a JSON body (problem+json when `problem`). */
 export interface AdminAnswer {
@@ -10,14 +10,25 @@ export interface AdminAnswer {
   readonly text?: { readonly contentType: string; readonly body: string };
 }
 
-/** An RFC 9457 problem: the field of the request at fault when there is one. */
+/** Where RFC 9110 renamed a status Node still calls by its older name. */
+const PHRASES: Readonly<Record<number, string>> = { 413: 'Content Too Large' };
+
+/**
+ * An RFC 9457 problem: the field of the request at fault when there is one. A title that is its
+ * status's own phrase ("Bad request", "Not found") is the problem `about:blank` stands for, and
+ * the body has no `type` (§4.2.1); one of its own ("Invalid config", "Draining") names a problem of
+ * its own, so the body names its type (§3.1.1), made of the title (`urn:candor:admin:draining`):
+ * one type, one title (§3.1.3), where about:blank's title would be the status phrase's.
+ */
 export function problem(
   status: number,
   title: string,
   detail: string,
   extra: Record<string, unknown> = {},
 ): AdminAnswer {
-  return { status, problem: true, body: { title, status, detail, ...extra } };
+  const own = title.toLowerCase() !== (PHRASES[status] ?? STATUS_CODES[status])?.toLowerCase();
+  const type = own ? { type: `urn:candor:admin:${title.toLowerCase().replaceAll(' ', '-')}` } : {};
+  return { status, problem: true, body: { ...type, title, status, detail, ...extra } };
 }
 
 /** A bad request naming the field at fault. */

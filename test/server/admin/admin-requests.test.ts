@@ -161,6 +161,8 @@ test('POST /reload while the gateway drains is a 409 that reads nothing, not a 4
     const { status, body } = await adminCall(server.port(), 'POST', '/reload', { token: TOKEN });
     assert.equal(status, 409, JSON.stringify(body));
     assert.equal(body.title, 'Draining');
+    // A title of its own names its problem type (RFC 9457 §3.1.1): about:blank's title would be "Conflict".
+    assert.equal(body.type, 'urn:candor:admin:draining');
     assert.equal((body.reload as { result: string }).result, 'draining');
     const status_ = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
     assert.equal(status_.body.last_reload, null, 'no refused file is reported');
