@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 
@@ -35,7 +35,7 @@ export async function startServe(
   workers: number,
   options: { admin?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServeProcess> {
-  const stateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+  const stateHome = tempDir('candor-state-');
   const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its state folder (state_dir's default) its own: never the user's, nor another test's.
