@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -37,7 +37,7 @@ const accepts = (port: number) =>
   });
 
 test('GET /ready answers 503 "starting" until a worker listens, then 200', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const dir = tempDir('candor-ready-');
   const [mainPort, adminPort] = [await freePort(), await freePort()];
   const path = join(dir, 'candor.yaml');
   writeFileSync(
@@ -79,7 +79,7 @@ upstreams:
 });
 
 test('GET /ready says starting while the only worker is dead and its replacement not yet listening', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const dir = tempDir('candor-ready-');
   const [mainPort, adminPort] = [await freePort(), await freePort()];
   const path = join(dir, 'candor.yaml');
   writeFileSync(

@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -16,11 +15,12 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-in-use-'));
+const dir = tempDir('candor-in-use-');
 let first: Fault;
 let second: Fault;
 

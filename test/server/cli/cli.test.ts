@@ -1,9 +1,8 @@
 /** The `candor` command as a real child process: exit codes, output, serve and drain. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { READERS } from '../../../src/kits/explain/detect-format.ts';
@@ -11,9 +10,10 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-cli-'));
+const dir = tempDir('candor-cli-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {

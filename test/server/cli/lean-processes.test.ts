@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -118,7 +118,7 @@ async function importsOf(
   upstreamLines = '',
   reload = true,
 ): Promise<{ primary: string[]; worker: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
+  const dir = tempDir('candor-lean-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,

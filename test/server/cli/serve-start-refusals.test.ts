@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-start-refusals-'));
+const dir = tempDir('candor-start-refusals-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 writeFileSync(join(dir, 'throws.mjs'), "export default () => {\n  throw new Error('no database');\n};\n");

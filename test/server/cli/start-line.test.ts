@@ -5,17 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { configHash } from '../../../src/core/config/config-hash.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { VERSION } from '../../../src/core/version.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-start-'));
+const dir = tempDir('candor-start-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const TOKEN = 'start-line-token-0123456789';

@@ -3,10 +3,10 @@
  * tests that send it real signals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -33,7 +33,7 @@ export interface CandorProcess {
 
 /** Starts `candor serve --workers N` on a config body (without listen and log), waits until every worker listens. */
 export async function startCandor(body: string, workers = 1, listen = '127.0.0.1:0'): Promise<CandorProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-drain-'));
+  const dir = tempDir('candor-drain-');
   const logPath = join(dir, 'access.log');
   const configPath = join(dir, 'candor.yaml');
   writeFileSync(

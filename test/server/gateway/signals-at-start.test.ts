@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -33,7 +33,7 @@ function hasChild(pid: number): boolean {
 
 for (const signal of ['SIGHUP', 'SIGUSR2'] as const)
   test(`${signal} while the primary validates its config does not end it${signal === 'SIGHUP' ? ': the reload is made once it runs' : ''}`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-early-signal-'));
+    const dir = tempDir('candor-early-signal-');
     const path = join(dir, 'candor.yaml');
     writeFileSync(
       path,
@@ -80,7 +80,7 @@ const inspectorOpen = (port: number) =>
   });
 
 test('a SIGUSR1 in the first milliseconds of the primary (before it can take the signal over) leaves no inspector open once it runs', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-early-usr1-'));
+  const dir = tempDir('candor-early-usr1-');
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
