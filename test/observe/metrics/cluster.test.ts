@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { type Sample, sampleValue, scrapeUntil } from './scrape.ts';
 
@@ -21,7 +21,7 @@ const sum = (all: readonly Sample[], name: string) =>
 test('with --workers 2, one scrape of the primary counts the requests of both workers', async () => {
   const echo = await startEcho();
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'candor-metrics-'));
+  const dir = tempDir('candor-metrics-');
   const config = join(dir, 'cluster.yaml');
   writeFileSync(
     config,
