@@ -30,6 +30,17 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/**
+ * A `candor` child a test spawned itself (a start it watches, a signal it sends), killed with the
+ * others still running when the test file's process exits: a test past its timeout never reaches
+ * the `finally` that stops it.
+ */
+export function killAtExit<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 export async function startServe(
   config: string,
   workers: number,

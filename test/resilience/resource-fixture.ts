@@ -14,6 +14,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { killAtExit } from '../helpers/serve-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
@@ -64,12 +65,10 @@ upstreams:
 ${appUpstream.replace(/^/gm, '    ')}
 `,
   );
-  const primary: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', '1', '--config', configPath],
-    {
+  const primary: ChildProcess = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    }),
   );
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { type Sample, sampleValue, scrapeUntil } from './scrape.ts';
@@ -41,9 +42,11 @@ upstreams:
       - url: ${echo.url}
 `,
   );
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--config', config, '--workers', '2'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--config', config, '--workers', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += chunk;

@@ -14,6 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -30,10 +31,12 @@ interface Run {
 /** `candor ARGS` to its end (bounded: a serve that started is killed, and the test fails on its code). */
 function candor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk;

@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -54,10 +55,12 @@ upstreams:
       - url: http://127.0.0.1:9
 `,
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+    }),
+  );
   try {
     const seen: string[] = [];
     const deadline = performance.now() + 20_000;
@@ -86,10 +89,12 @@ test('GET /ready says starting while the only worker is dead and its replacement
     path,
     `listen:\n  - address: 127.0.0.1:${mainPort}\nadmin: { listen: "127.0.0.1:${adminPort}", token_env: CANDOR_TEST_TOKEN }\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+    }),
+  );
   try {
     const readyNow = async () => (await get(adminPort, '/ready'))?.status;
     const deadline = performance.now() + 20_000;

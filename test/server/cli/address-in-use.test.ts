@@ -14,7 +14,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, killAtExit, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -53,10 +53,12 @@ function serveExpectingExit(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env,
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {

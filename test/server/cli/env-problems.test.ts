@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, killAtExit, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -71,10 +71,12 @@ ${file}:6:77  routes[0].request_headers.set.X-Mode: expected a header value with
 test('candor serve refuses to start with the same problems, the token as ${API_TOKEN}', async () => {
   const file = join(tempDir('candor-env-problems-'), 'candor.yaml');
   writeFileSync(file, configText('127.0.0.1:0', true));
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...ENV },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...ENV },
+    }),
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -136,13 +137,11 @@ ${upstreamLines}log:
 `,
   );
   const imports = join(dir, 'imports.log');
-  const child = spawn(
-    process.execPath,
-    ['--import', HOOK, BIN, 'serve', '--workers', '1', '--config', config],
-    {
+  const child = killAtExit(
+    spawn(process.execPath, ['--import', HOOK, BIN, 'serve', '--workers', '1', '--config', config], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, CANDOR_TEST_IMPORTS: imports },
-    },
+    }),
   );
   try {
     let stderr = '';

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -40,12 +41,10 @@ export async function startCandor(body: string, workers = 1, listen = '127.0.0.1
     configPath,
     `name: drain-edge\nlisten:\n  - address: ${listen}\nlog:\n  destination: ${logPath}\n${body}`,
   );
-  const primary = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', String(workers), '--config', configPath],
-    {
+  const primary = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', configPath], {
       stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    }),
   );
   let stderr = '';
   primary.stderr?.on('data', (chunk: Buffer) => {

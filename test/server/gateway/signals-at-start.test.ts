@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -39,9 +40,11 @@ for (const signal of ['SIGHUP', 'SIGUSR2'] as const)
       path,
       'listen:\n  - address: 127.0.0.1:0\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n',
     );
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -105,10 +108,12 @@ test('a SIGUSR1 in the first milliseconds of the primary (before it can take the
       '',
     ].join('\n'),
   );
-  const child = spawn(
-    process.execPath,
-    [`--inspect-port=${port}`, `--import=${preload}`, BIN, 'serve', '--workers', '1', '--config', path],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = killAtExit(
+    spawn(
+      process.execPath,
+      [`--inspect-port=${port}`, `--import=${preload}`, BIN, 'serve', '--workers', '1', '--config', path],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   let out = '';
   let err = '';
