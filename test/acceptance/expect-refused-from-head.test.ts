@@ -6,15 +6,15 @@
  * admit policy) is answered without asking for the body, the connection closed, nothing upstream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { onlyLogLine } from '../helpers/gateway-error.ts';
 import { rawRequest } from '../helpers/http-client.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -427,7 +427,7 @@ describe('the admit phase refuses from the head', () => {
         'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="sso"\r\nContent-Length: 4\r\n\r\nnope',
       );
     });
-    const users = join(mkdtempSync(join(tmpdir(), 'candor-expect-')), 'users');
+    const users = join(tempDir('candor-expect-'), 'users');
     writeFileSync(users, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
     gw = await startTestGateway(`name: edge-1
 routes:

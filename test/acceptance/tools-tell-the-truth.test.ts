@@ -6,16 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-tools-truth-'));
+const dir = tempDir('candor-tools-truth-');
 
 interface Run {
   readonly code: number | null;

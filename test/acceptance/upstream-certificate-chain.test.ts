@@ -4,18 +4,17 @@
  * refused it, never tls_protocol_error (a handshake that went wrong), and nothing reaches it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertGatewayError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
 import { makeChain } from '../helpers/openssl-chain.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-chain-'));
+const dir = tempDir('candor-chain-');
 let server: https.Server;
 let gw: TestGateway;
 const received: string[] = [];

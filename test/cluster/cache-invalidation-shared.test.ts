@@ -4,14 +4,14 @@
  * give its stored copy of the old answer any more (the news goes worker → primary → worker).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 
 test('a PUT through one worker drops the stored answer in every worker: none gives the old one again', async (t) => {
@@ -28,7 +28,7 @@ test('a PUT through one worker drops the stored answer in every worker: none giv
   });
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   t.after(() => origin.close());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-shared-'));
+  const dir = tempDir('candor-cache-shared-');
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
@@ -77,7 +77,7 @@ test('a stale answer one worker learns was deleted (a 404 no-store to its revali
   const originPort = await freePort();
   await new Promise<void>((resolve) => origin.listen(originPort, '127.0.0.1', resolve));
   t.after(() => origin.close());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-superseded-'));
+  const dir = tempDir('candor-cache-superseded-');
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,

@@ -6,8 +6,7 @@
  * relays it (an IPC message to this process).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
@@ -18,6 +17,7 @@ import { ClusterLink } from '../../src/server/gateway/cluster-link.ts';
 import { startGateway } from '../../src/server/gateway/gateway.ts';
 import { request } from '../helpers/http-client.ts';
 import { listenOnLoopback } from '../helpers/loopback-server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { cachedPages } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -28,7 +28,7 @@ test("another worker's invalidation removes this worker's file of the key: the n
     res.end(`v${version}`);
   });
   t.after(() => up.close());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-news-'));
+  const dir = tempDir('candor-cache-news-');
   const file = cachedPages(up.url, `{ dir: ${dir} }`).replace(
     'name: edge-1\n',
     'name: edge-1\nlisten:\n  - address: 127.0.0.1:0\n',

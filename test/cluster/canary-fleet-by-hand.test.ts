@@ -7,8 +7,7 @@
  * says the weights hold on B only. B reaches Redis through a relay that holds or cuts its path.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -17,6 +16,7 @@ import { type CuttableRelay, cuttableRelay } from '../helpers/cuttable-relay.ts'
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { adminCall, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../helpers/wait.ts';
 import { canaryRoutes } from '../server/canary/canary-fixture.ts';
@@ -70,7 +70,7 @@ async function fleet(canary = CANARY) {
   a = await startGatewayFromText(text(redis.url, '', canary));
   const first = a;
   await waitUntil('the first step', () => first.gateway.canaries()[0]?.share === 10, 15_000);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-by-hand-'));
+  const dir = tempDir('candor-by-hand-');
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
   const adminPort = await freePort();
   const path = join(dir, 'candor.yaml');

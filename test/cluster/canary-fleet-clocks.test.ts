@@ -8,8 +8,7 @@
  * step decided before a rollback is refused by Redis.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -17,6 +16,7 @@ import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../helpers/canar
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { canaryRoutes } from '../server/canary/canary-fixture.ts';
@@ -45,7 +45,7 @@ listen:
 store:
   redis: { url: "${redis.url}", timeout: 2s }
 ${canaryRoutes('steps: [10, 30, 50], step_interval: 1s, check_interval: 500ms, min_requests: 20', stable.url, next.url)}`;
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-canary-clocks-')), 'candor.yaml');
+  const path = join(tempDir('candor-canary-clocks-'), 'candor.yaml');
   writeFileSync(path, text);
   a = await startServe(path, 1, { env: { NODE_OPTIONS: AHEAD } });
   const served = a;

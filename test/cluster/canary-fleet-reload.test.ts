@@ -6,8 +6,7 @@
  * last canary away closes it. Seen from Redis: the clients named `candor-canary-fleet`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, startCanaryOrigin } from '../helpers/canary-origin.ts';
@@ -15,12 +14,13 @@ import { untilFleetClients } from '../helpers/fleet-clients.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 let redis: RedisProcess;
 let stable: CanaryOrigin;
 let next: CanaryOrigin;
 let serve: ServeProcess | undefined;
-const path = join(mkdtempSync(join(tmpdir(), 'candor-canary-fleet-reload-')), 'candor.yaml');
+const path = join(tempDir('candor-canary-fleet-reload-'), 'candor.yaml');
 
 function config(canary: boolean): string {
   return `name: fleet-reload

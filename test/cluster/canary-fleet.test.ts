@@ -5,14 +5,14 @@
  * then on neither sends the canary anything.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../helpers/canary-origin.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 let redis: RedisProcess;
 let stable: CanaryOrigin;
@@ -24,7 +24,7 @@ before(async () => {
   redis = await startRedis();
   stable = await startCanaryOrigin('stable');
   next = await startCanaryOrigin('next');
-  path = join(mkdtempSync(join(tmpdir(), 'candor-canary-fleet-')), 'candor.yaml');
+  path = join(tempDir('candor-canary-fleet-'), 'candor.yaml');
   writeFileSync(
     path,
     `name: fleet

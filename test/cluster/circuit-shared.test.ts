@@ -5,13 +5,13 @@
  * Read from the primary's merged `candor_circuit_state` (averaged: 1 = every worker, 0.5 = half).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../observe/metrics/scrape.ts';
 
@@ -30,7 +30,7 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 
 test('an open circuit opens on every worker, and one worker closing it closes it on the other', async () => {
   const [upstreamPort, metricsPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'candor-circuit-shared-'));
+  const dir = tempDir('candor-circuit-shared-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,

@@ -6,18 +6,18 @@
  * the discovered targets.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { request } from '../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-discovery-once-'));
+const dir = tempDir('candor-discovery-once-');
 const TOKEN = 'discovery-once-admin-token';
 const servers: http.Server[] = [];
 const probes: Record<string, number> = { '127.0.0.1': 0, '127.0.0.2': 0 };

@@ -5,13 +5,13 @@
  * so `candor_target_returns_total` matches `candor_target_ejections_total` (1 and 1, not 1 and 2).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startSwitchable } from '../../src/kits/fault-kit/switchable.ts';
 import { request } from '../helpers/http-client.ts';
 import { startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 import { named, type Sample, sampleValue, scrapeUntil } from '../observe/metrics/scrape.ts';
 
@@ -21,7 +21,7 @@ test('one ejection and its return count 1 each across two workers', async () => 
   const upstream = await startSwitchable();
   upstream.setMode('reset');
   const metricsPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-eject-returns-'));
+  const dir = tempDir('candor-eject-returns-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,

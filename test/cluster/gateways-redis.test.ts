@@ -5,8 +5,7 @@
  * once Redis is back the shared limit holds again.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -15,8 +14,9 @@ import { type ClientResponse, request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-gateways-redis-'));
+const dir = tempDir('candor-gateways-redis-');
 let echo: Fault;
 let redis: RedisProcess;
 const gateways: ServeProcess[] = [];

@@ -5,8 +5,7 @@
  * reload that leaves too few targets passing puts every worker in panic at once.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -15,8 +14,9 @@ import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-health-once-'));
+const dir = tempDir('candor-health-once-');
 let healthy: Fault;
 let sick: { fault: Fault; set(status: number): void };
 let serve: ServeProcess;

@@ -4,8 +4,7 @@
  * in gets them as a start with them would, once for the gateway and in every worker.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -14,8 +13,9 @@ import { readRequest, startRawFault } from '../../src/kits/fault-kit/raw-server.
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-parts-by-reload-'));
+const dir = tempDir('candor-parts-by-reload-');
 const path = join(dir, 'candor.yaml');
 let healthy: Fault;
 let sick: Fault;

@@ -6,8 +6,7 @@
  * alone meanwhile.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -15,10 +14,11 @@ import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
-const dir = mkdtempSync(join(tmpdir(), 'candor-rate-ask-'));
+const dir = tempDir('candor-rate-ask-');
 let echo: Fault;
 let serve: ServeProcess;
 

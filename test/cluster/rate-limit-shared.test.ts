@@ -6,8 +6,7 @@
  * to send (CI's four test files at once) earned two tokens more.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -15,8 +14,9 @@ import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-rate-shared-'));
+const dir = tempDir('candor-rate-shared-');
 let echo: Fault;
 let serve: ServeProcess;
 

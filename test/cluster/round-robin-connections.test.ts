@@ -6,14 +6,14 @@
  * and unanswered until a slot freed: no bound at all on what clients could open.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { closeAll } from '../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const DROPPED = 'connections dropped: the listener holds its max_connections';
 let upstream: http.Server;
@@ -22,7 +22,7 @@ let path: string;
 before(async () => {
   upstream = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  path = join(mkdtempSync(join(tmpdir(), 'candor-rr-connections-')), 'candor.yaml');
+  path = join(tempDir('candor-rr-connections-'), 'candor.yaml');
   writeFileSync(
     path,
     `name: rr

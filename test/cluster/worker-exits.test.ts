@@ -4,12 +4,12 @@
  * On a real `candor serve --workers 2`, with a real SIGKILL.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { adminCall, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const TOKEN = 'worker-exits-token-abcdefgh';
 
@@ -27,7 +27,7 @@ async function exitSamples(adminPort: number): Promise<{ text: string; samples: 
 /** An echo upstream, and a config in a folder of its own proxying to it, with the admin API on TOKEN. */
 async function echoConfig(): Promise<{ echo: Awaited<ReturnType<typeof startEcho>>; path: string }> {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-exits-'));
+  const dir = tempDir('candor-exits-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');

@@ -5,18 +5,18 @@
  * where the kernel balances such sockets; elsewhere the cluster's round robin stays.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../helpers/loopback-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
-const dir = mkdtempSync(join(tmpdir(), 'candor-accept-'));
+const dir = tempDir('candor-accept-');
 let serve: ServeProcess;
 let upstream: LoopbackServer;
 /** The gateway's connections to the upstream, by their port: one per worker (pool of 1 each). */

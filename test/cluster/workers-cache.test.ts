@@ -8,19 +8,19 @@
  * gateway's start (never a live gateway's).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
 import { ended } from '../helpers/process-state.ts';
 import { childPids, startServe, workersCacheDir } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 /** A config file (in a folder of its own) of one route `pages` to `origin` with this `cache`. */
 function pagesConfig(origin: string, cache: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-workers-cache-')), 'candor.yaml');
+  const path = join(tempDir('candor-workers-cache-'), 'candor.yaml');
   writeFileSync(
     path,
     `name: edge-1

@@ -5,8 +5,7 @@
  * to the next token as Redis counts them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -16,9 +15,10 @@ import { type ClientResponse, request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.ts';
 import { type ServeProcess, startServe } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-workers-redis-'));
+const dir = tempDir('candor-workers-redis-');
 let echo: Fault;
 let redis: RedisProcess;
 let serve: ServeProcess;

@@ -6,13 +6,13 @@
  * served stale when the app is down, whichever worker takes the request.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { startMoodyOrigin } from '../helpers/moody-origin.ts';
 import { startServe, storedFiles, workersCacheDir } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const PAGE = readFileSync(join(import.meta.dirname, '../../docs/migrating-from-nginx.md'), 'utf8');
@@ -34,7 +34,7 @@ test('the Candor config of the nginx migration page serves the assets, the API c
     body: '{"items":[]}',
   });
   t.after(() => origin.stop());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-from-nginx-'));
+  const dir = tempDir('candor-from-nginx-');
   mkdirSync(join(dir, 'assets'));
   writeFileSync(join(dir, 'assets', 'app.js'), 'console.log("app");\n');
   const yaml = candorConfig();

@@ -10,11 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import ts from 'typescript';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
@@ -28,7 +28,7 @@ test('every npm script that runs node:test ends each file once its tests are ove
   }
 });
 
-const work = mkdtempSync(join(tmpdir(), 'candor-cleanup-'));
+const work = tempDir('candor-cleanup-');
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** split-limits.test.ts as it was: the upstream listens, the gateway fails to start, after() throws on it. */

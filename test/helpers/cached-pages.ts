@@ -3,10 +3,10 @@
  * an in-process gateway (test-gateway.ts), and a real `candor serve --workers N` on it (the
  * cluster's shared store). Light: it imports no gateway module, as a test of a child process needs none.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServeProcess, startServe } from './serve-process.ts';
+import { tempDir } from './temp-dir.ts';
 
 /**
  * The YAML for the route `pages` to one upstream at `url` with a response `cache` (`{}`: its
@@ -31,7 +31,7 @@ export function serveCachedPages(
   url: string,
   options: { cache?: string; name?: string; upstream?: string; workers?: number } = {},
 ): Promise<ServeProcess> {
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-cached-pages-')), 'candor.yaml');
+  const path = join(tempDir('candor-cached-pages-'), 'candor.yaml');
   const pages = cachedPages(url, options.cache, options.name, options.upstream);
   writeFileSync(path, `listen:\n  - address: 127.0.0.1:0\n${pages}`);
   return startServe(path, options.workers ?? 2);

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULTS } from '../../src/core/config/defaults.ts';
 import type { CanaryConfig, GatewayConfig } from '../../src/core/config/types.ts';
 import { Failure } from '../../src/core/failure/failure.ts';
 import { CanaryWindow, type WindowCounts } from '../../src/upstream/canary/canary-window.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** How often one version fails, by what the canary's window counts. */
 /**
@@ -13,8 +11,7 @@ import { CanaryWindow, type WindowCounts } from '../../src/upstream/canary/canar
  * another's start).
  */
 export function controllerConfig(fields: { routes: unknown[]; upstreams: unknown }): GatewayConfig {
-  const stateDir = mkdtempSync(join(tmpdir(), 'candor-canary-state-'));
-  process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+  const stateDir = tempDir('candor-canary-state-');
   return { name: 'test', stateDir, ...fields } as unknown as GatewayConfig;
 }
 

@@ -6,9 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.ts';
 
 const CA_CONFIG = `[ca]
 default_ca = own
@@ -69,7 +69,7 @@ export interface ClientCa {
 }
 
 export function makeClientCa(): ClientCa {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-client-ca-'));
+  const dir = tempDir('candor-client-ca-');
   const openssl = (args: string[], cn = 'none', san = 'none') =>
     execFileSync('openssl', args, {
       cwd: dir,

@@ -1,9 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
 import { EtcdClient } from '../../src/upstream/config-source/etcd-client.ts';
+import { tempDir } from './temp-dir.ts';
 import { freePort } from './wait.ts';
 
 /** PEM files for etcd's client URL: its certificate and key, and the CA its clients must present a certificate of. */
@@ -114,7 +114,7 @@ function member(
   cluster: string,
   tls: EtcdTls | undefined,
 ): EtcdProcess {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-etcd-'));
+  const dir = tempDir('candor-etcd-');
   const tlsFlags =
     tls === undefined
       ? []

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { tempDir } from './temp-dir.ts';
 
 /**
  * Real faulty disks for a test, never a mocked fs: a small tmpfs that fills, a read-only bind
@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test';
 
 /** A folder on a tmpfs of `size` (`256k`); undefined when mounting is not permitted (the test is skipped). */
 export function smallDisk(t: TestContext, size: string): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-disk-'));
+  const dir = tempDir('candor-disk-');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {

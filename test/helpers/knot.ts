@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.ts';
 import { freePort } from './wait.ts';
 
 /**
@@ -24,7 +25,7 @@ export interface Knot {
 }
 
 export async function startKnot(zone = 'example.test'): Promise<Knot> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-knot-'));
+  const dir = tempDir('candor-knot-');
   const port = await freePort();
   const keyName = 'candor-key';
   const secret = randomBytes(32).toString('base64');

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
+import { tempDir } from './temp-dir.ts';
 import { freePort } from './wait.ts';
 
 /**
@@ -74,7 +74,7 @@ async function answers(pebble: Pebble): Promise<Error | undefined> {
 }
 
 async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-pebble-'));
+  const dir = tempDir('candor-pebble-');
   const certs = testCertificates();
   const [acmePort, managementPort, dnsPort, challManagement] = await Promise.all([
     freePort(),

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 
@@ -30,12 +30,23 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/**
+ * A `candor` child a test spawned itself (a start it watches, a signal it sends), killed with the
+ * others still running when the test file's process exits: a test past its timeout never reaches
+ * the `finally` that stops it.
+ */
+export function killAtExit<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 export async function startServe(
   config: string,
   workers: number,
   options: { admin?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServeProcess> {
-  const stateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+  const stateHome = tempDir('candor-state-');
   const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its state folder (state_dir's default) its own: never the user's, nor another test's.

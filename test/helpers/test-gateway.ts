@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { createLoggerOn } from '../../src/observe/log/logger.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/server/gateway/gateway.ts';
 import type { TargetPool } from '../../src/upstream/connections/target-pool.ts';
+import { tempDir } from './temp-dir.ts';
 
 export { cachedPages } from './cached-pages.ts';
 
@@ -15,14 +14,13 @@ export { cachedPages } from './cached-pages.ts';
  * starts, or two gateways of one test file would be one gateway restarted. A config a test
  * parses itself (a reload) lands in this process's own folder.
  */
-const processStateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+const processStateHome = tempDir('candor-state-');
 process.env.XDG_STATE_HOME ??= processStateHome;
-process.once('exit', () => rmSync(processStateHome, { recursive: true, force: true }));
 
 /** `parse` with XDG_STATE_HOME a fresh folder (returned, for the gateway's close to remove). */
 export function withOwnStateHome<T>(parse: () => T): { parsed: T; stateHome: string } {
   const before = process.env.XDG_STATE_HOME;
-  const stateHome = mkdtempSync(join(tmpdir(), 'candor-state-'));
+  const stateHome = tempDir('candor-state-');
   process.env.XDG_STATE_HOME = stateHome;
   try {
     return { parsed: parse(), stateHome };

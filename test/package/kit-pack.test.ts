@@ -5,22 +5,22 @@
  * against the declarations it ships, then the client and the app kit run from node_modules.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startResetBeforeHead } from '../../src/kits/fault-kit/reset-faults.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 import { freePort } from '../helpers/wait.ts';
 
 const KIT = join(ROOT, 'packages/kit');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-const work = mkdtempSync(join(tmpdir(), 'candor-kit-pack-'));
+const work = tempDir('candor-kit-pack-');
 const app = join(work, 'app');
 const installed = join(app, 'node_modules/candor-kit');
 

@@ -6,17 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EXIT } from '../../src/server/cluster/exit-codes.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const OLD = 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.11.0"})';
 
 /** bin/candor.js alone in a package folder, as npm installs it (no src/ beside it). */
-const installed = mkdtempSync(join(tmpdir(), 'candor-old-node-'));
+const installed = tempDir('candor-old-node-');
 mkdirSync(join(installed, 'bin'));
 copyFileSync(join(ROOT, 'bin/candor.js'), join(installed, 'bin/candor.js'));
 writeFileSync(join(installed, 'package.json'), '{"name":"candor","type":"module"}\n');

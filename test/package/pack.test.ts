@@ -6,29 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { docsSection } from '../helpers/docs-text.ts';
 import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
 import { APP_CONSUMER, CLIENT_CONSUMER, CONSUMER, MISUSE } from '../helpers/packed-consumers.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-const work = mkdtempSync(join(tmpdir(), 'candor-pack-'));
+const work = tempDir('candor-pack-');
 const app = join(work, 'app');
 const installed = join(app, 'node_modules/candor');
 

@@ -10,9 +10,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../src/kits/fault-kit/fault.ts';
@@ -24,6 +23,7 @@ import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { assertGatewayError, type ExpectedError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { h2Get, request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -94,7 +94,7 @@ describe("the gateway's own rows of the failure table, the whole contract each",
     dns.set('silent.test', 'silent');
     const discovered = (name: string, connect: string) =>
       `{ discovery: { dns: ${name}, port: ${app.port}, resolvers: ["${dns.address}"], interval: 200ms }, timeouts: { connect: ${connect} } }`;
-    const users = join(mkdtempSync(join(tmpdir(), 'candor-table-')), 'users');
+    const users = join(tempDir('candor-table-'), 'users');
     writeFileSync(users, USERS);
     gw = await startTestGateway(
       `name: edge-1

@@ -10,11 +10,12 @@
  * kernel's exact peak, including a spike between two samples.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { killAtExit } from '../helpers/serve-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/candor.js');
 
@@ -43,7 +44,7 @@ export interface WorkerGateway {
 /** `extra`: top-level config sections added as they are (e.g. `limits`). */
 export async function startWorkerGateway(appUpstream: string, extra = ''): Promise<WorkerGateway> {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-resource-'));
+  const dir = tempDir('candor-resource-');
   const configPath = join(dir, 'candor.yaml');
   writeFileSync(
     configPath,
@@ -64,12 +65,10 @@ upstreams:
 ${appUpstream.replace(/^/gm, '    ')}
 `,
   );
-  const primary: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', '1', '--config', configPath],
-    {
+  const primary: ChildProcess = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    }),
   );
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();

@@ -11,6 +11,7 @@
  * `limits.spool_dir` the operator named is refused (the response waits in memory, as when the
  * folder cannot be written, and `spool write failed` says why).
  */
+import { rmSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +27,12 @@ export async function privateSpoolDir(dir: string, shared: boolean): Promise<str
   if (problem === undefined) return dir;
   if (!shared)
     throw new Error(`the spool directory ${JSON.stringify(dir)} ${problem}: no spool file is made there`);
-  // The shared folder's name was taken first by someone else: a folder of this process's own.
-  return mkdtemp(join(tmpdir(), 'candor-spool-own-'));
+  // The shared folder's name was taken first by someone else: a folder of this process's own,
+  // removed when it exits, or each start (each worker, each restart) left one more behind. Its
+  // spool files are unlinked as soon as they are open: it holds none by then but a crash's.
+  const own = await mkdtemp(join(tmpdir(), 'candor-spool-own-'));
+  process.once('exit', () => rmSync(own, { recursive: true, force: true }));
+  return own;
 }
 
 /** Why `dir` is no folder of this process's user alone to write in, or undefined. */

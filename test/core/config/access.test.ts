@@ -1,10 +1,10 @@
 /** A route's access fields as `candor check` reads them: each wrong value named with its line. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problemsOf, SOURCE } from './config-fixture.ts';
 
 const withRoute = (fields: string) => `listen:
@@ -125,7 +125,7 @@ test("cors: an origin with its scheme's default port, or a port no browser write
 });
 
 test('auth.basic: candor check reads the htpasswd file and names each line it cannot use', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  const dir = tempDir('candor-htpasswd-');
   const file = join(dir, 'users');
   writeFileSync(
     file,
@@ -171,7 +171,7 @@ test('auth names a way to authenticate; the realm is a quoted-string without esc
       'routes[0].auth: expected one way to authenticate: basic, jwt, forward or oidc (client_certificate may go with one of them)',
     ],
   );
-  const dir = mkdtempSync(join(tmpdir(), 'candor-htpasswd-'));
+  const dir = tempDir('candor-htpasswd-');
   writeFileSync(
     join(dir, 'users'),
     'a:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n',
@@ -195,7 +195,7 @@ test('auth.jwt: none and HMAC cannot be written; the keys come from exactly one 
     withRoute('    auth: { jwt: { jwks_url: "https://idp.test/jwks", algorithms: [HS256, none, RS256] } }\n'),
   ).map((p) => p.path);
   assert.deepEqual(algorithms, ['routes[0].auth.jwt.algorithms[0]', 'routes[0].auth.jwt.algorithms[1]']);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-jwks-'));
+  const dir = tempDir('candor-jwks-');
   writeFileSync(
     join(dir, 'public.json'),
     JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] }),

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-token-'));
+const dir = tempDir('candor-token-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const token = join(dir, 'admin-token');
 const config = join(dir, 'candor.yaml');

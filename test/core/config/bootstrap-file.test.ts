@@ -4,16 +4,16 @@
  * section, a problem in either told where it was written.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { readBootstrap } from '../../../src/core/config/bootstrap-file.ts';
 import { composeConfig, placeProblem } from '../../../src/core/config/composed-config.ts';
 import { ConfigError, formatConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-bootstrap-'));
+const dir = tempDir('candor-bootstrap-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -44,7 +44,7 @@ test('block nesting that closes past the parser’s stack is the same one proble
 });
 
 test('candor check exits 78 with it', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-deep-')), 'candor.yaml');
+  const file = join(tempDir('candor-deep-'), 'candor.yaml');
   writeFileSync(file, `listen: ${'{a: '.repeat(20_000)}${'}'.repeat(20_000)}\n`);
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   assert.equal(run.status, 78);
@@ -59,7 +59,7 @@ test('candor check exits 78 with it', () => {
 // minutes, a reload holding the primary all that while. A child still running after a minute is
 // killed, and fails the test.
 test('20,000 "[" left open: candor check exits 78 with each opening, and returns', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-deep-')), 'candor.yaml');
+  const file = join(tempDir('candor-deep-'), 'candor.yaml');
   writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `k${i}: [a\n`).join(''));
   const run = spawnSync(process.execPath, [BIN, 'check', file], {
     encoding: 'utf8',

@@ -7,14 +7,14 @@
  * exactly, or problems at the templated fields only, told as fuzz-kit.ts says.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { assertWellTold, outcomeOf, runs, SEED } from './fuzz-kit.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fuzz-env-'));
+const dir = tempDir('candor-fuzz-env-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const MAIN = join(dir, 'candor.yaml');
 

@@ -8,14 +8,14 @@
  * inputs found, each a case of its own.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { assertConfigOrTold, assertWellTold, outcomeOf, runs, SEED } from './fuzz-kit.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fuzz-includes-'));
+const dir = tempDir('candor-fuzz-includes-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const MAIN = join(dir, 'candor.yaml');
 

@@ -9,16 +9,16 @@
  * left open) is pinned where it was fixed: test/server/cli/check-hostile.test.ts, deep-nesting.test.ts.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL } from './config-fixture.ts';
 import { assertConfigOrTold, outcomeOf, runs, SEED } from './fuzz-kit.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
-const dir = mkdtempSync(join(tmpdir(), 'candor-fuzz-'));
+const dir = tempDir('candor-fuzz-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 // The example names certificates, pages and plugins beside it: copied whole, the mutant replaces it.
 cpSync(join(ROOT, 'docs/examples'), dir, { recursive: true });

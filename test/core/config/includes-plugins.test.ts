@@ -6,14 +6,14 @@
  * and `plugins.NAME.FIELD`; a name defined in two files is refused naming both.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'candor-includes-plugins-'));
+const root = tempDir('candor-includes-plugins-');
 after(() => rmSync(root, { recursive: true, force: true }));
 let made = 0;
 

@@ -6,14 +6,14 @@
  * are refused, each at its key.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'candor-includes-'));
+const root = tempDir('candor-includes-');
 after(() => rmSync(root, { recursive: true, force: true }));
 let made = 0;
 

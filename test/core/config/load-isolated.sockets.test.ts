@@ -4,20 +4,20 @@
  * on a file, nor pays its memory.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { configHash } from '../../../src/core/config/config-hash.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
 import { loadConfigAndProbe, loadConfigIsolated } from '../../../src/core/config/load-isolated.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { connectRefused } from '../../server/gateway/candor-process.ts';
 import { MINIMAL } from './config-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-load-isolated-'));
+const dir = tempDir('candor-load-isolated-');
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);

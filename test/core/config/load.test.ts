@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -8,12 +8,13 @@ import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import { loadConfigFile, parseConfig } from '../../../src/core/config/load.ts';
 import type { GatewayConfig } from '../../../src/core/config/types.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL, SOURCE } from './config-fixture.ts';
 
 let dir: string;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'candor-config-'));
+  dir = tempDir('candor-config-');
   await mkdir(join(dir, 'tls'));
   // Real PEM files: the loader checks that a certificate goes with its key.
   const { localhost, ca } = testCertificates();

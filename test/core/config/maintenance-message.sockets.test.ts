@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -31,7 +31,7 @@ upstreams:
 `;
 
 function check(text: string): { file: string; status: number | null; stdout: string; stderr: string } {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-maintenance-')), 'candor.yaml');
+  const file = join(tempDir('candor-maintenance-'), 'candor.yaml');
   writeFileSync(file, text);
   const result = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   return { file, status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -69,7 +69,7 @@ test('candor check takes a maintenance message with tabs and newlines', () => {
 });
 
 test('a reload bringing in a message with ESC is refused with file, line and field; the running message stays', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-maintenance-reload-'));
+  const dir = tempDir('candor-maintenance-reload-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const adminPort = await freePort();

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError, type ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'candor-not-utf8-'));
+const dir = tempDir('candor-not-utf8-');
 after(() => rm(dir, { recursive: true, force: true }));
 
 const HEAD = 'listen:\n  - address: 127.0.0.1:8080\nroutes:\n  - upstream: api\nupstreams:\n  api:\n';

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -28,7 +28,7 @@ upstreams:
 `;
 
 function check(text: string): { file: string; status: number | null; stdout: string; stderr: string } {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-pattern-')), 'candor.yaml');
+  const file = join(tempDir('candor-pattern-'), 'candor.yaml');
   writeFileSync(file, text);
   const result = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   return { file, status: result.status, stdout: result.stdout, stderr: result.stderr };

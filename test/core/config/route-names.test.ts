@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -111,7 +111,7 @@ test('two routes of one name with different upstreams: a warning, since the admi
 });
 
 test('candor check exits 78 naming the second route', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-route-names-')), 'candor.yaml');
+  const file = join(tempDir('candor-route-names-'), 'candor.yaml');
   writeFileSync(
     file,
     withRoutes(`  - { name: pages, match: { path: /a }, upstream: api, canary: { upstream: api-next } }

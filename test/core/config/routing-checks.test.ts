@@ -3,14 +3,14 @@
  * two routes that claim the same requests refused (the rule is in routing-checks.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { reservedHeaderProblem } from '../../../src/core/config/routing-values.ts';
 import { isHopByHop } from '../../../src/core/http1/hop-by-hop.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problem, problemsOf, SOURCE } from './config-fixture.ts';
 
 /** A config whose routes are `routes` (YAML list items, indented two spaces), with upstream "api". */
@@ -382,7 +382,7 @@ upstreams:
 test('a certificate file that holds no certificate is told at its cert field, not blamed on the key', async () => {
   const { testCertificates } = await import('../../../src/kits/fault-kit/tls-certs.ts');
   const { localhost } = testCertificates();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-broken-cert-'));
+  const dir = tempDir('candor-broken-cert-');
   const cut = join(dir, 'cut.pem');
   const garbage = join(dir, 'garbage.pem');
   const pem = readFileSync(localhost.certPath, 'latin1');

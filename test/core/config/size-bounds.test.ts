@@ -6,11 +6,11 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${BODY} is a variable the file names.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -33,7 +33,7 @@ test('a size past 2^53 - 1 bytes, written or from a variable, is a config proble
 });
 
 test('candor check exits 78 naming it, not 1 with a stack trace', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-size-')), 'candor.yaml');
+  const file = join(tempDir('candor-size-'), 'candor.yaml');
   writeFileSync(file, withBody('1e30'));
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   assert.equal(run.status, 78);

@@ -4,14 +4,14 @@
  * root must be a directory; its fields are typed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problemsOf, SOURCE, withRoutes } from './config-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-config-'));
+const dir = tempDir('candor-static-config-');
 writeFileSync(join(dir, 'file.txt'), 'x');
 after(() => rmSync(dir, { recursive: true, force: true }));
 

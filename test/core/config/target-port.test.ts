@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -22,7 +22,7 @@ test('a target url on port 0 is refused at its line and field', () => {
 });
 
 test('candor check exits 78 naming it', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-target-port-')), 'candor.yaml');
+  const file = join(tempDir('candor-target-port-'), 'candor.yaml');
   writeFileSync(file, MINIMAL.replace('http://127.0.0.1:3001', 'http://127.0.0.1:0'));
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   assert.equal(run.status, 78);

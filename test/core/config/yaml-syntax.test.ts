@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problem, problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -106,7 +106,7 @@ test('text after a value is over, and a reserved first character, name the value
 });
 
 test('candor check prints it at the file, line and field, and exits 78', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-yaml-syntax-')), 'candor.yaml');
+  const file = join(tempDir('candor-yaml-syntax-'), 'candor.yaml');
   writeFileSync(file, `listen:\n\t- address: 127.0.0.1:8080\nroutes: []\n`);
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   assert.equal(run.status, 78);

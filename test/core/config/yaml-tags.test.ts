@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -85,7 +85,7 @@ test('a core tag its value does not fit is refused; one it fits, and !, are read
 });
 
 test('candor check names the file, line and field of an unknown tag and exits 78', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-tags-'));
+  const dir = tempDir('candor-tags-');
   const file = join(dir, 'candor.yaml');
   writeFileSync(file, withUrl('!include upstream.yaml'));
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL, problem, problemsOf } from './config-fixture.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -27,7 +27,7 @@ test('%YAML 1.1 is refused at its line, before any value is read; %YAML 1.2 read
 });
 
 test('candor check exits 78 with it', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-yaml-version-')), 'candor.yaml');
+  const file = join(tempDir('candor-yaml-version-'), 'candor.yaml');
   writeFileSync(file, `%YAML 1.1\n---\n${SKIP_VERIFY}`);
   const run = spawnSync(process.execPath, [BIN, 'check', file], { encoding: 'utf8' });
   assert.equal(run.status, 78);

@@ -1,12 +1,11 @@
 /** The gateway's own answers that need no misbehaving upstream: no route, a loop, exposure of addresses. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 
 test('a path no route claims is a 404 destination_not_found, and nothing is forwarded', async () => {
@@ -104,7 +103,7 @@ test('a client that accepts only application/xhtml+xml gets the HTML error page'
 });
 
 test("a long path's 404 quotes it cut short: the answer's head stays one a client reads (Node's takes 16 KiB)", async () => {
-  const root = mkdtempSync(join(tmpdir(), 'candor-long-path-'));
+  const root = tempDir('candor-long-path-');
   const fault = await startEcho();
   const gw = await startTestGateway(`name: edge-1
 limits: { uri_length: 32KiB }

@@ -3,14 +3,14 @@
  * response needs to begin spooling never spools: `candor check` and `serve`'s start say so.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
 import { spoolShareTooSmall } from '../../../src/core/limits/spool-share.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const KiB = 1024;
 
@@ -50,7 +50,7 @@ test('candor check warns at limits.spool.max_total of a total under 64 KiB, what
 });
 
 test('serve warns at its start when its worker count leaves each share under 64 KiB', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-spool-share-')), 'gateway.yaml');
+  const path = join(tempDir('candor-spool-share-'), 'gateway.yaml');
   writeFileSync(path, CONFIG('100KiB'));
   const serve = await startServe(path, 2);
   try {

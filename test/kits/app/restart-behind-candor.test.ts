@@ -11,12 +11,12 @@
  * accepting and finishes; the new one is put back once its own check says ready.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { type AppProcess, startAppProcess } from './app-process.ts';
 
@@ -28,7 +28,7 @@ const MAX_REQUESTS = 60_000;
 test(`${RESTARTS} rolling restarts of two app instances behind candor serve under keep-alive traffic: no non-2xx`, {
   timeout: 90_000,
 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-app-restart-'));
+  const dir = tempDir('candor-app-restart-');
   const ports = [await freePort(), await freePort()];
   const env = (i: number, generation: number) => ({
     APP_NAME: `app${i}-gen${generation}`,

@@ -2,10 +2,10 @@
  * One `candor serve` for the client tests that go through a real gateway: a route per
  * scenario, each to its own upstream, and the gateway's access lines to count what reached it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 export interface ClientGateway {
   readonly serve: ServeProcess;
@@ -18,7 +18,7 @@ export interface ClientGateway {
 
 /** `routes` maps a path prefix to an upstream block (its `targets:` and anything else, indented 4). */
 export async function startClientGateway(routes: Record<string, string>): Promise<ClientGateway> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-client-'));
+  const dir = tempDir('candor-client-');
   const names = Object.keys(routes).map((prefix, i) => [prefix, `u${i}`] as const);
   const yaml = [
     'name: client-edge',

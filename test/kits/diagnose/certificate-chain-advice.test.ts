@@ -5,14 +5,13 @@
  * that CA) is already done and changes nothing. Chains made by openssl, served by node:https.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import { type ChainFault, makeChain } from '../../helpers/openssl-chain.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const dirs: string[] = [];
 const servers: https.Server[] = [];
@@ -26,7 +25,7 @@ after(async () => {
 async function verdictOn(
   fault: ChainFault,
 ): Promise<{ type: string; fix: string; code: string | undefined }> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-diagnose-chain-'));
+  const dir = tempDir('candor-diagnose-chain-');
   dirs.push(dir);
   const { root, chain, key } = makeChain(dir, fault);
   const server = https.createServer({ cert: chain, key }, (_req, res) => res.end('ok'));

@@ -4,18 +4,18 @@
  * not told to "wait for the time in Retry-After", the fix of a rate limit's 429.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain } from './explain-fixture.ts';
 
 const line = (n: number, status: number) =>
   `<134>Nov 21 13:11:0${n} haproxy[2814]: 127.0.0.1:5203${n} [21/Nov/2026:13:11:0${n}.590] fe_main fe_main/<NOSRV> 0/-1/-1/-1/0 ${status} 0 - - PR-- 1/1/0/0/0 0/0 "GET /private/${n} HTTP/1.1"`;
 
 function logOf(statuses: number[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-advice-'));
+  const dir = tempDir('candor-advice-');
   const path = join(dir, 'haproxy.log');
   writeFileSync(path, `${statuses.map((status, n) => line(n, status)).join('\n')}\n`);
   return path;

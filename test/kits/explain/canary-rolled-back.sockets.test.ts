@@ -5,12 +5,12 @@
  * advice for a change already undone: the report says it was rolled back, when, and why.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import { paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { canaryRoutes } from '../../server/canary/canary-fixture.ts';
 import { explain } from './explain-fixture.ts';
@@ -39,7 +39,7 @@ ${canaryRoutes('steps: [50], step_interval: 2s, min_requests: 30', stable.url, n
     await stable.close();
     await next.close();
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-canary-')), 'candor.log');
+  const file = join(tempDir('candor-explain-canary-'), 'candor.log');
   writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   const report = await explain([file], { bucketMs: 1000 });
   const storm = report.storms.find((s) => s.upstream === 'next');

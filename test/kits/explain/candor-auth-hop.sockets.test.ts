@@ -8,8 +8,7 @@
  * The lines are a real gateway's: one route whose auth service refuses, one whose upstream does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
@@ -17,6 +16,7 @@ import type { Report } from '../../../src/kits/explain/report.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { explain } from './explain-fixture.ts';
 
@@ -57,7 +57,7 @@ upstreams:
   }
   const lines = gw.logs.filter((line) => line.msg === 'request');
   assert.equal(lines.filter((line) => line.auth === 'failed: connection_refused').length, 3);
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-auth-')), 'candor.log');
+  const file = join(tempDir('candor-explain-auth-'), 'candor.log');
   writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
   report = await explain([file]);
 });

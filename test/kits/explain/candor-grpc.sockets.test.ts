@@ -7,10 +7,9 @@
  * client's own deadline cut apart from the gateway's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
@@ -19,6 +18,7 @@ import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { RequestSession } from '../../../src/proxy/session/request-session.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { startH2Fixture } from '../../proxy/accept/h2/h2-fixture.ts';
 import { explain } from './explain-fixture.ts';
@@ -116,7 +116,7 @@ upstreams:
   }
   const lines = gw.logs.filter((line) => line.msg === 'request');
   assert.equal(lines.length, 6);
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-grpc-')), 'candor.log');
+  const file = join(tempDir('candor-explain-grpc-'), 'candor.log');
   writeFileSync(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
   report = await explain([file]);
   text = renderText(report);

@@ -10,15 +10,15 @@
  * to an upstream that accepts and never answers.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Report } from '../../../src/kits/explain/report.ts';
 import { roundNear } from '../../../src/kits/explain/timeout-advice.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { type LogLine, singleUpstream, startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { explain } from './explain-fixture.ts';
@@ -49,7 +49,7 @@ before(async () => {
   }
   assert.equal(line.error, 'http_response_timeout');
   assert.ok((line.held_ms as number) >= 500, JSON.stringify(line));
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-held-')), 'candor.log');
+  const file = join(tempDir('candor-explain-held-'), 'candor.log');
   writeFileSync(file, `${JSON.stringify(line)}\n`);
   report = await explain([file]);
 });

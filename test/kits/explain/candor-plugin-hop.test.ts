@@ -7,12 +7,12 @@
  * route's (issue 32: every answer of the tools is true).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RequestLine } from '../../../src/kits/explain/log-record.ts';
 import { candorReader } from '../../../src/kits/explain/readers/candor-reader.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { runExplain } from './explain-fixture.ts';
 
 /** A gateway's line for a plugin's refused hop, as `candor serve` wrote it. */
@@ -45,7 +45,7 @@ const PLUGIN_THREW = HOP_FAILED.replace('"plugin_hop":"svc",', '"upstream":"echo
 test("a plugin's own bug is counted at the plugin, and explain sends the operator to it, not to the upstream nor a gateway bug report", async () => {
   const line = candorReader.read(PLUGIN_THREW) as RequestLine;
   assert.deepEqual([line.upstream, line.failure], ['plugin:p-throw', 'proxy_internal_error']);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-explain-plugin-'));
+  const dir = tempDir('candor-explain-plugin-');
   try {
     const file = join(dir, 'candor.log');
     writeFileSync(file, `${Array(20).fill(PLUGIN_THREW).join('\n')}\n`);

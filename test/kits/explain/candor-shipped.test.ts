@@ -6,10 +6,10 @@
  * re-encoded so, must read as the original does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, LOG_SETS } from './explain-fixture.ts';
 
 /** Every number and boolean of the value as its string, as a shipper writes it. */
@@ -23,7 +23,7 @@ function stringly(value: unknown): unknown {
 
 test('a Candor log whose numbers and booleans a shipper wrote as strings reads as the original', async () => {
   const [original] = LOG_SETS.candor;
-  const shipped = join(mkdtempSync(join(tmpdir(), 'candor-explain-shipped-')), 'candor.log');
+  const shipped = join(tempDir('candor-explain-shipped-'), 'candor.log');
   const lines = readFileSync(original, 'utf8').trimEnd().split('\n');
   writeFileSync(shipped, `${lines.map((line) => JSON.stringify(stringly(JSON.parse(line)))).join('\n')}\n`);
   const [before, after] = [await explain([original]), await explain([shipped])];

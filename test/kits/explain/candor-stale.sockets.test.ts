@@ -8,14 +8,14 @@
  * The lines are a real gateway's, in front of an origin that answered once, then said 503, then hung.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { explain } from './explain-fixture.ts';
 
@@ -55,7 +55,7 @@ upstreams:
     lines.map((line) => line.stale_cause),
     [undefined, 'upstream_503', 'upstream_503', 'upstream_503', 'http_response_timeout'],
   );
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-stale-')), 'candor.log');
+  const file = join(tempDir('candor-explain-stale-'), 'candor.log');
   writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
   report = await explain([file]);
 });

@@ -1,15 +1,15 @@
 /** `candor explain` as a real child process: gzip input, --json, the text report, usage errors. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { PlaceRow, Report } from '../../../src/kits/explain/report.ts';
 import { DOCS_TEXT } from '../../helpers/docs-text.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, fixture, LOG_SETS, runExplain } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
+const dir = tempDir('candor-explain-');
 
 const withoutFiles = (report: Report) => ({ ...report, files: [] });
 

@@ -5,11 +5,11 @@
  * taken from the raw lines.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, LOG_SETS, lines, statusCount, typeCounts } from './explain-fixture.ts';
 
 const ROUNDS = 5;
@@ -167,7 +167,7 @@ test('the four shapes come with their likely cause and first check, from the tax
 });
 
 test('HAProxy logging raw (`log stdout format raw`): the same report as through syslog', async () => {
-  const raw = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'haproxy-raw.log');
+  const raw = join(tempDir('candor-explain-'), 'haproxy-raw.log');
   writeFileSync(
     raw,
     lines('haproxy.log')
@@ -205,7 +205,7 @@ test("Candor's retried attempts (`tries`) count as failed attempts of their type
       { target: 'http://10.0.0.6:3001', status: 200, ms: 12 },
     ],
   };
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-retry.log');
+  const file = join(tempDir('candor-explain-'), 'candor-retry.log');
   writeFileSync(file, `${JSON.stringify(retried)}\n`);
   const report = await explain([file]);
   assert.equal(report.failedAttempts, 1);
@@ -217,7 +217,7 @@ test('a Candor line naming an error type this version does not know (another ver
   const line = JSON.parse(lines('candor.log')[5]);
   const newer = { ...line, status: 502, error: 'quantum_decoherence', tries: undefined };
   const hostile = { ...line, status: 503, error: 'x\u001b[2J; rm -rf', tries: undefined };
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-newer.log');
+  const file = join(tempDir('candor-explain-'), 'candor-newer.log');
   writeFileSync(file, `${JSON.stringify(newer)}\n${JSON.stringify(newer)}\n${JSON.stringify(hostile)}\n`);
   const report = await explain([file]);
   assert.deepEqual(report.unknownTypes, [
@@ -252,7 +252,7 @@ test("a storm of lines naming a type this version does not know is told by that 
       at(120_000 + i * 10, { status: 502, error: 'quantum_decoherence' }),
     ),
   ];
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'candor-newer-storm.log');
+  const file = join(tempDir('candor-explain-'), 'candor-newer-storm.log');
   writeFileSync(file, `${rows.join('\n')}\n`);
   const report = await explain([file]);
   assert.equal(report.storms.length, 1);

@@ -6,10 +6,10 @@
  * read while the access lines are quoted with the flag that would read them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { fixture, runExplain } from './explain-fixture.ts';
 
 const CONF = fixture('haproxy-log-format.cfg');
@@ -28,7 +28,7 @@ function mixedLog(): string {
     'backend be_nolive has no server available!',
     ...[1, 2, 3, 4, 5, 6, 7, 8].map(access),
   ];
-  const dir = mkdtempSync(join(tmpdir(), 'candor-health-'));
+  const dir = tempDir('candor-health-');
   const path = join(dir, 'haproxy.log');
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
@@ -68,7 +68,7 @@ test('without it: not refused; the health story, the unread access lines quoted,
 });
 
 test('a file with no health line among lines no format reads is still refused (exit 65)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-health-'));
+  const dir = tempDir('candor-health-');
   const path = join(dir, 'other.log');
   writeFileSync(path, `${[1, 2, 3].map(access).join('\n')}\n`);
   const { code, stderr } = await runExplain([path]);

@@ -7,8 +7,7 @@
  * DOWN and "no server available", then <NOSRV> 503s until the server is UP again.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readLogs } from '../../../src/kits/explain/read-logs.ts';
@@ -16,6 +15,7 @@ import { healthEvent } from '../../../src/kits/explain/readers/haproxy-health.ts
 import { haproxyReader } from '../../../src/kits/explain/readers/haproxy-reader.ts';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import { buildReport } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, fixture, lines, renderNamed } from './explain-fixture.ts';
 
 const DOCKER = fixture('haproxy-docker.log');
@@ -87,7 +87,7 @@ test('the same lines through journald (short-iso-precise) give the same report',
     const [time, ...rest] = line.split(' ');
     return `${time.slice(0, 26)}+00:00 web-1 haproxy[19340]: ${rest.join(' ')}`;
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'haproxy-journal.log');
+  const file = join(tempDir('candor-explain-'), 'haproxy-journal.log');
   writeFileSync(file, `${journal.join('\n')}\n`);
   const viaJournal = await explain([file]);
   const viaDocker = await explain([DOCKER]);
@@ -123,7 +123,7 @@ test('a flapping server: every change is counted, the first 1000 are kept', asyn
     const state = i % 2 === 0 ? 'DOWN, reason: Layer4 timeout' : 'UP, reason: Layer4 check passed';
     return `${at} [WARNING]  (8) : Server be_app/app1 is ${state}, check duration: 1ms.`;
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'flapping.log');
+  const file = join(tempDir('candor-explain-'), 'flapping.log');
   writeFileSync(file, `${flaps.join('\n')}\n`);
   const report = await explain([file]);
   assert.equal(report.health.events, 1002);
@@ -145,7 +145,7 @@ test('stderr lines with no time are told in the order they came, with the comman
   const untimed = lines('haproxy-docker.log')
     .map((line) => line.slice(line.indexOf(' ') + 1))
     .filter((line) => line.startsWith('['));
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-')), 'haproxy-stderr.log');
+  const file = join(tempDir('candor-explain-'), 'haproxy-stderr.log');
   writeFileSync(file, `${untimed.join('\n')}\n`);
   const { tally, files, readers } = await readLogs([file], { progress: false });
   const report = buildReport(tally, files, [], readers);

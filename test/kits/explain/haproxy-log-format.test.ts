@@ -6,17 +6,17 @@
  * away for three seconds. The same lines rewritten in `option httplog` must tell the same story.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseHaproxyConf } from '../../../src/kits/explain/haproxy-conf.ts';
 import { unreadableHaproxy } from '../../../src/kits/explain/readers/haproxy-format.ts';
 import { haproxyFormatReader } from '../../../src/kits/explain/readers/haproxy-log-format.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { fixture, lines, runExplain } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-haproxy-format-'));
+const dir = tempDir('candor-explain-haproxy-format-');
 const CONF = fixture('haproxy-log-format.cfg');
 const LOG = fixture('haproxy-log-format.log');
 const [FORMAT] = parseHaproxyConf(lines('haproxy-log-format.cfg').join('\n'), CONF);

@@ -4,14 +4,14 @@
  * sequences) reach no output escaped or not: the text report, --json, a refusal's quotes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MAX_LINE } from '../../../src/kits/explain/line-stream.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, lines, runExplain } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-hostile-'));
+const dir = tempDir('candor-explain-hostile-');
 const write = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);

@@ -4,16 +4,16 @@
  * every report counts each file's lines read, parsed and skipped.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { READERS } from '../../../src/kits/explain/detect-format.ts';
 import { formatsList } from '../../../src/kits/explain/format-errors.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, fixture, lines, runExplain } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-silent-'));
+const dir = tempDir('candor-explain-silent-');
 
 function write(name: string, text: string): string {
   const path = join(dir, name);

@@ -6,8 +6,7 @@
  * server (200), a group of two refusing servers (502), an upstream's own 503 twice, a hang (504).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatsFor, parseNginxConf } from '../../../src/kits/explain/nginx-conf.ts';
@@ -15,9 +14,10 @@ import { ingressNginxReader, UPSTREAMINFO } from '../../../src/kits/explain/read
 import { nginxAccessReader } from '../../../src/kits/explain/readers/nginx-access-reader.ts';
 import { compileFormat, nginxFormatReader } from '../../../src/kits/explain/readers/nginx-log-format.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, fixture, lines, runExplain, typeCounts } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-nginx-'));
+const dir = tempDir('candor-explain-nginx-');
 const CONF = fixture('nginx-formats.conf');
 const ERRORS = fixture('nginx-burst-error.log');
 

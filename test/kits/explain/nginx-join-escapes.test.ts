@@ -5,13 +5,13 @@
  * with a quote in its query, one with a raw UTF-8 path, sent as is).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, typeCounts } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-escapes-'));
+const dir = tempDir('candor-explain-escapes-');
 const write = (name: string, lines: readonly string[]) => {
   const path = join(dir, name);
   writeFileSync(path, `${lines.join('\n')}\n`);

@@ -5,14 +5,14 @@
  * log_format edge (nginx-custom.log) with their `[$time_iso8601]` taken out.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { fixture, lines, runExplain } from './explain-fixture.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-explain-timeless-'));
+const dir = tempDir('candor-explain-timeless-');
 const TIMED =
   '$remote_addr [$time_iso8601] $request_id "$request" $status up=$upstream_addr ust=$upstream_status ct=$upstream_connect_time ht=$upstream_header_time rt=$upstream_response_time t=$request_time';
 const TIMELESS = TIMED.replace(' [$time_iso8601]', '');

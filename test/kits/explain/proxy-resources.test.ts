@@ -11,18 +11,18 @@
  * or 24 is Envoy's (read as connection_refused, the upstream's refusal).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readFlags } from '../../../src/kits/explain/readers/envoy-flags.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, typeCounts } from './explain-fixture.ts';
 
 const line = (n: number, state: string) =>
   `<134>Nov 21 13:11:0${n} haproxy[2814]: 127.0.0.1:5203${n} [21/Nov/2026:13:11:0${n}.590] fe_main be_app/app1 0/0/-1/-1/0 503 217 - - ${state} 1/1/0/0/0 0/0 "GET /x/${n} HTTP/1.1"`;
 
 test("HAProxy's own resources running out (R, PC) are proxy_resources_exhausted; a queue timeout (sQ) is the backend's limit", async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-haproxy-')), 'haproxy.log');
+  const path = join(tempDir('candor-haproxy-'), 'haproxy.log');
   writeFileSync(path, `${['RC--', 'PC--', 'sQ--'].map((state, n) => line(n, state)).join('\n')}\n`);
   const report = await explain([path]);
   assert.deepEqual(typeCounts(report), { proxy_resources_exhausted: 2, connection_limit_reached: 1 });
@@ -33,7 +33,7 @@ test("HAProxy's own resources running out (R, PC) are proxy_resources_exhausted;
 test("nginx's own resources running out (no local port, no file descriptor, worker_connections) are proxy_resources_exhausted", async () => {
   const at = (n: number, message: string) =>
     `2026/11/21 13:11:0${n} [alert] 2817#2817: *${n} ${message} while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET /x/${n} HTTP/1.1", upstream: "http://10.0.0.5:80/x/${n}", host: "gw"`;
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-nginx-')), 'error.log');
+  const path = join(tempDir('candor-nginx-'), 'error.log');
   writeFileSync(
     path,
     `${[
@@ -70,7 +70,7 @@ test("Caddy's own ports or files running out are proxy_resources_exhausted, not 
       duration: 0.001,
       status: 502,
     });
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-caddy-')), 'caddy.log');
+  const path = join(tempDir('candor-caddy-'), 'caddy.log');
   writeFileSync(
     path,
     `${[

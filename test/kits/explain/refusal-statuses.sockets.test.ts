@@ -7,8 +7,7 @@
  * upstream's own.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -16,13 +15,14 @@ import { renderText } from '../../../src/kits/explain/render-text.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { explain } from './explain-fixture.ts';
 
 let report: Report;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-explain-refusals-'));
+  const dir = tempDir('candor-explain-refusals-');
   const users = join(dir, 'users');
   writeFileSync(users, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
   const echo = await startEcho();

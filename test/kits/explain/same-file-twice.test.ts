@@ -4,11 +4,11 @@
  * file once, and says on stderr which name it did not read again.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Report } from '../../../src/kits/explain/report.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { fixture, runExplain } from './explain-fixture.ts';
 
 const requestsOf = (report: Report) => report.statuses.reduce((sum, s) => sum + s.count, 0);
@@ -20,7 +20,7 @@ test('one file given twice, by the same path or through a link, is read once', a
   const expected = requestsOf(JSON.parse(once.stdout) as Report);
   assert.ok(expected > 0);
 
-  const link = join(mkdtempSync(join(tmpdir(), 'candor-explain-twice-')), 'current.log');
+  const link = join(tempDir('candor-explain-twice-'), 'current.log');
   symlinkSync(log, link);
   const twice = await runExplain(['--json', log, link, log]);
   assert.equal(twice.code, 0, twice.stderr);

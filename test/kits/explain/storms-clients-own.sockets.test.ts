@@ -9,9 +9,8 @@
  * that a test cannot wait for.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Report } from '../../../src/kits/explain/report.ts';
@@ -19,6 +18,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { type LogLine, startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { explain, typeCounts } from './explain-fixture.ts';
 
@@ -121,7 +121,7 @@ async function minuteWithBurst(burst: LogLine): Promise<Report> {
   for (let s = 0; s < 60; s++) out.push(at(s * 1000 + 500, answered, s));
   for (let i = 0; i < 12; i++) out.push(at(30_000 + i * 250, burst, 100 + i));
   out.sort((a, b) => (JSON.parse(a).time < JSON.parse(b).time ? -1 : 1));
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-own-')), 'candor.log');
+  const file = join(tempDir('candor-explain-own-'), 'candor.log');
   writeFileSync(file, `${out.join('\n')}\n`);
   return explain([file], { bucketMs: 1000 });
 }

@@ -1,13 +1,13 @@
 /** Storms in the recorded logs (the app was stopped at deploy v42 for three seconds) and in made-up counts. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDeploys } from '../../../src/kits/explain/deploys.ts';
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import { StormCounter } from '../../../src/kits/explain/storm-counter.ts';
 import { findStorms } from '../../../src/kits/explain/storms.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain, fixture, LOG_SETS, lines } from './explain-fixture.ts';
 
 const DEPLOYS = fixture('deploys.txt');
@@ -103,7 +103,7 @@ test('buckets grow with the span, so memory stays bounded by buckets, not lines'
 });
 
 test('a storm over hour-long buckets (a week of logs) gives its peak in a unit where it is not 0', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'candor-storm-rate-'));
+  const dir = tempDir('candor-storm-rate-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   const line = (time: number, status: number) =>
     JSON.stringify({

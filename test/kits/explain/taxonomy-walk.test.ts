@@ -8,8 +8,7 @@
  * mid-stream was told as one "waiting for the response head".
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { GRPC_CODES } from '../../../src/core/failure/grpc-codes.ts';
@@ -22,6 +21,7 @@ import {
 import { renderText } from '../../../src/kits/explain/render-text.ts';
 import type { Report } from '../../../src/kits/explain/report.ts';
 import { isClientsDoing, saysNothingOfUpstream } from '../../../src/kits/explain/tally.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { explain } from './explain-fixture.ts';
 
 /** A deadline the client chose: what only a client's own deadline type is. */
@@ -70,7 +70,7 @@ before(async () => {
       details: "client's grpc-timeout of 200 ms reached while streaming the body",
     }),
   );
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-explain-walk-')), 'candor.log');
+  const file = join(tempDir('candor-explain-walk-'), 'candor.log');
   writeFileSync(file, `${lines.join('\n')}\n`);
   report = await explain([file]);
   text = renderText(report);

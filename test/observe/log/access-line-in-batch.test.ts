@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -15,10 +14,11 @@ import { logRequest } from '../../../src/observe/log/access-log.ts';
 import { LineWriter } from '../../../src/observe/log/line-writer.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../../src/observe/log/request-record.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { TRACE } from '../../helpers/trace-context.ts';
 
 function tempFile(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'candor-line-')), 'access.log');
+  return path.join(tempDir('candor-line-'), 'access.log');
 }
 
 function record(requestPath: string, status = 200): RequestRecord {

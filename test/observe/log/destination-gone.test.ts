@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { LineWriter } from '../../../src/observe/log/line-writer.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-gone-'));
+const dir = tempDir('candor-log-gone-');
 
 /** CPU seconds a process has used so far (user + system), from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {

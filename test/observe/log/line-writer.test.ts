@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FILE_BATCH_MS, LineWriter } from '../../../src/observe/log/line-writer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 function tempFile(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-')), 'sub', 'access.log');
+  return path.join(tempDir('candor-log-'), 'sub', 'access.log');
 }
 
 /**
@@ -16,7 +16,7 @@ function tempFile(): string {
  * Read-write opens do not wait for the other end of a FIFO.
  */
 async function withFifo(use: (readFd: number, writeFd: number) => unknown): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-'));
+  const dir = tempDir('candor-log-');
   const fifo = path.join(dir, 'log.fifo');
   execFileSync('mkfifo', [fifo]);
   const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -243,7 +243,7 @@ test('reopen() after a mv rotation: lines queued before it stay in the old file,
 test('reopen() of a named pipe whose reader is gone returns at once with the error, keeping the old descriptor', () => {
   // SIGUSR1 (logrotate's postrotate) while the log shipper reading the pipe is down: open(2) for
   // writing waited for a reader, the gateway's whole loop with it, until one came back.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-reopen-fifo-'));
+  const dir = tempDir('candor-reopen-fifo-');
   const fifo = path.join(dir, 'access.log');
   execFileSync('mkfifo', [fifo]);
   const writerModule = path.join(import.meta.dirname, '../../../src/observe/log/line-writer.ts');

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-log-renamed-'));
+const dir = tempDir('candor-log-renamed-');
 const src = path.resolve(import.meta.dirname, '../../../src');
 
 /**

@@ -11,10 +11,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const WRITERS = 3;
 const LINES = 300;
@@ -75,7 +75,7 @@ function assertWhole(text: string): void {
  * pipe fills and each waits), then reads it in small pieces until they have all exited.
  */
 async function writeThroughFifo(destination: 'stdout' | 'fifo'): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-shared-pipe-'));
+  const dir = tempDir('candor-shared-pipe-');
   const fifo = path.join(dir, 'log.fifo');
   execFileSync('mkfifo', [fifo]);
   const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -123,7 +123,7 @@ test('processes sharing a named pipe as their log file: every line arrives whole
 });
 
 test("processes sharing a Unix socket as stdout (journald's): every line arrives whole", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candor-shared-socket-'));
+  const dir = tempDir('candor-shared-socket-');
   const server = net.createServer();
   server.listen(path.join(dir, 'log.sock'));
   await once(server, 'listening');

@@ -5,13 +5,13 @@
  * primary counts them: one worker told to count each lost its count at its death.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue, scrape, scrapeUntil } from './scrape.ts';
 
@@ -33,7 +33,7 @@ async function reloads(port: number, result: string): Promise<number | undefined
 
 test('one reload counts once with two workers; a refused file counts as a failure', async () => {
   const echo = await keep(startEcho());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reloads-'));
+  const dir = tempDir('candor-reloads-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const [adminPort, metricsPort] = [await freePort(), await freePort()];

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { type Sample, sampleValue, scrapeUntil } from './scrape.ts';
 
@@ -21,7 +22,7 @@ const sum = (all: readonly Sample[], name: string) =>
 test('with --workers 2, one scrape of the primary counts the requests of both workers', async () => {
   const echo = await startEcho();
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'candor-metrics-'));
+  const dir = tempDir('candor-metrics-');
   const config = join(dir, 'cluster.yaml');
   writeFileSync(
     config,
@@ -41,9 +42,11 @@ upstreams:
       - url: ${echo.url}
 `,
   );
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--config', config, '--workers', '2'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--config', config, '--workers', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += chunk;

@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
@@ -22,10 +21,11 @@ import { closeAll } from '../../helpers/keep.ts';
 import { type LoopbackServer, listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
-const dir = mkdtempSync(join(tmpdir(), 'candor-acceptors-'));
+const dir = tempDir('candor-acceptors-');
 let upstream: LoopbackServer;
 /** Responses the upstream holds until a test lets them go. */
 const held: Array<() => void> = [];

@@ -6,21 +6,21 @@
  * process, as in production: in one process the client's timing hides the race.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const MiB = 1024 * 1024;
 let refused: Fault;
 let serve: ServeProcess;
-const dir = mkdtempSync(join(tmpdir(), 'candor-linger-'));
+const dir = tempDir('candor-linger-');
 
 before(async () => {
   refused = await startRefusing();

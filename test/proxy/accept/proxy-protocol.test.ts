@@ -5,10 +5,8 @@
  * header work.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import tls from 'node:tls';
@@ -19,6 +17,7 @@ import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { pacedHandshake } from '../../helpers/paced-tls.ts';
 import { balancer, v2Header } from '../../helpers/proxy-header.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import {
   singleUpstream,
   startGatewayFromText,
@@ -531,7 +530,7 @@ ${singleUpstream(app.url).replace('name: edge-1\n', '')}`),
 test('a TLS listener that orders certificates (acme) behind the header: the handshake and the request go through', async () => {
   const app = await echoHeaders();
   const certs = testCertificates();
-  const storage = join(mkdtempSync(join(tmpdir(), 'candor-pp-acme-')), 'acme');
+  const storage = join(tempDir('candor-pp-acme-'), 'acme');
   const gw = await keep(
     startGatewayFromText(`name: edge-1
 listen:

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
@@ -18,6 +17,7 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type Gateway, startGateway } from '../../../src/server/gateway/gateway.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
@@ -50,7 +50,7 @@ function handshake(
 }
 
 describe('a listener with certificates chosen by SNI', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-sni-'));
+  const dir = tempDir('candor-sni-');
   const exact = certificateFor(['api.example.com']);
   const wildcard = certificateFor(['*.example.com', 'example.com']);
   const renewed = certificateFor(['api.example.com']);

@@ -6,9 +6,8 @@
  * auth admitted as the log's `user` and the upstream's identity field (the client's copies dropped).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -17,13 +16,14 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { startAuthService } from '../../helpers/auth-service.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
-const users = join(mkdtempSync(join(tmpdir(), 'candor-h2-access-')), 'users');
+const users = join(tempDir('candor-h2-access-'), 'users');
 writeFileSync(users, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
 const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-const keysFile = join(mkdtempSync(join(tmpdir(), 'candor-h2-jwks-')), 'jwks.json');
+const keysFile = join(tempDir('candor-h2-jwks-'), 'jwks.json');
 writeFileSync(keysFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
 const echo = await keep(startEcho());
 const refusing = await keep(startRefusing());

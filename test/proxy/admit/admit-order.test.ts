@@ -4,16 +4,16 @@
  * rate-limit token, and one over its rate is still refused by access first.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-const USERS = join(mkdtempSync(join(tmpdir(), 'candor-order-')), 'users');
+const USERS = join(tempDir('candor-order-'), 'users');
 writeFileSync(USERS, `alice:${bcrypt.hashSync('s3cret', 4)}\n`);
 const GOOD = `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
 

@@ -6,8 +6,7 @@
  * good are remembered and pass without a hash, flood or not.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -18,13 +17,14 @@ import {
 } from '../../../src/proxy/admit/password-checks.ts';
 import { PASSWORD_HASH_THREADS } from '../../../src/proxy/admit/password-hash-threads.ts';
 import { rawTogether, request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { parseRaw } from '../accept/downstream-fixture.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-const USERS = join(mkdtempSync(join(tmpdir(), 'candor-flood-')), 'users');
+const USERS = join(tempDir('candor-flood-'), 'users');
 // A flood arrives in one read of the sockets, whatever a check costs: a cheap one keeps the test short.
 writeFileSync(USERS, `alice:${bcrypt.hashSync('s3cret', 6)}\n`);
 
@@ -153,7 +153,7 @@ test("a client's share of the password checks is its IPv6 /64's, not one address
 
 test('a flood of bad bcrypt logins does not stall another route: requests without auth are answered while the checks wait', async () => {
   const echo = await startEcho();
-  const users = join(mkdtempSync(join(tmpdir(), 'candor-flood-')), 'users');
+  const users = join(tempDir('candor-flood-'), 'users');
   // Cost 12: a quarter of a second of CPU or more per check here, so the flood is long.
   writeFileSync(users, `slow:${bcrypt.hashSync('right', 12)}\n`);
   const open = '  - name: open\n    match: { path: /open }\n    upstream: app\n';

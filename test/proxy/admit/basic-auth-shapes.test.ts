@@ -6,13 +6,13 @@
  * (`forward_authorization` is off); refused ones reach nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const CHALLENGE = 'www-authenticate: Basic realm="Staff area", charset="UTF-8"';
@@ -31,7 +31,7 @@ function usersFile(): string {
     `colon:${bcrypt.hashSync('pa:ss:wd', 4)}`,
     `zoë:${bcrypt.hashSync('ü', 4)}`,
   ];
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-shapes-')), 'users');
+  const file = join(tempDir('candor-basic-shapes-'), 'users');
   writeFileSync(file, `${lines.join('\r\n')}\r\n`);
   return file;
 }

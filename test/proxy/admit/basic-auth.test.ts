@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeHeapSnapshot } from 'node:v8';
@@ -16,6 +15,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { decoyFor } from '../../../src/proxy/admit/basic-auth.ts';
 import { parseShaCrypt, shaCrypt } from '../../../src/proxy/admit/sha-crypt.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 /** Hashes written by libxcrypt's crypt(3) (bcrypt $2y$ as Apache's htpasswd -B writes it, $2a$, SHA-crypt) and by bcryptjs ($2b$). */
@@ -52,7 +52,7 @@ upstreams:
 }
 
 function usersFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   writeFileSync(file, USERS);
   return file;
 }
@@ -231,7 +231,7 @@ test('an unknown user is checked against a decoy of the scheme, cost and salt le
 
 test('an unknown user on a file of SHA-crypt hashes is refused like a wrong password', async () => {
   const echo = await startEcho();
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   writeFileSync(
     file,
     `dave:$6$pepper$eAQtOs5x0BUdulxAzj/qxBsQ9HFx8qUdjHdmS5FKODGOE8BFTsJrCWsboofymbihUgXKFBAmtfkCIaLiwpYd11\n`,
@@ -266,7 +266,7 @@ test('an unknown user on a file of SHA-crypt hashes is refused like a wrong pass
 
 test('a reload reads the htpasswd file again: a user added logs in, a user removed is refused though remembered', async () => {
   const echo = await startEcho();
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   writeFileSync(file, `alice:${bcrypt.hashSync('old pass', 4)}\n`);
   const yaml = `listen:\n  - address: 127.0.0.1:0\n${config(echo.url, file)}`;
   const gw = await startTestGateway(config(echo.url, file));
@@ -291,7 +291,7 @@ test('a reload reads the htpasswd file again: a user added logs in, a user remov
 
 test('a SHA-crypt login of many rounds does not hold the gateway: a request on another route is answered meanwhile', async () => {
   const echo = await startEcho();
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   // 200,000 rounds: about a second of CPU here, checked for every login with this user's name.
   const setting = parseShaCrypt('$6$rounds=200000$pepperpepper$');
   writeFileSync(file, `slow:${shaCrypt(Buffer.from('right'), setting as NonNullable<typeof setting>)}\n`);
@@ -322,10 +322,7 @@ test('a remembered login is kept by a keyed hash: no SHA-256 of the user and pas
       headers: { authorization: basic('erin', 'erin pass') },
     });
     assert.equal(res.status, 200);
-    const snapshot = readFileSync(
-      writeHeapSnapshot(join(mkdtempSync(join(tmpdir(), 'candor-heap-')), 'h.heapsnapshot')),
-      'utf8',
-    );
+    const snapshot = readFileSync(writeHeapSnapshot(join(tempDir('candor-heap-'), 'h.heapsnapshot')), 'utf8');
     // A fast hash of a password is what an offline guesser wants from a heap snapshot or a core
     // dump. Made after the snapshot, so the test's own copy is not in it.
     const fast = createHash('sha256').update('erin').update('\0').update('erin pass').digest('base64');
@@ -341,7 +338,7 @@ test('a remembered login is kept by a keyed hash: no SHA-256 of the user and pas
 // "c" made the same key, and the second, a user the file does not have, was let in as remembered.
 test('a remembered login stands for its own user and password only, whatever bytes they hold', async () => {
   const echo = await startEcho();
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   writeFileSync(file, `a:${bcrypt.hashSync('b\0c', 4)}\n`);
   const gw = await startTestGateway(config(echo.url, file));
   const status = async (user: string, password: string) =>
@@ -357,7 +354,7 @@ test('a remembered login stands for its own user and password only, whatever byt
 
 test('credentials that are not UTF-8 are refused, never read with U+FFFD for the bytes', async () => {
   const echo = await startEcho();
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-basic-')), 'users');
+  const file = join(tempDir('candor-basic-'), 'users');
   writeFileSync(file, `a:${bcrypt.hashSync('x\uFFFD', 4)}\n`);
   const gw = await startTestGateway(config(echo.url, file));
   const ask = (bytes: Buffer, id: string) =>

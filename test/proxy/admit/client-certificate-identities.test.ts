@@ -9,9 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
@@ -21,10 +20,11 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { type ClientCa, makeClientCa } from '../../helpers/client-ca.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { makeChain } from '../../helpers/openssl-chain.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const server = testCertificates();
-const chainDir = mkdtempSync(join(tmpdir(), 'candor-client-chain-'));
+const chainDir = tempDir('candor-client-chain-');
 let clients: ClientCa;
 let app: Fault;
 let gw: TestGateway;

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ClientCertificateAuth } from '../../../src/proxy/admit/client-certificate-auth.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-ip-san-'));
+const dir = tempDir('candor-ip-san-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A certificate whose SANs are `sans` (openssl's subjectAltName syntax), as a verified client's. */

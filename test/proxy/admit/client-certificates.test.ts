@@ -11,10 +11,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
@@ -25,9 +24,10 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-client-certs-'));
+const dir = tempDir('candor-client-certs-');
 const openssl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   execFileSync('openssl', args, {
     cwd: dir,

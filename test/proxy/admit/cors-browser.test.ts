@@ -3,14 +3,13 @@
  * down, and its script reads the real 502 and Proxy-Status (not "TypeError: Failed to fetch").
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 test('a page on another origin reads the gateway’s 502, its Proxy-Status and request id through CORS, after a preflight', {
@@ -38,7 +37,7 @@ upstreams:
     targets:
       - url: ${down.url}
 `);
-  const browser = await launchChromium(join(mkdtempSync(join(tmpdir(), 'candor-cors-')), 'profile'));
+  const browser = await launchChromium(join(tempDir('candor-cors-'), 'profile'));
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(15_000);

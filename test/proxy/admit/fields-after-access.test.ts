@@ -6,20 +6,20 @@
  * sending their X-User-Id. (The cache's Vary: test/proxy/cache/cache-access-fields.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { rawRequest, request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
 
 const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-const keysFile = join(mkdtempSync(join(tmpdir(), 'candor-limit-jwt-')), 'jwks.json');
+const keysFile = join(tempDir('candor-limit-jwt-'), 'jwks.json');
 writeFileSync(keysFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
 const bearer = async (sub: string) =>
   `Bearer ${await new SignJWT({ sub })

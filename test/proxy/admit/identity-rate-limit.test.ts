@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -13,12 +12,13 @@ import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:${user} pass`).toString('base64')}`;
 
 test('rate_limit.key: identity gives each user a bucket of their own; the 429 says it is this user’s', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-identity-rate-'));
+  const dir = tempDir('candor-identity-rate-');
   const users = join(dir, 'users.htpasswd');
   writeFileSync(users, `alice:${bcrypt.hashSync('alice pass', 4)}\nbob:${bcrypt.hashSync('bob pass', 4)}\n`);
   const echo = await startEcho();
@@ -84,7 +84,7 @@ test('a user named like the hash of a long user name has a bucket of their own, 
   // drew from the same bucket, and one user's requests spent the other's tokens.
   const long = 'carol'.padEnd(70, 'x');
   const hashed = createHash('sha256').update(long).digest('base64');
-  const dir = mkdtempSync(join(tmpdir(), 'candor-identity-rate-'));
+  const dir = tempDir('candor-identity-rate-');
   const users = join(dir, 'users.htpasswd');
   writeFileSync(
     users,

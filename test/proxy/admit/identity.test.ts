@@ -6,8 +6,7 @@
  * an anonymous route logs no user and leaves the request's fields as they were.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -17,6 +16,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { type AuthService, startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** What the plugin on /plugged saw as the request's identity, by request id. */
@@ -40,7 +40,7 @@ describe('the identity a route admitted: logged, told upstream, the client copie
   let sign: (claims: Record<string, unknown>) => Promise<string>;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-identity-'));
+    const dir = tempDir('candor-identity-');
     writeFileSync(
       join(dir, 'users.htpasswd'),
       `alice:${bcrypt.hashSync('alice pass', 4)}\njosé:${bcrypt.hashSync('josé pass', 4)}\n`,

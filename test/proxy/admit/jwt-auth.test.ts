@@ -4,9 +4,8 @@
  * 401, a JWKS endpoint that fails before any good keys is the auth hop's failure (never a 401).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
@@ -15,6 +14,7 @@ import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const ISSUER = 'https://idp.example.test/';
@@ -283,7 +283,7 @@ test('a JWKS endpoint failing before any good keys is the auth hop’s 502/503, 
 
 test('keys_file: tokens verified against a key set on disk', async () => {
   const first = await signer('k1');
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwks-')), 'jwks.json');
+  const file = join(tempDir('candor-jwks-'), 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [first.jwk] }));
   const echo = await startEcho();
   const gw = await startTestGateway(config(echo.url, `        keys_file: ${file}\n`));
@@ -390,7 +390,7 @@ test('keys_file with PS256, ES384 and EdDSA keys: each algorithm’s token passe
         .sign(privateKey, crit ? { crit: { 'urn:example:ext': true } } : {}),
     );
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwks-')), 'jwks.json');
+  const file = join(tempDir('candor-jwks-'), 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys }));
   const echo = await startEcho();
   const gw = await startTestGateway(

@@ -8,9 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
@@ -21,13 +20,14 @@ import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { type ClientCa, makeClientCa } from '../../helpers/client-ca.ts';
 import { h2Status, request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 type Pair = { readonly cert: Buffer; readonly key: Buffer };
 
 const server = testCertificates();
-const dir = mkdtempSync(join(tmpdir(), 'candor-bound-tokens-'));
+const dir = tempDir('candor-bound-tokens-');
 let clients: ClientCa;
 let strangers: ClientCa;
 let alice: Pair;

@@ -4,18 +4,18 @@
  * or nothing, never Object's own read through (it went upstream as an empty field, or `{}`).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 test('claims_to_headers sends the claims the token holds, never a property every object has', async () => {
   const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwks-')), 'jwks.json');
+  const file = join(tempDir('candor-jwks-'), 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
   const echo = await startEcho();
   const gw = await startTestGateway(`name: edge-1

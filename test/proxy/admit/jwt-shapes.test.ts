@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
@@ -29,7 +29,7 @@ function token(header: object, claims: object, sign: KeyObject | { secret: strin
 test('forged, confused and misplaced bearer tokens are a 401 invalid_token, no key is fetched from the token, nothing forwarded', async () => {
   const issuer = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-jwt-shapes-')), 'jwks.json');
+  const file = join(tempDir('candor-jwt-shapes-'), 'jwks.json');
   writeFileSync(
     file,
     JSON.stringify({ keys: [{ ...issuer.publicKey.export({ format: 'jwk' }), kid: 'k1' }] }),

@@ -5,13 +5,13 @@
  * same key, an ID token, a logout token, a DPoP proof, is refused as a bad token.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const ISSUER = 'https://idp.example.test/';
@@ -19,7 +19,7 @@ const ISSUER = 'https://idp.example.test/';
 /** A key set on disk and a signer whose tokens carry `typ` (undefined: none) and are otherwise good. */
 async function issuer() {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-typ-')), 'jwks.json');
+  const file = join(tempDir('candor-typ-'), 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
   const sign = (typ: unknown) =>
     new SignJWT({ sub: 'user-7' })

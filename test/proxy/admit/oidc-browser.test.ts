@@ -4,15 +4,15 @@
  * through the logout (the provider's confirmation page) to a page after it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, startProvider } from '../../helpers/oidc-provider.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'oidc-browser-admin-token-0123456789';
@@ -21,7 +21,7 @@ test('Chromium signs in through the provider’s login page to the app, and out 
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-oidc-'));
+  const dir = tempDir('candor-oidc-');
   const app = http.createServer((req, res) => {
     res
       .writeHead(200, { 'content-type': 'text/html' })

@@ -5,9 +5,8 @@
  * back as written); empty on any other failure, a sign-in's or not.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
@@ -20,12 +19,13 @@ import {
   startSignIn,
   type TestProvider,
 } from '../../helpers/oidc-provider.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 const ENV = { OIDC_PAGE_CLIENT_SECRET: CLIENT_SECRET, OIDC_PAGE_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
 
-const page = join(mkdtempSync(join(tmpdir(), 'candor-oidc-page-')), 'error.html');
+const page = join(tempDir('candor-oidc-page-'), 'error.html');
 writeFileSync(
   page,
   '<p>{{status}} {{type}}</p><a class="again" href="{{ sign_in_again }}">Try again</a> {{request_id}}\n',

@@ -6,9 +6,8 @@
  * 401 nor a 500, and the store's row on /status says down (then up again), as the log does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -25,6 +24,7 @@ import {
 } from '../../helpers/oidc-provider.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const ENV = { OIDC_TEST_CLIENT_SECRET: CLIENT_SECRET, OIDC_TEST_COOKIE_SECRET: COOKIE_SECRET };
@@ -50,7 +50,7 @@ before(async () => {
   keys = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
   keys.on('error', () => {});
   await keys.connect();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-oidc-store-'));
+  const dir = tempDir('candor-oidc-store-');
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,

@@ -5,20 +5,20 @@
  * auth named is counted by its address at the same point.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:${user} pass`).toString('base64')}`;
 
 test('per_client.key: identity: each user holds its own requests in flight; the 429 is this user’s; nobody is counted by address', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-per-client-identity-'));
+  const dir = tempDir('candor-per-client-identity-');
   const users = join(dir, 'users.htpasswd');
   writeFileSync(users, `alice:${bcrypt.hashSync('alice pass', 4)}\nbob:${bcrypt.hashSync('bob pass', 4)}\n`);
   // An upstream that holds every request until the test lets it go: a request stays in flight.

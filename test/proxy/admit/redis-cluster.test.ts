@@ -7,18 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { SessionStore } from '../../../src/proxy/admit/oidc/session-store.ts';
 import { RedisRates } from '../../../src/proxy/admit/redis-rates.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
-const folder = mkdtempSync(join(tmpdir(), 'candor-redis-cluster-'));
+const folder = tempDir('candor-redis-cluster-');
 const children: ChildProcess[] = [];
 const admins: Redis[] = [];
 

@@ -6,8 +6,7 @@
  * acted on. Nothing reaches the upstream or the service.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -15,6 +14,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { forwardAuthConfig, startAuthService, startAuthStage } from '../../helpers/auth-service.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { fileIssuer } from '../../helpers/jwt-issuer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const twice = (first: string, second: string, id: string) =>
@@ -75,7 +75,7 @@ test('JWT with forward_authorization: a good token beside a forged one is a 400,
 });
 
 test('Basic: two Authorization fields are a 400 before any password is checked', async () => {
-  const users = join(mkdtempSync(join(tmpdir(), 'candor-two-auth-')), 'htpasswd');
+  const users = join(tempDir('candor-two-auth-'), 'htpasswd');
   writeFileSync(users, `alice:${bcrypt.hashSync('alice pass', 4)}\n`);
   const echo = await startEcho();
   const gw = await startTestGateway(passingOn(echo.url, `basic: { users_file: ${users} }`));

@@ -7,8 +7,7 @@
  * authenticated one to the shared cache (RFC 9111 §3.5), though the field never went upstream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -16,6 +15,7 @@ import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
@@ -44,7 +44,7 @@ const service = await keep(
 );
 
 const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-const keysFile = join(mkdtempSync(join(tmpdir(), 'candor-cache-jwt-')), 'jwks.json');
+const keysFile = join(tempDir('candor-cache-jwt-'), 'jwks.json');
 writeFileSync(keysFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
 const tokenOf = (sub: string) =>
   new SignJWT({ sub })

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
 import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const PAGES = 200;
 
@@ -22,7 +22,7 @@ function answer(key: string, body: string): StoredAnswer {
 }
 
 async function filled(): Promise<DiskStore> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const store = new DiskStore(dir, 'pages', 1 << 24, 1 << 20, originOnly(60_000));
   for (let n = 0; n < PAGES; n++) await store.write(answer(`a.test /pages/${n} http`, `page ${n}`));
   return store;

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -15,11 +14,11 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -40,7 +39,7 @@ const filesIn = (dir: string) =>
   readdirSync(join(dir, 'pages')).filter((name) => /^[0-9a-f]{64}$/.test(name));
 
 test('an answer one worker stored is a hit in another (from the shared directory), and a purge empties it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],
@@ -70,7 +69,7 @@ test('an answer one worker stored is a hit in another (from the shared directory
 });
 
 test('a purge counts what it removed from the directory too: after a restart, with nothing in memory, it is not "0 removed"', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],
@@ -99,7 +98,7 @@ test('a purge counts what it removed from the directory too: after a restart, wi
 });
 
 test('the directory stays under max_disk: the oldest files go', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],
@@ -118,7 +117,7 @@ test('the directory stays under max_disk: the oldest files go', async () => {
 });
 
 test("a file keeps no client's credentials and is the gateway's alone: only the fields Vary names, owner-only", async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'candor-cache-')), 'shared');
+  const dir = join(tempDir('candor-cache-'), 'shared');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'public, max-age=60', 'Vary', 'Accept-Language'],
@@ -161,7 +160,7 @@ for (const [what, spoil] of [
   ['changed in its body', (bytes: Buffer) => Buffer.concat([bytes.subarray(0, -5), Buffer.from('XXXXX')])],
 ] as const) {
   test(`a file ${what} is a miss in the other worker, never served as the answer: the upstream is asked`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const dir = tempDir('candor-cache-');
     const origin = await startMoodyOrigin({
       status: 200,
       fields: ['Cache-Control', 'max-age=60'],
@@ -211,7 +210,7 @@ upstreams:
 `;
 
 test("two routes on one cache.dir: a purge of one route and its max_disk leave the other route's files alone", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],
@@ -253,7 +252,7 @@ test("two routes on one cache.dir: a purge of one route and its max_disk leave t
 });
 
 test("a dead worker's temporary file is removed by the next scan against max_disk; one of a write under way stays", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   mkdirSync(join(dir, 'pages'), { mode: 0o700 });
   // What a worker killed between its write and its rename leaves: a whole answer under a temporary name.
   const orphan = join(dir, 'pages', `${'a'.repeat(64)}.4242.0.tmp`);
@@ -284,7 +283,7 @@ test("a dead worker's temporary file is removed by the next scan against max_dis
 const bytesRead = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
 
 test("a file larger than the route's max_entry (and its first line) is a miss, and is not read", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],
@@ -318,7 +317,7 @@ test("a file larger than the route's max_entry (and its first line) is a miss, a
 });
 
 test('an answer a 304 refreshed is written back to the directory: after a restart it is the refreshed one, fresh, not the stale one before it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=0', 'ETag', '"v1"', 'X-Version', 'old'],
@@ -350,7 +349,7 @@ test('an answer a 304 refreshed is written back to the directory: after a restar
 });
 
 test("the route's directory removed under a running gateway (an operator emptying the cache): the next answer is written to it again, and shared again", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const origin = await startMoodyOrigin({
     status: 200,
     fields: ['Cache-Control', 'max-age=60'],

@@ -4,13 +4,13 @@
  * back on disk, purged in memory, for every worker and after a restart.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
 import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const KEY = 'a.test /pages/a http';
@@ -32,7 +32,7 @@ for (const [what, drop] of [
   ['a purge of every answer', (store: DiskStore) => store.purge()],
 ] as const) {
   test(`${what} while the answer's write is under way: no file of it is left, a later write's is`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const dir = tempDir('candor-cache-');
     const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, originOnly(60_000));
     void store.write(answer(KEY, 'the page before the purge'));
     const dropped = drop(store);
@@ -52,7 +52,7 @@ for (const [what, drop] of [
 }
 
 test("a read of a key asked after its removal in the background never finds the old file, whatever the disk's pace", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const store = new DiskStore(dir, 'pages', 1 << 20, 1 << 20, originOnly(60_000));
   await store.write(answer(KEY, 'the page before the invalidation'));
   assert.equal((await store.read(KEY))?.body.toString(), 'the page before the invalidation');
@@ -62,7 +62,7 @@ test("a read of a key asked after its removal in the background never finds the 
 });
 
 test("a read right after the key's removal never finds the answer a write under way was renaming: it waits for that write to remove it", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, originOnly(60_000));
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   // The removal comes at every point of the write (0 to 19 turns of the loop after it began):
@@ -80,7 +80,7 @@ test("a read right after the key's removal never finds the answer a write under 
 });
 
 test('answers stored while a purge sweeps the directory stay: it removes what was stored before it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const store = new DiskStore(dir, 'pages', 1 << 30, 1 << 20, originOnly(60_000));
   const keys = Array.from({ length: 1000 }, (_, i) => `a.test /pages/${i} http`);
   for (const key of keys) await store.write(answer(key, 'before the purge'));

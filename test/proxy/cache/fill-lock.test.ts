@@ -4,16 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { FillLocks, type LockedStore } from '../../../src/proxy/cache/fill-lock.ts';
 import { ownerToken } from '../../../src/proxy/cache/store-owner.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 /** A folder of the test's own, removed after it (the suite ran this file's hundreds of times). */
-function tempDir(t: TestContext, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+function testDir(t: TestContext, prefix: string): string {
+  const dir = tempDir(prefix);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -23,7 +23,7 @@ function storeIn(dir: string, writes: Promise<void> = Promise.resolve()): Locked
 }
 
 test('one lock a key: the second taker finds it held until the first lets go, once its writes are over', async (t) => {
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   let written = () => {};
   const writes = new Promise<void>((resolve) => {
     written = resolve;
@@ -43,7 +43,7 @@ test('one lock a key: the second taker finds it held until the first lets go, on
 });
 
 test('a wait for a lock ends at its bound, or when the request waiting leaves', async (t) => {
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   assert.equal(await locks.take('a', 60_000), 'taken');
   assert.equal(await locks.released('a', Date.now() + 60, () => false), false);
@@ -53,7 +53,7 @@ test('a wait for a lock ends at its bound, or when the request waiting leaves', 
 test('a lock whose owner is gone (killed mid-fetch) is taken over; one /proc cannot judge is not, while young', async (t) => {
   const token = ownerToken();
   if (token === undefined) return t.skip('no /proc here');
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   // The same start time and namespaces, a pid no process has (Linux's pid_max is at most 2^22).
   writeFileSync(join(dir, 'a.lock'), token.replace(/^\d+/, String(2 ** 22 + 1)));
@@ -66,7 +66,7 @@ test('a lock whose owner is gone (killed mid-fetch) is taken over; one /proc can
 });
 
 test('a release removes its own lock, not one a later taker took over from it; a failure is written for those waiting', async (t) => {
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   const slow = new FillLocks(storeIn(dir));
   const later = new FillLocks(storeIn(dir));
   assert.equal(await slow.take('a', 60_000), 'taken');
@@ -90,7 +90,7 @@ test('a release removes its own lock, not one a later taker took over from it; a
 test('a folder too full for a lock: each fetches alone, and nothing is left that would make the next miss wait', async (t) => {
   if (process.platform !== 'linux' || process.getuid?.() !== 0)
     return t.skip('needs a tmpfs mount (root on Linux)');
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fill-lock-full-'));
+  const dir = tempDir('candor-fill-lock-full-');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', dir]);
   } catch {
@@ -109,12 +109,12 @@ test('a folder too full for a lock: each fetches alone, and nothing is left that
 });
 
 test('where no lock can be made (the folder gone), each fetches alone', async (t) => {
-  const dir = join(tempDir(t, 'candor-fill-lock-'), 'gone');
+  const dir = join(testDir(t, 'candor-fill-lock-'), 'gone');
   assert.equal(await new FillLocks(storeIn(dir)).take('a', 60_000), 'none');
 });
 
 test("a worker's next fetch of a key waits for its last one's lock to go (its answer still being written), not as another's", async (t) => {
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   let written = () => {};
   const writes = new Promise<void>((resolve) => {
     written = resolve;
@@ -130,7 +130,7 @@ test("a worker's next fetch of a key waits for its last one's lock to go (its an
 test('a directory where a lock or a takeover marker would be is out of the way as any file no lock of ours is', async (t) => {
   const token = ownerToken();
   if (token === undefined) return t.skip('no /proc here');
-  const dir = tempDir(t, 'candor-fill-lock-');
+  const dir = testDir(t, 'candor-fill-lock-');
   const locks = new FillLocks(storeIn(dir));
   mkdirSync(join(dir, 'a.lock'));
   assert.equal(await locks.take('a', 60_000), 'taken');

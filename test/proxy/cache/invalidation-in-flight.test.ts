@@ -4,13 +4,13 @@
  * directory under way when a purge came. Stored, it put back the very answer just dropped.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cacheKey } from '../../../src/proxy/cache/cache-key.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -53,7 +53,7 @@ test('a purge while a file of cache.dir is read: what the read found is not put 
     res.end(`version ${version}`);
   });
   t.after(() => up.close());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const gw = await startTestGateway(cachedPages(up.url, `{ dir: ${dir} }`));
   t.after(() => gw.close());
   assert.equal((await request(gw.url, { path: '/pages/a' })).text, 'version 1');

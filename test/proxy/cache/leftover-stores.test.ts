@@ -13,18 +13,17 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ownedPrefix, ownerOf } from '../../../src/proxy/cache/store-owner.ts';
 import { removeLeftoverStores } from '../../../src/proxy/cache/workers-store.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 /** A process's start time, the 22nd field of /proc/PID/stat (counted after the command's last `)`). */
 function startOf(pid: number): string {
@@ -70,7 +69,7 @@ test("a primary's folder names its owner: its pid, start time and namespaces", (
 });
 
 test("only the folders of owners certainly gone are removed: a dead pid's, a pid given again's; never a live one's", async (t) => {
-  const parent = mkdtempSync(join(tmpdir(), 'candor-leftover-'));
+  const parent = tempDir('candor-leftover-');
   t.after(() => rmSync(parent, { recursive: true, force: true }));
   const dead = await deadProcess();
   const gone = folder(parent, dead.pid, dead.start, 'Killed');
@@ -104,7 +103,7 @@ test("only the folders of owners certainly gone are removed: a dead pid's, a pid
 test("another user's folder is left, its owner gone or not", {
   skip: process.getuid?.() !== 0 ? 'changing owners needs root (CI runs as root)' : false,
 }, async (t) => {
-  const parent = mkdtempSync(join(tmpdir(), 'candor-leftover-'));
+  const parent = tempDir('candor-leftover-');
   t.after(() => rmSync(parent, { recursive: true, force: true }));
   const dead = await deadProcess();
   const theirs = folder(parent, dead.pid, dead.start, 'Theirs');

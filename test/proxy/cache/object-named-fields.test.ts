@@ -6,13 +6,13 @@
  * [native code] }, c-1` and no `__proto__` at all.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ClientResponse, request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -91,7 +91,7 @@ test("after a revalidation: the 304's constructor replaces the stored one, __pro
 });
 
 test('through the shared directory (cache.dir): a hit in another worker sends them as stored', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const { origin, gw, config } = await setUp('max-age=60', `{ dir: ${dir} }`);
   // One Host for both: the key is the authority the client addressed.
   const headers = { host: 'pages.test' };

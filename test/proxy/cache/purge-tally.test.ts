@@ -4,14 +4,14 @@
  * over IPC). The real workers' count is pinned in test/server/admin/cache-purge-workers.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { test } from 'node:test';
 import { DiskStore } from '../../../src/proxy/cache/disk-store.ts';
 import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { mergePurged } from '../../../src/proxy/cache/purge-merge.ts';
 import { entryName, PURGE_IDS_MAX, PurgeTally } from '../../../src/proxy/cache/purge-tally.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const named = (...keys: string[]) => {
   const tally = new PurgeTally();
@@ -48,7 +48,7 @@ test('a worker that dropped more than PURGE_IDS_MAX names none: the count is the
 });
 
 test("a file's name is its entry's name: the shared directory's copy and a worker's are one id", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-purge-tally-'));
+  const dir = tempDir('candor-purge-tally-');
   try {
     const disk = new DiskStore(dir, 'pages', 1 << 20, 1 << 16, originOnly(0));
     assert.equal(basename(disk.fileOf('h /a http')), entryName('pages', 'h /a http'));

@@ -6,8 +6,7 @@
  * the second worker's client having its bytes while it waits proves they came as it streamed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { serveCachedPages } from '../../helpers/cached-pages.ts';
@@ -15,6 +14,7 @@ import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { BODY, FIRST, LENGTH, pausedOrigin, streamed } from '../../helpers/paused-origin.ts';
 import { HIT, MISS, type Seen, WHOLE } from '../../helpers/ranged-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -24,7 +24,7 @@ const cacheIn = (dir: string) => `{ dir: ${dir}, lock_timeout: 60s, max_entry: 8
 
 /** Two gateways (two workers) on one cache folder. */
 async function twoWorkers(url: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-range-across-'));
+  const dir = tempDir('candor-range-across-');
   const cache = cacheIn(dir);
   const one = await keep(startTestGateway(cachedPages(url, cache)));
   const two = await keep(startTestGateway(cachedPages(url, cache)));
@@ -117,7 +117,7 @@ test("the fetching worker killed mid-body: the other worker's client sees its an
   if (process.platform !== 'linux') return t.skip('a lock owner is judged gone by /proc');
   const seen: Seen[] = [];
   const up = await pausedOrigin(seen, keep);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-range-across-'));
+  const dir = tempDir('candor-range-across-');
   // A real worker process to kill: `candor serve --workers 1` on the folder, and a gateway here beside it.
   const serve = await serveCachedPages(up.url, { cache: cacheIn(dir), workers: 1 });
   t.after(() => serve.stop());

@@ -5,8 +5,6 @@
  * does not close the stores and plugins its request will use (retired-snapshots.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Count } from '../../../src/core/limits/count.ts';
@@ -15,9 +13,10 @@ import { refreshOnce } from '../../../src/proxy/cache/across-workers.ts';
 import { FillLocks } from '../../../src/proxy/cache/fill-lock.ts';
 import type { CachedRoute } from '../../../src/proxy/cache/passing-run.ts';
 import type { StageRequest } from '../../../src/proxy/stages/stage.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 test('a refresh waiting for the disk lock holds its snapshot until its request starts', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-refresh-hold-'));
+  const dir = tempDir('candor-refresh-hold-');
   const locks = new FillLocks({ fileOf: (key) => join(dir, key), writesOf: () => Promise.resolve() });
   const snapshot = new Count();
   const heldWhenStarted: number[] = [];

@@ -6,14 +6,14 @@
  * ETag names another representation updates nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -132,7 +132,7 @@ test("the 304's Cache-Control decides the stale-if-error window from then on, as
 
 for (const directive of ['no-store', 'private']) {
   test(`a 304 that says ${directive} ends the stored answer's keeping, its file in cache.dir too: it answers the request that revalidated it, and no other, not even in place of a failure`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+    const dir = tempDir('candor-cache-');
     const { gw, up, conditionals } = await origin(
       t,
       { 'cache-control': `max-age=60, ${directive}` },

@@ -8,9 +8,8 @@
  * arrive in Authorization, were already read so; a route without auth still stores the page.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -20,6 +19,7 @@ import { type ClientCa, makeClientCa } from '../../helpers/client-ca.ts';
 import { fileIssuer } from '../../helpers/jwt-issuer.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
@@ -50,7 +50,7 @@ const service = await keep(
   }),
 );
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-signed-in-'));
+const dir = tempDir('candor-signed-in-');
 const users = join(dir, 'users.htpasswd');
 writeFileSync(users, `alice:${bcrypt.hashSync('apw', 4)}\nbob:${bcrypt.hashSync('bpw', 4)}\n`);
 const issuer = await fileIssuer();

@@ -7,14 +7,13 @@
  * answer this worker was told of meanwhile is found as well.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { storedMeanwhile } from '../../../src/proxy/cache/across-workers.ts';
 import { AnswerCache } from '../../../src/proxy/cache/answer-cache.ts';
 import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const config = {
   maxSize: 1 << 20,
@@ -38,7 +37,7 @@ const answer = (body: string, maxAge: number) =>
 
 /** Two workers' caches of one route on one folder. */
 function workers(): [AnswerCache, AnswerCache] {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-meanwhile-'));
+  const dir = tempDir('candor-meanwhile-');
   return [new AnswerCache(config, 'pages', dir), new AnswerCache(config, 'pages', dir)];
 }
 
@@ -83,7 +82,7 @@ test('a fresh answer this worker was told of while it took the lock is the answe
 test('a request that asks the upstream itself (no-cache, max-age=0) reads no file: nothing there could answer it', async () => {
   // A browser's reload sends one of them: the answer held (fresh or stale) and the folder's copy
   // alike are refused, so a read is a whole body off the disk for nothing, at every reload.
-  const dir = mkdtempSync(join(tmpdir(), 'candor-meanwhile-'));
+  const dir = tempDir('candor-meanwhile-');
   let reads = 0;
   const tell = { writeFailed() {}, notUsed() {}, counted: () => void reads++ };
   const cache = new AnswerCache(config, 'pages', dir, tell);

@@ -6,12 +6,11 @@
  * failure's own 502, not v1 as a 200. Real sockets: a node:http origin whose answer changes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -123,7 +122,7 @@ for (const [what, answer] of SUPERSEDING) {
 
 test('with cache.dir the file goes too: the worker, missing in memory, does not read the old page back for the next failure', async () => {
   const app = await origin();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-superseded-'));
+  const dir = tempDir('candor-superseded-');
   const gw = await startTestGateway(cachedPages(app.url, `{ dir: ${dir} }`));
   try {
     assert.equal((await request(gw.url, { path: '/pages/a' })).text, 'v1 page');

@@ -5,12 +5,12 @@
  * error answer changed nothing, and invalidates nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -71,7 +71,7 @@ test('an unsafe request the upstream refused (409) invalidates nothing; nor does
 });
 
 test("with cache.dir, the answer's file goes too: another worker does not read the old answer back", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-'));
+  const dir = tempDir('candor-cache-');
   const { gw, gets } = await itemStore(t, `{ dir: ${dir} }`);
   await request(gw.url, { path: '/pages/item' });
   const files = () => readdirSync(join(dir, 'pages')).filter((name) => /^[0-9a-f]{64}$/.test(name));

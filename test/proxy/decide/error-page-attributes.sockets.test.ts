@@ -6,17 +6,17 @@
  * parses the page as every browser does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
-const dir = mkdtempSync(join(tmpdir(), 'candor-page-attributes-'));
+const dir = tempDir('candor-page-attributes-');
 const template = join(dir, 'page.html');
 writeFileSync(
   template,
@@ -58,7 +58,7 @@ test('in Chromium, the client’s path gives the page’s div no handler', {
   timeout: 60_000,
 }, async () => {
   const gw = await gateway();
-  const context = await launchChromium(mkdtempSync(join(tmpdir(), 'candor-page-attributes-chromium-')));
+  const context = await launchChromium(tempDir('candor-page-attributes-chromium-'));
   try {
     const page = await context.newPage();
     const response = await page.goto(`${gw.url}${PATH}`);

@@ -8,14 +8,14 @@
  * sf-string of printable ASCII.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const keep = closeAfterAll();
@@ -103,7 +103,7 @@ test('rendered in Chromium, the error page runs nothing of the text it quotes', 
   skip: noChromium,
 }, async () => {
   const gw = await gateway();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-error-page-'));
+  const dir = tempDir('candor-error-page-');
   const browser = await launchChromium(join(dir, 'profile'));
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());

@@ -6,9 +6,8 @@
  * out of the body and Proxy-Status, not out of the log.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -18,11 +17,12 @@ import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const keep = closeAfterAll();
-const dir = mkdtempSync(join(tmpdir(), 'candor-pages-'));
+const dir = tempDir('candor-pages-');
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);

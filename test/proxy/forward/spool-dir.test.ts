@@ -10,17 +10,19 @@
  * TMPDIR points at a folder of this test's own, so the default is not the machine's.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const TMP = await mkdtemp(join(tmpdir(), 'candor-spool-dir-test-'));
+const TMP = tempDir('candor-spool-dir-test-');
 process.env.TMPDIR = TMP;
 after(() => rm(TMP, { recursive: true, force: true }));
 const DEFAULT = join(TMP, 'candor-spool');
@@ -193,4 +195,29 @@ test("a default spool folder of the gateway's user alone (as the gateway makes i
     assert.equal(folder.mode, 0o700);
   });
   await rm(DEFAULT, { recursive: true, force: true });
+});
+
+test('the private folder made in place of a default open to all goes when its process exits: not one left a start', {
+  timeout: 30_000,
+}, async () => {
+  // A worker's own folder, made once per process: every start (each worker, each restart) made
+  // another, and none was ever removed. Its spool files are unlinked as soon as they are open.
+  await mkdir(DEFAULT);
+  await chmod(DEFAULT, 0o777);
+  try {
+    const module = join(import.meta.dirname, '../../../src/proxy/forward/spool-dir.ts');
+    const source = `import { privateSpoolDir } from ${JSON.stringify(module)};
+console.log(await privateSpoolDir(${JSON.stringify(DEFAULT)}, true));`;
+    const { stdout, status } = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+      env: { ...process.env, TMPDIR: TMP },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(status, 0);
+    const own = stdout.trim();
+    assert.match(own, new RegExp(`^${TMP}/candor-spool-own-`));
+    assert.equal(existsSync(own), false, `${own} removed at the process's exit`);
+  } finally {
+    await rm(DEFAULT, { recursive: true, force: true });
+  }
 });

@@ -5,14 +5,13 @@
  * in all where spooling off holds 156 KiB). Real gateway, real upstream, clients that read nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { settledArrayBuffers } from '../../helpers/settled-memory.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -21,7 +20,7 @@ const READERS = 40;
 const BIG = Buffer.alloc(8 * 1024 * KiB, 'b');
 
 test('40 readers that read nothing against a spool of 1 MiB: past it, each holds what it would without a spool', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'candor-spool-test-'));
+  const dir = tempDir('candor-spool-test-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   let asked = 0;
   const upstream = await listenOnLoopback((req, res) => {

@@ -8,17 +8,17 @@
  * got `Host: admin.example` each time.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const usersFile = join(mkdtempSync(join(tmpdir(), 'candor-absolute-host-')), 'users');
+const usersFile = join(tempDir('candor-absolute-host-'), 'users');
 writeFileSync(usersFile, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
 const STAFF = `Basic ${Buffer.from('staff:s3cret').toString('base64')}`;
 

@@ -7,15 +7,15 @@
  * the gateway's other refusals. The access log keeps the target as sent beside what went upstream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 interface Answer {
@@ -93,7 +93,7 @@ const app = await keep(
 );
 
 /** The staff area is behind basic auth (issue 34): one user, `staff` with password `s3cret`. */
-const usersFile = join(mkdtempSync(join(tmpdir(), 'candor-normal-auth-')), 'users');
+const usersFile = join(tempDir('candor-normal-auth-'), 'users');
 writeFileSync(usersFile, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
 const STAFF = `Basic ${Buffer.from('staff:s3cret').toString('base64')}`;
 

@@ -6,14 +6,14 @@
  * paths as a servlet container does and records what it received.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { parseRaw } from '../accept/downstream-fixture.ts';
 
@@ -33,7 +33,7 @@ const app = await keep(
   }),
 );
 
-const usersFile = join(mkdtempSync(join(tmpdir(), 'candor-params-')), 'users');
+const usersFile = join(tempDir('candor-params-'), 'users');
 writeFileSync(usersFile, `staff:${bcrypt.hashSync('s3cret', 4)}\n`);
 
 const gw = await keep(

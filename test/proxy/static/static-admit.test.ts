@@ -4,14 +4,14 @@
  * each logged with no upstream; and a request they let through is answered from root.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'candor-static-admit-'));
+const root = tempDir('candor-static-admit-');
 let gw: TestGateway;
 
 before(async () => {

@@ -6,23 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rawRequest, request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-'));
+const dir = tempDir('candor-static-');
 const root = join(dir, 'site');
 const outside = join(dir, 'secret.txt');
 const APP = 'console.log("candor");\n'.repeat(100);

@@ -8,26 +8,17 @@
  * again once descriptors are back.
  */
 import assert from 'node:assert/strict';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { exhaustDescriptors, get } from '../../helpers/descriptors.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-fs-'));
+const dir = tempDir('candor-static-fs-');
 const root = join(dir, 'site');
 const SIZE = 32 * 1024 * 1024;
 /** A reproducible build's time (SOURCE_DATE_EPOCH): whole seconds, so set again to the nanosecond. */

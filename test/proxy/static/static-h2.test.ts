@@ -5,14 +5,14 @@
  * file truncated while it is sent resets its stream.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'candor-static-h2-'));
+const root = tempDir('candor-static-h2-');
 const BIG = Buffer.alloc(3 * 1024 * 1024 + 17, 5);
 let gw: TestGateway;
 

@@ -8,14 +8,14 @@
  * root that is `/` itself.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-hostile-'));
+const dir = tempDir('candor-static-hostile-');
 const root = join(dir, 'site');
 let gw: TestGateway;
 

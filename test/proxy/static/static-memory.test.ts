@@ -3,15 +3,15 @@
  * of it hold a read's worth each in the gateway (the file waits on disk), not the file.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { settledArrayBuffers } from '../../helpers/settled-memory.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'candor-static-mem-'));
+const root = tempDir('candor-static-mem-');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('four clients that read nothing of a 64 MiB file hold a few MiB in the gateway, not 256', async () => {

@@ -6,14 +6,14 @@
  * sibling's bytes, its own Content-Encoding and length).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rawRequest, request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-range-'));
+const dir = tempDir('candor-static-range-');
 const BODY = Buffer.from('0123456789abcdefghij'.repeat(100));
 const SIZE = BODY.length;
 const GZIPPED = Buffer.from('GZIP-BYTES');

@@ -6,15 +6,15 @@
  * `evil.example` (an open redirect, as Go's http.FileServer and Caddy's file_server once had).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 test('with merge_slashes off, a directory asked as `//name` is sent to `/name/`, never to the host `name`', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'candor-static-redirect-'));
+  const root = tempDir('candor-static-redirect-');
   t.after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(join(root, 'evil.example'));
   writeFileSync(join(root, 'evil.example', 'index.html'), '<h1>a folder</h1>');

@@ -5,15 +5,15 @@
  * file itself), never a 500 blaming the gateway for a file it was never meant to read.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rawRequest, request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-static-special-'));
+const dir = tempDir('candor-static-special-');
 const root = join(dir, 'site');
 const spa = join(dir, 'spa');
 const sockets: Server[] = [];

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { AcmeClient } from '../../../src/server/acme/acme-client.ts';
 import { startPebble } from '../../helpers/pebble.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -22,7 +22,7 @@ test('a reload that changes acme.email brings the CA account’s contact to it',
 }, async () => {
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const pebble = await startPebble({ httpPort, tlsPort });
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-contact-'));
+  const dir = tempDir('candor-acme-contact-');
   const storage = join(dir, 'acme');
   const text = (email: string) => `name: front-door
 listen:

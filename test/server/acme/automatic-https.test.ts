@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
@@ -22,6 +21,7 @@ import { type Pebble, startPebble } from '../../helpers/pebble.ts';
 import { balancer } from '../../helpers/proxy-header.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { named, samples, sampleValue, scrape } from '../../observe/metrics/scrape.ts';
@@ -48,7 +48,7 @@ after(async () => {
 });
 
 function storage(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-'));
+  const dir = tempDir('candor-acme-');
   dirs.push(dir);
   return join(dir, 'acme');
 }

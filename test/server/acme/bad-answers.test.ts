@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { type FakeAcmeCaOptions, startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
 import { certificateFor, signedRequest } from '../../helpers/named-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { samples, sampleValue } from '../../observe/metrics/scrape.ts';
@@ -24,7 +24,7 @@ async function orderingFrom(
   held?: { certPath: string; keyPath: string },
 ): Promise<{ gw: TestGateway; store: string; tlsPort: number; close(): Promise<void> }> {
   const ca = await startFakeAcmeCa(options);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-bad-'));
+  const dir = tempDir('candor-acme-bad-');
   const store = join(dir, 'acme');
   if (held !== undefined) {
     mkdirSync(join(store, 'certificates', name), { recursive: true });

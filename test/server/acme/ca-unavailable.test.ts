@@ -6,12 +6,12 @@
  * test/helpers/fake-acme-ca.ts): pebble does not go down for maintenance.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { type FakeAcmeCaOptions, startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -21,7 +21,7 @@ async function firstFailure(options: FakeAcmeCaOptions): Promise<{
   line: Record<string, unknown> | undefined;
 }> {
   const ca = await startFakeAcmeCa(options);
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-down-'));
+  const dir = tempDir('candor-acme-down-');
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const gw = await startGatewayFromText(`listen:
   - address: 127.0.0.1:${httpPort}

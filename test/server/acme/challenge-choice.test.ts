@@ -6,20 +6,20 @@
  * HTTP-01 port left with nothing listening; `candor diagnose --acme` probes no port 80 for it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { diagnoseAcme } from '../../../src/server/acme/diagnose-acme.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 let pebble: Pebble;
 let httpPort = 0;
 let tlsPort = 0;
-const dir = mkdtempSync(join(tmpdir(), 'candor-acme-choice-'));
+const dir = tempDir('candor-acme-choice-');
 
 before(async () => {
   [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);

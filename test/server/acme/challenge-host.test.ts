@@ -7,8 +7,7 @@
  * Redis) while the gateway's own order cannot reach its CA.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -17,6 +16,7 @@ import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -46,7 +46,7 @@ upstreams:
 test('a token is answered for the name it validates (any case, any port), not for another Host', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-host-'));
+  const dir = tempDir('candor-acme-host-');
   const seen: string[] = [];
   const upstream = await listenOnLoopback((req, res) => {
     seen.push(`${req.headers.host}${req.url}`);
@@ -93,7 +93,7 @@ test('a token is answered for the name it validates (any case, any port), not fo
 test('a token too long to be a file name (256 characters) goes on to routing, not a 500', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-host-'));
+  const dir = tempDir('candor-acme-host-');
   const upstream = await listenOnLoopback((req, res) => res.end(`app answered ${req.url?.length}\n`));
   const { gw, ask } = await gatewayOn(join(dir, 'acme'), upstream.url);
   try {
@@ -116,7 +116,7 @@ test('a token too long to be a file name (256 characters) goes on to routing, no
 test('in a fleet, a token another gateway put in Redis is answered for its name only: another Host gets 404', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-host-'));
+  const dir = tempDir('candor-acme-host-');
   const redis = await startRedis();
   const upstream = await listenOnLoopback((_req, res) => res.end('app answered\n'));
   // The gateway's keys: the default prefix.
@@ -170,7 +170,7 @@ test('in a fleet, a token another gateway put in Redis is answered for its name 
 test('behind a trusted proxy that says its client used https (the CA followed its redirect), the plain listener still answers the validation', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-proto-'));
+  const dir = tempDir('candor-acme-proto-');
   const upstream = await listenOnLoopback((_req, res) => res.end('app answered\n'));
   const { gw } = await gatewayOn(join(dir, 'acme'), upstream.url, 'trust_forwarded_from: [127.0.0.1]\n');
   try {

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Knot, startKnot } from '../../helpers/knot.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -27,7 +27,7 @@ const relayed: ('answer dropped' | 'passed')[] = [];
 let inZoneThen = '';
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'candor-dns01-lost-'));
+  dir = tempDir('candor-dns01-lost-');
   knot = await startKnot('example.test');
   const nowhere = await freePort();
   pebble = await startPebble({ httpPort: nowhere, tlsPort: nowhere, dnsServer: knot.address });

@@ -8,8 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
@@ -19,6 +18,7 @@ import { directoryId } from '../../../src/server/acme/acme-store.ts';
 import { certificateFor, expiredCertificateFor } from '../../helpers/named-certs.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -40,7 +40,7 @@ after(async () => {
 });
 
 function config(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-fleet-'));
+  const dir = tempDir('candor-acme-fleet-');
   dirs.push(dir);
   return `listen:
   - address: 127.0.0.1:${httpPort}
@@ -69,7 +69,7 @@ function fleetKey(kind: 'certificate' | 'lock' | 'failed', name: string): string
 
 /** A self-signed certificate for `name` valid for `days`, with its key. */
 function selfSigned(name: string, days: number): { chain: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-self-signed-'));
+  const dir = tempDir('candor-self-signed-');
   dirs.push(dir);
   execFileSync(
     'openssl',

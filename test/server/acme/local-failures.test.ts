@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -15,6 +14,7 @@ import { startFakeAcmeCa } from '../../helpers/fake-acme-ca.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startPebble } from '../../helpers/pebble.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -49,7 +49,7 @@ test('an account key in the store that cannot be used is told with its file, not
   timeout: 30_000,
 }, async () => {
   const ca = await startFakeAcmeCa({});
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const dir = tempDir('candor-acme-local-');
   const store = join(dir, 'acme');
   const keyFile = new AcmeStore(store).accountKeyFile(ca.directory);
   mkdirSync(join(store, 'accounts'), { recursive: true });
@@ -79,7 +79,7 @@ test('an account key that cannot be read does not stop the gateway: it serves, a
   timeout: 30_000,
 }, async () => {
   const ca = await startFakeAcmeCa({});
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const dir = tempDir('candor-acme-local-');
   const store = join(dir, 'acme');
   const keyFile = new AcmeStore(store).accountKeyFile(ca.directory);
   // A folder where the key is (as a file of another owner is to a gateway not run as root).
@@ -117,7 +117,7 @@ test('an account key that is a FIFO nobody writes does not stop the gateway: it 
   timeout: 30_000,
 }, async () => {
   const ca = await startFakeAcmeCa({});
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const dir = tempDir('candor-acme-local-');
   const store = join(dir, 'acme');
   const keyFile = new AcmeStore(store).accountKeyFile(ca.directory);
   mkdirSync(dirname(keyFile), { recursive: true });
@@ -156,7 +156,7 @@ test('a certificate issued that the store cannot keep is the gateway’s own fai
 }, async () => {
   const ports = { http: await freePort(), tls: await freePort() };
   const pebble = await startPebble({ httpPort: ports.http, tlsPort: ports.tls });
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const dir = tempDir('candor-acme-local-');
   const store = join(dir, 'acme');
   // A folder where the key is to go: the rename of the new key onto it fails.
   mkdirSync(join(store, 'certificates/disk.shop.test/key.pem/in-the-way'), { recursive: true });
@@ -179,7 +179,7 @@ test('a challenge an order left behind (a crash mid-validation) is not answered 
   timeout: 30_000,
 }, async () => {
   const ca = await startFakeAcmeCa({});
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-local-'));
+  const dir = tempDir('candor-acme-local-');
   const store = new AcmeStore(join(dir, 'acme'));
   store.open();
   store.setHttpChallenge('left-behind', {

@@ -5,14 +5,14 @@
  * old CA's certificate saved over the new one's) or past the close (the CA polled for minutes).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -80,7 +80,7 @@ test('an order under way is abandoned when a reload replaces the ordering, and w
   timeout: 60_000,
 }, async () => {
   const ca = await pendingCa();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-replaced-'));
+  const dir = tempDir('candor-acme-replaced-');
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const text = (email: string) => `listen:
   - address: 127.0.0.1:${httpPort}

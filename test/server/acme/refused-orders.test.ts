@@ -6,10 +6,9 @@
  * once, and the others take its failure and its retry time, not the lock in turn.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
@@ -17,6 +16,7 @@ import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -89,7 +89,7 @@ test("a rate-limited CA's Retry-After decides the next try, told in the log and 
   timeout: 30_000,
 }, async () => {
   const ca = await refusingCa();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-limited-'));
+  const dir = tempDir('candor-acme-limited-');
   const upstream = await keep(listenOnLoopback((_req, res) => res.end('app\n')));
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const gw = await startGatewayFromText(`listen:
@@ -134,7 +134,7 @@ test("a fleet on one Redis: the lock holder's failed order is the fleet's; the o
 }, async () => {
   const ca = await refusingCa({ status: 403, type: 'urn:ietf:params:acme:error:unauthorized' });
   const redis = await startRedis();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-fleet-refused-'));
+  const dir = tempDir('candor-acme-fleet-refused-');
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const text = (http: number, tls: number, store: string) => `listen:
   - address: 127.0.0.1:${http}
@@ -189,7 +189,7 @@ test("a renewal's failure plans the retry; the CA's renewal window told after it
   timeout: 30_000,
 }, async () => {
   const ca = await refusingCa();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-ari-limited-'));
+  const dir = tempDir('candor-acme-ari-limited-');
   // A stored certificate for other.example (valid two days): due now by renew_before.
   const certs = testCertificates();
   const store = new AcmeStore(join(dir, 'acme'));
@@ -238,7 +238,7 @@ test("a restart with the same acme config waits out the last run's backoff (a cr
   timeout: 30_000,
 }, async () => {
   const ca = await refusingCa();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-restart-'));
+  const dir = tempDir('candor-acme-restart-');
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const text = (more = '') => `listen:
   - address: 127.0.0.1:${httpPort}

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startPebble } from '../../helpers/pebble.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
@@ -17,7 +17,7 @@ test('a renew_before not shorter than the lifetime is told at warn, with both, w
 }, async () => {
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const pebble = await startPebble({ httpPort, tlsPort });
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-renew-'));
+  const dir = tempDir('candor-acme-renew-');
   const gw = await startGatewayFromText(`listen:
   - address: 127.0.0.1:${httpPort}
   - address: 127.0.0.1:${tlsPort}

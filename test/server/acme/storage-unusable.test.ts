@@ -10,14 +10,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-acme-storage-'));
+const dir = tempDir('candor-acme-storage-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const FILE = join(dir, 'a-file');
 writeFileSync(FILE, 'not a folder\n');
@@ -30,10 +31,12 @@ interface Run {
 /** `candor ARGS` to its end (bounded: a serve that started is killed, and the test fails on its code). */
 function candor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk;

@@ -6,22 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -32,7 +23,7 @@ const newKey = () =>
 test('keys, files and folders restored into acme.storage readable by others are made owner-only at start, and said', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-modes-'));
+  const dir = tempDir('candor-acme-modes-');
   const root = join(dir, 'acme');
   const [http, tls, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
   const directory = `https://127.0.0.1:${nowhere}/dir`;
@@ -93,7 +84,7 @@ upstreams:
 });
 
 test('a key the store writes is created 0600, even over a leftover temporary file that was 0644', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-modes-'));
+  const dir = tempDir('candor-acme-modes-');
   try {
     const store = new AcmeStore(join(dir, 'acme'));
     store.open();
@@ -115,7 +106,7 @@ test('a key the store writes is created 0600, even over a leftover temporary fil
 test("what root writes into another user's acme.storage (sudo candor diagnose --acme) is that user's, or the gateway could not read it", {
   skip: process.getuid?.() !== 0 ? 'changing owners needs root (CI runs as root)' : false,
 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-owner-'));
+  const dir = tempDir('candor-acme-owner-');
   const root = join(dir, 'acme');
   mkdirSync(root, { mode: 0o700 });
   // The gateway's own user (nobody's ids stand for it): the folder is its.

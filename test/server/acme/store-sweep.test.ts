@@ -10,18 +10,17 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { AcmeStore } from '../../../src/server/acme/acme-store.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -40,7 +39,7 @@ const leftByACrash = (path: string) => {
 test('temporary key files and half-done certificate saves a crash left in acme.storage are swept at start, and said', {
   timeout: 30_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-acme-sweep-'));
+  const dir = tempDir('candor-acme-sweep-');
   const root = join(dir, 'acme');
   const [http, tls, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
   const directory = `https://127.0.0.1:${nowhere}/dir`;

@@ -8,8 +8,7 @@
  * written otherwise and never without a token; bad input is a 4xx naming the problem.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -21,10 +20,11 @@ import type { ClusterControl } from '../../../src/server/cluster/cluster-control
 import { type ClientResponse, rawRequest, request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'admin-security-token-0123456789abcdef';
-const dir = mkdtempSync(join(tmpdir(), 'candor-admin-security-'));
+const dir = tempDir('candor-admin-security-');
 const tokenFile = join(dir, 'token');
 let app: Fault;
 let serve: ServeProcess;

@@ -6,8 +6,7 @@
  * page (in a real Chromium) shows the same row.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
@@ -16,6 +15,7 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'auth-hop-status-token-0123456789ab';
@@ -31,7 +31,7 @@ interface HopStatus {
 test('GET /status and the status page show each auth hop: its circuit, its counts, its latest failure', {
   timeout: 90_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-auth-hops-'));
+  const dir = tempDir('candor-auth-hops-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const auth = await startSwitchable();

@@ -4,14 +4,14 @@
  * counts, so a page both had was "removed: 2".
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const TOKEN = 'cache-purge-token-abcdefghijkl';
@@ -21,7 +21,7 @@ let adminPort: number;
 let base: string;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-purge-workers-'));
+  const dir = tempDir('candor-purge-workers-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   origin = await startMoodyOrigin({ status: 200, fields: ['Cache-Control', 'max-age=600'], body: 'page' });

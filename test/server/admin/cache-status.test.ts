@@ -6,8 +6,7 @@
  * shows them on the route's row.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { mergeStatuses } from '../../../src/server/cluster/status-merge.ts';
@@ -16,6 +15,7 @@ import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const TOKEN = 'cache-status-token-0123456789abcdef';
@@ -29,7 +29,7 @@ interface RouteCache {
 test('GET /status and the status page show the stale answers of each route with a cache, by failure, summed over the workers', {
   timeout: 90_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-cache-status-'));
+  const dir = tempDir('candor-cache-status-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const origin = await startMoodyOrigin({

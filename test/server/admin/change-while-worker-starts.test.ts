@@ -5,13 +5,13 @@
  * must not be lost (the worker would serve without it, and the call would wait 5 s to say so).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const TOKEN = 'admin-test-token-abcdefghijkl';
@@ -34,7 +34,7 @@ function childrenOf(pid: number): number[] {
 test('an admin change sent while a restarted worker boots is applied by it, and answered', async () => {
   const blue = await startEcho();
   const green = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-change-starting-'));
+  const dir = tempDir('candor-change-starting-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const [adminPort, port] = [await freePort(), await freePort()];

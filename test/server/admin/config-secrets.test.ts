@@ -4,18 +4,18 @@
  * docs/configuration.md promises ("never logged nor shown").
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'admin-test-token-abcdefghijkl';
 const PASSWORD = 's3cret-redis-passw0rd';
 
 test("GET /config masks the store's password; its address stays readable", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-config-secrets-'));
+  const dir = tempDir('candor-config-secrets-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const adminPort = await freePort();

@@ -6,13 +6,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is what GET /config shows in place of a variable's value.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'config-secrets-token-0123456789abcdef';
@@ -22,7 +22,7 @@ after(async () => {
 });
 
 test('GET /config shows a URL password as ***, never in clear; the rest of the URL as written', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-config-secrets-'));
+  const dir = tempDir('candor-config-secrets-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const [adminPort, redisPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
@@ -61,7 +61,7 @@ upstreams:
 });
 
 test('GET /config shows a value from the environment as the file writes it: ${TOKEN}, never the token', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-config-env-'));
+  const dir = tempDir('candor-config-env-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const secret = 'env-secret-7c1e9a04d2b8';
@@ -123,7 +123,7 @@ upstreams:
 });
 
 test('GET /config: a forward-auth URL from the environment, split into origin and path by the loader, shows no part of its query', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-config-split-'));
+  const dir = tempDir('candor-config-split-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
   const secret = 'hook-secret-5d0c3f7a9e21';

@@ -6,14 +6,14 @@
  * real Chromium.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'ejection-page-token-0123456789abcdef';
@@ -22,7 +22,7 @@ test('an ejection run out, no request since: the page shows the target half-open
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-ejection-page-'));
+  const dir = tempDir('candor-ejection-page-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const upstream: SwitchableUpstream = await startSwitchable();

@@ -4,15 +4,15 @@
  * (both on the admin listener and under probes_path on the main listener).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const TOKEN = 'metrics-drain-token-abcdefgh';
 
@@ -41,7 +41,7 @@ function getText(port: number, path: string, token?: string): Promise<{ status: 
 
 /** A config file (its text made with the path of the token file, written beside it); its path. */
 function writeConfig(text: (tokenFile: string) => string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-md-'));
+  const dir = tempDir('candor-md-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');

@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 /** The admin token of the status page's tests on one small gateway. */
 export const TOKEN = 'status-page-incidents-token-0123456789';
 
 /** A folder with the token file and a config proxying `/` to `target`, the admin API on `adminPort`. */
 export function gatewayDir(adminPort: number, target: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-incidents-'));
+  const dir = tempDir('candor-page-incidents-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');

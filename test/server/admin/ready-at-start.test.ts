@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -37,7 +38,7 @@ const accepts = (port: number) =>
   });
 
 test('GET /ready answers 503 "starting" until a worker listens, then 200', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const dir = tempDir('candor-ready-');
   const [mainPort, adminPort] = [await freePort(), await freePort()];
   const path = join(dir, 'candor.yaml');
   writeFileSync(
@@ -54,10 +55,12 @@ upstreams:
       - url: http://127.0.0.1:9
 `,
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+    }),
+  );
   try {
     const seen: string[] = [];
     const deadline = performance.now() + 20_000;
@@ -79,17 +82,19 @@ upstreams:
 });
 
 test('GET /ready says starting while the only worker is dead and its replacement not yet listening', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-ready-'));
+  const dir = tempDir('candor-ready-');
   const [mainPort, adminPort] = [await freePort(), await freePort()];
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
     `listen:\n  - address: 127.0.0.1:${mainPort}\nadmin: { listen: "127.0.0.1:${adminPort}", token_env: CANDOR_TEST_TOKEN }\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n`,
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CANDOR_TEST_TOKEN: 'ready-test-token-abcdefghijkl' },
+    }),
+  );
   try {
     const readyNow = async () => (await get(adminPort, '/ready'))?.status;
     const deadline = performance.now() + 20_000;

@@ -5,19 +5,19 @@
  * file after it asked, never by the one under way when it asked.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { adminCall, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const TOKEN = 'merged-reload-token-0123456789abcd';
 const CALLS = 4;
 
 test('SIGHUPs and admin reloads asked while a reload reads the file make one reload after it, which answers each admin caller', async (t) => {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-merged-reload-'));
+  const dir = tempDir('candor-merged-reload-');
   t.after(async () => {
     await echo.close();
     rmSync(dir, { recursive: true, force: true });

@@ -5,17 +5,17 @@
  * API's was a 500.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { adminCall, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const TOKEN = 'reader-gone-token-0123456789abcdef';
 const REFUSED = 'reload refused: the config is invalid; the running config stays';
 
 test('a reload whose reading process is killed is refused with its reason, by SIGHUP and by the admin API; the next one reloads', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reader-gone-'));
+  const dir = tempDir('candor-reader-gone-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
   const path = join(dir, 'candor.yaml');

@@ -5,19 +5,19 @@
  * The answer is still the 503 "incomplete", naming the workers that did not confirm, and why.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { adminCall, childPids, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'unconfirmed-reload-token-0123456789';
 
 test('a reload no worker confirmed in time: the answer is 503 incomplete, and the admin API then tells the config the worker runs once it wakes', async (t) => {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-unconfirmed-'));
+  const dir = tempDir('candor-unconfirmed-');
   t.after(async () => {
     await echo.close();
     rmSync(dir, { recursive: true, force: true });
@@ -78,7 +78,7 @@ test('a reload no worker confirmed in time: the answer is 503 incomplete, and th
 /** `serve --workers 2` on an echo, with the admin API; a reload then adds the route /added. */
 async function twoWorkers(t: TestContext, port: number) {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-died-reload-'));
+  const dir = tempDir('candor-died-reload-');
   t.after(async () => {
     await echo.close();
     rmSync(dir, { recursive: true, force: true });

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { ended } from '../../helpers/process-state.ts';
 import { adminCall, childPids, startServe, stopConfigReader } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'draining-reload-token-0123456789ab';
@@ -46,7 +46,7 @@ async function writeConfig(dir: string, drainTimeout: string, app: string): Prom
 
 test('a reload while the gateway drains: 409 Draining, a warn line that says so, candor reload exits 69', async (t) => {
   const hang = await startBlackhole();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-drain-reload-'));
+  const dir = tempDir('candor-drain-reload-');
   t.after(async () => {
     await hang.close();
     rmSync(dir, { recursive: true, force: true });
@@ -89,7 +89,7 @@ test('a reload while the gateway drains: 409 Draining, a warn line that says so,
 });
 
 test("a drain that begins while a reload reads its file gives that read up: the reload is the 409 Draining, and the file's read does not hold the primary's exit", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-drain-reading-'));
+  const dir = tempDir('candor-drain-reading-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = await writeConfig(dir, '1s', '    targets:\n      - url: http://127.0.0.1:9\n');
   const serve = await startServe(path, 1, { admin: true });

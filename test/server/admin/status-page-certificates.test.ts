@@ -5,14 +5,14 @@
  * many orders failed in a row. A gateway that orders nothing shows no panel.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { expiredCertificateFor } from '../../helpers/named-certs.ts';
 import { startPebble } from '../../helpers/pebble.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'status-page-token-0123456789abcdef';
@@ -21,7 +21,7 @@ test("the certificate panel: an expired certificate whose renewal the CA refuses
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-certs-'));
+  const dir = tempDir('candor-page-certs-');
   const [httpPort, tlsPort, adminPort, nowhere] = await Promise.all([
     freePort(),
     freePort(),

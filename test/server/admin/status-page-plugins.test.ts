@@ -3,14 +3,14 @@
  * each plugin's calls, failures and overruns, summed over both workers, as GET /status gives them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'status-page-plugins-token-0123456789';
@@ -19,7 +19,7 @@ test("the status page shows each plugin's calls, failures and overruns over ever
   timeout: 60_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-plugins-'));
+  const dir = tempDir('candor-page-plugins-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   writeFileSync(

@@ -8,8 +8,7 @@
  * maintenance are set from the page too. The screenshot in the README is taken here.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -18,6 +17,7 @@ import { type SwitchableUpstream, startSwitchable } from '../../../src/kits/faul
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'status-page-token-0123456789abcdef';
@@ -67,7 +67,7 @@ test('the status page: token prompt, a killed target goes unhealthy and its fail
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-page-'));
+  const dir = tempDir('candor-page-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const killable: SwitchableUpstream = await startSwitchable();

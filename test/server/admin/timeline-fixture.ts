@@ -2,9 +2,9 @@
  * What the deploy timeline's tests share (issue 36): a directory holding the admin token, and one
  * config (an admin listener, a route `app` to one target, and the route `extra` that a reload adds).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 export interface TimelineDir {
   dir: string;
@@ -15,7 +15,7 @@ export interface TimelineDir {
 
 /** A fresh directory with `token` in an owner-only token file, as the admin listener requires. */
 export function timelineDir(prefix: string, token: string): TimelineDir {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   return { dir, tokenFile, configPath: join(dir, 'candor.yaml') };

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CanaryOrigin, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 export const TOKEN = 'canary-test-token-abcdefghijkl';
@@ -25,7 +25,7 @@ export interface CanaryGateway {
 export async function startCanaryGateway(canary: string, workers = 1, extra = ''): Promise<CanaryGateway> {
   const stable = await startCanaryOrigin('stable');
   const next = await startCanaryOrigin('next');
-  const dir = mkdtempSync(join(tmpdir(), 'candor-canary-'));
+  const dir = tempDir('candor-canary-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const adminPort = await freePort();

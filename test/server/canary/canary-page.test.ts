@@ -4,12 +4,11 @@
  * verdict rolls back turns the panel red with the reason.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { paceLoad } from '../../helpers/canary-origin.ts';
 import { launchChromium, noChromium } from '../../helpers/chromium.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startCanaryGateway, TOKEN } from './canary-fixture.ts';
 
 test('the canary panel: Roll back from the page, then a verdict turns it red with the reason', {
@@ -18,7 +17,7 @@ test('the canary panel: Roll back from the page, then a verdict turns it red wit
 }, async () => {
   // 100: the five resets of the canary's 100 requests are sure by the exact test at any look.
   const gw = await startCanaryGateway('steps: [10, 30], step_interval: 1s, min_requests: 100');
-  const profile = join(mkdtempSync(join(tmpdir(), 'candor-canary-page-')), 'chromium-profile');
+  const profile = join(tempDir('candor-canary-page-'), 'chromium-profile');
   const browser = await launchChromium(profile, { width: 1280, height: 1000 });
   try {
     await gw.serve.waitForLines('canary step', 1);

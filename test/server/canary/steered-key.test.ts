@@ -10,14 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { clientBlock } from '../../../src/core/net/client-block.ts';
 import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** Where a key lands: its point on the weights' line, in percent (the canary is first: below its share). */
@@ -145,7 +145,7 @@ test('hash_key: client keys an IPv6 client by its /64: rotating its addresses, i
 
 test('under candor serve with four workers, the steering key counts once a step, whichever worker counted it: the canary is promoted', async () => {
   const [stable, next] = await origins();
-  const path = join(mkdtempSync(join(tmpdir(), 'candor-steered-')), 'candor.yaml');
+  const path = join(tempDir('candor-steered-'), 'candor.yaml');
   writeFileSync(path, steeredConfig('header:X-User', '', stable, next));
   try {
     const serve = await startServe(path, 4);

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CanaryOrigin, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { canaryRoutes } from './canary-fixture.ts';
 
 let stable: CanaryOrigin;
@@ -31,7 +31,7 @@ for (const [shape, make] of [
   ['a link to /dev/zero', (path: string) => execFileSync('ln', ['-s', '/dev/zero', path])],
 ] as [string, (path: string) => void][])
   test(`a kept verdict that is ${shape}: the gateway starts and serves, and says it cannot read it`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-verdict-odd-'));
+    const dir = tempDir('candor-verdict-odd-');
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const stateHome = join(dir, 'state');
     const verdicts = join(stateHome, 'candor', 'canaries', 'canary-edge');

@@ -6,8 +6,7 @@
  * the verdict is kept in Redis, and no longer ends with the running canary's time there.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -15,6 +14,7 @@ import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/ca
 import { cuttableRelay } from '../../helpers/cuttable-relay.ts';
 import { type RedisProcess, startRedis } from '../../helpers/redis-server.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { canaryRoutes, TOKEN } from './canary-fixture.ts';
@@ -41,7 +41,7 @@ after(async () => {
 const canary = 'steps: [10, 50], step_interval: 10s, check_interval: 200ms, min_requests: 100000';
 
 function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-verdict-restart-'));
+  const dir = tempDir('candor-verdict-restart-');
   dirs.push(dir);
   return dir;
 }

@@ -6,21 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, killAtExit, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const linux = process.platform === 'linux';
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-in-use-'));
+const dir = tempDir('candor-in-use-');
 let first: Fault;
 let second: Fault;
 
@@ -53,10 +53,12 @@ function serveExpectingExit(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env,
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {

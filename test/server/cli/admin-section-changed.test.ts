@@ -8,8 +8,7 @@
  * alone read as a gateway that is down.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -19,9 +18,10 @@ import { type AdminServer, startAdminServer } from '../../../src/server/admin/ad
 import { EXIT } from '../../../src/server/cluster/exit-codes.ts';
 import { runTool } from '../../helpers/cli-tools.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-rotated-'));
+const dir = tempDir('candor-rotated-');
 const path = join(dir, 'candor.yaml');
 let server: AdminServer;
 let called = 0;

@@ -1,19 +1,19 @@
 /** The `candor` command as a real child process: exit codes, output, serve and drain. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { READERS } from '../../../src/kits/explain/detect-format.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { request } from '../../helpers/http-client.ts';
-import { startServe } from '../../helpers/serve-process.ts';
+import { killAtExit, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-cli-'));
+const dir = tempDir('candor-cli-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {
@@ -257,10 +257,10 @@ test('serve with a port in use exits 69 and says why', async () => {
 
 test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', async () => {
   const upstream = await startEcho();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'serve', '--config', file('serve.yaml', valid(0, upstream.url))],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child: ChildProcess = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--config', file('serve.yaml', valid(0, upstream.url))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   );
   try {
     let stdout = '';
@@ -299,10 +299,12 @@ test('serve proxies, logs one JSON line per request, and exits 0 on SIGTERM', as
 
 test('serve runs its worker under a primary, with the small V8 young generation and no background optimizing compiles', async () => {
   const upstream = await startEcho();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', '1', '--config', file('serve-worker.yaml', valid(0, upstream.url))],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child: ChildProcess = killAtExit(
+    spawn(
+      process.execPath,
+      [BIN, 'serve', '--workers', '1', '--config', file('serve-worker.yaml', valid(0, upstream.url))],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   try {
     let stdout = '';

@@ -7,16 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
 test('a crash in a one-shot command exits 70 naming it, never the 1 diagnose gives a 5xx', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-crash-exit-'));
+  const dir = tempDir('candor-crash-exit-');
   const held: Socket[] = [];
   const silent = createServer((socket) => held.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

@@ -12,19 +12,17 @@ import { type TestContext, test } from 'node:test';
 import { fillUp, freeUp, readOnly, smallDisk } from '../../helpers/faulty-disk.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { startServe } from '../../helpers/serve-process.ts';
+import { killAtExit, startServe } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
 /** `candor serve --pid-file PATH` to its exit: its code and stderr. */
 function serveWithPidFile(config: string, pidFile: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', '1', '--config', config, '--pid-file', pidFile],
-    {
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', config, '--pid-file', pidFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    }),
   );
   let stderr = '';
   child.stderr.on('data', (chunk) => {
@@ -79,9 +77,11 @@ test('a log file whose disk fills: every request still answered, the refusal sai
   if (dir === undefined) return;
   const log = join(dir, 'access.log');
   const config = await configIn(t, dir, `log: { destination: ${log} }\n`);
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', config], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;

@@ -10,12 +10,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, killAtExit, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -51,7 +51,7 @@ function assertTemplated(text: string, file: string): void {
 }
 
 test('candor check: a problem quotes the value the environment gave as ${NAME}, never the value', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-env-problems-')), 'candor.yaml');
+  const file = join(tempDir('candor-env-problems-'), 'candor.yaml');
   writeFileSync(file, configText('127.0.0.1:0', true));
   const result = spawnSync(process.execPath, [BIN, 'check', file], {
     encoding: 'utf8',
@@ -69,12 +69,14 @@ ${file}:6:77  routes[0].request_headers.set.X-Mode: expected a header value with
 });
 
 test('candor serve refuses to start with the same problems, the token as ${API_TOKEN}', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'candor-env-problems-')), 'candor.yaml');
+  const file = join(tempDir('candor-env-problems-'), 'candor.yaml');
   writeFileSync(file, configText('127.0.0.1:0', true));
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...ENV },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...ENV },
+    }),
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -89,7 +91,7 @@ test('candor serve refuses to start with the same problems, the token as ${API_T
 
 /** A config file with the admin API on a free port (its token in a file beside it), the rule still valid. */
 async function adminConfig(): Promise<{ file: string; admin: string; adminPort: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-env-problems-'));
+  const dir = tempDir('candor-env-problems-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, ADMIN_TOKEN, { mode: 0o600 });
   const adminPort = await freePort();

@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -118,7 +119,7 @@ async function importsOf(
   upstreamLines = '',
   reload = true,
 ): Promise<{ primary: string[]; worker: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-lean-'));
+  const dir = tempDir('candor-lean-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
@@ -136,13 +137,11 @@ ${upstreamLines}log:
 `,
   );
   const imports = join(dir, 'imports.log');
-  const child = spawn(
-    process.execPath,
-    ['--import', HOOK, BIN, 'serve', '--workers', '1', '--config', config],
-    {
+  const child = killAtExit(
+    spawn(process.execPath, ['--import', HOOK, BIN, 'serve', '--workers', '1', '--config', config], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, CANDOR_TEST_IMPORTS: imports },
-    },
+    }),
   );
   try {
     let stderr = '';

@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const COMPILERS = join(import.meta.dirname, '../../../src/server/cluster/primary-compilers.ts');
@@ -73,7 +73,7 @@ test('candor serve: the primary runs with the flags on its command line, under t
   skip: process.platform !== 'linux' && 'reads /proc',
 }, async () => {
   const upstream = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-compilers-'));
+  const dir = tempDir('candor-compilers-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,

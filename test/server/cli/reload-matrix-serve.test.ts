@@ -5,13 +5,13 @@
  * its `token_file` (the old token refused from the reload on, the new one taken).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const OLD = 'reload-matrix-old-token-0123456789';
@@ -19,7 +19,7 @@ const NEW = 'reload-matrix-new-token-9876543210';
 
 test('log.level and the admin token rotated in its file: after a reload the primary and the worker log at the new level, the old token is refused and the new one taken', async (t) => {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-serve-'));
+  const dir = tempDir('candor-reload-serve-');
   t.after(async () => {
     await echo.close();
     rmSync(dir, { recursive: true, force: true });

@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -20,7 +20,7 @@ async function reloadAgainst(
   status: number,
   answer: (path: string) => unknown,
 ): Promise<{ code: number | null; stdout: string; stderr: string; path: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-answers-'));
+  const dir = tempDir('candor-reload-answers-');
   const path = join(dir, 'candor.yaml');
   const admin = await listenOnLoopback((req, res) => {
     req.resume();

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -21,7 +21,7 @@ const HSTS = 'max-age=31536000; includeSubDomains';
 test('a default HSTS header is on every route answer, a 502 too, and a route of its own rules has those instead; candor check lists them', {
   timeout: 60_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-route-defaults-'));
+  const dir = tempDir('candor-route-defaults-');
   const origin = await listenOnLoopback((_req, res) => res.end('from origin'));
   // Nothing listens here: every connection is refused, and the gateway answers 502 itself.
   const closed = await freePort();
@@ -85,7 +85,7 @@ upstreams:
 test('routes of an included file are served with the defaults; a reload reads the includes again, and refuses one whose problem it names at its file and line', {
   timeout: 60_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-includes-serve-'));
+  const dir = tempDir('candor-includes-serve-');
   const origin = await listenOnLoopback((req, res) => res.end(`origin saw ${req.url}`));
   mkdirSync(join(dir, 'conf.d'));
   const path = join(dir, 'candor.yaml');

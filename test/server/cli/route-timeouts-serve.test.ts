@@ -6,20 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
 test('through candor serve: the default response timeout answers 504, a route of its own waits for the 200; candor check lists and refuses', {
   timeout: 60_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-route-timeouts-'));
+  const dir = tempDir('candor-route-timeouts-');
   const timers = new Set<NodeJS.Timeout>();
   // Answers its head after 2 s.
   const origin = await listenOnLoopback((_req, res) => {

@@ -7,14 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-start-refusals-'));
+const dir = tempDir('candor-start-refusals-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 writeFileSync(join(dir, 'throws.mjs'), "export default () => {\n  throw new Error('no database');\n};\n");
@@ -48,9 +49,11 @@ function serveExpectingExit(
   workers = 1,
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {

@@ -5,17 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { configHash } from '../../../src/core/config/config-hash.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { VERSION } from '../../../src/core/version.ts';
 import { request } from '../../helpers/http-client.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
-const dir = mkdtempSync(join(tmpdir(), 'candor-start-'));
+const dir = tempDir('candor-start-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const TOKEN = 'start-line-token-0123456789';
@@ -38,10 +39,11 @@ test('serve writes one start line on stderr with the log in a file, and --pid-fi
   const config = join(dir, 'candor.yaml');
   writeFileSync(config, yaml);
   const pidFile = join(dir, 'candor.pid');
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', '2', '--config', config, '--pid-file', pidFile],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, START_TOKEN: TOKEN } },
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--config', config, '--pid-file', pidFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, START_TOKEN: TOKEN },
+    }),
   );
   let stdout = '';
   let stderr = '';
@@ -88,10 +90,12 @@ test('a pid file that cannot be written stops serve before it starts anything (e
   const config = join(dir, 'candor.yaml');
   writeFileSync(config, yaml);
   const missing = join(dir, 'no-such-folder', 'candor.pid');
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--pid-file', missing], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, START_TOKEN: TOKEN },
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--config', config, '--pid-file', missing], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, START_TOKEN: TOKEN },
+    }),
+  );
   let stderr = '';
   child.stderr.on('data', (c) => {
     stderr += c;

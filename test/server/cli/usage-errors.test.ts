@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DIAGNOSE_HELP } from '../../../src/server/cli/diagnose.ts';
 import { EXPLAIN_HELP } from '../../../src/server/cli/explain.ts';
 import { HELP } from '../../../src/server/cli/help.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -76,7 +76,7 @@ test('candor help COMMAND is that command’s help; an unknown one is refused', 
 });
 
 test("candor fleet and candor config given a gateway's config for --config say it is no bootstrap file, before reading it as one", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-usage-'));
+  const dir = tempDir('candor-usage-');
   after(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, 'gateway.yaml');
   writeFileSync(config, 'listen: [{ address: 127.0.0.1:8080 }]\nroutes: []\nupstreams: {}\n');

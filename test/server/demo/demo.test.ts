@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
+import { killAtExit } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -23,16 +24,18 @@ let stop: () => Promise<number | null>;
 let stderr = '';
 
 before(async () => {
-  const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
-    env: {
-      ...process.env,
-      CANDOR_PORT: '0',
-      CANDOR_TLS_PORT: '0',
-      CANDOR_ADMIN_PORT: '0',
-      CANDOR_DEMO_ADMIN_TOKEN: '',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--demo'], {
+      env: {
+        ...process.env,
+        CANDOR_PORT: '0',
+        CANDOR_TLS_PORT: '0',
+        CANDOR_ADMIN_PORT: '0',
+        CANDOR_DEMO_ADMIN_TOKEN: '',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   const banner = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -190,10 +193,12 @@ test('a demo whose port is taken exits 69 and says why', async () => {
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as net.AddressInfo).port;
   try {
-    const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
-      env: { ...process.env, CANDOR_PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--demo'], {
+        env: { ...process.env, CANDOR_PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;

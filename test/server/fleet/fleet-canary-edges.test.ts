@@ -7,8 +7,7 @@
  * gateway refused is not applied (and refused) again each time its record is written.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { CanaryRecord } from '../../../src/server/fleet/fleet-keys.ts';
@@ -25,8 +24,9 @@ import {
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-canary-edges-'));
+const dir = tempDir('candor-fleet-canary-edges-');
 const CANARY_KEY = `${FLEET_KEY}/canary`;
 let etcd: EtcdProcess;
 let gateway: FleetGateway;

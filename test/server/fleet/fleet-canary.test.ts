@@ -8,8 +8,7 @@
  * rolled back (the gateway gone counts as a failed canary).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
@@ -24,9 +23,10 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-canary-'));
+const dir = tempDir('candor-fleet-canary-');
 let etcd: EtcdProcess;
 let gateways: FleetGateway[] = [];
 const origins = new NamedOrigins();

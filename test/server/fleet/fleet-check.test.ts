@@ -3,13 +3,13 @@
  * problem: every problem at its file, line and field, exit 78, nothing started.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { candor } from '../../helpers/fleet-gateways.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-check-'));
+const dir = tempDir('candor-fleet-check-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('candor check on a bootstrap file: ok with what it names, or each problem at its line', async () => {

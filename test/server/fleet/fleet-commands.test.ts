@@ -6,8 +6,7 @@
  * broken config (exit 78), as they did.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
@@ -24,8 +23,9 @@ import {
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-commands-'));
+const dir = tempDir('candor-fleet-commands-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 const origins = new NamedOrigins();

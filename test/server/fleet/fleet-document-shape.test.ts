@@ -5,8 +5,7 @@
  * with, which has nothing wrong; the gateway keeps what it runs.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -23,8 +22,9 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-shape-'));
+const dir = tempDir('candor-fleet-shape-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let client: EtcdClient;

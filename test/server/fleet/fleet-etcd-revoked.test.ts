@@ -8,9 +8,7 @@
  * pace, and takes the next push once the permission is back.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
@@ -25,8 +23,9 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-revoked-'));
+const dir = tempDir('candor-fleet-revoked-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let root: EtcdClient;

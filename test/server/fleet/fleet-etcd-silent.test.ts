@@ -6,10 +6,8 @@
  * said so, never the gateway's end.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -26,8 +24,9 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-silent-'));
+const dir = tempDir('candor-fleet-silent-');
 let etcd: EtcdProcess;
 const origins = new NamedOrigins();
 

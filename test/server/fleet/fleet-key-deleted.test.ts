@@ -4,8 +4,7 @@
  * BEHIND a revision that is not there, and exits 1; the next push is taken.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -22,8 +21,9 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-deleted-'));
+const dir = tempDir('candor-fleet-deleted-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 const origins = new NamedOrigins();

@@ -5,8 +5,7 @@
  * never "not applied: the running config stays" while it serves the new revision.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -22,8 +21,9 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-unwritable-'));
+const dir = tempDir('candor-fleet-unwritable-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let client: EtcdClient;

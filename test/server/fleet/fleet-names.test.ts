@@ -6,8 +6,8 @@
  * first alone: the second is in neither the list nor its canaries.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gatewaysPrefix } from '../../../src/server/fleet/fleet-keys.ts';
@@ -23,9 +23,10 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-names-'));
+const dir = tempDir('candor-fleet-names-');
 let etcd: EtcdProcess;
 const origins = new NamedOrigins();
 

@@ -5,8 +5,7 @@
  * "caf\ufffd" where its author wrote "café", or a push that stores bytes other than the file's).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -23,8 +22,9 @@ import {
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-utf8-'));
+const dir = tempDir('candor-fleet-utf8-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let client: EtcdClient;

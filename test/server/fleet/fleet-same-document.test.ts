@@ -6,8 +6,7 @@
  * Against a real etcd (Debian's etcd-server) behind a relay the test cuts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type CuttableRelay, cuttableRelay } from '../../helpers/cuttable-relay.ts';
@@ -26,8 +25,9 @@ import {
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-same-document-'));
+const dir = tempDir('candor-fleet-same-document-');
 let etcd: EtcdProcess;
 let relay: CuttableRelay;
 let gateway: FleetGateway;

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -22,9 +21,10 @@ import {
   serveGateway,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-start-refusals-'));
+const dir = tempDir('candor-fleet-start-refusals-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let client: EtcdClient;

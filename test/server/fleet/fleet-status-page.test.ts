@@ -5,8 +5,7 @@
  * it is unreachable; the fleet's list shows the gateway behind the revision it refused.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
@@ -20,6 +19,7 @@ import {
   fleetBootstrap,
   serveGateway,
 } from '../../helpers/fleet-gateways.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const DOCUMENT = documentTo('http://127.0.0.1:1');
 
@@ -27,7 +27,7 @@ test("the status page's config source: revision and author, a refusal at its pos
   timeout: 90_000,
   skip: noChromium,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-page-'));
+  const dir = tempDir('candor-fleet-page-');
   const etcd = await startEtcd();
   const gateway = await fleetBootstrap(dir, 'page-1', [etcd.endpoint]);
   const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });

@@ -5,9 +5,7 @@
  * worker, answering again, swaps to it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
@@ -23,8 +21,9 @@ import {
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { childPids } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'candor-fleet-stuck-'));
+const dir = tempDir('candor-fleet-stuck-');
 let etcd: EtcdProcess;
 let gateway: FleetGateway;
 let client: EtcdClient;

@@ -3,10 +3,11 @@
  * tests that send it real signals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
 
@@ -33,19 +34,17 @@ export interface CandorProcess {
 
 /** Starts `candor serve --workers N` on a config body (without listen and log), waits until every worker listens. */
 export async function startCandor(body: string, workers = 1, listen = '127.0.0.1:0'): Promise<CandorProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-drain-'));
+  const dir = tempDir('candor-drain-');
   const logPath = join(dir, 'access.log');
   const configPath = join(dir, 'candor.yaml');
   writeFileSync(
     configPath,
     `name: drain-edge\nlisten:\n  - address: ${listen}\nlog:\n  destination: ${logPath}\n${body}`,
   );
-  const primary = spawn(
-    process.execPath,
-    [BIN, 'serve', '--workers', String(workers), '--config', configPath],
-    {
+  const primary = killAtExit(
+    spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', configPath], {
       stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    }),
   );
   let stderr = '';
   primary.stderr?.on('data', (chunk: Buffer) => {

@@ -7,15 +7,15 @@
  * naming it and the hook, nothing sent on; reading them goes on.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startPluginGateway } from '../../helpers/plugin-gateway.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import type { TestGateway } from '../../helpers/test-gateway.ts';
 
 /** As a plugin whose types no one checked writes it. */
@@ -97,7 +97,7 @@ describe('a CommonJS plugin in sloppy mode that assigns what it is given to read
   let app: Fault;
   let gw: TestGateway;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'candor-sloppy-'));
+    dir = tempDir('candor-sloppy-');
     writeFileSync(join(dir, 'sloppy.cjs'), SLOPPY);
     const sloppy = createRequire(import.meta.url)(join(dir, 'sloppy.cjs')) as Plugin;
     ({ app, gw } = await startPluginGateway('sloppy', sloppy));

@@ -5,14 +5,14 @@
  * line and `plugins.NAME.module`, and the plugin before serves on.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'plugins-include-reload-token-0123456789';
@@ -40,7 +40,7 @@ describe('a plugin an included file defines, its options changed there, then rel
   const teamFile = () => join(dir, 'team', 'routes.yaml');
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'candor-plugins-include-reload-'));
+    dir = tempDir('candor-plugins-include-reload-');
     app = await startEcho();
     mkdirSync(join(dir, 'team'));
     writeFileSync(join(dir, 'team', 'tag.mjs'), TAG);

@@ -7,8 +7,7 @@
  * blaming a plugin's process.exit that no plugin called).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -16,6 +15,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const PLUGIN = `import { boom } from 'thrower';
@@ -32,7 +32,7 @@ let app: Fault;
 let serve: ServeProcess;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'candor-plugins-crash-'));
+  dir = tempDir('candor-plugins-crash-');
   app = await startEcho();
   await mkdir(join(dir, 'node_modules/thrower'), { recursive: true });
   await writeFile(

@@ -13,9 +13,8 @@
  * would signal the test runner and its neighbours.)
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -23,6 +22,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 /** Each path one way to end the process it runs in. */
@@ -64,7 +64,7 @@ describe('a plugin that tries to end its worker, through candor serve', () => {
   let serve: ServeProcess;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'candor-plugins-guard-'));
+    dir = tempDir('candor-plugins-guard-');
     app = await startEcho();
     held = http.createServer((_req, res) => holding.push(res));
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));

@@ -6,15 +6,15 @@
  * it: a 500 proxy_internal_error naming the plugin, the reload's fault counted as the plugin's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -48,7 +48,7 @@ const held: http.ServerResponse[] = [];
 const open: TestGateway[] = [];
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'candor-plugins-reload-close-'));
+  dir = tempDir('candor-plugins-reload-close-');
   writeFileSync(join(dir, 'pool.mjs'), POOL_PLUGIN);
   app = http.createServer((req, res) => {
     if (req.url === '/slow') held.push(res);

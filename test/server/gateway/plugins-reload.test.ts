@@ -8,14 +8,14 @@
  * carried its content's hash, the old code ran on and the reload said "ok".
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'plugins-reload-token-0123456789abcdef';
@@ -42,7 +42,7 @@ describe('a plugin module edited in place, then reloaded', () => {
   const plugin = () => join(dir, 'ver.mjs');
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'candor-plugins-reload-'));
+    dir = tempDir('candor-plugins-reload-');
     app = await startEcho();
     writeFileSync(plugin(), version('1'));
     writeFileSync(

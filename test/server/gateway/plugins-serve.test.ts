@@ -6,9 +6,8 @@
  * plugin's own answer logged as made by it; its counts in /metrics.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -16,6 +15,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { rawUntil, request } from '../../helpers/http-client.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../../docs/examples/plugins');
@@ -36,7 +36,7 @@ describe('plugins through candor serve', () => {
   let down: Fault;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'candor-plugins-'));
+    dir = tempDir('candor-plugins-');
     app = await startEcho();
     checks = http.createServer((req, res) => {
       res.writeHead(req.url === '/allow?user=ok' ? 200 : 403).end();

@@ -6,9 +6,8 @@
  * the next one. (A worker's own bug still ends it: worker-restart.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -17,6 +16,7 @@ import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
 /** A plugin that starts things and forgets them, by the path it is called on. */
@@ -66,7 +66,7 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
   let serve: ServeProcess;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'candor-plugins-stray-'));
+    dir = tempDir('candor-plugins-stray-');
     app = await startEcho();
     down = await startRefusing();
     held = http.createServer((_req, res) => holding.push(res));

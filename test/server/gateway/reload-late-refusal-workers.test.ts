@@ -6,20 +6,20 @@
  * closed (its close hook writes a file), and /status says the config that serves.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 const TOKEN = 'reload-late-refusal-token-0123456789';
 
 test('a reload every worker refuses late leaves them on the config before, nothing of the new one open', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-workers-'));
+  const dir = tempDir('candor-reload-late-workers-');
   const app = await startEcho();
   const ca = join(dir, 'ca.pem');
   const closedMarker = join(dir, 'closed');

@@ -8,10 +8,9 @@
  * by nothing.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -22,11 +21,12 @@ import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { startGateway } from '../../../src/server/gateway/gateway.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 test('a reload whose runtime cannot be built is refused whole: the old config serves on, nothing of the new is left open', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const dir = tempDir('candor-reload-late-');
   const up = await startEcho();
   const closed: string[] = [];
   // Each instance says which config made it, in its answers and when it is closed.
@@ -105,7 +105,7 @@ ${upstream}`;
 });
 
 test('a reload refused as its routes’ access is built leaves the upstreams it would drop serving as they were', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const dir = tempDir('candor-reload-late-');
   const app = await startEcho();
   const gone = await startEcho();
   const users = join(dir, 'users');
@@ -167,7 +167,7 @@ upstreams:
 });
 
 test('a reload whose kept TLS listener’s key cannot be read again is refused whole, not reported refused while it serves', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-late-'));
+  const dir = tempDir('candor-reload-late-');
   const up = await startEcho();
   const certs = testCertificates();
   const cert = join(dir, 'cert.pem');

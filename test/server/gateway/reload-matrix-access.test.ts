@@ -7,15 +7,15 @@
  * included.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { fileIssuer } from '../../helpers/jwt-issuer.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const reload = (gw: TestGateway, yaml: string) =>
@@ -57,7 +57,7 @@ const basic = (user: string, password: string) => ({
 test("auth.basic's file rewritten under the same path: a reload refuses a removed user at once, remembered or not, and admits one added", async (t) => {
   const app = await startEcho();
   t.after(() => app.close());
-  const users = join(mkdtempSync(join(tmpdir(), 'candor-reload-basic-')), 'htpasswd');
+  const users = join(tempDir('candor-reload-basic-'), 'htpasswd');
   writeFileSync(users, `alice:${bcrypt.hashSync('a', 4)}\nbob:${bcrypt.hashSync('b', 4)}\n`);
   const yaml = withRoute(app.url, `    auth: { basic: { users_file: ${users} } }`);
   const gw = await startTestGateway(yaml);

@@ -5,14 +5,14 @@
  * meets the new value.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 const reload = (gw: TestGateway, yaml: string) =>
@@ -47,7 +47,7 @@ function keptAlive(base: string) {
 
 test('name, errors.detail and errors.pages: the next request, on a connection open across the reload, meets the new ones', async () => {
   const app = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-pages-'));
+  const dir = tempDir('candor-reload-pages-');
   const page = join(dir, 'problem.json');
   writeFileSync(page, '{"help_url": "https://status.example.com"}');
   const yaml = (name: string, errors: string) => `name: ${name}
@@ -190,8 +190,8 @@ upstreams:
 
 test("a kept route's redirect, static root and timeouts follow the reload; a request in flight ends on its own", async () => {
   const app = await startEcho();
-  const one = mkdtempSync(join(tmpdir(), 'candor-reload-root-'));
-  const two = mkdtempSync(join(tmpdir(), 'candor-reload-root-'));
+  const one = tempDir('candor-reload-root-');
+  const two = tempDir('candor-reload-root-');
   writeFileSync(join(one, 'page.txt'), 'one');
   writeFileSync(join(two, 'page.txt'), 'two');
   const yaml = (location: string, root: string, response: string) => `name: edge-1

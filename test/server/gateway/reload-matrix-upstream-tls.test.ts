@@ -5,14 +5,14 @@
  * under the same paths included (a CA or client certificate replaced in place).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startHttpsEcho } from '../../../src/kits/fault-kit/tls-faults.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -31,7 +31,7 @@ ${upstream}`;
 test("tls.ca replaced under the same path: after a reload the kept target's idle connection is not reused, the next one is verified against the new CA", async (t) => {
   const app = await startHttpsEcho();
   t.after(() => app.close());
-  const ca = join(mkdtempSync(join(tmpdir(), 'candor-reload-ca-')), 'ca.pem');
+  const ca = join(tempDir('candor-reload-ca-'), 'ca.pem');
   copyFileSync(app.caPath, ca);
   const yaml = config(app.url, `    tls: { ca: ${ca} }\n`);
   const gw = await startTestGateway(yaml);
@@ -55,7 +55,7 @@ test("tls.ca replaced under the same path: after a reload the kept target's idle
 test("tls.cert replaced under the same path: after a reload the kept target's next request comes with the new client certificate", async (t) => {
   const app = await startHttpsEcho({ requireClientCertificate: true });
   t.after(() => app.close());
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-cert-'));
+  const dir = tempDir('candor-reload-cert-');
   const [cert, key] = [join(dir, 'client.pem'), join(dir, 'client.key')];
   copyFileSync(app.certificates.client.certPath, cert);
   copyFileSync(app.certificates.client.keyPath, key);

@@ -5,14 +5,14 @@
  * reload: every answer is 2xx (the upstreams only answer 200) and no connection errors.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const TOKEN = 'reload-test-token-0123456789';
 
@@ -21,7 +21,7 @@ const TOKEN = 'reload-test-token-0123456789';
 test('20 reloads under steady traffic: zero failed requests, zero connection errors, new routes take effect', {
   timeout: 180_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-'));
+  const dir = tempDir('candor-reload-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const a = await startEcho();

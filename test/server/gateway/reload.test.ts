@@ -5,10 +5,9 @@
  * in flight across it.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
@@ -19,6 +18,7 @@ import { startSwitchable } from '../../../src/kits/fault-kit/switchable.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { routeChanges } from '../../../src/server/gateway/reload-plan.ts';
 import { request } from '../../helpers/http-client.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
 const withListen = (yaml: string, listen = '  - address: 127.0.0.1:0\n') =>
@@ -309,7 +309,7 @@ ${extra}`;
 test('a reload reads a TLS listener certificate again: new handshakes get the new one, same socket', async () => {
   const up = await startEcho();
   const certs = testCertificates();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-reload-tls-'));
+  const dir = tempDir('candor-reload-tls-');
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   copyFileSync(certs.localhost.certPath, cert);

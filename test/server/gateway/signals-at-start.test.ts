@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { killAtExit } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/candor.js');
@@ -33,15 +34,17 @@ function hasChild(pid: number): boolean {
 
 for (const signal of ['SIGHUP', 'SIGUSR2'] as const)
   test(`${signal} while the primary validates its config does not end it${signal === 'SIGHUP' ? ': the reload is made once it runs' : ''}`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'candor-early-signal-'));
+    const dir = tempDir('candor-early-signal-');
     const path = join(dir, 'candor.yaml');
     writeFileSync(
       path,
       'listen:\n  - address: 127.0.0.1:0\nroutes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: http://127.0.0.1:9\n',
     );
-    const child = spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = killAtExit(
+      spawn(process.execPath, [BIN, 'serve', '--workers', '1', '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -80,7 +83,7 @@ const inspectorOpen = (port: number) =>
   });
 
 test('a SIGUSR1 in the first milliseconds of the primary (before it can take the signal over) leaves no inspector open once it runs', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-early-usr1-'));
+  const dir = tempDir('candor-early-usr1-');
   const path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
@@ -105,10 +108,12 @@ test('a SIGUSR1 in the first milliseconds of the primary (before it can take the
       '',
     ].join('\n'),
   );
-  const child = spawn(
-    process.execPath,
-    [`--inspect-port=${port}`, `--import=${preload}`, BIN, 'serve', '--workers', '1', '--config', path],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = killAtExit(
+    spawn(
+      process.execPath,
+      [`--inspect-port=${port}`, `--import=${preload}`, BIN, 'serve', '--workers', '1', '--config', path],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   let out = '';
   let err = '';

@@ -4,11 +4,10 @@
  * nothing more. On a real process tree, with real SIGKILLs.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
@@ -18,6 +17,7 @@ import { request } from '../../helpers/http-client.ts';
 import { certificateFor } from '../../helpers/named-certs.ts';
 import { ended } from '../../helpers/process-state.ts';
 import { startServe } from '../../helpers/serve-process.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
 import { startCandor, untilRefused } from './candor-process.ts';
 
@@ -89,7 +89,7 @@ test('a crash loop is restarted with backoff, and SIGTERM during the backoff exi
 });
 
 test('a worker that crashes (an exception nothing caught, a rejection nothing handled) says so in the log, with the error, and is replaced', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-crash-'));
+  const dir = tempDir('candor-crash-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
@@ -137,7 +137,7 @@ test('a worker that crashes (an exception nothing caught, a rejection nothing ha
 });
 
 test('a worker that outlives the drain is killed, said in the log, and the primary exits non-zero', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-stuck-'));
+  const dir = tempDir('candor-stuck-');
   const config = join(dir, 'candor.yaml');
   writeFileSync(
     config,
@@ -202,7 +202,7 @@ test('the primary killed: its worker drains (stops accepting, answers its reques
 
 test('a replacement that cannot start (its certificate file gone for a moment) is tried again with backoff; the other worker serves on, and the gateway does not stop', async () => {
   const echo = await startEcho();
-  const dir = mkdtempSync(join(tmpdir(), 'candor-replacement-'));
+  const dir = tempDir('candor-replacement-');
   const files = certificateFor(['localhost']);
   const cert = join(dir, 'cert.pem');
   copyFileSync(files.certPath, cert);

@@ -5,17 +5,17 @@
  * A bootstrap file's `tls` reaches it: `candor fleet status` over TLS.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { EtcdClient, type EtcdError } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, etcdCertificate, startEtcd } from '../../helpers/etcd-server.ts';
 import { candor } from '../../helpers/fleet-gateways.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const certs = testCertificates();
-const dir = mkdtempSync(join(tmpdir(), 'candor-etcd-tls-'));
+const dir = tempDir('candor-etcd-tls-');
 let etcd: EtcdProcess;
 
 before(async () => {

@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/own-resolver.ts');
 const BUSY_FIXTURE = join(import.meta.dirname, 'fixtures/busy-resolver.ts');
@@ -25,7 +25,7 @@ function withOwnResolver(
   command: string,
   timeout = 8,
 ): { status: number | null; stdout: string; stderr: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-resolv-'));
+  const dir = tempDir('candor-resolv-');
   try {
     const conf = join(dir, 'resolv.conf');
     writeFileSync(conf, `nameserver 127.0.0.1\noptions timeout:${timeout} attempts:1\n`);

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
@@ -19,6 +18,7 @@ import { createTargetCheck } from '../../../src/upstream/discovery/refused-targe
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -232,7 +232,7 @@ test('an answer of 600 addresses gives the first 512 targets in order, and says 
 });
 
 test('a gateway whose answer points only at its own admin listener has no target: 503, and the line says why', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-own-'));
+  const dir = tempDir('candor-own-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'a-long-enough-admin-token', { mode: 0o600 });
   dns.set('own.test', [{ type: 'A', address: '127.0.0.1', ttl: 30 }]);
