@@ -16,13 +16,17 @@ import { join } from 'node:path';
  */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  // Listened for at the first folder, not when this module loads: after serve-process.ts's own
+  // exit listener (its module loads before any test makes a folder), so a child still running is
+  // killed before its folder goes.
+  if (made.size === 0) process.on('exit', removeAll);
   made.add(dir);
   return dir;
 }
 
 const made = new Set<string>();
 
-process.on('exit', () => {
+function removeAll(): void {
   for (const dir of made) {
     try {
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
@@ -31,4 +35,4 @@ process.on('exit', () => {
       // passing test file into a failing one.
     }
   }
-});
+}
