@@ -67,6 +67,7 @@ export function checkCrossFields(
   checkBackoffOrder(upstreams, report);
   checkProtocolSchemes(upstreams, report);
   checkStreamsOnHttp1(upstreams, warn);
+  checkSlowStartOnHash(upstreams, warn);
   checkDrainOrder(document.drain, report);
   checkHttp2Settings(document.limits, report);
   checkDiscovery(upstreams, report);
@@ -217,6 +218,26 @@ function checkStreamsOnHttp1(upstreams: Record<string, unknown> | undefined, war
     warn(
       ['upstreams', name, 'pool', 'max_streams'],
       'bounds the streams of one HTTP/2 connection, and this upstream speaks HTTP/1.1 (protocol: http1, one request a connection at a time): it does nothing here; bound the connections with pool.max_connections, or set protocol: h2c or h2',
+    );
+  }
+}
+
+/**
+ * `slow_start` ramps a target's weight, and the hash ring sends each key to its own target
+ * whatever its weight of the moment: with `balancer: hash` it is valid and does nothing (a
+ * target back takes all its keys at once), which its writer did not mean.
+ */
+function checkSlowStartOnHash(upstreams: Record<string, unknown> | undefined, warn: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    if (
+      stringAt(upstream, 'balancer') !== 'hash' ||
+      !isMapping(upstream) ||
+      upstream.slow_start === undefined
+    )
+      continue;
+    warn(
+      ['upstreams', name, 'slow_start'],
+      'does nothing with balancer: hash (a key goes to its own target, at whatever share of its weight): a target back in rotation takes its keys back at once; drop it, or use round_robin or least_conn for a ramp',
     );
   }
 }

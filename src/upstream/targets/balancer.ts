@@ -81,40 +81,61 @@ function createRoundRobin<T extends TargetState>(tiers: Tiers<T>, policy: Balanc
     pick(now, exclude) {
       const pool = candidates(tiers, now, policy, exclude);
       if (pool.length <= 1) return pool[0];
-      let best: T | undefined;
-      let total = 0;
-      for (const target of pool) {
-        const weight = effectiveWeight(target, now, policy.slowStart);
-        total += weight;
-        const c = (credit.get(target) ?? 0) + weight;
-        credit.set(target, c);
-        if (best === undefined || c > (credit.get(best) ?? 0)) best = target;
-      }
-      if (best) credit.set(best, (credit.get(best) ?? 0) - total);
-      return best;
+      return smoothPick(pool, credit, now, policy.slowStart);
     },
     inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
 }
 
-/** Fewest in-flight requests relative to (effective) weight; ties go round robin so idle pools still spread. */
+/**
+ * The smooth weighted round robin's step over the candidates of `pool` (all of them, or with a
+ * `least` load those at it): each adds its weight to its credit, the richest wins and pays the
+ * total. A candidate left out keeps its credit as it is.
+ */
+function smoothPick<T extends TargetState>(
+  pool: readonly T[],
+  credit: Map<T, number>,
+  now: number,
+  slowStart: number,
+  least?: number,
+): T | undefined {
+  let best: T | undefined;
+  let bestCredit = Number.NEGATIVE_INFINITY;
+  let total = 0;
+  for (const target of pool) {
+    const weight = effectiveWeight(target, now, slowStart);
+    if (least !== undefined && target.active.count / weight !== least) continue;
+    total += weight;
+    const c = (credit.get(target) ?? 0) + weight;
+    credit.set(target, c);
+    if (c > bestCredit) {
+      best = target;
+      bestCredit = c;
+    }
+  }
+  if (best) credit.set(best, bestCredit - total);
+  return best;
+}
+
+/**
+ * Fewest requests in flight relative to (effective) weight, as nginx's least_conn: the targets
+ * at the least share it by the round robin's smooth step. Idle targets are all at 0, so their
+ * weights still share the requests (3:1 goes a,a,b,a; counting the request to come, (n+1)/w,
+ * gave the weight-1 target nothing while requests came one at a time), and equal ones take
+ * their turn whatever the candidates' order: an index turning over the pool, whose length a
+ * busy target or a retry's tried ones change, handed a slow target's share to the one listed
+ * after it, and a target resetting every request took most first attempts.
+ */
 function createLeastConn<T extends TargetState>(tiers: Tiers<T>, policy: BalancerPolicy): Balancer<T> {
-  let next = 0;
+  const credit = new Map<T, number>(tiers.all.map((t) => [t, 0]));
   return {
     pick(now, exclude) {
       const pool = candidates(tiers, now, policy, exclude);
-      let best: T | undefined;
-      let bestLoad = Number.POSITIVE_INFINITY;
-      for (let n = 0; n < pool.length; n++) {
-        const target = pool[(next + n) % pool.length];
-        const load = (target.active.count + 1) / effectiveWeight(target, now, policy.slowStart);
-        if (load < bestLoad) {
-          best = target;
-          bestLoad = load;
-        }
-      }
-      next = (next + 1) % Math.max(1, pool.length);
-      return best;
+      if (pool.length <= 1) return pool[0];
+      let least = Number.POSITIVE_INFINITY;
+      for (const target of pool)
+        least = Math.min(least, target.active.count / effectiveWeight(target, now, policy.slowStart));
+      return smoothPick(pool, credit, now, policy.slowStart, least);
     },
     inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };

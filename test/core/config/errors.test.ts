@@ -978,6 +978,30 @@ test('pool.max_streams on an upstream spoken to over HTTP/1.1 is a warning: it b
   assert.deepEqual(warningsOf(`${TARGET}    pool: { max_connections: 50 }\n`), []);
 });
 
+test('slow_start with balancer: hash is a warning: the ring keeps each key on its target, whatever the weights of the moment', () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(withUpstream(`${TARGET}    balancer: hash\n    slow_start: 30s\n`), SOURCE, {}, { warnings });
+  assert.deepEqual(
+    warnings.map((w) => [w.path, w.message]),
+    [
+      [
+        'upstreams.api.slow_start',
+        'does nothing with balancer: hash (a key goes to its own target, at whatever share of its weight): a target back in rotation takes its keys back at once; drop it, or use round_robin or least_conn for a ramp',
+      ],
+    ],
+  );
+  for (const balancer of ['round_robin', 'least_conn']) {
+    const none: ConfigProblem[] = [];
+    parseConfig(
+      withUpstream(`${TARGET}    balancer: ${balancer}\n    slow_start: 30s\n`),
+      SOURCE,
+      {},
+      { warnings: none },
+    );
+    assert.deepEqual(none, [], balancer);
+  }
+});
+
 test('a merge key (<<) is named as one, at its key: YAML 1.2 has none, so its fields were never read', () => {
   const text = `listen:
   - address: 127.0.0.1:8080

@@ -30,7 +30,7 @@ test('least connections picks the target with the fewest in flight, relative to 
   assert.equal(balancer.pick(NOW)?.config.url, 'b');
   onC[0]();
   onC[1]();
-  assert.equal(balancer.pick(NOW)?.config.url, 'c', '(1+1)/2 beats (1+1)/1');
+  assert.equal(balancer.pick(NOW)?.config.url, 'c', '1/2 beats 1/1');
 });
 
 // ── the contract every balancer keeps (one suite, run against each kind) ──────────
