@@ -215,10 +215,17 @@ function buildTargets(
   const sameProtocol = previous?.config.protocol === config.protocol;
   const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
   if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
+  // A target new beside kept ones (a reload's, a discovery answer's: a new instance, its caches
+  // cold) comes into rotation now, through slow start as one coming back does; the targets of a
+  // new upstream (or of one started afresh) are all new alike and take their shares at once.
+  const joining = config.targets.some((target) => kept.has(target.origin))
+    ? performance.now()
+    : Number.NEGATIVE_INFINITY;
   const targets: Target[] = config.targets.map((target) => {
     const old = kept.get(target.origin);
     if (old === undefined)
       return Object.assign(new TargetState(target), {
+        inRotationSince: joining,
         pool:
           config.protocol === 'http1'
             ? new ConnectionPool(target, connect, poolOptions)
