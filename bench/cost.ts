@@ -51,7 +51,7 @@
  * the side had header rules, CORS and compression only: `--features=light` runs that route.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -560,6 +560,8 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const origin = child(ORIGIN);
   const originPort = await once<number>(origin);
   const dir = mkdtempSync(join(tmpdir(), 'candor-cost-'));
+  // Its folder goes when the process does, whichever way it ends.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const gateway =
     srcDir === CEILING || srcDir === FLOOR
       ? await startCeilings(originPort, dir, srcDir)

@@ -11,7 +11,7 @@
  * `candor serve --workers 1`; the origin is a node:http server in this process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,8 @@ const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const PROBE_EVERY_MS = 100;
 const dir = mkdtempSync(join(tmpdir(), 'candor-bench-flood-'));
+// Its folder goes when the process does, whichever way it ends.
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const origin = http.createServer((_req, res) => res.end('ok'));
 await new Promise<void>((done) => origin.listen(0, '127.0.0.1', done));

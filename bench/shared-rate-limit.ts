@@ -12,7 +12,7 @@
  * the four are measured in turn, round after round, so drift on a shared machine hits all alike.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ const REQUESTS = Number(values.requests);
 const WARMUP = 300;
 const BIN = join(import.meta.dirname, '../bin/candor.js');
 const dir = mkdtempSync(join(tmpdir(), 'candor-bench-rate-'));
+// Its folder goes when the process does, whichever way it ends.
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const children: ChildProcess[] = [];
 
 async function freePort(): Promise<number> {
