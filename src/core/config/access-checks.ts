@@ -134,8 +134,8 @@ function checkForward(
 }
 
 /**
- * The fields an auth hop writes on the upstream request (forward auth's copy_headers, a JWT's
- * claims_to_headers) are held to the request rules' bound: never framing, hop-by-hop or a field
+ * The fields an auth hop writes on the upstream request (forward auth's copy_headers, a JWT's or
+ * an OpenID Connect session's claims_to_headers) are held to the request rules' bound: never framing, hop-by-hop or a field
  * Candor writes, or an auth service's `Content-Length: 0` (or a token's claim) would reframe the
  * client's body into a request of its own at the upstream.
  */
@@ -150,10 +150,12 @@ function checkUpstreamFields(
       const problem = upstreamFieldProblem(name);
       if (problem !== undefined) report([...at, 'forward', 'copy_headers', i], problem);
     });
-  const claims = mappingAt(mappingAt(auth, 'jwt'), 'claims_to_headers');
-  for (const [claim, name] of Object.entries(claims ?? {})) {
-    const problem = upstreamFieldProblem(name);
-    if (problem !== undefined) report([...at, 'jwt', 'claims_to_headers', claim], problem);
+  for (const method of ['jwt', 'oidc'] as const) {
+    const claims = mappingAt(mappingAt(auth, method), 'claims_to_headers');
+    for (const [claim, name] of Object.entries(claims ?? {})) {
+      const problem = upstreamFieldProblem(name);
+      if (problem !== undefined) report([...at, method, 'claims_to_headers', claim], problem);
+    }
   }
   const problem = upstreamFieldProblem(auth?.identity_header);
   if (problem !== undefined) report([...at, 'identity_header'], problem);

@@ -107,6 +107,8 @@ export interface OidcAuthConfig {
   readonly allowed: readonly { readonly claim: string; readonly values: readonly string[] }[];
   /** The claim that names the user (the log's `user`, the identity field). */
   readonly identityClaim: string;
+  /** The ID token's claim → request field the upstream reads it in (the client's own copy of that field removed). */
+  readonly claimsToHeaders: readonly { readonly claim: string; readonly header: string }[];
   /** The ID token's signature algorithms accepted. */
   readonly algorithms: readonly string[];
   /** Milliseconds of clock difference tolerated on the ID token's exp, nbf and iat. */

@@ -21,6 +21,7 @@ export function steerableCanaryKey(
   if (key.kind === 'header') {
     const written = [
       ...(auth?.jwt?.claimsToHeaders.map((c) => c.header.toLowerCase()) ?? []),
+      ...(auth?.oidc?.claimsToHeaders.map((c) => c.header.toLowerCase()) ?? []),
       ...(auth?.forward?.copyHeaders ?? []),
       ...(auth?.identityHeader === undefined ? [] : [auth.identityHeader]),
     ];

@@ -152,12 +152,14 @@ function toJwt(raw: NonNullable<NonNullable<RawRoute['auth']>['jwt']>, baseDir: 
     jwksMinRefresh: ms(raw.jwks_min_refresh ?? DEFAULTS.auth.jwksMinRefresh),
     boundTokens: raw.bound_tokens ?? DEFAULTS.auth.boundTokens,
     ...(raw.cookie === undefined ? {} : { cookie: raw.cookie }),
-    claimsToHeaders: Object.entries(raw.claims_to_headers ?? {}).map(([claim, header]) => ({
-      claim,
-      header,
-    })),
+    claimsToHeaders: claimFields(raw.claims_to_headers),
     identityClaim: raw.identity_claim ?? DEFAULTS.auth.identityClaim,
   };
+}
+
+/** `claims_to_headers` as pairs, in the file's order. */
+function claimFields(raw: Readonly<Record<string, string>> | undefined): OidcAuthConfig['claimsToHeaders'] {
+  return Object.entries(raw ?? {}).map(([claim, header]) => ({ claim, header }));
 }
 
 function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAuthConfig {
@@ -176,6 +178,7 @@ function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAu
     cookieSecretEnv: raw.cookie.secret_env,
     allowed: Object.entries(raw.allowed ?? {}).map(([claim, values]) => ({ claim, values: [...values] })),
     identityClaim: raw.identity_claim ?? DEFAULTS.auth.identityClaim,
+    claimsToHeaders: claimFields(raw.claims_to_headers),
     algorithms: [...new Set(raw.algorithms ?? DEFAULTS.auth.jwtAlgorithms)],
     clockSkew: ms(raw.clock_skew ?? DEFAULTS.auth.clockSkew),
     timeout: ms(raw.timeout ?? fallback.timeout),

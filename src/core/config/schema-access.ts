@@ -85,6 +85,14 @@ const signatureAlgorithms = (expected: string) =>
     ),
   );
 
+/** Claim → the request field the upstream reads it in (a JWT's, an OpenID Connect session's). */
+const claimFields = () =>
+  Type.Optional(
+    Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
+      expected: 'a mapping of claim names to the request fields the upstream reads them in',
+    }),
+  );
+
 const Jwt = mapping(
   {
     jwks_url: Type.Optional(
@@ -122,11 +130,7 @@ const Jwt = mapping(
     // RFC 8705 §3's certificate-bound tokens: check a token's cnf x5t#S256 when it has one, require one, or not look.
     bound_tokens: oneOf(['check', 'require', 'ignore']),
     cookie: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
-    claims_to_headers: Type.Optional(
-      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: TOKEN, expected: 'a header name' }), {
-        expected: 'a mapping of claim names to the request fields the upstream reads them in',
-      }),
-    ),
+    claims_to_headers: claimFields(),
     identity_claim: Type.Optional(
       Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
     ),
@@ -238,6 +242,7 @@ const Oidc = mapping(
     identity_claim: Type.Optional(
       Type.String({ minLength: 1, expected: 'the name of the claim that names the user, like sub or email' }),
     ),
+    claims_to_headers: claimFields(),
     algorithms: signatureAlgorithms('a list of ID token signature algorithms like [RS256, ES256]'),
     clock_skew: Type.Optional(
       Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 1m' }),
@@ -246,7 +251,7 @@ const Oidc = mapping(
     jwks_min_refresh: durationField(),
     store: OidcStore,
   },
-  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, algorithms, clock_skew, timeout, jwks_min_refresh and store',
+  'a mapping with issuer, client_id, client_secret_env, scopes, redirect_path, logout_path, post_logout_redirect, cookie, allowed, identity_claim, claims_to_headers, algorithms, clock_skew, timeout, jwks_min_refresh and store',
 );
 
 const Auth = mapping(

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { JWTPayload } from 'jose';
 import type { JwtAuthConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { cookieValue, withoutCookie } from '../../core/http1/cookie.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { ClaimFields } from './claim-fields.ts';
 import { JwkSet } from './jwk-set.ts';
 import type { RemoteJwks } from './jwks-source.ts';
 import { type BindingRefusal, bindingRefusal } from './jwt-binding.ts';
@@ -21,11 +21,6 @@ const MAX_REMEMBERED = 1024;
  * out of the set (a leaked one) stops its tokens within a minute, not at their `exp`.
  */
 const REMEMBERED_MS = 60_000;
-/**
- * A claim sent upstream as a field must fit one as it is: printable ASCII, bounded, without a
- * space at either end, which the upstream's parser takes off (" admin" would arrive as "admin").
- */
-const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]{0,1022}[\x21-\x7e])?)?$/;
 
 /** A good token: its claims, and (once verify tags it) the token and whether it came from the cookie rather than Authorization. */
 export interface JwtGood {
@@ -60,12 +55,14 @@ export class JwtAuth {
   readonly #remote: RemoteJwks | undefined;
   readonly #local: JwkSet | undefined;
   readonly #rules: JwtRules;
+  readonly #claimFields: ClaimFields;
   /** Good tokens by their SHA-256: their claims, and until when (Date.now()) they stand. */
   readonly #remembered = new Map<string, { readonly claims: JWTPayload; readonly until: number }>();
 
   /** `jwks` gives the key set of a URL: one per URL and refresh interval, kept across reloads. */
   constructor(config: JwtAuthConfig, jwks: (config: JwtAuthConfig) => RemoteJwks | undefined) {
     this.#config = config;
+    this.#claimFields = new ClaimFields(config.claimsToHeaders);
     this.#remote = jwks(config);
     this.#local =
       config.keysFile === undefined
@@ -199,30 +196,14 @@ export class JwtAuth {
    * in Authorization: another value, unchecked, would be acted on as the identity checked.
    */
   claimFields(verdict: JwtGood): (headers: readonly string[]) => string[] {
-    const { claims } = verdict;
     const cookie = this.#config.cookie;
-    const mapping = this.#config.claimsToHeaders;
-    // Every spelling of each: a client's X_User_Id is X-User-Id to a CGI-style app (cgi-spelling.ts).
-    const names = new Set(mapping.map(({ header }) => cgiSpelling(header.toLowerCase())));
-    const added: string[] = [];
-    for (const { claim, header } of mapping) {
-      // The token's own claim only: `constructor` or `toString` read through would be Object's.
-      const value = Object.hasOwn(claims, claim) ? claims[claim] : undefined;
-      if (value === undefined || value === null) continue;
-      const text =
-        typeof value === 'string'
-          ? value
-          : Array.isArray(value) && value.every((v) => typeof v === 'string')
-            ? value.join(', ')
-            : JSON.stringify(value);
-      // A value no field can carry is left out rather than sent mangled.
-      if (FIELD_VALUE.test(text)) added.push(header, text);
-    }
+    const fields = this.#claimFields;
+    const added = fields.values(verdict.claims);
     return (headers) => {
       const out: string[] = [];
       for (let i = 0; i < headers.length; i += 2) {
         const lower = headers[i].toLowerCase();
-        if (names.has(cgiSpelling(lower))) continue;
+        if (fields.has(lower)) continue;
         if (cookie === undefined || lower !== 'cookie') out.push(headers[i], headers[i + 1]);
         else {
           const value = withoutCookie(headers[i + 1], cookie, verdict.token);

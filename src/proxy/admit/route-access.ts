@@ -297,8 +297,12 @@ export class RouteAccess {
       };
     }
     const cookies = oidc.withoutCookies;
+    const kept: AnswerEdit = this.#forwardAuthorization
+      ? cookies
+      : (headers) => cookies(dropAuthorization(headers));
+    const claims = oidc.claimFields;
     return this.#admitted(
-      this.#forwardAuthorization ? cookies : (headers) => cookies(dropAuthorization(headers)),
+      claims === undefined ? kept : claims.edit(verdict.admitted, kept),
       verdict.identity,
       verdict.but,
     );

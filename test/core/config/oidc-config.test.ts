@@ -32,6 +32,7 @@ test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT
     cookieSecretEnv: 'OIDC_COOKIE',
     allowed: [],
     identityClaim: 'sub',
+    claimsToHeaders: [],
     algorithms: ['RS256', 'ES256'],
     clockSkew: 30_000,
     timeout: 5000,
@@ -46,6 +47,29 @@ test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT
   assert.deepEqual(set.routes[0].access?.auth?.oidc?.allowed, [
     { claim: 'groups', values: ['staff', 'ops'] },
   ]);
+});
+
+test('auth.oidc.claims_to_headers: the session’s claims told upstream as JWT’s are; never a framing, Candor-written or RFC 9440 field', () => {
+  const config = parseConfig(
+    route('/', '        claims_to_headers: { email: X-User-Email, groups: X-User-Groups }\n'),
+    SOURCE,
+    ENV,
+  );
+  assert.deepEqual(config.routes[0].access?.auth?.oidc?.claimsToHeaders, [
+    { claim: 'email', header: 'X-User-Email' },
+    { claim: 'groups', header: 'X-User-Groups' },
+  ]);
+  assert.deepEqual(
+    problemsOf(
+      route('/', '        claims_to_headers: { size: Content-Length, cert: Client-Cert, bad: "a b" }\n'),
+      ENV,
+    ).map((p) => `${p.line} ${p.path}`),
+    [
+      '12 routes[0].auth.oidc.claims_to_headers.size',
+      '12 routes[0].auth.oidc.claims_to_headers.cert',
+      '12 routes[0].auth.oidc.claims_to_headers.bad',
+    ],
+  );
 });
 
 test('auth.oidc.jwks_min_refresh: the least time between two fetches of the provider’s keys, 30s as auth.jwt’s by default', () => {

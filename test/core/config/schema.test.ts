@@ -49,8 +49,8 @@ test('CONFIG_FIELD_PATHS lists every field of the file, nested ones included', (
   assert.equal(CONFIG_FIELD_PATHS.length, new Set(CONFIG_FIELD_PATHS).size);
   // 381, and routes[].timeouts and route_defaults.timeouts with their six keys each, routes[].auth.jwt.bound_tokens
   // and routes[].auth.oidc.jwks_min_refresh; timeouts.tunnel_half_closed at its three levels;
-  // upstreams.*.tls.crl; timeouts.send at its three levels.
-  assert.equal(CONFIG_FIELD_PATHS.length, 406);
+  // upstreams.*.tls.crl; timeouts.send at its three levels; routes[].auth.oidc.claims_to_headers.
+  assert.equal(CONFIG_FIELD_PATHS.length, 407);
 });
 
 test('every field says what it expects, so no message falls back to the validator wording', () => {

@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
+import { ClaimFields } from '../claim-fields.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
 import type { SignedIn, SignInRefusal } from './authorization-answer.ts';
@@ -82,7 +83,12 @@ export class OidcAuth {
     this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret, store);
     this.#tokens = new SessionTokens(issuer, this.#signIn);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
+    this.claimFields =
+      config.claimsToHeaders.length === 0 ? undefined : new ClaimFields(config.claimsToHeaders);
   }
+
+  /** `claims_to_headers`: the session's claims told upstream; undefined without any. */
+  readonly claimFields: ClaimFields | undefined;
 
   /** The edit of the request sent upstream that takes the session's and the sign-in's cookies out. */
   readonly withoutCookies: AnswerEdit;
