@@ -117,8 +117,11 @@ const DEFAULTED = [
   'objects',
   'portal',
   'billing',
-  'status', // conf.d/status.yaml's, included
+  'status', // conf.d/status.yaml's, included: named as that file writes it
 ];
+/** Where each route of DEFAULTED is written: `routes[N]` of the example, or of its included file. */
+const writtenAs = (name: string, i: number): string =>
+  name === 'status' ? `routes[0] "status" (docs/examples/conf.d/status.yaml)` : `routes[${i + 1}] "${name}"`;
 /** Redirects and static files: no timeouts to take. */
 const FORWARD_NOTHING = new Set(['http-to-https', 'old-docs', 'admin-tls', 'site']);
 
@@ -138,7 +141,7 @@ test(`candor check accepts ${EXAMPLE} as it is, with the files it names`, () => 
   assert.equal(result.stderr, '');
   assert.equal(
     result.stdout,
-    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 17 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  routes[${i + 1}] "${name}": response_headers${FORWARD_NOTHING.has(name) ? '' : ', timeouts'}\n`).join('')}`,
+    `${EXAMPLE}: ok (gateway "edge-1", 2 listener(s), 17 route(s), 6 upstream(s))\nroute defaults taken:\n${DEFAULTED.map((name, i) => `  ${writtenAs(name, i)}: response_headers${FORWARD_NOTHING.has(name) ? '' : ', timeouts'}\n`).join('')}`,
   );
   assert.equal(result.status, 0);
 });

@@ -74,16 +74,32 @@ function spanProblem(text: string): string | undefined {
 }
 
 /**
- * A freshness the gateway gives an answer (`cache.lifetimes`): above zero, and of any length (no
- * timer waits for it). Zero reads two ways: nginx's `proxy_cache_valid 200 0` keeps nothing, but
- * an answer kept stale from the start would still be revalidated and stand in for a failed
+ * A freshness the gateway gives an answer (`cache.lifetimes`): a second or more, and of any length
+ * (no timer waits for it). Zero reads two ways: nginx's `proxy_cache_valid 200 0` keeps nothing,
+ * but an answer kept stale from the start would still be revalidated and stand in for a failed
  * upstream. A status left out has no lifetime of the gateway's, which says the one thing clearly.
+ * Under a second is zero: HTTP counts freshness in whole seconds (RFC 9111 §1.2.2), and `500ms`
+ * was read as `max-age=0`.
  */
 function lifetimeProblem(text: string): string | undefined {
   const ms = parseDuration(text);
   if (ms === undefined) return `expected a lifetime like 30s, 10m or 1h, got ${describeValue(text)}`;
   if (ms === 0)
     return `expected a lifetime above zero like 30s or 10m (0s would keep the answer stale from the start: leave the status out to give it none), got ${describeValue(text)}`;
+  if (ms < 1000)
+    return `expected a lifetime of a second or more like 30s or 10m (HTTP counts freshness in whole seconds: ${describeValue(text)} would be 0s, keeping the answer stale from the start), got ${describeValue(text)}`;
+  return undefined;
+}
+
+/**
+ * A staleness the gateway grants (`cache.stale_while_revalidate`): 0s (none), or a second or more:
+ * HTTP counts it in whole seconds (RFC 5861 §3), and one under a second was none, without a word.
+ */
+function graceProblem(text: string): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined) return `expected a duration like 0s, 30s or 5m, got ${describeValue(text)}`;
+  if (ms > 0 && ms < 1000)
+    return `expected 0s or a duration of a second or more like 30s or 5m (HTTP counts staleness in whole seconds: ${describeValue(text)} would be none), got ${describeValue(text)}`;
   return undefined;
 }
 
@@ -113,6 +129,7 @@ export const FORMAT = {
   span: 'candor.span',
   delay: 'candor.delay',
   lifetime: 'candor.lifetime',
+  grace: 'candor.grace',
   size: 'candor.size',
   headerSize: 'candor.header-size',
   listenAddress: 'candor.listen-address',
@@ -138,6 +155,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.span]: spanProblem,
   [FORMAT.delay]: delayProblem,
   [FORMAT.lifetime]: lifetimeProblem,
+  [FORMAT.grace]: graceProblem,
   [FORMAT.size]: sizeProblem,
   [FORMAT.headerSize]: headerSizeProblem,
   [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),

@@ -56,10 +56,15 @@ export interface LoadOptions {
    */
   readonly warnings?: ConfigProblem[];
   /**
-   * Told, once the config has loaded, each route that took fields from `route_defaults` (its
-   * index and name, the fields), for `candor check` to show which route gets which default.
+   * Told, once the config has loaded, each route that took fields from `route_defaults` (where it
+   * is written: `routes[0]`, and the included file that writes it, as a problem names it; its
+   * name; the fields), for `candor check` to show which route gets which default.
    */
-  readonly onRouteDefaults?: (route: number, name: string, fields: readonly string[]) => void;
+  readonly onRouteDefaults?: (
+    route: { readonly path: string; readonly file: string | undefined },
+    name: string,
+    fields: readonly string[],
+  ) => void;
 }
 
 /**
@@ -230,8 +235,12 @@ function parseText(
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
     for (const { path, message } of fieldWarnings(config)) toWarning(path, message, 'key');
-  for (const [index, fields] of taken)
-    options.onRouteDefaults?.(index, config.routes[index]?.name ?? '', fields);
+  for (const [index, fields] of taken) {
+    // A route of an included file as that file writes it: the document's numbering follows the main file's routes.
+    const written = included.writtenIn(['routes', index]);
+    const route = { path: formatPath(written?.path ?? ['routes', index]), file: written?.file };
+    options.onRouteDefaults?.(route, config.routes[index]?.name ?? '', fields);
+  }
   return config;
 }
 

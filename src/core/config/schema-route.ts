@@ -136,7 +136,7 @@ export const Route = mapping(
           override_origin: flag(),
           workers_share: flag(),
           stale_while_revalidate: Type.Optional(
-            Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 30s or 5m' }),
+            Type.String({ format: FORMAT.grace, expected: 'a duration like 0s, 30s or 5m' }),
           ),
         },
         'a mapping with max_size, max_entry, stale_if_error, stale_while_revalidate, lifetimes, override_origin, lock_timeout, dir, max_disk and/or workers_share',

@@ -30,8 +30,10 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
       secrets: withoutSecrets ? 'may-be-absent' : 'required',
       onVariable: (name, field) => variables.set(name, [...(variables.get(name) ?? []), field]),
       warnings,
-      onRouteDefaults: (index, name, fields) =>
-        defaulted.push(`  routes[${index}] "${name}": ${fields.join(', ')}\n`),
+      onRouteDefaults: (route, name, fields) =>
+        defaulted.push(
+          `  ${route.path} "${name}"${route.file === undefined ? '' : ` (${route.file})`}: ${fields.join(', ')}\n`,
+        ),
     });
     for (const warning of warnings.sort((a, b) => a.line - b.line || a.column - b.column))
       process.stderr.write(`${formatConfigWarning(warning)}\n`);

@@ -87,6 +87,43 @@ test('a lifetime of 0s is refused at its status: it would keep the answer stale 
   );
 });
 
+test('a lifetime or a stale_while_revalidate under a second is refused: HTTP counts them in whole seconds, so it would be 0s', () => {
+  // Read as max-age=0.5, which a cache takes as 0 (delta-seconds are whole, RFC 9111 §1.2.2): the
+  // answer was kept stale from the start, every request went upstream (`fwd=stale`), and it stood
+  // in for a failed upstream: what a lifetime of 0s is refused for. A stale_while_revalidate of
+  // 500ms was none at all, without a word.
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    cache: { lifetimes: { 200: 500ms, 404: 999ms, 410: 1000ms }, stale_while_revalidate: 900ms }
+  - match: { path: /b }
+    upstream: api
+    cache: { stale_while_revalidate: 0ms }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].cache.lifetimes.200: expected a lifetime of a second or more like 30s or 10m (HTTP counts freshness in whole seconds: "500ms" would be 0s, keeping the answer stale from the start), got "500ms"',
+      '6 routes[0].cache.lifetimes.404: expected a lifetime of a second or more like 30s or 10m (HTTP counts freshness in whole seconds: "999ms" would be 0s, keeping the answer stale from the start), got "999ms"',
+      '6 routes[0].cache.stale_while_revalidate: expected 0s or a duration of a second or more like 30s or 5m (HTTP counts staleness in whole seconds: "900ms" would be none), got "900ms"',
+    ],
+  );
+  const defaults = `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+  cache: { lifetimes: { 200: 100ms }, stale_while_revalidate: 10ms }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  assert.deepEqual(
+    problemsOf(defaults).map((p) => `${p.line} ${p.path}`),
+    ['4 route_defaults.cache.lifetimes.200', '4 route_defaults.cache.stale_while_revalidate'],
+  );
+});
+
 test('cache.lifetimes, override_origin and stale_while_revalidate load as seconds by status', () => {
   const config = parseConfig(
     withRoutes(`  - match: { path: /a }

@@ -38,7 +38,12 @@ test('each route takes the defaults it does not set; its own field replaces the 
 `),
     SOURCE,
     {},
-    { onRouteDefaults: (index, name, fields) => taken.push(`${index} ${name}: ${fields.join(', ')}`) },
+    {
+      onRouteDefaults: (route, name, fields) =>
+        taken.push(
+          `${route.path}${route.file === undefined ? '' : ` (${route.file})`} ${name}: ${fields.join(', ')}`,
+        ),
+    },
   );
   const [plain, own, moved] = loaded.routes;
   const names = (rules: typeof plain.responseHeaders) =>
@@ -54,9 +59,9 @@ test('each route takes the defaults it does not set; its own field replaces the 
   assert.equal(moved.compression, undefined);
   assert.equal(moved.rateLimit, undefined);
   assert.deepEqual(taken, [
-    '0 plain: response_headers, compression, rate_limit',
-    '1 own: compression, rate_limit',
-    '2 moved: response_headers',
+    'routes[0] plain: response_headers, compression, rate_limit',
+    'routes[1] own: compression, rate_limit',
+    'routes[2] moved: response_headers',
   ]);
 });
 

@@ -82,7 +82,7 @@ test("route_defaults.timeouts is taken key by key: a route's own keys win, the d
     ),
     SOURCE,
     {},
-    { onRouteDefaults: (index, name, fields) => taken.push(`${index} ${name}: ${fields.join(', ')}`) },
+    { onRouteDefaults: (route, name, fields) => taken.push(`${route.path} ${name}: ${fields.join(', ')}`) },
   );
   const [plain, own, moved] = loaded.routes;
   assert.equal(plain.timeouts?.api.connect, 1000);
@@ -91,7 +91,7 @@ test("route_defaults.timeouts is taken key by key: a route's own keys win, the d
   assert.equal(own.timeouts?.api.response, 30_000);
   // A redirect forwards nothing: no timeout to take.
   assert.equal(moved.timeouts, undefined);
-  assert.deepEqual(taken, ['0 plain: timeouts', '1 own: timeouts.connect']);
+  assert.deepEqual(taken, ['routes[0] plain: timeouts', 'routes[1] own: timeouts.connect']);
 });
 
 test("a route's total below the response timeout it runs on is refused at the route's field and line", () => {

@@ -142,3 +142,56 @@ upstreams:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('candor check names a route of an included file as its file writes it, in the list of the defaults each route took', () => {
+  // The checked document numbers the included routes after the main file's: conf.d/api.yaml's
+  // first route was listed as `routes[1]`, a route the main file does not have, where every
+  // problem and warning of it says `conf.d/api.yaml … routes[0]`.
+  const dir = tempDir('candor-route-defaults-include-');
+  mkdirSync(join(dir, 'conf.d'));
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `listen:
+  - address: 127.0.0.1:0
+include: [conf.d/*.yaml]
+route_defaults:
+  response_headers:
+    set: { X-Content-Type-Options: nosniff }
+  timeouts: { connect: 1s }
+routes:
+  - name: site
+    upstream: site
+upstreams:
+  site: { targets: [{ url: "http://127.0.0.1:3000" }] }
+`,
+  );
+  writeFileSync(
+    join(dir, 'conf.d', 'api.yaml'),
+    `routes:
+  - name: api
+    match: { path: /api }
+    upstream: api
+    timeouts: { response: 5s }
+  - match: { path: /assets }
+    static: { root: ${dir} }
+upstreams:
+  api: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`,
+  );
+  try {
+    // Named as the main file is given (here relative), as a problem in it would be.
+    const check = spawnSync(process.execPath, [BIN, 'check', 'candor.yaml'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      cwd: dir,
+    });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      /\nroute defaults taken:\n {2}routes\[0\] "site": response_headers, timeouts\n {2}routes\[0\] "api" \(conf\.d\/api\.yaml\): response_headers, timeouts\.connect\n {2}routes\[1\] "\/assets" \(conf\.d\/api\.yaml\): response_headers\n$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
