@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
+import { documentLabel } from '../../core/config/composed-config.ts';
 import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../core/config/config-error.ts';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readBoundedBytes } from '../../core/config/load.ts';
@@ -245,6 +246,8 @@ async function rollbackCommand({
     await pushDocument(client, bootstrap, old.document, author, {
       expected: ifRevision,
       rollbackOf: revision,
+      // A problem is in the revision taken up again: told there, not at the one it would have become.
+      label: documentLabel(key, revision),
       ...(old.undecodable === undefined ? {} : { undecodable: old.undecodable }),
     }),
     key,
