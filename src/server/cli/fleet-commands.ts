@@ -327,6 +327,13 @@ function told(result: PushResult, key: string): number {
     return EXIT.unavailable;
   }
   const { expected, now, author, at } = result.conflict;
+  // Named by --if-revision past where the key is: it never had that revision, and did not move since.
+  if (expected > now) {
+    tell(
+      `candor: not pushed: ${key} is at revision ${now}, before revision ${expected} (--if-revision), which it never had: revision ${now} was pushed by ${author} at ${at}; push over it (--if-revision ${now})\n`,
+    );
+    return EXIT.unavailable;
+  }
   tell(
     `candor: not pushed: ${key} moved since revision ${expected}: revision ${now} was pushed by ${author} at ${at}; read it (candor config history) and push again over it (--if-revision ${now})\n`,
   );

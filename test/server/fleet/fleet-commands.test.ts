@@ -136,3 +136,28 @@ test('a rollback to a revision that fails validation: each problem told at that 
   );
   assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, now);
 });
+
+test('a push --if-revision past the revision the key is at is refused saying so, not that the key moved since: exit 69, nothing written', async () => {
+  const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+  const now = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const file = join(dir, 'ahead.yaml');
+  writeFileSync(file, documentTo(origins.url.one).replace('name: all', 'name: ahead'));
+  const pushed = await candor([
+    'config',
+    'push',
+    file,
+    '--config',
+    gateway.bootstrap,
+    '--if-revision',
+    String(now + 1000),
+  ]);
+  assert.equal(pushed.code, 69, pushed.stderr);
+  assert.doesNotMatch(pushed.stderr, /moved since/);
+  assert.match(
+    pushed.stderr,
+    new RegExp(
+      `^candor: not pushed: ${FLEET_KEY} is at revision ${now}, before revision ${now + 1000} \\(--if-revision\\), which it never had: revision ${now} was pushed by .* at .*; push over it \\(--if-revision ${now}\\)\\n$`,
+    ),
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, now);
+});
