@@ -34,8 +34,11 @@ export interface Bootstrap {
   readonly state: string;
   /** This gateway's name in the fleet: `local.name`, or the machine's host name. */
   readonly name: string;
-  /** The `local` section as written (its `${VAR}`s not expanded), dedented, and the file line it starts on. */
-  readonly local: { readonly text: string; readonly firstLine: number };
+  /**
+   * The `local` section as written (its `${VAR}`s not expanded), dedented, the file line it
+   * starts on, and the columns it was dedented by (a column of `text` is `indent` short of the file's).
+   */
+  readonly local: { readonly text: string; readonly firstLine: number; readonly indent: number };
   /** What is not wrong enough to stop a start but should be said (`candor check`'s warnings, serve's and push's stderr). */
   readonly warnings: readonly ConfigProblem[];
 }
@@ -221,7 +224,7 @@ function readTls(
  * appended to the document, it is read as top-level fields, and a problem in it is told at its
  * own line of the bootstrap file. Its `${VAR}`s stay unexpanded: the admin token is not written out.
  */
-function localText(text: string): { text: string; firstLine: number } {
+function localText(text: string): Bootstrap['local'] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const local = isMap(doc.contents)
@@ -229,7 +232,8 @@ function localText(text: string): { text: string; firstLine: number } {
     : undefined;
   const value = local?.value as { range?: [number, number, number] } | undefined;
   // A flow mapping (`local: { … }`) would not read as top-level fields once dedented.
-  if (value?.range === undefined || !isMap(value) || value.flow === true) return { text: '', firstLine: 0 };
+  if (value?.range === undefined || !isMap(value) || value.flow === true)
+    return { text: '', firstLine: 0, indent: 0 };
   const [start, end] = value.range;
   const { line, col } = lineCounter.linePos(start);
   // From the start of the first key's line: its indentation is what every line of the section has.
@@ -239,5 +243,6 @@ function localText(text: string): { text: string; firstLine: number } {
   return {
     text: lines.map((l) => (l.slice(0, indent).trim() === '' ? l.slice(indent) : l)).join('\n'),
     firstLine: line,
+    indent,
   };
 }

@@ -14,3 +14,23 @@ export function formatPath(path: readonly PathSegment[]): string {
   }
   return text;
 }
+
+/** The segments of a path formatPath wrote (a segment it cannot read ends the list: the closest enclosing field). */
+export function parsePath(text: string): PathSegment[] {
+  const segments: PathSegment[] = [];
+  const segment = /\.?([A-Za-z0-9_-]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+  while (segment.lastIndex < text.length) {
+    const found = segment.exec(text);
+    if (found === null) break;
+    if (found[1] !== undefined) segments.push(found[1]);
+    else if (found[2] !== undefined) segments.push(Number(found[2]));
+    else {
+      try {
+        segments.push(JSON.parse(found[3]) as string);
+      } catch {
+        break;
+      }
+    }
+  }
+  return segments;
+}

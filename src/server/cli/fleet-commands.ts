@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
+import { documentLabel } from '../../core/config/composed-config.ts';
 import { ConfigError, formatConfigProblems, formatConfigWarning } from '../../core/config/config-error.ts';
 import { DEFAULTS } from '../../core/config/defaults.ts';
 import { readBoundedBytes } from '../../core/config/load.ts';
@@ -245,6 +246,8 @@ async function rollbackCommand({
     await pushDocument(client, bootstrap, old.document, author, {
       expected: ifRevision,
       rollbackOf: revision,
+      // A problem is in the revision taken up again: told there, not at the one it would have become.
+      label: documentLabel(key, revision),
       ...(old.undecodable === undefined ? {} : { undecodable: old.undecodable }),
     }),
     key,
@@ -324,6 +327,13 @@ function told(result: PushResult, key: string): number {
     return EXIT.unavailable;
   }
   const { expected, now, author, at } = result.conflict;
+  // Named by --if-revision past where the key is: it never had that revision, and did not move since.
+  if (expected > now) {
+    tell(
+      `candor: not pushed: ${key} is at revision ${now}, before revision ${expected} (--if-revision), which it never had: revision ${now} was pushed by ${author} at ${at}; push over it (--if-revision ${now})\n`,
+    );
+    return EXIT.unavailable;
+  }
   tell(
     `candor: not pushed: ${key} moved since revision ${expected}: revision ${now} was pushed by ${author} at ${at}; read it (candor config history) and push again over it (--if-revision ${now})\n`,
   );

@@ -53,7 +53,7 @@ export function validateDocument(
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map((p) => placeProblem(p, file, bootstrap, label, composed.documentLines));
+    return err.problems.map((p) => placeProblem(p, file, bootstrap, label, composed));
   }
 }
 

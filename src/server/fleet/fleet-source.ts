@@ -300,7 +300,7 @@ export class FleetSource {
     if (!('config_hash' in answer)) return;
     if (answer.result === 'invalid') {
       const problems = ('problems' in answer ? (answer.problems ?? []) : []).map((p) =>
-        placeProblem(p, file, bootstrap, label, composed.documentLines),
+        placeProblem(p, file, bootstrap, label, composed),
       );
       this.#writeBack();
       return this.#refuse(revision, problems);

@@ -5,7 +5,12 @@
  * later reload) reads it.
  */
 import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
-import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
+import {
+  type ComposedLayout,
+  composeConfig,
+  documentLabel,
+  placeProblem,
+} from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
@@ -61,7 +66,8 @@ export type Prepared =
   | {
       readonly file: string;
       readonly start: FleetStart;
-      readonly documentLines: number;
+      /** Where the document and local are in the composed file (a problem told where it was written). */
+      readonly layout: ComposedLayout;
       readonly notes: readonly string[];
       /** On the last good config: why etcd's was not taken ("etcd cannot be reached (…)"). */
       readonly because?: string;
@@ -107,7 +113,7 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
         watchFrom: doc.revision + 1,
         ...(read.author === undefined ? {} : { author: read.author }),
       };
-      return { file, start, documentLines: composed.documentLines, notes: [] };
+      return { file, start, layout: layoutOf(composed), notes: [] };
     }
     return onLastGood(bootstrap, client, read.revision + 1, {
       refused: { revision: kv.modRevision, problems: composed.problems },
@@ -199,10 +205,15 @@ export function onLastGood(
   return {
     file,
     start,
-    documentLines: composed.documentLines,
+    layout: layoutOf(composed),
     notes: [`${what}: starting on the last good config, revision ${good.revision} (kept ${good.at})`],
     because: what,
   };
+}
+
+/** Where the document and local are in a composed file, without its text (kept for the gateway's life). */
+function layoutOf({ documentLines, localIndent, localInFlow }: ComposedLayout): ComposedLayout {
+  return { documentLines, localIndent, localInFlow };
 }
 
 /** A problem of the composed file, told where it was written (the document at its revision, or the bootstrap's local section). */
@@ -215,6 +226,6 @@ export function placeStartProblem(
     prepared.file,
     prepared.start.bootstrap,
     documentLabel(prepared.start.bootstrap.etcd.key, prepared.start.revision),
-    prepared.documentLines,
+    prepared.layout,
   );
 }

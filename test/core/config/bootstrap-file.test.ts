@@ -154,11 +154,42 @@ test('the document composed with local: a local section written in the document 
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     const placed = err.problems.map((p) =>
-      formatConfigProblem(
-        placeProblem(p, running, bootstrap, 'etcd:/candor/config@8', composed.documentLines),
-      ),
+      formatConfigProblem(placeProblem(p, running, bootstrap, 'etcd:/candor/config@8', composed)),
     );
     assert.equal(placed.length, 1);
     assert.match(placed[0], new RegExp(`^${dir}/compose\\.yaml:12:\\d+  admin\\.token_env: `));
+  }
+});
+
+test('a document in any form candor check takes composes with local: JSON (a trailing comma too), indented, ended by "..."; a problem in local at its line and column', () => {
+  const bootstrap = readBootstrap(file('forms.yaml', GOOD), { ETCD_PASSWORD: 'secret' });
+  const running = join(dir, 'state', 'config.yaml');
+  const route = '{ name: all, match: { path: / }, upstream: app }';
+  const upstream = '{ app: { targets: [{ url: "http://127.0.0.1:1" }] } }';
+  for (const document of [
+    `{ "routes": [${route}], "upstreams": ${upstream} }`,
+    `{ routes: [${route}],\n  upstreams: ${upstream}, } # generated\n`,
+    `  routes: [${route}]\n  upstreams: ${upstream}\n`,
+    `routes: [${route}]\nupstreams: ${upstream}\n...\n`,
+  ]) {
+    const composed = composeConfig(document, bootstrap, 'etcd:/candor/config@9');
+    assert.ok('text' in composed, JSON.stringify(document));
+    // The admin token's variable unset: the one problem, in local, at line 12 column 49 of the bootstrap file.
+    try {
+      parseConfig(composed.text, running, {});
+      assert.fail('the admin token variable is not set: the composed config must be refused');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.deepEqual(
+        err.problems.map((p) =>
+          formatConfigProblem(placeProblem(p, running, bootstrap, 'etcd:/candor/config@9', composed)).slice(
+            0,
+            60,
+          ),
+        ),
+        [`${dir}/forms.yaml:12:49  admin.token_env: `.slice(0, 60)],
+        JSON.stringify(document),
+      );
+    }
   }
 });

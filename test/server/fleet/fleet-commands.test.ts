@@ -115,3 +115,49 @@ test("fleet status and config history print what etcd holds with its control cha
     [[`evil${title}`, '\u202e0.2.0']],
   );
 });
+
+test('a rollback to a revision that fails validation: each problem told at that revision (the one taken up again), exit 78, nothing written', async () => {
+  const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+  // Written by hand (etcdctl put): every gateway refuses it; a good push follows.
+  const bad = await client.put(
+    FLEET_KEY,
+    documentTo(origins.url.one).replace('  app:\n', '  app:\n    timeouts: { connect: fast }\n'),
+  );
+  const file = join(dir, 'again.yaml');
+  writeFileSync(file, documentTo(origins.url.one).replace('name: all', 'name: again'));
+  const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const now = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const rollback = await candor(['config', 'rollback', String(bad), '--config', gateway.bootstrap]);
+  assert.equal(rollback.code, 78, rollback.stderr);
+  assert.equal(
+    rollback.stderr,
+    `etcd:${FLEET_KEY}@${bad}:7:26  upstreams.app.timeouts.connect: expected a duration like 250ms, 5s or 1m, got "fast"\n1 problem in etcd:${FLEET_KEY}@${bad}\nnot pushed: the fleet keeps its config\n`,
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, now);
+});
+
+test('a push --if-revision past the revision the key is at is refused saying so, not that the key moved since: exit 69, nothing written', async () => {
+  const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+  const now = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const file = join(dir, 'ahead.yaml');
+  writeFileSync(file, documentTo(origins.url.one).replace('name: all', 'name: ahead'));
+  const pushed = await candor([
+    'config',
+    'push',
+    file,
+    '--config',
+    gateway.bootstrap,
+    '--if-revision',
+    String(now + 1000),
+  ]);
+  assert.equal(pushed.code, 69, pushed.stderr);
+  assert.doesNotMatch(pushed.stderr, /moved since/);
+  assert.match(
+    pushed.stderr,
+    new RegExp(
+      `^candor: not pushed: ${FLEET_KEY} is at revision ${now}, before revision ${now + 1000} \\(--if-revision\\), which it never had: revision ${now} was pushed by .* at .*; push over it \\(--if-revision ${now}\\)\\n$`,
+    ),
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, now);
+});
