@@ -37,7 +37,8 @@ function realPathOf(path: string): Promise<string | undefined> {
 
 /** A reload waiting its turn: who asked for it first, and its answer (each caller merged into it gets it too). */
 interface QueuedReload {
-  readonly caller: Caller;
+  /** Who it reloads for: the first to ask, or a push merged into it (reload()). */
+  caller: Caller;
   readonly report: Promise<ReloadReport | WhileDraining>;
 }
 
@@ -130,6 +131,9 @@ export abstract class ClusterReloads {
         { via: caller.via, who: caller.who, merged_into: { via: queued.caller.via, who: queued.caller.who } },
         'reload asked while one waits to begin: that one answers it',
       );
+      // A push's reload (its revision written to the file that one reads) makes that one the
+      // push's: the timeline says which revision it brought, and who pushed it, as it would have.
+      if (caller.pushed !== undefined) queued.caller = caller;
       return queued.report;
     }
     const next: QueuedReload = {
@@ -137,7 +141,9 @@ export abstract class ClusterReloads {
       report: this.serial(() => {
         // Begun: it reads the file now, so one asked from here on waits for a reload of its own.
         if (this.#nextReload === next) this.#nextReload = undefined;
-        return this.draining ? Promise.resolve(this.#whileDraining(caller, false)) : this.#reload(caller);
+        return this.draining
+          ? Promise.resolve(this.#whileDraining(next.caller, false))
+          : this.#reload(next.caller);
       }),
     };
     this.#nextReload = next;
