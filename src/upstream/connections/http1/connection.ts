@@ -319,7 +319,9 @@ export class UpstreamConnection
       failure = this.parser.execute(data);
       batch.reading = false;
       const body = batch.take(this.directReads);
-      if (failure === undefined && body !== undefined && this.handler !== null) this.passBody(body);
+      // Pieces parsed before a fault in the same read were valid: they go on before the cut, as
+      // they would had the fault come in a later read (a gRPC client's whole message with them).
+      if (body !== undefined && this.handler !== null) this.passBody(body);
       // Bytes after a complete response (in this read or a later one): a second answer to one
       // request. Whoever waits for a connection, this one is not to be trusted with it.
       if (this.parser.leftover > 0) {
