@@ -23,11 +23,15 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-/** Small limits so every one can be crossed cheaply; timeouts short enough for a test, long enough for loopback. */
-export async function startFixture(): Promise<Fixture> {
+/**
+ * Small limits so every one can be crossed cheaply; timeouts short enough for a test, long enough
+ * for loopback. `headerTimeout`: longer for a test that sends a head a few bytes a turn, whose
+ * hundreds of turns a loaded machine stretches past 500 ms (a 408 where the size was the question).
+ */
+export async function startFixture(headerTimeout = '500ms'): Promise<Fixture> {
   const echo = await startEcho();
   const gw = await startTestGateway(`name: edge-1
-limits: { header_size: 4KiB, uri_length: 1KiB, header_timeout: 500ms, body_idle_timeout: 500ms }
+limits: { header_size: 4KiB, uri_length: 1KiB, header_timeout: ${headerTimeout}, body_idle_timeout: 500ms }
 routes:
   - match: { path: / }
     upstream: app
