@@ -91,11 +91,16 @@ export async function startAdminServer(options: {
   };
   const mount = (route: AdminRoute) => gate.routes.set(`${route.method} ${route.path}`, route);
   for (const route of options.routes) mount(route);
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const closed = (who: string, pipelined: number) =>
       gate.logger.warn({ who, pipelined }, 'admin connection closed: too many requests pipelined');
     if (!pipelineRefused(req, res, closed)) void answerAdmin(gate, req, res);
-  });
+  };
+  const server = http.createServer(onRequest);
+  // `Expect: 100-continue` is answered by readJson, when an endpoint reads the body: Node's own
+  // answer, `100 Continue` before the handler runs, invited the body of a request about to be
+  // refused (no token, a wrong Host, past the bound).
+  server.on('checkContinue', onRequest);
   await listen(server, options.port, options.host);
   return {
     mount,
@@ -133,8 +138,7 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   const url = requestUrl(req.url ?? '/');
   if (url === null) {
     logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
-    req.resume();
-    return send(res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
+    return refuse(req, res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
   }
   // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that
   // probes `HEAD /ready` is answered as GET is, not refused for a token the probe needs not.
@@ -146,8 +150,8 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   // check would pass on it while another reader of the request took the second.
   if (req.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'host').length > 1) {
     logger.warn(fields, 'admin bad request: more than one Host');
-    req.resume();
-    return send(
+    return refuse(
+      req,
       res,
       problem(400, 'Bad request', 'the request has more than one Host header (RFC 9112 §3.2)'),
     );
@@ -158,8 +162,7 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   if (!gate.hosts.allows(authority)) {
     const host = String(authority).slice(0, 200);
     logger.warn({ ...fields, host }, 'admin misdirected');
-    req.resume();
-    return send(res, misdirected(gate.hosts, host));
+    return refuse(req, res, misdirected(gate.hosts, host));
   }
   const samePath = [...routes.values()].filter((r) => r.path === url.pathname);
   // A path whose every method is open (the probes, the status page's files) needs no token for
@@ -168,29 +171,26 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   if (!route?.open && !openPath) {
     const refused = refusedCaller(req, gate.token, gate.guesses, logger, fields);
     if (refused !== undefined) {
-      req.resume();
-      return send(res, refused);
+      return refuse(req, res, refused);
     }
   }
   if (route === undefined) {
-    req.resume();
     const answer = noRoute(samePath, method, url.pathname);
     logger.info({ ...fields, status: answer.status }, 'admin request');
-    return send(res, answer);
+    return refuse(req, res, answer);
   }
   const unread = route.method === 'GET' || route.query ? undefined : url.searchParams.keys().next().value;
   if (unread !== undefined) {
-    req.resume();
     const answer = badField(
       unread,
       `${method} ${url.pathname} reads no query: its fields are a JSON body's (nothing was changed)`,
     );
     logger.info({ ...fields, status: answer.status }, 'admin request');
-    return send(res, answer);
+    return refuse(req, res, answer);
   }
   let answer: AdminAnswer;
   try {
-    const body = await readJson(req);
+    const body = await readJson(req, res);
     answer =
       'problem' in body
         ? body.problem
@@ -307,8 +307,36 @@ const TOO_LARGE: AdminAnswer = {
   headers: { connection: 'close' },
 };
 
-async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { problem: AdminAnswer }> {
+/**
+ * Answers a request whose body no endpoint reads (refused before one: a bad target, a wrong
+ * Host, no token, no endpoint, a query a write does not read). A body declared within MAX_BODY
+ * is read and dropped, so that the connection carries the next request; a larger one, or one
+ * whose length is not declared (chunked), is never read: the answer says `Connection: close`
+ * and the connection ends with it, as it does when the client waits for `100 Continue` to send
+ * it. Dropped whatever its size, a refused caller's declared
+ * gigabyte was read whole by the primary, at the wire's speed, the connection said to be kept
+ * alive and held until the last byte or Node's 300 s.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, answer: AdminAnswer): void {
+  const declared =
+    req.headers['transfer-encoding'] === undefined ? Number(req.headers['content-length'] ?? 0) : NaN;
+  // A client waiting for `100 Continue` may send its body after this answer or never: the
+  // next bytes are no request either way, so its connection ends too (RFC 9110 §10.1.1).
+  const waiting = declared > 0 && req.headers.expect?.toLowerCase() === '100-continue';
+  if (declared <= MAX_BODY && !waiting) {
+    req.resume();
+    return send(res, answer);
+  }
+  send(res, { ...answer, headers: { ...answer.headers, connection: 'close' } });
+}
+
+async function readJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<{ value: unknown } | { problem: AdminAnswer }> {
   if (Number(req.headers['content-length']) > MAX_BODY) return { problem: TOO_LARGE };
+  // The body is wanted: a client that waits for leave to send it gets it now (RFC 9110 §10.1.1).
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
