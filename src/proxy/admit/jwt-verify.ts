@@ -25,7 +25,6 @@ const JWT_INVALID = { invalid: 'ERR_JWT_INVALID' } as const;
 const NOT_SUPPORTED = { invalid: 'ERR_JOSE_NOT_SUPPORTED' } as const;
 const ALG_NOT_ALLOWED = { invalid: 'ERR_JOSE_ALG_NOT_ALLOWED' } as const;
 const SIGNATURE_FAILED = { invalid: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' } as const;
-const CLAIM_FAILED = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED' } as const;
 const EXPIRED = { invalid: 'ERR_JWT_EXPIRED' } as const;
 /**
  * jose's code for a claim refused, with which and by what rule: the code alone is that of any
@@ -36,6 +35,12 @@ const NO_EXP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (no exp claim: requir
 const BAD_TYP = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (typ is none of types)' } as const;
 const BAD_ISS = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (iss is not issuer)' } as const;
 const BAD_AUD = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (aud names none of audiences)' } as const;
+const EARLY_NBF = {
+  invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (nbf is ahead of the clock: clock_skew)',
+} as const;
+const IAT_NAN = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (iat is not a number)' } as const;
+const NBF_NAN = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (nbf is not a number)' } as const;
+const EXP_NAN = { invalid: 'ERR_JWT_CLAIM_VALIDATION_FAILED (exp is not a number)' } as const;
 
 /** No key at all: what keylessRefusal checks a token's form against. */
 const NO_KEYS = new JwkSet({ keys: [] });
@@ -183,9 +188,10 @@ function claimsProblem(claims: JWTPayload, rules: JwtRules): JwtCheck | undefine
   const now = Math.floor(Date.now() / 1000);
   const skew = rules.clockSkew / 1000;
   const { iat, nbf, exp } = claims;
-  if (iat !== undefined && typeof iat !== 'number') return CLAIM_FAILED;
-  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + skew)) return CLAIM_FAILED;
-  if (exp !== undefined && typeof exp !== 'number') return CLAIM_FAILED;
+  if (iat !== undefined && typeof iat !== 'number') return IAT_NAN;
+  if (nbf !== undefined && typeof nbf !== 'number') return NBF_NAN;
+  if (nbf !== undefined && nbf > now + skew) return EARLY_NBF;
+  if (exp !== undefined && typeof exp !== 'number') return EXP_NAN;
   if (exp !== undefined && exp <= now - skew) return EXPIRED;
   return undefined;
 }

@@ -161,7 +161,8 @@ export function keptOwn(edited: readonly string[], own: readonly string[]): stri
   const out: string[] = [];
   for (let i = 0; i < edited.length; i += 2)
     if (!isOwnField(edited[i].toLowerCase())) out.push(edited[i], edited[i + 1]);
-  for (let i = 0; i < own.length; i += 2) if (isOwnField(own[i])) out.push(own[i], own[i + 1]);
+  // A service's refusal passed on has its fields as it spelled them (`Www-Authenticate`, Go's).
+  for (let i = 0; i < own.length; i += 2) if (isOwnField(own[i].toLowerCase())) out.push(own[i], own[i + 1]);
   return out;
 }
 

@@ -439,7 +439,11 @@ function joseRefusal(err: unknown): JwtCheck {
             ? ' (iss is not issuer)'
             : claim === 'aud'
               ? ' (aud names none of audiences)'
-              : '';
+              : reason === 'invalid'
+                ? ` (${String(claim)} is not a number)`
+                : claim === 'nbf'
+                  ? ' (nbf is ahead of the clock: clock_skew)'
+                  : '';
     return { invalid: `${String(code ?? 'ERR_JWT_INVALID')}${which}` };
   }
 }
