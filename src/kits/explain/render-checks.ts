@@ -12,6 +12,11 @@ export function checks(report: Report): string {
     lines.push(`  ${shape.shape} (${shape.count}): ${shape.headline}`);
     lines.push(`    likely: ${shape.likelyCause}`);
     lines.push(`    check:  ${shape.firstCheck}`);
+    for (const t of shape.alsoCheck) {
+      const named = t.upstreams.filter((u) => u !== '-');
+      const where = named.length > 3 ? [...named.slice(0, 3), '…'] : named;
+      lines.push(`    also:   ${[`${t.type} (${t.count}`, ...where].join(', ')}): ${t.check}`);
+    }
     const hops = new Map<string, number>();
     for (const t of shape.types)
       for (const u of t.upstreams)

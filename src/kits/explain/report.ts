@@ -49,6 +49,13 @@ interface ShapeRow {
   /** The likely cause and the first thing to check: those of its most frequent type. */
   readonly likelyCause: string;
   readonly firstCheck: string;
+  /** The shape's other types whose check is not the first's: each its own, and where it failed. */
+  readonly alsoCheck: ReadonlyArray<{
+    readonly type: string;
+    readonly count: number;
+    readonly upstreams: readonly string[];
+    readonly check: string;
+  }>;
 }
 
 export interface PlaceRow {
@@ -198,6 +205,16 @@ function shapeRows(tally: Tally): ShapeRow[] {
     if (types.length === 0) continue;
     types.sort((a, b) => b.count - a.count);
     const main = FAILURES[types[0].type];
+    const mainCheck = firstCheck(types[0]);
+    const alsoCheck = types
+      .slice(1)
+      .map((t) => ({
+        type: t.type,
+        count: t.count,
+        upstreams: t.upstreams.map((u) => u.upstream),
+        check: firstCheck(t),
+      }))
+      .filter((t) => t.check !== mainCheck);
     rows.push({
       shape,
       headline:
@@ -207,7 +224,8 @@ function shapeRows(tally: Tally): ShapeRow[] {
       count: types.reduce((sum, t) => sum + t.count, 0),
       types,
       likelyCause: main.explanation,
-      firstCheck: firstCheck(types[0]),
+      firstCheck: mainCheck,
+      alsoCheck,
     });
   }
   return rows;

@@ -172,6 +172,8 @@ What to check first
   unreachable (36): the upstream is not there
     likely: nothing is listening at the upstream address: the connection was refused
     check:  Start the upstream process, or fix the port in the target URL.
+    also:   connection_timeout (1, api.shop:8080): Check that the upstream host is up and that no firewall drops packets to its port; for an https target whose TCP connect succeeded, that the port speaks TLS and is not too loaded to finish handshakes.
+    also:   dns_error (1, api.shop:8080): Check the host name in the upstream target and the resolver the gateway uses.
   slow (3): the upstream is too slow
     likely: the upstream accepted the request but sent no response within the timeout
     check:  Find what the upstream is waiting on (a slow query, CPU starvation, a lock); raise the route's response timeout only if the work is legitimately that slow.
@@ -184,6 +186,10 @@ What to check first
   gateway (12): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable
     check:  Bring a target back: check the health check failures recorded for each target.
+    also:   proxy_internal_response (3, api.shop:8080): Read the details: wait for the maintenance window to end or for load to drop; a limit the gateway could not check (its rate limit store down, with store.redis.on_error: deny) is mended at the gateway.
+    also:   connection_limit_reached (2, api.shop:8080): Add targets or capacity, or raise pool.max_connections if the upstream can take more.
+    also:   http_request_denied (2, api.shop:8080): Slow down: wait for the time in Retry-After before trying again. Without Retry-After (a 401 or 403), the route's access rules refuse this client: send valid credentials, or ask the gateway's operators.
+    also:   destination_not_found (1, api.shop:8080): Check the URL, or add a route for it to the gateway configuration.
   internal (1): a bug in the gateway
     likely: the gateway hit an internal error while handling the request
     check:  This is a bug in the gateway: report it with the request id and the gateway's log line.
