@@ -86,6 +86,9 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   if (skip !== undefined) return { skip };
   const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
   // It would be answered by the deadline's 504: the client gets the failure that happened instead.
+  // (A backoff that ends a few ms before the deadline still retries, and on a loaded machine that
+  // attempt can meet the deadline: the 504 then stands for an upstream that only refused. A floor
+  // on the time left after the backoff would close it; not yet made.)
   if (delay >= ctx.remaining) return { skip: 'deadline' };
   return { skip: undefined, delay, charged: !keepAliveRace(failure, ctx.reusedConnection, ctx.upstream) };
 }
