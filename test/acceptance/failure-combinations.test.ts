@@ -6,39 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { assertGatewayError, onlyLogLine, parseProxyStatus } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
-import { type Script, type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
-import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { scriptedRoute } from '../helpers/scripted-route.ts';
 import { freePort } from '../helpers/wait.ts';
 
-const closing: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const close of closing.splice(0).reverse()) await close();
-});
-
-async function upstreamOf(script: Script): Promise<ScriptedUpstream> {
-  const up = await scriptedUpstream(script);
-  closing.push(() => up.close());
-  return up;
-}
-
-async function gatewayTo(targets: string[], policy: string): Promise<TestGateway> {
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    balancer: round_robin
-    targets:
-${targets.map((url) => `      - url: ${url}`).join('\n')}
-${policy}
-`);
-  closing.push(() => gw.close());
-  return gw;
-}
+const { upstreamOf, gatewayTo, closeAfter } = scriptedRoute();
 
 /** What a raw client got until the gateway ended the connection, and how it ended it. */
 function exchange(
@@ -277,7 +251,7 @@ describe('1xx then death', () => {
 
   test('103s trickled past timeouts.response: 504 http_response_timeout', async () => {
     const timers = new Set<NodeJS.Timeout>();
-    closing.push(async () => {
+    closeAfter(async () => {
       for (const t of timers) clearInterval(t);
     });
     const up = await upstreamOf((s) => {
@@ -320,7 +294,7 @@ describe('an upstream that answers before it has read the upload', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closing.push(
+    closeAfter(
       () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();

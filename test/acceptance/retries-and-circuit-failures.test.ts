@@ -6,43 +6,17 @@
  * loopback misbehave; each case checks the answer, the one log line and what each target got.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { assertGatewayError, onlyLogLine } from '../helpers/gateway-error.ts';
 import { request } from '../helpers/http-client.ts';
-import { type Script, type ScriptedUpstream, scriptedUpstream } from '../helpers/scripted-upstream.ts';
-import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { scriptedRoute } from '../helpers/scripted-route.ts';
+import type { Script } from '../helpers/scripted-upstream.ts';
 import { freePort } from '../helpers/wait.ts';
 
 const GOOD = 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood';
 const answerGood: Script = (s) => s.write(GOOD);
 
-const closing: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closing.splice(0).reverse()) await close();
-});
-
-async function upstreamOf(script: Script): Promise<ScriptedUpstream> {
-  const up = await scriptedUpstream(script);
-  closing.push(() => up.close());
-  return up;
-}
-
-/** A gateway with one route to upstream `app` over `targets` (round robin, in order), and `policy` lines. */
-async function gatewayTo(targets: string[], policy: string): Promise<TestGateway> {
-  const gw = await startTestGateway(`name: edge-1
-routes:
-  - match: { path: / }
-    upstream: app
-upstreams:
-  app:
-    balancer: round_robin
-    targets:
-${targets.map((url) => `      - url: ${url}`).join('\n')}
-${policy}
-`);
-  closing.push(() => gw.close());
-  return gw;
-}
+const { upstreamOf, gatewayTo } = scriptedRoute();
 
 describe('retries', () => {
   test('a reset after part of the body is never retried: the 200 is cut, the second target never asked', async () => {
