@@ -2,9 +2,9 @@ import type { StageRequest } from '../stages/stage.ts';
 import type { AnswerCache } from './answer-cache.ts';
 import type { DiskStore } from './disk-store.ts';
 import { followFillFile } from './fill-file.ts';
+import { asksUpstream } from './freshness.ts';
 import type { CachedRoute } from './passing-run.ts';
 import { type BackgroundFetch, refreshExchange } from './refresh-exchange.ts';
-import { asksUpstream } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
 
 /**

@@ -138,7 +138,10 @@ export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Reque
   const honoured = honouredFields(request);
   const verdict = policy.evaluateRequest(honoured);
   if (verdict.response === undefined) return undefined;
-  if (verdict.revalidation === undefined) return bound && policy.stale() ? undefined : 'fresh';
+  // The library takes an answer of age 0 for a client's max-age=0 (§5.2.1.1 allows it): one
+  // stored within the millisecond. Read as the reload it is, it asks the upstream every time.
+  if (verdict.revalidation === undefined)
+    return (bound && policy.stale()) || asksUpstream(request) ? undefined : 'fresh';
   return bound || boundsStaleness(honoured) ? undefined : 'while-revalidating';
 }
 
@@ -180,3 +183,13 @@ function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
   const { pragma: _ignored, ...rest } = headers;
   return { ...request, headers: { ...rest, 'cache-control': lowerDirectiveNames(String(cc)) } };
 }
+
+/** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
+export function asksUpstream(request: Pick<CachePolicy.Request, 'headers'>): boolean {
+  const cc = request.headers['cache-control'];
+  if (cc === undefined) return NO_CACHE.test(String(request.headers.pragma ?? ''));
+  return NO_CACHE.test(String(cc)) || /(^|[\s,])max-age\s*=\s*"?0+"?\s*(,|$)/i.test(String(cc));
+}
+
+/** `no-cache` as a directive of its own (not a part of an extension's name). */
+const NO_CACHE = /(^|[\s,])no-cache([\s,=]|$)/i;

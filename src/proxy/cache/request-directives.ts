@@ -1,5 +1,6 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { ForwardReason } from './cache-status.ts';
+import { asksUpstream } from './freshness.ts';
 import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
 
 /**
@@ -18,16 +19,6 @@ export function forwardReason(stored: StoredAnswer | undefined, request: CacheRe
   if (!stored.matches(request)) return 'vary-miss';
   return stored.fresh() || asksUpstream(request) ? 'request' : 'stale';
 }
-
-/** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
-export function asksUpstream(request: CacheRequest): boolean {
-  const cc = request.headers['cache-control'];
-  if (cc === undefined) return NO_CACHE.test(String(request.headers.pragma ?? ''));
-  return NO_CACHE.test(String(cc)) || /(^|[\s,])max-age\s*=\s*"?0+"?\s*(,|$)/i.test(String(cc));
-}
-
-/** `no-cache` as a directive of its own (not a part of an extension's name). */
-const NO_CACHE = /(^|[\s,])no-cache([\s,=]|$)/i;
 
 /**
  * The client wants a stored answer or none (RFC 9111 §5.2.1.7: `only-if-cached`): it never waits
