@@ -80,16 +80,26 @@ type RetryVerdict =
       readonly charged: boolean;
     };
 
-/** whyNotRetry, then the backoff: a retry that could only start after the deadline is not made either. */
+/**
+ * The least of the total deadline a retry starts with, in ms. A retry begun a few ms before the
+ * deadline meets it mid-attempt whenever the event loop is a little late (a loaded machine): the
+ * client then got the deadline's 504 for an upstream that had only refused, a slowness nobody
+ * saw. Ten ms is some ten loopback connects, and nothing beside any deadline a route would set.
+ */
+export const RETRY_FLOOR_MS = 10;
+
+/** Whether a retry whose backoff is `delay` ms, with `remaining` ms of the total deadline left, has its floor of time. */
+export function leavesTimeForRetry(remaining: number, delay = 0): boolean {
+  return remaining - delay >= RETRY_FLOOR_MS;
+}
+
+/** whyNotRetry, then the backoff: a retry that could only start at the deadline, or just short of it, is not made either. */
 export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   const skip = whyNotRetry(failure, ctx);
   if (skip !== undefined) return { skip };
   const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
   // It would be answered by the deadline's 504: the client gets the failure that happened instead.
-  // (A backoff that ends a few ms before the deadline still retries, and on a loaded machine that
-  // attempt can meet the deadline: the 504 then stands for an upstream that only refused. A floor
-  // on the time left after the backoff would close it; not yet made.)
-  if (delay >= ctx.remaining) return { skip: 'deadline' };
+  if (!leavesTimeForRetry(ctx.remaining, delay)) return { skip: 'deadline' };
   return { skip: undefined, delay, charged: !keepAliveRace(failure, ctx.reusedConnection, ctx.upstream) };
 }
 

@@ -194,11 +194,11 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.backoff = new RetryBackoff(failure, verdict.delay, this, this.backoff?.waitedMs);
   }
 
-  /** The backoff is over (RetryBackoff's owner); past the deadline (the loop was held up) the retry has no time. */
+  /** The backoff is over (RetryBackoff's owner): none if the loop was held up past the deadline or into a retry's floor, the circuit opened meanwhile (or half-open, probes out), or no target is left (attempt(last)). */
   retryNow(last: Failure): void {
-    const { deadline } = this;
-    if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, this.req.record.tries.length));
-    // The circuit opened meanwhile (or half-open, probes out), or no target is left (attempt(last)): the client gets its attempt's failure.
+    const { deadline, req } = this;
+    if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, req.record.tries.length));
+    else if (!deadline.leavesTimeForRetry()) this.skipRetry('deadline', last);
     else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt(last);
     else this.skipRetry('circuit_open', last);
     if (this.current === undefined) this.retrySlot?.(); // none started (no time, no target, circuit open)

@@ -6,6 +6,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 import type { HeadSoFar } from '../../upstream/connections/exchange-contract.ts';
 import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
+import { leavesTimeForRetry } from '../decide/retry-policy.ts';
 import type { DeadlineLeft } from '../forward/exchange-options.ts';
 import { withGrpcTimeout } from '../forward/request-headers.ts';
 import type { OwnCall } from './attempts-owner.ts';
@@ -144,6 +145,11 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
   remaining(): number {
     return this.#state === 'passed' ? 0 : this.dueAt - performance.now();
+  }
+
+  /** Whether a retry starting now has its floor of time before the deadline (retry-policy.ts). */
+  leavesTimeForRetry(): boolean {
+    return leavesTimeForRetry(this.remaining());
   }
 
   /**

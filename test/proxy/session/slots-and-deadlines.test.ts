@@ -107,9 +107,8 @@ upstreams:
 `);
   try {
     // Full jitter: a backoff may still be short by chance; over a few requests one is long. Drawn
-    // from a minute, one rarely ends within an attempt's length of the deadline: a retry made
-    // there meets the deadline mid-attempt on a loaded machine (the 504 decideRetry's comment
-    // in src/proxy/decide/retry-policy.ts tells of), which is not this test's case.
+    // from a minute, one rarely ends just short of the deadline (RETRY_FLOOR_MS's case, its own
+    // test in test/proxy/decide/retry-time-floor.test.ts).
     let skipped = 0;
     for (let i = 0; i < 6; i++) {
       const res = await request(gw.url, { headers: { 'x-request-id': `late-${i}` } });
