@@ -53,6 +53,10 @@ const SCRIPTS: Record<string, Script> = {
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n'),
   '/space-before-colon': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length : 2\r\nX-Kept : yes\r\n\r\nokXYZ'),
   '/no-status-line': (s) => s.end('SSH-2.0-OpenSSH_9.6\r\n'),
+  // RFC 9110 §15.3.6: a 205 has no content, yet an upstream may frame some.
+  '/reset-content-length': (s) => s.write('HTTP/1.1 205 Reset Content\r\nContent-Length: 3\r\n\r\nabc'),
+  '/reset-content-chunked': (s) =>
+    s.write('HTTP/1.1 205 Reset Content\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'),
   '/own-503': (s) =>
     s.write('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy'),
 };
@@ -349,6 +353,50 @@ describe("the upstream's own failure status", () => {
       const line = await onlyLogLine(gw, res.headers['x-request-id'] as string);
       assert.equal(line.status, 503);
       assert.equal(line.upstream, 'app');
+    });
+  }
+});
+
+describe('a 205 the upstream gave content (RFC 9110 §15.3.6: a 205 has none)', () => {
+  for (const [path, minor] of [
+    ['/reset-content-length', 1],
+    ['/reset-content-chunked', 1],
+    ['/reset-content-length', 0],
+    ['/reset-content-chunked', 0],
+  ] as const) {
+    test(`${path} to an HTTP/1.${minor} client: a 205 saying Content-Length: 0 and none of the content`, async () => {
+      const tag = `${path.slice(15)}-1${minor}`;
+      const next = `/after-205-${tag}`;
+      // The next request is pipelined behind it: any byte of the content would be read as the start of its answer.
+      const res = await rawRequest(
+        gw.port,
+        minor === 1
+          ? `GET ${path}?${tag} HTTP/1.1\r\nHost: x\r\n\r\nGET ${next} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`
+          : `GET ${path}?${tag} HTTP/1.0\r\nHost: x\r\n\r\n`,
+      );
+      assert.ok(res.closed);
+      const end = res.raw.indexOf('\r\n\r\n') + 4;
+      const head = res.raw.slice(0, end);
+      assert.match(head, /^HTTP\/1\.1 205 Reset Content\r\n/);
+      assert.deepEqual(
+        head.match(/\r\ncontent-length:[^\r]*/gi)?.map((line) => line.toLowerCase()),
+        ['\r\ncontent-length: 0'],
+        head,
+      );
+      assert.doesNotMatch(head, /\r\ntransfer-encoding:/i);
+      const rest = res.raw.slice(end);
+      if (minor === 1) {
+        assert.match(
+          rest,
+          /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\ngood$/,
+          'the next answer right after the head',
+        );
+        // The content was read as its framing said: that upstream connection took the next request.
+        assert.equal(
+          connectionsFor(next)[0],
+          upstream.requests.find((r) => r.head.includes(`?${tag} `))?.connection,
+        );
+      } else assert.equal(rest, '', 'nothing after the head, not even the content up to the close');
     });
   }
 });

@@ -2,8 +2,8 @@
  * One exchange on a client connection (the request's head and body, and the response sink:
  * one object per request), the response framed by Candor. The head
  * goes through the one serializer (core/http1/answer-head.ts); a body without a length is
- * chunked for an HTTP/1.1 client and delimited by the close for an HTTP/1.0 one; HEAD, 204
- * and 304 carry none whatever the fields say.
+ * chunked for an HTTP/1.1 client and delimited by the close for an HTTP/1.0 one; HEAD, 204,
+ * 205 and 304 carry none whatever the fields say.
  */
 
 import type { Socket } from 'node:net';
@@ -171,16 +171,17 @@ export class Http1Answer
     if (close && this.#bodyComplete) this.#doubted = true;
     this.#chunked = false;
     this.#closeDelimited = false;
-    this.#bodyless = this.#headRequest || status === 204 || status === 304;
+    this.#bodyless = this.#headRequest || status === 204 || status === 205 || status === 304;
     const said = fieldsSaid(headers);
     const length = (said & SAID_LENGTH) !== 0;
     // RFC 9110 §8.6: a 204 carries no Content-Length (a client that reads one would take that
-    // many bytes of the next response as this one's body).
-    const fields = length && status === 204 ? withoutLength(headers) : headers;
+    // many bytes of the next response as this one's body). RFC 9110 §15.3.6: a 205 has no
+    // content, whatever its upstream framed, and says so with `Content-Length: 0`.
+    const fields = length && (status === 204 || status === 205) ? withoutLength(headers) : headers;
     // This hop's fields go around the upstream's, whose list is not copied to add them. The
     // upstream's Date is passed on as it said it (RFC 9110 §6.6.1); Candor dates its own answers.
     const before = (said & SAID_DATE) !== 0 ? '' : dateFieldLine();
-    let after = '';
+    let after = status === 205 ? 'content-length: 0\r\n' : '';
     if (!this.#bodyless && !length) {
       // No length: chunked to HTTP/1.1, the close ends it for HTTP/1.0 (RFC 9112 §6.3).
       if (this.#versionMinor === 1) {
