@@ -135,7 +135,8 @@ export class AnswerCache {
    * news of it goes to them (a 200's does, set): that write may land after another worker's
    * invalidation of the key, and told, the others read back the page it had withdrawn
    * (cache-unkept-workers.test.ts, a loaded machine).
-   * Returns the 304's Set-Cookie fields (flat): that request's, which no stored answer keeps.
+   * Returns the 304's Set-Cookie and Proxy-Status fields (flat): that request's, which no stored
+   * answer keeps (not-modified-update.ts).
    */
   revalidated(
     entry: StoredAnswer,
@@ -145,7 +146,7 @@ export class AnswerCache {
   ): string[] {
     const before = entry.size;
     const updated = entry.revalidated(request, notModified);
-    const cookies = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
+    const cookies = ownFields(notModified);
     const held = this.#entries.get(entry.key);
     if (!entry.keepable()) {
       if (held === undefined || held === entry) this.invalidateAll([entry.key], announce);
@@ -353,4 +354,12 @@ export class AnswerCache {
       fill.over(end);
     };
   }
+}
+
+/** A 304's fields of its own exchange (flat), which go to the client it answered and are not stored: Set-Cookie, Proxy-Status. */
+function ownFields(notModified: CachePolicy.Headers): string[] {
+  const out = [notModified['set-cookie'] ?? []].flat().flatMap((value) => ['set-cookie', value]);
+  const status = notModified['proxy-status'];
+  if (typeof status === 'string') out.push('proxy-status', status);
+  return out;
 }

@@ -62,7 +62,7 @@ function firstOfEach(value: string): Record<string, string> {
             .replace(/^"|"$/g, '');
     // The library's `true` for a directive without an argument, which its type calls a string.
     if (argument === '') out[name] = true as unknown as string;
-    else out[name] = DELTA_SECONDS.has(name) && !/^\d+$/.test(argument) ? '0' : argument;
+    else out[name] = DELTA_SECONDS.has(name) ? deltaSeconds(argument) : argument;
   }
   return out;
 }
@@ -75,6 +75,20 @@ function firstOfEach(value: string): Record<string, string> {
  * `stale-if-error` is read apart (stored-answer.ts): one that names no number leaves the route's cap.
  */
 const DELTA_SECONDS = new Set(['max-age', 's-maxage', 'stale-while-revalidate']);
+
+/** The greatest delta-seconds a cache counts (RFC 9111 §1.2.2): one past it "MUST" be taken as it. */
+const MOST_SECONDS = 2 ** 31;
+
+/**
+ * A delta-seconds argument as the policy reads it: `0` for one that is no number of seconds
+ * (DELTA_SECONDS), 2^31 for one past it (§1.2.2). Read as it came, `max-age=1` and 22 zeros made
+ * Cache-Status's ttl `1e+23`, no Structured Field integer (RFC 8941 §3.3.1: 15 digits at most),
+ * and 400 digits, Infinity, an answer never fresh.
+ */
+function deltaSeconds(argument: string): string {
+  if (!/^\d+$/.test(argument)) return '0';
+  return Number(argument) > MOST_SECONDS ? String(MOST_SECONDS) : argument;
+}
 
 function lowered(cc: Record<string, string>): Record<string, string> {
   // No prototype: a directive named `__proto__` is a directive, not the object's prototype.

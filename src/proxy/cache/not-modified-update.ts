@@ -5,8 +5,11 @@ import { opaque } from './conditional-hit.ts';
 
 /**
  * Fields a 304 does not change in the stored answer (RFC 9111 §3.2): its body's length, framing
- * and coding describe the stored body, not the 304's none; and a Set-Cookie is one client's,
- * which a stored answer never holds (mayKeep), so every later hit would hand it to everyone.
+ * and coding describe the stored body, not the 304's none; a Set-Cookie is one client's,
+ * which a stored answer never holds (mayKeep), so every later hit would hand it to everyone; and
+ * a Proxy-Status tells how the intermediaries behind handled the exchange the 304 ended (RFC
+ * 9209: a cache behind that gave its stored answer for a failed origin names the failure), which
+ * a later hit did not meet (StoredAnswer.fields sends none stored).
  */
 const NOT_UPDATED = new Set([
   'content-length',
@@ -14,6 +17,7 @@ const NOT_UPDATED = new Set([
   'transfer-encoding',
   'content-range',
   'set-cookie',
+  'proxy-status',
 ]);
 
 /**

@@ -202,9 +202,20 @@ function sizeOf(body: Buffer, policy: CachePolicy): number {
   return body.length + JSON.stringify(policy.toObject()).length + 256;
 }
 
-/** A stored field's value(s) onto a flat list; its length and framing are the stored answer's own. */
+/**
+ * A stored field's value(s) onto a flat list; its length and framing are the stored answer's own,
+ * and a Proxy-Status it came with told how the intermediaries behind handled the exchange that
+ * fetched it (RFC 9209), such as a cache behind giving its stored answer for a failed origin:
+ * not how they handled this request, which none of them met.
+ */
 function pushField(out: string[], name: string, value: string | string[] | undefined): void {
-  if (value === undefined || name === 'content-length' || name === 'transfer-encoding') return;
+  if (
+    value === undefined ||
+    name === 'content-length' ||
+    name === 'transfer-encoding' ||
+    name === 'proxy-status'
+  )
+    return;
   if (Array.isArray(value)) for (const v of value) out.push(name, v);
   else out.push(name, value);
 }
