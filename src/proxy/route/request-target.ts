@@ -72,12 +72,20 @@ function canonicalHostname(authority: string): string {
   );
 }
 
-/** Whether this gateway's own name is already a received-by in Via (RFC 9110 §7.6.3). */
+/**
+ * Whether this gateway's own name is already a received-by in Via (RFC 9110 §7.6.3), in any case:
+ * a received-by is a host or a pseudonym, and a host is case-insensitive (§4.2.3), so a hop that
+ * wrote `EDGE-1` for `edge-1` (or a name given in capitals in another gateway's config) still
+ * loops. Only a request that came through a proxy has a Via to read.
+ */
 export function isLoop(via: string | undefined, name: string): boolean {
-  if (via === undefined || !via.includes(name)) return false;
-  for (const entry of via.split(',')) {
+  if (via === undefined) return false;
+  const lower = via.toLowerCase();
+  const own = name.toLowerCase();
+  if (!lower.includes(own)) return false;
+  for (const entry of lower.split(',')) {
     const receivedBy = trimOws(entry).split(/[ \t]+/)[1];
-    if (receivedBy === name) return true;
+    if (receivedBy === own) return true;
   }
   return false;
 }

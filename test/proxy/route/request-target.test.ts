@@ -23,3 +23,10 @@ test('Via: own name as a received-by is a loop, with SP or HTAB around it; not w
   assert.equal(isLoop('1.1\xa0edge-1', 'edge-1'), false);
   assert.equal(isLoop(undefined, 'edge-1'), false);
 });
+
+test("Via: own name in another case is a loop (a received-by's host is case-insensitive); another name is not", () => {
+  assert.equal(isLoop('1.1 EDGE-1', 'edge-1'), true);
+  assert.equal(isLoop('1.1 other, 1.1 Edge-1 (Candor)', 'edge-1'), true);
+  assert.equal(isLoop('1.1 edge-1', 'Edge-1'), true);
+  assert.equal(isLoop('1.1 EDGE-10', 'edge-1'), false);
+});
