@@ -301,7 +301,7 @@ export const METRICS = {
     name: 'candor_client_tls_handshake_failures_total',
     type: 'counter',
     labels: ['listener', 'reason'],
-    help: "Client TLS handshakes that failed, by reason: no_client_certificate, client_certificate_refused, client_alert (the client refused the gateway's certificate, most often), protocol, plain_http, timeout, closed.",
+    help: "Client TLS handshakes that failed, by reason: no_client_certificate, client_certificate_refused, no_server_certificate, client_alert (the client refused the gateway's certificate, most often), protocol, plain_http, timeout, closed.",
     aggregator: 'sum',
   },
   logLinesDropped: {

@@ -18,11 +18,13 @@ import type { ListenerFacts } from './request-handlers.ts';
 const NONE: ClientCertificate = Object.freeze({ certificate: undefined, refused: NO_CERTIFICATE, chain: [] });
 
 /**
- * One byte sequence (RFC 8941 §3.3.5: base64 with its padding, between colons) and the parameters
- * an item may carry (RFC 9440 defines none; they are read past), then the end or a list's comma.
+ * One byte sequence (RFC 8941 §3.3.5: base64 between colons) and the parameters an item may carry
+ * (RFC 9440 defines none; they are read past), then the end or a list's comma. Its `=` padding
+ * may be left out (§4.2.7: a parser should not fail for it, as many encoders omit it); a lone
+ * last character, which no padding could complete, is no base64.
  */
 const MEMBER = new RegExp(
-  `[ \\t]*:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?):${PARAMETERS}[ \\t]*(,|$)`,
+  `[ \\t]*:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?):${PARAMETERS}[ \\t]*(,|$)`,
   'y',
 );
 

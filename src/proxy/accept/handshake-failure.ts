@@ -14,6 +14,11 @@ export type HandshakeFailureReason =
   | 'client_certificate_refused'
   /** The client ended the handshake with an alert: most often it does not trust the gateway's certificate. */
   | 'client_alert'
+  /**
+   * No certificate to serve: the client sent no SNI, or a name no certificate carries, to a
+   * listener without a default one (`tls.cert`: every certificate ordered by ACME).
+   */
+  | 'no_server_certificate'
   /** Nothing in common to speak: a TLS version, a cipher, an ALPN protocol; or bytes that are not TLS. */
   | 'protocol'
   /** A plain HTTP request sent to the TLS port (`http://` for `https://`). */
@@ -44,8 +49,16 @@ export const PLAIN_HTTP: ReadonlySet<string> = new Set([
 /** An alert the client sent: OpenSSL names it `sslv3 alert …`, `tlsv1 alert …`, `tlsv13 alert …`. */
 const RECEIVED_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_/;
 
-/** `client`: the connection's client as the listener knows it (a PROXY header's, behind a balancer). */
-export function handshakeFailureOf(err: Error, socket: TLSSocket, client: string): HandshakeFailure {
+/**
+ * `client`: the connection's client as the listener knows it (a PROXY header's, behind a
+ * balancer). `serves`: whether the listener has a certificate for a server name (server-tls.ts).
+ */
+export function handshakeFailureOf(
+  err: Error,
+  socket: TLSSocket,
+  client: string,
+  serves: (servername: string | undefined) => boolean,
+): HandshakeFailure {
   const { code, reason } = err as NodeJS.ErrnoException & { reason?: string };
   const facts = { client, servername: socket.servername || undefined };
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
@@ -61,8 +74,20 @@ export function handshakeFailureOf(err: Error, socket: TLSSocket, client: string
     return { reason: 'timeout', detail: 'no handshake in time', ...facts };
   if (code !== undefined && RECEIVED_ALERT.test(code))
     return { reason: 'client_alert', detail: reason ?? code, ...facts };
+  // With no certificate OpenSSL fails the handshake in words of what it could not choose for
+  // one ("no suitable signature algorithm", "no shared cipher"): the cause is the certificate.
+  if (code?.startsWith('ERR_SSL_') && !serves(facts.servername))
+    return { reason: 'no_server_certificate', detail: noCertificate(facts.servername), ...facts };
   if (code?.startsWith('ERR_SSL_')) return { reason: 'protocol', detail: reason ?? code, ...facts };
   return { reason: 'closed', detail: code ?? err.message, ...facts };
+}
+
+function noCertificate(servername: string | undefined): string {
+  const nameless =
+    servername === undefined
+      ? 'the client sent no server name (SNI)'
+      : `no certificate names ${servername} (none configured, none ordered)`;
+  return `${nameless}, and the listener has no default certificate (tls.cert) to serve it`;
 }
 
 /**

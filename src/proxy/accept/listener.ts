@@ -105,7 +105,7 @@ export async function startListener(
   const handshakeFailed = reportHandshakeFailures((failure, count) =>
     handlers.handshakeFailed(state.current, failure, count),
   );
-  const http1 = http1Handlers(handlers, facts, overLimit, serverTls && handshakeFailed);
+  const http1 = http1Handlers(handlers, facts, overLimit, serverTls && { tls: serverTls, handshakeFailed });
   // node:http2 and the HTTP/2 server are loaded only by a listener that speaks it.
   const h2 = config.http2
     ? (await import('./h2/h2-listener.ts')).startH2Listener(handlers, facts, () => state.current, overLimit)
@@ -267,8 +267,8 @@ function http1Handlers(
   handlers: RequestHandlers,
   facts: ListenerFacts,
   overLimit: WeakMap<Socket, Failure>,
-  /** Over TLS: where a failed handshake goes. */
-  handshakeFailed: ((failure: HandshakeFailure) => void) | undefined,
+  /** Over TLS: the listener's TLS, and where a failed handshake goes. */
+  overTls: { tls: ServerTls; handshakeFailed: (failure: HandshakeFailure) => void } | undefined,
 ): Http1Handlers<Http1Connection> {
   return {
     request(exchange, connection) {
@@ -282,10 +282,10 @@ function http1Handlers(
     unserved(connection, request, why) {
       unserved(handlers, connection, request, why);
     },
-    ...(handshakeFailed && {
+    ...(overTls && {
       plainOnTls: (tcp: Socket, done: () => void) => refusePlain(handlers, tcp, done),
       handshakeFailed: (err: Error, socket: TLSSocket, client: string) =>
-        handshakeFailed(handshakeFailureOf(err, socket, client)),
+        overTls.handshakeFailed(handshakeFailureOf(err, socket, client, overTls.tls.serves)),
     }),
   };
 }

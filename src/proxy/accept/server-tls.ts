@@ -36,6 +36,12 @@ export interface ServerTls {
   clientCertificate(socket: tls.TLSSocket): ClientCertificate | undefined;
   /** Whether the listener's client certificates are `mode: require` (no connection without a good one). */
   requiresCertificate(): boolean;
+  /**
+   * Whether a handshake for `servername` (undefined: the client sent none) has a certificate to
+   * be served: one that names it, else the default. False only on a listener whose certificates
+   * all come from ACME, for a name it orders none for (or none issued yet).
+   */
+  serves(servername: string | undefined): boolean;
 }
 
 /** A certificate's names: exact ones, and wildcards by the part after "*.". */
@@ -72,6 +78,7 @@ const DEFAULT_CERTIFICATE = Symbol('default certificate');
 export function createServerTls(config: ListenerTlsConfig, ordered?: CertificateSource): ServerTls {
   let clientCa = config.clientCertificates && loadClientCa(config.clientCertificates);
   let table = sniTable(config, clientCa);
+  let hasDefault = config.cert !== undefined && config.key !== undefined;
   // A configured certificate first (the operator named it), then an ordered one; undefined:
   // the server's default context (the listener's own cert and key, if it has one).
   const pick = (name: string) => contextFor(table, name) ?? ordered?.contextFor(sniName(name), table.shared);
@@ -94,6 +101,7 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
         // Read by node:tls for each connection it accepts (setSecureContext leaves them alone).
         Object.assign(server, askFor(nextCa));
         table = nextTable;
+        hasDefault = next.cert !== undefined && next.key !== undefined;
         const judgedAlike = clientCa?.judgesBy === nextCa?.judgesBy;
         clientCa = nextCa;
         return !judgedAlike;
@@ -101,6 +109,7 @@ export function createServerTls(config: ListenerTlsConfig, ordered?: Certificate
     },
     clientCertificate: (socket) => clientCa?.judge(socket),
     requiresCertificate: () => clientCa?.rejectUnauthorized ?? false,
+    serves: (servername) => hasDefault || (servername !== undefined && pick(servername) !== undefined),
     misdirected(servername, host) {
       if (table.allowMisdirected) return false;
       const wanted = pick(host) ?? certificateNaming(table, host);

@@ -150,6 +150,30 @@ for (const [what, fields, says] of [
   });
 }
 
+test('a trusted proxy’s Client-Cert without its base64 padding is read (RFC 8941 §4.2.7: a parser does not fail for it), and told upstream padded', async () => {
+  // A certificate whose DER is not a multiple of 3 bytes long ends its base64 with `=`: an EC
+  // signature's length varies by a byte or two, so one of a few issued is such.
+  let padded: string | undefined;
+  for (const cn of ['alice', 'carol', 'dave', 'erin', 'frank', 'grace']) {
+    if (cn !== 'alice') clients.issue(cn);
+    if (clients.der(cn).endsWith('=:')) {
+      padded = cn;
+      break;
+    }
+  }
+  assert.ok(padded !== undefined, 'a certificate whose base64 is padded');
+  const unpadded = (value: string) => value.replace(/=+:$/, ':');
+  const answer = await ask('/open', [
+    'Client-Cert',
+    unpadded(clients.der(padded)),
+    'Client-Cert-Chain',
+    unpadded(caDer()),
+  ]);
+  assert.equal(answer.status, 200, answer.body);
+  assert.deepEqual(received('client-cert'), [clients.der(padded)]);
+  assert.deepEqual(received('client-cert-chain'), [caDer()]);
+});
+
 test('a client not in trust_forwarded_from names no certificate: its Client-Cert is dropped, the route answers 403', async () => {
   const answer = await ask('/secure', ['Client-Cert', clients.der('alice')], '127.0.0.2');
   assert.equal(answer.status, 403);
