@@ -132,8 +132,10 @@ test("the client's grpc-timeout passing while the call waits for a target (hold)
     '{ url: "http://127.0.0.1:1" }',
     '    retries: { attempts: 1 }\n    hold: { timeout: 5s }\n',
   );
-  // Without a message (nothing to stream): a call that may wait for a target.
-  const head = await call(gw.url, { 'grpc-timeout': '300m', 'x-request-id': 'held' }, false);
+  // Without a message (nothing to stream): a call that may wait for a target. A second of it: a
+  // loaded run once handled the first refused connect after 300 ms had passed ("no connection
+  // made within the client's grpc-timeout"), the call never held.
+  const head = await call(gw.url, { 'grpc-timeout': '1000m', 'x-request-id': 'held' }, false);
   assert.equal(head[':status'], 200);
   assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
   const line = await gw.logFor('held');
@@ -147,13 +149,13 @@ test("the client's grpc-timeout passing while the call waits for a target (hold)
   assert.match(
     details,
     new RegExp(
-      `^the client's grpc-timeout of 300 ms passed while the request waited for a target of "orders" \\(hold\\), after ${tries}; the last: connection_refused \\(connection refused \\(ECONNREFUSED\\)[^)]*\\)$`,
+      `^the client's grpc-timeout of 1000 ms passed while the request waited for a target of "orders" \\(hold\\), after ${tries}; the last: connection_refused \\(connection refused \\(ECONNREFUSED\\)[^)]*\\)$`,
     ),
   );
   // (The quotes around its name escaped, as a structured field's string has them.)
   assert.ok(
     String(head['proxy-status']).startsWith(
-      `edge-1; error=connection_timeout; details="the client's grpc-timeout of 300 ms passed while the request waited for a target of \\"orders\\" (hold), after ${tries}`,
+      `edge-1; error=connection_timeout; details="the client's grpc-timeout of 1000 ms passed while the request waited for a target of \\"orders\\" (hold), after ${tries}`,
     ),
     String(head['proxy-status']),
   );
@@ -168,7 +170,7 @@ test("the client's grpc-timeout passing while the call waits in a full pool's qu
   );
   const first = call(gw.url, { 'grpc-timeout': '3S', 'x-request-id': 'in-flight' });
   await upstream.waitForRequest(1);
-  const head = await call(gw.url, { 'grpc-timeout': '300m', 'x-request-id': 'queued' });
+  const head = await call(gw.url, { 'grpc-timeout': '1000m', 'x-request-id': 'queued' });
   assert.equal(head[':status'], 200);
   assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
   const line = await gw.logFor('queued');
