@@ -11,7 +11,7 @@ import {
 } from '../../core/failure/proxy-status.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { fieldValues, INTERIM_FLOOD } from './answer-reader.ts';
-import { chainRuleFix } from './certificate-advice.ts';
+import { chainRuleFix, clientCertificateAlertFix } from './certificate-advice.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
 import { hostPort } from './plan.ts';
@@ -60,7 +60,10 @@ function reachFix(context: ProbeContext, failure: Failure): string | undefined {
       if (found) return `${elsewhere} Point the target at the HTTPS service's port.`;
       return failure.kind.fix;
     case 'tls_alert_received':
-      return `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`;
+      return (
+        clientCertificateAlertFix(failure.params.alertMessage, plan.tls.cert !== undefined) ??
+        `the upstream ended the TLS handshake with the alert "${failure.params.alertMessage}". ${failure.kind.fix}`
+      );
     default:
       return undefined;
   }

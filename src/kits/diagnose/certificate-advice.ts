@@ -52,3 +52,32 @@ export function chainRuleFix(code: string): string | undefined {
     return `it was checked against revocation lists, and ${crl} (${code}). Give the verifier a current revocation list from that CA.`;
   return undefined;
 }
+
+/** Alerts an upstream sends for the client certificate it was given (RFC 8446 §6.2). */
+const REFUSED_CERTIFICATE = new Set([
+  'bad_certificate',
+  'unsupported_certificate',
+  'certificate_revoked',
+  'certificate_expired',
+  'certificate_unknown',
+  'unknown_ca',
+  'access_denied',
+]);
+
+/**
+ * The fix for a TLS alert that is about the client certificate (mTLS), by whether the gateway
+ * presents one (the upstream's `tls.cert`); undefined for any other alert. TLS 1.3's
+ * `certificate_required` says it plainly; under TLS 1.2 a server wanting a certificate that
+ * got none sends `handshake_failure`, which a version or cipher mismatch sends too.
+ */
+export function clientCertificateAlertFix(alert: string | undefined, presented: boolean): string | undefined {
+  if (alert === 'certificate_required')
+    return presented
+      ? 'the upstream asked for a client certificate and took none of what the gateway presents (tls.cert): check that its CA is one the upstream trusts.'
+      : 'the upstream ended the TLS handshake with the alert "certificate_required": it requires a client certificate (mTLS), and the gateway presents none. Give the upstream tls.cert and tls.key, a certificate from a CA the upstream trusts.';
+  if (alert === 'handshake_failure' && !presented)
+    return 'the upstream ended the TLS handshake with the alert "handshake_failure": under TLS 1.2 an upstream that requires a client certificate (mTLS) says so when none comes, and the gateway presents none (no tls.cert). If it uses mTLS, give the upstream tls.cert and tls.key; else check its protocol versions and ciphers.';
+  if (alert !== undefined && presented && REFUSED_CERTIFICATE.has(alert))
+    return `the upstream refused the client certificate the gateway presents (tls.cert) with the alert "${alert}": check that it is signed by a CA the upstream trusts, is within its dates and not revoked.`;
+  return undefined;
+}

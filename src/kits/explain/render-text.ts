@@ -15,7 +15,7 @@ function header(report: Report): string {
     report.from && report.to
       ? `, ${clock(report.from, true)} → ${clock(report.to, report.from.slice(0, 10) !== report.to.slice(0, 10))} UTC (${readableDuration(Date.parse(report.to) - Date.parse(report.from))})`
       : '';
-  const attempts = report.failedAttempts > 0 ? ` and ${report.failedAttempts} failed attempts` : '';
+  const attempts = report.failedAttempts > 0 ? ` and ${plural(report.failedAttempts, 'failed attempt')}` : '';
   const files = table(
     report.files.map((f) => [
       f.path,
@@ -171,7 +171,8 @@ export function renderText(report: Report): string {
   const withDate = report.from !== undefined && report.from.slice(0, 10) !== report.to?.slice(0, 10);
   // A file read for its health lines alone has no requests: no statuses, upstreams or storms to show.
   const requests = report.requests > 0 || report.failedAttempts > 0;
-  const sections = requests ? [header(report), statuses(report)] : [header(report)];
+  // An error log alone has failed attempts and no statuses: no heading over an empty table.
+  const sections = report.statuses.length > 0 ? [header(report), statuses(report)] : [header(report)];
   const spoken = protocols(report);
   if (spoken) sections.push(spoken);
   sections.push(failures(report));

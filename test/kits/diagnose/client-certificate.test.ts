@@ -74,17 +74,32 @@ test('a URL of that upstream is probed with its client certificate too', async (
   }
 });
 
-test('without tls.cert the same upstream refuses the probe as it refuses the gateway: tls_alert_received', async () => {
-  const fault = await startClientCertificateRequired({ maxVersion: 'TLSv1.2' });
-  const gw = await startTestGateway(config(fault.url, fault.caPath));
-  try {
-    assert.equal((await request(gw.url, { path: '/mtls' })).status, 502);
-    const report = await diagnose({ target: 'app', config: gw.gateway.runtime().config });
-    assert.equal(report.targets[0].verdict.failure?.type, 'tls_alert_received');
-    assert.equal(report.exitCode, 2);
-    assert.equal(fault.received.length, 0);
-  } finally {
-    await gw.close();
-    await fault.close();
-  }
-});
+for (const [maxVersion, alert, fix] of [
+  [
+    'TLSv1.2',
+    'handshake_failure',
+    'the upstream ended the TLS handshake with the alert "handshake_failure": under TLS 1.2 an upstream that requires a client certificate (mTLS) says so when none comes, and the gateway presents none (no tls.cert). If it uses mTLS, give the upstream tls.cert and tls.key; else check its protocol versions and ciphers.',
+  ],
+  [
+    undefined,
+    'certificate_required',
+    'the upstream ended the TLS handshake with the alert "certificate_required": it requires a client certificate (mTLS), and the gateway presents none. Give the upstream tls.cert and tls.key, a certificate from a CA the upstream trusts.',
+  ],
+] as const)
+  test(`without tls.cert the same upstream refuses the probe as it refuses the gateway (${maxVersion ?? 'TLS 1.3'}): tls_alert_received, the fix naming tls.cert`, async () => {
+    const fault = await startClientCertificateRequired({ maxVersion });
+    const gw = await startTestGateway(config(fault.url, fault.caPath));
+    try {
+      assert.equal((await request(gw.url, { path: '/mtls' })).status, 502);
+      const report = await diagnose({ target: 'app', config: gw.gateway.runtime().config });
+      const { verdict } = report.targets[0];
+      assert.equal(verdict.failure?.type, 'tls_alert_received');
+      assert.equal(verdict.failure?.alertMessage, alert);
+      assert.equal(verdict.fix, fix);
+      assert.equal(report.exitCode, 2);
+      assert.equal(fault.received.length, 0);
+    } finally {
+      await gw.close();
+      await fault.close();
+    }
+  });
