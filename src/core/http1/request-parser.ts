@@ -178,7 +178,9 @@ export class RequestParser {
     // (A head parsed whole is named by #parseWholeHead once this returns.)
     if (!inBody)
       this.#refusedHead =
-        this.#section.bytes === undefined ? '' : latin1(this.#section.bytes, 0, this.#section.length);
+        this.#section.bytes === undefined
+          ? ''
+          : wholeLines(latin1(this.#section.bytes, 0, this.#section.length));
     this.#error = { status, code, details, inBody };
     this.#state = S_DEAD;
     this.#resetAcc();
@@ -413,4 +415,16 @@ export class RequestParser {
     this.#section.reset();
     this.#partial?.reset();
   }
+}
+
+/**
+ * A refused head as far as it came, without the field line the refusal cut short (the head
+ * limit fell inside it): its value may be half of what the client meant, and an X-Request-Id cut
+ * to its first characters would be adopted, or logged as the client's, as an id it never sent.
+ * A request line cut short is kept: its method and the first of its target name the request.
+ */
+function wholeLines(head: string): string {
+  // A bare LF ends a line too (the refusal may be for it): that line's value came whole.
+  const lastLine = head.lastIndexOf('\n');
+  return lastLine === -1 ? head : head.slice(0, lastLine + 1);
 }

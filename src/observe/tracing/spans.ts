@@ -127,21 +127,20 @@ export function traceparentOf(span: Span, spans: RequestSpans): string {
 }
 
 /**
- * The request's server span, started now. `req` is absent for a request the server's parser
- * refused (there is only the record); `scheme` is how the client reached the listener.
+ * The request's server span, started now, from its record and what its head said (for a request
+ * the server's parser refused, as far as the head came); `scheme` is how the client reached the listener.
  */
 export function startServerSpan(
   tracing: Tracing | undefined,
   record: RequestRecord,
-  req:
-    | {
-        readonly httpVersion: string;
-        /** The client behind the trusted proxies, if they name one (the peer when there are none). */
-        readonly client: string | undefined;
-        readonly userAgent: string | undefined;
-        readonly tracestate: string | undefined;
-      }
-    | undefined,
+  req: {
+    /** `1.0`, `1.1` or `2`; undefined when a refused request's line did not say (a 505, a line cut short). */
+    readonly httpVersion: string | undefined;
+    /** The client behind the trusted proxies, if they name one (the peer when there are none). */
+    readonly client: string | undefined;
+    readonly userAgent: string | undefined;
+    readonly tracestate: string | undefined;
+  },
   scheme: string,
 ): RequestSpans | undefined {
   if (tracing === undefined) return undefined;
@@ -157,8 +156,7 @@ export function startServerSpan(
   // A request the gateway made itself (a stored answer's refresh) has no peer: it says what it is, and for whom.
   if (record.background === undefined) {
     // The client behind a load balancer, beside the balancer the connection came from.
-    const client = req === undefined ? record.clientAddress : req.client;
-    if (client !== undefined) attributes[ATTR_CLIENT_ADDRESS] = client;
+    if (req.client !== undefined) attributes[ATTR_CLIENT_ADDRESS] = req.client;
     attributes[ATTR_NETWORK_PEER_ADDRESS] = record.clientAddress;
   } else {
     attributes[ATTR_CANDOR_BACKGROUND] = record.background;
@@ -169,16 +167,14 @@ export function startServerSpan(
     attributes[ATTR_SERVER_ADDRESS] = host;
     attributes[ATTR_SERVER_PORT] = port;
   }
-  if (req !== undefined) {
-    attributes[ATTR_NETWORK_PROTOCOL_VERSION] = req.httpVersion;
-    if (req.userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = req.userAgent;
-  }
+  if (req.httpVersion !== undefined) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = req.httpVersion;
+  if (req.userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = req.userAgent;
   const { trace: ids } = record;
   // The client's span is the parent; without one the trace starts here.
   const { ROOT_CONTEXT, trace, createTraceState } = tracing.api;
   // Its tracestate too, which every span under it carries (the API parses it: at most 32
   // members, malformed ones left out, the whole dropped past 512 characters).
-  const state = req?.tracestate === undefined ? undefined : firstMembers(req.tracestate);
+  const state = req.tracestate === undefined ? undefined : firstMembers(req.tracestate);
   const parent =
     ids.parentId === undefined
       ? ROOT_CONTEXT

@@ -20,6 +20,11 @@ export interface RawRequestInfo {
   readonly requestId: string | undefined;
   /** HTTP/1.0 or HTTP/1.1 when the request line said so (the log's `protocol`), else undefined. */
   readonly protocol: string | undefined;
+  /** The client's trace context, its lines joined as one (two are no parent): continued when valid, as a routed request's. */
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  /** For the server span's `user_agent.original`. */
+  readonly userAgent: string | undefined;
 }
 
 /**
@@ -28,6 +33,9 @@ export interface RawRequestInfo {
  * request should not carry up to `limits.header_size` of a client's bytes.
  */
 export const LOGGED_TARGET_MAX = 256;
+
+/** The most of a value a span keeps (spans.ts cuts its attributes to it). */
+const SPAN_VALUE_MAX = 1024;
 
 /** A request target as its record keeps it: whole within `limits.uri_length`, else its first 256 characters. */
 export function loggedTarget(target: string, uriLength: number): string {
@@ -55,6 +63,9 @@ export function requestInfo(head: RequestHead): RawRequestInfo {
     // (isSafeRequestId refuses the list), where the first would be adopted from a trusted proxy.
     requestId: joinedField(head.headers, 'x-request-id'),
     protocol: head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+    traceparent: joinedField(head.headers, 'traceparent'),
+    tracestate: joinedField(head.headers, 'tracestate'),
+    userAgent: firstField(head.headers, 'user-agent'),
   };
 }
 
@@ -72,6 +83,10 @@ export function rawRequestInfo(raw: string): RawRequestInfo {
     // A request line that came whole names its version, even when what follows was refused
     // (HTTP/1.2 and above read as HTTP/1.1, as the parser reads them: RFC 9112 §2.3).
     protocol: protocolOf(/^\S+ \S+ HTTP\/1\.([0-9])\r?\n/.exec(raw)?.[1]),
+    traceparent: listIn(raw, 'traceparent'),
+    // As far as a span's attribute keeps (1024 characters): a tracestate past 512 is dropped whole.
+    tracestate: listIn(raw, 'tracestate', SPAN_VALUE_MAX),
+    userAgent: headerIn(raw, 'user-agent', SPAN_VALUE_MAX),
   };
 }
 
@@ -80,18 +95,18 @@ function protocolOf(minor: string | undefined): RawRequestInfo['protocol'] {
   return minor === undefined ? undefined : minor === '0' ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
-/** A list field's lines from the raw bytes of a refused head, joined as one (at most 256 characters). */
-function listIn(raw: string, name: string): string | undefined {
+/** A list field's lines from the raw bytes of a refused head, joined as one (at most `max` characters). */
+function listIn(raw: string, name: string, max = 256): string | undefined {
   let value: string | undefined;
   for (const m of raw.matchAll(new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*)`, 'gi'))) {
     value = value === undefined ? m[1] : `${value}, ${m[1]}`;
-    if (value.length >= 256) break;
+    if (value.length >= max) break;
   }
-  return value?.slice(0, 256);
+  return value?.slice(0, max);
 }
 
-/** A header's value from the raw bytes of a refused head, when they hold it. */
-function headerIn(raw: string, name: string): string | undefined {
+/** A header's value from the raw bytes of a refused head, when they hold it (at most `max` characters). */
+function headerIn(raw: string, name: string, max = 256): string | undefined {
   const m = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r\\n]*)`, 'i').exec(raw);
-  return m?.[1]?.slice(0, 256);
+  return m?.[1]?.slice(0, max);
 }

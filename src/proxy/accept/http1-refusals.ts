@@ -115,6 +115,9 @@ const UNREAD: RawRequestInfo = {
   accept: undefined,
   requestId: undefined,
   protocol: undefined,
+  traceparent: undefined,
+  tracestate: undefined,
+  userAgent: undefined,
 };
 
 /**

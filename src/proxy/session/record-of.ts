@@ -95,7 +95,8 @@ export function refusedRecordOf(
   const ids = requestIdsFor(info.requestId, trust.has(clientAddress));
   const record = new RequestRecord(
     ids.id,
-    continueOrStartTrace(undefined),
+    // The client's trace when its traceparent was valid, as a routed request's (recordOf).
+    continueOrStartTrace(info.traceparent),
     clientAddress,
     info.method,
     loggedHost(info.host ?? ''),
@@ -106,6 +107,29 @@ export function refusedRecordOf(
   record.clientRequestId = ids.clientId;
   record.protocol = info.protocol;
   return record;
+}
+
+/**
+ * The server span of a request the server's parser refused, when tracing is on: its HTTP version
+ * and user agent as far as its head named them, under the client's span when it sent a valid
+ * traceparent. The client is the connection's peer: nothing a refused head says vouches for one.
+ */
+export function refusedSpanOf(
+  tracing: Tracing | undefined,
+  record: RequestRecord,
+  info: RawRequestInfo,
+  scheme: string,
+): RequestSpans | undefined {
+  if (tracing === undefined) return undefined;
+  const { userAgent, tracestate } = info;
+  // HTTP/1.0 or HTTP/1.1 as the log's `protocol` has it, or none when the request line did not say.
+  const httpVersion = record.protocol?.slice('HTTP/'.length);
+  return startServerSpan(
+    tracing,
+    record,
+    { httpVersion, client: record.clientAddress, userAgent, tracestate },
+    scheme,
+  );
 }
 
 /**

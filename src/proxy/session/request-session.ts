@@ -6,7 +6,6 @@ import { Count, type Release, type Taken } from '../../core/limits/count.ts';
 import type { DownstreamExchange, DrainCut } from '../../core/net/downstream.ts';
 import { type AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { NO_ANSWER } from '../../observe/log/request-record.ts';
-import { startServerSpan } from '../../observe/tracing/spans.ts';
 import { acceptRequest } from '../accept/accept-request.ts';
 import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal, Unserved } from '../accept/request-handlers.ts';
@@ -20,7 +19,7 @@ import type { AttemptsOwner } from './attempts-owner.ts';
 import { logPhase } from './log-phase.ts';
 import { sendOwnAnswer } from './own-body.ts';
 import { answerNeverLeft, ownCutOf } from './own-cut.ts';
-import { refusedRecordOf, routedAs } from './record-of.ts';
+import { refusedRecordOf, refusedSpanOf, routedAs } from './record-of.ts';
 import type { Runtime } from './runtime.ts';
 import { type SessionRequest, sessionRequestOf } from './session-request.ts';
 import { sendStageAnswer, startAttempts } from './stage-answer.ts';
@@ -91,7 +90,7 @@ export class RequestSession implements AttemptsOwner {
     record.status = failure.status;
     record.bytesIn = refusal.bytesRead;
     refusal.answer(refusalAnswer(failure, runtime, record.id, info));
-    const spans = startServerSpan(runtime.tracing, record, undefined, refusal.encrypted ? 'https' : 'http');
+    const spans = refusedSpanOf(runtime.tracing, record, info, refusal.encrypted ? 'https' : 'http');
     logPhase(runtime, record, spans);
   }
 
@@ -105,7 +104,7 @@ export class RequestSession implements AttemptsOwner {
     record.clientAborted = failure.type === 'client_closed';
     record.status = record.clientAborted ? failure.status : NO_ANSWER;
     record.bytesIn = request.bytesRead;
-    const spans = startServerSpan(runtime.tracing, record, undefined, request.encrypted ? 'https' : 'http');
+    const spans = refusedSpanOf(runtime.tracing, record, info, request.encrypted ? 'https' : 'http');
     logPhase(runtime, record, spans);
   }
 

@@ -139,3 +139,45 @@ test('over HTTP/2, two x-request-id fields from a trusted proxy are no id either
     await origin.close();
   }
 });
+
+test('a head refused at limits.header_size: an id cut by the limit is no id, from a trusted proxy or not; one whole before it is', async () => {
+  const origin = await scriptedUpstream((socket) =>
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'),
+  );
+  const limit = 1024;
+  /** A head whose x-request-id line holds the limit's last bytes: only `edge-` of its id came. */
+  const cutAt = (target: string) => {
+    const start = `GET ${target} HTTP/1.1\r\nhost: a\r\nx-pad: `;
+    const pad = 'p'.repeat(limit - start.length - '\r\nx-request-id: edge-'.length);
+    return `${start}${pad}\r\nx-request-id: edge-42-whole-id\r\nx-more: ${'m'.repeat(200)}\r\n\r\n`;
+  };
+  const whole = `GET / HTTP/1.1\r\nhost: a\r\nx-request-id: edge-42\r\nx-pad: ${'p'.repeat(2 * limit)}\r\n\r\n`;
+  for (const trusted of [true, false]) {
+    const gw = await startTestGateway(
+      singleUpstream(origin.url, {
+        extra: `limits: { header_size: 1KiB, uri_length: 512 }\n${trusted ? 'trust_forwarded_from: [127.0.0.1]' : ''}`,
+      }),
+    );
+    try {
+      const heads = [cutAt('/'), cutAt(`/${'t'.repeat(600)}`), whole];
+      for (const [i, head] of heads.entries()) {
+        const { raw, status } = await rawRequest(gw.port, head);
+        const line = await gw.accessLine(i + 1);
+        const back = /\r\nx-request-id: ([^\r]*)/i.exec(raw)?.[1];
+        const name = `${trusted ? 'trusted' : 'untrusted'} #${i + 1}`;
+        assert.equal(status, i === 1 ? 414 : 431, name);
+        assert.equal(back, line.req_id, name);
+        if (i === 2) {
+          assert.equal(line[trusted ? 'req_id' : 'client_req_id'], 'edge-42', name);
+          continue;
+        }
+        // The id's line was cut by the limit: `edge-` is not what the client sent.
+        assert.match(String(line.req_id), UUID, name);
+        assert.equal(line.client_req_id, undefined, name);
+      }
+    } finally {
+      await gw.close();
+    }
+  }
+  await origin.close();
+});
