@@ -170,3 +170,15 @@ test('a canary latency_margin of 0s loads as no margin; one past 596h or in word
     ],
   );
 });
+
+test('a split weight out of range is told at the weight alone, not as a split whose weights are all 0', () => {
+  const text = withRoutes(`  - match: { path: / }
+    split:
+      - { upstream: api, weight: 1 }
+      - { upstream: api-next, weight: -1 }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    ['7 routes[0].split[1].weight: expected a weight, a whole number from 0 to 1000, got -1'],
+  );
+});
