@@ -183,6 +183,7 @@ function parseText(
     yaml.locate,
     env,
     lenient ? 'empty' : 'refuse',
+    yaml.valueErrors,
   );
   const unsetAt = tellVariables(yaml.variables, included.variables, lenient ? env : undefined, options);
   const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
