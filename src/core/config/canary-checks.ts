@@ -41,16 +41,17 @@ export function checkSplitsAndCanaries(
       if (route.redirect !== undefined)
         report(at('split'), 'a route that redirects forwards nothing: split has nothing to apply to', 'key');
       const seen = new Set<string>();
-      let total = 0;
+      // Every weight written as 0: a weight the schema refused (-1 beside 1) is no 0.
+      let allZero = true;
       for (const [i, side] of itemsOf(split)) {
         const name = stringAt(side, 'upstream');
         if (name === undefined) continue;
         known(name, at('split', i, 'upstream'));
         if (seen.has(name)) report(at('split', i, 'upstream'), `upstream '${name}' is in the split twice`);
         seen.add(name);
-        total += typeof side.weight === 'number' ? side.weight : 1;
+        if (side.weight !== 0) allZero = false;
       }
-      if (Array.isArray(split) && split.length > 0 && total === 0)
+      if (Array.isArray(split) && split.length > 0 && seen.size > 0 && allZero)
         report(at('split'), 'every weight of the split is 0: no request could be sent anywhere', 'key');
     }
     if (canary !== undefined) {

@@ -103,11 +103,16 @@ function graceProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** A wait that may be skipped: zero reads only one way here ("do not wait"). */
+/**
+ * A wait that may be skipped, or a margin that may be none: zero reads only one way here ("do not
+ * wait", "no tolerance"). Past 596h as any duration but a span's and a lifetime's.
+ */
 function delayProblem(text: string): string | undefined {
-  return parseDuration(text) === undefined
-    ? `expected a duration like 0s, 250ms or 5s, got ${describeValue(text)}`
-    : undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) return `expected a duration like 0s, 250ms or 5s, got ${describeValue(text)}`;
+  if (ms > LONGEST_TIMER_MS)
+    return `expected a duration of at most 596h (the longest a timer waits), got ${describeValue(text)}`;
+  return undefined;
 }
 
 function sizeProblem(text: string): string | undefined {

@@ -98,18 +98,36 @@ export function applyIncludes(
   locate: Locate,
   env: NodeJS.ProcessEnv,
   unset: UnsetVariable,
+  valueErrors: readonly { readonly path: readonly PathSegment[] }[] = [],
 ): Included {
   const inclusion = new Inclusion(source, env, unset);
   if (isMapping(document) && document.include !== undefined)
-    inclusion.walk(document, { file: source, value: document, locate }, [linkTo(resolve(source))]);
+    inclusion.walk(document, { file: source, value: document, locate, told: patternsTold(valueErrors) }, [
+      linkTo(resolve(source)),
+    ]);
   return inclusion;
 }
 
-/** A file read: its name as the operator would open it, its value and its locator. */
+/**
+ * The include patterns a problem of the file's own is told at (a `${VAR}` not set): the pattern
+ * is not what the file meant, and globbing it as written told a second, false problem
+ * (`"${CONFD}/*.yaml" matches no file`), or read a folder named `${CONFD}`.
+ */
+function patternsTold(
+  valueErrors: readonly { readonly path: readonly PathSegment[] }[],
+): ReadonlySet<number> {
+  const told = new Set<number>();
+  for (const { path } of valueErrors)
+    if (path[0] === 'include' && typeof path[1] === 'number') told.add(path[1]);
+  return told;
+}
+
+/** A file read: its name as the operator would open it, its value, its locator, the patterns a problem is told at. */
 interface Read {
   readonly file: string;
   readonly value: Record<string, unknown>;
   readonly locate: Locate;
+  readonly told: ReadonlySet<number>;
 }
 
 class Inclusion implements Included {
@@ -155,6 +173,7 @@ class Inclusion implements Included {
       return;
     }
     patterns.forEach((pattern, index) => {
+      if (from.told.has(index)) return;
       if (typeof pattern !== 'string' || pattern === '') {
         this.#problem(
           from,
@@ -198,7 +217,7 @@ class Inclusion implements Included {
         this.fromEnvironment.push(...read.fromEnvironment);
         this.variables.push(...read.variables);
         if (read.value === undefined) continue;
-        const file = { file: named, value: read.value, locate: read.locate };
+        const file = { file: named, value: read.value, locate: read.locate, told: read.told };
         this.#merge(document, file);
         this.walk(document, file, [...chain, link]);
       }
@@ -344,5 +363,14 @@ function readIncluded(named: string, absolute: string, env: NodeJS.ProcessEnv, u
         yaml.value === null || yaml.value === undefined ? EMPTY_HINT : ''
       }`,
     });
-  return { value, locate, problems, fromEnvironment: yaml.fromEnvironment, variables, bytes: bytes.length };
+  const told = patternsTold(yaml.valueErrors);
+  return {
+    value,
+    locate,
+    problems,
+    fromEnvironment: yaml.fromEnvironment,
+    variables,
+    bytes: bytes.length,
+    told,
+  };
 }

@@ -98,7 +98,9 @@ export async function loadConfigFile(
   // Each plugin's module loads and takes its options, or the config is refused as any bad field is.
   if (config.plugins !== undefined) {
     const problems = await checkPluginModules(config, dirname(resolve(path)));
-    if (problems.length > 0) throw new ConfigError(problems);
+    // Named as `path` names the file, as every problem before these (config.source is absolute).
+    if (problems.length > 0)
+      throw new ConfigError(problems.map((p) => (p.file === config.source ? { ...p, file: path } : p)));
   }
   return config;
 }
@@ -183,6 +185,7 @@ function parseText(
     yaml.locate,
     env,
     lenient ? 'empty' : 'refuse',
+    yaml.valueErrors,
   );
   const unsetAt = tellVariables(yaml.variables, included.variables, lenient ? env : undefined, options);
   const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];

@@ -240,6 +240,7 @@ function checkHeaderRules(
   report: Report,
 ): void {
   if (rules === undefined) return;
+  checkSetTwice(mappingAt(rules, 'set'), [...at, 'set'], report);
   const names: [string, PathSegment[], 'key' | 'value'][] = [];
   for (const action of ['set', 'add'] as const)
     for (const name of Object.keys(mappingAt(rules, action) ?? {}))
@@ -271,6 +272,27 @@ function checkHeaderRules(
         path,
         "date is each answer's own moment (the upstream's, or Candor's): it can only be removed",
         where,
+      );
+  }
+}
+
+/**
+ * A field `set` twice under two spellings (`Host` and `host`, `X-Api-Key` and `X_Api_Key`, which
+ * a CGI-style app reads as one: header-rules.ts removes them together): each rule adds its value,
+ * so the field went out twice, two `Host` fields to an upstream that must refuse them, where a
+ * key written twice in one mapping is refused.
+ */
+function checkSetTwice(set: Record<string, unknown> | undefined, at: PathSegment[], report: Report): void {
+  const first = new Map<string, string>();
+  for (const name of Object.keys(set ?? {})) {
+    const field = name.toLowerCase().replaceAll('_', '-');
+    const before = first.get(field);
+    if (before === undefined) first.set(field, name);
+    else
+      report(
+        [...at, name],
+        `the same field as '${before}' (a field name is case-insensitive, and _ is - to a CGI-style app): both values would be sent, two fields where set means one; keep the one you mean`,
+        'key',
       );
   }
 }

@@ -6,6 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { CANARY_METRICS } from './canary-metrics.ts';
+import { FORMAT } from './formats.ts';
 import { count, durationField, mapping, oneOf } from './schema-kit.ts';
 import { HASH_KEY_FIELD } from './schema-routing.ts';
 
@@ -59,7 +60,10 @@ export const SPLIT_FIELDS = {
             expected: 'a confidence, a number from 0.5 to below 1 (like 0.99)',
           }),
         ),
-        latency_margin: durationField(),
+        // 0s: any slower median is slower (docs/configuration.md).
+        latency_margin: Type.Optional(
+          Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 20ms or 50ms' }),
+        ),
         latency_p99_factor: Type.Optional(
           Type.Number({
             minimum: 1,

@@ -182,13 +182,20 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
   // are left open at the same place, which follows from the quote and is not told again.
   const quoteEnds = new Set(told.filter(({ open }) => open?.kind === 'quote').map(({ pos }) => pos));
   const placeOf = syntaxPlaces(doc, text, at);
+  // Past a bare variable the parser's tree is derailed: its field is where it would be quoted.
+  let quotedPlaces: typeof placeOf | undefined;
+  const quotedPlaceOf = (offset: number) => {
+    quotedPlaces ??= placesWithVariablesAsText(text, at);
+    return quotedPlaces(offset);
+  };
   const syntaxErrors = oneALine(told, at)
     .filter(({ open, pos }) => open?.kind !== 'bracket' || !quoteEnds.has(pos))
     .map(({ pos, code, message, open }): SourceIssue => {
       if (open !== undefined)
         return { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) };
-      // A bare variable names itself and the value to quote; past it the parser's tree is derailed.
-      const friendlier = code === 'UNQUOTED_VARIABLE' ? message : FRIENDLIER_SYNTAX_MESSAGES[code];
+      // A bare variable names itself, the value to quote and the field it is written in.
+      if (code === 'UNQUOTED_VARIABLE') return { path: quotedPlaceOf(pos).path, position: at(pos), message };
+      const friendlier = FRIENDLIER_SYNTAX_MESSAGES[code];
       if (friendlier !== undefined) return { path: [], position: at(pos), message: friendlier };
       const { path, above } = placeOf(pos);
       return { path, position: at(pos), message: plainSyntaxMessage(message, above) };
@@ -203,6 +210,24 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
         'a config is read as YAML 1.2, and %YAML 1.1 would read it otherwise (yes, on and off as true or false, 010 as 8, 1:30 as 90): remove the directive',
     });
   return syntaxErrors;
+}
+
+/**
+ * `syntaxPlaces` of `text` with each `${…}` made plain text of the same length (`${URL}` as
+ * `$_URL_`), so that a bare one inside `[…]` or `{…}` is the value it was meant to be, at the same
+ * offsets: the fields around it are where the file writes them, not where the derailed parse left them.
+ */
+function placesWithVariablesAsText(
+  text: string,
+  at: (offset: number) => Position,
+): ReturnType<typeof syntaxPlaces> {
+  let plain = text;
+  // Innermost first: a default may hold a reference of its own (`${A:-${B}}`).
+  for (let before = ''; before !== plain; ) {
+    before = plain;
+    plain = plain.replace(/\$\{([^{}\s]*)\}/g, '$$_$1_');
+  }
+  return syntaxPlaces(parseDocument(plain, { prettyErrors: false, uniqueKeys: false }), plain, at);
 }
 
 /**

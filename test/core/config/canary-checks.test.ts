@@ -149,3 +149,36 @@ test('a last step of 100 is the promotion: [10, 50, 100] loads as written, walks
     ],
   );
 });
+
+// docs/configuration.md: `latency_margin` is a "duration (`0s` allowed)": any slower median counts.
+test('a canary latency_margin of 0s loads as no margin; one past 596h or in words is refused', () => {
+  const route = (margin: string) =>
+    withRoutes(`  - match: { path: / }
+    upstream: api
+    canary: { upstream: api-next, latency_margin: ${margin} }
+`);
+  assert.equal(parseConfig(route('0s'), SOURCE).routes[0]?.canary?.latencyMargin, 0);
+  assert.equal(parseConfig(route('0ms'), SOURCE).routes[0]?.canary?.latencyMargin, 0);
+  assert.deepEqual(
+    problemsOf(route('soon')).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    ['6 routes[0].canary.latency_margin: expected a duration like 0s, 250ms or 5s, got "soon"'],
+  );
+  assert.deepEqual(
+    problemsOf(route('597h')).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].canary.latency_margin: expected a duration of at most 596h (the longest a timer waits), got "597h"',
+    ],
+  );
+});
+
+test('a split weight out of range is told at the weight alone, not as a split whose weights are all 0', () => {
+  const text = withRoutes(`  - match: { path: / }
+    split:
+      - { upstream: api, weight: 1 }
+      - { upstream: api-next, weight: -1 }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    ['7 routes[0].split[1].weight: expected a weight, a whole number from 0 to 1000, got -1'],
+  );
+});

@@ -222,7 +222,7 @@ test('${NAME} in a key is refused at the key, with any default; $${ and a lone $
 // `targets: [{ url: ${URL} }]` was five of the YAML parser's messages ("Unexpected flow-map-start at
 // node end", "Flow sequence in block collection must be sufficiently indented and end with a ]", …),
 // none naming the variable: a bare ${ is YAML's { inside [ ] or { }, and only there.
-test('a bare ${VAR} inside [ ] or { } is told as one problem naming it and saying to quote it, the errors it caused left out', () => {
+test('a bare ${VAR} inside [ ] or { } is told as one problem naming it, its field and saying to quote it, the errors it caused left out', () => {
   const text = `listen: [{ address: \${ADDR}, max_connections: \${MAX:-5} }]
 routes:
   - upstream: api
@@ -234,19 +234,19 @@ upstreams:
     problem(
       1,
       21,
-      '',
+      'listen[0].address',
       '${ADDR} inside [ ] or { } must be quoted ("${ADDR}"): bare, YAML reads its { as the start of a mapping',
     ),
     problem(
       1,
       47,
-      '',
+      'listen[0].max_connections',
       '${MAX:-5} inside [ ] or { } must be quoted ("${MAX:-5}"): bare, YAML reads its { as the start of a mapping',
     ),
     problem(
       5,
       27,
-      '',
+      'upstreams.api.targets[0].url',
       '${URL} inside [ ] or { } must be quoted ("${URL}"): bare, YAML reads its { as the start of a mapping',
     ),
   ]);
@@ -262,10 +262,24 @@ upstreams:
     problem(
       4,
       46,
-      '',
+      'routes[0].request_headers.set.Authorization',
       '${TOKEN} inside [ ] or { } must be quoted ("Bearer ${TOKEN}"): bare, YAML reads its { as the start of a mapping',
     ),
   ]);
+  // Its field is the one it is written in, though the parse went astray at it: past it too, and
+  // for a default holding a reference of its own.
+  const nested = `listen: [{ address: \${A:-\${B:-127.0.0.1:8080}} }]
+routes: [{ upstream: api, max_in_flight: \${N} }]
+upstreams:
+  api: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`;
+  assert.deepEqual(
+    problemsOf(nested, {}).map(({ line, path }) => [line, path]),
+    [
+      [1, 'listen[0].address'],
+      [2, 'routes[0].max_in_flight'],
+    ],
+  );
   // Quoted, each is read as the value it names, a number where a number is expected.
   const quoted = text.replace(/(\$\{[^}]*\})/g, '"$1"');
   const config = parseConfig(quoted, SOURCE, env);

@@ -108,6 +108,31 @@ test('a duration past the longest timer (596h) is refused: Node fires a longer o
   assert.equal(parseConfig(fine, SOURCE).acme?.renewBefore, 720 * 3_600_000);
 });
 
+// docs/configuration.md, Durations: past 596h is refused, but for acme.renew_before and
+// cache.lifetimes; a duration that may be 0s is no exception.
+test('a duration that may be 0s is bounded at 596h as well (cache.stale_if_error, a JWT clock_skew, drain.delay)', () => {
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: api
+    cache: { stale_if_error: 1000h }
+    auth: { jwt: { keys_file: /dev/null, clock_skew: 597h } }
+upstreams:
+  api:
+${TARGET}drain: { delay: 1000h, timeout: 596h }
+`;
+  assert.deepEqual(
+    problemsOf(text)
+      .filter(({ message }) => message.includes('at most 596h'))
+      .map(({ line, path }) => [line, path]),
+    [
+      [5, 'routes[0].cache.stale_if_error'],
+      [6, 'routes[0].auth.jwt.clock_skew'],
+      [11, 'drain.delay'],
+    ],
+  );
+});
+
 test('a size with a wrong unit, or a header size out of bounds, is refused with an example of one', () => {
   const text = `listen:
   - address: 127.0.0.1:8080

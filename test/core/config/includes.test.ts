@@ -220,6 +220,28 @@ test("a variable an included file uses is expanded, and kept as the environment'
   ]);
 });
 
+// The pattern was globbed as written: `"${CONFD}/*.yaml" matches no file` beside the variable's own
+// problem, and a folder that happened to be named `${CONFD}` was read.
+test('an include pattern whose variable is not set is told once, as that, and nothing is read by its letters', async () => {
+  // Read, its route would be refused too.
+  const more = 'routes:\n  - match: { path: /more }\n    upstream: nowhere\n';
+  const path = folder({
+    'candor.yaml': MAIN('["${CONFD}/*.yaml"]'),
+    '${CONFD}/more.yaml': more,
+  });
+  assert.deepEqual(await problems(path), [
+    'candor.yaml:2 include[0]: environment variable CONFD is not set (set it, or give a default with ${CONFD:-value})',
+  ]);
+  const nested = folder({
+    'candor.yaml': MAIN('["${CONFD:-conf.d}/*.yaml"]'),
+    'conf.d/more.yaml': 'include: ["${TEAM}/*.yaml"]\n',
+    'conf.d/${TEAM}/more.yaml': more,
+  });
+  assert.deepEqual(await problems(nested), [
+    'more.yaml:1 include[0]: environment variable TEAM is not set (set it, or give a default with ${TEAM:-value})',
+  ]);
+});
+
 test('routes in an included file that are no list (a `-` forgotten, a string, nothing) are refused at their place, never left out without a word', async () => {
   for (const [text, line, got] of [
     ['routes:\n  name: a\n  match: { path: /a }\n  upstream: app\n', 2, 'a mapping'],

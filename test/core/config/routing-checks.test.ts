@@ -86,6 +86,28 @@ test("header rules may not touch what Candor writes, may only set Host, and may 
   );
 });
 
+// A key written twice is refused (yaml-walk.ts); one field set under two spellings was taken, and
+// each set rule adds its value: two Host fields went upstream, two Cache-Control to the client.
+test('a header set twice under two spellings is refused at the second, as a key written twice is', () => {
+  const text = withRoutes(`  - upstream: api
+    request_headers:
+      set: { Host: a.example, host: b.example, X-Api-Key: a, X_Api_Key: b, X-Other: d }
+      add: { X-Tag: a, x-tag: b }
+    response_headers:
+      set: { Cache-Control: no-store, cache-control: private }
+`);
+  const twice = (before: string) =>
+    `the same field as '${before}' (a field name is case-insensitive, and _ is - to a CGI-style app): both values would be sent, two fields where set means one; keep the one you mean`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      `6 routes[0].request_headers.set.host: ${twice('Host')}`,
+      `6 routes[0].request_headers.set.X_Api_Key: ${twice('X-Api-Key')}`,
+      `9 routes[0].response_headers.set.cache-control: ${twice('Cache-Control')}`,
+    ],
+  );
+});
+
 test("request header rules may not set or add RFC 9440's Client-Cert or Client-Cert-Chain, which Candor writes for a verified certificate; remove stays allowed, and an answer's are no upstream's", () => {
   const text = withRoutes(`  - upstream: api
     request_headers:

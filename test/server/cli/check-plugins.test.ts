@@ -305,3 +305,21 @@ test('a module whose top-level code never finishes is refused past its deadline,
     /candor\.yaml:6:\d+ +plugins\.bad\.module: cannot load \S*stuck\.mjs: its top-level code did not finish within 5000 ms/,
   );
 });
+
+// The other problems name the file as the command line gave it; a plugin's named its absolute
+// path (/tmp/…/candor.yaml:6:…, "1 problem in /tmp/…/candor.yaml").
+test('a plugin problem names the config file as the command line gave it, as every other problem does', () => {
+  writeConfig(
+    join(dir, 'relative.yaml'),
+    '  good: { module: ./good.ts }\n  gone:\n    module: ./gone.ts',
+    '[good, gone]',
+  );
+  const run = spawnSync(process.execPath, [BIN, 'check', 'relative.yaml'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(run.status, 78, run.stderr);
+  assert.match(run.stderr, /^relative\.yaml:6:\d+ +plugins\.gone\.module: cannot load /);
+  assert.match(run.stderr, /\n1 problem in relative\.yaml\n$/);
+});
