@@ -145,20 +145,39 @@ function checkUpstreamFields(
   report: Report,
 ): void {
   const copied = mappingAt(auth, 'forward')?.copy_headers;
-  if (Array.isArray(copied))
+  if (Array.isArray(copied)) {
+    const written = new Map<string, string>();
     copied.forEach((name, i) => {
-      const problem = upstreamFieldProblem(name);
+      const problem = upstreamFieldProblem(name) ?? writtenTwice(written, name, 'copied');
       if (problem !== undefined) report([...at, 'forward', 'copy_headers', i], problem);
     });
+  }
   for (const method of ['jwt', 'oidc'] as const) {
     const claims = mappingAt(mappingAt(auth, method), 'claims_to_headers');
+    const written = new Map<string, string>();
     for (const [claim, name] of Object.entries(claims ?? {})) {
-      const problem = upstreamFieldProblem(name);
+      const problem = upstreamFieldProblem(name) ?? writtenTwice(written, name, `claim '${claim}'`);
       if (problem !== undefined) report([...at, method, 'claims_to_headers', claim], problem);
     }
   }
   const problem = upstreamFieldProblem(auth?.identity_header);
   if (problem !== undefined) report([...at, 'identity_header'], problem);
+}
+
+/**
+ * A field an auth hop writes a second time in a list of them (`X-User` and `x-user`: a field name
+ * is case-insensitive): both values would go upstream, two fields where the app reads one.
+ * `written` holds the names seen, lowercased, with the spelling first written.
+ */
+function writtenTwice(written: Map<string, string>, name: unknown, what: string): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  const lower = name.toLowerCase();
+  const before = written.get(lower);
+  if (before === undefined) {
+    written.set(lower, name);
+    return undefined;
+  }
+  return `'${name}' is written already as '${before}' (a field name is case-insensitive): the ${what} value would go upstream beside it, two fields where the app reads one; give each its own field`;
 }
 
 /**

@@ -353,6 +353,29 @@ test('copy_headers and claims_to_headers may not name a framing, hop-by-hop or C
   ]);
 });
 
+test('copy_headers and claims_to_headers may not write one field twice (X-User and x-user): both values would go upstream, two fields where the app reads one', () => {
+  const forward = problemsOf(
+    withRoute(`    auth:
+      forward:
+        url: http://127.0.0.1:9000/check
+        copy_headers: [X-User, X-Groups, x-user]
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(forward, [
+    "8 routes[0].auth.forward.copy_headers[2]: 'x-user' is written already as 'X-User' (a field name is case-insensitive): the copied value would go upstream beside it, two fields where the app reads one; give each its own field",
+  ]);
+  const jwt = problemsOf(
+    withRoute(`    auth:
+      jwt:
+        jwks_url: https://idp.example.com/jwks
+        claims_to_headers: { sub: X-User, email: X-Email, name: x-USER }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(jwt, [
+    "8 routes[0].auth.jwt.claims_to_headers.name: 'x-USER' is written already as 'X-User' (a field name is case-insensitive): the claim 'name' value would go upstream beside it, two fields where the app reads one; give each its own field",
+  ]);
+});
+
 test('auth.jwt.jwks_url on a port fetch refuses (the Fetch standard’s bad ports) is refused with its line: it could never be fetched', () => {
   const problems = problemsOf(
     withRoute(`    auth:
