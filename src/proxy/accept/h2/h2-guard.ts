@@ -229,7 +229,17 @@ export class H2Guard {
     )
       return this.#cutStalled();
     this.#writtenAtLook = written;
-    if (this.openStreams === 0 && !this.#session.closed) this.#session.close();
+    if (this.openStreams === 0) {
+      // Closed a look ago (GOAWAY sent), no stream of ours open, and still here: nghttp2 waits on a
+      // stream no JS sees, a header block its client never ended (HEADERS without END_HEADERS,
+      // then silence), and node:http2's close waits with it, for ever.
+      if (this.#session.closed) {
+        this.#session.destroy();
+        socket?.destroy();
+        return;
+      }
+      this.#session.close();
+    }
     // Looked at again each idle timeout until the session is gone (its 'close' clears it).
     this.#idle.refresh();
   };

@@ -481,6 +481,22 @@ test('idle: a connection with a stream open is not idle; its timeout starts when
   });
 });
 
+// nghttp2 holds a stream whose header block has not ended (HEADERS without END_HEADERS) and no
+// JS sees it: node:http2's close after the idle GOAWAY waits for that stream, which a silent
+// client never ends. The connection was held for ever, its socket and session with it.
+test('idle: a connection whose client left a header block unfinished (HEADERS without END_HEADERS, then silence) is closed too, not held for ever', {
+  timeout: 20_000,
+}, async () => {
+  await withRaw({ idleTimeout: 300 }, ok, async (client, fx) => {
+    client.send(headers(1, headerBlock(requestFields('/never-ends')), { endHeaders: false }));
+    assert.equal(goawayCode(await client.goaway()), ERROR.NO_ERROR);
+    await client.untilClosed();
+    await waitUntil('the session let go', () => fx.h2.sessions.size === 0);
+    assert.equal(fx.exchanges.length, 0);
+    assert.deepEqual(fx.logged, []);
+  });
+});
+
 test('a client that drops its connection (TCP reset) is no bound: nothing is logged', async () => {
   const fx = await startH2Fixture({ handle: hang });
   const client = await RawH2Client.connect(fx.port);

@@ -107,6 +107,25 @@ export function headerBlock(fields: readonly [string, string][], tableSizeUpdate
   return Buffer.from(bytes);
 }
 
+/**
+ * An HPACK bomb (RFC 7541 §7.3): one field of `valueLength` bytes put in the dynamic table
+ * (a literal with incremental indexing), then referenced `times` more by its index (62, the
+ * first dynamic entry): a byte each on the wire, the whole field each once decoded.
+ */
+export function tableEntryRepeated(name: string, valueLength: number, times: number): Buffer {
+  const literal = [
+    0x40,
+    ...hpackInteger(name.length, 7),
+    ...Buffer.from(name, 'latin1'),
+    ...hpackInteger(valueLength, 7),
+  ];
+  return Buffer.concat([
+    Buffer.from(literal),
+    Buffer.alloc(valueLength, 'b'),
+    Buffer.alloc(times, 0x80 | 62),
+  ]);
+}
+
 export function requestFields(
   path = '/',
   method = 'GET',
