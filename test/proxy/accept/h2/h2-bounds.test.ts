@@ -453,7 +453,8 @@ test('rejected streams: streams reset within one read are held by node:http2 unt
 });
 
 test('idle: a connection with no stream and no traffic gets GOAWAY NO_ERROR and is closed', async () => {
-  await withRaw({ idleTimeout: 100 }, ok, async (client) => {
+  // 500 ms, as below: its stream must open within one idle timeout of the connection's start.
+  await withRaw({ idleTimeout: 500 }, ok, async (client) => {
     client.send(headers(1, headerBlock(requestFields('/'))));
     await client.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1);
     assert.equal(goawayCode(await client.goaway()), ERROR.NO_ERROR);
