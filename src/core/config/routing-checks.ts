@@ -40,9 +40,10 @@ export function checkRoutes(
     const match = mappingAt(route, 'match');
     checkHostPort(stringAt(match, 'host'), at('match', 'host'), warn);
     for (const field of ['headers', 'query'] as const) {
+      const tested = new Map<string, string>();
       for (const [name, test] of Object.entries(mappingAt(match, field) ?? {})) {
         if (field === 'headers') {
-          const problem = headerNameProblem(name);
+          const problem = headerNameProblem(name) ?? testedTwice(tested, name);
           if (problem !== undefined) report(at('match', field, name), problem, 'key');
         }
         checkPattern(mappingAt({ test }, 'test'), 'regex', at('match', field, name, 'regex'), report);
@@ -54,6 +55,20 @@ export function checkRoutes(
   }
   checkShadows(claims, report, warn);
   checkLocationLoops(routes, claims, report);
+}
+
+/**
+ * A field `match.headers` tests twice under two spellings (`X-A` and `x-a`: a field name is
+ * case-insensitive): two conditions on one field, which both must hold, so a route whose values
+ * differ never matches. `tested`: the names seen, lowercased, with the spelling first written.
+ */
+function testedTwice(tested: Map<string, string>, name: string): string | undefined {
+  const before = tested.get(name.toLowerCase());
+  if (before === undefined) {
+    tested.set(name.toLowerCase(), name);
+    return undefined;
+  }
+  return `the same field as '${before}' (a field name is case-insensitive): two conditions on one field, both of which must hold; write one`;
 }
 
 /**

@@ -40,6 +40,20 @@ test('a misspelt matching field gets a did-you-mean, inside a header test too', 
   ]);
 });
 
+test('match.headers testing one field twice in two spellings is refused at the second: two conditions on one field, a route that never matches', () => {
+  const text = withRoutes(`  - match: { path: /a, headers: { X-Tenant: "1", x-tenant: "2" } }
+    upstream: api
+`);
+  assert.deepEqual(problemsOf(text), [
+    problem(
+      4,
+      50,
+      'routes[0].match.headers.x-tenant',
+      "the same field as 'X-Tenant' (a field name is case-insensitive): two conditions on one field, both of which must hold; write one",
+    ),
+  ]);
+});
+
 test('a pattern RE2 cannot run in linear time is refused, with the reason', () => {
   const text = withRoutes(`  - match: { headers: { X-A: { regex: "(a)\\\\1" } } }
     upstream: api
