@@ -27,13 +27,20 @@ import type { ExchangeOwner } from './exchange-outcome.ts';
  * going out (a streamed body's count, limit and rate), the attempt's end for a reason of its own
  * (cancel) or the client's (abandon), and the counts it holds until it finishes.
  */
-export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
+export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, ExchangeRequest {
   protected readonly client: DownstreamExchange;
   protected readonly record: RequestRecord;
   protected readonly target: Target;
   protected readonly upstream: Upstream;
   protected readonly owner: ExchangeOwner;
+  /** The request as every attempt sends it (its UpstreamRequest), read in place. */
   protected readonly options: ExchangeOptions;
+  /** The fields this attempt sends (ExchangeRequest): the request's, with its own traceparent (an auth call's Host). */
+  readonly headers: string[];
+  /** next-hop for Proxy-Status on the upstream's own error responses, as the attempt began (undefined: errors.detail minimal). */
+  protected readonly nextHop: string | undefined;
+  /** The body as the connection reads it (ExchangeRequest): the one every attempt sends, or the client's stream. */
+  readonly body: RequestBody;
   /** Its route's timeouts over its upstream's (RouteConfig.timeouts); undefined: the upstream's own. */
   protected readonly timeouts: RouteTimeouts | undefined;
   protected controller: ExchangeController | undefined;
@@ -79,6 +86,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     target: Target,
     owner: ExchangeOwner,
     options: ExchangeOptions,
+    headers: string[],
     timeouts?: RouteTimeouts,
   ) {
     this.client = client;
@@ -87,8 +95,30 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
     this.target = target;
     this.owner = owner;
     this.options = options;
+    this.headers = headers;
+    this.nextHop = options.nextHop;
     this.timeouts = timeouts;
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
+    this.body =
+      options.body.kind !== 'stream'
+        ? options.body
+        : client.body !== undefined
+          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
+          : { kind: 'none' };
+  }
+
+  // The rest of the request as the connection reads it (ExchangeRequest): every attempt's.
+  get method(): string {
+    return this.options.method;
+  }
+  get path(): string {
+    return this.options.path;
+  }
+  get upgrade(): boolean {
+    return this.options.upgrade;
+  }
+  get wholeAtLength(): boolean {
+    return this.options.wholeAtLength;
   }
 
   // The answer's side of the connection's handler (exchange.ts): a failure, reported by the
@@ -181,27 +211,18 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler {
   }
 
   onConnection(connection: Dispatcher): void {
-    const { client, options } = this;
-    const { deadline } = options;
-    // Without a streamed body or a deadline to tell, the options are the request as the
-    // connection reads it (no copy).
-    if (options.body.kind !== 'stream' && deadline === undefined)
-      return connection.dispatch(options as ExchangeRequest, this, this.timeouts?.exchange);
-    const body: RequestBody =
-      options.body.kind !== 'stream'
-        ? options.body
-        : client.body !== undefined
-          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
-          : { kind: 'none' };
+    const { deadline } = this.options;
+    // Without a deadline to tell, the attempt is the request as the connection reads it (no copy).
+    if (deadline === undefined) return connection.dispatch(this, this, this.timeouts?.exchange);
     connection.dispatch(
       {
-        method: options.method,
-        path: options.path,
+        method: this.method,
+        path: this.path,
         // What is left of the deadline now, the time this attempt waited for its connection spent.
-        headers: deadline === undefined ? options.headers : deadline.toldIn(options.headers),
-        body,
-        upgrade: options.upgrade,
-        wholeAtLength: options.wholeAtLength,
+        headers: deadline.toldIn(this.headers),
+        body: this.body,
+        upgrade: this.upgrade,
+        wholeAtLength: this.wholeAtLength,
       },
       this,
       this.timeouts?.exchange,

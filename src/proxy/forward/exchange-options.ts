@@ -22,11 +22,16 @@ export interface DeadlineLeft {
   toldIn(headers: readonly string[]): string[];
 }
 
-/** With the bounds of what a slow client's response may hold (client-backpressure.ts): the route's buffer, the process's, the overflow. */
+/**
+ * What every attempt's exchange reads of the request, the same for all of them, with the bounds of
+ * what a slow client's response may hold (client-backpressure.ts): the route's buffer, the
+ * process's, the overflow. The request's UpstreamRequest is it (upstream-request.ts): no object
+ * is made an attempt to hand these over. The fields differ from one attempt to the next (its
+ * traceparent): the exchange is given its own (exchange-attempt.ts).
+ */
 export interface ExchangeOptions extends BackpressureBounds {
   readonly method: string;
   readonly path: string;
-  readonly headers: string[];
   /**
    * The client's deadline (a gRPC client's), told in the request's fields when it goes out (the
    * queue's wait, earlier attempts and their backoff spent); undefined: the fields go as they are.
@@ -38,13 +43,13 @@ export interface ExchangeOptions extends BackpressureBounds {
   /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
   readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
   readonly proxyName: string;
+  /** next-hop for Proxy-Status on the upstream's own error responses, as of now (undefined: errors.detail minimal). */
+  readonly nextHop: string | undefined;
   /**
    * This hop's Via entries for an answer, by the version it was received in (RFC 9110 §7.6.3
    * names the version received): "1.0 edge-1", "1.1 edge-1", "2 edge-1".
    */
   readonly vias: { readonly via10: string; readonly via11: string; readonly via2: string };
-  /** next-hop for Proxy-Status on the upstream's own error responses (undefined: errors.detail minimal). */
-  readonly nextHop: string | undefined;
   /** An upgrade: the upstream is asked to switch, and a 101 opens a tunnel. */
   readonly upgrade: boolean;
   /** No trailers reach the client after a body of known length (HTTP/1.x): ExchangeRequest's. */

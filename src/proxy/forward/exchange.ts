@@ -82,7 +82,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       record.id,
       this.answerVia(answer),
       statusCode >= 500
-        ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.options.nextHop)
+        ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.nextHop)
         : undefined,
       this.trailersHead !== undefined,
     );
@@ -382,8 +382,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
       relayed === undefined ? cut : relayed.stalled(cut, !this.clientSpokeLast && !this.client.bodyComplete);
     this.owner.bodyOver(failure);
     const asSent = this.backpressure?.overflowing !== true && sink.recoded !== true;
-    // The options name this gateway and the next hop (none: errors.detail minimal).
-    if (relayed?.endCut(failure, this.record, sink, asSent, this.options)) return;
+    // This gateway and the next hop (none: errors.detail minimal) name a relayed call's cut (gRPC's).
+    const { proxyName } = this.options;
+    if (relayed?.endCut(failure, this.record, sink, asSent, { proxyName, nextHop: this.nextHop })) return;
     // What was already written (the head, at least) leaves before the cut (the sink's abort).
     sink.abort();
   }

@@ -13,6 +13,7 @@ import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 import type { AnswerOverflow } from './answer-overflow.ts';
+import type { AnswerRelays } from './answer-relay.ts';
 import type { AttemptBody, DeadlineLeft, ExchangeOptions } from './exchange-options.ts';
 import { GRPC_RELAYS } from './grpc-relay.ts';
 import type { ReaderMemory } from './reader-memory.ts';
@@ -66,6 +67,8 @@ interface SessionFacts {
   answerEdit(): AnswerEdit | undefined;
   stageRun(): StageRun | undefined;
   bodyInHand(): Buffer | undefined;
+  /** The name clients may see for the next hop (its upstream's, or the target's address), as of now. */
+  nextHop(): string | undefined;
 }
 
 /**
@@ -75,7 +78,7 @@ interface SessionFacts {
  * response rules, the limits). Only the trace context, the next hop's name and (for an auth
  * call) the Host differ from one attempt to the next.
  */
-export class UpstreamRequest {
+export class UpstreamRequest implements ExchangeOptions {
   readonly #client: DownstreamExchange;
   readonly #fields: FieldMap;
   readonly #gateway: GatewayFacts;
@@ -87,6 +90,9 @@ export class UpstreamRequest {
   readonly #answerEdit: AnswerEdit | undefined;
   readonly #stages: StageRun | undefined;
   readonly #bodyInHand: Buffer | undefined;
+  readonly #session: SessionFacts;
+  /** What each attempt tells the upstream of the deadline (TotalDeadline.upstream); undefined: nothing. */
+  readonly deadline: DeadlineLeft | undefined;
   #headers: string[];
   readonly #via: string;
   /** A gRPC call: its body streams, whatever the route's request buffering (prepareBody). */
@@ -110,8 +116,11 @@ export class UpstreamRequest {
     /** "http" or "https": how the client reached us, for X-Forwarded-Proto. */
     protocol: string,
     session: SessionFacts,
+    deadline: DeadlineLeft | undefined,
   ) {
     this.#client = client;
+    this.#session = session;
+    this.deadline = deadline;
     this.#fields = fields;
     this.#gateway = gateway;
     this.#to = to;
@@ -250,50 +259,86 @@ export class UpstreamRequest {
   }
 
   /**
-   * One attempt's exchange options: `traceparent` names the attempt's own span as the upstream's
-   * parent (undefined: tracing is off); `nextHop` is the name Proxy-Status gives the upstream;
-   * `deadline` is the one the upstream is told of, as the request goes out (undefined: none);
-   * `target` the one the attempt goes to.
+   * The fields one attempt sends: `traceparent` names the attempt's own span as the upstream's
+   * parent (undefined: tracing is off), `target` the one it goes to (an auth call's Host is its).
    */
-  forAttempt(
-    traceparent: string | undefined,
-    nextHop: string,
-    deadline: DeadlineLeft | undefined,
-    target: { readonly config: TargetConfig },
-  ): ExchangeOptions {
-    const { route, upstreamPath: path, targetHost } = this.#to;
+  headersFor(traceparent: string | undefined, target: { readonly config: TargetConfig }): string[] {
+    const { targetHost } = this.#to;
     const headers =
       targetHost === undefined ? this.#headers : withHost(this.#headers, targetHost(target.config));
-    const { name, config, metrics } = this.#gateway;
-    return {
-      method: this.#client.head.method,
-      path,
-      // A copy with the attempt's own traceparent: the list is shared by every attempt.
-      headers: withAdded(
-        traceparent === undefined ? headers : withTraceparent(headers, traceparent),
-        this.#added,
-      ),
-      deadline,
-      body: this.#body,
-      bodyLimit: route.limits.body,
-      // A gRPC call's messages come at the pace of its conversation (a chat, a feed of events):
-      // no rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
-      bodyRate: this.#grpc ? NO_BODY_RATE : config.limits,
-      answerBuffer: route.limits.buffer,
-      proxyName: name,
-      vias: this.#gateway,
-      // errors.detail: minimal keeps the upstream's name out of Proxy-Status, its own answers' too.
-      nextHop: config.errors.detail === 'minimal' ? undefined : nextHop,
-      upgrade: this.#client.head.upgrade,
-      // An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody.
-      wholeAtLength: this.#client.head.protocol !== 'HTTP/2' && this.#client.background === undefined,
-      editHeaders: this.#answerEdit,
-      relays: this.#grpc ? GRPC_RELAYS : undefined,
-      stages: this.#stages,
-      metrics,
-      overflow: this.#gateway.spool,
-      readerMemory: this.#gateway.readerMemory,
-    };
+    // A copy with the attempt's own traceparent: the list is shared by every attempt.
+    return withAdded(
+      traceparent === undefined ? headers : withTraceparent(headers, traceparent),
+      this.#added,
+    );
+  }
+
+  /** The next hop's name as Proxy-Status gives it now (the attempt's target's): none when errors.detail is minimal. */
+  get nextHop(): string | undefined {
+    return this.#gateway.config.errors.detail === 'minimal' ? undefined : this.#session.nextHop();
+  }
+
+  // What every attempt's exchange reads of the request (ExchangeOptions), read in place.
+
+  get method(): string {
+    return this.#client.head.method;
+  }
+
+  get upgrade(): boolean {
+    return this.#client.head.upgrade;
+  }
+
+  /** An HTTP/1.x client takes trailers only after a chunked body; a background request's answer goes to nobody. */
+  get wholeAtLength(): boolean {
+    return this.#client.head.protocol !== 'HTTP/2' && this.#client.background === undefined;
+  }
+
+  get bodyLimit(): number {
+    return this.#to.route.limits.body;
+  }
+
+  /**
+   * A gRPC call's messages come at the pace of its conversation (a chat, a feed of events): no
+   * rate is asked of them; body_idle_timeout still bounds a silence (nginx's grpc_pass alike).
+   */
+  get bodyRate(): ExchangeOptions['bodyRate'] {
+    return this.#grpc ? NO_BODY_RATE : this.#gateway.config.limits;
+  }
+
+  get answerBuffer(): number {
+    return this.#to.route.limits.buffer;
+  }
+
+  get proxyName(): string {
+    return this.#gateway.name;
+  }
+
+  get vias(): ExchangeOptions['vias'] {
+    return this.#gateway;
+  }
+
+  get editHeaders(): AnswerEdit | undefined {
+    return this.#answerEdit;
+  }
+
+  get relays(): AnswerRelays | undefined {
+    return this.#grpc ? GRPC_RELAYS : undefined;
+  }
+
+  get stages(): StageRun | undefined {
+    return this.#stages;
+  }
+
+  get metrics(): GatewayMetrics {
+    return this.#gateway.metrics;
+  }
+
+  get overflow(): AnswerOverflow {
+    return this.#gateway.spool;
+  }
+
+  get readerMemory(): ReaderMemory {
+    return this.#gateway.readerMemory;
   }
 }
 

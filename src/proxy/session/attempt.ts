@@ -16,11 +16,14 @@ import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
 import type { Runtime } from './runtime.ts';
 
-/** What every attempt of one request reports to: the same for all of them (not its upstream: a held request may move). */
+/**
+ * What every attempt of one request reports to, besides its metrics: the same for all of them (not
+ * its upstream: a held request may move). The session's request itself (SessionRequest), not an
+ * object made a request to hand them over.
+ */
 export interface AttemptSinks {
   readonly runtime: Runtime;
   readonly spans: RequestSpans | undefined;
-  readonly measure: AttemptMetrics;
 }
 
 /**
@@ -38,6 +41,8 @@ export class Attempt implements AttemptOutcome {
   /** The retry budget's slot a retry holds (given back by reportOutcome); undefined for a first attempt. */
   readonly retrySlot: Release | undefined;
   readonly #sinks: AttemptSinks;
+  /** The request's attempt metrics, every attempt's. */
+  readonly #measure: AttemptMetrics;
   /** The upstream of the target tried: its health, circuit and hold hear the outcome. */
   readonly upstream: Upstream;
   #settled = false;
@@ -54,6 +59,7 @@ export class Attempt implements AttemptOutcome {
     retry: boolean,
     retrySlot: Release | undefined,
     sinks: AttemptSinks,
+    measure: AttemptMetrics,
     upstream: Upstream,
   ) {
     this.exchange = exchange;
@@ -62,6 +68,7 @@ export class Attempt implements AttemptOutcome {
     this.#retry = retry;
     this.retrySlot = retry ? retrySlot : undefined;
     this.#sinks = sinks;
+    this.#measure = measure;
     this.upstream = upstream;
     this.ejectedUntilAtSend = selection.target.ejectedUntil;
   }
@@ -116,7 +123,8 @@ export class Attempt implements AttemptOutcome {
     this.#failure = failure;
     this.#bodyToCome = bodyToCome && failure === undefined;
     const { selection, exchange, upstream } = this;
-    const { runtime, spans, measure } = this.#sinks;
+    const { runtime, spans } = this.#sinks;
+    const measure = this.#measure;
     const target = selection.target.config.origin;
     const startedAt = this.#startedAt;
     reportOutcome(runtime, this, now);

@@ -12,7 +12,7 @@ import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import { NONE_TRIED, refusedBeforeBody, retryFindsUntried, selectTarget } from '../select/select-target.ts';
 import type { StageAnswer } from '../stages/stage.ts';
-import { Attempt, type AttemptSinks, lastTryFailed, withTry } from './attempt.ts';
+import { Attempt, lastTryFailed, withTry } from './attempt.ts';
 import { AttemptMetrics } from './attempt-metrics.ts';
 import type { AttemptsOwner, OwnCall } from './attempts-owner.ts';
 import { attemptCutOf } from './own-cut.ts';
@@ -38,7 +38,6 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private readonly hashKey: string | undefined;
   private tried: readonly Target[] = NONE_TRIED; // a list made by the first attempt, not grown from none
   private current: Attempt | undefined;
-  private readonly sinks: AttemptSinks;
   private backoff: RetryBackoff | undefined; // a retry waiting out its backoff (each retry makes one)
   private retrySlot: Release | undefined;
   private readonly deadline: TotalDeadline;
@@ -64,14 +63,13 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.req = req;
     this.owner = owner;
     this.admitted = admitted;
-    const { runtime, head, record, fields, spans } = req;
+    const { runtime, head, record, fields } = req;
     const { upstream } = admitted;
     this.measure = new AttemptMetrics(runtime, upstream.name, head.method, admitted.window);
-    this.sinks = { runtime, spans, measure: this.measure };
-    this.sends = upstreamRequestOf(req, owner, admitted);
+    this.deadline = new TotalDeadline(timeoutsOf(admitted), record, fields, this, own);
+    this.sends = upstreamRequestOf(req, owner, admitted, this.deadline.upstream);
     const { balancer, hashKey } = upstream.config;
     this.hashKey = balancer === 'hash' ? requestHashKey(hashKey, req, admitted.requestEdit) : undefined;
-    this.deadline = new TotalDeadline(timeoutsOf(admitted), record, fields, this, own);
     this.own = own;
   }
 
@@ -107,7 +105,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start(now)) return this.totalDeadlinePassed();
-    const { admitted, sends, req, owner, deadline } = this;
+    const { admitted, sends, req } = this;
     const { upstream } = admitted;
     const selection = selectTarget(upstream, now, this.tried, this.hashKey);
     if (selection instanceof Failure) {
@@ -122,10 +120,10 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     req.record.hashHome = selection.hashHome?.config.origin; // a key not on its own target: the log says which
     const retry = req.record.tries.length > 0;
     const traceparent = startClientSpan(req.spans, upstream.name, target.config, sends.path);
-    const options = sends.forAttempt(traceparent, owner.nextHop() as string, deadline.upstream, target);
+    const headers = sends.headersFor(traceparent, target);
     const timeouts = routeTimeoutsOf(admitted); // at this upstream: a held request may have moved
-    const exchange = new Exchange(req.exchange, req.record, upstream, target, this, options, timeouts);
-    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, this.sinks, upstream);
+    const exchange = new Exchange(req.exchange, req.record, upstream, target, this, sends, headers, timeouts);
+    this.current = new Attempt(exchange, selection, now, retry, this.retrySlot, req, this.measure, upstream);
     exchange.start(now, newConnectionAfter(last, this.reused, upstream, this.tried.at(-2) === target));
   }
 

@@ -1,4 +1,5 @@
 import type { Admitted } from '../admit/admit-request.ts';
+import type { DeadlineLeft } from '../forward/exchange-options.ts';
 import { UpstreamRequest } from '../forward/upstream-request.ts';
 import type { AttemptsOwner } from './attempts-owner.ts';
 import type { SessionRequest } from './session-request.ts';
@@ -13,7 +14,18 @@ export function upstreamRequestOf(
   req: SessionRequest,
   owner: AttemptsOwner,
   admitted: Admitted,
+  deadline: DeadlineLeft | undefined,
 ): UpstreamRequest {
   const { runtime, exchange, head, fields, record, listener } = req;
-  return new UpstreamRequest(exchange, head, fields, record, runtime, admitted, listener.protocol, owner);
+  return new UpstreamRequest(
+    exchange,
+    head,
+    fields,
+    record,
+    runtime,
+    admitted,
+    listener.protocol,
+    owner,
+    deadline,
+  );
 }
