@@ -377,6 +377,52 @@ test('candor serve --demo from the installed package: the banner, a misbehaving 
   }
 });
 
+// A CommonJS TypeScript project, tsc's `module: commonjs` (so `moduleResolution: node10`, which reads
+// no `exports`) with `esModuleInterop` (pino's own declarations, which candor's import, need it):
+// docs/client-and-app.md promises a CommonJS program the three entry points, and its types too.
+const CJS_CONSUMER = `import { type Gateway, configFromObject, startGateway } from 'candor';
+import { type AttemptReport, createFetch } from 'candor/client';
+import { type ServeAppOptions, serveApp } from 'candor/app';
+
+export const start = (url: string): Promise<Gateway> =>
+  startGateway(configFromObject({ listen: [{ address: '127.0.0.1:0' }], routes: [{ upstream: 'app' }], upstreams: { app: { targets: [{ url }] } } }));
+const seen: AttemptReport[] = [];
+export const api = createFetch({ attempts: 2, onAttemptFailed: (report) => seen.push(report) });
+export const options: ServeAppOptions = { port: 0 };
+export const serve = serveApp;
+// @ts-expect-error: attempts is a number
+createFetch({ attempts: '3' });
+`;
+
+test('a CommonJS TypeScript project (module commonjs: node10 resolution) type-checks against candor, candor/client and candor/app', {
+  timeout: 180_000,
+}, async () => {
+  const dir = join(app, 'cjs-ts');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'consumer.ts'), CJS_CONSUMER);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2022',
+        module: 'commonjs',
+        esModuleInterop: true,
+        strict: true,
+        noEmit: true,
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files: ['consumer.ts'],
+    }),
+  );
+  const tsc = await run(process.execPath, [TSC, '-p', dir], dir, { timeout: 150_000 });
+  assert.equal(
+    tsc.code,
+    0,
+    `tsc (module commonjs) against the package's declarations:\n${tsc.stdout}${tsc.stderr}`,
+  );
+});
+
 /** Resolves once `done` holds, checked every 50 ms (the test's own timeout bounds it). */
 async function waitFor(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));

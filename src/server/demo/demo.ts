@@ -17,14 +17,29 @@ const DEMO_TOKEN_ENV = 'CANDOR_DEMO_ADMIN_TOKEN';
 
 /**
  * The demo's admin API: added to demo.yaml's text in the file the demo runs, rather than written
- * in demo.yaml, so that demo.yaml stays a file anyone can check or run without a token set.
+ * in demo.yaml, so that demo.yaml stays a file anyone can check or run without a token set. The
+ * token is in a file beside it (the owner's only), so that the file the start line names runs as
+ * it is from another shell too: `candor reload --config`, `candor diagnose --config`, `candor check`.
  */
 const ADMIN_SECTION = `
 # Added by \`candor serve --demo\`: the admin API, its status page and /metrics.
 admin:
   listen: 127.0.0.1:\${CANDOR_ADMIN_PORT:-9901}
-  token_env: ${DEMO_TOKEN_ENV}
+  token_file: admin-token
 `;
+
+/**
+ * The variables the demo's file uses, each written as the value this run takes (its upstreams'
+ * free ports, the listeners' CANDOR_*_PORT or their defaults): the file then says where each
+ * upstream is to a command run without the demo's environment, where it said `9105` to `candor
+ * diagnose --config` for an upstream on another port.
+ */
+function writtenForThisRun(text: string, env: NodeJS.ProcessEnv): string {
+  return text.replace(
+    /\$\{((?:DEMO|CANDOR)_(?:[A-Z]+_)*PORT):-(\d+)\}/g,
+    (_, name: string, fallback: string) => env[name] || fallback,
+  );
+}
 
 /**
  * The demo's HTTPS listener, HTTP/2 on (h2 by ALPN, else HTTP/1.1): added after the plain one
@@ -38,6 +53,11 @@ function tlsListener(cert: string, key: string): string {
     http2: true
 `;
 }
+
+const THIS_RUN = `# Written by \`candor serve --demo\` for one run, from its demo.yaml: the ports are this run's, the
+# admin token is in admin-token beside this file, and the folder goes when the demo stops.
+#
+`;
 
 /** The circuit breaker's defaults the demo runs with, for the banner's word on them. */
 const CIRCUIT_FAILURES = DEFAULTS.upstream.circuitBreaker.consecutiveFailures;
@@ -81,18 +101,16 @@ interface PreparedDemo {
 }
 
 /**
- * `npm start`: the demo upstreams (one healthy, one per failure shape) on free ports, handed to
- * the config through its ${DEMO_*_PORT} variables (set in this process's environment, so that a
- * reload reads the file as the start did), and an admin token made for this run unless one is
- * set. Answers why not when the gateway's or the admin API's port is taken.
+ * `npm start`: the demo upstreams (one healthy, one per failure shape) on free ports, written
+ * into the config in place of its ${DEMO_*_PORT} variables (so that a reload, or a command run
+ * from another shell, reads the file as the start did), and an admin token made for this run
+ * unless one is set. Answers why not when the gateway's or the admin API's port is taken.
  */
 export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: string }> {
   const upstreams = await startDemoUpstreams();
-  Object.assign(process.env, upstreams.env);
   // 144 random bits, printed in the banner: the demo listens on loopback only, and the token still
   // keeps other local users' programs from driving it.
-  process.env[DEMO_TOKEN_ENV] ||= randomBytes(18).toString('base64url');
-  const token = process.env[DEMO_TOKEN_ENV] ?? '';
+  const token = process.env[DEMO_TOKEN_ENV] || randomBytes(18).toString('base64url');
   const dir = mkdtempSync(join(tmpdir(), 'candor-demo-'));
   const close = async () => {
     rmSync(dir, { recursive: true, force: true });
@@ -110,9 +128,16 @@ export async function prepareDemo(): Promise<PreparedDemo | { readonly problem: 
   }
   const text = readFileSync(DEMO_CONFIG, 'utf8');
   const afterListen = text.indexOf('\nroutes:');
-  writeFileSync(path, text.slice(0, afterListen) + https + text.slice(afterListen) + ADMIN_SECTION, {
-    mode: 0o600,
-  });
+  writeFileSync(join(dir, 'admin-token'), `${token}\n`, { mode: 0o600 });
+  writeFileSync(
+    path,
+    THIS_RUN +
+      writtenForThisRun(text.slice(0, afterListen) + https + text.slice(afterListen) + ADMIN_SECTION, {
+        ...process.env,
+        ...upstreams.env,
+      }),
+    { mode: 0o600 },
+  );
   let config: GatewayConfig;
   try {
     config = await loadConfigFile(path);

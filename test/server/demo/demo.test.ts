@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from '../../helpers/http-client.ts';
+import { ROOT, run } from '../../helpers/package-tools.ts';
 import { killAtExit } from '../../helpers/serve-process.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -240,4 +241,23 @@ test('past the circuit breaker the README and the banner speak of, /refused answ
     /^the circuit of "refused" is open after repeated failures \(the last: connection_refused, /,
   );
   assert.match(String(last?.headers['retry-after']), /^\d+$/);
+});
+
+test('the config file the start line names runs as it is from another shell: check and diagnose --config find the ports and the admin token the demo runs with', {
+  timeout: 120_000,
+}, async () => {
+  await waitUntil('the start line', () => stderr.includes(' started: pid '), 15_000);
+  const file = / config (\S+\/candor-demo\.yaml) sha256:/.exec(stderr)?.[1];
+  assert.ok(file, stderr);
+  // A shell of its own: none of the variables the demo runs with.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(CANDOR|DEMO)_/.test(name)),
+  );
+  const candor = (args: string[]) => run(process.execPath, [BIN, ...args], ROOT, { env, timeout: 60_000 });
+  const check = await candor(['check', file]);
+  assert.equal(check.code, 0, check.stderr);
+  // The upstream the gateway finds an SSH server on, where diagnose looks too.
+  const garbage = await candor(['diagnose', '--config', file, 'garbage']);
+  assert.equal(garbage.code, 2, `${garbage.stdout}${garbage.stderr}`);
+  assert.match(garbage.stdout, /^verdict: garbage \/ http_protocol_error → Candor answers 502$/m);
 });
