@@ -242,6 +242,12 @@ upstreams:
         'Retrying will not help until the configuration is fixed: the request came back to this gateway',
     },
     {
+      name: 'our own name in Via in capitals (a host is case-insensitive): 502 proxy_loop_detected too',
+      path: '/open',
+      headers: { via: '1.1 cdn, 1.1 EDGE-1' },
+      expected: { status: 502, error: 'proxy_loop_detected', nextHop: null, retryAfter: null },
+    },
+    {
       name: "the client's address denied: 403 http_request_denied, no next hop, no Retry-After",
       path: '/denied',
       expected: { status: 403, error: 'http_request_denied', nextHop: null, retryAfter: null },
