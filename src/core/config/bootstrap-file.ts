@@ -12,6 +12,8 @@ import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { coerceExpanded } from './coerce.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { formatPath } from './config-path.ts';
+import { describeValue } from './describe-value.ts';
+import { NAME_EXPECTED, NAME_PATTERN } from './formats.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
 import { readYamlSource } from './yaml-source.ts';
@@ -100,6 +102,10 @@ export function readBootstrap(file: string, env: NodeJS.ProcessEnv = process.env
   if (root.local === undefined)
     report([], "missing required field 'local' (this gateway's name, listen, admin, metrics)");
   unknownKeys(local, ['local'], [...LOCAL_SECTIONS], report);
+  // The gateway's config takes it as its `name`, which refuses it otherwise: said here, `candor
+  // check` on this file would pass it, and `serve` would blame the revision under the key.
+  if (local.name !== undefined && !(typeof local.name === 'string' && NAME_PATTERN.test(local.name)))
+    report(['local', 'name'], `expected ${NAME_EXPECTED}, got ${describeValue(local.name)}`);
   const written = localText(text);
   if (root.local !== undefined && written.text === '')
     report(['local'], 'expected a block mapping (one field a line: name, listen, admin, metrics), not { … }');

@@ -91,6 +91,20 @@ local:
   ]);
 });
 
+test("a local.name the gateway's config would refuse is refused here, at its line: candor check said ok, and serve then blamed the revision", () => {
+  for (const [name, written, got] of [
+    ['slash', '"edge/1"', '"edge/1"'],
+    ['space', '"edge 1"', '"edge 1"'],
+    ['digit', '"1edge"', '"1edge"'],
+    ['number', '42', '42'],
+  ] as const) {
+    const path = file(`name-${name}.yaml`, GOOD.replace('name: edge-1', `name: ${written}`));
+    assert.deepEqual(problemsOf(path, { ETCD_PASSWORD: 'secret' }), [
+      `${path}:9:9  local.name: expected a name of letters, digits, '.', '_', '-' or ':', starting with a letter, got ${got}`,
+    ]);
+  }
+});
+
 test('a TLS file that cannot be read is a problem at its field; a flow-mapped local section is refused', () => {
   const path = file(
     'tls.yaml',
