@@ -16,7 +16,15 @@ import {
   EtcdError,
   type KeyValue,
 } from '../../upstream/config-source/etcd-client.ts';
-import { type Canary, canaryKey, canaryOf, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import {
+  type Canary,
+  canaryKey,
+  canaryOf,
+  NO_PUSH_RECORD,
+  type PushRecord,
+  pushKey,
+  readJson,
+} from './fleet-keys.ts';
 
 export type PushResult =
   | { readonly pushed: number; readonly from: number }
@@ -170,7 +178,7 @@ export async function configHistory(
     const own = record !== undefined;
     entries.push({
       revision: kv.modRevision,
-      author: own ? record.author : 'unknown (no push record)',
+      author: own ? record.author : NO_PUSH_RECORD,
       at: own ? record.at : 'unknown',
       ...(own && record.rollback_of !== undefined ? { rollbackOf: record.rollback_of } : {}),
       bytes: Buffer.byteLength(kv.value),

@@ -85,6 +85,9 @@ export interface CountsRecord {
   readonly total: unknown;
 }
 
+/** The author of a revision written without `candor config push` (no record beside it). */
+export const NO_PUSH_RECORD = 'unknown (no push record)';
+
 /** What a push records beside the document. */
 export interface PushRecord {
   readonly author: string;

@@ -20,7 +20,7 @@ import {
   workersRefused,
 } from './applied-line.ts';
 import { pushRecordAt } from './config-push.ts';
-import type { Canary, GatewayRecord } from './fleet-keys.ts';
+import { type Canary, type GatewayRecord, NO_PUSH_RECORD } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
 import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
@@ -287,7 +287,7 @@ export class FleetSource {
     const author =
       wanted.author ??
       (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
-      'unknown (no push record)';
+      NO_PUSH_RECORD;
     // Bytes that are not UTF-8 are never the document running, whatever they decode to.
     if (document === this.#running.document && wanted.undecodable === undefined)
       return this.#sameDocument(wanted, author);

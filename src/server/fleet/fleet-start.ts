@@ -13,7 +13,7 @@ import {
 } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
-import { type PushRecord, pushKey, readJson } from './fleet-keys.ts';
+import { NO_PUSH_RECORD, type PushRecord, pushKey, readJson } from './fleet-keys.ts';
 import { lastGoodFile, readLastGood, writeRunning } from './last-good.ts';
 
 /** What the gateway started on: read here, followed from by fleet-source.ts. */
@@ -87,12 +87,13 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
     const [doc, push] = await Promise.all([client.range(key), client.range(pushKey(key))]);
     const kv = doc.kvs[0];
     const record = readJson<PushRecord>(push.kvs[0]?.value ?? '');
+    // A revision written without `candor config push` has no record of its own: said as
+    // #apply says it of one taken while running, not left unknown.
+    const pushed = record !== undefined && push.kvs[0]?.modRevision === kv?.modRevision;
     read = {
       revision: kv?.modRevision ?? 0,
       document: kv?.value,
-      ...(record !== undefined && push.kvs[0]?.modRevision === kv?.modRevision
-        ? { author: record.author }
-        : {}),
+      author: pushed ? record.author : NO_PUSH_RECORD,
     };
     if (kv === undefined) {
       const empty = `etcd holds no config at ${key}`;

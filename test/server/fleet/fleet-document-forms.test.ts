@@ -90,6 +90,11 @@ async function refusalOf(revision: number): Promise<string[]> {
   return (source.refused as { problems: string[] }).problems;
 }
 
+test('a gateway started on a revision written without `candor config push` names its author as one applied later would', async () => {
+  // The same words /status gives a hand-written revision applied while running, not null.
+  assert.equal((await sourceOf(gateway)).author, 'unknown (no push record)');
+});
+
 test('a document in JSON, indented as a whole, or ending with "...": pushed, and applied by both workers of the gateway', async () => {
   const forms: [string, string, string][] = [
     ['json', jsonTo(origins.url.two), 'two'],
