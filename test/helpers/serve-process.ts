@@ -67,14 +67,22 @@ export async function startServe(
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  // Its output all read: no line comes after this, so a wait for more ends at once.
+  let closed = false;
   const waitForLines = (msg: string, count: number, ms = 5000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (lines.filter((l) => l.msg === msg).length >= count) {
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        }
+        const enough = lines.filter((l) => l.msg === msg).length >= count;
+        if (!enough && !closed) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        if (enough) resolve();
+        else
+          reject(
+            new Error(
+              `serve exited (${child.exitCode ?? child.signalCode}) with fewer than ${count} "${msg}" lines; stderr: ${stderr}; lines: ${JSON.stringify(lines.slice(-5))}`,
+            ),
+          );
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
@@ -90,6 +98,9 @@ export async function startServe(
   child.once('exit', () => {
     running.delete(child);
     rmSync(stateHome, { recursive: true, force: true });
+  });
+  child.once('close', () => {
+    closed = true;
     for (const waiter of waiters) waiter();
   });
   try {
