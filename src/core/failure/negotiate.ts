@@ -49,6 +49,15 @@ export function negotiateErrorFormat(accept: string | undefined): ErrorFormat {
 }
 
 /**
+ * Whether Accept names `media` (a type/subtype, lower case) itself with a weight above 0: a
+ * `text/html;q=0` says HTML is not acceptable (RFC 9110 §12.4.2), and a wildcard names no type.
+ */
+export function namesAcceptable(accept: string, media: string): boolean {
+  const [q, specificity] = qualityOf(media, mediaRanges(accept));
+  return specificity === NAMED && q > 0;
+}
+
+/**
  * The candidate's q-value and its specificity. Each media type is weighed alone (RFC 9110
  * §12.5.1: by the most specific range that matches it; mixed, `application/problem+json,
  * application/json;q=0.5` gave problem+json the alias's 0.5). The type the body is sent as,

@@ -7,6 +7,12 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
  * space at either end, which the upstream's parser takes off (" admin" would arrive as "admin").
  */
 const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]{0,1022}[\x21-\x7e])?)?$/;
+/**
+ * An element of a list claim that reads back as itself once the app splits the joined field at
+ * its commas and trims each part: not empty, no comma, no space at either end. A group named
+ * `staff, admin` would otherwise be read as two, `admin` among them.
+ */
+const LIST_ELEMENT = /^[^\s,](?:[^,]*[^\s,])?$/;
 
 /**
  * `claims_to_headers` (a JWT's, an OpenID Connect session's): the claims a request's token or
@@ -34,7 +40,8 @@ export class ClaimFields {
 
   /**
    * The fields for `claims`, as name, value pairs: text as it is, a list of text joined with
-   * `, `, another value as JSON; a value no field can carry left out rather than sent mangled.
+   * `, ` (none when an element would not read back as itself: LIST_ELEMENT), another value as
+   * JSON; a value no field can carry left out rather than sent mangled.
    */
   values(claims: JWTPayload): string[] {
     const added: string[] = [];
@@ -46,8 +53,9 @@ export class ClaimFields {
         typeof value === 'string'
           ? value
           : Array.isArray(value) && value.every((v) => typeof v === 'string')
-            ? value.join(', ')
+            ? listText(value)
             : JSON.stringify(value);
+      if (text === undefined) continue;
       if (FIELD_VALUE.test(text)) added.push(header, text);
     }
     return added;
@@ -65,4 +73,10 @@ export class ClaimFields {
       return out;
     };
   }
+}
+
+/** A list claim's elements joined with `, `; undefined when one would not read back as itself once split. */
+function listText(values: readonly string[]): string | undefined {
+  for (const v of values) if (!LIST_ELEMENT.test(v)) return undefined;
+  return values.join(', ');
 }

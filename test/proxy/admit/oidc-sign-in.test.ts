@@ -169,6 +169,29 @@ test('an API client gets 401 with a challenge, never a redirect to a login page'
   assert.equal(seen.length, before);
 });
 
+test('an Accept that refuses text/html (q=0) is no browser’s: 401, not sent to sign in; one that takes it at any weight is', async () => {
+  const before = seen.length;
+  for (const accept of [
+    'text/html;q=0, application/json',
+    'application/json, text/html; q=0.000',
+    'text/html-sandboxed',
+  ]) {
+    const res = await request(gw.url, { path: '/orders', headers: { accept } });
+    assert.equal(res.status, 401, accept);
+    assert.equal(res.headers['www-authenticate'], 'Bearer', accept);
+    assert.equal(res.headers.location, undefined, accept);
+    assert.equal(res.headers['set-cookie'], undefined, accept);
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.auth, 'denied: oidc no session', accept);
+  }
+  for (const accept of ['application/json;q=0.9, TEXT/HTML;q=0.1', 'text/html;level=1;q=0.5']) {
+    const res = await request(gw.url, { path: '/orders', headers: { accept } });
+    assert.equal(res.status, 302, accept);
+    assert.ok(String(res.headers.location).startsWith(`${provider.issuer}/auth?`), accept);
+  }
+  assert.equal(seen.length, before);
+});
+
 test('a replayed state is refused (400), and the provider’s answer without the browser’s flow cookie too', async () => {
   const browser = new HttpBrowser();
   const login = await browser.go(`${gw.url}/`);

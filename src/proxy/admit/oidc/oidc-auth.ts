@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
+import { namesAcceptable } from '../../../core/failure/negotiate.ts';
 import { type AnswerEdit, OwnAnswer } from '../../../core/net/own-answer.ts';
 import { ClaimFields } from '../claim-fields.ts';
 import { identityOf } from '../identity.ts';
@@ -335,15 +336,16 @@ export class OidcAuth {
 }
 
 /**
- * A browser that can follow a sign-in: a GET (or HEAD) asking for HTML, with no Authorization
- * (a client sending a bearer token is a program, which a login page would only confuse).
+ * A browser that can follow a sign-in: a GET (or HEAD) asking for HTML (`text/html` named in
+ * Accept, not with `q=0`, which refuses it), with no Authorization (a client sending a bearer
+ * token is a program, which a login page would only confuse).
  */
 function isBrowser(request: SignInRequest): boolean {
   const { method, fields } = request;
   if (method !== 'GET' && method !== 'HEAD') return false;
   if (fields.authorization !== undefined) return false;
   const accept = fields.accept;
-  return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
+  return typeof accept === 'string' && namesAcceptable(accept, 'text/html');
 }
 
 /** What a cookie opened to, if it is a session. */
