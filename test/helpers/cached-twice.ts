@@ -11,8 +11,9 @@ export async function cachedTwice(
   fields: readonly string[],
   asked: Record<string, string> = {},
   body = 'page',
+  status = 200,
 ): Promise<{ again: ClientResponse; upstream: number }> {
-  const origin = await startMoodyOrigin({ status: 200, fields: [...fields], body });
+  const origin = await startMoodyOrigin({ status, fields: [...fields], body });
   try {
     const gw = await startTestGateway(cachedPages(origin.url));
     try {

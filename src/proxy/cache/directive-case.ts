@@ -15,7 +15,7 @@ export function caseless(policy: CachePolicy): CachePolicy {
   const stored = policy.toObject();
   const raw = stored.resh['cache-control'];
   // Without Cache-Control, the library's own (a Pragma: no-cache it read as no-cache).
-  const rescc = raw === undefined ? lowered(stored.rescc) : firstOfEach(String(raw));
+  const rescc = raw === undefined ? lowered(stored.rescc) : understood(firstOfEach(String(raw)));
   return CachePolicy.fromObject({ ...stored, rescc, reqcc: lowered(stored.reqcc) });
 }
 
@@ -33,8 +33,20 @@ export function forbidsSharedStore(fields: readonly string[]): boolean {
     raw = raw === undefined ? fields[i + 1] : `${raw}, ${fields[i + 1]}`;
   }
   if (raw === undefined) return false;
-  const directives = firstOfEach(raw);
+  const directives = understood(firstOfEach(raw));
   return 'private' in directives || 'no-store' in directives;
+}
+
+/**
+ * `must-understand` (RFC 9111 §5.2.2.3): a cache that understands the status's caching rules
+ * SHOULD ignore the answer's `no-store`, which the origin adds for caches that do not know the
+ * directive. Those the library understands are all it stores (its storable(): 200, 203, 204,
+ * 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501), any other status is never kept, so the
+ * directive's `no-store` goes and what is stored stays the library's to say.
+ */
+function understood(directives: Record<string, string>): Record<string, string> {
+  if ('must-understand' in directives) delete directives['no-store'];
+  return directives;
 }
 
 /**
