@@ -27,6 +27,15 @@ export class OwnAnswer {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * An answer that refuses what the request asked without anything having failed (a static file's
+ * 412 and 416): no cache may keep it (`Cache-Control: no-store`), and the route's rules do not
+ * make it one a cache keeps: its fields of storage (storage-fields.ts) stay its own, as a
+ * failure's do. A rule's `Cache-Control: …, immutable` for the route's files made the 416 of one
+ * client's `Range: bytes=99999-` one a shared cache in front kept for a year under the file's URL.
+ */
+export class RefusalAnswer extends OwnAnswer {}
+
+/**
  * An answer of the gateway's own whose body streams (a static file): `length` bytes read from
  * `body` as the client takes them, with backpressure, never held whole. A body that ends short,
  * or fails, cuts the transfer (never finished as whole: `http_response_incomplete`). Undefined

@@ -156,13 +156,18 @@ const isOwnField = (lower: string) =>
  * which stay the gateway's (`own`), as Proxy-Status does: a rule's `Cache-Control: max-age=31536000`
  * for a route's assets made its 502 one that browsers and shared caches kept for a year. For the
  * gateway's errors, and an auth service's refusal passed on (one client's, which no cache keeps).
+ * `isOwn`: which fields stay (a RefusalAnswer keeps only those of storage).
  */
-export function keptOwn(edited: readonly string[], own: readonly string[]): string[] {
+export function keptOwn(
+  edited: readonly string[],
+  own: readonly string[],
+  isOwn: (lower: string) => boolean = isOwnField,
+): string[] {
   const out: string[] = [];
   for (let i = 0; i < edited.length; i += 2)
-    if (!isOwnField(edited[i].toLowerCase())) out.push(edited[i], edited[i + 1]);
+    if (!isOwn(edited[i].toLowerCase())) out.push(edited[i], edited[i + 1]);
   // A service's refusal passed on has its fields as it spelled them (`Www-Authenticate`, Go's).
-  for (let i = 0; i < own.length; i += 2) if (isOwnField(own[i].toLowerCase())) out.push(own[i], own[i + 1]);
+  for (let i = 0; i < own.length; i += 2) if (isOwn(own[i].toLowerCase())) out.push(own[i], own[i + 1]);
   return out;
 }
 

@@ -6,7 +6,8 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember } from '../../core/failure/structured-field.ts';
-import { type AnswerEdit, OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import { isStorageField } from '../../core/http1/storage-fields.ts';
+import { type AnswerEdit, OwnAnswer, RefusalAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { keptOwn } from './error-answer.ts';
 
 /**
@@ -53,7 +54,8 @@ export function ownFields(
 /**
  * The head of an answer the gateway makes itself: its fields (ownFields), its length (RFC 9110
  * §8.6: none on a 204), the request id, `Connection: close` when the client's body is left unread,
- * then the route's stages' edit; a refusal passed on keeps its own fields whatever a rule says.
+ * then the route's stages' edit; a refusal passed on keeps its own fields whatever a rule says,
+ * and a RefusalAnswer (a 412, a 416) its fields of storage.
  */
 export function ownAnswerHead(
   answer: OwnAnswer,
@@ -68,5 +70,6 @@ export function ownAnswerHead(
   const headers = [...ownFields(answer, gateway), ...length, 'x-request-id', requestId];
   if (close) headers.push('connection', 'close');
   if (edit === undefined) return headers;
-  return answer instanceof PassedOnAnswer ? keptOwn(edit(headers), headers) : edit(headers);
+  if (answer instanceof PassedOnAnswer) return keptOwn(edit(headers), headers);
+  return answer instanceof RefusalAnswer ? keptOwn(edit(headers), headers, isStorageField) : edit(headers);
 }

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import type { ContentCoding } from '../../core/config/types.ts';
 import { httpDate } from '../../core/http-date.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { OwnAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
+import { OwnAnswer, RefusalAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { notModified, preconditionFailed } from '../cache/conditional-hit.ts';
 import { loneRangeSpec, noneSatisfiable } from '../cache/stored-range.ts';
 import { mediaTypeOf } from './media-types.ts';
@@ -49,13 +49,14 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   const modified = new Date(Math.min(Number(stats.mtimeMs), Date.now())).toUTCString();
   const validators = ['etag', etag, 'last-modified', modified];
   // The route's cache_control goes on 200, 206 and 304 alone: a 412 or 416 kept for a year by a
-  // shared cache (`immutable`) would refuse every later request of it; they keep no-store.
+  // shared cache (`immutable`) would refuse every later request of it; they keep no-store, a
+  // response_headers rule's Cache-Control too (RefusalAnswer).
   const refusal = [...validators, 'cache-control', 'no-store'];
   if (ask.varies) refusal.push('vary', 'Accept-Encoding');
   const shared = [...validators];
   if (ask.cacheControl !== undefined) shared.push('cache-control', ask.cacheControl);
   if (ask.varies) shared.push('vary', 'Accept-Encoding');
-  if (preconditionFailed(ask.request, validators)) return new OwnAnswer(412, refusal);
+  if (preconditionFailed(ask.request, validators)) return new RefusalAnswer(412, refusal);
   if (notModified(ask.request, validators)) return new StreamedAnswer(304, shared, size, undefined);
   const fields = [...shared, 'content-type', mediaTypeOf(ask.name), 'x-content-type-options', 'nosniff'];
   if (ask.coding !== undefined) fields.push('content-encoding', ask.coding);
@@ -63,7 +64,8 @@ export function fileAnswer(file: OpenedFile, ask: FileAsk): OwnAnswer | Promise<
   // A HEAD's Range is ignored (RFC 9110 §14.2: range handling is defined for GET alone, and a
   // server "MUST ignore" it on another method): the whole 200's head, its length the file's.
   const range = ask.head ? undefined : rangeOf(ask.request, etag, Number(stats.mtimeMs), size);
-  if (range === 'unsatisfiable') return new OwnAnswer(416, [...refusal, 'content-range', `bytes */${size}`]);
+  if (range === 'unsatisfiable')
+    return new RefusalAnswer(416, [...refusal, 'content-range', `bytes */${size}`]);
   const [status, start, end] = range === undefined ? [200, 0, size - 1] : [206, range.start, range.end];
   if (status === 206) fields.push('content-range', `bytes ${start}-${end}/${size}`);
   const length = end - start + 1;

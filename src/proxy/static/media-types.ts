@@ -38,11 +38,24 @@ const TYPES: Readonly<Record<string, string>> = {
   gz: 'application/gzip',
   tar: 'application/x-tar',
   mp4: 'video/mp4',
+  m4v: 'video/mp4',
+  mov: 'video/quicktime',
   webm: 'video/webm',
+  ogv: 'video/ogg',
   ogg: 'audio/ogg',
+  oga: 'audio/ogg',
+  opus: 'audio/ogg',
   mp3: 'audio/mpeg',
   wav: 'audio/wav',
   m4a: 'audio/mp4',
+  aac: 'audio/aac',
+  flac: 'audio/flac',
+  weba: 'audio/webm',
+  // A `<track>`'s captions load only as text/vtt: as octet-stream (nosniff) they never show.
+  vtt: 'text/vtt; charset=utf-8',
+  // The playlists of HLS and DASH streams.
+  m3u8: 'application/vnd.apple.mpegurl',
+  mpd: 'application/dash+xml',
 };
 
 /** The media type of a file named `name`. */
