@@ -42,6 +42,9 @@ function answerBug(
     method: req.method,
     path,
     error: messageOf(error),
+    // The client left before its request's body ended (the read's `aborted`): a fact beside
+    // the error, so that the line is not taken for the app's bug alone.
+    ...(req.readableAborted && !req.complete ? { client_aborted: true } : {}),
   });
   // A response already whole stays as it is (its connection may carry the next request).
   if (res.writableEnded) return;

@@ -6,7 +6,9 @@
  * gateway would answer a 502 for each request the app was serving.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { type AppEvent, serveApp } from '../../../src/kits/app/index.ts';
 
@@ -141,4 +143,57 @@ test('what cannot be read as text (an object without a prototype, a message gett
   );
   assert.equal(events.find((e) => e.msg === 'not ready yet')?.error, unreadableWords);
   assert.equal(events.find((e) => e.msg === 'cleanup failed')?.error, unreadableWords);
+});
+
+test('a body read that fails because the client left says so on its line (client_aborted): not told as a bug of the app', async () => {
+  const events: AppEvent[] = [];
+  let failedRead: () => void = () => {};
+  const readFailed = new Promise<void>((resolve) => {
+    failedRead = resolve;
+  });
+  let reading: () => void = () => {};
+  const readStarted = new Promise<void>((resolve) => {
+    reading = resolve;
+  });
+  const { app, port, ready } = await serveApp(
+    async (req, res) => {
+      if (req.url === '/bug') throw new Error('a bug');
+      try {
+        reading();
+        for await (const _ of req);
+      } finally {
+        failedRead();
+      }
+      res.end('read\n');
+    },
+    {
+      host: '127.0.0.1',
+      shutdown: { delay: 0 },
+      signals: [],
+      exit: false,
+      log: (event) => events.push(event),
+    },
+  );
+  try {
+    await ready;
+    // A head announcing 100 bytes, 10 of them, then the client gone.
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /upload HTTP/1.1\r\nHost: app\r\nContent-Length: 100\r\n\r\n0123456789');
+    await readStarted;
+    socket.destroy();
+    await readFailed;
+    const bug = await fetch(`http://127.0.0.1:${port}/bug`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(bug.status, 500);
+    await bug.text();
+  } finally {
+    await app.shutdown('test');
+  }
+  assert.deepEqual(
+    events.filter((e) => e.msg === 'request failed').map((e) => [e.path, e.error, e.client_aborted]),
+    [
+      ['/upload', 'aborted', true],
+      ['/bug', 'a bug', undefined],
+    ],
+  );
 });
