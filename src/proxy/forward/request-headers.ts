@@ -340,10 +340,19 @@ export function withGrpcTimeout(headers: readonly string[], value: string): stri
   return copy;
 }
 
-/** Max-Forwards less this hop; a value that is not a count is passed on as it came. */
+/** The largest Max-Forwards this hop counts: 15 digits, all exact as a Number. */
+const MAX_FORWARDS_COUNTED = 999_999_999_999_999;
+
+/**
+ * Max-Forwards less this hop, or the largest count it keeps when that is less (RFC 9110 §7.6.2:
+ * a count of any length is lessened, never passed on as it came); a value that is not a count
+ * is passed on as it came.
+ */
 function decremented(value: string): string {
-  if (!/^[0-9]{1,9}$/.test(value)) return value;
-  return String(Math.max(0, Number(value) - 1));
+  if (!/^[0-9]+$/.test(value)) return value;
+  const digits = value.replace(/^0+(?=.)/, '');
+  if (digits.length > 15) return String(MAX_FORWARDS_COUNTED);
+  return String(Math.max(0, Math.min(MAX_FORWARDS_COUNTED, Number(digits) - 1)));
 }
 
 /** The fields without Range and If-Range: the whole answer asked for (exchange.ts, upstream-request.ts). */

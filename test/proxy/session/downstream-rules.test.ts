@@ -96,6 +96,31 @@ test('OPTIONS with Max-Forwards: 0 is answered by the gateway; with 5 it reaches
   }
 });
 
+// RFC 9110 §7.6.2: a hop MUST forward the lesser of the value less one and the largest it
+// supports. Ten digits or more went on as they came: a count no hop ever lessened.
+test('an OPTIONS Max-Forwards of ten digits or more is lessened too: less one, or the largest the gateway counts', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(singleUpstream(echo.url));
+  try {
+    const sent = ['4294967296', '0000000005', '99999999999999999999'];
+    for (const value of sent) {
+      const answer = await rawRequest(
+        gw.port,
+        `OPTIONS /thing HTTP/1.1\r\nHost: a\r\nMax-Forwards: ${value}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(answer.status, 200);
+    }
+    await echo.waitForRequest(sent.length);
+    assert.deepEqual(
+      echo.received.map((r) => r.headers['max-forwards']),
+      ['4294967295', '4', '999999999999999'],
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
+
 test('a client that leaves mid-body is logged as having left, with the status it was sent', async () => {
   const upstream = await startRawFault(async (c) => {
     await c.nextRequest();
