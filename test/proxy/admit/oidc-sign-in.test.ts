@@ -270,6 +270,24 @@ test('a tampered cookie and an expired one are no session: a browser signs in ag
   );
 });
 
+test('a cookie of the session’s name that the gateway did not seal, sent before the session’s (set by a sibling subdomain for a longer path), signs nobody out', async () => {
+  const { browser } = await signedIn('frank');
+  const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;
+  for (const sent of [
+    `_candor_session=tossed; _candor_session=${cookie}`,
+    `_candor_session=; _candor_session=${cookie}`,
+    `_candor_session=${cookie}; _candor_session=tossed`,
+  ]) {
+    const api = await request(gw.url, { path: '/mine', headers: { cookie: sent } });
+    assert.equal(api.status, 200, sent);
+    assert.equal(api.body.toString(), 'hello frank', sent);
+    // The app gets none of them: the session's cookies are the gateway's.
+    assert.equal(seen.at(-1)?.cookie, undefined, sent);
+  }
+  const only = await request(gw.url, { path: '/mine', headers: { cookie: '_candor_session=tossed' } });
+  assert.equal(only.status, 401);
+});
+
 test('a session near its end is renewed with the refresh token, its new cookie on the answer', async () => {
   const { browser } = await signedIn('dave');
   const cookie = browser.cookie('127.0.0.1', '_candor_session') as string;

@@ -17,6 +17,7 @@ import {
   clearSealed,
   cookieAttributes,
   readSealed,
+  sealedCopies,
   setSealed,
   withoutSealed,
 } from './session-cookie.ts';
@@ -110,9 +111,11 @@ export class OidcAuth {
         answer: logoutConfirmation(this.#config.logoutPath),
         note: 'denied: oidc logout from another site, confirmation asked',
       };
-    const sealed = readSealed(request.fields, this.#config.cookieName);
-    const opened = sealed === undefined ? undefined : this.#seal.open(sealed);
-    const why = sealed === undefined ? 'no session' : 'session cookie not accepted';
+    // The first copy the gateway sealed: one of the same name set by another site comes first.
+    const copies = sealedCopies(request.fields, this.#config.cookieName);
+    let opened: Record<string, unknown> | undefined;
+    for (let i = 0; opened === undefined && i < copies.length; i++) opened = this.#seal.open(copies[i]);
+    const why = copies.length === 0 ? 'no session' : 'session cookie not accepted';
     if (this.#store !== undefined) return this.#stored(this.#store, request, path, opened, why, secure);
     const session = toSession(opened);
     if (path === this.#config.logoutPath) return this.#logout(request, session, secure);

@@ -1,6 +1,6 @@
 import { createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { CompactEncrypt } from 'jose';
-import { cookieValue } from '../../../core/http1/cookie.ts';
+import { cookieValue, cookieValues } from '../../../core/http1/cookie.ts';
 import type { FieldMap } from '../../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../../core/net/own-answer.ts';
 
@@ -99,8 +99,25 @@ export function clearSealed(name: string, attributes: string): string[] {
 /** The sealed value the request's cookies carry under `name`, its parts joined in order; undefined: none. */
 export function readSealed(fields: FieldMap, name: string): string | undefined {
   const first = cookieValue(fields.cookie, name);
-  if (first === undefined || first === '') return undefined;
-  let value = first;
+  return first === undefined || first === '' ? undefined : first + restOf(fields, name);
+}
+
+/**
+ * Each sealed value the request's cookies carry under `name`, in the order sent, each with the
+ * parts after it (their first copies): a cookie of the same name set from a sibling subdomain
+ * (cookie tossing) comes first when its path is longer, and read alone it would sign the user
+ * out, every sign-in again losing to it. Only a value the gateway sealed opens.
+ */
+export function sealedCopies(fields: FieldMap, name: string): string[] {
+  const copies = cookieValues(fields.cookie, name).filter((value) => value !== '');
+  if (copies.length === 0) return copies;
+  const rest = restOf(fields, name);
+  return copies.map((value) => value + rest);
+}
+
+/** The parts after the first of `name`'s sealed value, joined in order. */
+function restOf(fields: FieldMap, name: string): string {
+  let value = '';
   for (let i = 1; i < MAX_PARTS; i++) {
     const part = cookieValue(fields.cookie, partName(name, i));
     if (part === undefined || part === '') break;
