@@ -61,15 +61,45 @@ export class ClusterLink {
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
+  /**
+   * The circuits open and the targets ejected when this worker started, until its first runtime
+   * takes them (startBreakers): deadlines on this process's clock, kept up to date by the news
+   * that comes meanwhile (a circuit closed elsewhere before the runtime was built stays closed).
+   */
+  #startBreakers: Map<string, { news: Announcement; until: number }> | undefined;
+
   constructor(
     share: WorkerShare,
     verdicts: readonly HealthVerdict[],
     discovered: readonly DiscoveryReport[] = [],
+    breakers: readonly Announcement[] = [],
   ) {
     this.share = share;
+    const now = performance.now();
+    this.#startBreakers = new Map();
+    for (const news of breakers) this.#keepBreaker(news, now);
     for (const report of discovered) this.#discovered.set(report.upstream, report);
     for (const v of verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
     process.on('message', this.#onMessage);
+  }
+
+  /**
+   * The circuits open and the targets ejected elsewhere when this worker started (and since), each
+   * with the ms it has left: for the first runtime alone (a later one carries its own state).
+   */
+  startBreakers(now: number): Announcement[] {
+    const kept = this.#startBreakers;
+    this.#startBreakers = undefined;
+    const news: Announcement[] = [];
+    for (const { news: one, until } of kept?.values() ?? [])
+      if (one.candor !== 'circuit-closed' && until > now) news.push({ ...one, forMs: until - now });
+    return news;
+  }
+
+  #keepBreaker(news: Announcement, now: number): void {
+    const key = news.candor === 'ejected' ? `${news.upstream} ${news.origin}` : news.upstream;
+    if (news.candor === 'circuit-closed') this.#startBreakers?.delete(key);
+    else this.#startBreakers?.set(key, { news, until: now + news.forMs });
   }
 
   /** The primary's latest DNS answers. */
@@ -148,6 +178,7 @@ export class ClusterLink {
         this.onHealth(message.verdicts, message.count);
         return;
       default:
+        if (this.#startBreakers !== undefined) this.#keepBreaker(message, performance.now());
         this.onAnnouncement(message);
     }
   };

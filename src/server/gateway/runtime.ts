@@ -28,6 +28,7 @@ import {
   type HealthMetrics,
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
+import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import {
   connectorOf,
   createUpstream,
@@ -218,6 +219,15 @@ function takeVerdicts(upstreams: ReadonlyMap<string, Upstream>, link: ClusterLin
   }
 }
 
+/** A cluster worker's first runtime takes the circuits open and the targets ejected by the others, for the time left. */
+function takeBreakers(upstreams: ReadonlyMap<string, Upstream>, link: ClusterLink): void {
+  const now = performance.now();
+  for (const news of link.startBreakers(now)) {
+    const upstream = upstreams.get(news.upstream);
+    if (upstream !== undefined) applyAnnouncement(upstream, news, now);
+  }
+}
+
 /** In-process, each upstream's health checks: the previous runtime's carry on, updated; new ones start. */
 function runChecks(
   upstreams: ReadonlyMap<string, Upstream>,
@@ -317,6 +327,8 @@ function liveUpstreams(
     upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news, connectors.get(name)));
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
+  // A worker's first runtime starts on the circuits open and targets ejected elsewhere (a restart after a crash).
+  if (link && previous === undefined) takeBreakers(upstreams, link);
   return upstreams;
 }
 
