@@ -83,12 +83,12 @@ export class GatewayWide {
         }
         case 'ejected':
           this.#returns.ejected(message.upstream, message.origin);
-          this.#breakers.heard(message, performance.now());
+          this.#breakers.heard(message, primaryNow());
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;
         case 'circuit-opened':
         case 'circuit-closed':
-          this.#breakers.heard(message, performance.now());
+          this.#breakers.heard(message, primaryNow());
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;
         case 'cache-invalidated':
@@ -132,7 +132,7 @@ export class GatewayWide {
       share: { index, of: this.#workers },
       health: this.#checks?.verdicts() ?? [],
       discovered: [...this.#discovered.values()],
-      breakers: this.#breakers.now(performance.now()),
+      breakers: this.#breakers.now(primaryNow()),
     };
   }
 
@@ -302,4 +302,12 @@ export class GatewayWide {
       worker.send(message);
     }
   }
+}
+
+/**
+ * The primary's monotonic clock in ms: process.uptime(), not performance.now(), whose global loads
+ * node:perf_hooks, half a MiB of a primary that needs no other part of it (workers.ts).
+ */
+function primaryNow(): number {
+  return process.uptime() * 1000;
 }
