@@ -2,6 +2,7 @@ import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
 import {
   type DiscoveryReport,
   type HealthVerdict,
@@ -48,6 +49,8 @@ export class ClusterLink {
   /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
   onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
   onAnnouncement: (news: Announcement) => void = () => {};
+  /** Set by the gateway: the runtime new requests get now (a reload swaps it), to tell a snapshot's news still the gateway's. */
+  current: () => { readonly upstreams: ReadonlyMap<string, Upstream> } | undefined = () => undefined;
   /** Set by the gateway: another worker's unsafe request invalidated these keys of a route's store. */
   onCacheNews: (news: CacheNews) => void = () => {};
   /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
