@@ -8,7 +8,12 @@ import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-wind
 import type { CertificateStatus } from '../acme/acme-manager.ts';
 import type { ToWorker } from '../gateway/ipc-protocol.ts';
 import type { ChangeProblem, RuntimeChange, RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { DiscoveryReport, HealthVerdict, WorkerShare } from '../gateway/shared-protocol.ts';
+import type {
+  Announcement,
+  DiscoveryReport,
+  HealthVerdict,
+  WorkerShare,
+} from '../gateway/shared-protocol.ts';
 import type { PurgeAnswer } from './cluster-purge.ts';
 import { ClusterReloads } from './cluster-reloads.ts';
 import type { Caller } from './reload-report.ts';
@@ -56,6 +61,7 @@ export class ClusterControl extends ClusterReloads {
     share: WorkerShare;
     health: HealthVerdict[];
     discovered?: DiscoveryReport[];
+    breakers?: Announcement[];
   } = () => ({
     share: { index: 0, of: 1 },
     health: [],

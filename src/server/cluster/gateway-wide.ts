@@ -15,9 +15,10 @@ import {
 } from '../acme/automatic-https.ts';
 import { targetMoves } from '../gateway/reload-plan.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
+import type { Announcement, HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 import { EjectionReturns } from './ejection-returns.ts';
+import { OpenBreakers } from './open-breakers.ts';
 
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
@@ -52,6 +53,8 @@ export class GatewayWide {
   readonly #timeline: Timeline;
   /** Which workers' returns of ejected targets are counted: one per ejection. */
   readonly #returns = new EjectionReturns();
+  /** The circuits open and the targets ejected now: a worker forked later starts on them. */
+  readonly #breakers = new OpenBreakers();
 
   /** Made by start(), with the parts the first config needs. */
   private constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
@@ -71,6 +74,7 @@ export class GatewayWide {
           return;
         }
         case 'returned': {
+          this.#breakers.returned(message.upstream, message.origin);
           // Told to the primary alone: an ejection's first return is counted, by the worker that ended it.
           if (!this.#returns.returned(message.upstream, message.origin) || !from.isConnected()) return;
           const counted: SharedToWorker = { ...message, candor: 'return-counted' };
@@ -79,10 +83,14 @@ export class GatewayWide {
         }
         case 'ejected':
           this.#returns.ejected(message.upstream, message.origin);
+          this.#breakers.heard(message, primaryNow());
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;
         case 'circuit-opened':
         case 'circuit-closed':
+          this.#breakers.heard(message, primaryNow());
+          for (const worker of this.#live()) if (worker !== from) worker.send(message);
+          return;
         case 'cache-invalidated':
         case 'cache-stored':
           // News for every other worker: the one that saw it has already acted.
@@ -108,8 +116,13 @@ export class GatewayWide {
     return wide;
   }
 
-  /** What a forked worker starts with, besides the config: its slice and the health verdicts now. */
-  startOf(worker: Worker): { share: WorkerShare; health: HealthVerdict[]; discovered: DiscoveryReport[] } {
+  /** What a forked worker starts with, besides the config: its slice, the health verdicts, open circuits and ejections now. */
+  startOf(worker: Worker): {
+    share: WorkerShare;
+    health: HealthVerdict[];
+    discovered: DiscoveryReport[];
+    breakers: Announcement[];
+  } {
     const taken = new Set(this.#slices.values());
     let index = 0;
     while (taken.has(index)) index++;
@@ -119,6 +132,7 @@ export class GatewayWide {
       share: { index, of: this.#workers },
       health: this.#checks?.verdicts() ?? [],
       discovered: [...this.#discovered.values()],
+      breakers: this.#breakers.now(primaryNow()),
     };
   }
 
@@ -180,6 +194,7 @@ export class GatewayWide {
     ]);
     const before = this.#config;
     this.#config = config;
+    if (!first) this.#breakers.reloaded(this.#found(before), this.#found(config));
     this.#https = first
       ? this.#automaticHttps(config)
       : replaceHttps(this.#https, before, config, () => this.#automaticHttps(config), this.#serving);
@@ -250,8 +265,12 @@ export class GatewayWide {
         upstream: report.upstream,
         ...targetMoves(this.#discovered.get(report.upstream)?.targets ?? [], report.targets),
       });
+    const before = this.#found(this.#config);
     this.#discovered.set(report.upstream, report);
-    if (outcome === 'changed') this.#checks?.update(this.#found(this.#config));
+    if (outcome === 'changed') {
+      this.#breakers.reloaded(before, this.#found(this.#config));
+      this.#checks?.update(this.#found(this.#config));
+    }
     const counter = this.#counter();
     for (const worker of this.#live()) {
       const message: SharedToWorker = { candor: 'discovery', report, outcome, count: worker === counter };
@@ -283,4 +302,12 @@ export class GatewayWide {
       worker.send(message);
     }
   }
+}
+
+/**
+ * The primary's monotonic clock in ms: process.uptime(), not performance.now(), whose global loads
+ * node:perf_hooks, half a MiB of a primary that needs no other part of it (workers.ts).
+ */
+function primaryNow(): number {
+  return process.uptime() * 1000;
 }

@@ -18,6 +18,7 @@ import {
   onSignals,
 } from '../gateway/signals.ts';
 import { EXIT } from './exit-codes.ts';
+import { closeUntakenAtExit } from './handoffs.ts';
 import { PRIMARY_V8_FLAGS } from './primary-compilers.ts';
 import { countWorkerExit } from './worker-exits.ts';
 import { WORKER_V8_FLAGS } from './worker-flags.ts';
@@ -175,6 +176,8 @@ class Supervision {
   #fork(): void {
     this.#alive++;
     const worker = cluster.fork(this.#env);
+    // A connection the primary accepted for it and it died before taking: closed, not held for good.
+    closeUntakenAtExit(worker);
     // The fork made the stdout and stderr every process shares blocking (LineWriter.keepNonBlocking):
     // set again before the worker's Node reads the flag it will put back at its exit.
     keepStdioNonBlocking();

@@ -2,6 +2,7 @@ import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
+import type { Upstream } from '../../upstream/targets/upstream.ts';
 import {
   type DiscoveryReport,
   type HealthVerdict,
@@ -48,6 +49,8 @@ export class ClusterLink {
   /** Set by the gateway: apply verdicts (`count`: this worker counts the probes) and announcements. */
   onHealth: (verdicts: readonly HealthVerdict[], count: boolean) => void = () => {};
   onAnnouncement: (news: Announcement) => void = () => {};
+  /** Set by the gateway: the runtime new requests get now (a reload swaps it), to tell a snapshot's news still the gateway's. */
+  current: () => { readonly upstreams: ReadonlyMap<string, Upstream> } | undefined = () => undefined;
   /** Set by the gateway: another worker's unsafe request invalidated these keys of a route's store. */
   onCacheNews: (news: CacheNews) => void = () => {};
   /** Set by the gateway: a DNS answer of the primary's (`count`: this worker counts it). */
@@ -61,15 +64,45 @@ export class ClusterLink {
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
   readonly #discovered = new Map<string, DiscoveryReport>();
 
+  /**
+   * The circuits open and the targets ejected when this worker started, until its first runtime
+   * takes them (startBreakers): deadlines on this process's clock, kept up to date by the news
+   * that comes meanwhile (a circuit closed elsewhere before the runtime was built stays closed).
+   */
+  #startBreakers: Map<string, { news: Announcement; until: number }> | undefined;
+
   constructor(
     share: WorkerShare,
     verdicts: readonly HealthVerdict[],
     discovered: readonly DiscoveryReport[] = [],
+    breakers: readonly Announcement[] = [],
   ) {
     this.share = share;
+    const now = performance.now();
+    this.#startBreakers = new Map();
+    for (const news of breakers) this.#keepBreaker(news, now);
     for (const report of discovered) this.#discovered.set(report.upstream, report);
     for (const v of verdicts) this.#verdicts.set(key(v.upstream, v.origin), v);
     process.on('message', this.#onMessage);
+  }
+
+  /**
+   * The circuits open and the targets ejected elsewhere when this worker started (and since), each
+   * with the ms it has left: for the first runtime alone (a later one carries its own state).
+   */
+  startBreakers(now: number): Announcement[] {
+    const kept = this.#startBreakers;
+    this.#startBreakers = undefined;
+    const news: Announcement[] = [];
+    for (const { news: one, until } of kept?.values() ?? [])
+      if (one.candor !== 'circuit-closed' && until > now) news.push({ ...one, forMs: until - now });
+    return news;
+  }
+
+  #keepBreaker(news: Announcement, now: number): void {
+    const key = news.candor === 'ejected' ? `${news.upstream} ${news.origin}` : news.upstream;
+    if (news.candor === 'circuit-closed') this.#startBreakers?.delete(key);
+    else this.#startBreakers?.set(key, { news, until: now + news.forMs });
   }
 
   /** The primary's latest DNS answers. */
@@ -148,6 +181,7 @@ export class ClusterLink {
         this.onHealth(message.verdicts, message.count);
         return;
       default:
+        if (this.#startBreakers !== undefined) this.#keepBreaker(message, performance.now());
         this.onAnnouncement(message);
     }
   };

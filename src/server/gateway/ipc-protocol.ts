@@ -7,7 +7,7 @@ import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-window.ts';
 import type { ReloadOutcome } from './reload-outcome.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
-import type { DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
+import type { Announcement, DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
 import type { GatewayStatus } from './status.ts';
 
 /**
@@ -42,6 +42,8 @@ export type ToWorker =
       readonly health: readonly HealthVerdict[];
       /** The primary's latest DNS answers for discovered upstreams: the targets to start on. */
       readonly discovered?: readonly DiscoveryReport[];
+      /** The circuits open and the targets ejected now (other workers'), each with the ms it has left. */
+      readonly breakers?: readonly Announcement[];
       /** Where its fields are written (field-lines.ts): a refusal of the start (a plugin's factory) names its line. */
       readonly lines?: FieldLines;
     }

@@ -28,6 +28,7 @@ import {
   type HealthMetrics,
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
+import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import {
   connectorOf,
   createUpstream,
@@ -154,7 +155,13 @@ export function createRuntime(
     via2: `2 ${config.name}`,
     lastLogged: undefined,
     requests: new Count(),
-    ...(link ? { announce: (news: Announcement | ReturnNews | CacheNews) => link.announce(news) } : {}),
+    ...(link
+      ? {
+          announce: (news: Announcement | ReturnNews | CacheNews) => {
+            if (stillTheGateways(news, runtime, link.current())) link.announce(news);
+          },
+        }
+      : {}),
     ...(acme ? { acme } : {}),
     async close() {
       await Promise.all([...checks.values()].map((c) => c.stop()));
@@ -215,6 +222,37 @@ function takeVerdicts(upstreams: ReadonlyMap<string, Upstream>, link: ClusterLin
     }
     // Read against this snapshot's targets and threshold, not only when a verdict changes (the primary logs it).
     upstream.panic.update(upstream.targets, now);
+  }
+}
+
+/**
+ * Whether a snapshot's news of a circuit or an ejection is still the gateway's: a request of an
+ * older snapshot (in flight across a reload) judges that snapshot's circuit and targets, and
+ * when the reload replaced them (every target new, another protocol, the upstream or target
+ * gone) no request of now meets them. Told to the other workers, a straggler's failures opened
+ * their fresh circuit, or ejected their new target, for the new snapshot's requests.
+ */
+function stillTheGateways(
+  news: Announcement | ReturnNews | CacheNews,
+  mine: LiveRuntime | undefined,
+  current: { readonly upstreams: ReadonlyMap<string, Upstream> } | undefined,
+): boolean {
+  if (news.candor !== 'ejected' && news.candor !== 'circuit-opened' && news.candor !== 'circuit-closed')
+    return true;
+  if (mine === undefined || current === undefined || current === mine) return true;
+  const [was, is] = [mine.upstreams.get(news.upstream), current.upstreams.get(news.upstream)];
+  if (was === undefined || is === undefined) return false;
+  if (news.candor !== 'ejected') return was.circuit === is.circuit;
+  const target = was.targets.find((t) => t.config.origin === news.origin);
+  return target !== undefined && is.targets.includes(target);
+}
+
+/** A cluster worker's first runtime takes the circuits open and the targets ejected by the others, for the time left. */
+function takeBreakers(upstreams: ReadonlyMap<string, Upstream>, link: ClusterLink): void {
+  const now = performance.now();
+  for (const news of link.startBreakers(now)) {
+    const upstream = upstreams.get(news.upstream);
+    if (upstream !== undefined) applyAnnouncement(upstream, news, now);
   }
 }
 
@@ -317,6 +355,8 @@ function liveUpstreams(
     upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news, connectors.get(name)));
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
+  // A worker's first runtime starts on the circuits open and targets ejected elsewhere (a restart after a crash).
+  if (link && previous === undefined) takeBreakers(upstreams, link);
   return upstreams;
 }
 

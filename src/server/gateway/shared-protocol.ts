@@ -7,6 +7,7 @@ import type { Announcement, ReturnNews } from '../../upstream/health/report-outc
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
 export type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 export type { HealthVerdict } from '../../upstream/health/active-checks.ts';
+export type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 /**
  * The messages that make a configured limit the gateway's rather than each worker's (see

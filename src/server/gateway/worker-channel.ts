@@ -28,11 +28,11 @@ export function awaitStart(): Promise<{
     const onMessage = (message: unknown) => {
       if (!isToWorker(message) || message.candor !== 'start') return;
       process.off('message', onMessage);
-      const { config, changes, share, health, discovered, lines } = message;
+      const { config, changes, share, health, discovered, breakers, lines } = message;
       // A start refused after the load (a plugin's factory) names its field's line, as a reload's refusal does.
       keepFieldLines(config, lines);
       // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
-      const link = new ClusterLink(share, health, discovered);
+      const link = new ClusterLink(share, health, discovered, breakers);
       resolve({ config, changes, link, early: keepEarlyRequests() });
     };
     process.on('message', onMessage);

@@ -21,6 +21,7 @@ export function followLink(
   metrics: GatewayMetrics,
   logger: Logger,
 ): void {
+  link.current = runtime;
   link.onAcmeIssued = (name) => https()?.issued(name);
   link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
   link.onReturnCounted = ({ upstream, origin, by }) => metrics.returned(upstream, origin, by);
