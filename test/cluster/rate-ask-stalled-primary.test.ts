@@ -60,6 +60,9 @@ test('a stopped primary is asked at most a bounded number of times: back, its bu
   skip: !linux,
 }, async () => {
   assert.equal((await get()).status, 200, 'the primary answers');
+  const judged = () => serve.lines.filter((l) => l.msg === 'request').map((l) => l.rate_limit_unchecked);
+  await serve.waitForLines('request', 1);
+  assert.deepEqual(judged(), [undefined], "the shared bucket's answer: nothing to say");
   const primary = serve.child.pid as number;
   process.kill(primary, 'SIGSTOP');
   try {
@@ -73,6 +76,12 @@ test('a stopped primary is asked at most a bounded number of times: back, its bu
   } finally {
     process.kill(primary, 'SIGCONT');
   }
+  // Each line of the stall says its limit was this worker's alone (the worker writes its lines itself).
+  await serve.waitForLines('request', 8001, 30_000);
+  assert.deepEqual(
+    new Set(judged().slice(1)),
+    new Set(["the primary did not answer within 50 ms: judged on this worker's share of the limit alone"]),
+  );
   // The worker's own bucket is spent: a 200 now is the primary's answer, from a bucket the
   // stall's questions did not empty.
   let status = 0;

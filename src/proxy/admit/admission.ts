@@ -65,6 +65,10 @@ type MaintenanceOverride = (route: string) => MaintenanceConfig | null | undefin
 /** Where a request's limit left unchecked is told: its log record (request-record.ts). */
 type UncheckedLimits = Pick<RequestRecord, 'rateLimitUnchecked'>;
 
+/** `rate_limit_unchecked` of a request a cluster worker judged alone (cluster-link.ts's RATE_ANSWER_MS). */
+const PRIMARY_LATE =
+  "the primary did not answer within 50 ms: judged on this worker's share of the limit alone";
+
 /** What the slots a request takes are counted by: its listener, its client, who its auth admitted. */
 interface SlotsRequest {
   readonly listener: InFlightLimit | undefined;
@@ -208,14 +212,17 @@ export class Admission {
 
   #askShared(
     shared: SharedRates,
-    request: SlotsRequest & { readonly route: RouteConfig },
+    request: SlotsRequest & { readonly route: RouteConfig; readonly record?: UncheckedLimits },
     limiter: RateLimiter,
     limit: RateLimitConfig,
     key: string,
     inFlight: InFlightLimit | undefined,
   ): Promise<Release | Failure> {
     return shared.askRate(request.route.name, key).then((answer) => {
-      // No answer in time: this worker decides alone, on its exact share of the limit.
+      // No answer in time: this worker decides alone, on its exact share of the limit, and its
+      // line says so (the gateway may then pass up to the burst again: limits.md).
+      if (answer === undefined && request.record !== undefined)
+        request.record.rateLimitUnchecked = PRIMARY_LATE;
       const wait = answer ?? limiter.take(key, performance.now());
       return wait > 0 ? rateLimitFailure(limit, key, wait) : this.#slots(request, inFlight);
     });
