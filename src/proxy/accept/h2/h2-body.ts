@@ -5,7 +5,7 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
-import { trimOws } from '../../../core/http1/syntax.ts';
+import { fieldBreak } from '../../../core/http1/request-rules.ts';
 import type { H2BodyOwner } from './h2-answer-owner.ts';
 import { protocolBreach } from './h2-request.ts';
 
@@ -81,15 +81,14 @@ export class H2Body extends Readable {
     stream.once('trailers', (fields: IncomingHttpHeaders, _flags: number, raw: readonly string[]) => {
       const refused = limits === undefined ? undefined : trailerRefusal(raw, limits);
       if (refused !== undefined) {
-        this.destroy(Object.assign(new Error(refused), { status: 431 }));
+        this.destroy(Object.assign(new Error(refused.details), { status: refused.status }));
         return;
       }
       const flat: string[] = [];
       for (const [name, value] of Object.entries(fields)) {
         if (value === undefined || name.charCodeAt(0) === 58) continue;
-        // Without SP and HTAB around it, as HTTP/1.1's parser hands a trailer over (node:http2
-        // lets such whitespace through: h2-limits.ts).
-        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, trimOws(one));
+        // A value with SP or HTAB at an end was refused above (node:http2 lets one through: h2-limits.ts).
+        for (const one of Array.isArray(value) ? value : [value]) flat.push(name, one);
       }
       this.trailers = flat;
     });
@@ -197,17 +196,34 @@ export interface TrailerLimits {
 }
 
 /**
- * Why a trailer section is refused (431, as HTTP/1.1 refuses too large a one), or undefined.
- * node:http2 holds it to neither bound here: its field cap sits above `max_header_fields` (so
- * that a head past it is answered, h2-limits.ts), and it holds the header list size only once
- * the client has acknowledged the SETTINGS announcing it (a first request's trailers came past it).
+ * Why a trailer section is refused, or undefined: 431, as HTTP/1.1 refuses too large a one, or
+ * 400 for a field the head's rules refuse (fieldBreak, as h2Refusal holds a head to them: a value
+ * with whitespace at an end, which RFC 9113 §8.2.1 makes malformed in a trailer section too, and
+ * which node:http2 hands over, h2-limits.ts). node:http2 holds it to neither bound here: its field
+ * cap sits above `max_header_fields` (so that a head past it is answered, h2-limits.ts), and it
+ * holds the header list size only once the client has acknowledged the SETTINGS announcing it (a
+ * first request's trailers came past it).
  */
-function trailerRefusal(raw: readonly string[], limits: TrailerLimits): string | undefined {
+function trailerRefusal(
+  raw: readonly string[],
+  limits: TrailerLimits,
+): { readonly status: number; readonly details: string } | undefined {
   if (raw.length / 2 > limits.maxHeaderFields)
-    return `its trailer section has more than ${limits.maxHeaderFields} fields (limits.http2.max_header_fields)`;
+    return {
+      status: 431,
+      details: `its trailer section has more than ${limits.maxHeaderFields} fields (limits.http2.max_header_fields)`,
+    };
   let size = 0;
   for (let i = 0; i < raw.length; i += 2) size += raw[i].length + raw[i + 1].length + 32;
   if (size > limits.maxHeaderListSize)
-    return `its trailer section is ${size} bytes as HTTP/2 counts a header list, past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`;
+    return {
+      status: 431,
+      details: `its trailer section is ${size} bytes as HTTP/2 counts a header list, past the limit of ${limits.maxHeaderListSize} (limits.http2.max_header_list_size)`,
+    };
+  for (let i = 0; i < raw.length; i += 2) {
+    const broken = fieldBreak(raw[i], raw[i + 1]);
+    if (broken !== undefined)
+      return { status: broken.status, details: `its trailer section: ${broken.details}` };
+  }
   return undefined;
 }

@@ -15,7 +15,7 @@ import type {
 import { bodyStalled, headTimedOut } from '../exchange-timers.ts';
 import type { H2CallSession } from './h2-call-session.ts';
 import { bodyKept, bodyWaiting, noHeadReason, sentHeadSize } from './h2-failure-details.ts';
-import { h2AnswerHead, h2HeaderListSize, h2Trailers } from './h2-headers.ts';
+import { h2AnswerHead, h2HeaderListSize, h2Trailers, paddedField } from './h2-headers.ts';
 import { resetBeforeEnd } from './h2-reset-before-end.ts';
 
 const END_STREAM_FLAG = 0x1;
@@ -171,7 +171,7 @@ export class H2Call implements ExchangeController {
   private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
     if (this.handler === null || this.head !== null) return;
     const size = h2HeaderListSize(raw);
-    if (this.headTooLarge(size, 'header')) return;
+    if (this.headTooLarge(size, 'header') || this.malformed(raw)) return;
     const flood = this.interim.add(size);
     if (flood !== undefined) return this.abort(new Failure('http_protocol_error', flood));
     const head = h2AnswerHead(raw, this.request.method, false);
@@ -181,7 +181,7 @@ export class H2Call implements ExchangeController {
 
   private readonly onAnswer = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
-    if (handler === null || this.headTooLarge(h2HeaderListSize(raw), 'header')) return;
+    if (handler === null || this.headTooLarge(h2HeaderListSize(raw), 'header') || this.malformed(raw)) return;
     clearTimeout(this.headTimer);
     const head = h2AnswerHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
@@ -229,9 +229,26 @@ export class H2Call implements ExchangeController {
 
   private readonly onTrailers = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
     const fields = raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
-    if (this.handler === null || this.headTooLarge(h2HeaderListSize(fields), 'trailer')) return;
+    if (
+      this.handler === null ||
+      this.headTooLarge(h2HeaderListSize(fields), 'trailer') ||
+      this.malformed(fields)
+    )
+      return;
     this.trailers = h2Trailers(fields);
   };
+
+  /**
+   * A header or trailer section HTTP/2 makes malformed that node:http2 hands over (a value with
+   * whitespace at an end: the session turns nghttp2's silent drop of it off) fails the call as
+   * garbage (RFC 9113 §8.1.1: an intermediary never forwards it); after the head, the cut.
+   */
+  private malformed(raw: readonly string[]): boolean {
+    const details = paddedField(raw);
+    if (details === undefined) return false;
+    this.abort(new Failure('http_protocol_error', details));
+    return true;
+  }
 
   /**
    * Node enforces the SETTINGS_MAX_HEADER_LIST_SIZE this gateway sends only once the upstream has

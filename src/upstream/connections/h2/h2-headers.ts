@@ -5,6 +5,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
+import { isOws, snippet } from '../../../core/http1/syntax.ts';
 import type { ExchangeRequest, UpstreamHead } from '../exchange-contract.ts';
 
 /**
@@ -98,6 +99,20 @@ export function h2Trailers(rawHeaders: readonly string[]): string[] {
   for (let i = 0; i < rawHeaders.length; i += 2)
     if (!rawHeaders[i].startsWith(':')) out.push(rawHeaders[i], rawHeaders[i + 1]);
   return out;
+}
+
+/**
+ * The first field of a header list (flat [name, value, …]) whose value starts or ends with SP or
+ * HTAB, which RFC 9113 §8.2.1 makes malformed (HTTP/2 has no optional whitespace around a value),
+ * as the Failure's details; undefined when there is none. No copy of the list.
+ */
+export function paddedField(rawHeaders: readonly string[]): string | undefined {
+  for (let i = 1; i < rawHeaders.length; i += 2) {
+    const value = rawHeaders[i];
+    if (value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1))))
+      return `whitespace around the value of header ${snippet(rawHeaders[i - 1])} (HTTP/2 allows none: RFC 9113 section 8.2.1)`;
+  }
+  return undefined;
 }
 
 /** A header list's size as HTTP/2 counts it (RFC 9113 §6.5.2): each field's name and value and 32 bytes. */

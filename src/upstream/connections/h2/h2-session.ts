@@ -77,6 +77,10 @@ export class H2Session implements H2CallSession {
       settings: { enablePush: false, maxHeaderListSize: options.maxHeaderSize },
       // As many fields as the HTTP/1.1 parser takes (and :status): Node's own bound is 128.
       maxHeaderListPairs: MAX_FIELDS + 1,
+      // RFC 9113 §8.2.1: a field value with whitespace at either end makes the answer
+      // malformed. nghttp2's own check (node:http2's default) drops such a field without a
+      // word and the answer goes on without it; off, H2Call refuses the answer (paddedField).
+      strictFieldWhitespaceValidation: false,
     });
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };

@@ -225,6 +225,43 @@ upstreams: { app: { targets: [{ url: "${echo.url}" }] } }
     );
   });
 
+  // RFC 9113 §8.2.1 makes a request with such a value malformed, trailers included (§8.1.1: a
+  // stream error, never forwarded): its value was trimmed and the request went on.
+  test('a request trailer whose value has whitespace at an end: 400 as the same field in its head, logged, never sent on', async () => {
+    const client = await RawH2Client.connect(gw.port);
+    try {
+      const head: [string, string][] = [
+        ['x-request-id', 'h2-padded-trailer'],
+        ['te', 'trailers'],
+      ];
+      client.send(
+        Buffer.concat([
+          headers(1, headerBlock(requestFields('/padded-trailer', 'POST', head)), { endStream: false }),
+          frame(FRAME.DATA, 0, 1, Buffer.from('hello')),
+          headers(1, headerBlock([['x-sum', '42 ']])),
+        ]),
+      );
+      const answer = await client.waitFor(
+        (f) => f.streamId === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM),
+      );
+      assert.equal(answer.type, FRAME.HEADERS, 'answered, never reset');
+      const line = await gw.logFor('h2-padded-trailer');
+      assert.equal(line.status, 400);
+      assert.equal(line.error, 'http_request_error');
+      assert.equal(
+        line.details,
+        'request body could not be read (its trailer section: malformed request (HPE_INVALID_HEADER_TOKEN: whitespace around the value of header "x-sum"))',
+      );
+    } finally {
+      client.close();
+    }
+    await settle();
+    assert.equal(
+      echo.received.some((r) => r.path === '/padded-trailer'),
+      false,
+    );
+  });
+
   /** The gateway's 431 answers counted so far. */
   async function answered431(): Promise<number> {
     const exposition = await gw.gateway.metrics.registry.metrics();
