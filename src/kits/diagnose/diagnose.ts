@@ -7,6 +7,7 @@
  * report.targets[0].verdict.summary; // "unreachable / connection_refused → Candor answers 502"
  */
 import { type Comparison, compare } from './compare.ts';
+import { withHealthCheck } from './health-step.ts';
 import type { ProbePlan } from './plan.ts';
 import { probe } from './probe.ts';
 import { type DiagnoseOptions, planTargets, planVia } from './targets.ts';
@@ -50,7 +51,10 @@ export async function diagnose(
   const reports: TargetReport[] = [];
   for (const [index, plan] of all.entries()) {
     events.begin?.(plan, index, all.length);
-    const report = await probe(plan, (step) => events.step?.(step, plan));
+    const onStep = (step: Step) => events.step?.(step, plan);
+    const probed = await probe(plan, onStep);
+    const upstream = plan.upstream === null ? undefined : options.config?.upstreams[plan.upstream];
+    const report = plan.viaGateway ? probed : await withHealthCheck(probed, plan, upstream, onStep);
     events.end?.(report, plan);
     reports.push(report);
   }
