@@ -10,6 +10,7 @@ import { type Comparison, compare } from './compare.ts';
 import { withHealthCheck } from './health-step.ts';
 import type { ProbePlan } from './plan.ts';
 import { probe } from './probe.ts';
+import { withRouteWaits } from './route-waits.ts';
 import { type DiagnoseOptions, planTargets, planVia } from './targets.ts';
 import type { Outcome, Step, TargetReport } from './types.ts';
 
@@ -54,7 +55,9 @@ export async function diagnose(
     const onStep = (step: Step) => events.step?.(step, plan);
     const probed = await probe(plan, onStep);
     const upstream = plan.upstream === null ? undefined : options.config?.upstreams[plan.upstream];
-    const report = plan.viaGateway ? probed : await withHealthCheck(probed, plan, upstream, onStep);
+    const report = plan.viaGateway
+      ? probed
+      : withRouteWaits(await withHealthCheck(probed, plan, upstream, onStep), options.config);
     events.end?.(report, plan);
     reports.push(report);
   }
