@@ -7,8 +7,10 @@
  * report.targets[0].verdict.summary; // "unreachable / connection_refused → Candor answers 502"
  */
 import { type Comparison, compare } from './compare.ts';
+import { withHealthCheck } from './health-step.ts';
 import type { ProbePlan } from './plan.ts';
 import { probe } from './probe.ts';
+import { withRouteWaits } from './route-waits.ts';
 import { type DiagnoseOptions, planTargets, planVia } from './targets.ts';
 import type { Outcome, Step, TargetReport } from './types.ts';
 
@@ -50,7 +52,12 @@ export async function diagnose(
   const reports: TargetReport[] = [];
   for (const [index, plan] of all.entries()) {
     events.begin?.(plan, index, all.length);
-    const report = await probe(plan, (step) => events.step?.(step, plan));
+    const onStep = (step: Step) => events.step?.(step, plan);
+    const probed = await probe(plan, onStep);
+    const upstream = plan.upstream === null ? undefined : options.config?.upstreams[plan.upstream];
+    const report = plan.viaGateway
+      ? probed
+      : withRouteWaits(await withHealthCheck(probed, plan, upstream, onStep), options.config);
     events.end?.(report, plan);
     reports.push(report);
   }

@@ -79,6 +79,21 @@ interface BodyFacts {
   readonly capped: boolean;
 }
 
+/** The gateway's own health probe of a target (an upstream with `health_check`). */
+export interface HealthFacts {
+  readonly method: string;
+  readonly path: string;
+  /** The Host the probe sent: `health_check.host`, else the target's host:port. */
+  readonly host: string;
+  /** `health_check.expect_status`, as ranges ("200-399"). */
+  readonly expectStatus: string;
+  /** The status answered, when a head came back. */
+  readonly status: number | null;
+  /** Why the check failed (a failure type, or `unexpected_status`); null when it passed. */
+  readonly failure: string | null;
+  readonly details: string | null;
+}
+
 interface StepBase {
   readonly ok: boolean;
   /** How long this step took, in milliseconds (null when it did not run). */
@@ -95,7 +110,8 @@ export type Step =
   | (StepBase & { readonly step: 'tls'; readonly facts: TlsFacts })
   | (StepBase & { readonly step: 'request'; readonly facts: RequestFacts })
   | (StepBase & { readonly step: 'response'; readonly facts: AnswerFacts })
-  | (StepBase & { readonly step: 'body'; readonly facts: BodyFacts });
+  | (StepBase & { readonly step: 'body'; readonly facts: BodyFacts })
+  | (StepBase & { readonly step: 'health'; readonly facts: HealthFacts });
 
 /** How the probe ended, which sets the exit status. */
 export type Outcome =

@@ -224,6 +224,6 @@ export function serviceHost(check: { readonly host?: string } | undefined, targe
   return check?.host ?? hostOf(target);
 }
 
-function describeRanges(ranges: readonly (readonly [number, number])[]): string {
+export function describeRanges(ranges: readonly (readonly [number, number])[]): string {
   return ranges.map(([low, high]) => (low === high ? `${low}` : `${low}-${high}`)).join(', ');
 }

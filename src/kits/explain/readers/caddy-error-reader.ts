@@ -13,8 +13,18 @@ import { finiteNumber, nonEmpty, parseObject } from './json-line.ts';
  */
 const RULES: ReadonlyArray<readonly [RegExp, FailureType]> = [
   [/\blookup \S+(?: on \S+)?: (?:no such host|server misbehaving)|\bno such host\b/, 'dns_error'],
-  [/\bdial tcp \S*: connect: connection refused/, 'connection_refused'],
-  [/\bdial tcp \S*: connect: (?:no route to host|network is unreachable)/, 'destination_ip_unroutable'],
+  // A Unix socket (`reverse_proxy unix//run/app.sock`, php_fastcgi): none listens on it, or its
+  // file is not there (the app is not running, or the path is wrong).
+  [
+    /\bdial (?:tcp|unix) \S*: connect: connection refused|\bdial unix \S*: connect: no such file or directory/,
+    'connection_refused',
+  ],
+  // EACCES / EPERM: Caddy's own machine forbade the connect (a socket's permissions, SELinux, a
+  // firewall rule): nothing refused it; Candor's classifier (classify.ts) says the same.
+  [
+    /\bdial (?:tcp|unix) \S*: connect: (?:no route to host|network is unreachable|permission denied|operation not permitted)/,
+    'destination_ip_unroutable',
+  ],
   [/\bdial tcp \S*: (?:i\/o timeout|connect: connection timed out)/, 'connection_timeout'],
   // Caddy's own machine ran out (no local port, no file descriptor, no socket memory): not the
   // upstream's pool, and the upstream was never asked (Candor's proxy_resources_exhausted).
@@ -53,14 +63,18 @@ export function goNetFailure(message: string): FailureType | undefined {
   return undefined;
 }
 
-/** "dial tcp 127.0.0.1:3001: connect: …" → 127.0.0.1:3001; "read tcp a->b: …" → b. */
+/**
+ * "dial tcp 127.0.0.1:3001: connect: …" → 127.0.0.1:3001; "read tcp a->b: …" → b; a Unix
+ * socket, "dial unix /run/app.sock: …" or "read unix @->/run/app.sock: …" → unix:/run/app.sock.
+ */
 function addressIn(message: string): string | undefined {
   // The words up to ": ", then what follows the last "->" in them: split by hand, since
   // `(?:\S+->)?(\S+?): ` backtracks quadratically on a long run of "->".
-  const m = /\b(?:dial|read|write) tcp (\S+): /.exec(message);
+  const m = /\b(?:dial|read|write) (tcp|unix) (\S+): /.exec(message);
   if (m) {
-    const arrow = m[1].lastIndexOf('->');
-    return arrow === -1 ? m[1] : m[1].slice(arrow + 2);
+    const arrow = m[2].lastIndexOf('->');
+    const address = arrow === -1 ? m[2] : m[2].slice(arrow + 2);
+    return m[1] === 'unix' ? `unix:${address}` : address;
   }
   return nonEmpty(/\blookup (\S+?)(?: on |: )/.exec(message)?.[1]);
 }

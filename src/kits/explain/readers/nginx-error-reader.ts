@@ -67,8 +67,11 @@ const RULES: readonly Rule[] = [
   [/(?:socket|connect)\(\) (?:to \S+ )?failed \((?:23|24|99|105): /, 'proxy_resources_exhausted'],
   [
     /connect\(\) (?:to \S+ )?failed \((\d+): /,
+    // 13 EACCES and 1 EPERM: nginx's own machine forbade the connect (SELinux's
+    // httpd_can_network_connect, a prohibit route, a firewall rule): nothing refused it, and
+    // Candor's classifier (classify.ts) names those destination_ip_unroutable too.
     (m) =>
-      m[1] === '113' || m[1] === '101' || m[1] === '65'
+      m[1] === '113' || m[1] === '101' || m[1] === '65' || m[1] === '13' || m[1] === '1'
         ? 'destination_ip_unroutable'
         : m[1] === '110'
           ? 'connection_timeout'
@@ -111,9 +114,17 @@ const RULES: readonly Rule[] = [
   [/\bworker_connections are not enough\b/, 'proxy_resources_exhausted'],
 ];
 
-/** "http://10.0.0.5:3001/a?b" → "10.0.0.5:3001"; "http://backend/a" (a group with no live server) → "backend". */
+/**
+ * "http://10.0.0.5:3001/a?b" → "10.0.0.5:3001"; "http://backend/a" (a group with no live server)
+ * → "backend"; a Unix socket, "http://unix:/run/app.sock:/a" (nginx's `unix:PATH:URI`) →
+ * "unix:/run/app.sock".
+ */
 function address(upstream: string): string {
   const rest = upstream.replace(/^[a-z]+:\/\//, '');
+  if (rest.startsWith('unix:')) {
+    const end = rest.indexOf(':', 'unix:'.length);
+    return end === -1 ? rest : rest.slice(0, end);
+  }
   const slash = rest.indexOf('/');
   return slash === -1 ? rest : rest.slice(0, slash);
 }
