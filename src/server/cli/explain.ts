@@ -1,4 +1,15 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
@@ -29,8 +40,8 @@ export const EXPLAIN_HELP = `Usage: candor explain [options] LOG...
        candor explain [--json] --proxy-status 'VALUE'
        candor explain [--json] --error TYPE [--error TYPE...]
 
-Reads access and error logs (plain or gzipped; the format is detected per file) and tells
-the story of their 5xx. A file of which fewer than 90% of the lines are in its format is
+Reads access and error logs (plain or gzipped; the format is detected per file; a LOG of -
+is what stdin carries: kubectl logs POD | candor explain -) and tells the story of their 5xx. A file of which fewer than 90% of the lines are in its format is
 refused (exit 65), never reported on in part.
 
 Without logs, explains a Proxy-Status value (RFC 9209) as a 502 carried it, member by member,
@@ -100,6 +111,32 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   }
   if (positionals.length === 0)
     return usage('candor explain needs at least one log file: candor explain LOG...');
+  if (!positionals.includes('-')) return explainLogs(values, positionals);
+  // stdin is read once and kept in a file of its own: a log is read twice (its format first).
+  if (positionals.filter((path) => path === '-').length > 1) return usage('- (stdin) is named twice');
+  if (process.stdin.isTTY) return usage('- reads a log from stdin, which is a terminal: pipe one in');
+  const dir = mkdtempSync(join(tmpdir(), 'candor-explain-'));
+  const kept = join(dir, 'stdin');
+  try {
+    await pipeline(process.stdin, createWriteStream(kept, { mode: 0o600 }));
+    return await explainLogs(
+      values,
+      positionals.map((path) => (path === '-' ? kept : path)),
+      (text) => text.split(kept).join('stdin'),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type ExplainValues = ReturnType<typeof parseArgs<{ options: typeof EXPLAIN_OPTIONS }>>['values'];
+
+/** The report of the logs named (`shown`: how a path is told, stdin's file as `stdin`). */
+async function explainLogs(
+  values: ExplainValues,
+  positionals: readonly string[],
+  shown: (text: string) => string = (text) => text,
+): Promise<number> {
   // Each file named, read or not, is there: a clear word and its name, never an errno line
   // without it ("EISDIR: illegal operation on a directory, read").
   const named: Array<[string, string | undefined]> = [
@@ -151,7 +188,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     });
     const report = buildReport(tally, files, deploys, readers);
     process.stdout.write(
-      values.json ? `${printableJson(JSON.stringify(report, null, 2))}\n` : renderText(report),
+      shown(values.json ? `${printableJson(JSON.stringify(report, null, 2))}\n` : renderText(report)),
     );
     if (values.stats) {
       const lines = files.reduce((sum, f) => sum + f.lines, 0);
@@ -166,11 +203,11 @@ export async function runExplain(args: readonly string[]): Promise<number> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof LogFormatError) {
-      process.stderr.write(`candor: ${printable(err.message)}\n`);
+      process.stderr.write(`candor: ${shown(printable(err.message))}\n`);
       return EXIT.data;
     }
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'Z_DATA_ERROR')
-      return usage((err as Error).message);
+      return usage(shown((err as Error).message));
     throw err;
   }
 }
@@ -245,7 +282,7 @@ function unreadableFile(path: string): string | undefined {
   try {
     const stat = statSync(path);
     if (stat.isDirectory()) return 'is a directory';
-    if (stat.isFIFO()) return 'is a pipe: explain reads files (save the stream to one first)';
+    if (stat.isFIFO()) return 'is a pipe: explain reads files (give the stream as -, stdin)';
     if (!stat.isFile()) return 'not a file';
     accessSync(path, constants.R_OK);
     return undefined;

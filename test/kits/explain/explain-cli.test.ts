@@ -45,6 +45,33 @@ test('a gzipped log cut short (still being written, or a copy cut off) is named,
   assert.doesNotMatch(stderr, /\n {4}at /, 'no stack trace');
 });
 
+test('a LOG of - is what stdin carries (kubectl logs | candor explain -), plain or gzipped, told as stdin', async () => {
+  const log = readFileSync(fixture('candor.log'));
+  const fromFile = await runExplain(['--json', fixture('candor.log')]);
+  for (const input of [log, gzipSync(log)]) {
+    const { code, stdout, stderr } = await runExplain(['--json', '-'], input);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as Report;
+    assert.equal(report.files[0].path, 'stdin');
+    assert.deepEqual(withoutFiles(report), withoutFiles(JSON.parse(fromFile.stdout) as Report));
+  }
+  // Beside a file, read with it as any two logs are.
+  const both = await runExplain(['--json', '-', LOG_SETS.nginx[1]], readFileSync(LOG_SETS.nginx[0]));
+  assert.equal(both.code, 0, both.stderr);
+  const files = await runExplain(['--json', ...LOG_SETS.nginx]);
+  assert.deepEqual(
+    withoutFiles(JSON.parse(both.stdout) as Report),
+    withoutFiles(JSON.parse(files.stdout) as Report),
+  );
+  // What is not a log is refused as a file's would be, named as stdin; - twice is a usage error.
+  const garbage = await runExplain(['-'], Buffer.from('not a log line\n'.repeat(50)));
+  assert.equal(garbage.code, 65);
+  assert.match(garbage.stderr, /^candor: stdin/);
+  const twice = await runExplain(['-', '-'], Buffer.from(''));
+  assert.equal(twice.code, 64);
+  assert.equal(twice.stderr, 'candor: - (stdin) is named twice\nRun "candor explain --help" for usage.\n');
+});
+
 test('--json: the whole report for machines', async () => {
   const { code, stdout, stderr } = await runExplain([
     '--json',
