@@ -137,6 +137,16 @@ export function routeRequest(
       'a header field a route tests is given more than once, and its first and last lines would take the request to different routes (a server reads one of them)',
       { status: 400 },
     );
+  // A method-override field names the method Rack, Laravel, Symfony and Express's
+  // method-override act on (a POST with `X-HTTP-Method-Override: DELETE` is their DELETE): one
+  // that takes the request past the route its method picks, and that route's policy, is
+  // refused. Only looked at when a route tests the method.
+  if (router.readsMethod && overrideRoutesApart(router, hostname, path, asked, route))
+    return new Failure(
+      'http_request_error',
+      'a method-override field names a method that would take the request to another route (a server such as Rails, Laravel or Express acts on the method it names)',
+      { status: 400 },
+    );
   const refused = encodedSlashRefused(normal, route);
   if (route.redirect !== undefined) {
     const location = redirectLocation(route.redirect, listener.protocol, authority, path);
@@ -172,6 +182,41 @@ function windowsRoutesApart(
 ): boolean {
   const windows = windowsReading(path);
   return windows !== undefined && router.match(hostname, windows, asked) !== route;
+}
+
+/**
+ * The fields by which frameworks take a request for another method, also as CGI-style apps
+ * read them spelled with `_` (PHP's `HTTP_X_HTTP_METHOD_OVERRIDE`).
+ */
+const METHOD_OVERRIDES = [
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x_http_method_override',
+  'x_http_method',
+  'x_method_override',
+];
+
+/**
+ * Whether a method an override field names (any of its lines and comma-separated elements,
+ * upper-cased as frameworks read it; an empty one names none) picks another route than `route`.
+ */
+function overrideRoutesApart(
+  router: Router,
+  hostname: string,
+  path: string,
+  asked: RouteRequest,
+  route: RouteConfig,
+): boolean {
+  for (const name of METHOD_OVERRIDES) {
+    const value = asked.headers[name];
+    if (value === undefined) continue;
+    for (const element of String(value).split(',')) {
+      const method = element.trim().toUpperCase();
+      if (method !== '' && router.match(hostname, path, { ...asked, method }) !== route) return true;
+    }
+  }
+  return false;
 }
 
 /** Whether reading each repeated tested field as its first line, or its last, picks another route than `route`. */

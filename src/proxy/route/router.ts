@@ -22,6 +22,8 @@ export interface Router {
   readonly readsQuery: boolean;
   /** The header fields some route tests (`match.headers`, but `cookie`): a repeated one may route two ways. */
   readonly testedHeaders: readonly string[];
+  /** Some route tests the method (`match.methods`): a method-override field may then route two ways. */
+  readonly readsMethod: boolean;
 }
 
 /** A route as the router tries it: its conditions compiled (absent for a route that has none). */
@@ -72,6 +74,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   return {
     readsQuery: routes.some((route) => (route.conditions?.query.length ?? 0) > 0),
     testedHeaders: testedHeaders(routes),
+    readsMethod: routes.some((route) => route.conditions?.methods !== undefined),
     // Runs on every request: no allocation for routes without conditions (a preflight makes
     // one: the request it asks about); exact host first, then wildcards, then any host.
     match(host, path, req = NO_REQUEST) {
