@@ -107,10 +107,9 @@ class BreakerCircuit implements Circuit {
 
   closedElsewhere(): void {
     if (this.#state === 'closed') return;
-    // A probe of this worker still out keeps its slot count honest: record() floors it at 0.
+    // A probe of this worker still out keeps its slot: it comes back through record().
     this.#state = 'closed';
     this.#failures = 0;
-    this.#probes = 0;
   }
 
   admit(now: number): ReturnType<Circuit['admit']> {
@@ -162,6 +161,9 @@ class BreakerCircuit implements Circuit {
     this.#state = 'open';
     this.#openUntil = now + this.#config.openTime;
     this.#failures = 0;
-    this.#probes = 0;
+    // Probes still out (a slow one beside the quick failure that opened it again) keep their
+    // slots: `halfOpenRequests` bounds the probes out at once, whichever turn sent them, and
+    // each comes back through record() or releaseProbe(). Zeroed here, the next turn let the
+    // whole bound through beside them.
   }
 }
