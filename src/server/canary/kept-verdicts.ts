@@ -44,6 +44,7 @@ export class KeptVerdicts {
     const state = stateOf(text);
     return state !== undefined &&
       state.phase !== 'running' &&
+      (judgedAgainst(text) ?? run.baseline) === run.baseline &&
       state.canary === run.config.upstream &&
       state.of === run.version &&
       state.step < run.config.steps.length
@@ -56,7 +57,13 @@ export class KeptVerdicts {
     const file = this.#file(run.route);
     try {
       if (run.phase === 'running') return rmSync(file, { force: true });
-      const state: FleetState = { seq: Math.max(1, run.seq), ...sharedState(run) };
+      // The baseline beside it: a verdict is the canary's against that version. A restart whose
+      // config gives the route another begins the canary anew, as a reload does (canary-controller.ts).
+      const state: FleetState & { baseline: string } = {
+        seq: Math.max(1, run.seq),
+        ...sharedState(run),
+        baseline: run.baseline,
+      };
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
       const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
       try {
@@ -79,4 +86,13 @@ export class KeptVerdicts {
   #file(route: string): string {
     return join(this.#dir, `${encodeURIComponent(route)}.json`);
   }
+}
+
+/**
+ * The baseline a kept verdict was reached against (parsed only once stateOf took the text);
+ * undefined for one an earlier release kept, which wrote none: it holds whatever the baseline.
+ */
+function judgedAgainst(text: string): string | undefined {
+  const { baseline } = JSON.parse(text) as { baseline?: unknown };
+  return typeof baseline === 'string' ? baseline : undefined;
 }
