@@ -99,6 +99,37 @@ test('grpc-timeout 0m: DEADLINE_EXCEEDED at once, the upstream never contacted, 
   assert.equal(upstream.received.length, 0, 'no call reached the upstream');
 });
 
+test('grpc-timeout of a few microseconds (1n, 1000n, 1u): never rounded up to a millisecond, so never told upstream as more than the client gave; passed before any attempt, nothing sent', async () => {
+  const upstream = await keep(startH2(h2Answer));
+  const gw = await gatewayTo(`{ url: "${upstream.url}" }`);
+  // A call with no deadline first: the upstream's connection is open, so the next attempts start
+  // well under a millisecond after their call came (read as 1 ms, 1n reached the upstream told
+  // `grpc-timeout: 241u`, 241,000 times what its client gave).
+  assert.equal((await call(gw.url, { 'x-request-id': 'warm' }))[':status'], 200);
+  await gw.logFor('warm');
+  for (const [sent, ms] of [
+    ['1n', '0.000001'],
+    ['1000n', '0.001'],
+    ['1u', '0.001'],
+  ]) {
+    const id = `sub-ms-${sent}`;
+    const head = await call(gw.url, { 'grpc-timeout': sent, 'x-request-id': id });
+    assert.equal(head['grpc-status'], '4', `${sent}: DEADLINE_EXCEEDED`);
+    const line = await gw.logFor(id);
+    assert.equal(line.error, 'client_deadline_connecting', sent);
+    assert.equal(
+      line.details,
+      `the client's grpc-timeout of ${ms} ms passed before the first attempt: nothing was sent`,
+    );
+    assert.equal(line.attempts, 0, sent);
+  }
+  assert.deepEqual(
+    upstream.received.map((request) => request.headers['grpc-timeout']),
+    [undefined],
+    'only the call without a deadline reached the upstream',
+  );
+});
+
 test("the client's grpc-timeout passing while a retry waits out its backoff: DEADLINE_EXCEEDED, naming the backoff, the attempts and the last failure", async () => {
   const gw = await gatewayTo(
     '{ url: "http://127.0.0.1:1" }, { url: "http://127.0.0.1:2" }',

@@ -68,7 +68,7 @@ function withoutIdleWaits(waitMs: number | undefined, entry: Record<string, unkn
 /** "no response head within the client's grpc-timeout of 150 ms" (or "no connection made within…"): the client's deadline, 150. */
 function clientDeadline(details: unknown): number | undefined {
   if (typeof details !== 'string') return undefined;
-  const ms = /\bgrpc-timeout of (\d{1,9}) ms\b/.exec(details)?.[1];
+  const ms = /\bgrpc-timeout of (\d{1,9}(?:\.\d{1,6})?) ms\b/.exec(details)?.[1];
   return ms === undefined ? undefined : Number(ms);
 }
 

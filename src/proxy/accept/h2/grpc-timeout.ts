@@ -6,30 +6,34 @@
  * grpc-timeout"). A zero follows it as gRPC's libraries read it: a deadline already past.
  */
 
-const UNIT_MS: Record<string, number> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1_000,
-  m: 1,
-  u: 0.001,
-  n: 0.000_001,
+/** Each unit as milliseconds times, or divided by, a count (divided: 3n is 0.000003 ms, not 0.0000029999…). */
+const UNITS: Record<string, readonly [times: number, per: number]> = {
+  H: [3_600_000, 1],
+  M: [60_000, 1],
+  S: [1_000, 1],
+  m: [1, 1],
+  u: [1, 1_000],
+  n: [1, 1_000_000],
 };
 
 /**
- * The deadline in milliseconds, rounded up (a sub-millisecond deadline is 1 ms, never 0,
- * which would mean "already past"), or undefined when absent or invalid.
+ * The deadline in milliseconds, exact (a fraction below one: `1500u` is 1.5, `1n` 0.000001, never
+ * rounded up, which would hold the call and tell its upstream longer than the client gave), or
+ * undefined when absent or invalid. Only a zero is a deadline already past when the call arrives;
+ * one of a few microseconds has passed by the time an attempt could start.
  *
  * @example parseGrpcTimeout('250m') // 250
  * @example parseGrpcTimeout('1S') // 1000
+ * @example parseGrpcTimeout('1500u') // 1.5
  * @example parseGrpcTimeout('1.5S') // undefined
  */
 export function parseGrpcTimeout(value: string | undefined): number | undefined {
   if (value === undefined || value.length < 2 || value.length > 9) return undefined;
-  const unit = UNIT_MS[value[value.length - 1]];
+  const unit = UNITS[value[value.length - 1]];
   if (unit === undefined) return undefined;
   const digits = value.slice(0, -1);
   if (!/^[0-9]{1,8}$/.test(digits)) return undefined;
-  return Math.ceil(Number(digits) * unit);
+  return (Number(digits) * unit[0]) / unit[1];
 }
 
 /**

@@ -41,7 +41,11 @@ const service: grpc.ServiceDefinition = {
   Chat: method('/shop.Orders/Chat', true, true),
   // The rate-limited route's method, served by the same server.
   Limited: method('/limited.Orders/Get', false),
+  Refuse: method('/shop.Orders/Refuse', false),
 };
+
+/** The rich error model's details (google.rpc.Status, as bytes) a server sends in grpc-status-details-bin. */
+const RICH_DETAILS = Buffer.from([0x08, 0x03, 0x12, 0x03, 0x62, 0x61, 0x64, 0xff, 0x00]);
 
 let server: grpc.Server | undefined;
 let gw: TestGateway | undefined;
@@ -58,6 +62,11 @@ before(async () => {
     },
     Limited(_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
       callback(null, Buffer.from('ok'));
+    },
+    Refuse(_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
+      const metadata = new grpc.Metadata();
+      metadata.set('grpc-status-details-bin', RICH_DETAILS);
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: '100% wrong: café\nsecond line', metadata });
     },
     List(call: grpc.ServerWritableStream<Buffer, Buffer>) {
       for (let i = 1; i <= 3; i++) call.write(Buffer.from(`item ${i}`));
@@ -190,6 +199,18 @@ test('a unary call through the gateway: the answer and grpc-status 0', async () 
   const r = await unary('/shop.Orders/Get');
   assert.equal(r.error, undefined);
   assert.equal(r.value?.toString(), 'order 7: shipped');
+});
+
+test("the upstream's own status passes untouched: its code, its percent-encoded message (a %, a non-ASCII byte, a newline) and its grpc-status-details-bin, no Proxy-Status", async () => {
+  const r = await unary('/shop.Orders/Refuse');
+  assert.ok(r.error, 'the call failed');
+  assert.equal(r.error.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(r.error.details, '100% wrong: café\nsecond line');
+  assert.deepEqual(r.error.metadata.get('grpc-status-details-bin'), [RICH_DETAILS]);
+  assert.deepEqual(r.error.metadata.get('proxy-status'), [], 'not a gateway failure');
+  const line = await gw!.logFor(String(r.error.metadata.get('x-request-id')[0]));
+  assert.equal(line.grpc_status, grpc.status.INVALID_ARGUMENT);
+  assert.equal(line.error, undefined);
 });
 
 test('a server-streaming call through the gateway: every message, then OK', async () => {

@@ -20,13 +20,14 @@ function sendGrpcAnswer(sink: AnswerSink, answer: GrpcAnswer): void {
   sink.end();
 }
 
-test('grpc-timeout: every unit in milliseconds, rounded up', () => {
+test('grpc-timeout: every unit in milliseconds, exact (never rounded up: more time than the client gave)', () => {
   assert.equal(parseGrpcTimeout('2H'), 7_200_000);
   assert.equal(parseGrpcTimeout('3M'), 180_000);
   assert.equal(parseGrpcTimeout('1S'), 1_000);
   assert.equal(parseGrpcTimeout('250m'), 250);
-  assert.equal(parseGrpcTimeout('1500u'), 2);
-  assert.equal(parseGrpcTimeout('1u'), 1);
+  assert.equal(parseGrpcTimeout('1500u'), 1.5);
+  assert.equal(parseGrpcTimeout('1u'), 0.001);
+  assert.equal(parseGrpcTimeout('3n'), 0.000003);
   assert.equal(parseGrpcTimeout('1000000n'), 1);
   assert.equal(parseGrpcTimeout('0m'), 0);
   assert.equal(parseGrpcTimeout('99999999S'), 99_999_999_000);
