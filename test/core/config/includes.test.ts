@@ -315,3 +315,40 @@ test('without its secrets, a field of an included file that an unset variable le
     );
   }
 });
+
+// The timeouts check names where each of the two timeouts is written. Told at a route of an
+// included file, a default's `at line 4` sent the reader to line 4 of that file; told once at
+// route_defaults, `the route's` and `this route` named none of the routes, in any file.
+test("a timeouts problem between route_defaults and a route of an included file names the other's file, line and route", async () => {
+  const main = `listen: [{ address: "127.0.0.1:0" }]
+include: [conf.d/*.yaml]
+route_defaults:
+  timeouts: { response: 10s }
+routes:
+  - { name: main, match: { path: /main }, upstream: app }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`;
+  const path = folder({
+    'candor.yaml': main,
+    'conf.d/a.yaml':
+      'routes:\n  - name: a\n    match: { path: /a }\n    upstream: app\n    timeouts: { total: 6s }\n',
+  });
+  assert.deepEqual(await problems(path), [
+    `a.yaml:5 routes[0].timeouts.total: timeouts.total (6s, the route's) must be at least timeouts.response (10s, route_defaults.timeouts.response at line 4 of ${path}) for the requests this route sends to upstream 'app': the whole exchange cannot end before its response head is allowed to arrive`,
+  ]);
+  const atDefault = folder({
+    'candor.yaml': main
+      .replace('{ response: 10s }', '{ total: 5s }')
+      .replace(
+        'url: "http://127.0.0.1:3001" }]',
+        'url: "http://127.0.0.1:3001" }], timeouts: { response: 2s }',
+      ),
+    'conf.d/a.yaml':
+      'routes:\n  - name: a\n    match: { path: /a }\n    upstream: app\n    timeouts: { response: 10s }\n',
+  });
+  const a = join(atDefault, '..', 'conf.d/a.yaml');
+  assert.deepEqual(await problems(atDefault), [
+    `candor.yaml:4 route_defaults.timeouts.total: for routes[0] of ${a}, timeouts.total (5s, route_defaults.timeouts.total at line 4 of ${atDefault}) must be at least timeouts.response (10s, the route's) for the requests this route sends to upstream 'app': the whole exchange cannot end before its response head is allowed to arrive`,
+  ]);
+});
