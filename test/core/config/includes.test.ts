@@ -352,3 +352,12 @@ upstreams:
     `candor.yaml:4 route_defaults.timeouts.total: for routes[0] of ${a}, timeouts.total (5s, route_defaults.timeouts.total at line 4 of ${atDefault}) must be at least timeouts.response (10s, the route's) for the requests this route sends to upstream 'app': the whole exchange cannot end before its response head is allowed to arrive`,
   ]);
 });
+
+// An absolute pattern was said to match no file "in" the including file's folder, where it was
+// never looked for.
+test('an absolute pattern that matches nothing is told without the folder it was not looked in', async () => {
+  const path = folder({ 'candor.yaml': MAIN(`[${join(root, 'gone', '*.yaml')}]`) });
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[0]: "${join(root, 'gone', '*.yaml')}" matches no file: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
+  ]);
+});
