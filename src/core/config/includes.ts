@@ -194,7 +194,7 @@ class Inclusion implements Included {
         this.#problem(
           from,
           ['include', index],
-          `"${pattern}" matches no file in ${dir}: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
+          `"${pattern}" matches no file${isAbsolute(pattern) ? '' : ` in ${dir}`}: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
         );
       for (const match of matches) {
         // Named as the operator would open it: beside the including file as they named that one.

@@ -187,7 +187,13 @@ function parseText(
     lenient ? 'empty' : 'refuse',
     yaml.valueErrors,
   );
-  const unsetAt = tellVariables(yaml.variables, included.variables, lenient ? env : undefined, options);
+  const unsetAt = tellVariables(
+    source,
+    yaml.variables,
+    included.variables,
+    lenient ? env : undefined,
+    options,
+  );
   const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
@@ -272,7 +278,7 @@ function problemList(
     const key = path[0] === 'include' ? `${file}\n${formatted}\n${message}` : `${file}\n${formatted}`;
     if (formatted !== '' && seen.has(key)) return;
     seen.add(key);
-    const unset = file === source ? unsetAt.get(formatted) : undefined;
+    const unset = unsetAt.get(`${file}\n${formatted}`);
     const said =
       unset === undefined
         ? message
@@ -309,9 +315,11 @@ function checkDocument(
 
 /**
  * Tells each `${NAME}` without a default to `onVariable` (an included file's with its file), and
- * returns, where a variable may be unset (`env` given), the main file's fields that read one as empty.
+ * returns, where a variable may be unset (`env` given), the fields that read one as empty, keyed
+ * `file\nfield` (the main file's and the included files', each field as its file writes it).
  */
 function tellVariables(
+  source: string,
   variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[],
   included: Included['variables'],
   env: NodeJS.ProcessEnv | undefined,
@@ -320,8 +328,11 @@ function tellVariables(
   const unsetAt = new Map<string, string>();
   for (const { name, path } of variables) {
     options.onVariable?.(name, formatPath(path));
-    if (env !== undefined && env[name] === undefined) unsetAt.set(formatPath(path), name);
+    if (env !== undefined && env[name] === undefined) unsetAt.set(`${source}\n${formatPath(path)}`, name);
   }
-  for (const { name, file, path } of included) options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+  for (const { name, file, path } of included) {
+    options.onVariable?.(name, `${file}: ${formatPath(path)}`);
+    if (env !== undefined && env[name] === undefined) unsetAt.set(`${file}\n${formatPath(path)}`, name);
+  }
   return unsetAt;
 }

@@ -37,12 +37,17 @@ export function placesOf(
   };
 }
 
-/** Names a route's field it took from route_defaults where it is written: `route_defaults.timeouts.response at line 5`. */
+/**
+ * Names a route's field it took from route_defaults where it is written: `route_defaults.timeouts.response
+ * at line 5`, and `… at line 5 of candor.yaml` for a route of an included file, whose problem is
+ * told in that file, where the bare line would be one of its own.
+ */
 export function takenFrom(taken: DefaultsTaken, placeOf: ReturnType<typeof placesOf>): WrittenElsewhere {
   return (field) => {
     if (writtenAt(taken, field) === field) return undefined;
-    const { path, position } = placeOf(field, 'value');
-    return `${formatPath(path)} at line ${position.line}`;
+    const { file, path, position } = placeOf(field, 'value');
+    const inAnother = placeOf(field.slice(0, 2), 'value').file !== file;
+    return `${formatPath(path)} at line ${position.line}${inAnother ? ` of ${file}` : ''}`;
   };
 }
 

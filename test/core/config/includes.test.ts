@@ -288,3 +288,76 @@ test('a YAML syntax error in an included file is told in that file, at its line 
     'more.yaml:3 routes: a tab indents this line: YAML indents with spaces only',
   ]);
 });
+
+// `candor check --without-secrets` reads an unset variable as empty and names it where its field
+// then fails: in the main file it did, in an included file the problem said only `got ""`, and
+// the operator was left to find which variable CI did not have.
+test('without its secrets, a field of an included file that an unset variable left empty names the variable, as the main file does', async () => {
+  const path = folder({
+    'candor.yaml': MAIN('[conf.d/more.yaml]'),
+    'conf.d/more.yaml':
+      'include: [deeper.yaml]\nroutes:\n  - match: { path: /x }\n    upstream: deep\n    request_headers: { set: { Authorization: "Bearer ${INC_TOKEN}" } }\n',
+    'conf.d/deeper.yaml': 'upstreams:\n  deep: { targets: [{ url: "${DEEP_URL}" }] }\n',
+  });
+  try {
+    await loadConfigFile(path, {}, { secrets: 'may-be-absent' });
+    assert.fail('the config loaded');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    assert.deepEqual(
+      error.problems.map(
+        (p) => `${p.file.slice(p.file.lastIndexOf('/') + 1)}:${p.line} ${p.path}: ${p.message}`,
+      ),
+      [
+        'deeper.yaml:2 upstreams.deep.targets[0].url: expected a URL like http://127.0.0.1:3001, got "" (environment variable DEEP_URL is not set here: read as empty)',
+        'more.yaml:5 routes[0].request_headers.set.Authorization: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got "Bearer " (environment variable INC_TOKEN is not set here: read as empty)',
+      ],
+    );
+  }
+});
+
+// The timeouts check names where each of the two timeouts is written. Told at a route of an
+// included file, a default's `at line 4` sent the reader to line 4 of that file; told once at
+// route_defaults, `the route's` and `this route` named none of the routes, in any file.
+test("a timeouts problem between route_defaults and a route of an included file names the other's file, line and route", async () => {
+  const main = `listen: [{ address: "127.0.0.1:0" }]
+include: [conf.d/*.yaml]
+route_defaults:
+  timeouts: { response: 10s }
+routes:
+  - { name: main, match: { path: /main }, upstream: app }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:3001" }] }
+`;
+  const path = folder({
+    'candor.yaml': main,
+    'conf.d/a.yaml':
+      'routes:\n  - name: a\n    match: { path: /a }\n    upstream: app\n    timeouts: { total: 6s }\n',
+  });
+  assert.deepEqual(await problems(path), [
+    `a.yaml:5 routes[0].timeouts.total: timeouts.total (6s, the route's) must be at least timeouts.response (10s, route_defaults.timeouts.response at line 4 of ${path}) for the requests this route sends to upstream 'app': the whole exchange cannot end before its response head is allowed to arrive`,
+  ]);
+  const atDefault = folder({
+    'candor.yaml': main
+      .replace('{ response: 10s }', '{ total: 5s }')
+      .replace(
+        'url: "http://127.0.0.1:3001" }]',
+        'url: "http://127.0.0.1:3001" }], timeouts: { response: 2s }',
+      ),
+    'conf.d/a.yaml':
+      'routes:\n  - name: a\n    match: { path: /a }\n    upstream: app\n    timeouts: { response: 10s }\n',
+  });
+  const a = join(atDefault, '..', 'conf.d/a.yaml');
+  assert.deepEqual(await problems(atDefault), [
+    `candor.yaml:4 route_defaults.timeouts.total: for routes[0] of ${a}, timeouts.total (5s, route_defaults.timeouts.total at line 4 of ${atDefault}) must be at least timeouts.response (10s, the route's) for the requests this route sends to upstream 'app': the whole exchange cannot end before its response head is allowed to arrive`,
+  ]);
+});
+
+// An absolute pattern was said to match no file "in" the including file's folder, where it was
+// never looked for.
+test('an absolute pattern that matches nothing is told without the folder it was not looked in', async () => {
+  const path = folder({ 'candor.yaml': MAIN(`[${join(root, 'gone', '*.yaml')}]`) });
+  assert.deepEqual(await problems(path), [
+    `candor.yaml:2 include[0]: "${join(root, 'gone', '*.yaml')}" matches no file: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
+  ]);
+});
