@@ -12,7 +12,7 @@ import { Admission } from '../../proxy/admit/admission.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
-import { routeCaches } from '../../proxy/cache/route-caches.ts';
+import { releaseReplaced, routeCaches } from '../../proxy/cache/route-caches.ts';
 import { ReaderMemory } from '../../proxy/forward/reader-memory.ts';
 import { SpoolSpace } from '../../proxy/forward/spool-space.ts';
 import { createRouter, type Router } from '../../proxy/route/router.ts';
@@ -130,7 +130,10 @@ export function createRuntime(
   const checks = link
     ? new Map<string, ActiveChecks>()
     : runChecks(upstreams, previous, logger, healthCounts);
-  if (previous) retireRemoved(previous, upstreams);
+  if (previous) {
+    retireRemoved(previous, upstreams);
+    releaseReplaced(previous.caches, caches);
+  }
   runtime = {
     config,
     name: config.name,
