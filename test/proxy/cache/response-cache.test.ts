@@ -493,7 +493,7 @@ test('over HTTP/2 too: a hit, then the stored answer in place of a refused conne
 
 test("over HTTP/2: a fetch whose stream the client cancels passes to one of those waiting, and a failing fetch is every waiting stream's answer", async () => {
   const origin = await startMoodyOrigin(FRESH);
-  const upstream = 'timeouts: { response: 1s }\n    retries: { attempts: 1 }';
+  const upstream = 'timeouts: { response: 3s }\n    retries: { attempts: 1 }';
   const gw = await startTestGateway(config(origin.url, 'cache: {}', upstream), {}, 'http2: true');
   try {
     const session = http2.connect(gw.url);
@@ -509,7 +509,9 @@ test("over HTTP/2: a fetch whose stream the client cancels passes to one of thos
           stream.on('error', (err) => resolve(`error ${err.message}`));
           stream.resume();
         });
-      origin.delayMs = 400;
+      // Long enough that the leader is cancelled while its fetch is still out, on a loaded
+      // machine too (at 400 ms a full run once saw the fetch answered first, the five its hits).
+      origin.delayMs = 1500;
       const leader = session.request({ ':path': '/pages/h2-left', ':authority': authority });
       leader.on('error', () => {});
       await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
