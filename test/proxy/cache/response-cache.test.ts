@@ -219,7 +219,8 @@ test('concurrent requests for a stale key whose one revalidation the upstream an
 
 test('the client of the one fetch leaves: one of those waiting fetches for the others, who get its answer', async () => {
   await withGateway(FRESH, async (gw, origin) => {
-    origin.delayMs = 400;
+    // Long enough that the leader leaves while its fetch is still out, on a loaded machine too.
+    origin.delayMs = 1500;
     const leader = http.get(`${gw.url}/pages/left`);
     leader.on('error', () => {});
     await waitUntil('the first fetch reaches the upstream', () => origin.heads.length === 1);
