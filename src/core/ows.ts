@@ -7,6 +7,10 @@
 /** OWS: SP or HTAB (RFC 9110 §5.6.3). */
 export const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
 
+/** A value that starts or ends with OWS: one HTTP/2 makes malformed (RFC 9113 §8.2.1), and a strict HTTP/1.1 head too. */
+export const hasOuterOws = (value: string): boolean =>
+  value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)));
+
 /**
  * A field value or list member without the SP and HTAB around it, and nothing else
  * (RFC 9110 §5.5, §5.6.3). Never String#trim(): it also strips U+00A0 and the other Unicode

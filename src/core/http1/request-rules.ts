@@ -6,7 +6,7 @@
  * of rules, so that a request one protocol refuses cannot reach an upstream over the other.
  */
 import { isIP } from 'node:net';
-import { INVALID_VALUE, isOws, snippet, TOKEN } from './syntax.ts';
+import { hasOuterOws, INVALID_VALUE, snippet, TOKEN } from './syntax.ts';
 
 /** A rule a request broke: the status to answer, llhttp's name for the fault, and the details. */
 export interface RuleBreak {
@@ -167,7 +167,7 @@ export function fieldBreak(name: string, value: string): RuleBreak | undefined {
   // The name by its start (snippet): one as long as the header list allows was echoed whole.
   if (INVALID_VALUE.test(value))
     return malformed('HPE_INVALID_HEADER_TOKEN', `invalid character in the value of header ${snippet(name)}`);
-  if (value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1))))
+  if (hasOuterOws(value))
     return malformed('HPE_INVALID_HEADER_TOKEN', `whitespace around the value of header ${snippet(name)}`);
   return undefined;
 }

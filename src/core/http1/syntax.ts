@@ -30,7 +30,7 @@ for (let c = 0; c < 6; c++) {
   HEX[0x61 + c] = 10 + c;
 }
 
-export { isOws, trimOws } from '../ows.ts';
+export { hasOuterOws, isOws, trimOws } from '../ows.ts';
 
 /**
  * A list field's value as this hop sends it on: its members as they came (case kept), without

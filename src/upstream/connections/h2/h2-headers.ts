@@ -5,7 +5,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isHopByHop } from '../../../core/http1/hop-by-hop.ts';
-import { isOws, snippet } from '../../../core/http1/syntax.ts';
+import { hasOuterOws, snippet } from '../../../core/http1/syntax.ts';
 import type { ExchangeRequest, UpstreamHead } from '../exchange-contract.ts';
 
 /**
@@ -107,11 +107,9 @@ export function h2Trailers(rawHeaders: readonly string[]): string[] {
  * as the Failure's details; undefined when there is none. No copy of the list.
  */
 export function paddedField(rawHeaders: readonly string[]): string | undefined {
-  for (let i = 1; i < rawHeaders.length; i += 2) {
-    const value = rawHeaders[i];
-    if (value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1))))
+  for (let i = 1; i < rawHeaders.length; i += 2)
+    if (hasOuterOws(rawHeaders[i]))
       return `whitespace around the value of header ${snippet(rawHeaders[i - 1])} (HTTP/2 allows none: RFC 9113 section 8.2.1)`;
-  }
   return undefined;
 }
 
