@@ -304,6 +304,12 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     // (Its last answer still leaving: destroyed once it has left, close().)
     if (this.#closing && !this.socket.writableFinished) return;
     if (state === 'closing' || state === 'idle' || state === 'head') return this.#destroy();
+    // An answer begun before the body was whole (it says close): RFC 9112 §9.5 asks its client to
+    // stop sending the body and close its side, then read that answer. The FIN ends the body (the
+    // upstream, never sent its rest, has its connection closed under it), not the answer; a
+    // client that has gone altogether is told by the socket's close.
+    if (state === 'writing' && !this.requestComplete && this.exchange !== undefined)
+      return this.timeouts.disarm();
     // With a request in flight, the client has left (as node:http and most servers take it:
     // HTTP clients do not half-close and wait): its exchange is cut when the connection closes.
     this.#cutBy ??= 'client_left';
