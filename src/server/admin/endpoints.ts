@@ -180,7 +180,7 @@ async function reload({ control }: Admin, request: AdminRequest): Promise<AdminA
     return problem(
       409,
       'Draining',
-      `the gateway is draining (shutting down): it reloads nothing more; ${report.file} ${report.read_stopped ? 'was being read: that read was given up and nothing changed' : 'was not read and nothing changed'}`,
+      `the gateway is draining (shutting down): it reloads nothing more; ${report.file} ${report.read_stopped ? 'was being read: that read was given up and nothing changed' : report.swap_stopped ? 'was read, and every worker gave its swap up: nothing changed' : 'was not read and nothing changed'}`,
       { reload: report },
     );
   if (report.result === 'ok') return { status: 200, body: report };

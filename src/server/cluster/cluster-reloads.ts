@@ -115,7 +115,7 @@ export abstract class ClusterReloads {
    * nothing is read: the caller would believe another file in force.
    */
   async reload(caller: Caller, named?: string): Promise<ReloadReport | NotTheRunningFile | WhileDraining> {
-    if (this.draining) return this.#whileDraining(caller, false);
+    if (this.draining) return this.#whileDraining(caller);
     if (named !== undefined && !(await this.#runs(named))) {
       this.logger.warn(
         { via: caller.via, who: caller.who, running_file: this.file, named_file: named },
@@ -141,22 +141,29 @@ export abstract class ClusterReloads {
       report: this.serial(() => {
         // Begun: it reads the file now, so one asked from here on waits for a reload of its own.
         if (this.#nextReload === next) this.#nextReload = undefined;
-        return this.draining
-          ? Promise.resolve(this.#whileDraining(next.caller, false))
-          : this.#reload(next.caller);
+        return this.draining ? Promise.resolve(this.#whileDraining(next.caller)) : this.#reload(next.caller);
       }),
     };
     this.#nextReload = next;
     return next.report;
   }
 
-  /** A reload refused because the gateway drains; `stopped`: its read had begun and was given up. */
-  #whileDraining(caller: Caller, stopped: boolean): WhileDraining {
+  /**
+   * A reload refused because the gateway drains; `stopped`: what of it had begun and was given up,
+   * its read, or the workers' swap (each worker gives a reload up when the drain begins under it).
+   */
+  #whileDraining(caller: Caller, stopped?: 'read' | 'swap'): WhileDraining {
+    const given =
+      stopped === undefined
+        ? {}
+        : stopped === 'read'
+          ? { read_stopped: true as const }
+          : { swap_stopped: true as const };
     this.logger.warn(
-      { via: caller.via, who: caller.who, file: this.file, ...(stopped ? { read_stopped: true } : {}) },
+      { via: caller.via, who: caller.who, file: this.file, ...given },
       'reload refused: the gateway is draining; the running config stays',
     );
-    return { result: 'draining', file: this.file, ...(stopped ? { read_stopped: true } : {}) };
+    return { result: 'draining', file: this.file, ...given };
   }
 
   /** The file the gateway runs and reloads, as an absolute path. */
@@ -175,7 +182,7 @@ export abstract class ClusterReloads {
     const base = { at, via: caller.via, who: caller.who, file: this.file };
     const [{ readForReload }, { readReloadAnswers }] = await reloading();
     const read = await readForReload(this.#path, this.#config, this.#drainBegan.signal);
-    if ('stopped' in read) return this.#whileDraining(caller, true);
+    if ('stopped' in read) return this.#whileDraining(caller, 'read');
     if ('problems' in read) return this.#refused(base, caller, read.problems, { confirmed: [], failed: [] });
     const { next, asWritten } = read;
     const previous = this.#config;
@@ -192,6 +199,12 @@ export abstract class ClusterReloads {
       asWritten,
       this.draining,
     );
+    // The drain began while the workers swapped, and none did (each gave the reload up, or
+    // exited drained before it answered): nothing changed, as for a reload asked during the drain.
+    if (this.draining && confirmed.length === 0) {
+      this.#config = previous;
+      return this.#whileDraining(caller, 'swap');
+    }
     // Back to the config before only when no worker swapped and none still may: the primary's
     // view (GET /config, /status, a restarted worker's start) is what the workers will run.
     if (confirmed.length === 0 && failed.length > 0 && !unanswered) {

@@ -64,6 +64,8 @@ export interface WhileDraining {
   readonly file: string;
   /** The drain began while the file was being read: that read was given up, nothing of it used. */
   readonly read_stopped?: true;
+  /** The drain began while the workers swapped: each gave the new config up, none swapped. */
+  readonly swap_stopped?: true;
 }
 
 /** What the workers answered to a reload: who swapped, who did not and why, and what the refusals said. */

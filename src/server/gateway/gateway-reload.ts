@@ -64,6 +64,12 @@ export async function reloadGateway(
   await loadAutomaticHttps(next);
   // The new config's plugins, made before anything changes: one that cannot be made refuses the reload whole.
   const nextPlugins = await pluginsOf(next, options, logger, metrics, () => live.runtime);
+  // A drain begun while the steps above waited (a plugin's factory, an OIDC discovery) gives the
+  // reload up: a listener opened now would escape the drain, which took the listeners it found.
+  if (scope.drain.started) {
+    await nextPlugins?.close(PLUGIN_CLOSE_MS);
+    throw new GatewayDraining();
+  }
   const plan = planListeners(before, next);
   // New listeners first: the one step that can fail, and nothing has changed yet if it does.
   const opened = await openAdded(plan, next, scope.handlers, parts.ordered).catch(async (err: unknown) => {
@@ -80,6 +86,13 @@ export async function reloadGateway(
   // while it connects, so the new snapshot's first rate-limited requests would meet `on_error`
   // (refused, or let through unlimited) though both servers answer.
   if (storeChanged) await store?.settled();
+  // The last wait before the swap: a drain begun during it (or while the listeners opened) gives
+  // the reload up, what was made for it closed, as a refusal does.
+  if (scope.drain.started) {
+    if (storeChanged) void store?.close();
+    await Promise.all([...opened.map((l) => l.close()), nextPlugins?.close(PLUGIN_CLOSE_MS)]);
+    throw new GatewayDraining();
+  }
   const httpsChanged = !sameHttps(previous.config, next);
   const https = httpsChanged ? parts.httpsOf(next) : live.https;
   const changesBefore = changes.saved();
@@ -148,7 +161,10 @@ export async function reloadGateway(
   if (options.logger === undefined) logger.level = next.log.level;
   // The name is the config's whoever made the logger: its lines say which gateway wrote them.
   renameGateway(logger, next.name);
-  swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
+  // A drain begun while the canaries synced took the listeners it found: the ones this reload
+  // opened would accept outside it, so they close instead of joining.
+  if (scope.drain.started) for (const l of opened) void l.close();
+  else swapListeners(live.listeners, live.closingListeners, plan, opened, kept, logger, next);
   const outcome = reloadOutcome(live.hash, plan, before, next, dropped);
   for (const what of dropped)
     logger.warn({ change: what }, 'runtime change dropped: its target or route left the config');

@@ -71,7 +71,11 @@ const REQUESTS = new Set([
  * rather than being lost.
  */
 export function serveThePrimary(starting: Promise<Gateway>, early: EarlyRequests): () => void {
-  const send = (answer: FromWorker) => process.send?.(answer);
+  // Not once the channel closed (the worker drained, a reload still under way then): node:cluster
+  // would throw ERR_IPC_CHANNEL_CLOSED as the worker's 'error', and the worker exit 1.
+  const send = (answer: FromWorker) => {
+    if (process.connected) process.send?.(answer);
+  };
   const onMessage = async (message: unknown) => {
     if (!isToWorker(message) || !REQUESTS.has(message.candor)) return;
     let gateway: Gateway;
