@@ -23,7 +23,7 @@ import { pushRecordAt } from './config-push.ts';
 import { type Canary, type GatewayRecord, NO_PUSH_RECORD } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
-import { keepLastGood, keptOrWhy, runningFile, writeRunning } from './last-good.ts';
+import { keptOrWhy, runningFile, writeRunning } from './last-good.ts';
 import { gatewayRecord, type RunningState, sourceGauges, sourceStatus } from './running-view.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
@@ -85,14 +85,19 @@ export class FleetSource {
       start.denied !== undefined ||
       start.keyEmpty === true;
     // Started on etcd's revision (not on a last good one kept from before): that one is good now.
-    if (!this.#onLastGood)
-      keepLastGood(start.bootstrap.state, {
-        document: start.document,
-        revision: start.revision,
-        hash,
-        at: since,
-        ...(start.author === undefined ? {} : { author: start.author }),
-      });
+    // A state folder that cannot keep it is said, as for a revision applied later: it never
+    // keeps the gateway from following etcd (a throw here left it unfollowed, out of the fleet).
+    const unkept = this.#onLastGood
+      ? undefined
+      : keptOrWhy(start.bootstrap.state, {
+          document: start.document,
+          revision: start.revision,
+          hash,
+          at: since,
+          ...(start.author === undefined ? {} : { author: start.author }),
+        });
+    if (unkept !== undefined)
+      logger.error({ source: start.bootstrap.etcd.key, revision: start.revision }, unkept);
   }
 
   /** Follows the key and writes this gateway's record under its lease. */

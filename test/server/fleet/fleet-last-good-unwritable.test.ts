@@ -73,3 +73,42 @@ test('a revision applied whose last good copy cannot be written is said applied,
   );
   assert.equal(JSON.parse(readFileSync(join(gateway.state, 'last-good.json'), 'utf8')).revision, first);
 });
+
+test("a gateway started on etcd's revision whose last good copy cannot be written follows etcd all the same, and says the copy was not kept", async () => {
+  const started = await fleetBootstrap(dir, 'gw-s', [etcd.endpoint]);
+  const yaml = join(started.state, 'last-good.yaml');
+  mkdirSync(yaml);
+  const running = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+  const serve = await serveGateway(started);
+  try {
+    // It runs etcd's revision, and follows the key: /status says so, and its record is in the fleet.
+    const source = await sourceOf(started);
+    assert.equal(source.revision, running);
+    assert.equal(source.summary, `etcd reachable, running revision ${running}`);
+    const notKept = () =>
+      serve.lines.filter((l) => String(l.msg).startsWith('the last good config could not be kept'));
+    assert.deepEqual(
+      notKept().map((l) => [l.level, l.msg]),
+      [
+        [
+          'error',
+          `the last good config could not be kept: EISDIR: illegal operation on a directory, rename '${yaml}.${serve.child.pid}.tmp' -> '${yaml}'; revision ${running} runs, but a start while etcd cannot be read does not start on it`,
+        ],
+      ],
+    );
+    const revision = await client.put(FLEET_KEY, documentTo(origins.url.two));
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      if ((await sourceOf(started)).revision === revision) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await sourceOf(started)).revision, revision);
+    // Its record under its lease names it too (written once the apply is done: read until it does, 20 s at most).
+    const recorded = async () =>
+      JSON.parse((await client.range(`${FLEET_KEY}/gateways/gw-s`)).kvs[0]?.value ?? '{}').revision;
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline && (await recorded()) !== revision; )
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await recorded(), revision, 'its fleet record names the revision');
+  } finally {
+    await serve.stop();
+  }
+});
