@@ -117,17 +117,12 @@ export class CompressingSink extends PassingSink {
     }
     // A HEAD's answer has the fields its GET's would have (RFC 9110 §9.3.2): a cache freshens
     // its stored compressed answer from it by the validator (RFC 9111 §4.3.5), and a strong ETag
-    // or a Content-Length it never had would not match. Only where they do not hang on the body's
-    // size, which a GET's held body would tell; no body, so no compressor, and nothing logged.
+    // or a Content-Length it never had would not match. One under min_size by its Content-Length
+    // was judged above, as its GET is; one without (Node's http sends none on a HEAD, whatever its
+    // GET's) is a head that came alone, which a GET's goes compressed as. No body, so no
+    // compressor, and nothing logged.
     if (request.method === 'HEAD') {
-      const known =
-        hasField(headers, 'content-length') || isEventStream(headers) || this.#config.minSize === 0;
-      this.inner.sendHead(
-        status,
-        reason,
-        withVary(known ? compressedFields(headers, coding) : headers),
-        close,
-      );
+      this.inner.sendHead(status, reason, withVary(compressedFields(headers, coding)), close);
       return;
     }
     const head: PendingHead = { status, reason, headers, close, coding, chunks: [], bytes: 0 };

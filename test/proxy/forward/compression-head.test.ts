@@ -141,3 +141,52 @@ upstreams:
   assert.equal(post.headers['content-encoding'], 'gzip', "a POST's answer is compressed, its Range ignored");
   assert.equal(post.headers.etag, 'W/"v1"');
 });
+
+test("a HEAD whose upstream sends no Content-Length (Node's http, on every HEAD) gets its GET's fields: compressed, the weak ETag", async () => {
+  // A plain node:http origin: `res.end(body)` gives a GET its Content-Length, a HEAD none (the
+  // body is never written); `write` then `end` gives the GET none either (chunked).
+  const upstream = await keep(
+    listenOnLoopback((req, res) => {
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.setHeader('etag', '"p1"');
+      if (req.url === '/chunked') {
+        res.write(TEXT.slice(0, 1500));
+        return res.end(TEXT.slice(1500));
+      }
+      res.end(TEXT);
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+    compression: {}
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+`),
+  );
+  for (const path of ['/page', '/chunked']) {
+    for (const accept of ['gzip', 'br, gzip']) {
+      const what = `${path}, Accept-Encoding: ${accept}`;
+      const get = await fields(gw, path, { 'accept-encoding': accept }, 'GET');
+      assert.equal(get.headers['content-encoding'], accept === 'gzip' ? 'gzip' : 'br', what);
+      const head = await fields(gw, path, { 'accept-encoding': accept }, 'HEAD');
+      assert.equal(head.status, 200, what);
+      // RFC 9110 §9.3.2: the fields its GET has. A strong "p1" would name identity bytes its GET
+      // never sends this client, and a cache freshening its compressed copy from the HEAD (RFC
+      // 9111 §4.3.5) would meet another validator.
+      assert.deepEqual(head.headers, get.headers, what);
+    }
+    // A client that takes no coding: the identity answer's fields (the GET's length is the
+    // upstream's own, which its HEAD did not send).
+    const get = await fields(gw, path, {}, 'GET');
+    const head = await fields(gw, path, {}, 'HEAD');
+    assert.equal(head.headers['content-encoding'], undefined, path);
+    assert.equal(head.headers.etag, '"p1"', path);
+    assert.equal(head.headers.vary, 'Accept-Encoding', path);
+    assert.equal(get.headers.etag, '"p1"', path);
+  }
+});
