@@ -50,3 +50,15 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty mapping' : 'a mapping';
   return String(value);
 }
+
+/**
+ * A URL as a message or GET /config may show it: the password of its userinfo (`redis://:pw@host`,
+ * `redis://user:pw@host`) as `***`, whether or not the rest of it parses; the user name stays.
+ * One that does not parse may fail for its password (a `/` in it, unescaped, as base64 writes
+ * them, ends the authority there): everything up to its last `@` is hidden then.
+ */
+export function withoutPassword(text: string): string {
+  return URL.canParse(text)
+    ? text.replace(/^([^:/]*:\/\/[^:/@]*):[^/]*@/, '$1:***@')
+    : text.replace(/^([^:/]*:\/\/[^:/@]*):.*@/s, '$1:***@');
+}
