@@ -2,6 +2,7 @@
 
 import { didYouMean } from '../did-you-mean.ts';
 import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
+import { describeValue } from './describe-value.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
 import { clientCertFieldProblem, reservedHeaderProblem } from './routing-values.ts';
@@ -123,7 +124,7 @@ function checkForward(
   const url = URL.parse(stringAt(forward, 'url') ?? '');
   // As an upstream target's: the hop's address only (its credentials would be dropped unsaid).
   if (url !== null && (url.username !== '' || url.password !== ''))
-    report([...at, 'url'], `expected a URL without credentials, got ${JSON.stringify(forward.url)}`);
+    report([...at, 'url'], `expected a URL without credentials, got ${describeValue(forward.url)}`);
   const name = stringAt(forward, 'upstream');
   if (name === undefined || upstreams === undefined || Object.hasOwn(upstreams, name)) return;
   const defined = Object.keys(upstreams);

@@ -9,7 +9,7 @@ import { canonicalIPv6, ipv6Groups } from '../net/ip-address.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { normalizePath, withEscapesDecoded } from '../uri-path.ts';
 import { aLabelAdvice } from './a-label.ts';
-import { describeValue } from './describe-value.ts';
+import { describeValue, withoutPassword } from './describe-value.ts';
 
 export type Parsed<T> = { readonly value: T } | { readonly problem: string };
 
@@ -109,7 +109,8 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
  * it as written, so "http://collector:4318" without "/v1/traces" would be a silent 404).
  */
 export function parseOtlpEndpoint(text: string): Parsed<string> {
-  const got = describeValue(text);
+  // A problem is logged and answered by the admin API, as GET /config shows the URL: without its password.
+  const got = describeValue(withoutPassword(text));
   let url: URL;
   try {
     url = new URL(text);

@@ -50,3 +50,42 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty mapping' : 'a mapping';
   return String(value);
 }
+
+/** A URL's userinfo with a password: what is before the password, and the password. */
+const PASSWORD = /^([^:/]*:\/\/[^:/@]*):([^/]*)@/;
+/** The same in a URL that does not parse, which a `/` in its password (base64's, unescaped) makes so: up to its last `@`. */
+const UNPARSED_PASSWORD = /^([^:/]*:\/\/[^:/@]*):(.*)@/s;
+
+/**
+ * A URL as a message or GET /config may show it: the password of its userinfo (`redis://:pw@host`,
+ * `redis://user:pw@host`) as `***`, whether or not the rest of it parses; the user name stays.
+ */
+export function withoutPassword(text: string): string {
+  return text.replace(URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD, '$1:***@');
+}
+
+/** A password the environment gave, as a problem shows it once env-templates.ts made it `${NAME}` again. */
+const TEMPLATE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+
+/**
+ * `message` with the password of each URL it quotes as `***` (a problem is logged by a refused
+ * reload and returned by the admin API, and GET /config keeps such a password from both), but
+ * one the environment gave, which reads `${NAME}` by now: that names where it is, not what.
+ */
+export function hidePasswords(message: string): string {
+  if (!message.includes('@')) return message;
+  return message.replace(QUOTED, (quoted) => {
+    let text: unknown;
+    try {
+      text = JSON.parse(quoted);
+    } catch {
+      return quoted;
+    }
+    if (typeof text !== 'string') return quoted;
+    const hidden = text.replace(
+      URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD,
+      (whole, before, password) => (TEMPLATE.test(password) ? whole : `${before}:***@`),
+    );
+    return hidden === text ? quoted : printableJson(JSON.stringify(hidden));
+  });
+}

@@ -1,5 +1,5 @@
 import { printable, printableJson } from '../printable.ts';
-import { cutLongQuotes } from './describe-value.ts';
+import { cutLongQuotes, hidePasswords } from './describe-value.ts';
 import type { FromEnvironment } from './env.ts';
 
 /**
@@ -38,7 +38,8 @@ const SHORTEST_REPLACED = 4;
  * `asTemplates` for a config problem's message: it quotes a value as written (a URL in "cannot
  * …"), as JSON (`got "Bearer s3cret\u0001"`, describe-value.ts), or with its control characters
  * escaped (printable.ts), so each of these forms of a value is found, the same `${NAME}` for each.
- * Then a long quote is cut (describe-value.ts): every problem's message passes here.
+ * Then a URL's password is hidden and a long quote is cut (describe-value.ts): every problem's
+ * message passes here.
  */
 export function problemTemplates(fromEnvironment: readonly FromEnvironment[]): (message: string) => string {
   const forms = new Map<string, FromEnvironment>();
@@ -49,5 +50,5 @@ export function problemTemplates(fromEnvironment: readonly FromEnvironment[]): (
       forms.set(form, { name, value: form });
   }
   const templates = asTemplates([...forms.values()]);
-  return (message) => cutLongQuotes(templates(message));
+  return (message) => cutLongQuotes(hidePasswords(templates(message)));
 }

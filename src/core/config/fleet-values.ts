@@ -6,7 +6,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import { type Parsed, parseListenAddress } from './addresses.ts';
-import { describeValue } from './describe-value.ts';
+import { describeValue, withoutPassword } from './describe-value.ts';
 
 const DNS_NAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
@@ -28,14 +28,6 @@ function parseRedisUrl(text: string): Parsed<string> {
   if (!/^\/?\d*$/.test(url.pathname) || url.search !== '' || url.hash !== '')
     return { problem: `expected redis://host:port with at most a database number as its path, got ${got}` };
   return { value: text };
-}
-
-/**
- * A URL as a message or GET /config may show it: the password of its userinfo (`redis://:pw@host`,
- * `redis://user:pw@host`) as `***`, whether or not the rest of it parses; the user name stays.
- */
-export function withoutPassword(text: string): string {
-  return text.replace(/^([^:/]*:\/\/[^:/@]*):[^/]*@/, '$1:***@');
 }
 
 /** A DNS name as asked: `api.default.svc.cluster.local`, `_http._tcp.api.example.com`. */

@@ -35,6 +35,14 @@ export function checkOidc(
       [...at, 'cookie', 'secret_env'],
       MIN_COOKIE_SECRET,
     );
+    // As a JWKS URL's (access-checks.ts): fetch refuses one with credentials, so discovery could
+    // never work, and GET /config would show the password.
+    const issuer = URL.parse(stringAt(oidc, 'issuer') ?? '');
+    if (issuer !== null && (issuer.username !== '' || issuer.password !== ''))
+      report(
+        [...at, 'issuer'],
+        "a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the provider's discovery document; give the issuer as its ID tokens name it, with none",
+      );
     // The sign-in's own paths must reach this route: under its path prefix, and not one another.
     const prefix = stringAt(mappingAt(route, 'match'), 'path') ?? '/';
     const paths = ['redirect_path', 'logout_path'].map(

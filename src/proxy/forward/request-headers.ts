@@ -315,10 +315,15 @@ export function withHost(headers: readonly string[], host: string): string[] {
   return copy;
 }
 
-/** The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy, the original is shared by every attempt. */
+/**
+ * The same headers with another `traceparent` value (the one buildUpstreamHeaders added): a copy,
+ * the original is shared by every attempt. Looked for among the names only: fields after it (the
+ * route's rules, an upgrade's) may hold the word as a value (`Upgrade: traceparent`, a `{host}`).
+ */
 export function withTraceparent(headers: readonly string[], traceparent: string): string[] {
   const copy = headers.slice();
-  const at = copy.lastIndexOf('traceparent');
+  let at = copy.length - 2;
+  while (at >= 0 && copy[at] !== 'traceparent') at -= 2;
   copy[at + 1] = traceparent;
   return copy;
 }

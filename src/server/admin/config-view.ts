@@ -1,6 +1,6 @@
+import { withoutPassword } from '../../core/config/describe-value.ts';
 import type { FromEnvironment } from '../../core/config/env.ts';
 import { asTemplates } from '../../core/config/env-templates.ts';
-import { withoutPassword } from '../../core/config/fleet-values.ts';
 import type { GatewayConfig, RouteConfig } from '../../core/config/types.ts';
 
 /**

@@ -408,7 +408,7 @@ test('auth.jwt.jwks_url and auth.forward.url with credentials (user:password@) a
 `),
   ).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.deepEqual(forward, [
-    '6 routes[0].auth.forward.url: expected a URL without credentials, got "http://gw:s3cret@auth.internal:9000/check"',
+    '6 routes[0].auth.forward.url: expected a URL without credentials, got "http://gw:***@auth.internal:9000/check"',
   ]);
 });
 

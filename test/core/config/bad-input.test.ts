@@ -92,7 +92,7 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
       8,
       14,
       'upstreams.api.targets[0].url',
-      'expected a URL without credentials, got "http://bob:pw@127.0.0.1:3001"',
+      'expected a URL without credentials, got "http://bob:***@127.0.0.1:3001"',
     ],
   ],
   [

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
-import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
+import { problem, problemsOf, SOURCE, UPSTREAM_AND_ROUTE, withRoutes } from './config-fixture.ts';
 
 /** A valid config with `upstream` as the body of upstream "api" (indented four spaces). */
 function withUpstream(upstream: string): string {
@@ -266,7 +266,7 @@ test('a target URL with a path, another scheme or credentials is refused', () =>
       10,
       14,
       'upstreams.api.targets[2].url',
-      'expected a URL without credentials, got "http://user:secret@127.0.0.1:3001"',
+      'expected a URL without credentials, got "http://user:***@127.0.0.1:3001"',
     ),
     problem(
       11,
@@ -1047,4 +1047,26 @@ upstreams:
       'a merge key (<<) is not read: a config is YAML 1.2, which has none; write the fields out, or alias a whole value (targets: *api_targets)',
     ),
   ]);
+});
+
+test("no problem quotes a URL's password, whatever field it is in: a refused reload logs it and the admin API answers it", () => {
+  const problems = problemsOf(
+    withRoutes(`  - match: { path: /a }
+    upstream: api
+    auth:
+      forward: { url: "http://gw:s3cret-forward@auth.internal:9000/check" }
+  - match: { path: /b }
+    upstream: api
+    auth:
+      jwt: { jwks_url: "https://gw:s3cret-jwks@idp.internal/jwks" }
+`).replace('url: http://127.0.0.1:3002', 'url: http://bob:s3cret-target@127.0.0.1:3002'),
+  );
+  assert.ok(!JSON.stringify(problems).includes('s3cret'), JSON.stringify(problems, null, 1));
+  assert.deepEqual(
+    problems.filter((p) => p.message.includes('***')).map((p) => `${p.path}: ${p.message}`),
+    [
+      'routes[0].auth.forward.url: expected a URL without credentials, got "http://gw:***@auth.internal:9000/check"',
+      'upstreams.api-next.targets[0].url: expected a URL without credentials, got "http://bob:***@127.0.0.1:3002"',
+    ],
+  );
 });

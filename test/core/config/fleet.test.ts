@@ -154,6 +154,29 @@ test("a bad store URL's problem never quotes its password (it would reach the lo
   }
 });
 
+test("a URL's password with a / in it (base64's), written unescaped, is not quoted either; nor is tracing.otlp_endpoint's", () => {
+  // An unescaped / ends the authority, so the URL does not parse: its problem is the one that quotes it.
+  const [store] = problemsOf(
+    `${HEAD}store:\n  redis: { url: "redis://:Ab3/xYz+s3cret=@10.0.0.9:6379" }\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\n`,
+  );
+  assert.equal(store.path, 'store.redis.url');
+  assert.ok(!JSON.stringify(store).includes('s3c'), JSON.stringify(store));
+  assert.ok(store.message.includes('"redis://:***@10.0.0.9:6379"'), store.message);
+  for (const [url, shown] of [
+    ['http://otel:s3cret@127.0.0.1:99999/v1/traces', 'http://otel:***@127.0.0.1:99999/v1/traces'],
+    ['http://otel:Ab/s3cret@127.0.0.1:4318/v1/traces', 'http://otel:***@127.0.0.1:4318/v1/traces'],
+    ['ftp://otel:s3cret@127.0.0.1:4318/v1/traces', 'ftp://otel:***@127.0.0.1:4318/v1/traces'],
+    ['http://otel:s3cret@127.0.0.1:4318', 'http://otel:***@127.0.0.1:4318'],
+  ]) {
+    const [found] = problemsOf(
+      `${HEAD}tracing:\n  otlp_endpoint: "${url}"\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\n`,
+    );
+    assert.equal(found.path, 'tracing.otlp_endpoint', url);
+    assert.ok(!JSON.stringify(found).includes('s3c'), JSON.stringify(found));
+    assert.ok(found.message.includes(`"${shown}"`), found.message);
+  }
+});
+
 test('discovery.resolvers: an IPv6 zone id (node:dns drops it) and an unspecified address (no server answers from it) are refused', () => {
   const text = `${HEAD}upstreams:
   api:

@@ -125,6 +125,20 @@ test('the redirect and logout paths must reach the route; one way to authenticat
   );
 });
 
+test('auth.oidc.issuer with credentials (user:password@) is refused with its line, as jwks_url is: fetch refuses such a URL, and GET /config would show it', () => {
+  const problems = problemsOf(
+    route('/').replace('issuer: https://idp.example.com', 'issuer: https://gw:s3cret@idp.example.com'),
+    ENV,
+  );
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      "8 routes[0].auth.oidc.issuer: a URL with credentials (user:password@) is one the Fetch standard refuses to fetch: the gateway could never read the provider's discovery document; give the issuer as its ID tokens name it, with none",
+    ],
+  );
+  assert.ok(!JSON.stringify(problems).includes('s3cret'), JSON.stringify(problems));
+});
+
 test('auth.oidc.store.redis: the session store with its defaults; its password never shown by GET /config', () => {
   const config = parseConfig(
     route('/', '        store: { redis: { url: "redis://:hunter2@10.0.0.9:6379" } }\n'),
