@@ -31,9 +31,14 @@ export async function startMetricsListener(
 ): Promise<MetricsListener> {
   const server = http.createServer((req, res) => {
     if (pipelineRefused(req, res, pipelineClosed)) return;
-    if (!hosts.allows(req.headers.host)) {
+    // The authority is the target's when it is absolute (RFC 9112 §3.2.2: the Host beside it is
+    // ignored), as the admin listener reads it; only origin-form leaves it to Host.
+    const target = req.url ?? '';
+    const absolute = target.startsWith('/') ? undefined : URL.parse(target);
+    const authority = absolute == null ? req.headers.host : absolute.host;
+    if (!hosts.allows(authority)) {
       req.resume();
-      const body = `the metrics listener answers for ${hosts.describe()}, not for Host ${JSON.stringify(String(req.headers.host).slice(0, 200))}: add it to metrics.allowed_hosts if it is this gateway's name\n`;
+      const body = `the metrics listener answers for ${hosts.describe()}, not for Host ${JSON.stringify(String(authority).slice(0, 200))}: add it to metrics.allowed_hosts if it is this gateway's name\n`;
       res.writeHead(421, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),
@@ -42,7 +47,7 @@ export async function startMetricsListener(
       res.end(body);
       return;
     }
-    const path = (req.url ?? '').split('?')[0];
+    const path = absolute == null ? target.split('?')[0] : absolute.pathname;
     if (path === '/metrics') return answerMetrics(req, res, render);
     res.writeHead(404, {
       'content-type': 'text/plain; charset=utf-8',

@@ -56,3 +56,20 @@ test('its own addresses, localhost and the names metrics.allowed_hosts lists are
     assert.match(raw, /candor_config_info\{/);
   }
 });
+
+// An absolute-form target names the authority (RFC 9112 §3.2.2: the Host beside it is ignored),
+// as the admin listener reads it: a target naming another host was a 404, one naming the
+// listener's own address a 404 too, where a server must take the absolute form (RFC 9112 §3.2.2).
+test('an absolute-form target is judged by its own authority: another name is a 421, the listener’s own is scraped', async () => {
+  const request = (target: string, host: string) =>
+    rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  const foreign = await request('http://evil.example/metrics', `127.0.0.1:${port}`);
+  assert.match(foreign.raw, /^HTTP\/1\.1 421 /, foreign.raw);
+  assert.ok(!foreign.raw.includes('candor_'), foreign.raw);
+  assert.match(foreign.raw, /not for Host "evil\.example"/);
+  const own = await request(`http://127.0.0.1:${port}/metrics`, 'evil.example');
+  assert.match(own.raw, /^HTTP\/1\.1 200 /, own.raw.slice(0, 300));
+  assert.match(own.raw, /candor_config_info\{/);
+  const elsewhere = await request(`http://127.0.0.1:${port}/other`, `127.0.0.1:${port}`);
+  assert.match(elsewhere.raw, /^HTTP\/1\.1 404 /, elsewhere.raw);
+});
