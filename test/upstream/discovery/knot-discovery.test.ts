@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -38,6 +39,8 @@ let port = 0;
 let knot: Knot;
 let gw: TestGateway;
 let six: App;
+/** A resolver that takes every question and answers none. */
+let silent: dgram.Socket;
 const srv: App[] = [];
 
 async function listen(host: string, at: number): Promise<App> {
@@ -136,6 +139,8 @@ before(async () => {
     `update add mixed.${ZONE}. 1 A 0.0.0.0`,
   );
   update(...many);
+  silent = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
   gw = await startTestGateway(yaml());
 });
 
@@ -145,7 +150,10 @@ after(async () => {
     for (const release of app.held) release();
     app.server.closeAllConnections();
   }
-  await closeAll([...apps.values()].map((a) => a.server));
+  await closeAll(
+    [...apps.values()].map((a) => a.server),
+    silent,
+  );
   await knot?.stop();
 });
 
@@ -478,4 +486,26 @@ test('a reload that changes discovery asks at once (min_ttl far off): the new se
   );
   await waitUntil('the new name answered', () => origins('load').join() === at('127.0.0.4').join(), 5000);
   assert.equal((await get('/load')).text, '127.0.0.4');
+});
+
+test('discovery taken off an upstream and given back: until its first answer, no target (503 while the question is out), not the set of the discovery before', async () => {
+  const reload = (load: string) =>
+    gw.gateway.reload(
+      parseConfig(
+        `listen:\n  - address: 127.0.0.1:0\n${yaml().replace(/ {2}load:\n {4}discovery: .*\n/, load)}`,
+        '<test>',
+        {},
+      ),
+    );
+  await reload(`  load:\n    targets: [{ url: "http://127.0.0.2:${port}" }]\n`);
+  assert.equal((await get('/load')).text, '127.0.0.2');
+  await reload(
+    `  load:\n    discovery: { dns: load.${ZONE}, port: ${port}, resolvers: ["127.0.0.1:${silent.address().port}"] }\n    timeouts: { connect: 10s }\n`,
+  );
+  const res = await get('/load');
+  assert.equal(res.status, 503, `answered by ${res.text}`);
+  assert.equal(
+    res.headers['proxy-status'],
+    `edge-1; error=destination_unavailable; details="waiting for the first DNS answer for load.${ZONE} (A): \\"load\\" has no target yet"; next-hop="load"`,
+  );
 });
